@@ -1,0 +1,15 @@
+//! The contracts every service shares: the event envelope, the vehicle timeline model with its validation,
+//! the routing table and the generated JSON Schemas.
+
+pub mod currency;
+pub mod envelope;
+pub mod ids;
+pub mod routes;
+pub mod schemas;
+pub mod validation;
+pub mod vehicle;
+
+pub use envelope::{Envelope, EventType};
+pub use routes::Routes;
+pub use validation::FieldError;
+pub use vehicle::*;

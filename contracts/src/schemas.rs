@@ -1,0 +1,62 @@
+//! JSON Schemas generated from the Rust types into `contracts/schemas/`. The committed files are checked
+//! against the types by a test; `VWC_BLESS=1 cargo test -p vwc-contracts` rewrites them.
+
+use schemars::{JsonSchema, schema_for};
+
+use crate::vehicle::*;
+use crate::{Envelope, FieldError};
+
+/// (file name, schema) for every published shape.
+pub fn all() -> Vec<(&'static str, serde_json::Value)> {
+    fn s<T: JsonSchema>() -> serde_json::Value {
+        serde_json::to_value(schema_for!(T)).expect("schema serialises")
+    }
+    vec![
+        ("envelope.json", s::<Envelope>()),
+        ("vehicle.json", s::<Vehicle>()),
+        ("new-vehicle.json", s::<NewVehicle>()),
+        ("vehicle-event.json", s::<VehicleEvent>()),
+        ("new-vehicle-event.json", s::<NewVehicleEvent>()),
+        ("details-acquisition.json", s::<AcquisitionDetails>()),
+        ("details-maintenance.json", s::<MaintenanceDetails>()),
+        ("details-repair.json", s::<RepairDetails>()),
+        ("details-collision.json", s::<CollisionDetails>()),
+        ("details-upgrade.json", s::<UpgradeDetails>()),
+        ("details-valuation.json", s::<ValuationDetails>()),
+        ("details-odometer-reading.json", s::<OdometerReadingDetails>()),
+        ("event-vehicle-registered.json", s::<VehicleRegistered>()),
+        ("event-vehicle-event-recorded.json", s::<VehicleEventRecorded>()),
+        ("field-error.json", s::<FieldError>()),
+    ]
+}
+
+pub fn render(value: &serde_json::Value) -> String {
+    let mut s = serde_json::to_string_pretty(value).expect("schema renders");
+    s.push('\n');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    #[test]
+    fn committed_schemas_match_the_types() {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemas");
+        let bless = std::env::var_os("VWC_BLESS").is_some();
+        let mut drifted = Vec::new();
+        for (name, schema) in super::all() {
+            let path = dir.join(name);
+            let want = super::render(&schema);
+            if bless {
+                std::fs::write(&path, &want).unwrap();
+            } else if std::fs::read_to_string(&path).ok().as_deref() != Some(want.as_str()) {
+                drifted.push(name);
+            }
+        }
+        assert!(
+            drifted.is_empty(),
+            "schemas drifted from the Rust types: {drifted:?}; run `VWC_BLESS=1 cargo test -p vwc-contracts` and commit"
+        );
+    }
+}

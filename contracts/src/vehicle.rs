@@ -1,0 +1,617 @@
+//! Vehicles and the vehicle timeline (DESIGN §4.2): the shapes the API accepts, the shapes stored and
+//! published, and the validation that stands between the two.
+
+use chrono::{DateTime, Duration, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::validation::{FieldError, Validator};
+
+pub const MAX_ODOMETER: u64 = 5_000_000;
+pub const MAX_MONEY_CENTS: u64 = 100_000_000_000; // 1 billion in major units
+pub const MAX_TITLE: usize = 200;
+pub const MAX_NOTES: usize = 4_000;
+pub const MAX_SHORT_TEXT: usize = 120;
+pub const MAX_TASKS: usize = 25;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OdometerUnit {
+    #[default]
+    Mi,
+    Km,
+}
+
+impl OdometerUnit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OdometerUnit::Mi => "mi",
+            OdometerUnit::Km => "km",
+        }
+    }
+}
+
+/// A registered vehicle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Vehicle {
+    pub id: String,
+    pub org_id: String,
+    pub vin: String,
+    pub year: u16,
+    pub make: String,
+    pub model: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trim: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nickname: Option<String>,
+    pub odometer_unit: OdometerUnit,
+    pub registered_at: DateTime<Utc>,
+}
+
+/// `POST /v1/vehicles` body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewVehicle {
+    /// 17 characters, letters and digits without I, O and Q.
+    pub vin: String,
+    pub year: u16,
+    pub make: String,
+    pub model: String,
+    #[serde(default)]
+    pub trim: Option<String>,
+    #[serde(default)]
+    pub nickname: Option<String>,
+    #[serde(default)]
+    pub odometer_unit: Option<OdometerUnit>,
+}
+
+impl NewVehicle {
+    /// Checks every field and returns the vehicle with its VIN normalised to upper case.
+    pub fn validate(mut self, now: DateTime<Utc>) -> Result<NewVehicle, Vec<FieldError>> {
+        let mut v = Validator::default();
+        self.vin = self.vin.trim().to_ascii_uppercase();
+        if let Err(message) = check_vin(&self.vin) {
+            v.fail("vin", message);
+        }
+        let max_year = now.format("%Y").to_string().parse::<u16>().unwrap_or(2100) + 2;
+        if self.year < 1886 || self.year > max_year {
+            v.fail("year", format!("must be between 1886 and {max_year}"));
+        }
+        v.text("make", &self.make, 1, 60);
+        v.text("model", &self.model, 1, 60);
+        v.opt_text("trim", self.trim.as_deref(), 60);
+        v.opt_text("nickname", self.nickname.as_deref(), 60);
+        v.finish().map(|()| self)
+    }
+}
+
+/// VIN rule: 17 characters from A–Z and 0–9, never I, O or Q (ISO 3779).
+pub fn check_vin(vin: &str) -> Result<(), String> {
+    if vin.chars().count() != 17 {
+        return Err("must be exactly 17 characters".into());
+    }
+    if let Some(c) = vin
+        .chars()
+        .find(|c| !c.is_ascii_uppercase() && !c.is_ascii_digit())
+    {
+        return Err(format!("contains {c:?}; only letters and digits are allowed"));
+    }
+    if let Some(c) = vin.chars().find(|c| matches!(c, 'I' | 'O' | 'Q')) {
+        return Err(format!("contains {c:?}; I, O and Q never appear in a VIN"));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Acquisition,
+    Maintenance,
+    Repair,
+    Collision,
+    Upgrade,
+    Valuation,
+    OdometerReading,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 7] = [
+        EventKind::Acquisition,
+        EventKind::Maintenance,
+        EventKind::Repair,
+        EventKind::Collision,
+        EventKind::Upgrade,
+        EventKind::Valuation,
+        EventKind::OdometerReading,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Acquisition => "acquisition",
+            EventKind::Maintenance => "maintenance",
+            EventKind::Repair => "repair",
+            EventKind::Collision => "collision",
+            EventKind::Upgrade => "upgrade",
+            EventKind::Valuation => "valuation",
+            EventKind::OdometerReading => "odometer_reading",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    fn default_title(self) -> &'static str {
+        match self {
+            EventKind::Acquisition => "Vehicle acquired",
+            EventKind::Maintenance => "Maintenance",
+            EventKind::Repair => "Repair",
+            EventKind::Collision => "Collision",
+            EventKind::Upgrade => "Upgrade",
+            EventKind::Valuation => "Valuation",
+            EventKind::OdometerReading => "Odometer reading",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EventSource {
+    User,
+    Dealer,
+    System,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Vendor {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dealer_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Condition {
+    New,
+    Used,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AcquisitionDetails {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_cents: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<Condition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seller: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MaintenanceDetails {
+    /// Task codes such as `oil_change`, `tire_rotation` (snake_case).
+    pub tasks: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RepairDetails {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    #[serde(default)]
+    pub parts: Vec<String>,
+    #[serde(default)]
+    pub warranty: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Minor,
+    Moderate,
+    Major,
+    Severe,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CollisionDetails {
+    pub severity: Severity,
+    #[serde(default)]
+    pub structural: bool,
+    #[serde(default)]
+    pub airbag_deployed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insurance_claim_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpgradeDetails {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_add_cents: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ValuationSource {
+    DealerAppraisal,
+    UserEstimate,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ValuationDetails {
+    pub amount_cents: u64,
+    pub source: ValuationSource,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct OdometerReadingDetails {}
+
+/// The kind-specific part of an event, decoded from `details` according to `kind`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventDetails {
+    Acquisition(AcquisitionDetails),
+    Maintenance(MaintenanceDetails),
+    Repair(RepairDetails),
+    Collision(CollisionDetails),
+    Upgrade(UpgradeDetails),
+    Valuation(ValuationDetails),
+    OdometerReading(OdometerReadingDetails),
+}
+
+impl EventDetails {
+    pub fn decode(kind: EventKind, details: &serde_json::Value) -> Result<EventDetails, String> {
+        let empty = serde_json::Value::Object(Default::default());
+        let value = if details.is_null() { &empty } else { details };
+        fn de<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Result<T, String> {
+            T::deserialize(v).map_err(|e| e.to_string())
+        }
+        Ok(match kind {
+            EventKind::Acquisition => EventDetails::Acquisition(de(value)?),
+            EventKind::Maintenance => EventDetails::Maintenance(de(value)?),
+            EventKind::Repair => EventDetails::Repair(de(value)?),
+            EventKind::Collision => EventDetails::Collision(de(value)?),
+            EventKind::Upgrade => EventDetails::Upgrade(de(value)?),
+            EventKind::Valuation => EventDetails::Valuation(de(value)?),
+            EventKind::OdometerReading => EventDetails::OdometerReading(de(value)?),
+        })
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        let r = match self {
+            EventDetails::Acquisition(d) => serde_json::to_value(d),
+            EventDetails::Maintenance(d) => serde_json::to_value(d),
+            EventDetails::Repair(d) => serde_json::to_value(d),
+            EventDetails::Collision(d) => serde_json::to_value(d),
+            EventDetails::Upgrade(d) => serde_json::to_value(d),
+            EventDetails::Valuation(d) => serde_json::to_value(d),
+            EventDetails::OdometerReading(d) => serde_json::to_value(d),
+        };
+        r.expect("details serialise")
+    }
+}
+
+/// `POST /v1/vehicles/{id}/events` body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewVehicleEvent {
+    pub kind: EventKind,
+    pub occurred_at: DateTime<Utc>,
+    /// In the vehicle's unit (`mi` or `km`).
+    #[serde(default)]
+    pub odometer: Option<u64>,
+    #[serde(default)]
+    pub cost_cents: Option<u64>,
+    /// ISO 4217 code; required with `costCents`.
+    #[serde(default)]
+    pub currency: Option<String>,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub notes: Option<String>,
+    #[serde(default)]
+    pub vendor: Option<Vendor>,
+    /// Kind-specific details; see the `*Details` schemas.
+    #[serde(default)]
+    pub details: serde_json::Value,
+}
+
+/// A timeline entry as stored and published.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VehicleEvent {
+    pub id: String,
+    pub vehicle_id: String,
+    pub org_id: String,
+    pub kind: EventKind,
+    pub occurred_at: DateTime<Utc>,
+    pub recorded_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub odometer: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_cents: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor: Option<Vendor>,
+    pub source: EventSource,
+    pub details: serde_json::Value,
+}
+
+impl VehicleEvent {
+    pub fn typed_details(&self) -> Option<EventDetails> {
+        EventDetails::decode(self.kind, &self.details).ok()
+    }
+
+    /// Task codes of a maintenance event; empty for every other kind.
+    pub fn maintenance_tasks(&self) -> Vec<String> {
+        match self.typed_details() {
+            Some(EventDetails::Maintenance(m)) => m.tasks,
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl NewVehicleEvent {
+    /// Validates the request and builds the event to store. `now` bounds `occurredAt`.
+    pub fn validate(
+        self,
+        id: String,
+        vehicle: &Vehicle,
+        source: EventSource,
+        now: DateTime<Utc>,
+    ) -> Result<VehicleEvent, Vec<FieldError>> {
+        let mut v = Validator::default();
+        if self.occurred_at > now + Duration::days(1) {
+            v.fail("occurredAt", "must not be more than a day in the future");
+        }
+        if self.occurred_at.format("%Y").to_string().parse::<i32>().unwrap_or(0) < 1886 {
+            v.fail("occurredAt", "must not be before 1886");
+        }
+        if let Some(o) = self.odometer
+            && o >= MAX_ODOMETER
+        {
+            v.fail("odometer", format!("must be below {MAX_ODOMETER}"));
+        }
+        if self.kind == EventKind::OdometerReading && self.odometer.is_none() {
+            v.fail("odometer", "is required for an odometer_reading");
+        }
+        v.money("costCents", self.cost_cents);
+        match (&self.cost_cents, &self.currency) {
+            (Some(_), None) => v.fail("currency", "is required with costCents"),
+            (_, Some(c)) if !crate::currency::is_iso4217(c) => {
+                v.fail("currency", format!("{c:?} is not an ISO 4217 currency code"))
+            }
+            _ => {}
+        }
+        v.opt_text("title", self.title.as_deref(), MAX_TITLE);
+        if let Some(t) = &self.title
+            && t.trim().is_empty()
+        {
+            v.fail("title", "must not be blank");
+        }
+        v.opt_text("notes", self.notes.as_deref(), MAX_NOTES);
+        if let Some(vendor) = &self.vendor {
+            v.text("vendor.name", &vendor.name, 1, MAX_SHORT_TEXT);
+        }
+        let details = match EventDetails::decode(self.kind, &self.details) {
+            Ok(d) => {
+                validate_details(&mut v, &d);
+                Some(d)
+            }
+            Err(e) => {
+                v.fail("details", e);
+                None
+            }
+        };
+        v.finish()?;
+        let details = details.expect("checked above");
+        Ok(VehicleEvent {
+            id,
+            vehicle_id: vehicle.id.clone(),
+            org_id: vehicle.org_id.clone(),
+            kind: self.kind,
+            occurred_at: self.occurred_at,
+            recorded_at: now,
+            odometer: self.odometer,
+            cost_cents: self.cost_cents,
+            currency: self.currency,
+            title: self
+                .title
+                .map(|t| t.trim().to_string())
+                .unwrap_or_else(|| self.kind.default_title().to_string()),
+            notes: self.notes,
+            vendor: self.vendor,
+            source,
+            details: details.to_json(),
+        })
+    }
+}
+
+fn validate_details(v: &mut Validator, details: &EventDetails) {
+    match details {
+        EventDetails::Acquisition(d) => {
+            v.money("details.priceCents", d.price_cents);
+            v.opt_text("details.seller", d.seller.as_deref(), MAX_SHORT_TEXT);
+        }
+        EventDetails::Maintenance(d) => {
+            if d.tasks.is_empty() {
+                v.fail("details.tasks", "must name at least one task");
+            }
+            if d.tasks.len() > MAX_TASKS {
+                v.fail(
+                    "details.tasks",
+                    format!("must name at most {MAX_TASKS} tasks"),
+                );
+            }
+            for t in &d.tasks {
+                if !is_task_code(t) {
+                    v.fail(
+                        "details.tasks",
+                        format!("{t:?} is not a task code (lower snake_case, up to 50 characters)"),
+                    );
+                }
+            }
+        }
+        EventDetails::Repair(d) => {
+            v.opt_text("details.system", d.system.as_deref(), MAX_SHORT_TEXT);
+            if d.parts.len() > 100 {
+                v.fail("details.parts", "must list at most 100 parts");
+            }
+            for p in &d.parts {
+                v.text("details.parts", p, 1, MAX_SHORT_TEXT);
+            }
+        }
+        EventDetails::Collision(d) => {
+            v.opt_text(
+                "details.insuranceClaimId",
+                d.insurance_claim_id.as_deref(),
+                MAX_SHORT_TEXT,
+            );
+        }
+        EventDetails::Upgrade(d) => {
+            v.opt_text("details.category", d.category.as_deref(), MAX_SHORT_TEXT);
+            v.money("details.valueAddCents", d.value_add_cents);
+        }
+        EventDetails::Valuation(d) => v.money("details.amountCents", Some(d.amount_cents)),
+        EventDetails::OdometerReading(_) => {}
+    }
+}
+
+/// Task codes are lower snake_case identifiers.
+pub fn is_task_code(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 50
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// Payload of `VehicleRegistered`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VehicleRegistered {
+    pub vehicle: Vehicle,
+}
+
+/// Payload of `VehicleEventRecorded`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VehicleEventRecorded {
+    pub event: VehicleEvent,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn vehicle() -> Vehicle {
+        Vehicle {
+            id: "veh_1".into(),
+            org_id: "org_a".into(),
+            vin: "1HGCM82633A004352".into(),
+            year: 2020,
+            make: "Honda".into(),
+            model: "Accord".into(),
+            trim: None,
+            nickname: None,
+            odometer_unit: OdometerUnit::Mi,
+            registered_at: Utc::now(),
+        }
+    }
+
+    fn event(v: serde_json::Value) -> Result<VehicleEvent, Vec<FieldError>> {
+        let e: NewVehicleEvent = serde_json::from_value(v).unwrap();
+        e.validate("evt_1".into(), &vehicle(), EventSource::User, Utc::now())
+    }
+
+    #[test]
+    fn vin_rules() {
+        assert!(check_vin("1HGCM82633A004352").is_ok());
+        assert!(check_vin("1HGCM82633A00435").is_err());
+        assert!(check_vin("1HGCM82633A00435I").is_err());
+        assert!(check_vin("1HGCM82633A00435O").is_err());
+        assert!(check_vin("1HGCM82633A00435Q").is_err());
+        assert!(check_vin("1HGCM82633A00435-").is_err());
+    }
+
+    #[test]
+    fn lowercase_vin_is_normalised() {
+        let v = NewVehicle {
+            vin: "1hgcm82633a004352".into(),
+            year: 2020,
+            make: "Honda".into(),
+            model: "Accord".into(),
+            trim: None,
+            nickname: None,
+            odometer_unit: None,
+        }
+        .validate(Utc::now())
+        .unwrap();
+        assert_eq!(v.vin, "1HGCM82633A004352");
+    }
+
+    #[test]
+    fn maintenance_needs_tasks() {
+        let err = event(json!({"kind":"maintenance","occurredAt":"2025-01-01T00:00:00Z","details":{}}))
+            .unwrap_err();
+        assert_eq!(err[0].field, "details");
+        let ok = event(json!({"kind":"maintenance","occurredAt":"2025-01-01T00:00:00Z","odometer":100,
+            "costCents":8999,"currency":"USD","details":{"tasks":["oil_change"]}}))
+        .unwrap();
+        assert_eq!(ok.title, "Maintenance");
+        assert_eq!(ok.maintenance_tasks(), vec!["oil_change"]);
+    }
+
+    #[test]
+    fn future_events_and_bad_currency_are_refused() {
+        let future = (Utc::now() + Duration::days(3)).to_rfc3339();
+        let err = event(json!({"kind":"odometer_reading","occurredAt":future,"odometer":5,
+            "costCents":1,"currency":"XYZ"}))
+        .unwrap_err();
+        let fields: Vec<_> = err.iter().map(|e| e.field.as_str()).collect();
+        assert!(fields.contains(&"occurredAt"));
+        assert!(fields.contains(&"currency"));
+    }
+
+    #[test]
+    fn odometer_reading_requires_a_bounded_odometer() {
+        assert!(event(json!({"kind":"odometer_reading","occurredAt":"2025-01-01T00:00:00Z"})).is_err());
+        assert!(
+            event(json!({"kind":"odometer_reading","occurredAt":"2025-01-01T00:00:00Z","odometer":MAX_ODOMETER}))
+                .is_err()
+        );
+        assert!(
+            event(json!({"kind":"odometer_reading","occurredAt":"2025-01-01T00:00:00Z","odometer":12}))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn negative_odometer_and_unknown_kind_do_not_parse() {
+        assert!(
+            serde_json::from_value::<NewVehicleEvent>(
+                json!({"kind":"odometer_reading","occurredAt":"2025-01-01T00:00:00Z","odometer":-1})
+            )
+            .is_err()
+        );
+        assert!(
+            serde_json::from_value::<NewVehicleEvent>(
+                json!({"kind":"teleport","occurredAt":"2025-01-01T00:00:00Z"})
+            )
+            .is_err()
+        );
+    }
+}

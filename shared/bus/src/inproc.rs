@@ -1,0 +1,202 @@
+//! The in-process bus (embedded mode): routes by `contracts/routes.json`, delivers asynchronously, retries a
+//! failing consumer with exponential backoff and then moves the envelope to that consumer's dead-letter table.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::{Notify, Semaphore};
+use tracing::{Instrument, info_span, warn};
+use vwc_contracts::{Envelope, Routes};
+
+use crate::{Bus, BusError, Consumer, DeadLetterStore};
+
+/// How often and how patiently a delivery is retried before it is dead-lettered.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 5,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(10),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Delay before attempt `attempt + 1` (attempt counts from 1): base · 2^(attempt-1), capped, with up to
+    /// 25 % jitter so retries of many messages spread out.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self
+            .base_delay
+            .saturating_mul(1u32 << (attempt.saturating_sub(1)).min(16));
+        let capped = exp.min(self.max_delay);
+        let jitter = capped.as_micros() as u64 / 4;
+        let jitter = if jitter == 0 {
+            0
+        } else {
+            (uuid::Uuid::new_v4().as_u128() as u64) % jitter
+        };
+        capped + Duration::from_micros(jitter)
+    }
+}
+
+struct Slot {
+    consumer: Arc<dyn Consumer>,
+    dead_letters: Arc<dyn DeadLetterStore>,
+    permits: Arc<Semaphore>,
+}
+
+struct Inner {
+    routes: Routes,
+    slots: RwLock<HashMap<String, Arc<Slot>>>,
+    available: AtomicBool,
+    policy: RetryPolicy,
+    in_flight: AtomicUsize,
+    idle: Notify,
+}
+
+/// Cheap to clone; every clone is the same bus.
+#[derive(Clone)]
+pub struct InProcessBus {
+    inner: Arc<Inner>,
+}
+
+/// Concurrent deliveries per consumer.
+const CONCURRENCY_PER_CONSUMER: usize = 32;
+
+impl InProcessBus {
+    pub fn new(routes: Routes, policy: RetryPolicy) -> InProcessBus {
+        InProcessBus {
+            inner: Arc::new(Inner {
+                routes,
+                slots: RwLock::new(HashMap::new()),
+                available: AtomicBool::new(true),
+                policy,
+                in_flight: AtomicUsize::new(0),
+                idle: Notify::new(),
+            }),
+        }
+    }
+
+    /// Registers the consumer for the service named `consumer.name()` in the routing table.
+    pub fn register(&self, consumer: Arc<dyn Consumer>, dead_letters: Arc<dyn DeadLetterStore>) {
+        let name = consumer.name().to_string();
+        let slot = Arc::new(Slot {
+            consumer,
+            dead_letters,
+            permits: Arc::new(Semaphore::new(CONCURRENCY_PER_CONSUMER)),
+        });
+        self.inner.slots.write().unwrap().insert(name, slot);
+    }
+
+    /// Simulates (or ends) an outage: while unavailable, `publish` fails and outbox rows stay pending.
+    pub fn set_available(&self, available: bool) {
+        self.inner.available.store(available, Ordering::SeqCst);
+    }
+
+    /// Waits until no delivery is in flight (used on shutdown and by tests).
+    pub async fn drain(&self) {
+        loop {
+            let notified = self.inner.idle.notified();
+            if self.inner.in_flight.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Delivers one envelope to one named consumer, with the usual retries; used by `vwc dlq replay`.
+    /// Returns whether it was applied.
+    pub async fn deliver_now(&self, consumer: &str, envelope: &Envelope) -> Result<(), String> {
+        let slot = self
+            .inner
+            .slots
+            .read()
+            .unwrap()
+            .get(consumer)
+            .cloned()
+            .ok_or_else(|| format!("no consumer named {consumer:?} is registered"))?;
+        slot.consumer
+            .handle(envelope)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    fn spawn_delivery(&self, slot: Arc<Slot>, envelope: Envelope) {
+        let inner = self.inner.clone();
+        inner.in_flight.fetch_add(1, Ordering::SeqCst);
+        let span = info_span!(
+            "deliver",
+            consumer = slot.consumer.name(),
+            event_id = %envelope.id,
+            event_type = %envelope.event_type,
+        );
+        tokio::spawn(
+            async move {
+                let _permit = slot.permits.clone().acquire_owned().await;
+                deliver_with_retries(&slot, &envelope, inner.policy).await;
+                if inner.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
+                    inner.idle.notify_waiters();
+                }
+            }
+            .instrument(span),
+        );
+    }
+}
+
+async fn deliver_with_retries(slot: &Slot, envelope: &Envelope, policy: RetryPolicy) {
+    let mut attempt = 1;
+    loop {
+        match slot.consumer.handle(envelope).await {
+            Ok(()) => return,
+            Err(e) if attempt >= policy.max_attempts => {
+                warn!(attempt, error = %e, "delivery failed for good; dead-lettering");
+                let stored = slot
+                    .dead_letters
+                    .put_dead_letter(slot.consumer.name(), envelope, &e.to_string(), attempt)
+                    .await;
+                if let Err(store_err) = stored {
+                    // Nothing else can keep it: say so loudly rather than drop it silently.
+                    tracing::error!(error = %store_err, envelope = %serde_json::to_string(envelope).unwrap_or_default(),
+                        "could not store a dead letter");
+                }
+                return;
+            }
+            Err(e) => {
+                let delay = policy.backoff(attempt);
+                warn!(attempt, error = %e, ?delay, "delivery failed; retrying");
+                tokio::time::sleep(delay).await;
+                attempt += 1;
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Bus for InProcessBus {
+    async fn publish(&self, envelopes: &[Envelope]) -> Result<(), BusError> {
+        if !self.inner.available.load(Ordering::SeqCst) {
+            return Err(BusError::Unavailable("in-process bus is paused".into()));
+        }
+        for envelope in envelopes {
+            for name in self.inner.routes.consumers_of(envelope.event_type) {
+                let slot = self.inner.slots.read().unwrap().get(name).cloned();
+                match slot {
+                    Some(slot) => self.spawn_delivery(slot, envelope.clone()),
+                    None => warn!(consumer = name, event_type = %envelope.event_type,
+                        "routes.json names a consumer that is not running here"),
+                }
+            }
+        }
+        Ok(())
+    }
+}
