@@ -1,1 +1,15 @@
+//! The edge owns the dashboard read model: projections built only from events (vehicles, timeline). It
+//! serves the read side of the API.
 
+pub mod consumer;
+pub mod cursor;
+pub mod http;
+pub mod sqlite;
+pub mod store;
+
+pub use consumer::EdgeConsumer;
+pub use sqlite::SqliteEdgeStore;
+pub use store::EdgeStore;
+
+/// The consumer name in `contracts/routes.json`.
+pub const CONSUMER: &str = "edge";

@@ -1,1 +1,14 @@
+//! Ingestion owns vehicles, their timeline events, dealers and dealer records. It serves the write side of
+//! the API and publishes `VehicleRegistered` and `VehicleEventRecorded` through its outbox.
 
+pub mod http;
+pub mod service;
+pub mod sqlite;
+pub mod store;
+
+pub use service::Ingestion;
+pub use sqlite::SqliteIngestionStore;
+pub use store::{IngestionStore, InsertEventOutcome};
+
+/// `source` of every envelope this service publishes.
+pub const SOURCE: &str = "vwc.ingestion";

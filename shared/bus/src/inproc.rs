@@ -114,8 +114,7 @@ impl InProcessBus {
         }
     }
 
-    /// Delivers one envelope to one named consumer, with the usual retries; used by `vwc dlq replay`.
-    /// Returns whether it was applied.
+    /// Delivers one envelope to one named consumer once, without retries; used by `vwc dlq replay`.
     pub async fn deliver_now(&self, consumer: &str, envelope: &Envelope) -> Result<(), String> {
         let slot = self
             .inner
@@ -131,7 +130,11 @@ impl InProcessBus {
             .map_err(|e| e.to_string())
     }
 
-    fn spawn_delivery(&self, slot: Arc<Slot>, envelope: Envelope) {
+    fn spawn_delivery(
+        &self,
+        slot: Arc<Slot>,
+        envelope: Envelope,
+    ) -> tokio::task::JoinHandle<Result<(), String>> {
         let inner = self.inner.clone();
         inner.in_flight.fetch_add(1, Ordering::SeqCst);
         let span = info_span!(
@@ -143,33 +146,38 @@ impl InProcessBus {
         tokio::spawn(
             async move {
                 let _permit = slot.permits.clone().acquire_owned().await;
-                deliver_with_retries(&slot, &envelope, inner.policy).await;
+                let outcome = deliver_with_retries(&slot, &envelope, inner.policy).await;
                 if inner.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
                     inner.idle.notify_waiters();
                 }
+                outcome
             }
             .instrument(span),
-        );
+        )
     }
 }
 
-async fn deliver_with_retries(slot: &Slot, envelope: &Envelope, policy: RetryPolicy) {
+/// Applies the envelope, retrying with backoff; after the last attempt it is stored as a dead letter.
+/// `Err` only when even the dead letter could not be stored: then the envelope must be published again.
+async fn deliver_with_retries(
+    slot: &Slot,
+    envelope: &Envelope,
+    policy: RetryPolicy,
+) -> Result<(), String> {
     let mut attempt = 1;
     loop {
         match slot.consumer.handle(envelope).await {
-            Ok(()) => return,
+            Ok(()) => return Ok(()),
             Err(e) if attempt >= policy.max_attempts => {
                 warn!(attempt, error = %e, "delivery failed for good; dead-lettering");
                 let stored = slot
                     .dead_letters
                     .put_dead_letter(slot.consumer.name(), envelope, &e.to_string(), attempt)
                     .await;
-                if let Err(store_err) = stored {
-                    // Nothing else can keep it: say so loudly rather than drop it silently.
-                    tracing::error!(error = %store_err, envelope = %serde_json::to_string(envelope).unwrap_or_default(),
-                        "could not store a dead letter");
-                }
-                return;
+                return stored.map_err(|store_err| {
+                    tracing::error!(error = %store_err, "could not store a dead letter; the outbox will resend");
+                    format!("dead letter not stored: {store_err}")
+                });
             }
             Err(e) => {
                 let delay = policy.backoff(attempt);
@@ -187,16 +195,36 @@ impl Bus for InProcessBus {
         if !self.inner.available.load(Ordering::SeqCst) {
             return Err(BusError::Unavailable("in-process bus is paused".into()));
         }
+        // Accepted means handled: applied or durably dead-lettered by every consumer. Only then may the
+        // relay mark the outbox rows sent, so a crash mid-delivery republishes instead of losing events.
+        let mut deliveries = Vec::new();
         for envelope in envelopes {
             for name in self.inner.routes.consumers_of(envelope.event_type) {
                 let slot = self.inner.slots.read().unwrap().get(name).cloned();
                 match slot {
-                    Some(slot) => self.spawn_delivery(slot, envelope.clone()),
+                    Some(slot) => deliveries.push(self.spawn_delivery(slot, envelope.clone())),
                     None => warn!(consumer = name, event_type = %envelope.event_type,
                         "routes.json names a consumer that is not running here"),
                 }
             }
         }
-        Ok(())
+        let total = deliveries.len();
+        let mut failures = Vec::new();
+        for d in deliveries {
+            match d.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => failures.push(e),
+                Err(join) => failures.push(join.to_string()),
+            }
+        }
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(BusError::Rejected {
+                failed: failures.len(),
+                total,
+                reason: failures.join("; "),
+            })
+        }
     }
 }

@@ -2,7 +2,12 @@
 //! Adapters: the in-process bus (embedded default), EventBridge (publish) and SQS (consume, as a long-poll
 //! worker or a Lambda handler).
 
+pub mod aws;
+pub mod bootstrap;
+pub mod eventbridge;
 pub mod inproc;
+pub mod lambda;
+pub mod sqs;
 
 use std::sync::Arc;
 

@@ -1,1 +1,21 @@
+//! HTTP plumbing every service router shares: RFC 9457 problem+json errors (the one place errors become
+//! HTTP), a JSON extractor whose rejections are problems too, the bearer-token extractor, and W3C trace
+//! context taken from the request.
 
+mod auth;
+mod body;
+mod json;
+mod problem;
+mod trace;
+
+pub use auth::{Auth, HasVerifier};
+pub use body::{RawBody, parse_json};
+pub use json::Json;
+pub use problem::{ApiError, Problem};
+pub use trace::{RequestTrace, trace_context};
+
+/// Largest request body accepted anywhere (DESIGN: 256 KiB → 413).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// `Content-Type` of every error response.
+pub const PROBLEM_JSON: &str = "application/problem+json";

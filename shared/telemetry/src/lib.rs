@@ -1,1 +1,105 @@
+//! Logging and tracing for every binary: `tracing` with human or JSON output, OpenTelemetry export when
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set, and W3C `traceparent` handling so one trace id follows a request
+//! from the HTTP edge through the bus into every consumer.
 
+mod traceparent;
+
+pub use traceparent::TraceParent;
+
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+/// Keeps the OpenTelemetry provider alive; flushes spans when dropped.
+pub struct TelemetryGuard {
+    provider: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        if let Some(p) = self.provider.take() {
+            let _ = p.shutdown();
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Installs the global subscriber. Safe to call more than once (later calls are ignored), so tests may too.
+pub fn init(service: &str, format: LogFormat) -> TelemetryGuard {
+    let filter = || {
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+            EnvFilter::new("info,aws_config=warn,aws_smithy_runtime=warn,hyper=warn,mongodb=warn")
+        })
+    };
+    let fmt_layer = match format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_current_span(true)
+            .with_filter(filter())
+            .boxed(),
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_target(false)
+            .with_filter(filter())
+            .boxed(),
+    };
+    let (otel_layer, provider) = match otel_provider(service) {
+        Some(provider) => {
+            use opentelemetry::trace::TracerProvider as _;
+            let tracer = provider.tracer(service.to_string());
+            let layer = tracing_opentelemetry::layer()
+                .with_tracer(tracer)
+                .with_filter(filter())
+                .boxed();
+            (Some(layer), Some(provider))
+        }
+        None => (None, None),
+    };
+    let _ = tracing_subscriber::registry()
+        .with(fmt_layer)
+        .with(otel_layer)
+        .try_init();
+    TelemetryGuard { provider }
+}
+
+fn otel_provider(service: &str) -> Option<opentelemetry_sdk::trace::SdkTracerProvider> {
+    std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT")?;
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .build()
+        .map_err(|e| eprintln!("OpenTelemetry export disabled: {e}"))
+        .ok()?;
+    let resource = opentelemetry_sdk::Resource::builder()
+        .with_service_name(service.to_string())
+        .build();
+    Some(
+        opentelemetry_sdk::trace::SdkTracerProvider::builder()
+            .with_batch_exporter(exporter)
+            .with_resource(resource)
+            .build(),
+    )
+}
+
+/// Makes `span` a child of the remote context in `traceparent`, so exported spans join the caller's trace.
+pub fn set_remote_parent(span: &tracing::Span, traceparent: &TraceParent) {
+    use opentelemetry::trace::{SpanContext, TraceContextExt, TraceFlags, TraceState};
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let (Ok(trace_id), Ok(span_id)) = (
+        opentelemetry::trace::TraceId::from_hex(&traceparent.trace_id),
+        opentelemetry::trace::SpanId::from_hex(&traceparent.parent_id),
+    ) else {
+        return;
+    };
+    let cx = SpanContext::new(
+        trace_id,
+        span_id,
+        TraceFlags::new(traceparent.flags),
+        true,
+        TraceState::default(),
+    );
+    let _ = span.set_parent(opentelemetry::Context::new().with_remote_span_context(cx));
+}

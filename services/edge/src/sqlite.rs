@@ -1,0 +1,267 @@
+//! SQLite adapter of the edge projection.
+
+use std::path::Path;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, ToSql, params};
+use vwc_bus::{BoxError, DeadLetter, DeadLetterStore};
+use vwc_contracts::{Envelope, Vehicle, VehicleEvent};
+use vwc_store::sqlite::claim_inbox;
+use vwc_store::{SqliteDb, StoreError, StoreResult, ts};
+
+use crate::CONSUMER;
+use crate::store::{EdgeStore, EventFilter, OdometerView, TimelinePosition, VehicleView};
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE vehicles (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX vehicles_by_org ON vehicles (org_id, id);
+CREATE TABLE vehicle_stats (
+    vehicle_id TEXT PRIMARY KEY,
+    event_count INTEGER NOT NULL DEFAULT 0,
+    last_event_at TEXT,
+    odometer INTEGER,
+    odometer_at TEXT
+);
+CREATE TABLE timeline (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL,
+    vehicle_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    occurred_at TEXT NOT NULL,
+    cost_cents INTEGER,
+    currency TEXT,
+    body TEXT NOT NULL,
+    traceparent TEXT
+);
+CREATE INDEX timeline_page ON timeline (org_id, vehicle_id, occurred_at DESC, id DESC);
+"#];
+
+#[derive(Clone)]
+pub struct SqliteEdgeStore {
+    db: SqliteDb,
+}
+
+impl SqliteEdgeStore {
+    pub fn open(path: &Path) -> StoreResult<SqliteEdgeStore> {
+        Ok(SqliteEdgeStore {
+            db: SqliteDb::open(path, MIGRATIONS)?,
+        })
+    }
+
+    pub fn db(&self) -> &SqliteDb {
+        &self.db
+    }
+}
+
+fn parse_ts(s: &str) -> StoreResult<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Other(format!("bad timestamp {s:?}: {e}")))
+}
+
+fn vehicle_view(
+    conn: &rusqlite::Connection,
+    body: &str,
+) -> StoreResult<VehicleView> {
+    let vehicle: Vehicle = serde_json::from_str(body)?;
+    let stats: Option<(i64, Option<String>, Option<i64>, Option<String>)> = conn
+        .prepare_cached(
+            "SELECT event_count, last_event_at, odometer, odometer_at FROM vehicle_stats WHERE vehicle_id = ?1",
+        )?
+        .query_row([&vehicle.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .optional()?;
+    let (count, last, odometer, odometer_at) = stats.unwrap_or((0, None, None, None));
+    let odometer = match (odometer, odometer_at) {
+        (Some(v), Some(at)) => Some(OdometerView {
+            value: v as u64,
+            unit: vehicle.odometer_unit,
+            as_of: parse_ts(&at)?,
+            estimated: false,
+        }),
+        _ => None,
+    };
+    Ok(VehicleView {
+        odometer,
+        event_count: count as u64,
+        last_event_at: last.as_deref().map(parse_ts).transpose()?,
+        vehicle,
+    })
+}
+
+#[async_trait]
+impl EdgeStore for SqliteEdgeStore {
+    async fn apply_vehicle_registered(
+        &self,
+        envelope_id: &str,
+        vehicle: &Vehicle,
+    ) -> StoreResult<bool> {
+        let (id, v, body) = (envelope_id.to_string(), vehicle.clone(), serde_json::to_string(vehicle)?);
+        self.db
+            .write(move |conn| {
+                if !claim_inbox(conn, CONSUMER, &id)? {
+                    return Ok(false);
+                }
+                conn.execute(
+                    "INSERT INTO vehicles (id, org_id, body) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+                    params![v.id, v.org_id, body],
+                )?;
+                Ok(true)
+            })
+            .await
+    }
+
+    async fn apply_vehicle_event(
+        &self,
+        envelope_id: &str,
+        event: &VehicleEvent,
+        traceparent: Option<&str>,
+    ) -> StoreResult<bool> {
+        let (id, e, body) = (envelope_id.to_string(), event.clone(), serde_json::to_string(event)?);
+        let trace = traceparent.map(str::to_string);
+        self.db
+            .write(move |conn| {
+                if !claim_inbox(conn, CONSUMER, &id)? {
+                    return Ok(false);
+                }
+                let at = ts(&e.occurred_at);
+                let inserted = conn.prepare_cached(
+                    "INSERT OR IGNORE INTO timeline (id, org_id, vehicle_id, kind, occurred_at, cost_cents, currency, body, traceparent)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )?
+                .execute(params![e.id, e.org_id, e.vehicle_id, e.kind.as_str(), at,
+                    e.cost_cents.map(|c| c as i64), e.currency, body, trace])?;
+                if inserted == 0 {
+                    // The same timeline event under another envelope id (a re-publish): no second effect.
+                    return Ok(false);
+                }
+                conn.prepare_cached(
+                    "INSERT INTO vehicle_stats (vehicle_id, event_count, last_event_at) VALUES (?1, 1, ?2)
+                     ON CONFLICT (vehicle_id) DO UPDATE SET event_count = event_count + 1,
+                       last_event_at = max(coalesce(last_event_at, ''), excluded.last_event_at)",
+                )?
+                .execute(params![e.vehicle_id, at])?;
+                if let Some(odo) = e.odometer {
+                    conn.prepare_cached(
+                        "UPDATE vehicle_stats SET odometer = ?2, odometer_at = ?3
+                         WHERE vehicle_id = ?1 AND (odometer_at IS NULL OR odometer_at <= ?3)",
+                    )?
+                    .execute(params![e.vehicle_id, odo as i64, at])?;
+                }
+                Ok(true)
+            })
+            .await
+    }
+
+    async fn vehicles(
+        &self,
+        org_id: &str,
+        after_id: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<VehicleView>> {
+        let (org, after) = (org_id.to_string(), after_id.unwrap_or("").to_string());
+        self.db
+            .read(move |conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT body FROM vehicles WHERE org_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+                )?;
+                let bodies: Vec<String> = stmt
+                    .query_map(params![org, after, limit as i64], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                bodies.iter().map(|b| vehicle_view(conn, b)).collect()
+            })
+            .await
+    }
+
+    async fn vehicle(&self, org_id: &str, vehicle_id: &str) -> StoreResult<Option<VehicleView>> {
+        let (org, id) = (org_id.to_string(), vehicle_id.to_string());
+        self.db
+            .read(move |conn| {
+                let body: Option<String> = conn
+                    .prepare_cached("SELECT body FROM vehicles WHERE org_id = ?1 AND id = ?2")?
+                    .query_row(params![org, id], |r| r.get(0))
+                    .optional()?;
+                body.map(|b| vehicle_view(conn, &b)).transpose()
+            })
+            .await
+    }
+
+    async fn events(
+        &self,
+        org_id: &str,
+        vehicle_id: &str,
+        filter: &EventFilter,
+        after: Option<&TimelinePosition>,
+        limit: usize,
+    ) -> StoreResult<Vec<VehicleEvent>> {
+        let mut sql = String::from("SELECT body FROM timeline WHERE org_id = ? AND vehicle_id = ?");
+        let mut args: Vec<Box<dyn ToSql + Send>> =
+            vec![Box::new(org_id.to_string()), Box::new(vehicle_id.to_string())];
+        if !filter.kinds.is_empty() {
+            sql.push_str(" AND kind IN (");
+            sql.push_str(&vec!["?"; filter.kinds.len()].join(", "));
+            sql.push(')');
+            for k in &filter.kinds {
+                args.push(Box::new(k.as_str()));
+            }
+        }
+        if let Some(from) = filter.from {
+            sql.push_str(" AND occurred_at >= ?");
+            args.push(Box::new(ts(&from)));
+        }
+        if let Some(to) = filter.to {
+            sql.push_str(" AND occurred_at <= ?");
+            args.push(Box::new(ts(&to)));
+        }
+        if let Some(p) = after {
+            sql.push_str(" AND (occurred_at, id) < (?, ?)");
+            args.push(Box::new(ts(&p.occurred_at)));
+            args.push(Box::new(p.id.clone()));
+        }
+        sql.push_str(" ORDER BY occurred_at DESC, id DESC LIMIT ?");
+        args.push(Box::new(limit as i64));
+        self.db
+            .read(move |conn| {
+                let mut stmt = conn.prepare_cached(&sql)?;
+                let refs: Vec<&dyn ToSql> = args.iter().map(|a| a.as_ref() as &dyn ToSql).collect();
+                let bodies: Vec<String> = stmt
+                    .query_map(refs.as_slice(), |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                bodies
+                    .iter()
+                    .map(|b| Ok(serde_json::from_str(b)?))
+                    .collect()
+            })
+            .await
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.db
+            .read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
+            .await
+    }
+}
+
+#[async_trait]
+impl DeadLetterStore for SqliteEdgeStore {
+    async fn put_dead_letter(
+        &self,
+        consumer: &str,
+        envelope: &Envelope,
+        error: &str,
+        attempts: u32,
+    ) -> Result<(), BoxError> {
+        self.db.put_dead_letter(consumer, envelope, error, attempts).await
+    }
+    async fn list_dead_letters(&self) -> Result<Vec<DeadLetter>, BoxError> {
+        self.db.list_dead_letters().await
+    }
+    async fn mark_replayed(&self, id: i64) -> Result<(), BoxError> {
+        self.db.mark_replayed(id).await
+    }
+}

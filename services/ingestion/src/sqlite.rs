@@ -1,0 +1,191 @@
+//! SQLite adapter of the ingestion store.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use rusqlite::{ErrorCode, params};
+use tokio::sync::Notify;
+use vwc_contracts::{Envelope, Vehicle, VehicleEvent};
+use vwc_store::sqlite::{enqueue, optional};
+use vwc_store::{Outbox, OutboxId, SqliteDb, StoreError, StoreResult, ts};
+
+use crate::store::{IdempotencyKey, IngestionStore, InsertEventOutcome};
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE vehicles (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL,
+    vin TEXT NOT NULL,
+    body TEXT NOT NULL,
+    registered_at TEXT NOT NULL,
+    UNIQUE (org_id, vin)
+);
+CREATE TABLE vehicle_events (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL,
+    vehicle_id TEXT NOT NULL REFERENCES vehicles(id),
+    occurred_at TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX vehicle_events_by_vehicle ON vehicle_events (org_id, vehicle_id, occurred_at);
+CREATE TABLE idempotency_keys (
+    org_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (org_id, key)
+);
+"#];
+
+#[derive(Clone)]
+pub struct SqliteIngestionStore {
+    db: SqliteDb,
+}
+
+impl SqliteIngestionStore {
+    pub fn open(path: &Path) -> StoreResult<SqliteIngestionStore> {
+        Ok(SqliteIngestionStore {
+            db: SqliteDb::open(path, MIGRATIONS)?,
+        })
+    }
+
+    pub fn db(&self) -> &SqliteDb {
+        &self.db
+    }
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::ConstraintViolation)
+}
+
+#[async_trait]
+impl IngestionStore for SqliteIngestionStore {
+    async fn insert_vehicle(&self, vehicle: &Vehicle, outbox: &[Envelope]) -> StoreResult<()> {
+        let body = serde_json::to_string(vehicle)?;
+        let (v, outbox) = (vehicle.clone(), outbox.to_vec());
+        self.db
+            .write_with_events(move |conn| {
+                let inserted = conn.execute(
+                    "INSERT INTO vehicles (id, org_id, vin, body, registered_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![v.id, v.org_id, v.vin, body, ts(&v.registered_at)],
+                );
+                match inserted {
+                    Err(e) if is_unique_violation(&e) => {
+                        return Err(StoreError::Conflict(format!(
+                            "a vehicle with VIN {} is already registered in this organisation",
+                            v.vin
+                        )));
+                    }
+                    other => other?,
+                };
+                enqueue(conn, &outbox)
+            })
+            .await
+    }
+
+    async fn vehicle(&self, org_id: &str, vehicle_id: &str) -> StoreResult<Option<Vehicle>> {
+        let (org, id) = (org_id.to_string(), vehicle_id.to_string());
+        let body: Option<String> = self
+            .db
+            .read(move |conn| {
+                optional(conn.query_row(
+                    "SELECT body FROM vehicles WHERE org_id = ?1 AND id = ?2",
+                    params![org, id],
+                    |r| r.get(0),
+                ))
+            })
+            .await?;
+        Ok(body.map(|b| serde_json::from_str(&b)).transpose()?)
+    }
+
+    async fn insert_event(
+        &self,
+        event: &VehicleEvent,
+        idempotency: Option<&IdempotencyKey>,
+        outbox: &[Envelope],
+    ) -> StoreResult<InsertEventOutcome> {
+        let body = serde_json::to_string(event)?;
+        let (e, key, outbox) = (event.clone(), idempotency.cloned(), outbox.to_vec());
+        self.db
+            .write_with_events(move |conn| {
+                if let Some(k) = &key {
+                    let seen: Option<(String, String)> = optional(conn.query_row(
+                        "SELECT request_hash, event_id FROM idempotency_keys WHERE org_id = ?1 AND key = ?2",
+                        params![e.org_id, k.key],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    ))?;
+                    if let Some((hash, event_id)) = seen {
+                        if hash != k.request_hash {
+                            return Ok(InsertEventOutcome::KeyReused);
+                        }
+                        let body: String = conn.query_row(
+                            "SELECT body FROM vehicle_events WHERE id = ?1",
+                            [event_id],
+                            |r| r.get(0),
+                        )?;
+                        return Ok(InsertEventOutcome::Replayed(Box::new(serde_json::from_str(&body)?)));
+                    }
+                    conn.execute(
+                        "INSERT INTO idempotency_keys (org_id, key, request_hash, event_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![e.org_id, k.key, k.request_hash, e.id, ts(&e.recorded_at)],
+                    )?;
+                }
+                conn.execute(
+                    "INSERT INTO vehicle_events (id, org_id, vehicle_id, occurred_at, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![e.id, e.org_id, e.vehicle_id, ts(&e.occurred_at), body],
+                )?;
+                enqueue(conn, &outbox)?;
+                Ok(InsertEventOutcome::Created)
+            })
+            .await
+    }
+
+    async fn event(&self, org_id: &str, event_id: &str) -> StoreResult<Option<VehicleEvent>> {
+        let (org, id) = (org_id.to_string(), event_id.to_string());
+        let body: Option<String> = self
+            .db
+            .read(move |conn| {
+                optional(conn.query_row(
+                    "SELECT body FROM vehicle_events WHERE org_id = ?1 AND id = ?2",
+                    params![org, id],
+                    |r| r.get(0),
+                ))
+            })
+            .await?;
+        Ok(body.map(|b| serde_json::from_str(&b)).transpose()?)
+    }
+
+    async fn count_events(&self, org_id: &str, vehicle_id: &str) -> StoreResult<u64> {
+        let (org, id) = (org_id.to_string(), vehicle_id.to_string());
+        self.db
+            .read(move |conn| {
+                Ok(conn.query_row(
+                    "SELECT count(*) FROM vehicle_events WHERE org_id = ?1 AND vehicle_id = ?2",
+                    params![org, id],
+                    |r| r.get::<_, i64>(0),
+                )? as u64)
+            })
+            .await
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.db
+            .read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
+            .await
+    }
+}
+
+#[async_trait]
+impl Outbox for SqliteIngestionStore {
+    async fn pending(&self, limit: usize) -> StoreResult<Vec<(OutboxId, Envelope)>> {
+        self.db.pending(limit).await
+    }
+    async fn mark_sent(&self, ids: &[OutboxId]) -> StoreResult<()> {
+        self.db.mark_sent(ids).await
+    }
+    fn wakeup(&self) -> Arc<Notify> {
+        self.db.wakeup()
+    }
+}

@@ -1,0 +1,39 @@
+//! The ingestion store port. Every method that changes state takes the envelopes to publish and writes
+//! them to the outbox in the same transaction.
+
+use async_trait::async_trait;
+use vwc_contracts::{Envelope, Vehicle, VehicleEvent};
+use vwc_store::{Outbox, StoreResult};
+
+/// An `Idempotency-Key` with a fingerprint of the request it was first used for.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    pub key: String,
+    pub request_hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum InsertEventOutcome {
+    Created,
+    /// The key was used before for the same request: this is the event it created.
+    Replayed(Box<VehicleEvent>),
+    /// The key was used before for a different request.
+    KeyReused,
+}
+
+#[async_trait]
+pub trait IngestionStore: Outbox {
+    /// `StoreError::Conflict` when the VIN is already registered in the organisation.
+    async fn insert_vehicle(&self, vehicle: &Vehicle, outbox: &[Envelope]) -> StoreResult<()>;
+    async fn vehicle(&self, org_id: &str, vehicle_id: &str) -> StoreResult<Option<Vehicle>>;
+    async fn insert_event(
+        &self,
+        event: &VehicleEvent,
+        idempotency: Option<&IdempotencyKey>,
+        outbox: &[Envelope],
+    ) -> StoreResult<InsertEventOutcome>;
+    async fn event(&self, org_id: &str, event_id: &str) -> StoreResult<Option<VehicleEvent>>;
+    async fn count_events(&self, org_id: &str, vehicle_id: &str) -> StoreResult<u64>;
+    /// Cheap round trip for readiness.
+    async fn ping(&self) -> StoreResult<()>;
+}

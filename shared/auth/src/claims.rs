@@ -1,0 +1,152 @@
+//! The token payload and the checks shared by every verifier: which registered claims are required, the
+//! clock leeway, and the step from verified claims to a [`Caller`].
+
+use jsonwebtoken::{Algorithm, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::{AuthError, Caller, Role};
+
+/// Clock skew tolerated on `exp` and `nbf`.
+pub const LEEWAY_SECONDS: u64 = 30;
+
+/// The claims of every VWC token. A token lacking any non-optional field does not deserialize and is rejected.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Claims {
+    pub sub: String,
+    pub org: String,
+    pub roles: Vec<Role>,
+    pub iss: String,
+    pub aud: String,
+    pub exp: i64,
+    pub iat: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+}
+
+/// The `jsonwebtoken` checks for a token whose header says `alg`, which the caller has already pinned.
+pub(crate) fn validation(alg: Algorithm, issuer: &str, audience: &str) -> Validation {
+    let mut validation = Validation::new(alg);
+    validation.leeway = LEEWAY_SECONDS;
+    validation.validate_exp = true;
+    validation.validate_nbf = true;
+    validation.validate_aud = true;
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&[audience]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    validation
+}
+
+pub(crate) fn invalid(err: jsonwebtoken::errors::Error) -> AuthError {
+    AuthError::Invalid(err.to_string())
+}
+
+/// Claims whose signature, `exp`, `nbf`, `iss` and `aud` have been checked → the caller. `iss` and `aud` are
+/// compared again here so this step is safe on its own.
+pub(crate) fn into_caller(
+    claims: Claims,
+    issuer: &str,
+    audience: &str,
+) -> Result<Caller, AuthError> {
+    if claims.iss != issuer {
+        return Err(AuthError::Invalid(format!(
+            "unexpected iss {:?}",
+            claims.iss
+        )));
+    }
+    if claims.aud != audience {
+        return Err(AuthError::Invalid(format!(
+            "unexpected aud {:?}",
+            claims.aud
+        )));
+    }
+    if claims.sub.trim().is_empty() {
+        return Err(AuthError::Invalid("empty sub".into()));
+    }
+    if claims.org.trim().is_empty() {
+        return Err(AuthError::Invalid("empty org".into()));
+    }
+    if claims.roles.is_empty() {
+        return Err(AuthError::Invalid("no roles".into()));
+    }
+    let mut roles = Vec::with_capacity(claims.roles.len());
+    for role in claims.roles {
+        if !roles.contains(&role) {
+            roles.push(role);
+        }
+    }
+    Ok(Caller {
+        sub: claims.sub,
+        org: claims.org,
+        roles,
+    })
+}
+
+/// The token of an `Authorization` header value: `Bearer <token>` (scheme case-insensitive).
+/// An absent or empty header is [`AuthError::Missing`]; any other scheme or shape is [`AuthError::Invalid`].
+pub fn bearer_token(authorization: Option<&str>) -> Result<&str, AuthError> {
+    let value = authorization.map(str::trim).unwrap_or_default();
+    if value.is_empty() {
+        return Err(AuthError::Missing);
+    }
+    let (scheme, token) = value
+        .split_once(' ')
+        .ok_or_else(|| AuthError::Invalid("authorization header is not `Bearer <token>`".into()))?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || token.contains(' ') {
+        return Err(AuthError::Invalid(
+            "authorization header is not `Bearer <token>`".into(),
+        ));
+    }
+    Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_token_is_taken_from_the_authorization_header() {
+        assert_eq!(
+            bearer_token(Some("Bearer abc.def.ghi")).unwrap(),
+            "abc.def.ghi"
+        );
+        assert_eq!(bearer_token(Some("bearer  abc")).unwrap(), "abc");
+    }
+
+    #[test]
+    fn absent_or_empty_authorization_header_is_missing() {
+        assert!(matches!(bearer_token(None), Err(AuthError::Missing)));
+        assert!(matches!(bearer_token(Some("  ")), Err(AuthError::Missing)));
+    }
+
+    #[test]
+    fn other_authorization_schemes_are_invalid() {
+        for value in [
+            "Basic dXNlcjpwYXNz",
+            "Bearer",
+            "Bearer ",
+            "abc.def.ghi",
+            "Bearer a b",
+        ] {
+            let err = bearer_token(Some(value)).unwrap_err();
+            assert_eq!(err.http_status(), 401, "{value}");
+            assert!(matches!(err, AuthError::Invalid(_)), "{value}");
+        }
+    }
+
+    #[test]
+    fn duplicate_roles_are_collapsed_in_the_caller() {
+        let claims = Claims {
+            sub: "usr_1".into(),
+            org: "org_1".into(),
+            roles: vec![Role::Viewer, Role::Owner, Role::Viewer],
+            iss: "vwc".into(),
+            aud: "vwc-api".into(),
+            exp: 0,
+            iat: 0,
+            nbf: None,
+        };
+        let caller = into_caller(claims, "vwc", "vwc-api").unwrap();
+        assert_eq!(caller.roles, [Role::Viewer, Role::Owner]);
+    }
+}

@@ -1,0 +1,219 @@
+//! Embedded mode: HS256 tokens issued by `Hs256Keys` and everything the verifier must refuse.
+
+mod common;
+
+use chrono::{Duration, Utc};
+use common::*;
+use serde_json::json;
+use vwc_auth::{AuthError, Caller, Hs256Keys, ISSUER, Role, Secret, TokenVerifier};
+
+fn keys() -> Hs256Keys {
+    Hs256Keys::new(&Secret::from_bytes(HS_SECRET).unwrap())
+}
+
+async fn verify(claims: &serde_json::Value) -> Result<Caller, AuthError> {
+    keys().verify(&sign_hs256(HS_SECRET, claims)).await
+}
+
+#[track_caller]
+fn assert_rejected(result: Result<Caller, AuthError>) {
+    match result {
+        Err(err @ AuthError::Invalid(_)) => assert_eq!(err.http_status(), 401),
+        other => panic!("expected an invalid-token error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn issued_token_verifies_to_the_caller_it_was_issued_for() {
+    let keys = keys();
+    let (token, _) = keys.issue(
+        "usr_1",
+        "org_1",
+        &[Role::FleetManager, Role::Technician],
+        Duration::hours(1),
+    );
+    let caller = keys.verify(&token).await.unwrap();
+    assert_eq!(
+        caller,
+        Caller {
+            sub: "usr_1".into(),
+            org: "org_1".into(),
+            roles: vec![Role::FleetManager, Role::Technician],
+        }
+    );
+}
+
+#[tokio::test]
+async fn issued_token_expires_at_the_returned_instant() {
+    let before = Utc::now();
+    let (token, expires_at) =
+        keys().issue("usr_1", "org_1", &[Role::Viewer], Duration::minutes(15));
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["exp"], json!(expires_at.timestamp()));
+    assert_eq!(claims["iss"], json!(ISSUER));
+    assert_eq!(claims["aud"], json!("vwc-api"));
+    assert!(claims["iat"].as_i64().unwrap() >= before.timestamp());
+    let ttl = expires_at - before;
+    assert!(
+        ttl <= Duration::minutes(15) && ttl > Duration::minutes(14),
+        "{ttl}"
+    );
+}
+
+#[tokio::test]
+async fn valid_hs256_token_yields_the_right_caller() {
+    let caller = verify(&claims(ISSUER)).await.unwrap();
+    assert_eq!(caller.sub, "usr_42");
+    assert_eq!(caller.org, "org_7");
+    assert_eq!(caller.roles, [Role::Owner, Role::Viewer]);
+}
+
+#[tokio::test]
+async fn token_with_alg_none_is_rejected() {
+    assert_rejected(keys().verify(&unsigned(None, &claims(ISSUER))).await);
+}
+
+#[tokio::test]
+async fn rs256_token_is_rejected_by_the_hs256_verifier() {
+    let token = sign_rs256(RSA1_KEY, Some("rsa-1"), &claims(ISSUER));
+    assert_rejected(keys().verify(&token).await);
+}
+
+#[tokio::test]
+async fn es256_token_is_rejected_by_the_hs256_verifier() {
+    let token = sign_es256(EC1_KEY, Some("ec-1"), &claims(ISSUER));
+    assert_rejected(keys().verify(&token).await);
+}
+
+#[tokio::test]
+async fn token_signed_with_another_secret_is_rejected() {
+    let token = sign_hs256(b"another secret that is 32+ bytes long!!", &claims(ISSUER));
+    assert_rejected(keys().verify(&token).await);
+}
+
+#[tokio::test]
+async fn token_with_tampered_signature_is_rejected() {
+    let token = with_tampered_signature(&sign_hs256(HS_SECRET, &claims(ISSUER)));
+    assert_rejected(keys().verify(&token).await);
+}
+
+#[tokio::test]
+async fn token_with_tampered_payload_is_rejected() {
+    let token = sign_hs256(HS_SECRET, &claims(ISSUER));
+    let escalated = with(claims(ISSUER), "roles", json!(["fleet_manager"]));
+    assert_rejected(
+        keys()
+            .verify(&with_swapped_payload(&token, &escalated))
+            .await,
+    );
+}
+
+#[tokio::test]
+async fn malformed_token_is_rejected() {
+    for token in ["", "abc", "a.b", "a.b.c", "a.b.c.d"] {
+        assert_rejected(keys().verify(token).await);
+    }
+}
+
+#[tokio::test]
+async fn token_without_aud_is_rejected() {
+    assert_rejected(verify(&without(claims(ISSUER), "aud")).await);
+}
+
+#[tokio::test]
+async fn token_with_wrong_aud_is_rejected() {
+    assert_rejected(verify(&with(claims(ISSUER), "aud", json!("other-api"))).await);
+    assert_rejected(verify(&with(claims(ISSUER), "aud", json!(["other-api"]))).await);
+}
+
+#[tokio::test]
+async fn token_without_iss_is_rejected() {
+    assert_rejected(verify(&without(claims(ISSUER), "iss")).await);
+}
+
+#[tokio::test]
+async fn token_with_wrong_iss_is_rejected() {
+    assert_rejected(verify(&with(claims(ISSUER), "iss", json!("evil"))).await);
+}
+
+#[tokio::test]
+async fn token_expired_more_than_30_seconds_ago_is_rejected() {
+    assert_rejected(verify(&with(claims(ISSUER), "exp", json!(now() - 45))).await);
+    assert_rejected(verify(&with(claims(ISSUER), "exp", json!(now() - 86_400))).await);
+}
+
+#[tokio::test]
+async fn token_expired_within_the_30_second_leeway_is_accepted() {
+    verify(&with(claims(ISSUER), "exp", json!(now() - 5)))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn token_not_yet_valid_is_rejected() {
+    assert_rejected(verify(&with(claims(ISSUER), "nbf", json!(now() + 45))).await);
+}
+
+#[tokio::test]
+async fn token_whose_nbf_has_passed_is_accepted() {
+    verify(&with(claims(ISSUER), "nbf", json!(now() - 10)))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn token_without_sub_is_rejected() {
+    assert_rejected(verify(&without(claims(ISSUER), "sub")).await);
+}
+
+#[tokio::test]
+async fn token_with_empty_sub_is_rejected() {
+    assert_rejected(verify(&with(claims(ISSUER), "sub", json!(""))).await);
+}
+
+#[tokio::test]
+async fn token_without_org_is_rejected() {
+    assert_rejected(verify(&without(claims(ISSUER), "org")).await);
+}
+
+#[tokio::test]
+async fn token_with_empty_org_is_rejected() {
+    assert_rejected(verify(&with(claims(ISSUER), "org", json!(" "))).await);
+}
+
+#[tokio::test]
+async fn token_without_roles_is_rejected() {
+    assert_rejected(verify(&without(claims(ISSUER), "roles")).await);
+}
+
+#[tokio::test]
+async fn token_with_empty_roles_is_rejected() {
+    assert_rejected(verify(&with(claims(ISSUER), "roles", json!([]))).await);
+}
+
+#[tokio::test]
+async fn token_with_an_unknown_role_is_rejected() {
+    assert_rejected(verify(&with(claims(ISSUER), "roles", json!(["owner", "admin"]))).await);
+    assert_rejected(verify(&with(claims(ISSUER), "roles", json!("owner"))).await);
+}
+
+#[tokio::test]
+async fn token_without_exp_is_rejected() {
+    assert_rejected(verify(&without(claims(ISSUER), "exp")).await);
+}
+
+#[tokio::test]
+async fn token_without_iat_is_rejected() {
+    assert_rejected(verify(&without(claims(ISSUER), "iat")).await);
+}
+
+#[test]
+fn hs256_keys_do_not_print_the_secret() {
+    let printed = format!("{:?}", keys());
+    assert!(!printed.contains("0123456789abcdef"), "{printed}");
+}

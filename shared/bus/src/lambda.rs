@@ -1,0 +1,168 @@
+//! The Lambda entry for a consuming service: an SQS batch goes through the same per-message path as the
+//! worker (`crate::sqs`), and the response names only the messages that failed (partial batch failure).
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use futures::future::join_all;
+use lambda_runtime::{LambdaEvent, service_fn};
+use tracing::{error, info};
+
+use crate::Consumer;
+use crate::sqs::handle_message;
+
+/// Handles every record on its own, concurrently. The response lists the message ids of the failed records
+/// only, so SQS retries just those (the event source mapping needs `ReportBatchItemFailures`). A record
+/// without a message id cannot be named (an empty id would fail the whole batch); it is handled anyway and
+/// logged.
+pub async fn handle_sqs_batch(event: SqsEvent, consumer: &dyn Consumer) -> SqsBatchResponse {
+    let records = event.records;
+    let outcomes = join_all(records.iter().map(|record| {
+        handle_message(
+            consumer,
+            record.message_id.as_deref().unwrap_or_default(),
+            record.body.as_deref(),
+        )
+    }))
+    .await;
+
+    let mut response = SqsBatchResponse::default();
+    for (record, outcome) in records.iter().zip(outcomes) {
+        let message_id = record.message_id.as_deref().filter(|id| !id.is_empty());
+        match (message_id, outcome) {
+            (Some(id), Err(_)) => response.add_failure(id),
+            (Some(_), Ok(())) => {}
+            (None, Ok(())) => error!(
+                consumer = consumer.name(),
+                "an SQS record without a message id was handled"
+            ),
+            (None, Err(e)) => error!(
+                consumer = consumer.name(),
+                error = %e,
+                "an SQS record without a message id failed and cannot be reported for retry"
+            ),
+        }
+    }
+    info!(
+        consumer = consumer.name(),
+        records = records.len(),
+        failed = response.batch_item_failures.len(),
+        "SQS batch handled"
+    );
+    response
+}
+
+/// Runs the Lambda runtime loop with `handle_sqs_batch` for one consumer (built once per cold start).
+pub async fn run_sqs_lambda(consumer: Arc<dyn Consumer>) -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let consumer = consumer.clone();
+        async move {
+            Ok::<SqsBatchResponse, lambda_runtime::Error>(
+                handle_sqs_batch(event.payload, consumer.as_ref()).await,
+            )
+        }
+    }))
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use aws_lambda_events::event::sqs::SqsMessage;
+    use async_trait::async_trait;
+    use vwc_contracts::{Envelope, EventType};
+
+    use super::*;
+    use crate::HandleError;
+
+    /// Fails envelopes whose data says `{"poison": true}`; records the rest.
+    #[derive(Default)]
+    struct Picky {
+        handled: Mutex<Vec<uuid::Uuid>>,
+    }
+
+    #[async_trait]
+    impl Consumer for Picky {
+        fn name(&self) -> &str {
+            "picky"
+        }
+        async fn handle(&self, envelope: &Envelope) -> Result<(), HandleError> {
+            if envelope.data["poison"] == true {
+                return Err(HandleError::Malformed("poison".into()));
+            }
+            self.handled.lock().unwrap().push(envelope.id);
+            Ok(())
+        }
+    }
+
+    fn record(id: Option<&str>, body: Option<String>) -> SqsMessage {
+        let mut record = SqsMessage::default();
+        record.message_id = id.map(str::to_string);
+        record.body = body;
+        record
+    }
+
+    fn body(poison: bool) -> String {
+        let envelope = Envelope::new(
+            EventType::ReminderDue,
+            "vwc.maintenance-scheduler",
+            "org_1",
+            None,
+            None,
+            serde_json::json!({ "poison": poison }),
+        );
+        serde_json::to_string(&envelope).unwrap()
+    }
+
+    fn event(records: Vec<SqsMessage>) -> SqsEvent {
+        let mut event = SqsEvent::default();
+        event.records = records;
+        event
+    }
+
+    fn failed_ids(response: &SqsBatchResponse) -> Vec<&str> {
+        response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn only_failed_records_are_named() {
+        let consumer = Picky::default();
+        let records = vec![
+            record(Some("m1"), Some(body(false))),
+            record(Some("m2"), Some(body(true))),
+            record(Some("m3"), Some("{not json".into())),
+            record(Some("m4"), None),
+            record(Some("m5"), Some(body(false))),
+        ];
+        let response = handle_sqs_batch(event(records), &consumer).await;
+        assert_eq!(failed_ids(&response), vec!["m2", "m3", "m4"]);
+        assert_eq!(consumer.handled.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_batch_that_all_succeeds_reports_no_failures() {
+        let consumer = Picky::default();
+        let records = vec![record(Some("m1"), Some(body(false)))];
+        let response = handle_sqs_batch(event(records), &consumer).await;
+        assert!(response.batch_item_failures.is_empty());
+        let json = serde_json::to_value(&response).unwrap();
+        assert_eq!(json, serde_json::json!({ "batchItemFailures": [] }));
+    }
+
+    #[tokio::test]
+    async fn a_failed_record_without_message_id_is_never_reported_as_an_empty_id() {
+        let consumer = Picky::default();
+        let records = vec![
+            record(None, Some(body(true))),
+            record(Some(""), Some(body(true))),
+            record(Some("m3"), Some(body(true))),
+        ];
+        let response = handle_sqs_batch(event(records), &consumer).await;
+        assert_eq!(failed_ids(&response), vec!["m3"]);
+    }
+}

@@ -1,0 +1,47 @@
+use axum::extract::{FromRequestParts, Request};
+use axum::http::HeaderValue;
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::Response;
+use vwc_telemetry::TraceParent;
+
+/// The trace context of this request: the caller's `traceparent` continued, or a new trace.
+#[derive(Debug, Clone)]
+pub struct RequestTrace(pub TraceParent);
+
+/// Middleware: reads `traceparent`, records the trace id on the request span, makes it available to
+/// handlers, and echoes this hop's `traceparent` on the response.
+pub async fn trace_context(mut req: Request, next: Next) -> Response {
+    let incoming = req
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .and_then(TraceParent::parse);
+    let here = match &incoming {
+        Some(parent) => parent.child(),
+        None => TraceParent::new_root(),
+    };
+    let span = tracing::Span::current();
+    span.record("trace_id", here.trace_id.as_str());
+    if let Some(parent) = &incoming {
+        vwc_telemetry::set_remote_parent(&span, parent);
+    }
+    req.extensions_mut().insert(RequestTrace(here.clone()));
+    let mut response = next.run(req).await;
+    if let Ok(v) = HeaderValue::from_str(&here.to_string()) {
+        response.headers_mut().insert("traceparent", v);
+    }
+    response
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestTrace {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<RequestTrace>()
+            .cloned()
+            .unwrap_or_else(|| RequestTrace(TraceParent::new_root())))
+    }
+}

@@ -1,0 +1,22 @@
+//! The outbox port: rows written in the same transaction as a state change, published later by the relay.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio::sync::Notify;
+use vwc_contracts::Envelope;
+
+use crate::StoreResult;
+
+/// Opaque position of an outbox row in its store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxId(pub String);
+
+#[async_trait]
+pub trait Outbox: Send + Sync {
+    /// Unsent rows, oldest first.
+    async fn pending(&self, limit: usize) -> StoreResult<Vec<(OutboxId, Envelope)>>;
+    async fn mark_sent(&self, ids: &[OutboxId]) -> StoreResult<()>;
+    /// Notified after a write that enqueued events, so the relay need not wait for its next poll.
+    fn wakeup(&self) -> Arc<Notify>;
+}

@@ -1,0 +1,459 @@
+//! SQLite: one database file per service, WAL, embedded migrations, and every write through one writer
+//! thread that commits queued writes together (each in its own savepoint, so one failure rolls back alone).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, params};
+use tokio::sync::{Notify, oneshot};
+use vwc_bus::{BoxError, DeadLetter, DeadLetterStore};
+use vwc_contracts::Envelope;
+
+use crate::outbox::{Outbox, OutboxId};
+use crate::{StoreError, StoreResult};
+
+/// A write: runs on the writer thread, says whether it succeeded, and returns how to answer its caller
+/// once the transaction's fate is known.
+type Finish = Box<dyn FnOnce(bool) + Send>;
+type Job = Box<dyn FnOnce(&Connection) -> (bool, Finish) + Send>;
+
+/// Tables every service database has, before the service's own migrations.
+const COMMON_MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL UNIQUE,
+    envelope TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    sent_at TEXT
+);
+CREATE INDEX outbox_pending ON outbox(seq) WHERE sent_at IS NULL;
+CREATE TABLE inbox (
+    consumer TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    applied_at TEXT NOT NULL,
+    PRIMARY KEY (consumer, event_id)
+);
+CREATE TABLE dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    consumer TEXT NOT NULL,
+    envelope TEXT NOT NULL,
+    error TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    failed_at TEXT NOT NULL,
+    replayed_at TEXT
+);
+"#];
+
+struct Inner {
+    path: PathBuf,
+    writer: std::sync::mpsc::Sender<Job>,
+    readers: Mutex<Vec<Connection>>,
+    outbox_wakeup: Arc<Notify>,
+}
+
+/// A service's SQLite database. Cheap to clone.
+#[derive(Clone)]
+pub struct SqliteDb {
+    inner: Arc<Inner>,
+}
+
+fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    // WAL + synchronous=NORMAL: a committed transaction survives a process crash (kill -9); only an OS crash
+    // or power loss can lose the last few commits. FULL would fsync every commit.
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+    )?;
+    Ok(conn)
+}
+
+impl SqliteDb {
+    /// Opens (creating if needed) the database at `path` and applies the common and the service's
+    /// migrations in order, tracked by `PRAGMA user_version`.
+    pub fn open(path: &Path, migrations: &[&str]) -> StoreResult<SqliteDb> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| StoreError::Other(format!("creating {}: {e}", parent.display())))?;
+        }
+        let mut conn = open_connection(path)?;
+        migrate(&mut conn, migrations)?;
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let name = format!(
+            "sqlite-writer-{}",
+            path.file_stem().and_then(|s| s.to_str()).unwrap_or("db")
+        );
+        std::thread::Builder::new()
+            .name(name)
+            .spawn(move || writer_loop(conn, rx))
+            .map_err(|e| StoreError::Other(format!("spawning the writer: {e}")))?;
+        Ok(SqliteDb {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                writer: tx,
+                readers: Mutex::new(Vec::new()),
+                outbox_wakeup: Arc::new(Notify::new()),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` in a write transaction on the writer thread; resolves once committed.
+    pub async fn write<R, F>(&self, f: F) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let result = f(conn);
+            let ok = result.is_ok();
+            let finish: Finish = Box::new(move |committed| {
+                let answer = if committed {
+                    result
+                } else {
+                    Err(StoreError::Other("the transaction did not commit".into()))
+                };
+                let _ = tx.send(answer);
+            });
+            (ok, finish)
+        });
+        self.inner
+            .writer
+            .send(job)
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Like [`write`](Self::write), and wakes the outbox relay afterwards (the write enqueued events).
+    pub async fn write_with_events<R, F>(&self, f: F) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
+    {
+        let r = self.write(f).await;
+        if r.is_ok() {
+            self.inner.outbox_wakeup.notify_one();
+        }
+        r
+    }
+
+    /// Runs `f` on a pooled read connection on the blocking pool.
+    pub async fn read<R, F>(&self, f: F) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = inner.readers.lock().unwrap().pop();
+            let conn = match conn {
+                Some(c) => c,
+                None => open_connection(&inner.path)?,
+            };
+            let r = f(&conn);
+            inner.readers.lock().unwrap().push(conn);
+            r
+        })
+        .await
+        .map_err(|e| StoreError::Other(format!("reader task failed: {e}")))?
+    }
+}
+
+fn migrate(conn: &mut Connection, migrations: &[&str]) -> StoreResult<()> {
+    let all: Vec<&str> = COMMON_MIGRATIONS.iter().chain(migrations).copied().collect();
+    let current: usize = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+    if current > all.len() {
+        return Err(StoreError::Other(format!(
+            "database schema version {current} is newer than this build ({})",
+            all.len()
+        )));
+    }
+    for (i, sql) in all.iter().enumerate().skip(current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// Most jobs committed together in one transaction.
+const GROUP_COMMIT_MAX: usize = 128;
+
+fn writer_loop(conn: Connection, rx: std::sync::mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < GROUP_COMMIT_MAX {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        run_group(&conn, jobs);
+    }
+}
+
+/// Runs queued jobs in one transaction, each inside its own savepoint so a failing job rolls back alone,
+/// and tells every caller its result only after the COMMIT (an acknowledgement means durable).
+fn run_group(conn: &Connection, jobs: Vec<Job>) {
+    let mut finishers = Vec::with_capacity(jobs.len());
+    let began = conn.execute_batch("BEGIN IMMEDIATE");
+    if let Err(e) = began {
+        tracing::error!(error = %e, "sqlite writer could not begin a transaction");
+        for job in jobs {
+            let (_, finish) = job(conn);
+            finish(false);
+        }
+        return;
+    }
+    for job in jobs {
+        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+            tracing::error!(error = %e, "sqlite savepoint failed");
+        }
+        let (ok, finish) = job(conn);
+        let end = if ok {
+            "RELEASE job"
+        } else {
+            "ROLLBACK TO job; RELEASE job"
+        };
+        if let Err(e) = conn.execute_batch(end) {
+            tracing::error!(error = %e, "sqlite savepoint end failed");
+        }
+        finishers.push(finish);
+    }
+    let committed = match conn.execute_batch("COMMIT") {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::error!(error = %e, "sqlite commit failed; rolling back the group");
+            let _ = conn.execute_batch("ROLLBACK");
+            false
+        }
+    };
+    for finish in finishers {
+        finish(committed);
+    }
+}
+
+/// Adds envelopes to the outbox inside the caller's write transaction.
+pub fn enqueue(conn: &Connection, envelopes: &[Envelope]) -> StoreResult<()> {
+    let now = chrono::Utc::now().to_rfc3339();
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO outbox (event_id, envelope, created_at) VALUES (?1, ?2, ?3)",
+    )?;
+    for e in envelopes {
+        stmt.execute(params![e.id.to_string(), serde_json::to_string(e)?, now])?;
+    }
+    Ok(())
+}
+
+/// Records that `consumer` applied `event_id`, inside the caller's write transaction. Returns `false` when
+/// it had already been applied: the caller must then make no change.
+pub fn claim_inbox(conn: &Connection, consumer: &str, event_id: &str) -> StoreResult<bool> {
+    let n = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO inbox (consumer, event_id, applied_at) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![consumer, event_id, chrono::Utc::now().to_rfc3339()])?;
+    Ok(n == 1)
+}
+
+fn parse_time(s: &str) -> StoreResult<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| StoreError::Other(format!("bad timestamp {s:?}: {e}")))
+}
+
+#[async_trait]
+impl Outbox for SqliteDb {
+    async fn pending(&self, limit: usize) -> StoreResult<Vec<(OutboxId, Envelope)>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, envelope FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ?1",
+            )?;
+            let rows = stmt.query_map([limit as i64], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (seq, json) = row?;
+                out.push((OutboxId(seq.to_string()), serde_json::from_str(&json)?));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn mark_sent(&self, ids: &[OutboxId]) -> StoreResult<()> {
+        let ids: Vec<i64> = ids.iter().filter_map(|i| i.0.parse().ok()).collect();
+        self.write(move |conn| {
+            let now = chrono::Utc::now().to_rfc3339();
+            let mut stmt = conn.prepare_cached("UPDATE outbox SET sent_at = ?1 WHERE seq = ?2")?;
+            for id in ids {
+                stmt.execute(params![now, id])?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    fn wakeup(&self) -> Arc<Notify> {
+        self.inner.outbox_wakeup.clone()
+    }
+}
+
+#[async_trait]
+impl DeadLetterStore for SqliteDb {
+    async fn put_dead_letter(
+        &self,
+        consumer: &str,
+        envelope: &Envelope,
+        error: &str,
+        attempts: u32,
+    ) -> Result<(), BoxError> {
+        let (consumer, error) = (consumer.to_string(), error.to_string());
+        let json = serde_json::to_string(envelope)?;
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO dead_letters (consumer, envelope, error, attempts, failed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![consumer, json, error, attempts, chrono::Utc::now().to_rfc3339()],
+            )?;
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn list_dead_letters(&self) -> Result<Vec<DeadLetter>, BoxError> {
+        Ok(self
+            .read(|conn| {
+                let mut stmt = conn.prepare(
+                    "SELECT id, consumer, envelope, error, attempts, failed_at, replayed_at
+                     FROM dead_letters WHERE replayed_at IS NULL ORDER BY id",
+                )?;
+                let rows = stmt.query_map([], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, u32>(4)?,
+                        r.get::<_, String>(5)?,
+                        r.get::<_, Option<String>>(6)?,
+                    ))
+                })?;
+                let mut out = Vec::new();
+                for row in rows {
+                    let (id, consumer, envelope, error, attempts, failed_at, replayed_at) = row?;
+                    out.push(DeadLetter {
+                        id,
+                        consumer,
+                        envelope: serde_json::from_str(&envelope)?,
+                        error,
+                        attempts,
+                        failed_at: parse_time(&failed_at)?,
+                        replayed_at: replayed_at.as_deref().map(parse_time).transpose()?,
+                    });
+                }
+                Ok(out)
+            })
+            .await?)
+    }
+
+    async fn mark_replayed(&self, id: i64) -> Result<(), BoxError> {
+        self.write(move |conn| {
+            conn.execute(
+                "UPDATE dead_letters SET replayed_at = ?1 WHERE id = ?2",
+                params![chrono::Utc::now().to_rfc3339(), id],
+            )?;
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+}
+
+/// Convenience for adapters: one optional row.
+pub fn optional<T>(r: rusqlite::Result<T>) -> StoreResult<Option<T>> {
+    Ok(r.optional()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vwc_contracts::EventType;
+
+    fn envelope() -> Envelope {
+        Envelope::new(EventType::VehicleRegistered, "vwc.test", "org_a", None, None, serde_json::json!({}))
+    }
+
+    #[tokio::test]
+    async fn a_failing_write_rolls_back_alone_and_the_others_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDb::open(&dir.path().join("t.db"), &["CREATE TABLE t (x INTEGER UNIQUE);"]).unwrap();
+        let mut handles = Vec::new();
+        for x in [1, 2, 2, 3] {
+            let db = db.clone();
+            handles.push(tokio::spawn(async move {
+                db.write(move |c| {
+                    c.execute("INSERT INTO t (x) VALUES (?1)", [x])?;
+                    Ok(())
+                })
+                .await
+            }));
+        }
+        let mut failures = 0;
+        for h in handles {
+            if h.await.unwrap().is_err() {
+                failures += 1;
+            }
+        }
+        assert_eq!(failures, 1);
+        let n: i64 = db.read(|c| Ok(c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?)).await.unwrap();
+        assert_eq!(n, 3);
+    }
+
+    #[tokio::test]
+    async fn outbox_rows_are_pending_until_marked_sent_and_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.db");
+        let e = envelope();
+        {
+            let db = SqliteDb::open(&path, &[]).unwrap();
+            let e2 = e.clone();
+            db.write(move |c| enqueue(c, &[e2])).await.unwrap();
+        }
+        let db = SqliteDb::open(&path, &[]).unwrap();
+        let pending = db.pending(10).await.unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].1, e);
+        db.mark_sent(&[pending[0].0.clone()]).await.unwrap();
+        assert!(db.pending(10).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_inbox_claims_an_event_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDb::open(&dir.path().join("i.db"), &[]).unwrap();
+        let first = db.write(|c| claim_inbox(c, "edge", "e1")).await.unwrap();
+        let second = db.write(|c| claim_inbox(c, "edge", "e1")).await.unwrap();
+        let other = db.write(|c| claim_inbox(c, "notification", "e1")).await.unwrap();
+        assert!(first && !second && other);
+    }
+
+    #[tokio::test]
+    async fn dead_letters_are_listed_until_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDb::open(&dir.path().join("d.db"), &[]).unwrap();
+        db.put_dead_letter("edge", &envelope(), "boom", 5).await.unwrap();
+        let list = db.list_dead_letters().await.unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].attempts, 5);
+        db.mark_replayed(list[0].id).await.unwrap();
+        assert!(db.list_dead_letters().await.unwrap().is_empty());
+    }
+}
