@@ -187,7 +187,11 @@ mod tests {
                 assert_eq!(km % 1000, 0, "{}: {km} km is not a round number", e.task);
                 let exact = f64::from(mi) * 1.609_344;
                 let off = (f64::from(km) - exact).abs() / exact;
-                assert!(off < 0.05, "{}: {km} km is {off:.3} away from {mi} mi", e.task);
+                assert!(
+                    off < 0.05,
+                    "{}: {km} km is {off:.3} away from {mi} mi",
+                    e.task
+                );
             }
         }
     }
@@ -224,7 +228,10 @@ mod tests {
                 cell(e.interval_km),
                 cell(e.interval_months)
             );
-            assert!(DOCS.contains(&row), "docs/maintenance-intervals.md lacks the row\n{row}");
+            assert!(
+                DOCS.contains(&row),
+                "docs/maintenance-intervals.md lacks the row\n{row}"
+            );
         }
     }
 

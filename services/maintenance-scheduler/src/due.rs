@@ -130,7 +130,10 @@ impl ItemSettings {
     pub fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut v = Validator::default();
         if !is_task_code(&self.task) {
-            v.fail("task", "must be a task code (lower snake_case, up to 50 characters)");
+            v.fail(
+                "task",
+                "must be a task code (lower snake_case, up to 50 characters)",
+            );
         }
         for (field, value, max) in [
             ("intervalMiles", self.interval_miles, MAX_INTERVAL_DISTANCE),
@@ -341,7 +344,12 @@ impl MaintenanceItem<'_> {
 
 /// The next due date and odometer. History may come in any order: the latest `done_at` counts, so a
 /// back-dated record lands where it belongs. Never done: counted from the anchor.
-pub fn next_due(item: &ItemSettings, unit: OdometerUnit, anchor: &Anchor, history: &[Done]) -> NextDue {
+pub fn next_due(
+    item: &ItemSettings,
+    unit: OdometerUnit,
+    anchor: &Anchor,
+    history: &[Done],
+) -> NextDue {
     let last_done = history
         .iter()
         .copied()
@@ -363,15 +371,19 @@ pub fn next_due(item: &ItemSettings, unit: OdometerUnit, anchor: &Anchor, histor
             };
             (
                 months.and_then(|m| add_months(date_base, m)),
-                distance.zip(odometer_base).map(|(i, b)| b.saturating_add(u64::from(i))),
+                distance
+                    .zip(odometer_base)
+                    .map(|(i, b)| b.saturating_add(u64::from(i))),
             )
         }
         DueMode::Fixed => {
-            let first = history.iter().copied().min_by_key(|d| (d.done_at, d.odometer));
+            let first = history
+                .iter()
+                .copied()
+                .min_by_key(|d| (d.done_at, d.odometer));
             let date_origin = first.map_or(anchor.at, |d| d.done_at).date_naive();
-            let date_threshold = last_done.map(|d| {
-                d.done_at.date_naive() + Duration::days(i64::from(item.due_soon_days))
-            });
+            let date_threshold = last_done
+                .map(|d| d.done_at.date_naive() + Duration::days(i64::from(item.due_soon_days)));
             let odometer_origin = history
                 .iter()
                 .filter(|d| d.odometer.is_some())
@@ -427,7 +439,10 @@ pub fn evaluate(
         .due_odometer
         .zip(estimate)
         .map(|(due, e)| i128::from(due) - i128::from(e.value));
-    let projected = next.due_odometer.zip(estimate).and_then(|(due, e)| project(due, e));
+    let projected = next
+        .due_odometer
+        .zip(estimate)
+        .and_then(|(due, e)| project(due, e));
     let odometer_status = match remaining {
         None => DueStatus::Unknown,
         Some(r) if r < 0 => DueStatus::Overdue,
@@ -455,7 +470,10 @@ pub fn evaluate(
         let odometer_gap = distance.and(odometer_gap(&next, estimate.is_some(), anchor));
         let reason = match status {
             DueStatus::Unknown => {
-                format!("Unknown: {}", odometer_gap.unwrap_or("due date out of range"))
+                format!(
+                    "Unknown: {}",
+                    odometer_gap.unwrap_or("due date out of range")
+                )
             }
             DueStatus::Overdue => {
                 let mut parts = Vec::new();
@@ -474,7 +492,10 @@ pub fn evaluate(
                         .filter(|d| *d > 0)
                         .map(|d| format!(" (about {} at current usage)", days(d)))
                         .unwrap_or_default();
-                    (r, format!("{}{soon}", distance_text(r.unsigned_abs(), unit)))
+                    (
+                        r,
+                        format!("{}{soon}", distance_text(r.unsigned_abs(), unit)),
+                    )
                 });
                 let mut text = match (days_left, odometer_text) {
                     (Some(0), _) => "Due today".to_string(),
@@ -528,7 +549,9 @@ fn odometer_gap(next: &NextDue, have_estimate: bool, anchor: &Anchor) -> Option<
 
 /// The date at which the estimated odometer reaches `due`, at the estimate's usage rate.
 fn project(due: u64, estimate: &OdometerEstimate) -> Option<NaiveDate> {
-    let rate = estimate.rate_per_day.filter(|r| r.is_finite() && *r > 0.0)?;
+    let rate = estimate
+        .rate_per_day
+        .filter(|r| r.is_finite() && *r > 0.0)?;
     let to_go = due.checked_sub(estimate.value).filter(|d| *d > 0)?;
     let days = (to_go as f64 / rate).ceil();
     (days <= MAX_PROJECTION_DAYS).then(|| estimate.as_of + Duration::days(days as i64))
@@ -540,13 +563,17 @@ fn add_months(date: NaiveDate, months: u32) -> Option<NaiveDate> {
 
 /// The first date of the series `origin + k·months` (k ≥ 1) strictly after `threshold`; the first one
 /// when there is no threshold. Each term is computed from the origin so month-end clamping never drifts.
-fn first_date_after(origin: NaiveDate, months: u32, threshold: Option<NaiveDate>) -> Option<NaiveDate> {
+fn first_date_after(
+    origin: NaiveDate,
+    months: u32,
+    threshold: Option<NaiveDate>,
+) -> Option<NaiveDate> {
     let nth = |k: u32| add_months(origin, k.checked_mul(months)?);
     let Some(threshold) = threshold else {
         return nth(1);
     };
-    let months_apart = (threshold.year() - origin.year()) * 12 + threshold.month() as i32
-        - origin.month() as i32;
+    let months_apart =
+        (threshold.year() - origin.year()) * 12 + threshold.month() as i32 - origin.month() as i32;
     // Start a step below the answer so only a couple of iterations remain.
     let mut k = u32::try_from(months_apart / months as i32 - 1)
         .unwrap_or(0)
@@ -598,10 +625,811 @@ pub(crate) fn group_thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, 10, 0, 0).unwrap()
+    }
+
+    fn done(y: i32, m: u32, d: u32, odometer: Option<u64>) -> Done {
+        Done {
+            done_at: at(y, m, d),
+            odometer,
+        }
+    }
+
+    fn read(value: u64, as_of: NaiveDate) -> OdometerEstimate {
+        OdometerEstimate {
+            value,
+            as_of,
+            estimated: false,
+            rate_per_day: None,
+        }
+    }
+
+    fn settings(task: &str, unit: OdometerUnit) -> ItemSettings {
+        ItemSettings::default_for(task, unit).unwrap()
+    }
+
+    fn anchor() -> Anchor {
+        Anchor {
+            at: at(2024, 1, 1),
+            odometer: Some(30_000),
+        }
+    }
+
+    /// The brief's example: oil change done at 40,000 mi on 1 March 2025, every 5,000 mi or 6 months.
+    fn oil_status(today: NaiveDate, odometer: Option<u64>) -> ItemStatus {
+        let history = [done(2025, 3, 1, Some(40_000))];
+        let estimate = odometer.map(|o| read(o, today));
+        evaluate(
+            &settings("oil_change", OdometerUnit::Mi),
+            OdometerUnit::Mi,
+            &anchor(),
+            &history,
+            today,
+            estimate.as_ref(),
+        )
+    }
+
+    #[test]
+    fn oil_change_done_at_40000_is_due_at_45000_mi_or_six_months_later() {
+        let s = oil_status(day(2025, 4, 1), Some(41_000));
+        assert_eq!(s.due_odometer, Some(45_000));
+        assert_eq!(s.due_at, Some(day(2025, 9, 1)));
+        assert_eq!(s.last_done_at, Some(at(2025, 3, 1)));
+        assert_eq!(s.last_done_odometer, Some(40_000));
+        assert_eq!(s.status, DueStatus::Ok);
+        assert_eq!(
+            s.reason,
+            "Due in 153 days or 4,000 mi, whichever comes first"
+        );
+    }
+
+    #[test]
+    fn reading_of_44600_makes_the_oil_change_due_soon() {
+        let s = oil_status(day(2025, 6, 1), Some(44_600));
+        assert_eq!(s.status, DueStatus::DueSoon);
+        assert_eq!(s.reason, "Due in 92 days or 400 mi, whichever comes first");
+    }
+
+    #[test]
+    fn reading_of_45100_makes_the_oil_change_overdue_by_100_mi() {
+        let s = oil_status(day(2025, 6, 1), Some(45_100));
+        assert_eq!(s.status, DueStatus::Overdue);
+        assert_eq!(s.reason, "Overdue by 100 mi");
+    }
+
+    #[test]
+    fn past_the_due_date_is_overdue_by_days_whatever_the_odometer() {
+        let s = oil_status(day(2025, 9, 4), Some(42_000));
+        assert_eq!(s.status, DueStatus::Overdue);
+        assert_eq!(s.reason, "Overdue by 3 days");
+        let s = oil_status(day(2025, 9, 2), Some(46_000));
+        assert_eq!(s.reason, "Overdue by 1 day and 1,000 mi");
+    }
+
+    #[test]
+    fn the_due_day_itself_is_due_soon_and_the_due_odometer_itself_is_due_now() {
+        let s = oil_status(day(2025, 9, 1), Some(42_000));
+        assert_eq!(
+            (s.status, s.reason.as_str()),
+            (DueStatus::DueSoon, "Due today")
+        );
+        let s = oil_status(day(2025, 6, 1), Some(45_000));
+        assert_eq!(s.status, DueStatus::DueSoon);
+        assert_eq!(s.reason, "Due now: the odometer has reached 45,000 mi");
+    }
+
+    #[test]
+    fn a_km_vehicle_gets_km_intervals_and_thresholds() {
+        let item = settings("oil_change", OdometerUnit::Km);
+        assert_eq!(
+            (item.interval_km, item.interval_miles, item.interval_months),
+            (Some(8_000), None, Some(6))
+        );
+        let history = [done(2025, 3, 1, Some(64_000))];
+        let today = day(2025, 5, 1);
+        let s = evaluate(
+            &item,
+            OdometerUnit::Km,
+            &anchor(),
+            &history,
+            today,
+            Some(&read(71_300, today)),
+        );
+        assert_eq!(s.due_odometer, Some(72_000));
+        assert_eq!(s.status, DueStatus::DueSoon);
+        assert_eq!(s.reason, "Due in 123 days or 700 km, whichever comes first");
+        let s = evaluate(
+            &item,
+            OdometerUnit::Km,
+            &anchor(),
+            &history,
+            today,
+            Some(&read(71_100, today)),
+        );
+        assert_eq!(
+            s.status,
+            DueStatus::Ok,
+            "900 km is outside the 800 km window"
+        );
+    }
+
+    #[test]
+    fn a_task_never_done_counts_from_the_anchor() {
+        let today = day(2024, 3, 1);
+        let s = evaluate(
+            &settings("oil_change", OdometerUnit::Mi),
+            OdometerUnit::Mi,
+            &anchor(),
+            &[],
+            today,
+            Some(&read(31_000, today)),
+        );
+        assert_eq!(s.due_at, Some(day(2024, 7, 1)));
+        assert_eq!(s.due_odometer, Some(35_000));
+        assert_eq!(s.last_done_at, None);
+        assert_eq!(s.status, DueStatus::Ok);
+    }
+
+    #[test]
+    fn a_back_dated_record_lands_in_its_place_and_the_latest_completion_counts() {
+        let item = settings("oil_change", OdometerUnit::Mi);
+        let latest = done(2025, 3, 1, Some(40_000));
+        let back_dated = done(2024, 9, 1, Some(35_000));
+        for history in [[latest, back_dated], [back_dated, latest]] {
+            let next = next_due(&item, OdometerUnit::Mi, &anchor(), &history);
+            assert_eq!(next.last_done, Some(latest));
+            assert_eq!(next.due_at, Some(day(2025, 9, 1)));
+            assert_eq!(next.due_odometer, Some(45_000));
+        }
+    }
+
+    #[test]
+    fn months_are_calendar_months_clamped_at_the_month_end() {
+        let item = settings("oil_change", OdometerUnit::Mi);
+        let next = next_due(
+            &item,
+            OdometerUnit::Mi,
+            &anchor(),
+            &[done(2025, 8, 31, Some(40_000))],
+        );
+        assert_eq!(next.due_at, Some(day(2026, 2, 28)));
+    }
+
+    #[test]
+    fn a_time_only_item_needs_no_odometer() {
+        let today = day(2025, 1, 1);
+        let s = evaluate(
+            &settings("brake_fluid", OdometerUnit::Mi),
+            OdometerUnit::Mi,
+            &anchor(),
+            &[done(2023, 2, 1, None)],
+            today,
+            None,
+        );
+        assert_eq!(s.due_at, Some(day(2025, 2, 1)));
+        assert_eq!(s.due_odometer, None);
+        assert_eq!(s.status, DueStatus::Ok);
+        assert_eq!(s.reason, "Due in 31 days");
+    }
+
+    #[test]
+    fn a_distance_only_item_without_readings_is_unknown() {
+        let s = evaluate(
+            &settings("transmission_fluid", OdometerUnit::Mi),
+            OdometerUnit::Mi,
+            &anchor(),
+            &[],
+            day(2025, 1, 1),
+            None,
+        );
+        assert_eq!(s.due_odometer, Some(90_000));
+        assert_eq!(s.status, DueStatus::Unknown);
+        assert_eq!(s.reason, "Unknown: no odometer readings");
+    }
+
+    #[test]
+    fn a_distance_only_item_without_a_starting_odometer_is_unknown() {
+        let no_odometer = Anchor {
+            at: at(2024, 1, 1),
+            odometer: None,
+        };
+        let s = evaluate(
+            &settings("spark_plugs", OdometerUnit::Mi),
+            OdometerUnit::Mi,
+            &no_odometer,
+            &[],
+            day(2025, 1, 1),
+            Some(&read(50_000, day(2025, 1, 1))),
+        );
+        assert_eq!(s.status, DueStatus::Unknown);
+        assert_eq!(s.reason, "Unknown: odometer at acquisition not recorded");
+    }
+
+    #[test]
+    fn an_item_without_any_interval_is_unknown() {
+        let mut item = settings("oil_change", OdometerUnit::Mi);
+        item.interval_miles = None;
+        item.interval_months = None;
+        let s = evaluate(
+            &item,
+            OdometerUnit::Mi,
+            &anchor(),
+            &[],
+            day(2025, 1, 1),
+            None,
+        );
+        assert_eq!(s.status, DueStatus::Unknown);
+        assert_eq!(s.reason, "Unknown: no interval configured");
+        assert_eq!(s.due_cycle, "-@-");
+    }
+
+    #[test]
+    fn a_disabled_item_is_unknown_but_still_shows_its_due_point() {
+        let mut item = settings("oil_change", OdometerUnit::Mi);
+        item.enabled = false;
+        let s = oil_like(&item, day(2026, 1, 1), Some(50_000));
+        assert_eq!(s.status, DueStatus::Unknown);
+        assert_eq!(s.reason, "Unknown: tracking is turned off for this item");
+        assert_eq!(s.due_odometer, Some(45_000));
+    }
+
+    fn oil_like(item: &ItemSettings, today: NaiveDate, odometer: Option<u64>) -> ItemStatus {
+        let estimate = odometer.map(|o| read(o, today));
+        evaluate(
+            item,
+            OdometerUnit::Mi,
+            &anchor(),
+            &[done(2025, 3, 1, Some(40_000))],
+            today,
+            estimate.as_ref(),
+        )
+    }
+
+    #[test]
+    fn a_completion_without_an_odometer_is_judged_by_date_only() {
+        let today = day(2025, 4, 1);
+        let s = evaluate(
+            &settings("oil_change", OdometerUnit::Mi),
+            OdometerUnit::Mi,
+            &anchor(),
+            &[done(2024, 9, 1, Some(35_000)), done(2025, 3, 1, None)],
+            today,
+            Some(&read(44_000, today)),
+        );
+        assert_eq!(
+            s.due_odometer, None,
+            "the older 35,000 must not make this look overdue"
+        );
+        assert_eq!(s.status, DueStatus::Ok);
+        assert_eq!(
+            s.reason,
+            "Due in 153 days (odometer not checked: no odometer recorded when last done)"
+        );
+    }
+
+    #[test]
+    fn fixed_mode_keeps_the_calendar_when_done_late() {
+        let mut item = settings("annual_inspection", OdometerUnit::Mi);
+        let history = [done(2024, 1, 10, None), done(2025, 3, 1, None)];
+        let fixed = next_due(&item, OdometerUnit::Mi, &anchor(), &history);
+        assert_eq!(fixed.due_at, Some(day(2026, 1, 10)));
+        item.mode = DueMode::FromLastDone;
+        let rolling = next_due(&item, OdometerUnit::Mi, &anchor(), &history);
+        assert_eq!(rolling.due_at, Some(day(2026, 3, 1)));
+    }
+
+    #[test]
+    fn fixed_mode_counts_a_completion_inside_the_due_soon_window_for_the_coming_date() {
+        let item = settings("annual_inspection", OdometerUnit::Mi);
+        let early = [done(2024, 1, 10, None), done(2024, 12, 20, None)];
+        let next = next_due(&item, OdometerUnit::Mi, &anchor(), &early);
+        assert_eq!(next.due_at, Some(day(2026, 1, 10)));
+        // Two months early is outside the 30-day window: the coming date still stands.
+        let very_early = [done(2024, 1, 10, None), done(2024, 11, 10, None)];
+        let next = next_due(&item, OdometerUnit::Mi, &anchor(), &very_early);
+        assert_eq!(next.due_at, Some(day(2025, 1, 10)));
+    }
+
+    #[test]
+    fn fixed_mode_never_done_counts_from_the_anchor() {
+        let item = settings("annual_inspection", OdometerUnit::Mi);
+        let next = next_due(&item, OdometerUnit::Mi, &anchor(), &[]);
+        assert_eq!(next.due_at, Some(day(2025, 1, 1)));
+    }
+
+    #[test]
+    fn fixed_mode_odometer_keeps_its_milestones() {
+        let mut item = settings("tire_rotation", OdometerUnit::Mi);
+        item.mode = DueMode::Fixed;
+        item.interval_months = None;
+        let history = [
+            done(2024, 2, 1, Some(5_100)),
+            done(2024, 9, 1, Some(11_000)),
+        ];
+        let next = next_due(&item, OdometerUnit::Mi, &anchor(), &history);
+        assert_eq!(next.due_odometer, Some(15_100));
+        // Done at 14,700, inside the 500 mi window before 15,100: that milestone is met.
+        let early = [history[0], done(2024, 9, 1, Some(14_700))];
+        let next = next_due(&item, OdometerUnit::Mi, &anchor(), &early);
+        assert_eq!(next.due_odometer, Some(20_100));
+    }
+
+    #[test]
+    fn projected_due_date_shows_when_the_odometer_wins_and_makes_it_due_soon() {
+        let today = day(2025, 4, 1);
+        let estimate = OdometerEstimate {
+            value: 42_000,
+            as_of: today,
+            estimated: true,
+            rate_per_day: Some(100.0),
+        };
+        let s = evaluate(
+            &settings("oil_change", OdometerUnit::Mi),
+            OdometerUnit::Mi,
+            &anchor(),
+            &[done(2025, 3, 1, Some(40_000))],
+            today,
+            Some(&estimate),
+        );
+        assert_eq!(s.projected_due_at, Some(day(2025, 5, 1)));
+        assert_eq!(s.status, DueStatus::DueSoon);
+        assert_eq!(
+            s.reason,
+            "Due in 153 days or 3,000 mi (about 30 days at current usage), whichever comes first"
+        );
+    }
+
+    #[test]
+    fn no_projected_date_when_the_calendar_comes_first() {
+        let today = day(2025, 4, 1);
+        let estimate = OdometerEstimate {
+            value: 42_000,
+            as_of: today,
+            estimated: true,
+            rate_per_day: Some(5.0),
+        };
+        let s = evaluate(
+            &settings("oil_change", OdometerUnit::Mi),
+            OdometerUnit::Mi,
+            &anchor(),
+            &[done(2025, 3, 1, Some(40_000))],
+            today,
+            Some(&estimate),
+        );
+        assert_eq!(s.projected_due_at, None);
+        assert_eq!(s.status, DueStatus::Ok);
+    }
+
+    #[test]
+    fn due_cycle_changes_with_a_reset_but_not_with_the_passing_days() {
+        let a = oil_status(day(2025, 4, 1), Some(41_000));
+        let b = oil_status(day(2025, 8, 20), Some(44_800));
+        assert_eq!(a.due_cycle, "2025-09-01@45000");
+        assert_eq!(a.due_cycle, b.due_cycle);
+        let reset = evaluate(
+            &settings("oil_change", OdometerUnit::Mi),
+            OdometerUnit::Mi,
+            &anchor(),
+            &[
+                done(2025, 3, 1, Some(40_000)),
+                done(2025, 8, 25, Some(44_900)),
+            ],
+            day(2025, 8, 26),
+            None,
+        );
+        assert_eq!(reset.due_cycle, "2026-02-25@49900");
+    }
+
+    #[test]
+    fn item_status_serialises_in_the_api_shape() {
+        let s = oil_status(day(2025, 6, 1), Some(44_600));
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(
+            v,
+            json!({
+                "task": "oil_change", "title": "Oil and filter change",
+                "intervalMiles": 5000, "intervalMonths": 6,
+                "lastDoneAt": "2025-03-01T10:00:00Z", "lastDoneOdometer": 40000,
+                "dueAt": "2025-09-01", "dueOdometer": 45000,
+                "status": "due_soon",
+                "reason": "Due in 92 days or 400 mi, whichever comes first",
+                "dueCycle": "2025-09-01@45000"
+            })
+        );
+        let back: ItemStatus = serde_json::from_value(v).unwrap();
+        assert_eq!(back, s);
+    }
+
+    #[test]
+    fn settings_deserialise_with_defaults_and_snake_case_mode() {
+        let s: ItemSettings =
+            serde_json::from_value(json!({"task": "oil_change", "intervalMiles": 6000})).unwrap();
+        assert_eq!(
+            (
+                s.due_soon_days,
+                s.due_soon_miles,
+                s.due_soon_km,
+                s.enabled,
+                s.mode
+            ),
+            (30, 500, 800, true, DueMode::FromLastDone)
+        );
+        let s: ItemSettings = serde_json::from_value(
+            json!({"task": "annual_inspection", "intervalMonths": 12, "mode": "fixed", "enabled": false}),
+        )
+        .unwrap();
+        assert_eq!((s.mode, s.enabled), (DueMode::Fixed, false));
+        assert_eq!(
+            serde_json::to_value(ItemSettings::default_for("oil_change", OdometerUnit::Mi))
+                .unwrap(),
+            json!({"task": "oil_change", "intervalMiles": 5000, "intervalMonths": 6, "dueSoonDays": 30,
+                   "dueSoonMiles": 500, "dueSoonKm": 800, "enabled": true, "mode": "from_last_done"})
+        );
+    }
+
+    #[test]
+    fn statuses_serialise_snake_case() {
+        let all = [
+            DueStatus::Ok,
+            DueStatus::DueSoon,
+            DueStatus::Overdue,
+            DueStatus::Unknown,
+        ];
+        for s in all {
+            assert_eq!(serde_json::to_value(s).unwrap(), json!(s.as_str()));
+        }
+    }
+
+    #[test]
+    fn worse_prefers_urgency_and_ignores_unknown() {
+        use DueStatus::*;
+        assert_eq!(Ok.worse(DueSoon), DueSoon);
+        assert_eq!(Overdue.worse(DueSoon), Overdue);
+        assert_eq!(Unknown.worse(Ok), Ok);
+        assert_eq!(DueSoon.worse(Unknown), DueSoon);
+        assert_eq!(Unknown.worse(Unknown), Unknown);
+    }
+
+    #[test]
+    fn an_interval_in_the_other_unit_is_converted_not_ignored() {
+        let mut item = settings("oil_change", OdometerUnit::Mi);
+        assert_eq!(item.distance_interval(OdometerUnit::Km), Some(8_047));
+        item.interval_km = Some(10_000);
+        assert_eq!(item.distance_interval(OdometerUnit::Km), Some(10_000));
+        assert_eq!(item.distance_interval(OdometerUnit::Mi), Some(5_000));
+        item.interval_miles = None;
+        assert_eq!(item.distance_interval(OdometerUnit::Mi), Some(6_214));
+    }
+
+    #[test]
+    fn unknown_tasks_have_no_defaults_and_every_catalogue_task_has_some() {
+        assert_eq!(
+            ItemSettings::default_for("flux_capacitor", OdometerUnit::Mi),
+            None
+        );
+        let schedule = ItemSettings::standard_schedule(OdometerUnit::Km);
+        assert_eq!(schedule.len(), 12);
+        assert!(
+            schedule
+                .iter()
+                .all(|s| s.interval_miles.is_none() && s.validate().is_ok())
+        );
+    }
+
+    #[test]
+    fn invalid_settings_are_refused_field_by_field() {
+        let mut item = settings("oil_change", OdometerUnit::Mi);
+        item.interval_miles = Some(0);
+        item.interval_months = Some(MAX_INTERVAL_MONTHS + 1);
+        item.due_soon_days = 400;
+        item.due_soon_km = MAX_DUE_SOON_DISTANCE + 1;
+        item.task = "Oil Change".into();
+        let fields: Vec<String> = item
+            .validate()
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "task",
+                "intervalMiles",
+                "intervalMonths",
+                "dueSoonDays",
+                "dueSoonKm"
+            ]
+        );
+        let mut none = settings("oil_change", OdometerUnit::Mi);
+        none.interval_miles = None;
+        none.interval_months = None;
+        assert!(none.validate().is_err());
+        none.enabled = false;
+        assert!(none.validate().is_ok());
+    }
+
+    fn event(
+        kind: &str,
+        occurred_at: &str,
+        odometer: Option<u64>,
+        details: serde_json::Value,
+    ) -> VehicleEvent {
+        serde_json::from_value(json!({
+            "id": "evt_1", "vehicleId": "veh_1", "orgId": "org_1", "kind": kind,
+            "occurredAt": occurred_at, "recordedAt": occurred_at, "odometer": odometer,
+            "title": "t", "source": "user", "details": details
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn history_comes_from_maintenance_events_naming_the_task() {
+        let events = [
+            event(
+                "maintenance",
+                "2025-03-01T10:00:00Z",
+                Some(40_000),
+                json!({"tasks": ["oil_change", "tire_rotation"]}),
+            ),
+            event(
+                "maintenance",
+                "2025-05-01T10:00:00Z",
+                Some(42_000),
+                json!({"tasks": ["wiper_blades"]}),
+            ),
+            event("repair", "2025-06-01T10:00:00Z", Some(43_000), json!({})),
+        ];
+        assert_eq!(
+            Done::history_for("oil_change", &events),
+            [done(2025, 3, 1, Some(40_000))]
+        );
+        assert!(Done::history_for("coolant", &events).is_empty());
+    }
+
+    #[test]
+    fn the_anchor_is_the_latest_acquisition_or_else_the_registration() {
+        let registered = at(2024, 6, 1);
+        let events = [
+            event(
+                "odometer_reading",
+                "2023-12-01T10:00:00Z",
+                Some(29_000),
+                json!({}),
+            ),
+            event("acquisition", "2024-01-01T10:00:00Z", None, json!({})),
+            event(
+                "odometer_reading",
+                "2024-02-01T10:00:00Z",
+                Some(31_000),
+                json!({}),
+            ),
+        ];
+        assert_eq!(
+            Anchor::from_timeline(registered, &events),
+            Anchor {
+                at: at(2024, 1, 1),
+                odometer: Some(29_000)
+            }
+        );
+        let with_odometer = [event(
+            "acquisition",
+            "2024-01-01T10:00:00Z",
+            Some(30_000),
+            json!({}),
+        )];
+        assert_eq!(
+            Anchor::from_timeline(registered, &with_odometer).odometer,
+            Some(30_000)
+        );
+        let no_acquisition = [events[2].clone()];
+        assert_eq!(
+            Anchor::from_timeline(registered, &no_acquisition),
+            Anchor {
+                at: registered,
+                odometer: Some(31_000)
+            }
+        );
+    }
+
+    #[test]
+    fn maintenance_item_reads_in_domain_words() {
+        let item = settings("oil_change", OdometerUnit::Mi);
+        let history = [done(2025, 3, 1, Some(40_000))];
+        let a = anchor();
+        let oil = MaintenanceItem {
+            settings: &item,
+            unit: OdometerUnit::Mi,
+            anchor: &a,
+            history: &history,
+        };
+        assert_eq!(oil.next_due().due_odometer, Some(45_000));
+        let today = day(2025, 6, 1);
+        assert_eq!(
+            oil.status_on(today, Some(&read(44_600, today))),
+            oil_status(today, Some(44_600))
+        );
+    }
+
+    // ---- properties -------------------------------------------------------------------------------
+
+    fn origin() -> DateTime<Utc> {
+        at(2015, 1, 1)
+    }
+
+    fn any_unit() -> impl Strategy<Value = OdometerUnit> {
+        prop_oneof![Just(OdometerUnit::Mi), Just(OdometerUnit::Km)]
+    }
+
+    fn any_mode() -> impl Strategy<Value = DueMode> {
+        prop_oneof![Just(DueMode::FromLastDone), Just(DueMode::Fixed)]
+    }
+
+    /// Settings with the distance interval in `unit` (or none), months or none, any thresholds.
+    fn any_settings(unit: OdometerUnit) -> impl Strategy<Value = ItemSettings> {
+        (
+            proptest::option::of(1u32..20_000),
+            proptest::option::of(1u32..36),
+            0u32..90,
+            0u32..2_000,
+            any_mode(),
+        )
+            .prop_map(move |(distance, months, soon_days, soon_distance, mode)| {
+                ItemSettings {
+                    task: "oil_change".into(),
+                    interval_miles: distance.filter(|_| unit == OdometerUnit::Mi),
+                    interval_km: distance.filter(|_| unit == OdometerUnit::Km),
+                    interval_months: months,
+                    due_soon_days: soon_days,
+                    due_soon_miles: soon_distance,
+                    due_soon_km: soon_distance,
+                    enabled: true,
+                    mode,
+                }
+            })
+    }
+
+    fn any_anchor() -> impl Strategy<Value = Anchor> {
+        (0i64..3_000, proptest::option::of(0u64..100_000)).prop_map(|(days, odometer)| Anchor {
+            at: origin() + Duration::days(days),
+            odometer,
+        })
+    }
+
+    fn any_done(min_days: i64) -> impl Strategy<Value = Done> {
+        (
+            min_days..min_days + 3_000,
+            proptest::option::of(0u64..300_000),
+        )
+            .prop_map(|(days, odometer)| Done {
+                done_at: origin() + Duration::days(days),
+                odometer,
+            })
+    }
+
+    fn any_estimate(today: NaiveDate) -> impl Strategy<Value = Option<OdometerEstimate>> {
+        proptest::option::of((0u64..400_000, proptest::option::of(0.0f64..500.0))).prop_map(
+            move |e| {
+                e.map(|(value, rate_per_day)| OdometerEstimate {
+                    value,
+                    as_of: today,
+                    estimated: rate_per_day.is_some(),
+                    rate_per_day,
+                })
+            },
+        )
+    }
+
+    fn scenario() -> impl Strategy<
+        Value = (
+            OdometerUnit,
+            ItemSettings,
+            Anchor,
+            Vec<Done>,
+            NaiveDate,
+            Option<OdometerEstimate>,
+        ),
+    > {
+        any_unit().prop_flat_map(|unit| {
+            (0i64..7_000).prop_flat_map(move |today_days| {
+                let today = (origin() + Duration::days(today_days)).date_naive();
+                (
+                    Just(unit),
+                    any_settings(unit),
+                    any_anchor(),
+                    proptest::collection::vec(any_done(0), 0..5),
+                    Just(today),
+                    any_estimate(today),
+                )
+            })
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn a_later_completion_never_moves_the_due_point_backwards(
+            unit in any_unit(),
+            item in any_unit().prop_flat_map(any_settings),
+            anchor in any_anchor(),
+            history in proptest::collection::vec(any_done(0), 1..6),
+            later_by in 1i64..2_000,
+            later_odometer in 0u64..400_000,
+        ) {
+            let mut item = item;
+            // Put the interval in this vehicle's unit, whatever unit the strategy drew.
+            let distance = item.interval_miles.or(item.interval_km);
+            item.interval_miles = distance.filter(|_| unit == OdometerUnit::Mi);
+            item.interval_km = distance.filter(|_| unit == OdometerUnit::Km);
+            let before = next_due(&item, unit, &anchor, &history);
+            let latest = history.iter().map(|d| d.done_at).max().unwrap();
+            let mut reset = history.clone();
+            reset.push(Done { done_at: latest + Duration::days(later_by), odometer: Some(later_odometer) });
+            let after = next_due(&item, unit, &anchor, &reset);
+            if let (Some(b), Some(a)) = (before.due_at, after.due_at) {
+                prop_assert!(a >= b, "due date moved back from {b} to {a}");
+            }
+            if let (Some(b), Some(a)) = (before.due_odometer, after.due_odometer) {
+                prop_assert!(a >= b, "due odometer moved back from {b} to {a}");
+            }
+            prop_assert_eq!(after.due_at.is_some(), item.interval_months.is_some());
+            prop_assert_eq!(after.due_odometer.is_some(), distance.is_some());
+        }
+
+        #[test]
+        fn status_is_the_worse_of_the_date_status_and_the_odometer_status(
+            (unit, item, anchor, history, today, estimate) in scenario(),
+        ) {
+            let full = evaluate(&item, unit, &anchor, &history, today, estimate.as_ref());
+            let by_date = evaluate(&item, unit, &anchor, &history, today, None);
+            let odometer_only = ItemSettings { interval_months: None, ..item.clone() };
+            let by_odometer =
+                evaluate(&odometer_only, unit, &anchor, &history, today, estimate.as_ref());
+            prop_assert_eq!(full.status, by_date.status.worse(by_odometer.status));
+            prop_assert_eq!(full.due_at, by_date.due_at);
+            prop_assert_eq!(full.due_odometer, by_odometer.due_odometer);
+            prop_assert!(!full.reason.is_empty());
+            if full.status == DueStatus::Overdue {
+                prop_assert!(full.reason.starts_with("Overdue by "), "{}", full.reason);
+            }
+        }
+
+        #[test]
+        fn miles_and_km_schedules_behave_alike(
+            (_, item, anchor, history, today, estimate) in scenario(),
+        ) {
+            let distance = item.interval_miles.or(item.interval_km);
+            let in_unit = |unit: OdometerUnit| ItemSettings {
+                interval_miles: distance.filter(|_| unit == OdometerUnit::Mi),
+                interval_km: distance.filter(|_| unit == OdometerUnit::Km),
+                ..item.clone()
+            };
+            let mi = evaluate(&in_unit(OdometerUnit::Mi), OdometerUnit::Mi, &anchor, &history, today, estimate.as_ref());
+            let km = evaluate(&in_unit(OdometerUnit::Km), OdometerUnit::Km, &anchor, &history, today, estimate.as_ref());
+            prop_assert_eq!(mi.status, km.status);
+            prop_assert_eq!(mi.due_at, km.due_at);
+            prop_assert_eq!(mi.due_odometer, km.due_odometer);
+            prop_assert_eq!(mi.projected_due_at, km.projected_due_at);
+            prop_assert_eq!(&mi.due_cycle, &km.due_cycle);
+            prop_assert_eq!(mi.reason.replace(" mi", " km"), km.reason);
+        }
+    }
 }

@@ -186,10 +186,8 @@ mod tests {
 
     #[test]
     fn two_readings_give_the_daily_rate_and_a_projection() {
-        let usage = Usage::from_readings(&[
-            reading(2025, 1, 1, 10_000),
-            reading(2025, 1, 11, 10_400),
-        ]);
+        let usage =
+            Usage::from_readings(&[reading(2025, 1, 1, 10_000), reading(2025, 1, 11, 10_400)]);
         assert!((usage.rate_per_day().unwrap() - 40.0).abs() < 1e-9);
         let e = usage.estimate_at(day(2025, 1, 21)).unwrap();
         assert_eq!(e.value, 10_800);
@@ -274,15 +272,16 @@ mod tests {
 
     #[test]
     fn estimate_for_the_day_of_the_latest_reading_is_not_estimated() {
-        let usage = Usage::from_readings(&[
-            reading(2025, 1, 1, 10_000),
-            reading(2025, 1, 11, 10_400),
-        ]);
+        let usage =
+            Usage::from_readings(&[reading(2025, 1, 1, 10_000), reading(2025, 1, 11, 10_400)]);
         let e = usage.estimate_at(day(2025, 1, 11)).unwrap();
         assert_eq!((e.value, e.estimated), (10_400, false));
         // A day before the latest reading still answers the latest reading: never less.
         let e = usage.estimate_at(day(2025, 1, 5)).unwrap();
-        assert_eq!((e.value, e.estimated, e.as_of), (10_400, false, day(2025, 1, 11)));
+        assert_eq!(
+            (e.value, e.estimated, e.as_of),
+            (10_400, false, day(2025, 1, 11))
+        );
     }
 
     #[test]

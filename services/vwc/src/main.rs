@@ -1,1 +1,13 @@
-fn main() {}
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = vwc::cli::Cli::parse();
+    let format = if cli.log_json {
+        vwc_telemetry::LogFormat::Json
+    } else {
+        vwc_telemetry::LogFormat::Text
+    };
+    let _telemetry = vwc_telemetry::init("vwc", format);
+    vwc::cli::run(cli).await
+}

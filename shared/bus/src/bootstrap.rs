@@ -100,7 +100,10 @@ pub async fn bootstrap(
             "maxReceiveCount": max_receive_count,
         });
         let rule = if types.is_empty() {
-            warn!(consumer, "no event types are routed to this consumer; no rule");
+            warn!(
+                consumer,
+                "no event types are routed to this consumer; no rule"
+            );
             None
         } else {
             Some(put_rule(eb, bus_name, consumer, types).await?)
@@ -315,7 +318,10 @@ mod tests {
     fn names_follow_the_consumer() {
         assert_eq!(queue_name("edge"), "vwc-edge");
         assert_eq!(dead_letter_queue_name("edge"), "vwc-edge-dlq");
-        assert_eq!(rule_name("maintenance-scheduler"), "vwc-to-maintenance-scheduler");
+        assert_eq!(
+            rule_name("maintenance-scheduler"),
+            "vwc-to-maintenance-scheduler"
+        );
     }
 
     #[test]
@@ -336,7 +342,10 @@ mod tests {
         assert_eq!(statement["Principal"]["Service"], "events.amazonaws.com");
         assert_eq!(statement["Action"], "sqs:SendMessage");
         assert_eq!(statement["Resource"], "arn:q");
-        assert_eq!(statement["Condition"]["ArnEquals"]["aws:SourceArn"], "arn:r");
+        assert_eq!(
+            statement["Condition"]["ArnEquals"]["aws:SourceArn"],
+            "arn:r"
+        );
     }
 
     #[test]

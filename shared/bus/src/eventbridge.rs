@@ -327,7 +327,12 @@ mod tests {
 
     #[test]
     fn only_entries_with_an_error_code_are_failed() {
-        let results = [ok("a"), refused("InternalFailure"), ok("c"), refused("ThrottlingException")];
+        let results = [
+            ok("a"),
+            refused("InternalFailure"),
+            ok("c"),
+            refused("ThrottlingException"),
+        ];
         assert_eq!(failed_entries(4, &results), vec![1, 3]);
     }
 

@@ -62,6 +62,8 @@ struct Inner {
     policy: RetryPolicy,
     in_flight: AtomicUsize,
     idle: Notify,
+    /// Consumers named in routes.json but not registered here, warned about once each.
+    warned: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// Cheap to clone; every clone is the same bus.
@@ -83,6 +85,7 @@ impl InProcessBus {
                 policy,
                 in_flight: AtomicUsize::new(0),
                 idle: Notify::new(),
+                warned: Default::default(),
             }),
         }
     }
@@ -101,6 +104,10 @@ impl InProcessBus {
     /// Simulates (or ends) an outage: while unavailable, `publish` fails and outbox rows stay pending.
     pub fn set_available(&self, available: bool) {
         self.inner.available.store(available, Ordering::SeqCst);
+    }
+
+    pub fn is_available(&self) -> bool {
+        self.inner.available.load(Ordering::SeqCst)
     }
 
     /// Waits until no delivery is in flight (used on shutdown and by tests).
@@ -203,8 +210,11 @@ impl Bus for InProcessBus {
                 let slot = self.inner.slots.read().unwrap().get(name).cloned();
                 match slot {
                     Some(slot) => deliveries.push(self.spawn_delivery(slot, envelope.clone())),
-                    None => warn!(consumer = name, event_type = %envelope.event_type,
-                        "routes.json names a consumer that is not running here"),
+                    None => {
+                        if self.inner.warned.lock().unwrap().insert(name.to_string()) {
+                            warn!(consumer = name, "routes.json names a consumer that is not running here");
+                        }
+                    }
                 }
             }
         }

@@ -69,8 +69,8 @@ pub async fn run_sqs_lambda(consumer: Arc<dyn Consumer>) -> Result<(), lambda_ru
 mod tests {
     use std::sync::Mutex;
 
-    use aws_lambda_events::event::sqs::SqsMessage;
     use async_trait::async_trait;
+    use aws_lambda_events::event::sqs::SqsMessage;
     use vwc_contracts::{Envelope, EventType};
 
     use super::*;

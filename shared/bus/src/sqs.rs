@@ -30,8 +30,9 @@ pub fn envelope_from_sqs_body(body: &str) -> Result<Envelope, HandleError> {
         .as_object_mut()
         .filter(|o| o.contains_key("detail-type") && o.contains_key("detail"))
     else {
-        return serde_json::from_value(value)
-            .map_err(|e| HandleError::Malformed(format!("the message body is not an envelope: {e}")));
+        return serde_json::from_value(value).map_err(|e| {
+            HandleError::Malformed(format!("the message body is not an envelope: {e}"))
+        });
     };
     let detail_type = event
         .get("detail-type")
@@ -92,7 +93,9 @@ pub(crate) async fn handle_message(
         };
         match &outcome {
             Ok(()) => debug!("handled"),
-            Err(e) => warn!(error = %error_chain(e), "handling failed; the message stays for a retry"),
+            Err(e) => {
+                warn!(error = %error_chain(e), "handling failed; the message stays for a retry")
+            }
         }
         outcome
     }
@@ -294,9 +297,11 @@ impl SqsWorker {
             return PollStats::default();
         }
         let consumer = self.consumer.as_ref();
-        let outcomes = join_all(messages.iter().map(|m| {
-            handle_message(consumer, m.message_id().unwrap_or_default(), m.body())
-        }))
+        let outcomes = join_all(
+            messages
+                .iter()
+                .map(|m| handle_message(consumer, m.message_id().unwrap_or_default(), m.body())),
+        )
         .await;
         let mut stats = PollStats {
             received: messages.len(),
@@ -356,8 +361,12 @@ impl SqsWorker {
                             .ok()
                             .and_then(|i| chunk.get(i))
                             .and_then(|m| m.message_id());
-                        warn!(message_id, code = failure.code(), reason = failure.message(),
-                            "a handled message was not deleted; it will be delivered again");
+                        warn!(
+                            message_id,
+                            code = failure.code(),
+                            reason = failure.message(),
+                            "a handled message was not deleted; it will be delivered again"
+                        );
                     }
                 }
                 Err(e) => warn!(
@@ -402,7 +411,9 @@ impl SqsWorker {
                     "could not set the retry backoff of some failed messages"
                 ),
                 Ok(_) => {}
-                Err(e) => warn!(error = %DisplayErrorContext(&e), "could not set the retry backoff of failed messages"),
+                Err(e) => {
+                    warn!(error = %DisplayErrorContext(&e), "could not set the retry backoff of failed messages")
+                }
             }
         }
     }
@@ -513,6 +524,61 @@ mod tests {
             max: Duration::from_secs(86_400),
         };
         assert_eq!(huge.after(10), Duration::from_secs(43_200));
+    }
+
+    /// Collects the values recorded into the `traceparent` field of `bus.handle` spans.
+    #[derive(Clone, Default)]
+    struct TraceparentCapture(Arc<std::sync::Mutex<Vec<String>>>);
+
+    impl<S> tracing_subscriber::Layer<S> for TraceparentCapture
+    where
+        S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    {
+        fn on_record(
+            &self,
+            id: &tracing::span::Id,
+            values: &tracing::span::Record<'_>,
+            ctx: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            if ctx.span(id).is_some_and(|s| s.name() == "bus.handle") {
+                values.record(&mut self.clone());
+            }
+        }
+    }
+
+    impl tracing::field::Visit for TraceparentCapture {
+        fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+            if field.name() == "traceparent" {
+                self.0.lock().unwrap().push(value.to_string());
+            }
+        }
+        fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
+    }
+
+    struct Accepts;
+
+    #[async_trait::async_trait]
+    impl Consumer for Accepts {
+        fn name(&self) -> &str {
+            "accepts"
+        }
+        async fn handle(&self, _: &Envelope) -> Result<(), HandleError> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn the_handling_span_carries_the_envelopes_traceparent() {
+        use tracing_subscriber::layer::SubscriberExt;
+        let capture = TraceparentCapture::default();
+        let subscriber = tracing_subscriber::registry().with(capture.clone());
+        let _guard = tracing::subscriber::set_default(subscriber);
+
+        let e = envelope();
+        let body = eventbridge_body("VehicleEventRecorded", serde_json::to_value(&e).unwrap());
+        handle_message(&Accepts, "m1", Some(&body)).await.unwrap();
+
+        assert_eq!(*capture.0.lock().unwrap(), vec![e.traceparent.unwrap()]);
     }
 
     struct Panics;

@@ -29,7 +29,9 @@ async fn moto() -> Option<Moto> {
         .filter(|e| !e.is_empty())
     else {
         if std::env::var("VWC_REQUIRE_AWS_TESTS").as_deref() == Ok("1") {
-            panic!("VWC_REQUIRE_AWS_TESTS=1 but VWC_TEST_AWS_ENDPOINT is not set (start moto with scripts/lib/moto.sh)");
+            panic!(
+                "VWC_REQUIRE_AWS_TESTS=1 but VWC_TEST_AWS_ENDPOINT is not set (start moto with scripts/lib/moto.sh)"
+            );
         }
         eprintln!(
             "SKIPPED: VWC_TEST_AWS_ENDPOINT not set — AWS adapter tests did not run (start moto with scripts/lib/moto.sh)"
@@ -45,7 +47,10 @@ async fn moto() -> Option<Moto> {
 
 /// A short name nobody else uses on the shared server.
 fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    )
 }
 
 fn routes(consumers: &[(&str, &[EventType])]) -> Routes {
@@ -196,7 +201,10 @@ async fn bootstrap_is_idempotent_and_gives_every_queue_a_dead_letter_redrive() {
     let routes = routes(&[
         (
             &edge,
-            &[EventType::VehicleRegistered, EventType::VehicleEventRecorded],
+            &[
+                EventType::VehicleRegistered,
+                EventType::VehicleEventRecorded,
+            ],
         ),
         (&notification, &[EventType::ReminderDue]),
     ]);
@@ -257,7 +265,11 @@ async fn bootstrap_is_idempotent_and_gives_every_queue_a_dead_letter_redrive() {
             .await
             .expect("ListTargetsByRule");
         let arns: Vec<&str> = targets.targets().iter().map(|t| t.arn()).collect();
-        assert_eq!(arns, vec![info.arn.as_str()], "exactly one target: the queue");
+        assert_eq!(
+            arns,
+            vec![info.arn.as_str()],
+            "exactly one target: the queue"
+        );
     }
 
     // Re-running with another maxReceiveCount converges the existing queues instead of failing.
@@ -276,7 +288,10 @@ async fn published_envelopes_reach_the_consumer_queue_exactly_once() {
     let consumer_name = unique("edge");
     let routes = routes(&[(
         &consumer_name,
-        &[EventType::VehicleRegistered, EventType::VehicleEventRecorded],
+        &[
+            EventType::VehicleRegistered,
+            EventType::VehicleEventRecorded,
+        ],
     )]);
     let queues = bootstrap(&moto.eb, &moto.sqs, &routes, &bus_name, 3)
         .await
@@ -316,7 +331,11 @@ async fn published_envelopes_reach_the_consumer_queue_exactly_once() {
     let seen = recorder.seen();
     let seen_ids: Vec<uuid::Uuid> = seen.iter().map(|e| e.id).collect();
     let distinct: HashSet<uuid::Uuid> = seen_ids.iter().copied().collect();
-    assert_eq!(seen_ids.len(), 25, "each routed envelope arrives once: {totals:?}");
+    assert_eq!(
+        seen_ids.len(),
+        25,
+        "each routed envelope arrives once: {totals:?}"
+    );
     assert_eq!(distinct.len(), 25);
     let expected: HashSet<uuid::Uuid> = published[..25].iter().map(|e| e.id).collect();
     assert_eq!(distinct, expected);
@@ -426,12 +445,7 @@ async fn worker_deletes_handled_messages_and_leaves_the_failing_one_queued() {
     let url = queues.queues[&consumer_name].url.clone();
     let poison = envelope(EventType::ReminderDue, 3, true);
     for n in 0..3 {
-        send_raw(
-            &moto.sqs,
-            &url,
-            &envelope(EventType::ReminderDue, n, false),
-        )
-        .await;
+        send_raw(&moto.sqs, &url, &envelope(EventType::ReminderDue, n, false)).await;
     }
     send_raw(&moto.sqs, &url, &poison).await;
 
@@ -515,4 +529,52 @@ async fn a_message_that_keeps_failing_moves_to_the_dead_letter_queue() {
     assert_eq!(dead.len(), 1);
     let dead_envelope = vwc_bus::sqs::envelope_from_sqs_body(dead[0].body().unwrap()).unwrap();
     assert_eq!(dead_envelope, poison);
+}
+
+#[tokio::test]
+async fn a_running_worker_handles_published_events_and_stops_mid_long_poll_on_shutdown() {
+    let Some(moto) = moto().await else { return };
+    let bus_name = unique("vwc-bus");
+    let consumer_name = unique("maintenance-scheduler");
+    let routes = routes(&[(&consumer_name, &[EventType::VehicleEventRecorded])]);
+    let queues = bootstrap(&moto.eb, &moto.sqs, &routes, &bus_name, 3)
+        .await
+        .expect("bootstrap");
+    let recorder = Recorder::new(&consumer_name);
+    // The default 20 s long poll: shutdown must not wait for it to end.
+    let worker = SqsWorker::new(
+        moto.sqs.clone(),
+        queues.queues[&consumer_name].url.clone(),
+        recorder.clone(),
+        WorkerOptions::default(),
+    );
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(worker.run(stopped));
+
+    let published: Vec<Envelope> = (0..3)
+        .map(|n| envelope(EventType::VehicleEventRecorded, n, false))
+        .collect();
+    EventBridgeBus::new(moto.eb.clone(), bus_name)
+        .publish(&published)
+        .await
+        .expect("publish");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while recorder.seen().len() < 3 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(recorder.seen().len(), 3);
+
+    stop.send(true).unwrap();
+    let totals = tokio::time::timeout(Duration::from_secs(3), running)
+        .await
+        .expect("the worker stops within 3 s of shutdown")
+        .expect("the worker task does not panic");
+    assert_eq!(
+        totals,
+        PollStats {
+            received: 3,
+            succeeded: 3,
+            failed: 0
+        }
+    );
 }

@@ -56,7 +56,7 @@ impl OutboxRelay {
     }
 
     /// Runs until `shutdown` turns true, then flushes once more.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let wakeup = self.outbox.wakeup();
         loop {
             match self.flush().await {

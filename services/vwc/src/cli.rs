@@ -1,0 +1,245 @@
+//! The `vwc` command line. Settings come from flags, then `VWC_*` environment variables.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use vwc_auth::Role;
+
+use crate::embedded::{EmbeddedOptions, Stores, System};
+
+#[derive(Debug, Parser)]
+#[command(name = "vwc", version, about = "Vehicle Wellness Center")]
+pub struct Cli {
+    /// Log as JSON lines instead of text.
+    #[arg(long, global = true, env = "VWC_LOG_JSON")]
+    pub log_json: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, clap::Args, Clone)]
+pub struct DataDir {
+    /// Where every service keeps its database (one SQLite file per service).
+    #[arg(long, env = "VWC_DATA_DIR", default_value = "vwc-data")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, clap::Args, Clone)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub data: DataDir,
+    /// Address to listen on.
+    #[arg(long, env = "VWC_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Do not load the demo seed into an empty data dir.
+    #[arg(long)]
+    pub no_seed: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run every service, the API and the dashboard in one process (the default).
+    Up(UpArgs),
+    /// Print a token for embedded mode.
+    Token {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        sub: String,
+        /// owner, fleet_manager, technician or viewer; repeat for several.
+        #[arg(long = "role", required = true, value_parser = parse_role)]
+        roles: Vec<Role>,
+        /// Validity in hours.
+        #[arg(long, default_value_t = 24)]
+        ttl_hours: i64,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Load the demo seed into a data dir (through the public write paths).
+    Seed {
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Dead letters: envelopes a consumer could not apply.
+    Dlq {
+        #[command(subcommand)]
+        action: DlqAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DlqAction {
+    /// List dead letters not yet replayed.
+    List {
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Deliver dead letters to their consumer again; those applied are marked replayed.
+    Replay {
+        /// Only this dead letter (as `CONSUMER:ID` or `ID`); all when omitted.
+        #[arg(long)]
+        id: Option<String>,
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| format!("unknown role {s:?} (owner, fleet_manager, technician, viewer)"))
+}
+
+fn jwt_secret_env() -> Option<String> {
+    std::env::var("VWC_JWT_SECRET").ok().filter(|s| !s.is_empty())
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let command = cli.command.unwrap_or(Command::Up(UpArgs {
+        data: DataDir {
+            data_dir: std::env::var_os("VWC_DATA_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("vwc-data")),
+        },
+        listen: std::env::var("VWC_LISTEN")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| "127.0.0.1:8080".parse().expect("valid default")),
+        no_seed: false,
+    }));
+    match command {
+        Command::Up(args) => up(args).await,
+        Command::Token {
+            org,
+            sub,
+            roles,
+            ttl_hours,
+            data,
+        } => {
+            let secret = vwc_auth::load_or_create_secret(jwt_secret_env().as_deref(), &data.data_dir)?;
+            let keys = vwc_auth::Hs256Keys::new(&secret);
+            let (token, _) = keys.issue(&sub, &org, &roles, chrono::Duration::hours(ttl_hours));
+            println!("{token}");
+            Ok(())
+        }
+        Command::Seed { data } => {
+            let system = System::start(options(&data)).await?;
+            let report = crate::seed::load(&system.router, &system.keys, &crate::seed::demo()).await?;
+            system.shutdown().await;
+            println!("seeded {} vehicles and {} events", report.vehicles, report.events);
+            Ok(())
+        }
+        Command::Dlq { action } => dlq(action).await,
+    }
+}
+
+fn options(data: &DataDir) -> EmbeddedOptions {
+    let mut opts = EmbeddedOptions::new(&data.data_dir);
+    opts.jwt_secret = jwt_secret_env();
+    opts
+}
+
+async fn up(args: UpArgs) -> anyhow::Result<()> {
+    let fresh = !args.data.data_dir.join("ingestion.db").exists();
+    let system = System::start(options(&args.data)).await?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {} (is another vwc running? try --listen)", args.listen))?;
+    let addr = listener.local_addr()?;
+    if fresh && !args.no_seed {
+        eprintln!("Empty data dir: loading the demo seed…");
+        let report = crate::seed::load(&system.router, &system.keys, &crate::seed::demo()).await?;
+        eprintln!("Seeded {} vehicles and {} events.", report.vehicles, report.events);
+    }
+    let demo = crate::seed::demo();
+    let login = &demo.organisations[0];
+    let (token, expires) = system.keys.issue(
+        &login.login.sub,
+        &login.org,
+        &login.login.roles,
+        chrono::Duration::days(30),
+    );
+    println!("Dashboard: http://{addr}/");
+    println!("Token ({} / {}, expires {}): {token}", login.org, login.login.sub, expires.format("%Y-%m-%d"));
+    println!("Try: curl -H 'Authorization: Bearer {token}' http://{addr}/v1/vehicles");
+    system.serve(listener, shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+async fn dlq(action: DlqAction) -> anyhow::Result<()> {
+    match action {
+        DlqAction::List { data } => {
+            let stores = Stores::open(&data.data_dir)?;
+            let mut total = 0;
+            for (consumer, store) in stores.dead_letters() {
+                for d in store.list_dead_letters().await.map_err(anyhow::Error::from_boxed)? {
+                    total += 1;
+                    println!(
+                        "{consumer}:{}\t{}\t{}\tattempts={}\t{}\t{}",
+                        d.id,
+                        d.failed_at.to_rfc3339(),
+                        d.envelope.event_type,
+                        d.attempts,
+                        d.envelope.id,
+                        d.error
+                    );
+                }
+            }
+            eprintln!("{total} dead letter(s)");
+            Ok(())
+        }
+        DlqAction::Replay { id, data } => {
+            let system = System::start(options(&data)).await?;
+            let (replayed, failed) = replay(&system, id.as_deref()).await?;
+            system.shutdown().await;
+            println!("replayed {replayed}, still failing {failed}");
+            if failed > 0 {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Delivers dead letters (one, or all) to their consumer once; marks those applied as replayed.
+pub async fn replay(system: &System, only: Option<&str>) -> anyhow::Result<(usize, usize)> {
+    let (mut replayed, mut failed) = (0, 0);
+    for (consumer, store) in system.stores.dead_letters() {
+        let store: Arc<dyn vwc_bus::DeadLetterStore> = store;
+        for d in store.list_dead_letters().await.map_err(anyhow::Error::from_boxed)? {
+            let wanted = match only {
+                None => true,
+                Some(sel) => sel == d.id.to_string() || sel == format!("{consumer}:{}", d.id),
+            };
+            if !wanted {
+                continue;
+            }
+            match system.bus.deliver_now(consumer, &d.envelope).await {
+                Ok(()) => {
+                    store.mark_replayed(d.id).await.map_err(anyhow::Error::from_boxed)?;
+                    replayed += 1;
+                }
+                Err(e) => {
+                    eprintln!("{consumer}:{} still fails: {e}", d.id);
+                    failed += 1;
+                }
+            }
+        }
+    }
+    Ok((replayed, failed))
+}

@@ -1,0 +1,10 @@
+//! The composition root: picks adapters (SQLite or MongoDB stores; in-process or EventBridge/SQS bus),
+//! wires every service, serves the HTTP API and the dashboard, and implements the `vwc` CLI.
+
+pub mod cli;
+pub mod embedded;
+pub mod routes;
+pub mod seed;
+pub mod testing;
+
+pub use embedded::{EmbeddedOptions, System};

@@ -1,0 +1,188 @@
+//! Register → record → read, through the real HTTP server on a free port.
+
+use serde_json::json;
+use vwc::testing::TestApp;
+use vwc_auth::Role;
+use vwc_testkit::{json as body, vin};
+
+#[tokio::test]
+async fn a_recorded_event_appears_in_the_timeline() {
+    let app = TestApp::spawn().await;
+    let token = app.token("org_a", &[Role::Owner]);
+    let vehicle = app.register(&token, &vin(1)).await;
+    let (status, _, created) = body(
+        app.post(
+            &token,
+            &format!("/v1/vehicles/{vehicle}/events"),
+            &json!({"kind": "maintenance", "occurredAt": "2026-03-02T09:30:00Z", "odometer": 41250,
+                    "costCents": 8999, "currency": "USD", "title": "Oil and filter change",
+                    "vendor": {"name": "Main St Auto"}, "details": {"tasks": ["oil_change", "tire_rotation"]}}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let items = app.timeline_of_len(&token, &vehicle, 1).await;
+    assert_eq!(items[0]["id"], created["event"]["id"]);
+    assert_eq!(items[0]["details"]["tasks"], json!(["oil_change", "tire_rotation"]));
+    assert_eq!(items[0]["source"], "user");
+    let v = app.get_ok(&token, &format!("/v1/vehicles/{vehicle}")).await;
+    assert_eq!(v["odometer"]["value"], 41250);
+    assert_eq!(v["eventCount"], 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_timeline_is_newest_first_paged_and_filtered() {
+    let app = TestApp::spawn().await;
+    let token = app.token("org_a", &[Role::FleetManager]);
+    let vehicle = app.register(&token, &vin(2)).await;
+    for day in 1..=7 {
+        app.record_odometer(&token, &vehicle, 100 - day * 10, 1000 * day as u64).await;
+    }
+    let (status, _, _) = body(
+        app.post(
+            &token,
+            &format!("/v1/vehicles/{vehicle}/events"),
+            &json!({"kind": "repair", "occurredAt": chrono::Utc::now() - chrono::Duration::days(55),
+                    "details": {"system": "brakes"}}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 201);
+    app.timeline_of_len(&token, &vehicle, 8).await;
+
+    // Three pages of 3, 3, 2, newest first, no overlap, no gap.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/vehicles/{vehicle}/events?limit=3&cursor={c}"),
+            None => format!("/v1/vehicles/{vehicle}/events?limit=3"),
+        };
+        let page = app.get_ok(&token, &path).await;
+        pages += 1;
+        for item in page["items"].as_array().unwrap() {
+            seen.push(item["occurredAt"].as_str().unwrap().to_string());
+        }
+        match page["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen.len(), 8);
+    let mut sorted = seen.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(seen, sorted, "newest first");
+
+    let repairs = app
+        .get_ok(&token, &format!("/v1/vehicles/{vehicle}/events?kind=repair"))
+        .await;
+    assert_eq!(repairs["items"].as_array().unwrap().len(), 1);
+    let both = app
+        .get_ok(&token, &format!("/v1/vehicles/{vehicle}/events?kind=repair,odometer_reading"))
+        .await;
+    assert_eq!(both["items"].as_array().unwrap().len(), 8);
+
+    // from/to: the window between 45 and 25 days ago holds readings at 40 and 30 days ago.
+    let from = (chrono::Utc::now() - chrono::Duration::days(45)).to_rfc3339();
+    let to = (chrono::Utc::now() - chrono::Duration::days(25)).to_rfc3339();
+    let windowed = app
+        .http
+        .get(app.url(&format!("/v1/vehicles/{vehicle}/events")))
+        .query(&[("from", from.as_str()), ("to", to.as_str()), ("kind", "odometer_reading")])
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let (status, _, windowed) = body(windowed).await;
+    assert_eq!(status, 200, "{windowed}");
+    let odometers: Vec<_> = windowed["items"].as_array().unwrap().iter().map(|e| e["odometer"].clone()).collect();
+    assert_eq!(odometers, vec![json!(7000), json!(6000)]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_query_parameters_are_problems() {
+    let app = TestApp::spawn().await;
+    let token = app.token("org_a", &[Role::Viewer]);
+    let owner = app.token("org_a", &[Role::Owner]);
+    let vehicle = app.register(&owner, &vin(3)).await;
+    app.timeline_of_len(&token, &vehicle, 0).await;
+    for q in ["kind=teleport", "limit=0", "limit=abc", "cursor=zzz", "from=yesterday"] {
+        let (status, ct, problem) = body(app.get(&token, &format!("/v1/vehicles/{vehicle}/events?{q}")).await).await;
+        assert_eq!(status, 422, "{q}: {problem}");
+        assert_eq!(ct, "application/problem+json");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn vehicles_are_listed_with_cursor_paging() {
+    let app = TestApp::spawn().await;
+    let token = app.token("org_a", &[Role::FleetManager]);
+    for n in 0..5 {
+        app.register(&token, &vin(100 + n)).await;
+    }
+    let ids = vwc_testkit::eventually("5 vehicles projected", std::time::Duration::from_secs(10), || async {
+        let page = app.get_ok(&token, "/v1/vehicles?limit=200").await;
+        (page["items"].as_array().unwrap().len() == 5).then_some(page)
+    })
+    .await;
+    assert_eq!(ids["nextCursor"], serde_json::Value::Null);
+    let first = app.get_ok(&token, "/v1/vehicles?limit=2").await;
+    let cursor = first["nextCursor"].as_str().unwrap();
+    let second = app.get_ok(&token, &format!("/v1/vehicles?limit=2&cursor={cursor}")).await;
+    let cursor = second["nextCursor"].as_str().unwrap();
+    let third = app.get_ok(&token, &format!("/v1/vehicles?limit=2&cursor={cursor}")).await;
+    assert_eq!(third["items"].as_array().unwrap().len(), 1);
+    assert!(third["nextCursor"].is_null());
+    let all: Vec<_> = [first, second, third]
+        .iter()
+        .flat_map(|p| p["items"].as_array().unwrap().iter().map(|v| v["id"].clone()).collect::<Vec<_>>())
+        .collect();
+    let mut dedup = all.clone();
+    dedup.dedup();
+    assert_eq!(dedup.len(), 5);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_idempotency_key_returns_the_same_event_and_stores_it_once() {
+    let app = TestApp::spawn().await;
+    let token = app.token("org_a", &[Role::Technician, Role::Owner]);
+    let vehicle = app.register(&token, &vin(4)).await;
+    let path = format!("/v1/vehicles/{vehicle}/events");
+    let payload = json!({"kind": "odometer_reading", "occurredAt": "2026-01-01T00:00:00Z", "odometer": 5});
+    let send = |payload: serde_json::Value| {
+        let (app, token, path) = (&app, &token, &path);
+        async move {
+            body(
+                app.http
+                    .post(app.url(path))
+                    .bearer_auth(token)
+                    .header("idempotency-key", "reading-42")
+                    .json(&payload)
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    let (s1, _, first) = send(payload.clone()).await;
+    let (s2, _, second) = send(payload.clone()).await;
+    assert_eq!((s1, s2), (201, 201));
+    assert_eq!(first["event"]["id"], second["event"]["id"]);
+    let (s3, ct, _) = send(json!({"kind": "odometer_reading", "occurredAt": "2026-01-01T00:00:00Z", "odometer": 6})).await;
+    assert_eq!(s3, 422);
+    assert_eq!(ct, "application/problem+json");
+    app.timeline_of_len(&token, &vehicle, 1).await;
+    let store = app.system().stores.ingestion.clone();
+    use vwc_ingestion::IngestionStore;
+    assert_eq!(store.count_events("org_a", &vehicle).await.unwrap(), 1);
+    app.stop().await;
+}
