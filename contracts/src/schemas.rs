@@ -23,9 +23,15 @@ pub fn all() -> Vec<(&'static str, serde_json::Value)> {
         ("details-collision.json", s::<CollisionDetails>()),
         ("details-upgrade.json", s::<UpgradeDetails>()),
         ("details-valuation.json", s::<ValuationDetails>()),
-        ("details-odometer-reading.json", s::<OdometerReadingDetails>()),
+        (
+            "details-odometer-reading.json",
+            s::<OdometerReadingDetails>(),
+        ),
         ("event-vehicle-registered.json", s::<VehicleRegistered>()),
-        ("event-vehicle-event-recorded.json", s::<VehicleEventRecorded>()),
+        (
+            "event-vehicle-event-recorded.json",
+            s::<VehicleEventRecorded>(),
+        ),
         ("field-error.json", s::<FieldError>()),
     ]
 }

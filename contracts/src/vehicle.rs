@@ -95,7 +95,9 @@ pub fn check_vin(vin: &str) -> Result<(), String> {
         .chars()
         .find(|c| !c.is_ascii_uppercase() && !c.is_ascii_digit())
     {
-        return Err(format!("contains {c:?}; only letters and digits are allowed"));
+        return Err(format!(
+            "contains {c:?}; only letters and digits are allowed"
+        ));
     }
     if let Some(c) = vin.chars().find(|c| matches!(c, 'I' | 'O' | 'Q')) {
         return Err(format!("contains {c:?}; I, O and Q never appear in a VIN"));
@@ -103,7 +105,9 @@ pub fn check_vin(vin: &str) -> Result<(), String> {
     Ok(())
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, PartialOrd, Ord,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     Acquisition,
@@ -207,7 +211,9 @@ pub struct RepairDetails {
     pub warranty: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, PartialOrd, Ord,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Minor,
@@ -376,7 +382,14 @@ impl NewVehicleEvent {
         if self.occurred_at > now + Duration::days(1) {
             v.fail("occurredAt", "must not be more than a day in the future");
         }
-        if self.occurred_at.format("%Y").to_string().parse::<i32>().unwrap_or(0) < 1886 {
+        if self
+            .occurred_at
+            .format("%Y")
+            .to_string()
+            .parse::<i32>()
+            .unwrap_or(0)
+            < 1886
+        {
             v.fail("occurredAt", "must not be before 1886");
         }
         if let Some(o) = self.odometer
@@ -390,9 +403,10 @@ impl NewVehicleEvent {
         v.money("costCents", self.cost_cents);
         match (&self.cost_cents, &self.currency) {
             (Some(_), None) => v.fail("currency", "is required with costCents"),
-            (_, Some(c)) if !crate::currency::is_iso4217(c) => {
-                v.fail("currency", format!("{c:?} is not an ISO 4217 currency code"))
-            }
+            (_, Some(c)) if !crate::currency::is_iso4217(c) => v.fail(
+                "currency",
+                format!("{c:?} is not an ISO 4217 currency code"),
+            ),
             _ => {}
         }
         v.opt_text("title", self.title.as_deref(), MAX_TITLE);
@@ -565,11 +579,14 @@ mod tests {
 
     #[test]
     fn maintenance_needs_tasks() {
-        let err = event(json!({"kind":"maintenance","occurredAt":"2025-01-01T00:00:00Z","details":{}}))
-            .unwrap_err();
+        let err =
+            event(json!({"kind":"maintenance","occurredAt":"2025-01-01T00:00:00Z","details":{}}))
+                .unwrap_err();
         assert_eq!(err[0].field, "details");
-        let ok = event(json!({"kind":"maintenance","occurredAt":"2025-01-01T00:00:00Z","odometer":100,
-            "costCents":8999,"currency":"USD","details":{"tasks":["oil_change"]}}))
+        let ok = event(
+            json!({"kind":"maintenance","occurredAt":"2025-01-01T00:00:00Z","odometer":100,
+            "costCents":8999,"currency":"USD","details":{"tasks":["oil_change"]}}),
+        )
         .unwrap();
         assert_eq!(ok.title, "Maintenance");
         assert_eq!(ok.maintenance_tasks(), vec!["oil_change"]);
@@ -578,8 +595,10 @@ mod tests {
     #[test]
     fn future_events_and_bad_currency_are_refused() {
         let future = (Utc::now() + Duration::days(3)).to_rfc3339();
-        let err = event(json!({"kind":"odometer_reading","occurredAt":future,"odometer":5,
-            "costCents":1,"currency":"XYZ"}))
+        let err = event(
+            json!({"kind":"odometer_reading","occurredAt":future,"odometer":5,
+            "costCents":1,"currency":"XYZ"}),
+        )
         .unwrap_err();
         let fields: Vec<_> = err.iter().map(|e| e.field.as_str()).collect();
         assert!(fields.contains(&"occurredAt"));
@@ -588,14 +607,18 @@ mod tests {
 
     #[test]
     fn odometer_reading_requires_a_bounded_odometer() {
-        assert!(event(json!({"kind":"odometer_reading","occurredAt":"2025-01-01T00:00:00Z"})).is_err());
+        assert!(
+            event(json!({"kind":"odometer_reading","occurredAt":"2025-01-01T00:00:00Z"})).is_err()
+        );
         assert!(
             event(json!({"kind":"odometer_reading","occurredAt":"2025-01-01T00:00:00Z","odometer":MAX_ODOMETER}))
                 .is_err()
         );
         assert!(
-            event(json!({"kind":"odometer_reading","occurredAt":"2025-01-01T00:00:00Z","odometer":12}))
-                .is_ok()
+            event(
+                json!({"kind":"odometer_reading","occurredAt":"2025-01-01T00:00:00Z","odometer":12})
+            )
+            .is_ok()
         );
     }
 

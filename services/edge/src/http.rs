@@ -80,7 +80,10 @@ async fn list_vehicles(
     let q = query(q)?;
     let limit = limit(q.limit.as_deref())?;
     let after: Option<String> = match q.cursor.as_deref() {
-        Some(c) => Some(cursor::decode(c).ok_or_else(|| ApiError::field("cursor", "is not a cursor this API issued"))?),
+        Some(c) => Some(
+            cursor::decode(c)
+                .ok_or_else(|| ApiError::field("cursor", "is not a cursor this API issued"))?,
+        ),
         None => None,
     };
     let mut items = state
@@ -158,13 +161,22 @@ async fn list_events(
     let mut filter = EventFilter::default();
     if let Some(kinds) = q.kind.as_deref() {
         for k in kinds.split(',').map(str::trim).filter(|k| !k.is_empty()) {
-            filter.kinds.push(EventKind::parse(k).ok_or_else(|| {
-                ApiError::field("kind", format!("{k:?} is not an event kind"))
-            })?);
+            filter.kinds.push(
+                EventKind::parse(k).ok_or_else(|| {
+                    ApiError::field("kind", format!("{k:?} is not an event kind"))
+                })?,
+            );
         }
     }
-    filter.from = q.from.as_deref().map(|s| instant("from", s, false)).transpose()?;
-    filter.to = q.to.as_deref().map(|s| instant("to", s, true)).transpose()?;
+    filter.from = q
+        .from
+        .as_deref()
+        .map(|s| instant("from", s, false))
+        .transpose()?;
+    filter.to =
+        q.to.as_deref()
+            .map(|s| instant("to", s, true))
+            .transpose()?;
     let after = match q.cursor.as_deref() {
         Some(c) => {
             let c: TimelineCursor = cursor::decode(c)

@@ -64,12 +64,12 @@ fn parse_ts(s: &str) -> StoreResult<DateTime<Utc>> {
         .map_err(|e| StoreError::Other(format!("bad timestamp {s:?}: {e}")))
 }
 
-fn vehicle_view(
-    conn: &rusqlite::Connection,
-    body: &str,
-) -> StoreResult<VehicleView> {
+/// event_count, last_event_at, odometer, odometer_at
+type StatsRow = (i64, Option<String>, Option<i64>, Option<String>);
+
+fn vehicle_view(conn: &rusqlite::Connection, body: &str) -> StoreResult<VehicleView> {
     let vehicle: Vehicle = serde_json::from_str(body)?;
-    let stats: Option<(i64, Option<String>, Option<i64>, Option<String>)> = conn
+    let stats: Option<StatsRow> = conn
         .prepare_cached(
             "SELECT event_count, last_event_at, odometer, odometer_at FROM vehicle_stats WHERE vehicle_id = ?1",
         )?
@@ -100,7 +100,11 @@ impl EdgeStore for SqliteEdgeStore {
         envelope_id: &str,
         vehicle: &Vehicle,
     ) -> StoreResult<bool> {
-        let (id, v, body) = (envelope_id.to_string(), vehicle.clone(), serde_json::to_string(vehicle)?);
+        let (id, v, body) = (
+            envelope_id.to_string(),
+            vehicle.clone(),
+            serde_json::to_string(vehicle)?,
+        );
         self.db
             .write(move |conn| {
                 if !claim_inbox(conn, CONSUMER, &id)? {
@@ -122,7 +126,11 @@ impl EdgeStore for SqliteEdgeStore {
         event: &VehicleEvent,
         traceparent: Option<&str>,
     ) -> StoreResult<bool> {
-        let (id, e, body) = (envelope_id.to_string(), event.clone(), serde_json::to_string(event)?);
+        let (id, e, body) = (
+            envelope_id.to_string(),
+            event.clone(),
+            serde_json::to_string(event)?,
+        );
         let trace = traceparent.map(str::to_string);
         self.db
             .write(move |conn| {
@@ -200,8 +208,10 @@ impl EdgeStore for SqliteEdgeStore {
         limit: usize,
     ) -> StoreResult<Vec<VehicleEvent>> {
         let mut sql = String::from("SELECT body FROM timeline WHERE org_id = ? AND vehicle_id = ?");
-        let mut args: Vec<Box<dyn ToSql + Send>> =
-            vec![Box::new(org_id.to_string()), Box::new(vehicle_id.to_string())];
+        let mut args: Vec<Box<dyn ToSql + Send>> = vec![
+            Box::new(org_id.to_string()),
+            Box::new(vehicle_id.to_string()),
+        ];
         if !filter.kinds.is_empty() {
             sql.push_str(" AND kind IN (");
             sql.push_str(&vec!["?"; filter.kinds.len()].join(", "));
@@ -256,7 +266,9 @@ impl DeadLetterStore for SqliteEdgeStore {
         error: &str,
         attempts: u32,
     ) -> Result<(), BoxError> {
-        self.db.put_dead_letter(consumer, envelope, error, attempts).await
+        self.db
+            .put_dead_letter(consumer, envelope, error, attempts)
+            .await
     }
     async fn list_dead_letters(&self) -> Result<Vec<DeadLetter>, BoxError> {
         self.db.list_dead_letters().await

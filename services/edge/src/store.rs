@@ -44,8 +44,11 @@ pub struct TimelinePosition {
 
 #[async_trait]
 pub trait EdgeStore: DeadLetterStore {
-    async fn apply_vehicle_registered(&self, envelope_id: &str, vehicle: &Vehicle)
-    -> StoreResult<bool>;
+    async fn apply_vehicle_registered(
+        &self,
+        envelope_id: &str,
+        vehicle: &Vehicle,
+    ) -> StoreResult<bool>;
     async fn apply_vehicle_event(
         &self,
         envelope_id: &str,

@@ -88,11 +88,14 @@ pub enum DlqAction {
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
-    Role::parse(s).ok_or_else(|| format!("unknown role {s:?} (owner, fleet_manager, technician, viewer)"))
+    Role::parse(s)
+        .ok_or_else(|| format!("unknown role {s:?} (owner, fleet_manager, technician, viewer)"))
 }
 
 fn jwt_secret_env() -> Option<String> {
-    std::env::var("VWC_JWT_SECRET").ok().filter(|s| !s.is_empty())
+    std::env::var("VWC_JWT_SECRET")
+        .ok()
+        .filter(|s| !s.is_empty())
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -117,7 +120,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             ttl_hours,
             data,
         } => {
-            let secret = vwc_auth::load_or_create_secret(jwt_secret_env().as_deref(), &data.data_dir)?;
+            let secret =
+                vwc_auth::load_or_create_secret(jwt_secret_env().as_deref(), &data.data_dir)?;
             let keys = vwc_auth::Hs256Keys::new(&secret);
             let (token, _) = keys.issue(&sub, &org, &roles, chrono::Duration::hours(ttl_hours));
             println!("{token}");
@@ -125,9 +129,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Seed { data } => {
             let system = System::start(options(&data)).await?;
-            let report = crate::seed::load(&system.router, &system.keys, &crate::seed::demo()).await?;
+            let report =
+                crate::seed::load(&system.router, &system.keys, &crate::seed::demo()).await?;
             system.shutdown().await;
-            println!("seeded {} vehicles and {} events", report.vehicles, report.events);
+            println!(
+                "seeded {} vehicles and {} events",
+                report.vehicles, report.events
+            );
             Ok(())
         }
         Command::Dlq { action } => dlq(action).await,
@@ -145,12 +153,20 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     let system = System::start(options(&args.data)).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
-        .with_context(|| format!("binding {} (is another vwc running? try --listen)", args.listen))?;
+        .with_context(|| {
+            format!(
+                "binding {} (is another vwc running? try --listen)",
+                args.listen
+            )
+        })?;
     let addr = listener.local_addr()?;
     if fresh && !args.no_seed {
         eprintln!("Empty data dir: loading the demo seed…");
         let report = crate::seed::load(&system.router, &system.keys, &crate::seed::demo()).await?;
-        eprintln!("Seeded {} vehicles and {} events.", report.vehicles, report.events);
+        eprintln!(
+            "Seeded {} vehicles and {} events.",
+            report.vehicles, report.events
+        );
     }
     let demo = crate::seed::demo();
     let login = &demo.organisations[0];
@@ -161,7 +177,12 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         chrono::Duration::days(30),
     );
     println!("Dashboard: http://{addr}/");
-    println!("Token ({} / {}, expires {}): {token}", login.org, login.login.sub, expires.format("%Y-%m-%d"));
+    println!(
+        "Token ({} / {}, expires {}): {token}",
+        login.org,
+        login.login.sub,
+        expires.format("%Y-%m-%d")
+    );
     println!("Try: curl -H 'Authorization: Bearer {token}' http://{addr}/v1/vehicles");
     system.serve(listener, shutdown_signal()).await
 }
@@ -172,7 +193,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };
@@ -187,7 +209,11 @@ async fn dlq(action: DlqAction) -> anyhow::Result<()> {
             let stores = Stores::open(&data.data_dir)?;
             let mut total = 0;
             for (consumer, store) in stores.dead_letters() {
-                for d in store.list_dead_letters().await.map_err(anyhow::Error::from_boxed)? {
+                for d in store
+                    .list_dead_letters()
+                    .await
+                    .map_err(anyhow::Error::from_boxed)?
+                {
                     total += 1;
                     println!(
                         "{consumer}:{}\t{}\t{}\tattempts={}\t{}\t{}",
@@ -221,7 +247,11 @@ pub async fn replay(system: &System, only: Option<&str>) -> anyhow::Result<(usiz
     let (mut replayed, mut failed) = (0, 0);
     for (consumer, store) in system.stores.dead_letters() {
         let store: Arc<dyn vwc_bus::DeadLetterStore> = store;
-        for d in store.list_dead_letters().await.map_err(anyhow::Error::from_boxed)? {
+        for d in store
+            .list_dead_letters()
+            .await
+            .map_err(anyhow::Error::from_boxed)?
+        {
             let wanted = match only {
                 None => true,
                 Some(sel) => sel == d.id.to_string() || sel == format!("{consumer}:{}", d.id),
@@ -231,7 +261,10 @@ pub async fn replay(system: &System, only: Option<&str>) -> anyhow::Result<(usiz
             }
             match system.bus.deliver_now(consumer, &d.envelope).await {
                 Ok(()) => {
-                    store.mark_replayed(d.id).await.map_err(anyhow::Error::from_boxed)?;
+                    store
+                        .mark_replayed(d.id)
+                        .await
+                        .map_err(anyhow::Error::from_boxed)?;
                     replayed += 1;
                 }
                 Err(e) => {

@@ -53,21 +53,26 @@ pub struct Stores {
 
 impl Stores {
     pub fn open(data_dir: &Path) -> anyhow::Result<Stores> {
-        let open_err = |name: &str| format!("opening the {name} database in {}", data_dir.display());
+        let open_err =
+            |name: &str| format!("opening the {name} database in {}", data_dir.display());
         Ok(Stores {
             ingestion: Arc::new(
                 SqliteIngestionStore::open(&data_dir.join("ingestion.db"))
                     .with_context(|| open_err("ingestion"))?,
             ),
             edge: Arc::new(
-                SqliteEdgeStore::open(&data_dir.join("edge.db")).with_context(|| open_err("edge"))?,
+                SqliteEdgeStore::open(&data_dir.join("edge.db"))
+                    .with_context(|| open_err("edge"))?,
             ),
         })
     }
 
     /// Dead-letter tables by consumer name.
     pub fn dead_letters(&self) -> Vec<(&'static str, Arc<dyn DeadLetterStore>)> {
-        vec![(vwc_edge::CONSUMER, self.edge.clone() as Arc<dyn DeadLetterStore>)]
+        vec![(
+            vwc_edge::CONSUMER,
+            self.edge.clone() as Arc<dyn DeadLetterStore>,
+        )]
     }
 
     fn outboxes(&self) -> Vec<(&'static str, Arc<dyn Outbox>)> {
@@ -129,7 +134,8 @@ impl System {
         let mut relay_handles = Vec::new();
         for (name, outbox) in stores.outboxes() {
             let relay = Arc::new(
-                OutboxRelay::new(name, outbox.clone(), shared_bus.clone()).poll_every(opts.relay_poll),
+                OutboxRelay::new(name, outbox.clone(), shared_bus.clone())
+                    .poll_every(opts.relay_poll),
             );
             relay_handles.push(relay.clone());
             relays.push(tokio::spawn(relay.run(shutdown_rx.clone())));
@@ -173,20 +179,30 @@ impl System {
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let app = self.router.clone();
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(stop)
-            .await
-            .context("serving HTTP")?;
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(stop)
+        .await
+        .context("serving HTTP")?;
         tracing::info!("draining the bus and flushing outboxes");
         self.shutdown().await;
         Ok(())
     }
 }
 
-pub fn build_router(stores: &Stores, verifier: Arc<dyn TokenVerifier>, bus: &InProcessBus) -> Router {
+pub fn build_router(
+    stores: &Stores,
+    verifier: Arc<dyn TokenVerifier>,
+    bus: &InProcessBus,
+) -> Router {
     let readiness = Readiness {
         checks: Arc::new(vec![
-            Box::new(StoreReady::<dyn IngestionStore>("ingestion", stores.ingestion.clone())),
+            Box::new(StoreReady::<dyn IngestionStore>(
+                "ingestion",
+                stores.ingestion.clone(),
+            )),
             Box::new(StoreReady::<dyn EdgeStore>("edge", stores.edge.clone())),
             Box::new(BusReady(bus.clone())),
         ]),

@@ -56,7 +56,9 @@ async fn readyz(State(readiness): State<Readiness>) -> Response {
     };
     (
         status,
-        axum::Json(json!({ "status": if ready { "ready" } else { "not_ready" }, "checks": checks })),
+        axum::Json(
+            json!({ "status": if ready { "ready" } else { "not_ready" }, "checks": checks }),
+        ),
     )
         .into_response()
 }

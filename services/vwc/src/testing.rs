@@ -37,13 +37,18 @@ impl TestApp {
         TestApp::spawn_with(dir, |_| {}).await
     }
 
-    pub async fn spawn_with(dir: tempfile::TempDir, tweak: impl FnOnce(&mut EmbeddedOptions)) -> TestApp {
+    pub async fn spawn_with(
+        dir: tempfile::TempDir,
+        tweak: impl FnOnce(&mut EmbeddedOptions),
+    ) -> TestApp {
         let mut opts = test_options(dir.path());
         tweak(&mut opts);
         let system = System::start(opts).await.expect("system starts");
         let router = system.router.clone();
         let keys = system.keys.clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(async move {
@@ -96,7 +101,12 @@ impl TestApp {
 }
 
 impl TestApp {
-    pub async fn post(&self, token: &str, path: &str, body: &serde_json::Value) -> reqwest::Response {
+    pub async fn post(
+        &self,
+        token: &str,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
         self.http
             .post(self.url(path))
             .bearer_auth(token)
@@ -138,7 +148,13 @@ impl TestApp {
     }
 
     /// Records an odometer reading and returns the event id.
-    pub async fn record_odometer(&self, token: &str, vehicle: &str, days_ago: i64, odometer: u64) -> String {
+    pub async fn record_odometer(
+        &self,
+        token: &str,
+        vehicle: &str,
+        days_ago: i64,
+        odometer: u64,
+    ) -> String {
         let at = chrono::Utc::now() - chrono::Duration::days(days_ago);
         let (status, _, body) = vwc_testkit::json(
             self.post(
@@ -154,17 +170,26 @@ impl TestApp {
     }
 
     /// Waits until the timeline of `vehicle` (first page, up to 200) has `n` events; returns them.
-    pub async fn timeline_of_len(&self, token: &str, vehicle: &str, n: usize) -> Vec<serde_json::Value> {
+    pub async fn timeline_of_len(
+        &self,
+        token: &str,
+        vehicle: &str,
+        n: usize,
+    ) -> Vec<serde_json::Value> {
         let path = format!("/v1/vehicles/{vehicle}/events?limit=200");
-        vwc_testkit::eventually(&format!("{n} events in the timeline"), Duration::from_secs(10), || async {
-            let r = self.get(token, &path).await;
-            if r.status() != 200 {
-                return None;
-            }
-            let body: serde_json::Value = r.json().await.ok()?;
-            let items = body["items"].as_array()?.clone();
-            (items.len() == n).then_some(items)
-        })
+        vwc_testkit::eventually(
+            &format!("{n} events in the timeline"),
+            Duration::from_secs(10),
+            || async {
+                let r = self.get(token, &path).await;
+                if r.status() != 200 {
+                    return None;
+                }
+                let body: serde_json::Value = r.json().await.ok()?;
+                let items = body["items"].as_array()?.clone();
+                (items.len() == n).then_some(items)
+            },
+        )
         .await
     }
 }

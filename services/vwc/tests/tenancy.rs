@@ -14,7 +14,10 @@ async fn a_token_of_organisation_b_gets_404_for_organisation_a_vehicle_and_event
     app.record_odometer(&a, &vehicle, 1, 100).await;
     app.timeline_of_len(&a, &vehicle, 1).await;
 
-    for path in [format!("/v1/vehicles/{vehicle}"), format!("/v1/vehicles/{vehicle}/events")] {
+    for path in [
+        format!("/v1/vehicles/{vehicle}"),
+        format!("/v1/vehicles/{vehicle}/events"),
+    ] {
         let (status, ct, problem) = body(app.get(&b, &path).await).await;
         assert_eq!(status, 404, "{path}: {problem}");
         assert_eq!(ct, "application/problem+json");
@@ -62,8 +65,12 @@ async fn missing_or_forged_tokens_are_401_and_insufficient_roles_403() {
     assert_eq!(app.get(&forged, "/v1/vehicles").await.status(), 401);
     let viewer = app.token("org_a", &[Role::Viewer]);
     let (status, _, _) = body(
-        app.post(&viewer, "/v1/vehicles", &json!({"vin": vin(9), "year": 2020, "make": "Honda", "model": "Accord"}))
-            .await,
+        app.post(
+            &viewer,
+            "/v1/vehicles",
+            &json!({"vin": vin(9), "year": 2020, "make": "Honda", "model": "Accord"}),
+        )
+        .await,
     )
     .await;
     assert_eq!(status, 403);

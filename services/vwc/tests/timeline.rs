@@ -24,7 +24,10 @@ async fn a_recorded_event_appears_in_the_timeline() {
     assert_eq!(status, 201, "{created}");
     let items = app.timeline_of_len(&token, &vehicle, 1).await;
     assert_eq!(items[0]["id"], created["event"]["id"]);
-    assert_eq!(items[0]["details"]["tasks"], json!(["oil_change", "tire_rotation"]));
+    assert_eq!(
+        items[0]["details"]["tasks"],
+        json!(["oil_change", "tire_rotation"])
+    );
     assert_eq!(items[0]["source"], "user");
     let v = app.get_ok(&token, &format!("/v1/vehicles/{vehicle}")).await;
     assert_eq!(v["odometer"]["value"], 41250);
@@ -38,7 +41,8 @@ async fn the_timeline_is_newest_first_paged_and_filtered() {
     let token = app.token("org_a", &[Role::FleetManager]);
     let vehicle = app.register(&token, &vin(2)).await;
     for day in 1..=7 {
-        app.record_odometer(&token, &vehicle, 100 - day * 10, 1000 * day as u64).await;
+        app.record_odometer(&token, &vehicle, 100 - day * 10, 1000 * day as u64)
+            .await;
     }
     let (status, _, _) = body(
         app.post(
@@ -79,11 +83,17 @@ async fn the_timeline_is_newest_first_paged_and_filtered() {
     assert_eq!(seen, sorted, "newest first");
 
     let repairs = app
-        .get_ok(&token, &format!("/v1/vehicles/{vehicle}/events?kind=repair"))
+        .get_ok(
+            &token,
+            &format!("/v1/vehicles/{vehicle}/events?kind=repair"),
+        )
         .await;
     assert_eq!(repairs["items"].as_array().unwrap().len(), 1);
     let both = app
-        .get_ok(&token, &format!("/v1/vehicles/{vehicle}/events?kind=repair,odometer_reading"))
+        .get_ok(
+            &token,
+            &format!("/v1/vehicles/{vehicle}/events?kind=repair,odometer_reading"),
+        )
         .await;
     assert_eq!(both["items"].as_array().unwrap().len(), 8);
 
@@ -93,14 +103,23 @@ async fn the_timeline_is_newest_first_paged_and_filtered() {
     let windowed = app
         .http
         .get(app.url(&format!("/v1/vehicles/{vehicle}/events")))
-        .query(&[("from", from.as_str()), ("to", to.as_str()), ("kind", "odometer_reading")])
+        .query(&[
+            ("from", from.as_str()),
+            ("to", to.as_str()),
+            ("kind", "odometer_reading"),
+        ])
         .bearer_auth(&token)
         .send()
         .await
         .unwrap();
     let (status, _, windowed) = body(windowed).await;
     assert_eq!(status, 200, "{windowed}");
-    let odometers: Vec<_> = windowed["items"].as_array().unwrap().iter().map(|e| e["odometer"].clone()).collect();
+    let odometers: Vec<_> = windowed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["odometer"].clone())
+        .collect();
     assert_eq!(odometers, vec![json!(7000), json!(6000)]);
     app.stop().await;
 }
@@ -112,8 +131,18 @@ async fn bad_query_parameters_are_problems() {
     let owner = app.token("org_a", &[Role::Owner]);
     let vehicle = app.register(&owner, &vin(3)).await;
     app.timeline_of_len(&token, &vehicle, 0).await;
-    for q in ["kind=teleport", "limit=0", "limit=abc", "cursor=zzz", "from=yesterday"] {
-        let (status, ct, problem) = body(app.get(&token, &format!("/v1/vehicles/{vehicle}/events?{q}")).await).await;
+    for q in [
+        "kind=teleport",
+        "limit=0",
+        "limit=abc",
+        "cursor=zzz",
+        "from=yesterday",
+    ] {
+        let (status, ct, problem) = body(
+            app.get(&token, &format!("/v1/vehicles/{vehicle}/events?{q}"))
+                .await,
+        )
+        .await;
         assert_eq!(status, 422, "{q}: {problem}");
         assert_eq!(ct, "application/problem+json");
     }
@@ -127,22 +156,37 @@ async fn vehicles_are_listed_with_cursor_paging() {
     for n in 0..5 {
         app.register(&token, &vin(100 + n)).await;
     }
-    let ids = vwc_testkit::eventually("5 vehicles projected", std::time::Duration::from_secs(10), || async {
-        let page = app.get_ok(&token, "/v1/vehicles?limit=200").await;
-        (page["items"].as_array().unwrap().len() == 5).then_some(page)
-    })
+    let ids = vwc_testkit::eventually(
+        "5 vehicles projected",
+        std::time::Duration::from_secs(10),
+        || async {
+            let page = app.get_ok(&token, "/v1/vehicles?limit=200").await;
+            (page["items"].as_array().unwrap().len() == 5).then_some(page)
+        },
+    )
     .await;
     assert_eq!(ids["nextCursor"], serde_json::Value::Null);
     let first = app.get_ok(&token, "/v1/vehicles?limit=2").await;
     let cursor = first["nextCursor"].as_str().unwrap();
-    let second = app.get_ok(&token, &format!("/v1/vehicles?limit=2&cursor={cursor}")).await;
+    let second = app
+        .get_ok(&token, &format!("/v1/vehicles?limit=2&cursor={cursor}"))
+        .await;
     let cursor = second["nextCursor"].as_str().unwrap();
-    let third = app.get_ok(&token, &format!("/v1/vehicles?limit=2&cursor={cursor}")).await;
+    let third = app
+        .get_ok(&token, &format!("/v1/vehicles?limit=2&cursor={cursor}"))
+        .await;
     assert_eq!(third["items"].as_array().unwrap().len(), 1);
     assert!(third["nextCursor"].is_null());
     let all: Vec<_> = [first, second, third]
         .iter()
-        .flat_map(|p| p["items"].as_array().unwrap().iter().map(|v| v["id"].clone()).collect::<Vec<_>>())
+        .flat_map(|p| {
+            p["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v["id"].clone())
+                .collect::<Vec<_>>()
+        })
         .collect();
     let mut dedup = all.clone();
     dedup.dedup();
@@ -156,7 +200,8 @@ async fn an_idempotency_key_returns_the_same_event_and_stores_it_once() {
     let token = app.token("org_a", &[Role::Technician, Role::Owner]);
     let vehicle = app.register(&token, &vin(4)).await;
     let path = format!("/v1/vehicles/{vehicle}/events");
-    let payload = json!({"kind": "odometer_reading", "occurredAt": "2026-01-01T00:00:00Z", "odometer": 5});
+    let payload =
+        json!({"kind": "odometer_reading", "occurredAt": "2026-01-01T00:00:00Z", "odometer": 5});
     let send = |payload: serde_json::Value| {
         let (app, token, path) = (&app, &token, &path);
         async move {
@@ -177,7 +222,10 @@ async fn an_idempotency_key_returns_the_same_event_and_stores_it_once() {
     let (s2, _, second) = send(payload.clone()).await;
     assert_eq!((s1, s2), (201, 201));
     assert_eq!(first["event"]["id"], second["event"]["id"]);
-    let (s3, ct, _) = send(json!({"kind": "odometer_reading", "occurredAt": "2026-01-01T00:00:00Z", "odometer": 6})).await;
+    let (s3, ct, _) = send(
+        json!({"kind": "odometer_reading", "occurredAt": "2026-01-01T00:00:00Z", "odometer": 6}),
+    )
+    .await;
     assert_eq!(s3, 422);
     assert_eq!(ct, "application/problem+json");
     app.timeline_of_len(&token, &vehicle, 1).await;

@@ -212,7 +212,10 @@ impl Bus for InProcessBus {
                     Some(slot) => deliveries.push(self.spawn_delivery(slot, envelope.clone())),
                     None => {
                         if self.inner.warned.lock().unwrap().insert(name.to_string()) {
-                            warn!(consumer = name, "routes.json names a consumer that is not running here");
+                            warn!(
+                                consumer = name,
+                                "routes.json names a consumer that is not running here"
+                            );
                         }
                     }
                 }

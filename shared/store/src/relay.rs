@@ -38,7 +38,11 @@ impl OutboxRelay {
     pub async fn flush(&self) -> Result<usize, String> {
         let mut sent = 0;
         loop {
-            let batch = self.outbox.pending(BATCH).await.map_err(|e| e.to_string())?;
+            let batch = self
+                .outbox
+                .pending(BATCH)
+                .await
+                .map_err(|e| e.to_string())?;
             if batch.is_empty() {
                 return Ok(sent);
             }

@@ -165,8 +165,13 @@ impl SqliteDb {
 }
 
 fn migrate(conn: &mut Connection, migrations: &[&str]) -> StoreResult<()> {
-    let all: Vec<&str> = COMMON_MIGRATIONS.iter().chain(migrations).copied().collect();
-    let current: usize = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+    let all: Vec<&str> = COMMON_MIGRATIONS
+        .iter()
+        .chain(migrations)
+        .copied()
+        .collect();
+    let current: usize =
+        conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
     if current > all.len() {
         return Err(StoreError::Other(format!(
             "database schema version {current} is newer than this build ({})",
@@ -388,13 +393,24 @@ mod tests {
     use vwc_contracts::EventType;
 
     fn envelope() -> Envelope {
-        Envelope::new(EventType::VehicleRegistered, "vwc.test", "org_a", None, None, serde_json::json!({}))
+        Envelope::new(
+            EventType::VehicleRegistered,
+            "vwc.test",
+            "org_a",
+            None,
+            None,
+            serde_json::json!({}),
+        )
     }
 
     #[tokio::test]
     async fn a_failing_write_rolls_back_alone_and_the_others_commit() {
         let dir = tempfile::tempdir().unwrap();
-        let db = SqliteDb::open(&dir.path().join("t.db"), &["CREATE TABLE t (x INTEGER UNIQUE);"]).unwrap();
+        let db = SqliteDb::open(
+            &dir.path().join("t.db"),
+            &["CREATE TABLE t (x INTEGER UNIQUE);"],
+        )
+        .unwrap();
         let mut handles = Vec::new();
         for x in [1, 2, 2, 3] {
             let db = db.clone();
@@ -413,7 +429,10 @@ mod tests {
             }
         }
         assert_eq!(failures, 1);
-        let n: i64 = db.read(|c| Ok(c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?)).await.unwrap();
+        let n: i64 = db
+            .read(|c| Ok(c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?))
+            .await
+            .unwrap();
         assert_eq!(n, 3);
     }
 
@@ -441,7 +460,10 @@ mod tests {
         let db = SqliteDb::open(&dir.path().join("i.db"), &[]).unwrap();
         let first = db.write(|c| claim_inbox(c, "edge", "e1")).await.unwrap();
         let second = db.write(|c| claim_inbox(c, "edge", "e1")).await.unwrap();
-        let other = db.write(|c| claim_inbox(c, "notification", "e1")).await.unwrap();
+        let other = db
+            .write(|c| claim_inbox(c, "notification", "e1"))
+            .await
+            .unwrap();
         assert!(first && !second && other);
     }
 
@@ -449,7 +471,9 @@ mod tests {
     async fn dead_letters_are_listed_until_replayed() {
         let dir = tempfile::tempdir().unwrap();
         let db = SqliteDb::open(&dir.path().join("d.db"), &[]).unwrap();
-        db.put_dead_letter("edge", &envelope(), "boom", 5).await.unwrap();
+        db.put_dead_letter("edge", &envelope(), "boom", 5)
+            .await
+            .unwrap();
         let list = db.list_dead_letters().await.unwrap();
         assert_eq!(list.len(), 1);
         assert_eq!(list[0].attempts, 5);
