@@ -15,16 +15,18 @@ pub enum EventType {
     MaintenanceStatusChanged,
     ReminderDue,
     NotificationDelivered,
+    MaintenanceScheduleUpdated,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 6] = [
+    pub const ALL: [EventType; 7] = [
         EventType::VehicleRegistered,
         EventType::VehicleEventRecorded,
         EventType::ValuationUpdated,
         EventType::MaintenanceStatusChanged,
         EventType::ReminderDue,
         EventType::NotificationDelivered,
+        EventType::MaintenanceScheduleUpdated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -35,6 +37,7 @@ impl EventType {
             EventType::MaintenanceStatusChanged => "MaintenanceStatusChanged",
             EventType::ReminderDue => "ReminderDue",
             EventType::NotificationDelivered => "NotificationDelivered",
+            EventType::MaintenanceScheduleUpdated => "MaintenanceScheduleUpdated",
         }
     }
 

@@ -3,6 +3,7 @@
 
 use schemars::{JsonSchema, schema_for};
 
+use crate::maintenance::*;
 use crate::vehicle::*;
 use crate::{Envelope, FieldError};
 
@@ -33,6 +34,19 @@ pub fn all() -> Vec<(&'static str, serde_json::Value)> {
             s::<VehicleEventRecorded>(),
         ),
         ("field-error.json", s::<FieldError>()),
+        (
+            "event-maintenance-schedule-updated.json",
+            s::<MaintenanceScheduleUpdated>(),
+        ),
+        (
+            "event-maintenance-status-changed.json",
+            s::<MaintenanceStatusChanged>(),
+        ),
+        ("event-reminder-due.json", s::<ReminderDue>()),
+        (
+            "event-notification-delivered.json",
+            s::<NotificationDelivered>(),
+        ),
     ]
 }
 

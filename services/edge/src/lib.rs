@@ -4,10 +4,12 @@
 pub mod consumer;
 pub mod cursor;
 pub mod http;
+pub mod mongo;
 pub mod sqlite;
 pub mod store;
 
 pub use consumer::EdgeConsumer;
+pub use mongo::MongoEdgeStore;
 pub use sqlite::SqliteEdgeStore;
 pub use store::EdgeStore;
 

@@ -2,10 +2,12 @@
 //! the API and publishes `VehicleRegistered` and `VehicleEventRecorded` through its outbox.
 
 pub mod http;
+pub mod mongo;
 pub mod service;
 pub mod sqlite;
 pub mod store;
 
+pub use mongo::MongoIngestionStore;
 pub use service::Ingestion;
 pub use sqlite::SqliteIngestionStore;
 pub use store::{IngestionStore, InsertEventOutcome};

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use vwc_auth::Role;
 
-use crate::embedded::{EmbeddedOptions, Stores, System};
+use crate::embedded::{BusChoice, EmbeddedOptions, Stores, System};
 
 #[derive(Debug, Parser)]
 #[command(name = "vwc", version, about = "Vehicle Wellness Center")]
@@ -37,6 +37,34 @@ pub struct UpArgs {
     /// Do not load the demo seed into an empty data dir.
     #[arg(long)]
     pub no_seed: bool,
+    #[command(flatten)]
+    pub bus: BusArgs,
+}
+
+#[derive(Debug, clap::Args, Clone)]
+pub struct BusArgs {
+    /// `inproc` (embedded) or `aws` (EventBridge + SQS; run `vwc aws bootstrap` first).
+    #[arg(long = "bus", env = "VWC_BUS", default_value = "inproc", value_parser = ["inproc", "aws"])]
+    pub kind: String,
+    /// AWS endpoint override, e.g. a local moto server.
+    #[arg(long, env = "VWC_AWS_ENDPOINT")]
+    pub aws_endpoint: Option<String>,
+    /// EventBridge bus name (queues are named `<bus>-<service>`).
+    #[arg(long, env = "VWC_BUS_NAME", default_value = "vwc")]
+    pub bus_name: String,
+}
+
+impl BusArgs {
+    pub fn choice(&self) -> BusChoice {
+        if self.kind == "aws" {
+            BusChoice::Aws {
+                endpoint: self.aws_endpoint.clone(),
+                bus_name: self.bus_name.clone(),
+            }
+        } else {
+            BusChoice::InProcess
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -67,6 +95,37 @@ pub enum Command {
     Dlq {
         #[command(subcommand)]
         action: DlqAction,
+    },
+    /// Run one service's consumer (SQS long-poll worker) and outbox relay against AWS (or moto).
+    Worker {
+        /// ingestion, edge, maintenance-scheduler, notification
+        service: String,
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long, env = "VWC_AWS_ENDPOINT")]
+        aws_endpoint: Option<String>,
+        #[arg(long, env = "VWC_BUS_NAME", default_value = "vwc")]
+        bus_name: String,
+    },
+    /// AWS resources for the distributed modes.
+    Aws {
+        #[command(subcommand)]
+        action: AwsAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AwsAction {
+    /// Create the event bus, one queue + dead-letter queue per consumer, and the rules from
+    /// contracts/routes.json (idempotent). Prints what exists as JSON.
+    Bootstrap {
+        #[arg(long, env = "VWC_AWS_ENDPOINT")]
+        endpoint: Option<String>,
+        #[arg(long, env = "VWC_BUS_NAME", default_value = "vwc")]
+        bus_name: String,
+        /// Receives before a message moves to the dead-letter queue.
+        #[arg(long, default_value_t = 5)]
+        max_receive_count: u32,
     },
 }
 
@@ -110,6 +169,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             .and_then(|s| s.parse().ok())
             .unwrap_or_else(|| "127.0.0.1:8080".parse().expect("valid default")),
         no_seed: false,
+        bus: BusArgs {
+            kind: std::env::var("VWC_BUS").unwrap_or_else(|_| "inproc".into()),
+            aws_endpoint: std::env::var("VWC_AWS_ENDPOINT").ok(),
+            bus_name: std::env::var("VWC_BUS_NAME").unwrap_or_else(|_| "vwc".into()),
+        },
     }));
     match command {
         Command::Up(args) => up(args).await,
@@ -139,6 +203,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Dlq { action } => dlq(action).await,
+        Command::Worker {
+            service,
+            data,
+            aws_endpoint,
+            bus_name,
+        } => worker(service, data, aws_endpoint, bus_name).await,
+        Command::Aws {
+            action:
+                AwsAction::Bootstrap {
+                    endpoint,
+                    bus_name,
+                    max_receive_count,
+                },
+        } => {
+            let config = vwc_bus::aws::sdk_config(endpoint.as_deref()).await;
+            let done = vwc_bus::bootstrap::bootstrap(
+                &aws_sdk_eventbridge::Client::new(&config),
+                &aws_sdk_sqs::Client::new(&config),
+                &vwc_contracts::Routes::load(),
+                &bus_name,
+                max_receive_count,
+            )
+            .await?;
+            println!("{}", serde_json::to_string_pretty(&done)?);
+            Ok(())
+        }
     }
 }
 
@@ -148,9 +238,38 @@ fn options(data: &DataDir) -> EmbeddedOptions {
     opts
 }
 
+const SERVICES: [&str; 4] = ["ingestion", "edge", "maintenance-scheduler", "notification"];
+
+async fn worker(
+    service: String,
+    data: DataDir,
+    aws_endpoint: Option<String>,
+    bus_name: String,
+) -> anyhow::Result<()> {
+    if !SERVICES.contains(&service.as_str()) {
+        anyhow::bail!(
+            "unknown service {service:?}; one of {}",
+            SERVICES.join(", ")
+        );
+    }
+    let mut opts = options(&data);
+    opts.bus = BusChoice::Aws {
+        endpoint: aws_endpoint,
+        bus_name,
+    };
+    opts.only = Some(vec![service.clone()]);
+    let system = System::start(opts).await?;
+    eprintln!("worker {service} running; Ctrl-C to stop");
+    shutdown_signal().await;
+    system.shutdown().await;
+    Ok(())
+}
+
 async fn up(args: UpArgs) -> anyhow::Result<()> {
     let fresh = !args.data.data_dir.join("ingestion.db").exists();
-    let system = System::start(options(&args.data)).await?;
+    let mut opts = options(&args.data);
+    opts.bus = args.bus.choice();
+    let system = System::start(opts).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| {

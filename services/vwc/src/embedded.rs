@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use tower_http::trace::TraceLayer;
 use vwc_auth::{Hs256Keys, TokenVerifier};
 use vwc_bus::inproc::{InProcessBus, RetryPolicy};
-use vwc_bus::{Bus, DeadLetterStore};
+use vwc_bus::{Bus, Consumer, DeadLetterStore};
 use vwc_contracts::Routes;
 use vwc_edge::{EdgeConsumer, EdgeStore, SqliteEdgeStore};
 use vwc_ingestion::{Ingestion, IngestionStore, SqliteIngestionStore};
@@ -23,9 +23,26 @@ use vwc_store::{Outbox, OutboxRelay};
 
 use crate::routes::{Readiness, ReadinessCheck};
 
+/// Which bus carries the events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BusChoice {
+    /// The in-process bus (embedded mode).
+    InProcess,
+    /// EventBridge + SQS through the AWS SDK (distributed-local against moto, or real AWS).
+    Aws {
+        endpoint: Option<String>,
+        bus_name: String,
+    },
+}
+
 #[derive(Debug, Clone)]
 pub struct EmbeddedOptions {
     pub data_dir: PathBuf,
+    pub bus: BusChoice,
+    /// Run only these services' consumers and relays (`vwc worker`); all when `None`.
+    pub only: Option<Vec<String>>,
+    /// Seconds an SQS long poll waits (AWS bus).
+    pub sqs_wait_secs: u32,
     pub retry: RetryPolicy,
     /// How often relays poll their outbox when nothing woke them.
     pub relay_poll: Duration,
@@ -37,6 +54,9 @@ impl EmbeddedOptions {
     pub fn new(data_dir: impl Into<PathBuf>) -> EmbeddedOptions {
         EmbeddedOptions {
             data_dir: data_dir.into(),
+            bus: BusChoice::InProcess,
+            only: None,
+            sqs_wait_secs: 20,
             retry: RetryPolicy::default(),
             relay_poll: Duration::from_millis(500),
             jwt_secret: None,
@@ -69,13 +89,26 @@ impl Stores {
 
     /// Dead-letter tables by consumer name.
     pub fn dead_letters(&self) -> Vec<(&'static str, Arc<dyn DeadLetterStore>)> {
+        self.consumers()
+            .into_iter()
+            .map(|(name, (_, dead_letters))| (name, dead_letters))
+            .collect()
+    }
+
+    /// Every consumer, by service name, with the store that keeps its dead letters.
+    #[allow(clippy::type_complexity)]
+    pub fn consumers(&self) -> Vec<(&'static str, (Arc<dyn Consumer>, Arc<dyn DeadLetterStore>))> {
         vec![(
             vwc_edge::CONSUMER,
-            self.edge.clone() as Arc<dyn DeadLetterStore>,
+            (
+                Arc::new(EdgeConsumer::new(self.edge.clone())) as Arc<dyn Consumer>,
+                self.edge.clone() as Arc<dyn DeadLetterStore>,
+            ),
         )]
     }
 
-    fn outboxes(&self) -> Vec<(&'static str, Arc<dyn Outbox>)> {
+    /// Every publishing service's outbox, by service name.
+    pub fn outboxes(&self) -> Vec<(&'static str, Arc<dyn Outbox>)> {
         vec![("ingestion", self.ingestion.clone() as Arc<dyn Outbox>)]
     }
 }
@@ -122,17 +155,62 @@ impl System {
         let keys = Arc::new(Hs256Keys::new(&secret));
         let stores = Stores::open(&opts.data_dir)?;
 
+        let wanted = |name: &str| {
+            opts.only
+                .as_ref()
+                .is_none_or(|only| only.iter().any(|o| o == name))
+        };
         let bus = InProcessBus::new(Routes::load(), opts.retry);
-        bus.register(
-            Arc::new(EdgeConsumer::new(stores.edge.clone())),
-            stores.edge.clone(),
-        );
-
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let shared_bus: Arc<dyn Bus> = Arc::new(bus.clone());
         let mut relays = Vec::new();
+        let shared_bus: Arc<dyn Bus> = match &opts.bus {
+            BusChoice::InProcess => {
+                for (name, (consumer, dead_letters)) in stores.consumers() {
+                    if wanted(name) {
+                        bus.register(consumer, dead_letters);
+                    }
+                }
+                Arc::new(bus.clone())
+            }
+            BusChoice::Aws { endpoint, bus_name } => {
+                let config = vwc_bus::aws::sdk_config(endpoint.as_deref()).await;
+                let sqs = aws_sdk_sqs::Client::new(&config);
+                for (name, (consumer, _)) in stores.consumers() {
+                    if !wanted(name) {
+                        continue;
+                    }
+                    let queue = vwc_bus::bootstrap::queue_name(bus_name, name);
+                    let url = sqs
+                        .get_queue_url()
+                        .queue_name(&queue)
+                        .send()
+                        .await
+                        .with_context(|| {
+                            format!("finding SQS queue {queue} (run `vwc aws bootstrap` first)")
+                        })?
+                        .queue_url
+                        .unwrap_or_default();
+                    let options = vwc_bus::sqs::WorkerOptions {
+                        wait_time_secs: opts.sqs_wait_secs,
+                        ..Default::default()
+                    };
+                    let worker = vwc_bus::sqs::SqsWorker::new(sqs.clone(), url, consumer, options);
+                    let rx = shutdown_rx.clone();
+                    relays.push(tokio::spawn(async move {
+                        worker.run(rx).await;
+                    }));
+                }
+                Arc::new(vwc_bus::eventbridge::EventBridgeBus::new(
+                    aws_sdk_eventbridge::Client::new(&config),
+                    bus_name.clone(),
+                ))
+            }
+        };
         let mut relay_handles = Vec::new();
         for (name, outbox) in stores.outboxes() {
+            if !wanted(name) {
+                continue;
+            }
             let relay = Arc::new(
                 OutboxRelay::new(name, outbox.clone(), shared_bus.clone())
                     .poll_every(opts.relay_poll),
@@ -142,7 +220,7 @@ impl System {
         }
 
         let verifier: Arc<dyn TokenVerifier> = keys.clone();
-        let router = build_router(&stores, verifier, &bus);
+        let router = build_router(&stores, verifier, &bus, opts.bus == BusChoice::InProcess);
         Ok(System {
             stores,
             bus,
@@ -196,16 +274,20 @@ pub fn build_router(
     stores: &Stores,
     verifier: Arc<dyn TokenVerifier>,
     bus: &InProcessBus,
+    in_process_bus: bool,
 ) -> Router {
+    let mut checks: Vec<Box<dyn ReadinessCheck>> = vec![
+        Box::new(StoreReady::<dyn IngestionStore>(
+            "ingestion",
+            stores.ingestion.clone(),
+        )),
+        Box::new(StoreReady::<dyn EdgeStore>("edge", stores.edge.clone())),
+    ];
+    if in_process_bus {
+        checks.push(Box::new(BusReady(bus.clone())));
+    }
     let readiness = Readiness {
-        checks: Arc::new(vec![
-            Box::new(StoreReady::<dyn IngestionStore>(
-                "ingestion",
-                stores.ingestion.clone(),
-            )),
-            Box::new(StoreReady::<dyn EdgeStore>("edge", stores.edge.clone())),
-            Box::new(BusReady(bus.clone())),
-        ]),
+        checks: Arc::new(checks),
     };
     Router::new()
         .merge(vwc_ingestion::http::router(vwc_ingestion::http::IngestionState {

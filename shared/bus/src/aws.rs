@@ -12,8 +12,14 @@ pub const DEFAULT_REGION: &str = "us-east-1";
 /// from it talks to that endpoint; if the environment then carries no credentials, static test credentials
 /// are used so the emulator's signature check has something to read and no real account is ever touched.
 pub async fn sdk_config(endpoint: Option<&str>) -> SdkConfig {
-    let region = RegionProviderChain::default_provider().or_else(Region::new(DEFAULT_REGION));
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(region);
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    loader = match (endpoint, env_region()) {
+        (_, Some(region)) => loader.region(Region::new(region)),
+        // Against an emulator there is no instance metadata to ask: don't wait for IMDS.
+        (Some(_), None) => loader.region(Region::new(DEFAULT_REGION)),
+        (None, None) => loader
+            .region(RegionProviderChain::default_provider().or_else(Region::new(DEFAULT_REGION))),
+    };
     if let Some(endpoint) = endpoint {
         loader = loader.endpoint_url(endpoint);
         if !credentials_in_env() {
@@ -27,6 +33,12 @@ pub async fn sdk_config(endpoint: Option<&str>) -> SdkConfig {
         }
     }
     loader.load().await
+}
+
+fn env_region() -> Option<String> {
+    ["AWS_REGION", "AWS_DEFAULT_REGION"]
+        .iter()
+        .find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))
 }
 
 fn credentials_in_env() -> bool {

@@ -11,14 +11,14 @@ use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 use vwc_contracts::{EventType, Routes};
 
-/// The consumer's queue.
-pub fn queue_name(consumer: &str) -> String {
-    format!("vwc-{consumer}")
+/// The consumer's queue on bus `bus` (e.g. `vwc-edge`); the bus name keeps several buses on one account apart.
+pub fn queue_name(bus: &str, consumer: &str) -> String {
+    format!("{bus}-{consumer}")
 }
 
 /// Where the consumer's queue sends a message after `maxReceiveCount` failed receives.
-pub fn dead_letter_queue_name(consumer: &str) -> String {
-    format!("vwc-{consumer}-dlq")
+pub fn dead_letter_queue_name(bus: &str, consumer: &str) -> String {
+    format!("{bus}-{consumer}-dlq")
 }
 
 /// The rule on the bus that routes the consumer's event types to its queue.
@@ -80,7 +80,7 @@ pub async fn bootstrap(
     ensure_event_bus(eb, bus_name).await?;
     let mut queues = BTreeMap::new();
     for (consumer, types) in &routes.consumers {
-        let dlq_name = dead_letter_queue_name(consumer);
+        let dlq_name = dead_letter_queue_name(bus_name, consumer);
         let (dlq_url, dlq_arn) = ensure_queue(sqs, &dlq_name).await?;
         set_queue_attributes(
             sqs,
@@ -93,7 +93,7 @@ pub async fn bootstrap(
         )
         .await?;
 
-        let name = queue_name(consumer);
+        let name = queue_name(bus_name, consumer);
         let (url, arn) = ensure_queue(sqs, &name).await?;
         let redrive = serde_json::json!({
             "deadLetterTargetArn": dlq_arn,
@@ -316,8 +316,8 @@ mod tests {
 
     #[test]
     fn names_follow_the_consumer() {
-        assert_eq!(queue_name("edge"), "vwc-edge");
-        assert_eq!(dead_letter_queue_name("edge"), "vwc-edge-dlq");
+        assert_eq!(queue_name("vwc", "edge"), "vwc-edge");
+        assert_eq!(dead_letter_queue_name("vwc", "edge"), "vwc-edge-dlq");
         assert_eq!(
             rule_name("maintenance-scheduler"),
             "vwc-to-maintenance-scheduler"

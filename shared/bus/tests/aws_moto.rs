@@ -223,10 +223,13 @@ async fn bootstrap_is_idempotent_and_gives_every_queue_a_dead_letter_redrive() {
     );
 
     for (consumer, info) in &first.queues {
-        assert!(info.url.ends_with(&format!("/{}", queue_name(consumer))));
+        assert!(
+            info.url
+                .ends_with(&format!("/{}", queue_name(&bus, consumer)))
+        );
         assert!(
             info.dlq_url
-                .ends_with(&format!("/{}", dead_letter_queue_name(consumer)))
+                .ends_with(&format!("/{}", dead_letter_queue_name(&bus, consumer)))
         );
         let attributes = queue_attributes(&moto.sqs, &info.url).await;
         assert_eq!(redrive_of(&attributes), (info.dlq_arn.clone(), 3));
@@ -380,7 +383,7 @@ async fn lambda_batch_reports_only_the_poison_message_as_failed() {
     let url = moto
         .sqs
         .create_queue()
-        .queue_name(queue_name(&consumer_name))
+        .queue_name(queue_name("vwc-test", &consumer_name))
         .send()
         .await
         .expect("CreateQueue")

@@ -29,7 +29,7 @@ pub enum LogFormat {
     Json,
 }
 
-/// Installs the global subscriber. Safe to call more than once (later calls are ignored), so tests may too.
+/// Installs the global subscriber (logs go to stderr; stdout stays for command output). Safe to call more than once (later calls are ignored), so tests may too.
 pub fn init(service: &str, format: LogFormat) -> TelemetryGuard {
     let filter = || {
         EnvFilter::try_from_default_env().unwrap_or_else(|_| {
@@ -38,11 +38,13 @@ pub fn init(service: &str, format: LogFormat) -> TelemetryGuard {
     };
     let fmt_layer = match format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
             .json()
             .with_current_span(true)
             .with_filter(filter())
             .boxed(),
         LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
             .with_target(false)
             .with_filter(filter())
             .boxed(),

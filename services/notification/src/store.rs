@@ -1,0 +1,301 @@
+//! The notification store port: per-organisation preferences (with the outbound webhook secret),
+//! notifications, their deliveries per channel and every delivery attempt.
+//!
+//! Exactly once: a notification is unique per (organisation, reminder id) and a delivery per
+//! (notification, channel); `record_notification` claims the envelope in the inbox in the same
+//! transaction. A worker sends a delivery only under a lease it claimed, and `settle` applies its result
+//! only while that lease is still the delivery's.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
+use vwc_bus::DeadLetterStore;
+use vwc_contracts::{Channel, Envelope, MaintenanceStatus, ReminderDue};
+use vwc_store::{Outbox, StoreError, StoreResult};
+use vwc_webhook::WebhookSecret;
+
+use crate::quiet_hours::QuietHours;
+
+/// An organisation's channels. In-app is always on and so has no switch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Preferences {
+    pub webhook_url: Option<String>,
+    pub email: Option<String>,
+    pub quiet_hours: Option<QuietHours>,
+}
+
+/// Preferences as stored, with the organisation's outbound webhook secret.
+#[derive(Debug, Clone)]
+pub struct StoredPreferences {
+    pub preferences: Preferences,
+    pub webhook_secret: Option<WebhookSecret>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What `save_preferences` does with the webhook secret.
+#[derive(Debug, Clone)]
+pub enum SecretChange {
+    Keep,
+    /// Store this one unless the organisation already has a secret.
+    IssueIfMissing(WebhookSecret),
+    /// Replace whatever is stored (rotation).
+    Replace(WebhookSecret),
+}
+
+#[derive(Debug, Clone)]
+pub struct SavedPreferences {
+    pub stored: StoredPreferences,
+    /// The secret this call stored, when it stored one: shown to the caller once, never again.
+    pub issued_secret: Option<WebhookSecret>,
+}
+
+/// One thing worth telling an organisation, keyed by the reminder that caused it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notification {
+    pub id: String,
+    pub org_id: String,
+    pub reminder_id: String,
+    pub vehicle_id: Option<String>,
+    pub title: String,
+    pub body: String,
+    pub severity: MaintenanceStatus,
+    pub reminder: ReminderDue,
+    /// Trace context of the event that caused it, carried into `NotificationDelivered`.
+    pub traceparent: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    /// Waiting for its next attempt (`next_attempt_at`).
+    Pending,
+    Delivered,
+    /// Refused for good by the receiver (a 4xx other than 408/429) or unusable.
+    Failed,
+    /// Every attempt the retry policy allows failed.
+    DeadLettered,
+    /// The channel was switched off before the delivery could go out.
+    Cancelled,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Failed => "failed",
+            DeliveryStatus::DeadLettered => "dead_lettered",
+            DeliveryStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> StoreResult<DeliveryStatus> {
+        Ok(match text {
+            "pending" => DeliveryStatus::Pending,
+            "delivered" => DeliveryStatus::Delivered,
+            "failed" => DeliveryStatus::Failed,
+            "dead_lettered" => DeliveryStatus::DeadLettered,
+            "cancelled" => DeliveryStatus::Cancelled,
+            other => return Err(StoreError::Other(format!("unknown delivery status {other:?}"))),
+        })
+    }
+}
+
+/// One notification on one channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    /// Also the outbound `webhook-id`, so a receiver can drop a retry it already applied.
+    pub id: String,
+    pub notification_id: String,
+    pub org_id: String,
+    pub channel: Channel,
+    pub status: DeliveryStatus,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// When a pending delivery is next due (or, while claimed, when its lease runs out).
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    Delivered,
+    /// Failed; another attempt is scheduled.
+    RetryScheduled,
+    /// Failed for good.
+    Failed,
+    /// Failed, and it was the last attempt allowed.
+    DeadLettered,
+}
+
+impl AttemptOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptOutcome::Delivered => "delivered",
+            AttemptOutcome::RetryScheduled => "retry_scheduled",
+            AttemptOutcome::Failed => "failed",
+            AttemptOutcome::DeadLettered => "dead_lettered",
+        }
+    }
+
+    pub fn parse(text: &str) -> StoreResult<AttemptOutcome> {
+        Ok(match text {
+            "delivered" => AttemptOutcome::Delivered,
+            "retry_scheduled" => AttemptOutcome::RetryScheduled,
+            "failed" => AttemptOutcome::Failed,
+            "dead_lettered" => AttemptOutcome::DeadLettered,
+            other => return Err(StoreError::Other(format!("unknown attempt outcome {other:?}"))),
+        })
+    }
+
+    /// The delivery status an attempt with this outcome leaves behind.
+    pub fn status_after(self) -> DeliveryStatus {
+        match self {
+            AttemptOutcome::Delivered => DeliveryStatus::Delivered,
+            AttemptOutcome::RetryScheduled => DeliveryStatus::Pending,
+            AttemptOutcome::Failed => DeliveryStatus::Failed,
+            AttemptOutcome::DeadLettered => DeliveryStatus::DeadLettered,
+        }
+    }
+}
+
+/// The record of one attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryAttempt {
+    pub delivery_id: String,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    pub at: DateTime<Utc>,
+    pub outcome: AttemptOutcome,
+    /// The receiver's HTTP status, when it answered.
+    pub http_status: Option<u16>,
+    pub error: Option<String>,
+}
+
+/// Everything one `ReminderDue` produces, written in one transaction.
+#[derive(Debug, Clone)]
+pub struct NewNotification {
+    pub notification: Notification,
+    pub deliveries: Vec<Delivery>,
+    /// Attempts already made (the in-app delivery is delivered on creation).
+    pub attempts: Vec<DeliveryAttempt>,
+    /// Events to publish through the outbox (`NotificationDelivered` for in-app).
+    pub events: Vec<Envelope>,
+}
+
+/// The right to attempt one delivery, until `next_attempt_at` of the claimed delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub delivery_id: String,
+    pub token: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    pub delivery: Delivery,
+    pub notification: Notification,
+    pub lease: Lease,
+}
+
+/// What became of a claimed delivery.
+#[derive(Debug, Clone)]
+pub enum Settlement {
+    /// An attempt was made; `retry_at` is set when the outcome is `RetryScheduled`, `delivered_event`
+    /// when it is `Delivered`.
+    Attempted {
+        attempt: DeliveryAttempt,
+        retry_at: Option<DateTime<Utc>>,
+        delivered_event: Option<Envelope>,
+    },
+    /// Not attempted now (quiet hours): due again at `until`, no attempt counted.
+    Held { until: DateTime<Utc> },
+    /// Not attempted and never will be (the channel was switched off).
+    Cancelled { reason: String },
+}
+
+#[async_trait]
+pub trait NotificationStore: Outbox + DeadLetterStore + Send + Sync {
+    async fn preferences(&self, org_id: &str) -> StoreResult<Option<StoredPreferences>>;
+
+    /// Replaces the organisation's preferences and applies `secret` in the same transaction.
+    async fn save_preferences(
+        &self,
+        org_id: &str,
+        preferences: &Preferences,
+        secret: SecretChange,
+        now: DateTime<Utc>,
+    ) -> StoreResult<SavedPreferences>;
+
+    /// Claims `envelope_id` for the notification consumer and, unless the envelope or another one with the
+    /// same (organisation, reminder id) was applied before, stores the notification, its deliveries and
+    /// attempts and enqueues its events. Returns `false` (and changes nothing else) for a duplicate.
+    async fn record_notification(
+        &self,
+        envelope_id: &str,
+        new: &NewNotification,
+    ) -> StoreResult<bool>;
+
+    /// Leases up to `limit` pending deliveries due at `now`, earliest first: each is pushed to
+    /// `now + lease` so no other worker takes it meanwhile.
+    async fn claim_due_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+        lease: chrono::TimeDelta,
+    ) -> StoreResult<Vec<ClaimedDelivery>>;
+
+    /// Applies what became of a claimed delivery (with its attempt record and event) in one
+    /// transaction. `false` when the lease was lost (another worker took over): nothing changed.
+    async fn settle(&self, lease: &Lease, settlement: &Settlement) -> StoreResult<bool>;
+
+    /// When the earliest pending delivery is due, if any.
+    async fn next_due_at(&self) -> StoreResult<Option<DateTime<Utc>>>;
+
+    async fn notification_for_reminder(
+        &self,
+        org_id: &str,
+        reminder_id: &str,
+    ) -> StoreResult<Option<Notification>>;
+
+    /// Deliveries of a notification, in channel order (in-app, webhook, email).
+    async fn deliveries(&self, notification_id: &str) -> StoreResult<Vec<Delivery>>;
+
+    /// Attempts of a delivery, first first.
+    async fn attempts(&self, delivery_id: &str) -> StoreResult<Vec<DeliveryAttempt>>;
+
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Notified after a write that created pending deliveries, so the worker need not wait for its poll.
+    fn deliveries_wakeup(&self) -> Arc<Notify>;
+}
+
+pub(crate) fn channel_rank(channel: Channel) -> u8 {
+    match channel {
+        Channel::InApp => 0,
+        Channel::Webhook => 1,
+        Channel::Email => 2,
+    }
+}
+
+pub(crate) fn parse_channel(text: &str) -> StoreResult<Channel> {
+    Ok(match text {
+        "in_app" => Channel::InApp,
+        "webhook" => Channel::Webhook,
+        "email" => Channel::Email,
+        other => return Err(StoreError::Other(format!("unknown channel {other:?}"))),
+    })
+}
+
+pub(crate) fn parse_severity(text: &str) -> StoreResult<MaintenanceStatus> {
+    Ok(match text {
+        "ok" => MaintenanceStatus::Ok,
+        "due_soon" => MaintenanceStatus::DueSoon,
+        "overdue" => MaintenanceStatus::Overdue,
+        "unknown" => MaintenanceStatus::Unknown,
+        other => return Err(StoreError::Other(format!("unknown severity {other:?}"))),
+    })
+}
