@@ -17,6 +17,7 @@ pub const MAX_INTERVAL_MONTHS: u32 = 240;
 pub const MAX_INTERVAL_DISTANCE: u32 = 1_000_000;
 pub const MAX_DUE_SOON_DAYS: u32 = 365;
 pub const MAX_DUE_SOON_DISTANCE: u32 = 100_000;
+pub const MAX_ITEM_TITLE: usize = 120;
 
 const KM_PER_MILE: f64 = 1.609_344;
 /// A projection further out than this says nothing useful (and would overflow date arithmetic).
@@ -39,6 +40,10 @@ pub enum DueMode {
 #[serde(rename_all = "camelCase")]
 pub struct ItemSettings {
     pub task: String,
+    /// The title shown for the item; `None` uses the catalogue's (or the task code spelled out). Custom
+    /// tasks outside the catalogue are created with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval_miles: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -77,6 +82,7 @@ impl ItemSettings {
         let entry = Catalogue::standard().get(task)?;
         Some(ItemSettings {
             task: entry.task.clone(),
+            title: None,
             interval_miles: entry.interval_miles.filter(|_| unit == OdometerUnit::Mi),
             interval_km: entry.interval_km.filter(|_| unit == OdometerUnit::Km),
             interval_months: entry.interval_months,
@@ -135,6 +141,9 @@ impl ItemSettings {
                 "must be a task code (lower snake_case, up to 50 characters)",
             );
         }
+        if let Some(title) = &self.title {
+            v.text("title", title, 1, MAX_ITEM_TITLE);
+        }
         for (field, value, max) in [
             ("intervalMiles", self.interval_miles, MAX_INTERVAL_DISTANCE),
             ("intervalKm", self.interval_km, MAX_INTERVAL_DISTANCE),
@@ -188,22 +197,33 @@ impl Anchor {
     /// The latest acquisition event, else the registration time. Its odometer is the acquisition's own,
     /// else the reading nearest the anchor (the last one on or before it, else the first after it).
     pub fn from_timeline(registered_at: DateTime<Utc>, events: &[VehicleEvent]) -> Anchor {
-        let acquisition = events
+        let acquisitions = events
             .iter()
             .filter(|e| e.kind == EventKind::Acquisition)
-            .max_by_key(|e| e.occurred_at);
-        let at = acquisition.map_or(registered_at, |e| e.occurred_at);
-        let read = |e: &&VehicleEvent| e.odometer.map(|o| (e.occurred_at, o));
+            .map(|e| (e.occurred_at, e.odometer));
+        let readings = crate::usage::OdometerReading::from_events(events);
+        Anchor::from_parts(registered_at, acquisitions, &readings)
+    }
+
+    /// [`Anchor::from_timeline`] from facts already extracted: the acquisitions (when, odometer) and every
+    /// odometer reading of the vehicle, in any order.
+    pub fn from_parts(
+        registered_at: DateTime<Utc>,
+        acquisitions: impl IntoIterator<Item = (DateTime<Utc>, Option<u64>)>,
+        readings: &[crate::usage::OdometerReading],
+    ) -> Anchor {
+        let acquisition = acquisitions.into_iter().max_by_key(|(at, _)| *at);
+        let at = acquisition.map_or(registered_at, |(at, _)| at);
         let nearest = || {
-            let before = events
+            let before = readings
                 .iter()
-                .filter_map(|e| read(&e))
+                .map(|r| (r.at, r.value))
                 .filter(|(t, _)| *t <= at)
                 .max();
             let after = || {
-                events
+                readings
                     .iter()
-                    .filter_map(|e| read(&e))
+                    .map(|r| (r.at, r.value))
                     .filter(|(t, _)| *t > at)
                     .min()
             };
@@ -211,7 +231,7 @@ impl Anchor {
         };
         Anchor {
             at,
-            odometer: acquisition.and_then(|e| e.odometer).or_else(nearest),
+            odometer: acquisition.and_then(|(_, o)| o).or_else(nearest),
         }
     }
 }
@@ -521,7 +541,10 @@ pub fn evaluate(
 
     ItemStatus {
         task: item.task.clone(),
-        title: Catalogue::standard().title_of(&item.task),
+        title: item
+            .title
+            .clone()
+            .unwrap_or_else(|| Catalogue::standard().title_of(&item.task)),
         interval_miles: item.interval_miles,
         interval_km: item.interval_km,
         interval_months: item.interval_months,
@@ -1296,6 +1319,7 @@ mod tests {
             .prop_map(move |(distance, months, soon_days, soon_distance, mode)| {
                 ItemSettings {
                     task: "oil_change".into(),
+                    title: None,
                     interval_miles: distance.filter(|_| unit == OdometerUnit::Mi),
                     interval_km: distance.filter(|_| unit == OdometerUnit::Km),
                     interval_months: months,

@@ -12,7 +12,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use vwc_bus::DeadLetterStore;
-use vwc_contracts::{Channel, Envelope, MaintenanceStatus, ReminderDue};
+use vwc_contracts::Envelope;
+use vwc_contracts::maintenance::{Channel, MaintenanceStatus, ReminderDue};
 use vwc_store::{Outbox, StoreError, StoreResult};
 use vwc_webhook::WebhookSecret;
 

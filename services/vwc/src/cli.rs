@@ -267,7 +267,11 @@ async fn worker(
 
 async fn up(args: UpArgs) -> anyhow::Result<()> {
     let fresh = !args.data.data_dir.join("ingestion.db").exists();
+    let layers = config_layers().await?;
     let mut opts = options(&args.data);
+    opts.jwt_secret = layers
+        .secret(None, "VWC_JWT_SECRET", "jwt_secret")
+        .map(|s| s.expose().to_string());
     opts.bus = args.bus.choice();
     let system = System::start(opts).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)

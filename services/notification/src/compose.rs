@@ -1,0 +1,294 @@
+//! What a reminder becomes: the notification's words, the deliveries an organisation's channels call
+//! for, the outbound webhook payload and the e-mail. Pure functions.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use vwc_contracts::ids::new_id;
+use vwc_contracts::maintenance::{Channel, MaintenanceStatus, NotificationDelivered, ReminderDue};
+use vwc_contracts::{Envelope, EventType};
+
+use crate::SOURCE;
+use crate::store::{
+    AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus, NewNotification, Notification,
+    Preferences,
+};
+
+/// `type` of the outbound webhook for a reminder.
+pub const WEBHOOK_EVENT_REMINDER_DUE: &str = "reminder.due";
+
+/// "Oil change due soon — 2021 Toyota RAV4 (Blue)".
+pub fn title(reminder: &ReminderDue) -> String {
+    let state = match (reminder.status, reminder.occurrence) {
+        (MaintenanceStatus::DueSoon, _) => "due soon",
+        (MaintenanceStatus::Overdue, 0) => "overdue",
+        (MaintenanceStatus::Overdue, _) => "still overdue",
+        (MaintenanceStatus::Ok | MaintenanceStatus::Unknown, _) => "needs attention",
+    };
+    format!("{} {state} — {}", reminder.title, reminder.vehicle_name)
+}
+
+/// The scheduler's human reason ("Due in 12 days or 420 mi"), or a plain fallback.
+pub fn body(reminder: &ReminderDue) -> String {
+    let reason = reminder.reason.trim();
+    if reason.is_empty() {
+        format!("{} for {}.", reminder.title, reminder.vehicle_name)
+    } else {
+        reason.to_owned()
+    }
+}
+
+/// The notification for `reminder` and the deliveries `preferences` call for: in-app delivered at once
+/// (with its `NotificationDelivered`), webhook and e-mail pending until `now`, or until quiet hours end.
+pub fn plan_notification(
+    envelope: &Envelope,
+    reminder: &ReminderDue,
+    preferences: Option<&Preferences>,
+    now: DateTime<Utc>,
+) -> NewNotification {
+    let notification = Notification {
+        id: new_id("ntf"),
+        org_id: envelope.org_id.clone(),
+        reminder_id: reminder.reminder_id.clone(),
+        vehicle_id: Some(reminder.vehicle_id.clone()),
+        title: title(reminder),
+        body: body(reminder),
+        severity: reminder.status,
+        reminder: reminder.clone(),
+        traceparent: envelope.traceparent.clone(),
+        created_at: now,
+    };
+    let delivery = |channel: Channel, status: DeliveryStatus| Delivery {
+        id: new_id("dlv"),
+        notification_id: notification.id.clone(),
+        org_id: notification.org_id.clone(),
+        channel,
+        status,
+        attempts: 0,
+        next_attempt_at: None,
+        created_at: now,
+        delivered_at: None,
+        last_error: None,
+    };
+
+    let in_app = Delivery {
+        attempts: 1,
+        delivered_at: Some(now),
+        ..delivery(Channel::InApp, DeliveryStatus::Delivered)
+    };
+    let attempts = vec![DeliveryAttempt {
+        delivery_id: in_app.id.clone(),
+        attempt: 1,
+        at: now,
+        outcome: AttemptOutcome::Delivered,
+        http_status: None,
+        error: None,
+    }];
+    let events = vec![delivered_event(&notification, Channel::InApp, now)];
+    let mut deliveries = vec![in_app];
+
+    if let Some(p) = preferences {
+        // Quiet hours hold outbound channels only; the in-app feed is read when the reader chooses.
+        let due_at = p
+            .quiet_hours
+            .and_then(|q| q.release_at(now))
+            .unwrap_or(now);
+        let outbound = [
+            (Channel::Webhook, p.webhook_url.is_some()),
+            (Channel::Email, p.email.is_some()),
+        ];
+        for (channel, wanted) in outbound {
+            if wanted {
+                deliveries.push(Delivery {
+                    next_attempt_at: Some(due_at),
+                    ..delivery(channel, DeliveryStatus::Pending)
+                });
+            }
+        }
+    }
+
+    NewNotification {
+        notification,
+        deliveries,
+        attempts,
+        events,
+    }
+}
+
+/// `NotificationDelivered` for one channel, traced to the event that caused the notification.
+pub fn delivered_event(
+    notification: &Notification,
+    channel: Channel,
+    at: DateTime<Utc>,
+) -> Envelope {
+    Envelope::new(
+        EventType::NotificationDelivered,
+        SOURCE,
+        &notification.org_id,
+        notification.vehicle_id.as_deref(),
+        notification.traceparent.clone(),
+        NotificationDelivered {
+            notification_id: notification.id.clone(),
+            reminder_id: Some(notification.reminder_id.clone()),
+            vehicle_id: notification.vehicle_id.clone(),
+            channel,
+            title: notification.title.clone(),
+            body: notification.body.clone(),
+            severity: Some(notification.severity),
+            delivered_at: at,
+        },
+    )
+}
+
+/// The outbound webhook body. Built only from the stored notification, so every retry sends the same
+/// bytes under the same `webhook-id`.
+pub fn webhook_payload(notification: &Notification) -> Vec<u8> {
+    let payload = json!({
+        "type": WEBHOOK_EVENT_REMINDER_DUE,
+        "timestamp": notification.created_at,
+        "notificationId": notification.id,
+        "title": notification.title,
+        "body": notification.body,
+        "reminder": notification.reminder,
+    });
+    serde_json::to_vec(&payload).expect("a JSON value serialises")
+}
+
+/// Subject and plain-text body of the e-mail.
+pub fn email_content(notification: &Notification) -> (String, String) {
+    let r = &notification.reminder;
+    let mut text = format!("{}\n\n{}\n", notification.title, notification.body);
+    if let Some(due_at) = r.due_at {
+        text.push_str(&format!("\nDue date: {due_at}"));
+    }
+    if let Some(due_odometer) = r.due_odometer {
+        text.push_str(&format!("\nDue at odometer: {due_odometer}"));
+    }
+    text.push_str("\n\n— Vehicle Wellness Center\n");
+    (notification.title.clone(), text)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveTime;
+
+    use super::*;
+    use crate::quiet_hours::QuietHours;
+
+    fn reminder(status: MaintenanceStatus, occurrence: u32) -> ReminderDue {
+        ReminderDue {
+            reminder_id: "rem_1".into(),
+            vehicle_id: "veh_1".into(),
+            vehicle_name: "2021 Toyota RAV4".into(),
+            task: "oil_change".into(),
+            title: "Oil change".into(),
+            status,
+            reason: "Due in 12 days or 420 mi".into(),
+            due_cycle: "c1".into(),
+            due_at: None,
+            due_odometer: Some(45_000),
+            occurrence,
+        }
+    }
+
+    fn envelope(r: &ReminderDue) -> Envelope {
+        Envelope::new(
+            EventType::ReminderDue,
+            "vwc.maintenance-scheduler",
+            "org_a",
+            Some(&r.vehicle_id),
+            Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into()),
+            r,
+        )
+    }
+
+    fn at(text: &str) -> DateTime<Utc> {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn title_names_the_task_its_state_and_the_vehicle() {
+        assert_eq!(
+            title(&reminder(MaintenanceStatus::DueSoon, 0)),
+            "Oil change due soon — 2021 Toyota RAV4"
+        );
+        assert_eq!(
+            title(&reminder(MaintenanceStatus::Overdue, 0)),
+            "Oil change overdue — 2021 Toyota RAV4"
+        );
+        assert_eq!(
+            title(&reminder(MaintenanceStatus::Overdue, 2)),
+            "Oil change still overdue — 2021 Toyota RAV4"
+        );
+        assert_eq!(
+            body(&reminder(MaintenanceStatus::DueSoon, 0)),
+            "Due in 12 days or 420 mi"
+        );
+    }
+
+    #[test]
+    fn without_preferences_only_in_app_is_planned_and_it_is_delivered_at_once() {
+        let r = reminder(MaintenanceStatus::DueSoon, 0);
+        let now = at("2026-05-01T12:00:00Z");
+        let plan = plan_notification(&envelope(&r), &r, None, now);
+        assert_eq!(plan.deliveries.len(), 1);
+        let in_app = &plan.deliveries[0];
+        assert_eq!(in_app.channel, Channel::InApp);
+        assert_eq!(in_app.status, DeliveryStatus::Delivered);
+        assert_eq!(plan.attempts.len(), 1);
+        assert_eq!(plan.events.len(), 1);
+        let event: NotificationDelivered = plan.events[0].data_as().unwrap();
+        assert_eq!(event.channel, Channel::InApp);
+        assert_eq!(event.notification_id, plan.notification.id);
+        assert_eq!(plan.events[0].source, SOURCE);
+        assert_eq!(plan.events[0].traceparent, envelope(&r).traceparent);
+    }
+
+    #[test]
+    fn outbound_channels_are_pending_and_held_by_quiet_hours_but_in_app_is_not() {
+        let r = reminder(MaintenanceStatus::Overdue, 0);
+        let prefs = Preferences {
+            webhook_url: Some("https://hooks.example.com/vwc".into()),
+            email: Some("fleet@example.com".into()),
+            quiet_hours: Some(QuietHours {
+                start: NaiveTime::from_hms_opt(22, 0, 0).unwrap(),
+                end: NaiveTime::from_hms_opt(7, 0, 0).unwrap(),
+                tz_offset_minutes: 0,
+            }),
+        };
+        let night = at("2026-05-01T23:00:00Z");
+        let plan = plan_notification(&envelope(&r), &r, Some(&prefs), night);
+        let channels: Vec<Channel> = plan.deliveries.iter().map(|d| d.channel).collect();
+        assert_eq!(channels, [Channel::InApp, Channel::Webhook, Channel::Email]);
+        assert_eq!(plan.deliveries[0].status, DeliveryStatus::Delivered);
+        for d in &plan.deliveries[1..] {
+            assert_eq!(d.status, DeliveryStatus::Pending);
+            assert_eq!(d.next_attempt_at, Some(at("2026-05-02T07:00:00Z")));
+        }
+        let noon = at("2026-05-02T12:00:00Z");
+        let plan = plan_notification(&envelope(&r), &r, Some(&prefs), noon);
+        assert_eq!(plan.deliveries[1].next_attempt_at, Some(noon));
+    }
+
+    #[test]
+    fn webhook_payload_carries_the_type_the_notification_and_the_reminder() {
+        let r = reminder(MaintenanceStatus::DueSoon, 0);
+        let plan = plan_notification(&envelope(&r), &r, None, at("2026-05-01T12:00:00Z"));
+        let bytes = webhook_payload(&plan.notification);
+        assert_eq!(bytes, webhook_payload(&plan.notification), "stable bytes");
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v["type"], "reminder.due");
+        assert_eq!(v["notificationId"], plan.notification.id.as_str());
+        assert_eq!(v["reminder"]["reminderId"], "rem_1");
+        assert_eq!(v["reminder"]["dueOdometer"], 45_000);
+    }
+
+    #[test]
+    fn email_subject_is_the_title_and_the_text_says_what_is_due() {
+        let r = reminder(MaintenanceStatus::DueSoon, 0);
+        let plan = plan_notification(&envelope(&r), &r, None, at("2026-05-01T12:00:00Z"));
+        let (subject, text) = email_content(&plan.notification);
+        assert_eq!(subject, "Oil change due soon — 2021 Toyota RAV4");
+        assert!(text.contains("Due in 12 days or 420 mi"));
+        assert!(text.contains("45000"));
+    }
+}
