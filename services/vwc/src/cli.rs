@@ -151,6 +151,17 @@ fn parse_role(s: &str) -> Result<Role, String> {
         .ok_or_else(|| format!("unknown role {s:?} (owner, fleet_manager, technician, viewer)"))
 }
 
+/// Flags and `VWC_*` variables first; SSM Parameter Store (`/vwc/<VWC_ENV>/…`) when `VWC_ENV` is set.
+pub async fn config_layers() -> anyhow::Result<vwc_config::Layers> {
+    let Some(env) = std::env::var("VWC_ENV").ok().filter(|e| !e.is_empty()) else {
+        return Ok(vwc_config::Layers::default());
+    };
+    let endpoint = std::env::var("VWC_AWS_ENDPOINT").ok();
+    let config = vwc_bus::aws::sdk_config(endpoint.as_deref()).await;
+    let ssm = vwc_config::SsmParameters::load(&aws_sdk_ssm::Client::new(&config), &env).await?;
+    Ok(vwc_config::Layers { ssm: Some(ssm) })
+}
+
 fn jwt_secret_env() -> Option<String> {
     std::env::var("VWC_JWT_SECRET")
         .ok()

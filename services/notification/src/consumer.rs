@@ -1,0 +1,92 @@
+//! Turns the events routed to the notification service into notifications and their deliveries.
+//!
+//! `ReminderDue` is the one event told. `MaintenanceStatusChanged` is routed here too but tells nothing
+//! on its own: the scheduler publishes a `ReminderDue` for every entry into `due_soon` or `overdue` (and
+//! weekly while overdue), so telling the status change as well would say the same thing twice.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tracing::Instrument;
+use vwc_bus::{Consumer, HandleError};
+use vwc_contracts::maintenance::ReminderDue;
+use vwc_contracts::{Envelope, EventType};
+use vwc_telemetry::TraceParent;
+
+use crate::clock::{Clock, SystemClock};
+use crate::compose::plan_notification;
+use crate::{CONSUMER, NotificationStore};
+
+pub struct NotificationConsumer {
+    store: Arc<dyn NotificationStore>,
+    clock: Arc<dyn Clock>,
+}
+
+impl NotificationConsumer {
+    pub fn new(store: Arc<dyn NotificationStore>) -> NotificationConsumer {
+        NotificationConsumer {
+            store,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Uses `clock` for "now" (quiet hours, timestamps).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> NotificationConsumer {
+        self.clock = clock;
+        self
+    }
+
+    async fn reminder_due(&self, envelope: &Envelope) -> Result<bool, HandleError> {
+        let reminder: ReminderDue = envelope
+            .data_as()
+            .map_err(|e| HandleError::Malformed(e.to_string()))?;
+        if reminder.reminder_id.trim().is_empty() {
+            return Err(HandleError::Malformed("ReminderDue without a reminderId".into()));
+        }
+        let preferences = self
+            .store
+            .preferences(&envelope.org_id)
+            .await
+            .map_err(HandleError::failed)?;
+        let plan = plan_notification(
+            envelope,
+            &reminder,
+            preferences.as_ref().map(|p| &p.preferences),
+            self.clock.now(),
+        );
+        self.store
+            .record_notification(&envelope.id.to_string(), &plan)
+            .await
+            .map_err(HandleError::failed)
+    }
+}
+
+#[async_trait]
+impl Consumer for NotificationConsumer {
+    fn name(&self) -> &str {
+        CONSUMER
+    }
+
+    async fn handle(&self, envelope: &Envelope) -> Result<(), HandleError> {
+        let trace = envelope.traceparent.as_deref().and_then(TraceParent::parse);
+        let span = tracing::info_span!("notification.apply", event_id = %envelope.id,
+            event_type = %envelope.event_type,
+            trace_id = trace.as_ref().map(|t| t.trace_id.as_str()).unwrap_or(""));
+        if let Some(t) = &trace {
+            vwc_telemetry::set_remote_parent(&span, t);
+        }
+        async {
+            let applied = match envelope.event_type {
+                EventType::ReminderDue => self.reminder_due(envelope).await?,
+                // Covered by the ReminderDue the scheduler publishes for the same change (see above).
+                _ => true,
+            };
+            if !applied {
+                tracing::debug!("duplicate reminder ignored");
+            }
+            Ok(())
+        }
+        .instrument(span)
+        .await
+    }
+}
