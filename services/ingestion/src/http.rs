@@ -20,6 +20,7 @@ use crate::store::IdempotencyKey;
 #[derive(Clone)]
 pub struct IngestionState {
     pub ingestion: Ingestion,
+    pub dealers: Arc<dyn crate::dealers::DealerStore>,
     pub verifier: Arc<dyn TokenVerifier>,
 }
 
@@ -71,6 +72,24 @@ async fn register_vehicle(
         .ingestion
         .register_vehicle(auth.org(), new, Some(trace.0.to_string()))
         .await?;
+    // Dealer records that arrived before the vehicle was registered become its events now. A failure
+    // here is retried at the next start-up (`adopt_waiting_dealer_records`); the registration stands.
+    match state
+        .dealers
+        .adopt_unmatched(
+            &vehicle,
+            crate::dealers::http::event_builder(Some(trace.0.to_string())),
+        )
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => {
+            tracing::info!(vehicle = %vehicle.id, adopted = n, "unmatched dealer records adopted")
+        }
+        Err(e) => {
+            tracing::warn!(vehicle = %vehicle.id, error = %e, "adopting dealer records failed; will retry at start-up")
+        }
+    }
     let location = format!("/v1/vehicles/{}", vehicle.id);
     let mut response = (StatusCode::CREATED, axum::Json(vehicle)).into_response();
     if let Ok(v) = HeaderValue::from_str(&location) {

@@ -12,7 +12,8 @@ use vwc_store::{Outbox, OutboxId, SqliteDb, StoreError, StoreResult, ts};
 
 use crate::store::{IdempotencyKey, IngestionStore, InsertEventOutcome};
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE vehicles (
     id TEXT PRIMARY KEY,
     org_id TEXT NOT NULL,
@@ -37,7 +38,9 @@ CREATE TABLE idempotency_keys (
     created_at TEXT NOT NULL,
     PRIMARY KEY (org_id, key)
 );
-"#];
+"#,
+    crate::dealers::sqlite::MIGRATION,
+];
 
 #[derive(Clone)]
 pub struct SqliteIngestionStore {

@@ -119,6 +119,8 @@ pub struct System {
     pub bus: InProcessBus,
     pub keys: Arc<Hs256Keys>,
     pub router: Router,
+    /// What "now" is for handlers; tests move it forward.
+    pub clock: vwc_http::Clock,
     shutdown: watch::Sender<bool>,
     relays: Vec<JoinHandle<()>>,
     relay_handles: Vec<Arc<OutboxRelay>>,
@@ -219,13 +221,26 @@ impl System {
             relays.push(tokio::spawn(relay.run(shutdown_rx.clone())));
         }
 
+        let adopted =
+            vwc_ingestion::dealers::adopt_waiting_dealer_records(stores.ingestion.as_ref()).await?;
+        if adopted > 0 {
+            tracing::info!(adopted, "dealer records adopted at start-up");
+        }
         let verifier: Arc<dyn TokenVerifier> = keys.clone();
-        let router = build_router(&stores, verifier, &bus, opts.bus == BusChoice::InProcess);
+        let clock = vwc_http::Clock::default();
+        let router = build_router(
+            &stores,
+            verifier,
+            &bus,
+            opts.bus == BusChoice::InProcess,
+            &clock,
+        );
         Ok(System {
             stores,
             bus,
             keys,
             router,
+            clock,
             shutdown,
             relays,
             relay_handles,
@@ -275,6 +290,7 @@ pub fn build_router(
     verifier: Arc<dyn TokenVerifier>,
     bus: &InProcessBus,
     in_process_bus: bool,
+    clock: &vwc_http::Clock,
 ) -> Router {
     let mut checks: Vec<Box<dyn ReadinessCheck>> = vec![
         Box::new(StoreReady::<dyn IngestionStore>(
@@ -292,8 +308,16 @@ pub fn build_router(
     Router::new()
         .merge(vwc_ingestion::http::router(vwc_ingestion::http::IngestionState {
             ingestion: Ingestion::new(stores.ingestion.clone()),
+            dealers: stores.ingestion.clone(),
             verifier: verifier.clone(),
         }))
+        .merge(vwc_ingestion::dealers::http::router(
+            vwc_ingestion::dealers::http::DealerState {
+                dealers: stores.ingestion.clone(),
+                clock: clock.clone(),
+                verifier: verifier.clone(),
+            },
+        ))
         .merge(vwc_edge::http::router(vwc_edge::http::EdgeState {
             store: stores.edge.clone(),
             verifier,

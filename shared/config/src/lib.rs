@@ -58,7 +58,10 @@ impl SsmParameters {
     }
 
     /// Reads every parameter under `/vwc/<env>/` (recursively, decrypted), following pagination.
-    pub async fn load(client: &aws_sdk_ssm::Client, env: &str) -> Result<SsmParameters, ConfigError> {
+    pub async fn load(
+        client: &aws_sdk_ssm::Client,
+        env: &str,
+    ) -> Result<SsmParameters, ConfigError> {
         let path = SsmParameters::path_for(env);
         let mut values = BTreeMap::new();
         let mut pages = client
@@ -75,7 +78,10 @@ impl SsmParameters {
             })?;
             for p in page.parameters() {
                 if let (Some(name), Some(value)) = (p.name(), p.value()) {
-                    values.insert(name.trim_start_matches(&path).to_string(), value.to_string());
+                    values.insert(
+                        name.trim_start_matches(&path).to_string(),
+                        value.to_string(),
+                    );
                 }
             }
         }
@@ -107,7 +113,12 @@ impl Layers {
             })
     }
 
-    pub fn secret(&self, flag: Option<&str>, env_var: &str, ssm_name: &str) -> Option<SecretString> {
+    pub fn secret(
+        &self,
+        flag: Option<&str>,
+        env_var: &str,
+        ssm_name: &str,
+    ) -> Option<SecretString> {
         self.value(flag, env_var, ssm_name).map(SecretString)
     }
 }
@@ -121,7 +132,8 @@ mod tests {
         let s = SecretString::new("hunter2-very-secret");
         assert!(!format!("{s:?}").contains("hunter2"));
         let mut p = SsmParameters::default();
-        p.values.insert("jwt_secret".into(), "hunter2-very-secret".into());
+        p.values
+            .insert("jwt_secret".into(), "hunter2-very-secret".into());
         assert!(!format!("{p:?}").contains("hunter2"));
     }
 
@@ -131,13 +143,20 @@ mod tests {
         p.values.insert("bus_name".into(), "from-ssm".into());
         let layers = Layers { ssm: Some(p) };
         assert_eq!(
-            layers.value(Some("from-flag"), "VWC_TEST_UNSET_VARIABLE_X", "bus_name").as_deref(),
+            layers
+                .value(Some("from-flag"), "VWC_TEST_UNSET_VARIABLE_X", "bus_name")
+                .as_deref(),
             Some("from-flag")
         );
         assert_eq!(
-            layers.value(None, "VWC_TEST_UNSET_VARIABLE_X", "bus_name").as_deref(),
+            layers
+                .value(None, "VWC_TEST_UNSET_VARIABLE_X", "bus_name")
+                .as_deref(),
             Some("from-ssm")
         );
-        assert_eq!(layers.value(None, "VWC_TEST_UNSET_VARIABLE_X", "nothing"), None);
+        assert_eq!(
+            layers.value(None, "VWC_TEST_UNSET_VARIABLE_X", "nothing"),
+            None
+        );
     }
 }

@@ -4,12 +4,14 @@
 
 mod auth;
 mod body;
+mod clock;
 mod json;
 mod problem;
 mod trace;
 
 pub use auth::{Auth, HasVerifier};
 pub use body::{RawBody, parse_json};
+pub use clock::Clock;
 pub use json::Json;
 pub use problem::{ApiError, Problem};
 pub use trace::{RequestTrace, trace_context};

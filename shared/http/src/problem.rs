@@ -123,7 +123,7 @@ impl IntoResponse for ApiError {
             | ApiError::Unavailable(d) => problem.detail = Some(d),
             ApiError::NotFound(what) => problem.detail = Some(format!("{what} not found")),
             ApiError::Unauthorized => {
-                problem.detail = Some("a valid bearer token is required".into())
+                problem.detail = Some("missing or invalid credentials".into())
             }
             ApiError::PayloadTooLarge => {
                 problem.detail = Some(format!(

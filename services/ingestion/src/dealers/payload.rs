@@ -1,0 +1,269 @@
+//! The dealer webhook payload (DESIGN §4.3) and its mapping to a timeline event. Pure functions.
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use vwc_contracts::{
+    AcquisitionDetails, CollisionDetails, Condition, EventKind, FieldError, MaintenanceDetails,
+    NewVehicleEvent, RepairDetails, Severity, ValuationDetails, ValuationSource, Vendor,
+    is_task_code,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DealerPayloadType {
+    /// Routine maintenance; tasks come from the lines' `task` codes.
+    ServiceRecord,
+    RepairOrder,
+    Appraisal,
+    Sale,
+    CollisionReport,
+}
+
+/// One line of a service record or repair order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DealerLine {
+    pub description: String,
+    /// Maintenance task code such as `oil_change` (service records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount_cents: Option<u64>,
+}
+
+/// A dealer webhook body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DealerPayload {
+    #[serde(rename = "type")]
+    pub payload_type: DealerPayloadType,
+    pub vin: String,
+    pub occurred_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub odometer: Option<u64>,
+    /// Invoice total; for an appraisal the appraised value, for a sale the price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_cents: Option<u64>,
+    /// ISO 4217; defaults to USD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    #[serde(default)]
+    pub lines: Vec<DealerLine>,
+    /// The dealer's own reference (repair-order number, deal number).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    /// Repair orders: the system repaired (e.g. `brakes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warranty: Option<bool>,
+    /// Sales: `new` or `used`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<Condition>,
+    /// Collision reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<Severity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub structural: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub airbag_deployed: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insurance_claim_id: Option<String>,
+}
+
+fn field(field: &str, message: &str) -> FieldError {
+    FieldError {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+impl DealerPayload {
+    /// The timeline event this payload becomes, before the per-vehicle validation every event gets.
+    pub fn to_new_event(
+        &self,
+        dealer_id: &str,
+        dealer_name: &str,
+    ) -> Result<NewVehicleEvent, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        if self.lines.len() > 200 {
+            errors.push(field("lines", "must have at most 200 lines"));
+        }
+        let currency = self.currency.clone().unwrap_or_else(|| "USD".into());
+        let (kind, details, default_title) = match self.payload_type {
+            DealerPayloadType::ServiceRecord => {
+                let mut tasks: Vec<String> = Vec::new();
+                for (i, line) in self.lines.iter().enumerate() {
+                    if let Some(t) = &line.task {
+                        if !is_task_code(t) {
+                            errors.push(field(
+                                &format!("lines[{i}].task"),
+                                "is not a task code (lower snake_case)",
+                            ));
+                        } else if !tasks.contains(t) {
+                            tasks.push(t.clone());
+                        }
+                    }
+                }
+                if tasks.is_empty() {
+                    errors.push(field(
+                        "lines",
+                        "a service record needs at least one line with a `task` code",
+                    ));
+                }
+                (
+                    EventKind::Maintenance,
+                    serde_json::to_value(MaintenanceDetails { tasks }),
+                    "Dealer service",
+                )
+            }
+            DealerPayloadType::RepairOrder => (
+                EventKind::Repair,
+                serde_json::to_value(RepairDetails {
+                    system: self.system.clone(),
+                    parts: self.lines.iter().map(|l| l.description.clone()).collect(),
+                    warranty: self.warranty.unwrap_or(false),
+                }),
+                "Dealer repair",
+            ),
+            DealerPayloadType::Appraisal => match self.total_cents {
+                Some(amount) => (
+                    EventKind::Valuation,
+                    serde_json::to_value(ValuationDetails {
+                        amount_cents: amount,
+                        source: ValuationSource::DealerAppraisal,
+                    }),
+                    "Dealer appraisal",
+                ),
+                None => {
+                    errors.push(field(
+                        "totalCents",
+                        "an appraisal needs the appraised value",
+                    ));
+                    (EventKind::Valuation, Ok(serde_json::Value::Null), "")
+                }
+            },
+            DealerPayloadType::Sale => (
+                EventKind::Acquisition,
+                serde_json::to_value(AcquisitionDetails {
+                    price_cents: self.total_cents,
+                    condition: self.condition,
+                    seller: Some(dealer_name.to_string()),
+                }),
+                "Bought from dealer",
+            ),
+            DealerPayloadType::CollisionReport => match self.severity {
+                Some(severity) => (
+                    EventKind::Collision,
+                    serde_json::to_value(CollisionDetails {
+                        severity,
+                        structural: self.structural.unwrap_or(false),
+                        airbag_deployed: self.airbag_deployed.unwrap_or(false),
+                        insurance_claim_id: self.insurance_claim_id.clone(),
+                    }),
+                    "Collision report",
+                ),
+                None => {
+                    errors.push(field("severity", "a collision report needs a severity"));
+                    (EventKind::Collision, Ok(serde_json::Value::Null), "")
+                }
+            },
+        };
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        // Appraisals and sales carry a value, not a cost to the owner.
+        let cost_cents = match self.payload_type {
+            DealerPayloadType::Appraisal => None,
+            _ => self.total_cents,
+        };
+        Ok(NewVehicleEvent {
+            kind,
+            occurred_at: self.occurred_at,
+            odometer: self.odometer,
+            cost_cents,
+            currency: cost_cents.map(|_| currency),
+            title: Some(
+                self.title
+                    .clone()
+                    .unwrap_or_else(|| default_title.to_string()),
+            ),
+            notes: self.notes.clone(),
+            vendor: Some(Vendor {
+                name: dealer_name.to_string(),
+                dealer_id: Some(dealer_id.to_string()),
+            }),
+            details: details.expect("details serialise"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn payload(v: serde_json::Value) -> DealerPayload {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn a_service_record_becomes_maintenance_with_tasks_from_its_lines() {
+        let p = payload(
+            json!({"type": "service_record", "vin": "1HGCM82633A004352", "occurredAt": "2026-01-01T00:00:00Z",
+            "odometer": 41000, "totalCents": 12999, "lines": [
+                {"description": "Oil and filter", "task": "oil_change", "amountCents": 8999},
+                {"description": "Rotate tires", "task": "tire_rotation", "amountCents": 4000},
+                {"description": "Shop supplies"}]}),
+        );
+        let e = p.to_new_event("dlr_1", "Main St Auto").unwrap();
+        assert_eq!(e.kind, EventKind::Maintenance);
+        assert_eq!(e.details["tasks"], json!(["oil_change", "tire_rotation"]));
+        assert_eq!(e.cost_cents, Some(12999));
+        assert_eq!(e.vendor.unwrap().dealer_id.as_deref(), Some("dlr_1"));
+    }
+
+    #[test]
+    fn each_payload_type_maps_to_its_kind() {
+        let base = |t: &str, extra: serde_json::Value| {
+            let mut v = json!({"type": t, "vin": "1HGCM82633A004352", "occurredAt": "2026-01-01T00:00:00Z", "totalCents": 100});
+            v.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            payload(v).to_new_event("d", "D").unwrap()
+        };
+        assert_eq!(
+            base("repair_order", json!({"lines": [{"description": "pads"}]})).kind,
+            EventKind::Repair
+        );
+        let a = base("appraisal", json!({}));
+        assert_eq!((a.kind, a.cost_cents), (EventKind::Valuation, None));
+        assert_eq!(a.details["source"], "dealer_appraisal");
+        assert_eq!(
+            base("sale", json!({"condition": "used"})).kind,
+            EventKind::Acquisition
+        );
+        assert_eq!(
+            base("collision_report", json!({"severity": "major"})).kind,
+            EventKind::Collision
+        );
+    }
+
+    #[test]
+    fn missing_type_specific_fields_are_field_errors() {
+        let p = payload(
+            json!({"type": "collision_report", "vin": "1HGCM82633A004352", "occurredAt": "2026-01-01T00:00:00Z"}),
+        );
+        assert_eq!(p.to_new_event("d", "D").unwrap_err()[0].field, "severity");
+        let p = payload(
+            json!({"type": "service_record", "vin": "1HGCM82633A004352", "occurredAt": "2026-01-01T00:00:00Z",
+            "lines": [{"description": "x"}]}),
+        );
+        assert_eq!(p.to_new_event("d", "D").unwrap_err()[0].field, "lines");
+    }
+}

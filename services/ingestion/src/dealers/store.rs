@@ -1,0 +1,103 @@
+//! The dealer store port (owned by ingestion, beside vehicles and events).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use vwc_contracts::{Envelope, Vehicle, VehicleEvent};
+use vwc_store::StoreResult;
+use vwc_webhook::WebhookSecret;
+
+#[derive(Debug, Clone)]
+pub struct StoredSecret {
+    pub secret: WebhookSecret,
+    pub created_at: DateTime<Utc>,
+    /// Set when the secret was rotated out; it verifies until then.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A registered dealer integration. `Debug` never shows the secrets (WebhookSecret redacts itself).
+#[derive(Debug, Clone)]
+pub struct DealerRow {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub secrets: Vec<StoredSecret>,
+}
+
+impl DealerRow {
+    /// Secrets that verify at `now`.
+    pub fn valid_secrets(&self, now: DateTime<Utc>) -> Vec<&WebhookSecret> {
+        self.secrets
+            .iter()
+            .filter(|s| s.expires_at.is_none_or(|e| e > now))
+            .map(|s| &s.secret)
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebhookOutcome {
+    Recorded {
+        record_id: String,
+        event_id: String,
+    },
+    Unmatched {
+        record_id: String,
+    },
+    /// The `webhook-id` was seen before: the first delivery's answer.
+    Duplicate {
+        record_id: String,
+        event_id: Option<String>,
+    },
+}
+
+/// One verified webhook delivery, as the store keeps it.
+#[derive(Debug, Clone)]
+pub struct IncomingWebhook {
+    /// `webhook-id`: replays of it are duplicates.
+    pub webhook_id: String,
+    pub vin: String,
+    pub payload_type: String,
+    /// The body exactly as received, kept for audit.
+    pub raw_payload: String,
+    /// The `NewVehicleEvent` (JSON) the payload maps to.
+    pub template: String,
+}
+
+/// Turns a record's event template (a `NewVehicleEvent` as JSON, built from the payload when it arrived)
+/// into the event (and its envelope) for `vehicle`; the third argument is the dealer record id. Runs inside the store's
+/// write transaction, so matching a record and writing its event are one atomic step.
+pub type EventBuilder =
+    Arc<dyn Fn(&Vehicle, &str, &str) -> Option<(VehicleEvent, Envelope)> + Send + Sync>;
+
+#[async_trait]
+pub trait DealerStore: Send + Sync {
+    async fn insert_dealer(&self, dealer: &DealerRow) -> StoreResult<()>;
+    /// Any organisation's dealer (the webhook path names the dealer; its signature proves the caller).
+    async fn dealer(&self, dealer_id: &str) -> StoreResult<Option<DealerRow>>;
+    /// Adds `secret`; unexpired older secrets expire at `old_expires_at`. `false` if no such dealer in
+    /// the organisation.
+    async fn rotate_secret(
+        &self,
+        org_id: &str,
+        dealer_id: &str,
+        secret: &WebhookSecret,
+        now: DateTime<Utc>,
+        old_expires_at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// In one transaction: answer a replayed `webhook_id` as a duplicate; keep the raw payload as a dealer
+    /// record; when the VIN matches a vehicle of the dealer's organisation, write the event built by
+    /// `build` with its outbox envelope.
+    async fn receive_webhook(
+        &self,
+        dealer: &DealerRow,
+        incoming: &IncomingWebhook,
+        build: EventBuilder,
+    ) -> StoreResult<WebhookOutcome>;
+    /// Turns the unmatched dealer records for this vehicle's VIN into its events. Returns how many.
+    async fn adopt_unmatched(&self, vehicle: &Vehicle, build: EventBuilder) -> StoreResult<usize>;
+    /// Vehicles that have unmatched records waiting for them (start-up reconciliation).
+    async fn vehicles_with_unmatched_records(&self) -> StoreResult<Vec<Vehicle>>;
+}

@@ -1,0 +1,414 @@
+//! Dealer webhooks: Standard Webhooks signatures, replays, size and schema limits, unmatched VINs.
+
+use serde_json::{Value, json};
+use vwc::testing::TestApp;
+use vwc_auth::Role;
+use vwc_testkit::{json as body, vin};
+use vwc_webhook::{WebhookSecret, sign};
+
+struct Dealer {
+    id: String,
+    secret: WebhookSecret,
+}
+
+async fn register_dealer(app: &TestApp, token: &str, name: &str) -> Dealer {
+    let (status, _, created) =
+        body(app.post(token, "/v1/dealers", &json!({"name": name})).await).await;
+    assert_eq!(status, 201, "{created}");
+    Dealer {
+        id: created["dealerId"].as_str().unwrap().to_string(),
+        secret: WebhookSecret::parse(created["webhookSecret"].as_str().unwrap()).unwrap(),
+    }
+}
+
+fn service_record(vin: &str, odometer: u64) -> Value {
+    json!({"type": "service_record", "vin": vin, "occurredAt": "2026-02-01T09:00:00Z", "odometer": odometer,
+        "totalCents": 12999, "currency": "USD", "reference": "RO-1001",
+        "lines": [{"description": "Synthetic oil change", "task": "oil_change", "amountCents": 8999},
+                  {"description": "Tire rotation", "task": "tire_rotation", "amountCents": 4000}]})
+}
+
+/// Sends `payload` to the dealer's webhook with the given headers (None = header left out).
+async fn send(
+    app: &TestApp,
+    dealer_id: &str,
+    id: Option<&str>,
+    timestamp: Option<String>,
+    signature: Option<String>,
+    raw: &[u8],
+) -> (u16, String, Value) {
+    let mut req = app
+        .http
+        .post(app.url(&format!("/webhooks/dealers/{dealer_id}")))
+        .header("content-type", "application/json")
+        .body(raw.to_vec());
+    if let Some(id) = id {
+        req = req.header("webhook-id", id);
+    }
+    if let Some(ts) = timestamp {
+        req = req.header("webhook-timestamp", ts);
+    }
+    if let Some(sig) = signature {
+        req = req.header("webhook-signature", sig);
+    }
+    body(req.send().await.unwrap()).await
+}
+
+async fn send_signed(
+    app: &TestApp,
+    dealer: &Dealer,
+    id: &str,
+    payload: &Value,
+) -> (u16, String, Value) {
+    let raw = serde_json::to_vec(payload).unwrap();
+    let now = app.system().clock.now().timestamp();
+    let sig = sign(&dealer.secret, id, now, &raw);
+    send(
+        app,
+        &dealer.id,
+        Some(id),
+        Some(now.to_string()),
+        Some(sig),
+        &raw,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_webhook_table() {
+    let app = TestApp::spawn().await;
+    let fleet = app.token("org_a", &[Role::FleetManager]);
+    let vehicle = app.register(&fleet, &vin(1)).await;
+    let dealer = register_dealer(&app, &fleet, "Main St Auto").await;
+    let other = register_dealer(
+        &app,
+        &app.token("org_b", &[Role::FleetManager]),
+        "Elsewhere Motors",
+    )
+    .await;
+    let payload = service_record(&vin(1), 41250);
+    let raw = serde_json::to_vec(&payload).unwrap();
+    let now = app.system().clock.now().timestamp();
+    let good = |id: &str, ts: i64| sign(&dealer.secret, id, ts, &raw);
+
+    // Every signature problem is a 401 and stores nothing.
+    let refused: Vec<(&str, (u16, String, Value))> = vec![
+        (
+            "no webhook-id",
+            send(
+                &app,
+                &dealer.id,
+                None,
+                Some(now.to_string()),
+                Some(good("m1", now)),
+                &raw,
+            )
+            .await,
+        ),
+        (
+            "no timestamp",
+            send(
+                &app,
+                &dealer.id,
+                Some("m1"),
+                None,
+                Some(good("m1", now)),
+                &raw,
+            )
+            .await,
+        ),
+        (
+            "no signature",
+            send(
+                &app,
+                &dealer.id,
+                Some("m1"),
+                Some(now.to_string()),
+                None,
+                &raw,
+            )
+            .await,
+        ),
+        (
+            "bad signature",
+            send(
+                &app,
+                &dealer.id,
+                Some("m1"),
+                Some(now.to_string()),
+                Some("v1,Zm9vYmFy".into()),
+                &raw,
+            )
+            .await,
+        ),
+        (
+            "empty v1,",
+            send(
+                &app,
+                &dealer.id,
+                Some("m1"),
+                Some(now.to_string()),
+                Some("v1,".into()),
+                &raw,
+            )
+            .await,
+        ),
+        (
+            "signed for another id",
+            send(
+                &app,
+                &dealer.id,
+                Some("m1"),
+                Some(now.to_string()),
+                Some(good("m2", now)),
+                &raw,
+            )
+            .await,
+        ),
+        (
+            "stale timestamp",
+            send(
+                &app,
+                &dealer.id,
+                Some("m1"),
+                Some((now - 301).to_string()),
+                Some(good("m1", now - 301)),
+                &raw,
+            )
+            .await,
+        ),
+        (
+            "future timestamp",
+            send(
+                &app,
+                &dealer.id,
+                Some("m1"),
+                Some((now + 301).to_string()),
+                Some(good("m1", now + 301)),
+                &raw,
+            )
+            .await,
+        ),
+        (
+            "another dealer's secret",
+            send(
+                &app,
+                &dealer.id,
+                Some("m1"),
+                Some(now.to_string()),
+                Some(sign(&other.secret, "m1", now, &raw)),
+                &raw,
+            )
+            .await,
+        ),
+        (
+            "unknown dealer",
+            send(
+                &app,
+                "dlr_nope",
+                Some("m1"),
+                Some(now.to_string()),
+                Some(good("m1", now)),
+                &raw,
+            )
+            .await,
+        ),
+    ];
+    for (name, (status, ct, problem)) in refused {
+        assert_eq!(status, 401, "{name}: {problem}");
+        assert_eq!(ct, "application/problem+json", "{name}");
+        assert_eq!(problem["detail"], "missing or invalid credentials", "{name}: says nothing about which check failed");
+    }
+    app.timeline_of_len(&fleet, &vehicle, 0).await;
+
+    // Valid → recorded and in the timeline, attributed to the dealer.
+    let (status, _, answer) = send(
+        &app,
+        &dealer.id,
+        Some("m1"),
+        Some(now.to_string()),
+        Some(good("m1", now)),
+        &raw,
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["status"], "recorded");
+    let items = app.timeline_of_len(&fleet, &vehicle, 1).await;
+    assert_eq!(items[0]["id"], answer["eventId"]);
+    assert_eq!(items[0]["kind"], "maintenance");
+    assert_eq!(items[0]["source"], "dealer");
+    assert_eq!(items[0]["vendor"]["dealerId"], dealer.id.as_str());
+    assert_eq!(
+        items[0]["details"]["tasks"],
+        json!(["oil_change", "tire_rotation"])
+    );
+
+    // A replay of the same webhook-id: 200 duplicate, no second event.
+    let (status, _, replay) = send_signed(&app, &dealer, "m1", &payload).await;
+    assert_eq!(
+        (status, replay["status"].as_str()),
+        (200, Some("duplicate"))
+    );
+    assert_eq!(replay["eventId"], answer["eventId"]);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    app.timeline_of_len(&fleet, &vehicle, 1).await;
+
+    // Oversize → 413; schema errors → 422.
+    let mut big = service_record(&vin(1), 1);
+    big["notes"] = json!("x".repeat(300 * 1024));
+    let (status, ct, _) = send_signed(&app, &dealer, "m-big", &big).await;
+    assert_eq!((status, ct.as_str()), (413, "application/problem+json"));
+    for (name, bad) in [
+        (
+            "unknown type",
+            json!({"type": "oil_delivery", "vin": vin(1), "occurredAt": "2026-01-01T00:00:00Z"}),
+        ),
+        (
+            "missing vin",
+            json!({"type": "repair_order", "occurredAt": "2026-01-01T00:00:00Z"}),
+        ),
+        (
+            "bad vin",
+            json!({"type": "repair_order", "vin": "NOTAVIN", "occurredAt": "2026-01-01T00:00:00Z"}),
+        ),
+        (
+            "collision without severity",
+            json!({"type": "collision_report", "vin": vin(1), "occurredAt": "2026-01-01T00:00:00Z"}),
+        ),
+        (
+            "service record without tasks",
+            json!({"type": "service_record", "vin": vin(1), "occurredAt": "2026-01-01T00:00:00Z", "lines": []}),
+        ),
+        (
+            "negative total",
+            json!({"type": "repair_order", "vin": vin(1), "occurredAt": "2026-01-01T00:00:00Z", "totalCents": -5}),
+        ),
+    ] {
+        let (status, ct, problem) = send_signed(&app, &dealer, &format!("m-{name}"), &bad).await;
+        assert_eq!(status, 422, "{name}: {problem}");
+        assert_eq!(ct, "application/problem+json");
+    }
+    app.timeline_of_len(&fleet, &vehicle, 1).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_rotated_secret_keeps_working_for_24_hours_and_not_after() {
+    let app = TestApp::spawn().await;
+    let fleet = app.token("org_a", &[Role::FleetManager]);
+    let vehicle = app.register(&fleet, &vin(2)).await;
+    let old = register_dealer(&app, &fleet, "Main St Auto").await;
+    let (status, _, rotated) = body(
+        app.post(
+            &fleet,
+            &format!("/v1/dealers/{}/rotate-secret", old.id),
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{rotated}");
+    let new = Dealer {
+        id: old.id.clone(),
+        secret: WebhookSecret::parse(rotated["webhookSecret"].as_str().unwrap()).unwrap(),
+    };
+    assert_ne!(new.secret.expose(), old.secret.expose());
+    assert_eq!(
+        send_signed(&app, &old, "r1", &service_record(&vin(2), 100))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        send_signed(&app, &new, "r2", &service_record(&vin(2), 200))
+            .await
+            .0,
+        200
+    );
+    app.system().clock.advance(chrono::Duration::hours(25));
+    let (status, _, _) = send_signed(&app, &old, "r3", &service_record(&vin(2), 300)).await;
+    assert_eq!(status, 401, "the old secret 25 h after rotation");
+    assert_eq!(
+        send_signed(&app, &new, "r4", &service_record(&vin(2), 400))
+            .await
+            .0,
+        200
+    );
+    let items = app.timeline_of_len(&fleet, &vehicle, 3).await;
+    assert!(items.iter().all(|e| e["odometer"] != 300));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_unmatched_vin_is_kept_and_becomes_events_when_registered() {
+    let app = TestApp::spawn().await;
+    let fleet = app.token("org_a", &[Role::FleetManager]);
+    let dealer = register_dealer(&app, &fleet, "Lakeside Toyota").await;
+    let (status, _, first) =
+        send_signed(&app, &dealer, "u1", &service_record(&vin(3), 15000)).await;
+    assert_eq!((status, first["status"].as_str()), (200, Some("unmatched")));
+    assert!(
+        first["dealerRecordId"]
+            .as_str()
+            .unwrap()
+            .starts_with("dlrec_")
+    );
+    let sale = json!({"type": "sale", "vin": vin(3), "occurredAt": "2025-06-01T12:00:00Z", "odometer": 12,
+        "totalCents": 3150000, "condition": "new"});
+    assert_eq!(
+        send_signed(&app, &dealer, "u2", &sale).await.2["status"],
+        "unmatched"
+    );
+    // A vehicle with that VIN in another organisation does not claim them.
+    let other = app.token("org_b", &[Role::FleetManager]);
+    let elsewhere = app.register(&other, &vin(3)).await;
+    let vehicle = app.register(&fleet, &vin(3)).await;
+    let items = app.timeline_of_len(&fleet, &vehicle, 2).await;
+    let kinds: Vec<_> = items.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, vec!["maintenance", "acquisition"]);
+    assert_eq!(items[1]["details"]["seller"], "Lakeside Toyota");
+    app.timeline_of_len(&other, &elsewhere, 0).await;
+    // A later webhook for the now-registered VIN is recorded directly.
+    assert_eq!(
+        send_signed(&app, &dealer, "u3", &service_record(&vin(3), 20000))
+            .await
+            .2["status"],
+        "recorded"
+    );
+    app.timeline_of_len(&fleet, &vehicle, 3).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn dealer_secrets_are_shown_once_and_only_fleet_managers_manage_dealers() {
+    let app = TestApp::spawn().await;
+    let owner = app.token("org_a", &[Role::Owner]);
+    let (status, _, _) = body(app.post(&owner, "/v1/dealers", &json!({"name": "X"})).await).await;
+    assert_eq!(status, 403);
+    let fleet = app.token("org_a", &[Role::FleetManager]);
+    let dealer = register_dealer(&app, &fleet, "Main St Auto").await;
+    assert!(dealer.secret.expose().starts_with("whsec_"));
+    // Another organisation's dealer is a 404; a same-organisation owner gets 403.
+    let b = app.token("org_b", &[Role::FleetManager]);
+    let (status, _, _) = body(
+        app.post(
+            &b,
+            &format!("/v1/dealers/{}/rotate-secret", dealer.id),
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _, _) = body(
+        app.post(
+            &owner,
+            &format!("/v1/dealers/{}/rotate-secret", dealer.id),
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 403);
+    app.stop().await;
+}
