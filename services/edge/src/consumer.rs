@@ -5,6 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tracing::Instrument;
 use vwc_bus::{Consumer, HandleError};
+use vwc_contracts::maintenance::{MaintenanceScheduleUpdated, NotificationDelivered};
 use vwc_contracts::{Envelope, EventType, VehicleEventRecorded, VehicleRegistered};
 use vwc_telemetry::TraceParent;
 
@@ -54,7 +55,25 @@ impl Consumer for EdgeConsumer {
                         .await
                         .map_err(HandleError::failed)?
                 }
-                // Routed here for projections that later issues add; nothing to do yet.
+                EventType::MaintenanceScheduleUpdated => {
+                    let data: MaintenanceScheduleUpdated = envelope
+                        .data_as()
+                        .map_err(|e| HandleError::Malformed(e.to_string()))?;
+                    self.store
+                        .apply_maintenance(&id, &envelope.org_id, &data)
+                        .await
+                        .map_err(HandleError::failed)?
+                }
+                EventType::NotificationDelivered => {
+                    let data: NotificationDelivered = envelope
+                        .data_as()
+                        .map_err(|e| HandleError::Malformed(e.to_string()))?;
+                    self.store
+                        .apply_notification(&id, &envelope.org_id, &data)
+                        .await
+                        .map_err(HandleError::failed)?
+                }
+                // Not routed to the edge (routes.json); nothing to project.
                 _ => true,
             };
             if !applied {

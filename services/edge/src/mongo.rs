@@ -3,24 +3,37 @@
 //!
 //! Transactions need a replica set or a sharded cluster (see `vwc_store::mongo`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use bson::{Bson, Document, doc};
+use chrono::{DateTime, Utc};
 use mongodb::ClientSession;
 use vwc_bus::{BoxError, DeadLetter, DeadLetterStore};
-use vwc_contracts::{Envelope, Vehicle, VehicleEvent};
+use vwc_contracts::maintenance::{
+    Channel, MaintenanceItemView, MaintenanceScheduleUpdated, MaintenanceStatus,
+    NotificationDelivered,
+};
+use vwc_contracts::{Envelope, EventKind, Vehicle, VehicleEvent};
 use vwc_store::mongo::{MongoDb, collect, int, parse_ts, required_text, text};
 use vwc_store::{StoreResult, ts};
 
 use crate::CONSUMER;
-use crate::store::{EdgeStore, EventFilter, OdometerView, TimelinePosition, VehicleView};
+use crate::store::{
+    CostBucket, EdgeStore, EventFilter, FleetRow, MaintenanceView, NotificationView, OdometerView,
+    TimelinePosition, VehicleView,
+};
 
 const VEHICLES: &str = "vehicles";
 /// `{_id: vehicle_id, event_count, last_event_at, odometer, odometer_at}`; kept apart from `vehicles`
 /// because events may arrive before the registration they follow.
 const VEHICLE_STATS: &str = "vehicle_stats";
 const TIMELINE: &str = "timeline";
+/// `{_id: vehicle_id, org_id, body, due_soon, overdue, evaluated_at}`: the scheduler's newest evaluation,
+/// with the counts the fleet view needs so it never parses the body.
+const MAINTENANCE: &str = "maintenance";
+/// `{_id: notification_id, org_id, body, created_at, read_at}`: the in-app feed.
+const NOTIFICATIONS: &str = "notifications";
 
 #[derive(Clone)]
 pub struct MongoEdgeStore {
@@ -50,6 +63,15 @@ impl MongoEdgeStore {
         // collection in a transaction; `_id` is its key, so this index only creates the collection.
         db.create_index(VEHICLE_STATS, doc! { "last_event_at": 1 }, false)
             .await?;
+        db.create_index(MAINTENANCE, doc! { "org_id": 1, "_id": 1 }, false)
+            .await?;
+        // `_id` is the notification id: the feed page order is (created_at, id) descending.
+        db.create_index(
+            NOTIFICATIONS,
+            doc! { "org_id": 1, "created_at": -1, "_id": -1 },
+            false,
+        )
+        .await?;
         Ok(MongoEdgeStore { db })
     }
 
@@ -138,6 +160,95 @@ impl MongoEdgeStore {
                 .session(&mut *session)
                 .await?;
         }
+        Ok(true)
+    }
+
+    async fn try_apply_maintenance(
+        &self,
+        session: &mut ClientSession,
+        envelope_id: &str,
+        org_id: &str,
+        update: &MaintenanceScheduleUpdated,
+        body: &str,
+    ) -> StoreResult<bool> {
+        if !self.db.claim_inbox(session, CONSUMER, envelope_id).await? {
+            return Ok(false);
+        }
+        let evaluated_at = ts(&update.evaluated_at);
+        let maintenance = self.db.collection(MAINTENANCE);
+        // Read before writing: an upsert filtered on the evaluation time would hit the existing `_id` when
+        // a newer evaluation is stored, and a duplicate key aborts the transaction. A concurrent writer
+        // makes this transaction meet a write conflict, which is retried.
+        let stored = maintenance
+            .find_one(doc! { "_id": &update.vehicle_id })
+            .projection(doc! { "evaluated_at": 1 })
+            .session(&mut *session)
+            .await?;
+        if let Some(stored) = stored
+            && text(&stored, "evaluated_at")?.is_some_and(|newer| newer > evaluated_at)
+        {
+            // Evaluations may arrive out of order: the newest one wins, an older one is only claimed.
+            return Ok(true);
+        }
+        let (due_soon, overdue) = attention_counts(&update.items);
+        maintenance
+            .update_one(
+                doc! { "_id": &update.vehicle_id },
+                doc! {
+                    "$set": {
+                        "body": body,
+                        "due_soon": due_soon,
+                        "overdue": overdue,
+                        "evaluated_at": &evaluated_at,
+                    },
+                    // As in SQLite: a later evaluation never moves the view to another org.
+                    "$setOnInsert": { "org_id": org_id },
+                },
+            )
+            .upsert(true)
+            .session(&mut *session)
+            .await?;
+        Ok(true)
+    }
+
+    async fn try_apply_notification(
+        &self,
+        session: &mut ClientSession,
+        envelope_id: &str,
+        org_id: &str,
+        delivered: &NotificationDelivered,
+    ) -> StoreResult<bool> {
+        if !self.db.claim_inbox(session, CONSUMER, envelope_id).await? {
+            return Ok(false);
+        }
+        if delivered.channel != Channel::InApp {
+            return Ok(true);
+        }
+        let view = NotificationView {
+            id: delivered.notification_id.clone(),
+            title: delivered.title.clone(),
+            body: delivered.body.clone(),
+            vehicle_id: delivered.vehicle_id.clone(),
+            severity: delivered.severity,
+            created_at: delivered.delivered_at,
+            read_at: None,
+        };
+        // Insert-or-ignore by notification id: a re-delivery under another envelope keeps the first
+        // record, and so its read state.
+        self.db
+            .collection(NOTIFICATIONS)
+            .update_one(
+                doc! { "_id": &view.id },
+                doc! { "$setOnInsert": {
+                    "org_id": org_id,
+                    "body": serde_json::to_string(&view)?,
+                    "created_at": ts(&view.created_at),
+                    "read_at": Bson::Null,
+                } },
+            )
+            .upsert(true)
+            .session(&mut *session)
+            .await?;
         Ok(true)
     }
 
@@ -238,6 +349,111 @@ fn timeline_filter(
     query
 }
 
+/// The feed query: the organisation's notifications (only unread ones if asked), strictly after `after`.
+fn notification_filter(
+    org_id: &str,
+    unread_only: bool,
+    after: Option<&(DateTime<Utc>, String)>,
+) -> Document {
+    let mut query = doc! { "org_id": org_id };
+    if unread_only {
+        // Matches a missing field too, as SQLite's `read_at IS NULL` matches a row never marked read.
+        query.insert("read_at", Bson::Null);
+    }
+    if let Some((created_at, id)) = after {
+        let at = ts(created_at);
+        query.insert(
+            "$or",
+            vec![
+                doc! { "created_at": { "$lt": &at } },
+                doc! { "created_at": &at, "_id": { "$lt": id } },
+            ],
+        );
+    }
+    query
+}
+
+/// The query of the timeline events that carry a cost, in the organisation (or one vehicle), with
+/// `occurred_at` in [from, to].
+fn cost_filter(
+    org_id: &str,
+    vehicle_id: Option<&str>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Document {
+    let mut query = doc! { "org_id": org_id, "cost_cents": { "$ne": Bson::Null } };
+    if let Some(vehicle_id) = vehicle_id {
+        query.insert("vehicle_id", vehicle_id);
+    }
+    let mut range = Document::new();
+    if let Some(from) = from {
+        range.insert("$gte", ts(&from));
+    }
+    if let Some(to) = to {
+        range.insert("$lte", ts(&to));
+    }
+    if !range.is_empty() {
+        query.insert("occurred_at", range);
+    }
+    query
+}
+
+/// Sums timeline rows into buckets by (vehicle, kind, `YYYY-MM` of occurred_at, currency), ordered by
+/// month, vehicle, kind, as SQLite's `GROUP BY` does. Rows of an unknown kind are left out; a missing
+/// currency is shown as USD (grouped apart from an explicit one, exactly like the SQLite adapter).
+fn cost_buckets_of(rows: &[Document]) -> StoreResult<Vec<CostBucket>> {
+    type Key = (String, String, String, Option<String>);
+    let mut sums: BTreeMap<Key, (i64, u64)> = BTreeMap::new();
+    for row in rows {
+        let Some(cents) = int(row, "cost_cents")? else {
+            continue;
+        };
+        let occurred_at = required_text(row, "occurred_at")?;
+        let month = occurred_at.get(..7).unwrap_or(&occurred_at).to_string();
+        let key = (
+            month,
+            required_text(row, "vehicle_id")?,
+            required_text(row, "kind")?,
+            text(row, "currency")?,
+        );
+        let (total, events) = sums.entry(key).or_default();
+        *total = total.saturating_add(cents);
+        *events += 1;
+    }
+    Ok(sums
+        .into_iter()
+        .filter_map(|((month, vehicle_id, kind, currency), (total, events))| {
+            Some(CostBucket {
+                vehicle_id,
+                kind: EventKind::parse(&kind)?,
+                month,
+                currency: currency.unwrap_or_else(|| "USD".into()),
+                total_cents: total as u64,
+                events,
+            })
+        })
+        .collect())
+}
+
+/// (due soon, overdue) among the enabled items: what the fleet view shows.
+fn attention_counts(items: &[MaintenanceItemView]) -> (i64, i64) {
+    let count = |status: MaintenanceStatus| {
+        items
+            .iter()
+            .filter(|i| i.enabled && i.status == status)
+            .count() as i64
+    };
+    (
+        count(MaintenanceStatus::DueSoon),
+        count(MaintenanceStatus::Overdue),
+    )
+}
+
+/// A page size for the driver, `None` for an empty page: the driver reads a limit of 0 as "no limit".
+fn page_limit(limit: usize) -> Option<i64> {
+    (limit > 0).then(|| i64::try_from(limit).unwrap_or(i64::MAX))
+}
+
 #[async_trait]
 impl EdgeStore for MongoEdgeStore {
     async fn apply_vehicle_registered(
@@ -283,12 +499,15 @@ impl EdgeStore for MongoEdgeStore {
         after_id: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<VehicleView>> {
+        let Some(limit) = page_limit(limit) else {
+            return Ok(Vec::new());
+        };
         let cursor = self
             .db
             .collection(VEHICLES)
             .find(doc! { "org_id": org_id, "_id": { "$gt": after_id.unwrap_or("") } })
             .sort(doc! { "_id": 1 })
-            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .limit(limit)
             .await?;
         let vehicles = collect(cursor).await?;
         self.views(vehicles).await
@@ -314,18 +533,194 @@ impl EdgeStore for MongoEdgeStore {
         after: Option<&TimelinePosition>,
         limit: usize,
     ) -> StoreResult<Vec<VehicleEvent>> {
+        let Some(limit) = page_limit(limit) else {
+            return Ok(Vec::new());
+        };
         let cursor = self
             .db
             .collection(TIMELINE)
             .find(timeline_filter(org_id, vehicle_id, filter, after))
             .sort(doc! { "occurred_at": -1, "_id": -1 })
-            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .limit(limit)
             .await?;
         collect(cursor)
             .await?
             .iter()
             .map(|d| Ok(serde_json::from_str(&required_text(d, "body")?)?))
             .collect()
+    }
+
+    async fn apply_maintenance(
+        &self,
+        envelope_id: &str,
+        org_id: &str,
+        update: &MaintenanceScheduleUpdated,
+    ) -> StoreResult<bool> {
+        let body = serde_json::to_string(update)?;
+        let mut tx = self.db.transaction().await?;
+        loop {
+            tx.begin().await?;
+            let outcome = self
+                .try_apply_maintenance(tx.session(), envelope_id, org_id, update, &body)
+                .await;
+            if let Some(applied) = tx.settle(outcome).await? {
+                return Ok(applied);
+            }
+        }
+    }
+
+    async fn maintenance(
+        &self,
+        org_id: &str,
+        vehicle_id: &str,
+    ) -> StoreResult<Option<MaintenanceView>> {
+        let found = self
+            .db
+            .collection(MAINTENANCE)
+            .find_one(doc! { "org_id": org_id, "_id": vehicle_id })
+            .await?;
+        let Some(found) = found else {
+            return Ok(None);
+        };
+        let update: MaintenanceScheduleUpdated =
+            serde_json::from_str(&required_text(&found, "body")?)?;
+        Ok(Some(MaintenanceView {
+            vehicle_id: update.vehicle_id,
+            items: update.items,
+            odometer: update.odometer,
+            evaluated_at: update.evaluated_at,
+        }))
+    }
+
+    async fn apply_notification(
+        &self,
+        envelope_id: &str,
+        org_id: &str,
+        delivered: &NotificationDelivered,
+    ) -> StoreResult<bool> {
+        let mut tx = self.db.transaction().await?;
+        loop {
+            tx.begin().await?;
+            let outcome = self
+                .try_apply_notification(tx.session(), envelope_id, org_id, delivered)
+                .await;
+            if let Some(applied) = tx.settle(outcome).await? {
+                return Ok(applied);
+            }
+        }
+    }
+
+    async fn notifications(
+        &self,
+        org_id: &str,
+        unread_only: bool,
+        after: Option<&(DateTime<Utc>, String)>,
+        limit: usize,
+    ) -> StoreResult<Vec<NotificationView>> {
+        let Some(limit) = page_limit(limit) else {
+            return Ok(Vec::new());
+        };
+        let cursor = self
+            .db
+            .collection(NOTIFICATIONS)
+            .find(notification_filter(org_id, unread_only, after))
+            .sort(doc! { "created_at": -1, "_id": -1 })
+            .limit(limit)
+            .await?;
+        collect(cursor)
+            .await?
+            .iter()
+            .map(|d| {
+                let mut view: NotificationView = serde_json::from_str(&required_text(d, "body")?)?;
+                view.read_at = text(d, "read_at")?.as_deref().map(parse_ts).transpose()?;
+                Ok(view)
+            })
+            .collect()
+    }
+
+    async fn mark_notification_read(
+        &self,
+        org_id: &str,
+        notification_id: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        // An update pipeline, so keeping the first read time is one atomic write (SQLite's `coalesce`);
+        // `matched_count` counts a notification already read, so marking again still answers `true`.
+        let result = self
+            .db
+            .collection(NOTIFICATIONS)
+            .update_one(
+                doc! { "org_id": org_id, "_id": notification_id },
+                vec![doc! { "$set": {
+                    "read_at": { "$ifNull": [ "$read_at", { "$literal": ts(&at) } ] },
+                } }],
+            )
+            .await?;
+        Ok(result.matched_count == 1)
+    }
+
+    async fn cost_buckets(
+        &self,
+        org_id: &str,
+        vehicle_id: Option<&str>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> StoreResult<Vec<CostBucket>> {
+        // Folded here rather than in a `$group` stage: the rows are only the org's costly events, and the
+        // grouping and order then match the SQLite adapter's by construction.
+        let cursor = self
+            .db
+            .collection(TIMELINE)
+            .find(cost_filter(org_id, vehicle_id, from, to))
+            .projection(doc! {
+                "_id": 0, "vehicle_id": 1, "kind": 1, "occurred_at": 1, "cost_cents": 1, "currency": 1,
+            })
+            .await?;
+        cost_buckets_of(&collect(cursor).await?)
+    }
+
+    async fn fleet(
+        &self,
+        org_id: &str,
+        after_id: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<FleetRow>> {
+        let vehicles = self.vehicles(org_id, after_id, limit).await?;
+        if vehicles.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = vehicles.iter().map(|v| v.vehicle.id.as_str()).collect();
+        let cursor = self
+            .db
+            .collection(MAINTENANCE)
+            .find(doc! { "org_id": org_id, "_id": { "$in": ids } })
+            .projection(doc! { "due_soon": 1, "overdue": 1 })
+            .await?;
+        let counts = collect(cursor)
+            .await?
+            .iter()
+            .map(|d| {
+                let count = |field| -> StoreResult<u32> {
+                    Ok(u32::try_from(int(d, field)?.unwrap_or(0)).unwrap_or(0))
+                };
+                Ok((
+                    required_text(d, "_id")?,
+                    (count("due_soon")?, count("overdue")?),
+                ))
+            })
+            .collect::<StoreResult<HashMap<String, (u32, u32)>>>()?;
+        Ok(vehicles
+            .into_iter()
+            .map(|vehicle| {
+                let (due_soon, overdue) =
+                    counts.get(&vehicle.vehicle.id).copied().unwrap_or((0, 0));
+                FleetRow {
+                    vehicle,
+                    due_soon,
+                    overdue,
+                }
+            })
+            .collect())
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -389,5 +784,126 @@ mod tests {
                 ],
             }
         );
+    }
+
+    #[test]
+    fn the_feed_position_is_strictly_after_by_time_then_id_among_unread_ones() {
+        let at = Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap();
+        let t = ts(&at);
+        assert_eq!(
+            notification_filter("org_a", true, Some(&(at, "ntf_9".to_string()))),
+            doc! {
+                "org_id": "org_a",
+                "read_at": Bson::Null,
+                "$or": [
+                    { "created_at": { "$lt": &t } },
+                    { "created_at": &t, "_id": { "$lt": "ntf_9" } },
+                ],
+            }
+        );
+        assert_eq!(
+            notification_filter("org_a", false, None),
+            doc! { "org_id": "org_a" }
+        );
+    }
+
+    #[test]
+    fn the_cost_query_keeps_only_costly_events_in_an_inclusive_range() {
+        let from = Utc.with_ymd_and_hms(2024, 5, 1, 0, 0, 0).unwrap();
+        let to = Utc.with_ymd_and_hms(2024, 6, 1, 0, 0, 0).unwrap();
+        assert_eq!(
+            cost_filter("org_a", Some("veh_1"), Some(from), Some(to)),
+            doc! {
+                "org_id": "org_a",
+                "cost_cents": { "$ne": Bson::Null },
+                "vehicle_id": "veh_1",
+                "occurred_at": { "$gte": ts(&from), "$lte": ts(&to) },
+            }
+        );
+        assert_eq!(
+            cost_filter("org_a", None, None, None),
+            doc! { "org_id": "org_a", "cost_cents": { "$ne": Bson::Null } }
+        );
+    }
+
+    #[test]
+    fn costs_are_summed_by_vehicle_kind_month_and_currency_in_month_order() {
+        let row = |vehicle: &str, kind: &str, at: &str, cents: Bson, currency: Bson| {
+            doc! { "vehicle_id": vehicle, "kind": kind, "occurred_at": at, "cost_cents": cents, "currency": currency }
+        };
+        let rows = [
+            row(
+                "veh_2",
+                "repair",
+                "2024-07-02T08:00:00.000000Z",
+                Bson::Int64(300),
+                "USD".into(),
+            ),
+            row(
+                "veh_1",
+                "repair",
+                "2024-06-03T08:00:00.000000Z",
+                Bson::Int64(100),
+                "USD".into(),
+            ),
+            row(
+                "veh_1",
+                "repair",
+                "2024-06-20T08:00:00.000000Z",
+                Bson::Int32(50),
+                "USD".into(),
+            ),
+            row(
+                "veh_1",
+                "repair",
+                "2024-06-21T08:00:00.000000Z",
+                Bson::Int64(70),
+                "EUR".into(),
+            ),
+            row(
+                "veh_1",
+                "maintenance",
+                "2024-06-04T08:00:00.000000Z",
+                Bson::Int64(40),
+                Bson::Null,
+            ),
+            row(
+                "veh_1",
+                "repair",
+                "2024-06-05T08:00:00.000000Z",
+                Bson::Null,
+                "USD".into(),
+            ),
+            row(
+                "veh_1",
+                "teleport",
+                "2024-06-05T08:00:00.000000Z",
+                Bson::Int64(1),
+                "USD".into(),
+            ),
+        ];
+        let bucket = |vehicle: &str, kind, month: &str, currency: &str, total, events| CostBucket {
+            vehicle_id: vehicle.into(),
+            kind,
+            month: month.into(),
+            currency: currency.into(),
+            total_cents: total,
+            events,
+        };
+        assert_eq!(
+            cost_buckets_of(&rows).unwrap(),
+            vec![
+                bucket("veh_1", EventKind::Maintenance, "2024-06", "USD", 40, 1),
+                bucket("veh_1", EventKind::Repair, "2024-06", "EUR", 70, 1),
+                bucket("veh_1", EventKind::Repair, "2024-06", "USD", 150, 2),
+                bucket("veh_2", EventKind::Repair, "2024-07", "USD", 300, 1),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_empty_page_is_never_an_unlimited_query() {
+        assert_eq!(page_limit(0), None);
+        assert_eq!(page_limit(25), Some(25));
     }
 }

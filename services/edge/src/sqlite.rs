@@ -6,14 +6,21 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, ToSql, params};
 use vwc_bus::{BoxError, DeadLetter, DeadLetterStore};
-use vwc_contracts::{Envelope, Vehicle, VehicleEvent};
+use vwc_contracts::maintenance::{
+    Channel, MaintenanceScheduleUpdated, MaintenanceStatus, NotificationDelivered,
+};
+use vwc_contracts::{Envelope, EventKind, Vehicle, VehicleEvent};
 use vwc_store::sqlite::claim_inbox;
 use vwc_store::{SqliteDb, StoreError, StoreResult, ts};
 
 use crate::CONSUMER;
-use crate::store::{EdgeStore, EventFilter, OdometerView, TimelinePosition, VehicleView};
+use crate::store::{
+    CostBucket, EdgeStore, EventFilter, FleetRow, MaintenanceView, NotificationView, OdometerView,
+    TimelinePosition, VehicleView,
+};
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE vehicles (
     id TEXT PRIMARY KEY,
     org_id TEXT NOT NULL,
@@ -39,7 +46,27 @@ CREATE TABLE timeline (
     traceparent TEXT
 );
 CREATE INDEX timeline_page ON timeline (org_id, vehicle_id, occurred_at DESC, id DESC);
-"#];
+"#,
+    r#"
+CREATE INDEX timeline_costs ON timeline (org_id, occurred_at) WHERE cost_cents IS NOT NULL;
+CREATE TABLE maintenance (
+    vehicle_id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    due_soon INTEGER NOT NULL,
+    overdue INTEGER NOT NULL,
+    evaluated_at TEXT NOT NULL
+);
+CREATE TABLE notifications (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    read_at TEXT
+);
+CREATE INDEX notifications_feed ON notifications (org_id, created_at DESC, id DESC);
+"#,
+];
 
 #[derive(Clone)]
 pub struct SqliteEdgeStore {
@@ -245,6 +272,241 @@ impl EdgeStore for SqliteEdgeStore {
                 bodies
                     .iter()
                     .map(|b| Ok(serde_json::from_str(b)?))
+                    .collect()
+            })
+            .await
+    }
+
+    async fn apply_maintenance(
+        &self,
+        envelope_id: &str,
+        org_id: &str,
+        update: &MaintenanceScheduleUpdated,
+    ) -> StoreResult<bool> {
+        let (id, org, u) = (envelope_id.to_string(), org_id.to_string(), update.clone());
+        let count = |s: MaintenanceStatus| {
+            u.items
+                .iter()
+                .filter(|i| i.enabled && i.status == s)
+                .count() as i64
+        };
+        let (due_soon, overdue) = (
+            count(MaintenanceStatus::DueSoon),
+            count(MaintenanceStatus::Overdue),
+        );
+        let body = serde_json::to_string(update)?;
+        self.db
+            .write(move |conn| {
+                if !claim_inbox(conn, CONSUMER, &id)? {
+                    return Ok(false);
+                }
+                conn.execute(
+                    "INSERT INTO maintenance (vehicle_id, org_id, body, due_soon, overdue, evaluated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (vehicle_id) DO UPDATE SET body = excluded.body, due_soon = excluded.due_soon,
+                       overdue = excluded.overdue, evaluated_at = excluded.evaluated_at
+                     WHERE excluded.evaluated_at >= maintenance.evaluated_at",
+                    params![u.vehicle_id, org, body, due_soon, overdue, ts(&u.evaluated_at)],
+                )?;
+                Ok(true)
+            })
+            .await
+    }
+
+    async fn maintenance(
+        &self,
+        org_id: &str,
+        vehicle_id: &str,
+    ) -> StoreResult<Option<MaintenanceView>> {
+        let (org, id) = (org_id.to_string(), vehicle_id.to_string());
+        let body: Option<String> = self
+            .db
+            .read(move |conn| {
+                Ok(conn
+                    .prepare_cached(
+                        "SELECT body FROM maintenance WHERE org_id = ?1 AND vehicle_id = ?2",
+                    )?
+                    .query_row(params![org, id], |r| r.get(0))
+                    .optional()?)
+            })
+            .await?;
+        Ok(body
+            .map(|b| serde_json::from_str::<MaintenanceScheduleUpdated>(&b))
+            .transpose()?
+            .map(|u| MaintenanceView {
+                vehicle_id: u.vehicle_id,
+                items: u.items,
+                odometer: u.odometer,
+                evaluated_at: u.evaluated_at,
+            }))
+    }
+
+    async fn apply_notification(
+        &self,
+        envelope_id: &str,
+        org_id: &str,
+        delivered: &NotificationDelivered,
+    ) -> StoreResult<bool> {
+        let (id, org, n) = (
+            envelope_id.to_string(),
+            org_id.to_string(),
+            delivered.clone(),
+        );
+        self.db
+            .write(move |conn| {
+                if !claim_inbox(conn, CONSUMER, &id)? {
+                    return Ok(false);
+                }
+                if n.channel != Channel::InApp {
+                    return Ok(true);
+                }
+                let view = NotificationView {
+                    id: n.notification_id.clone(),
+                    title: n.title.clone(),
+                    body: n.body.clone(),
+                    vehicle_id: n.vehicle_id.clone(),
+                    severity: n.severity,
+                    created_at: n.delivered_at,
+                    read_at: None,
+                };
+                conn.execute(
+                    "INSERT OR IGNORE INTO notifications (id, org_id, body, created_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![view.id, org, serde_json::to_string(&view)?, ts(&view.created_at)],
+                )?;
+                Ok(true)
+            })
+            .await
+    }
+
+    async fn notifications(
+        &self,
+        org_id: &str,
+        unread_only: bool,
+        after: Option<&(DateTime<Utc>, String)>,
+        limit: usize,
+    ) -> StoreResult<Vec<NotificationView>> {
+        let org = org_id.to_string();
+        let (after_t, after_id) = match after {
+            Some((t, id)) => (ts(t), id.clone()),
+            None => ("9999".to_string(), String::new()),
+        };
+        self.db
+            .read(move |conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT body, read_at FROM notifications WHERE org_id = ?1
+                       AND (?2 = 0 OR read_at IS NULL)
+                       AND (created_at < ?3 OR (created_at = ?3 AND id < ?4))
+                     ORDER BY created_at DESC, id DESC LIMIT ?5",
+                )?;
+                let rows: Vec<(String, Option<String>)> = stmt
+                    .query_map(
+                        params![org, unread_only as i64, after_t, after_id, limit as i64],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )?
+                    .collect::<Result<_, _>>()?;
+                rows.into_iter()
+                    .map(|(body, read_at)| {
+                        let mut v: NotificationView = serde_json::from_str(&body)?;
+                        v.read_at = read_at.as_deref().map(parse_ts).transpose()?;
+                        Ok(v)
+                    })
+                    .collect()
+            })
+            .await
+    }
+
+    async fn mark_notification_read(
+        &self,
+        org_id: &str,
+        notification_id: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let (org, id) = (org_id.to_string(), notification_id.to_string());
+        self.db
+            .write(move |conn| {
+                let n = conn.execute(
+                    "UPDATE notifications SET read_at = coalesce(read_at, ?3) WHERE org_id = ?1 AND id = ?2",
+                    params![org, id, ts(&at)],
+                )?;
+                Ok(n == 1)
+            })
+            .await
+    }
+
+    async fn cost_buckets(
+        &self,
+        org_id: &str,
+        vehicle_id: Option<&str>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> StoreResult<Vec<CostBucket>> {
+        let (org, vehicle) = (org_id.to_string(), vehicle_id.map(str::to_string));
+        let from = from.map(|t| ts(&t)).unwrap_or_default();
+        let to = to.map(|t| ts(&t)).unwrap_or_else(|| "9999".into());
+        self.db
+            .read(move |conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT vehicle_id, kind, substr(occurred_at, 1, 7), currency, sum(cost_cents), count(*)
+                     FROM timeline
+                     WHERE org_id = ?1 AND cost_cents IS NOT NULL AND (?2 IS NULL OR vehicle_id = ?2)
+                       AND occurred_at >= ?3 AND occurred_at <= ?4
+                     GROUP BY 1, 2, 3, 4 ORDER BY 3, 1, 2",
+                )?;
+                let rows = stmt.query_map(params![org, vehicle, from, to], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, i64>(4)?,
+                        r.get::<_, i64>(5)?,
+                    ))
+                })?;
+                let mut out = Vec::new();
+                for row in rows {
+                    let (vehicle_id, kind, month, currency, total, events) = row?;
+                    let Some(kind) = EventKind::parse(&kind) else { continue };
+                    out.push(CostBucket {
+                        vehicle_id,
+                        kind,
+                        month,
+                        currency: currency.unwrap_or_else(|| "USD".into()),
+                        total_cents: total as u64,
+                        events: events as u64,
+                    });
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    async fn fleet(
+        &self,
+        org_id: &str,
+        after_id: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<FleetRow>> {
+        let (org, after) = (org_id.to_string(), after_id.unwrap_or("").to_string());
+        self.db
+            .read(move |conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT v.body, coalesce(m.due_soon, 0), coalesce(m.overdue, 0)
+                     FROM vehicles v LEFT JOIN maintenance m ON m.vehicle_id = v.id
+                     WHERE v.org_id = ?1 AND v.id > ?2 ORDER BY v.id LIMIT ?3",
+                )?;
+                let rows: Vec<(String, i64, i64)> = stmt
+                    .query_map(params![org, after, limit as i64], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    })?
+                    .collect::<Result<_, _>>()?;
+                rows.iter()
+                    .map(|(body, due_soon, overdue)| {
+                        Ok(FleetRow {
+                            vehicle: vehicle_view(conn, body)?,
+                            due_soon: *due_soon as u32,
+                            overdue: *overdue as u32,
+                        })
+                    })
                     .collect()
             })
             .await

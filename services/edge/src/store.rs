@@ -5,6 +5,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use vwc_bus::DeadLetterStore;
+use vwc_contracts::maintenance::{
+    MaintenanceItemView, MaintenanceScheduleUpdated, MaintenanceStatus, NotificationDelivered,
+    OdometerEstimateView,
+};
 use vwc_contracts::{EventKind, OdometerUnit, Vehicle, VehicleEvent};
 use vwc_store::StoreResult;
 
@@ -42,6 +46,51 @@ pub struct TimelinePosition {
     pub id: String,
 }
 
+/// The maintenance picture of a vehicle, as the scheduler last published it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MaintenanceView {
+    pub vehicle_id: String,
+    pub items: Vec<MaintenanceItemView>,
+    pub odometer: Option<OdometerEstimateView>,
+    pub evaluated_at: DateTime<Utc>,
+}
+
+/// One in-app notification in an organisation's feed.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationView {
+    pub id: String,
+    pub title: String,
+    pub body: String,
+    pub vehicle_id: Option<String>,
+    pub severity: Option<MaintenanceStatus>,
+    pub created_at: DateTime<Utc>,
+    pub read_at: Option<DateTime<Utc>>,
+}
+
+/// Costs summed by (vehicle, kind, calendar month, currency): the unit every cost view is built from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CostBucket {
+    pub vehicle_id: String,
+    pub kind: EventKind,
+    /// `YYYY-MM`
+    pub month: String,
+    pub currency: String,
+    pub total_cents: u64,
+    pub events: u64,
+}
+
+/// A fleet row: the vehicle and how many maintenance items need attention.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FleetRow {
+    #[serde(flatten)]
+    pub vehicle: VehicleView,
+    pub due_soon: u32,
+    pub overdue: u32,
+}
+
 #[async_trait]
 pub trait EdgeStore: DeadLetterStore {
     async fn apply_vehicle_registered(
@@ -72,5 +121,54 @@ pub trait EdgeStore: DeadLetterStore {
         after: Option<&TimelinePosition>,
         limit: usize,
     ) -> StoreResult<Vec<VehicleEvent>>;
+    /// Replaces the vehicle's maintenance view unless a newer evaluation is already stored.
+    async fn apply_maintenance(
+        &self,
+        envelope_id: &str,
+        org_id: &str,
+        update: &MaintenanceScheduleUpdated,
+    ) -> StoreResult<bool>;
+    async fn maintenance(
+        &self,
+        org_id: &str,
+        vehicle_id: &str,
+    ) -> StoreResult<Option<MaintenanceView>>;
+    /// Adds an in-app notification to the organisation's feed (other channels are ignored).
+    async fn apply_notification(
+        &self,
+        envelope_id: &str,
+        org_id: &str,
+        delivered: &NotificationDelivered,
+    ) -> StoreResult<bool>;
+    /// The feed newest first, strictly after `after` (createdAt, id).
+    async fn notifications(
+        &self,
+        org_id: &str,
+        unread_only: bool,
+        after: Option<&(DateTime<Utc>, String)>,
+        limit: usize,
+    ) -> StoreResult<Vec<NotificationView>>;
+    /// `false` when no such notification in the organisation.
+    async fn mark_notification_read(
+        &self,
+        org_id: &str,
+        notification_id: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Cost buckets of the organisation (or one vehicle) with `occurredAt` in [from, to].
+    async fn cost_buckets(
+        &self,
+        org_id: &str,
+        vehicle_id: Option<&str>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> StoreResult<Vec<CostBucket>>;
+    /// Vehicles with their due-soon and overdue counts, by id after `after_id`.
+    async fn fleet(
+        &self,
+        org_id: &str,
+        after_id: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<FleetRow>>;
     async fn ping(&self) -> StoreResult<()>;
 }

@@ -7,10 +7,14 @@ use std::io::Write;
 use std::sync::{Arc, Once};
 
 use chrono::{DateTime, TimeZone, Utc};
+use vwc_contracts::maintenance::{
+    Channel, MaintenanceItemView, MaintenanceScheduleUpdated, MaintenanceStatus,
+    NotificationDelivered, OdometerEstimateView,
+};
 use vwc_contracts::{
     Envelope, EventKind, EventSource, EventType, OdometerUnit, Vehicle, VehicleEvent,
 };
-use vwc_edge::store::{EventFilter, TimelinePosition};
+use vwc_edge::store::{CostBucket, EventFilter, NotificationView, TimelinePosition};
 use vwc_edge::{EdgeStore, MongoEdgeStore, SqliteEdgeStore};
 
 type Store = Arc<dyn EdgeStore>;
@@ -116,6 +120,219 @@ async fn vehicle_with_history(store: &Store) -> Vehicle {
         apply(store, &event(&v, id, kind, when)).await;
     }
     v
+}
+
+fn item(task: &str, status: MaintenanceStatus, enabled: bool) -> MaintenanceItemView {
+    MaintenanceItemView {
+        task: task.to_string(),
+        title: format!("Task {task}"),
+        interval_miles: None,
+        interval_km: Some(10_000),
+        interval_months: Some(12),
+        last_done_at: Some(at(1, 8)),
+        last_done_odometer: Some(20_000),
+        due_at: chrono::NaiveDate::from_ymd_opt(2025, 6, 1),
+        due_odometer: Some(30_000),
+        projected_due_at: chrono::NaiveDate::from_ymd_opt(2025, 5, 1),
+        status,
+        reason: format!("{} by date", status.as_str()),
+        due_cycle: format!("{task}-cycle-1"),
+        enabled,
+    }
+}
+
+fn schedule(
+    vehicle_id: &str,
+    evaluated_at: DateTime<Utc>,
+    items: Vec<MaintenanceItemView>,
+) -> MaintenanceScheduleUpdated {
+    MaintenanceScheduleUpdated {
+        vehicle_id: vehicle_id.to_string(),
+        items,
+        odometer: Some(OdometerEstimateView {
+            value: 25_000,
+            unit: OdometerUnit::Km,
+            as_of: evaluated_at.date_naive(),
+            estimated: true,
+        }),
+        evaluated_at,
+    }
+}
+
+async fn maintain(store: &Store, org: &str, update: &MaintenanceScheduleUpdated) {
+    assert!(
+        store
+            .apply_maintenance(&envelope_id(), org, update)
+            .await
+            .unwrap()
+    );
+}
+
+fn delivered(id: &str, channel: Channel, delivered_at: DateTime<Utc>) -> NotificationDelivered {
+    NotificationDelivered {
+        notification_id: id.to_string(),
+        reminder_id: Some(format!("rem_{id}")),
+        vehicle_id: Some("veh_1".into()),
+        channel,
+        title: format!("Title {id}"),
+        body: format!("Body {id}"),
+        severity: Some(MaintenanceStatus::DueSoon),
+        delivered_at,
+    }
+}
+
+async fn notify(store: &Store, org: &str, n: &NotificationDelivered) {
+    assert!(
+        store
+            .apply_notification(&envelope_id(), org, n)
+            .await
+            .unwrap()
+    );
+}
+
+async fn feed(store: &Store, org: &str, unread_only: bool) -> Vec<String> {
+    store
+        .notifications(org, unread_only, None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.id)
+        .collect()
+}
+
+/// Notifications `ntf_1`..`ntf_5` of org_a, `ntf_3a` and `ntf_3b` at the same instant, applied out of
+/// order; `ntf_2` and `ntf_3b` are read.
+async fn feed_with_history(store: &Store) {
+    for (id, when) in [
+        ("ntf_3b", at(3, 8)),
+        ("ntf_1", at(1, 8)),
+        ("ntf_5", at(5, 8)),
+        ("ntf_3a", at(3, 8)),
+        ("ntf_2", at(2, 8)),
+        ("ntf_4", at(4, 8)),
+    ] {
+        notify(store, "org_a", &delivered(id, Channel::InApp, when)).await;
+    }
+    for id in ["ntf_2", "ntf_3b"] {
+        assert!(
+            store
+                .mark_notification_read("org_a", id, at(10, 8))
+                .await
+                .unwrap()
+        );
+    }
+}
+
+fn costly(
+    v: &Vehicle,
+    id: &str,
+    kind: EventKind,
+    occurred_at: DateTime<Utc>,
+    cost: Option<(u64, &str)>,
+) -> VehicleEvent {
+    VehicleEvent {
+        cost_cents: cost.map(|(cents, _)| cents),
+        currency: cost.map(|(_, currency)| currency.to_string()),
+        ..event(v, id, kind, occurred_at)
+    }
+}
+
+/// A whole-second instant of 2024 in any month.
+fn on(month: u32, day: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, month, day, 8, 0, 0).unwrap()
+}
+
+fn bucket(
+    vehicle_id: &str,
+    kind: EventKind,
+    month: &str,
+    currency: &str,
+    total_cents: u64,
+    events: u64,
+) -> CostBucket {
+    CostBucket {
+        vehicle_id: vehicle_id.to_string(),
+        kind,
+        month: month.to_string(),
+        currency: currency.to_string(),
+        total_cents,
+        events,
+    }
+}
+
+/// Two vehicles of org_a with costs in June and July 2024, in two currencies, plus events without a
+/// cost; org_b has a costly event of its own.
+async fn fleet_with_costs(store: &Store) -> (Vehicle, Vehicle) {
+    let v1 = register(store, "org_a", "veh_1").await;
+    let v2 = register(store, "org_a", "veh_2").await;
+    let other = register(store, "org_b", "veh_9").await;
+    for e in [
+        costly(
+            &v1,
+            "c1",
+            EventKind::Repair,
+            on(6, 3),
+            Some((10_000, "USD")),
+        ),
+        costly(
+            &v1,
+            "c2",
+            EventKind::Repair,
+            on(6, 20),
+            Some((2_500, "USD")),
+        ),
+        costly(
+            &v1,
+            "c3",
+            EventKind::Repair,
+            on(6, 21),
+            Some((7_000, "EUR")),
+        ),
+        costly(
+            &v1,
+            "c4",
+            EventKind::Maintenance,
+            on(6, 4),
+            Some((4_000, "USD")),
+        ),
+        costly(
+            &v1,
+            "c5",
+            EventKind::Maintenance,
+            on(7, 1),
+            Some((4_500, "USD")),
+        ),
+        costly(
+            &v2,
+            "c6",
+            EventKind::Upgrade,
+            on(6, 30),
+            Some((90_000, "USD")),
+        ),
+        costly(
+            &v2,
+            "c7",
+            EventKind::Repair,
+            on(7, 15),
+            Some((1_000, "USD")),
+        ),
+        costly(&v1, "free_1", EventKind::Maintenance, on(6, 5), None),
+        VehicleEvent {
+            cost_cents: None,
+            currency: None,
+            ..reading(&v2, "free_2", on(7, 2), 12_000)
+        },
+        costly(
+            &other,
+            "c8",
+            EventKind::Repair,
+            on(6, 3),
+            Some((55_500, "USD")),
+        ),
+    ] {
+        apply(store, &e).await;
+    }
+    (v1, v2)
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -409,6 +626,436 @@ async fn dead_letters_are_listed_oldest_first_until_replayed(store: Store) {
     assert_eq!(left[0].envelope, second);
 }
 
+async fn a_maintenance_update_reads_back_as_the_vehicle_view(store: Store) {
+    let update = schedule(
+        "veh_1",
+        at(5, 8),
+        vec![
+            item("oil", MaintenanceStatus::DueSoon, true),
+            item("tires", MaintenanceStatus::Ok, false),
+        ],
+    );
+    maintain(&store, "org_a", &update).await;
+    let view = store.maintenance("org_a", "veh_1").await.unwrap().unwrap();
+    assert_eq!(view.vehicle_id, "veh_1");
+    assert_eq!(view.items, update.items);
+    assert_eq!(view.odometer, update.odometer);
+    assert_eq!(view.evaluated_at, at(5, 8));
+    assert_eq!(store.maintenance("org_a", "veh_2").await.unwrap(), None);
+}
+
+async fn a_duplicate_maintenance_delivery_returns_false_and_has_no_second_effect(store: Store) {
+    let delivery = envelope_id();
+    let first = schedule(
+        "veh_1",
+        at(5, 8),
+        vec![item("oil", MaintenanceStatus::Ok, true)],
+    );
+    assert!(
+        store
+            .apply_maintenance(&delivery, "org_a", &first)
+            .await
+            .unwrap()
+    );
+    // A newer evaluation would replace it, so only the inbox can be keeping it out.
+    let newer = schedule(
+        "veh_1",
+        at(6, 8),
+        vec![item("oil", MaintenanceStatus::Overdue, true)],
+    );
+    assert!(
+        !store
+            .apply_maintenance(&delivery, "org_a", &newer)
+            .await
+            .unwrap()
+    );
+    let view = store.maintenance("org_a", "veh_1").await.unwrap().unwrap();
+    assert_eq!(view.items, first.items);
+    assert_eq!(view.evaluated_at, at(5, 8));
+}
+
+async fn an_older_evaluation_does_not_overwrite_a_newer_one(store: Store) {
+    let newer = schedule(
+        "veh_1",
+        at(6, 8),
+        vec![item("oil", MaintenanceStatus::Overdue, true)],
+    );
+    let older = schedule(
+        "veh_1",
+        at(5, 8),
+        vec![item("oil", MaintenanceStatus::Ok, true)],
+    );
+    maintain(&store, "org_a", &newer).await;
+    // Claimed (it was delivered and handled) but without effect.
+    maintain(&store, "org_a", &older).await;
+    let view = store.maintenance("org_a", "veh_1").await.unwrap().unwrap();
+    assert_eq!(view.items, newer.items);
+    assert_eq!(view.evaluated_at, at(6, 8));
+
+    let newest = schedule(
+        "veh_1",
+        at(7, 8),
+        vec![item("oil", MaintenanceStatus::Ok, true)],
+    );
+    maintain(&store, "org_a", &newest).await;
+    let view = store.maintenance("org_a", "veh_1").await.unwrap().unwrap();
+    assert_eq!(view.items, newest.items);
+    assert_eq!(view.evaluated_at, at(7, 8));
+}
+
+async fn another_org_cannot_read_the_maintenance_view(store: Store) {
+    let update = schedule(
+        "veh_1",
+        at(5, 8),
+        vec![item("oil", MaintenanceStatus::Overdue, true)],
+    );
+    maintain(&store, "org_a", &update).await;
+    assert_eq!(store.maintenance("org_b", "veh_1").await.unwrap(), None);
+    assert!(store.maintenance("org_a", "veh_1").await.unwrap().is_some());
+}
+
+async fn the_fleet_view_counts_enabled_due_soon_and_overdue_items(store: Store) {
+    for id in ["veh_2", "veh_1", "veh_3"] {
+        register(&store, "org_a", id).await;
+    }
+    register(&store, "org_b", "veh_9").await;
+    let v1 = vehicle("org_a", "veh_1");
+    apply(&store, &reading(&v1, "evt_1", at(2, 8), 9_000)).await;
+    maintain(
+        &store,
+        "org_a",
+        &schedule(
+            "veh_1",
+            at(5, 8),
+            vec![
+                item("oil", MaintenanceStatus::DueSoon, true),
+                item("brakes", MaintenanceStatus::Overdue, true),
+                item("coolant", MaintenanceStatus::Overdue, true),
+                item("wipers", MaintenanceStatus::Overdue, false),
+                item("cabin_filter", MaintenanceStatus::DueSoon, false),
+                item("tires", MaintenanceStatus::Ok, true),
+                item("battery", MaintenanceStatus::Unknown, true),
+            ],
+        ),
+    )
+    .await;
+    maintain(
+        &store,
+        "org_a",
+        &schedule(
+            "veh_3",
+            at(5, 8),
+            vec![item("oil", MaintenanceStatus::DueSoon, true)],
+        ),
+    )
+    .await;
+    maintain(
+        &store,
+        "org_b",
+        &schedule(
+            "veh_9",
+            at(5, 8),
+            vec![item("oil", MaintenanceStatus::Overdue, true)],
+        ),
+    )
+    .await;
+
+    let rows = store.fleet("org_a", None, 100).await.unwrap();
+    let summary: Vec<(&str, u32, u32)> = rows
+        .iter()
+        .map(|r| (r.vehicle.vehicle.id.as_str(), r.due_soon, r.overdue))
+        .collect();
+    assert_eq!(summary, [("veh_1", 1, 2), ("veh_2", 0, 0), ("veh_3", 1, 0)]);
+    // Each row carries the same vehicle view as the vehicle list.
+    let views = store.vehicles("org_a", None, 100).await.unwrap();
+    let fleet_views: Vec<_> = rows.into_iter().map(|r| r.vehicle).collect();
+    assert_eq!(fleet_views, views);
+    assert_eq!(fleet_views[0].event_count, 1);
+
+    let page = store.fleet("org_a", Some("veh_1"), 1).await.unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].vehicle.vehicle.id, "veh_2");
+
+    // A newer evaluation replaces the counts.
+    maintain(
+        &store,
+        "org_a",
+        &schedule(
+            "veh_1",
+            at(6, 8),
+            vec![item("oil", MaintenanceStatus::Ok, true)],
+        ),
+    )
+    .await;
+    let rows = store.fleet("org_a", None, 1).await.unwrap();
+    assert_eq!((rows[0].due_soon, rows[0].overdue), (0, 0));
+
+    let other = store.fleet("org_b", None, 100).await.unwrap();
+    assert_eq!(other.len(), 1);
+    assert_eq!((other[0].due_soon, other[0].overdue), (0, 1));
+}
+
+async fn an_in_app_notification_is_added_and_other_channels_are_ignored(store: Store) {
+    let n = delivered("ntf_1", Channel::InApp, at(3, 8));
+    notify(&store, "org_a", &n).await;
+    // Delivered (and claimed) on another channel, but not part of the in-app feed.
+    notify(
+        &store,
+        "org_a",
+        &delivered("ntf_2", Channel::Email, at(4, 8)),
+    )
+    .await;
+    notify(
+        &store,
+        "org_a",
+        &delivered("ntf_3", Channel::Webhook, at(5, 8)),
+    )
+    .await;
+
+    let listed = store
+        .notifications("org_a", false, None, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        listed,
+        vec![NotificationView {
+            id: "ntf_1".into(),
+            title: n.title.clone(),
+            body: n.body.clone(),
+            vehicle_id: Some("veh_1".into()),
+            severity: Some(MaintenanceStatus::DueSoon),
+            created_at: at(3, 8),
+            read_at: None,
+        }]
+    );
+    assert!(feed(&store, "org_b", false).await.is_empty());
+}
+
+async fn the_same_notification_under_two_envelopes_is_stored_once(store: Store) {
+    let n = delivered("ntf_1", Channel::InApp, at(3, 8));
+    let delivery = envelope_id();
+    assert!(
+        store
+            .apply_notification(&delivery, "org_a", &n)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .apply_notification(&delivery, "org_a", &n)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .mark_notification_read("org_a", "ntf_1", at(4, 8))
+            .await
+            .unwrap()
+    );
+    // A re-publish under a new envelope id: handled, but neither a second row nor a reset read state.
+    let republished = NotificationDelivered {
+        title: "Changed".into(),
+        delivered_at: at(6, 8),
+        ..n.clone()
+    };
+    notify(&store, "org_a", &republished).await;
+
+    let listed = store
+        .notifications("org_a", false, None, 100)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].title, n.title);
+    assert_eq!(listed[0].created_at, at(3, 8));
+    assert_eq!(listed[0].read_at, Some(at(4, 8)));
+}
+
+async fn the_feed_is_newest_first_and_filters_unread(store: Store) {
+    feed_with_history(&store).await;
+    notify(
+        &store,
+        "org_b",
+        &delivered("ntf_other", Channel::InApp, at(9, 8)),
+    )
+    .await;
+    assert_eq!(
+        feed(&store, "org_a", false).await,
+        ["ntf_5", "ntf_4", "ntf_3b", "ntf_3a", "ntf_2", "ntf_1"]
+    );
+    assert_eq!(
+        feed(&store, "org_a", true).await,
+        ["ntf_5", "ntf_4", "ntf_3a", "ntf_1"]
+    );
+    let listed = store
+        .notifications("org_a", false, None, 100)
+        .await
+        .unwrap();
+    let read: Vec<(&str, Option<DateTime<Utc>>)> = listed
+        .iter()
+        .map(|n| (n.id.as_str(), n.read_at))
+        .filter(|(_, read_at)| read_at.is_some())
+        .collect();
+    assert_eq!(
+        read,
+        [("ntf_3b", Some(at(10, 8))), ("ntf_2", Some(at(10, 8)))]
+    );
+}
+
+async fn paging_the_feed_strictly_after_a_position_covers_every_notification_exactly_once(
+    store: Store,
+) {
+    feed_with_history(&store).await;
+    for unread_only in [false, true] {
+        let everything = feed(&store, "org_a", unread_only).await;
+        for page_size in [1, 2, 4] {
+            let mut seen = Vec::new();
+            let mut after: Option<(DateTime<Utc>, String)> = None;
+            loop {
+                let page = store
+                    .notifications("org_a", unread_only, after.as_ref(), page_size)
+                    .await
+                    .unwrap();
+                assert!(page.len() <= page_size);
+                let Some(last) = page.last() else { break };
+                after = Some((last.created_at, last.id.clone()));
+                seen.extend(page.into_iter().map(|n| n.id));
+            }
+            assert_eq!(
+                seen, everything,
+                "pages of {page_size}, unread only {unread_only}"
+            );
+            let distinct: HashSet<&String> = seen.iter().collect();
+            assert_eq!(distinct.len(), seen.len());
+        }
+    }
+}
+
+async fn marking_read_keeps_the_first_time_and_stays_in_the_org(store: Store) {
+    notify(
+        &store,
+        "org_a",
+        &delivered("ntf_1", Channel::InApp, at(3, 8)),
+    )
+    .await;
+    assert!(
+        !store
+            .mark_notification_read("org_b", "ntf_1", at(4, 8))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .mark_notification_read("org_a", "ntf_missing", at(4, 8))
+            .await
+            .unwrap()
+    );
+    assert_eq!(feed(&store, "org_a", true).await, ["ntf_1"]);
+
+    assert!(
+        store
+            .mark_notification_read("org_a", "ntf_1", at(5, 8))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .mark_notification_read("org_a", "ntf_1", at(7, 8))
+            .await
+            .unwrap()
+    );
+    let listed = store.notifications("org_a", false, None, 10).await.unwrap();
+    assert_eq!(listed[0].read_at, Some(at(5, 8)));
+    assert!(feed(&store, "org_a", true).await.is_empty());
+}
+
+async fn cost_buckets_group_by_vehicle_kind_month_and_currency(store: Store) {
+    fleet_with_costs(&store).await;
+    assert_eq!(
+        store.cost_buckets("org_a", None, None, None).await.unwrap(),
+        vec![
+            bucket("veh_1", EventKind::Maintenance, "2024-06", "USD", 4_000, 1),
+            bucket("veh_1", EventKind::Repair, "2024-06", "EUR", 7_000, 1),
+            bucket("veh_1", EventKind::Repair, "2024-06", "USD", 12_500, 2),
+            bucket("veh_2", EventKind::Upgrade, "2024-06", "USD", 90_000, 1),
+            bucket("veh_1", EventKind::Maintenance, "2024-07", "USD", 4_500, 1),
+            bucket("veh_2", EventKind::Repair, "2024-07", "USD", 1_000, 1),
+        ]
+    );
+    assert_eq!(
+        store.cost_buckets("org_b", None, None, None).await.unwrap(),
+        vec![bucket(
+            "veh_9",
+            EventKind::Repair,
+            "2024-06",
+            "USD",
+            55_500,
+            1
+        )]
+    );
+    assert!(
+        store
+            .cost_buckets("org_c", None, None, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn cost_buckets_filter_by_vehicle_and_an_inclusive_time_range(store: Store) {
+    let (v1, v2) = fleet_with_costs(&store).await;
+    assert_eq!(
+        store
+            .cost_buckets("org_a", Some(&v2.id), None, None)
+            .await
+            .unwrap(),
+        vec![
+            bucket("veh_2", EventKind::Upgrade, "2024-06", "USD", 90_000, 1),
+            bucket("veh_2", EventKind::Repair, "2024-07", "USD", 1_000, 1),
+        ]
+    );
+    // Both bounds are inclusive: c2 (June 20) and c5 (July 1) are on them.
+    assert_eq!(
+        store
+            .cost_buckets("org_a", Some(&v1.id), Some(on(6, 20)), Some(on(7, 1)))
+            .await
+            .unwrap(),
+        vec![
+            bucket("veh_1", EventKind::Repair, "2024-06", "EUR", 7_000, 1),
+            bucket("veh_1", EventKind::Repair, "2024-06", "USD", 2_500, 1),
+            bucket("veh_1", EventKind::Maintenance, "2024-07", "USD", 4_500, 1),
+        ]
+    );
+    assert_eq!(
+        store
+            .cost_buckets("org_a", None, Some(on(6, 30)), None)
+            .await
+            .unwrap(),
+        vec![
+            bucket("veh_2", EventKind::Upgrade, "2024-06", "USD", 90_000, 1),
+            bucket("veh_1", EventKind::Maintenance, "2024-07", "USD", 4_500, 1),
+            bucket("veh_2", EventKind::Repair, "2024-07", "USD", 1_000, 1),
+        ]
+    );
+    assert_eq!(
+        store
+            .cost_buckets("org_a", None, None, Some(on(6, 4)))
+            .await
+            .unwrap(),
+        vec![
+            bucket("veh_1", EventKind::Maintenance, "2024-06", "USD", 4_000, 1),
+            bucket("veh_1", EventKind::Repair, "2024-06", "USD", 10_000, 1),
+        ]
+    );
+    // Another org's vehicle id finds nothing of it.
+    assert!(
+        store
+            .cost_buckets("org_a", Some("veh_9"), None, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 async fn a_ready_store_answers_ping(store: Store) {
     store.ping().await.unwrap();
 }
@@ -452,6 +1099,18 @@ conformance!(
     the_odometer_is_the_latest_reading_by_occurred_at_even_out_of_order,
     events_applied_before_the_registration_still_count,
     dead_letters_are_listed_oldest_first_until_replayed,
+    a_maintenance_update_reads_back_as_the_vehicle_view,
+    a_duplicate_maintenance_delivery_returns_false_and_has_no_second_effect,
+    an_older_evaluation_does_not_overwrite_a_newer_one,
+    another_org_cannot_read_the_maintenance_view,
+    the_fleet_view_counts_enabled_due_soon_and_overdue_items,
+    an_in_app_notification_is_added_and_other_channels_are_ignored,
+    the_same_notification_under_two_envelopes_is_stored_once,
+    the_feed_is_newest_first_and_filters_unread,
+    paging_the_feed_strictly_after_a_position_covers_every_notification_exactly_once,
+    marking_read_keeps_the_first_time_and_stays_in_the_org,
+    cost_buckets_group_by_vehicle_kind_month_and_currency,
+    cost_buckets_filter_by_vehicle_and_an_inclusive_time_range,
     a_ready_store_answers_ping,
 );
 

@@ -15,8 +15,8 @@ use vwc_store::{Outbox, OutboxId, StoreError, StoreResult, ts};
 
 use crate::store::{IdempotencyKey, IngestionStore, InsertEventOutcome};
 
-const VEHICLES: &str = "vehicles";
-const VEHICLE_EVENTS: &str = "vehicle_events";
+pub(crate) const VEHICLES: &str = "vehicles";
+pub(crate) const VEHICLE_EVENTS: &str = "vehicle_events";
 const IDEMPOTENCY_KEYS: &str = "idempotency_keys";
 
 #[derive(Clone)]
@@ -47,6 +47,7 @@ impl MongoIngestionStore {
         .await?;
         db.create_index(IDEMPOTENCY_KEYS, doc! { "org_id": 1, "key": 1 }, true)
             .await?;
+        crate::dealers::mongo::create_indexes(&db).await?;
         Ok(MongoIngestionStore { db })
     }
 
@@ -134,6 +135,19 @@ impl MongoIngestionStore {
                 .session(&mut *session)
                 .await?;
         }
+        self.write_event(session, e, body, outbox).await?;
+        Ok(InsertEventOutcome::Created)
+    }
+
+    /// Writes `e` (its JSON is `body`) and `outbox` inside the caller's transaction. Shared with the
+    /// dealer adapter, so every event of the service is stored the same way.
+    pub(crate) async fn write_event(
+        &self,
+        session: &mut ClientSession,
+        e: &VehicleEvent,
+        body: &str,
+        outbox: &[Envelope],
+    ) -> StoreResult<()> {
         // The SQLite schema has a foreign key from events to vehicles; the same rule here.
         let vehicle = self
             .db
@@ -147,7 +161,8 @@ impl MongoIngestionStore {
                 e.id, e.vehicle_id
             )));
         }
-        events
+        self.db
+            .collection(VEHICLE_EVENTS)
             .insert_one(doc! {
                 "_id": &e.id,
                 "org_id": &e.org_id,
@@ -157,8 +172,7 @@ impl MongoIngestionStore {
             })
             .session(&mut *session)
             .await?;
-        self.db.enqueue(session, outbox).await?;
-        Ok(InsertEventOutcome::Created)
+        self.db.enqueue(session, outbox).await
     }
 
     async fn find_body(&self, collection: &str, filter: Document) -> StoreResult<Option<String>> {

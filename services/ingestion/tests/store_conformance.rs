@@ -5,10 +5,16 @@ use std::future::Future;
 use std::io::Write;
 use std::sync::{Arc, Once};
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use vwc_contracts::ids::new_id;
 use vwc_contracts::{
-    Envelope, EventKind, EventSource, EventType, OdometerUnit, Vehicle, VehicleEvent,
+    Envelope, EventKind, EventSource, EventType, NewVehicleEvent, OdometerUnit, Vehicle,
+    VehicleEvent, Vendor,
+};
+use vwc_ingestion::dealers::http::event_builder;
+use vwc_ingestion::dealers::{
+    DealerRow, DealerStore, IncomingWebhook, StoredSecret, WebhookOutcome,
+    adopt_waiting_dealer_records,
 };
 use vwc_ingestion::store::IdempotencyKey;
 use vwc_ingestion::{
@@ -16,8 +22,18 @@ use vwc_ingestion::{
 };
 use vwc_store::StoreError;
 use vwc_testkit::vin;
+use vwc_webhook::WebhookSecret;
 
-type Store = Arc<dyn IngestionStore>;
+/// Both ports of the ingestion database, as one adapter object implements them.
+trait IngestionStores: IngestionStore + DealerStore {}
+impl<T: IngestionStore + DealerStore> IngestionStores for T {}
+
+type Store = Arc<dyn IngestionStores>;
+
+/// The dealer port of the store under test: the same object, seen through its other trait.
+fn dealer_port(store: &Store) -> Arc<dyn DealerStore> {
+    store.clone()
+}
 
 // ---------------------------------------------------------------------------------------------------
 // Fixtures
@@ -111,6 +127,113 @@ async fn pending_envelopes(store: &Store) -> Vec<Envelope> {
         .into_iter()
         .map(|(_, e)| e)
         .collect()
+}
+
+/// A dealer of `org` with one secret, created on day 1.
+fn dealer(org: &str) -> (DealerRow, WebhookSecret) {
+    let secret = WebhookSecret::generate();
+    let row = DealerRow {
+        id: new_id("dlr"),
+        org_id: org.to_string(),
+        name: "Main St Auto".into(),
+        created_at: at(1),
+        secrets: vec![StoredSecret {
+            secret: secret.clone(),
+            created_at: at(1),
+            expires_at: None,
+        }],
+    };
+    (row, secret)
+}
+
+async fn registered_dealer(dealers: &Arc<dyn DealerStore>, org: &str) -> DealerRow {
+    let (row, _) = dealer(org);
+    dealers.insert_dealer(&row).await.unwrap();
+    row
+}
+
+/// A verified service record for `vin`, as the webhook route hands it to the store.
+fn service_record(dealer: &DealerRow, webhook_id: &str, vin: &str, day: u32) -> IncomingWebhook {
+    let odometer = 20_000 + u64::from(day);
+    let template = NewVehicleEvent {
+        kind: EventKind::Maintenance,
+        occurred_at: at(day),
+        odometer: Some(odometer),
+        cost_cents: Some(8_999),
+        currency: Some("USD".into()),
+        title: Some("Oil and filter change".into()),
+        notes: None,
+        vendor: Some(Vendor {
+            name: dealer.name.clone(),
+            dealer_id: Some(dealer.id.clone()),
+        }),
+        details: serde_json::json!({ "tasks": ["oil_change"] }),
+    };
+    let raw = serde_json::json!({
+        "type": "service_record",
+        "vin": vin,
+        "occurredAt": at(day),
+        "odometer": odometer,
+        "totalCents": 8_999,
+        "lines": [{ "description": "Oil and filter", "task": "oil_change", "amountCents": 8_999 }],
+    });
+    IncomingWebhook {
+        webhook_id: webhook_id.into(),
+        vin: vin.into(),
+        payload_type: "service_record".into(),
+        raw_payload: raw.to_string(),
+        template: serde_json::to_string(&template).unwrap(),
+    }
+}
+
+async fn receive(
+    dealers: &Arc<dyn DealerStore>,
+    dealer: &DealerRow,
+    webhook_id: &str,
+    vin: &str,
+    day: u32,
+) -> WebhookOutcome {
+    dealers
+        .receive_webhook(
+            dealer,
+            &service_record(dealer, webhook_id, vin, day),
+            event_builder(None),
+        )
+        .await
+        .unwrap()
+}
+
+fn unmatched_record(outcome: WebhookOutcome) -> String {
+    match outcome {
+        WebhookOutcome::Unmatched { record_id } => record_id,
+        other => panic!("expected an unmatched record, got {other:?}"),
+    }
+}
+
+/// The secrets of `dealer` that verify at `now`, as their text, sorted.
+fn valid_at(dealer: &DealerRow, now: DateTime<Utc>) -> Vec<String> {
+    let mut valid: Vec<String> = dealer
+        .valid_secrets(now)
+        .into_iter()
+        .map(|s| s.expose().to_string())
+        .collect();
+    valid.sort();
+    valid
+}
+
+fn sorted(secrets: &[&WebhookSecret]) -> Vec<String> {
+    let mut texts: Vec<String> = secrets.iter().map(|s| s.expose().to_string()).collect();
+    texts.sort();
+    texts
+}
+
+fn expiry_of(dealer: &DealerRow, secret: &WebhookSecret) -> Option<DateTime<Utc>> {
+    dealer
+        .secrets
+        .iter()
+        .find(|s| s.secret.expose() == secret.expose())
+        .unwrap_or_else(|| panic!("{} has no such secret", dealer.id))
+        .expires_at
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -296,6 +419,284 @@ async fn a_ready_store_answers_ping(store: Store) {
     store.ping().await.unwrap();
 }
 
+async fn a_dealer_reads_back_with_its_secret_and_its_debug_never_shows_it(store: Store) {
+    let dealers = dealer_port(&store);
+    let (row, secret) = dealer("org_a");
+    dealers.insert_dealer(&row).await.unwrap();
+
+    let read = dealers.dealer(&row.id).await.unwrap().expect("the dealer");
+    assert_eq!(read.id, row.id);
+    assert_eq!(read.org_id, "org_a");
+    assert_eq!(read.name, row.name);
+    assert_eq!(read.created_at, at(1));
+    assert_eq!(read.secrets.len(), 1);
+    assert_eq!(read.secrets[0].secret.expose(), secret.expose());
+    assert_eq!(read.secrets[0].created_at, at(1));
+    assert_eq!(read.secrets[0].expires_at, None);
+
+    let shown = format!("{read:?}");
+    let key = &secret.expose()["whsec_".len()..];
+    assert!(
+        !shown.contains(key),
+        "the Debug of a dealer row shows its secret"
+    );
+    assert!(dealers.dealer("dlr_missing").await.unwrap().is_none());
+}
+
+async fn a_rotated_out_secret_verifies_until_its_expiry_and_the_new_one_at_once(store: Store) {
+    let dealers = dealer_port(&store);
+    let (row, old) = dealer("org_a");
+    dealers.insert_dealer(&row).await.unwrap();
+
+    let new = WebhookSecret::generate();
+    let (now, until) = (at(2), at(3));
+    assert!(
+        dealers
+            .rotate_secret("org_a", &row.id, &new, now, until)
+            .await
+            .unwrap()
+    );
+    let read = dealers.dealer(&row.id).await.unwrap().unwrap();
+    assert_eq!(
+        read.secrets[0].secret.expose(),
+        new.expose(),
+        "newest first"
+    );
+    assert_eq!(valid_at(&read, now), sorted(&[&old, &new]));
+    assert_eq!(
+        valid_at(&read, until - Duration::seconds(1)),
+        sorted(&[&old, &new])
+    );
+    assert_eq!(valid_at(&read, until), sorted(&[&new]));
+
+    // Rotating again within the grace period leaves the earlier expiry where it was.
+    let newer = WebhookSecret::generate();
+    assert!(
+        dealers
+            .rotate_secret("org_a", &row.id, &newer, now + Duration::hours(1), at(4))
+            .await
+            .unwrap()
+    );
+    let read = dealers.dealer(&row.id).await.unwrap().unwrap();
+    assert_eq!(expiry_of(&read, &old), Some(until));
+    assert_eq!(expiry_of(&read, &new), Some(at(4)));
+    assert_eq!(expiry_of(&read, &newer), None);
+    assert_eq!(valid_at(&read, until), sorted(&[&new, &newer]));
+}
+
+async fn another_org_cannot_rotate_a_dealers_secret(store: Store) {
+    let dealers = dealer_port(&store);
+    let (row, secret) = dealer("org_a");
+    dealers.insert_dealer(&row).await.unwrap();
+
+    let new = WebhookSecret::generate();
+    let rotated = dealers
+        .rotate_secret("org_b", &row.id, &new, at(2), at(3))
+        .await
+        .unwrap();
+    assert!(!rotated);
+    let missing = dealers
+        .rotate_secret("org_a", "dlr_missing", &new, at(2), at(3))
+        .await
+        .unwrap();
+    assert!(!missing);
+    let read = dealers.dealer(&row.id).await.unwrap().unwrap();
+    assert_eq!(read.secrets.len(), 1);
+    assert_eq!(expiry_of(&read, &secret), None);
+}
+
+async fn a_webhook_for_a_registered_vin_records_one_event_and_one_envelope(store: Store) {
+    let dealers = dealer_port(&store);
+    let v = registered_vehicle(&store, "org_a", 1).await;
+    let d = registered_dealer(&dealers, "org_a").await;
+
+    let outcome = receive(&dealers, &d, "msg_1", &v.vin, 2).await;
+    let WebhookOutcome::Recorded { event_id, .. } = &outcome else {
+        panic!("expected a recorded event, got {outcome:?}");
+    };
+    let event = store
+        .event("org_a", event_id)
+        .await
+        .unwrap()
+        .expect("the event");
+    assert_eq!(event.vehicle_id, v.id);
+    assert_eq!(event.source, EventSource::Dealer);
+    assert_eq!(event.occurred_at, at(2));
+    assert_eq!(store.count_events("org_a", &v.id).await.unwrap(), 1);
+
+    let pending = pending_envelopes(&store).await;
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].event_type, EventType::VehicleEventRecorded);
+    assert_eq!(pending[0].vehicle_id.as_deref(), Some(v.id.as_str()));
+    assert_eq!(pending[0].data["event"]["id"], event_id.as_str());
+}
+
+async fn a_replayed_webhook_id_answers_the_first_outcome_and_writes_nothing(store: Store) {
+    let dealers = dealer_port(&store);
+    let v = registered_vehicle(&store, "org_a", 1).await;
+    let d = registered_dealer(&dealers, "org_a").await;
+    let WebhookOutcome::Recorded {
+        record_id,
+        event_id,
+    } = receive(&dealers, &d, "msg_1", &v.vin, 2).await
+    else {
+        panic!("the first delivery was not recorded");
+    };
+    drain_outbox(&store).await;
+
+    // The webhook id alone decides: a replay with another body is still the same delivery.
+    let again = receive(&dealers, &d, "msg_1", &v.vin, 5).await;
+    assert_eq!(
+        again,
+        WebhookOutcome::Duplicate {
+            record_id,
+            event_id: Some(event_id),
+        }
+    );
+    assert_eq!(store.count_events("org_a", &v.id).await.unwrap(), 1);
+    assert!(pending_envelopes(&store).await.is_empty());
+}
+
+async fn a_webhook_for_an_unknown_vin_is_kept_unmatched_without_an_event(store: Store) {
+    let dealers = dealer_port(&store);
+    let d = registered_dealer(&dealers, "org_a").await;
+    // The same VIN in another organisation is not the dealer's vehicle.
+    let elsewhere = registered_vehicle(&store, "org_b", 9).await;
+
+    let record_id = unmatched_record(receive(&dealers, &d, "msg_1", &vin(9), 2).await);
+    assert_eq!(store.count_events("org_b", &elsewhere.id).await.unwrap(), 0);
+    assert!(pending_envelopes(&store).await.is_empty());
+
+    let again = receive(&dealers, &d, "msg_1", &vin(9), 2).await;
+    assert_eq!(
+        again,
+        WebhookOutcome::Duplicate {
+            record_id,
+            event_id: None,
+        }
+    );
+    assert!(pending_envelopes(&store).await.is_empty());
+}
+
+async fn adopting_turns_every_waiting_record_into_an_event_once(store: Store) {
+    let dealers = dealer_port(&store);
+    let d = registered_dealer(&dealers, "org_a").await;
+    let first = unmatched_record(receive(&dealers, &d, "msg_1", &vin(3), 2).await);
+    unmatched_record(receive(&dealers, &d, "msg_2", &vin(3), 4).await);
+    let v = registered_vehicle(&store, "org_a", 3).await;
+
+    let adopted = dealers
+        .adopt_unmatched(&v, event_builder(None))
+        .await
+        .unwrap();
+    assert_eq!(adopted, 2);
+    assert_eq!(store.count_events("org_a", &v.id).await.unwrap(), 2);
+    let pending = pending_envelopes(&store).await;
+    assert_eq!(pending.len(), 2);
+    for envelope in &pending {
+        assert_eq!(envelope.event_type, EventType::VehicleEventRecorded);
+        assert_eq!(envelope.vehicle_id.as_deref(), Some(v.id.as_str()));
+    }
+
+    let again = dealers
+        .adopt_unmatched(&v, event_builder(None))
+        .await
+        .unwrap();
+    assert_eq!(again, 0);
+    assert_eq!(store.count_events("org_a", &v.id).await.unwrap(), 2);
+    assert_eq!(pending_envelopes(&store).await, pending);
+
+    // A replay of an adopted delivery now answers with its event.
+    let WebhookOutcome::Duplicate {
+        record_id,
+        event_id: Some(event_id),
+    } = receive(&dealers, &d, "msg_1", &vin(3), 2).await
+    else {
+        panic!("a replay of an adopted record is not a duplicate with its event");
+    };
+    assert_eq!(record_id, first);
+    let event = store.event("org_a", &event_id).await.unwrap().unwrap();
+    assert_eq!(event.occurred_at, at(2));
+}
+
+async fn adoption_leaves_another_orgs_records_of_the_same_vin_alone(store: Store) {
+    let dealers = dealer_port(&store);
+    let theirs = registered_dealer(&dealers, "org_b").await;
+    unmatched_record(receive(&dealers, &theirs, "msg_1", &vin(5), 2).await);
+
+    let ours = registered_vehicle(&store, "org_a", 5).await;
+    let adopted = dealers
+        .adopt_unmatched(&ours, event_builder(None))
+        .await
+        .unwrap();
+    assert_eq!(adopted, 0);
+    assert_eq!(store.count_events("org_a", &ours.id).await.unwrap(), 0);
+    assert!(pending_envelopes(&store).await.is_empty());
+
+    let their_vehicle = registered_vehicle(&store, "org_b", 5).await;
+    let adopted = dealers
+        .adopt_unmatched(&their_vehicle, event_builder(None))
+        .await
+        .unwrap();
+    assert_eq!(adopted, 1);
+    assert_eq!(
+        store
+            .count_events("org_b", &their_vehicle.id)
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+async fn only_vehicles_with_waiting_records_are_listed_for_adoption(store: Store) {
+    let dealers = dealer_port(&store);
+    let dealer_a = registered_dealer(&dealers, "org_a").await;
+    let dealer_b = registered_dealer(&dealers, "org_b").await;
+    // Records that arrive before their vehicle is registered wait for it.
+    unmatched_record(receive(&dealers, &dealer_a, "a-1", &vin(1), 2).await);
+    unmatched_record(receive(&dealers, &dealer_a, "a-2", &vin(1), 3).await);
+    unmatched_record(receive(&dealers, &dealer_b, "b-1", &vin(2), 2).await);
+    unmatched_record(receive(&dealers, &dealer_a, "a-6", &vin(6), 2).await);
+    // Never registered: waits for no vehicle.
+    unmatched_record(receive(&dealers, &dealer_a, "a-8", &vin(8), 2).await);
+
+    let waiting_in_a = registered_vehicle(&store, "org_a", 1).await;
+    let waiting_in_b = registered_vehicle(&store, "org_b", 2).await;
+    // The same VINs in the other organisations: the records are not theirs.
+    registered_vehicle(&store, "org_b", 1).await;
+    registered_vehicle(&store, "org_a", 2).await;
+    // Its record matched on arrival.
+    let matched = registered_vehicle(&store, "org_a", 4).await;
+    let outcome = receive(&dealers, &dealer_a, "a-4", &matched.vin, 2).await;
+    assert!(matches!(outcome, WebhookOutcome::Recorded { .. }));
+    // Its record was adopted already.
+    let adopted = registered_vehicle(&store, "org_a", 6).await;
+    let n = dealers
+        .adopt_unmatched(&adopted, event_builder(None))
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+
+    let mut listed = dealers.vehicles_with_unmatched_records().await.unwrap();
+    listed.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut expected = vec![waiting_in_a, waiting_in_b];
+    expected.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(listed, expected);
+
+    // Start-up reconciliation adopts exactly those records; then nothing waits.
+    let reconciled = adopt_waiting_dealer_records(dealers.as_ref())
+        .await
+        .unwrap();
+    assert_eq!(reconciled, 3);
+    assert!(
+        dealers
+            .vehicles_with_unmatched_records()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Running every check against every adapter
 
@@ -333,6 +734,15 @@ conformance!(
     idempotency_keys_are_scoped_to_the_org,
     events_are_counted_per_vehicle,
     a_ready_store_answers_ping,
+    a_dealer_reads_back_with_its_secret_and_its_debug_never_shows_it,
+    a_rotated_out_secret_verifies_until_its_expiry_and_the_new_one_at_once,
+    another_org_cannot_rotate_a_dealers_secret,
+    a_webhook_for_a_registered_vin_records_one_event_and_one_envelope,
+    a_replayed_webhook_id_answers_the_first_outcome_and_writes_nothing,
+    a_webhook_for_an_unknown_vin_is_kept_unmatched_without_an_event,
+    adopting_turns_every_waiting_record_into_an_event_once,
+    adoption_leaves_another_orgs_records_of_the_same_vin_alone,
+    only_vehicles_with_waiting_records_are_listed_for_adoption,
 );
 
 async fn on_sqlite<F, Fut>(check: F)

@@ -39,6 +39,38 @@ pub struct UpArgs {
     pub no_seed: bool,
     #[command(flatten)]
     pub bus: BusArgs,
+    #[command(flatten)]
+    pub http: HttpArgs,
+}
+
+#[derive(Debug, clap::Args, Clone)]
+pub struct HttpArgs {
+    /// Requests per second each organisation may make, `RATE[/s][,BURST]`; 0 disables.
+    #[arg(long, env = "VWC_RATE_LIMIT", default_value = "500/s,1000")]
+    pub rate_limit: String,
+    /// Origin allowed to call the API from a browser (a dashboard served elsewhere).
+    #[arg(long, env = "VWC_CORS_ORIGIN")]
+    pub cors_origin: Option<String>,
+    /// Seconds before a request is abandoned with a 503.
+    #[arg(long, env = "VWC_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+    /// Verify RS256/ES256 tokens against this JWKS (URL or file) instead of the embedded HS256 secret;
+    /// `POST /v1/auth/dev-token` is then disabled.
+    #[arg(long, env = "VWC_JWKS")]
+    pub jwks: Option<String>,
+    /// `iss` required of JWKS-verified tokens.
+    #[arg(long, env = "VWC_JWT_ISSUER", default_value = "vwc")]
+    pub jwt_issuer: String,
+}
+
+impl HttpArgs {
+    fn apply(&self, opts: &mut EmbeddedOptions) {
+        opts.rate_limit = self.rate_limit.clone();
+        opts.cors_origin = self.cors_origin.clone();
+        opts.request_timeout = std::time::Duration::from_secs(self.request_timeout_secs.max(1));
+        opts.jwks = self.jwks.clone();
+        opts.jwt_issuer = self.jwt_issuer.clone();
+    }
 }
 
 #[derive(Debug, clap::Args, Clone)]
@@ -169,23 +201,13 @@ fn jwt_secret_env() -> Option<String> {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let command = cli.command.unwrap_or(Command::Up(UpArgs {
-        data: DataDir {
-            data_dir: std::env::var_os("VWC_DATA_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("vwc-data")),
-        },
-        listen: std::env::var("VWC_LISTEN")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| "127.0.0.1:8080".parse().expect("valid default")),
-        no_seed: false,
-        bus: BusArgs {
-            kind: std::env::var("VWC_BUS").unwrap_or_else(|_| "inproc".into()),
-            aws_endpoint: std::env::var("VWC_AWS_ENDPOINT").ok(),
-            bus_name: std::env::var("VWC_BUS_NAME").unwrap_or_else(|_| "vwc".into()),
-        },
-    }));
+    // No subcommand means `up` with its defaults (and `VWC_*` variables), exactly as if typed.
+    let command = match cli.command {
+        Some(c) => c,
+        None => Cli::parse_from(["vwc", "up"])
+            .command
+            .expect("`vwc up` parses"),
+    };
     match command {
         Command::Up(args) => up(args).await,
         Command::Token {
@@ -280,6 +302,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     let fresh = !args.data.data_dir.join("ingestion.db").exists();
     let layers = config_layers().await?;
     let mut opts = options(&args.data);
+    args.http.apply(&mut opts);
     opts.jwt_secret = layers
         .secret(None, "VWC_JWT_SECRET", "jwt_secret")
         .map(|s| s.expose().to_string());

@@ -35,6 +35,15 @@ pub enum BusChoice {
     },
 }
 
+/// Edge-of-HTTP settings for [`build_router`].
+pub struct HttpSettings {
+    pub rate_limiter: Option<Arc<vwc_http::RateLimiter>>,
+    pub cors_origin: Option<axum::http::HeaderValue>,
+    pub request_timeout: Duration,
+    /// The embedded HS256 keys: `POST /v1/auth/dev-token` exists only with them.
+    pub dev_tokens: Option<Arc<Hs256Keys>>,
+}
+
 #[derive(Debug, Clone)]
 pub struct EmbeddedOptions {
     pub data_dir: PathBuf,
@@ -48,6 +57,16 @@ pub struct EmbeddedOptions {
     pub relay_poll: Duration,
     /// `VWC_JWT_SECRET`, when set.
     pub jwt_secret: Option<String>,
+    /// Per-organisation request limit, `RATE[/s][,BURST]`; `0` disables.
+    pub rate_limit: String,
+    /// Origin allowed by CORS (a dashboard served elsewhere); none when `None`.
+    pub cors_origin: Option<String>,
+    /// Longest a request may take before it is answered 503.
+    pub request_timeout: Duration,
+    /// Verify RS256/ES256 tokens against this JWKS (URL or file) instead of the embedded HS256 secret.
+    pub jwks: Option<String>,
+    /// `iss` expected of JWKS-verified tokens.
+    pub jwt_issuer: String,
 }
 
 impl EmbeddedOptions {
@@ -60,6 +79,11 @@ impl EmbeddedOptions {
             retry: RetryPolicy::default(),
             relay_poll: Duration::from_millis(500),
             jwt_secret: None,
+            rate_limit: "500/s,1000".into(),
+            cors_origin: None,
+            request_timeout: Duration::from_secs(30),
+            jwks: None,
+            jwt_issuer: vwc_auth::ISSUER.into(),
         }
     }
 }
@@ -226,14 +250,49 @@ impl System {
         if adopted > 0 {
             tracing::info!(adopted, "dealer records adopted at start-up");
         }
-        let verifier: Arc<dyn TokenVerifier> = keys.clone();
+        let verifier: Arc<dyn TokenVerifier> = match &opts.jwks {
+            None => keys.clone(),
+            Some(source) if source.starts_with("http://") || source.starts_with("https://") => {
+                Arc::new(
+                    vwc_auth::JwksVerifier::from_url(
+                        source.as_str(),
+                        opts.jwt_issuer.as_str(),
+                        vwc_auth::AUDIENCE,
+                    )
+                    .context("configuring the JWKS verifier")?,
+                )
+            }
+            Some(path) => Arc::new(
+                vwc_auth::JwksVerifier::from_file(
+                    path.as_str(),
+                    opts.jwt_issuer.as_str(),
+                    vwc_auth::AUDIENCE,
+                )
+                .context("configuring the JWKS verifier")?,
+            ),
+        };
         let clock = vwc_http::Clock::default();
+        let http = HttpSettings {
+            rate_limiter: vwc_http::RateLimiter::parse(&opts.rate_limit)
+                .map_err(anyhow::Error::msg)
+                .context("VWC_RATE_LIMIT")?
+                .map(Arc::new),
+            cors_origin: opts
+                .cors_origin
+                .as_deref()
+                .map(axum::http::HeaderValue::from_str)
+                .transpose()
+                .context("the CORS origin is not a valid header value")?,
+            request_timeout: opts.request_timeout,
+            dev_tokens: opts.jwks.is_none().then(|| keys.clone()),
+        };
         let router = build_router(
             &stores,
             verifier,
             &bus,
             opts.bus == BusChoice::InProcess,
             &clock,
+            &http,
         );
         Ok(System {
             stores,
@@ -291,6 +350,7 @@ pub fn build_router(
     bus: &InProcessBus,
     in_process_bus: bool,
     clock: &vwc_http::Clock,
+    http: &HttpSettings,
 ) -> Router {
     let mut checks: Vec<Box<dyn ReadinessCheck>> = vec![
         Box::new(StoreReady::<dyn IngestionStore>(
@@ -305,12 +365,14 @@ pub fn build_router(
     let readiness = Readiness {
         checks: Arc::new(checks),
     };
-    Router::new()
-        .merge(vwc_ingestion::http::router(vwc_ingestion::http::IngestionState {
-            ingestion: Ingestion::new(stores.ingestion.clone()),
-            dealers: stores.ingestion.clone(),
-            verifier: verifier.clone(),
-        }))
+    let router = Router::new()
+        .merge(vwc_ingestion::http::router(
+            vwc_ingestion::http::IngestionState {
+                ingestion: Ingestion::new(stores.ingestion.clone()),
+                dealers: stores.ingestion.clone(),
+                verifier: verifier.clone(),
+            },
+        ))
         .merge(vwc_ingestion::dealers::http::router(
             vwc_ingestion::dealers::http::DealerState {
                 dealers: stores.ingestion.clone(),
@@ -320,11 +382,55 @@ pub fn build_router(
         ))
         .merge(vwc_edge::http::router(vwc_edge::http::EdgeState {
             store: stores.edge.clone(),
-            verifier,
+            verifier: verifier.clone(),
         }))
         .merge(crate::routes::router(readiness))
+        .merge(crate::routes::dev_token_router(http.dev_tokens.clone()))
         .fallback(crate::routes::not_found)
-        .method_not_allowed_fallback(crate::routes::method_not_allowed)
+        .method_not_allowed_fallback(crate::routes::method_not_allowed);
+    let router = match &http.rate_limiter {
+        Some(limiter) => router.layer(axum::middleware::from_fn_with_state(
+            vwc_http::RateLimit {
+                verifier,
+                limiter: limiter.clone(),
+            },
+            vwc_http::rate_limit,
+        )),
+        None => router,
+    };
+    let router = match &http.cors_origin {
+        Some(origin) => router.layer(
+            tower_http::cors::CorsLayer::new()
+                .allow_origin(tower_http::cors::AllowOrigin::list([origin.clone()]))
+                .allow_methods([
+                    axum::http::Method::GET,
+                    axum::http::Method::POST,
+                    axum::http::Method::PUT,
+                ])
+                .allow_headers([
+                    axum::http::header::AUTHORIZATION,
+                    axum::http::header::CONTENT_TYPE,
+                    axum::http::HeaderName::from_static("idempotency-key"),
+                    axum::http::HeaderName::from_static("traceparent"),
+                ])
+                .max_age(Duration::from_secs(600)),
+        ),
+        None => router,
+    };
+    let timeout = http.request_timeout;
+    router
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(axum::error_handling::HandleErrorLayer::new(
+                    move |_: tower::BoxError| async move {
+                        vwc_http::ApiError::Unavailable(format!(
+                            "the request took longer than {} s",
+                            timeout.as_secs()
+                        ))
+                    },
+                ))
+                .timeout(timeout),
+        )
         .layer(axum::middleware::from_fn(vwc_http::trace_context))
         .layer(DefaultBodyLimit::max(vwc_http::MAX_BODY_BYTES))
         .layer(

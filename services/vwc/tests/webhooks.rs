@@ -217,7 +217,10 @@ async fn the_webhook_table() {
     for (name, (status, ct, problem)) in refused {
         assert_eq!(status, 401, "{name}: {problem}");
         assert_eq!(ct, "application/problem+json", "{name}");
-        assert_eq!(problem["detail"], "missing or invalid credentials", "{name}: says nothing about which check failed");
+        assert_eq!(
+            problem["detail"], "missing or invalid credentials",
+            "{name}: says nothing about which check failed"
+        );
     }
     app.timeline_of_len(&fleet, &vehicle, 0).await;
 

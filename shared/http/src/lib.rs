@@ -6,6 +6,7 @@ mod auth;
 mod body;
 mod clock;
 mod json;
+mod limit;
 mod problem;
 mod trace;
 
@@ -13,6 +14,7 @@ pub use auth::{Auth, HasVerifier};
 pub use body::{RawBody, parse_json};
 pub use clock::Clock;
 pub use json::Json;
+pub use limit::{RateLimit, RateLimiter, rate_limit};
 pub use problem::{ApiError, Problem};
 pub use trace::{RequestTrace, trace_context};
 

@@ -3,6 +3,7 @@
 //! their VIN is registered.
 
 pub mod http;
+pub mod mongo;
 pub mod payload;
 pub mod sqlite;
 pub mod store;

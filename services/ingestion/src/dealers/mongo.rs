@@ -1,0 +1,392 @@
+//! MongoDB adapter of the dealer store, in the ingestion database: `dealers` (each dealer one document,
+//! its secrets embedded, so a rotation is a change of one document) and `dealer_records` (raw payloads).
+//!
+//! Same rules as the rest of `crate::mongo`: timestamps are `vwc_store::ts` text (string order is time
+//! order, as in SQLite), every multi-step change is one transaction, and an expected outcome (a replayed
+//! `webhook-id`) is found by a read, the unique index only catching races.
+
+use async_trait::async_trait;
+use bson::{Bson, Document, doc};
+use chrono::{DateTime, Utc};
+use mongodb::ClientSession;
+use vwc_contracts::Vehicle;
+use vwc_contracts::ids::new_id;
+use vwc_store::mongo::{MongoDb, collect, is_duplicate_key, parse_ts, required_text, text};
+use vwc_store::{Outbox, StoreError, StoreResult, ts};
+use vwc_webhook::WebhookSecret;
+
+use super::store::{
+    DealerRow, DealerStore, EventBuilder, IncomingWebhook, StoredSecret, WebhookOutcome,
+};
+use crate::MongoIngestionStore;
+use crate::mongo::VEHICLES;
+
+const DEALERS: &str = "dealers";
+const DEALER_RECORDS: &str = "dealer_records";
+
+/// `dealer_records.status`, as in SQLite.
+const UNMATCHED: &str = "unmatched";
+const RECORDED: &str = "recorded";
+/// Valid when received, but its event could not be built for the vehicle that registered the VIN.
+const REJECTED: &str = "rejected";
+
+/// The dealer collections' indexes; called from `MongoIngestionStore`'s start-up. Idempotent.
+pub(crate) async fn create_indexes(db: &MongoDb) -> StoreResult<()> {
+    db.create_index(
+        DEALER_RECORDS,
+        doc! { "dealer_id": 1, "webhook_id": 1 },
+        true,
+    )
+    .await?;
+    // Status first: adoption matches all three by equality (any order serves it), and the start-up
+    // reconciliation matches on status alone, which only this order lets the index answer.
+    db.create_index(
+        DEALER_RECORDS,
+        doc! { "status": 1, "org_id": 1, "vin": 1 },
+        false,
+    )
+    .await?;
+    // `dealers` is read by `_id` only, and first written outside any transaction (`insert_dealer`).
+    Ok(())
+}
+
+fn secret_document(s: &StoredSecret) -> Document {
+    doc! {
+        "secret": s.secret.expose(),
+        "created_at": ts(&s.created_at),
+        "expires_at": s.expires_at.as_ref().map_or(Bson::Null, |e| Bson::String(ts(e))),
+    }
+}
+
+/// The embedded secrets of a dealer document, as stored.
+fn secret_documents(dealer: &Document) -> StoreResult<Vec<Document>> {
+    let secrets = match dealer.get("secrets") {
+        None | Some(Bson::Null) => return Ok(Vec::new()),
+        Some(Bson::Array(secrets)) => secrets,
+        // The value is not shown: it may hold secret text.
+        Some(_) => {
+            return Err(StoreError::Other("dealer secrets are not an array".into()));
+        }
+    };
+    secrets
+        .iter()
+        .map(|s| match s {
+            Bson::Document(d) => Ok(d.clone()),
+            _ => Err(StoreError::Other(
+                "a dealer secret is not a document".into(),
+            )),
+        })
+        .collect()
+}
+
+fn dealer_row(d: &Document) -> StoreResult<DealerRow> {
+    let mut secrets = secret_documents(d)?
+        .iter()
+        .map(|s| {
+            Ok(StoredSecret {
+                secret: WebhookSecret::parse(&required_text(s, "secret")?).map_err(|e| {
+                    StoreError::Other(format!("stored dealer secret unreadable: {e}"))
+                })?,
+                created_at: parse_ts(&required_text(s, "created_at")?)?,
+                expires_at: text(s, "expires_at")?
+                    .as_deref()
+                    .map(parse_ts)
+                    .transpose()?,
+            })
+        })
+        .collect::<StoreResult<Vec<StoredSecret>>>()?;
+    // Newest first, as SQLite's `ORDER BY created_at DESC`; the latest added wins a tie.
+    secrets.reverse();
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.created_at));
+    Ok(DealerRow {
+        id: required_text(d, "_id")?,
+        org_id: required_text(d, "org_id")?,
+        name: required_text(d, "name")?,
+        created_at: parse_ts(&required_text(d, "created_at")?)?,
+        secrets,
+    })
+}
+
+fn vehicle_from(d: &Document) -> StoreResult<Vehicle> {
+    Ok(serde_json::from_str(&required_text(d, "body")?)?)
+}
+
+impl MongoIngestionStore {
+    async fn try_rotate_secret(
+        &self,
+        session: &mut ClientSession,
+        org_id: &str,
+        dealer_id: &str,
+        secret: &str,
+        now: &str,
+        old_expires_at: &str,
+    ) -> StoreResult<bool> {
+        let dealers = self.db().collection(DEALERS);
+        let Some(found) = dealers
+            .find_one(doc! { "_id": dealer_id, "org_id": org_id })
+            .session(&mut *session)
+            .await?
+        else {
+            return Ok(false);
+        };
+        // A secret valid past both `now` and `old_expires_at` expires at the latter; an earlier expiry
+        // stands (SQLite's `UPDATE dealer_secrets`, compared as the same fixed-width text).
+        let cutoff = now.max(old_expires_at);
+        let mut secrets = secret_documents(&found)?;
+        for s in &mut secrets {
+            if text(s, "expires_at")?.is_none_or(|e| e.as_str() > cutoff) {
+                s.insert("expires_at", old_expires_at);
+            }
+        }
+        secrets.push(doc! { "secret": secret, "created_at": now, "expires_at": Bson::Null });
+        // Inside the transaction, a concurrent rotation of the same dealer is a write conflict: the
+        // loser is retried and sees the winner's secrets.
+        dealers
+            .update_one(
+                doc! { "_id": dealer_id },
+                doc! { "$set": { "secrets": secrets } },
+            )
+            .session(&mut *session)
+            .await?;
+        Ok(true)
+    }
+
+    async fn try_receive_webhook(
+        &self,
+        session: &mut ClientSession,
+        dealer: &DealerRow,
+        incoming: &IncomingWebhook,
+        build: &EventBuilder,
+    ) -> StoreResult<WebhookOutcome> {
+        let records = self.db().collection(DEALER_RECORDS);
+        let seen = records
+            .find_one(doc! { "dealer_id": &dealer.id, "webhook_id": &incoming.webhook_id })
+            .session(&mut *session)
+            .await?;
+        if let Some(seen) = seen {
+            return Ok(WebhookOutcome::Duplicate {
+                record_id: required_text(&seen, "_id")?,
+                event_id: text(&seen, "event_id")?,
+            });
+        }
+        let record_id = new_id("dlrec");
+        let vehicle = self
+            .db()
+            .collection(VEHICLES)
+            .find_one(doc! { "org_id": &dealer.org_id, "vin": &incoming.vin })
+            .session(&mut *session)
+            .await?;
+        let built = match vehicle {
+            Some(v) => build(&vehicle_from(&v)?, &incoming.template, &record_id),
+            None => None,
+        };
+        let (status, event_id) = match &built {
+            Some((event, _)) => (RECORDED, Bson::String(event.id.clone())),
+            None => (UNMATCHED, Bson::Null),
+        };
+        // The record first: a concurrent delivery of the same webhook id fails here, before anything else.
+        records
+            .insert_one(doc! {
+                "_id": &record_id,
+                "dealer_id": &dealer.id,
+                "org_id": &dealer.org_id,
+                "webhook_id": &incoming.webhook_id,
+                "vin": &incoming.vin,
+                "payload_type": &incoming.payload_type,
+                "payload": &incoming.raw_payload,
+                "template": &incoming.template,
+                "status": status,
+                "event_id": event_id,
+                "received_at": ts(&Utc::now()),
+            })
+            .session(&mut *session)
+            .await?;
+        Ok(match built {
+            Some((event, envelope)) => {
+                let body = serde_json::to_string(&event)?;
+                self.write_event(session, &event, &body, std::slice::from_ref(&envelope))
+                    .await?;
+                WebhookOutcome::Recorded {
+                    record_id,
+                    event_id: event.id,
+                }
+            }
+            None => WebhookOutcome::Unmatched { record_id },
+        })
+    }
+
+    async fn try_adopt_unmatched(
+        &self,
+        session: &mut ClientSession,
+        vehicle: &Vehicle,
+        build: &EventBuilder,
+    ) -> StoreResult<usize> {
+        let records = self.db().collection(DEALER_RECORDS);
+        let mut cursor = records
+            .find(doc! { "org_id": &vehicle.org_id, "vin": &vehicle.vin, "status": UNMATCHED })
+            .projection(doc! { "template": 1 })
+            .sort(doc! { "received_at": 1 })
+            .session(&mut *session)
+            .await?;
+        let mut waiting = Vec::new();
+        while let Some(record) = cursor.next(&mut *session).await.transpose()? {
+            waiting.push((
+                required_text(&record, "_id")?,
+                required_text(&record, "template")?,
+            ));
+        }
+        let mut adopted = 0;
+        for (record_id, template) in waiting {
+            let (status, event_id) = match build(vehicle, &template, &record_id) {
+                Some((event, envelope)) => {
+                    let body = serde_json::to_string(&event)?;
+                    self.write_event(session, &event, &body, std::slice::from_ref(&envelope))
+                        .await?;
+                    adopted += 1;
+                    (RECORDED, Bson::String(event.id))
+                }
+                // Valid when received, but not for this vehicle: kept for audit.
+                None => (REJECTED, Bson::Null),
+            };
+            records
+                .update_one(
+                    doc! { "_id": &record_id },
+                    doc! { "$set": { "status": status, "event_id": event_id } },
+                )
+                .session(&mut *session)
+                .await?;
+        }
+        Ok(adopted)
+    }
+}
+
+#[async_trait]
+impl DealerStore for MongoIngestionStore {
+    async fn insert_dealer(&self, dealer: &DealerRow) -> StoreResult<()> {
+        // One document: the dealer and its secrets are written atomically without a transaction.
+        let secrets: Vec<Document> = dealer.secrets.iter().map(secret_document).collect();
+        self.db()
+            .collection(DEALERS)
+            .insert_one(doc! {
+                "_id": &dealer.id,
+                "org_id": &dealer.org_id,
+                "name": &dealer.name,
+                "created_at": ts(&dealer.created_at),
+                "secrets": secrets,
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn dealer(&self, dealer_id: &str) -> StoreResult<Option<DealerRow>> {
+        let found = self
+            .db()
+            .collection(DEALERS)
+            .find_one(doc! { "_id": dealer_id })
+            .await?;
+        found.as_ref().map(dealer_row).transpose()
+    }
+
+    async fn rotate_secret(
+        &self,
+        org_id: &str,
+        dealer_id: &str,
+        secret: &WebhookSecret,
+        now: DateTime<Utc>,
+        old_expires_at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let (now, old_expires_at) = (ts(&now), ts(&old_expires_at));
+        let mut tx = self.db().transaction().await?;
+        loop {
+            tx.begin().await?;
+            let outcome = self
+                .try_rotate_secret(
+                    tx.session(),
+                    org_id,
+                    dealer_id,
+                    secret.expose(),
+                    &now,
+                    &old_expires_at,
+                )
+                .await;
+            if let Some(answer) = tx.settle(outcome).await.transpose() {
+                break answer;
+            }
+        }
+    }
+
+    async fn receive_webhook(
+        &self,
+        dealer: &DealerRow,
+        incoming: &IncomingWebhook,
+        build: EventBuilder,
+    ) -> StoreResult<WebhookOutcome> {
+        // A concurrent delivery of the same webhook id may commit between our read of the id and our
+        // insert of it: the unique index rejects ours, and one more run reads theirs as the duplicate.
+        let mut runs_left = 2;
+        let outcome = loop {
+            runs_left -= 1;
+            let mut tx = self.db().transaction().await?;
+            let settled = loop {
+                tx.begin().await?;
+                let outcome = self
+                    .try_receive_webhook(tx.session(), dealer, incoming, &build)
+                    .await;
+                if let Some(answer) = tx.settle(outcome).await.transpose() {
+                    break answer;
+                }
+            };
+            match settled {
+                Err(e) if runs_left > 0 && is_duplicate_key(&e) => continue,
+                other => break other?,
+            }
+        };
+        if matches!(outcome, WebhookOutcome::Recorded { .. }) {
+            self.db().wakeup().notify_one();
+        }
+        Ok(outcome)
+    }
+
+    async fn adopt_unmatched(&self, vehicle: &Vehicle, build: EventBuilder) -> StoreResult<usize> {
+        let mut tx = self.db().transaction().await?;
+        let adopted = loop {
+            tx.begin().await?;
+            let outcome = self
+                .try_adopt_unmatched(tx.session(), vehicle, &build)
+                .await;
+            if let Some(answer) = tx.settle(outcome).await.transpose() {
+                break answer?;
+            }
+        };
+        if adopted > 0 {
+            self.db().wakeup().notify_one();
+        }
+        Ok(adopted)
+    }
+
+    async fn vehicles_with_unmatched_records(&self) -> StoreResult<Vec<Vehicle>> {
+        let waiting = self
+            .db()
+            .collection(DEALER_RECORDS)
+            .aggregate([
+                doc! { "$match": { "status": UNMATCHED } },
+                doc! { "$group": { "_id": { "org_id": "$org_id", "vin": "$vin" } } },
+            ])
+            .await?;
+        let vehicles = self.db().collection(VEHICLES);
+        let mut found = Vec::new();
+        for pair in collect(waiting).await? {
+            let key = pair
+                .get_document("_id")
+                .map_err(|e| StoreError::Other(format!("unexpected group key: {e}")))?;
+            let (org_id, vin) = (required_text(key, "org_id")?, required_text(key, "vin")?);
+            if let Some(v) = vehicles
+                .find_one(doc! { "org_id": org_id, "vin": vin })
+                .await?
+            {
+                found.push(vehicle_from(&v)?);
+            }
+        }
+        Ok(found)
+    }
+}

@@ -1,0 +1,438 @@
+//! Every route × every role × own / other organisation → the expected status; and the JWT attack table
+//! over HTTP.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use vwc::testing::TestApp;
+use vwc_auth::Role;
+use vwc_testkit::vin;
+
+const ROLES: [Role; 4] = [
+    Role::Owner,
+    Role::FleetManager,
+    Role::Technician,
+    Role::Viewer,
+];
+
+/// What a route needs and how to call it. `{v}` is a vehicle id, `{d}` a dealer id.
+struct Route {
+    method: &'static str,
+    path: &'static str,
+    body: Option<Value>,
+    /// Roles that may call it (others in the same org → 403).
+    allowed: &'static [Role],
+    /// Status on success.
+    ok: u16,
+    /// Does the path name a resource of an organisation (another org → 404)?
+    scoped: bool,
+}
+
+fn routes() -> Vec<Route> {
+    use Role::*;
+    let all: &'static [Role] = &[Owner, FleetManager, Technician, Viewer];
+    let at = "2026-01-01T00:00:00Z";
+    vec![
+        Route {
+            method: "GET",
+            path: "/v1/vehicles",
+            body: None,
+            allowed: all,
+            ok: 200,
+            scoped: false,
+        },
+        Route {
+            method: "POST",
+            path: "/v1/vehicles",
+            body: Some(json!({"vin": "@VIN", "year": 2020, "make": "Kia", "model": "EV6"})),
+            allowed: &[Owner, FleetManager],
+            ok: 201,
+            scoped: false,
+        },
+        Route {
+            method: "GET",
+            path: "/v1/vehicles/{v}",
+            body: None,
+            allowed: all,
+            ok: 200,
+            scoped: true,
+        },
+        Route {
+            method: "GET",
+            path: "/v1/vehicles/{v}/overview",
+            body: None,
+            allowed: all,
+            ok: 200,
+            scoped: true,
+        },
+        Route {
+            method: "GET",
+            path: "/v1/vehicles/{v}/events",
+            body: None,
+            allowed: all,
+            ok: 200,
+            scoped: true,
+        },
+        Route {
+            method: "GET",
+            path: "/v1/vehicles/{v}/maintenance",
+            body: None,
+            allowed: all,
+            ok: 200,
+            scoped: true,
+        },
+        Route {
+            method: "GET",
+            path: "/v1/vehicles/{v}/valuations",
+            body: None,
+            allowed: all,
+            ok: 200,
+            scoped: true,
+        },
+        Route {
+            method: "POST",
+            path: "/v1/vehicles/{v}/events",
+            body: Some(
+                json!({"kind": "maintenance", "occurredAt": at, "details": {"tasks": ["oil_change"]}}),
+            ),
+            allowed: &[Owner, FleetManager, Technician],
+            ok: 201,
+            scoped: true,
+        },
+        Route {
+            method: "POST",
+            path: "/v1/vehicles/{v}/events",
+            body: Some(
+                json!({"kind": "collision", "occurredAt": at, "details": {"severity": "minor"}}),
+            ),
+            allowed: &[Owner, FleetManager],
+            ok: 201,
+            scoped: true,
+        },
+        Route {
+            method: "POST",
+            path: "/v1/dealers",
+            body: Some(json!({"name": "Main St Auto"})),
+            allowed: &[FleetManager],
+            ok: 201,
+            scoped: false,
+        },
+        Route {
+            method: "POST",
+            path: "/v1/dealers/{d}/rotate-secret",
+            body: Some(json!({})),
+            allowed: &[FleetManager],
+            ok: 200,
+            scoped: true,
+        },
+        Route {
+            method: "GET",
+            path: "/v1/notifications",
+            body: None,
+            allowed: all,
+            ok: 200,
+            scoped: false,
+        },
+        Route {
+            method: "GET",
+            path: "/v1/fleet/overview",
+            body: None,
+            allowed: all,
+            ok: 200,
+            scoped: false,
+        },
+        Route {
+            method: "GET",
+            path: "/v1/fleet/costs?groupBy=kind",
+            body: None,
+            allowed: all,
+            ok: 200,
+            scoped: false,
+        },
+    ]
+}
+
+async fn call(
+    app: &TestApp,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    let mut req = app
+        .http
+        .request(method.parse().unwrap(), app.url(path))
+        .bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(b);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn every_route_answers_each_role_in_its_own_and_another_organisation_as_expected() {
+    let app = TestApp::spawn().await;
+    let setup = app.token("org_a", &[Role::FleetManager]);
+    let vehicle = app.register(&setup, &vin(1)).await;
+    let (_, dealer) = call(
+        &app,
+        &setup,
+        "POST",
+        "/v1/dealers",
+        Some(&json!({"name": "D"})),
+    )
+    .await;
+    let dealer = dealer["dealerId"].as_str().unwrap().to_string();
+    app.timeline_of_len(&setup, &vehicle, 0).await;
+    let mut n = 100;
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for route in routes() {
+        for role in ROLES {
+            for own in [true, false] {
+                if !own && !route.scoped {
+                    continue;
+                }
+                let org = if own { "org_a" } else { "org_b" };
+                let token = app.token(org, &[role]);
+                n += 1;
+                let body = route.body.as_ref().map(|b| {
+                    serde_json::from_str::<Value>(&b.to_string().replace("@VIN", &vin(n))).unwrap()
+                });
+                let path = route.path.replace("{v}", &vehicle).replace("{d}", &dealer);
+                let expected = if !own {
+                    404
+                } else if route.allowed.contains(&role) {
+                    route.ok
+                } else {
+                    403
+                };
+                let (status, answer) = call(&app, &token, route.method, &path, body.as_ref()).await;
+                checked += 1;
+                if status != expected {
+                    failures.push(format!(
+                        "{} {} as {role:?} ({org}): {status}, expected {expected}: {answer}",
+                        route.method, route.path
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} cases wrong:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(checked >= 80, "{checked}");
+    app.stop().await;
+}
+
+fn forge(header: Value, claims: Value, signature: &str) -> String {
+    format!(
+        "{}.{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string()),
+        signature
+    )
+}
+
+#[tokio::test]
+async fn forged_expired_and_misaddressed_tokens_are_401() {
+    let app = TestApp::spawn().await;
+    let good = app.token("org_a", &[Role::Owner]);
+    let parts: Vec<&str> = good.split('.').collect();
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let with = |patch: Value| {
+        let mut c = claims.clone();
+        for (k, v) in patch.as_object().unwrap() {
+            if v.is_null() {
+                c.as_object_mut().unwrap().remove(k);
+            } else {
+                c[k] = v.clone();
+            }
+        }
+        c
+    };
+    // Re-signing needs the secret: tokens with changed claims keep the old signature, so they must fail on
+    // the signature — and those signed properly but with bad claims come from the app's own key below.
+    let cases = vec![
+        (
+            "alg none",
+            forge(json!({"alg": "none", "typ": "JWT"}), claims.clone(), ""),
+        ),
+        (
+            "alg none with signature",
+            forge(json!({"alg": "none"}), claims.clone(), parts[2]),
+        ),
+        (
+            "RS256 header on an HS256 signature",
+            forge(
+                json!({"alg": "RS256", "typ": "JWT"}),
+                claims.clone(),
+                parts[2],
+            ),
+        ),
+        (
+            "tampered org",
+            forge(
+                json!({"alg": "HS256", "typ": "JWT"}),
+                with(json!({"org": "org_b"})),
+                parts[2],
+            ),
+        ),
+        ("garbage", "not.a.token".to_string()),
+        ("empty", String::new()),
+    ];
+    for (name, token) in cases {
+        let r = app
+            .http
+            .get(app.url("/v1/vehicles"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{name}");
+        assert_eq!(
+            r.headers()["content-type"],
+            "application/problem+json",
+            "{name}"
+        );
+    }
+    // Properly signed with the server's own key, but with bad claims.
+    let secret = std::fs::read_to_string(app.data_dir.path().join("jwt.secret")).unwrap();
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(secret.trim())
+        .unwrap();
+    let sign = |c: Value| {
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &c,
+            &jsonwebtoken::EncodingKey::from_secret(&key),
+        )
+        .unwrap()
+    };
+    assert_eq!(
+        app.http
+            .get(app.url("/v1/vehicles"))
+            .bearer_auth(sign(claims.clone()))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200,
+        "control: the re-signed original is accepted"
+    );
+    for (name, c) in [
+        ("expired", with(json!({"exp": now - 3600}))),
+        ("not yet valid", with(json!({"nbf": now + 3600}))),
+        ("wrong aud", with(json!({"aud": "someone-else"}))),
+        ("missing aud", with(json!({"aud": null}))),
+        ("wrong iss", with(json!({"iss": "evil"}))),
+        ("missing iss", with(json!({"iss": null}))),
+        ("missing org", with(json!({"org": null}))),
+        ("missing sub", with(json!({"sub": null}))),
+        ("missing roles", with(json!({"roles": null}))),
+        ("unknown role", with(json!({"roles": ["god"]}))),
+        ("missing exp", with(json!({"exp": null}))),
+    ] {
+        let r = app
+            .http
+            .get(app.url("/v1/vehicles"))
+            .bearer_auth(sign(c))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{name}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn dev_tokens_are_issued_in_embedded_mode_and_work() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .http
+        .post(app.url("/v1/auth/dev-token"))
+        .json(&json!({"sub": "dana", "org": "org_x", "roles": ["viewer"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    let token = body["token"].as_str().unwrap();
+    assert!(body["expiresAt"].is_string());
+    assert_eq!(app.get(token, "/v1/vehicles").await.status(), 200);
+    let (status, _, _) = vwc_testkit::json(
+        app.http
+            .post(app.url("/v1/auth/dev-token"))
+            .json(&json!({"sub": "", "org": "o", "roles": []}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 422);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_organisation_over_its_rate_limit_gets_429_with_retry_after_and_others_do_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::spawn_with(dir, |o| o.rate_limit = "2/s,5".into()).await;
+    let a = app.token("org_a", &[Role::Viewer]);
+    let b = app.token("org_b", &[Role::Viewer]);
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        statuses.push(app.get(&a, "/v1/vehicles").await);
+    }
+    let limited: Vec<_> = statuses.iter().filter(|r| r.status() == 429).collect();
+    assert!(
+        !limited.is_empty(),
+        "some requests over the burst were limited"
+    );
+    assert!(
+        limited[0].headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
+    assert_eq!(
+        limited[0].headers()["content-type"],
+        "application/problem+json"
+    );
+    assert_eq!(
+        app.get(&b, "/v1/vehicles").await.status(),
+        200,
+        "another organisation is not affected"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn cors_allows_only_the_configured_dashboard_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    let app =
+        TestApp::spawn_with(dir, |o| o.cors_origin = Some("https://dash.example".into())).await;
+    let preflight = |origin: &'static str| {
+        app.http
+            .request(reqwest::Method::OPTIONS, app.url("/v1/vehicles"))
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "authorization")
+            .send()
+    };
+    let ok = preflight("https://dash.example").await.unwrap();
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "https://dash.example"
+    );
+    let other = preflight("https://evil.example").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    app.stop().await;
+}

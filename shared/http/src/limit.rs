@@ -1,0 +1,123 @@
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use vwc_auth::TokenVerifier;
+
+use crate::ApiError;
+
+/// Token buckets per organisation: `rate` requests per second sustained, `burst` at once.
+pub struct RateLimiter {
+    rate: f64,
+    burst: f64,
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+}
+
+impl RateLimiter {
+    pub fn new(rate_per_sec: f64, burst: u32) -> RateLimiter {
+        RateLimiter {
+            rate: rate_per_sec,
+            burst: burst.max(1) as f64,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Parses `RATE[/s][,BURST]`, e.g. `50` or `50/s,100`. `0` disables limiting.
+    pub fn parse(spec: &str) -> Result<Option<RateLimiter>, String> {
+        let mut parts = spec.split(',');
+        let rate = parts
+            .next()
+            .unwrap_or("")
+            .trim()
+            .trim_end_matches("/s")
+            .parse::<f64>()
+            .map_err(|_| format!("{spec:?} is not RATE[/s][,BURST]"))?;
+        if rate <= 0.0 {
+            return Ok(None);
+        }
+        let burst = match parts.next() {
+            Some(b) => b
+                .trim()
+                .parse::<u32>()
+                .map_err(|_| format!("{spec:?}: bad burst"))?,
+            None => (rate * 2.0).ceil() as u32,
+        };
+        Ok(Some(RateLimiter::new(rate, burst)))
+    }
+
+    /// Takes one token for `org`, or says how long until one is available.
+    pub fn check(&self, org: &str, now: Instant) -> Result<(), Duration> {
+        let mut buckets = self.buckets.lock().unwrap();
+        let (tokens, last) = buckets.entry(org.to_string()).or_insert((self.burst, now));
+        let refilled =
+            (*tokens + now.duration_since(*last).as_secs_f64() * self.rate).min(self.burst);
+        *last = now;
+        if refilled >= 1.0 {
+            *tokens = refilled - 1.0;
+            Ok(())
+        } else {
+            *tokens = refilled;
+            Err(Duration::from_secs_f64((1.0 - refilled) / self.rate))
+        }
+    }
+}
+
+/// What the rate-limit middleware needs.
+#[derive(Clone)]
+pub struct RateLimit {
+    pub verifier: Arc<dyn TokenVerifier>,
+    pub limiter: Arc<RateLimiter>,
+}
+
+/// Middleware: requests bearing a valid token count against their organisation's bucket; over the limit
+/// they get 429 with `Retry-After`. Requests without a valid token pass through (the route answers 401).
+pub async fn rate_limit(State(limit): State<RateLimit>, req: Request, next: Next) -> Response {
+    let token = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_string());
+    if let Some(token) = token
+        && let Ok(caller) = limit.verifier.verify(&token).await
+        && let Err(wait) = limit.limiter.check(&caller.org, Instant::now())
+    {
+        return ApiError::TooManyRequests {
+            retry_after_secs: wait.as_secs().max(1),
+        }
+        .into_response();
+    }
+    next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bucket_allows_its_burst_then_refills_at_the_rate() {
+        let l = RateLimiter::new(10.0, 3);
+        let t0 = Instant::now();
+        assert!(l.check("a", t0).is_ok());
+        assert!(l.check("a", t0).is_ok());
+        assert!(l.check("a", t0).is_ok());
+        let wait = l.check("a", t0).unwrap_err();
+        assert!(wait <= Duration::from_millis(100));
+        assert!(
+            l.check("b", t0).is_ok(),
+            "organisations have their own buckets"
+        );
+        assert!(l.check("a", t0 + Duration::from_millis(150)).is_ok());
+    }
+
+    #[test]
+    fn specs_parse() {
+        assert!(RateLimiter::parse("0").unwrap().is_none());
+        assert!(RateLimiter::parse("50/s,100").unwrap().is_some());
+        assert!(RateLimiter::parse("fast").is_err());
+    }
+}
