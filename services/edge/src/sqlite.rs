@@ -539,3 +539,50 @@ impl DeadLetterStore for SqliteEdgeStore {
         self.db.mark_replayed(id).await
     }
 }
+
+impl SqliteEdgeStore {
+    /// Bench and bulk-import support: writes timeline rows directly in large transactions (no inbox, no
+    /// bus), keeping `vehicle_stats` right. `progress` is called after each batch with the running count.
+    pub fn bulk_load_timeline(
+        path: &Path,
+        events: impl Iterator<Item = VehicleEvent>,
+        batch: usize,
+        mut progress: impl FnMut(usize),
+    ) -> StoreResult<usize> {
+        // Opening through SqliteDb applies the migrations; the writes then go through one plain connection.
+        drop(SqliteDb::open(path, MIGRATIONS)?);
+        let mut conn = rusqlite::Connection::open(path)?;
+        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")?;
+        let mut events = events.peekable();
+        let mut total = 0;
+        while events.peek().is_some() {
+            let tx = conn.transaction()?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO timeline (id, org_id, vehicle_id, kind, occurred_at, cost_cents, currency, body)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )?;
+                let mut stats = tx.prepare_cached(
+                    "INSERT INTO vehicle_stats (vehicle_id, event_count, last_event_at, odometer, odometer_at)
+                     VALUES (?1, 1, ?2, ?3, ?2)
+                     ON CONFLICT (vehicle_id) DO UPDATE SET event_count = event_count + 1,
+                       last_event_at = max(coalesce(last_event_at, ''), excluded.last_event_at),
+                       odometer = CASE WHEN excluded.odometer IS NOT NULL AND excluded.last_event_at >= coalesce(odometer_at, '')
+                                       THEN excluded.odometer ELSE odometer END,
+                       odometer_at = CASE WHEN excluded.odometer IS NOT NULL AND excluded.last_event_at >= coalesce(odometer_at, '')
+                                       THEN excluded.last_event_at ELSE odometer_at END",
+                )?;
+                for e in events.by_ref().take(batch) {
+                    let at = ts(&e.occurred_at);
+                    insert.execute(params![e.id, e.org_id, e.vehicle_id, e.kind.as_str(), at,
+                        e.cost_cents.map(|c| c as i64), e.currency, serde_json::to_string(&e)?])?;
+                    stats.execute(params![e.vehicle_id, at, e.odometer.map(|o| o as i64)])?;
+                    total += 1;
+                }
+            }
+            tx.commit()?;
+            progress(total);
+        }
+        Ok(total)
+    }
+}

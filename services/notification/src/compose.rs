@@ -88,10 +88,7 @@ pub fn plan_notification(
 
     if let Some(p) = preferences {
         // Quiet hours hold outbound channels only; the in-app feed is read when the reader chooses.
-        let due_at = p
-            .quiet_hours
-            .and_then(|q| q.release_at(now))
-            .unwrap_or(now);
+        let due_at = p.quiet_hours.and_then(|q| q.release_at(now)).unwrap_or(now);
         let outbound = [
             (Channel::Webhook, p.webhook_url.is_some()),
             (Channel::Email, p.email.is_some()),

@@ -41,7 +41,9 @@ impl NotificationConsumer {
             .data_as()
             .map_err(|e| HandleError::Malformed(e.to_string()))?;
         if reminder.reminder_id.trim().is_empty() {
-            return Err(HandleError::Malformed("ReminderDue without a reminderId".into()));
+            return Err(HandleError::Malformed(
+                "ReminderDue without a reminderId".into(),
+            ));
         }
         let preferences = self
             .store

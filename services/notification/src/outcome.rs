@@ -86,7 +86,9 @@ pub fn decide<R: Rng + ?Sized>(
             }
             let delay = policy.delay_with_rng(attempt.saturating_sub(1), *retry_after, rng);
             let delay = TimeDelta::from_std(delay).unwrap_or(TimeDelta::MAX);
-            let at = now.checked_add_signed(delay).unwrap_or(DateTime::<Utc>::MAX_UTC);
+            let at = now
+                .checked_add_signed(delay)
+                .unwrap_or(DateTime::<Utc>::MAX_UTC);
             (AttemptOutcome::RetryScheduled, Some(at))
         }
     }
@@ -113,8 +115,14 @@ mod tests {
 
     #[test]
     fn success_statuses_deliver_and_transient_ones_retry() {
-        assert!(matches!(classify_status(200, None), SendResult::Delivered { .. }));
-        assert!(matches!(classify_status(204, None), SendResult::Delivered { .. }));
+        assert!(matches!(
+            classify_status(200, None),
+            SendResult::Delivered { .. }
+        ));
+        assert!(matches!(
+            classify_status(204, None),
+            SendResult::Delivered { .. }
+        ));
         for status in [408, 429, 500, 502, 503, 504] {
             assert!(
                 matches!(classify_status(status, None), SendResult::Retryable { .. }),

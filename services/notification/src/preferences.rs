@@ -9,7 +9,9 @@ use vwc_webhook::WebhookSecret;
 
 use crate::quiet_hours::QuietHours;
 use crate::ssrf::{self, Allowlist};
-use crate::store::{NotificationStore, Preferences, SavedPreferences, SecretChange, StoredPreferences};
+use crate::store::{
+    NotificationStore, Preferences, SavedPreferences, SecretChange, StoredPreferences,
+};
 
 /// Longest e-mail address accepted (RFC 5321 path limit).
 pub const MAX_EMAIL_LEN: usize = 254;
@@ -182,7 +184,9 @@ pub fn check_email(address: &str) -> Result<(), &'static str> {
         return Err("must not contain spaces");
     }
     match address.split_once('@') {
-        Some((local, domain)) if !local.is_empty() && !domain.is_empty() && !domain.contains('@') => {
+        Some((local, domain))
+            if !local.is_empty() && !domain.is_empty() && !domain.contains('@') =>
+        {
             Ok(())
         }
         _ => Err("must be one local part, one @ and a domain"),
@@ -260,10 +264,15 @@ mod tests {
         assert_eq!(parse_hhmm("22:00"), NaiveTime::from_hms_opt(22, 0, 0));
         assert_eq!(parse_hhmm("07:05"), NaiveTime::from_hms_opt(7, 5, 0));
         assert_eq!(parse_hhmm("00:00"), NaiveTime::from_hms_opt(0, 0, 0));
-        for bad in ["24:00", "7:00", "07:60", "0700", "07:00:00", "+7:00", "ab:cd", ""] {
+        for bad in [
+            "24:00", "7:00", "07:60", "0700", "07:00:00", "+7:00", "ab:cd", "",
+        ] {
             assert_eq!(parse_hhmm(bad), None, "{bad}");
         }
-        assert_eq!(format_hhmm(NaiveTime::from_hms_opt(7, 5, 0).unwrap()), "07:05");
+        assert_eq!(
+            format_hhmm(NaiveTime::from_hms_opt(7, 5, 0).unwrap()),
+            "07:05"
+        );
     }
 
     #[test]
@@ -277,7 +286,11 @@ mod tests {
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
-            ["quietHours.start", "quietHours.end", "quietHours.tzOffsetMinutes"]
+            [
+                "quietHours.start",
+                "quietHours.end",
+                "quietHours.tzOffsetMinutes"
+            ]
         );
     }
 }

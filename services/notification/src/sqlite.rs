@@ -103,8 +103,7 @@ fn opt_ts(s: Option<String>) -> StoreResult<Option<DateTime<Utc>>> {
     s.as_deref().map(parse_ts).transpose()
 }
 
-const PREFERENCE_COLUMNS: &str =
-    "webhook_url, email, quiet_start, quiet_end, quiet_tz_offset_minutes, webhook_secret, updated_at";
+const PREFERENCE_COLUMNS: &str = "webhook_url, email, quiet_start, quiet_end, quiet_tz_offset_minutes, webhook_secret, updated_at";
 
 /// webhook_url, email, quiet_start, quiet_end, quiet_tz_offset_minutes, webhook_secret, updated_at
 type PreferenceRow = (
@@ -175,7 +174,18 @@ fn notification_from_row(r: &Row<'_>) -> rusqlite::Result<[Option<String>; 10]> 
 }
 
 fn notification_from_columns(c: [Option<String>; 10]) -> StoreResult<Notification> {
-    let [id, org_id, reminder_id, vehicle_id, title, body, severity, reminder, trace, created] = c;
+    let [
+        id,
+        org_id,
+        reminder_id,
+        vehicle_id,
+        title,
+        body,
+        severity,
+        reminder,
+        trace,
+        created,
+    ] = c;
     let need = |v: Option<String>, name: &str| {
         v.ok_or_else(|| StoreError::Other(format!("notification column {name} is null")))
     };
@@ -495,7 +505,7 @@ impl NotificationStore for SqliteNotificationStore {
                         attempt.error,
                     ])?;
                     if let Some(event) = delivered_event {
-                        enqueue(conn, std::slice::from_ref(event))?;
+                        enqueue(conn, std::slice::from_ref(event.as_ref()))?;
                     }
                 }
                 Settlement::Held { until } => {
@@ -563,7 +573,7 @@ impl NotificationStore for SqliteNotificationStore {
 
     async fn deliveries(&self, notification_id: &str) -> StoreResult<Vec<Delivery>> {
         let id = notification_id.to_owned();
-        let mut deliveries = self
+        let mut deliveries: Vec<Delivery> = self
             .db
             .read(move |conn| {
                 let rows: Vec<DeliveryRow> = conn

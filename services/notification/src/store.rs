@@ -99,7 +99,11 @@ impl DeliveryStatus {
             "failed" => DeliveryStatus::Failed,
             "dead_lettered" => DeliveryStatus::DeadLettered,
             "cancelled" => DeliveryStatus::Cancelled,
-            other => return Err(StoreError::Other(format!("unknown delivery status {other:?}"))),
+            other => {
+                return Err(StoreError::Other(format!(
+                    "unknown delivery status {other:?}"
+                )));
+            }
         })
     }
 }
@@ -149,7 +153,11 @@ impl AttemptOutcome {
             "retry_scheduled" => AttemptOutcome::RetryScheduled,
             "failed" => AttemptOutcome::Failed,
             "dead_lettered" => AttemptOutcome::DeadLettered,
-            other => return Err(StoreError::Other(format!("unknown attempt outcome {other:?}"))),
+            other => {
+                return Err(StoreError::Other(format!(
+                    "unknown attempt outcome {other:?}"
+                )));
+            }
         })
     }
 
@@ -210,7 +218,7 @@ pub enum Settlement {
     Attempted {
         attempt: DeliveryAttempt,
         retry_at: Option<DateTime<Utc>>,
-        delivered_event: Option<Envelope>,
+        delivered_event: Option<Box<Envelope>>,
     },
     /// Not attempted now (quiet hours): due again at `until`, no attempt counted.
     Held { until: DateTime<Utc> },

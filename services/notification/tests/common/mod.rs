@@ -1,0 +1,352 @@
+//! Helpers of the notification tests: a fresh SQLite store per test, local webhook receivers (one that
+//! answers from a script, one that accepts and never answers), reminders and their envelopes, a recording
+//! e-mail sender, and the preferences router on a real port.
+#![allow(dead_code)]
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use tempfile::TempDir;
+use vwc_auth::{Hs256Keys, Role, Secret, TokenVerifier};
+use vwc_contracts::maintenance::{MaintenanceStatus, NotificationDelivered, ReminderDue};
+use vwc_contracts::{Envelope, EventType};
+use vwc_notification::email::{EmailSender, OutgoingEmail};
+use vwc_notification::http::{NotificationState, router};
+use vwc_notification::outcome::SendResult;
+use vwc_notification::retry::RetryPolicy;
+use vwc_notification::ssrf::Allowlist;
+use vwc_notification::store::{Preferences, SecretChange, StoredPreferences};
+use vwc_notification::{Clock, NotificationStore, SqliteNotificationStore, SystemClock};
+use vwc_store::Outbox;
+use vwc_webhook::WebhookSecret;
+
+pub const ORG: &str = "org_notify";
+
+/// Writes `message` to the real stderr, once per test binary: the test harness captures `eprintln!`
+/// of passing tests, and a skip must be seen.
+pub fn say_loudly(message: &str) {
+    use std::io::Write;
+    static SAID: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    SAID.get_or_init(|| {
+        let _ = writeln!(std::io::stderr(), "{message}");
+    });
+}
+
+/// A store in its own temporary directory (kept alive by the returned guard).
+pub fn sqlite_store() -> (TempDir, Arc<SqliteNotificationStore>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteNotificationStore::open(&dir.path().join("notification.db")).expect("open");
+    (dir, Arc::new(store))
+}
+
+pub fn loopback_allowlist() -> Allowlist {
+    Allowlist::parse("127.0.0.1").expect("allow-list")
+}
+
+/// Retries within milliseconds, so tests that use the wall clock barely wait.
+pub fn fast_policy(max_attempts: u32) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts,
+        base: Duration::from_millis(20),
+        cap: Duration::from_millis(100),
+    }
+}
+
+pub fn reminder(reminder_id: &str) -> ReminderDue {
+    ReminderDue {
+        reminder_id: reminder_id.to_owned(),
+        vehicle_id: "veh_rav4".into(),
+        vehicle_name: "2021 Toyota RAV4".into(),
+        task: "oil_change".into(),
+        title: "Oil change".into(),
+        status: MaintenanceStatus::DueSoon,
+        reason: "Due in 12 days or 420 mi".into(),
+        due_cycle: "cycle_1".into(),
+        due_at: None,
+        due_odometer: Some(45_000),
+        occurrence: 0,
+    }
+}
+
+pub fn reminder_envelope(org: &str, reminder: &ReminderDue) -> Envelope {
+    Envelope::new(
+        EventType::ReminderDue,
+        "vwc.maintenance-scheduler",
+        org,
+        Some(&reminder.vehicle_id),
+        None,
+        reminder,
+    )
+}
+
+/// Stores preferences directly (the HTTP route is tested on its own), with a fresh webhook secret.
+pub async fn set_preferences(
+    store: &dyn NotificationStore,
+    org: &str,
+    preferences: Preferences,
+) -> Option<WebhookSecret> {
+    let secret = if preferences.webhook_url.is_some() {
+        SecretChange::IssueIfMissing(WebhookSecret::generate())
+    } else {
+        SecretChange::Keep
+    };
+    store
+        .save_preferences(org, &preferences, secret, Utc::now())
+        .await
+        .expect("save preferences")
+        .stored
+        .webhook_secret
+}
+
+pub async fn stored_preferences(store: &dyn NotificationStore, org: &str) -> StoredPreferences {
+    store
+        .preferences(org)
+        .await
+        .expect("read preferences")
+        .expect("preferences exist")
+}
+
+/// `NotificationDelivered` events waiting in the outbox.
+pub async fn delivered_events(store: &dyn Outbox) -> Vec<NotificationDelivered> {
+    store
+        .pending(1000)
+        .await
+        .expect("outbox")
+        .into_iter()
+        .filter(|(_, e)| e.event_type == EventType::NotificationDelivered)
+        .map(|(_, e)| e.data_as().expect("NotificationDelivered data"))
+        .collect()
+}
+
+/// One request as a receiver saw it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub at: DateTime<Utc>,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("JSON body")
+    }
+}
+
+/// What a receiver answers: a status and, optionally, a `Retry-After`.
+#[derive(Debug, Clone, Copy)]
+pub struct Answer {
+    pub status: u16,
+    pub retry_after: Option<&'static str>,
+}
+
+pub fn answer(status: u16) -> Answer {
+    Answer {
+        status,
+        retry_after: None,
+    }
+}
+
+#[derive(Clone)]
+struct ReceiverState {
+    script: Arc<Mutex<VecDeque<Answer>>>,
+    otherwise: Answer,
+    received: Arc<Mutex<Vec<Received>>>,
+}
+
+/// A webhook receiver on 127.0.0.1 that answers from `script`, then `otherwise` forever.
+pub struct Receiver {
+    pub addr: SocketAddr,
+    received: Arc<Mutex<Vec<Received>>>,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+impl Receiver {
+    pub async fn start(script: &[Answer], otherwise: Answer) -> Receiver {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let state = ReceiverState {
+            script: Arc::new(Mutex::new(script.iter().copied().collect())),
+            otherwise,
+            received: Arc::new(Mutex::new(Vec::new())),
+        };
+        let received = state.received.clone();
+        let app = axum::Router::new()
+            .route("/hooks/vwc", axum::routing::post(receive))
+            .with_state(state);
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("receiver");
+        });
+        Receiver {
+            addr,
+            received,
+            _server: server,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/hooks/vwc", self.addr)
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+async fn receive(State(state): State<ReceiverState>, headers: HeaderMap, body: Bytes) -> Response {
+    state.received.lock().unwrap().push(Received {
+        headers,
+        body,
+        at: Utc::now(),
+    });
+    let next = state
+        .script
+        .lock()
+        .unwrap()
+        .pop_front()
+        .unwrap_or(state.otherwise);
+    let status = StatusCode::from_u16(next.status).expect("status");
+    match next.retry_after {
+        Some(value) => (status, [("retry-after", value)]).into_response(),
+        None => status.into_response(),
+    }
+}
+
+/// Accepts connections and never answers (the sockets are held open until the test ends).
+pub struct SilentReceiver {
+    pub addr: SocketAddr,
+    connections: Arc<Mutex<usize>>,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+impl SilentReceiver {
+    pub async fn start() -> SilentReceiver {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let connections = Arc::new(Mutex::new(0));
+        let counter = connections.clone();
+        let server = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                *counter.lock().unwrap() += 1;
+                held.push(socket);
+            }
+        });
+        SilentReceiver {
+            addr,
+            connections,
+            _server: server,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/hooks/vwc", self.addr)
+    }
+
+    pub fn connections(&self) -> usize {
+        *self.connections.lock().unwrap()
+    }
+}
+
+/// An e-mail port double that records what it was asked to send (SES itself is tested against moto).
+#[derive(Default)]
+pub struct RecordingEmail {
+    pub sent: Mutex<Vec<(String, String, String)>>,
+}
+
+#[async_trait]
+impl EmailSender for RecordingEmail {
+    async fn send(&self, email: OutgoingEmail<'_>) -> SendResult {
+        self.sent.lock().unwrap().push((
+            email.to.to_owned(),
+            email.subject.to_owned(),
+            email.text.to_owned(),
+        ));
+        SendResult::Delivered { http_status: None }
+    }
+}
+
+/// The preferences router on 127.0.0.1:0 and a way to make tokens for it.
+pub struct Api {
+    pub base: String,
+    pub keys: Arc<Hs256Keys>,
+    pub client: reqwest::Client,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+impl Api {
+    pub async fn start(store: Arc<dyn NotificationStore>, allowlist: Allowlist) -> Api {
+        let keys = Arc::new(Hs256Keys::new(
+            &Secret::from_bytes(vec![42u8; 32]).expect("secret"),
+        ));
+        let verifier: Arc<dyn TokenVerifier> = keys.clone();
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let app = router(NotificationState {
+            store,
+            verifier,
+            allowlist: Arc::new(allowlist),
+            clock,
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("api");
+        });
+        Api {
+            base,
+            keys,
+            client: reqwest::Client::new(),
+            _server: server,
+        }
+    }
+
+    pub fn token(&self, org: &str, roles: &[Role]) -> String {
+        self.keys
+            .issue("user_test", org, roles, chrono::Duration::minutes(5))
+            .0
+    }
+
+    pub async fn put_preferences(
+        &self,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> (u16, String, serde_json::Value) {
+        let response = self
+            .client
+            .put(format!("{}/v1/notifications/preferences", self.base))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("PUT preferences");
+        vwc_testkit::json(response).await
+    }
+
+    pub async fn get_preferences(&self, token: &str) -> (u16, String, serde_json::Value) {
+        let response = self
+            .client
+            .get(format!("{}/v1/notifications/preferences", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("GET preferences");
+        vwc_testkit::json(response).await
+    }
+}

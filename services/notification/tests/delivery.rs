@@ -1,0 +1,646 @@
+//! Reminders become notifications and deliveries exactly once, and the delivery worker sends them to
+//! real local receivers: signed, retried with backoff (honouring `Retry-After`), dead-lettered, held by
+//! quiet hours, refused when the address turns internal. A manual clock stands in for waiting.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveTime, TimeDelta, Utc};
+use common::*;
+use tokio::sync::watch;
+use vwc_bus::{Consumer, HandleError};
+use vwc_contracts::maintenance::{Channel, MaintenanceStatus, MaintenanceStatusChanged};
+use vwc_contracts::{Envelope, EventType};
+use vwc_notification::quiet_hours::QuietHours;
+use vwc_notification::ssrf::Allowlist;
+use vwc_notification::store::{AttemptOutcome, DeliveryStatus, Preferences};
+use vwc_notification::{
+    Clock, DeliveryWorker, ManualClock, NotificationConsumer, NotificationStore,
+    SqliteNotificationStore,
+};
+use vwc_store::Outbox;
+use vwc_webhook::{WebhookHeaders, verify};
+
+fn at(text: &str) -> DateTime<Utc> {
+    text.parse().unwrap()
+}
+
+fn webhook_only(url: String) -> Preferences {
+    Preferences {
+        webhook_url: Some(url),
+        ..Preferences::default()
+    }
+}
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    store: Arc<SqliteNotificationStore>,
+    clock: Arc<ManualClock>,
+    consumer: NotificationConsumer,
+}
+
+fn setup(now: &str) -> Setup {
+    let (dir, store) = sqlite_store();
+    let clock = Arc::new(ManualClock::new(at(now)));
+    let consumer = NotificationConsumer::new(store.clone()).with_clock(clock.clone());
+    Setup {
+        _dir: dir,
+        store,
+        clock,
+        consumer,
+    }
+}
+
+impl Setup {
+    fn worker(&self, max_attempts: u32) -> DeliveryWorker {
+        DeliveryWorker::new(self.store.clone(), loopback_allowlist())
+            .with_clock(self.clock.clone())
+            .with_retry_policy(fast_policy(max_attempts))
+            .with_webhook_timeout(Duration::from_millis(300))
+    }
+
+    async fn deliveries_of(&self, reminder_id: &str) -> Vec<vwc_notification::store::Delivery> {
+        let notification = self
+            .store
+            .notification_for_reminder(ORG, reminder_id)
+            .await
+            .unwrap()
+            .expect("a notification");
+        self.store.deliveries(&notification.id).await.unwrap()
+    }
+
+    async fn delivery(
+        &self,
+        reminder_id: &str,
+        channel: Channel,
+    ) -> vwc_notification::store::Delivery {
+        self.deliveries_of(reminder_id)
+            .await
+            .into_iter()
+            .find(|d| d.channel == channel)
+            .expect("a delivery on the channel")
+    }
+}
+
+#[tokio::test]
+async fn the_same_reminder_delivered_twice_makes_one_notification_and_one_delivery_per_channel() {
+    let s = setup("2026-05-01T12:00:00Z");
+    let receiver = Receiver::start(&[], answer(200)).await;
+    set_preferences(
+        s.store.as_ref(),
+        ORG,
+        Preferences {
+            webhook_url: Some(receiver.url()),
+            email: Some("fleet@example.com".into()),
+            quiet_hours: None,
+        },
+    )
+    .await;
+    let r = reminder("rem_twice");
+    let envelope = reminder_envelope(ORG, &r);
+    s.consumer.handle(&envelope).await.unwrap();
+    s.consumer.handle(&envelope).await.unwrap();
+    // Re-published under another envelope id: the reminder id still says it was told.
+    s.consumer
+        .handle(&reminder_envelope(ORG, &r))
+        .await
+        .unwrap();
+
+    let deliveries = s.deliveries_of("rem_twice").await;
+    let channels: Vec<Channel> = deliveries.iter().map(|d| d.channel).collect();
+    assert_eq!(channels, [Channel::InApp, Channel::Webhook, Channel::Email]);
+    let in_app = delivered_events(s.store.as_ref()).await;
+    assert_eq!(in_app.len(), 1, "one in-app NotificationDelivered");
+    assert_eq!(in_app[0].channel, Channel::InApp);
+    assert_eq!(in_app[0].title, "Oil change due soon — 2021 Toyota RAV4");
+    assert_eq!(in_app[0].body, "Due in 12 days or 420 mi");
+
+    let email = Arc::new(RecordingEmail::default());
+    let worker = s.worker(3).with_email(email.clone());
+    let round = worker.run_once().await.unwrap();
+    assert_eq!((round.claimed, round.delivered), (2, 2));
+    s.consumer.handle(&envelope).await.unwrap();
+    let again = worker.run_once().await.unwrap();
+    assert_eq!(again.claimed, 0);
+
+    assert_eq!(receiver.received().len(), 1);
+    let sent = email.sent.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].0, "fleet@example.com");
+    assert_eq!(sent[0].1, "Oil change due soon — 2021 Toyota RAV4");
+    let mut channels: Vec<Channel> = delivered_events(s.store.as_ref())
+        .await
+        .iter()
+        .map(|e| e.channel)
+        .collect();
+    channels.sort_by_key(|c| c.as_str());
+    assert_eq!(channels, [Channel::Email, Channel::InApp, Channel::Webhook]);
+    for d in s.deliveries_of("rem_twice").await {
+        assert_eq!(d.status, DeliveryStatus::Delivered, "{:?}", d.channel);
+        assert_eq!(s.store.attempts(&d.id).await.unwrap().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn concurrent_deliveries_of_one_reminder_have_one_effect() {
+    let s = setup("2026-05-01T12:00:00Z");
+    let r = reminder("rem_race");
+    let envelopes: Vec<Envelope> = (0..8).map(|_| reminder_envelope(ORG, &r)).collect();
+    let consumer = Arc::new(s.consumer);
+    let handles: Vec<_> = envelopes
+        .into_iter()
+        .map(|e| {
+            let consumer = consumer.clone();
+            tokio::spawn(async move { consumer.handle(&e).await })
+        })
+        .collect();
+    for h in handles {
+        h.await.unwrap().unwrap();
+    }
+    assert_eq!(delivered_events(s.store.as_ref()).await.len(), 1);
+}
+
+#[tokio::test]
+async fn the_webhook_is_signed_with_the_organisation_secret_under_the_delivery_id() {
+    let s = setup("2026-05-01T12:00:00Z");
+    let receiver = Receiver::start(&[], answer(204)).await;
+    let secret = set_preferences(s.store.as_ref(), ORG, webhook_only(receiver.url()))
+        .await
+        .expect("a secret");
+    s.consumer
+        .handle(&reminder_envelope(ORG, &reminder("rem_signed")))
+        .await
+        .unwrap();
+    s.worker(3).run_once().await.unwrap();
+
+    let got = receiver.received();
+    assert_eq!(got.len(), 1);
+    let request = &got[0];
+    let headers = WebhookHeaders {
+        id: request.header("webhook-id"),
+        timestamp: request.header("webhook-timestamp"),
+        signature: request.header("webhook-signature"),
+    };
+    verify(
+        &[&secret],
+        headers,
+        &request.body,
+        s.clock.now().timestamp(),
+    )
+    .expect("the signature verifies");
+    let other = vwc_webhook::WebhookSecret::generate();
+    assert!(verify(&[&other], headers, &request.body, s.clock.now().timestamp()).is_err());
+
+    let webhook = s.delivery("rem_signed", Channel::Webhook).await;
+    assert_eq!(request.header("webhook-id"), Some(webhook.id.as_str()));
+    assert_eq!(request.header("content-type"), Some("application/json"));
+    let body = request.json();
+    assert_eq!(body["type"], "reminder.due");
+    assert_eq!(body["notificationId"], webhook.notification_id.as_str());
+    assert_eq!(body["reminder"]["reminderId"], "rem_signed");
+    assert_eq!(body["reminder"]["task"], "oil_change");
+    assert_eq!(body["title"], "Oil change due soon — 2021 Toyota RAV4");
+    let attempts = s.store.attempts(&webhook.id).await.unwrap();
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0].http_status, Some(204));
+}
+
+#[tokio::test]
+async fn a_receiver_answering_500_then_200_gets_it_once_after_one_retry() {
+    let s = setup("2026-05-01T12:00:00Z");
+    let receiver = Receiver::start(&[answer(500)], answer(200)).await;
+    set_preferences(s.store.as_ref(), ORG, webhook_only(receiver.url())).await;
+    s.consumer
+        .handle(&reminder_envelope(ORG, &reminder("rem_retry")))
+        .await
+        .unwrap();
+    let worker = s.worker(5);
+
+    let first = worker.run_once().await.unwrap();
+    assert_eq!(first.retry_scheduled, 1);
+    let pending = s.delivery("rem_retry", Channel::Webhook).await;
+    assert_eq!(pending.status, DeliveryStatus::Pending);
+    let next = pending.next_attempt_at.expect("a retry time");
+    assert!(next > s.clock.now() - TimeDelta::milliseconds(1));
+    assert!(next <= s.clock.now() + TimeDelta::milliseconds(20));
+    assert_eq!(
+        delivered_events(s.store.as_ref()).await.len(),
+        1,
+        "in-app only"
+    );
+
+    s.clock.advance(TimeDelta::milliseconds(100));
+    let second = worker.run_once().await.unwrap();
+    assert_eq!(second.delivered, 1);
+    assert_eq!(worker.run_once().await.unwrap().claimed, 0);
+
+    let got = receiver.received();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].header("webhook-id"), got[1].header("webhook-id"));
+    assert_eq!(got[0].body, got[1].body, "a retry sends the same bytes");
+    let delivered = s.delivery("rem_retry", Channel::Webhook).await;
+    assert_eq!(delivered.status, DeliveryStatus::Delivered);
+    assert_eq!(delivered.attempts, 2);
+    let attempts = s.store.attempts(&delivered.id).await.unwrap();
+    let outcomes: Vec<(u32, AttemptOutcome, Option<u16>)> = attempts
+        .iter()
+        .map(|a| (a.attempt, a.outcome, a.http_status))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            (1, AttemptOutcome::RetryScheduled, Some(500)),
+            (2, AttemptOutcome::Delivered, Some(200)),
+        ]
+    );
+    let webhook_events: Vec<_> = delivered_events(s.store.as_ref())
+        .await
+        .into_iter()
+        .filter(|e| e.channel == Channel::Webhook)
+        .collect();
+    assert_eq!(webhook_events.len(), 1);
+}
+
+#[tokio::test]
+async fn the_running_worker_retries_on_the_wall_clock_and_delivers_once() {
+    let (_dir, store) = sqlite_store();
+    let receiver = Receiver::start(&[answer(503), answer(500)], answer(200)).await;
+    set_preferences(store.as_ref(), ORG, webhook_only(receiver.url())).await;
+    let worker = Arc::new(
+        DeliveryWorker::new(store.clone(), loopback_allowlist())
+            .with_retry_policy(fast_policy(5))
+            .with_webhook_timeout(Duration::from_secs(2)),
+    );
+    let (stop, stopped) = watch::channel(false);
+    let running = tokio::spawn(worker.run(stopped));
+    NotificationConsumer::new(store.clone())
+        .handle(&reminder_envelope(ORG, &reminder("rem_live")))
+        .await
+        .unwrap();
+
+    let delivered =
+        vwc_testkit::eventually("the webhook delivered", Duration::from_secs(10), || {
+            let store = store.clone();
+            async move {
+                let n = store
+                    .notification_for_reminder(ORG, "rem_live")
+                    .await
+                    .unwrap()?;
+                store
+                    .deliveries(&n.id)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .find(|d| {
+                        d.channel == Channel::Webhook && d.status == DeliveryStatus::Delivered
+                    })
+            }
+        })
+        .await;
+    stop.send(true).unwrap();
+    running.await.unwrap();
+    assert_eq!(receiver.received().len(), 3);
+    assert_eq!(delivered.attempts, 3);
+}
+
+#[tokio::test]
+async fn a_receiver_that_never_answers_is_dead_lettered_after_the_last_attempt() {
+    let s = setup("2026-05-01T12:00:00Z");
+    let silent = SilentReceiver::start().await;
+    set_preferences(s.store.as_ref(), ORG, webhook_only(silent.url())).await;
+    s.consumer
+        .handle(&reminder_envelope(ORG, &reminder("rem_silent")))
+        .await
+        .unwrap();
+    let worker = s.worker(3);
+    let mut dead_lettered = 0;
+    for _ in 0..5 {
+        dead_lettered += worker.run_once().await.unwrap().dead_lettered;
+        s.clock.advance(TimeDelta::seconds(1));
+    }
+    assert_eq!(dead_lettered, 1);
+    assert_eq!(silent.connections(), 3);
+
+    let delivery = s.delivery("rem_silent", Channel::Webhook).await;
+    assert_eq!(delivery.status, DeliveryStatus::DeadLettered);
+    assert_eq!(delivery.attempts, 3);
+    assert_eq!(delivery.next_attempt_at, None);
+    let attempts = s.store.attempts(&delivery.id).await.unwrap();
+    let outcomes: Vec<AttemptOutcome> = attempts.iter().map(|a| a.outcome).collect();
+    assert_eq!(
+        outcomes,
+        [
+            AttemptOutcome::RetryScheduled,
+            AttemptOutcome::RetryScheduled,
+            AttemptOutcome::DeadLettered
+        ]
+    );
+    for a in &attempts {
+        assert_eq!(a.http_status, None);
+        assert!(
+            a.error.as_deref().unwrap_or("").contains("no answer"),
+            "{a:?}"
+        );
+    }
+    let webhook_events = delivered_events(s.store.as_ref())
+        .await
+        .into_iter()
+        .filter(|e| e.channel == Channel::Webhook)
+        .count();
+    assert_eq!(webhook_events, 0);
+}
+
+#[tokio::test]
+async fn a_receiver_always_answering_503_is_dead_lettered_after_max_attempts() {
+    let s = setup("2026-05-01T12:00:00Z");
+    let receiver = Receiver::start(&[], answer(503)).await;
+    set_preferences(s.store.as_ref(), ORG, webhook_only(receiver.url())).await;
+    s.consumer
+        .handle(&reminder_envelope(ORG, &reminder("rem_503")))
+        .await
+        .unwrap();
+    let worker = s.worker(4);
+    for _ in 0..6 {
+        worker.run_once().await.unwrap();
+        s.clock.advance(TimeDelta::seconds(1));
+    }
+    assert_eq!(receiver.received().len(), 4);
+    let delivery = s.delivery("rem_503", Channel::Webhook).await;
+    assert_eq!(delivery.status, DeliveryStatus::DeadLettered);
+    assert_eq!(s.store.attempts(&delivery.id).await.unwrap().len(), 4);
+}
+
+#[tokio::test]
+async fn retry_after_from_the_receiver_decides_the_next_attempt() {
+    let s = setup("2026-05-01T12:00:00Z");
+    let busy = Answer {
+        status: 429,
+        retry_after: Some("120"),
+    };
+    let receiver = Receiver::start(&[busy], answer(200)).await;
+    set_preferences(s.store.as_ref(), ORG, webhook_only(receiver.url())).await;
+    s.consumer
+        .handle(&reminder_envelope(ORG, &reminder("rem_busy")))
+        .await
+        .unwrap();
+    let worker = s.worker(5);
+    let started = s.clock.now();
+    worker.run_once().await.unwrap();
+    let pending = s.delivery("rem_busy", Channel::Webhook).await;
+    assert_eq!(
+        pending.next_attempt_at,
+        Some(started + TimeDelta::seconds(120))
+    );
+
+    s.clock.advance(TimeDelta::seconds(119));
+    assert_eq!(worker.run_once().await.unwrap().claimed, 0);
+    s.clock.advance(TimeDelta::seconds(1));
+    assert_eq!(worker.run_once().await.unwrap().delivered, 1);
+    assert_eq!(receiver.received().len(), 2);
+}
+
+#[tokio::test]
+async fn a_client_error_fails_the_delivery_for_good() {
+    let s = setup("2026-05-01T12:00:00Z");
+    let receiver = Receiver::start(&[], answer(410)).await;
+    set_preferences(s.store.as_ref(), ORG, webhook_only(receiver.url())).await;
+    s.consumer
+        .handle(&reminder_envelope(ORG, &reminder("rem_gone")))
+        .await
+        .unwrap();
+    let worker = s.worker(5);
+    assert_eq!(worker.run_once().await.unwrap().failed, 1);
+    s.clock.advance(TimeDelta::hours(2));
+    assert_eq!(worker.run_once().await.unwrap().claimed, 0);
+    let delivery = s.delivery("rem_gone", Channel::Webhook).await;
+    assert_eq!(delivery.status, DeliveryStatus::Failed);
+    assert_eq!(receiver.received().len(), 1);
+    let attempts = s.store.attempts(&delivery.id).await.unwrap();
+    assert_eq!(attempts[0].http_status, Some(410));
+}
+
+#[tokio::test]
+async fn quiet_hours_hold_outbound_deliveries_until_they_end_but_not_in_app() {
+    let s = setup("2026-05-01T23:00:00Z");
+    let receiver = Receiver::start(&[], answer(200)).await;
+    let email = Arc::new(RecordingEmail::default());
+    set_preferences(
+        s.store.as_ref(),
+        ORG,
+        Preferences {
+            webhook_url: Some(receiver.url()),
+            email: Some("night@example.com".into()),
+            quiet_hours: Some(QuietHours {
+                start: NaiveTime::from_hms_opt(22, 0, 0).unwrap(),
+                end: NaiveTime::from_hms_opt(7, 0, 0).unwrap(),
+                tz_offset_minutes: 0,
+            }),
+        },
+    )
+    .await;
+    s.consumer
+        .handle(&reminder_envelope(ORG, &reminder("rem_night")))
+        .await
+        .unwrap();
+    let in_app = delivered_events(s.store.as_ref()).await;
+    assert_eq!(in_app.len(), 1, "in-app is not held");
+
+    let webhook = s.delivery("rem_night", Channel::Webhook).await;
+    assert_eq!(webhook.next_attempt_at, Some(at("2026-05-02T07:00:00Z")));
+    let worker = s.worker(3).with_email(email.clone());
+    assert_eq!(worker.run_once().await.unwrap().claimed, 0);
+    s.clock.set(at("2026-05-02T06:59:59Z"));
+    assert_eq!(worker.run_once().await.unwrap().claimed, 0);
+    assert!(receiver.received().is_empty());
+    assert!(email.sent.lock().unwrap().is_empty());
+
+    s.clock.set(at("2026-05-02T07:00:00Z"));
+    assert_eq!(worker.run_once().await.unwrap().delivered, 2);
+    assert_eq!(receiver.received().len(), 1);
+    assert_eq!(email.sent.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_retry_that_falls_into_quiet_hours_is_held_without_counting_an_attempt() {
+    let s = setup("2026-05-01T21:59:59Z");
+    let receiver = Receiver::start(&[answer(503)], answer(200)).await;
+    set_preferences(
+        s.store.as_ref(),
+        ORG,
+        Preferences {
+            webhook_url: Some(receiver.url()),
+            email: None,
+            quiet_hours: Some(QuietHours {
+                start: NaiveTime::from_hms_opt(22, 0, 0).unwrap(),
+                end: NaiveTime::from_hms_opt(7, 0, 0).unwrap(),
+                tz_offset_minutes: 0,
+            }),
+        },
+    )
+    .await;
+    s.consumer
+        .handle(&reminder_envelope(ORG, &reminder("rem_evening")))
+        .await
+        .unwrap();
+    let worker = s.worker(3);
+    assert_eq!(worker.run_once().await.unwrap().retry_scheduled, 1);
+    s.clock.set(at("2026-05-01T22:00:01Z"));
+    assert_eq!(worker.run_once().await.unwrap().held, 1);
+    let held = s.delivery("rem_evening", Channel::Webhook).await;
+    assert_eq!(held.attempts, 1);
+    assert_eq!(held.next_attempt_at, Some(at("2026-05-02T07:00:00Z")));
+    s.clock.set(at("2026-05-02T07:00:00Z"));
+    assert_eq!(worker.run_once().await.unwrap().delivered, 1);
+    assert_eq!(receiver.received().len(), 2);
+}
+
+#[tokio::test]
+async fn switching_a_channel_off_cancels_its_pending_deliveries() {
+    let s = setup("2026-05-01T12:00:00Z");
+    let receiver = Receiver::start(&[answer(500)], answer(200)).await;
+    set_preferences(s.store.as_ref(), ORG, webhook_only(receiver.url())).await;
+    s.consumer
+        .handle(&reminder_envelope(ORG, &reminder("rem_off")))
+        .await
+        .unwrap();
+    let worker = s.worker(5);
+    assert_eq!(worker.run_once().await.unwrap().retry_scheduled, 1);
+    set_preferences(s.store.as_ref(), ORG, Preferences::default()).await;
+    s.clock.advance(TimeDelta::seconds(1));
+    assert_eq!(worker.run_once().await.unwrap().cancelled, 1);
+    let delivery = s.delivery("rem_off", Channel::Webhook).await;
+    assert_eq!(delivery.status, DeliveryStatus::Cancelled);
+    assert_eq!(receiver.received().len(), 1);
+}
+
+#[tokio::test]
+async fn an_address_refused_at_delivery_time_is_never_called() {
+    let s = setup("2026-05-01T12:00:00Z");
+    let receiver = Receiver::start(&[], answer(200)).await;
+    // Accepted when set (allow-listed then), refused by a worker whose allow-list no longer has it.
+    set_preferences(s.store.as_ref(), ORG, webhook_only(receiver.url())).await;
+    s.consumer
+        .handle(&reminder_envelope(ORG, &reminder("rem_internal")))
+        .await
+        .unwrap();
+    let worker = DeliveryWorker::new(s.store.clone(), Allowlist::default())
+        .with_clock(s.clock.clone())
+        .with_retry_policy(fast_policy(3));
+    assert_eq!(worker.run_once().await.unwrap().failed, 1);
+    assert!(receiver.received().is_empty());
+    let delivery = s.delivery("rem_internal", Channel::Webhook).await;
+    assert_eq!(delivery.status, DeliveryStatus::Failed);
+    assert!(
+        delivery
+            .last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("not allowed")
+    );
+}
+
+#[tokio::test]
+async fn email_without_a_configured_sender_fails_and_says_so() {
+    let s = setup("2026-05-01T12:00:00Z");
+    set_preferences(
+        s.store.as_ref(),
+        ORG,
+        Preferences {
+            email: Some("fleet@example.com".into()),
+            ..Preferences::default()
+        },
+    )
+    .await;
+    s.consumer
+        .handle(&reminder_envelope(ORG, &reminder("rem_nomail")))
+        .await
+        .unwrap();
+    assert_eq!(s.worker(3).run_once().await.unwrap().failed, 1);
+    let delivery = s.delivery("rem_nomail", Channel::Email).await;
+    assert!(
+        delivery
+            .last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("not configured")
+    );
+}
+
+#[tokio::test]
+async fn a_reminder_without_preferences_is_told_in_app_only() {
+    let s = setup("2026-05-01T12:00:00Z");
+    s.consumer
+        .handle(&reminder_envelope(ORG, &reminder("rem_plain")))
+        .await
+        .unwrap();
+    let deliveries = s.deliveries_of("rem_plain").await;
+    assert_eq!(deliveries.len(), 1);
+    assert_eq!(deliveries[0].channel, Channel::InApp);
+    assert_eq!(deliveries[0].status, DeliveryStatus::Delivered);
+    let events = s.store.pending(10).await.unwrap();
+    assert_eq!(events.len(), 1);
+    let e = &events[0].1;
+    assert_eq!(e.source, "vwc.notification");
+    assert_eq!(e.org_id, ORG);
+    assert_eq!(e.vehicle_id.as_deref(), Some("veh_rav4"));
+}
+
+#[tokio::test]
+async fn the_same_reminder_id_in_two_organisations_is_told_to_each() {
+    let s = setup("2026-05-01T12:00:00Z");
+    let r = reminder("rem_shared");
+    s.consumer
+        .handle(&reminder_envelope(ORG, &r))
+        .await
+        .unwrap();
+    s.consumer
+        .handle(&reminder_envelope("org_other", &r))
+        .await
+        .unwrap();
+    let events = delivered_events(s.store.as_ref()).await;
+    assert_eq!(events.len(), 2);
+    assert_ne!(events[0].notification_id, events[1].notification_id);
+}
+
+#[tokio::test]
+async fn a_malformed_reminder_is_refused_as_malformed() {
+    let s = setup("2026-05-01T12:00:00Z");
+    let bad = Envelope::new(
+        EventType::ReminderDue,
+        "vwc.maintenance-scheduler",
+        ORG,
+        None,
+        None,
+        serde_json::json!({ "reminderId": 7 }),
+    );
+    let err = s.consumer.handle(&bad).await.unwrap_err();
+    assert!(matches!(err, HandleError::Malformed(_)), "{err:?}");
+    assert!(s.store.pending(10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_status_change_alone_tells_nothing() {
+    let s = setup("2026-05-01T12:00:00Z");
+    let changed = Envelope::new(
+        EventType::MaintenanceStatusChanged,
+        "vwc.maintenance-scheduler",
+        ORG,
+        Some("veh_rav4"),
+        None,
+        MaintenanceStatusChanged {
+            vehicle_id: "veh_rav4".into(),
+            task: "oil_change".into(),
+            title: "Oil change".into(),
+            previous_status: Some(MaintenanceStatus::DueSoon),
+            status: MaintenanceStatus::Overdue,
+            reason: "Overdue by 100 mi".into(),
+            due_cycle: "cycle_1".into(),
+            due_at: None,
+            due_odometer: Some(45_000),
+        },
+    );
+    s.consumer.handle(&changed).await.unwrap();
+    assert!(s.store.pending(10).await.unwrap().is_empty());
+}

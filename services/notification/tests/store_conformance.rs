@@ -1,0 +1,423 @@
+//! One conformance suite for every adapter of the notification store: SQLite always, MongoDB when
+//! `VWC_TEST_MONGODB_URI` names a server (a replica set: the adapter uses transactions). Each MongoDB test
+//! uses a database of its own and drops it afterwards.
+
+mod common;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveTime, TimeDelta, Utc};
+use common::{reminder, reminder_envelope};
+use vwc_contracts::Envelope;
+use vwc_contracts::maintenance::Channel;
+use vwc_notification::compose::{delivered_event, plan_notification};
+use vwc_notification::quiet_hours::QuietHours;
+use vwc_notification::store::{
+    AttemptOutcome, ClaimedDelivery, DeliveryAttempt, DeliveryStatus, NewNotification,
+    NotificationStore, Preferences, SecretChange, Settlement,
+};
+use vwc_webhook::WebhookSecret;
+
+const LEASE: TimeDelta = TimeDelta::seconds(60);
+
+fn t0() -> DateTime<Utc> {
+    "2026-05-01T12:00:00Z".parse().unwrap()
+}
+
+fn all_channels() -> Preferences {
+    Preferences {
+        webhook_url: Some("https://hooks.example.com/vwc".into()),
+        email: Some("fleet@example.com".into()),
+        quiet_hours: None,
+    }
+}
+
+fn plan(
+    org: &str,
+    reminder_id: &str,
+    preferences: Option<&Preferences>,
+) -> (Envelope, NewNotification) {
+    let r = reminder(reminder_id);
+    let envelope = reminder_envelope(org, &r);
+    let new = plan_notification(&envelope, &r, preferences, t0());
+    (envelope, new)
+}
+
+async fn claim(store: &dyn NotificationStore, now: DateTime<Utc>) -> Vec<ClaimedDelivery> {
+    store.claim_due_deliveries(now, 10, LEASE).await.unwrap()
+}
+
+fn attempt(
+    c: &ClaimedDelivery,
+    number: u32,
+    outcome: AttemptOutcome,
+    at: DateTime<Utc>,
+) -> DeliveryAttempt {
+    DeliveryAttempt {
+        delivery_id: c.delivery.id.clone(),
+        attempt: number,
+        at,
+        outcome,
+        http_status: Some(if outcome == AttemptOutcome::Delivered {
+            200
+        } else {
+            503
+        }),
+        error: (outcome != AttemptOutcome::Delivered).then(|| "the receiver answered 503".into()),
+    }
+}
+
+async fn preferences_round_trip_with_the_secret_issued_once(store: Arc<dyn NotificationStore>) {
+    let org = "org_prefs";
+    assert!(store.preferences(org).await.unwrap().is_none());
+    let prefs = Preferences {
+        quiet_hours: Some(QuietHours {
+            start: NaiveTime::from_hms_opt(22, 30, 0).unwrap(),
+            end: NaiveTime::from_hms_opt(6, 45, 0).unwrap(),
+            tz_offset_minutes: -300,
+        }),
+        ..all_channels()
+    };
+    let first = WebhookSecret::generate();
+    let saved = store
+        .save_preferences(
+            org,
+            &prefs,
+            SecretChange::IssueIfMissing(first.clone()),
+            t0(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(saved.issued_secret.unwrap().expose(), first.expose());
+    let read = store.preferences(org).await.unwrap().unwrap();
+    assert_eq!(read.preferences, prefs);
+    assert_eq!(read.webhook_secret.unwrap().expose(), first.expose());
+    assert_eq!(read.updated_at, t0());
+
+    let saved = store
+        .save_preferences(
+            org,
+            &prefs,
+            SecretChange::IssueIfMissing(WebhookSecret::generate()),
+            t0(),
+        )
+        .await
+        .unwrap();
+    assert!(saved.issued_secret.is_none());
+    assert_eq!(
+        saved.stored.webhook_secret.unwrap().expose(),
+        first.expose()
+    );
+
+    let later = t0() + TimeDelta::minutes(5);
+    store
+        .save_preferences(org, &Preferences::default(), SecretChange::Keep, later)
+        .await
+        .unwrap();
+    let read = store.preferences(org).await.unwrap().unwrap();
+    assert_eq!(read.preferences, Preferences::default());
+    assert_eq!(read.webhook_secret.unwrap().expose(), first.expose());
+    assert_eq!(read.updated_at, later);
+
+    let rotated = WebhookSecret::generate();
+    let saved = store
+        .save_preferences(org, &prefs, SecretChange::Replace(rotated.clone()), later)
+        .await
+        .unwrap();
+    assert_eq!(saved.issued_secret.unwrap().expose(), rotated.expose());
+    let read = store.preferences(org).await.unwrap().unwrap();
+    assert_eq!(read.webhook_secret.unwrap().expose(), rotated.expose());
+    assert!(store.preferences("org_nobody").await.unwrap().is_none());
+}
+
+async fn a_notification_is_recorded_once_per_envelope_and_per_reminder(
+    store: Arc<dyn NotificationStore>,
+) {
+    let prefs = all_channels();
+    let (envelope, new) = plan("org_once", "rem_once", Some(&prefs));
+    let id = envelope.id.to_string();
+    assert!(store.record_notification(&id, &new).await.unwrap());
+    assert!(!store.record_notification(&id, &new).await.unwrap());
+    let (other_envelope, other) = plan("org_once", "rem_once", Some(&prefs));
+    assert!(
+        !store
+            .record_notification(&other_envelope.id.to_string(), &other)
+            .await
+            .unwrap()
+    );
+
+    let stored = store
+        .notification_for_reminder("org_once", "rem_once")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored, new.notification);
+    assert!(
+        store
+            .notification_for_reminder("org_elsewhere", "rem_once")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let deliveries = store.deliveries(&stored.id).await.unwrap();
+    assert_eq!(deliveries, new.deliveries);
+    let in_app = &deliveries[0];
+    assert_eq!(in_app.channel, Channel::InApp);
+    assert_eq!(store.attempts(&in_app.id).await.unwrap(), new.attempts);
+    let outbox = store.pending(100).await.unwrap();
+    let ids: Vec<_> = outbox.iter().map(|(_, e)| e.id).collect();
+    assert_eq!(ids, [new.events[0].id]);
+
+    let (elsewhere, same_reminder) = plan("org_elsewhere", "rem_once", None);
+    assert!(
+        store
+            .record_notification(&elsewhere.id.to_string(), &same_reminder)
+            .await
+            .unwrap()
+    );
+}
+
+async fn due_deliveries_are_leased_to_one_worker_at_a_time(store: Arc<dyn NotificationStore>) {
+    let prefs = all_channels();
+    let (envelope, new) = plan("org_lease", "rem_lease", Some(&prefs));
+    store
+        .record_notification(&envelope.id.to_string(), &new)
+        .await
+        .unwrap();
+    assert_eq!(store.next_due_at().await.unwrap(), Some(t0()));
+    assert!(
+        claim(store.as_ref(), t0() - TimeDelta::seconds(1))
+            .await
+            .is_empty()
+    );
+
+    let first = claim(store.as_ref(), t0()).await;
+    let channels: Vec<Channel> = first.iter().map(|c| c.delivery.channel).collect();
+    assert_eq!(channels.len(), 2);
+    assert!(channels.contains(&Channel::Webhook) && channels.contains(&Channel::Email));
+    assert_eq!(first[0].notification, new.notification);
+    assert!(claim(store.as_ref(), t0()).await.is_empty(), "leased");
+    assert_eq!(store.next_due_at().await.unwrap(), Some(t0() + LEASE));
+
+    // The lease ran out (the worker died): another worker takes over, the first one's word is void.
+    let later = t0() + LEASE + TimeDelta::seconds(1);
+    let second = claim(store.as_ref(), later).await;
+    assert_eq!(second.len(), 2);
+    let stale = first
+        .iter()
+        .find(|c| c.delivery.id == second[0].delivery.id)
+        .unwrap();
+    assert_ne!(stale.lease, second[0].lease);
+    let held = Settlement::Held {
+        until: later + TimeDelta::hours(1),
+    };
+    assert!(!store.settle(&stale.lease, &held).await.unwrap());
+    assert!(store.settle(&second[0].lease, &held).await.unwrap());
+    assert!(
+        !store.settle(&second[0].lease, &held).await.unwrap(),
+        "a lease settles once"
+    );
+}
+
+async fn settling_applies_each_outcome_with_its_attempt_and_event(
+    store: Arc<dyn NotificationStore>,
+) {
+    let prefs = all_channels();
+    let (envelope, new) = plan("org_settle", "rem_settle", Some(&prefs));
+    store
+        .record_notification(&envelope.id.to_string(), &new)
+        .await
+        .unwrap();
+    let claimed = claim(store.as_ref(), t0()).await;
+    let webhook = claimed
+        .iter()
+        .find(|c| c.delivery.channel == Channel::Webhook)
+        .unwrap();
+    let email = claimed
+        .iter()
+        .find(|c| c.delivery.channel == Channel::Email)
+        .unwrap();
+
+    let retry_at = t0() + TimeDelta::seconds(30);
+    let failed_once = Settlement::Attempted {
+        attempt: attempt(webhook, 1, AttemptOutcome::RetryScheduled, t0()),
+        retry_at: Some(retry_at),
+        delivered_event: None,
+    };
+    assert!(store.settle(&webhook.lease, &failed_once).await.unwrap());
+    let until = t0() + TimeDelta::hours(8);
+    assert!(
+        store
+            .settle(&email.lease, &Settlement::Held { until })
+            .await
+            .unwrap()
+    );
+    let deliveries = store.deliveries(&new.notification.id).await.unwrap();
+    let (w, e) = (&deliveries[1], &deliveries[2]);
+    assert_eq!(
+        (w.status, w.attempts, w.next_attempt_at),
+        (DeliveryStatus::Pending, 1, Some(retry_at))
+    );
+    assert_eq!(w.last_error.as_deref(), Some("the receiver answered 503"));
+    assert_eq!(
+        (e.status, e.attempts, e.next_attempt_at),
+        (DeliveryStatus::Pending, 0, Some(until))
+    );
+    assert_eq!(store.next_due_at().await.unwrap(), Some(retry_at));
+
+    let retried = claim(store.as_ref(), retry_at).await;
+    assert_eq!(retried.len(), 1);
+    let webhook = &retried[0];
+    assert_eq!(webhook.delivery.attempts, 1);
+    let event = delivered_event(&webhook.notification, Channel::Webhook, retry_at);
+    let delivered = Settlement::Attempted {
+        attempt: attempt(webhook, 2, AttemptOutcome::Delivered, retry_at),
+        retry_at: None,
+        delivered_event: Some(Box::new(event.clone())),
+    };
+    assert!(store.settle(&webhook.lease, &delivered).await.unwrap());
+    let w = &store.deliveries(&new.notification.id).await.unwrap()[1];
+    assert_eq!(w.status, DeliveryStatus::Delivered);
+    assert_eq!(w.attempts, 2);
+    assert_eq!(w.delivered_at, Some(retry_at));
+    assert_eq!(w.next_attempt_at, None);
+    let attempts = store.attempts(&w.id).await.unwrap();
+    let summary: Vec<(u32, AttemptOutcome, Option<u16>)> = attempts
+        .iter()
+        .map(|a| (a.attempt, a.outcome, a.http_status))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (1, AttemptOutcome::RetryScheduled, Some(503)),
+            (2, AttemptOutcome::Delivered, Some(200))
+        ]
+    );
+    assert_eq!(attempts[1].at, retry_at);
+    let outbox: Vec<_> = store
+        .pending(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, e)| e.id)
+        .collect();
+    assert!(outbox.contains(&event.id));
+
+    let email = claim(store.as_ref(), until).await;
+    assert_eq!(email.len(), 1);
+    let cancelled = Settlement::Cancelled {
+        reason: "the email channel is switched off".into(),
+    };
+    assert!(store.settle(&email[0].lease, &cancelled).await.unwrap());
+    let e = &store.deliveries(&new.notification.id).await.unwrap()[2];
+    assert_eq!(e.status, DeliveryStatus::Cancelled);
+    assert!(store.attempts(&e.id).await.unwrap().is_empty());
+    assert_eq!(store.next_due_at().await.unwrap(), None);
+}
+
+async fn final_failures_leave_nothing_pending(store: Arc<dyn NotificationStore>) {
+    let prefs = all_channels();
+    let (envelope, new) = plan("org_final", "rem_final", Some(&prefs));
+    store
+        .record_notification(&envelope.id.to_string(), &new)
+        .await
+        .unwrap();
+    let claimed = claim(store.as_ref(), t0()).await;
+    for (c, outcome) in claimed
+        .iter()
+        .zip([AttemptOutcome::Failed, AttemptOutcome::DeadLettered])
+    {
+        let settlement = Settlement::Attempted {
+            attempt: attempt(c, 1, outcome, t0()),
+            retry_at: None,
+            delivered_event: None,
+        };
+        assert!(store.settle(&c.lease, &settlement).await.unwrap());
+    }
+    let statuses: Vec<DeliveryStatus> = store
+        .deliveries(&new.notification.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| d.status)
+        .collect();
+    assert_eq!(statuses.len(), 3);
+    assert!(statuses.contains(&DeliveryStatus::Failed));
+    assert!(statuses.contains(&DeliveryStatus::DeadLettered));
+    assert!(
+        claim(store.as_ref(), t0() + TimeDelta::days(1))
+            .await
+            .is_empty()
+    );
+    assert_eq!(store.next_due_at().await.unwrap(), None);
+    store.ping().await.unwrap();
+}
+
+mod adapters {
+    use std::sync::Arc;
+
+    use vwc_notification::{MongoNotificationStore, NotificationStore};
+    use vwc_store::mongo::MongoDb;
+
+    pub fn sqlite() -> (tempfile::TempDir, Arc<dyn NotificationStore>) {
+        let (dir, store) = super::common::sqlite_store();
+        (dir, store)
+    }
+
+    /// A store on a fresh database of the server in `VWC_TEST_MONGODB_URI`, or `None` (loudly).
+    pub async fn mongodb() -> Option<(MongoDb, Arc<dyn NotificationStore>)> {
+        let Some(uri) = std::env::var("VWC_TEST_MONGODB_URI")
+            .ok()
+            .filter(|u| !u.is_empty())
+        else {
+            super::common::say_loudly(
+                "MONGODB CONFORMANCE SKIPPED: VWC_TEST_MONGODB_URI is not set",
+            );
+            return None;
+        };
+        let name = format!(
+            "vwc_notification_test_{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
+        let db = MongoDb::connect(&uri, &name)
+            .await
+            .expect("connect to MongoDB");
+        let store = MongoNotificationStore::new(db.clone());
+        store.ensure_indexes().await.expect("indexes");
+        Some((db, Arc::new(store)))
+    }
+}
+
+macro_rules! conformance {
+    ($($check:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    let (_dir, store) = super::adapters::sqlite();
+                    super::$check(store).await;
+                }
+            )*
+        }
+        mod mongodb {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    let Some((db, store)) = super::adapters::mongodb().await else {
+                        return;
+                    };
+                    super::$check(store).await;
+                    db.database().drop().await.expect("drop the test database");
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    preferences_round_trip_with_the_secret_issued_once,
+    a_notification_is_recorded_once_per_envelope_and_per_reminder,
+    due_deliveries_are_leased_to_one_worker_at_a_time,
+    settling_applies_each_outcome_with_its_attempt_and_event,
+    final_failures_leave_nothing_pending,
+);

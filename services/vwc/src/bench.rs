@@ -1,0 +1,438 @@
+//! The benchmark behind `scripts/bench`: starts the release `vwc` on a fresh data dir and measures, in one
+//! run, the `/healthz` ceiling, signed-webhook ingest, a timeline page inside a store of a million events,
+//! webhook-acknowledged → visible lag at half the saturating rate, and peak RSS. Every rate is also given
+//! as a ratio to the `/healthz` ceiling measured in the same run.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::Utc;
+use serde_json::json;
+use tokio::sync::Mutex;
+use vwc_contracts::{EventKind, EventSource, OdometerUnit, Vehicle, VehicleEvent};
+
+/// Requests per second, latency percentiles (µs) and error count of one load run.
+#[derive(Debug, Clone, Default)]
+pub struct LoadStats {
+    pub requests: usize,
+    pub errors: usize,
+    pub seconds: f64,
+    pub p50_us: u64,
+    pub p99_us: u64,
+}
+
+impl LoadStats {
+    pub fn rps(&self) -> f64 {
+        self.requests as f64 / self.seconds
+    }
+}
+
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx]
+}
+
+/// Runs `concurrency` workers for `duration`; each calls `request(n)` with a global sequence number and
+/// returns whether the answer was the expected one.
+pub async fn load<F, Fut>(duration: Duration, concurrency: usize, request: F) -> LoadStats
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let request = Arc::new(request);
+    let seq = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let (request, seq) = (request.clone(), seq.clone());
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0;
+            while start.elapsed() < duration {
+                let n = seq.fetch_add(1, Ordering::Relaxed);
+                let t = Instant::now();
+                let ok = request(n).await;
+                latencies.push(t.elapsed().as_micros() as u64);
+                if !ok {
+                    errors += 1;
+                }
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for w in workers {
+        let (l, e) = w.await.expect("worker");
+        all.extend(l);
+        errors += e;
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    all.sort_unstable();
+    LoadStats {
+        requests: all.len(),
+        errors,
+        seconds,
+        p50_us: percentile(&all, 0.50),
+        p99_us: percentile(&all, 0.99),
+    }
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn peak_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    }
+}
+
+fn vwc_binary() -> std::path::PathBuf {
+    let me = std::env::current_exe().expect("current exe");
+    me.with_file_name("vwc")
+}
+
+fn start_server(data_dir: &std::path::Path) -> anyhow::Result<Server> {
+    let mut child = Command::new(vwc_binary())
+        .args(["up", "--no-seed", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .env("VWC_RATE_LIMIT", "0")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("starting vwc (build it with `cargo build --release`)")?;
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let base = loop {
+        let line = lines.next().context("vwc exited before printing its URL")??;
+        if let Some(rest) = line.strip_prefix("Dashboard: ") {
+            break rest.trim_end_matches('/').to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    Ok(Server { child, base })
+}
+
+fn token(data_dir: &std::path::Path, org: &str) -> anyhow::Result<String> {
+    let out = Command::new(vwc_binary())
+        .args(["token", "--org", org, "--sub", "bench", "--role", "fleet_manager", "--ttl-hours", "2", "--data-dir"])
+        .arg(data_dir)
+        .output()?;
+    anyhow::ensure!(out.status.success(), "vwc token failed");
+    Ok(String::from_utf8(out.stdout)?.trim().to_string())
+}
+
+const ORG: &str = "org_bench";
+const BIG_VEHICLE: &str = "veh_bench_big";
+const BIG_EVENTS: usize = 10_000;
+const TOTAL_EVENTS: usize = 1_000_000;
+
+fn synthetic_event(vehicle: &str, i: usize) -> VehicleEvent {
+    let at = Utc::now() - chrono::Duration::minutes(i as i64 * 7);
+    let kind = [EventKind::OdometerReading, EventKind::Maintenance, EventKind::Repair][i % 3];
+    let details = match kind {
+        EventKind::Maintenance => json!({"tasks": ["oil_change"]}),
+        EventKind::Repair => json!({"parts": [], "warranty": false}),
+        _ => json!({}),
+    };
+    VehicleEvent {
+        id: format!("evt_bench_{vehicle}_{i:08}"),
+        vehicle_id: vehicle.to_string(),
+        org_id: ORG.into(),
+        kind,
+        occurred_at: at,
+        recorded_at: at,
+        odometer: Some(200_000 - (i as u64 % 200_000)),
+        cost_cents: (kind != EventKind::OdometerReading).then_some(5_000 + (i as u64 % 20_000)),
+        currency: (kind != EventKind::OdometerReading).then(|| "USD".into()),
+        title: "Bench event".into(),
+        notes: None,
+        vendor: None,
+        source: EventSource::System,
+        details,
+    }
+}
+
+/// Seeds the edge projection with a 10,000-event vehicle inside a million-event store, printing progress.
+async fn seed_timeline(data_dir: &std::path::Path) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let path = data_dir.join("edge.db");
+    {
+        use vwc_edge::EdgeStore;
+        let store = vwc_edge::SqliteEdgeStore::open(&path)?;
+        store
+            .apply_vehicle_registered(
+                "bench-registration",
+                &Vehicle {
+                    id: BIG_VEHICLE.into(),
+                    org_id: ORG.into(),
+                    vin: "1HGCM82633A000000".into(),
+                    year: 2020,
+                    make: "Bench".into(),
+                    model: "Big".into(),
+                    trim: None,
+                    nickname: None,
+                    odometer_unit: OdometerUnit::Mi,
+                    registered_at: Utc::now(),
+                },
+            )
+            .await?;
+    }
+    let fillers = (TOTAL_EVENTS - BIG_EVENTS) / 1000;
+    let events = (0..BIG_EVENTS)
+        .map(|i| synthetic_event(BIG_VEHICLE, i))
+        .chain((0..fillers).flat_map(|v| (0..1000).map(move |i| synthetic_event(&format!("veh_fill_{v:04}"), i))));
+    let path2 = path.clone();
+    tokio::task::spawn_blocking(move || {
+        vwc_edge::SqliteEdgeStore::bulk_load_timeline(&path2, events, 50_000, |n| {
+            eprint!("\r  seeding timeline: {n:>9} / {TOTAL_EVENTS} events");
+        })
+    })
+    .await??;
+    eprintln!();
+    Ok(started.elapsed().as_secs_f64())
+}
+
+fn service_record(vin: &str, n: usize) -> Vec<u8> {
+    serde_json::to_vec(&json!({"type": "service_record", "vin": vin, "occurredAt": Utc::now(),
+        "odometer": 10_000 + n, "totalCents": 8999, "currency": "USD",
+        "lines": [{"description": "Oil change", "task": "oil_change", "amountCents": 8999}]}))
+    .expect("json")
+}
+
+struct Webhooks {
+    http: reqwest::Client,
+    url: String,
+    secret: vwc_webhook::WebhookSecret,
+    vin: String,
+    run: String,
+}
+
+impl Webhooks {
+    /// Sends webhook `n` (distinct id, fresh timestamp and signature); returns the event id on 200.
+    async fn send(&self, n: usize) -> Option<String> {
+        let id = format!("bench-{}-{n}", self.run);
+        let body = service_record(&self.vin, n);
+        let ts = Utc::now().timestamp();
+        let sig = vwc_webhook::sign(&self.secret, &id, ts, &body);
+        let r = self
+            .http
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .header("webhook-id", id)
+            .header("webhook-timestamp", ts.to_string())
+            .header("webhook-signature", sig)
+            .body(body)
+            .send()
+            .await
+            .ok()?;
+        if r.status() != 200 {
+            return None;
+        }
+        let v: serde_json::Value = r.json().await.ok()?;
+        v["eventId"].as_str().map(str::to_string)
+    }
+}
+
+async fn setup_webhooks(http: &reqwest::Client, base: &str, token: &str, vin: &str, run: &str) -> anyhow::Result<(Webhooks, String)> {
+    let v: serde_json::Value = http
+        .post(format!("{base}/v1/vehicles"))
+        .bearer_auth(token)
+        .json(&json!({"vin": vin, "year": 2021, "make": "Bench", "model": "Webhook"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let vehicle = v["id"].as_str().context("vehicle id")?.to_string();
+    let d: serde_json::Value = http
+        .post(format!("{base}/v1/dealers"))
+        .bearer_auth(token)
+        .json(&json!({"name": format!("Bench dealer {run}")}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok((
+        Webhooks {
+            http: http.clone(),
+            url: format!("{base}/webhooks/dealers/{}", d["dealerId"].as_str().context("dealer id")?),
+            secret: vwc_webhook::WebhookSecret::parse(d["webhookSecret"].as_str().context("secret")?)
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+            vin: vin.to_string(),
+            run: run.to_string(),
+        },
+        vehicle,
+    ))
+}
+
+/// Webhooks at a fixed `rate` for `duration` while one poller watches the timeline: per event, the time
+/// from the webhook's 200 to the event's first appearance in `GET …/events`.
+async fn lag(hooks: Arc<Webhooks>, base: &str, token: &str, vehicle: &str, rate: f64, duration: Duration) -> (usize, u64, u64) {
+    let acked: Arc<Mutex<HashMap<String, Instant>>> = Default::default();
+    let seen: Arc<Mutex<HashMap<String, Instant>>> = Default::default();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let poller = {
+        let (seen, stop, http) = (seen.clone(), stop.clone(), hooks.http.clone());
+        let url = format!("{base}/v1/vehicles/{vehicle}/events?limit=50");
+        let token = token.to_string();
+        tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                if let Ok(r) = http.get(&url).bearer_auth(&token).send().await
+                    && let Ok(v) = r.json::<serde_json::Value>().await
+                {
+                    let now = Instant::now();
+                    let mut seen = seen.lock().await;
+                    for e in v["items"].as_array().into_iter().flatten() {
+                        if let Some(id) = e["id"].as_str() {
+                            seen.entry(id.to_string()).or_insert(now);
+                        }
+                    }
+                }
+            }
+        })
+    };
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let start = Instant::now();
+    let mut n = 0;
+    let mut senders = Vec::new();
+    while start.elapsed() < duration {
+        let (hooks, acked) = (hooks.clone(), acked.clone());
+        senders.push(tokio::spawn(async move {
+            if let Some(id) = hooks.send(1_000_000 + n).await {
+                acked.lock().await.insert(id, Instant::now());
+            }
+        }));
+        n += 1;
+        tokio::time::sleep_until((start + interval * n as u32).into()).await;
+    }
+    for s in senders {
+        let _ = s.await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, Ordering::Relaxed);
+    let _ = poller.await;
+    let (acked, seen) = (acked.lock().await, seen.lock().await);
+    let mut lags: Vec<u64> = acked
+        .iter()
+        .filter_map(|(id, at)| seen.get(id).map(|s| s.saturating_duration_since(*at).as_micros() as u64))
+        .collect();
+    lags.sort_unstable();
+    (lags.len(), percentile(&lags, 0.5), percentile(&lags, 0.99))
+}
+
+fn ms(us: u64) -> String {
+    format!("{:.2} ms", us as f64 / 1000.0)
+}
+
+pub async fn run() -> anyhow::Result<()> {
+    let seconds: u64 = std::env::var("VWC_BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(8);
+    let concurrency: usize = std::env::var("VWC_BENCH_CONCURRENCY").ok().and_then(|s| s.parse().ok()).unwrap_or(32);
+    let duration = Duration::from_secs(seconds);
+    let dir = tempfile::tempdir()?;
+    eprintln!("vwc bench: data dir {} ({seconds} s per run, {concurrency} connections)", dir.path().display());
+    let seed_secs = seed_timeline(dir.path()).await?;
+    let server = start_server(dir.path())?;
+    let base = server.base.clone();
+    let token = token(dir.path(), ORG)?;
+    let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency * 2).build()?;
+
+    eprintln!("  (a) /healthz ceiling");
+    let healthz = {
+        let (http, url) = (http.clone(), format!("{base}/healthz"));
+        load(duration, concurrency, move |_| {
+            let (http, url) = (http.clone(), url.clone());
+            async move { http.get(&url).send().await.is_ok_and(|r| r.status() == 200) }
+        })
+        .await
+    };
+
+    eprintln!("  (b) signed webhook ingest");
+    let (hooks, _) = setup_webhooks(&http, &base, &token, "1HGCM82633A111111", "ingest").await?;
+    let hooks = Arc::new(hooks);
+    let ingest = {
+        let hooks = hooks.clone();
+        load(duration, concurrency, move |n| {
+            let hooks = hooks.clone();
+            async move { hooks.send(n).await.is_some() }
+        })
+        .await
+    };
+
+    eprintln!("  (c) timeline page of 50 on a 10,000-event vehicle in a 1,000,000-event store");
+    let timeline = {
+        let (http, url, token) = (http.clone(), format!("{base}/v1/vehicles/{BIG_VEHICLE}/events?limit=50"), token.clone());
+        load(duration, concurrency, move |_| {
+            let (http, url, token) = (http.clone(), url.clone(), token.clone());
+            async move {
+                match http.get(&url).bearer_auth(&token).send().await {
+                    Ok(r) if r.status() == 200 => r.bytes().await.is_ok(),
+                    _ => false,
+                }
+            }
+        })
+        .await
+    };
+
+    let lag_rate = (ingest.rps() / 2.0).max(1.0);
+    eprintln!("  (d) acknowledged → visible lag at {lag_rate:.0} webhooks/s (half the saturating rate)");
+    let (lag_hooks, lag_vehicle) = setup_webhooks(&http, &base, &token, "1HGCM82633A222222", "lag").await?;
+    let (lag_n, lag_p50, lag_p99) = lag(Arc::new(lag_hooks), &base, &token, &lag_vehicle, lag_rate, Duration::from_secs(5)).await;
+    let rss = server.peak_rss_kib().unwrap_or(0);
+    drop(server);
+
+    let ceiling = healthz.rps();
+    let mut table = String::new();
+    table.push_str(&format!(
+        "Machine: {} cores; release build; {seconds} s per run; {concurrency} concurrent connections; load generator in the same process tree on the same machine.\n\n",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
+    ));
+    table.push_str("| measure | requests/s | p50 | p99 | errors | ratio to /healthz |\n| --- | ---: | ---: | ---: | ---: | ---: |\n");
+    for (name, s) in [
+        ("(a) GET /healthz (ceiling)", &healthz),
+        ("(b) signed webhook ingest", &ingest),
+        ("(c) timeline page (50 of 10,000; store of 1,000,000)", &timeline),
+    ] {
+        table.push_str(&format!(
+            "| {name} | {:.0} | {} | {} | {} | {:.0} % |\n",
+            s.rps(),
+            ms(s.p50_us),
+            ms(s.p99_us),
+            s.errors,
+            100.0 * s.rps() / ceiling
+        ));
+    }
+    table.push_str(&format!(
+        "| (d) webhook 200 → visible in timeline, at {lag_rate:.0}/s ({lag_n} events) | — | {} | {} | — | — |\n",
+        ms(lag_p50),
+        ms(lag_p99)
+    ));
+    table.push_str(&format!("| (e) peak RSS of `vwc up` | — | — | — | — | {:.1} MiB |\n", rss as f64 / 1024.0));
+    table.push_str(&format!("\nSeeding 1,000,000 timeline events took {seed_secs:.1} s.\n"));
+    println!("{table}");
+    Ok(())
+}
