@@ -3,10 +3,11 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::OdometerUnit;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MaintenanceStatus {
     Ok,
@@ -27,7 +28,7 @@ impl MaintenanceStatus {
 }
 
 /// One maintenance item as the API shows it (DESIGN §4.3).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MaintenanceItemView {
     pub task: String,
@@ -56,7 +57,7 @@ pub struct MaintenanceItemView {
 }
 
 /// The current odometer as the scheduler estimates it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OdometerEstimateView {
     pub value: u64,
@@ -66,7 +67,7 @@ pub struct OdometerEstimateView {
 }
 
 /// Payload of `MaintenanceScheduleUpdated`: every item of a vehicle, whenever any item's view changed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MaintenanceScheduleUpdated {
     pub vehicle_id: String,
@@ -77,7 +78,7 @@ pub struct MaintenanceScheduleUpdated {
 }
 
 /// Payload of `MaintenanceStatusChanged`: one item changed status.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MaintenanceStatusChanged {
     pub vehicle_id: String,
@@ -96,7 +97,7 @@ pub struct MaintenanceStatusChanged {
 
 /// Payload of `ReminderDue`: an item entered `due_soon` or `overdue` (once per item, status and due cycle),
 /// or is still overdue a week later (`occurrence` counts those repeats from 0).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReminderDue {
     /// Stable per (vehicle, task, status, due cycle, occurrence): the notification service's dedup key.
@@ -116,7 +117,7 @@ pub struct ReminderDue {
     pub occurrence: u32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     InApp,
@@ -135,7 +136,7 @@ impl Channel {
 }
 
 /// Payload of `NotificationDelivered`: one notification reached one channel.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NotificationDelivered {
     pub notification_id: String,

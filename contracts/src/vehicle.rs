@@ -4,6 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::validation::{FieldError, Validator};
 
@@ -14,7 +15,9 @@ pub const MAX_NOTES: usize = 4_000;
 pub const MAX_SHORT_TEXT: usize = 120;
 pub const MAX_TASKS: usize = 25;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema, Default,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum OdometerUnit {
     #[default]
@@ -32,7 +35,7 @@ impl OdometerUnit {
 }
 
 /// A registered vehicle.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Vehicle {
     pub id: String,
@@ -50,18 +53,28 @@ pub struct Vehicle {
 }
 
 /// `POST /v1/vehicles` body.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"vin": "1HGCM82633A004352", "year": 2021, "make": "Toyota", "model": "RAV4",
+    "trim": "XLE", "nickname": "Blue", "odometerUnit": "mi"}))]
 pub struct NewVehicle {
     /// 17 characters, letters and digits without I, O and Q.
+    #[schema(pattern = "^[A-HJ-NPR-Za-hj-npr-z0-9]{17}$")]
     pub vin: String,
+    /// Model year, from 1886 to two years after the current one.
+    #[schema(minimum = 1886, maximum = 2100)]
     pub year: u16,
+    #[schema(min_length = 1, max_length = 60, pattern = "\\S")]
     pub make: String,
+    #[schema(min_length = 1, max_length = 60, pattern = "\\S")]
     pub model: String,
     #[serde(default)]
+    #[schema(max_length = 60)]
     pub trim: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 60)]
     pub nickname: Option<String>,
+    /// `mi` when absent.
     #[serde(default)]
     pub odometer_unit: Option<OdometerUnit>,
 }
@@ -106,7 +119,18 @@ pub fn check_vin(vin: &str) -> Result<(), String> {
 }
 
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, PartialOrd, Ord,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+    ToSchema,
+    PartialOrd,
+    Ord,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
@@ -159,7 +183,7 @@ impl EventKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum EventSource {
     User,
@@ -167,52 +191,58 @@ pub enum EventSource {
     System,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Vendor {
+    #[schema(min_length = 1, max_length = 120, pattern = "\\S")]
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dealer_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Condition {
     New,
     Used,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AcquisitionDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(maximum = 100_000_000_000_u64)]
     pub price_cents: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub condition: Option<Condition>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 120)]
     pub seller: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MaintenanceDetails {
     /// Task codes such as `oil_change`, `tire_rotation` (snake_case).
+    #[schema(min_items = 1, max_items = 25, value_type = Vec<TaskCode>)]
     pub tasks: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RepairDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 120)]
     pub system: Option<String>,
     #[serde(default)]
+    #[schema(max_items = 100, value_type = Vec<PartName>)]
     pub parts: Vec<String>,
     #[serde(default)]
     pub warranty: bool,
 }
 
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, PartialOrd, Ord,
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema, PartialOrd, Ord,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -222,7 +252,7 @@ pub enum Severity {
     Severe,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CollisionDetails {
     pub severity: Severity,
@@ -231,33 +261,37 @@ pub struct CollisionDetails {
     #[serde(default)]
     pub airbag_deployed: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 120)]
     pub insurance_claim_id: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpgradeDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 120)]
     pub category: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(maximum = 100_000_000_000_u64)]
     pub value_add_cents: Option<u64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ValuationSource {
     DealerAppraisal,
     UserEstimate,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ValuationDetails {
+    #[schema(maximum = 100_000_000_000_u64)]
     pub amount_cents: u64,
     pub source: ValuationSource,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct OdometerReadingDetails {}
 
@@ -306,32 +340,146 @@ impl EventDetails {
 }
 
 /// `POST /v1/vehicles/{id}/events` body.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"kind": "maintenance", "occurredAt": "2026-01-15T09:30:00Z", "odometer": 41250,
+    "costCents": 8999, "currency": "USD", "title": "Oil change", "vendor": {"name": "Main St Auto"},
+    "details": {"tasks": ["oil_change"]}}))]
 pub struct NewVehicleEvent {
     pub kind: EventKind,
+    /// Not before 1886 and at most a day in the future.
     pub occurred_at: DateTime<Utc>,
-    /// In the vehicle's unit (`mi` or `km`).
+    /// In the vehicle's unit (`mi` or `km`); required for an `odometer_reading`.
     #[serde(default)]
+    #[schema(maximum = 4_999_999)]
     pub odometer: Option<u64>,
     #[serde(default)]
+    #[schema(maximum = 100_000_000_000_u64)]
     pub cost_cents: Option<u64>,
     /// ISO 4217 code; required with `costCents`.
     #[serde(default)]
+    #[schema(value_type = Option<CurrencyCode>)]
     pub currency: Option<String>,
+    /// Defaults to a title for the kind.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub title: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 4000)]
     pub notes: Option<String>,
     #[serde(default)]
     pub vendor: Option<Vendor>,
-    /// Kind-specific details; see the `*Details` schemas.
+    /// Kind-specific details: the `*Details` schema of `kind` (`maintenance` needs `tasks`).
     #[serde(default)]
+    #[schema(value_type = Option<EventDetailsSchema>)]
     pub details: serde_json::Value,
 }
 
+/// Schema-only types: string shapes the API documents but the Rust model keeps as plain `String`s.
+pub mod schema_types {
+    use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Schema, SchemaType, Type};
+    use utoipa::openapi::{Ref, RefOr};
+    use utoipa::{PartialSchema, ToSchema};
+
+    /// A maintenance task code: lower snake_case, up to 50 characters (e.g. `oil_change`).
+    pub struct TaskCode;
+
+    impl PartialSchema for TaskCode {
+        fn schema() -> RefOr<Schema> {
+            ObjectBuilder::new()
+                .schema_type(SchemaType::Type(Type::String))
+                .description(Some(
+                    "A maintenance task code: lower snake_case, up to 50 characters.",
+                ))
+                .pattern(Some("^[a-z][a-z0-9_]{0,49}$"))
+                .examples([serde_json::json!("oil_change")])
+                .into()
+        }
+    }
+
+    impl ToSchema for TaskCode {}
+
+    /// A part named on a repair: 1–120 characters, not blank.
+    pub struct PartName;
+
+    impl PartialSchema for PartName {
+        fn schema() -> RefOr<Schema> {
+            ObjectBuilder::new()
+                .schema_type(SchemaType::Type(Type::String))
+                .min_length(Some(1))
+                .max_length(Some(120))
+                .pattern(Some("\\S"))
+                .examples([serde_json::json!("front brake pads")])
+                .into()
+        }
+    }
+
+    impl ToSchema for PartName {}
+
+    /// An active ISO 4217 currency code.
+    pub struct CurrencyCode;
+
+    impl PartialSchema for CurrencyCode {
+        fn schema() -> RefOr<Schema> {
+            ObjectBuilder::new()
+                .schema_type(SchemaType::Type(Type::String))
+                .description(Some("An active ISO 4217 currency code."))
+                .enum_values(Some(crate::currency::CODES.iter().copied()))
+                .examples([serde_json::json!("USD")])
+                .into()
+        }
+    }
+
+    impl ToSchema for CurrencyCode {}
+
+    /// `details` of a timeline event: one of the `*Details` schemas, chosen by the event's `kind`.
+    pub struct EventDetailsSchema;
+
+    impl PartialSchema for EventDetailsSchema {
+        fn schema() -> RefOr<Schema> {
+            let mut any_of = AnyOfBuilder::new().description(Some(
+                "Kind-specific details: `AcquisitionDetails`, `MaintenanceDetails`, `RepairDetails`, \
+                 `CollisionDetails`, `UpgradeDetails`, `ValuationDetails` or `OdometerReadingDetails`, as `kind` says.",
+            ));
+            for name in DETAIL_SCHEMAS {
+                any_of = any_of.item(Ref::from_schema_name(name));
+            }
+            any_of.into()
+        }
+    }
+
+    impl ToSchema for EventDetailsSchema {
+        fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+            use crate::vehicle::*;
+            fn add<T: ToSchema>(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+                schemas.push((T::name().into_owned(), T::schema()));
+                T::schemas(schemas);
+            }
+            add::<AcquisitionDetails>(schemas);
+            add::<MaintenanceDetails>(schemas);
+            add::<RepairDetails>(schemas);
+            add::<CollisionDetails>(schemas);
+            add::<UpgradeDetails>(schemas);
+            add::<ValuationDetails>(schemas);
+            add::<OdometerReadingDetails>(schemas);
+        }
+    }
+
+    const DETAIL_SCHEMAS: [&str; 7] = [
+        "AcquisitionDetails",
+        "MaintenanceDetails",
+        "RepairDetails",
+        "CollisionDetails",
+        "UpgradeDetails",
+        "ValuationDetails",
+        "OdometerReadingDetails",
+    ];
+}
+
+use schema_types::{CurrencyCode, EventDetailsSchema, PartName, TaskCode};
+
 /// A timeline entry as stored and published.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VehicleEvent {
     pub id: String,
@@ -513,14 +661,14 @@ pub fn is_task_code(s: &str) -> bool {
 }
 
 /// Payload of `VehicleRegistered`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VehicleRegistered {
     pub vehicle: Vehicle,
 }
 
 /// Payload of `VehicleEventRecorded`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VehicleEventRecorded {
     pub event: VehicleEvent,

@@ -1,21 +1,30 @@
-//! HTTP routes of the edge (the read side of the API).
+//! HTTP routes of the edge (the read side of the API), each documented for the OpenAPI document by its
+//! `#[utoipa::path]`: [`routes`] registers handler and documentation together, so neither can go missing.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::routing::{get, post};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
+use vwc_contracts::maintenance::{MaintenanceItemView, OdometerEstimateView};
 use vwc_contracts::{EventKind, VehicleEvent};
+use vwc_http::openapi::{
+    BadRequest, Forbidden, InternalServerError, NotFound, ServiceUnavailable, TooManyRequests,
+    Unauthorized, UnprocessableEntity,
+};
 use vwc_http::{ApiError, Auth, HasVerifier, Json};
 
 use crate::EdgeStore;
 use crate::cursor;
 use crate::store::{
-    CostBucket, EventFilter, FleetRow, NotificationView, TimelinePosition, VehicleView,
+    CostBucket, EventFilter, FleetRow, NotificationView, OdometerView, TimelinePosition,
+    VehicleView,
 };
 
 pub const DEFAULT_LIMIT: usize = 50;
@@ -33,26 +42,31 @@ impl HasVerifier for EdgeState {
     }
 }
 
-pub fn router(state: EdgeState) -> Router {
-    Router::new()
-        .route("/v1/vehicles", get(list_vehicles))
-        .route("/v1/vehicles/{id}", get(get_vehicle))
-        .route("/v1/vehicles/{id}/events", get(list_events))
-        .route("/v1/vehicles/{id}/overview", get(overview))
-        .route("/v1/vehicles/{id}/maintenance", get(maintenance))
-        .route("/v1/vehicles/{id}/valuations", get(valuations))
-        .route("/v1/notifications", get(notifications))
-        .route("/v1/notifications/{id}/read", post(mark_read))
-        .route("/v1/fleet/overview", get(fleet_overview))
-        .route("/v1/fleet/costs", get(fleet_costs))
-        .with_state(state)
+/// The edge's routes and their OpenAPI documentation; the composition merges them and adds the state.
+pub fn routes() -> OpenApiRouter<EdgeState> {
+    OpenApiRouter::with_openapi(vwc_http::openapi::components())
+        .routes(routes!(list_vehicles))
+        .routes(routes!(get_vehicle))
+        .routes(routes!(list_events))
+        .routes(routes!(overview))
+        .routes(routes!(maintenance))
+        .routes(routes!(valuations))
+        .routes(routes!(notifications))
+        .routes(routes!(mark_read))
+        .routes(routes!(fleet_overview))
+        .routes(routes!(fleet_costs))
 }
 
-/// A page of items and the cursor of the next page (absent on the last page).
-#[derive(Debug, Serialize)]
+pub fn router(state: EdgeState) -> Router {
+    Router::from(routes()).with_state(state)
+}
+
+/// A page of items and the cursor of the next page (`null` on the last page).
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Page<T> {
     pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
     pub next_cursor: Option<String>,
 }
 
@@ -80,6 +94,26 @@ struct ListQuery {
     cursor: Option<String>,
 }
 
+/// List the organisation's vehicles
+///
+/// In registration order, `limit` at a time; follow `nextCursor` for the next page.
+#[utoipa::path(
+    get,
+    path = "/v1/vehicles",
+    tag = "vehicles",
+    security(("bearer" = [])),
+    params(LimitParam, CursorParam),
+    responses(
+        (status = 200, description = "A page of vehicles.", body = Page<VehicleView>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 422, response = UnprocessableEntity),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalServerError),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
 async fn list_vehicles(
     State(state): State<EdgeState>,
     auth: Auth,
@@ -109,6 +143,25 @@ async fn list_vehicles(
     Ok(Json(Page { items, next_cursor }))
 }
 
+/// Get a vehicle
+///
+/// The vehicle with its latest odometer reading and timeline counts.
+#[utoipa::path(
+    get,
+    path = "/v1/vehicles/{id}",
+    tag = "vehicles",
+    security(("bearer" = [])),
+    params(VehicleIdParam),
+    responses(
+        (status = 200, description = "The vehicle.", body = VehicleView),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalServerError),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
 async fn get_vehicle(
     State(state): State<EdgeState>,
     auth: Auth,
@@ -158,6 +211,27 @@ fn instant(field: &str, raw: &str, end_of_day: bool) -> Result<DateTime<Utc>, Ap
     ))
 }
 
+/// List a vehicle's timeline
+///
+/// Events newest first (by `occurredAt`, then id), optionally filtered by kind and time range.
+#[utoipa::path(
+    get,
+    path = "/v1/vehicles/{id}/events",
+    tag = "timeline",
+    security(("bearer" = [])),
+    params(VehicleIdParam, KindParam, FromParam, ToParam, LimitParam, CursorParam),
+    responses(
+        (status = 200, description = "A page of events, newest first.", body = Page<VehicleEvent>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 422, response = UnprocessableEntity),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalServerError),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
 async fn list_events(
     State(state): State<EdgeState>,
     auth: Auth,
@@ -235,12 +309,13 @@ async fn vehicle_in_org(state: &EdgeState, org: &str, id: &str) -> Result<Vehicl
 }
 
 /// Costs in one currency.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CostSummary {
     pub currency: String,
     pub lifetime_cents: u64,
     pub last12_months_cents: u64,
+    /// Lifetime cost per event kind (keys are event kinds).
     pub by_kind: std::collections::BTreeMap<String, u64>,
 }
 
@@ -265,18 +340,90 @@ pub fn summarise_costs(buckets: &[CostBucket], since_month: &str) -> Vec<CostSum
     by_currency.into_values().collect()
 }
 
-#[derive(Debug, Serialize)]
+/// `GET /v1/vehicles/{id}/overview`: everything the vehicle page shows at once.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Overview {
     pub vehicle: VehicleView,
+    /// The scheduler's estimate when it is at least as recent as the last reading, else the last reading.
+    #[schema(value_type = Option<OdometerSnapshot>)]
     pub odometer: Option<serde_json::Value>,
-    /// Filled once the valuation service exists.
+    /// `null` until the valuation service exists.
+    #[schema(value_type = Option<Object>)]
     pub valuation: Option<serde_json::Value>,
-    pub maintenance: Vec<vwc_contracts::maintenance::MaintenanceItemView>,
+    pub maintenance: Vec<MaintenanceItemView>,
+    /// One summary per currency.
     pub costs: Vec<CostSummary>,
+    /// The 5 newest events.
     pub recent_events: Vec<VehicleEvent>,
 }
 
+/// The odometer of an overview: an estimate (`asOf` a date) or the last reading (`asOf` an instant).
+pub struct OdometerSnapshot;
+
+impl utoipa::PartialSchema for OdometerSnapshot {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::Ref;
+        use utoipa::openapi::schema::AnyOfBuilder;
+        AnyOfBuilder::new()
+            .item(Ref::from_schema_name(OdometerEstimateView::name()))
+            .item(Ref::from_schema_name(OdometerView::name()))
+            .description(Some(
+                "The scheduler's estimate (`OdometerEstimateView`) or the last reading (`OdometerView`).",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for OdometerSnapshot {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        use utoipa::PartialSchema;
+        schemas.push((
+            OdometerEstimateView::name().into_owned(),
+            OdometerEstimateView::schema(),
+        ));
+        OdometerEstimateView::schemas(schemas);
+        schemas.push((OdometerView::name().into_owned(), OdometerView::schema()));
+        OdometerView::schemas(schemas);
+    }
+}
+
+/// `GET /v1/vehicles/{id}/maintenance`: the scheduler's last evaluation of the vehicle.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VehicleMaintenance {
+    pub vehicle_id: String,
+    /// Empty until the scheduler has evaluated the vehicle.
+    pub items: Vec<MaintenanceItemView>,
+    pub odometer: Option<OdometerEstimateView>,
+    /// `null` until the scheduler has evaluated the vehicle.
+    pub evaluated_at: Option<DateTime<Utc>>,
+}
+
+/// Get a vehicle's overview
+///
+/// Odometer, valuation, maintenance items, costs (lifetime, last 12 months, by kind) and the 5 newest events.
+#[utoipa::path(
+    get,
+    path = "/v1/vehicles/{id}/overview",
+    tag = "vehicles",
+    security(("bearer" = [])),
+    params(VehicleIdParam),
+    responses(
+        (status = 200, description = "The overview.", body = Overview),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalServerError),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
 async fn overview(
     State(state): State<EdgeState>,
     auth: Auth,
@@ -322,11 +469,30 @@ async fn overview(
     }))
 }
 
+/// Get a vehicle's maintenance items
+///
+/// Each item's interval, last service, due date and odometer, projection and status.
+#[utoipa::path(
+    get,
+    path = "/v1/vehicles/{id}/maintenance",
+    tag = "maintenance",
+    security(("bearer" = [])),
+    params(VehicleIdParam),
+    responses(
+        (status = 200, description = "The maintenance items.", body = VehicleMaintenance),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalServerError),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
 async fn maintenance(
     State(state): State<EdgeState>,
     auth: Auth,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<VehicleMaintenance>, ApiError> {
     auth.require(Permission::ReadVehicles)?;
     vehicle_in_org(&state, auth.org(), &id).await?;
     let view = state
@@ -335,15 +501,40 @@ async fn maintenance(
         .await
         .map_err(ApiError::internal)?;
     Ok(Json(match view {
-        Some(v) => {
-            serde_json::json!({"vehicleId": id, "items": v.items, "odometer": v.odometer, "evaluatedAt": v.evaluated_at})
-        }
-        None => {
-            serde_json::json!({"vehicleId": id, "items": [], "odometer": null, "evaluatedAt": null})
-        }
+        Some(v) => VehicleMaintenance {
+            vehicle_id: id,
+            items: v.items,
+            odometer: v.odometer,
+            evaluated_at: Some(v.evaluated_at),
+        },
+        None => VehicleMaintenance {
+            vehicle_id: id,
+            items: Vec::new(),
+            odometer: None,
+            evaluated_at: None,
+        },
     }))
 }
 
+/// List a vehicle's valuations
+///
+/// The valuation history with its factors; empty until the valuation service exists.
+#[utoipa::path(
+    get,
+    path = "/v1/vehicles/{id}/valuations",
+    tag = "vehicles",
+    security(("bearer" = [])),
+    params(VehicleIdParam),
+    responses(
+        (status = 200, description = "The valuation history, newest first.", body = Page<Object>),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalServerError),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
 async fn valuations(
     State(state): State<EdgeState>,
     auth: Auth,
@@ -365,6 +556,26 @@ struct FeedQuery {
     cursor: Option<String>,
 }
 
+/// List the organisation's in-app notifications
+///
+/// Newest first; `unread=true` leaves out the ones already read.
+#[utoipa::path(
+    get,
+    path = "/v1/notifications",
+    tag = "notifications",
+    security(("bearer" = [])),
+    params(UnreadParam, LimitParam, CursorParam),
+    responses(
+        (status = 200, description = "A page of notifications, newest first.", body = Page<NotificationView>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 422, response = UnprocessableEntity),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalServerError),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
 async fn notifications(
     State(state): State<EdgeState>,
     auth: Auth,
@@ -405,6 +616,23 @@ async fn notifications(
     Ok(Json(Page { items, next_cursor }))
 }
 
+/// Mark a notification read
+#[utoipa::path(
+    post,
+    path = "/v1/notifications/{id}/read",
+    tag = "notifications",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The notification's id.")),
+    responses(
+        (status = 204, description = "Marked read (again, if it already was)."),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalServerError),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
 async fn mark_read(
     State(state): State<EdgeState>,
     auth: Auth,
@@ -423,11 +651,51 @@ async fn mark_read(
     }
 }
 
+/// Fleet totals: how many vehicles and how many items need attention.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FleetTotals {
+    /// Vehicles on this page.
+    pub vehicles: usize,
+    pub due_soon: u32,
+    pub overdue: u32,
+}
+
+/// `GET /v1/fleet/overview`: a page of vehicles with their maintenance counts, and the page's totals.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FleetOverview {
+    pub items: Vec<FleetRow>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+    pub totals: FleetTotals,
+}
+
+/// Get the fleet overview
+///
+/// Every vehicle of the organisation (paged) with its due-soon and overdue maintenance counts.
+#[utoipa::path(
+    get,
+    path = "/v1/fleet/overview",
+    tag = "fleet",
+    security(("bearer" = [])),
+    params(LimitParam, CursorParam),
+    responses(
+        (status = 200, description = "A page of the fleet.", body = FleetOverview),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 422, response = UnprocessableEntity),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalServerError),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
 async fn fleet_overview(
     State(state): State<EdgeState>,
     auth: Auth,
     q: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<FleetOverview>, ApiError> {
     auth.require(Permission::ReadFleet)?;
     let q = query(q)?;
     let limit = limit(q.limit.as_deref())?;
@@ -451,11 +719,15 @@ async fn fleet_overview(
     };
     let due_soon: u32 = items.iter().map(|r| r.due_soon).sum();
     let overdue: u32 = items.iter().map(|r| r.overdue).sum();
-    Ok(Json(serde_json::json!({
-        "items": items,
-        "nextCursor": next_cursor,
-        "totals": {"vehicles": items.len(), "dueSoon": due_soon, "overdue": overdue},
-    })))
+    Ok(Json(FleetOverview {
+        totals: FleetTotals {
+            vehicles: items.len(),
+            due_soon,
+            overdue,
+        },
+        items,
+        next_cursor,
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -466,26 +738,71 @@ struct CostsQuery {
     to: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// Costs of one group in one currency.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct CostGroup {
+pub struct CostGroup {
+    /// The month (`YYYY-MM`), event kind or vehicle id, as `groupBy` says.
     key: String,
     currency: String,
     total_cents: u64,
+    /// Events with a cost in the group.
     events: u64,
 }
 
+/// How fleet costs are grouped.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CostGrouping {
+    Month,
+    Kind,
+    Vehicle,
+}
+
+/// `GET /v1/fleet/costs`: cost totals per group and currency.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FleetCosts {
+    pub group_by: CostGrouping,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub items: Vec<CostGroup>,
+}
+
+/// Get the fleet's costs
+///
+/// Costs of every vehicle of the organisation with `occurredAt` in [`from`, `to`], grouped by month, event
+/// kind or vehicle, one row per group and currency.
+#[utoipa::path(
+    get,
+    path = "/v1/fleet/costs",
+    tag = "fleet",
+    security(("bearer" = [])),
+    params(GroupByParam, FromParam, ToParam),
+    responses(
+        (status = 200, description = "Cost totals.", body = FleetCosts),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 422, response = UnprocessableEntity),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalServerError),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
 async fn fleet_costs(
     State(state): State<EdgeState>,
     auth: Auth,
     q: Result<Query<CostsQuery>, QueryRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<FleetCosts>, ApiError> {
     auth.require(Permission::ReadFleet)?;
     let q = query(q)?;
-    let group_by = q.group_by.as_deref().unwrap_or("month");
-    if !["month", "kind", "vehicle"].contains(&group_by) {
-        return Err(ApiError::field("groupBy", "must be month, kind or vehicle"));
-    }
+    let grouping = match q.group_by.as_deref().unwrap_or("month") {
+        "month" => CostGrouping::Month,
+        "kind" => CostGrouping::Kind,
+        "vehicle" => CostGrouping::Vehicle,
+        _ => return Err(ApiError::field("groupBy", "must be month, kind or vehicle")),
+    };
     let from = q
         .from
         .as_deref()
@@ -502,10 +819,10 @@ async fn fleet_costs(
         .map_err(ApiError::internal)?;
     let mut groups: std::collections::BTreeMap<(String, String), CostGroup> = Default::default();
     for b in &buckets {
-        let key = match group_by {
-            "month" => b.month.clone(),
-            "kind" => b.kind.as_str().to_string(),
-            _ => b.vehicle_id.clone(),
+        let key = match grouping {
+            CostGrouping::Month => b.month.clone(),
+            CostGrouping::Kind => b.kind.as_str().to_string(),
+            CostGrouping::Vehicle => b.vehicle_id.clone(),
         };
         let g = groups
             .entry((key.clone(), b.currency.clone()))
@@ -518,10 +835,117 @@ async fn fleet_costs(
         g.total_cents += b.total_cents;
         g.events += b.events;
     }
-    Ok(Json(serde_json::json!({
-        "groupBy": group_by,
-        "from": from,
-        "to": to,
-        "items": groups.into_values().collect::<Vec<_>>(),
-    })))
+    Ok(Json(FleetCosts {
+        group_by: grouping,
+        from,
+        to,
+        items: groups.into_values().collect(),
+    }))
 }
+
+/// Query and path parameters as the OpenAPI document describes them. The handlers parse the raw strings
+/// themselves (so a bad value is a 422 naming the field); these only document the accepted values.
+mod params {
+    use utoipa::IntoParams;
+    use vwc_contracts::EventKind;
+
+    /// `{id}` of a vehicle.
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Path)]
+    #[allow(dead_code)]
+    pub struct VehicleIdParam {
+        /// The vehicle's id (`veh_…`).
+        id: String,
+    }
+
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Query)]
+    #[allow(dead_code)]
+    pub struct LimitParam {
+        /// Page size, 1–200 (default 50).
+        #[param(minimum = 1, maximum = 200)]
+        limit: Option<u32>,
+    }
+
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Query)]
+    #[allow(dead_code)]
+    pub struct CursorParam {
+        /// The `nextCursor` of the previous page, as it was.
+        cursor: Option<String>,
+    }
+
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Query)]
+    #[allow(dead_code)]
+    pub struct KindParam {
+        /// Only these event kinds (comma-separated, e.g. `maintenance,repair`).
+        #[param(style = Form, explode = false)]
+        kind: Option<Vec<EventKind>>,
+    }
+
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Query)]
+    #[allow(dead_code)]
+    pub struct FromParam {
+        /// Only events at or after this RFC 3339 instant, or the start of this `YYYY-MM-DD` date (UTC).
+        #[param(value_type = Option<super::InstantOrDate>)]
+        from: Option<String>,
+    }
+
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Query)]
+    #[allow(dead_code)]
+    pub struct ToParam {
+        /// Only events at or before this RFC 3339 instant, or the end of this `YYYY-MM-DD` date (UTC).
+        #[param(value_type = Option<super::InstantOrDate>)]
+        to: Option<String>,
+    }
+
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Query)]
+    #[allow(dead_code)]
+    pub struct UnreadParam {
+        /// `true`: only unread notifications.
+        unread: Option<bool>,
+    }
+
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Query, rename_all = "camelCase")]
+    #[allow(dead_code)]
+    pub struct GroupByParam {
+        /// How to group the costs (default `month`).
+        group_by: Option<super::CostGrouping>,
+    }
+}
+
+use params::{
+    CursorParam, FromParam, GroupByParam, KindParam, LimitParam, ToParam, UnreadParam,
+    VehicleIdParam,
+};
+
+/// An RFC 3339 instant or a `YYYY-MM-DD` date.
+pub struct InstantOrDate;
+
+impl utoipa::PartialSchema for InstantOrDate {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{
+            AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type,
+        };
+        AnyOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date))),
+            )
+            .examples([serde_json::json!("2026-01-01")])
+            .into()
+    }
+}
+
+impl ToSchema for InstantOrDate {}

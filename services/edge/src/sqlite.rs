@@ -574,8 +574,16 @@ impl SqliteEdgeStore {
                 )?;
                 for e in events.by_ref().take(batch) {
                     let at = ts(&e.occurred_at);
-                    insert.execute(params![e.id, e.org_id, e.vehicle_id, e.kind.as_str(), at,
-                        e.cost_cents.map(|c| c as i64), e.currency, serde_json::to_string(&e)?])?;
+                    insert.execute(params![
+                        e.id,
+                        e.org_id,
+                        e.vehicle_id,
+                        e.kind.as_str(),
+                        at,
+                        e.cost_cents.map(|c| c as i64),
+                        e.currency,
+                        serde_json::to_string(&e)?
+                    ])?;
                     stats.execute(params![e.vehicle_id, at, e.odometer.map(|o| o as i64)])?;
                     total += 1;
                 }

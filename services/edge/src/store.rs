@@ -13,7 +13,7 @@ use vwc_contracts::{EventKind, OdometerUnit, Vehicle, VehicleEvent};
 use vwc_store::StoreResult;
 
 /// A vehicle as the read model shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VehicleView {
     #[serde(flatten)]
@@ -23,7 +23,7 @@ pub struct VehicleView {
     pub last_event_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OdometerView {
     pub value: u64,
@@ -47,7 +47,7 @@ pub struct TimelinePosition {
 }
 
 /// The maintenance picture of a vehicle, as the scheduler last published it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MaintenanceView {
     pub vehicle_id: String,
@@ -57,7 +57,7 @@ pub struct MaintenanceView {
 }
 
 /// One in-app notification in an organisation's feed.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NotificationView {
     pub id: String,
@@ -82,7 +82,7 @@ pub struct CostBucket {
 }
 
 /// A fleet row: the vehicle and how many maintenance items need attention.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FleetRow {
     #[serde(flatten)]

@@ -1,4 +1,5 @@
-//! HTTP routes of the ingestion service (the write side of the API). Errors become HTTP only here.
+//! HTTP routes of the ingestion service (the write side of the API). Errors become HTTP only here; each
+//! route's `#[utoipa::path]` documents it, and [`routes`] registers handler and documentation together.
 
 use std::sync::Arc;
 
@@ -6,11 +7,17 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use serde_json::json;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
-use vwc_contracts::{EventKind, EventSource, NewVehicle, NewVehicleEvent};
+use vwc_contracts::{EventKind, EventSource, NewVehicle, NewVehicleEvent, Vehicle, VehicleEvent};
+use vwc_http::openapi::{
+    BadRequest, Conflict, Forbidden, InternalServerError, NotFound, PayloadTooLarge,
+    ServiceUnavailable, TooManyRequests, Unauthorized, UnprocessableEntity, UnsupportedMediaType,
+};
 use vwc_http::{ApiError, Auth, HasVerifier, RawBody, RequestTrace, parse_json};
 
 use crate::Ingestion;
@@ -30,11 +37,21 @@ impl HasVerifier for IngestionState {
     }
 }
 
+/// The ingestion routes and their OpenAPI documentation; the composition merges them and adds the state.
+pub fn routes() -> OpenApiRouter<IngestionState> {
+    OpenApiRouter::with_openapi(vwc_http::openapi::components())
+        .routes(routes!(register_vehicle))
+        .routes(routes!(record_event))
+}
+
 pub fn router(state: IngestionState) -> Router {
-    Router::new()
-        .route("/v1/vehicles", post(register_vehicle))
-        .route("/v1/vehicles/{id}/events", post(record_event))
-        .with_state(state)
+    Router::from(routes()).with_state(state)
+}
+
+/// `201` of `POST /v1/vehicles/{id}/events`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordedEvent {
+    pub event: VehicleEvent,
 }
 
 impl From<RegisterError> for ApiError {
@@ -59,6 +76,31 @@ impl From<RecordError> for ApiError {
     }
 }
 
+/// Register a vehicle
+///
+/// Registers a vehicle in the caller's organisation. Dealer records that arrived earlier for its VIN become
+/// its timeline events now.
+#[utoipa::path(
+    post,
+    path = "/v1/vehicles",
+    tag = "vehicles",
+    security(("bearer" = [])),
+    request_body(content = NewVehicle, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Registered.", body = Vehicle,
+            headers(("Location" = String, description = "`/v1/vehicles/{id}` of the new vehicle."))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = UnprocessableEntity),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalServerError),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
 async fn register_vehicle(
     State(state): State<IngestionState>,
     auth: Auth,
@@ -126,6 +168,38 @@ fn idempotency_key(headers: &HeaderMap, body: &[u8]) -> Result<Option<Idempotenc
     }))
 }
 
+/// Record a timeline event
+///
+/// Technicians may record `maintenance`, `repair` and `odometer_reading` events; owners and fleet managers
+/// any kind. With an `Idempotency-Key`, a retry of the same request answers the first event again (with
+/// `Idempotent-Replayed: true`); the same key with a different body is a 422.
+#[utoipa::path(
+    post,
+    path = "/v1/vehicles/{id}/events",
+    tag = "timeline",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "The vehicle's id (`veh_…`)."),
+        ("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = "^[ -~]*[!-~][ -~]*$",
+            description = "Makes retries safe: 1–255 visible ASCII characters, unique per request."),
+    ),
+    request_body(content = NewVehicleEvent, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Recorded (or replayed for a repeated `Idempotency-Key`).",
+            body = RecordedEvent,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this answers an earlier request with the same key."))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = UnprocessableEntity),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalServerError),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
 async fn record_event(
     State(state): State<IngestionState>,
     auth: Auth,
@@ -160,7 +234,9 @@ async fn record_event(
         .await?;
     let mut response = (
         StatusCode::CREATED,
-        axum::Json(json!({ "event": recorded.event })),
+        axum::Json(RecordedEvent {
+            event: recorded.event,
+        }),
     )
         .into_response();
     if recorded.replayed {

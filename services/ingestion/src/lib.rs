@@ -15,3 +15,8 @@ pub use store::{IngestionStore, InsertEventOutcome};
 
 /// `source` of every envelope this service publishes.
 pub const SOURCE: &str = "vwc.ingestion";
+
+/// Everything the ingestion service stores, behind one object: vehicles and events, and dealers.
+pub trait IngestionDb: IngestionStore + dealers::DealerStore {}
+
+impl<T: IngestionStore + dealers::DealerStore> IngestionDb for T {}

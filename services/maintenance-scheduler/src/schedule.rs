@@ -30,7 +30,12 @@ impl VehicleRecord {
             name.push(' ');
             name.push_str(trim);
         }
-        if let Some(nick) = v.nickname.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+        if let Some(nick) = v
+            .nickname
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        {
             name.push_str(&format!(" ({nick})"));
         }
         VehicleRecord {
@@ -297,7 +302,9 @@ pub struct ItemChange {
 }
 
 /// A field that is present, `null` or not: `Some(None)` for `null`, `None` (via `default`) when absent.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -391,7 +398,13 @@ mod tests {
         }
     }
 
-    fn fact(id: &str, kind: FactKind, when: DateTime<Utc>, odometer: Option<u64>, tasks: &[&str]) -> TimelineFact {
+    fn fact(
+        id: &str,
+        kind: FactKind,
+        when: DateTime<Utc>,
+        odometer: Option<u64>,
+        tasks: &[&str],
+    ) -> TimelineFact {
         TimelineFact {
             event_id: id.into(),
             kind,
@@ -417,7 +430,10 @@ mod tests {
             "model": "RAV4", "nickname": "Blue", "odometerUnit": "mi", "registeredAt": "2024-01-01T00:00:00Z"
         }))
         .unwrap();
-        assert_eq!(VehicleRecord::from_vehicle(&v).name, "2021 Toyota RAV4 (Blue)");
+        assert_eq!(
+            VehicleRecord::from_vehicle(&v).name,
+            "2021 Toyota RAV4 (Blue)"
+        );
     }
 
     #[test]
@@ -428,10 +444,19 @@ mod tests {
             json!({"tasks": ["oil_change"]}),
         ))
         .unwrap();
-        assert_eq!((oil.kind, oil.tasks.as_slice()), (FactKind::Maintenance, &["oil_change".to_string()][..]));
+        assert_eq!(
+            (oil.kind, oil.tasks.as_slice()),
+            (FactKind::Maintenance, &["oil_change".to_string()][..])
+        );
         let repair = TimelineFact::from_event(&event("repair", Some(41_000), json!({}))).unwrap();
-        assert_eq!((repair.kind, repair.odometer), (FactKind::Reading, Some(41_000)));
-        assert_eq!(TimelineFact::from_event(&event("repair", None, json!({}))), None);
+        assert_eq!(
+            (repair.kind, repair.odometer),
+            (FactKind::Reading, Some(41_000))
+        );
+        assert_eq!(
+            TimelineFact::from_event(&event("repair", None, json!({}))),
+            None
+        );
         assert_eq!(
             TimelineFact::from_event(&event(
                 "valuation",
@@ -457,16 +482,43 @@ mod tests {
     #[test]
     fn the_worked_example_is_due_soon_at_44600_and_overdue_at_45100() {
         let v = vehicle(OdometerUnit::Mi);
-        let mut facts = vec![fact("e1", FactKind::Maintenance, at(2025, 3, 1), Some(40_000), &["oil_change"])];
+        let mut facts = vec![fact(
+            "e1",
+            FactKind::Maintenance,
+            at(2025, 3, 1),
+            Some(40_000),
+            &["oil_change"],
+        )];
         let oil = |facts: &[TimelineFact], today| {
-            evaluate_vehicle(&v, facts, &[], today).item("oil_change").unwrap().clone()
+            evaluate_vehicle(&v, facts, &[], today)
+                .item("oil_change")
+                .unwrap()
+                .clone()
         };
         let o = oil(&facts, day(2025, 3, 2));
-        assert_eq!((o.due_odometer, o.due_at), (Some(45_000), Some(day(2025, 9, 1))));
+        assert_eq!(
+            (o.due_odometer, o.due_at),
+            (Some(45_000), Some(day(2025, 9, 1)))
+        );
         assert_eq!(o.status, MaintenanceStatus::Ok);
-        facts.push(fact("e2", FactKind::Reading, at(2025, 6, 1), Some(44_600), &[]));
-        assert_eq!(oil(&facts, day(2025, 6, 1)).status, MaintenanceStatus::DueSoon);
-        facts.push(fact("e3", FactKind::Reading, at(2025, 6, 10), Some(45_100), &[]));
+        facts.push(fact(
+            "e2",
+            FactKind::Reading,
+            at(2025, 6, 1),
+            Some(44_600),
+            &[],
+        ));
+        assert_eq!(
+            oil(&facts, day(2025, 6, 1)).status,
+            MaintenanceStatus::DueSoon
+        );
+        facts.push(fact(
+            "e3",
+            FactKind::Reading,
+            at(2025, 6, 10),
+            Some(45_100),
+            &[],
+        ));
         let o = oil(&facts, day(2025, 6, 10));
         assert_eq!(o.status, MaintenanceStatus::Overdue);
         assert_eq!(o.reason, "Overdue by 100 mi");
@@ -476,11 +528,26 @@ mod tests {
     fn a_back_dated_completion_does_not_displace_a_later_one() {
         let v = vehicle(OdometerUnit::Mi);
         let facts = [
-            fact("late", FactKind::Maintenance, at(2025, 3, 1), Some(40_000), &["oil_change"]),
-            fact("early", FactKind::Maintenance, at(2024, 9, 1), Some(35_000), &["oil_change"]),
+            fact(
+                "late",
+                FactKind::Maintenance,
+                at(2025, 3, 1),
+                Some(40_000),
+                &["oil_change"],
+            ),
+            fact(
+                "early",
+                FactKind::Maintenance,
+                at(2024, 9, 1),
+                Some(35_000),
+                &["oil_change"],
+            ),
         ];
         let e = evaluate_vehicle(&v, &facts, &[], day(2025, 3, 2));
-        assert_eq!(e.item("oil_change").unwrap().last_done_odometer, Some(40_000));
+        assert_eq!(
+            e.item("oil_change").unwrap().last_done_odometer,
+            Some(40_000)
+        );
     }
 
     #[test]
@@ -488,7 +555,13 @@ mod tests {
         let v = vehicle(OdometerUnit::Mi);
         let facts = [
             fact("r", FactKind::Reading, at(2025, 1, 1), Some(50_000), &[]),
-            fact("typo", FactKind::Maintenance, at(2025, 3, 1), Some(5_000), &["oil_change"]),
+            fact(
+                "typo",
+                FactKind::Maintenance,
+                at(2025, 3, 1),
+                Some(5_000),
+                &["oil_change"],
+            ),
         ];
         let e = evaluate_vehicle(&v, &facts, &[], day(2025, 3, 2));
         let oil = e.item("oil_change").unwrap();
@@ -512,7 +585,12 @@ mod tests {
         assert_eq!(tasks.len(), 14);
         assert_eq!(&tasks[12..], ["axle_boots", "timing_belt"]);
         assert_eq!(items[0].interval_miles, Some(7_500));
-        let e = evaluate_vehicle(&vehicle(OdometerUnit::Mi), &[], &items[12..], day(2024, 2, 1));
+        let e = evaluate_vehicle(
+            &vehicle(OdometerUnit::Mi),
+            &[],
+            &items[12..],
+            day(2024, 2, 1),
+        );
         assert_eq!(e.item("axle_boots").unwrap().title, "CV axle boots");
         assert_eq!(e.item("timing_belt").unwrap().title, "Timing belt");
     }
@@ -527,15 +605,21 @@ mod tests {
         // And the other way round on a mile vehicle.
         let current = ItemSettings::default_for("oil_change", OdometerUnit::Mi).unwrap();
         let change: ItemChange = serde_json::from_value(json!({"intervalKm": 10_000})).unwrap();
-        assert_eq!(change.apply_to(&current).distance_interval(OdometerUnit::Mi), Some(6_214));
+        assert_eq!(
+            change
+                .apply_to(&current)
+                .distance_interval(OdometerUnit::Mi),
+            Some(6_214)
+        );
     }
 
     #[test]
     fn absent_fields_are_kept_and_null_clears_an_interval() {
         let current = ItemSettings::default_for("oil_change", OdometerUnit::Mi).unwrap();
-        let change: ItemChange =
-            serde_json::from_value(json!({"intervalMonths": null, "dueSoonDays": 14, "mode": "fixed"}))
-                .unwrap();
+        let change: ItemChange = serde_json::from_value(
+            json!({"intervalMonths": null, "dueSoonDays": 14, "mode": "fixed"}),
+        )
+        .unwrap();
         let next = change.apply_to(&current);
         assert_eq!(next.interval_months, None);
         assert_eq!(next.interval_miles, Some(5_000));

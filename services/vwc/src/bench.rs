@@ -129,7 +129,9 @@ fn start_server(data_dir: &std::path::Path) -> anyhow::Result<Server> {
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
     let base = loop {
-        let line = lines.next().context("vwc exited before printing its URL")??;
+        let line = lines
+            .next()
+            .context("vwc exited before printing its URL")??;
         if let Some(rest) = line.strip_prefix("Dashboard: ") {
             break rest.trim_end_matches('/').to_string();
         }
@@ -140,7 +142,18 @@ fn start_server(data_dir: &std::path::Path) -> anyhow::Result<Server> {
 
 fn token(data_dir: &std::path::Path, org: &str) -> anyhow::Result<String> {
     let out = Command::new(vwc_binary())
-        .args(["token", "--org", org, "--sub", "bench", "--role", "fleet_manager", "--ttl-hours", "2", "--data-dir"])
+        .args([
+            "token",
+            "--org",
+            org,
+            "--sub",
+            "bench",
+            "--role",
+            "fleet_manager",
+            "--ttl-hours",
+            "2",
+            "--data-dir",
+        ])
         .arg(data_dir)
         .output()?;
     anyhow::ensure!(out.status.success(), "vwc token failed");
@@ -154,7 +167,11 @@ const TOTAL_EVENTS: usize = 1_000_000;
 
 fn synthetic_event(vehicle: &str, i: usize) -> VehicleEvent {
     let at = Utc::now() - chrono::Duration::minutes(i as i64 * 7);
-    let kind = [EventKind::OdometerReading, EventKind::Maintenance, EventKind::Repair][i % 3];
+    let kind = [
+        EventKind::OdometerReading,
+        EventKind::Maintenance,
+        EventKind::Repair,
+    ][i % 3];
     let details = match kind {
         EventKind::Maintenance => json!({"tasks": ["oil_change"]}),
         EventKind::Repair => json!({"parts": [], "warranty": false}),
@@ -204,9 +221,12 @@ async fn seed_timeline(data_dir: &std::path::Path) -> anyhow::Result<f64> {
             .await?;
     }
     let fillers = (TOTAL_EVENTS - BIG_EVENTS) / 1000;
-    let events = (0..BIG_EVENTS)
-        .map(|i| synthetic_event(BIG_VEHICLE, i))
-        .chain((0..fillers).flat_map(|v| (0..1000).map(move |i| synthetic_event(&format!("veh_fill_{v:04}"), i))));
+    let events =
+        (0..BIG_EVENTS)
+            .map(|i| synthetic_event(BIG_VEHICLE, i))
+            .chain((0..fillers).flat_map(|v| {
+                (0..1000).map(move |i| synthetic_event(&format!("veh_fill_{v:04}"), i))
+            }));
     let path2 = path.clone();
     tokio::task::spawn_blocking(move || {
         vwc_edge::SqliteEdgeStore::bulk_load_timeline(&path2, events, 50_000, |n| {
@@ -219,9 +239,11 @@ async fn seed_timeline(data_dir: &std::path::Path) -> anyhow::Result<f64> {
 }
 
 fn service_record(vin: &str, n: usize) -> Vec<u8> {
-    serde_json::to_vec(&json!({"type": "service_record", "vin": vin, "occurredAt": Utc::now(),
+    serde_json::to_vec(
+        &json!({"type": "service_record", "vin": vin, "occurredAt": Utc::now(),
         "odometer": 10_000 + n, "totalCents": 8999, "currency": "USD",
-        "lines": [{"description": "Oil change", "task": "oil_change", "amountCents": 8999}]}))
+        "lines": [{"description": "Oil change", "task": "oil_change", "amountCents": 8999}]}),
+    )
     .expect("json")
 }
 
@@ -259,7 +281,13 @@ impl Webhooks {
     }
 }
 
-async fn setup_webhooks(http: &reqwest::Client, base: &str, token: &str, vin: &str, run: &str) -> anyhow::Result<(Webhooks, String)> {
+async fn setup_webhooks(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    vin: &str,
+    run: &str,
+) -> anyhow::Result<(Webhooks, String)> {
     let v: serde_json::Value = http
         .post(format!("{base}/v1/vehicles"))
         .bearer_auth(token)
@@ -280,9 +308,14 @@ async fn setup_webhooks(http: &reqwest::Client, base: &str, token: &str, vin: &s
     Ok((
         Webhooks {
             http: http.clone(),
-            url: format!("{base}/webhooks/dealers/{}", d["dealerId"].as_str().context("dealer id")?),
-            secret: vwc_webhook::WebhookSecret::parse(d["webhookSecret"].as_str().context("secret")?)
-                .map_err(|e| anyhow::anyhow!("{e}"))?,
+            url: format!(
+                "{base}/webhooks/dealers/{}",
+                d["dealerId"].as_str().context("dealer id")?
+            ),
+            secret: vwc_webhook::WebhookSecret::parse(
+                d["webhookSecret"].as_str().context("secret")?,
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
             vin: vin.to_string(),
             run: run.to_string(),
         },
@@ -292,7 +325,14 @@ async fn setup_webhooks(http: &reqwest::Client, base: &str, token: &str, vin: &s
 
 /// Webhooks at a fixed `rate` for `duration` while one poller watches the timeline: per event, the time
 /// from the webhook's 200 to the event's first appearance in `GET …/events`.
-async fn lag(hooks: Arc<Webhooks>, base: &str, token: &str, vehicle: &str, rate: f64, duration: Duration) -> (usize, u64, u64) {
+async fn lag(
+    hooks: Arc<Webhooks>,
+    base: &str,
+    token: &str,
+    vehicle: &str,
+    rate: f64,
+    duration: Duration,
+) -> (usize, u64, u64) {
     let acked: Arc<Mutex<HashMap<String, Instant>>> = Default::default();
     let seen: Arc<Mutex<HashMap<String, Instant>>> = Default::default();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -339,7 +379,10 @@ async fn lag(hooks: Arc<Webhooks>, base: &str, token: &str, vehicle: &str, rate:
     let (acked, seen) = (acked.lock().await, seen.lock().await);
     let mut lags: Vec<u64> = acked
         .iter()
-        .filter_map(|(id, at)| seen.get(id).map(|s| s.saturating_duration_since(*at).as_micros() as u64))
+        .filter_map(|(id, at)| {
+            seen.get(id)
+                .map(|s| s.saturating_duration_since(*at).as_micros() as u64)
+        })
         .collect();
     lags.sort_unstable();
     (lags.len(), percentile(&lags, 0.5), percentile(&lags, 0.99))
@@ -350,16 +393,27 @@ fn ms(us: u64) -> String {
 }
 
 pub async fn run() -> anyhow::Result<()> {
-    let seconds: u64 = std::env::var("VWC_BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(8);
-    let concurrency: usize = std::env::var("VWC_BENCH_CONCURRENCY").ok().and_then(|s| s.parse().ok()).unwrap_or(32);
+    let seconds: u64 = std::env::var("VWC_BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(8);
+    let concurrency: usize = std::env::var("VWC_BENCH_CONCURRENCY")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(32);
     let duration = Duration::from_secs(seconds);
     let dir = tempfile::tempdir()?;
-    eprintln!("vwc bench: data dir {} ({seconds} s per run, {concurrency} connections)", dir.path().display());
+    eprintln!(
+        "vwc bench: data dir {} ({seconds} s per run, {concurrency} connections)",
+        dir.path().display()
+    );
     let seed_secs = seed_timeline(dir.path()).await?;
     let server = start_server(dir.path())?;
     let base = server.base.clone();
     let token = token(dir.path(), ORG)?;
-    let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency * 2).build()?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency * 2)
+        .build()?;
 
     eprintln!("  (a) /healthz ceiling");
     let healthz = {
@@ -385,7 +439,11 @@ pub async fn run() -> anyhow::Result<()> {
 
     eprintln!("  (c) timeline page of 50 on a 10,000-event vehicle in a 1,000,000-event store");
     let timeline = {
-        let (http, url, token) = (http.clone(), format!("{base}/v1/vehicles/{BIG_VEHICLE}/events?limit=50"), token.clone());
+        let (http, url, token) = (
+            http.clone(),
+            format!("{base}/v1/vehicles/{BIG_VEHICLE}/events?limit=50"),
+            token.clone(),
+        );
         load(duration, concurrency, move |_| {
             let (http, url, token) = (http.clone(), url.clone(), token.clone());
             async move {
@@ -399,9 +457,20 @@ pub async fn run() -> anyhow::Result<()> {
     };
 
     let lag_rate = (ingest.rps() / 2.0).max(1.0);
-    eprintln!("  (d) acknowledged → visible lag at {lag_rate:.0} webhooks/s (half the saturating rate)");
-    let (lag_hooks, lag_vehicle) = setup_webhooks(&http, &base, &token, "1HGCM82633A222222", "lag").await?;
-    let (lag_n, lag_p50, lag_p99) = lag(Arc::new(lag_hooks), &base, &token, &lag_vehicle, lag_rate, Duration::from_secs(5)).await;
+    eprintln!(
+        "  (d) acknowledged → visible lag at {lag_rate:.0} webhooks/s (half the saturating rate)"
+    );
+    let (lag_hooks, lag_vehicle) =
+        setup_webhooks(&http, &base, &token, "1HGCM82633A222222", "lag").await?;
+    let (lag_n, lag_p50, lag_p99) = lag(
+        Arc::new(lag_hooks),
+        &base,
+        &token,
+        &lag_vehicle,
+        lag_rate,
+        Duration::from_secs(5),
+    )
+    .await;
     let rss = server.peak_rss_kib().unwrap_or(0);
     drop(server);
 
@@ -415,7 +484,10 @@ pub async fn run() -> anyhow::Result<()> {
     for (name, s) in [
         ("(a) GET /healthz (ceiling)", &healthz),
         ("(b) signed webhook ingest", &ingest),
-        ("(c) timeline page (50 of 10,000; store of 1,000,000)", &timeline),
+        (
+            "(c) timeline page (50 of 10,000; store of 1,000,000)",
+            &timeline,
+        ),
     ] {
         table.push_str(&format!(
             "| {name} | {:.0} | {} | {} | {} | {:.0} % |\n",
@@ -431,8 +503,13 @@ pub async fn run() -> anyhow::Result<()> {
         ms(lag_p50),
         ms(lag_p99)
     ));
-    table.push_str(&format!("| (e) peak RSS of `vwc up` | — | — | — | — | {:.1} MiB |\n", rss as f64 / 1024.0));
-    table.push_str(&format!("\nSeeding 1,000,000 timeline events took {seed_secs:.1} s.\n"));
+    table.push_str(&format!(
+        "| (e) peak RSS of `vwc up` | — | — | — | — | {:.1} MiB |\n",
+        rss as f64 / 1024.0
+    ));
+    table.push_str(&format!(
+        "\nSeeding 1,000,000 timeline events took {seed_secs:.1} s.\n"
+    ));
     println!("{table}");
     Ok(())
 }

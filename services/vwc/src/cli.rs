@@ -61,6 +61,30 @@ pub struct HttpArgs {
     /// `iss` required of JWKS-verified tokens.
     #[arg(long, env = "VWC_JWT_ISSUER", default_value = "vwc")]
     pub jwt_issuer: String,
+    /// `sqlite` (one file per service in the data dir) or `mongodb` (needs --mongodb-uri).
+    #[arg(long, env = "VWC_STORE", default_value = "sqlite", value_parser = ["sqlite", "mongodb"])]
+    pub store: String,
+    /// MongoDB connection string (a replica set: the outbox needs transactions).
+    #[arg(long, env = "VWC_MONGODB_URI", hide_env_values = true)]
+    pub mongodb_uri: Option<String>,
+    /// Prefix of the per-service MongoDB databases.
+    #[arg(long, env = "VWC_MONGODB_PREFIX", default_value = "vwc")]
+    pub mongodb_prefix: String,
+    /// Minutes between maintenance sweeps in this process; 0 turns the schedule off.
+    #[arg(long, env = "VWC_SWEEP_INTERVAL_MINUTES", default_value_t = 60)]
+    pub sweep_interval_minutes: u64,
+    /// Send reminder e-mail through Amazon SES v2 (credentials from the usual AWS chain).
+    #[arg(long, env = "VWC_EMAIL")]
+    pub email: bool,
+    /// SES endpoint override (e.g. moto).
+    #[arg(long, env = "VWC_SES_ENDPOINT")]
+    pub ses_endpoint: Option<String>,
+    /// Sender address of reminder e-mail.
+    #[arg(long, env = "VWC_EMAIL_FROM", default_value = "reminders@vwc.example")]
+    pub email_from: String,
+    /// Private hosts or CIDRs outbound webhooks may reach (comma-separated).
+    #[arg(long, env = "VWC_OUTBOUND_ALLOWLIST", default_value = "")]
+    pub outbound_allowlist: String,
 }
 
 impl HttpArgs {
@@ -70,6 +94,35 @@ impl HttpArgs {
         opts.request_timeout = std::time::Duration::from_secs(self.request_timeout_secs.max(1));
         opts.jwks = self.jwks.clone();
         opts.jwt_issuer = self.jwt_issuer.clone();
+        opts.sweep_every = (self.sweep_interval_minutes > 0)
+            .then(|| std::time::Duration::from_secs(self.sweep_interval_minutes * 60));
+        opts.email = self.email.then(|| crate::embedded::EmailOptions {
+            endpoint: self.ses_endpoint.clone(),
+            from: self.email_from.clone(),
+        });
+        opts.outbound_allowlist = self.outbound_allowlist.clone();
+    }
+
+    fn store_choice(
+        &self,
+        layers: &vwc_config::Layers,
+    ) -> anyhow::Result<crate::stores::StoreChoice> {
+        if self.store != "mongodb" {
+            return Ok(crate::stores::StoreChoice::Sqlite);
+        }
+        let uri = layers
+            .secret(
+                self.mongodb_uri.as_deref(),
+                "VWC_MONGODB_URI",
+                "mongodb_uri",
+            )
+            .context(
+                "--store mongodb needs --mongodb-uri (or VWC_MONGODB_URI, or SSM mongodb_uri)",
+            )?;
+        Ok(crate::stores::StoreChoice::Mongodb {
+            uri: uri.expose().to_string(),
+            prefix: self.mongodb_prefix.clone(),
+        })
     }
 }
 
@@ -299,10 +352,12 @@ async fn worker(
 }
 
 async fn up(args: UpArgs) -> anyhow::Result<()> {
-    let fresh = !args.data.data_dir.join("ingestion.db").exists();
+    // The demo seed goes into an empty SQLite data dir; a MongoDB deployment is never seeded implicitly.
+    let fresh = args.http.store == "sqlite" && !args.data.data_dir.join("ingestion.db").exists();
     let layers = config_layers().await?;
     let mut opts = options(&args.data);
     args.http.apply(&mut opts);
+    opts.store = args.http.store_choice(&layers)?;
     opts.jwt_secret = layers
         .secret(None, "VWC_JWT_SECRET", "jwt_secret")
         .map(|s| s.expose().to_string());

@@ -2,7 +2,7 @@
 //! one HTTP router. The embedded default uses SQLite files and the in-process bus.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,14 +14,14 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tower_http::trace::TraceLayer;
 use vwc_auth::{Hs256Keys, TokenVerifier};
+use vwc_bus::Bus;
 use vwc_bus::inproc::{InProcessBus, RetryPolicy};
-use vwc_bus::{Bus, Consumer, DeadLetterStore};
 use vwc_contracts::Routes;
-use vwc_edge::{EdgeConsumer, EdgeStore, SqliteEdgeStore};
-use vwc_ingestion::{Ingestion, IngestionStore, SqliteIngestionStore};
-use vwc_store::{Outbox, OutboxRelay};
+use vwc_ingestion::Ingestion;
+use vwc_store::OutboxRelay;
 
 use crate::routes::{Readiness, ReadinessCheck};
+pub use crate::stores::{StoreChoice, Stores};
 
 /// Which bus carries the events.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +67,30 @@ pub struct EmbeddedOptions {
     pub jwks: Option<String>,
     /// `iss` expected of JWKS-verified tokens.
     pub jwt_issuer: String,
+    /// SQLite files (default) or MongoDB.
+    pub store: StoreChoice,
+    /// How often the maintenance sweep runs in this process; `None` turns it off.
+    pub sweep_every: Option<Duration>,
+    /// SES endpoint override for e-mail (moto); e-mail is sent only when `email` is set.
+    pub email: Option<EmailOptions>,
+    /// Private hosts outbound webhooks may reach (`VWC_OUTBOUND_ALLOWLIST`).
+    pub outbound_allowlist: String,
+    /// Delivery worker tuning (tests shorten the retries); the service's defaults when `None`.
+    pub notification_tuning: Option<NotificationTuning>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NotificationTuning {
+    pub retry: vwc_notification::retry::RetryPolicy,
+    pub webhook_timeout: Duration,
+    pub poll_every: Duration,
+}
+
+/// E-mail through Amazon SES v2.
+#[derive(Debug, Clone)]
+pub struct EmailOptions {
+    pub endpoint: Option<String>,
+    pub from: String,
 }
 
 impl EmbeddedOptions {
@@ -84,56 +108,12 @@ impl EmbeddedOptions {
             request_timeout: Duration::from_secs(30),
             jwks: None,
             jwt_issuer: vwc_auth::ISSUER.into(),
+            store: StoreChoice::Sqlite,
+            sweep_every: Some(Duration::from_secs(3600)),
+            email: None,
+            outbound_allowlist: String::new(),
+            notification_tuning: None,
         }
-    }
-}
-
-/// The stores of every service, by service name, for the CLI (`dlq`) and tests.
-#[derive(Clone)]
-pub struct Stores {
-    pub ingestion: Arc<SqliteIngestionStore>,
-    pub edge: Arc<SqliteEdgeStore>,
-}
-
-impl Stores {
-    pub fn open(data_dir: &Path) -> anyhow::Result<Stores> {
-        let open_err =
-            |name: &str| format!("opening the {name} database in {}", data_dir.display());
-        Ok(Stores {
-            ingestion: Arc::new(
-                SqliteIngestionStore::open(&data_dir.join("ingestion.db"))
-                    .with_context(|| open_err("ingestion"))?,
-            ),
-            edge: Arc::new(
-                SqliteEdgeStore::open(&data_dir.join("edge.db"))
-                    .with_context(|| open_err("edge"))?,
-            ),
-        })
-    }
-
-    /// Dead-letter tables by consumer name.
-    pub fn dead_letters(&self) -> Vec<(&'static str, Arc<dyn DeadLetterStore>)> {
-        self.consumers()
-            .into_iter()
-            .map(|(name, (_, dead_letters))| (name, dead_letters))
-            .collect()
-    }
-
-    /// Every consumer, by service name, with the store that keeps its dead letters.
-    #[allow(clippy::type_complexity)]
-    pub fn consumers(&self) -> Vec<(&'static str, (Arc<dyn Consumer>, Arc<dyn DeadLetterStore>))> {
-        vec![(
-            vwc_edge::CONSUMER,
-            (
-                Arc::new(EdgeConsumer::new(self.edge.clone())) as Arc<dyn Consumer>,
-                self.edge.clone() as Arc<dyn DeadLetterStore>,
-            ),
-        )]
-    }
-
-    /// Every publishing service's outbox, by service name.
-    pub fn outboxes(&self) -> Vec<(&'static str, Arc<dyn Outbox>)> {
-        vec![("ingestion", self.ingestion.clone() as Arc<dyn Outbox>)]
     }
 }
 
@@ -150,26 +130,58 @@ pub struct System {
     relay_handles: Vec<Arc<OutboxRelay>>,
 }
 
-struct StoreReady<S: ?Sized>(&'static str, Arc<S>);
-
-#[async_trait::async_trait]
-impl ReadinessCheck for StoreReady<dyn IngestionStore> {
-    fn name(&self) -> &str {
-        self.0
-    }
-    async fn check(&self) -> Result<(), String> {
-        self.1.ping().await.map_err(|e| e.to_string())
-    }
+/// Readiness of one store: a cheap round trip.
+struct StoreReady {
+    name: &'static str,
+    ping: Box<dyn Fn() -> futures::future::BoxFuture<'static, Result<(), String>> + Send + Sync>,
 }
 
 #[async_trait::async_trait]
-impl ReadinessCheck for StoreReady<dyn EdgeStore> {
+impl ReadinessCheck for StoreReady {
     fn name(&self) -> &str {
-        self.0
+        self.name
     }
     async fn check(&self) -> Result<(), String> {
-        self.1.ping().await.map_err(|e| e.to_string())
+        (self.ping)().await
     }
+}
+
+fn store_checks(stores: &Stores) -> Vec<Box<dyn ReadinessCheck>> {
+    use futures::FutureExt;
+    let ingestion = stores.ingestion.clone();
+    let edge = stores.edge.clone();
+    let scheduler = stores.scheduler.clone();
+    let notification = stores.notification.clone();
+    vec![
+        Box::new(StoreReady {
+            name: "ingestion",
+            ping: Box::new(move || {
+                let s = ingestion.clone();
+                async move { s.ping().await.map_err(|e| e.to_string()) }.boxed()
+            }),
+        }),
+        Box::new(StoreReady {
+            name: "edge",
+            ping: Box::new(move || {
+                let s = edge.clone();
+                async move { s.ping().await.map_err(|e| e.to_string()) }.boxed()
+            }),
+        }),
+        Box::new(StoreReady {
+            name: "maintenance-scheduler",
+            ping: Box::new(move || {
+                let s = scheduler.clone();
+                async move { s.ping().await.map_err(|e| e.to_string()) }.boxed()
+            }),
+        }),
+        Box::new(StoreReady {
+            name: "notification",
+            ping: Box::new(move || {
+                let s = notification.clone();
+                async move { s.ping().await.map_err(|e| e.to_string()) }.boxed()
+            }),
+        }),
+    ]
 }
 
 impl System {
@@ -179,7 +191,7 @@ impl System {
         let secret = vwc_auth::load_or_create_secret(opts.jwt_secret.as_deref(), &opts.data_dir)
             .context("loading the JWT secret")?;
         let keys = Arc::new(Hs256Keys::new(&secret));
-        let stores = Stores::open(&opts.data_dir)?;
+        let stores = Stores::open_choice(&opts.store, &opts.data_dir).await?;
 
         let wanted = |name: &str| {
             opts.only
@@ -245,6 +257,40 @@ impl System {
             relays.push(tokio::spawn(relay.run(shutdown_rx.clone())));
         }
 
+        let allowlist = vwc_notification::ssrf::Allowlist::parse(&opts.outbound_allowlist)
+            .map_err(|e| anyhow::anyhow!("VWC_OUTBOUND_ALLOWLIST: {e:?}"))?;
+        if wanted(vwc_notification::CONSUMER) {
+            let mut worker = vwc_notification::worker::DeliveryWorker::new(
+                stores.notification.clone(),
+                allowlist.clone(),
+            );
+            if let Some(t) = &opts.notification_tuning {
+                worker = worker
+                    .with_retry_policy(t.retry)
+                    .with_webhook_timeout(t.webhook_timeout)
+                    .with_options(vwc_notification::worker::WorkerOptions {
+                        poll_every: t.poll_every,
+                        ..Default::default()
+                    });
+            }
+            if let Some(email) = &opts.email {
+                let sender = vwc_notification::SesEmailSender::connect(email.endpoint.as_deref())
+                    .await
+                    .from_address(email.from.clone());
+                worker = worker.with_email(Arc::new(sender));
+            }
+            relays.push(tokio::spawn(Arc::new(worker).run(shutdown_rx.clone())));
+        }
+        if let Some(every) = opts.sweep_every
+            && wanted(vwc_maintenance_scheduler::CONSUMER)
+        {
+            relays.push(tokio::spawn(vwc_maintenance_scheduler::run_sweep_every(
+                stores.scheduler.clone(),
+                every,
+                shutdown_rx.clone(),
+            )));
+        }
+
         let adopted =
             vwc_ingestion::dealers::adopt_waiting_dealer_records(stores.ingestion.as_ref()).await?;
         if adopted > 0 {
@@ -289,6 +335,7 @@ impl System {
         let router = build_router(
             &stores,
             verifier,
+            allowlist,
             &bus,
             opts.bus == BusChoice::InProcess,
             &clock,
@@ -347,18 +394,13 @@ impl System {
 pub fn build_router(
     stores: &Stores,
     verifier: Arc<dyn TokenVerifier>,
+    allowlist: vwc_notification::ssrf::Allowlist,
     bus: &InProcessBus,
     in_process_bus: bool,
     clock: &vwc_http::Clock,
     http: &HttpSettings,
 ) -> Router {
-    let mut checks: Vec<Box<dyn ReadinessCheck>> = vec![
-        Box::new(StoreReady::<dyn IngestionStore>(
-            "ingestion",
-            stores.ingestion.clone(),
-        )),
-        Box::new(StoreReady::<dyn EdgeStore>("edge", stores.edge.clone())),
-    ];
+    let mut checks = store_checks(stores);
     if in_process_bus {
         checks.push(Box::new(BusReady(bus.clone())));
     }
@@ -384,6 +426,19 @@ pub fn build_router(
             store: stores.edge.clone(),
             verifier: verifier.clone(),
         }))
+        .merge(vwc_maintenance_scheduler::http::router(
+            vwc_maintenance_scheduler::http::SchedulerState {
+                scheduler: vwc_maintenance_scheduler::Scheduler::new(stores.scheduler.clone()),
+                verifier: verifier.clone(),
+            },
+        ))
+        .merge(vwc_notification::http::router(
+            vwc_notification::http::NotificationState::new(
+                stores.notification.clone(),
+                verifier.clone(),
+                allowlist,
+            ),
+        ))
         .merge(crate::routes::router(readiness))
         .merge(crate::routes::dev_token_router(http.dev_tokens.clone()))
         .fallback(crate::routes::not_found)

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod embedded;
 pub mod routes;
 pub mod seed;
+pub mod stores;
 pub mod testing;
 
 pub use embedded::{EmbeddedOptions, System};

@@ -256,7 +256,6 @@ async fn bad_vehicle_and_event_requests_are_problems_and_store_nothing() {
     let list = app.get_ok(&token, "/v1/vehicles").await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
     app.timeline_of_len(&token, &vehicle, 0).await;
-    use vwc_ingestion::IngestionStore;
     assert_eq!(
         app.system()
             .stores

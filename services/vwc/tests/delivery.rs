@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use uuid::Uuid;
 use vwc::testing::TestApp;
 use vwc_auth::Role;
-use vwc_bus::{Bus, Consumer, DeadLetterStore, HandleError};
+use vwc_bus::{Bus, Consumer, HandleError};
 use vwc_contracts::{Envelope, EventType, VehicleEventRecorded};
 use vwc_edge::EdgeConsumer;
 use vwc_testkit::{eventually, vin};
@@ -98,10 +98,7 @@ async fn a_poison_message_is_dead_lettered_while_the_others_go_through_and_repla
         app.record_odometer(&token, &vehicle, 10 - i as i64, odo)
             .await;
     }
-    let pending = {
-        use vwc_store::Outbox;
-        app.system().stores.ingestion.pending(10).await.unwrap()
-    };
+    let pending = app.system().stores.ingestion.pending(10).await.unwrap();
     assert_eq!(pending.len(), 3);
     let poison = pending[1].1.id;
     edge.poisoned.lock().unwrap().insert(poison);
@@ -197,7 +194,14 @@ async fn the_dlq_commands_list_and_replay_from_the_data_dir() {
     assert!(out.status.success());
     let listing = String::from_utf8_lossy(&out.stdout);
     assert!(listing.contains(&bad.id.to_string()), "{listing}");
-    assert!(listing.starts_with("edge:"), "{listing}");
+    // Both consumers of VehicleEventRecorded dead-lettered it, each in its own store.
+    assert!(listing.lines().any(|l| l.starts_with("edge:")), "{listing}");
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.starts_with("maintenance-scheduler:")),
+        "{listing}"
+    );
     // Still malformed: replay reports the failure and exits non-zero; the dead letter stays.
     let out = std::process::Command::new(vwc)
         .args(["dlq", "replay", "--data-dir"])
@@ -205,7 +209,7 @@ async fn the_dlq_commands_list_and_replay_from_the_data_dir() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("still failing 1"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("replayed 0, still failing 2"));
 }
 
 #[tokio::test]

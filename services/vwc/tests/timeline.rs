@@ -230,7 +230,6 @@ async fn an_idempotency_key_returns_the_same_event_and_stores_it_once() {
     assert_eq!(ct, "application/problem+json");
     app.timeline_of_len(&token, &vehicle, 1).await;
     let store = app.system().stores.ingestion.clone();
-    use vwc_ingestion::IngestionStore;
     assert_eq!(store.count_events("org_a", &vehicle).await.unwrap(), 1);
     app.stop().await;
 }

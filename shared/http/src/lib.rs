@@ -1,12 +1,13 @@
 //! HTTP plumbing every service router shares: RFC 9457 problem+json errors (the one place errors become
-//! HTTP), a JSON extractor whose rejections are problems too, the bearer-token extractor, and W3C trace
-//! context taken from the request.
+//! HTTP), a JSON extractor whose rejections are problems too, the bearer-token extractor, W3C trace
+//! context taken from the request, and the OpenAPI pieces every service's routes document themselves with.
 
 mod auth;
 mod body;
 mod clock;
 mod json;
 mod limit;
+pub mod openapi;
 mod problem;
 mod trace;
 

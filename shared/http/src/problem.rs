@@ -5,18 +5,29 @@ use vwc_contracts::FieldError;
 
 use crate::PROBLEM_JSON;
 
-/// The RFC 9457 body.
-#[derive(Debug, Serialize)]
+/// The RFC 9457 body of every error response (`application/problem+json`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"type": "https://vwc.dev/problems/validation", "title": "Unprocessable Entity",
+    "status": 422, "detail": "the request has invalid fields",
+    "errors": [{"field": "vin", "message": "must be exactly 17 characters"}]}))]
 pub struct Problem {
+    /// A URI naming the kind of problem, `https://vwc.dev/problems/<slug>`.
     #[serde(rename = "type")]
+    #[schema(format = "uri")]
     pub type_uri: String,
+    /// The HTTP reason phrase of `status`.
     pub title: String,
+    /// The HTTP status code, repeated.
+    #[schema(minimum = 400, maximum = 599)]
     pub status: u16,
+    /// What went wrong, for a person.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// Every invalid field (422 validation problems only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// Quote it when reporting a 500: the server logged the cause under this id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_id: Option<String>,
 }

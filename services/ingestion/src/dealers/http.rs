@@ -1,4 +1,5 @@
-//! Dealer routes: registration and rotation (fleet managers, bearer token) and the signed webhook.
+//! Dealer routes: registration and rotation (fleet managers, bearer token) and the signed webhook, each
+//! documented by its `#[utoipa::path]` and registered with it by [`routes`].
 
 use std::sync::Arc;
 
@@ -6,15 +7,20 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use chrono::{Duration, Utc};
-use serde::Deserialize;
-use serde_json::json;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
 use vwc_contracts::ids::new_id;
 use vwc_contracts::{
     Envelope, EventSource, EventType, NewVehicleEvent, OdometerUnit, Vehicle, VehicleEventRecorded,
     check_vin,
+};
+use vwc_http::openapi::{
+    BadRequest, Forbidden, InternalServerError, NotFound, PayloadTooLarge, ServiceUnavailable,
+    TooManyRequests, Unauthorized, UnprocessableEntity, UnsupportedMediaType,
 };
 use vwc_http::{ApiError, Auth, Clock, HasVerifier, RawBody, RequestTrace, parse_json};
 use vwc_webhook::{WebhookHeaders, WebhookSecret};
@@ -38,12 +44,16 @@ impl HasVerifier for DealerState {
     }
 }
 
+/// The dealer routes and their OpenAPI documentation; the composition merges them and adds the state.
+pub fn routes() -> OpenApiRouter<DealerState> {
+    OpenApiRouter::with_openapi(vwc_http::openapi::components())
+        .routes(routes!(register_dealer))
+        .routes(routes!(rotate_secret))
+        .routes(routes!(receive_webhook))
+}
+
 pub fn router(state: DealerState) -> Router {
-    Router::new()
-        .route("/v1/dealers", post(register_dealer))
-        .route("/v1/dealers/{id}/rotate-secret", post(rotate_secret))
-        .route("/webhooks/dealers/{dealer_id}", post(receive_webhook))
-        .with_state(state)
+    Router::from(routes()).with_state(state)
 }
 
 /// Builds events from record templates; runs inside the store's transaction.
@@ -67,12 +77,91 @@ pub fn event_builder(traceparent: Option<String>) -> EventBuilder {
     })
 }
 
-#[derive(Debug, Deserialize)]
+/// `POST /v1/dealers` body.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewDealer {
+#[schema(example = json!({"name": "Main St Auto"}))]
+pub struct NewDealer {
+    /// 1–120 characters.
+    #[schema(min_length = 1, max_length = 120, pattern = "\\S")]
     name: String,
 }
 
+/// `201` of `POST /v1/dealers`. The secret is shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DealerRegistered {
+    pub dealer_id: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    /// Where the dealer sends its webhooks (relative to this API's origin).
+    pub webhook_url: String,
+    /// `whsec_<base64>`: the Standard Webhooks signing secret. Shown only in this response.
+    pub webhook_secret: String,
+}
+
+/// `200` of `POST /v1/dealers/{id}/rotate-secret`. The new secret is shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretRotated {
+    pub dealer_id: String,
+    /// The new `whsec_<base64>` secret. Shown only in this response.
+    pub webhook_secret: String,
+    /// Until then signatures made with the previous secret still verify.
+    pub previous_secret_valid_until: DateTime<Utc>,
+}
+
+/// What became of a webhook delivery.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookStatus {
+    /// The VIN matched a vehicle: the event is in its timeline.
+    Recorded,
+    /// This `webhook-id` was received before; nothing happened again.
+    Duplicate,
+    /// No vehicle of the dealer's organisation has the VIN yet; the record waits for its registration.
+    Unmatched,
+}
+
+/// `200` of a dealer webhook.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"status": "recorded", "eventId": "evt_0197a3c25b1e7d409c1a6f0e2b8d4a11",
+    "dealerRecordId": "drc_0197a3c25b1e7d409c1a6f0e2b8d4a12"}))]
+pub struct WebhookReceipt {
+    pub status: WebhookStatus,
+    /// The timeline event (absent while unmatched).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    /// The dealer record that keeps the raw payload.
+    pub dealer_record_id: String,
+}
+
+/// Register a dealer integration
+///
+/// Fleet managers only. Answers the dealer's id and its webhook signing secret, shown this once.
+#[utoipa::path(
+    post,
+    path = "/v1/dealers",
+    tag = "dealers",
+    security(("bearer" = [])),
+    request_body(content = NewDealer, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Registered.", body = DealerRegistered,
+            example = json!({"dealerId": "dlr_0197a3c25b1e7d409c1a6f0e2b8d4a10", "name": "Main St Auto",
+                "createdAt": "2026-01-10T12:00:00Z", "webhookUrl": "/webhooks/dealers/dlr_0197a3c25b1e7d409c1a6f0e2b8d4a10",
+                "webhookSecret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"})),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = UnprocessableEntity),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalServerError),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
 async fn register_dealer(
     State(state): State<DealerState>,
     auth: Auth,
@@ -106,17 +195,36 @@ async fn register_dealer(
     tracing::info!(dealer = %dealer.id, "dealer registered");
     Ok((
         StatusCode::CREATED,
-        axum::Json(json!({
-            "dealerId": dealer.id,
-            "name": dealer.name,
-            "createdAt": dealer.created_at,
-            "webhookUrl": format!("/webhooks/dealers/{}", dealer.id),
-            "webhookSecret": secret.expose(),
-        })),
+        axum::Json(DealerRegistered {
+            webhook_url: format!("/webhooks/dealers/{}", dealer.id),
+            dealer_id: dealer.id,
+            name: dealer.name,
+            created_at: dealer.created_at,
+            webhook_secret: secret.expose().to_string(),
+        }),
     )
         .into_response())
 }
 
+/// Rotate a dealer's webhook secret
+///
+/// Fleet managers only. Issues a new secret; the previous one keeps verifying for 24 hours.
+#[utoipa::path(
+    post,
+    path = "/v1/dealers/{id}/rotate-secret",
+    tag = "dealers",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The dealer's id (`dlr_…`).")),
+    responses(
+        (status = 200, description = "Rotated.", body = SecretRotated),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalServerError),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
 async fn rotate_secret(
     State(state): State<DealerState>,
     auth: Auth,
@@ -141,11 +249,11 @@ async fn rotate_secret(
     if !rotated {
         return Err(ApiError::NotFound("dealer"));
     }
-    Ok(axum::Json(json!({
-        "dealerId": dealer.id,
-        "webhookSecret": secret.expose(),
-        "previousSecretValidUntil": old_until,
-    }))
+    Ok(axum::Json(SecretRotated {
+        dealer_id: dealer.id,
+        webhook_secret: secret.expose().to_string(),
+        previous_secret_valid_until: old_until,
+    })
     .into_response())
 }
 
@@ -165,6 +273,51 @@ fn unmatched_vehicle(org_id: &str) -> Vehicle {
     }
 }
 
+/// Receive a dealer webhook
+///
+/// Signed as [Standard Webhooks](https://www.standardwebhooks.com/) specify: `webhook-signature` holds one
+/// or more space-separated `v1,<base64>` signatures, each the HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{raw
+/// body}` keyed with the base64-decoded part of the dealer's `whsec_…` secret. The timestamp must be within
+/// 5 minutes of the server's clock. Any signature problem (and an unknown dealer) is a 401 that does not say
+/// which. A repeated `webhook-id` answers `duplicate` and changes nothing. A VIN that matches no vehicle of
+/// the dealer's organisation is kept (`unmatched`) and becomes a timeline event when the VIN is registered.
+#[utoipa::path(
+    post,
+    path = "/webhooks/dealers/{dealerId}",
+    tag = "webhooks",
+    params(
+        ("dealerId" = String, Path, description = "The dealer's id (`dlr_…`), from `POST /v1/dealers`."),
+        ("webhook-id" = String, Header, max_length = 255,
+            description = "The delivery's unique id; a repeat is answered `duplicate`. Up to 255 characters.",
+            example = "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W"),
+        ("webhook-timestamp" = String, Header, pattern = "^[0-9]{1,19}$",
+            description = "Unix seconds when the delivery was signed; within ±300 s of the server's clock.",
+            example = "1767000000"),
+        ("webhook-signature" = String, Header,
+            description = "Space-separated `v1,<base64 HMAC-SHA256>` signatures (several during a secret rotation).",
+            example = "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4="),
+    ),
+    request_body(content = DealerPayload, content_type = "application/json",
+        description = "The payload; its exact bytes are what is signed.",
+        examples(
+            ("service_record" = (summary = "Service record: becomes a maintenance event", value = json!(super::payload::examples::service_record()))),
+            ("repair_order" = (summary = "Repair order: becomes a repair", value = json!(super::payload::examples::repair_order()))),
+            ("appraisal" = (summary = "Appraisal: becomes a valuation", value = json!(super::payload::examples::appraisal()))),
+            ("sale" = (summary = "Sale: becomes the acquisition", value = json!(super::payload::examples::sale()))),
+            ("collision_report" = (summary = "Collision report: becomes a collision", value = json!(super::payload::examples::collision_report()))),
+        )),
+    responses(
+        (status = 200, description = "Accepted: recorded, kept unmatched, or a duplicate.", body = WebhookReceipt),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = UnprocessableEntity),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalServerError),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
 async fn receive_webhook(
     State(state): State<DealerState>,
     Path(dealer_id): Path<String>,
@@ -242,18 +395,24 @@ async fn receive_webhook(
         WebhookOutcome::Recorded {
             record_id,
             event_id,
-        } => {
-            json!({"status": "recorded", "eventId": event_id, "dealerRecordId": record_id})
-        }
-        WebhookOutcome::Unmatched { record_id } => {
-            json!({"status": "unmatched", "dealerRecordId": record_id})
-        }
+        } => WebhookReceipt {
+            status: WebhookStatus::Recorded,
+            event_id: Some(event_id),
+            dealer_record_id: record_id,
+        },
+        WebhookOutcome::Unmatched { record_id } => WebhookReceipt {
+            status: WebhookStatus::Unmatched,
+            event_id: None,
+            dealer_record_id: record_id,
+        },
         WebhookOutcome::Duplicate {
             record_id,
             event_id,
-        } => {
-            json!({"status": "duplicate", "eventId": event_id, "dealerRecordId": record_id})
-        }
+        } => WebhookReceipt {
+            status: WebhookStatus::Duplicate,
+            event_id,
+            dealer_record_id: record_id,
+        },
     };
     Ok((StatusCode::OK, axum::Json(body)).into_response())
 }

@@ -3,62 +3,85 @@
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use vwc_contracts::schema_types::{CurrencyCode, TaskCode};
 use vwc_contracts::{
     AcquisitionDetails, CollisionDetails, Condition, EventKind, FieldError, MaintenanceDetails,
     NewVehicleEvent, RepairDetails, Severity, ValuationDetails, ValuationSource, Vendor,
     is_task_code,
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+/// What the dealer reports; decides the kind of timeline event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DealerPayloadType {
     /// Routine maintenance; tasks come from the lines' `task` codes.
     ServiceRecord,
+    /// A repair; the lines' descriptions become its parts.
     RepairOrder,
+    /// A valuation (`source: dealer_appraisal`); `totalCents` is the appraised value.
     Appraisal,
+    /// The vehicle was bought from the dealer; `totalCents` is the price.
     Sale,
+    /// A collision; needs `severity`.
     CollisionReport,
 }
 
 /// One line of a service record or repair order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DealerLine {
+    /// On a repair order, the part (1–120 characters).
+    #[schema(min_length = 1, max_length = 120, pattern = "\\S")]
     pub description: String,
     /// Maintenance task code such as `oil_change` (service records).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<TaskCode>)]
     pub task: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount_cents: Option<u64>,
 }
 
 /// A dealer webhook body.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!(examples::service_record()))]
 pub struct DealerPayload {
     #[serde(rename = "type")]
     pub payload_type: DealerPayloadType,
+    /// 17 characters, letters and digits without I, O and Q.
+    #[schema(pattern = "^[A-HJ-NPR-Za-hj-npr-z0-9]{17}$")]
     pub vin: String,
+    /// Not before 1886 and at most a day in the future.
     pub occurred_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(maximum = 4_999_999)]
     pub odometer: Option<u64>,
     /// Invoice total; for an appraisal the appraised value, for a sale the price.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(maximum = 100_000_000_000_u64)]
     pub total_cents: Option<u64>,
     /// ISO 4217; defaults to USD.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<CurrencyCode>)]
     pub currency: Option<String>,
+    /// Service records need at least one line with a `task`.
     #[serde(default)]
+    #[schema(max_items = 200)]
     pub lines: Vec<DealerLine>,
     /// The dealer's own reference (repair-order number, deal number).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
+    /// The timeline title; a default for the type when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub title: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 4000)]
     pub notes: Option<String>,
     /// Repair orders: the system repaired (e.g. `brakes`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 120)]
     pub system: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warranty: Option<bool>,
@@ -73,7 +96,59 @@ pub struct DealerPayload {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub airbag_deployed: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 120)]
     pub insurance_claim_id: Option<String>,
+}
+
+/// Payloads a dealer can copy, one per type (the OpenAPI document shows them).
+pub mod examples {
+    use serde_json::{Value, json};
+
+    pub fn service_record() -> Value {
+        json!({"type": "service_record", "vin": "1HGCM82633A004352", "occurredAt": "2026-01-15T09:30:00Z",
+        "odometer": 41250, "totalCents": 12999, "currency": "USD", "reference": "RO-88121",
+        "lines": [
+            {"description": "Oil and filter", "task": "oil_change", "amountCents": 8999},
+            {"description": "Rotate tires", "task": "tire_rotation", "amountCents": 4000}
+        ]})
+    }
+
+    pub fn repair_order() -> Value {
+        json!({"type": "repair_order", "vin": "1HGCM82633A004352", "occurredAt": "2026-02-03T14:00:00Z",
+        "odometer": 42010, "totalCents": 45500, "currency": "USD", "system": "brakes", "warranty": false,
+        "reference": "RO-88342",
+        "lines": [
+            {"description": "Front brake pads", "amountCents": 18000},
+            {"description": "Front rotors", "amountCents": 27500}
+        ]})
+    }
+
+    pub fn appraisal() -> Value {
+        json!({"type": "appraisal", "vin": "1HGCM82633A004352", "occurredAt": "2026-03-01T10:00:00Z",
+            "odometer": 43000, "totalCents": 1850000, "currency": "USD"})
+    }
+
+    pub fn sale() -> Value {
+        json!({"type": "sale", "vin": "1HGCM82633A004352", "occurredAt": "2025-06-20T16:45:00Z",
+            "odometer": 12, "totalCents": 3249900, "currency": "USD", "condition": "new", "reference": "DEAL-5512"})
+    }
+
+    pub fn collision_report() -> Value {
+        json!({"type": "collision_report", "vin": "1HGCM82633A004352", "occurredAt": "2026-04-11T08:15:00Z",
+            "odometer": 44800, "severity": "moderate", "structural": false, "airbagDeployed": false,
+            "insuranceClaimId": "CLM-2026-00417", "notes": "Rear bumper and tailgate replaced."})
+    }
+
+    /// Every example with its name.
+    pub fn all() -> Vec<(&'static str, Value)> {
+        vec![
+            ("service_record", service_record()),
+            ("repair_order", repair_order()),
+            ("appraisal", appraisal()),
+            ("sale", sale()),
+            ("collision_report", collision_report()),
+        ]
+    }
 }
 
 fn field(field: &str, message: &str) -> FieldError {
@@ -252,6 +327,36 @@ mod tests {
             base("collision_report", json!({"severity": "major"})).kind,
             EventKind::Collision
         );
+    }
+
+    #[test]
+    fn every_published_example_maps_to_an_event() {
+        for (name, example) in examples::all() {
+            let p: DealerPayload = serde_json::from_value(example)
+                .unwrap_or_else(|e| panic!("example {name} does not parse: {e}"));
+            let vehicle = vwc_contracts::Vehicle {
+                id: "veh_1".into(),
+                org_id: "org_a".into(),
+                vin: p.vin.clone(),
+                year: 2020,
+                make: "Honda".into(),
+                model: "Accord".into(),
+                trim: None,
+                nickname: None,
+                odometer_unit: vwc_contracts::OdometerUnit::Mi,
+                registered_at: Utc::now(),
+            };
+            p.to_new_event("dlr_1", "Main St Auto")
+                .and_then(|e| {
+                    e.validate(
+                        "evt_1".into(),
+                        &vehicle,
+                        vwc_contracts::EventSource::Dealer,
+                        Utc::now(),
+                    )
+                })
+                .unwrap_or_else(|e| panic!("example {name} is refused: {e:?}"));
+        }
     }
 
     #[test]

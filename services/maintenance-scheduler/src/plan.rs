@@ -1,0 +1,674 @@
+//! What to publish after a vehicle was evaluated: the schedule when any item's view changed, each status
+//! change, and reminders (once per item, status and due cycle; weekly again while overdue). Pure: what
+//! was last published and the reminders already sent come in, the events and records to write go out.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use vwc_contracts::maintenance::{
+    MaintenanceItemView, MaintenanceScheduleUpdated, MaintenanceStatus, MaintenanceStatusChanged,
+    ReminderDue,
+};
+use vwc_contracts::{Envelope, EventType};
+
+use crate::SOURCE;
+use crate::schedule::{Evaluation, VehicleRecord};
+
+/// While an item stays overdue, its reminder repeats every this many days.
+pub const OVERDUE_REPEAT_DAYS: i64 = 7;
+
+/// What the scheduler remembers of the schedule it last published: enough to tell whether any item's
+/// view changed (a fingerprint of every view) and each item's status, for `MaintenanceStatusChanged`.
+/// The views themselves live in the edge's projection; keeping 4 KB per vehicle here only to compare
+/// them would double what every sweep reads and writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedSchedule {
+    pub fingerprint: u64,
+    pub statuses: Vec<(String, MaintenanceStatus)>,
+}
+
+impl PublishedSchedule {
+    pub fn of(items: &[MaintenanceItemView]) -> PublishedSchedule {
+        let mut hash = Fnv64::default();
+        serde_json::to_writer(&mut hash, items).expect("item views serialise");
+        PublishedSchedule {
+            fingerprint: hash.0,
+            statuses: items.iter().map(|i| (i.task.clone(), i.status)).collect(),
+        }
+    }
+
+    pub fn status_of(&self, task: &str) -> Option<MaintenanceStatus> {
+        self.statuses
+            .iter()
+            .find(|(t, _)| t == task)
+            .map(|(_, s)| *s)
+    }
+
+    /// `oil_change=ok,coolant=due_soon,…` (task codes never contain `=` or `,`).
+    pub fn encode_statuses(&self) -> String {
+        let parts: Vec<String> = self
+            .statuses
+            .iter()
+            .map(|(t, s)| format!("{t}={}", s.as_str()))
+            .collect();
+        parts.join(",")
+    }
+
+    pub fn decode(fingerprint: u64, statuses: &str) -> Option<PublishedSchedule> {
+        let statuses = statuses
+            .split(',')
+            .filter(|p| !p.is_empty())
+            .map(|part| {
+                let (task, status) = part.split_once('=')?;
+                let status = [
+                    MaintenanceStatus::Ok,
+                    MaintenanceStatus::DueSoon,
+                    MaintenanceStatus::Overdue,
+                    MaintenanceStatus::Unknown,
+                ]
+                .into_iter()
+                .find(|s| s.as_str() == status)?;
+                Some((task.to_string(), status))
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(PublishedSchedule {
+            fingerprint,
+            statuses,
+        })
+    }
+}
+
+/// FNV-1a, 64 bits: stable across builds and platforms (unlike `std`'s hasher), so a restart or an
+/// upgrade does not make every schedule look changed.
+struct Fnv64(u64);
+
+impl Default for Fnv64 {
+    fn default() -> Fnv64 {
+        Fnv64(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::io::Write for Fnv64 {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A reminder the scheduler has published.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SentReminder {
+    pub task: String,
+    pub status: MaintenanceStatus,
+    pub due_cycle: String,
+    pub occurrence: u32,
+    pub reminder_id: String,
+    /// The day of the evaluation that sent it: weekly repeats count from the first one's.
+    pub sent_on: NaiveDate,
+    pub sent_at: DateTime<Utc>,
+}
+
+/// An event to publish about one vehicle.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outgoing {
+    ScheduleUpdated(MaintenanceScheduleUpdated),
+    StatusChanged(MaintenanceStatusChanged),
+    Reminder(ReminderDue),
+}
+
+impl Outgoing {
+    pub fn event_type(&self) -> EventType {
+        match self {
+            Outgoing::ScheduleUpdated(_) => EventType::MaintenanceScheduleUpdated,
+            Outgoing::StatusChanged(_) => EventType::MaintenanceStatusChanged,
+            Outgoing::Reminder(_) => EventType::ReminderDue,
+        }
+    }
+
+    pub fn into_envelope(
+        self,
+        org_id: &str,
+        vehicle_id: &str,
+        traceparent: Option<String>,
+    ) -> Envelope {
+        let event_type = self.event_type();
+        let data = match self {
+            Outgoing::ScheduleUpdated(d) => serde_json::to_value(d),
+            Outgoing::StatusChanged(d) => serde_json::to_value(d),
+            Outgoing::Reminder(d) => serde_json::to_value(d),
+        }
+        .expect("maintenance events serialise");
+        Envelope::new(
+            event_type,
+            SOURCE,
+            org_id,
+            Some(vehicle_id),
+            traceparent,
+            data,
+        )
+    }
+}
+
+/// What an evaluation changes: the published schedule to remember (when it changed), reminders to record
+/// and events to publish, all in one transaction.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Plan {
+    pub published: Option<PublishedSchedule>,
+    pub reminders: Vec<SentReminder>,
+    pub outgoing: Vec<Outgoing>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.published.is_none() && self.reminders.is_empty() && self.outgoing.is_empty()
+    }
+
+    /// The `MaintenanceScheduleUpdated` payload, when the schedule changed.
+    pub fn schedule(&self) -> Option<&MaintenanceScheduleUpdated> {
+        self.outgoing.iter().find_map(|o| match o {
+            Outgoing::ScheduleUpdated(s) => Some(s),
+            _ => None,
+        })
+    }
+
+    pub fn status_changes(&self) -> usize {
+        self.outgoing
+            .iter()
+            .filter(|o| matches!(o, Outgoing::StatusChanged(_)))
+            .count()
+    }
+
+    pub fn into_envelopes(
+        self,
+        vehicle: &VehicleRecord,
+        traceparent: Option<&str>,
+    ) -> Vec<Envelope> {
+        self.outgoing
+            .into_iter()
+            .map(|o| {
+                o.into_envelope(
+                    &vehicle.org_id,
+                    &vehicle.id,
+                    traceparent.map(str::to_string),
+                )
+            })
+            .collect()
+    }
+}
+
+/// Stable id of a reminder: the notification service delivers each id once per channel.
+pub fn reminder_id(
+    vehicle_id: &str,
+    task: &str,
+    status: MaintenanceStatus,
+    due_cycle: &str,
+    occurrence: u32,
+) -> String {
+    let key = format!(
+        "{vehicle_id}\n{task}\n{}\n{due_cycle}\n{occurrence}",
+        status.as_str()
+    );
+    let digest = Sha256::digest(key.as_bytes());
+    let hex: String = digest.iter().take(13).map(|b| format!("{b:02x}")).collect();
+    format!("rem_{hex}")
+}
+
+/// Decides what `current` (evaluated on `today`) changes against what was published before.
+pub fn plan(
+    vehicle: &VehicleRecord,
+    previous: Option<&PublishedSchedule>,
+    sent: &[SentReminder],
+    current: &Evaluation,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) -> Plan {
+    let mut out = Plan::default();
+    let published = PublishedSchedule::of(&current.items);
+    if previous.map(|p| p.fingerprint) != Some(published.fingerprint) {
+        out.published = Some(published);
+        out.outgoing
+            .push(Outgoing::ScheduleUpdated(MaintenanceScheduleUpdated {
+                vehicle_id: vehicle.id.clone(),
+                items: current.items.clone(),
+                odometer: current.odometer.clone(),
+                evaluated_at: now,
+            }));
+    }
+
+    let before: HashMap<&str, MaintenanceStatus> = previous
+        .map(|p| p.statuses.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .map(|(task, status)| (task.as_str(), *status))
+        .collect();
+    for item in &current.items {
+        let previous_status = before.get(item.task.as_str()).copied();
+        // A brand-new item is news only when it already needs attention.
+        let changed = match previous_status {
+            Some(p) => p != item.status,
+            None => matches!(
+                item.status,
+                MaintenanceStatus::DueSoon | MaintenanceStatus::Overdue
+            ),
+        };
+        if changed {
+            out.outgoing
+                .push(Outgoing::StatusChanged(MaintenanceStatusChanged {
+                    vehicle_id: vehicle.id.clone(),
+                    task: item.task.clone(),
+                    title: item.title.clone(),
+                    previous_status,
+                    status: item.status,
+                    reason: item.reason.clone(),
+                    due_cycle: item.due_cycle.clone(),
+                    due_at: item.due_at,
+                    due_odometer: item.due_odometer,
+                }));
+        }
+    }
+
+    let already: HashSet<(&str, MaintenanceStatus, &str, u32)> = sent
+        .iter()
+        .map(|r| {
+            (
+                r.task.as_str(),
+                r.status,
+                r.due_cycle.as_str(),
+                r.occurrence,
+            )
+        })
+        .collect();
+    let first_overdue: HashMap<(&str, &str), NaiveDate> = sent
+        .iter()
+        .filter(|r| r.status == MaintenanceStatus::Overdue && r.occurrence == 0)
+        .map(|r| ((r.task.as_str(), r.due_cycle.as_str()), r.sent_on))
+        .collect();
+    for item in current.items.iter().filter(|i| i.enabled) {
+        let occurrence = match item.status {
+            MaintenanceStatus::DueSoon => 0,
+            MaintenanceStatus::Overdue => {
+                match first_overdue.get(&(item.task.as_str(), item.due_cycle.as_str())) {
+                    None => 0,
+                    Some(first) => {
+                        let weeks = (today - *first).num_days().max(0) / OVERDUE_REPEAT_DAYS;
+                        u32::try_from(weeks).unwrap_or(u32::MAX)
+                    }
+                }
+            }
+            MaintenanceStatus::Ok | MaintenanceStatus::Unknown => continue,
+        };
+        if already.contains(&(
+            item.task.as_str(),
+            item.status,
+            item.due_cycle.as_str(),
+            occurrence,
+        )) {
+            continue;
+        }
+        let id = reminder_id(
+            &vehicle.id,
+            &item.task,
+            item.status,
+            &item.due_cycle,
+            occurrence,
+        );
+        out.reminders.push(SentReminder {
+            task: item.task.clone(),
+            status: item.status,
+            due_cycle: item.due_cycle.clone(),
+            occurrence,
+            reminder_id: id.clone(),
+            sent_on: today,
+            sent_at: now,
+        });
+        out.outgoing.push(Outgoing::Reminder(ReminderDue {
+            reminder_id: id,
+            vehicle_id: vehicle.id.clone(),
+            vehicle_name: vehicle.name.clone(),
+            task: item.task.clone(),
+            title: item.title.clone(),
+            status: item.status,
+            reason: item.reason.clone(),
+            due_cycle: item.due_cycle.clone(),
+            due_at: item.due_at,
+            due_odometer: item.due_odometer,
+            occurrence,
+        }));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, TimeZone};
+    use vwc_contracts::OdometerUnit;
+
+    use crate::due::ItemSettings;
+    use crate::schedule::{FactKind, TimelineFact, evaluate_vehicle};
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, 10, 0, 0).unwrap()
+    }
+
+    fn noon(d: NaiveDate) -> DateTime<Utc> {
+        d.and_hms_opt(12, 0, 0).unwrap().and_utc()
+    }
+
+    fn vehicle() -> VehicleRecord {
+        VehicleRecord {
+            id: "veh_1".into(),
+            org_id: "org_a".into(),
+            name: "2021 Toyota RAV4 (Blue)".into(),
+            unit: OdometerUnit::Mi,
+            registered_at: at(2024, 1, 1),
+        }
+    }
+
+    /// Only the oil change, done at 40,000 mi on 1 March 2025 (5,000 mi / 6 months), plus readings.
+    struct Scenario {
+        facts: Vec<TimelineFact>,
+        settings: Vec<ItemSettings>,
+        published: Option<PublishedSchedule>,
+        last_items: Vec<MaintenanceItemView>,
+        sent: Vec<SentReminder>,
+    }
+
+    impl Scenario {
+        fn new() -> Scenario {
+            Scenario {
+                facts: vec![TimelineFact {
+                    event_id: "oil".into(),
+                    kind: FactKind::Maintenance,
+                    at: at(2025, 3, 1),
+                    odometer: Some(40_000),
+                    tasks: vec!["oil_change".into()],
+                }],
+                settings: Vec::new(),
+                published: None,
+                last_items: Vec::new(),
+                sent: Vec::new(),
+            }
+        }
+
+        fn read(&mut self, on: NaiveDate, value: u64) {
+            self.facts.push(TimelineFact {
+                event_id: format!("r{value}"),
+                kind: FactKind::Reading,
+                at: noon(on),
+                odometer: Some(value),
+                tasks: Vec::new(),
+            });
+        }
+
+        fn done(&mut self, on: NaiveDate, value: u64) {
+            self.facts.push(TimelineFact {
+                event_id: format!("d{value}"),
+                kind: FactKind::Maintenance,
+                at: noon(on),
+                odometer: Some(value),
+                tasks: vec!["oil_change".into()],
+            });
+        }
+
+        /// Evaluates, plans and "commits" like the store would; returns the plan.
+        fn run(&mut self, today: NaiveDate) -> Plan {
+            let evaluation = evaluate_vehicle(&vehicle(), &self.facts, &self.settings, today);
+            let p = plan(
+                &vehicle(),
+                self.published.as_ref(),
+                &self.sent,
+                &evaluation,
+                today,
+                noon(today),
+            );
+            if let Some(published) = &p.published {
+                self.published = Some(published.clone());
+                self.last_items = p.schedule().unwrap().items.clone();
+            }
+            self.sent.extend(p.reminders.iter().cloned());
+            p
+        }
+    }
+
+    fn reminders(p: &Plan) -> Vec<(&str, MaintenanceStatus, u32)> {
+        p.outgoing
+            .iter()
+            .filter_map(|o| match o {
+                Outgoing::Reminder(r) => Some((r.task.as_str(), r.status, r.occurrence)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn oil_reminders(p: &Plan) -> Vec<(MaintenanceStatus, u32)> {
+        reminders(p)
+            .into_iter()
+            .filter(|r| r.0 == "oil_change")
+            .map(|r| (r.1, r.2))
+            .collect()
+    }
+
+    fn status_changes(p: &Plan) -> Vec<(String, Option<MaintenanceStatus>, MaintenanceStatus)> {
+        p.outgoing
+            .iter()
+            .filter_map(|o| match o {
+                Outgoing::StatusChanged(c) => Some((c.task.clone(), c.previous_status, c.status)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_first_evaluation_publishes_the_schedule_and_nothing_else_when_all_is_well() {
+        let mut s = Scenario::new();
+        let p = s.run(day(2025, 3, 2));
+        assert!(matches!(p.outgoing[0], Outgoing::ScheduleUpdated(_)));
+        assert_eq!(p.schedule().unwrap().items.len(), 12);
+        assert_eq!(p.published.as_ref().unwrap().statuses.len(), 12);
+        assert_eq!(oil_reminders(&p), []);
+        assert!(status_changes(&p).iter().all(|c| c.0 != "oil_change"));
+    }
+
+    #[test]
+    fn entering_due_soon_sends_one_reminder_and_the_same_state_again_sends_none() {
+        let mut s = Scenario::new();
+        s.run(day(2025, 3, 2));
+        s.read(day(2025, 6, 1), 44_600);
+        let p = s.run(day(2025, 6, 1));
+        assert_eq!(oil_reminders(&p), [(MaintenanceStatus::DueSoon, 0)]);
+        assert!(status_changes(&p).contains(&(
+            "oil_change".into(),
+            Some(MaintenanceStatus::Ok),
+            MaintenanceStatus::DueSoon
+        )));
+        let Some(Outgoing::Reminder(r)) = p
+            .outgoing
+            .iter()
+            .find(|o| matches!(o, Outgoing::Reminder(r) if r.task == "oil_change"))
+        else {
+            unreachable!()
+        };
+        assert_eq!(r.vehicle_name, "2021 Toyota RAV4 (Blue)");
+        assert_eq!(r.due_cycle, "2025-09-01@45000");
+        assert_eq!(
+            r.reminder_id,
+            reminder_id(
+                "veh_1",
+                "oil_change",
+                MaintenanceStatus::DueSoon,
+                "2025-09-01@45000",
+                0
+            )
+        );
+
+        let again = s.run(day(2025, 6, 1));
+        assert!(again.is_empty(), "{again:?}");
+    }
+
+    #[test]
+    fn overdue_sends_one_reminder_then_a_repeat_each_week_while_it_stays_overdue() {
+        let mut s = Scenario::new();
+        s.run(day(2025, 3, 2));
+        s.read(day(2025, 6, 1), 44_600);
+        s.run(day(2025, 6, 1));
+        s.read(day(2025, 6, 10), 45_100);
+        let p = s.run(day(2025, 6, 10));
+        assert_eq!(oil_reminders(&p), [(MaintenanceStatus::Overdue, 0)]);
+        assert!(s.run(day(2025, 6, 10)).is_empty());
+        // Six days later: the reason text moved on, but no reminder yet.
+        assert_eq!(oil_reminders(&s.run(day(2025, 6, 16))), []);
+        let week = s.run(day(2025, 6, 17));
+        assert_eq!(oil_reminders(&week), [(MaintenanceStatus::Overdue, 1)]);
+        assert!(s.run(day(2025, 6, 17)).is_empty());
+        assert_eq!(
+            oil_reminders(&s.run(day(2025, 6, 24))),
+            [(MaintenanceStatus::Overdue, 2)]
+        );
+    }
+
+    #[test]
+    fn maintenance_resets_the_item_and_its_next_cycle_reminds_again() {
+        let mut s = Scenario::new();
+        s.read(day(2025, 6, 10), 45_100);
+        assert_eq!(
+            oil_reminders(&s.run(day(2025, 6, 10))),
+            [(MaintenanceStatus::Overdue, 0)]
+        );
+        s.done(day(2025, 6, 12), 45_200);
+        let reset = s.run(day(2025, 6, 12));
+        assert_eq!(oil_reminders(&reset), []);
+        assert!(status_changes(&reset).contains(&(
+            "oil_change".into(),
+            Some(MaintenanceStatus::Overdue),
+            MaintenanceStatus::Ok
+        )));
+        assert_eq!(s.last_items[0].due_cycle, "2025-12-12@50200");
+        s.read(day(2025, 10, 1), 49_800);
+        let p = s.run(day(2025, 10, 1));
+        let Some(Outgoing::Reminder(r)) = p
+            .outgoing
+            .iter()
+            .find(|o| matches!(o, Outgoing::Reminder(r) if r.task == "oil_change"))
+        else {
+            panic!("no reminder in the new cycle: {p:?}")
+        };
+        assert_eq!(
+            (r.status, r.occurrence, r.due_cycle.as_str()),
+            (MaintenanceStatus::DueSoon, 0, "2025-12-12@50200")
+        );
+    }
+
+    #[test]
+    fn a_disabled_item_sends_no_reminder() {
+        let mut s = Scenario::new();
+        let mut oil = ItemSettings::default_for("oil_change", OdometerUnit::Mi).unwrap();
+        oil.enabled = false;
+        s.settings = vec![oil];
+        s.read(day(2025, 6, 10), 45_100);
+        let p = s.run(day(2025, 6, 10));
+        assert_eq!(oil_reminders(&p), []);
+        let view = &p.schedule().unwrap().items[0];
+        assert_eq!(
+            (view.status, view.enabled),
+            (MaintenanceStatus::Unknown, false)
+        );
+    }
+
+    #[test]
+    fn straight_to_overdue_skips_the_due_soon_reminder() {
+        let mut s = Scenario::new();
+        s.run(day(2025, 3, 2));
+        s.read(day(2025, 6, 10), 46_000);
+        assert_eq!(
+            oil_reminders(&s.run(day(2025, 6, 10))),
+            [(MaintenanceStatus::Overdue, 0)]
+        );
+    }
+
+    #[test]
+    fn a_missed_week_is_not_sent_late_the_current_week_is() {
+        let mut s = Scenario::new();
+        s.read(day(2025, 6, 10), 45_100);
+        s.run(day(2025, 6, 10));
+        assert_eq!(
+            oil_reminders(&s.run(day(2025, 6, 10) + Duration::days(15))),
+            [(MaintenanceStatus::Overdue, 2)]
+        );
+    }
+
+    #[test]
+    fn the_published_schedule_is_remembered_by_fingerprint_and_statuses() {
+        let mut s = Scenario::new();
+        s.read(day(2025, 6, 10), 45_100);
+        let p = s.run(day(2025, 6, 10));
+        let published = p.published.unwrap();
+        assert_eq!(published, PublishedSchedule::of(&s.last_items));
+        assert_eq!(published.status_of("oil_change"), Some(MaintenanceStatus::Overdue));
+        let encoded = published.encode_statuses();
+        assert!(encoded.starts_with("oil_change=overdue,tire_rotation="), "{encoded}");
+        assert_eq!(PublishedSchedule::decode(published.fingerprint, &encoded), Some(published.clone()));
+        assert_eq!(PublishedSchedule::decode(1, "oil_change=broken"), None);
+        let mut changed = s.last_items.clone();
+        changed[0].reason.push('!');
+        assert_ne!(PublishedSchedule::of(&changed).fingerprint, published.fingerprint);
+    }
+
+    #[test]
+    fn reminder_ids_are_stable_and_distinct_per_key() {
+        let a = reminder_id("veh_1", "oil_change", MaintenanceStatus::Overdue, "c", 0);
+        assert_eq!(
+            a,
+            reminder_id("veh_1", "oil_change", MaintenanceStatus::Overdue, "c", 0)
+        );
+        assert!(a.starts_with("rem_") && a.len() == 30);
+        for other in [
+            reminder_id("veh_2", "oil_change", MaintenanceStatus::Overdue, "c", 0),
+            reminder_id("veh_1", "coolant", MaintenanceStatus::Overdue, "c", 0),
+            reminder_id("veh_1", "oil_change", MaintenanceStatus::DueSoon, "c", 0),
+            reminder_id("veh_1", "oil_change", MaintenanceStatus::Overdue, "d", 0),
+            reminder_id("veh_1", "oil_change", MaintenanceStatus::Overdue, "c", 1),
+        ] {
+            assert_ne!(a, other);
+        }
+    }
+
+    #[test]
+    fn outgoing_events_become_envelopes_of_this_service() {
+        let mut s = Scenario::new();
+        s.read(day(2025, 6, 10), 45_100);
+        let p = s.run(day(2025, 6, 10));
+        let envelopes = p.into_envelopes(
+            &vehicle(),
+            Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+        );
+        assert_eq!(
+            envelopes[0].event_type,
+            EventType::MaintenanceScheduleUpdated
+        );
+        assert!(
+            envelopes
+                .iter()
+                .all(|e| e.source == "vwc.maintenance-scheduler"
+                    && e.org_id == "org_a"
+                    && e.vehicle_id.as_deref() == Some("veh_1")
+                    && e.traceparent.is_some())
+        );
+        let reminder: ReminderDue = envelopes.last().unwrap().data_as().unwrap();
+        assert_eq!(reminder.status, MaintenanceStatus::Overdue);
+    }
+}

@@ -1,0 +1,287 @@
+//! The scheduler's use cases over its store: apply a registration or a timeline event, change an item's
+//! settings. Each one reads the vehicle's state, lets the pure evaluation and plan decide, and commits
+//! against the version it read (retrying when another writer got there first).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use vwc_contracts::maintenance::MaintenanceItemView;
+use vwc_contracts::{FieldError, Vehicle, VehicleEvent, is_task_code};
+use vwc_store::StoreError;
+
+use crate::plan::{Plan, plan};
+use crate::schedule::{
+    Evaluation, ItemChange, TimelineFact, VehicleRecord, current_settings, evaluate_vehicle,
+};
+use crate::store::{CommitOutcome, SchedulerStore, VehicleCommit, VehicleState};
+
+/// Attempts of one update before giving up on a vehicle that keeps changing under it.
+const MAX_ATTEMPTS: u32 = 16;
+
+/// Where "now" comes from: the wall clock in production, a fixed instant in tests.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(Utc::now)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("vehicle {0} kept changing; gave up after {MAX_ATTEMPTS} attempts")]
+    Contention(String),
+}
+
+/// What an update did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Updated {
+    pub outcome: CommitOutcome,
+    /// The vehicle's schedule after the update; `None` for a duplicate or an unregistered vehicle.
+    pub evaluation: Option<Evaluation>,
+    pub plan: Plan,
+}
+
+/// Evaluates `state` (already changed in memory) and fills the commit's published schedule, reminders
+/// and events.
+/// Returns the evaluation and the plan; nothing to evaluate before the vehicle is registered.
+pub fn decide(
+    state: &VehicleState,
+    commit: &mut VehicleCommit,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+    traceparent: Option<&str>,
+) -> Option<(Evaluation, Plan)> {
+    let vehicle = state.vehicle.as_ref()?;
+    let evaluation = evaluate_vehicle(vehicle, &state.facts, &state.settings, today);
+    let p = plan(
+        vehicle,
+        state.published.as_ref(),
+        &state.reminders,
+        &evaluation,
+        today,
+        now,
+    );
+    commit.published = p.published.clone();
+    commit.reminders = p.reminders.clone();
+    commit.outbox = p.envelopes(vehicle, traceparent);
+    Some((evaluation, p))
+}
+
+/// When an update happens: the day it evaluates for and the instant it stamps events with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AsOf {
+    pub today: NaiveDate,
+    pub now: DateTime<Utc>,
+}
+
+impl AsOf {
+    pub fn at(now: DateTime<Utc>) -> AsOf {
+        AsOf {
+            today: now.date_naive(),
+            now,
+        }
+    }
+}
+
+/// Reads the vehicle, applies `change` to the state in memory (recording what to store in the commit),
+/// re-evaluates as of `when`, and commits; again from the top on a conflict. `change` may refuse.
+pub async fn update_vehicle<E>(
+    store: &dyn SchedulerStore,
+    vehicle_id: &str,
+    claim: Option<&str>,
+    when: AsOf,
+    traceparent: Option<&str>,
+    mut change: impl FnMut(&mut VehicleState, &mut VehicleCommit) -> Result<(), E>,
+) -> Result<Result<Updated, E>, UpdateError> {
+    let AsOf { today, now } = when;
+    for _ in 0..MAX_ATTEMPTS {
+        let mut state = store.vehicle_state(vehicle_id).await?;
+        let mut commit = VehicleCommit::on(&state);
+        commit.claim = claim.map(str::to_string);
+        if let Err(refused) = change(&mut state, &mut commit) {
+            return Ok(Err(refused));
+        }
+        let decided = decide(&state, &mut commit, today, now, traceparent);
+        match store.commit(commit).await? {
+            CommitOutcome::Conflict => continue,
+            CommitOutcome::Duplicate => {
+                return Ok(Ok(Updated {
+                    outcome: CommitOutcome::Duplicate,
+                    evaluation: None,
+                    plan: Plan::default(),
+                }));
+            }
+            CommitOutcome::Applied => {
+                let (evaluation, plan) =
+                    decided.map_or((None, Plan::default()), |(e, p)| (Some(e), p));
+                return Ok(Ok(Updated {
+                    outcome: CommitOutcome::Applied,
+                    evaluation,
+                    plan,
+                }));
+            }
+        }
+    }
+    Err(UpdateError::Contention(vehicle_id.to_string()))
+}
+
+/// Why `PUT /v1/vehicles/{id}/maintenance/{task}` was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigureError {
+    /// Unknown here, or of another organisation: the same answer.
+    #[error("vehicle not found")]
+    VehicleNotFound,
+    /// Neither a catalogue task, a task already configured, nor a new custom task with a title.
+    #[error("maintenance task not found")]
+    TaskNotFound,
+    #[error("invalid settings")]
+    Invalid(Vec<FieldError>),
+    #[error(transparent)]
+    Update(#[from] UpdateError),
+}
+
+/// The scheduler's write operations, for the consumer and the HTTP routes.
+#[derive(Clone)]
+pub struct Scheduler {
+    store: Arc<dyn SchedulerStore>,
+    clock: Clock,
+}
+
+impl Scheduler {
+    pub fn new(store: Arc<dyn SchedulerStore>) -> Scheduler {
+        Scheduler {
+            store,
+            clock: system_clock(),
+        }
+    }
+
+    /// Evaluates "today" by another clock (tests, demos).
+    pub fn with_clock(mut self, clock: Clock) -> Scheduler {
+        self.clock = clock;
+        self
+    }
+
+    pub fn store(&self) -> &Arc<dyn SchedulerStore> {
+        &self.store
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
+    }
+
+    /// Creates (or refreshes) the vehicle's schedule and publishes it.
+    pub async fn vehicle_registered(
+        &self,
+        envelope_id: &str,
+        vehicle: &Vehicle,
+        traceparent: Option<&str>,
+    ) -> Result<Updated, UpdateError> {
+        let record = VehicleRecord::from_vehicle(vehicle);
+        let updated = update_vehicle(
+            self.store.as_ref(),
+            &vehicle.id,
+            Some(envelope_id),
+            AsOf::at(self.now()),
+            traceparent,
+            |state, commit| {
+                state.vehicle = Some(record.clone());
+                commit.register = Some(record.clone());
+                Ok::<(), std::convert::Infallible>(())
+            },
+        )
+        .await?;
+        Ok(updated.unwrap_or_else(|never| match never {}))
+    }
+
+    /// Records what the event says about maintenance and re-evaluates the vehicle. An event that says
+    /// nothing about maintenance changes nothing (`None`).
+    pub async fn vehicle_event(
+        &self,
+        envelope_id: &str,
+        event: &VehicleEvent,
+        traceparent: Option<&str>,
+    ) -> Result<Option<Updated>, UpdateError> {
+        let Some(fact) = TimelineFact::from_event(event) else {
+            return Ok(None);
+        };
+        let updated = update_vehicle(
+            self.store.as_ref(),
+            &event.vehicle_id,
+            Some(envelope_id),
+            AsOf::at(self.now()),
+            traceparent,
+            |state, commit| {
+                if let Some(v) = &state.vehicle
+                    && v.org_id != event.org_id
+                {
+                    return Err(());
+                }
+                if !state.facts.iter().any(|f| f.event_id == fact.event_id) {
+                    state.facts.push(fact.clone());
+                }
+                commit.facts = vec![fact.clone()];
+                Ok(())
+            },
+        )
+        .await?;
+        match updated {
+            Ok(u) => Ok(Some(u)),
+            Err(()) => {
+                tracing::warn!(vehicle_id = %event.vehicle_id, event_org = %event.org_id,
+                    "event names a vehicle of another organisation; ignored");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Changes one item of a vehicle of `org` and returns its view after re-evaluation.
+    pub async fn configure_item(
+        &self,
+        org: &str,
+        vehicle_id: &str,
+        task: &str,
+        change: &ItemChange,
+        traceparent: Option<&str>,
+    ) -> Result<MaintenanceItemView, ConfigureError> {
+        if !is_task_code(task) {
+            return Err(ConfigureError::TaskNotFound);
+        }
+        let updated = update_vehicle(
+            self.store.as_ref(),
+            vehicle_id,
+            None,
+            AsOf::at(self.now()),
+            traceparent,
+            |state, commit| {
+                let vehicle = state
+                    .vehicle
+                    .as_ref()
+                    .filter(|v| v.org_id == org)
+                    .ok_or(ConfigureError::VehicleNotFound)?;
+                let current = match current_settings(vehicle.unit, &state.settings, task) {
+                    Some(current) => current,
+                    // A task outside the catalogue is created by naming it.
+                    None if matches!(change.title, Some(Some(_))) => ItemChange::blank(task),
+                    None => return Err(ConfigureError::TaskNotFound),
+                };
+                let next = change.apply_to(&current);
+                next.validate().map_err(ConfigureError::Invalid)?;
+                state.settings.retain(|s| s.task != task);
+                state.settings.push(next.clone());
+                commit.settings = vec![next];
+                Ok(())
+            },
+        )
+        .await?;
+        let updated = updated?;
+        updated
+            .evaluation
+            .and_then(|e| e.item(task).cloned())
+            .ok_or_else(|| {
+                ConfigureError::Update(UpdateError::Store(StoreError::Other(format!(
+                    "vehicle {vehicle_id} has no item {task} after configuring it"
+                ))))
+            })
+    }
+}

@@ -1,0 +1,495 @@
+//! SQLite adapter of the scheduler store. Per-vehicle rows are clustered by vehicle id (`WITHOUT ROWID`),
+//! so the sweep reads a page of vehicles with one range-free lookup per table.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::{Connection, params};
+use tokio::sync::Notify;
+use vwc_bus::{BoxError, DeadLetter, DeadLetterStore};
+use vwc_contracts::Envelope;
+use vwc_contracts::maintenance::MaintenanceStatus;
+use vwc_store::sqlite::{claim_inbox, enqueue, optional};
+use vwc_store::{Outbox, OutboxId, SqliteDb, StoreError, StoreResult, ts};
+
+use crate::CONSUMER;
+use crate::plan::{PublishedSchedule, SentReminder};
+use crate::schedule::{FactKind, TimelineFact, VehicleRecord};
+use crate::store::{CommitOutcome, SchedulerStore, VehicleCommit, VehicleState};
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE vehicles (
+    id TEXT PRIMARY KEY,
+    org_id TEXT,
+    name TEXT,
+    unit TEXT,
+    registered_at TEXT,
+    version INTEGER NOT NULL
+);
+CREATE INDEX vehicles_by_org ON vehicles (org_id, id);
+CREATE TABLE facts (
+    vehicle_id TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    occurred_at TEXT NOT NULL,
+    odometer INTEGER,
+    tasks TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (vehicle_id, event_id)
+) WITHOUT ROWID;
+CREATE TABLE item_settings (
+    vehicle_id TEXT NOT NULL,
+    task TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (vehicle_id, task)
+) WITHOUT ROWID;
+CREATE TABLE published (
+    vehicle_id TEXT PRIMARY KEY,
+    fingerprint INTEGER NOT NULL,
+    statuses TEXT NOT NULL
+);
+CREATE TABLE reminders (
+    vehicle_id TEXT NOT NULL,
+    task TEXT NOT NULL,
+    status TEXT NOT NULL,
+    due_cycle TEXT NOT NULL,
+    occurrence INTEGER NOT NULL,
+    reminder_id TEXT NOT NULL,
+    sent_on TEXT NOT NULL,
+    sent_at TEXT NOT NULL,
+    PRIMARY KEY (vehicle_id, task, status, due_cycle, occurrence)
+) WITHOUT ROWID;
+CREATE TABLE sweeps (
+    org_id TEXT PRIMARY KEY,
+    day TEXT NOT NULL,
+    swept_at TEXT NOT NULL
+);
+"#];
+
+#[derive(Clone)]
+pub struct SqliteSchedulerStore {
+    db: SqliteDb,
+}
+
+impl SqliteSchedulerStore {
+    pub fn open(path: &Path) -> StoreResult<SqliteSchedulerStore> {
+        Ok(SqliteSchedulerStore {
+            db: SqliteDb::open(path, MIGRATIONS)?,
+        })
+    }
+
+    pub fn db(&self) -> &SqliteDb {
+        &self.db
+    }
+}
+
+fn other(message: String) -> StoreError {
+    StoreError::Other(message)
+}
+
+fn parse_ts(s: &str) -> StoreResult<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| other(format!("bad timestamp {s:?}: {e}")))
+}
+
+fn parse_day(s: &str) -> StoreResult<NaiveDate> {
+    s.parse().map_err(|e| other(format!("bad date {s:?}: {e}")))
+}
+
+fn parse_status(s: &str) -> StoreResult<MaintenanceStatus> {
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .map_err(|e| other(format!("bad status {s:?}: {e}")))
+}
+
+fn parse_unit(s: &str) -> StoreResult<vwc_contracts::OdometerUnit> {
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .map_err(|e| other(format!("bad unit {s:?}: {e}")))
+}
+
+/// id, org_id, name, unit, registered_at, version
+type VehicleRow = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    i64,
+);
+
+fn state_from_row(row: VehicleRow) -> StoreResult<VehicleState> {
+    let (id, org_id, name, unit, registered_at, version) = row;
+    let vehicle = match (org_id, name, unit, registered_at) {
+        (Some(org_id), Some(name), Some(unit), Some(registered_at)) => Some(VehicleRecord {
+            id: id.clone(),
+            org_id,
+            name,
+            unit: parse_unit(&unit)?,
+            registered_at: parse_ts(&registered_at)?,
+        }),
+        _ => None,
+    };
+    Ok(VehicleState {
+        vehicle_id: id,
+        vehicle,
+        version: version as u64,
+        ..VehicleState::default()
+    })
+}
+
+/// Fills facts, settings, the published schedule and reminders of `states` (keyed by vehicle id) from the other tables.
+/// `ids` is the JSON array of the vehicle ids.
+fn load_details(
+    conn: &Connection,
+    ids: &str,
+    states: &mut HashMap<String, VehicleState>,
+) -> StoreResult<()> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT vehicle_id, event_id, kind, occurred_at, odometer, tasks FROM facts
+         WHERE vehicle_id IN (SELECT value FROM json_each(?1))",
+    )?;
+    let mut rows = stmt.query([ids])?;
+    while let Some(r) = rows.next()? {
+        let vehicle_id: String = r.get(0)?;
+        let kind: String = r.get(2)?;
+        let at: String = r.get(3)?;
+        let tasks: String = r.get(5)?;
+        let fact = TimelineFact {
+            event_id: r.get(1)?,
+            kind: FactKind::parse(&kind).ok_or_else(|| other(format!("bad fact kind {kind:?}")))?,
+            at: parse_ts(&at)?,
+            odometer: r.get::<_, Option<i64>>(4)?.map(|o| o as u64),
+            tasks: tasks
+                .split(',')
+                .filter(|t| !t.is_empty())
+                .map(str::to_string)
+                .collect(),
+        };
+        if let Some(s) = states.get_mut(&vehicle_id) {
+            s.facts.push(fact);
+        }
+    }
+
+    let mut stmt = conn.prepare_cached(
+        "SELECT vehicle_id, body FROM item_settings WHERE vehicle_id IN (SELECT value FROM json_each(?1))",
+    )?;
+    let mut rows = stmt.query([ids])?;
+    while let Some(r) = rows.next()? {
+        let vehicle_id: String = r.get(0)?;
+        let body: String = r.get(1)?;
+        if let Some(s) = states.get_mut(&vehicle_id) {
+            s.settings.push(serde_json::from_str(&body)?);
+        }
+    }
+
+    let mut stmt = conn.prepare_cached(
+        "SELECT vehicle_id, fingerprint, statuses FROM published
+         WHERE vehicle_id IN (SELECT value FROM json_each(?1))",
+    )?;
+    let mut rows = stmt.query([ids])?;
+    while let Some(r) = rows.next()? {
+        let vehicle_id: String = r.get(0)?;
+        let fingerprint: i64 = r.get(1)?;
+        let statuses: String = r.get(2)?;
+        let published = PublishedSchedule::decode(fingerprint as u64, &statuses)
+            .ok_or_else(|| other(format!("bad published statuses {statuses:?}")))?;
+        if let Some(s) = states.get_mut(&vehicle_id) {
+            s.published = Some(published);
+        }
+    }
+
+    let mut stmt = conn.prepare_cached(
+        "SELECT vehicle_id, task, status, due_cycle, occurrence, reminder_id, sent_on, sent_at FROM reminders
+         WHERE vehicle_id IN (SELECT value FROM json_each(?1))",
+    )?;
+    let mut rows = stmt.query([ids])?;
+    while let Some(r) = rows.next()? {
+        let vehicle_id: String = r.get(0)?;
+        let status: String = r.get(2)?;
+        let sent_on: String = r.get(6)?;
+        let sent_at: String = r.get(7)?;
+        let reminder = SentReminder {
+            task: r.get(1)?,
+            status: parse_status(&status)?,
+            due_cycle: r.get(3)?,
+            occurrence: r.get::<_, i64>(4)? as u32,
+            reminder_id: r.get(5)?,
+            sent_on: parse_day(&sent_on)?,
+            sent_at: parse_ts(&sent_at)?,
+        };
+        if let Some(s) = states.get_mut(&vehicle_id) {
+            s.reminders.push(reminder);
+        }
+    }
+    Ok(())
+}
+
+/// Reads the vehicles `rows` describe and their details, in one snapshot opened by the caller.
+fn load_states(conn: &Connection, rows: Vec<VehicleRow>) -> StoreResult<Vec<VehicleState>> {
+    let order: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
+    let mut states: HashMap<String, VehicleState> = rows
+        .into_iter()
+        .map(|r| state_from_row(r).map(|s| (s.vehicle_id.clone(), s)))
+        .collect::<StoreResult<_>>()?;
+    if !order.is_empty() {
+        load_details(conn, &serde_json::to_string(&order)?, &mut states)?;
+    }
+    Ok(order
+        .into_iter()
+        .filter_map(|id| states.remove(&id))
+        .collect())
+}
+
+fn read_vehicle_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VehicleRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
+}
+
+/// A commit with its JSON prepared off the writer thread.
+struct PreparedCommit {
+    commit: VehicleCommit,
+    settings: Vec<(String, String)>,
+    statuses: Option<String>,
+}
+
+fn prepare(commit: VehicleCommit) -> StoreResult<PreparedCommit> {
+    let settings = commit
+        .settings
+        .iter()
+        .map(|s| Ok((s.task.clone(), serde_json::to_string(s)?)))
+        .collect::<StoreResult<_>>()?;
+    let views = commit
+        .views
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()?;
+    Ok(PreparedCommit {
+        commit,
+        settings,
+        views,
+    })
+}
+
+fn apply(conn: &Connection, p: &PreparedCommit) -> StoreResult<CommitOutcome> {
+    let c = &p.commit;
+    let current: i64 = optional(
+        conn.prepare_cached("SELECT version FROM vehicles WHERE id = ?1")?
+            .query_row([&c.vehicle_id], |r| r.get(0)),
+    )?
+    .unwrap_or(0);
+    if current as u64 != c.expected_version {
+        return Ok(CommitOutcome::Conflict);
+    }
+    if let Some(envelope_id) = &c.claim
+        && !claim_inbox(conn, CONSUMER, envelope_id)?
+    {
+        return Ok(CommitOutcome::Duplicate);
+    }
+    conn.prepare_cached(
+        "INSERT INTO vehicles (id, version) VALUES (?1, ?2)
+         ON CONFLICT (id) DO UPDATE SET version = excluded.version",
+    )?
+    .execute(params![c.vehicle_id, current + 1])?;
+    if let Some(v) = &c.register {
+        conn.prepare_cached(
+            "UPDATE vehicles SET org_id = ?2, name = ?3, unit = ?4, registered_at = ?5 WHERE id = ?1",
+        )?
+        .execute(params![v.id, v.org_id, v.name, v.unit.as_str(), ts(&v.registered_at)])?;
+    }
+    let mut facts = conn.prepare_cached(
+        "INSERT OR IGNORE INTO facts (vehicle_id, event_id, kind, occurred_at, odometer, tasks)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for f in &c.facts {
+        facts.execute(params![
+            c.vehicle_id,
+            f.event_id,
+            f.kind.as_str(),
+            ts(&f.at),
+            f.odometer.map(|o| o as i64),
+            f.tasks.join(","),
+        ])?;
+    }
+    let mut settings = conn.prepare_cached(
+        "INSERT INTO item_settings (vehicle_id, task, body) VALUES (?1, ?2, ?3)
+         ON CONFLICT (vehicle_id, task) DO UPDATE SET body = excluded.body",
+    )?;
+    for (task, body) in &p.settings {
+        settings.execute(params![c.vehicle_id, task, body])?;
+    }
+    if let (Some(published), Some(statuses)) = (&c.published, &p.statuses) {
+        conn.prepare_cached(
+            "INSERT INTO published (vehicle_id, fingerprint, statuses) VALUES (?1, ?2, ?3)
+             ON CONFLICT (vehicle_id) DO UPDATE SET fingerprint = excluded.fingerprint,
+               statuses = excluded.statuses",
+        )?
+        .execute(params![c.vehicle_id, published.fingerprint as i64, statuses])?;
+    }
+    let mut reminders = conn.prepare_cached(
+        "INSERT OR IGNORE INTO reminders
+         (vehicle_id, task, status, due_cycle, occurrence, reminder_id, sent_on, sent_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    for r in &c.reminders {
+        reminders.execute(params![
+            c.vehicle_id,
+            r.task,
+            r.status.as_str(),
+            r.due_cycle,
+            i64::from(r.occurrence),
+            r.reminder_id,
+            r.sent_on.to_string(),
+            ts(&r.sent_at),
+        ])?;
+    }
+    enqueue(conn, &c.outbox)?;
+    Ok(CommitOutcome::Applied)
+}
+
+#[async_trait]
+impl SchedulerStore for SqliteSchedulerStore {
+    async fn vehicle_state(&self, vehicle_id: &str) -> StoreResult<VehicleState> {
+        let id = vehicle_id.to_string();
+        self.db
+            .read(move |conn| {
+                let tx = conn.unchecked_transaction()?;
+                let row = optional(
+                    tx.prepare_cached(
+                        "SELECT id, org_id, name, unit, registered_at, version FROM vehicles WHERE id = ?1",
+                    )?
+                    .query_row([&id], read_vehicle_row),
+                )?;
+                let state = match row {
+                    Some(row) => load_states(&tx, vec![row])?.pop(),
+                    None => None,
+                };
+                Ok(state.unwrap_or_else(|| VehicleState::new(&id)))
+            })
+            .await
+    }
+
+    async fn vehicle_states(
+        &self,
+        org: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<VehicleState>> {
+        let (org, after) = (org.map(str::to_string), after.unwrap_or("").to_string());
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.db
+            .read(move |conn| {
+                let tx = conn.unchecked_transaction()?;
+                let rows: Vec<VehicleRow> = match &org {
+                    Some(org) => tx
+                        .prepare_cached(
+                            "SELECT id, org_id, name, unit, registered_at, version FROM vehicles
+                             WHERE org_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+                        )?
+                        .query_map(params![org, after, limit], read_vehicle_row)?
+                        .collect::<Result<_, _>>()?,
+                    None => tx
+                        .prepare_cached(
+                            "SELECT id, org_id, name, unit, registered_at, version FROM vehicles
+                             WHERE id > ?1 AND org_id IS NOT NULL ORDER BY id LIMIT ?2",
+                        )?
+                        .query_map(params![after, limit], read_vehicle_row)?
+                        .collect::<Result<_, _>>()?,
+                };
+                load_states(&tx, rows)
+            })
+            .await
+    }
+
+    async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>> {
+        if commits.is_empty() {
+            return Ok(Vec::new());
+        }
+        let prepared = commits
+            .into_iter()
+            .map(prepare)
+            .collect::<StoreResult<Vec<_>>>()?;
+        self.db
+            .write_with_events(move |conn| prepared.iter().map(|p| apply(conn, p)).collect())
+            .await
+    }
+
+    async fn record_sweep(&self, orgs: &[String], day: NaiveDate) -> StoreResult<()> {
+        let orgs = orgs.to_vec();
+        self.db
+            .write(move |conn| {
+                let mut stmt = conn.prepare_cached(
+                    "INSERT INTO sweeps (org_id, day, swept_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (org_id) DO UPDATE SET day = excluded.day, swept_at = excluded.swept_at",
+                )?;
+                let now = ts(&Utc::now());
+                for org in &orgs {
+                    stmt.execute(params![org, day.to_string(), now])?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn last_sweep_day(&self, org: &str) -> StoreResult<Option<NaiveDate>> {
+        let org = org.to_string();
+        let day: Option<String> = self
+            .db
+            .read(move |conn| {
+                optional(
+                    conn.query_row("SELECT day FROM sweeps WHERE org_id = ?1", [org], |r| {
+                        r.get(0)
+                    }),
+                )
+            })
+            .await?;
+        day.as_deref().map(parse_day).transpose()
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.db
+            .read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
+            .await
+    }
+}
+
+#[async_trait]
+impl Outbox for SqliteSchedulerStore {
+    async fn pending(&self, limit: usize) -> StoreResult<Vec<(OutboxId, Envelope)>> {
+        self.db.pending(limit).await
+    }
+    async fn mark_sent(&self, ids: &[OutboxId]) -> StoreResult<()> {
+        self.db.mark_sent(ids).await
+    }
+    fn wakeup(&self) -> Arc<Notify> {
+        self.db.wakeup()
+    }
+}
+
+#[async_trait]
+impl DeadLetterStore for SqliteSchedulerStore {
+    async fn put_dead_letter(
+        &self,
+        consumer: &str,
+        envelope: &Envelope,
+        error: &str,
+        attempts: u32,
+    ) -> Result<(), BoxError> {
+        self.db
+            .put_dead_letter(consumer, envelope, error, attempts)
+            .await
+    }
+    async fn list_dead_letters(&self) -> Result<Vec<DeadLetter>, BoxError> {
+        self.db.list_dead_letters().await
+    }
+    async fn mark_replayed(&self, id: i64) -> Result<(), BoxError> {
+        self.db.mark_replayed(id).await
+    }
+}

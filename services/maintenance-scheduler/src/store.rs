@@ -1,0 +1,113 @@
+//! The scheduler's store port. It owns per-vehicle state (the vehicle, its timeline facts, item settings,
+//! what was last published, reminders sent) and the last sweep day per organisation.
+//!
+//! Writes are optimistic: a [`VehicleCommit`] names the version of the state it was computed from, and the
+//! store applies it (inbox claim, state, outbox envelopes: one transaction) only if the vehicle is still at
+//! that version. Evaluation stays out of the store, and two writers of one vehicle never lose an update.
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use vwc_bus::DeadLetterStore;
+use vwc_contracts::Envelope;
+use vwc_store::{Outbox, StoreResult};
+
+use crate::due::ItemSettings;
+use crate::plan::{PublishedSchedule, SentReminder};
+use crate::schedule::{TimelineFact, VehicleRecord};
+
+/// Everything the scheduler keeps about one vehicle. A vehicle id never seen gives version 0 and nothing
+/// else; facts may arrive before the vehicle's registration.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VehicleState {
+    pub vehicle_id: String,
+    /// `None` until `VehicleRegistered` was applied.
+    pub vehicle: Option<VehicleRecord>,
+    /// Bumped by every commit; 0 when nothing is stored.
+    pub version: u64,
+    pub facts: Vec<TimelineFact>,
+    /// The owner's settings of the items they changed (and custom tasks).
+    pub settings: Vec<ItemSettings>,
+    /// What was last published in `MaintenanceScheduleUpdated`.
+    pub published: Option<PublishedSchedule>,
+    pub reminders: Vec<SentReminder>,
+}
+
+impl VehicleState {
+    pub fn new(vehicle_id: &str) -> VehicleState {
+        VehicleState {
+            vehicle_id: vehicle_id.to_string(),
+            ..VehicleState::default()
+        }
+    }
+}
+
+/// One atomic change of a vehicle's state.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VehicleCommit {
+    pub vehicle_id: String,
+    /// The version the change was computed from; the commit is refused when the stored one differs.
+    pub expected_version: u64,
+    /// Envelope id to claim in the inbox (consumer `maintenance-scheduler`): a duplicate changes nothing.
+    pub claim: Option<String>,
+    /// Sets (or refreshes) the vehicle's registration.
+    pub register: Option<VehicleRecord>,
+    /// Facts to add; one already stored (same event id) is ignored.
+    pub facts: Vec<TimelineFact>,
+    /// Item settings to store, replacing the vehicle's settings of the same task.
+    pub settings: Vec<ItemSettings>,
+    /// The schedule this commit publishes.
+    pub published: Option<PublishedSchedule>,
+    pub reminders: Vec<SentReminder>,
+    pub outbox: Vec<Envelope>,
+}
+
+impl VehicleCommit {
+    pub fn on(state: &VehicleState) -> VehicleCommit {
+        VehicleCommit {
+            vehicle_id: state.vehicle_id.clone(),
+            expected_version: state.version,
+            ..VehicleCommit::default()
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitOutcome {
+    Applied,
+    /// The claimed envelope had been applied before; nothing was written.
+    Duplicate,
+    /// The vehicle changed since the state was read; nothing was written. Read again and retry.
+    Conflict,
+}
+
+#[async_trait]
+pub trait SchedulerStore: Outbox + DeadLetterStore {
+    /// The state of one vehicle, read consistently (one snapshot).
+    async fn vehicle_state(&self, vehicle_id: &str) -> StoreResult<VehicleState>;
+
+    /// Registered vehicles of `org` (or of every organisation), ordered by id, strictly after `after`, at
+    /// most `limit`: the sweep's bulk read (a handful of queries per page).
+    async fn vehicle_states(
+        &self,
+        org: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<VehicleState>>;
+
+    async fn commit(&self, commit: VehicleCommit) -> StoreResult<CommitOutcome> {
+        let mut outcomes = self.commit_batch(vec![commit]).await?;
+        Ok(outcomes.pop().unwrap_or(CommitOutcome::Conflict))
+    }
+
+    /// Applies many commits in as few transactions as the backend allows; one outcome per commit, in order.
+    /// A commit that conflicts is skipped; the others still apply.
+    async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>>;
+
+    /// Records that the organisations were swept on `day`.
+    async fn record_sweep(&self, orgs: &[String], day: NaiveDate) -> StoreResult<()>;
+
+    async fn last_sweep_day(&self, org: &str) -> StoreResult<Option<NaiveDate>>;
+
+    /// Cheap round trip for readiness.
+    async fn ping(&self) -> StoreResult<()>;
+}

@@ -1,0 +1,387 @@
+//! The sweep: every vehicle (of an organisation, or all) re-evaluated against a day. It reads pages of
+//! vehicle state in bulk, evaluates them off the async threads while the next page is read, and writes
+//! only what changed, a page per transaction. Idempotent per day: a second run finds nothing changed and
+//! every reminder already sent (reminders are keyed by cycle and weekly occurrence).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use chrono::{DateTime, Months, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use vwc_contracts::OdometerUnit;
+use vwc_store::{StoreError, StoreResult};
+use vwc_telemetry::TraceParent;
+
+use crate::due::ItemSettings;
+use crate::schedule::{FactKind, TimelineFact, VehicleRecord};
+use crate::scheduler::{AsOf, UpdateError, decide, update_vehicle};
+use crate::store::{CommitOutcome, SchedulerStore, VehicleCommit, VehicleState};
+
+/// Vehicles read, evaluated and written together.
+pub const SWEEP_PAGE: usize = 2_000;
+
+/// What a sweep did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SweepReport {
+    /// The day evaluated.
+    pub day: NaiveDate,
+    /// The organisation swept; absent when every organisation was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<String>,
+    /// Registered vehicles evaluated.
+    pub vehicles: u64,
+    /// Items evaluated.
+    pub items: u64,
+    /// Vehicles whose schedule changed (each published one `MaintenanceScheduleUpdated`).
+    pub changed: u64,
+    /// `MaintenanceStatusChanged` events published.
+    pub status_changes: u64,
+    /// `ReminderDue` events published.
+    pub reminders: u64,
+    /// Vehicles that changed while the sweep ran and were evaluated again on their own.
+    pub retried: u64,
+    pub elapsed_ms: u64,
+}
+
+impl SweepReport {
+    fn new(day: NaiveDate, org: Option<&str>) -> SweepReport {
+        SweepReport {
+            day,
+            org_id: org.map(str::to_string),
+            vehicles: 0,
+            items: 0,
+            changed: 0,
+            status_changes: 0,
+            reminders: 0,
+            retried: 0,
+            elapsed_ms: 0,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Update(#[from] UpdateError),
+    #[error("evaluating a page of vehicles failed: {0}")]
+    Evaluation(String),
+}
+
+/// Re-evaluates every vehicle of `org` (or of every organisation) against `today`.
+pub async fn sweep(
+    store: &dyn SchedulerStore,
+    org: Option<&str>,
+    today: NaiveDate,
+) -> Result<SweepReport, SweepError> {
+    sweep_traced(store, org, today, None).await
+}
+
+/// [`sweep`], with the trace context the published events carry (a new trace when `None`).
+pub async fn sweep_traced(
+    store: &dyn SchedulerStore,
+    org: Option<&str>,
+    today: NaiveDate,
+    traceparent: Option<&str>,
+) -> Result<SweepReport, SweepError> {
+    let started = Instant::now();
+    let when = AsOf {
+        today,
+        now: Utc::now(),
+    };
+    let trace = traceparent
+        .map(str::to_string)
+        .unwrap_or_else(|| TraceParent::new_root().to_string());
+    let mut report = SweepReport::new(today, org);
+    let mut orgs: BTreeSet<String> = org.map(str::to_string).into_iter().collect();
+
+    let mut page = store.vehicle_states(org, None, SWEEP_PAGE).await?;
+    while !page.is_empty() {
+        let after = page.last().map(|s| s.vehicle_id.clone());
+        let more = page.len() == SWEEP_PAGE;
+        let read_next = async {
+            if more {
+                store
+                    .vehicle_states(org, after.as_deref(), SWEEP_PAGE)
+                    .await
+            } else {
+                Ok(Vec::new())
+            }
+        };
+        let this_page = sweep_page(store, page, when, &trace, &mut report, &mut orgs);
+        let (next, done) = tokio::join!(read_next, this_page);
+        done?;
+        page = next?;
+    }
+    let orgs: Vec<String> = orgs.into_iter().collect();
+    store.record_sweep(&orgs, today).await?;
+    report.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    tracing::info!(day = %today, org = org.unwrap_or("*"), vehicles = report.vehicles,
+        changed = report.changed, reminders = report.reminders, elapsed_ms = report.elapsed_ms,
+        "maintenance sweep done");
+    Ok(report)
+}
+
+/// Counts of one vehicle's plan.
+#[derive(Debug, Clone, Copy, Default)]
+struct Planned {
+    items: u64,
+    changed: bool,
+    status_changes: u64,
+    reminders: u64,
+}
+
+impl Planned {
+    fn add_to(self, report: &mut SweepReport) {
+        report.items += self.items;
+        report.changed += u64::from(self.changed);
+        report.status_changes += self.status_changes;
+        report.reminders += self.reminders;
+    }
+}
+
+/// Evaluates a page (pure CPU work) and returns the commits of the vehicles with something to write.
+fn plan_page(states: Vec<VehicleState>, when: AsOf, trace: &str) -> Vec<(VehicleCommit, Planned)> {
+    let mut out = Vec::new();
+    for state in &states {
+        let mut commit = VehicleCommit::on(state);
+        let Some((evaluation, plan)) =
+            decide(state, &mut commit, when.today, when.now, Some(trace))
+        else {
+            continue;
+        };
+        let planned = Planned {
+            items: evaluation.items.len() as u64,
+            changed: plan.published.is_some(),
+            status_changes: plan.status_changes() as u64,
+            reminders: plan.reminders.len() as u64,
+        };
+        out.push((commit, planned));
+    }
+    out
+}
+
+async fn sweep_page(
+    store: &dyn SchedulerStore,
+    page: Vec<VehicleState>,
+    when: AsOf,
+    trace: &str,
+    report: &mut SweepReport,
+    orgs: &mut BTreeSet<String>,
+) -> Result<(), SweepError> {
+    report.vehicles += page.iter().filter(|s| s.vehicle.is_some()).count() as u64;
+    orgs.extend(
+        page.iter()
+            .filter_map(|s| s.vehicle.as_ref().map(|v| v.org_id.clone())),
+    );
+    let owned_trace = trace.to_string();
+    let planned = tokio::task::spawn_blocking(move || plan_page(page, when, &owned_trace))
+        .await
+        .map_err(|e| SweepError::Evaluation(e.to_string()))?;
+    let mut commits = Vec::new();
+    let mut counts = Vec::new();
+    for (commit, p) in planned {
+        if commit.published.is_none() && commit.reminders.is_empty() && commit.outbox.is_empty() {
+            report.items += p.items;
+        } else {
+            commits.push(commit);
+            counts.push(p);
+        }
+    }
+    let ids: Vec<String> = commits.iter().map(|c| c.vehicle_id.clone()).collect();
+    let outcomes = store.commit_batch(commits).await?;
+    for ((outcome, p), vehicle_id) in outcomes.into_iter().zip(counts).zip(ids) {
+        match outcome {
+            CommitOutcome::Applied | CommitOutcome::Duplicate => p.add_to(report),
+            CommitOutcome::Conflict => {
+                // The vehicle changed since the page was read (an event arrived): evaluate it afresh.
+                report.retried += 1;
+                let updated =
+                    update_vehicle(store, &vehicle_id, None, when, Some(trace), |_, _| {
+                        Ok::<(), std::convert::Infallible>(())
+                    })
+                    .await?
+                    .unwrap_or_else(|never| match never {});
+                Planned {
+                    items: updated
+                        .evaluation
+                        .as_ref()
+                        .map_or(0, |e| e.items.len() as u64),
+                    changed: updated.plan.published.is_some(),
+                    status_changes: updated.plan.status_changes() as u64,
+                    reminders: updated.plan.reminders.len() as u64,
+                }
+                .add_to(report);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Embedded mode: sweeps every organisation every `interval` (the first right away) until `shutdown`
+/// turns true. A failed sweep is logged and tried again at the next tick.
+pub async fn run_sweep_every(
+    store: Arc<dyn SchedulerStore>,
+    interval: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        tokio::select! {
+            _ = ticker.tick() => {
+                if let Err(e) = sweep(store.as_ref(), None, Utc::now().date_naive()).await {
+                    tracing::error!(error = %e, "maintenance sweep failed; retrying at the next tick");
+                }
+            }
+            changed = shutdown.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The Lambda handler of the EventBridge scheduled rule. The day is the rule's firing time (so a retried
+/// invocation sweeps the same day); `detail.orgId`, when present, limits the sweep to one organisation.
+pub async fn handle_scheduled_event(
+    store: &dyn SchedulerStore,
+    event: EventBridgeEvent<serde_json::Value>,
+) -> Result<SweepReport, SweepError> {
+    let today = event.time.unwrap_or_else(Utc::now).date_naive();
+    let org = event
+        .detail
+        .get("orgId")
+        .and_then(serde_json::Value::as_str);
+    sweep(store, org, today).await
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Bulk seeding for the benchmark
+
+/// Organisations [`seed_bulk`] spreads its vehicles over.
+pub const BENCH_ORGS: [&str; 4] = ["org_bench_a", "org_bench_b", "org_bench_c", "org_bench_d"];
+
+/// A small deterministic generator, so every run seeds the same fleet.
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % n.max(1)
+    }
+}
+
+/// One benchmark vehicle: acquired two to six years before `today`, a few completions of catalogue
+/// tasks, a reading every few months, and now and then an owner's setting. No events are published.
+fn bench_vehicle(i: usize, today: DateTime<Utc>) -> VehicleCommit {
+    let mut rng = Lcg(i as u64 ^ 0x9e37_79b9_7f4a_7c15);
+    let id = format!("veh_bench_{i:07}");
+    let unit = if i.is_multiple_of(5) {
+        OdometerUnit::Km
+    } else {
+        OdometerUnit::Mi
+    };
+    let days = |n: u64| chrono::Duration::days(n as i64);
+    let acquired = today - days(730 + rng.below(1_460));
+    let per_day = 10 + rng.below(60);
+    let odometer_on =
+        |at: DateTime<Utc>| 5_000 + per_day * (at - acquired).num_days().max(0) as u64;
+    let mut facts = vec![TimelineFact {
+        event_id: format!("evt_{id}_acq"),
+        kind: FactKind::Acquisition,
+        at: acquired,
+        odometer: Some(5_000),
+        tasks: Vec::new(),
+    }];
+    for k in 0..4 {
+        let at = today - days(15 + 90 * k + rng.below(60));
+        facts.push(TimelineFact {
+            event_id: format!("evt_{id}_r{k}"),
+            kind: FactKind::Reading,
+            at,
+            odometer: Some(odometer_on(at)),
+            tasks: Vec::new(),
+        });
+    }
+    let tasks = ItemSettings::standard_schedule(unit);
+    let done: Vec<(usize, &ItemSettings)> = tasks
+        .iter()
+        .enumerate()
+        .filter(|_| rng.below(3) > 0)
+        .take(6)
+        .collect();
+    for (k, item) in done {
+        let at = today - days(20 + rng.below(500));
+        facts.push(TimelineFact {
+            event_id: format!("evt_{id}_m{k}"),
+            kind: FactKind::Maintenance,
+            at,
+            odometer: Some(odometer_on(at)),
+            tasks: vec![item.task.clone()],
+        });
+    }
+    let mut settings = Vec::new();
+    if rng.below(10) == 0 {
+        let mut oil = tasks[0].clone();
+        oil.interval_months = Some(12);
+        settings.push(oil);
+    }
+    VehicleCommit {
+        vehicle_id: id.clone(),
+        expected_version: 0,
+        register: Some(VehicleRecord {
+            id,
+            org_id: BENCH_ORGS[i % BENCH_ORGS.len()].to_string(),
+            name: format!("20{:02} Bench Car {i}", 10 + i % 15),
+            unit,
+            registered_at: acquired
+                .checked_add_months(Months::new(1))
+                .unwrap_or(acquired),
+        }),
+        facts,
+        settings,
+        ..VehicleCommit::default()
+    }
+}
+
+/// Seeds `n_vehicles` registered vehicles with realistic timelines straight into the store (no events),
+/// printing progress to stderr, for `scripts/bench` and the sweep performance test. Vehicles already there
+/// are left alone. Returns how many were added.
+pub async fn seed_bulk(store: &dyn SchedulerStore, n_vehicles: usize) -> StoreResult<usize> {
+    let today = Utc::now();
+    let started = Instant::now();
+    let mut added = 0;
+    let step = (n_vehicles / 10).max(1);
+    let mut next_report = step;
+    for start in (0..n_vehicles).step_by(SWEEP_PAGE) {
+        let end = (start + SWEEP_PAGE).min(n_vehicles);
+        let commits: Vec<VehicleCommit> = (start..end).map(|i| bench_vehicle(i, today)).collect();
+        added += store
+            .commit_batch(commits)
+            .await?
+            .into_iter()
+            .filter(|o| *o == CommitOutcome::Applied)
+            .count();
+        if end >= next_report || end == n_vehicles {
+            eprintln!(
+                "seed_bulk: {end}/{n_vehicles} vehicles ({:.1} s)",
+                started.elapsed().as_secs_f64()
+            );
+            next_report = end + step;
+        }
+    }
+    Ok(added)
+}

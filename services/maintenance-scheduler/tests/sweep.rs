@@ -1,0 +1,264 @@
+//! The sweep against a real SQLite file: idempotent per day, weekly overdue repeats, organisation scope,
+//! the scheduled-event handler, the embedded loop, and a performance smoke run (timed, not asserted).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use common::*;
+use serde_json::json;
+use vwc_bus::Consumer;
+use vwc_contracts::maintenance::MaintenanceStatus;
+use vwc_contracts::{EventType, OdometerUnit};
+use vwc_maintenance_scheduler::{
+    Scheduler, SchedulerConsumer, SchedulerStore, handle_scheduled_event, run_sweep_every,
+    seed_bulk, sweep,
+};
+
+/// One vehicle whose oil change went overdue on 10 June 2025 (done at 40,000 on 1 March, read 45,100).
+async fn overdue_vehicle(t: &TempStore, org: &str, id: &str) {
+    let clock = TestClock::at(at(2025, 6, 10));
+    let c = SchedulerConsumer::new(Scheduler::new(t.shared()).with_clock(clock.clock()));
+    let v = vehicle(org, id, OdometerUnit::Mi);
+    c.handle(&registered(&v)).await.unwrap();
+    c.handle(&recorded(&maintenance(
+        &v,
+        &format!("{id}_oil"),
+        at(2025, 3, 1),
+        40_000,
+        &["oil_change"],
+    )))
+    .await
+    .unwrap();
+    c.handle(&recorded(&reading(
+        &v,
+        &format!("{id}_r"),
+        at(2025, 6, 10),
+        45_100,
+    )))
+    .await
+    .unwrap();
+}
+
+fn oil(envelopes: &[vwc_contracts::Envelope]) -> Vec<(MaintenanceStatus, u32)> {
+    reminders(envelopes)
+        .into_iter()
+        .filter(|r| r.0 == "oil_change")
+        .map(|r| (r.1, r.2))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_sweep_twice_on_the_same_day_sends_nothing_new() {
+    let t = TempStore::new();
+    overdue_vehicle(&t, "org_a", "veh_1").await;
+    overdue_vehicle(&t, "org_a", "veh_2").await;
+    drain_outbox(t.store.as_ref()).await;
+
+    let first = sweep(t.store.as_ref(), None, day(2025, 6, 12))
+        .await
+        .unwrap();
+    assert_eq!((first.vehicles, first.items), (2, 24));
+    assert_eq!(
+        first.changed, 2,
+        "the reasons count the days, so each schedule moved on"
+    );
+    let published = drain_outbox(t.store.as_ref()).await;
+    assert_eq!(
+        of_type(&published, EventType::MaintenanceScheduleUpdated).len(),
+        2
+    );
+    assert_eq!(
+        oil(&published),
+        [],
+        "the oil change reminder went out on the 10th"
+    );
+
+    let second = sweep(t.store.as_ref(), None, day(2025, 6, 12))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            second.vehicles,
+            second.changed,
+            second.status_changes,
+            second.reminders
+        ),
+        (2, 0, 0, 0)
+    );
+    assert_eq!(drain_outbox(t.store.as_ref()).await, []);
+    assert_eq!(
+        t.store.last_sweep_day("org_a").await.unwrap(),
+        Some(day(2025, 6, 12))
+    );
+}
+
+#[tokio::test]
+async fn an_item_still_overdue_a_week_later_is_reminded_again_once() {
+    let t = TempStore::new();
+    overdue_vehicle(&t, "org_a", "veh_1").await;
+    // Registered on the 10th with nothing done yet, the oil change first counted from the registration
+    // (due 1 July: due soon); then the completion and the reading made it overdue.
+    assert_eq!(
+        oil(&drain_outbox(t.store.as_ref()).await),
+        [
+            (MaintenanceStatus::DueSoon, 0),
+            (MaintenanceStatus::Overdue, 0)
+        ]
+    );
+
+    sweep(t.store.as_ref(), None, day(2025, 6, 16))
+        .await
+        .unwrap();
+    assert_eq!(oil(&drain_outbox(t.store.as_ref()).await), []);
+    let week = sweep(t.store.as_ref(), None, day(2025, 6, 17))
+        .await
+        .unwrap();
+    let published = drain_outbox(t.store.as_ref()).await;
+    assert_eq!(oil(&published), [(MaintenanceStatus::Overdue, 1)]);
+    assert!(week.reminders >= 1);
+    sweep(t.store.as_ref(), None, day(2025, 6, 17))
+        .await
+        .unwrap();
+    assert_eq!(drain_outbox(t.store.as_ref()).await, []);
+}
+
+#[tokio::test]
+async fn an_organisations_sweep_touches_only_its_vehicles() {
+    let t = TempStore::new();
+    overdue_vehicle(&t, "org_a", "veh_a").await;
+    overdue_vehicle(&t, "org_b", "veh_b").await;
+    drain_outbox(t.store.as_ref()).await;
+    let report = sweep(t.store.as_ref(), Some("org_b"), day(2025, 6, 12))
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.vehicles, report.org_id.as_deref()),
+        (1, Some("org_b"))
+    );
+    let published = drain_outbox(t.store.as_ref()).await;
+    assert!(!published.is_empty());
+    assert!(published.iter().all(|e| e.org_id == "org_b"));
+    assert_eq!(t.store.last_sweep_day("org_a").await.unwrap(), None);
+    assert_eq!(
+        t.store.last_sweep_day("org_b").await.unwrap(),
+        Some(day(2025, 6, 12))
+    );
+}
+
+#[tokio::test]
+async fn a_scheduled_event_sweeps_the_day_it_fired_for_the_organisation_it_names() {
+    let t = TempStore::new();
+    overdue_vehicle(&t, "org_a", "veh_a").await;
+    overdue_vehicle(&t, "org_b", "veh_b").await;
+    let scheduled: EventBridgeEvent<serde_json::Value> = serde_json::from_value(json!({
+        "version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa", "detail-type": "Scheduled Event",
+        "source": "aws.events", "account": "123456789012", "time": "2025-06-17T03:00:00Z",
+        "region": "eu-west-1", "resources": ["arn:aws:events:eu-west-1:123456789012:rule/vwc-sweep"],
+        "detail": {}
+    }))
+    .unwrap();
+    let report = handle_scheduled_event(t.store.as_ref(), scheduled.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.day, report.vehicles, report.org_id),
+        (day(2025, 6, 17), 2, None)
+    );
+    let again = handle_scheduled_event(t.store.as_ref(), scheduled)
+        .await
+        .unwrap();
+    assert_eq!((again.changed, again.reminders), (0, 0));
+
+    let one_org: EventBridgeEvent<serde_json::Value> = serde_json::from_value(json!({
+        "detail-type": "Scheduled Event", "source": "aws.events", "time": "2025-06-18T03:00:00Z",
+        "detail": {"orgId": "org_a"}
+    }))
+    .unwrap();
+    let report = handle_scheduled_event(t.store.as_ref(), one_org)
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.vehicles, report.org_id.as_deref()),
+        (1, Some("org_a"))
+    );
+}
+
+#[tokio::test]
+async fn the_embedded_loop_sweeps_at_once_and_stops_on_shutdown() {
+    let t = TempStore::new();
+    overdue_vehicle(&t, "org_a", "veh_1").await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(run_sweep_every(
+        t.shared(),
+        Duration::from_secs(3600),
+        stopped,
+    ));
+    vwc_testkit::eventually("the first sweep", Duration::from_secs(10), || async {
+        t.store.last_sweep_day("org_a").await.unwrap()
+    })
+    .await;
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("the loop stops on shutdown")
+        .unwrap();
+}
+
+#[tokio::test]
+async fn sweep_performance_smoke() {
+    let t = TempStore::new();
+    let n = 2_000;
+    let started = Instant::now();
+    assert_eq!(seed_bulk(t.store.as_ref(), n).await.unwrap(), n);
+    let seeded = started.elapsed();
+    let today = chrono::Utc::now().date_naive();
+    let started = Instant::now();
+    let first = sweep(t.store.as_ref(), None, today).await.unwrap();
+    let first_took = started.elapsed();
+    let started = Instant::now();
+    let second = sweep(t.store.as_ref(), None, today).await.unwrap();
+    let second_took = started.elapsed();
+    assert_eq!(
+        (first.vehicles, first.items, first.changed),
+        (n as u64, 12 * n as u64, n as u64)
+    );
+    assert_eq!((second.changed, second.reminders), (0, 0));
+    eprintln!(
+        "sweep performance: {n} vehicles seeded in {seeded:?}; first sweep {first_took:?} \
+         ({} changed, {} reminders, {} status changes); same-day sweep {second_took:?}",
+        first.changed, first.reminders, first.status_changes
+    );
+}
+
+/// `cargo test -p vwc-maintenance-scheduler --release --test sweep -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "benchmark: 100,000 vehicles"]
+async fn sweep_of_100_000_vehicles() {
+    let t = TempStore::new();
+    let n = 100_000;
+    seed_bulk(t.store.as_ref(), n).await.unwrap();
+    let today = chrono::Utc::now().date_naive();
+    for label in [
+        "first sweep (everything published)",
+        "same-day sweep",
+        "next-day sweep",
+    ] {
+        let day = if label.starts_with("next") {
+            today.succ_opt().unwrap()
+        } else {
+            today
+        };
+        let started = Instant::now();
+        let report = sweep(t.store.as_ref(), None, day).await.unwrap();
+        eprintln!(
+            "{label}: {:?} for {} vehicles / {} items ({} changed, {} reminders)",
+            started.elapsed(),
+            report.vehicles,
+            report.items,
+            report.changed,
+            report.reminders
+        );
+    }
+}

@@ -1,0 +1,146 @@
+//! Every service's store, opened on the chosen backend: SQLite files under the data dir (embedded
+//! default) or one MongoDB database per service.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use vwc_bus::{Consumer, DeadLetterStore};
+use vwc_edge::{EdgeConsumer, EdgeStore, MongoEdgeStore, SqliteEdgeStore};
+use vwc_ingestion::{IngestionDb, MongoIngestionStore, SqliteIngestionStore};
+use vwc_maintenance_scheduler::{
+    MongoSchedulerStore, Scheduler, SchedulerConsumer, SchedulerStore, SqliteSchedulerStore,
+};
+use vwc_notification::store::NotificationStore;
+use vwc_notification::{MongoNotificationStore, NotificationConsumer, SqliteNotificationStore};
+use vwc_store::Outbox;
+
+/// Which storage backend a process uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreChoice {
+    Sqlite,
+    /// A MongoDB replica set (transactions need one); databases `<prefix>_<service>`.
+    Mongodb {
+        uri: String,
+        prefix: String,
+    },
+}
+
+/// The stores of every service.
+#[derive(Clone)]
+pub struct Stores {
+    pub ingestion: Arc<dyn IngestionDb>,
+    pub edge: Arc<dyn EdgeStore>,
+    pub scheduler: Arc<dyn SchedulerStore>,
+    pub notification: Arc<dyn NotificationStore>,
+}
+
+impl Stores {
+    /// One SQLite file per service under `data_dir`.
+    pub fn open(data_dir: &Path) -> anyhow::Result<Stores> {
+        let open_err =
+            |name: &str| format!("opening the {name} database in {}", data_dir.display());
+        Ok(Stores {
+            ingestion: Arc::new(
+                SqliteIngestionStore::open(&data_dir.join("ingestion.db"))
+                    .with_context(|| open_err("ingestion"))?,
+            ),
+            edge: Arc::new(
+                SqliteEdgeStore::open(&data_dir.join("edge.db"))
+                    .with_context(|| open_err("edge"))?,
+            ),
+            scheduler: Arc::new(
+                SqliteSchedulerStore::open(&data_dir.join("maintenance-scheduler.db"))
+                    .with_context(|| open_err("maintenance-scheduler"))?,
+            ),
+            notification: Arc::new(
+                SqliteNotificationStore::open(&data_dir.join("notification.db"))
+                    .with_context(|| open_err("notification"))?,
+            ),
+        })
+    }
+
+    /// One MongoDB database per service, through one client; indexes are created here.
+    pub async fn connect_mongodb(uri: &str, prefix: &str) -> anyhow::Result<Stores> {
+        let client = mongodb::Client::with_uri_str(uri)
+            .await
+            .context("connecting to MongoDB")?;
+        let db = |service: &str| format!("{prefix}_{service}");
+        let notification = MongoNotificationStore::new(vwc_store::mongo::MongoDb::new(
+            client.clone(),
+            &db("notification"),
+        ));
+        notification.ensure_indexes().await?;
+        Ok(Stores {
+            ingestion: Arc::new(
+                MongoIngestionStore::connect(client.clone(), &db("ingestion")).await?,
+            ),
+            edge: Arc::new(MongoEdgeStore::connect(client.clone(), &db("edge")).await?),
+            scheduler: Arc::new(
+                MongoSchedulerStore::connect(client.clone(), &db("maintenance_scheduler")).await?,
+            ),
+            notification: Arc::new(notification),
+        })
+    }
+
+    pub async fn open_choice(choice: &StoreChoice, data_dir: &Path) -> anyhow::Result<Stores> {
+        match choice {
+            StoreChoice::Sqlite => Stores::open(data_dir),
+            StoreChoice::Mongodb { uri, prefix } => Stores::connect_mongodb(uri, prefix).await,
+        }
+    }
+
+    /// Dead-letter tables by consumer name.
+    pub fn dead_letters(&self) -> Vec<(&'static str, Arc<dyn DeadLetterStore>)> {
+        self.consumers()
+            .into_iter()
+            .map(|(name, (_, dead_letters))| (name, dead_letters))
+            .collect()
+    }
+
+    /// Every consumer, by service name, with the store that keeps its dead letters.
+    #[allow(clippy::type_complexity)]
+    pub fn consumers(&self) -> Vec<(&'static str, (Arc<dyn Consumer>, Arc<dyn DeadLetterStore>))> {
+        vec![
+            (
+                vwc_edge::CONSUMER,
+                (
+                    Arc::new(EdgeConsumer::new(self.edge.clone())) as Arc<dyn Consumer>,
+                    self.edge.clone() as Arc<dyn DeadLetterStore>,
+                ),
+            ),
+            (
+                vwc_maintenance_scheduler::CONSUMER,
+                (
+                    Arc::new(SchedulerConsumer::new(Scheduler::new(
+                        self.scheduler.clone(),
+                    ))) as Arc<dyn Consumer>,
+                    self.scheduler.clone() as Arc<dyn DeadLetterStore>,
+                ),
+            ),
+            (
+                vwc_notification::CONSUMER,
+                (
+                    Arc::new(NotificationConsumer::new(self.notification.clone()))
+                        as Arc<dyn Consumer>,
+                    self.notification.clone() as Arc<dyn DeadLetterStore>,
+                ),
+            ),
+        ]
+    }
+
+    /// Every publishing service's outbox, by service name.
+    pub fn outboxes(&self) -> Vec<(&'static str, Arc<dyn Outbox>)> {
+        vec![
+            ("ingestion", self.ingestion.clone() as Arc<dyn Outbox>),
+            (
+                vwc_maintenance_scheduler::CONSUMER,
+                self.scheduler.clone() as Arc<dyn Outbox>,
+            ),
+            (
+                vwc_notification::CONSUMER,
+                self.notification.clone() as Arc<dyn Outbox>,
+            ),
+        ]
+    }
+}

@@ -1,0 +1,156 @@
+//! OpenAPI pieces every service documents its routes with: the `Problem` schema, the bearer-token security
+//! scheme and one reusable response per error status, all registered once by [`components`].
+//!
+//! A handler lists its errors by name, e.g. `(status = 404, response = NotFound)`; each of these answers
+//! `application/problem+json` exactly as [`ApiError`](crate::ApiError) renders it.
+
+use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{ComponentsBuilder, OpenApi, OpenApiBuilder, Ref, RefOr};
+use utoipa::{PartialSchema, ToResponse, ToSchema};
+use vwc_contracts::FieldError;
+
+use crate::{PROBLEM_JSON, Problem};
+
+/// Name of the bearer-JWT security scheme: `security(("bearer" = []))` on every `/v1` route.
+pub const BEARER: &str = "bearer";
+
+fn problem_example(status: u16, slug: &str, detail: &str) -> serde_json::Value {
+    let title = http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("Error");
+    let mut example = serde_json::json!({
+        "type": format!("https://vwc.dev/problems/{slug}"),
+        "title": title,
+        "status": status,
+        "detail": detail,
+    });
+    if status == 422 {
+        example["detail"] = "the request has invalid fields".into();
+        example["errors"] =
+            serde_json::json!([{"field": "vin", "message": "must be exactly 17 characters"}]);
+    }
+    if status == 500 {
+        example["errorId"] = "0197a3c2-5b1e-7d40-9c1a-6f0e2b8d4a11".into();
+    }
+    example
+}
+
+fn problem_response(
+    status: u16,
+    slug: &str,
+    detail: &str,
+    description: &str,
+    header: Option<(&str, Type, &str)>,
+) -> Response {
+    let content = ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name("Problem")))
+        .example(Some(problem_example(status, slug, detail)))
+        .build();
+    let mut response = ResponseBuilder::new()
+        .description(description)
+        .content(PROBLEM_JSON, content);
+    if let Some((name, schema_type, about)) = header {
+        response = response.header(
+            name,
+            HeaderBuilder::new()
+                .schema(ObjectBuilder::new().schema_type(schema_type))
+                .description(Some(about))
+                .build(),
+        );
+    }
+    response.build()
+}
+
+macro_rules! problem_responses {
+    ($($(#[$doc:meta])* $name:ident => $status:literal, $slug:literal, $detail:literal, $description:literal $(, header = ($h:literal, $t:expr, $about:literal))?;)*) => {
+        $(
+            $(#[$doc])*
+            pub struct $name;
+
+            impl<'r> ToResponse<'r> for $name {
+                fn response() -> (&'r str, RefOr<Response>) {
+                    (
+                        stringify!($name),
+                        problem_response($status, $slug, $detail, $description, None $(.or(Some(($h, $t, $about))))?)
+                            .into(),
+                    )
+                }
+            }
+        )*
+
+        /// Every reusable error response, by component name.
+        fn all_responses() -> Vec<(&'static str, RefOr<Response>)> {
+            vec![$(<$name as ToResponse>::response()),*]
+        }
+    };
+}
+
+problem_responses! {
+    /// 400: not JSON at all, a query string or header that cannot be read.
+    BadRequest => 400, "bad-request", "malformed JSON: expected value at line 1 column 1",
+        "The request cannot be read: malformed JSON, an unreadable query string or a malformed header.";
+    /// 401: no bearer token, or one that does not verify (the reason is never told).
+    Unauthorized => 401, "unauthorized", "missing or invalid credentials",
+        "Missing or invalid credentials. The reason is logged, never told.",
+        header = ("WWW-Authenticate", Type::String, "Always `Bearer`.");
+    /// 403: the caller's roles lack the permission (same organisation).
+    Forbidden => 403, "forbidden", "your roles do not allow RegisterVehicles",
+        "The caller's roles do not grant the permission this route needs (see docs/roles.md).";
+    /// 404: no such resource in the caller's organisation (another organisation's looks the same).
+    NotFound => 404, "not-found", "vehicle not found",
+        "No such resource in the caller's organisation; one of another organisation answers the same.";
+    /// 409: the request conflicts with what exists.
+    Conflict => 409, "conflict", "a vehicle with VIN 1HGCM82633A004352 is already registered",
+        "The request conflicts with the current state, e.g. a VIN already registered in the organisation.";
+    /// 413: the body is over 256 KiB.
+    PayloadTooLarge => 413, "payload-too-large", "the request body is larger than 262144 bytes",
+        "The request body is larger than 256 KiB.";
+    /// 415: the body is not `application/json`.
+    UnsupportedMediaType => 415, "unsupported-media-type", "expected a request with `Content-Type: application/json`",
+        "The body must be sent with `Content-Type: application/json`.";
+    /// 422: well-formed JSON of the wrong shape, or invalid fields (listed in `errors`).
+    UnprocessableEntity => 422, "validation", "the request has invalid fields",
+        "Well-formed but invalid: a wrong shape (`detail` says where) or invalid fields (each in `errors`).";
+    /// 429: the organisation's request budget is spent.
+    TooManyRequests => 429, "rate-limited", "retry after 1 s",
+        "The organisation sent more requests than its rate limit allows.",
+        header = ("Retry-After", Type::Integer, "Seconds to wait before retrying.");
+    /// 500: an unexpected failure; `errorId` names the logged cause.
+    InternalServerError => 500, "internal", "an unexpected error occurred; quote the errorId",
+        "An unexpected failure. The cause is logged under `errorId`, which the body quotes.";
+    /// 503: a dependency is unreachable, or the request outlived the request timeout.
+    ServiceUnavailable => 503, "unavailable", "the request took longer than 30 s",
+        "The request took longer than the request timeout, or a dependency (e.g. the token keys) is unavailable.";
+}
+
+/// The components every service's document starts from: `Problem`, `FieldError`, the reusable error
+/// responses and the bearer security scheme. Merging documents keeps one copy of each.
+pub fn components() -> OpenApi {
+    let mut components = ComponentsBuilder::new()
+        .schema(Problem::name(), Problem::schema())
+        .schema(FieldError::name(), FieldError::schema())
+        .security_scheme(
+            BEARER,
+            SecurityScheme::Http(
+                Http::builder()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "A JWT whose `org` claim is the caller's organisation and whose `roles` claim lists \
+                         its roles. Embedded mode: `POST /v1/auth/dev-token` or `vwc token`.",
+                    ))
+                    .build(),
+            ),
+        );
+    for (name, response) in all_responses() {
+        components = components.response(name, response);
+    }
+    OpenApiBuilder::new()
+        .components(Some(components.build()))
+        .build()
+}
