@@ -152,6 +152,8 @@ impl BusArgs {
     }
 }
 
+// Parsed once per process: the size of the `up` variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run every service, the API and the dashboard in one process (the default).
