@@ -122,7 +122,7 @@ async fn list_vehicles(
     auth.require(Permission::ReadVehicles)?;
     let q = query(q)?;
     let limit = limit(q.limit.as_deref())?;
-    let after: Option<String> = match q.cursor.as_deref() {
+    let after: Option<String> = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
         Some(c) => Some(
             cursor::decode(c)
                 .ok_or_else(|| ApiError::field("cursor", "is not a cursor this API issued"))?,
@@ -260,7 +260,7 @@ async fn list_events(
         q.to.as_deref()
             .map(|s| instant("to", s, true))
             .transpose()?;
-    let after = match q.cursor.as_deref() {
+    let after = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
         Some(c) => {
             let c: TimelineCursor = cursor::decode(c)
                 .ok_or_else(|| ApiError::field("cursor", "is not a cursor this API issued"))?;
@@ -526,7 +526,7 @@ async fn maintenance(
     security(("bearer" = [])),
     params(VehicleIdParam),
     responses(
-        (status = 200, description = "The valuation history, newest first.", body = Page<Object>),
+        (status = 200, description = "The valuation history, newest first.", body = Page<serde_json::Value>),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
@@ -589,7 +589,7 @@ async fn notifications(
         Some("true") => true,
         Some(_) => return Err(ApiError::field("unread", "must be true or false")),
     };
-    let after = match q.cursor.as_deref() {
+    let after = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
         Some(c) => {
             let c: TimelineCursor = cursor::decode(c)
                 .ok_or_else(|| ApiError::field("cursor", "is not a cursor this API issued"))?;
@@ -699,7 +699,7 @@ async fn fleet_overview(
     auth.require(Permission::ReadFleet)?;
     let q = query(q)?;
     let limit = limit(q.limit.as_deref())?;
-    let after: Option<String> = match q.cursor.as_deref() {
+    let after: Option<String> = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
         Some(c) => Some(
             cursor::decode(c)
                 .ok_or_else(|| ApiError::field("cursor", "is not a cursor this API issued"))?,
@@ -871,7 +871,8 @@ mod params {
     #[into_params(parameter_in = Query)]
     #[allow(dead_code)]
     pub struct CursorParam {
-        /// The `nextCursor` of the previous page, as it was.
+        /// The `nextCursor` of the previous page, as it was (empty: the first page).
+        #[param(pattern = "^[A-Za-z0-9_-]*$")]
         cursor: Option<String>,
     }
 
@@ -880,7 +881,7 @@ mod params {
     #[allow(dead_code)]
     pub struct KindParam {
         /// Only these event kinds (comma-separated, e.g. `maintenance,repair`).
-        #[param(style = Form, explode = false)]
+        #[param(style = Form, explode = false, inline)]
         kind: Option<Vec<EventKind>>,
     }
 
@@ -889,7 +890,7 @@ mod params {
     #[allow(dead_code)]
     pub struct FromParam {
         /// Only events at or after this RFC 3339 instant, or the start of this `YYYY-MM-DD` date (UTC).
-        #[param(value_type = Option<super::InstantOrDate>)]
+        #[param(value_type = Option<super::InstantOrDate>, inline)]
         from: Option<String>,
     }
 
@@ -898,7 +899,7 @@ mod params {
     #[allow(dead_code)]
     pub struct ToParam {
         /// Only events at or before this RFC 3339 instant, or the end of this `YYYY-MM-DD` date (UTC).
-        #[param(value_type = Option<super::InstantOrDate>)]
+        #[param(value_type = Option<super::InstantOrDate>, inline)]
         to: Option<String>,
     }
 
@@ -915,6 +916,7 @@ mod params {
     #[allow(dead_code)]
     pub struct GroupByParam {
         /// How to group the costs (default `month`).
+        #[param(inline)]
         group_by: Option<super::CostGrouping>,
     }
 }

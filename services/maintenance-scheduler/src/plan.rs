@@ -135,27 +135,26 @@ impl Outgoing {
         }
     }
 
-    pub fn into_envelope(
-        self,
+    pub fn envelope(
+        &self,
         org_id: &str,
         vehicle_id: &str,
         traceparent: Option<String>,
     ) -> Envelope {
         let event_type = self.event_type();
-        let data = match self {
-            Outgoing::ScheduleUpdated(d) => serde_json::to_value(d),
-            Outgoing::StatusChanged(d) => serde_json::to_value(d),
-            Outgoing::Reminder(d) => serde_json::to_value(d),
+        let source = SOURCE;
+        let vehicle = Some(vehicle_id);
+        match self {
+            Outgoing::ScheduleUpdated(d) => {
+                Envelope::new(event_type, source, org_id, vehicle, traceparent, d)
+            }
+            Outgoing::StatusChanged(d) => {
+                Envelope::new(event_type, source, org_id, vehicle, traceparent, d)
+            }
+            Outgoing::Reminder(d) => {
+                Envelope::new(event_type, source, org_id, vehicle, traceparent, d)
+            }
         }
-        .expect("maintenance events serialise");
-        Envelope::new(
-            event_type,
-            SOURCE,
-            org_id,
-            Some(vehicle_id),
-            traceparent,
-            data,
-        )
     }
 }
 
@@ -188,15 +187,11 @@ impl Plan {
             .count()
     }
 
-    pub fn into_envelopes(
-        self,
-        vehicle: &VehicleRecord,
-        traceparent: Option<&str>,
-    ) -> Vec<Envelope> {
+    pub fn envelopes(&self, vehicle: &VehicleRecord, traceparent: Option<&str>) -> Vec<Envelope> {
         self.outgoing
-            .into_iter()
+            .iter()
             .map(|o| {
-                o.into_envelope(
+                o.envelope(
                     &vehicle.org_id,
                     &vehicle.id,
                     traceparent.map(str::to_string),
@@ -253,15 +248,8 @@ pub fn plan(
         .collect();
     for item in &current.items {
         let previous_status = before.get(item.task.as_str()).copied();
-        // A brand-new item is news only when it already needs attention.
-        let changed = match previous_status {
-            Some(p) => p != item.status,
-            None => matches!(
-                item.status,
-                MaintenanceStatus::DueSoon | MaintenanceStatus::Overdue
-            ),
-        };
-        if changed {
+        // A brand-new item has no status to change from; if it needs attention its reminder says so.
+        if previous_status.is_some_and(|p| p != item.status) {
             out.outgoing
                 .push(Outgoing::StatusChanged(MaintenanceStatusChanged {
                     vehicle_id: vehicle.id.clone(),
@@ -618,14 +606,26 @@ mod tests {
         let p = s.run(day(2025, 6, 10));
         let published = p.published.unwrap();
         assert_eq!(published, PublishedSchedule::of(&s.last_items));
-        assert_eq!(published.status_of("oil_change"), Some(MaintenanceStatus::Overdue));
+        assert_eq!(
+            published.status_of("oil_change"),
+            Some(MaintenanceStatus::Overdue)
+        );
         let encoded = published.encode_statuses();
-        assert!(encoded.starts_with("oil_change=overdue,tire_rotation="), "{encoded}");
-        assert_eq!(PublishedSchedule::decode(published.fingerprint, &encoded), Some(published.clone()));
+        assert!(
+            encoded.starts_with("oil_change=overdue,tire_rotation="),
+            "{encoded}"
+        );
+        assert_eq!(
+            PublishedSchedule::decode(published.fingerprint, &encoded),
+            Some(published.clone())
+        );
         assert_eq!(PublishedSchedule::decode(1, "oil_change=broken"), None);
         let mut changed = s.last_items.clone();
         changed[0].reason.push('!');
-        assert_ne!(PublishedSchedule::of(&changed).fingerprint, published.fingerprint);
+        assert_ne!(
+            PublishedSchedule::of(&changed).fingerprint,
+            published.fingerprint
+        );
     }
 
     #[test]
@@ -652,7 +652,7 @@ mod tests {
         let mut s = Scenario::new();
         s.read(day(2025, 6, 10), 45_100);
         let p = s.run(day(2025, 6, 10));
-        let envelopes = p.into_envelopes(
+        let envelopes = p.envelopes(
             &vehicle(),
             Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
         );

@@ -12,7 +12,7 @@ use tokio::sync::Notify;
 use vwc_bus::{BoxError, DeadLetter, DeadLetterStore};
 use vwc_contracts::Envelope;
 use vwc_contracts::maintenance::MaintenanceStatus;
-use vwc_store::sqlite::{claim_inbox, enqueue, optional};
+use vwc_store::sqlite::{claim_inbox, optional};
 use vwc_store::{Outbox, OutboxId, SqliteDb, StoreError, StoreResult, ts};
 
 use crate::CONSUMER;
@@ -253,11 +253,14 @@ fn read_vehicle_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VehicleRow> {
     ))
 }
 
-/// A commit with its JSON prepared off the writer thread.
+/// A commit with its JSON prepared off the writer thread: serialising a sweep page's envelopes is
+/// most of its cost, and the writer is shared by every write of the service.
 struct PreparedCommit {
     commit: VehicleCommit,
     settings: Vec<(String, String)>,
     statuses: Option<String>,
+    /// (event id, envelope JSON)
+    outbox: Vec<(String, String)>,
 }
 
 fn prepare(commit: VehicleCommit) -> StoreResult<PreparedCommit> {
@@ -266,15 +269,20 @@ fn prepare(commit: VehicleCommit) -> StoreResult<PreparedCommit> {
         .iter()
         .map(|s| Ok((s.task.clone(), serde_json::to_string(s)?)))
         .collect::<StoreResult<_>>()?;
-    let views = commit
-        .views
+    let statuses = commit
+        .published
         .as_ref()
-        .map(serde_json::to_string)
-        .transpose()?;
+        .map(PublishedSchedule::encode_statuses);
+    let outbox = commit
+        .outbox
+        .iter()
+        .map(|e| Ok((e.id.to_string(), serde_json::to_string(e)?)))
+        .collect::<StoreResult<_>>()?;
     Ok(PreparedCommit {
         commit,
         settings,
-        views,
+        statuses,
+        outbox,
     })
 }
 
@@ -331,7 +339,11 @@ fn apply(conn: &Connection, p: &PreparedCommit) -> StoreResult<CommitOutcome> {
              ON CONFLICT (vehicle_id) DO UPDATE SET fingerprint = excluded.fingerprint,
                statuses = excluded.statuses",
         )?
-        .execute(params![c.vehicle_id, published.fingerprint as i64, statuses])?;
+        .execute(params![
+            c.vehicle_id,
+            published.fingerprint as i64,
+            statuses
+        ])?;
     }
     let mut reminders = conn.prepare_cached(
         "INSERT OR IGNORE INTO reminders
@@ -350,7 +362,14 @@ fn apply(conn: &Connection, p: &PreparedCommit) -> StoreResult<CommitOutcome> {
             ts(&r.sent_at),
         ])?;
     }
-    enqueue(conn, &c.outbox)?;
+    // The row `vwc_store::sqlite::enqueue` writes, from JSON serialised beforehand.
+    let mut outbox = conn.prepare_cached(
+        "INSERT INTO outbox (event_id, envelope, created_at) VALUES (?1, ?2, ?3)",
+    )?;
+    let created_at = Utc::now().to_rfc3339();
+    for (event_id, envelope) in &p.outbox {
+        outbox.execute(params![event_id, envelope, created_at])?;
+    }
     Ok(CommitOutcome::Applied)
 }
 
@@ -412,10 +431,14 @@ impl SchedulerStore for SqliteSchedulerStore {
         if commits.is_empty() {
             return Ok(Vec::new());
         }
-        let prepared = commits
-            .into_iter()
-            .map(prepare)
-            .collect::<StoreResult<Vec<_>>>()?;
+        let prepared = tokio::task::spawn_blocking(move || {
+            commits
+                .into_iter()
+                .map(prepare)
+                .collect::<StoreResult<Vec<_>>>()
+        })
+        .await
+        .map_err(|e| other(format!("preparing a commit failed: {e}")))??;
         self.db
             .write_with_events(move |conn| prepared.iter().map(|p| apply(conn, p)).collect())
             .await

@@ -10,13 +10,14 @@ use std::time::{Duration, Instant};
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, Months, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use vwc_contracts::OdometerUnit;
 use vwc_store::{StoreError, StoreResult};
 use vwc_telemetry::TraceParent;
 
 use crate::due::ItemSettings;
-use crate::schedule::{FactKind, TimelineFact, VehicleRecord};
+use crate::plan::Plan;
+use crate::schedule::{Evaluation, FactKind, TimelineFact, VehicleRecord};
 use crate::scheduler::{AsOf, UpdateError, decide, update_vehicle};
 use crate::store::{CommitOutcome, SchedulerStore, VehicleCommit, VehicleState};
 
@@ -83,6 +84,10 @@ pub async fn sweep(
 }
 
 /// [`sweep`], with the trace context the published events carry (a new trace when `None`).
+///
+/// Three stages run at once, a page apart: reading (the store's read pool), evaluating (a blocking
+/// thread) and writing (the store's writer). Each hands its page to the next over a one-slot channel, so
+/// at most three pages are in memory whatever the fleet size.
 pub async fn sweep_traced(
     store: &dyn SchedulerStore,
     org: Option<&str>,
@@ -100,24 +105,48 @@ pub async fn sweep_traced(
     let mut report = SweepReport::new(today, org);
     let mut orgs: BTreeSet<String> = org.map(str::to_string).into_iter().collect();
 
-    let mut page = store.vehicle_states(org, None, SWEEP_PAGE).await?;
-    while !page.is_empty() {
-        let after = page.last().map(|s| s.vehicle_id.clone());
-        let more = page.len() == SWEEP_PAGE;
-        let read_next = async {
-            if more {
-                store
-                    .vehicle_states(org, after.as_deref(), SWEEP_PAGE)
-                    .await
-            } else {
-                Ok(Vec::new())
+    let (pages, mut to_evaluate) = mpsc::channel::<Vec<VehicleState>>(1);
+    let (plans, mut to_write) = mpsc::channel::<PagePlan>(1);
+    let read = async move {
+        let mut after: Option<String> = None;
+        loop {
+            let page = store
+                .vehicle_states(org, after.as_deref(), SWEEP_PAGE)
+                .await?;
+            let last_page = page.len() < SWEEP_PAGE;
+            after = page.last().map(|s| s.vehicle_id.clone());
+            // A closed channel means a later stage failed; its error is the one reported.
+            if page.is_empty() || pages.send(page).await.is_err() || last_page {
+                return Ok::<(), SweepError>(());
             }
-        };
-        let this_page = sweep_page(store, page, when, &trace, &mut report, &mut orgs);
-        let (next, done) = tokio::join!(read_next, this_page);
-        done?;
-        page = next?;
-    }
+        }
+    };
+    let evaluate = {
+        let trace = trace.clone();
+        async move {
+            while let Some(page) = to_evaluate.recv().await {
+                let trace = trace.clone();
+                let planned = tokio::task::spawn_blocking(move || plan_page(page, when, &trace))
+                    .await
+                    .map_err(|e| SweepError::Evaluation(e.to_string()))?;
+                if plans.send(planned).await.is_err() {
+                    break;
+                }
+            }
+            Ok::<(), SweepError>(())
+        }
+    };
+    let write = async {
+        while let Some(page) = to_write.recv().await {
+            write_page(store, page, when, &trace, &mut report, &mut orgs).await?;
+        }
+        Ok::<(), SweepError>(())
+    };
+    let (read, evaluate, write) = tokio::join!(read, evaluate, write);
+    write?;
+    evaluate?;
+    read?;
+
     let orgs: Vec<String> = orgs.into_iter().collect();
     store.record_sweep(&orgs, today).await?;
     report.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -137,6 +166,15 @@ struct Planned {
 }
 
 impl Planned {
+    fn of(evaluation: &Evaluation, plan: &Plan) -> Planned {
+        Planned {
+            items: evaluation.items.len() as u64,
+            changed: plan.published.is_some(),
+            status_changes: plan.status_changes() as u64,
+            reminders: plan.reminders.len() as u64,
+        }
+    }
+
     fn add_to(self, report: &mut SweepReport) {
         report.items += self.items;
         report.changed += u64::from(self.changed);
@@ -145,9 +183,18 @@ impl Planned {
     }
 }
 
-/// Evaluates a page (pure CPU work) and returns the commits of the vehicles with something to write.
-fn plan_page(states: Vec<VehicleState>, when: AsOf, trace: &str) -> Vec<(VehicleCommit, Planned)> {
-    let mut out = Vec::new();
+/// A page evaluated: what it counted, and the commits of the vehicles with something to write.
+#[derive(Default)]
+struct PagePlan {
+    vehicles: u64,
+    unchanged_items: u64,
+    orgs: BTreeSet<String>,
+    commits: Vec<(VehicleCommit, Planned)>,
+}
+
+/// Evaluates a page: pure CPU work, run on a blocking thread.
+fn plan_page(states: Vec<VehicleState>, when: AsOf, trace: &str) -> PagePlan {
+    let mut out = PagePlan::default();
     for state in &states {
         let mut commit = VehicleCommit::on(state);
         let Some((evaluation, plan)) =
@@ -155,49 +202,39 @@ fn plan_page(states: Vec<VehicleState>, when: AsOf, trace: &str) -> Vec<(Vehicle
         else {
             continue;
         };
-        let planned = Planned {
-            items: evaluation.items.len() as u64,
-            changed: plan.published.is_some(),
-            status_changes: plan.status_changes() as u64,
-            reminders: plan.reminders.len() as u64,
-        };
-        out.push((commit, planned));
+        out.vehicles += 1;
+        if let Some(v) = &state.vehicle
+            && !out.orgs.contains(&v.org_id)
+        {
+            out.orgs.insert(v.org_id.clone());
+        }
+        if plan.is_empty() {
+            out.unchanged_items += evaluation.items.len() as u64;
+        } else {
+            out.commits.push((commit, Planned::of(&evaluation, &plan)));
+        }
     }
     out
 }
 
-async fn sweep_page(
+/// Writes a page's commits in one batch; a vehicle that changed since it was read is evaluated again.
+async fn write_page(
     store: &dyn SchedulerStore,
-    page: Vec<VehicleState>,
+    page: PagePlan,
     when: AsOf,
     trace: &str,
     report: &mut SweepReport,
     orgs: &mut BTreeSet<String>,
 ) -> Result<(), SweepError> {
-    report.vehicles += page.iter().filter(|s| s.vehicle.is_some()).count() as u64;
-    orgs.extend(
-        page.iter()
-            .filter_map(|s| s.vehicle.as_ref().map(|v| v.org_id.clone())),
-    );
-    let owned_trace = trace.to_string();
-    let planned = tokio::task::spawn_blocking(move || plan_page(page, when, &owned_trace))
-        .await
-        .map_err(|e| SweepError::Evaluation(e.to_string()))?;
-    let mut commits = Vec::new();
-    let mut counts = Vec::new();
-    for (commit, p) in planned {
-        if commit.published.is_none() && commit.reminders.is_empty() && commit.outbox.is_empty() {
-            report.items += p.items;
-        } else {
-            commits.push(commit);
-            counts.push(p);
-        }
-    }
+    report.vehicles += page.vehicles;
+    report.items += page.unchanged_items;
+    orgs.extend(page.orgs);
+    let (commits, counts): (Vec<VehicleCommit>, Vec<Planned>) = page.commits.into_iter().unzip();
     let ids: Vec<String> = commits.iter().map(|c| c.vehicle_id.clone()).collect();
     let outcomes = store.commit_batch(commits).await?;
-    for ((outcome, p), vehicle_id) in outcomes.into_iter().zip(counts).zip(ids) {
+    for ((outcome, planned), vehicle_id) in outcomes.into_iter().zip(counts).zip(ids) {
         match outcome {
-            CommitOutcome::Applied | CommitOutcome::Duplicate => p.add_to(report),
+            CommitOutcome::Applied | CommitOutcome::Duplicate => planned.add_to(report),
             CommitOutcome::Conflict => {
                 // The vehicle changed since the page was read (an event arrived): evaluate it afresh.
                 report.retried += 1;
@@ -207,16 +244,9 @@ async fn sweep_page(
                     })
                     .await?
                     .unwrap_or_else(|never| match never {});
-                Planned {
-                    items: updated
-                        .evaluation
-                        .as_ref()
-                        .map_or(0, |e| e.items.len() as u64),
-                    changed: updated.plan.published.is_some(),
-                    status_changes: updated.plan.status_changes() as u64,
-                    reminders: updated.plan.reminders.len() as u64,
+                if let Some(evaluation) = &updated.evaluation {
+                    Planned::of(evaluation, &updated.plan).add_to(report);
                 }
-                .add_to(report);
             }
         }
     }
@@ -316,15 +346,20 @@ fn bench_vehicle(i: usize, today: DateTime<Utc>) -> VehicleCommit {
             tasks: Vec::new(),
         });
     }
+    // Most tasks were done somewhere within their interval, a few a little beyond it: a fleet in its
+    // steady state, where most items are ok and some are due soon or overdue.
     let tasks = ItemSettings::standard_schedule(unit);
-    let done: Vec<(usize, &ItemSettings)> = tasks
-        .iter()
-        .enumerate()
-        .filter(|_| rng.below(3) > 0)
-        .take(6)
-        .collect();
-    for (k, item) in done {
-        let at = today - days(20 + rng.below(500));
+    for (k, item) in tasks.iter().enumerate() {
+        if rng.below(10) == 0 {
+            continue;
+        }
+        let by_date = item.interval_months.map(|m| u64::from(m) * 30);
+        let by_distance = item.distance_interval(unit).map(|d| u64::from(d) / per_day);
+        let period = by_date.into_iter().chain(by_distance).min().unwrap_or(365);
+        let at = today - days(period * (1 + rng.below(104)) / 100);
+        if at < acquired {
+            continue;
+        }
         facts.push(TimelineFact {
             event_id: format!("evt_{id}_m{k}"),
             kind: FactKind::Maintenance,

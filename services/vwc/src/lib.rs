@@ -4,6 +4,8 @@
 pub mod bench;
 pub mod cli;
 pub mod embedded;
+pub mod lambda;
+pub mod openapi;
 pub mod routes;
 pub mod seed;
 pub mod stores;

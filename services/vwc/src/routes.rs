@@ -1,5 +1,5 @@
-//! Routes that belong to no single service: health, readiness, the dashboard, and the problem+json
-//! fallbacks for unknown routes and wrong methods.
+//! Routes that belong to no single service: health, readiness, the dashboard, dev tokens, and the
+//! problem+json fallbacks for unknown routes and wrong methods. Each is documented by its `#[utoipa::path]`.
 
 use std::sync::Arc;
 
@@ -7,9 +7,15 @@ use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use vwc_http::ApiError;
+use vwc_http::openapi::{
+    BadRequest, Forbidden, PayloadTooLarge, ServiceUnavailable, TooManyRequests,
+    UnprocessableEntity, UnsupportedMediaType,
+};
 
 /// Something `/readyz` must reach.
 #[async_trait::async_trait]
@@ -23,28 +29,102 @@ pub struct Readiness {
     pub checks: Arc<Vec<Box<dyn ReadinessCheck>>>,
 }
 
-pub fn router(readiness: Readiness) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/", get(dashboard))
+/// Health, readiness and the dashboard, with their documentation.
+pub fn routes(readiness: Readiness) -> OpenApiRouter {
+    OpenApiRouter::with_openapi(vwc_http::openapi::components())
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(dashboard))
         .with_state(readiness)
 }
 
-async fn healthz() -> impl IntoResponse {
-    axum::Json(json!({ "status": "ok" }))
+pub fn router(readiness: Readiness) -> Router {
+    routes(readiness).into()
 }
 
+/// `GET /healthz`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"status": "ok"}))]
+pub struct Health {
+    /// Always `ok`: the process answers.
+    pub status: HealthStatus,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthStatus {
+    Ok,
+}
+
+/// `GET /readyz`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"status": "ready", "checks": {"bus": "ok", "edge": "ok", "ingestion": "ok"}}))]
+pub struct ReadinessReport {
+    pub status: ReadinessStatus,
+    /// Each store and the bus: `ok` or `unavailable`.
+    pub checks: std::collections::BTreeMap<String, CheckStatus>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadinessStatus {
+    Ready,
+    NotReady,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    Ok,
+    Unavailable,
+}
+
+/// Liveness
+///
+/// Answers as long as the process serves HTTP.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "system",
+    responses(
+        (status = 200, description = "Alive.", body = Health),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
+async fn healthz() -> axum::Json<Health> {
+    axum::Json(Health {
+        status: HealthStatus::Ok,
+    })
+}
+
+/// Readiness
+///
+/// `200` when every store and the bus are reachable, else `503` with the same report.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "system",
+    responses(
+        (status = 200, description = "Ready.", body = ReadinessReport),
+        (status = 429, response = TooManyRequests),
+        (status = 503, description = "Not ready (the report says what is unreachable), or the request timed out (a problem).",
+            content(
+                (ReadinessReport = "application/json"),
+                (vwc_http::Problem = "application/problem+json"),
+            )),
+    )
+)]
 async fn readyz(State(readiness): State<Readiness>) -> Response {
-    let mut checks = serde_json::Map::new();
+    let mut checks = std::collections::BTreeMap::new();
     let mut ready = true;
     for c in readiness.checks.iter() {
         let v = match c.check().await {
-            Ok(()) => json!("ok"),
+            Ok(()) => CheckStatus::Ok,
             Err(e) => {
                 ready = false;
                 tracing::warn!(check = c.name(), error = %e, "not ready");
-                json!("unavailable")
+                CheckStatus::Unavailable
             }
         };
         checks.insert(c.name().to_string(), v);
@@ -54,15 +134,30 @@ async fn readyz(State(readiness): State<Readiness>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (
-        status,
-        axum::Json(
-            json!({ "status": if ready { "ready" } else { "not_ready" }, "checks": checks }),
-        ),
-    )
-        .into_response()
+    let report = ReadinessReport {
+        status: if ready {
+            ReadinessStatus::Ready
+        } else {
+            ReadinessStatus::NotReady
+        },
+        checks,
+    };
+    (status, axum::Json(report)).into_response()
 }
 
+/// The dashboard
+///
+/// The single-page dashboard (HTML); it calls this API with a token the user pastes or mints.
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "system",
+    responses(
+        (status = 200, description = "The dashboard page.", content_type = "text/html", body = String),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
 async fn dashboard() -> Html<&'static str> {
     Html(include_str!("../../../dashboard/index.html"))
 }
@@ -77,24 +172,76 @@ pub async fn method_not_allowed() -> ApiError {
 }
 
 /// `POST /v1/auth/dev-token` (embedded mode only, and only from this machine): mints a token for any
-/// organisation, so it must never be reachable from elsewhere.
-pub fn dev_token_router(keys: Option<Arc<vwc_auth::Hs256Keys>>) -> Router {
+/// organisation, so it must never be reachable from elsewhere. Without keys the route (and its
+/// documentation) does not exist.
+pub fn dev_token_routes(keys: Option<Arc<vwc_auth::Hs256Keys>>) -> OpenApiRouter {
     match keys {
-        Some(keys) => Router::new()
-            .route("/v1/auth/dev-token", axum::routing::post(dev_token))
+        Some(keys) => OpenApiRouter::with_openapi(vwc_http::openapi::components())
+            .routes(routes!(dev_token))
             .with_state(keys),
-        None => Router::new(),
+        None => OpenApiRouter::new(),
     }
 }
 
-#[derive(Debug, serde::Deserialize)]
+pub fn dev_token_router(keys: Option<Arc<vwc_auth::Hs256Keys>>) -> Router {
+    dev_token_routes(keys).into()
+}
+
+/// `POST /v1/auth/dev-token` body.
+#[derive(Debug, serde::Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct DevTokenRequest {
+#[schema(example = json!({"sub": "alice", "org": "org_demo", "roles": ["owner"]}))]
+pub struct DevTokenRequest {
+    /// The user (`sub` claim), 1–100 characters.
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     sub: String,
+    /// The organisation (`org` claim), 1–100 characters.
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     org: String,
+    #[schema(min_items = 1, value_type = Vec<RoleName>)]
     roles: Vec<vwc_auth::Role>,
 }
 
+/// A role a token may carry (see docs/roles.md).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum RoleName {
+    Owner,
+    FleetManager,
+    Technician,
+    Viewer,
+}
+
+/// `200` of `POST /v1/auth/dev-token`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DevToken {
+    /// An HS256 JWT for `Authorization: Bearer …`.
+    pub token: String,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Mint a development token
+///
+/// Embedded mode only, and only for callers on the same machine: a token for any user, organisation and
+/// roles, valid 12 hours.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/dev-token",
+    tag = "auth",
+    request_body(content = DevTokenRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The token.", body = DevToken),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = UnprocessableEntity),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
 async fn dev_token(
     State(keys): State<Arc<vwc_auth::Hs256Keys>>,
     request: Request,
@@ -115,7 +262,7 @@ async fn dev_token(
     }
     let mut errors = Vec::new();
     for (field, value) in [("sub", &req.sub), ("org", &req.org)] {
-        if value.trim().is_empty() || value.len() > 100 {
+        if value.trim().is_empty() || value.chars().count() > 100 {
             errors.push(vwc_contracts::FieldError {
                 field: field.into(),
                 message: "must be 1–100 characters".into(),
@@ -133,5 +280,5 @@ async fn dev_token(
     }
     let (token, expires_at) =
         keys.issue(&req.sub, &req.org, &req.roles, chrono::Duration::hours(12));
-    Ok(axum::Json(json!({ "token": token, "expiresAt": expires_at })).into_response())
+    Ok(axum::Json(DevToken { token, expires_at }).into_response())
 }
