@@ -474,6 +474,10 @@ pub async fn run() -> anyhow::Result<()> {
     let rss = server.peak_rss_kib().unwrap_or(0);
     drop(server);
 
+    let sweep_vehicles: usize = std::env::var("VWC_BENCH_SWEEP_VEHICLES").ok().and_then(|s| s.parse().ok()).unwrap_or(100_000);
+    eprintln!("  (f) maintenance sweep of {sweep_vehicles} vehicles × 12 items");
+    let sweep = sweep_bench(sweep_vehicles).await?;
+
     let ceiling = healthz.rps();
     let mut table = String::new();
     table.push_str(&format!(
@@ -507,9 +511,42 @@ pub async fn run() -> anyhow::Result<()> {
         "| (e) peak RSS of `vwc up` | — | — | — | — | {:.1} MiB |\n",
         rss as f64 / 1024.0
     ));
+    let (first, first_secs, second, second_secs) = &sweep;
+    table.push_str(&format!(
+        "| (f) maintenance sweep: {} vehicles, {} items ({} changed, {} reminders) | {:.0} vehicles/s | — | — | — | {:.1} s total |\n",
+        first.vehicles,
+        first.items,
+        first.changed,
+        first.reminders,
+        first.vehicles as f64 / first_secs,
+        first_secs
+    ));
+    table.push_str(&format!(
+        "| (f′) the same sweep again the same day | — | — | — | — | {:.1} s: {} changed, {} reminders |\n",
+        second_secs, second.changed, second.reminders
+    ));
     table.push_str(&format!(
         "\nSeeding 1,000,000 timeline events took {seed_secs:.1} s.\n"
     ));
     println!("{table}");
     Ok(())
+}
+
+/// Seeds a scheduler store with `n` vehicles (12 items each) and sweeps it twice on the same day.
+async fn sweep_bench(
+    n: usize,
+) -> anyhow::Result<(vwc_maintenance_scheduler::SweepReport, f64, vwc_maintenance_scheduler::SweepReport, f64)> {
+    let dir = tempfile::tempdir()?;
+    let store: Arc<dyn vwc_maintenance_scheduler::SchedulerStore> =
+        Arc::new(vwc_maintenance_scheduler::SqliteSchedulerStore::open(&dir.path().join("maintenance-scheduler.db"))?);
+    let t = Instant::now();
+    vwc_maintenance_scheduler::seed_bulk(store.as_ref(), n).await?;
+    eprintln!("  seeded {n} vehicles in {:.1} s", t.elapsed().as_secs_f64());
+    let today = Utc::now().date_naive();
+    let t = Instant::now();
+    let first = vwc_maintenance_scheduler::sweep(store.as_ref(), None, today).await?;
+    let first_secs = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let second = vwc_maintenance_scheduler::sweep(store.as_ref(), None, today).await?;
+    Ok((first, first_secs, second, t.elapsed().as_secs_f64()))
 }

@@ -183,6 +183,14 @@ pub enum Command {
         #[command(subcommand)]
         action: DlqAction,
     },
+    /// Run the maintenance sweep now (every organisation, or one), deliver what it publishes, print the
+    /// report. Idempotent per day.
+    Sweep {
+        #[arg(long)]
+        org: Option<String>,
+        #[command(flatten)]
+        data: DataDir,
+    },
     /// Run one service's consumer (SQS long-poll worker) and outbox relay against AWS (or moto).
     Worker {
         /// ingestion, edge, maintenance-scheduler, notification
@@ -291,6 +299,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Dlq { action } => dlq(action).await,
+        Command::Sweep { org, data } => {
+            let mut opts = options(&data);
+            opts.sweep_every = None;
+            let system = System::start(opts).await?;
+            let report = vwc_maintenance_scheduler::sweep(
+                system.stores.scheduler.as_ref(),
+                org.as_deref(),
+                chrono::Utc::now().date_naive(),
+            )
+            .await?;
+            system.shutdown().await;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
         Command::Worker {
             service,
             data,

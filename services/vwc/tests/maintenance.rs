@@ -483,3 +483,25 @@ async fn the_demo_seed_shows_ok_due_soon_and_overdue_items_and_the_fleet_counts_
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn vwc_sweep_runs_now_and_a_second_sweep_the_same_day_sends_nothing_new() {
+    let app = TestApp::spawn().await;
+    vwc::seed::load(&app.system().router, &app.system().keys, &vwc::seed::demo()).await.unwrap();
+    app.system().bus.drain().await;
+    let dir = app.stop().await;
+    let sweep = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_vwc"))
+            .args(["sweep", "--data-dir"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let first = sweep();
+    assert!(first["vehicles"].as_u64().unwrap() >= 6, "{first}");
+    assert!(first["items"].as_u64().unwrap() >= 72, "{first}");
+    let second = sweep();
+    assert_eq!((second["changed"].as_u64(), second["reminders"].as_u64()), (Some(0), Some(0)), "{second}");
+}

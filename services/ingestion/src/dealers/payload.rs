@@ -372,3 +372,47 @@ mod tests {
         assert_eq!(p.to_new_event("d", "D").unwrap_err()[0].field, "lines");
     }
 }
+
+#[cfg(test)]
+mod schema_tests {
+    use std::path::PathBuf;
+
+    use super::DealerPayload;
+
+    fn contracts() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../contracts")
+    }
+
+    #[test]
+    fn the_committed_dealer_webhook_schema_matches_the_type() {
+        let schema = serde_json::to_value(schemars::schema_for!(DealerPayload)).unwrap();
+        let want = format!("{}\n", serde_json::to_string_pretty(&schema).unwrap());
+        let path = contracts().join("schemas/dealer-webhook.json");
+        if std::env::var_os("VWC_BLESS").is_some() {
+            std::fs::write(&path, &want).unwrap();
+        }
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap_or_default(),
+            want,
+            "contracts/schemas/dealer-webhook.json drifted; run `VWC_BLESS=1 cargo test -p vwc-ingestion` and commit"
+        );
+    }
+
+    #[test]
+    fn every_published_example_parses_and_maps_to_an_event() {
+        let dir = contracts().join("examples/dealer-webhooks");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "json") {
+                let payload: DealerPayload =
+                    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+                payload
+                    .to_new_event("dlr_example", "Example Motors")
+                    .unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
+                n += 1;
+            }
+        }
+        assert_eq!(n, 5, "one example per payload type");
+    }
+}
