@@ -176,6 +176,12 @@ async fn every_route_answers_each_role_in_its_own_and_another_organisation_as_ex
     let app = TestApp::spawn().await;
     let setup = app.token("org_a", &[Role::FleetManager]);
     let vehicle = app.register(&setup, &vin(1)).await;
+    // The scheduler learns of the vehicle from VehicleRegistered; wait until it has its schedule.
+    vwc_testkit::eventually("the schedule", std::time::Duration::from_secs(10), || async {
+        let m = app.get_ok(&setup, &format!("/v1/vehicles/{vehicle}/maintenance")).await;
+        (!m["items"].as_array()?.is_empty()).then_some(())
+    })
+    .await;
     let (_, dealer) = call(
         &app,
         &setup,
