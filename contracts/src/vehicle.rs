@@ -311,6 +311,10 @@ impl EventDetails {
     pub fn decode(kind: EventKind, details: &serde_json::Value) -> Result<EventDetails, String> {
         let empty = serde_json::Value::Object(Default::default());
         let value = if details.is_null() { &empty } else { details };
+        // serde would read a struct from an array too (`[null, null]`); the API takes objects only.
+        if !value.is_object() {
+            return Err("must be an object".into());
+        }
         fn de<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Result<T, String> {
             T::deserialize(v).map_err(|e| e.to_string())
         }
@@ -339,10 +343,12 @@ impl EventDetails {
     }
 }
 
-/// `POST /v1/vehicles/{id}/events` body.
+/// `POST /v1/vehicles/{id}/events` body; `details` depends on `kind`.
+// The OpenAPI document shows one schema per kind (`schema_types::NewVehicleEventSchema`), built from the
+// fields this derive describes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[schema(example = json!({"kind": "maintenance", "occurredAt": "2026-01-15T09:30:00Z", "odometer": 41250,
+#[schema(as = NewVehicleEventFields, example = json!({"kind": "maintenance", "occurredAt": "2026-01-15T09:30:00Z", "odometer": 41250,
     "costCents": 8999, "currency": "USD", "title": "Oil change", "vendor": {"name": "Main St Auto"},
     "details": {"tasks": ["oil_change"]}}))]
 pub struct NewVehicleEvent {
@@ -465,6 +471,98 @@ pub mod schema_types {
         }
     }
 
+    /// `POST /v1/vehicles/{id}/events` body as the OpenAPI document shows it: one schema per `kind`, each
+    /// with that kind's `details` (required where the kind has required details) and, for an
+    /// `odometer_reading`, a required `odometer`.
+    pub struct NewVehicleEventSchema;
+
+    impl PartialSchema for NewVehicleEventSchema {
+        fn schema() -> RefOr<Schema> {
+            use utoipa::openapi::schema::{AllOfBuilder, OneOfBuilder};
+
+            use crate::vehicle::{EventKind, NewVehicleEvent};
+            let RefOr::T(Schema::Object(fields)) = <NewVehicleEvent as PartialSchema>::schema()
+            else {
+                unreachable!("NewVehicleEvent derives an object schema")
+            };
+            let mut one_of = OneOfBuilder::new()
+                .description(Some(
+                    "`POST /v1/vehicles/{id}/events` body: the shared fields, with `details` as `kind` says.",
+                ))
+                .examples([serde_json::json!({"kind": "maintenance", "occurredAt": "2026-01-15T09:30:00Z",
+                    "odometer": 41250, "costCents": 8999, "currency": "USD", "title": "Oil change",
+                    "vendor": {"name": "Main St Auto"}, "details": {"tasks": ["oil_change"]}})]);
+            for (kind, details) in EventKind::ALL.into_iter().zip(DETAIL_SCHEMAS) {
+                let mut variant = fields.clone();
+                variant.title = Some(format!("kind: {}", kind.as_str()));
+                variant.description = None;
+                variant.example = None;
+                variant.properties.insert(
+                    "kind".into(),
+                    ObjectBuilder::new()
+                        .schema_type(SchemaType::Type(Type::String))
+                        .enum_values(Some([kind.as_str()]))
+                        .into(),
+                );
+                let details_required = matches!(
+                    kind,
+                    EventKind::Maintenance | EventKind::Collision | EventKind::Valuation
+                );
+                let details_schema: RefOr<Schema> = if details_required {
+                    variant.required.push("details".into());
+                    Ref::from_schema_name(details).into()
+                } else {
+                    OneOfBuilder::new()
+                        .item(ObjectBuilder::new().schema_type(SchemaType::Type(Type::Null)))
+                        .item(Ref::from_schema_name(details))
+                        .into()
+                };
+                variant.properties.insert("details".into(), details_schema);
+                if kind == EventKind::OdometerReading {
+                    variant.required.push("odometer".into());
+                    if let Some(RefOr::T(Schema::Object(odometer))) =
+                        variant.properties.get_mut("odometer")
+                    {
+                        odometer.schema_type = SchemaType::Type(Type::Integer);
+                    }
+                }
+                // `currency` is required with a `costCents` (absent or null needs none).
+                let cost_needs_currency = AnyOfBuilder::new()
+                    .item(ObjectBuilder::new().property(
+                        "costCents",
+                        ObjectBuilder::new().schema_type(SchemaType::Type(Type::Null)),
+                    ))
+                    .item(
+                        ObjectBuilder::new()
+                            .property(
+                                "currency",
+                                ObjectBuilder::new().schema_type(SchemaType::Type(Type::String)),
+                            )
+                            .required("currency"),
+                    );
+                one_of = one_of.item(
+                    AllOfBuilder::new()
+                        .title(Some(format!("kind: {}", kind.as_str())))
+                        .item(Schema::Object(variant))
+                        .item(cost_needs_currency),
+                );
+            }
+            one_of.into()
+        }
+    }
+
+    impl ToSchema for NewVehicleEventSchema {
+        fn name() -> std::borrow::Cow<'static, str> {
+            "NewVehicleEvent".into()
+        }
+
+        fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+            <crate::vehicle::NewVehicleEvent as ToSchema>::schemas(schemas);
+            EventDetailsSchema::schemas(schemas);
+        }
+    }
+
+    /// In `EventKind::ALL` order.
     const DETAIL_SCHEMAS: [&str; 7] = [
         "AcquisitionDetails",
         "MaintenanceDetails",
@@ -751,6 +849,19 @@ mod tests {
         let fields: Vec<_> = err.iter().map(|e| e.field.as_str()).collect();
         assert!(fields.contains(&"occurredAt"));
         assert!(fields.contains(&"currency"));
+    }
+
+    #[test]
+    fn details_must_be_an_object() {
+        let err = event(
+            json!({"kind":"upgrade","occurredAt":"2025-01-01T00:00:00Z","details":[null, null]}),
+        )
+        .unwrap_err();
+        assert_eq!(err[0].field, "details");
+        assert!(
+            event(json!({"kind":"upgrade","occurredAt":"2025-01-01T00:00:00Z","details":null}))
+                .is_ok()
+        );
     }
 
     #[test]

@@ -183,7 +183,7 @@ fn idempotency_key(headers: &HeaderMap, body: &[u8]) -> Result<Option<Idempotenc
         ("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = "^[ -~]*[!-~][ -~]*$",
             description = "Makes retries safe: 1–255 visible ASCII characters, unique per request."),
     ),
-    request_body(content = NewVehicleEvent, content_type = "application/json"),
+    request_body(content = vwc_contracts::schema_types::NewVehicleEventSchema, content_type = "application/json"),
     responses(
         (status = 201, description = "Recorded (or replayed for a repeated `Idempotency-Key`).",
             body = RecordedEvent,

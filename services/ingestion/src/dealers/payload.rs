@@ -100,44 +100,28 @@ pub struct DealerPayload {
     pub insurance_claim_id: Option<String>,
 }
 
-/// Payloads a dealer can copy, one per type (the OpenAPI document shows them).
+/// Payloads a dealer can copy, one per type: the files in `contracts/examples/dealer-webhooks/`, which the
+/// OpenAPI document shows too.
 pub mod examples {
-    use serde_json::{Value, json};
+    use serde_json::Value;
 
-    pub fn service_record() -> Value {
-        json!({"type": "service_record", "vin": "1HGCM82633A004352", "occurredAt": "2026-01-15T09:30:00Z",
-        "odometer": 41250, "totalCents": 12999, "currency": "USD", "reference": "RO-88121",
-        "lines": [
-            {"description": "Oil and filter", "task": "oil_change", "amountCents": 8999},
-            {"description": "Rotate tires", "task": "tire_rotation", "amountCents": 4000}
-        ]})
+    macro_rules! example {
+        ($name:ident, $file:literal) => {
+            pub fn $name() -> Value {
+                serde_json::from_str(include_str!(concat!(
+                    "../../../../contracts/examples/dealer-webhooks/",
+                    $file
+                )))
+                .expect(concat!($file, " is JSON"))
+            }
+        };
     }
 
-    pub fn repair_order() -> Value {
-        json!({"type": "repair_order", "vin": "1HGCM82633A004352", "occurredAt": "2026-02-03T14:00:00Z",
-        "odometer": 42010, "totalCents": 45500, "currency": "USD", "system": "brakes", "warranty": false,
-        "reference": "RO-88342",
-        "lines": [
-            {"description": "Front brake pads", "amountCents": 18000},
-            {"description": "Front rotors", "amountCents": 27500}
-        ]})
-    }
-
-    pub fn appraisal() -> Value {
-        json!({"type": "appraisal", "vin": "1HGCM82633A004352", "occurredAt": "2026-03-01T10:00:00Z",
-            "odometer": 43000, "totalCents": 1850000, "currency": "USD"})
-    }
-
-    pub fn sale() -> Value {
-        json!({"type": "sale", "vin": "1HGCM82633A004352", "occurredAt": "2025-06-20T16:45:00Z",
-            "odometer": 12, "totalCents": 3249900, "currency": "USD", "condition": "new", "reference": "DEAL-5512"})
-    }
-
-    pub fn collision_report() -> Value {
-        json!({"type": "collision_report", "vin": "1HGCM82633A004352", "occurredAt": "2026-04-11T08:15:00Z",
-            "odometer": 44800, "severity": "moderate", "structural": false, "airbagDeployed": false,
-            "insuranceClaimId": "CLM-2026-00417", "notes": "Rear bumper and tailgate replaced."})
-    }
+    example!(service_record, "service_record.json");
+    example!(repair_order, "repair_order.json");
+    example!(appraisal, "appraisal.json");
+    example!(sale, "sale.json");
+    example!(collision_report, "collision_report.json");
 
     /// Every example with its name.
     pub fn all() -> Vec<(&'static str, Value)> {
