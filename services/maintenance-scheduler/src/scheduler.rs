@@ -42,9 +42,8 @@ pub struct Updated {
     pub plan: Plan,
 }
 
-/// Evaluates `state` (already changed in memory) and fills the commit's published schedule, reminders
-/// and events.
-/// Returns the evaluation and the plan; nothing to evaluate before the vehicle is registered.
+/// Evaluates `state` (already changed in memory), fills the commit's published schedule, reminders and
+/// events, and returns the evaluation and the plan; `None` before the vehicle is registered.
 pub fn decide(
     state: &VehicleState,
     commit: &mut VehicleCommit,

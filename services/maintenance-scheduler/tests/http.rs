@@ -1,0 +1,441 @@
+//! The scheduler's routes on a real server (port 0) over a real SQLite file, spoken to like a client.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use common::*;
+use serde_json::{Value, json};
+use vwc_auth::{Hs256Keys, Role, Secret, TokenVerifier};
+use vwc_bus::Consumer;
+use vwc_contracts::maintenance::MaintenanceScheduleUpdated;
+use vwc_contracts::{EventType, OdometerUnit};
+use vwc_maintenance_scheduler::http::{SchedulerState, router};
+use vwc_maintenance_scheduler::{Scheduler, SchedulerConsumer, SchedulerStore};
+use vwc_testkit::json as body;
+
+struct App {
+    base: String,
+    http: reqwest::Client,
+    keys: Arc<Hs256Keys>,
+    consumer: SchedulerConsumer,
+    t: TempStore,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl App {
+    async fn spawn() -> App {
+        let t = TempStore::new();
+        let clock = TestClock::at(at(2025, 3, 1));
+        let scheduler = Scheduler::new(t.shared()).with_clock(clock.clock());
+        let keys = Arc::new(Hs256Keys::new(&Secret::from_bytes(vec![7u8; 32]).unwrap()));
+        let verifier: Arc<dyn TokenVerifier> = keys.clone();
+        let app = router(SchedulerState {
+            scheduler: scheduler.clone(),
+            verifier,
+        })
+        .layer(axum::middleware::from_fn(vwc_http::trace_context))
+        .layer(DefaultBodyLimit::max(vwc_http::MAX_BODY_BYTES));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        App {
+            base: format!("http://{addr}"),
+            http: reqwest::Client::new(),
+            keys,
+            consumer: SchedulerConsumer::new(scheduler),
+            t,
+            server,
+        }
+    }
+
+    fn token(&self, org: &str, roles: &[Role]) -> String {
+        self.keys
+            .issue("user_1", org, roles, chrono::Duration::hours(1))
+            .0
+    }
+
+    async fn vehicle(&self, org: &str, id: &str, unit: OdometerUnit) -> vwc_contracts::Vehicle {
+        let v = vehicle(org, id, unit);
+        self.consumer.handle(&registered(&v)).await.unwrap();
+        v
+    }
+
+    async fn put(&self, token: &str, path: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .put(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn sweep(&self, token: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{}/v1/maintenance/sweep", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn version(&self, id: &str) -> u64 {
+        self.t.store.vehicle_state(id).await.unwrap().version
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+#[tokio::test]
+async fn put_sets_the_interval_and_answers_with_the_item_re_evaluated() {
+    let app = App::spawn().await;
+    let owner = app.token("org_a", &[Role::Owner]);
+    let v = app.vehicle("org_a", "veh_1", OdometerUnit::Mi).await;
+    app.consumer
+        .handle(&recorded(&maintenance(
+            &v,
+            "evt_oil",
+            at(2025, 3, 1),
+            40_000,
+            &["oil_change"],
+        )))
+        .await
+        .unwrap();
+    drain_outbox(app.t.store.as_ref()).await;
+
+    let response = app
+        .http
+        .put(format!(
+            "{}/v1/vehicles/veh_1/maintenance/oil_change",
+            app.base
+        ))
+        .bearer_auth(&owner)
+        .header("traceparent", TRACE)
+        .json(&json!({"intervalMiles": 5_000, "intervalMonths": 6, "dueSoonMiles": 400}))
+        .send()
+        .await
+        .unwrap();
+    let (status, content_type, item) = body(response).await;
+    assert_eq!(status, 200, "{item}");
+    assert!(content_type.starts_with("application/json"));
+    assert_eq!(item["task"], "oil_change");
+    assert_eq!(item["intervalMiles"], 5_000);
+    assert_eq!(item["intervalMonths"], 6);
+    assert_eq!(item["dueOdometer"], 45_000);
+    assert_eq!(item["dueAt"], "2025-09-01");
+    assert_eq!(item["status"], "ok");
+    assert_eq!(item["enabled"], true);
+
+    // The catalogue's oil change already is 5,000 mi / 6 months: no item's view changed.
+    assert_eq!(drain_outbox(app.t.store.as_ref()).await, []);
+
+    // A real change is published, continuing the request's trace.
+    let response = app
+        .http
+        .put(format!(
+            "{}/v1/vehicles/veh_1/maintenance/oil_change",
+            app.base
+        ))
+        .bearer_auth(&owner)
+        .header("traceparent", TRACE)
+        .json(&json!({"intervalMonths": 3}))
+        .send()
+        .await
+        .unwrap();
+    let (status, _, item) = body(response).await;
+    assert_eq!(status, 200, "{item}");
+    assert_eq!(
+        (item["dueAt"].as_str(), item["dueOdometer"].as_u64()),
+        (Some("2025-06-01"), Some(45_000))
+    );
+    let out = drain_outbox(app.t.store.as_ref()).await;
+    let updates = of_type(&out, EventType::MaintenanceScheduleUpdated);
+    assert_eq!(updates.len(), 1);
+    assert_eq!(
+        &updates[0].traceparent.as_deref().unwrap()[3..35],
+        &TRACE[3..35]
+    );
+    let schedule: MaintenanceScheduleUpdated = updates[0].data_as().unwrap();
+    assert_eq!(serde_json::to_value(&schedule.items[0]).unwrap(), item);
+
+    // The same settings again change nothing and publish nothing.
+    let (status, _, again) = body(
+        app.put(
+            &owner,
+            "/v1/vehicles/veh_1/maintenance/oil_change",
+            &json!({"intervalMiles": 5_000, "intervalMonths": 3}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((status, &again), (200, &item));
+    assert_eq!(drain_outbox(app.t.store.as_ref()).await, []);
+
+    // Turned off: unknown, and said so.
+    let (status, _, off) = body(
+        app.put(
+            &owner,
+            "/v1/vehicles/veh_1/maintenance/oil_change",
+            &json!({"enabled": false}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (off["status"].as_str(), off["enabled"].as_bool()),
+        (Some("unknown"), Some(false))
+    );
+}
+
+#[tokio::test]
+async fn another_organisations_vehicle_is_a_404_like_one_that_does_not_exist() {
+    let app = App::spawn().await;
+    app.vehicle("org_a", "veh_a", OdometerUnit::Mi).await;
+    let version = app.version("veh_a").await;
+    let intruder = app.token("org_b", &[Role::FleetManager]);
+    for path in [
+        "/v1/vehicles/veh_a/maintenance/oil_change",
+        "/v1/vehicles/veh_nope/maintenance/oil_change",
+    ] {
+        let (status, content_type, problem) =
+            body(app.put(&intruder, path, &json!({"intervalMiles": 1})).await).await;
+        assert_eq!(status, 404, "{path}: {problem}");
+        assert_eq!(content_type, "application/problem+json");
+        assert_eq!(problem["detail"], "vehicle not found");
+    }
+    assert_eq!(app.version("veh_a").await, version);
+    assert_eq!(
+        drain_outbox(app.t.store.as_ref()).await.len(),
+        1,
+        "only the registration's schedule"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_task_is_a_404_unless_it_is_created_with_a_title() {
+    let app = App::spawn().await;
+    let owner = app.token("org_a", &[Role::Owner]);
+    app.vehicle("org_a", "veh_1", OdometerUnit::Mi).await;
+    for task in ["timing_belt", "Timing-Belt"] {
+        let (status, _, problem) = body(
+            app.put(
+                &owner,
+                &format!("/v1/vehicles/veh_1/maintenance/{task}"),
+                &json!({"intervalMonths": 60}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, 404, "{task}: {problem}");
+        assert_eq!(problem["detail"], "maintenance task not found");
+    }
+    let (status, _, item) = body(
+        app.put(&owner, "/v1/vehicles/veh_1/maintenance/timing_belt",
+            &json!({"title": "Timing belt and water pump", "intervalMiles": 90_000, "intervalMonths": 84}))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{item}");
+    assert_eq!(item["title"], "Timing belt and water pump");
+    assert_eq!(item["dueAt"], "2032-01-01");
+    // Once created it is part of the schedule: later changes need no title.
+    let (status, _, item) = body(
+        app.put(
+            &owner,
+            "/v1/vehicles/veh_1/maintenance/timing_belt",
+            &json!({"intervalMonths": 96}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, item["title"].as_str()),
+        (200, Some("Timing belt and water pump"))
+    );
+    let state = app.t.store.vehicle_state("veh_1").await.unwrap();
+    assert_eq!(state.published.unwrap().statuses.len(), 13);
+}
+
+#[tokio::test]
+async fn bad_settings_are_refused_with_field_errors_and_change_nothing() {
+    let app = App::spawn().await;
+    let owner = app.token("org_a", &[Role::Owner]);
+    app.vehicle("org_a", "veh_1", OdometerUnit::Mi).await;
+    let version = app.version("veh_1").await;
+    let path = "/v1/vehicles/veh_1/maintenance/oil_change";
+
+    let (status, content_type, problem) = body(
+        app.put(
+            &owner,
+            path,
+            &json!({"intervalMiles": 0, "dueSoonDays": 400}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, content_type.as_str()),
+        (422, "application/problem+json")
+    );
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["intervalMiles", "dueSoonDays"]);
+
+    for (bad, field) in [
+        (json!({"intervalMiles": "lots"}), "intervalMiles"),
+        (json!({"intervalMonths": -1}), "intervalMonths"),
+        (json!({"mode": "sometimes"}), "mode"),
+        (json!({"intervalFurlongs": 3}), "intervalFurlongs"),
+        (json!([1, 2]), "body"),
+    ] {
+        let (status, _, problem) = body(app.put(&owner, path, &bad).await).await;
+        assert_eq!(status, 422, "{bad}: {problem}");
+        assert_eq!(problem["errors"][0]["field"], field, "{bad}: {problem}");
+    }
+    let (status, _, problem) = body(
+        app.put(
+            &owner,
+            path,
+            &json!({"intervalMiles": null, "intervalMonths": null}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 422, "an enabled item needs an interval: {problem}");
+
+    let raw = |body: &'static str, content_type: &'static str| {
+        app.http
+            .put(format!("{}{path}", app.base))
+            .bearer_auth(&owner)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    assert_eq!(
+        raw("{\"intervalMiles\": ", "application/json")
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    assert_eq!(
+        raw("intervalMiles=5", "text/plain").await.unwrap().status(),
+        415
+    );
+    assert_eq!(app.version("veh_1").await, version, "nothing was written");
+}
+
+#[tokio::test]
+async fn roles_decide_who_may_configure_and_who_may_sweep() {
+    let app = App::spawn().await;
+    app.vehicle("org_a", "veh_1", OdometerUnit::Mi).await;
+    let path = "/v1/vehicles/veh_1/maintenance/oil_change";
+    for role in [Role::Viewer, Role::Technician] {
+        let (status, _, _) = body(
+            app.put(
+                &app.token("org_a", &[role]),
+                path,
+                &json!({"intervalMiles": 4_000}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, 403, "{role}");
+    }
+    for role in [Role::Owner, Role::Viewer] {
+        assert_eq!(
+            app.sweep(&app.token("org_a", &[role])).await.status(),
+            403,
+            "{role}"
+        );
+    }
+    let no_token = app
+        .http
+        .post(format!("{}/v1/maintenance/sweep", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_token.status(), 401);
+    let forged = format!("{}x", app.token("org_a", &[Role::FleetManager]));
+    assert_eq!(app.sweep(&forged).await.status(), 401);
+}
+
+#[tokio::test]
+async fn miles_sent_for_a_km_vehicle_take_effect() {
+    let app = App::spawn().await;
+    let owner = app.token("org_a", &[Role::Owner]);
+    let v = app.vehicle("org_a", "veh_km", OdometerUnit::Km).await;
+    app.consumer
+        .handle(&recorded(&maintenance(
+            &v,
+            "evt_oil",
+            at(2025, 2, 1),
+            60_000,
+            &["oil_change"],
+        )))
+        .await
+        .unwrap();
+    let (status, _, item) = body(
+        app.put(
+            &owner,
+            "/v1/vehicles/veh_km/maintenance/oil_change",
+            &json!({"intervalMiles": 3_000}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{item}");
+    assert_eq!(item["intervalMiles"], 3_000);
+    assert_eq!(item.get("intervalKm"), None);
+    assert_eq!(item["dueOdometer"], 60_000 + 4_828);
+}
+
+#[tokio::test]
+async fn a_fleet_manager_sweeps_their_organisation_and_a_second_sweep_sends_nothing() {
+    let app = App::spawn().await;
+    let manager = app.token("org_a", &[Role::FleetManager]);
+    app.vehicle("org_a", "veh_1", OdometerUnit::Mi).await;
+    app.vehicle("org_a", "veh_2", OdometerUnit::Km).await;
+    app.vehicle("org_b", "veh_3", OdometerUnit::Mi).await;
+    drain_outbox(app.t.store.as_ref()).await;
+
+    let (status, _, report) = body(app.sweep(&manager).await).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["orgId"], "org_a");
+    assert_eq!(report["day"], "2025-03-01");
+    assert_eq!(
+        (report["vehicles"].as_u64(), report["items"].as_u64()),
+        (Some(2), Some(24))
+    );
+    let (status, _, again) = body(app.sweep(&manager).await).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (again["changed"].as_u64(), again["reminders"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert!(
+        drain_outbox(app.t.store.as_ref())
+            .await
+            .iter()
+            .all(|e| e.org_id == "org_a")
+    );
+    assert_eq!(
+        app.t.store.last_sweep_day("org_a").await.unwrap(),
+        Some(day(2025, 3, 1))
+    );
+    assert_eq!(app.t.store.last_sweep_day("org_b").await.unwrap(), None);
+}
