@@ -16,7 +16,7 @@ use vwc_store::{SqliteDb, StoreError, StoreResult, ts};
 use crate::CONSUMER;
 use crate::store::{
     CostBucket, EdgeStore, EventFilter, FleetRow, MaintenanceView, NotificationView, OdometerView,
-    TimelinePosition, VehicleView,
+    RawEvent, TimelinePosition, VehicleView,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -66,6 +66,8 @@ CREATE TABLE notifications (
 );
 CREATE INDEX notifications_feed ON notifications (org_id, created_at DESC, id DESC);
 "#,
+    // When each event was committed to the projection (ack → visible lag; operations).
+    "ALTER TABLE timeline ADD COLUMN projected_at TEXT;",
 ];
 
 #[derive(Clone)]
@@ -120,6 +122,48 @@ fn vehicle_view(conn: &rusqlite::Connection, body: &str) -> StoreResult<VehicleV
     })
 }
 
+type SqlArgs = Vec<Box<dyn ToSql + Send>>;
+
+/// The timeline query (newest first, filters, strictly after a position), selecting `columns`.
+fn timeline_query(
+    columns: &str,
+    org_id: &str,
+    vehicle_id: &str,
+    filter: &EventFilter,
+    after: Option<&TimelinePosition>,
+    limit: usize,
+) -> (String, SqlArgs) {
+    let mut sql = format!("SELECT {columns} FROM timeline WHERE org_id = ? AND vehicle_id = ?");
+    let mut args: SqlArgs = vec![
+        Box::new(org_id.to_string()),
+        Box::new(vehicle_id.to_string()),
+    ];
+    if !filter.kinds.is_empty() {
+        sql.push_str(" AND kind IN (");
+        sql.push_str(&vec!["?"; filter.kinds.len()].join(", "));
+        sql.push(')');
+        for k in &filter.kinds {
+            args.push(Box::new(k.as_str()));
+        }
+    }
+    if let Some(from) = filter.from {
+        sql.push_str(" AND occurred_at >= ?");
+        args.push(Box::new(ts(&from)));
+    }
+    if let Some(to) = filter.to {
+        sql.push_str(" AND occurred_at <= ?");
+        args.push(Box::new(ts(&to)));
+    }
+    if let Some(p) = after {
+        sql.push_str(" AND (occurred_at, id) < (?, ?)");
+        args.push(Box::new(ts(&p.occurred_at)));
+        args.push(Box::new(p.id.clone()));
+    }
+    sql.push_str(" ORDER BY occurred_at DESC, id DESC LIMIT ?");
+    args.push(Box::new(limit as i64));
+    (sql, args)
+}
+
 #[async_trait]
 impl EdgeStore for SqliteEdgeStore {
     async fn apply_vehicle_registered(
@@ -166,11 +210,11 @@ impl EdgeStore for SqliteEdgeStore {
                 }
                 let at = ts(&e.occurred_at);
                 let inserted = conn.prepare_cached(
-                    "INSERT OR IGNORE INTO timeline (id, org_id, vehicle_id, kind, occurred_at, cost_cents, currency, body, traceparent)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    "INSERT OR IGNORE INTO timeline (id, org_id, vehicle_id, kind, occurred_at, cost_cents, currency, body, traceparent, projected_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 )?
                 .execute(params![e.id, e.org_id, e.vehicle_id, e.kind.as_str(), at,
-                    e.cost_cents.map(|c| c as i64), e.currency, body, trace])?;
+                    e.cost_cents.map(|c| c as i64), e.currency, body, trace, ts(&chrono::Utc::now())])?;
                 if inserted == 0 {
                     // The same timeline event under another envelope id (a re-publish): no second effect.
                     return Ok(false);
@@ -234,34 +278,7 @@ impl EdgeStore for SqliteEdgeStore {
         after: Option<&TimelinePosition>,
         limit: usize,
     ) -> StoreResult<Vec<VehicleEvent>> {
-        let mut sql = String::from("SELECT body FROM timeline WHERE org_id = ? AND vehicle_id = ?");
-        let mut args: Vec<Box<dyn ToSql + Send>> = vec![
-            Box::new(org_id.to_string()),
-            Box::new(vehicle_id.to_string()),
-        ];
-        if !filter.kinds.is_empty() {
-            sql.push_str(" AND kind IN (");
-            sql.push_str(&vec!["?"; filter.kinds.len()].join(", "));
-            sql.push(')');
-            for k in &filter.kinds {
-                args.push(Box::new(k.as_str()));
-            }
-        }
-        if let Some(from) = filter.from {
-            sql.push_str(" AND occurred_at >= ?");
-            args.push(Box::new(ts(&from)));
-        }
-        if let Some(to) = filter.to {
-            sql.push_str(" AND occurred_at <= ?");
-            args.push(Box::new(ts(&to)));
-        }
-        if let Some(p) = after {
-            sql.push_str(" AND (occurred_at, id) < (?, ?)");
-            args.push(Box::new(ts(&p.occurred_at)));
-            args.push(Box::new(p.id.clone()));
-        }
-        sql.push_str(" ORDER BY occurred_at DESC, id DESC LIMIT ?");
-        args.push(Box::new(limit as i64));
+        let (sql, args) = timeline_query("body", org_id, vehicle_id, filter, after, limit);
         self.db
             .read(move |conn| {
                 let mut stmt = conn.prepare_cached(&sql)?;
@@ -273,6 +290,51 @@ impl EdgeStore for SqliteEdgeStore {
                     .iter()
                     .map(|b| Ok(serde_json::from_str(b)?))
                     .collect()
+            })
+            .await
+    }
+
+    async fn timeline_page(
+        &self,
+        org_id: &str,
+        vehicle_id: &str,
+        filter: &EventFilter,
+        after: Option<&TimelinePosition>,
+        limit: usize,
+    ) -> StoreResult<Option<Vec<RawEvent>>> {
+        let (sql, args) = timeline_query(
+            "occurred_at, id, body",
+            org_id,
+            vehicle_id,
+            filter,
+            after,
+            limit,
+        );
+        let (org, vehicle) = (org_id.to_string(), vehicle_id.to_string());
+        self.db
+            .read(move |conn| {
+                let known = conn
+                    .prepare_cached("SELECT 1 FROM vehicles WHERE org_id = ?1 AND id = ?2")?
+                    .query_row(params![org, vehicle], |_| Ok(()))
+                    .optional()?;
+                if known.is_none() {
+                    return Ok(None);
+                }
+                let mut stmt = conn.prepare_cached(&sql)?;
+                let refs: Vec<&dyn ToSql> = args.iter().map(|a| a.as_ref() as &dyn ToSql).collect();
+                let rows: Vec<(String, String, String)> = stmt
+                    .query_map(refs.as_slice(), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect::<Result<_, _>>()?;
+                rows.into_iter()
+                    .map(|(at, id, json)| {
+                        Ok(RawEvent {
+                            occurred_at: parse_ts(&at)?,
+                            id,
+                            json,
+                        })
+                    })
+                    .collect::<StoreResult<Vec<_>>>()
+                    .map(Some)
             })
             .await
     }

@@ -91,6 +91,14 @@ pub struct FleetRow {
     pub overdue: u32,
 }
 
+/// A timeline event as stored: its position and its JSON, ready to send without re-encoding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawEvent {
+    pub occurred_at: DateTime<Utc>,
+    pub id: String,
+    pub json: String,
+}
+
 #[async_trait]
 pub trait EdgeStore: DeadLetterStore {
     async fn apply_vehicle_registered(
@@ -170,5 +178,33 @@ pub trait EdgeStore: DeadLetterStore {
         after_id: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<FleetRow>>;
+    /// The timeline page the API serves: `None` when the vehicle is not in the organisation's read model,
+    /// else up to `limit` events as stored JSON. Adapters may answer it in one round trip.
+    async fn timeline_page(
+        &self,
+        org_id: &str,
+        vehicle_id: &str,
+        filter: &EventFilter,
+        after: Option<&TimelinePosition>,
+        limit: usize,
+    ) -> StoreResult<Option<Vec<RawEvent>>> {
+        if self.vehicle(org_id, vehicle_id).await?.is_none() {
+            return Ok(None);
+        }
+        let events = self
+            .events(org_id, vehicle_id, filter, after, limit)
+            .await?;
+        events
+            .into_iter()
+            .map(|e| {
+                Ok(RawEvent {
+                    occurred_at: e.occurred_at,
+                    json: serde_json::to_string(&e)?,
+                    id: e.id,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()
+            .map(Some)
+    }
     async fn ping(&self) -> StoreResult<()>;
 }

@@ -24,7 +24,7 @@ const KM_PER_MILE: f64 = 1.609_344;
 const MAX_PROJECTION_DAYS: f64 = 36_500.0;
 
 /// How the next due point follows a completion.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DueMode {
     /// Next due = last done + interval (oil changes, filters).

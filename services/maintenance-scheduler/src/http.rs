@@ -1,14 +1,20 @@
 //! HTTP routes of the scheduler: customise one item of a vehicle's schedule, and run the sweep of the
-//! caller's organisation now. Errors become HTTP only here.
+//! caller's organisation now. Errors become HTTP only here; each route's `#[utoipa::path]` documents it,
+//! and [`routes`] registers handler and documentation together.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use axum::routing::{post, put};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
 use vwc_contracts::maintenance::MaintenanceItemView;
+use vwc_http::openapi::{
+    BadRequest, Forbidden, InternalServerError, NotFound, PayloadTooLarge, ServiceUnavailable,
+    TooManyRequests, Unauthorized, UnprocessableEntity, UnsupportedMediaType,
+};
 use vwc_http::{ApiError, Auth, HasVerifier, Json, RawBody, RequestTrace, parse_json};
 
 use crate::schedule::ItemChange;
@@ -27,11 +33,15 @@ impl HasVerifier for SchedulerState {
     }
 }
 
+/// The scheduler's routes and their OpenAPI documentation; the composition merges them and adds the state.
+pub fn routes() -> OpenApiRouter<SchedulerState> {
+    OpenApiRouter::with_openapi(vwc_http::openapi::components())
+        .routes(routes!(configure_item))
+        .routes(routes!(run_sweep))
+}
+
 pub fn router(state: SchedulerState) -> Router {
-    Router::new()
-        .route("/v1/vehicles/{id}/maintenance/{task}", put(configure_item))
-        .route("/v1/maintenance/sweep", post(run_sweep))
-        .with_state(state)
+    Router::from(routes()).with_state(state)
 }
 
 impl From<ConfigureError> for ApiError {
@@ -64,6 +74,41 @@ fn parse_change(headers: &HeaderMap, body: &[u8]) -> Result<ItemChange, ApiError
     })
 }
 
+/// Customise a vehicle's maintenance item
+///
+/// Changes the item's intervals, due-soon thresholds, due mode, title or tracking; only the fields sent
+/// change, and an interval sent as `null` is cleared. A task outside the catalogue is created by sending a
+/// `title`. Answers the item re-evaluated with its new settings.
+#[utoipa::path(
+    put,
+    path = "/v1/vehicles/{id}/maintenance/{task}",
+    tag = "maintenance",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "The vehicle's id (`veh_…`)."),
+        ("task" = vwc_contracts::schema_types::TaskCode, Path,
+            description = "A catalogue task, one configured before, or a new one (then `title` is required)."),
+    ),
+    request_body(content = ItemChange, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The item after the change.", body = MaintenanceItemView,
+            example = json!({"task": "oil_change", "title": "Oil change", "intervalMiles": 5000,
+                "intervalMonths": 6, "lastDoneAt": "2025-12-11T09:30:00Z", "lastDoneOdometer": 40000,
+                "dueAt": "2026-06-11", "dueOdometer": 45000, "projectedDueAt": "2026-05-02", "status": "ok",
+                "reason": "Due in 152 days or 4,400 mi (about 112 days at current usage), whichever comes first",
+                "dueCycle": "2026-06-11@45000", "enabled": true})),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = UnprocessableEntity),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalServerError),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
 async fn configure_item(
     State(state): State<SchedulerState>,
     auth: Auth,
@@ -87,6 +132,25 @@ async fn configure_item(
     Ok(Json(view))
 }
 
+/// Run the maintenance sweep now
+///
+/// Fleet managers only. Re-evaluates every vehicle of the caller's organisation for today (UTC) and
+/// publishes what changed. Idempotent per day: a second sweep the same day changes nothing and sends no
+/// reminder again.
+#[utoipa::path(
+    post,
+    path = "/v1/maintenance/sweep",
+    tag = "maintenance",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "What the sweep did.", body = SweepReport),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalServerError),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
 async fn run_sweep(
     State(state): State<SchedulerState>,
     auth: Auth,

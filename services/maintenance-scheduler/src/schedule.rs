@@ -277,27 +277,46 @@ fn item_view(s: ItemStatus, enabled: bool) -> MaintenanceItemView {
 
 /// The body of `PUT /v1/vehicles/{id}/maintenance/{task}`: only the fields sent change. An interval sent
 /// as `null` is cleared.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = MaintenanceItemChange, example = json!({"intervalMiles": 5000, "intervalMonths": 6, "dueSoonDays": 14}))]
 pub struct ItemChange {
+    /// Distance interval in miles; `null` clears it. Sent without `intervalKm`, it replaces the item's
+    /// distance interval (a kilometre interval is cleared).
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 1_000_000)]
     pub interval_miles: Option<Option<u32>>,
+    /// Distance interval in kilometres; `null` clears it. Sent without `intervalMiles`, it replaces the
+    /// item's distance interval (a mile interval is cleared).
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 1_000_000)]
     pub interval_km: Option<Option<u32>>,
+    /// Calendar interval in months; `null` clears it. An enabled item keeps at least one interval.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 240)]
     pub interval_months: Option<Option<u32>>,
+    /// Days before the due date at which the item turns `due_soon` (default 30).
     #[serde(default)]
+    #[schema(maximum = 365)]
     pub due_soon_days: Option<u32>,
+    /// Miles before the due odometer at which the item turns `due_soon` (default 500).
     #[serde(default)]
+    #[schema(maximum = 100_000)]
     pub due_soon_miles: Option<u32>,
+    /// Kilometres before the due odometer at which the item turns `due_soon` (default 800).
     #[serde(default)]
+    #[schema(maximum = 100_000)]
     pub due_soon_km: Option<u32>,
+    /// `false` stops tracking the item: its status becomes `unknown` and no reminders are sent.
     #[serde(default)]
     pub enabled: Option<bool>,
+    /// `from_last_done`: next due = last done + interval; `fixed`: a fixed calendar that late or early
+    /// service does not shift.
     #[serde(default)]
     pub mode: Option<DueMode>,
     /// Required to create a task outside the catalogue; `null` goes back to the catalogue title.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 120, pattern = "\\S")]
     pub title: Option<Option<String>>,
 }
 

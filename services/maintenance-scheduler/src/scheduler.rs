@@ -145,13 +145,19 @@ pub enum ConfigureError {
 pub struct Scheduler {
     store: Arc<dyn SchedulerStore>,
     clock: Clock,
+    /// Striped per-vehicle locks: concurrent deliveries for one vehicle (a burst of dealer webhooks) queue
+    /// here instead of conflicting in the store and exhausting their optimistic retries.
+    stripes: Arc<Vec<tokio::sync::Mutex<()>>>,
 }
+
+const STRIPES: usize = 64;
 
 impl Scheduler {
     pub fn new(store: Arc<dyn SchedulerStore>) -> Scheduler {
         Scheduler {
             store,
             clock: system_clock(),
+            stripes: Arc::new((0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect()),
         }
     }
 
@@ -159,6 +165,13 @@ impl Scheduler {
     pub fn with_clock(mut self, clock: Clock) -> Scheduler {
         self.clock = clock;
         self
+    }
+
+    async fn lock_vehicle(&self, vehicle_id: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        vehicle_id.hash(&mut h);
+        self.stripes[(h.finish() as usize) % STRIPES].lock().await
     }
 
     pub fn store(&self) -> &Arc<dyn SchedulerStore> {
@@ -177,6 +190,7 @@ impl Scheduler {
         traceparent: Option<&str>,
     ) -> Result<Updated, UpdateError> {
         let record = VehicleRecord::from_vehicle(vehicle);
+        let _vehicle = self.lock_vehicle(&vehicle.id).await;
         let updated = update_vehicle(
             self.store.as_ref(),
             &vehicle.id,
@@ -204,6 +218,7 @@ impl Scheduler {
         let Some(fact) = TimelineFact::from_event(event) else {
             return Ok(None);
         };
+        let _vehicle = self.lock_vehicle(&event.vehicle_id).await;
         let updated = update_vehicle(
             self.store.as_ref(),
             &event.vehicle_id,

@@ -25,8 +25,10 @@ use crate::store::{CommitOutcome, SchedulerStore, VehicleCommit, VehicleState};
 pub const SWEEP_PAGE: usize = 2_000;
 
 /// What a sweep did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"day": "2026-01-10", "orgId": "org_a", "vehicles": 120, "items": 1440,
+    "changed": 7, "statusChanges": 9, "reminders": 4, "retried": 0, "elapsedMs": 85}))]
 pub struct SweepReport {
     /// The day evaluated.
     pub day: NaiveDate,
@@ -45,6 +47,7 @@ pub struct SweepReport {
     pub reminders: u64,
     /// Vehicles that changed while the sweep ran and were evaluated again on their own.
     pub retried: u64,
+    /// How long the sweep took.
     pub elapsed_ms: u64,
 }
 

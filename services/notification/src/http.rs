@@ -1,4 +1,5 @@
-//! HTTP routes of the notification service: an organisation's channels. Errors become HTTP only here.
+//! HTTP routes of the notification service: an organisation's channels. Errors become HTTP only here;
+//! each route's `#[utoipa::path]` documents it, and [`routes`] registers handler and documentation together.
 
 use std::sync::Arc;
 
@@ -6,8 +7,13 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
+use vwc_http::openapi::{
+    BadRequest, Forbidden, InternalServerError, PayloadTooLarge, ServiceUnavailable,
+    TooManyRequests, Unauthorized, UnprocessableEntity, UnsupportedMediaType,
+};
 use vwc_http::{ApiError, Auth, HasVerifier, Json, RawBody, parse_json};
 
 use crate::NotificationStore;
@@ -48,14 +54,15 @@ impl HasVerifier for NotificationState {
     }
 }
 
-/// `GET` and `PUT /v1/notifications/preferences`.
+/// `GET` and `PUT /v1/notifications/preferences` and their OpenAPI documentation; the composition merges
+/// them and adds the state.
+pub fn routes() -> OpenApiRouter<NotificationState> {
+    OpenApiRouter::with_openapi(vwc_http::openapi::components())
+        .routes(routes!(read_preferences, put_preferences))
+}
+
 pub fn router(state: NotificationState) -> Router {
-    Router::new()
-        .route(
-            "/v1/notifications/preferences",
-            get(read_preferences).put(put_preferences),
-        )
-        .with_state(state)
+    Router::from(routes()).with_state(state)
 }
 
 impl From<UpdatePreferencesError> for ApiError {
@@ -67,6 +74,29 @@ impl From<UpdatePreferencesError> for ApiError {
     }
 }
 
+/// Get the organisation's notification preferences
+///
+/// Its channels (in-app always; webhook and e-mail when set) and quiet hours. The webhook secret is never
+/// shown here, only whether one exists.
+#[utoipa::path(
+    get,
+    path = "/v1/notifications/preferences",
+    tag = "notifications",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The preferences (in-app only for an organisation that never set any).",
+            body = PreferencesView,
+            example = json!({"inApp": true, "webhookUrl": "https://hooks.example.com/vwc",
+                "email": "fleet@example.com",
+                "quietHours": {"start": "22:00", "end": "07:00", "tzOffsetMinutes": 60},
+                "hasWebhookSecret": true, "updatedAt": "2026-01-10T12:00:00Z"})),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalServerError),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
 async fn read_preferences(
     State(state): State<NotificationState>,
     auth: Auth,
@@ -83,6 +113,39 @@ async fn read_preferences(
     }))
 }
 
+/// Set the organisation's notification preferences
+///
+/// Replaces the channels and quiet hours (an absent field is the same as `null`). Setting a webhook URL
+/// while the organisation has no outbound webhook secret issues one, which this response shows once
+/// (`webhookSecret`); `rotateWebhookSecret` issues a new one and the old one stops working at once. A
+/// webhook URL must be `https` on a publicly reachable host.
+#[utoipa::path(
+    put,
+    path = "/v1/notifications/preferences",
+    tag = "notifications",
+    security(("bearer" = [])),
+    request_body(content = PreferencesUpdate, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The preferences as saved, with `webhookSecret` when this request \
+            issued one.", body = PreferencesView,
+            headers(("Cache-Control" = String, description = "Always `no-store`: the answer may carry the \
+                webhook secret.")),
+            example = json!({"inApp": true, "webhookUrl": "https://hooks.example.com/vwc",
+                "email": "fleet@example.com",
+                "quietHours": {"start": "22:00", "end": "07:00", "tzOffsetMinutes": 60},
+                "hasWebhookSecret": true, "webhookSecret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                "updatedAt": "2026-01-10T12:00:00Z"})),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = UnprocessableEntity),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalServerError),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
 async fn put_preferences(
     State(state): State<NotificationState>,
     auth: Auth,

@@ -19,46 +19,67 @@ pub const MAX_EMAIL_LEN: usize = 254;
 const MAX_TZ_OFFSET_MINUTES: i32 = 14 * 60;
 
 /// `PUT /v1/notifications/preferences`. A PUT replaces: an absent field is the same as `null`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"webhookUrl": "https://hooks.example.com/vwc", "email": "fleet@example.com",
+    "quietHours": {"start": "22:00", "end": "07:00", "tzOffsetMinutes": 60}}))]
 pub struct PreferencesUpdate {
+    /// Where reminders are POSTed, signed with the organisation's webhook secret: an `https` URL of a
+    /// publicly reachable host, without credentials (plain `http` only to hosts the operator allow-lists).
+    /// `null`, absent or blank turns the webhook channel off.
     #[serde(default)]
     pub webhook_url: Option<String>,
+    /// Where reminders are e-mailed (one local part, one `@` and a domain, no spaces); `null`, absent or
+    /// blank turns the e-mail channel off.
     #[serde(default)]
+    #[schema(max_length = 254)]
     pub email: Option<String>,
+    /// When webhook and e-mail deliveries wait (in-app ones do not); `null` or absent: never.
     #[serde(default)]
     pub quiet_hours: Option<QuietHoursBody>,
-    /// Issue a new webhook secret even though one exists (the old one stops working at once).
+    /// Issue a new webhook secret even though one exists (the old one stops working at once). Needs a
+    /// `webhookUrl`.
     #[serde(default)]
+    #[schema(default = false)]
     pub rotate_webhook_secret: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A daily window in the organisation's local time; `start` equal to `end` is no window at all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct QuietHoursBody {
     /// Local time `HH:MM`.
+    #[schema(pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "22:00")]
     pub start: String,
     /// Local time `HH:MM`, exclusive; before `start` when the window wraps midnight.
+    #[schema(pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "07:00")]
     pub end: String,
     /// Local time minus UTC, in minutes.
     #[serde(default)]
+    #[schema(minimum = -840, maximum = 840, default = 0)]
     pub tz_offset_minutes: i32,
 }
 
 /// The answer to both preference routes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PreferencesView {
     /// Always on.
     pub in_app: bool,
+    /// `null` while the webhook channel is off.
     pub webhook_url: Option<String>,
+    /// `null` while the e-mail channel is off.
     pub email: Option<String>,
+    /// `null`: no quiet hours.
     pub quiet_hours: Option<QuietHoursBody>,
     /// Whether the organisation has an outbound webhook secret (it is shown only when issued).
     pub has_webhook_secret: bool,
-    /// Present only in the response that issued it.
+    /// `whsec_<base64>`: the secret reminders to `webhookUrl` are signed with (Standard Webhooks).
+    /// Present only in the `PUT` response that issued it: one with a `webhookUrl` while the organisation
+    /// has no secret yet, or with `rotateWebhookSecret`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webhook_secret: Option<String>,
+    /// `null` until the organisation first sets its preferences.
     pub updated_at: Option<DateTime<Utc>>,
 }
 

@@ -645,6 +645,10 @@ impl Outbox for SqliteNotificationStore {
     async fn mark_sent(&self, ids: &[OutboxId]) -> StoreResult<()> {
         self.db.mark_sent(ids).await
     }
+    async fn prune_sent(&self, before: chrono::DateTime<chrono::Utc>) -> StoreResult<u64> {
+        self.db.prune_sent(before).await
+    }
+
     fn wakeup(&self) -> Arc<Notify> {
         self.db.wakeup()
     }

@@ -3,7 +3,6 @@
 //! webhook-acknowledged → visible lag at half the saturating rate, and peak RSS. Every rate is also given
 //! as a ratio to the `/healthz` ceiling measured in the same run.
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -251,7 +250,8 @@ struct Webhooks {
     http: reqwest::Client,
     url: String,
     secret: vwc_webhook::WebhookSecret,
-    vin: String,
+    /// Webhooks go round-robin over these VINs, as a dealer's traffic spreads over many vehicles.
+    vins: Vec<String>,
     run: String,
 }
 
@@ -259,7 +259,7 @@ impl Webhooks {
     /// Sends webhook `n` (distinct id, fresh timestamp and signature); returns the event id on 200.
     async fn send(&self, n: usize) -> Option<String> {
         let id = format!("bench-{}-{n}", self.run);
-        let body = service_record(&self.vin, n);
+        let body = service_record(&self.vins[n % self.vins.len()], n);
         let ts = Utc::now().timestamp();
         let sig = vwc_webhook::sign(&self.secret, &id, ts, &body);
         let r = self
@@ -281,22 +281,31 @@ impl Webhooks {
     }
 }
 
+/// Registers `vehicles` vehicles (VINs derived from `vin_base`) and a dealer.
 async fn setup_webhooks(
     http: &reqwest::Client,
     base: &str,
     token: &str,
-    vin: &str,
+    vin_base: u32,
+    vehicles: u32,
     run: &str,
-) -> anyhow::Result<(Webhooks, String)> {
-    let v: serde_json::Value = http
-        .post(format!("{base}/v1/vehicles"))
-        .bearer_auth(token)
-        .json(&json!({"vin": vin, "year": 2021, "make": "Bench", "model": "Webhook"}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let vehicle = v["id"].as_str().context("vehicle id")?.to_string();
+) -> anyhow::Result<Webhooks> {
+    let mut vins = Vec::new();
+    for i in 0..vehicles {
+        let vin = format!("1HGCM8263{:08}", vin_base + i);
+        let r = http
+            .post(format!("{base}/v1/vehicles"))
+            .bearer_auth(token)
+            .json(&json!({"vin": vin, "year": 2021, "make": "Bench", "model": "Webhook"}))
+            .send()
+            .await?;
+        anyhow::ensure!(
+            r.status() == 201,
+            "registering a bench vehicle: {}",
+            r.status()
+        );
+        vins.push(vin);
+    }
     let d: serde_json::Value = http
         .post(format!("{base}/v1/dealers"))
         .bearer_auth(token)
@@ -305,87 +314,71 @@ async fn setup_webhooks(
         .await?
         .json()
         .await?;
-    Ok((
-        Webhooks {
-            http: http.clone(),
-            url: format!(
-                "{base}/webhooks/dealers/{}",
-                d["dealerId"].as_str().context("dealer id")?
-            ),
-            secret: vwc_webhook::WebhookSecret::parse(
-                d["webhookSecret"].as_str().context("secret")?,
-            )
+    Ok(Webhooks {
+        http: http.clone(),
+        url: format!(
+            "{base}/webhooks/dealers/{}",
+            d["dealerId"].as_str().context("dealer id")?
+        ),
+        secret: vwc_webhook::WebhookSecret::parse(d["webhookSecret"].as_str().context("secret")?)
             .map_err(|e| anyhow::anyhow!("{e}"))?,
-            vin: vin.to_string(),
-            run: run.to_string(),
-        },
-        vehicle,
-    ))
+        vins,
+        run: run.to_string(),
+    })
 }
 
-/// Webhooks at a fixed `rate` for `duration` while one poller watches the timeline: per event, the time
-/// from the webhook's 200 to the event's first appearance in `GET …/events`.
+/// Webhooks at a fixed `rate` for `duration`; per event, the time from the webhook's 200 to the moment
+/// the edge projection committed it (its `projected_at`, read from the edge database afterwards — the
+/// same machine's clock, so no polling load skews the run).
 async fn lag(
     hooks: Arc<Webhooks>,
-    base: &str,
-    token: &str,
-    vehicle: &str,
+    edge_db: std::path::PathBuf,
     rate: f64,
     duration: Duration,
-) -> (usize, u64, u64) {
-    let acked: Arc<Mutex<HashMap<String, Instant>>> = Default::default();
-    let seen: Arc<Mutex<HashMap<String, Instant>>> = Default::default();
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let poller = {
-        let (seen, stop, http) = (seen.clone(), stop.clone(), hooks.http.clone());
-        let url = format!("{base}/v1/vehicles/{vehicle}/events?limit=50");
-        let token = token.to_string();
-        tokio::spawn(async move {
-            while !stop.load(Ordering::Relaxed) {
-                if let Ok(r) = http.get(&url).bearer_auth(&token).send().await
-                    && let Ok(v) = r.json::<serde_json::Value>().await
-                {
-                    let now = Instant::now();
-                    let mut seen = seen.lock().await;
-                    for e in v["items"].as_array().into_iter().flatten() {
-                        if let Some(id) = e["id"].as_str() {
-                            seen.entry(id.to_string()).or_insert(now);
-                        }
-                    }
-                }
-            }
-        })
-    };
+) -> anyhow::Result<(usize, u64, u64)> {
+    type Acks = Arc<Mutex<Vec<(String, chrono::DateTime<Utc>)>>>;
+    let acked: Acks = Default::default();
     let interval = Duration::from_secs_f64(1.0 / rate);
     let start = Instant::now();
-    let mut n = 0;
+    let mut n = 0u32;
     let mut senders = Vec::new();
     while start.elapsed() < duration {
         let (hooks, acked) = (hooks.clone(), acked.clone());
         senders.push(tokio::spawn(async move {
-            if let Some(id) = hooks.send(1_000_000 + n).await {
-                acked.lock().await.insert(id, Instant::now());
+            if let Some(id) = hooks.send(1_000_000 + n as usize).await {
+                acked.lock().await.push((id, Utc::now()));
             }
         }));
         n += 1;
-        tokio::time::sleep_until((start + interval * n as u32).into()).await;
+        tokio::time::sleep_until((start + interval * n).into()).await;
     }
     for s in senders {
         let _ = s.await;
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    stop.store(true, Ordering::Relaxed);
-    let _ = poller.await;
-    let (acked, seen) = (acked.lock().await, seen.lock().await);
-    let mut lags: Vec<u64> = acked
-        .iter()
-        .filter_map(|(id, at)| {
-            seen.get(id)
-                .map(|s| s.saturating_duration_since(*at).as_micros() as u64)
-        })
-        .collect();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let acked = acked.lock().await.clone();
+    let lags = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<u64>> {
+        let conn = rusqlite::Connection::open_with_flags(
+            &edge_db,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )?;
+        let mut stmt = conn.prepare("SELECT projected_at FROM timeline WHERE id = ?1")?;
+        let mut lags = Vec::new();
+        for (id, at) in &acked {
+            let projected: Option<String> = stmt.query_row([id], |r| r.get(0)).ok();
+            if let Some(p) =
+                projected.and_then(|p: String| chrono::DateTime::parse_from_rfc3339(&p).ok())
+            {
+                let lag = p.with_timezone(&Utc) - *at;
+                lags.push(lag.num_microseconds().unwrap_or(0).max(0) as u64);
+            }
+        }
+        Ok(lags)
+    })
+    .await??;
+    let mut lags = lags;
     lags.sort_unstable();
-    (lags.len(), percentile(&lags, 0.5), percentile(&lags, 0.99))
+    Ok((lags.len(), percentile(&lags, 0.5), percentile(&lags, 0.99)))
 }
 
 fn ms(us: u64) -> String {
@@ -425,9 +418,8 @@ pub async fn run() -> anyhow::Result<()> {
         .await
     };
 
-    eprintln!("  (b) signed webhook ingest");
-    let (hooks, _) = setup_webhooks(&http, &base, &token, "1HGCM82633A111111", "ingest").await?;
-    let hooks = Arc::new(hooks);
+    eprintln!("  (b) signed webhook ingest (200 vehicles, one dealer)");
+    let hooks = Arc::new(setup_webhooks(&http, &base, &token, 10_000, 200, "ingest").await?);
     let ingest = {
         let hooks = hooks.clone();
         load(duration, concurrency, move |n| {
@@ -460,21 +452,21 @@ pub async fn run() -> anyhow::Result<()> {
     eprintln!(
         "  (d) acknowledged → visible lag at {lag_rate:.0} webhooks/s (half the saturating rate)"
     );
-    let (lag_hooks, lag_vehicle) =
-        setup_webhooks(&http, &base, &token, "1HGCM82633A222222", "lag").await?;
+    let lag_hooks = setup_webhooks(&http, &base, &token, 20_000, 200, "lag").await?;
     let (lag_n, lag_p50, lag_p99) = lag(
         Arc::new(lag_hooks),
-        &base,
-        &token,
-        &lag_vehicle,
+        dir.path().join("edge.db"),
         lag_rate,
         Duration::from_secs(5),
     )
-    .await;
+    .await?;
     let rss = server.peak_rss_kib().unwrap_or(0);
     drop(server);
 
-    let sweep_vehicles: usize = std::env::var("VWC_BENCH_SWEEP_VEHICLES").ok().and_then(|s| s.parse().ok()).unwrap_or(100_000);
+    let sweep_vehicles: usize = std::env::var("VWC_BENCH_SWEEP_VEHICLES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000);
     eprintln!("  (f) maintenance sweep of {sweep_vehicles} vehicles × 12 items");
     let sweep = sweep_bench(sweep_vehicles).await?;
 
@@ -487,7 +479,10 @@ pub async fn run() -> anyhow::Result<()> {
     table.push_str("| measure | requests/s | p50 | p99 | errors | ratio to /healthz |\n| --- | ---: | ---: | ---: | ---: | ---: |\n");
     for (name, s) in [
         ("(a) GET /healthz (ceiling)", &healthz),
-        ("(b) signed webhook ingest", &ingest),
+        (
+            "(b) signed webhook ingest (200 vehicles, one dealer)",
+            &ingest,
+        ),
         (
             "(c) timeline page (50 of 10,000; store of 1,000,000)",
             &timeline,
@@ -503,7 +498,7 @@ pub async fn run() -> anyhow::Result<()> {
         ));
     }
     table.push_str(&format!(
-        "| (d) webhook 200 → visible in timeline, at {lag_rate:.0}/s ({lag_n} events) | — | {} | {} | — | — |\n",
+        "| (d) webhook 200 → committed to the timeline projection, at {lag_rate:.0}/s ({lag_n} events) | — | {} | {} | — | — |\n",
         ms(lag_p50),
         ms(lag_p99)
     ));
@@ -535,13 +530,23 @@ pub async fn run() -> anyhow::Result<()> {
 /// Seeds a scheduler store with `n` vehicles (12 items each) and sweeps it twice on the same day.
 async fn sweep_bench(
     n: usize,
-) -> anyhow::Result<(vwc_maintenance_scheduler::SweepReport, f64, vwc_maintenance_scheduler::SweepReport, f64)> {
+) -> anyhow::Result<(
+    vwc_maintenance_scheduler::SweepReport,
+    f64,
+    vwc_maintenance_scheduler::SweepReport,
+    f64,
+)> {
     let dir = tempfile::tempdir()?;
     let store: Arc<dyn vwc_maintenance_scheduler::SchedulerStore> =
-        Arc::new(vwc_maintenance_scheduler::SqliteSchedulerStore::open(&dir.path().join("maintenance-scheduler.db"))?);
+        Arc::new(vwc_maintenance_scheduler::SqliteSchedulerStore::open(
+            &dir.path().join("maintenance-scheduler.db"),
+        )?);
     let t = Instant::now();
     vwc_maintenance_scheduler::seed_bulk(store.as_ref(), n).await?;
-    eprintln!("  seeded {n} vehicles in {:.1} s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "  seeded {n} vehicles in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
     let today = Utc::now().date_naive();
     let t = Instant::now();
     let first = vwc_maintenance_scheduler::sweep(store.as_ref(), None, today).await?;

@@ -431,22 +431,19 @@ pub fn build_router(
                 verifier: verifier.clone(),
             }),
         )
-        // Not documented yet: these two still hand over a plain `Router` (see `openapi::tests`).
-        .merge(OpenApiRouter::from(
-            vwc_maintenance_scheduler::http::router(
-                vwc_maintenance_scheduler::http::SchedulerState {
-                    scheduler: vwc_maintenance_scheduler::Scheduler::new(stores.scheduler.clone()),
-                    verifier: verifier.clone(),
-                },
-            ),
+        .merge(vwc_maintenance_scheduler::http::routes().with_state(
+            vwc_maintenance_scheduler::http::SchedulerState {
+                scheduler: vwc_maintenance_scheduler::Scheduler::new(stores.scheduler.clone()),
+                verifier: verifier.clone(),
+            },
         ))
-        .merge(OpenApiRouter::from(vwc_notification::http::router(
+        .merge(vwc_notification::http::routes().with_state(
             vwc_notification::http::NotificationState::new(
                 stores.notification.clone(),
                 verifier.clone(),
                 allowlist,
             ),
-        )))
+        ))
         .merge(crate::routes::routes(readiness))
         .merge(crate::routes::dev_token_routes(http.dev_tokens.clone()));
     let router = crate::openapi::serve(api)

@@ -177,14 +177,20 @@ async fn every_route_answers_each_role_in_its_own_and_another_organisation_as_ex
     let setup = app.token("org_a", &[Role::FleetManager]);
     let vehicle = app.register(&setup, &vin(1)).await;
     // The scheduler learns of the vehicle from VehicleRegistered; wait until it has its schedule.
-    vwc_testkit::eventually("the schedule", std::time::Duration::from_secs(10), || async {
-        let r = app.get(&setup, &format!("/v1/vehicles/{vehicle}/maintenance")).await;
-        if r.status() != 200 {
-            return None; // the read model has not seen the vehicle yet
-        }
-        let m: Value = r.json().await.ok()?;
-        (!m["items"].as_array()?.is_empty()).then_some(())
-    })
+    vwc_testkit::eventually(
+        "the schedule",
+        std::time::Duration::from_secs(10),
+        || async {
+            let r = app
+                .get(&setup, &format!("/v1/vehicles/{vehicle}/maintenance"))
+                .await;
+            if r.status() != 200 {
+                return None; // the read model has not seen the vehicle yet
+            }
+            let m: Value = r.json().await.ok()?;
+            (!m["items"].as_array()?.is_empty()).then_some(())
+        },
+    )
     .await;
     let (_, dealer) = call(
         &app,

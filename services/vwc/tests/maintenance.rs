@@ -173,10 +173,18 @@ async fn an_oil_change_goes_due_soon_then_overdue_and_the_reminder_reaches_every
     // Wait for the view that reflects the recorded oil change (the first one, from registration, has no
     // odometer to go by).
     let path = format!("/v1/vehicles/{vehicle}/maintenance");
-    let ok = eventually("oil change due at 45,000 mi", Duration::from_secs(10), || async {
-        let m = app.get_ok(&token, &path).await;
-        m["items"].as_array()?.iter().find(|i| i["task"] == "oil_change" && i["dueOdometer"] == 45000).cloned()
-    })
+    let ok = eventually(
+        "oil change due at 45,000 mi",
+        Duration::from_secs(10),
+        || async {
+            let m = app.get_ok(&token, &path).await;
+            m["items"]
+                .as_array()?
+                .iter()
+                .find(|i| i["task"] == "oil_change" && i["dueOdometer"] == 45000)
+                .cloned()
+        },
+    )
     .await;
     assert_eq!(ok["status"], "ok");
     let due_date = (done_at.date_naive() + Months::new(6)).to_string();
@@ -494,7 +502,9 @@ async fn the_demo_seed_shows_ok_due_soon_and_overdue_items_and_the_fleet_counts_
 #[tokio::test]
 async fn vwc_sweep_runs_now_and_a_second_sweep_the_same_day_sends_nothing_new() {
     let app = TestApp::spawn().await;
-    vwc::seed::load(&app.system().router, &app.system().keys, &vwc::seed::demo()).await.unwrap();
+    vwc::seed::load(&app.system().router, &app.system().keys, &vwc::seed::demo())
+        .await
+        .unwrap();
     app.system().bus.drain().await;
     let dir = app.stop().await;
     let sweep = || {
@@ -503,12 +513,20 @@ async fn vwc_sweep_runs_now_and_a_second_sweep_the_same_day_sends_nothing_new() 
             .arg(dir.path())
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice::<Value>(&out.stdout).unwrap()
     };
     let first = sweep();
     assert!(first["vehicles"].as_u64().unwrap() >= 6, "{first}");
     assert!(first["items"].as_u64().unwrap() >= 72, "{first}");
     let second = sweep();
-    assert_eq!((second["changed"].as_u64(), second["reminders"].as_u64()), (Some(0), Some(0)), "{second}");
+    assert_eq!(
+        (second["changed"].as_u64(), second["reminders"].as_u64()),
+        (Some(0), Some(0)),
+        "{second}"
+    );
 }

@@ -371,6 +371,16 @@ impl Outbox for MongoDb {
         Ok(())
     }
 
+    async fn prune_sent(&self, before: chrono::DateTime<chrono::Utc>) -> StoreResult<u64> {
+        // `sent_at` is the fixed-width text of `ts()`, so text order is time order; null (pending) is
+        // excluded by `$type`.
+        let deleted = self
+            .collection(OUTBOX)
+            .delete_many(doc! { "sent_at": { "$type": "string", "$lt": ts(&before) } })
+            .await?;
+        Ok(deleted.deleted_count)
+    }
+
     fn wakeup(&self) -> Arc<Notify> {
         self.wakeup.clone()
     }

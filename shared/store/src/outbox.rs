@@ -17,6 +17,8 @@ pub trait Outbox: Send + Sync {
     /// Unsent rows, oldest first.
     async fn pending(&self, limit: usize) -> StoreResult<Vec<(OutboxId, Envelope)>>;
     async fn mark_sent(&self, ids: &[OutboxId]) -> StoreResult<()>;
+    /// Deletes rows sent before `before` (they are only kept for audit and replays); returns how many.
+    async fn prune_sent(&self, before: chrono::DateTime<chrono::Utc>) -> StoreResult<u64>;
     /// Notified after a write that enqueued events, so the relay need not wait for its next poll.
     fn wakeup(&self) -> Arc<Notify>;
 }

@@ -1,23 +1,33 @@
 //! The outbox relay: publishes pending outbox rows to the bus and marks them sent. A bus outage leaves them
 //! pending; they go out when the bus is back. At worst a row is published twice (the inbox absorbs that).
 
+use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinSet;
 
 use tokio::sync::watch;
 use tracing::{debug, warn};
 use vwc_bus::Bus;
 
-use crate::Outbox;
+use crate::{Outbox, OutboxId};
 
 const BATCH: usize = 200;
+/// Batches published at once by a running relay.
+pub const MAX_IN_FLIGHT: usize = 4;
 
 pub struct OutboxRelay {
     name: String,
     outbox: Arc<dyn Outbox>,
     bus: Arc<dyn Bus>,
     poll_every: Duration,
+    /// Sent rows are kept this long (audit, replays), then pruned.
+    keep_sent: Duration,
 }
+
+/// How often the relay prunes sent rows.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 impl OutboxRelay {
     pub fn new(name: &str, outbox: Arc<dyn Outbox>, bus: Arc<dyn Bus>) -> OutboxRelay {
@@ -26,12 +36,28 @@ impl OutboxRelay {
             outbox,
             bus,
             poll_every: Duration::from_millis(500),
+            keep_sent: Duration::from_secs(7 * 24 * 3600),
         }
     }
 
     pub fn poll_every(mut self, every: Duration) -> OutboxRelay {
         self.poll_every = every;
         self
+    }
+
+    pub fn keep_sent(mut self, keep: Duration) -> OutboxRelay {
+        self.keep_sent = keep;
+        self
+    }
+
+    /// Deletes rows sent longer ago than the retention.
+    pub async fn prune(&self) -> Result<u64, String> {
+        let before = chrono::Utc::now()
+            - chrono::Duration::from_std(self.keep_sent).unwrap_or(chrono::Duration::days(7));
+        self.outbox
+            .prune_sent(before)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// Publishes until the outbox is empty or the bus refuses. Returns how many rows were sent.
@@ -59,19 +85,89 @@ impl OutboxRelay {
         }
     }
 
-    /// Runs until `shutdown` turns true, then flushes once more.
+    /// Runs until `shutdown` turns true, then flushes once more. Up to [`MAX_IN_FLIGHT`] batches are
+    /// published at once, so one slow consumer (whose handling the in-process bus waits for before a batch
+    /// counts as accepted) does not hold back the next batch for everyone else; rows are marked sent as
+    /// their batch is accepted.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let wakeup = self.outbox.wakeup();
+        let mut last_prune: Option<Instant> = None;
+        let mut in_flight: JoinSet<(Vec<OutboxId>, Result<(), String>)> = JoinSet::new();
+        let mut in_flight_ids: HashSet<String> = HashSet::new();
+        let mut paused_until: Option<Instant> = None;
         loop {
-            match self.flush().await {
-                Ok(0) => {}
-                Ok(n) => debug!(relay = %self.name, sent = n, "outbox relayed"),
-                Err(e) => warn!(relay = %self.name, error = %e, "outbox relay failed; will retry"),
+            if last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
+                last_prune = Some(Instant::now());
+                match self.prune().await {
+                    Ok(0) => {}
+                    Ok(n) => debug!(relay = %self.name, pruned = n, "sent outbox rows pruned"),
+                    Err(e) => warn!(relay = %self.name, error = %e, "pruning the outbox failed"),
+                }
+            }
+            if paused_until.is_none_or(|t| Instant::now() >= t) {
+                paused_until = None;
+                while in_flight.len() < MAX_IN_FLIGHT {
+                    let rows = match self.outbox.pending(in_flight_ids.len() + BATCH).await {
+                        Ok(rows) => rows,
+                        Err(e) => {
+                            warn!(relay = %self.name, error = %e, "reading the outbox failed");
+                            break;
+                        }
+                    };
+                    let fresh: Vec<_> = rows
+                        .into_iter()
+                        .filter(|(id, _)| !in_flight_ids.contains(&id.0))
+                        .take(BATCH)
+                        .collect();
+                    if fresh.is_empty() {
+                        break;
+                    }
+                    in_flight_ids.extend(fresh.iter().map(|(id, _)| id.0.clone()));
+                    let (ids, envelopes): (Vec<_>, Vec<_>) = fresh.into_iter().unzip();
+                    let bus = self.bus.clone();
+                    in_flight.spawn(async move {
+                        let accepted = bus.publish(&envelopes).await.map_err(|e| e.to_string());
+                        (ids, accepted)
+                    });
+                }
             }
             tokio::select! {
+                Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
+                    match done {
+                        Ok((ids, Ok(()))) => {
+                            if let Err(e) = self.outbox.mark_sent(&ids).await {
+                                warn!(relay = %self.name, error = %e, "marking rows sent failed; they will be sent again");
+                            }
+                            for id in &ids {
+                                in_flight_ids.remove(&id.0);
+                            }
+                        }
+                        Ok((ids, Err(e))) => {
+                            warn!(relay = %self.name, error = %e, "the bus refused a batch; will retry");
+                            for id in &ids {
+                                in_flight_ids.remove(&id.0);
+                            }
+                            paused_until = Some(Instant::now() + self.poll_every);
+                        }
+                        Err(join) => {
+                            warn!(relay = %self.name, error = %join, "a publishing task failed");
+                            if in_flight.is_empty() {
+                                in_flight_ids.clear();
+                            }
+                            paused_until = Some(Instant::now() + self.poll_every);
+                        }
+                    }
+                }
                 _ = wakeup.notified() => {}
                 _ = tokio::time::sleep(self.poll_every) => {}
                 _ = shutdown.changed() => {
+                    while let Some(done) = in_flight.join_next().await {
+                        if let Ok((ids, Ok(()))) = done
+                            && let Err(e) = self.outbox.mark_sent(&ids).await
+                        {
+                            warn!(relay = %self.name, error = %e, "marking rows sent failed");
+                        }
+                    }
                     if let Err(e) = self.flush().await {
                         warn!(relay = %self.name, error = %e, "final outbox flush failed; rows stay pending");
                     }

@@ -296,12 +296,23 @@ impl Outbox for SqliteDb {
     async fn mark_sent(&self, ids: &[OutboxId]) -> StoreResult<()> {
         let ids: Vec<i64> = ids.iter().filter_map(|i| i.0.parse().ok()).collect();
         self.write(move |conn| {
-            let now = chrono::Utc::now().to_rfc3339();
+            let now = crate::ts(&chrono::Utc::now());
             let mut stmt = conn.prepare_cached("UPDATE outbox SET sent_at = ?1 WHERE seq = ?2")?;
             for id in ids {
                 stmt.execute(params![now, id])?;
             }
             Ok(())
+        })
+        .await
+    }
+
+    async fn prune_sent(&self, before: chrono::DateTime<chrono::Utc>) -> StoreResult<u64> {
+        let before = crate::ts(&before);
+        self.write(move |conn| {
+            Ok(conn.execute(
+                "DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?1",
+                [before],
+            )? as u64)
         })
         .await
     }
@@ -452,6 +463,22 @@ mod tests {
         assert_eq!(pending[0].1, e);
         db.mark_sent(&[pending[0].0.clone()]).await.unwrap();
         assert!(db.pending(10).await.unwrap().is_empty());
+        // Sent rows are pruned only once older than the cut-off; pending rows never are.
+        let e3 = envelope();
+        db.write(move |c| enqueue(c, &[e3])).await.unwrap();
+        assert_eq!(
+            db.prune_sent(chrono::Utc::now() - chrono::Duration::hours(1))
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            db.prune_sent(chrono::Utc::now() + chrono::Duration::seconds(1))
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(db.pending(10).await.unwrap().len(), 1);
     }
 
     #[tokio::test]
