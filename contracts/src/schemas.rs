@@ -50,8 +50,29 @@ pub fn all() -> Vec<(&'static str, serde_json::Value)> {
     ]
 }
 
+/// Pretty JSON with every object's keys sorted, and a final newline. Committed artefacts are rendered this
+/// way so they do not depend on whether some crate in the build enabled `serde_json/preserve_order`
+/// (feature unification makes `cargo test -p x` and `cargo test --workspace` differ otherwise).
 pub fn render(value: &serde_json::Value) -> String {
-    let mut s = serde_json::to_string_pretty(value).expect("schema renders");
+    fn sorted(v: &serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Object(map) => {
+                let mut entries: Vec<_> = map.iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                serde_json::Value::Object(
+                    entries
+                        .into_iter()
+                        .map(|(k, v)| (k.clone(), sorted(v)))
+                        .collect(),
+                )
+            }
+            serde_json::Value::Array(items) => {
+                serde_json::Value::Array(items.iter().map(sorted).collect())
+            }
+            other => other.clone(),
+        }
+    }
+    let mut s = serde_json::to_string_pretty(&sorted(value)).expect("JSON renders");
     s.push('\n');
     s
 }

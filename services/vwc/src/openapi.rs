@@ -106,9 +106,9 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
 
 /// The document as served and committed: pretty JSON with a final newline.
 pub fn render(doc: &OpenApi) -> String {
-    let mut s = serde_json::to_string_pretty(doc).expect("the OpenAPI document serialises");
-    s.push('\n');
-    s
+    vwc_contracts::schemas::render(
+        &serde_json::to_value(doc).expect("the OpenAPI document serialises"),
+    )
 }
 
 #[cfg(test)]
