@@ -3,8 +3,8 @@
 
 use std::collections::HashSet;
 use std::future::Future;
-use std::io::Write;
-use std::sync::{Arc, Once};
+
+use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use vwc_contracts::maintenance::{
@@ -1124,41 +1124,22 @@ where
     check(Arc::new(store)).await;
 }
 
-const MONGODB_URI: &str = "VWC_TEST_MONGODB_URI";
-
-/// Runs `check` on a fresh, uniquely named database, dropped afterwards whether the check passed or not.
+/// Runs `check` on a fresh MongoDB database (dropped afterwards), or skips loudly without a server.
 async fn on_mongodb<F, Fut>(check: F)
 where
     F: FnOnce(Store) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let Some(uri) = std::env::var(MONGODB_URI).ok().filter(|u| !u.is_empty()) else {
-        announce_mongodb_skipped();
-        return;
-    };
-    let client = mongodb::Client::with_uri_str(&uri)
-        .await
-        .expect("connecting to VWC_TEST_MONGODB_URI");
-    let name = format!("vwc_test_edge_{}", uuid::Uuid::now_v7().simple());
-    let store = MongoEdgeStore::connect(client.clone(), &name)
-        .await
-        .expect("creating the edge indexes");
-    let outcome = tokio::spawn(check(Arc::new(store))).await;
-    if let Err(e) = client.database(&name).drop().await {
-        eprintln!("could not drop the test database {name}: {e}");
-    }
-    if let Err(failure) = outcome {
-        std::panic::resume_unwind(failure.into_panic());
-    }
-}
-
-/// Once per test binary, and past the test harness's output capture, so a green run cannot hide it.
-fn announce_mongodb_skipped() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let _ = writeln!(
-            std::io::stderr(),
-            "MONGODB CONFORMANCE SKIPPED: {MONGODB_URI} is not set — only the SQLite adapter was tested"
-        );
-    });
+    vwc_testkit::mongo::on_fresh_database(
+        "edge",
+        |client, name| async move {
+            Arc::new(
+                MongoEdgeStore::connect(client, &name)
+                    .await
+                    .expect("creating the edge indexes"),
+            ) as Store
+        },
+        check,
+    )
+    .await;
 }

@@ -420,6 +420,7 @@ pub fn build_router(
         )
         .merge(vwc_ingestion::dealers::http::routes().with_state(
             vwc_ingestion::dealers::http::DealerState {
+                cache: Default::default(),
                 dealers: stores.ingestion.clone(),
                 clock: clock.clone(),
                 verifier: verifier.clone(),

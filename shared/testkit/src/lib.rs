@@ -1,5 +1,7 @@
 //! Helpers shared by the black-box tests of every crate.
 
+pub mod mongo;
+
 use std::future::Future;
 use std::time::{Duration, Instant};
 

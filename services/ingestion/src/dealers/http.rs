@@ -36,6 +36,64 @@ pub struct DealerState {
     pub dealers: Arc<dyn DealerStore>,
     pub clock: Clock,
     pub verifier: Arc<dyn TokenVerifier>,
+    pub cache: Arc<DealerCache>,
+}
+
+/// Dealers (with their secrets) recently used by webhooks, so a burst from one dealer does not read the
+/// same row for every request. A signature that fails against a cached row is checked again against a
+/// fresh read, so a rotation done by another process is never refused; this process's rotations evict.
+#[derive(Default)]
+pub struct DealerCache {
+    entries:
+        std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Arc<DealerRow>)>>,
+}
+
+/// How long a cached dealer is trusted before it is read again.
+const DEALER_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+const DEALER_CACHE_MAX: usize = 10_000;
+
+impl DealerCache {
+    fn get(&self, id: &str) -> Option<Arc<DealerRow>> {
+        let entries = self.entries.lock().unwrap();
+        entries
+            .get(id)
+            .filter(|(at, _)| at.elapsed() < DEALER_CACHE_TTL)
+            .map(|(_, d)| d.clone())
+    }
+
+    fn put(&self, dealer: Arc<DealerRow>) {
+        let mut entries = self.entries.lock().unwrap();
+        if entries.len() >= DEALER_CACHE_MAX {
+            entries.retain(|_, (at, _)| at.elapsed() < DEALER_CACHE_TTL);
+        }
+        entries.insert(dealer.id.clone(), (std::time::Instant::now(), dealer));
+    }
+
+    fn evict(&self, id: &str) {
+        self.entries.lock().unwrap().remove(id);
+    }
+}
+
+/// The dealer from the cache, or read (and cached); `fresh` skips the cache.
+async fn load_dealer(
+    state: &DealerState,
+    dealer_id: &str,
+    fresh: bool,
+) -> Result<Option<(Arc<DealerRow>, bool)>, ApiError> {
+    if !fresh && let Some(d) = state.cache.get(dealer_id) {
+        return Ok(Some((d, true)));
+    }
+    let Some(dealer) = state
+        .dealers
+        .dealer(dealer_id)
+        .await
+        .map_err(ApiError::internal)?
+    else {
+        return Ok(None);
+    };
+    let dealer = Arc::new(dealer);
+    state.cache.put(dealer.clone());
+    Ok(Some((dealer, false)))
 }
 
 impl HasVerifier for DealerState {
@@ -249,6 +307,7 @@ async fn rotate_secret(
     if !rotated {
         return Err(ApiError::NotFound("dealer"));
     }
+    state.cache.evict(&dealer.id);
     Ok(axum::Json(SecretRotated {
         dealer_id: dealer.id,
         webhook_secret: secret.expose().to_string(),
@@ -327,11 +386,8 @@ async fn receive_webhook(
 ) -> Result<Response, ApiError> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     // An unknown dealer and a bad signature look the same from outside.
-    let dealer = state
-        .dealers
-        .dealer(&dealer_id)
-        .await
-        .map_err(ApiError::internal)?
+    let (mut dealer, mut cached) = load_dealer(&state, &dealer_id, false)
+        .await?
         .ok_or(ApiError::Unauthorized)?;
     let now = state.clock.now();
     let webhook_headers = WebhookHeaders {
@@ -339,14 +395,25 @@ async fn receive_webhook(
         timestamp: header(vwc_webhook::HEADER_TIMESTAMP),
         signature: header(vwc_webhook::HEADER_SIGNATURE),
     };
-    if let Err(reason) = vwc_webhook::verify(
-        &dealer.valid_secrets(now),
-        webhook_headers,
-        &body,
-        now.timestamp(),
-    ) {
-        tracing::info!(dealer = %dealer.id, %reason, "webhook refused");
-        return Err(ApiError::Unauthorized);
+    loop {
+        match vwc_webhook::verify(
+            &dealer.valid_secrets(now),
+            webhook_headers,
+            &body,
+            now.timestamp(),
+        ) {
+            Ok(()) => break,
+            // A cached row may predate a rotation made elsewhere: check once more against a fresh read.
+            Err(_) if cached => {
+                (dealer, cached) = load_dealer(&state, &dealer_id, true)
+                    .await?
+                    .ok_or(ApiError::Unauthorized)?;
+            }
+            Err(reason) => {
+                tracing::info!(dealer = %dealer.id, %reason, "webhook refused");
+                return Err(ApiError::Unauthorized);
+            }
+        }
     }
     let webhook_id = webhook_headers.id.unwrap_or_default().trim().to_string();
     if webhook_id.len() > 255 {
