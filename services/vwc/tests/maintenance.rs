@@ -530,3 +530,26 @@ async fn vwc_sweep_runs_now_and_a_second_sweep_the_same_day_sends_nothing_new() 
         "{second}"
     );
 }
+
+#[tokio::test]
+async fn preferences_and_item_settings_must_be_json_objects() {
+    let app = TestApp::spawn().await;
+    let token = app.token("org_a", &[Role::FleetManager]);
+    let vehicle = app.register(&token, &vin(9)).await;
+    for path in [
+        "/v1/notifications/preferences".to_string(),
+        format!("/v1/vehicles/{vehicle}/maintenance/oil_change"),
+    ] {
+        let r = app
+            .http
+            .put(app.url(&path))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body("[null, null]")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422, "{path}");
+    }
+    app.stop().await;
+}

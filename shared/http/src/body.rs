@@ -22,7 +22,8 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
     }
 }
 
-/// Parses a JSON body the way [`crate::Json`] does: not JSON → 415, syntax → 400, wrong shape → 422.
+/// Parses a JSON body the way [`crate::Json`] does: not JSON → 415, syntax → 400, wrong shape (including a
+/// body that is not a JSON object) → 422.
 pub fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, ApiError> {
     let is_json = headers
         .get(CONTENT_TYPE)
@@ -39,7 +40,7 @@ pub fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Resu
         ));
     }
     let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let parsed: T = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         match inner.classify() {
@@ -52,5 +53,13 @@ pub fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Resu
             }
             _ => ApiError::BadRequest(format!("malformed JSON: {inner}")),
         }
-    })
+    })?;
+    // Every request body of this API is a JSON object; serde would also read an array such as
+    // `[null, null]` into a struct, field by field.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::Unprocessable(
+            "the body must be a JSON object".into(),
+        ));
+    }
+    Ok(parsed)
 }
