@@ -57,9 +57,7 @@ pub fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Resu
     // Every request body of this API is a JSON object; serde would also read an array such as
     // `[null, null]` into a struct, field by field.
     if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return Err(ApiError::Unprocessable(
-            "the body must be a JSON object".into(),
-        ));
+        return Err(ApiError::field("body", "must be a JSON object"));
     }
     Ok(parsed)
 }
