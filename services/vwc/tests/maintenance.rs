@@ -553,3 +553,65 @@ async fn preferences_and_item_settings_must_be_json_objects() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_in_app_feed_is_newest_first_filters_unread_and_marks_read_within_the_organisation() {
+    let app = TestApp::spawn().await;
+    vwc::seed::load(&app.system().router, &app.system().keys, &vwc::seed::demo())
+        .await
+        .unwrap();
+    let token = app.token("org_demo", &[Role::Viewer]);
+    let feed = eventually(
+        "demo reminders in the feed",
+        Duration::from_secs(10),
+        || async {
+            let f = app
+                .get_ok(&token, "/v1/notifications?unread=true&limit=200")
+                .await;
+            (f["items"].as_array()?.len() >= 2).then_some(f)
+        },
+    )
+    .await;
+    let items = feed["items"].as_array().unwrap();
+    let times: Vec<_> = items
+        .iter()
+        .map(|n| n["createdAt"].as_str().unwrap().to_string())
+        .collect();
+    let mut sorted = times.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(times, sorted, "newest first");
+    let first = items[0]["id"].as_str().unwrap().to_string();
+    let other = app.token("org_northwind", &[Role::FleetManager]);
+    let r = app
+        .http
+        .post(app.url(&format!("/v1/notifications/{first}/read")))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "another organisation's notification");
+    let r = app
+        .http
+        .post(app.url(&format!("/v1/notifications/{first}/read")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let unread = app
+        .get_ok(&token, "/v1/notifications?unread=true&limit=200")
+        .await;
+    let after = unread["items"].as_array().unwrap();
+    assert_eq!(after.len(), items.len() - 1);
+    assert!(after.iter().all(|n| n["id"] != first.as_str()));
+    let all = app.get_ok(&token, "/v1/notifications?limit=200").await;
+    let read = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == first.as_str())
+        .unwrap()
+        .clone();
+    assert!(read["readAt"].is_string());
+    app.stop().await;
+}
