@@ -221,6 +221,12 @@ pub enum AwsAction {
         /// Receives before a message moves to the dead-letter queue.
         #[arg(long, default_value_t = 5)]
         max_receive_count: u32,
+        /// Also schedule the maintenance sweep: the ARN of the `vwc-lambda-sweep` function.
+        #[arg(long)]
+        sweep_lambda_arn: Option<String>,
+        /// When the sweep runs (EventBridge schedule expression).
+        #[arg(long, default_value = "cron(0 6 * * ? *)")]
+        sweep_schedule: String,
     },
 }
 
@@ -325,6 +331,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     endpoint,
                     bus_name,
                     max_receive_count,
+                    sweep_lambda_arn,
+                    sweep_schedule,
                 },
         } => {
             let config = vwc_bus::aws::sdk_config(endpoint.as_deref()).await;
@@ -336,7 +344,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 max_receive_count,
             )
             .await?;
-            println!("{}", serde_json::to_string_pretty(&done)?);
+            let mut out = serde_json::to_value(&done)?;
+            if let Some(lambda) = sweep_lambda_arn {
+                let rule = vwc_bus::bootstrap::schedule_sweep(
+                    &aws_sdk_eventbridge::Client::new(&config),
+                    &format!("{bus_name}-maintenance-sweep"),
+                    &sweep_schedule,
+                    &lambda,
+                )
+                .await?;
+                out["sweepRule"] =
+                    serde_json::json!({"arn": rule, "schedule": sweep_schedule, "target": lambda});
+            }
+            println!("{}", serde_json::to_string_pretty(&out)?);
             Ok(())
         }
     }

@@ -140,3 +140,46 @@ async fn the_lambda_handler_reports_only_the_poison_message_of_a_batch() {
     assert!(store.vehicle("org_a", "veh_1").await.unwrap().is_some());
     assert!(store.vehicle("org_a", "veh_3").await.unwrap().is_some());
 }
+
+#[tokio::test]
+async fn bootstrap_can_schedule_the_daily_sweep_lambda() {
+    let Some(endpoint) = endpoint() else { return };
+    let bus_name = unique_bus();
+    let lambda = "arn:aws:lambda:us-east-1:123456789012:function:vwc-lambda-sweep";
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vwc"))
+        .args([
+            "aws",
+            "bootstrap",
+            "--endpoint",
+            &endpoint,
+            "--bus-name",
+            &bus_name,
+            "--sweep-lambda-arn",
+            lambda,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let created: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(created["sweepRule"]["schedule"], "cron(0 6 * * ? *)");
+    let config = vwc_bus::aws::sdk_config(Some(&endpoint)).await;
+    let eb = aws_sdk_eventbridge::Client::new(&config);
+    let rule = eb
+        .describe_rule()
+        .name(format!("{bus_name}-maintenance-sweep"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rule.schedule_expression(), Some("cron(0 6 * * ? *)"));
+    let targets = eb
+        .list_targets_by_rule()
+        .rule(format!("{bus_name}-maintenance-sweep"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(targets.targets()[0].arn(), lambda);
+}
