@@ -310,6 +310,49 @@ async fn put_queue_target(
     Ok(())
 }
 
+/// The scheduled rule that runs the maintenance sweep: on the account's default bus (schedules only run
+/// there), `schedule` such as `cron(0 6 * * ? *)`, targeting the sweep Lambda. Idempotent. Returns the
+/// rule's ARN.
+pub async fn schedule_sweep(
+    eb: &aws_sdk_eventbridge::Client,
+    rule: &str,
+    schedule: &str,
+    lambda_arn: &str,
+) -> Result<String, BootstrapError> {
+    let rule_error = |message: String| BootstrapError::Rule {
+        rule: rule.to_string(),
+        bus: "default".into(),
+        message,
+    };
+    let arn = eb
+        .put_rule()
+        .name(rule)
+        .schedule_expression(schedule)
+        .state(RuleState::Enabled)
+        .description("Runs the daily maintenance sweep (vwc-lambda-sweep)")
+        .send()
+        .await
+        .map_err(|e| rule_error(DisplayErrorContext(&e).to_string()))?
+        .rule_arn
+        .ok_or_else(|| rule_error("EventBridge returned no rule ARN".into()))?;
+    let target = Target::builder()
+        .id("sweep")
+        .arn(lambda_arn)
+        .build()
+        .map_err(|e| rule_error(e.to_string()))?;
+    let output = eb
+        .put_targets()
+        .rule(rule)
+        .targets(target)
+        .send()
+        .await
+        .map_err(|e| rule_error(DisplayErrorContext(&e).to_string()))?;
+    if output.failed_entry_count() > 0 {
+        return Err(rule_error("the sweep Lambda target was refused".into()));
+    }
+    Ok(arn)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,47 +413,4 @@ mod tests {
             })
         );
     }
-}
-
-/// The scheduled rule that runs the maintenance sweep: on the account's default bus (schedules only run
-/// there), `schedule` such as `cron(0 6 * * ? *)`, targeting the sweep Lambda. Idempotent. Returns the
-/// rule's ARN.
-pub async fn schedule_sweep(
-    eb: &aws_sdk_eventbridge::Client,
-    rule: &str,
-    schedule: &str,
-    lambda_arn: &str,
-) -> Result<String, BootstrapError> {
-    let rule_error = |message: String| BootstrapError::Rule {
-        rule: rule.to_string(),
-        bus: "default".into(),
-        message,
-    };
-    let arn = eb
-        .put_rule()
-        .name(rule)
-        .schedule_expression(schedule)
-        .state(RuleState::Enabled)
-        .description("Runs the daily maintenance sweep (vwc-lambda-sweep)")
-        .send()
-        .await
-        .map_err(|e| rule_error(DisplayErrorContext(&e).to_string()))?
-        .rule_arn
-        .ok_or_else(|| rule_error("EventBridge returned no rule ARN".into()))?;
-    let target = Target::builder()
-        .id("sweep")
-        .arn(lambda_arn)
-        .build()
-        .map_err(|e| rule_error(e.to_string()))?;
-    let output = eb
-        .put_targets()
-        .rule(rule)
-        .targets(target)
-        .send()
-        .await
-        .map_err(|e| rule_error(DisplayErrorContext(&e).to_string()))?;
-    if output.failed_entry_count() > 0 {
-        return Err(rule_error("the sweep Lambda target was refused".into()));
-    }
-    Ok(arn)
 }
