@@ -12,3 +12,17 @@ pub fn decode<T: DeserializeOwned>(cursor: &str) -> Option<T> {
     let bytes = URL_SAFE_NO_PAD.decode(cursor.as_bytes()).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
+
+/// Pages are read with one extra row: when it came, it is dropped and the last kept row's position
+/// becomes the next page's cursor.
+pub fn next_page<T, P: Serialize>(
+    items: &mut Vec<T>,
+    limit: usize,
+    position: impl Fn(&T) -> P,
+) -> Option<String> {
+    if items.len() <= limit {
+        return None;
+    }
+    items.truncate(limit);
+    items.last().map(|last| encode(&position(last)))
+}

@@ -135,12 +135,7 @@ async fn list_vehicles(
         .vehicles(auth.org(), after.as_deref(), limit + 1)
         .await
         .map_err(ApiError::internal)?;
-    let next_cursor = if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(|v| cursor::encode(&v.vehicle.id))
-    } else {
-        None
-    };
+    let next_cursor = cursor::next_page(&mut items, limit, |v| v.vehicle.id.clone());
     Ok(Json(Page { items, next_cursor }))
 }
 
@@ -278,17 +273,10 @@ async fn list_events(
         .await
         .map_err(ApiError::internal)?
         .ok_or(ApiError::NotFound("vehicle"))?;
-    let next_cursor = if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(|e| {
-            cursor::encode(&TimelineCursor {
-                t: e.occurred_at,
-                i: e.id.clone(),
-            })
-        })
-    } else {
-        None
-    };
+    let next_cursor = cursor::next_page(&mut items, limit, |e| TimelineCursor {
+        t: e.occurred_at,
+        i: e.id.clone(),
+    });
     // The stored JSON goes out as it is: the `Page<VehicleEvent>` shape without decoding and re-encoding
     // every event.
     let mut body =
@@ -613,17 +601,10 @@ async fn notifications(
         .notifications(auth.org(), unread, after.as_ref(), limit + 1)
         .await
         .map_err(ApiError::internal)?;
-    let next_cursor = if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(|n| {
-            cursor::encode(&TimelineCursor {
-                t: n.created_at,
-                i: n.id.clone(),
-            })
-        })
-    } else {
-        None
-    };
+    let next_cursor = cursor::next_page(&mut items, limit, |n| TimelineCursor {
+        t: n.created_at,
+        i: n.id.clone(),
+    });
     Ok(Json(Page { items, next_cursor }))
 }
 
@@ -722,12 +703,7 @@ async fn fleet_overview(
         .fleet(auth.org(), after.as_deref(), limit + 1)
         .await
         .map_err(ApiError::internal)?;
-    let next_cursor = if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(|v| cursor::encode(&v.vehicle.vehicle.id))
-    } else {
-        None
-    };
+    let next_cursor = cursor::next_page(&mut items, limit, |v| v.vehicle.vehicle.id.clone());
     let due_soon: u32 = items.iter().map(|r| r.due_soon).sum();
     let overdue: u32 = items.iter().map(|r| r.overdue).sum();
     Ok(Json(FleetOverview {

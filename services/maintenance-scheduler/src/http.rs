@@ -58,11 +58,8 @@ impl From<ConfigureError> for ApiError {
 /// The body as an [`ItemChange`]: not JSON → 415, bad syntax → 400, not an object, a wrong type or an
 /// unknown field → 422 naming the field.
 fn parse_change(headers: &HeaderMap, body: &[u8]) -> Result<ItemChange, ApiError> {
+    // `parse_json` refuses anything but an object (serde would read `[1, 2]` into two intervals).
     let value: serde_json::Value = parse_json(headers, body)?;
-    // serde would read a struct from an array by position: `[1, 2]` must not set two intervals.
-    if !value.is_object() {
-        return Err(ApiError::field("body", "must be a JSON object"));
-    }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let field = if path.is_empty() || path == "." {

@@ -362,14 +362,7 @@ fn apply(conn: &Connection, p: &PreparedCommit) -> StoreResult<CommitOutcome> {
             ts(&r.sent_at),
         ])?;
     }
-    // The row `vwc_store::sqlite::enqueue` writes, from JSON serialised beforehand.
-    let mut outbox = conn.prepare_cached(
-        "INSERT INTO outbox (event_id, envelope, created_at) VALUES (?1, ?2, ?3)",
-    )?;
-    let created_at = Utc::now().to_rfc3339();
-    for (event_id, envelope) in &p.outbox {
-        outbox.execute(params![event_id, envelope, created_at])?;
-    }
+    vwc_store::sqlite::enqueue_serialized(conn, &p.outbox)?;
     Ok(CommitOutcome::Applied)
 }
 

@@ -92,10 +92,20 @@ impl Stores {
 
     /// Dead-letter tables by consumer name.
     pub fn dead_letters(&self) -> Vec<(&'static str, Arc<dyn DeadLetterStore>)> {
-        self.consumers()
-            .into_iter()
-            .map(|(name, (_, dead_letters))| (name, dead_letters))
-            .collect()
+        vec![
+            (
+                vwc_edge::CONSUMER,
+                self.edge.clone() as Arc<dyn DeadLetterStore>,
+            ),
+            (
+                vwc_maintenance_scheduler::CONSUMER,
+                self.scheduler.clone() as Arc<dyn DeadLetterStore>,
+            ),
+            (
+                vwc_notification::CONSUMER,
+                self.notification.clone() as Arc<dyn DeadLetterStore>,
+            ),
+        ]
     }
 
     /// Every consumer, by service name, with the store that keeps its dead letters.

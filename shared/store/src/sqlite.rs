@@ -246,12 +246,22 @@ fn run_group(conn: &Connection, jobs: Vec<Job>) {
 
 /// Adds envelopes to the outbox inside the caller's write transaction.
 pub fn enqueue(conn: &Connection, envelopes: &[Envelope]) -> StoreResult<()> {
-    let now = chrono::Utc::now().to_rfc3339();
+    let rows = envelopes
+        .iter()
+        .map(|e| Ok((e.id.to_string(), serde_json::to_string(e)?)))
+        .collect::<StoreResult<Vec<_>>>()?;
+    enqueue_serialized(conn, &rows)
+}
+
+/// [`enqueue`] for envelopes already serialised as `(event id, envelope JSON)`, so callers can do the
+/// JSON work before they reach the single writer thread.
+pub fn enqueue_serialized(conn: &Connection, rows: &[(String, String)]) -> StoreResult<()> {
+    let now = crate::ts(&chrono::Utc::now());
     let mut stmt = conn.prepare_cached(
         "INSERT INTO outbox (event_id, envelope, created_at) VALUES (?1, ?2, ?3)",
     )?;
-    for e in envelopes {
-        stmt.execute(params![e.id.to_string(), serde_json::to_string(e)?, now])?;
+    for (event_id, envelope) in rows {
+        stmt.execute(params![event_id, envelope, now])?;
     }
     Ok(())
 }
