@@ -219,7 +219,7 @@ pub enum AwsAction {
         #[arg(long, env = "VWC_BUS_NAME", default_value = "vwc")]
         bus_name: String,
         /// Receives before a message moves to the dead-letter queue.
-        #[arg(long, default_value_t = 5)]
+        #[arg(long, default_value_t = crate::infra::MAX_RECEIVE_COUNT)]
         max_receive_count: u32,
         /// Also schedule the maintenance sweep: the ARN of the `vwc-lambda-sweep` function.
         #[arg(long)]

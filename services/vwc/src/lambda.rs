@@ -1,7 +1,9 @@
 //! AWS Lambda entry points over the same code: the HTTP API (lambda_http over the composed axum Router),
-//! one SQS consumer per service, and the scheduled maintenance sweep. Each builds its clients once per cold
+//! one SQS consumer per service, the scheduled maintenance sweep and the scheduled notification delivery
+//! worker. Each builds its clients once per cold
 //! start. Configuration: `VWC_*` environment variables, then SSM (`/vwc/<VWC_ENV>/…`): `mongodb_uri`,
-//! `jwks_url`, `jwt_issuer`, `bus_name`, `mongodb_prefix`. A Lambda is frozen between invocations, so each
+//! `jwks_url`, `jwt_issuer`, `jwt_audience`, `bus_name`, `mongodb_prefix`, `email_from`. Terraform sets
+//! `VWC_ENV` to `<env>/<function>`, so each function reads only its own parameters. A Lambda is frozen between invocations, so each
 //! handler flushes its service's outbox to EventBridge before it returns.
 
 use std::sync::Arc;
@@ -76,11 +78,14 @@ pub async fn run_api() -> Result<(), lambda_http::Error> {
         .layers
         .value(None, "VWC_JWT_ISSUER", "jwt_issuer")
         .unwrap_or_else(|| vwc_auth::ISSUER.into());
-    let verifier: Arc<dyn vwc_auth::TokenVerifier> = Arc::new(vwc_auth::JwksVerifier::from_url(
-        jwks,
-        issuer,
-        vwc_auth::AUDIENCE,
-    )?);
+    // The audience is configurable because an identity provider such as a Cognito user pool puts its
+    // app client id in `aud`, where the embedded issuer puts `vwc-api`.
+    let audience = rt
+        .layers
+        .value(None, "VWC_JWT_AUDIENCE", "jwt_audience")
+        .unwrap_or_else(|| vwc_auth::AUDIENCE.into());
+    let verifier: Arc<dyn vwc_auth::TokenVerifier> =
+        Arc::new(vwc_auth::JwksVerifier::from_url(jwks, issuer, audience)?);
     let allowlist = vwc_notification::ssrf::Allowlist::from_env()
         .map_err(|e| anyhow::anyhow!("VWC_OUTBOUND_ALLOWLIST: {e:?}"))?;
     let http = crate::embedded::HttpSettings {
@@ -169,4 +174,153 @@ pub async fn run_sweep() -> Result<(), lambda_runtime::Error> {
         },
     ))
     .await
+}
+
+/// Deliveries claimed per round by the delivery Lambda (sent concurrently).
+const DELIVERY_BATCH: usize = 32;
+/// No new round starts with less time than this left: a webhook attempt may take 10 s, the settlement and
+/// the outbox flush need a moment more. A round cut off anyway is not lost: its leases run out and the next
+/// invocation claims those deliveries again.
+const DELIVERY_RESERVE: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Runs delivery rounds while full batches keep coming and more than `reserve` of the invocation is left
+/// (`time_left` is asked before each round). Returns the sum of the rounds.
+pub async fn deliver_due(
+    worker: &vwc_notification::DeliveryWorker,
+    batch: usize,
+    time_left: impl Fn() -> std::time::Duration,
+    reserve: std::time::Duration,
+) -> vwc_store::StoreResult<DeliveryReport> {
+    let mut report = DeliveryReport::default();
+    while time_left() > reserve {
+        let round = worker.run_once().await?;
+        report.add(&round);
+        if round.claimed < batch || round.errors > 0 {
+            break;
+        }
+    }
+    Ok(report)
+}
+
+/// What one invocation of the delivery Lambda did (its result, and a log line).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryReport {
+    pub rounds: usize,
+    pub claimed: usize,
+    pub delivered: usize,
+    pub retry_scheduled: usize,
+    pub failed: usize,
+    pub dead_lettered: usize,
+    pub held: usize,
+    pub cancelled: usize,
+    pub errors: usize,
+}
+
+impl DeliveryReport {
+    fn add(&mut self, r: &vwc_notification::RoundSummary) {
+        self.rounds += 1;
+        self.claimed += r.claimed;
+        self.delivered += r.delivered;
+        self.retry_scheduled += r.retry_scheduled;
+        self.failed += r.failed;
+        self.dead_lettered += r.dead_lettered;
+        self.held += r.held;
+        self.cancelled += r.cancelled;
+        self.errors += r.errors + r.lease_lost;
+    }
+}
+
+/// The notification delivery worker, invoked by an EventBridge scheduled rule (every minute): sends the
+/// webhook and e-mail deliveries that are due (new ones, retries whose backoff ended, ones held by quiet
+/// hours), then publishes the `NotificationDelivered` events they wrote to the outbox. E-mail goes through
+/// SES when `VWC_EMAIL_FROM` (or SSM `email_from`) names the sender.
+pub async fn run_delivery() -> Result<(), lambda_runtime::Error> {
+    let rt = AwsRuntime::start().await?;
+    let allowlist = vwc_notification::ssrf::Allowlist::from_env()
+        .map_err(|e| anyhow::anyhow!("VWC_OUTBOUND_ALLOWLIST: {e:?}"))?;
+    let mut worker =
+        vwc_notification::DeliveryWorker::new(rt.stores.notification.clone(), allowlist)
+            .with_options(vwc_notification::WorkerOptions {
+                batch: DELIVERY_BATCH,
+                ..Default::default()
+            });
+    if let Some(from) = rt.layers.value(None, "VWC_EMAIL_FROM", "email_from") {
+        let sender = vwc_notification::SesEmailSender::connect(None)
+            .await
+            .from_address(from);
+        worker = worker.with_email(Arc::new(sender));
+    }
+    let worker = Arc::new(worker);
+    let relays = Arc::new(
+        rt.relay(vwc_notification::CONSUMER)
+            .into_iter()
+            .collect::<Vec<_>>(),
+    );
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
+            let (worker, relays) = (worker.clone(), relays.clone());
+            async move {
+                let deadline = event.context.deadline();
+                let time_left = || {
+                    deadline
+                        .duration_since(std::time::SystemTime::now())
+                        .unwrap_or_default()
+                };
+                let report =
+                    deliver_due(&worker, DELIVERY_BATCH, time_left, DELIVERY_RESERVE).await?;
+                AwsRuntime::flush_all(&relays).await;
+                tracing::info!(?report, "delivery invocation done");
+                Ok::<_, lambda_runtime::Error>(serde_json::to_value(report)?)
+            }
+        },
+    ))
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn worker(dir: &tempfile::TempDir) -> vwc_notification::DeliveryWorker {
+        let store = vwc_notification::SqliteNotificationStore::open(&dir.path().join("n.db"))
+            .expect("open the notification store");
+        vwc_notification::DeliveryWorker::new(Arc::new(store), Default::default())
+    }
+
+    #[tokio::test]
+    async fn an_invocation_with_nothing_due_runs_one_round_and_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let report = deliver_due(
+            &worker(&dir),
+            DELIVERY_BATCH,
+            || Duration::from_secs(60),
+            DELIVERY_RESERVE,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            report,
+            DeliveryReport {
+                rounds: 1,
+                ..Default::default()
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn no_round_starts_inside_the_reserve() {
+        let dir = tempfile::tempdir().unwrap();
+        let report = deliver_due(
+            &worker(&dir),
+            DELIVERY_BATCH,
+            || Duration::from_secs(5),
+            DELIVERY_RESERVE,
+        )
+        .await
+        .unwrap();
+        assert_eq!(report.rounds, 0);
+    }
 }

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod cli;
 pub mod embedded;
+pub mod infra;
 pub mod lambda;
 pub mod openapi;
 pub mod routes;

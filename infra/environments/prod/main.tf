@@ -1,0 +1,39 @@
+# The prod environment: Atlas Flex (daily snapshots for restores), more consumer concurrency, longer logs.
+
+module "stack" {
+  source             = "../../modules/stack"
+  environment        = "prod"
+  consumers          = var.consumers
+  max_receive_count  = var.max_receive_count
+  lambda_dir         = "${path.root}/../../../target/lambda"
+  atlas_org_id       = var.atlas_org_id
+  atlas_cluster_tier = "FLEX"
+  atlas_region       = var.atlas_region
+  alarm_email        = var.alarm_email
+  email_from         = var.email_from
+  ses_identity_arn   = var.ses_identity_arn
+  jwt                = var.jwt
+  monthly_budget_usd = 50
+  log_retention_days = 90
+
+  consumer = {
+    timeout_seconds = 30
+    memory_mb       = 256
+    batch_size      = 10
+    max_concurrency = 5
+  }
+  throttle_rate  = 200
+  throttle_burst = 400
+
+  revaluation = {
+    enabled  = var.enable_revaluation
+    binary   = "vwc-lambda-revaluation"
+    schedule = "cron(0 5 * * ? *)"
+  }
+  chat = {
+    enabled         = var.enable_chat
+    binary          = "vwc-lambda-chat"
+    memory_mb       = 512
+    timeout_seconds = 120
+  }
+}

@@ -1,0 +1,65 @@
+variable "consumers" {
+  description = "Set by routes.auto.tfvars.json (generated from contracts/routes.json; do not edit)."
+  type = map(object({
+    queue             = string
+    dead_letter_queue = string
+    rule              = string
+    detail_types      = list(string)
+    event_pattern     = string
+  }))
+}
+
+variable "max_receive_count" {
+  description = "Set by routes.auto.tfvars.json."
+  type        = number
+}
+
+variable "aws_region" {
+  type    = string
+  default = "us-east-1"
+}
+
+variable "atlas_org_id" {
+  type = string
+}
+
+variable "atlas_region" {
+  type    = string
+  default = "US_EAST_1"
+}
+
+variable "alarm_email" {
+  type = string
+}
+
+variable "email_from" {
+  type    = string
+  default = null
+}
+
+variable "ses_identity_arn" {
+  type    = string
+  default = null
+}
+
+variable "jwt" {
+  description = "An external issuer instead of the Cognito user pool (null)."
+  type = object({
+    issuer   = string
+    audience = string
+    jwks_url = string
+  })
+  default = null
+}
+
+variable "enable_revaluation" {
+  description = "Turn on once the valuation service's vwc-lambda-revaluation binary is packaged."
+  type        = bool
+  default     = false
+}
+
+variable "enable_chat" {
+  description = "Turn on once the chat historian's vwc-lambda-chat binary is packaged."
+  type        = bool
+  default     = false
+}

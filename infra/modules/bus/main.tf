@@ -1,0 +1,141 @@
+# The bus and, per consumer of contracts/routes.json: its queue and dead-letter queue (redrive), the rule
+# routing its event types, the rule's target (with its own dead-letter queue and retry policy) and the queue
+# policies letting only that rule send. Names come from the generated file, so they match `vwc aws bootstrap`.
+
+locals {
+  # The generated names carry "{bus}" where the bus name goes.
+  names = {
+    for consumer, c in var.consumers : consumer => {
+      queue             = replace(c.queue, "{bus}", var.bus_name)
+      dead_letter_queue = replace(c.dead_letter_queue, "{bus}", var.bus_name)
+      target_dlq        = "${replace(c.queue, "{bus}", var.bus_name)}-target-dlq"
+    }
+  }
+  dead_letter_retention_seconds = 14 * 24 * 60 * 60
+  visibility_timeout_seconds    = 6 * var.consumer_timeout_seconds
+}
+
+resource "aws_cloudwatch_event_bus" "this" {
+  name = var.bus_name
+  tags = var.tags
+}
+
+resource "aws_sqs_queue" "dead_letter" {
+  for_each                  = var.consumers
+  name                      = local.names[each.key].dead_letter_queue
+  message_retention_seconds = local.dead_letter_retention_seconds
+  sqs_managed_sse_enabled   = true
+  tags                      = var.tags
+}
+
+resource "aws_sqs_queue" "consumer" {
+  for_each                   = var.consumers
+  name                       = local.names[each.key].queue
+  visibility_timeout_seconds = local.visibility_timeout_seconds
+  sqs_managed_sse_enabled    = true
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.dead_letter[each.key].arn
+    maxReceiveCount     = var.max_receive_count
+  })
+  tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = local.visibility_timeout_seconds >= 6 * var.consumer_timeout_seconds
+      error_message = "A consumer queue's visibility timeout must be at least six times its function's timeout."
+    }
+  }
+}
+
+# Only the dead-letter queue of each consumer may redrive into it (and back, for redrive to source).
+resource "aws_sqs_queue_redrive_allow_policy" "dead_letter" {
+  for_each  = var.consumers
+  queue_url = aws_sqs_queue.dead_letter[each.key].id
+  redrive_allow_policy = jsonencode({
+    redrivePermission = "byQueue"
+    sourceQueueArns   = [aws_sqs_queue.consumer[each.key].arn]
+  })
+}
+
+# Events EventBridge could not put on the queue after its retries.
+resource "aws_sqs_queue" "target_dead_letter" {
+  for_each                  = var.consumers
+  name                      = local.names[each.key].target_dlq
+  message_retention_seconds = local.dead_letter_retention_seconds
+  sqs_managed_sse_enabled   = true
+  tags                      = var.tags
+}
+
+resource "aws_cloudwatch_event_rule" "consumer" {
+  for_each       = var.consumers
+  name           = each.value.rule
+  event_bus_name = aws_cloudwatch_event_bus.this.name
+  description    = "Routes the event types ${each.key} consumes to its queue (contracts/routes.json)"
+  event_pattern  = each.value.event_pattern
+  tags           = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "consumer" {
+  for_each       = var.consumers
+  rule           = aws_cloudwatch_event_rule.consumer[each.key].name
+  event_bus_name = aws_cloudwatch_event_bus.this.name
+  target_id      = "queue"
+  arn            = aws_sqs_queue.consumer[each.key].arn
+
+  retry_policy {
+    maximum_event_age_in_seconds = 24 * 60 * 60
+    maximum_retry_attempts       = 185
+  }
+
+  dead_letter_config {
+    arn = aws_sqs_queue.target_dead_letter[each.key].arn
+  }
+}
+
+data "aws_iam_policy_document" "eventbridge_send" {
+  for_each = var.consumers
+  statement {
+    sid       = "AllowOnlyItsRule"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.consumer[each.key].arn]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [aws_cloudwatch_event_rule.consumer[each.key].arn]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "consumer" {
+  for_each  = var.consumers
+  queue_url = aws_sqs_queue.consumer[each.key].id
+  policy    = data.aws_iam_policy_document.eventbridge_send[each.key].json
+}
+
+data "aws_iam_policy_document" "target_dead_letter" {
+  for_each = var.consumers
+  statement {
+    sid       = "AllowTheRuleToDeadLetter"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.target_dead_letter[each.key].arn]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [aws_cloudwatch_event_rule.consumer[each.key].arn]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "target_dead_letter" {
+  for_each  = var.consumers
+  queue_url = aws_sqs_queue.target_dead_letter[each.key].id
+  policy    = data.aws_iam_policy_document.target_dead_letter[each.key].json
+}

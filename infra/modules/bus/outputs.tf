@@ -1,0 +1,20 @@
+output "bus_arn" {
+  value = aws_cloudwatch_event_bus.this.arn
+}
+
+output "bus_name" {
+  value = aws_cloudwatch_event_bus.this.name
+}
+
+output "queue_arns" {
+  description = "consumer → its queue's ARN"
+  value       = { for k, q in aws_sqs_queue.consumer : k => q.arn }
+}
+
+output "dead_letter_queues" {
+  description = "Every dead-letter queue by a readable key (for the alarms)."
+  value = merge(
+    { for k, q in aws_sqs_queue.dead_letter : "${k}-dlq" => q.name },
+    { for k, q in aws_sqs_queue.target_dead_letter : "${k}-target-dlq" => q.name },
+  )
+}

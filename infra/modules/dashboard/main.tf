@@ -1,0 +1,161 @@
+# The dashboard's static files: a private S3 bucket readable only by this CloudFront distribution through
+# origin access control. `scripts/deploy` syncs dashboard/dist into it and invalidates the cache.
+
+resource "aws_s3_bucket" "this" {
+  #checkov:skip=CKV_AWS_18:Server access logs of a bucket of public static files would cost more than they tell; CloudFront is the only reader.
+  #checkov:skip=CKV_AWS_144:Cross-region replication is pointless for a bundle scripts/deploy can re-upload from any commit.
+  #checkov:skip=CKV_AWS_145:SSE-S3 (AES256) is used: SSE-KMS would need the CMK to grant CloudFront decrypt on every request and adds KMS request charges for public files.
+  #checkov:skip=CKV2_AWS_62:No event consumer exists for dashboard uploads.
+  bucket = var.bucket_name
+  tags   = var.tags
+}
+
+resource "aws_s3_bucket_public_access_block" "this" {
+  bucket                  = aws_s3_bucket.this.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_ownership_controls" "this" {
+  bucket = aws_s3_bucket.this.id
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_versioning" "this" {
+  bucket = aws_s3_bucket.this.id
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
+  bucket = aws_s3_bucket.this.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm = "AES256"
+    }
+  }
+}
+
+# Old bundles are kept a little for rollback, then removed.
+resource "aws_s3_bucket_lifecycle_configuration" "this" {
+  bucket = aws_s3_bucket.this.id
+  rule {
+    id     = "expire-old-bundles"
+    status = "Enabled"
+    filter {}
+    noncurrent_version_expiration {
+      noncurrent_days = 30
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
+    }
+  }
+}
+
+resource "aws_cloudfront_origin_access_control" "this" {
+  name                              = var.bucket_name
+  origin_access_control_origin_type = "s3"
+  signing_behavior                  = "always"
+  signing_protocol                  = "sigv4"
+}
+
+resource "aws_cloudfront_response_headers_policy" "security" {
+  name = "${var.bucket_name}-security"
+  security_headers_config {
+    content_type_options {
+      override = true
+    }
+    frame_options {
+      frame_option = "DENY"
+      override     = true
+    }
+    referrer_policy {
+      referrer_policy = "strict-origin-when-cross-origin"
+      override        = true
+    }
+    strict_transport_security {
+      access_control_max_age_sec = 31536000
+      include_subdomains         = true
+      preload                    = true
+      override                   = true
+    }
+  }
+}
+
+resource "aws_cloudfront_distribution" "this" {
+  #checkov:skip=CKV_AWS_68:AWS WAF costs at least a web ACL plus rules a month, more than this stack; the distribution serves static files only (the API has its own throttling).
+  #checkov:skip=CKV_AWS_86:Standard logging needs a log bucket with ACLs; CloudFront's own metrics suffice for a static dashboard.
+  #checkov:skip=CKV_AWS_174:The default *.cloudfront.net certificate is used (no custom domain), which fixes the minimum protocol; set a certificate and TLSv1.2_2021 with a custom domain.
+  #checkov:skip=CKV_AWS_310:One origin: a failover origin would be a second copy of the same bucket.
+  #checkov:skip=CKV_AWS_374:The dashboard is for customers wherever they are; no geo restriction.
+  #checkov:skip=CKV2_AWS_47:No WAF (see CKV_AWS_68), so no Log4j rule set.
+  #checkov:skip=CKV2_AWS_42:No custom domain, so the default certificate (see CKV_AWS_174).
+  enabled             = true
+  default_root_object = "index.html"
+  price_class         = var.price_class
+  http_version        = "http2and3"
+  comment             = "vwc dashboard"
+
+  origin {
+    domain_name              = aws_s3_bucket.this.bucket_regional_domain_name
+    origin_id                = "dashboard"
+    origin_access_control_id = aws_cloudfront_origin_access_control.this.id
+  }
+
+  default_cache_behavior {
+    target_origin_id           = "dashboard"
+    viewer_protocol_policy     = "redirect-to-https"
+    allowed_methods            = ["GET", "HEAD"]
+    cached_methods             = ["GET", "HEAD"]
+    compress                   = true
+    cache_policy_id            = "658327ea-f89d-4fab-a63d-7e88639e58f6" # Managed-CachingOptimized
+    response_headers_policy_id = aws_cloudfront_response_headers_policy.security.id
+  }
+
+  # A single-page app: unknown paths load index.html.
+  custom_error_response {
+    error_code         = 403
+    response_code      = 200
+    response_page_path = "/index.html"
+  }
+
+  restrictions {
+    geo_restriction {
+      restriction_type = "none"
+    }
+  }
+
+  viewer_certificate {
+    cloudfront_default_certificate = true
+  }
+
+  tags = var.tags
+}
+
+data "aws_iam_policy_document" "cloudfront_read" {
+  statement {
+    sid       = "CloudFrontReadsThroughOac"
+    actions   = ["s3:GetObject"]
+    resources = ["${aws_s3_bucket.this.arn}/*"]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudfront.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "AWS:SourceArn"
+      values   = [aws_cloudfront_distribution.this.arn]
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "this" {
+  bucket     = aws_s3_bucket.this.id
+  policy     = data.aws_iam_policy_document.cloudfront_read.json
+  depends_on = [aws_s3_bucket_public_access_block.this]
+}

@@ -1,0 +1,157 @@
+# One Lambda function (provided.al2023, arm64, a cargo-lambda zip) with its own execution role, log group
+# and least-privilege policy: its log group, its SSM path, its bus, and — when given — its queue and SES.
+
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+
+locals {
+  ssm_path_arn = "arn:${data.aws_partition.current.partition}:ssm:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:parameter${var.ssm_path}"
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  #checkov:skip=CKV_AWS_338:Retention is a per-environment variable (14 days dev, 90 prod): a year of operational logs is a cost, not a control, for this project; the records that matter are in the databases.
+  name              = "/aws/lambda/${var.name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+  tags              = var.tags
+}
+
+data "aws_iam_policy_document" "assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "this" {
+  name               = var.name
+  assume_role_policy = data.aws_iam_policy_document.assume.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "own" {
+  statement {
+    sid       = "OwnLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
+  }
+
+  statement {
+    sid       = "OwnParameters"
+    actions   = ["ssm:GetParametersByPath", "ssm:GetParameter", "ssm:GetParameters"]
+    resources = [local.ssm_path_arn, "${local.ssm_path_arn}/*"]
+  }
+
+  statement {
+    sid       = "DecryptOwnSecrets"
+    actions   = ["kms:Decrypt"]
+    resources = [var.kms_key_arn]
+  }
+
+  statement {
+    sid       = "PublishToOwnBus"
+    actions   = ["events:PutEvents"]
+    resources = [var.bus_arn]
+  }
+
+  statement {
+    sid       = "AsyncFailuresToOwnDeadLetterQueue"
+    actions   = ["sqs:SendMessage"]
+    resources = [var.async_dead_letter_arn]
+  }
+
+  dynamic "statement" {
+    for_each = var.consumer_queue_arn == null ? [] : [var.consumer_queue_arn]
+    content {
+      sid = "ConsumeOwnQueue"
+      actions = [
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueAttributes",
+      ]
+      resources = [statement.value]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(var.ses_identity_arns) == 0 ? [] : [var.ses_identity_arns]
+    content {
+      sid       = "SendReminderEmail"
+      actions   = ["ses:SendEmail", "ses:SendRawEmail"]
+      resources = statement.value
+      condition {
+        test     = "StringEquals"
+        variable = "ses:FromAddress"
+        values   = [var.ses_from_address]
+      }
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "own" {
+  name   = "own-resources"
+  role   = aws_iam_role.this.id
+  policy = data.aws_iam_policy_document.own.json
+}
+
+# X-Ray's write actions support no resource-level permissions; the AWS managed policy grants exactly them.
+resource "aws_iam_role_policy_attachment" "xray" {
+  role       = aws_iam_role.this.name
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"
+}
+
+resource "aws_iam_role_policy_attachment" "vpc" {
+  count      = var.vpc == null ? 0 : 1
+  role       = aws_iam_role.this.name
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+}
+
+resource "aws_lambda_function" "this" {
+  #checkov:skip=CKV_AWS_272:Code signing needs AWS Signer profiles and a signing step in scripts/package; the zips are built in CI from a tagged commit and uploaded by the deploy role only.
+  #checkov:skip=CKV_AWS_115:Concurrency is bounded where load enters (SQS event source maximum_concurrency, API Gateway throttling); new accounts have a 10-execution quota that leaves no room for reservations.
+  #checkov:skip=CKV_AWS_117:No VPC by default: a NAT gateway would cost more than the whole free-tier stack; Atlas is reached over TLS with per-function credentials (set var.vpc with the private-endpoint option).
+  function_name    = var.name
+  description      = var.description
+  role             = aws_iam_role.this.arn
+  runtime          = "provided.al2023"
+  architectures    = ["arm64"]
+  handler          = "bootstrap"
+  filename         = var.zip_path
+  source_code_hash = filebase64sha256(var.zip_path)
+  memory_size      = var.memory_mb
+  timeout          = var.timeout_seconds
+  kms_key_arn      = var.kms_key_arn
+
+  environment {
+    variables = merge({ RUST_LOG = "info" }, var.environment)
+  }
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  dead_letter_config {
+    target_arn = var.async_dead_letter_arn
+  }
+
+  dynamic "vpc_config" {
+    for_each = var.vpc == null ? [] : [var.vpc]
+    content {
+      subnet_ids         = vpc_config.value.subnet_ids
+      security_group_ids = vpc_config.value.security_group_ids
+    }
+  }
+
+  logging_config {
+    log_format = "JSON"
+    log_group  = aws_cloudwatch_log_group.this.name
+  }
+
+  tags       = var.tags
+  depends_on = [aws_iam_role_policy.own]
+}

@@ -1,0 +1,341 @@
+# One environment of the Vehicle Wellness Center on AWS + MongoDB Atlas. Every consumer in
+# contracts/routes.json (through the generated tfvars) gets a queue, a DLQ, a rule and a consumer function:
+# a service added to routes.json joins without a change here.
+
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  prefix    = "vwc-${var.environment}"
+  bus_name  = local.prefix
+  ssm_root  = "/vwc/${var.environment}"
+  tags      = merge({ project = "vwc", environment = var.environment }, var.tags)
+  send_mail = var.email_from != null && var.ses_identity_arn != null
+
+  # Services owning a database: ingestion (the write side, no consumer) and every consumer.
+  services = distinct(concat(
+    ["ingestion"],
+    keys(var.consumers),
+    var.revaluation.enabled ? ["valuation"] : [],
+    var.chat.enabled ? ["chat-historian"] : [],
+  ))
+
+  # Every function: its binary, the Atlas user it connects as, the queue it consumes, and its sizing.
+  consumer_functions = {
+    for c in keys(var.consumers) : "consumer-${c}" => {
+      binary      = "vwc-lambda-consumer"
+      description = "Consumes the ${c} queue (partial batch failures)"
+      db_user     = c
+      queue       = c
+      memory_mb   = var.consumer.memory_mb
+      timeout     = var.consumer.timeout_seconds
+      environment = { VWC_SERVICE = c }
+    }
+  }
+  functions = merge(
+    {
+      api = {
+        binary      = "vwc-lambda-api"
+        description = "The HTTP API behind API Gateway"
+        db_user     = "api"
+        queue       = null
+        memory_mb   = var.api_memory_mb
+        timeout     = 29
+        environment = { VWC_CORS_ORIGIN = module.dashboard.url }
+      }
+      sweep = {
+        binary      = "vwc-lambda-sweep"
+        description = "The daily maintenance sweep"
+        db_user     = "maintenance-scheduler"
+        queue       = null
+        memory_mb   = 256
+        timeout     = 300
+        environment = {}
+      }
+      delivery = {
+        binary      = "vwc-lambda-delivery"
+        description = "Sends due notification deliveries (webhooks, e-mail, retries)"
+        db_user     = "notification"
+        queue       = null
+        memory_mb   = 256
+        timeout     = 60
+        environment = {}
+      }
+    },
+    local.consumer_functions,
+    var.revaluation.enabled ? {
+      revaluation = {
+        binary      = var.revaluation.binary
+        description = "The daily re-valuation"
+        db_user     = "valuation"
+        queue       = null
+        memory_mb   = 256
+        timeout     = 300
+        environment = {}
+      }
+    } : {},
+    var.chat.enabled ? {
+      chat = {
+        binary      = var.chat.binary
+        description = "The chat historian, streamed through a function URL"
+        db_user     = "chat-historian"
+        queue       = null
+        memory_mb   = var.chat.memory_mb
+        timeout     = var.chat.timeout_seconds
+        environment = { VWC_CORS_ORIGIN = module.dashboard.url }
+      }
+    } : {},
+  )
+
+  # Scheduled functions: the rule, and the permission for that rule (only) to invoke the function.
+  schedules = merge(
+    {
+      sweep    = var.sweep_schedule
+      delivery = var.delivery_schedule
+    },
+    var.revaluation.enabled ? { revaluation = var.revaluation.schedule } : {},
+  )
+
+  jwt = var.jwt != null ? var.jwt : {
+    issuer   = module.identity[0].issuer
+    audience = module.identity[0].audience
+    jwks_url = module.identity[0].jwks_url
+  }
+
+  # Parameter Store, per function: "<function>/<name>" → value.
+  common_parameters = merge([
+    for name, f in local.functions : {
+      "${name}/mongodb_uri"    = module.atlas.connection_strings[f.db_user]
+      "${name}/mongodb_prefix" = "vwc"
+      "${name}/bus_name"       = module.bus.bus_name
+    }
+  ]...)
+  parameters = merge(
+    local.common_parameters,
+    {
+      "api/jwks_url"     = local.jwt.jwks_url
+      "api/jwt_issuer"   = local.jwt.issuer
+      "api/jwt_audience" = local.jwt.audience
+    },
+    var.chat.enabled ? {
+      "chat/jwks_url"     = local.jwt.jwks_url
+      "chat/jwt_issuer"   = local.jwt.issuer
+      "chat/jwt_audience" = local.jwt.audience
+    } : {},
+    local.send_mail ? { "delivery/email_from" = var.email_from } : {},
+  )
+  operator_parameters = toset(concat(
+    ["api/dealer_integration"],
+    var.chat.enabled ? ["chat/llm_api_key"] : [],
+  ))
+}
+
+module "atlas" {
+  source           = "../atlas"
+  org_id           = var.atlas_org_id
+  project_name     = local.prefix
+  cluster_tier     = var.atlas_cluster_tier
+  region           = var.atlas_region
+  services         = local.services
+  composite_users  = { api = local.services }
+  access_cidrs     = var.atlas_access_cidrs
+  private_endpoint = var.atlas_private_endpoint
+  alert_email      = var.alarm_email
+}
+
+module "bus" {
+  source                   = "../bus"
+  bus_name                 = local.bus_name
+  consumers                = var.consumers
+  max_receive_count        = var.max_receive_count
+  consumer_timeout_seconds = var.consumer.timeout_seconds
+  tags                     = local.tags
+}
+
+# Asynchronous invocations (the schedules) that failed every retry.
+resource "aws_sqs_queue" "async_failures" {
+  name                      = "${local.prefix}-lambda-async-dlq"
+  message_retention_seconds = 14 * 24 * 60 * 60
+  sqs_managed_sse_enabled   = true
+  tags                      = local.tags
+}
+
+# Scheduled events EventBridge could not deliver to a function.
+resource "aws_sqs_queue" "schedule_failures" {
+  name                      = "${local.prefix}-schedule-dlq"
+  message_retention_seconds = 14 * 24 * 60 * 60
+  sqs_managed_sse_enabled   = true
+  tags                      = local.tags
+}
+
+data "aws_iam_policy_document" "schedule_failures" {
+  statement {
+    sid       = "AllowTheScheduleRules"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.schedule_failures.arn]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [for r in aws_cloudwatch_event_rule.schedule : r.arn]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "schedule_failures" {
+  queue_url = aws_sqs_queue.schedule_failures.id
+  policy    = data.aws_iam_policy_document.schedule_failures.json
+}
+
+module "identity" {
+  count         = var.jwt == null ? 1 : 0
+  source        = "../identity"
+  name          = local.prefix
+  callback_urls = [module.dashboard.url]
+  tags          = local.tags
+}
+
+module "parameters" {
+  source           = "../parameters"
+  path_prefix      = local.ssm_root
+  kms_key_arn      = aws_kms_key.this.arn
+  values           = local.parameters
+  operator_managed = local.operator_parameters
+  tags             = local.tags
+}
+
+module "function" {
+  source                = "../function"
+  for_each              = local.functions
+  name                  = "${local.prefix}-${each.key}"
+  description           = each.value.description
+  zip_path              = "${var.lambda_dir}/${each.value.binary}/bootstrap.zip"
+  memory_mb             = each.value.memory_mb
+  timeout_seconds       = each.value.timeout
+  ssm_path              = "${local.ssm_root}/${each.key}"
+  environment           = merge({ VWC_ENV = "${var.environment}/${each.key}" }, each.value.environment)
+  kms_key_arn           = aws_kms_key.this.arn
+  bus_arn               = module.bus.bus_arn
+  consumer_queue_arn    = each.value.queue == null ? null : module.bus.queue_arns[each.value.queue]
+  ses_identity_arns     = each.key == "delivery" && local.send_mail ? [var.ses_identity_arn] : []
+  ses_from_address      = each.key == "delivery" ? var.email_from : null
+  async_dead_letter_arn = aws_sqs_queue.async_failures.arn
+  log_retention_days    = var.log_retention_days
+  vpc = var.atlas_private_endpoint == null ? null : {
+    subnet_ids         = var.atlas_private_endpoint.subnet_ids
+    security_group_ids = var.atlas_private_endpoint.security_group_ids
+  }
+  tags       = local.tags
+  depends_on = [module.parameters]
+}
+
+resource "aws_lambda_event_source_mapping" "consumer" {
+  for_each                           = var.consumers
+  event_source_arn                   = module.bus.queue_arns[each.key]
+  function_name                      = module.function["consumer-${each.key}"].arn
+  batch_size                         = var.consumer.batch_size
+  maximum_batching_window_in_seconds = 1
+  function_response_types            = ["ReportBatchItemFailures"]
+  scaling_config {
+    maximum_concurrency = var.consumer.max_concurrency
+  }
+}
+
+resource "aws_cloudwatch_event_rule" "schedule" {
+  for_each            = local.schedules
+  name                = "${local.prefix}-${each.key}"
+  description         = "Runs ${local.prefix}-${each.key} (${each.value})"
+  schedule_expression = each.value
+  tags                = local.tags
+}
+
+resource "aws_cloudwatch_event_target" "schedule" {
+  for_each  = local.schedules
+  rule      = aws_cloudwatch_event_rule.schedule[each.key].name
+  target_id = each.key
+  arn       = module.function[each.key].arn
+
+  retry_policy {
+    maximum_event_age_in_seconds = 3600
+    maximum_retry_attempts       = 3
+  }
+
+  dead_letter_config {
+    arn = aws_sqs_queue.schedule_failures.arn
+  }
+}
+
+# Without this the rule fires and Lambda refuses it: the scheduled rule may invoke its own function only.
+resource "aws_lambda_permission" "schedule" {
+  for_each      = local.schedules
+  statement_id  = "AllowScheduleRule"
+  action        = "lambda:InvokeFunction"
+  function_name = module.function[each.key].name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.schedule[each.key].arn
+}
+
+module "http_api" {
+  source                  = "../http_api"
+  name                    = local.prefix
+  api_function_name       = module.function["api"].name
+  api_function_invoke_arn = module.function["api"].invoke_arn
+  jwt_issuer              = local.jwt.issuer
+  jwt_audience            = [local.jwt.audience]
+  cors_origins            = [module.dashboard.url]
+  throttle_rate           = var.throttle_rate
+  throttle_burst          = var.throttle_burst
+  kms_key_arn             = aws_kms_key.this.arn
+  log_retention_days      = var.log_retention_days
+  tags                    = local.tags
+}
+
+# Chat answers stream (SSE) through a function URL: API Gateway HTTP APIs buffer responses. The function
+# verifies the bearer token itself (RS256 via the JWKS, issuer, audience, expiry), as the API function does.
+resource "aws_lambda_function_url" "chat" {
+  #checkov:skip=CKV_AWS_258:Browsers cannot SigV4-sign; the function verifies the same JWT the authorizer would (issuer, audience, expiry, RS256 via JWKS) before any work.
+  count              = var.chat.enabled ? 1 : 0
+  function_name      = module.function["chat"].name
+  authorization_type = "NONE"
+  invoke_mode        = "RESPONSE_STREAM"
+  cors {
+    allow_origins = [module.dashboard.url]
+    allow_methods = ["GET", "POST"]
+    allow_headers = ["authorization", "content-type", "accept"]
+    max_age       = 600
+  }
+}
+
+resource "aws_lambda_permission" "chat_url" {
+  count                  = var.chat.enabled ? 1 : 0
+  statement_id           = "AllowPublicFunctionUrl"
+  action                 = "lambda:InvokeFunctionUrl"
+  function_name          = module.function["chat"].name
+  principal              = "*"
+  function_url_auth_type = "NONE"
+}
+
+module "dashboard" {
+  source      = "../dashboard"
+  bucket_name = "${local.prefix}-dashboard-${data.aws_caller_identity.current.account_id}"
+  tags        = local.tags
+}
+
+module "alarms" {
+  source      = "../alarms"
+  name        = "${local.prefix}-alarms"
+  kms_key_arn = aws_kms_key.this.arn
+  alarm_email = var.alarm_email
+  dead_letter_queues = merge(module.bus.dead_letter_queues, {
+    "lambda-async-dlq" = aws_sqs_queue.async_failures.name
+    "schedule-dlq"     = aws_sqs_queue.schedule_failures.name
+  })
+  function_names     = { for k, f in module.function : k => f.name }
+  api_id             = module.http_api.api_id
+  monthly_budget_usd = var.monthly_budget_usd
+  tags               = local.tags
+}

@@ -1,0 +1,35 @@
+output "api_url" {
+  value = module.http_api.endpoint
+}
+
+output "dashboard_url" {
+  value = module.dashboard.url
+}
+
+output "dashboard_bucket" {
+  value = module.dashboard.bucket
+}
+
+output "dashboard_distribution_id" {
+  value = module.dashboard.distribution_id
+}
+
+output "chat_url" {
+  value = var.chat.enabled ? aws_lambda_function_url.chat[0].function_url : null
+}
+
+output "bus_name" {
+  value = module.bus.bus_name
+}
+
+output "functions" {
+  value = { for k, f in module.function : k => f.name }
+}
+
+output "alarm_topic_arn" {
+  value = module.alarms.topic_arn
+}
+
+output "ssm_parameters" {
+  value = module.parameters.names
+}

@@ -1,0 +1,169 @@
+variable "environment" {
+  description = "dev, prod, …: names every resource (vwc-<environment>-…) and the SSM path /vwc/<environment>/."
+  type        = string
+}
+
+variable "consumers" {
+  description = "Generated from contracts/routes.json (infra/generated/routes.auto.tfvars.json): one queue, DLQ, rule and consumer function each."
+  type = map(object({
+    queue             = string
+    dead_letter_queue = string
+    rule              = string
+    detail_types      = list(string)
+    event_pattern     = string
+  }))
+}
+
+variable "max_receive_count" {
+  description = "Generated with the routes: receives before a message is dead-lettered."
+  type        = number
+}
+
+variable "lambda_dir" {
+  description = "Where scripts/package left the zips: <lambda_dir>/<binary>/bootstrap.zip."
+  type        = string
+}
+
+variable "atlas_org_id" {
+  type = string
+}
+
+variable "atlas_cluster_tier" {
+  description = "M0 (free) or FLEX."
+  type        = string
+  default     = "M0"
+}
+
+variable "atlas_region" {
+  description = "Atlas region name matching the AWS region, e.g. US_EAST_1."
+  type        = string
+}
+
+variable "atlas_access_cidrs" {
+  type    = list(string)
+  default = ["0.0.0.0/0"]
+}
+
+variable "atlas_private_endpoint" {
+  description = "Optional PrivateLink to a dedicated Atlas tier; the functions then run in these subnets (they need a NAT or VPC endpoints for AWS APIs and outbound webhooks)."
+  type = object({
+    vpc_id             = string
+    subnet_ids         = list(string)
+    security_group_ids = list(string)
+  })
+  default = null
+}
+
+variable "alarm_email" {
+  type = string
+}
+
+variable "jwt" {
+  description = "Token issuer for the JWT authorizer and the API function; null creates a Cognito user pool and uses it."
+  type = object({
+    issuer   = string
+    audience = string
+    jwks_url = string
+  })
+  default = null
+}
+
+variable "email_from" {
+  description = "From address of reminder e-mail (an SES-verified identity); null sends no e-mail."
+  type        = string
+  default     = null
+}
+
+variable "ses_identity_arn" {
+  description = "ARN of the SES identity (domain or address) email_from belongs to."
+  type        = string
+  default     = null
+}
+
+variable "consumer" {
+  description = "Consumer functions: timeout (queue visibility is 6×), memory, SQS batch and maximum concurrency (the Atlas connection budget)."
+  type = object({
+    timeout_seconds = number
+    memory_mb       = number
+    batch_size      = number
+    max_concurrency = number
+  })
+  default = {
+    timeout_seconds = 30
+    memory_mb       = 256
+    batch_size      = 10
+    max_concurrency = 2
+  }
+}
+
+variable "api_memory_mb" {
+  type    = number
+  default = 512
+}
+
+variable "sweep_schedule" {
+  description = "When the maintenance sweep runs (idempotent per day)."
+  type        = string
+  default     = "cron(0 6 * * ? *)"
+}
+
+variable "delivery_schedule" {
+  description = "How often the notification delivery worker sends what is due (webhooks, e-mail, retries)."
+  type        = string
+  default     = "rate(1 minute)"
+}
+
+variable "revaluation" {
+  description = "The valuation service's daily re-valuation Lambda (issue 8); enable once its binary exists."
+  type = object({
+    enabled  = bool
+    binary   = string
+    schedule = string
+  })
+  default = {
+    enabled  = false
+    binary   = "vwc-lambda-revaluation"
+    schedule = "cron(0 5 * * ? *)"
+  }
+}
+
+variable "chat" {
+  description = "The chat historian's streaming function (issue 9) behind a Lambda function URL (API Gateway HTTP APIs cannot stream); enable once its binary exists."
+  type = object({
+    enabled         = bool
+    binary          = string
+    memory_mb       = number
+    timeout_seconds = number
+  })
+  default = {
+    enabled         = false
+    binary          = "vwc-lambda-chat"
+    memory_mb       = 512
+    timeout_seconds = 120
+  }
+}
+
+variable "throttle_rate" {
+  type    = number
+  default = 50
+}
+
+variable "throttle_burst" {
+  type    = number
+  default = 100
+}
+
+variable "monthly_budget_usd" {
+  type    = number
+  default = 5
+}
+
+variable "log_retention_days" {
+  type    = number
+  default = 30
+}
+
+variable "tags" {
+  type    = map(string)
+  default = {}
+}
