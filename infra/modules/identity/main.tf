@@ -5,6 +5,7 @@
 
 resource "aws_cognito_user_pool" "this" {
   name                     = var.name
+  user_pool_tier           = "LITE" # sign-in and tokens are all the API needs; the cheapest plan
   deletion_protection      = "ACTIVE"
   mfa_configuration        = "OPTIONAL"
   auto_verified_attributes = ["email"]
