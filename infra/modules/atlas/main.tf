@@ -45,13 +45,14 @@ resource "mongodbatlas_flex_cluster" "this" {
 }
 
 # Every store creates its indexes when a process starts, and the composition root opens every service's
-# store; this role lets a service's user do exactly that in the others' databases, and nothing else.
+# store; this role lets a service's user do exactly that in the others' databases (creating an index on a
+# collection that does not exist yet creates the empty collection), and read or write nothing there.
 resource "mongodbatlas_custom_db_role" "ensure_indexes" {
   project_id = mongodbatlas_project.this.id
   role_name  = "vwc-ensure-indexes"
 
   dynamic "actions" {
-    for_each = toset(["CREATE_INDEX", "LIST_INDEXES"])
+    for_each = toset(["CREATE_INDEX", "CREATE_COLLECTION", "LIST_INDEXES"])
     content {
       action = actions.value
       dynamic "resources" {
