@@ -235,3 +235,21 @@ def test_terraform_and_providers_are_pinned(modules, environments):
 
 def test_the_generated_file_is_committed_next_to_a_generator():
     assert os.access(REPO / "scripts" / "gen-infra-routes", os.X_OK)
+
+
+def test_each_atlas_user_reads_and_writes_only_its_own_database(modules):
+    atlas = modules["atlas"]
+    user = atlas.resources["mongodbatlas_database_user"]["this"]
+    # Atlas allows a user with a custom role no other role: exactly one, its own.
+    assert len(user["roles"]) == 1
+    assert user["roles"][0]["role_name"] == "${mongodbatlas_custom_db_role.user[each.key].role_name}"
+    role = atlas.resources["mongodbatlas_custom_db_role"]["user"]
+    assert role["for_each"] == "${local.users}"
+    inherited = [d for block in role["dynamic"] for name, d in block.items() if name == "inherited_roles"]
+    assert inherited[0]["for_each"] == "${toset(each.value)}"
+    assert inherited[0]["content"][0]["role_name"] == "readWrite"
+    actions = [d for block in role["dynamic"] for name, d in block.items() if name == "actions"]
+    assert actions[0]["for_each"] == '${toset(["CREATE_INDEX", "CREATE_COLLECTION", "LIST_INDEXES"])}'
+    # A user per service, each with its own database; only the API function's user spans several.
+    assert atlas.locals["users"] == "${merge({for s in var.services : s => [s]}, var.composite_users)}"
+    assert modules["stack"].modules["atlas"]["composite_users"] == {"api": "${local.services}"}

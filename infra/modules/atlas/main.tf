@@ -5,9 +5,7 @@
 locals {
   database = { for s in var.services : s => "${var.database_prefix}_${replace(s, "-", "_")}" }
   users    = merge({ for s in var.services : s => [s] }, var.composite_users)
-  srv = var.cluster_tier == "FLEX" ? mongodbatlas_flex_cluster.this[0].connection_strings.standard_srv : (
-    mongodbatlas_advanced_cluster.free[0].connection_strings.standard_srv
-  )
+  srv      = mongodbatlas_advanced_cluster.this.connection_strings.standard_srv
 }
 
 resource "mongodbatlas_project" "this" {
@@ -15,41 +13,33 @@ resource "mongodbatlas_project" "this" {
   org_id = var.org_id
 }
 
-resource "mongodbatlas_advanced_cluster" "free" {
-  count        = var.cluster_tier == "M0" ? 1 : 0
+# One resource for both tiers (the provider's advice; it also upgrades M0 → Flex → dedicated in place).
+resource "mongodbatlas_advanced_cluster" "this" {
   project_id   = mongodbatlas_project.this.id
   name         = var.cluster_name
   cluster_type = "REPLICASET"
+  # Flex takes daily snapshots (docs/runbooks/atlas-restore.md); M0 has no backups.
+  backup_enabled = var.cluster_tier == "FLEX"
   replication_specs = [{
     region_configs = [{
-      provider_name         = "TENANT"
+      provider_name         = var.cluster_tier == "M0" ? "TENANT" : "FLEX"
       backing_provider_name = "AWS"
       region_name           = var.region
       priority              = 7
-      electable_specs = {
-        instance_size = "M0"
-      }
+      electable_specs       = var.cluster_tier == "M0" ? { instance_size = "M0" } : null
     }]
   }]
+  termination_protection_enabled = var.cluster_tier != "M0"
 }
 
-resource "mongodbatlas_flex_cluster" "this" {
-  count      = var.cluster_tier == "FLEX" ? 1 : 0
+# One role per user. Atlas gives a user with a custom role no other role, so the role carries both halves:
+# readWrite on the user's own database(s), inherited; and, in every service's database, only what a store's
+# start-up needs — the composition root opens every service's store and each ensures its indexes (creating an
+# index on a collection that does not exist yet creates the empty collection). No reads or writes there.
+resource "mongodbatlas_custom_db_role" "user" {
+  for_each   = local.users
   project_id = mongodbatlas_project.this.id
-  name       = var.cluster_name
-  provider_settings = {
-    backing_provider_name = "AWS"
-    region_name           = var.region
-  }
-  termination_protection_enabled = true
-}
-
-# Every store creates its indexes when a process starts, and the composition root opens every service's
-# store; this role lets a service's user do exactly that in the others' databases (creating an index on a
-# collection that does not exist yet creates the empty collection), and read or write nothing there.
-resource "mongodbatlas_custom_db_role" "ensure_indexes" {
-  project_id = mongodbatlas_project.this.id
-  role_name  = "vwc-ensure-indexes"
+  role_name  = "vwc-${each.key}"
 
   dynamic "actions" {
     for_each = toset(["CREATE_INDEX", "CREATE_COLLECTION", "LIST_INDEXES"])
@@ -62,6 +52,14 @@ resource "mongodbatlas_custom_db_role" "ensure_indexes" {
           collection_name = ""
         }
       }
+    }
+  }
+
+  dynamic "inherited_roles" {
+    for_each = toset(each.value)
+    content {
+      role_name     = "readWrite"
+      database_name = local.database[inherited_roles.value]
     }
   }
 }
@@ -79,21 +77,13 @@ resource "mongodbatlas_database_user" "this" {
   username           = "vwc-${each.key}"
   password           = random_password.user[each.key].result
 
-  dynamic "roles" {
-    for_each = toset(each.value)
-    content {
-      role_name     = "readWrite"
-      database_name = local.database[roles.value]
-    }
-  }
-
   roles {
-    role_name     = mongodbatlas_custom_db_role.ensure_indexes.role_name
+    role_name     = mongodbatlas_custom_db_role.user[each.key].role_name
     database_name = "admin"
   }
 
   scopes {
-    name = var.cluster_name
+    name = mongodbatlas_advanced_cluster.this.name
     type = "CLUSTER"
   }
 }
