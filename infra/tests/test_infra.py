@@ -253,3 +253,17 @@ def test_each_atlas_user_reads_and_writes_only_its_own_database(modules):
     # A user per service, each with its own database; only the API function's user spans several.
     assert atlas.locals["users"] == "${merge({for s in var.services : s => [s]}, var.composite_users)}"
     assert modules["stack"].modules["atlas"]["composite_users"] == {"api": "${local.services}"}
+
+
+def test_the_workflow_packages_checks_validates_and_deploys_through_oidc():
+    workflow = (REPO / ".github" / "workflows" / "ci.yml").read_text()
+    lambda_job = workflow[workflow.index("\n  lambda:"):workflow.index("\n  terraform:")]
+    # Python is installed before pip, and zig is pinned.
+    assert lambda_job.index("actions/setup-python") < lambda_job.index("pip install")
+    assert re.search(r"ziglang==\d", lambda_job) and "scripts/package" in lambda_job
+    for command in ("terraform fmt -check", "init -backend=false", "validate", "scripts/check-infra"):
+        assert command in workflow, command
+    deploy = workflow[workflow.index("\n  deploy:"):]
+    assert "startsWith(github.ref, 'refs/tags/v')" in deploy
+    assert "id-token: write" in deploy and "role-to-assume" in deploy
+    assert "scripts/deploy prod --yes" in deploy
