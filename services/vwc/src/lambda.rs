@@ -1,10 +1,10 @@
 //! AWS Lambda entry points over the same code: the HTTP API (lambda_http over the composed axum Router),
 //! one SQS consumer per service, the scheduled maintenance sweep and the scheduled notification delivery
-//! worker. Each builds its clients once per cold
-//! start. Configuration: `VWC_*` environment variables, then SSM (`/vwc/<VWC_ENV>/…`): `mongodb_uri`,
-//! `jwks_url`, `jwt_issuer`, `jwt_audience`, `bus_name`, `mongodb_prefix`, `email_from`. Terraform sets
-//! `VWC_ENV` to `<env>/<function>`, so each function reads only its own parameters. A Lambda is frozen between invocations, so each
-//! handler flushes its service's outbox to EventBridge before it returns.
+//! worker. Each builds its clients once per cold start. Configuration: `VWC_*` environment variables, then
+//! SSM (`/vwc/<VWC_ENV>/…`): `mongodb_uri`, `jwks_url`, `jwt_issuer`, `jwt_audience`, `bus_name`,
+//! `mongodb_prefix`, `email_from`. Terraform sets `VWC_ENV` to `<env>/<function>`, so each function reads
+//! only its own parameters. A Lambda is frozen between invocations, so each handler flushes its service's
+//! outbox to EventBridge before it returns.
 
 use std::sync::Arc;
 
@@ -214,6 +214,8 @@ pub struct DeliveryReport {
     pub dead_lettered: usize,
     pub held: usize,
     pub cancelled: usize,
+    /// Deliveries another invocation took over meanwhile (their leases had run out).
+    pub lease_lost: usize,
     pub errors: usize,
 }
 
@@ -227,7 +229,8 @@ impl DeliveryReport {
         self.dead_lettered += r.dead_lettered;
         self.held += r.held;
         self.cancelled += r.cancelled;
-        self.errors += r.errors + r.lease_lost;
+        self.lease_lost += r.lease_lost;
+        self.errors += r.errors;
     }
 }
 
