@@ -107,23 +107,29 @@ def test_every_function_policy_names_only_its_own_resources(modules):
     policy = function.data["aws_iam_policy_document"]["own"]
     own = {
         "OwnLogs": ["${aws_cloudwatch_log_group.this.arn}:*"],
-        "OwnParameters": ["${local.ssm_path_arn}", "${local.ssm_path_arn}/*"],
         "DecryptOwnSecrets": ["${var.kms_key_arn}"],
-        "PublishToOwnBus": ["${var.bus_arn}"],
         "AsyncFailuresToOwnDeadLetterQueue": ["${var.async_dead_letter_arn}"],
     }
     for statement in policy["statement"]:
         assert statement["resources"] == own[statement["sid"]], statement["sid"]
+    # Optional statements, each present only when the function has that resource of its own.
     dynamic = [d for block in policy["dynamic"] for d in block.values()]
-    statements = [c for d in dynamic for c in d["content"]]
-    assert {s["sid"]: s["resources"] for s in statements} == {
-        "ConsumeOwnQueue": ["${statement.value}"],
-        "SendReminderEmail": "${statement.value}",
+    sources = {d["content"][0]["sid"]: d["for_each"] for d in dynamic}
+    assert sources == {
+        "OwnParameters": "${local.ssm_path_arn == null ? [] : [local.ssm_path_arn]}",
+        "PublishToOwnBus": "${var.bus_arn == null ? [] : [var.bus_arn]}",
+        "ConsumeOwnQueue": "${var.consumer_queue_arn == null ? [] : [var.consumer_queue_arn]}",
+        "SendReminderEmail": "${length(var.ses_identity_arns) == 0 ? [] : [var.ses_identity_arns]}",
     }
-    ses = next(s for s in statements if s["sid"] == "SendReminderEmail")
+    statements = {d["content"][0]["sid"]: d["content"][0] for d in dynamic}
+    assert statements["OwnParameters"]["resources"] == ["${statement.value}", "${statement.value}/*"]
+    assert statements["PublishToOwnBus"]["resources"] == ["${statement.value}"]
+    assert statements["ConsumeOwnQueue"]["resources"] == ["${statement.value}"]
+    ses = statements["SendReminderEmail"]
+    assert ses["resources"] == "${statement.value}"
     assert ses["condition"][0]["variable"] == "ses:FromAddress"
     # The SSM path is the function's own: /vwc/<env>/<function>.
-    assert function.locals["ssm_path_arn"].endswith(":parameter${var.ssm_path}")
+    assert function.locals["ssm_path_arn"].endswith(':parameter${var.ssm_path}"}')
     stack = modules["stack"].modules["function"]
     assert stack["ssm_path"] == "${local.ssm_root}/${each.key}"
     assert stack["environment"] == '${merge({VWC_ENV = "${var.environment}/${each.key}"}, each.value.environment)}'
@@ -165,7 +171,8 @@ def test_the_delivery_worker_runs_on_a_schedule_from_its_own_binary(modules):
 
 
 def test_every_packaged_binary_the_stack_names_exists(modules):
-    names = set(re.findall(r'binary\s*=\s*"(vwc-lambda-[a-z-]+)"', modules["stack"].text()))
+    names = set(re.findall(r'"(?:\$\{var\.lambda_dir\}/)?(vwc-lambda-[a-z-]+)', modules["stack"].text()))
+    assert "vwc-lambda-token-claims" in names and "vwc-lambda-delivery" in names
     bins = {p.stem for p in (REPO / "services" / "vwc" / "src" / "bin").glob("vwc-lambda-*.rs")}
     optional = {"vwc-lambda-revaluation", "vwc-lambda-chat"}  # behind enable flags until they land
     assert names - optional <= bins, names - optional - bins
@@ -267,3 +274,17 @@ def test_the_workflow_packages_checks_validates_and_deploys_through_oidc():
     assert "startsWith(github.ref, 'refs/tags/v')" in deploy
     assert "id-token: write" in deploy and "role-to-assume" in deploy
     assert "scripts/deploy prod --yes" in deploy
+
+
+def test_the_default_issuer_puts_org_and_roles_into_tokens(modules):
+    identity = modules["identity"].resources
+    pool = identity["aws_cognito_user_pool"]["this"]
+    trigger = pool["lambda_config"][0]["pre_token_generation_config"][0]
+    assert trigger["lambda_version"] == "V2_0"
+    assert pool["user_pool_tier"] == "ESSENTIALS"  # V2 triggers need it
+    permission = identity["aws_lambda_permission"]["token_claims"]
+    assert permission["principal"] == "cognito-idp.amazonaws.com"
+    assert permission["source_arn"] == "${aws_cognito_user_pool.this.arn}"
+    token_claims = modules["stack"].modules["token_claims"]
+    # No database, bus or parameters for this one.
+    assert not {"bus_arn", "ssm_path", "consumer_queue_arn"} & set(token_claims)

@@ -6,7 +6,7 @@ data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
 
 locals {
-  ssm_path_arn = "arn:${data.aws_partition.current.partition}:ssm:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:parameter${var.ssm_path}"
+  ssm_path_arn = var.ssm_path == null ? null : "arn:${data.aws_partition.current.partition}:ssm:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:parameter${var.ssm_path}"
 }
 
 resource "aws_cloudwatch_log_group" "this" {
@@ -41,27 +41,33 @@ data "aws_iam_policy_document" "own" {
   }
 
   statement {
-    sid       = "OwnParameters"
-    actions   = ["ssm:GetParametersByPath", "ssm:GetParameter", "ssm:GetParameters"]
-    resources = [local.ssm_path_arn, "${local.ssm_path_arn}/*"]
-  }
-
-  statement {
     sid       = "DecryptOwnSecrets"
     actions   = ["kms:Decrypt"]
     resources = [var.kms_key_arn]
   }
 
   statement {
-    sid       = "PublishToOwnBus"
-    actions   = ["events:PutEvents"]
-    resources = [var.bus_arn]
-  }
-
-  statement {
     sid       = "AsyncFailuresToOwnDeadLetterQueue"
     actions   = ["sqs:SendMessage"]
     resources = [var.async_dead_letter_arn]
+  }
+
+  dynamic "statement" {
+    for_each = local.ssm_path_arn == null ? [] : [local.ssm_path_arn]
+    content {
+      sid       = "OwnParameters"
+      actions   = ["ssm:GetParametersByPath", "ssm:GetParameter", "ssm:GetParameters"]
+      resources = [statement.value, "${statement.value}/*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.bus_arn == null ? [] : [var.bus_arn]
+    content {
+      sid       = "PublishToOwnBus"
+      actions   = ["events:PutEvents"]
+      resources = [statement.value]
+    }
   }
 
   dynamic "statement" {

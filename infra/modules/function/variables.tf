@@ -30,8 +30,9 @@ variable "environment" {
 }
 
 variable "ssm_path" {
-  description = "The function's own Parameter Store path, e.g. /vwc/prod/api (no trailing slash)."
+  description = "The function's own Parameter Store path, e.g. /vwc/prod/api (no trailing slash); null when it reads none."
   type        = string
+  default     = null
 }
 
 variable "kms_key_arn" {
@@ -40,8 +41,9 @@ variable "kms_key_arn" {
 }
 
 variable "bus_arn" {
-  description = "The EventBridge bus the function may PutEvents to (its outbox relay)."
+  description = "The EventBridge bus the function may PutEvents to (its outbox relay); null when it publishes nothing."
   type        = string
+  default     = null
 }
 
 variable "consumer_queue_arn" {

@@ -1,11 +1,12 @@
 # The default token issuer: a Cognito user pool and the dashboard's app client. The API Gateway JWT
-# authorizer and the API function both check its issuer and audience (the app client id).
-# The API also needs the `org` and `roles` claims: the pool keeps them as custom attributes, and a
-# pre-token-generation trigger must copy them into the token (not provided here; see docs/runbooks).
+# authorizer and the API function both check its issuer and audience (the app client id, the `aud` of ID
+# tokens: clients send the ID token). The API also needs the `org` and `roles` claims: the pool keeps them as
+# custom attributes that only administrators set, and the pre-token-generation trigger (V2, which needs the
+# Essentials plan) copies them into the tokens.
 
 resource "aws_cognito_user_pool" "this" {
   name                     = var.name
-  user_pool_tier           = "LITE" # sign-in and tokens are all the API needs; the cheapest plan
+  user_pool_tier           = "ESSENTIALS" # the V2 pre-token-generation trigger needs it
   deletion_protection      = "ACTIVE"
   mfa_configuration        = "OPTIONAL"
   auto_verified_attributes = ["email"]
@@ -13,6 +14,13 @@ resource "aws_cognito_user_pool" "this" {
 
   software_token_mfa_configuration {
     enabled = true
+  }
+
+  lambda_config {
+    pre_token_generation_config {
+      lambda_arn     = var.token_claims_function.arn
+      lambda_version = "V2_0"
+    }
   }
 
   password_policy {
@@ -61,6 +69,14 @@ resource "aws_cognito_user_pool_client" "dashboard" {
   prevent_user_existence_errors        = "ENABLED"
   # Only the user pool writes org and roles (through an administrator), never the user.
   write_attributes = ["email"]
+}
+
+resource "aws_lambda_permission" "token_claims" {
+  statement_id  = "AllowThisUserPool"
+  action        = "lambda:InvokeFunction"
+  function_name = var.token_claims_function.name
+  principal     = "cognito-idp.amazonaws.com"
+  source_arn    = aws_cognito_user_pool.this.arn
 }
 
 data "aws_region" "current" {}

@@ -11,3 +11,11 @@ variable "tags" {
   type    = map(string)
   default = {}
 }
+
+variable "token_claims_function" {
+  description = "The pre-token-generation function (vwc-lambda-token-claims) that puts org and roles into tokens."
+  type = object({
+    arn  = string
+    name = string
+  })
+}

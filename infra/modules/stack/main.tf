@@ -196,7 +196,26 @@ module "identity" {
   source        = "../identity"
   name          = local.prefix
   callback_urls = [module.dashboard.url]
-  tags          = local.tags
+  token_claims_function = {
+    arn  = module.token_claims[0].arn
+    name = module.token_claims[0].name
+  }
+  tags = local.tags
+}
+
+# Cognito's pre-token-generation trigger: no database, no bus, no parameters — user attributes in, claims out.
+module "token_claims" {
+  count                 = var.jwt == null ? 1 : 0
+  source                = "../function"
+  name                  = "${local.prefix}-token-claims"
+  description           = "Puts org and roles into Cognito tokens"
+  zip_path              = "${var.lambda_dir}/vwc-lambda-token-claims/bootstrap.zip"
+  memory_mb             = 128
+  timeout_seconds       = 5
+  kms_key_arn           = aws_kms_key.this.arn
+  async_dead_letter_arn = aws_sqs_queue.async_failures.arn
+  log_retention_days    = var.log_retention_days
+  tags                  = local.tags
 }
 
 module "parameters" {
@@ -334,7 +353,10 @@ module "alarms" {
     "lambda-async-dlq" = aws_sqs_queue.async_failures.name
     "schedule-dlq"     = aws_sqs_queue.schedule_failures.name
   })
-  function_names     = { for k, f in module.function : k => f.name }
+  function_names = merge(
+    { for k, f in module.function : k => f.name },
+    { for f in module.token_claims : "token-claims" => f.name },
+  )
   api_id             = module.http_api.api_id
   monthly_budget_usd = var.monthly_budget_usd
   tags               = local.tags

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod cli;
+pub mod cognito;
 pub mod embedded;
 pub mod infra;
 pub mod lambda;

@@ -1,0 +1,13 @@
+//! Lambda: the Cognito pre-token-generation trigger that puts `org` and `roles` into tokens (see
+//! `vwc::cognito`).
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let _telemetry = vwc_telemetry::init("token-claims", vwc_telemetry::LogFormat::Json);
+    lambda_runtime::run(lambda_runtime::service_fn(
+        |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
+            vwc::cognito::add_token_claims(event.payload).map_err(lambda_runtime::Error::from)
+        },
+    ))
+    .await
+}
