@@ -67,17 +67,18 @@ async fn days_passing_without_events_publish_nothing_and_a_second_sweep_the_same
     );
     assert_eq!(drain_outbox(t.store.as_ref()).await, []);
 
+    // The same day again: already swept, so not a vehicle is read.
     let second = sweep(t.store.as_ref(), None, day(2025, 6, 12))
         .await
         .unwrap();
-    assert_eq!(
-        (
-            second.vehicles,
-            second.changed,
-            second.status_changes,
-            second.reminders
-        ),
-        (2, 0, 0, 0)
+    assert!(second.already_swept);
+    assert_eq!((second.vehicles, second.items, second.changed), (0, 0, 0));
+    let org_only = sweep(t.store.as_ref(), Some("org_a"), day(2025, 6, 12))
+        .await
+        .unwrap();
+    assert!(
+        org_only.already_swept,
+        "every organisation's sweep covers each"
     );
     assert_eq!(drain_outbox(t.store.as_ref()).await, []);
     assert_eq!(
@@ -156,6 +157,19 @@ async fn an_organisations_sweep_touches_only_its_vehicles() {
     assert_eq!(
         t.store.last_sweep_day("org_b").await.unwrap(),
         Some(day(2025, 6, 17))
+    );
+    // One organisation's sweep does not cover the others: sweeping them all the same day still runs.
+    let all = sweep(t.store.as_ref(), None, day(2025, 6, 17))
+        .await
+        .unwrap();
+    assert!(!all.already_swept);
+    assert_eq!(all.vehicles, 2);
+    assert!(
+        drain_outbox(t.store.as_ref())
+            .await
+            .iter()
+            .all(|e| e.org_id == "org_a"),
+        "org_b's repeat went out already"
     );
 }
 
