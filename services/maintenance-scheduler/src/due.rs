@@ -497,37 +497,39 @@ pub fn evaluate(
             }
             DueStatus::Overdue => {
                 let mut parts = Vec::new();
-                if let Some(d) = days_left.filter(|d| *d < 0) {
-                    parts.push(days(-d));
+                if let Some(due) = next.due_at.filter(|_| days_left.is_some_and(|d| d < 0)) {
+                    parts.push(format!("on {due}"));
                 }
-                if let Some(r) = remaining.filter(|r| *r < 0) {
-                    parts.push(distance_text(r.unsigned_abs(), unit));
+                if let Some(due) = next
+                    .due_odometer
+                    .filter(|_| remaining.is_some_and(|r| r < 0))
+                {
+                    parts.push(format!("at {}", distance_text(due.into(), unit)));
                 }
-                format!("Overdue by {}", parts.join(" and "))
+                format!("Overdue: was due {}", parts.join(" and "))
             }
             DueStatus::Ok | DueStatus::DueSoon => {
-                let odometer_text = remaining.map(|r| {
-                    let soon = projected_due_at
-                        .map(|p| (p - today).num_days())
-                        .filter(|d| *d > 0)
-                        .map(|d| format!(" (about {} at current usage)", days(d)))
+                // Dates and odometer values, never "in N days": the text stays true until a fact changes,
+                // so a day passing alone republishes nothing (clients render the relative wording).
+                let odometer_text = remaining.zip(next.due_odometer).map(|(r, due)| {
+                    let about = projected_due_at
+                        .filter(|p| *p > today)
+                        .map(|p| format!(" (about {p} at current usage)"))
                         .unwrap_or_default();
-                    (
-                        r,
-                        format!("{}{soon}", distance_text(r.unsigned_abs(), unit)),
-                    )
+                    (r, format!("at {}{about}", distance_text(due.into(), unit)))
                 });
-                let mut text = match (days_left, odometer_text) {
-                    (Some(0), _) => "Due today".to_string(),
+                let mut text = match (next.due_at.zip(days_left), odometer_text) {
+                    // Tomorrow the item is overdue, a status change that publishes anyway.
+                    (Some((_, 0)), _) => "Due today".to_string(),
                     (_, Some((0, _))) => format!(
                         "Due now: the odometer has reached {}",
                         distance_text(next.due_odometer.unwrap_or_default().into(), unit)
                     ),
-                    (Some(d), Some((_, o))) => {
-                        format!("Due in {} or {o}, whichever comes first", days(d))
+                    (Some((due, _)), Some((_, o))) => {
+                        format!("Due on {due} or {o}, whichever comes first")
                     }
-                    (Some(d), None) => format!("Due in {}", days(d)),
-                    (None, Some((_, o))) => format!("Due in {o}"),
+                    (Some((due, _)), None) => format!("Due on {due}"),
+                    (None, Some((_, o))) => format!("Due {o}"),
                     (None, None) => unreachable!("status is known, so one dimension is"),
                 };
                 if let Some(gap) = odometer_gap.filter(|_| remaining.is_none()) {
@@ -630,14 +632,6 @@ fn due_cycle(due_at: Option<NaiveDate>, due_odometer: Option<u64>) -> String {
     )
 }
 
-fn days(n: i64) -> String {
-    if n == 1 {
-        "1 day".to_string()
-    } else {
-        format!("{} days", group_thousands(n.unsigned_abs()))
-    }
-}
-
 fn distance_text(n: u128, unit: OdometerUnit) -> String {
     let n = u64::try_from(n).unwrap_or(u64::MAX);
     format!("{} {}", group_thousands(n), unit.as_str())
@@ -722,7 +716,7 @@ mod tests {
         assert_eq!(s.status, DueStatus::Ok);
         assert_eq!(
             s.reason,
-            "Due in 153 days or 4,000 mi, whichever comes first"
+            "Due on 2025-09-01 or at 45,000 mi, whichever comes first"
         );
     }
 
@@ -730,23 +724,26 @@ mod tests {
     fn reading_of_44600_makes_the_oil_change_due_soon() {
         let s = oil_status(day(2025, 6, 1), Some(44_600));
         assert_eq!(s.status, DueStatus::DueSoon);
-        assert_eq!(s.reason, "Due in 92 days or 400 mi, whichever comes first");
+        assert_eq!(
+            s.reason,
+            "Due on 2025-09-01 or at 45,000 mi, whichever comes first"
+        );
     }
 
     #[test]
     fn reading_of_45100_makes_the_oil_change_overdue_by_100_mi() {
         let s = oil_status(day(2025, 6, 1), Some(45_100));
         assert_eq!(s.status, DueStatus::Overdue);
-        assert_eq!(s.reason, "Overdue by 100 mi");
+        assert_eq!(s.reason, "Overdue: was due at 45,000 mi");
     }
 
     #[test]
     fn past_the_due_date_is_overdue_by_days_whatever_the_odometer() {
         let s = oil_status(day(2025, 9, 4), Some(42_000));
         assert_eq!(s.status, DueStatus::Overdue);
-        assert_eq!(s.reason, "Overdue by 3 days");
+        assert_eq!(s.reason, "Overdue: was due on 2025-09-01");
         let s = oil_status(day(2025, 9, 2), Some(46_000));
-        assert_eq!(s.reason, "Overdue by 1 day and 1,000 mi");
+        assert_eq!(s.reason, "Overdue: was due on 2025-09-01 and at 45,000 mi");
     }
 
     #[test]
@@ -780,7 +777,10 @@ mod tests {
         );
         assert_eq!(s.due_odometer, Some(72_000));
         assert_eq!(s.status, DueStatus::DueSoon);
-        assert_eq!(s.reason, "Due in 123 days or 700 km, whichever comes first");
+        assert_eq!(
+            s.reason,
+            "Due on 2025-09-01 or at 72,000 km, whichever comes first"
+        );
         let s = evaluate(
             &item,
             OdometerUnit::Km,
@@ -852,7 +852,7 @@ mod tests {
         assert_eq!(s.due_at, Some(day(2025, 2, 1)));
         assert_eq!(s.due_odometer, None);
         assert_eq!(s.status, DueStatus::Ok);
-        assert_eq!(s.reason, "Due in 31 days");
+        assert_eq!(s.reason, "Due on 2025-02-01");
     }
 
     #[test]
@@ -946,7 +946,7 @@ mod tests {
         assert_eq!(s.status, DueStatus::Ok);
         assert_eq!(
             s.reason,
-            "Due in 153 days (odometer not checked: no odometer recorded when last done)"
+            "Due on 2025-09-01 (odometer not checked: no odometer recorded when last done)"
         );
     }
 
@@ -1018,7 +1018,7 @@ mod tests {
         assert_eq!(s.status, DueStatus::DueSoon);
         assert_eq!(
             s.reason,
-            "Due in 153 days or 3,000 mi (about 30 days at current usage), whichever comes first"
+            "Due on 2025-09-01 or at 45,000 mi (about 2025-05-01 at current usage), whichever comes first"
         );
     }
 
@@ -1075,7 +1075,7 @@ mod tests {
                 "lastDoneAt": "2025-03-01T10:00:00Z", "lastDoneOdometer": 40000,
                 "dueAt": "2025-09-01", "dueOdometer": 45000,
                 "status": "due_soon",
-                "reason": "Due in 92 days or 400 mi, whichever comes first",
+                "reason": "Due on 2025-09-01 or at 45,000 mi, whichever comes first",
                 "dueCycle": "2025-09-01@45000"
             })
         );
@@ -1432,7 +1432,7 @@ mod tests {
             prop_assert_eq!(full.due_odometer, by_odometer.due_odometer);
             prop_assert!(!full.reason.is_empty());
             if full.status == DueStatus::Overdue {
-                prop_assert!(full.reason.starts_with("Overdue by "), "{}", full.reason);
+                prop_assert!(full.reason.starts_with("Overdue: was due "), "{}", full.reason);
             }
         }
 

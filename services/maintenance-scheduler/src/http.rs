@@ -92,7 +92,7 @@ fn parse_change(headers: &HeaderMap, body: &[u8]) -> Result<ItemChange, ApiError
             example = json!({"task": "oil_change", "title": "Oil change", "intervalMiles": 5000,
                 "intervalMonths": 6, "lastDoneAt": "2025-12-11T09:30:00Z", "lastDoneOdometer": 40000,
                 "dueAt": "2026-06-11", "dueOdometer": 45000, "projectedDueAt": "2026-05-02", "status": "ok",
-                "reason": "Due in 152 days or 4,400 mi (about 112 days at current usage), whichever comes first",
+                "reason": "Due on 2026-06-11 or at 45,000 mi (about 2026-05-02 at current usage), whichever comes first",
                 "dueCycle": "2026-06-11@45000", "enabled": true})),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),

@@ -30,9 +30,20 @@ pub struct PublishedSchedule {
 }
 
 impl PublishedSchedule {
+    /// The fingerprint covers each item's facts — settings, last done, due date and odometer, status, due
+    /// cycle — and not what only re-words or re-estimates them (`reason`, `projectedDueAt`): a day
+    /// passing, or a reading that moves no due point and no status, publishes nothing.
     pub fn of(items: &[MaintenanceItemView]) -> PublishedSchedule {
+        let facts: Vec<MaintenanceItemView> = items
+            .iter()
+            .map(|i| MaintenanceItemView {
+                reason: String::new(),
+                projected_due_at: None,
+                ..i.clone()
+            })
+            .collect();
         let mut hash = Fnv64::default();
-        serde_json::to_writer(&mut hash, items).expect("item views serialise");
+        serde_json::to_writer(&mut hash, &facts).expect("item views serialise");
         PublishedSchedule {
             fingerprint: hash.0,
             statuses: items.iter().map(|i| (i.task.clone(), i.status)).collect(),
@@ -620,10 +631,18 @@ mod tests {
             Some(published.clone())
         );
         assert_eq!(PublishedSchedule::decode(1, "oil_change=broken"), None);
+        // A fact changes the fingerprint; re-wording or re-estimating does not.
         let mut changed = s.last_items.clone();
-        changed[0].reason.push('!');
+        changed[0].due_odometer = changed[0].due_odometer.map(|o| o + 1);
         assert_ne!(
             PublishedSchedule::of(&changed).fingerprint,
+            published.fingerprint
+        );
+        let mut reworded = s.last_items.clone();
+        reworded[0].reason.push('!');
+        reworded[0].projected_due_at = Some(day(2030, 1, 1));
+        assert_eq!(
+            PublishedSchedule::of(&reworded).fingerprint,
             published.fingerprint
         );
     }

@@ -540,7 +540,7 @@ mod tests {
         ));
         let o = oil(&facts, day(2025, 6, 10));
         assert_eq!(o.status, MaintenanceStatus::Overdue);
-        assert_eq!(o.reason, "Overdue by 100 mi");
+        assert_eq!(o.reason, "Overdue: was due at 45,000 mi");
     }
 
     #[test]

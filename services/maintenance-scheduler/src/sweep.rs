@@ -1,7 +1,8 @@
 //! The sweep: every vehicle (of an organisation, or all) re-evaluated against a day. It reads pages of
 //! vehicle state in bulk, evaluates them off the async threads while the next page is read, and writes
-//! only what changed, a page per transaction. Idempotent per day: a second run finds nothing changed and
-//! every reminder already sent (reminders are keyed by cycle and weekly occurrence).
+//! only what changed, a page per transaction. Idempotent per day: a second run of a day that was swept
+//! already returns at once (and would find nothing changed and every reminder already sent: reminders are
+//! keyed by cycle and weekly occurrence).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -23,6 +24,9 @@ use crate::store::{CommitOutcome, SchedulerStore, VehicleCommit, VehicleState};
 
 /// Vehicles read, evaluated and written together.
 pub const SWEEP_PAGE: usize = 2_000;
+
+/// The key under which a sweep of every organisation records its day (no organisation id has this form).
+pub const EVERY_ORGANISATION: &str = "*";
 
 /// What a sweep did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -49,6 +53,10 @@ pub struct SweepReport {
     pub retried: u64,
     /// How long the sweep took.
     pub elapsed_ms: u64,
+    /// The day was already swept (for this organisation, or for every one): nothing was evaluated, since
+    /// everything that happened since was evaluated as it arrived.
+    #[serde(default)]
+    pub already_swept: bool,
 }
 
 impl SweepReport {
@@ -63,6 +71,7 @@ impl SweepReport {
             reminders: 0,
             retried: 0,
             elapsed_ms: 0,
+            already_swept: false,
         }
     }
 }
@@ -106,6 +115,12 @@ pub async fn sweep_traced(
         .map(str::to_string)
         .unwrap_or_else(|| TraceParent::new_root().to_string());
     let mut report = SweepReport::new(today, org);
+    if swept_already(store, org, today).await? {
+        report.already_swept = true;
+        report.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        tracing::info!(day = %today, org = org.unwrap_or("*"), "maintenance sweep: day already swept");
+        return Ok(report);
+    }
     let mut orgs: BTreeSet<String> = org.map(str::to_string).into_iter().collect();
 
     let (pages, mut to_evaluate) = mpsc::channel::<Vec<VehicleState>>(1);
@@ -150,6 +165,9 @@ pub async fn sweep_traced(
     evaluate?;
     read?;
 
+    if org.is_none() {
+        orgs.insert(EVERY_ORGANISATION.to_string());
+    }
     let orgs: Vec<String> = orgs.into_iter().collect();
     store.record_sweep(&orgs, today).await?;
     report.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -157,6 +175,24 @@ pub async fn sweep_traced(
         changed = report.changed, reminders = report.reminders, elapsed_ms = report.elapsed_ms,
         "maintenance sweep done");
     Ok(report)
+}
+
+/// Whether `today` was swept already for `org` (or for every organisation, which covers each). Every
+/// event, setting and registration since was evaluated when it arrived, and a second evaluation against
+/// the same day finds nothing new (reminders are keyed by cycle and weekly occurrence), so the second
+/// sweep of a day need not read a single vehicle.
+async fn swept_already(
+    store: &dyn SchedulerStore,
+    org: Option<&str>,
+    today: NaiveDate,
+) -> Result<bool, SweepError> {
+    if store.last_sweep_day(EVERY_ORGANISATION).await? == Some(today) {
+        return Ok(true);
+    }
+    Ok(match org {
+        Some(org) => store.last_sweep_day(org).await? == Some(today),
+        None => false,
+    })
 }
 
 /// Counts of one vehicle's plan.

@@ -170,7 +170,7 @@ async fn the_worked_example_oil_change_goes_due_soon_then_overdue_with_one_remin
     let out = drain_outbox(t.store.as_ref()).await;
     let oil = oil_view(&out);
     assert_eq!(oil.status, MaintenanceStatus::Overdue);
-    assert_eq!(oil.reason, "Overdue by 100 mi");
+    assert_eq!(oil.reason, "Overdue: was due at 45,000 mi");
     let oil_reminders: Vec<_> = reminders(&out)
         .into_iter()
         .filter(|r| r.0 == "oil_change")

@@ -50,48 +50,60 @@ fn oil(envelopes: &[vwc_contracts::Envelope]) -> Vec<(MaintenanceStatus, u32)> {
 }
 
 #[tokio::test]
-async fn a_sweep_twice_on_the_same_day_sends_nothing_new() {
+async fn days_passing_without_events_publish_nothing_and_a_second_sweep_the_same_day_neither() {
     let t = TempStore::new();
     overdue_vehicle(&t, "org_a", "veh_1").await;
     overdue_vehicle(&t, "org_a", "veh_2").await;
     drain_outbox(t.store.as_ref()).await;
 
+    // Two days on, no event: no due point, status or setting moved, so no outbox row at all.
     let first = sweep(t.store.as_ref(), None, day(2025, 6, 12))
         .await
         .unwrap();
     assert_eq!((first.vehicles, first.items), (2, 24));
     assert_eq!(
-        first.changed, 2,
-        "the reasons count the days, so each schedule moved on"
+        (first.changed, first.status_changes, first.reminders),
+        (0, 0, 0)
     );
-    let published = drain_outbox(t.store.as_ref()).await;
-    assert_eq!(
-        of_type(&published, EventType::MaintenanceScheduleUpdated).len(),
-        2
-    );
-    assert_eq!(
-        oil(&published),
-        [],
-        "the oil change reminder went out on the 10th"
-    );
+    assert_eq!(drain_outbox(t.store.as_ref()).await, []);
 
+    // The same day again: already swept, so not a vehicle is read.
     let second = sweep(t.store.as_ref(), None, day(2025, 6, 12))
         .await
         .unwrap();
-    assert_eq!(
-        (
-            second.vehicles,
-            second.changed,
-            second.status_changes,
-            second.reminders
-        ),
-        (2, 0, 0, 0)
+    assert!(second.already_swept);
+    assert_eq!((second.vehicles, second.items, second.changed), (0, 0, 0));
+    let org_only = sweep(t.store.as_ref(), Some("org_a"), day(2025, 6, 12))
+        .await
+        .unwrap();
+    assert!(
+        org_only.already_swept,
+        "every organisation's sweep covers each"
     );
     assert_eq!(drain_outbox(t.store.as_ref()).await, []);
     assert_eq!(
         t.store.last_sweep_day("org_a").await.unwrap(),
         Some(day(2025, 6, 12))
     );
+
+    // A week after the first overdue reminder: the repeat of each, and no schedule republished.
+    sweep(t.store.as_ref(), None, day(2025, 6, 17))
+        .await
+        .unwrap();
+    let published = drain_outbox(t.store.as_ref()).await;
+    assert_eq!(
+        of_type(&published, EventType::MaintenanceScheduleUpdated).len(),
+        0
+    );
+    let repeats = reminders(&published);
+    assert!(repeats.len() >= 2, "{repeats:?}");
+    assert!(
+        repeats
+            .iter()
+            .all(|r| (r.1, r.2) == (MaintenanceStatus::Overdue, 1)),
+        "only weekly repeats of overdue items: {repeats:?}"
+    );
+    assert_eq!(repeats.len(), published.len(), "nothing but the repeats");
 }
 
 #[tokio::test]
@@ -130,7 +142,8 @@ async fn an_organisations_sweep_touches_only_its_vehicles() {
     overdue_vehicle(&t, "org_a", "veh_a").await;
     overdue_vehicle(&t, "org_b", "veh_b").await;
     drain_outbox(t.store.as_ref()).await;
-    let report = sweep(t.store.as_ref(), Some("org_b"), day(2025, 6, 12))
+    // The 17th: a week after the overdue reminder, so org_b's sweep has a repeat to send.
+    let report = sweep(t.store.as_ref(), Some("org_b"), day(2025, 6, 17))
         .await
         .unwrap();
     assert_eq!(
@@ -143,7 +156,20 @@ async fn an_organisations_sweep_touches_only_its_vehicles() {
     assert_eq!(t.store.last_sweep_day("org_a").await.unwrap(), None);
     assert_eq!(
         t.store.last_sweep_day("org_b").await.unwrap(),
-        Some(day(2025, 6, 12))
+        Some(day(2025, 6, 17))
+    );
+    // One organisation's sweep does not cover the others: sweeping them all the same day still runs.
+    let all = sweep(t.store.as_ref(), None, day(2025, 6, 17))
+        .await
+        .unwrap();
+    assert!(!all.already_swept);
+    assert_eq!(all.vehicles, 2);
+    assert!(
+        drain_outbox(t.store.as_ref())
+            .await
+            .iter()
+            .all(|e| e.org_id == "org_a"),
+        "org_b's repeat went out already"
     );
 }
 

@@ -27,7 +27,7 @@ pub fn title(reminder: &ReminderDue) -> String {
     format!("{} {state} — {}", reminder.title, reminder.vehicle_name)
 }
 
-/// The scheduler's human reason ("Due in 12 days or 420 mi"), or a plain fallback.
+/// The scheduler's human reason ("Due on 2026-06-01 or at 45,000 mi, whichever comes first"), or a plain fallback.
 pub fn body(reminder: &ReminderDue) -> String {
     let reason = reminder.reason.trim();
     if reason.is_empty() {

@@ -159,6 +159,8 @@ async fn an_oil_change_goes_due_soon_then_overdue_and_the_reminder_reaches_every
         "details": {"tasks": ["oil_change"]}}),
     )
     .await;
+    // The scheduler learns of the vehicle through the bus: wait for it before changing an item.
+    app.system().bus.drain().await;
     let (status, _, item) = body(
         app.http
             .put(app.url(&format!("/v1/vehicles/{vehicle}/maintenance/oil_change")))
@@ -500,8 +502,9 @@ async fn the_demo_seed_shows_ok_due_soon_and_overdue_items_and_the_fleet_counts_
 }
 
 #[tokio::test]
-async fn vwc_sweep_runs_now_and_a_second_sweep_the_same_day_sends_nothing_new() {
-    let app = TestApp::spawn().await;
+async fn vwc_sweep_runs_now_and_a_second_sweep_the_same_day_reads_nothing() {
+    // No sweep loop: the command below is the day's first sweep.
+    let app = TestApp::spawn_with(tempfile::tempdir().unwrap(), |o| o.sweep_every = None).await;
     vwc::seed::load(&app.system().router, &app.system().keys, &vwc::seed::demo())
         .await
         .unwrap();
@@ -521,12 +524,20 @@ async fn vwc_sweep_runs_now_and_a_second_sweep_the_same_day_sends_nothing_new() 
         serde_json::from_slice::<Value>(&out.stdout).unwrap()
     };
     let first = sweep();
+    assert_eq!(first["alreadySwept"], false, "{first}");
     assert!(first["vehicles"].as_u64().unwrap() >= 6, "{first}");
     assert!(first["items"].as_u64().unwrap() >= 72, "{first}");
+    // Every vehicle was evaluated as its events arrived, today: nothing for the sweep to change.
+    assert_eq!(first["changed"], 0, "{first}");
     let second = sweep();
+    assert_eq!(second["alreadySwept"], true, "{second}");
     assert_eq!(
-        (second["changed"].as_u64(), second["reminders"].as_u64()),
-        (Some(0), Some(0)),
+        (
+            second["vehicles"].as_u64(),
+            second["changed"].as_u64(),
+            second["reminders"].as_u64()
+        ),
+        (Some(0), Some(0), Some(0)),
         "{second}"
     );
 }
