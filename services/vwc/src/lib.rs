@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod cli;
+pub mod dashboard;
 pub mod embedded;
 pub mod lambda;
 pub mod openapi;
