@@ -5,7 +5,7 @@
 //
 // Exits non-zero on the first failed step, with the step's name and the vwc log tail.
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -25,6 +25,7 @@ if (!existsSync(executablePath))
     `${executablePath} is missing: install Debian's chromium (apt-get install -y chromium)`,
   );
 mkdirSync(out, { recursive: true });
+for (const f of readdirSync(out)) if (f.endsWith(".png")) rmSync(join(out, f));
 
 const started = Date.now();
 const timings = [];
@@ -295,7 +296,7 @@ await step("record an event: bad odometer shows its field error", async () => {
 
 await step("record an event: a good one appears", async () => {
   const form = page.getByRole("form", { name: "Record an event" });
-  await form.getByLabel(/Odometer/).fill("45210");
+  await form.getByLabel(/Odometer/).fill("52610");
   await form.getByRole("button", { name: "Record", exact: true }).click();
   const item = page.locator(".event", { hasText: "E2E tyre pressure check" });
   await item.waitFor();
@@ -372,6 +373,26 @@ await step("fleet page: chart and counts", async () => {
 });
 
 await step("bell: mark as read lowers the unread count", async () => {
+  // The event recorded above changes maintenance status, and reminders follow through the bus: wait until
+  // the unread count holds still, then reload so the bell shows it.
+  await page.evaluate(async () => {
+    const token = sessionStorage.getItem("vwc.token");
+    const unread = async () => {
+      const r = await fetch("/v1/notifications?unread=true&limit=200", {
+        headers: { Authorization: `Bearer ${token}` },
+      });
+      return (await r.json()).items.length;
+    };
+    let last = -1;
+    let same = 0;
+    for (let i = 0; i < 60 && same < 4; i++) {
+      const n = await unread();
+      same = n === last ? same + 1 : 0;
+      last = n;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  });
+  await page.reload();
   const count = page.getByTestId("unread-count");
   await count.waitFor();
   const before = Number((await count.textContent())?.replace("+", ""));

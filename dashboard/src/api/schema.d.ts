@@ -13,9 +13,31 @@ export interface paths {
         };
         /**
          * The dashboard
-         * @description The single-page dashboard (HTML); it calls this API with a token the user pastes or mints.
+         * @description The single-page dashboard (HTML). It signs in with a dev token (embedded mode) and calls this API.
+         *     Never cached; the scripts and styles it links live under `/assets/` with hashed names.
          */
-        get: operations["dashboard"];
+        get: operations["index"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/assets/{file}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A dashboard asset
+         * @description A script, stylesheet or image of the dashboard. The name carries a hash of the content, so the
+         *     response may be cached for a year.
+         */
+        get: operations["asset"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1609,7 +1631,7 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    dashboard: {
+    index: {
         parameters: {
             query?: never;
             header?: never;
@@ -1627,6 +1649,32 @@ export interface operations {
                     "text/html": string;
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    asset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The hashed file name, as `/` links it. */
+                file: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": number[];
+                };
+            };
+            404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };

@@ -3,8 +3,8 @@ import { formatMoney, formatMonth, formatMonthShort } from "../format";
 import { kindStyle } from "../timeline/kinds";
 import { niceMax, type MonthBar } from "./costs";
 
-const W = 640;
-const H = 240;
+const W = 960;
+const H = 260;
 const PAD = { left: 64, right: 8, top: 12, bottom: 28 };
 
 /** Stacked bars of cost per month by kind, in SVG, with the same numbers in a table for screen readers. */

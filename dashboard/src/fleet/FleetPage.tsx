@@ -157,7 +157,7 @@ export function FleetPage() {
           <dd data-testid="fleet-overdue">{fleet.data ? totals.overdue : "…"}</dd>
         </div>
         <div>
-          <dt>Lifetime cost</dt>
+          <dt>Lifetime cost (incl. purchase)</dt>
           <dd>{byVehicle.data ? formatMoney(totals.cost, currency, true) : "…"}</dd>
         </div>
         <div>

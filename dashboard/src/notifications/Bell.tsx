@@ -16,12 +16,21 @@ export function Bell() {
   const panel = useRef<HTMLDivElement>(null);
   const button = useRef<HTMLButtonElement>(null);
 
-  const unread = useQuery(`unread:${session.org}:${tick}`, (signal) =>
+  const unread = useQuery(`unread:${session.org}`, (signal) =>
     api.json<Page<NotificationView>>(`/v1/notifications?unread=true&limit=100`, { signal }),
   );
-  const feed = useQuery(open ? `feed:${session.org}:${tick}` : null, (signal) =>
+  const feed = useQuery(open ? `feed:${session.org}` : null, (signal) =>
     api.json<Page<NotificationView>>(`/v1/notifications?limit=20`, { signal }),
   );
+  const { reload: reloadUnread } = unread;
+  const { reload: reloadFeed } = feed;
+
+  // Reloads keep the previous answer on screen until the new one arrives (no flicker of the count).
+  useEffect(() => {
+    if (tick === 0) return;
+    reloadUnread();
+    reloadFeed();
+  }, [tick, reloadUnread, reloadFeed]);
 
   useEffect(() => {
     const t = window.setInterval(() => setTick((n) => n + 1), POLL_MS);

@@ -1,12 +1,13 @@
 import type { MaintenanceStatus } from "../api/types";
 
-const LABEL: Record<MaintenanceStatus, string> = {
+export const STATUS_LABEL: Record<MaintenanceStatus, string> = {
   ok: "OK",
   due_soon: "Due soon",
   overdue: "Overdue",
   unknown: "Unknown",
 };
 
+/** A coloured status pill; the status is also written out, so colour is never the only signal. */
 export function StatusBadge({
   status,
   children,
@@ -14,17 +15,20 @@ export function StatusBadge({
   status: MaintenanceStatus;
   children?: string;
 }) {
+  const label = STATUS_LABEL[status] ?? status;
   return (
     <span className={`badge badge-${status}`}>
       <span className="badge-dot" aria-hidden="true" />
-      {children ? (
-        <>
-          {children}
-          <span className="badge-status">: {LABEL[status] ?? status}</span>
-        </>
-      ) : (
-        (LABEL[status] ?? status)
-      )}
+      <span>
+        {children ? (
+          <>
+            {children}
+            <span className="badge-status"> · {label}</span>
+          </>
+        ) : (
+          label
+        )}
+      </span>
     </span>
   );
 }
