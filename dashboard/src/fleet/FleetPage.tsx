@@ -7,6 +7,7 @@ import { formatDistance, formatMoney } from "../format";
 import { Empty, ErrorText, Loading } from "../ui/Feedback";
 import { vehicleName } from "../vehicle/VehiclePage";
 import { CostChart } from "./CostChart";
+import { VehicleValue } from "./VehicleValue";
 import { lastMonths, monthBars, monthRange } from "./costs";
 
 export const FLEET_PAGE_SIZE = 25;
@@ -197,6 +198,9 @@ export function FleetPage() {
                     {header("odometer", "Odometer", true)}
                     {header("dueSoon", "Due soon", true)}
                     {header("overdue", "Overdue", true)}
+                    <th scope="col" className="num">
+                      Value
+                    </th>
                     {header("cost", "Lifetime cost", true)}
                     {header("costPerDistance", `Cost per ${unit}`, true)}
                   </tr>
@@ -226,6 +230,9 @@ export function FleetPage() {
                         ) : (
                           0
                         )}
+                      </td>
+                      <td className="num">
+                        <VehicleValue vehicleId={r.row.id} />
                       </td>
                       <td className="num">{formatMoney(r.costCents, currency, true)}</td>
                       <td className="num">

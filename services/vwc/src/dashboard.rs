@@ -132,6 +132,58 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn the_page_and_its_assets_are_served_with_the_policy_and_cache_headers() {
+        let app = crate::testing::TestApp::spawn().await;
+        let page = app.http.get(app.url("/")).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        assert_eq!(
+            page.headers()["content-security-policy"],
+            CONTENT_SECURITY_POLICY
+        );
+        assert_eq!(page.headers()["cache-control"], "no-cache");
+        assert_eq!(page.headers()["x-content-type-options"], "nosniff");
+        let html = page.text().await.unwrap();
+        let linked: Vec<&str> = asset_names()
+            .filter(|name| name.starts_with("assets/") && html.contains(&format!("/{name}")))
+            .collect();
+        assert!(
+            linked.iter().any(|n| n.ends_with(".js")),
+            "the page links no embedded script: {html}"
+        );
+        for name in linked {
+            let asset = app
+                .http
+                .get(app.url(&format!("/{name}")))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(asset.status(), 200, "{name}");
+            assert_eq!(asset.headers()["cache-control"], IMMUTABLE, "{name}");
+            assert_eq!(
+                asset.headers()["content-type"],
+                content_type(name),
+                "{name}"
+            );
+            assert_eq!(
+                asset.headers()["content-security-policy"],
+                CONTENT_SECURITY_POLICY
+            );
+        }
+        let missing = app
+            .http
+            .get(app.url("/assets/index-nothing.js"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(missing.status(), 404);
+        assert_eq!(
+            missing.headers()["content-type"],
+            "application/problem+json"
+        );
+        app.stop().await;
+    }
+
     #[test]
     fn content_types_follow_the_extension() {
         assert_eq!(
