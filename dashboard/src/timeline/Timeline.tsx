@@ -87,10 +87,12 @@ export function Timeline({
     if (!state.loading && state.nextCursor && !state.error) void load(state.nextCursor);
   }, [state, load]);
 
-  // Infinite scroll: the sentinel after the last month loads the next page as it comes into view.
+  // Infinite scroll: the sentinel after the last month loads the next page as it comes into view. Not
+  // when the columns stack (narrow screens): the chat below would never be reached; the button loads more.
   useEffect(() => {
     const el = sentinel.current;
     if (!el || typeof IntersectionObserver === "undefined") return;
+    if (window.matchMedia?.("(max-width: 900px)").matches) return;
     const io = new IntersectionObserver((entries) => {
       if (entries.some((e) => e.isIntersecting)) loadMore();
     });
