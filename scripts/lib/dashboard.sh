@@ -1,5 +1,5 @@
-# shellcheck shell=bash
-# The dashboard's checks (sourced by scripts/test): npm ci, ESLint, Prettier, tsc, Vitest, the generated API
+#!/usr/bin/env bash
+# The dashboard's checks (run by scripts/test, or on its own): npm ci, ESLint, Prettier, tsc, Vitest, the generated API
 # types and the committed bundle against their sources, and the browser end-to-end test (headless Debian
 # chromium driven by playwright-core against `vwc up`). Installs what it needs: chromium through apt-get
 # when it is missing and this runs as root; Node and npm likewise. Fails, never skips, when it cannot.
@@ -9,11 +9,24 @@ dashboard_fail() {
     return 1
 }
 
+# The browser: $CHROMIUM, else Debian's chromium, else a Chrome already on the machine (GitHub's runners).
+dashboard_find_chromium() {
+    local c
+    for c in "${CHROMIUM:-}" /usr/bin/chromium "$(command -v chromium || true)" \
+        "$(command -v google-chrome || true)" "$(command -v google-chrome-stable || true)"; do
+        if [[ -n "$c" && -x "$c" ]]; then
+            echo "$c"
+            return 0
+        fi
+    done
+    return 1
+}
+
 dashboard_ensure_tools() {
     local missing=()
     command -v node >/dev/null 2>&1 || missing+=(nodejs)
     command -v npm >/dev/null 2>&1 || missing+=(npm)
-    [[ -x "${CHROMIUM:-/usr/bin/chromium}" ]] || missing+=(chromium)
+    dashboard_find_chromium >/dev/null || missing+=(chromium)
     if ((${#missing[@]})); then
         if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
             echo "installing ${missing[*]} with apt-get"
@@ -24,6 +37,8 @@ dashboard_ensure_tools() {
             dashboard_fail "missing ${missing[*]}: install them (Debian: apt-get install ${missing[*]}), or run as root so this script can" || return 1
         fi
     fi
+    CHROMIUM=$(dashboard_find_chromium) || dashboard_fail "no chromium found after installing it" || return 1
+    export CHROMIUM
     local major
     major=$(node -p 'process.versions.node.split(".")[0]')
     ((major >= 20)) || dashboard_fail "Node $(node -v) is too old: the dashboard's tools need Node 20 or newer" || return 1
@@ -80,3 +95,13 @@ dashboard_checks() {
     bin=$(dashboard_vwc_binary) || return 1
     (cd "$dir" && VWC_BIN="$bin" VWC_E2E_OUT="$REPO/target/dashboard-e2e" timeout 300 node e2e/run.mjs)
 }
+
+# Run as a script (scripts/test calls it so): do the checks. Sourced: only define the functions.
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+    set -euo pipefail
+    REPO="${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+    echo "== dashboard (npm ci, eslint, prettier, tsc, vitest, API-type and bundle drift, browser e2e)"
+    start=$(date +%s)
+    dashboard_checks
+    echo "dashboard checks passed in $(($(date +%s) - start)) s"
+fi
