@@ -44,17 +44,17 @@ dashboard_ensure_tools() {
     ((major >= 20)) || dashboard_fail "Node $(node -v) is too old: the dashboard's tools need Node 20 or newer" || return 1
 }
 
-# The vwc binary the browser test runs: the debug build of this checkout (cargo reuses the test run's build).
+# The vwc binary the browser test runs: the debug build of this checkout (cargo reuses the test run's build),
+# copied to $1 so a build of another checkout sharing the target dir cannot swap it mid-run.
 dashboard_vwc_binary() {
-    local target="${CARGO_TARGET_DIR:-$REPO/target}"
-    local bin="$target/debug/vwc" js
+    local copy="$1" target="${CARGO_TARGET_DIR:-$REPO/target}" js
     cargo build -p vwc --locked --quiet >&2 || return 1
-    # The binary must embed this checkout's bundle (a target dir shared between checkouts can hold another's).
+    cp "$target/debug/vwc" "$copy" || return 1
+    # It must embed this checkout's bundle (a target dir shared between checkouts can hold another's build).
     js=$(cd "$REPO/dashboard/dist/assets" && ls index-*.js | head -1)
-    grep -qF "$js" "$bin" ||
-        dashboard_fail "$bin does not embed this checkout's dashboard/dist ($js): rebuild vwc (cargo build -p vwc)" ||
+    grep -qF "$js" "$copy" ||
+        dashboard_fail "$target/debug/vwc does not embed this checkout's dashboard/dist ($js): rebuild it (cargo build -p vwc)" ||
         return 1
-    echo "$bin"
 }
 
 dashboard_checks() {
@@ -89,11 +89,13 @@ dashboard_checks() {
         echo "initial JavaScript: $((gz / 1024)) KiB gzipped (budget 200 KiB)"
         ((gz <= 200 * 1024)) || dashboard_fail "the initial JavaScript is over 200 KiB gzipped"
     ) || { rm -rf "$tmp"; return 1; }
-    rm -rf "$tmp"
     echo "-- browser end-to-end (chromium, vwc up with the demo seed)"
-    local bin
-    bin=$(dashboard_vwc_binary) || return 1
-    (cd "$dir" && VWC_BIN="$bin" VWC_E2E_OUT="$REPO/target/dashboard-e2e" timeout 300 node e2e/run.mjs)
+    local rc=0
+    dashboard_vwc_binary "$tmp/vwc" &&
+        (cd "$dir" && VWC_BIN="$tmp/vwc" VWC_E2E_OUT="$REPO/target/dashboard-e2e" timeout 300 node e2e/run.mjs) ||
+        rc=1
+    rm -rf "$tmp"
+    return $rc
 }
 
 # Run as a script (scripts/test calls it so): do the checks. Sourced: only define the functions.
