@@ -403,14 +403,13 @@ await step(
           throw new Error("the cited event was not scrolled into view");
         });
       await shot("chat-citation");
-    const helpful = answer.getByRole("button", { name: "Helpful", exact: true });
+      const helpful = answer.getByRole("button", { name: "Helpful", exact: true });
       if (await helpful.count()) {
         await helpful.click();
         await answer.getByText("Thanks for the feedback.").waitFor();
       }
     }
     await page.unrouteAll();
-    await shot("chat-citation");
     await axeCheck("vehicle page");
   },
 );

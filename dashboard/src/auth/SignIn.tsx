@@ -136,7 +136,9 @@ export function SignIn({
       <form onSubmit={usePasted} className="card" aria-label="Sign in with a token">
         <h2>Or paste a token</h2>
         <label>
-          Token printed by <code>vwc up</code> or <code>vwc token</code>
+          <span>
+            Token printed by <code>vwc up</code> or <code>vwc token</code>
+          </span>
           <input
             name="token"
             value={pasted}
