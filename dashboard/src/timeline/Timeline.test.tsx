@@ -3,7 +3,9 @@ import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Vehicle } from "../api/types";
 import { event, json, mockFetch, problem, renderWithApi } from "../test-utils";
-import { Timeline } from "./Timeline";
+import { createRef } from "react";
+import { act } from "@testing-library/react";
+import { Timeline, type TimelineHandle } from "./Timeline";
 
 const vehicle = {
   id: "veh_1",
@@ -93,5 +95,30 @@ describe("Timeline", () => {
     const onUnauthorized = vi.fn();
     renderWithApi(<Timeline vehicle={vehicle} onRecorded={() => {}} />, onUnauthorized);
     await waitFor(() => expect(onUnauthorized).toHaveBeenCalled());
+  });
+
+  it("reveals a cited event: clears the filter and loads older pages until it is there", async () => {
+    Element.prototype.scrollIntoView = vi.fn();
+    mockFetch((url) => {
+      if (url.searchParams.get("kind") === "repair")
+        return json({ items: [event("r", "2026-02-03T00:00:00Z", "repair")], nextCursor: null });
+      if (url.searchParams.get("cursor") === "p2")
+        return json({
+          items: [event("old", "2024-11-29T00:00:00Z", "acquisition")],
+          nextCursor: null,
+        });
+      return json({ items: [event("a", "2026-03-20T00:00:00Z")], nextCursor: "p2" });
+    });
+    const ref = createRef<TimelineHandle>();
+    renderWithApi(<Timeline ref={ref} vehicle={vehicle} onRecorded={() => {}} />);
+    await screen.findByRole("region", { name: "March 2026" });
+    await userEvent.click(screen.getByRole("button", { name: "Repair" }));
+    await screen.findByRole("region", { name: "February 2026" });
+
+    act(() => ref.current!.reveal("old"));
+    const cited = await screen.findByRole("region", { name: "November 2024" });
+    await waitFor(() => expect(cited.querySelector(".event.highlighted")).not.toBeNull());
+    expect(screen.getByRole("button", { name: "All" })).toHaveAttribute("aria-pressed", "true");
+    expect(Element.prototype.scrollIntoView).toHaveBeenCalled();
   });
 });

@@ -22,6 +22,8 @@ export interface TimelineHandle {
 }
 
 interface State {
+  /** The kinds filter the items were loaded with. */
+  filter: string;
   items: VehicleEvent[];
   nextCursor: string | null;
   loading: boolean;
@@ -29,7 +31,14 @@ interface State {
   loaded: boolean;
 }
 
-const INITIAL: State = { items: [], nextCursor: null, loading: false, error: null, loaded: false };
+const INITIAL: State = {
+  filter: "",
+  items: [],
+  nextCursor: null,
+  loading: false,
+  error: null,
+  loaded: false,
+};
 
 export function Timeline({
   vehicle,
@@ -54,7 +63,8 @@ export function Timeline({
   const load = useCallback(
     async (cursor: string | null) => {
       const id = ++request.current;
-      setState((s) => ({ ...(cursor ? s : INITIAL), loading: true, error: null }));
+      const filter = kinds.join(",");
+      setState((s) => ({ ...(cursor ? s : INITIAL), filter, loading: true, error: null }));
       try {
         const page = await api.json<Page<VehicleEvent>>(
           `/v1/vehicles/${encodeURIComponent(vehicle.id)}/events${qs({
@@ -65,6 +75,7 @@ export function Timeline({
         );
         if (id !== request.current) return;
         setState((s) => ({
+          filter,
           items: cursor ? [...s.items, ...page.items] : page.items,
           nextCursor: page.nextCursor ?? null,
           loading: false,
@@ -113,7 +124,8 @@ export function Timeline({
       const t = window.setTimeout(() => setHighlight((h) => (h === pending ? null : h)), 4000);
       return () => window.clearTimeout(t);
     }
-    if (state.loading) return;
+    // Decide only on a settled list loaded with the current filter.
+    if (state.loading || state.filter !== kinds.join(",")) return;
     if (state.nextCursor && !state.error) void load(state.nextCursor);
     else if (kinds.length) setKinds([]);
     else {
