@@ -4,6 +4,7 @@
 #[cfg(feature = "bench")]
 pub mod bench;
 pub mod cli;
+pub mod dashboard;
 pub mod embedded;
 pub mod lambda;
 pub mod openapi;
