@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod cli;
 pub mod cognito;
+pub mod dashboard;
 pub mod embedded;
 pub mod infra;
 pub mod lambda;

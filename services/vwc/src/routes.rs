@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -34,7 +34,8 @@ pub fn routes(readiness: Readiness) -> OpenApiRouter {
     OpenApiRouter::with_openapi(vwc_http::openapi::components())
         .routes(routes!(healthz))
         .routes(routes!(readyz))
-        .routes(routes!(dashboard))
+        .routes(routes!(crate::dashboard::index))
+        .routes(routes!(crate::dashboard::asset))
         .with_state(readiness)
 }
 
@@ -143,23 +144,6 @@ async fn readyz(State(readiness): State<Readiness>) -> Response {
         checks,
     };
     (status, axum::Json(report)).into_response()
-}
-
-/// The dashboard
-///
-/// The single-page dashboard (HTML); it calls this API with a token the user pastes or mints.
-#[utoipa::path(
-    get,
-    path = "/",
-    tag = "system",
-    responses(
-        (status = 200, description = "The dashboard page.", content_type = "text/html", body = String),
-        (status = 429, response = TooManyRequests),
-        (status = 503, response = ServiceUnavailable),
-    )
-)]
-async fn dashboard() -> Html<&'static str> {
-    Html(include_str!("../../../dashboard/index.html"))
 }
 
 pub async fn not_found(req: Request) -> ApiError {

@@ -1,0 +1,570 @@
+// Browser end-to-end test of the dashboard: starts `vwc up` (demo seed) on a free port with a fresh data
+// dir, drives Debian's chromium through playwright-core, and writes a screenshot of each step.
+//
+//   VWC_BIN=path/to/vwc  node e2e/run.mjs   [VWC_E2E_OUT=dir for screenshots] [CHROMIUM=path]
+//
+// Exits non-zero on the first failed step, with the step's name and the vwc log tail.
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createServer } from "node:net";
+import { chromium } from "playwright-core";
+
+const require = createRequire(import.meta.url);
+const here = resolve(import.meta.dirname, "..");
+const bin = process.env.VWC_BIN;
+const out = resolve(process.env.VWC_E2E_OUT ?? join(here, "..", "target", "dashboard-e2e"));
+const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
+if (!bin || !existsSync(bin))
+  await fail("setup", `VWC_BIN must name the vwc binary (got ${bin ?? "nothing"})`);
+if (!existsSync(executablePath))
+  await fail(
+    "setup",
+    `${executablePath} is missing: install Debian's chromium (apt-get install -y chromium)`,
+  );
+mkdirSync(out, { recursive: true });
+for (const f of readdirSync(out)) if (f.endsWith(".png")) rmSync(join(out, f));
+
+const started = Date.now();
+const timings = [];
+const screenshots = [];
+let vwc;
+let vwcLog = "";
+let browser;
+
+async function fail(step, message) {
+  console.error(`\n✗ e2e step "${step}" failed: ${message}`);
+  if (vwcLog) console.error(`--- vwc log (tail) ---\n${vwcLog.split("\n").slice(-25).join("\n")}`);
+  await cleanup();
+  process.exit(1);
+}
+
+async function cleanup() {
+  await browser?.close().catch(() => {});
+  if (vwc && vwc.exitCode === null) {
+    vwc.kill("SIGTERM");
+    await new Promise((r) => {
+      const t = setTimeout(() => {
+        vwc.kill("SIGKILL");
+        r();
+      }, 5000);
+      vwc.once("exit", () => {
+        clearTimeout(t);
+        r();
+      });
+    });
+  }
+}
+
+function freePort() {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once("error", rej);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+
+async function startVwc() {
+  const dataDir = mkdtempSync(join(tmpdir(), "vwc-e2e-"));
+  const port = await freePort();
+  vwc = spawn(bin, ["up", "--data-dir", dataDir, "--listen", `127.0.0.1:${port}`], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "warn" },
+  });
+  vwc.on("exit", () => rmSync(dataDir, { recursive: true, force: true }));
+  const url = await new Promise((res, rej) => {
+    const t = setTimeout(
+      () => rej(new Error("vwc up did not print its URL within 120 s")),
+      120_000,
+    );
+    const onData = (chunk) => {
+      vwcLog += chunk.toString();
+      const m = /Dashboard: (http:\/\/\S+)/.exec(vwcLog);
+      if (m && /Token \(/.test(vwcLog)) {
+        clearTimeout(t);
+        res(m[1]);
+      }
+    };
+    vwc.stdout.on("data", onData);
+    vwc.stderr.on("data", onData);
+    vwc.once("exit", (code) => rej(new Error(`vwc up exited with ${code}`)));
+  });
+  return url.replace(/\/$/, "");
+}
+
+let page;
+async function step(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+  } catch (e) {
+    await shot(`FAILED-${name}`).catch(() => {});
+    await fail(name, e instanceof Error ? e.message : String(e));
+  }
+  const ms = Date.now() - t0;
+  timings.push([name, ms]);
+  console.log(`  ✓ ${name} (${ms} ms)`);
+}
+
+async function shot(name) {
+  const file = join(out, `${String(screenshots.length + 1).padStart(2, "0")}-${name}.png`);
+  await page.screenshot({ path: file, fullPage: false });
+  screenshots.push(file);
+}
+
+function assert(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+async function axeCheck(label) {
+  const source = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+  // Evaluated through the DevTools protocol, which the page's CSP does not govern.
+  await page.evaluate(source);
+  const violations = await page.evaluate(async () => {
+    const r = await axe.run(document, { resultTypes: ["violations"] });
+    return r.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      nodes: v.nodes.length,
+    }));
+  });
+  const bad = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  for (const v of violations)
+    console.log(`    axe (${label}): ${v.impact} ${v.id}: ${v.help} ×${v.nodes}`);
+  assert(!bad.length, `axe found serious/critical violations on ${label}: ${JSON.stringify(bad)}`);
+}
+
+/** A JWT whose signature is wrong (the server answers 401) with the given expiry. */
+function forgedToken(expSeconds) {
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const now = Math.floor(Date.now() / 1000);
+  return `${b64({ alg: "HS256", typ: "JWT" })}.${b64({ sub: "demo-owner", org: "org_demo", roles: ["owner"], iss: "vwc", aud: "vwc-api", iat: now - 7200, exp: expSeconds })}.${Buffer.from("forged").toString("base64url")}`;
+}
+
+const base = await startVwc().catch((e) => fail("start vwc", e.message));
+console.log(`vwc up at ${base}; screenshots in ${out}`);
+
+browser = await chromium.launch({
+  executablePath,
+  args: [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+  ],
+});
+const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+page = await context.newPage();
+page.setDefaultTimeout(15_000);
+
+// Console errors fail the run, except the browser's own report of a response the test provoked on purpose
+// (the 422 of a bad odometer, the 401 of a forged token, the 404 of a chat route not yet deployed).
+const consoleErrors = [];
+const expectedFailures = [];
+page.on("console", (m) => {
+  if (m.type() !== "error") return;
+  const text = m.text();
+  if (/Failed to load resource: the server responded with a status of (401|404|422)/.test(text))
+    expectedFailures.push(text);
+  else consoleErrors.push(text);
+});
+page.on("pageerror", (e) => consoleErrors.push(`page error: ${e.message}`));
+page.on("response", (r) => {
+  // Record what the console message does not say: which URL answered which status.
+  if (r.status() >= 400) expectedFailures.push(`${r.status()} ${new URL(r.url()).pathname}`);
+});
+
+let chatAvailable = false;
+
+await step("sign-in form", async () => {
+  const res = await page.goto(`${base}/`);
+  const csp = (await res.allHeaders())["content-security-policy"] ?? "";
+  assert(
+    csp.includes("default-src 'self'"),
+    `no CSP on / (got ${JSON.stringify(await res.allHeaders())} ${res.status()})`,
+  );
+  await page.getByRole("heading", { name: "Sign in (development token)" }).waitFor();
+  await shot("signin");
+  await axeCheck("sign-in");
+});
+
+await step("sign in with a dev token", async () => {
+  await page.getByLabel("Organisation").fill("org_demo");
+  await page.getByLabel("User").fill("demo-owner");
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await page.getByLabel("Vehicle", { exact: true }).waitFor();
+});
+
+await step("pick the RAV4", async () => {
+  const picker = page.getByLabel("Vehicle", { exact: true });
+  const options = await picker.locator("option").allTextContents();
+  const rav4 = options.find((o) => o.includes("RAV4"));
+  assert(rav4, `no RAV4 among ${JSON.stringify(options)}`);
+  await picker.selectOption({ label: rav4 });
+  await page.getByRole("heading", { level: 1, name: /RAV4/ }).waitFor();
+  await page.locator(".month").first().waitFor();
+  await page.locator(".badges .badge").first().waitFor();
+  await shot("vehicle-rav4");
+});
+
+await step("timeline grouped by month, with status badges", async () => {
+  const months = await page.locator(".month-title").allTextContents();
+  assert(months.length >= 2, `expected several month groups, got ${JSON.stringify(months)}`);
+  for (const m of months)
+    assert(/^[A-Z][a-z]+ \d{4}$/.test(m.trim()), `not a month heading: "${m}"`);
+  const badges = await page.locator(".badges .badge").allTextContents();
+  assert(badges.length > 0, "no maintenance status badges");
+  const classes = await page
+    .locator(".badges .badge")
+    .evaluateAll((els) => els.map((e) => e.className));
+  assert(
+    classes.every((c) => /badge-(ok|due_soon|overdue|unknown)/.test(c)),
+    `badges without a status colour: ${classes}`,
+  );
+  const odo = await page.locator(".facts").textContent();
+  assert(/Odometer/.test(odo ?? "") && /\d/.test(odo ?? ""), `no odometer in the header: ${odo}`);
+});
+
+await step("filter chip", async () => {
+  await page.getByRole("button", { name: "Maintenance", exact: true }).click();
+  await page.waitForFunction(() => {
+    const events = [...document.querySelectorAll(".event")];
+    return events.length > 0 && events.every((e) => e.classList.contains("kind-maintenance"));
+  });
+  assert(
+    (await page
+      .getByRole("button", { name: "Maintenance", exact: true })
+      .getAttribute("aria-pressed")) === "true",
+    "the chip does not say it is pressed",
+  );
+  await shot("filter-maintenance");
+  await page.getByRole("button", { name: "All", exact: true }).click();
+  await page.waitForFunction(() =>
+    [...document.querySelectorAll(".event")].some((e) => !e.classList.contains("kind-maintenance")),
+  );
+});
+
+await step("scrolling loads older events", async () => {
+  const before = await page.locator(".event").count();
+  assert(before === 20, `first page should hold 20 events, got ${before}`);
+  await page.locator(".sentinel").scrollIntoViewIfNeeded();
+  await page.waitForFunction((n) => document.querySelectorAll(".event").length > n, before);
+  const after = await page.locator(".event").count();
+  console.log(`    timeline: ${before} → ${after} events after scrolling`);
+  await shot("timeline-scrolled");
+  await page.evaluate(() => window.scrollTo(0, 0));
+});
+
+await step("event details on click", async () => {
+  const first = page.locator(".event-row").first();
+  await first.click();
+  assert((await first.getAttribute("aria-expanded")) === "true", "details did not open");
+  await page.locator(".event-details").first().waitFor();
+  await first.click();
+});
+
+await step("record an event: bad odometer shows its field error", async () => {
+  await page.getByRole("button", { name: "Record event" }).click();
+  const form = page.getByRole("form", { name: "Record an event" });
+  await form.getByLabel("Title").fill("E2E tyre pressure check");
+  await form.getByLabel(/Odometer/).fill("9999999");
+  await form.getByRole("button", { name: "Record", exact: true }).click();
+  const err = form.locator(".field.invalid .field-error");
+  await err.waitFor();
+  const text = await err.textContent();
+  const fieldLabel = await form.locator(".field.invalid label").textContent();
+  assert(
+    /Odometer/.test(fieldLabel ?? ""),
+    `the error is not beside the odometer but "${fieldLabel}"`,
+  );
+  assert(/below|must/i.test(text ?? ""), `unexpected field error "${text}"`);
+  assert(
+    (await form.getByLabel(/Odometer/).getAttribute("aria-invalid")) === "true",
+    "odometer not marked invalid",
+  );
+  await shot("record-bad-odometer");
+});
+
+await step("record an event: a good one appears", async () => {
+  const form = page.getByRole("form", { name: "Record an event" });
+  await form.getByLabel(/Odometer/).fill("52610");
+  await form.getByRole("button", { name: "Record", exact: true }).click();
+  const item = page.locator(".event", { hasText: "E2E tyre pressure check" });
+  await item.waitFor();
+  await page.locator(".event.highlighted", { hasText: "E2E tyre pressure check" }).waitFor();
+  await shot("record-good");
+});
+
+await step("chat", async () => {
+  await page.evaluate(() => window.scrollTo(0, 0));
+  const input = page.getByLabel("Your question");
+  await input.fill("When was the last oil change?");
+  await page.getByRole("button", { name: "Ask", exact: true }).click();
+  const answer = page.locator(".turn .answer").last();
+  await page.waitForFunction(
+    () => {
+      const a = [...document.querySelectorAll(".turn .answer")].pop();
+      return a && !a.classList.contains("streaming");
+    },
+    null,
+    { timeout: 60_000 },
+  );
+  const text = (await answer.textContent()) ?? "";
+  if (/not available on this server yet/.test(text)) {
+    console.log(
+      "    !!! chat-historian is not deployed in this build: checked its graceful message only",
+    );
+    console.log(
+      "    !!! (the next step stubs the stream in the browser to check streaming, citations and feedback)",
+    );
+    await page.getByRole("status").filter({ hasText: "not available" }).first().waitFor();
+  } else {
+    chatAvailable = true;
+  }
+  await shot("chat");
+});
+
+await step(
+  chatAvailable
+    ? "chat: citation scrolls to the event"
+    : "chat (stubbed stream): citation scrolls to the event",
+  async () => {
+    if (!chatAvailable) {
+      // Without the historian, answer the chat POST in the browser with a stream shaped as DESIGN §4.3 says,
+      // citing the oldest event (not loaded yet), so the streaming, citation and scroll code still run for real.
+      const all = await page.evaluate(async () => {
+        const token = sessionStorage.getItem("vwc.token");
+        const h = { Authorization: `Bearer ${token}` };
+        const vehicles = await (await fetch("/v1/vehicles?limit=200", { headers: h })).json();
+        const rav4 = vehicles.items.find((v) => v.model === "RAV4");
+        const events = await (
+          await fetch(`/v1/vehicles/${rav4.id}/events?limit=200`, { headers: h })
+        ).json();
+        return events.items;
+      });
+      const oldest = all[all.length - 1];
+      await page.route("**/v1/vehicles/*/chat", (route) => {
+        const done = {
+          answer: `Your first record is "${oldest.title}".`,
+          citations: [{ eventId: oldest.id, occurredAt: oldest.occurredAt, title: oldest.title }],
+          conversationId: "conv_e2e",
+          messageId: "msg_e2e",
+        };
+        const body =
+          'event: delta\ndata: {"text":"Your first record is "}\n\n' +
+          `event: delta\ndata: ${JSON.stringify({ text: `"${oldest.title}".` })}\n\n` +
+          `event: done\ndata: ${JSON.stringify(done)}\n\n`;
+        return route.fulfill({
+          status: 200,
+          headers: { "content-type": "text/event-stream" },
+          body,
+        });
+      });
+      await page.route("**/v1/vehicles/*/chat/*/messages/*/feedback", (route) =>
+        route.fulfill({ status: 204 }),
+      );
+      console.log("    !!! chat stream stubbed in the browser (the historian is not deployed)");
+      await page.getByLabel("Your question").fill("What is the first record?");
+      await page.getByRole("button", { name: "Ask", exact: true }).click();
+    }
+    const answer = page.locator(".turn .answer").last();
+    await page.waitForFunction(
+      () => {
+        const a = [...document.querySelectorAll(".turn .answer")].pop();
+        return a && !a.classList.contains("streaming");
+      },
+      null,
+      { timeout: 60_000 },
+    );
+    {
+      const text = (await answer.textContent()) ?? "";
+      assert(text.trim().length > 0, "empty answer");
+      const citation = answer.locator("button.citation").first();
+      await citation.waitFor();
+      await citation.click();
+      await page.locator(".event.highlighted").waitFor();
+      // Smooth scrolling takes a moment.
+      await page
+        .waitForFunction(() => {
+          const el = document.querySelector(".event.highlighted");
+          const r = el?.getBoundingClientRect();
+          return r && r.top >= 0 && r.bottom <= window.innerHeight;
+        })
+        .catch(() => {
+          throw new Error("the cited event was not scrolled into view");
+        });
+      await shot("chat-citation");
+      const helpful = answer.getByRole("button", { name: "Helpful", exact: true });
+      if (await helpful.count()) {
+        await helpful.click();
+        await answer.getByText("Thanks for the feedback.").waitFor();
+      }
+    }
+    await page.unrouteAll();
+    await axeCheck("vehicle page");
+  },
+);
+
+await step("fleet page: chart and counts", async () => {
+  await page.getByRole("link", { name: "Fleet" }).click();
+  await page.getByRole("heading", { level: 1, name: "Fleet" }).waitFor();
+  await page.locator(".fleet-table tbody tr").first().waitFor();
+  await page.getByTestId("cost-chart").waitFor();
+  const bars = await page.locator("[data-testid=cost-chart] rect").count();
+  assert(bars > 0, "the cost chart has no bars");
+  const vehicles = Number(await page.getByTestId("fleet-vehicles").textContent());
+  const rows = await page.locator(".fleet-table tbody tr").count();
+  assert(
+    vehicles === 2 && rows === 2,
+    `org_demo has 2 vehicles; totals say ${vehicles}, table has ${rows}`,
+  );
+  const overdue = Number(await page.getByTestId("fleet-overdue").textContent());
+  assert(Number.isInteger(overdue) && overdue >= 0, "no overdue count");
+  // Sorting by vehicle name puts the Civic (Honda) before the RAV4 (Toyota).
+  await page.getByRole("button", { name: /^Vehicle/ }).click();
+  const names = await page.locator(".fleet-table tbody th a").allTextContents();
+  assert(names[0]?.includes("Civic"), `sorted by name, first is ${names[0]}`);
+  await shot("fleet");
+  await axeCheck("fleet page");
+});
+
+await step("bell: mark as read lowers the unread count", async () => {
+  // The event recorded above changes maintenance status, and reminders follow through the bus: wait until
+  // the unread count holds still, then reload so the bell shows it.
+  await page.evaluate(async () => {
+    const token = sessionStorage.getItem("vwc.token");
+    const unread = async () => {
+      const r = await fetch("/v1/notifications?unread=true&limit=200", {
+        headers: { Authorization: `Bearer ${token}` },
+      });
+      return (await r.json()).items.length;
+    };
+    let last = -1;
+    let same = 0;
+    for (let i = 0; i < 60 && same < 4; i++) {
+      const n = await unread();
+      same = n === last ? same + 1 : 0;
+      last = n;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  });
+  await page.reload();
+  const count = page.getByTestId("unread-count");
+  await count.waitFor();
+  const before = Number((await count.textContent())?.replace("+", ""));
+  assert(before > 0, `the demo should have unread notifications, the bell says ${before}`);
+  await page.getByRole("button", { name: /^Notifications, / }).click();
+  await page
+    .getByRole("button", { name: /^Mark as read/ })
+    .first()
+    .click();
+  await page.waitForFunction((n) => {
+    const el = document.querySelector("[data-testid=unread-count]");
+    const v = el ? Number(el.textContent.replace("+", "")) : 0;
+    return v < n;
+  }, before);
+  const after = Number(
+    (
+      await page
+        .getByTestId("unread-count")
+        .textContent()
+        .catch(() => "0")
+    )?.replace("+", ""),
+  );
+  console.log(`    bell: ${before} → ${after} unread`);
+  await shot("bell");
+  await page.keyboard.press("Escape");
+});
+
+await step("layout at 1400 px: two columns", async () => {
+  await page.goto(`${base}/#/vehicles`);
+  await page.locator(".month").first().waitFor();
+  const [tl, chat] = await Promise.all([
+    page.locator(".columns > .column").nth(0).boundingBox(),
+    page.locator(".columns > .column").nth(1).boundingBox(),
+  ]);
+  assert(
+    tl && chat && chat.x > tl.x + tl.width - 1 && Math.abs(chat.y - tl.y) < 5,
+    "columns are not side by side",
+  );
+  await shot("layout-1400");
+});
+
+await step("layout at 390 px: stacked, no sideways scroll", async () => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.waitForTimeout(200);
+  const [tl, chat] = await Promise.all([
+    page.locator(".columns > .column").nth(0).boundingBox(),
+    page.locator(".columns > .column").nth(1).boundingBox(),
+  ]);
+  assert(tl && chat && chat.y >= tl.y + tl.height - 1, "columns do not stack under 900 px");
+  const overflow = await page.evaluate(
+    () => document.documentElement.scrollWidth - window.innerWidth,
+  );
+  assert(overflow <= 0, `the page scrolls sideways by ${overflow} px at 390 px`);
+  await shot("layout-390");
+  await page.setViewportSize({ width: 1400, height: 900 });
+});
+
+await step("keyboard: focus is visible", async () => {
+  await page.goto(`${base}/#/vehicles`);
+  await page.locator(".month").first().waitFor();
+  await page.keyboard.press("Tab");
+  const outline = await page.evaluate(() => {
+    const el = document.activeElement;
+    const s = el ? getComputedStyle(el) : null;
+    return s ? `${s.outlineStyle} ${s.outlineWidth}` : "none";
+  });
+  assert(
+    !/^none/.test(outline) && !/ 0px$/.test(outline),
+    `focused element has no visible outline (${outline})`,
+  );
+});
+
+await step("a rejected token returns to sign-in with a message", async () => {
+  const future = Math.floor(Date.now() / 1000) + 3600;
+  await page.evaluate((t) => sessionStorage.setItem("vwc.token", t), forgedToken(future));
+  await page.reload();
+  await page
+    .getByRole("alert")
+    .filter({ hasText: /session has expired/i })
+    .waitFor();
+  await page.getByRole("heading", { name: "Sign in (development token)" }).waitFor();
+  await shot("token-rejected");
+});
+
+await step("an expired token returns to sign-in with a message", async () => {
+  const past = Math.floor(Date.now() / 1000) - 60;
+  await page.evaluate((t) => sessionStorage.setItem("vwc.token", t), forgedToken(past));
+  await page.reload();
+  await page
+    .getByRole("alert")
+    .filter({ hasText: /session has expired/i })
+    .waitFor();
+  const bodyText = await page.locator("body").innerText();
+  assert(bodyText.trim().length > 0, "blank page");
+  await shot("token-expired");
+});
+
+await step("no console errors", async () => {
+  assert(!consoleErrors.length, `console errors:\n${consoleErrors.join("\n")}`);
+});
+
+await cleanup();
+const total = ((Date.now() - started) / 1000).toFixed(1);
+console.log(
+  `\ndashboard e2e: ${timings.length} steps passed in ${total} s (chat ${chatAvailable ? "streamed" : "not deployed"})`,
+);
+console.log(
+  `expected error responses seen: ${[...new Set(expectedFailures.filter((f) => /^\d/.test(f)))].join(", ") || "none"}`,
+);
+console.log(`screenshots:\n${screenshots.map((s) => `  ${s}`).join("\n")}`);

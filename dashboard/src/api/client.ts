@@ -1,0 +1,119 @@
+// One typed fetch wrapper: bearer token, JSON, and problem+json turned into an `ApiError` whose message
+// is a sentence and whose `fields` map field names to their messages.
+import type { FieldError, Problem } from "./types";
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly fields: Record<string, string>;
+  readonly problem?: Problem;
+
+  constructor(status: number, message: string, problem?: Problem) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.problem = problem;
+    this.fields = {};
+    for (const e of problem?.errors ?? ([] as FieldError[])) {
+      if (!(e.field in this.fields)) this.fields[e.field] = e.message;
+    }
+  }
+}
+
+/** A sentence for a person: the problem's detail, else a plain description of the status. */
+export function problemSentence(status: number, problem?: Partial<Problem>): string {
+  const detail = problem?.detail?.trim();
+  if (detail) return sentence(detail);
+  switch (status) {
+    case 401:
+      return "Your session has expired. Please sign in again.";
+    case 403:
+      return "You do not have permission to do that.";
+    case 404:
+      return "That could not be found.";
+    case 429:
+      return "Too many requests right now. Please wait a moment and try again.";
+    case 503:
+      return "The service is unavailable right now. Please try again shortly.";
+    default:
+      if (status >= 500) return "Something went wrong on the server. Please try again.";
+      return sentence(problem?.title ?? `The request failed (${status})`);
+  }
+}
+
+function sentence(s: string): string {
+  const t = s.charAt(0).toUpperCase() + s.slice(1);
+  return /[.!?]$/.test(t) ? t : `${t}.`;
+}
+
+export type UnauthorizedHandler = (message: string) => void;
+
+export interface RequestOptions {
+  method?: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+export class Api {
+  constructor(
+    private readonly token: string,
+    private readonly onUnauthorized: UnauthorizedHandler,
+  ) {}
+
+  /** A raw authorised fetch (used for the chat stream). 401 still signs the user out. */
+  async raw(path: string, opts: RequestOptions = {}): Promise<Response> {
+    const headers: Record<string, string> = {
+      Authorization: `Bearer ${this.token}`,
+      ...opts.headers,
+    };
+    let body: string | undefined;
+    if (opts.body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      body = JSON.stringify(opts.body);
+    }
+    let res: Response;
+    try {
+      res = await fetch(path, { method: opts.method ?? "GET", headers, body, signal: opts.signal });
+    } catch (e) {
+      if (e instanceof DOMException && e.name === "AbortError") throw e;
+      throw new ApiError(0, "The server could not be reached. Check that vwc is running.");
+    }
+    if (!res.ok) {
+      const problem = await readProblem(res);
+      const message = problemSentence(res.status, problem);
+      if (res.status === 401) this.onUnauthorized(message);
+      throw new ApiError(res.status, message, problem);
+    }
+    return res;
+  }
+
+  async json<T>(path: string, opts: RequestOptions = {}): Promise<T> {
+    const res = await this.raw(path, {
+      ...opts,
+      headers: { Accept: "application/json", ...opts.headers },
+    });
+    if (res.status === 204) return undefined as T;
+    return (await res.json()) as T;
+  }
+}
+
+async function readProblem(res: Response): Promise<Problem | undefined> {
+  try {
+    const text = await res.text();
+    if (!text) return undefined;
+    const body = JSON.parse(text) as unknown;
+    if (body && typeof body === "object") return body as Problem;
+  } catch {
+    // Not JSON: the status alone tells the story.
+  }
+  return undefined;
+}
+
+/** Query string from the defined values only. */
+export function qs(params: Record<string, string | number | boolean | undefined | null>): string {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(params))
+    if (v !== undefined && v !== null && v !== "") p.set(k, String(v));
+  const s = p.toString();
+  return s ? `?${s}` : "";
+}

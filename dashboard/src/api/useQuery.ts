@@ -1,0 +1,48 @@
+import { useCallback, useEffect, useState } from "react";
+
+export interface Query<T> {
+  data: T | undefined;
+  error: unknown;
+  loading: boolean;
+  reload: () => void;
+}
+
+/** Loads `load()` whenever `key` changes (and on `reload`); drops answers that arrive after a newer key. */
+export function useQuery<T>(
+  key: string | null,
+  load: (signal: AbortSignal) => Promise<T>,
+): Query<T> {
+  const [state, setState] = useState<{
+    key: string | null;
+    data?: T;
+    error?: unknown;
+    loading: boolean;
+  }>({ key: null, loading: key !== null });
+  const [generation, setGeneration] = useState(0);
+  const reload = useCallback(() => setGeneration((g) => g + 1), []);
+
+  useEffect(() => {
+    if (key === null) return;
+    const controller = new AbortController();
+    setState((s) => ({ key, data: s.key === key ? s.data : undefined, loading: true }));
+    load(controller.signal).then(
+      (data) => {
+        if (!controller.signal.aborted) setState({ key, data, loading: false });
+      },
+      (error: unknown) => {
+        if (!controller.signal.aborted) setState({ key, error, loading: false });
+      },
+    );
+    return () => controller.abort();
+    // `load` is recreated on every render; the key says when the request changes.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [key, generation]);
+
+  const current = state.key === key;
+  return {
+    data: current ? state.data : undefined,
+    error: current ? state.error : undefined,
+    loading: key !== null && (!current || state.loading),
+    reload,
+  };
+}

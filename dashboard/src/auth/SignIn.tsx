@@ -1,0 +1,155 @@
+import { useState, type FormEvent } from "react";
+import { ApiError, problemSentence } from "../api/client";
+import type { DevToken, Problem } from "../api/types";
+
+const ROLES = [
+  { value: "owner", label: "Owner" },
+  { value: "fleet_manager", label: "Fleet manager" },
+  { value: "technician", label: "Technician" },
+  { value: "viewer", label: "Viewer" },
+] as const;
+
+/**
+ * Embedded mode's sign-in: mint a dev token for an organisation, user and roles (the server issues them
+ * only to callers on its own machine), or paste a token `vwc up` / `vwc token` printed.
+ */
+export function SignIn({
+  message,
+  onToken,
+}: {
+  message?: string;
+  onToken: (token: string) => void;
+}) {
+  const [org, setOrg] = useState("org_demo");
+  const [sub, setSub] = useState("demo-owner");
+  const [roles, setRoles] = useState<string[]>(["owner", "fleet_manager"]);
+  const [pasted, setPasted] = useState("");
+  const [error, setError] = useState<ApiError | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  async function mint(e: FormEvent) {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const res = await fetch("/v1/auth/dev-token", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify({ org: org.trim(), sub: sub.trim(), roles }),
+      });
+      const body = (await res.json().catch(() => undefined)) as (DevToken & Problem) | undefined;
+      if (!res.ok) {
+        const msg =
+          res.status === 404
+            ? "This server does not issue development tokens (it verifies tokens from an identity provider). Paste a token instead."
+            : problemSentence(res.status, body);
+        throw new ApiError(res.status, msg, body);
+      }
+      onToken(body!.token);
+    } catch (err) {
+      setError(
+        err instanceof ApiError
+          ? err
+          : new ApiError(0, "The server could not be reached. Check that vwc is running."),
+      );
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  function usePasted(e: FormEvent) {
+    e.preventDefault();
+    const t = pasted.trim().replace(/^Bearer\s+/i, "");
+    if (t) onToken(t);
+  }
+
+  const fieldError = (f: string) =>
+    error?.fields[f] ? (
+      <span className="field-error" id={`signin-${f}-error`}>
+        {error.fields[f]}
+      </span>
+    ) : null;
+
+  return (
+    <main className="signin" aria-labelledby="signin-title">
+      <h1 id="signin-title">Vehicle Wellness Center</h1>
+      {message && (
+        <p className="notice" role="alert">
+          {message}
+        </p>
+      )}
+      <form onSubmit={mint} className="card" aria-label="Development sign-in">
+        <h2>Sign in (development token)</h2>
+        <label>
+          Organisation
+          <input
+            name="org"
+            value={org}
+            onChange={(e) => setOrg(e.target.value)}
+            required
+            aria-invalid={!!error?.fields.org}
+            aria-describedby={error?.fields.org ? "signin-org-error" : undefined}
+          />
+          {fieldError("org")}
+        </label>
+        <label>
+          User
+          <input
+            name="sub"
+            value={sub}
+            onChange={(e) => setSub(e.target.value)}
+            required
+            aria-invalid={!!error?.fields.sub}
+            aria-describedby={error?.fields.sub ? "signin-sub-error" : undefined}
+          />
+          {fieldError("sub")}
+        </label>
+        <fieldset>
+          <legend>Roles</legend>
+          {ROLES.map((r) => (
+            <label key={r.value} className="check">
+              <input
+                type="checkbox"
+                name="roles"
+                value={r.value}
+                checked={roles.includes(r.value)}
+                onChange={(e) =>
+                  setRoles((rs) =>
+                    e.target.checked ? [...rs, r.value] : rs.filter((x) => x !== r.value),
+                  )
+                }
+              />
+              {r.label}
+            </label>
+          ))}
+          {fieldError("roles")}
+        </fieldset>
+        {error && !Object.keys(error.fields).length && (
+          <p className="error" role="alert">
+            {error.message}
+          </p>
+        )}
+        <button type="submit" className="primary" disabled={busy || roles.length === 0}>
+          {busy ? "Signing in…" : "Sign in"}
+        </button>
+      </form>
+      <form onSubmit={usePasted} className="card" aria-label="Sign in with a token">
+        <h2>Or paste a token</h2>
+        <label>
+          <span>
+            Token printed by <code>vwc up</code> or <code>vwc token</code>
+          </span>
+          <input
+            name="token"
+            value={pasted}
+            onChange={(e) => setPasted(e.target.value)}
+            autoComplete="off"
+          />
+        </label>
+        <button type="submit" disabled={!pasted.trim()}>
+          Use this token
+        </button>
+      </form>
+    </main>
+  );
+}

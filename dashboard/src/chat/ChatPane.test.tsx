@@ -1,0 +1,92 @@
+import { screen, waitFor } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { MaintenanceItem, Vehicle } from "../api/types";
+import { json, mockFetch, problem, renderWithApi } from "../test-utils";
+import { ChatPane } from "./ChatPane";
+
+const vehicle = { id: "veh_1", odometerUnit: "mi" } as Vehicle;
+const overdue = {
+  task: "oil_change",
+  title: "Oil and filter change",
+  status: "overdue",
+  reason: "Overdue by 30 days",
+  dueCycle: "1",
+  enabled: true,
+} as MaintenanceItem;
+
+/** A response whose body arrives in the given chunks, one after another. */
+function stream(chunks: string[]): Response {
+  const enc = new TextEncoder();
+  const body = new ReadableStream<Uint8Array>({
+    async start(c) {
+      for (const chunk of chunks) {
+        c.enqueue(enc.encode(chunk));
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      c.close();
+    },
+  });
+  return new Response(body, { headers: { "Content-Type": "text/event-stream" } });
+}
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+  sessionStorage.clear();
+});
+
+describe("ChatPane", () => {
+  it("streams an answer in, cites records and takes feedback", async () => {
+    const fetch = mockFetch((url, init) => {
+      if (url.pathname.endsWith("/suggestions"))
+        return json({
+          prompts: ["What is due?"],
+          recommendations: [{ title: "Rotate tyres", reason: "Due in 200 mi" }],
+        });
+      if (url.pathname.endsWith("/feedback")) return new Response(null, { status: 204 });
+      if (init.method === "POST")
+        return stream([
+          'event: delta\ndata: {"text":"Last oil change: "}\n\n',
+          'event: delta\ndata: {"text":"2 March 2026."}\n\nevent: do',
+          'ne\ndata: {"answer":"Last oil change: 2 March 2026.","citations":[{"eventId":"evt_9","occurredAt":"2026-03-02T09:30:00Z","title":"Oil and filter change"}],"conversationId":"conv_1","messageId":"msg_1"}\n\n',
+        ]);
+      return problem(404, "route not found");
+    });
+    const onCitation = vi.fn();
+    renderWithApi(<ChatPane vehicle={vehicle} maintenance={[]} onCitation={onCitation} />);
+
+    expect(await screen.findByRole("button", { name: "What is due?" })).toBeInTheDocument();
+    expect(screen.getByText("Rotate tyres")).toBeInTheDocument();
+
+    await userEvent.type(screen.getByLabelText("Your question"), "When was the last oil change?");
+    await userEvent.click(screen.getByRole("button", { name: "Ask" }));
+    expect(await screen.findByText("Last oil change: 2 March 2026.")).toBeInTheDocument();
+    expect(screen.getByRole("list", { name: "Conversation" })).toHaveAttribute(
+      "aria-live",
+      "polite",
+    );
+
+    await userEvent.click(
+      await screen.findByRole("button", { name: /Oil and filter change · 2 Mar 2026/ }),
+    );
+    expect(onCitation).toHaveBeenCalledWith("evt_9");
+
+    await userEvent.click(screen.getByRole("button", { name: "Helpful" }));
+    expect(await screen.findByText("Thanks for the feedback.")).toBeInTheDocument();
+    const feedback = fetch.mock.calls.find((c) => String(c[0]).endsWith("/feedback"));
+    expect(String(feedback![0])).toContain("/chat/conv_1/messages/msg_1/feedback");
+    expect(JSON.parse(String(feedback![1]!.body))).toEqual({ helpful: true });
+    expect(sessionStorage.getItem("vwc.chat.veh_1")).toBe("conv_1");
+  });
+
+  it("says the historian is unavailable when its routes are missing, and still recommends maintenance", async () => {
+    mockFetch(() => problem(404, "route not found"));
+    renderWithApi(<ChatPane vehicle={vehicle} maintenance={[overdue]} onCitation={() => {}} />);
+    expect(await screen.findByRole("status")).toHaveTextContent("not available on this server yet");
+    expect(screen.getByText("Oil and filter change")).toBeInTheDocument();
+    await userEvent.click(screen.getByRole("button", { name: "What maintenance is due next?" }));
+    await waitFor(() =>
+      expect(screen.getAllByText(/not available on this server yet/)).toHaveLength(2),
+    );
+  });
+});

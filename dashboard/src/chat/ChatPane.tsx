@@ -1,0 +1,261 @@
+import { useEffect, useRef, useState, type FormEvent } from "react";
+import { useApi } from "../api/context";
+import type { MaintenanceItem, Vehicle } from "../api/types";
+import { formatDate } from "../format";
+import { useQuery } from "../api/useQuery";
+import { nextDue } from "../vehicle/VehicleHeader";
+import { StatusBadge } from "../ui/StatusBadge";
+import {
+  ask,
+  history,
+  isUnavailable,
+  sendFeedback,
+  suggestions,
+  type ChatTurn,
+  type Recommendation,
+} from "./api";
+
+const DEFAULT_PROMPTS = [
+  "When was the last oil change?",
+  "What maintenance is due next?",
+  "How much have I spent on this car in the last year?",
+];
+
+const UNAVAILABLE =
+  "The chat historian is not available on this server yet. The timeline has the full history.";
+
+const conversationKey = (vehicleId: string) => `vwc.chat.${vehicleId}`;
+
+/** Maintenance recommendations from the scheduler's own status, when the historian offers none. */
+export function recommendationsFrom(items: readonly MaintenanceItem[]): Recommendation[] {
+  return nextDue(items)
+    .filter((i) => i.status === "overdue" || i.status === "due_soon")
+    .map((i) => ({ title: i.title, detail: i.reason, status: i.status }));
+}
+
+export function ChatPane({
+  vehicle,
+  maintenance,
+  onCitation,
+}: {
+  vehicle: Vehicle;
+  maintenance: MaintenanceItem[];
+  onCitation: (eventId: string) => void;
+}) {
+  const { api } = useApi();
+  const [turns, setTurns] = useState<ChatTurn[]>([]);
+  const [conversationId, setConversationId] = useState<string | undefined>(
+    () => sessionStorage.getItem(conversationKey(vehicle.id)) ?? undefined,
+  );
+  const [question, setQuestion] = useState("");
+  const [unavailable, setUnavailable] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const log = useRef<HTMLOListElement>(null);
+
+  const hints = useQuery(`suggestions:${vehicle.id}`, (signal) => {
+    void signal;
+    return suggestions(api, vehicle.id).catch((e: unknown) => {
+      if (isUnavailable(e)) setUnavailable(true);
+      return { prompts: [], recommendations: [] };
+    });
+  });
+
+  // The conversation of this tab, if there is one: show its history.
+  useEffect(() => {
+    const id = sessionStorage.getItem(conversationKey(vehicle.id));
+    if (!id) return;
+    let live = true;
+    history(api, vehicle.id, id).then(
+      (h) => live && setTurns(h),
+      () => {
+        if (!live) return;
+        sessionStorage.removeItem(conversationKey(vehicle.id));
+        setConversationId(undefined);
+      },
+    );
+    return () => {
+      live = false;
+    };
+  }, [api, vehicle.id]);
+
+  useEffect(() => {
+    const el = log.current;
+    if (el) el.scrollTop = el.scrollHeight;
+  }, [turns]);
+
+  async function submit(text: string) {
+    const q = text.trim();
+    if (!q || busy) return;
+    setQuestion("");
+    setBusy(true);
+    const id = `t${Date.now()}`;
+    setTurns((ts) => [...ts, { id, question: q, answer: "", citations: [], streaming: true }]);
+    const update = (f: (t: ChatTurn) => ChatTurn) =>
+      setTurns((ts) => ts.map((t) => (t.id === id ? f(t) : t)));
+    try {
+      const done = await ask(api, vehicle.id, q, conversationId, (delta) =>
+        update((t) => ({ ...t, answer: t.answer + delta })),
+      );
+      update((t) => ({
+        ...t,
+        answer: done.answer || t.answer,
+        citations: done.citations,
+        messageId: done.messageId,
+        streaming: false,
+      }));
+      if (done.conversationId) {
+        setConversationId(done.conversationId);
+        sessionStorage.setItem(conversationKey(vehicle.id), done.conversationId);
+      }
+    } catch (e) {
+      if (isUnavailable(e)) setUnavailable(true);
+      const message = isUnavailable(e)
+        ? UNAVAILABLE
+        : e instanceof Error
+          ? e.message
+          : "The question could not be answered. Please try again.";
+      update((t) => ({ ...t, streaming: false, error: message }));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function feedback(turn: ChatTurn, helpful: boolean) {
+    if (!conversationId || !turn.messageId) return;
+    setTurns((ts) => ts.map((t) => (t.id === turn.id ? { ...t, feedback: helpful } : t)));
+    try {
+      await sendFeedback(api, vehicle.id, conversationId, turn.messageId, helpful);
+    } catch {
+      setTurns((ts) => ts.map((t) => (t.id === turn.id ? { ...t, feedback: undefined } : t)));
+    }
+  }
+
+  const prompts = hints.data?.prompts.length ? hints.data.prompts : DEFAULT_PROMPTS;
+  const recommendations = hints.data?.recommendations.length
+    ? hints.data.recommendations
+    : recommendationsFrom(maintenance);
+
+  function onSubmit(e: FormEvent) {
+    e.preventDefault();
+    void submit(question);
+  }
+
+  return (
+    <div className="chat card">
+      <h2 id="chat-title">Ask the historian</h2>
+      {unavailable && (
+        <p className="notice" role="status">
+          {UNAVAILABLE}
+        </p>
+      )}
+      {recommendations.length > 0 && (
+        <div className="recommendations">
+          <h3 className="label">Recommended maintenance</h3>
+          <ul>
+            {recommendations.map((r) => (
+              <li key={r.title}>
+                {r.status === "overdue" || r.status === "due_soon" ? (
+                  <StatusBadge status={r.status}>{r.title}</StatusBadge>
+                ) : (
+                  <strong>{r.title}</strong>
+                )}
+                {r.detail && <span className="muted"> {r.detail}</span>}
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
+      <ol
+        className="chat-log"
+        ref={log}
+        aria-live="polite"
+        aria-busy={busy}
+        aria-label="Conversation"
+      >
+        {turns.length === 0 && (
+          <li className="muted chat-empty">
+            Ask about this vehicle&apos;s history. Answers cite the records they come from.
+          </li>
+        )}
+        {turns.map((t) => (
+          <li key={t.id} className="turn">
+            <p className="bubble question">{t.question}</p>
+            <div className={`bubble answer${t.streaming ? " streaming" : ""}`}>
+              {t.error ? (
+                <p className="error">{t.error}</p>
+              ) : (
+                <p>{t.answer || (t.streaming ? "Thinking…" : "")}</p>
+              )}
+              {t.citations.length > 0 && (
+                <ul className="citations" aria-label="Sources">
+                  {t.citations.map((c) => (
+                    <li key={c.eventId}>
+                      <button
+                        type="button"
+                        className="citation"
+                        onClick={() => onCitation(c.eventId)}
+                      >
+                        {c.title ?? "Record"}
+                        {c.occurredAt ? ` · ${formatDate(c.occurredAt)}` : ""}
+                      </button>
+                    </li>
+                  ))}
+                </ul>
+              )}
+              {!t.streaming && !t.error && t.messageId && conversationId && (
+                <div className="helpful" role="group" aria-label="Was this helpful?">
+                  <button
+                    type="button"
+                    aria-pressed={t.feedback === true}
+                    onClick={() => void feedback(t, true)}
+                  >
+                    Helpful
+                  </button>
+                  <button
+                    type="button"
+                    aria-pressed={t.feedback === false}
+                    onClick={() => void feedback(t, false)}
+                  >
+                    Not helpful
+                  </button>
+                  {t.feedback !== undefined && (
+                    <span className="muted">Thanks for the feedback.</span>
+                  )}
+                </div>
+              )}
+            </div>
+          </li>
+        ))}
+      </ol>
+      <div className="prompts" role="group" aria-label="Quick prompts">
+        {prompts.map((p) => (
+          <button
+            key={p}
+            type="button"
+            className="chip"
+            disabled={busy}
+            onClick={() => void submit(p)}
+          >
+            {p}
+          </button>
+        ))}
+      </div>
+      <form className="ask" onSubmit={onSubmit}>
+        <label htmlFor="chat-question" className="visually-hidden">
+          Your question
+        </label>
+        <input
+          id="chat-question"
+          value={question}
+          onChange={(e) => setQuestion(e.target.value)}
+          placeholder="Ask about this vehicle…"
+          autoComplete="off"
+          maxLength={2000}
+        />
+        <button type="submit" className="primary" disabled={busy || !question.trim()}>
+          Ask
+        </button>
+      </form>
+    </div>
+  );
+}

@@ -1,0 +1,59 @@
+import { screen, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { FleetRow } from "../api/types";
+import { json, mockFetch, renderWithApi } from "../test-utils";
+import { FLEET_PAGE_SIZE, FleetPage } from "./FleetPage";
+
+function row(i: number, overdue: number): FleetRow {
+  return {
+    id: `veh_${i}`,
+    orgId: "org_demo",
+    vin: `VIN${String(i).padStart(14, "0")}`,
+    year: 2020,
+    make: "Ford",
+    model: `Transit ${String(i).padStart(3, "0")}`,
+    odometerUnit: "mi",
+    registeredAt: "2024-01-01T00:00:00Z",
+    eventCount: 1,
+    odometer: { value: 1000 * (i + 1), unit: "mi", asOf: "2026-01-01T00:00:00Z", estimated: false },
+    dueSoon: 0,
+    overdue,
+  };
+}
+
+afterEach(() => vi.unstubAllGlobals());
+
+describe("FleetPage", () => {
+  it("reads every page of the fleet, sorts across all of them and pages the table", async () => {
+    // 230 vehicles over two API pages; the one with the most overdue items is on the second page.
+    const all = Array.from({ length: 230 }, (_, i) => row(i, i === 220 ? 9 : i % 3));
+    mockFetch((url) => {
+      if (url.pathname === "/v1/fleet/overview") {
+        const second = url.searchParams.get("cursor") === "next";
+        const items = second ? all.slice(200) : all.slice(0, 200);
+        return json({
+          items,
+          nextCursor: second ? null : "next",
+          totals: { vehicles: items.length, dueSoon: 0, overdue: 0 },
+        });
+      }
+      if (url.pathname === "/v1/fleet/costs") return json({ groupBy: "kind", items: [] });
+      return json({ items: [] });
+    });
+    renderWithApi(<FleetPage />);
+    expect(
+      await screen.findByText(`Page 1 of ${Math.ceil(230 / FLEET_PAGE_SIZE)} · 230 vehicles`),
+    ).toBeInTheDocument();
+    const table = screen.getByRole("table", { name: "" });
+    const firstRow = within(table).getAllByRole("row")[1]!;
+    expect(firstRow).toHaveTextContent("Transit 220");
+    expect(within(table).getAllByRole("row")).toHaveLength(FLEET_PAGE_SIZE + 1);
+    expect(screen.getByTestId("fleet-vehicles")).toHaveTextContent("230");
+
+    await userEvent.click(screen.getByRole("button", { name: /^Vehicle/ }));
+    expect(within(table).getAllByRole("row")[1]).toHaveTextContent("Transit 000");
+    await userEvent.click(screen.getByRole("button", { name: "Next" }));
+    expect(screen.getByText(/^Page 2 of/)).toBeInTheDocument();
+  });
+});

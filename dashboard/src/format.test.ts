@@ -1,0 +1,57 @@
+import { describe, expect, it } from "vitest";
+import {
+  formatDate,
+  formatDistance,
+  formatMoney,
+  formatMonth,
+  formatMonthShort,
+  humanize,
+  parseMoneyToCents,
+} from "./format";
+
+describe("money", () => {
+  it("formats cents with two decimals and grouping", () => {
+    expect(formatMoney(899999, "USD")).toBe("$8,999.99");
+  });
+  it("formats whole units when asked", () => {
+    expect(formatMoney(2_450_000, "USD", true)).toBe("$24,500");
+  });
+  it("uses the currency's own symbol", () => {
+    expect(formatMoney(1050, "EUR")).toBe("€10.50");
+  });
+  it("falls back to the code for an unknown currency", () => {
+    expect(formatMoney(1050, "X1")).toBe("10.50 X1");
+  });
+  it("reads what a person types into cents", () => {
+    expect(parseMoneyToCents("89.99")).toBe(8999);
+    expect(parseMoneyToCents("$1,200")).toBe(120000);
+    expect(parseMoneyToCents("0.5")).toBe(50);
+    expect(parseMoneyToCents("")).toBeUndefined();
+    expect(parseMoneyToCents("12.345")).toBeNaN();
+    expect(parseMoneyToCents("abc")).toBeNaN();
+  });
+});
+
+describe("dates", () => {
+  it("formats an instant in UTC whatever the viewer's zone", () => {
+    expect(formatDate("2026-03-02T23:30:00Z")).toBe("2 Mar 2026");
+    expect(formatDate("2026-03-02")).toBe("2 Mar 2026");
+  });
+  it("leaves something that is not a date as it was", () => {
+    expect(formatDate("soon")).toBe("soon");
+  });
+  it("names months", () => {
+    expect(formatMonth("2026-03")).toBe("March 2026");
+    expect(formatMonth("2025-12-31T23:59:59Z")).toBe("December 2025");
+    expect(formatMonthShort("2025-12")).toBe("Dec 25");
+  });
+});
+
+describe("words", () => {
+  it("formats distances with their unit", () => {
+    expect(formatDistance(41250, "mi")).toBe("41,250 mi");
+  });
+  it("turns codes into words", () => {
+    expect(humanize("odometer_reading")).toBe("Odometer reading");
+  });
+});

@@ -1,0 +1,60 @@
+import { render } from "@testing-library/react";
+import type { ReactElement } from "react";
+import { vi } from "vitest";
+import { Api } from "./api/client";
+import { ApiContext } from "./api/context";
+import type { VehicleEvent } from "./api/types";
+
+export type Handler = (url: URL, init: RequestInit) => Response | Promise<Response>;
+
+/** Replaces `fetch` with a handler; returns the mock so tests can read the requests made. */
+export function mockFetch(handler: Handler) {
+  const fn = vi.fn((input: RequestInfo | URL, init: RequestInit = {}) =>
+    Promise.resolve(handler(new URL(String(input), "http://localhost"), init)),
+  );
+  vi.stubGlobal("fetch", fn);
+  return fn;
+}
+
+export function json(body: unknown, status = 200, type = "application/json"): Response {
+  return new Response(JSON.stringify(body), { status, headers: { "Content-Type": type } });
+}
+
+export function problem(
+  status: number,
+  detail: string,
+  errors?: { field: string; message: string }[],
+): Response {
+  return json(
+    { type: "https://vwc.dev/problems/x", title: "x", status, detail, errors },
+    status,
+    "application/problem+json",
+  );
+}
+
+export function renderWithApi(ui: ReactElement, onUnauthorized = vi.fn()) {
+  const api = new Api("t0k3n", onUnauthorized);
+  const session = { token: "t0k3n", sub: "demo-owner", org: "org_demo", roles: ["owner"] };
+  return render(<ApiContext.Provider value={{ api, session }}>{ui}</ApiContext.Provider>);
+}
+
+export function event(
+  id: string,
+  occurredAt: string,
+  kind: VehicleEvent["kind"] = "maintenance",
+): VehicleEvent {
+  return {
+    id,
+    occurredAt,
+    kind,
+    title: `Event ${id}`,
+    vehicleId: "veh_1",
+    orgId: "org_demo",
+    recordedAt: occurredAt,
+    source: "user",
+    details: kind === "maintenance" ? { tasks: ["oil_change"] } : {},
+    odometer: 1000,
+    costCents: 8999,
+    currency: "USD",
+  };
+}

@@ -1,0 +1,281 @@
+import { useId, useState, type FormEvent, type ReactNode } from "react";
+import { ApiError } from "../api/client";
+import { useApi } from "../api/context";
+import { EVENT_KINDS, type EventKind, type Vehicle, type VehicleEvent } from "../api/types";
+import { parseMoneyToCents } from "../format";
+import { kindStyle } from "./kinds";
+
+interface Fields {
+  kind: EventKind;
+  date: string;
+  title: string;
+  odometer: string;
+  cost: string;
+  vendor: string;
+  notes: string;
+  tasks: string;
+  severity: string;
+  amount: string;
+}
+
+function today(): string {
+  return new Date().toISOString().slice(0, 10);
+}
+
+/** Builds the request body; local problems (a cost that is not a number) come back as field errors. */
+export function buildEvent(f: Fields): {
+  body?: Record<string, unknown>;
+  errors: Record<string, string>;
+} {
+  const errors: Record<string, string> = {};
+  const body: Record<string, unknown> = { kind: f.kind, occurredAt: `${f.date}T12:00:00Z` };
+  if (f.title.trim()) body.title = f.title.trim();
+  if (f.odometer.trim()) {
+    const n = Number(f.odometer.replace(/[,\s]/g, ""));
+    if (!Number.isInteger(n) || n < 0) errors.odometer = "Enter a whole number.";
+    else body.odometer = n;
+  }
+  const cost = parseMoneyToCents(f.cost);
+  if (cost !== undefined) {
+    if (Number.isNaN(cost)) errors.costCents = "Enter an amount such as 89.99.";
+    else {
+      body.costCents = cost;
+      body.currency = "USD";
+    }
+  }
+  if (f.vendor.trim()) body.vendor = { name: f.vendor.trim() };
+  if (f.notes.trim()) body.notes = f.notes.trim();
+  if (f.kind === "maintenance") {
+    body.details = {
+      tasks: f.tasks
+        .split(",")
+        .map((t) => t.trim().toLowerCase().replace(/\s+/g, "_"))
+        .filter(Boolean),
+    };
+  } else if (f.kind === "collision") {
+    body.details = { severity: f.severity };
+  } else if (f.kind === "valuation") {
+    const amount = parseMoneyToCents(f.amount);
+    if (amount === undefined || Number.isNaN(amount))
+      errors["details.amountCents"] = "Enter the value, such as 24500.";
+    body.details = { amountCents: amount, source: "user_estimate" };
+  }
+  return Object.keys(errors).length ? { errors } : { body, errors };
+}
+
+/** Which form field shows an API field error (`details.tasks[0]` → tasks). */
+export function fieldFor(apiField: string): keyof Fields | "cost" | undefined {
+  const f = apiField.replace(/\[\d+\]/g, "");
+  if (f === "costCents" || f === "currency") return "cost";
+  if (f === "occurredAt") return "date";
+  if (f === "vendor" || f.startsWith("vendor.")) return "vendor";
+  if (f === "details.tasks" || f === "details") return "tasks";
+  if (f === "details.severity") return "severity";
+  if (f === "details.amountCents") return "amount";
+  if (["kind", "title", "odometer", "notes"].includes(f)) return f as keyof Fields;
+  return undefined;
+}
+
+export function RecordEventForm({
+  vehicle,
+  onRecorded,
+  onCancel,
+}: {
+  vehicle: Vehicle;
+  onRecorded: (e: VehicleEvent) => void;
+  onCancel: () => void;
+}) {
+  const { api } = useApi();
+  const id = useId();
+  const [f, setF] = useState<Fields>({
+    kind: "maintenance",
+    date: today(),
+    title: "",
+    odometer: "",
+    cost: "",
+    vendor: "",
+    notes: "",
+    tasks: "oil_change",
+    severity: "minor",
+    amount: "",
+  });
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [general, setGeneral] = useState<string[]>([]);
+  const [busy, setBusy] = useState(false);
+  // One key per filled-in form: a retry after a network error cannot record the event twice.
+  const [key, setKey] = useState(() => crypto.randomUUID());
+
+  const set = (k: keyof Fields) => (e: { target: { value: string } }) => {
+    setF((x) => ({ ...x, [k]: e.target.value }));
+    setKey(crypto.randomUUID());
+  };
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    const built = buildEvent(f);
+    const local: Record<string, string> = {};
+    for (const [k, v] of Object.entries(built.errors)) local[fieldFor(k) ?? k] = v;
+    setErrors(local);
+    setGeneral([]);
+    if (!built.body) return;
+    setBusy(true);
+    try {
+      const res = await api.json<{ event: VehicleEvent }>(
+        `/v1/vehicles/${encodeURIComponent(vehicle.id)}/events`,
+        {
+          method: "POST",
+          body: built.body,
+          headers: { "Idempotency-Key": key },
+        },
+      );
+      onRecorded(res.event);
+    } catch (err) {
+      if (err instanceof ApiError) {
+        const byField: Record<string, string> = {};
+        const rest: string[] = [];
+        for (const fe of err.problem?.errors ?? []) {
+          const field = fieldFor(fe.field);
+          const message = sentence(fe.message);
+          if (field && !byField[field]) byField[field] = message;
+          else rest.push(`${fe.field}: ${message}`);
+        }
+        setErrors(byField);
+        setGeneral(Object.keys(byField).length || rest.length ? rest : [err.message]);
+      } else setGeneral(["The event could not be recorded. Please try again."]);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const field = (name: keyof Fields | "cost", label: string, input: ReactNode, hint?: string) => {
+    const err = errors[name];
+    return (
+      <div className={`field${err ? " invalid" : ""}`}>
+        <label htmlFor={`${id}-${name}`}>{label}</label>
+        {input}
+        {hint && !err && (
+          <span className="hint" id={`${id}-${name}-hint`}>
+            {hint}
+          </span>
+        )}
+        {err && (
+          <span className="field-error" id={`${id}-${name}-error`} role="alert">
+            {err}
+          </span>
+        )}
+      </div>
+    );
+  };
+  const attrs = (name: keyof Fields | "cost") => ({
+    id: `${id}-${name}`,
+    name,
+    "aria-invalid": errors[name] ? true : undefined,
+    "aria-describedby": errors[name] ? `${id}-${name}-error` : undefined,
+  });
+
+  return (
+    <form className="record card" onSubmit={submit} aria-label="Record an event" noValidate>
+      <div className="grid">
+        {field(
+          "kind",
+          "Kind",
+          <select {...attrs("kind")} value={f.kind} onChange={set("kind")}>
+            {EVENT_KINDS.map((k) => (
+              <option key={k} value={k}>
+                {kindStyle(k).label}
+              </option>
+            ))}
+          </select>,
+        )}
+        {field(
+          "date",
+          "Date",
+          <input type="date" {...attrs("date")} value={f.date} onChange={set("date")} required />,
+        )}
+        {field(
+          "title",
+          "Title",
+          <input
+            {...attrs("title")}
+            value={f.title}
+            onChange={set("title")}
+            placeholder="Defaults to the kind"
+          />,
+        )}
+        {field(
+          "odometer",
+          `Odometer (${vehicle.odometerUnit})`,
+          <input
+            {...attrs("odometer")}
+            inputMode="numeric"
+            value={f.odometer}
+            onChange={set("odometer")}
+          />,
+        )}
+        {field(
+          "cost",
+          "Cost (USD)",
+          <input {...attrs("cost")} inputMode="decimal" value={f.cost} onChange={set("cost")} />,
+        )}
+        {field(
+          "vendor",
+          "Vendor",
+          <input {...attrs("vendor")} value={f.vendor} onChange={set("vendor")} />,
+        )}
+        {f.kind === "maintenance" &&
+          field(
+            "tasks",
+            "Tasks",
+            <input {...attrs("tasks")} value={f.tasks} onChange={set("tasks")} />,
+            "Comma-separated, e.g. oil_change, tire_rotation",
+          )}
+        {f.kind === "collision" &&
+          field(
+            "severity",
+            "Severity",
+            <select {...attrs("severity")} value={f.severity} onChange={set("severity")}>
+              {["minor", "moderate", "major", "severe"].map((s) => (
+                <option key={s}>{s}</option>
+              ))}
+            </select>,
+          )}
+        {f.kind === "valuation" &&
+          field(
+            "amount",
+            "Value (USD)",
+            <input
+              {...attrs("amount")}
+              inputMode="decimal"
+              value={f.amount}
+              onChange={set("amount")}
+            />,
+          )}
+      </div>
+      {field(
+        "notes",
+        "Notes",
+        <textarea {...attrs("notes")} rows={2} value={f.notes} onChange={set("notes")} />,
+      )}
+      {general.length > 0 && (
+        <ul className="error" role="alert">
+          {general.map((g) => (
+            <li key={g}>{g}</li>
+          ))}
+        </ul>
+      )}
+      <div className="actions">
+        <button type="submit" className="primary" disabled={busy}>
+          {busy ? "Recording…" : "Record"}
+        </button>
+        <button type="button" onClick={onCancel}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function sentence(s: string): string {
+  const t = s.charAt(0).toUpperCase() + s.slice(1);
+  return /[.!?]$/.test(t) ? t : `${t}.`;
+}

@@ -1,0 +1,124 @@
+import { screen, waitFor, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { Vehicle } from "../api/types";
+import { event, json, mockFetch, problem, renderWithApi } from "../test-utils";
+import { createRef } from "react";
+import { act } from "@testing-library/react";
+import { Timeline, type TimelineHandle } from "./Timeline";
+
+const vehicle = {
+  id: "veh_1",
+  orgId: "org_demo",
+  vin: "2T3P1RFV8MW123456",
+  year: 2021,
+  make: "Toyota",
+  model: "RAV4",
+  odometerUnit: "mi",
+  registeredAt: "2024-01-01T00:00:00Z",
+  eventCount: 3,
+} as Vehicle;
+
+afterEach(() => vi.unstubAllGlobals());
+
+describe("Timeline", () => {
+  it("groups events by month, filters by kind and loads the next page on request", async () => {
+    const fetch = mockFetch((url) => {
+      if (url.searchParams.get("kind") === "repair")
+        return json({ items: [event("r", "2026-02-03T00:00:00Z", "repair")] });
+      if (url.searchParams.get("cursor") === "p2")
+        return json({ items: [event("c", "2025-12-01T00:00:00Z")], nextCursor: null });
+      return json({
+        items: [event("a", "2026-03-20T00:00:00Z"), event("b", "2026-03-02T00:00:00Z", "repair")],
+        nextCursor: "p2",
+      });
+    });
+    renderWithApi(<Timeline vehicle={vehicle} onRecorded={() => {}} />);
+
+    const march = await screen.findByRole("region", { name: "March 2026" });
+    expect(within(march).getAllByRole("listitem")).toHaveLength(2);
+
+    await userEvent.click(screen.getByRole("button", { name: "Load older events" }));
+    expect(await screen.findByRole("region", { name: "December 2025" })).toBeInTheDocument();
+    expect(screen.getByText("That is the whole history.")).toBeInTheDocument();
+
+    await userEvent.click(screen.getByRole("button", { name: "Repair" }));
+    expect(await screen.findByRole("region", { name: "February 2026" })).toBeInTheDocument();
+    await waitFor(() =>
+      expect(screen.queryByRole("region", { name: "March 2026" })).not.toBeInTheDocument(),
+    );
+    expect(screen.getByRole("button", { name: "Repair" })).toHaveAttribute("aria-pressed", "true");
+    const urls = fetch.mock.calls.map((c) => String(c[0]));
+    expect(urls.some((u) => u.includes("kind=repair"))).toBe(true);
+    expect(fetch.mock.calls[0]![1]!.headers).toMatchObject({ Authorization: "Bearer t0k3n" });
+  });
+
+  it("shows an event's details on click", async () => {
+    mockFetch(() => json({ items: [event("a", "2026-03-20T00:00:00Z")], nextCursor: null }));
+    renderWithApi(<Timeline vehicle={vehicle} onRecorded={() => {}} />);
+    const row = await screen.findByRole("button", { name: /Event a/ });
+    expect(row).toHaveAttribute("aria-expanded", "false");
+    await userEvent.click(row);
+    expect(row).toHaveAttribute("aria-expanded", "true");
+    expect(screen.getByText("Oil change")).toBeInTheDocument();
+  });
+
+  it("says so when there are no events, and shows API errors as sentences", async () => {
+    mockFetch(() => json({ items: [], nextCursor: null }));
+    const { unmount } = renderWithApi(<Timeline vehicle={vehicle} onRecorded={() => {}} />);
+    expect(await screen.findByText("No events recorded yet.")).toBeInTheDocument();
+    unmount();
+    mockFetch(() => problem(503, "the edge store is unavailable"));
+    renderWithApi(<Timeline vehicle={vehicle} onRecorded={() => {}} />);
+    expect(await screen.findByRole("alert")).toHaveTextContent("The edge store is unavailable.");
+  });
+
+  it("shows the API's field errors beside their fields when recording", async () => {
+    mockFetch((_url, init) => {
+      if (init.method === "POST")
+        return problem(422, "the request has invalid fields", [
+          { field: "odometer", message: "must be below 5000000" },
+        ]);
+      return json({ items: [], nextCursor: null });
+    });
+    renderWithApi(<Timeline vehicle={vehicle} onRecorded={() => {}} />);
+    await userEvent.click(await screen.findByRole("button", { name: "Record event" }));
+    const odometer = screen.getByLabelText("Odometer (mi)");
+    await userEvent.type(odometer, "9999999");
+    await userEvent.click(screen.getByRole("button", { name: "Record" }));
+    await waitFor(() => expect(odometer).toHaveAttribute("aria-invalid", "true"));
+    expect(odometer).toHaveAccessibleDescription("Must be below 5000000.");
+  });
+
+  it("returns to sign-in on a 401", async () => {
+    mockFetch(() => problem(401, "the token has expired"));
+    const onUnauthorized = vi.fn();
+    renderWithApi(<Timeline vehicle={vehicle} onRecorded={() => {}} />, onUnauthorized);
+    await waitFor(() => expect(onUnauthorized).toHaveBeenCalled());
+  });
+
+  it("reveals a cited event: clears the filter and loads older pages until it is there", async () => {
+    Element.prototype.scrollIntoView = vi.fn();
+    mockFetch((url) => {
+      if (url.searchParams.get("kind") === "repair")
+        return json({ items: [event("r", "2026-02-03T00:00:00Z", "repair")], nextCursor: null });
+      if (url.searchParams.get("cursor") === "p2")
+        return json({
+          items: [event("old", "2024-11-29T00:00:00Z", "acquisition")],
+          nextCursor: null,
+        });
+      return json({ items: [event("a", "2026-03-20T00:00:00Z")], nextCursor: "p2" });
+    });
+    const ref = createRef<TimelineHandle>();
+    renderWithApi(<Timeline ref={ref} vehicle={vehicle} onRecorded={() => {}} />);
+    await screen.findByRole("region", { name: "March 2026" });
+    await userEvent.click(screen.getByRole("button", { name: "Repair" }));
+    await screen.findByRole("region", { name: "February 2026" });
+
+    act(() => ref.current!.reveal("old"));
+    const cited = await screen.findByRole("region", { name: "November 2024" });
+    await waitFor(() => expect(cited.querySelector(".event.highlighted")).not.toBeNull());
+    expect(screen.getByRole("button", { name: "All" })).toHaveAttribute("aria-pressed", "true");
+    expect(Element.prototype.scrollIntoView).toHaveBeenCalled();
+  });
+});

@@ -1,0 +1,364 @@
+import { useCallback, useEffect, useImperativeHandle, useRef, useState, type Ref } from "react";
+import { ApiError, qs } from "../api/client";
+import { useApi } from "../api/context";
+import {
+  EVENT_KINDS,
+  type EventKind,
+  type Page,
+  type Vehicle,
+  type VehicleEvent,
+} from "../api/types";
+import { formatDate, formatDistance, formatMoney, formatMonth, humanize } from "../format";
+import { Empty, ErrorText, Loading } from "../ui/Feedback";
+import { groupByMonth } from "./group";
+import { kindStyle } from "./kinds";
+import { RecordEventForm } from "./RecordEventForm";
+
+export const PAGE_SIZE = 20;
+
+export interface TimelineHandle {
+  /** Scrolls to an event and highlights it, loading older pages (or clearing the filter) to find it. */
+  reveal: (eventId: string) => void;
+}
+
+interface State {
+  /** The kinds filter the items were loaded with. */
+  filter: string;
+  items: VehicleEvent[];
+  nextCursor: string | null;
+  loading: boolean;
+  error: unknown;
+  loaded: boolean;
+}
+
+const INITIAL: State = {
+  filter: "",
+  items: [],
+  nextCursor: null,
+  loading: false,
+  error: null,
+  loaded: false,
+};
+
+export function Timeline({
+  vehicle,
+  onRecorded,
+  ref,
+}: {
+  vehicle: Vehicle;
+  onRecorded: () => void;
+  ref?: Ref<TimelineHandle>;
+}) {
+  const { api } = useApi();
+  const [kinds, setKinds] = useState<EventKind[]>([]);
+  const [state, setState] = useState<State>(INITIAL);
+  const [open, setOpen] = useState<string | null>(null);
+  const [highlight, setHighlight] = useState<string | null>(null);
+  const [pending, setPending] = useState<string | null>(null);
+  const [notFound, setNotFound] = useState<string | null>(null);
+  const [showForm, setShowForm] = useState(false);
+  const sentinel = useRef<HTMLDivElement>(null);
+  const request = useRef(0);
+
+  const load = useCallback(
+    async (cursor: string | null) => {
+      const id = ++request.current;
+      const filter = kinds.join(",");
+      setState((s) => ({ ...(cursor ? s : INITIAL), filter, loading: true, error: null }));
+      try {
+        const page = await api.json<Page<VehicleEvent>>(
+          `/v1/vehicles/${encodeURIComponent(vehicle.id)}/events${qs({
+            limit: PAGE_SIZE,
+            kind: kinds.join(",") || undefined,
+            cursor: cursor ?? undefined,
+          })}`,
+        );
+        if (id !== request.current) return;
+        setState((s) => ({
+          filter,
+          items: cursor ? [...s.items, ...page.items] : page.items,
+          nextCursor: page.nextCursor ?? null,
+          loading: false,
+          error: null,
+          loaded: true,
+        }));
+      } catch (error) {
+        if (id !== request.current) return;
+        setState((s) => ({ ...s, loading: false, error, loaded: true }));
+      }
+    },
+    [api, vehicle.id, kinds],
+  );
+
+  useEffect(() => {
+    void load(null);
+  }, [load]);
+
+  const loadMore = useCallback(() => {
+    if (!state.loading && state.nextCursor && !state.error) void load(state.nextCursor);
+  }, [state, load]);
+
+  // Infinite scroll: the sentinel after the last month loads the next page as it comes into view. Not
+  // when the columns stack (narrow screens): the chat below would never be reached; the button loads more.
+  useEffect(() => {
+    const el = sentinel.current;
+    if (!el || typeof IntersectionObserver === "undefined") return;
+    if (window.matchMedia?.("(max-width: 900px)").matches) return;
+    const io = new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting)) loadMore();
+    });
+    io.observe(el);
+    return () => io.disconnect();
+  }, [loadMore]);
+
+  // A citation to reveal: scroll to it when loaded, else fetch older pages until it is.
+  useEffect(() => {
+    if (!pending) return;
+    const found = state.items.some((e) => e.id === pending);
+    if (found) {
+      const el = document.getElementById(`event-${pending}`);
+      el?.scrollIntoView({ behavior: "smooth", block: "center" });
+      el?.querySelector<HTMLButtonElement>("button.event-row")?.focus({ preventScroll: true });
+      setHighlight(pending);
+      setPending(null);
+      const t = window.setTimeout(() => setHighlight((h) => (h === pending ? null : h)), 4000);
+      return () => window.clearTimeout(t);
+    }
+    // Decide only on a settled list loaded with the current filter.
+    if (state.loading || state.filter !== kinds.join(",")) return;
+    if (state.nextCursor && !state.error) void load(state.nextCursor);
+    else if (kinds.length) setKinds([]);
+    else {
+      setNotFound(pending);
+      setPending(null);
+    }
+  }, [pending, state, load, kinds]);
+
+  useImperativeHandle(ref, () => ({
+    reveal: (id: string) => {
+      setNotFound(null);
+      setPending(id);
+    },
+  }));
+
+  function toggle(kind: EventKind) {
+    setKinds((ks) => (ks.includes(kind) ? ks.filter((k) => k !== kind) : [...ks, kind]));
+  }
+
+  const groups = groupByMonth(state.items);
+
+  return (
+    <div className="timeline">
+      <div className="column-head">
+        <h2 id="timeline-title">Timeline</h2>
+        <button
+          type="button"
+          className="primary"
+          aria-expanded={showForm}
+          onClick={() => setShowForm((s) => !s)}
+        >
+          {showForm ? "Close form" : "Record event"}
+        </button>
+      </div>
+      {showForm && (
+        <RecordEventForm
+          vehicle={vehicle}
+          onCancel={() => setShowForm(false)}
+          onRecorded={(event) => {
+            setShowForm(false);
+            onRecorded();
+            // The read model catches up through the bus a moment later: show the recorded event now.
+            if (kinds.length === 0 || kinds.includes(event.kind)) {
+              setState((s) => ({ ...s, items: insertEvent(s.items, event) }));
+              setPending(event.id);
+            }
+          }}
+        />
+      )}
+      <div className="chips" role="group" aria-label="Filter by kind">
+        <button
+          type="button"
+          className="chip"
+          aria-pressed={kinds.length === 0}
+          onClick={() => setKinds([])}
+        >
+          All
+        </button>
+        {EVENT_KINDS.map((k) => (
+          <button
+            key={k}
+            type="button"
+            className={`chip kind-${k}`}
+            aria-pressed={kinds.includes(k)}
+            onClick={() => toggle(k)}
+          >
+            <span className="chip-glyph" aria-hidden="true">
+              {kindStyle(k).glyph}
+            </span>
+            {kindStyle(k).label}
+          </button>
+        ))}
+      </div>
+      {notFound && (
+        <p className="notice" role="status">
+          The cited event is no longer on this vehicle&apos;s timeline.
+        </p>
+      )}
+      {state.loaded && !state.error && groups.length === 0 && (
+        <Empty>{kinds.length ? "No events of these kinds yet." : "No events recorded yet."}</Empty>
+      )}
+      <div className="months">
+        {groups.map((g) => (
+          <section key={g.month} className="month" aria-labelledby={`month-${g.month}`}>
+            <h3 id={`month-${g.month}`} className="month-title">
+              {formatMonth(g.month)}
+            </h3>
+            <ol className="events">
+              {g.events.map((e) => (
+                <EventItem
+                  key={e.id}
+                  event={e}
+                  unit={vehicle.odometerUnit}
+                  open={open === e.id}
+                  highlighted={highlight === e.id}
+                  onToggle={() => setOpen((o) => (o === e.id ? null : e.id))}
+                />
+              ))}
+            </ol>
+          </section>
+        ))}
+      </div>
+      {state.loading && (
+        <Loading label={state.items.length ? "Loading older events…" : "Loading the timeline…"} />
+      )}
+      {state.error ? (
+        <div>
+          <ErrorText error={state.error} />
+          {!(state.error instanceof ApiError && state.error.status === 401) && (
+            <button
+              type="button"
+              onClick={() => void load(state.items.length ? state.nextCursor : null)}
+            >
+              Try again
+            </button>
+          )}
+        </div>
+      ) : null}
+      <div ref={sentinel} className="sentinel" />
+      {state.nextCursor && !state.loading && !state.error && (
+        <button type="button" className="more" onClick={loadMore}>
+          Load older events
+        </button>
+      )}
+      {state.loaded && !state.nextCursor && state.items.length > 0 && (
+        <p className="muted end">That is the whole history.</p>
+      )}
+    </div>
+  );
+}
+
+function EventItem({
+  event: e,
+  unit,
+  open,
+  highlighted,
+  onToggle,
+}: {
+  event: VehicleEvent;
+  unit: string;
+  open: boolean;
+  highlighted: boolean;
+  onToggle: () => void;
+}) {
+  const style = kindStyle(e.kind);
+  const detailsId = `event-${e.id}-details`;
+  return (
+    <li id={`event-${e.id}`} className={`event kind-${e.kind}${highlighted ? " highlighted" : ""}`}>
+      <button
+        type="button"
+        className="event-row"
+        aria-expanded={open}
+        aria-controls={detailsId}
+        onClick={onToggle}
+      >
+        <span className="event-icon" aria-hidden="true">
+          {style.glyph}
+        </span>
+        <span className="event-main">
+          <span className="event-title">{e.title}</span>
+          <span className="event-meta">
+            <span className="kind-label">{style.label}</span> ·{" "}
+            <time dateTime={e.occurredAt}>{formatDate(e.occurredAt)}</time>
+            {e.odometer != null ? ` · ${formatDistance(e.odometer, unit)}` : ""}
+          </span>
+        </span>
+        {e.costCents != null && (
+          <span className="event-cost">{formatMoney(e.costCents, e.currency ?? "USD")}</span>
+        )}
+      </button>
+      {open && (
+        <dl id={detailsId} className="event-details">
+          {e.vendor && (
+            <>
+              <dt>Vendor</dt>
+              <dd>{e.vendor.name}</dd>
+            </>
+          )}
+          {e.notes && (
+            <>
+              <dt>Notes</dt>
+              <dd>{e.notes}</dd>
+            </>
+          )}
+          {detailEntries(e.details, e.currency ?? "USD").map(([k, v]) => (
+            <FragmentPair
+              key={k}
+              term={humanize(k.replace(/([A-Z])/g, "_$1").toLowerCase())}
+              value={v}
+            />
+          ))}
+          <dt>Source</dt>
+          <dd>{humanize(e.source)}</dd>
+          <dt>Recorded</dt>
+          <dd>{formatDate(e.recordedAt)}</dd>
+        </dl>
+      )}
+    </li>
+  );
+}
+
+function FragmentPair({ term, value }: { term: string; value: string }) {
+  return (
+    <>
+      <dt>{term}</dt>
+      <dd>{value}</dd>
+    </>
+  );
+}
+
+/** The kind-specific details as readable pairs (`tasks: oil_change, tire_rotation` → `Oil change, Tire rotation`). */
+export function detailEntries(details: unknown, currency = "USD"): [string, string][] {
+  if (!details || typeof details !== "object") return [];
+  const out: [string, string][] = [];
+  for (const [k, v] of Object.entries(details as Record<string, unknown>)) {
+    if (v === null || v === undefined || v === "") continue;
+    let text: string;
+    if (Array.isArray(v))
+      text = v.map((x) => (typeof x === "string" ? humanize(x) : JSON.stringify(x))).join(", ");
+    else if (typeof v === "boolean") text = v ? "Yes" : "No";
+    else if (typeof v === "number" && /Cents$/.test(k)) {
+      text = formatMoney(v, currency);
+    } else if (typeof v === "string") text = humanize(v);
+    else if (typeof v === "number") text = String(v);
+    else text = JSON.stringify(v);
+    out.push([k.replace(/Cents$/, ""), text]);
+  }
+  return out;
+}
+
+/** Inserts an event into a newest-first list at its place (a no-op when it is already there). */
+export function insertEvent(items: readonly VehicleEvent[], event: VehicleEvent): VehicleEvent[] {
+  if (items.some((e) => e.id === event.id)) return items.slice();
+  const at = items.findIndex((e) => e.occurredAt < event.occurredAt);
+  return at === -1 ? [...items, event] : [...items.slice(0, at), event, ...items.slice(at)];
+}

@@ -1,0 +1,97 @@
+import { render, screen, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { describe, expect, it } from "vitest";
+import type { MaintenanceItem, Overview, Vehicle } from "../api/types";
+import { VehicleHeader, nextDue } from "./VehicleHeader";
+
+const vehicle = {
+  id: "veh_1",
+  orgId: "org_demo",
+  vin: "2T3P1RFV8MW123456",
+  year: 2021,
+  make: "Toyota",
+  model: "RAV4",
+  nickname: "Blue",
+  odometerUnit: "mi",
+  registeredAt: "2024-01-01T00:00:00Z",
+  eventCount: 3,
+} as Vehicle;
+
+function item(task: string, status: MaintenanceItem["status"], dueAt: string): MaintenanceItem {
+  return {
+    task,
+    title: task.replace(/_/g, " "),
+    status,
+    reason: `${task} reason`,
+    dueCycle: "1",
+    enabled: true,
+    dueAt,
+  };
+}
+
+const overview = {
+  vehicle,
+  odometer: { value: 52500, unit: "mi", asOf: "2026-11-01", estimated: true },
+  maintenance: [
+    item("battery_test", "ok", "2027-03-19"),
+    item("tire_rotation", "due_soon", "2027-01-02"),
+    item("cabin_filter", "overdue", "2026-02-27"),
+    item("wipers", "overdue", "2026-01-10"),
+  ],
+  costs: [{ currency: "USD", lifetimeCents: 100, last12MonthsCents: 169500, byKind: {} }],
+  recentEvents: [],
+  valuation: null,
+} as unknown as Overview;
+
+describe("VehicleHeader", () => {
+  it("orders due items overdue first, then due soon, each by date", () => {
+    expect(nextDue(overview.maintenance).map((i) => i.task)).toEqual([
+      "wipers",
+      "cabin_filter",
+      "tire_rotation",
+      "battery_test",
+    ]);
+  });
+
+  it("shows the value with its factors on focus, the estimated odometer and status badges in words", async () => {
+    render(
+      <VehicleHeader
+        vehicle={vehicle}
+        overview={overview}
+        valuation={{
+          amountCents: 2_450_000,
+          currency: "USD",
+          asOf: "2026-11-01T00:00:00Z",
+          method: "Depreciation model",
+          factors: [
+            { label: "Mileage above average", amountCents: -120_000 },
+            { label: "Collision history", amountCents: -80_000, description: "minor, repaired" },
+          ],
+        }}
+        loading={false}
+        error={null}
+      />,
+    );
+    const value = screen.getByRole("button", { name: "$24,500" });
+    await userEvent.tab();
+    expect(value).toHaveFocus();
+    expect(value).toHaveAccessibleDescription(
+      /Depreciation model as of 1 Nov 2026:.*Mileage above average −\$1,200.*Collision history −\$800 \(minor, repaired\)/,
+    );
+    expect(screen.getByText("estimated")).toBeInTheDocument();
+    expect(screen.getByText(/≈/)).toHaveTextContent("≈ 52,500 mi");
+    const badges = within(screen.getByRole("list", { name: "Maintenance status" })).getAllByRole(
+      "listitem",
+    );
+    expect(badges[0]).toHaveTextContent("wipers · Overdue");
+    expect(badges[2]).toHaveTextContent("tire rotation · Due soon");
+    expect(badges[3]).toHaveTextContent("battery test · OK");
+  });
+
+  it("says when there is no value or reading yet", () => {
+    render(<VehicleHeader vehicle={vehicle} loading={false} error={null} />);
+    expect(screen.getByText("Not valued yet")).toBeInTheDocument();
+    expect(screen.getByText("No reading yet")).toBeInTheDocument();
+    expect(screen.getByText("No maintenance schedule yet.")).toBeInTheDocument();
+  });
+});

@@ -1,0 +1,147 @@
+import { useId } from "react";
+import type {
+  MaintenanceItem,
+  MaintenanceStatus,
+  Overview,
+  Valuation,
+  ValuationFactor,
+  Vehicle,
+} from "../api/types";
+import { formatDate, formatDistance, formatMoney } from "../format";
+import { ErrorText } from "../ui/Feedback";
+import { StatusBadge } from "../ui/StatusBadge";
+import { vehicleName } from "./VehiclePage";
+
+const URGENCY: Record<MaintenanceStatus, number> = { overdue: 0, due_soon: 1, ok: 2, unknown: 3 };
+
+/** The items to show first: overdue, then due soon, then the rest, each by how soon they fall due. */
+export function nextDue(items: readonly MaintenanceItem[], count = 6): MaintenanceItem[] {
+  const when = (i: MaintenanceItem) => i.dueAt ?? i.projectedDueAt ?? "9999";
+  return items
+    .filter((i) => i.enabled !== false)
+    .slice()
+    .sort((a, b) => URGENCY[a.status] - URGENCY[b.status] || when(a).localeCompare(when(b)))
+    .slice(0, count);
+}
+
+function factorText(f: ValuationFactor, currency: string): string {
+  const name = f.label ?? f.name ?? "Factor";
+  const cents = f.amountCents ?? f.effectCents;
+  const amount =
+    cents !== undefined
+      ? ` ${cents >= 0 ? "+" : "−"}${formatMoney(Math.abs(cents), currency, true)}`
+      : f.percent !== undefined
+        ? ` ${f.percent >= 0 ? "+" : ""}${f.percent}%`
+        : "";
+  return `${name}${amount}${f.description ? ` (${f.description})` : ""}`;
+}
+
+export function VehicleHeader({
+  vehicle,
+  overview,
+  valuation,
+  loading,
+  error,
+}: {
+  vehicle: Vehicle;
+  overview?: Overview;
+  valuation?: Valuation;
+  loading: boolean;
+  error: unknown;
+}) {
+  const tipId = useId();
+  const odo = overview?.odometer ?? vehicle.odometer ?? null;
+  const currency = valuation?.currency ?? "USD";
+  const items = nextDue(overview?.maintenance ?? []);
+
+  return (
+    <section className="vehicle-header card" aria-labelledby="vehicle-title">
+      <div className="vehicle-id">
+        <h1 id="vehicle-title">{vehicleName(vehicle)}</h1>
+        <p className="muted">
+          {vehicle.trim ? `${vehicle.trim} · ` : ""}VIN <span className="mono">{vehicle.vin}</span>
+        </p>
+      </div>
+      <dl className="facts">
+        <div>
+          <dt>Current value</dt>
+          <dd>
+            {valuation?.amountCents !== undefined ? (
+              <span className="value-wrap">
+                <button type="button" className="value" aria-describedby={tipId}>
+                  {formatMoney(valuation.amountCents, currency, true)}
+                </button>
+                <span role="tooltip" id={tipId} className="tooltip">
+                  {valuation.method ? `${valuation.method}` : "Valuation"}
+                  {valuation.asOf ? ` as of ${formatDate(valuation.asOf)}` : ""}
+                  {valuation.factors?.length ? ":" : "."}
+                  {valuation.factors?.length ? (
+                    <ul>
+                      {valuation.factors.map((f, i) => (
+                        <li key={i}>{factorText(f, currency)}</li>
+                      ))}
+                    </ul>
+                  ) : null}
+                </span>
+              </span>
+            ) : (
+              <span className="muted">{loading ? "…" : "Not valued yet"}</span>
+            )}
+          </dd>
+        </div>
+        <div>
+          <dt>Odometer</dt>
+          <dd>
+            {odo ? (
+              <>
+                {odo.estimated ? "≈ " : ""}
+                {formatDistance(odo.value, odo.unit)}
+                {odo.estimated && (
+                  <span
+                    className="tag"
+                    title={`Estimated from your driving as of ${formatDate(odo.asOf)}`}
+                  >
+                    estimated
+                  </span>
+                )}
+              </>
+            ) : (
+              <span className="muted">{loading ? "…" : "No reading yet"}</span>
+            )}
+          </dd>
+        </div>
+        {overview?.costs[0] && (
+          <div>
+            <dt>Spent (12 months)</dt>
+            <dd>
+              {formatMoney(overview.costs[0].last12MonthsCents, overview.costs[0].currency, true)}
+            </dd>
+          </div>
+        )}
+      </dl>
+      <div className="due">
+        <h2 className="label">Next due</h2>
+        {items.length ? (
+          <ul className="badges" aria-label="Maintenance status">
+            {items.map((i) => (
+              <li key={i.task} title={i.reason}>
+                <StatusBadge status={i.status}>{i.title}</StatusBadge>
+                <span className="due-when">
+                  {i.dueAt || i.projectedDueAt
+                    ? ` ${formatDate((i.dueAt ?? i.projectedDueAt)!)}`
+                    : ""}
+                  {i.dueOdometer != null
+                    ? ` · ${formatDistance(i.dueOdometer, vehicle.odometerUnit)}`
+                    : ""}
+                </span>
+              </li>
+            ))}
+          </ul>
+        ) : (
+          <p className="muted">{loading ? "Loading…" : "No maintenance schedule yet."}</p>
+        )}
+      </div>
+      <ErrorText error={error} />
+    </section>
+  );
+}
