@@ -3,12 +3,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
-use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use vwc_auth::TokenVerifier;
 
-use crate::ApiError;
+use crate::{ApiError, Authentication};
 
 /// Token buckets per organisation: `rate` requests per second sustained, `burst` at once.
 pub struct RateLimiter {
@@ -66,25 +64,21 @@ impl RateLimiter {
     }
 }
 
-/// What the rate-limit middleware needs.
-#[derive(Clone)]
-pub struct RateLimit {
-    pub verifier: Arc<dyn TokenVerifier>,
-    pub limiter: Arc<RateLimiter>,
-}
-
-/// Middleware: requests bearing a valid token count against their organisation's bucket; over the limit
-/// they get 429 with `Retry-After`. Requests without a valid token pass through (the route answers 401).
-pub async fn rate_limit(State(limit): State<RateLimit>, req: Request, next: Next) -> Response {
-    let token = req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .map(|t| t.trim().to_string());
-    if let Some(token) = token
-        && let Ok(caller) = limit.verifier.verify(&token).await
-        && let Err(wait) = limit.limiter.check(&caller.org, Instant::now())
+/// Middleware (inside [`crate::authenticate`]): requests of a verified caller count against their
+/// organisation's bucket; over the limit they get 429 with `Retry-After`. Requests without a verified caller
+/// pass through (the route answers 401, or is public).
+pub async fn rate_limit(
+    State(limiter): State<Arc<RateLimiter>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let org = req
+        .extensions()
+        .get::<Authentication>()
+        .and_then(Authentication::caller)
+        .map(|c| c.org.clone());
+    if let Some(org) = org
+        && let Err(wait) = limiter.check(&org, Instant::now())
     {
         return ApiError::TooManyRequests {
             retry_after_secs: wait.as_secs().max(1),

@@ -1,0 +1,156 @@
+//! The holes found from outside (issue 12), each reproduced over HTTP against the real server and held
+//! closed here.
+
+use serde_json::{Value, json};
+use vwc::testing::TestApp;
+use vwc_auth::Role;
+use vwc_testkit::{json as body, vin};
+
+/// Finding 1: the limiter and authentication parse `Authorization` the same way, so a lower-case scheme
+/// is counted like any other.
+#[tokio::test]
+async fn the_rate_limit_counts_a_token_whatever_the_case_of_its_scheme() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::spawn_with(dir, |o| o.rate_limit = "1/s,1".into()).await;
+    let token = app.token("org_a", &[Role::Viewer]);
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        // A fresh organisation per scheme, so each starts with a full bucket.
+        let token = if scheme == "Bearer" {
+            token.clone()
+        } else {
+            app.token(&format!("org_{scheme}"), &[Role::Viewer])
+        };
+        let mut statuses = Vec::new();
+        for _ in 0..5 {
+            let r = app
+                .http
+                .get(app.url("/v1/vehicles"))
+                .header("authorization", format!("{scheme} {token}"))
+                .send()
+                .await
+                .unwrap();
+            statuses.push(r.status().as_u16());
+        }
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 200).count(),
+            1,
+            "{scheme}: {statuses:?}"
+        );
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 429).count(),
+            4,
+            "{scheme}: {statuses:?}"
+        );
+    }
+    app.stop().await;
+}
+
+/// Finding 2: an `Idempotency-Key` fingerprints the method, the route and its parameters with the body,
+/// so the same key and body for another vehicle is a different request (422), not a silent replay.
+#[tokio::test]
+async fn an_idempotency_key_reused_for_another_vehicle_is_422_and_records_nothing() {
+    let app = TestApp::spawn().await;
+    let token = app.token("org_a", &[Role::Owner]);
+    let a = app.register(&token, &vin(11)).await;
+    let b = app.register(&token, &vin(12)).await;
+    let payload =
+        json!({"kind": "odometer_reading", "occurredAt": "2026-01-01T00:00:00Z", "odometer": 5});
+    let send = |vehicle: String| {
+        let (app, token, payload) = (&app, &token, &payload);
+        async move {
+            body(
+                app.http
+                    .post(app.url(&format!("/v1/vehicles/{vehicle}/events")))
+                    .bearer_auth(token)
+                    .header("idempotency-key", "same-key")
+                    .json(payload)
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    let (s1, _, first) = send(a.clone()).await;
+    assert_eq!(s1, 201, "{first}");
+    let (s2, ct, problem) = send(b.clone()).await;
+    assert_eq!(s2, 422, "{problem}");
+    assert_eq!(ct, "application/problem+json");
+    // The retry of the first request is still a replay.
+    let (s3, _, again) = send(a.clone()).await;
+    assert_eq!(s3, 201);
+    assert_eq!(again["event"]["id"], first["event"]["id"]);
+    app.timeline_of_len(&token, &a, 1).await;
+    let store = app.system().stores.ingestion.clone();
+    assert_eq!(store.count_events("org_a", &b).await.unwrap(), 0);
+    app.stop().await;
+}
+
+async fn dev_token(app: &TestApp, host: Option<&str>) -> (u16, Value) {
+    let mut req = app
+        .http
+        .post(app.url("/v1/auth/dev-token"))
+        .json(&json!({"sub": "mallory", "org": "org_victim", "roles": ["fleet_manager"]}));
+    if let Some(host) = host {
+        req = req.header("host", host);
+    }
+    let (status, _, value) = body(req.send().await.unwrap()).await;
+    (status, value)
+}
+
+/// Finding 3: a page on another origin that rebinds its name to 127.0.0.1 reaches the loopback listener
+/// with its own name in `Host`; only loopback names get a dev token.
+#[tokio::test]
+async fn dev_tokens_need_a_loopback_host_header() {
+    let app = TestApp::spawn().await;
+    let port = app.addr.port();
+    for host in [
+        "evil.example:8080".to_string(),
+        format!("evil.example:{port}"),
+        "localhost.evil.example".to_string(),
+        "127.0.0.1.nip.io".to_string(),
+    ] {
+        let (status, problem) = dev_token(&app, Some(&host)).await;
+        assert_eq!(status, 403, "Host: {host} → {problem}");
+    }
+    for host in [
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        "localhost".to_string(),
+        format!("[::1]:{port}"),
+    ] {
+        let (status, value) = dev_token(&app, Some(&host)).await;
+        assert_eq!(status, 200, "Host: {host} → {value}");
+    }
+    app.stop().await;
+}
+
+/// Finding 3: outside embedded mode (here: tokens verified against a JWKS, or the AWS bus) the route does
+/// not exist.
+#[tokio::test]
+async fn dev_tokens_are_offered_only_in_embedded_mode() {
+    assert!(vwc::embedded::offers_dev_tokens(
+        &vwc::testing::test_options(std::path::Path::new("/tmp/x"))
+    ));
+    let mut aws = vwc::testing::test_options(std::path::Path::new("/tmp/x"));
+    aws.bus = vwc::embedded::BusChoice::Aws {
+        endpoint: None,
+        bus_name: "vwc".into(),
+    };
+    assert!(!vwc::embedded::offers_dev_tokens(&aws));
+    let mut mongo = vwc::testing::test_options(std::path::Path::new("/tmp/x"));
+    mongo.store = vwc::embedded::StoreChoice::Mongodb {
+        uri: "mongodb://127.0.0.1:1".into(),
+        prefix: "vwc".into(),
+    };
+    assert!(!vwc::embedded::offers_dev_tokens(&mongo));
+    let jwks = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/auth/tests/fixtures/jwks.json"
+    );
+    let data = tempfile::tempdir().unwrap();
+    let app = TestApp::spawn_with(data, |o| o.jwks = Some(jwks.to_string())).await;
+    let (status, _) = dev_token(&app, None).await;
+    assert_eq!(status, 404);
+    app.stop().await;
+}
