@@ -154,3 +154,45 @@ async fn dev_tokens_are_offered_only_in_embedded_mode() {
     assert_eq!(status, 404);
     app.stop().await;
 }
+
+/// Finding 4: custom maintenance items are capped per vehicle, so the schedule event that carries them
+/// all stays far below the bus's size limit (the relay side is held by vwc-store's `tests/relay.rs`).
+#[tokio::test]
+async fn a_vehicle_takes_at_most_fifty_custom_maintenance_tasks() {
+    let app = TestApp::spawn().await;
+    let token = app.token("org_a", &[Role::Owner]);
+    let vehicle = app.register(&token, &vin(21)).await;
+    let put = |task: String| {
+        let (app, token, vehicle) = (&app, &token, &vehicle);
+        async move {
+            body(
+                app.http
+                    .put(app.url(&format!("/v1/vehicles/{vehicle}/maintenance/{task}")))
+                    .bearer_auth(token)
+                    .json(&json!({"title": format!("Custom {task}"), "intervalMonths": 12}))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    // The schedule exists once the scheduler has consumed the registration.
+    vwc_testkit::eventually(
+        "the first custom task",
+        std::time::Duration::from_secs(10),
+        || async { (put("custom_0".into()).await.0 == 200).then_some(()) },
+    )
+    .await;
+    for i in 1..50 {
+        let (status, _, item) = put(format!("custom_{i}")).await;
+        assert_eq!(status, 200, "custom_{i}: {item}");
+    }
+    let (status, ct, problem) = put("custom_50".into()).await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(ct, "application/problem+json");
+    assert_eq!(problem["errors"][0]["field"], "task");
+    // Changing one it already has is still fine.
+    assert_eq!(put("custom_7".into()).await.0, 200);
+    app.stop().await;
+}

@@ -327,6 +327,30 @@ impl Outbox for SqliteDb {
         .await
     }
 
+    async fn dead_letter(
+        &self,
+        id: &OutboxId,
+        envelope: &Envelope,
+        consumer: &str,
+        reason: &str,
+    ) -> StoreResult<()> {
+        let seq: i64 =
+            id.0.parse()
+                .map_err(|_| StoreError::Other(format!("bad outbox id {:?}", id.0)))?;
+        let json = serde_json::to_string(envelope)?;
+        let (consumer, reason) = (consumer.to_string(), reason.to_string());
+        // One transaction: the row is either pending or a dead letter, never both or neither.
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO dead_letters (consumer, envelope, error, attempts, failed_at) VALUES (?1, ?2, ?3, 1, ?4)",
+                params![consumer, json, reason, chrono::Utc::now().to_rfc3339()],
+            )?;
+            conn.execute("DELETE FROM outbox WHERE seq = ?1", [seq])?;
+            Ok(())
+        })
+        .await
+    }
+
     fn wakeup(&self) -> Arc<Notify> {
         self.inner.outbox_wakeup.clone()
     }
