@@ -186,7 +186,7 @@ fn store_checks(stores: &Stores) -> Vec<Box<dyn ReadinessCheck>> {
 
 impl System {
     pub async fn start(opts: EmbeddedOptions) -> anyhow::Result<System> {
-        std::fs::create_dir_all(&opts.data_dir)
+        vwc_store::sqlite::create_private_dir(&opts.data_dir)
             .with_context(|| format!("creating the data dir {}", opts.data_dir.display()))?;
         let secret = vwc_auth::load_or_create_secret(opts.jwt_secret.as_deref(), &opts.data_dir)
             .context("loading the JWT secret")?;

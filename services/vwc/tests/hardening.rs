@@ -196,3 +196,34 @@ async fn a_vehicle_takes_at_most_fifty_custom_maintenance_tasks() {
     assert_eq!(put("custom_7".into()).await.0, 200);
     app.stop().await;
 }
+
+/// Finding 7: the data dir is 0700 and every file in it 0600 (the databases hold dealer and outbound
+/// webhook secrets); a `jwt.secret` other users can read stops the start.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_dir_and_its_files_are_private_and_an_open_secret_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(parent.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let data = parent.path().join("data");
+    let opts = vwc::testing::test_options(&data);
+    let system = vwc::embedded::System::start(opts).await.unwrap();
+    system.shutdown().await;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700, "data dir");
+    let mut files = 0;
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            files += 1;
+            assert_eq!(mode(&path), 0o600, "{}", path.display());
+        }
+    }
+    assert!(files >= 5, "jwt.secret and the service databases: {files}");
+
+    let secret = data.join(vwc_auth::SECRET_FILE_NAME);
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let refused = vwc::embedded::System::start(vwc::testing::test_options(&data)).await;
+    let err = refused.err().expect("an open jwt.secret is refused");
+    assert!(format!("{err:#}").contains("chmod 600"), "{err:#}");
+}

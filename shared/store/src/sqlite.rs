@@ -74,9 +74,11 @@ impl SqliteDb {
     /// migrations in order, tracked by `PRAGMA user_version`.
     pub fn open(path: &Path, migrations: &[&str]) -> StoreResult<SqliteDb> {
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
+            create_private_dir(parent)
                 .map_err(|e| StoreError::Other(format!("creating {}: {e}", parent.display())))?;
         }
+        make_private_file(path)
+            .map_err(|e| StoreError::Other(format!("protecting {}: {e}", path.display())))?;
         let mut conn = open_connection(path)?;
         migrate(&mut conn, migrations)?;
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
@@ -162,6 +164,60 @@ impl SqliteDb {
         .await
         .map_err(|e| StoreError::Other(format!("reader task failed: {e}")))?
     }
+}
+
+/// Creates `dir` (and its parents) readable by this user only (0700 on Unix): the databases in it hold
+/// dealer and outbound webhook secrets. An existing directory is left as it is, with a warning when other
+/// users can read it.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            tracing::warn!(dir = %dir.display(), mode = format!("{:o}", mode & 0o777), "the data directory is open to other users; chmod 700 it");
+        }
+    }
+    Ok(())
+}
+
+/// Creates the database file empty with mode 0600 before SQLite opens it (SQLite gives its `-wal` and
+/// `-shm` files the database file's mode), or takes an existing one back to 0600.
+fn make_private_file(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                for file in [
+                    path.to_path_buf(),
+                    PathBuf::from(format!("{}-wal", path.display())),
+                    PathBuf::from(format!("{}-shm", path.display())),
+                ] {
+                    if let Ok(meta) = std::fs::metadata(&file)
+                        && meta.permissions().mode() & 0o077 != 0
+                    {
+                        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+                    }
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 fn migrate(conn: &mut Connection, migrations: &[&str]) -> StoreResult<()> {
