@@ -174,9 +174,7 @@ impl IngestionStore for SqliteIngestionStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        self.db
-            .read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
-            .await
+        self.db.ping().await
     }
 }
 

@@ -470,9 +470,7 @@ impl SchedulerStore for SqliteSchedulerStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        self.db
-            .read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
-            .await
+        self.db.ping().await
     }
 }
 

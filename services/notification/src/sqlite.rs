@@ -627,9 +627,7 @@ impl NotificationStore for SqliteNotificationStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        self.db
-            .read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
-            .await
+        self.db.ping().await
     }
 
     fn deliveries_wakeup(&self) -> Arc<Notify> {

@@ -227,3 +227,36 @@ async fn the_data_dir_and_its_files_are_private_and_an_open_secret_is_refused() 
     let err = refused.err().expect("an open jwt.secret is refused");
     assert!(format!("{err:#}").contains("chmod 600"), "{err:#}");
 }
+
+/// Finding 10: `/readyz` goes through each SQLite writer, so a writer that cannot write makes the
+/// system unready (the panic containment itself is held by vwc-store's unit tests).
+#[tokio::test]
+async fn readyz_reports_a_sqlite_writer_that_cannot_write() {
+    let app = TestApp::spawn().await;
+    assert_eq!(
+        app.http
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let lock = rusqlite::Connection::open(app.data_dir.path().join("ingestion.db")).unwrap();
+    lock.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let (status, _, report) = body(app.http.get(app.url("/readyz")).send().await.unwrap()).await;
+    assert_eq!(status, 503, "{report}");
+    assert_eq!(report["checks"]["ingestion"], "unavailable", "{report}");
+    assert_eq!(report["checks"]["edge"], "ok", "{report}");
+    lock.execute_batch("COMMIT").unwrap();
+    vwc_testkit::eventually(
+        "ready again once the writer can write",
+        std::time::Duration::from_secs(20),
+        || async {
+            let r = app.http.get(app.url("/readyz")).send().await.ok()?;
+            (r.status() == 200).then_some(())
+        },
+    )
+    .await;
+    app.stop().await;
+}
