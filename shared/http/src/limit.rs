@@ -47,6 +47,39 @@ impl RateLimiter {
         Ok(Some(RateLimiter::new(rate, burst)))
     }
 
+    /// Whether `key` has a token now, without taking it (or how long until it will).
+    pub fn peek(&self, key: &str, now: Instant) -> Result<(), Duration> {
+        let buckets = self.buckets.lock().unwrap();
+        let Some((tokens, last)) = buckets.get(key) else {
+            return Ok(());
+        };
+        let refilled =
+            (*tokens + now.duration_since(*last).as_secs_f64() * self.rate).min(self.burst);
+        if refilled >= 1.0 {
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - refilled) / self.rate))
+        }
+    }
+
+    /// Forgets buckets that are full again, so keys seen once (source addresses) do not pile up.
+    pub fn forget_idle(&self, now: Instant) {
+        let full_after = self.burst / self.rate;
+        self.buckets
+            .lock()
+            .unwrap()
+            .retain(|_, (_, last)| now.duration_since(*last).as_secs_f64() < full_after);
+    }
+
+    /// Keys with a bucket.
+    pub fn len(&self) -> usize {
+        self.buckets.lock().unwrap().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Takes one token for `org`, or says how long until one is available.
     pub fn check(&self, org: &str, now: Instant) -> Result<(), Duration> {
         let mut buckets = self.buckets.lock().unwrap();
