@@ -420,17 +420,20 @@ impl NotificationStore for SqliteNotificationStore {
         now: DateTime<Utc>,
         limit: usize,
         lease: chrono::TimeDelta,
+        skip_orgs: &[String],
     ) -> StoreResult<Vec<ClaimedDelivery>> {
+        let skip = serde_json::to_string(skip_orgs)?;
         self.db
             .write(move |conn| {
                 let due: Vec<DeliveryRow> = conn
                     .prepare_cached(&format!(
                         "SELECT {DELIVERY_COLUMNS} FROM deliveries
                          WHERE status = 'pending' AND next_attempt_at <= ?1
+                           AND org_id NOT IN (SELECT value FROM json_each(?3))
                          ORDER BY next_attempt_at, id LIMIT ?2"
                     ))?
                     .query_map(
-                        params![ts(&now), i64::try_from(limit).unwrap_or(i64::MAX)],
+                        params![ts(&now), i64::try_from(limit).unwrap_or(i64::MAX), skip],
                         delivery_row,
                     )?
                     .collect::<Result<_, _>>()?;
