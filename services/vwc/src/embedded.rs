@@ -510,7 +510,12 @@ pub fn build_router(
                     .get::<axum::extract::MatchedPath>()
                     .map(|p| p.as_str().to_string())
                     .unwrap_or_else(|| req.uri().path().to_string());
-                tracing::info_span!("http", method = %req.method(), route = %route, trace_id = tracing::field::Empty)
+                let span = tracing::info_span!("http", method = %req.method(), route = %route, trace_id = tracing::field::Empty);
+                vwc_telemetry::continue_trace(
+                    &span,
+                    req.headers().get("traceparent").and_then(|v| v.to_str().ok()),
+                );
+                span
             }),
         )
 }
