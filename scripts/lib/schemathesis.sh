@@ -66,6 +66,8 @@ schemathesis_main() {
 
     echo "schemathesis: seed $SEED, $EXAMPLES examples an operation, against $base (seeded)"
     local status=0
+    # schemathesis keeps its state (.schemathesis/) in the working directory: keep it out of the tree.
+    cd "$work"
     timeout 110 "$VENV/bin/st" "${common[@]}" --checks all --exclude-checks positive_data_acceptance \
         --report junit --report-junit-path "$work/junit.xml" >"$work/gate.txt" 2>&1 || status=$?
     sed -n '/SUMMARY/,$p' "$work/gate.txt"
@@ -88,6 +90,7 @@ schemathesis_main() {
     echo "schemathesis: schema-valid requests rejected (see docs/reliability.md):"
     grep -oE '"field":"[^"]*","message":"[^"]{0,60}|"detail":"the Idempotency-Key[^"]*' "$work/accept.txt" |
         sort | uniq -c | sed 's/^/    /' || true
+    cd "$REPO"
     rm -rf "$work"
 }
 
