@@ -6,6 +6,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// Largest serialised envelope any bus is asked to carry. EventBridge takes 256 KiB an entry (Source +
+/// DetailType + Detail) and SQS 256 KiB a message, with EventBridge's own wrapper around the detail; 200 KiB
+/// leaves room for both, and every event the services build stays far below it.
+pub const MAX_ENVELOPE_BYTES: usize = 200 * 1024;
+
 /// Every integration event type the services exchange. `contracts/routes.json` routes them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub enum EventType {

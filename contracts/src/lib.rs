@@ -10,7 +10,7 @@ pub mod schemas;
 pub mod validation;
 pub mod vehicle;
 
-pub use envelope::{Envelope, EventType};
+pub use envelope::{Envelope, EventType, MAX_ENVELOPE_BYTES};
 pub use routes::Routes;
 pub use validation::FieldError;
 pub use vehicle::*;

@@ -150,7 +150,15 @@ fn permission_for(kind: EventKind) -> Permission {
     }
 }
 
-fn idempotency_key(headers: &HeaderMap, body: &[u8]) -> Result<Option<IdempotencyKey>, ApiError> {
+/// The `Idempotency-Key` of a request with its fingerprint: the method, the route with its parameters and
+/// the body, so the same key sent for another request (another vehicle, say) is told apart and refused.
+fn idempotency_key(
+    headers: &HeaderMap,
+    method: &str,
+    route: &str,
+    params: &[&str],
+    body: &[u8],
+) -> Result<Option<IdempotencyKey>, ApiError> {
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);
     };
@@ -164,8 +172,23 @@ fn idempotency_key(headers: &HeaderMap, body: &[u8]) -> Result<Option<Idempotenc
         })?;
     Ok(Some(IdempotencyKey {
         key: key.to_string(),
-        request_hash: format!("{:x}", Sha256::digest(body)),
+        request_hash: request_fingerprint(method, route, params, body),
     }))
+}
+
+/// SHA-256 over the method, the route template, each parameter and the body, each part length-prefixed so
+/// no two different requests share the input.
+fn request_fingerprint(method: &str, route: &str, params: &[&str], body: &[u8]) -> String {
+    let mut hash = Sha256::new();
+    for part in [method.as_bytes(), route.as_bytes()]
+        .into_iter()
+        .chain(params.iter().map(|p| p.as_bytes()))
+        .chain([body])
+    {
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part);
+    }
+    format!("{:x}", hash.finalize())
 }
 
 /// Record a timeline event
@@ -219,7 +242,13 @@ async fn record_event(
     if !auth.0.can(Permission::RecordAnyEvent) {
         auth.require(Permission::RecordServiceEvent)?;
     }
-    let key = idempotency_key(&headers, &body)?;
+    let key = idempotency_key(
+        &headers,
+        "POST",
+        "/v1/vehicles/{id}/events",
+        &[&vehicle_id],
+        &body,
+    )?;
     let new: NewVehicleEvent = parse_json(&headers, &body)?;
     auth.require(permission_for(new.kind))?;
     let recorded = state

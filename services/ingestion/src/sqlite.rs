@@ -174,9 +174,7 @@ impl IngestionStore for SqliteIngestionStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        self.db
-            .read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
-            .await
+        self.db.ping().await
     }
 }
 
@@ -191,8 +189,38 @@ impl Outbox for SqliteIngestionStore {
     async fn prune_sent(&self, before: chrono::DateTime<chrono::Utc>) -> StoreResult<u64> {
         self.db.prune_sent(before).await
     }
+    async fn dead_letter(
+        &self,
+        id: &OutboxId,
+        envelope: &Envelope,
+        consumer: &str,
+        reason: &str,
+    ) -> StoreResult<()> {
+        self.db.dead_letter(id, envelope, consumer, reason).await
+    }
 
     fn wakeup(&self) -> Arc<Notify> {
         self.db.wakeup()
+    }
+}
+
+/// Only the outbox relay puts dead letters here (events the bus refused for good); `vwc dlq list` shows them.
+#[async_trait]
+impl vwc_bus::DeadLetterStore for SqliteIngestionStore {
+    async fn put_dead_letter(
+        &self,
+        consumer: &str,
+        envelope: &Envelope,
+        error: &str,
+        attempts: u32,
+    ) -> Result<(), vwc_bus::BoxError> {
+        vwc_bus::DeadLetterStore::put_dead_letter(&self.db, consumer, envelope, error, attempts)
+            .await
+    }
+    async fn list_dead_letters(&self) -> Result<Vec<vwc_bus::DeadLetter>, vwc_bus::BoxError> {
+        vwc_bus::DeadLetterStore::list_dead_letters(&self.db).await
+    }
+    async fn mark_replayed(&self, id: i64) -> Result<(), vwc_bus::BoxError> {
+        vwc_bus::DeadLetterStore::mark_replayed(&self.db, id).await
     }
 }

@@ -9,6 +9,7 @@ use vwc_contracts::maintenance::MaintenanceItemView;
 use vwc_contracts::{FieldError, Vehicle, VehicleEvent, is_task_code};
 use vwc_store::StoreError;
 
+use crate::due::ItemSettings;
 use crate::plan::{Plan, plan};
 use crate::schedule::{
     Evaluation, ItemChange, TimelineFact, VehicleRecord, current_settings, evaluate_vehicle,
@@ -124,6 +125,10 @@ pub async fn update_vehicle<E>(
     }
     Err(UpdateError::Contention(vehicle_id.to_string()))
 }
+
+/// Custom (non-catalogue) tasks one vehicle may have. Every item travels in the vehicle's
+/// `MaintenanceScheduleUpdated` event; this keeps that event far below the bus's size limit.
+pub const MAX_CUSTOM_TASKS: usize = 50;
 
 /// Why `PUT /v1/vehicles/{id}/maintenance/{task}` was refused.
 #[derive(Debug, thiserror::Error)]
@@ -276,7 +281,22 @@ impl Scheduler {
                 let current = match current_settings(vehicle.unit, &state.settings, task) {
                     Some(current) => current,
                     // A task outside the catalogue is created by naming it.
-                    None if matches!(change.title, Some(Some(_))) => ItemChange::blank(task),
+                    None if matches!(change.title, Some(Some(_))) => {
+                        let custom = state
+                            .settings
+                            .iter()
+                            .filter(|s| ItemSettings::default_for(&s.task, vehicle.unit).is_none())
+                            .count();
+                        if custom >= MAX_CUSTOM_TASKS {
+                            return Err(ConfigureError::Invalid(vec![FieldError {
+                                field: "task".into(),
+                                message: format!(
+                                    "a vehicle has at most {MAX_CUSTOM_TASKS} custom maintenance tasks"
+                                ),
+                            }]));
+                        }
+                        ItemChange::blank(task)
+                    }
                     None => return Err(ConfigureError::TaskNotFound),
                 };
                 let next = change.apply_to(&current);

@@ -470,9 +470,7 @@ impl SchedulerStore for SqliteSchedulerStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        self.db
-            .read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
-            .await
+        self.db.ping().await
     }
 }
 
@@ -486,6 +484,15 @@ impl Outbox for SqliteSchedulerStore {
     }
     async fn prune_sent(&self, before: chrono::DateTime<chrono::Utc>) -> StoreResult<u64> {
         self.db.prune_sent(before).await
+    }
+    async fn dead_letter(
+        &self,
+        id: &OutboxId,
+        envelope: &Envelope,
+        consumer: &str,
+        reason: &str,
+    ) -> StoreResult<()> {
+        self.db.dead_letter(id, envelope, consumer, reason).await
     }
 
     fn wakeup(&self) -> Arc<Notify> {

@@ -439,6 +439,7 @@ impl NotificationStore for MongoNotificationStore {
         now: DateTime<Utc>,
         limit: usize,
         lease: chrono::TimeDelta,
+        skip_orgs: &[String],
     ) -> StoreResult<Vec<ClaimedDelivery>> {
         let until = ts(&(now + lease));
         let mut claimed = Vec::new();
@@ -450,7 +451,8 @@ impl NotificationStore for MongoNotificationStore {
                 .collection(DELIVERIES)
                 .find_one_and_update(
                     doc! { "status": DeliveryStatus::Pending.as_str(),
-                    "next_attempt_at": { "$lte": ts(&now) } },
+                    "next_attempt_at": { "$lte": ts(&now) },
+                    "org_id": { "$nin": skip_orgs } },
                     doc! { "$set": { "next_attempt_at": &until, "lease_token": &token } },
                 )
                 .sort(doc! { "next_attempt_at": 1, "_id": 1 })
@@ -577,6 +579,15 @@ impl Outbox for MongoNotificationStore {
     }
     async fn prune_sent(&self, before: chrono::DateTime<chrono::Utc>) -> StoreResult<u64> {
         self.db.prune_sent(before).await
+    }
+    async fn dead_letter(
+        &self,
+        id: &OutboxId,
+        envelope: &Envelope,
+        consumer: &str,
+        reason: &str,
+    ) -> StoreResult<()> {
+        self.db.dead_letter(id, envelope, consumer, reason).await
     }
 
     fn wakeup(&self) -> Arc<Notify> {

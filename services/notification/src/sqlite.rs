@@ -420,17 +420,20 @@ impl NotificationStore for SqliteNotificationStore {
         now: DateTime<Utc>,
         limit: usize,
         lease: chrono::TimeDelta,
+        skip_orgs: &[String],
     ) -> StoreResult<Vec<ClaimedDelivery>> {
+        let skip = serde_json::to_string(skip_orgs)?;
         self.db
             .write(move |conn| {
                 let due: Vec<DeliveryRow> = conn
                     .prepare_cached(&format!(
                         "SELECT {DELIVERY_COLUMNS} FROM deliveries
                          WHERE status = 'pending' AND next_attempt_at <= ?1
+                           AND org_id NOT IN (SELECT value FROM json_each(?3))
                          ORDER BY next_attempt_at, id LIMIT ?2"
                     ))?
                     .query_map(
-                        params![ts(&now), i64::try_from(limit).unwrap_or(i64::MAX)],
+                        params![ts(&now), i64::try_from(limit).unwrap_or(i64::MAX), skip],
                         delivery_row,
                     )?
                     .collect::<Result<_, _>>()?;
@@ -627,9 +630,7 @@ impl NotificationStore for SqliteNotificationStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        self.db
-            .read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
-            .await
+        self.db.ping().await
     }
 
     fn deliveries_wakeup(&self) -> Arc<Notify> {
@@ -647,6 +648,15 @@ impl Outbox for SqliteNotificationStore {
     }
     async fn prune_sent(&self, before: chrono::DateTime<chrono::Utc>) -> StoreResult<u64> {
         self.db.prune_sent(before).await
+    }
+    async fn dead_letter(
+        &self,
+        id: &OutboxId,
+        envelope: &Envelope,
+        consumer: &str,
+        reason: &str,
+    ) -> StoreResult<()> {
+        self.db.dead_letter(id, envelope, consumer, reason).await
     }
 
     fn wakeup(&self) -> Arc<Notify> {

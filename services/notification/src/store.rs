@@ -248,13 +248,15 @@ pub trait NotificationStore: Outbox + DeadLetterStore + Send + Sync {
         new: &NewNotification,
     ) -> StoreResult<bool>;
 
-    /// Leases up to `limit` pending deliveries due at `now`, earliest first: each is pushed to
-    /// `now + lease` so no other worker takes it meanwhile.
+    /// Leases up to `limit` pending deliveries due at `now`, earliest first, none of an organisation in
+    /// `skip_orgs` (those already have as many in flight as they may): each is pushed to `now + lease` so
+    /// no other worker takes it meanwhile.
     async fn claim_due_deliveries(
         &self,
         now: DateTime<Utc>,
         limit: usize,
         lease: chrono::TimeDelta,
+        skip_orgs: &[String],
     ) -> StoreResult<Vec<ClaimedDelivery>>;
 
     /// Applies what became of a claimed delivery (with its attempt record and event) in one

@@ -5,8 +5,14 @@
 //! Channels are read from the organisation's preferences at send time: a channel switched off meanwhile
 //! cancels its pending deliveries, a changed URL or address is used from then on, and quiet hours hold a
 //! delivery (retries included) until they end without counting an attempt.
+//!
+//! Fairness: the running worker keeps up to `batch` deliveries in flight and claims more as each one ends
+//! (a slow endpoint never holds up a whole round), with at most `per_org` in flight for one organisation
+//! and `per_host` for one destination host. An endpoint that accepts and never answers therefore ties up
+//! only its own slots; everyone else's deliveries go on.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::TimeDelta;
@@ -34,6 +40,12 @@ pub struct WorkerOptions {
     pub lease: Duration,
     /// Longest sleep between rounds when nothing wakes the worker.
     pub poll_every: Duration,
+    /// Deliveries of one organisation in flight at once.
+    pub per_org: usize,
+    /// Webhook deliveries to one host (`host:port`) in flight at once, whatever their organisation.
+    pub per_host: usize,
+    /// How long a delivery waits when its organisation or host is busy (no attempt is counted).
+    pub busy_defer: Duration,
 }
 
 impl Default for WorkerOptions {
@@ -42,8 +54,68 @@ impl Default for WorkerOptions {
             batch: 32,
             lease: Duration::from_secs(120),
             poll_every: Duration::from_secs(1),
+            per_org: 4,
+            per_host: 8,
+            busy_defer: Duration::from_secs(1),
         }
     }
+}
+
+/// In-flight counts by key (organisation, host); a [`Slot`] gives its place back when dropped.
+#[derive(Default)]
+struct InFlight(Arc<Mutex<HashMap<String, usize>>>);
+
+struct Slot {
+    counts: Arc<Mutex<HashMap<String, usize>>>,
+    key: String,
+}
+
+impl InFlight {
+    fn try_take(&self, key: &str, limit: usize) -> Option<Slot> {
+        let mut counts = self.0.lock().unwrap();
+        let n = counts.entry(key.to_string()).or_default();
+        if *n >= limit {
+            return None;
+        }
+        *n += 1;
+        Some(Slot {
+            counts: self.0.clone(),
+            key: key.to_string(),
+        })
+    }
+
+    fn at_limit(&self, limit: usize) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, n)| **n >= limit)
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut counts = self.counts.lock().unwrap();
+        if let Some(n) = counts.get_mut(&self.key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                counts.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// `host:port` of a webhook URL (the whole text when it does not parse).
+fn host_of(url: &str) -> String {
+    reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| {
+            let host = u.host_str()?.to_ascii_lowercase();
+            Some(format!("{host}:{}", u.port_or_known_default().unwrap_or(0)))
+        })
+        .unwrap_or_else(|| url.to_string())
 }
 
 /// What one round did.
@@ -69,6 +141,8 @@ pub struct DeliveryWorker {
     clock: Arc<dyn Clock>,
     policy: RetryPolicy,
     options: WorkerOptions,
+    orgs: InFlight,
+    hosts: InFlight,
 }
 
 impl DeliveryWorker {
@@ -82,6 +156,8 @@ impl DeliveryWorker {
             clock: Arc::new(SystemClock),
             policy: RetryPolicy::default(),
             options: WorkerOptions::default(),
+            orgs: InFlight::default(),
+            hosts: InFlight::default(),
         }
     }
 
@@ -116,7 +192,7 @@ impl DeliveryWorker {
         let lease = TimeDelta::from_std(self.options.lease).unwrap_or(TimeDelta::MAX);
         let claimed = self
             .store
-            .claim_due_deliveries(self.clock.now(), self.options.batch, lease)
+            .claim_due_deliveries(self.clock.now(), self.options.batch, lease, &[])
             .await?;
         let mut summary = RoundSummary {
             claimed: claimed.len(),
@@ -143,24 +219,61 @@ impl DeliveryWorker {
         Ok(summary)
     }
 
-    /// Runs rounds until `shutdown` turns true: at once when woken by new deliveries, else when the
-    /// next delivery is due, at least every `poll_every`.
+    /// Runs until `shutdown` turns true, keeping up to `batch` deliveries in flight: claims more at once
+    /// when one ends or new deliveries wake it, else when the next one is due, at least every
+    /// `poll_every`. Organisations at their `per_org` limit are not claimed for.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let wakeup = self.store.deliveries_wakeup();
+        let lease = TimeDelta::from_std(self.options.lease).unwrap_or(TimeDelta::MAX);
+        let mut in_flight = tokio::task::JoinSet::new();
         loop {
             if *shutdown.borrow() {
                 return;
             }
-            match self.run_once().await {
-                // A full batch: more may be due already.
-                Ok(s) if s.claimed == self.options.batch && s.errors == 0 => continue,
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, "delivery worker: claiming due deliveries failed")
+            let free = self.options.batch.saturating_sub(in_flight.len());
+            let mut more_due = false;
+            if free > 0 {
+                let busy = self.orgs.at_limit(self.options.per_org);
+                let now = self.clock.now();
+                match self
+                    .store
+                    .claim_due_deliveries(now, free, lease, &busy)
+                    .await
+                {
+                    Ok(claimed) => {
+                        more_due = claimed.len() == free;
+                        for c in claimed {
+                            let Some(slot) =
+                                self.orgs.try_take(&c.delivery.org_id, self.options.per_org)
+                            else {
+                                // One claim brought more of an organisation than it may have in flight.
+                                self.defer(&c).await;
+                                continue;
+                            };
+                            let worker = self.clone();
+                            in_flight.spawn(async move {
+                                let _slot = slot;
+                                if let Err(e) = worker.deliver(c).await {
+                                    tracing::warn!(error = %e, "delivery: store access failed");
+                                }
+                            });
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "delivery worker: claiming due deliveries failed")
+                    }
                 }
+            }
+            if more_due && in_flight.len() < self.options.batch {
+                continue;
             }
             let wait = self.until_next_due().await;
             tokio::select! {
+                Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
+                    if let Err(e) = done {
+                        tracing::error!(error = %e, "a delivery task failed");
+                    }
+                }
                 _ = tokio::time::sleep(wait) => {}
                 _ = wakeup.notified() => {}
                 changed = shutdown.changed() => {
@@ -169,6 +282,19 @@ impl DeliveryWorker {
                     }
                 }
             }
+        }
+    }
+
+    /// Puts a claimed delivery back for `busy_defer`, without counting an attempt.
+    async fn defer(&self, claimed: &ClaimedDelivery) {
+        let until = self.clock.now()
+            + TimeDelta::from_std(self.options.busy_defer).unwrap_or(TimeDelta::seconds(1));
+        if let Err(e) = self
+            .store
+            .settle(&claimed.lease, &Settlement::Held { until })
+            .await
+        {
+            tracing::warn!(error = %e, "deferring a delivery failed; it is retried when its lease ends");
         }
     }
 
@@ -229,6 +355,15 @@ impl DeliveryWorker {
         let result = match delivery.channel {
             Channel::Webhook => match preferences.and_then(|s| s.webhook_secret.as_ref()) {
                 Some(secret) => {
+                    // A host with its share in flight already: try again shortly, counting no attempt.
+                    let Some(_host_slot) = self
+                        .hosts
+                        .try_take(&host_of(&target), self.options.per_host)
+                    else {
+                        let defer = TimeDelta::from_std(self.options.busy_defer)
+                            .unwrap_or(TimeDelta::seconds(1));
+                        return Settlement::Held { until: now + defer };
+                    };
                     let body = webhook_payload(notification);
                     let hook = SignedWebhook {
                         url: &target,

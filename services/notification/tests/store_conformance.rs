@@ -44,7 +44,10 @@ fn plan(
 }
 
 async fn claim(store: &dyn NotificationStore, now: DateTime<Utc>) -> Vec<ClaimedDelivery> {
-    store.claim_due_deliveries(now, 10, LEASE).await.unwrap()
+    store
+        .claim_due_deliveries(now, 10, LEASE, &[])
+        .await
+        .unwrap()
 }
 
 fn attempt(

@@ -536,6 +536,13 @@ pub async fn replay(system: &System, only: Option<&str>) -> anyhow::Result<(usiz
             if !wanted {
                 continue;
             }
+            if vwc_store::relay::is_relay_dead_letter(&d.consumer) {
+                eprintln!(
+                    "{consumer}:{} was refused for good by the bus ({}); it cannot be replayed",
+                    d.id, d.error
+                );
+                continue;
+            }
             match system.bus.deliver_now(consumer, &d.envelope).await {
                 Ok(()) => {
                     store

@@ -186,7 +186,7 @@ fn store_checks(stores: &Stores) -> Vec<Box<dyn ReadinessCheck>> {
 
 impl System {
     pub async fn start(opts: EmbeddedOptions) -> anyhow::Result<System> {
-        std::fs::create_dir_all(&opts.data_dir)
+        vwc_store::sqlite::create_private_dir(&opts.data_dir)
             .with_context(|| format!("creating the data dir {}", opts.data_dir.display()))?;
         let secret = vwc_auth::load_or_create_secret(opts.jwt_secret.as_deref(), &opts.data_dir)
             .context("loading the JWT secret")?;
@@ -330,7 +330,7 @@ impl System {
                 .transpose()
                 .context("the CORS origin is not a valid header value")?,
             request_timeout: opts.request_timeout,
-            dev_tokens: opts.jwks.is_none().then(|| keys.clone()),
+            dev_tokens: offers_dev_tokens(&opts).then(|| keys.clone()),
         };
         let router = build_router(
             &stores,
@@ -389,6 +389,12 @@ impl System {
         self.shutdown().await;
         Ok(())
     }
+}
+
+/// `POST /v1/auth/dev-token` mints a token for any organisation: it exists only in embedded mode (the
+/// in-process bus, SQLite files, the embedded HS256 keys), never when the process is part of a deployment.
+pub fn offers_dev_tokens(opts: &EmbeddedOptions) -> bool {
+    opts.jwks.is_none() && opts.bus == BusChoice::InProcess && opts.store == StoreChoice::Sqlite
 }
 
 pub fn build_router(
@@ -452,14 +458,16 @@ pub fn build_router(
         .method_not_allowed_fallback(crate::routes::method_not_allowed);
     let router = match &http.rate_limiter {
         Some(limiter) => router.layer(axum::middleware::from_fn_with_state(
-            vwc_http::RateLimit {
-                verifier,
-                limiter: limiter.clone(),
-            },
+            limiter.clone(),
             vwc_http::rate_limit,
         )),
         None => router,
     };
+    // Outside the limiter: the token is verified once, and the limiter counts the verified organisation.
+    let router = router.layer(axum::middleware::from_fn_with_state(
+        verifier,
+        vwc_http::authenticate,
+    ));
     let router = match &http.cors_origin {
         Some(origin) => router.layer(
             tower_http::cors::CorsLayer::new()
@@ -502,7 +510,12 @@ pub fn build_router(
                     .get::<axum::extract::MatchedPath>()
                     .map(|p| p.as_str().to_string())
                     .unwrap_or_else(|| req.uri().path().to_string());
-                tracing::info_span!("http", method = %req.method(), route = %route, trace_id = tracing::field::Empty)
+                let span = tracing::info_span!("http", method = %req.method(), route = %route, trace_id = tracing::field::Empty);
+                vwc_telemetry::continue_trace(
+                    &span,
+                    req.headers().get("traceparent").and_then(|v| v.to_str().ok()),
+                );
+                span
             }),
         )
 }

@@ -239,7 +239,12 @@ async fn dev_token(
         .await
         .map_err(|_| ApiError::PayloadTooLarge)?;
     let req: DevTokenRequest = vwc_http::parse_json(&headers, &body)?;
-    if !peer.is_some_and(|p| p.ip().is_loopback()) {
+    // The peer address alone is not enough: a page elsewhere can rebind its own name to 127.0.0.1 and
+    // reach this listener from the user's browser, but its `Host` then names that page, not this machine.
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok());
+    if !peer.is_some_and(|p| p.ip().is_loopback()) || !host.is_some_and(is_loopback_host) {
         return Err(ApiError::Forbidden(
             "dev tokens are issued only to callers on this machine".into(),
         ));
@@ -265,4 +270,65 @@ async fn dev_token(
     let (token, expires_at) =
         keys.issue(&req.sub, &req.org, &req.roles, chrono::Duration::hours(12));
     Ok(axum::Json(DevToken { token, expires_at }).into_response())
+}
+
+/// `localhost`, a loopback address (`127.0.0.0/8`, `[::1]`), with or without a port.
+pub fn is_loopback_host(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((inside, tail)) if tail.is_empty() || is_port(tail) => inside,
+            _ => return false,
+        }
+    } else {
+        match host.rsplit_once(':') {
+            Some((name, port)) if is_port(&format!(":{port}")) => name,
+            Some(_) => return false,
+            None => host,
+        }
+    };
+    if name.eq_ignore_ascii_case("localhost") || name.eq_ignore_ascii_case("localhost.") {
+        return true;
+    }
+    name.parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
+}
+
+fn is_port(tail: &str) -> bool {
+    tail.strip_prefix(':')
+        .is_some_and(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_host;
+
+    #[test]
+    fn only_loopback_names_and_addresses_are_loopback_hosts() {
+        for ok in [
+            "localhost",
+            "LOCALHOST:8080",
+            "127.0.0.1",
+            "127.0.0.1:3000",
+            "127.1.2.3",
+            "[::1]",
+            "[::1]:80",
+        ] {
+            assert!(is_loopback_host(ok), "{ok}");
+        }
+        for bad in [
+            "evil.example",
+            "evil.example:8080",
+            "localhost.evil.example",
+            "127.0.0.1.nip.io",
+            "0.0.0.0",
+            "[::1]x",
+            "::1",
+            "10.0.0.1:80",
+            "localhost:",
+            "localhost:80:80",
+            "",
+        ] {
+            assert!(!is_loopback_host(bad), "{bad}");
+        }
+    }
 }

@@ -93,6 +93,11 @@ impl Stores {
     /// Dead-letter tables by consumer name.
     pub fn dead_letters(&self) -> Vec<(&'static str, Arc<dyn DeadLetterStore>)> {
         vec![
+            // Only events the bus refused for good (the outbox relay's dead letters).
+            (
+                "ingestion",
+                self.ingestion.clone() as Arc<dyn DeadLetterStore>,
+            ),
             (
                 vwc_edge::CONSUMER,
                 self.edge.clone() as Arc<dyn DeadLetterStore>,

@@ -172,6 +172,16 @@ impl TestApp {
         body["event"]["id"].as_str().expect("id").to_string()
     }
 
+    /// How many events the timeline of `vehicle` (first page, up to 200) has now, asserting at most `max`.
+    pub async fn timeline_of_len_at_most(&self, token: &str, vehicle: &str, max: usize) -> usize {
+        let body = self
+            .get_ok(token, &format!("/v1/vehicles/{vehicle}/events?limit=200"))
+            .await;
+        let n = body["items"].as_array().map_or(0, Vec::len);
+        assert!(n <= max, "{n} events, more than {max}");
+        n
+    }
+
     /// Waits until the timeline of `vehicle` (first page, up to 200) has `n` events; returns them.
     pub async fn timeline_of_len(
         &self,

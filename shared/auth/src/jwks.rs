@@ -1,5 +1,8 @@
 //! AWS mode: tokens signed by an external issuer and verified against its JWKS, RS256 or ES256 only.
 //! Keys are cached for 10 minutes; a token naming an unknown `kid` triggers at most one refetch per 30 s.
+//! A fetch never holds the key cache: one request fetches (single flight) while the others go on with the
+//! keys they have, and only requests that have no usable key wait for it. The URL must be `https`, except
+//! on a loopback host.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -29,8 +32,10 @@ pub struct JwksVerifier {
     audience: String,
     cache_ttl: Duration,
     refetch_interval: Duration,
-    // Held across a fetch on purpose: concurrent requests wait for one fetch instead of each starting one.
-    state: tokio::sync::Mutex<KeyState>,
+    /// The cached keys; held only for a moment, never across a fetch.
+    state: std::sync::RwLock<KeyState>,
+    /// Held by the one request fetching; requests that need the new keys wait on it instead of fetching too.
+    in_flight: tokio::sync::Mutex<()>,
 }
 
 enum Source {
@@ -89,13 +94,11 @@ impl JwksVerifier {
         audience: impl Into<String>,
     ) -> Result<JwksVerifier, AuthError> {
         let url = url.into();
-        if !(url.starts_with("https://") || url.starts_with("http://")) {
-            return Err(AuthError::KeysUnavailable(format!(
-                "JWKS URL {url:?} is not http(s)"
-            )));
-        }
+        let loopback = check_jwks_url(&url)?;
         let client = reqwest::Client::builder()
             .timeout(FETCH_TIMEOUT)
+            // No redirect may take the fetch off https.
+            .https_only(!loopback)
             .build()
             .map_err(|err| AuthError::KeysUnavailable(format!("HTTP client: {err}")))?;
         Ok(JwksVerifier::new(
@@ -154,9 +157,21 @@ impl JwksVerifier {
 
     /// Fetches the key set now (e.g. at start-up or from a readiness check); returns how many keys it holds.
     pub async fn refresh(&self) -> Result<usize, AuthError> {
-        let mut state = self.state.lock().await;
-        self.reload(&mut state, Instant::now()).await?;
-        Ok(state.keys.len())
+        let _flight = self.in_flight.lock().await;
+        self.reload(Instant::now()).await?;
+        Ok(self.read_state().keys.len())
+    }
+
+    fn read_state(&self) -> std::sync::RwLockReadGuard<'_, KeyState> {
+        self.state
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write_state(&self) -> std::sync::RwLockWriteGuard<'_, KeyState> {
+        self.state
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn new(source: Source, issuer: String, audience: String, state: KeyState) -> JwksVerifier {
@@ -166,7 +181,8 @@ impl JwksVerifier {
             audience,
             cache_ttl: DEFAULT_CACHE_TTL,
             refetch_interval: DEFAULT_REFETCH_INTERVAL,
-            state: tokio::sync::Mutex::new(state),
+            state: std::sync::RwLock::new(state),
+            in_flight: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -204,67 +220,145 @@ impl JwksVerifier {
         kid: Option<&str>,
         now: Instant,
     ) -> Result<Arc<VerificationKey>, AuthError> {
-        let mut state = self.state.lock().await;
         let reloadable = !matches!(self.source, Source::Fixed);
-        let retry_interval = if state.keys.is_empty() {
-            self.refetch_interval.min(EMPTY_RETRY_INTERVAL)
-        } else {
-            self.refetch_interval
-        };
-        if reloadable
-            && state.is_stale(now, self.cache_ttl)
-            && state.may_attempt(now, retry_interval)
-            && let Err(err) = self.reload(&mut state, now).await
-        {
-            if state.keys.is_empty() {
-                return Err(err);
+        if reloadable {
+            self.refresh_if_stale(now).await?;
+        }
+        match self.lookup(kid) {
+            Lookup::Found(key) => return Ok(key),
+            Lookup::Refused(err) => return Err(err),
+            Lookup::UnknownKid => {}
+        }
+        let kid = kid.unwrap_or_default();
+        if reloadable {
+            // The issuer may have rotated: wait for a fetch already in flight, or make one (at most one per
+            // refetch interval), then look again.
+            let _flight = self.in_flight.lock().await;
+            if let Lookup::Found(key) = self.lookup(Some(kid)) {
+                return Ok(key);
             }
-            tracing::warn!(error = %err, "JWKS refresh failed; keeping the cached keys");
-        }
-        if state.keys.is_empty() {
-            return Err(AuthError::KeysUnavailable("no JWKS has loaded yet".into()));
-        }
-        let Some(kid) = kid else {
-            return match state.keys.as_slice() {
-                [only] => Ok(only.clone()),
-                _ => Err(AuthError::Invalid(
-                    "token has no kid and the JWKS holds several keys".into(),
-                )),
-            };
-        };
-        if let Some(key) = state.find(kid) {
-            return Ok(key);
-        }
-        if reloadable && state.may_attempt(now, self.refetch_interval) {
-            match self.reload(&mut state, now).await {
-                Ok(()) => {
-                    if let Some(key) = state.find(kid) {
-                        return Ok(key);
+            if self.read_state().may_attempt(now, self.refetch_interval) {
+                match self.reload(now).await {
+                    Ok(()) => {
+                        if let Lookup::Found(key) = self.lookup(Some(kid)) {
+                            return Ok(key);
+                        }
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "JWKS refetch for an unknown kid failed")
                     }
                 }
-                Err(err) => tracing::warn!(error = %err, "JWKS refetch for an unknown kid failed"),
             }
         }
         Err(AuthError::Invalid(format!("no key with kid {kid:?}")))
     }
 
-    async fn reload(&self, state: &mut KeyState, now: Instant) -> Result<(), AuthError> {
+    /// Refreshes keys past their TTL. With keys in hand, only the request that gets the flight fetches
+    /// (the others use the cached keys meanwhile); without any, every request waits for that one fetch.
+    async fn refresh_if_stale(&self, now: Instant) -> Result<(), AuthError> {
+        let due = |state: &KeyState| {
+            let retry_interval = if state.keys.is_empty() {
+                self.refetch_interval.min(EMPTY_RETRY_INTERVAL)
+            } else {
+                self.refetch_interval
+            };
+            state.is_stale(now, self.cache_ttl) && state.may_attempt(now, retry_interval)
+        };
+        let (needed, empty) = {
+            let state = self.read_state();
+            (due(&state), state.keys.is_empty())
+        };
+        if !needed {
+            return Ok(());
+        }
+        let _flight = if empty {
+            self.in_flight.lock().await
+        } else {
+            match self.in_flight.try_lock() {
+                Ok(flight) => flight,
+                Err(_) => return Ok(()),
+            }
+        };
+        // Another request may have fetched while this one waited.
+        if !due(&self.read_state()) {
+            return Ok(());
+        }
+        if let Err(err) = self.reload(now).await {
+            if self.read_state().keys.is_empty() {
+                return Err(err);
+            }
+            tracing::warn!(error = %err, "JWKS refresh failed; keeping the cached keys");
+        }
+        Ok(())
+    }
+
+    fn lookup(&self, kid: Option<&str>) -> Lookup {
+        let state = self.read_state();
+        if state.keys.is_empty() {
+            return Lookup::Refused(AuthError::KeysUnavailable("no JWKS has loaded yet".into()));
+        }
+        let Some(kid) = kid else {
+            return match state.keys.as_slice() {
+                [only] => Lookup::Found(only.clone()),
+                _ => Lookup::Refused(AuthError::Invalid(
+                    "token has no kid and the JWKS holds several keys".into(),
+                )),
+            };
+        };
+        match state.find(kid) {
+            Some(key) => Lookup::Found(key),
+            None => Lookup::UnknownKid,
+        }
+    }
+
+    /// Fetches and installs the key set; the caller holds `in_flight`. The cache is locked only to note
+    /// the attempt and to install the result, never across the fetch.
+    async fn reload(&self, now: Instant) -> Result<(), AuthError> {
         let json = match &self.source {
             Source::Fixed => return Ok(()),
             Source::Url { client, url } => {
-                state.attempted_at = Some(now);
+                self.write_state().attempted_at = Some(now);
                 fetch(client, url).await?
             }
             Source::File(path) => {
-                state.attempted_at = Some(now);
+                self.write_state().attempted_at = Some(now);
                 tokio::fs::read_to_string(path).await.map_err(|err| {
                     AuthError::KeysUnavailable(format!("reading {}: {err}", path.display()))
                 })?
             }
         };
-        state.keys = parse_jwks(&json).map_err(AuthError::KeysUnavailable)?;
+        let keys = parse_jwks(&json).map_err(AuthError::KeysUnavailable)?;
+        let mut state = self.write_state();
+        state.keys = keys;
         state.fetched_at = Some(now);
         Ok(())
+    }
+}
+
+enum Lookup {
+    Found(Arc<VerificationKey>),
+    UnknownKid,
+    Refused(AuthError),
+}
+
+/// `Ok(true)` for an `http://` URL on a loopback host, `Ok(false)` for `https://`; anything else is
+/// refused: keys fetched in clear text could be swapped by anyone on the path.
+fn check_jwks_url(url: &str) -> Result<bool, AuthError> {
+    let refuse = |why: &str| AuthError::KeysUnavailable(format!("JWKS URL {url:?} {why}"));
+    let parsed = reqwest::Url::parse(url).map_err(|_| refuse("is not a URL"))?;
+    let host = parsed.host_str().unwrap_or_default();
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match parsed.scheme() {
+        "https" => Ok(false),
+        "http" if loopback => Ok(true),
+        "http" => Err(refuse(
+            "must be https (http is accepted only on a loopback host)",
+        )),
+        _ => Err(refuse("is not https")),
     }
 }
 

@@ -1,5 +1,6 @@
 //! The embedded-mode HS256 key: taken from `VWC_JWT_SECRET`, else from `<data-dir>/jwt.secret`, else generated
-//! once into that file (mode 0600) so tokens stay valid across restarts.
+//! once into that file (mode 0600) so tokens stay valid across restarts. A file other users can read is
+//! refused.
 
 use std::fmt;
 use std::fs;
@@ -60,7 +61,11 @@ pub fn load_or_create_secret(env_value: Option<&str>, data_dir: &Path) -> io::Re
         Err(err) if err.kind() == io::ErrorKind::NotFound => {}
         Err(err) => return Err(err),
     }
-    fs::create_dir_all(data_dir)?;
+    let mut dir = fs::DirBuilder::new();
+    dir.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut dir, 0o700);
+    dir.create(data_dir)?;
 
     let mut key = vec![0u8; MIN_SECRET_BYTES];
     rand::rngs::OsRng.fill_bytes(&mut key);
@@ -105,11 +110,21 @@ fn write_private_file(path: &Path, content: &[u8]) -> io::Result<()> {
 }
 
 fn parse_secret_file(path: &Path, content: &str) -> io::Result<Secret> {
+    // Anyone who can read the key can mint a token for any organisation: refuse to use a key that has
+    // been open to other users rather than trust it.
     #[cfg(unix)]
-    if let Ok(metadata) = fs::metadata(path) {
+    {
         use std::os::unix::fs::PermissionsExt;
-        if metadata.permissions().mode() & 0o077 != 0 {
-            tracing::warn!(path = %path.display(), "JWT secret file is readable by other users; chmod 600 it");
+        let mode = fs::metadata(path)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!(
+                    "{} is open to other users (mode {:o}); chmod 600 it, or delete it to generate a new key",
+                    path.display(),
+                    mode & 0o777
+                ),
+            ));
         }
     }
     let bytes = STANDARD.decode(content.trim()).map_err(|err| {

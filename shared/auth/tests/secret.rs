@@ -81,6 +81,7 @@ fn corrupt_or_short_secret_file_is_an_error_not_silently_replaced() {
     let path = dir.path().join(SECRET_FILE_NAME);
     for content in ["not base64 !!", "c2hvcnQ=\n"] {
         std::fs::write(&path, content).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         let err = load_or_create_secret(None, dir.path()).unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::InvalidData, "{content:?}");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), content);
@@ -99,4 +100,19 @@ fn debug_output_of_a_secret_does_not_contain_the_key() {
     let on_disk = std::fs::read_to_string(dir.path().join(SECRET_FILE_NAME)).unwrap();
     let printed = format!("{generated:?}");
     assert!(!printed.contains(on_disk.trim()), "{printed}");
+}
+
+#[tokio::test]
+async fn a_secret_file_other_users_can_read_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    load_or_create_secret(None, dir.path()).unwrap();
+    let path = dir.path().join(SECRET_FILE_NAME);
+    for mode in [0o644, 0o640, 0o604] {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        let err = load_or_create_secret(None, dir.path()).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::PermissionDenied, "{mode:o}");
+        assert!(err.to_string().contains("chmod 600"), "{err}");
+    }
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert!(load_or_create_secret(None, dir.path()).is_ok());
 }

@@ -150,6 +150,8 @@ impl InProcessBus {
             event_id = %envelope.id,
             event_type = %envelope.event_type,
         );
+        // The bus hop: a child of the span that published the event; the consumer's span is its child.
+        vwc_telemetry::continue_trace(&span, envelope.traceparent.as_deref());
         tokio::spawn(
             async move {
                 let _permit = slot.permits.clone().acquire_owned().await;

@@ -28,6 +28,26 @@ pub enum BusError {
 #[async_trait]
 pub trait Bus: Send + Sync {
     async fn publish(&self, envelopes: &[Envelope]) -> Result<(), BusError>;
+
+    /// Why this bus would refuse `envelope` however often it is sent (`None`: it may be sent). The outbox
+    /// relay dead-letters such an envelope instead of retrying it forever ahead of everything after it.
+    /// Every bus refuses envelopes over [`vwc_contracts::MAX_ENVELOPE_BYTES`], so all modes behave alike.
+    fn refuses_for_good(&self, envelope: &Envelope) -> Option<String> {
+        envelope_too_large(envelope)
+    }
+}
+
+/// `Some(reason)` when `envelope` serialises to more than [`vwc_contracts::MAX_ENVELOPE_BYTES`].
+pub fn envelope_too_large(envelope: &Envelope) -> Option<String> {
+    match serde_json::to_vec(envelope) {
+        Ok(json) if json.len() > vwc_contracts::MAX_ENVELOPE_BYTES => Some(format!(
+            "the envelope is {} bytes, over the {}-byte limit every bus is held to",
+            json.len(),
+            vwc_contracts::MAX_ENVELOPE_BYTES
+        )),
+        Ok(_) => None,
+        Err(e) => Some(format!("the envelope does not serialise: {e}")),
+    }
 }
 
 /// Why a consumer could not apply an envelope. Every failure is retried; the bus dead-letters the envelope

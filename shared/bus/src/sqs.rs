@@ -72,6 +72,11 @@ pub(crate) async fn handle_message(
         event_type = field::Empty,
         traceparent = field::Empty,
     );
+    // The bus hop, parented on the publisher's span (read from the body before the span is entered).
+    let traceparent = body
+        .and_then(|b| envelope_from_sqs_body(b).ok())
+        .and_then(|e| e.traceparent);
+    vwc_telemetry::continue_trace(&span, traceparent.as_deref());
     async {
         let envelope = body
             .ok_or_else(|| HandleError::Malformed("the message has no body".into()))

@@ -11,11 +11,11 @@ pub mod openapi;
 mod problem;
 mod trace;
 
-pub use auth::{Auth, HasVerifier};
+pub use auth::{Auth, Authentication, HasVerifier, authenticate, verify_headers};
 pub use body::{RawBody, parse_json};
 pub use clock::Clock;
 pub use json::Json;
-pub use limit::{RateLimit, RateLimiter, rate_limit};
+pub use limit::{RateLimiter, rate_limit};
 pub use problem::{ApiError, Problem};
 pub use trace::{RequestTrace, trace_context};
 

@@ -3,12 +3,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
-use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use vwc_auth::TokenVerifier;
 
-use crate::ApiError;
+use crate::{ApiError, Authentication};
 
 /// Token buckets per organisation: `rate` requests per second sustained, `burst` at once.
 pub struct RateLimiter {
@@ -49,6 +47,39 @@ impl RateLimiter {
         Ok(Some(RateLimiter::new(rate, burst)))
     }
 
+    /// Whether `key` has a token now, without taking it (or how long until it will).
+    pub fn peek(&self, key: &str, now: Instant) -> Result<(), Duration> {
+        let buckets = self.buckets.lock().unwrap();
+        let Some((tokens, last)) = buckets.get(key) else {
+            return Ok(());
+        };
+        let refilled =
+            (*tokens + now.duration_since(*last).as_secs_f64() * self.rate).min(self.burst);
+        if refilled >= 1.0 {
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - refilled) / self.rate))
+        }
+    }
+
+    /// Forgets buckets that are full again, so keys seen once (source addresses) do not pile up.
+    pub fn forget_idle(&self, now: Instant) {
+        let full_after = self.burst / self.rate;
+        self.buckets
+            .lock()
+            .unwrap()
+            .retain(|_, (_, last)| now.duration_since(*last).as_secs_f64() < full_after);
+    }
+
+    /// Keys with a bucket.
+    pub fn len(&self) -> usize {
+        self.buckets.lock().unwrap().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Takes one token for `org`, or says how long until one is available.
     pub fn check(&self, org: &str, now: Instant) -> Result<(), Duration> {
         let mut buckets = self.buckets.lock().unwrap();
@@ -66,25 +97,21 @@ impl RateLimiter {
     }
 }
 
-/// What the rate-limit middleware needs.
-#[derive(Clone)]
-pub struct RateLimit {
-    pub verifier: Arc<dyn TokenVerifier>,
-    pub limiter: Arc<RateLimiter>,
-}
-
-/// Middleware: requests bearing a valid token count against their organisation's bucket; over the limit
-/// they get 429 with `Retry-After`. Requests without a valid token pass through (the route answers 401).
-pub async fn rate_limit(State(limit): State<RateLimit>, req: Request, next: Next) -> Response {
-    let token = req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .map(|t| t.trim().to_string());
-    if let Some(token) = token
-        && let Ok(caller) = limit.verifier.verify(&token).await
-        && let Err(wait) = limit.limiter.check(&caller.org, Instant::now())
+/// Middleware (inside [`crate::authenticate`]): requests of a verified caller count against their
+/// organisation's bucket; over the limit they get 429 with `Retry-After`. Requests without a verified caller
+/// pass through (the route answers 401, or is public).
+pub async fn rate_limit(
+    State(limiter): State<Arc<RateLimiter>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let org = req
+        .extensions()
+        .get::<Authentication>()
+        .and_then(Authentication::caller)
+        .map(|c| c.org.clone());
+    if let Some(org) = org
+        && let Err(wait) = limiter.check(&org, Instant::now())
     {
         return ApiError::TooManyRequests {
             retry_after_secs: wait.as_secs().max(1),

@@ -9,23 +9,24 @@ use vwc_telemetry::TraceParent;
 #[derive(Debug, Clone)]
 pub struct RequestTrace(pub TraceParent);
 
-/// Middleware: reads `traceparent`, records the trace id on the request span, makes it available to
-/// handlers, and echoes this hop's `traceparent` on the response.
+/// Middleware (inside the request span, which [`vwc_telemetry::continue_trace`] parented on the caller's
+/// `traceparent` when it was made): records the trace id on the span, makes this hop's `traceparent` — the
+/// request span's own, when OpenTelemetry is on — available to handlers (it goes into every event the
+/// request publishes) and echoes it on the response.
 pub async fn trace_context(mut req: Request, next: Next) -> Response {
-    let incoming = req
-        .headers()
-        .get("traceparent")
-        .and_then(|v| v.to_str().ok())
-        .and_then(TraceParent::parse);
-    let here = match &incoming {
-        Some(parent) => parent.child(),
-        None => TraceParent::new_root(),
-    };
     let span = tracing::Span::current();
+    let here = vwc_telemetry::traceparent_of(&span).unwrap_or_else(|| {
+        match req
+            .headers()
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok())
+            .and_then(TraceParent::parse)
+        {
+            Some(parent) => parent.child(),
+            None => TraceParent::new_root(),
+        }
+    });
     span.record("trace_id", here.trace_id.as_str());
-    if let Some(parent) = &incoming {
-        vwc_telemetry::set_remote_parent(&span, parent);
-    }
     req.extensions_mut().insert(RequestTrace(here.clone()));
     let mut response = next.run(req).await;
     if let Ok(v) = HeaderValue::from_str(&here.to_string()) {

@@ -381,6 +381,24 @@ impl Outbox for MongoDb {
         Ok(deleted.deleted_count)
     }
 
+    async fn dead_letter(
+        &self,
+        id: &OutboxId,
+        envelope: &Envelope,
+        consumer: &str,
+        reason: &str,
+    ) -> StoreResult<()> {
+        // Dead letter first, then the row: a crash between the two leaves the row pending, and the next
+        // pass dead-letters it again (a duplicate dead letter, never a lost event).
+        self.put_dead_letter(consumer, envelope, reason, 1)
+            .await
+            .map_err(|e| StoreError::Other(e.to_string()))?;
+        self.collection(OUTBOX)
+            .delete_one(doc! { "_id": &id.0 })
+            .await?;
+        Ok(())
+    }
+
     fn wakeup(&self) -> Arc<Notify> {
         self.wakeup.clone()
     }

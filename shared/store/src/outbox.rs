@@ -17,6 +17,15 @@ pub trait Outbox: Send + Sync {
     /// Unsent rows, oldest first.
     async fn pending(&self, limit: usize) -> StoreResult<Vec<(OutboxId, Envelope)>>;
     async fn mark_sent(&self, ids: &[OutboxId]) -> StoreResult<()>;
+    /// Moves a row the bus refuses for good (too large, say) out of the pending rows into the dead letters
+    /// (as `consumer`, which `vwc dlq list` shows), so the relay can go on with the rows after it.
+    async fn dead_letter(
+        &self,
+        id: &OutboxId,
+        envelope: &Envelope,
+        consumer: &str,
+        reason: &str,
+    ) -> StoreResult<()>;
     /// Deletes rows sent before `before` (they are only kept for audit and replays); returns how many.
     async fn prune_sent(&self, before: chrono::DateTime<chrono::Utc>) -> StoreResult<u64>;
     /// Notified after a write that enqueued events, so the relay need not wait for its next poll.

@@ -1,15 +1,19 @@
 //! The outbox relay: publishes pending outbox rows to the bus and marks them sent. A bus outage leaves them
 //! pending; they go out when the bus is back. At worst a row is published twice (the inbox absorbs that).
+//! A row the bus would refuse however often it is sent (over the size limit) moves to the dead letters, so
+//! it never holds back the rows behind it.
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 
 use tokio::sync::watch;
-use tracing::{debug, warn};
+use tracing::{debug, error, warn};
 use vwc_bus::Bus;
+use vwc_contracts::Envelope;
 
 use crate::{Outbox, OutboxId};
 
@@ -24,6 +28,17 @@ pub struct OutboxRelay {
     poll_every: Duration,
     /// Sent rows are kept this long (audit, replays), then pruned.
     keep_sent: Duration,
+    /// Rows moved to the dead letters because the bus refuses them for good.
+    dead_lettered: AtomicU64,
+}
+
+/// The `consumer` of a dead letter the relay wrote: `<service>-outbox`.
+const DEAD_LETTER_SUFFIX: &str = "-outbox";
+
+/// Whether a dead letter is one the relay wrote (an event the bus refused for good): those are not
+/// delivered to a consumer on replay.
+pub fn is_relay_dead_letter(consumer: &str) -> bool {
+    consumer.ends_with(DEAD_LETTER_SUFFIX)
 }
 
 /// How often the relay prunes sent rows.
@@ -37,7 +52,44 @@ impl OutboxRelay {
             bus,
             poll_every: Duration::from_millis(500),
             keep_sent: Duration::from_secs(7 * 24 * 3600),
+            dead_lettered: AtomicU64::new(0),
         }
+    }
+
+    /// How many rows this relay has moved to the dead letters since it started.
+    pub fn dead_lettered(&self) -> u64 {
+        self.dead_lettered.load(Ordering::Relaxed)
+    }
+
+    /// Moves the rows the bus refuses for good to the dead letters and returns the others, in order.
+    /// Fails when a refused row could not be moved (it stays pending, and is not published).
+    async fn screen(
+        &self,
+        rows: Vec<(OutboxId, Envelope)>,
+    ) -> Result<Vec<(OutboxId, Envelope)>, String> {
+        let mut publishable = Vec::with_capacity(rows.len());
+        for (id, envelope) in rows {
+            let Some(reason) = self.bus.refuses_for_good(&envelope) else {
+                publishable.push((id, envelope));
+                continue;
+            };
+            let consumer = format!("{}{DEAD_LETTER_SUFFIX}", self.name);
+            self.outbox
+                .dead_letter(&id, &envelope, &consumer, &reason)
+                .await
+                .map_err(|e| format!("dead-lettering event {}: {e}", envelope.id))?;
+            let total = self.dead_lettered.fetch_add(1, Ordering::Relaxed) + 1;
+            error!(
+                relay = %self.name,
+                event_id = %envelope.id,
+                event_type = envelope.event_type.as_str(),
+                org = %envelope.org_id,
+                %reason,
+                dead_lettered_total = total,
+                "the bus refuses this event for good; moved to the dead letters (vwc dlq list)"
+            );
+        }
+        Ok(publishable)
     }
 
     pub fn poll_every(mut self, every: Duration) -> OutboxRelay {
@@ -71,6 +123,10 @@ impl OutboxRelay {
                 .map_err(|e| e.to_string())?;
             if batch.is_empty() {
                 return Ok(sent);
+            }
+            let batch = self.screen(batch).await?;
+            if batch.is_empty() {
+                continue;
             }
             let (ids, envelopes): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
             self.bus
@@ -121,6 +177,20 @@ impl OutboxRelay {
                         .collect();
                     if fresh.is_empty() {
                         break;
+                    }
+                    let read = fresh.len();
+                    let fresh = match self.screen(fresh).await {
+                        Ok(fresh) => fresh,
+                        Err(e) => {
+                            warn!(relay = %self.name, error = %e, "moving a refused row to the dead letters failed; will retry");
+                            paused_until = Some(Instant::now() + self.poll_every);
+                            break;
+                        }
+                    };
+                    if fresh.is_empty() {
+                        // Every row read was dead-lettered: read on.
+                        debug_assert!(read > 0);
+                        continue;
                     }
                     in_flight_ids.extend(fresh.iter().map(|(id, _)| id.0.clone()));
                     let (ids, envelopes): (Vec<_>, Vec<_>) = fresh.into_iter().unzip();

@@ -74,9 +74,11 @@ impl SqliteDb {
     /// migrations in order, tracked by `PRAGMA user_version`.
     pub fn open(path: &Path, migrations: &[&str]) -> StoreResult<SqliteDb> {
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
+            create_private_dir(parent)
                 .map_err(|e| StoreError::Other(format!("creating {}: {e}", parent.display())))?;
         }
+        make_private_file(path)
+            .map_err(|e| StoreError::Other(format!("protecting {}: {e}", path.display())))?;
         let mut conn = open_connection(path)?;
         migrate(&mut conn, migrations)?;
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
@@ -86,7 +88,7 @@ impl SqliteDb {
         );
         std::thread::Builder::new()
             .name(name)
-            .spawn(move || writer_loop(conn, rx))
+            .spawn(move || writer_thread(conn, rx))
             .map_err(|e| StoreError::Other(format!("spawning the writer: {e}")))?;
         Ok(SqliteDb {
             inner: Arc::new(Inner {
@@ -110,7 +112,13 @@ impl SqliteDb {
     {
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |conn| {
-            let result = f(conn);
+            // A panicking write fails alone (its savepoint is rolled back) and the writer goes on.
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)))
+                .unwrap_or_else(|panic| {
+                    let message = panic_message(panic.as_ref());
+                    tracing::error!(panic = %message, "a write panicked on the sqlite writer; it was rolled back");
+                    Err(StoreError::Other(format!("the write panicked: {message}")))
+                });
             let ok = result.is_ok();
             let finish: Finish = Box::new(move |committed| {
                 let answer = if committed {
@@ -127,6 +135,21 @@ impl SqliteDb {
             .send(job)
             .map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Readiness: a read, then an empty write through the writer thread answered within
+    /// [`WRITER_PING_TIMEOUT`] — a writer that is gone or stuck makes the store unready.
+    pub async fn ping(&self) -> StoreResult<()> {
+        self.read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
+            .await?;
+        match tokio::time::timeout(WRITER_PING_TIMEOUT, self.write(|_| Ok(()))).await {
+            Ok(answer) => answer,
+            Err(_) => Err(StoreError::Other(format!(
+                "the sqlite writer of {} did not answer within {} s",
+                self.inner.path.display(),
+                WRITER_PING_TIMEOUT.as_secs()
+            ))),
+        }
     }
 
     /// Like [`write`](Self::write), and wakes the outbox relay afterwards (the write enqueued events).
@@ -164,6 +187,60 @@ impl SqliteDb {
     }
 }
 
+/// Creates `dir` (and its parents) readable by this user only (0700 on Unix): the databases in it hold
+/// dealer and outbound webhook secrets. An existing directory is left as it is, with a warning when other
+/// users can read it.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            tracing::warn!(dir = %dir.display(), mode = format!("{:o}", mode & 0o777), "the data directory is open to other users; chmod 700 it");
+        }
+    }
+    Ok(())
+}
+
+/// Creates the database file empty with mode 0600 before SQLite opens it (SQLite gives its `-wal` and
+/// `-shm` files the database file's mode), or takes an existing one back to 0600.
+fn make_private_file(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                for file in [
+                    path.to_path_buf(),
+                    PathBuf::from(format!("{}-wal", path.display())),
+                    PathBuf::from(format!("{}-shm", path.display())),
+                ] {
+                    if let Ok(meta) = std::fs::metadata(&file)
+                        && meta.permissions().mode() & 0o077 != 0
+                    {
+                        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+                    }
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 fn migrate(conn: &mut Connection, migrations: &[&str]) -> StoreResult<()> {
     let all: Vec<&str> = COMMON_MIGRATIONS
         .iter()
@@ -190,7 +267,35 @@ fn migrate(conn: &mut Connection, migrations: &[&str]) -> StoreResult<()> {
 /// Most jobs committed together in one transaction.
 const GROUP_COMMIT_MAX: usize = 128;
 
-fn writer_loop(conn: Connection, rx: std::sync::mpsc::Receiver<Job>) {
+/// How long `/readyz` waits for the writer thread to answer an empty write.
+pub const WRITER_PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
+}
+
+/// The writer thread: runs groups until every sender is gone. A panic that escapes a group (the jobs
+/// catch their own) is logged, the open transaction rolled back, and the loop starts again on the same
+/// connection, so one bad write never stops every later one.
+fn writer_thread(conn: Connection, rx: std::sync::mpsc::Receiver<Job>) {
+    loop {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| writer_loop(&conn, &rx))) {
+            Ok(()) => return,
+            Err(panic) => {
+                tracing::error!(panic = %panic_message(panic.as_ref()), "the sqlite writer panicked; restarting it");
+                if !conn.is_autocommit() {
+                    let _ = conn.execute_batch("ROLLBACK");
+                }
+            }
+        }
+    }
+}
+
+fn writer_loop(conn: &Connection, rx: &std::sync::mpsc::Receiver<Job>) {
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
         while jobs.len() < GROUP_COMMIT_MAX {
@@ -199,7 +304,7 @@ fn writer_loop(conn: Connection, rx: std::sync::mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        run_group(&conn, jobs);
+        run_group(conn, jobs);
     }
 }
 
@@ -323,6 +428,30 @@ impl Outbox for SqliteDb {
                 "DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?1",
                 [before],
             )? as u64)
+        })
+        .await
+    }
+
+    async fn dead_letter(
+        &self,
+        id: &OutboxId,
+        envelope: &Envelope,
+        consumer: &str,
+        reason: &str,
+    ) -> StoreResult<()> {
+        let seq: i64 =
+            id.0.parse()
+                .map_err(|_| StoreError::Other(format!("bad outbox id {:?}", id.0)))?;
+        let json = serde_json::to_string(envelope)?;
+        let (consumer, reason) = (consumer.to_string(), reason.to_string());
+        // One transaction: the row is either pending or a dead letter, never both or neither.
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO dead_letters (consumer, envelope, error, attempts, failed_at) VALUES (?1, ?2, ?3, 1, ?4)",
+                params![consumer, json, reason, chrono::Utc::now().to_rfc3339()],
+            )?;
+            conn.execute("DELETE FROM outbox WHERE seq = ?1", [seq])?;
+            Ok(())
         })
         .await
     }
@@ -489,6 +618,55 @@ mod tests {
             1
         );
         assert_eq!(db.pending(10).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_write_fails_alone_and_later_writes_and_the_ping_still_work() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDb::open(
+            &dir.path().join("p.db"),
+            &["CREATE TABLE t (x INTEGER UNIQUE);"],
+        )
+        .unwrap();
+        let panicked = db
+            .write(|c| -> StoreResult<()> {
+                c.execute("INSERT INTO t (x) VALUES (1)", [])?;
+                panic!("injected fault");
+            })
+            .await;
+        let err = panicked.unwrap_err().to_string();
+        assert!(err.contains("injected fault"), "{err}");
+        for x in 2..5 {
+            db.write(move |c| {
+                c.execute("INSERT INTO t (x) VALUES (?1)", [x])?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        }
+        let rows: Vec<i64> = db
+            .read(|c| {
+                let mut stmt = c.prepare("SELECT x FROM t ORDER BY x")?;
+                let rows = stmt.query_map([], |r| r.get(0))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(rows, [2, 3, 4], "the panicking write left nothing behind");
+        db.ping().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_ping_fails_while_the_writer_cannot_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.db");
+        let db = SqliteDb::open(&path, &[]).unwrap();
+        db.ping().await.unwrap();
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN EXCLUSIVE").unwrap();
+        let err = db.ping().await.unwrap_err().to_string();
+        assert!(err.contains("did not answer"), "{err}");
+        other.execute_batch("COMMIT").unwrap();
     }
 
     #[tokio::test]

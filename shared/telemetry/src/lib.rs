@@ -86,22 +86,47 @@ fn otel_provider(service: &str) -> Option<opentelemetry_sdk::trace::SdkTracerPro
     )
 }
 
-/// Makes `span` a child of the remote context in `traceparent`, so exported spans join the caller's trace.
+/// Makes `span` a child of the remote context in `traceparent` — unless the current span already belongs
+/// to that trace (a consumer running inside the bus's delivery span), in which case `span` stays that
+/// span's child, so the exported tree reads request → bus hop → consumer. Call before `span` is entered.
 pub fn set_remote_parent(span: &tracing::Span, traceparent: &TraceParent) {
-    use opentelemetry::trace::{SpanContext, TraceContextExt, TraceFlags, TraceState};
+    use opentelemetry::trace::TraceContextExt;
     use tracing_opentelemetry::OpenTelemetrySpanExt;
-    let (Ok(trace_id), Ok(span_id)) = (
-        opentelemetry::trace::TraceId::from_hex(&traceparent.trace_id),
-        opentelemetry::trace::SpanId::from_hex(&traceparent.parent_id),
-    ) else {
+    let current = tracing::Span::current().context();
+    let current = current.span().span_context().clone();
+    if current.is_valid() && current.trace_id().to_string() == traceparent.trace_id {
         return;
-    };
-    let cx = SpanContext::new(
-        trace_id,
-        span_id,
-        TraceFlags::new(traceparent.flags),
-        true,
-        TraceState::default(),
-    );
-    let _ = span.set_parent(opentelemetry::Context::new().with_remote_span_context(cx));
+    }
+    continue_trace(span, Some(&traceparent.to_string()));
+}
+
+/// Makes `span` (not yet entered) a child of the caller's W3C `traceparent` header value, read with
+/// OpenTelemetry's own propagator. A missing or malformed value leaves `span` a new root.
+pub fn continue_trace(span: &tracing::Span, traceparent: Option<&str>) {
+    use opentelemetry::propagation::TextMapPropagator;
+    use opentelemetry::trace::TraceContextExt;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let Some(value) = traceparent else { return };
+    let carrier = std::collections::HashMap::from([("traceparent".to_string(), value.to_string())]);
+    let cx = opentelemetry_sdk::propagation::TraceContextPropagator::new().extract(&carrier);
+    if cx.span().span_context().is_valid() {
+        let _ = span.set_parent(cx);
+    }
+}
+
+/// The `traceparent` naming `span` itself (written with OpenTelemetry's W3C propagator), so what this hop
+/// passes on points at a span that is exported. `None` when no OpenTelemetry layer is installed.
+pub fn traceparent_of(span: &tracing::Span) -> Option<TraceParent> {
+    use opentelemetry::propagation::TextMapPropagator;
+    use opentelemetry::trace::TraceContextExt;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let cx = span.context();
+    if !cx.span().span_context().is_valid() {
+        return None;
+    }
+    let mut carrier = std::collections::HashMap::new();
+    opentelemetry_sdk::propagation::TraceContextPropagator::new().inject_context(&cx, &mut carrier);
+    carrier
+        .get("traceparent")
+        .and_then(|v| TraceParent::parse(v))
 }

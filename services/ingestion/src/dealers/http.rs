@@ -42,23 +42,53 @@ pub struct DealerState {
 /// Dealers (with their secrets) recently used by webhooks, so a burst from one dealer does not read the
 /// same row for every request. A signature that fails against a cached row is checked again against a
 /// fresh read, so a rotation done by another process is never refused; this process's rotations evict.
-#[derive(Default)]
+///
+/// The webhook route is open to anyone, so what a stranger can make it do is bounded here: an unknown
+/// dealer id is remembered for [`DEALER_MISS_TTL`] (no read per request), a row is re-read after a failed
+/// signature at most once per [`DEALER_REREAD_MIN`] per dealer, and each source address may be refused
+/// [`REFUSALS_PER_SOURCE_BURST`] times at once and [`REFUSALS_PER_SOURCE_PER_SEC`] a second after that —
+/// past it, its webhooks are answered 429 before any work is done.
 pub struct DealerCache {
     entries:
         std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Arc<DealerRow>)>>,
+    misses: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    refusals: vwc_http::RateLimiter,
+    reads: std::sync::atomic::AtomicU64,
+}
+
+impl Default for DealerCache {
+    fn default() -> DealerCache {
+        DealerCache {
+            entries: Default::default(),
+            misses: Default::default(),
+            refusals: vwc_http::RateLimiter::new(
+                REFUSALS_PER_SOURCE_PER_SEC,
+                REFUSALS_PER_SOURCE_BURST,
+            ),
+            reads: Default::default(),
+        }
+    }
 }
 
 /// How long a cached dealer is trusted before it is read again.
 const DEALER_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
 const DEALER_CACHE_MAX: usize = 10_000;
+/// How long an unknown dealer id is answered without a read.
+pub const DEALER_MISS_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+/// Least time between two reads of one dealer caused by failed signatures.
+pub const DEALER_REREAD_MIN: std::time::Duration = std::time::Duration::from_secs(1);
+/// Refused webhooks (bad signature, unknown dealer) a source address may send at once…
+pub const REFUSALS_PER_SOURCE_BURST: u32 = 20;
+/// …and per second after that.
+pub const REFUSALS_PER_SOURCE_PER_SEC: f64 = 2.0;
 
 impl DealerCache {
-    fn get(&self, id: &str) -> Option<Arc<DealerRow>> {
+    fn get(&self, id: &str) -> Option<(Arc<DealerRow>, std::time::Duration)> {
         let entries = self.entries.lock().unwrap();
         entries
             .get(id)
             .filter(|(at, _)| at.elapsed() < DEALER_CACHE_TTL)
-            .map(|(_, d)| d.clone())
+            .map(|(at, d)| (d.clone(), at.elapsed()))
     }
 
     fn put(&self, dealer: Arc<DealerRow>) {
@@ -69,26 +99,83 @@ impl DealerCache {
         entries.insert(dealer.id.clone(), (std::time::Instant::now(), dealer));
     }
 
+    fn known_missing(&self, id: &str) -> bool {
+        self.misses
+            .lock()
+            .unwrap()
+            .get(id)
+            .is_some_and(|at| at.elapsed() < DEALER_MISS_TTL)
+    }
+
+    fn put_miss(&self, id: &str) {
+        let mut misses = self.misses.lock().unwrap();
+        if misses.len() >= DEALER_CACHE_MAX {
+            misses.retain(|_, at| at.elapsed() < DEALER_MISS_TTL);
+        }
+        if misses.len() < DEALER_CACHE_MAX {
+            misses.insert(id.to_string(), std::time::Instant::now());
+        }
+    }
+
     fn evict(&self, id: &str) {
         self.entries.lock().unwrap().remove(id);
+        self.misses.lock().unwrap().remove(id);
+    }
+
+    /// Dealer rows read from the store by the webhook route so far.
+    pub fn reads(&self) -> u64 {
+        self.reads.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// 429 when `source` has used up its refusals.
+    fn admit(&self, source: Option<std::net::IpAddr>) -> Result<(), ApiError> {
+        let Some(ip) = source else { return Ok(()) };
+        self.refusals
+            .peek(&ip.to_string(), std::time::Instant::now())
+            .map_err(|wait| ApiError::TooManyRequests {
+                retry_after_secs: wait.as_secs().max(1),
+            })
+    }
+
+    fn refused(&self, source: Option<std::net::IpAddr>) {
+        let Some(ip) = source else { return };
+        let now = std::time::Instant::now();
+        if self.refusals.len() >= DEALER_CACHE_MAX {
+            self.refusals.forget_idle(now);
+        }
+        let _ = self.refusals.check(&ip.to_string(), now);
     }
 }
 
-/// The dealer from the cache, or read (and cached); `fresh` skips the cache.
+/// The dealer from the cache, or read (and cached); `fresh` asks for a read unless one was made within
+/// [`DEALER_REREAD_MIN`]. The `bool` says whether the row came from the cache (and may be re-read).
 async fn load_dealer(
     state: &DealerState,
     dealer_id: &str,
     fresh: bool,
 ) -> Result<Option<(Arc<DealerRow>, bool)>, ApiError> {
-    if !fresh && let Some(d) = state.cache.get(dealer_id) {
-        return Ok(Some((d, true)));
+    if let Some((d, age)) = state.cache.get(dealer_id) {
+        if !fresh {
+            return Ok(Some((d, true)));
+        }
+        if age < DEALER_REREAD_MIN {
+            return Ok(Some((d, false)));
+        }
     }
+    if !fresh && state.cache.known_missing(dealer_id) {
+        return Ok(None);
+    }
+    state
+        .cache
+        .reads
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let Some(dealer) = state
         .dealers
         .dealer(dealer_id)
         .await
         .map_err(ApiError::internal)?
     else {
+        state.cache.put_miss(dealer_id);
         return Ok(None);
     };
     let dealer = Arc::new(dealer);
@@ -250,6 +337,7 @@ async fn register_dealer(
         .insert_dealer(&dealer)
         .await
         .map_err(ApiError::internal)?;
+    state.cache.evict(&dealer.id);
     tracing::info!(dealer = %dealer.id, "dealer registered");
     Ok((
         StatusCode::CREATED,
@@ -381,15 +469,44 @@ async fn receive_webhook(
     State(state): State<DealerState>,
     Path(dealer_id): Path<String>,
     trace: RequestTrace,
+    extensions: axum::http::Extensions,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
+    let source = extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    state.cache.admit(source)?;
+    let now = state.clock.now();
+    let dealer = match verified_dealer(&state, &dealer_id, &headers, &body, now).await {
+        Ok(dealer) => dealer,
+        Err(ApiError::Unauthorized) => {
+            state.cache.refused(source);
+            return Err(ApiError::Unauthorized);
+        }
+        Err(other) => return Err(other),
+    };
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    // An unknown dealer and a bad signature look the same from outside.
-    let (mut dealer, mut cached) = load_dealer(&state, &dealer_id, false)
+    let webhook_id = header(vwc_webhook::HEADER_ID)
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    accept_webhook(&state, &dealer, webhook_id, trace, &headers, &body, now).await
+}
+
+/// The dealer whose secret signed this webhook; 401 for an unknown dealer or any signature problem
+/// (the same answer, so the two cannot be told apart from outside).
+async fn verified_dealer(
+    state: &DealerState,
+    dealer_id: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Arc<DealerRow>, ApiError> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let (mut dealer, mut cached) = load_dealer(state, dealer_id, false)
         .await?
         .ok_or(ApiError::Unauthorized)?;
-    let now = state.clock.now();
     let webhook_headers = WebhookHeaders {
         id: header(vwc_webhook::HEADER_ID),
         timestamp: header(vwc_webhook::HEADER_TIMESTAMP),
@@ -399,13 +516,13 @@ async fn receive_webhook(
         match vwc_webhook::verify(
             &dealer.valid_secrets(now),
             webhook_headers,
-            &body,
+            body,
             now.timestamp(),
         ) {
-            Ok(()) => break,
+            Ok(()) => return Ok(dealer),
             // A cached row may predate a rotation made elsewhere: check once more against a fresh read.
             Err(_) if cached => {
-                (dealer, cached) = load_dealer(&state, &dealer_id, true)
+                (dealer, cached) = load_dealer(state, dealer_id, true)
                     .await?
                     .ok_or(ApiError::Unauthorized)?;
             }
@@ -415,13 +532,24 @@ async fn receive_webhook(
             }
         }
     }
-    let webhook_id = webhook_headers.id.unwrap_or_default().trim().to_string();
+}
+
+/// A verified webhook: validated, stored durably, answered.
+async fn accept_webhook(
+    state: &DealerState,
+    dealer: &DealerRow,
+    webhook_id: String,
+    trace: RequestTrace,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Response, ApiError> {
     if webhook_id.len() > 255 {
         return Err(ApiError::BadRequest(
             "webhook-id is longer than 255 characters".into(),
         ));
     }
-    let payload: DealerPayload = parse_json(&headers, &body)?;
+    let payload: DealerPayload = parse_json(headers, body)?;
     let vin = payload.vin.trim().to_ascii_uppercase();
     if let Err(m) = check_vin(&vin) {
         return Err(ApiError::field("vin", m));
@@ -437,7 +565,7 @@ async fn receive_webhook(
             now,
         )
         .map_err(ApiError::Validation)?;
-    let raw = String::from_utf8_lossy(&body).into_owned();
+    let raw = String::from_utf8_lossy(body).into_owned();
     let template = serde_json::to_string(&new).map_err(ApiError::internal)?;
     let payload_type = serde_json::to_value(payload.payload_type)
         .ok()
@@ -446,7 +574,7 @@ async fn receive_webhook(
     let outcome = state
         .dealers
         .receive_webhook(
-            &dealer,
+            dealer,
             &IncomingWebhook {
                 webhook_id,
                 vin,

@@ -210,3 +210,121 @@ fn jwks_url_must_be_http() {
     let err = JwksVerifier::from_url("file:///etc/jwks.json", ISSUER, AUDIENCE).unwrap_err();
     assert!(matches!(err, AuthError::KeysUnavailable(_)));
 }
+
+#[test]
+fn jwks_url_must_be_https_except_on_a_loopback_host() {
+    for refused in [
+        "http://issuer.example/.well-known/jwks.json",
+        "http://10.0.0.5/jwks.json",
+        "http://localhost.evil.example/jwks.json",
+        "ftp://issuer.example/jwks.json",
+        "not a url",
+    ] {
+        let err = JwksVerifier::from_url(refused, ISSUER, AUDIENCE).unwrap_err();
+        assert!(matches!(err, AuthError::KeysUnavailable(_)), "{refused}");
+    }
+    for accepted in [
+        "https://issuer.example/.well-known/jwks.json",
+        "http://127.0.0.1:8080/jwks.json",
+        "http://localhost/jwks.json",
+        "http://[::1]:9000/jwks.json",
+    ] {
+        assert!(
+            JwksVerifier::from_url(accepted, ISSUER, AUDIENCE).is_ok(),
+            "{accepted}"
+        );
+    }
+}
+
+/// Answers the first request at once; every later one only once `release` is notified (a JWKS endpoint
+/// that hangs), counting requests.
+async fn hanging_jwks_server(
+    body: &'static str,
+) -> (String, Arc<AtomicUsize>, Arc<tokio::sync::Notify>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+    let hits = Arc::new(AtomicUsize::new(0));
+    let release = Arc::new(tokio::sync::Notify::new());
+    let (served_hits, served_release) = (hits.clone(), release.clone());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let (hits, release) = (served_hits.clone(), served_release.clone());
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                if hits.fetch_add(1, Ordering::SeqCst) > 0 {
+                    release.notified().await;
+                }
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(body.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    (url, hits, release)
+}
+
+#[tokio::test]
+async fn a_refresh_in_flight_does_not_hold_up_tokens_with_known_keys_and_is_made_once() {
+    let (url, hits, release) = hanging_jwks_server(JWKS).await;
+    let verifier = Arc::new(JwksVerifier::from_url(&url, ISSUER, AUDIENCE).unwrap());
+    let known = rs256_token(RSA1_KEY, "rsa-1");
+    let start = Instant::now();
+    verifier.verify_at(&known, start).await.unwrap();
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+
+    // Past the TTL: the first request takes the flight and hangs on the endpoint…
+    let stale = later(start, 601);
+    let fetching = {
+        let (verifier, known) = (verifier.clone(), known.clone());
+        tokio::spawn(async move { verifier.verify_at(&known, stale).await })
+    };
+    vwc_wait(|| hits.load(Ordering::SeqCst) == 2).await;
+    // …while others with known keys are answered from the cache, and unknown kids queue behind the one
+    // fetch instead of starting their own.
+    let waiting_for_new_keys: Vec<_> = (0..5)
+        .map(|_| {
+            let verifier = verifier.clone();
+            let token = rs256_token(RSA2_KEY, "rsa-2");
+            tokio::spawn(async move { verifier.verify_at(&token, stale).await })
+        })
+        .collect();
+    for _ in 0..20 {
+        let answered =
+            tokio::time::timeout(Duration::from_secs(4), verifier.verify_at(&known, stale))
+                .await
+                .expect("a token with a cached key does not wait for the fetch in flight");
+        assert_eq!(answered.unwrap().org, "org_1");
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), 2, "one fetch in flight");
+    release.notify_waiters();
+    fetching.await.unwrap().unwrap();
+    for waiting in waiting_for_new_keys {
+        assert!(waiting.await.unwrap().is_err(), "rsa-2 is not in the set");
+    }
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        2,
+        "the queued requests saw the fresh set and did not fetch again"
+    );
+}
+
+async fn vwc_wait(mut ready: impl FnMut() -> bool) {
+    for _ in 0..500 {
+        if ready() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting");
+}

@@ -1,0 +1,125 @@
+//! The outbox relay against a real SQLite outbox: an event the bus refuses for good moves to the dead
+//! letters and the rows behind it go out; a bus that fails for a while only delays them.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use vwc_bus::{Bus, BusError, DeadLetterStore};
+use vwc_contracts::{Envelope, EventType};
+use vwc_store::{Outbox, OutboxRelay, SqliteDb};
+
+/// Records what it accepts; refuses whole calls while `failures_left` > 0.
+#[derive(Default)]
+struct RecordingBus {
+    published: Mutex<Vec<Envelope>>,
+    failures_left: AtomicUsize,
+}
+
+#[async_trait]
+impl Bus for RecordingBus {
+    async fn publish(&self, envelopes: &[Envelope]) -> Result<(), BusError> {
+        if self
+            .failures_left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(BusError::Unavailable("down for a moment".into()));
+        }
+        // A real bus fails the whole call on an oversized entry: so must this one, to prove the relay
+        // never sends it.
+        if envelopes
+            .iter()
+            .any(|e| vwc_bus::envelope_too_large(e).is_some())
+        {
+            return Err(BusError::Rejected {
+                failed: 1,
+                total: envelopes.len(),
+                reason: "entry too large".into(),
+            });
+        }
+        self.published.lock().unwrap().extend_from_slice(envelopes);
+        Ok(())
+    }
+}
+
+fn envelope(org: &str, data_bytes: usize) -> Envelope {
+    Envelope::new(
+        EventType::MaintenanceScheduleUpdated,
+        "vwc.test",
+        org,
+        Some("veh_1"),
+        None,
+        serde_json::json!({ "padding": "x".repeat(data_bytes) }),
+    )
+}
+
+async fn outbox_with(dir: &std::path::Path, rows: &[Envelope]) -> SqliteDb {
+    let db = SqliteDb::open(&dir.join("relay.db"), &[]).unwrap();
+    for e in rows {
+        let e = e.clone();
+        db.write(move |c| vwc_store::sqlite::enqueue(c, &[e]))
+            .await
+            .unwrap();
+    }
+    db
+}
+
+#[tokio::test]
+async fn an_event_the_bus_refuses_for_good_is_dead_lettered_and_the_rest_go_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = envelope("org_a", 10);
+    let huge = envelope("org_a", vwc_contracts::MAX_ENVELOPE_BYTES + 1);
+    let after = envelope("org_b", 10);
+    let db = outbox_with(dir.path(), &[before.clone(), huge.clone(), after.clone()]).await;
+    let bus = Arc::new(RecordingBus::default());
+    let relay = OutboxRelay::new("scheduler", Arc::new(db.clone()), bus.clone());
+
+    assert_eq!(relay.flush().await.unwrap(), 2);
+    let ids: Vec<_> = bus.published.lock().unwrap().iter().map(|e| e.id).collect();
+    assert_eq!(ids, [before.id, after.id]);
+    assert!(db.pending(10).await.unwrap().is_empty());
+    assert_eq!(relay.dead_lettered(), 1);
+    let letters = db.list_dead_letters().await.unwrap();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].envelope.id, huge.id);
+    assert_eq!(letters[0].consumer, "scheduler-outbox");
+    assert!(vwc_store::relay::is_relay_dead_letter(&letters[0].consumer));
+    assert!(letters[0].error.contains("bytes"), "{}", letters[0].error);
+}
+
+#[tokio::test]
+async fn the_running_relay_goes_past_a_refused_event_and_retries_transient_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rows = vec![envelope("org_a", vwc_contracts::MAX_ENVELOPE_BYTES + 10)];
+    rows.extend((0..5).map(|i| envelope(&format!("org_{i}"), 10)));
+    let db = outbox_with(dir.path(), &rows).await;
+    let bus = Arc::new(RecordingBus::default());
+    bus.failures_left.store(3, Ordering::SeqCst);
+    let relay = Arc::new(
+        OutboxRelay::new("ingestion", Arc::new(db.clone()), bus.clone())
+            .poll_every(Duration::from_millis(20)),
+    );
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(relay.clone().run(stopped));
+    vwc_testkit::eventually(
+        "the five small events published",
+        Duration::from_secs(10),
+        || {
+            let n = bus.published.lock().unwrap().len();
+            async move { (n == 5).then_some(()) }
+        },
+    )
+    .await;
+    stop.send(true).unwrap();
+    running.await.unwrap();
+    assert_eq!(
+        bus.failures_left.load(Ordering::SeqCst),
+        0,
+        "transient failures were retried"
+    );
+    assert_eq!(relay.dead_lettered(), 1);
+    assert_eq!(db.list_dead_letters().await.unwrap().len(), 1);
+    assert!(db.pending(10).await.unwrap().is_empty());
+}
