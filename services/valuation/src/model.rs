@@ -655,8 +655,8 @@ pub fn history_start(profile: &VehicleProfile, facts: &[Fact]) -> NaiveDate {
         .map_or(profile.registered_on, |d| d.min(profile.registered_on))
 }
 
-/// The history's dates up to `today`: every fact's day (`event`) and the first of every month (`monthly`)
-/// from the start; a day that is both is an `event` point. Oldest first.
+/// The history's dates up to `today`: the start and every fact's day (`event`) and the first of every
+/// month (`monthly`) from the start; a day that is both is an `event` point. Oldest first.
 pub fn history_dates(
     profile: &VehicleProfile,
     facts: &[Fact],
@@ -672,6 +672,10 @@ pub fn history_dates(
     while month <= today {
         dates.insert(month, ValuationPointKind::Monthly);
         month = first_of_next_month(month);
+    }
+    // The history starts with a point: the registration (or the first fact) is an event of its own.
+    if start <= today {
+        dates.insert(start, ValuationPointKind::Event);
     }
     for f in facts {
         if f.day() <= today {
