@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use vwc_contracts::ids::new_id;
 use vwc_contracts::maintenance::{Channel, MaintenanceStatus, NotificationDelivered, ReminderDue};
+use vwc_contracts::valuation::{ValuationDrop, ValuationUpdated};
 use vwc_contracts::{Envelope, EventType};
 
 use crate::SOURCE;
@@ -109,6 +110,63 @@ pub fn plan_notification(
         attempts,
         events,
     }
+}
+
+/// `task` of the reminder-shaped record a valuation drop is stored as.
+pub const VALUATION_DROP_TASK: &str = "valuation_drop";
+
+fn money(cents: u64, currency: &str) -> String {
+    let whole = (cents / 100).to_string();
+    let mut grouped = String::new();
+    for (i, ch) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(ch);
+    }
+    format!("{grouped}.{:02} {currency}", cents % 100)
+}
+
+/// The in-app notification for a valuation drop of more than 10 % (issue 8). It is stored like a
+/// reminder (keyed by the drop id, so a re-published drop is told once) and told in-app only: the
+/// outbound webhook and e-mail carry reminders.
+pub fn plan_valuation_drop(
+    envelope: &Envelope,
+    update: &ValuationUpdated,
+    drop: &ValuationDrop,
+    now: DateTime<Utc>,
+) -> NewNotification {
+    let percent = f64::from(drop.drop_basis_points) / 100.0;
+    let currency = &update.valuation.currency;
+    let title = format!(
+        "Estimated value down {percent:.1} % — {}",
+        update.vehicle_name
+    );
+    let body = format!(
+        "{} on {}: {} → {}.",
+        drop.cause_title,
+        update.valuation.as_of,
+        money(drop.from_cents, currency),
+        money(drop.to_cents, currency)
+    );
+    let carrier = ReminderDue {
+        reminder_id: drop.drop_id.clone(),
+        vehicle_id: update.vehicle_id.clone(),
+        vehicle_name: update.vehicle_name.clone(),
+        task: VALUATION_DROP_TASK.into(),
+        title: title.clone(),
+        status: MaintenanceStatus::Unknown,
+        reason: body.clone(),
+        due_cycle: update.valuation.as_of.to_string(),
+        due_at: Some(update.valuation.as_of),
+        due_odometer: None,
+        occurrence: 0,
+    };
+    let mut plan = plan_notification(envelope, &carrier, None, now);
+    plan.notification.title = title;
+    plan.notification.body = body;
+    plan.events = vec![delivered_event(&plan.notification, Channel::InApp, now)];
+    plan
 }
 
 /// `NotificationDelivered` for one channel, traced to the event that caused the notification.
