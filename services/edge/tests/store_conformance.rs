@@ -1197,28 +1197,8 @@ async fn the_current_value_is_the_latest_day_and_the_fleet_sums_it_per_currency(
 // ---------------------------------------------------------------------------------------------------
 // Running every check against every adapter
 
-macro_rules! conformance {
-    ($($check:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $check() {
-                    super::on_sqlite(super::$check).await;
-                }
-            )*
-        }
-        mod mongo {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $check() {
-                    super::on_mongodb(super::$check).await;
-                }
-            )*
-        }
-    };
-}
-
-conformance!(
+vwc_testkit::conformance!(
+    "edge";
     a_registered_vehicle_reads_back_without_stats,
     a_duplicate_delivery_returns_false_and_has_no_second_effect,
     the_same_event_under_another_envelope_has_no_second_effect,

@@ -700,28 +700,8 @@ async fn only_vehicles_with_waiting_records_are_listed_for_adoption(store: Store
 // ---------------------------------------------------------------------------------------------------
 // Running every check against every adapter
 
-macro_rules! conformance {
-    ($($check:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $check() {
-                    super::on_sqlite(super::$check).await;
-                }
-            )*
-        }
-        mod mongo {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $check() {
-                    super::on_mongodb(super::$check).await;
-                }
-            )*
-        }
-    };
-}
-
-conformance!(
+vwc_testkit::conformance!(
+    "ingestion";
     a_registered_vehicle_reads_back_unchanged,
     registering_a_vehicle_writes_its_envelope_to_the_outbox,
     registering_the_same_vin_twice_in_an_org_conflicts_and_writes_nothing,

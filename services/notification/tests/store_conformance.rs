@@ -353,68 +353,39 @@ async fn final_failures_leave_nothing_pending(store: Arc<dyn NotificationStore>)
     store.ping().await.unwrap();
 }
 
-mod adapters {
-    use std::sync::Arc;
+type Store = Arc<dyn NotificationStore>;
 
-    use vwc_notification::{MongoNotificationStore, NotificationStore};
-    use vwc_store::mongo::MongoDb;
+async fn on_sqlite<F, Fut>(check: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let (_dir, store) = common::sqlite_store();
+    check(store).await;
+}
 
-    pub fn sqlite() -> (tempfile::TempDir, Arc<dyn NotificationStore>) {
-        let (dir, store) = super::common::sqlite_store();
-        (dir, store)
-    }
-
-    /// A store on a fresh database of the server in `VWC_TEST_MONGODB_URI`, or `None` (loudly).
-    pub async fn mongodb() -> Option<(MongoDb, Arc<dyn NotificationStore>)> {
-        let Some(uri) = std::env::var("VWC_TEST_MONGODB_URI")
-            .ok()
-            .filter(|u| !u.is_empty())
-        else {
-            super::common::say_loudly(
-                "MONGODB CONFORMANCE SKIPPED: VWC_TEST_MONGODB_URI is not set",
+/// A store on a fresh database of the server in `VWC_TEST_MONGODB_URI` (dropped afterwards), or a loud skip.
+async fn on_mongodb<F, Fut>(check: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    vwc_testkit::mongo::on_fresh_database(
+        "notification",
+        |client, name| async move {
+            let store = vwc_notification::MongoNotificationStore::new(
+                vwc_store::mongo::MongoDb::new(client, &name),
             );
-            return None;
-        };
-        let name = format!(
-            "vwc_notification_test_{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..12]
-        );
-        let db = MongoDb::connect(&uri, &name)
-            .await
-            .expect("connect to MongoDB");
-        let store = MongoNotificationStore::new(db.clone());
-        store.ensure_indexes().await.expect("indexes");
-        Some((db, Arc::new(store)))
-    }
+            store.ensure_indexes().await.expect("indexes");
+            Arc::new(store) as Store
+        },
+        check,
+    )
+    .await;
 }
 
-macro_rules! conformance {
-    ($($check:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $check() {
-                    let (_dir, store) = super::adapters::sqlite();
-                    super::$check(store).await;
-                }
-            )*
-        }
-        mod mongodb {
-            $(
-                #[tokio::test]
-                async fn $check() {
-                    let Some((db, store)) = super::adapters::mongodb().await else {
-                        return;
-                    };
-                    super::$check(store).await;
-                    db.database().drop().await.expect("drop the test database");
-                }
-            )*
-        }
-    };
-}
-
-conformance!(
+vwc_testkit::conformance!(
+    "notification";
     preferences_round_trip_with_the_secret_issued_once,
     a_notification_is_recorded_once_per_envelope_and_per_reminder,
     due_deliveries_are_leased_to_one_worker_at_a_time,

@@ -61,15 +61,8 @@ pub struct HttpArgs {
     /// `iss` required of JWKS-verified tokens.
     #[arg(long, env = "VWC_JWT_ISSUER", default_value = "vwc")]
     pub jwt_issuer: String,
-    /// `sqlite` (one file per service in the data dir) or `mongodb` (needs --mongodb-uri).
-    #[arg(long, env = "VWC_STORE", default_value = "sqlite", value_parser = ["sqlite", "mongodb"])]
-    pub store: String,
-    /// MongoDB connection string (a replica set: the outbox needs transactions).
-    #[arg(long, env = "VWC_MONGODB_URI", hide_env_values = true)]
-    pub mongodb_uri: Option<String>,
-    /// Prefix of the per-service MongoDB databases.
-    #[arg(long, env = "VWC_MONGODB_PREFIX", default_value = "vwc")]
-    pub mongodb_prefix: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// Minutes between maintenance sweeps in this process; 0 turns the schedule off.
     #[arg(long, env = "VWC_SWEEP_INTERVAL_MINUTES", default_value_t = 60)]
     pub sweep_interval_minutes: u64,
@@ -107,12 +100,32 @@ impl HttpArgs {
         });
         opts.outbound_allowlist = self.outbound_allowlist.clone();
     }
+}
 
-    fn store_choice(
+/// Where the services keep their data: SQLite files in the data dir, or one MongoDB database per service.
+#[derive(Debug, clap::Args, Clone)]
+pub struct StoreArgs {
+    /// `sqlite` (one file per service in the data dir) or `mongodb` (needs --mongodb-uri).
+    #[arg(long, env = "VWC_STORE", default_value = "sqlite", value_parser = ["sqlite", "mongodb"])]
+    pub store: String,
+    /// MongoDB connection string (a replica set: the outbox needs transactions).
+    #[arg(long, env = "VWC_MONGODB_URI", hide_env_values = true)]
+    pub mongodb_uri: Option<String>,
+    /// Prefix of the per-service MongoDB databases.
+    #[arg(long, env = "VWC_MONGODB_PREFIX", default_value = "vwc")]
+    pub mongodb_prefix: String,
+}
+
+impl StoreArgs {
+    pub fn is_mongodb(&self) -> bool {
+        self.store == "mongodb"
+    }
+
+    pub fn store_choice(
         &self,
         layers: &vwc_config::Layers,
     ) -> anyhow::Result<crate::stores::StoreChoice> {
-        if self.store != "mongodb" {
+        if !self.is_mongodb() {
             return Ok(crate::stores::StoreChoice::Sqlite);
         }
         let uri = layers
@@ -178,10 +191,13 @@ pub enum Command {
         #[command(flatten)]
         data: DataDir,
     },
-    /// Load the demo seed into a data dir (through the public write paths).
+    /// Load the demo seed (through the public write paths) into a data dir, or into MongoDB with
+    /// `--store mongodb --mongodb-uri URI` (a MongoDB deployment is never seeded implicitly).
     Seed {
         #[command(flatten)]
         data: DataDir,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// Dead letters: envelopes a consumer could not apply.
     Dlq {
@@ -312,8 +328,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
-        Command::Seed { data } => {
-            let system = System::start(options(&data)).await?;
+        Command::Seed { data, store } => {
+            let mut opts = options(&data);
+            opts.sweep_every = None;
+            if store.is_mongodb() {
+                opts.store = store.store_choice(&config_layers().await?)?;
+            }
+            let system = System::start(opts).await?;
             let report =
                 crate::seed::load(&system.router, &system.keys, &crate::seed::demo()).await?;
             system.shutdown().await;
@@ -450,11 +471,11 @@ async fn worker(
 
 async fn up(args: UpArgs) -> anyhow::Result<()> {
     // The demo seed goes into an empty SQLite data dir; a MongoDB deployment is never seeded implicitly.
-    let fresh = args.http.store == "sqlite" && !args.data.data_dir.join("ingestion.db").exists();
+    let fresh = !args.http.store.is_mongodb() && !args.data.data_dir.join("ingestion.db").exists();
     let layers = config_layers().await?;
     let mut opts = options(&args.data);
     args.http.apply(&mut opts);
-    opts.store = args.http.store_choice(&layers)?;
+    opts.store = args.http.store.store_choice(&layers)?;
     opts.jwt_secret = layers
         .secret(None, "VWC_JWT_SECRET", "jwt_secret")
         .map(|s| s.expose().to_string());

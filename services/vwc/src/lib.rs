@@ -1,6 +1,7 @@
 //! The composition root: picks adapters (SQLite or MongoDB stores; in-process or EventBridge/SQS bus),
 //! wires every service, serves the HTTP API and the dashboard, and implements the `vwc` CLI.
 
+#[cfg(feature = "bench")]
 pub mod bench;
 pub mod cli;
 pub mod embedded;
@@ -9,6 +10,7 @@ pub mod openapi;
 pub mod routes;
 pub mod seed;
 pub mod stores;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 pub use embedded::{EmbeddedOptions, System};

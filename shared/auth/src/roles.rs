@@ -180,10 +180,6 @@ impl Caller {
             Err(AuthError::Forbidden(permission))
         }
     }
-
-    pub fn has_role(&self, role: Role) -> bool {
-        self.roles.contains(&role)
-    }
 }
 
 #[cfg(test)]

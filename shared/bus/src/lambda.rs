@@ -1,11 +1,8 @@
 //! The Lambda entry for a consuming service: an SQS batch goes through the same per-message path as the
 //! worker (`crate::sqs`), and the response names only the messages that failed (partial batch failure).
 
-use std::sync::Arc;
-
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use futures::future::join_all;
-use lambda_runtime::{LambdaEvent, service_fn};
 use tracing::{error, info};
 
 use crate::Consumer;
@@ -50,19 +47,6 @@ pub async fn handle_sqs_batch(event: SqsEvent, consumer: &dyn Consumer) -> SqsBa
         "SQS batch handled"
     );
     response
-}
-
-/// Runs the Lambda runtime loop with `handle_sqs_batch` for one consumer (built once per cold start).
-pub async fn run_sqs_lambda(consumer: Arc<dyn Consumer>) -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
-        let consumer = consumer.clone();
-        async move {
-            Ok::<SqsBatchResponse, lambda_runtime::Error>(
-                handle_sqs_batch(event.payload, consumer.as_ref()).await,
-            )
-        }
-    }))
-    .await
 }
 
 #[cfg(test)]

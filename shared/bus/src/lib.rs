@@ -9,8 +9,6 @@ pub mod inproc;
 pub mod lambda;
 pub mod sqs;
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use vwc_contracts::Envelope;
 
@@ -85,5 +83,3 @@ pub trait DeadLetterStore: Send + Sync {
     async fn list_dead_letters(&self) -> Result<Vec<DeadLetter>, BoxError>;
     async fn mark_replayed(&self, id: i64) -> Result<(), BoxError>;
 }
-
-pub type SharedBus = Arc<dyn Bus>;

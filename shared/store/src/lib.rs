@@ -31,14 +31,6 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// Which storage backend a process uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Backend {
-    #[default]
-    Sqlite,
-    Mongodb,
-}
-
 /// The one timestamp format stored as text: RFC 3339, UTC, fixed microsecond width, so text order is time
 /// order.
 pub fn ts(t: &chrono::DateTime<chrono::Utc>) -> String {

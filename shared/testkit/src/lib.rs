@@ -41,3 +41,33 @@ pub async fn json(response: reqwest::Response) -> (u16, String, serde_json::Valu
 pub fn vin(n: u32) -> String {
     format!("1HGCM8263{:08}", n % 100_000_000)
 }
+
+/// One store conformance suite for every adapter: `conformance!("suite"; check_a, check_b, …)` in a test
+/// crate that defines `async fn on_sqlite(check)` and `async fn on_mongodb(check)` (each opening a fresh
+/// store and running `check` on it) makes a `sqlite::check_a` and a `mongo::check_a` test per check. The
+/// MongoDB twins skip loudly without a server (see [`mongo::mongodb_uri`]) and skip, naming the reason,
+/// the checks [`mongo::SURROGATE_DIFFERENCES`] lists when the server is the local surrogate.
+#[macro_export]
+macro_rules! conformance {
+    ($suite:literal; $($check:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    super::on_sqlite(super::$check).await;
+                }
+            )*
+        }
+        mod mongo {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    if $crate::mongo::skip_known_surrogate_difference($suite, stringify!($check)).await {
+                        return;
+                    }
+                    super::on_mongodb(super::$check).await;
+                }
+            )*
+        }
+    };
+}

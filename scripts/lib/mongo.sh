@@ -1,0 +1,76 @@
+# shellcheck shell=bash
+# A local MongoDB-wire server for the MongoDB conformance suites and the end-to-end MongoDB test.
+# No real mongod can be installed on these machines; SecantusDB (PyPI, pure Python over WiredTiger) speaks
+# the wire protocol, presents itself as a one-node replica set and supports transactions. It is a surrogate:
+# the GitHub workflow's real MongoDB 7 replica set stays the reference (docs/mongodb-testing.md).
+# Source this file after scripts/lib/moto.sh (it shares moto's venv), then:
+#   mongo_ensure_surrogate; mongo_start; ...; mongo_stop
+#
+#   REPO               repository root
+#   SECANTUS_VERSION   SecantusDB release to install (pinned)
+#   VWC_TEST_MONGODB_URI  when already set (a real server), nothing is started: a real server wins.
+
+SECANTUS_VERSION="${SECANTUS_VERSION:-0.7.0b3}"
+REPO="${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+
+# Installs the pinned SecantusDB into $REPO/.venv (created by moto_ensure_venv).
+mongo_ensure_surrogate() {
+    local venv="$REPO/.venv"
+    if [[ ! -x "$venv/bin/python" ]]; then
+        echo "mongo: $venv is missing; call moto_ensure_venv first" >&2
+        return 1
+    fi
+    if [[ -x "$venv/bin/secantusd-py" ]] &&
+        [[ "$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("SecantusDB"))' 2>/dev/null)" == "$SECANTUS_VERSION" ]]; then
+        return 0
+    fi
+    echo "mongo: installing SecantusDB==$SECANTUS_VERSION into $venv" >&2
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "SecantusDB==$SECANTUS_VERSION"
+}
+
+# Starts the surrogate on a free loopback port with a fresh storage dir; exports VWC_TEST_MONGODB_URI,
+# VWC_TEST_MONGODB_SERVER (what it is, for the report) and MONGO_PID.
+mongo_start() {
+    local venv="$REPO/.venv"
+    local port
+    port="$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')" || return 1
+    MONGO_DIR="$(mktemp -d "${TMPDIR:-/tmp}/vwc-secantus.XXXXXX")"
+    export MONGO_DIR
+    local log="$MONGO_DIR.log"
+    "$venv/bin/secantusd-py" --host 127.0.0.1 --port "$port" --storage-path "$MONGO_DIR/data" \
+        --log-level WARNING >"$log" 2>&1 &
+    MONGO_PID=$!
+    export MONGO_PID
+    local uri="mongodb://127.0.0.1:$port/?replicaSet=secantus&directConnection=true"
+    local tries=0
+    until "$venv/bin/python" -c "import pymongo,sys; pymongo.MongoClient('$uri', serverSelectionTimeoutMS=500).admin.command('ping')" 2>/dev/null; do
+        if ! kill -0 "$MONGO_PID" 2>/dev/null; then
+            echo "mongo: SecantusDB exited during start; log: $log" >&2
+            cat "$log" >&2
+            unset MONGO_PID
+            return 1
+        fi
+        tries=$((tries + 1))
+        if ((tries > 100)); then
+            echo "mongo: SecantusDB did not answer within 50s; log: $log" >&2
+            mongo_stop
+            return 1
+        fi
+        sleep 0.5
+    done
+    export VWC_TEST_MONGODB_URI="$uri"
+    export VWC_TEST_MONGODB_SERVER="SecantusDB $SECANTUS_VERSION (surrogate)"
+    echo "mongo: SecantusDB $SECANTUS_VERSION listening at $uri (pid $MONGO_PID, log $log)" >&2
+}
+
+# Stops the server started by mongo_start and removes its storage.
+mongo_stop() {
+    if [[ -n "${MONGO_PID:-}" ]]; then
+        kill "$MONGO_PID" 2>/dev/null || true
+        wait "$MONGO_PID" 2>/dev/null || true
+        unset MONGO_PID
+    fi
+    if [[ -n "${MONGO_DIR:-}" && -d "$MONGO_DIR" ]]; then
+        rm -rf "$MONGO_DIR"
+    fi
+}

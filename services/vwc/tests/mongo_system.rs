@@ -1,0 +1,371 @@
+//! The whole system on MongoDB, black box: `vwc up --store mongodb` as a child process against the server in
+//! `VWC_TEST_MONGODB_URI` (the SecantusDB surrogate that `scripts/test` starts, or a real replica set) — a
+//! vehicle, a signed dealer webhook, the timeline, a maintenance reminder delivered in-app, `kill -9` and a
+//! restart with nothing lost and nothing doubled — and `vwc seed --store mongodb` loading the demo on request.
+//! Skips loudly without a server.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::{Value, json};
+use vwc_testkit::{eventually, json as body, vin};
+use vwc_webhook::{WebhookSecret, sign};
+
+/// Generous: the surrogate is a Python server, much slower than mongod.
+const WAIT: Duration = Duration::from_secs(60);
+
+struct Deployment {
+    uri: String,
+    prefix: String,
+    dir: tempfile::TempDir,
+}
+
+impl Deployment {
+    fn new(uri: String) -> Deployment {
+        Deployment {
+            uri,
+            prefix: format!(
+                "vwc_e2e_{}",
+                &uuid::Uuid::now_v7().simple().to_string()[20..]
+            ),
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vwc"));
+        cmd.args(args)
+            .arg("--data-dir")
+            .arg(self.dir.path())
+            .env("VWC_RATE_LIMIT", "0")
+            .env_remove("VWC_ENV");
+        cmd
+    }
+
+    fn store_args(&self) -> [&str; 6] {
+        [
+            "--store",
+            "mongodb",
+            "--mongodb-uri",
+            &self.uri,
+            "--mongodb-prefix",
+            &self.prefix,
+        ]
+    }
+
+    /// Starts `vwc up` on a free port and returns it with its base URL once it printed the URL.
+    fn up(&self) -> (Child, String) {
+        let mut args = vec![
+            "up",
+            "--no-seed",
+            "--listen",
+            "127.0.0.1:0",
+            "--sweep-interval-minutes",
+            "0",
+        ];
+        args.extend(self.store_args());
+        let mut child = self
+            .command(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("vwc starts");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let base = loop {
+            let line = lines
+                .next()
+                .expect("vwc up printed its URL (is the MongoDB server up?)")
+                .unwrap();
+            if let Some(rest) = line.strip_prefix("Dashboard: ") {
+                break rest.trim_end_matches('/').to_string();
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        (child, base)
+    }
+
+    fn token(&self, org: &str, role: &str) -> String {
+        let out = self
+            .command(&["token", "--org", org, "--sub", "e2e", "--role", role])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    /// Drops every database of this deployment.
+    async fn drop_databases(&self) {
+        let client = mongodb::Client::with_uri_str(&self.uri).await.unwrap();
+        for name in client.list_database_names().await.unwrap() {
+            if name.starts_with(&self.prefix) {
+                let _ = client.database(&name).drop().await;
+            }
+        }
+    }
+}
+
+fn kill_9(mut child: Child) {
+    child.kill().unwrap(); // SIGKILL: no shutdown hooks, no drain, no flush.
+    child.wait().unwrap();
+}
+
+async fn get(http: &reqwest::Client, base: &str, token: &str, path: &str) -> Option<Value> {
+    let r = http
+        .get(format!("{base}{path}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .ok()?;
+    if r.status() != 200 {
+        return None;
+    }
+    r.json().await.ok()
+}
+
+async fn post(http: &reqwest::Client, base: &str, token: &str, path: &str, v: &Value) -> Value {
+    let (status, _, answer) = body(
+        http.post(format!("{base}{path}"))
+            .bearer_auth(token)
+            .json(v)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(status == 201 || status == 200, "{path}: {status} {answer}");
+    answer
+}
+
+async fn timeline(http: &reqwest::Client, base: &str, token: &str, vehicle: &str) -> Vec<Value> {
+    get(
+        http,
+        base,
+        token,
+        &format!("/v1/vehicles/{vehicle}/events?limit=100"),
+    )
+    .await
+    .and_then(|t| t["items"].as_array().cloned())
+    .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_system_runs_on_mongodb_and_survives_kill_9() {
+    let Some(uri) = vwc_testkit::mongo::mongodb_uri() else {
+        return;
+    };
+    let d = Deployment::new(uri);
+    let http = reqwest::Client::new();
+    let (child, base) = d.up();
+    let token = d.token("org_a", "fleet_manager");
+
+    // A vehicle, and a dealer whose signed webhook lands on its timeline.
+    let car_vin = vin(41);
+    let vehicle = post(
+        &http,
+        &base,
+        &token,
+        "/v1/vehicles",
+        &json!({"vin": car_vin, "year": 2020, "make": "Toyota", "model": "Corolla"}),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dealer = post(
+        &http,
+        &base,
+        &token,
+        "/v1/dealers",
+        &json!({"name": "Main St Motors"}),
+    )
+    .await;
+    let dealer_id = dealer["dealerId"].as_str().unwrap();
+    let secret = WebhookSecret::parse(dealer["webhookSecret"].as_str().unwrap()).unwrap();
+    let record = json!({"type": "service_record", "vin": car_vin, "occurredAt": "2026-02-01T09:00:00Z",
+        "odometer": 30000, "totalCents": 12999, "currency": "USD", "reference": "RO-7",
+        "lines": [{"description": "Brake fluid", "task": "brake_fluid", "amountCents": 12999}]});
+    let raw = serde_json::to_vec(&record).unwrap();
+    let now = Utc::now().timestamp();
+    let (status, _, answer) = body(
+        http.post(format!("{base}/webhooks/dealers/{dealer_id}"))
+            .header("content-type", "application/json")
+            .header("webhook-id", "msg_e2e_1")
+            .header("webhook-timestamp", now.to_string())
+            .header("webhook-signature", sign(&secret, "msg_e2e_1", now, &raw))
+            .body(raw)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(status == 200 || status == 202, "{status} {answer}");
+    eventually("the dealer record on the timeline", WAIT, || async {
+        let items = timeline(&http, &base, &token, &vehicle).await;
+        items.iter().any(|e| e["source"] == "dealer").then_some(())
+    })
+    .await;
+
+    // A maintenance reminder delivered in-app: an oil change done at 40,000 mi, every 5,000 mi, then
+    // a reading past the limit.
+    let done_at = Utc::now() - chrono::Duration::days(30);
+    let events = format!("/v1/vehicles/{vehicle}/events");
+    post(
+        &http,
+        &base,
+        &token,
+        &events,
+        &json!({"kind": "maintenance", "occurredAt": done_at,
+        "odometer": 40000, "details": {"tasks": ["oil_change"]}}),
+    )
+    .await;
+    let (status, _, item) = body(
+        http.put(format!(
+            "{base}/v1/vehicles/{vehicle}/maintenance/oil_change"
+        ))
+        .bearer_auth(&token)
+        .json(&json!({"intervalMiles": 5000, "intervalMonths": 6}))
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{item}");
+    eventually("the oil change due at 45,000 mi", WAIT, || async {
+        let m = get(
+            &http,
+            &base,
+            &token,
+            &format!("/v1/vehicles/{vehicle}/maintenance"),
+        )
+        .await?;
+        m["items"]
+            .as_array()?
+            .iter()
+            .any(|i| i["task"] == "oil_change" && i["dueOdometer"] == 45000)
+            .then_some(())
+    })
+    .await;
+    post(
+        &http,
+        &base,
+        &token,
+        &events,
+        &json!({"kind": "odometer_reading",
+        "occurredAt": Utc::now(), "odometer": 45100}),
+    )
+    .await;
+    let feed = eventually("the overdue reminder in the in-app feed", WAIT, || async {
+        let f = get(&http, &base, &token, "/v1/notifications?limit=100").await?;
+        let items = f["items"].as_array()?.clone();
+        items
+            .iter()
+            .any(|n| n["title"].as_str().is_some_and(|t| t.contains("overdue")))
+            .then_some(items)
+    })
+    .await;
+
+    // An acknowledged write, then kill -9 at once.
+    let last = post(
+        &http,
+        &base,
+        &token,
+        &events,
+        &json!({"kind": "odometer_reading",
+        "occurredAt": Utc::now(), "odometer": 45222}),
+    )
+    .await;
+    let last_id = last["event"]["id"].as_str().unwrap().to_string();
+    kill_9(child);
+
+    // After the restart the acknowledged write is projected, once, and nothing is lost or doubled.
+    let (child, base) = d.up();
+    let items = eventually(
+        "the last write projected after the restart",
+        WAIT,
+        || async {
+            let items = timeline(&http, &base, &token, &vehicle).await;
+            items
+                .iter()
+                .any(|e| e["id"] == last_id.as_str())
+                .then_some(items)
+        },
+    )
+    .await;
+    let mut ids: Vec<&str> = items.iter().filter_map(|e| e["id"].as_str()).collect();
+    let n = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "an event projected twice: {items:#?}");
+    // The dealer's service record, the maintenance and two odometer readings.
+    assert_eq!(n, 4, "{items:#?}");
+    let view = get(&http, &base, &token, &format!("/v1/vehicles/{vehicle}"))
+        .await
+        .unwrap();
+    assert_eq!(view["odometer"]["value"], 45222, "{view}");
+    assert_eq!(view["eventCount"], 4, "{view}");
+    let feed_after = get(&http, &base, &token, "/v1/notifications?limit=100")
+        .await
+        .unwrap();
+    assert_eq!(
+        feed_after["items"].as_array().unwrap().len(),
+        feed.len(),
+        "the restart delivered a reminder again"
+    );
+    kill_9(child);
+    d.drop_databases().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vwc_seed_loads_the_demo_into_mongodb_on_request_and_up_never_seeds_it() {
+    let Some(uri) = vwc_testkit::mongo::mongodb_uri() else {
+        return;
+    };
+    let d = Deployment::new(uri);
+    let http = reqwest::Client::new();
+
+    // `vwc up` on an empty MongoDB deployment loads nothing by itself.
+    let (child, base) = d.up();
+    let token = d.token("org_demo", "owner");
+    let listed = get(&http, &base, &token, "/v1/vehicles").await.unwrap();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 0, "{listed}");
+    kill_9(child);
+
+    let mut args = vec!["seed"];
+    args.extend(d.store_args());
+    let out = d.command(&args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("seeded"), "{said}");
+
+    let (child, base) = d.up();
+    let vehicles = eventually("the demo vehicles", WAIT, || async {
+        let v = get(&http, &base, &token, "/v1/vehicles").await?;
+        let items = v["items"].as_array()?.clone();
+        (!items.is_empty()).then_some(items)
+    })
+    .await;
+    assert!(
+        vehicles.iter().any(|v| v["make"] == "Toyota"),
+        "{vehicles:#?}"
+    );
+    kill_9(child);
+    d.drop_databases().await;
+    assert_data_dir_has_no_sqlite(d.dir.path());
+}
+
+/// On `--store mongodb` nothing goes to SQLite: the data dir holds only the token secret.
+fn assert_data_dir_has_no_sqlite(dir: &Path) {
+    let dbs: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "db"))
+        .collect();
+    assert!(dbs.is_empty(), "{dbs:?}");
+}
