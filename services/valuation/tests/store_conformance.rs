@@ -289,28 +289,8 @@ async fn a_ready_store_answers_ping(store: Store) {
     store.ping().await.unwrap();
 }
 
-macro_rules! conformance {
-    ($($check:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $check() {
-                    super::on_sqlite(super::$check).await;
-                }
-            )*
-        }
-        mod mongo {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $check() {
-                    super::on_mongodb(super::$check).await;
-                }
-            )*
-        }
-    };
-}
-
-conformance!(
+vwc_testkit::conformance!(
+    "valuation";
     an_unknown_vehicle_has_an_empty_state_at_version_zero,
     a_commit_reads_back_exactly,
     a_commit_from_a_stale_version_conflicts_and_writes_nothing,
