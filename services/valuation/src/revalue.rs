@@ -147,3 +147,94 @@ pub async fn handle_scheduled_event(
         .and_then(serde_json::Value::as_str);
     revalue(store, org, today).await
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Bulk seeding for the benchmark
+
+/// Organisations [`seed_bulk`] spreads its vehicles over.
+pub const BENCH_ORGS: [&str; 4] = ["org_bench_a", "org_bench_b", "org_bench_c", "org_bench_d"];
+
+/// One benchmark vehicle as the daily job finds it: registered two years ago, bought then, three odometer
+/// readings, an upgrade on some, valued up to yesterday (its history published through this month).
+fn bench_vehicle(i: usize, today: NaiveDate) -> VehicleCommit {
+    use crate::model::{Fact, FactDetail, VehicleProfile};
+    use crate::store::PublishedPoint;
+    use chrono::Datelike;
+    let id = format!("veh_bench_{i:08}");
+    let registered = today - chrono::Duration::days(730 + (i % 365) as i64);
+    let at = |d: NaiveDate| d.and_hms_opt(10, 0, 0).expect("10:00 exists").and_utc();
+    let mut facts = vec![Fact {
+        event_id: format!("evt_{i}_acq"),
+        at: at(registered),
+        odometer: Some(10_000 + (i % 50_000) as u64),
+        title: "Acquired".into(),
+        detail: FactDetail::Acquisition {
+            price_cents: Some(1_500_000 + (i % 3_000_000) as u64),
+            currency: Some("USD".into()),
+            new: false,
+        },
+    }];
+    for r in 1..=3u64 {
+        facts.push(Fact {
+            event_id: format!("evt_{i}_odo{r}"),
+            at: at(registered + chrono::Duration::days(200 * r as i64)),
+            odometer: Some(10_000 + (i % 50_000) as u64 + r * (6_000 + (i % 9_000) as u64)),
+            title: "Odometer reading".into(),
+            detail: FactDetail::Odometer,
+        });
+    }
+    if i % 3 == 0 {
+        facts.push(Fact {
+            event_id: format!("evt_{i}_up"),
+            at: at(registered + chrono::Duration::days(30)),
+            odometer: None,
+            title: "Tow hitch".into(),
+            detail: FactDetail::Upgrade {
+                category: Some("towing".into()),
+                value_add_cents: None,
+                cost_cents: Some(60_000),
+            },
+        });
+    }
+    let first_of_month = today.with_day(1).unwrap_or(today);
+    let point = PublishedPoint {
+        fingerprint: 1,
+        amount_cents: 1,
+    };
+    VehicleCommit {
+        vehicle_id: id.clone(),
+        expected_version: 0,
+        register: Some(VehicleProfile {
+            id,
+            org_id: BENCH_ORGS[i % BENCH_ORGS.len()].to_string(),
+            name: "2021 Bench Car".into(),
+            year: 2021,
+            unit: vwc_contracts::OdometerUnit::Mi,
+            registered_on: registered,
+        }),
+        facts,
+        published: vec![(first_of_month.min(today - chrono::Duration::days(1)), point)],
+        current: Some((today - chrono::Duration::days(1), point)),
+        ..VehicleCommit::default()
+    }
+}
+
+/// Seeds `n` vehicles as the daily job finds them on `today` (valued up to yesterday); returns how many.
+pub async fn seed_bulk(
+    store: &dyn ValuationStore,
+    n: usize,
+    today: NaiveDate,
+) -> Result<usize, StoreError> {
+    let mut added = 0;
+    for start in (0..n).step_by(PAGE) {
+        let end = (start + PAGE).min(n);
+        let commits = (start..end).map(|i| bench_vehicle(i, today)).collect();
+        added += store
+            .commit_batch(commits)
+            .await?
+            .into_iter()
+            .filter(|o| *o == CommitOutcome::Applied)
+            .count();
+    }
+    Ok(added)
+}

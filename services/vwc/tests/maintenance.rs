@@ -567,7 +567,14 @@ async fn the_in_app_feed_is_newest_first_filters_unread_and_marks_read_within_th
             let f = app
                 .get_ok(&token, "/v1/notifications?unread=true&limit=200")
                 .await;
-            (f["items"].as_array()?.len() >= 2).then_some(f)
+            // The seed's reminders (and every other consumer's work) arrive over a moment: wait
+            // until the feed has stopped growing, so the count below compares like with like.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let again = app
+                .get_ok(&token, "/v1/notifications?unread=true&limit=200")
+                .await;
+            let n = f["items"].as_array()?.len();
+            (n >= 2 && again["items"].as_array()?.len() == n).then_some(f)
         },
     )
     .await;
