@@ -25,8 +25,8 @@ use vwc_http::{ApiError, Auth, HasVerifier, Json};
 use crate::EdgeStore;
 use crate::cursor;
 use crate::store::{
-    CostBucket, EventFilter, FleetRow, FleetValue, NotificationView, OdometerView, TimelinePosition,
-    VehicleView,
+    CostBucket, EventFilter, FleetRow, FleetValue, NotificationView, OdometerView,
+    TimelinePosition, VehicleView,
 };
 
 pub const DEFAULT_LIMIT: usize = 50;

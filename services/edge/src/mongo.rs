@@ -21,8 +21,8 @@ use vwc_store::{StoreResult, ts};
 
 use crate::CONSUMER;
 use crate::store::{
-    CostBucket, EdgeStore, EventFilter, FleetRow, FleetValue, MaintenanceView, NotificationView, OdometerView,
-    TimelinePosition, VehicleView,
+    CostBucket, EdgeStore, EventFilter, FleetRow, FleetValue, MaintenanceView, NotificationView,
+    OdometerView, TimelinePosition, VehicleView,
 };
 
 const VEHICLES: &str = "vehicles";
@@ -83,8 +83,12 @@ impl MongoEdgeStore {
             false,
         )
         .await?;
-        db.create_index(CURRENT_VALUATIONS, doc! { "org_id": 1, "currency": 1 }, false)
-            .await?;
+        db.create_index(
+            CURRENT_VALUATIONS,
+            doc! { "org_id": 1, "currency": 1 },
+            false,
+        )
+        .await?;
         Ok(MongoEdgeStore { db })
     }
 

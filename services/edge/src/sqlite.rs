@@ -16,8 +16,8 @@ use vwc_store::{SqliteDb, StoreError, StoreResult, ts};
 
 use crate::CONSUMER;
 use crate::store::{
-    CostBucket, EdgeStore, EventFilter, FleetRow, FleetValue, MaintenanceView, NotificationView, OdometerView,
-    RawEvent, TimelinePosition, VehicleView,
+    CostBucket, EdgeStore, EventFilter, FleetRow, FleetValue, MaintenanceView, NotificationView,
+    OdometerView, RawEvent, TimelinePosition, VehicleView,
 };
 
 const MIGRATIONS: &[&str] = &[

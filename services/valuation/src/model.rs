@@ -247,7 +247,7 @@ fn money(cents: f64, currency: &str) -> String {
     let whole = (c / 100).to_string();
     let mut grouped = String::new();
     for (i, ch) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(ch);
@@ -424,7 +424,11 @@ pub fn value_on(
                 label: "Acquisition price".into(),
                 amount: *price as f64,
                 on: f.day(),
-                detail: format!("Acquired {} for {}", f.day(), money(*price as f64, &currency)),
+                detail: format!(
+                    "Acquired {} for {}",
+                    f.day(),
+                    money(*price as f64, &currency)
+                ),
                 event_id: Some(f.event_id.clone()),
             });
             &known[i + 1..]
@@ -490,7 +494,10 @@ pub fn value_on(
             } => {
                 walk.observe(f.odometer, day);
                 let (amount, detail) = match (value_add_cents, cost_cents) {
-                    (Some(v), _) => (*v as f64, format!("Adds {} (as recorded)", money(*v as f64, &currency))),
+                    (Some(v), _) => (
+                        *v as f64,
+                        format!("Adds {} (as recorded)", money(*v as f64, &currency)),
+                    ),
                     (None, Some(cost)) => {
                         let share = upgrade_share(category.as_deref());
                         (
@@ -770,10 +777,7 @@ pub fn forecast(
                 let projected = o0 + (per_year * years_between(d0, day)).max(0.0) as u64;
                 with_projection.push(Fact {
                     event_id: format!("forecast-{i}"),
-                    at: day
-                        .and_hms_opt(12, 0, 0)
-                        .expect("noon exists")
-                        .and_utc(),
+                    at: day.and_hms_opt(12, 0, 0).expect("noon exists").and_utc(),
                     odometer: Some(projected),
                     title: "Projected odometer".into(),
                     detail: FactDetail::Odometer,

@@ -183,7 +183,7 @@ fn bench_vehicle(i: usize, today: NaiveDate) -> VehicleCommit {
             detail: FactDetail::Odometer,
         });
     }
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         facts.push(Fact {
             event_id: format!("evt_{i}_up"),
             at: at(registered + chrono::Duration::days(30)),

@@ -100,7 +100,8 @@ fn read_vehicle_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VehicleRow> {
 
 fn state_from_row(row: VehicleRow) -> StoreResult<VehicleState> {
     let (id, profile, version, current_on, fingerprint, amount) = row;
-    let profile: Option<VehicleProfile> = profile.as_deref().map(serde_json::from_str).transpose()?;
+    let profile: Option<VehicleProfile> =
+        profile.as_deref().map(serde_json::from_str).transpose()?;
     let current = match (current_on, fingerprint, amount) {
         (Some(on), Some(fp), Some(amount)) => Some((
             parse_day(&on)?,

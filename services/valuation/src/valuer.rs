@@ -106,7 +106,10 @@ pub fn decide(
         }
         let point = model::value_on(profile, facts, day, kind);
         let fp = fingerprint(&point);
-        let unchanged = state.published.get(&day).is_some_and(|p| p.fingerprint == fp);
+        let unchanged = state
+            .published
+            .get(&day)
+            .is_some_and(|p| p.fingerprint == fp);
         if !unchanged {
             let drop = previous.as_ref().and_then(|prev| {
                 let cause = model::drop_cause(prev, &point, facts)?;
@@ -329,8 +332,12 @@ impl Valuer {
             .filter(|p| p.org_id == org)
             .ok_or(ForecastError::VehicleNotFound)?;
         let today = self.now().date_naive();
-        let (points, per_year, measured) =
-            model::forecast(profile, &state.facts, today, months.min(MAX_FORECAST_MONTHS));
+        let (points, per_year, measured) = model::forecast(
+            profile,
+            &state.facts,
+            today,
+            months.min(MAX_FORECAST_MONTHS),
+        );
         Ok(ValuationForecast {
             vehicle_id: vehicle_id.to_string(),
             usage_per_year: per_year.round() as u64,

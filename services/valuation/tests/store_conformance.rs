@@ -97,7 +97,10 @@ async fn a_commit_reads_back_exactly(store: Store) {
     let mut commit = registration("org_a", "veh_1");
     commit.claim = Some("env_1".into());
     commit.facts = vec![collision.clone(), acquisition.clone()];
-    commit.published = vec![(day(2), point(11, 2_000_000)), (day(3), point(12, 1_800_000))];
+    commit.published = vec![
+        (day(2), point(11, 2_000_000)),
+        (day(3), point(12, 1_800_000)),
+    ];
     commit.current = Some((day(4), point(13, 1_790_000)));
     commit.outbox = vec![e.clone()];
     assert_eq!(store.commit(commit).await.unwrap(), CommitOutcome::Applied);
@@ -277,7 +280,10 @@ async fn the_last_revalue_day_is_kept_per_organisation(store: Store) {
 
 async fn dead_letters_are_listed_until_replayed(store: Store) {
     let e = envelope("veh_1");
-    store.put_dead_letter("valuation", &e, "boom", 5).await.unwrap();
+    store
+        .put_dead_letter("valuation", &e, "boom", 5)
+        .await
+        .unwrap();
     let listed = store.list_dead_letters().await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!((listed[0].envelope.clone(), listed[0].attempts), (e, 5));

@@ -31,7 +31,13 @@ fn vehicle(org: &str) -> Vehicle {
     }
 }
 
-fn event(id: &str, kind: EventKind, days_ago: i64, odometer: u64, details: serde_json::Value) -> VehicleEvent {
+fn event(
+    id: &str,
+    kind: EventKind,
+    days_ago: i64,
+    odometer: u64,
+    details: serde_json::Value,
+) -> VehicleEvent {
     VehicleEvent {
         id: id.into(),
         vehicle_id: "veh_1".into(),
@@ -87,7 +93,11 @@ async fn published(store: &dyn ValuationStore) -> Vec<ValuationUpdated> {
         .collect()
 }
 
-fn setup() -> (tempfile::TempDir, Arc<dyn ValuationStore>, ValuationConsumer) {
+fn setup() -> (
+    tempfile::TempDir,
+    Arc<dyn ValuationStore>,
+    ValuationConsumer,
+) {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn ValuationStore> =
         Arc::new(SqliteValuationStore::open(&dir.path().join("valuation.db")).unwrap());
@@ -159,7 +169,11 @@ async fn events_re_value_duplicates_change_nothing_and_a_big_drop_is_told() {
     );
     let told = points
         .iter()
-        .find_map(|p| p.drop.as_ref().filter(|d| d.cause_event_id == "evt_appraisal"))
+        .find_map(|p| {
+            p.drop
+                .as_ref()
+                .filter(|d| d.cause_event_id == "evt_appraisal")
+        })
         .expect("the appraisal's drop is worth telling");
     assert!(told.drop_basis_points > 1_000);
     let current = points

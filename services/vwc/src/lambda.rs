@@ -108,9 +108,9 @@ pub async fn run_api() -> Result<(), lambda_http::Error> {
         "notification",
         "valuation",
     ]
-        .iter()
-        .filter_map(|s| rt.relay(s))
-        .collect();
+    .iter()
+    .filter_map(|s| rt.relay(s))
+    .collect();
     let relays = Arc::new(relays);
     lambda_http::run(tower::service_fn(move |req: lambda_http::Request| {
         let (router, relays) = (router.clone(), relays.clone());

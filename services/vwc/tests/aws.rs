@@ -295,8 +295,11 @@ async fn the_valuation_queue_receives_its_routed_events_and_values_vehicles_over
                 .unwrap();
         }
     }
-    let want: std::collections::BTreeSet<String> =
-        ["VehicleEventRecorded".to_string(), "VehicleRegistered".to_string()].into();
+    let want: std::collections::BTreeSet<String> = [
+        "VehicleEventRecorded".to_string(),
+        "VehicleRegistered".to_string(),
+    ]
+    .into();
     assert_eq!(seen, want);
 
     // The whole system on the AWS bus: the valuation worker values what it consumes from SQS.
@@ -316,7 +319,9 @@ async fn the_valuation_queue_receives_its_routed_events_and_values_vehicles_over
         std::time::Duration::from_secs(30),
         || async {
             // 404 until the edge worker has projected the registration.
-            let r = app.get(&token, &format!("/v1/vehicles/{id}/overview")).await;
+            let r = app
+                .get(&token, &format!("/v1/vehicles/{id}/overview"))
+                .await;
             let o: serde_json::Value = r.json().await.ok()?;
             (!o["valuation"].is_null()).then(|| o["valuation"].clone())
         },

@@ -112,7 +112,10 @@ async fn a_vehicle_s_value_is_explained_by_its_events_over_http() {
     .await;
     assert_eq!(valuation["kind"], "current");
     assert_eq!(valuation["asOf"], Utc::now().date_naive().to_string());
-    assert_eq!(factor_sum(&valuation), valuation["amountCents"].as_i64().unwrap());
+    assert_eq!(
+        factor_sum(&valuation),
+        valuation["amountCents"].as_i64().unwrap()
+    );
     // Five days after a 15,000.00 appraisal: a little less.
     let amount = valuation["amountCents"].as_u64().unwrap();
     assert!(amount < 1_500_000 && amount > 1_450_000, "{valuation}");
@@ -123,14 +126,23 @@ async fn a_vehicle_s_value_is_explained_by_its_events_over_http() {
         "age_depreciation",
         "mileage_adjustment",
     ] {
-        assert!(codes(&valuation).iter().any(|c| c == code), "{code}: {valuation}");
+        assert!(
+            codes(&valuation).iter().any(|c| c == code),
+            "{code}: {valuation}"
+        );
     }
 
     // The history, newest first, paged, every point adding up.
     let points = eventually("the appraisal's point", Duration::from_secs(15), || async {
         let h = history(&app, &token, &vehicle).await;
         h.iter()
-            .any(|p| p["factors"].as_array().unwrap().iter().any(|f| f["eventId"] == appraisal.as_str()))
+            .any(|p| {
+                p["factors"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|f| f["eventId"] == appraisal.as_str())
+            })
             .then_some(h)
     })
     .await;
@@ -141,8 +153,13 @@ async fn a_vehicle_s_value_is_explained_by_its_events_over_http() {
     for p in &points {
         assert_eq!(factor_sum(p), p["amountCents"].as_i64().unwrap(), "{p}");
     }
-    let crash_day = (Utc::now() - chrono::Duration::days(20)).date_naive().to_string();
-    let crash = points.iter().find(|p| p["asOf"] == crash_day.as_str()).unwrap();
+    let crash_day = (Utc::now() - chrono::Duration::days(20))
+        .date_naive()
+        .to_string();
+    let crash = points
+        .iter()
+        .find(|p| p["asOf"] == crash_day.as_str())
+        .unwrap();
     let dv = crash["factors"]
         .as_array()
         .unwrap()
@@ -151,12 +168,18 @@ async fn a_vehicle_s_value_is_explained_by_its_events_over_http() {
         .unwrap();
     assert_eq!(dv["code"], "collision_diminished_value");
     // Severe structural at 35,000 mi: 10 % × 1.00 × 0.80 of the pre-loss value.
-    let before = points[points.iter().position(|p| p["asOf"] == crash_day.as_str()).unwrap() + 1]
-        ["amountCents"]
+    let before = points[points
+        .iter()
+        .position(|p| p["asOf"] == crash_day.as_str())
+        .unwrap()
+        + 1]["amountCents"]
         .as_i64()
         .unwrap();
     let loss = -dv["amountCents"].as_i64().unwrap();
-    assert!(loss > before * 7 / 100 && loss < before * 9 / 100, "{loss} of {before}");
+    assert!(
+        loss > before * 7 / 100 && loss < before * 9 / 100,
+        "{loss} of {before}"
+    );
 
     // The collision and the appraisal each dropped the value by more than 10 %: told in-app.
     let feed = eventually("the drop notification", Duration::from_secs(15), || async {
@@ -172,7 +195,10 @@ async fn a_vehicle_s_value_is_explained_by_its_events_over_http() {
 
     // The forecast: 12 months by default, at the measured usage.
     let forecast = app
-        .get_ok(&token, &format!("/v1/vehicles/{vehicle}/valuations/forecast"))
+        .get_ok(
+            &token,
+            &format!("/v1/vehicles/{vehicle}/valuations/forecast"),
+        )
         .await;
     assert_eq!(forecast["points"].as_array().unwrap().len(), 12);
     assert_eq!(forecast["usageBasis"], "measured");
@@ -186,7 +212,10 @@ async fn a_vehicle_s_value_is_explained_by_its_events_over_http() {
     // The fleet's total value is the current value of its one vehicle.
     let fleet = app.get_ok(&token, "/v1/fleet/overview").await;
     assert_eq!(fleet["totals"]["value"][0]["currency"], "USD");
-    assert_eq!(fleet["totals"]["value"][0]["totalCents"].as_u64(), Some(amount));
+    assert_eq!(
+        fleet["totals"]["value"][0]["totalCents"].as_u64(),
+        Some(amount)
+    );
     app.stop().await;
 }
 
@@ -204,10 +233,14 @@ async fn duplicate_deliveries_change_nothing_and_other_organisations_get_404() {
     )
     .await;
     let events = app.timeline_of_len(&token, &vehicle, 1).await;
-    let upgrade_day = (Utc::now() - chrono::Duration::days(10)).date_naive().to_string();
+    let upgrade_day = (Utc::now() - chrono::Duration::days(10))
+        .date_naive()
+        .to_string();
     let before = eventually("the upgrade's point", Duration::from_secs(15), || async {
         let h = history(&app, &token, &vehicle).await;
-        h.iter().any(|p| p["asOf"] == upgrade_day.as_str()).then_some(h)
+        h.iter()
+            .any(|p| p["asOf"] == upgrade_day.as_str())
+            .then_some(h)
     })
     .await;
     app.system().flush_outboxes().await.unwrap();
@@ -322,10 +355,18 @@ async fn the_demo_rav4_shows_its_appraisal_and_collision_as_factors() {
     })
     .await;
     let c = codes(&valuation);
-    for code in ["base", "upgrade", "collision_diminished_value", "dealer_appraisal"] {
+    for code in [
+        "base",
+        "upgrade",
+        "collision_diminished_value",
+        "dealer_appraisal",
+    ] {
         assert!(c.iter().any(|x| x == code), "{code}: {valuation}");
     }
-    assert_eq!(factor_sum(&valuation), valuation["amountCents"].as_i64().unwrap());
+    assert_eq!(
+        factor_sum(&valuation),
+        valuation["amountCents"].as_i64().unwrap()
+    );
     // Printed for the issue note.
     eprintln!(
         "DEMO RAV4 VALUATION: {}",

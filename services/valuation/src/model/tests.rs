@@ -141,11 +141,23 @@ fn the_17c_formula_exactly() {
     );
     // $30,000 × 10 % × 0.50 × 0.40 = $600; × 0.20 = $300 (minor: $150)
     assert_eq!(
-        diminished_value_17c(3_000_000, Severity::Moderate, true, 79_999, OdometerUnit::Mi),
+        diminished_value_17c(
+            3_000_000,
+            Severity::Moderate,
+            true,
+            79_999,
+            OdometerUnit::Mi
+        ),
         60_000
     );
     assert_eq!(
-        diminished_value_17c(3_000_000, Severity::Moderate, true, 80_000, OdometerUnit::Mi),
+        diminished_value_17c(
+            3_000_000,
+            Severity::Moderate,
+            true,
+            80_000,
+            OdometerUnit::Mi
+        ),
         30_000
     );
     assert_eq!(
@@ -226,7 +238,10 @@ fn without_an_acquisition_price_the_fallback_is_used_and_said() {
         ValuationPointKind::Current,
     );
     assert_eq!(v.method, ValuationMethod::FallbackAverageNewPrice);
-    assert_eq!(factor(&v, FactorCode::Base), FALLBACK_NEW_PRICE_CENTS as i64);
+    assert_eq!(
+        factor(&v, FactorCode::Base),
+        FALLBACK_NEW_PRICE_CENTS as i64
+    );
     // A year (365 of 365.25 days) after 1 January of the model year: about 80 % kept.
     let expected = (FALLBACK_NEW_PRICE_CENTS as f64 * 0.80f64.powf(365.0 / 365.25)).round() as u64;
     assert!(v.amount_cents.abs_diff(expected) <= 1, "{}", v.amount_cents);
@@ -301,9 +316,19 @@ fn a_collision_before_an_appraisal_is_absorbed_and_one_after_it_counts() {
         appraisal("a", at(2025, 1, 1), 2_400_000),
     ];
     let mut before = base.clone();
-    before.push(collision("c", at(2024, 6, 1), Some(15_000), Severity::Severe));
+    before.push(collision(
+        "c",
+        at(2024, 6, 1),
+        Some(15_000),
+        Severity::Severe,
+    ));
     let mut after = base.clone();
-    after.push(collision("c", at(2025, 2, 1), Some(25_000), Severity::Severe));
+    after.push(collision(
+        "c",
+        at(2025, 2, 1),
+        Some(25_000),
+        Severity::Severe,
+    ));
     sort_facts(&mut before);
     sort_facts(&mut after);
     let on = day(2025, 3, 1);
@@ -392,7 +417,11 @@ fn the_forecast_drives_on_at_the_measured_rate() {
     assert!((per_year - 30_000.0 * 365.25 / 366.0).abs() < 1.0);
     assert_eq!(points.len(), 12);
     assert_eq!(points[0].as_of, day(2025, 2, 1));
-    assert!(points.windows(2).all(|w| w[1].amount_cents <= w[0].amount_cents));
+    assert!(
+        points
+            .windows(2)
+            .all(|w| w[1].amount_cents <= w[0].amount_cents)
+    );
     assert!(points[11].odometer.unwrap() > 65_000);
     for v in &points {
         assert_eq!(sum(v), v.amount_cents as i64);
@@ -417,7 +446,10 @@ fn arbitrary_fact() -> impl Strategy<Value = Fact> {
             ][s],
             structural
         }),
-        (proptest::option::of(0u64..1_000_000), proptest::option::of(0u64..1_000_000))
+        (
+            proptest::option::of(0u64..1_000_000),
+            proptest::option::of(0u64..1_000_000)
+        )
             .prop_map(|(v, c)| FactDetail::Upgrade {
                 category: None,
                 value_add_cents: v,
