@@ -346,4 +346,60 @@ mod tests {
         assert!(text.contains("Due in 12 days or 420 mi"));
         assert!(text.contains("45000"));
     }
+
+    #[test]
+    fn a_valuation_drop_is_told_in_app_only_keyed_by_its_drop_id() {
+        use vwc_contracts::valuation::*;
+        let update = ValuationUpdated {
+            vehicle_id: "veh_1".into(),
+            vehicle_name: "2021 Toyota RAV4 (Blue)".into(),
+            valuation: Valuation {
+                amount_cents: 1_770_000,
+                currency: "USD".into(),
+                as_of: "2026-03-10".parse().unwrap(),
+                method: ValuationMethod::DealerAppraisal,
+                kind: ValuationPointKind::Event,
+                odometer: None,
+                odometer_unit: vwc_contracts::OdometerUnit::Mi,
+                factors: Vec::new(),
+            },
+            previous_amount_cents: Some(2_700_000),
+            drop: Some(ValuationDrop {
+                drop_id: "valdrop_evt_9".into(),
+                from_cents: 2_700_000,
+                to_cents: 1_770_000,
+                drop_basis_points: 3_444,
+                cause_event_id: "evt_9".into(),
+                cause_title: "Trade-in appraisal".into(),
+            }),
+            computed_at: at("2026-03-10T10:00:00Z"),
+        };
+        let envelope = Envelope::new(
+            EventType::ValuationUpdated,
+            "vwc.valuation",
+            "org_a",
+            Some("veh_1"),
+            None,
+            &update,
+        );
+        let plan = plan_valuation_drop(
+            &envelope,
+            &update,
+            update.drop.as_ref().unwrap(),
+            at("2026-03-10T10:00:01Z"),
+        );
+        assert_eq!(plan.notification.reminder_id, "valdrop_evt_9");
+        assert_eq!(
+            plan.notification.title,
+            "Estimated value down 34.4 % — 2021 Toyota RAV4 (Blue)"
+        );
+        assert_eq!(
+            plan.notification.body,
+            "Trade-in appraisal on 2026-03-10: 27,000.00 USD → 17,700.00 USD."
+        );
+        // In-app only, whatever channels the organisation configured (reminders use those).
+        let channels: Vec<Channel> = plan.deliveries.iter().map(|d| d.channel).collect();
+        assert_eq!(channels, [Channel::InApp]);
+        assert_eq!(plan.events.len(), 1);
+    }
 }
