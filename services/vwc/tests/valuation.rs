@@ -318,12 +318,16 @@ async fn bad_forecast_and_history_parameters_are_problems() {
     )
     .await;
     assert_eq!(status, 422, "{problem}");
-    let months = app
-        .get_ok(
-            &token,
-            &format!("/v1/vehicles/{vehicle}/valuations/forecast?months=3"),
-        )
-        .await;
+    // The valuation service learns of the vehicle from VehicleRegistered: 404 until it has.
+    let path = format!("/v1/vehicles/{vehicle}/valuations/forecast?months=3");
+    let months = eventually("the forecast", Duration::from_secs(10), || async {
+        let r = app.get(&token, &path).await;
+        if r.status() != 200 {
+            return None;
+        }
+        r.json::<Value>().await.ok()
+    })
+    .await;
     assert_eq!(months["points"].as_array().unwrap().len(), 3);
     assert_eq!(months["usageBasis"], "expected");
     app.stop().await;
