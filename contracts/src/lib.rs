@@ -8,6 +8,7 @@ pub mod maintenance;
 pub mod routes;
 pub mod schemas;
 pub mod validation;
+pub mod valuation;
 pub mod vehicle;
 
 pub use envelope::{Envelope, EventType, MAX_ENVELOPE_BYTES};

@@ -4,6 +4,7 @@
 use schemars::{JsonSchema, schema_for};
 
 use crate::maintenance::*;
+use crate::valuation::*;
 use crate::vehicle::*;
 use crate::{Envelope, FieldError};
 
@@ -47,6 +48,9 @@ pub fn all() -> Vec<(&'static str, serde_json::Value)> {
             "event-notification-delivered.json",
             s::<NotificationDelivered>(),
         ),
+        ("event-valuation-updated.json", s::<ValuationUpdated>()),
+        ("valuation.json", s::<Valuation>()),
+        ("valuation-forecast.json", s::<ValuationForecast>()),
     ]
 }
 

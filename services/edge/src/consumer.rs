@@ -73,6 +73,15 @@ impl Consumer for EdgeConsumer {
                         .await
                         .map_err(HandleError::failed)?
                 }
+                EventType::ValuationUpdated => {
+                    let data: vwc_contracts::valuation::ValuationUpdated = envelope
+                        .data_as()
+                        .map_err(|e| HandleError::Malformed(e.to_string()))?;
+                    self.store
+                        .apply_valuation(&id, &envelope.org_id, &data)
+                        .await
+                        .map_err(HandleError::failed)?
+                }
                 // Not routed to the edge (routes.json); nothing to project.
                 _ => true,
             };

@@ -14,6 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
 use vwc_contracts::maintenance::{MaintenanceItemView, OdometerEstimateView};
+use vwc_contracts::valuation::Valuation;
 use vwc_contracts::{EventKind, VehicleEvent};
 use vwc_http::openapi::{
     BadRequest, Forbidden, InternalServerError, NotFound, ServiceUnavailable, TooManyRequests,
@@ -24,8 +25,8 @@ use vwc_http::{ApiError, Auth, HasVerifier, Json};
 use crate::EdgeStore;
 use crate::cursor;
 use crate::store::{
-    CostBucket, EventFilter, FleetRow, NotificationView, OdometerView, TimelinePosition,
-    VehicleView,
+    CostBucket, EventFilter, FleetRow, FleetValue, NotificationView, OdometerView,
+    TimelinePosition, VehicleView,
 };
 
 pub const DEFAULT_LIMIT: usize = 50;
@@ -347,9 +348,8 @@ pub struct Overview {
     /// The scheduler's estimate when it is at least as recent as the last reading, else the last reading.
     #[schema(value_type = Option<OdometerSnapshot>)]
     pub odometer: Option<serde_json::Value>,
-    /// `null` until the valuation service exists.
-    #[schema(value_type = Option<Object>)]
-    pub valuation: Option<serde_json::Value>,
+    /// The current value with its factors; `null` until the valuation service has valued the vehicle.
+    pub valuation: Option<Valuation>,
     pub maintenance: Vec<MaintenanceItemView>,
     /// One summary per currency.
     pub costs: Vec<CostSummary>,
@@ -433,10 +433,11 @@ async fn overview(
     let vehicle = vehicle_in_org(&state, &org, &id).await?;
     let store = &state.store;
     let everything = EventFilter::default();
-    let (maintenance, buckets, recent) = tokio::try_join!(
+    let (maintenance, buckets, recent, valuation) = tokio::try_join!(
         store.maintenance(&org, &id),
         store.cost_buckets(&org, Some(&id), None, None),
         store.events(&org, &id, &everything, None, 5),
+        store.current_valuation(&org, &id),
     )
     .map_err(ApiError::internal)?;
     let since = (Utc::now() - chrono::Months::new(11))
@@ -460,7 +461,7 @@ async fn overview(
     };
     Ok(Json(Overview {
         odometer,
-        valuation: None,
+        valuation,
         maintenance: maintenance.map(|m| m.items).unwrap_or_default(),
         costs: summarise_costs(&buckets, &since),
         recent_events: recent,
@@ -517,18 +518,21 @@ async fn maintenance(
 
 /// List a vehicle's valuations
 ///
-/// The valuation history with its factors; empty until the valuation service exists.
+/// The valuation history with its factors, newest first: a point on every day an event moved the value
+/// and on the first of every month. The current value is the overview's `valuation`.
 #[utoipa::path(
     get,
     path = "/v1/vehicles/{id}/valuations",
     tag = "vehicles",
     security(("bearer" = [])),
-    params(VehicleIdParam),
+    params(VehicleIdParam, LimitParam, CursorParam),
     responses(
-        (status = 200, description = "The valuation history, newest first.", body = Page<serde_json::Value>),
+        (status = 200, description = "The valuation history, newest first.", body = Page<Valuation>),
+        (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
+        (status = 422, response = UnprocessableEntity),
         (status = 429, response = TooManyRequests),
         (status = 500, response = InternalServerError),
         (status = 503, response = ServiceUnavailable),
@@ -538,14 +542,26 @@ async fn valuations(
     State(state): State<EdgeState>,
     auth: Auth,
     Path(id): Path<String>,
-) -> Result<Json<Page<serde_json::Value>>, ApiError> {
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<Page<Valuation>>, ApiError> {
     auth.require(Permission::ReadVehicles)?;
+    let q = query(q)?;
+    let limit = limit(q.limit.as_deref())?;
+    let before: Option<NaiveDate> = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
+        Some(c) => Some(
+            cursor::decode(c)
+                .ok_or_else(|| ApiError::field("cursor", "is not a cursor this API issued"))?,
+        ),
+        None => None,
+    };
     vehicle_in_org(&state, auth.org(), &id).await?;
-    // The valuation service does not exist yet: the history is empty until it publishes.
-    Ok(Json(Page {
-        items: Vec::new(),
-        next_cursor: None,
-    }))
+    let mut items = state
+        .store
+        .valuations(auth.org(), &id, before, limit + 1)
+        .await
+        .map_err(ApiError::internal)?;
+    let next_cursor = cursor::next_page(&mut items, limit, |v| v.as_of);
+    Ok(Json(Page { items, next_cursor }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -643,7 +659,7 @@ async fn mark_read(
     }
 }
 
-/// Fleet totals: how many vehicles and how many items need attention.
+/// Fleet totals: how many vehicles, how many items need attention, and what the fleet is worth.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FleetTotals {
@@ -651,6 +667,9 @@ pub struct FleetTotals {
     pub vehicles: usize,
     pub due_soon: u32,
     pub overdue: u32,
+    /// The whole fleet's current value (every vehicle of the organisation, not only this page), one
+    /// total per currency.
+    pub value: Vec<FleetValue>,
 }
 
 /// `GET /v1/fleet/overview`: a page of vehicles with their maintenance counts, and the page's totals.
@@ -706,11 +725,17 @@ async fn fleet_overview(
     let next_cursor = cursor::next_page(&mut items, limit, |v| v.vehicle.vehicle.id.clone());
     let due_soon: u32 = items.iter().map(|r| r.due_soon).sum();
     let overdue: u32 = items.iter().map(|r| r.overdue).sum();
+    let value = state
+        .store
+        .fleet_value(auth.org())
+        .await
+        .map_err(ApiError::internal)?;
     Ok(Json(FleetOverview {
         totals: FleetTotals {
             vehicles: items.len(),
             due_soon,
             overdue,
+            value,
         },
         items,
         next_cursor,

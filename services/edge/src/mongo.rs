@@ -14,14 +14,15 @@ use vwc_contracts::maintenance::{
     Channel, MaintenanceItemView, MaintenanceScheduleUpdated, MaintenanceStatus,
     NotificationDelivered,
 };
+use vwc_contracts::valuation::{Valuation, ValuationPointKind, ValuationUpdated};
 use vwc_contracts::{Envelope, EventKind, Vehicle, VehicleEvent};
 use vwc_store::mongo::{MongoDb, collect, int, parse_ts, required_text, text};
 use vwc_store::{StoreResult, ts};
 
 use crate::CONSUMER;
 use crate::store::{
-    CostBucket, EdgeStore, EventFilter, FleetRow, MaintenanceView, NotificationView, OdometerView,
-    TimelinePosition, VehicleView,
+    CostBucket, EdgeStore, EventFilter, FleetRow, FleetValue, MaintenanceView, NotificationView,
+    OdometerView, TimelinePosition, VehicleView,
 };
 
 const VEHICLES: &str = "vehicles";
@@ -34,6 +35,10 @@ const TIMELINE: &str = "timeline";
 const MAINTENANCE: &str = "maintenance";
 /// `{_id: notification_id, org_id, body, created_at, read_at}`: the in-app feed.
 const NOTIFICATIONS: &str = "notifications";
+/// `{_id: "<vehicle>/<asOf>", vehicle_id, org_id, as_of, body, computed_at}`: the valuation history.
+const VALUATIONS: &str = "valuations";
+/// `{_id: vehicle_id, org_id, as_of, amount, currency, body, computed_at}`: each vehicle's current value.
+const CURRENT_VALUATIONS: &str = "current_valuations";
 
 #[derive(Clone)]
 pub struct MongoEdgeStore {
@@ -69,6 +74,18 @@ impl MongoEdgeStore {
         db.create_index(
             NOTIFICATIONS,
             doc! { "org_id": 1, "created_at": -1, "_id": -1 },
+            false,
+        )
+        .await?;
+        db.create_index(
+            VALUATIONS,
+            doc! { "org_id": 1, "vehicle_id": 1, "as_of": -1 },
+            false,
+        )
+        .await?;
+        db.create_index(
+            CURRENT_VALUATIONS,
+            doc! { "org_id": 1, "currency": 1 },
             false,
         )
         .await?;
@@ -160,6 +177,64 @@ impl MongoEdgeStore {
                 .session(&mut *session)
                 .await?;
         }
+        Ok(true)
+    }
+
+    async fn try_apply_valuation(
+        &self,
+        session: &mut ClientSession,
+        envelope_id: &str,
+        org_id: &str,
+        update: &ValuationUpdated,
+        body: &str,
+    ) -> StoreResult<bool> {
+        if !self.db.claim_inbox(session, CONSUMER, envelope_id).await? {
+            return Ok(false);
+        }
+        let v = &update.valuation;
+        let computed_at = ts(&update.computed_at);
+        let as_of = v.as_of.to_string();
+        let (collection, key) = if v.kind == ValuationPointKind::Current {
+            (CURRENT_VALUATIONS, update.vehicle_id.clone())
+        } else {
+            (VALUATIONS, format!("{}/{as_of}", update.vehicle_id))
+        };
+        // Read before writing (see `try_apply_maintenance`): an older computation is only claimed.
+        let stored = self
+            .db
+            .collection(collection)
+            .find_one(doc! { "_id": &key })
+            .projection(doc! { "as_of": 1, "computed_at": 1 })
+            .session(&mut *session)
+            .await?;
+        if let Some(stored) = stored {
+            let stored_key = (
+                text(&stored, "as_of")?.unwrap_or_default(),
+                text(&stored, "computed_at")?.unwrap_or_default(),
+            );
+            if stored_key > (as_of.clone(), computed_at.clone()) {
+                return Ok(true);
+            }
+        }
+        self.db
+            .collection(collection)
+            .update_one(
+                doc! { "_id": &key },
+                doc! {
+                    "$set": {
+                        "vehicle_id": &update.vehicle_id,
+                        "as_of": &as_of,
+                        "amount": v.amount_cents as i64,
+                        "currency": &v.currency,
+                        "body": body,
+                        "computed_at": &computed_at,
+                    },
+                    "$setOnInsert": { "org_id": org_id },
+                },
+            )
+            .upsert(true)
+            .session(&mut *session)
+            .await?;
         Ok(true)
     }
 
@@ -721,6 +796,86 @@ impl EdgeStore for MongoEdgeStore {
                 }
             })
             .collect())
+    }
+
+    async fn apply_valuation(
+        &self,
+        envelope_id: &str,
+        org_id: &str,
+        update: &ValuationUpdated,
+    ) -> StoreResult<bool> {
+        let body = serde_json::to_string(&update.valuation)?;
+        let mut tx = self.db.transaction().await?;
+        loop {
+            tx.begin().await?;
+            let outcome = self
+                .try_apply_valuation(tx.session(), envelope_id, org_id, update, &body)
+                .await;
+            if let Some(applied) = tx.settle(outcome).await? {
+                return Ok(applied);
+            }
+        }
+    }
+
+    async fn valuations(
+        &self,
+        org_id: &str,
+        vehicle_id: &str,
+        before: Option<chrono::NaiveDate>,
+        limit: usize,
+    ) -> StoreResult<Vec<Valuation>> {
+        let before = before.map_or_else(|| "9999-12-31".to_string(), |d| d.to_string());
+        let cursor = self
+            .db
+            .collection(VALUATIONS)
+            .find(doc! { "org_id": org_id, "vehicle_id": vehicle_id, "as_of": { "$lt": before } })
+            .sort(doc! { "as_of": -1 })
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .await?;
+        collect(cursor)
+            .await?
+            .iter()
+            .map(|d| Ok(serde_json::from_str(&required_text(d, "body")?)?))
+            .collect()
+    }
+
+    async fn current_valuation(
+        &self,
+        org_id: &str,
+        vehicle_id: &str,
+    ) -> StoreResult<Option<Valuation>> {
+        let found = self
+            .db
+            .collection(CURRENT_VALUATIONS)
+            .find_one(doc! { "org_id": org_id, "_id": vehicle_id })
+            .await?;
+        found
+            .map(|d| Ok(serde_json::from_str(&required_text(&d, "body")?)?))
+            .transpose()
+    }
+
+    async fn fleet_value(&self, org_id: &str) -> StoreResult<Vec<FleetValue>> {
+        let cursor = self
+            .db
+            .collection(CURRENT_VALUATIONS)
+            .find(doc! { "org_id": org_id })
+            .projection(doc! { "amount": 1, "currency": 1 })
+            .await?;
+        let mut by_currency: BTreeMap<String, FleetValue> = BTreeMap::new();
+        for d in collect(cursor).await? {
+            let currency = required_text(&d, "currency")?;
+            let amount = int(&d, "amount")?.unwrap_or(0).max(0) as u64;
+            let entry = by_currency
+                .entry(currency.clone())
+                .or_insert_with(|| FleetValue {
+                    currency,
+                    total_cents: 0,
+                    vehicles: 0,
+                });
+            entry.total_cents += amount;
+            entry.vehicles += 1;
+        }
+        Ok(by_currency.into_values().collect())
     }
 
     async fn ping(&self) -> StoreResult<()> {

@@ -9,14 +9,15 @@ use vwc_bus::{BoxError, DeadLetter, DeadLetterStore};
 use vwc_contracts::maintenance::{
     Channel, MaintenanceScheduleUpdated, MaintenanceStatus, NotificationDelivered,
 };
+use vwc_contracts::valuation::{Valuation, ValuationPointKind, ValuationUpdated};
 use vwc_contracts::{Envelope, EventKind, Vehicle, VehicleEvent};
 use vwc_store::sqlite::claim_inbox;
 use vwc_store::{SqliteDb, StoreError, StoreResult, ts};
 
 use crate::CONSUMER;
 use crate::store::{
-    CostBucket, EdgeStore, EventFilter, FleetRow, MaintenanceView, NotificationView, OdometerView,
-    RawEvent, TimelinePosition, VehicleView,
+    CostBucket, EdgeStore, EventFilter, FleetRow, FleetValue, MaintenanceView, NotificationView,
+    OdometerView, RawEvent, TimelinePosition, VehicleView,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -68,6 +69,27 @@ CREATE INDEX notifications_feed ON notifications (org_id, created_at DESC, id DE
 "#,
     // When each event was committed to the projection (ack → visible lag; operations).
     "ALTER TABLE timeline ADD COLUMN projected_at TEXT;",
+    // The valuation service's points: the history by (vehicle, asOf), and each vehicle's current value.
+    r#"
+CREATE TABLE valuations (
+    vehicle_id TEXT NOT NULL,
+    as_of TEXT NOT NULL,
+    org_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    computed_at TEXT NOT NULL,
+    PRIMARY KEY (vehicle_id, as_of)
+) WITHOUT ROWID;
+CREATE TABLE current_valuations (
+    vehicle_id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL,
+    as_of TEXT NOT NULL,
+    amount INTEGER NOT NULL,
+    currency TEXT NOT NULL,
+    body TEXT NOT NULL,
+    computed_at TEXT NOT NULL
+);
+CREATE INDEX current_valuations_by_org ON current_valuations (org_id, currency);
+"#,
 ];
 
 #[derive(Clone)]
@@ -570,6 +592,127 @@ impl EdgeStore for SqliteEdgeStore {
                         })
                     })
                     .collect()
+            })
+            .await
+    }
+
+    async fn apply_valuation(
+        &self,
+        envelope_id: &str,
+        org_id: &str,
+        update: &ValuationUpdated,
+    ) -> StoreResult<bool> {
+        let (id, org) = (envelope_id.to_string(), org_id.to_string());
+        let v = &update.valuation;
+        let (vehicle, as_of, amount, currency) = (
+            update.vehicle_id.clone(),
+            v.as_of.to_string(),
+            v.amount_cents as i64,
+            v.currency.clone(),
+        );
+        let current = v.kind == ValuationPointKind::Current;
+        let body = serde_json::to_string(v)?;
+        let computed_at = ts(&update.computed_at);
+        self.db
+            .write(move |conn| {
+                if !claim_inbox(conn, CONSUMER, &id)? {
+                    return Ok(false);
+                }
+                if current {
+                    // A later day wins; the same day, the later computation.
+                    conn.prepare_cached(
+                        "INSERT INTO current_valuations
+                           (vehicle_id, org_id, as_of, amount, currency, body, computed_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                         ON CONFLICT (vehicle_id) DO UPDATE SET as_of = excluded.as_of,
+                           amount = excluded.amount, currency = excluded.currency, body = excluded.body,
+                           computed_at = excluded.computed_at
+                         WHERE excluded.as_of > current_valuations.as_of
+                           OR (excluded.as_of = current_valuations.as_of
+                               AND excluded.computed_at >= current_valuations.computed_at)",
+                    )?
+                    .execute(params![vehicle, org, as_of, amount, currency, body, computed_at])?;
+                } else {
+                    conn.prepare_cached(
+                        "INSERT INTO valuations (vehicle_id, as_of, org_id, body, computed_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5)
+                         ON CONFLICT (vehicle_id, as_of) DO UPDATE SET body = excluded.body,
+                           computed_at = excluded.computed_at
+                         WHERE excluded.computed_at >= valuations.computed_at",
+                    )?
+                    .execute(params![vehicle, as_of, org, body, computed_at])?;
+                }
+                Ok(true)
+            })
+            .await
+    }
+
+    async fn valuations(
+        &self,
+        org_id: &str,
+        vehicle_id: &str,
+        before: Option<chrono::NaiveDate>,
+        limit: usize,
+    ) -> StoreResult<Vec<Valuation>> {
+        let (org, id) = (org_id.to_string(), vehicle_id.to_string());
+        // Dates compare as text: `YYYY-MM-DD`; "9999-12-31" is after every day.
+        let before = before.map_or_else(|| "9999-12-31".to_string(), |d| d.to_string());
+        let bodies: Vec<String> = self
+            .db
+            .read(move |conn| {
+                Ok(conn
+                    .prepare_cached(
+                        "SELECT body FROM valuations
+                         WHERE vehicle_id = ?1 AND org_id = ?2 AND as_of < ?3
+                         ORDER BY as_of DESC LIMIT ?4",
+                    )?
+                    .query_map(params![id, org, before, limit as i64], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?)
+            })
+            .await?;
+        bodies
+            .iter()
+            .map(|b| Ok(serde_json::from_str(b)?))
+            .collect()
+    }
+
+    async fn current_valuation(
+        &self,
+        org_id: &str,
+        vehicle_id: &str,
+    ) -> StoreResult<Option<Valuation>> {
+        let (org, id) = (org_id.to_string(), vehicle_id.to_string());
+        let body: Option<String> = self
+            .db
+            .read(move |conn| {
+                Ok(conn
+                    .prepare_cached(
+                        "SELECT body FROM current_valuations WHERE vehicle_id = ?1 AND org_id = ?2",
+                    )?
+                    .query_row(params![id, org], |r| r.get(0))
+                    .optional()?)
+            })
+            .await?;
+        Ok(body.map(|b| serde_json::from_str(&b)).transpose()?)
+    }
+
+    async fn fleet_value(&self, org_id: &str) -> StoreResult<Vec<FleetValue>> {
+        let org = org_id.to_string();
+        self.db
+            .read(move |conn| {
+                Ok(conn
+                    .prepare_cached(
+                        "SELECT currency, sum(amount), count(*) FROM current_valuations
+                         WHERE org_id = ?1 GROUP BY currency ORDER BY currency",
+                    )?
+                    .query_map([org], |r| {
+                        Ok(FleetValue {
+                            currency: r.get(0)?,
+                            total_cents: r.get::<_, i64>(1)? as u64,
+                            vehicles: r.get::<_, i64>(2)? as u64,
+                        })
+                    })?
+                    .collect::<Result<_, _>>()?)
             })
             .await
     }

@@ -9,6 +9,7 @@ use vwc_contracts::maintenance::{
     MaintenanceItemView, MaintenanceScheduleUpdated, MaintenanceStatus, NotificationDelivered,
     OdometerEstimateView,
 };
+use vwc_contracts::valuation::{Valuation, ValuationUpdated};
 use vwc_contracts::{EventKind, OdometerUnit, Vehicle, VehicleEvent};
 use vwc_store::StoreResult;
 
@@ -89,6 +90,16 @@ pub struct FleetRow {
     pub vehicle: VehicleView,
     pub due_soon: u32,
     pub overdue: u32,
+}
+
+/// The organisation's vehicles' current values summed, per currency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FleetValue {
+    pub currency: String,
+    pub total_cents: u64,
+    /// Vehicles with a current value in this currency.
+    pub vehicles: u64,
 }
 
 /// A timeline event as stored: its position and its JSON, ready to send without re-encoding.
@@ -206,5 +217,29 @@ pub trait EdgeStore: DeadLetterStore {
             .collect::<StoreResult<Vec<_>>>()
             .map(Some)
     }
+    /// Projects one valuation point: a history point replaces the vehicle's point of the same `asOf`,
+    /// a `current` one the vehicle's current value; an older computation never replaces a newer one.
+    async fn apply_valuation(
+        &self,
+        envelope_id: &str,
+        org_id: &str,
+        update: &ValuationUpdated,
+    ) -> StoreResult<bool>;
+    /// The valuation history newest first (`asOf` descending), strictly before `before`.
+    async fn valuations(
+        &self,
+        org_id: &str,
+        vehicle_id: &str,
+        before: Option<chrono::NaiveDate>,
+        limit: usize,
+    ) -> StoreResult<Vec<Valuation>>;
+    /// The vehicle's current value.
+    async fn current_valuation(
+        &self,
+        org_id: &str,
+        vehicle_id: &str,
+    ) -> StoreResult<Option<Valuation>>;
+    /// The organisation's current values summed per currency (by currency code).
+    async fn fleet_value(&self, org_id: &str) -> StoreResult<Vec<FleetValue>>;
     async fn ping(&self) -> StoreResult<()>;
 }

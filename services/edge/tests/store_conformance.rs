@@ -1061,6 +1061,201 @@ async fn a_ready_store_answers_ping(store: Store) {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Valuations
+
+fn valuation_update(
+    vehicle_id: &str,
+    day: u32,
+    kind: vwc_contracts::valuation::ValuationPointKind,
+    amount: u64,
+    computed: DateTime<Utc>,
+) -> vwc_contracts::valuation::ValuationUpdated {
+    use vwc_contracts::valuation::*;
+    ValuationUpdated {
+        vehicle_id: vehicle_id.into(),
+        vehicle_name: "2019 Toyota Corolla".into(),
+        valuation: Valuation {
+            amount_cents: amount,
+            currency: "USD".into(),
+            as_of: at(day, 0).date_naive(),
+            method: ValuationMethod::AcquisitionPrice,
+            kind,
+            odometer: Some(1_000),
+            odometer_unit: OdometerUnit::Km,
+            factors: vec![ValuationFactor {
+                code: FactorCode::Base,
+                label: "Acquisition price".into(),
+                amount_cents: amount as i64,
+                detail: "d".into(),
+                event_id: None,
+            }],
+        },
+        previous_amount_cents: None,
+        drop: None,
+        computed_at: computed,
+    }
+}
+
+async fn valuation_history_is_newest_first_paged_and_a_point_is_replaced_by_a_newer_computation(
+    store: Store,
+) {
+    use vwc_contracts::valuation::ValuationPointKind::{Event, Monthly};
+    let v = vehicle("org_a", "veh_1");
+    store.apply_vehicle_registered("env_r", &v).await.unwrap();
+    for (i, day) in [1u32, 5, 3, 2].into_iter().enumerate() {
+        let kind = if day == 1 { Monthly } else { Event };
+        let applied = store
+            .apply_valuation(
+                &format!("env_{i}"),
+                "org_a",
+                &valuation_update("veh_1", day, kind, 1_000 - u64::from(day), at(10, 0)),
+            )
+            .await
+            .unwrap();
+        assert!(applied);
+    }
+    // A duplicate envelope: no second effect.
+    assert!(
+        !store
+            .apply_valuation(
+                "env_0",
+                "org_a",
+                &valuation_update("veh_1", 1, Monthly, 5, at(11, 0))
+            )
+            .await
+            .unwrap()
+    );
+    let page = store.valuations("org_a", "veh_1", None, 2).await.unwrap();
+    let days: Vec<u32> = page
+        .iter()
+        .map(|p| chrono::Datelike::day(&p.as_of))
+        .collect();
+    assert_eq!(days, [5, 3]);
+    let rest = store
+        .valuations("org_a", "veh_1", Some(page[1].as_of), 10)
+        .await
+        .unwrap();
+    let days: Vec<u32> = rest
+        .iter()
+        .map(|p| chrono::Datelike::day(&p.as_of))
+        .collect();
+    assert_eq!(days, [2, 1]);
+    // A newer computation of day 3 replaces it; an older one does not.
+    store
+        .apply_valuation(
+            "env_new",
+            "org_a",
+            &valuation_update("veh_1", 3, Event, 777, at(12, 0)),
+        )
+        .await
+        .unwrap();
+    store
+        .apply_valuation(
+            "env_old",
+            "org_a",
+            &valuation_update("veh_1", 3, Event, 111, at(9, 0)),
+        )
+        .await
+        .unwrap();
+    let all = store.valuations("org_a", "veh_1", None, 10).await.unwrap();
+    assert_eq!(all.len(), 4);
+    assert_eq!(all[1].amount_cents, 777);
+    assert_eq!(
+        all[1],
+        valuation_update("veh_1", 3, Event, 777, at(12, 0)).valuation
+    );
+    // Another organisation sees nothing.
+    assert!(
+        store
+            .valuations("org_b", "veh_1", None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn the_current_value_is_the_latest_day_and_the_fleet_sums_it_per_currency(store: Store) {
+    use vwc_contracts::valuation::ValuationPointKind::Current;
+    for (org, id) in [("org_a", "veh_1"), ("org_a", "veh_2"), ("org_b", "veh_3")] {
+        store
+            .apply_vehicle_registered(&format!("env_r_{id}"), &vehicle(org, id))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store.current_valuation("org_a", "veh_1").await.unwrap(),
+        None
+    );
+    assert!(store.fleet_value("org_a").await.unwrap().is_empty());
+    store
+        .apply_valuation(
+            "e1",
+            "org_a",
+            &valuation_update("veh_1", 5, Current, 1_000, at(5, 0)),
+        )
+        .await
+        .unwrap();
+    // An earlier day never replaces a later one, whatever the computation time.
+    store
+        .apply_valuation(
+            "e2",
+            "org_a",
+            &valuation_update("veh_1", 4, Current, 9_999, at(20, 0)),
+        )
+        .await
+        .unwrap();
+    store
+        .apply_valuation(
+            "e3",
+            "org_a",
+            &valuation_update("veh_1", 6, Current, 990, at(6, 0)),
+        )
+        .await
+        .unwrap();
+    let mut eur = valuation_update("veh_2", 6, Current, 500, at(6, 0));
+    eur.valuation.currency = "EUR".into();
+    store.apply_valuation("e4", "org_a", &eur).await.unwrap();
+    store
+        .apply_valuation(
+            "e5",
+            "org_b",
+            &valuation_update("veh_3", 6, Current, 7, at(6, 0)),
+        )
+        .await
+        .unwrap();
+    let current = store
+        .current_valuation("org_a", "veh_1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (current.amount_cents, current.as_of.to_string()),
+        (990, "2024-06-06".to_string())
+    );
+    assert_eq!(
+        store.current_valuation("org_b", "veh_1").await.unwrap(),
+        None
+    );
+    // Current values are not part of the history.
+    assert!(
+        store
+            .valuations("org_a", "veh_1", None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let fleet = store.fleet_value("org_a").await.unwrap();
+    let totals: Vec<(String, u64, u64)> = fleet
+        .into_iter()
+        .map(|f| (f.currency, f.total_cents, f.vehicles))
+        .collect();
+    assert_eq!(
+        totals,
+        [("EUR".to_string(), 500, 1), ("USD".to_string(), 990, 1)]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Running every check against every adapter
 
 vwc_testkit::conformance!(
@@ -1091,6 +1286,8 @@ vwc_testkit::conformance!(
     marking_read_keeps_the_first_time_and_stays_in_the_org,
     cost_buckets_group_by_vehicle_kind_month_and_currency,
     cost_buckets_filter_by_vehicle_and_an_inclusive_time_range,
+    valuation_history_is_newest_first_paged_and_a_point_is_replaced_by_a_newer_computation,
+    the_current_value_is_the_latest_day_and_the_fleet_sums_it_per_currency,
     a_ready_store_answers_ping,
 );
 

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use vwc_contracts::ids::new_id;
 use vwc_contracts::maintenance::{Channel, MaintenanceStatus, NotificationDelivered, ReminderDue};
+use vwc_contracts::valuation::{ValuationDrop, ValuationUpdated};
 use vwc_contracts::{Envelope, EventType};
 
 use crate::SOURCE;
@@ -109,6 +110,63 @@ pub fn plan_notification(
         attempts,
         events,
     }
+}
+
+/// `task` of the reminder-shaped record a valuation drop is stored as.
+pub const VALUATION_DROP_TASK: &str = "valuation_drop";
+
+fn money(cents: u64, currency: &str) -> String {
+    let whole = (cents / 100).to_string();
+    let mut grouped = String::new();
+    for (i, ch) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(ch);
+    }
+    format!("{grouped}.{:02} {currency}", cents % 100)
+}
+
+/// The in-app notification for a valuation drop of more than 10 % (issue 8). It is stored like a
+/// reminder (keyed by the drop id, so a re-published drop is told once) and told in-app only: the
+/// outbound webhook and e-mail carry reminders.
+pub fn plan_valuation_drop(
+    envelope: &Envelope,
+    update: &ValuationUpdated,
+    drop: &ValuationDrop,
+    now: DateTime<Utc>,
+) -> NewNotification {
+    let percent = f64::from(drop.drop_basis_points) / 100.0;
+    let currency = &update.valuation.currency;
+    let title = format!(
+        "Estimated value down {percent:.1} % — {}",
+        update.vehicle_name
+    );
+    let body = format!(
+        "{} on {}: {} → {}.",
+        drop.cause_title,
+        update.valuation.as_of,
+        money(drop.from_cents, currency),
+        money(drop.to_cents, currency)
+    );
+    let carrier = ReminderDue {
+        reminder_id: drop.drop_id.clone(),
+        vehicle_id: update.vehicle_id.clone(),
+        vehicle_name: update.vehicle_name.clone(),
+        task: VALUATION_DROP_TASK.into(),
+        title: title.clone(),
+        status: MaintenanceStatus::Unknown,
+        reason: body.clone(),
+        due_cycle: update.valuation.as_of.to_string(),
+        due_at: Some(update.valuation.as_of),
+        due_odometer: None,
+        occurrence: 0,
+    };
+    let mut plan = plan_notification(envelope, &carrier, None, now);
+    plan.notification.title = title;
+    plan.notification.body = body;
+    plan.events = vec![delivered_event(&plan.notification, Channel::InApp, now)];
+    plan
 }
 
 /// `NotificationDelivered` for one channel, traced to the event that caused the notification.
@@ -287,5 +345,61 @@ mod tests {
         assert_eq!(subject, "Oil change due soon — 2021 Toyota RAV4");
         assert!(text.contains("Due in 12 days or 420 mi"));
         assert!(text.contains("45000"));
+    }
+
+    #[test]
+    fn a_valuation_drop_is_told_in_app_only_keyed_by_its_drop_id() {
+        use vwc_contracts::valuation::*;
+        let update = ValuationUpdated {
+            vehicle_id: "veh_1".into(),
+            vehicle_name: "2021 Toyota RAV4 (Blue)".into(),
+            valuation: Valuation {
+                amount_cents: 1_770_000,
+                currency: "USD".into(),
+                as_of: "2026-03-10".parse().unwrap(),
+                method: ValuationMethod::DealerAppraisal,
+                kind: ValuationPointKind::Event,
+                odometer: None,
+                odometer_unit: vwc_contracts::OdometerUnit::Mi,
+                factors: Vec::new(),
+            },
+            previous_amount_cents: Some(2_700_000),
+            drop: Some(ValuationDrop {
+                drop_id: "valdrop_evt_9".into(),
+                from_cents: 2_700_000,
+                to_cents: 1_770_000,
+                drop_basis_points: 3_444,
+                cause_event_id: "evt_9".into(),
+                cause_title: "Trade-in appraisal".into(),
+            }),
+            computed_at: at("2026-03-10T10:00:00Z"),
+        };
+        let envelope = Envelope::new(
+            EventType::ValuationUpdated,
+            "vwc.valuation",
+            "org_a",
+            Some("veh_1"),
+            None,
+            &update,
+        );
+        let plan = plan_valuation_drop(
+            &envelope,
+            &update,
+            update.drop.as_ref().unwrap(),
+            at("2026-03-10T10:00:01Z"),
+        );
+        assert_eq!(plan.notification.reminder_id, "valdrop_evt_9");
+        assert_eq!(
+            plan.notification.title,
+            "Estimated value down 34.4 % — 2021 Toyota RAV4 (Blue)"
+        );
+        assert_eq!(
+            plan.notification.body,
+            "Trade-in appraisal on 2026-03-10: 27,000.00 USD → 17,700.00 USD."
+        );
+        // In-app only, whatever channels the organisation configured (reminders use those).
+        let channels: Vec<Channel> = plan.deliveries.iter().map(|d| d.channel).collect();
+        assert_eq!(channels, [Channel::InApp]);
+        assert_eq!(plan.events.len(), 1);
     }
 }

@@ -1,6 +1,7 @@
 //! Turns the events routed to the notification service into notifications and their deliveries.
 //!
-//! `ReminderDue` is the one event told. `MaintenanceStatusChanged` is routed here too but tells nothing
+//! `ReminderDue` is told on every channel; a `ValuationUpdated` that carries a drop of more than 10 % is
+//! told in-app. `MaintenanceStatusChanged` is routed here too but tells nothing
 //! on its own: the scheduler publishes a `ReminderDue` for every entry into `due_soon` or `overdue` (and
 //! weekly while overdue), so telling the status change as well would say the same thing twice.
 
@@ -14,7 +15,7 @@ use vwc_contracts::{Envelope, EventType};
 use vwc_telemetry::TraceParent;
 
 use crate::clock::{Clock, SystemClock};
-use crate::compose::plan_notification;
+use crate::compose::{plan_notification, plan_valuation_drop};
 use crate::{CONSUMER, NotificationStore};
 
 pub struct NotificationConsumer {
@@ -63,6 +64,27 @@ impl NotificationConsumer {
     }
 }
 
+impl NotificationConsumer {
+    async fn valuation_updated(&self, envelope: &Envelope) -> Result<bool, HandleError> {
+        let update: vwc_contracts::valuation::ValuationUpdated = envelope
+            .data_as()
+            .map_err(|e| HandleError::Malformed(e.to_string()))?;
+        let Some(drop) = &update.drop else {
+            return Ok(true);
+        };
+        if drop.drop_id.trim().is_empty() {
+            return Err(HandleError::Malformed(
+                "ValuationUpdated with a drop without a dropId".into(),
+            ));
+        }
+        let plan = plan_valuation_drop(envelope, &update, drop, self.clock.now());
+        self.store
+            .record_notification(&envelope.id.to_string(), &plan)
+            .await
+            .map_err(HandleError::failed)
+    }
+}
+
 #[async_trait]
 impl Consumer for NotificationConsumer {
     fn name(&self) -> &str {
@@ -80,6 +102,7 @@ impl Consumer for NotificationConsumer {
         async {
             let applied = match envelope.event_type {
                 EventType::ReminderDue => self.reminder_due(envelope).await?,
+                EventType::ValuationUpdated => self.valuation_updated(envelope).await?,
                 // Covered by the ReminderDue the scheduler publishes for the same change (see above).
                 _ => true,
             };

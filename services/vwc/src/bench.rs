@@ -509,6 +509,8 @@ pub async fn run() -> anyhow::Result<()> {
         .unwrap_or(100_000);
     eprintln!("  (f) maintenance sweep of {sweep_vehicles} vehicles × 12 items");
     let sweep = sweep_bench(sweep_vehicles).await?;
+    eprintln!("  (g) daily re-valuation of {sweep_vehicles} vehicles");
+    let revalue = revalue_bench(sweep_vehicles).await?;
 
     let ceiling = healthz.rps();
     let mut table = String::new();
@@ -560,12 +562,51 @@ pub async fn run() -> anyhow::Result<()> {
         "| (f′) the same sweep again the same day | — | — | — | — | {:.1} s: {} changed, {} reminders |\n",
         second_secs, second.changed, second.reminders
     ));
+    let (first, first_secs, second, second_secs) = &revalue;
+    table.push_str(&format!(
+        "| (g) daily re-valuation: {} vehicles ({} changed, {} `ValuationUpdated` published) | {:.0} vehicles/s | — | — | — | {:.1} s total |\n",
+        first.vehicles,
+        first.changed,
+        first.published,
+        first.vehicles as f64 / first_secs,
+        first_secs
+    ));
+    table.push_str(&format!(
+        "| (g′) the same re-valuation again the same day | — | — | — | — | {:.1} s: {} changed, {} published |\n",
+        second_secs, second.changed, second.published
+    ));
     table.push_str(&format!(
         "\nSeeding 1,000,000 timeline events took {seed_secs:.1} s. After the ingest run every consumer \
          (edge, scheduler, notification) had caught up {drained:.1} s later; the timeline run started after that.\n"
     ));
     println!("{table}");
     Ok(())
+}
+
+/// Seeds a valuation store with `n` vehicles valued up to yesterday and re-values them twice today.
+async fn revalue_bench(
+    n: usize,
+) -> anyhow::Result<(
+    vwc_valuation::RevalueReport,
+    f64,
+    vwc_valuation::RevalueReport,
+    f64,
+)> {
+    let dir = tempfile::tempdir()?;
+    let store = vwc_valuation::SqliteValuationStore::open(&dir.path().join("valuation.db"))?;
+    let today = Utc::now().date_naive();
+    let t = Instant::now();
+    vwc_valuation::revalue::seed_bulk(&store, n, today).await?;
+    eprintln!(
+        "  seeded {n} vehicles in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let t = Instant::now();
+    let first = vwc_valuation::revalue(&store, None, today).await?;
+    let first_secs = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let second = vwc_valuation::revalue(&store, None, today).await?;
+    Ok((first, first_secs, second, t.elapsed().as_secs_f64()))
 }
 
 /// Seeds a scheduler store with `n` vehicles (12 items each) and sweeps it twice on the same day.

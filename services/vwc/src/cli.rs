@@ -66,6 +66,9 @@ pub struct HttpArgs {
     /// Minutes between maintenance sweeps in this process; 0 turns the schedule off.
     #[arg(long, env = "VWC_SWEEP_INTERVAL_MINUTES", default_value_t = 60)]
     pub sweep_interval_minutes: u64,
+    /// Minutes between valuation re-runs in this process (idempotent per day); 0 turns them off.
+    #[arg(long, env = "VWC_REVALUE_INTERVAL_MINUTES", default_value_t = 60)]
+    pub revalue_interval_minutes: u64,
     /// Send reminder e-mail through Amazon SES v2 (credentials from the usual AWS chain).
     #[arg(long, env = "VWC_EMAIL")]
     pub email: bool,
@@ -89,6 +92,8 @@ impl HttpArgs {
         opts.jwt_issuer = self.jwt_issuer.clone();
         opts.sweep_every = (self.sweep_interval_minutes > 0)
             .then(|| std::time::Duration::from_secs(self.sweep_interval_minutes * 60));
+        opts.revalue_every = (self.revalue_interval_minutes > 0)
+            .then(|| std::time::Duration::from_secs(self.revalue_interval_minutes * 60));
         opts.email = self.email.then(|| crate::embedded::EmailOptions {
             endpoint: self.ses_endpoint.clone(),
             from: self.email_from.clone(),
@@ -207,9 +212,17 @@ pub enum Command {
         #[command(flatten)]
         data: DataDir,
     },
+    /// Re-value every vehicle (of every organisation, or one) as of today, deliver what changed, print
+    /// the report. Idempotent per day.
+    Revalue {
+        #[arg(long)]
+        org: Option<String>,
+        #[command(flatten)]
+        data: DataDir,
+    },
     /// Run one service's consumer (SQS long-poll worker) and outbox relay against AWS (or moto).
     Worker {
-        /// ingestion, edge, maintenance-scheduler, notification
+        /// ingestion, edge, maintenance-scheduler, notification, valuation
         service: String,
         #[command(flatten)]
         data: DataDir,
@@ -243,6 +256,12 @@ pub enum AwsAction {
         /// When the sweep runs (EventBridge schedule expression).
         #[arg(long, default_value = "cron(0 6 * * ? *)")]
         sweep_schedule: String,
+        /// Also schedule the daily re-valuation: the ARN of the `vwc-lambda-revalue` function.
+        #[arg(long)]
+        revalue_lambda_arn: Option<String>,
+        /// When the re-valuation runs (EventBridge schedule expression).
+        #[arg(long, default_value = "cron(30 5 * * ? *)")]
+        revalue_schedule: String,
     },
 }
 
@@ -340,6 +359,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
+        Command::Revalue { org, data } => {
+            let mut opts = options(&data);
+            opts.sweep_every = None;
+            opts.revalue_every = None;
+            let system = System::start(opts).await?;
+            let report = vwc_valuation::revalue(
+                system.stores.valuation.as_ref(),
+                org.as_deref(),
+                chrono::Utc::now().date_naive(),
+            )
+            .await?;
+            system.shutdown().await;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
         Command::Worker {
             service,
             data,
@@ -354,6 +388,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     max_receive_count,
                     sweep_lambda_arn,
                     sweep_schedule,
+                    revalue_lambda_arn,
+                    revalue_schedule,
                 },
         } => {
             let config = vwc_bus::aws::sdk_config(endpoint.as_deref()).await;
@@ -377,6 +413,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 out["sweepRule"] =
                     serde_json::json!({"arn": rule, "schedule": sweep_schedule, "target": lambda});
             }
+            if let Some(lambda) = revalue_lambda_arn {
+                let rule = vwc_bus::bootstrap::schedule_sweep(
+                    &aws_sdk_eventbridge::Client::new(&config),
+                    &format!("{bus_name}-valuation-revalue"),
+                    &revalue_schedule,
+                    &lambda,
+                )
+                .await?;
+                out["revalueRule"] = serde_json::json!({"arn": rule, "schedule": revalue_schedule,
+                    "target": lambda});
+            }
             println!("{}", serde_json::to_string_pretty(&out)?);
             Ok(())
         }
@@ -389,7 +436,13 @@ fn options(data: &DataDir) -> EmbeddedOptions {
     opts
 }
 
-const SERVICES: [&str; 4] = ["ingestion", "edge", "maintenance-scheduler", "notification"];
+const SERVICES: [&str; 5] = [
+    "ingestion",
+    "edge",
+    "maintenance-scheduler",
+    "notification",
+    "valuation",
+];
 
 async fn worker(
     service: String,

@@ -71,6 +71,8 @@ pub struct EmbeddedOptions {
     pub store: StoreChoice,
     /// How often the maintenance sweep runs in this process; `None` turns it off.
     pub sweep_every: Option<Duration>,
+    /// How often the valuation service re-values every vehicle (idempotent per day); `None` turns it off.
+    pub revalue_every: Option<Duration>,
     /// SES endpoint override for e-mail (moto); e-mail is sent only when `email` is set.
     pub email: Option<EmailOptions>,
     /// Private hosts outbound webhooks may reach (`VWC_OUTBOUND_ALLOWLIST`).
@@ -110,6 +112,7 @@ impl EmbeddedOptions {
             jwt_issuer: vwc_auth::ISSUER.into(),
             store: StoreChoice::Sqlite,
             sweep_every: Some(Duration::from_secs(3600)),
+            revalue_every: Some(Duration::from_secs(3600)),
             email: None,
             outbound_allowlist: String::new(),
             notification_tuning: None,
@@ -152,6 +155,7 @@ fn store_checks(stores: &Stores) -> Vec<Box<dyn ReadinessCheck>> {
     let edge = stores.edge.clone();
     let scheduler = stores.scheduler.clone();
     let notification = stores.notification.clone();
+    let valuation = stores.valuation.clone();
     vec![
         Box::new(StoreReady {
             name: "ingestion",
@@ -178,6 +182,13 @@ fn store_checks(stores: &Stores) -> Vec<Box<dyn ReadinessCheck>> {
             name: "notification",
             ping: Box::new(move || {
                 let s = notification.clone();
+                async move { s.ping().await.map_err(|e| e.to_string()) }.boxed()
+            }),
+        }),
+        Box::new(StoreReady {
+            name: "valuation",
+            ping: Box::new(move || {
+                let s = valuation.clone();
                 async move { s.ping().await.map_err(|e| e.to_string()) }.boxed()
             }),
         }),
@@ -286,6 +297,15 @@ impl System {
         {
             relays.push(tokio::spawn(vwc_maintenance_scheduler::run_sweep_every(
                 stores.scheduler.clone(),
+                every,
+                shutdown_rx.clone(),
+            )));
+        }
+        if let Some(every) = opts.revalue_every
+            && wanted(vwc_valuation::CONSUMER)
+        {
+            relays.push(tokio::spawn(vwc_valuation::run_revalue_every(
+                stores.valuation.clone(),
                 every,
                 shutdown_rx.clone(),
             )));
@@ -451,6 +471,12 @@ pub fn build_router(
                 allowlist,
             ),
         ))
+        .merge(
+            vwc_valuation::http::routes().with_state(vwc_valuation::http::ValuationState {
+                valuer: vwc_valuation::Valuer::new(stores.valuation.clone()),
+                verifier: verifier.clone(),
+            }),
+        )
         .merge(crate::routes::routes(readiness))
         .merge(crate::routes::dev_token_routes(http.dev_tokens.clone()));
     let router = crate::openapi::serve(api)

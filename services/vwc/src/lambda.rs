@@ -1,6 +1,6 @@
 //! AWS Lambda entry points over the same code: the HTTP API (lambda_http over the composed axum Router),
-//! one SQS consumer per service, the scheduled maintenance sweep and the scheduled notification delivery
-//! worker. Each builds its clients once per cold start. Configuration: `VWC_*` environment variables, then
+//! one SQS consumer per service, the scheduled maintenance sweep, the scheduled notification delivery
+//! worker and the daily re-valuation. Each builds its clients once per cold start. Configuration: `VWC_*` environment variables, then
 //! SSM (`/vwc/<VWC_ENV>/…`): `mongodb_uri`, `jwks_url`, `jwt_issuer`, `jwt_audience`, `bus_name`,
 //! `mongodb_prefix`, `email_from`. Terraform sets `VWC_ENV` to `<env>/<function>`, so each function reads
 //! only its own parameters. A Lambda is frozen between invocations, so each handler flushes its service's
@@ -107,10 +107,15 @@ pub async fn run_api() -> Result<(), lambda_http::Error> {
         &vwc_http::Clock::default(),
         &http,
     );
-    let relays: Vec<_> = ["ingestion", "maintenance-scheduler", "notification"]
-        .iter()
-        .filter_map(|s| rt.relay(s))
-        .collect();
+    let relays: Vec<_> = [
+        "ingestion",
+        "maintenance-scheduler",
+        "notification",
+        "valuation",
+    ]
+    .iter()
+    .filter_map(|s| rt.relay(s))
+    .collect();
     let relays = Arc::new(relays);
     lambda_http::run(tower::service_fn(move |req: lambda_http::Request| {
         let (router, relays) = (router.clone(), relays.clone());
@@ -274,6 +279,31 @@ pub async fn run_delivery() -> Result<(), lambda_runtime::Error> {
                     deliver_due(&worker, DELIVERY_BATCH, time_left, DELIVERY_RESERVE).await?;
                 AwsRuntime::flush_all(&relays).await;
                 tracing::info!(?report, "delivery invocation done");
+                Ok::<_, lambda_runtime::Error>(serde_json::to_value(report)?)
+            }
+        },
+    ))
+    .await
+}
+
+/// The daily re-valuation, invoked by an EventBridge scheduled rule.
+pub async fn run_revalue() -> Result<(), lambda_runtime::Error> {
+    let rt = AwsRuntime::start().await?;
+    let store = rt.stores.valuation.clone();
+    let relays = Arc::new(
+        rt.relay(vwc_valuation::CONSUMER)
+            .into_iter()
+            .collect::<Vec<_>>(),
+    );
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<
+            aws_lambda_events::event::eventbridge::EventBridgeEvent<serde_json::Value>,
+        >| {
+            let (store, relays) = (store.clone(), relays.clone());
+            async move {
+                let report =
+                    vwc_valuation::handle_scheduled_event(store.as_ref(), event.payload).await?;
+                AwsRuntime::flush_all(&relays).await;
                 Ok::<_, lambda_runtime::Error>(serde_json::to_value(report)?)
             }
         },

@@ -123,7 +123,7 @@ mod tests {
     const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 
     /// Every route DESIGN §4.3 names that exists so far, plus the composition's own.
-    const DESIGNED: [(&str, &str); 24] = [
+    const DESIGNED: [(&str, &str); 25] = [
         ("GET", "/healthz"),
         ("GET", "/readyz"),
         ("GET", "/openapi.json"),
@@ -139,6 +139,7 @@ mod tests {
         ("PUT", "/v1/vehicles/{id}/maintenance/{task}"),
         ("POST", "/v1/maintenance/sweep"),
         ("GET", "/v1/vehicles/{id}/valuations"),
+        ("GET", "/v1/vehicles/{id}/valuations/forecast"),
         ("GET", "/v1/notifications"),
         ("POST", "/v1/notifications/{id}/read"),
         ("GET", "/v1/notifications/preferences"),

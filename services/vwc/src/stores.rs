@@ -14,6 +14,9 @@ use vwc_maintenance_scheduler::{
 use vwc_notification::store::NotificationStore;
 use vwc_notification::{MongoNotificationStore, NotificationConsumer, SqliteNotificationStore};
 use vwc_store::Outbox;
+use vwc_valuation::{
+    MongoValuationStore, SqliteValuationStore, ValuationConsumer, ValuationStore, Valuer,
+};
 
 /// Which storage backend a process uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +36,7 @@ pub struct Stores {
     pub edge: Arc<dyn EdgeStore>,
     pub scheduler: Arc<dyn SchedulerStore>,
     pub notification: Arc<dyn NotificationStore>,
+    pub valuation: Arc<dyn ValuationStore>,
 }
 
 impl Stores {
@@ -57,6 +61,10 @@ impl Stores {
                 SqliteNotificationStore::open(&data_dir.join("notification.db"))
                     .with_context(|| open_err("notification"))?,
             ),
+            valuation: Arc::new(
+                SqliteValuationStore::open(&data_dir.join("valuation.db"))
+                    .with_context(|| open_err("valuation"))?,
+            ),
         })
     }
 
@@ -80,6 +88,9 @@ impl Stores {
                 MongoSchedulerStore::connect(client.clone(), &db("maintenance_scheduler")).await?,
             ),
             notification: Arc::new(notification),
+            valuation: Arc::new(
+                MongoValuationStore::connect(client.clone(), &db("valuation")).await?,
+            ),
         })
     }
 
@@ -109,6 +120,10 @@ impl Stores {
             (
                 vwc_notification::CONSUMER,
                 self.notification.clone() as Arc<dyn DeadLetterStore>,
+            ),
+            (
+                vwc_valuation::CONSUMER,
+                self.valuation.clone() as Arc<dyn DeadLetterStore>,
             ),
         ]
     }
@@ -141,6 +156,14 @@ impl Stores {
                     self.notification.clone() as Arc<dyn DeadLetterStore>,
                 ),
             ),
+            (
+                vwc_valuation::CONSUMER,
+                (
+                    Arc::new(ValuationConsumer::new(Valuer::new(self.valuation.clone())))
+                        as Arc<dyn Consumer>,
+                    self.valuation.clone() as Arc<dyn DeadLetterStore>,
+                ),
+            ),
         ]
     }
 
@@ -155,6 +178,10 @@ impl Stores {
             (
                 vwc_notification::CONSUMER,
                 self.notification.clone() as Arc<dyn Outbox>,
+            ),
+            (
+                vwc_valuation::CONSUMER,
+                self.valuation.clone() as Arc<dyn Outbox>,
             ),
         ]
     }

@@ -90,6 +90,14 @@ fn routes() -> Vec<Route> {
             scoped: true,
         },
         Route {
+            method: "GET",
+            path: "/v1/vehicles/{v}/valuations/forecast",
+            body: None,
+            allowed: all,
+            ok: 200,
+            scoped: true,
+        },
+        Route {
             method: "POST",
             path: "/v1/vehicles/{v}/events",
             body: Some(
@@ -189,6 +197,19 @@ async fn every_route_answers_each_role_in_its_own_and_another_organisation_as_ex
             }
             let m: Value = r.json().await.ok()?;
             (!m["items"].as_array()?.is_empty()).then_some(())
+        },
+    )
+    .await;
+    // The valuation service learns of it the same way; wait until it has a current value.
+    vwc_testkit::eventually(
+        "the current value",
+        std::time::Duration::from_secs(10),
+        || async {
+            let r = app
+                .get(&setup, &format!("/v1/vehicles/{vehicle}/overview"))
+                .await;
+            let o: Value = r.json().await.ok()?;
+            (!o["valuation"].is_null()).then_some(())
         },
     )
     .await;

@@ -183,3 +183,150 @@ async fn bootstrap_can_schedule_the_daily_sweep_lambda() {
         .unwrap();
     assert_eq!(targets.targets()[0].arn(), lambda);
 }
+
+/// Issue 8 against moto: `vwc aws bootstrap` gives the valuation service its queue (with a DLQ) and the
+/// rule from routes.json, the queue receives exactly the types routed to it, and the whole system on
+/// EventBridge + SQS values a vehicle (valuation worker → `ValuationUpdated` → edge worker → overview).
+#[tokio::test]
+async fn the_valuation_queue_receives_its_routed_events_and_values_vehicles_over_sqs() {
+    let Some(endpoint) = endpoint() else { return };
+    let bus_name = unique_bus();
+    let revalue = "arn:aws:lambda:us-east-1:123456789012:function:vwc-lambda-revalue";
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vwc"))
+        .args([
+            "aws",
+            "bootstrap",
+            "--endpoint",
+            &endpoint,
+            "--bus-name",
+            &bus_name,
+            "--revalue-lambda-arn",
+            revalue,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let created: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let queue = created["queues"]["valuation"]["url"]
+        .as_str()
+        .or_else(|| created["queues"]["valuation"]["queueUrl"].as_str())
+        .unwrap_or_else(|| panic!("a valuation queue: {created}"))
+        .to_string();
+    assert!(
+        created["queues"]["valuation"]["dlqUrl"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("{bus_name}-valuation-dlq"))
+    );
+    assert_eq!(created["revalueRule"]["target"], revalue);
+
+    // Publish one of each routed type and one that is not routed here; read the queue directly.
+    let config = vwc_bus::aws::sdk_config(Some(&endpoint)).await;
+    let bus = vwc_bus::eventbridge::EventBridgeBus::new(
+        aws_sdk_eventbridge::Client::new(&config),
+        bus_name.clone(),
+    );
+    let vehicle = Vehicle {
+        id: "veh_moto".into(),
+        org_id: "org_a".into(),
+        vin: vin(5),
+        year: 2020,
+        make: "Kia".into(),
+        model: "Niro".into(),
+        trim: None,
+        nickname: None,
+        odometer_unit: OdometerUnit::Km,
+        registered_at: chrono::Utc::now(),
+    };
+    let registered = Envelope::new(
+        EventType::VehicleRegistered,
+        "vwc.ingestion",
+        "org_a",
+        Some("veh_moto"),
+        None,
+        VehicleRegistered {
+            vehicle: vehicle.clone(),
+        },
+    );
+    let not_routed = Envelope::new(
+        EventType::ReminderDue,
+        "vwc.maintenance-scheduler",
+        "org_a",
+        Some("veh_moto"),
+        None,
+        serde_json::json!({}),
+    );
+    let recorded = Envelope::new(
+        EventType::VehicleEventRecorded,
+        "vwc.ingestion",
+        "org_a",
+        Some("veh_moto"),
+        None,
+        serde_json::json!({"event": {"id": "evt_1"}}),
+    );
+    use vwc_bus::Bus;
+    bus.publish(&[registered.clone(), not_routed, recorded.clone()])
+        .await
+        .unwrap();
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let mut seen = std::collections::BTreeSet::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while seen.len() < 2 && std::time::Instant::now() < deadline {
+        let received = sqs
+            .receive_message()
+            .queue_url(&queue)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        for m in received.messages() {
+            let body: serde_json::Value = serde_json::from_str(m.body().unwrap()).unwrap();
+            seen.insert(body["detail"]["type"].as_str().unwrap().to_string());
+            sqs.delete_message()
+                .queue_url(&queue)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    let want: std::collections::BTreeSet<String> = [
+        "VehicleEventRecorded".to_string(),
+        "VehicleRegistered".to_string(),
+    ]
+    .into();
+    assert_eq!(seen, want);
+
+    // The whole system on the AWS bus: the valuation worker values what it consumes from SQS.
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::spawn_with(dir, |o| {
+        o.bus = BusChoice::Aws {
+            endpoint: Some(endpoint.clone()),
+            bus_name: bus_name.clone(),
+        };
+        o.sqs_wait_secs = 1;
+    })
+    .await;
+    let token = app.token("org_a", &[Role::Owner]);
+    let id = app.register(&token, &vin(6)).await;
+    let valuation = vwc_testkit::eventually(
+        "a current value through SQS",
+        std::time::Duration::from_secs(30),
+        || async {
+            // 404 until the edge worker has projected the registration.
+            let r = app
+                .get(&token, &format!("/v1/vehicles/{id}/overview"))
+                .await;
+            let o: serde_json::Value = r.json().await.ok()?;
+            (!o["valuation"].is_null()).then(|| o["valuation"].clone())
+        },
+    )
+    .await;
+    assert_eq!(valuation["method"], "fallback_average_new_price");
+    app.stop().await;
+}

@@ -248,6 +248,18 @@ async fn the_whole_system_runs_on_mongodb_and_survives_kill_9() {
             .then_some(())
     })
     .await;
+    // The valuation service values it from MongoDB too; the edge serves its current value.
+    eventually("a current value", WAIT, || async {
+        let o = get(
+            &http,
+            &base,
+            &token,
+            &format!("/v1/vehicles/{vehicle}/overview"),
+        )
+        .await?;
+        (o["valuation"]["kind"] == "current").then_some(())
+    })
+    .await;
     post(
         &http,
         &base,

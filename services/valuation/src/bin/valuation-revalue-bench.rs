@@ -1,0 +1,48 @@
+//! `valuation-revalue-bench [VEHICLES] [DATA_DIR]`: seeds VEHICLES (default 100,000) into a SQLite
+//! valuation store as the daily job finds them (valued up to yesterday) and times the re-valuation of
+//! today, then the same day again. For `scripts/bench` and docs/bench.md.
+
+use std::time::Instant;
+
+use vwc_valuation::revalue::seed_bulk;
+use vwc_valuation::{SqliteValuationStore, revalue};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let n: usize = args
+        .next()
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(100_000);
+    let given = args.next().map(std::path::PathBuf::from);
+    let dir = given.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("vwc-revalue-bench-{}", std::process::id()))
+    });
+    std::fs::create_dir_all(&dir)?;
+    let store = SqliteValuationStore::open(&dir.join("valuation.db"))?;
+    let today = chrono::Utc::now().date_naive();
+    let started = Instant::now();
+    seed_bulk(&store, n, today).await?;
+    println!(
+        "seeded {n} vehicles in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    for label in ["today", "same-day"] {
+        let started = Instant::now();
+        let r = revalue(&store, None, today).await?;
+        let secs = started.elapsed().as_secs_f64();
+        println!(
+            "revalue {label}: {} vehicles in {secs:.2} s ({:.0} vehicles/s); {} changed, {} published",
+            r.vehicles,
+            r.vehicles as f64 / secs,
+            r.changed,
+            r.published
+        );
+    }
+    drop(store);
+    if given.is_none() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    Ok(())
+}

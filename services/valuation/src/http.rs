@@ -1,0 +1,118 @@
+//! HTTP route of the valuation service: the forecast (the history and the current value are the edge's,
+//! projected from `ValuationUpdated`). Errors become HTTP only here.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use vwc_auth::{Permission, TokenVerifier};
+use vwc_contracts::valuation::ValuationForecast;
+use vwc_http::openapi::{
+    BadRequest, Forbidden, InternalServerError, NotFound, ServiceUnavailable, TooManyRequests,
+    Unauthorized, UnprocessableEntity,
+};
+use vwc_http::{ApiError, Auth, HasVerifier, Json};
+
+use crate::valuer::{ForecastError, MAX_FORECAST_MONTHS, Valuer};
+
+/// Months forecast when `months` is absent.
+pub const DEFAULT_FORECAST_MONTHS: u32 = 12;
+
+#[derive(Clone)]
+pub struct ValuationState {
+    pub valuer: Valuer,
+    pub verifier: Arc<dyn TokenVerifier>,
+}
+
+impl HasVerifier for ValuationState {
+    fn verifier(&self) -> &Arc<dyn TokenVerifier> {
+        &self.verifier
+    }
+}
+
+/// The service's routes and their OpenAPI documentation; the composition merges them and adds the state.
+pub fn routes() -> OpenApiRouter<ValuationState> {
+    OpenApiRouter::with_openapi(vwc_http::openapi::components()).routes(routes!(forecast))
+}
+
+pub fn router(state: ValuationState) -> Router {
+    Router::from(routes()).with_state(state)
+}
+
+impl From<ForecastError> for ApiError {
+    fn from(e: ForecastError) -> ApiError {
+        match e {
+            ForecastError::VehicleNotFound => ApiError::NotFound("vehicle"),
+            ForecastError::Store(e) => ApiError::internal(e),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ForecastQuery {
+    months: Option<String>,
+}
+
+/// `{id}` and `months` as the OpenAPI document describes them; the handler parses `months` itself so a
+/// bad value is a 422 naming the field.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct MonthsParam {
+    /// Months to forecast, 1–60 (default 12).
+    #[param(minimum = 1, maximum = 60)]
+    months: Option<u32>,
+}
+
+fn months(raw: Option<&str>) -> Result<u32, ApiError> {
+    match raw {
+        None => Ok(DEFAULT_FORECAST_MONTHS),
+        Some(s) => match s.parse::<u32>() {
+            Ok(n) if (1..=MAX_FORECAST_MONTHS).contains(&n) => Ok(n),
+            _ => Err(ApiError::field(
+                "months",
+                format!("must be an integer from 1 to {MAX_FORECAST_MONTHS}"),
+            )),
+        },
+    }
+}
+
+/// Forecast a vehicle's value
+///
+/// The value month by month for `months` months from today, driving on at the vehicle's measured usage
+/// rate (from its odometer values; the FHWA average when they are too few), with the same factors as the
+/// history.
+#[utoipa::path(
+    get,
+    path = "/v1/vehicles/{id}/valuations/forecast",
+    tag = "vehicles",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The vehicle's id (`veh_…`)."), MonthsParam),
+    responses(
+        (status = 200, description = "The forecast, month by month.", body = ValuationForecast),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 422, response = UnprocessableEntity),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalServerError),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
+async fn forecast(
+    State(state): State<ValuationState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    q: Result<Query<ForecastQuery>, QueryRejection>,
+) -> Result<Json<ValuationForecast>, ApiError> {
+    auth.require(Permission::ReadVehicles)?;
+    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let months = months(q.months.as_deref())?;
+    Ok(Json(state.valuer.forecast(auth.org(), &id, months).await?))
+}

@@ -1,0 +1,26 @@
+//! The valuation service: what each vehicle is worth over time and why. `model` is the pure domain (no
+//! I/O); `store` is the port with its SQLite and MongoDB adapters; `valuer`, `consumer`, `http` and
+//! `revalue` are the use cases.
+
+pub mod consumer;
+pub mod http;
+pub mod model;
+pub mod mongo;
+pub mod revalue;
+pub mod sqlite;
+pub mod store;
+pub mod valuer;
+
+pub use consumer::ValuationConsumer;
+pub use mongo::MongoValuationStore;
+pub use revalue::{
+    RevalueError, RevalueReport, handle_scheduled_event, revalue, run_revalue_every,
+};
+pub use sqlite::SqliteValuationStore;
+pub use store::{CommitOutcome, PublishedPoint, ValuationStore, VehicleCommit, VehicleState};
+pub use valuer::{Valuer, decide, fingerprint};
+
+/// The consumer name in `contracts/routes.json`.
+pub const CONSUMER: &str = "valuation";
+/// `source` of every envelope this service publishes.
+pub const SOURCE: &str = "vwc.valuation";

@@ -1,0 +1,523 @@
+use chrono::{DateTime, TimeZone, Utc};
+use proptest::prelude::*;
+
+use super::*;
+
+fn profile(unit: OdometerUnit) -> VehicleProfile {
+    VehicleProfile {
+        id: "veh_1".into(),
+        org_id: "org_a".into(),
+        name: "2021 Toyota RAV4".into(),
+        year: 2021,
+        unit,
+        registered_on: NaiveDate::from_ymd_opt(2024, 1, 10).unwrap(),
+    }
+}
+
+fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, m, d, 10, 0, 0).unwrap()
+}
+
+fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).unwrap()
+}
+
+fn fact(id: &str, when: DateTime<Utc>, odometer: Option<u64>, detail: FactDetail) -> Fact {
+    Fact {
+        event_id: id.into(),
+        at: when,
+        odometer,
+        title: id.into(),
+        detail,
+    }
+}
+
+fn acquisition(when: DateTime<Utc>, odometer: u64, price: u64) -> Fact {
+    fact(
+        "acq",
+        when,
+        Some(odometer),
+        FactDetail::Acquisition {
+            price_cents: Some(price),
+            currency: Some("USD".into()),
+            new: false,
+        },
+    )
+}
+
+fn reading(id: &str, when: DateTime<Utc>, odometer: u64) -> Fact {
+    fact(id, when, Some(odometer), FactDetail::Odometer)
+}
+
+fn collision(id: &str, when: DateTime<Utc>, odometer: Option<u64>, severity: Severity) -> Fact {
+    fact(
+        id,
+        when,
+        odometer,
+        FactDetail::Collision {
+            severity,
+            structural: true,
+        },
+    )
+}
+
+fn appraisal(id: &str, when: DateTime<Utc>, amount: u64) -> Fact {
+    fact(
+        id,
+        when,
+        None,
+        FactDetail::Appraisal {
+            amount_cents: amount,
+            source: ValuationSource::DealerAppraisal,
+        },
+    )
+}
+
+fn sum(v: &Valuation) -> i64 {
+    v.factors.iter().map(|f| f.amount_cents).sum()
+}
+
+fn factor(v: &Valuation, code: FactorCode) -> i64 {
+    v.factors
+        .iter()
+        .filter(|f| f.code == code)
+        .map(|f| f.amount_cents)
+        .sum()
+}
+
+#[test]
+fn the_17c_mileage_multiplier_at_every_band_edge() {
+    let table = [
+        (0, 100),
+        (19_999, 100),
+        (20_000, 80),
+        (39_999, 80),
+        (40_000, 60),
+        (59_999, 60),
+        (60_000, 40),
+        (79_999, 40),
+        (80_000, 20),
+        (99_999, 20),
+        (100_000, 0),
+        (250_000, 0),
+    ];
+    for (miles, percent) in table {
+        assert_eq!(mileage_multiplier_percent(miles), percent, "{miles} mi");
+    }
+}
+
+#[test]
+fn the_17c_damage_multiplier_follows_severity_only_with_structural_damage() {
+    assert_eq!(damage_multiplier_percent(Severity::Severe, true), 100);
+    assert_eq!(damage_multiplier_percent(Severity::Major, true), 75);
+    assert_eq!(damage_multiplier_percent(Severity::Moderate, true), 50);
+    assert_eq!(damage_multiplier_percent(Severity::Minor, true), 25);
+    for s in [
+        Severity::Severe,
+        Severity::Major,
+        Severity::Moderate,
+        Severity::Minor,
+    ] {
+        assert_eq!(damage_multiplier_percent(s, false), 0);
+    }
+}
+
+#[test]
+fn the_17c_formula_exactly() {
+    // $20,000 × 10 % × 1.00 × 1.00 = $2,000
+    assert_eq!(
+        diminished_value_17c(2_000_000, Severity::Severe, true, 19_999, OdometerUnit::Mi),
+        200_000
+    );
+    // one mile more: × 0.80
+    assert_eq!(
+        diminished_value_17c(2_000_000, Severity::Severe, true, 20_000, OdometerUnit::Mi),
+        160_000
+    );
+    // $25,000 × 10 % × 0.75 × 0.60 = $1,125
+    assert_eq!(
+        diminished_value_17c(2_500_000, Severity::Major, true, 45_000, OdometerUnit::Mi),
+        112_500
+    );
+    // $30,000 × 10 % × 0.50 × 0.40 = $600; × 0.20 = $300 (minor: $150)
+    assert_eq!(
+        diminished_value_17c(
+            3_000_000,
+            Severity::Moderate,
+            true,
+            79_999,
+            OdometerUnit::Mi
+        ),
+        60_000
+    );
+    assert_eq!(
+        diminished_value_17c(
+            3_000_000,
+            Severity::Moderate,
+            true,
+            80_000,
+            OdometerUnit::Mi
+        ),
+        30_000
+    );
+    assert_eq!(
+        diminished_value_17c(3_000_000, Severity::Minor, true, 99_999, OdometerUnit::Mi),
+        15_000
+    );
+    assert_eq!(
+        diminished_value_17c(3_000_000, Severity::Severe, true, 100_000, OdometerUnit::Mi),
+        0
+    );
+    assert_eq!(
+        diminished_value_17c(3_000_000, Severity::Severe, false, 10, OdometerUnit::Mi),
+        0
+    );
+    // Rounding half up: 1,234,567 × 10 % × 0.25 × 0.80 = 24,691.34 cents → 24,691
+    assert_eq!(
+        diminished_value_17c(1_234_567, Severity::Minor, true, 30_000, OdometerUnit::Mi),
+        24_691
+    );
+}
+
+#[test]
+fn a_km_vehicle_is_banded_by_its_distance_in_miles() {
+    // 32,186 km = 19,999.6 mi → 1.00; 32,187 km = 20,000.2 mi → 0.80
+    assert_eq!(to_miles(32_186, OdometerUnit::Km), 19_999);
+    assert_eq!(to_miles(32_187, OdometerUnit::Km), 20_000);
+    assert_eq!(
+        diminished_value_17c(2_000_000, Severity::Severe, true, 32_186, OdometerUnit::Km),
+        200_000
+    );
+    assert_eq!(
+        diminished_value_17c(2_000_000, Severity::Severe, true, 32_187, OdometerUnit::Km),
+        160_000
+    );
+    // 160,934 km = 99,999.9 mi → 0.20; 160,935 km → 0.00
+    assert_eq!(
+        diminished_value_17c(2_000_000, Severity::Severe, true, 160_934, OdometerUnit::Km),
+        40_000
+    );
+    assert_eq!(
+        diminished_value_17c(2_000_000, Severity::Severe, true, 160_935, OdometerUnit::Km),
+        0
+    );
+}
+
+#[test]
+fn the_age_curve_keeps_80_percent_after_a_year_and_falls_15_percent_a_year_to_year_5() {
+    assert!((kept_at_age(0.0) - 1.0).abs() < 1e-12);
+    assert!((kept_at_age(1.0) - 0.80).abs() < 1e-12);
+    assert!((kept_at_age(2.0) - 0.68).abs() < 1e-12);
+    assert!((kept_at_age(5.0) - 0.80 * 0.85f64.powi(4)).abs() < 1e-12);
+    assert!((kept_at_age(6.0) - 0.80 * 0.85f64.powi(4) * 0.9).abs() < 1e-12);
+    assert_eq!(kept_at_age(-3.0), 1.0);
+}
+
+#[test]
+fn the_base_is_the_acquisition_price_on_its_day() {
+    let facts = vec![acquisition(at(2024, 5, 1), 28_410, 2_749_000)];
+    let v = value_on(
+        &profile(OdometerUnit::Mi),
+        &facts,
+        day(2024, 5, 1),
+        ValuationPointKind::Event,
+    );
+    assert_eq!(v.amount_cents, 2_749_000);
+    assert_eq!(v.method, ValuationMethod::AcquisitionPrice);
+    assert_eq!(factor(&v, FactorCode::Base), 2_749_000);
+    assert_eq!(factor(&v, FactorCode::AgeDepreciation), 0);
+    assert_eq!(factor(&v, FactorCode::MileageAdjustment), 0);
+}
+
+#[test]
+fn without_an_acquisition_price_the_fallback_is_used_and_said() {
+    let v = value_on(
+        &profile(OdometerUnit::Mi),
+        &[],
+        day(2022, 1, 1),
+        ValuationPointKind::Current,
+    );
+    assert_eq!(v.method, ValuationMethod::FallbackAverageNewPrice);
+    assert_eq!(
+        factor(&v, FactorCode::Base),
+        FALLBACK_NEW_PRICE_CENTS as i64
+    );
+    // A year (365 of 365.25 days) after 1 January of the model year: about 80 % kept.
+    let expected = (FALLBACK_NEW_PRICE_CENTS as f64 * 0.80f64.powf(365.0 / 365.25)).round() as u64;
+    assert!(v.amount_cents.abs_diff(expected) <= 1, "{}", v.amount_cents);
+    assert_eq!(sum(&v), v.amount_cents as i64);
+}
+
+#[test]
+fn driving_more_than_expected_lowers_the_value_and_less_raises_it() {
+    let p = profile(OdometerUnit::Mi);
+    let base = vec![acquisition(at(2024, 1, 1), 10_000, 2_000_000)];
+    let mut heavy = base.clone();
+    heavy.push(reading("r", at(2025, 1, 1), 10_000 + 33_476)); // 20,000 mi over a year's expectation
+    let mut light = base.clone();
+    light.push(reading("r", at(2025, 1, 1), 10_000 + 3_476)); // 10,000 under
+    let on = day(2025, 1, 1);
+    let none = value_on(&p, &base, on, ValuationPointKind::Event);
+    let h = value_on(&p, &heavy, on, ValuationPointKind::Event);
+    let l = value_on(&p, &light, on, ValuationPointKind::Event);
+    assert!(h.amount_cents < none.amount_cents && none.amount_cents < l.amount_cents);
+    // 20,000 mi over → −10 %; 10,000 under → +5 % (a leap year: expectation 13,513 mi, a little more)
+    let heavy_share = factor(&h, FactorCode::MileageAdjustment) as f64
+        / (h.amount_cents as i64 - factor(&h, FactorCode::MileageAdjustment)) as f64;
+    assert!((heavy_share + 0.0998).abs() < 0.001, "{heavy_share}");
+    // Capped at 15 %.
+    let mut extreme = base.clone();
+    extreme.push(reading("r", at(2025, 1, 1), 500_000));
+    let e = value_on(&p, &extreme, on, ValuationPointKind::Event);
+    let share = factor(&e, FactorCode::MileageAdjustment) as f64
+        / (e.amount_cents as i64 - factor(&e, FactorCode::MileageAdjustment)) as f64;
+    assert!((share + 0.15).abs() < 1e-4, "{share}");
+}
+
+#[test]
+fn a_severe_structural_collision_takes_the_17c_amount_of_the_pre_loss_value() {
+    let p = profile(OdometerUnit::Mi);
+    let facts = vec![
+        acquisition(at(2024, 1, 1), 10_000, 2_000_000),
+        collision("c", at(2024, 1, 1), Some(12_000), Severity::Severe),
+    ];
+    let v = value_on(&p, &facts, day(2024, 1, 1), ValuationPointKind::Event);
+    // Same day: no depreciation; 2,000 mi driven in no time is 2,000 mi over → −1 % pre-loss.
+    let pre_loss = 2_000_000.0 * (1.0 - 0.01);
+    let dv = (pre_loss * 0.10 * 1.0 * 1.0_f64).round() as i64;
+    assert_eq!(factor(&v, FactorCode::CollisionDiminishedValue), -dv);
+    assert_eq!(sum(&v), v.amount_cents as i64);
+}
+
+#[test]
+fn an_appraisal_re_anchors_the_value_on_its_day() {
+    let p = profile(OdometerUnit::Mi);
+    let facts = vec![
+        acquisition(at(2024, 1, 1), 10_000, 3_000_000),
+        reading("r1", at(2024, 6, 1), 30_000),
+        appraisal("a", at(2025, 1, 1), 2_100_000),
+    ];
+    let v = value_on(&p, &facts, day(2025, 1, 1), ValuationPointKind::Event);
+    assert_eq!(v.amount_cents, 2_100_000);
+    assert_eq!(v.method, ValuationMethod::DealerAppraisal);
+    assert_ne!(factor(&v, FactorCode::DealerAppraisal), 0);
+    // Later, the value depreciates from the appraisal, not from the acquisition.
+    let later = value_on(&p, &facts, day(2026, 1, 1), ValuationPointKind::Current);
+    assert!(later.amount_cents < 2_100_000);
+    assert!(later.amount_cents > 2_100_000 * 80 / 100);
+    assert_eq!(sum(&later), later.amount_cents as i64);
+}
+
+#[test]
+fn a_collision_before_an_appraisal_is_absorbed_and_one_after_it_counts() {
+    let p = profile(OdometerUnit::Mi);
+    let base = vec![
+        acquisition(at(2024, 1, 1), 10_000, 3_000_000),
+        appraisal("a", at(2025, 1, 1), 2_400_000),
+    ];
+    let mut before = base.clone();
+    before.push(collision(
+        "c",
+        at(2024, 6, 1),
+        Some(15_000),
+        Severity::Severe,
+    ));
+    let mut after = base.clone();
+    after.push(collision(
+        "c",
+        at(2025, 2, 1),
+        Some(25_000),
+        Severity::Severe,
+    ));
+    sort_facts(&mut before);
+    sort_facts(&mut after);
+    let on = day(2025, 3, 1);
+    let plain = value_on(&p, &base, on, ValuationPointKind::Monthly);
+    let b = value_on(&p, &before, on, ValuationPointKind::Monthly);
+    let a = value_on(&p, &after, on, ValuationPointKind::Monthly);
+    // The appraisal already saw the collision before it: same value as without it.
+    assert!(b.amount_cents.abs_diff(plain.amount_cents) <= 1);
+    assert!(factor(&b, FactorCode::CollisionDiminishedValue) < 0);
+    // The collision after it costs 17c of the appraised value (× 0.80 at 25,000 mi).
+    assert!(a.amount_cents < plain.amount_cents * 93 / 100);
+    for v in [&plain, &b, &a] {
+        assert_eq!(sum(v), v.amount_cents as i64);
+    }
+}
+
+#[test]
+fn an_upgrade_raises_the_value() {
+    let p = profile(OdometerUnit::Mi);
+    let base = vec![acquisition(at(2024, 1, 1), 10_000, 3_000_000)];
+    let mut upgraded = base.clone();
+    upgraded.push(fact(
+        "u",
+        at(2024, 2, 1),
+        None,
+        FactDetail::Upgrade {
+            category: Some("towing".into()),
+            value_add_cents: None,
+            cost_cents: Some(100_000),
+        },
+    ));
+    let on = day(2024, 8, 1);
+    let plain = value_on(&p, &base, on, ValuationPointKind::Monthly);
+    let u = value_on(&p, &upgraded, on, ValuationPointKind::Monthly);
+    assert!(u.amount_cents > plain.amount_cents);
+    assert_eq!(factor(&u, FactorCode::Upgrade), 50_000);
+}
+
+#[test]
+fn the_history_has_a_point_per_event_day_and_per_month() {
+    let p = profile(OdometerUnit::Mi);
+    let facts = vec![
+        acquisition(at(2024, 1, 10), 10_000, 3_000_000),
+        reading("r", at(2024, 3, 15), 14_000),
+    ];
+    let dates = history_dates(&p, &facts, day(2024, 4, 2));
+    assert_eq!(
+        dates,
+        vec![
+            (day(2024, 1, 10), ValuationPointKind::Event),
+            (day(2024, 2, 1), ValuationPointKind::Monthly),
+            (day(2024, 3, 1), ValuationPointKind::Monthly),
+            (day(2024, 3, 15), ValuationPointKind::Event),
+            (day(2024, 4, 1), ValuationPointKind::Monthly),
+        ]
+    );
+}
+
+#[test]
+fn a_drop_of_more_than_ten_percent_names_its_cause() {
+    let p = profile(OdometerUnit::Mi);
+    let mut facts = vec![
+        acquisition(at(2024, 1, 1), 10_000, 3_000_000),
+        appraisal("a", at(2024, 2, 1), 2_000_000),
+    ];
+    sort_facts(&mut facts);
+    let points = history(&p, &facts, day(2024, 2, 1));
+    let cause = drop_cause(&points[0], &points[1], &facts).expect("a drop");
+    assert_eq!(cause.event_id, "a");
+    assert_eq!(drop_basis_points(3_000_000, 2_000_000), 3_333);
+    // 10 % exactly is not more than 10 %.
+    let mut small = points[1].clone();
+    small.amount_cents = 2_700_000;
+    assert!(drop_cause(&points[0], &small, &facts).is_none());
+}
+
+#[test]
+fn the_forecast_drives_on_at_the_measured_rate() {
+    let p = profile(OdometerUnit::Mi);
+    let facts = vec![
+        acquisition(at(2024, 1, 1), 10_000, 3_000_000),
+        reading("r", at(2025, 1, 1), 40_000),
+    ];
+    let (points, per_year, measured) = forecast(&p, &facts, day(2025, 1, 1), 12);
+    assert!(measured);
+    assert!((per_year - 30_000.0 * 365.25 / 366.0).abs() < 1.0);
+    assert_eq!(points.len(), 12);
+    assert_eq!(points[0].as_of, day(2025, 2, 1));
+    assert!(
+        points
+            .windows(2)
+            .all(|w| w[1].amount_cents <= w[0].amount_cents)
+    );
+    assert!(points[11].odometer.unwrap() > 65_000);
+    for v in &points {
+        assert_eq!(sum(v), v.amount_cents as i64);
+    }
+}
+
+fn arbitrary_fact() -> impl Strategy<Value = Fact> {
+    let when = (0i64..2_000).prop_map(|d| at(2020, 1, 1) + chrono::Duration::days(d));
+    let detail = prop_oneof![
+        (0u64..10_000_000, any::<bool>()).prop_map(|(p, new)| FactDetail::Acquisition {
+            price_cents: Some(p),
+            currency: None,
+            new
+        }),
+        Just(FactDetail::Odometer),
+        (0usize..4, any::<bool>()).prop_map(|(s, structural)| FactDetail::Collision {
+            severity: [
+                Severity::Minor,
+                Severity::Moderate,
+                Severity::Major,
+                Severity::Severe
+            ][s],
+            structural
+        }),
+        (
+            proptest::option::of(0u64..1_000_000),
+            proptest::option::of(0u64..1_000_000)
+        )
+            .prop_map(|(v, c)| FactDetail::Upgrade {
+                category: None,
+                value_add_cents: v,
+                cost_cents: c
+            }),
+        (0u64..10_000_000).prop_map(|a| FactDetail::Appraisal {
+            amount_cents: a,
+            source: ValuationSource::UserEstimate
+        }),
+    ];
+    (
+        "[a-z]{4}",
+        when,
+        proptest::option::of(0u64..400_000),
+        detail,
+    )
+        .prop_map(|(id, at, odometer, detail)| Fact {
+            event_id: id,
+            at,
+            odometer,
+            title: "t".into(),
+            detail,
+        })
+}
+
+proptest! {
+    #[test]
+    fn factors_always_add_up_to_a_non_negative_amount(
+        mut facts in proptest::collection::vec(arbitrary_fact(), 0..12),
+        offset in 0i64..3_000,
+        km in any::<bool>(),
+    ) {
+        sort_facts(&mut facts);
+        let p = profile(if km { OdometerUnit::Km } else { OdometerUnit::Mi });
+        let on = day(2020, 1, 1) + chrono::Duration::days(offset);
+        let v = value_on(&p, &facts, on, ValuationPointKind::Current);
+        prop_assert_eq!(sum(&v), v.amount_cents as i64);
+        for point in history(&p, &facts, on) {
+            prop_assert_eq!(sum(&point), point.amount_cents as i64);
+        }
+    }
+
+    #[test]
+    fn without_events_the_value_never_rises(
+        price in 1u64..20_000_000,
+        odometer in 0u64..200_000,
+        days in proptest::collection::vec(0i64..5_000, 2..20),
+    ) {
+        let p = profile(OdometerUnit::Mi);
+        let facts = vec![acquisition(at(2020, 1, 1), odometer, price)];
+        let mut days = days;
+        days.sort();
+        let values: Vec<u64> = days
+            .iter()
+            .map(|d| value_on(&p, &facts, day(2020, 1, 1) + chrono::Duration::days(*d), ValuationPointKind::Current).amount_cents)
+            .collect();
+        prop_assert!(values.windows(2).all(|w| w[1] <= w[0]), "{:?}", values);
+    }
+
+    #[test]
+    fn the_17c_amount_never_exceeds_ten_percent(
+        pre in 0u64..100_000_000_000,
+        s in 0usize..4,
+        structural in any::<bool>(),
+        miles in 0u64..300_000,
+    ) {
+        let severity = [Severity::Minor, Severity::Moderate, Severity::Major, Severity::Severe][s];
+        let dv = diminished_value_17c(pre, severity, structural, miles, OdometerUnit::Mi);
+        prop_assert!(dv <= pre / 10 + 1);
+    }
+}

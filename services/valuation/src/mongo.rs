@@ -1,0 +1,365 @@
+//! MongoDB adapter of the valuation store: the service's own database (e.g. `vwc_valuation`), indexes
+//! created at start-up, and every commit (version check, inbox claim, state, outbox) in one transaction.
+//!
+//! Reads are not transactional: the vehicle document (with its version) is read first and its details
+//! after, so a commit computed from details newer than that version is refused by the version check.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use mongodb::ClientSession;
+use mongodb::bson::{Document, doc};
+use vwc_bus::{BoxError, DeadLetter, DeadLetterStore};
+use vwc_contracts::Envelope;
+use vwc_store::mongo::{MongoDb, collect, int, required_text, text};
+use vwc_store::{Outbox, OutboxId, StoreError, StoreResult, ts};
+
+use crate::CONSUMER;
+use crate::model::{Fact, VehicleProfile, sort_facts};
+use crate::store::{CommitOutcome, PublishedPoint, ValuationStore, VehicleCommit, VehicleState};
+
+/// `{_id: vehicle_id, version, org_id, profile, current_on, current_fingerprint, current_amount}`.
+const VEHICLES: &str = "vehicles";
+/// `{_id: "<vehicle>/<event>", vehicle_id, body}`.
+const FACTS: &str = "facts";
+/// `{_id: "<vehicle>/<day>", vehicle_id, as_of, fingerprint, amount}`.
+const PUBLISHED: &str = "published";
+/// `{_id: org_id, day, revalued_at}`.
+const REVALUES: &str = "revalues";
+
+const COMMITS_PER_TRANSACTION: usize = 100;
+
+#[derive(Clone)]
+pub struct MongoValuationStore {
+    db: MongoDb,
+}
+
+fn other(message: String) -> StoreError {
+    StoreError::Other(message)
+}
+
+fn parse_day(s: &str) -> StoreResult<NaiveDate> {
+    s.parse().map_err(|e| other(format!("bad date {s:?}: {e}")))
+}
+
+impl MongoValuationStore {
+    /// Uses `database` through the process's client and creates the indexes (idempotent).
+    pub async fn connect(
+        client: mongodb::Client,
+        database: &str,
+    ) -> StoreResult<MongoValuationStore> {
+        MongoValuationStore::with_db(MongoDb::new(client, database)).await
+    }
+
+    pub async fn with_db(db: MongoDb) -> StoreResult<MongoValuationStore> {
+        db.ensure_common_indexes().await?;
+        db.create_index(VEHICLES, doc! { "org_id": 1, "_id": 1 }, false)
+            .await?;
+        db.create_index(FACTS, doc! { "vehicle_id": 1 }, false)
+            .await?;
+        db.create_index(PUBLISHED, doc! { "vehicle_id": 1, "as_of": 1 }, false)
+            .await?;
+        Ok(MongoValuationStore { db })
+    }
+
+    pub fn db(&self) -> &MongoDb {
+        &self.db
+    }
+
+    async fn states_of(
+        &self,
+        vehicles: Vec<Document>,
+        history: bool,
+    ) -> StoreResult<Vec<VehicleState>> {
+        let order = vehicles
+            .iter()
+            .map(|d| required_text(d, "_id"))
+            .collect::<StoreResult<Vec<String>>>()?;
+        let mut states: HashMap<String, VehicleState> = vehicles
+            .iter()
+            .map(|d| state_from(d).map(|s| (s.vehicle_id.clone(), s)))
+            .collect::<StoreResult<_>>()?;
+        if !order.is_empty() {
+            let by_vehicle = doc! { "vehicle_id": { "$in": &order } };
+            for d in collect(self.db.collection(FACTS).find(by_vehicle.clone()).await?).await? {
+                let fact: Fact = serde_json::from_str(&required_text(&d, "body")?)?;
+                if let Some(s) = states.get_mut(&required_text(&d, "vehicle_id")?) {
+                    s.facts.push(fact);
+                }
+            }
+            for d in collect(self.db.collection(PUBLISHED).find(by_vehicle).await?).await? {
+                let day = parse_day(&required_text(&d, "as_of")?)?;
+                let point = PublishedPoint {
+                    fingerprint: int(&d, "fingerprint")?.unwrap_or(0) as u64,
+                    amount_cents: int(&d, "amount")?.unwrap_or(0) as u64,
+                };
+                if let Some(s) = states.get_mut(&required_text(&d, "vehicle_id")?) {
+                    s.published.insert(day, point);
+                }
+            }
+            for s in states.values_mut() {
+                sort_facts(&mut s.facts);
+                if !history && let Some(newest) = s.published.pop_last() {
+                    s.published.clear();
+                    s.published.insert(newest.0, newest.1);
+                }
+            }
+        }
+        Ok(order
+            .into_iter()
+            .filter_map(|id| states.remove(&id))
+            .collect())
+    }
+
+    async fn try_commit_one(
+        &self,
+        session: &mut ClientSession,
+        c: &VehicleCommit,
+    ) -> StoreResult<CommitOutcome> {
+        let current = self
+            .db
+            .collection(VEHICLES)
+            .find_one(doc! { "_id": &c.vehicle_id })
+            .session(&mut *session)
+            .await?;
+        let version = match &current {
+            Some(d) => int(d, "version")?.unwrap_or(0),
+            None => 0,
+        };
+        if version as u64 != c.expected_version {
+            return Ok(CommitOutcome::Conflict);
+        }
+        if let Some(envelope_id) = &c.claim
+            && !self.db.claim_inbox(session, CONSUMER, envelope_id).await?
+        {
+            return Ok(CommitOutcome::Duplicate);
+        }
+        let mut set = doc! { "version": version + 1 };
+        if let Some(p) = &c.register {
+            set.insert("org_id", &p.org_id);
+            set.insert("profile", serde_json::to_string(p)?);
+        }
+        if let Some((on, point)) = &c.current {
+            set.insert("current_on", on.to_string());
+            set.insert("current_fingerprint", point.fingerprint as i64);
+            set.insert("current_amount", point.amount_cents as i64);
+        }
+        self.db
+            .collection(VEHICLES)
+            .update_one(doc! { "_id": &c.vehicle_id }, doc! { "$set": set })
+            .upsert(true)
+            .session(&mut *session)
+            .await?;
+        for f in &c.facts {
+            self.db
+                .collection(FACTS)
+                .update_one(
+                    doc! { "_id": format!("{}/{}", c.vehicle_id, f.event_id) },
+                    doc! { "$setOnInsert": {
+                        "vehicle_id": &c.vehicle_id,
+                        "body": serde_json::to_string(f)?,
+                    } },
+                )
+                .upsert(true)
+                .session(&mut *session)
+                .await?;
+        }
+        for (on, point) in &c.published {
+            self.db
+                .collection(PUBLISHED)
+                .update_one(
+                    doc! { "_id": format!("{}/{on}", c.vehicle_id) },
+                    doc! { "$set": {
+                        "vehicle_id": &c.vehicle_id,
+                        "as_of": on.to_string(),
+                        "fingerprint": point.fingerprint as i64,
+                        "amount": point.amount_cents as i64,
+                    } },
+                )
+                .upsert(true)
+                .session(&mut *session)
+                .await?;
+        }
+        self.db.enqueue(session, &c.outbox).await?;
+        Ok(CommitOutcome::Applied)
+    }
+}
+
+fn state_from(d: &Document) -> StoreResult<VehicleState> {
+    let id = required_text(d, "_id")?;
+    let profile: Option<VehicleProfile> = text(d, "profile")?
+        .as_deref()
+        .map(serde_json::from_str)
+        .transpose()?;
+    let current = match (
+        text(d, "current_on")?,
+        int(d, "current_fingerprint")?,
+        int(d, "current_amount")?,
+    ) {
+        (Some(on), Some(fp), Some(amount)) => Some((
+            parse_day(&on)?,
+            PublishedPoint {
+                fingerprint: fp as u64,
+                amount_cents: amount as u64,
+            },
+        )),
+        _ => None,
+    };
+    Ok(VehicleState {
+        vehicle_id: id,
+        profile,
+        version: int(d, "version")?.unwrap_or(0) as u64,
+        current,
+        ..VehicleState::default()
+    })
+}
+
+#[async_trait]
+impl ValuationStore for MongoValuationStore {
+    async fn vehicle_state(&self, vehicle_id: &str) -> StoreResult<VehicleState> {
+        let found = self
+            .db
+            .collection(VEHICLES)
+            .find_one(doc! { "_id": vehicle_id })
+            .await?;
+        match found {
+            Some(d) => Ok(self
+                .states_of(vec![d], true)
+                .await?
+                .pop()
+                .unwrap_or_else(|| VehicleState::new(vehicle_id))),
+            None => Ok(VehicleState::new(vehicle_id)),
+        }
+    }
+
+    async fn vehicle_states(
+        &self,
+        org: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+        history: bool,
+    ) -> StoreResult<Vec<VehicleState>> {
+        let mut filter = doc! { "_id": { "$gt": after.unwrap_or("") } };
+        match org {
+            Some(org) => filter.insert("org_id", org),
+            None => filter.insert("org_id", doc! { "$type": "string" }),
+        };
+        let cursor = self
+            .db
+            .collection(VEHICLES)
+            .find(filter)
+            .sort(doc! { "_id": 1 })
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .await?;
+        let vehicles = collect(cursor).await?;
+        self.states_of(vehicles, history).await
+    }
+
+    async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>> {
+        let mut outcomes = Vec::with_capacity(commits.len());
+        let mut published = false;
+        for chunk in commits.chunks(COMMITS_PER_TRANSACTION) {
+            let mut tx = self.db.transaction().await?;
+            let chunk_outcomes = loop {
+                tx.begin().await?;
+                let mut attempt = Vec::with_capacity(chunk.len());
+                let mut failed = None;
+                for c in chunk {
+                    match self.try_commit_one(tx.session(), c).await {
+                        Ok(o) => attempt.push(o),
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
+                }
+                let outcome = match failed {
+                    Some(e) => Err(e),
+                    None => Ok(attempt),
+                };
+                if let Some(done) = tx.settle(outcome).await? {
+                    break done;
+                }
+            };
+            published |= chunk
+                .iter()
+                .zip(&chunk_outcomes)
+                .any(|(c, o)| *o == CommitOutcome::Applied && !c.outbox.is_empty());
+            outcomes.extend(chunk_outcomes);
+        }
+        if published {
+            self.db.wakeup().notify_one();
+        }
+        Ok(outcomes)
+    }
+
+    async fn record_revalue(&self, orgs: &[String], day: NaiveDate) -> StoreResult<()> {
+        let now = ts(&chrono::Utc::now());
+        for org in orgs {
+            self.db
+                .collection(REVALUES)
+                .update_one(
+                    doc! { "_id": org },
+                    doc! { "$set": { "day": day.to_string(), "revalued_at": &now } },
+                )
+                .upsert(true)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn last_revalue_day(&self, org: &str) -> StoreResult<Option<NaiveDate>> {
+        let found = self
+            .db
+            .collection(REVALUES)
+            .find_one(doc! { "_id": org })
+            .await?;
+        match found {
+            Some(d) => Ok(Some(parse_day(&required_text(&d, "day")?)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.db.database().run_command(doc! { "ping": 1 }).await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Outbox for MongoValuationStore {
+    async fn pending(&self, limit: usize) -> StoreResult<Vec<(OutboxId, Envelope)>> {
+        self.db.pending(limit).await
+    }
+    async fn mark_sent(&self, ids: &[OutboxId]) -> StoreResult<()> {
+        self.db.mark_sent(ids).await
+    }
+    async fn prune_sent(&self, before: chrono::DateTime<chrono::Utc>) -> StoreResult<u64> {
+        self.db.prune_sent(before).await
+    }
+    fn wakeup(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.db.wakeup()
+    }
+}
+
+#[async_trait]
+impl DeadLetterStore for MongoValuationStore {
+    async fn put_dead_letter(
+        &self,
+        consumer: &str,
+        envelope: &Envelope,
+        error: &str,
+        attempts: u32,
+    ) -> Result<(), BoxError> {
+        self.db
+            .put_dead_letter(consumer, envelope, error, attempts)
+            .await
+    }
+    async fn list_dead_letters(&self) -> Result<Vec<DeadLetter>, BoxError> {
+        self.db.list_dead_letters().await
+    }
+    async fn mark_replayed(&self, id: i64) -> Result<(), BoxError> {
+        self.db.mark_replayed(id).await
+    }
+}

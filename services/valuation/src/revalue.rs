@@ -1,0 +1,240 @@
+//! Time passing re-values: the daily job. For every registered vehicle (of one organisation, or all) it
+//! computes the current value and any monthly point that came due, and publishes what changed. Running it
+//! twice the same day publishes nothing the second time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use chrono::{NaiveDate, Utc};
+use serde::Serialize;
+use tokio::sync::watch;
+use vwc_store::StoreError;
+
+use crate::store::{CommitOutcome, ValuationStore, VehicleCommit};
+use crate::valuer::{Scope, decide};
+
+/// Vehicles read and committed together.
+const PAGE: usize = 500;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RevalueError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What a re-valuation did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RevalueReport {
+    pub day: NaiveDate,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<String>,
+    /// Registered vehicles re-valued.
+    pub vehicles: u64,
+    /// Vehicles with at least one new or changed point.
+    pub changed: u64,
+    /// `ValuationUpdated` events published.
+    pub published: u64,
+}
+
+/// Re-values every registered vehicle of `org` (or of all organisations) as of `today`.
+pub async fn revalue(
+    store: &dyn ValuationStore,
+    org: Option<&str>,
+    today: NaiveDate,
+) -> Result<RevalueReport, RevalueError> {
+    revalue_traced(store, org, today, None).await
+}
+
+pub async fn revalue_traced(
+    store: &dyn ValuationStore,
+    org: Option<&str>,
+    today: NaiveDate,
+    traceparent: Option<&str>,
+) -> Result<RevalueReport, RevalueError> {
+    let now = Utc::now();
+    let mut report = RevalueReport {
+        day: today,
+        org_id: org.map(str::to_string),
+        ..RevalueReport::default()
+    };
+    let mut orgs = std::collections::BTreeSet::new();
+    let mut after: Option<String> = None;
+    loop {
+        let states = store
+            .vehicle_states(org, after.as_deref(), PAGE, false)
+            .await?;
+        let Some(last) = states.last() else { break };
+        after = Some(last.vehicle_id.clone());
+        let mut commits = Vec::new();
+        for state in &states {
+            report.vehicles += 1;
+            if let Some(p) = &state.profile {
+                orgs.insert(p.org_id.clone());
+            }
+            let mut commit = VehicleCommit::on(state);
+            let decision = decide(state, &mut commit, today, now, traceparent, Scope::Recent);
+            if !decision.points.is_empty() {
+                report.changed += 1;
+                report.published += decision.points.len() as u64;
+                commits.push(commit);
+            }
+        }
+        let ids: Vec<String> = commits.iter().map(|c| c.vehicle_id.clone()).collect();
+        let outcomes = store.commit_batch(commits).await?;
+        for (id, outcome) in ids.iter().zip(outcomes) {
+            if outcome == CommitOutcome::Conflict {
+                // The vehicle changed under the job (an event arrived): its own update re-valued it
+                // in full; one more pass on the fresh state picks up anything still missing.
+                let state = store.vehicle_state(id).await?;
+                let mut commit = VehicleCommit::on(&state);
+                decide(&state, &mut commit, today, now, traceparent, Scope::Full);
+                if commit.changes_state() {
+                    store.commit(commit).await?;
+                }
+            }
+        }
+        if states.len() < PAGE {
+            break;
+        }
+    }
+    let orgs: Vec<String> = match org {
+        Some(o) => vec![o.to_string()],
+        None => orgs.into_iter().collect(),
+    };
+    store.record_revalue(&orgs, today).await?;
+    Ok(report)
+}
+
+/// Re-values on a timer in the embedded system (the first tick at start-up).
+pub async fn run_revalue_every(
+    store: Arc<dyn ValuationStore>,
+    interval: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        tokio::select! {
+            _ = ticker.tick() => {
+                if let Err(e) = revalue(store.as_ref(), None, Utc::now().date_naive()).await {
+                    tracing::error!(error = %e, "re-valuation failed; retrying at the next tick");
+                }
+            }
+            changed = shutdown.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The Lambda handler of the EventBridge scheduled rule: the day is the rule's firing time (a retried
+/// invocation re-values the same day); `detail.orgId` limits it to one organisation.
+pub async fn handle_scheduled_event(
+    store: &dyn ValuationStore,
+    event: EventBridgeEvent<serde_json::Value>,
+) -> Result<RevalueReport, RevalueError> {
+    let today = event.time.unwrap_or_else(Utc::now).date_naive();
+    let org = event
+        .detail
+        .get("orgId")
+        .and_then(serde_json::Value::as_str);
+    revalue(store, org, today).await
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Bulk seeding for the benchmark
+
+/// Organisations [`seed_bulk`] spreads its vehicles over.
+pub const BENCH_ORGS: [&str; 4] = ["org_bench_a", "org_bench_b", "org_bench_c", "org_bench_d"];
+
+/// One benchmark vehicle as the daily job finds it: registered two years ago, bought then, three odometer
+/// readings, an upgrade on some, valued up to yesterday (its history published through this month).
+fn bench_vehicle(i: usize, today: NaiveDate) -> VehicleCommit {
+    use crate::model::{Fact, FactDetail, VehicleProfile};
+    use crate::store::PublishedPoint;
+    use chrono::Datelike;
+    let id = format!("veh_bench_{i:08}");
+    let registered = today - chrono::Duration::days(730 + (i % 365) as i64);
+    let at = |d: NaiveDate| d.and_hms_opt(10, 0, 0).expect("10:00 exists").and_utc();
+    let mut facts = vec![Fact {
+        event_id: format!("evt_{i}_acq"),
+        at: at(registered),
+        odometer: Some(10_000 + (i % 50_000) as u64),
+        title: "Acquired".into(),
+        detail: FactDetail::Acquisition {
+            price_cents: Some(1_500_000 + (i % 3_000_000) as u64),
+            currency: Some("USD".into()),
+            new: false,
+        },
+    }];
+    for r in 1..=3u64 {
+        facts.push(Fact {
+            event_id: format!("evt_{i}_odo{r}"),
+            at: at(registered + chrono::Duration::days(200 * r as i64)),
+            odometer: Some(10_000 + (i % 50_000) as u64 + r * (6_000 + (i % 9_000) as u64)),
+            title: "Odometer reading".into(),
+            detail: FactDetail::Odometer,
+        });
+    }
+    if i.is_multiple_of(3) {
+        facts.push(Fact {
+            event_id: format!("evt_{i}_up"),
+            at: at(registered + chrono::Duration::days(30)),
+            odometer: None,
+            title: "Tow hitch".into(),
+            detail: FactDetail::Upgrade {
+                category: Some("towing".into()),
+                value_add_cents: None,
+                cost_cents: Some(60_000),
+            },
+        });
+    }
+    let first_of_month = today.with_day(1).unwrap_or(today);
+    let point = PublishedPoint {
+        fingerprint: 1,
+        amount_cents: 1,
+    };
+    VehicleCommit {
+        vehicle_id: id.clone(),
+        expected_version: 0,
+        register: Some(VehicleProfile {
+            id,
+            org_id: BENCH_ORGS[i % BENCH_ORGS.len()].to_string(),
+            name: "2021 Bench Car".into(),
+            year: 2021,
+            unit: vwc_contracts::OdometerUnit::Mi,
+            registered_on: registered,
+        }),
+        facts,
+        published: vec![(first_of_month.min(today - chrono::Duration::days(1)), point)],
+        current: Some((today - chrono::Duration::days(1), point)),
+        ..VehicleCommit::default()
+    }
+}
+
+/// Seeds `n` vehicles as the daily job finds them on `today` (valued up to yesterday); returns how many.
+pub async fn seed_bulk(
+    store: &dyn ValuationStore,
+    n: usize,
+    today: NaiveDate,
+) -> Result<usize, StoreError> {
+    let mut added = 0;
+    for start in (0..n).step_by(PAGE) {
+        let end = (start + PAGE).min(n);
+        let commits = (start..end).map(|i| bench_vehicle(i, today)).collect();
+        added += store
+            .commit_batch(commits)
+            .await?
+            .into_iter()
+            .filter(|o| *o == CommitOutcome::Applied)
+            .count();
+    }
+    Ok(added)
+}

@@ -1,0 +1,418 @@
+//! SQLite adapter of the valuation store. Per-vehicle rows are clustered by vehicle id (`WITHOUT ROWID`),
+//! so a page of vehicles is read with one lookup per table.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{NaiveDate, Utc};
+use rusqlite::{Connection, params};
+use tokio::sync::Notify;
+use vwc_bus::{BoxError, DeadLetter, DeadLetterStore};
+use vwc_contracts::Envelope;
+use vwc_store::sqlite::{claim_inbox, optional};
+use vwc_store::{Outbox, OutboxId, SqliteDb, StoreError, StoreResult, ts};
+
+use crate::CONSUMER;
+use crate::model::{Fact, VehicleProfile, sort_facts};
+use crate::store::{CommitOutcome, PublishedPoint, ValuationStore, VehicleCommit, VehicleState};
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE vehicles (
+    id TEXT PRIMARY KEY,
+    org_id TEXT,
+    profile TEXT,
+    version INTEGER NOT NULL,
+    current_on TEXT,
+    current_fingerprint INTEGER,
+    current_amount INTEGER
+);
+CREATE INDEX vehicles_by_org ON vehicles (org_id, id);
+CREATE TABLE facts (
+    vehicle_id TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (vehicle_id, event_id)
+) WITHOUT ROWID;
+CREATE TABLE published (
+    vehicle_id TEXT NOT NULL,
+    as_of TEXT NOT NULL,
+    fingerprint INTEGER NOT NULL,
+    amount INTEGER NOT NULL,
+    PRIMARY KEY (vehicle_id, as_of)
+) WITHOUT ROWID;
+CREATE TABLE revalues (
+    org_id TEXT PRIMARY KEY,
+    day TEXT NOT NULL,
+    revalued_at TEXT NOT NULL
+);
+"#];
+
+#[derive(Clone)]
+pub struct SqliteValuationStore {
+    db: SqliteDb,
+}
+
+impl SqliteValuationStore {
+    pub fn open(path: &Path) -> StoreResult<SqliteValuationStore> {
+        Ok(SqliteValuationStore {
+            db: SqliteDb::open(path, MIGRATIONS)?,
+        })
+    }
+
+    pub fn db(&self) -> &SqliteDb {
+        &self.db
+    }
+}
+
+fn other(message: String) -> StoreError {
+    StoreError::Other(message)
+}
+
+fn parse_day(s: &str) -> StoreResult<NaiveDate> {
+    s.parse().map_err(|e| other(format!("bad date {s:?}: {e}")))
+}
+
+/// id, profile, version, current_on, current_fingerprint, current_amount
+type VehicleRow = (
+    String,
+    Option<String>,
+    i64,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+);
+
+const VEHICLE_COLUMNS: &str =
+    "id, profile, version, current_on, current_fingerprint, current_amount";
+
+fn read_vehicle_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VehicleRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
+}
+
+fn state_from_row(row: VehicleRow) -> StoreResult<VehicleState> {
+    let (id, profile, version, current_on, fingerprint, amount) = row;
+    let profile: Option<VehicleProfile> =
+        profile.as_deref().map(serde_json::from_str).transpose()?;
+    let current = match (current_on, fingerprint, amount) {
+        (Some(on), Some(fp), Some(amount)) => Some((
+            parse_day(&on)?,
+            PublishedPoint {
+                fingerprint: fp as u64,
+                amount_cents: amount as u64,
+            },
+        )),
+        _ => None,
+    };
+    Ok(VehicleState {
+        vehicle_id: id,
+        profile,
+        version: version as u64,
+        current,
+        ..VehicleState::default()
+    })
+}
+
+/// Reads the vehicles `rows` describe with their facts and published points (all, or only the newest).
+fn load_states(
+    conn: &Connection,
+    rows: Vec<VehicleRow>,
+    history: bool,
+) -> StoreResult<Vec<VehicleState>> {
+    let order: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
+    let mut states: HashMap<String, VehicleState> = rows
+        .into_iter()
+        .map(|r| state_from_row(r).map(|s| (s.vehicle_id.clone(), s)))
+        .collect::<StoreResult<_>>()?;
+    if !order.is_empty() {
+        let ids = serde_json::to_string(&order)?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT vehicle_id, body FROM facts WHERE vehicle_id IN (SELECT value FROM json_each(?1))",
+        )?;
+        let mut rows = stmt.query([&ids])?;
+        while let Some(r) = rows.next()? {
+            let vehicle_id: String = r.get(0)?;
+            let body: String = r.get(1)?;
+            let fact: Fact = serde_json::from_str(&body)?;
+            if let Some(s) = states.get_mut(&vehicle_id) {
+                s.facts.push(fact);
+            }
+        }
+        let sql = if history {
+            "SELECT vehicle_id, as_of, fingerprint, amount FROM published
+             WHERE vehicle_id IN (SELECT value FROM json_each(?1))"
+        } else {
+            // The newest point only (the daily job's starting point); SQLite returns the row of the max.
+            "SELECT vehicle_id, max(as_of), fingerprint, amount FROM published
+             WHERE vehicle_id IN (SELECT value FROM json_each(?1)) GROUP BY vehicle_id"
+        };
+        let mut stmt = conn.prepare_cached(sql)?;
+        let mut rows = stmt.query([&ids])?;
+        while let Some(r) = rows.next()? {
+            let vehicle_id: String = r.get(0)?;
+            let as_of: String = r.get(1)?;
+            let point = PublishedPoint {
+                fingerprint: r.get::<_, i64>(2)? as u64,
+                amount_cents: r.get::<_, i64>(3)? as u64,
+            };
+            if let Some(s) = states.get_mut(&vehicle_id) {
+                s.published.insert(parse_day(&as_of)?, point);
+            }
+        }
+        for s in states.values_mut() {
+            sort_facts(&mut s.facts);
+        }
+    }
+    Ok(order
+        .into_iter()
+        .filter_map(|id| states.remove(&id))
+        .collect())
+}
+
+/// A commit with its JSON prepared off the writer thread.
+struct PreparedCommit {
+    commit: VehicleCommit,
+    profile: Option<String>,
+    facts: Vec<(String, String)>,
+    outbox: Vec<(String, String)>,
+}
+
+fn prepare(commit: VehicleCommit) -> StoreResult<PreparedCommit> {
+    let profile = commit
+        .register
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()?;
+    let facts = commit
+        .facts
+        .iter()
+        .map(|f| Ok((f.event_id.clone(), serde_json::to_string(f)?)))
+        .collect::<StoreResult<_>>()?;
+    let outbox = commit
+        .outbox
+        .iter()
+        .map(|e| Ok((e.id.to_string(), serde_json::to_string(e)?)))
+        .collect::<StoreResult<_>>()?;
+    Ok(PreparedCommit {
+        commit,
+        profile,
+        facts,
+        outbox,
+    })
+}
+
+fn apply(conn: &Connection, p: &PreparedCommit) -> StoreResult<CommitOutcome> {
+    let c = &p.commit;
+    let current: i64 = optional(
+        conn.prepare_cached("SELECT version FROM vehicles WHERE id = ?1")?
+            .query_row([&c.vehicle_id], |r| r.get(0)),
+    )?
+    .unwrap_or(0);
+    if current as u64 != c.expected_version {
+        return Ok(CommitOutcome::Conflict);
+    }
+    if let Some(envelope_id) = &c.claim
+        && !claim_inbox(conn, CONSUMER, envelope_id)?
+    {
+        return Ok(CommitOutcome::Duplicate);
+    }
+    conn.prepare_cached(
+        "INSERT INTO vehicles (id, version) VALUES (?1, ?2)
+         ON CONFLICT (id) DO UPDATE SET version = excluded.version",
+    )?
+    .execute(params![c.vehicle_id, current + 1])?;
+    if let (Some(v), Some(profile)) = (&c.register, &p.profile) {
+        conn.prepare_cached("UPDATE vehicles SET org_id = ?2, profile = ?3 WHERE id = ?1")?
+            .execute(params![c.vehicle_id, v.org_id, profile])?;
+    }
+    if let Some((on, point)) = &c.current {
+        conn.prepare_cached(
+            "UPDATE vehicles SET current_on = ?2, current_fingerprint = ?3, current_amount = ?4
+             WHERE id = ?1",
+        )?
+        .execute(params![
+            c.vehicle_id,
+            on.to_string(),
+            point.fingerprint as i64,
+            point.amount_cents as i64
+        ])?;
+    }
+    let mut facts = conn.prepare_cached(
+        "INSERT OR IGNORE INTO facts (vehicle_id, event_id, body) VALUES (?1, ?2, ?3)",
+    )?;
+    for (event_id, body) in &p.facts {
+        facts.execute(params![c.vehicle_id, event_id, body])?;
+    }
+    let mut published = conn.prepare_cached(
+        "INSERT INTO published (vehicle_id, as_of, fingerprint, amount) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (vehicle_id, as_of) DO UPDATE SET fingerprint = excluded.fingerprint,
+           amount = excluded.amount",
+    )?;
+    for (on, point) in &c.published {
+        published.execute(params![
+            c.vehicle_id,
+            on.to_string(),
+            point.fingerprint as i64,
+            point.amount_cents as i64
+        ])?;
+    }
+    vwc_store::sqlite::enqueue_serialized(conn, &p.outbox)?;
+    Ok(CommitOutcome::Applied)
+}
+
+#[async_trait]
+impl ValuationStore for SqliteValuationStore {
+    async fn vehicle_state(&self, vehicle_id: &str) -> StoreResult<VehicleState> {
+        let id = vehicle_id.to_string();
+        self.db
+            .read(move |conn| {
+                let tx = conn.unchecked_transaction()?;
+                let row = optional(
+                    tx.prepare_cached(&format!(
+                        "SELECT {VEHICLE_COLUMNS} FROM vehicles WHERE id = ?1"
+                    ))?
+                    .query_row([&id], read_vehicle_row),
+                )?;
+                let state = match row {
+                    Some(row) => load_states(&tx, vec![row], true)?.pop(),
+                    None => None,
+                };
+                Ok(state.unwrap_or_else(|| VehicleState::new(&id)))
+            })
+            .await
+    }
+
+    async fn vehicle_states(
+        &self,
+        org: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+        history: bool,
+    ) -> StoreResult<Vec<VehicleState>> {
+        let (org, after) = (org.map(str::to_string), after.unwrap_or("").to_string());
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.db
+            .read(move |conn| {
+                let tx = conn.unchecked_transaction()?;
+                let rows: Vec<VehicleRow> = match &org {
+                    Some(org) => tx
+                        .prepare_cached(&format!(
+                            "SELECT {VEHICLE_COLUMNS} FROM vehicles
+                             WHERE org_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
+                        ))?
+                        .query_map(params![org, after, limit], read_vehicle_row)?
+                        .collect::<Result<_, _>>()?,
+                    None => tx
+                        .prepare_cached(&format!(
+                            "SELECT {VEHICLE_COLUMNS} FROM vehicles
+                             WHERE id > ?1 AND org_id IS NOT NULL ORDER BY id LIMIT ?2"
+                        ))?
+                        .query_map(params![after, limit], read_vehicle_row)?
+                        .collect::<Result<_, _>>()?,
+                };
+                load_states(&tx, rows, history)
+            })
+            .await
+    }
+
+    async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>> {
+        if commits.is_empty() {
+            return Ok(Vec::new());
+        }
+        let prepared = tokio::task::spawn_blocking(move || {
+            commits
+                .into_iter()
+                .map(prepare)
+                .collect::<StoreResult<Vec<_>>>()
+        })
+        .await
+        .map_err(|e| other(format!("preparing a commit failed: {e}")))??;
+        self.db
+            .write_with_events(move |conn| prepared.iter().map(|p| apply(conn, p)).collect())
+            .await
+    }
+
+    async fn record_revalue(&self, orgs: &[String], day: NaiveDate) -> StoreResult<()> {
+        let orgs = orgs.to_vec();
+        self.db
+            .write(move |conn| {
+                let mut stmt = conn.prepare_cached(
+                    "INSERT INTO revalues (org_id, day, revalued_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (org_id) DO UPDATE SET day = excluded.day,
+                       revalued_at = excluded.revalued_at",
+                )?;
+                let now = ts(&Utc::now());
+                for org in &orgs {
+                    stmt.execute(params![org, day.to_string(), now])?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn last_revalue_day(&self, org: &str) -> StoreResult<Option<NaiveDate>> {
+        let org = org.to_string();
+        let day: Option<String> = self
+            .db
+            .read(move |conn| {
+                optional(
+                    conn.query_row("SELECT day FROM revalues WHERE org_id = ?1", [org], |r| {
+                        r.get(0)
+                    }),
+                )
+            })
+            .await?;
+        day.as_deref().map(parse_day).transpose()
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.db
+            .read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
+            .await
+    }
+}
+
+#[async_trait]
+impl Outbox for SqliteValuationStore {
+    async fn pending(&self, limit: usize) -> StoreResult<Vec<(OutboxId, Envelope)>> {
+        self.db.pending(limit).await
+    }
+    async fn mark_sent(&self, ids: &[OutboxId]) -> StoreResult<()> {
+        self.db.mark_sent(ids).await
+    }
+    async fn prune_sent(&self, before: chrono::DateTime<Utc>) -> StoreResult<u64> {
+        self.db.prune_sent(before).await
+    }
+    fn wakeup(&self) -> Arc<Notify> {
+        self.db.wakeup()
+    }
+}
+
+#[async_trait]
+impl DeadLetterStore for SqliteValuationStore {
+    async fn put_dead_letter(
+        &self,
+        consumer: &str,
+        envelope: &Envelope,
+        error: &str,
+        attempts: u32,
+    ) -> Result<(), BoxError> {
+        self.db
+            .put_dead_letter(consumer, envelope, error, attempts)
+            .await
+    }
+    async fn list_dead_letters(&self) -> Result<Vec<DeadLetter>, BoxError> {
+        self.db.list_dead_letters().await
+    }
+    async fn mark_replayed(&self, id: i64) -> Result<(), BoxError> {
+        self.db.mark_replayed(id).await
+    }
+}

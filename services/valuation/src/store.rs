@@ -1,0 +1,121 @@
+//! The valuation store port. It owns per-vehicle state (the vehicle, the facts that move its value, a
+//! fingerprint of every point it published) and the last re-valuation day per organisation.
+//!
+//! Writes are optimistic like the scheduler's: a [`VehicleCommit`] names the version it was computed from,
+//! and the store applies it (inbox claim, state, outbox envelopes: one transaction) only if the vehicle is
+//! still at that version.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use vwc_bus::DeadLetterStore;
+use vwc_contracts::Envelope;
+use vwc_store::{Outbox, StoreResult};
+
+use crate::model::{Fact, VehicleProfile};
+
+/// What was last published of one point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishedPoint {
+    pub fingerprint: u64,
+    pub amount_cents: u64,
+}
+
+/// Everything the service keeps about one vehicle. An unknown id gives version 0 and nothing else; facts
+/// may arrive before the registration.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VehicleState {
+    pub vehicle_id: String,
+    pub profile: Option<VehicleProfile>,
+    pub version: u64,
+    /// Sorted by time, then event id.
+    pub facts: Vec<Fact>,
+    /// History points published, by day.
+    pub published: BTreeMap<NaiveDate, PublishedPoint>,
+    /// The current value last published, and its day.
+    pub current: Option<(NaiveDate, PublishedPoint)>,
+}
+
+impl VehicleState {
+    pub fn new(vehicle_id: &str) -> VehicleState {
+        VehicleState {
+            vehicle_id: vehicle_id.to_string(),
+            ..VehicleState::default()
+        }
+    }
+}
+
+/// One atomic change of a vehicle's state.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VehicleCommit {
+    pub vehicle_id: String,
+    pub expected_version: u64,
+    /// Envelope id to claim in the inbox (consumer `valuation`): a duplicate changes nothing.
+    pub claim: Option<String>,
+    pub register: Option<VehicleProfile>,
+    /// Facts to add; one already stored (same event id) is ignored.
+    pub facts: Vec<Fact>,
+    /// History points published by this commit (replacing those of the same day).
+    pub published: Vec<(NaiveDate, PublishedPoint)>,
+    pub current: Option<(NaiveDate, PublishedPoint)>,
+    pub outbox: Vec<Envelope>,
+}
+
+impl VehicleCommit {
+    pub fn on(state: &VehicleState) -> VehicleCommit {
+        VehicleCommit {
+            vehicle_id: state.vehicle_id.clone(),
+            expected_version: state.version,
+            ..VehicleCommit::default()
+        }
+    }
+
+    /// Whether the commit changes anything besides claiming its envelope.
+    pub fn changes_state(&self) -> bool {
+        self.register.is_some()
+            || !self.facts.is_empty()
+            || !self.published.is_empty()
+            || self.current.is_some()
+            || !self.outbox.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitOutcome {
+    Applied,
+    /// The claimed envelope had been applied before; nothing was written.
+    Duplicate,
+    /// The vehicle changed since the state was read; nothing was written.
+    Conflict,
+}
+
+#[async_trait]
+pub trait ValuationStore: Outbox + DeadLetterStore {
+    async fn vehicle_state(&self, vehicle_id: &str) -> StoreResult<VehicleState>;
+
+    /// Registered vehicles of `org` (or of every organisation), by id, strictly after `after`, at most
+    /// `limit`. With `history: false`, `published` holds only the newest history point (all the daily
+    /// job needs).
+    async fn vehicle_states(
+        &self,
+        org: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+        history: bool,
+    ) -> StoreResult<Vec<VehicleState>>;
+
+    async fn commit(&self, commit: VehicleCommit) -> StoreResult<CommitOutcome> {
+        let mut outcomes = self.commit_batch(vec![commit]).await?;
+        Ok(outcomes.pop().unwrap_or(CommitOutcome::Conflict))
+    }
+
+    /// Applies many commits in as few transactions as the backend allows; one outcome per commit.
+    async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>>;
+
+    async fn record_revalue(&self, orgs: &[String], day: NaiveDate) -> StoreResult<()>;
+
+    async fn last_revalue_day(&self, org: &str) -> StoreResult<Option<NaiveDate>>;
+
+    async fn ping(&self) -> StoreResult<()>;
+}

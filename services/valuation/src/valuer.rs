@@ -1,0 +1,348 @@
+//! The valuation service's use cases over its store: apply a registration or a timeline event, re-value
+//! as time passes, forecast. Each reads the vehicle's state, lets the pure model decide, and commits
+//! against the version it read (retrying when another writer got there first).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use sha2::{Digest, Sha256};
+use vwc_contracts::valuation::{
+    Valuation, ValuationDrop, ValuationForecast, ValuationPointKind, ValuationUpdated,
+};
+use vwc_contracts::{Envelope, EventType, Vehicle, VehicleEvent};
+use vwc_store::StoreError;
+
+use crate::SOURCE;
+use crate::model::{self, Fact, VehicleProfile};
+use crate::store::{CommitOutcome, PublishedPoint, ValuationStore, VehicleCommit, VehicleState};
+
+const MAX_ATTEMPTS: u32 = 16;
+/// A drop caused by an event older than this is history, not news: it is published without `drop`.
+pub const DROP_NEWS_DAYS: i64 = 30;
+/// Longest forecast, in months.
+pub const MAX_FORECAST_MONTHS: u32 = 60;
+
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("vehicle {0} kept changing; gave up after {MAX_ATTEMPTS} attempts")]
+    Contention(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ForecastError {
+    /// Unknown here, or of another organisation: the same answer.
+    #[error("vehicle not found")]
+    VehicleNotFound,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// How much of the history a decision recomputes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every point: the facts changed, so any point may have.
+    Full,
+    /// Only points newer than the newest published one, and the current value: time passed, the facts
+    /// did not change.
+    Recent,
+}
+
+/// A stable fingerprint of a published point: its JSON hashed.
+pub fn fingerprint(v: &Valuation) -> u64 {
+    let json = serde_json::to_vec(v).expect("a valuation serialises");
+    let digest = Sha256::digest(&json);
+    // Stored as a signed 64-bit integer in both backends.
+    u64::from_be_bytes(digest[..8].try_into().expect("8 bytes")) >> 1
+}
+
+/// What a decision publishes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Decision {
+    pub points: Vec<ValuationUpdated>,
+}
+
+/// Computes the points of `state` as of `today`, fills the commit's published fingerprints and outbox
+/// with what changed, and returns what it publishes; nothing before the vehicle is registered.
+pub fn decide(
+    state: &VehicleState,
+    commit: &mut VehicleCommit,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+    traceparent: Option<&str>,
+    scope: Scope,
+) -> Decision {
+    let Some(profile) = state.profile.as_ref() else {
+        return Decision::default();
+    };
+    let facts = &state.facts;
+    let mut out = Vec::new();
+    let mut publish = |valuation: Valuation, previous: Option<u64>, drop: Option<ValuationDrop>| {
+        out.push(ValuationUpdated {
+            vehicle_id: profile.id.clone(),
+            vehicle_name: profile.name.clone(),
+            valuation,
+            previous_amount_cents: previous,
+            drop,
+            computed_at: now,
+        });
+    };
+    let newest_published = state.published.iter().next_back().map(|(d, p)| (*d, *p));
+    let dates = model::history_dates(profile, facts, today);
+    let mut previous: Option<Valuation> = None;
+    let mut previous_amount: Option<u64> = None;
+    for (day, kind) in dates {
+        if scope == Scope::Recent
+            && let Some((newest, point)) = newest_published
+            && day <= newest
+        {
+            if day == newest {
+                previous_amount = Some(point.amount_cents);
+            }
+            continue;
+        }
+        let point = model::value_on(profile, facts, day, kind);
+        let fp = fingerprint(&point);
+        let unchanged = state
+            .published
+            .get(&day)
+            .is_some_and(|p| p.fingerprint == fp);
+        if !unchanged {
+            let drop = previous.as_ref().and_then(|prev| {
+                let cause = model::drop_cause(prev, &point, facts)?;
+                (now - cause.at <= Duration::days(DROP_NEWS_DAYS)).then(|| ValuationDrop {
+                    drop_id: format!("valdrop_{}", cause.event_id),
+                    from_cents: prev.amount_cents,
+                    to_cents: point.amount_cents,
+                    drop_basis_points: model::drop_basis_points(
+                        prev.amount_cents,
+                        point.amount_cents,
+                    ),
+                    cause_event_id: cause.event_id.clone(),
+                    cause_title: cause.title.clone(),
+                })
+            });
+            commit.published.push((
+                day,
+                PublishedPoint {
+                    fingerprint: fp,
+                    amount_cents: point.amount_cents,
+                },
+            ));
+            publish(point.clone(), previous_amount, drop);
+        }
+        previous_amount = Some(point.amount_cents);
+        previous = Some(point);
+    }
+    let current = model::value_on(profile, facts, today, ValuationPointKind::Current);
+    let fp = fingerprint(&current);
+    if state.current.map(|(d, p)| (d, p.fingerprint)) != Some((today, fp)) {
+        commit.current = Some((
+            today,
+            PublishedPoint {
+                fingerprint: fp,
+                amount_cents: current.amount_cents,
+            },
+        ));
+        publish(current, previous_amount, None);
+    }
+    commit.outbox = out
+        .iter()
+        .map(|u| {
+            Envelope::new(
+                EventType::ValuationUpdated,
+                SOURCE,
+                &profile.org_id,
+                Some(&profile.id),
+                traceparent.map(str::to_string),
+                u,
+            )
+        })
+        .collect();
+    Decision { points: out }
+}
+
+/// What an update did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Updated {
+    pub outcome: CommitOutcome,
+    pub decision: Decision,
+}
+
+/// Reads the vehicle, applies `change` in memory (recording what to store in the commit), decides as of
+/// `now`, and commits; again from the top on a conflict. `change` may refuse.
+pub async fn update_vehicle<E>(
+    store: &dyn ValuationStore,
+    vehicle_id: &str,
+    claim: Option<&str>,
+    now: DateTime<Utc>,
+    traceparent: Option<&str>,
+    mut change: impl FnMut(&mut VehicleState, &mut VehicleCommit) -> Result<(), E>,
+) -> Result<Result<Updated, E>, UpdateError> {
+    for _ in 0..MAX_ATTEMPTS {
+        let mut state = store.vehicle_state(vehicle_id).await?;
+        let mut commit = VehicleCommit::on(&state);
+        commit.claim = claim.map(str::to_string);
+        if let Err(refused) = change(&mut state, &mut commit) {
+            return Ok(Err(refused));
+        }
+        let decision = decide(
+            &state,
+            &mut commit,
+            now.date_naive(),
+            now,
+            traceparent,
+            Scope::Full,
+        );
+        match store.commit(commit).await? {
+            CommitOutcome::Conflict => continue,
+            outcome @ CommitOutcome::Duplicate => {
+                return Ok(Ok(Updated {
+                    outcome,
+                    decision: Decision::default(),
+                }));
+            }
+            outcome @ CommitOutcome::Applied => return Ok(Ok(Updated { outcome, decision })),
+        }
+    }
+    Err(UpdateError::Contention(vehicle_id.to_string()))
+}
+
+/// The valuation service's operations, for the consumer, the HTTP routes and the daily job.
+#[derive(Clone)]
+pub struct Valuer {
+    store: Arc<dyn ValuationStore>,
+    clock: Clock,
+    stripes: Arc<Vec<tokio::sync::Mutex<()>>>,
+}
+
+const STRIPES: usize = 64;
+
+impl Valuer {
+    pub fn new(store: Arc<dyn ValuationStore>) -> Valuer {
+        Valuer {
+            store,
+            clock: Arc::new(Utc::now),
+            stripes: Arc::new((0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect()),
+        }
+    }
+
+    pub fn with_clock(mut self, clock: Clock) -> Valuer {
+        self.clock = clock;
+        self
+    }
+
+    pub fn store(&self) -> &Arc<dyn ValuationStore> {
+        &self.store
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
+    }
+
+    /// Concurrent deliveries for one vehicle queue here instead of conflicting in the store.
+    async fn lock_vehicle(&self, vehicle_id: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        vehicle_id.hash(&mut h);
+        self.stripes[(h.finish() as usize) % STRIPES].lock().await
+    }
+
+    pub async fn vehicle_registered(
+        &self,
+        envelope_id: &str,
+        vehicle: &Vehicle,
+        traceparent: Option<&str>,
+    ) -> Result<Updated, UpdateError> {
+        let profile = VehicleProfile::from_vehicle(vehicle);
+        let _vehicle = self.lock_vehicle(&vehicle.id).await;
+        let updated = update_vehicle(
+            self.store.as_ref(),
+            &vehicle.id,
+            Some(envelope_id),
+            self.now(),
+            traceparent,
+            |state, commit| {
+                state.profile = Some(profile.clone());
+                commit.register = Some(profile.clone());
+                Ok::<(), std::convert::Infallible>(())
+            },
+        )
+        .await?;
+        Ok(updated.unwrap_or_else(|never| match never {}))
+    }
+
+    /// Records what the event says about value and re-values the vehicle; `None` when it says nothing
+    /// (or names a vehicle of another organisation).
+    pub async fn vehicle_event(
+        &self,
+        envelope_id: &str,
+        event: &VehicleEvent,
+        traceparent: Option<&str>,
+    ) -> Result<Option<Updated>, UpdateError> {
+        let Some(fact) = Fact::from_event(event) else {
+            return Ok(None);
+        };
+        let _vehicle = self.lock_vehicle(&event.vehicle_id).await;
+        let updated = update_vehicle(
+            self.store.as_ref(),
+            &event.vehicle_id,
+            Some(envelope_id),
+            self.now(),
+            traceparent,
+            |state, commit| {
+                if let Some(p) = &state.profile
+                    && p.org_id != event.org_id
+                {
+                    return Err(());
+                }
+                if !state.facts.iter().any(|f| f.event_id == fact.event_id) {
+                    state.facts.push(fact.clone());
+                    model::sort_facts(&mut state.facts);
+                }
+                commit.facts = vec![fact.clone()];
+                Ok(())
+            },
+        )
+        .await?;
+        match updated {
+            Ok(u) => Ok(Some(u)),
+            Err(()) => {
+                tracing::warn!(vehicle_id = %event.vehicle_id, event_org = %event.org_id,
+                    "event names a vehicle of another organisation; ignored");
+                Ok(None)
+            }
+        }
+    }
+
+    /// The value month by month for `months` months, at the vehicle's measured usage.
+    pub async fn forecast(
+        &self,
+        org: &str,
+        vehicle_id: &str,
+        months: u32,
+    ) -> Result<ValuationForecast, ForecastError> {
+        let state = self.store.vehicle_state(vehicle_id).await?;
+        let profile = state
+            .profile
+            .as_ref()
+            .filter(|p| p.org_id == org)
+            .ok_or(ForecastError::VehicleNotFound)?;
+        let today = self.now().date_naive();
+        let (points, per_year, measured) = model::forecast(
+            profile,
+            &state.facts,
+            today,
+            months.min(MAX_FORECAST_MONTHS),
+        );
+        Ok(ValuationForecast {
+            vehicle_id: vehicle_id.to_string(),
+            usage_per_year: per_year.round() as u64,
+            usage_basis: if measured { "measured" } else { "expected" }.into(),
+            points,
+        })
+    }
+}

@@ -1,0 +1,342 @@
+//! The valuation store conformance suite: each check is written once and runs against a fresh SQLite
+//! file, always, and against a fresh MongoDB database when `VWC_TEST_MONGODB_URI` is set.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use vwc_contracts::{Envelope, EventType, OdometerUnit, Severity};
+use vwc_valuation::model::{Fact, FactDetail, VehicleProfile};
+use vwc_valuation::{
+    CommitOutcome, MongoValuationStore, PublishedPoint, SqliteValuationStore, ValuationStore,
+    VehicleCommit,
+};
+
+type Store = Arc<dyn ValuationStore>;
+
+fn day(d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2025, 6, d).unwrap()
+}
+
+fn profile(org: &str, id: &str) -> VehicleProfile {
+    VehicleProfile {
+        id: id.into(),
+        org_id: org.into(),
+        name: "2019 Toyota Corolla".into(),
+        year: 2019,
+        unit: OdometerUnit::Km,
+        registered_on: day(1),
+    }
+}
+
+fn fact(event_id: &str, d: u32, odometer: Option<u64>, detail: FactDetail) -> Fact {
+    Fact {
+        event_id: event_id.into(),
+        at: Utc.with_ymd_and_hms(2025, 6, d, 9, 0, 0).unwrap(),
+        odometer,
+        title: format!("event {event_id}"),
+        detail,
+    }
+}
+
+fn point(fingerprint: u64, amount_cents: u64) -> PublishedPoint {
+    PublishedPoint {
+        fingerprint,
+        amount_cents,
+    }
+}
+
+fn envelope(vehicle_id: &str) -> Envelope {
+    Envelope::new(
+        EventType::ValuationUpdated,
+        "vwc.valuation",
+        "org_a",
+        Some(vehicle_id),
+        None,
+        serde_json::json!({"vehicleId": vehicle_id}),
+    )
+}
+
+fn registration(org: &str, id: &str) -> VehicleCommit {
+    VehicleCommit {
+        vehicle_id: id.into(),
+        expected_version: 0,
+        register: Some(profile(org, id)),
+        ..VehicleCommit::default()
+    }
+}
+
+async fn an_unknown_vehicle_has_an_empty_state_at_version_zero(store: Store) {
+    let s = store.vehicle_state("veh_nope").await.unwrap();
+    assert_eq!((s.vehicle_id.as_str(), s.version), ("veh_nope", 0));
+    assert!(s.profile.is_none() && s.facts.is_empty() && s.published.is_empty());
+    assert!(s.current.is_none());
+}
+
+async fn a_commit_reads_back_exactly(store: Store) {
+    let collision = fact(
+        "evt_2",
+        3,
+        Some(40_000),
+        FactDetail::Collision {
+            severity: Severity::Severe,
+            structural: true,
+        },
+    );
+    let acquisition = fact(
+        "evt_1",
+        2,
+        Some(30_000),
+        FactDetail::Acquisition {
+            price_cents: Some(2_000_000),
+            currency: Some("EUR".into()),
+            new: false,
+        },
+    );
+    let e = envelope("veh_1");
+    let mut commit = registration("org_a", "veh_1");
+    commit.claim = Some("env_1".into());
+    commit.facts = vec![collision.clone(), acquisition.clone()];
+    commit.published = vec![
+        (day(2), point(11, 2_000_000)),
+        (day(3), point(12, 1_800_000)),
+    ];
+    commit.current = Some((day(4), point(13, 1_790_000)));
+    commit.outbox = vec![e.clone()];
+    assert_eq!(store.commit(commit).await.unwrap(), CommitOutcome::Applied);
+    let s = store.vehicle_state("veh_1").await.unwrap();
+    assert_eq!(s.version, 1);
+    assert_eq!(s.profile, Some(profile("org_a", "veh_1")));
+    // Facts come back in the order the model applies them.
+    assert_eq!(s.facts, vec![acquisition, collision]);
+    assert_eq!(s.published.len(), 2);
+    assert_eq!(s.published[&day(3)], point(12, 1_800_000));
+    assert_eq!(s.current, Some((day(4), point(13, 1_790_000))));
+    let pending: Vec<Envelope> = store
+        .pending(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, e)| e)
+        .collect();
+    assert_eq!(pending, vec![e]);
+}
+
+async fn a_commit_from_a_stale_version_conflicts_and_writes_nothing(store: Store) {
+    store.commit(registration("org_a", "veh_1")).await.unwrap();
+    let mut stale = registration("org_a", "veh_1");
+    stale.facts = vec![fact("evt_9", 5, Some(1), FactDetail::Odometer)];
+    stale.outbox = vec![envelope("veh_1")];
+    assert_eq!(store.commit(stale).await.unwrap(), CommitOutcome::Conflict);
+    let s = store.vehicle_state("veh_1").await.unwrap();
+    assert!(s.facts.is_empty());
+    assert!(store.pending(10).await.unwrap().is_empty());
+}
+
+async fn a_claimed_envelope_is_a_duplicate_and_writes_nothing(store: Store) {
+    let mut first = registration("org_a", "veh_1");
+    first.claim = Some("env_1".into());
+    assert_eq!(store.commit(first).await.unwrap(), CommitOutcome::Applied);
+    let mut again = VehicleCommit {
+        vehicle_id: "veh_1".into(),
+        expected_version: 1,
+        claim: Some("env_1".into()),
+        facts: vec![fact("evt_1", 2, Some(5), FactDetail::Odometer)],
+        outbox: vec![envelope("veh_1")],
+        ..VehicleCommit::default()
+    };
+    assert_eq!(
+        store.commit(again.clone()).await.unwrap(),
+        CommitOutcome::Duplicate
+    );
+    let s = store.vehicle_state("veh_1").await.unwrap();
+    assert_eq!(s.version, 1);
+    assert!(s.facts.is_empty());
+    assert!(store.pending(10).await.unwrap().is_empty());
+    again.claim = Some("env_2".into());
+    assert_eq!(store.commit(again).await.unwrap(), CommitOutcome::Applied);
+}
+
+async fn the_same_fact_twice_is_kept_once_and_a_point_is_replaced(store: Store) {
+    let f = fact("evt_1", 2, Some(5), FactDetail::Odometer);
+    let mut c = registration("org_a", "veh_1");
+    c.facts = vec![f.clone()];
+    c.published = vec![(day(2), point(1, 100))];
+    store.commit(c).await.unwrap();
+    let c = VehicleCommit {
+        vehicle_id: "veh_1".into(),
+        expected_version: 1,
+        facts: vec![f.clone()],
+        published: vec![(day(2), point(2, 90))],
+        ..VehicleCommit::default()
+    };
+    assert_eq!(store.commit(c).await.unwrap(), CommitOutcome::Applied);
+    let s = store.vehicle_state("veh_1").await.unwrap();
+    assert_eq!(s.facts, vec![f]);
+    assert_eq!(s.published.len(), 1);
+    assert_eq!(s.published[&day(2)], point(2, 90));
+}
+
+async fn facts_before_the_registration_are_kept_and_the_vehicle_is_not_listed(store: Store) {
+    let c = VehicleCommit {
+        vehicle_id: "veh_1".into(),
+        facts: vec![fact("evt_1", 2, Some(5), FactDetail::Odometer)],
+        ..VehicleCommit::default()
+    };
+    store.commit(c).await.unwrap();
+    assert!(
+        store
+            .vehicle_states(None, None, 10, true)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let s = store.vehicle_state("veh_1").await.unwrap();
+    assert_eq!((s.version, s.facts.len()), (1, 1));
+    let mut register = registration("org_a", "veh_1");
+    register.expected_version = 1;
+    store.commit(register).await.unwrap();
+    let listed = store.vehicle_states(None, None, 10, true).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].facts.len(), 1);
+}
+
+async fn vehicle_states_page_by_organisation_and_may_leave_out_the_older_history(store: Store) {
+    for (org, id) in [
+        ("org_a", "veh_1"),
+        ("org_b", "veh_2"),
+        ("org_a", "veh_3"),
+        ("org_a", "veh_4"),
+    ] {
+        let mut c = registration(org, id);
+        c.published = vec![(day(1), point(1, 300)), (day(2), point(2, 200))];
+        store.commit(c).await.unwrap();
+    }
+    let page = store
+        .vehicle_states(Some("org_a"), None, 2, true)
+        .await
+        .unwrap();
+    let ids: Vec<&str> = page.iter().map(|s| s.vehicle_id.as_str()).collect();
+    assert_eq!(ids, ["veh_1", "veh_3"]);
+    assert_eq!(page[0].published.len(), 2);
+    let next = store
+        .vehicle_states(Some("org_a"), Some("veh_3"), 2, false)
+        .await
+        .unwrap();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].vehicle_id, "veh_4");
+    // Only the newest point without the history.
+    assert_eq!(next[0].published.len(), 1);
+    assert_eq!(next[0].published[&day(2)], point(2, 200));
+    let all = store.vehicle_states(None, None, 10, false).await.unwrap();
+    assert_eq!(all.len(), 4);
+}
+
+async fn a_batch_applies_each_commit_on_its_own(store: Store) {
+    store.commit(registration("org_a", "veh_1")).await.unwrap();
+    let ok = VehicleCommit {
+        vehicle_id: "veh_2".into(),
+        register: Some(profile("org_a", "veh_2")),
+        outbox: vec![envelope("veh_2")],
+        ..VehicleCommit::default()
+    };
+    let stale = registration("org_a", "veh_1");
+    let outcomes = store.commit_batch(vec![stale, ok]).await.unwrap();
+    assert_eq!(outcomes, [CommitOutcome::Conflict, CommitOutcome::Applied]);
+    assert_eq!(store.pending(10).await.unwrap().len(), 1);
+}
+
+async fn outbox_rows_are_pending_until_marked_sent(store: Store) {
+    let mut c = registration("org_a", "veh_1");
+    c.outbox = vec![envelope("veh_1"), envelope("veh_1")];
+    store.commit(c).await.unwrap();
+    let pending = store.pending(10).await.unwrap();
+    assert_eq!(pending.len(), 2);
+    store.mark_sent(&[pending[0].0.clone()]).await.unwrap();
+    let left = store.pending(10).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].1, pending[1].1);
+}
+
+async fn the_last_revalue_day_is_kept_per_organisation(store: Store) {
+    assert_eq!(store.last_revalue_day("org_a").await.unwrap(), None);
+    store
+        .record_revalue(&["org_a".into(), "org_b".into()], day(10))
+        .await
+        .unwrap();
+    store
+        .record_revalue(&["org_a".into()], day(11))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.last_revalue_day("org_a").await.unwrap(),
+        Some(day(11))
+    );
+    assert_eq!(
+        store.last_revalue_day("org_b").await.unwrap(),
+        Some(day(10))
+    );
+}
+
+async fn dead_letters_are_listed_until_replayed(store: Store) {
+    let e = envelope("veh_1");
+    store
+        .put_dead_letter("valuation", &e, "boom", 5)
+        .await
+        .unwrap();
+    let listed = store.list_dead_letters().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].envelope.clone(), listed[0].attempts), (e, 5));
+    store.mark_replayed(listed[0].id).await.unwrap();
+    assert!(store.list_dead_letters().await.unwrap().is_empty());
+}
+
+async fn a_ready_store_answers_ping(store: Store) {
+    store.ping().await.unwrap();
+}
+
+vwc_testkit::conformance!(
+    "valuation";
+    an_unknown_vehicle_has_an_empty_state_at_version_zero,
+    a_commit_reads_back_exactly,
+    a_commit_from_a_stale_version_conflicts_and_writes_nothing,
+    a_claimed_envelope_is_a_duplicate_and_writes_nothing,
+    the_same_fact_twice_is_kept_once_and_a_point_is_replaced,
+    facts_before_the_registration_are_kept_and_the_vehicle_is_not_listed,
+    vehicle_states_page_by_organisation_and_may_leave_out_the_older_history,
+    a_batch_applies_each_commit_on_its_own,
+    outbox_rows_are_pending_until_marked_sent,
+    the_last_revalue_day_is_kept_per_organisation,
+    dead_letters_are_listed_until_replayed,
+    a_ready_store_answers_ping,
+);
+
+async fn on_sqlite<F, Fut>(check: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteValuationStore::open(&dir.path().join("valuation.db")).unwrap();
+    check(Arc::new(store)).await;
+}
+
+/// Runs `check` on a fresh MongoDB database (dropped afterwards), or skips loudly without a server.
+async fn on_mongodb<F, Fut>(check: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    vwc_testkit::mongo::on_fresh_database(
+        "valuation",
+        |client, name| async move {
+            Arc::new(
+                MongoValuationStore::connect(client, &name)
+                    .await
+                    .expect("creating the valuation indexes"),
+            ) as Store
+        },
+        check,
+    )
+    .await;
+}

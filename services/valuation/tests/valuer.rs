@@ -1,0 +1,247 @@
+//! The service's use cases on a real SQLite store: what a registration and the timeline events publish,
+//! duplicates, tenancy, the drop worth telling, and the daily job's idempotency.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use vwc_bus::Consumer;
+use vwc_contracts::valuation::{FactorCode, ValuationPointKind, ValuationUpdated};
+use vwc_contracts::{
+    Envelope, EventKind, EventSource, EventType, OdometerUnit, Vehicle, VehicleEvent,
+    VehicleEventRecorded, VehicleRegistered,
+};
+use vwc_valuation::{SqliteValuationStore, ValuationConsumer, ValuationStore, Valuer, revalue};
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 15, 12, 0, 0).unwrap()
+}
+
+fn vehicle(org: &str) -> Vehicle {
+    Vehicle {
+        id: "veh_1".into(),
+        org_id: org.into(),
+        vin: "1HGCM82633A004352".into(),
+        year: 2021,
+        make: "Toyota".into(),
+        model: "RAV4".into(),
+        trim: None,
+        nickname: Some("Blue".into()),
+        odometer_unit: OdometerUnit::Mi,
+        registered_at: now() - Duration::days(400),
+    }
+}
+
+fn event(
+    id: &str,
+    kind: EventKind,
+    days_ago: i64,
+    odometer: u64,
+    details: serde_json::Value,
+) -> VehicleEvent {
+    VehicleEvent {
+        id: id.into(),
+        vehicle_id: "veh_1".into(),
+        org_id: "org_a".into(),
+        kind,
+        occurred_at: now() - Duration::days(days_ago),
+        recorded_at: now(),
+        odometer: Some(odometer),
+        cost_cents: None,
+        currency: None,
+        title: format!("{} {id}", kind.as_str()),
+        notes: None,
+        vendor: None,
+        source: EventSource::User,
+        details,
+    }
+}
+
+fn registered(org: &str) -> Envelope {
+    Envelope::new(
+        EventType::VehicleRegistered,
+        "vwc.ingestion",
+        org,
+        Some("veh_1"),
+        None,
+        VehicleRegistered {
+            vehicle: vehicle(org),
+        },
+    )
+}
+
+fn recorded(e: VehicleEvent) -> Envelope {
+    Envelope::new(
+        EventType::VehicleEventRecorded,
+        "vwc.ingestion",
+        &e.org_id.clone(),
+        Some("veh_1"),
+        None,
+        VehicleEventRecorded { event: e },
+    )
+}
+
+async fn published(store: &dyn ValuationStore) -> Vec<ValuationUpdated> {
+    let pending = store.pending(10_000).await.unwrap();
+    let ids: Vec<_> = pending.iter().map(|(id, _)| id.clone()).collect();
+    store.mark_sent(&ids).await.unwrap();
+    pending
+        .into_iter()
+        .map(|(_, e)| {
+            assert_eq!(e.event_type, EventType::ValuationUpdated);
+            e.data_as().unwrap()
+        })
+        .collect()
+}
+
+fn setup() -> (
+    tempfile::TempDir,
+    Arc<dyn ValuationStore>,
+    ValuationConsumer,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn ValuationStore> =
+        Arc::new(SqliteValuationStore::open(&dir.path().join("valuation.db")).unwrap());
+    let valuer = Valuer::new(store.clone()).with_clock(Arc::new(now));
+    (dir, store, ValuationConsumer::new(valuer))
+}
+
+#[tokio::test]
+async fn a_registration_publishes_a_history_and_a_current_value_from_the_fallback() {
+    let (_dir, store, consumer) = setup();
+    consumer.handle(&registered("org_a")).await.unwrap();
+    let points = published(store.as_ref()).await;
+    let current = points
+        .iter()
+        .find(|p| p.valuation.kind == ValuationPointKind::Current)
+        .expect("a current value");
+    assert_eq!(current.valuation.as_of, now().date_naive());
+    assert_eq!(current.vehicle_name, "2021 Toyota RAV4 (Blue)");
+    // 400 days back: the registration day and 13 month starts.
+    assert_eq!(points.len(), 1 + 14);
+}
+
+#[tokio::test]
+async fn events_re_value_duplicates_change_nothing_and_a_big_drop_is_told() {
+    let (_dir, store, consumer) = setup();
+    consumer.handle(&registered("org_a")).await.unwrap();
+    published(store.as_ref()).await;
+    let acquisition = recorded(event(
+        "evt_acq",
+        EventKind::Acquisition,
+        300,
+        20_000,
+        serde_json::json!({"priceCents": 3_000_000}),
+    ));
+    consumer.handle(&acquisition).await.unwrap();
+    let after_acquisition = published(store.as_ref()).await;
+    assert!(!after_acquisition.is_empty());
+    // The same envelope again: nothing.
+    consumer.handle(&acquisition).await.unwrap();
+    assert!(published(store.as_ref()).await.is_empty());
+
+    let collision = recorded(event(
+        "evt_crash",
+        EventKind::Collision,
+        5,
+        30_000,
+        serde_json::json!({"severity": "severe", "structural": true}),
+    ));
+    consumer.handle(&collision).await.unwrap();
+    let appraisal = recorded(event(
+        "evt_appraisal",
+        EventKind::Valuation,
+        2,
+        30_100,
+        serde_json::json!({"amountCents": 1_500_000, "source": "dealer_appraisal"}),
+    ));
+    consumer.handle(&appraisal).await.unwrap();
+    let points = published(store.as_ref()).await;
+    let crash = points
+        .iter()
+        .find(|p| p.valuation.as_of == (now() - Duration::days(5)).date_naive())
+        .expect("the collision's point");
+    assert!(
+        crash
+            .valuation
+            .factors
+            .iter()
+            .any(|f| f.code == FactorCode::CollisionDiminishedValue && f.amount_cents < 0)
+    );
+    let told = points
+        .iter()
+        .find_map(|p| {
+            p.drop
+                .as_ref()
+                .filter(|d| d.cause_event_id == "evt_appraisal")
+        })
+        .expect("the appraisal's drop is worth telling");
+    assert!(told.drop_basis_points > 1_000);
+    let current = points
+        .iter()
+        .rev()
+        .find(|p| p.valuation.kind == ValuationPointKind::Current)
+        .unwrap();
+    for p in &points {
+        let sum: i64 = p.valuation.factors.iter().map(|f| f.amount_cents).sum();
+        assert_eq!(sum, p.valuation.amount_cents as i64);
+    }
+    assert!(current.valuation.amount_cents < 1_500_000);
+}
+
+#[tokio::test]
+async fn an_event_naming_a_vehicle_of_another_organisation_is_ignored() {
+    let (_dir, store, consumer) = setup();
+    consumer.handle(&registered("org_a")).await.unwrap();
+    published(store.as_ref()).await;
+    let mut foreign = event(
+        "evt_x",
+        EventKind::OdometerReading,
+        1,
+        99_999,
+        serde_json::json!({}),
+    );
+    foreign.org_id = "org_b".into();
+    consumer.handle(&recorded(foreign)).await.unwrap();
+    assert!(published(store.as_ref()).await.is_empty());
+    assert!(store.vehicle_state("veh_1").await.unwrap().facts.is_empty());
+}
+
+#[tokio::test]
+async fn the_daily_job_publishes_once_per_day() {
+    let (_dir, store, consumer) = setup();
+    consumer.handle(&registered("org_a")).await.unwrap();
+    published(store.as_ref()).await;
+    let tomorrow = now().date_naive() + Duration::days(1);
+    let first = revalue(store.as_ref(), None, tomorrow).await.unwrap();
+    assert_eq!((first.vehicles, first.changed, first.published), (1, 1, 1));
+    let points = published(store.as_ref()).await;
+    assert_eq!(points[0].valuation.kind, ValuationPointKind::Current);
+    assert_eq!(points[0].valuation.as_of, tomorrow);
+    let second = revalue(store.as_ref(), None, tomorrow).await.unwrap();
+    assert_eq!((second.changed, second.published), (0, 0));
+    assert_eq!(
+        store.last_revalue_day("org_a").await.unwrap(),
+        Some(tomorrow)
+    );
+    // The first of next month brings a monthly point too.
+    let first_of_april = chrono::NaiveDate::from_ymd_opt(2026, 4, 1).unwrap();
+    let report = revalue(store.as_ref(), Some("org_a"), first_of_april)
+        .await
+        .unwrap();
+    assert_eq!(report.published, 2);
+}
+
+#[tokio::test]
+async fn the_forecast_is_for_the_owning_organisation_only() {
+    let (_dir, store, _) = setup();
+    let valuer = Valuer::new(store.clone()).with_clock(Arc::new(now));
+    ValuationConsumer::new(valuer.clone())
+        .handle(&registered("org_a"))
+        .await
+        .unwrap();
+    let f = valuer.forecast("org_a", "veh_1", 12).await.unwrap();
+    assert_eq!(f.points.len(), 12);
+    assert_eq!(f.usage_basis, "expected");
+    assert!(valuer.forecast("org_b", "veh_1", 12).await.is_err());
+    assert!(valuer.forecast("org_a", "veh_nope", 12).await.is_err());
+}
