@@ -886,39 +886,41 @@ impl Ctx<'_> {
             );
         }
         let mut citations = Vec::new();
-        let lines: Vec<String> =
-            due.iter()
-                .map(|i| {
-                    let status = if i.status == MaintenanceStatus::Overdue {
-                        "overdue"
-                    } else {
-                        "due soon"
-                    };
-                    let mut line = format!("{}: {status}", i.title);
-                    let mut when = Vec::new();
-                    if let Some(d) = i.due_at {
-                        when.push(format!("due on {d}"));
-                    }
-                    if let Some(o) = i.due_odometer {
-                        when.push(format!("due at {}", odometer(o, self.k.unit())));
-                    }
-                    if !when.is_empty() {
-                        line.push_str(&format!(" ({})", when.join(" or ")));
-                    }
-                    if !i.reason.is_empty() {
-                        line.push_str(&format!(" — {}", i.reason));
-                    }
-                    // The record that last did it: what the due date counts from.
-                    if let Some(at) = i.last_done_at
-                        && let Some(e) = self.k.events.iter().rev().find(|e| {
-                            e.occurred_at == at && e.maintenance_tasks().contains(&i.task)
-                        })
-                    {
-                        citations.push(cite(e));
-                    }
-                    line
-                })
-                .collect();
+        let lines: Vec<String> = due
+            .iter()
+            .map(|i| {
+                let status = if i.status == MaintenanceStatus::Overdue {
+                    "overdue"
+                } else {
+                    "due soon"
+                };
+                let mut line = format!("{}: {status}", i.title);
+                let mut when = Vec::new();
+                if let Some(d) = i.due_at {
+                    when.push(format!("due on {d}"));
+                }
+                if let Some(o) = i.due_odometer {
+                    when.push(format!("due at {}", odometer(o, self.k.unit())));
+                }
+                if !when.is_empty() {
+                    line.push_str(&format!(" ({})", when.join(" or ")));
+                }
+                if !i.reason.is_empty() {
+                    line.push_str(&format!(" — {}", i.reason));
+                }
+                // The record that last did it: what the due date counts from.
+                if let Some(at) = i.last_done_at
+                    && let Some(e) = self.k.events.iter().rev().find(|e| {
+                        // The schedule keeps instants to the microsecond; a record may hold more.
+                        (e.occurred_at - at).num_milliseconds().abs() < 1_000
+                            && e.maintenance_tasks().contains(&i.task)
+                    })
+                {
+                    citations.push(cite(e));
+                }
+                line
+            })
+            .collect();
         let text = format!(
             "{} as of {}: {}.",
             plural(due.len(), "item needs attention", "items need attention"),
@@ -1127,7 +1129,7 @@ impl Ctx<'_> {
             };
             if let Some(last) = self.select(&own).last() {
                 text.push_str(&format!(
-                    " For this vehicle, the last {} recorded was on {}.",
+                    " This vehicle's latest record about {} is from {}.",
                     self.subject(&own),
                     self.describe(last)
                 ));

@@ -152,6 +152,7 @@ fn store_checks(stores: &Stores) -> Vec<Box<dyn ReadinessCheck>> {
     let edge = stores.edge.clone();
     let scheduler = stores.scheduler.clone();
     let notification = stores.notification.clone();
+    let chat = stores.chat.clone();
     vec![
         Box::new(StoreReady {
             name: "ingestion",
@@ -178,6 +179,13 @@ fn store_checks(stores: &Stores) -> Vec<Box<dyn ReadinessCheck>> {
             name: "notification",
             ping: Box::new(move || {
                 let s = notification.clone();
+                async move { s.ping().await.map_err(|e| e.to_string()) }.boxed()
+            }),
+        }),
+        Box::new(StoreReady {
+            name: "chat-historian",
+            ping: Box::new(move || {
+                let s = chat.clone();
                 async move { s.ping().await.map_err(|e| e.to_string()) }.boxed()
             }),
         }),
@@ -445,6 +453,13 @@ pub fn build_router(
                 allowlist,
             ),
         ))
+        .merge(
+            vwc_chat_historian::http::routes().with_state(vwc_chat_historian::http::ChatState {
+                historian: Arc::new(vwc_chat_historian::Historian::new(stores.chat.clone())),
+                verifier: verifier.clone(),
+                clock: clock.clone(),
+            }),
+        )
         .merge(crate::routes::routes(readiness))
         .merge(crate::routes::dev_token_routes(http.dev_tokens.clone()));
     let router = crate::openapi::serve(api)

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use vwc_bus::{Consumer, DeadLetterStore};
+use vwc_chat_historian::{ChatConsumer, ChatStore, MongoChatStore, SqliteChatStore};
 use vwc_edge::{EdgeConsumer, EdgeStore, MongoEdgeStore, SqliteEdgeStore};
 use vwc_ingestion::{IngestionDb, MongoIngestionStore, SqliteIngestionStore};
 use vwc_maintenance_scheduler::{
@@ -33,6 +34,7 @@ pub struct Stores {
     pub edge: Arc<dyn EdgeStore>,
     pub scheduler: Arc<dyn SchedulerStore>,
     pub notification: Arc<dyn NotificationStore>,
+    pub chat: Arc<dyn ChatStore>,
 }
 
 impl Stores {
@@ -57,6 +59,10 @@ impl Stores {
                 SqliteNotificationStore::open(&data_dir.join("notification.db"))
                     .with_context(|| open_err("notification"))?,
             ),
+            chat: Arc::new(
+                SqliteChatStore::open(&data_dir.join("chat-historian.db"))
+                    .with_context(|| open_err("chat-historian"))?,
+            ),
         })
     }
 
@@ -80,6 +86,7 @@ impl Stores {
                 MongoSchedulerStore::connect(client.clone(), &db("maintenance_scheduler")).await?,
             ),
             notification: Arc::new(notification),
+            chat: Arc::new(MongoChatStore::connect(client.clone(), &db("chat_historian")).await?),
         })
     }
 
@@ -104,6 +111,10 @@ impl Stores {
             (
                 vwc_notification::CONSUMER,
                 self.notification.clone() as Arc<dyn DeadLetterStore>,
+            ),
+            (
+                vwc_chat_historian::CONSUMER,
+                self.chat.clone() as Arc<dyn DeadLetterStore>,
             ),
         ]
     }
@@ -134,6 +145,13 @@ impl Stores {
                     Arc::new(NotificationConsumer::new(self.notification.clone()))
                         as Arc<dyn Consumer>,
                     self.notification.clone() as Arc<dyn DeadLetterStore>,
+                ),
+            ),
+            (
+                vwc_chat_historian::CONSUMER,
+                (
+                    Arc::new(ChatConsumer::new(self.chat.clone())) as Arc<dyn Consumer>,
+                    self.chat.clone() as Arc<dyn DeadLetterStore>,
                 ),
             ),
         ]
