@@ -943,7 +943,7 @@ fn intent_of(q: &str, slots: &Slots) -> Intent {
         // A general question about maintenance the records cannot answer: the excerpts may.
         return Intent::Knowledge;
     }
-    if words >= 1 && words <= 6 {
+    if (1..=6).contains(&words) {
         return Intent::Search;
     }
     Intent::Unclear

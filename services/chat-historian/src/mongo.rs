@@ -311,7 +311,7 @@ impl ChatStore for MongoChatStore {
     async fn save_turn(&self, turn: &ChatTurn) -> StoreResult<()> {
         let body = serde_json::to_string(turn)?;
         let asked_at = ts(&turn.asked_at);
-        Ok(transaction!(self.db, |session| {
+        transaction!(self.db, |session| {
             self.db
                 .collection(CONVERSATIONS)
                 .update_one(
@@ -339,7 +339,8 @@ impl ChatStore for MongoChatStore {
                 .session(&mut *session)
                 .await?;
             Ok(())
-        }))
+        });
+        Ok(())
     }
 
     async fn conversation(

@@ -20,7 +20,7 @@ fn grouped(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -272,7 +272,7 @@ async fn run(
 /// The vehicle's timeline (once it holds `n` events), oldest first.
 async fn timeline(app: &TestApp, token: &str, vehicle: &str, n: usize) -> Vec<Value> {
     let mut events = app.timeline_of_len(token, vehicle, n).await;
-    events.sort_by(|a, b| (at(a), id(a)).cmp(&(at(b), id(b))));
+    events.sort_by_key(|e| (at(e), id(e)));
     events
 }
 
