@@ -381,7 +381,7 @@ impl Ctx<'_> {
             Intent::Accidents => self.accidents(s),
             Intent::Purchase => self.purchase(),
             Intent::Valuation => self.valuation(),
-            Intent::DueItems => self.due_items(),
+            Intent::DueItems => self.due_items(s),
             Intent::UsageRate => self.usage_rate(),
             Intent::Upgrades => self.upgrades(s),
             Intent::UsualVendor => self.usual_vendor(s),
@@ -393,6 +393,13 @@ impl Ctx<'_> {
     }
 
     fn nothing(&self, what: &str, s: &Slots) -> Answer {
+        if s.range == Some(RangeSpec::SincePurchase) && self.acquired_at().is_none() {
+            return text_answer(
+                "No purchase is recorded for this vehicle, so “since you bought it” cannot be placed."
+                    .into(),
+                Vec::new(),
+            );
+        }
         text_answer(
             format!(
                 "No {what} is recorded{}{} for this vehicle.",
@@ -851,13 +858,59 @@ impl Ctx<'_> {
         text_answer(text, vec![cite(last)])
     }
 
-    fn due_items(&self) -> Answer {
+    fn due_items(&self, s: &Slots) -> Answer {
         let Some(schedule) = &self.k.maintenance else {
             return text_answer(
                 "No maintenance schedule has been computed for this vehicle yet.".into(),
                 Vec::new(),
             );
         };
+        // "When is the next oil change due?": that item, whatever its status.
+        if let Some(task) = &s.task {
+            let Some(item) = schedule.items.iter().find(|i| &i.task == task && i.enabled) else {
+                return text_answer(
+                    format!(
+                        "The maintenance schedule does not track {} for this vehicle.",
+                        task_noun(task)
+                    ),
+                    Vec::new(),
+                );
+            };
+            let status = match item.status {
+                MaintenanceStatus::Ok => "not due yet",
+                MaintenanceStatus::DueSoon => "due soon",
+                MaintenanceStatus::Overdue => "overdue",
+                MaintenanceStatus::Unknown => "of unknown status (no record to count from)",
+            };
+            let mut text = format!("{}: {status}", item.title);
+            let mut when = Vec::new();
+            if let Some(d) = item.due_at {
+                when.push(format!("due on {d}"));
+            }
+            if let Some(o) = item.due_odometer {
+                when.push(format!("at {}", odometer(o, self.k.unit())));
+            }
+            if !when.is_empty() {
+                text.push_str(&format!(", {}", when.join(" or ")));
+            }
+            if let Some(p) = item.projected_due_at {
+                text.push_str(&format!(" (projected {p} at the current usage)"));
+            }
+            if !item.reason.is_empty() {
+                text.push_str(&format!(" — {}", item.reason));
+            }
+            text.push_str(&format!(", as of {}.", date(&schedule.evaluated_at)));
+            let mut citations = Vec::new();
+            if let Some(at) = item.last_done_at
+                && let Some(e) = self.k.events.iter().rev().find(|e| {
+                    (e.occurred_at - at).num_milliseconds().abs() < 1_000
+                        && e.maintenance_tasks().contains(&item.task)
+                })
+            {
+                citations.push(cite(e));
+            }
+            return text_answer(text, citations);
+        }
         let mut due: Vec<_> = schedule
             .items
             .iter()

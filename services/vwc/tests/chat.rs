@@ -563,6 +563,19 @@ fn demo_checks(h: &History, maintenance: &Value) -> Vec<Check> {
         }
         checks.push(c);
     }
+    let oil_item = maintenance["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["task"] == "oil_change")
+        .expect("the oil change item");
+    let mut c = check("When is the next oil change due?", "due_items")
+        .says(oil_item["title"].as_str().unwrap())
+        .cites(vec![id(last_oil)]);
+    if let Some(d) = oil_item["dueAt"].as_str() {
+        c = c.says(format!("due on {d}"));
+    }
+    checks.push(c);
     let (per_month, last_value, first_id, last_id) = h.usage();
     for q in [
         "How many miles do I drive per month?",

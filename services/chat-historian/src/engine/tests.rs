@@ -430,6 +430,21 @@ fn unclear_questions_get_suggestions_and_free_text_finds_records() {
 }
 
 #[test]
+fn since_the_purchase_without_a_purchase_says_so() {
+    let mut k = fixture();
+    k.events.retain(|e| e.kind != EventKind::Acquisition);
+    let a = ask(&k, "How many oil changes since I bought it?");
+    assert!(a.text.starts_with("No purchase is recorded"), "{}", a.text);
+    assert!(a.citations.is_empty());
+    let a = ask(&fixture(), "How many oil changes since I bought it?");
+    assert!(
+        a.text.contains("3 times recorded since you bought it"),
+        "{}",
+        a.text
+    );
+}
+
+#[test]
 fn stream_chunks_concatenate_to_the_answer() {
     let text = "The last oil change was on 2025-08-30, at 44,085 mi, by Quick Lube.";
     let pieces = chunks(text);
