@@ -68,6 +68,15 @@ pub struct Prepared {
     pub knowledge: VehicleKnowledge,
     pub vocabulary: Vocabulary,
     index: Bm25Index,
+    /// Per record, aligned with `knowledge.events`: what selection reads, decoded once.
+    facts: Vec<RecordFacts>,
+}
+
+/// A record's decoded details, tasks and search words.
+struct RecordFacts {
+    details: Option<EventDetails>,
+    tasks: Vec<String>,
+    words: Vec<String>,
 }
 
 impl Prepared {
@@ -101,10 +110,21 @@ impl Prepared {
         }
         let documents: Vec<String> = knowledge.events.iter().map(searchable_text).collect();
         let index = Bm25Index::build(documents.iter().map(String::as_str));
+        let facts = knowledge
+            .events
+            .iter()
+            .zip(&documents)
+            .map(|(e, text)| RecordFacts {
+                details: e.typed_details(),
+                tasks: e.maintenance_tasks(),
+                words: tokens(text),
+            })
+            .collect();
         Prepared {
             knowledge,
             vocabulary,
             index,
+            facts,
         }
     }
 }
@@ -309,23 +329,21 @@ impl Ctx<'_> {
     }
 
     /// Whether a record is about the slots' subject (task, part or system).
-    fn about_subject(&self, e: &VehicleEvent, slots: &Slots) -> bool {
+    fn about_subject(&self, f: &RecordFacts, slots: &Slots) -> bool {
         if let Some(task) = &slots.task {
-            return e.maintenance_tasks().iter().any(|t| t == task);
+            return f.tasks.iter().any(|t| t == task);
         }
-        let details = e.typed_details();
         if let Some(part) = &slots.part {
-            if let Some(EventDetails::Repair(r)) = &details
+            if let Some(EventDetails::Repair(r)) = &f.details
                 && r.parts.iter().any(|p| p.eq_ignore_ascii_case(part))
             {
                 return true;
             }
             let want = tokens(part);
-            let have = tokens(&searchable_text(e));
-            return !want.is_empty() && want.iter().all(|w| have.contains(w));
+            return !want.is_empty() && want.iter().all(|w| f.words.contains(w));
         }
         if let Some(system) = &slots.system {
-            return matches!(&details, Some(EventDetails::Repair(r))
+            return matches!(&f.details, Some(EventDetails::Repair(r))
                 if r.system.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(system)));
         }
         true
@@ -340,19 +358,21 @@ impl Ctx<'_> {
         self.k
             .events
             .iter()
-            .filter(|e| slots.kind.is_none_or(|k| e.kind == k))
-            .filter(|e| {
+            .zip(&self.p.facts)
+            .filter(|(e, _)| slots.kind.is_none_or(|k| e.kind == k))
+            .filter(|(e, f)| {
                 slots.vendor.as_ref().is_none_or(|v| {
                     e.vendor
                         .as_ref()
                         .is_some_and(|x| x.name.eq_ignore_ascii_case(v))
-                        || matches!(e.typed_details(), Some(EventDetails::Acquisition(a))
+                        || matches!(&f.details, Some(EventDetails::Acquisition(a))
                             if a.seller.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(v)))
                 })
             })
-            .filter(|e| range.as_ref().is_none_or(|r| r.contains(e.occurred_at)))
-            .filter(|e| slots.before.is_none_or(|b| e.occurred_at < b))
-            .filter(|e| self.about_subject(e, slots))
+            .filter(|(e, _)| range.as_ref().is_none_or(|r| r.contains(e.occurred_at)))
+            .filter(|(e, _)| slots.before.is_none_or(|b| e.occurred_at < b))
+            .filter(|(_, f)| self.about_subject(f, slots))
+            .map(|(e, _)| e)
             .collect()
     }
 

@@ -195,6 +195,7 @@ async fn run(
     for c in checks {
         let a = ask_json(app, token, vehicle, &c.question, None).await;
         let text = a["answer"].as_str().unwrap_or_default();
+        println!("Q: {}\nA: {text}", c.question);
         let cited: Vec<String> = a["citations"]
             .as_array()
             .unwrap()
