@@ -194,12 +194,16 @@ async fn the_dlq_commands_list_and_replay_from_the_data_dir() {
     assert!(out.status.success());
     let listing = String::from_utf8_lossy(&out.stdout);
     assert!(listing.contains(&bad.id.to_string()), "{listing}");
-    // Both consumers of VehicleEventRecorded dead-lettered it, each in its own store.
+    // Every consumer of VehicleEventRecorded dead-lettered it, each in its own store.
     assert!(listing.lines().any(|l| l.starts_with("edge:")), "{listing}");
     assert!(
         listing
             .lines()
             .any(|l| l.starts_with("maintenance-scheduler:")),
+        "{listing}"
+    );
+    assert!(
+        listing.lines().any(|l| l.starts_with("chat-historian:")),
         "{listing}"
     );
     // Still malformed: replay reports the failure and exits non-zero; the dead letter stays.
@@ -209,7 +213,7 @@ async fn the_dlq_commands_list_and_replay_from_the_data_dir() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("replayed 0, still failing 2"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("replayed 0, still failing 3"));
 }
 
 #[tokio::test]
