@@ -27,7 +27,7 @@ module "stack" {
 
   revaluation = {
     enabled  = var.enable_revaluation
-    binary   = "vwc-lambda-revaluation"
+    binary   = "vwc-lambda-revalue"
     schedule = "cron(0 5 * * ? *)"
   }
   chat = {

@@ -53,7 +53,7 @@ variable "jwt" {
 }
 
 variable "enable_revaluation" {
-  description = "Turn on once the valuation service's vwc-lambda-revaluation binary is packaged."
+  description = "Turn on once the valuation service's vwc-lambda-revalue binary is packaged."
   type        = bool
   default     = false
 }

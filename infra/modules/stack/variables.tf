@@ -122,7 +122,7 @@ variable "revaluation" {
   })
   default = {
     enabled  = false
-    binary   = "vwc-lambda-revaluation"
+    binary   = "vwc-lambda-revalue"
     schedule = "cron(0 5 * * ? *)"
   }
 }

@@ -338,6 +338,15 @@ impl Outbox for MongoValuationStore {
     async fn prune_sent(&self, before: chrono::DateTime<chrono::Utc>) -> StoreResult<u64> {
         self.db.prune_sent(before).await
     }
+    async fn dead_letter(
+        &self,
+        id: &OutboxId,
+        envelope: &Envelope,
+        consumer: &str,
+        reason: &str,
+    ) -> StoreResult<()> {
+        self.db.dead_letter(id, envelope, consumer, reason).await
+    }
     fn wakeup(&self) -> std::sync::Arc<tokio::sync::Notify> {
         self.db.wakeup()
     }

@@ -391,6 +391,15 @@ impl Outbox for SqliteValuationStore {
     async fn prune_sent(&self, before: chrono::DateTime<Utc>) -> StoreResult<u64> {
         self.db.prune_sent(before).await
     }
+    async fn dead_letter(
+        &self,
+        id: &OutboxId,
+        envelope: &Envelope,
+        consumer: &str,
+        reason: &str,
+    ) -> StoreResult<()> {
+        self.db.dead_letter(id, envelope, consumer, reason).await
+    }
     fn wakeup(&self) -> Arc<Notify> {
         self.db.wakeup()
     }

@@ -423,6 +423,11 @@ fn ms(us: u64) -> String {
 }
 
 pub async fn run() -> anyhow::Result<()> {
+    if std::env::var("VWC_BENCH_ONLY").as_deref() == Ok("chat") {
+        let chat = chat_bench().await?;
+        println!("{}", chat.row());
+        return Ok(());
+    }
     let seconds: u64 = std::env::var("VWC_BENCH_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -511,6 +516,8 @@ pub async fn run() -> anyhow::Result<()> {
     let sweep = sweep_bench(sweep_vehicles).await?;
     eprintln!("  (g) daily re-valuation of {sweep_vehicles} vehicles");
     let revalue = revalue_bench(sweep_vehicles).await?;
+    eprintln!("  (h) chat answers on a 10,000-event vehicle");
+    let chat = chat_bench().await?;
 
     let ceiling = healthz.rps();
     let mut table = String::new();
@@ -575,6 +582,7 @@ pub async fn run() -> anyhow::Result<()> {
         "| (g′) the same re-valuation again the same day | — | — | — | — | {:.1} s: {} changed, {} published |\n",
         second_secs, second.changed, second.published
     ));
+    table.push_str(&chat.row());
     table.push_str(&format!(
         "\nSeeding 1,000,000 timeline events took {seed_secs:.1} s. After the ingest run every consumer \
          (edge, scheduler, notification) had caught up {drained:.1} s later; the timeline run started after that.\n"
@@ -607,6 +615,194 @@ async fn revalue_bench(
     let t = Instant::now();
     let second = vwc_valuation::revalue(&store, None, today).await?;
     Ok((first, first_secs, second, t.elapsed().as_secs_f64()))
+}
+
+/// Chat answer latency: the whole `ask` use case (knowledge version read, cached engine data, the
+/// deterministic engine, the audit write of the turn) on a SQLite store, over a vehicle with 10,000 events.
+pub struct ChatBench {
+    pub asks: usize,
+    pub p50_us: u64,
+    pub p99_us: u64,
+    /// The engine alone (no store round trips).
+    pub engine_p50_us: u64,
+    pub engine_p99_us: u64,
+    /// The first question: loading the 10,000 records and building the index.
+    pub cold_ms: f64,
+}
+
+impl ChatBench {
+    fn row(&self) -> String {
+        format!(
+            "| (h) chat answer, 10,000-event vehicle ({} questions, 12 intents; engine alone p50 {} / p99 {}; first question {:.0} ms) | — | {} | {} | — | — |\n",
+            self.asks,
+            ms(self.engine_p50_us),
+            ms(self.engine_p99_us),
+            self.cold_ms,
+            ms(self.p50_us),
+            ms(self.p99_us)
+        )
+    }
+}
+
+/// A varied 10,000-record history: oil changes, rotations, brake repairs, readings, a collision, upgrades.
+fn chat_bench_event(vehicle: &vwc_contracts::Vehicle, i: usize) -> VehicleEvent {
+    let at = Utc::now() - chrono::Duration::hours((10_000 - i) as i64 * 6);
+    let (kind, title, details, vendor) = match i % 10 {
+        0 => (
+            EventKind::Maintenance,
+            "Oil change",
+            json!({"tasks": ["oil_change"]}),
+            Some("Main St Auto"),
+        ),
+        1 => (
+            EventKind::Maintenance,
+            "Tire rotation",
+            json!({"tasks": ["tire_rotation"]}),
+            Some("Tire Town"),
+        ),
+        2 => (
+            EventKind::Repair,
+            "Brake pads replaced",
+            json!({"system": "brakes", "parts": ["front brake pads"], "warranty": false}),
+            Some("Main St Auto"),
+        ),
+        3 if i % 1000 == 3 => (
+            EventKind::Collision,
+            "Fender bender",
+            json!({"severity": "minor", "structural": false, "airbagDeployed": false}),
+            Some("Body Shop"),
+        ),
+        4 if i % 500 == 4 => (
+            EventKind::Upgrade,
+            "Roof rack",
+            json!({"category": "exterior"}),
+            Some("Rack Co"),
+        ),
+        _ => (
+            EventKind::OdometerReading,
+            "Odometer reading",
+            json!({}),
+            None,
+        ),
+    };
+    VehicleEvent {
+        id: format!("evt_chat_{i:06}"),
+        vehicle_id: vehicle.id.clone(),
+        org_id: vehicle.org_id.clone(),
+        kind,
+        occurred_at: at,
+        recorded_at: at,
+        odometer: Some(10_000 + i as u64 * 7),
+        cost_cents: (kind != EventKind::OdometerReading).then_some(5_000 + (i as u64 % 20_000)),
+        currency: (kind != EventKind::OdometerReading).then(|| "USD".into()),
+        title: title.into(),
+        notes: None,
+        vendor: vendor.map(|v| vwc_contracts::Vendor {
+            name: v.into(),
+            dealer_id: None,
+        }),
+        source: EventSource::User,
+        details,
+    }
+}
+
+pub async fn chat_bench() -> anyhow::Result<ChatBench> {
+    use vwc_chat_historian::ChatStore;
+    let dir = tempfile::tempdir()?;
+    let store: Arc<dyn ChatStore> = Arc::new(vwc_chat_historian::SqliteChatStore::open(
+        &dir.path().join("chat-historian.db"),
+    )?);
+    let vehicle = vwc_contracts::Vehicle {
+        id: "veh_chat_bench".into(),
+        org_id: ORG.into(),
+        vin: "2T3P1RFV8MW123456".into(),
+        year: 2021,
+        make: "Toyota".into(),
+        model: "RAV4".into(),
+        trim: None,
+        nickname: None,
+        odometer_unit: vwc_contracts::OdometerUnit::Mi,
+        registered_at: Utc::now(),
+    };
+    store
+        .apply_vehicle_registered("bench-reg", &vehicle)
+        .await?;
+    let t = Instant::now();
+    let writes: Vec<_> = (0..BIG_EVENTS)
+        .map(|i| {
+            let store = store.clone();
+            let event = chat_bench_event(&vehicle, i);
+            async move {
+                store
+                    .apply_vehicle_event(&format!("bench-{i}"), &event)
+                    .await
+            }
+        })
+        .collect();
+    for chunk in futures::future::join_all(writes).await {
+        chunk?;
+    }
+    eprintln!(
+        "  projected {BIG_EVENTS} records in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let historian = vwc_chat_historian::Historian::new(store.clone());
+    let questions = [
+        "When was the oil last changed?",
+        "How many times were the tires rotated?",
+        "Who did the brakes?",
+        "How much have I spent on maintenance last year?",
+        "What is the total cost of ownership?",
+        "Has it been in an accident?",
+        "How many miles do I drive per month?",
+        "What upgrades have I made?",
+        "Where do I usually take it?",
+        "What was done in the last 3 months?",
+        "roof rack",
+        "Why does 17c matter?",
+    ];
+    let ask = |q: &str| vwc_chat_historian::historian::Ask {
+        org_id: ORG.into(),
+        vehicle_id: vehicle.id.clone(),
+        asked_by: "bench".into(),
+        question: q.into(),
+        conversation_id: None,
+    };
+    let t = Instant::now();
+    historian.ask(ask(questions[0]), Utc::now()).await?;
+    let cold_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let asks = 2_400;
+    let mut latencies = Vec::with_capacity(asks);
+    for i in 0..asks {
+        let t = Instant::now();
+        historian
+            .ask(ask(questions[i % questions.len()]), Utc::now())
+            .await?;
+        latencies.push(t.elapsed().as_micros() as u64);
+    }
+    latencies.sort_unstable();
+    let prepared = historian.prepared(ORG, &vehicle.id).await?;
+    let mut engine = Vec::with_capacity(asks);
+    for i in 0..asks {
+        let t = Instant::now();
+        let a = vwc_chat_historian::engine::answer(
+            questions[i % questions.len()],
+            &prepared,
+            None,
+            Utc::now(),
+        );
+        std::hint::black_box(a);
+        engine.push(t.elapsed().as_micros() as u64);
+    }
+    engine.sort_unstable();
+    Ok(ChatBench {
+        asks,
+        p50_us: percentile(&latencies, 0.50),
+        p99_us: percentile(&latencies, 0.99),
+        engine_p50_us: percentile(&engine, 0.50),
+        engine_p99_us: percentile(&engine, 0.99),
+        cold_ms,
+    })
 }
 
 /// Seeds a scheduler store with `n` vehicles (12 items each) and sweeps it twice on the same day.

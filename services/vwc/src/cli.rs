@@ -222,7 +222,7 @@ pub enum Command {
     },
     /// Run one service's consumer (SQS long-poll worker) and outbox relay against AWS (or moto).
     Worker {
-        /// ingestion, edge, maintenance-scheduler, notification, valuation
+        /// ingestion, edge, maintenance-scheduler, notification, valuation, chat-historian
         service: String,
         #[command(flatten)]
         data: DataDir,
@@ -230,6 +230,11 @@ pub enum Command {
         aws_endpoint: Option<String>,
         #[arg(long, env = "VWC_BUS_NAME", default_value = "vwc")]
         bus_name: String,
+    },
+    /// The chat historian's audit trail.
+    Chat {
+        #[command(subcommand)]
+        action: ChatAction,
     },
     /// AWS resources for the distributed modes.
     Aws {
@@ -263,6 +268,35 @@ pub enum AwsAction {
         #[arg(long, default_value = "cron(30 5 * * ? *)")]
         revalue_schedule: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChatAction {
+    /// Print an organisation's chat turns as JSON lines, oldest first: the question, the understood intent
+    /// and slots, the records used, the answer, the engine and its version, latency and feedback.
+    Audit {
+        #[arg(long)]
+        org: String,
+        /// Only turns asked at or after this instant (RFC 3339) or day (YYYY-MM-DD).
+        #[arg(long, value_parser = parse_since)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        /// At most this many turns.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+        #[command(flatten)]
+        data: DataDir,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+fn parse_since(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc())
+        .map_err(|_| format!("{s:?} is neither an RFC 3339 instant nor a YYYY-MM-DD day"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -345,6 +379,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Dlq { action } => dlq(action).await,
+        command @ Command::Chat { .. } => {
+            let lines = audit_lines(Cli {
+                log_json: false,
+                command: Some(command),
+            })
+            .await?;
+            for line in &lines {
+                println!("{line}");
+            }
+            eprintln!("{} turn(s)", lines.len());
+            Ok(())
+        }
         Command::Sweep { org, data } => {
             let mut opts = options(&data);
             opts.sweep_every = None;
@@ -430,18 +476,43 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// `vwc chat audit`: the organisation's turns as JSON lines, oldest first.
+pub async fn audit_lines(cli: Cli) -> anyhow::Result<Vec<String>> {
+    let Some(Command::Chat {
+        action:
+            ChatAction::Audit {
+                org,
+                since,
+                limit,
+                data,
+                store,
+            },
+    }) = cli.command
+    else {
+        anyhow::bail!("not a `vwc chat audit` command");
+    };
+    let choice = store.store_choice(&config_layers().await?)?;
+    let stores = Stores::open_choice(&choice, &data.data_dir).await?;
+    let turns = stores.chat.audit(&org, since, limit).await?;
+    turns
+        .iter()
+        .map(|t| Ok(serde_json::to_string(t)?))
+        .collect()
+}
+
 fn options(data: &DataDir) -> EmbeddedOptions {
     let mut opts = EmbeddedOptions::new(&data.data_dir);
     opts.jwt_secret = jwt_secret_env();
     opts
 }
 
-const SERVICES: [&str; 5] = [
+const SERVICES: [&str; 6] = [
     "ingestion",
     "edge",
     "maintenance-scheduler",
     "notification",
     "valuation",
+    "chat-historian",
 ];
 
 async fn worker(

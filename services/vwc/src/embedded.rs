@@ -156,6 +156,7 @@ fn store_checks(stores: &Stores) -> Vec<Box<dyn ReadinessCheck>> {
     let scheduler = stores.scheduler.clone();
     let notification = stores.notification.clone();
     let valuation = stores.valuation.clone();
+    let chat = stores.chat.clone();
     vec![
         Box::new(StoreReady {
             name: "ingestion",
@@ -189,6 +190,13 @@ fn store_checks(stores: &Stores) -> Vec<Box<dyn ReadinessCheck>> {
             name: "valuation",
             ping: Box::new(move || {
                 let s = valuation.clone();
+                async move { s.ping().await.map_err(|e| e.to_string()) }.boxed()
+            }),
+        }),
+        Box::new(StoreReady {
+            name: "chat-historian",
+            ping: Box::new(move || {
+                let s = chat.clone();
                 async move { s.ping().await.map_err(|e| e.to_string()) }.boxed()
             }),
         }),
@@ -475,6 +483,13 @@ pub fn build_router(
             vwc_valuation::http::routes().with_state(vwc_valuation::http::ValuationState {
                 valuer: vwc_valuation::Valuer::new(stores.valuation.clone()),
                 verifier: verifier.clone(),
+            }),
+        )
+        .merge(
+            vwc_chat_historian::http::routes().with_state(vwc_chat_historian::http::ChatState {
+                historian: Arc::new(vwc_chat_historian::Historian::new(stores.chat.clone())),
+                verifier: verifier.clone(),
+                clock: clock.clone(),
             }),
         )
         .merge(crate::routes::routes(readiness))

@@ -79,6 +79,10 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
             "Maintenance items, their intervals and status.",
         ),
         ("notifications", "The organisation's in-app notifications."),
+        (
+            "chat",
+            "The historian: questions about a vehicle's own history, answered from its records with citations.",
+        ),
         ("fleet", "Fleet-wide views for fleet managers."),
         ("dealers", "Dealer integrations and their webhook secrets."),
         (
@@ -123,7 +127,7 @@ mod tests {
     const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 
     /// Every route DESIGN §4.3 names that exists so far, plus the composition's own.
-    const DESIGNED: [(&str, &str); 25] = [
+    const DESIGNED: [(&str, &str); 29] = [
         ("GET", "/healthz"),
         ("GET", "/readyz"),
         ("GET", "/openapi.json"),
@@ -149,6 +153,13 @@ mod tests {
         ("POST", "/v1/dealers"),
         ("POST", "/v1/dealers/{id}/rotate-secret"),
         ("POST", "/webhooks/dealers/{dealerId}"),
+        ("POST", "/v1/vehicles/{id}/chat"),
+        ("GET", "/v1/vehicles/{id}/chat/suggestions"),
+        ("GET", "/v1/vehicles/{id}/chat/{conversationId}"),
+        (
+            "POST",
+            "/v1/vehicles/{id}/chat/{conversationId}/messages/{messageId}/feedback",
+        ),
     ];
 
     fn committed_path() -> PathBuf {

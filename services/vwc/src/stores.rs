@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use vwc_bus::{Consumer, DeadLetterStore};
+use vwc_chat_historian::{ChatConsumer, ChatStore, MongoChatStore, SqliteChatStore};
 use vwc_edge::{EdgeConsumer, EdgeStore, MongoEdgeStore, SqliteEdgeStore};
 use vwc_ingestion::{IngestionDb, MongoIngestionStore, SqliteIngestionStore};
 use vwc_maintenance_scheduler::{
@@ -37,6 +38,7 @@ pub struct Stores {
     pub scheduler: Arc<dyn SchedulerStore>,
     pub notification: Arc<dyn NotificationStore>,
     pub valuation: Arc<dyn ValuationStore>,
+    pub chat: Arc<dyn ChatStore>,
 }
 
 impl Stores {
@@ -65,6 +67,10 @@ impl Stores {
                 SqliteValuationStore::open(&data_dir.join("valuation.db"))
                     .with_context(|| open_err("valuation"))?,
             ),
+            chat: Arc::new(
+                SqliteChatStore::open(&data_dir.join("chat-historian.db"))
+                    .with_context(|| open_err("chat-historian"))?,
+            ),
         })
     }
 
@@ -91,6 +97,7 @@ impl Stores {
             valuation: Arc::new(
                 MongoValuationStore::connect(client.clone(), &db("valuation")).await?,
             ),
+            chat: Arc::new(MongoChatStore::connect(client.clone(), &db("chat_historian")).await?),
         })
     }
 
@@ -124,6 +131,10 @@ impl Stores {
             (
                 vwc_valuation::CONSUMER,
                 self.valuation.clone() as Arc<dyn DeadLetterStore>,
+            ),
+            (
+                vwc_chat_historian::CONSUMER,
+                self.chat.clone() as Arc<dyn DeadLetterStore>,
             ),
         ]
     }
@@ -162,6 +173,13 @@ impl Stores {
                     Arc::new(ValuationConsumer::new(Valuer::new(self.valuation.clone())))
                         as Arc<dyn Consumer>,
                     self.valuation.clone() as Arc<dyn DeadLetterStore>,
+                ),
+            ),
+            (
+                vwc_chat_historian::CONSUMER,
+                (
+                    Arc::new(ChatConsumer::new(self.chat.clone())) as Arc<dyn Consumer>,
+                    self.chat.clone() as Arc<dyn DeadLetterStore>,
                 ),
             ),
         ]

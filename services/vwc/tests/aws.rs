@@ -330,3 +330,59 @@ async fn the_valuation_queue_receives_its_routed_events_and_values_vehicles_over
     assert_eq!(valuation["method"], "fallback_average_new_price");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_chat_historian_gets_its_events_through_its_own_queue() {
+    let Some(endpoint) = endpoint() else { return };
+    let bus_name = unique_bus();
+    // In process (the routing table compiled into this build), so the queue list is this build's.
+    let config = vwc_bus::aws::sdk_config(Some(&endpoint)).await;
+    let created = vwc_bus::bootstrap::bootstrap(
+        &aws_sdk_eventbridge::Client::new(&config),
+        &aws_sdk_sqs::Client::new(&config),
+        &vwc_contracts::Routes::load(),
+        &bus_name,
+        5,
+    )
+    .await
+    .unwrap();
+    let created = serde_json::to_value(&created).unwrap();
+    assert!(
+        created["queues"]["chat-historian"]["url"]
+            .as_str()
+            .is_some_and(|u| u.ends_with(&format!("{bus_name}-chat-historian"))),
+        "{created}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::spawn_with(dir, |o| {
+        o.bus = BusChoice::Aws {
+            endpoint: Some(endpoint.clone()),
+            bus_name: bus_name.clone(),
+        };
+        o.sqs_wait_secs = 1;
+    })
+    .await;
+    let token = app.token("org_a", &[Role::Owner]);
+    let vehicle = app.register(&token, &vin(1)).await;
+    let reading = app.record_odometer(&token, &vehicle, 3, 1234).await;
+    let answer = vwc_testkit::eventually(
+        "the historian answers from the SQS-delivered record",
+        std::time::Duration::from_secs(30),
+        || async {
+            let r = app
+                .http
+                .post(app.url(&format!("/v1/vehicles/{vehicle}/chat")))
+                .bearer_auth(&token)
+                .header("accept", "application/json")
+                .json(&serde_json::json!({"question": "Show me the odometer readings"}))
+                .send()
+                .await
+                .ok()?;
+            let body: serde_json::Value = r.json().await.ok()?;
+            (body["citations"][0]["eventId"] == reading.as_str()).then_some(body)
+        },
+    )
+    .await;
+    assert!(answer["answer"].as_str().unwrap().contains("1,234 mi"));
+    app.stop().await;
+}

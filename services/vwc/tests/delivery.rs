@@ -195,7 +195,12 @@ async fn the_dlq_commands_list_and_replay_from_the_data_dir() {
     let listing = String::from_utf8_lossy(&out.stdout);
     assert!(listing.contains(&bad.id.to_string()), "{listing}");
     // Every consumer of VehicleEventRecorded dead-lettered it, each in its own store.
-    for consumer in ["edge:", "maintenance-scheduler:", "valuation:"] {
+    for consumer in [
+        "edge:",
+        "maintenance-scheduler:",
+        "valuation:",
+        "chat-historian:",
+    ] {
         assert!(
             listing.lines().any(|l| l.starts_with(consumer)),
             "{consumer} {listing}"

@@ -1,0 +1,1386 @@
+//! The default answer engine: deterministic, no network. It understands the question ([`crate::intent`]),
+//! selects the vehicle's records the slots name, computes the answer over them and cites every record it
+//! used. It never writes a date, amount or mileage the records do not hold (or compute, for totals, rates
+//! and estimates, which say so); when nothing matches it says that nothing is recorded.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use vwc_contracts::maintenance::MaintenanceStatus;
+use vwc_contracts::{EventDetails, EventKind, VehicleEvent};
+
+use crate::excerpts::{KnowledgeBase, Source};
+use crate::format::{date, money, odometer, signed_money};
+use crate::intent::{
+    Intent, RangeSpec, Slots, TimeRange, Understanding, Vocabulary, normalise, resolve_range,
+    task_noun, understand,
+};
+use crate::knowledge::VehicleKnowledge;
+use crate::search::{Bm25Index, tokens};
+
+pub const ENGINE_NAME: &str = "deterministic";
+pub const ENGINE_VERSION: &str = "1.0.0";
+
+/// A record an answer used.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Citation {
+    /// The timeline event id (or, for a valuation, the id of the `ValuationUpdated` event).
+    pub event_id: String,
+    pub occurred_at: DateTime<Utc>,
+    pub title: String,
+}
+
+/// A knowledge excerpt an answer used: general knowledge, not the vehicle's records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KnowledgeCitation {
+    pub id: String,
+    pub title: String,
+    pub source: Source,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Answer {
+    pub text: String,
+    pub citations: Vec<Citation>,
+    pub knowledge: Vec<KnowledgeCitation>,
+    /// What was understood, follow-ups resolved against the previous turn.
+    pub understanding: Understanding,
+    /// The follow-up this question was, when it was one.
+    pub follow_up: Option<Intent>,
+    /// What may be asked instead (unclear questions).
+    pub suggestions: Vec<String>,
+}
+
+/// What a follow-up leans on: the previous turn of the conversation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreviousTurn {
+    pub understanding: Understanding,
+    pub citations: Vec<Citation>,
+}
+
+/// The vehicle's knowledge with what the engine derives from it once (vocabulary, search index), cached by
+/// the historian per knowledge version.
+pub struct Prepared {
+    pub knowledge: VehicleKnowledge,
+    pub vocabulary: Vocabulary,
+    index: Bm25Index,
+    /// Per record, aligned with `knowledge.events`: what selection reads, decoded once.
+    facts: Vec<RecordFacts>,
+}
+
+/// A record's decoded details, tasks and search words.
+struct RecordFacts {
+    details: Option<EventDetails>,
+    tasks: Vec<String>,
+    words: Vec<String>,
+}
+
+impl Prepared {
+    pub fn new(knowledge: VehicleKnowledge) -> Prepared {
+        let mut vocabulary = Vocabulary::default();
+        let push = |list: &mut Vec<String>, s: &str| {
+            if !s.trim().is_empty() && !list.iter().any(|x| x.eq_ignore_ascii_case(s)) {
+                list.push(s.to_string());
+            }
+        };
+        for e in &knowledge.events {
+            if let Some(v) = &e.vendor {
+                push(&mut vocabulary.vendors, &v.name);
+            }
+            match e.typed_details() {
+                Some(EventDetails::Repair(r)) => {
+                    for p in &r.parts {
+                        push(&mut vocabulary.parts, p);
+                    }
+                    if let Some(s) = &r.system {
+                        push(&mut vocabulary.systems, s);
+                    }
+                }
+                Some(EventDetails::Acquisition(a)) => {
+                    if let Some(s) = &a.seller {
+                        push(&mut vocabulary.vendors, s);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let documents: Vec<String> = knowledge.events.iter().map(searchable_text).collect();
+        let index = Bm25Index::build(documents.iter().map(String::as_str));
+        let facts = knowledge
+            .events
+            .iter()
+            .zip(&documents)
+            .map(|(e, text)| RecordFacts {
+                details: e.typed_details(),
+                tasks: e.maintenance_tasks(),
+                words: tokens(text),
+            })
+            .collect();
+        Prepared {
+            knowledge,
+            vocabulary,
+            index,
+            facts,
+        }
+    }
+}
+
+/// Everything a record says in words: title, notes, vendor, tasks, parts, system, category.
+fn searchable_text(e: &VehicleEvent) -> String {
+    let mut text = format!("{} {}", e.title, e.kind.as_str().replace('_', " "));
+    if let Some(n) = &e.notes {
+        text.push(' ');
+        text.push_str(n);
+    }
+    if let Some(v) = &e.vendor {
+        text.push(' ');
+        text.push_str(&v.name);
+    }
+    match e.typed_details() {
+        Some(EventDetails::Maintenance(m)) => {
+            for t in m.tasks {
+                text.push(' ');
+                text.push_str(&t.replace('_', " "));
+            }
+        }
+        Some(EventDetails::Repair(r)) => {
+            for p in r.parts {
+                text.push(' ');
+                text.push_str(&p);
+            }
+            if let Some(s) = r.system {
+                text.push(' ');
+                text.push_str(&s);
+            }
+        }
+        Some(EventDetails::Upgrade(u)) => {
+            if let Some(c) = u.category {
+                text.push(' ');
+                text.push_str(&c);
+            }
+        }
+        Some(EventDetails::Acquisition(a)) => {
+            if let Some(s) = a.seller {
+                text.push(' ');
+                text.push_str(&s);
+            }
+        }
+        _ => {}
+    }
+    text
+}
+
+fn cite(e: &VehicleEvent) -> Citation {
+    Citation {
+        event_id: e.id.clone(),
+        occurred_at: e.occurred_at,
+        title: e.title.clone(),
+    }
+}
+
+/// Answers one question over one vehicle's knowledge.
+pub fn answer(
+    question: &str,
+    prepared: &Prepared,
+    previous: Option<&PreviousTurn>,
+    now: DateTime<Utc>,
+) -> Answer {
+    let asked = understand(question, &prepared.vocabulary);
+    let ctx = Ctx {
+        p: prepared,
+        k: &prepared.knowledge,
+        now,
+        question,
+    };
+    let (understanding, follow_up) = match (asked.intent, previous) {
+        (Intent::FollowUpBefore, Some(prev)) => {
+            let mut u = prev.understanding.clone();
+            // Before the earliest record the previous answer cited.
+            if let Some(earliest) = prev.citations.iter().map(|c| c.occurred_at).min() {
+                u.slots.before = Some(earliest);
+            }
+            (u, Some(Intent::FollowUpBefore))
+        }
+        (Intent::FollowUpCost, Some(prev)) => {
+            let answer = ctx.cost_of(prev);
+            return Answer {
+                understanding: Understanding {
+                    intent: prev.understanding.intent,
+                    slots: prev.understanding.slots.clone(),
+                },
+                follow_up: Some(Intent::FollowUpCost),
+                ..answer
+            };
+        }
+        (Intent::FollowUpBefore | Intent::FollowUpCost, None) => {
+            let mut a =
+                ctx.unclear("There is no earlier question in this conversation to follow up on. ");
+            a.understanding = asked;
+            return a;
+        }
+        _ => (asked, None),
+    };
+    let mut a = ctx.compute(&understanding);
+    a.understanding = understanding;
+    a.follow_up = follow_up;
+    a
+}
+
+struct Ctx<'a> {
+    p: &'a Prepared,
+    k: &'a VehicleKnowledge,
+    now: DateTime<Utc>,
+    question: &'a str,
+}
+
+fn text_answer(text: String, citations: Vec<Citation>) -> Answer {
+    Answer {
+        text,
+        citations,
+        knowledge: Vec::new(),
+        understanding: Understanding {
+            intent: Intent::Unclear,
+            slots: Slots::default(),
+        },
+        follow_up: None,
+        suggestions: Vec::new(),
+    }
+}
+
+/// Sums per currency, in a stable order.
+fn totals<'e>(events: impl IntoIterator<Item = &'e VehicleEvent>) -> BTreeMap<String, u64> {
+    let mut sums = BTreeMap::new();
+    for e in events {
+        if let (Some(c), Some(cur)) = (e.cost_cents, e.currency.as_deref()) {
+            *sums.entry(cur.to_string()).or_default() += c;
+        }
+    }
+    sums
+}
+
+fn join_totals(sums: &BTreeMap<String, u64>) -> String {
+    sums.iter()
+        .map(|(cur, c)| money(*c, cur))
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
+fn kind_noun(kind: EventKind) -> &'static str {
+    match kind {
+        EventKind::Acquisition => "purchase",
+        EventKind::Maintenance => "maintenance",
+        EventKind::Repair => "repairs",
+        EventKind::Collision => "collisions",
+        EventKind::Upgrade => "upgrades",
+        EventKind::Valuation => "valuations",
+        EventKind::OdometerReading => "odometer readings",
+    }
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+impl Ctx<'_> {
+    fn acquired_at(&self) -> Option<DateTime<Utc>> {
+        self.k
+            .events
+            .iter()
+            .find(|e| e.kind == EventKind::Acquisition)
+            .map(|e| e.occurred_at)
+    }
+
+    fn range(&self, slots: &Slots) -> Option<TimeRange> {
+        slots
+            .range
+            .as_ref()
+            .and_then(|r| resolve_range(r, self.now, self.acquired_at()))
+    }
+
+    fn range_label(&self, slots: &Slots) -> String {
+        match (&slots.range, self.range(slots)) {
+            (_, Some(r)) => format!(" {}", r.label),
+            (Some(RangeSpec::SincePurchase), None) => " since you bought it".into(),
+            _ => String::new(),
+        }
+    }
+
+    fn before_label(&self, slots: &Slots) -> String {
+        slots
+            .before
+            .map(|b| format!(" before {}", date(&b)))
+            .unwrap_or_default()
+    }
+
+    /// Whether a record is about the slots' subject (task, part or system).
+    fn about_subject(&self, f: &RecordFacts, slots: &Slots) -> bool {
+        if let Some(task) = &slots.task {
+            return f.tasks.iter().any(|t| t == task);
+        }
+        if let Some(part) = &slots.part {
+            if let Some(EventDetails::Repair(r)) = &f.details
+                && r.parts.iter().any(|p| p.eq_ignore_ascii_case(part))
+            {
+                return true;
+            }
+            let want = tokens(part);
+            return !want.is_empty() && want.iter().all(|w| f.words.contains(w));
+        }
+        if let Some(system) = &slots.system {
+            return matches!(&f.details, Some(EventDetails::Repair(r))
+                if r.system.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(system)));
+        }
+        true
+    }
+
+    /// The records the slots select, oldest first.
+    fn select(&self, slots: &Slots) -> Vec<&VehicleEvent> {
+        let range = self.range(slots);
+        if slots.range == Some(RangeSpec::SincePurchase) && range.is_none() {
+            return Vec::new();
+        }
+        self.k
+            .events
+            .iter()
+            .zip(&self.p.facts)
+            .filter(|(e, _)| slots.kind.is_none_or(|k| e.kind == k))
+            .filter(|(e, f)| {
+                slots.vendor.as_ref().is_none_or(|v| {
+                    e.vendor
+                        .as_ref()
+                        .is_some_and(|x| x.name.eq_ignore_ascii_case(v))
+                        || matches!(&f.details, Some(EventDetails::Acquisition(a))
+                            if a.seller.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(v)))
+                })
+            })
+            .filter(|(e, _)| range.as_ref().is_none_or(|r| r.contains(e.occurred_at)))
+            .filter(|(e, _)| slots.before.is_none_or(|b| e.occurred_at < b))
+            .filter(|(_, f)| self.about_subject(f, slots))
+            .map(|(e, _)| e)
+            .collect()
+    }
+
+    fn subject(&self, slots: &Slots) -> String {
+        if let Some(s) = &slots.subject {
+            return s.clone();
+        }
+        if let Some(t) = &slots.task {
+            return task_noun(t);
+        }
+        match slots.kind {
+            Some(k) => kind_noun(k).to_string(),
+            None => "record".into(),
+        }
+    }
+
+    fn compute(&self, u: &Understanding) -> Answer {
+        let s = &u.slots;
+        match u.intent {
+            Intent::LastDone => self.last_done(s),
+            Intent::CountDone => self.count_done(s),
+            Intent::WhoDid => self.who_did(s),
+            Intent::ListEvents => self.list_events(s),
+            Intent::TotalCost => self.total_cost(s),
+            Intent::CostOfOwnership => self.cost_of_ownership(),
+            Intent::Accidents => self.accidents(s),
+            Intent::Purchase => self.purchase(),
+            Intent::Valuation => self.valuation(),
+            Intent::DueItems => self.due_items(s),
+            Intent::UsageRate => self.usage_rate(),
+            Intent::Upgrades => self.upgrades(s),
+            Intent::UsualVendor => self.usual_vendor(s),
+            Intent::OwnershipLength => self.ownership_length(),
+            Intent::Knowledge => self.knowledge(s),
+            Intent::Search => self.search(),
+            Intent::FollowUpBefore | Intent::FollowUpCost | Intent::Unclear => self.unclear(""),
+        }
+    }
+
+    fn nothing(&self, what: &str, s: &Slots) -> Answer {
+        if s.range == Some(RangeSpec::SincePurchase) && self.acquired_at().is_none() {
+            return text_answer(
+                "No purchase is recorded for this vehicle, so “since you bought it” cannot be placed."
+                    .into(),
+                Vec::new(),
+            );
+        }
+        text_answer(
+            format!(
+                "No {what} is recorded{}{} for this vehicle.",
+                self.range_label(s),
+                self.before_label(s)
+            ),
+            Vec::new(),
+        )
+    }
+
+    fn describe(&self, e: &VehicleEvent) -> String {
+        let mut parts = vec![date(&e.occurred_at)];
+        if let Some(o) = e.odometer {
+            parts.push(format!("at {}", odometer(o, self.k.unit())));
+        }
+        if let Some(v) = &e.vendor {
+            parts.push(format!("by {}", v.name));
+        }
+        let mut text = parts.join(", ");
+        text.push_str(&format!(" (“{}”", e.title));
+        if let (Some(c), Some(cur)) = (e.cost_cents, e.currency.as_deref()) {
+            text.push_str(&format!(", {}", money(c, cur)));
+        }
+        text.push(')');
+        text
+    }
+
+    fn last_done(&self, s: &Slots) -> Answer {
+        let subject = self.subject(s);
+        let found = self.select(s);
+        let Some(last) = found.last() else {
+            return self.nothing(&subject, s);
+        };
+        let mut text = format!(
+            "The last {subject}{}{} was on {}.",
+            self.range_label(s),
+            self.before_label(s),
+            self.describe(last)
+        );
+        if found.len() > 1 {
+            text.push_str(&format!(
+                " {} recorded in all.",
+                plural(found.len(), "is", "are")
+            ));
+        }
+        text_answer(text, vec![cite(last)])
+    }
+
+    fn count_done(&self, s: &Slots) -> Answer {
+        let subject = self.subject(s);
+        let found = self.select(s);
+        let (Some(first), Some(last)) = (found.first(), found.last()) else {
+            return self.nothing(&subject, s);
+        };
+        let text = if found.len() == 1 {
+            format!(
+                "{}: 1 time recorded{}{}, on {}.",
+                capitalised(&subject),
+                self.range_label(s),
+                self.before_label(s),
+                self.describe(first)
+            )
+        } else {
+            format!(
+                "{}: {} times recorded{}{}, the first on {} and the latest on {}.",
+                capitalised(&subject),
+                found.len(),
+                self.range_label(s),
+                self.before_label(s),
+                date(&first.occurred_at),
+                date(&last.occurred_at)
+            )
+        };
+        text_answer(text, found.iter().map(|e| cite(e)).collect())
+    }
+
+    fn who_did(&self, s: &Slots) -> Answer {
+        let subject = self.subject(s);
+        let found = self.select(s);
+        let Some(last) = found.last() else {
+            return self.nothing(&subject, s);
+        };
+        let who = |e: &VehicleEvent| {
+            e.vendor
+                .as_ref()
+                .map(|v| v.name.clone())
+                .unwrap_or_else(|| "no vendor recorded".into())
+        };
+        let mut text = format!(
+            "The latest {subject} ({}) was done by {}.",
+            date(&last.occurred_at),
+            who(last)
+        );
+        let earlier: Vec<String> = found
+            .iter()
+            .rev()
+            .skip(1)
+            .take(4)
+            .map(|e| format!("{} on {}", who(e), date(&e.occurred_at)))
+            .collect();
+        if !earlier.is_empty() {
+            text.push_str(&format!(" Before that: {}.", earlier.join("; ")));
+        }
+        let cited = found.iter().rev().take(5).map(|e| cite(e)).collect();
+        text_answer(text, cited)
+    }
+
+    fn list_events(&self, s: &Slots) -> Answer {
+        let mut found = self.select(s);
+        if s.kind.is_none() {
+            // Odometer readings crowd a list of what was done; they are listed when asked for.
+            found.retain(|e| e.kind != EventKind::OdometerReading);
+        }
+        if found.is_empty() {
+            return text_answer(
+                format!(
+                    "Nothing is recorded{}{}{}.",
+                    s.kind
+                        .map(|k| format!(" ({})", kind_noun(k)))
+                        .unwrap_or_default(),
+                    self.range_label(s),
+                    self.before_label(s)
+                ),
+                Vec::new(),
+            );
+        }
+        let shown: Vec<&VehicleEvent> = found.iter().rev().take(10).copied().collect();
+        let mut text = format!(
+            "{} recorded{}{}, newest first: {}.",
+            plural(found.len(), "record is", "records are"),
+            self.range_label(s),
+            self.before_label(s),
+            shown
+                .iter()
+                .map(|e| self.describe(e))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+        if found.len() > shown.len() {
+            text.push_str(&format!(" And {} more.", found.len() - shown.len()));
+        }
+        text_answer(text, shown.iter().map(|e| cite(e)).collect())
+    }
+
+    fn total_cost(&self, s: &Slots) -> Answer {
+        let mut found = self.select(s);
+        if s.kind.is_none() {
+            found.retain(|e| e.kind != EventKind::Acquisition);
+        }
+        found.retain(|e| e.cost_cents.is_some() && e.currency.is_some());
+        let what = if s.has_subject() {
+            self.subject(s)
+        } else {
+            match s.kind {
+                Some(k) => kind_noun(k).to_string(),
+                None => "the vehicle (purchase excluded)".into(),
+            }
+        };
+        let at = s
+            .vendor
+            .as_ref()
+            .map(|v| format!(" at {v}"))
+            .unwrap_or_default();
+        if found.is_empty() {
+            return text_answer(
+                format!(
+                    "No cost is recorded for {what}{at}{}{}.",
+                    self.range_label(s),
+                    self.before_label(s)
+                ),
+                Vec::new(),
+            );
+        }
+        let mut text = format!(
+            "You spent {} on {what}{at}{}{}, over {}.",
+            join_totals(&totals(found.iter().copied())),
+            self.range_label(s),
+            self.before_label(s),
+            plural(found.len(), "record", "records")
+        );
+        if s.kind.is_none() && !s.has_subject() {
+            let mut by_kind: BTreeMap<EventKind, Vec<&VehicleEvent>> = BTreeMap::new();
+            for e in &found {
+                by_kind.entry(e.kind).or_default().push(e);
+            }
+            if by_kind.len() > 1 {
+                let parts: Vec<String> = by_kind
+                    .iter()
+                    .map(|(k, es)| {
+                        format!(
+                            "{} {}",
+                            kind_noun(*k),
+                            join_totals(&totals(es.iter().copied()))
+                        )
+                    })
+                    .collect();
+                text.push_str(&format!(" By kind: {}.", parts.join("; ")));
+            }
+        }
+        if s.range.is_none() {
+            let mut by_year: BTreeMap<i32, Vec<&VehicleEvent>> = BTreeMap::new();
+            for e in &found {
+                by_year.entry(e.occurred_at.year()).or_default().push(e);
+            }
+            if by_year.len() > 1 {
+                let parts: Vec<String> = by_year
+                    .iter()
+                    .map(|(y, es)| format!("{y} {}", join_totals(&totals(es.iter().copied()))))
+                    .collect();
+                text.push_str(&format!(" By year: {}.", parts.join("; ")));
+            }
+        }
+        if s.vendor.is_none() && found.iter().any(|e| e.vendor.is_some()) {
+            let mut by_vendor: BTreeMap<String, Vec<&VehicleEvent>> = BTreeMap::new();
+            for e in &found {
+                if let Some(v) = &e.vendor {
+                    by_vendor.entry(v.name.clone()).or_default().push(e);
+                }
+            }
+            if by_vendor.len() > 1 {
+                let parts: Vec<String> = by_vendor
+                    .iter()
+                    .map(|(v, es)| format!("{v} {}", join_totals(&totals(es.iter().copied()))))
+                    .collect();
+                text.push_str(&format!(" By vendor: {}.", parts.join("; ")));
+            }
+        }
+        text_answer(text, found.iter().map(|e| cite(e)).collect())
+    }
+
+    fn cost_of_ownership(&self) -> Answer {
+        let found: Vec<&VehicleEvent> = self
+            .k
+            .events
+            .iter()
+            .filter(|e| e.cost_cents.is_some() && e.currency.is_some())
+            .collect();
+        if found.is_empty() {
+            return text_answer("No cost is recorded for this vehicle.".into(), Vec::new());
+        }
+        let mut by_kind: BTreeMap<EventKind, Vec<&VehicleEvent>> = BTreeMap::new();
+        for e in &found {
+            by_kind.entry(e.kind).or_default().push(e);
+        }
+        let mut text = format!(
+            "The total cost of ownership recorded is {}, over {}: {}.",
+            join_totals(&totals(found.iter().copied())),
+            plural(found.len(), "record", "records"),
+            by_kind
+                .iter()
+                .map(|(k, es)| format!(
+                    "{} {}",
+                    kind_noun(*k),
+                    join_totals(&totals(es.iter().copied()))
+                ))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+        if !by_kind.contains_key(&EventKind::Acquisition) {
+            text.push_str(" No purchase price is recorded, so it is not included.");
+        }
+        text_answer(text, found.iter().map(|e| cite(e)).collect())
+    }
+
+    fn accidents(&self, s: &Slots) -> Answer {
+        let slots = Slots {
+            kind: Some(EventKind::Collision),
+            range: s.range.clone(),
+            before: s.before,
+            ..Slots::default()
+        };
+        let found = self.select(&slots);
+        if found.is_empty() {
+            return self.nothing("collision", &slots);
+        }
+        let lines: Vec<String> = found
+            .iter()
+            .rev()
+            .map(|e| {
+                let mut facts = vec![format!("{}: “{}”", date(&e.occurred_at), e.title)];
+                if let Some(EventDetails::Collision(c)) = e.typed_details() {
+                    facts.push(format!(
+                        "severity {}",
+                        serde_json::to_value(c.severity)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_string))
+                            .unwrap_or_default()
+                    ));
+                    facts.push(
+                        if c.structural {
+                            "structural damage"
+                        } else {
+                            "no structural damage"
+                        }
+                        .into(),
+                    );
+                    facts.push(
+                        if c.airbag_deployed {
+                            "airbags deployed"
+                        } else {
+                            "airbags not deployed"
+                        }
+                        .into(),
+                    );
+                    facts.push(match &c.insurance_claim_id {
+                        Some(id) => format!("insurance claim {id}"),
+                        None => "no insurance claim recorded".into(),
+                    });
+                }
+                if let (Some(c), Some(cur)) = (e.cost_cents, e.currency.as_deref()) {
+                    facts.push(format!("cost {}", money(c, cur)));
+                }
+                if let Some(v) = &e.vendor {
+                    facts.push(format!("repaired by {}", v.name));
+                }
+                facts.join(", ")
+            })
+            .collect();
+        let text = format!(
+            "{}{}{}: {}.",
+            plural(
+                found.len(),
+                "collision is recorded",
+                "collisions are recorded"
+            ),
+            self.range_label(&slots),
+            self.before_label(&slots),
+            lines.join("; ")
+        );
+        text_answer(text, found.iter().rev().map(|e| cite(e)).collect())
+    }
+
+    fn purchase(&self) -> Answer {
+        let found: Vec<&VehicleEvent> = self
+            .k
+            .events
+            .iter()
+            .filter(|e| e.kind == EventKind::Acquisition)
+            .collect();
+        let Some(last) = found.last() else {
+            return text_answer(
+                "No purchase is recorded for this vehicle.".into(),
+                Vec::new(),
+            );
+        };
+        let mut facts = vec![format!("You bought it on {}", date(&last.occurred_at))];
+        let details = match last.typed_details() {
+            Some(EventDetails::Acquisition(a)) => a,
+            _ => Default::default(),
+        };
+        if let Some(seller) = details
+            .seller
+            .as_ref()
+            .or(last.vendor.as_ref().map(|v| &v.name))
+        {
+            facts.push(format!("from {seller}"));
+        }
+        if let Some(c) = details.condition {
+            facts.push(match c {
+                vwc_contracts::Condition::New => "new".to_string(),
+                vwc_contracts::Condition::Used => "used".to_string(),
+            });
+        }
+        let currency = last.currency.as_deref().unwrap_or("USD");
+        if let Some(price) = details.price_cents.or(last.cost_cents) {
+            facts.push(format!("for {}", money(price, currency)));
+        }
+        if let Some(o) = last.odometer {
+            facts.push(format!("at {}", odometer(o, self.k.unit())));
+        }
+        let mut text = format!("{} (“{}”).", facts.join(", "), last.title);
+        if let Some(n) = &last.notes {
+            text.push_str(&format!(" Notes: {n}"));
+        }
+        text_answer(text, vec![cite(last)])
+    }
+
+    fn valuation(&self) -> Answer {
+        if let Some(point) = &self.k.valuation {
+            let v = &point.valuation;
+            let as_of = v
+                .as_of
+                .and_hms_opt(0, 0, 0)
+                .map(|t| t.and_utc())
+                .unwrap_or(point.computed_at);
+            let mut citations = vec![Citation {
+                event_id: point.envelope_id.clone(),
+                occurred_at: as_of,
+                title: format!("Valuation as of {}", v.as_of),
+            }];
+            let why: Vec<String> = v
+                .factors
+                .iter()
+                .map(|f| {
+                    if let Some(e) = f.event_id.as_deref().and_then(|id| self.k.event(id))
+                        && !citations.iter().any(|c| c.event_id == e.id)
+                    {
+                        citations.push(cite(e));
+                    }
+                    if f.detail.is_empty() {
+                        format!("{} {}", f.label, signed_money(f.amount_cents, &v.currency))
+                    } else {
+                        format!(
+                            "{} {} ({})",
+                            f.label,
+                            signed_money(f.amount_cents, &v.currency),
+                            f.detail
+                        )
+                    }
+                })
+                .collect();
+            let mut text = format!(
+                "Its estimated value is {} as of {} (method: {}).",
+                money(v.amount_cents, &v.currency),
+                v.as_of,
+                v.method.replace('_', " ")
+            );
+            if !why.is_empty() {
+                text.push_str(&format!(" Why: {}.", why.join("; ")));
+            }
+            return text_answer(text, citations);
+        }
+        let appraisals: Vec<&VehicleEvent> = self
+            .k
+            .events
+            .iter()
+            .filter(|e| e.kind == EventKind::Valuation)
+            .collect();
+        let Some(last) = appraisals.last() else {
+            return text_answer(
+                "No valuation is recorded for this vehicle yet, and the valuation service has not published an estimate."
+                    .into(),
+                Vec::new(),
+            );
+        };
+        let (amount, source) = match last.typed_details() {
+            Some(EventDetails::Valuation(v)) => (
+                v.amount_cents,
+                match v.source {
+                    vwc_contracts::ValuationSource::DealerAppraisal => "a dealer appraisal",
+                    vwc_contracts::ValuationSource::UserEstimate => "your own estimate",
+                },
+            ),
+            _ => (0, "a valuation"),
+        };
+        let currency = last.currency.as_deref().unwrap_or("USD");
+        let mut text = format!(
+            "The latest recorded valuation is {} on {}, from {source}",
+            money(amount, currency),
+            date(&last.occurred_at)
+        );
+        if let Some(v) = &last.vendor {
+            text.push_str(&format!(" by {}", v.name));
+        }
+        text.push_str(". No estimate with its factors has been published for this vehicle yet.");
+        text_answer(text, vec![cite(last)])
+    }
+
+    fn due_items(&self, s: &Slots) -> Answer {
+        let Some(schedule) = &self.k.maintenance else {
+            return text_answer(
+                "No maintenance schedule has been computed for this vehicle yet.".into(),
+                Vec::new(),
+            );
+        };
+        // "When is the next oil change due?": that item, whatever its status.
+        if let Some(task) = &s.task {
+            let Some(item) = schedule.items.iter().find(|i| &i.task == task && i.enabled) else {
+                return text_answer(
+                    format!(
+                        "The maintenance schedule does not track {} for this vehicle.",
+                        task_noun(task)
+                    ),
+                    Vec::new(),
+                );
+            };
+            let status = match item.status {
+                MaintenanceStatus::Ok => "not due yet",
+                MaintenanceStatus::DueSoon => "due soon",
+                MaintenanceStatus::Overdue => "overdue",
+                MaintenanceStatus::Unknown => "of unknown status (no record to count from)",
+            };
+            let mut text = format!("{}: {status}", item.title);
+            let mut when = Vec::new();
+            if let Some(d) = item.due_at {
+                when.push(format!("due on {d}"));
+            }
+            if let Some(o) = item.due_odometer {
+                when.push(format!("at {}", odometer(o, self.k.unit())));
+            }
+            if !when.is_empty() {
+                text.push_str(&format!(", {}", when.join(" or ")));
+            }
+            if let Some(p) = item.projected_due_at {
+                text.push_str(&format!(" (projected {p} at the current usage)"));
+            }
+            if !item.reason.is_empty() {
+                text.push_str(&format!(" — {}", item.reason));
+            }
+            text.push_str(&format!(", as of {}.", date(&schedule.evaluated_at)));
+            let mut citations = Vec::new();
+            if let Some(at) = item.last_done_at
+                && let Some(e) = self.k.events.iter().rev().find(|e| {
+                    (e.occurred_at - at).num_milliseconds().abs() < 1_000
+                        && e.maintenance_tasks().contains(&item.task)
+                })
+            {
+                citations.push(cite(e));
+            }
+            return text_answer(text, citations);
+        }
+        let mut due: Vec<_> = schedule
+            .items
+            .iter()
+            .filter(|i| {
+                i.enabled
+                    && matches!(
+                        i.status,
+                        MaintenanceStatus::Overdue | MaintenanceStatus::DueSoon
+                    )
+            })
+            .collect();
+        due.sort_by_key(|i| {
+            (
+                i.status != MaintenanceStatus::Overdue,
+                i.due_at,
+                i.task.clone(),
+            )
+        });
+        if due.is_empty() {
+            return text_answer(
+                format!(
+                    "Nothing is due or overdue as of {}.",
+                    date(&schedule.evaluated_at)
+                ),
+                Vec::new(),
+            );
+        }
+        let mut citations = Vec::new();
+        let lines: Vec<String> = due
+            .iter()
+            .map(|i| {
+                let status = if i.status == MaintenanceStatus::Overdue {
+                    "overdue"
+                } else {
+                    "due soon"
+                };
+                let mut line = format!("{}: {status}", i.title);
+                let mut when = Vec::new();
+                if let Some(d) = i.due_at {
+                    when.push(format!("due on {d}"));
+                }
+                if let Some(o) = i.due_odometer {
+                    when.push(format!("due at {}", odometer(o, self.k.unit())));
+                }
+                if !when.is_empty() {
+                    line.push_str(&format!(" ({})", when.join(" or ")));
+                }
+                if !i.reason.is_empty() {
+                    line.push_str(&format!(" — {}", i.reason));
+                }
+                // The record that last did it: what the due date counts from.
+                if let Some(at) = i.last_done_at
+                    && let Some(e) = self.k.events.iter().rev().find(|e| {
+                        // The schedule keeps instants to the microsecond; a record may hold more.
+                        (e.occurred_at - at).num_milliseconds().abs() < 1_000
+                            && e.maintenance_tasks().contains(&i.task)
+                    })
+                {
+                    citations.push(cite(e));
+                }
+                line
+            })
+            .collect();
+        let text = format!(
+            "{} as of {}: {}.",
+            plural(due.len(), "item needs attention", "items need attention"),
+            date(&schedule.evaluated_at),
+            lines.join("; ")
+        );
+        text_answer(text, citations)
+    }
+
+    /// Readings over the last year of records (or all of them), the daily rate between the first and last.
+    fn usage(&self) -> Option<Usage<'_>> {
+        let readings: Vec<&VehicleEvent> = self
+            .k
+            .events
+            .iter()
+            .filter(|e| e.odometer.is_some())
+            .collect();
+        let last = *readings.last()?;
+        let window_start = last.occurred_at - chrono::Duration::days(365);
+        let first = readings
+            .iter()
+            .find(|e| e.occurred_at >= window_start && e.occurred_at < last.occurred_at)
+            .or_else(|| readings.first())
+            .copied()?;
+        let seconds = (last.occurred_at - first.occurred_at).num_seconds();
+        let (o1, o2) = (first.odometer?, last.odometer?);
+        if seconds <= 0 || o2 < o1 {
+            return None;
+        }
+        Some(Usage {
+            first,
+            last,
+            per_day: (o2 - o1) as f64 / (seconds as f64 / 86_400.0),
+        })
+    }
+
+    fn usage_rate(&self) -> Answer {
+        let unit = self.k.unit();
+        let Some(u) = self.usage() else {
+            let readings: Vec<&VehicleEvent> = self
+                .k
+                .events
+                .iter()
+                .filter(|e| e.odometer.is_some())
+                .collect();
+            return match readings.last() {
+                Some(e) => text_answer(
+                    format!(
+                        "Only one odometer value is usable ({} on {}); a usage rate needs two on different days.",
+                        odometer(e.odometer.unwrap_or_default(), unit),
+                        date(&e.occurred_at)
+                    ),
+                    vec![cite(e)],
+                ),
+                None => text_answer(
+                    "No odometer value is recorded for this vehicle.".into(),
+                    Vec::new(),
+                ),
+            };
+        };
+        let per_month = (u.per_day * 365.25 / 12.0).round() as u64;
+        let per_year = (u.per_day * 365.25).round() as u64;
+        let days_since = ((self.now - u.last.occurred_at).num_seconds().max(0) as f64) / 86_400.0;
+        let last_value = u.last.odometer.unwrap_or_default();
+        let estimate = last_value + (u.per_day * days_since).round() as u64;
+        let text = format!(
+            "You drive about {} a month ({} a year), measured from {} on {} to {} on {}. \
+             Estimated odometer today: about {} (computed from that rate; last recorded {} on {}).",
+            odometer(per_month, unit),
+            odometer(per_year, unit),
+            odometer(u.first.odometer.unwrap_or_default(), unit),
+            date(&u.first.occurred_at),
+            odometer(last_value, unit),
+            date(&u.last.occurred_at),
+            odometer(estimate, unit),
+            odometer(last_value, unit),
+            date(&u.last.occurred_at),
+        );
+        text_answer(text, vec![cite(u.first), cite(u.last)])
+    }
+
+    fn upgrades(&self, s: &Slots) -> Answer {
+        let slots = Slots {
+            kind: Some(EventKind::Upgrade),
+            range: s.range.clone(),
+            before: s.before,
+            vendor: s.vendor.clone(),
+            ..Slots::default()
+        };
+        let found = self.select(&slots);
+        if found.is_empty() {
+            return self.nothing("upgrade", &slots);
+        }
+        let lines: Vec<String> = found
+            .iter()
+            .map(|e| {
+                let mut line = self.describe(e);
+                if let Some(EventDetails::Upgrade(u)) = e.typed_details() {
+                    if let Some(c) = u.category {
+                        line.push_str(&format!(", category {c}"));
+                    }
+                    if let Some(v) = u.value_add_cents {
+                        line.push_str(&format!(
+                            ", recorded as adding {} of value",
+                            money(v, e.currency.as_deref().unwrap_or("USD"))
+                        ));
+                    }
+                }
+                line
+            })
+            .collect();
+        let text = format!(
+            "{}{}: {}.",
+            plural(found.len(), "upgrade is recorded", "upgrades are recorded"),
+            self.range_label(&slots),
+            lines.join("; ")
+        );
+        text_answer(text, found.iter().map(|e| cite(e)).collect())
+    }
+
+    fn usual_vendor(&self, s: &Slots) -> Answer {
+        let service =
+            |e: &&VehicleEvent| matches!(e.kind, EventKind::Maintenance | EventKind::Repair);
+        let mut found: Vec<&VehicleEvent> = self.select(s).into_iter().filter(service).collect();
+        found.retain(|e| e.vendor.is_some());
+        if found.is_empty() {
+            return text_answer(
+                format!(
+                    "No maintenance or repair with a vendor is recorded{}.",
+                    self.range_label(s)
+                ),
+                Vec::new(),
+            );
+        }
+        let mut by_vendor: HashMap<&str, Vec<&VehicleEvent>> = HashMap::new();
+        for e in &found {
+            if let Some(v) = &e.vendor {
+                by_vendor.entry(v.name.as_str()).or_default().push(e);
+            }
+        }
+        let mut ranked: Vec<(&str, Vec<&VehicleEvent>)> = by_vendor.into_iter().collect();
+        // Most visits first; ties to the most recent visit.
+        ranked.sort_by(|a, b| {
+            b.1.len().cmp(&a.1.len()).then(
+                b.1.last()
+                    .map(|e| e.occurred_at)
+                    .cmp(&a.1.last().map(|e| e.occurred_at)),
+            )
+        });
+        let (top, visits) = &ranked[0];
+        let mut text = format!(
+            "You usually go to {top}: {} of {} maintenance and repair records with a vendor{}, the latest on {}.",
+            visits.len(),
+            found.len(),
+            self.range_label(s),
+            date(&visits.last().expect("a vendor has visits").occurred_at)
+        );
+        if ranked.len() > 1 {
+            let others: Vec<String> = ranked[1..]
+                .iter()
+                .take(3)
+                .map(|(v, es)| format!("{v} ({})", es.len()))
+                .collect();
+            text.push_str(&format!(" Also: {}.", others.join(", ")));
+        }
+        text_answer(text, visits.iter().map(|e| cite(e)).collect())
+    }
+
+    fn ownership_length(&self) -> Answer {
+        let Some(bought) = self
+            .k
+            .events
+            .iter()
+            .rfind(|e| e.kind == EventKind::Acquisition)
+        else {
+            return text_answer("No purchase is recorded for this vehicle, so how long it has been owned is not known.".into(), Vec::new());
+        };
+        let (y, m, d) = calendar_difference(bought.occurred_at.date_naive(), self.now.date_naive());
+        let text = format!(
+            "You have owned it since {}: {}, {} and {} as of {}.",
+            date(&bought.occurred_at),
+            plural(y as usize, "year", "years"),
+            plural(m as usize, "month", "months"),
+            plural(d as usize, "day", "days"),
+            date(&self.now)
+        );
+        text_answer(text, vec![cite(bought)])
+    }
+
+    fn knowledge(&self, s: &Slots) -> Answer {
+        let kb = KnowledgeBase::builtin();
+        let hits = kb.search(self.question, 1);
+        let Some(best) = hits.first() else {
+            return self.search();
+        };
+        let mut text = format!("{} (Source: {}.)", best.text, best.source.title);
+        let mut citations = Vec::new();
+        // The vehicle's own record on the subject, kept apart from the general knowledge.
+        if s.has_subject() {
+            let own = Slots {
+                task: s.task.clone(),
+                part: s.part.clone(),
+                system: s.system.clone(),
+                subject: s.subject.clone(),
+                ..Slots::default()
+            };
+            if let Some(last) = self.select(&own).last() {
+                text.push_str(&format!(
+                    " This vehicle's latest record about {} is from {}.",
+                    self.subject(&own),
+                    self.describe(last)
+                ));
+                citations.push(cite(last));
+            }
+        }
+        let mut a = text_answer(text, citations);
+        a.knowledge = hits
+            .iter()
+            .map(|e| KnowledgeCitation {
+                id: e.id.clone(),
+                title: e.title.clone(),
+                source: e.source.clone(),
+            })
+            .collect();
+        a
+    }
+
+    fn search(&self) -> Answer {
+        let hits = self.p.index.search(self.question, 5);
+        if hits.is_empty() {
+            return self.unclear("");
+        }
+        let found: Vec<&VehicleEvent> = hits.iter().map(|(i, _)| &self.k.events[*i]).collect();
+        let text = format!(
+            "Records that match “{}”: {}.",
+            self.question.trim(),
+            found
+                .iter()
+                .map(|e| self.describe(e))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+        text_answer(text, found.iter().map(|e| cite(e)).collect())
+    }
+
+    fn cost_of(&self, prev: &PreviousTurn) -> Answer {
+        let cited: Vec<&VehicleEvent> = prev
+            .citations
+            .iter()
+            .filter_map(|c| self.k.event(&c.event_id))
+            .filter(|e| e.cost_cents.is_some() && e.currency.is_some())
+            .collect();
+        if cited.is_empty() {
+            return text_answer(
+                "No cost is recorded on the records the previous answer used.".into(),
+                Vec::new(),
+            );
+        }
+        let lines: Vec<String> = cited
+            .iter()
+            .map(|e| {
+                format!(
+                    "“{}” on {} cost {}",
+                    e.title,
+                    date(&e.occurred_at),
+                    money(
+                        e.cost_cents.unwrap_or_default(),
+                        e.currency.as_deref().unwrap_or_default()
+                    )
+                )
+            })
+            .collect();
+        let mut text = format!("{}.", lines.join("; "));
+        if cited.len() > 1 {
+            text.push_str(&format!(
+                " Together: {}.",
+                join_totals(&totals(cited.iter().copied()))
+            ));
+        }
+        text_answer(text, cited.iter().map(|e| cite(e)).collect())
+    }
+
+    fn unclear(&self, prefix: &str) -> Answer {
+        let suggestions = suggestions(self.k);
+        let text = format!(
+            "{prefix}I am not sure what you are asking. You can ask, for example: {}",
+            suggestions
+                .iter()
+                .take(4)
+                .map(|s| format!("“{s}”"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let mut a = text_answer(text, Vec::new());
+        a.suggestions = suggestions;
+        a
+    }
+}
+
+struct Usage<'a> {
+    first: &'a VehicleEvent,
+    last: &'a VehicleEvent,
+    per_day: f64,
+}
+
+/// Whole years, months and days from `from` to `to` (calendar arithmetic).
+pub fn calendar_difference(from: NaiveDate, to: NaiveDate) -> (u32, u32, u32) {
+    if to <= from {
+        return (0, 0, 0);
+    }
+    let mut months = (to.year() - from.year()) * 12 + to.month() as i32 - from.month() as i32;
+    let mut anchor = from.checked_add_months(chrono::Months::new(months.max(0) as u32));
+    if anchor.is_none_or(|a| a > to) {
+        months -= 1;
+        anchor = from.checked_add_months(chrono::Months::new(months.max(0) as u32));
+    }
+    let days = anchor.map(|a| (to - a).num_days()).unwrap_or(0);
+    let months = months.max(0) as u32;
+    (months / 12, months % 12, days as u32)
+}
+
+/// Quick prompts for this vehicle: questions its records can answer.
+pub fn suggestions(k: &VehicleKnowledge) -> Vec<String> {
+    let mut out = Vec::new();
+    let has = |kind: EventKind| k.events.iter().any(|e| e.kind == kind);
+    let has_task = |task: &str| {
+        k.events
+            .iter()
+            .any(|e| e.maintenance_tasks().iter().any(|t| t == task))
+    };
+    if has_task("oil_change") {
+        out.push("When was the oil last changed?".to_string());
+    }
+    if k.maintenance.is_some() {
+        out.push("What is due next?".into());
+    }
+    if has(EventKind::Maintenance) || has(EventKind::Repair) {
+        out.push("How much have I spent on maintenance this year?".into());
+        out.push("Where do I usually take it?".into());
+    }
+    if has(EventKind::Collision) {
+        out.push("Has it been in an accident?".into());
+    }
+    if k.valuation.is_some() || has(EventKind::Valuation) {
+        out.push("What is it worth, and why?".into());
+    }
+    if has(EventKind::Acquisition) {
+        out.push("What is the total cost of ownership?".into());
+        out.push("How long have I owned it?".into());
+    }
+    if k.events.iter().filter(|e| e.odometer.is_some()).count() >= 2 {
+        out.push("How many miles do I drive per month?".into());
+    }
+    if has(EventKind::Upgrade) {
+        out.push("What upgrades have I made?".into());
+    }
+    out.push("Why does 17c diminished value matter?".into());
+    if out.len() < 4 {
+        out.push("What was done last year?".into());
+        out.push("What should I do to keep it in good shape?".into());
+    }
+    out
+}
+
+/// Splits an answer into stream chunks of a few words; the chunks concatenate to the answer.
+pub fn chunks(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut words = 0;
+    for piece in text.split_inclusive(' ') {
+        current.push_str(piece);
+        words += 1;
+        if words == 4 {
+            out.push(std::mem::take(&mut current));
+            words = 0;
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+/// Normalised question text, for audit listings that group by what was asked.
+pub fn normalised_question(q: &str) -> String {
+    normalise(q).trim().to_string()
+}
+
+#[cfg(test)]
+mod tests;

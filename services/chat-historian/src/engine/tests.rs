@@ -1,0 +1,470 @@
+//! Unit tests of the engine over fixture records: each answer is checked against values computed here from
+//! the fixture, and every answer's citations against the records it should use.
+
+use chrono::{NaiveDate, TimeZone};
+use serde_json::json;
+use vwc_contracts::maintenance::{MaintenanceItemView, MaintenanceScheduleUpdated};
+use vwc_contracts::{EventSource, OdometerUnit, Vehicle, Vendor};
+
+use super::*;
+use crate::knowledge::{ValuationFactorView, ValuationPoint, ValuationView};
+
+fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, m, d, 10, 0, 0).unwrap()
+}
+
+fn now() -> DateTime<Utc> {
+    at(2026, 5, 10)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn event(
+    id: &str,
+    kind: EventKind,
+    when: DateTime<Utc>,
+    odo: Option<u64>,
+    cost: Option<u64>,
+    title: &str,
+    vendor: Option<&str>,
+    details: serde_json::Value,
+) -> VehicleEvent {
+    VehicleEvent {
+        id: id.into(),
+        vehicle_id: "veh_1".into(),
+        org_id: "org_a".into(),
+        kind,
+        occurred_at: when,
+        recorded_at: when,
+        odometer: odo,
+        cost_cents: cost,
+        currency: cost.map(|_| "USD".into()),
+        title: title.into(),
+        notes: None,
+        vendor: vendor.map(|v| Vendor {
+            name: v.into(),
+            dealer_id: None,
+        }),
+        source: EventSource::User,
+        details,
+    }
+}
+
+fn fixture() -> VehicleKnowledge {
+    use EventKind::*;
+    let events = vec![
+        event(
+            "e01",
+            Acquisition,
+            at(2024, 5, 1),
+            Some(28_410),
+            Some(2_749_000),
+            "Bought from Lakeside Toyota",
+            Some("Lakeside Toyota"),
+            json!({"priceCents": 2_749_000, "condition": "used", "seller": "Lakeside Toyota"}),
+        ),
+        event(
+            "e02",
+            Maintenance,
+            at(2024, 6, 1),
+            Some(29_400),
+            Some(12_999),
+            "Oil and filter change + tire rotation",
+            Some("Main St Auto"),
+            json!({"tasks": ["oil_change", "tire_rotation"]}),
+        ),
+        event(
+            "e03",
+            Maintenance,
+            at(2024, 11, 20),
+            Some(34_350),
+            Some(16_499),
+            "Oil change",
+            Some("Main St Auto"),
+            json!({"tasks": ["oil_change"]}),
+        ),
+        event(
+            "e04",
+            Repair,
+            at(2025, 1, 15),
+            Some(36_660),
+            Some(48_750),
+            "Front brake pads and rotors",
+            Some("Main St Auto"),
+            json!({"system": "brakes", "parts": ["front brake pads", "front rotors"], "warranty": false}),
+        ),
+        event(
+            "e05",
+            Collision,
+            at(2025, 6, 14),
+            Some(41_610),
+            Some(84_000),
+            "Rear bumper scuff",
+            Some("Precision Collision"),
+            json!({"severity": "minor", "structural": false, "airbagDeployed": false,
+                "insuranceClaimId": "CLM-2291-77"}),
+        ),
+        event(
+            "e06",
+            Upgrade,
+            at(2025, 7, 14),
+            Some(42_600),
+            Some(52_500),
+            "Tow hitch installed",
+            Some("U-Haul"),
+            json!({"category": "towing", "valueAddCents": 25_000}),
+        ),
+        event(
+            "e07",
+            Maintenance,
+            at(2025, 8, 30),
+            Some(44_085),
+            Some(12_999),
+            "Oil change",
+            Some("Quick Lube"),
+            json!({"tasks": ["oil_change"]}),
+        ),
+        event(
+            "e08",
+            OdometerReading,
+            at(2026, 5, 8),
+            Some(52_434),
+            None,
+            "Odometer reading",
+            None,
+            json!({}),
+        ),
+    ];
+    VehicleKnowledge {
+        vehicle_id: "veh_1".into(),
+        org_id: "org_a".into(),
+        vehicle: Some(Vehicle {
+            id: "veh_1".into(),
+            org_id: "org_a".into(),
+            vin: "2T3P1RFV8MW123456".into(),
+            year: 2021,
+            make: "Toyota".into(),
+            model: "RAV4".into(),
+            trim: None,
+            nickname: Some("Blue".into()),
+            odometer_unit: OdometerUnit::Mi,
+            registered_at: at(2024, 5, 1),
+        }),
+        events,
+        valuation: None,
+        maintenance: None,
+        version: 1,
+    }
+}
+
+fn ask(k: &VehicleKnowledge, q: &str) -> Answer {
+    answer(q, &Prepared::new(k.clone()), None, now())
+}
+
+fn cited(a: &Answer) -> Vec<&str> {
+    a.citations.iter().map(|c| c.event_id.as_str()).collect()
+}
+
+#[test]
+fn the_last_oil_change_is_the_latest_record_with_the_task() {
+    let a = ask(&fixture(), "When was the oil last changed?");
+    assert_eq!(a.understanding.intent, Intent::LastDone);
+    assert_eq!(cited(&a), ["e07"]);
+    assert!(a.text.contains("2025-08-30"), "{}", a.text);
+    assert!(a.text.contains("44,085 mi"), "{}", a.text);
+    assert!(a.text.contains("Quick Lube"), "{}", a.text);
+    assert!(a.text.contains("129.99 USD"), "{}", a.text);
+}
+
+#[test]
+fn a_follow_up_goes_before_what_was_cited_and_then_asks_the_cost() {
+    let k = fixture();
+    let p = Prepared::new(k);
+    let first = answer("When was the oil last changed?", &p, None, now());
+    let prev = PreviousTurn {
+        understanding: first.understanding.clone(),
+        citations: first.citations.clone(),
+    };
+    let before = answer("and before that?", &p, Some(&prev), now());
+    assert_eq!(before.follow_up, Some(Intent::FollowUpBefore));
+    assert_eq!(cited(&before), ["e03"]);
+    assert!(before.text.contains("2024-11-20"), "{}", before.text);
+    let prev = PreviousTurn {
+        understanding: before.understanding.clone(),
+        citations: before.citations.clone(),
+    };
+    let cost = answer("How much did it cost?", &p, Some(&prev), now());
+    assert_eq!(cost.follow_up, Some(Intent::FollowUpCost));
+    assert_eq!(cited(&cost), ["e03"]);
+    assert!(cost.text.contains("164.99 USD"), "{}", cost.text);
+    let even_earlier = answer("before that?", &p, Some(&prev), now());
+    assert_eq!(cited(&even_earlier), ["e02"]);
+    let prev = PreviousTurn {
+        understanding: even_earlier.understanding.clone(),
+        citations: even_earlier.citations.clone(),
+    };
+    let none = answer("and before that?", &p, Some(&prev), now());
+    assert!(none.citations.is_empty());
+    assert!(
+        none.text
+            .starts_with("No oil change is recorded before 2024-06-01"),
+        "{}",
+        none.text
+    );
+}
+
+#[test]
+fn counts_and_totals_are_computed_from_the_records() {
+    let k = fixture();
+    let a = ask(&k, "How many times has the oil been changed?");
+    assert_eq!(a.understanding.intent, Intent::CountDone);
+    assert_eq!(cited(&a), ["e02", "e03", "e07"]);
+    assert!(a.text.contains("3 times"), "{}", a.text);
+
+    let a = ask(&k, "How much did I spend on maintenance in 2024?");
+    assert_eq!(cited(&a), ["e02", "e03"]);
+    assert!(
+        a.text.contains(&money(12_999 + 16_499, "USD")),
+        "{}",
+        a.text
+    );
+
+    let a = ask(&k, "How much have I spent at Main St Auto?");
+    assert_eq!(cited(&a), ["e02", "e03", "e04"]);
+    assert!(
+        a.text.contains(&money(12_999 + 16_499 + 48_750, "USD")),
+        "{}",
+        a.text
+    );
+
+    let a = ask(&k, "What is the total cost of ownership?");
+    let all: u64 = k.events.iter().filter_map(|e| e.cost_cents).sum();
+    assert!(a.text.contains(&money(all, "USD")), "{}", a.text);
+    assert_eq!(a.citations.len(), 7);
+}
+
+#[test]
+fn accidents_purchase_upgrades_vendors_and_ownership() {
+    let k = fixture();
+    let a = ask(&k, "Has it ever been in an accident?");
+    assert_eq!(cited(&a), ["e05"]);
+    for fact in [
+        "severity minor",
+        "no structural damage",
+        "airbags not deployed",
+        "CLM-2291-77",
+        "840.00 USD",
+    ] {
+        assert!(a.text.contains(fact), "{fact}: {}", a.text);
+    }
+    let a = ask(&k, "How much did I pay for it?");
+    assert_eq!(cited(&a), ["e01"]);
+    assert!(
+        a.text.contains("27,490.00 USD") && a.text.contains("2024-05-01"),
+        "{}",
+        a.text
+    );
+    let a = ask(&k, "What upgrades have I made?");
+    assert_eq!(cited(&a), ["e06"]);
+    let a = ask(&k, "Where do I usually take it?");
+    assert!(
+        a.text.starts_with("You usually go to Main St Auto: 3 of 4"),
+        "{}",
+        a.text
+    );
+    let a = ask(&k, "How long have I owned it?");
+    assert!(
+        a.text.contains("2 years, 0 months and 9 days"),
+        "{}",
+        a.text
+    );
+    assert_eq!(cited(&a), ["e01"]);
+    let a = ask(&k, "Who did the brakes?");
+    assert_eq!(a.understanding.intent, Intent::WhoDid);
+    assert!(a.text.contains("Main St Auto"), "{}", a.text);
+    assert_eq!(cited(&a), ["e04"]);
+}
+
+#[test]
+fn usage_rate_and_the_estimated_odometer_are_computed_from_two_readings() {
+    let k = fixture();
+    let a = ask(&k, "How many miles do I drive per month?");
+    assert_eq!(a.understanding.intent, Intent::UsageRate);
+    // Readings within a year of the last one: the first is e05 (2025-06-14, 41,610), the last e08.
+    assert_eq!(cited(&a), ["e05", "e08"]);
+    let days = (at(2026, 5, 8) - at(2025, 6, 14)).num_seconds() as f64 / 86_400.0;
+    let per_day = (52_434 - 41_610) as f64 / days;
+    let per_month = (per_day * 365.25 / 12.0).round() as u64;
+    let estimate = 52_434 + (per_day * 2.0).round() as u64;
+    assert!(
+        a.text.contains(&odometer(per_month, OdometerUnit::Mi)),
+        "{}",
+        a.text
+    );
+    assert!(
+        a.text.contains(&odometer(estimate, OdometerUnit::Mi)),
+        "{}",
+        a.text
+    );
+}
+
+#[test]
+fn nothing_recorded_says_so_without_numbers_of_its_own() {
+    let k = fixture();
+    for q in [
+        "When was the timing belt replaced?",
+        "When was the coolant changed?",
+        "How much did I spend on repairs in 2023?",
+        "What was done in 2019?",
+    ] {
+        let a = ask(&k, q);
+        assert!(a.citations.is_empty(), "{q}: {:?}", a.citations);
+        assert!(
+            a.text.starts_with("No ") || a.text.starts_with("Nothing"),
+            "{q}: {}",
+            a.text
+        );
+        let asked: Vec<String> = numbers(q);
+        for n in numbers(&a.text) {
+            assert!(asked.contains(&n), "{q}: {n} in {}", a.text);
+        }
+    }
+}
+
+fn numbers(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn valuation_and_due_items_come_from_their_projections() {
+    let mut k = fixture();
+    let a = ask(&k, "What is it worth?");
+    assert!(a.text.starts_with("No valuation is recorded"), "{}", a.text);
+    k.valuation = Some(ValuationPoint {
+        envelope_id: "0193-val".into(),
+        computed_at: at(2026, 5, 10),
+        valuation: ValuationView {
+            amount_cents: 2_297_415,
+            currency: "USD".into(),
+            as_of: NaiveDate::from_ymd_opt(2026, 5, 10).unwrap(),
+            method: "acquisition_price".into(),
+            kind: Some("current".into()),
+            odometer: Some(52_434),
+            factors: vec![
+                ValuationFactorView {
+                    code: "base".into(),
+                    label: "Acquisition price".into(),
+                    amount_cents: 2_749_000,
+                    detail: "Bought 2024-05-01".into(),
+                    event_id: Some("e01".into()),
+                },
+                ValuationFactorView {
+                    code: "collision_diminished_value".into(),
+                    label: "Collision (17c)".into(),
+                    amount_cents: -451_585,
+                    detail: String::new(),
+                    event_id: Some("e05".into()),
+                },
+            ],
+        },
+    });
+    let a = ask(&k, "What is it worth and why?");
+    assert_eq!(a.understanding.intent, Intent::Valuation);
+    assert!(a.text.contains("22,974.15 USD"), "{}", a.text);
+    assert!(a.text.contains("-4,515.85 USD"), "{}", a.text);
+    assert_eq!(cited(&a), ["0193-val", "e01", "e05"]);
+
+    let a = ask(&k, "What's due?");
+    assert!(a.text.starts_with("No maintenance schedule"), "{}", a.text);
+    k.maintenance = Some(MaintenanceScheduleUpdated {
+        vehicle_id: "veh_1".into(),
+        items: vec![MaintenanceItemView {
+            task: "oil_change".into(),
+            title: "Oil and filter change".into(),
+            interval_miles: Some(5000),
+            interval_km: None,
+            interval_months: Some(6),
+            last_done_at: Some(at(2025, 8, 30)),
+            last_done_odometer: Some(44_085),
+            due_at: Some(NaiveDate::from_ymd_opt(2026, 2, 28).unwrap()),
+            due_odometer: Some(49_085),
+            projected_due_at: None,
+            status: MaintenanceStatus::Overdue,
+            reason: "Overdue since 2026-02-28".into(),
+            due_cycle: "c".into(),
+            enabled: true,
+        }],
+        odometer: None,
+        evaluated_at: at(2026, 5, 10),
+    });
+    let a = ask(&k, "Is anything overdue?");
+    assert!(
+        a.text.contains("Oil and filter change: overdue"),
+        "{}",
+        a.text
+    );
+    assert!(a.text.contains("49,085 mi"), "{}", a.text);
+    assert_eq!(cited(&a), ["e07"]);
+}
+
+#[test]
+fn general_questions_cite_knowledge_and_the_vehicles_own_record_apart() {
+    let a = ask(&fixture(), "How often should I rotate my tires?");
+    assert_eq!(a.understanding.intent, Intent::Knowledge);
+    assert_eq!(a.knowledge[0].id, "kb_tire_rotation");
+    let a = ask(&fixture(), "Why does 17c matter?");
+    assert_eq!(a.knowledge[0].id, "kb_17c_diminished_value");
+    assert!(a.citations.is_empty());
+}
+
+#[test]
+fn unclear_questions_get_suggestions_and_free_text_finds_records() {
+    let a = ask(&fixture(), "blorp zzz qqq wibble frotz nope nah");
+    assert_eq!(a.understanding.intent, Intent::Unclear);
+    assert!(!a.suggestions.is_empty());
+    assert!(a.citations.is_empty());
+    let a = ask(&fixture(), "hitch");
+    assert_eq!(cited(&a), ["e06"]);
+}
+
+#[test]
+fn since_the_purchase_without_a_purchase_says_so() {
+    let mut k = fixture();
+    k.events.retain(|e| e.kind != EventKind::Acquisition);
+    let a = ask(&k, "How many oil changes since I bought it?");
+    assert!(a.text.starts_with("No purchase is recorded"), "{}", a.text);
+    assert!(a.citations.is_empty());
+    let a = ask(&fixture(), "How many oil changes since I bought it?");
+    assert!(
+        a.text.contains("3 times recorded since you bought it"),
+        "{}",
+        a.text
+    );
+}
+
+#[test]
+fn stream_chunks_concatenate_to_the_answer() {
+    let text = "The last oil change was on 2025-08-30, at 44,085 mi, by Quick Lube.";
+    let pieces = chunks(text);
+    assert!(pieces.len() > 1);
+    assert_eq!(pieces.concat(), text);
+}
+
+#[test]
+fn calendar_differences_count_whole_months() {
+    let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    assert_eq!(
+        calendar_difference(d(2024, 5, 1), d(2026, 5, 10)),
+        (2, 0, 9)
+    );
+    assert_eq!(
+        calendar_difference(d(2024, 1, 31), d(2024, 3, 1)),
+        (0, 1, 1)
+    );
+    assert_eq!(
+        calendar_difference(d(2024, 5, 10), d(2024, 5, 1)),
+        (0, 0, 0)
+    );
+}

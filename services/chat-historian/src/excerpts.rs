@@ -1,0 +1,113 @@
+//! Knowledge excerpts (`seeds/knowledge/excerpts.json`): short general facts about maintenance, each with
+//! its public source. General questions are answered from them and cited as knowledge, apart from the
+//! vehicle's own records.
+
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+
+use crate::search::Bm25Index;
+
+pub const EXCERPTS_JSON: &str = include_str!("../../../seeds/knowledge/excerpts.json");
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Excerpt {
+    pub id: String,
+    pub title: String,
+    pub text: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub source: Source,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Source {
+    pub title: String,
+    pub url: String,
+}
+
+#[derive(Deserialize)]
+struct File {
+    excerpts: Vec<Excerpt>,
+}
+
+/// The excerpts and their index, built once per process.
+pub struct KnowledgeBase {
+    pub excerpts: Vec<Excerpt>,
+    index: Bm25Index,
+}
+
+impl KnowledgeBase {
+    pub fn parse(json: &str) -> Result<KnowledgeBase, serde_json::Error> {
+        let file: File = serde_json::from_str(json)?;
+        // Title and tags count twice: they say what the excerpt is about.
+        let documents: Vec<String> = file
+            .excerpts
+            .iter()
+            .map(|e| {
+                let tags = e.tags.join(" ");
+                format!("{} {} {tags} {tags} {}", e.title, e.title, e.text)
+            })
+            .collect();
+        let index = Bm25Index::build(documents.iter().map(String::as_str));
+        Ok(KnowledgeBase {
+            excerpts: file.excerpts,
+            index,
+        })
+    }
+
+    pub fn builtin() -> &'static KnowledgeBase {
+        static KB: OnceLock<KnowledgeBase> = OnceLock::new();
+        KB.get_or_init(|| {
+            KnowledgeBase::parse(EXCERPTS_JSON).expect("seeds/knowledge/excerpts.json is valid")
+        })
+    }
+
+    /// The excerpts that answer `question`, best first.
+    pub fn search(&self, question: &str, limit: usize) -> Vec<&Excerpt> {
+        self.index
+            .search(question, limit)
+            .into_iter()
+            .map(|(i, _)| &self.excerpts[i])
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_excerpt_has_a_public_source() {
+        let kb = KnowledgeBase::builtin();
+        assert!(kb.excerpts.len() >= 10);
+        for e in &kb.excerpts {
+            assert!(e.source.url.starts_with("https://"), "{}", e.id);
+            assert!(!e.text.is_empty() && e.text.len() < 800, "{}", e.id);
+        }
+    }
+
+    #[test]
+    fn questions_find_their_excerpt() {
+        let kb = KnowledgeBase::builtin();
+        assert_eq!(
+            kb.search("why does 17c matter", 1)[0].id,
+            "kb_17c_diminished_value"
+        );
+        assert_eq!(
+            kb.search("signs of worn brakes", 1)[0].id,
+            "kb_brake_wear_signs"
+        );
+        assert_eq!(
+            kb.search("how often should I rotate my tires", 1)[0].id,
+            "kb_tire_rotation"
+        );
+        assert_eq!(
+            kb.search("what does a cabin air filter do", 1)[0].id,
+            "kb_cabin_air_filter"
+        );
+        assert!(kb.search("zeppelin", 1).is_empty());
+    }
+}

@@ -1,0 +1,308 @@
+//! The historian's use cases: ask (understand, answer, audit), read a conversation, give feedback, suggest.
+//! The engine's derived data (vocabulary, search index) is cached per vehicle and knowledge version, so a
+//! question costs one version read and the computation, not a reload of the whole history.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use vwc_contracts::FieldError;
+use vwc_contracts::maintenance::MaintenanceStatus;
+use vwc_store::StoreError;
+
+use crate::engine::{self, ENGINE_NAME, ENGINE_VERSION, Prepared, PreviousTurn};
+use crate::store::{ChatStore, ChatTurn, Conversation, Feedback};
+
+pub const MAX_QUESTION_CHARS: usize = 500;
+pub const MAX_COMMENT_CHARS: usize = 2_000;
+/// Vehicles whose prepared knowledge is kept in memory; the cache starts over beyond it.
+const CACHE_VEHICLES: usize = 512;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AskError {
+    #[error("vehicle not found")]
+    VehicleNotFound,
+    #[error("conversation not found")]
+    ConversationNotFound,
+    #[error("invalid question")]
+    Invalid(Vec<FieldError>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FeedbackError {
+    #[error("message not found")]
+    NotFound,
+    #[error("invalid feedback")]
+    Invalid(Vec<FieldError>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A question as the API receives it.
+#[derive(Debug, Clone)]
+pub struct Ask {
+    pub org_id: String,
+    pub vehicle_id: String,
+    pub asked_by: String,
+    pub question: String,
+    pub conversation_id: Option<String>,
+}
+
+/// A maintenance recommendation from the vehicle's due items.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Recommendation {
+    pub task: String,
+    pub title: String,
+    pub status: MaintenanceStatus,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_odometer: Option<u64>,
+    /// A question to ask about it.
+    pub prompt: String,
+}
+
+/// `GET /v1/vehicles/{id}/chat/suggestions`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Suggestions {
+    /// Questions this vehicle's records can answer.
+    pub prompts: Vec<String>,
+    /// Due and overdue maintenance items, overdue first.
+    pub recommendations: Vec<Recommendation>,
+    /// Records the historian holds for the vehicle.
+    pub record_count: usize,
+}
+
+/// An answered, stored turn, with the suggestions an unclear question gets.
+#[derive(Debug, Clone)]
+pub struct Asked {
+    pub turn: ChatTurn,
+    pub suggestions: Vec<String>,
+}
+
+pub struct Historian {
+    store: Arc<dyn ChatStore>,
+    cache: Mutex<HashMap<(String, String), Arc<Prepared>>>,
+}
+
+impl Historian {
+    pub fn new(store: Arc<dyn ChatStore>) -> Historian {
+        Historian {
+            store,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn ChatStore> {
+        &self.store
+    }
+
+    /// The vehicle's prepared knowledge, from the cache when its version is unchanged.
+    pub async fn prepared(
+        &self,
+        org_id: &str,
+        vehicle_id: &str,
+    ) -> Result<Arc<Prepared>, AskError> {
+        let version = self
+            .store
+            .knowledge_version(org_id, vehicle_id)
+            .await?
+            .ok_or(AskError::VehicleNotFound)?;
+        let key = (org_id.to_string(), vehicle_id.to_string());
+        if let Some(p) = self.cache.lock().expect("cache lock").get(&key)
+            && p.knowledge.version == version
+        {
+            return Ok(p.clone());
+        }
+        let knowledge = self
+            .store
+            .knowledge(org_id, vehicle_id)
+            .await?
+            .ok_or(AskError::VehicleNotFound)?;
+        let prepared = Arc::new(Prepared::new(knowledge));
+        let mut cache = self.cache.lock().expect("cache lock");
+        if cache.len() >= CACHE_VEHICLES {
+            cache.clear();
+        }
+        cache.insert(key, prepared.clone());
+        Ok(prepared)
+    }
+
+    /// Answers a question and stores the turn (the audit record) before returning it.
+    pub async fn ask(&self, ask: Ask, now: DateTime<Utc>) -> Result<Asked, AskError> {
+        let started = Instant::now();
+        let question = ask.question.trim().to_string();
+        let mut errors = Vec::new();
+        if question.is_empty() {
+            errors.push(FieldError {
+                field: "question".into(),
+                message: "must not be blank".into(),
+            });
+        } else if question.chars().count() > MAX_QUESTION_CHARS {
+            errors.push(FieldError {
+                field: "question".into(),
+                message: format!("must be at most {MAX_QUESTION_CHARS} characters"),
+            });
+        }
+        if let Some(id) = &ask.conversation_id
+            && (id.is_empty() || id.len() > 80)
+        {
+            errors.push(FieldError {
+                field: "conversationId".into(),
+                message: "must be a conversation id".into(),
+            });
+        }
+        if !errors.is_empty() {
+            return Err(AskError::Invalid(errors));
+        }
+        let prepared = self.prepared(&ask.org_id, &ask.vehicle_id).await?;
+        let previous = match &ask.conversation_id {
+            Some(id) => {
+                let conversation = self
+                    .store
+                    .conversation(&ask.org_id, &ask.vehicle_id, id)
+                    .await?
+                    .ok_or(AskError::ConversationNotFound)?;
+                conversation.messages.last().and_then(|m| {
+                    Some(PreviousTurn {
+                        understanding: m.understanding()?,
+                        citations: m.citations.clone(),
+                    })
+                })
+            }
+            None => None,
+        };
+        let answer = engine::answer(&question, &prepared, previous.as_ref(), now);
+        let turn = ChatTurn {
+            message_id: format!("msg_{}", uuid::Uuid::now_v7().simple()),
+            conversation_id: ask
+                .conversation_id
+                .clone()
+                .unwrap_or_else(|| format!("conv_{}", uuid::Uuid::now_v7().simple())),
+            org_id: ask.org_id,
+            vehicle_id: ask.vehicle_id,
+            asked_by: ask.asked_by,
+            asked_at: now,
+            question,
+            intent: answer.understanding.intent.as_str().to_string(),
+            follow_up: answer.follow_up.map(|f| f.as_str().to_string()),
+            slots: serde_json::to_value(&answer.understanding.slots)
+                .unwrap_or(serde_json::Value::Null),
+            citations: answer.citations,
+            knowledge: answer.knowledge,
+            answer: answer.text,
+            engine: ENGINE_NAME.into(),
+            engine_version: ENGINE_VERSION.into(),
+            latency_micros: started.elapsed().as_micros() as u64,
+            feedback: None,
+        };
+        self.store.save_turn(&turn).await?;
+        Ok(Asked {
+            turn,
+            suggestions: answer.suggestions,
+        })
+    }
+
+    pub async fn conversation(
+        &self,
+        org_id: &str,
+        vehicle_id: &str,
+        conversation_id: &str,
+    ) -> Result<Option<Conversation>, StoreError> {
+        if self
+            .store
+            .knowledge_version(org_id, vehicle_id)
+            .await?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        self.store
+            .conversation(org_id, vehicle_id, conversation_id)
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn feedback(
+        &self,
+        org_id: &str,
+        vehicle_id: &str,
+        conversation_id: &str,
+        message_id: &str,
+        helpful: bool,
+        comment: Option<String>,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Feedback, FeedbackError> {
+        let comment = comment
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty());
+        if comment
+            .as_ref()
+            .is_some_and(|c| c.chars().count() > MAX_COMMENT_CHARS)
+        {
+            return Err(FeedbackError::Invalid(vec![FieldError {
+                field: "comment".into(),
+                message: format!("must be at most {MAX_COMMENT_CHARS} characters"),
+            }]));
+        }
+        let feedback = Feedback {
+            helpful,
+            comment,
+            at: now,
+            by: by.to_string(),
+        };
+        if self
+            .store
+            .set_feedback(org_id, vehicle_id, conversation_id, message_id, &feedback)
+            .await?
+        {
+            Ok(feedback)
+        } else {
+            Err(FeedbackError::NotFound)
+        }
+    }
+
+    pub async fn suggestions(
+        &self,
+        org_id: &str,
+        vehicle_id: &str,
+    ) -> Result<Suggestions, AskError> {
+        let prepared = self.prepared(org_id, vehicle_id).await?;
+        let k = &prepared.knowledge;
+        let mut recommendations: Vec<Recommendation> = k
+            .maintenance
+            .iter()
+            .flat_map(|m| m.items.iter())
+            .filter(|i| {
+                i.enabled
+                    && matches!(
+                        i.status,
+                        MaintenanceStatus::Overdue | MaintenanceStatus::DueSoon
+                    )
+            })
+            .map(|i| Recommendation {
+                task: i.task.clone(),
+                title: i.title.clone(),
+                status: i.status,
+                reason: i.reason.clone(),
+                due_at: i.due_at,
+                due_odometer: i.due_odometer,
+                prompt: format!("When was the last {}?", crate::intent::task_noun(&i.task)),
+            })
+            .collect();
+        recommendations.sort_by_key(|r| (r.status != MaintenanceStatus::Overdue, r.due_at));
+        Ok(Suggestions {
+            prompts: engine::suggestions(k),
+            recommendations,
+            record_count: k.events.len(),
+        })
+    }
+}

@@ -1,0 +1,350 @@
+//! HTTP routes of the chat historian. Errors become HTTP only here; each route's `#[utoipa::path]` documents
+//! it, and [`routes`] registers handler and documentation together.
+//!
+//! `POST /v1/vehicles/{id}/chat` answers as Server-Sent Events (`delta` events with pieces of the answer,
+//! then one `done` event with the whole answer, its citations and ids), or as one JSON object when the
+//! caller sends `Accept: application/json` (without `text/event-stream`). The turn is stored before the
+//! first byte is sent, so `done` names a message that exists.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, header};
+use axum::response::sse::{Event, Sse};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use vwc_auth::{Permission, TokenVerifier};
+use vwc_http::openapi::{
+    BadRequest, Forbidden, InternalServerError, NotFound, PayloadTooLarge, ServiceUnavailable,
+    TooManyRequests, Unauthorized, UnprocessableEntity, UnsupportedMediaType,
+};
+use vwc_http::{ApiError, Auth, HasVerifier, Json, RawBody, parse_json};
+
+use crate::engine::{Citation, KnowledgeCitation, chunks};
+use crate::historian::{Ask, AskError, FeedbackError, Historian, Suggestions};
+use crate::store::{Conversation, Feedback};
+
+#[derive(Clone)]
+pub struct ChatState {
+    pub historian: Arc<Historian>,
+    pub verifier: Arc<dyn TokenVerifier>,
+    /// What "now" is (tests move it).
+    pub clock: vwc_http::Clock,
+}
+
+impl HasVerifier for ChatState {
+    fn verifier(&self) -> &Arc<dyn TokenVerifier> {
+        &self.verifier
+    }
+}
+
+pub fn routes() -> OpenApiRouter<ChatState> {
+    OpenApiRouter::with_openapi(vwc_http::openapi::components())
+        .routes(routes!(ask))
+        .routes(routes!(suggestions))
+        .routes(routes!(conversation))
+        .routes(routes!(feedback))
+}
+
+pub fn router(state: ChatState) -> Router {
+    Router::from(routes()).with_state(state)
+}
+
+impl From<AskError> for ApiError {
+    fn from(e: AskError) -> ApiError {
+        match e {
+            AskError::VehicleNotFound => ApiError::NotFound("vehicle"),
+            AskError::ConversationNotFound => ApiError::NotFound("conversation"),
+            AskError::Invalid(errors) => ApiError::Validation(errors),
+            AskError::Store(e) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<FeedbackError> for ApiError {
+    fn from(e: FeedbackError) -> ApiError {
+        match e {
+            FeedbackError::NotFound => ApiError::NotFound("message"),
+            FeedbackError::Invalid(errors) => ApiError::Validation(errors),
+            FeedbackError::Store(e) => ApiError::internal(e),
+        }
+    }
+}
+
+/// `POST /v1/vehicles/{id}/chat` body.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"question": "When was the oil last changed?"}))]
+pub struct ChatRequest {
+    /// 1–500 characters.
+    #[schema(min_length = 1, max_length = 500)]
+    pub question: String,
+    /// Continue this conversation (follow-ups such as "and before that?" lean on its last turn).
+    #[serde(default)]
+    pub conversation_id: Option<String>,
+}
+
+/// The answer: the `done` event's data, or the JSON response.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"answer": "The last oil change was on 2026-03-02, at 41,250 mi, by Main St Auto (“Oil and filter change”, 89.99 USD).",
+    "citations": [{"eventId": "evt_0193…", "occurredAt": "2026-03-02T09:30:00Z", "title": "Oil and filter change"}],
+    "knowledge": [], "conversationId": "conv_0193…", "messageId": "msg_0193…", "intent": "last_done",
+    "suggestions": []}))]
+pub struct ChatAnswer {
+    pub answer: String,
+    /// The vehicle's records the answer used.
+    pub citations: Vec<Citation>,
+    /// General knowledge excerpts the answer used (not the vehicle's records).
+    pub knowledge: Vec<KnowledgeCitation>,
+    pub conversation_id: String,
+    pub message_id: String,
+    /// What the question was understood as.
+    pub intent: String,
+    /// What may be asked instead, when the question was not understood.
+    pub suggestions: Vec<String>,
+}
+
+/// A `delta` event's data.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ChatDelta {
+    /// The next piece of the answer; the pieces concatenate to `done.answer`.
+    pub text: String,
+}
+
+/// `POST …/feedback` body.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"helpful": false, "comment": "It missed the dealer's oil change"}))]
+pub struct FeedbackRequest {
+    pub helpful: bool,
+    #[serde(default)]
+    #[schema(max_length = 2000)]
+    pub comment: Option<String>,
+}
+
+fn wants_json(headers: &HeaderMap) -> bool {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    accept.contains("application/json") && !accept.contains("text/event-stream")
+}
+
+/// Ask about a vehicle's history
+///
+/// Understands the question, computes the answer from the vehicle's own records (deterministic engine) and
+/// cites every record it used. Streams Server-Sent Events by default: `delta` events (`{"text": …}`), then
+/// one `done` event with the `ChatAnswer`. With `Accept: application/json` the answer is one JSON object.
+/// Every turn is stored with its understood intent, the records used, the engine and its latency (the
+/// audit trail). Pass `conversationId` to continue a conversation.
+#[utoipa::path(
+    post,
+    path = "/v1/vehicles/{id}/chat",
+    tag = "chat",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The vehicle's id (`veh_…`).")),
+    request_body(content = ChatRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The answer: an SSE stream (`event: delta`, then `event: done`) or, \
+            with `Accept: application/json`, the answer object.",
+            content(
+                (ChatAnswer = "application/json"),
+                (String = "text/event-stream", example = "event: delta\ndata: {\"text\":\"The last oil \"}\n\nevent: done\ndata: {\"answer\":\"…\",\"citations\":[…],\"conversationId\":\"conv_…\",\"messageId\":\"msg_…\"}\n\n"),
+            )),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = UnprocessableEntity),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalServerError),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
+async fn ask(
+    State(state): State<ChatState>,
+    auth: Auth,
+    Path(vehicle_id): Path<String>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Result<Response, ApiError> {
+    auth.require(Permission::Chat)?;
+    let request: ChatRequest = parse_json(&headers, &body)?;
+    let asked = state
+        .historian
+        .ask(
+            Ask {
+                org_id: auth.org().to_string(),
+                vehicle_id,
+                asked_by: auth.0.sub.clone(),
+                question: request.question,
+                conversation_id: request.conversation_id,
+            },
+            state.clock.now(),
+        )
+        .await?;
+    let turn = asked.turn;
+    let answer = ChatAnswer {
+        answer: turn.answer.clone(),
+        citations: turn.citations.clone(),
+        knowledge: turn.knowledge.clone(),
+        conversation_id: turn.conversation_id.clone(),
+        message_id: turn.message_id.clone(),
+        intent: turn.intent.clone(),
+        suggestions: asked.suggestions,
+    };
+    if wants_json(&headers) {
+        return Ok(Json(answer).into_response());
+    }
+    let mut events: Vec<Result<Event, Infallible>> = chunks(&answer.answer)
+        .into_iter()
+        .map(|text| {
+            Ok(Event::default()
+                .event("delta")
+                .json_data(ChatDelta { text })
+                .expect("a delta serialises"))
+        })
+        .collect();
+    events.push(Ok(Event::default()
+        .event("done")
+        .json_data(&answer)
+        .expect("an answer serialises")));
+    let mut response = Sse::new(futures::stream::iter(events)).into_response();
+    // Proxies must not buffer the stream.
+    response.headers_mut().insert(
+        header::HeaderName::from_static("x-accel-buffering"),
+        header::HeaderValue::from_static("no"),
+    );
+    Ok(response)
+}
+
+/// Suggested questions and maintenance recommendations
+///
+/// Quick prompts this vehicle's records can answer, and its due and overdue maintenance items (overdue
+/// first) as recommendations.
+#[utoipa::path(
+    get,
+    path = "/v1/vehicles/{id}/chat/suggestions",
+    tag = "chat",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The vehicle's id (`veh_…`).")),
+    responses(
+        (status = 200, description = "Prompts and recommendations.", body = Suggestions),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalServerError),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
+async fn suggestions(
+    State(state): State<ChatState>,
+    auth: Auth,
+    Path(vehicle_id): Path<String>,
+) -> Result<Json<Suggestions>, ApiError> {
+    auth.require(Permission::Chat)?;
+    Ok(Json(
+        state.historian.suggestions(auth.org(), &vehicle_id).await?,
+    ))
+}
+
+/// A conversation's history
+///
+/// Every turn, oldest first: the question, the understood intent and slots, the records used, the answer,
+/// the engine and its version, the latency and any feedback.
+#[utoipa::path(
+    get,
+    path = "/v1/vehicles/{id}/chat/{conversationId}",
+    tag = "chat",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "The vehicle's id (`veh_…`)."),
+        ("conversationId" = String, Path, description = "The conversation's id (`conv_…`)."),
+    ),
+    responses(
+        (status = 200, description = "The conversation.", body = Conversation),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalServerError),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
+async fn conversation(
+    State(state): State<ChatState>,
+    auth: Auth,
+    Path((vehicle_id, conversation_id)): Path<(String, String)>,
+) -> Result<Json<Conversation>, ApiError> {
+    auth.require(Permission::Chat)?;
+    state
+        .historian
+        .conversation(auth.org(), &vehicle_id, &conversation_id)
+        .await
+        .map_err(ApiError::internal)?
+        .map(Json)
+        .ok_or(ApiError::NotFound("conversation"))
+}
+
+/// Rate an answer
+///
+/// Whether the answer helped, with an optional comment; a second rating replaces the first. Kept with the
+/// turn in the audit trail.
+#[utoipa::path(
+    post,
+    path = "/v1/vehicles/{id}/chat/{conversationId}/messages/{messageId}/feedback",
+    tag = "chat",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "The vehicle's id (`veh_…`)."),
+        ("conversationId" = String, Path, description = "The conversation's id (`conv_…`)."),
+        ("messageId" = String, Path, description = "The answer's message id (`msg_…`)."),
+    ),
+    request_body(content = FeedbackRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The feedback as stored.", body = Feedback),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = UnprocessableEntity),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalServerError),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
+async fn feedback(
+    State(state): State<ChatState>,
+    auth: Auth,
+    Path((vehicle_id, conversation_id, message_id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Result<Json<Feedback>, ApiError> {
+    auth.require(Permission::Chat)?;
+    let request: FeedbackRequest = parse_json(&headers, &body)?;
+    let feedback = state
+        .historian
+        .feedback(
+            auth.org(),
+            &vehicle_id,
+            &conversation_id,
+            &message_id,
+            request.helpful,
+            request.comment,
+            &auth.0.sub,
+            state.clock.now(),
+        )
+        .await?;
+    Ok(Json(feedback))
+}

@@ -1,0 +1,1093 @@
+//! Question understanding: a question becomes an [`Intent`] with [`Slots`] (task, part, system, kind,
+//! vendor, time range). Pure and deterministic: phrase rules over the normalised question, with the vendors,
+//! parts and systems the vehicle's own records name as vocabulary.
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use vwc_contracts::EventKind;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Intent {
+    /// When X was last done (date, odometer, vendor).
+    LastDone,
+    /// How many times X was done.
+    CountDone,
+    /// Who did X.
+    WhoDid,
+    /// What happened (in a range, of a kind).
+    ListEvents,
+    /// Totals by kind / year / vendor.
+    TotalCost,
+    /// Everything it has cost, acquisition included.
+    CostOfOwnership,
+    /// Collisions: severity, structural, airbag, claim.
+    Accidents,
+    /// Purchase details.
+    Purchase,
+    /// Current value and why.
+    Valuation,
+    /// What is due or overdue, and when.
+    DueItems,
+    /// Usage rate and the estimated odometer today.
+    UsageRate,
+    Upgrades,
+    /// Where the owner usually goes.
+    UsualVendor,
+    /// How long it has been owned.
+    OwnershipLength,
+    /// A general maintenance question, answered from the knowledge excerpts.
+    Knowledge,
+    /// Free text over the records.
+    Search,
+    /// "and before that?": the previous question, before what it cited.
+    FollowUpBefore,
+    /// "how much did it cost?": the cost of what the previous answer cited.
+    FollowUpCost,
+    /// Not understood: suggestions.
+    Unclear,
+}
+
+impl Intent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Intent::LastDone => "last_done",
+            Intent::CountDone => "count_done",
+            Intent::WhoDid => "who_did",
+            Intent::ListEvents => "list_events",
+            Intent::TotalCost => "total_cost",
+            Intent::CostOfOwnership => "cost_of_ownership",
+            Intent::Accidents => "accidents",
+            Intent::Purchase => "purchase",
+            Intent::Valuation => "valuation",
+            Intent::DueItems => "due_items",
+            Intent::UsageRate => "usage_rate",
+            Intent::Upgrades => "upgrades",
+            Intent::UsualVendor => "usual_vendor",
+            Intent::OwnershipLength => "ownership_length",
+            Intent::Knowledge => "knowledge",
+            Intent::Search => "search",
+            Intent::FollowUpBefore => "follow_up_before",
+            Intent::FollowUpCost => "follow_up_cost",
+            Intent::Unclear => "unclear",
+        }
+    }
+}
+
+/// A time range as asked ("in 2024", "last year", "since I bought it", "in the last 6 months").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RangeSpec {
+    Year { year: i32 },
+    LastYear,
+    ThisYear,
+    SincePurchase,
+    LastMonths { months: u32 },
+}
+
+/// A range resolved against now and the records: `[from, to)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TimeRange {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// How an answer names it: "in 2024", "since you bought it".
+    pub label: String,
+}
+
+impl TimeRange {
+    pub fn contains(&self, at: DateTime<Utc>) -> bool {
+        self.from <= at && at < self.to
+    }
+}
+
+/// The slots of a question. Everything optional; the engine says what it used.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Slots {
+    /// A maintenance task code (`oil_change`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    /// A part a repair named, as recorded ("front brake pads").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<String>,
+    /// A repair system as recorded ("brakes").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<EventKind>,
+    /// A vendor as recorded ("Main St Auto").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<RangeSpec>,
+    /// Only records strictly before this instant (a follow-up's "before that").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<DateTime<Utc>>,
+    /// What the question is about in words ("oil change", "brake pads"), for answers and search.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+}
+
+impl Slots {
+    pub fn has_subject(&self) -> bool {
+        self.task.is_some() || self.part.is_some() || self.system.is_some()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Understanding {
+    pub intent: Intent,
+    pub slots: Slots,
+}
+
+/// What the vehicle's records name, so a question can be matched against them.
+#[derive(Debug, Clone, Default)]
+pub struct Vocabulary {
+    pub vendors: Vec<String>,
+    pub parts: Vec<String>,
+    pub systems: Vec<String>,
+}
+
+/// A maintenance task: its code, how answers name it, and the phrases that ask for it (normalised words).
+pub struct TaskPhrase {
+    pub code: &'static str,
+    pub noun: &'static str,
+    pub phrases: &'static [&'static str],
+}
+
+/// The catalogue's tasks and the ways people ask about them. Longer phrases are tried first.
+pub const TASKS: &[TaskPhrase] = &[
+    TaskPhrase {
+        code: "cabin_air_filter",
+        noun: "cabin air filter replacement",
+        phrases: &["cabin air filter", "cabin filter", "pollen filter"],
+    },
+    TaskPhrase {
+        code: "engine_air_filter",
+        noun: "engine air filter replacement",
+        phrases: &["engine air filter", "engine filter", "air filter"],
+    },
+    TaskPhrase {
+        code: "oil_change",
+        noun: "oil change",
+        phrases: &[
+            "oil change",
+            "oil changed",
+            "change the oil",
+            "changed the oil",
+            "oil and filter",
+            "oil",
+        ],
+    },
+    TaskPhrase {
+        code: "tire_rotation",
+        noun: "tire rotation",
+        phrases: &[
+            "tire rotation",
+            "tyre rotation",
+            "rotate the tires",
+            "rotated the tires",
+            "tires rotated",
+            "tires were rotated",
+            "rotation",
+            "rotated",
+        ],
+    },
+    TaskPhrase {
+        code: "brake_inspection",
+        noun: "brake inspection",
+        phrases: &[
+            "brake inspection",
+            "brakes inspected",
+            "brake check",
+            "brakes checked",
+        ],
+    },
+    TaskPhrase {
+        code: "brake_fluid",
+        noun: "brake fluid replacement",
+        phrases: &["brake fluid"],
+    },
+    TaskPhrase {
+        code: "coolant",
+        noun: "coolant replacement",
+        phrases: &["coolant", "antifreeze", "radiator flush"],
+    },
+    TaskPhrase {
+        code: "battery_check",
+        noun: "battery test",
+        phrases: &[
+            "battery test",
+            "battery check",
+            "battery tested",
+            "battery checked",
+        ],
+    },
+    TaskPhrase {
+        code: "wiper_blades",
+        noun: "wiper blade replacement",
+        phrases: &["wiper blades", "wiper blade", "wipers", "wiper"],
+    },
+    TaskPhrase {
+        code: "transmission_fluid",
+        noun: "transmission fluid replacement",
+        phrases: &["transmission fluid", "transmission service", "atf"],
+    },
+    TaskPhrase {
+        code: "spark_plugs",
+        noun: "spark plug replacement",
+        phrases: &["spark plugs", "spark plug"],
+    },
+    TaskPhrase {
+        code: "annual_inspection",
+        noun: "safety inspection",
+        phrases: &[
+            "safety inspection",
+            "state inspection",
+            "annual inspection",
+            "inspection",
+            "inspected",
+        ],
+    },
+];
+
+pub fn task_noun(code: &str) -> String {
+    TASKS
+        .iter()
+        .find(|t| t.code == code)
+        .map(|t| t.noun.to_string())
+        .unwrap_or_else(|| code.replace('_', " "))
+}
+
+/// Lower case, punctuation to spaces, British spellings folded, single spaces, padded with one space on
+/// each side so phrases match on word boundaries (`" oil "`).
+pub fn normalise(text: &str) -> String {
+    let lowered: String = text
+        .to_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '\'' {
+                c
+            } else {
+                ' '
+            }
+        })
+        .collect();
+    let words: Vec<String> = lowered
+        .split_whitespace()
+        .map(|w| {
+            let w = w.trim_matches('\'');
+            match w {
+                "tyre" => "tire".to_string(),
+                "tyres" => "tires".to_string(),
+                "what's" => "what is".to_string(),
+                "when's" => "when is".to_string(),
+                "it's" => "it is".to_string(),
+                "i've" => "i have".to_string(),
+                "how's" => "how is".to_string(),
+                other => other.replace('\'', ""),
+            }
+        })
+        .filter(|w| !w.is_empty())
+        .collect();
+    format!(" {} ", words.join(" "))
+}
+
+fn has(q: &str, phrase: &str) -> bool {
+    q.contains(&format!(" {phrase} "))
+}
+
+fn has_any(q: &str, phrases: &[&str]) -> bool {
+    phrases.iter().any(|p| has(q, p))
+}
+
+fn starts(q: &str, phrases: &[&str]) -> bool {
+    phrases.iter().any(|p| q.starts_with(&format!(" {p} ")))
+}
+
+/// The time range a question names, if any.
+pub fn range_of(q: &str) -> Option<RangeSpec> {
+    if has_any(
+        q,
+        &[
+            "since i bought it",
+            "since i bought",
+            "since buying",
+            "since purchase",
+            "since i purchased",
+            "since i got it",
+            "since the purchase",
+            "since i have had it",
+            "since i have owned it",
+            "since i own it",
+        ],
+    ) {
+        return Some(RangeSpec::SincePurchase);
+    }
+    if has_any(q, &["last year", "previous year"]) {
+        return Some(RangeSpec::LastYear);
+    }
+    if has_any(q, &["this year", "so far this year", "year to date", "ytd"]) {
+        return Some(RangeSpec::ThisYear);
+    }
+    if has_any(
+        q,
+        &[
+            "past year",
+            "last 12 months",
+            "past 12 months",
+            "last twelve months",
+        ],
+    ) {
+        return Some(RangeSpec::LastMonths { months: 12 });
+    }
+    let words: Vec<&str> = q.split_whitespace().collect();
+    for w in words.windows(3) {
+        if matches!(w[0], "last" | "past")
+            && matches!(w[2], "months" | "month")
+            && let Some(n) = number_word(w[1])
+        {
+            return Some(RangeSpec::LastMonths { months: n });
+        }
+    }
+    for w in &words {
+        if w.len() == 4
+            && let Ok(year) = w.parse::<i32>()
+            && (1900..=2200).contains(&year)
+        {
+            return Some(RangeSpec::Year { year });
+        }
+    }
+    None
+}
+
+fn number_word(w: &str) -> Option<u32> {
+    if let Ok(n) = w.parse::<u32>() {
+        return (1..=600).contains(&n).then_some(n);
+    }
+    let words = [
+        "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+        "twelve",
+    ];
+    words.iter().position(|x| *x == w).map(|i| i as u32 + 1)
+}
+
+/// Resolves a range against now and the acquisition date (for "since I bought it").
+pub fn resolve_range(
+    spec: &RangeSpec,
+    now: DateTime<Utc>,
+    acquired_at: Option<DateTime<Utc>>,
+) -> Option<TimeRange> {
+    let year_start = |y: i32| Utc.with_ymd_and_hms(y, 1, 1, 0, 0, 0).single();
+    Some(match spec {
+        RangeSpec::Year { year } => TimeRange {
+            from: year_start(*year)?,
+            to: year_start(year + 1)?,
+            label: format!("in {year}"),
+        },
+        RangeSpec::LastYear => {
+            let y = now.year() - 1;
+            TimeRange {
+                from: year_start(y)?,
+                to: year_start(y + 1)?,
+                label: format!("last year ({y})"),
+            }
+        }
+        RangeSpec::ThisYear => TimeRange {
+            from: year_start(now.year())?,
+            to: now + Duration::days(2),
+            label: format!("this year ({})", now.year()),
+        },
+        RangeSpec::SincePurchase => TimeRange {
+            from: acquired_at?,
+            to: now + Duration::days(2),
+            label: "since you bought it".into(),
+        },
+        RangeSpec::LastMonths { months } => {
+            let from = now
+                .date_naive()
+                .checked_sub_months(chrono::Months::new(*months))
+                .unwrap_or(NaiveDate::MIN);
+            TimeRange {
+                from: from.and_hms_opt(0, 0, 0)?.and_utc(),
+                to: now + Duration::days(2),
+                label: format!(
+                    "in the last {months} month{}",
+                    if *months == 1 { "" } else { "s" }
+                ),
+            }
+        }
+    })
+}
+
+fn kind_of(q: &str) -> Option<EventKind> {
+    if has_any(q, &["maintenance", "servicing", "service", "services"]) {
+        Some(EventKind::Maintenance)
+    } else if has_any(q, &["repair", "repairs", "repaired", "fixed", "fix"]) {
+        Some(EventKind::Repair)
+    } else if has_any(
+        q,
+        &[
+            "collision",
+            "collisions",
+            "accident",
+            "accidents",
+            "crash",
+            "crashes",
+            "body work",
+            "bodywork",
+        ],
+    ) {
+        Some(EventKind::Collision)
+    } else if has_any(
+        q,
+        &[
+            "upgrade",
+            "upgrades",
+            "upgraded",
+            "modification",
+            "modifications",
+            "mods",
+            "accessories",
+        ],
+    ) {
+        Some(EventKind::Upgrade)
+    } else if has_any(q, &["appraisal", "appraisals", "appraised"]) {
+        Some(EventKind::Valuation)
+    } else if has_any(q, &["odometer reading", "odometer readings", "readings"]) {
+        Some(EventKind::OdometerReading)
+    } else {
+        None
+    }
+}
+
+/// The recorded name (vendor, part, system) the question mentions, longest first.
+fn recorded_name(q: &str, names: &[String]) -> Option<String> {
+    let mut best: Option<&String> = None;
+    for name in names {
+        let n = normalise(name);
+        let n = n.trim();
+        if n.is_empty() {
+            continue;
+        }
+        let hit = has(q, n)
+            // A part asked without its position: "brake pads" for "front brake pads".
+            || (n.split(' ').count() > 1 && {
+                let tail: Vec<&str> = n.split(' ').skip(1).collect();
+                tail.len() >= 2 && has(q, &tail.join(" "))
+            });
+        if hit && best.is_none_or(|b| b.len() < name.len()) {
+            best = Some(name);
+        }
+    }
+    best.cloned()
+}
+
+fn task_of(q: &str) -> Option<&'static TaskPhrase> {
+    // Longest phrase first across every task, so "brake fluid" wins over a bare "brake".
+    let mut best: Option<(&TaskPhrase, usize)> = None;
+    for t in TASKS {
+        for p in t.phrases {
+            if has(q, p) && best.is_none_or(|(_, len)| len < p.len()) {
+                best = Some((t, p.len()));
+            }
+        }
+    }
+    best.map(|(t, _)| t)
+}
+
+/// Systems and parts asked about generically when the records name none ("brakes", "battery").
+const GENERIC_SUBJECTS: &[(&str, &str)] = &[
+    ("brake pads", "brake pads"),
+    ("brake", "brakes"),
+    ("brakes", "brakes"),
+    ("rotors", "rotors"),
+    ("battery", "battery"),
+    ("tires", "tires"),
+    ("tire", "tires"),
+    ("timing belt", "timing belt"),
+    ("windshield", "windshield"),
+    ("muffler", "muffler"),
+    ("exhaust", "exhaust"),
+    ("alternator", "alternator"),
+    ("starter", "starter"),
+    ("suspension", "suspension"),
+    ("transmission", "transmission"),
+    ("headlight", "headlight"),
+    ("headlights", "headlights"),
+];
+
+/// Understands one question. `now` resolves nothing here (ranges stay as asked); the vocabulary comes from
+/// the vehicle's records.
+pub fn understand(question: &str, vocabulary: &Vocabulary) -> Understanding {
+    let q = normalise(question);
+    let mut slots = Slots {
+        range: range_of(&q),
+        vendor: recorded_name(&q, &vocabulary.vendors),
+        kind: kind_of(&q),
+        ..Slots::default()
+    };
+    // A recorded part or system is more precise than a task phrase ("brake pads" is not "brake inspection").
+    if let Some(part) = recorded_name(&q, &vocabulary.parts) {
+        slots.subject = Some(part.clone());
+        slots.part = Some(part);
+    } else if let Some(task) = task_of(&q) {
+        slots.task = Some(task.code.to_string());
+        slots.subject = Some(task.noun.to_string());
+    } else if let Some(system) = recorded_name(&q, &vocabulary.systems) {
+        slots.subject = Some(system.clone());
+        slots.system = Some(system);
+    } else if let Some((_, subject)) = GENERIC_SUBJECTS.iter().find(|(p, _)| has(&q, p)) {
+        slots.subject = Some(subject.to_string());
+        slots.part = Some(subject.to_string());
+    }
+    let intent = intent_of(&q, &slots);
+    if matches!(intent, Intent::Accidents) {
+        slots.kind = Some(EventKind::Collision);
+    }
+    if matches!(intent, Intent::Upgrades) {
+        slots.kind = Some(EventKind::Upgrade);
+    }
+    Understanding { intent, slots }
+}
+
+fn intent_of(q: &str, slots: &Slots) -> Intent {
+    let words = q.split_whitespace().count();
+    // Follow-ups: short questions leaning on the previous turn.
+    if starts(
+        q,
+        &[
+            "and before that",
+            "before that",
+            "and before",
+            "what about before that",
+            "the time before",
+            "and the time before",
+            "and prior to that",
+            "prior to that",
+            "what about before",
+        ],
+    ) || (words <= 4 && has_any(q, &["before that", "previous one", "one before"]))
+    {
+        return Intent::FollowUpBefore;
+    }
+    let costs = has_any(
+        q,
+        &[
+            "how much", "cost", "costs", "spent", "spend", "spending", "paid", "pay", "price",
+            "expense", "expenses", "money",
+        ],
+    );
+    if costs
+        && !slots.has_subject()
+        && slots.kind.is_none()
+        && slots.range.is_none()
+        && slots.vendor.is_none()
+        && has_any(
+            q,
+            &[
+                "it cost",
+                "that cost",
+                "did it cost",
+                "was it",
+                "that",
+                "it",
+                "those",
+                "they",
+            ],
+        )
+        && words <= 7
+        && !has_any(
+            q,
+            &[
+                "own",
+                "ownership",
+                "total",
+                "pay for it",
+                "paid for it",
+                "buy",
+                "bought",
+                "worth",
+            ],
+        )
+    {
+        return Intent::FollowUpCost;
+    }
+    if has_any(
+        q,
+        &[
+            "total cost of ownership",
+            "cost of ownership",
+            "tco",
+            "cost to own",
+            "costs to own",
+            "cost me in total",
+            "cost me overall",
+            "all in cost",
+            "total cost",
+        ],
+    ) && !slots.has_subject()
+        && slots.kind.is_none()
+    {
+        return Intent::CostOfOwnership;
+    }
+    if has_any(
+        q,
+        &[
+            "due",
+            "overdue",
+            "coming up",
+            "upcoming",
+            "next service",
+            "need to do",
+            "needs doing",
+            "should i do next",
+            "what should i do",
+            "recommend",
+            "recommended",
+            "recommendations",
+            "schedule",
+            "next maintenance",
+            "needs attention",
+        ],
+    ) {
+        return Intent::DueItems;
+    }
+    // Questions about maintenance in general, even when they say "my" ("how often should I rotate my tires").
+    let general = starts(
+        q,
+        &[
+            "how often should",
+            "how often do",
+            "when should",
+            "what are signs",
+            "what are the signs",
+            "signs of",
+            "why does",
+            "why do",
+            "why should",
+            "what is the purpose",
+            "what does a",
+            "what does the",
+            "how do i know",
+            "what causes",
+            "how long does a",
+            "how long do",
+        ],
+    ) || (starts(
+        q,
+        &[
+            "what is a",
+            "what is an",
+            "why is",
+            "why are",
+            "is it bad",
+            "explain",
+            "what are",
+            "should i",
+        ],
+    ) && !has_any(q, &["my", "mine", "it been", "i bought", "we"]))
+        || has_any(q, &["17c", "diminished value"]);
+    if general {
+        return Intent::Knowledge;
+    }
+    if has_any(
+        q,
+        &[
+            "accident",
+            "accidents",
+            "collision",
+            "collisions",
+            "crash",
+            "crashed",
+            "crashes",
+            "airbag",
+            "airbags",
+            "insurance claim",
+            "claim",
+            "claims",
+            "damage",
+            "damaged",
+            "fender bender",
+            "wreck",
+            "hit",
+        ],
+    ) {
+        return Intent::Accidents;
+    }
+    if has_any(
+        q,
+        &[
+            "worth",
+            "value",
+            "valued",
+            "valuation",
+            "appraisal",
+            "appraised",
+            "resale",
+            "sell it for",
+            "trade in",
+            "trade-in",
+            "market value",
+            "depreciation",
+            "depreciated",
+        ],
+    ) {
+        return Intent::Valuation;
+    }
+    if has_any(
+        q,
+        &[
+            "how long have i owned",
+            "how long have i had",
+            "how long have we had",
+            "how long have we owned",
+            "how long has it been mine",
+            "owned it for",
+            "had it for",
+            "how long ago did i buy",
+            "how many years have i",
+        ],
+    ) {
+        return Intent::OwnershipLength;
+    }
+    if slots.range != Some(RangeSpec::SincePurchase)
+        && has_any(
+            q,
+            &[
+                "buy",
+                "bought",
+                "purchase",
+                "purchased",
+                "purchase price",
+                "acquire",
+                "acquired",
+                "pay for it",
+                "paid for it",
+                "seller",
+                "dealer i bought",
+                "new or used",
+                "certified",
+            ],
+        )
+    {
+        return Intent::Purchase;
+    }
+    if has_any(
+        q,
+        &[
+            "per month",
+            "per year",
+            "per week",
+            "a month",
+            "a year",
+            "a day",
+            "per day",
+            "usage",
+            "how much do i drive",
+            "how much i drive",
+            "how far do i drive",
+            "how many miles do i",
+            "how many km do i",
+            "drive per",
+            "miles now",
+            "odometer now",
+            "mileage now",
+            "current mileage",
+            "current odometer",
+            "odometer today",
+            "miles today",
+            "mileage today",
+            "how many miles does it have",
+            "how many miles is it at",
+            "how many miles on it",
+            "how many kilometers",
+            "estimated odometer",
+            "estimated mileage",
+            "driving rate",
+        ],
+    ) && !costs
+    {
+        return Intent::UsageRate;
+    }
+    if has_any(
+        q,
+        &[
+            "usually go",
+            "usually take",
+            "normally go",
+            "normally take",
+            "usual shop",
+            "usual garage",
+            "usual mechanic",
+            "favourite shop",
+            "favorite shop",
+            "go most",
+            "most often",
+            "which shop do",
+            "which garage do",
+            "where do i take",
+            "where do i go",
+            "where does it go",
+            "who usually",
+            "regular shop",
+        ],
+    ) {
+        return Intent::UsualVendor;
+    }
+    if has_any(
+        q,
+        &[
+            "upgrade",
+            "upgrades",
+            "upgraded",
+            "modification",
+            "modifications",
+            "mods",
+            "accessories",
+            "added to it",
+            "installed",
+        ],
+    ) && !slots.has_subject()
+    {
+        return Intent::Upgrades;
+    }
+    if has_any(
+        q,
+        &[
+            "how many times",
+            "how often has",
+            "how often have",
+            "how often was",
+            "how often did",
+            "number of times",
+            "count",
+        ],
+    ) || (has(q, "how many") && slots.has_subject())
+    {
+        return Intent::CountDone;
+    }
+    if (starts(
+        q,
+        &[
+            "who",
+            "which shop",
+            "which garage",
+            "which dealer",
+            "which mechanic",
+            "where was",
+            "where were",
+            "where did",
+        ],
+    ) || has_any(
+        q,
+        &[
+            "who did",
+            "who replaced",
+            "who changed",
+            "who fixed",
+            "who installed",
+        ],
+    )) && (slots.has_subject() || slots.kind.is_some())
+    {
+        return Intent::WhoDid;
+    }
+    if costs {
+        return Intent::TotalCost;
+    }
+    if slots.has_subject()
+        && (has_any(
+            q,
+            &[
+                "when",
+                "last",
+                "latest",
+                "most recent",
+                "recently",
+                "previous",
+                "date",
+            ],
+        ) || starts(q, &["has", "have", "did", "was", "were", "is"]))
+    {
+        return Intent::LastDone;
+    }
+    if has_any(
+        q,
+        &[
+            "what was done",
+            "what happened",
+            "history",
+            "list",
+            "show me",
+            "what work",
+            "what have i done",
+            "what did i do",
+            "what was recorded",
+            "events",
+            "records",
+            "summary",
+            "summarize",
+            "summarise",
+            "everything",
+        ],
+    ) || ((slots.range.is_some() || slots.kind.is_some()) && words <= 8)
+    {
+        return Intent::ListEvents;
+    }
+    if slots.has_subject() {
+        return Intent::LastDone;
+    }
+    if starts(q, &["what", "why", "how", "when should", "is it", "are"]) && words >= 3 {
+        // A general question about maintenance the records cannot answer: the excerpts may.
+        return Intent::Knowledge;
+    }
+    if (1..=6).contains(&words) {
+        return Intent::Search;
+    }
+    Intent::Unclear
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vocab() -> Vocabulary {
+        Vocabulary {
+            vendors: vec![
+                "Main St Auto".into(),
+                "Lakeside Toyota".into(),
+                "U-Haul".into(),
+            ],
+            parts: vec![
+                "front brake pads".into(),
+                "front rotors".into(),
+                "12V battery".into(),
+            ],
+            systems: vec!["brakes".into(), "electrical".into()],
+        }
+    }
+
+    fn intent(q: &str) -> Intent {
+        understand(q, &vocab()).intent
+    }
+
+    fn slots(q: &str) -> Slots {
+        understand(q, &vocab()).slots
+    }
+
+    #[test]
+    fn last_done_questions_name_their_task() {
+        for q in [
+            "When was the oil last changed?",
+            "When did I last change the oil?",
+            "last oil change?",
+            "When was my most recent oil change",
+        ] {
+            assert_eq!(intent(q), Intent::LastDone, "{q}");
+            assert_eq!(slots(q).task.as_deref(), Some("oil_change"), "{q}");
+        }
+        let s = slots("When were the tyres rotated?");
+        assert_eq!(s.task.as_deref(), Some("tire_rotation"));
+        assert_eq!(
+            slots("when was the cabin air filter replaced")
+                .task
+                .as_deref(),
+            Some("cabin_air_filter")
+        );
+    }
+
+    #[test]
+    fn a_recorded_part_wins_over_a_task_phrase() {
+        let s = slots("When were the brake pads last replaced?");
+        assert_eq!(s.part.as_deref(), Some("front brake pads"));
+        assert_eq!(s.task, None);
+        assert_eq!(
+            intent("When were the brake pads last replaced?"),
+            Intent::LastDone
+        );
+        // Never recorded: a generic subject, still a last-done question.
+        let s = slots("When was the timing belt replaced?");
+        assert_eq!(s.part.as_deref(), Some("timing belt"));
+    }
+
+    #[test]
+    fn counts_totals_and_vendors() {
+        assert_eq!(
+            intent("How many times has the oil been changed?"),
+            Intent::CountDone
+        );
+        assert_eq!(intent("how many oil changes have I had"), Intent::CountDone);
+        assert_eq!(
+            intent("How much have I spent on maintenance in 2024?"),
+            Intent::TotalCost
+        );
+        let s = slots("How much have I spent on maintenance in 2024?");
+        assert_eq!(s.kind, Some(EventKind::Maintenance));
+        assert_eq!(s.range, Some(RangeSpec::Year { year: 2024 }));
+        let s = slots("How much did I spend at Main St Auto last year?");
+        assert_eq!(s.vendor.as_deref(), Some("Main St Auto"));
+        assert_eq!(s.range, Some(RangeSpec::LastYear));
+        assert_eq!(intent("Who did the brakes?"), Intent::WhoDid);
+        assert_eq!(
+            intent("Where do I usually take it for service?"),
+            Intent::UsualVendor
+        );
+    }
+
+    #[test]
+    fn the_other_intents() {
+        assert_eq!(
+            intent("What's the total cost of ownership?"),
+            Intent::CostOfOwnership
+        );
+        assert_eq!(intent("Has it been in an accident?"), Intent::Accidents);
+        assert_eq!(intent("Any airbag deployments?"), Intent::Accidents);
+        assert_eq!(intent("How much did I pay for it?"), Intent::Purchase);
+        assert_eq!(intent("When did I buy it?"), Intent::Purchase);
+        assert_eq!(intent("What is it worth?"), Intent::Valuation);
+        assert_eq!(intent("What's due?"), Intent::DueItems);
+        assert_eq!(intent("Is anything overdue?"), Intent::DueItems);
+        assert_eq!(
+            intent("How many miles do I drive per month?"),
+            Intent::UsageRate
+        );
+        assert_eq!(intent("What's the odometer today?"), Intent::UsageRate);
+        assert_eq!(intent("What upgrades have I made?"), Intent::Upgrades);
+        assert_eq!(intent("How long have I owned it?"), Intent::OwnershipLength);
+        assert_eq!(intent("Why does 17c matter?"), Intent::Knowledge);
+        assert_eq!(intent("What are signs of worn brakes?"), Intent::Knowledge);
+        assert_eq!(intent("What was done in 2024?"), Intent::ListEvents);
+        assert_eq!(intent("and before that?"), Intent::FollowUpBefore);
+        assert_eq!(intent("How much did it cost?"), Intent::FollowUpCost);
+        assert_eq!(intent("hitch"), Intent::Search);
+        assert_eq!(intent("?"), Intent::Unclear);
+        assert_eq!(
+            intent("blorp zzz qqq wibble frotz nope nah"),
+            Intent::Unclear
+        );
+    }
+
+    #[test]
+    fn ranges_resolve_against_now_and_the_purchase() {
+        let now = Utc.with_ymd_and_hms(2026, 5, 10, 12, 0, 0).unwrap();
+        let bought = Utc.with_ymd_and_hms(2024, 5, 1, 10, 0, 0).unwrap();
+        let r = resolve_range(&RangeSpec::LastYear, now, None).unwrap();
+        assert_eq!(r.from, Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap());
+        assert_eq!(r.to, Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap());
+        let r = resolve_range(&RangeSpec::SincePurchase, now, Some(bought)).unwrap();
+        assert_eq!(r.from, bought);
+        assert!(resolve_range(&RangeSpec::SincePurchase, now, None).is_none());
+        assert_eq!(
+            range_of(&normalise("in the last 6 months")),
+            Some(RangeSpec::LastMonths { months: 6 })
+        );
+        assert_eq!(
+            range_of(&normalise("since I bought it")),
+            Some(RangeSpec::SincePurchase)
+        );
+        let r = resolve_range(&RangeSpec::LastMonths { months: 6 }, now, None).unwrap();
+        assert_eq!(r.from, Utc.with_ymd_and_hms(2025, 11, 10, 0, 0, 0).unwrap());
+    }
+}

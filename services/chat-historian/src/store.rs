@@ -1,0 +1,148 @@
+//! The chat historian's store port. It owns the knowledge projection (vehicles, their timeline, the latest
+//! valuation and maintenance schedule), `conversations` and `chat_messages` (the audit trail). `apply_*`
+//! methods claim the envelope id in the inbox in the same transaction as their effect and return `false`
+//! for a duplicate delivery.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use vwc_bus::DeadLetterStore;
+use vwc_contracts::maintenance::MaintenanceScheduleUpdated;
+use vwc_contracts::{Vehicle, VehicleEvent};
+use vwc_store::StoreResult;
+
+use crate::engine::{Citation, KnowledgeCitation};
+use crate::intent::Understanding;
+use crate::knowledge::{ValuationPoint, VehicleKnowledge};
+
+/// A user's verdict on one answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Feedback {
+    pub helpful: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    pub at: DateTime<Utc>,
+    /// The token subject who gave it.
+    pub by: String,
+}
+
+/// One question and its answer: a `chat_messages` row, and the audit record of the turn.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatTurn {
+    /// `msg_<uuid v7>`.
+    pub message_id: String,
+    pub conversation_id: String,
+    pub org_id: String,
+    pub vehicle_id: String,
+    /// The token subject who asked.
+    pub asked_by: String,
+    pub asked_at: DateTime<Utc>,
+    pub question: String,
+    /// The understood intent (`last_done`, …), follow-ups resolved.
+    pub intent: String,
+    /// The follow-up the question was (`follow_up_before`, `follow_up_cost`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_up: Option<String>,
+    /// The understood slots (task, part, system, kind, vendor, range, before).
+    #[schema(value_type = Object)]
+    pub slots: serde_json::Value,
+    /// The records the answer used.
+    pub citations: Vec<Citation>,
+    /// The knowledge excerpts the answer used.
+    pub knowledge: Vec<KnowledgeCitation>,
+    pub answer: String,
+    pub engine: String,
+    pub engine_version: String,
+    /// From the question's arrival to the answer being ready (before streaming), microseconds.
+    pub latency_micros: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feedback: Option<Feedback>,
+}
+
+impl ChatTurn {
+    /// The understanding stored with the turn (a follow-up's context).
+    pub fn understanding(&self) -> Option<Understanding> {
+        serde_json::from_value(serde_json::json!({
+            "intent": self.intent,
+            "slots": self.slots,
+        }))
+        .ok()
+    }
+}
+
+/// A conversation about one vehicle, its turns oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Conversation {
+    pub conversation_id: String,
+    pub vehicle_id: String,
+    pub started_at: DateTime<Utc>,
+    pub started_by: String,
+    pub messages: Vec<ChatTurn>,
+}
+
+#[async_trait]
+pub trait ChatStore: DeadLetterStore {
+    async fn apply_vehicle_registered(
+        &self,
+        envelope_id: &str,
+        vehicle: &Vehicle,
+    ) -> StoreResult<bool>;
+    /// Adds a timeline record; the same record under another envelope id changes nothing.
+    async fn apply_vehicle_event(
+        &self,
+        envelope_id: &str,
+        event: &VehicleEvent,
+    ) -> StoreResult<bool>;
+    /// Keeps the point unless a later one (asOf, then computedAt) is already held.
+    async fn apply_valuation(
+        &self,
+        envelope_id: &str,
+        org_id: &str,
+        vehicle_id: &str,
+        point: &ValuationPoint,
+    ) -> StoreResult<bool>;
+    /// Replaces the vehicle's schedule unless a newer evaluation is already held.
+    async fn apply_maintenance(
+        &self,
+        envelope_id: &str,
+        org_id: &str,
+        update: &MaintenanceScheduleUpdated,
+    ) -> StoreResult<bool>;
+    /// The knowledge version of a vehicle registered in `org_id` (`None` when it is not).
+    async fn knowledge_version(&self, org_id: &str, vehicle_id: &str) -> StoreResult<Option<u64>>;
+    /// Everything known about a vehicle registered in `org_id`, read consistently.
+    async fn knowledge(
+        &self,
+        org_id: &str,
+        vehicle_id: &str,
+    ) -> StoreResult<Option<VehicleKnowledge>>;
+    /// Stores one turn, starting its conversation when it is the first.
+    async fn save_turn(&self, turn: &ChatTurn) -> StoreResult<()>;
+    /// A conversation of the organisation's vehicle, with its turns (`None` when it is not theirs).
+    async fn conversation(
+        &self,
+        org_id: &str,
+        vehicle_id: &str,
+        conversation_id: &str,
+    ) -> StoreResult<Option<Conversation>>;
+    /// Sets (or replaces) the feedback on one turn; `false` when there is no such turn.
+    async fn set_feedback(
+        &self,
+        org_id: &str,
+        vehicle_id: &str,
+        conversation_id: &str,
+        message_id: &str,
+        feedback: &Feedback,
+    ) -> StoreResult<bool>;
+    /// The organisation's turns asked at or after `since`, oldest first, at most `limit`.
+    async fn audit(
+        &self,
+        org_id: &str,
+        since: Option<DateTime<Utc>>,
+        limit: usize,
+    ) -> StoreResult<Vec<ChatTurn>>;
+    async fn ping(&self) -> StoreResult<()>;
+}

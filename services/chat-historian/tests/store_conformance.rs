@@ -1,0 +1,512 @@
+//! The chat historian store conformance suite: each check is written once and runs against a fresh SQLite
+//! file, always, and against a fresh MongoDB database when `VWC_TEST_MONGODB_URI` is set.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use vwc_chat_historian::engine::Citation;
+use vwc_chat_historian::knowledge::{ValuationPoint, ValuationView};
+use vwc_chat_historian::{ChatStore, ChatTurn, Feedback, MongoChatStore, SqliteChatStore};
+use vwc_contracts::maintenance::{
+    MaintenanceItemView, MaintenanceScheduleUpdated, MaintenanceStatus,
+};
+use vwc_contracts::{
+    Envelope, EventKind, EventSource, EventType, OdometerUnit, Vehicle, VehicleEvent,
+};
+
+type Store = Arc<dyn ChatStore>;
+
+fn at(day: u32, hour: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 6, day, hour, 0, 0).unwrap()
+}
+
+fn vehicle(org: &str, id: &str) -> Vehicle {
+    Vehicle {
+        id: id.into(),
+        org_id: org.into(),
+        vin: vwc_testkit::vin(1),
+        year: 2020,
+        make: "Toyota".into(),
+        model: "Corolla".into(),
+        trim: None,
+        nickname: None,
+        odometer_unit: OdometerUnit::Mi,
+        registered_at: at(1, 0),
+    }
+}
+
+fn event(v: &Vehicle, id: &str, occurred_at: DateTime<Utc>) -> VehicleEvent {
+    VehicleEvent {
+        id: id.into(),
+        vehicle_id: v.id.clone(),
+        org_id: v.org_id.clone(),
+        kind: EventKind::Maintenance,
+        occurred_at,
+        recorded_at: occurred_at,
+        odometer: Some(1000),
+        cost_cents: Some(5_000),
+        currency: Some("USD".into()),
+        title: format!("Oil change {id}"),
+        notes: None,
+        vendor: None,
+        source: EventSource::User,
+        details: serde_json::json!({"tasks": ["oil_change"]}),
+    }
+}
+
+fn valuation(amount: u64, day: u32, computed_hour: u32) -> ValuationPoint {
+    ValuationPoint {
+        envelope_id: format!("val-{amount}"),
+        computed_at: at(day, computed_hour),
+        valuation: ValuationView {
+            amount_cents: amount,
+            currency: "USD".into(),
+            as_of: NaiveDate::from_ymd_opt(2024, 6, day).unwrap(),
+            method: "acquisition_price".into(),
+            kind: Some("current".into()),
+            odometer: None,
+            factors: Vec::new(),
+        },
+    }
+}
+
+fn schedule(
+    vehicle_id: &str,
+    evaluated_at: DateTime<Utc>,
+    status: MaintenanceStatus,
+) -> MaintenanceScheduleUpdated {
+    MaintenanceScheduleUpdated {
+        vehicle_id: vehicle_id.into(),
+        items: vec![MaintenanceItemView {
+            task: "oil_change".into(),
+            title: "Oil change".into(),
+            interval_miles: Some(5000),
+            interval_km: None,
+            interval_months: Some(6),
+            last_done_at: None,
+            last_done_odometer: None,
+            due_at: None,
+            due_odometer: None,
+            projected_due_at: None,
+            status,
+            reason: String::new(),
+            due_cycle: "c".into(),
+            enabled: true,
+        }],
+        odometer: None,
+        evaluated_at,
+    }
+}
+
+fn turn(
+    org: &str,
+    vehicle: &str,
+    conversation: &str,
+    message: &str,
+    asked_at: DateTime<Utc>,
+) -> ChatTurn {
+    ChatTurn {
+        message_id: message.into(),
+        conversation_id: conversation.into(),
+        org_id: org.into(),
+        vehicle_id: vehicle.into(),
+        asked_by: "user-1".into(),
+        asked_at,
+        question: format!("question {message}"),
+        intent: "last_done".into(),
+        follow_up: None,
+        slots: serde_json::json!({"task": "oil_change"}),
+        citations: vec![Citation {
+            event_id: "e1".into(),
+            occurred_at: at(1, 9),
+            title: "Oil change e1".into(),
+        }],
+        knowledge: Vec::new(),
+        answer: "The last oil change was on 2024-06-01.".into(),
+        engine: "deterministic".into(),
+        engine_version: "1.0.0".into(),
+        latency_micros: 120,
+        feedback: None,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Checks
+
+async fn a_vehicle_is_known_only_in_its_organisation(store: Store) {
+    let v = vehicle("org_a", "veh_1");
+    assert_eq!(
+        store.knowledge_version("org_a", "veh_1").await.unwrap(),
+        None
+    );
+    assert!(store.apply_vehicle_registered("env-1", &v).await.unwrap());
+    assert!(
+        store
+            .knowledge_version("org_a", "veh_1")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        store.knowledge_version("org_b", "veh_1").await.unwrap(),
+        None
+    );
+    assert!(store.knowledge("org_b", "veh_1").await.unwrap().is_none());
+    let k = store.knowledge("org_a", "veh_1").await.unwrap().unwrap();
+    assert_eq!(k.vehicle, Some(v));
+    assert!(k.events.is_empty());
+}
+
+async fn events_come_back_in_time_order_and_duplicates_change_nothing(store: Store) {
+    let v = vehicle("org_a", "veh_1");
+    // An event may arrive before its vehicle's registration.
+    assert!(
+        store
+            .apply_vehicle_event("env-0", &event(&v, "e2", at(5, 9)))
+            .await
+            .unwrap()
+    );
+    store.apply_vehicle_registered("env-1", &v).await.unwrap();
+    assert!(
+        store
+            .apply_vehicle_event("env-2", &event(&v, "e1", at(1, 9)))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .apply_vehicle_event("env-3", &event(&v, "e3", at(9, 9)))
+            .await
+            .unwrap()
+    );
+    let before = store
+        .knowledge_version("org_a", "veh_1")
+        .await
+        .unwrap()
+        .unwrap();
+    // The same envelope twice; the same record under another envelope.
+    assert!(
+        !store
+            .apply_vehicle_event("env-3", &event(&v, "e3", at(9, 9)))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .apply_vehicle_event("env-9", &event(&v, "e3", at(9, 9)))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.knowledge_version("org_a", "veh_1").await.unwrap(),
+        Some(before)
+    );
+    let k = store.knowledge("org_a", "veh_1").await.unwrap().unwrap();
+    let ids: Vec<&str> = k.events.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["e1", "e2", "e3"]);
+    assert_eq!(k.events[0], event(&v, "e1", at(1, 9)));
+    assert_eq!(k.version, before);
+}
+
+async fn every_applied_change_bumps_the_knowledge_version(store: Store) {
+    let v = vehicle("org_a", "veh_1");
+    store.apply_vehicle_registered("env-1", &v).await.unwrap();
+    let v1 = store
+        .knowledge_version("org_a", "veh_1")
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .apply_vehicle_event("env-2", &event(&v, "e1", at(1, 9)))
+        .await
+        .unwrap();
+    let v2 = store
+        .knowledge_version("org_a", "veh_1")
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .apply_valuation("env-3", "org_a", "veh_1", &valuation(1_000_000, 2, 0))
+        .await
+        .unwrap();
+    let v3 = store
+        .knowledge_version("org_a", "veh_1")
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .apply_maintenance(
+            "env-4",
+            "org_a",
+            &schedule("veh_1", at(3, 0), MaintenanceStatus::Ok),
+        )
+        .await
+        .unwrap();
+    let v4 = store
+        .knowledge_version("org_a", "veh_1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(v1 < v2 && v2 < v3 && v3 < v4, "{v1} {v2} {v3} {v4}");
+}
+
+async fn a_later_valuation_replaces_an_earlier_one_never_the_reverse(store: Store) {
+    store
+        .apply_vehicle_registered("env-1", &vehicle("org_a", "veh_1"))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .apply_valuation("env-2", "org_a", "veh_1", &valuation(2_000_000, 10, 0))
+            .await
+            .unwrap()
+    );
+    // An older point arriving late is acknowledged and ignored.
+    assert!(
+        store
+            .apply_valuation("env-3", "org_a", "veh_1", &valuation(2_100_000, 5, 0))
+            .await
+            .unwrap()
+    );
+    let k = store.knowledge("org_a", "veh_1").await.unwrap().unwrap();
+    assert_eq!(k.valuation.unwrap().valuation.amount_cents, 2_000_000);
+    // The same day computed later wins.
+    store
+        .apply_valuation("env-4", "org_a", "veh_1", &valuation(1_990_000, 10, 6))
+        .await
+        .unwrap();
+    let k = store.knowledge("org_a", "veh_1").await.unwrap().unwrap();
+    assert_eq!(
+        k.valuation.as_ref().unwrap().valuation.amount_cents,
+        1_990_000
+    );
+    assert_eq!(k.valuation.unwrap().envelope_id, "val-1990000");
+    assert!(
+        !store
+            .apply_valuation("env-4", "org_a", "veh_1", &valuation(1, 30, 0))
+            .await
+            .unwrap()
+    );
+}
+
+async fn a_newer_schedule_replaces_an_older_one_never_the_reverse(store: Store) {
+    store
+        .apply_vehicle_registered("env-1", &vehicle("org_a", "veh_1"))
+        .await
+        .unwrap();
+    store
+        .apply_maintenance(
+            "env-2",
+            "org_a",
+            &schedule("veh_1", at(10, 0), MaintenanceStatus::Overdue),
+        )
+        .await
+        .unwrap();
+    store
+        .apply_maintenance(
+            "env-3",
+            "org_a",
+            &schedule("veh_1", at(5, 0), MaintenanceStatus::Ok),
+        )
+        .await
+        .unwrap();
+    let k = store.knowledge("org_a", "veh_1").await.unwrap().unwrap();
+    assert_eq!(
+        k.maintenance.as_ref().unwrap().items[0].status,
+        MaintenanceStatus::Overdue
+    );
+    store
+        .apply_maintenance(
+            "env-4",
+            "org_a",
+            &schedule("veh_1", at(11, 0), MaintenanceStatus::DueSoon),
+        )
+        .await
+        .unwrap();
+    let k = store.knowledge("org_a", "veh_1").await.unwrap().unwrap();
+    assert_eq!(
+        k.maintenance.unwrap().items[0].status,
+        MaintenanceStatus::DueSoon
+    );
+}
+
+async fn turns_make_conversations_that_only_their_organisation_and_vehicle_read(store: Store) {
+    store
+        .save_turn(&turn("org_a", "veh_1", "conv_1", "msg_2", at(2, 10)))
+        .await
+        .unwrap();
+    store
+        .save_turn(&turn("org_a", "veh_1", "conv_1", "msg_1", at(2, 9)))
+        .await
+        .unwrap();
+    store
+        .save_turn(&turn("org_a", "veh_1", "conv_2", "msg_3", at(2, 11)))
+        .await
+        .unwrap();
+    let c = store
+        .conversation("org_a", "veh_1", "conv_1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.started_by, "user-1");
+    let ids: Vec<&str> = c.messages.iter().map(|m| m.message_id.as_str()).collect();
+    assert_eq!(ids, ["msg_1", "msg_2"]);
+    assert_eq!(
+        c.messages[0],
+        turn("org_a", "veh_1", "conv_1", "msg_1", at(2, 9))
+    );
+    assert!(
+        store
+            .conversation("org_b", "veh_1", "conv_1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .conversation("org_a", "veh_2", "conv_1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .conversation("org_a", "veh_1", "conv_9")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn feedback_lands_on_its_turn_only(store: Store) {
+    store
+        .save_turn(&turn("org_a", "veh_1", "conv_1", "msg_1", at(2, 9)))
+        .await
+        .unwrap();
+    store
+        .save_turn(&turn("org_a", "veh_1", "conv_1", "msg_2", at(2, 10)))
+        .await
+        .unwrap();
+    let fb = Feedback {
+        helpful: false,
+        comment: Some("wrong date".into()),
+        at: at(3, 0),
+        by: "user-1".into(),
+    };
+    assert!(
+        !store
+            .set_feedback("org_b", "veh_1", "conv_1", "msg_1", &fb)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .set_feedback("org_a", "veh_1", "conv_2", "msg_1", &fb)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .set_feedback("org_a", "veh_1", "conv_1", "msg_1", &fb)
+            .await
+            .unwrap()
+    );
+    let c = store
+        .conversation("org_a", "veh_1", "conv_1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.messages[0].feedback, Some(fb));
+    assert_eq!(c.messages[1].feedback, None);
+}
+
+async fn the_audit_lists_an_organisations_turns_since_an_instant(store: Store) {
+    for (i, hour) in [9, 10, 11, 12].into_iter().enumerate() {
+        store
+            .save_turn(&turn(
+                "org_a",
+                "veh_1",
+                "conv_1",
+                &format!("msg_{i}"),
+                at(2, hour),
+            ))
+            .await
+            .unwrap();
+    }
+    store
+        .save_turn(&turn("org_b", "veh_9", "conv_9", "msg_b", at(2, 10)))
+        .await
+        .unwrap();
+    let all = store.audit("org_a", None, 100).await.unwrap();
+    assert_eq!(all.len(), 4);
+    assert!(all.windows(2).all(|w| w[0].asked_at <= w[1].asked_at));
+    let since = store.audit("org_a", Some(at(2, 10)), 100).await.unwrap();
+    let ids: Vec<&str> = since.iter().map(|t| t.message_id.as_str()).collect();
+    assert_eq!(ids, ["msg_1", "msg_2", "msg_3"]);
+    assert_eq!(store.audit("org_a", None, 2).await.unwrap().len(), 2);
+    assert_eq!(store.audit("org_c", None, 100).await.unwrap().len(), 0);
+}
+
+async fn dead_letters_are_kept_and_marked_replayed(store: Store) {
+    let envelope = Envelope::new(
+        EventType::VehicleRegistered,
+        "vwc.ingestion",
+        "org_a",
+        Some("veh_1"),
+        None,
+        serde_json::json!({"bad": true}),
+    );
+    store
+        .put_dead_letter("chat-historian", &envelope, "malformed", 3)
+        .await
+        .unwrap();
+    let letters = store.list_dead_letters().await.unwrap();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].envelope, envelope);
+    store.mark_replayed(letters[0].id).await.unwrap();
+    assert!(store.list_dead_letters().await.unwrap().is_empty());
+    store.ping().await.unwrap();
+}
+
+vwc_testkit::conformance!("chat-historian";
+    a_vehicle_is_known_only_in_its_organisation,
+    events_come_back_in_time_order_and_duplicates_change_nothing,
+    every_applied_change_bumps_the_knowledge_version,
+    a_later_valuation_replaces_an_earlier_one_never_the_reverse,
+    a_newer_schedule_replaces_an_older_one_never_the_reverse,
+    turns_make_conversations_that_only_their_organisation_and_vehicle_read,
+    feedback_lands_on_its_turn_only,
+    the_audit_lists_an_organisations_turns_since_an_instant,
+    dead_letters_are_kept_and_marked_replayed,
+);
+
+async fn on_sqlite<F, Fut>(check: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteChatStore::open(&dir.path().join("chat-historian.db")).unwrap();
+    check(Arc::new(store)).await;
+}
+
+/// Runs `check` on a fresh MongoDB database (dropped afterwards), or skips loudly without a server.
+async fn on_mongodb<F, Fut>(check: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    vwc_testkit::mongo::on_fresh_database(
+        "chat_historian",
+        |client, name| async move {
+            Arc::new(
+                MongoChatStore::connect(client, &name)
+                    .await
+                    .expect("creating the chat historian indexes"),
+            ) as Store
+        },
+        check,
+    )
+    .await;
+}
