@@ -121,6 +121,8 @@ struct Check {
     contains: Vec<String>,
     /// The exact set of cited event ids; `None` leaves citations unchecked beyond "non-empty".
     cites: Option<Vec<String>>,
+    /// Event ids that must be among the citations (the others are checked as every citation is).
+    cites_at_least: Vec<String>,
     /// The answer says nothing is recorded: no citations and no number the question did not hold.
     nothing: bool,
     knowledge: Option<&'static str>,
@@ -132,6 +134,7 @@ fn check(q: &str, intent: &'static str) -> Check {
         intent,
         contains: Vec::new(),
         cites: None,
+        cites_at_least: Vec::new(),
         nothing: false,
         knowledge: None,
     }
@@ -144,6 +147,12 @@ impl Check {
     }
     fn cites(mut self, ids: Vec<String>) -> Check {
         self.cites = Some(ids);
+        self
+    }
+    /// For answers whose citations come from another service's explanation (the valuation factors cite
+    /// every event that moved the value): the records the test knows must be among them.
+    fn cites_at_least(mut self, ids: Vec<String>) -> Check {
+        self.cites_at_least = ids;
         self
     }
     fn nothing(mut self) -> Check {
@@ -209,6 +218,11 @@ async fn run(
         for s in &c.contains {
             if !text.contains(s.as_str()) {
                 problems.push(format!("missing {s:?}"));
+            }
+        }
+        for want in &c.cites_at_least {
+            if !cited.contains(want) {
+                problems.push(format!("cited {cited:?}, missing {want}"));
             }
         }
         match &c.cites {
@@ -524,10 +538,12 @@ fn demo_checks(h: &History, maintenance: &Value) -> Vec<Check> {
         "How much is it worth?",
     ] {
         checks.push(
+            // The valuation service's current value, explained: the appraisal is one of its factors.
             check(q, "valuation")
                 .says(usd(appraisal["details"]["amountCents"].as_u64().unwrap()))
                 .says(day(appraisal))
-                .cites(vec![id(appraisal)]),
+                .says("Why:")
+                .cites_at_least(vec![id(appraisal)]),
         );
     }
     let due: Vec<&Value> = maintenance["items"]
@@ -788,8 +804,8 @@ fn second_checks(h: &History) -> Vec<Check> {
             .cites(ids(&costed)),
         check("What is it worth?", "valuation")
             .says(eur(1_450_000))
-            .says("your own estimate")
-            .cites(vec![id(estimate)]),
+            .says("estimate")
+            .cites_at_least(vec![id(estimate)]),
         check("How many kilometers do I drive per month?", "usage_rate")
             .says(h.odo(per_month))
             .says(h.odo(last_value))

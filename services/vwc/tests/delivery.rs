@@ -213,7 +213,7 @@ async fn the_dlq_commands_list_and_replay_from_the_data_dir() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("replayed 0, still failing 3"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("replayed 0, still failing 4"));
 }
 
 #[tokio::test]
