@@ -364,7 +364,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Seed { data, store } => {
             let mut opts = options(&data);
+            // A batch load through the router: no background sweep or re-valuation competing with it, and
+            // no HTTP deadline meant for interactive callers (a slow MongoDB would turn it into 503s).
             opts.sweep_every = None;
+            opts.revalue_every = None;
+            opts.request_timeout = std::time::Duration::from_secs(600);
             if store.is_mongodb() {
                 opts.store = store.store_choice(&config_layers().await?)?;
             }
