@@ -116,6 +116,19 @@ pub struct ChatDelta {
     pub text: String,
 }
 
+/// One Server-Sent Event of the answer stream, as a client's SSE parser sees it (OpenAPI 3.1 has the
+/// `text/event-stream` schema describe one event): `delta` events carry a [`ChatDelta`] as JSON in `data`,
+/// the final `done` event a [`ChatAnswer`].
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ChatStreamEvent {
+    /// `delta` (a piece of the answer) or `done` (the whole answer, last).
+    #[schema(pattern = "^(delta|done)$")]
+    pub event: String,
+    /// The event's JSON: a `ChatDelta` for `delta`, a `ChatAnswer` for `done`.
+    #[schema(content_media_type = "application/json")]
+    pub data: String,
+}
+
 /// `POST …/feedback` body.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -155,7 +168,7 @@ fn wants_json(headers: &HeaderMap) -> bool {
             with `Accept: application/json`, the answer object.",
             content(
                 (ChatAnswer = "application/json"),
-                (String = "text/event-stream", example = "event: delta\ndata: {\"text\":\"The last oil \"}\n\nevent: done\ndata: {\"answer\":\"…\",\"citations\":[…],\"conversationId\":\"conv_…\",\"messageId\":\"msg_…\"}\n\n"),
+                (ChatStreamEvent = "text/event-stream", example = "event: delta\ndata: {\"text\":\"The last oil \"}\n\nevent: done\ndata: {\"answer\":\"…\",\"citations\":[…],\"conversationId\":\"conv_…\",\"messageId\":\"msg_…\"}\n\n"),
             )),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
