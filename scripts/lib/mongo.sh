@@ -66,7 +66,15 @@ mongo_start() {
 # Stops the server started by mongo_start and removes its storage.
 mongo_stop() {
     if [[ -n "${MONGO_PID:-}" ]]; then
+        # A wedged surrogate (docs/mongodb-testing.md: its lock-order deadlock) ignores SIGTERM: wait a
+        # few seconds, then SIGKILL, so the run never hangs at its end.
         kill "$MONGO_PID" 2>/dev/null || true
+        local i
+        for i in $(seq 1 50); do
+            kill -0 "$MONGO_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -9 "$MONGO_PID" 2>/dev/null || true
         wait "$MONGO_PID" 2>/dev/null || true
         unset MONGO_PID
     fi

@@ -4,9 +4,11 @@
 //! restart with nothing lost and nothing doubled — and `vwc seed --store mongodb` loading the demo on request.
 //! Skips loudly without a server.
 
+use std::future::Future;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -18,8 +20,12 @@ use vwc_webhook::{WebhookSecret, sign};
 const WAIT: Duration = Duration::from_secs(60);
 /// After `kill -9`: a transaction the killed process left open keeps its documents locked until the server
 /// aborts it (`transactionLifetimeLimitSeconds`, 60 s by default on MongoDB and on the surrogate), so the
-/// restarted services' writes to them are retried until then.
+/// restarted services' transactions on them meet write conflicts and are retried until then (for up to
+/// 120 s, `vwc_store::mongo`). Before that retry budget existed, the redelivered event was dead-lettered
+/// after a few seconds and never projected: this test found it.
 const RECOVERY: Duration = Duration::from_secs(180);
+/// The most one test may take.
+const LIMIT: Duration = Duration::from_secs(420);
 
 struct Deployment {
     uri: String,
@@ -126,6 +132,60 @@ impl Deployment {
     }
 }
 
+/// One test at a time (they share the server), each bounded by [`LIMIT`]. When a test fails or overruns
+/// on the SecantusDB surrogate and the surrogate has stopped answering, the run reports the surrogate's
+/// known deadlock (docs/mongodb-testing.md) loudly instead of failing: the verdict then belongs to the real
+/// MongoDB job of the GitHub workflow. On a real server, or on a surrogate that still answers, a failure is
+/// a failure. Either way the deployment's processes are killed and its databases dropped.
+async fn guarded<F, Fut>(d: Deployment, test: F)
+where
+    F: FnOnce(Arc<Deployment>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let client = mongodb::Client::with_uri_str(&d.uri).await.unwrap();
+    let surrogate = vwc_testkit::mongo::is_surrogate(&client).await;
+    let d = Arc::new(d);
+    let outcome = tokio::time::timeout(LIMIT, tokio::spawn(test(d.clone()))).await;
+    let failure = match outcome {
+        Ok(Ok(())) => return,
+        Ok(Err(panicked)) => Some(panicked.into_panic()),
+        Err(_elapsed) => None,
+    };
+    // Whatever the test left running (a child blocked on a wedged server included) goes now.
+    let _ = Command::new("pkill").args(["-9", "-f", &d.prefix]).status();
+    if surrogate && !answers(&d.uri).await {
+        eprintln!(
+            "MONGODB SURROGATE DEADLOCKED: SecantusDB stopped answering during this test (its known \
+             lock-order deadlock under concurrent transactions, docs/mongodb-testing.md); the check is \
+             INCONCLUSIVE here and runs against real MongoDB in the GitHub workflow"
+        );
+        return;
+    }
+    d.drop_databases().await;
+    match failure {
+        Some(panic) => std::panic::resume_unwind(panic),
+        None => panic!("the test did not finish within {LIMIT:?}"),
+    }
+}
+
+/// Whether the server answers a ping within a few seconds.
+async fn answers(uri: &str) -> bool {
+    let ping = async {
+        let client = mongodb::Client::with_uri_str(uri).await.ok()?;
+        client
+            .database("admin")
+            .run_command(mongodb::bson::doc! { "ping": 1 })
+            .await
+            .ok()
+    };
+    matches!(
+        tokio::time::timeout(Duration::from_secs(10), ping).await,
+        Ok(Some(_))
+    )
+}
+
 fn kill_9(mut child: Child) {
     child.kill().unwrap(); // SIGKILL: no shutdown hooks, no drain, no flush.
     child.wait().unwrap();
@@ -189,7 +249,10 @@ async fn the_whole_system_runs_on_mongodb_and_survives_kill_9() {
     let Some(uri) = vwc_testkit::mongo::mongodb_uri() else {
         return;
     };
-    let d = Deployment::new(uri);
+    guarded(Deployment::new(uri), whole_system_and_kill_9).await;
+}
+
+async fn whole_system_and_kill_9(d: Arc<Deployment>) {
     let http = reqwest::Client::new();
     let (child, base) = d.up();
     let token = d.token("org_a", "fleet_manager");
@@ -312,21 +375,6 @@ async fn the_whole_system_runs_on_mongodb_and_survives_kill_9() {
     })
     .await;
 
-    // UNRESOLVED on the surrogate since valuation and chat-historian joined: after kill -9 the restarted
-    // system never projects the last write there (seen three times, 180 s each; it passed before those
-    // services existed). Not yet traced to the surrogate or to an adapter, so it is not listed as a known
-    // surrogate difference: the restart half runs on real MongoDB (the GitHub workflow's job) and is skipped
-    // loudly here until it is explained.
-    let client = mongodb::Client::with_uri_str(&d.uri).await.unwrap();
-    if vwc_testkit::mongo::is_surrogate(&client).await {
-        eprintln!(
-            "MONGODB KILL -9 RESTART CHECK SKIPPED ON THE SURROGATE (unresolved, see docs/mongodb-testing.md)"
-        );
-        kill_9(child);
-        d.drop_databases().await;
-        return;
-    }
-
     // An acknowledged write, then kill -9 at once.
     let last = post(
         &http,
@@ -402,7 +450,10 @@ async fn vwc_seed_loads_the_demo_into_mongodb_on_request_and_up_never_seeds_it()
     let Some(uri) = vwc_testkit::mongo::mongodb_uri() else {
         return;
     };
-    let d = Deployment::new(uri);
+    guarded(Deployment::new(uri), seed_on_request).await;
+}
+
+async fn seed_on_request(d: Arc<Deployment>) {
     let http = reqwest::Client::new();
 
     // `vwc up` on an empty MongoDB deployment loads nothing by itself.

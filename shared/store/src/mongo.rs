@@ -43,8 +43,15 @@ pub const COUNTERS: &str = "counters";
 /// The server's duplicate-key error code.
 const DUPLICATE_KEY: i32 = 11000;
 
-/// Attempts of one transaction before its last error is returned.
-const MAX_TRANSACTION_ATTEMPTS: u32 = 8;
+/// How long a transaction is attempted again after transient failures before its last error is returned:
+/// the drivers' convenient transaction API uses the same 120 s. It must outlast the server's
+/// `transactionLifetimeLimitSeconds` (60 s by default): a process killed inside a transaction leaves it
+/// open, holding its documents, until the server aborts it, and every transaction touching them meanwhile
+/// fails with a transient `WriteConflict`. A shorter budget turned that into a dead letter: after
+/// `kill -9` the redelivered event was never projected.
+const TRANSACTION_RETRY_BUDGET: Duration = Duration::from_secs(120);
+/// The longest pause between two attempts of a transaction.
+const MAX_TRANSACTION_BACKOFF: Duration = Duration::from_secs(1);
 /// Retries of a commit whose result is unknown before giving up.
 const MAX_COMMIT_RETRIES: u32 = 8;
 
@@ -117,6 +124,7 @@ impl MongoDb {
         Ok(MongoTransaction {
             session: self.client.start_session().await?,
             attempt: 0,
+            started: std::time::Instant::now(),
         })
     }
 
@@ -208,14 +216,15 @@ impl MongoDb {
 pub struct MongoTransaction {
     session: ClientSession,
     attempt: u32,
+    started: std::time::Instant,
 }
 
 impl MongoTransaction {
     /// Starts the next attempt, after a short backoff when it is a retry.
     pub async fn begin(&mut self) -> StoreResult<()> {
         if self.attempt > 0 {
-            let backoff_ms = 5u64 << self.attempt.min(6);
-            tokio::time::sleep(Duration::from_millis(backoff_ms)).await;
+            let backoff = Duration::from_millis(5u64 << self.attempt.min(8));
+            tokio::time::sleep(backoff.min(MAX_TRANSACTION_BACKOFF)).await;
         }
         self.attempt += 1;
         let options = TransactionOptions::builder()
@@ -233,6 +242,19 @@ impl MongoTransaction {
         &mut self.session
     }
 
+    /// Whether a transient failure may be attempted again (within [`TRANSACTION_RETRY_BUDGET`]).
+    fn may_retry(&self) -> bool {
+        let retry = self.started.elapsed() < TRANSACTION_RETRY_BUDGET;
+        if retry && self.attempt.is_multiple_of(20) {
+            tracing::info!(
+                attempt = self.attempt,
+                "a mongodb transaction keeps meeting transient failures (a transaction left open by a \
+                 killed process holds its documents until the server aborts it); still retrying"
+            );
+        }
+        retry
+    }
+
     /// Ends the attempt: `Ok(Some(answer))` once committed, `Ok(None)` when the whole transaction should
     /// be attempted again, `Err` when it failed for good (nothing was written).
     pub async fn settle<R>(&mut self, outcome: StoreResult<R>) -> StoreResult<Option<R>> {
@@ -243,7 +265,7 @@ impl MongoTransaction {
                 if let Err(abort) = self.session.abort_transaction().await {
                     tracing::debug!(error = %abort, "aborting a failed mongodb transaction");
                 }
-                return if is_transient(&e) && self.attempt < MAX_TRANSACTION_ATTEMPTS {
+                return if is_transient(&e) && self.may_retry() {
                     tracing::debug!(error = %e, attempt = self.attempt, "retrying a transaction");
                     Ok(None)
                 } else {
@@ -262,10 +284,7 @@ impl MongoTransaction {
                     commit_retries += 1;
                     tracing::debug!(error = %e, "retrying a commit whose result is unknown");
                 }
-                Err(e)
-                    if e.contains_label(TRANSIENT_TRANSACTION_ERROR)
-                        && self.attempt < MAX_TRANSACTION_ATTEMPTS =>
-                {
+                Err(e) if e.contains_label(TRANSIENT_TRANSACTION_ERROR) && self.may_retry() => {
                     tracing::debug!(error = %e, attempt = self.attempt, "retrying a transaction");
                     return Ok(None);
                 }
