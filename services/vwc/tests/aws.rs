@@ -386,3 +386,127 @@ async fn the_chat_historian_gets_its_events_through_its_own_queue() {
     assert!(answer["answer"].as_str().unwrap().contains("1,234 mi"));
     app.stop().await;
 }
+
+/// A TCP forwarder in front of moto that can cut AWS off: while it is down, live connections are dropped
+/// and new ones are closed at once, as when the endpoint is unreachable.
+struct Outage {
+    url: String,
+    up: Arc<std::sync::atomic::AtomicBool>,
+    live: Arc<std::sync::Mutex<tokio::task::JoinSet<()>>>,
+}
+
+impl Outage {
+    async fn in_front_of(endpoint: &str) -> Outage {
+        use std::sync::atomic::Ordering;
+        let target = endpoint
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let up = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let live = Arc::new(std::sync::Mutex::new(tokio::task::JoinSet::new()));
+        let (up2, live2) = (up.clone(), live.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !up2.load(Ordering::SeqCst) {
+                    continue; // dropped: the connection closes at once
+                }
+                let target = target.clone();
+                live2.lock().unwrap().spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+        Outage { url, up, live }
+    }
+
+    fn cut(&self) {
+        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
+        self.live.lock().unwrap().abort_all();
+    }
+
+    fn restore(&self) {
+        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Issue 12, fault injection: AWS (moto) goes away mid-run. Writes acknowledged meanwhile wait in the
+/// outbox (the relay cannot publish, the workers cannot receive); when AWS is back, every acknowledged write
+/// is projected exactly once and nothing else is.
+#[tokio::test]
+async fn writes_acknowledged_while_aws_is_unreachable_are_projected_once_when_it_is_back() {
+    let Some(endpoint) = endpoint() else { return };
+    let bus_name = unique_bus();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vwc"))
+        .args([
+            "aws",
+            "bootstrap",
+            "--endpoint",
+            &endpoint,
+            "--bus-name",
+            &bus_name,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let outage = Outage::in_front_of(&endpoint).await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::spawn_with(dir, |o| {
+        o.bus = BusChoice::Aws {
+            endpoint: Some(outage.url.clone()),
+            bus_name: bus_name.clone(),
+        };
+        o.sqs_wait_secs = 1;
+    })
+    .await;
+    let token = app.token("org_a", &[Role::Owner]);
+    let vehicle = app.register(&token, &vin(7)).await;
+    let mut recorded = Vec::new();
+    for i in 0..3u64 {
+        recorded.push(app.record_odometer(&token, &vehicle, 30, 100 + i).await);
+    }
+    app.timeline_of_len(&token, &vehicle, 3).await;
+
+    outage.cut();
+    for i in 3..10u64 {
+        recorded.push(app.record_odometer(&token, &vehicle, 30, 100 + i).await);
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(
+        app.timeline_of_len_at_most(&token, &vehicle, 10).await,
+        3,
+        "nothing can reach the edge while AWS is unreachable"
+    );
+
+    outage.restore();
+    let path = format!("/v1/vehicles/{vehicle}/events?limit=200");
+    let items = vwc_testkit::eventually(
+        "every acknowledged write projected after the outage",
+        std::time::Duration::from_secs(90),
+        || async {
+            let body = app.get_ok(&token, &path).await;
+            let items = body["items"].as_array()?.clone();
+            (items.len() >= recorded.len()).then_some(items)
+        },
+    )
+    .await;
+    let mut ids: Vec<String> = items
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    let mut expected = recorded.clone();
+    expected.sort();
+    assert_eq!(ids, expected, "each acknowledged write once, nothing else");
+    let v = app.get_ok(&token, &format!("/v1/vehicles/{vehicle}")).await;
+    assert_eq!(v["eventCount"], 10, "{v}");
+    assert_eq!(v["odometer"]["value"], 109, "{v}");
+    app.stop().await;
+}

@@ -270,3 +270,49 @@ async fn a_write_the_store_cannot_make_is_an_error_that_changes_nothing() {
     app.timeline_of_len(&token, &vehicle, 1).await;
     app.stop().await;
 }
+
+/// A slow consumer: the edge's store is held by another writer for a few seconds (inside SQLite's busy
+/// timeout), so its consumer stalls. Ingest does not wait for it, the timeline serves what it had, and once
+/// the store is free again every acknowledged write is projected exactly once.
+#[tokio::test]
+async fn a_stalled_consumer_delays_nothing_else_and_catches_up_exactly_once() {
+    let app = TestApp::spawn().await;
+    let token = app.token("org_a", &[Role::Owner]);
+    let vehicle = app.register(&token, &vin(10)).await;
+    let mut recorded = vec![app.record_odometer(&token, &vehicle, 40, 100).await];
+    app.timeline_of_len(&token, &vehicle, 1).await;
+
+    let edge = rusqlite::Connection::open(app.data_dir.path().join("edge.db")).unwrap();
+    edge.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let started = std::time::Instant::now();
+    for i in 1..20u64 {
+        recorded.push(
+            app.record_odometer(&token, &vehicle, 40 - i as i64, 100 + i)
+                .await,
+        );
+    }
+    let ingest = started.elapsed();
+    assert!(
+        ingest < Duration::from_secs(3),
+        "ingest waited for the stalled consumer: 19 writes took {ingest:?}"
+    );
+    assert_eq!(
+        app.timeline_of_len_at_most(&token, &vehicle, 20).await,
+        1,
+        "the stalled consumer projected nothing, and the timeline still answers"
+    );
+    tokio::time::sleep(Duration::from_secs(3).saturating_sub(started.elapsed())).await;
+    edge.execute_batch("ROLLBACK").unwrap();
+
+    let items = app.timeline_of_len(&token, &vehicle, 20).await;
+    let mut ids: Vec<String> = items
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    recorded.sort();
+    assert_eq!(ids, recorded, "each acknowledged write once, nothing else");
+    let v = app.get_ok(&token, &format!("/v1/vehicles/{vehicle}")).await;
+    assert_eq!(v["eventCount"], 20, "{v}");
+    app.stop().await;
+}
