@@ -348,7 +348,7 @@ async fn forged_expired_and_misaddressed_tokens_are_401() {
         jsonwebtoken::encode(
             &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
             &c,
-            &jsonwebtoken::EncodingKey::from_secret(&key),
+            &jsonwebtoken::EncodingKey::from_secret(&key).unwrap(),
         )
         .unwrap()
     };

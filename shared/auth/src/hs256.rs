@@ -16,9 +16,11 @@ pub struct Hs256Keys {
 
 impl Hs256Keys {
     pub fn new(secret: &Secret) -> Hs256Keys {
+        // jsonwebtoken refuses only an empty HMAC key; a `Secret` has at least MIN_SECRET_BYTES.
+        const NON_EMPTY: &str = "a Secret holds at least MIN_SECRET_BYTES bytes";
         Hs256Keys {
-            encoding: EncodingKey::from_secret(secret.bytes()),
-            decoding: DecodingKey::from_secret(secret.bytes()),
+            encoding: EncodingKey::from_secret(secret.bytes()).expect(NON_EMPTY),
+            decoding: DecodingKey::from_secret(secret.bytes()).expect(NON_EMPTY),
             validation: claims::validation(Algorithm::HS256, ISSUER, AUDIENCE),
         }
     }

@@ -58,7 +58,7 @@ fn problem_response(
         response = response.header(
             name,
             HeaderBuilder::new()
-                .schema(ObjectBuilder::new().schema_type(schema_type))
+                .schema(Some(ObjectBuilder::new().schema_type(schema_type)))
                 .description(Some(about))
                 .build(),
         );

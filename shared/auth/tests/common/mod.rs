@@ -55,7 +55,7 @@ pub fn sign_hs256(secret: &[u8], claims: &Value) -> String {
 }
 
 pub fn sign_hs256_with_kid(secret: &[u8], kid: Option<&str>, claims: &Value) -> String {
-    let key = EncodingKey::from_secret(secret);
+    let key = EncodingKey::from_secret(secret).unwrap();
     jsonwebtoken::encode(&header(Algorithm::HS256, kid), claims, &key).unwrap()
 }
 
