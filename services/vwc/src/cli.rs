@@ -618,6 +618,20 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
             report.vehicles, report.events
         );
     }
+    if let Some(jwks) = &args.http.jwks {
+        // Tokens come from an identity provider: an embedded token would be refused, so none is printed.
+        println!("Dashboard: http://{addr}/");
+        match &args.http.oidc_authority {
+            Some(authority) => {
+                println!("Sign in with {authority} (tokens verified against {jwks})")
+            }
+            None => println!(
+                "Tokens: issued by {} (verified against {jwks})",
+                args.http.jwt_issuer
+            ),
+        }
+        return system.serve(listener, shutdown_signal()).await;
+    }
     let demo = crate::seed::demo();
     let login = &demo.organisations[0];
     let (token, expires) = system.keys.issue(
