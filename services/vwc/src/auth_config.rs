@@ -278,6 +278,69 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_server_trusting_a_provider_names_it_to_the_page_and_lets_the_page_reach_it() {
+        let jwks = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/auth/tests/fixtures/jwks.json"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let app = crate::testing::TestApp::spawn_with(dir, |opts| {
+            opts.jwks = Some(jwks.into());
+            opts.oidc = Some(settings("https://id.example.com/realms/vwc", &[]).unwrap());
+        })
+        .await;
+        let config = app
+            .http
+            .get(app.url("/v1/auth/config"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(config.status(), 200, "public: no token needed");
+        assert_eq!(
+            config.json::<serde_json::Value>().await.unwrap(),
+            serde_json::json!({"mode": "oidc", "oidc": {"authority": "https://id.example.com/realms/vwc",
+                "clientId": "dash", "scope": "openid profile", "apiToken": "access"}})
+        );
+        let page = app.http.get(app.url("/")).send().await.unwrap();
+        let csp = page.headers()["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("connect-src 'self' https://id.example.com;"),
+            "{csp}"
+        );
+        let dev = app
+            .http
+            .post(app.url("/v1/auth/dev-token"))
+            .json(&serde_json::json!({"sub": "a", "org": "o", "roles": ["owner"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(dev.status(), 404);
+        app.stop().await;
+
+        let embedded = crate::testing::TestApp::spawn().await;
+        let config: serde_json::Value = embedded
+            .http
+            .get(embedded.url("/v1/auth/config"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(config, serde_json::json!({"mode": "embedded"}));
+        embedded.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_provider_without_its_keys_is_refused_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = crate::testing::test_options(dir.path());
+        opts.oidc = Some(settings("https://id.example.com", &[]).unwrap());
+        let err = crate::System::start(opts).await.err().expect("refused");
+        assert!(err.to_string().contains("--jwks"), "{err}");
+    }
+
     #[test]
     fn the_mode_says_how_to_sign_in() {
         let oidc = settings("https://id.example.com", &[]).unwrap();
