@@ -48,8 +48,11 @@ dashboard_ensure_tools() {
 # The vwc binary the browser test runs: the debug build of this checkout (cargo reuses the test run's build),
 # copied to $1 so a build of another checkout sharing the target dir cannot swap it mid-run.
 dashboard_vwc_binary() {
-    local copy="$1" target="${CARGO_TARGET_DIR:-$REPO/target}" js
+    local copy="$1" target js
     cargo build -p vwc --locked --quiet >&2 || return 1
+    # Where cargo put it: $CARGO_TARGET_DIR, a `target-dir` in .cargo/config.toml, or $REPO/target.
+    target=$(cd "$REPO" && cargo metadata --format-version 1 --no-deps |
+        node -p 'JSON.parse(require("fs").readFileSync(0, "utf8")).target_directory') || return 1
     cp "$target/debug/vwc" "$copy" || return 1
     # It must embed this checkout's bundle (a target dir shared between checkouts can hold another's build).
     js=$(cd "$REPO/dashboard/dist/assets" && ls index-*.js | head -1)
