@@ -102,6 +102,34 @@ impl OidcSettings {
         })
     }
 
+    /// The provider from named settings (`VWC_OIDC_*` variables, else SSM `oidc_*`: the API Lambda),
+    /// `None` when neither authority nor client id is set; one without the other is an error.
+    pub fn from_settings(
+        value: impl Fn(&str, &str) -> Option<String>,
+    ) -> Result<Option<OidcSettings>, String> {
+        let authority = value("VWC_OIDC_AUTHORITY", "oidc_authority");
+        let client_id = value("VWC_OIDC_CLIENT_ID", "oidc_client_id");
+        let (authority, client_id) = match (authority, client_id) {
+            (None, None) => return Ok(None),
+            (Some(a), Some(c)) => (a, c),
+            _ => {
+                return Err(
+                    "VWC_OIDC_AUTHORITY and VWC_OIDC_CLIENT_ID (SSM oidc_authority, oidc_client_id) go together"
+                        .into(),
+                );
+            }
+        };
+        let scope =
+            value("VWC_OIDC_SCOPE", "oidc_scope").unwrap_or_else(|| "openid profile email".into());
+        let api_token = value("VWC_OIDC_API_TOKEN", "oidc_api_token")
+            .unwrap_or_else(|| "access".into())
+            .parse()
+            .map_err(|e| format!("VWC_OIDC_API_TOKEN: {e}"))?;
+        OidcSettings::new(&authority, &client_id, &scope, api_token, &[])
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+
     /// Every origin the page fetches from besides its own: the provider's discovery, token and JWKS.
     pub fn connect_origins(&self) -> Vec<String> {
         let mut origins: Vec<String> = origin_of(&self.authority).into_iter().collect();
@@ -339,6 +367,55 @@ mod tests {
         opts.oidc = Some(settings("https://id.example.com", &[]).unwrap());
         let err = crate::System::start(opts).await.err().expect("refused");
         assert!(err.to_string().contains("--jwks"), "{err}");
+    }
+
+    #[test]
+    fn the_api_lambda_reads_the_provider_from_its_parameters() {
+        let ssm = |pairs: &'static [(&'static str, &'static str)]| {
+            move |_env: &str, name: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(OidcSettings::from_settings(ssm(&[])), Ok(None));
+        let cognito = OidcSettings::from_settings(ssm(&[
+            (
+                "oidc_authority",
+                "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc",
+            ),
+            ("oidc_client_id", "client123"),
+            ("oidc_scope", "openid email"),
+            ("oidc_api_token", "id"),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(cognito.client_id, "client123");
+        assert_eq!(cognito.scope, "openid email");
+        assert_eq!(cognito.api_token, ApiToken::Id);
+        let defaults = OidcSettings::from_settings(ssm(&[
+            ("oidc_authority", "https://id.example.com"),
+            ("oidc_client_id", "c"),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            (defaults.scope.as_str(), defaults.api_token),
+            ("openid profile email", ApiToken::Access)
+        );
+        assert!(
+            OidcSettings::from_settings(ssm(&[("oidc_authority", "https://id.example.com")]))
+                .is_err()
+        );
+        assert!(
+            OidcSettings::from_settings(ssm(&[
+                ("oidc_authority", "https://id.example.com"),
+                ("oidc_client_id", "c"),
+                ("oidc_api_token", "refresh"),
+            ]))
+            .is_err()
+        );
     }
 
     #[test]

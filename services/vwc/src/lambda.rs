@@ -89,36 +89,10 @@ pub async fn run_api() -> Result<(), lambda_http::Error> {
         Arc::new(vwc_auth::JwksVerifier::from_url(jwks, issuer, audience)?);
     let allowlist = vwc_notification::ssrf::Allowlist::from_env()
         .map_err(|e| anyhow::anyhow!("VWC_OUTBOUND_ALLOWLIST: {e:?}"))?;
-    let oidc = match (
-        rt.layers
-            .value(None, "VWC_OIDC_AUTHORITY", "oidc_authority"),
-        rt.layers
-            .value(None, "VWC_OIDC_CLIENT_ID", "oidc_client_id"),
-    ) {
-        (Some(authority), Some(client_id)) => {
-            let scope = rt
-                .layers
-                .value(None, "VWC_OIDC_SCOPE", "oidc_scope")
-                .unwrap_or_else(|| "openid profile email".into());
-            let api_token = rt
-                .layers
-                .value(None, "VWC_OIDC_API_TOKEN", "oidc_api_token")
-                .unwrap_or_else(|| "access".into())
-                .parse()
-                .map_err(|e: String| anyhow::anyhow!("VWC_OIDC_API_TOKEN: {e}"))?;
-            Some(
-                crate::auth_config::OidcSettings::new(
-                    &authority,
-                    &client_id,
-                    &scope,
-                    api_token,
-                    &[],
-                )
-                .map_err(|e| anyhow::anyhow!("{e}"))?,
-            )
-        }
-        _ => None,
-    };
+    let oidc = crate::auth_config::OidcSettings::from_settings(|env_var, ssm_name| {
+        rt.layers.value(None, env_var, ssm_name)
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let http = crate::embedded::HttpSettings {
         rate_limiter: None, // API Gateway throttles in AWS
         cors_origin: std::env::var("VWC_CORS_ORIGIN")
