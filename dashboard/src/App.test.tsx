@@ -1,6 +1,7 @@
 import { render, screen } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { App, parseRoute } from "./App";
+import { json, mockFetch } from "./test-utils";
 
 function token(exp: number): string {
   const b64 = (o: object) => btoa(JSON.stringify(o)).replace(/=+$/, "");
@@ -13,20 +14,53 @@ afterEach(() => {
 });
 
 describe("App", () => {
-  it("offers the dev-token form when nobody is signed in", () => {
+  it("offers the dev-token form when nobody is signed in", async () => {
     render(<App />);
     expect(
-      screen.getByRole("heading", { name: "Sign in (development token)" }),
+      await screen.findByRole("heading", { name: "Sign in (development token)" }),
     ).toBeInTheDocument();
     expect(screen.getByLabelText("Organisation")).toHaveValue("org_demo");
   });
 
-  it("returns an expired token to sign-in with a message, not a blank page", () => {
+  it("offers the identity provider, not the dev-token form, when the server names one", async () => {
+    mockFetch((url) =>
+      url.pathname === "/v1/auth/config"
+        ? json({
+            mode: "oidc",
+            oidc: {
+              authority: "https://id.example.com",
+              clientId: "dash",
+              scope: "openid",
+              apiToken: "access",
+            },
+          })
+        : json({}, 404),
+    );
+    render(<App />);
+    expect(
+      await screen.findByRole("button", { name: "Sign in with your identity provider" }),
+    ).toBeInTheDocument();
+    expect(screen.getByText("id.example.com")).toBeInTheDocument();
+    expect(screen.queryByRole("heading", { name: "Sign in (development token)" })).toBeNull();
+    expect(screen.getByRole("form", { name: "Sign in with a token" })).toBeInTheDocument();
+  });
+
+  it("turns a provider's refusal into a sentence and cleans the address bar", async () => {
+    window.history.replaceState(null, "", "/?error=access_denied&error_description=Nope&state=s");
+    render(<App />);
+    expect(await screen.findByRole("alert")).toHaveTextContent(
+      "The identity provider did not sign you in (Nope).",
+    );
+    expect(window.location.search).toBe("");
+  });
+
+  it("returns an expired token to sign-in with a message, not a blank page", async () => {
     sessionStorage.setItem("vwc.token", token(Math.floor(Date.now() / 1000) - 10));
     render(<App />);
     expect(screen.getByRole("alert")).toHaveTextContent(
       "Your session has expired. Please sign in again.",
     );
+    expect(await screen.findByRole("form", { name: "Sign in with a token" })).toBeInTheDocument();
   });
 
   it("reads routes from the hash", () => {

@@ -1,7 +1,14 @@
-import { useCallback, useEffect, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Api } from "./api/client";
 import { ApiContext } from "./api/context";
 import { SignIn } from "./auth/SignIn";
+import {
+  callbackErrorSentence,
+  fetchAuthConfig,
+  isSignInCallback,
+  type SignInConfig,
+} from "./auth/config";
+import { completeSignIn, forgetProviderSession, startSignIn } from "./auth/oidc";
 import {
   clearSession,
   decodeToken,
@@ -48,12 +55,62 @@ export function App() {
     return s && isExpired(s) ? EXPIRED : undefined;
   });
   const route = useRoute();
+  const [config, setConfig] = useState<SignInConfig | undefined>();
+  // The provider sent the browser back with a single-use code: redeem it once (StrictMode runs effects
+  // twice in development).
+  const pendingCallback = useRef(isSignInCallback(window.location.search));
+  const [completing, setCompleting] = useState(pendingCallback.current);
 
   const signOut = useCallback((why?: string) => {
     clearSession();
+    forgetProviderSession();
     setSession(undefined);
     setMessage(why);
   }, []);
+
+  const onToken = useCallback((token: string) => {
+    const s = decodeToken(token);
+    if (!s) {
+      setMessage("That is not a token this dashboard can read. Paste the whole token.");
+      return;
+    }
+    if (isExpired(s)) {
+      setMessage("That token has already expired. Mint or paste a new one.");
+      return;
+    }
+    saveSession(token);
+    setMessage(undefined);
+    setSession(s);
+  }, []);
+
+  useEffect(() => {
+    let live = true;
+    void fetchAuthConfig().then((c) => live && setConfig(c));
+    return () => {
+      live = false;
+    };
+  }, []);
+
+  useEffect(() => {
+    if (!config || !pendingCallback.current) return;
+    pendingCallback.current = false;
+    const { href, search } = window.location;
+    // The code and state leave the address bar (and history) at once.
+    window.history.replaceState(null, "", `${window.location.pathname}#/vehicles`);
+    const refused = callbackErrorSentence(search);
+    if (refused || config.mode !== "oidc") {
+      setMessage(refused ?? "This server does not sign in with an identity provider.");
+      setCompleting(false);
+      return;
+    }
+    completeSignIn(config.oidc, href)
+      .then(onToken, (e: unknown) =>
+        setMessage(
+          `Signing in with the identity provider failed (${e instanceof Error ? e.message : String(e)}). Please try again.`,
+        ),
+      )
+      .finally(() => setCompleting(false));
+  }, [config, onToken]);
 
   const api = useMemo(
     () => (session ? new Api(session.token, () => signOut(EXPIRED)) : undefined),
@@ -68,26 +125,20 @@ export function App() {
     return () => window.clearTimeout(t);
   }, [session, signOut]);
 
-  function onToken(token: string) {
-    const s = decodeToken(token);
-    if (!s) {
-      setMessage("That is not a token this dashboard can read. Paste the whole token.");
-      return;
-    }
-    if (isExpired(s)) {
-      setMessage("That token has already expired. Mint or paste a new one.");
-      return;
-    }
-    saveSession(token);
-    setMessage(undefined);
-    setSession(s);
-  }
-
   useEffect(() => {
     document.title = session ? "Vehicle Wellness Center" : "Sign in · Vehicle Wellness Center";
   }, [session]);
 
-  if (!session || !api) return <SignIn message={message} onToken={onToken} />;
+  if (!session || !api)
+    return (
+      <SignIn
+        message={message}
+        config={config}
+        busy={completing}
+        onToken={onToken}
+        onProvider={startSignIn}
+      />
+    );
 
   return (
     <ApiContext.Provider value={{ api, session }}>

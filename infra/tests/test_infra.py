@@ -193,8 +193,15 @@ def test_the_http_api_authorizes_v1_with_jwt_and_leaves_the_dealer_webhook_to_it
     assert authorized["authorization_type"] == "JWT"
     authorizer = api.resources["aws_apigatewayv2_authorizer"]["jwt"]
     assert authorizer["jwt_configuration"][0]["issuer"] == "${var.jwt_issuer}"
-    assert "POST /webhooks/dealers/{dealerId}" in api.locals["public_routes"]
-    assert "/v1/" not in api.locals["public_routes"]
+    public = public_routes(api)
+    assert "POST /webhooks/dealers/{dealerId}" in public
+    # Under /v1 only how to sign in is public: a page reads it before it has a token.
+    assert [r for r in public if "/v1/" in r] == ["GET /v1/auth/config"]
+
+
+def public_routes(api) -> list:
+    """The route keys of `local.public_routes` (python-hcl2 keeps the `toset([...])` expression as text)."""
+    return re.findall(r'"([A-Z]+ /[^"]*)"', api.locals["public_routes"])
 
 
 def test_every_parameter_is_a_secure_string_under_the_key(modules):
@@ -288,3 +295,70 @@ def test_the_default_issuer_puts_org_and_roles_into_tokens(modules):
     token_claims = modules["stack"].modules["token_claims"]
     # No database, bus or parameters for this one.
     assert not {"bus_arn", "ssm_path", "consumer_queue_arn"} & set(token_claims)
+
+
+API_PATHS = ["/v1/*", "/webhooks/*", "/healthz", "/readyz", "/openapi.json"]
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+
+
+def test_the_dashboard_distribution_sends_every_api_path_to_the_http_api_uncached(modules):
+    dashboard = modules["dashboard"]
+    distribution = dashboard.resources["aws_cloudfront_distribution"]["this"]
+    assert dashboard.locals["api_path_patterns"] == API_PATHS
+    api_origin = distribution["dynamic"][0]["origin"]
+    assert api_origin["for_each"] == "${local.api_domain == null ? [] : [local.api_domain]}"
+    origin = api_origin["content"][0]
+    assert origin["origin_id"] == "api"
+    assert origin["custom_origin_config"][0]["origin_protocol_policy"] == "https-only"
+    behaviours = distribution["dynamic"][1]["ordered_cache_behavior"]
+    assert behaviours["for_each"] == "${local.api_domain == null ? [] : local.api_path_patterns}"
+    behaviour = behaviours["content"][0]
+    assert behaviour["target_origin_id"] == "api"
+    assert behaviour["path_pattern"] == "${ordered_cache_behavior.value}"
+    assert sorted(behaviour["allowed_methods"]) == sorted(
+        ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"])
+    # Never cached; every viewer header (Authorization too: allowed with caching off) but Host.
+    assert behaviour["cache_policy_id"] == CACHING_DISABLED
+    assert behaviour["origin_request_policy_id"] == ALL_VIEWER_EXCEPT_HOST
+    assert behaviour["viewer_protocol_policy"] == "https-only"
+    # An error page rewrite would apply to the API too, turning its 403 problems into the page.
+    assert "custom_error_response" not in distribution
+    # The stack points the distribution at its HTTP API.
+    stack_dashboard = modules["stack"].modules["dashboard"]
+    assert stack_dashboard["api_endpoint"] == "${module.http_api.endpoint}"
+
+
+def test_every_path_the_http_api_routes_is_a_behaviour_of_the_dashboard_distribution(modules):
+    api = modules["http_api"]
+    keys = [api.resources["aws_apigatewayv2_route"]["authorized"]["route_key"], *public_routes(api)]
+    assert len(keys) >= 6
+    for key in keys:
+        path = key.split(" ", 1)[1]
+        assert any(
+            path == pattern or (pattern.endswith("/*") and path.startswith(pattern[:-1]))
+            for pattern in API_PATHS
+        ), f"{key} is not routed to the API by CloudFront"
+
+
+def test_the_dashboard_signs_in_with_cognito_through_the_pages_csp_and_a_public_config_route(modules):
+    api = modules["http_api"]
+    assert "GET /v1/auth/config" in public_routes(api)
+    dashboard = modules["dashboard"]
+    csp = dashboard.locals["content_security_policy"]
+    assert "var.connect_src_origins" in csp and "connect-src 'self'" in csp
+    policy = dashboard.resources["aws_cloudfront_response_headers_policy"]["security"]
+    header = policy["security_headers_config"][0]["content_security_policy"][0]
+    assert header["content_security_policy"] == "${local.content_security_policy}"
+    identity = modules["identity"]
+    assert identity.resources["aws_cognito_user_pool_domain"]["this"]["domain"] == "${var.domain_prefix}"
+    client = identity.resources["aws_cognito_user_pool_client"]["dashboard"]
+    assert client["allowed_oauth_flows"] == ["code"] and client["generate_secret"] is False
+    stack = modules["stack"]
+    # The page's redirect_uri is the distribution's root with its slash.
+    assert stack.modules["identity"]["callback_urls"] == ["${module.dashboard.url}/"]
+    text = stack.text()
+    for name in ("oidc_authority", "oidc_client_id", "oidc_scope", "oidc_api_token"):
+        assert f'"api/{name}"' in text, name
+    # The API no longer names the distribution (that would be a cycle: the distribution routes to the API).
+    assert stack.modules["http_api"]["cors_origins"] == []

@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from "react";
 import { ApiError, problemSentence } from "../api/client";
 import type { DevToken, Problem } from "../api/types";
+import type { OidcConfig, SignInConfig } from "./config";
 
 const ROLES = [
   { value: "owner", label: "Owner" },
@@ -10,20 +11,96 @@ const ROLES = [
 ] as const;
 
 /**
- * Embedded mode's sign-in: mint a dev token for an organisation, user and roles (the server issues them
- * only to callers on its own machine), or paste a token `vwc up` / `vwc token` printed.
+ * Sign-in as the server asks (`GET /v1/auth/config`): with its OpenID Connect provider (AWS mode), with a
+ * dev token minted for an organisation, user and roles (embedded mode: the server issues them only to
+ * callers on its own machine), or by pasting a token `vwc up` / `vwc token` printed.
  */
 export function SignIn({
   message,
+  config,
+  busy,
   onToken,
+  onProvider,
 }: {
   message?: string;
+  /** Unknown while the server is asked. */
+  config?: SignInConfig;
+  /** Finishing a sign-in the provider sent back. */
+  busy?: boolean;
   onToken: (token: string) => void;
+  onProvider: (oidc: OidcConfig) => Promise<void>;
 }) {
+  return (
+    <main className="signin" aria-labelledby="signin-title">
+      <h1 id="signin-title">Vehicle Wellness Center</h1>
+      {message && (
+        <p className="notice" role="alert">
+          {message}
+        </p>
+      )}
+      {!config || busy ? (
+        <p role="status" className="card">
+          {busy ? "Signing you in…" : "Loading…"}
+        </p>
+      ) : config.mode === "oidc" ? (
+        <ProviderSignIn oidc={config.oidc} onProvider={onProvider} />
+      ) : config.mode === "embedded" ? (
+        <DevTokenForm onToken={onToken} />
+      ) : (
+        <p className="card">
+          This server verifies tokens from an identity provider. Paste one below.
+        </p>
+      )}
+      {!busy && config && <PasteForm onToken={onToken} embedded={config.mode === "embedded"} />}
+    </main>
+  );
+}
+
+function ProviderSignIn({
+  oidc,
+  onProvider,
+}: {
+  oidc: OidcConfig;
+  onProvider: (oidc: OidcConfig) => Promise<void>;
+}) {
+  const [error, setError] = useState<string | null>(null);
+  const [leaving, setLeaving] = useState(false);
+  const host = new URL(oidc.authority).host;
+
+  async function go() {
+    setLeaving(true);
+    setError(null);
+    try {
+      await onProvider(oidc);
+    } catch {
+      setLeaving(false);
+      setError(`The identity provider at ${host} could not be reached. Try again in a moment.`);
+    }
+  }
+
+  return (
+    <section className="card" aria-labelledby="signin-provider">
+      <h2 id="signin-provider">Sign in</h2>
+      <p>
+        You sign in with your organisation&apos;s identity provider (<code>{host}</code>), then come
+        back here.
+      </p>
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
+      <button type="button" className="primary" onClick={go} disabled={leaving}>
+        {leaving ? "Opening the identity provider…" : "Sign in with your identity provider"}
+      </button>
+    </section>
+  );
+}
+
+function DevTokenForm({ onToken }: { onToken: (token: string) => void }) {
   const [org, setOrg] = useState("org_demo");
   const [sub, setSub] = useState("demo-owner");
   const [roles, setRoles] = useState<string[]>(["owner", "fleet_manager"]);
-  const [pasted, setPasted] = useState("");
   const [error, setError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
 
@@ -57,12 +134,6 @@ export function SignIn({
     }
   }
 
-  function usePasted(e: FormEvent) {
-    e.preventDefault();
-    const t = pasted.trim().replace(/^Bearer\s+/i, "");
-    if (t) onToken(t);
-  }
-
   const fieldError = (f: string) =>
     error?.fields[f] ? (
       <span className="field-error" id={`signin-${f}-error`}>
@@ -71,85 +142,96 @@ export function SignIn({
     ) : null;
 
   return (
-    <main className="signin" aria-labelledby="signin-title">
-      <h1 id="signin-title">Vehicle Wellness Center</h1>
-      {message && (
-        <p className="notice" role="alert">
-          {message}
+    <form onSubmit={mint} className="card" aria-label="Development sign-in">
+      <h2>Sign in (development token)</h2>
+      <label>
+        Organisation
+        <input
+          name="org"
+          value={org}
+          onChange={(e) => setOrg(e.target.value)}
+          required
+          aria-invalid={!!error?.fields.org}
+          aria-describedby={error?.fields.org ? "signin-org-error" : undefined}
+        />
+        {fieldError("org")}
+      </label>
+      <label>
+        User
+        <input
+          name="sub"
+          value={sub}
+          onChange={(e) => setSub(e.target.value)}
+          required
+          aria-invalid={!!error?.fields.sub}
+          aria-describedby={error?.fields.sub ? "signin-sub-error" : undefined}
+        />
+        {fieldError("sub")}
+      </label>
+      <fieldset>
+        <legend>Roles</legend>
+        {ROLES.map((r) => (
+          <label key={r.value} className="check">
+            <input
+              type="checkbox"
+              name="roles"
+              value={r.value}
+              checked={roles.includes(r.value)}
+              onChange={(e) =>
+                setRoles((rs) =>
+                  e.target.checked ? [...rs, r.value] : rs.filter((x) => x !== r.value),
+                )
+              }
+            />
+            {r.label}
+          </label>
+        ))}
+        {fieldError("roles")}
+      </fieldset>
+      {error && !Object.keys(error.fields).length && (
+        <p className="error" role="alert">
+          {error.message}
         </p>
       )}
-      <form onSubmit={mint} className="card" aria-label="Development sign-in">
-        <h2>Sign in (development token)</h2>
-        <label>
-          Organisation
-          <input
-            name="org"
-            value={org}
-            onChange={(e) => setOrg(e.target.value)}
-            required
-            aria-invalid={!!error?.fields.org}
-            aria-describedby={error?.fields.org ? "signin-org-error" : undefined}
-          />
-          {fieldError("org")}
-        </label>
-        <label>
-          User
-          <input
-            name="sub"
-            value={sub}
-            onChange={(e) => setSub(e.target.value)}
-            required
-            aria-invalid={!!error?.fields.sub}
-            aria-describedby={error?.fields.sub ? "signin-sub-error" : undefined}
-          />
-          {fieldError("sub")}
-        </label>
-        <fieldset>
-          <legend>Roles</legend>
-          {ROLES.map((r) => (
-            <label key={r.value} className="check">
-              <input
-                type="checkbox"
-                name="roles"
-                value={r.value}
-                checked={roles.includes(r.value)}
-                onChange={(e) =>
-                  setRoles((rs) =>
-                    e.target.checked ? [...rs, r.value] : rs.filter((x) => x !== r.value),
-                  )
-                }
-              />
-              {r.label}
-            </label>
-          ))}
-          {fieldError("roles")}
-        </fieldset>
-        {error && !Object.keys(error.fields).length && (
-          <p className="error" role="alert">
-            {error.message}
-          </p>
-        )}
-        <button type="submit" className="primary" disabled={busy || roles.length === 0}>
-          {busy ? "Signing in…" : "Sign in"}
-        </button>
-      </form>
-      <form onSubmit={usePasted} className="card" aria-label="Sign in with a token">
-        <h2>Or paste a token</h2>
-        <label>
-          <span>
-            Token printed by <code>vwc up</code> or <code>vwc token</code>
-          </span>
-          <input
-            name="token"
-            value={pasted}
-            onChange={(e) => setPasted(e.target.value)}
-            autoComplete="off"
-          />
-        </label>
-        <button type="submit" disabled={!pasted.trim()}>
-          Use this token
-        </button>
-      </form>
-    </main>
+      <button type="submit" className="primary" disabled={busy || roles.length === 0}>
+        {busy ? "Signing in…" : "Sign in"}
+      </button>
+    </form>
+  );
+}
+
+function PasteForm({ onToken, embedded }: { onToken: (token: string) => void; embedded: boolean }) {
+  const [pasted, setPasted] = useState("");
+
+  function usePasted(e: FormEvent) {
+    e.preventDefault();
+    const t = pasted.trim().replace(/^Bearer\s+/i, "");
+    if (t) onToken(t);
+  }
+
+  return (
+    <form onSubmit={usePasted} className="card" aria-label="Sign in with a token">
+      <h2>Or paste a token</h2>
+      <label>
+        <span>
+          {embedded ? (
+            <>
+              Token printed by <code>vwc up</code> or <code>vwc token</code>
+            </>
+          ) : (
+            "A bearer token for this API"
+          )}
+        </span>
+        <input
+          name="token"
+          value={pasted}
+          onChange={(e) => setPasted(e.target.value)}
+          autoComplete="off"
+        />
+      </label>
+      <button type="submit" disabled={!pasted.trim()}>
+        Use this token
+      </button>
+    </form>
   );
 }

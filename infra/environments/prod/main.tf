@@ -13,6 +13,7 @@ module "stack" {
   email_from         = var.email_from
   ses_identity_arn   = var.ses_identity_arn
   jwt                = var.jwt
+  dashboard_sign_in  = var.dashboard_sign_in
   monthly_budget_usd = 50
   log_retention_days = 90
 

@@ -52,6 +52,18 @@ variable "jwt" {
   default = null
 }
 
+variable "dashboard_sign_in" {
+  description = "With an external issuer (jwt): the OpenID Connect client the dashboard signs in with; null: tokens are pasted."
+  type = object({
+    authority       = string
+    client_id       = string
+    scope           = string
+    api_token       = string
+    connect_origins = list(string)
+  })
+  default = null
+}
+
 variable "enable_revaluation" {
   description = "Turn on once the valuation service's vwc-lambda-revalue binary is packaged."
   type        = bool

@@ -1,5 +1,27 @@
 # The dashboard's static files: a private S3 bucket readable only by this CloudFront distribution through
 # origin access control. `scripts/deploy` syncs dashboard/dist into it and invalidates the cache.
+# The API's paths go through the same distribution to the HTTP API, uncached: the page calls its API on its
+# own origin (no CORS, and the CSP's connect-src stays 'self' plus the sign-in provider).
+
+locals {
+  # The page's API calls, health, the contract and the dealer webhook: everything the HTTP API routes.
+  api_path_patterns = ["/v1/*", "/webhooks/*", "/healthz", "/readyz", "/openapi.json"]
+  # "https://abc.execute-api.eu-west-1.amazonaws.com" → the origin's host name.
+  api_domain = var.api_endpoint == null ? null : trimsuffix(trimprefix(var.api_endpoint, "https://"), "/")
+  # The dashboard's policy as `vwc` serves it (services/vwc/src/dashboard.rs), plus the sign-in provider.
+  content_security_policy = join("; ", [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self'",
+    "font-src 'self'",
+    join(" ", concat(["connect-src 'self'"], var.connect_src_origins)),
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ])
+}
 
 resource "aws_s3_bucket" "this" {
   #checkov:skip=CKV_AWS_18:Server access logs of a bucket of public static files would cost more than they tell; CloudFront is the only reader.
@@ -67,6 +89,10 @@ resource "aws_cloudfront_origin_access_control" "this" {
 resource "aws_cloudfront_response_headers_policy" "security" {
   name = "${var.bucket_name}-security"
   security_headers_config {
+    content_security_policy {
+      content_security_policy = local.content_security_policy
+      override                = true
+    }
     content_type_options {
       override = true
     }
@@ -91,7 +117,7 @@ resource "aws_cloudfront_distribution" "this" {
   #checkov:skip=CKV_AWS_68:AWS WAF costs at least a web ACL plus rules a month, more than this stack; the distribution serves static files only (the API has its own throttling).
   #checkov:skip=CKV_AWS_86:Standard logging needs a log bucket with ACLs; CloudFront's own metrics suffice for a static dashboard.
   #checkov:skip=CKV_AWS_174:The default *.cloudfront.net certificate is used (no custom domain), which fixes the minimum protocol; set a certificate and TLSv1.2_2021 with a custom domain.
-  #checkov:skip=CKV_AWS_310:One origin: a failover origin would be a second copy of the same bucket.
+  #checkov:skip=CKV_AWS_310:Origin failover needs a second copy of the bucket (and of the API, in another region); neither exists.
   #checkov:skip=CKV_AWS_374:The dashboard is for customers wherever they are; no geo restriction.
   #checkov:skip=CKV2_AWS_47:No WAF (see CKV_AWS_68), so no Log4j rule set.
   #checkov:skip=CKV2_AWS_42:No custom domain, so the default certificate (see CKV_AWS_174).
@@ -107,6 +133,38 @@ resource "aws_cloudfront_distribution" "this" {
     origin_access_control_id = aws_cloudfront_origin_access_control.this.id
   }
 
+  dynamic "origin" {
+    for_each = local.api_domain == null ? [] : [local.api_domain]
+    content {
+      domain_name = origin.value
+      origin_id   = "api"
+      custom_origin_config {
+        http_port              = 80
+        https_port             = 443
+        origin_protocol_policy = "https-only"
+        origin_ssl_protocols   = ["TLSv1.2"]
+      }
+    }
+  }
+
+  # The API, never cached, every method. Managed-CachingDisabled with Managed-AllViewerExceptHostHeader
+  # forwards every viewer header, Authorization included (with caching off an origin request policy may
+  # forward it), every query string and cookie, and lets API Gateway see its own Host.
+  dynamic "ordered_cache_behavior" {
+    for_each = local.api_domain == null ? [] : local.api_path_patterns
+    content {
+      path_pattern               = ordered_cache_behavior.value
+      target_origin_id           = "api"
+      viewer_protocol_policy     = "https-only"
+      allowed_methods            = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
+      cached_methods             = ["GET", "HEAD"]
+      compress                   = true
+      cache_policy_id            = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad" # Managed-CachingDisabled
+      origin_request_policy_id   = "b689b0a8-53d0-40ab-baf2-68738e2966ac" # Managed-AllViewerExceptHostHeader
+      response_headers_policy_id = aws_cloudfront_response_headers_policy.security.id
+    }
+  }
+
   default_cache_behavior {
     target_origin_id           = "dashboard"
     viewer_protocol_policy     = "redirect-to-https"
@@ -117,12 +175,9 @@ resource "aws_cloudfront_distribution" "this" {
     response_headers_policy_id = aws_cloudfront_response_headers_policy.security.id
   }
 
-  # A single-page app: unknown paths load index.html.
-  custom_error_response {
-    error_code         = 403
-    response_code      = 200
-    response_page_path = "/index.html"
-  }
+  # No custom_error_response: it would apply to the API's paths too and turn its 403 problems into the page
+  # with a 200. The dashboard routes by hash (`/#/fleet`), so no deep path needs index.html; a missing file
+  # answers 404 (CloudFront may list the bucket, so S3 says 404 rather than 403).
 
   restrictions {
     geo_restriction {
@@ -142,6 +197,21 @@ data "aws_iam_policy_document" "cloudfront_read" {
     sid       = "CloudFrontReadsThroughOac"
     actions   = ["s3:GetObject"]
     resources = ["${aws_s3_bucket.this.arn}/*"]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudfront.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "AWS:SourceArn"
+      values   = [aws_cloudfront_distribution.this.arn]
+    }
+  }
+  # Lets S3 answer a missing file 404 instead of 403 (nothing else is listed through CloudFront).
+  statement {
+    sid       = "CloudFrontSeesMissingFiles"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.this.arn]
     principals {
       type        = "Service"
       identifiers = ["cloudfront.amazonaws.com"]

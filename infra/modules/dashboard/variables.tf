@@ -11,3 +11,15 @@ variable "tags" {
   type    = map(string)
   default = {}
 }
+
+variable "api_endpoint" {
+  description = "The HTTP API's invoke URL (https://…execute-api…); its paths are served through this distribution. null serves the dashboard alone."
+  type        = string
+  default     = null
+}
+
+variable "connect_src_origins" {
+  description = "Origins the page may fetch from besides its own (the OpenID Connect provider's discovery and token endpoints)."
+  type        = list(string)
+  default     = []
+}

@@ -4,11 +4,16 @@
 resource "aws_apigatewayv2_api" "this" {
   name          = var.name
   protocol_type = "HTTP"
-  cors_configuration {
-    allow_origins = var.cors_origins
-    allow_methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-    allow_headers = ["authorization", "content-type", "idempotency-key", "accept"]
-    max_age       = 600
+  # The dashboard reaches the API through its own CloudFront distribution (same origin): CORS only for
+  # origins named here.
+  dynamic "cors_configuration" {
+    for_each = length(var.cors_origins) > 0 ? [var.cors_origins] : []
+    content {
+      allow_origins = cors_configuration.value
+      allow_methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+      allow_headers = ["authorization", "content-type", "idempotency-key", "accept"]
+      max_age       = 600
+    }
   }
   tags = var.tags
 }
@@ -33,11 +38,13 @@ resource "aws_apigatewayv2_integration" "api" {
 }
 
 locals {
-  # Routes that carry their own proof (a webhook signature) or none (health, the public contract).
+  # Routes that carry their own proof (a webhook signature) or none (health, the public contract, and how
+  # to sign in, which a page reads before it has a token; more specific than `/v1/{proxy+}`, so it wins).
   public_routes = toset([
     "GET /healthz",
     "GET /readyz",
     "GET /openapi.json",
+    "GET /v1/auth/config",
     "POST /webhooks/dealers/{dealerId}",
   ])
 }
@@ -51,7 +58,7 @@ resource "aws_apigatewayv2_route" "authorized" {
 }
 
 resource "aws_apigatewayv2_route" "public" {
-  #checkov:skip=CKV_AWS_309:Health, the OpenAPI document and the dealer webhook are public by contract; the webhook is authenticated by its Standard Webhooks HMAC signature inside the function.
+  #checkov:skip=CKV_AWS_309:Health, the OpenAPI document, the sign-in configuration and the dealer webhook are public by contract; the webhook is authenticated by its Standard Webhooks HMAC signature inside the function.
   for_each  = local.public_routes
   api_id    = aws_apigatewayv2_api.this.id
   route_key = each.value

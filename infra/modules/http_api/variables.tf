@@ -19,8 +19,9 @@ variable "jwt_audience" {
 }
 
 variable "cors_origins" {
-  description = "The dashboard's origin(s)."
+  description = "Origins allowed to call the API from a browser; none when the dashboard reaches it through its own distribution."
   type        = list(string)
+  default     = []
 }
 
 variable "throttle_rate" {

@@ -65,10 +65,19 @@ resource "aws_cognito_user_pool_client" "dashboard" {
   allowed_oauth_scopes                 = ["openid", "email"]
   supported_identity_providers         = ["COGNITO"]
   callback_urls                        = var.callback_urls
+  logout_urls                          = var.callback_urls
   explicit_auth_flows                  = ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
   prevent_user_existence_errors        = "ENABLED"
   # Only the user pool writes org and roles (through an administrator), never the user.
   write_attributes = ["email"]
+}
+
+# The hosted sign-in pages and the OAuth endpoints (/oauth2/authorize, /oauth2/token) the dashboard's
+# authorization code flow with PKCE uses; the pool's discovery document names them. The classic hosted UI
+# (no managed-login branding to create).
+resource "aws_cognito_user_pool_domain" "this" {
+  domain       = var.domain_prefix
+  user_pool_id = aws_cognito_user_pool.this.id
 }
 
 resource "aws_lambda_permission" "token_claims" {

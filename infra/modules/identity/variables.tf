@@ -3,7 +3,7 @@ variable "name" {
 }
 
 variable "callback_urls" {
-  description = "Where the hosted sign-in returns (the dashboard)."
+  description = "Where the hosted sign-in returns (the dashboard's root, with its trailing slash: the page's redirect_uri)."
   type        = list(string)
 }
 
@@ -18,4 +18,9 @@ variable "token_claims_function" {
     arn  = string
     name = string
   })
+}
+
+variable "domain_prefix" {
+  description = "Prefix of the Cognito domain (<prefix>.auth.<region>.amazoncognito.com); unique in the region."
+  type        = string
 }

@@ -42,7 +42,9 @@ locals {
         queue       = null
         memory_mb   = var.api_memory_mb
         timeout     = 29
-        environment = { VWC_CORS_ORIGIN = module.dashboard.url }
+        # No CORS: the dashboard calls the API on its own origin (its distribution routes the API's
+        # paths here), and naming the distribution would make the API depend on itself through it.
+        environment = {}
       }
       sweep = {
         binary      = "vwc-lambda-sweep"
@@ -103,6 +105,16 @@ locals {
     jwks_url = module.identity[0].jwks_url
   }
 
+  # The dashboard's OpenID Connect sign-in: the Cognito pool's app client (it sends the ID token, whose
+  # `aud` is the client id the authorizer checks), or what var.dashboard_sign_in names for another issuer.
+  sign_in = var.jwt == null ? {
+    authority       = module.identity[0].issuer
+    client_id       = module.identity[0].audience
+    scope           = "openid email"
+    api_token       = "id"
+    connect_origins = module.identity[0].sign_in_origins
+  } : var.dashboard_sign_in
+
   # Parameter Store, per function: "<function>/<name>" → value.
   common_parameters = merge([
     for name, f in local.functions : {
@@ -117,6 +129,13 @@ locals {
       "api/jwks_url"     = local.jwt.jwks_url
       "api/jwt_issuer"   = local.jwt.issuer
       "api/jwt_audience" = local.jwt.audience
+    },
+    # How the dashboard signs in (`GET /v1/auth/config`): Cognito's hosted sign-in by default.
+    local.sign_in == null ? {} : {
+      "api/oidc_authority" = local.sign_in.authority
+      "api/oidc_client_id" = local.sign_in.client_id
+      "api/oidc_scope"     = local.sign_in.scope
+      "api/oidc_api_token" = local.sign_in.api_token
     },
     var.chat.enabled ? {
       "chat/jwks_url"     = local.jwt.jwks_url
@@ -195,7 +214,8 @@ module "identity" {
   count         = var.jwt == null ? 1 : 0
   source        = "../identity"
   name          = local.prefix
-  callback_urls = [module.dashboard.url]
+  callback_urls = ["${module.dashboard.url}/"]
+  domain_prefix = "${local.prefix}-${data.aws_caller_identity.current.account_id}"
   token_claims_function = {
     arn  = module.token_claims[0].arn
     name = module.token_claims[0].name
@@ -305,7 +325,7 @@ module "http_api" {
   api_function_invoke_arn = module.function["api"].invoke_arn
   jwt_issuer              = local.jwt.issuer
   jwt_audience            = [local.jwt.audience]
-  cors_origins            = [module.dashboard.url]
+  cors_origins            = [] # the dashboard's distribution routes the API's paths: same origin
   throttle_rate           = var.throttle_rate
   throttle_burst          = var.throttle_burst
   kms_key_arn             = aws_kms_key.this.arn
@@ -339,9 +359,14 @@ resource "aws_lambda_permission" "chat_url" {
 }
 
 module "dashboard" {
-  source      = "../dashboard"
-  bucket_name = "${local.prefix}-dashboard-${data.aws_caller_identity.current.account_id}"
-  tags        = local.tags
+  source       = "../dashboard"
+  bucket_name  = "${local.prefix}-dashboard-${data.aws_caller_identity.current.account_id}"
+  api_endpoint = module.http_api.endpoint
+  # Not through local.sign_in: it also names the app client, whose callback URL is this distribution.
+  connect_src_origins = var.jwt == null ? module.identity[0].sign_in_origins : (
+    var.dashboard_sign_in == null ? [] : var.dashboard_sign_in.connect_origins
+  )
+  tags = local.tags
 }
 
 module "alarms" {

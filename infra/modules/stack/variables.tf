@@ -68,6 +68,18 @@ variable "jwt" {
   default = null
 }
 
+variable "dashboard_sign_in" {
+  description = "With var.jwt (another issuer): the OpenID Connect client the dashboard signs in with (authority, public client id, scope, api_token `access` or `id`, and the origins of its discovery and token endpoints). null: tokens are pasted."
+  type = object({
+    authority       = string
+    client_id       = string
+    scope           = string
+    api_token       = string
+    connect_origins = list(string)
+  })
+  default = null
+}
+
 variable "email_from" {
   description = "From address of reminder e-mail (an SES-verified identity); null sends no e-mail."
   type        = string

@@ -61,6 +61,27 @@ pub struct HttpArgs {
     /// `iss` required of JWKS-verified tokens.
     #[arg(long, env = "VWC_JWT_ISSUER", default_value = "vwc")]
     pub jwt_issuer: String,
+    /// `aud` required of JWKS-verified tokens (an ID token names the provider's client id).
+    #[arg(long, env = "VWC_JWT_AUDIENCE", default_value = "vwc-api")]
+    pub jwt_audience: String,
+    /// OpenID Connect provider (issuer URL) the dashboard signs in with, authorization code + PKCE;
+    /// needs --jwks (its keys) and --oidc-client-id. `GET /v1/auth/config` tells the page.
+    #[arg(long, env = "VWC_OIDC_AUTHORITY", requires = "oidc_client_id")]
+    pub oidc_authority: Option<String>,
+    /// The dashboard's public client id at the OpenID Connect provider.
+    #[arg(long, env = "VWC_OIDC_CLIENT_ID", requires = "oidc_authority")]
+    pub oidc_client_id: Option<String>,
+    /// Scopes the dashboard asks the provider for (space-separated, `openid` among them).
+    #[arg(long, env = "VWC_OIDC_SCOPE", default_value = "openid profile email")]
+    pub oidc_scope: String,
+    /// The provider's token the dashboard sends to the API: `access`, or `id` (Cognito: only the ID
+    /// token names the client in `aud`; set --jwt-audience to the client id then).
+    #[arg(long, env = "VWC_OIDC_API_TOKEN", default_value = "access", value_parser = ["access", "id"])]
+    pub oidc_api_token: String,
+    /// Other origins the dashboard must reach to sign in (comma-separated), when the provider's token
+    /// endpoint is not on the authority's origin (a Cognito user pool domain).
+    #[arg(long, env = "VWC_OIDC_CONNECT_ORIGINS", value_delimiter = ',')]
+    pub oidc_connect_origins: Vec<String>,
     #[command(flatten)]
     pub store: StoreArgs,
     /// Minutes between maintenance sweeps in this process; 0 turns the schedule off.
@@ -84,12 +105,35 @@ pub struct HttpArgs {
 }
 
 impl HttpArgs {
+    /// The sign-in provider, when one is configured.
+    pub fn oidc(&self) -> anyhow::Result<Option<crate::auth_config::OidcSettings>> {
+        let (Some(authority), Some(client_id)) = (&self.oidc_authority, &self.oidc_client_id)
+        else {
+            return Ok(None);
+        };
+        let api_token = self
+            .oidc_api_token
+            .parse()
+            .map_err(anyhow::Error::msg)
+            .context("--oidc-api-token")?;
+        crate::auth_config::OidcSettings::new(
+            authority,
+            client_id,
+            &self.oidc_scope,
+            api_token,
+            &self.oidc_connect_origins,
+        )
+        .map(Some)
+        .context("the OpenID Connect settings")
+    }
+
     fn apply(&self, opts: &mut EmbeddedOptions) {
         opts.rate_limit = self.rate_limit.clone();
         opts.cors_origin = self.cors_origin.clone();
         opts.request_timeout = std::time::Duration::from_secs(self.request_timeout_secs.max(1));
         opts.jwks = self.jwks.clone();
         opts.jwt_issuer = self.jwt_issuer.clone();
+        opts.jwt_audience = self.jwt_audience.clone();
         opts.sweep_every = (self.sweep_interval_minutes > 0)
             .then(|| std::time::Duration::from_secs(self.sweep_interval_minutes * 60));
         opts.revalue_every = (self.revalue_interval_minutes > 0)
@@ -550,6 +594,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     let layers = config_layers().await?;
     let mut opts = options(&args.data);
     args.http.apply(&mut opts);
+    opts.oidc = args.http.oidc()?;
     opts.store = args.http.store.store_choice(&layers)?;
     opts.jwt_secret = layers
         .secret(None, "VWC_JWT_SECRET", "jwt_secret")
@@ -572,6 +617,20 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
             "Seeded {} vehicles and {} events.",
             report.vehicles, report.events
         );
+    }
+    if let Some(jwks) = &args.http.jwks {
+        // Tokens come from an identity provider: an embedded token would be refused, so none is printed.
+        println!("Dashboard: http://{addr}/");
+        match &args.http.oidc_authority {
+            Some(authority) => {
+                println!("Sign in with {authority} (tokens verified against {jwks})")
+            }
+            None => println!(
+                "Tokens: issued by {} (verified against {jwks})",
+                args.http.jwt_issuer
+            ),
+        }
+        return system.serve(listener, shutdown_signal()).await;
     }
     let demo = crate::seed::demo();
     let login = &demo.organisations[0];

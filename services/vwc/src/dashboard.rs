@@ -1,8 +1,9 @@
 //! The dashboard's static files, embedded at build time from `dashboard/dist` (see build.rs): `/` serves
 //! `index.html` (never cached, so a new build is picked up at once) and `/assets/{file}` the hashed
 //! bundle (cached for a year: a changed file gets a new name). Every response carries a CSP that allows
-//! only this origin.
+//! only this origin, plus the OpenID Connect provider's origins for `connect-src` when one is configured.
 
+use axum::Extension;
 use axum::extract::Path;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -17,6 +18,39 @@ mod embedded {
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
      img-src 'self'; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; \
      form-action 'self'; frame-ancestors 'none'";
+
+/// The policy the dashboard's responses carry: [`CONTENT_SECURITY_POLICY`] unless the router adds
+/// another (with the sign-in provider's origins) as an extension.
+#[derive(Debug, Clone)]
+pub struct ContentSecurityPolicy(pub HeaderValue);
+
+impl ContentSecurityPolicy {
+    /// The default policy, with `connect-src` also allowing `origins` (each `scheme://host[:port]`).
+    pub fn connecting_to(origins: &[String]) -> Result<ContentSecurityPolicy, String> {
+        if let Some(bad) = origins.iter().find(|o| {
+            o.is_empty() || o.contains(|c: char| c.is_whitespace() || c == ';' || c == ',')
+        }) {
+            return Err(format!(
+                "{bad:?} cannot be named in a content security policy"
+            ));
+        }
+        let mut connect = String::from("connect-src 'self'");
+        for o in origins {
+            connect.push(' ');
+            connect.push_str(o);
+        }
+        let policy = CONTENT_SECURITY_POLICY.replace("connect-src 'self'", &connect);
+        HeaderValue::from_str(&policy)
+            .map(ContentSecurityPolicy)
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl Default for ContentSecurityPolicy {
+    fn default() -> ContentSecurityPolicy {
+        ContentSecurityPolicy(HeaderValue::from_static(CONTENT_SECURITY_POLICY))
+    }
+}
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
@@ -51,14 +85,17 @@ fn content_type(path: &str) -> &'static str {
     }
 }
 
-fn respond(body: &'static [u8], content_type: &'static str, cache: &'static str) -> Response {
+fn respond(
+    body: &'static [u8],
+    content_type: &'static str,
+    cache: &'static str,
+    csp: Option<Extension<ContentSecurityPolicy>>,
+) -> Response {
+    let csp = csp.map(|Extension(c)| c).unwrap_or_default();
     let headers = [
         (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
         (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
-        (
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-        ),
+        (header::CONTENT_SECURITY_POLICY, csp.0),
         (
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -90,9 +127,9 @@ fn respond(body: &'static [u8], content_type: &'static str, cache: &'static str)
         (status = 503, response = ServiceUnavailable),
     )
 )]
-pub async fn index() -> Response {
+pub async fn index(csp: Option<Extension<ContentSecurityPolicy>>) -> Response {
     let body = file("index.html").unwrap_or(NOT_BUILT.as_bytes());
-    respond(body, "text/html; charset=utf-8", "no-cache")
+    respond(body, "text/html; charset=utf-8", "no-cache", csp)
 }
 
 /// A dashboard asset
@@ -111,10 +148,13 @@ pub async fn index() -> Response {
         (status = 503, response = ServiceUnavailable),
     )
 )]
-pub async fn asset(Path(name): Path<String>) -> Result<Response, ApiError> {
+pub async fn asset(
+    Path(name): Path<String>,
+    csp: Option<Extension<ContentSecurityPolicy>>,
+) -> Result<Response, ApiError> {
     let path = format!("assets/{name}");
     let body = file(&path).ok_or(ApiError::NotFound("asset"))?;
-    Ok(respond(body, content_type(&path), IMMUTABLE))
+    Ok(respond(body, content_type(&path), IMMUTABLE, csp))
 }
 
 #[cfg(test)]
@@ -182,6 +222,28 @@ mod tests {
             "application/problem+json"
         );
         app.stop().await;
+    }
+
+    #[test]
+    fn a_sign_in_provider_is_added_to_connect_src_only() {
+        let csp = ContentSecurityPolicy::connecting_to(&["https://id.example.com".into()]).unwrap();
+        let policy = csp.0.to_str().unwrap();
+        for directive in policy.split(';').map(str::trim) {
+            let sources: Vec<&str> = directive.split_whitespace().skip(1).collect();
+            if directive.starts_with("connect-src") {
+                assert_eq!(sources, ["'self'", "https://id.example.com"]);
+            } else {
+                assert!(
+                    sources.iter().all(|s| *s == "'self'" || *s == "'none'"),
+                    "{directive}"
+                );
+            }
+        }
+        assert!(ContentSecurityPolicy::connecting_to(&["https://a; script-src *".into()]).is_err());
+        assert_eq!(
+            ContentSecurityPolicy::connecting_to(&[]).unwrap().0,
+            CONTENT_SECURITY_POLICY
+        );
     }
 
     #[test]

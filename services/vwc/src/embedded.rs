@@ -42,6 +42,27 @@ pub struct HttpSettings {
     pub request_timeout: Duration,
     /// The embedded HS256 keys: `POST /v1/auth/dev-token` exists only with them.
     pub dev_tokens: Option<Arc<Hs256Keys>>,
+    /// The OpenID Connect provider the dashboard signs in with, when there is one.
+    pub oidc: Option<crate::auth_config::OidcSettings>,
+}
+
+impl HttpSettings {
+    /// What `GET /v1/auth/config` answers.
+    pub fn auth_config(&self) -> crate::auth_config::AuthConfig {
+        crate::auth_config::AuthConfig::new(self.dev_tokens.is_some(), self.oidc.as_ref())
+    }
+
+    /// The dashboard's CSP: its own origin, plus the sign-in provider's for `connect-src`.
+    pub fn content_security_policy(
+        &self,
+    ) -> Result<crate::dashboard::ContentSecurityPolicy, String> {
+        let origins = self
+            .oidc
+            .as_ref()
+            .map(|o| o.connect_origins())
+            .unwrap_or_default();
+        crate::dashboard::ContentSecurityPolicy::connecting_to(&origins)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -67,6 +88,10 @@ pub struct EmbeddedOptions {
     pub jwks: Option<String>,
     /// `iss` expected of JWKS-verified tokens.
     pub jwt_issuer: String,
+    /// `aud` expected of JWKS-verified tokens (an OpenID provider's ID token names its client id).
+    pub jwt_audience: String,
+    /// The OpenID Connect provider the dashboard signs in with (AWS mode; needs `jwks`).
+    pub oidc: Option<crate::auth_config::OidcSettings>,
     /// SQLite files (default) or MongoDB.
     pub store: StoreChoice,
     /// How often the maintenance sweep runs in this process; `None` turns it off.
@@ -110,6 +135,8 @@ impl EmbeddedOptions {
             request_timeout: Duration::from_secs(30),
             jwks: None,
             jwt_issuer: vwc_auth::ISSUER.into(),
+            jwt_audience: vwc_auth::AUDIENCE.into(),
+            oidc: None,
             store: StoreChoice::Sqlite,
             sweep_every: Some(Duration::from_secs(3600)),
             revalue_every: Some(Duration::from_secs(3600)),
@@ -324,6 +351,11 @@ impl System {
         if adopted > 0 {
             tracing::info!(adopted, "dealer records adopted at start-up");
         }
+        if opts.oidc.is_some() && opts.jwks.is_none() {
+            anyhow::bail!(
+                "an OpenID Connect provider for sign-in (--oidc-authority) needs --jwks: its tokens are verified against its keys"
+            );
+        }
         let verifier: Arc<dyn TokenVerifier> = match &opts.jwks {
             None => keys.clone(),
             Some(source) if source.starts_with("http://") || source.starts_with("https://") => {
@@ -331,7 +363,7 @@ impl System {
                     vwc_auth::JwksVerifier::from_url(
                         source.as_str(),
                         opts.jwt_issuer.as_str(),
-                        vwc_auth::AUDIENCE,
+                        opts.jwt_audience.as_str(),
                     )
                     .context("configuring the JWKS verifier")?,
                 )
@@ -340,7 +372,7 @@ impl System {
                 vwc_auth::JwksVerifier::from_file(
                     path.as_str(),
                     opts.jwt_issuer.as_str(),
-                    vwc_auth::AUDIENCE,
+                    opts.jwt_audience.as_str(),
                 )
                 .context("configuring the JWKS verifier")?,
             ),
@@ -359,6 +391,7 @@ impl System {
                 .context("the CORS origin is not a valid header value")?,
             request_timeout: opts.request_timeout,
             dev_tokens: offers_dev_tokens(&opts).then(|| keys.clone()),
+            oidc: opts.oidc.clone(),
         };
         let router = build_router(
             &stores,
@@ -493,7 +526,8 @@ pub fn build_router(
             }),
         )
         .merge(crate::routes::routes(readiness))
-        .merge(crate::routes::dev_token_routes(http.dev_tokens.clone()));
+        .merge(crate::routes::dev_token_routes(http.dev_tokens.clone()))
+        .merge(crate::auth_config::routes(http.auth_config()));
     let router = crate::openapi::serve(api)
         .fallback(crate::routes::not_found)
         .method_not_allowed_fallback(crate::routes::method_not_allowed);
@@ -528,6 +562,12 @@ pub fn build_router(
         ),
         None => router,
     };
+    // The dashboard's pages carry this policy (its origins come from parsed URLs, so it always builds).
+    let csp = http.content_security_policy().unwrap_or_else(|err| {
+        tracing::error!(error = %err, "the sign-in provider's origin cannot be named in the CSP");
+        crate::dashboard::ContentSecurityPolicy::default()
+    });
+    let router = router.layer(axum::Extension(csp));
     let timeout = http.request_timeout;
     router
         .layer(

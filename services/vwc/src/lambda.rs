@@ -2,7 +2,8 @@
 //! one SQS consumer per service, the scheduled maintenance sweep, the scheduled notification delivery
 //! worker and the daily re-valuation. Each builds its clients once per cold start. Configuration: `VWC_*` environment variables, then
 //! SSM (`/vwc/<VWC_ENV>/…`): `mongodb_uri`, `jwks_url`, `jwt_issuer`, `jwt_audience`, `bus_name`,
-//! `mongodb_prefix`, `email_from`. Terraform sets `VWC_ENV` to `<env>/<function>`, so each function reads
+//! `mongodb_prefix`, `email_from`, and the dashboard's sign-in provider (`oidc_authority`,
+//! `oidc_client_id`, `oidc_scope`, `oidc_api_token`; `VWC_OIDC_*`). Terraform sets `VWC_ENV` to `<env>/<function>`, so each function reads
 //! only its own parameters. A Lambda is frozen between invocations, so each handler flushes its service's
 //! outbox to EventBridge before it returns.
 
@@ -88,6 +89,10 @@ pub async fn run_api() -> Result<(), lambda_http::Error> {
         Arc::new(vwc_auth::JwksVerifier::from_url(jwks, issuer, audience)?);
     let allowlist = vwc_notification::ssrf::Allowlist::from_env()
         .map_err(|e| anyhow::anyhow!("VWC_OUTBOUND_ALLOWLIST: {e:?}"))?;
+    let oidc = crate::auth_config::OidcSettings::from_settings(|env_var, ssm_name| {
+        rt.layers.value(None, env_var, ssm_name)
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let http = crate::embedded::HttpSettings {
         rate_limiter: None, // API Gateway throttles in AWS
         cors_origin: std::env::var("VWC_CORS_ORIGIN")
@@ -95,6 +100,7 @@ pub async fn run_api() -> Result<(), lambda_http::Error> {
             .and_then(|o| axum::http::HeaderValue::from_str(&o).ok()),
         request_timeout: std::time::Duration::from_secs(25),
         dev_tokens: None,
+        oidc,
     };
     let idle_bus =
         vwc_bus::inproc::InProcessBus::new(vwc_contracts::Routes::load(), Default::default());
