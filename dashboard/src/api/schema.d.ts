@@ -610,7 +610,7 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         AcquisitionDetails: {
-            condition?: null | components["schemas"]["Condition"];
+            condition?: components["schemas"]["Condition"] | null;
             /** Format: int64 */
             priceCents?: number | null;
             seller?: string | null;
@@ -635,7 +635,7 @@ export interface components {
          */
         AuthConfig: {
             mode: components["schemas"]["SignInMode"];
-            oidc?: null | components["schemas"]["OidcClientConfig"];
+            oidc?: components["schemas"]["OidcClientConfig"] | null;
         };
         /**
          * @description The answer: the `done` event's data, or the JSON response.
@@ -703,7 +703,7 @@ export interface components {
             conversationId: string;
             engine: string;
             engineVersion: string;
-            feedback?: null | components["schemas"]["Feedback"];
+            feedback?: components["schemas"]["Feedback"] | null;
             /** @description The follow-up the question was (`follow_up_before`, `follow_up_cost`), if any. */
             followUp?: string | null;
             /** @description The understood intent (`last_done`, …), follow-ups resolved. */
@@ -792,7 +792,7 @@ export interface components {
             amountCents?: number | null;
             /** @description On a repair order, the part (1–120 characters). */
             description: string;
-            task?: null | components["schemas"]["TaskCode"];
+            task?: components["schemas"]["TaskCode"] | null;
         };
         /**
          * @description A dealer webhook body.
@@ -820,8 +820,8 @@ export interface components {
          */
         DealerPayload: {
             airbagDeployed?: boolean | null;
-            condition?: null | components["schemas"]["Condition"];
-            currency?: null | components["schemas"]["CurrencyCode"];
+            condition?: components["schemas"]["Condition"] | null;
+            currency?: components["schemas"]["CurrencyCode"] | null;
             insuranceClaimId?: string | null;
             /** @description Service records need at least one line with a `task`. */
             lines?: components["schemas"]["DealerLine"][];
@@ -835,7 +835,7 @@ export interface components {
             odometer?: number | null;
             /** @description The dealer's own reference (repair-order number, deal number). */
             reference?: string | null;
-            severity?: null | components["schemas"]["Severity"];
+            severity?: components["schemas"]["Severity"] | null;
             structural?: boolean | null;
             /** @description Repair orders: the system repaired (e.g. `brakes`). */
             system?: string | null;
@@ -1046,7 +1046,7 @@ export interface components {
              * @description Calendar interval in months; `null` clears it. An enabled item keeps at least one interval.
              */
             intervalMonths?: number | null;
-            mode?: null | components["schemas"]["DueMode"];
+            mode?: components["schemas"]["DueMode"] | null;
             /** @description Required to create a task outside the catalogue; `null` goes back to the catalogue title. */
             title?: string | null;
         };
@@ -1104,7 +1104,7 @@ export interface components {
             make: string;
             model: string;
             nickname?: string | null;
-            odometerUnit?: null | components["schemas"]["OdometerUnit"];
+            odometerUnit?: components["schemas"]["OdometerUnit"] | null;
             trim?: string | null;
             /** @description 17 characters, letters and digits without I, O and Q. */
             vin: string;
@@ -1136,7 +1136,7 @@ export interface components {
         NewVehicleEvent: ({
             /** Format: int64 */
             costCents?: number | null;
-            currency?: null | components["schemas"]["CurrencyCode"];
+            currency?: components["schemas"]["CurrencyCode"] | null;
             details?: null | components["schemas"]["AcquisitionDetails"];
             /** @enum {string} */
             kind: "acquisition";
@@ -1153,7 +1153,7 @@ export interface components {
             odometer?: number | null;
             /** @description Defaults to a title for the kind. */
             title?: string | null;
-            vendor?: null | components["schemas"]["Vendor"];
+            vendor?: components["schemas"]["Vendor"] | null;
         } & ({
             costCents?: null;
         } | {
@@ -1161,7 +1161,7 @@ export interface components {
         })) | ({
             /** Format: int64 */
             costCents?: number | null;
-            currency?: null | components["schemas"]["CurrencyCode"];
+            currency?: components["schemas"]["CurrencyCode"] | null;
             details: components["schemas"]["MaintenanceDetails"];
             /** @enum {string} */
             kind: "maintenance";
@@ -1178,7 +1178,7 @@ export interface components {
             odometer?: number | null;
             /** @description Defaults to a title for the kind. */
             title?: string | null;
-            vendor?: null | components["schemas"]["Vendor"];
+            vendor?: components["schemas"]["Vendor"] | null;
         } & ({
             costCents?: null;
         } | {
@@ -1186,7 +1186,7 @@ export interface components {
         })) | ({
             /** Format: int64 */
             costCents?: number | null;
-            currency?: null | components["schemas"]["CurrencyCode"];
+            currency?: components["schemas"]["CurrencyCode"] | null;
             details?: null | components["schemas"]["RepairDetails"];
             /** @enum {string} */
             kind: "repair";
@@ -1203,7 +1203,7 @@ export interface components {
             odometer?: number | null;
             /** @description Defaults to a title for the kind. */
             title?: string | null;
-            vendor?: null | components["schemas"]["Vendor"];
+            vendor?: components["schemas"]["Vendor"] | null;
         } & ({
             costCents?: null;
         } | {
@@ -1211,7 +1211,7 @@ export interface components {
         })) | ({
             /** Format: int64 */
             costCents?: number | null;
-            currency?: null | components["schemas"]["CurrencyCode"];
+            currency?: components["schemas"]["CurrencyCode"] | null;
             details: components["schemas"]["CollisionDetails"];
             /** @enum {string} */
             kind: "collision";
@@ -1228,7 +1228,7 @@ export interface components {
             odometer?: number | null;
             /** @description Defaults to a title for the kind. */
             title?: string | null;
-            vendor?: null | components["schemas"]["Vendor"];
+            vendor?: components["schemas"]["Vendor"] | null;
         } & ({
             costCents?: null;
         } | {
@@ -1236,7 +1236,7 @@ export interface components {
         })) | ({
             /** Format: int64 */
             costCents?: number | null;
-            currency?: null | components["schemas"]["CurrencyCode"];
+            currency?: components["schemas"]["CurrencyCode"] | null;
             details?: null | components["schemas"]["UpgradeDetails"];
             /** @enum {string} */
             kind: "upgrade";
@@ -1253,7 +1253,7 @@ export interface components {
             odometer?: number | null;
             /** @description Defaults to a title for the kind. */
             title?: string | null;
-            vendor?: null | components["schemas"]["Vendor"];
+            vendor?: components["schemas"]["Vendor"] | null;
         } & ({
             costCents?: null;
         } | {
@@ -1261,7 +1261,7 @@ export interface components {
         })) | ({
             /** Format: int64 */
             costCents?: number | null;
-            currency?: null | components["schemas"]["CurrencyCode"];
+            currency?: components["schemas"]["CurrencyCode"] | null;
             details: components["schemas"]["ValuationDetails"];
             /** @enum {string} */
             kind: "valuation";
@@ -1278,7 +1278,7 @@ export interface components {
             odometer?: number | null;
             /** @description Defaults to a title for the kind. */
             title?: string | null;
-            vendor?: null | components["schemas"]["Vendor"];
+            vendor?: components["schemas"]["Vendor"] | null;
         } & ({
             costCents?: null;
         } | {
@@ -1286,7 +1286,7 @@ export interface components {
         })) | ({
             /** Format: int64 */
             costCents?: number | null;
-            currency?: null | components["schemas"]["CurrencyCode"];
+            currency?: components["schemas"]["CurrencyCode"] | null;
             details?: null | components["schemas"]["OdometerReadingDetails"];
             /** @enum {string} */
             kind: "odometer_reading";
@@ -1303,7 +1303,7 @@ export interface components {
             odometer: number;
             /** @description Defaults to a title for the kind. */
             title?: string | null;
-            vendor?: null | components["schemas"]["Vendor"];
+            vendor?: components["schemas"]["Vendor"] | null;
         } & ({
             costCents?: null;
         } | {
@@ -1317,7 +1317,7 @@ export interface components {
             id: string;
             /** Format: date-time */
             readAt?: string | null;
-            severity?: null | components["schemas"]["MaintenanceStatus"];
+            severity?: components["schemas"]["MaintenanceStatus"] | null;
             title: string;
             vehicleId?: string | null;
         };
@@ -1358,10 +1358,10 @@ export interface components {
             /** @description One summary per currency. */
             costs: components["schemas"]["CostSummary"][];
             maintenance: components["schemas"]["MaintenanceItemView"][];
-            odometer?: null | components["schemas"]["OdometerSnapshot"];
+            odometer?: components["schemas"]["OdometerSnapshot"] | null;
             /** @description The 5 newest events. */
             recentEvents: components["schemas"]["VehicleEvent"][];
-            valuation?: null | components["schemas"]["Valuation"];
+            valuation?: components["schemas"]["Valuation"] | null;
             vehicle: components["schemas"]["VehicleView"];
         };
         /** @description A page of items and the cursor of the next page (`null` on the last page). */
@@ -1373,7 +1373,7 @@ export interface components {
                 id: string;
                 /** Format: date-time */
                 readAt?: string | null;
-                severity?: null | components["schemas"]["MaintenanceStatus"];
+                severity?: components["schemas"]["MaintenanceStatus"] | null;
                 title: string;
                 vehicleId?: string | null;
             }[];
@@ -1424,7 +1424,7 @@ export interface components {
                 source: components["schemas"]["EventSource"];
                 title: string;
                 vehicleId: string;
-                vendor?: null | components["schemas"]["Vendor"];
+                vendor?: components["schemas"]["Vendor"] | null;
             }[];
             /** @description Pass as `cursor` to get the next page; `null` on the last page. */
             nextCursor?: string | null;
@@ -1436,7 +1436,7 @@ export interface components {
                 eventCount: number;
                 /** Format: date-time */
                 lastEventAt?: string | null;
-                odometer?: null | components["schemas"]["OdometerView"];
+                odometer?: components["schemas"]["OdometerView"] | null;
             })[];
             /** @description Pass as `cursor` to get the next page; `null` on the last page. */
             nextCursor?: string | null;
@@ -1461,7 +1461,7 @@ export interface components {
              *     blank turns the e-mail channel off.
              */
             email?: string | null;
-            quietHours?: null | components["schemas"]["QuietHoursBody"];
+            quietHours?: components["schemas"]["QuietHoursBody"] | null;
             /**
              * @description Issue a new webhook secret even though one exists (the old one stops working at once). Needs a
              *     `webhookUrl`.
@@ -1483,7 +1483,7 @@ export interface components {
             hasWebhookSecret: boolean;
             /** @description Always on. */
             inApp: boolean;
-            quietHours?: null | components["schemas"]["QuietHoursBody"];
+            quietHours?: components["schemas"]["QuietHoursBody"] | null;
             /**
              * Format: date-time
              * @description `null` until the organisation first sets its preferences.
@@ -1840,7 +1840,7 @@ export interface components {
             source: components["schemas"]["EventSource"];
             title: string;
             vehicleId: string;
-            vendor?: null | components["schemas"]["Vendor"];
+            vendor?: components["schemas"]["Vendor"] | null;
         };
         /** @description `GET /v1/vehicles/{id}/maintenance`: the scheduler's last evaluation of the vehicle. */
         VehicleMaintenance: {
@@ -1851,7 +1851,7 @@ export interface components {
             evaluatedAt?: string | null;
             /** @description Empty until the scheduler has evaluated the vehicle. */
             items: components["schemas"]["MaintenanceItemView"][];
-            odometer?: null | components["schemas"]["OdometerEstimateView"];
+            odometer?: components["schemas"]["OdometerEstimateView"] | null;
             vehicleId: string;
         };
         /** @description A vehicle as the read model shows it. */
@@ -1860,7 +1860,7 @@ export interface components {
             eventCount: number;
             /** Format: date-time */
             lastEventAt?: string | null;
-            odometer?: null | components["schemas"]["OdometerView"];
+            odometer?: components["schemas"]["OdometerView"] | null;
         };
         Vendor: {
             dealerId?: string | null;
