@@ -65,9 +65,9 @@ variable "dashboard_sign_in" {
 }
 
 variable "enable_revaluation" {
-  description = "Turn on once the valuation service's vwc-lambda-revalue binary is packaged."
+  description = "The daily re-valuation (vwc-lambda-revalue, packaged by scripts/package) on its schedule."
   type        = bool
-  default     = false
+  default     = true
 }
 
 variable "enable_chat" {
