@@ -15,10 +15,10 @@ use tokio::task::JoinHandle;
 use tower_http::trace::TraceLayer;
 use vwc_auth::{Hs256Keys, TokenVerifier};
 use vwc_bus::Bus;
+use vwc_bus::OutboxRelay;
 use vwc_bus::inproc::{InProcessBus, RetryPolicy};
 use vwc_contracts::Routes;
 use vwc_ingestion::Ingestion;
-use vwc_store::OutboxRelay;
 
 use crate::routes::{Readiness, ReadinessCheck};
 pub use crate::stores::{StoreChoice, Stores};

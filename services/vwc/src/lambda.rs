@@ -11,7 +11,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use tower::ServiceExt;
 use vwc_bus::Bus;
-use vwc_store::OutboxRelay;
+use vwc_bus::OutboxRelay;
 
 use crate::stores::Stores;
 

@@ -27,11 +27,10 @@ use mongodb::options::{
 };
 use mongodb::{Client, ClientSession, Collection, Cursor, Database, IndexModel};
 use tokio::sync::Notify;
-use vwc_bus::{BoxError, DeadLetter, DeadLetterStore};
 use vwc_contracts::Envelope;
 
 use crate::outbox::{Outbox, OutboxId};
-use crate::{StoreError, StoreResult, ts};
+use crate::{DeadLetter, DeadLetterStore, Plumbing, StoreError, StoreResult, ts};
 
 /// Collections every service database has, beside the service's own.
 pub const OUTBOX: &str = "outbox";
@@ -390,9 +389,7 @@ impl Outbox for MongoDb {
     ) -> StoreResult<()> {
         // Dead letter first, then the row: a crash between the two leaves the row pending, and the next
         // pass dead-letters it again (a duplicate dead letter, never a lost event).
-        self.put_dead_letter(consumer, envelope, reason, 1)
-            .await
-            .map_err(|e| StoreError::Other(e.to_string()))?;
+        self.put_dead_letter(consumer, envelope, reason, 1).await?;
         self.collection(OUTBOX)
             .delete_one(doc! { "_id": &id.0 })
             .await?;
@@ -412,7 +409,7 @@ impl DeadLetterStore for MongoDb {
         envelope: &Envelope,
         error: &str,
         attempts: u32,
-    ) -> Result<(), BoxError> {
+    ) -> StoreResult<()> {
         // A counter keeps ids small, numeric and in failure order; a crash between the two writes only
         // skips a number.
         let id = self.next_id(DEAD_LETTERS).await?;
@@ -426,18 +423,16 @@ impl DeadLetterStore for MongoDb {
                 "failed_at": ts(&chrono::Utc::now()),
                 "replayed_at": Bson::Null,
             })
-            .await
-            .map_err(StoreError::from)?;
+            .await?;
         Ok(())
     }
 
-    async fn list_dead_letters(&self) -> Result<Vec<DeadLetter>, BoxError> {
+    async fn list_dead_letters(&self) -> StoreResult<Vec<DeadLetter>> {
         let cursor = self
             .collection(DEAD_LETTERS)
             .find(doc! { "replayed_at": Bson::Null })
             .sort(doc! { "_id": 1 })
-            .await
-            .map_err(StoreError::from)?;
+            .await?;
         let docs = collect(cursor).await?;
         let letters = docs
             .iter()
@@ -461,14 +456,21 @@ impl DeadLetterStore for MongoDb {
         Ok(letters)
     }
 
-    async fn mark_replayed(&self, id: i64) -> Result<(), BoxError> {
+    async fn mark_replayed(&self, id: i64) -> StoreResult<()> {
         self.collection(DEAD_LETTERS)
             .update_one(
                 doc! { "_id": id },
                 doc! { "$set": { "replayed_at": ts(&chrono::Utc::now()) } },
             )
-            .await
-            .map_err(StoreError::from)?;
+            .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Plumbing for MongoDb {
+    async fn ping(&self) -> StoreResult<()> {
+        self.db.run_command(doc! { "ping": 1 }).await?;
         Ok(())
     }
 }

@@ -7,11 +7,10 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::{Notify, oneshot};
-use vwc_bus::{BoxError, DeadLetter, DeadLetterStore};
 use vwc_contracts::Envelope;
 
 use crate::outbox::{Outbox, OutboxId};
-use crate::{StoreError, StoreResult};
+use crate::{DeadLetter, DeadLetterStore, Plumbing, StoreError, StoreResult};
 
 /// A write: runs on the writer thread, says whether it succeeded, and returns how to answer its caller
 /// once the transaction's fate is known.
@@ -469,7 +468,7 @@ impl DeadLetterStore for SqliteDb {
         envelope: &Envelope,
         error: &str,
         attempts: u32,
-    ) -> Result<(), BoxError> {
+    ) -> StoreResult<()> {
         let (consumer, error) = (consumer.to_string(), error.to_string());
         let json = serde_json::to_string(envelope)?;
         self.write(move |conn| {
@@ -479,47 +478,45 @@ impl DeadLetterStore for SqliteDb {
             )?;
             Ok(())
         })
-        .await?;
-        Ok(())
+        .await
     }
 
-    async fn list_dead_letters(&self) -> Result<Vec<DeadLetter>, BoxError> {
-        Ok(self
-            .read(|conn| {
-                let mut stmt = conn.prepare(
-                    "SELECT id, consumer, envelope, error, attempts, failed_at, replayed_at
+    async fn list_dead_letters(&self) -> StoreResult<Vec<DeadLetter>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT id, consumer, envelope, error, attempts, failed_at, replayed_at
                      FROM dead_letters WHERE replayed_at IS NULL ORDER BY id",
-                )?;
-                let rows = stmt.query_map([], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, u32>(4)?,
-                        r.get::<_, String>(5)?,
-                        r.get::<_, Option<String>>(6)?,
-                    ))
-                })?;
-                let mut out = Vec::new();
-                for row in rows {
-                    let (id, consumer, envelope, error, attempts, failed_at, replayed_at) = row?;
-                    out.push(DeadLetter {
-                        id,
-                        consumer,
-                        envelope: serde_json::from_str(&envelope)?,
-                        error,
-                        attempts,
-                        failed_at: parse_time(&failed_at)?,
-                        replayed_at: replayed_at.as_deref().map(parse_time).transpose()?,
-                    });
-                }
-                Ok(out)
-            })
-            .await?)
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, u32>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, Option<String>>(6)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, consumer, envelope, error, attempts, failed_at, replayed_at) = row?;
+                out.push(DeadLetter {
+                    id,
+                    consumer,
+                    envelope: serde_json::from_str(&envelope)?,
+                    error,
+                    attempts,
+                    failed_at: parse_time(&failed_at)?,
+                    replayed_at: replayed_at.as_deref().map(parse_time).transpose()?,
+                });
+            }
+            Ok(out)
+        })
+        .await
     }
 
-    async fn mark_replayed(&self, id: i64) -> Result<(), BoxError> {
+    async fn mark_replayed(&self, id: i64) -> StoreResult<()> {
         self.write(move |conn| {
             conn.execute(
                 "UPDATE dead_letters SET replayed_at = ?1 WHERE id = ?2",
@@ -527,8 +524,14 @@ impl DeadLetterStore for SqliteDb {
             )?;
             Ok(())
         })
-        .await?;
-        Ok(())
+        .await
+    }
+}
+
+#[async_trait]
+impl Plumbing for SqliteDb {
+    async fn ping(&self) -> StoreResult<()> {
+        SqliteDb::ping(self).await
     }
 }
 
