@@ -43,6 +43,16 @@ impl MongoNotificationStore {
         }
     }
 
+    /// Uses `database` through `client` and creates its indexes, like every other service's store.
+    pub async fn connect(
+        client: mongodb::Client,
+        database: &str,
+    ) -> StoreResult<MongoNotificationStore> {
+        let store = MongoNotificationStore::new(MongoDb::new(client, database));
+        store.ensure_indexes().await?;
+        Ok(store)
+    }
+
     pub fn db(&self) -> &MongoDb {
         &self.db
     }

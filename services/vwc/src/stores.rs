@@ -80,11 +80,6 @@ impl Stores {
             .await
             .context("connecting to MongoDB")?;
         let db = |service: &str| format!("{prefix}_{service}");
-        let notification = MongoNotificationStore::new(vwc_store::mongo::MongoDb::new(
-            client.clone(),
-            &db("notification"),
-        ));
-        notification.ensure_indexes().await?;
         Ok(Stores {
             ingestion: Arc::new(
                 MongoIngestionStore::connect(client.clone(), &db("ingestion")).await?,
@@ -93,7 +88,9 @@ impl Stores {
             scheduler: Arc::new(
                 MongoSchedulerStore::connect(client.clone(), &db("maintenance_scheduler")).await?,
             ),
-            notification: Arc::new(notification),
+            notification: Arc::new(
+                MongoNotificationStore::connect(client.clone(), &db("notification")).await?,
+            ),
             valuation: Arc::new(
                 MongoValuationStore::connect(client.clone(), &db("valuation")).await?,
             ),
