@@ -55,19 +55,6 @@ impl Receiver {
     }
 }
 
-fn aws_endpoint() -> Option<String> {
-    match std::env::var("VWC_TEST_AWS_ENDPOINT") {
-        Ok(e) if !e.is_empty() => Some(e),
-        _ if std::env::var("VWC_REQUIRE_AWS_TESTS").as_deref() == Ok("1") => {
-            panic!("VWC_REQUIRE_AWS_TESTS=1 but VWC_TEST_AWS_ENDPOINT is not set")
-        }
-        _ => {
-            eprintln!("SKIPPED (e-mail part): VWC_TEST_AWS_ENDPOINT not set");
-            None
-        }
-    }
-}
-
 fn fast_notifications(o: &mut vwc::EmbeddedOptions) {
     o.outbound_allowlist = "127.0.0.1".into();
     o.notification_tuning = Some(NotificationTuning {
@@ -115,7 +102,7 @@ async fn record(app: &TestApp, token: &str, vehicle: &str, event: Value) {
 
 #[tokio::test]
 async fn an_oil_change_goes_due_soon_then_overdue_and_the_reminder_reaches_every_channel_once() {
-    let endpoint = aws_endpoint();
+    let endpoint = vwc_testkit::aws::aws_endpoint("e-mail part");
     if let Some(e) = &endpoint {
         vwc_notification::SesEmailSender::connect(Some(e))
             .await

@@ -1,5 +1,6 @@
 //! Helpers shared by the black-box tests of every crate.
 
+pub mod aws;
 pub mod mongo;
 
 use std::future::Future;
