@@ -113,6 +113,17 @@ impl ApiError {
     }
 }
 
+/// A store failure in a handler: a conflict is the client's 409; anything else is a fault (500, the cause
+/// logged under the error id).
+impl From<vwc_store::StoreError> for ApiError {
+    fn from(e: vwc_store::StoreError) -> ApiError {
+        match e {
+            vwc_store::StoreError::Conflict(m) => ApiError::Conflict(m),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();

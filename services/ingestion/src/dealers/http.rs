@@ -169,12 +169,7 @@ async fn load_dealer(
         .cache
         .reads
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let Some(dealer) = state
-        .dealers
-        .dealer(dealer_id)
-        .await
-        .map_err(ApiError::internal)?
-    else {
+    let Some(dealer) = state.dealers.dealer(dealer_id).await? else {
         state.cache.put_miss(dealer_id);
         return Ok(None);
     };
@@ -332,11 +327,7 @@ async fn register_dealer(
             expires_at: None,
         }],
     };
-    state
-        .dealers
-        .insert_dealer(&dealer)
-        .await
-        .map_err(ApiError::internal)?;
+    state.dealers.insert_dealer(&dealer).await?;
     state.cache.evict(&dealer.id);
     tracing::info!(dealer = %dealer.id, "dealer registered");
     Ok((
@@ -379,8 +370,7 @@ async fn rotate_secret(
     let dealer = state
         .dealers
         .dealer(&id)
-        .await
-        .map_err(ApiError::internal)?
+        .await?
         .filter(|d| d.org_id == auth.org())
         .ok_or(ApiError::NotFound("dealer"))?;
     auth.require(Permission::ManageDealers)?;
@@ -390,8 +380,7 @@ async fn rotate_secret(
     let rotated = state
         .dealers
         .rotate_secret(auth.org(), &dealer.id, &secret, now, old_until)
-        .await
-        .map_err(ApiError::internal)?;
+        .await?;
     if !rotated {
         return Err(ApiError::NotFound("dealer"));
     }
@@ -584,8 +573,7 @@ async fn accept_webhook(
             },
             event_builder(Some(trace.0.to_string())),
         )
-        .await
-        .map_err(ApiError::internal)?;
+        .await?;
     let body = match outcome {
         WebhookOutcome::Recorded {
             record_id,
