@@ -320,17 +320,6 @@ async fn historian_holds(app: &TestApp, token: &str, vehicle: &str, n: u64) {
     .await
 }
 
-/// Publishes whatever any outbox still holds until nothing is pending: every consumer has then applied every
-/// event (the scheduler's reactions included), so the edge and the historian hold the same schedule.
-async fn settle(app: &TestApp) {
-    for _ in 0..50 {
-        if app.system().flush_outboxes().await.expect("flush") == 0 {
-            return;
-        }
-    }
-    panic!("the outboxes never emptied");
-}
-
 /// Waits until the historian holds the vehicle's maintenance schedule (these turns are audited too).
 async fn historian_holds_schedule(app: &TestApp, token: &str, vehicle: &str) {
     vwc_testkit::eventually(
@@ -829,7 +818,7 @@ async fn the_question_set_is_answered_from_the_records_with_citations() {
         unit: "mi",
     };
     historian_holds(&app, &token, &rav4, demo.events.len() as u64).await;
-    settle(&app).await;
+    app.settle().await;
     // The maintenance view the scheduler published (the edge serves the same events).
     let maintenance = vwc_testkit::eventually(
         "a maintenance schedule",
@@ -855,7 +844,7 @@ async fn the_question_set_is_answered_from_the_records_with_citations() {
     };
     historian_holds(&app, &second_token, &golf, second.events.len() as u64).await;
     historian_holds_schedule(&app, &second_token, &golf).await;
-    settle(&app).await;
+    app.settle().await;
 
     let demo_set = demo_checks(&demo, &maintenance);
     let second_set = second_checks(&second);
