@@ -435,7 +435,7 @@ async fn overview(
         store.events(&org, &id, &everything, None, 5),
         store.current_valuation(&org, &id),
     )?;
-    let since = (Utc::now() - chrono::Months::new(11))
+    let since = (vwc_clock::now() - chrono::Months::new(11))
         .format("%Y-%m")
         .to_string();
     // The scheduler's estimate (projected from usage) when it is at least as recent as the last reading.
@@ -638,7 +638,7 @@ async fn mark_read(
     auth.require(Permission::ReadNotifications)?;
     if state
         .store
-        .mark_notification_read(auth.org(), &id, Utc::now())
+        .mark_notification_read(auth.org(), &id, vwc_clock::now())
         .await?
     {
         Ok(axum::http::StatusCode::NO_CONTENT)

@@ -235,7 +235,7 @@ impl EdgeStore for SqliteEdgeStore {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 )?
                 .execute(params![e.id, e.org_id, e.vehicle_id, e.kind.as_str(), at,
-                    e.cost_cents.map(|c| c as i64), e.currency, body, trace, ts(&chrono::Utc::now())])?;
+                    e.cost_cents.map(|c| c as i64), e.currency, body, trace, ts(&vwc_clock::now())])?;
                 if inserted == 0 {
                     // The same timeline event under another envelope id (a re-publish): no second effect.
                     return Ok(false);

@@ -48,7 +48,7 @@ fn event(v: &Vehicle, id: &str, kind: EventKind, occurred_at: DateTime<Utc>) -> 
         org_id: v.org_id.clone(),
         kind,
         occurred_at,
-        recorded_at: Utc::now(),
+        recorded_at: vwc_clock::now(),
         odometer: None,
         cost_cents: Some(12_500),
         currency: Some("USD".into()),

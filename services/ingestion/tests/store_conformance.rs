@@ -47,7 +47,7 @@ fn vehicle(org: &str, n: u32) -> Vehicle {
         trim: None,
         nickname: Some(format!("car {n}")),
         odometer_unit: OdometerUnit::Mi,
-        registered_at: Utc::now(),
+        registered_at: vwc_clock::now(),
     }
 }
 
@@ -62,7 +62,7 @@ fn event(v: &Vehicle, day: u32) -> VehicleEvent {
         org_id: v.org_id.clone(),
         kind: EventKind::Maintenance,
         occurred_at: at(day),
-        recorded_at: Utc::now(),
+        recorded_at: vwc_clock::now(),
         odometer: Some(10_000 + u64::from(day)),
         cost_cents: Some(8_999),
         currency: Some("USD".into()),

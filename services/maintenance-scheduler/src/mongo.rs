@@ -409,7 +409,7 @@ impl SchedulerStore for MongoSchedulerStore {
     }
 
     async fn record_sweep(&self, orgs: &[String], day: NaiveDate) -> StoreResult<()> {
-        let now = ts(&chrono::Utc::now());
+        let now = ts(&vwc_clock::now());
         for org in orgs {
             self.db
                 .collection(SWEEPS)

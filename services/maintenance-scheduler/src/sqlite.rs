@@ -441,7 +441,7 @@ impl SchedulerStore for SqliteSchedulerStore {
                     "INSERT INTO sweeps (org_id, day, swept_at) VALUES (?1, ?2, ?3)
                      ON CONFLICT (org_id) DO UPDATE SET day = excluded.day, swept_at = excluded.swept_at",
                 )?;
-                let now = ts(&Utc::now());
+                let now = ts(&vwc_clock::now());
                 for org in &orgs {
                     stmt.execute(params![org, day.to_string(), now])?;
                 }

@@ -293,7 +293,7 @@ impl ValuationStore for MongoValuationStore {
     }
 
     async fn record_revalue(&self, orgs: &[String], day: NaiveDate) -> StoreResult<()> {
-        let now = ts(&chrono::Utc::now());
+        let now = ts(&vwc_clock::now());
         for org in orgs {
             self.db
                 .collection(REVALUES)

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use async_trait::async_trait;
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use rusqlite::{Connection, params};
 use vwc_store::sqlite::{claim_inbox, optional};
 use vwc_store::{Plumbed, SqliteDb, StoreError, StoreResult, ts};
@@ -345,7 +345,7 @@ impl ValuationStore for SqliteValuationStore {
                      ON CONFLICT (org_id) DO UPDATE SET day = excluded.day,
                        revalued_at = excluded.revalued_at",
                 )?;
-                let now = ts(&Utc::now());
+                let now = ts(&vwc_clock::now());
                 for org in &orgs {
                     stmt.execute(params![org, day.to_string(), now])?;
                 }

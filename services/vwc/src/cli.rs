@@ -402,7 +402,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let report = vwc_maintenance_scheduler::sweep(
                 system.stores.scheduler.as_ref(),
                 org.as_deref(),
-                chrono::Utc::now().date_naive(),
+                vwc_clock::now().date_naive(),
             )
             .await?;
             system.shutdown().await;
@@ -417,7 +417,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let report = vwc_valuation::revalue(
                 system.stores.valuation.as_ref(),
                 org.as_deref(),
-                chrono::Utc::now().date_naive(),
+                vwc_clock::now().date_naive(),
             )
             .await?;
             system.shutdown().await;

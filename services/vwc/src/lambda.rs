@@ -133,7 +133,7 @@ pub async fn run_consumer(service: &str) -> Result<(), lambda_runtime::Error> {
     let rt = AwsRuntime::start().await?;
     let consumer = rt
         .stores
-        .consumers()
+        .consumers(&vwc_clock::system())
         .into_iter()
         .find(|(name, _)| *name == service)
         .map(|(_, (consumer, _))| consumer)

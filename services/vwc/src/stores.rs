@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use vwc_bus::{Consumer, DeadLetterStore};
 use vwc_chat_historian::{ChatConsumer, ChatStore, MongoChatStore, SqliteChatStore};
+use vwc_clock::SharedClock;
 use vwc_edge::{EdgeConsumer, EdgeStore, MongoEdgeStore, SqliteEdgeStore};
 use vwc_ingestion::{IngestionDb, MongoIngestionStore, SqliteIngestionStore};
 use vwc_maintenance_scheduler::{
@@ -136,9 +137,13 @@ impl Stores {
         ]
     }
 
-    /// Every consumer, by service name, with the store that keeps its dead letters.
+    /// Every consumer, by service name, with the store that keeps its dead letters; every one reads the
+    /// time from `clock`.
     #[allow(clippy::type_complexity)]
-    pub fn consumers(&self) -> Vec<(&'static str, (Arc<dyn Consumer>, Arc<dyn DeadLetterStore>))> {
+    pub fn consumers(
+        &self,
+        clock: &SharedClock,
+    ) -> Vec<(&'static str, (Arc<dyn Consumer>, Arc<dyn DeadLetterStore>))> {
         vec![
             (
                 vwc_edge::CONSUMER,
@@ -150,25 +155,28 @@ impl Stores {
             (
                 vwc_maintenance_scheduler::CONSUMER,
                 (
-                    Arc::new(SchedulerConsumer::new(Scheduler::new(
-                        self.scheduler.clone(),
-                    ))) as Arc<dyn Consumer>,
+                    Arc::new(SchedulerConsumer::new(
+                        Scheduler::new(self.scheduler.clone()).with_clock(clock.clone()),
+                    )) as Arc<dyn Consumer>,
                     self.scheduler.clone() as Arc<dyn DeadLetterStore>,
                 ),
             ),
             (
                 vwc_notification::CONSUMER,
                 (
-                    Arc::new(NotificationConsumer::new(self.notification.clone()))
-                        as Arc<dyn Consumer>,
+                    Arc::new(
+                        NotificationConsumer::new(self.notification.clone())
+                            .with_clock(clock.clone()),
+                    ) as Arc<dyn Consumer>,
                     self.notification.clone() as Arc<dyn DeadLetterStore>,
                 ),
             ),
             (
                 vwc_valuation::CONSUMER,
                 (
-                    Arc::new(ValuationConsumer::new(Valuer::new(self.valuation.clone())))
-                        as Arc<dyn Consumer>,
+                    Arc::new(ValuationConsumer::new(
+                        Valuer::new(self.valuation.clone()).with_clock(clock.clone()),
+                    )) as Arc<dyn Consumer>,
                     self.valuation.clone() as Arc<dyn DeadLetterStore>,
                 ),
             ),

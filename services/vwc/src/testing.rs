@@ -176,7 +176,7 @@ impl TestApp {
         days_ago: i64,
         odometer: u64,
     ) -> String {
-        let at = chrono::Utc::now() - chrono::Duration::days(days_ago);
+        let at = vwc_clock::now() - chrono::Duration::days(days_ago);
         let (status, _, body) = vwc_testkit::json(
             self.post(
                 token,

@@ -91,7 +91,7 @@ async fn the_lambda_handler_reports_only_the_poison_message_of_a_batch() {
             trim: None,
             nickname: None,
             odometer_unit: OdometerUnit::Km,
-            registered_at: chrono::Utc::now(),
+            registered_at: vwc_clock::now(),
         };
         let env = Envelope::new(
             EventType::VehicleRegistered,
@@ -231,7 +231,7 @@ async fn the_valuation_queue_receives_its_routed_events_and_values_vehicles_over
         trim: None,
         nickname: None,
         odometer_unit: OdometerUnit::Km,
-        registered_at: chrono::Utc::now(),
+        registered_at: vwc_clock::now(),
     };
     let registered = Envelope::new(
         EventType::VehicleRegistered,

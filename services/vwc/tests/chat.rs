@@ -353,7 +353,7 @@ async fn demo_rav4(app: &TestApp) -> (String, String) {
 }
 
 fn demo_checks(h: &History, maintenance: &Value) -> Vec<Check> {
-    let now = Utc::now();
+    let now = vwc_clock::now();
     let oil = h.with_task("oil_change");
     let last_oil = *oil.last().unwrap();
     let mut checks = Vec::new();
@@ -716,7 +716,7 @@ async fn second_history(app: &TestApp, token: &str) -> String {
         assert_eq!(status, 201, "{v}");
         v["id"].as_str().unwrap().to_string()
     };
-    let ago = |days: i64| (Utc::now() - chrono::Duration::days(days)).to_rfc3339();
+    let ago = |days: i64| (vwc_clock::now() - chrono::Duration::days(days)).to_rfc3339();
     let events = [
         json!({"kind": "acquisition", "occurredAt": ago(1500), "odometer": 12, "costCents": 2_890_000, "currency": "EUR",
             "title": "Bought new", "vendor": {"name": "Autohaus Nord"}, "details": {"priceCents": 2_890_000, "condition": "new", "seller": "Autohaus Nord"}}),
@@ -1047,7 +1047,7 @@ async fn answers_stream_as_sse_and_conversations_keep_context_feedback_and_an_au
             && r["citations"].is_array())
     );
     assert_eq!(rows[0]["feedback"]["helpful"], false);
-    let tomorrow = (Utc::now() + chrono::Duration::days(1))
+    let tomorrow = (vwc_clock::now() + chrono::Duration::days(1))
         .format("%Y-%m-%d")
         .to_string();
     assert!(

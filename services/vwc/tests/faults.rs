@@ -65,7 +65,7 @@ async fn send_webhook(
 ) -> Option<(u16, Value)> {
     let id = format!("msg_burst_{i}");
     let raw = record(vin, i);
-    let now = chrono::Utc::now().timestamp();
+    let now = vwc_clock::now().timestamp();
     let r = http
         .post(format!("{base}/webhooks/dealers/{dealer}"))
         .header("content-type", "application/json")

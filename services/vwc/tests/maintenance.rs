@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
-use chrono::{Months, Utc};
+use chrono::Months;
 use serde_json::{Value, json};
 use vwc::embedded::{EmailOptions, NotificationTuning};
 use vwc::testing::TestApp;
@@ -137,7 +137,7 @@ async fn an_oil_change_goes_due_soon_then_overdue_and_the_reminder_reaches_every
         vwc_webhook::WebhookSecret::parse(prefs["webhookSecret"].as_str().unwrap()).unwrap();
 
     let vehicle = app.register(&token, &vin(1)).await;
-    let done_at = Utc::now() - chrono::Duration::days(30);
+    let done_at = vwc_clock::now() - chrono::Duration::days(30);
     record(
         &app,
         &token,
@@ -183,7 +183,7 @@ async fn an_oil_change_goes_due_soon_then_overdue_and_the_reminder_reaches_every
         &app,
         &token,
         &vehicle,
-        json!({"kind": "odometer_reading", "occurredAt": Utc::now(), "odometer": 44600}),
+        json!({"kind": "odometer_reading", "occurredAt": vwc_clock::now(), "odometer": 44600}),
     )
     .await;
     maintenance_item(&app, &token, &vehicle, "oil_change", "due_soon").await;
@@ -191,7 +191,7 @@ async fn an_oil_change_goes_due_soon_then_overdue_and_the_reminder_reaches_every
         &app,
         &token,
         &vehicle,
-        json!({"kind": "odometer_reading", "occurredAt": Utc::now(), "odometer": 45100}),
+        json!({"kind": "odometer_reading", "occurredAt": vwc_clock::now(), "odometer": 45100}),
     )
     .await;
     let overdue = maintenance_item(&app, &token, &vehicle, "oil_change", "overdue").await;
@@ -247,7 +247,7 @@ async fn an_oil_change_goes_due_soon_then_overdue_and_the_reminder_reaches_every
                 signature: h("webhook-signature"),
             },
             body,
-            Utc::now().timestamp(),
+            vwc_clock::now().timestamp(),
         )
         .expect("the outbound webhook verifies");
     }
@@ -325,7 +325,7 @@ async fn overdue_vehicle(app: &TestApp, token: &str, n: u32) -> String {
         app,
         token,
         &vehicle,
-        json!({"kind": "maintenance", "occurredAt": Utc::now() - chrono::Duration::days(400),
+        json!({"kind": "maintenance", "occurredAt": vwc_clock::now() - chrono::Duration::days(400),
         "odometer": 1000, "details": {"tasks": ["oil_change"]}}),
     )
     .await;

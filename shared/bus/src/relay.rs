@@ -103,7 +103,7 @@ impl OutboxRelay {
 
     /// Deletes rows sent longer ago than the retention.
     pub async fn prune(&self) -> Result<u64, String> {
-        let before = chrono::Utc::now()
+        let before = vwc_clock::now()
             - chrono::Duration::from_std(self.keep_sent).unwrap_or(chrono::Duration::days(7));
         self.outbox
             .prune_sent(before)

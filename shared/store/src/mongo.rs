@@ -129,7 +129,7 @@ impl MongoDb {
         if envelopes.is_empty() {
             return Ok(());
         }
-        let now = ts(&chrono::Utc::now());
+        let now = ts(&vwc_clock::now());
         let docs = envelopes
             .iter()
             .map(|e| {
@@ -165,7 +165,7 @@ impl MongoDb {
             .collection(INBOX)
             .update_one(
                 doc! { "consumer": consumer, "event_id": event_id },
-                doc! { "$setOnInsert": { "applied_at": ts(&chrono::Utc::now()) } },
+                doc! { "$setOnInsert": { "applied_at": ts(&vwc_clock::now()) } },
             )
             .upsert(true)
             .session(&mut *session)
@@ -364,7 +364,7 @@ impl Outbox for MongoDb {
         self.collection(OUTBOX)
             .update_many(
                 doc! { "_id": { "$in": ids } },
-                doc! { "$set": { "sent_at": ts(&chrono::Utc::now()) } },
+                doc! { "$set": { "sent_at": ts(&vwc_clock::now()) } },
             )
             .await?;
         Ok(())
@@ -420,7 +420,7 @@ impl DeadLetterStore for MongoDb {
                 "envelope": serde_json::to_string(envelope)?,
                 "error": error,
                 "attempts": i64::from(attempts),
-                "failed_at": ts(&chrono::Utc::now()),
+                "failed_at": ts(&vwc_clock::now()),
                 "replayed_at": Bson::Null,
             })
             .await?;
@@ -460,7 +460,7 @@ impl DeadLetterStore for MongoDb {
         self.collection(DEAD_LETTERS)
             .update_one(
                 doc! { "_id": id },
-                doc! { "$set": { "replayed_at": ts(&chrono::Utc::now()) } },
+                doc! { "$set": { "replayed_at": ts(&vwc_clock::now()) } },
             )
             .await?;
         Ok(())

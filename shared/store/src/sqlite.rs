@@ -360,7 +360,7 @@ pub fn enqueue(conn: &Connection, envelopes: &[Envelope]) -> StoreResult<()> {
 /// [`enqueue`] for envelopes already serialised as `(event id, envelope JSON)`, so callers can do the
 /// JSON work before they reach the single writer thread.
 pub fn enqueue_serialized(conn: &Connection, rows: &[(String, String)]) -> StoreResult<()> {
-    let now = crate::ts(&chrono::Utc::now());
+    let now = crate::ts(&vwc_clock::now());
     let mut stmt = conn.prepare_cached(
         "INSERT INTO outbox (event_id, envelope, created_at) VALUES (?1, ?2, ?3)",
     )?;
@@ -377,7 +377,7 @@ pub fn claim_inbox(conn: &Connection, consumer: &str, event_id: &str) -> StoreRe
         .prepare_cached(
             "INSERT OR IGNORE INTO inbox (consumer, event_id, applied_at) VALUES (?1, ?2, ?3)",
         )?
-        .execute(params![consumer, event_id, chrono::Utc::now().to_rfc3339()])?;
+        .execute(params![consumer, event_id, vwc_clock::now().to_rfc3339()])?;
     Ok(n == 1)
 }
 
@@ -410,7 +410,7 @@ impl Outbox for SqliteDb {
     async fn mark_sent(&self, ids: &[OutboxId]) -> StoreResult<()> {
         let ids: Vec<i64> = ids.iter().filter_map(|i| i.0.parse().ok()).collect();
         self.write(move |conn| {
-            let now = crate::ts(&chrono::Utc::now());
+            let now = crate::ts(&vwc_clock::now());
             let mut stmt = conn.prepare_cached("UPDATE outbox SET sent_at = ?1 WHERE seq = ?2")?;
             for id in ids {
                 stmt.execute(params![now, id])?;
@@ -447,7 +447,7 @@ impl Outbox for SqliteDb {
         self.write(move |conn| {
             conn.execute(
                 "INSERT INTO dead_letters (consumer, envelope, error, attempts, failed_at) VALUES (?1, ?2, ?3, 1, ?4)",
-                params![consumer, json, reason, chrono::Utc::now().to_rfc3339()],
+                params![consumer, json, reason, vwc_clock::now().to_rfc3339()],
             )?;
             conn.execute("DELETE FROM outbox WHERE seq = ?1", [seq])?;
             Ok(())
@@ -474,7 +474,7 @@ impl DeadLetterStore for SqliteDb {
         self.write(move |conn| {
             conn.execute(
                 "INSERT INTO dead_letters (consumer, envelope, error, attempts, failed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![consumer, json, error, attempts, chrono::Utc::now().to_rfc3339()],
+                params![consumer, json, error, attempts, vwc_clock::now().to_rfc3339()],
             )?;
             Ok(())
         })
@@ -520,7 +520,7 @@ impl DeadLetterStore for SqliteDb {
         self.write(move |conn| {
             conn.execute(
                 "UPDATE dead_letters SET replayed_at = ?1 WHERE id = ?2",
-                params![chrono::Utc::now().to_rfc3339(), id],
+                params![vwc_clock::now().to_rfc3339(), id],
             )?;
             Ok(())
         })
@@ -609,13 +609,13 @@ mod tests {
         let e3 = envelope();
         db.write(move |c| enqueue(c, &[e3])).await.unwrap();
         assert_eq!(
-            db.prune_sent(chrono::Utc::now() - chrono::Duration::hours(1))
+            db.prune_sent(vwc_clock::now() - chrono::Duration::hours(1))
                 .await
                 .unwrap(),
             0
         );
         assert_eq!(
-            db.prune_sent(chrono::Utc::now() + chrono::Duration::seconds(1))
+            db.prune_sent(vwc_clock::now() + chrono::Duration::seconds(1))
                 .await
                 .unwrap(),
             1

@@ -201,7 +201,12 @@ pub fn event_builder(traceparent: Option<String>) -> EventBuilder {
     Arc::new(move |vehicle: &Vehicle, template: &str, _record_id: &str| {
         let new: NewVehicleEvent = serde_json::from_str(template).ok()?;
         let event = new
-            .validate(new_id("evt"), vehicle, EventSource::Dealer, Utc::now())
+            .validate(
+                new_id("evt"),
+                vehicle,
+                EventSource::Dealer,
+                vwc_clock::now(),
+            )
             .ok()?;
         let envelope = Envelope::new(
             EventType::VehicleEventRecorded,
@@ -405,7 +410,7 @@ fn unmatched_vehicle(org_id: &str) -> Vehicle {
         trim: None,
         nickname: None,
         odometer_unit: OdometerUnit::Mi,
-        registered_at: Utc::now(),
+        registered_at: vwc_clock::now(),
     }
 }
 

@@ -99,7 +99,7 @@ pub async fn set_preferences(
         SecretChange::Keep
     };
     store
-        .save_preferences(org, &preferences, secret, Utc::now())
+        .save_preferences(org, &preferences, secret, vwc_clock::now())
         .await
         .expect("save preferences")
         .stored
@@ -210,7 +210,7 @@ async fn receive(State(state): State<ReceiverState>, headers: HeaderMap, body: B
     state.received.lock().unwrap().push(Received {
         headers,
         body,
-        at: Utc::now(),
+        at: vwc_clock::now(),
     });
     let next = state
         .script
