@@ -99,7 +99,7 @@ pub(crate) async fn handle_message(
         match &outcome {
             Ok(()) => debug!("handled"),
             Err(e) => {
-                warn!(error = %error_chain(e), "handling failed; the message stays for a retry")
+                warn!(error = %vwc_telemetry::error_chain(e), "handling failed; the message stays for a retry")
             }
         }
         outcome
@@ -115,18 +115,6 @@ fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "(no message)".into());
     format!("the consumer panicked: {text}")
-}
-
-/// `error: cause: cause…`, for logs.
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// How long a failed message stays hidden before its next receive: base · 2^(receives − 1), capped. Without
@@ -256,7 +244,7 @@ impl SqsWorker {
                 Err(e) => {
                     consecutive_errors = consecutive_errors.saturating_add(1);
                     let delay = errors.backoff(consecutive_errors);
-                    error!(error = %error_chain(&e), retry_in_ms = delay.as_millis() as u64, "SQS receive failed");
+                    error!(error = %vwc_telemetry::error_chain(&e), retry_in_ms = delay.as_millis() as u64, "SQS receive failed");
                     tokio::select! {
                         changed = shutdown.changed() => if changed.is_err() { break },
                         _ = tokio::time::sleep(delay) => {}

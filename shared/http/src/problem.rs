@@ -166,13 +166,7 @@ impl IntoResponse for ApiError {
             }
             ApiError::Internal(cause) => {
                 let id = uuid::Uuid::now_v7().to_string();
-                let mut chain = cause.to_string();
-                let mut source = cause.source();
-                while let Some(s) = source {
-                    chain.push_str(": ");
-                    chain.push_str(&s.to_string());
-                    source = s.source();
-                }
+                let chain = vwc_telemetry::error_chain(cause.as_ref());
                 tracing::error!(error_id = %id, error = %chain, "request failed");
                 problem.detail = Some("an unexpected error occurred; quote the errorId".into());
                 problem.error_id = Some(id);
