@@ -130,10 +130,11 @@ impl VisibilityBackoff {
     /// failed receive (counting from 1).
     pub fn after(&self, receive_count: u32) -> Duration {
         const SQS_MAX: Duration = Duration::from_secs(12 * 60 * 60);
-        let exp = self
-            .base
-            .saturating_mul(1u32 << receive_count.saturating_sub(1).min(20));
-        let capped = exp.min(self.max).min(SQS_MAX);
+        let capped = vwc_clock::Backoff {
+            base: self.base,
+            cap: self.max.min(SQS_MAX),
+        }
+        .delay(receive_count.saturating_sub(1));
         Duration::from_secs(capped.as_secs() + u64::from(capped.subsec_nanos() > 0))
     }
 }

@@ -2,11 +2,15 @@
 //! (due dates, quiet hours, retry schedules, secret expiry), and the wall clock behind it. Nothing outside
 //! this crate reads the system time.
 //!
+//! [`Backoff`] is the one growth rule of every retry (bus redelivery, SQS visibility, outbound deliveries,
+//! MongoDB transaction retries); each caller adds its own jitter.
+//!
 //! Implementations: [`SystemClock`] (the wall clock), [`OffsetClock`] (the wall clock plus an offset tests
 //! move forward), [`ManualClock`] (moves only when told), and any `Fn() -> DateTime<Utc>` closure.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -102,9 +106,39 @@ where
     }
 }
 
+/// Exponential backoff: `base · 2^retry`, capped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// The delay before the first retry.
+    pub base: Duration,
+    /// The longest delay.
+    pub cap: Duration,
+}
+
+impl Backoff {
+    /// The delay before retry number `retry` (0 for the first retry): `min(cap, base · 2^retry)`, without
+    /// overflow for any retry number.
+    pub fn delay(&self, retry: u32) -> Duration {
+        self.base
+            .saturating_mul(2u32.saturating_pow(retry))
+            .min(self.cap)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backoff_doubles_from_the_base_up_to_the_cap_and_never_overflows() {
+        let b = Backoff {
+            base: Duration::from_millis(100),
+            cap: Duration::from_secs(1),
+        };
+        let delays: Vec<_> = (0..6).map(|r| b.delay(r).as_millis()).collect();
+        assert_eq!(delays, [100, 200, 400, 800, 1000, 1000]);
+        assert_eq!(b.delay(u32::MAX), Duration::from_secs(1));
+    }
 
     #[test]
     fn an_offset_clock_moves_forward_for_every_clone() {

@@ -213,8 +213,11 @@ impl MongoTransaction {
     /// Starts the next attempt, after a short backoff when it is a retry.
     pub async fn begin(&mut self) -> StoreResult<()> {
         if self.attempt > 0 {
-            let backoff_ms = 5u64 << self.attempt.min(6);
-            tokio::time::sleep(Duration::from_millis(backoff_ms)).await;
+            let backoff = vwc_clock::Backoff {
+                base: Duration::from_millis(10),
+                cap: Duration::from_millis(320),
+            };
+            tokio::time::sleep(backoff.delay(self.attempt - 1)).await;
         }
         self.attempt += 1;
         let options = TransactionOptions::builder()
