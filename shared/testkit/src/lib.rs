@@ -2,6 +2,7 @@
 
 pub mod aws;
 pub mod mongo;
+pub mod process;
 pub mod webhook;
 
 use std::future::Future;
