@@ -302,8 +302,7 @@ async fn conversation(
     state
         .historian
         .conversation(auth.org(), &vehicle_id, &conversation_id)
-        .await
-        .map_err(ApiError::internal)?
+        .await?
         .map(Json)
         .ok_or(ApiError::NotFound("conversation"))
 }

@@ -6,11 +6,10 @@ use async_trait::async_trait;
 use bson::{Document, doc};
 use chrono::{DateTime, Utc};
 use mongodb::ClientSession;
-use vwc_bus::{BoxError, DeadLetter, DeadLetterStore};
 use vwc_contracts::maintenance::MaintenanceScheduleUpdated;
-use vwc_contracts::{Envelope, Vehicle, VehicleEvent};
+use vwc_contracts::{Vehicle, VehicleEvent};
 use vwc_store::mongo::{MongoDb, collect, int, parse_ts, required_text, text};
-use vwc_store::{StoreResult, ts};
+use vwc_store::{Plumbed, StoreResult, ts};
 
 use crate::CONSUMER;
 use crate::knowledge::{ValuationPoint, VehicleKnowledge};
@@ -434,30 +433,11 @@ impl ChatStore for MongoChatStore {
             .map(body_of::<ChatTurn>)
             .collect()
     }
-
-    async fn ping(&self) -> StoreResult<()> {
-        self.db.database().run_command(doc! { "ping": 1 }).await?;
-        Ok(())
-    }
 }
 
-#[async_trait]
-impl DeadLetterStore for MongoChatStore {
-    async fn put_dead_letter(
-        &self,
-        consumer: &str,
-        envelope: &Envelope,
-        error: &str,
-        attempts: u32,
-    ) -> Result<(), BoxError> {
-        self.db
-            .put_dead_letter(consumer, envelope, error, attempts)
-            .await
-    }
-    async fn list_dead_letters(&self) -> Result<Vec<DeadLetter>, BoxError> {
-        self.db.list_dead_letters().await
-    }
-    async fn mark_replayed(&self, id: i64) -> Result<(), BoxError> {
-        self.db.mark_replayed(id).await
+impl Plumbed for MongoChatStore {
+    type Db = MongoDb;
+    fn plumbing(&self) -> &MongoDb {
+        &self.db
     }
 }

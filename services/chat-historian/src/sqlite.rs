@@ -5,11 +5,10 @@ use std::path::Path;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
-use vwc_bus::{BoxError, DeadLetter, DeadLetterStore};
 use vwc_contracts::maintenance::MaintenanceScheduleUpdated;
-use vwc_contracts::{Envelope, Vehicle, VehicleEvent};
+use vwc_contracts::{Vehicle, VehicleEvent};
 use vwc_store::sqlite::claim_inbox;
-use vwc_store::{SqliteDb, StoreError, StoreResult, ts};
+use vwc_store::{Plumbed, SqliteDb, StoreError, StoreResult, ts};
 
 use crate::CONSUMER;
 use crate::knowledge::{ValuationPoint, VehicleKnowledge};
@@ -428,34 +427,11 @@ impl ChatStore for SqliteChatStore {
             })
             .await
     }
-
-    async fn ping(&self) -> StoreResult<()> {
-        self.db
-            .read(|conn| {
-                conn.query_row("SELECT 1", [], |_| Ok(()))?;
-                Ok(())
-            })
-            .await
-    }
 }
 
-#[async_trait]
-impl DeadLetterStore for SqliteChatStore {
-    async fn put_dead_letter(
-        &self,
-        consumer: &str,
-        envelope: &Envelope,
-        error: &str,
-        attempts: u32,
-    ) -> Result<(), BoxError> {
-        self.db
-            .put_dead_letter(consumer, envelope, error, attempts)
-            .await
-    }
-    async fn list_dead_letters(&self) -> Result<Vec<DeadLetter>, BoxError> {
-        self.db.list_dead_letters().await
-    }
-    async fn mark_replayed(&self, id: i64) -> Result<(), BoxError> {
-        self.db.mark_replayed(id).await
+impl Plumbed for SqliteChatStore {
+    type Db = SqliteDb;
+    fn plumbing(&self) -> &SqliteDb {
+        &self.db
     }
 }

@@ -6,10 +6,9 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use vwc_bus::DeadLetterStore;
 use vwc_contracts::maintenance::MaintenanceScheduleUpdated;
 use vwc_contracts::{Vehicle, VehicleEvent};
-use vwc_store::StoreResult;
+use vwc_store::{Plumbing, StoreResult};
 
 use crate::engine::{Citation, KnowledgeCitation};
 use crate::intent::Understanding;
@@ -84,7 +83,7 @@ pub struct Conversation {
 }
 
 #[async_trait]
-pub trait ChatStore: DeadLetterStore {
+pub trait ChatStore: Plumbing {
     async fn apply_vehicle_registered(
         &self,
         envelope_id: &str,
@@ -144,5 +143,4 @@ pub trait ChatStore: DeadLetterStore {
         since: Option<DateTime<Utc>>,
         limit: usize,
     ) -> StoreResult<Vec<ChatTurn>>;
-    async fn ping(&self) -> StoreResult<()>;
 }

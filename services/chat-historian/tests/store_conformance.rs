@@ -1,7 +1,6 @@
 //! The chat historian store conformance suite: each check is written once and runs against a fresh SQLite
 //! file, always, and against a fresh MongoDB database when `VWC_TEST_MONGODB_URI` is set.
 
-use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
@@ -469,7 +468,10 @@ async fn dead_letters_are_kept_and_marked_replayed(store: Store) {
     store.ping().await.unwrap();
 }
 
-vwc_testkit::conformance!("chat-historian";
+vwc_testkit::conformance!(
+    "chat-historian", Store;
+    sqlite("chat-historian.db"): SqliteChatStore::open,
+    mongodb("chat_historian"): MongoChatStore::connect;
     a_vehicle_is_known_only_in_its_organisation,
     events_come_back_in_time_order_and_duplicates_change_nothing,
     every_applied_change_bumps_the_knowledge_version,
@@ -480,33 +482,3 @@ vwc_testkit::conformance!("chat-historian";
     the_audit_lists_an_organisations_turns_since_an_instant,
     dead_letters_are_kept_and_marked_replayed,
 );
-
-async fn on_sqlite<F, Fut>(check: F)
-where
-    F: FnOnce(Store) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteChatStore::open(&dir.path().join("chat-historian.db")).unwrap();
-    check(Arc::new(store)).await;
-}
-
-/// Runs `check` on a fresh MongoDB database (dropped afterwards), or skips loudly without a server.
-async fn on_mongodb<F, Fut>(check: F)
-where
-    F: FnOnce(Store) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    vwc_testkit::mongo::on_fresh_database(
-        "chat_historian",
-        |client, name| async move {
-            Arc::new(
-                MongoChatStore::connect(client, &name)
-                    .await
-                    .expect("creating the chat historian indexes"),
-            ) as Store
-        },
-        check,
-    )
-    .await;
-}

@@ -134,8 +134,7 @@ async fn list_vehicles(
     let mut items = state
         .store
         .vehicles(auth.org(), after.as_deref(), limit + 1)
-        .await
-        .map_err(ApiError::internal)?;
+        .await?;
     let next_cursor = cursor::next_page(&mut items, limit, |v| v.vehicle.id.clone());
     Ok(Json(Page { items, next_cursor }))
 }
@@ -168,8 +167,7 @@ async fn get_vehicle(
     state
         .store
         .vehicle(auth.org(), &id)
-        .await
-        .map_err(ApiError::internal)?
+        .await?
         .map(Json)
         .ok_or(ApiError::NotFound("vehicle"))
 }
@@ -271,8 +269,7 @@ async fn list_events(
     let mut items = state
         .store
         .timeline_page(auth.org(), &id, &filter, after.as_ref(), limit + 1)
-        .await
-        .map_err(ApiError::internal)?
+        .await?
         .ok_or(ApiError::NotFound("vehicle"))?;
     let next_cursor = cursor::next_page(&mut items, limit, |e| TimelineCursor {
         t: e.occurred_at,
@@ -303,8 +300,7 @@ async fn vehicle_in_org(state: &EdgeState, org: &str, id: &str) -> Result<Vehicl
     state
         .store
         .vehicle(org, id)
-        .await
-        .map_err(ApiError::internal)?
+        .await?
         .ok_or(ApiError::NotFound("vehicle"))
 }
 
@@ -438,9 +434,8 @@ async fn overview(
         store.cost_buckets(&org, Some(&id), None, None),
         store.events(&org, &id, &everything, None, 5),
         store.current_valuation(&org, &id),
-    )
-    .map_err(ApiError::internal)?;
-    let since = (Utc::now() - chrono::Months::new(11))
+    )?;
+    let since = (vwc_clock::now() - chrono::Months::new(11))
         .format("%Y-%m")
         .to_string();
     // The scheduler's estimate (projected from usage) when it is at least as recent as the last reading.
@@ -495,11 +490,7 @@ async fn maintenance(
 ) -> Result<Json<VehicleMaintenance>, ApiError> {
     auth.require(Permission::ReadVehicles)?;
     vehicle_in_org(&state, auth.org(), &id).await?;
-    let view = state
-        .store
-        .maintenance(auth.org(), &id)
-        .await
-        .map_err(ApiError::internal)?;
+    let view = state.store.maintenance(auth.org(), &id).await?;
     Ok(Json(match view {
         Some(v) => VehicleMaintenance {
             vehicle_id: id,
@@ -558,8 +549,7 @@ async fn valuations(
     let mut items = state
         .store
         .valuations(auth.org(), &id, before, limit + 1)
-        .await
-        .map_err(ApiError::internal)?;
+        .await?;
     let next_cursor = cursor::next_page(&mut items, limit, |v| v.as_of);
     Ok(Json(Page { items, next_cursor }))
 }
@@ -615,8 +605,7 @@ async fn notifications(
     let mut items = state
         .store
         .notifications(auth.org(), unread, after.as_ref(), limit + 1)
-        .await
-        .map_err(ApiError::internal)?;
+        .await?;
     let next_cursor = cursor::next_page(&mut items, limit, |n| TimelineCursor {
         t: n.created_at,
         i: n.id.clone(),
@@ -649,9 +638,8 @@ async fn mark_read(
     auth.require(Permission::ReadNotifications)?;
     if state
         .store
-        .mark_notification_read(auth.org(), &id, Utc::now())
-        .await
-        .map_err(ApiError::internal)?
+        .mark_notification_read(auth.org(), &id, vwc_clock::now())
+        .await?
     {
         Ok(axum::http::StatusCode::NO_CONTENT)
     } else {
@@ -720,16 +708,11 @@ async fn fleet_overview(
     let mut items: Vec<FleetRow> = state
         .store
         .fleet(auth.org(), after.as_deref(), limit + 1)
-        .await
-        .map_err(ApiError::internal)?;
+        .await?;
     let next_cursor = cursor::next_page(&mut items, limit, |v| v.vehicle.vehicle.id.clone());
     let due_soon: u32 = items.iter().map(|r| r.due_soon).sum();
     let overdue: u32 = items.iter().map(|r| r.overdue).sum();
-    let value = state
-        .store
-        .fleet_value(auth.org())
-        .await
-        .map_err(ApiError::internal)?;
+    let value = state.store.fleet_value(auth.org()).await?;
     Ok(Json(FleetOverview {
         totals: FleetTotals {
             vehicles: items.len(),
@@ -824,11 +807,7 @@ async fn fleet_costs(
         q.to.as_deref()
             .map(|s| instant("to", s, true))
             .transpose()?;
-    let buckets = state
-        .store
-        .cost_buckets(auth.org(), None, from, to)
-        .await
-        .map_err(ApiError::internal)?;
+    let buckets = state.store.cost_buckets(auth.org(), None, from, to).await?;
     let mut groups: std::collections::BTreeMap<(String, String), CostGroup> = Default::default();
     for b in &buckets {
         let key = match grouping {

@@ -5,14 +5,13 @@ use std::path::Path;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, ToSql, params};
-use vwc_bus::{BoxError, DeadLetter, DeadLetterStore};
 use vwc_contracts::maintenance::{
     Channel, MaintenanceScheduleUpdated, MaintenanceStatus, NotificationDelivered,
 };
 use vwc_contracts::valuation::{Valuation, ValuationPointKind, ValuationUpdated};
-use vwc_contracts::{Envelope, EventKind, Vehicle, VehicleEvent};
+use vwc_contracts::{EventKind, Vehicle, VehicleEvent};
 use vwc_store::sqlite::claim_inbox;
-use vwc_store::{SqliteDb, StoreError, StoreResult, ts};
+use vwc_store::{Plumbed, SqliteDb, StoreError, StoreResult, ts};
 
 use crate::CONSUMER;
 use crate::store::{
@@ -236,7 +235,7 @@ impl EdgeStore for SqliteEdgeStore {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 )?
                 .execute(params![e.id, e.org_id, e.vehicle_id, e.kind.as_str(), at,
-                    e.cost_cents.map(|c| c as i64), e.currency, body, trace, ts(&chrono::Utc::now())])?;
+                    e.cost_cents.map(|c| c as i64), e.currency, body, trace, ts(&vwc_clock::now())])?;
                 if inserted == 0 {
                     // The same timeline event under another envelope id (a re-publish): no second effect.
                     return Ok(false);
@@ -716,31 +715,6 @@ impl EdgeStore for SqliteEdgeStore {
             })
             .await
     }
-
-    async fn ping(&self) -> StoreResult<()> {
-        self.db.ping().await
-    }
-}
-
-#[async_trait]
-impl DeadLetterStore for SqliteEdgeStore {
-    async fn put_dead_letter(
-        &self,
-        consumer: &str,
-        envelope: &Envelope,
-        error: &str,
-        attempts: u32,
-    ) -> Result<(), BoxError> {
-        self.db
-            .put_dead_letter(consumer, envelope, error, attempts)
-            .await
-    }
-    async fn list_dead_letters(&self) -> Result<Vec<DeadLetter>, BoxError> {
-        self.db.list_dead_letters().await
-    }
-    async fn mark_replayed(&self, id: i64) -> Result<(), BoxError> {
-        self.db.mark_replayed(id).await
-    }
 }
 
 impl SqliteEdgeStore {
@@ -795,5 +769,12 @@ impl SqliteEdgeStore {
             progress(total);
         }
         Ok(total)
+    }
+}
+
+impl Plumbed for SqliteEdgeStore {
+    type Db = SqliteDb;
+    fn plumbing(&self) -> &SqliteDb {
+        &self.db
     }
 }

@@ -4,14 +4,13 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use vwc_bus::DeadLetterStore;
 use vwc_contracts::maintenance::{
     MaintenanceItemView, MaintenanceScheduleUpdated, MaintenanceStatus, NotificationDelivered,
     OdometerEstimateView,
 };
 use vwc_contracts::valuation::{Valuation, ValuationUpdated};
 use vwc_contracts::{EventKind, OdometerUnit, Vehicle, VehicleEvent};
-use vwc_store::StoreResult;
+use vwc_store::{Plumbing, StoreResult};
 
 /// A vehicle as the read model shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -111,7 +110,7 @@ pub struct RawEvent {
 }
 
 #[async_trait]
-pub trait EdgeStore: DeadLetterStore {
+pub trait EdgeStore: Plumbing {
     async fn apply_vehicle_registered(
         &self,
         envelope_id: &str,
@@ -241,5 +240,4 @@ pub trait EdgeStore: DeadLetterStore {
     ) -> StoreResult<Option<Valuation>>;
     /// The organisation's current values summed per currency (by currency code).
     async fn fleet_value(&self, org_id: &str) -> StoreResult<Vec<FleetValue>>;
-    async fn ping(&self) -> StoreResult<()>;
 }

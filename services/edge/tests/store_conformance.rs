@@ -2,7 +2,6 @@
 //! always, and against a fresh MongoDB database when `VWC_TEST_MONGODB_URI` is set.
 
 use std::collections::HashSet;
-use std::future::Future;
 
 use std::sync::Arc;
 
@@ -49,7 +48,7 @@ fn event(v: &Vehicle, id: &str, kind: EventKind, occurred_at: DateTime<Utc>) -> 
         org_id: v.org_id.clone(),
         kind,
         occurred_at,
-        recorded_at: Utc::now(),
+        recorded_at: vwc_clock::now(),
         odometer: None,
         cost_cents: Some(12_500),
         currency: Some("USD".into()),
@@ -1259,7 +1258,9 @@ async fn the_current_value_is_the_latest_day_and_the_fleet_sums_it_per_currency(
 // Running every check against every adapter
 
 vwc_testkit::conformance!(
-    "edge";
+    "edge", Store;
+    sqlite("edge.db"): SqliteEdgeStore::open,
+    mongodb("edge"): MongoEdgeStore::connect;
     a_registered_vehicle_reads_back_without_stats,
     a_duplicate_delivery_returns_false_and_has_no_second_effect,
     the_same_event_under_another_envelope_has_no_second_effect,
@@ -1290,33 +1291,3 @@ vwc_testkit::conformance!(
     the_current_value_is_the_latest_day_and_the_fleet_sums_it_per_currency,
     a_ready_store_answers_ping,
 );
-
-async fn on_sqlite<F, Fut>(check: F)
-where
-    F: FnOnce(Store) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteEdgeStore::open(&dir.path().join("edge.db")).unwrap();
-    check(Arc::new(store)).await;
-}
-
-/// Runs `check` on a fresh MongoDB database (dropped afterwards), or skips loudly without a server.
-async fn on_mongodb<F, Fut>(check: F)
-where
-    F: FnOnce(Store) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    vwc_testkit::mongo::on_fresh_database(
-        "edge",
-        |client, name| async move {
-            Arc::new(
-                MongoEdgeStore::connect(client, &name)
-                    .await
-                    .expect("creating the edge indexes"),
-            ) as Store
-        },
-        check,
-    )
-    .await;
-}

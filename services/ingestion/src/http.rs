@@ -236,8 +236,7 @@ async fn record_event(
         .ingestion
         .store()
         .vehicle(auth.org(), &vehicle_id)
-        .await
-        .map_err(ApiError::internal)?
+        .await?
         .ok_or(ApiError::NotFound("vehicle"))?;
     if !auth.0.can(Permission::RecordAnyEvent) {
         auth.require(Permission::RecordServiceEvent)?;

@@ -17,6 +17,6 @@ pub use store::{IngestionStore, InsertEventOutcome};
 pub const SOURCE: &str = "vwc.ingestion";
 
 /// Everything the ingestion service stores, behind one object: vehicles and events, and dealers.
-pub trait IngestionDb: IngestionStore + dealers::DealerStore + vwc_bus::DeadLetterStore {}
+pub trait IngestionDb: IngestionStore + dealers::DealerStore {}
 
-impl<T: IngestionStore + dealers::DealerStore + vwc_bus::DeadLetterStore> IngestionDb for T {}
+impl<T: IngestionStore + dealers::DealerStore> IngestionDb for T {}

@@ -3,15 +3,12 @@
 //!
 //! Transactions need a replica set or a sharded cluster (see `vwc_store::mongo`).
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use bson::{Document, doc};
 use mongodb::ClientSession;
-use tokio::sync::Notify;
 use vwc_contracts::{Envelope, Vehicle, VehicleEvent};
 use vwc_store::mongo::{MongoDb, is_duplicate_key, required_text};
-use vwc_store::{Outbox, OutboxId, StoreError, StoreResult, ts};
+use vwc_store::{Outbox, Plumbed, StoreError, StoreResult, ts};
 
 use crate::store::{IdempotencyKey, IngestionStore, InsertEventOutcome};
 
@@ -262,56 +259,11 @@ impl IngestionStore for MongoIngestionStore {
             .count_documents(doc! { "org_id": org_id, "vehicle_id": vehicle_id })
             .await?)
     }
-
-    async fn ping(&self) -> StoreResult<()> {
-        self.db.database().run_command(doc! { "ping": 1 }).await?;
-        Ok(())
-    }
 }
 
-#[async_trait]
-impl Outbox for MongoIngestionStore {
-    async fn pending(&self, limit: usize) -> StoreResult<Vec<(OutboxId, Envelope)>> {
-        self.db.pending(limit).await
-    }
-    async fn mark_sent(&self, ids: &[OutboxId]) -> StoreResult<()> {
-        self.db.mark_sent(ids).await
-    }
-    async fn prune_sent(&self, before: chrono::DateTime<chrono::Utc>) -> StoreResult<u64> {
-        self.db.prune_sent(before).await
-    }
-    async fn dead_letter(
-        &self,
-        id: &OutboxId,
-        envelope: &Envelope,
-        consumer: &str,
-        reason: &str,
-    ) -> StoreResult<()> {
-        self.db.dead_letter(id, envelope, consumer, reason).await
-    }
-
-    fn wakeup(&self) -> Arc<Notify> {
-        self.db.wakeup()
-    }
-}
-
-/// Only the outbox relay puts dead letters here (events the bus refused for good); `vwc dlq list` shows them.
-#[async_trait]
-impl vwc_bus::DeadLetterStore for MongoIngestionStore {
-    async fn put_dead_letter(
-        &self,
-        consumer: &str,
-        envelope: &Envelope,
-        error: &str,
-        attempts: u32,
-    ) -> Result<(), vwc_bus::BoxError> {
-        vwc_bus::DeadLetterStore::put_dead_letter(&self.db, consumer, envelope, error, attempts)
-            .await
-    }
-    async fn list_dead_letters(&self) -> Result<Vec<vwc_bus::DeadLetter>, vwc_bus::BoxError> {
-        vwc_bus::DeadLetterStore::list_dead_letters(&self.db).await
-    }
-    async fn mark_replayed(&self, id: i64) -> Result<(), vwc_bus::BoxError> {
-        vwc_bus::DeadLetterStore::mark_replayed(&self.db, id).await
+impl Plumbed for MongoIngestionStore {
+    type Db = MongoDb;
+    fn plumbing(&self) -> &MongoDb {
+        &self.db
     }
 }

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
 use vwc_contracts::ids::new_id;
 use vwc_contracts::{
     Envelope, EventSource, EventType, FieldError, NewVehicle, NewVehicleEvent, Vehicle,
@@ -61,7 +60,7 @@ impl Ingestion {
         new: NewVehicle,
         traceparent: Option<String>,
     ) -> Result<Vehicle, RegisterError> {
-        let now = Utc::now();
+        let now = vwc_clock::now();
         let new = new.validate(now).map_err(RegisterError::Invalid)?;
         let vehicle = Vehicle {
             id: new_id("veh"),
@@ -103,7 +102,7 @@ impl Ingestion {
         traceparent: Option<String>,
     ) -> Result<Recorded, RecordError> {
         let event = new
-            .validate(new_id("evt"), vehicle, source, Utc::now())
+            .validate(new_id("evt"), vehicle, source, vwc_clock::now())
             .map_err(RecordError::Invalid)?;
         let envelope = Envelope::new(
             EventType::VehicleEventRecorded,

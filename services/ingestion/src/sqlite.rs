@@ -1,14 +1,12 @@
 //! SQLite adapter of the ingestion store.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use rusqlite::{ErrorCode, params};
-use tokio::sync::Notify;
 use vwc_contracts::{Envelope, Vehicle, VehicleEvent};
 use vwc_store::sqlite::{enqueue, optional};
-use vwc_store::{Outbox, OutboxId, SqliteDb, StoreError, StoreResult, ts};
+use vwc_store::{Plumbed, SqliteDb, StoreError, StoreResult, ts};
 
 use crate::store::{IdempotencyKey, IngestionStore, InsertEventOutcome};
 
@@ -172,55 +170,11 @@ impl IngestionStore for SqliteIngestionStore {
             })
             .await
     }
-
-    async fn ping(&self) -> StoreResult<()> {
-        self.db.ping().await
-    }
 }
 
-#[async_trait]
-impl Outbox for SqliteIngestionStore {
-    async fn pending(&self, limit: usize) -> StoreResult<Vec<(OutboxId, Envelope)>> {
-        self.db.pending(limit).await
-    }
-    async fn mark_sent(&self, ids: &[OutboxId]) -> StoreResult<()> {
-        self.db.mark_sent(ids).await
-    }
-    async fn prune_sent(&self, before: chrono::DateTime<chrono::Utc>) -> StoreResult<u64> {
-        self.db.prune_sent(before).await
-    }
-    async fn dead_letter(
-        &self,
-        id: &OutboxId,
-        envelope: &Envelope,
-        consumer: &str,
-        reason: &str,
-    ) -> StoreResult<()> {
-        self.db.dead_letter(id, envelope, consumer, reason).await
-    }
-
-    fn wakeup(&self) -> Arc<Notify> {
-        self.db.wakeup()
-    }
-}
-
-/// Only the outbox relay puts dead letters here (events the bus refused for good); `vwc dlq list` shows them.
-#[async_trait]
-impl vwc_bus::DeadLetterStore for SqliteIngestionStore {
-    async fn put_dead_letter(
-        &self,
-        consumer: &str,
-        envelope: &Envelope,
-        error: &str,
-        attempts: u32,
-    ) -> Result<(), vwc_bus::BoxError> {
-        vwc_bus::DeadLetterStore::put_dead_letter(&self.db, consumer, envelope, error, attempts)
-            .await
-    }
-    async fn list_dead_letters(&self) -> Result<Vec<vwc_bus::DeadLetter>, vwc_bus::BoxError> {
-        vwc_bus::DeadLetterStore::list_dead_letters(&self.db).await
-    }
-    async fn mark_replayed(&self, id: i64) -> Result<(), vwc_bus::BoxError> {
-        vwc_bus::DeadLetterStore::mark_replayed(&self.db, id).await
+impl Plumbed for SqliteIngestionStore {
+    type Db = SqliteDb;
+    fn plumbing(&self) -> &SqliteDb {
+        &self.db
     }
 }

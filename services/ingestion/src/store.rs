@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use vwc_contracts::{Envelope, Vehicle, VehicleEvent};
-use vwc_store::{Outbox, StoreResult};
+use vwc_store::{Plumbing, StoreResult};
 
 /// An `Idempotency-Key` with a fingerprint of the request it was first used for.
 #[derive(Debug, Clone)]
@@ -22,7 +22,7 @@ pub enum InsertEventOutcome {
 }
 
 #[async_trait]
-pub trait IngestionStore: Outbox {
+pub trait IngestionStore: Plumbing {
     /// `StoreError::Conflict` when the VIN is already registered in the organisation.
     async fn insert_vehicle(&self, vehicle: &Vehicle, outbox: &[Envelope]) -> StoreResult<()>;
     async fn vehicle(&self, org_id: &str, vehicle_id: &str) -> StoreResult<Option<Vehicle>>;
@@ -34,6 +34,4 @@ pub trait IngestionStore: Outbox {
     ) -> StoreResult<InsertEventOutcome>;
     async fn event(&self, org_id: &str, event_id: &str) -> StoreResult<Option<VehicleEvent>>;
     async fn count_events(&self, org_id: &str, vehicle_id: &str) -> StoreResult<u64>;
-    /// Cheap round trip for readiness.
-    async fn ping(&self) -> StoreResult<()>;
 }

@@ -18,7 +18,7 @@ fn vehicle() -> Vehicle {
         trim: None,
         nickname: None,
         odometer_unit: OdometerUnit::Mi,
-        registered_at: chrono::Utc::now(),
+        registered_at: vwc_clock::now(),
     }
 }
 
@@ -44,7 +44,7 @@ proptest! {
         lines in proptest::collection::vec(line(), 0..5),
         extra in proptest::option::of(".{0,20}"),
     ) {
-        let occurred = chrono::Utc::now() - chrono::Duration::days(days_ago);
+        let occurred = vwc_clock::now() - chrono::Duration::days(days_ago);
         let mut body = json!({"type": kind, "vin": "1HGCM82633A004352", "occurredAt": occurred,
             "odometer": odometer, "totalCents": total, "currency": currency, "lines": lines});
         if let Some(extra) = extra {
@@ -52,7 +52,7 @@ proptest! {
         }
         let Ok(payload) = serde_json::from_value::<DealerPayload>(body) else { return Ok(()) };
         if let Ok(new) = payload.to_new_event("dlr_1", "Main St Auto") {
-            let _ = new.validate("evt_1".into(), &vehicle(), EventSource::Dealer, chrono::Utc::now());
+            let _ = new.validate("evt_1".into(), &vehicle(), EventSource::Dealer, vwc_clock::now());
         }
     }
 

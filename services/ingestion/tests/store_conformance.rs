@@ -1,8 +1,6 @@
 //! The ingestion store conformance suite: each check is written once and runs against a fresh SQLite file,
 //! always, and against a fresh MongoDB database when `VWC_TEST_MONGODB_URI` is set.
 
-use std::future::Future;
-
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -49,7 +47,7 @@ fn vehicle(org: &str, n: u32) -> Vehicle {
         trim: None,
         nickname: Some(format!("car {n}")),
         odometer_unit: OdometerUnit::Mi,
-        registered_at: Utc::now(),
+        registered_at: vwc_clock::now(),
     }
 }
 
@@ -64,7 +62,7 @@ fn event(v: &Vehicle, day: u32) -> VehicleEvent {
         org_id: v.org_id.clone(),
         kind: EventKind::Maintenance,
         occurred_at: at(day),
-        recorded_at: Utc::now(),
+        recorded_at: vwc_clock::now(),
         odometer: Some(10_000 + u64::from(day)),
         cost_cents: Some(8_999),
         currency: Some("USD".into()),
@@ -701,7 +699,9 @@ async fn only_vehicles_with_waiting_records_are_listed_for_adoption(store: Store
 // Running every check against every adapter
 
 vwc_testkit::conformance!(
-    "ingestion";
+    "ingestion", Store;
+    sqlite("ingestion.db"): SqliteIngestionStore::open,
+    mongodb("ingestion"): MongoIngestionStore::connect;
     a_registered_vehicle_reads_back_unchanged,
     registering_a_vehicle_writes_its_envelope_to_the_outbox,
     registering_the_same_vin_twice_in_an_org_conflicts_and_writes_nothing,
@@ -724,33 +724,3 @@ vwc_testkit::conformance!(
     adoption_leaves_another_orgs_records_of_the_same_vin_alone,
     only_vehicles_with_waiting_records_are_listed_for_adoption,
 );
-
-async fn on_sqlite<F, Fut>(check: F)
-where
-    F: FnOnce(Store) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteIngestionStore::open(&dir.path().join("ingestion.db")).unwrap();
-    check(Arc::new(store)).await;
-}
-
-/// Runs `check` on a fresh MongoDB database (dropped afterwards), or skips loudly without a server.
-async fn on_mongodb<F, Fut>(check: F)
-where
-    F: FnOnce(Store) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    vwc_testkit::mongo::on_fresh_database(
-        "ingestion",
-        |client, name| async move {
-            Arc::new(
-                MongoIngestionStore::connect(client, &name)
-                    .await
-                    .expect("creating the ingestion indexes"),
-            ) as Store
-        },
-        check,
-    )
-    .await;
-}

@@ -5,7 +5,6 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use chrono::Utc;
 use vwc_ingestion::SqliteIngestionStore;
 use vwc_ingestion::dealers::http::{DealerCache, DealerState, REFUSALS_PER_SOURCE_BURST};
 use vwc_ingestion::dealers::{DealerRow, DealerStore, StoredSecret};
@@ -25,10 +24,10 @@ async fn serve() -> Server {
         id: "dlr_known".into(),
         org_id: "org_a".into(),
         name: "Main St Auto".into(),
-        created_at: Utc::now(),
+        created_at: vwc_clock::now(),
         secrets: vec![StoredSecret {
             secret: WebhookSecret::generate(),
-            created_at: Utc::now(),
+            created_at: vwc_clock::now(),
             expires_at: None,
         }],
     };
@@ -68,7 +67,7 @@ async fn post(
     secret: &WebhookSecret,
 ) -> u16 {
     let id = format!("msg_{}", uuid::Uuid::now_v7());
-    let now = Utc::now().timestamp();
+    let now = vwc_clock::now().timestamp();
     client
         .post(format!("{}/webhooks/dealers/{dealer}", server.base))
         .header("content-type", "application/json")

@@ -10,11 +10,9 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use mongodb::ClientSession;
 use mongodb::bson::{Bson, Document, doc};
-use vwc_bus::{BoxError, DeadLetter, DeadLetterStore};
-use vwc_contracts::Envelope;
 use vwc_contracts::maintenance::MaintenanceStatus;
 use vwc_store::mongo::{MongoDb, collect, int, parse_ts, required_text, text};
-use vwc_store::{Outbox, OutboxId, StoreError, StoreResult, ts};
+use vwc_store::{Outbox, Plumbed, StoreError, StoreResult, ts};
 
 use crate::CONSUMER;
 use crate::plan::{PublishedSchedule, SentReminder};
@@ -411,7 +409,7 @@ impl SchedulerStore for MongoSchedulerStore {
     }
 
     async fn record_sweep(&self, orgs: &[String], day: NaiveDate) -> StoreResult<()> {
-        let now = ts(&chrono::Utc::now());
+        let now = ts(&vwc_clock::now());
         for org in orgs {
             self.db
                 .collection(SWEEPS)
@@ -439,56 +437,11 @@ impl SchedulerStore for MongoSchedulerStore {
             .map(Some)
             .map_err(|e| other(format!("bad date {day:?}: {e}")))
     }
-
-    async fn ping(&self) -> StoreResult<()> {
-        self.db.database().run_command(doc! { "ping": 1 }).await?;
-        Ok(())
-    }
 }
 
-#[async_trait]
-impl Outbox for MongoSchedulerStore {
-    async fn pending(&self, limit: usize) -> StoreResult<Vec<(OutboxId, Envelope)>> {
-        self.db.pending(limit).await
-    }
-    async fn mark_sent(&self, ids: &[OutboxId]) -> StoreResult<()> {
-        self.db.mark_sent(ids).await
-    }
-    async fn prune_sent(&self, before: chrono::DateTime<chrono::Utc>) -> StoreResult<u64> {
-        self.db.prune_sent(before).await
-    }
-    async fn dead_letter(
-        &self,
-        id: &OutboxId,
-        envelope: &Envelope,
-        consumer: &str,
-        reason: &str,
-    ) -> StoreResult<()> {
-        self.db.dead_letter(id, envelope, consumer, reason).await
-    }
-
-    fn wakeup(&self) -> std::sync::Arc<tokio::sync::Notify> {
-        self.db.wakeup()
-    }
-}
-
-#[async_trait]
-impl DeadLetterStore for MongoSchedulerStore {
-    async fn put_dead_letter(
-        &self,
-        consumer: &str,
-        envelope: &Envelope,
-        error: &str,
-        attempts: u32,
-    ) -> Result<(), BoxError> {
-        self.db
-            .put_dead_letter(consumer, envelope, error, attempts)
-            .await
-    }
-    async fn list_dead_letters(&self) -> Result<Vec<DeadLetter>, BoxError> {
-        self.db.list_dead_letters().await
-    }
-    async fn mark_replayed(&self, id: i64) -> Result<(), BoxError> {
-        self.db.mark_replayed(id).await
+impl Plumbed for MongoSchedulerStore {
+    type Db = MongoDb;
+    fn plumbing(&self) -> &MongoDb {
+        &self.db
     }
 }

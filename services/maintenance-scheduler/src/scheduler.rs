@@ -20,10 +20,10 @@ use crate::store::{CommitOutcome, SchedulerStore, VehicleCommit, VehicleState};
 const MAX_ATTEMPTS: u32 = 16;
 
 /// Where "now" comes from: the wall clock in production, a fixed instant in tests.
-pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+pub type Clock = vwc_clock::SharedClock;
 
 pub fn system_clock() -> Clock {
-    Arc::new(Utc::now)
+    vwc_clock::system()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -184,7 +184,7 @@ impl Scheduler {
     }
 
     pub fn now(&self) -> DateTime<Utc> {
-        (self.clock)()
+        self.clock.now()
     }
 
     /// Creates (or refreshes) the vehicle's schedule and publishes it.

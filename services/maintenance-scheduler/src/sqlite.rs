@@ -3,17 +3,13 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{Connection, params};
-use tokio::sync::Notify;
-use vwc_bus::{BoxError, DeadLetter, DeadLetterStore};
-use vwc_contracts::Envelope;
 use vwc_contracts::maintenance::MaintenanceStatus;
 use vwc_store::sqlite::{claim_inbox, optional};
-use vwc_store::{Outbox, OutboxId, SqliteDb, StoreError, StoreResult, ts};
+use vwc_store::{Plumbed, SqliteDb, StoreError, StoreResult, ts};
 
 use crate::CONSUMER;
 use crate::plan::{PublishedSchedule, SentReminder};
@@ -445,7 +441,7 @@ impl SchedulerStore for SqliteSchedulerStore {
                     "INSERT INTO sweeps (org_id, day, swept_at) VALUES (?1, ?2, ?3)
                      ON CONFLICT (org_id) DO UPDATE SET day = excluded.day, swept_at = excluded.swept_at",
                 )?;
-                let now = ts(&Utc::now());
+                let now = ts(&vwc_clock::now());
                 for org in &orgs {
                     stmt.execute(params![org, day.to_string(), now])?;
                 }
@@ -468,55 +464,11 @@ impl SchedulerStore for SqliteSchedulerStore {
             .await?;
         day.as_deref().map(parse_day).transpose()
     }
-
-    async fn ping(&self) -> StoreResult<()> {
-        self.db.ping().await
-    }
 }
 
-#[async_trait]
-impl Outbox for SqliteSchedulerStore {
-    async fn pending(&self, limit: usize) -> StoreResult<Vec<(OutboxId, Envelope)>> {
-        self.db.pending(limit).await
-    }
-    async fn mark_sent(&self, ids: &[OutboxId]) -> StoreResult<()> {
-        self.db.mark_sent(ids).await
-    }
-    async fn prune_sent(&self, before: chrono::DateTime<chrono::Utc>) -> StoreResult<u64> {
-        self.db.prune_sent(before).await
-    }
-    async fn dead_letter(
-        &self,
-        id: &OutboxId,
-        envelope: &Envelope,
-        consumer: &str,
-        reason: &str,
-    ) -> StoreResult<()> {
-        self.db.dead_letter(id, envelope, consumer, reason).await
-    }
-
-    fn wakeup(&self) -> Arc<Notify> {
-        self.db.wakeup()
-    }
-}
-
-#[async_trait]
-impl DeadLetterStore for SqliteSchedulerStore {
-    async fn put_dead_letter(
-        &self,
-        consumer: &str,
-        envelope: &Envelope,
-        error: &str,
-        attempts: u32,
-    ) -> Result<(), BoxError> {
-        self.db
-            .put_dead_letter(consumer, envelope, error, attempts)
-            .await
-    }
-    async fn list_dead_letters(&self) -> Result<Vec<DeadLetter>, BoxError> {
-        self.db.list_dead_letters().await
-    }
-    async fn mark_replayed(&self, id: i64) -> Result<(), BoxError> {
-        self.db.mark_replayed(id).await
+impl Plumbed for SqliteSchedulerStore {
+    type Db = SqliteDb;
+    fn plumbing(&self) -> &SqliteDb {
+        &self.db
     }
 }

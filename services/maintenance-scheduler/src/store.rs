@@ -7,9 +7,8 @@
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
-use vwc_bus::DeadLetterStore;
 use vwc_contracts::Envelope;
-use vwc_store::{Outbox, StoreResult};
+use vwc_store::{Plumbing, StoreResult};
 
 use crate::due::ItemSettings;
 use crate::plan::{PublishedSchedule, SentReminder};
@@ -81,7 +80,7 @@ pub enum CommitOutcome {
 }
 
 #[async_trait]
-pub trait SchedulerStore: Outbox + DeadLetterStore {
+pub trait SchedulerStore: Plumbing {
     /// The state of one vehicle, read consistently (one snapshot).
     async fn vehicle_state(&self, vehicle_id: &str) -> StoreResult<VehicleState>;
 
@@ -107,7 +106,4 @@ pub trait SchedulerStore: Outbox + DeadLetterStore {
     async fn record_sweep(&self, orgs: &[String], day: NaiveDate) -> StoreResult<()>;
 
     async fn last_sweep_day(&self, org: &str) -> StoreResult<Option<NaiveDate>>;
-
-    /// Cheap round trip for readiness.
-    async fn ping(&self) -> StoreResult<()>;
 }

@@ -109,7 +109,7 @@ pub async fn sweep_traced(
     let started = Instant::now();
     let when = AsOf {
         today,
-        now: Utc::now(),
+        now: vwc_clock::now(),
     };
     let trace = traceparent
         .map(str::to_string)
@@ -307,7 +307,7 @@ pub async fn run_sweep_every(
         }
         tokio::select! {
             _ = ticker.tick() => {
-                if let Err(e) = sweep(store.as_ref(), None, Utc::now().date_naive()).await {
+                if let Err(e) = sweep(store.as_ref(), None, vwc_clock::now().date_naive()).await {
                     tracing::error!(error = %e, "maintenance sweep failed; retrying at the next tick");
                 }
             }
@@ -326,7 +326,7 @@ pub async fn handle_scheduled_event(
     store: &dyn SchedulerStore,
     event: EventBridgeEvent<serde_json::Value>,
 ) -> Result<SweepReport, SweepError> {
-    let today = event.time.unwrap_or_else(Utc::now).date_naive();
+    let today = event.time.unwrap_or_else(vwc_clock::now).date_naive();
     let org = event
         .detail
         .get("orgId")
@@ -435,7 +435,7 @@ fn bench_vehicle(i: usize, today: DateTime<Utc>) -> VehicleCommit {
 /// printing progress to stderr, for `scripts/bench` and the sweep performance test. Vehicles already there
 /// are left alone. Returns how many were added.
 pub async fn seed_bulk(store: &dyn SchedulerStore, n_vehicles: usize) -> StoreResult<usize> {
-    let today = Utc::now();
+    let today = vwc_clock::now();
     let started = Instant::now();
     let mut added = 0;
     let step = (n_vehicles / 10).max(1);

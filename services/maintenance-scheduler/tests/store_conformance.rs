@@ -1,8 +1,6 @@
 //! The scheduler store conformance suite: each check is written once and runs against a fresh SQLite
 //! file, always, and against a fresh MongoDB database when `VWC_TEST_MONGODB_URI` is set.
 
-use std::future::Future;
-
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
@@ -478,7 +476,9 @@ async fn a_ready_store_answers_ping(store: Store) {
 // Running every check against every adapter
 
 vwc_testkit::conformance!(
-    "maintenance-scheduler";
+    "maintenance-scheduler", Store;
+    sqlite("maintenance.db"): SqliteSchedulerStore::open,
+    mongodb("maintenance"): MongoSchedulerStore::connect;
     an_unknown_vehicle_has_an_empty_state_at_version_zero,
     a_commit_reads_back_exactly,
     a_commit_from_a_stale_version_conflicts_and_writes_nothing,
@@ -494,33 +494,3 @@ vwc_testkit::conformance!(
     dead_letters_are_listed_oldest_first_until_replayed,
     a_ready_store_answers_ping,
 );
-
-async fn on_sqlite<F, Fut>(check: F)
-where
-    F: FnOnce(Store) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteSchedulerStore::open(&dir.path().join("maintenance.db")).unwrap();
-    check(Arc::new(store)).await;
-}
-
-/// Runs `check` on a fresh MongoDB database (dropped afterwards), or skips loudly without a server.
-async fn on_mongodb<F, Fut>(check: F)
-where
-    F: FnOnce(Store) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    vwc_testkit::mongo::on_fresh_database(
-        "maintenance",
-        |client, name| async move {
-            Arc::new(
-                MongoSchedulerStore::connect(client, &name)
-                    .await
-                    .expect("creating the scheduler indexes"),
-            ) as Store
-        },
-        check,
-    )
-    .await;
-}

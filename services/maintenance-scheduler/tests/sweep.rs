@@ -239,7 +239,7 @@ async fn sweep_performance_smoke() {
     let started = Instant::now();
     assert_eq!(seed_bulk(t.store.as_ref(), n).await.unwrap(), n);
     let seeded = started.elapsed();
-    let today = chrono::Utc::now().date_naive();
+    let today = vwc_clock::now().date_naive();
     let started = Instant::now();
     let first = sweep(t.store.as_ref(), None, today).await.unwrap();
     let first_took = started.elapsed();
@@ -265,7 +265,7 @@ async fn sweep_of_100_000_vehicles() {
     let t = TempStore::new();
     let n = 100_000;
     seed_bulk(t.store.as_ref(), n).await.unwrap();
-    let today = chrono::Utc::now().date_naive();
+    let today = vwc_clock::now().date_naive();
     for label in [
         "first sweep (everything published)",
         "same-day sweep",

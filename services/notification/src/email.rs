@@ -62,7 +62,7 @@ impl SesEmailSender {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| source_chain(&e))
+            .map_err(|e| vwc_telemetry::error_chain(&e))
     }
 
     /// The sender address (it must be a verified SES identity, or in a verified domain).
@@ -161,19 +161,8 @@ where
         // Timeouts, connection failures, unreadable responses.
         _ => SendResult::Retryable {
             http_status: None,
-            error: format!("SES unreachable: {}", source_chain(e)),
+            error: format!("SES unreachable: {}", vwc_telemetry::error_chain(e)),
             retry_after: None,
         },
     }
-}
-
-fn source_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }

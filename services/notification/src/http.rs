@@ -102,11 +102,7 @@ async fn read_preferences(
     auth: Auth,
 ) -> Result<Json<PreferencesView>, ApiError> {
     auth.require(Permission::ConfigureNotifications)?;
-    let stored = state
-        .store
-        .preferences(auth.org())
-        .await
-        .map_err(ApiError::internal)?;
+    let stored = state.store.preferences(auth.org()).await?;
     Ok(Json(match stored {
         Some(stored) => PreferencesView::of(&stored, None),
         None => PreferencesView::defaults(),

@@ -10,10 +10,8 @@ use mongodb::ClientSession;
 use mongodb::bson::{Bson, Document, doc};
 use mongodb::options::ReturnDocument;
 use tokio::sync::Notify;
-use vwc_bus::{BoxError, DeadLetter, DeadLetterStore};
-use vwc_contracts::Envelope;
 use vwc_store::mongo::{MongoDb, collect, int, parse_ts, required_text, text};
-use vwc_store::{Outbox, OutboxId, StoreError, StoreResult, ts};
+use vwc_store::{Outbox, Plumbed, StoreError, StoreResult, ts};
 use vwc_webhook::WebhookSecret;
 
 use crate::CONSUMER;
@@ -43,6 +41,16 @@ impl MongoNotificationStore {
             db,
             deliveries_wakeup: Arc::new(Notify::new()),
         }
+    }
+
+    /// Uses `database` through `client` and creates its indexes, like every other service's store.
+    pub async fn connect(
+        client: mongodb::Client,
+        database: &str,
+    ) -> StoreResult<MongoNotificationStore> {
+        let store = MongoNotificationStore::new(MongoDb::new(client, database));
+        store.ensure_indexes().await?;
+        Ok(store)
     }
 
     pub fn db(&self) -> &MongoDb {
@@ -559,59 +567,14 @@ impl NotificationStore for MongoNotificationStore {
         collect(cursor).await?.iter().map(attempt_from).collect()
     }
 
-    async fn ping(&self) -> StoreResult<()> {
-        self.db.database().run_command(doc! { "ping": 1 }).await?;
-        Ok(())
-    }
-
     fn deliveries_wakeup(&self) -> Arc<Notify> {
         self.deliveries_wakeup.clone()
     }
 }
 
-#[async_trait]
-impl Outbox for MongoNotificationStore {
-    async fn pending(&self, limit: usize) -> StoreResult<Vec<(OutboxId, Envelope)>> {
-        self.db.pending(limit).await
-    }
-    async fn mark_sent(&self, ids: &[OutboxId]) -> StoreResult<()> {
-        self.db.mark_sent(ids).await
-    }
-    async fn prune_sent(&self, before: chrono::DateTime<chrono::Utc>) -> StoreResult<u64> {
-        self.db.prune_sent(before).await
-    }
-    async fn dead_letter(
-        &self,
-        id: &OutboxId,
-        envelope: &Envelope,
-        consumer: &str,
-        reason: &str,
-    ) -> StoreResult<()> {
-        self.db.dead_letter(id, envelope, consumer, reason).await
-    }
-
-    fn wakeup(&self) -> Arc<Notify> {
-        self.db.wakeup()
-    }
-}
-
-#[async_trait]
-impl DeadLetterStore for MongoNotificationStore {
-    async fn put_dead_letter(
-        &self,
-        consumer: &str,
-        envelope: &Envelope,
-        error: &str,
-        attempts: u32,
-    ) -> Result<(), BoxError> {
-        self.db
-            .put_dead_letter(consumer, envelope, error, attempts)
-            .await
-    }
-    async fn list_dead_letters(&self) -> Result<Vec<DeadLetter>, BoxError> {
-        self.db.list_dead_letters().await
-    }
-    async fn mark_replayed(&self, id: i64) -> Result<(), BoxError> {
-        self.db.mark_replayed(id).await
+impl Plumbed for MongoNotificationStore {
+    type Db = MongoDb;
+    fn plumbing(&self) -> &MongoDb {
+        &self.db
     }
 }

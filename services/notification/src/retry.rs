@@ -59,8 +59,11 @@ impl RetryPolicy {
 
     /// `min(cap, base·2^attempt)`, without overflow for any attempt number.
     pub fn backoff_ceiling(&self, attempt: u32) -> Duration {
-        let factor = 2u32.saturating_pow(attempt);
-        self.base.saturating_mul(factor).min(self.cap)
+        vwc_clock::Backoff {
+            base: self.base,
+            cap: self.cap,
+        }
+        .delay(attempt)
     }
 }
 

@@ -7,10 +7,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, Row, params};
 use tokio::sync::Notify;
-use vwc_bus::{BoxError, DeadLetter, DeadLetterStore};
-use vwc_contracts::Envelope;
 use vwc_store::sqlite::{claim_inbox, enqueue, optional};
-use vwc_store::{Outbox, OutboxId, SqliteDb, StoreError, StoreResult, ts};
+use vwc_store::{Plumbed, SqliteDb, StoreError, StoreResult, ts};
 use vwc_webhook::WebhookSecret;
 
 use crate::CONSUMER;
@@ -629,58 +627,14 @@ impl NotificationStore for SqliteNotificationStore {
             .await
     }
 
-    async fn ping(&self) -> StoreResult<()> {
-        self.db.ping().await
-    }
-
     fn deliveries_wakeup(&self) -> Arc<Notify> {
         self.deliveries_wakeup.clone()
     }
 }
 
-#[async_trait]
-impl Outbox for SqliteNotificationStore {
-    async fn pending(&self, limit: usize) -> StoreResult<Vec<(OutboxId, Envelope)>> {
-        self.db.pending(limit).await
-    }
-    async fn mark_sent(&self, ids: &[OutboxId]) -> StoreResult<()> {
-        self.db.mark_sent(ids).await
-    }
-    async fn prune_sent(&self, before: chrono::DateTime<chrono::Utc>) -> StoreResult<u64> {
-        self.db.prune_sent(before).await
-    }
-    async fn dead_letter(
-        &self,
-        id: &OutboxId,
-        envelope: &Envelope,
-        consumer: &str,
-        reason: &str,
-    ) -> StoreResult<()> {
-        self.db.dead_letter(id, envelope, consumer, reason).await
-    }
-
-    fn wakeup(&self) -> Arc<Notify> {
-        self.db.wakeup()
-    }
-}
-
-#[async_trait]
-impl DeadLetterStore for SqliteNotificationStore {
-    async fn put_dead_letter(
-        &self,
-        consumer: &str,
-        envelope: &Envelope,
-        error: &str,
-        attempts: u32,
-    ) -> Result<(), BoxError> {
-        self.db
-            .put_dead_letter(consumer, envelope, error, attempts)
-            .await
-    }
-    async fn list_dead_letters(&self) -> Result<Vec<DeadLetter>, BoxError> {
-        self.db.list_dead_letters().await
-    }
-    async fn mark_replayed(&self, id: i64) -> Result<(), BoxError> {
-        self.db.mark_replayed(id).await
+impl Plumbed for SqliteNotificationStore {
+    type Db = SqliteDb;
+    fn plumbing(&self) -> &SqliteDb {
+        &self.db
     }
 }

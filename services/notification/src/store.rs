@@ -11,10 +11,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
-use vwc_bus::DeadLetterStore;
 use vwc_contracts::Envelope;
 use vwc_contracts::maintenance::{Channel, MaintenanceStatus, ReminderDue};
-use vwc_store::{Outbox, StoreError, StoreResult};
+use vwc_store::{Plumbing, StoreError, StoreResult};
 use vwc_webhook::WebhookSecret;
 
 use crate::quiet_hours::QuietHours;
@@ -227,7 +226,7 @@ pub enum Settlement {
 }
 
 #[async_trait]
-pub trait NotificationStore: Outbox + DeadLetterStore + Send + Sync {
+pub trait NotificationStore: Plumbing {
     async fn preferences(&self, org_id: &str) -> StoreResult<Option<StoredPreferences>>;
 
     /// Replaces the organisation's preferences and applies `secret` in the same transaction.
@@ -277,8 +276,6 @@ pub trait NotificationStore: Outbox + DeadLetterStore + Send + Sync {
 
     /// Attempts of a delivery, first first.
     async fn attempts(&self, delivery_id: &str) -> StoreResult<Vec<DeliveryAttempt>>;
-
-    async fn ping(&self) -> StoreResult<()>;
 
     /// Notified after a write that created pending deliveries, so the worker need not wait for its poll.
     fn deliveries_wakeup(&self) -> Arc<Notify>;

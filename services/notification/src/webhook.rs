@@ -71,7 +71,10 @@ impl WebhookSender {
             Err(e) => {
                 return SendResult::Retryable {
                     http_status: None,
-                    error: format!("building the HTTP client: {}", error_chain(&e)),
+                    error: format!(
+                        "building the HTTP client: {}",
+                        vwc_telemetry::error_chain(&e)
+                    ),
                     retry_after: None,
                 };
             }
@@ -102,7 +105,7 @@ impl WebhookSender {
                 error: if e.is_timeout() {
                     format!("no answer within {} ms", self.timeout.as_millis())
                 } else {
-                    error_chain(&e)
+                    vwc_telemetry::error_chain(&e)
                 },
                 retry_after: None,
             },
@@ -129,15 +132,4 @@ impl Resolve for PinnedResolver {
         let addrs = self.0.clone();
         Box::pin(async move { Ok(Box::new(addrs.into_iter()) as Addrs) })
     }
-}
-
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }

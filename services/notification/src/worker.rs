@@ -12,6 +12,7 @@
 //! only its own slots; everyone else's deliveries go on.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -143,6 +144,10 @@ pub struct DeliveryWorker {
     options: WorkerOptions,
     orgs: InFlight,
     hosts: InFlight,
+    /// Deliveries put back because their organisation or host had its share in flight.
+    held_for_share: AtomicU64,
+    /// Times the running worker has asked the store for due deliveries.
+    claim_passes: AtomicU64,
 }
 
 impl DeliveryWorker {
@@ -158,7 +163,20 @@ impl DeliveryWorker {
             options: WorkerOptions::default(),
             orgs: InFlight::default(),
             hosts: InFlight::default(),
+            held_for_share: AtomicU64::new(0),
+            claim_passes: AtomicU64::new(0),
         }
+    }
+
+    /// How many deliveries this worker has put back because their organisation or host already had its
+    /// share in flight: the moments the fairness limits did their work.
+    pub fn held_for_share(&self) -> u64 {
+        self.held_for_share.load(Ordering::Relaxed)
+    }
+
+    /// How many times the running worker has claimed due deliveries (a pass can claim none).
+    pub fn claim_passes(&self) -> u64 {
+        self.claim_passes.load(Ordering::Relaxed)
     }
 
     pub fn with_email(mut self, sender: Arc<dyn EmailSender>) -> DeliveryWorker {
@@ -235,11 +253,12 @@ impl DeliveryWorker {
             if free > 0 {
                 let busy = self.orgs.at_limit(self.options.per_org);
                 let now = self.clock.now();
-                match self
+                let claimed = self
                     .store
                     .claim_due_deliveries(now, free, lease, &busy)
-                    .await
-                {
+                    .await;
+                self.claim_passes.fetch_add(1, Ordering::Relaxed);
+                match claimed {
                     Ok(claimed) => {
                         more_due = claimed.len() == free;
                         for c in claimed {
@@ -287,6 +306,7 @@ impl DeliveryWorker {
 
     /// Puts a claimed delivery back for `busy_defer`, without counting an attempt.
     async fn defer(&self, claimed: &ClaimedDelivery) {
+        self.held_for_share.fetch_add(1, Ordering::Relaxed);
         let until = self.clock.now()
             + TimeDelta::from_std(self.options.busy_defer).unwrap_or(TimeDelta::seconds(1));
         if let Err(e) = self
@@ -360,6 +380,7 @@ impl DeliveryWorker {
                         .hosts
                         .try_take(&host_of(&target), self.options.per_host)
                     else {
+                        self.held_for_share.fetch_add(1, Ordering::Relaxed);
                         let defer = TimeDelta::from_std(self.options.busy_defer)
                             .unwrap_or(TimeDelta::seconds(1));
                         return Settlement::Held { until: now + defer };

@@ -63,7 +63,7 @@ async fn a_silent_endpoint_holds_only_its_share_and_other_organisations_are_deli
             .with_options(options),
     );
     let (stop, stopped) = watch::channel(false);
-    let running = tokio::spawn(worker.run(stopped));
+    let running = tokio::spawn(worker.clone().run(stopped));
 
     vwc_testkit::eventually(
         "the fast organisation's five webhooks",
@@ -74,8 +74,18 @@ async fn a_silent_endpoint_holds_only_its_share_and_other_organisations_are_deli
         },
     )
     .await;
-    // Give the worker time to try to overfill the silent host, then count what it holds open there.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Wait until the worker has tried twice more to overfill the silent host (and held the deliveries
+    // back), then count what it holds open there.
+    let tries = worker.held_for_share();
+    vwc_testkit::eventually(
+        "two more deliveries held back for the host's share",
+        Duration::from_secs(15),
+        || {
+            let n = worker.held_for_share();
+            async move { (n >= tries + 2).then_some(()) }
+        },
+    )
+    .await;
     let held = silent.connections();
     assert!(
         held <= options.per_host,
@@ -113,17 +123,25 @@ async fn one_organisation_has_at_most_its_share_in_flight() {
             .with_options(options),
     );
     let (stop, stopped) = watch::channel(false);
-    let running = tokio::spawn(worker.run(stopped));
+    let running = tokio::spawn(worker.clone().run(stopped));
+    // The first claim brings all twenty: the share goes out, the rest is held back.
     vwc_testkit::eventually(
-        "the first deliveries in flight",
+        "the organisation's share in flight and the rest held back",
         Duration::from_secs(10),
         || {
-            let n = silent.connections();
-            async move { (n >= 1).then_some(()) }
+            let (n, held) = (silent.connections(), worker.held_for_share());
+            async move { (n >= options.per_org && held >= 20 - options.per_org as u64).then_some(()) }
         },
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Let the worker claim again several times, past the held deliveries' `busy_defer`: none of those
+    // passes may send more of this organisation while its share hangs.
+    let passes = worker.claim_passes();
+    vwc_testkit::eventually("five more claim passes", Duration::from_secs(10), || {
+        let n = worker.claim_passes();
+        async move { (n >= passes + 5).then_some(()) }
+    })
+    .await;
     assert_eq!(silent.connections(), options.per_org);
     stop.send(true).unwrap();
     running.await.unwrap();

@@ -21,20 +21,7 @@ struct Moto {
 }
 
 async fn moto() -> Option<Moto> {
-    let Some(endpoint) = std::env::var("VWC_TEST_AWS_ENDPOINT")
-        .ok()
-        .filter(|e| !e.is_empty())
-    else {
-        if std::env::var("VWC_REQUIRE_AWS_TESTS").as_deref() == Ok("1") {
-            panic!(
-                "VWC_REQUIRE_AWS_TESTS=1 but VWC_TEST_AWS_ENDPOINT is not set (start moto with scripts/lib/moto.sh)"
-            );
-        }
-        say_loudly(
-            "SES TESTS SKIPPED: VWC_TEST_AWS_ENDPOINT is not set (start moto with scripts/lib/moto.sh)",
-        );
-        return None;
-    };
+    let endpoint = vwc_testkit::aws::aws_endpoint("SES e-mail")?;
     let config = vwc_bus::aws::sdk_config(Some(&endpoint)).await;
     Some(Moto {
         endpoint,

@@ -358,37 +358,10 @@ async fn final_failures_leave_nothing_pending(store: Arc<dyn NotificationStore>)
 
 type Store = Arc<dyn NotificationStore>;
 
-async fn on_sqlite<F, Fut>(check: F)
-where
-    F: FnOnce(Store) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let (_dir, store) = common::sqlite_store();
-    check(store).await;
-}
-
-/// A store on a fresh database of the server in `VWC_TEST_MONGODB_URI` (dropped afterwards), or a loud skip.
-async fn on_mongodb<F, Fut>(check: F)
-where
-    F: FnOnce(Store) -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    vwc_testkit::mongo::on_fresh_database(
-        "notification",
-        |client, name| async move {
-            let store = vwc_notification::MongoNotificationStore::new(
-                vwc_store::mongo::MongoDb::new(client, &name),
-            );
-            store.ensure_indexes().await.expect("indexes");
-            Arc::new(store) as Store
-        },
-        check,
-    )
-    .await;
-}
-
 vwc_testkit::conformance!(
-    "notification";
+    "notification", Store;
+    sqlite("notification.db"): vwc_notification::SqliteNotificationStore::open,
+    mongodb("notification"): vwc_notification::MongoNotificationStore::connect;
     preferences_round_trip_with_the_secret_issued_once,
     a_notification_is_recorded_once_per_envelope_and_per_reminder,
     due_deliveries_are_leased_to_one_worker_at_a_time,

@@ -10,10 +10,8 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use mongodb::ClientSession;
 use mongodb::bson::{Document, doc};
-use vwc_bus::{BoxError, DeadLetter, DeadLetterStore};
-use vwc_contracts::Envelope;
 use vwc_store::mongo::{MongoDb, collect, int, required_text, text};
-use vwc_store::{Outbox, OutboxId, StoreError, StoreResult, ts};
+use vwc_store::{Outbox, Plumbed, StoreError, StoreResult, ts};
 
 use crate::CONSUMER;
 use crate::model::{Fact, VehicleProfile, sort_facts};
@@ -295,7 +293,7 @@ impl ValuationStore for MongoValuationStore {
     }
 
     async fn record_revalue(&self, orgs: &[String], day: NaiveDate) -> StoreResult<()> {
-        let now = ts(&chrono::Utc::now());
+        let now = ts(&vwc_clock::now());
         for org in orgs {
             self.db
                 .collection(REVALUES)
@@ -320,55 +318,11 @@ impl ValuationStore for MongoValuationStore {
             None => Ok(None),
         }
     }
-
-    async fn ping(&self) -> StoreResult<()> {
-        self.db.database().run_command(doc! { "ping": 1 }).await?;
-        Ok(())
-    }
 }
 
-#[async_trait]
-impl Outbox for MongoValuationStore {
-    async fn pending(&self, limit: usize) -> StoreResult<Vec<(OutboxId, Envelope)>> {
-        self.db.pending(limit).await
-    }
-    async fn mark_sent(&self, ids: &[OutboxId]) -> StoreResult<()> {
-        self.db.mark_sent(ids).await
-    }
-    async fn prune_sent(&self, before: chrono::DateTime<chrono::Utc>) -> StoreResult<u64> {
-        self.db.prune_sent(before).await
-    }
-    async fn dead_letter(
-        &self,
-        id: &OutboxId,
-        envelope: &Envelope,
-        consumer: &str,
-        reason: &str,
-    ) -> StoreResult<()> {
-        self.db.dead_letter(id, envelope, consumer, reason).await
-    }
-    fn wakeup(&self) -> std::sync::Arc<tokio::sync::Notify> {
-        self.db.wakeup()
-    }
-}
-
-#[async_trait]
-impl DeadLetterStore for MongoValuationStore {
-    async fn put_dead_letter(
-        &self,
-        consumer: &str,
-        envelope: &Envelope,
-        error: &str,
-        attempts: u32,
-    ) -> Result<(), BoxError> {
-        self.db
-            .put_dead_letter(consumer, envelope, error, attempts)
-            .await
-    }
-    async fn list_dead_letters(&self) -> Result<Vec<DeadLetter>, BoxError> {
-        self.db.list_dead_letters().await
-    }
-    async fn mark_replayed(&self, id: i64) -> Result<(), BoxError> {
-        self.db.mark_replayed(id).await
+impl Plumbed for MongoValuationStore {
+    type Db = MongoDb;
+    fn plumbing(&self) -> &MongoDb {
+        &self.db
     }
 }

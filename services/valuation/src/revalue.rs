@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde::Serialize;
 use tokio::sync::watch;
 use vwc_store::StoreError;
@@ -53,7 +53,7 @@ pub async fn revalue_traced(
     today: NaiveDate,
     traceparent: Option<&str>,
 ) -> Result<RevalueReport, RevalueError> {
-    let now = Utc::now();
+    let now = vwc_clock::now();
     let mut report = RevalueReport {
         day: today,
         org_id: org.map(str::to_string),
@@ -121,7 +121,7 @@ pub async fn run_revalue_every(
         }
         tokio::select! {
             _ = ticker.tick() => {
-                if let Err(e) = revalue(store.as_ref(), None, Utc::now().date_naive()).await {
+                if let Err(e) = revalue(store.as_ref(), None, vwc_clock::now().date_naive()).await {
                     tracing::error!(error = %e, "re-valuation failed; retrying at the next tick");
                 }
             }
@@ -140,7 +140,7 @@ pub async fn handle_scheduled_event(
     store: &dyn ValuationStore,
     event: EventBridgeEvent<serde_json::Value>,
 ) -> Result<RevalueReport, RevalueError> {
-    let today = event.time.unwrap_or_else(Utc::now).date_naive();
+    let today = event.time.unwrap_or_else(vwc_clock::now).date_naive();
     let org = event
         .detail
         .get("orgId")

@@ -9,9 +9,8 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
-use vwc_bus::DeadLetterStore;
 use vwc_contracts::Envelope;
-use vwc_store::{Outbox, StoreResult};
+use vwc_store::{Plumbing, StoreResult};
 
 use crate::model::{Fact, VehicleProfile};
 
@@ -91,7 +90,7 @@ pub enum CommitOutcome {
 }
 
 #[async_trait]
-pub trait ValuationStore: Outbox + DeadLetterStore {
+pub trait ValuationStore: Plumbing {
     async fn vehicle_state(&self, vehicle_id: &str) -> StoreResult<VehicleState>;
 
     /// Registered vehicles of `org` (or of every organisation), by id, strictly after `after`, at most
@@ -116,6 +115,4 @@ pub trait ValuationStore: Outbox + DeadLetterStore {
     async fn record_revalue(&self, orgs: &[String], day: NaiveDate) -> StoreResult<()>;
 
     async fn last_revalue_day(&self, org: &str) -> StoreResult<Option<NaiveDate>>;
-
-    async fn ping(&self) -> StoreResult<()>;
 }

@@ -22,7 +22,7 @@ pub const DROP_NEWS_DAYS: i64 = 30;
 /// Longest forecast, in months.
 pub const MAX_FORECAST_MONTHS: u32 = 60;
 
-pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+pub type Clock = vwc_clock::SharedClock;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UpdateError {
@@ -225,7 +225,7 @@ impl Valuer {
     pub fn new(store: Arc<dyn ValuationStore>) -> Valuer {
         Valuer {
             store,
-            clock: Arc::new(Utc::now),
+            clock: vwc_clock::system(),
             stripes: Arc::new((0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect()),
         }
     }
@@ -240,7 +240,7 @@ impl Valuer {
     }
 
     pub fn now(&self) -> DateTime<Utc> {
-        (self.clock)()
+        self.clock.now()
     }
 
     /// Concurrent deliveries for one vehicle queue here instead of conflicting in the store.

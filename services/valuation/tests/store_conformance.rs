@@ -1,7 +1,6 @@
 //! The valuation store conformance suite: each check is written once and runs against a fresh SQLite
 //! file, always, and against a fresh MongoDB database when `VWC_TEST_MONGODB_URI` is set.
 
-use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{NaiveDate, TimeZone, Utc};
@@ -296,7 +295,9 @@ async fn a_ready_store_answers_ping(store: Store) {
 }
 
 vwc_testkit::conformance!(
-    "valuation";
+    "valuation", Store;
+    sqlite("valuation.db"): SqliteValuationStore::open,
+    mongodb("valuation"): MongoValuationStore::connect;
     an_unknown_vehicle_has_an_empty_state_at_version_zero,
     a_commit_reads_back_exactly,
     a_commit_from_a_stale_version_conflicts_and_writes_nothing,
@@ -310,33 +311,3 @@ vwc_testkit::conformance!(
     dead_letters_are_listed_until_replayed,
     a_ready_store_answers_ping,
 );
-
-async fn on_sqlite<F, Fut>(check: F)
-where
-    F: FnOnce(Store) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteValuationStore::open(&dir.path().join("valuation.db")).unwrap();
-    check(Arc::new(store)).await;
-}
-
-/// Runs `check` on a fresh MongoDB database (dropped afterwards), or skips loudly without a server.
-async fn on_mongodb<F, Fut>(check: F)
-where
-    F: FnOnce(Store) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    vwc_testkit::mongo::on_fresh_database(
-        "valuation",
-        |client, name| async move {
-            Arc::new(
-                MongoValuationStore::connect(client, &name)
-                    .await
-                    .expect("creating the valuation indexes"),
-            ) as Store
-        },
-        check,
-    )
-    .await;
-}

@@ -165,7 +165,7 @@ const BIG_EVENTS: usize = 10_000;
 const TOTAL_EVENTS: usize = 1_000_000;
 
 fn synthetic_event(vehicle: &str, i: usize) -> VehicleEvent {
-    let at = Utc::now() - chrono::Duration::minutes(i as i64 * 7);
+    let at = vwc_clock::now() - chrono::Duration::minutes(i as i64 * 7);
     let kind = [
         EventKind::OdometerReading,
         EventKind::Maintenance,
@@ -214,7 +214,7 @@ async fn seed_timeline(data_dir: &std::path::Path) -> anyhow::Result<f64> {
                     trim: None,
                     nickname: None,
                     odometer_unit: OdometerUnit::Mi,
-                    registered_at: Utc::now(),
+                    registered_at: vwc_clock::now(),
                 },
             )
             .await?;
@@ -239,7 +239,7 @@ async fn seed_timeline(data_dir: &std::path::Path) -> anyhow::Result<f64> {
 
 fn service_record(vin: &str, n: usize) -> Vec<u8> {
     serde_json::to_vec(
-        &json!({"type": "service_record", "vin": vin, "occurredAt": Utc::now(),
+        &json!({"type": "service_record", "vin": vin, "occurredAt": vwc_clock::now(),
         "odometer": 10_000 + n, "totalCents": 8999, "currency": "USD",
         "lines": [{"description": "Oil change", "task": "oil_change", "amountCents": 8999}]}),
     )
@@ -260,7 +260,7 @@ impl Webhooks {
     async fn send(&self, n: usize) -> Option<String> {
         let id = format!("bench-{}-{n}", self.run);
         let body = service_record(&self.vins[n % self.vins.len()], n);
-        let ts = Utc::now().timestamp();
+        let ts = vwc_clock::now().timestamp();
         let sig = vwc_webhook::sign(&self.secret, &id, ts, &body);
         let r = self
             .http
@@ -346,7 +346,7 @@ async fn lag(
         let (hooks, acked) = (hooks.clone(), acked.clone());
         senders.push(tokio::spawn(async move {
             if let Some(id) = hooks.send(1_000_000 + n as usize).await {
-                acked.lock().await.push((id, Utc::now()));
+                acked.lock().await.push((id, vwc_clock::now()));
             }
         }));
         n += 1;
@@ -602,7 +602,7 @@ async fn revalue_bench(
 )> {
     let dir = tempfile::tempdir()?;
     let store = vwc_valuation::SqliteValuationStore::open(&dir.path().join("valuation.db"))?;
-    let today = Utc::now().date_naive();
+    let today = vwc_clock::now().date_naive();
     let t = Instant::now();
     vwc_valuation::revalue::seed_bulk(&store, n, today).await?;
     eprintln!(
@@ -646,7 +646,7 @@ impl ChatBench {
 
 /// A varied 10,000-record history: oil changes, rotations, brake repairs, readings, a collision, upgrades.
 fn chat_bench_event(vehicle: &vwc_contracts::Vehicle, i: usize) -> VehicleEvent {
-    let at = Utc::now() - chrono::Duration::hours((10_000 - i) as i64 * 6);
+    let at = vwc_clock::now() - chrono::Duration::hours((10_000 - i) as i64 * 6);
     let (kind, title, details, vendor) = match i % 10 {
         0 => (
             EventKind::Maintenance,
@@ -722,7 +722,7 @@ pub async fn chat_bench() -> anyhow::Result<ChatBench> {
         trim: None,
         nickname: None,
         odometer_unit: vwc_contracts::OdometerUnit::Mi,
-        registered_at: Utc::now(),
+        registered_at: vwc_clock::now(),
     };
     store
         .apply_vehicle_registered("bench-reg", &vehicle)
@@ -769,14 +769,14 @@ pub async fn chat_bench() -> anyhow::Result<ChatBench> {
         conversation_id: None,
     };
     let t = Instant::now();
-    historian.ask(ask(questions[0]), Utc::now()).await?;
+    historian.ask(ask(questions[0]), vwc_clock::now()).await?;
     let cold_ms = t.elapsed().as_secs_f64() * 1000.0;
     let asks = 2_400;
     let mut latencies = Vec::with_capacity(asks);
     for i in 0..asks {
         let t = Instant::now();
         historian
-            .ask(ask(questions[i % questions.len()]), Utc::now())
+            .ask(ask(questions[i % questions.len()]), vwc_clock::now())
             .await?;
         latencies.push(t.elapsed().as_micros() as u64);
     }
@@ -789,7 +789,7 @@ pub async fn chat_bench() -> anyhow::Result<ChatBench> {
             questions[i % questions.len()],
             &prepared,
             None,
-            Utc::now(),
+            vwc_clock::now(),
         );
         std::hint::black_box(a);
         engine.push(t.elapsed().as_micros() as u64);
@@ -825,7 +825,7 @@ async fn sweep_bench(
         "  seeded {n} vehicles in {:.1} s",
         t.elapsed().as_secs_f64()
     );
-    let today = Utc::now().date_naive();
+    let today = vwc_clock::now().date_naive();
     let t = Instant::now();
     let first = vwc_maintenance_scheduler::sweep(store.as_ref(), None, today).await?;
     let first_secs = t.elapsed().as_secs_f64();

@@ -446,7 +446,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let report = vwc_maintenance_scheduler::sweep(
                 system.stores.scheduler.as_ref(),
                 org.as_deref(),
-                chrono::Utc::now().date_naive(),
+                vwc_clock::now().date_naive(),
             )
             .await?;
             system.shutdown().await;
@@ -461,7 +461,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let report = vwc_valuation::revalue(
                 system.stores.valuation.as_ref(),
                 org.as_deref(),
-                chrono::Utc::now().date_naive(),
+                vwc_clock::now().date_naive(),
             )
             .await?;
             system.shutdown().await;
@@ -673,11 +673,7 @@ async fn dlq(action: DlqAction) -> anyhow::Result<()> {
             let stores = Stores::open(&data.data_dir)?;
             let mut total = 0;
             for (consumer, store) in stores.dead_letters() {
-                for d in store
-                    .list_dead_letters()
-                    .await
-                    .map_err(anyhow::Error::from_boxed)?
-                {
+                for d in store.list_dead_letters().await? {
                     total += 1;
                     println!(
                         "{consumer}:{}\t{}\t{}\tattempts={}\t{}\t{}",
@@ -711,11 +707,7 @@ pub async fn replay(system: &System, only: Option<&str>) -> anyhow::Result<(usiz
     let (mut replayed, mut failed) = (0, 0);
     for (consumer, store) in system.stores.dead_letters() {
         let store: Arc<dyn vwc_bus::DeadLetterStore> = store;
-        for d in store
-            .list_dead_letters()
-            .await
-            .map_err(anyhow::Error::from_boxed)?
-        {
+        for d in store.list_dead_letters().await? {
             let wanted = match only {
                 None => true,
                 Some(sel) => sel == d.id.to_string() || sel == format!("{consumer}:{}", d.id),
@@ -723,7 +715,7 @@ pub async fn replay(system: &System, only: Option<&str>) -> anyhow::Result<(usiz
             if !wanted {
                 continue;
             }
-            if vwc_store::relay::is_relay_dead_letter(&d.consumer) {
+            if vwc_bus::relay::is_relay_dead_letter(&d.consumer) {
                 eprintln!(
                     "{consumer}:{} was refused for good by the bus ({}); it cannot be replayed",
                     d.id, d.error
@@ -732,10 +724,7 @@ pub async fn replay(system: &System, only: Option<&str>) -> anyhow::Result<(usiz
             }
             match system.bus.deliver_now(consumer, &d.envelope).await {
                 Ok(()) => {
-                    store
-                        .mark_replayed(d.id)
-                        .await
-                        .map_err(anyhow::Error::from_boxed)?;
+                    store.mark_replayed(d.id).await?;
                     replayed += 1;
                 }
                 Err(e) => {

@@ -15,10 +15,10 @@ use tokio::task::JoinHandle;
 use tower_http::trace::TraceLayer;
 use vwc_auth::{Hs256Keys, TokenVerifier};
 use vwc_bus::Bus;
+use vwc_bus::OutboxRelay;
 use vwc_bus::inproc::{InProcessBus, RetryPolicy};
 use vwc_contracts::Routes;
 use vwc_ingestion::Ingestion;
-use vwc_store::OutboxRelay;
 
 use crate::routes::{Readiness, ReadinessCheck};
 pub use crate::stores::{StoreChoice, Stores};
@@ -238,6 +238,9 @@ impl System {
             .context("loading the JWT secret")?;
         let keys = Arc::new(Hs256Keys::new(&secret));
         let stores = Stores::open_choice(&opts.store, &opts.data_dir).await?;
+        // The one clock of the system: every service reads the time from it (tests move it forward).
+        let clock = vwc_http::Clock::default();
+        let shared_clock: vwc_clock::SharedClock = Arc::new(clock.clone());
 
         let wanted = |name: &str| {
             opts.only
@@ -249,7 +252,7 @@ impl System {
         let mut relays = Vec::new();
         let shared_bus: Arc<dyn Bus> = match &opts.bus {
             BusChoice::InProcess => {
-                for (name, (consumer, dead_letters)) in stores.consumers() {
+                for (name, (consumer, dead_letters)) in stores.consumers(&shared_clock) {
                     if wanted(name) {
                         bus.register(consumer, dead_letters);
                     }
@@ -259,7 +262,7 @@ impl System {
             BusChoice::Aws { endpoint, bus_name } => {
                 let config = vwc_bus::aws::sdk_config(endpoint.as_deref()).await;
                 let sqs = aws_sdk_sqs::Client::new(&config);
-                for (name, (consumer, _)) in stores.consumers() {
+                for (name, (consumer, _)) in stores.consumers(&shared_clock) {
                     if !wanted(name) {
                         continue;
                     }
@@ -309,7 +312,8 @@ impl System {
             let mut worker = vwc_notification::worker::DeliveryWorker::new(
                 stores.notification.clone(),
                 allowlist.clone(),
-            );
+            )
+            .with_clock(shared_clock.clone());
             if let Some(t) = &opts.notification_tuning {
                 worker = worker
                     .with_retry_policy(t.retry)
@@ -377,7 +381,6 @@ impl System {
                 .context("configuring the JWKS verifier")?,
             ),
         };
-        let clock = vwc_http::Clock::default();
         let http = HttpSettings {
             rate_limiter: vwc_http::RateLimiter::parse(&opts.rate_limit)
                 .map_err(anyhow::Error::msg)
@@ -467,6 +470,7 @@ pub fn build_router(
     clock: &vwc_http::Clock,
     http: &HttpSettings,
 ) -> Router {
+    let shared_clock: vwc_clock::SharedClock = Arc::new(clock.clone());
     let mut checks = store_checks(stores);
     if in_process_bus {
         checks.push(Box::new(BusReady(bus.clone())));
@@ -499,22 +503,29 @@ pub fn build_router(
                 verifier: verifier.clone(),
             }),
         )
-        .merge(vwc_maintenance_scheduler::http::routes().with_state(
-            vwc_maintenance_scheduler::http::SchedulerState {
-                scheduler: vwc_maintenance_scheduler::Scheduler::new(stores.scheduler.clone()),
-                verifier: verifier.clone(),
-            },
-        ))
-        .merge(vwc_notification::http::routes().with_state(
-            vwc_notification::http::NotificationState::new(
-                stores.notification.clone(),
-                verifier.clone(),
-                allowlist,
+        .merge(
+            vwc_maintenance_scheduler::http::routes().with_state(
+                vwc_maintenance_scheduler::http::SchedulerState {
+                    scheduler: vwc_maintenance_scheduler::Scheduler::new(stores.scheduler.clone())
+                        .with_clock(shared_clock.clone()),
+                    verifier: verifier.clone(),
+                },
             ),
+        )
+        .merge(vwc_notification::http::routes().with_state(
+            vwc_notification::http::NotificationState {
+                clock: shared_clock.clone(),
+                ..vwc_notification::http::NotificationState::new(
+                    stores.notification.clone(),
+                    verifier.clone(),
+                    allowlist,
+                )
+            },
         ))
         .merge(
             vwc_valuation::http::routes().with_state(vwc_valuation::http::ValuationState {
-                valuer: vwc_valuation::Valuer::new(stores.valuation.clone()),
+                valuer: vwc_valuation::Valuer::new(stores.valuation.clone())
+                    .with_clock(shared_clock.clone()),
                 verifier: verifier.clone(),
             }),
         )

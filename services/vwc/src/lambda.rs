@@ -12,7 +12,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use tower::ServiceExt;
 use vwc_bus::Bus;
-use vwc_store::OutboxRelay;
+use vwc_bus::OutboxRelay;
 
 use crate::stores::Stores;
 
@@ -139,7 +139,7 @@ pub async fn run_consumer(service: &str) -> Result<(), lambda_runtime::Error> {
     let rt = AwsRuntime::start().await?;
     let consumer = rt
         .stores
-        .consumers()
+        .consumers(&vwc_clock::system())
         .into_iter()
         .find(|(name, _)| *name == service)
         .map(|(_, (consumer, _))| consumer)

@@ -4,7 +4,7 @@
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use chrono::{Duration, NaiveTime, Utc};
+use chrono::{Duration, NaiveTime};
 use serde::Deserialize;
 use tower::ServiceExt;
 use vwc_auth::{Hs256Keys, Role};
@@ -54,7 +54,7 @@ fn dated(mut event: serde_json::Value) -> serde_json::Value {
     if let Some(obj) = event.as_object_mut()
         && let Some(days) = obj.remove("daysAgo").and_then(|d| d.as_i64())
     {
-        let at = (Utc::now() - Duration::days(days))
+        let at = (vwc_clock::now() - Duration::days(days))
             .date_naive()
             .and_time(NaiveTime::from_hms_opt(10, 0, 0).expect("valid time"))
             .and_utc();

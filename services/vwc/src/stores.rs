@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use vwc_bus::{Consumer, DeadLetterStore};
 use vwc_chat_historian::{ChatConsumer, ChatStore, MongoChatStore, SqliteChatStore};
+use vwc_clock::SharedClock;
 use vwc_edge::{EdgeConsumer, EdgeStore, MongoEdgeStore, SqliteEdgeStore};
 use vwc_ingestion::{IngestionDb, MongoIngestionStore, SqliteIngestionStore};
 use vwc_maintenance_scheduler::{
@@ -80,11 +81,6 @@ impl Stores {
             .await
             .context("connecting to MongoDB")?;
         let db = |service: &str| format!("{prefix}_{service}");
-        let notification = MongoNotificationStore::new(vwc_store::mongo::MongoDb::new(
-            client.clone(),
-            &db("notification"),
-        ));
-        notification.ensure_indexes().await?;
         Ok(Stores {
             ingestion: Arc::new(
                 MongoIngestionStore::connect(client.clone(), &db("ingestion")).await?,
@@ -93,7 +89,9 @@ impl Stores {
             scheduler: Arc::new(
                 MongoSchedulerStore::connect(client.clone(), &db("maintenance_scheduler")).await?,
             ),
-            notification: Arc::new(notification),
+            notification: Arc::new(
+                MongoNotificationStore::connect(client.clone(), &db("notification")).await?,
+            ),
             valuation: Arc::new(
                 MongoValuationStore::connect(client.clone(), &db("valuation")).await?,
             ),
@@ -139,9 +137,13 @@ impl Stores {
         ]
     }
 
-    /// Every consumer, by service name, with the store that keeps its dead letters.
+    /// Every consumer, by service name, with the store that keeps its dead letters; every one reads the
+    /// time from `clock`.
     #[allow(clippy::type_complexity)]
-    pub fn consumers(&self) -> Vec<(&'static str, (Arc<dyn Consumer>, Arc<dyn DeadLetterStore>))> {
+    pub fn consumers(
+        &self,
+        clock: &SharedClock,
+    ) -> Vec<(&'static str, (Arc<dyn Consumer>, Arc<dyn DeadLetterStore>))> {
         vec![
             (
                 vwc_edge::CONSUMER,
@@ -153,25 +155,28 @@ impl Stores {
             (
                 vwc_maintenance_scheduler::CONSUMER,
                 (
-                    Arc::new(SchedulerConsumer::new(Scheduler::new(
-                        self.scheduler.clone(),
-                    ))) as Arc<dyn Consumer>,
+                    Arc::new(SchedulerConsumer::new(
+                        Scheduler::new(self.scheduler.clone()).with_clock(clock.clone()),
+                    )) as Arc<dyn Consumer>,
                     self.scheduler.clone() as Arc<dyn DeadLetterStore>,
                 ),
             ),
             (
                 vwc_notification::CONSUMER,
                 (
-                    Arc::new(NotificationConsumer::new(self.notification.clone()))
-                        as Arc<dyn Consumer>,
+                    Arc::new(
+                        NotificationConsumer::new(self.notification.clone())
+                            .with_clock(clock.clone()),
+                    ) as Arc<dyn Consumer>,
                     self.notification.clone() as Arc<dyn DeadLetterStore>,
                 ),
             ),
             (
                 vwc_valuation::CONSUMER,
                 (
-                    Arc::new(ValuationConsumer::new(Valuer::new(self.valuation.clone())))
-                        as Arc<dyn Consumer>,
+                    Arc::new(ValuationConsumer::new(
+                        Valuer::new(self.valuation.clone()).with_clock(clock.clone()),
+                    )) as Arc<dyn Consumer>,
                     self.valuation.clone() as Arc<dyn DeadLetterStore>,
                 ),
             ),

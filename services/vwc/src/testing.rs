@@ -88,6 +88,24 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
+    /// The barrier for "nothing (more) happened" checks: publishes whatever any outbox still holds, and
+    /// waits for the deliveries in flight, until nothing is pending — every consumer has then applied every
+    /// event written so far, reactions to reactions included.
+    pub async fn settle(&self) {
+        let system = self.system();
+        for _ in 0..50 {
+            let published = system
+                .flush_outboxes()
+                .await
+                .expect("flushing the outboxes");
+            system.bus.drain().await;
+            if published == 0 {
+                return;
+            }
+        }
+        panic!("the outboxes never emptied");
+    }
+
     /// Stops the server and the system (relays flush; bus drains).
     pub async fn stop(mut self) -> tempfile::TempDir {
         if let Some(s) = self.stop.take() {
@@ -158,7 +176,7 @@ impl TestApp {
         days_ago: i64,
         odometer: u64,
     ) -> String {
-        let at = chrono::Utc::now() - chrono::Duration::days(days_ago);
+        let at = vwc_clock::now() - chrono::Duration::days(days_ago);
         let (status, _, body) = vwc_testkit::json(
             self.post(
                 token,

@@ -282,7 +282,7 @@ async fn forged_expired_and_misaddressed_tokens_are_401() {
     let good = app.token("org_a", &[Role::Owner]);
     let parts: Vec<&str> = good.split('.').collect();
     let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
-    let now = chrono::Utc::now().timestamp();
+    let now = vwc_clock::now().timestamp();
     let with = |patch: Value| {
         let mut c = claims.clone();
         for (k, v) in patch.as_object().unwrap() {

@@ -11,28 +11,15 @@ use vwc_contracts::{Envelope, EventType, OdometerUnit, Vehicle, VehicleRegistere
 use vwc_edge::{EdgeConsumer, EdgeStore, SqliteEdgeStore};
 use vwc_testkit::vin;
 
-fn endpoint() -> Option<String> {
-    match std::env::var("VWC_TEST_AWS_ENDPOINT") {
-        Ok(e) if !e.is_empty() => Some(e),
-        _ if std::env::var("VWC_REQUIRE_AWS_TESTS").as_deref() == Ok("1") => {
-            panic!("VWC_REQUIRE_AWS_TESTS=1 but VWC_TEST_AWS_ENDPOINT is not set")
-        }
-        _ => {
-            eprintln!(
-                "SKIPPED: VWC_TEST_AWS_ENDPOINT not set (scripts/test starts moto and sets it)"
-            );
-            None
-        }
-    }
-}
-
 fn unique_bus() -> String {
     format!("vwc-t{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
 }
 
 #[tokio::test]
 async fn events_flow_through_eventbridge_and_sqs_to_the_edge_projection() {
-    let Some(endpoint) = endpoint() else { return };
+    let Some(endpoint) = vwc_testkit::aws::aws_endpoint("distributed-local mode") else {
+        return;
+    };
     let bus_name = unique_bus();
     // Bootstrap through the CLI, as an operator would.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_vwc"))
@@ -104,7 +91,7 @@ async fn the_lambda_handler_reports_only_the_poison_message_of_a_batch() {
             trim: None,
             nickname: None,
             odometer_unit: OdometerUnit::Km,
-            registered_at: chrono::Utc::now(),
+            registered_at: vwc_clock::now(),
         };
         let env = Envelope::new(
             EventType::VehicleRegistered,
@@ -143,7 +130,9 @@ async fn the_lambda_handler_reports_only_the_poison_message_of_a_batch() {
 
 #[tokio::test]
 async fn bootstrap_can_schedule_the_daily_sweep_lambda() {
-    let Some(endpoint) = endpoint() else { return };
+    let Some(endpoint) = vwc_testkit::aws::aws_endpoint("distributed-local mode") else {
+        return;
+    };
     let bus_name = unique_bus();
     let lambda = "arn:aws:lambda:us-east-1:123456789012:function:vwc-lambda-sweep";
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_vwc"))
@@ -189,7 +178,9 @@ async fn bootstrap_can_schedule_the_daily_sweep_lambda() {
 /// EventBridge + SQS values a vehicle (valuation worker → `ValuationUpdated` → edge worker → overview).
 #[tokio::test]
 async fn the_valuation_queue_receives_its_routed_events_and_values_vehicles_over_sqs() {
-    let Some(endpoint) = endpoint() else { return };
+    let Some(endpoint) = vwc_testkit::aws::aws_endpoint("distributed-local mode") else {
+        return;
+    };
     let bus_name = unique_bus();
     let revalue = "arn:aws:lambda:us-east-1:123456789012:function:vwc-lambda-revalue";
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_vwc"))
@@ -240,7 +231,7 @@ async fn the_valuation_queue_receives_its_routed_events_and_values_vehicles_over
         trim: None,
         nickname: None,
         odometer_unit: OdometerUnit::Km,
-        registered_at: chrono::Utc::now(),
+        registered_at: vwc_clock::now(),
     };
     let registered = Envelope::new(
         EventType::VehicleRegistered,
@@ -333,7 +324,9 @@ async fn the_valuation_queue_receives_its_routed_events_and_values_vehicles_over
 
 #[tokio::test]
 async fn the_chat_historian_gets_its_events_through_its_own_queue() {
-    let Some(endpoint) = endpoint() else { return };
+    let Some(endpoint) = vwc_testkit::aws::aws_endpoint("distributed-local mode") else {
+        return;
+    };
     let bus_name = unique_bus();
     // In process (the routing table compiled into this build), so the queue list is this build's.
     let config = vwc_bus::aws::sdk_config(Some(&endpoint)).await;
@@ -438,7 +431,9 @@ impl Outage {
 /// is projected exactly once and nothing else is.
 #[tokio::test]
 async fn writes_acknowledged_while_aws_is_unreachable_are_projected_once_when_it_is_back() {
-    let Some(endpoint) = endpoint() else { return };
+    let Some(endpoint) = vwc_testkit::aws::aws_endpoint("distributed-local mode") else {
+        return;
+    };
     let bus_name = unique_bus();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_vwc"))
         .args([

@@ -252,10 +252,10 @@ async fn bad_vehicle_and_event_requests_are_problems_and_store_nothing() {
     assert_eq!(fields, vec!["vin", "year"]);
 
     // Nothing was stored: one vehicle, no events, nothing in the outbox beyond the registration.
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    app.settle().await;
     let list = app.get_ok(&token, "/v1/vehicles").await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
-    app.timeline_of_len(&token, &vehicle, 0).await;
+    assert_eq!(app.timeline_of_len_at_most(&token, &vehicle, 0).await, 0);
     assert_eq!(
         app.system()
             .stores

@@ -320,17 +320,6 @@ async fn historian_holds(app: &TestApp, token: &str, vehicle: &str, n: u64) {
     .await
 }
 
-/// Publishes whatever any outbox still holds until nothing is pending: every consumer has then applied every
-/// event (the scheduler's reactions included), so the edge and the historian hold the same schedule.
-async fn settle(app: &TestApp) {
-    for _ in 0..50 {
-        if app.system().flush_outboxes().await.expect("flush") == 0 {
-            return;
-        }
-    }
-    panic!("the outboxes never emptied");
-}
-
 /// Waits until the historian holds the vehicle's maintenance schedule (these turns are audited too).
 async fn historian_holds_schedule(app: &TestApp, token: &str, vehicle: &str) {
     vwc_testkit::eventually(
@@ -364,7 +353,7 @@ async fn demo_rav4(app: &TestApp) -> (String, String) {
 }
 
 fn demo_checks(h: &History, maintenance: &Value) -> Vec<Check> {
-    let now = Utc::now();
+    let now = vwc_clock::now();
     let oil = h.with_task("oil_change");
     let last_oil = *oil.last().unwrap();
     let mut checks = Vec::new();
@@ -727,7 +716,7 @@ async fn second_history(app: &TestApp, token: &str) -> String {
         assert_eq!(status, 201, "{v}");
         v["id"].as_str().unwrap().to_string()
     };
-    let ago = |days: i64| (Utc::now() - chrono::Duration::days(days)).to_rfc3339();
+    let ago = |days: i64| (vwc_clock::now() - chrono::Duration::days(days)).to_rfc3339();
     let events = [
         json!({"kind": "acquisition", "occurredAt": ago(1500), "odometer": 12, "costCents": 2_890_000, "currency": "EUR",
             "title": "Bought new", "vendor": {"name": "Autohaus Nord"}, "details": {"priceCents": 2_890_000, "condition": "new", "seller": "Autohaus Nord"}}),
@@ -829,7 +818,7 @@ async fn the_question_set_is_answered_from_the_records_with_citations() {
         unit: "mi",
     };
     historian_holds(&app, &token, &rav4, demo.events.len() as u64).await;
-    settle(&app).await;
+    app.settle().await;
     // The maintenance view the scheduler published (the edge serves the same events).
     let maintenance = vwc_testkit::eventually(
         "a maintenance schedule",
@@ -855,7 +844,7 @@ async fn the_question_set_is_answered_from_the_records_with_citations() {
     };
     historian_holds(&app, &second_token, &golf, second.events.len() as u64).await;
     historian_holds_schedule(&app, &second_token, &golf).await;
-    settle(&app).await;
+    app.settle().await;
 
     let demo_set = demo_checks(&demo, &maintenance);
     let second_set = second_checks(&second);
@@ -1058,7 +1047,7 @@ async fn answers_stream_as_sse_and_conversations_keep_context_feedback_and_an_au
             && r["citations"].is_array())
     );
     assert_eq!(rows[0]["feedback"]["helpful"], false);
-    let tomorrow = (Utc::now() + chrono::Duration::days(1))
+    let tomorrow = (vwc_clock::now() + chrono::Duration::days(1))
         .format("%Y-%m-%d")
         .to_string();
     assert!(

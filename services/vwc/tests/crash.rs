@@ -1,58 +1,17 @@
 //! An acknowledged write survives `kill -9` of `vwc up`, is stored once, and reaches the projection.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::json;
+use vwc_testkit::process::{start_vwc_up, vwc_token};
 use vwc_testkit::{eventually, json as body, vin};
-
-fn start(data_dir: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vwc"))
-        .args(["up", "--no-seed", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("vwc starts");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let base = loop {
-        let line = lines.next().expect("vwc printed its URL").unwrap();
-        if let Some(rest) = line.strip_prefix("Dashboard: ") {
-            break rest.trim_end_matches('/').to_string();
-        }
-    };
-    // Keep draining stdout so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, base)
-}
-
-fn token(data_dir: &std::path::Path) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_vwc"))
-        .args([
-            "token",
-            "--org",
-            "org_a",
-            "--sub",
-            "u1",
-            "--role",
-            "owner",
-            "--data-dir",
-        ])
-        .arg(data_dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
 
 #[tokio::test]
 async fn a_write_acknowledged_before_kill_9_is_stored_once_and_projected_after_restart() {
     let dir = tempfile::tempdir().unwrap();
     let http = reqwest::Client::new();
-    let (mut child, base) = start(dir.path());
-    let token = token(dir.path());
+    let (mut child, base) = start_vwc_up(env!("CARGO_BIN_EXE_vwc"), dir.path());
+    let token = vwc_token(env!("CARGO_BIN_EXE_vwc"), dir.path(), "org_a", &["owner"]);
     let (status, _, vehicle) = body(
         http.post(format!("{base}/v1/vehicles"))
             .bearer_auth(&token)
@@ -77,7 +36,7 @@ async fn a_write_acknowledged_before_kill_9_is_stored_once_and_projected_after_r
     child.kill().unwrap(); // SIGKILL: no shutdown hooks, no flush.
     child.wait().unwrap();
 
-    let (mut child, base) = start(dir.path());
+    let (mut child, base) = start_vwc_up(env!("CARGO_BIN_EXE_vwc"), dir.path());
     let items = eventually(
         "the event in the projection after restart",
         Duration::from_secs(15),

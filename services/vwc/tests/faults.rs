@@ -3,8 +3,6 @@
 //! acknowledged write is stored exactly once and every event is projected exactly once.
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,39 +10,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use vwc::testing::TestApp;
 use vwc_auth::Role;
+use vwc_testkit::process::{start_vwc_up, vwc_token};
 use vwc_testkit::{eventually, json as body, vin};
 use vwc_webhook::{WebhookSecret, sign};
-
-fn start(data_dir: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vwc"))
-        .args(["up", "--no-seed", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("vwc starts");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let base = loop {
-        let line = lines.next().expect("vwc printed its URL").unwrap();
-        if let Some(rest) = line.strip_prefix("Dashboard: ") {
-            break rest.trim_end_matches('/').to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (child, base)
-}
-
-fn token(data_dir: &std::path::Path) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_vwc"))
-        .args(["token", "--org", "org_a", "--sub", "u1"])
-        .args(["--role", "owner", "--role", "fleet_manager", "--data-dir"])
-        .arg(data_dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
 
 fn record(vin: &str, i: usize) -> Vec<u8> {
     serde_json::to_vec(&json!({"type": "service_record", "vin": vin,
@@ -65,7 +33,7 @@ async fn send_webhook(
 ) -> Option<(u16, Value)> {
     let id = format!("msg_burst_{i}");
     let raw = record(vin, i);
-    let now = chrono::Utc::now().timestamp();
+    let now = vwc_clock::now().timestamp();
     let r = http
         .post(format!("{base}/webhooks/dealers/{dealer}"))
         .header("content-type", "application/json")
@@ -97,8 +65,13 @@ const BURST: usize = 120;
 async fn kill_9_during_a_webhook_burst_then_resending_everything_stores_and_projects_each_once() {
     let dir = tempfile::tempdir().unwrap();
     let http = reqwest::Client::new();
-    let (mut child, base) = start(dir.path());
-    let token = token(dir.path());
+    let (mut child, base) = start_vwc_up(env!("CARGO_BIN_EXE_vwc"), dir.path());
+    let token = vwc_token(
+        env!("CARGO_BIN_EXE_vwc"),
+        dir.path(),
+        "org_a",
+        &["owner", "fleet_manager"],
+    );
     let car = vin(7);
     let (status, _, vehicle) = body(
         http.post(format!("{base}/v1/vehicles"))
@@ -168,7 +141,7 @@ async fn kill_9_during_a_webhook_burst_then_resending_everything_stores_and_proj
     );
 
     // After the restart, every webhook is sent again: the acknowledged ones are duplicates.
-    let (mut child, base) = start(dir.path());
+    let (mut child, base) = start_vwc_up(env!("CARGO_BIN_EXE_vwc"), dir.path());
     for i in 0..BURST {
         let (status, answer) = send_webhook(&http, &base, &dealer_id, &secret, &car, i)
             .await

@@ -43,24 +43,11 @@ fn the_terraform_routes_file_is_generated_from_contracts_routes_json() {
     );
 }
 
-fn endpoint() -> Option<String> {
-    match std::env::var("VWC_TEST_AWS_ENDPOINT") {
-        Ok(e) if !e.is_empty() => Some(e),
-        _ if std::env::var("VWC_REQUIRE_AWS_TESTS").as_deref() == Ok("1") => {
-            panic!("VWC_REQUIRE_AWS_TESTS=1 but VWC_TEST_AWS_ENDPOINT is not set")
-        }
-        _ => {
-            eprintln!(
-                "SKIPPED: VWC_TEST_AWS_ENDPOINT not set (scripts/test starts moto and sets it)"
-            );
-            None
-        }
-    }
-}
-
 #[tokio::test]
 async fn bootstrap_creates_the_queues_dead_letter_queues_and_patterns_terraform_names() {
-    let Some(endpoint) = endpoint() else { return };
+    let Some(endpoint) = vwc_testkit::aws::aws_endpoint("aws bootstrap against moto") else {
+        return;
+    };
     let bus = format!("vwc-i{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_vwc"))
         .args([

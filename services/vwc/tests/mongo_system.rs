@@ -11,7 +11,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use serde_json::{Value, json};
 use vwc_testkit::{eventually, json as body, vin};
 use vwc_webhook::{WebhookSecret, sign};
@@ -284,7 +283,7 @@ async fn whole_system_and_kill_9(d: Arc<Deployment>) {
         "odometer": 30000, "totalCents": 12999, "currency": "USD", "reference": "RO-7",
         "lines": [{"description": "Brake fluid", "task": "brake_fluid", "amountCents": 12999}]});
     let raw = serde_json::to_vec(&record).unwrap();
-    let now = Utc::now().timestamp();
+    let now = vwc_clock::now().timestamp();
     let (status, _, answer) = body(
         http.post(format!("{base}/webhooks/dealers/{dealer_id}"))
             .header("content-type", "application/json")
@@ -306,7 +305,7 @@ async fn whole_system_and_kill_9(d: Arc<Deployment>) {
 
     // A maintenance reminder delivered in-app: an oil change done at 40,000 mi, every 5,000 mi, then
     // a reading past the limit.
-    let done_at = Utc::now() - chrono::Duration::days(30);
+    let done_at = vwc_clock::now() - chrono::Duration::days(30);
     let events = format!("/v1/vehicles/{vehicle}/events");
     post(
         &http,
@@ -362,7 +361,7 @@ async fn whole_system_and_kill_9(d: Arc<Deployment>) {
         &token,
         &events,
         &json!({"kind": "odometer_reading",
-        "occurredAt": Utc::now(), "odometer": 45100}),
+        "occurredAt": vwc_clock::now(), "odometer": 45100}),
     )
     .await;
     let feed = eventually("the overdue reminder in the in-app feed", WAIT, || async {
@@ -382,7 +381,7 @@ async fn whole_system_and_kill_9(d: Arc<Deployment>) {
         &token,
         &events,
         &json!({"kind": "odometer_reading",
-        "occurredAt": Utc::now(), "odometer": 45222}),
+        "occurredAt": vwc_clock::now(), "odometer": 45222}),
     )
     .await;
     let last_id = last["event"]["id"].as_str().unwrap().to_string();

@@ -48,7 +48,7 @@ async fn the_timeline_is_newest_first_paged_and_filtered() {
         app.post(
             &token,
             &format!("/v1/vehicles/{vehicle}/events"),
-            &json!({"kind": "repair", "occurredAt": chrono::Utc::now() - chrono::Duration::days(55),
+            &json!({"kind": "repair", "occurredAt": vwc_clock::now() - chrono::Duration::days(55),
                     "details": {"system": "brakes"}}),
         )
         .await,
@@ -98,8 +98,8 @@ async fn the_timeline_is_newest_first_paged_and_filtered() {
     assert_eq!(both["items"].as_array().unwrap().len(), 8);
 
     // from/to: the window between 45 and 25 days ago holds readings at 40 and 30 days ago.
-    let from = (chrono::Utc::now() - chrono::Duration::days(45)).to_rfc3339();
-    let to = (chrono::Utc::now() - chrono::Duration::days(25)).to_rfc3339();
+    let from = (vwc_clock::now() - chrono::Duration::days(45)).to_rfc3339();
+    let to = (vwc_clock::now() - chrono::Duration::days(25)).to_rfc3339();
     let windowed = app
         .http
         .get(app.url(&format!("/v1/vehicles/{vehicle}/events")))

@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use serde_json::{Value, json};
 use vwc::testing::TestApp;
 use vwc_auth::Role;
@@ -22,7 +21,7 @@ async fn record(app: &TestApp, token: &str, vehicle: &str, event: Value) -> Stri
 }
 
 fn days_ago(d: i64) -> String {
-    (Utc::now() - chrono::Duration::days(d)).to_rfc3339()
+    (vwc_clock::now() - chrono::Duration::days(d)).to_rfc3339()
 }
 
 fn factor_sum(v: &Value) -> i64 {
@@ -111,7 +110,7 @@ async fn a_vehicle_s_value_is_explained_by_its_events_over_http() {
     })
     .await;
     assert_eq!(valuation["kind"], "current");
-    assert_eq!(valuation["asOf"], Utc::now().date_naive().to_string());
+    assert_eq!(valuation["asOf"], vwc_clock::now().date_naive().to_string());
     assert_eq!(
         factor_sum(&valuation),
         valuation["amountCents"].as_i64().unwrap()
@@ -153,7 +152,7 @@ async fn a_vehicle_s_value_is_explained_by_its_events_over_http() {
     for p in &points {
         assert_eq!(factor_sum(p), p["amountCents"].as_i64().unwrap(), "{p}");
     }
-    let crash_day = (Utc::now() - chrono::Duration::days(20))
+    let crash_day = (vwc_clock::now() - chrono::Duration::days(20))
         .date_naive()
         .to_string();
     let crash = points
@@ -233,7 +232,7 @@ async fn duplicate_deliveries_change_nothing_and_other_organisations_get_404() {
     )
     .await;
     let events = app.timeline_of_len(&token, &vehicle, 1).await;
-    let upgrade_day = (Utc::now() - chrono::Duration::days(10))
+    let upgrade_day = (vwc_clock::now() - chrono::Duration::days(10))
         .date_naive()
         .to_string();
     let before = eventually("the upgrade's point", Duration::from_secs(15), || async {

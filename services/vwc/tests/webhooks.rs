@@ -253,8 +253,8 @@ async fn the_webhook_table() {
         (200, Some("duplicate"))
     );
     assert_eq!(replay["eventId"], answer["eventId"]);
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    app.timeline_of_len(&fleet, &vehicle, 1).await;
+    app.settle().await;
+    assert_eq!(app.timeline_of_len_at_most(&fleet, &vehicle, 1).await, 1);
 
     // Oversize → 413; schema errors → 422.
     let mut big = service_record(&vin(1), 1);

@@ -34,7 +34,7 @@ impl Hs256Keys {
         roles: &[Role],
         ttl: chrono::Duration,
     ) -> (String, DateTime<Utc>) {
-        let now = Utc::now().timestamp();
+        let now = vwc_clock::now().timestamp();
         let exp = now.saturating_add(ttl.num_seconds());
         let claims = Claims {
             sub: sub.to_owned(),

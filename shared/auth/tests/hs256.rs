@@ -2,7 +2,7 @@
 
 mod common;
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use common::*;
 use serde_json::json;
 use vwc_auth::{AuthError, Caller, Hs256Keys, ISSUER, Role, Secret, TokenVerifier};
@@ -45,7 +45,7 @@ async fn issued_token_verifies_to_the_caller_it_was_issued_for() {
 
 #[tokio::test]
 async fn issued_token_expires_at_the_returned_instant() {
-    let before = Utc::now();
+    let before = vwc_clock::now();
     let (token, expires_at) =
         keys().issue("usr_1", "org_1", &[Role::Viewer], Duration::minutes(15));
     let payload = token.split('.').nth(1).unwrap();

@@ -35,10 +35,11 @@ impl RetryPolicy {
     /// Delay before attempt `attempt + 1` (attempt counts from 1): base · 2^(attempt-1), capped, with up to
     /// 25 % jitter so retries of many messages spread out.
     pub fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self
-            .base_delay
-            .saturating_mul(1u32 << (attempt.saturating_sub(1)).min(16));
-        let capped = exp.min(self.max_delay);
+        let capped = vwc_clock::Backoff {
+            base: self.base_delay,
+            cap: self.max_delay,
+        }
+        .delay(attempt.saturating_sub(1));
         let jitter = capped.as_micros() as u64 / 4;
         let jitter = if jitter == 0 {
             0

@@ -7,6 +7,7 @@ pub mod bootstrap;
 pub mod eventbridge;
 pub mod inproc;
 pub mod lambda;
+pub mod relay;
 pub mod sqs;
 
 use async_trait::async_trait;
@@ -76,30 +77,6 @@ pub trait Consumer: Send + Sync {
     async fn handle(&self, envelope: &Envelope) -> Result<(), HandleError>;
 }
 
-/// A dead letter: an envelope a consumer failed to apply after every attempt.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DeadLetter {
-    pub id: i64,
-    pub consumer: String,
-    pub envelope: Envelope,
-    pub error: String,
-    pub attempts: u32,
-    pub failed_at: chrono::DateTime<chrono::Utc>,
-    pub replayed_at: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-/// Where a consumer's dead letters are kept (its own store).
-#[async_trait]
-pub trait DeadLetterStore: Send + Sync {
-    async fn put_dead_letter(
-        &self,
-        consumer: &str,
-        envelope: &Envelope,
-        error: &str,
-        attempts: u32,
-    ) -> Result<(), BoxError>;
-    /// Dead letters not yet replayed, oldest first.
-    async fn list_dead_letters(&self) -> Result<Vec<DeadLetter>, BoxError>;
-    async fn mark_replayed(&self, id: i64) -> Result<(), BoxError>;
-}
+pub use relay::OutboxRelay;
+/// Dead letters are kept in the consumer's own store; the port and its record live with the stores.
+pub use vwc_store::{DeadLetter, DeadLetterStore};

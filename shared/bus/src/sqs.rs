@@ -99,7 +99,7 @@ pub(crate) async fn handle_message(
         match &outcome {
             Ok(()) => debug!("handled"),
             Err(e) => {
-                warn!(error = %error_chain(e), "handling failed; the message stays for a retry")
+                warn!(error = %vwc_telemetry::error_chain(e), "handling failed; the message stays for a retry")
             }
         }
         outcome
@@ -117,18 +117,6 @@ fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
     format!("the consumer panicked: {text}")
 }
 
-/// `error: cause: cause…`, for logs.
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 /// How long a failed message stays hidden before its next receive: base · 2^(receives − 1), capped. Without
 /// it a failed message reappears after the queue's visibility timeout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,10 +130,11 @@ impl VisibilityBackoff {
     /// failed receive (counting from 1).
     pub fn after(&self, receive_count: u32) -> Duration {
         const SQS_MAX: Duration = Duration::from_secs(12 * 60 * 60);
-        let exp = self
-            .base
-            .saturating_mul(1u32 << receive_count.saturating_sub(1).min(20));
-        let capped = exp.min(self.max).min(SQS_MAX);
+        let capped = vwc_clock::Backoff {
+            base: self.base,
+            cap: self.max.min(SQS_MAX),
+        }
+        .delay(receive_count.saturating_sub(1));
         Duration::from_secs(capped.as_secs() + u64::from(capped.subsec_nanos() > 0))
     }
 }
@@ -256,7 +245,7 @@ impl SqsWorker {
                 Err(e) => {
                     consecutive_errors = consecutive_errors.saturating_add(1);
                     let delay = errors.backoff(consecutive_errors);
-                    error!(error = %error_chain(&e), retry_in_ms = delay.as_millis() as u64, "SQS receive failed");
+                    error!(error = %vwc_telemetry::error_chain(&e), retry_in_ms = delay.as_millis() as u64, "SQS receive failed");
                     tokio::select! {
                         changed = shutdown.changed() => if changed.is_err() { break },
                         _ = tokio::time::sleep(delay) => {}

@@ -24,20 +24,7 @@ struct Moto {
 /// Clients for the moto server in `VWC_TEST_AWS_ENDPOINT`, or `None` (the test then passes vacuously, loudly)
 /// when it is unset, unless `VWC_REQUIRE_AWS_TESTS=1` makes that a failure.
 async fn moto() -> Option<Moto> {
-    let Some(endpoint) = std::env::var("VWC_TEST_AWS_ENDPOINT")
-        .ok()
-        .filter(|e| !e.is_empty())
-    else {
-        if std::env::var("VWC_REQUIRE_AWS_TESTS").as_deref() == Ok("1") {
-            panic!(
-                "VWC_REQUIRE_AWS_TESTS=1 but VWC_TEST_AWS_ENDPOINT is not set (start moto with scripts/lib/moto.sh)"
-            );
-        }
-        eprintln!(
-            "SKIPPED: VWC_TEST_AWS_ENDPOINT not set — AWS adapter tests did not run (start moto with scripts/lib/moto.sh)"
-        );
-        return None;
-    };
+    let endpoint = vwc_testkit::aws::aws_endpoint("EventBridge and SQS adapters")?;
     let config = vwc_bus::aws::sdk_config(Some(&endpoint)).await;
     Some(Moto {
         eb: aws_sdk_eventbridge::Client::new(&config),

@@ -4,22 +4,11 @@
 use aws_sdk_ssm::types::ParameterType;
 use vwc_config::{Layers, SsmParameters};
 
-fn endpoint() -> Option<String> {
-    match std::env::var("VWC_TEST_AWS_ENDPOINT") {
-        Ok(e) if !e.is_empty() => Some(e),
-        _ if std::env::var("VWC_REQUIRE_AWS_TESTS").as_deref() == Ok("1") => {
-            panic!("VWC_REQUIRE_AWS_TESTS=1 but VWC_TEST_AWS_ENDPOINT is not set")
-        }
-        _ => {
-            eprintln!("SKIPPED: VWC_TEST_AWS_ENDPOINT not set");
-            None
-        }
-    }
-}
-
 #[tokio::test]
 async fn parameters_under_the_environment_path_are_the_last_layer() {
-    let Some(endpoint) = endpoint() else { return };
+    let Some(endpoint) = vwc_testkit::aws::aws_endpoint("SSM parameters") else {
+        return;
+    };
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(endpoint)

@@ -113,6 +113,17 @@ impl ApiError {
     }
 }
 
+/// A store failure in a handler: a conflict is the client's 409; anything else is a fault (500, the cause
+/// logged under the error id).
+impl From<vwc_store::StoreError> for ApiError {
+    fn from(e: vwc_store::StoreError) -> ApiError {
+        match e {
+            vwc_store::StoreError::Conflict(m) => ApiError::Conflict(m),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
@@ -155,13 +166,7 @@ impl IntoResponse for ApiError {
             }
             ApiError::Internal(cause) => {
                 let id = uuid::Uuid::now_v7().to_string();
-                let mut chain = cause.to_string();
-                let mut source = cause.source();
-                while let Some(s) = source {
-                    chain.push_str(": ");
-                    chain.push_str(&s.to_string());
-                    source = s.source();
-                }
+                let chain = vwc_telemetry::error_chain(cause.as_ref());
                 tracing::error!(error_id = %id, error = %chain, "request failed");
                 problem.detail = Some("an unexpected error occurred; quote the errorId".into());
                 problem.error_id = Some(id);

@@ -1,13 +1,15 @@
 //! Storage plumbing every service shares: the SQLite database with its single writer, the MongoDB
 //! database, and on both the transactional outbox, the idempotent inbox and the dead-letter table.
 
+pub mod dead_letters;
 pub mod mongo;
 pub mod outbox;
-pub mod relay;
+pub mod plumbing;
 pub mod sqlite;
 
+pub use dead_letters::{DeadLetter, DeadLetterStore};
 pub use outbox::{Outbox, OutboxId};
-pub use relay::OutboxRelay;
+pub use plumbing::{Plumbed, Plumbing};
 pub use sqlite::SqliteDb;
 
 /// Errors of the storage layer. Conflicts and misses are answers, not faults; the rest are faults.

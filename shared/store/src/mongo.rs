@@ -27,11 +27,10 @@ use mongodb::options::{
 };
 use mongodb::{Client, ClientSession, Collection, Cursor, Database, IndexModel};
 use tokio::sync::Notify;
-use vwc_bus::{BoxError, DeadLetter, DeadLetterStore};
 use vwc_contracts::Envelope;
 
 use crate::outbox::{Outbox, OutboxId};
-use crate::{StoreError, StoreResult, ts};
+use crate::{DeadLetter, DeadLetterStore, Plumbing, StoreError, StoreResult, ts};
 
 /// Collections every service database has, beside the service's own.
 pub const OUTBOX: &str = "outbox";
@@ -138,7 +137,7 @@ impl MongoDb {
         if envelopes.is_empty() {
             return Ok(());
         }
-        let now = ts(&chrono::Utc::now());
+        let now = ts(&vwc_clock::now());
         let docs = envelopes
             .iter()
             .map(|e| {
@@ -174,7 +173,7 @@ impl MongoDb {
             .collection(INBOX)
             .update_one(
                 doc! { "consumer": consumer, "event_id": event_id },
-                doc! { "$setOnInsert": { "applied_at": ts(&chrono::Utc::now()) } },
+                doc! { "$setOnInsert": { "applied_at": ts(&vwc_clock::now()) } },
             )
             .upsert(true)
             .session(&mut *session)
@@ -223,8 +222,11 @@ impl MongoTransaction {
     /// Starts the next attempt, after a short backoff when it is a retry.
     pub async fn begin(&mut self) -> StoreResult<()> {
         if self.attempt > 0 {
-            let backoff = Duration::from_millis(5u64 << self.attempt.min(8));
-            tokio::time::sleep(backoff.min(MAX_TRANSACTION_BACKOFF)).await;
+            let backoff = vwc_clock::Backoff {
+                base: Duration::from_millis(10),
+                cap: MAX_TRANSACTION_BACKOFF,
+            };
+            tokio::time::sleep(backoff.delay(self.attempt - 1)).await;
         }
         self.attempt += 1;
         let options = TransactionOptions::builder()
@@ -384,7 +386,7 @@ impl Outbox for MongoDb {
         self.collection(OUTBOX)
             .update_many(
                 doc! { "_id": { "$in": ids } },
-                doc! { "$set": { "sent_at": ts(&chrono::Utc::now()) } },
+                doc! { "$set": { "sent_at": ts(&vwc_clock::now()) } },
             )
             .await?;
         Ok(())
@@ -409,9 +411,7 @@ impl Outbox for MongoDb {
     ) -> StoreResult<()> {
         // Dead letter first, then the row: a crash between the two leaves the row pending, and the next
         // pass dead-letters it again (a duplicate dead letter, never a lost event).
-        self.put_dead_letter(consumer, envelope, reason, 1)
-            .await
-            .map_err(|e| StoreError::Other(e.to_string()))?;
+        self.put_dead_letter(consumer, envelope, reason, 1).await?;
         self.collection(OUTBOX)
             .delete_one(doc! { "_id": &id.0 })
             .await?;
@@ -431,7 +431,7 @@ impl DeadLetterStore for MongoDb {
         envelope: &Envelope,
         error: &str,
         attempts: u32,
-    ) -> Result<(), BoxError> {
+    ) -> StoreResult<()> {
         // A counter keeps ids small, numeric and in failure order; a crash between the two writes only
         // skips a number.
         let id = self.next_id(DEAD_LETTERS).await?;
@@ -442,21 +442,19 @@ impl DeadLetterStore for MongoDb {
                 "envelope": serde_json::to_string(envelope)?,
                 "error": error,
                 "attempts": i64::from(attempts),
-                "failed_at": ts(&chrono::Utc::now()),
+                "failed_at": ts(&vwc_clock::now()),
                 "replayed_at": Bson::Null,
             })
-            .await
-            .map_err(StoreError::from)?;
+            .await?;
         Ok(())
     }
 
-    async fn list_dead_letters(&self) -> Result<Vec<DeadLetter>, BoxError> {
+    async fn list_dead_letters(&self) -> StoreResult<Vec<DeadLetter>> {
         let cursor = self
             .collection(DEAD_LETTERS)
             .find(doc! { "replayed_at": Bson::Null })
             .sort(doc! { "_id": 1 })
-            .await
-            .map_err(StoreError::from)?;
+            .await?;
         let docs = collect(cursor).await?;
         let letters = docs
             .iter()
@@ -480,14 +478,21 @@ impl DeadLetterStore for MongoDb {
         Ok(letters)
     }
 
-    async fn mark_replayed(&self, id: i64) -> Result<(), BoxError> {
+    async fn mark_replayed(&self, id: i64) -> StoreResult<()> {
         self.collection(DEAD_LETTERS)
             .update_one(
                 doc! { "_id": id },
-                doc! { "$set": { "replayed_at": ts(&chrono::Utc::now()) } },
+                doc! { "$set": { "replayed_at": ts(&vwc_clock::now()) } },
             )
-            .await
-            .map_err(StoreError::from)?;
+            .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Plumbing for MongoDb {
+    async fn ping(&self) -> StoreResult<()> {
+        self.db.run_command(doc! { "ping": 1 }).await?;
         Ok(())
     }
 }

@@ -7,11 +7,10 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::{Notify, oneshot};
-use vwc_bus::{BoxError, DeadLetter, DeadLetterStore};
 use vwc_contracts::Envelope;
 
 use crate::outbox::{Outbox, OutboxId};
-use crate::{StoreError, StoreResult};
+use crate::{DeadLetter, DeadLetterStore, Plumbing, StoreError, StoreResult};
 
 /// A write: runs on the writer thread, says whether it succeeded, and returns how to answer its caller
 /// once the transaction's fate is known.
@@ -361,7 +360,7 @@ pub fn enqueue(conn: &Connection, envelopes: &[Envelope]) -> StoreResult<()> {
 /// [`enqueue`] for envelopes already serialised as `(event id, envelope JSON)`, so callers can do the
 /// JSON work before they reach the single writer thread.
 pub fn enqueue_serialized(conn: &Connection, rows: &[(String, String)]) -> StoreResult<()> {
-    let now = crate::ts(&chrono::Utc::now());
+    let now = crate::ts(&vwc_clock::now());
     let mut stmt = conn.prepare_cached(
         "INSERT INTO outbox (event_id, envelope, created_at) VALUES (?1, ?2, ?3)",
     )?;
@@ -378,7 +377,7 @@ pub fn claim_inbox(conn: &Connection, consumer: &str, event_id: &str) -> StoreRe
         .prepare_cached(
             "INSERT OR IGNORE INTO inbox (consumer, event_id, applied_at) VALUES (?1, ?2, ?3)",
         )?
-        .execute(params![consumer, event_id, chrono::Utc::now().to_rfc3339()])?;
+        .execute(params![consumer, event_id, vwc_clock::now().to_rfc3339()])?;
     Ok(n == 1)
 }
 
@@ -411,7 +410,7 @@ impl Outbox for SqliteDb {
     async fn mark_sent(&self, ids: &[OutboxId]) -> StoreResult<()> {
         let ids: Vec<i64> = ids.iter().filter_map(|i| i.0.parse().ok()).collect();
         self.write(move |conn| {
-            let now = crate::ts(&chrono::Utc::now());
+            let now = crate::ts(&vwc_clock::now());
             let mut stmt = conn.prepare_cached("UPDATE outbox SET sent_at = ?1 WHERE seq = ?2")?;
             for id in ids {
                 stmt.execute(params![now, id])?;
@@ -448,7 +447,7 @@ impl Outbox for SqliteDb {
         self.write(move |conn| {
             conn.execute(
                 "INSERT INTO dead_letters (consumer, envelope, error, attempts, failed_at) VALUES (?1, ?2, ?3, 1, ?4)",
-                params![consumer, json, reason, chrono::Utc::now().to_rfc3339()],
+                params![consumer, json, reason, vwc_clock::now().to_rfc3339()],
             )?;
             conn.execute("DELETE FROM outbox WHERE seq = ?1", [seq])?;
             Ok(())
@@ -469,66 +468,70 @@ impl DeadLetterStore for SqliteDb {
         envelope: &Envelope,
         error: &str,
         attempts: u32,
-    ) -> Result<(), BoxError> {
+    ) -> StoreResult<()> {
         let (consumer, error) = (consumer.to_string(), error.to_string());
         let json = serde_json::to_string(envelope)?;
         self.write(move |conn| {
             conn.execute(
                 "INSERT INTO dead_letters (consumer, envelope, error, attempts, failed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![consumer, json, error, attempts, chrono::Utc::now().to_rfc3339()],
+                params![consumer, json, error, attempts, vwc_clock::now().to_rfc3339()],
             )?;
             Ok(())
         })
-        .await?;
-        Ok(())
+        .await
     }
 
-    async fn list_dead_letters(&self) -> Result<Vec<DeadLetter>, BoxError> {
-        Ok(self
-            .read(|conn| {
-                let mut stmt = conn.prepare(
-                    "SELECT id, consumer, envelope, error, attempts, failed_at, replayed_at
+    async fn list_dead_letters(&self) -> StoreResult<Vec<DeadLetter>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT id, consumer, envelope, error, attempts, failed_at, replayed_at
                      FROM dead_letters WHERE replayed_at IS NULL ORDER BY id",
-                )?;
-                let rows = stmt.query_map([], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, u32>(4)?,
-                        r.get::<_, String>(5)?,
-                        r.get::<_, Option<String>>(6)?,
-                    ))
-                })?;
-                let mut out = Vec::new();
-                for row in rows {
-                    let (id, consumer, envelope, error, attempts, failed_at, replayed_at) = row?;
-                    out.push(DeadLetter {
-                        id,
-                        consumer,
-                        envelope: serde_json::from_str(&envelope)?,
-                        error,
-                        attempts,
-                        failed_at: parse_time(&failed_at)?,
-                        replayed_at: replayed_at.as_deref().map(parse_time).transpose()?,
-                    });
-                }
-                Ok(out)
-            })
-            .await?)
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, u32>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, Option<String>>(6)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, consumer, envelope, error, attempts, failed_at, replayed_at) = row?;
+                out.push(DeadLetter {
+                    id,
+                    consumer,
+                    envelope: serde_json::from_str(&envelope)?,
+                    error,
+                    attempts,
+                    failed_at: parse_time(&failed_at)?,
+                    replayed_at: replayed_at.as_deref().map(parse_time).transpose()?,
+                });
+            }
+            Ok(out)
+        })
+        .await
     }
 
-    async fn mark_replayed(&self, id: i64) -> Result<(), BoxError> {
+    async fn mark_replayed(&self, id: i64) -> StoreResult<()> {
         self.write(move |conn| {
             conn.execute(
                 "UPDATE dead_letters SET replayed_at = ?1 WHERE id = ?2",
-                params![chrono::Utc::now().to_rfc3339(), id],
+                params![vwc_clock::now().to_rfc3339(), id],
             )?;
             Ok(())
         })
-        .await?;
-        Ok(())
+        .await
+    }
+}
+
+#[async_trait]
+impl Plumbing for SqliteDb {
+    async fn ping(&self) -> StoreResult<()> {
+        SqliteDb::ping(self).await
     }
 }
 
@@ -606,13 +609,13 @@ mod tests {
         let e3 = envelope();
         db.write(move |c| enqueue(c, &[e3])).await.unwrap();
         assert_eq!(
-            db.prune_sent(chrono::Utc::now() - chrono::Duration::hours(1))
+            db.prune_sent(vwc_clock::now() - chrono::Duration::hours(1))
                 .await
                 .unwrap(),
             0
         );
         assert_eq!(
-            db.prune_sent(chrono::Utc::now() + chrono::Duration::seconds(1))
+            db.prune_sent(vwc_clock::now() + chrono::Duration::seconds(1))
                 .await
                 .unwrap(),
             1

@@ -6,6 +6,19 @@ mod traceparent;
 
 pub use traceparent::TraceParent;
 
+/// `error: cause: cause…` — an error with its whole `source()` chain, the one format logs and stored
+/// failure reasons use.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -129,4 +142,17 @@ pub fn traceparent_of(span: &tracing::Span) -> Option<TraceParent> {
     carrier
         .get("traceparent")
         .and_then(|v| TraceParent::parse(v))
+}
+
+#[cfg(test)]
+mod tests {
+    #[derive(Debug, thiserror::Error)]
+    #[error("reading the store")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn an_error_chain_names_every_cause_in_order() {
+        let e = Outer(std::io::Error::other("disk gone"));
+        assert_eq!(super::error_chain(&e), "reading the store: disk gone");
+    }
 }

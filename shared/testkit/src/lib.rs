@@ -1,8 +1,12 @@
 //! Helpers shared by the black-box tests of every crate.
 
+pub mod aws;
 pub mod mongo;
+pub mod process;
+pub mod webhook;
 
 use std::future::Future;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Polls `probe` until it returns `Some`, or panics with `what` after `timeout`.
@@ -42,13 +46,69 @@ pub fn vin(n: u32) -> String {
     format!("1HGCM8263{:08}", n % 100_000_000)
 }
 
+/// Runs `check` on the store `open` makes of a fresh SQLite file named `file` in a temporary directory
+/// (removed afterwards).
+pub async fn on_fresh_sqlite<S, O, C, Fut>(file: &str, open: O, check: C)
+where
+    O: FnOnce(&Path) -> S,
+    C: FnOnce(S) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    check(open(&dir.path().join(file))).await;
+}
+
 /// One store conformance suite for every adapter: `conformance!("suite"; check_a, check_b, …)` in a test
 /// crate that defines `async fn on_sqlite(check)` and `async fn on_mongodb(check)` (each opening a fresh
 /// store and running `check` on it) makes a `sqlite::check_a` and a `mongo::check_a` test per check. The
 /// MongoDB twins skip loudly without a server (see [`mongo::mongodb_uri`]) and skip, naming the reason,
 /// the checks [`mongo::SURROGATE_DIFFERENCES`] lists when the server is the local surrogate.
+///
+/// With the adapters' constructors named, it writes `on_sqlite` and `on_mongodb` too:
+/// `conformance!("suite", Store; sqlite("file.db"): SqliteX::open, mongodb("db"): MongoX::connect; checks…)`,
+/// where `Store` is the `Arc<dyn Port>` every check takes, `SqliteX::open(&Path)` returns a `Result` and
+/// `MongoX::connect(Client, &str)` a future of one.
 #[macro_export]
 macro_rules! conformance {
+    ($suite:literal, $store:ty;
+     sqlite($file:literal): $open_sqlite:path,
+     mongodb($database:literal): $connect_mongodb:path;
+     $($check:ident),* $(,)?) => {
+        async fn on_sqlite<F, Fut>(check: F)
+        where
+            F: FnOnce($store) -> Fut,
+            Fut: ::std::future::Future<Output = ()>,
+        {
+            $crate::on_fresh_sqlite(
+                $file,
+                |path| ::std::sync::Arc::new($open_sqlite(path).expect("opening the SQLite store")) as $store,
+                check,
+            )
+            .await;
+        }
+
+        /// Runs `check` on a fresh MongoDB database (dropped afterwards), or skips loudly without a server.
+        async fn on_mongodb<F, Fut>(check: F)
+        where
+            F: FnOnce($store) -> Fut,
+            Fut: ::std::future::Future<Output = ()> + Send + 'static,
+        {
+            $crate::mongo::on_fresh_database(
+                $database,
+                |client, name| async move {
+                    ::std::sync::Arc::new(
+                        $connect_mongodb(client, &name)
+                            .await
+                            .expect("opening the MongoDB store and creating its indexes"),
+                    ) as $store
+                },
+                check,
+            )
+            .await;
+        }
+
+        $crate::conformance!($suite; $($check),*);
+    };
     ($suite:literal; $($check:ident),* $(,)?) => {
         mod sqlite {
             $(

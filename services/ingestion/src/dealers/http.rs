@@ -169,12 +169,7 @@ async fn load_dealer(
         .cache
         .reads
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let Some(dealer) = state
-        .dealers
-        .dealer(dealer_id)
-        .await
-        .map_err(ApiError::internal)?
-    else {
+    let Some(dealer) = state.dealers.dealer(dealer_id).await? else {
         state.cache.put_miss(dealer_id);
         return Ok(None);
     };
@@ -206,7 +201,12 @@ pub fn event_builder(traceparent: Option<String>) -> EventBuilder {
     Arc::new(move |vehicle: &Vehicle, template: &str, _record_id: &str| {
         let new: NewVehicleEvent = serde_json::from_str(template).ok()?;
         let event = new
-            .validate(new_id("evt"), vehicle, EventSource::Dealer, Utc::now())
+            .validate(
+                new_id("evt"),
+                vehicle,
+                EventSource::Dealer,
+                vwc_clock::now(),
+            )
             .ok()?;
         let envelope = Envelope::new(
             EventType::VehicleEventRecorded,
@@ -332,11 +332,7 @@ async fn register_dealer(
             expires_at: None,
         }],
     };
-    state
-        .dealers
-        .insert_dealer(&dealer)
-        .await
-        .map_err(ApiError::internal)?;
+    state.dealers.insert_dealer(&dealer).await?;
     state.cache.evict(&dealer.id);
     tracing::info!(dealer = %dealer.id, "dealer registered");
     Ok((
@@ -379,8 +375,7 @@ async fn rotate_secret(
     let dealer = state
         .dealers
         .dealer(&id)
-        .await
-        .map_err(ApiError::internal)?
+        .await?
         .filter(|d| d.org_id == auth.org())
         .ok_or(ApiError::NotFound("dealer"))?;
     auth.require(Permission::ManageDealers)?;
@@ -390,8 +385,7 @@ async fn rotate_secret(
     let rotated = state
         .dealers
         .rotate_secret(auth.org(), &dealer.id, &secret, now, old_until)
-        .await
-        .map_err(ApiError::internal)?;
+        .await?;
     if !rotated {
         return Err(ApiError::NotFound("dealer"));
     }
@@ -416,7 +410,7 @@ fn unmatched_vehicle(org_id: &str) -> Vehicle {
         trim: None,
         nickname: None,
         odometer_unit: OdometerUnit::Mi,
-        registered_at: Utc::now(),
+        registered_at: vwc_clock::now(),
     }
 }
 
@@ -584,8 +578,7 @@ async fn accept_webhook(
             },
             event_builder(Some(trace.0.to_string())),
         )
-        .await
-        .map_err(ApiError::internal)?;
+        .await?;
     let body = match outcome {
         WebhookOutcome::Recorded {
             record_id,

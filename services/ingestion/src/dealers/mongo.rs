@@ -197,7 +197,7 @@ impl MongoIngestionStore {
                 "template": &incoming.template,
                 "status": status,
                 "event_id": event_id,
-                "received_at": ts(&Utc::now()),
+                "received_at": ts(&vwc_clock::now()),
             })
             .session(&mut *session)
             .await?;

@@ -328,7 +328,7 @@ mod tests {
                 trim: None,
                 nickname: None,
                 odometer_unit: vwc_contracts::OdometerUnit::Mi,
-                registered_at: Utc::now(),
+                registered_at: vwc_clock::now(),
             };
             p.to_new_event("dlr_1", "Main St Auto")
                 .and_then(|e| {
@@ -336,7 +336,7 @@ mod tests {
                         "evt_1".into(),
                         &vehicle,
                         vwc_contracts::EventSource::Dealer,
-                        Utc::now(),
+                        vwc_clock::now(),
                     )
                 })
                 .unwrap_or_else(|e| panic!("example {name} is refused: {e:?}"));

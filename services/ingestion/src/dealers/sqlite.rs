@@ -220,7 +220,7 @@ impl DealerStore for SqliteIngestionStore {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 )?
                 .execute(params![record_id, dealer_id, org_id, webhook_id, vin, payload_type, raw, template, status, event_id,
-                    ts(&Utc::now())])?;
+                    ts(&vwc_clock::now())])?;
                 Ok(match event_id {
                     Some(event_id) => WebhookOutcome::Recorded { record_id, event_id },
                     None => WebhookOutcome::Unmatched { record_id },

@@ -23,7 +23,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = dir.join("maintenance.db");
     let store = SqliteSchedulerStore::open(&path)?;
     seed_bulk(&store, n).await?;
-    let today = chrono::Utc::now().date_naive();
+    let today = vwc_clock::now().date_naive();
     let tomorrow = today.succ_opt().unwrap_or(today);
     for (label, day) in [
         ("first", today),

@@ -21,7 +21,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     std::fs::create_dir_all(&dir)?;
     let store = SqliteValuationStore::open(&dir.join("valuation.db"))?;
-    let today = chrono::Utc::now().date_naive();
+    let today = vwc_clock::now().date_naive();
     let started = Instant::now();
     seed_bulk(&store, n, today).await?;
     println!(

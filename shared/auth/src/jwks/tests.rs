@@ -81,7 +81,7 @@ impl JwksServer {
 }
 
 fn rs256_token(pem: &[u8], kid: &str) -> String {
-    let now = chrono::Utc::now().timestamp();
+    let now = vwc_clock::now().timestamp();
     let claims = json!({
         "sub": "usr_1", "org": "org_1", "roles": ["technician"],
         "iss": ISSUER, "aud": AUDIENCE, "exp": now + 3600, "iat": now,

@@ -18,7 +18,7 @@ pub const EC1_KEY: &[u8] = include_bytes!("../fixtures/ec1.key.pem");
 pub const HS_SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 
 pub fn now() -> i64 {
-    chrono::Utc::now().timestamp()
+    vwc_clock::now().timestamp()
 }
 
 /// A complete, currently valid set of claims for `iss`.

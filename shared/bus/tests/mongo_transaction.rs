@@ -1,4 +1,4 @@
-//! `MongoTransaction` outlasts a transaction that holds its documents: what a process killed inside a
+//! `vwc_store::mongo::MongoTransaction` outlasts a transaction that holds its documents: what a process killed inside a
 //! transaction leaves behind until the server aborts it. Runs against `VWC_TEST_MONGODB_URI` (the surrogate
 //! `scripts/test` starts, or a real replica set); skips loudly without one.
 

@@ -8,14 +8,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::task::JoinSet;
-
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 use tracing::{debug, error, warn};
-use vwc_bus::Bus;
 use vwc_contracts::Envelope;
+use vwc_store::{Outbox, OutboxId};
 
-use crate::{Outbox, OutboxId};
+use crate::Bus;
 
 const BATCH: usize = 200;
 /// Batches published at once by a running relay.
@@ -104,7 +103,7 @@ impl OutboxRelay {
 
     /// Deletes rows sent longer ago than the retention.
     pub async fn prune(&self) -> Result<u64, String> {
-        let before = chrono::Utc::now()
+        let before = vwc_clock::now()
             - chrono::Duration::from_std(self.keep_sent).unwrap_or(chrono::Duration::days(7));
         self.outbox
             .prune_sent(before)

@@ -6,9 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use vwc_bus::OutboxRelay;
 use vwc_bus::{Bus, BusError, DeadLetterStore};
 use vwc_contracts::{Envelope, EventType};
-use vwc_store::{Outbox, OutboxRelay, SqliteDb};
+use vwc_store::{Outbox, SqliteDb};
 
 /// Records what it accepts; refuses whole calls while `failures_left` > 0.
 #[derive(Default)]
@@ -85,7 +86,7 @@ async fn an_event_the_bus_refuses_for_good_is_dead_lettered_and_the_rest_go_out(
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0].envelope.id, huge.id);
     assert_eq!(letters[0].consumer, "scheduler-outbox");
-    assert!(vwc_store::relay::is_relay_dead_letter(&letters[0].consumer));
+    assert!(vwc_bus::relay::is_relay_dead_letter(&letters[0].consumer));
     assert!(letters[0].error.contains("bytes"), "{}", letters[0].error);
 }
 

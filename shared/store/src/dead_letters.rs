@@ -1,0 +1,35 @@
+//! The dead-letter port: envelopes a consumer failed to apply after every attempt (and those the outbox
+//! relay moved aside because the bus refuses them for good), kept in the consumer's own store.
+
+use async_trait::async_trait;
+use vwc_contracts::Envelope;
+
+use crate::StoreResult;
+
+/// A dead letter: an envelope a consumer failed to apply after every attempt.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLetter {
+    pub id: i64,
+    pub consumer: String,
+    pub envelope: Envelope,
+    pub error: String,
+    pub attempts: u32,
+    pub failed_at: chrono::DateTime<chrono::Utc>,
+    pub replayed_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Where a consumer's dead letters are kept (its own store).
+#[async_trait]
+pub trait DeadLetterStore: Send + Sync {
+    async fn put_dead_letter(
+        &self,
+        consumer: &str,
+        envelope: &Envelope,
+        error: &str,
+        attempts: u32,
+    ) -> StoreResult<()>;
+    /// Dead letters not yet replayed, oldest first.
+    async fn list_dead_letters(&self) -> StoreResult<Vec<DeadLetter>>;
+    async fn mark_replayed(&self, id: i64) -> StoreResult<()>;
+}
