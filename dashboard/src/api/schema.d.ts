@@ -340,6 +340,93 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/vehicles/{id}/chat": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask about a vehicle's history
+         * @description Understands the question, computes the answer from the vehicle's own records (deterministic engine) and
+         *     cites every record it used. Streams Server-Sent Events by default: `delta` events (`{"text": …}`), then
+         *     one `done` event with the `ChatAnswer`. With `Accept: application/json` the answer is one JSON object.
+         *     Every turn is stored with its understood intent, the records used, the engine and its latency (the
+         *     audit trail). Pass `conversationId` to continue a conversation.
+         */
+        post: operations["ask"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/vehicles/{id}/chat/suggestions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Suggested questions and maintenance recommendations
+         * @description Quick prompts this vehicle's records can answer, and its due and overdue maintenance items (overdue
+         *     first) as recommendations.
+         */
+        get: operations["suggestions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/vehicles/{id}/chat/{conversationId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A conversation's history
+         * @description Every turn, oldest first: the question, the understood intent and slots, the records used, the answer,
+         *     the engine and its version, the latency and any feedback.
+         */
+        get: operations["conversation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/vehicles/{id}/chat/{conversationId}/messages/{messageId}/feedback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rate an answer
+         * @description Whether the answer helped, with an optional comment; a second rating replaces the first. Kept with the
+         *     turn in the audit trail.
+         */
+        post: operations["feedback"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/vehicles/{id}/events": {
         parameters: {
             query?: never;
@@ -437,9 +524,55 @@ export interface paths {
         };
         /**
          * List a vehicle's valuations
-         * @description The valuation history with its factors; empty until the valuation service exists.
+         * @description The valuation history with its factors, newest first: a point on every day an event moved the value
+         *     and on the first of every month. The current value is the overview's `valuation`.
          */
         get: operations["valuations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/vehicles/{id}/valuations/forecast": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Forecast a vehicle's value
+         * @description The value month by month for `months` months from today, driving on at the vehicle's measured usage
+         *     rate (from its odometer values; the FHWA average when they are too few), with the same factors as the
+         *     history.
+         */
+        get: operations["forecast"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/vin/{vin}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Decode a VIN
+         * @description Works offline from the VIN alone: its structure (WMI, VDS, VIS), the check digit (mandatory for North
+         *     American VINs), the model year from position 10 (disambiguated by position 7 for North American VINs)
+         *     and the manufacturer and country from the WMI. A check-digit mismatch is reported, not refused; a VIN
+         *     that is not 17 letters and digits without I, O and Q is a 422.
+         */
+        get: operations["decode_vin"];
         put?: never;
         post?: never;
         delete?: never;
@@ -483,8 +616,112 @@ export interface components {
             priceCents?: number | null;
             seller?: string | null;
         };
+        /**
+         * @description The answer: the `done` event's data, or the JSON response.
+         * @example {
+         *       "answer": "The last oil change was on 2026-03-02, at 41,250 mi, by Main St Auto (“Oil and filter change”, 89.99 USD).",
+         *       "citations": [
+         *         {
+         *           "eventId": "evt_0193…",
+         *           "occurredAt": "2026-03-02T09:30:00Z",
+         *           "title": "Oil and filter change"
+         *         }
+         *       ],
+         *       "conversationId": "conv_0193…",
+         *       "intent": "last_done",
+         *       "knowledge": [],
+         *       "messageId": "msg_0193…",
+         *       "suggestions": []
+         *     }
+         */
+        ChatAnswer: {
+            answer: string;
+            /** @description The vehicle's records the answer used. */
+            citations: components["schemas"]["Citation"][];
+            conversationId: string;
+            /** @description What the question was understood as. */
+            intent: string;
+            /** @description General knowledge excerpts the answer used (not the vehicle's records). */
+            knowledge: components["schemas"]["KnowledgeCitation"][];
+            messageId: string;
+            /** @description What may be asked instead, when the question was not understood. */
+            suggestions: string[];
+        };
+        /**
+         * @description `POST /v1/vehicles/{id}/chat` body.
+         * @example {
+         *       "question": "When was the oil last changed?"
+         *     }
+         */
+        ChatRequest: {
+            /** @description Continue this conversation (follow-ups such as "and before that?" lean on its last turn). */
+            conversationId?: string | null;
+            /** @description 1–500 characters. */
+            question: string;
+        };
+        /**
+         * @description One Server-Sent Event of the answer stream, as a client's SSE parser sees it (OpenAPI 3.1 has the
+         *     `text/event-stream` schema describe one event): `delta` events carry a [`ChatDelta`] as JSON in `data`,
+         *     the final `done` event a [`ChatAnswer`].
+         */
+        ChatStreamEvent: {
+            /** @description The event's JSON: a `ChatDelta` for `delta`, a `ChatAnswer` for `done`. */
+            data: string;
+            /** @description `delta` (a piece of the answer) or `done` (the whole answer, last). */
+            event: string;
+        };
+        /** @description One question and its answer: a `chat_messages` row, and the audit record of the turn. */
+        ChatTurn: {
+            answer: string;
+            /** Format: date-time */
+            askedAt: string;
+            /** @description The token subject who asked. */
+            askedBy: string;
+            /** @description The records the answer used. */
+            citations: components["schemas"]["Citation"][];
+            conversationId: string;
+            engine: string;
+            engineVersion: string;
+            feedback?: null | components["schemas"]["Feedback"];
+            /** @description The follow-up the question was (`follow_up_before`, `follow_up_cost`), if any. */
+            followUp?: string | null;
+            /** @description The understood intent (`last_done`, …), follow-ups resolved. */
+            intent: string;
+            /** @description The knowledge excerpts the answer used. */
+            knowledge: components["schemas"]["KnowledgeCitation"][];
+            /**
+             * Format: int64
+             * @description From the question's arrival to the answer being ready (before streaming), microseconds.
+             */
+            latencyMicros: number;
+            /** @description `msg_<uuid v7>`. */
+            messageId: string;
+            orgId: string;
+            question: string;
+            /** @description The understood slots (task, part, system, kind, vendor, range, before). */
+            slots: Record<string, never>;
+            vehicleId: string;
+        };
+        /** @description Position 9 against the check digit computed from the other sixteen positions. */
+        CheckDigit: {
+            /** @description Position 9 as written. */
+            actual: string;
+            /** @description What position 9 must be: `0`–`9` or `X`. */
+            expected: string;
+            /** @description Whether the check digit is mandatory for this VIN (North American VINs). */
+            required: boolean;
+            valid: boolean;
+        };
         /** @enum {string} */
         CheckStatus: "ok" | "unavailable";
+        /** @description A record an answer used. */
+        Citation: {
+            /** @description The timeline event id (or, for a valuation, the id of the `ValuationUpdated` event). */
+            eventId: string;
+            /** Format: date-time */
+            occurredAt: string;
+            title: string;
+        };
         CollisionDetails: {
             airbagDeployed?: boolean;
             insuranceClaimId?: string | null;
@@ -493,6 +730,15 @@ export interface components {
         };
         /** @enum {string} */
         Condition: "new" | "used";
+        /** @description A conversation about one vehicle, its turns oldest first. */
+        Conversation: {
+            conversationId: string;
+            messages: components["schemas"]["ChatTurn"][];
+            /** Format: date-time */
+            startedAt: string;
+            startedBy: string;
+            vehicleId: string;
+        };
         /** @description Costs of one group in one currency. */
         CostGroup: {
             currency: string;
@@ -558,7 +804,7 @@ export interface components {
          *       "reference": "RO-104221",
          *       "totalCents": 12999,
          *       "type": "service_record",
-         *       "vin": "2T3P1RFV8MW123456"
+         *       "vin": "2T3P1RFV3MW123456"
          *     }
          */
         DealerPayload: {
@@ -645,6 +891,31 @@ export interface components {
         EventKind: "acquisition" | "maintenance" | "repair" | "collision" | "upgrade" | "valuation" | "odometer_reading";
         /** @enum {string} */
         EventSource: "user" | "dealer" | "system";
+        /**
+         * @description What a factor stands for.
+         * @enum {string}
+         */
+        FactorCode: "base" | "age_depreciation" | "mileage_adjustment" | "collision_diminished_value" | "upgrade" | "dealer_appraisal" | "user_estimate";
+        /** @description A user's verdict on one answer. */
+        Feedback: {
+            /** Format: date-time */
+            at: string;
+            /** @description The token subject who gave it. */
+            by: string;
+            comment?: string | null;
+            helpful: boolean;
+        };
+        /**
+         * @description `POST …/feedback` body.
+         * @example {
+         *       "comment": "It missed the dealer's oil change",
+         *       "helpful": false
+         *     }
+         */
+        FeedbackRequest: {
+            comment?: string | null;
+            helpful: boolean;
+        };
         /** @description One invalid field, as reported in the `errors` member of a 422 problem. */
         FieldError: {
             field: string;
@@ -673,13 +944,29 @@ export interface components {
             /** Format: int32 */
             overdue: number;
         };
-        /** @description Fleet totals: how many vehicles and how many items need attention. */
+        /** @description Fleet totals: how many vehicles, how many items need attention, and what the fleet is worth. */
         FleetTotals: {
             /** Format: int32 */
             dueSoon: number;
             /** Format: int32 */
             overdue: number;
+            /**
+             * @description The whole fleet's current value (every vehicle of the organisation, not only this page), one
+             *     total per currency.
+             */
+            value: components["schemas"]["FleetValue"][];
             /** @description Vehicles on this page. */
+            vehicles: number;
+        };
+        /** @description The organisation's vehicles' current values summed, per currency. */
+        FleetValue: {
+            currency: string;
+            /** Format: int64 */
+            totalCents: number;
+            /**
+             * Format: int64
+             * @description Vehicles with a current value in this currency.
+             */
             vehicles: number;
         };
         /**
@@ -694,6 +981,12 @@ export interface components {
         };
         /** @enum {string} */
         HealthStatus: "ok";
+        /** @description A knowledge excerpt an answer used: general knowledge, not the vehicle's records. */
+        KnowledgeCitation: {
+            id: string;
+            source: components["schemas"]["Source"];
+            title: string;
+        };
         MaintenanceDetails: {
             /** @description Task codes such as `oil_change`, `tire_rotation` (snake_case). */
             tasks: components["schemas"]["TaskCode"][];
@@ -775,6 +1068,11 @@ export interface components {
         /** @enum {string} */
         MaintenanceStatus: "ok" | "due_soon" | "overdue" | "unknown";
         /**
+         * @description How `modelYear` was chosen among the candidates.
+         * @enum {string}
+         */
+        ModelYearBasis: "position_7" | "most_recent" | "unknown";
+        /**
          * @description `POST /v1/dealers` body.
          * @example {
          *       "name": "Main St Auto"
@@ -792,23 +1090,29 @@ export interface components {
          *       "nickname": "Blue",
          *       "odometerUnit": "mi",
          *       "trim": "XLE",
-         *       "vin": "1HGCM82633A004352",
+         *       "vin": "2T3P1RFV3MW123456",
          *       "year": 2021
          *     }
          */
         NewVehicle: {
-            make: string;
+            /** @description When absent, the brand the VIN's WMI is assigned to. */
+            make?: string | null;
             model: string;
             nickname?: string | null;
             odometerUnit?: null | components["schemas"]["OdometerUnit"];
             trim?: string | null;
-            /** @description 17 characters, letters and digits without I, O and Q. */
+            /**
+             * @description 17 characters, letters and digits without I, O and Q. A North American VIN (position 1 is 1–5)
+             *     must carry its check digit in position 9 unless `vinCheck` is `skip` (docs/vin.md).
+             */
             vin: string;
+            vinCheck?: null | components["schemas"]["VinCheck"];
             /**
              * Format: int32
-             * @description Model year, from 1886 to two years after the current one.
+             * @description Model year, from 1886 to two years after the current one. When absent, the VIN's position 10
+             *     gives it (`GET /v1/vin/{vin}` shows what it decodes to).
              */
-            year: number;
+            year?: number | null;
         };
         /**
          * @description `POST /v1/vehicles/{id}/events` body: the shared fields, with `details` as `kind` says.
@@ -1047,8 +1351,7 @@ export interface components {
             odometer?: null | components["schemas"]["OdometerSnapshot"];
             /** @description The 5 newest events. */
             recentEvents: components["schemas"]["VehicleEvent"][];
-            /** @description `null` until the valuation service exists. */
-            valuation?: Record<string, never> | null;
+            valuation?: null | components["schemas"]["Valuation"];
             vehicle: components["schemas"]["VehicleView"];
         };
         /** @description A page of items and the cursor of the next page (`null` on the last page). */
@@ -1068,8 +1371,26 @@ export interface components {
             nextCursor?: string | null;
         };
         /** @description A page of items and the cursor of the next page (`null` on the last page). */
-        Page_Value: {
-            items: unknown[];
+        Page_Valuation: {
+            items: {
+                /**
+                 * Format: int64
+                 * @description Never negative; the sum of the factors' amounts.
+                 */
+                amountCents: number;
+                /** Format: date */
+                asOf: string;
+                currency: string;
+                factors: components["schemas"]["ValuationFactor"][];
+                kind: components["schemas"]["ValuationPointKind"];
+                method: components["schemas"]["ValuationMethod"];
+                /**
+                 * Format: int64
+                 * @description The odometer value the valuation used (the latest reading on `asOf`, or a projection).
+                 */
+                odometer?: number | null;
+                odometerUnit: components["schemas"]["OdometerUnit"];
+            }[];
             /** @description Pass as `cursor` to get the next page; `null` on the last page. */
             nextCursor?: string | null;
         };
@@ -1241,6 +1562,19 @@ export interface components {
         };
         /** @enum {string} */
         ReadinessStatus: "ready" | "not_ready";
+        /** @description A maintenance recommendation from the vehicle's due items. */
+        Recommendation: {
+            /** Format: date */
+            dueAt?: string | null;
+            /** Format: int64 */
+            dueOdometer?: number | null;
+            /** @description A question to ask about it. */
+            prompt: string;
+            reason: string;
+            status: components["schemas"]["MaintenanceStatus"];
+            task: string;
+            title: string;
+        };
         /** @description `201` of `POST /v1/vehicles/{id}/events`. */
         RecordedEvent: {
             event: components["schemas"]["VehicleEvent"];
@@ -1268,6 +1602,19 @@ export interface components {
         };
         /** @enum {string} */
         Severity: "minor" | "moderate" | "major" | "severe";
+        Source: {
+            title: string;
+            url: string;
+        };
+        /** @description `GET /v1/vehicles/{id}/chat/suggestions`. */
+        Suggestions: {
+            /** @description Questions this vehicle's records can answer. */
+            prompts: string[];
+            /** @description Due and overdue maintenance items, overdue first. */
+            recommendations: components["schemas"]["Recommendation"][];
+            /** @description Records the historian holds for the vehicle. */
+            recordCount: number;
+        };
         /**
          * @description What a sweep did.
          * @example {
@@ -1283,6 +1630,11 @@ export interface components {
          *     }
          */
         SweepReport: {
+            /**
+             * @description The day was already swept (for this organisation, or for every one): nothing was evaluated, since
+             *     everything that happened since was evaluated as it arrived.
+             */
+            alreadySwept?: boolean;
             /**
              * Format: int64
              * @description Vehicles whose schedule changed (each published one `MaintenanceScheduleUpdated`).
@@ -1336,11 +1688,107 @@ export interface components {
             /** Format: int64 */
             valueAddCents?: number | null;
         };
+        /**
+         * @description What a vehicle is worth on a date, and why.
+         * @example {
+         *       "amountCents": 2297415,
+         *       "asOf": "2026-05-01",
+         *       "currency": "USD",
+         *       "factors": [
+         *         {
+         *           "amountCents": 2749000,
+         *           "code": "base",
+         *           "detail": "Bought 2024-05-01 for 27,490.00 USD",
+         *           "eventId": "evt_0193…",
+         *           "label": "Acquisition price"
+         *         },
+         *         {
+         *           "amountCents": -393385,
+         *           "code": "age_depreciation",
+         *           "detail": "Depreciation along the age curve (20 % the first year, 15 %/year to year 5, 10 %/year after)",
+         *           "label": "Age depreciation"
+         *         },
+         *         {
+         *           "amountCents": -58200,
+         *           "code": "dealer_appraisal",
+         *           "detail": "Appraised 24,100.00 USD on 2026-01-01; the model said 24,682.00 USD",
+         *           "eventId": "evt_0194…",
+         *           "label": "Dealer appraisal"
+         *         },
+         *         {
+         *           "amountCents": 0,
+         *           "code": "mileage_adjustment",
+         *           "detail": "No odometer reading since the last anchor",
+         *           "label": "Mileage adjustment"
+         *         }
+         *       ],
+         *       "kind": "monthly",
+         *       "method": "dealer_appraisal",
+         *       "odometer": 51020,
+         *       "odometerUnit": "mi"
+         *     }
+         */
+        Valuation: {
+            /**
+             * Format: int64
+             * @description Never negative; the sum of the factors' amounts.
+             */
+            amountCents: number;
+            /** Format: date */
+            asOf: string;
+            currency: string;
+            factors: components["schemas"]["ValuationFactor"][];
+            kind: components["schemas"]["ValuationPointKind"];
+            method: components["schemas"]["ValuationMethod"];
+            /**
+             * Format: int64
+             * @description The odometer value the valuation used (the latest reading on `asOf`, or a projection).
+             */
+            odometer?: number | null;
+            odometerUnit: components["schemas"]["OdometerUnit"];
+        };
         ValuationDetails: {
             /** Format: int64 */
             amountCents: number;
             source: components["schemas"]["ValuationSource"];
         };
+        /** @description One line of a valuation's explanation. The factors of a valuation add up to its amount exactly. */
+        ValuationFactor: {
+            /**
+             * Format: int64
+             * @description Signed: a loss is negative.
+             */
+            amountCents: number;
+            code: components["schemas"]["FactorCode"];
+            /** @description How the amount was reached, in words and numbers. */
+            detail: string;
+            /** @description The timeline event this factor comes from, when one does. */
+            eventId?: string | null;
+            label: string;
+        };
+        /** @description `GET /v1/vehicles/{id}/valuations/forecast` answer. */
+        ValuationForecast: {
+            /** @description One point per month, the first a month from today. */
+            points: components["schemas"]["Valuation"][];
+            /** @description `measured` (from the vehicle's odometer values) or `expected` (the documented average). */
+            usageBasis: string;
+            /**
+             * Format: int64
+             * @description The usage the forecast assumes, in the vehicle's unit per year.
+             */
+            usagePerYear: number;
+            vehicleId: string;
+        };
+        /**
+         * @description Where the base of a valuation came from.
+         * @enum {string}
+         */
+        ValuationMethod: "acquisition_price" | "fallback_average_new_price" | "dealer_appraisal" | "user_estimate";
+        /**
+         * @description Why a valuation point exists.
+         * @enum {string}
+         */
+        ValuationPointKind: "event" | "monthly" | "current" | "forecast";
         /** @enum {string} */
         ValuationSource: "dealer_appraisal" | "user_estimate";
         /** @description A registered vehicle. */
@@ -1402,6 +1850,74 @@ export interface components {
         Vendor: {
             dealerId?: string | null;
             name: string;
+        };
+        /**
+         * @description `"vinCheck"` of a registration: `skip` accepts a North American VIN whose check digit does not match
+         *     (a misprinted plate, a grey import).
+         * @enum {string}
+         */
+        VinCheck: "verify" | "skip";
+        /**
+         * @description What a VIN says about its vehicle, decoded without any network call.
+         * @example {
+         *       "checkDigit": {
+         *         "actual": "3",
+         *         "expected": "3",
+         *         "required": true,
+         *         "valid": true
+         *       },
+         *       "country": "United States",
+         *       "make": "Honda",
+         *       "manufacturer": "Honda",
+         *       "modelYear": 2003,
+         *       "modelYearBasis": "position_7",
+         *       "modelYearCandidates": [
+         *         2003,
+         *         2033
+         *       ],
+         *       "northAmerican": true,
+         *       "plantCode": "A",
+         *       "region": "North America",
+         *       "serialNumber": "004352",
+         *       "vds": "CM8263",
+         *       "vin": "1HGCM82633A004352",
+         *       "vis": "3A004352",
+         *       "wmi": "1HG"
+         *     }
+         */
+        VinDecoding: {
+            checkDigit: components["schemas"]["CheckDigit"];
+            /** @description Where the WMI says the vehicle was made (ISO 3780 country codes, positions 1–2). */
+            country?: string | null;
+            /** @description The brand a registration may take as `make`: absent when the WMI is shared by several brands. */
+            make?: string | null;
+            /** @description The manufacturer the WMI is assigned to, when the built-in table knows it. */
+            manufacturer?: string | null;
+            /**
+             * Format: int32
+             * @description The model year position 10 encodes, disambiguated (see `modelYearBasis`); absent when position 10
+             *     is not a year code or no candidate is plausible.
+             */
+            modelYear?: number | null;
+            modelYearBasis: components["schemas"]["ModelYearBasis"];
+            /** @description Every year position 10 can mean (the code repeats every 30 years), up to two years from now. */
+            modelYearCandidates: number[];
+            /** @description Position 1 is 1–5: made in North America, where the check digit is mandatory. */
+            northAmerican: boolean;
+            /** @description Position 11: the assembly plant, in the manufacturer's own code. */
+            plantCode: string;
+            /** @description The continent of position 1. */
+            region?: string | null;
+            /** @description Positions 12–17. */
+            serialNumber: string;
+            /** @description Vehicle descriptor section: positions 4–9. */
+            vds: string;
+            /** @description The VIN, upper case. */
+            vin: string;
+            /** @description Vehicle identifier section: positions 10–17. */
+            vis: string;
+            /** @description World manufacturer identifier: positions 1–3. */
+            wmi: string;
         };
         /**
          * @description `200` of a dealer webhook.
@@ -2194,6 +2710,152 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    ask: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The vehicle's id (`veh_…`). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChatRequest"];
+            };
+        };
+        responses: {
+            /** @description The answer: an SSE stream (`event: delta`, then `event: done`) or, with `Accept: application/json`, the answer object. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatAnswer"];
+                    /**
+                     * @example event: delta
+                     *     data: {"text":"The last oil "}
+                     *
+                     *     event: done
+                     *     data: {"answer":"…","citations":[…],"conversationId":"conv_…","messageId":"msg_…"}
+                     */
+                    "text/event-stream": components["schemas"]["ChatStreamEvent"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    suggestions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The vehicle's id (`veh_…`). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Prompts and recommendations. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Suggestions"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    conversation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The vehicle's id (`veh_…`). */
+                id: string;
+                /** @description The conversation's id (`conv_…`). */
+                conversationId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The conversation. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Conversation"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    feedback: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The vehicle's id (`veh_…`). */
+                id: string;
+                /** @description The conversation's id (`conv_…`). */
+                conversationId: string;
+                /** @description The answer's message id (`msg_…`). */
+                messageId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FeedbackRequest"];
+            };
+        };
+        responses: {
+            /** @description The feedback as stored. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Feedback"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     list_events: {
         parameters: {
             query?: {
@@ -2342,7 +3004,7 @@ export interface operations {
                      *       "lastDoneAt": "2025-12-11T09:30:00Z",
                      *       "lastDoneOdometer": 40000,
                      *       "projectedDueAt": "2026-05-02",
-                     *       "reason": "Due in 152 days or 4,400 mi (about 112 days at current usage), whichever comes first",
+                     *       "reason": "Due on 2026-06-11 or at 45,000 mi (about 2026-05-02 at current usage), whichever comes first",
                      *       "status": "ok",
                      *       "task": "oil_change",
                      *       "title": "Oil change"
@@ -2394,7 +3056,12 @@ export interface operations {
     };
     valuations: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Page size, 1–200 (default 50). */
+                limit?: number;
+                /** @description The `nextCursor` of the previous page, as it was (empty: the first page). */
+                cursor?: string;
+            };
             header?: never;
             path: {
                 /** @description The vehicle's id (`veh_…`). */
@@ -2410,12 +3077,76 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Page_Value"];
+                    "application/json": components["schemas"]["Page_Valuation"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    forecast: {
+        parameters: {
+            query?: {
+                /** @description Months to forecast, 1–60 (default 12). */
+                months?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The vehicle's id (`veh_…`). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The forecast, month by month. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValuationForecast"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    decode_vin: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The VIN, 17 characters (case does not matter). */
+                vin: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The decoding. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VinDecoding"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            422: components["responses"]["UnprocessableEntity"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];

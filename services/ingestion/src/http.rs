@@ -42,6 +42,7 @@ pub fn routes() -> OpenApiRouter<IngestionState> {
     OpenApiRouter::with_openapi(vwc_http::openapi::components())
         .routes(routes!(register_vehicle))
         .routes(routes!(record_event))
+        .routes(routes!(crate::vin::decode_vin))
 }
 
 pub fn router(state: IngestionState) -> Router {

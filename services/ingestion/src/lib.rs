@@ -7,6 +7,7 @@ pub mod mongo;
 pub mod service;
 pub mod sqlite;
 pub mod store;
+pub mod vin;
 
 pub use mongo::MongoIngestionStore;
 pub use service::Ingestion;
