@@ -194,6 +194,7 @@ def test_the_http_api_authorizes_v1_with_jwt_and_leaves_the_dealer_webhook_to_it
     authorizer = api.resources["aws_apigatewayv2_authorizer"]["jwt"]
     assert authorizer["jwt_configuration"][0]["issuer"] == "${var.jwt_issuer}"
     assert "POST /webhooks/dealers/{dealerId}" in api.locals["public_routes"]
+    assert "GET /calendar/{proxy+}" in api.locals["public_routes"]
     assert "/v1/" not in api.locals["public_routes"]
 
 

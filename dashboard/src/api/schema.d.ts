@@ -46,6 +46,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/calendar/{org}/{signature}/fleet/maintenance.ics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The fleet's calendar (signed URL)
+         * @description What `GET /v1/fleet/maintenance.ics` answers, for whoever holds the signed URL: no token. A signature
+         *     that is wrong, or revoked by a rotation, is a 404.
+         */
+        get: operations["signed_fleet_feed"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/calendar/{org}/{signature}/vehicles/{id}/maintenance.ics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A vehicle's calendar (signed URL)
+         * @description What `GET /v1/vehicles/{id}/maintenance.ics` answers, for whoever holds the signed URL: no token. A
+         *     signature that is wrong, or revoked by a rotation, is a 404.
+         */
+        get: operations["signed_vehicle_feed"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -188,6 +230,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/fleet/maintenance.ics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The fleet's maintenance calendar
+         * @description The maintenance calendar of every vehicle of the organisation (up to 5,000) in one feed.
+         */
+        get: operations["fleet_feed"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/fleet/overview": {
         parameters: {
             query?: never;
@@ -272,6 +334,48 @@ export interface paths {
          */
         put: operations["put_preferences"];
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/notifications/preferences/calendar": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The fleet's calendar subscription URL
+         * @description The signed URL of the fleet's maintenance calendar (part of the notification preferences).
+         */
+        get: operations["fleet_feed_url"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/notifications/preferences/calendar/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate the calendar URLs
+         * @description Replaces the organisation's calendar secret: every signed calendar URL issued before (fleet and
+         *     vehicles) stops working at once. Answers the fleet's new URL; vehicles' new URLs come from
+         *     `GET /v1/vehicles/{id}/maintenance/calendar`.
+         */
+        post: operations["rotate_feed_urls"];
         delete?: never;
         options?: never;
         head?: never;
@@ -473,6 +577,49 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/vehicles/{id}/maintenance.ics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A vehicle's maintenance calendar
+         * @description Every enabled maintenance item with a date as an all-day iCalendar event (RFC 5545) on the date it
+         *     falls due, or on the date the vehicle's usage is projected to reach its due odometer, whichever comes
+         *     first. Each event's `UID` is the vehicle and the task, so a refreshed feed moves events rather than
+         *     adding them. Calendar apps use the signed URL of `GET /v1/vehicles/{id}/maintenance/calendar` instead.
+         */
+        get: operations["vehicle_feed"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/vehicles/{id}/maintenance/calendar": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A vehicle's calendar subscription URL
+         * @description The signed URL of the vehicle's maintenance calendar, for calendar apps that cannot send a token.
+         */
+        get: operations["vehicle_feed_url"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/vehicles/{id}/maintenance/{task}": {
         parameters: {
             query?: never;
@@ -615,6 +762,24 @@ export interface components {
             /** Format: int64 */
             priceCents?: number | null;
             seller?: string | null;
+        };
+        /**
+         * @description A signed feed URL: subscribe to it in a calendar app; it needs no token. Rotating the organisation's
+         *     calendar secret (`POST /v1/notifications/preferences/calendar/rotate`) revokes it.
+         */
+        CalendarFeed: {
+            /** @description The same URL without scheme and host. */
+            calendarPath: string;
+            /**
+             * Format: uri
+             * @description Absolute URL, from the request's `Host` (and `X-Forwarded-Proto`, else `http`).
+             */
+            calendarUrl: string;
+            /**
+             * Format: date-time
+             * @description When the organisation's calendar secret was last created or rotated.
+             */
+            rotatedAt: string;
         };
         /**
          * @description The answer: the `done` event's data, or the JSON response.
@@ -2195,6 +2360,66 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    signed_fleet_feed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organisation the URL was issued to. */
+                org: string;
+                /** @description The URL's signature. */
+                signature: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The calendar. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/calendar": string;
+                };
+            };
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    signed_vehicle_feed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organisation the URL was issued to. */
+                org: string;
+                /** @description The URL's signature. */
+                signature: string;
+                /** @description The vehicle's id (`veh_…`). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The calendar. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/calendar": string;
+                };
+            };
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     healthz: {
         parameters: {
             query?: never;
@@ -2406,6 +2631,31 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    fleet_feed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The calendar. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/calendar": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     fleet_overview: {
         parameters: {
             query?: {
@@ -2581,6 +2831,56 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    fleet_feed_url: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The signed URL. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CalendarFeed"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    rotate_feed_urls: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The fleet's new signed URL. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CalendarFeed"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -2959,6 +3259,64 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["VehicleMaintenance"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    vehicle_feed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The vehicle's id (`veh_…`). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The calendar. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/calendar": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    vehicle_feed_url: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The vehicle's id (`veh_…`). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The signed URL. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CalendarFeed"];
                 };
             };
             401: components["responses"]["Unauthorized"];

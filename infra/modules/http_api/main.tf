@@ -1,5 +1,6 @@
 # The HTTP API (API Gateway v2) in front of the API function: `/v1/*` behind a JWT authorizer, the
-# dealer webhook (HMAC-signed, verified by the function), health and the OpenAPI document without one.
+# dealer webhook (HMAC-signed, verified by the function), the signed calendar feeds (HMAC in the URL,
+# verified by the function), health and the OpenAPI document without one.
 
 resource "aws_apigatewayv2_api" "this" {
   name          = var.name
@@ -33,12 +34,14 @@ resource "aws_apigatewayv2_integration" "api" {
 }
 
 locals {
-  # Routes that carry their own proof (a webhook signature) or none (health, the public contract).
+  # Routes that carry their own proof (a webhook signature, a signed calendar URL) or none (health, the
+  # public contract).
   public_routes = toset([
     "GET /healthz",
     "GET /readyz",
     "GET /openapi.json",
     "POST /webhooks/dealers/{dealerId}",
+    "GET /calendar/{proxy+}",
   ])
 }
 
@@ -51,7 +54,7 @@ resource "aws_apigatewayv2_route" "authorized" {
 }
 
 resource "aws_apigatewayv2_route" "public" {
-  #checkov:skip=CKV_AWS_309:Health, the OpenAPI document and the dealer webhook are public by contract; the webhook is authenticated by its Standard Webhooks HMAC signature inside the function.
+  #checkov:skip=CKV_AWS_309:Health, the OpenAPI document, the dealer webhook and the signed calendar feeds are public by contract; the webhook is authenticated by its Standard Webhooks HMAC signature and each calendar URL by its HMAC signature inside the function.
   for_each  = local.public_routes
   api_id    = aws_apigatewayv2_api.this.id
   route_key = each.value

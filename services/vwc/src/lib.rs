@@ -10,6 +10,7 @@ pub mod embedded;
 pub mod infra;
 pub mod lambda;
 pub mod openapi;
+pub mod records;
 pub mod routes;
 pub mod seed;
 pub mod stores;
