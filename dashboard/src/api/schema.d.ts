@@ -399,6 +399,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search the organisation's records
+         * @description Every timeline record of the caller's organisation (or of one vehicle) whose title, notes, vendor or
+         *     parts contain a word of `q`, best first by BM25 relevance, with each matching field highlighted
+         *     (character offsets into its fragment). Paged with `cursor`.
+         */
+        get: operations["search"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/vehicles": {
         parameters: {
             query?: never;
@@ -1146,6 +1168,16 @@ export interface components {
         };
         /** @enum {string} */
         HealthStatus: "ok";
+        /**
+         * @description Where a record matched: the field, its text (notes cut to the neighbourhood of the first match, with
+         *     `…` where cut) and the matched words in it.
+         */
+        Highlight: {
+            /** @description `title`, `notes`, `vendor` or `parts`. */
+            field: string;
+            fragment: string;
+            ranges: components["schemas"]["MatchRange"][];
+        };
         /** @description A knowledge excerpt an answer used: general knowledge, not the vehicle's records. */
         KnowledgeCitation: {
             id: string;
@@ -1232,6 +1264,11 @@ export interface components {
         };
         /** @enum {string} */
         MaintenanceStatus: "ok" | "due_soon" | "overdue" | "unknown";
+        /** @description A matched word, as character offsets (Unicode scalar values) into `fragment`, end exclusive. */
+        MatchRange: {
+            end: number;
+            start: number;
+        };
         /**
          * @description How `modelYear` was chosen among the candidates.
          * @enum {string}
@@ -1754,6 +1791,36 @@ export interface components {
          * @enum {string}
          */
         RoleName: "owner" | "fleet_manager" | "technician" | "viewer";
+        /** @description One matching record. */
+        SearchHit: {
+            eventId: string;
+            /** @description Every field that matched, with the matched words. */
+            highlights: components["schemas"]["Highlight"][];
+            /** @description The event's `kind`. */
+            kind: string;
+            /** @description RFC 3339. */
+            occurredAt: string;
+            /**
+             * Format: double
+             * @description BM25 relevance; higher is better, comparable only within one search.
+             */
+            score: number;
+            title: string;
+            /** @description The vehicle as people name it: nickname, year, make and model. */
+            vehicle: string;
+            vehicleId: string;
+        };
+        /** @description `200` of `GET /v1/search`. */
+        SearchResults: {
+            /** @description Best first. */
+            items: components["schemas"]["SearchHit"][];
+            /** @description Pass as `cursor` (with the same query) for the next page; `null` on the last page. */
+            nextCursor?: string | null;
+            /** @description Matching records in all pages. */
+            total: number;
+            /** @description More than 20,000 records would have to be read: only the newest of each vehicle were searched. */
+            truncated: boolean;
+        };
         /** @description `200` of `POST /v1/dealers/{id}/rotate-secret`. The new secret is shown this once. */
         SecretRotated: {
             dealerId: string;
@@ -2908,6 +2975,46 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    search: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Words to look for (1–200 characters). Case, plural and -ing/-ed endings do not matter; common
+                 *     words (the, and, …) are ignored.
+                 */
+                q?: string;
+                /** @description Only this vehicle's records. */
+                vehicleId?: string;
+                /** @description Results per page, 1–50 (20 when absent). */
+                limit?: number;
+                /** @description `nextCursor` of the previous page, with the same `q` and `vehicleId`. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The matching records, best first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchResults"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableEntity"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];

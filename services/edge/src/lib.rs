@@ -6,6 +6,7 @@ pub mod consumer;
 pub mod cursor;
 pub mod http;
 pub mod mongo;
+pub mod search;
 pub mod sqlite;
 pub mod store;
 

@@ -9,11 +9,18 @@ use vwc_auth::TokenVerifier;
 use crate::stores::Stores;
 
 pub fn routes(stores: &Stores, verifier: &Arc<dyn TokenVerifier>) -> OpenApiRouter {
-    OpenApiRouter::new().merge(vwc_edge::calendar::http::routes().with_state(
-        vwc_edge::calendar::http::CalendarState {
-            store: stores.edge.clone(),
-            keys: stores.calendar_keys.clone(),
-            verifier: verifier.clone(),
-        },
-    ))
+    OpenApiRouter::new()
+        .merge(vwc_edge::calendar::http::routes().with_state(
+            vwc_edge::calendar::http::CalendarState {
+                store: stores.edge.clone(),
+                keys: stores.calendar_keys.clone(),
+                verifier: verifier.clone(),
+            },
+        ))
+        .merge(
+            vwc_edge::search::http::routes().with_state(vwc_edge::http::EdgeState {
+                store: stores.edge.clone(),
+                verifier: verifier.clone(),
+            }),
+        )
 }
