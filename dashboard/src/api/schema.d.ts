@@ -579,6 +579,52 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/vehicles/{id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export a vehicle's history
+         * @description Every timeline event of the vehicle, oldest first: `csv` in the columns `id, occurredAt, kind, title,
+         *     odometer, costCents, currency, vendor, notes, details (JSON), source, recordedAt`, which
+         *     `POST /v1/vehicles/{id}/imports` reads back into another vehicle, or `json` (`{vehicleId, events}`).
+         */
+        get: operations["export"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/vehicles/{id}/imports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import records from CSV
+         * @description Reads LubeLogger's export files (service, repair, upgrade and odometer records), Fuelly's, or this
+         *     API's own `GET …/export?format=csv`, recognised by the header row (docs/import.md). Each row becomes a
+         *     timeline event or an entry in `errors` (its line number, column and reason). Importing the same file
+         *     again adds nothing: each row carries a key derived from its content. Fuel rows are reported, not
+         *     recorded, until the API has a fuel event kind.
+         */
+        post: operations["import_csv"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/vehicles/{id}/maintenance": {
         parameters: {
             query?: never;
@@ -957,6 +1003,11 @@ export interface components {
             lifetimeCents: number;
         };
         /**
+         * @description The formats an import recognises from the header row.
+         * @enum {string}
+         */
+        CsvFormat: "vwc" | "lubelogger_records" | "lubelogger_odometer" | "lubelogger_fuel" | "fuelly";
+        /**
          * @description An active ISO 4217 currency code.
          * @example USD
          * @enum {string}
@@ -1177,6 +1228,24 @@ export interface components {
             field: string;
             fragment: string;
             ranges: components["schemas"]["MatchRange"][];
+        };
+        /** @description `200` of `POST /v1/vehicles/{id}/imports`. */
+        ImportReport: {
+            dryRun: boolean;
+            /** @description Every row refused, with the column and why; none is dropped silently. */
+            errors: components["schemas"]["RowError"][];
+            /** @description What the header row was recognised as. */
+            format: components["schemas"]["CsvFormat"];
+            /**
+             * Format: int64
+             * @description Rows recorded now (with `dryRun`: rows that would be, duplicates included).
+             */
+            imported: number;
+            /**
+             * Format: int64
+             * @description Rows already imported before (the same row of the same file): nothing added.
+             */
+            skipped: number;
         };
         /** @description A knowledge excerpt an answer used: general knowledge, not the vehicle's records. */
         KnowledgeCitation: {
@@ -1791,6 +1860,14 @@ export interface components {
          * @enum {string}
          */
         RoleName: "owner" | "fleet_manager" | "technician" | "viewer";
+        /** @description One row the import refused, by its line number in the file (the header is line 1). */
+        RowError: {
+            /** @description The CSV column (or the event field) at fault; `row` for the row as a whole. */
+            field: string;
+            message: string;
+            /** Format: int64 */
+            row: number;
+        };
         /** @description One matching record. */
         SearchHit: {
             eventId: string;
@@ -3333,6 +3410,89 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RecordedEvent"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    export: {
+        parameters: {
+            query?: {
+                /** @description `csv` (the default) or `json`. */
+                format?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The vehicle's id (`veh_…`). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The history. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                    "text/csv": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    import_csv: {
+        parameters: {
+            query?: {
+                /** @description `true`: check every row and report, record nothing. */
+                dryRun?: boolean;
+                /**
+                 * @description Kind of LubeLogger's service, repair or upgrade records (it exports one file per kind):
+                 *     `maintenance` (the default), `repair` or `upgrade`.
+                 */
+                kind?: string;
+                /** @description ISO 4217 code of the file's costs (LubeLogger and Fuelly files carry none); `USD` when absent. */
+                currency?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The vehicle's id (`veh_…`). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** @description The CSV file, UTF-8, with a header row; at most 256 KiB. */
+        requestBody: {
+            content: {
+                "text/csv": string;
+            };
+        };
+        responses: {
+            /** @description The report. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportReport"];
                 };
             };
             400: components["responses"]["BadRequest"];

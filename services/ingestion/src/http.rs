@@ -43,6 +43,7 @@ pub fn routes() -> OpenApiRouter<IngestionState> {
         .routes(routes!(register_vehicle))
         .routes(routes!(record_event))
         .routes(routes!(crate::vin::decode_vin))
+        .routes(routes!(crate::import::http::import_csv))
 }
 
 pub fn router(state: IngestionState) -> Router {

@@ -3,6 +3,7 @@
 
 pub mod dealers;
 pub mod http;
+pub mod import;
 pub mod mongo;
 pub mod service;
 pub mod sqlite;

@@ -127,7 +127,7 @@ mod tests {
     const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 
     /// Every route DESIGN §4.3 names that exists so far, plus the composition's own.
-    const DESIGNED: [(&str, &str); 33] = [
+    const DESIGNED: [(&str, &str); 35] = [
         ("GET", "/healthz"),
         ("GET", "/readyz"),
         ("GET", "/openapi.json"),
@@ -157,6 +157,8 @@ mod tests {
         ("GET", "/v1/vehicles/{id}/maintenance.ics"),
         ("GET", "/v1/fleet/maintenance.ics"),
         ("GET", "/v1/search"),
+        ("POST", "/v1/vehicles/{id}/imports"),
+        ("GET", "/v1/vehicles/{id}/export"),
         ("POST", "/v1/vehicles/{id}/chat"),
         ("GET", "/v1/vehicles/{id}/chat/suggestions"),
         ("GET", "/v1/vehicles/{id}/chat/{conversationId}"),

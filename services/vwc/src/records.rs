@@ -1,5 +1,5 @@
 //! The routes of the records features (issue 14) that live in their own modules: the maintenance calendar
-//! feeds and their signed URLs, and search. One merge in `build_router`, so the composition stays small.
+//! feeds and their signed URLs, search, and the history export. One merge in `build_router`, so the composition stays small.
 
 use std::sync::Arc;
 
@@ -18,9 +18,11 @@ pub fn routes(stores: &Stores, verifier: &Arc<dyn TokenVerifier>) -> OpenApiRout
             },
         ))
         .merge(
-            vwc_edge::search::http::routes().with_state(vwc_edge::http::EdgeState {
-                store: stores.edge.clone(),
-                verifier: verifier.clone(),
-            }),
+            vwc_edge::search::http::routes()
+                .merge(vwc_edge::export::routes())
+                .with_state(vwc_edge::http::EdgeState {
+                    store: stores.edge.clone(),
+                    verifier: verifier.clone(),
+                }),
         )
 }
