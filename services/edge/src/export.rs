@@ -16,6 +16,7 @@ use vwc_http::openapi::{
 };
 use vwc_http::{ApiError, Auth};
 
+use crate::EdgeStore;
 use crate::http::EdgeState;
 use crate::store::{EventFilter, TimelinePosition};
 
@@ -46,27 +47,25 @@ pub struct ExportQuery {
     format: Option<String>,
 }
 
-/// The vehicle's events, oldest first, as their JSON.
-async fn history(
-    state: &EdgeState,
+/// The vehicle's events, oldest first, as their JSON (`vwc export` uses it too).
+pub async fn history(
+    store: &dyn EdgeStore,
     org: &str,
     vehicle: &str,
-) -> Result<Vec<serde_json::Value>, ApiError> {
+) -> Result<Vec<serde_json::Value>, vwc_store::StoreError> {
     let mut events = Vec::new();
     let mut after: Option<TimelinePosition> = None;
     loop {
-        let page = state
-            .store
+        let page = store
             .events(org, vehicle, &EventFilter::default(), after.as_ref(), 200)
-            .await
-            .map_err(ApiError::internal)?;
+            .await?;
         let full = page.len() == 200;
         after = page.last().map(|e| TimelinePosition {
             occurred_at: e.occurred_at,
             id: e.id.clone(),
         });
         for e in page {
-            events.push(serde_json::to_value(&e).map_err(ApiError::internal)?);
+            events.push(serde_json::to_value(&e)?);
         }
         if !full {
             break;
@@ -147,7 +146,9 @@ async fn export(
         .await
         .map_err(ApiError::internal)?
         .ok_or(ApiError::NotFound("vehicle"))?;
-    let events = history(&state, auth.org(), &id).await?;
+    let events = history(state.store.as_ref(), auth.org(), &id)
+        .await
+        .map_err(ApiError::internal)?;
     let mut response = if csv {
         let body = to_csv(&events).map_err(ApiError::internal)?;
         let mut r = body.into_response();

@@ -426,6 +426,69 @@ fn vwc_row(
     })
 }
 
+/// What recording the rows came to.
+#[derive(Debug, Default)]
+pub struct Applied {
+    pub imported: u64,
+    pub skipped: u64,
+    pub errors: Vec<RowError>,
+}
+
+/// Records `rows` on `vehicle` (or, with `dry_run`, only validates them), each under its import key, so
+/// a row imported before is `skipped`. `progress` is called after each row (the CLI's progress bar).
+pub async fn apply(
+    ingestion: &crate::Ingestion,
+    vehicle: &vwc_contracts::Vehicle,
+    rows: Vec<ImportRow>,
+    dry_run: bool,
+    traceparent: Option<String>,
+    mut progress: impl FnMut(u64),
+) -> Result<Applied, vwc_store::StoreError> {
+    use crate::service::RecordError;
+    use vwc_contracts::EventSource;
+    let mut out = Applied::default();
+    for row in rows {
+        let line = row.row;
+        if dry_run {
+            match row
+                .event
+                .validate("evt_dry_run".into(), vehicle, EventSource::User, Utc::now())
+            {
+                Ok(_) => out.imported += 1,
+                Err(e) => out.errors.extend(validation_errors(line, e)),
+            }
+            progress(line);
+            continue;
+        }
+        let key = crate::store::IdempotencyKey {
+            key: row.key.clone(),
+            request_hash: row.key,
+        };
+        match ingestion
+            .record_event(
+                vehicle,
+                row.event,
+                EventSource::User,
+                Some(key),
+                traceparent.clone(),
+            )
+            .await
+        {
+            Ok(r) if r.replayed => out.skipped += 1,
+            Ok(_) => out.imported += 1,
+            Err(RecordError::Invalid(e)) => out.errors.extend(validation_errors(line, e)),
+            Err(RecordError::KeyReused) => out.errors.push(RowError {
+                row: line,
+                field: "row".into(),
+                message: "an earlier import used this row's key for another row".into(),
+            }),
+            Err(RecordError::Store(e)) => return Err(e),
+        }
+        progress(line);
+    }
+    Ok(out)
+}
+
 /// Field errors of a row's event (from validation), reported against the row.
 pub fn validation_errors(row: u64, errors: Vec<FieldError>) -> Vec<RowError> {
     errors

@@ -290,3 +290,91 @@ async fn an_export_imported_into_a_new_vehicle_reproduces_the_history() {
     app.timeline_of_len_at_most(&token, &original, 5).await;
     app.stop().await;
 }
+
+/// Runs the `vwc` binary against a data dir; returns its standard output.
+fn vwc(args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vwc"))
+        .args(args)
+        .env_remove("VWC_DATA_DIR")
+        .output()
+        .expect("vwc runs");
+    assert!(
+        out.status.success(),
+        "vwc {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn vwc_import_and_vwc_export_work_on_a_data_dir_and_a_second_import_adds_nothing() {
+    let app = TestApp::spawn().await;
+    let token = app.token("org_a", &[Role::Owner]);
+    let vehicle = app.register(&token, &vin(5)).await;
+    let dir = app.stop().await;
+    let data = dir.path().to_str().unwrap().to_string();
+    let file = dir.path().join("service.csv");
+    std::fs::write(&file, SERVICE_RECORDS).unwrap();
+    let file = file.to_str().unwrap().to_string();
+    let run_import = |extra: &[&str]| {
+        let mut args = vec![
+            "import",
+            "--data-dir",
+            &data,
+            "--org",
+            "org_a",
+            "--vehicle",
+            &vehicle,
+            &file,
+        ];
+        args.extend_from_slice(extra);
+        serde_json::from_str::<Value>(&vwc(&args)).unwrap()
+    };
+    let dry = run_import(&["--dry-run"]);
+    assert_eq!(
+        (
+            dry["imported"].as_u64(),
+            dry["errors"].as_array().map(Vec::len)
+        ),
+        (Some(4), Some(3))
+    );
+    let report = run_import(&[]);
+    assert_eq!(
+        (report["imported"].as_u64(), report["skipped"].as_u64()),
+        (Some(4), Some(0))
+    );
+    let again = run_import(&[]);
+    assert_eq!(
+        (again["imported"].as_u64(), again["skipped"].as_u64()),
+        (Some(0), Some(4))
+    );
+    let csv = vwc(&[
+        "export",
+        "--data-dir",
+        &data,
+        "--org",
+        "org_a",
+        "--vehicle",
+        &vehicle,
+    ]);
+    assert_eq!(csv.lines().count(), 5, "{csv}");
+    assert!(csv.lines().nth(1).unwrap().contains("Oil Change"));
+    // Another organisation's vehicle is not found.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vwc"))
+        .args([
+            "export",
+            "--data-dir",
+            &data,
+            "--org",
+            "org_b",
+            "--vehicle",
+            &vehicle,
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    // The server sees what the CLI recorded.
+    let app = TestApp::spawn_with(dir, |_| {}).await;
+    app.timeline_of_len(&token, &vehicle, 4).await;
+    app.stop().await;
+}

@@ -4,21 +4,18 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::http::header::CONTENT_TYPE;
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use vwc_auth::Permission;
-use vwc_contracts::{EventKind, EventSource};
+use vwc_contracts::EventKind;
 use vwc_http::openapi::{
     BadRequest, Forbidden, InternalServerError, NotFound, PayloadTooLarge, ServiceUnavailable,
     TooManyRequests, Unauthorized, UnprocessableEntity, UnsupportedMediaType,
 };
 use vwc_http::{ApiError, Auth, Json, RawBody, RequestTrace};
 
-use super::{CsvFormat, ImportOptions, RowError, read, validation_errors};
+use super::{CsvFormat, ImportOptions, RowError, read};
 use crate::http::IngestionState;
-use crate::service::RecordError;
-use crate::store::IdempotencyKey;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
@@ -126,46 +123,18 @@ pub(crate) async fn import_csv(
     let options = ImportOptions { kind, currency };
     let (format, rows, mut errors) = read(text, &options).map_err(ApiError::Unprocessable)?;
     let dry_run = query.dry_run.unwrap_or(false);
-    let (mut imported, mut skipped) = (0, 0);
-    for row in rows {
-        if dry_run {
-            match row.event.validate(
-                "evt_dry_run".into(),
-                &vehicle,
-                EventSource::User,
-                Utc::now(),
-            ) {
-                Ok(_) => imported += 1,
-                Err(e) => errors.extend(validation_errors(row.row, e)),
-            }
-            continue;
-        }
-        let key = IdempotencyKey {
-            key: row.key.clone(),
-            request_hash: row.key,
-        };
-        match state
-            .ingestion
-            .record_event(
-                &vehicle,
-                row.event,
-                EventSource::User,
-                Some(key),
-                Some(trace.0.to_string()),
-            )
-            .await
-        {
-            Ok(r) if r.replayed => skipped += 1,
-            Ok(_) => imported += 1,
-            Err(RecordError::Invalid(e)) => errors.extend(validation_errors(row.row, e)),
-            Err(RecordError::KeyReused) => errors.push(RowError {
-                row: row.row,
-                field: "row".into(),
-                message: "an earlier import used this row's key for another row".into(),
-            }),
-            Err(RecordError::Store(e)) => return Err(ApiError::internal(e)),
-        }
-    }
+    let outcome = super::apply(
+        &state.ingestion,
+        &vehicle,
+        rows,
+        dry_run,
+        Some(trace.0.to_string()),
+        |_| {},
+    )
+    .await
+    .map_err(ApiError::internal)?;
+    let (imported, skipped) = (outcome.imported, outcome.skipped);
+    errors.extend(outcome.errors);
     errors.sort_by_key(|e| e.row);
     tracing::info!(vehicle = %vehicle.id, ?format, imported, skipped, refused = errors.len(), dry_run, "CSV import");
     Ok(Json(ImportReport {
