@@ -224,7 +224,15 @@ async fn vehicle_with_an_oil_change(app: &TestApp, token: &str, n: u32) -> Strin
     .await;
     assert_eq!(status, 201, "{answer}");
     eventually("a dated oil change", Duration::from_secs(10), || async {
-        let m = maintenance(app, token, &vehicle).await;
+        // The edge may not hold the vehicle yet (404): keep waiting.
+        let (status, _, m) = body(
+            app.get(token, &format!("/v1/vehicles/{vehicle}/maintenance"))
+                .await,
+        )
+        .await;
+        if status != 200 {
+            return None;
+        }
         m["items"]
             .as_array()?
             .iter()

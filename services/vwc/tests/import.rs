@@ -37,6 +37,17 @@ async fn import(
     .await
 }
 
+/// Every outbox empty and the bus idle: the edge holds everything recorded so far.
+async fn settle(app: &TestApp) {
+    loop {
+        app.system().bus.drain().await;
+        if app.system().flush_outboxes().await.unwrap() == 0 {
+            app.system().bus.drain().await;
+            return;
+        }
+    }
+}
+
 async fn events(app: &TestApp, token: &str, vehicle: &str) -> Vec<Value> {
     let mut items = app
         .get_ok(token, &format!("/v1/vehicles/{vehicle}/export?format=json"))
@@ -86,7 +97,7 @@ async fn a_lubelogger_service_file_imports_reports_bad_rows_and_a_second_import_
         (7, "Description".to_string()),
     ];
     assert_eq!(fields(&dry), expected, "{dry}");
-    app.system().bus.drain().await;
+    settle(&app).await;
     assert!(
         events(&app, &token, &vehicle).await.is_empty(),
         "a dry run records nothing"
@@ -131,7 +142,7 @@ async fn a_lubelogger_service_file_imports_reports_bad_rows_and_a_second_import_
         (again["imported"].as_u64(), again["skipped"].as_u64()),
         (Some(0), Some(4))
     );
-    app.system().bus.drain().await;
+    settle(&app).await;
     app.timeline_of_len_at_most(&token, &vehicle, 4).await;
     // Repairs from LubeLogger's repair file: the same columns with kind=repair.
     let repairs =
@@ -286,7 +297,7 @@ async fn an_export_imported_into_a_new_vehicle_reproduces_the_history() {
     let viewer = app.token("org_a", &[Role::Viewer]);
     let (status, _, _) = import(&app, &viewer, &original, "", &csv).await;
     assert_eq!(status, 403);
-    app.system().bus.drain().await;
+    settle(&app).await;
     app.timeline_of_len_at_most(&token, &original, 5).await;
     app.stop().await;
 }
