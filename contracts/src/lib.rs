@@ -10,6 +10,7 @@ pub mod schemas;
 pub mod validation;
 pub mod valuation;
 pub mod vehicle;
+pub mod vin;
 
 pub use envelope::{Envelope, EventType, MAX_ENVELOPE_BYTES};
 pub use routes::Routes;

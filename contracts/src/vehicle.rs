@@ -55,17 +55,22 @@ pub struct Vehicle {
 /// `POST /v1/vehicles` body.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[schema(example = json!({"vin": "1HGCM82633A004352", "year": 2021, "make": "Toyota", "model": "RAV4",
+#[schema(example = json!({"vin": "2T3P1RFV3MW123456", "year": 2021, "make": "Toyota", "model": "RAV4",
     "trim": "XLE", "nickname": "Blue", "odometerUnit": "mi"}))]
 pub struct NewVehicle {
-    /// 17 characters, letters and digits without I, O and Q.
+    /// 17 characters, letters and digits without I, O and Q. A North American VIN (position 1 is 1–5)
+    /// must carry its check digit in position 9 unless `vinCheck` is `skip` (docs/vin.md).
     #[schema(pattern = "^[A-HJ-NPR-Za-hj-npr-z0-9]{17}$")]
     pub vin: String,
-    /// Model year, from 1886 to two years after the current one.
+    /// Model year, from 1886 to two years after the current one. When absent, the VIN's position 10
+    /// gives it (`GET /v1/vin/{vin}` shows what it decodes to).
+    #[serde(default)]
     #[schema(minimum = 1886, maximum = 2100)]
-    pub year: u16,
+    pub year: Option<u16>,
+    /// When absent, the brand the VIN's WMI is assigned to.
+    #[serde(default)]
     #[schema(min_length = 1, max_length = 60, pattern = "\\S")]
-    pub make: String,
+    pub make: Option<String>,
     #[schema(min_length = 1, max_length = 60, pattern = "\\S")]
     pub model: String,
     #[serde(default)]
@@ -77,25 +82,108 @@ pub struct NewVehicle {
     /// `mi` when absent.
     #[serde(default)]
     pub odometer_unit: Option<OdometerUnit>,
+    /// `skip` accepts a North American VIN whose check digit does not match; `verify` when absent.
+    #[serde(default)]
+    pub vin_check: Option<crate::vin::VinCheck>,
+}
+
+/// A registration that passed validation, with the year and make the VIN supplied where the request
+/// left them out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidNewVehicle {
+    pub vin: String,
+    pub year: u16,
+    pub make: String,
+    pub model: String,
+    pub trim: Option<String>,
+    pub nickname: Option<String>,
+    pub odometer_unit: Option<OdometerUnit>,
 }
 
 impl NewVehicle {
-    /// Checks every field and returns the vehicle with its VIN normalised to upper case.
-    pub fn validate(mut self, now: DateTime<Utc>) -> Result<NewVehicle, Vec<FieldError>> {
+    /// Checks every field, the VIN's check digit (North American VINs), and fills `year` and `make` from
+    /// the VIN when they are absent; the VIN comes back upper case.
+    pub fn validate(self, now: DateTime<Utc>) -> Result<ValidNewVehicle, Vec<FieldError>> {
         let mut v = Validator::default();
-        self.vin = self.vin.trim().to_ascii_uppercase();
-        if let Err(message) = check_vin(&self.vin) {
-            v.fail("vin", message);
+        let vin = self.vin.trim().to_ascii_uppercase();
+        let current_year = now.format("%Y").to_string().parse::<u16>().unwrap_or(2098);
+        let decoded = match crate::vin::decode(&vin, current_year) {
+            Ok(d) => Some(d),
+            Err(message) => {
+                v.fail("vin", message);
+                None
+            }
+        };
+        if let Some(d) = &decoded
+            && d.check_digit.required
+            && !d.check_digit.valid
+            && self.vin_check != Some(crate::vin::VinCheck::Skip)
+        {
+            v.fail(
+                "vin",
+                format!(
+                    "check digit mismatch: position 9 is '{}' but the other positions give '{}' (49 CFR \
+                     565.15); correct the VIN, or send \"vinCheck\": \"skip\" to register it as written",
+                    d.check_digit.actual, d.check_digit.expected
+                ),
+            );
         }
-        let max_year = now.format("%Y").to_string().parse::<u16>().unwrap_or(2100) + 2;
-        if self.year < 1886 || self.year > max_year {
+        let max_year = current_year + 2;
+        let year = match (self.year, &decoded) {
+            (Some(year), _) => year,
+            (None, Some(d)) => match d.model_year {
+                Some(year) => year,
+                None => {
+                    v.fail(
+                        "year",
+                        "required: position 10 of this VIN gives no model year",
+                    );
+                    0
+                }
+            },
+            (None, None) => {
+                v.fail("year", "required when the VIN cannot be decoded");
+                0
+            }
+        };
+        if year != 0 && (year < 1886 || year > max_year) {
             v.fail("year", format!("must be between 1886 and {max_year}"));
         }
-        v.text("make", &self.make, 1, 60);
+        let make = match (self.make, &decoded) {
+            (Some(make), _) => {
+                v.text("make", &make, 1, 60);
+                make
+            }
+            (None, Some(d)) => match &d.make {
+                Some(make) => make.clone(),
+                None => {
+                    v.fail(
+                        "make",
+                        format!(
+                            "required: the built-in table does not name one brand for WMI {}",
+                            d.wmi
+                        ),
+                    );
+                    String::new()
+                }
+            },
+            (None, None) => {
+                v.fail("make", "required when the VIN cannot be decoded");
+                String::new()
+            }
+        };
         v.text("model", &self.model, 1, 60);
         v.opt_text("trim", self.trim.as_deref(), 60);
         v.opt_text("nickname", self.nickname.as_deref(), 60);
-        v.finish().map(|()| self)
+        v.finish().map(|()| ValidNewVehicle {
+            vin,
+            year,
+            make,
+            model: self.model,
+            trim: self.trim,
+            nickname: self.nickname,
+            odometer_unit: self.odometer_unit,
+        })
     }
 }
 
@@ -811,12 +899,13 @@ mod tests {
     fn lowercase_vin_is_normalised() {
         let v = NewVehicle {
             vin: "1hgcm82633a004352".into(),
-            year: 2020,
-            make: "Honda".into(),
+            year: Some(2020),
+            make: Some("Honda".into()),
             model: "Accord".into(),
             trim: None,
             nickname: None,
             odometer_unit: None,
+            vin_check: None,
         }
         .validate(Utc::now())
         .unwrap();

@@ -197,6 +197,8 @@ def test_the_http_api_authorizes_v1_with_jwt_and_leaves_the_dealer_webhook_to_it
     assert "POST /webhooks/dealers/{dealerId}" in public
     # Under /v1 only how to sign in is public: a page reads it before it has a token.
     assert [r for r in public if "/v1/" in r] == ["GET /v1/auth/config"]
+    # Signed calendar feeds carry their own proof (an HMAC in the URL).
+    assert "GET /calendar/{proxy+}" in public
 
 
 def public_routes(api) -> list:
@@ -297,7 +299,7 @@ def test_the_default_issuer_puts_org_and_roles_into_tokens(modules):
     assert not {"bus_arn", "ssm_path", "consumer_queue_arn"} & set(token_claims)
 
 
-API_PATHS = ["/v1/*", "/webhooks/*", "/healthz", "/readyz", "/openapi.json"]
+API_PATHS = ["/v1/*", "/webhooks/*", "/calendar/*", "/healthz", "/readyz", "/openapi.json"]
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 

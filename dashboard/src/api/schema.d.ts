@@ -46,6 +46,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/calendar/{org}/{signature}/fleet/maintenance.ics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The fleet's calendar (signed URL)
+         * @description What `GET /v1/fleet/maintenance.ics` answers, for whoever holds the signed URL: no token. A signature
+         *     that is wrong, or revoked by a rotation, is a 404.
+         */
+        get: operations["signed_fleet_feed"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/calendar/{org}/{signature}/vehicles/{id}/maintenance.ics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A vehicle's calendar (signed URL)
+         * @description What `GET /v1/vehicles/{id}/maintenance.ics` answers, for whoever holds the signed URL: no token. A
+         *     signature that is wrong, or revoked by a rotation, is a 404.
+         */
+        get: operations["signed_vehicle_feed"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -210,6 +252,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/fleet/maintenance.ics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The fleet's maintenance calendar
+         * @description The maintenance calendar of every vehicle of the organisation (up to 5,000) in one feed.
+         */
+        get: operations["fleet_feed"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/fleet/overview": {
         parameters: {
             query?: never;
@@ -300,6 +362,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/notifications/preferences/calendar": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The fleet's calendar subscription URL
+         * @description The signed URL of the fleet's maintenance calendar (part of the notification preferences).
+         */
+        get: operations["fleet_feed_url"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/notifications/preferences/calendar/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate the calendar URLs
+         * @description Replaces the organisation's calendar secret: every signed calendar URL issued before (fleet and
+         *     vehicles) stops working at once. Answers the fleet's new URL; vehicles' new URLs come from
+         *     `GET /v1/vehicles/{id}/maintenance/calendar`.
+         */
+        post: operations["rotate_feed_urls"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/notifications/{id}/read": {
         parameters: {
             query?: never;
@@ -311,6 +415,28 @@ export interface paths {
         put?: never;
         /** Mark a notification read */
         post: operations["mark_read"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search the organisation's records
+         * @description Every timeline record of the caller's organisation (or of one vehicle) whose title, notes, vendor or
+         *     parts contain a word of `q`, best first by BM25 relevance, with each matching field highlighted
+         *     (character offsets into its fragment). Paged with `cursor`.
+         */
+        get: operations["search"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -475,6 +601,52 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/vehicles/{id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export a vehicle's history
+         * @description Every timeline event of the vehicle, oldest first: `csv` in the columns `id, occurredAt, kind, title,
+         *     odometer, costCents, currency, vendor, notes, details (JSON), source, recordedAt`, which
+         *     `POST /v1/vehicles/{id}/imports` reads back into another vehicle, or `json` (`{vehicleId, events}`).
+         */
+        get: operations["export"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/vehicles/{id}/imports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import records from CSV
+         * @description Reads LubeLogger's export files (service, repair, upgrade and odometer records), Fuelly's, or this
+         *     API's own `GET …/export?format=csv`, recognised by the header row (docs/import.md). Each row becomes a
+         *     timeline event or an entry in `errors` (its line number, column and reason). Importing the same file
+         *     again adds nothing: each row carries a key derived from its content. Fuel rows are reported, not
+         *     recorded, until the API has a fuel event kind.
+         */
+        post: operations["import_csv"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/vehicles/{id}/maintenance": {
         parameters: {
             query?: never;
@@ -487,6 +659,49 @@ export interface paths {
          * @description Each item's interval, last service, due date and odometer, projection and status.
          */
         get: operations["maintenance"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/vehicles/{id}/maintenance.ics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A vehicle's maintenance calendar
+         * @description Every enabled maintenance item with a date as an all-day iCalendar event (RFC 5545) on the date it
+         *     falls due, or on the date the vehicle's usage is projected to reach its due odometer, whichever comes
+         *     first. Each event's `UID` is the vehicle and the task, so a refreshed feed moves events rather than
+         *     adding them. Calendar apps use the signed URL of `GET /v1/vehicles/{id}/maintenance/calendar` instead.
+         */
+        get: operations["vehicle_feed"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/vehicles/{id}/maintenance/calendar": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A vehicle's calendar subscription URL
+         * @description The signed URL of the vehicle's maintenance calendar, for calendar apps that cannot send a token.
+         */
+        get: operations["vehicle_feed_url"];
         put?: never;
         post?: never;
         delete?: never;
@@ -580,6 +795,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/vin/{vin}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Decode a VIN
+         * @description Works offline from the VIN alone: its structure (WMI, VDS, VIS), the check digit (mandatory for North
+         *     American VINs), the model year from position 10 (disambiguated by position 7 for North American VINs)
+         *     and the manufacturer and country from the WMI. A check-digit mismatch is reported, not refused; a VIN
+         *     that is not 17 letters and digits without I, O and Q is a 422.
+         */
+        get: operations["decode_vin"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/webhooks/dealers/{dealerId}": {
         parameters: {
             query?: never;
@@ -636,6 +874,24 @@ export interface components {
         AuthConfig: {
             mode: components["schemas"]["SignInMode"];
             oidc?: components["schemas"]["OidcClientConfig"] | null;
+        };
+        /**
+         * @description A signed feed URL: subscribe to it in a calendar app; it needs no token. Rotating the organisation's
+         *     calendar secret (`POST /v1/notifications/preferences/calendar/rotate`) revokes it.
+         */
+        CalendarFeed: {
+            /** @description The same URL without scheme and host. */
+            calendarPath: string;
+            /**
+             * Format: uri
+             * @description Absolute URL, from the request's `Host` (and `X-Forwarded-Proto`, else `http`).
+             */
+            calendarUrl: string;
+            /**
+             * Format: date-time
+             * @description When the organisation's calendar secret was last created or rotated.
+             */
+            rotatedAt: string;
         };
         /**
          * @description The answer: the `done` event's data, or the JSON response.
@@ -723,6 +979,16 @@ export interface components {
             slots: Record<string, never>;
             vehicleId: string;
         };
+        /** @description Position 9 against the check digit computed from the other sixteen positions. */
+        CheckDigit: {
+            /** @description Position 9 as written. */
+            actual: string;
+            /** @description What position 9 must be: `0`–`9` or `X`. */
+            expected: string;
+            /** @description Whether the check digit is mandatory for this VIN (North American VINs). */
+            required: boolean;
+            valid: boolean;
+        };
         /** @enum {string} */
         CheckStatus: "ok" | "unavailable";
         /** @description A record an answer used. */
@@ -781,6 +1047,11 @@ export interface components {
             lifetimeCents: number;
         };
         /**
+         * @description The formats an import recognises from the header row.
+         * @enum {string}
+         */
+        CsvFormat: "vwc" | "lubelogger_records" | "lubelogger_odometer" | "lubelogger_fuel" | "fuelly";
+        /**
          * @description An active ISO 4217 currency code.
          * @example USD
          * @enum {string}
@@ -815,7 +1086,7 @@ export interface components {
          *       "reference": "RO-104221",
          *       "totalCents": 12999,
          *       "type": "service_record",
-         *       "vin": "2T3P1RFV8MW123456"
+         *       "vin": "2T3P1RFV3MW123456"
          *     }
          */
         DealerPayload: {
@@ -992,6 +1263,34 @@ export interface components {
         };
         /** @enum {string} */
         HealthStatus: "ok";
+        /**
+         * @description Where a record matched: the field, its text (notes cut to the neighbourhood of the first match, with
+         *     `…` where cut) and the matched words in it.
+         */
+        Highlight: {
+            /** @description `title`, `notes`, `vendor` or `parts`. */
+            field: string;
+            fragment: string;
+            ranges: components["schemas"]["MatchRange"][];
+        };
+        /** @description `200` of `POST /v1/vehicles/{id}/imports`. */
+        ImportReport: {
+            dryRun: boolean;
+            /** @description Every row refused, with the column and why; none is dropped silently. */
+            errors: components["schemas"]["RowError"][];
+            /** @description What the header row was recognised as. */
+            format: components["schemas"]["CsvFormat"];
+            /**
+             * Format: int64
+             * @description Rows recorded now (with `dryRun`: rows that would be, duplicates included).
+             */
+            imported: number;
+            /**
+             * Format: int64
+             * @description Rows already imported before (the same row of the same file): nothing added.
+             */
+            skipped: number;
+        };
         /** @description A knowledge excerpt an answer used: general knowledge, not the vehicle's records. */
         KnowledgeCitation: {
             id: string;
@@ -1078,6 +1377,16 @@ export interface components {
         };
         /** @enum {string} */
         MaintenanceStatus: "ok" | "due_soon" | "overdue" | "unknown";
+        /** @description A matched word, as character offsets (Unicode scalar values) into `fragment`, end exclusive. */
+        MatchRange: {
+            end: number;
+            start: number;
+        };
+        /**
+         * @description How `modelYear` was chosen among the candidates.
+         * @enum {string}
+         */
+        ModelYearBasis: "position_7" | "most_recent" | "unknown";
         /**
          * @description `POST /v1/dealers` body.
          * @example {
@@ -1096,23 +1405,29 @@ export interface components {
          *       "nickname": "Blue",
          *       "odometerUnit": "mi",
          *       "trim": "XLE",
-         *       "vin": "1HGCM82633A004352",
+         *       "vin": "2T3P1RFV3MW123456",
          *       "year": 2021
          *     }
          */
         NewVehicle: {
-            make: string;
+            /** @description When absent, the brand the VIN's WMI is assigned to. */
+            make?: string | null;
             model: string;
             nickname?: string | null;
             odometerUnit?: components["schemas"]["OdometerUnit"] | null;
             trim?: string | null;
-            /** @description 17 characters, letters and digits without I, O and Q. */
+            /**
+             * @description 17 characters, letters and digits without I, O and Q. A North American VIN (position 1 is 1–5)
+             *     must carry its check digit in position 9 unless `vinCheck` is `skip` (docs/vin.md).
+             */
             vin: string;
+            vinCheck?: components["schemas"]["VinCheck"] | null;
             /**
              * Format: int32
-             * @description Model year, from 1886 to two years after the current one.
+             * @description Model year, from 1886 to two years after the current one. When absent, the VIN's position 10
+             *     gives it (`GET /v1/vin/{vin}` shows what it decodes to).
              */
-            year: number;
+            year?: number | null;
         };
         /**
          * @description `POST /v1/vehicles/{id}/events` body: the shared fields, with `details` as `kind` says.
@@ -1599,6 +1914,44 @@ export interface components {
          * @enum {string}
          */
         RoleName: "owner" | "fleet_manager" | "technician" | "viewer";
+        /** @description One row the import refused, by its line number in the file (the header is line 1). */
+        RowError: {
+            /** @description The CSV column (or the event field) at fault; `row` for the row as a whole. */
+            field: string;
+            message: string;
+            /** Format: int64 */
+            row: number;
+        };
+        /** @description One matching record. */
+        SearchHit: {
+            eventId: string;
+            /** @description Every field that matched, with the matched words. */
+            highlights: components["schemas"]["Highlight"][];
+            /** @description The event's `kind`. */
+            kind: string;
+            /** @description RFC 3339. */
+            occurredAt: string;
+            /**
+             * Format: double
+             * @description BM25 relevance; higher is better, comparable only within one search.
+             */
+            score: number;
+            title: string;
+            /** @description The vehicle as people name it: nickname, year, make and model. */
+            vehicle: string;
+            vehicleId: string;
+        };
+        /** @description `200` of `GET /v1/search`. */
+        SearchResults: {
+            /** @description Best first. */
+            items: components["schemas"]["SearchHit"][];
+            /** @description Pass as `cursor` (with the same query) for the next page; `null` on the last page. */
+            nextCursor?: string | null;
+            /** @description Matching records in all pages. */
+            total: number;
+            /** @description More than 20,000 records would have to be read: only the newest of each vehicle were searched. */
+            truncated: boolean;
+        };
         /** @description `200` of `POST /v1/dealers/{id}/rotate-secret`. The new secret is shown this once. */
         SecretRotated: {
             dealerId: string;
@@ -1865,6 +2218,74 @@ export interface components {
         Vendor: {
             dealerId?: string | null;
             name: string;
+        };
+        /**
+         * @description `"vinCheck"` of a registration: `skip` accepts a North American VIN whose check digit does not match
+         *     (a misprinted plate, a grey import).
+         * @enum {string}
+         */
+        VinCheck: "verify" | "skip";
+        /**
+         * @description What a VIN says about its vehicle, decoded without any network call.
+         * @example {
+         *       "checkDigit": {
+         *         "actual": "3",
+         *         "expected": "3",
+         *         "required": true,
+         *         "valid": true
+         *       },
+         *       "country": "United States",
+         *       "make": "Honda",
+         *       "manufacturer": "Honda",
+         *       "modelYear": 2003,
+         *       "modelYearBasis": "position_7",
+         *       "modelYearCandidates": [
+         *         2003,
+         *         2033
+         *       ],
+         *       "northAmerican": true,
+         *       "plantCode": "A",
+         *       "region": "North America",
+         *       "serialNumber": "004352",
+         *       "vds": "CM8263",
+         *       "vin": "1HGCM82633A004352",
+         *       "vis": "3A004352",
+         *       "wmi": "1HG"
+         *     }
+         */
+        VinDecoding: {
+            checkDigit: components["schemas"]["CheckDigit"];
+            /** @description Where the WMI says the vehicle was made (ISO 3780 country codes, positions 1–2). */
+            country?: string | null;
+            /** @description The brand a registration may take as `make`: absent when the WMI is shared by several brands. */
+            make?: string | null;
+            /** @description The manufacturer the WMI is assigned to, when the built-in table knows it. */
+            manufacturer?: string | null;
+            /**
+             * Format: int32
+             * @description The model year position 10 encodes, disambiguated (see `modelYearBasis`); absent when position 10
+             *     is not a year code or no candidate is plausible.
+             */
+            modelYear?: number | null;
+            modelYearBasis: components["schemas"]["ModelYearBasis"];
+            /** @description Every year position 10 can mean (the code repeats every 30 years), up to two years from now. */
+            modelYearCandidates: number[];
+            /** @description Position 1 is 1–5: made in North America, where the check digit is mandatory. */
+            northAmerican: boolean;
+            /** @description Position 11: the assembly plant, in the manufacturer's own code. */
+            plantCode: string;
+            /** @description The continent of position 1. */
+            region?: string | null;
+            /** @description Positions 12–17. */
+            serialNumber: string;
+            /** @description Vehicle descriptor section: positions 4–9. */
+            vds: string;
+            /** @description The VIN, upper case. */
+            vin: string;
+            /** @description Vehicle identifier section: positions 10–17. */
+            vis: string;
+            /** @description World manufacturer identifier: positions 1–3. */
+            wmi: string;
         };
         /**
          * @description `200` of a dealer webhook.
@@ -2142,6 +2563,66 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    signed_fleet_feed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organisation the URL was issued to. */
+                org: string;
+                /** @description The URL's signature. */
+                signature: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The calendar. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/calendar": string;
+                };
+            };
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    signed_vehicle_feed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organisation the URL was issued to. */
+                org: string;
+                /** @description The URL's signature. */
+                signature: string;
+                /** @description The vehicle's id (`veh_…`). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The calendar. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/calendar": string;
+                };
+            };
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     healthz: {
         parameters: {
             query?: never;
@@ -2375,6 +2856,31 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    fleet_feed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The calendar. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/calendar": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     fleet_overview: {
         parameters: {
             query?: {
@@ -2555,6 +3061,56 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    fleet_feed_url: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The signed URL. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CalendarFeed"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    rotate_feed_urls: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The fleet's new signed URL. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CalendarFeed"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     mark_read: {
         parameters: {
             query?: never;
@@ -2577,6 +3133,46 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    search: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Words to look for (1–200 characters). Case, plural and -ing/-ed endings do not matter; common
+                 *     words (the, and, …) are ignored.
+                 */
+                q?: string;
+                /** @description Only this vehicle's records. */
+                vehicleId?: string;
+                /** @description Results per page, 1–50 (20 when absent). */
+                limit?: number;
+                /** @description `nextCursor` of the previous page, with the same `q` and `vehicleId`. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The matching records, best first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchResults"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableEntity"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -2909,6 +3505,89 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    export: {
+        parameters: {
+            query?: {
+                /** @description `csv` (the default) or `json`. */
+                format?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The vehicle's id (`veh_…`). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The history. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                    "text/csv": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    import_csv: {
+        parameters: {
+            query?: {
+                /** @description `true`: check every row and report, record nothing. */
+                dryRun?: boolean;
+                /**
+                 * @description Kind of LubeLogger's service, repair or upgrade records (it exports one file per kind):
+                 *     `maintenance` (the default), `repair` or `upgrade`.
+                 */
+                kind?: string;
+                /** @description ISO 4217 code of the file's costs (LubeLogger and Fuelly files carry none); `USD` when absent. */
+                currency?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The vehicle's id (`veh_…`). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** @description The CSV file, UTF-8, with a header row; at most 256 KiB. */
+        requestBody: {
+            content: {
+                "text/csv": string;
+            };
+        };
+        responses: {
+            /** @description The report. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportReport"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     maintenance: {
         parameters: {
             query?: never;
@@ -2928,6 +3607,64 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["VehicleMaintenance"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    vehicle_feed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The vehicle's id (`veh_…`). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The calendar. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/calendar": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    vehicle_feed_url: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The vehicle's id (`veh_…`). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The signed URL. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CalendarFeed"];
                 };
             };
             401: components["responses"]["Unauthorized"];
@@ -3087,6 +3824,34 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    decode_vin: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The VIN, 17 characters (case does not matter). */
+                vin: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The decoding. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VinDecoding"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
             422: components["responses"]["UnprocessableEntity"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];

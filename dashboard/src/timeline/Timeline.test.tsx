@@ -10,7 +10,7 @@ import { Timeline, type TimelineHandle } from "./Timeline";
 const vehicle = {
   id: "veh_1",
   orgId: "org_demo",
-  vin: "2T3P1RFV8MW123456",
+  vin: "2T3P1RFV3MW123456",
   year: 2021,
   make: "Toyota",
   model: "RAV4",

@@ -7,7 +7,7 @@ import { VehicleHeader, nextDue } from "./VehicleHeader";
 const vehicle = {
   id: "veh_1",
   orgId: "org_demo",
-  vin: "2T3P1RFV8MW123456",
+  vin: "2T3P1RFV3MW123456",
   year: 2021,
   make: "Toyota",
   model: "RAV4",

@@ -5,7 +5,7 @@
 
 locals {
   # The page's API calls, health, the contract and the dealer webhook: everything the HTTP API routes.
-  api_path_patterns = ["/v1/*", "/webhooks/*", "/healthz", "/readyz", "/openapi.json"]
+  api_path_patterns = ["/v1/*", "/webhooks/*", "/calendar/*", "/healthz", "/readyz", "/openapi.json"]
   # "https://abc.execute-api.eu-west-1.amazonaws.com" → the origin's host name.
   api_domain = var.api_endpoint == null ? null : trimsuffix(trimprefix(var.api_endpoint, "https://"), "/")
   # The dashboard's policy as `vwc` serves it (services/vwc/src/dashboard.rs), plus the sign-in provider.

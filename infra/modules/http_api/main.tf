@@ -1,5 +1,6 @@
 # The HTTP API (API Gateway v2) in front of the API function: `/v1/*` behind a JWT authorizer, the
-# dealer webhook (HMAC-signed, verified by the function), health and the OpenAPI document without one.
+# dealer webhook (HMAC-signed, verified by the function), the signed calendar feeds (HMAC in the URL,
+# verified by the function), health and the OpenAPI document without one.
 
 resource "aws_apigatewayv2_api" "this" {
   name          = var.name
@@ -38,14 +39,16 @@ resource "aws_apigatewayv2_integration" "api" {
 }
 
 locals {
-  # Routes that carry their own proof (a webhook signature) or none (health, the public contract, and how
-  # to sign in, which a page reads before it has a token; more specific than `/v1/{proxy+}`, so it wins).
+  # Routes that carry their own proof (a webhook signature, a signed calendar URL) or none (health, the
+  # public contract, and how to sign in, which a page reads before it has a token; more specific than
+  # `/v1/{proxy+}`, so it wins).
   public_routes = toset([
     "GET /healthz",
     "GET /readyz",
     "GET /openapi.json",
     "GET /v1/auth/config",
     "POST /webhooks/dealers/{dealerId}",
+    "GET /calendar/{proxy+}",
   ])
 }
 
@@ -58,7 +61,7 @@ resource "aws_apigatewayv2_route" "authorized" {
 }
 
 resource "aws_apigatewayv2_route" "public" {
-  #checkov:skip=CKV_AWS_309:Health, the OpenAPI document, the sign-in configuration and the dealer webhook are public by contract; the webhook is authenticated by its Standard Webhooks HMAC signature inside the function.
+  #checkov:skip=CKV_AWS_309:Health, the OpenAPI document, the sign-in configuration, the dealer webhook and the signed calendar feeds are public by contract; the webhook is authenticated by its Standard Webhooks HMAC signature and each calendar URL by its HMAC signature inside the function.
   for_each  = local.public_routes
   api_id    = aws_apigatewayv2_api.this.id
   route_key = each.value

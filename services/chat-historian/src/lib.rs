@@ -13,7 +13,8 @@ pub mod http;
 pub mod intent;
 pub mod knowledge;
 pub mod mongo;
-pub mod search;
+/// BM25 over short documents, shared with the edge's search (`shared/search`).
+pub use vwc_search as search;
 pub mod sqlite;
 pub mod store;
 

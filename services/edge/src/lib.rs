@@ -1,10 +1,13 @@
 //! The edge owns the dashboard read model: projections built only from events (vehicles, timeline). It
 //! serves the read side of the API.
 
+pub mod calendar;
 pub mod consumer;
 pub mod cursor;
+pub mod export;
 pub mod http;
 pub mod mongo;
+pub mod search;
 pub mod sqlite;
 pub mod store;
 

@@ -42,6 +42,8 @@ pub fn routes() -> OpenApiRouter<IngestionState> {
     OpenApiRouter::with_openapi(vwc_http::openapi::components())
         .routes(routes!(register_vehicle))
         .routes(routes!(record_event))
+        .routes(routes!(crate::vin::decode_vin))
+        .routes(routes!(crate::import::http::import_csv))
 }
 
 pub fn router(state: IngestionState) -> Router {

@@ -3,10 +3,12 @@
 
 pub mod dealers;
 pub mod http;
+pub mod import;
 pub mod mongo;
 pub mod service;
 pub mod sqlite;
 pub mod store;
+pub mod vin;
 
 pub use mongo::MongoIngestionStore;
 pub use service::Ingestion;

@@ -292,7 +292,7 @@ async fn setup_webhooks(
 ) -> anyhow::Result<Webhooks> {
     let mut vins = Vec::new();
     for i in 0..vehicles {
-        let vin = format!("1HGCM8263{:08}", vin_base + i);
+        let vin = vwc_testkit::vin(vin_base + i);
         let r = http
             .post(format!("{base}/v1/vehicles"))
             .bearer_auth(token)
@@ -715,7 +715,7 @@ pub async fn chat_bench() -> anyhow::Result<ChatBench> {
     let vehicle = vwc_contracts::Vehicle {
         id: "veh_chat_bench".into(),
         org_id: ORG.into(),
-        vin: "2T3P1RFV8MW123456".into(),
+        vin: "2T3P1RFV3MW123456".into(),
         year: 2021,
         make: "Toyota".into(),
         model: "RAV4".into(),

@@ -243,6 +243,11 @@ pub enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Import a CSV file (LubeLogger, Fuelly, or `vwc export`'s) into a vehicle's timeline, with a
+    /// progress bar; prints the per-row report as JSON. Importing the same file again adds nothing.
+    Import(crate::records_cli::ImportArgs),
+    /// Write a vehicle's whole history as CSV (the columns `vwc import` reads back) or JSON.
+    Export(crate::records_cli::ExportArgs),
     /// Dead letters: envelopes a consumer could not apply.
     Dlq {
         #[command(subcommand)]
@@ -425,6 +430,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 report.vehicles, report.events
             );
             Ok(())
+        }
+        Command::Import(args) => {
+            let opts = options(&args.data);
+            crate::records_cli::import(args, opts).await
+        }
+        Command::Export(args) => {
+            let opts = options(&args.data);
+            crate::records_cli::export(args, opts).await
         }
         Command::Dlq { action } => dlq(action).await,
         command @ Command::Chat { .. } => {

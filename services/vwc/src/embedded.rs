@@ -536,6 +536,7 @@ pub fn build_router(
                 clock: clock.clone(),
             }),
         )
+        .merge(crate::records::routes(stores, &verifier))
         .merge(crate::routes::routes(readiness))
         .merge(crate::routes::dev_token_routes(http.dev_tokens.clone()))
         .merge(crate::auth_config::routes(http.auth_config()));

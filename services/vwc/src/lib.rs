@@ -11,6 +11,8 @@ pub mod embedded;
 pub mod infra;
 pub mod lambda;
 pub mod openapi;
+pub mod records;
+pub mod records_cli;
 pub mod routes;
 pub mod seed;
 pub mod stores;

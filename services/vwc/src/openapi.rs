@@ -127,7 +127,7 @@ mod tests {
     const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 
     /// Every route DESIGN §4.3 names that exists so far, plus the composition's own.
-    const DESIGNED: [(&str, &str); 30] = [
+    const DESIGNED: [(&str, &str); 36] = [
         ("GET", "/healthz"),
         ("GET", "/readyz"),
         ("GET", "/openapi.json"),
@@ -154,6 +154,12 @@ mod tests {
         ("POST", "/v1/dealers"),
         ("POST", "/v1/dealers/{id}/rotate-secret"),
         ("POST", "/webhooks/dealers/{dealerId}"),
+        ("GET", "/v1/vin/{vin}"),
+        ("GET", "/v1/vehicles/{id}/maintenance.ics"),
+        ("GET", "/v1/fleet/maintenance.ics"),
+        ("GET", "/v1/search"),
+        ("POST", "/v1/vehicles/{id}/imports"),
+        ("GET", "/v1/vehicles/{id}/export"),
         ("POST", "/v1/vehicles/{id}/chat"),
         ("GET", "/v1/vehicles/{id}/chat/suggestions"),
         ("GET", "/v1/vehicles/{id}/chat/{conversationId}"),

@@ -40,6 +40,8 @@ pub struct Stores {
     pub notification: Arc<dyn NotificationStore>,
     pub valuation: Arc<dyn ValuationStore>,
     pub chat: Arc<dyn ChatStore>,
+    /// The edge's calendar feed secrets (signed subscription URLs).
+    pub calendar_keys: Arc<dyn vwc_edge::calendar::CalendarKeyStore>,
 }
 
 impl Stores {
@@ -72,6 +74,10 @@ impl Stores {
                 SqliteChatStore::open(&data_dir.join("chat-historian.db"))
                     .with_context(|| open_err("chat-historian"))?,
             ),
+            calendar_keys: Arc::new(
+                vwc_edge::calendar::SqliteCalendarKeys::open(&data_dir.join("edge-calendar.db"))
+                    .with_context(|| open_err("edge calendar"))?,
+            ),
         })
     }
 
@@ -96,6 +102,9 @@ impl Stores {
                 MongoValuationStore::connect(client.clone(), &db("valuation")).await?,
             ),
             chat: Arc::new(MongoChatStore::connect(client.clone(), &db("chat_historian")).await?),
+            calendar_keys: Arc::new(vwc_edge::calendar::MongoCalendarKeys::new(
+                vwc_store::mongo::MongoDb::new(client.clone(), &db("edge")),
+            )),
         })
     }
 

@@ -41,9 +41,13 @@ pub async fn json(response: reqwest::Response) -> (u16, String, serde_json::Valu
     (status, content_type, value)
 }
 
-/// A valid demo VIN that differs by `n`.
+/// A valid demo VIN that differs by `n`, its check digit (position 9) computed so North American
+/// registration accepts it.
 pub fn vin(n: u32) -> String {
-    format!("1HGCM8263{:08}", n % 100_000_000)
+    let serial = format!("{:08}", n % 100_000_000);
+    let digit = vwc_contracts::vin::check_digit(&format!("1HGCM8260{serial}"))
+        .expect("letters and digits transliterate");
+    format!("1HGCM826{digit}{serial}")
 }
 
 /// Runs `check` on the store `open` makes of a fresh SQLite file named `file` in a temporary directory

@@ -1,4 +1,6 @@
-//! Okapi BM25 over short documents (a record's title, notes, vendor, parts and tasks; a knowledge excerpt).
+//! Okapi BM25 over short documents (a record's title, notes, vendor, parts and tasks; a knowledge excerpt),
+//! and the matched words a result highlights. The chat historian ranks a vehicle's records with it; the
+//! edge's `GET /v1/search` ranks an organisation's.
 //!
 //! Why BM25 and not a library: the documents are a few words each and live per vehicle in memory, where an
 //! inverted index with BM25 (k1 = 1.2, b = 0.75, Robertson–Spärck Jones idf, the scoring Lucene and tantivy
@@ -47,6 +49,45 @@ pub fn tokens(text: &str) -> Vec<String> {
         .filter(|w| !STOP_WORDS.contains(&w.as_str()))
         .map(|w| stem(&w))
         .collect()
+}
+
+/// The query's distinct terms, as [`tokens`] makes them.
+pub fn terms(query: &str) -> Vec<String> {
+    let mut terms = tokens(query);
+    terms.sort();
+    terms.dedup();
+    terms
+}
+
+/// The words of `text` whose token is one of `terms`, as `(start, end)` character offsets (Unicode scalar
+/// values, end exclusive): what a search result highlights.
+pub fn matches(text: &str, terms: &[String]) -> Vec<(usize, usize)> {
+    let mut found = Vec::new();
+    let mut word = String::new();
+    let mut start = 0;
+    let mut flush = |word: &mut String, start: usize, end: usize| {
+        if !word.is_empty() {
+            let lower = word.to_lowercase();
+            if !STOP_WORDS.contains(&lower.as_str()) && terms.contains(&stem(&lower)) {
+                found.push((start, end));
+            }
+            word.clear();
+        }
+    };
+    let mut n = 0;
+    for (i, c) in text.chars().enumerate() {
+        if c.is_alphanumeric() {
+            if word.is_empty() {
+                start = i;
+            }
+            word.push(c);
+        } else {
+            flush(&mut word, start, i);
+        }
+        n = i + 1;
+    }
+    flush(&mut word, start, n);
+    found
 }
 
 /// An inverted index over documents identified by their position.
@@ -132,6 +173,18 @@ mod tests {
             tokens("Front brake pads, rotors!"),
             ["front", "brak", "pad", "rotor"]
         );
+    }
+
+    #[test]
+    fn matches_are_the_words_whose_stems_are_query_terms() {
+        let t = terms("Brake rotors");
+        assert_eq!(t, ["brak", "rotor"]);
+        assert_eq!(
+            matches("Front brakes, new rotor; braking é ok", &t),
+            [(6, 12), (18, 23), (25, 32)]
+        );
+        assert!(matches("the and", &terms("the")).is_empty());
+        assert_eq!(matches("rotor", &t), [(0, 5)]);
     }
 
     #[test]

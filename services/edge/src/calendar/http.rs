@@ -1,0 +1,438 @@
+//! Calendar routes: the feeds with a bearer token, their signed URLs (per vehicle from the maintenance
+//! view, per fleet from the notification preferences, where the owner rotates them), and the signed,
+//! token-free feeds calendar apps subscribe to under `/calendar/…`.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use vwc_auth::{Permission, TokenVerifier};
+use vwc_http::openapi::{
+    Forbidden, InternalServerError, NotFound, ServiceUnavailable, TooManyRequests, Unauthorized,
+};
+use vwc_http::{ApiError, Auth, HasVerifier, Json};
+
+use super::ics::{self, VehicleCalendar};
+use super::keys::{CalendarKeyStore, FeedSecret};
+use super::signing::{self, FeedScope};
+use crate::EdgeStore;
+use crate::store::VehicleView;
+
+/// Most vehicles a fleet feed lists.
+pub const MAX_FLEET_VEHICLES: usize = 5_000;
+
+#[derive(Clone)]
+pub struct CalendarState {
+    pub store: Arc<dyn EdgeStore>,
+    pub keys: Arc<dyn CalendarKeyStore>,
+    pub verifier: Arc<dyn TokenVerifier>,
+}
+
+impl HasVerifier for CalendarState {
+    fn verifier(&self) -> &Arc<dyn TokenVerifier> {
+        &self.verifier
+    }
+}
+
+pub fn routes() -> OpenApiRouter<CalendarState> {
+    OpenApiRouter::with_openapi(vwc_http::openapi::components())
+        .routes(routes!(vehicle_feed))
+        .routes(routes!(fleet_feed))
+        .routes(routes!(vehicle_feed_url))
+        .routes(routes!(fleet_feed_url))
+        .routes(routes!(rotate_feed_urls))
+        .routes(routes!(signed_vehicle_feed))
+        .routes(routes!(signed_fleet_feed))
+}
+
+/// A signed feed URL: subscribe to it in a calendar app; it needs no token. Rotating the organisation's
+/// calendar secret (`POST /v1/notifications/preferences/calendar/rotate`) revokes it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CalendarFeed {
+    /// Absolute URL, from the request's `Host` (and `X-Forwarded-Proto`, else `http`).
+    #[schema(format = "uri")]
+    pub calendar_url: String,
+    /// The same URL without scheme and host.
+    pub calendar_path: String,
+    /// When the organisation's calendar secret was last created or rotated.
+    pub rotated_at: DateTime<Utc>,
+}
+
+fn feed_url(headers: &HeaderMap, path: String, secret: &FeedSecret) -> CalendarFeed {
+    let first = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let scheme = match first("x-forwarded-proto") {
+        Some("https") => "https",
+        _ => "http",
+    };
+    let host = first("x-forwarded-host")
+        .or_else(|| first("host"))
+        .unwrap_or("localhost");
+    CalendarFeed {
+        calendar_url: format!("{scheme}://{host}{path}"),
+        calendar_path: path,
+        rotated_at: secret.rotated_at,
+    }
+}
+
+fn calendar_response(name: &str, body: String) -> Response {
+    let mut response = body.into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/calendar; charset=utf-8"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=300"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{name}.ics\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    response
+}
+
+async fn vehicle_in_org(
+    state: &CalendarState,
+    org_id: &str,
+    vehicle_id: &str,
+) -> Result<VehicleView, ApiError> {
+    state
+        .store
+        .vehicle(org_id, vehicle_id)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or(ApiError::NotFound("vehicle"))
+}
+
+async fn vehicle_calendar(
+    state: &CalendarState,
+    org_id: &str,
+    vehicle_id: &str,
+) -> Result<Response, ApiError> {
+    let view = vehicle_in_org(state, org_id, vehicle_id).await?;
+    let maintenance = state
+        .store
+        .maintenance(org_id, vehicle_id)
+        .await
+        .map_err(ApiError::internal)?;
+    let (items, evaluated_at) = match &maintenance {
+        Some(m) => (m.items.as_slice(), m.evaluated_at),
+        None => (&[][..], view.vehicle.registered_at),
+    };
+    let name = format!("{} maintenance", ics::vehicle_label(&view.vehicle));
+    let body = ics::render(
+        &name,
+        &[VehicleCalendar {
+            vehicle: &view.vehicle,
+            items,
+            evaluated_at,
+        }],
+    );
+    Ok(calendar_response(
+        &format!("{vehicle_id}-maintenance"),
+        body,
+    ))
+}
+
+async fn fleet_calendar(state: &CalendarState, org_id: &str) -> Result<Response, ApiError> {
+    let mut vehicles = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = state
+            .store
+            .vehicles(org_id, after.as_deref(), 200)
+            .await
+            .map_err(ApiError::internal)?;
+        let last = page.last().map(|v| v.vehicle.id.clone());
+        let full = page.len() == 200;
+        vehicles.extend(page);
+        if !full || vehicles.len() >= MAX_FLEET_VEHICLES {
+            break;
+        }
+        after = last;
+    }
+    vehicles.truncate(MAX_FLEET_VEHICLES);
+    let mut views = Vec::with_capacity(vehicles.len());
+    for v in &vehicles {
+        let m = state
+            .store
+            .maintenance(org_id, &v.vehicle.id)
+            .await
+            .map_err(ApiError::internal)?;
+        views.push(m);
+    }
+    let calendars: Vec<VehicleCalendar<'_>> = vehicles
+        .iter()
+        .zip(&views)
+        .filter_map(|(v, m)| {
+            m.as_ref().map(|m| VehicleCalendar {
+                vehicle: &v.vehicle,
+                items: &m.items,
+                evaluated_at: m.evaluated_at,
+            })
+        })
+        .collect();
+    Ok(calendar_response(
+        "fleet-maintenance",
+        ics::render("Fleet maintenance", &calendars),
+    ))
+}
+
+/// The organisation's secret, when the signature in a URL is one it made; otherwise the feed does not
+/// exist (404, like an unknown vehicle).
+async fn check_signature(
+    state: &CalendarState,
+    org_id: &str,
+    scope: &FeedScope,
+    signature: &str,
+) -> Result<(), ApiError> {
+    let secret = state
+        .keys
+        .secret(org_id)
+        .await
+        .map_err(ApiError::internal)?;
+    match secret {
+        Some(s) if signing::verify(&s.secret, org_id, scope, signature) => Ok(()),
+        _ => Err(ApiError::NotFound("calendar feed")),
+    }
+}
+
+/// A vehicle's maintenance calendar
+///
+/// Every enabled maintenance item with a date as an all-day iCalendar event (RFC 5545) on the date it
+/// falls due, or on the date the vehicle's usage is projected to reach its due odometer, whichever comes
+/// first. Each event's `UID` is the vehicle and the task, so a refreshed feed moves events rather than
+/// adding them. Calendar apps use the signed URL of `GET /v1/vehicles/{id}/maintenance/calendar` instead.
+#[utoipa::path(
+    get,
+    path = "/v1/vehicles/{id}/maintenance.ics",
+    tag = "maintenance",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The vehicle's id (`veh_…`).")),
+    responses(
+        (status = 200, description = "The calendar.", content_type = "text/calendar", body = String),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalServerError),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
+async fn vehicle_feed(
+    State(state): State<CalendarState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    auth.require(Permission::ReadVehicles)?;
+    vehicle_calendar(&state, auth.org(), &id).await
+}
+
+/// The fleet's maintenance calendar
+///
+/// The maintenance calendar of every vehicle of the organisation (up to 5,000) in one feed.
+#[utoipa::path(
+    get,
+    path = "/v1/fleet/maintenance.ics",
+    tag = "fleet",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The calendar.", content_type = "text/calendar", body = String),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalServerError),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
+async fn fleet_feed(State(state): State<CalendarState>, auth: Auth) -> Result<Response, ApiError> {
+    auth.require(Permission::ReadFleet)?;
+    fleet_calendar(&state, auth.org()).await
+}
+
+/// A vehicle's calendar subscription URL
+///
+/// The signed URL of the vehicle's maintenance calendar, for calendar apps that cannot send a token.
+#[utoipa::path(
+    get,
+    path = "/v1/vehicles/{id}/maintenance/calendar",
+    tag = "maintenance",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The vehicle's id (`veh_…`).")),
+    responses(
+        (status = 200, description = "The signed URL.", body = CalendarFeed),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalServerError),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
+async fn vehicle_feed_url(
+    State(state): State<CalendarState>,
+    auth: Auth,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<CalendarFeed>, ApiError> {
+    auth.require(Permission::ReadVehicles)?;
+    vehicle_in_org(&state, auth.org(), &id).await?;
+    let secret = state
+        .keys
+        .secret_or_create(auth.org())
+        .await
+        .map_err(ApiError::internal)?;
+    let scope = FeedScope::Vehicle(id);
+    let signature = signing::sign(&secret.secret, auth.org(), &scope);
+    Ok(Json(feed_url(
+        &headers,
+        scope.path(auth.org(), &signature),
+        &secret,
+    )))
+}
+
+/// The fleet's calendar subscription URL
+///
+/// The signed URL of the fleet's maintenance calendar (part of the notification preferences).
+#[utoipa::path(
+    get,
+    path = "/v1/notifications/preferences/calendar",
+    tag = "notifications",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The signed URL.", body = CalendarFeed),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalServerError),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
+async fn fleet_feed_url(
+    State(state): State<CalendarState>,
+    auth: Auth,
+    headers: HeaderMap,
+) -> Result<Json<CalendarFeed>, ApiError> {
+    auth.require(Permission::ReadFleet)?;
+    let secret = state
+        .keys
+        .secret_or_create(auth.org())
+        .await
+        .map_err(ApiError::internal)?;
+    let signature = signing::sign(&secret.secret, auth.org(), &FeedScope::Fleet);
+    Ok(Json(feed_url(
+        &headers,
+        FeedScope::Fleet.path(auth.org(), &signature),
+        &secret,
+    )))
+}
+
+/// Rotate the calendar URLs
+///
+/// Replaces the organisation's calendar secret: every signed calendar URL issued before (fleet and
+/// vehicles) stops working at once. Answers the fleet's new URL; vehicles' new URLs come from
+/// `GET /v1/vehicles/{id}/maintenance/calendar`.
+#[utoipa::path(
+    post,
+    path = "/v1/notifications/preferences/calendar/rotate",
+    tag = "notifications",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The fleet's new signed URL.", body = CalendarFeed),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalServerError),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
+async fn rotate_feed_urls(
+    State(state): State<CalendarState>,
+    auth: Auth,
+    headers: HeaderMap,
+) -> Result<Json<CalendarFeed>, ApiError> {
+    auth.require(Permission::ConfigureNotifications)?;
+    let secret = state
+        .keys
+        .rotate(auth.org())
+        .await
+        .map_err(ApiError::internal)?;
+    tracing::info!(org = auth.org(), "calendar secret rotated");
+    let signature = signing::sign(&secret.secret, auth.org(), &FeedScope::Fleet);
+    Ok(Json(feed_url(
+        &headers,
+        FeedScope::Fleet.path(auth.org(), &signature),
+        &secret,
+    )))
+}
+
+/// A vehicle's calendar (signed URL)
+///
+/// What `GET /v1/vehicles/{id}/maintenance.ics` answers, for whoever holds the signed URL: no token. A
+/// signature that is wrong, or revoked by a rotation, is a 404.
+#[utoipa::path(
+    get,
+    path = "/calendar/{org}/{signature}/vehicles/{id}/maintenance.ics",
+    tag = "maintenance",
+    params(
+        ("org" = String, Path, description = "The organisation the URL was issued to."),
+        ("signature" = String, Path, description = "The URL's signature."),
+        ("id" = String, Path, description = "The vehicle's id (`veh_…`)."),
+    ),
+    responses(
+        (status = 200, description = "The calendar.", content_type = "text/calendar", body = String),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalServerError),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
+async fn signed_vehicle_feed(
+    State(state): State<CalendarState>,
+    Path((org, signature, id)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    check_signature(&state, &org, &FeedScope::Vehicle(id.clone()), &signature).await?;
+    vehicle_calendar(&state, &org, &id).await
+}
+
+/// The fleet's calendar (signed URL)
+///
+/// What `GET /v1/fleet/maintenance.ics` answers, for whoever holds the signed URL: no token. A signature
+/// that is wrong, or revoked by a rotation, is a 404.
+#[utoipa::path(
+    get,
+    path = "/calendar/{org}/{signature}/fleet/maintenance.ics",
+    tag = "fleet",
+    params(
+        ("org" = String, Path, description = "The organisation the URL was issued to."),
+        ("signature" = String, Path, description = "The URL's signature."),
+    ),
+    responses(
+        (status = 200, description = "The calendar.", content_type = "text/calendar", body = String),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalServerError),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
+async fn signed_fleet_feed(
+    State(state): State<CalendarState>,
+    Path((org, signature)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    check_signature(&state, &org, &FeedScope::Fleet, &signature).await?;
+    fleet_calendar(&state, &org).await
+}

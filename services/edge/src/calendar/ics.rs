@@ -1,0 +1,246 @@
+//! Rendering maintenance items as an iCalendar document: pure, no I/O. One all-day `VEVENT` per enabled
+//! item with a date: the date it falls due or the date its mileage is projected to be reached, whichever
+//! comes first. The `UID` is the vehicle and the task, so a refreshed feed moves the event instead of
+//! adding another.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use vwc_contracts::maintenance::{MaintenanceItemView, MaintenanceStatus};
+use vwc_contracts::{OdometerUnit, Vehicle};
+
+/// How often a subscribed calendar should re-read the feed.
+pub const REFRESH: &str = "PT6H";
+
+/// One vehicle's maintenance, as the edge holds it.
+pub struct VehicleCalendar<'a> {
+    pub vehicle: &'a Vehicle,
+    pub items: &'a [MaintenanceItemView],
+    pub evaluated_at: DateTime<Utc>,
+}
+
+/// The date an item goes into the calendar and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DueBy {
+    /// Its interval in months.
+    Date(NaiveDate),
+    /// Its interval in distance, at the vehicle's measured usage rate.
+    ProjectedMileage(NaiveDate),
+}
+
+impl DueBy {
+    pub fn date(self) -> NaiveDate {
+        match self {
+            DueBy::Date(d) | DueBy::ProjectedMileage(d) => d,
+        }
+    }
+}
+
+/// Whichever comes first of the due date and the projected mileage date; `None` for a disabled item or
+/// one with neither (no interval, or no usage to project from yet).
+pub fn due_by(item: &MaintenanceItemView) -> Option<DueBy> {
+    if !item.enabled {
+        return None;
+    }
+    match (item.due_at, item.projected_due_at) {
+        (Some(d), Some(p)) if p < d => Some(DueBy::ProjectedMileage(p)),
+        (Some(d), _) => Some(DueBy::Date(d)),
+        (None, Some(p)) => Some(DueBy::ProjectedMileage(p)),
+        (None, None) => None,
+    }
+}
+
+/// The `UID` of an item's event: stable across evaluations so calendar apps replace, not duplicate.
+pub fn uid(vehicle_id: &str, task: &str) -> String {
+    format!("{vehicle_id}.{task}@maintenance.vwc.dev")
+}
+
+pub fn vehicle_label(v: &Vehicle) -> String {
+    match &v.nickname {
+        Some(n) if !n.trim().is_empty() => format!("{n} ({} {} {})", v.year, v.make, v.model),
+        _ => format!("{} {} {}", v.year, v.make, v.model),
+    }
+}
+
+/// The whole document: `name` is the calendar's display name.
+pub fn render(name: &str, vehicles: &[VehicleCalendar<'_>]) -> String {
+    let mut out = Lines::default();
+    out.line("BEGIN:VCALENDAR");
+    out.line("VERSION:2.0");
+    out.line("PRODID:-//Vehicle Wellness Center//Maintenance feed//EN");
+    out.line("CALSCALE:GREGORIAN");
+    out.line("METHOD:PUBLISH");
+    out.prop("NAME", &text(name));
+    out.prop("X-WR-CALNAME", &text(name));
+    out.line(&format!("REFRESH-INTERVAL;VALUE=DURATION:{REFRESH}"));
+    out.line(&format!("X-PUBLISHED-TTL:{REFRESH}"));
+    for v in vehicles {
+        let label = vehicle_label(v.vehicle);
+        for item in v.items {
+            let Some(due) = due_by(item) else { continue };
+            event(&mut out, v, &label, item, due);
+        }
+    }
+    out.line("END:VCALENDAR");
+    out.0
+}
+
+fn event(
+    out: &mut Lines,
+    v: &VehicleCalendar<'_>,
+    label: &str,
+    item: &MaintenanceItemView,
+    due: DueBy,
+) {
+    let unit = match v.vehicle.odometer_unit {
+        OdometerUnit::Mi => "mi",
+        OdometerUnit::Km => "km",
+    };
+    let stamp = v.evaluated_at.format("%Y%m%dT%H%M%SZ").to_string();
+    let date = due.date();
+    let end = date.checked_add_days(Days::new(1)).unwrap_or(date);
+    let status = match item.status {
+        MaintenanceStatus::Ok => "ok",
+        MaintenanceStatus::DueSoon => "due soon",
+        MaintenanceStatus::Overdue => "overdue",
+        MaintenanceStatus::Unknown => "unknown",
+    };
+    let mut description = format!("Status: {status}. {}", item.reason);
+    match due {
+        DueBy::Date(_) => {
+            let _ = write!(description, "\nDue by date: {date}.");
+        }
+        DueBy::ProjectedMileage(_) => {
+            let _ = write!(
+                description,
+                "\nProjected date: the vehicle's recent usage reaches the due odometer around {date}."
+            );
+        }
+    }
+    if let Some(odo) = item.due_odometer {
+        let _ = write!(description, "\nDue at {odo} {unit}.");
+    }
+    if let Some(at) = item.last_done_at {
+        let _ = write!(description, "\nLast done {}", at.date_naive());
+        if let Some(odo) = item.last_done_odometer {
+            let _ = write!(description, " at {odo} {unit}");
+        }
+        description.push('.');
+    }
+    let summary = match item.status {
+        MaintenanceStatus::Overdue => format!("{label}: {} (overdue)", item.title),
+        _ => format!("{label}: {}", item.title),
+    };
+    out.line("BEGIN:VEVENT");
+    out.prop("UID", &uid(&v.vehicle.id, &item.task));
+    out.line(&format!("DTSTAMP:{stamp}"));
+    out.line(&format!("LAST-MODIFIED:{stamp}"));
+    out.line(&format!("DTSTART;VALUE=DATE:{}", date.format("%Y%m%d")));
+    out.line(&format!("DTEND;VALUE=DATE:{}", end.format("%Y%m%d")));
+    out.prop("SUMMARY", &text(&summary));
+    out.prop("DESCRIPTION", &text(&description));
+    out.prop("CATEGORIES", "Maintenance");
+    // A projection moves with the odometer: tentative until the date is fixed by the calendar.
+    out.line(match due {
+        DueBy::Date(_) => "STATUS:CONFIRMED",
+        DueBy::ProjectedMileage(_) => "STATUS:TENTATIVE",
+    });
+    out.line("TRANSP:TRANSPARENT");
+    out.prop("X-VWC-VEHICLE-ID", &text(&v.vehicle.id));
+    out.prop("X-VWC-TASK", &text(&item.task));
+    out.line("END:VEVENT");
+}
+
+/// RFC 5545 §3.3.11: backslash, semicolon, comma and newline are escaped in TEXT values.
+pub fn text(value: &str) -> String {
+    let mut s = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => s.push_str("\\\\"),
+            ';' => s.push_str("\\;"),
+            ',' => s.push_str("\\,"),
+            '\n' => s.push_str("\\n"),
+            '\r' => {}
+            c if c.is_control() => {}
+            c => s.push(c),
+        }
+    }
+    s
+}
+
+/// Content lines ending in CRLF, folded at 75 octets (RFC 5545 §3.1) without splitting a character.
+#[derive(Default)]
+struct Lines(String);
+
+impl Lines {
+    fn prop(&mut self, name: &str, value: &str) {
+        self.line(&format!("{name}:{value}"));
+    }
+
+    fn line(&mut self, line: &str) {
+        let mut width = 0;
+        for c in line.chars() {
+            let len = c.len_utf8();
+            if width + len > 75 {
+                self.0.push_str("\r\n ");
+                width = 1;
+            }
+            self.0.push(c);
+            width += len;
+        }
+        self.0.push_str("\r\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(due_at: Option<&str>, projected: Option<&str>) -> MaintenanceItemView {
+        MaintenanceItemView {
+            task: "oil_change".into(),
+            title: "Oil and filter change".into(),
+            interval_miles: Some(5000),
+            interval_km: None,
+            interval_months: Some(6),
+            last_done_at: None,
+            last_done_odometer: None,
+            due_at: due_at.map(|d| d.parse().unwrap()),
+            due_odometer: Some(45000),
+            projected_due_at: projected.map(|d| d.parse().unwrap()),
+            status: MaintenanceStatus::Ok,
+            reason: "due in 3 months".into(),
+            due_cycle: "c1".into(),
+            enabled: true,
+        }
+    }
+
+    #[test]
+    fn the_earlier_of_due_date_and_projected_mileage_date_is_taken() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        assert_eq!(
+            due_by(&item(Some("2026-06-01"), Some("2026-04-01"))),
+            Some(DueBy::ProjectedMileage(d("2026-04-01")))
+        );
+        assert_eq!(
+            due_by(&item(Some("2026-06-01"), Some("2026-07-01"))),
+            Some(DueBy::Date(d("2026-06-01")))
+        );
+        assert_eq!(due_by(&item(None, None)), None);
+        let mut disabled = item(Some("2026-06-01"), None);
+        disabled.enabled = false;
+        assert_eq!(due_by(&disabled), None);
+    }
+
+    #[test]
+    fn text_is_escaped_and_long_lines_are_folded_on_character_boundaries() {
+        assert_eq!(text("a;b,c\\d\ne"), "a\\;b\\,c\\\\d\\ne");
+        let mut lines = Lines::default();
+        lines.prop("SUMMARY", &"é".repeat(60));
+        for physical in lines.0.split("\r\n") {
+            assert!(physical.len() <= 75, "{} octets", physical.len());
+        }
+        let unfolded = lines.0.replace("\r\n ", "");
+        assert_eq!(unfolded, format!("SUMMARY:{}\r\n", "é".repeat(60)));
+    }
+}

@@ -1,0 +1,173 @@
+//! `GET /v1/vehicles/{id}/export?format=csv|json`: a vehicle's whole history out of the read model, oldest
+//! first, in columns `POST /v1/vehicles/{id}/imports` reads back (the round trip).
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use vwc_auth::Permission;
+use vwc_http::openapi::{
+    BadRequest, Forbidden, InternalServerError, NotFound, ServiceUnavailable, TooManyRequests,
+    Unauthorized, UnprocessableEntity,
+};
+use vwc_http::{ApiError, Auth};
+
+use crate::EdgeStore;
+use crate::http::EdgeState;
+use crate::store::{EventFilter, TimelinePosition};
+
+/// The CSV columns, in order.
+pub const COLUMNS: [&str; 12] = [
+    "id",
+    "occurredAt",
+    "kind",
+    "title",
+    "odometer",
+    "costCents",
+    "currency",
+    "vendor",
+    "notes",
+    "details",
+    "source",
+    "recordedAt",
+];
+
+pub fn routes() -> OpenApiRouter<EdgeState> {
+    OpenApiRouter::with_openapi(vwc_http::openapi::components()).routes(routes!(export))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportQuery {
+    /// `csv` (the default) or `json`.
+    format: Option<String>,
+}
+
+/// The vehicle's events, oldest first, as their JSON (`vwc export` uses it too).
+pub async fn history(
+    store: &dyn EdgeStore,
+    org: &str,
+    vehicle: &str,
+) -> Result<Vec<serde_json::Value>, vwc_store::StoreError> {
+    let mut events = Vec::new();
+    let mut after: Option<TimelinePosition> = None;
+    loop {
+        let page = store
+            .events(org, vehicle, &EventFilter::default(), after.as_ref(), 200)
+            .await?;
+        let full = page.len() == 200;
+        after = page.last().map(|e| TimelinePosition {
+            occurred_at: e.occurred_at,
+            id: e.id.clone(),
+        });
+        for e in page {
+            events.push(serde_json::to_value(&e)?);
+        }
+        if !full {
+            break;
+        }
+    }
+    events.reverse();
+    Ok(events)
+}
+
+/// One CSV cell of an event field: strings as they are, numbers as digits, objects as JSON.
+fn cell(event: &serde_json::Value, column: &str) -> String {
+    let v = match column {
+        "vendor" => &event["vendor"]["name"],
+        c => &event[c],
+    };
+    match v {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Object(o) if o.is_empty() => String::new(),
+        other => other.to_string(),
+    }
+}
+
+pub fn to_csv(events: &[serde_json::Value]) -> Result<String, csv::Error> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(COLUMNS)?;
+    for e in events {
+        writer.write_record(COLUMNS.iter().map(|c| cell(e, c)))?;
+    }
+    let bytes = writer
+        .into_inner()
+        .map_err(|e| csv::Error::from(e.into_error()))?;
+    Ok(String::from_utf8(bytes).expect("CSV of UTF-8 cells is UTF-8"))
+}
+
+/// Export a vehicle's history
+///
+/// Every timeline event of the vehicle, oldest first: `csv` in the columns `id, occurredAt, kind, title,
+/// odometer, costCents, currency, vendor, notes, details (JSON), source, recordedAt`, which
+/// `POST /v1/vehicles/{id}/imports` reads back into another vehicle, or `json` (`{vehicleId, events}`).
+#[utoipa::path(
+    get,
+    path = "/v1/vehicles/{id}/export",
+    tag = "timeline",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The vehicle's id (`veh_…`)."), ExportQuery),
+    responses(
+        (status = 200, description = "The history.", content(
+            (String = "text/csv"),
+            (Object = "application/json"),
+        )),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 422, response = UnprocessableEntity),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalServerError),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
+async fn export(
+    State(state): State<EdgeState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    query: Result<Query<ExportQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    auth.require(Permission::ReadVehicles)?;
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let csv = match query.format.as_deref() {
+        None | Some("csv") => true,
+        Some("json") => false,
+        Some(_) => return Err(ApiError::field("format", "must be csv or json")),
+    };
+    state
+        .store
+        .vehicle(auth.org(), &id)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or(ApiError::NotFound("vehicle"))?;
+    let events = history(state.store.as_ref(), auth.org(), &id)
+        .await
+        .map_err(ApiError::internal)?;
+    let mut response = if csv {
+        let body = to_csv(&events).map_err(ApiError::internal)?;
+        let mut r = body.into_response();
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/csv; charset=utf-8"),
+        );
+        r
+    } else {
+        axum::Json(serde_json::json!({"vehicleId": id, "events": events})).into_response()
+    };
+    let name = format!(
+        "attachment; filename=\"{id}-history.{}\"",
+        if csv { "csv" } else { "json" }
+    );
+    if let Ok(v) = HeaderValue::from_str(&name) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(response)
+}

@@ -1,0 +1,279 @@
+//! `GET /v1/search`: the organisation's records ranked against a query, highlighted, paged.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use vwc_auth::Permission;
+use vwc_http::openapi::{
+    BadRequest, Forbidden, InternalServerError, NotFound, ServiceUnavailable, TooManyRequests,
+    Unauthorized, UnprocessableEntity,
+};
+use vwc_http::{ApiError, Auth, Json};
+
+use super::{Highlight, document, highlights, searchable_fields};
+use crate::calendar::ics::vehicle_label;
+use crate::cursor;
+use crate::http::EdgeState;
+use crate::store::{EventFilter, TimelinePosition, VehicleView};
+
+pub const DEFAULT_LIMIT: usize = 20;
+pub const MAX_LIMIT: usize = 50;
+pub const MAX_QUERY_CHARS: usize = 200;
+/// Most records one search reads; beyond it the answer says `truncated`.
+pub const MAX_RECORDS: usize = 20_000;
+
+pub fn routes() -> OpenApiRouter<EdgeState> {
+    OpenApiRouter::with_openapi(vwc_http::openapi::components()).routes(routes!(search))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct SearchQuery {
+    /// Words to look for (1–200 characters). Case, plural and -ing/-ed endings do not matter; common
+    /// words (the, and, …) are ignored.
+    #[param(min_length = 1, max_length = 200)]
+    q: Option<String>,
+    /// Only this vehicle's records.
+    vehicle_id: Option<String>,
+    /// Results per page, 1–50 (20 when absent).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 50)]
+    limit: Option<String>,
+    /// `nextCursor` of the previous page, with the same `q` and `vehicleId`.
+    cursor: Option<String>,
+}
+
+/// One matching record.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchHit {
+    pub vehicle_id: String,
+    /// The vehicle as people name it: nickname, year, make and model.
+    pub vehicle: String,
+    pub event_id: String,
+    /// The event's `kind`.
+    pub kind: String,
+    /// RFC 3339.
+    pub occurred_at: String,
+    pub title: String,
+    /// BM25 relevance; higher is better, comparable only within one search.
+    pub score: f64,
+    /// Every field that matched, with the matched words.
+    pub highlights: Vec<Highlight>,
+}
+
+/// `200` of `GET /v1/search`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchResults {
+    /// Best first.
+    pub items: Vec<SearchHit>,
+    /// Pass as `cursor` (with the same query) for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+    /// Matching records in all pages.
+    pub total: usize,
+    /// More than 20,000 records would have to be read: only the newest of each vehicle were searched.
+    pub truncated: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Position {
+    /// Offset of the next page.
+    o: usize,
+    /// The query it belongs to.
+    f: String,
+}
+
+fn fingerprint(q: &str, vehicle: Option<&str>) -> String {
+    let digest = Sha256::digest(format!("{q}\n{}", vehicle.unwrap_or("")));
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Records of the organisation (or one vehicle), newest first per vehicle, up to [`MAX_RECORDS`].
+async fn records(
+    state: &EdgeState,
+    org: &str,
+    vehicles: Vec<VehicleView>,
+) -> Result<(Vec<(VehicleView, serde_json::Value)>, bool), ApiError> {
+    let per_vehicle = (MAX_RECORDS / vehicles.len().max(1)).max(1);
+    let mut out = Vec::new();
+    let mut truncated = false;
+    for v in vehicles {
+        let mut after: Option<TimelinePosition> = None;
+        let mut taken = 0;
+        loop {
+            let page = state
+                .store
+                .events(
+                    org,
+                    &v.vehicle.id,
+                    &EventFilter::default(),
+                    after.as_ref(),
+                    200,
+                )
+                .await
+                .map_err(ApiError::internal)?;
+            let full = page.len() == 200;
+            after = page.last().map(|e| TimelinePosition {
+                occurred_at: e.occurred_at,
+                id: e.id.clone(),
+            });
+            for e in page {
+                if taken == per_vehicle {
+                    truncated = true;
+                    break;
+                }
+                out.push((
+                    v.clone(),
+                    serde_json::to_value(&e).map_err(ApiError::internal)?,
+                ));
+                taken += 1;
+            }
+            if !full || taken == per_vehicle {
+                break;
+            }
+        }
+    }
+    Ok((out, truncated))
+}
+
+async fn all_vehicles(state: &EdgeState, org: &str) -> Result<Vec<VehicleView>, ApiError> {
+    let mut all = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = state
+            .store
+            .vehicles(org, after.as_deref(), 200)
+            .await
+            .map_err(ApiError::internal)?;
+        let full = page.len() == 200;
+        after = page.last().map(|v| v.vehicle.id.clone());
+        all.extend(page);
+        if !full || all.len() >= MAX_RECORDS {
+            return Ok(all);
+        }
+    }
+}
+
+/// Search the organisation's records
+///
+/// Every timeline record of the caller's organisation (or of one vehicle) whose title, notes, vendor or
+/// parts contain a word of `q`, best first by BM25 relevance, with each matching field highlighted
+/// (character offsets into its fragment). Paged with `cursor`.
+#[utoipa::path(
+    get,
+    path = "/v1/search",
+    tag = "timeline",
+    security(("bearer" = [])),
+    params(SearchQuery),
+    responses(
+        (status = 200, description = "The matching records, best first.", body = SearchResults),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 422, response = UnprocessableEntity),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalServerError),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
+async fn search(
+    State(state): State<EdgeState>,
+    auth: Auth,
+    query: Result<Query<SearchQuery>, QueryRejection>,
+) -> Result<Json<SearchResults>, ApiError> {
+    auth.require(Permission::ReadVehicles)?;
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let q = query.q.as_deref().map(str::trim).unwrap_or("");
+    if q.is_empty() {
+        return Err(ApiError::field("q", "required: the words to look for"));
+    }
+    if q.chars().count() > MAX_QUERY_CHARS {
+        return Err(ApiError::field(
+            "q",
+            format!("must be at most {MAX_QUERY_CHARS} characters"),
+        ));
+    }
+    let terms = vwc_search::terms(q);
+    if terms.is_empty() {
+        return Err(ApiError::field(
+            "q",
+            "has no word to search for (only common words or punctuation)",
+        ));
+    }
+    let limit = match query.limit.as_deref() {
+        None => DEFAULT_LIMIT,
+        Some(s) => match s.parse::<usize>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+            _ => {
+                return Err(ApiError::field(
+                    "limit",
+                    format!("must be an integer from 1 to {MAX_LIMIT}"),
+                ));
+            }
+        },
+    };
+    let vehicle = query.vehicle_id.as_deref().filter(|v| !v.is_empty());
+    let print = fingerprint(q, vehicle);
+    let offset = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => 0,
+        Some(c) => match cursor::decode::<Position>(c) {
+            Some(p) if p.f == print => p.o,
+            _ => {
+                return Err(ApiError::field(
+                    "cursor",
+                    "is not a cursor this API issued for this query",
+                ));
+            }
+        },
+    };
+    let vehicles = match vehicle {
+        Some(id) => vec![
+            state
+                .store
+                .vehicle(auth.org(), id)
+                .await
+                .map_err(ApiError::internal)?
+                .ok_or(ApiError::NotFound("vehicle"))?,
+        ],
+        None => all_vehicles(&state, auth.org()).await?,
+    };
+    let (records, truncated) = records(&state, auth.org(), vehicles).await?;
+    let fields: Vec<_> = records.iter().map(|(_, e)| searchable_fields(e)).collect();
+    let documents: Vec<String> = fields.iter().map(|f| document(f)).collect();
+    let index = vwc_search::Bm25Index::build(documents.iter().map(String::as_str));
+    let ranked = index.search(q, usize::MAX);
+    let total = ranked.len();
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    let items: Vec<SearchHit> = ranked
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|&(i, score)| {
+            let (view, event) = &records[i];
+            SearchHit {
+                vehicle_id: view.vehicle.id.clone(),
+                vehicle: vehicle_label(&view.vehicle),
+                event_id: text(&event["id"]),
+                kind: text(&event["kind"]),
+                occurred_at: text(&event["occurredAt"]),
+                title: text(&event["title"]),
+                score: (score * 1000.0).round() / 1000.0,
+                highlights: highlights(&fields[i], &terms),
+            }
+        })
+        .collect();
+    let next = offset + items.len();
+    let next_cursor = (next < total).then(|| cursor::encode(&Position { o: next, f: print }));
+    Ok(Json(SearchResults {
+        items,
+        next_cursor,
+        total,
+        truncated,
+    }))
+}

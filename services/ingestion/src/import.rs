@@ -1,0 +1,538 @@
+//! CSV import: LubeLogger's and Fuelly's export files and this API's own export, mapped row by row to
+//! timeline events (pure, no I/O). Every row either becomes an event or is reported (row, field, message):
+//! nothing is dropped silently. The mapping is documented in `docs/import.md`.
+
+pub mod http;
+
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+use vwc_contracts::{EventKind, FieldError, NewVehicleEvent, Vendor};
+
+/// The formats an import recognises from the header row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CsvFormat {
+    /// `GET /v1/vehicles/{id}/export?format=csv`: the round trip.
+    Vwc,
+    /// LubeLogger's service, repair and upgrade records (`Date, Odometer, Description, Notes, Cost`).
+    LubeloggerRecords,
+    /// LubeLogger's odometer records (`Date, Odometer, Notes`).
+    LubeloggerOdometer,
+    /// LubeLogger's fuel records (`… FuelConsumed … IsFillToFull …`).
+    LubeloggerFuel,
+    /// Fuelly's fuel-up export (`fuelup_date, … gallons …`).
+    Fuelly,
+}
+
+/// One row the import refused, by its line number in the file (the header is line 1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct RowError {
+    pub row: u64,
+    /// The CSV column (or the event field) at fault; `row` for the row as a whole.
+    pub field: String,
+    pub message: String,
+}
+
+/// A row ready to record, with the key that makes importing it again a no-op.
+#[derive(Debug, Clone)]
+pub struct ImportRow {
+    pub row: u64,
+    pub event: NewVehicleEvent,
+    /// `import:` + SHA-256 of the event (and of how many identical rows came before it in the file).
+    pub key: String,
+}
+
+/// What the caller chose for columns the file cannot say.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// Kind of LubeLogger's generic records (a file per kind there): maintenance, repair or upgrade.
+    pub kind: EventKind,
+    /// ISO 4217 code of the costs.
+    pub currency: String,
+}
+
+fn header_index(headers: &csv::StringRecord) -> Vec<String> {
+    headers
+        .iter()
+        .map(|h| h.trim().trim_start_matches('\u{feff}').to_ascii_lowercase())
+        .collect()
+}
+
+pub fn detect(headers: &[String]) -> Option<CsvFormat> {
+    let has = |h: &str| headers.iter().any(|x| x == h);
+    if has("kind") && has("occurredat") {
+        Some(CsvFormat::Vwc)
+    } else if has("fuelup_date") || (has("gallons") && has("miles")) {
+        Some(CsvFormat::Fuelly)
+    } else if has("date") && (has("fuelconsumed") || has("isfilltofull")) {
+        Some(CsvFormat::LubeloggerFuel)
+    } else if has("date") && has("odometer") && has("description") {
+        Some(CsvFormat::LubeloggerRecords)
+    } else if has("date") && has("odometer") {
+        Some(CsvFormat::LubeloggerOdometer)
+    } else {
+        None
+    }
+}
+
+/// `2024-03-02`, `2024-03-02T09:30:00Z` (RFC 3339) or LubeLogger's US `3/2/2024`; a bare date is noon UTC.
+pub fn parse_date(s: &str) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    let noon = NaiveTime::from_hms_opt(12, 0, 0)?;
+    ["%Y-%m-%d", "%m/%d/%Y", "%Y/%m/%d"]
+        .iter()
+        .find_map(|f| NaiveDate::parse_from_str(s, f).ok())
+        .map(|d| d.and_time(noon).and_utc())
+}
+
+/// `89.99`, `$1,234.50`, `1234` → cents. Dot decimals; currency symbols and thousands commas ignored.
+pub fn parse_money(s: &str) -> Result<Option<u64>, String> {
+    let cleaned: String = s
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, '$' | '€' | '£' | ',' | ' '))
+        .collect();
+    if cleaned.is_empty() {
+        return Ok(None);
+    }
+    let (whole, frac) = cleaned.split_once('.').unwrap_or((&cleaned, ""));
+    if whole.is_empty() && frac.is_empty()
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+        || frac.len() > 2
+    {
+        return Err(format!("{s:?} is not an amount like 89.99"));
+    }
+    let whole: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| format!("{s:?} is too large"))?
+    };
+    let frac: u64 = format!("{frac:0<2}").parse().unwrap_or(0);
+    whole
+        .checked_mul(100)
+        .and_then(|c| c.checked_add(frac))
+        .map(Some)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+/// An odometer: digits, optionally with thousands commas or a decimal part (dropped).
+pub fn parse_odometer(s: &str) -> Result<Option<u64>, String> {
+    let cleaned: String = s.trim().chars().filter(|c| *c != ',').collect();
+    if cleaned.is_empty() {
+        return Ok(None);
+    }
+    let whole = cleaned.split('.').next().unwrap_or("");
+    whole
+        .parse::<u64>()
+        .map(Some)
+        .map_err(|_| format!("{s:?} is not an odometer reading"))
+}
+
+/// Task codes a LubeLogger service description names (its records carry free text, not codes).
+const TASK_WORDS: &[(&str, &str)] = &[
+    ("oil", "oil_change"),
+    ("tire rotation", "tire_rotation"),
+    ("tyre rotation", "tire_rotation"),
+    ("rotate tires", "tire_rotation"),
+    ("cabin air filter", "cabin_air_filter"),
+    ("cabin filter", "cabin_air_filter"),
+    ("engine air filter", "engine_air_filter"),
+    ("air filter", "engine_air_filter"),
+    ("brake fluid", "brake_fluid"),
+    ("brake inspection", "brake_inspection"),
+    ("coolant", "coolant"),
+    ("antifreeze", "coolant"),
+    ("battery", "battery_check"),
+    ("wiper", "wiper_blades"),
+    ("transmission", "transmission_fluid"),
+    ("spark plug", "spark_plugs"),
+    ("inspection", "annual_inspection"),
+];
+
+/// Task codes from the description (longest phrase wins per task) and from a `Tags` column of codes.
+pub fn tasks_of(description: &str, tags: &str) -> Vec<String> {
+    let text = description.to_lowercase();
+    let mut tasks: Vec<String> = Vec::new();
+    let mut covered = text.clone();
+    for (phrase, task) in TASK_WORDS {
+        if covered.contains(phrase) {
+            covered = covered.replace(phrase, " ");
+            if !tasks.iter().any(|t| t == task) {
+                tasks.push(task.to_string());
+            }
+        }
+    }
+    for tag in tags.split([' ', ',', ';']).map(str::trim) {
+        let is_code = !tag.is_empty()
+            && tag.len() <= 50
+            && tag
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if is_code && !tasks.iter().any(|t| t == tag) {
+            tasks.push(tag.to_string());
+        }
+    }
+    tasks
+}
+
+fn key_of(event: &NewVehicleEvent, occurrence: usize) -> String {
+    let json = serde_json::to_string(event).expect("an event serialises");
+    let digest = Sha256::digest(format!("{json}\n{occurrence}"));
+    format!(
+        "import:{}",
+        digest
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
+}
+
+/// Reads the file: the rows to record and the rows refused. Header problems refuse the whole file.
+pub fn read(
+    csv_text: &str,
+    options: &ImportOptions,
+) -> Result<(CsvFormat, Vec<ImportRow>, Vec<RowError>), String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(csv_text.as_bytes());
+    let headers = header_index(
+        reader
+            .headers()
+            .map_err(|e| format!("the header row is not CSV: {e}"))?,
+    );
+    let format = detect(&headers).ok_or_else(|| {
+        "the header row matches no known format: expected LubeLogger (Date, Odometer, Description, \
+         Notes, Cost), Fuelly (fuelup_date, miles, gallons, price) or this API's export (occurredAt, kind, …)"
+            .to_string()
+    })?;
+    let mut rows = Vec::new();
+    let mut errors = Vec::new();
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for record in reader.records() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let row = e.position().map_or(0, |p| p.line());
+                errors.push(RowError {
+                    row,
+                    field: "row".into(),
+                    message: format!("not CSV: {e}"),
+                });
+                continue;
+            }
+        };
+        let row = record.position().map_or(0, |p| p.line());
+        if record.iter().all(str::is_empty) {
+            continue;
+        }
+        let get = Row {
+            headers: &headers,
+            record: &record,
+        };
+        let mut fail = |field: &str, message: String| {
+            errors.push(RowError {
+                row,
+                field: field.into(),
+                message,
+            })
+        };
+        let event = match format {
+            CsvFormat::LubeloggerFuel | CsvFormat::Fuelly => {
+                fail(
+                    "row",
+                    "fuel records cannot be imported yet: this API has no fuel event kind (issue 14, \
+                     item 3); the row was not recorded"
+                        .into(),
+                );
+                continue;
+            }
+            CsvFormat::Vwc => vwc_row(&get, options, &mut fail),
+            CsvFormat::LubeloggerRecords | CsvFormat::LubeloggerOdometer => {
+                lubelogger_row(format, &get, options, &mut fail)
+            }
+        };
+        let Some(event) = event else { continue };
+        let fingerprint = serde_json::to_string(&event).expect("an event serialises");
+        let occurrence = seen.entry(fingerprint).or_default();
+        let key = key_of(&event, *occurrence);
+        *occurrence += 1;
+        rows.push(ImportRow { row, event, key });
+    }
+    Ok((format, rows, errors))
+}
+
+/// One CSV record with its header row: a column's value by its (lower-case) name, `""` when absent.
+struct Row<'a> {
+    headers: &'a [String],
+    record: &'a csv::StringRecord,
+}
+
+impl<'a> Row<'a> {
+    fn get(&self, name: &str) -> &'a str {
+        self.headers
+            .iter()
+            .position(|h| h == name)
+            .and_then(|i| self.record.get(i))
+            .unwrap_or("")
+    }
+}
+
+fn lubelogger_row(
+    format: CsvFormat,
+    row: &Row<'_>,
+    options: &ImportOptions,
+    fail: &mut dyn FnMut(&str, String),
+) -> Option<NewVehicleEvent> {
+    let Some(occurred_at) = parse_date(row.get("date")) else {
+        fail(
+            "Date",
+            format!(
+                "{:?} is not a date like 2024-03-02 or 3/2/2024",
+                row.get("date")
+            ),
+        );
+        return None;
+    };
+    let odometer = match parse_odometer(row.get("odometer")) {
+        Ok(o) => o,
+        Err(m) => {
+            fail("Odometer", m);
+            return None;
+        }
+    };
+    let notes = Some(row.get("notes").to_string()).filter(|n| !n.is_empty());
+    if format == CsvFormat::LubeloggerOdometer {
+        return Some(NewVehicleEvent {
+            kind: EventKind::OdometerReading,
+            occurred_at,
+            odometer,
+            cost_cents: None,
+            currency: None,
+            title: None,
+            notes,
+            vendor: None,
+            details: serde_json::Value::Null,
+        });
+    }
+    let cost_cents = match parse_money(row.get("cost")) {
+        Ok(c) => c,
+        Err(m) => {
+            fail("Cost", m);
+            return None;
+        }
+    };
+    let description = row.get("description");
+    let details = match options.kind {
+        EventKind::Maintenance => {
+            let tasks = tasks_of(description, row.get("tags"));
+            if tasks.is_empty() {
+                fail(
+                    "Description",
+                    format!(
+                        "no maintenance task recognised in {description:?}: name task codes (e.g. \
+                         oil_change) in a Tags column, or import the file with kind=repair"
+                    ),
+                );
+                return None;
+            }
+            serde_json::json!({"tasks": tasks})
+        }
+        _ => serde_json::json!({}),
+    };
+    Some(NewVehicleEvent {
+        kind: options.kind,
+        occurred_at,
+        odometer,
+        currency: cost_cents.map(|_| options.currency.clone()),
+        cost_cents,
+        title: Some(description.to_string()).filter(|d| !d.is_empty()),
+        notes,
+        vendor: None,
+        details,
+    })
+}
+
+fn vwc_row(
+    row: &Row<'_>,
+    options: &ImportOptions,
+    fail: &mut dyn FnMut(&str, String),
+) -> Option<NewVehicleEvent> {
+    let kind: EventKind = match serde_json::from_value(serde_json::json!(row.get("kind"))) {
+        Ok(k) => k,
+        Err(_) => {
+            fail(
+                "kind",
+                format!("{:?} is not an event kind", row.get("kind")),
+            );
+            return None;
+        }
+    };
+    let Some(occurred_at) = parse_date(row.get("occurredat")) else {
+        fail(
+            "occurredAt",
+            format!("{:?} is not an RFC 3339 time", row.get("occurredat")),
+        );
+        return None;
+    };
+    let odometer = match parse_odometer(row.get("odometer")) {
+        Ok(o) => o,
+        Err(m) => {
+            fail("odometer", m);
+            return None;
+        }
+    };
+    let cost_cents = match row.get("costcents") {
+        "" => None,
+        c => match c.parse::<u64>() {
+            Ok(c) => Some(c),
+            Err(_) => {
+                fail("costCents", format!("{c:?} is not a whole number of cents"));
+                return None;
+            }
+        },
+    };
+    let details = match row.get("details") {
+        "" => serde_json::Value::Null,
+        d => match serde_json::from_str(d) {
+            Ok(v) => v,
+            Err(e) => {
+                fail("details", format!("not JSON: {e}"));
+                return None;
+            }
+        },
+    };
+    let text = |v: &str| Some(v.to_string()).filter(|v| !v.is_empty());
+    Some(NewVehicleEvent {
+        kind,
+        occurred_at,
+        odometer,
+        cost_cents,
+        currency: text(row.get("currency"))
+            .or_else(|| cost_cents.map(|_| options.currency.clone())),
+        title: text(row.get("title")),
+        notes: text(row.get("notes")),
+        vendor: text(row.get("vendor")).map(|name| Vendor {
+            name,
+            dealer_id: None,
+        }),
+        details,
+    })
+}
+
+/// What recording the rows came to.
+#[derive(Debug, Default)]
+pub struct Applied {
+    pub imported: u64,
+    pub skipped: u64,
+    pub errors: Vec<RowError>,
+}
+
+/// Records `rows` on `vehicle` (or, with `dry_run`, only validates them), each under its import key, so
+/// a row imported before is `skipped`. `progress` is called after each row (the CLI's progress bar).
+pub async fn apply(
+    ingestion: &crate::Ingestion,
+    vehicle: &vwc_contracts::Vehicle,
+    rows: Vec<ImportRow>,
+    dry_run: bool,
+    traceparent: Option<String>,
+    mut progress: impl FnMut(u64),
+) -> Result<Applied, vwc_store::StoreError> {
+    use crate::service::RecordError;
+    use vwc_contracts::EventSource;
+    let mut out = Applied::default();
+    for row in rows {
+        let line = row.row;
+        if dry_run {
+            match row
+                .event
+                .validate("evt_dry_run".into(), vehicle, EventSource::User, Utc::now())
+            {
+                Ok(_) => out.imported += 1,
+                Err(e) => out.errors.extend(validation_errors(line, e)),
+            }
+            progress(line);
+            continue;
+        }
+        let key = crate::store::IdempotencyKey {
+            key: row.key.clone(),
+            request_hash: row.key,
+        };
+        match ingestion
+            .record_event(
+                vehicle,
+                row.event,
+                EventSource::User,
+                Some(key),
+                traceparent.clone(),
+            )
+            .await
+        {
+            Ok(r) if r.replayed => out.skipped += 1,
+            Ok(_) => out.imported += 1,
+            Err(RecordError::Invalid(e)) => out.errors.extend(validation_errors(line, e)),
+            Err(RecordError::KeyReused) => out.errors.push(RowError {
+                row: line,
+                field: "row".into(),
+                message: "an earlier import used this row's key for another row".into(),
+            }),
+            Err(RecordError::Store(e)) => return Err(e),
+        }
+        progress(line);
+    }
+    Ok(out)
+}
+
+/// Field errors of a row's event (from validation), reported against the row.
+pub fn validation_errors(row: u64, errors: Vec<FieldError>) -> Vec<RowError> {
+    errors
+        .into_iter()
+        .map(|e| RowError {
+            row,
+            field: e.field,
+            message: e.message,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_dates_and_odometers_parse_as_lubelogger_writes_them() {
+        assert_eq!(parse_money("89.99"), Ok(Some(8999)));
+        assert_eq!(parse_money("$1,234.5"), Ok(Some(123450)));
+        assert_eq!(parse_money(""), Ok(None));
+        assert!(parse_money("12.345").is_err());
+        assert!(parse_money("abc").is_err());
+        assert_eq!(
+            parse_date("3/2/2024").unwrap().to_rfc3339(),
+            "2024-03-02T12:00:00+00:00"
+        );
+        assert!(parse_date("2024-03-02").is_some());
+        assert!(parse_date("31/12/2024").is_none());
+        assert_eq!(parse_odometer("41,250"), Ok(Some(41250)));
+        assert_eq!(parse_odometer("41250.6"), Ok(Some(41250)));
+    }
+
+    #[test]
+    fn service_descriptions_name_their_tasks() {
+        assert_eq!(
+            tasks_of("Oil change + tire rotation", ""),
+            ["oil_change", "tire_rotation"]
+        );
+        assert_eq!(tasks_of("Cabin air filter", ""), ["cabin_air_filter"]);
+        assert_eq!(
+            tasks_of("Misc", "coolant wiper_blades"),
+            ["coolant", "wiper_blades"]
+        );
+        assert!(tasks_of("Detailing", "Shiny!").is_empty());
+    }
+}

@@ -1,0 +1,147 @@
+//! `POST /v1/vehicles/{id}/imports`: a CSV file in, a per-row report out.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::http::header::CONTENT_TYPE;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use vwc_auth::Permission;
+use vwc_contracts::EventKind;
+use vwc_http::openapi::{
+    BadRequest, Forbidden, InternalServerError, NotFound, PayloadTooLarge, ServiceUnavailable,
+    TooManyRequests, Unauthorized, UnprocessableEntity, UnsupportedMediaType,
+};
+use vwc_http::{ApiError, Auth, Json, RawBody, RequestTrace};
+
+use super::{CsvFormat, ImportOptions, RowError, read};
+use crate::http::IngestionState;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct ImportQuery {
+    /// `true`: check every row and report, record nothing.
+    #[serde(default)]
+    dry_run: Option<bool>,
+    /// Kind of LubeLogger's service, repair or upgrade records (it exports one file per kind):
+    /// `maintenance` (the default), `repair` or `upgrade`.
+    #[param(value_type = Option<String>)]
+    kind: Option<EventKind>,
+    /// ISO 4217 code of the file's costs (LubeLogger and Fuelly files carry none); `USD` when absent.
+    currency: Option<String>,
+}
+
+/// `200` of `POST /v1/vehicles/{id}/imports`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportReport {
+    /// What the header row was recognised as.
+    pub format: CsvFormat,
+    pub dry_run: bool,
+    /// Rows recorded now (with `dryRun`: rows that would be, duplicates included).
+    pub imported: u64,
+    /// Rows already imported before (the same row of the same file): nothing added.
+    pub skipped: u64,
+    /// Every row refused, with the column and why; none is dropped silently.
+    pub errors: Vec<RowError>,
+}
+
+/// Import records from CSV
+///
+/// Reads LubeLogger's export files (service, repair, upgrade and odometer records), Fuelly's, or this
+/// API's own `GET …/export?format=csv`, recognised by the header row (docs/import.md). Each row becomes a
+/// timeline event or an entry in `errors` (its line number, column and reason). Importing the same file
+/// again adds nothing: each row carries a key derived from its content. Fuel rows are reported, not
+/// recorded, until the API has a fuel event kind.
+#[utoipa::path(
+    post,
+    path = "/v1/vehicles/{id}/imports",
+    tag = "timeline",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The vehicle's id (`veh_…`)."), ImportQuery),
+    request_body(content = String, content_type = "text/csv",
+        description = "The CSV file, UTF-8, with a header row; at most 256 KiB."),
+    responses(
+        (status = 200, description = "The report.", body = ImportReport),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = UnprocessableEntity),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalServerError),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
+pub(crate) async fn import_csv(
+    State(state): State<IngestionState>,
+    auth: Auth,
+    trace: RequestTrace,
+    Path(vehicle_id): Path<String>,
+    query: Result<Query<ImportQuery>, QueryRejection>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Result<Json<ImportReport>, ApiError> {
+    let vehicle = state
+        .ingestion
+        .store()
+        .vehicle(auth.org(), &vehicle_id)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or(ApiError::NotFound("vehicle"))?;
+    auth.require(Permission::RecordAnyEvent)?;
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let media = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    if !matches!(media.as_deref(), Some("text/csv" | "application/csv")) {
+        return Err(ApiError::UnsupportedMediaType(
+            "send the file as text/csv".into(),
+        ));
+    }
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::field("body", "the file is not UTF-8 text"))?;
+    let kind = query.kind.unwrap_or(EventKind::Maintenance);
+    if !matches!(
+        kind,
+        EventKind::Maintenance | EventKind::Repair | EventKind::Upgrade
+    ) {
+        return Err(ApiError::field(
+            "kind",
+            "must be maintenance, repair or upgrade",
+        ));
+    }
+    let currency = query
+        .currency
+        .unwrap_or_else(|| "USD".into())
+        .to_ascii_uppercase();
+    let options = ImportOptions { kind, currency };
+    let (format, rows, mut errors) = read(text, &options).map_err(ApiError::Unprocessable)?;
+    let dry_run = query.dry_run.unwrap_or(false);
+    let outcome = super::apply(
+        &state.ingestion,
+        &vehicle,
+        rows,
+        dry_run,
+        Some(trace.0.to_string()),
+        |_| {},
+    )
+    .await
+    .map_err(ApiError::internal)?;
+    let (imported, skipped) = (outcome.imported, outcome.skipped);
+    errors.extend(outcome.errors);
+    errors.sort_by_key(|e| e.row);
+    tracing::info!(vehicle = %vehicle.id, ?format, imported, skipped, refused = errors.len(), dry_run, "CSV import");
+    Ok(Json(ImportReport {
+        format,
+        dry_run,
+        imported,
+        skipped,
+        errors,
+    }))
+}

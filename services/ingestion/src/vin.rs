@@ -1,0 +1,43 @@
+//! `GET /v1/vin/{vin}`: offline VIN decoding (check digit, model year, manufacturer and country), the same
+//! decoding registration uses to verify a VIN and fill in `year` and `make`.
+
+use axum::extract::Path;
+use chrono::{Datelike, Utc};
+use vwc_auth::Permission;
+use vwc_contracts::vin::{VinDecoding, decode};
+use vwc_http::openapi::{
+    InternalServerError, ServiceUnavailable, TooManyRequests, Unauthorized, UnprocessableEntity,
+};
+use vwc_http::{ApiError, Auth};
+
+/// Decode a VIN
+///
+/// Works offline from the VIN alone: its structure (WMI, VDS, VIS), the check digit (mandatory for North
+/// American VINs), the model year from position 10 (disambiguated by position 7 for North American VINs)
+/// and the manufacturer and country from the WMI. A check-digit mismatch is reported, not refused; a VIN
+/// that is not 17 letters and digits without I, O and Q is a 422.
+#[utoipa::path(
+    get,
+    path = "/v1/vin/{vin}",
+    tag = "vehicles",
+    security(("bearer" = [])),
+    params(("vin" = String, Path, description = "The VIN, 17 characters (case does not matter).")),
+    responses(
+        (status = 200, description = "The decoding.", body = VinDecoding),
+        (status = 401, response = Unauthorized),
+        (status = 422, response = UnprocessableEntity),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalServerError),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
+pub(crate) async fn decode_vin(
+    auth: Auth,
+    Path(vin): Path<String>,
+) -> Result<axum::Json<VinDecoding>, ApiError> {
+    auth.require(Permission::ReadVehicles)?;
+    let year = u16::try_from(Utc::now().year()).unwrap_or(u16::MAX - 2);
+    decode(&vin, year)
+        .map(axum::Json)
+        .map_err(|message| ApiError::field("vin", message))
+}

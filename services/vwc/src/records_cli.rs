@@ -1,0 +1,142 @@
+//! `vwc import` and `vwc export`: the CSV import and the history export of issue 14 on the command line,
+//! against an embedded data dir, through the same library code as `POST …/imports` and `GET …/export`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use vwc_contracts::EventKind;
+
+use crate::cli::DataDir;
+use crate::embedded::{EmbeddedOptions, System};
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The organisation that owns the vehicle.
+    #[arg(long)]
+    pub org: String,
+    /// The vehicle's id (`veh_…`).
+    #[arg(long)]
+    pub vehicle: String,
+    /// The CSV file.
+    pub file: PathBuf,
+    /// Check every row and report; record nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Kind of LubeLogger's generic records: maintenance (default), repair or upgrade.
+    #[arg(long, default_value = "maintenance", value_parser = parse_kind)]
+    pub kind: EventKind,
+    /// ISO 4217 code of the file's costs.
+    #[arg(long, default_value = "USD")]
+    pub currency: String,
+    #[command(flatten)]
+    pub data: DataDir,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    #[arg(long)]
+    pub org: String,
+    #[arg(long)]
+    pub vehicle: String,
+    /// csv or json.
+    #[arg(long, default_value = "csv")]
+    pub format: String,
+    /// Where to write; standard output when absent.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: DataDir,
+}
+
+fn parse_kind(s: &str) -> Result<EventKind, String> {
+    match s {
+        "maintenance" => Ok(EventKind::Maintenance),
+        "repair" => Ok(EventKind::Repair),
+        "upgrade" => Ok(EventKind::Upgrade),
+        _ => Err("must be maintenance, repair or upgrade".into()),
+    }
+}
+
+fn quiet(mut opts: EmbeddedOptions) -> EmbeddedOptions {
+    opts.sweep_every = None;
+    opts.revalue_every = None;
+    opts
+}
+
+pub async fn import(args: ImportArgs, opts: EmbeddedOptions) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("reading {}", args.file.display()))?;
+    let options = vwc_ingestion::import::ImportOptions {
+        kind: args.kind,
+        currency: args.currency.to_ascii_uppercase(),
+    };
+    let (format, rows, mut errors) =
+        vwc_ingestion::import::read(&text, &options).map_err(anyhow::Error::msg)?;
+    let system = System::start(quiet(opts)).await?;
+    let ingestion = vwc_ingestion::Ingestion::new(system.stores.ingestion.clone());
+    let Some(vehicle) = ingestion.store().vehicle(&args.org, &args.vehicle).await? else {
+        system.shutdown().await;
+        anyhow::bail!("no vehicle {} in organisation {}", args.vehicle, args.org);
+    };
+    let bar = indicatif::ProgressBar::new(rows.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} rows {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let outcome =
+        vwc_ingestion::import::apply(&ingestion, &vehicle, rows, args.dry_run, None, |_| {
+            bar.inc(1)
+        })
+        .await;
+    bar.finish_and_clear();
+    // Deliver what was recorded before stopping (the relays flush on shutdown).
+    system.shutdown().await;
+    let outcome = outcome?;
+    errors.extend(outcome.errors);
+    errors.sort_by_key(|e| e.row);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&serde_json::json!({
+            "format": format, "dryRun": args.dry_run, "imported": outcome.imported,
+            "skipped": outcome.skipped, "errors": errors,
+        }))?
+    );
+    Ok(())
+}
+
+pub async fn export(args: ExportArgs, opts: EmbeddedOptions) -> anyhow::Result<()> {
+    let csv = match args.format.as_str() {
+        "csv" => true,
+        "json" => false,
+        other => anyhow::bail!("--format {other}: must be csv or json"),
+    };
+    let system = System::start(quiet(opts)).await?;
+    let found = system.stores.edge.vehicle(&args.org, &args.vehicle).await;
+    let events = match found {
+        Ok(Some(_)) => {
+            vwc_edge::export::history(system.stores.edge.as_ref(), &args.org, &args.vehicle).await
+        }
+        Ok(None) => {
+            system.shutdown().await;
+            anyhow::bail!("no vehicle {} in organisation {}", args.vehicle, args.org);
+        }
+        Err(e) => Err(e),
+    };
+    system.shutdown().await;
+    let events = events?;
+    let text = if csv {
+        vwc_edge::export::to_csv(&events)?
+    } else {
+        serde_json::to_string_pretty(
+            &serde_json::json!({"vehicleId": args.vehicle, "events": events}),
+        )? + "\n"
+    };
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?
+        }
+        None => print!("{text}"),
+    }
+    eprintln!("{} events", events.len());
+    Ok(())
+}

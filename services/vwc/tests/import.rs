@@ -1,0 +1,391 @@
+//! CSV import and export (issue 14, item 5), black-box over HTTP with real-looking LubeLogger and Fuelly
+//! files written here: bad rows reported by line and column, a dry run that records nothing, re-import
+//! adding nothing, fuel rows reported (no fuel kind yet), and the export → import round trip.
+
+use serde_json::{Value, json};
+use vwc::testing::TestApp;
+use vwc_auth::Role;
+use vwc_testkit::{json as body, vin};
+
+/// LubeLogger's service-record export (Date, Odometer, Description, Notes, Cost; US dates), three bad rows.
+const SERVICE_RECORDS: &str = "Date,Odometer,Description,Notes,Cost\n\
+1/15/2025,30120,Oil Change,\"Synthetic 0W-20, new filter\",59.99\n\
+4/20/2025,33010,Tire Rotation,,25.00\n\
+7/02/2025,\"35,500\",Oil change and tire rotation,,84.50\n\
+13/45/2025,36000,Oil Change,,40.00\n\
+9/1/2025,abc,Oil Change,,40.00\n\
+10/1/2025,38000,Detailing,,150.00\n\
+11/1/2025,39000,Cabin air filter,Dealer price,\"$1,234.00\"\n";
+
+async fn import(
+    app: &TestApp,
+    token: &str,
+    vehicle: &str,
+    query: &str,
+    csv: &str,
+) -> (u16, String, Value) {
+    body(
+        app.http
+            .post(app.url(&format!("/v1/vehicles/{vehicle}/imports{query}")))
+            .bearer_auth(token)
+            .header("content-type", "text/csv")
+            .body(csv.to_string())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+/// Every outbox empty and the bus idle: the edge holds everything recorded so far.
+async fn settle(app: &TestApp) {
+    loop {
+        app.system().bus.drain().await;
+        if app.system().flush_outboxes().await.unwrap() == 0 {
+            app.system().bus.drain().await;
+            return;
+        }
+    }
+}
+
+async fn events(app: &TestApp, token: &str, vehicle: &str) -> Vec<Value> {
+    let mut items = app
+        .get_ok(token, &format!("/v1/vehicles/{vehicle}/export?format=json"))
+        .await["events"]
+        .as_array()
+        .unwrap()
+        .clone();
+    for e in &mut items {
+        let o = e.as_object_mut().unwrap();
+        for k in ["id", "vehicleId", "recordedAt", "source", "orgId"] {
+            o.remove(k);
+        }
+    }
+    items
+}
+
+fn fields(report: &Value) -> Vec<(u64, String)> {
+    report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["row"].as_u64().unwrap(),
+                e["field"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_lubelogger_service_file_imports_reports_bad_rows_and_a_second_import_adds_nothing() {
+    let app = TestApp::spawn().await;
+    let token = app.token("org_a", &[Role::Owner]);
+    let vehicle = app.register(&token, &vin(1)).await;
+
+    let (status, _, dry) = import(&app, &token, &vehicle, "?dryRun=true", SERVICE_RECORDS).await;
+    assert_eq!(status, 200, "{dry}");
+    assert_eq!(dry["format"], "lubelogger_records");
+    assert_eq!(
+        (dry["dryRun"].as_bool(), dry["imported"].as_u64()),
+        (Some(true), Some(4))
+    );
+    let expected = vec![
+        (5, "Date".to_string()),
+        (6, "Odometer".to_string()),
+        (7, "Description".to_string()),
+    ];
+    assert_eq!(fields(&dry), expected, "{dry}");
+    settle(&app).await;
+    assert!(
+        events(&app, &token, &vehicle).await.is_empty(),
+        "a dry run records nothing"
+    );
+
+    let (status, _, report) = import(&app, &token, &vehicle, "", SERVICE_RECORDS).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(
+        (report["imported"].as_u64(), report["skipped"].as_u64()),
+        (Some(4), Some(0))
+    );
+    assert_eq!(fields(&report), expected);
+    assert!(
+        report["errors"][2]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Detailing")
+    );
+    let timeline = app.timeline_of_len(&token, &vehicle, 4).await;
+    let first = timeline.last().unwrap();
+    assert_eq!(first["kind"], "maintenance");
+    assert_eq!(first["title"], "Oil Change");
+    assert_eq!(first["odometer"], 30120);
+    assert_eq!(
+        (first["costCents"].as_u64(), first["currency"].as_str()),
+        (Some(5999), Some("USD"))
+    );
+    assert_eq!(first["notes"], "Synthetic 0W-20, new filter");
+    assert_eq!(first["details"]["tasks"], json!(["oil_change"]));
+    assert_eq!(first["occurredAt"], "2025-01-15T12:00:00Z");
+    let both = timeline.iter().find(|e| e["odometer"] == 35500).unwrap();
+    assert_eq!(
+        both["details"]["tasks"],
+        json!(["oil_change", "tire_rotation"])
+    );
+    let cabin = &timeline[0];
+    assert_eq!(cabin["costCents"], 123400);
+
+    let (status, _, again) = import(&app, &token, &vehicle, "", SERVICE_RECORDS).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (again["imported"].as_u64(), again["skipped"].as_u64()),
+        (Some(0), Some(4))
+    );
+    settle(&app).await;
+    app.timeline_of_len_at_most(&token, &vehicle, 4).await;
+    // Repairs from LubeLogger's repair file: the same columns with kind=repair.
+    let repairs =
+        "Date,Odometer,Description,Notes,Cost\n2025-08-03,36100,Replaced alternator,,612.40\n";
+    let (_, _, r) = import(&app, &token, &vehicle, "?kind=repair", repairs).await;
+    assert_eq!(r["imported"], 1, "{r}");
+    app.timeline_of_len(&token, &vehicle, 5).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn odometer_files_import_and_fuel_rows_from_lubelogger_and_fuelly_are_reported_not_dropped() {
+    let app = TestApp::spawn().await;
+    let token = app.token("org_a", &[Role::Owner]);
+    let vehicle = app.register(&token, &vin(2)).await;
+    let odometer = "Date,Odometer,Notes\n2025-02-01,31000,\n2025-03-01,32050,Road trip\n";
+    let (_, _, r) = import(&app, &token, &vehicle, "", odometer).await;
+    assert_eq!(
+        (r["format"].as_str(), r["imported"].as_u64()),
+        (Some("lubelogger_odometer"), Some(2))
+    );
+    let gas = "Date,Odometer,FuelConsumed,Cost,FuelEconomy,IsFillToFull,MissedFuelUp,Notes\n\
+2/3/2025,31210,11.2,39.10,27.5,True,False,\n2/17/2025,31530,10.9,38.00,29.4,True,False,\n";
+    let fuelly = "car_name,model,carid,fuelup_date,mpg,miles,gallons,price,city_percentage,notes\n\
+Blue,RAV4,1,2025-02-03,27.5,308.0,11.2,3.49,50,\n";
+    for (csv, format, rows) in [(gas, "lubelogger_fuel", 2), (fuelly, "fuelly", 1)] {
+        let (status, _, r) = import(&app, &token, &vehicle, "", csv).await;
+        assert_eq!(status, 200, "{r}");
+        assert_eq!(r["format"], format);
+        assert_eq!(r["imported"], 0);
+        let errors = r["errors"].as_array().unwrap();
+        assert_eq!(errors.len(), rows, "{r}");
+        assert!(
+            errors
+                .iter()
+                .all(|e| e["message"].as_str().unwrap().contains("fuel"))
+        );
+        assert_eq!(errors[0]["row"], 2);
+    }
+    app.timeline_of_len(&token, &vehicle, 2).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_export_imported_into_a_new_vehicle_reproduces_the_history() {
+    let app = TestApp::spawn().await;
+    let token = app.token("org_a", &[Role::Owner]);
+    let other = app.token("org_b", &[Role::Owner]);
+    let original = app.register(&token, &vin(3)).await;
+    for event in [
+        json!({"kind": "acquisition", "occurredAt": "2024-05-01T10:00:00Z", "odometer": 28410,
+            "costCents": 2749000, "currency": "USD", "title": "Bought, certified pre-owned",
+            "vendor": {"name": "Lakeside Toyota"},
+            "details": {"priceCents": 2749000, "condition": "used", "seller": "Lakeside Toyota"}}),
+        json!({"kind": "maintenance", "occurredAt": "2024-08-01T10:00:00Z", "odometer": 31000,
+            "costCents": 8999, "currency": "USD", "title": "Oil, filter; \"synthetic\"",
+            "notes": "Line one,\nline two", "details": {"tasks": ["oil_change", "tire_rotation"]}}),
+        json!({"kind": "repair", "occurredAt": "2025-01-10T10:00:00Z", "odometer": 36000,
+            "costCents": 61240, "currency": "EUR", "title": "Alternator",
+            "details": {"system": "electrical", "parts": ["Alternator", "Belt"], "warranty": true}}),
+        json!({"kind": "odometer_reading", "occurredAt": "2025-03-01T10:00:00Z", "odometer": 38000}),
+        json!({"kind": "collision", "occurredAt": "2025-04-01T10:00:00Z", "title": "Parking dent",
+            "details": {"severity": "minor", "structural": false}}),
+    ] {
+        let (status, _, answer) = body(
+            app.post(&token, &format!("/v1/vehicles/{original}/events"), &event)
+                .await,
+        )
+        .await;
+        assert_eq!(status, 201, "{answer}");
+    }
+    app.timeline_of_len(&token, &original, 5).await;
+    let response = app
+        .get(
+            &token,
+            &format!("/v1/vehicles/{original}/export?format=csv"),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/csv; charset=utf-8"
+    );
+    let csv = response.text().await.unwrap();
+    assert!(
+        csv.starts_with(
+            "id,occurredAt,kind,title,odometer,costCents,currency,vendor,notes,details"
+        )
+    );
+
+    let copy = app.register(&token, &vin(4)).await;
+    let (status, _, report) = import(&app, &token, &copy, "", &csv).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(
+        (report["format"].as_str(), report["imported"].as_u64()),
+        (Some("vwc"), Some(5))
+    );
+    assert_eq!(report["errors"], json!([]));
+    app.timeline_of_len(&token, &copy, 5).await;
+    assert_eq!(
+        events(&app, &token, &copy).await,
+        events(&app, &token, &original).await
+    );
+    // The copy's export imports again as nothing new.
+    let (_, _, again) = import(&app, &token, &copy, "", &csv).await;
+    assert_eq!(
+        (again["imported"].as_u64(), again["skipped"].as_u64()),
+        (Some(0), Some(5))
+    );
+
+    // Another organisation: 404 for export and import; bad input changes nothing.
+    let (status, _, _) = body(
+        app.get(&other, &format!("/v1/vehicles/{original}/export"))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, ct, _) = import(&app, &other, &original, "", &csv).await;
+    assert_eq!((status, ct.as_str()), (404, "application/problem+json"));
+    for (query, content_type, text, expected) in [
+        ("", "application/json", csv.as_str(), 415),
+        ("", "text/csv", "just,some,columns\n1,2,3\n", 422),
+        ("?kind=collision", "text/csv", SERVICE_RECORDS, 422),
+        ("?dryRun=maybe", "text/csv", SERVICE_RECORDS, 400),
+    ] {
+        let (status, ct, problem) = body(
+            app.http
+                .post(app.url(&format!("/v1/vehicles/{original}/imports{query}")))
+                .bearer_auth(&token)
+                .header("content-type", content_type)
+                .body(text.to_string())
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            (status, ct.as_str()),
+            (expected, "application/problem+json"),
+            "{query} {problem}"
+        );
+    }
+    let (status, _, _) = body(
+        app.get(
+            &token,
+            &format!("/v1/vehicles/{original}/export?format=xml"),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 422);
+    let viewer = app.token("org_a", &[Role::Viewer]);
+    let (status, _, _) = import(&app, &viewer, &original, "", &csv).await;
+    assert_eq!(status, 403);
+    settle(&app).await;
+    app.timeline_of_len_at_most(&token, &original, 5).await;
+    app.stop().await;
+}
+
+/// Runs the `vwc` binary against a data dir; returns its standard output.
+fn vwc(args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vwc"))
+        .args(args)
+        .env_remove("VWC_DATA_DIR")
+        .output()
+        .expect("vwc runs");
+    assert!(
+        out.status.success(),
+        "vwc {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn vwc_import_and_vwc_export_work_on_a_data_dir_and_a_second_import_adds_nothing() {
+    let app = TestApp::spawn().await;
+    let token = app.token("org_a", &[Role::Owner]);
+    let vehicle = app.register(&token, &vin(5)).await;
+    let dir = app.stop().await;
+    let data = dir.path().to_str().unwrap().to_string();
+    let file = dir.path().join("service.csv");
+    std::fs::write(&file, SERVICE_RECORDS).unwrap();
+    let file = file.to_str().unwrap().to_string();
+    let run_import = |extra: &[&str]| {
+        let mut args = vec![
+            "import",
+            "--data-dir",
+            &data,
+            "--org",
+            "org_a",
+            "--vehicle",
+            &vehicle,
+            &file,
+        ];
+        args.extend_from_slice(extra);
+        serde_json::from_str::<Value>(&vwc(&args)).unwrap()
+    };
+    let dry = run_import(&["--dry-run"]);
+    assert_eq!(
+        (
+            dry["imported"].as_u64(),
+            dry["errors"].as_array().map(Vec::len)
+        ),
+        (Some(4), Some(3))
+    );
+    let report = run_import(&[]);
+    assert_eq!(
+        (report["imported"].as_u64(), report["skipped"].as_u64()),
+        (Some(4), Some(0))
+    );
+    let again = run_import(&[]);
+    assert_eq!(
+        (again["imported"].as_u64(), again["skipped"].as_u64()),
+        (Some(0), Some(4))
+    );
+    let csv = vwc(&[
+        "export",
+        "--data-dir",
+        &data,
+        "--org",
+        "org_a",
+        "--vehicle",
+        &vehicle,
+    ]);
+    assert_eq!(csv.lines().count(), 5, "{csv}");
+    assert!(csv.lines().nth(1).unwrap().contains("Oil Change"));
+    // Another organisation's vehicle is not found.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vwc"))
+        .args([
+            "export",
+            "--data-dir",
+            &data,
+            "--org",
+            "org_b",
+            "--vehicle",
+            &vehicle,
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    // The server sees what the CLI recorded.
+    let app = TestApp::spawn_with(dir, |_| {}).await;
+    app.timeline_of_len(&token, &vehicle, 4).await;
+    app.stop().await;
+}
