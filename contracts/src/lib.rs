@@ -3,6 +3,7 @@
 
 pub mod currency;
 pub mod envelope;
+pub mod examples;
 pub mod ids;
 pub mod maintenance;
 pub mod routes;
@@ -11,7 +12,9 @@ pub mod validation;
 pub mod valuation;
 pub mod vehicle;
 
-pub use envelope::{Envelope, EventType, MAX_ENVELOPE_BYTES};
+pub use envelope::{
+    Envelope, Event, EventPayload, EventType, MAX_ENVELOPE_BYTES, Payload, Undecodable,
+};
 pub use routes::Routes;
 pub use validation::FieldError;
 pub use vehicle::*;

@@ -583,21 +583,20 @@ async fn events_applied_before_the_registration_still_count(store: Store) {
 
 async fn dead_letters_are_listed_oldest_first_until_replayed(store: Store) {
     assert!(store.list_dead_letters().await.unwrap().is_empty());
-    let first = Envelope::new(
+    // A dead letter keeps what arrived, even data that is no event.
+    let first = vwc_contracts::examples::undecodable(
         EventType::VehicleRegistered,
         "vwc.ingestion",
         "org_a",
         Some("veh_1"),
-        None,
         serde_json::json!({ "n": 1 }),
     );
     let second = Envelope::new(
-        EventType::VehicleEventRecorded,
         "vwc.ingestion",
         "org_a",
         Some("veh_1"),
         None,
-        serde_json::json!({ "n": 2 }),
+        vwc_contracts::examples::event(EventType::VehicleEventRecorded),
     );
     store
         .put_dead_letter("edge", &first, "malformed event: boom", 5)

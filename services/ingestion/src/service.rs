@@ -5,8 +5,8 @@ use std::sync::Arc;
 use chrono::Utc;
 use vwc_contracts::ids::new_id;
 use vwc_contracts::{
-    Envelope, EventSource, EventType, FieldError, NewVehicle, NewVehicleEvent, Vehicle,
-    VehicleEvent, VehicleEventRecorded, VehicleRegistered,
+    Envelope, EventSource, FieldError, NewVehicle, NewVehicleEvent, Vehicle, VehicleEvent,
+    VehicleEventRecorded, VehicleRegistered,
 };
 use vwc_store::StoreError;
 
@@ -76,7 +76,6 @@ impl Ingestion {
             registered_at: now,
         };
         let envelope = Envelope::new(
-            EventType::VehicleRegistered,
             SOURCE,
             org_id,
             Some(&vehicle.id),
@@ -106,7 +105,6 @@ impl Ingestion {
             .validate(new_id("evt"), vehicle, source, Utc::now())
             .map_err(RecordError::Invalid)?;
         let envelope = Envelope::new(
-            EventType::VehicleEventRecorded,
             SOURCE,
             &vehicle.org_id,
             Some(&vehicle.id),

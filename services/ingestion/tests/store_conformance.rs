@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use vwc_contracts::ids::new_id;
 use vwc_contracts::{
     Envelope, EventKind, EventSource, EventType, NewVehicleEvent, OdometerUnit, Vehicle,
-    VehicleEvent, Vendor,
+    VehicleEvent, VehicleEventRecorded, VehicleRegistered, Vendor,
 };
 use vwc_ingestion::dealers::http::event_builder;
 use vwc_ingestion::dealers::{
@@ -78,23 +78,21 @@ fn event(v: &Vehicle, day: u32) -> VehicleEvent {
 
 fn registered(v: &Vehicle) -> Envelope {
     Envelope::new(
-        EventType::VehicleRegistered,
         SOURCE,
         &v.org_id,
         Some(&v.id),
         None,
-        serde_json::json!({ "vehicle": v }),
+        VehicleRegistered { vehicle: v.clone() },
     )
 }
 
 fn recorded(e: &VehicleEvent) -> Envelope {
     Envelope::new(
-        EventType::VehicleEventRecorded,
         SOURCE,
         &e.org_id,
         Some(&e.vehicle_id),
         None,
-        serde_json::json!({ "event": e }),
+        VehicleEventRecorded { event: e.clone() },
     )
 }
 
@@ -358,7 +356,14 @@ async fn an_idempotency_key_replays_the_first_event_without_a_second_effect(stor
     assert_eq!(store.event("org_a", &retry.id).await.unwrap(), None);
     let pending = pending_envelopes(&store).await;
     assert_eq!(pending.len(), 1, "the replay wrote a second outbox row");
-    assert_eq!(pending[0].data["event"]["id"], first.id.as_str());
+    assert_eq!(
+        pending[0]
+            .payload::<VehicleEventRecorded>()
+            .unwrap()
+            .event
+            .id,
+        first.id.as_str()
+    );
 }
 
 async fn an_idempotency_key_reused_for_another_request_is_refused(store: Store) {
@@ -526,9 +531,16 @@ async fn a_webhook_for_a_registered_vin_records_one_event_and_one_envelope(store
 
     let pending = pending_envelopes(&store).await;
     assert_eq!(pending.len(), 1);
-    assert_eq!(pending[0].event_type, EventType::VehicleEventRecorded);
+    assert_eq!(pending[0].event_type(), EventType::VehicleEventRecorded);
     assert_eq!(pending[0].vehicle_id.as_deref(), Some(v.id.as_str()));
-    assert_eq!(pending[0].data["event"]["id"], event_id.as_str());
+    assert_eq!(
+        pending[0]
+            .payload::<VehicleEventRecorded>()
+            .unwrap()
+            .event
+            .id,
+        event_id.as_str()
+    );
 }
 
 async fn a_replayed_webhook_id_answers_the_first_outcome_and_writes_nothing(store: Store) {
@@ -594,7 +606,7 @@ async fn adopting_turns_every_waiting_record_into_an_event_once(store: Store) {
     let pending = pending_envelopes(&store).await;
     assert_eq!(pending.len(), 2);
     for envelope in &pending {
-        assert_eq!(envelope.event_type, EventType::VehicleEventRecorded);
+        assert_eq!(envelope.event_type(), EventType::VehicleEventRecorded);
         assert_eq!(envelope.vehicle_id.as_deref(), Some(v.id.as_str()));
     }
 

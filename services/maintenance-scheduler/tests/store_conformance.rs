@@ -6,8 +6,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use vwc_contracts::maintenance::MaintenanceScheduleUpdated;
 use vwc_contracts::maintenance::MaintenanceStatus;
-use vwc_contracts::{Envelope, EventType, OdometerUnit};
+use vwc_contracts::{Envelope, OdometerUnit};
 use vwc_maintenance_scheduler::schedule::FactKind;
 use vwc_maintenance_scheduler::{
     CommitOutcome, ItemSettings, MongoSchedulerStore, PublishedSchedule, SchedulerStore,
@@ -74,13 +75,18 @@ fn published(statuses: &[(&str, MaintenanceStatus)], fingerprint: u64) -> Publis
 }
 
 fn envelope(vehicle_id: &str) -> Envelope {
+    let update = MaintenanceScheduleUpdated {
+        vehicle_id: vehicle_id.to_string(),
+        items: Vec::new(),
+        odometer: None,
+        evaluated_at: chrono::Utc::now(),
+    };
     Envelope::new(
-        EventType::MaintenanceStatusChanged,
         "vwc.maintenance-scheduler",
         "org_a",
         Some(vehicle_id),
         None,
-        serde_json::json!({"vehicleId": vehicle_id}),
+        update,
     )
 }
 

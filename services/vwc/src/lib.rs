@@ -11,6 +11,7 @@ pub mod infra;
 pub mod lambda;
 pub mod openapi;
 pub mod routes;
+pub mod routing;
 pub mod seed;
 pub mod stores;
 #[cfg(feature = "testing")]

@@ -107,7 +107,6 @@ async fn the_lambda_handler_reports_only_the_poison_message_of_a_batch() {
             registered_at: chrono::Utc::now(),
         };
         let env = Envelope::new(
-            EventType::VehicleRegistered,
             "vwc.ingestion",
             "org_a",
             Some(&vehicle.id.clone()),
@@ -243,7 +242,6 @@ async fn the_valuation_queue_receives_its_routed_events_and_values_vehicles_over
         registered_at: chrono::Utc::now(),
     };
     let registered = Envelope::new(
-        EventType::VehicleRegistered,
         "vwc.ingestion",
         "org_a",
         Some("veh_moto"),
@@ -253,20 +251,18 @@ async fn the_valuation_queue_receives_its_routed_events_and_values_vehicles_over
         },
     );
     let not_routed = Envelope::new(
-        EventType::ReminderDue,
         "vwc.maintenance-scheduler",
         "org_a",
         Some("veh_moto"),
         None,
-        serde_json::json!({}),
+        vwc_contracts::examples::event(EventType::ReminderDue),
     );
     let recorded = Envelope::new(
-        EventType::VehicleEventRecorded,
         "vwc.ingestion",
         "org_a",
         Some("veh_moto"),
         None,
-        serde_json::json!({"event": {"id": "evt_1"}}),
+        vwc_contracts::examples::event(EventType::VehicleEventRecorded),
     );
     use vwc_bus::Bus;
     bus.publish(&[registered.clone(), not_routed, recorded.clone()])

@@ -15,8 +15,7 @@ use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
 use vwc_contracts::ids::new_id;
 use vwc_contracts::{
-    Envelope, EventSource, EventType, NewVehicleEvent, OdometerUnit, Vehicle, VehicleEventRecorded,
-    check_vin,
+    Envelope, EventSource, NewVehicleEvent, OdometerUnit, Vehicle, VehicleEventRecorded, check_vin,
 };
 use vwc_http::openapi::{
     BadRequest, Forbidden, InternalServerError, NotFound, PayloadTooLarge, ServiceUnavailable,
@@ -209,7 +208,6 @@ pub fn event_builder(traceparent: Option<String>) -> EventBuilder {
             .validate(new_id("evt"), vehicle, EventSource::Dealer, Utc::now())
             .ok()?;
         let envelope = Envelope::new(
-            EventType::VehicleEventRecorded,
             SOURCE,
             &vehicle.org_id,
             Some(&vehicle.id),
