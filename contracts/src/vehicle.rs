@@ -624,6 +624,31 @@ impl NewVehicleEvent {
         source: EventSource,
         now: DateTime<Utc>,
     ) -> Result<VehicleEvent, Vec<FieldError>> {
+        let details = self.check(now)?;
+        Ok(VehicleEvent {
+            id,
+            vehicle_id: vehicle.id.clone(),
+            org_id: vehicle.org_id.clone(),
+            kind: self.kind,
+            occurred_at: self.occurred_at,
+            recorded_at: now,
+            odometer: self.odometer,
+            cost_cents: self.cost_cents,
+            currency: self.currency,
+            title: self
+                .title
+                .map(|t| t.trim().to_string())
+                .unwrap_or_else(|| self.kind.default_title().to_string()),
+            notes: self.notes,
+            vendor: self.vendor,
+            source,
+            details: details.to_json(),
+        })
+    }
+
+    /// Validates the request on its own — nothing here depends on the vehicle it will belong to (a dealer
+    /// record is checked before any vehicle matches it). `now` bounds `occurredAt`. Answers the typed details.
+    pub fn check(&self, now: DateTime<Utc>) -> Result<EventDetails, Vec<FieldError>> {
         let mut v = Validator::default();
         if self.occurred_at > now + Duration::days(1) {
             v.fail("occurredAt", "must not be more than a day in the future");
@@ -676,26 +701,7 @@ impl NewVehicleEvent {
             }
         };
         v.finish()?;
-        let details = details.expect("checked above");
-        Ok(VehicleEvent {
-            id,
-            vehicle_id: vehicle.id.clone(),
-            org_id: vehicle.org_id.clone(),
-            kind: self.kind,
-            occurred_at: self.occurred_at,
-            recorded_at: now,
-            odometer: self.odometer,
-            cost_cents: self.cost_cents,
-            currency: self.currency,
-            title: self
-                .title
-                .map(|t| t.trim().to_string())
-                .unwrap_or_else(|| self.kind.default_title().to_string()),
-            notes: self.notes,
-            vendor: self.vendor,
-            source,
-            details: details.to_json(),
-        })
+        Ok(details.expect("checked above"))
     }
 }
 

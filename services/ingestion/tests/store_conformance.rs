@@ -180,7 +180,7 @@ fn service_record(dealer: &DealerRow, webhook_id: &str, vin: &str, day: u32) -> 
         vin: vin.into(),
         payload_type: "service_record".into(),
         raw_payload: raw.to_string(),
-        template: serde_json::to_string(&template).unwrap(),
+        template,
     }
 }
 

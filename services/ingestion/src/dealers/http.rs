@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
 use vwc_contracts::ids::new_id;
 use vwc_contracts::{
-    Envelope, EventSource, NewVehicleEvent, OdometerUnit, Vehicle, VehicleEventRecorded, check_vin,
+    Envelope, EventSource, NewVehicleEvent, Vehicle, VehicleEventRecorded, check_vin,
 };
 use vwc_http::openapi::{
     BadRequest, Forbidden, InternalServerError, NotFound, PayloadTooLarge, ServiceUnavailable,
@@ -202,22 +202,23 @@ pub fn router(state: DealerState) -> Router {
 
 /// Builds events from record templates; runs inside the store's transaction.
 pub fn event_builder(traceparent: Option<String>) -> EventBuilder {
-    Arc::new(move |vehicle: &Vehicle, template: &str, _record_id: &str| {
-        let new: NewVehicleEvent = serde_json::from_str(template).ok()?;
-        let event = new
-            .validate(new_id("evt"), vehicle, EventSource::Dealer, Utc::now())
-            .ok()?;
-        let envelope = Envelope::new(
-            SOURCE,
-            &vehicle.org_id,
-            Some(&vehicle.id),
-            traceparent.clone(),
-            VehicleEventRecorded {
-                event: event.clone(),
-            },
-        );
-        Some((event, envelope))
-    })
+    Arc::new(
+        move |vehicle: &Vehicle, template: NewVehicleEvent, _record_id: &str| {
+            let event = template
+                .validate(new_id("evt"), vehicle, EventSource::Dealer, Utc::now())
+                .ok()?;
+            let envelope = Envelope::new(
+                SOURCE,
+                &vehicle.org_id,
+                Some(&vehicle.id),
+                traceparent.clone(),
+                VehicleEventRecorded {
+                    event: event.clone(),
+                },
+            );
+            Some((event, envelope))
+        },
+    )
 }
 
 /// `POST /v1/dealers` body.
@@ -402,22 +403,6 @@ async fn rotate_secret(
     .into_response())
 }
 
-/// A placeholder vehicle to validate a payload's event before any vehicle matches it.
-fn unmatched_vehicle(org_id: &str) -> Vehicle {
-    Vehicle {
-        id: "veh_unmatched".into(),
-        org_id: org_id.into(),
-        vin: String::new(),
-        year: 2000,
-        make: String::new(),
-        model: String::new(),
-        trim: None,
-        nickname: None,
-        odometer_unit: OdometerUnit::Mi,
-        registered_at: Utc::now(),
-    }
-}
-
 /// Receive a dealer webhook
 ///
 /// Signed as [Standard Webhooks](https://www.standardwebhooks.com/) specify: `webhook-signature` holds one
@@ -555,16 +540,9 @@ async fn accept_webhook(
     let new = payload
         .to_new_event(&dealer.id, &dealer.name)
         .map_err(ApiError::Validation)?;
-    new.clone()
-        .validate(
-            "evt_check".into(),
-            &unmatched_vehicle(&dealer.org_id),
-            EventSource::Dealer,
-            now,
-        )
-        .map_err(ApiError::Validation)?;
+    // Checked now, whether or not a vehicle matches yet: the event does not depend on which one.
+    new.check(now).map_err(ApiError::Validation)?;
     let raw = String::from_utf8_lossy(body).into_owned();
-    let template = serde_json::to_string(&new).map_err(ApiError::internal)?;
     let payload_type = serde_json::to_value(payload.payload_type)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
@@ -578,7 +556,7 @@ async fn accept_webhook(
                 vin,
                 payload_type,
                 raw_payload: raw,
-                template,
+                template: new,
             },
             event_builder(Some(trace.0.to_string())),
         )

@@ -17,6 +17,7 @@ use vwc_webhook::WebhookSecret;
 
 use super::store::{
     DealerRow, DealerStore, EventBuilder, IncomingWebhook, StoredSecret, WebhookOutcome,
+    template_from_text, template_text,
 };
 use crate::MongoIngestionStore;
 use crate::mongo::VEHICLES;
@@ -177,7 +178,7 @@ impl MongoIngestionStore {
             .session(&mut *session)
             .await?;
         let built = match vehicle {
-            Some(v) => build(&vehicle_from(&v)?, &incoming.template, &record_id),
+            Some(v) => build(&vehicle_from(&v)?, incoming.template.clone(), &record_id),
             None => None,
         };
         let (status, event_id) = match &built {
@@ -194,7 +195,7 @@ impl MongoIngestionStore {
                 "vin": &incoming.vin,
                 "payload_type": &incoming.payload_type,
                 "payload": &incoming.raw_payload,
-                "template": &incoming.template,
+                "template": template_text(&incoming.template)?,
                 "status": status,
                 "event_id": event_id,
                 "received_at": ts(&Utc::now()),
@@ -237,7 +238,9 @@ impl MongoIngestionStore {
         }
         let mut adopted = 0;
         for (record_id, template) in waiting {
-            let (status, event_id) = match build(vehicle, &template, &record_id) {
+            let built = template_from_text(&template)
+                .and_then(|template| build(vehicle, template, &record_id));
+            let (status, event_id) = match built {
                 Some((event, envelope)) => {
                     let body = serde_json::to_string(&event)?;
                     self.write_event(session, &event, &body, std::slice::from_ref(&envelope))

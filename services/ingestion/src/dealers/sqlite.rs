@@ -11,6 +11,7 @@ use vwc_webhook::WebhookSecret;
 
 use super::store::{
     DealerRow, DealerStore, EventBuilder, IncomingWebhook, StoredSecret, WebhookOutcome,
+    template_from_text, template_text,
 };
 use crate::SqliteIngestionStore;
 
@@ -205,9 +206,10 @@ impl DealerStore for SqliteIngestionStore {
                 }
                 let record_id = new_id("dlrec");
                 let built = match vehicle_by_vin(conn, &org_id, &vin)? {
-                    Some(vehicle) => build(&vehicle, &template, &record_id),
+                    Some(vehicle) => build(&vehicle, template.clone(), &record_id),
                     None => None,
                 };
+                let template = template_text(&template)?;
                 let (status, event_id) = match &built {
                     Some((event, envelope)) => {
                         insert_event(conn, event, envelope)?;
@@ -241,7 +243,9 @@ impl DealerStore for SqliteIngestionStore {
                     .collect::<Result<_, _>>()?;
                 let mut adopted = 0;
                 for (record_id, template) in records {
-                    let (status, event_id) = match build(&v, &template, &record_id) {
+                    let built = template_from_text(&template)
+                        .and_then(|template| build(&v, template, &record_id));
+                    let (status, event_id) = match built {
                         Some((event, envelope)) => {
                             insert_event(conn, &event, &envelope)?;
                             adopted += 1;
