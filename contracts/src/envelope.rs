@@ -10,6 +10,7 @@ use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::ids::{OrgId, VehicleId};
 use crate::maintenance::{
     MaintenanceScheduleUpdated, MaintenanceStatusChanged, NotificationDelivered, ReminderDue,
 };
@@ -167,8 +168,8 @@ pub struct Envelope {
     pub version: u32,
     /// `vwc.<service>`; also the EventBridge `Source`.
     pub source: String,
-    pub org_id: String,
-    pub vehicle_id: Option<String>,
+    pub org_id: OrgId,
+    pub vehicle_id: Option<VehicleId>,
     pub occurred_at: DateTime<Utc>,
     /// W3C trace context of the request (or consumer) that produced the event.
     pub traceparent: Option<String>,
@@ -189,8 +190,8 @@ impl Envelope {
             id: Uuid::now_v7(),
             version: 1,
             source: source.to_string(),
-            org_id: org_id.to_string(),
-            vehicle_id: vehicle_id.map(str::to_string),
+            org_id: org_id.into(),
+            vehicle_id: vehicle_id.map(VehicleId::from),
             occurred_at: Utc::now(),
             traceparent,
             payload: Payload::Event(event.into()),
@@ -258,9 +259,9 @@ struct WireEnvelope {
     event_type: EventType,
     version: u32,
     source: String,
-    org_id: String,
+    org_id: OrgId,
     #[serde(default)]
-    vehicle_id: Option<String>,
+    vehicle_id: Option<VehicleId>,
     occurred_at: DateTime<Utc>,
     #[serde(default)]
     traceparent: Option<String>,

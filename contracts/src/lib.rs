@@ -15,6 +15,7 @@ pub mod vehicle;
 pub use envelope::{
     Envelope, Event, EventPayload, EventType, MAX_ENVELOPE_BYTES, Payload, Undecodable,
 };
+pub use ids::{DealerId, EventId, OrgId, VehicleId};
 pub use routes::Routes;
 pub use validation::FieldError;
 pub use vehicle::*;

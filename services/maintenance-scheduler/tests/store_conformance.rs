@@ -416,7 +416,7 @@ async fn a_batch_applies_each_commit_on_its_own(store: Store) {
             CommitOutcome::Applied
         ]
     );
-    let published: Vec<Option<String>> = pending(&store)
+    let published: Vec<Option<vwc_contracts::VehicleId>> = pending(&store)
         .await
         .into_iter()
         .map(|e| e.vehicle_id)

@@ -48,7 +48,7 @@ pub fn plan_notification(
 ) -> NewNotification {
     let notification = Notification {
         id: new_id("ntf"),
-        org_id: envelope.org_id.clone(),
+        org_id: envelope.org_id.to_string(),
         reminder_id: reminder.reminder_id.clone(),
         vehicle_id: Some(reminder.vehicle_id.clone()),
         title: title(reminder),
