@@ -102,6 +102,45 @@ macro_rules! ids {
             }
         }
 
+        impl PartialEq<$name> for String {
+            fn eq(&self, other: &$name) -> bool {
+                *self == other.0
+            }
+        }
+
+        impl PartialEq<$name> for str {
+            fn eq(&self, other: &$name) -> bool {
+                *self == other.0
+            }
+        }
+
+        impl PartialEq<$name> for &str {
+            fn eq(&self, other: &$name) -> bool {
+                **self == other.0
+            }
+        }
+
+        #[cfg(feature = "rusqlite")]
+        impl rusqlite::ToSql for $name {
+            fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+                self.0.to_sql()
+            }
+        }
+
+        #[cfg(feature = "rusqlite")]
+        impl rusqlite::types::FromSql for $name {
+            fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<$name> {
+                String::column_result(value).map($name)
+            }
+        }
+
+        #[cfg(feature = "bson")]
+        impl From<$name> for bson::Bson {
+            fn from(id: $name) -> bson::Bson {
+                bson::Bson::String(id.0)
+            }
+        }
+
         /// A plain string in every schema, as it always was on the wire.
         impl JsonSchema for $name {
             fn inline_schema() -> bool {

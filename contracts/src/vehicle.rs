@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::ids::{EventId, OrgId, VehicleId};
 use crate::validation::{FieldError, Validator};
 
 pub const MAX_ODOMETER: u64 = 5_000_000;
@@ -38,8 +39,10 @@ impl OdometerUnit {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Vehicle {
-    pub id: String,
-    pub org_id: String,
+    #[schema(value_type = String)]
+    pub id: VehicleId,
+    #[schema(value_type = String)]
+    pub org_id: OrgId,
     pub vin: String,
     pub year: u16,
     pub make: String,
@@ -580,9 +583,12 @@ use schema_types::{CurrencyCode, EventDetailsSchema, PartName, TaskCode};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VehicleEvent {
-    pub id: String,
-    pub vehicle_id: String,
-    pub org_id: String,
+    #[schema(value_type = String)]
+    pub id: EventId,
+    #[schema(value_type = String)]
+    pub vehicle_id: VehicleId,
+    #[schema(value_type = String)]
+    pub org_id: OrgId,
     pub kind: EventKind,
     pub occurred_at: DateTime<Utc>,
     pub recorded_at: DateTime<Utc>,
@@ -619,7 +625,7 @@ impl NewVehicleEvent {
     /// Validates the request and builds the event to store. `now` bounds `occurredAt`.
     pub fn validate(
         self,
-        id: String,
+        id: EventId,
         vehicle: &Vehicle,
         source: EventSource,
         now: DateTime<Utc>,

@@ -3,11 +3,11 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use vwc_contracts::ids::new_id;
 use vwc_contracts::{
     Envelope, EventSource, FieldError, NewVehicle, NewVehicleEvent, Vehicle, VehicleEvent,
     VehicleEventRecorded, VehicleRegistered,
 };
+use vwc_contracts::{EventId, VehicleId};
 use vwc_store::StoreError;
 
 use crate::SOURCE;
@@ -64,8 +64,8 @@ impl Ingestion {
         let now = Utc::now();
         let new = new.validate(now).map_err(RegisterError::Invalid)?;
         let vehicle = Vehicle {
-            id: new_id("veh"),
-            org_id: org_id.to_string(),
+            id: VehicleId::generate(),
+            org_id: org_id.into(),
             vin: new.vin,
             year: new.year,
             make: new.make.trim().to_string(),
@@ -102,7 +102,7 @@ impl Ingestion {
         traceparent: Option<String>,
     ) -> Result<Recorded, RecordError> {
         let event = new
-            .validate(new_id("evt"), vehicle, source, Utc::now())
+            .validate(EventId::generate(), vehicle, source, Utc::now())
             .map_err(RecordError::Invalid)?;
         let envelope = Envelope::new(
             SOURCE,

@@ -40,8 +40,8 @@ fn dealer_port(store: &Store) -> Arc<dyn DealerStore> {
 
 fn vehicle(org: &str, n: u32) -> Vehicle {
     Vehicle {
-        id: new_id("veh"),
-        org_id: org.to_string(),
+        id: new_id("veh").into(),
+        org_id: org.to_string().into(),
         vin: vin(n),
         year: 2020,
         make: "Honda".into(),
@@ -59,7 +59,7 @@ fn at(day: u32) -> DateTime<Utc> {
 
 fn event(v: &Vehicle, day: u32) -> VehicleEvent {
     VehicleEvent {
-        id: new_id("evt"),
+        id: new_id("evt").into(),
         vehicle_id: v.id.clone(),
         org_id: v.org_id.clone(),
         kind: EventKind::Maintenance,

@@ -95,7 +95,7 @@ async fn the_lambda_handler_reports_only_the_poison_message_of_a_batch() {
     let consumer = EdgeConsumer::new(store.clone());
     let registered = |n: u32| {
         let vehicle = Vehicle {
-            id: format!("veh_{n}"),
+            id: format!("veh_{n}").into(),
             org_id: "org_a".into(),
             vin: vin(n),
             year: 2020,

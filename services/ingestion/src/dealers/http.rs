@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
+use vwc_contracts::EventId;
 use vwc_contracts::ids::new_id;
 use vwc_contracts::{
     Envelope, EventSource, NewVehicleEvent, Vehicle, VehicleEventRecorded, check_vin,
@@ -205,7 +206,12 @@ pub fn event_builder(traceparent: Option<String>) -> EventBuilder {
     Arc::new(
         move |vehicle: &Vehicle, template: NewVehicleEvent, _record_id: &str| {
             let event = template
-                .validate(new_id("evt"), vehicle, EventSource::Dealer, Utc::now())
+                .validate(
+                    EventId::generate(),
+                    vehicle,
+                    EventSource::Dealer,
+                    Utc::now(),
+                )
                 .ok()?;
             let envelope = Envelope::new(
                 SOURCE,

@@ -182,7 +182,7 @@ impl MongoIngestionStore {
             None => None,
         };
         let (status, event_id) = match &built {
-            Some((event, _)) => (RECORDED, Bson::String(event.id.clone())),
+            Some((event, _)) => (RECORDED, Bson::String(event.id.to_string())),
             None => (UNMATCHED, Bson::Null),
         };
         // The record first: a concurrent delivery of the same webhook id fails here, before anything else.
@@ -209,7 +209,7 @@ impl MongoIngestionStore {
                     .await?;
                 WebhookOutcome::Recorded {
                     record_id,
-                    event_id: event.id,
+                    event_id: event.id.into(),
                 }
             }
             None => WebhookOutcome::Unmatched { record_id },
@@ -246,7 +246,7 @@ impl MongoIngestionStore {
                     self.write_event(session, &event, &body, std::slice::from_ref(&envelope))
                         .await?;
                     adopted += 1;
-                    (RECORDED, Bson::String(event.id))
+                    (RECORDED, Bson::String(event.id.into()))
                 }
                 // Valid when received, but not for this vehicle: kept for audit.
                 None => (REJECTED, Bson::Null),

@@ -213,7 +213,7 @@ impl DealerStore for SqliteIngestionStore {
                 let (status, event_id) = match &built {
                     Some((event, envelope)) => {
                         insert_event(conn, event, envelope)?;
-                        ("recorded", Some(event.id.clone()))
+                        ("recorded", Some(event.id.to_string()))
                     }
                     None => ("unmatched", None),
                 };

@@ -66,8 +66,8 @@ impl TestClock {
 
 pub fn vehicle(org: &str, id: &str, unit: OdometerUnit) -> Vehicle {
     Vehicle {
-        id: id.to_string(),
-        org_id: org.to_string(),
+        id: id.to_string().into(),
+        org_id: org.to_string().into(),
         vin: "1HGCM82633A004352".into(),
         year: 2021,
         make: "Toyota".into(),
