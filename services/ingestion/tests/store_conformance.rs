@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use vwc_contracts::ids::new_id;
+use vwc_contracts::{DealerId, EventId, OrgId, VehicleId};
 use vwc_contracts::{
     Envelope, EventKind, EventSource, EventType, NewVehicleEvent, OdometerUnit, Vehicle,
     VehicleEvent, VehicleEventRecorded, VehicleRegistered, Vendor,
@@ -240,8 +241,17 @@ fn expiry_of(dealer: &DealerRow, secret: &WebhookSecret) -> Option<DateTime<Utc>
 async fn a_registered_vehicle_reads_back_unchanged(store: Store) {
     let v = vehicle("org_a", 1);
     store.insert_vehicle(&v, &[registered(&v)]).await.unwrap();
-    assert_eq!(store.vehicle("org_a", &v.id).await.unwrap(), Some(v));
-    assert_eq!(store.vehicle("org_a", "veh_missing").await.unwrap(), None);
+    assert_eq!(
+        store.vehicle(&OrgId::from("org_a"), &v.id).await.unwrap(),
+        Some(v)
+    );
+    assert_eq!(
+        store
+            .vehicle(&OrgId::from("org_a"), &VehicleId::from("veh_missing"))
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 async fn registering_a_vehicle_writes_its_envelope_to_the_outbox(store: Store) {
@@ -262,9 +272,18 @@ async fn registering_the_same_vin_twice_in_an_org_conflicts_and_writes_nothing(s
         matches!(result, Err(StoreError::Conflict(_))),
         "expected a conflict, got {result:?}"
     );
-    assert_eq!(store.vehicle("org_a", &again.id).await.unwrap(), None);
     assert_eq!(
-        store.vehicle("org_a", &first.id).await.unwrap(),
+        store
+            .vehicle(&OrgId::from("org_a"), &again.id)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .vehicle(&OrgId::from("org_a"), &first.id)
+            .await
+            .unwrap(),
         Some(first)
     );
     assert!(pending_envelopes(&store).await.is_empty());
@@ -274,18 +293,39 @@ async fn the_same_vin_may_be_registered_in_another_org(store: Store) {
     let a = registered_vehicle(&store, "org_a", 7).await;
     let b = vehicle("org_b", 7);
     store.insert_vehicle(&b, &[registered(&b)]).await.unwrap();
-    assert_eq!(store.vehicle("org_b", &b.id).await.unwrap(), Some(b));
-    assert_eq!(store.vehicle("org_a", &a.id).await.unwrap(), Some(a));
+    assert_eq!(
+        store.vehicle(&OrgId::from("org_b"), &b.id).await.unwrap(),
+        Some(b)
+    );
+    assert_eq!(
+        store.vehicle(&OrgId::from("org_a"), &a.id).await.unwrap(),
+        Some(a)
+    );
 }
 
 async fn another_org_sees_neither_the_vehicle_nor_its_events(store: Store) {
     let v = registered_vehicle(&store, "org_a", 1).await;
     let e = event(&v, 1);
     store.insert_event(&e, None, &[recorded(&e)]).await.unwrap();
-    assert_eq!(store.vehicle("org_b", &v.id).await.unwrap(), None);
-    assert_eq!(store.event("org_b", &e.id).await.unwrap(), None);
-    assert_eq!(store.count_events("org_b", &v.id).await.unwrap(), 0);
-    assert_eq!(store.event("org_a", &e.id).await.unwrap(), Some(e));
+    assert_eq!(
+        store.vehicle(&OrgId::from("org_b"), &v.id).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.event(&OrgId::from("org_b"), &e.id).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .count_events(&OrgId::from("org_b"), &v.id)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store.event(&OrgId::from("org_a"), &e.id).await.unwrap(),
+        Some(e)
+    );
 }
 
 async fn recording_an_event_writes_exactly_one_envelope_until_it_is_marked_sent(store: Store) {
@@ -297,7 +337,10 @@ async fn recording_an_event_writes_exactly_one_envelope_until_it_is_marked_sent(
         .await
         .unwrap();
     assert_eq!(outcome, InsertEventOutcome::Created);
-    assert_eq!(store.event("org_a", &e.id).await.unwrap(), Some(e));
+    assert_eq!(
+        store.event(&OrgId::from("org_a"), &e.id).await.unwrap(),
+        Some(e)
+    );
 
     let pending = store.pending(10).await.unwrap();
     assert_eq!(pending.len(), 1);
@@ -352,8 +395,17 @@ async fn an_idempotency_key_replays_the_first_event_without_a_second_effect(stor
         InsertEventOutcome::Replayed(Box::new(first.clone()))
     );
 
-    assert_eq!(store.count_events("org_a", &v.id).await.unwrap(), 1);
-    assert_eq!(store.event("org_a", &retry.id).await.unwrap(), None);
+    assert_eq!(
+        store
+            .count_events(&OrgId::from("org_a"), &v.id)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store.event(&OrgId::from("org_a"), &retry.id).await.unwrap(),
+        None
+    );
     let pending = pending_envelopes(&store).await;
     assert_eq!(pending.len(), 1, "the replay wrote a second outbox row");
     assert_eq!(
@@ -381,8 +433,17 @@ async fn an_idempotency_key_reused_for_another_request_is_refused(store: Store) 
         .await
         .unwrap();
     assert_eq!(outcome, InsertEventOutcome::KeyReused);
-    assert_eq!(store.event("org_a", &other.id).await.unwrap(), None);
-    assert_eq!(store.count_events("org_a", &v.id).await.unwrap(), 1);
+    assert_eq!(
+        store.event(&OrgId::from("org_a"), &other.id).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .count_events(&OrgId::from("org_a"), &v.id)
+            .await
+            .unwrap(),
+        1
+    );
     assert!(pending_envelopes(&store).await.is_empty());
 }
 
@@ -402,22 +463,49 @@ async fn idempotency_keys_are_scoped_to_the_org(store: Store) {
         .await
         .unwrap();
     assert_eq!(outcome, InsertEventOutcome::Created);
-    assert_eq!(store.event("org_b", &in_b.id).await.unwrap(), Some(in_b));
+    assert_eq!(
+        store.event(&OrgId::from("org_b"), &in_b.id).await.unwrap(),
+        Some(in_b)
+    );
 }
 
 async fn events_are_counted_per_vehicle(store: Store) {
     let one = registered_vehicle(&store, "org_a", 1).await;
     let two = registered_vehicle(&store, "org_a", 2).await;
-    assert_eq!(store.count_events("org_a", &one.id).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .count_events(&OrgId::from("org_a"), &one.id)
+            .await
+            .unwrap(),
+        0
+    );
     for day in 1..=3 {
         let e = event(&one, day);
         store.insert_event(&e, None, &[recorded(&e)]).await.unwrap();
     }
     let e = event(&two, 1);
     store.insert_event(&e, None, &[recorded(&e)]).await.unwrap();
-    assert_eq!(store.count_events("org_a", &one.id).await.unwrap(), 3);
-    assert_eq!(store.count_events("org_a", &two.id).await.unwrap(), 1);
-    assert_eq!(store.count_events("org_a", "veh_missing").await.unwrap(), 0);
+    assert_eq!(
+        store
+            .count_events(&OrgId::from("org_a"), &one.id)
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        store
+            .count_events(&OrgId::from("org_a"), &two.id)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .count_events(&OrgId::from("org_a"), &VehicleId::from("veh_missing"))
+            .await
+            .unwrap(),
+        0
+    );
 }
 
 async fn a_ready_store_answers_ping(store: Store) {
@@ -429,7 +517,11 @@ async fn a_dealer_reads_back_with_its_secret_and_its_debug_never_shows_it(store:
     let (row, secret) = dealer("org_a");
     dealers.insert_dealer(&row).await.unwrap();
 
-    let read = dealers.dealer(&row.id).await.unwrap().expect("the dealer");
+    let read = dealers
+        .dealer(&DealerId::from(&row.id))
+        .await
+        .unwrap()
+        .expect("the dealer");
     assert_eq!(read.id, row.id);
     assert_eq!(read.org_id, "org_a");
     assert_eq!(read.name, row.name);
@@ -445,7 +537,13 @@ async fn a_dealer_reads_back_with_its_secret_and_its_debug_never_shows_it(store:
         !shown.contains(key),
         "the Debug of a dealer row shows its secret"
     );
-    assert!(dealers.dealer("dlr_missing").await.unwrap().is_none());
+    assert!(
+        dealers
+            .dealer(&DealerId::from("dlr_missing"))
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 async fn a_rotated_out_secret_verifies_until_its_expiry_and_the_new_one_at_once(store: Store) {
@@ -457,11 +555,21 @@ async fn a_rotated_out_secret_verifies_until_its_expiry_and_the_new_one_at_once(
     let (now, until) = (at(2), at(3));
     assert!(
         dealers
-            .rotate_secret("org_a", &row.id, &new, now, until)
+            .rotate_secret(
+                &OrgId::from("org_a"),
+                &DealerId::from(&row.id),
+                &new,
+                now,
+                until
+            )
             .await
             .unwrap()
     );
-    let read = dealers.dealer(&row.id).await.unwrap().unwrap();
+    let read = dealers
+        .dealer(&DealerId::from(&row.id))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         read.secrets[0].secret.expose(),
         new.expose(),
@@ -478,11 +586,21 @@ async fn a_rotated_out_secret_verifies_until_its_expiry_and_the_new_one_at_once(
     let newer = WebhookSecret::generate();
     assert!(
         dealers
-            .rotate_secret("org_a", &row.id, &newer, now + Duration::hours(1), at(4))
+            .rotate_secret(
+                &OrgId::from("org_a"),
+                &DealerId::from(&row.id),
+                &newer,
+                now + Duration::hours(1),
+                at(4)
+            )
             .await
             .unwrap()
     );
-    let read = dealers.dealer(&row.id).await.unwrap().unwrap();
+    let read = dealers
+        .dealer(&DealerId::from(&row.id))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(expiry_of(&read, &old), Some(until));
     assert_eq!(expiry_of(&read, &new), Some(at(4)));
     assert_eq!(expiry_of(&read, &newer), None);
@@ -496,16 +614,32 @@ async fn another_org_cannot_rotate_a_dealers_secret(store: Store) {
 
     let new = WebhookSecret::generate();
     let rotated = dealers
-        .rotate_secret("org_b", &row.id, &new, at(2), at(3))
+        .rotate_secret(
+            &OrgId::from("org_b"),
+            &DealerId::from(&row.id),
+            &new,
+            at(2),
+            at(3),
+        )
         .await
         .unwrap();
     assert!(!rotated);
     let missing = dealers
-        .rotate_secret("org_a", "dlr_missing", &new, at(2), at(3))
+        .rotate_secret(
+            &OrgId::from("org_a"),
+            &DealerId::from("dlr_missing"),
+            &new,
+            at(2),
+            at(3),
+        )
         .await
         .unwrap();
     assert!(!missing);
-    let read = dealers.dealer(&row.id).await.unwrap().unwrap();
+    let read = dealers
+        .dealer(&DealerId::from(&row.id))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(read.secrets.len(), 1);
     assert_eq!(expiry_of(&read, &secret), None);
 }
@@ -520,14 +654,20 @@ async fn a_webhook_for_a_registered_vin_records_one_event_and_one_envelope(store
         panic!("expected a recorded event, got {outcome:?}");
     };
     let event = store
-        .event("org_a", event_id)
+        .event(&OrgId::from("org_a"), &EventId::from(event_id))
         .await
         .unwrap()
         .expect("the event");
     assert_eq!(event.vehicle_id, v.id);
     assert_eq!(event.source, EventSource::Dealer);
     assert_eq!(event.occurred_at, at(2));
-    assert_eq!(store.count_events("org_a", &v.id).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .count_events(&OrgId::from("org_a"), &v.id)
+            .await
+            .unwrap(),
+        1
+    );
 
     let pending = pending_envelopes(&store).await;
     assert_eq!(pending.len(), 1);
@@ -565,7 +705,13 @@ async fn a_replayed_webhook_id_answers_the_first_outcome_and_writes_nothing(stor
             event_id: Some(event_id),
         }
     );
-    assert_eq!(store.count_events("org_a", &v.id).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .count_events(&OrgId::from("org_a"), &v.id)
+            .await
+            .unwrap(),
+        1
+    );
     assert!(pending_envelopes(&store).await.is_empty());
 }
 
@@ -576,7 +722,13 @@ async fn a_webhook_for_an_unknown_vin_is_kept_unmatched_without_an_event(store: 
     let elsewhere = registered_vehicle(&store, "org_b", 9).await;
 
     let record_id = unmatched_record(receive(&dealers, &d, "msg_1", &vin(9), 2).await);
-    assert_eq!(store.count_events("org_b", &elsewhere.id).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .count_events(&OrgId::from("org_b"), &elsewhere.id)
+            .await
+            .unwrap(),
+        0
+    );
     assert!(pending_envelopes(&store).await.is_empty());
 
     let again = receive(&dealers, &d, "msg_1", &vin(9), 2).await;
@@ -602,7 +754,13 @@ async fn adopting_turns_every_waiting_record_into_an_event_once(store: Store) {
         .await
         .unwrap();
     assert_eq!(adopted, 2);
-    assert_eq!(store.count_events("org_a", &v.id).await.unwrap(), 2);
+    assert_eq!(
+        store
+            .count_events(&OrgId::from("org_a"), &v.id)
+            .await
+            .unwrap(),
+        2
+    );
     let pending = pending_envelopes(&store).await;
     assert_eq!(pending.len(), 2);
     for envelope in &pending {
@@ -615,7 +773,13 @@ async fn adopting_turns_every_waiting_record_into_an_event_once(store: Store) {
         .await
         .unwrap();
     assert_eq!(again, 0);
-    assert_eq!(store.count_events("org_a", &v.id).await.unwrap(), 2);
+    assert_eq!(
+        store
+            .count_events(&OrgId::from("org_a"), &v.id)
+            .await
+            .unwrap(),
+        2
+    );
     assert_eq!(pending_envelopes(&store).await, pending);
 
     // A replay of an adopted delivery now answers with its event.
@@ -627,7 +791,11 @@ async fn adopting_turns_every_waiting_record_into_an_event_once(store: Store) {
         panic!("a replay of an adopted record is not a duplicate with its event");
     };
     assert_eq!(record_id, first);
-    let event = store.event("org_a", &event_id).await.unwrap().unwrap();
+    let event = store
+        .event(&OrgId::from("org_a"), &EventId::from(&event_id))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(event.occurred_at, at(2));
 }
 
@@ -642,7 +810,13 @@ async fn adoption_leaves_another_orgs_records_of_the_same_vin_alone(store: Store
         .await
         .unwrap();
     assert_eq!(adopted, 0);
-    assert_eq!(store.count_events("org_a", &ours.id).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .count_events(&OrgId::from("org_a"), &ours.id)
+            .await
+            .unwrap(),
+        0
+    );
     assert!(pending_envelopes(&store).await.is_empty());
 
     let their_vehicle = registered_vehicle(&store, "org_b", 5).await;
@@ -653,7 +827,7 @@ async fn adoption_leaves_another_orgs_records_of_the_same_vin_alone(store: Store
     assert_eq!(adopted, 1);
     assert_eq!(
         store
-            .count_events("org_b", &their_vehicle.id)
+            .count_events(&OrgId::from("org_b"), &their_vehicle.id)
             .await
             .unwrap(),
         1

@@ -13,8 +13,8 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
-use vwc_contracts::EventId;
 use vwc_contracts::ids::new_id;
+use vwc_contracts::{DealerId, EventId, OrgId};
 use vwc_contracts::{
     Envelope, EventSource, NewVehicleEvent, Vehicle, VehicleEventRecorded, check_vin,
 };
@@ -171,7 +171,7 @@ async fn load_dealer(
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let Some(dealer) = state
         .dealers
-        .dealer(dealer_id)
+        .dealer(&DealerId::from(dealer_id))
         .await
         .map_err(ApiError::internal)?
     else {
@@ -379,7 +379,7 @@ async fn register_dealer(
 async fn rotate_secret(
     State(state): State<DealerState>,
     auth: Auth,
-    Path(id): Path<String>,
+    Path(id): Path<DealerId>,
 ) -> Result<Response, ApiError> {
     let dealer = state
         .dealers
@@ -394,7 +394,7 @@ async fn rotate_secret(
     let old_until = now + Duration::hours(ROTATION_GRACE_HOURS);
     let rotated = state
         .dealers
-        .rotate_secret(auth.org(), &dealer.id, &secret, now, old_until)
+        .rotate_secret(&OrgId::from(auth.org()), &id, &secret, now, old_until)
         .await
         .map_err(ApiError::internal)?;
     if !rotated {

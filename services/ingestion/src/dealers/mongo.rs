@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use bson::{Bson, Document, doc};
 use chrono::{DateTime, Utc};
 use mongodb::ClientSession;
-use vwc_contracts::Vehicle;
 use vwc_contracts::ids::new_id;
+use vwc_contracts::{DealerId, OrgId, Vehicle};
 use vwc_store::mongo::{MongoDb, collect, is_duplicate_key, parse_ts, required_text, text};
 use vwc_store::{Outbox, StoreError, StoreResult, ts};
 use vwc_webhook::WebhookSecret;
@@ -281,7 +281,7 @@ impl DealerStore for MongoIngestionStore {
         Ok(())
     }
 
-    async fn dealer(&self, dealer_id: &str) -> StoreResult<Option<DealerRow>> {
+    async fn dealer(&self, dealer_id: &DealerId) -> StoreResult<Option<DealerRow>> {
         let found = self
             .db()
             .collection(DEALERS)
@@ -292,8 +292,8 @@ impl DealerStore for MongoIngestionStore {
 
     async fn rotate_secret(
         &self,
-        org_id: &str,
-        dealer_id: &str,
+        org_id: &OrgId,
+        dealer_id: &DealerId,
         secret: &WebhookSecret,
         now: DateTime<Utc>,
         old_expires_at: DateTime<Utc>,

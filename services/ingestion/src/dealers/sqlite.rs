@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use vwc_contracts::ids::new_id;
-use vwc_contracts::{Envelope, Vehicle, VehicleEvent};
+use vwc_contracts::{DealerId, Envelope, OrgId, Vehicle, VehicleEvent};
 use vwc_store::sqlite::enqueue;
 use vwc_store::{StoreError, StoreResult, ts};
 use vwc_webhook::WebhookSecret;
@@ -100,7 +100,7 @@ impl DealerStore for SqliteIngestionStore {
             .await
     }
 
-    async fn dealer(&self, dealer_id: &str) -> StoreResult<Option<DealerRow>> {
+    async fn dealer(&self, dealer_id: &DealerId) -> StoreResult<Option<DealerRow>> {
         let id = dealer_id.to_string();
         self.db()
             .read(move |conn| {
@@ -140,8 +140,8 @@ impl DealerStore for SqliteIngestionStore {
 
     async fn rotate_secret(
         &self,
-        org_id: &str,
-        dealer_id: &str,
+        org_id: &OrgId,
+        dealer_id: &DealerId,
         secret: &WebhookSecret,
         now: DateTime<Utc>,
         old_expires_at: DateTime<Utc>,

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use vwc_contracts::{Envelope, NewVehicleEvent, Vehicle, VehicleEvent};
+use vwc_contracts::{DealerId, Envelope, NewVehicleEvent, OrgId, Vehicle, VehicleEvent};
 use vwc_store::StoreResult;
 use vwc_webhook::WebhookSecret;
 
@@ -88,13 +88,13 @@ pub fn template_from_text(text: &str) -> Option<NewVehicleEvent> {
 pub trait DealerStore: Send + Sync {
     async fn insert_dealer(&self, dealer: &DealerRow) -> StoreResult<()>;
     /// Any organisation's dealer (the webhook path names the dealer; its signature proves the caller).
-    async fn dealer(&self, dealer_id: &str) -> StoreResult<Option<DealerRow>>;
+    async fn dealer(&self, dealer_id: &DealerId) -> StoreResult<Option<DealerRow>>;
     /// Adds `secret`; unexpired older secrets expire at `old_expires_at`. `false` if no such dealer in
     /// the organisation.
     async fn rotate_secret(
         &self,
-        org_id: &str,
-        dealer_id: &str,
+        org_id: &OrgId,
+        dealer_id: &DealerId,
         secret: &WebhookSecret,
         now: DateTime<Utc>,
         old_expires_at: DateTime<Utc>,
