@@ -1,53 +1,124 @@
 //! The integration-event envelope (DESIGN §4.1): the same JSON is the EventBridge `detail`, the SQS body
-//! after unwrapping, and what the in-process bus hands to consumers.
+//! after unwrapping, and what the in-process bus hands to consumers. The envelope carries a typed [`Event`];
+//! on the wire it is `"type": "<EventType>", "data": {payload}` as it always was.
+
+use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
+use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+use crate::ids::{OrgId, VehicleId};
+use crate::maintenance::{
+    MaintenanceScheduleUpdated, MaintenanceStatusChanged, NotificationDelivered, ReminderDue,
+};
+use crate::valuation::ValuationUpdated;
+use crate::{VehicleEventRecorded, VehicleRegistered};
 
 /// Largest serialised envelope any bus is asked to carry. EventBridge takes 256 KiB an entry (Source +
 /// DetailType + Detail) and SQS 256 KiB a message, with EventBridge's own wrapper around the detail; 200 KiB
 /// leaves room for both, and every event the services build stays far below it.
 pub const MAX_ENVELOPE_BYTES: usize = 200 * 1024;
 
-/// Every integration event type the services exchange. `contracts/routes.json` routes them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-pub enum EventType {
-    VehicleRegistered,
-    VehicleEventRecorded,
-    ValuationUpdated,
-    MaintenanceStatusChanged,
-    ReminderDue,
-    NotificationDelivered,
-    MaintenanceScheduleUpdated,
+/// Defines [`Event`] and its [`EventType`] from one list, so the two cannot drift: a new event is one line
+/// here, and every consumer's exhaustive match then fails to compile until it decides what to do with it.
+macro_rules! events {
+    ($($(#[$doc:meta])* $name:ident($payload:ty),)+) => {
+        /// Every integration event type the services exchange. `contracts/routes.json` routes them.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+        pub enum EventType {
+            $($name,)+
+        }
+
+        impl EventType {
+            pub const ALL: &'static [EventType] = &[$(EventType::$name,)+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(EventType::$name => stringify!($name),)+
+                }
+            }
+        }
+
+        /// Every integration event the services publish, with its payload; adjacently tagged by type, which
+        /// is the envelope's `type` and `data`.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+        #[serde(tag = "type", content = "data")]
+        pub enum Event {
+            $($(#[$doc])* $name($payload),)+
+        }
+
+        impl Event {
+            pub fn event_type(&self) -> EventType {
+                match self {
+                    $(Event::$name(_) => EventType::$name,)+
+                }
+            }
+
+            /// Decodes `data` as the payload of `event_type`.
+            pub fn decode(event_type: EventType, data: &serde_json::Value) -> Result<Event, serde_json::Error> {
+                match event_type {
+                    $(EventType::$name => <$payload>::deserialize(data).map(Event::$name),)+
+                }
+            }
+
+            fn serialize_data<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                match self {
+                    $(Event::$name(payload) => payload.serialize(serializer),)+
+                }
+            }
+        }
+
+        $(
+            impl From<$payload> for Event {
+                fn from(payload: $payload) -> Event {
+                    Event::$name(payload)
+                }
+            }
+
+            impl EventPayload for $payload {
+                const TYPE: EventType = EventType::$name;
+
+                fn of(event: &Event) -> Option<&Self> {
+                    match event {
+                        Event::$name(payload) => Some(payload),
+                        _ => None,
+                    }
+                }
+            }
+        )+
+    };
+}
+
+events! {
+    /// A vehicle was registered (ingestion).
+    VehicleRegistered(VehicleRegistered),
+    /// A timeline event was recorded (ingestion).
+    VehicleEventRecorded(VehicleEventRecorded),
+    /// A valuation point of a vehicle is new or changed (valuation).
+    ValuationUpdated(ValuationUpdated),
+    /// One maintenance item changed status (maintenance-scheduler).
+    MaintenanceStatusChanged(MaintenanceStatusChanged),
+    /// A maintenance item is due soon or overdue (maintenance-scheduler).
+    ReminderDue(ReminderDue),
+    /// A notification reached one channel (notification).
+    NotificationDelivered(NotificationDelivered),
+    /// The whole maintenance item list of a vehicle, whenever an item's view changed (maintenance-scheduler).
+    MaintenanceScheduleUpdated(MaintenanceScheduleUpdated),
+}
+
+/// The payload type of one event type (implemented for every payload by `events!`).
+pub trait EventPayload: Into<Event> {
+    const TYPE: EventType;
+    /// The payload when `event` is of this type.
+    fn of(event: &Event) -> Option<&Self>;
 }
 
 impl EventType {
-    pub const ALL: [EventType; 7] = [
-        EventType::VehicleRegistered,
-        EventType::VehicleEventRecorded,
-        EventType::ValuationUpdated,
-        EventType::MaintenanceStatusChanged,
-        EventType::ReminderDue,
-        EventType::NotificationDelivered,
-        EventType::MaintenanceScheduleUpdated,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventType::VehicleRegistered => "VehicleRegistered",
-            EventType::VehicleEventRecorded => "VehicleEventRecorded",
-            EventType::ValuationUpdated => "ValuationUpdated",
-            EventType::MaintenanceStatusChanged => "MaintenanceStatusChanged",
-            EventType::ReminderDue => "ReminderDue",
-            EventType::NotificationDelivered => "NotificationDelivered",
-            EventType::MaintenanceScheduleUpdated => "MaintenanceScheduleUpdated",
-        }
-    }
-
     pub fn parse(s: &str) -> Option<EventType> {
-        EventType::ALL.into_iter().find(|t| t.as_str() == s)
+        EventType::ALL.iter().copied().find(|t| t.as_str() == s)
     }
 }
 
@@ -57,52 +128,269 @@ impl std::fmt::Display for EventType {
     }
 }
 
+/// An envelope whose `data` does not decode as the payload of its `type`: a message made by hand or by a
+/// producer of another version. It is kept as it arrived, so every consumer refuses it as malformed (and the
+/// bus dead-letters it) with the original data intact for `vwc dlq list|replay`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Undecodable {
+    pub event_type: EventType,
+    pub data: serde_json::Value,
+    pub error: String,
+}
+
+impl std::fmt::Display for Undecodable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the data is not a {} payload: {}",
+            self.event_type, self.error
+        )
+    }
+}
+
+impl std::error::Error for Undecodable {}
+
+/// What an envelope carries: the event, or the data that did not decode as one.
+// The event is the case that matters and is held inline; boxing it would allocate for every envelope to
+// save bytes only in the rare undecodable one.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    Event(Event),
+    Undecodable(Undecodable),
+}
+
 /// The envelope around every integration event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Envelope {
     /// UUID v7, so ids sort by creation time.
     pub id: Uuid,
-    #[serde(rename = "type")]
-    pub event_type: EventType,
     pub version: u32,
     /// `vwc.<service>`; also the EventBridge `Source`.
     pub source: String,
-    pub org_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vehicle_id: Option<String>,
+    pub org_id: OrgId,
+    pub vehicle_id: Option<VehicleId>,
     pub occurred_at: DateTime<Utc>,
     /// W3C trace context of the request (or consumer) that produced the event.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traceparent: Option<String>,
-    pub data: serde_json::Value,
+    /// `type` and `data` on the wire.
+    pub payload: Payload,
 }
 
 impl Envelope {
-    /// A new envelope with a fresh v7 id, stamped now.
+    /// A new envelope around `event`, with a fresh v7 id, stamped now.
     pub fn new(
-        event_type: EventType,
         source: &str,
         org_id: &str,
         vehicle_id: Option<&str>,
         traceparent: Option<String>,
-        data: impl Serialize,
+        event: impl Into<Event>,
     ) -> Envelope {
         Envelope {
             id: Uuid::now_v7(),
-            event_type,
             version: 1,
             source: source.to_string(),
-            org_id: org_id.to_string(),
-            vehicle_id: vehicle_id.map(str::to_string),
+            org_id: org_id.into(),
+            vehicle_id: vehicle_id.map(VehicleId::from),
             occurred_at: Utc::now(),
             traceparent,
-            data: serde_json::to_value(data).expect("event data serialises to JSON"),
+            payload: Payload::Event(event.into()),
         }
     }
 
-    /// Decodes `data` as the payload type the consumer expects.
-    pub fn data_as<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        T::deserialize(&self.data)
+    pub fn event_type(&self) -> EventType {
+        match &self.payload {
+            Payload::Event(event) => event.event_type(),
+            Payload::Undecodable(u) => u.event_type,
+        }
+    }
+
+    /// The event, or why the data is not one (a consumer refuses such an envelope as malformed).
+    pub fn event(&self) -> Result<&Event, &Undecodable> {
+        match &self.payload {
+            Payload::Event(event) => Ok(event),
+            Payload::Undecodable(u) => Err(u),
+        }
+    }
+
+    /// The payload when the envelope carries an event of type `T`.
+    pub fn payload<T: EventPayload>(&self) -> Option<&T> {
+        self.event().ok().and_then(T::of)
+    }
+}
+
+impl Serialize for Envelope {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        struct Data<'a>(&'a Payload);
+        impl Serialize for Data<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                match self.0 {
+                    Payload::Event(event) => event.serialize_data(serializer),
+                    Payload::Undecodable(u) => u.data.serialize(serializer),
+                }
+            }
+        }
+        let mut s = serializer.serialize_struct("Envelope", 9)?;
+        s.serialize_field("id", &self.id)?;
+        s.serialize_field("type", &self.event_type())?;
+        s.serialize_field("version", &self.version)?;
+        s.serialize_field("source", &self.source)?;
+        s.serialize_field("orgId", &self.org_id)?;
+        match &self.vehicle_id {
+            Some(v) => s.serialize_field("vehicleId", v)?,
+            None => s.skip_field("vehicleId")?,
+        }
+        s.serialize_field("occurredAt", &self.occurred_at)?;
+        match &self.traceparent {
+            Some(t) => s.serialize_field("traceparent", t)?,
+            None => s.skip_field("traceparent")?,
+        }
+        s.serialize_field("data", &Data(&self.payload))?;
+        s.end()
+    }
+}
+
+/// The envelope as it travels; `data` is decoded against `type` after the rest has been read.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireEnvelope {
+    id: Uuid,
+    #[serde(rename = "type")]
+    event_type: EventType,
+    version: u32,
+    source: String,
+    org_id: OrgId,
+    #[serde(default)]
+    vehicle_id: Option<VehicleId>,
+    occurred_at: DateTime<Utc>,
+    #[serde(default)]
+    traceparent: Option<String>,
+    data: serde_json::Value,
+}
+
+impl<'de> Deserialize<'de> for Envelope {
+    /// An unknown `type` fails here (the message is malformed); a known type whose `data` does not match
+    /// becomes [`Payload::Undecodable`], which consumers refuse.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Envelope, D::Error> {
+        let wire = WireEnvelope::deserialize(deserializer)?;
+        let payload = match Event::decode(wire.event_type, &wire.data) {
+            Ok(event) => Payload::Event(event),
+            Err(e) => Payload::Undecodable(Undecodable {
+                event_type: wire.event_type,
+                data: wire.data,
+                error: e.to_string(),
+            }),
+        };
+        Ok(Envelope {
+            id: wire.id,
+            version: wire.version,
+            source: wire.source,
+            org_id: wire.org_id,
+            vehicle_id: wire.vehicle_id,
+            occurred_at: wire.occurred_at,
+            traceparent: wire.traceparent,
+            payload,
+        })
+    }
+}
+
+// The envelope's JSON Schema: the common fields and the event, tagged by `type` with its `data`.
+/// The envelope around every integration event: `type` names the event and `data` is its payload.
+#[derive(JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct EnvelopeSchema {
+    /// UUID v7, so ids sort by creation time.
+    id: Uuid,
+    version: u32,
+    /// `vwc.<service>`; also the EventBridge `Source`.
+    source: String,
+    org_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    vehicle_id: Option<String>,
+    occurred_at: DateTime<Utc>,
+    /// W3C trace context of the request (or consumer) that produced the event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    traceparent: Option<String>,
+    #[serde(flatten)]
+    event: Event,
+}
+
+impl JsonSchema for Envelope {
+    fn schema_name() -> Cow<'static, str> {
+        "Envelope".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        EnvelopeSchema::json_schema(generator)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::maintenance::{Channel, NotificationDelivered};
+
+    fn delivered() -> NotificationDelivered {
+        NotificationDelivered {
+            notification_id: "ntf_1".into(),
+            reminder_id: None,
+            vehicle_id: Some("veh_1".into()),
+            channel: Channel::InApp,
+            title: "Oil change due".into(),
+            body: "Soon".into(),
+            severity: None,
+            delivered_at: "2026-05-01T10:00:00Z".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn the_wire_shape_is_type_and_data() {
+        let envelope = Envelope::new("vwc.notification", "org_1", None, None, delivered());
+        let json = serde_json::to_value(&envelope).unwrap();
+        assert_eq!(json["type"], "NotificationDelivered");
+        assert_eq!(json["data"], serde_json::to_value(delivered()).unwrap());
+        assert_eq!(json["orgId"], "org_1");
+        assert!(json.get("vehicleId").is_none() && json.get("traceparent").is_none());
+        assert_eq!(
+            json.as_object().unwrap().len(),
+            7,
+            "id type version source orgId occurredAt data: {json}"
+        );
+        let back: Envelope = serde_json::from_value(json).unwrap();
+        assert_eq!(back, envelope);
+        assert_eq!(back.payload::<NotificationDelivered>(), Some(&delivered()));
+        assert_eq!(back.payload::<ReminderDue>(), None);
+    }
+
+    #[test]
+    fn data_that_does_not_match_its_type_is_kept_undecodable_and_round_trips() {
+        let json = json!({"id": Uuid::now_v7(), "type": "VehicleEventRecorded", "version": 1,
+            "source": "vwc.ingestion", "orgId": "org_1", "vehicleId": "veh_1",
+            "occurredAt": "2026-05-01T10:00:00Z", "data": {"event": {"nope": 1}}});
+        let envelope: Envelope = serde_json::from_value(json.clone()).unwrap();
+        let err = envelope.event().unwrap_err();
+        assert_eq!(err.event_type, EventType::VehicleEventRecorded);
+        assert!(err.to_string().contains("VehicleEventRecorded"), "{err}");
+        assert_eq!(envelope.event_type(), EventType::VehicleEventRecorded);
+        assert_eq!(serde_json::to_value(&envelope).unwrap(), json);
+    }
+
+    #[test]
+    fn an_unknown_event_type_is_not_an_envelope() {
+        let json = json!({"id": Uuid::now_v7(), "type": "VehicleTeleported", "version": 1,
+            "source": "vwc.ingestion", "orgId": "org_1", "occurredAt": "2026-05-01T10:00:00Z", "data": {}});
+        let err = serde_json::from_value::<Envelope>(json).unwrap_err();
+        assert!(err.to_string().contains("VehicleTeleported"), "{err}");
+    }
+
+    #[test]
+    fn every_event_type_names_itself_and_parses_back() {
+        for t in EventType::ALL {
+            assert_eq!(EventType::parse(t.as_str()), Some(*t));
+            assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
+        }
     }
 }

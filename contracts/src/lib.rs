@@ -3,6 +3,7 @@
 
 pub mod currency;
 pub mod envelope;
+pub mod examples;
 pub mod ids;
 pub mod maintenance;
 pub mod routes;
@@ -12,7 +13,10 @@ pub mod valuation;
 pub mod vehicle;
 pub mod vin;
 
-pub use envelope::{Envelope, EventType, MAX_ENVELOPE_BYTES};
+pub use envelope::{
+    Envelope, Event, EventPayload, EventType, MAX_ENVELOPE_BYTES, Payload, Undecodable,
+};
+pub use ids::{DealerId, EventId, OrgId, VehicleId};
 pub use routes::Routes;
 pub use validation::FieldError;
 pub use vehicle::*;

@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::ids::{EventId, OrgId, VehicleId};
 use crate::validation::{FieldError, Validator};
 
 pub const MAX_ODOMETER: u64 = 5_000_000;
@@ -38,8 +39,10 @@ impl OdometerUnit {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Vehicle {
-    pub id: String,
-    pub org_id: String,
+    #[schema(value_type = String)]
+    pub id: VehicleId,
+    #[schema(value_type = String)]
+    pub org_id: OrgId,
     pub vin: String,
     pub year: u16,
     pub make: String,
@@ -668,9 +671,12 @@ use schema_types::{CurrencyCode, EventDetailsSchema, PartName, TaskCode};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VehicleEvent {
-    pub id: String,
-    pub vehicle_id: String,
-    pub org_id: String,
+    #[schema(value_type = String)]
+    pub id: EventId,
+    #[schema(value_type = String)]
+    pub vehicle_id: VehicleId,
+    #[schema(value_type = String)]
+    pub org_id: OrgId,
     pub kind: EventKind,
     pub occurred_at: DateTime<Utc>,
     pub recorded_at: DateTime<Utc>,
@@ -707,11 +713,36 @@ impl NewVehicleEvent {
     /// Validates the request and builds the event to store. `now` bounds `occurredAt`.
     pub fn validate(
         self,
-        id: String,
+        id: EventId,
         vehicle: &Vehicle,
         source: EventSource,
         now: DateTime<Utc>,
     ) -> Result<VehicleEvent, Vec<FieldError>> {
+        let details = self.check(now)?;
+        Ok(VehicleEvent {
+            id,
+            vehicle_id: vehicle.id.clone(),
+            org_id: vehicle.org_id.clone(),
+            kind: self.kind,
+            occurred_at: self.occurred_at,
+            recorded_at: now,
+            odometer: self.odometer,
+            cost_cents: self.cost_cents,
+            currency: self.currency,
+            title: self
+                .title
+                .map(|t| t.trim().to_string())
+                .unwrap_or_else(|| self.kind.default_title().to_string()),
+            notes: self.notes,
+            vendor: self.vendor,
+            source,
+            details: details.to_json(),
+        })
+    }
+
+    /// Validates the request on its own — nothing here depends on the vehicle it will belong to (a dealer
+    /// record is checked before any vehicle matches it). `now` bounds `occurredAt`. Answers the typed details.
+    pub fn check(&self, now: DateTime<Utc>) -> Result<EventDetails, Vec<FieldError>> {
         let mut v = Validator::default();
         if self.occurred_at > now + Duration::days(1) {
             v.fail("occurredAt", "must not be more than a day in the future");
@@ -764,26 +795,7 @@ impl NewVehicleEvent {
             }
         };
         v.finish()?;
-        let details = details.expect("checked above");
-        Ok(VehicleEvent {
-            id,
-            vehicle_id: vehicle.id.clone(),
-            org_id: vehicle.org_id.clone(),
-            kind: self.kind,
-            occurred_at: self.occurred_at,
-            recorded_at: now,
-            odometer: self.odometer,
-            cost_cents: self.cost_cents,
-            currency: self.currency,
-            title: self
-                .title
-                .map(|t| t.trim().to_string())
-                .unwrap_or_else(|| self.kind.default_title().to_string()),
-            notes: self.notes,
-            vendor: self.vendor,
-            source,
-            details: details.to_json(),
-        })
+        Ok(details.expect("checked above"))
     }
 }
 

@@ -6,11 +6,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tracing::Instrument;
 use vwc_bus::{Consumer, HandleError};
-use vwc_contracts::maintenance::MaintenanceScheduleUpdated;
-use vwc_contracts::{Envelope, EventType, VehicleEventRecorded, VehicleRegistered};
+use vwc_contracts::{Envelope, Event, EventType};
 use vwc_telemetry::TraceParent;
 
-use crate::knowledge::{ValuationPoint, ValuationUpdatedPayload};
+use crate::knowledge::{ValuationPoint, ValuationView};
 use crate::{CONSUMER, ChatStore};
 
 pub struct ChatConsumer {
@@ -18,15 +17,17 @@ pub struct ChatConsumer {
 }
 
 impl ChatConsumer {
+    /// What the knowledge projection answers questions from.
+    pub const CONSUMES: &'static [EventType] = &[
+        EventType::VehicleRegistered,
+        EventType::VehicleEventRecorded,
+        EventType::ValuationUpdated,
+        EventType::MaintenanceScheduleUpdated,
+    ];
+
     pub fn new(store: Arc<dyn ChatStore>) -> ChatConsumer {
         ChatConsumer { store }
     }
-}
-
-fn decode<T: serde::de::DeserializeOwned>(envelope: &Envelope) -> Result<T, HandleError> {
-    envelope
-        .data_as()
-        .map_err(|e| HandleError::Malformed(e.to_string()))
 }
 
 #[async_trait]
@@ -35,36 +36,36 @@ impl Consumer for ChatConsumer {
         CONSUMER
     }
 
+    fn consumes(&self) -> &'static [EventType] {
+        Self::CONSUMES
+    }
+
     async fn handle(&self, envelope: &Envelope) -> Result<(), HandleError> {
         let trace = envelope.traceparent.as_deref().and_then(TraceParent::parse);
         let span = tracing::info_span!("chat_historian.apply", event_id = %envelope.id,
-            event_type = %envelope.event_type,
+            event_type = %envelope.event_type(),
             trace_id = trace.as_ref().map(|t| t.trace_id.as_str()).unwrap_or(""));
         if let Some(t) = &trace {
             vwc_telemetry::set_remote_parent(&span, t);
         }
         async {
             let id = envelope.id.to_string();
-            let applied = match envelope.event_type {
-                EventType::VehicleRegistered => {
-                    let data: VehicleRegistered = decode(envelope)?;
-                    self.store
-                        .apply_vehicle_registered(&id, &data.vehicle)
-                        .await
-                        .map_err(HandleError::failed)?
-                }
-                EventType::VehicleEventRecorded => {
-                    let data: VehicleEventRecorded = decode(envelope)?;
-                    self.store
-                        .apply_vehicle_event(&id, &data.event)
-                        .await
-                        .map_err(HandleError::failed)?
-                }
-                EventType::ValuationUpdated => {
-                    let data: ValuationUpdatedPayload = decode(envelope)?;
+            let event = envelope.event().map_err(HandleError::malformed)?;
+            let applied = match event {
+                Event::VehicleRegistered(data) => self
+                    .store
+                    .apply_vehicle_registered(&id, &data.vehicle)
+                    .await
+                    .map_err(HandleError::failed)?,
+                Event::VehicleEventRecorded(data) => self
+                    .store
+                    .apply_vehicle_event(&id, &data.event)
+                    .await
+                    .map_err(HandleError::failed)?,
+                Event::ValuationUpdated(data) => {
                     let point = ValuationPoint {
                         envelope_id: id.clone(),
-                        valuation: data.valuation,
+                        valuation: ValuationView::from(&data.valuation),
                         computed_at: data.computed_at,
                     };
                     self.store
@@ -72,15 +73,17 @@ impl Consumer for ChatConsumer {
                         .await
                         .map_err(HandleError::failed)?
                 }
-                EventType::MaintenanceScheduleUpdated => {
-                    let data: MaintenanceScheduleUpdated = decode(envelope)?;
-                    self.store
-                        .apply_maintenance(&id, &envelope.org_id, &data)
-                        .await
-                        .map_err(HandleError::failed)?
+                Event::MaintenanceScheduleUpdated(data) => self
+                    .store
+                    .apply_maintenance(&id, &envelope.org_id, data)
+                    .await
+                    .map_err(HandleError::failed)?,
+                // Status changes are in the schedule it holds; reminders and deliveries answer no question.
+                Event::MaintenanceStatusChanged(_)
+                | Event::ReminderDue(_)
+                | Event::NotificationDelivered(_) => {
+                    return Err(HandleError::NotConsumed(event.event_type()));
                 }
-                // Not routed here; nothing to project.
-                _ => true,
             };
             if !applied {
                 tracing::debug!("duplicate delivery ignored");

@@ -176,7 +176,7 @@ fn searchable_text(e: &VehicleEvent) -> String {
 
 fn cite(e: &VehicleEvent) -> Citation {
     Citation {
-        event_id: e.id.clone(),
+        event_id: e.id.to_string(),
         occurred_at: e.occurred_at,
         title: e.title.clone(),
     }

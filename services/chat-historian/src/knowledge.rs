@@ -4,6 +4,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use vwc_contracts::maintenance::MaintenanceScheduleUpdated;
+use vwc_contracts::valuation::Valuation;
 use vwc_contracts::{OdometerUnit, Vehicle, VehicleEvent};
 
 /// Everything the historian knows about one vehicle.
@@ -54,19 +55,8 @@ impl VehicleKnowledge {
     }
 }
 
-/// Payload of `ValuationUpdated` as the historian reads it.
-///
-/// The contract type lives with the valuation service (built in parallel on another branch); this mirrors its
-/// wire shape (`vehicleId`, `valuation: {amountCents, currency, asOf, method, kind, odometer?, factors}`,
-/// `computedAt`) with the enumerations kept as text, so a code added there never makes a delivery fail here.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ValuationUpdatedPayload {
-    pub vehicle_id: String,
-    pub valuation: ValuationView,
-    pub computed_at: DateTime<Utc>,
-}
-
+/// A valuation as the historian keeps it (the `valuation` of a `ValuationUpdated`), with the enumerations kept
+/// as their wire text: stored points stay readable whatever codes the valuation service adds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ValuationView {
@@ -93,6 +83,38 @@ pub struct ValuationFactorView {
     pub detail: String,
     #[serde(default)]
     pub event_id: Option<String>,
+}
+
+impl From<&Valuation> for ValuationView {
+    fn from(v: &Valuation) -> ValuationView {
+        ValuationView {
+            amount_cents: v.amount_cents,
+            currency: v.currency.clone(),
+            as_of: v.as_of,
+            method: wire_text(v.method),
+            kind: Some(wire_text(v.kind)),
+            odometer: v.odometer,
+            factors: v
+                .factors
+                .iter()
+                .map(|f| ValuationFactorView {
+                    code: f.code.as_str().to_string(),
+                    label: f.label.clone(),
+                    amount_cents: f.amount_cents,
+                    detail: f.detail.clone(),
+                    event_id: f.event_id.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The JSON string a unit enum serialises to (`"dealer_appraisal"`).
+fn wire_text(value: impl Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        other => unreachable!("a unit enum serialises to a string, not {other:?}"),
+    }
 }
 
 /// The newest valuation point the historian holds for a vehicle, with the envelope that brought it (cited).

@@ -10,9 +10,7 @@ use vwc_chat_historian::{ChatStore, ChatTurn, Feedback, MongoChatStore, SqliteCh
 use vwc_contracts::maintenance::{
     MaintenanceItemView, MaintenanceScheduleUpdated, MaintenanceStatus,
 };
-use vwc_contracts::{
-    Envelope, EventKind, EventSource, EventType, OdometerUnit, Vehicle, VehicleEvent,
-};
+use vwc_contracts::{EventKind, EventSource, EventType, OdometerUnit, Vehicle, VehicleEvent};
 
 type Store = Arc<dyn ChatStore>;
 
@@ -448,12 +446,11 @@ async fn the_audit_lists_an_organisations_turns_since_an_instant(store: Store) {
 }
 
 async fn dead_letters_are_kept_and_marked_replayed(store: Store) {
-    let envelope = Envelope::new(
+    let envelope = vwc_contracts::examples::undecodable(
         EventType::VehicleRegistered,
         "vwc.ingestion",
         "org_a",
         Some("veh_1"),
-        None,
         serde_json::json!({"bad": true}),
     );
     store

@@ -1,12 +1,12 @@
-//! Applies the events routed to the edge to its projection.
+//! Applies the events routed to the edge to its projection. What it consumes is declared once
+//! ([`EdgeConsumer::CONSUMES`]); `contracts/routes.json` is checked against it.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use tracing::Instrument;
 use vwc_bus::{Consumer, HandleError};
-use vwc_contracts::maintenance::{MaintenanceScheduleUpdated, NotificationDelivered};
-use vwc_contracts::{Envelope, EventType, VehicleEventRecorded, VehicleRegistered};
+use vwc_contracts::{Envelope, Event, EventType};
 use vwc_telemetry::TraceParent;
 
 use crate::{CONSUMER, EdgeStore};
@@ -16,6 +16,15 @@ pub struct EdgeConsumer {
 }
 
 impl EdgeConsumer {
+    /// The events the read model is projected from.
+    pub const CONSUMES: &'static [EventType] = &[
+        EventType::VehicleRegistered,
+        EventType::VehicleEventRecorded,
+        EventType::MaintenanceScheduleUpdated,
+        EventType::NotificationDelivered,
+        EventType::ValuationUpdated,
+    ];
+
     pub fn new(store: Arc<dyn EdgeStore>) -> EdgeConsumer {
         EdgeConsumer { store }
     }
@@ -27,63 +36,51 @@ impl Consumer for EdgeConsumer {
         CONSUMER
     }
 
+    fn consumes(&self) -> &'static [EventType] {
+        Self::CONSUMES
+    }
+
     async fn handle(&self, envelope: &Envelope) -> Result<(), HandleError> {
         let trace = envelope.traceparent.as_deref().and_then(TraceParent::parse);
-        let span = tracing::info_span!("edge.apply", event_id = %envelope.id, event_type = %envelope.event_type,
+        let span = tracing::info_span!("edge.apply", event_id = %envelope.id, event_type = %envelope.event_type(),
             trace_id = trace.as_ref().map(|t| t.trace_id.as_str()).unwrap_or(""));
         if let Some(t) = &trace {
             vwc_telemetry::set_remote_parent(&span, t);
         }
         async {
             let id = envelope.id.to_string();
-            let applied = match envelope.event_type {
-                EventType::VehicleRegistered => {
-                    let data: VehicleRegistered = envelope
-                        .data_as()
-                        .map_err(|e| HandleError::Malformed(e.to_string()))?;
-                    self.store
-                        .apply_vehicle_registered(&id, &data.vehicle)
-                        .await
-                        .map_err(HandleError::failed)?
+            let event = envelope.event().map_err(HandleError::malformed)?;
+            let applied = match event {
+                Event::VehicleRegistered(data) => self
+                    .store
+                    .apply_vehicle_registered(&id, &data.vehicle)
+                    .await
+                    .map_err(HandleError::failed)?,
+                Event::VehicleEventRecorded(data) => self
+                    .store
+                    .apply_vehicle_event(&id, &data.event, envelope.traceparent.as_deref())
+                    .await
+                    .map_err(HandleError::failed)?,
+                Event::MaintenanceScheduleUpdated(data) => self
+                    .store
+                    .apply_maintenance(&id, &envelope.org_id, data)
+                    .await
+                    .map_err(HandleError::failed)?,
+                Event::NotificationDelivered(data) => self
+                    .store
+                    .apply_notification(&id, &envelope.org_id, data)
+                    .await
+                    .map_err(HandleError::failed)?,
+                Event::ValuationUpdated(data) => self
+                    .store
+                    .apply_valuation(&id, &envelope.org_id, data)
+                    .await
+                    .map_err(HandleError::failed)?,
+                // The scheduler's status changes and reminders are told through the schedule and the
+                // notifications; the read model has nothing of its own to take from them.
+                Event::MaintenanceStatusChanged(_) | Event::ReminderDue(_) => {
+                    return Err(HandleError::NotConsumed(event.event_type()));
                 }
-                EventType::VehicleEventRecorded => {
-                    let data: VehicleEventRecorded = envelope
-                        .data_as()
-                        .map_err(|e| HandleError::Malformed(e.to_string()))?;
-                    self.store
-                        .apply_vehicle_event(&id, &data.event, envelope.traceparent.as_deref())
-                        .await
-                        .map_err(HandleError::failed)?
-                }
-                EventType::MaintenanceScheduleUpdated => {
-                    let data: MaintenanceScheduleUpdated = envelope
-                        .data_as()
-                        .map_err(|e| HandleError::Malformed(e.to_string()))?;
-                    self.store
-                        .apply_maintenance(&id, &envelope.org_id, &data)
-                        .await
-                        .map_err(HandleError::failed)?
-                }
-                EventType::NotificationDelivered => {
-                    let data: NotificationDelivered = envelope
-                        .data_as()
-                        .map_err(|e| HandleError::Malformed(e.to_string()))?;
-                    self.store
-                        .apply_notification(&id, &envelope.org_id, &data)
-                        .await
-                        .map_err(HandleError::failed)?
-                }
-                EventType::ValuationUpdated => {
-                    let data: vwc_contracts::valuation::ValuationUpdated = envelope
-                        .data_as()
-                        .map_err(|e| HandleError::Malformed(e.to_string()))?;
-                    self.store
-                        .apply_valuation(&id, &envelope.org_id, &data)
-                        .await
-                        .map_err(HandleError::failed)?
-                }
-                // Not routed to the edge (routes.json); nothing to project.
-                _ => true,
             };
             if !applied {
                 tracing::debug!("duplicate delivery ignored");

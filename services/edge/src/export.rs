@@ -62,7 +62,7 @@ pub async fn history(
         let full = page.len() == 200;
         after = page.last().map(|e| TimelinePosition {
             occurred_at: e.occurred_at,
-            id: e.id.clone(),
+            id: e.id.to_string(),
         });
         for e in page {
             events.push(serde_json::to_value(&e)?);

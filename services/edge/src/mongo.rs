@@ -786,8 +786,10 @@ impl EdgeStore for MongoEdgeStore {
         Ok(vehicles
             .into_iter()
             .map(|vehicle| {
-                let (due_soon, overdue) =
-                    counts.get(&vehicle.vehicle.id).copied().unwrap_or((0, 0));
+                let (due_soon, overdue) = counts
+                    .get(vehicle.vehicle.id.as_str())
+                    .copied()
+                    .unwrap_or((0, 0));
                 FleetRow {
                     vehicle,
                     due_soon,

@@ -210,7 +210,7 @@ pub trait EdgeStore: Plumbing {
                 Ok(RawEvent {
                     occurred_at: e.occurred_at,
                     json: serde_json::to_string(&e)?,
-                    id: e.id,
+                    id: e.id.into(),
                 })
             })
             .collect::<StoreResult<Vec<_>>>()

@@ -23,8 +23,8 @@ type Store = Arc<dyn EdgeStore>;
 
 fn vehicle(org: &str, id: &str) -> Vehicle {
     Vehicle {
-        id: id.to_string(),
-        org_id: org.to_string(),
+        id: id.to_string().into(),
+        org_id: org.to_string().into(),
         vin: vwc_testkit::vin(1),
         year: 2019,
         make: "Toyota".into(),
@@ -43,7 +43,7 @@ fn at(day: u32, hour: u32) -> DateTime<Utc> {
 
 fn event(v: &Vehicle, id: &str, kind: EventKind, occurred_at: DateTime<Utc>) -> VehicleEvent {
     VehicleEvent {
-        id: id.to_string(),
+        id: id.to_string().into(),
         vehicle_id: v.id.clone(),
         org_id: v.org_id.clone(),
         kind,
@@ -101,7 +101,7 @@ async fn timeline(store: &Store, v: &Vehicle, filter: &EventFilter) -> Vec<Strin
 }
 
 fn ids(events: Vec<VehicleEvent>) -> Vec<String> {
-    events.into_iter().map(|e| e.id).collect()
+    events.into_iter().map(|e| e.id.into()).collect()
 }
 
 /// A vehicle with events on days 1..=5, two of them at the same instant (ids `evt_3a` < `evt_3b`).
@@ -495,7 +495,7 @@ async fn paging_strictly_after_a_position_covers_every_event_exactly_once(store:
                 let Some(last) = page.last() else { break };
                 after = Some(TimelinePosition {
                     occurred_at: last.occurred_at,
-                    id: last.id.clone(),
+                    id: last.id.to_string(),
                 });
                 seen.extend(ids(page));
             }
@@ -526,7 +526,7 @@ async fn vehicles_are_listed_in_id_order_after_a_position(store: Store) {
     }
     register(&store, "org_b", "veh_0").await;
     let listed = |views: Vec<vwc_edge::store::VehicleView>| -> Vec<String> {
-        views.into_iter().map(|v| v.vehicle.id).collect()
+        views.into_iter().map(|v| v.vehicle.id.into()).collect()
     };
     let all = listed(store.vehicles("org_a", None, 100).await.unwrap());
     assert_eq!(all, ["veh_1", "veh_2", "veh_3", "veh_4"]);
@@ -582,21 +582,20 @@ async fn events_applied_before_the_registration_still_count(store: Store) {
 
 async fn dead_letters_are_listed_oldest_first_until_replayed(store: Store) {
     assert!(store.list_dead_letters().await.unwrap().is_empty());
-    let first = Envelope::new(
+    // A dead letter keeps what arrived, even data that is no event.
+    let first = vwc_contracts::examples::undecodable(
         EventType::VehicleRegistered,
         "vwc.ingestion",
         "org_a",
         Some("veh_1"),
-        None,
         serde_json::json!({ "n": 1 }),
     );
     let second = Envelope::new(
-        EventType::VehicleEventRecorded,
         "vwc.ingestion",
         "org_a",
         Some("veh_1"),
         None,
-        serde_json::json!({ "n": 2 }),
+        vwc_contracts::examples::event(EventType::VehicleEventRecorded),
     );
     store
         .put_dead_letter("edge", &first, "malformed event: boom", 5)

@@ -13,7 +13,9 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
-use vwc_contracts::{EventKind, EventSource, NewVehicle, NewVehicleEvent, Vehicle, VehicleEvent};
+use vwc_contracts::{
+    EventKind, EventSource, NewVehicle, NewVehicleEvent, OrgId, Vehicle, VehicleEvent, VehicleId,
+};
 use vwc_http::openapi::{
     BadRequest, Conflict, Forbidden, InternalServerError, NotFound, PayloadTooLarge,
     ServiceUnavailable, TooManyRequests, Unauthorized, UnprocessableEntity, UnsupportedMediaType,
@@ -229,7 +231,7 @@ async fn record_event(
     State(state): State<IngestionState>,
     auth: Auth,
     trace: RequestTrace,
-    Path(vehicle_id): Path<String>,
+    Path(vehicle_id): Path<VehicleId>,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
@@ -237,7 +239,7 @@ async fn record_event(
     let vehicle = state
         .ingestion
         .store()
-        .vehicle(auth.org(), &vehicle_id)
+        .vehicle(&OrgId::from(auth.org()), &vehicle_id)
         .await?
         .ok_or(ApiError::NotFound("vehicle"))?;
     if !auth.0.can(Permission::RecordAnyEvent) {

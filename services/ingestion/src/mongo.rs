@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 use bson::{Document, doc};
 use mongodb::ClientSession;
-use vwc_contracts::{Envelope, Vehicle, VehicleEvent};
+use vwc_contracts::{Envelope, EventId, OrgId, Vehicle, VehicleEvent, VehicleId};
 use vwc_store::mongo::{MongoDb, is_duplicate_key, required_text};
 use vwc_store::{Outbox, Plumbed, StoreError, StoreResult, ts};
 
@@ -205,7 +205,11 @@ impl IngestionStore for MongoIngestionStore {
         committed
     }
 
-    async fn vehicle(&self, org_id: &str, vehicle_id: &str) -> StoreResult<Option<Vehicle>> {
+    async fn vehicle(
+        &self,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
+    ) -> StoreResult<Option<Vehicle>> {
         let body = self
             .find_body(VEHICLES, doc! { "org_id": org_id, "_id": vehicle_id })
             .await?;
@@ -245,14 +249,14 @@ impl IngestionStore for MongoIngestionStore {
         Ok(outcome)
     }
 
-    async fn event(&self, org_id: &str, event_id: &str) -> StoreResult<Option<VehicleEvent>> {
+    async fn event(&self, org_id: &OrgId, event_id: &EventId) -> StoreResult<Option<VehicleEvent>> {
         let body = self
             .find_body(VEHICLE_EVENTS, doc! { "org_id": org_id, "_id": event_id })
             .await?;
         Ok(body.map(|b| serde_json::from_str(&b)).transpose()?)
     }
 
-    async fn count_events(&self, org_id: &str, vehicle_id: &str) -> StoreResult<u64> {
+    async fn count_events(&self, org_id: &OrgId, vehicle_id: &VehicleId) -> StoreResult<u64> {
         Ok(self
             .db
             .collection(VEHICLE_EVENTS)

@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use vwc_contracts::ids::new_id;
 use vwc_contracts::{
-    Envelope, EventSource, EventType, FieldError, NewVehicle, NewVehicleEvent, Vehicle,
-    VehicleEvent, VehicleEventRecorded, VehicleRegistered,
+    Envelope, EventSource, FieldError, NewVehicle, NewVehicleEvent, Vehicle, VehicleEvent,
+    VehicleEventRecorded, VehicleRegistered,
 };
+use vwc_contracts::{EventId, VehicleId};
 use vwc_store::StoreError;
 
 use crate::SOURCE;
@@ -63,8 +63,8 @@ impl Ingestion {
         let now = vwc_clock::now();
         let new = new.validate(now).map_err(RegisterError::Invalid)?;
         let vehicle = Vehicle {
-            id: new_id("veh"),
-            org_id: org_id.to_string(),
+            id: VehicleId::generate(),
+            org_id: org_id.into(),
             vin: new.vin,
             year: new.year,
             make: new.make.trim().to_string(),
@@ -75,7 +75,6 @@ impl Ingestion {
             registered_at: now,
         };
         let envelope = Envelope::new(
-            EventType::VehicleRegistered,
             SOURCE,
             org_id,
             Some(&vehicle.id),
@@ -102,10 +101,9 @@ impl Ingestion {
         traceparent: Option<String>,
     ) -> Result<Recorded, RecordError> {
         let event = new
-            .validate(new_id("evt"), vehicle, source, vwc_clock::now())
+            .validate(EventId::generate(), vehicle, source, vwc_clock::now())
             .map_err(RecordError::Invalid)?;
         let envelope = Envelope::new(
-            EventType::VehicleEventRecorded,
             SOURCE,
             &vehicle.org_id,
             Some(&vehicle.id),

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use rusqlite::{ErrorCode, params};
-use vwc_contracts::{Envelope, Vehicle, VehicleEvent};
+use vwc_contracts::{Envelope, EventId, OrgId, Vehicle, VehicleEvent, VehicleId};
 use vwc_store::sqlite::{enqueue, optional};
 use vwc_store::{Plumbed, SqliteDb, StoreError, StoreResult, ts};
 
@@ -86,7 +86,11 @@ impl IngestionStore for SqliteIngestionStore {
             .await
     }
 
-    async fn vehicle(&self, org_id: &str, vehicle_id: &str) -> StoreResult<Option<Vehicle>> {
+    async fn vehicle(
+        &self,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
+    ) -> StoreResult<Option<Vehicle>> {
         let (org, id) = (org_id.to_string(), vehicle_id.to_string());
         let body: Option<String> = self
             .db
@@ -143,7 +147,7 @@ impl IngestionStore for SqliteIngestionStore {
             .await
     }
 
-    async fn event(&self, org_id: &str, event_id: &str) -> StoreResult<Option<VehicleEvent>> {
+    async fn event(&self, org_id: &OrgId, event_id: &EventId) -> StoreResult<Option<VehicleEvent>> {
         let (org, id) = (org_id.to_string(), event_id.to_string());
         let body: Option<String> = self
             .db
@@ -158,7 +162,7 @@ impl IngestionStore for SqliteIngestionStore {
         Ok(body.map(|b| serde_json::from_str(&b)).transpose()?)
     }
 
-    async fn count_events(&self, org_id: &str, vehicle_id: &str) -> StoreResult<u64> {
+    async fn count_events(&self, org_id: &OrgId, vehicle_id: &VehicleId) -> StoreResult<u64> {
         let (org, id) = (org_id.to_string(), vehicle_id.to_string());
         self.db
             .read(move |conn| {

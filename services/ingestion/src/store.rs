@@ -2,7 +2,7 @@
 //! them to the outbox in the same transaction.
 
 use async_trait::async_trait;
-use vwc_contracts::{Envelope, Vehicle, VehicleEvent};
+use vwc_contracts::{Envelope, EventId, OrgId, Vehicle, VehicleEvent, VehicleId};
 use vwc_store::{Plumbing, StoreResult};
 
 /// An `Idempotency-Key` with a fingerprint of the request it was first used for.
@@ -25,13 +25,14 @@ pub enum InsertEventOutcome {
 pub trait IngestionStore: Plumbing {
     /// `StoreError::Conflict` when the VIN is already registered in the organisation.
     async fn insert_vehicle(&self, vehicle: &Vehicle, outbox: &[Envelope]) -> StoreResult<()>;
-    async fn vehicle(&self, org_id: &str, vehicle_id: &str) -> StoreResult<Option<Vehicle>>;
+    async fn vehicle(&self, org_id: &OrgId, vehicle_id: &VehicleId)
+    -> StoreResult<Option<Vehicle>>;
     async fn insert_event(
         &self,
         event: &VehicleEvent,
         idempotency: Option<&IdempotencyKey>,
         outbox: &[Envelope],
     ) -> StoreResult<InsertEventOutcome>;
-    async fn event(&self, org_id: &str, event_id: &str) -> StoreResult<Option<VehicleEvent>>;
-    async fn count_events(&self, org_id: &str, vehicle_id: &str) -> StoreResult<u64>;
+    async fn event(&self, org_id: &OrgId, event_id: &EventId) -> StoreResult<Option<VehicleEvent>>;
+    async fn count_events(&self, org_id: &OrgId, vehicle_id: &VehicleId) -> StoreResult<u64>;
 }

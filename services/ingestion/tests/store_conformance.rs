@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use vwc_contracts::ids::new_id;
+use vwc_contracts::{DealerId, EventId, OrgId, VehicleId};
 use vwc_contracts::{
     Envelope, EventKind, EventSource, EventType, NewVehicleEvent, OdometerUnit, Vehicle,
-    VehicleEvent, Vendor,
+    VehicleEvent, VehicleEventRecorded, VehicleRegistered, Vendor,
 };
 use vwc_ingestion::dealers::http::event_builder;
 use vwc_ingestion::dealers::{
@@ -38,8 +39,8 @@ fn dealer_port(store: &Store) -> Arc<dyn DealerStore> {
 
 fn vehicle(org: &str, n: u32) -> Vehicle {
     Vehicle {
-        id: new_id("veh"),
-        org_id: org.to_string(),
+        id: new_id("veh").into(),
+        org_id: org.to_string().into(),
         vin: vin(n),
         year: 2020,
         make: "Honda".into(),
@@ -57,7 +58,7 @@ fn at(day: u32) -> DateTime<Utc> {
 
 fn event(v: &Vehicle, day: u32) -> VehicleEvent {
     VehicleEvent {
-        id: new_id("evt"),
+        id: new_id("evt").into(),
         vehicle_id: v.id.clone(),
         org_id: v.org_id.clone(),
         kind: EventKind::Maintenance,
@@ -76,23 +77,21 @@ fn event(v: &Vehicle, day: u32) -> VehicleEvent {
 
 fn registered(v: &Vehicle) -> Envelope {
     Envelope::new(
-        EventType::VehicleRegistered,
         SOURCE,
         &v.org_id,
         Some(&v.id),
         None,
-        serde_json::json!({ "vehicle": v }),
+        VehicleRegistered { vehicle: v.clone() },
     )
 }
 
 fn recorded(e: &VehicleEvent) -> Envelope {
     Envelope::new(
-        EventType::VehicleEventRecorded,
         SOURCE,
         &e.org_id,
         Some(&e.vehicle_id),
         None,
-        serde_json::json!({ "event": e }),
+        VehicleEventRecorded { event: e.clone() },
     )
 }
 
@@ -180,7 +179,7 @@ fn service_record(dealer: &DealerRow, webhook_id: &str, vin: &str, day: u32) -> 
         vin: vin.into(),
         payload_type: "service_record".into(),
         raw_payload: raw.to_string(),
-        template: serde_json::to_string(&template).unwrap(),
+        template,
     }
 }
 
@@ -240,8 +239,17 @@ fn expiry_of(dealer: &DealerRow, secret: &WebhookSecret) -> Option<DateTime<Utc>
 async fn a_registered_vehicle_reads_back_unchanged(store: Store) {
     let v = vehicle("org_a", 1);
     store.insert_vehicle(&v, &[registered(&v)]).await.unwrap();
-    assert_eq!(store.vehicle("org_a", &v.id).await.unwrap(), Some(v));
-    assert_eq!(store.vehicle("org_a", "veh_missing").await.unwrap(), None);
+    assert_eq!(
+        store.vehicle(&OrgId::from("org_a"), &v.id).await.unwrap(),
+        Some(v)
+    );
+    assert_eq!(
+        store
+            .vehicle(&OrgId::from("org_a"), &VehicleId::from("veh_missing"))
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 async fn registering_a_vehicle_writes_its_envelope_to_the_outbox(store: Store) {
@@ -262,9 +270,18 @@ async fn registering_the_same_vin_twice_in_an_org_conflicts_and_writes_nothing(s
         matches!(result, Err(StoreError::Conflict(_))),
         "expected a conflict, got {result:?}"
     );
-    assert_eq!(store.vehicle("org_a", &again.id).await.unwrap(), None);
     assert_eq!(
-        store.vehicle("org_a", &first.id).await.unwrap(),
+        store
+            .vehicle(&OrgId::from("org_a"), &again.id)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .vehicle(&OrgId::from("org_a"), &first.id)
+            .await
+            .unwrap(),
         Some(first)
     );
     assert!(pending_envelopes(&store).await.is_empty());
@@ -274,18 +291,39 @@ async fn the_same_vin_may_be_registered_in_another_org(store: Store) {
     let a = registered_vehicle(&store, "org_a", 7).await;
     let b = vehicle("org_b", 7);
     store.insert_vehicle(&b, &[registered(&b)]).await.unwrap();
-    assert_eq!(store.vehicle("org_b", &b.id).await.unwrap(), Some(b));
-    assert_eq!(store.vehicle("org_a", &a.id).await.unwrap(), Some(a));
+    assert_eq!(
+        store.vehicle(&OrgId::from("org_b"), &b.id).await.unwrap(),
+        Some(b)
+    );
+    assert_eq!(
+        store.vehicle(&OrgId::from("org_a"), &a.id).await.unwrap(),
+        Some(a)
+    );
 }
 
 async fn another_org_sees_neither_the_vehicle_nor_its_events(store: Store) {
     let v = registered_vehicle(&store, "org_a", 1).await;
     let e = event(&v, 1);
     store.insert_event(&e, None, &[recorded(&e)]).await.unwrap();
-    assert_eq!(store.vehicle("org_b", &v.id).await.unwrap(), None);
-    assert_eq!(store.event("org_b", &e.id).await.unwrap(), None);
-    assert_eq!(store.count_events("org_b", &v.id).await.unwrap(), 0);
-    assert_eq!(store.event("org_a", &e.id).await.unwrap(), Some(e));
+    assert_eq!(
+        store.vehicle(&OrgId::from("org_b"), &v.id).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.event(&OrgId::from("org_b"), &e.id).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .count_events(&OrgId::from("org_b"), &v.id)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store.event(&OrgId::from("org_a"), &e.id).await.unwrap(),
+        Some(e)
+    );
 }
 
 async fn recording_an_event_writes_exactly_one_envelope_until_it_is_marked_sent(store: Store) {
@@ -297,7 +335,10 @@ async fn recording_an_event_writes_exactly_one_envelope_until_it_is_marked_sent(
         .await
         .unwrap();
     assert_eq!(outcome, InsertEventOutcome::Created);
-    assert_eq!(store.event("org_a", &e.id).await.unwrap(), Some(e));
+    assert_eq!(
+        store.event(&OrgId::from("org_a"), &e.id).await.unwrap(),
+        Some(e)
+    );
 
     let pending = store.pending(10).await.unwrap();
     assert_eq!(pending.len(), 1);
@@ -352,11 +393,27 @@ async fn an_idempotency_key_replays_the_first_event_without_a_second_effect(stor
         InsertEventOutcome::Replayed(Box::new(first.clone()))
     );
 
-    assert_eq!(store.count_events("org_a", &v.id).await.unwrap(), 1);
-    assert_eq!(store.event("org_a", &retry.id).await.unwrap(), None);
+    assert_eq!(
+        store
+            .count_events(&OrgId::from("org_a"), &v.id)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store.event(&OrgId::from("org_a"), &retry.id).await.unwrap(),
+        None
+    );
     let pending = pending_envelopes(&store).await;
     assert_eq!(pending.len(), 1, "the replay wrote a second outbox row");
-    assert_eq!(pending[0].data["event"]["id"], first.id.as_str());
+    assert_eq!(
+        pending[0]
+            .payload::<VehicleEventRecorded>()
+            .unwrap()
+            .event
+            .id,
+        first.id.as_str()
+    );
 }
 
 async fn an_idempotency_key_reused_for_another_request_is_refused(store: Store) {
@@ -374,8 +431,17 @@ async fn an_idempotency_key_reused_for_another_request_is_refused(store: Store) 
         .await
         .unwrap();
     assert_eq!(outcome, InsertEventOutcome::KeyReused);
-    assert_eq!(store.event("org_a", &other.id).await.unwrap(), None);
-    assert_eq!(store.count_events("org_a", &v.id).await.unwrap(), 1);
+    assert_eq!(
+        store.event(&OrgId::from("org_a"), &other.id).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .count_events(&OrgId::from("org_a"), &v.id)
+            .await
+            .unwrap(),
+        1
+    );
     assert!(pending_envelopes(&store).await.is_empty());
 }
 
@@ -395,22 +461,49 @@ async fn idempotency_keys_are_scoped_to_the_org(store: Store) {
         .await
         .unwrap();
     assert_eq!(outcome, InsertEventOutcome::Created);
-    assert_eq!(store.event("org_b", &in_b.id).await.unwrap(), Some(in_b));
+    assert_eq!(
+        store.event(&OrgId::from("org_b"), &in_b.id).await.unwrap(),
+        Some(in_b)
+    );
 }
 
 async fn events_are_counted_per_vehicle(store: Store) {
     let one = registered_vehicle(&store, "org_a", 1).await;
     let two = registered_vehicle(&store, "org_a", 2).await;
-    assert_eq!(store.count_events("org_a", &one.id).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .count_events(&OrgId::from("org_a"), &one.id)
+            .await
+            .unwrap(),
+        0
+    );
     for day in 1..=3 {
         let e = event(&one, day);
         store.insert_event(&e, None, &[recorded(&e)]).await.unwrap();
     }
     let e = event(&two, 1);
     store.insert_event(&e, None, &[recorded(&e)]).await.unwrap();
-    assert_eq!(store.count_events("org_a", &one.id).await.unwrap(), 3);
-    assert_eq!(store.count_events("org_a", &two.id).await.unwrap(), 1);
-    assert_eq!(store.count_events("org_a", "veh_missing").await.unwrap(), 0);
+    assert_eq!(
+        store
+            .count_events(&OrgId::from("org_a"), &one.id)
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        store
+            .count_events(&OrgId::from("org_a"), &two.id)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .count_events(&OrgId::from("org_a"), &VehicleId::from("veh_missing"))
+            .await
+            .unwrap(),
+        0
+    );
 }
 
 async fn a_ready_store_answers_ping(store: Store) {
@@ -422,7 +515,11 @@ async fn a_dealer_reads_back_with_its_secret_and_its_debug_never_shows_it(store:
     let (row, secret) = dealer("org_a");
     dealers.insert_dealer(&row).await.unwrap();
 
-    let read = dealers.dealer(&row.id).await.unwrap().expect("the dealer");
+    let read = dealers
+        .dealer(&DealerId::from(&row.id))
+        .await
+        .unwrap()
+        .expect("the dealer");
     assert_eq!(read.id, row.id);
     assert_eq!(read.org_id, "org_a");
     assert_eq!(read.name, row.name);
@@ -438,7 +535,13 @@ async fn a_dealer_reads_back_with_its_secret_and_its_debug_never_shows_it(store:
         !shown.contains(key),
         "the Debug of a dealer row shows its secret"
     );
-    assert!(dealers.dealer("dlr_missing").await.unwrap().is_none());
+    assert!(
+        dealers
+            .dealer(&DealerId::from("dlr_missing"))
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 async fn a_rotated_out_secret_verifies_until_its_expiry_and_the_new_one_at_once(store: Store) {
@@ -450,11 +553,21 @@ async fn a_rotated_out_secret_verifies_until_its_expiry_and_the_new_one_at_once(
     let (now, until) = (at(2), at(3));
     assert!(
         dealers
-            .rotate_secret("org_a", &row.id, &new, now, until)
+            .rotate_secret(
+                &OrgId::from("org_a"),
+                &DealerId::from(&row.id),
+                &new,
+                now,
+                until
+            )
             .await
             .unwrap()
     );
-    let read = dealers.dealer(&row.id).await.unwrap().unwrap();
+    let read = dealers
+        .dealer(&DealerId::from(&row.id))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         read.secrets[0].secret.expose(),
         new.expose(),
@@ -471,11 +584,21 @@ async fn a_rotated_out_secret_verifies_until_its_expiry_and_the_new_one_at_once(
     let newer = WebhookSecret::generate();
     assert!(
         dealers
-            .rotate_secret("org_a", &row.id, &newer, now + Duration::hours(1), at(4))
+            .rotate_secret(
+                &OrgId::from("org_a"),
+                &DealerId::from(&row.id),
+                &newer,
+                now + Duration::hours(1),
+                at(4)
+            )
             .await
             .unwrap()
     );
-    let read = dealers.dealer(&row.id).await.unwrap().unwrap();
+    let read = dealers
+        .dealer(&DealerId::from(&row.id))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(expiry_of(&read, &old), Some(until));
     assert_eq!(expiry_of(&read, &new), Some(at(4)));
     assert_eq!(expiry_of(&read, &newer), None);
@@ -489,16 +612,32 @@ async fn another_org_cannot_rotate_a_dealers_secret(store: Store) {
 
     let new = WebhookSecret::generate();
     let rotated = dealers
-        .rotate_secret("org_b", &row.id, &new, at(2), at(3))
+        .rotate_secret(
+            &OrgId::from("org_b"),
+            &DealerId::from(&row.id),
+            &new,
+            at(2),
+            at(3),
+        )
         .await
         .unwrap();
     assert!(!rotated);
     let missing = dealers
-        .rotate_secret("org_a", "dlr_missing", &new, at(2), at(3))
+        .rotate_secret(
+            &OrgId::from("org_a"),
+            &DealerId::from("dlr_missing"),
+            &new,
+            at(2),
+            at(3),
+        )
         .await
         .unwrap();
     assert!(!missing);
-    let read = dealers.dealer(&row.id).await.unwrap().unwrap();
+    let read = dealers
+        .dealer(&DealerId::from(&row.id))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(read.secrets.len(), 1);
     assert_eq!(expiry_of(&read, &secret), None);
 }
@@ -513,20 +652,33 @@ async fn a_webhook_for_a_registered_vin_records_one_event_and_one_envelope(store
         panic!("expected a recorded event, got {outcome:?}");
     };
     let event = store
-        .event("org_a", event_id)
+        .event(&OrgId::from("org_a"), &EventId::from(event_id))
         .await
         .unwrap()
         .expect("the event");
     assert_eq!(event.vehicle_id, v.id);
     assert_eq!(event.source, EventSource::Dealer);
     assert_eq!(event.occurred_at, at(2));
-    assert_eq!(store.count_events("org_a", &v.id).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .count_events(&OrgId::from("org_a"), &v.id)
+            .await
+            .unwrap(),
+        1
+    );
 
     let pending = pending_envelopes(&store).await;
     assert_eq!(pending.len(), 1);
-    assert_eq!(pending[0].event_type, EventType::VehicleEventRecorded);
+    assert_eq!(pending[0].event_type(), EventType::VehicleEventRecorded);
     assert_eq!(pending[0].vehicle_id.as_deref(), Some(v.id.as_str()));
-    assert_eq!(pending[0].data["event"]["id"], event_id.as_str());
+    assert_eq!(
+        pending[0]
+            .payload::<VehicleEventRecorded>()
+            .unwrap()
+            .event
+            .id,
+        event_id.as_str()
+    );
 }
 
 async fn a_replayed_webhook_id_answers_the_first_outcome_and_writes_nothing(store: Store) {
@@ -551,7 +703,13 @@ async fn a_replayed_webhook_id_answers_the_first_outcome_and_writes_nothing(stor
             event_id: Some(event_id),
         }
     );
-    assert_eq!(store.count_events("org_a", &v.id).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .count_events(&OrgId::from("org_a"), &v.id)
+            .await
+            .unwrap(),
+        1
+    );
     assert!(pending_envelopes(&store).await.is_empty());
 }
 
@@ -562,7 +720,13 @@ async fn a_webhook_for_an_unknown_vin_is_kept_unmatched_without_an_event(store: 
     let elsewhere = registered_vehicle(&store, "org_b", 9).await;
 
     let record_id = unmatched_record(receive(&dealers, &d, "msg_1", &vin(9), 2).await);
-    assert_eq!(store.count_events("org_b", &elsewhere.id).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .count_events(&OrgId::from("org_b"), &elsewhere.id)
+            .await
+            .unwrap(),
+        0
+    );
     assert!(pending_envelopes(&store).await.is_empty());
 
     let again = receive(&dealers, &d, "msg_1", &vin(9), 2).await;
@@ -588,11 +752,17 @@ async fn adopting_turns_every_waiting_record_into_an_event_once(store: Store) {
         .await
         .unwrap();
     assert_eq!(adopted, 2);
-    assert_eq!(store.count_events("org_a", &v.id).await.unwrap(), 2);
+    assert_eq!(
+        store
+            .count_events(&OrgId::from("org_a"), &v.id)
+            .await
+            .unwrap(),
+        2
+    );
     let pending = pending_envelopes(&store).await;
     assert_eq!(pending.len(), 2);
     for envelope in &pending {
-        assert_eq!(envelope.event_type, EventType::VehicleEventRecorded);
+        assert_eq!(envelope.event_type(), EventType::VehicleEventRecorded);
         assert_eq!(envelope.vehicle_id.as_deref(), Some(v.id.as_str()));
     }
 
@@ -601,7 +771,13 @@ async fn adopting_turns_every_waiting_record_into_an_event_once(store: Store) {
         .await
         .unwrap();
     assert_eq!(again, 0);
-    assert_eq!(store.count_events("org_a", &v.id).await.unwrap(), 2);
+    assert_eq!(
+        store
+            .count_events(&OrgId::from("org_a"), &v.id)
+            .await
+            .unwrap(),
+        2
+    );
     assert_eq!(pending_envelopes(&store).await, pending);
 
     // A replay of an adopted delivery now answers with its event.
@@ -613,7 +789,11 @@ async fn adopting_turns_every_waiting_record_into_an_event_once(store: Store) {
         panic!("a replay of an adopted record is not a duplicate with its event");
     };
     assert_eq!(record_id, first);
-    let event = store.event("org_a", &event_id).await.unwrap().unwrap();
+    let event = store
+        .event(&OrgId::from("org_a"), &EventId::from(&event_id))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(event.occurred_at, at(2));
 }
 
@@ -628,7 +808,13 @@ async fn adoption_leaves_another_orgs_records_of_the_same_vin_alone(store: Store
         .await
         .unwrap();
     assert_eq!(adopted, 0);
-    assert_eq!(store.count_events("org_a", &ours.id).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .count_events(&OrgId::from("org_a"), &ours.id)
+            .await
+            .unwrap(),
+        0
+    );
     assert!(pending_envelopes(&store).await.is_empty());
 
     let their_vehicle = registered_vehicle(&store, "org_b", 5).await;
@@ -639,7 +825,7 @@ async fn adoption_leaves_another_orgs_records_of_the_same_vin_alone(store: Store
     assert_eq!(adopted, 1);
     assert_eq!(
         store
-            .count_events("org_b", &their_vehicle.id)
+            .count_events(&OrgId::from("org_b"), &their_vehicle.id)
             .await
             .unwrap(),
         1

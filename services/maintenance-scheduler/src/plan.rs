@@ -11,7 +11,7 @@ use vwc_contracts::maintenance::{
     MaintenanceItemView, MaintenanceScheduleUpdated, MaintenanceStatus, MaintenanceStatusChanged,
     ReminderDue,
 };
-use vwc_contracts::{Envelope, EventType};
+use vwc_contracts::{Envelope, Event, EventType};
 
 use crate::SOURCE;
 use crate::schedule::{Evaluation, VehicleRecord};
@@ -152,20 +152,12 @@ impl Outgoing {
         vehicle_id: &str,
         traceparent: Option<String>,
     ) -> Envelope {
-        let event_type = self.event_type();
-        let source = SOURCE;
-        let vehicle = Some(vehicle_id);
-        match self {
-            Outgoing::ScheduleUpdated(d) => {
-                Envelope::new(event_type, source, org_id, vehicle, traceparent, d)
-            }
-            Outgoing::StatusChanged(d) => {
-                Envelope::new(event_type, source, org_id, vehicle, traceparent, d)
-            }
-            Outgoing::Reminder(d) => {
-                Envelope::new(event_type, source, org_id, vehicle, traceparent, d)
-            }
-        }
+        let event: Event = match self.clone() {
+            Outgoing::ScheduleUpdated(d) => d.into(),
+            Outgoing::StatusChanged(d) => d.into(),
+            Outgoing::Reminder(d) => d.into(),
+        };
+        Envelope::new(SOURCE, org_id, Some(vehicle_id), traceparent, event)
     }
 }
 
@@ -676,7 +668,7 @@ mod tests {
             Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
         );
         assert_eq!(
-            envelopes[0].event_type,
+            envelopes[0].event_type(),
             EventType::MaintenanceScheduleUpdated
         );
         assert!(
@@ -687,7 +679,7 @@ mod tests {
                     && e.vehicle_id.as_deref() == Some("veh_1")
                     && e.traceparent.is_some())
         );
-        let reminder: ReminderDue = envelopes.last().unwrap().data_as().unwrap();
+        let reminder: ReminderDue = envelopes.last().unwrap().payload().cloned().unwrap();
         assert_eq!(reminder.status, MaintenanceStatus::Overdue);
     }
 }

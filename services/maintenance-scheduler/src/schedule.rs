@@ -39,8 +39,8 @@ impl VehicleRecord {
             name.push_str(&format!(" ({nick})"));
         }
         VehicleRecord {
-            id: v.id.clone(),
-            org_id: v.org_id.clone(),
+            id: v.id.to_string(),
+            org_id: v.org_id.to_string(),
             name,
             unit: v.odometer_unit,
             registered_at: v.registered_at,
@@ -110,7 +110,7 @@ impl TimelineFact {
             return None;
         }
         Some(TimelineFact {
-            event_id: e.id.clone(),
+            event_id: e.id.to_string(),
             kind,
             at: e.occurred_at,
             odometer: e.odometer,

@@ -28,7 +28,8 @@ fn oil_view(
         of_type(envelopes, EventType::MaintenanceScheduleUpdated)
             .last()
             .expect("a MaintenanceScheduleUpdated")
-            .data_as()
+            .payload()
+            .cloned()
             .unwrap();
     updated
         .items
@@ -55,7 +56,7 @@ async fn registration_creates_the_standard_schedule_in_the_vehicles_unit() {
         Some(&TRACE[3..35]),
         "the published event continues the incoming trace"
     );
-    let schedule: MaintenanceScheduleUpdated = updates[0].data_as().unwrap();
+    let schedule: MaintenanceScheduleUpdated = updates[0].payload().cloned().unwrap();
     assert_eq!(schedule.items.len(), 12);
     let oil = &schedule.items[0];
     assert_eq!(
@@ -154,7 +155,7 @@ async fn the_worked_example_oil_change_goes_due_soon_then_overdue_with_one_remin
     );
     let changes: Vec<MaintenanceStatusChanged> = of_type(&out, EventType::MaintenanceStatusChanged)
         .iter()
-        .map(|e| e.data_as().unwrap())
+        .map(|e| e.payload().cloned().unwrap())
         .filter(|c: &MaintenanceStatusChanged| c.task == "oil_change")
         .collect();
     assert_eq!(changes.len(), 1);
@@ -215,7 +216,8 @@ async fn a_back_dated_maintenance_record_does_not_undo_a_later_one() {
     let latest: MaintenanceScheduleUpdated = of_type(&out, EventType::MaintenanceScheduleUpdated)
         .last()
         .unwrap()
-        .data_as()
+        .payload()
+        .cloned()
         .unwrap();
     let tires = latest
         .items

@@ -164,7 +164,7 @@ async fn put_sets_the_interval_and_answers_with_the_item_re_evaluated() {
         &updates[0].traceparent.as_deref().unwrap()[3..35],
         &TRACE[3..35]
     );
-    let schedule: MaintenanceScheduleUpdated = updates[0].data_as().unwrap();
+    let schedule: MaintenanceScheduleUpdated = updates[0].payload().cloned().unwrap();
     assert_eq!(serde_json::to_value(&schedule.items[0]).unwrap(), item);
 
     // The same settings again change nothing and publish nothing.

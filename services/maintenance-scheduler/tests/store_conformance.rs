@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use vwc_contracts::maintenance::MaintenanceScheduleUpdated;
 use vwc_contracts::maintenance::MaintenanceStatus;
-use vwc_contracts::{Envelope, EventType, OdometerUnit};
+use vwc_contracts::{Envelope, OdometerUnit};
 use vwc_maintenance_scheduler::schedule::FactKind;
 use vwc_maintenance_scheduler::{
     CommitOutcome, ItemSettings, MongoSchedulerStore, PublishedSchedule, SchedulerStore,
@@ -72,13 +73,18 @@ fn published(statuses: &[(&str, MaintenanceStatus)], fingerprint: u64) -> Publis
 }
 
 fn envelope(vehicle_id: &str) -> Envelope {
+    let update = MaintenanceScheduleUpdated {
+        vehicle_id: vehicle_id.to_string(),
+        items: Vec::new(),
+        odometer: None,
+        evaluated_at: chrono::Utc::now(),
+    };
     Envelope::new(
-        EventType::MaintenanceStatusChanged,
         "vwc.maintenance-scheduler",
         "org_a",
         Some(vehicle_id),
         None,
-        serde_json::json!({"vehicleId": vehicle_id}),
+        update,
     )
 }
 
@@ -408,7 +414,7 @@ async fn a_batch_applies_each_commit_on_its_own(store: Store) {
             CommitOutcome::Applied
         ]
     );
-    let published: Vec<Option<String>> = pending(&store)
+    let published: Vec<Option<vwc_contracts::VehicleId>> = pending(&store)
         .await
         .into_iter()
         .map(|e| e.vehicle_id)

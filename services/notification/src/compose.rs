@@ -3,10 +3,10 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
+use vwc_contracts::Envelope;
 use vwc_contracts::ids::new_id;
 use vwc_contracts::maintenance::{Channel, MaintenanceStatus, NotificationDelivered, ReminderDue};
 use vwc_contracts::valuation::{ValuationDrop, ValuationUpdated};
-use vwc_contracts::{Envelope, EventType};
 
 use crate::SOURCE;
 use crate::store::{
@@ -48,7 +48,7 @@ pub fn plan_notification(
 ) -> NewNotification {
     let notification = Notification {
         id: new_id("ntf"),
-        org_id: envelope.org_id.clone(),
+        org_id: envelope.org_id.to_string(),
         reminder_id: reminder.reminder_id.clone(),
         vehicle_id: Some(reminder.vehicle_id.clone()),
         title: title(reminder),
@@ -176,7 +176,6 @@ pub fn delivered_event(
     at: DateTime<Utc>,
 ) -> Envelope {
     Envelope::new(
-        EventType::NotificationDelivered,
         SOURCE,
         &notification.org_id,
         notification.vehicle_id.as_deref(),
@@ -247,12 +246,11 @@ mod tests {
 
     fn envelope(r: &ReminderDue) -> Envelope {
         Envelope::new(
-            EventType::ReminderDue,
             "vwc.maintenance-scheduler",
             "org_a",
             Some(&r.vehicle_id),
             Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into()),
-            r,
+            r.clone(),
         )
     }
 
@@ -291,7 +289,7 @@ mod tests {
         assert_eq!(in_app.status, DeliveryStatus::Delivered);
         assert_eq!(plan.attempts.len(), 1);
         assert_eq!(plan.events.len(), 1);
-        let event: NotificationDelivered = plan.events[0].data_as().unwrap();
+        let event: NotificationDelivered = plan.events[0].payload().cloned().unwrap();
         assert_eq!(event.channel, Channel::InApp);
         assert_eq!(event.notification_id, plan.notification.id);
         assert_eq!(plan.events[0].source, SOURCE);
@@ -375,12 +373,11 @@ mod tests {
             computed_at: at("2026-03-10T10:00:00Z"),
         };
         let envelope = Envelope::new(
-            EventType::ValuationUpdated,
             "vwc.valuation",
             "org_a",
             Some("veh_1"),
             None,
-            &update,
+            update.clone(),
         );
         let plan = plan_valuation_drop(
             &envelope,

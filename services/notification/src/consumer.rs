@@ -11,7 +11,8 @@ use async_trait::async_trait;
 use tracing::Instrument;
 use vwc_bus::{Consumer, HandleError};
 use vwc_contracts::maintenance::ReminderDue;
-use vwc_contracts::{Envelope, EventType};
+use vwc_contracts::valuation::ValuationUpdated;
+use vwc_contracts::{Envelope, Event, EventType};
 use vwc_telemetry::TraceParent;
 
 use crate::clock::{Clock, SystemClock};
@@ -24,6 +25,13 @@ pub struct NotificationConsumer {
 }
 
 impl NotificationConsumer {
+    /// What can be worth telling someone.
+    pub const CONSUMES: &'static [EventType] = &[
+        EventType::ReminderDue,
+        EventType::MaintenanceStatusChanged,
+        EventType::ValuationUpdated,
+    ];
+
     pub fn new(store: Arc<dyn NotificationStore>) -> NotificationConsumer {
         NotificationConsumer {
             store,
@@ -37,10 +45,11 @@ impl NotificationConsumer {
         self
     }
 
-    async fn reminder_due(&self, envelope: &Envelope) -> Result<bool, HandleError> {
-        let reminder: ReminderDue = envelope
-            .data_as()
-            .map_err(|e| HandleError::Malformed(e.to_string()))?;
+    async fn reminder_due(
+        &self,
+        envelope: &Envelope,
+        reminder: &ReminderDue,
+    ) -> Result<bool, HandleError> {
         if reminder.reminder_id.trim().is_empty() {
             return Err(HandleError::Malformed(
                 "ReminderDue without a reminderId".into(),
@@ -53,7 +62,7 @@ impl NotificationConsumer {
             .map_err(HandleError::failed)?;
         let plan = plan_notification(
             envelope,
-            &reminder,
+            reminder,
             preferences.as_ref().map(|p| &p.preferences),
             self.clock.now(),
         );
@@ -65,10 +74,11 @@ impl NotificationConsumer {
 }
 
 impl NotificationConsumer {
-    async fn valuation_updated(&self, envelope: &Envelope) -> Result<bool, HandleError> {
-        let update: vwc_contracts::valuation::ValuationUpdated = envelope
-            .data_as()
-            .map_err(|e| HandleError::Malformed(e.to_string()))?;
+    async fn valuation_updated(
+        &self,
+        envelope: &Envelope,
+        update: &ValuationUpdated,
+    ) -> Result<bool, HandleError> {
         let Some(drop) = &update.drop else {
             return Ok(true);
         };
@@ -77,7 +87,7 @@ impl NotificationConsumer {
                 "ValuationUpdated with a drop without a dropId".into(),
             ));
         }
-        let plan = plan_valuation_drop(envelope, &update, drop, self.clock.now());
+        let plan = plan_valuation_drop(envelope, update, drop, self.clock.now());
         self.store
             .record_notification(&envelope.id.to_string(), &plan)
             .await
@@ -91,20 +101,31 @@ impl Consumer for NotificationConsumer {
         CONSUMER
     }
 
+    fn consumes(&self) -> &'static [EventType] {
+        Self::CONSUMES
+    }
+
     async fn handle(&self, envelope: &Envelope) -> Result<(), HandleError> {
         let trace = envelope.traceparent.as_deref().and_then(TraceParent::parse);
         let span = tracing::info_span!("notification.apply", event_id = %envelope.id,
-            event_type = %envelope.event_type,
+            event_type = %envelope.event_type(),
             trace_id = trace.as_ref().map(|t| t.trace_id.as_str()).unwrap_or(""));
         if let Some(t) = &trace {
             vwc_telemetry::set_remote_parent(&span, t);
         }
         async {
-            let applied = match envelope.event_type {
-                EventType::ReminderDue => self.reminder_due(envelope).await?,
-                EventType::ValuationUpdated => self.valuation_updated(envelope).await?,
+            let event = envelope.event().map_err(HandleError::malformed)?;
+            let applied = match event {
+                Event::ReminderDue(reminder) => self.reminder_due(envelope, reminder).await?,
+                Event::ValuationUpdated(update) => self.valuation_updated(envelope, update).await?,
                 // Covered by the ReminderDue the scheduler publishes for the same change (see above).
-                _ => true,
+                Event::MaintenanceStatusChanged(_) => true,
+                Event::VehicleRegistered(_)
+                | Event::VehicleEventRecorded(_)
+                | Event::NotificationDelivered(_)
+                | Event::MaintenanceScheduleUpdated(_) => {
+                    return Err(HandleError::NotConsumed(event.event_type()));
+                }
             };
             if !applied {
                 tracing::debug!("duplicate reminder ignored");

@@ -607,11 +607,10 @@ async fn the_same_reminder_id_in_two_organisations_is_told_to_each() {
 #[tokio::test]
 async fn a_malformed_reminder_is_refused_as_malformed() {
     let s = setup("2026-05-01T12:00:00Z");
-    let bad = Envelope::new(
+    let bad = vwc_contracts::examples::undecodable(
         EventType::ReminderDue,
         "vwc.maintenance-scheduler",
         ORG,
-        None,
         None,
         serde_json::json!({ "reminderId": 7 }),
     );
@@ -624,7 +623,6 @@ async fn a_malformed_reminder_is_refused_as_malformed() {
 async fn a_status_change_alone_tells_nothing() {
     let s = setup("2026-05-01T12:00:00Z");
     let changed = Envelope::new(
-        EventType::MaintenanceStatusChanged,
         "vwc.maintenance-scheduler",
         ORG,
         Some("veh_rav4"),

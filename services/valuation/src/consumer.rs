@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use tracing::Instrument;
 use vwc_bus::{Consumer, HandleError};
-use vwc_contracts::{Envelope, EventType, VehicleEventRecorded, VehicleRegistered};
+use vwc_contracts::{Envelope, Event, EventType};
 use vwc_telemetry::TraceParent;
 
 use crate::CONSUMER;
@@ -16,6 +16,12 @@ pub struct ValuationConsumer {
 }
 
 impl ValuationConsumer {
+    /// The vehicles and the timeline events that move their value.
+    pub const CONSUMES: &'static [EventType] = &[
+        EventType::VehicleRegistered,
+        EventType::VehicleEventRecorded,
+    ];
+
     pub fn new(valuer: Valuer) -> ValuationConsumer {
         ValuationConsumer { valuer }
     }
@@ -27,10 +33,14 @@ impl Consumer for ValuationConsumer {
         CONSUMER
     }
 
+    fn consumes(&self) -> &'static [EventType] {
+        Self::CONSUMES
+    }
+
     async fn handle(&self, envelope: &Envelope) -> Result<(), HandleError> {
         let trace = envelope.traceparent.as_deref().and_then(TraceParent::parse);
         let span = tracing::info_span!("valuation.apply", event_id = %envelope.id,
-            event_type = %envelope.event_type,
+            event_type = %envelope.event_type(),
             trace_id = trace.as_ref().map(|t| t.trace_id.as_str()).unwrap_or(""));
         if let Some(t) = &trace {
             vwc_telemetry::set_remote_parent(&span, t);
@@ -39,31 +49,29 @@ impl Consumer for ValuationConsumer {
         let outgoing = trace.map(|t| t.child().to_string());
         async {
             let id = envelope.id.to_string();
-            let outcome = match envelope.event_type {
-                EventType::VehicleRegistered => {
-                    let data: VehicleRegistered = envelope
-                        .data_as()
-                        .map_err(|e| HandleError::Malformed(e.to_string()))?;
-                    Some(
-                        self.valuer
-                            .vehicle_registered(&id, &data.vehicle, outgoing.as_deref())
-                            .await
-                            .map_err(HandleError::failed)?
-                            .outcome,
-                    )
-                }
-                EventType::VehicleEventRecorded => {
-                    let data: VehicleEventRecorded = envelope
-                        .data_as()
-                        .map_err(|e| HandleError::Malformed(e.to_string()))?;
+            let event = envelope.event().map_err(HandleError::malformed)?;
+            let outcome = match event {
+                Event::VehicleRegistered(data) => Some(
                     self.valuer
-                        .vehicle_event(&id, &data.event, outgoing.as_deref())
+                        .vehicle_registered(&id, &data.vehicle, outgoing.as_deref())
                         .await
                         .map_err(HandleError::failed)?
-                        .map(|u| u.outcome)
+                        .outcome,
+                ),
+                Event::VehicleEventRecorded(data) => self
+                    .valuer
+                    .vehicle_event(&id, &data.event, outgoing.as_deref())
+                    .await
+                    .map_err(HandleError::failed)?
+                    .map(|u| u.outcome),
+                // Its own points, and maintenance and notifications, do not move a value.
+                Event::ValuationUpdated(_)
+                | Event::MaintenanceStatusChanged(_)
+                | Event::ReminderDue(_)
+                | Event::NotificationDelivered(_)
+                | Event::MaintenanceScheduleUpdated(_) => {
+                    return Err(HandleError::NotConsumed(event.event_type()));
                 }
-                // Not routed here (routes.json).
-                _ => None,
             };
             if outcome == Some(CommitOutcome::Duplicate) {
                 tracing::debug!("duplicate delivery ignored");

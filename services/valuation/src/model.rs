@@ -52,8 +52,8 @@ impl VehicleProfile {
             name.push_str(&format!(" ({n})"));
         }
         VehicleProfile {
-            id: v.id.clone(),
-            org_id: v.org_id.clone(),
+            id: v.id.to_string(),
+            org_id: v.org_id.to_string(),
             name,
             year: v.year,
             unit: v.odometer_unit,
@@ -125,7 +125,7 @@ impl Fact {
             _ => return None,
         };
         Some(Fact {
-            event_id: e.id.clone(),
+            event_id: e.id.to_string(),
             at: e.occurred_at,
             odometer: e.odometer,
             title: e.title.clone(),

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use vwc_contracts::valuation::{
     Valuation, ValuationDrop, ValuationForecast, ValuationPointKind, ValuationUpdated,
 };
-use vwc_contracts::{Envelope, EventType, Vehicle, VehicleEvent};
+use vwc_contracts::{Envelope, Vehicle, VehicleEvent};
 use vwc_store::StoreError;
 
 use crate::SOURCE;
@@ -153,12 +153,11 @@ pub fn decide(
         .iter()
         .map(|u| {
             Envelope::new(
-                EventType::ValuationUpdated,
                 SOURCE,
                 &profile.org_id,
                 Some(&profile.id),
                 traceparent.map(str::to_string),
-                u,
+                u.clone(),
             )
         })
         .collect();

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use chrono::{NaiveDate, TimeZone, Utc};
-use vwc_contracts::{Envelope, EventType, OdometerUnit, Severity};
+use vwc_contracts::{Envelope, Event, EventType, OdometerUnit, Severity};
 use vwc_valuation::model::{Fact, FactDetail, VehicleProfile};
 use vwc_valuation::{
     CommitOutcome, MongoValuationStore, PublishedPoint, SqliteValuationStore, ValuationStore,
@@ -46,14 +46,13 @@ fn point(fingerprint: u64, amount_cents: u64) -> PublishedPoint {
 }
 
 fn envelope(vehicle_id: &str) -> Envelope {
-    Envelope::new(
-        EventType::ValuationUpdated,
-        "vwc.valuation",
-        "org_a",
-        Some(vehicle_id),
-        None,
-        serde_json::json!({"vehicleId": vehicle_id}),
-    )
+    let Event::ValuationUpdated(mut update) =
+        vwc_contracts::examples::event(EventType::ValuationUpdated)
+    else {
+        unreachable!("the example of its type")
+    };
+    update.vehicle_id = vehicle_id.to_string();
+    Envelope::new("vwc.valuation", "org_a", Some(vehicle_id), None, update)
 }
 
 fn registration(org: &str, id: &str) -> VehicleCommit {

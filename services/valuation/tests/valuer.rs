@@ -58,7 +58,6 @@ fn event(
 
 fn registered(org: &str) -> Envelope {
     Envelope::new(
-        EventType::VehicleRegistered,
         "vwc.ingestion",
         org,
         Some("veh_1"),
@@ -71,7 +70,6 @@ fn registered(org: &str) -> Envelope {
 
 fn recorded(e: VehicleEvent) -> Envelope {
     Envelope::new(
-        EventType::VehicleEventRecorded,
         "vwc.ingestion",
         &e.org_id.clone(),
         Some("veh_1"),
@@ -87,8 +85,8 @@ async fn published(store: &dyn ValuationStore) -> Vec<ValuationUpdated> {
     pending
         .into_iter()
         .map(|(_, e)| {
-            assert_eq!(e.event_type, EventType::ValuationUpdated);
-            e.data_as().unwrap()
+            assert_eq!(e.event_type(), EventType::ValuationUpdated);
+            e.payload().cloned().unwrap()
         })
         .collect()
 }

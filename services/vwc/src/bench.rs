@@ -177,8 +177,8 @@ fn synthetic_event(vehicle: &str, i: usize) -> VehicleEvent {
         _ => json!({}),
     };
     VehicleEvent {
-        id: format!("evt_bench_{vehicle}_{i:08}"),
-        vehicle_id: vehicle.to_string(),
+        id: format!("evt_bench_{vehicle}_{i:08}").into(),
+        vehicle_id: vehicle.to_string().into(),
         org_id: ORG.into(),
         kind,
         occurred_at: at,
@@ -686,7 +686,7 @@ fn chat_bench_event(vehicle: &vwc_contracts::Vehicle, i: usize) -> VehicleEvent 
         ),
     };
     VehicleEvent {
-        id: format!("evt_chat_{i:06}"),
+        id: format!("evt_chat_{i:06}").into(),
         vehicle_id: vehicle.id.clone(),
         org_id: vehicle.org_id.clone(),
         kind,
@@ -763,7 +763,7 @@ pub async fn chat_bench() -> anyhow::Result<ChatBench> {
     ];
     let ask = |q: &str| vwc_chat_historian::historian::Ask {
         org_id: ORG.into(),
-        vehicle_id: vehicle.id.clone(),
+        vehicle_id: vehicle.id.to_string(),
         asked_by: "bench".into(),
         question: q.into(),
         conversation_id: None,

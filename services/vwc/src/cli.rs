@@ -692,7 +692,7 @@ async fn dlq(action: DlqAction) -> anyhow::Result<()> {
                         "{consumer}:{}\t{}\t{}\tattempts={}\t{}\t{}",
                         d.id,
                         d.failed_at.to_rfc3339(),
-                        d.envelope.event_type,
+                        d.envelope.event_type(),
                         d.attempts,
                         d.envelope.id,
                         d.error

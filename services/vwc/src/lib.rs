@@ -14,6 +14,7 @@ pub mod openapi;
 pub mod records;
 pub mod records_cli;
 pub mod routes;
+pub mod routing;
 pub mod seed;
 pub mod stores;
 #[cfg(feature = "testing")]

@@ -74,7 +74,14 @@ pub async fn import(args: ImportArgs, opts: EmbeddedOptions) -> anyhow::Result<(
         vwc_ingestion::import::read(&text, &options).map_err(anyhow::Error::msg)?;
     let system = System::start(quiet(opts)).await?;
     let ingestion = vwc_ingestion::Ingestion::new(system.stores.ingestion.clone());
-    let Some(vehicle) = ingestion.store().vehicle(&args.org, &args.vehicle).await? else {
+    let Some(vehicle) = ingestion
+        .store()
+        .vehicle(
+            &vwc_contracts::OrgId::from(&args.org),
+            &vwc_contracts::VehicleId::from(&args.vehicle),
+        )
+        .await?
+    else {
         system.shutdown().await;
         anyhow::bail!("no vehicle {} in organisation {}", args.vehicle, args.org);
     };

@@ -82,7 +82,7 @@ async fn the_lambda_handler_reports_only_the_poison_message_of_a_batch() {
     let consumer = EdgeConsumer::new(store.clone());
     let registered = |n: u32| {
         let vehicle = Vehicle {
-            id: format!("veh_{n}"),
+            id: format!("veh_{n}").into(),
             org_id: "org_a".into(),
             vin: vin(n),
             year: 2020,
@@ -94,7 +94,6 @@ async fn the_lambda_handler_reports_only_the_poison_message_of_a_batch() {
             registered_at: vwc_clock::now(),
         };
         let env = Envelope::new(
-            EventType::VehicleRegistered,
             "vwc.ingestion",
             "org_a",
             Some(&vehicle.id.clone()),
@@ -234,7 +233,6 @@ async fn the_valuation_queue_receives_its_routed_events_and_values_vehicles_over
         registered_at: vwc_clock::now(),
     };
     let registered = Envelope::new(
-        EventType::VehicleRegistered,
         "vwc.ingestion",
         "org_a",
         Some("veh_moto"),
@@ -244,20 +242,18 @@ async fn the_valuation_queue_receives_its_routed_events_and_values_vehicles_over
         },
     );
     let not_routed = Envelope::new(
-        EventType::ReminderDue,
         "vwc.maintenance-scheduler",
         "org_a",
         Some("veh_moto"),
         None,
-        serde_json::json!({}),
+        vwc_contracts::examples::event(EventType::ReminderDue),
     );
     let recorded = Envelope::new(
-        EventType::VehicleEventRecorded,
         "vwc.ingestion",
         "org_a",
         Some("veh_moto"),
         None,
-        serde_json::json!({"event": {"id": "evt_1"}}),
+        vwc_contracts::examples::event(EventType::VehicleEventRecorded),
     );
     use vwc_bus::Bus;
     bus.publish(&[registered.clone(), not_routed, recorded.clone()])

@@ -3,6 +3,7 @@
 use serde_json::json;
 use vwc::testing::TestApp;
 use vwc_auth::Role;
+use vwc_contracts::{OrgId, VehicleId};
 use vwc_testkit::{json as body, vin};
 
 #[tokio::test]
@@ -260,7 +261,7 @@ async fn bad_vehicle_and_event_requests_are_problems_and_store_nothing() {
         app.system()
             .stores
             .ingestion
-            .count_events("org_a", &vehicle)
+            .count_events(&OrgId::from("org_a"), &VehicleId::from(&vehicle))
             .await
             .unwrap(),
         0

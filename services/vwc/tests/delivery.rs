@@ -26,6 +26,9 @@ impl Consumer for PoisonedEdge {
     fn name(&self) -> &str {
         vwc_edge::CONSUMER
     }
+    fn consumes(&self) -> &'static [EventType] {
+        EdgeConsumer::CONSUMES
+    }
     async fn handle(&self, envelope: &Envelope) -> Result<(), HandleError> {
         self.attempts.lock().unwrap().push(envelope.id);
         if self.poisoned.lock().unwrap().contains(&envelope.id) {
@@ -45,7 +48,6 @@ async fn first_event_envelope(app: &TestApp, token: &str, vehicle: &str) -> Enve
     assert_eq!(event["id"], event_id.as_str());
     let event = serde_json::from_value(event).unwrap();
     Envelope::new(
-        EventType::VehicleEventRecorded,
         "vwc.ingestion",
         "org_a",
         Some(vehicle),
@@ -162,12 +164,11 @@ async fn the_dlq_commands_list_and_replay_from_the_data_dir() {
     let vehicle = app.register(&token, &vin(3)).await;
     app.timeline_of_len(&token, &vehicle, 0).await;
     // A real poison: an envelope whose data does not match its type.
-    let mut bad = Envelope::new(
+    let mut bad = vwc_contracts::examples::undecodable(
         EventType::VehicleEventRecorded,
         "vwc.ingestion",
         "org_a",
         Some(&vehicle),
-        None,
         serde_json::json!({"event": {"nope": 1}}),
     );
     bad.id = Uuid::now_v7();

@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 use vwc::testing::TestApp;
 use vwc_auth::Role;
+use vwc_contracts::{OrgId, VehicleId};
 use vwc_testkit::{json as body, vin};
 
 /// Finding 1: the limiter and authentication parse `Authorization` the same way, so a lower-case scheme
@@ -82,7 +83,13 @@ async fn an_idempotency_key_reused_for_another_vehicle_is_422_and_records_nothin
     assert_eq!(again["event"]["id"], first["event"]["id"]);
     app.timeline_of_len(&token, &a, 1).await;
     let store = app.system().stores.ingestion.clone();
-    assert_eq!(store.count_events("org_a", &b).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .count_events(&OrgId::from("org_a"), &VehicleId::from(&b))
+            .await
+            .unwrap(),
+        0
+    );
     app.stop().await;
 }
 

@@ -261,14 +261,15 @@ async fn an_oil_change_goes_due_soon_then_overdue_and_the_reminder_reaches_every
             .collect()
     };
     // (Tire rotation, never done, is anchored at the same odometer and has reminders of its own.)
+    use vwc_contracts::maintenance::ReminderDue;
     let oil: Vec<vwc_contracts::Envelope> = reminders
         .iter()
         .map(|r| serde_json::from_str::<vwc_contracts::Envelope>(r).unwrap())
-        .filter(|e| e.data["task"] == "oil_change")
+        .filter(|e| e.payload::<ReminderDue>().unwrap().task == "oil_change")
         .collect();
     let statuses: Vec<_> = oil
         .iter()
-        .map(|e| e.data["status"].as_str().unwrap().to_string())
+        .map(|e| e.payload::<ReminderDue>().unwrap().status.as_str())
         .collect();
     assert_eq!(
         statuses,

@@ -3,6 +3,7 @@
 use serde_json::json;
 use vwc::testing::TestApp;
 use vwc_auth::Role;
+use vwc_contracts::{OrgId, VehicleId};
 use vwc_testkit::{json as body, vin};
 
 #[tokio::test]
@@ -230,6 +231,12 @@ async fn an_idempotency_key_returns_the_same_event_and_stores_it_once() {
     assert_eq!(ct, "application/problem+json");
     app.timeline_of_len(&token, &vehicle, 1).await;
     let store = app.system().stores.ingestion.clone();
-    assert_eq!(store.count_events("org_a", &vehicle).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .count_events(&OrgId::from("org_a"), &VehicleId::from(&vehicle))
+            .await
+            .unwrap(),
+        1
+    );
     app.stop().await;
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use vwc::testing::TestApp;
 use vwc_auth::Role;
-use vwc_contracts::{Envelope, EventType, VehicleEvent, VehicleEventRecorded};
+use vwc_contracts::{Envelope, VehicleEvent, VehicleEventRecorded};
 use vwc_testkit::{eventually, json as body, vin};
 
 async fn record(app: &TestApp, token: &str, vehicle: &str, event: Value) -> String {
@@ -252,7 +252,6 @@ async fn duplicate_deliveries_change_nothing_and_other_organisations_get_404() {
     // a new envelope id: nothing new is valued or published.
     let event: VehicleEvent = serde_json::from_value(events[0].clone()).unwrap();
     let envelope = Envelope::new(
-        EventType::VehicleEventRecorded,
         "vwc.ingestion",
         "org_a",
         Some(&vehicle),

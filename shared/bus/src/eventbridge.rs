@@ -61,7 +61,7 @@ impl EventBridgeBus {
         })?;
         Ok(PutEventsRequestEntry::builder()
             .source(&envelope.source)
-            .detail_type(envelope.event_type.as_str())
+            .detail_type(envelope.event_type().as_str())
             .detail(detail)
             .event_bus_name(&self.bus_name)
             .build())
@@ -377,12 +377,11 @@ mod tests {
             .build();
         let bus = EventBridgeBus::new(aws_sdk_eventbridge::Client::from_conf(config), "b".into());
         let envelope = Envelope::new(
-            vwc_contracts::EventType::VehicleRegistered,
             "vwc.ingestion",
             "org_1",
             Some("veh_1"),
             None,
-            serde_json::json!({"vin": "1HGCM82633A004352"}),
+            vwc_contracts::examples::event(vwc_contracts::EventType::VehicleRegistered),
         );
         let entry = bus.entry(&envelope).unwrap();
         assert_eq!(entry.source(), Some("vwc.ingestion"));

@@ -94,6 +94,15 @@ impl InProcessBus {
     /// Registers the consumer for the service named `consumer.name()` in the routing table.
     pub fn register(&self, consumer: Arc<dyn Consumer>, dead_letters: Arc<dyn DeadLetterStore>) {
         let name = consumer.name().to_string();
+        let unhandled: Vec<_> = (self.inner.routes.consumers.get(&name))
+            .into_iter()
+            .flatten()
+            .filter(|t| !consumer.consumes().contains(t))
+            .collect();
+        if !unhandled.is_empty() {
+            warn!(consumer = %name, ?unhandled,
+                "routes.json routes event types this consumer does not handle; they will be dead-lettered");
+        }
         let slot = Arc::new(Slot {
             consumer,
             dead_letters,
@@ -149,7 +158,7 @@ impl InProcessBus {
             "deliver",
             consumer = slot.consumer.name(),
             event_id = %envelope.id,
-            event_type = %envelope.event_type,
+            event_type = %envelope.event_type(),
         );
         // The bus hop: a child of the span that published the event; the consumer's span is its child.
         vwc_telemetry::continue_trace(&span, envelope.traceparent.as_deref());
@@ -209,7 +218,7 @@ impl Bus for InProcessBus {
         // relay mark the outbox rows sent, so a crash mid-delivery republishes instead of losing events.
         let mut deliveries = Vec::new();
         for envelope in envelopes {
-            for name in self.inner.routes.consumers_of(envelope.event_type) {
+            for name in self.inner.routes.consumers_of(envelope.event_type()) {
                 let slot = self.inner.slots.read().unwrap().get(name).cloned();
                 match slot {
                     Some(slot) => deliveries.push(self.spawn_delivery(slot, envelope.clone())),

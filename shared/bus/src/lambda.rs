@@ -60,7 +60,7 @@ mod tests {
     use super::*;
     use crate::HandleError;
 
-    /// Fails envelopes whose data says `{"poison": true}`; records the rest.
+    /// Fails envelopes whose data is not an event (as every real consumer does); records the rest.
     #[derive(Default)]
     struct Picky {
         handled: Mutex<Vec<uuid::Uuid>>,
@@ -71,10 +71,11 @@ mod tests {
         fn name(&self) -> &str {
             "picky"
         }
+        fn consumes(&self) -> &'static [EventType] {
+            EventType::ALL
+        }
         async fn handle(&self, envelope: &Envelope) -> Result<(), HandleError> {
-            if envelope.data["poison"] == true {
-                return Err(HandleError::Malformed("poison".into()));
-            }
+            envelope.event().map_err(HandleError::malformed)?;
             self.handled.lock().unwrap().push(envelope.id);
             Ok(())
         }
@@ -89,14 +90,17 @@ mod tests {
 
     fn body(poison: bool) -> String {
         let envelope = Envelope::new(
-            EventType::ReminderDue,
             "vwc.maintenance-scheduler",
             "org_1",
             None,
             None,
-            serde_json::json!({ "poison": poison }),
+            vwc_contracts::examples::event(EventType::ReminderDue),
         );
-        serde_json::to_string(&envelope).unwrap()
+        let mut json = serde_json::to_value(&envelope).unwrap();
+        if poison {
+            json["data"] = serde_json::json!({ "poison": true });
+        }
+        json.to_string()
     }
 
     fn event(records: Vec<SqsMessage>) -> SqsEvent {

@@ -11,7 +11,7 @@ pub mod relay;
 pub mod sqs;
 
 use async_trait::async_trait;
-use vwc_contracts::Envelope;
+use vwc_contracts::{Envelope, EventType};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
@@ -57,6 +57,12 @@ pub fn envelope_too_large(envelope: &Envelope) -> Option<String> {
 pub enum HandleError {
     #[error("malformed event: {0}")]
     Malformed(String),
+    /// Routed to a consumer that does not handle its type: `contracts/routes.json` disagrees with the
+    /// consumer's `consumes()` (a test in `vwc` keeps them equal). Never acknowledged silently.
+    #[error(
+        "{0} is not an event type this consumer handles; contracts/routes.json should not route it here"
+    )]
+    NotConsumed(EventType),
     #[error(transparent)]
     Failed(#[from] BoxError),
 }
@@ -67,6 +73,10 @@ impl HandleError {
     pub fn failed(e: impl std::error::Error + Send + Sync + 'static) -> HandleError {
         HandleError::Failed(Box::new(e))
     }
+
+    pub fn malformed(e: impl std::fmt::Display) -> HandleError {
+        HandleError::Malformed(e.to_string())
+    }
 }
 
 /// A service's handler for the envelopes routed to it. Must be idempotent (the inbox makes it so).
@@ -74,6 +84,9 @@ impl HandleError {
 pub trait Consumer: Send + Sync {
     /// The service name as used in `contracts/routes.json`.
     fn name(&self) -> &str;
+    /// The event types this consumer handles: exactly what `contracts/routes.json` routes to it (a test in
+    /// `vwc` checks both ways). Any other type is refused with [`HandleError::NotConsumed`].
+    fn consumes(&self) -> &'static [EventType];
     async fn handle(&self, envelope: &Envelope) -> Result<(), HandleError>;
 }
 

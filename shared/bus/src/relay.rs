@@ -81,7 +81,7 @@ impl OutboxRelay {
             error!(
                 relay = %self.name,
                 event_id = %envelope.id,
-                event_type = envelope.event_type.as_str(),
+                event_type = envelope.event_type().as_str(),
                 org = %envelope.org_id,
                 %reason,
                 dead_lettered_total = total,

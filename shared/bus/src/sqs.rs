@@ -48,10 +48,10 @@ pub fn envelope_from_sqs_body(body: &str) -> Result<Envelope, HandleError> {
     let envelope: Envelope = detail.map_err(|e| {
         HandleError::Malformed(format!("the EventBridge `detail` is not an envelope: {e}"))
     })?;
-    if envelope.event_type.as_str() != detail_type {
+    if envelope.event_type().as_str() != detail_type {
         return Err(HandleError::Malformed(format!(
             "`detail-type` {detail_type:?} does not match the envelope's type {}",
-            envelope.event_type
+            envelope.event_type()
         )));
     }
     Ok(envelope)
@@ -86,7 +86,7 @@ pub(crate) async fn handle_message(
             Ok(envelope) => {
                 let span = tracing::Span::current();
                 span.record("event_id", field::display(envelope.id));
-                span.record("event_type", envelope.event_type.as_str());
+                span.record("event_type", envelope.event_type().as_str());
                 if let Some(traceparent) = &envelope.traceparent {
                     span.record("traceparent", traceparent.as_str());
                 }
@@ -428,12 +428,11 @@ mod tests {
 
     fn envelope() -> Envelope {
         Envelope::new(
-            EventType::VehicleEventRecorded,
             "vwc.ingestion",
             "org_1",
             Some("veh_1"),
             Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into()),
-            serde_json::json!({"kind": "maintenance"}),
+            vwc_contracts::examples::event(EventType::VehicleEventRecorded),
         )
     }
 
@@ -486,12 +485,28 @@ mod tests {
             "[]",
             r#"{"id": 1}"#,
             &eventbridge_body("VehicleEventRecorded", serde_json::json!({"id": "x"})),
+            // A type no service publishes: refused here, before any consumer could acknowledge it.
+            &serde_json::to_string(&{
+                let mut v = serde_json::to_value(envelope()).unwrap();
+                v["type"] = "VehicleTeleported".into();
+                v
+            })
+            .unwrap(),
         ] {
             assert!(
                 matches!(envelope_from_sqs_body(body), Err(HandleError::Malformed(_))),
                 "{body:?} should be malformed"
             );
         }
+    }
+
+    #[test]
+    fn data_that_does_not_match_its_type_reaches_the_consumer_as_undecodable() {
+        let mut v = serde_json::to_value(envelope()).unwrap();
+        v["data"] = serde_json::json!({"event": {"nope": 1}});
+        let e = envelope_from_sqs_body(&v.to_string()).unwrap();
+        assert_eq!(e.event_type(), EventType::VehicleEventRecorded);
+        assert!(e.event().is_err());
     }
 
     #[test]
@@ -556,6 +571,9 @@ mod tests {
         fn name(&self) -> &str {
             "accepts"
         }
+        fn consumes(&self) -> &'static [EventType] {
+            EventType::ALL
+        }
         async fn handle(&self, _: &Envelope) -> Result<(), HandleError> {
             Ok(())
         }
@@ -581,6 +599,9 @@ mod tests {
     impl Consumer for Panics {
         fn name(&self) -> &str {
             "panics"
+        }
+        fn consumes(&self) -> &'static [EventType] {
+            EventType::ALL
         }
         async fn handle(&self, _: &Envelope) -> Result<(), HandleError> {
             panic!("boom")

@@ -14,7 +14,7 @@ use vwc_bus::eventbridge::EventBridgeBus;
 use vwc_bus::lambda::handle_sqs_batch;
 use vwc_bus::sqs::{PollStats, SqsWorker, VisibilityBackoff, WorkerOptions};
 use vwc_bus::{Bus, BusError, Consumer, HandleError};
-use vwc_contracts::{Envelope, EventType, Routes};
+use vwc_contracts::{Envelope, EventType, Payload, Routes, Undecodable};
 
 struct Moto {
     eb: aws_sdk_eventbridge::Client,
@@ -50,8 +50,7 @@ fn routes(consumers: &[(&str, &[EventType])]) -> Routes {
 }
 
 fn envelope(event_type: EventType, n: usize, poison: bool) -> Envelope {
-    Envelope::new(
-        event_type,
+    let mut envelope = Envelope::new(
         "vwc.ingestion",
         "org_test",
         Some(&format!("veh_{n}")),
@@ -60,11 +59,20 @@ fn envelope(event_type: EventType, n: usize, poison: bool) -> Envelope {
             uuid::Uuid::new_v4().as_u128(),
             n + 1
         )),
-        serde_json::json!({ "n": n, "poison": poison }),
-    )
+        vwc_contracts::examples::event(event_type),
+    );
+    if poison {
+        // A real poison: data that is not the payload of its type.
+        envelope.payload = Payload::Undecodable(Undecodable {
+            event_type,
+            data: serde_json::json!({ "n": n, "poison": true }),
+            error: "poisoned for the test".into(),
+        });
+    }
+    envelope
 }
 
-/// Records what it is given; fails envelopes whose data says `"poison": true`.
+/// Records what it is given; fails envelopes whose data is not an event, as every real consumer does.
 struct Recorder {
     name: String,
     seen: Mutex<Vec<Envelope>>,
@@ -89,10 +97,12 @@ impl Consumer for Recorder {
         &self.name
     }
 
+    fn consumes(&self) -> &'static [EventType] {
+        EventType::ALL
+    }
+
     async fn handle(&self, envelope: &Envelope) -> Result<(), HandleError> {
-        if envelope.data["poison"] == true {
-            return Err(HandleError::Malformed("poison envelope".into()));
-        }
+        envelope.event().map_err(HandleError::malformed)?;
         self.seen.lock().unwrap().push(envelope.clone());
         Ok(())
     }

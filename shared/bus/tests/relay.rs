@@ -8,7 +8,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use vwc_bus::OutboxRelay;
 use vwc_bus::{Bus, BusError, DeadLetterStore};
-use vwc_contracts::{Envelope, EventType};
+use vwc_contracts::Envelope;
+use vwc_contracts::maintenance::MaintenanceScheduleUpdated;
 use vwc_store::{Outbox, SqliteDb};
 
 /// Records what it accepts; refuses whole calls while `failures_left` > 0.
@@ -45,14 +46,19 @@ impl Bus for RecordingBus {
     }
 }
 
+/// A schedule update whose data is padded to about `data_bytes`.
 fn envelope(org: &str, data_bytes: usize) -> Envelope {
     Envelope::new(
-        EventType::MaintenanceScheduleUpdated,
         "vwc.test",
         org,
         Some("veh_1"),
         None,
-        serde_json::json!({ "padding": "x".repeat(data_bytes) }),
+        MaintenanceScheduleUpdated {
+            vehicle_id: "x".repeat(data_bytes),
+            items: Vec::new(),
+            odometer: None,
+            evaluated_at: chrono::Utc::now(),
+        },
     )
 }
 

@@ -143,7 +143,7 @@ impl MongoDb {
             .map(|e| {
                 Ok(doc! {
                     "_id": e.id.to_string(),
-                    "type": e.event_type.as_str(),
+                    "type": e.event_type().as_str(),
                     "envelope": serde_json::to_string(e)?,
                     "created_at": now.as_str(),
                     "sent_at": Bson::Null,

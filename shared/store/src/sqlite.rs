@@ -547,12 +547,11 @@ mod tests {
 
     fn envelope() -> Envelope {
         Envelope::new(
-            EventType::VehicleRegistered,
             "vwc.test",
             "org_a",
             None,
             None,
-            serde_json::json!({}),
+            vwc_contracts::examples::event(EventType::VehicleRegistered),
         )
     }
 

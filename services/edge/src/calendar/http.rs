@@ -157,7 +157,7 @@ async fn fleet_calendar(state: &CalendarState, org_id: &str) -> Result<Response,
             .vehicles(org_id, after.as_deref(), 200)
             .await
             .map_err(ApiError::internal)?;
-        let last = page.last().map(|v| v.vehicle.id.clone());
+        let last = page.last().map(|v| v.vehicle.id.to_string());
         let full = page.len() == 200;
         vehicles.extend(page);
         if !full || vehicles.len() >= MAX_FLEET_VEHICLES {

@@ -120,7 +120,7 @@ async fn records(
             let full = page.len() == 200;
             after = page.last().map(|e| TimelinePosition {
                 occurred_at: e.occurred_at,
-                id: e.id.clone(),
+                id: e.id.to_string(),
             });
             for e in page {
                 if taken == per_vehicle {
@@ -151,7 +151,7 @@ async fn all_vehicles(state: &EdgeState, org: &str) -> Result<Vec<VehicleView>, 
             .await
             .map_err(ApiError::internal)?;
         let full = page.len() == 200;
-        after = page.last().map(|v| v.vehicle.id.clone());
+        after = page.last().map(|v| v.vehicle.id.to_string());
         all.extend(page);
         if !full || all.len() >= MAX_RECORDS {
             return Ok(all);
@@ -257,7 +257,7 @@ async fn search(
         .map(|&(i, score)| {
             let (view, event) = &records[i];
             SearchHit {
-                vehicle_id: view.vehicle.id.clone(),
+                vehicle_id: view.vehicle.id.to_string(),
                 vehicle: vehicle_label(&view.vehicle),
                 event_id: text(&event["id"]),
                 kind: text(&event["kind"]),

@@ -14,9 +14,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
 use vwc_contracts::ids::new_id;
+use vwc_contracts::{DealerId, EventId, OrgId};
 use vwc_contracts::{
-    Envelope, EventSource, EventType, NewVehicleEvent, OdometerUnit, Vehicle, VehicleEventRecorded,
-    check_vin,
+    Envelope, EventSource, NewVehicleEvent, Vehicle, VehicleEventRecorded, check_vin,
 };
 use vwc_http::openapi::{
     BadRequest, Forbidden, InternalServerError, NotFound, PayloadTooLarge, ServiceUnavailable,
@@ -169,7 +169,7 @@ async fn load_dealer(
         .cache
         .reads
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let Some(dealer) = state.dealers.dealer(dealer_id).await? else {
+    let Some(dealer) = state.dealers.dealer(&DealerId::from(dealer_id)).await? else {
         state.cache.put_miss(dealer_id);
         return Ok(None);
     };
@@ -198,28 +198,28 @@ pub fn router(state: DealerState) -> Router {
 
 /// Builds events from record templates; runs inside the store's transaction.
 pub fn event_builder(traceparent: Option<String>) -> EventBuilder {
-    Arc::new(move |vehicle: &Vehicle, template: &str, _record_id: &str| {
-        let new: NewVehicleEvent = serde_json::from_str(template).ok()?;
-        let event = new
-            .validate(
-                new_id("evt"),
-                vehicle,
-                EventSource::Dealer,
-                vwc_clock::now(),
-            )
-            .ok()?;
-        let envelope = Envelope::new(
-            EventType::VehicleEventRecorded,
-            SOURCE,
-            &vehicle.org_id,
-            Some(&vehicle.id),
-            traceparent.clone(),
-            VehicleEventRecorded {
-                event: event.clone(),
-            },
-        );
-        Some((event, envelope))
-    })
+    Arc::new(
+        move |vehicle: &Vehicle, template: NewVehicleEvent, _record_id: &str| {
+            let event = template
+                .validate(
+                    EventId::generate(),
+                    vehicle,
+                    EventSource::Dealer,
+                    vwc_clock::now(),
+                )
+                .ok()?;
+            let envelope = Envelope::new(
+                SOURCE,
+                &vehicle.org_id,
+                Some(&vehicle.id),
+                traceparent.clone(),
+                VehicleEventRecorded {
+                    event: event.clone(),
+                },
+            );
+            Some((event, envelope))
+        },
+    )
 }
 
 /// `POST /v1/dealers` body.
@@ -370,7 +370,7 @@ async fn register_dealer(
 async fn rotate_secret(
     State(state): State<DealerState>,
     auth: Auth,
-    Path(id): Path<String>,
+    Path(id): Path<DealerId>,
 ) -> Result<Response, ApiError> {
     let dealer = state
         .dealers
@@ -384,7 +384,7 @@ async fn rotate_secret(
     let old_until = now + Duration::hours(ROTATION_GRACE_HOURS);
     let rotated = state
         .dealers
-        .rotate_secret(auth.org(), &dealer.id, &secret, now, old_until)
+        .rotate_secret(&OrgId::from(auth.org()), &id, &secret, now, old_until)
         .await?;
     if !rotated {
         return Err(ApiError::NotFound("dealer"));
@@ -396,22 +396,6 @@ async fn rotate_secret(
         previous_secret_valid_until: old_until,
     })
     .into_response())
-}
-
-/// A placeholder vehicle to validate a payload's event before any vehicle matches it.
-fn unmatched_vehicle(org_id: &str) -> Vehicle {
-    Vehicle {
-        id: "veh_unmatched".into(),
-        org_id: org_id.into(),
-        vin: String::new(),
-        year: 2000,
-        make: String::new(),
-        model: String::new(),
-        trim: None,
-        nickname: None,
-        odometer_unit: OdometerUnit::Mi,
-        registered_at: vwc_clock::now(),
-    }
 }
 
 /// Receive a dealer webhook
@@ -551,16 +535,9 @@ async fn accept_webhook(
     let new = payload
         .to_new_event(&dealer.id, &dealer.name)
         .map_err(ApiError::Validation)?;
-    new.clone()
-        .validate(
-            "evt_check".into(),
-            &unmatched_vehicle(&dealer.org_id),
-            EventSource::Dealer,
-            now,
-        )
-        .map_err(ApiError::Validation)?;
+    // Checked now, whether or not a vehicle matches yet: the event does not depend on which one.
+    new.check(now).map_err(ApiError::Validation)?;
     let raw = String::from_utf8_lossy(body).into_owned();
-    let template = serde_json::to_string(&new).map_err(ApiError::internal)?;
     let payload_type = serde_json::to_value(payload.payload_type)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
@@ -574,7 +551,7 @@ async fn accept_webhook(
                 vin,
                 payload_type,
                 raw_payload: raw,
-                template,
+                template: new,
             },
             event_builder(Some(trace.0.to_string())),
         )

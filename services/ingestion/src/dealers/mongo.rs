@@ -9,14 +9,15 @@ use async_trait::async_trait;
 use bson::{Bson, Document, doc};
 use chrono::{DateTime, Utc};
 use mongodb::ClientSession;
-use vwc_contracts::Vehicle;
 use vwc_contracts::ids::new_id;
+use vwc_contracts::{DealerId, OrgId, Vehicle};
 use vwc_store::mongo::{MongoDb, collect, is_duplicate_key, parse_ts, required_text, text};
 use vwc_store::{Outbox, StoreError, StoreResult, ts};
 use vwc_webhook::WebhookSecret;
 
 use super::store::{
     DealerRow, DealerStore, EventBuilder, IncomingWebhook, StoredSecret, WebhookOutcome,
+    template_from_text, template_text,
 };
 use crate::MongoIngestionStore;
 use crate::mongo::VEHICLES;
@@ -177,11 +178,11 @@ impl MongoIngestionStore {
             .session(&mut *session)
             .await?;
         let built = match vehicle {
-            Some(v) => build(&vehicle_from(&v)?, &incoming.template, &record_id),
+            Some(v) => build(&vehicle_from(&v)?, incoming.template.clone(), &record_id),
             None => None,
         };
         let (status, event_id) = match &built {
-            Some((event, _)) => (RECORDED, Bson::String(event.id.clone())),
+            Some((event, _)) => (RECORDED, Bson::String(event.id.to_string())),
             None => (UNMATCHED, Bson::Null),
         };
         // The record first: a concurrent delivery of the same webhook id fails here, before anything else.
@@ -194,7 +195,7 @@ impl MongoIngestionStore {
                 "vin": &incoming.vin,
                 "payload_type": &incoming.payload_type,
                 "payload": &incoming.raw_payload,
-                "template": &incoming.template,
+                "template": template_text(&incoming.template)?,
                 "status": status,
                 "event_id": event_id,
                 "received_at": ts(&vwc_clock::now()),
@@ -208,7 +209,7 @@ impl MongoIngestionStore {
                     .await?;
                 WebhookOutcome::Recorded {
                     record_id,
-                    event_id: event.id,
+                    event_id: event.id.into(),
                 }
             }
             None => WebhookOutcome::Unmatched { record_id },
@@ -237,13 +238,15 @@ impl MongoIngestionStore {
         }
         let mut adopted = 0;
         for (record_id, template) in waiting {
-            let (status, event_id) = match build(vehicle, &template, &record_id) {
+            let built = template_from_text(&template)
+                .and_then(|template| build(vehicle, template, &record_id));
+            let (status, event_id) = match built {
                 Some((event, envelope)) => {
                     let body = serde_json::to_string(&event)?;
                     self.write_event(session, &event, &body, std::slice::from_ref(&envelope))
                         .await?;
                     adopted += 1;
-                    (RECORDED, Bson::String(event.id))
+                    (RECORDED, Bson::String(event.id.into()))
                 }
                 // Valid when received, but not for this vehicle: kept for audit.
                 None => (REJECTED, Bson::Null),
@@ -278,7 +281,7 @@ impl DealerStore for MongoIngestionStore {
         Ok(())
     }
 
-    async fn dealer(&self, dealer_id: &str) -> StoreResult<Option<DealerRow>> {
+    async fn dealer(&self, dealer_id: &DealerId) -> StoreResult<Option<DealerRow>> {
         let found = self
             .db()
             .collection(DEALERS)
@@ -289,8 +292,8 @@ impl DealerStore for MongoIngestionStore {
 
     async fn rotate_secret(
         &self,
-        org_id: &str,
-        dealer_id: &str,
+        org_id: &OrgId,
+        dealer_id: &DealerId,
         secret: &WebhookSecret,
         now: DateTime<Utc>,
         old_expires_at: DateTime<Utc>,

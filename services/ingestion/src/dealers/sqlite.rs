@@ -4,13 +4,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use vwc_contracts::ids::new_id;
-use vwc_contracts::{Envelope, Vehicle, VehicleEvent};
+use vwc_contracts::{DealerId, Envelope, OrgId, Vehicle, VehicleEvent};
 use vwc_store::sqlite::enqueue;
 use vwc_store::{StoreError, StoreResult, ts};
 use vwc_webhook::WebhookSecret;
 
 use super::store::{
     DealerRow, DealerStore, EventBuilder, IncomingWebhook, StoredSecret, WebhookOutcome,
+    template_from_text, template_text,
 };
 use crate::SqliteIngestionStore;
 
@@ -99,7 +100,7 @@ impl DealerStore for SqliteIngestionStore {
             .await
     }
 
-    async fn dealer(&self, dealer_id: &str) -> StoreResult<Option<DealerRow>> {
+    async fn dealer(&self, dealer_id: &DealerId) -> StoreResult<Option<DealerRow>> {
         let id = dealer_id.to_string();
         self.db()
             .read(move |conn| {
@@ -139,8 +140,8 @@ impl DealerStore for SqliteIngestionStore {
 
     async fn rotate_secret(
         &self,
-        org_id: &str,
-        dealer_id: &str,
+        org_id: &OrgId,
+        dealer_id: &DealerId,
         secret: &WebhookSecret,
         now: DateTime<Utc>,
         old_expires_at: DateTime<Utc>,
@@ -205,13 +206,14 @@ impl DealerStore for SqliteIngestionStore {
                 }
                 let record_id = new_id("dlrec");
                 let built = match vehicle_by_vin(conn, &org_id, &vin)? {
-                    Some(vehicle) => build(&vehicle, &template, &record_id),
+                    Some(vehicle) => build(&vehicle, template.clone(), &record_id),
                     None => None,
                 };
+                let template = template_text(&template)?;
                 let (status, event_id) = match &built {
                     Some((event, envelope)) => {
                         insert_event(conn, event, envelope)?;
-                        ("recorded", Some(event.id.clone()))
+                        ("recorded", Some(event.id.to_string()))
                     }
                     None => ("unmatched", None),
                 };
@@ -241,7 +243,9 @@ impl DealerStore for SqliteIngestionStore {
                     .collect::<Result<_, _>>()?;
                 let mut adopted = 0;
                 for (record_id, template) in records {
-                    let (status, event_id) = match build(&v, &template, &record_id) {
+                    let built = template_from_text(&template)
+                        .and_then(|template| build(&v, template, &record_id));
+                    let (status, event_id) = match built {
                         Some((event, envelope)) => {
                             insert_event(conn, &event, &envelope)?;
                             adopted += 1;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use vwc_contracts::{Envelope, Vehicle, VehicleEvent};
+use vwc_contracts::{DealerId, Envelope, NewVehicleEvent, OrgId, Vehicle, VehicleEvent};
 use vwc_store::StoreResult;
 use vwc_webhook::WebhookSecret;
 
@@ -62,27 +62,39 @@ pub struct IncomingWebhook {
     pub payload_type: String,
     /// The body exactly as received, kept for audit.
     pub raw_payload: String,
-    /// The `NewVehicleEvent` (JSON) the payload maps to.
-    pub template: String,
+    /// The event the payload maps to, checked when it arrived; it waits here until a vehicle matches.
+    pub template: NewVehicleEvent,
 }
 
-/// Turns a record's event template (a `NewVehicleEvent` as JSON, built from the payload when it arrived)
-/// into the event (and its envelope) for `vehicle`; the third argument is the dealer record id. Runs inside the store's
-/// write transaction, so matching a record and writing its event are one atomic step.
+/// Turns a record's event template (built from the payload when it arrived) into the event (and its
+/// envelope) for `vehicle`; the third argument is the dealer record id. `None` when the template is not a
+/// valid event for that vehicle. Runs inside the store's write transaction, so matching a record and
+/// writing its event are one atomic step.
 pub type EventBuilder =
-    Arc<dyn Fn(&Vehicle, &str, &str) -> Option<(VehicleEvent, Envelope)> + Send + Sync>;
+    Arc<dyn Fn(&Vehicle, NewVehicleEvent, &str) -> Option<(VehicleEvent, Envelope)> + Send + Sync>;
+
+/// A template as the adapters keep it: the `NewVehicleEvent` JSON (the column or field `template`).
+pub fn template_text(template: &NewVehicleEvent) -> StoreResult<String> {
+    Ok(serde_json::to_string(template)?)
+}
+
+/// A kept template read back; `None` when it no longer reads as an event (the record is then rejected,
+/// as one that is not valid for its vehicle).
+pub fn template_from_text(text: &str) -> Option<NewVehicleEvent> {
+    serde_json::from_str(text).ok()
+}
 
 #[async_trait]
 pub trait DealerStore: Send + Sync {
     async fn insert_dealer(&self, dealer: &DealerRow) -> StoreResult<()>;
     /// Any organisation's dealer (the webhook path names the dealer; its signature proves the caller).
-    async fn dealer(&self, dealer_id: &str) -> StoreResult<Option<DealerRow>>;
+    async fn dealer(&self, dealer_id: &DealerId) -> StoreResult<Option<DealerRow>>;
     /// Adds `secret`; unexpired older secrets expire at `old_expires_at`. `false` if no such dealer in
     /// the organisation.
     async fn rotate_secret(
         &self,
-        org_id: &str,
-        dealer_id: &str,
+        org_id: &OrgId,
+        dealer_id: &DealerId,
         secret: &WebhookSecret,
         now: DateTime<Utc>,
         old_expires_at: DateTime<Utc>,

@@ -88,9 +88,11 @@ pub(crate) async fn import_csv(
     let vehicle = state
         .ingestion
         .store()
-        .vehicle(auth.org(), &vehicle_id)
-        .await
-        .map_err(ApiError::internal)?
+        .vehicle(
+            &vwc_contracts::OrgId::from(auth.org()),
+            &vwc_contracts::VehicleId::from(&vehicle_id),
+        )
+        .await?
         .ok_or(ApiError::NotFound("vehicle"))?;
     auth.require(Permission::RecordAnyEvent)?;
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;

@@ -66,8 +66,8 @@ impl TestClock {
 
 pub fn vehicle(org: &str, id: &str, unit: OdometerUnit) -> Vehicle {
     Vehicle {
-        id: id.to_string(),
-        org_id: org.to_string(),
+        id: id.to_string().into(),
+        org_id: org.to_string().into(),
         vin: "1HGCM82633A004352".into(),
         year: 2021,
         make: "Toyota".into(),
@@ -125,7 +125,6 @@ pub fn maintenance(
 
 pub fn registered(v: &Vehicle) -> Envelope {
     Envelope::new(
-        EventType::VehicleRegistered,
         "vwc.ingestion",
         &v.org_id,
         Some(&v.id),
@@ -136,7 +135,6 @@ pub fn registered(v: &Vehicle) -> Envelope {
 
 pub fn recorded(e: &VehicleEvent) -> Envelope {
     Envelope::new(
-        EventType::VehicleEventRecorded,
         "vwc.ingestion",
         &e.org_id,
         Some(&e.vehicle_id),
@@ -155,7 +153,7 @@ pub async fn drain_outbox(store: &dyn Outbox) -> Vec<Envelope> {
 }
 
 pub fn of_type(envelopes: &[Envelope], t: EventType) -> Vec<&Envelope> {
-    envelopes.iter().filter(|e| e.event_type == t).collect()
+    envelopes.iter().filter(|e| e.event_type() == t).collect()
 }
 
 /// (task, status, occurrence) of each `ReminderDue`.
@@ -163,7 +161,7 @@ pub fn reminders(envelopes: &[Envelope]) -> Vec<(String, MaintenanceStatus, u32)
     of_type(envelopes, EventType::ReminderDue)
         .into_iter()
         .map(|e| {
-            let r: ReminderDue = e.data_as().unwrap();
+            let r: ReminderDue = e.payload().cloned().unwrap();
             (r.task, r.status, r.occurrence)
         })
         .collect()

@@ -74,12 +74,11 @@ pub fn reminder(reminder_id: &str) -> ReminderDue {
 
 pub fn reminder_envelope(org: &str, reminder: &ReminderDue) -> Envelope {
     Envelope::new(
-        EventType::ReminderDue,
         "vwc.maintenance-scheduler",
         org,
         Some(&reminder.vehicle_id),
         None,
-        reminder,
+        reminder.clone(),
     )
 }
 
@@ -117,8 +116,8 @@ pub async fn delivered_events(store: &dyn Outbox) -> Vec<NotificationDelivered> 
         .await
         .expect("outbox")
         .into_iter()
-        .filter(|(_, e)| e.event_type == EventType::NotificationDelivered)
-        .map(|(_, e)| e.data_as().expect("NotificationDelivered data"))
+        .filter(|(_, e)| e.event_type() == EventType::NotificationDelivered)
+        .map(|(_, e)| e.payload().cloned().expect("NotificationDelivered data"))
         .collect()
 }
 

@@ -1,0 +1,161 @@
+//! One plausible event of every type, for tests across the workspace (bus adapters, consumers, the routes
+//! test). The match is exhaustive, so a new event type needs its example before anything compiles.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::maintenance::{
+    Channel, MaintenanceScheduleUpdated, MaintenanceStatus, MaintenanceStatusChanged,
+    NotificationDelivered, ReminderDue,
+};
+use crate::valuation::{Valuation, ValuationMethod, ValuationPointKind, ValuationUpdated};
+use crate::{
+    Envelope, Event, EventKind, EventSource, EventType, OdometerUnit, Vehicle, VehicleEvent,
+    VehicleEventRecorded, VehicleRegistered,
+};
+
+fn at() -> DateTime<Utc> {
+    "2026-05-01T10:00:00Z".parse().expect("a valid timestamp")
+}
+
+fn day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 5, 1).expect("a valid date")
+}
+
+/// A 2021 Toyota RAV4 of `org_1`, id `veh_1`.
+pub fn vehicle() -> Vehicle {
+    Vehicle {
+        id: "veh_1".into(),
+        org_id: "org_1".into(),
+        vin: "1HGCM82633A004352".into(),
+        year: 2021,
+        make: "Toyota".into(),
+        model: "RAV4".into(),
+        trim: None,
+        nickname: None,
+        odometer_unit: OdometerUnit::Mi,
+        registered_at: at(),
+    }
+}
+
+/// An odometer reading of [`vehicle`].
+pub fn vehicle_event() -> VehicleEvent {
+    VehicleEvent {
+        id: "evt_1".into(),
+        vehicle_id: "veh_1".into(),
+        org_id: "org_1".into(),
+        kind: EventKind::OdometerReading,
+        occurred_at: at(),
+        recorded_at: at(),
+        odometer: Some(12_000),
+        cost_cents: None,
+        currency: None,
+        title: "Odometer reading".into(),
+        notes: None,
+        vendor: None,
+        source: EventSource::User,
+        details: serde_json::json!({}),
+    }
+}
+
+/// An event of type `event_type` about [`vehicle`].
+pub fn event(event_type: EventType) -> Event {
+    match event_type {
+        EventType::VehicleRegistered => VehicleRegistered { vehicle: vehicle() }.into(),
+        EventType::VehicleEventRecorded => VehicleEventRecorded {
+            event: vehicle_event(),
+        }
+        .into(),
+        EventType::ValuationUpdated => ValuationUpdated {
+            vehicle_id: "veh_1".into(),
+            vehicle_name: "2021 Toyota RAV4".into(),
+            valuation: Valuation {
+                amount_cents: 2_000_000,
+                currency: "USD".into(),
+                as_of: day(),
+                method: ValuationMethod::FallbackAverageNewPrice,
+                kind: ValuationPointKind::Current,
+                odometer: None,
+                odometer_unit: OdometerUnit::Mi,
+                factors: Vec::new(),
+            },
+            previous_amount_cents: None,
+            drop: None,
+            computed_at: at(),
+        }
+        .into(),
+        EventType::MaintenanceStatusChanged => MaintenanceStatusChanged {
+            vehicle_id: "veh_1".into(),
+            task: "oil_change".into(),
+            title: "Oil change".into(),
+            previous_status: Some(MaintenanceStatus::Ok),
+            status: MaintenanceStatus::DueSoon,
+            reason: "due in 300 mi".into(),
+            due_cycle: "c1".into(),
+            due_at: None,
+            due_odometer: Some(12_300),
+        }
+        .into(),
+        EventType::ReminderDue => ReminderDue {
+            reminder_id: "rem_1".into(),
+            vehicle_id: "veh_1".into(),
+            vehicle_name: "2021 Toyota RAV4".into(),
+            task: "oil_change".into(),
+            title: "Oil change".into(),
+            status: MaintenanceStatus::DueSoon,
+            reason: "due in 300 mi".into(),
+            due_cycle: "c1".into(),
+            due_at: None,
+            due_odometer: Some(12_300),
+            occurrence: 0,
+        }
+        .into(),
+        EventType::NotificationDelivered => NotificationDelivered {
+            notification_id: "ntf_1".into(),
+            reminder_id: Some("rem_1".into()),
+            vehicle_id: Some("veh_1".into()),
+            channel: Channel::InApp,
+            title: "Oil change due soon".into(),
+            body: "Due in 300 mi".into(),
+            severity: Some(MaintenanceStatus::DueSoon),
+            delivered_at: at(),
+        }
+        .into(),
+        EventType::MaintenanceScheduleUpdated => MaintenanceScheduleUpdated {
+            vehicle_id: "veh_1".into(),
+            items: Vec::new(),
+            odometer: None,
+            evaluated_at: at(),
+        }
+        .into(),
+    }
+}
+
+/// An envelope of type `event_type` whose `data` is not that type's payload, as a message made by hand or by
+/// a producer of another version arrives: consumers must refuse it as malformed.
+pub fn undecodable(
+    event_type: EventType,
+    source: &str,
+    org_id: &str,
+    vehicle_id: Option<&str>,
+    data: serde_json::Value,
+) -> Envelope {
+    let envelope = Envelope::new(source, org_id, vehicle_id, None, event(event_type));
+    let mut json = serde_json::to_value(envelope).expect("an envelope serialises");
+    json["data"] = data;
+    let envelope: Envelope = serde_json::from_value(json).expect("a known type is an envelope");
+    assert!(
+        envelope.event().is_err(),
+        "the data given is a valid {event_type} payload"
+    );
+    envelope
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_example_has_the_type_it_was_asked_for() {
+        for t in crate::EventType::ALL {
+            assert_eq!(super::event(*t).event_type(), *t);
+        }
+    }
+}
