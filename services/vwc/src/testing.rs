@@ -210,7 +210,7 @@ impl TestApp {
         let path = format!("/v1/vehicles/{vehicle}/events?limit=200");
         vwc_testkit::eventually(
             &format!("{n} events in the timeline"),
-            Duration::from_secs(10),
+            Duration::from_secs(30), // generous: on a loaded 2-core machine a 10 s wait has timed out
             || async {
                 let r = self.get(token, &path).await;
                 if r.status() != 200 {
