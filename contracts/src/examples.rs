@@ -34,6 +34,8 @@ pub fn vehicle() -> Vehicle {
         nickname: None,
         odometer_unit: OdometerUnit::Mi,
         registered_at: at(),
+        purchase_price_cents: None,
+        purchase_currency: None,
     }
 }
 

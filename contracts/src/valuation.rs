@@ -61,6 +61,8 @@ pub struct ValuationFactor {
 pub enum ValuationMethod {
     /// The price of the latest acquisition, depreciated and adjusted from there.
     AcquisitionPrice,
+    /// No acquisition event has a price: the purchase price given at registration.
+    RegistrationPurchasePrice,
     /// No acquisition price is known: the documented average new-vehicle price at the model year.
     FallbackAverageNewPrice,
     /// Re-anchored on a dealer appraisal.

@@ -53,6 +53,14 @@ pub struct Vehicle {
     pub nickname: Option<String>,
     pub odometer_unit: OdometerUnit,
     pub registered_at: DateTime<Utc>,
+    /// What the owner paid, given at registration (the valuation's base when no acquisition event has a
+    /// price).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purchase_price_cents: Option<u64>,
+    /// ISO 4217 code of `purchasePriceCents`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<CurrencyCode>)]
+    pub purchase_currency: Option<String>,
 }
 
 /// `POST /v1/vehicles` body.
@@ -88,6 +96,14 @@ pub struct NewVehicle {
     /// `skip` accepts a North American VIN whose check digit does not match; `verify` when absent.
     #[serde(default)]
     pub vin_check: Option<crate::vin::VinCheck>,
+    /// What the owner paid: the valuation's base until an acquisition event with a price is recorded.
+    #[serde(default)]
+    #[schema(maximum = 100_000_000_000_u64)]
+    pub purchase_price_cents: Option<u64>,
+    /// ISO 4217 code; required with `purchasePriceCents`.
+    #[serde(default)]
+    #[schema(value_type = Option<CurrencyCode>)]
+    pub purchase_currency: Option<String>,
 }
 
 /// A registration that passed validation, with the year and make the VIN supplied where the request
@@ -101,6 +117,8 @@ pub struct ValidNewVehicle {
     pub trim: Option<String>,
     pub nickname: Option<String>,
     pub odometer_unit: Option<OdometerUnit>,
+    pub purchase_price_cents: Option<u64>,
+    pub purchase_currency: Option<String>,
 }
 
 impl NewVehicle {
@@ -178,6 +196,16 @@ impl NewVehicle {
         v.text("model", &self.model, 1, 60);
         v.opt_text("trim", self.trim.as_deref(), 60);
         v.opt_text("nickname", self.nickname.as_deref(), 60);
+        v.money("purchasePriceCents", self.purchase_price_cents);
+        match (&self.purchase_price_cents, &self.purchase_currency) {
+            (Some(_), None) => v.fail("purchaseCurrency", "is required with purchasePriceCents"),
+            (None, Some(_)) => v.fail("purchaseCurrency", "is given without purchasePriceCents"),
+            (_, Some(c)) if !crate::currency::is_iso4217(c) => v.fail(
+                "purchaseCurrency",
+                format!("{c:?} is not an ISO 4217 currency code"),
+            ),
+            _ => {}
+        }
         v.finish().map(|()| ValidNewVehicle {
             vin,
             year,
@@ -186,6 +214,8 @@ impl NewVehicle {
             trim: self.trim,
             nickname: self.nickname,
             odometer_unit: self.odometer_unit,
+            purchase_price_cents: self.purchase_price_cents,
+            purchase_currency: self.purchase_currency,
         })
     }
 }
@@ -889,6 +919,8 @@ mod tests {
             nickname: None,
             odometer_unit: OdometerUnit::Mi,
             registered_at: Utc::now(),
+            purchase_price_cents: None,
+            purchase_currency: None,
         }
     }
 
@@ -918,6 +950,8 @@ mod tests {
             nickname: None,
             odometer_unit: None,
             vin_check: None,
+            purchase_price_cents: None,
+            purchase_currency: None,
         }
         .validate(Utc::now())
         .unwrap();

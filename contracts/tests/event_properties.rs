@@ -18,6 +18,8 @@ fn vehicle() -> Vehicle {
         nickname: None,
         odometer_unit: OdometerUnit::Mi,
         registered_at: chrono::Utc::now(),
+        purchase_price_cents: None,
+        purchase_currency: None,
     }
 }
 

@@ -30,6 +30,8 @@ fn vehicle(org: &str, id: &str) -> Vehicle {
         nickname: None,
         odometer_unit: OdometerUnit::Mi,
         registered_at: at(1, 0),
+        purchase_price_cents: None,
+        purchase_currency: None,
     }
 }
 

@@ -73,6 +73,8 @@ impl Ingestion {
             nickname: new.nickname,
             odometer_unit: new.odometer_unit.unwrap_or_default(),
             registered_at: now,
+            purchase_price_cents: new.purchase_price_cents,
+            purchase_currency: new.purchase_currency,
         };
         let envelope = Envelope::new(
             SOURCE,

@@ -19,6 +19,8 @@ fn vehicle() -> Vehicle {
         nickname: None,
         odometer_unit: OdometerUnit::Mi,
         registered_at: vwc_clock::now(),
+        purchase_price_cents: None,
+        purchase_currency: None,
     }
 }
 

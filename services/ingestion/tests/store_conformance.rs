@@ -49,6 +49,8 @@ fn vehicle(org: &str, n: u32) -> Vehicle {
         nickname: Some(format!("car {n}")),
         odometer_unit: OdometerUnit::Mi,
         registered_at: vwc_clock::now(),
+        purchase_price_cents: None,
+        purchase_currency: None,
     }
 }
 

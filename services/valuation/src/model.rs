@@ -43,6 +43,11 @@ pub struct VehicleProfile {
     pub year: u16,
     pub unit: OdometerUnit,
     pub registered_on: NaiveDate,
+    /// The purchase price given at registration: the base when no acquisition has a price.
+    #[serde(default)]
+    pub purchase_price_cents: Option<u64>,
+    #[serde(default)]
+    pub purchase_currency: Option<String>,
 }
 
 impl VehicleProfile {
@@ -58,6 +63,8 @@ impl VehicleProfile {
             year: v.year,
             unit: v.odometer_unit,
             registered_on: v.registered_at.date_naive(),
+            purchase_price_cents: v.purchase_price_cents,
+            purchase_currency: v.purchase_currency.clone(),
         }
     }
 }
@@ -432,6 +439,35 @@ pub fn value_on(
                 event_id: Some(f.event_id.clone()),
             });
             &known[i + 1..]
+        }
+        None if profile.purchase_price_cents.is_some() => {
+            let price = profile.purchase_price_cents.unwrap_or_default();
+            if let Some(c) = &profile.purchase_currency {
+                currency = c.clone();
+            }
+            method = ValuationMethod::RegistrationPurchasePrice;
+            // The price is as of registration (or of the day valued, for history recorded before it).
+            let day = profile.registered_on.min(on);
+            let odometer = known
+                .iter()
+                .rev()
+                .filter(|f| f.day() <= day)
+                .find_map(|f| f.odometer);
+            walk.baseline = Baseline { on: day, odometer };
+            walk.latest = odometer.map(|o| (o, day));
+            walk.components.push(Component {
+                code: FactorCode::Base,
+                label: "Purchase price (given at registration)".into(),
+                amount: price as f64,
+                on: day,
+                detail: format!(
+                    "Paid {} as registered on {}",
+                    money(price as f64, &currency),
+                    profile.registered_on
+                ),
+                event_id: None,
+            });
+            &known[..]
         }
         None => {
             method = ValuationMethod::FallbackAverageNewPrice;

@@ -211,6 +211,8 @@ fn bench_vehicle(i: usize, today: NaiveDate) -> VehicleCommit {
             year: 2021,
             unit: vwc_contracts::OdometerUnit::Mi,
             registered_on: registered,
+            purchase_price_cents: None,
+            purchase_currency: None,
         }),
         facts,
         published: vec![(first_of_month.min(today - chrono::Duration::days(1)), point)],

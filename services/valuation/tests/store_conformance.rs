@@ -25,6 +25,8 @@ fn profile(org: &str, id: &str) -> VehicleProfile {
         year: 2019,
         unit: OdometerUnit::Km,
         registered_on: day(1),
+        purchase_price_cents: None,
+        purchase_currency: None,
     }
 }
 

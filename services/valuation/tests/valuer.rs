@@ -28,6 +28,8 @@ fn vehicle(org: &str) -> Vehicle {
         nickname: Some("Blue".into()),
         odometer_unit: OdometerUnit::Mi,
         registered_at: now() - Duration::days(400),
+        purchase_price_cents: None,
+        purchase_currency: None,
     }
 }
 

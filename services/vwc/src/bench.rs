@@ -215,6 +215,8 @@ async fn seed_timeline(data_dir: &std::path::Path) -> anyhow::Result<f64> {
                     nickname: None,
                     odometer_unit: OdometerUnit::Mi,
                     registered_at: vwc_clock::now(),
+                    purchase_price_cents: None,
+                    purchase_currency: None,
                 },
             )
             .await?;
@@ -723,6 +725,8 @@ pub async fn chat_bench() -> anyhow::Result<ChatBench> {
         nickname: None,
         odometer_unit: vwc_contracts::OdometerUnit::Mi,
         registered_at: vwc_clock::now(),
+        purchase_price_cents: None,
+        purchase_currency: None,
     };
     store
         .apply_vehicle_registered("bench-reg", &vehicle)

@@ -92,6 +92,8 @@ async fn the_lambda_handler_reports_only_the_poison_message_of_a_batch() {
             nickname: None,
             odometer_unit: OdometerUnit::Km,
             registered_at: vwc_clock::now(),
+            purchase_price_cents: None,
+            purchase_currency: None,
         };
         let env = Envelope::new(
             "vwc.ingestion",
@@ -231,6 +233,8 @@ async fn the_valuation_queue_receives_its_routed_events_and_values_vehicles_over
         nickname: None,
         odometer_unit: OdometerUnit::Km,
         registered_at: vwc_clock::now(),
+        purchase_price_cents: None,
+        purchase_currency: None,
     };
     let registered = Envelope::new(
         "vwc.ingestion",

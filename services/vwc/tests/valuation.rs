@@ -376,3 +376,79 @@ async fn the_demo_rav4_shows_its_appraisal_and_collision_as_factors() {
     );
     app.stop().await;
 }
+
+/// The registration's optional purchase price is the base until an acquisition with a price is recorded;
+/// a price without its currency is a problem and registers nothing.
+#[tokio::test]
+async fn the_purchase_price_given_at_registration_is_the_base_until_an_acquisition_has_one() {
+    let app = TestApp::spawn().await;
+    let token = app.token("org_a", &[Role::Owner]);
+    let (status, _, problem) = body(
+        app.post(
+            &token,
+            "/v1/vehicles",
+            &json!({"vin": vin(803), "year": 2022, "make": "Kia", "model": "Niro",
+                "purchasePriceCents": 2_650_000}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 422, "{problem}");
+    assert!(
+        problem.to_string().contains("purchaseCurrency"),
+        "{problem}"
+    );
+
+    let (status, _, created) = body(
+        app.post(
+            &token,
+            "/v1/vehicles",
+            &json!({"vin": vin(803), "year": 2022, "make": "Kia", "model": "Niro",
+                "purchasePriceCents": 2_650_000, "purchaseCurrency": "EUR"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let vehicle = created["id"].as_str().unwrap().to_string();
+    let path = format!("/v1/vehicles/{vehicle}/overview");
+    let valued = eventually(
+        "a value from the purchase price",
+        Duration::from_secs(15),
+        || async {
+            let v = app.get_ok(&token, &path).await["valuation"].clone();
+            (v["method"] == "registration_purchase_price").then_some(v)
+        },
+    )
+    .await;
+    assert_eq!(valued["currency"], "EUR", "{valued}");
+    let base = valued["factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "base")
+        .unwrap()["amountCents"]
+        .as_i64();
+    assert_eq!(base, Some(2_650_000), "{valued}");
+    assert_eq!(factor_sum(&valued), valued["amountCents"].as_i64().unwrap());
+
+    // An acquisition with a price takes over as the base.
+    record(
+        &app,
+        &token,
+        &vehicle,
+        json!({"kind": "acquisition", "occurredAt": days_ago(1), "costCents": 2_400_000,
+            "currency": "EUR", "details": {"priceCents": 2_400_000, "condition": "used"}}),
+    )
+    .await;
+    eventually(
+        "the acquisition as the base",
+        Duration::from_secs(15),
+        || async {
+            let v = app.get_ok(&token, &path).await["valuation"].clone();
+            (v["method"] == "acquisition_price").then_some(())
+        },
+    )
+    .await;
+    app.stop().await;
+}

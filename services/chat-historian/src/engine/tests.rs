@@ -148,6 +148,8 @@ fn fixture() -> VehicleKnowledge {
             nickname: Some("Blue".into()),
             odometer_unit: OdometerUnit::Mi,
             registered_at: at(2024, 5, 1),
+            purchase_price_cents: None,
+            purchase_currency: None,
         }),
         events,
         valuation: None,

@@ -329,6 +329,8 @@ mod tests {
                 nickname: None,
                 odometer_unit: vwc_contracts::OdometerUnit::Mi,
                 registered_at: vwc_clock::now(),
+                purchase_price_cents: None,
+                purchase_currency: None,
             };
             p.to_new_event("dlr_1", "Main St Auto")
                 .and_then(|e| {

@@ -76,6 +76,8 @@ pub fn vehicle(org: &str, id: &str, unit: OdometerUnit) -> Vehicle {
         nickname: Some("Blue".into()),
         odometer_unit: unit,
         registered_at: at(2025, 1, 1),
+        purchase_price_cents: None,
+        purchase_currency: None,
     }
 }
 

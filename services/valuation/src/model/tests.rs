@@ -11,6 +11,8 @@ fn profile(unit: OdometerUnit) -> VehicleProfile {
         year: 2021,
         unit,
         registered_on: NaiveDate::from_ymd_opt(2024, 1, 10).unwrap(),
+        purchase_price_cents: None,
+        purchase_currency: None,
     }
 }
 
@@ -246,6 +248,30 @@ fn without_an_acquisition_price_the_fallback_is_used_and_said() {
     let expected = (FALLBACK_NEW_PRICE_CENTS as f64 * 0.80f64.powf(365.0 / 365.25)).round() as u64;
     assert!(v.amount_cents.abs_diff(expected) <= 1, "{}", v.amount_cents);
     assert_eq!(sum(&v), v.amount_cents as i64);
+}
+
+#[test]
+fn without_an_acquisition_price_the_registration_price_is_the_base_and_an_acquisition_overrides_it()
+{
+    let mut p = profile(OdometerUnit::Mi);
+    p.purchase_price_cents = Some(3_000_000);
+    p.purchase_currency = Some("EUR".into());
+    let v = value_on(&p, &[], day(2024, 1, 10), ValuationPointKind::Current);
+    assert_eq!(v.method, ValuationMethod::RegistrationPurchasePrice);
+    assert_eq!(factor(&v, FactorCode::Base), 3_000_000);
+    assert_eq!(v.currency, "EUR");
+    // Valued on the day it was registered: nothing has moved it yet.
+    assert_eq!(v.amount_cents, 3_000_000);
+    assert_eq!(sum(&v), v.amount_cents as i64);
+    // A year later it has depreciated, and the factors still add up.
+    let later = value_on(&p, &[], day(2025, 1, 10), ValuationPointKind::Current);
+    assert!(later.amount_cents < 3_000_000, "{}", later.amount_cents);
+    assert_eq!(sum(&later), later.amount_cents as i64);
+    // An acquisition with a price wins over what was said at registration.
+    let bought = [acquisition(at(2024, 2, 1), 1000, 2_500_000)];
+    let v = value_on(&p, &bought, day(2024, 2, 1), ValuationPointKind::Current);
+    assert_eq!(v.method, ValuationMethod::AcquisitionPrice);
+    assert_eq!(factor(&v, FactorCode::Base), 2_500_000);
 }
 
 #[test]
