@@ -126,6 +126,7 @@ fn turn(
         engine: "deterministic".into(),
         engine_version: "1.0.0".into(),
         latency_micros: 120,
+        fallback_reason: None,
         feedback: None,
     }
 }
