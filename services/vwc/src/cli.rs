@@ -419,8 +419,10 @@ pub fn chat_llm_settings(
             None => vwc_chat_historian::llm::DEFAULT_TIMEOUT,
         },
     };
+    // Terraform creates the operator-managed parameter with the value `unset` until someone puts the key.
     let api_key = layers
         .secret(None, "VWC_LLM_API_KEY", "llm_api_key")
+        .filter(|k| k.expose() != "unset")
         .map(|k| vwc_chat_historian::ApiKey::new(k.expose()));
     Ok(Some(vwc_chat_historian::LlmSettings {
         base_url,
