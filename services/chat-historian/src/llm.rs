@@ -382,8 +382,10 @@ fn split_citations(reply: &str) -> (String, Vec<String>) {
     (tidy.trim().to_string(), ids)
 }
 
-/// The numbers and dates a text holds, normalised: `2026-07-02`, and its parts `2026`, `7`, `2`; `47,550`
-/// → `47550`; `129.90` → `129.9`. Digits glued to a preceding letter (`RAV4`, `v2`) are names, not facts.
+/// The numbers and dates a text holds, normalised: `2026-07-02`, and its parts `2026`, `7`, `2` and its
+/// month `month 7`; `47,550` → `47550`; `129.90` → `129.9`; a month's name (`July`, `Jul`) → `month 7`, so
+/// "August 2, 2026" is not grounded by 2026-07-02. Digits glued to a preceding letter (`RAV4`, `v2`) are
+/// names, not facts.
 #[derive(Default)]
 struct Facts {
     tokens: BTreeSet<String>,
@@ -391,6 +393,11 @@ struct Facts {
 
 impl Facts {
     fn add(&mut self, text: &str) {
+        for word in text.split(|c: char| !c.is_alphabetic()) {
+            if let Some(m) = month_number(word) {
+                self.tokens.insert(format!("month {m}"));
+            }
+        }
         let chars: Vec<char> = text.chars().collect();
         let mut i = 0;
         while i < chars.len() {
@@ -420,6 +427,8 @@ impl Facts {
             && parts.iter().all(|p| p.chars().all(|c| c.is_ascii_digit()))
         {
             self.tokens.insert(raw.to_string());
+            self.tokens
+                .insert(format!("month {}", normalise_number(parts[1])));
             for p in parts {
                 self.tokens.insert(normalise_number(p));
             }
@@ -429,6 +438,35 @@ impl Facts {
             self.tokens.insert(normalise_number(p));
         }
     }
+}
+
+/// `July`, `Jul` → 7. Capitalised only, so "you may" is no month; "May I…" would be one, and a false alarm
+/// only costs a fallback.
+fn month_number(word: &str) -> Option<u32> {
+    if !word.starts_with(|c: char| c.is_uppercase()) {
+        return None;
+    }
+    const MONTHS: [&str; 12] = [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ];
+    let w = word.to_ascii_lowercase();
+    MONTHS
+        .iter()
+        .position(|m| {
+            w == *m || (w.len() == 3 && m.starts_with(&w)) || (w == "sept" && *m == "september")
+        })
+        .map(|i| i as u32 + 1)
 }
 
 fn normalise_number(raw: &str) -> String {
@@ -468,5 +506,12 @@ mod tests {
             assert!(f.tokens.contains(t), "{t}: {:?}", f.tokens);
         }
         assert!(!f.tokens.contains("4"), "{:?}", f.tokens);
+        assert!(f.tokens.contains("month 7"));
+        let mut written = Facts::default();
+        written.add("on August 2, 2026");
+        assert!(written.tokens.contains("month 8") && !f.tokens.contains("month 8"));
+        let mut written = Facts::default();
+        written.add("on Jul 2, 2026, as you may know");
+        assert!(written.tokens.iter().all(|t| f.tokens.contains(t)));
     }
 }

@@ -308,6 +308,19 @@ async fn an_invented_number_or_date_falls_back() {
     )
     .await;
     assert_fell_back(&turn, &expected, "the answer holds 2025-08-02");
+    let (turn, _) = ask_oil(
+        Reply::Content("The oil was changed on August 2, 2025 [evt_oil_2].".into()),
+        Duration::from_secs(8),
+    )
+    .await;
+    assert_fell_back(&turn, &expected, "the answer holds month 8");
+    // The same date in words is grounded.
+    let (turn, _) = ask_oil(
+        Reply::Content("The oil was changed on July 2, 2025 [evt_oil_2].".into()),
+        Duration::from_secs(8),
+    )
+    .await;
+    assert_eq!(turn.engine, format!("llm:{MODEL}"));
     // A number no record holds, beside grounded ones.
     let (turn, _) = ask_oil(
         Reply::Content(
