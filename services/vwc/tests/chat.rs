@@ -1335,5 +1335,32 @@ async fn with_an_llm_provider_grounded_answers_stream_and_invented_ones_fall_bac
         "{why}"
     );
     assert!(!history.to_string().contains(KEY));
+
+    // `vwc chat audit` (in process, as above) lists the same engines and reason.
+    let dir = app.data_dir.path().to_str().unwrap().to_string();
+    let lines = vwc::cli::audit_lines(
+        vwc::cli::Cli::try_parse_from([
+            "vwc",
+            "chat",
+            "audit",
+            "--org",
+            "org_demo",
+            "--data-dir",
+            &dir,
+        ])
+        .expect("the audit command parses"),
+    )
+    .await
+    .unwrap();
+    let rows: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|r: &Value| r["conversationId"] == conversation.as_str())
+        .collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["engine"], "llm:stand-in");
+    assert_eq!(rows[1]["engine"], "deterministic");
+    assert_eq!(rows[1]["fallbackReason"], why);
+    assert!(!lines.concat().contains(KEY));
     app.stop().await;
 }
