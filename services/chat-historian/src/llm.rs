@@ -101,7 +101,6 @@ struct Message<'a> {
 struct CompletionRequest<'a> {
     model: &'a str,
     messages: Vec<Message<'a>>,
-    temperature: f32,
 }
 
 #[derive(Deserialize)]
@@ -158,7 +157,8 @@ impl LlmProvider {
                     content: format!("{context}\nQuestion: {question}"),
                 },
             ],
-            temperature: 0.0,
+            // No `temperature`: some models refuse any but their default; the grounding check, not the
+            // sampling, is what keeps the answer to the records.
         };
         let mut request = self.client.post(url).json(&body);
         if let Some(key) = &self.settings.api_key {
