@@ -957,8 +957,14 @@ export interface components {
             /** @description The records the answer used. */
             citations: components["schemas"]["Citation"][];
             conversationId: string;
+            /** @description `deterministic`, or `llm:<model>` when the optional LLM provider's answer passed its check. */
             engine: string;
             engineVersion: string;
+            /**
+             * @description Why the configured LLM provider's answer was not used (error, timeout, failed grounding check); the
+             *     deterministic answer was given instead.
+             */
+            fallbackReason?: string | null;
             feedback?: components["schemas"]["Feedback"] | null;
             /** @description The follow-up the question was (`follow_up_before`, `follow_up_cost`), if any. */
             followUp?: string | null;

@@ -13,6 +13,7 @@ use vwc_contracts::maintenance::MaintenanceStatus;
 use vwc_store::StoreError;
 
 use crate::engine::{self, ENGINE_NAME, ENGINE_VERSION, Prepared, PreviousTurn};
+use crate::llm::{Grounding, LLM_ENGINE_VERSION, LlmProvider};
 use crate::store::{ChatStore, ChatTurn, Conversation, Feedback};
 
 pub const MAX_QUESTION_CHARS: usize = 500;
@@ -90,6 +91,18 @@ pub struct Asked {
 pub struct Historian {
     store: Arc<dyn ChatStore>,
     cache: Mutex<HashMap<(String, String), Arc<Prepared>>>,
+    /// The optional LLM provider (off unless configured).
+    llm: Option<Arc<LlmProvider>>,
+}
+
+/// The answer given: the deterministic one, or the LLM's when it passed its check.
+struct Given {
+    text: String,
+    citations: Vec<crate::engine::Citation>,
+    knowledge: Vec<crate::engine::KnowledgeCitation>,
+    engine: String,
+    engine_version: String,
+    fallback_reason: Option<String>,
 }
 
 impl Historian {
@@ -97,7 +110,54 @@ impl Historian {
         Historian {
             store,
             cache: Mutex::new(HashMap::new()),
+            llm: None,
         }
+    }
+
+    /// Answers through the LLM provider when its answer passes the grounding check.
+    pub fn with_llm(mut self, llm: Option<Arc<LlmProvider>>) -> Historian {
+        self.llm = llm;
+        self
+    }
+
+    /// The LLM's answer when one is configured, there are records or excerpts to ground it on and it passes
+    /// the check; otherwise the deterministic answer, with the reason when the LLM was asked.
+    async fn give(&self, question: &str, answer: &engine::Answer, prepared: &Prepared) -> Given {
+        let deterministic = |fallback_reason: Option<String>| Given {
+            text: answer.text.clone(),
+            citations: answer.citations.clone(),
+            knowledge: answer.knowledge.clone(),
+            engine: ENGINE_NAME.into(),
+            engine_version: ENGINE_VERSION.into(),
+            fallback_reason,
+        };
+        let Some(llm) = &self.llm else {
+            return deterministic(None);
+        };
+        let grounding = Grounding::new(question, answer, &prepared.knowledge);
+        if grounding.is_empty() {
+            // Nothing recorded (or an unclear question): the plain answer says so; nothing to rephrase.
+            return deterministic(None);
+        }
+        let reason = match llm.complete(&grounding.context(), question).await {
+            Ok(reply) => match grounding.check(&reply) {
+                Ok((text, citations, knowledge)) => {
+                    return Given {
+                        text,
+                        citations,
+                        knowledge,
+                        engine: llm.engine_name(),
+                        engine_version: LLM_ENGINE_VERSION.into(),
+                        fallback_reason: None,
+                    };
+                }
+                Err(rejected) => format!("rejected: {rejected}"),
+            },
+            Err(e) => e.to_string(),
+        };
+        let reason = format!("{}: {reason}", llm.engine_name());
+        tracing::warn!(reason = %reason, "LLM answer not used; the deterministic answer is given");
+        deterministic(Some(reason))
     }
 
     pub fn store(&self) -> &Arc<dyn ChatStore> {
@@ -180,6 +240,7 @@ impl Historian {
             None => None,
         };
         let answer = engine::answer(&question, &prepared, previous.as_ref(), now);
+        let given = self.give(&question, &answer, &prepared).await;
         let turn = ChatTurn {
             message_id: format!("msg_{}", uuid::Uuid::now_v7().simple()),
             conversation_id: ask
@@ -195,11 +256,12 @@ impl Historian {
             follow_up: answer.follow_up.map(|f| f.as_str().to_string()),
             slots: serde_json::to_value(&answer.understanding.slots)
                 .unwrap_or(serde_json::Value::Null),
-            citations: answer.citations,
-            knowledge: answer.knowledge,
-            answer: answer.text,
-            engine: ENGINE_NAME.into(),
-            engine_version: ENGINE_VERSION.into(),
+            citations: given.citations,
+            knowledge: given.knowledge,
+            answer: given.text,
+            engine: given.engine,
+            engine_version: given.engine_version,
+            fallback_reason: given.fallback_reason,
             latency_micros: started.elapsed().as_micros() as u64,
             feedback: None,
         };

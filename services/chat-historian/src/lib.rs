@@ -1,8 +1,8 @@
 //! The chat historian: answers questions about a vehicle's own history, computed from its records, cited,
 //! streamed and audited. It owns `conversations`, `chat_messages` and its own knowledge projection of each
 //! vehicle (built from events only). `intent`, `engine`, `search`, `format`, `excerpts` and `knowledge` are
-//! the pure domain; `store` is the port with its SQLite and MongoDB adapters; `historian`, `consumer` and
-//! `http` are the use cases.
+//! the pure domain; `llm` is the optional LLM provider and its grounding check; `store` is the port with its
+//! SQLite and MongoDB adapters; `historian`, `consumer` and `http` are the use cases.
 
 pub mod consumer;
 pub mod engine;
@@ -12,6 +12,7 @@ pub mod historian;
 pub mod http;
 pub mod intent;
 pub mod knowledge;
+pub mod llm;
 pub mod mongo;
 /// BM25 over short documents, shared with the edge's search (`shared/search`).
 pub use vwc_search as search;
@@ -23,6 +24,7 @@ pub use engine::{Answer, Citation, KnowledgeCitation, PreviousTurn};
 pub use historian::{AskError, Historian};
 pub use intent::{Intent, Slots, Understanding};
 pub use knowledge::VehicleKnowledge;
+pub use llm::{ApiKey, LlmProvider, LlmSettings};
 pub use mongo::MongoChatStore;
 pub use sqlite::SqliteChatStore;
 pub use store::{ChatStore, ChatTurn, Conversation, Feedback};

@@ -52,8 +52,13 @@ pub struct ChatTurn {
     /// The knowledge excerpts the answer used.
     pub knowledge: Vec<KnowledgeCitation>,
     pub answer: String,
+    /// `deterministic`, or `llm:<model>` when the optional LLM provider's answer passed its check.
     pub engine: String,
     pub engine_version: String,
+    /// Why the configured LLM provider's answer was not used (error, timeout, failed grounding check); the
+    /// deterministic answer was given instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_reason: Option<String>,
     /// From the question's arrival to the answer being ready (before streaming), microseconds.
     pub latency_micros: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -126,6 +126,8 @@ fn turn(
         engine: "deterministic".into(),
         engine_version: "1.0.0".into(),
         latency_micros: 120,
+        // Stored and read back like every audit field.
+        fallback_reason: Some("llm:m: timed out after 8s".into()),
         feedback: None,
     }
 }

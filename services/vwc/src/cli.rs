@@ -102,6 +102,17 @@ pub struct HttpArgs {
     /// Private hosts or CIDRs outbound webhooks may reach (comma-separated).
     #[arg(long, env = "VWC_OUTBOUND_ALLOWLIST", default_value = "")]
     pub outbound_allowlist: String,
+    /// The chat's optional OpenAI-compatible LLM provider: its API root (e.g. `https://api.openai.com/v1`);
+    /// with --llm-model it turns the provider on. The key comes from `VWC_LLM_API_KEY` (or SSM
+    /// `llm_api_key`), never from a flag.
+    #[arg(long, env = "VWC_LLM_BASE_URL")]
+    pub llm_base_url: Option<String>,
+    /// The model the LLM provider is asked for.
+    #[arg(long, env = "VWC_LLM_MODEL")]
+    pub llm_model: Option<String>,
+    /// Seconds the LLM provider may take before the deterministic answer is given.
+    #[arg(long, env = "VWC_LLM_TIMEOUT_SECS")]
+    pub llm_timeout_secs: Option<u64>,
 }
 
 impl HttpArgs {
@@ -381,6 +392,51 @@ pub async fn config_layers() -> anyhow::Result<vwc_config::Layers> {
     Ok(vwc_config::Layers { ssm: Some(ssm) })
 }
 
+/// The chat's LLM provider settings: on when a base URL and a model are configured (flag, `VWC_LLM_*`, or
+/// SSM `llm_base_url`/`llm_model`); the key from `VWC_LLM_API_KEY` or SSM `llm_api_key` (a local server
+/// may need none).
+pub fn chat_llm_settings(
+    layers: &vwc_config::Layers,
+    base_url: Option<&str>,
+    model: Option<&str>,
+    timeout_secs: Option<u64>,
+) -> anyhow::Result<Option<vwc_chat_historian::LlmSettings>> {
+    let base_url = layers.value(base_url, "VWC_LLM_BASE_URL", "llm_base_url");
+    let model = layers.value(model, "VWC_LLM_MODEL", "llm_model");
+    let (base_url, model) = match (base_url, model) {
+        (None, None) => return Ok(None),
+        (Some(b), Some(m)) => (b, m),
+        _ => anyhow::bail!(
+            "the chat LLM provider needs both a base URL and a model (VWC_LLM_BASE_URL, VWC_LLM_MODEL)"
+        ),
+    };
+    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+        anyhow::bail!("VWC_LLM_BASE_URL must be an http(s) URL");
+    }
+    let timeout = match timeout_secs {
+        Some(s) => std::time::Duration::from_secs(s.max(1)),
+        None => match layers.value(None, "VWC_LLM_TIMEOUT_SECS", "llm_timeout_secs") {
+            Some(s) => std::time::Duration::from_secs(
+                s.parse::<u64>()
+                    .context("VWC_LLM_TIMEOUT_SECS must be whole seconds")?
+                    .max(1),
+            ),
+            None => vwc_chat_historian::llm::DEFAULT_TIMEOUT,
+        },
+    };
+    // Terraform creates the operator-managed parameter with the value `unset` until someone puts the key.
+    let api_key = layers
+        .secret(None, "VWC_LLM_API_KEY", "llm_api_key")
+        .filter(|k| k.expose() != "unset")
+        .map(|k| vwc_chat_historian::ApiKey::new(k.expose()));
+    Ok(Some(vwc_chat_historian::LlmSettings {
+        base_url,
+        model,
+        api_key,
+        timeout,
+    }))
+}
+
 fn jwt_secret_env() -> Option<String> {
     std::env::var("VWC_JWT_SECRET")
         .ok()
@@ -613,6 +669,18 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         .secret(None, "VWC_JWT_SECRET", "jwt_secret")
         .map(|s| s.expose().to_string());
     opts.bus = args.bus.choice();
+    opts.chat_llm = chat_llm_settings(
+        &layers,
+        args.http.llm_base_url.as_deref(),
+        args.http.llm_model.as_deref(),
+        args.http.llm_timeout_secs,
+    )?;
+    if let Some(llm) = &opts.chat_llm {
+        eprintln!(
+            "Chat: LLM provider {} at {} (checked against the records; the deterministic answer otherwise)",
+            llm.model, llm.base_url
+        );
+    }
     let system = System::start(opts).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -748,4 +816,47 @@ pub async fn replay(system: &System, only: Option<&str>) -> anyhow::Result<(usiz
         }
     }
     Ok((replayed, failed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_chat_llm_is_off_unless_a_base_url_and_a_model_are_configured() {
+        let layers = vwc_config::Layers::default();
+        // The tests run without VWC_LLM_* in the environment.
+        assert!(
+            chat_llm_settings(&layers, None, None, None)
+                .unwrap()
+                .is_none()
+        );
+        assert!(chat_llm_settings(&layers, Some("http://127.0.0.1:1/v1"), None, None).is_err());
+        assert!(chat_llm_settings(&layers, None, Some("m"), None).is_err());
+        assert!(chat_llm_settings(&layers, Some("ftp://x"), Some("m"), None).is_err());
+        let on = chat_llm_settings(&layers, Some("https://llm.example/v1"), Some("m"), None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(on.timeout, std::time::Duration::from_secs(8));
+        assert_eq!(on.model, "m");
+    }
+
+    #[test]
+    fn up_takes_the_llm_flags() {
+        let cli = Cli::parse_from([
+            "vwc",
+            "up",
+            "--llm-base-url",
+            "http://127.0.0.1:11434/v1",
+            "--llm-model",
+            "llama3.1",
+            "--llm-timeout-secs",
+            "3",
+        ]);
+        let Some(Command::Up(args)) = cli.command else {
+            panic!("up parses");
+        };
+        assert_eq!(args.http.llm_model.as_deref(), Some("llama3.1"));
+        assert_eq!(args.http.llm_timeout_secs, Some(3));
+    }
 }

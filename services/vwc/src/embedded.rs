@@ -44,6 +44,8 @@ pub struct HttpSettings {
     pub dev_tokens: Option<Arc<Hs256Keys>>,
     /// The OpenID Connect provider the dashboard signs in with, when there is one.
     pub oidc: Option<crate::auth_config::OidcSettings>,
+    /// The chat historian's optional LLM provider (off when `None`).
+    pub chat_llm: Option<Arc<vwc_chat_historian::LlmProvider>>,
 }
 
 impl HttpSettings {
@@ -104,6 +106,8 @@ pub struct EmbeddedOptions {
     pub outbound_allowlist: String,
     /// Delivery worker tuning (tests shorten the retries); the service's defaults when `None`.
     pub notification_tuning: Option<NotificationTuning>,
+    /// The chat historian's optional OpenAI-compatible LLM provider; off when `None` (the default).
+    pub chat_llm: Option<vwc_chat_historian::LlmSettings>,
 }
 
 #[derive(Debug, Clone)]
@@ -143,6 +147,7 @@ impl EmbeddedOptions {
             email: None,
             outbound_allowlist: String::new(),
             notification_tuning: None,
+            chat_llm: None,
         }
     }
 }
@@ -395,6 +400,13 @@ impl System {
             request_timeout: opts.request_timeout,
             dev_tokens: offers_dev_tokens(&opts).then(|| keys.clone()),
             oidc: opts.oidc.clone(),
+            chat_llm: opts
+                .chat_llm
+                .clone()
+                .map(vwc_chat_historian::LlmProvider::new)
+                .transpose()
+                .context("the chat LLM provider")?
+                .map(Arc::new),
         };
         let router = build_router(
             &stores,
@@ -531,7 +543,10 @@ pub fn build_router(
         )
         .merge(
             vwc_chat_historian::http::routes().with_state(vwc_chat_historian::http::ChatState {
-                historian: Arc::new(vwc_chat_historian::Historian::new(stores.chat.clone())),
+                historian: Arc::new(
+                    vwc_chat_historian::Historian::new(stores.chat.clone())
+                        .with_llm(http.chat_llm.clone()),
+                ),
                 verifier: verifier.clone(),
                 clock: clock.clone(),
             }),

@@ -3,7 +3,8 @@
 //! worker and the daily re-valuation. Each builds its clients once per cold start. Configuration: `VWC_*` environment variables, then
 //! SSM (`/vwc/<VWC_ENV>/…`): `mongodb_uri`, `jwks_url`, `jwt_issuer`, `jwt_audience`, `bus_name`,
 //! `mongodb_prefix`, `email_from`, and the dashboard's sign-in provider (`oidc_authority`,
-//! `oidc_client_id`, `oidc_scope`, `oidc_api_token`; `VWC_OIDC_*`). Terraform sets `VWC_ENV` to `<env>/<function>`, so each function reads
+//! `oidc_client_id`, `oidc_scope`, `oidc_api_token`; `VWC_OIDC_*`), the chat's optional LLM provider
+//! (`llm_base_url`, `llm_model`, `llm_api_key`, `llm_timeout_secs`; `VWC_LLM_*`). Terraform sets `VWC_ENV` to `<env>/<function>`, so each function reads
 //! only its own parameters. A Lambda is frozen between invocations, so each handler flushes its service's
 //! outbox to EventBridge before it returns.
 
@@ -101,6 +102,11 @@ pub async fn run_api() -> Result<(), lambda_http::Error> {
         request_timeout: std::time::Duration::from_secs(25),
         dev_tokens: None,
         oidc,
+        chat_llm: crate::cli::chat_llm_settings(&rt.layers, None, None, None)?
+            .map(vwc_chat_historian::LlmProvider::new)
+            .transpose()
+            .context("the chat LLM provider")?
+            .map(Arc::new),
     };
     let idle_bus =
         vwc_bus::inproc::InProcessBus::new(vwc_contracts::Routes::load(), Default::default());

@@ -1190,3 +1190,177 @@ async fn other_organisations_get_404_viewers_may_ask_and_bad_input_is_a_problem(
     assert_eq!(status, 422);
     app.stop().await;
 }
+
+// ---------------------------------------------------------------------------------------------------
+// The optional LLM provider, configured as `vwc up` configures it, against a stand-in server.
+
+/// A stand-in `/v1/chat/completions`: the first request gets a grounded answer built from the first record
+/// it was given (its date and title, citing its id), every later one an answer with an invented mileage.
+async fn llm_stand_in() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<Option<String>>>>,
+) {
+    use axum::extract::State;
+    use axum::http::HeaderMap;
+    type Seen = std::sync::Arc<std::sync::Mutex<Vec<Option<String>>>>;
+    async fn completions(
+        State(seen): State<Seen>,
+        headers: HeaderMap,
+        axum::Json(body): axum::Json<Value>,
+    ) -> axum::Json<Value> {
+        let n = {
+            let mut seen = seen.lock().unwrap();
+            seen.push(
+                headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string),
+            );
+            seen.len()
+        };
+        let prompt = body["messages"][1]["content"].as_str().unwrap_or("");
+        // "[evt_…] 2026-07-02 maintenance: Oil and filter change; odometer …"
+        let line = prompt
+            .lines()
+            .find(|l| l.starts_with('['))
+            .unwrap_or_default();
+        let (id, rest) = line[1..].split_once("] ").unwrap();
+        let (date, rest) = rest.split_once(' ').unwrap();
+        let title = rest.split_once(": ").unwrap().1.split(';').next().unwrap();
+        let content = if n == 1 {
+            format!("Per your records, on {date}: {title} [{id}].")
+        } else {
+            format!("On {date}, at 99,999 mi: {title} [{id}].")
+        };
+        axum::Json(
+            json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]}),
+        )
+    }
+    let seen: Seen = Default::default();
+    let app = axum::Router::new()
+        .route("/v1/chat/completions", axum::routing::post(completions))
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/v1"), seen)
+}
+
+#[tokio::test]
+async fn with_an_llm_provider_grounded_answers_stream_and_invented_ones_fall_back() {
+    const KEY: &str = "sk-e2e-test-key-1234";
+    let (base_url, seen) = llm_stand_in().await;
+    let layers = vwc_config::Layers::default();
+    let settings = vwc::cli::chat_llm_settings(&layers, Some(&base_url), Some("stand-in"), Some(5))
+        .unwrap()
+        .expect("configured");
+    let settings = vwc_chat_historian::LlmSettings {
+        api_key: Some(vwc_chat_historian::ApiKey::new(KEY)),
+        ..settings
+    };
+    let app = TestApp::spawn_with(tempfile::tempdir().unwrap(), |opts| {
+        opts.chat_llm = Some(settings)
+    })
+    .await;
+    let (token, rav4) = demo_rav4(&app).await;
+    let h = History {
+        events: timeline(&app, &token, &rav4, demo_rav4_events()).await,
+        unit: "mi",
+    };
+    historian_holds(&app, &token, &rav4, h.events.len() as u64).await;
+    let oil = h.with_task("oil_change");
+    let latest = oil[oil.len() - 1];
+
+    // The LLM's grounded answer, streamed as deltas exactly like the deterministic one.
+    let response = app
+        .http
+        .post(app.url(&format!("/v1/vehicles/{rav4}/chat")))
+        .bearer_auth(&token)
+        .json(&json!({"question": "When was the oil last changed?"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let frames = frames(&response.text().await.unwrap());
+    let (last, deltas) = frames.split_last().unwrap();
+    assert_eq!(last.0, "done");
+    assert!(deltas.len() > 1 && deltas.iter().all(|(e, _)| e == "delta"));
+    let streamed: String = deltas
+        .iter()
+        .map(|(_, d)| d["text"].as_str().unwrap())
+        .collect();
+    let done = &last.1;
+    let expected = format!(
+        "Per your records, on {}: {}.",
+        day(latest),
+        latest["title"].as_str().unwrap()
+    );
+    assert_eq!(done["answer"], expected.as_str());
+    assert_eq!(streamed, expected);
+    assert_eq!(done["citations"].as_array().unwrap().len(), 1);
+    assert_eq!(done["citations"][0]["eventId"], id(latest));
+    let conversation = done["conversationId"].as_str().unwrap().to_string();
+
+    // An invented mileage: the deterministic answer is given instead.
+    let fallback = ask_json(
+        &app,
+        &token,
+        &rav4,
+        "When was the oil last changed?",
+        Some(&conversation),
+    )
+    .await;
+    let answer = fallback["answer"].as_str().unwrap();
+    assert!(answer.starts_with("The last oil change was on"), "{answer}");
+    assert!(answer.contains(&day(latest)) && !answer.contains("99,999"));
+    assert_eq!(fallback["citations"][0]["eventId"], id(latest));
+
+    // The key went out as a bearer token; the audit rows say which engine answered and why not the LLM.
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![Some(format!("Bearer {KEY}")); 2]
+    );
+    let history = app
+        .get_ok(&token, &format!("/v1/vehicles/{rav4}/chat/{conversation}"))
+        .await;
+    let turns = history["messages"].as_array().unwrap();
+    assert_eq!(turns.len(), 2);
+    assert_eq!(turns[0]["engine"], "llm:stand-in");
+    assert_eq!(turns[0]["engineVersion"], "1.0.0");
+    assert!(turns[0].get("fallbackReason").is_none());
+    assert_eq!(turns[1]["engine"], "deterministic");
+    let why = turns[1]["fallbackReason"].as_str().unwrap();
+    assert!(
+        why.starts_with("llm:stand-in: rejected:") && why.contains("99999"),
+        "{why}"
+    );
+    assert!(!history.to_string().contains(KEY));
+
+    // `vwc chat audit` (in process, as above) lists the same engines and reason.
+    let dir = app.data_dir.path().to_str().unwrap().to_string();
+    let lines = vwc::cli::audit_lines(
+        vwc::cli::Cli::try_parse_from([
+            "vwc",
+            "chat",
+            "audit",
+            "--org",
+            "org_demo",
+            "--data-dir",
+            &dir,
+        ])
+        .expect("the audit command parses"),
+    )
+    .await
+    .unwrap();
+    let rows: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|r: &Value| r["conversationId"] == conversation.as_str())
+        .collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["engine"], "llm:stand-in");
+    assert_eq!(rows[1]["engine"], "deterministic");
+    assert_eq!(rows[1]["fallbackReason"], why);
+    assert!(!lines.concat().contains(KEY));
+    app.stop().await;
+}

@@ -1,0 +1,469 @@
+//! The optional LLM provider against a stand-in `/v1/chat/completions` server the test starts on a free
+//! port: a grounded answer is used with its citations; an invented number or date, a citation it was not
+//! given, a 500 and a timeout each fall back to the deterministic answer, and the turn says why; the key
+//! goes out as a bearer token and never into logs or the audit row.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::{Value, json};
+use vwc_chat_historian::historian::Ask;
+use vwc_chat_historian::{
+    ApiKey, ChatStore, ChatTurn, Historian, LlmProvider, LlmSettings, SqliteChatStore,
+};
+use vwc_contracts::{EventKind, EventSource, OdometerUnit, Vehicle, VehicleEvent, Vendor};
+
+const KEY: &str = "sk-test-4f9d2c0e-never-print-me";
+const MODEL: &str = "stand-in-1";
+
+/// What the stand-in answers with.
+#[derive(Clone)]
+enum Reply {
+    Content(String),
+    Status(u16),
+    Slow(Duration),
+}
+
+/// One request as the stand-in saw it: its `Authorization` header and JSON body.
+type Seen = (Option<String>, Value);
+
+#[derive(Clone)]
+struct StandIn {
+    reply: Reply,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+async fn completions(
+    State(s): State<StandIn>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    s.seen.lock().unwrap().push((auth, body));
+    match s.reply {
+        Reply::Content(text) => Json(json!({
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "model": MODEL,
+            "choices": [{"index": 0, "finish_reason": "stop",
+                "message": {"role": "assistant", "content": text}}],
+        }))
+        .into_response(),
+        Reply::Status(code) => (
+            StatusCode::from_u16(code).unwrap(),
+            Json(json!({"error": {"message": "overloaded"}})),
+        )
+            .into_response(),
+        Reply::Slow(d) => {
+            tokio::time::sleep(d).await;
+            Json(json!({"choices": []})).into_response()
+        }
+    }
+}
+
+/// Starts the stand-in on a free port; its base URL (`http://127.0.0.1:<port>/v1`) and what it saw.
+async fn stand_in(reply: Reply) -> (String, StandIn) {
+    let state = StandIn {
+        reply,
+        seen: Arc::default(),
+    };
+    let app = axum::Router::new()
+        .route("/v1/chat/completions", axum::routing::post(completions))
+        .with_state(state.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/v1"), state)
+}
+
+fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, m, d, 9, 30, 0).unwrap()
+}
+
+fn vehicle() -> Vehicle {
+    Vehicle {
+        id: "veh_1".into(),
+        org_id: "org_a".into(),
+        vin: vwc_testkit::vin(1),
+        year: 2021,
+        make: "Toyota".into(),
+        model: "RAV4".into(),
+        trim: None,
+        nickname: None,
+        odometer_unit: OdometerUnit::Mi,
+        registered_at: at(2024, 1, 1),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn record(
+    id: &str,
+    kind: EventKind,
+    when: DateTime<Utc>,
+    odometer: u64,
+    cost: u64,
+    title: &str,
+    vendor: &str,
+    details: Value,
+) -> VehicleEvent {
+    VehicleEvent {
+        id: id.into(),
+        vehicle_id: "veh_1".into(),
+        org_id: "org_a".into(),
+        kind,
+        occurred_at: when,
+        recorded_at: when,
+        odometer: Some(odometer),
+        cost_cents: Some(cost),
+        currency: Some("USD".into()),
+        title: title.into(),
+        notes: None,
+        vendor: Some(Vendor {
+            name: vendor.into(),
+            dealer_id: None,
+        }),
+        source: EventSource::User,
+        details,
+    }
+}
+
+struct Fixture {
+    historian: Historian,
+    _dir: tempfile::TempDir,
+}
+
+/// A RAV4 with two oil changes and a brake repair; the historian talks to `base_url` when given.
+async fn fixture(llm: Option<LlmSettings>) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteChatStore::open(&dir.path().join("chat.db")).unwrap();
+    store
+        .apply_vehicle_registered("env_v", &vehicle())
+        .await
+        .unwrap();
+    let records = [
+        record(
+            "evt_oil_1",
+            EventKind::Maintenance,
+            at(2024, 6, 1),
+            29_400,
+            8_999,
+            "Oil and filter change",
+            "Main St Auto",
+            json!({"tasks": ["oil_change"]}),
+        ),
+        record(
+            "evt_brakes",
+            EventKind::Repair,
+            at(2025, 2, 14),
+            36_120,
+            48_750,
+            "Front brake pads replaced",
+            "Precision Brakes",
+            json!({"system": "brakes", "parts": ["front brake pads"]}),
+        ),
+        record(
+            "evt_oil_2",
+            EventKind::Maintenance,
+            at(2025, 7, 2),
+            41_250,
+            12_999,
+            "Oil and filter change + tire rotation",
+            "Main St Auto",
+            json!({"tasks": ["oil_change", "tire_rotation"]}),
+        ),
+    ];
+    for (i, r) in records.iter().enumerate() {
+        store
+            .apply_vehicle_event(&format!("env_{i}"), r)
+            .await
+            .unwrap();
+    }
+    let provider = llm.map(|s| Arc::new(LlmProvider::new(s).unwrap()));
+    Fixture {
+        historian: Historian::new(Arc::new(store)).with_llm(provider),
+        _dir: dir,
+    }
+}
+
+fn settings(base_url: &str, timeout: Duration) -> LlmSettings {
+    LlmSettings {
+        base_url: base_url.into(),
+        model: MODEL.into(),
+        api_key: Some(ApiKey::new(KEY)),
+        timeout,
+    }
+}
+
+async fn ask(f: &Fixture, question: &str) -> ChatTurn {
+    f.historian
+        .ask(
+            Ask {
+                org_id: "org_a".into(),
+                vehicle_id: "veh_1".into(),
+                asked_by: "user_1".into(),
+                question: question.into(),
+                conversation_id: None,
+            },
+            at(2026, 5, 10),
+        )
+        .await
+        .unwrap()
+        .turn
+}
+
+/// Asks about the last oil change with the stand-in answering `reply`.
+async fn ask_oil(reply: Reply, timeout: Duration) -> (ChatTurn, StandIn) {
+    let (url, stand_in) = stand_in(reply).await;
+    let f = fixture(Some(settings(&url, timeout))).await;
+    let turn = ask(&f, "When was the oil last changed?").await;
+    // What the store holds is what was answered.
+    let stored = f
+        .historian
+        .conversation("org_a", "veh_1", &turn.conversation_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.messages, vec![turn.clone()]);
+    (turn, stand_in)
+}
+
+async fn deterministic_oil_answer() -> ChatTurn {
+    ask(&fixture(None).await, "When was the oil last changed?").await
+}
+
+fn assert_fell_back(turn: &ChatTurn, expected: &ChatTurn, reason: &str) {
+    assert_eq!(turn.engine, "deterministic");
+    assert_eq!(turn.answer, expected.answer);
+    assert_eq!(turn.citations, expected.citations);
+    let why = turn.fallback_reason.as_deref().expect("a fallback reason");
+    assert!(
+        why.starts_with(&format!("llm:{MODEL}: ")) && why.contains(reason),
+        "{why}"
+    );
+}
+
+#[tokio::test]
+async fn a_grounded_answer_is_used_with_its_citations() {
+    let expected = deterministic_oil_answer().await;
+    assert_eq!(expected.engine, "deterministic");
+    assert_eq!(expected.fallback_reason, None);
+    let (turn, stand_in) = ask_oil(
+        Reply::Content(
+            "Your oil was last changed on 2025-07-02 at 41,250 mi by Main St Auto, for 129.99 USD \
+             [evt_oil_2]."
+                .into(),
+        ),
+        Duration::from_secs(8),
+    )
+    .await;
+    assert_eq!(turn.engine, format!("llm:{MODEL}"));
+    assert_eq!(turn.engine_version, "1.0.0");
+    assert_eq!(turn.fallback_reason, None);
+    assert_eq!(
+        turn.answer,
+        "Your oil was last changed on 2025-07-02 at 41,250 mi by Main St Auto, for 129.99 USD."
+    );
+    assert_eq!(turn.citations.len(), 1);
+    assert_eq!(turn.citations[0].event_id, "evt_oil_2");
+    assert_eq!(turn.citations, expected.citations);
+    // The provider saw the retrieved record and the computed answer, and nothing else of the vehicle's.
+    let seen = stand_in.seen.lock().unwrap();
+    assert_eq!(seen.len(), 1);
+    let body = &seen[0].1;
+    assert_eq!(body["model"], MODEL);
+    let prompt = body["messages"][1]["content"].as_str().unwrap();
+    assert!(
+        prompt.contains("[evt_oil_2] 2025-07-02 maintenance"),
+        "{prompt}"
+    );
+    assert!(prompt.contains(&expected.answer), "{prompt}");
+    assert!(
+        !prompt.contains("evt_brakes") && !prompt.contains("evt_oil_1"),
+        "{prompt}"
+    );
+    assert!(prompt.ends_with("Question: When was the oil last changed?"));
+}
+
+#[tokio::test]
+async fn an_invented_number_or_date_falls_back() {
+    let expected = deterministic_oil_answer().await;
+    let (turn, _) = ask_oil(
+        Reply::Content("The oil was changed on 2025-07-02 at 45,000 mi [evt_oil_2].".into()),
+        Duration::from_secs(8),
+    )
+    .await;
+    assert_fell_back(&turn, &expected, "the answer holds 45000");
+    let (turn, _) = ask_oil(
+        Reply::Content("The oil was changed on 2025-08-02 at 41,250 mi [evt_oil_2].".into()),
+        Duration::from_secs(8),
+    )
+    .await;
+    assert_fell_back(&turn, &expected, "the answer holds 2025-08-02");
+    let (turn, _) = ask_oil(
+        Reply::Content("The oil was changed on August 2, 2025 [evt_oil_2].".into()),
+        Duration::from_secs(8),
+    )
+    .await;
+    assert_fell_back(&turn, &expected, "the answer holds month 8");
+    // The same date in words is grounded.
+    let (turn, _) = ask_oil(
+        Reply::Content("The oil was changed on July 2, 2025 [evt_oil_2].".into()),
+        Duration::from_secs(8),
+    )
+    .await;
+    assert_eq!(turn.engine, format!("llm:{MODEL}"));
+    // A number no record holds, beside grounded ones.
+    let (turn, _) = ask_oil(
+        Reply::Content(
+            "It was changed on 2025-07-02 for 129.99 USD, next due in 5 months [evt_oil_2].".into(),
+        ),
+        Duration::from_secs(8),
+    )
+    .await;
+    assert_fell_back(&turn, &expected, "the answer holds 5");
+}
+
+#[tokio::test]
+async fn an_answer_citing_a_record_it_was_not_given_falls_back() {
+    let expected = deterministic_oil_answer().await;
+    let (turn, _) = ask_oil(
+        Reply::Content("The oil was changed on 2025-07-02 [evt_999].".into()),
+        Duration::from_secs(8),
+    )
+    .await;
+    assert_fell_back(&turn, &expected, "cites evt_999");
+    // The vehicle's own record, but not one retrieved for this question.
+    let (turn, _) = ask_oil(
+        Reply::Content("The oil was changed on 2025-07-02 [evt_oil_2] [evt_brakes].".into()),
+        Duration::from_secs(8),
+    )
+    .await;
+    assert_fell_back(&turn, &expected, "cites evt_brakes");
+    let (turn, _) = ask_oil(
+        Reply::Content("The oil was changed on 2025-07-02.".into()),
+        Duration::from_secs(8),
+    )
+    .await;
+    assert_fell_back(&turn, &expected, "cites nothing");
+}
+
+#[tokio::test]
+async fn a_server_error_falls_back() {
+    let expected = deterministic_oil_answer().await;
+    let (turn, stand_in) = ask_oil(Reply::Status(500), Duration::from_secs(8)).await;
+    assert_eq!(stand_in.seen.lock().unwrap().len(), 1);
+    assert_fell_back(&turn, &expected, "HTTP 500");
+}
+
+#[tokio::test]
+async fn a_timeout_falls_back_within_the_bound() {
+    let expected = deterministic_oil_answer().await;
+    let started = Instant::now();
+    let (turn, _) = ask_oil(
+        Reply::Slow(Duration::from_secs(5)),
+        Duration::from_millis(400),
+    )
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_fell_back(&turn, &expected, "timed out");
+}
+
+#[tokio::test]
+async fn an_unreachable_provider_falls_back() {
+    let expected = deterministic_oil_answer().await;
+    // A port nothing listens on (bound, then released).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let f = fixture(Some(settings(
+        &format!("http://127.0.0.1:{port}/v1"),
+        Duration::from_secs(8),
+    )))
+    .await;
+    let turn = ask(&f, "When was the oil last changed?").await;
+    assert_fell_back(&turn, &expected, "unreachable");
+}
+
+#[tokio::test]
+async fn nothing_recorded_is_answered_without_the_provider() {
+    let (url, stand_in) = stand_in(Reply::Content("made up 1999-01-01 [evt_oil_2]".into())).await;
+    let f = fixture(Some(settings(&url, Duration::from_secs(8)))).await;
+    let turn = ask(&f, "When was the timing belt replaced?").await;
+    assert_eq!(turn.engine, "deterministic");
+    assert_eq!(turn.fallback_reason, None);
+    assert!(turn.citations.is_empty());
+    assert!(stand_in.seen.lock().unwrap().is_empty());
+}
+
+/// Collects everything logged while it is the default subscriber.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_key_is_sent_as_a_bearer_token_and_never_logged() {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let (good, good_seen) = ask_oil(
+        Reply::Content("Changed on 2025-07-02 [evt_oil_2].".into()),
+        Duration::from_secs(8),
+    )
+    .await;
+    let (failed, failed_seen) = ask_oil(Reply::Status(401), Duration::from_secs(8)).await;
+    for seen in [good_seen, failed_seen] {
+        let seen = seen.seen.lock().unwrap();
+        assert_eq!(seen[0].0.as_deref(), Some(format!("Bearer {KEY}").as_str()));
+    }
+    assert_eq!(good.engine, format!("llm:{MODEL}"));
+    assert!(
+        failed
+            .fallback_reason
+            .as_deref()
+            .unwrap()
+            .contains("HTTP 401")
+    );
+
+    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logged.contains("LLM answer not used"),
+        "the fallback is logged"
+    );
+    assert!(!logged.contains(KEY), "the key was logged");
+    for turn in [&good, &failed] {
+        assert!(!serde_json::to_string(turn).unwrap().contains(KEY));
+    }
+    let provider =
+        LlmProvider::new(settings("http://127.0.0.1:9/v1", Duration::from_secs(1))).unwrap();
+    assert!(!format!("{provider:?}").contains(KEY));
+    assert!(format!("{provider:?}").contains("ApiKey(***)"));
+}
