@@ -1421,6 +1421,12 @@ export interface components {
             model: string;
             nickname?: string | null;
             odometerUnit?: components["schemas"]["OdometerUnit"] | null;
+            purchaseCurrency?: components["schemas"]["CurrencyCode"] | null;
+            /**
+             * Format: int64
+             * @description What the owner paid: the valuation's base until an acquisition event with a price is recorded.
+             */
+            purchasePriceCents?: number | null;
             trim?: string | null;
             /**
              * @description 17 characters, letters and digits without I, O and Q. A North American VIN (position 1 is 1–5)
@@ -2157,7 +2163,7 @@ export interface components {
          * @description Where the base of a valuation came from.
          * @enum {string}
          */
-        ValuationMethod: "acquisition_price" | "fallback_average_new_price" | "dealer_appraisal" | "user_estimate";
+        ValuationMethod: "acquisition_price" | "registration_purchase_price" | "fallback_average_new_price" | "dealer_appraisal" | "user_estimate";
         /**
          * @description Why a valuation point exists.
          * @enum {string}
@@ -2173,6 +2179,13 @@ export interface components {
             nickname?: string | null;
             odometerUnit: components["schemas"]["OdometerUnit"];
             orgId: string;
+            purchaseCurrency?: components["schemas"]["CurrencyCode"] | null;
+            /**
+             * Format: int64
+             * @description What the owner paid, given at registration (the valuation's base when no acquisition event has a
+             *     price).
+             */
+            purchasePriceCents?: number | null;
             /** Format: date-time */
             registeredAt: string;
             trim?: string | null;

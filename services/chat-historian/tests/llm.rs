@@ -101,6 +101,8 @@ fn vehicle() -> Vehicle {
         nickname: None,
         odometer_unit: OdometerUnit::Mi,
         registered_at: at(2024, 1, 1),
+        purchase_price_cents: None,
+        purchase_currency: None,
     }
 }
 
