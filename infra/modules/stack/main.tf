@@ -145,7 +145,9 @@ locals {
     local.send_mail ? { "delivery/email_from" = var.email_from } : {},
   )
   operator_parameters = toset(concat(
-    ["api/dealer_integration"],
+    # The API function serves the chat routes, so it reads the optional LLM key (created as `unset`, which
+    # the code reads as "no provider").
+    ["api/dealer_integration", "api/llm_api_key"],
     var.chat.enabled ? ["chat/llm_api_key"] : [],
   ))
 }
