@@ -528,7 +528,12 @@ async fn a_message_that_keeps_failing_moves_to_the_dead_letter_queue() {
     let dead = receive_all(&moto.sqs, &info.dlq_url, 1).await;
     assert_eq!(dead.len(), 1);
     let dead_envelope = vwc_bus::sqs::envelope_from_sqs_body(dead[0].body().unwrap()).unwrap();
-    assert_eq!(dead_envelope, poison);
+    // The same message on the wire (the reason it could not be decoded is the reader's, not the message's).
+    assert_eq!(dead_envelope.id, poison.id);
+    assert_eq!(
+        serde_json::to_value(&dead_envelope).unwrap(),
+        serde_json::to_value(&poison).unwrap()
+    );
 }
 
 #[tokio::test]

@@ -15,7 +15,9 @@ use crate::{DeadLetter, DeadLetterStore, Plumbing, StoreError, StoreResult};
 /// A write: runs on the writer thread, says whether it succeeded, and returns how to answer its caller
 /// once the transaction's fate is known.
 type Finish = Box<dyn FnOnce(bool) + Send>;
-type Job = Box<dyn FnOnce(&Connection) -> (bool, Finish) + Send>;
+/// A queued write: given the connection inside the group's transaction it runs and says whether it
+/// succeeded; given `None` (the transaction could not begin) it must not touch the database.
+type Job = Box<dyn FnOnce(Option<&Connection>) -> (bool, Finish) + Send>;
 
 /// Tables every service database has, before the service's own migrations.
 const COMMON_MIGRATIONS: &[&str] = &[r#"
@@ -111,6 +113,16 @@ impl SqliteDb {
     {
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |conn| {
+            let Some(conn) = conn else {
+                // No transaction: running `f` would write in autocommit mode, statement by statement,
+                // after the caller was told it failed.
+                let finish: Finish = Box::new(move |_| {
+                    let _ = tx.send(Err(StoreError::Other(
+                        "the write transaction could not begin (the database is busy)".into(),
+                    )));
+                });
+                return (false, finish);
+            };
             // A panicking write fails alone (its savepoint is rolled back) and the writer goes on.
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)))
                 .unwrap_or_else(|panic| {
@@ -315,7 +327,7 @@ fn run_group(conn: &Connection, jobs: Vec<Job>) {
     if let Err(e) = began {
         tracing::error!(error = %e, "sqlite writer could not begin a transaction");
         for job in jobs {
-            let (_, finish) = job(conn);
+            let (_, finish) = job(None);
             finish(false);
         }
         return;
@@ -324,7 +336,7 @@ fn run_group(conn: &Connection, jobs: Vec<Job>) {
         if let Err(e) = conn.execute_batch("SAVEPOINT job") {
             tracing::error!(error = %e, "sqlite savepoint failed");
         }
-        let (ok, finish) = job(conn);
+        let (ok, finish) = job(Some(conn));
         let end = if ok {
             "RELEASE job"
         } else {
@@ -669,6 +681,41 @@ mod tests {
         let err = db.ping().await.unwrap_err().to_string();
         assert!(err.contains("did not answer"), "{err}");
         other.execute_batch("COMMIT").unwrap();
+    }
+
+    /// A write whose transaction cannot begin (another connection holds the database past the busy
+    /// timeout) fails after one busy timeout and writes nothing, even once the database is free again. It
+    /// used to be run anyway, in autocommit mode, statement by statement — waiting out a second busy
+    /// timeout, and writing whatever the lock allowed by then — before its caller heard it had failed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_that_cannot_begin_writes_nothing_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.db");
+        let db = SqliteDb::open(&path, &[]).unwrap();
+        db.write(|c| Ok(c.execute_batch("CREATE TABLE t (v INTEGER)")?))
+            .await
+            .unwrap();
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN EXCLUSIVE").unwrap();
+        let started = std::time::Instant::now();
+        let failed = db
+            .write(|c| Ok(c.execute("INSERT INTO t (v) VALUES (1)", [])?))
+            .await;
+        assert!(failed.is_err(), "{failed:?}");
+        // One busy timeout (10 s), not two: the write itself was not attempted.
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(15),
+            "{:?}",
+            started.elapsed()
+        );
+        // Free the database at once, as the caller would retry.
+        other.execute_batch("ROLLBACK").unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let rows: i64 = db
+            .read(|c| Ok(c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(rows, 0, "the failed write landed after all");
     }
 
     #[tokio::test]
