@@ -450,10 +450,12 @@ pub async fn apply(
     for row in rows {
         let line = row.row;
         if dry_run {
-            match row
-                .event
-                .validate("evt_dry_run".into(), vehicle, EventSource::User, Utc::now())
-            {
+            match row.event.validate(
+                "evt_dry_run".into(),
+                vehicle,
+                EventSource::User,
+                vwc_clock::now(),
+            ) {
                 Ok(_) => out.imported += 1,
                 Err(e) => out.errors.extend(validation_errors(line, e)),
             }

@@ -2,7 +2,7 @@
 //! decoding registration uses to verify a VIN and fill in `year` and `make`.
 
 use axum::extract::Path;
-use chrono::{Datelike, Utc};
+use chrono::Datelike;
 use vwc_auth::Permission;
 use vwc_contracts::vin::{VinDecoding, decode};
 use vwc_http::openapi::{
@@ -36,7 +36,7 @@ pub(crate) async fn decode_vin(
     Path(vin): Path<String>,
 ) -> Result<axum::Json<VinDecoding>, ApiError> {
     auth.require(Permission::ReadVehicles)?;
-    let year = u16::try_from(Utc::now().year()).unwrap_or(u16::MAX - 2);
+    let year = u16::try_from(vwc_clock::now().year()).unwrap_or(u16::MAX - 2);
     decode(&vin, year)
         .map(axum::Json)
         .map_err(|message| ApiError::field("vin", message))

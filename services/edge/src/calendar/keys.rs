@@ -94,7 +94,7 @@ impl CalendarKeyStore for SqliteCalendarKeys {
             .write(move |conn| {
                 conn.execute(
                     "INSERT OR IGNORE INTO calendar_feeds (org_id, secret, rotated_at) VALUES (?1, ?2, ?3)",
-                    params![org_id, secret, ts(&Utc::now())],
+                    params![org_id, secret, ts(&vwc_clock::now())],
                 )?;
                 select(conn, &org_id)?.ok_or_else(|| StoreError::Other("calendar secret vanished".into()))
             })
@@ -109,7 +109,7 @@ impl CalendarKeyStore for SqliteCalendarKeys {
                 conn.execute(
                     "INSERT INTO calendar_feeds (org_id, secret, rotated_at) VALUES (?1, ?2, ?3)
                      ON CONFLICT (org_id) DO UPDATE SET secret = excluded.secret, rotated_at = excluded.rotated_at",
-                    params![org_id, secret, ts(&Utc::now())],
+                    params![org_id, secret, ts(&vwc_clock::now())],
                 )?;
                 select(conn, &org_id)?.ok_or_else(|| StoreError::Other("calendar secret vanished".into()))
             })
@@ -155,7 +155,7 @@ impl CalendarKeyStore for MongoCalendarKeys {
             .collection(FEEDS)
             .update_one(
                 doc! {"_id": org_id},
-                doc! {"$setOnInsert": {"secret": STANDARD.encode(fresh_secret()), "rotated_at": ts(&Utc::now())}},
+                doc! {"$setOnInsert": {"secret": STANDARD.encode(fresh_secret()), "rotated_at": ts(&vwc_clock::now())}},
             )
             .upsert(true)
             .await?;
@@ -169,7 +169,7 @@ impl CalendarKeyStore for MongoCalendarKeys {
             .collection(FEEDS)
             .update_one(
                 doc! {"_id": org_id},
-                doc! {"$set": {"secret": STANDARD.encode(fresh_secret()), "rotated_at": ts(&Utc::now())}},
+                doc! {"$set": {"secret": STANDARD.encode(fresh_secret()), "rotated_at": ts(&vwc_clock::now())}},
             )
             .upsert(true)
             .await?;
