@@ -11,6 +11,28 @@ use vwc_contracts::{Envelope, EventType, OdometerUnit, Vehicle, VehicleRegistere
 use vwc_edge::{EdgeConsumer, EdgeStore, SqliteEdgeStore};
 use vwc_testkit::vin;
 
+/// `vwc aws bootstrap` through the CLI, as an operator runs it; its JSON report.
+fn bootstrap(endpoint: &str, bus_name: &str, extra: &[&str]) -> serde_json::Value {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vwc"))
+        .args([
+            "aws",
+            "bootstrap",
+            "--endpoint",
+            endpoint,
+            "--bus-name",
+            bus_name,
+        ])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 fn unique_bus() -> String {
     format!("vwc-t{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
 }
@@ -22,23 +44,7 @@ async fn events_flow_through_eventbridge_and_sqs_to_the_edge_projection() {
     };
     let bus_name = unique_bus();
     // Bootstrap through the CLI, as an operator would.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vwc"))
-        .args([
-            "aws",
-            "bootstrap",
-            "--endpoint",
-            &endpoint,
-            "--bus-name",
-            &bus_name,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let created: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let created = bootstrap(&endpoint, &bus_name, &[]);
     assert!(
         created["queues"]["edge"]["dlqUrl"]
             .as_str()
@@ -136,25 +142,7 @@ async fn bootstrap_can_schedule_the_daily_sweep_lambda() {
     };
     let bus_name = unique_bus();
     let lambda = "arn:aws:lambda:us-east-1:123456789012:function:vwc-lambda-sweep";
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vwc"))
-        .args([
-            "aws",
-            "bootstrap",
-            "--endpoint",
-            &endpoint,
-            "--bus-name",
-            &bus_name,
-            "--sweep-lambda-arn",
-            lambda,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let created: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let created = bootstrap(&endpoint, &bus_name, &["--sweep-lambda-arn", lambda]);
     assert_eq!(created["sweepRule"]["schedule"], "cron(0 6 * * ? *)");
     let config = vwc_bus::aws::sdk_config(Some(&endpoint)).await;
     let eb = aws_sdk_eventbridge::Client::new(&config);
@@ -184,25 +172,7 @@ async fn the_valuation_queue_receives_its_routed_events_and_values_vehicles_over
     };
     let bus_name = unique_bus();
     let revalue = "arn:aws:lambda:us-east-1:123456789012:function:vwc-lambda-revalue";
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vwc"))
-        .args([
-            "aws",
-            "bootstrap",
-            "--endpoint",
-            &endpoint,
-            "--bus-name",
-            &bus_name,
-            "--revalue-lambda-arn",
-            revalue,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let created: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let created = bootstrap(&endpoint, &bus_name, &["--revalue-lambda-arn", revalue]);
     let queue = created["queues"]["valuation"]["url"]
         .as_str()
         .or_else(|| created["queues"]["valuation"]["queueUrl"].as_str())
@@ -435,22 +405,7 @@ async fn writes_acknowledged_while_aws_is_unreachable_are_projected_once_when_it
         return;
     };
     let bus_name = unique_bus();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vwc"))
-        .args([
-            "aws",
-            "bootstrap",
-            "--endpoint",
-            &endpoint,
-            "--bus-name",
-            &bus_name,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    bootstrap(&endpoint, &bus_name, &[]);
     let outage = Outage::in_front_of(&endpoint).await;
     let dir = tempfile::tempdir().unwrap();
     let app = TestApp::spawn_with(dir, |o| {
