@@ -12,6 +12,7 @@ pub mod validation;
 pub mod valuation;
 pub mod vehicle;
 pub mod vin;
+pub mod wire;
 
 pub use envelope::{
     Envelope, Event, EventPayload, EventType, MAX_ENVELOPE_BYTES, Payload, Undecodable,

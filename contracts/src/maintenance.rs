@@ -7,8 +7,23 @@ use utoipa::ToSchema;
 
 use crate::OdometerUnit;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+    ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum MaintenanceStatus {
     Ok,
     DueSoon,
@@ -18,12 +33,7 @@ pub enum MaintenanceStatus {
 
 impl MaintenanceStatus {
     pub fn as_str(self) -> &'static str {
-        match self {
-            MaintenanceStatus::Ok => "ok",
-            MaintenanceStatus::DueSoon => "due_soon",
-            MaintenanceStatus::Overdue => "overdue",
-            MaintenanceStatus::Unknown => "unknown",
-        }
+        self.into()
     }
 }
 
@@ -117,8 +127,23 @@ pub struct ReminderDue {
     pub occurrence: u32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+    ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Channel {
     InApp,
     Webhook,
@@ -127,11 +152,7 @@ pub enum Channel {
 
 impl Channel {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::InApp => "in_app",
-            Channel::Webhook => "webhook",
-            Channel::Email => "email",
-        }
+        self.into()
     }
 }
 

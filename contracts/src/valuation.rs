@@ -7,8 +7,23 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// What a factor stands for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+    ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum FactorCode {
     /// Where the value starts: the acquisition price, or the documented fallback.
     Base,
@@ -28,15 +43,7 @@ pub enum FactorCode {
 
 impl FactorCode {
     pub fn as_str(self) -> &'static str {
-        match self {
-            FactorCode::Base => "base",
-            FactorCode::AgeDepreciation => "age_depreciation",
-            FactorCode::MileageAdjustment => "mileage_adjustment",
-            FactorCode::CollisionDiminishedValue => "collision_diminished_value",
-            FactorCode::Upgrade => "upgrade",
-            FactorCode::DealerAppraisal => "dealer_appraisal",
-            FactorCode::UserEstimate => "user_estimate",
-        }
+        self.into()
     }
 }
 

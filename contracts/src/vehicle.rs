@@ -17,9 +17,22 @@ pub const MAX_SHORT_TEXT: usize = 120;
 pub const MAX_TASKS: usize = 25;
 
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema, Default,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+    ToSchema,
+    Default,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
 )]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum OdometerUnit {
     #[default]
     Mi,
@@ -28,10 +41,7 @@ pub enum OdometerUnit {
 
 impl OdometerUnit {
     pub fn as_str(self) -> &'static str {
-        match self {
-            OdometerUnit::Mi => "mi",
-            OdometerUnit::Km => "km",
-        }
+        self.into()
     }
 }
 

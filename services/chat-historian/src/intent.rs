@@ -6,8 +6,21 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use vwc_contracts::EventKind;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Intent {
     /// When X was last done (date, odometer, vendor).
     LastDone,
@@ -50,27 +63,7 @@ pub enum Intent {
 
 impl Intent {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Intent::LastDone => "last_done",
-            Intent::CountDone => "count_done",
-            Intent::WhoDid => "who_did",
-            Intent::ListEvents => "list_events",
-            Intent::TotalCost => "total_cost",
-            Intent::CostOfOwnership => "cost_of_ownership",
-            Intent::Accidents => "accidents",
-            Intent::Purchase => "purchase",
-            Intent::Valuation => "valuation",
-            Intent::DueItems => "due_items",
-            Intent::UsageRate => "usage_rate",
-            Intent::Upgrades => "upgrades",
-            Intent::UsualVendor => "usual_vendor",
-            Intent::OwnershipLength => "ownership_length",
-            Intent::Knowledge => "knowledge",
-            Intent::Search => "search",
-            Intent::FollowUpBefore => "follow_up_before",
-            Intent::FollowUpCost => "follow_up_cost",
-            Intent::Unclear => "unclear",
-        }
+        self.into()
     }
 }
 
@@ -952,6 +945,11 @@ fn intent_of(q: &str, slots: &Slots) -> Intent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn intents_are_audited_by_their_serde_names() {
+        vwc_contracts::wire::check_names::<Intent>();
+    }
 
     fn vocab() -> Vocabulary {
         Vocabulary {

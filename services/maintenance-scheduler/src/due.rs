@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use vwc_contracts::maintenance::{MaintenanceItemView, MaintenanceStatus};
 use vwc_contracts::validation::Validator;
 use vwc_contracts::{EventKind, FieldError, OdometerUnit, VehicleEvent, is_task_code};
 
@@ -260,41 +261,17 @@ impl Done {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DueStatus {
-    Ok,
-    DueSoon,
-    Overdue,
-    Unknown,
-}
-
-impl DueStatus {
-    /// The more urgent of two statuses; `Unknown` only when both are.
-    pub fn worse(self, other: DueStatus) -> DueStatus {
-        fn rank(s: DueStatus) -> u8 {
-            match s {
-                DueStatus::Unknown => 0,
-                DueStatus::Ok => 1,
-                DueStatus::DueSoon => 2,
-                DueStatus::Overdue => 3,
-            }
-        }
-        if rank(other) > rank(self) {
-            other
-        } else {
-            self
+/// The more urgent of two statuses; `Unknown` only when both are.
+pub fn worse(a: MaintenanceStatus, b: MaintenanceStatus) -> MaintenanceStatus {
+    fn rank(s: MaintenanceStatus) -> u8 {
+        match s {
+            MaintenanceStatus::Unknown => 0,
+            MaintenanceStatus::Ok => 1,
+            MaintenanceStatus::DueSoon => 2,
+            MaintenanceStatus::Overdue => 3,
         }
     }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DueStatus::Ok => "ok",
-            DueStatus::DueSoon => "due_soon",
-            DueStatus::Overdue => "overdue",
-            DueStatus::Unknown => "unknown",
-        }
-    }
+    if rank(b) > rank(a) { b } else { a }
 }
 
 /// The next due point of an item, independent of today and of the odometer.
@@ -304,36 +281,6 @@ pub struct NextDue {
     pub last_done: Option<Done>,
     pub due_at: Option<NaiveDate>,
     pub due_odometer: Option<u64>,
-}
-
-/// A maintenance item as the API shows it (DESIGN §4.3), plus `intervalKm` and `dueCycle`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ItemStatus {
-    pub task: String,
-    pub title: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interval_miles: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interval_km: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interval_months: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_done_at: Option<DateTime<Utc>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_done_odometer: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub due_at: Option<NaiveDate>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub due_odometer: Option<u64>,
-    /// When the estimated odometer reaches `dueOdometer`, if that is before `dueAt`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub projected_due_at: Option<NaiveDate>,
-    pub status: DueStatus,
-    pub reason: String,
-    /// Changes exactly when the due point moves (a completion, a new interval): `"<dueAt|->@<dueOdometer|->"`.
-    /// Reminders are sent once per (task, status, dueCycle).
-    pub due_cycle: String,
 }
 
 /// A schedule item in context: its settings, the vehicle's unit and anchor, and the task's history.
@@ -350,7 +297,11 @@ impl MaintenanceItem<'_> {
         next_due(self.settings, self.unit, self.anchor, self.history)
     }
 
-    pub fn status_on(&self, today: NaiveDate, odometer: Option<&OdometerEstimate>) -> ItemStatus {
+    pub fn status_on(
+        &self,
+        today: NaiveDate,
+        odometer: Option<&OdometerEstimate>,
+    ) -> MaintenanceItemView {
         evaluate(
             self.settings,
             self.unit,
@@ -441,17 +392,17 @@ pub fn evaluate(
     history: &[Done],
     today: NaiveDate,
     odometer: Option<&OdometerEstimate>,
-) -> ItemStatus {
+) -> MaintenanceItemView {
     let next = next_due(item, unit, anchor, history);
     let distance = item.distance_interval(unit);
     let due_soon_days = i64::from(item.due_soon_days);
 
     let days_left = next.due_at.map(|due| (due - today).num_days());
     let date_status = match days_left {
-        None => DueStatus::Unknown,
-        Some(d) if d < 0 => DueStatus::Overdue,
-        Some(d) if d <= due_soon_days => DueStatus::DueSoon,
-        Some(_) => DueStatus::Ok,
+        None => MaintenanceStatus::Unknown,
+        Some(d) if d < 0 => MaintenanceStatus::Overdue,
+        Some(d) if d <= due_soon_days => MaintenanceStatus::DueSoon,
+        Some(_) => MaintenanceStatus::Ok,
     };
 
     let estimate = odometer.filter(|_| next.due_odometer.is_some());
@@ -464,38 +415,38 @@ pub fn evaluate(
         .zip(estimate)
         .and_then(|(due, e)| project(due, e));
     let odometer_status = match remaining {
-        None => DueStatus::Unknown,
-        Some(r) if r < 0 => DueStatus::Overdue,
-        Some(r) if r <= i128::from(item.due_soon_distance(unit)) => DueStatus::DueSoon,
+        None => MaintenanceStatus::Unknown,
+        Some(r) if r < 0 => MaintenanceStatus::Overdue,
+        Some(r) if r <= i128::from(item.due_soon_distance(unit)) => MaintenanceStatus::DueSoon,
         Some(_) if projected.is_some_and(|p| (p - today).num_days() <= due_soon_days) => {
-            DueStatus::DueSoon
+            MaintenanceStatus::DueSoon
         }
-        Some(_) => DueStatus::Ok,
+        Some(_) => MaintenanceStatus::Ok,
     };
     // Worth showing only when the odometer wins the race against the calendar.
     let projected_due_at = projected.filter(|p| next.due_at.is_none_or(|due| *p < due));
 
     let (status, reason) = if !item.enabled {
         (
-            DueStatus::Unknown,
+            MaintenanceStatus::Unknown,
             "Unknown: tracking is turned off for this item".to_string(),
         )
     } else if item.months().is_none() && distance.is_none() {
         (
-            DueStatus::Unknown,
+            MaintenanceStatus::Unknown,
             "Unknown: no interval configured".to_string(),
         )
     } else {
-        let status = date_status.worse(odometer_status);
+        let status = worse(date_status, odometer_status);
         let odometer_gap = distance.and(odometer_gap(&next, estimate.is_some(), anchor));
         let reason = match status {
-            DueStatus::Unknown => {
+            MaintenanceStatus::Unknown => {
                 format!(
                     "Unknown: {}",
                     odometer_gap.unwrap_or("due date out of range")
                 )
             }
-            DueStatus::Overdue => {
+            MaintenanceStatus::Overdue => {
                 let mut parts = Vec::new();
                 if let Some(due) = next.due_at.filter(|_| days_left.is_some_and(|d| d < 0)) {
                     parts.push(format!("on {due}"));
@@ -508,7 +459,7 @@ pub fn evaluate(
                 }
                 format!("Overdue: was due {}", parts.join(" and "))
             }
-            DueStatus::Ok | DueStatus::DueSoon => {
+            MaintenanceStatus::Ok | MaintenanceStatus::DueSoon => {
                 // Dates and odometer values, never "in N days": the text stays true until a fact changes,
                 // so a day passing alone republishes nothing (clients render the relative wording).
                 let odometer_text = remaining.zip(next.due_odometer).map(|(r, due)| {
@@ -541,7 +492,7 @@ pub fn evaluate(
         (status, reason)
     };
 
-    ItemStatus {
+    MaintenanceItemView {
         task: item.task.clone(),
         title: item
             .title
@@ -558,6 +509,7 @@ pub fn evaluate(
         status,
         reason,
         due_cycle: due_cycle(next.due_at, next.due_odometer),
+        enabled: item.enabled,
     }
 }
 
@@ -693,7 +645,7 @@ mod tests {
     }
 
     /// The brief's example: oil change done at 40,000 mi on 1 March 2025, every 5,000 mi or 6 months.
-    fn oil_status(today: NaiveDate, odometer: Option<u64>) -> ItemStatus {
+    fn oil_status(today: NaiveDate, odometer: Option<u64>) -> MaintenanceItemView {
         let history = [done(2025, 3, 1, Some(40_000))];
         let estimate = odometer.map(|o| read(o, today));
         evaluate(
@@ -713,7 +665,7 @@ mod tests {
         assert_eq!(s.due_at, Some(day(2025, 9, 1)));
         assert_eq!(s.last_done_at, Some(at(2025, 3, 1)));
         assert_eq!(s.last_done_odometer, Some(40_000));
-        assert_eq!(s.status, DueStatus::Ok);
+        assert_eq!(s.status, MaintenanceStatus::Ok);
         assert_eq!(
             s.reason,
             "Due on 2025-09-01 or at 45,000 mi, whichever comes first"
@@ -723,7 +675,7 @@ mod tests {
     #[test]
     fn reading_of_44600_makes_the_oil_change_due_soon() {
         let s = oil_status(day(2025, 6, 1), Some(44_600));
-        assert_eq!(s.status, DueStatus::DueSoon);
+        assert_eq!(s.status, MaintenanceStatus::DueSoon);
         assert_eq!(
             s.reason,
             "Due on 2025-09-01 or at 45,000 mi, whichever comes first"
@@ -733,14 +685,14 @@ mod tests {
     #[test]
     fn reading_of_45100_makes_the_oil_change_overdue_by_100_mi() {
         let s = oil_status(day(2025, 6, 1), Some(45_100));
-        assert_eq!(s.status, DueStatus::Overdue);
+        assert_eq!(s.status, MaintenanceStatus::Overdue);
         assert_eq!(s.reason, "Overdue: was due at 45,000 mi");
     }
 
     #[test]
     fn past_the_due_date_is_overdue_by_days_whatever_the_odometer() {
         let s = oil_status(day(2025, 9, 4), Some(42_000));
-        assert_eq!(s.status, DueStatus::Overdue);
+        assert_eq!(s.status, MaintenanceStatus::Overdue);
         assert_eq!(s.reason, "Overdue: was due on 2025-09-01");
         let s = oil_status(day(2025, 9, 2), Some(46_000));
         assert_eq!(s.reason, "Overdue: was due on 2025-09-01 and at 45,000 mi");
@@ -751,10 +703,10 @@ mod tests {
         let s = oil_status(day(2025, 9, 1), Some(42_000));
         assert_eq!(
             (s.status, s.reason.as_str()),
-            (DueStatus::DueSoon, "Due today")
+            (MaintenanceStatus::DueSoon, "Due today")
         );
         let s = oil_status(day(2025, 6, 1), Some(45_000));
-        assert_eq!(s.status, DueStatus::DueSoon);
+        assert_eq!(s.status, MaintenanceStatus::DueSoon);
         assert_eq!(s.reason, "Due now: the odometer has reached 45,000 mi");
     }
 
@@ -776,7 +728,7 @@ mod tests {
             Some(&read(71_300, today)),
         );
         assert_eq!(s.due_odometer, Some(72_000));
-        assert_eq!(s.status, DueStatus::DueSoon);
+        assert_eq!(s.status, MaintenanceStatus::DueSoon);
         assert_eq!(
             s.reason,
             "Due on 2025-09-01 or at 72,000 km, whichever comes first"
@@ -791,7 +743,7 @@ mod tests {
         );
         assert_eq!(
             s.status,
-            DueStatus::Ok,
+            MaintenanceStatus::Ok,
             "900 km is outside the 800 km window"
         );
     }
@@ -810,7 +762,7 @@ mod tests {
         assert_eq!(s.due_at, Some(day(2024, 7, 1)));
         assert_eq!(s.due_odometer, Some(35_000));
         assert_eq!(s.last_done_at, None);
-        assert_eq!(s.status, DueStatus::Ok);
+        assert_eq!(s.status, MaintenanceStatus::Ok);
     }
 
     #[test]
@@ -851,7 +803,7 @@ mod tests {
         );
         assert_eq!(s.due_at, Some(day(2025, 2, 1)));
         assert_eq!(s.due_odometer, None);
-        assert_eq!(s.status, DueStatus::Ok);
+        assert_eq!(s.status, MaintenanceStatus::Ok);
         assert_eq!(s.reason, "Due on 2025-02-01");
     }
 
@@ -866,7 +818,7 @@ mod tests {
             None,
         );
         assert_eq!(s.due_odometer, Some(90_000));
-        assert_eq!(s.status, DueStatus::Unknown);
+        assert_eq!(s.status, MaintenanceStatus::Unknown);
         assert_eq!(s.reason, "Unknown: no odometer readings");
     }
 
@@ -884,7 +836,7 @@ mod tests {
             day(2025, 1, 1),
             Some(&read(50_000, day(2025, 1, 1))),
         );
-        assert_eq!(s.status, DueStatus::Unknown);
+        assert_eq!(s.status, MaintenanceStatus::Unknown);
         assert_eq!(s.reason, "Unknown: odometer at acquisition not recorded");
     }
 
@@ -901,7 +853,7 @@ mod tests {
             day(2025, 1, 1),
             None,
         );
-        assert_eq!(s.status, DueStatus::Unknown);
+        assert_eq!(s.status, MaintenanceStatus::Unknown);
         assert_eq!(s.reason, "Unknown: no interval configured");
         assert_eq!(s.due_cycle, "-@-");
     }
@@ -911,12 +863,16 @@ mod tests {
         let mut item = settings("oil_change", OdometerUnit::Mi);
         item.enabled = false;
         let s = oil_like(&item, day(2026, 1, 1), Some(50_000));
-        assert_eq!(s.status, DueStatus::Unknown);
+        assert_eq!(s.status, MaintenanceStatus::Unknown);
         assert_eq!(s.reason, "Unknown: tracking is turned off for this item");
         assert_eq!(s.due_odometer, Some(45_000));
     }
 
-    fn oil_like(item: &ItemSettings, today: NaiveDate, odometer: Option<u64>) -> ItemStatus {
+    fn oil_like(
+        item: &ItemSettings,
+        today: NaiveDate,
+        odometer: Option<u64>,
+    ) -> MaintenanceItemView {
         let estimate = odometer.map(|o| read(o, today));
         evaluate(
             item,
@@ -943,7 +899,7 @@ mod tests {
             s.due_odometer, None,
             "the older 35,000 must not make this look overdue"
         );
-        assert_eq!(s.status, DueStatus::Ok);
+        assert_eq!(s.status, MaintenanceStatus::Ok);
         assert_eq!(
             s.reason,
             "Due on 2025-09-01 (odometer not checked: no odometer recorded when last done)"
@@ -1015,7 +971,7 @@ mod tests {
             Some(&estimate),
         );
         assert_eq!(s.projected_due_at, Some(day(2025, 5, 1)));
-        assert_eq!(s.status, DueStatus::DueSoon);
+        assert_eq!(s.status, MaintenanceStatus::DueSoon);
         assert_eq!(
             s.reason,
             "Due on 2025-09-01 or at 45,000 mi (about 2025-05-01 at current usage), whichever comes first"
@@ -1040,7 +996,7 @@ mod tests {
             Some(&estimate),
         );
         assert_eq!(s.projected_due_at, None);
-        assert_eq!(s.status, DueStatus::Ok);
+        assert_eq!(s.status, MaintenanceStatus::Ok);
     }
 
     #[test]
@@ -1076,10 +1032,10 @@ mod tests {
                 "dueAt": "2025-09-01", "dueOdometer": 45000,
                 "status": "due_soon",
                 "reason": "Due on 2025-09-01 or at 45,000 mi, whichever comes first",
-                "dueCycle": "2025-09-01@45000"
+                "dueCycle": "2025-09-01@45000", "enabled": true
             })
         );
-        let back: ItemStatus = serde_json::from_value(v).unwrap();
+        let back: MaintenanceItemView = serde_json::from_value(v).unwrap();
         assert_eq!(back, s);
     }
 
@@ -1111,26 +1067,13 @@ mod tests {
     }
 
     #[test]
-    fn statuses_serialise_snake_case() {
-        let all = [
-            DueStatus::Ok,
-            DueStatus::DueSoon,
-            DueStatus::Overdue,
-            DueStatus::Unknown,
-        ];
-        for s in all {
-            assert_eq!(serde_json::to_value(s).unwrap(), json!(s.as_str()));
-        }
-    }
-
-    #[test]
     fn worse_prefers_urgency_and_ignores_unknown() {
-        use DueStatus::*;
-        assert_eq!(Ok.worse(DueSoon), DueSoon);
-        assert_eq!(Overdue.worse(DueSoon), Overdue);
-        assert_eq!(Unknown.worse(Ok), Ok);
-        assert_eq!(DueSoon.worse(Unknown), DueSoon);
-        assert_eq!(Unknown.worse(Unknown), Unknown);
+        use MaintenanceStatus::*;
+        assert_eq!(worse(Ok, DueSoon), DueSoon);
+        assert_eq!(worse(Overdue, DueSoon), Overdue);
+        assert_eq!(worse(Unknown, Ok), Ok);
+        assert_eq!(worse(DueSoon, Unknown), DueSoon);
+        assert_eq!(worse(Unknown, Unknown), Unknown);
     }
 
     #[test]
@@ -1427,11 +1370,11 @@ mod tests {
             let odometer_only = ItemSettings { interval_months: None, ..item.clone() };
             let by_odometer =
                 evaluate(&odometer_only, unit, &anchor, &history, today, estimate.as_ref());
-            prop_assert_eq!(full.status, by_date.status.worse(by_odometer.status));
+            prop_assert_eq!(full.status, worse(by_date.status, by_odometer.status));
             prop_assert_eq!(full.due_at, by_date.due_at);
             prop_assert_eq!(full.due_odometer, by_odometer.due_odometer);
             prop_assert!(!full.reason.is_empty());
-            if full.status == DueStatus::Overdue {
+            if full.status == MaintenanceStatus::Overdue {
                 prop_assert!(full.reason.starts_with("Overdue: was due "), "{}", full.reason);
             }
         }

@@ -18,8 +18,7 @@ pub mod usage;
 pub use catalogue::{Catalogue, CatalogueEntry, CatalogueError};
 pub use consumer::SchedulerConsumer;
 pub use due::{
-    Anchor, Done, DueMode, DueStatus, ItemSettings, ItemStatus, MaintenanceItem, NextDue, evaluate,
-    next_due,
+    Anchor, Done, DueMode, ItemSettings, MaintenanceItem, NextDue, evaluate, next_due, worse,
 };
 pub use mongo::MongoSchedulerStore;
 pub use plan::{Outgoing, Plan, PublishedSchedule, SentReminder, plan};

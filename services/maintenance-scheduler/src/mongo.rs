@@ -16,8 +16,8 @@ use vwc_store::{Outbox, Plumbed, StoreError, StoreResult, ts};
 
 use crate::CONSUMER;
 use crate::plan::{PublishedSchedule, SentReminder};
-use crate::schedule::{FactKind, TimelineFact, VehicleRecord};
-use crate::store::{CommitOutcome, SchedulerStore, VehicleCommit, VehicleState};
+use crate::schedule::{TimelineFact, VehicleRecord};
+use crate::store::{CommitOutcome, SchedulerStore, VehicleCommit, VehicleState, parse_wire};
 
 /// `{_id: vehicle_id, version, org_id, name, unit, registered_at}`; registration fields absent until
 /// `VehicleRegistered` (facts may come first).
@@ -112,10 +112,20 @@ impl MongoSchedulerStore {
             }
         }
         for d in published {
-            let statuses = required_text(&d, "statuses")?;
             let fingerprint = int(&d, "fingerprint")?.unwrap_or(0) as u64;
-            let schedule = PublishedSchedule::decode(fingerprint, &statuses)
-                .ok_or_else(|| other(format!("bad published statuses {statuses:?}")))?;
+            let schedule = match d.get("statuses") {
+                Some(Bson::Document(statuses)) => PublishedSchedule {
+                    fingerprint,
+                    statuses: mongodb::bson::from_document(statuses.clone())
+                        .map_err(|e| other(format!("bad published statuses: {e}")))?,
+                },
+                // Written before the statuses were structured: `task=status,…`.
+                _ => {
+                    let legacy = required_text(&d, "statuses")?;
+                    PublishedSchedule::decode(fingerprint, &legacy)
+                        .ok_or_else(|| other(format!("bad published statuses {legacy:?}")))?
+                }
+            };
             if let Some(s) = states.get_mut(&required_text(&d, "_id")?) {
                 s.published = Some(schedule);
             }
@@ -227,7 +237,8 @@ impl MongoSchedulerStore {
                     doc! { "$set": {
                         "vehicle_id": &c.vehicle_id,
                         "fingerprint": published.fingerprint as i64,
-                        "statuses": published.encode_statuses(),
+                        "statuses": mongodb::bson::to_document(&published.statuses)
+                            .map_err(|e| other(format!("statuses: {e}")))?,
                     } },
                 )
                 .upsert(true)
@@ -292,7 +303,7 @@ fn state_from(d: &Document) -> StoreResult<VehicleState> {
             id: id.clone(),
             org_id,
             name,
-            unit: serde_json::from_value(serde_json::Value::String(unit))?,
+            unit: parse_wire("unit", &unit)?,
             registered_at: parse_ts(&registered_at)?,
         }),
         _ => None,
@@ -320,7 +331,7 @@ fn fact_from(d: &Document) -> StoreResult<TimelineFact> {
     };
     Ok(TimelineFact {
         event_id: required_text(d, "event_id")?,
-        kind: FactKind::parse(&kind).ok_or_else(|| other(format!("bad fact kind {kind:?}")))?,
+        kind: parse_wire("fact kind", &kind)?,
         at: parse_ts(&required_text(d, "occurred_at")?)?,
         odometer: int(d, "odometer")?.map(|o| o as u64),
         tasks,
@@ -328,8 +339,7 @@ fn fact_from(d: &Document) -> StoreResult<TimelineFact> {
 }
 
 fn reminder_from(d: &Document) -> StoreResult<SentReminder> {
-    let status: MaintenanceStatus =
-        serde_json::from_value(serde_json::Value::String(required_text(d, "status")?))?;
+    let status: MaintenanceStatus = parse_wire("status", &required_text(d, "status")?)?;
     let sent_on = required_text(d, "sent_on")?;
     Ok(SentReminder {
         task: required_text(d, "task")?,

@@ -2,7 +2,7 @@
 //! change, and reminders (once per item, status and due cycle; weekly again while overdue). Pure: what
 //! was last published and the reminders already sent come in, the events and records to write go out.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -26,7 +26,8 @@ pub const OVERDUE_REPEAT_DAYS: i64 = 7;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublishedSchedule {
     pub fingerprint: u64,
-    pub statuses: Vec<(String, MaintenanceStatus)>,
+    /// Each item's status, by task code.
+    pub statuses: BTreeMap<String, MaintenanceStatus>,
 }
 
 impl PublishedSchedule {
@@ -51,39 +52,31 @@ impl PublishedSchedule {
     }
 
     pub fn status_of(&self, task: &str) -> Option<MaintenanceStatus> {
-        self.statuses
-            .iter()
-            .find(|(t, _)| t == task)
-            .map(|(_, s)| *s)
+        self.statuses.get(task).copied()
     }
 
-    /// `oil_change=ok,coolant=due_soon,…` (task codes never contain `=` or `,`).
-    pub fn encode_statuses(&self) -> String {
-        let parts: Vec<String> = self
-            .statuses
-            .iter()
-            .map(|(t, s)| format!("{t}={}", s.as_str()))
-            .collect();
-        parts.join(",")
+    /// How the stores keep the statuses: a JSON object from task code to status
+    /// (`{"coolant":"due_soon","oil_change":"ok"}`); MongoDB keeps the same object as a subdocument.
+    pub fn statuses_json(&self) -> String {
+        serde_json::to_string(&self.statuses).expect("statuses serialise")
     }
 
+    /// Reads what [`statuses_json`](Self::statuses_json) wrote. Rows written before statuses were
+    /// structured hold `task=status,…` (task codes never contain `=` or `,`); those are read as well, and
+    /// the vehicle's next published schedule rewrites them.
     pub fn decode(fingerprint: u64, statuses: &str) -> Option<PublishedSchedule> {
-        let statuses = statuses
-            .split(',')
-            .filter(|p| !p.is_empty())
-            .map(|part| {
-                let (task, status) = part.split_once('=')?;
-                let status = [
-                    MaintenanceStatus::Ok,
-                    MaintenanceStatus::DueSoon,
-                    MaintenanceStatus::Overdue,
-                    MaintenanceStatus::Unknown,
-                ]
-                .into_iter()
-                .find(|s| s.as_str() == status)?;
-                Some((task.to_string(), status))
-            })
-            .collect::<Option<Vec<_>>>()?;
+        let statuses = if statuses.starts_with('{') {
+            serde_json::from_str(statuses).ok()?
+        } else {
+            statuses
+                .split(',')
+                .filter(|p| !p.is_empty())
+                .map(|part| {
+                    let (task, status) = part.split_once('=')?;
+                    Some((task.to_string(), status.parse().ok()?))
+                })
+                .collect::<Option<BTreeMap<_, _>>>()?
+        };
         Some(PublishedSchedule {
             fingerprint,
             statuses,
@@ -243,14 +236,8 @@ pub fn plan(
             }));
     }
 
-    let before: HashMap<&str, MaintenanceStatus> = previous
-        .map(|p| p.statuses.as_slice())
-        .unwrap_or_default()
-        .iter()
-        .map(|(task, status)| (task.as_str(), *status))
-        .collect();
     for item in &current.items {
-        let previous_status = before.get(item.task.as_str()).copied();
+        let previous_status = previous.and_then(|p| p.status_of(&item.task));
         // A brand-new item has no status to change from; if it needs attention its reminder says so.
         if previous_status.is_some_and(|p| p != item.status) {
             out.outgoing
@@ -613,16 +600,31 @@ mod tests {
             published.status_of("oil_change"),
             Some(MaintenanceStatus::Overdue)
         );
-        let encoded = published.encode_statuses();
+        let encoded = published.statuses_json();
         assert!(
-            encoded.starts_with("oil_change=overdue,tire_rotation="),
+            encoded.starts_with(r#"{"annual_inspection":"#)
+                && encoded.contains(r#""oil_change":"overdue""#),
             "{encoded}"
         );
         assert_eq!(
             PublishedSchedule::decode(published.fingerprint, &encoded),
             Some(published.clone())
         );
+        // Rows written before the statuses were structured still read.
+        let legacy: Vec<String> = published
+            .statuses
+            .iter()
+            .map(|(t, s)| format!("{t}={}", s.as_str()))
+            .collect();
+        assert_eq!(
+            PublishedSchedule::decode(published.fingerprint, &legacy.join(",")),
+            Some(published.clone())
+        );
         assert_eq!(PublishedSchedule::decode(1, "oil_change=broken"), None);
+        assert_eq!(
+            PublishedSchedule::decode(1, r#"{"oil_change":"broken"}"#),
+            None
+        );
         // A fact changes the fingerprint; re-wording or re-estimating does not.
         let mut changed = s.last_items.clone();
         changed[0].due_odometer = changed[0].due_odometer.map(|o| o + 1);

@@ -5,10 +5,10 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
-use vwc_contracts::maintenance::{MaintenanceItemView, MaintenanceStatus, OdometerEstimateView};
+use vwc_contracts::maintenance::{MaintenanceItemView, OdometerEstimateView};
 use vwc_contracts::{EventKind, OdometerUnit, Vehicle, VehicleEvent};
 
-use crate::due::{Anchor, Done, DueMode, DueStatus, ItemSettings, ItemStatus, evaluate};
+use crate::due::{Anchor, Done, DueMode, ItemSettings, evaluate};
 use crate::usage::{OdometerReading, Usage};
 
 /// What the scheduler knows of a registered vehicle.
@@ -49,8 +49,21 @@ impl VehicleRecord {
 }
 
 /// Which part of the timeline a fact comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum FactKind {
     /// An acquisition: where never-done items count from.
     Acquisition,
@@ -62,21 +75,7 @@ pub enum FactKind {
 
 impl FactKind {
     pub fn as_str(self) -> &'static str {
-        match self {
-            FactKind::Acquisition => "acquisition",
-            FactKind::Maintenance => "maintenance",
-            FactKind::Reading => "reading",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<FactKind> {
-        [
-            FactKind::Acquisition,
-            FactKind::Maintenance,
-            FactKind::Reading,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
+        self.into()
     }
 }
 
@@ -225,15 +224,14 @@ pub fn evaluate_vehicle(
     let items = schedule_for(vehicle.unit, overrides)
         .iter()
         .map(|settings| {
-            let status = evaluate(
+            evaluate(
                 settings,
                 vehicle.unit,
                 &timeline.anchor,
                 timeline.history(&settings.task),
                 today,
                 estimate.as_ref(),
-            );
-            item_view(status, settings.enabled)
+            )
         })
         .collect();
     Evaluation {
@@ -244,34 +242,6 @@ pub fn evaluate_vehicle(
             as_of: e.as_of,
             estimated: e.estimated,
         }),
-    }
-}
-
-pub fn maintenance_status(s: DueStatus) -> MaintenanceStatus {
-    match s {
-        DueStatus::Ok => MaintenanceStatus::Ok,
-        DueStatus::DueSoon => MaintenanceStatus::DueSoon,
-        DueStatus::Overdue => MaintenanceStatus::Overdue,
-        DueStatus::Unknown => MaintenanceStatus::Unknown,
-    }
-}
-
-fn item_view(s: ItemStatus, enabled: bool) -> MaintenanceItemView {
-    MaintenanceItemView {
-        task: s.task,
-        title: s.title,
-        interval_miles: s.interval_miles,
-        interval_km: s.interval_km,
-        interval_months: s.interval_months,
-        last_done_at: s.last_done_at,
-        last_done_odometer: s.last_done_odometer,
-        due_at: s.due_at,
-        due_odometer: s.due_odometer,
-        projected_due_at: s.projected_due_at,
-        status: maintenance_status(s.status),
-        reason: s.reason,
-        due_cycle: s.due_cycle,
-        enabled,
     }
 }
 
@@ -396,8 +366,14 @@ impl ItemChange {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fact_kinds_are_stored_by_their_serde_names() {
+        vwc_contracts::wire::check_names::<FactKind>();
+    }
     use chrono::TimeZone;
     use serde_json::json;
+    use vwc_contracts::maintenance::MaintenanceStatus;
 
     fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(y, m, d, 10, 0, 0).unwrap()

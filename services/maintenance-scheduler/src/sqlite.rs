@@ -7,14 +7,13 @@ use std::path::Path;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{Connection, params};
-use vwc_contracts::maintenance::MaintenanceStatus;
 use vwc_store::sqlite::{claim_inbox, optional};
 use vwc_store::{Plumbed, SqliteDb, StoreError, StoreResult, ts};
 
 use crate::CONSUMER;
 use crate::plan::{PublishedSchedule, SentReminder};
-use crate::schedule::{FactKind, TimelineFact, VehicleRecord};
-use crate::store::{CommitOutcome, SchedulerStore, VehicleCommit, VehicleState};
+use crate::schedule::{TimelineFact, VehicleRecord};
+use crate::store::{CommitOutcome, SchedulerStore, VehicleCommit, VehicleState, parse_wire};
 
 const MIGRATIONS: &[&str] = &[r#"
 CREATE TABLE vehicles (
@@ -95,16 +94,6 @@ fn parse_day(s: &str) -> StoreResult<NaiveDate> {
     s.parse().map_err(|e| other(format!("bad date {s:?}: {e}")))
 }
 
-fn parse_status(s: &str) -> StoreResult<MaintenanceStatus> {
-    serde_json::from_value(serde_json::Value::String(s.to_string()))
-        .map_err(|e| other(format!("bad status {s:?}: {e}")))
-}
-
-fn parse_unit(s: &str) -> StoreResult<vwc_contracts::OdometerUnit> {
-    serde_json::from_value(serde_json::Value::String(s.to_string()))
-        .map_err(|e| other(format!("bad unit {s:?}: {e}")))
-}
-
 /// id, org_id, name, unit, registered_at, version
 type VehicleRow = (
     String,
@@ -122,7 +111,7 @@ fn state_from_row(row: VehicleRow) -> StoreResult<VehicleState> {
             id: id.clone(),
             org_id,
             name,
-            unit: parse_unit(&unit)?,
+            unit: parse_wire("unit", &unit)?,
             registered_at: parse_ts(&registered_at)?,
         }),
         _ => None,
@@ -154,7 +143,7 @@ fn load_details(
         let tasks: String = r.get(5)?;
         let fact = TimelineFact {
             event_id: r.get(1)?,
-            kind: FactKind::parse(&kind).ok_or_else(|| other(format!("bad fact kind {kind:?}")))?,
+            kind: parse_wire("fact kind", &kind)?,
             at: parse_ts(&at)?,
             odometer: r.get::<_, Option<i64>>(4)?.map(|o| o as u64),
             tasks: tasks
@@ -208,7 +197,7 @@ fn load_details(
         let sent_at: String = r.get(7)?;
         let reminder = SentReminder {
             task: r.get(1)?,
-            status: parse_status(&status)?,
+            status: parse_wire("status", &status)?,
             due_cycle: r.get(3)?,
             occurrence: r.get::<_, i64>(4)? as u32,
             reminder_id: r.get(5)?,
@@ -268,7 +257,7 @@ fn prepare(commit: VehicleCommit) -> StoreResult<PreparedCommit> {
     let statuses = commit
         .published
         .as_ref()
-        .map(PublishedSchedule::encode_statuses);
+        .map(PublishedSchedule::statuses_json);
     let outbox = commit
         .outbox
         .iter()

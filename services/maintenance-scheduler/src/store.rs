@@ -8,7 +8,7 @@
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use vwc_contracts::Envelope;
-use vwc_store::{Plumbing, StoreResult};
+use vwc_store::{Plumbing, StoreError, StoreResult};
 
 use crate::due::ItemSettings;
 use crate::plan::{PublishedSchedule, SentReminder};
@@ -106,4 +106,10 @@ pub trait SchedulerStore: Plumbing {
     async fn record_sweep(&self, orgs: &[String], day: NaiveDate) -> StoreResult<()>;
 
     async fn last_sweep_day(&self, org: &str) -> StoreResult<Option<NaiveDate>>;
+}
+
+/// A stored enum by its wire name (`due_soon`, `km`, `acquisition`): the adapters' one way to read them.
+pub(crate) fn parse_wire<T: std::str::FromStr>(what: &str, text: &str) -> StoreResult<T> {
+    text.parse()
+        .map_err(|_| StoreError::Other(format!("bad {what} {text:?}")))
 }

@@ -67,7 +67,19 @@ pub struct Notification {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum DeliveryStatus {
     /// Waiting for its next attempt (`next_attempt_at`).
     Pending,
@@ -82,28 +94,12 @@ pub enum DeliveryStatus {
 
 impl DeliveryStatus {
     pub fn as_str(self) -> &'static str {
-        match self {
-            DeliveryStatus::Pending => "pending",
-            DeliveryStatus::Delivered => "delivered",
-            DeliveryStatus::Failed => "failed",
-            DeliveryStatus::DeadLettered => "dead_lettered",
-            DeliveryStatus::Cancelled => "cancelled",
-        }
+        self.into()
     }
 
     pub fn parse(text: &str) -> StoreResult<DeliveryStatus> {
-        Ok(match text {
-            "pending" => DeliveryStatus::Pending,
-            "delivered" => DeliveryStatus::Delivered,
-            "failed" => DeliveryStatus::Failed,
-            "dead_lettered" => DeliveryStatus::DeadLettered,
-            "cancelled" => DeliveryStatus::Cancelled,
-            other => {
-                return Err(StoreError::Other(format!(
-                    "unknown delivery status {other:?}"
-                )));
-            }
-        })
+        text.parse()
+            .map_err(|_| StoreError::Other(format!("unknown delivery status {text:?}")))
     }
 }
 
@@ -125,7 +121,19 @@ pub struct Delivery {
     pub last_error: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum AttemptOutcome {
     Delivered,
     /// Failed; another attempt is scheduled.
@@ -138,26 +146,12 @@ pub enum AttemptOutcome {
 
 impl AttemptOutcome {
     pub fn as_str(self) -> &'static str {
-        match self {
-            AttemptOutcome::Delivered => "delivered",
-            AttemptOutcome::RetryScheduled => "retry_scheduled",
-            AttemptOutcome::Failed => "failed",
-            AttemptOutcome::DeadLettered => "dead_lettered",
-        }
+        self.into()
     }
 
     pub fn parse(text: &str) -> StoreResult<AttemptOutcome> {
-        Ok(match text {
-            "delivered" => AttemptOutcome::Delivered,
-            "retry_scheduled" => AttemptOutcome::RetryScheduled,
-            "failed" => AttemptOutcome::Failed,
-            "dead_lettered" => AttemptOutcome::DeadLettered,
-            other => {
-                return Err(StoreError::Other(format!(
-                    "unknown attempt outcome {other:?}"
-                )));
-            }
-        })
+        text.parse()
+            .map_err(|_| StoreError::Other(format!("unknown attempt outcome {text:?}")))
     }
 
     /// The delivery status an attempt with this outcome leaves behind.
@@ -306,4 +300,15 @@ pub(crate) fn parse_severity(text: &str) -> StoreResult<MaintenanceStatus> {
         "unknown" => MaintenanceStatus::Unknown,
         other => return Err(StoreError::Other(format!("unknown severity {other:?}"))),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_outcomes_are_stored_by_their_derived_names() {
+        vwc_contracts::wire::check_names::<DeliveryStatus>();
+        vwc_contracts::wire::check_names::<AttemptOutcome>();
+    }
 }
