@@ -26,10 +26,7 @@ pub use schedule::{Evaluation, ItemChange, TimelineFact, VehicleRecord, evaluate
 pub use scheduler::{Clock, ConfigureError, Scheduler, UpdateError};
 pub use sqlite::SqliteSchedulerStore;
 pub use store::{CommitOutcome, SchedulerStore, VehicleCommit, VehicleState};
-pub use sweep::{
-    SweepError, SweepReport, handle_scheduled_event, run_sweep_every, seed_bulk, sweep,
-    sweep_traced,
-};
+pub use sweep::{SweepError, SweepReport, run_sweep_every, seed_bulk, sweep, sweep_traced};
 pub use usage::{OdometerEstimate, OdometerReading, Usage};
 
 /// The consumer name in `contracts/routes.json`.

@@ -8,7 +8,6 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, Months, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
@@ -318,20 +317,6 @@ pub async fn run_sweep_every(
             }
         }
     }
-}
-
-/// The Lambda handler of the EventBridge scheduled rule. The day is the rule's firing time (so a retried
-/// invocation sweeps the same day); `detail.orgId`, when present, limits the sweep to one organisation.
-pub async fn handle_scheduled_event(
-    store: &dyn SchedulerStore,
-    event: EventBridgeEvent<serde_json::Value>,
-) -> Result<SweepReport, SweepError> {
-    let today = event.time.unwrap_or_else(vwc_clock::now).date_naive();
-    let org = event
-        .detail
-        .get("orgId")
-        .and_then(serde_json::Value::as_str);
-    sweep(store, org, today).await
 }
 
 // ---------------------------------------------------------------------------------------------------

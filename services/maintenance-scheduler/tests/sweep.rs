@@ -5,15 +5,12 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use common::*;
-use serde_json::json;
 use vwc_bus::Consumer;
 use vwc_contracts::maintenance::MaintenanceStatus;
 use vwc_contracts::{EventType, OdometerUnit};
 use vwc_maintenance_scheduler::{
-    Scheduler, SchedulerConsumer, SchedulerStore, handle_scheduled_event, run_sweep_every,
-    seed_bulk, sweep,
+    Scheduler, SchedulerConsumer, SchedulerStore, run_sweep_every, seed_bulk, sweep,
 };
 
 /// One vehicle whose oil change went overdue on 10 June 2025 (done at 40,000 on 1 March, read 45,100).
@@ -174,35 +171,25 @@ async fn an_organisations_sweep_touches_only_its_vehicles() {
 }
 
 #[tokio::test]
-async fn a_scheduled_event_sweeps_the_day_it_fired_for_the_organisation_it_names() {
+async fn a_sweep_of_every_organisation_covers_each_and_one_organisations_sweep_only_its_own() {
+    // The Lambda's scheduled rule passes the day it fired for and, optionally, one organisation
+    // (`ScheduledRun` in services/vwc); this is what it then asks of the sweep.
     let t = TempStore::new();
     overdue_vehicle(&t, "org_a", "veh_a").await;
     overdue_vehicle(&t, "org_b", "veh_b").await;
-    let scheduled: EventBridgeEvent<serde_json::Value> = serde_json::from_value(json!({
-        "version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa", "detail-type": "Scheduled Event",
-        "source": "aws.events", "account": "123456789012", "time": "2025-06-17T03:00:00Z",
-        "region": "eu-west-1", "resources": ["arn:aws:events:eu-west-1:123456789012:rule/vwc-sweep"],
-        "detail": {}
-    }))
-    .unwrap();
-    let report = handle_scheduled_event(t.store.as_ref(), scheduled.clone())
+    let report = sweep(t.store.as_ref(), None, day(2025, 6, 17))
         .await
         .unwrap();
     assert_eq!(
         (report.day, report.vehicles, report.org_id),
         (day(2025, 6, 17), 2, None)
     );
-    let again = handle_scheduled_event(t.store.as_ref(), scheduled)
+    let again = sweep(t.store.as_ref(), None, day(2025, 6, 17))
         .await
         .unwrap();
     assert_eq!((again.changed, again.reminders), (0, 0));
 
-    let one_org: EventBridgeEvent<serde_json::Value> = serde_json::from_value(json!({
-        "detail-type": "Scheduled Event", "source": "aws.events", "time": "2025-06-18T03:00:00Z",
-        "detail": {"orgId": "org_a"}
-    }))
-    .unwrap();
-    let report = handle_scheduled_event(t.store.as_ref(), one_org)
+    let report = sweep(t.store.as_ref(), Some("org_a"), day(2025, 6, 18))
         .await
         .unwrap();
     assert_eq!(

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use chrono::NaiveDate;
 use serde::Serialize;
 use tokio::sync::watch;
@@ -132,20 +131,6 @@ pub async fn run_revalue_every(
             }
         }
     }
-}
-
-/// The Lambda handler of the EventBridge scheduled rule: the day is the rule's firing time (a retried
-/// invocation re-values the same day); `detail.orgId` limits it to one organisation.
-pub async fn handle_scheduled_event(
-    store: &dyn ValuationStore,
-    event: EventBridgeEvent<serde_json::Value>,
-) -> Result<RevalueReport, RevalueError> {
-    let today = event.time.unwrap_or_else(vwc_clock::now).date_naive();
-    let org = event
-        .detail
-        .get("orgId")
-        .and_then(serde_json::Value::as_str);
-    revalue(store, org, today).await
 }
 
 // ---------------------------------------------------------------------------------------------------

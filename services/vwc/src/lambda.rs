@@ -11,6 +11,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use tower::ServiceExt;
 use vwc_bus::Bus;
 use vwc_bus::OutboxRelay;
@@ -165,31 +166,68 @@ pub async fn run_consumer(service: &str) -> Result<(), lambda_runtime::Error> {
     .await
 }
 
-/// The maintenance sweep, invoked by an EventBridge scheduled rule.
-pub async fn run_sweep() -> Result<(), lambda_runtime::Error> {
+/// What an invocation by an EventBridge scheduled rule asks for: the day the rule fired for (so a retried
+/// invocation repeats that day) and, when the rule's input sets `detail.orgId`, one organisation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduledRun {
+    pub day: chrono::NaiveDate,
+    pub org: Option<String>,
+}
+
+impl ScheduledRun {
+    pub fn of(event: &EventBridgeEvent<serde_json::Value>) -> ScheduledRun {
+        ScheduledRun {
+            day: event.time.unwrap_or_else(vwc_clock::now).date_naive(),
+            org: event
+                .detail
+                .get("orgId")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_string),
+        }
+    }
+}
+
+/// Serves a scheduled job: each invocation runs `job` for its [`ScheduledRun`], then flushes the outbox
+/// of `consumer` (the service whose store the job wrote) and returns the job's report.
+async fn run_scheduled<J, F, R, E>(
+    consumer: &'static str,
+    job: impl Fn(&Stores) -> J,
+) -> Result<(), lambda_runtime::Error>
+where
+    J: Fn(ScheduledRun) -> F + Clone + Send + 'static,
+    F: std::future::Future<Output = Result<R, E>> + Send,
+    R: serde::Serialize,
+    E: Into<lambda_runtime::Error>,
+{
     let rt = AwsRuntime::start().await?;
-    let store = rt.stores.scheduler.clone();
-    let relays = Arc::new(
-        rt.relay(vwc_maintenance_scheduler::CONSUMER)
-            .into_iter()
-            .collect::<Vec<_>>(),
-    );
+    let job = job(&rt.stores);
+    let relays = Arc::new(rt.relay(consumer).into_iter().collect::<Vec<_>>());
     lambda_runtime::run(lambda_runtime::service_fn(
-        move |event: lambda_runtime::LambdaEvent<
-            aws_lambda_events::event::eventbridge::EventBridgeEvent<serde_json::Value>,
-        >| {
-            let (store, relays) = (store.clone(), relays.clone());
+        move |event: lambda_runtime::LambdaEvent<EventBridgeEvent<serde_json::Value>>| {
+            let (job, relays) = (job.clone(), relays.clone());
             async move {
-                let report = vwc_maintenance_scheduler::handle_scheduled_event(
-                    store.as_ref(),
-                    event.payload,
-                )
-                .await?;
+                let report = job(ScheduledRun::of(&event.payload))
+                    .await
+                    .map_err(Into::into)?;
                 AwsRuntime::flush_all(&relays).await;
                 Ok::<_, lambda_runtime::Error>(serde_json::to_value(report)?)
             }
         },
     ))
+    .await
+}
+
+/// The maintenance sweep, invoked by an EventBridge scheduled rule.
+pub async fn run_sweep() -> Result<(), lambda_runtime::Error> {
+    run_scheduled(vwc_maintenance_scheduler::CONSUMER, |stores| {
+        let store = stores.scheduler.clone();
+        move |run: ScheduledRun| {
+            let store = store.clone();
+            async move {
+                vwc_maintenance_scheduler::sweep(store.as_ref(), run.org.as_deref(), run.day).await
+            }
+        }
+    })
     .await
 }
 
@@ -300,26 +338,13 @@ pub async fn run_delivery() -> Result<(), lambda_runtime::Error> {
 
 /// The daily re-valuation, invoked by an EventBridge scheduled rule.
 pub async fn run_revalue() -> Result<(), lambda_runtime::Error> {
-    let rt = AwsRuntime::start().await?;
-    let store = rt.stores.valuation.clone();
-    let relays = Arc::new(
-        rt.relay(vwc_valuation::CONSUMER)
-            .into_iter()
-            .collect::<Vec<_>>(),
-    );
-    lambda_runtime::run(lambda_runtime::service_fn(
-        move |event: lambda_runtime::LambdaEvent<
-            aws_lambda_events::event::eventbridge::EventBridgeEvent<serde_json::Value>,
-        >| {
-            let (store, relays) = (store.clone(), relays.clone());
-            async move {
-                let report =
-                    vwc_valuation::handle_scheduled_event(store.as_ref(), event.payload).await?;
-                AwsRuntime::flush_all(&relays).await;
-                Ok::<_, lambda_runtime::Error>(serde_json::to_value(report)?)
-            }
-        },
-    ))
+    run_scheduled(vwc_valuation::CONSUMER, |stores| {
+        let store = stores.valuation.clone();
+        move |run: ScheduledRun| {
+            let store = store.clone();
+            async move { vwc_valuation::revalue(store.as_ref(), run.org.as_deref(), run.day).await }
+        }
+    })
     .await
 }
 
@@ -328,6 +353,31 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    #[test]
+    fn a_scheduled_run_is_for_the_day_the_rule_fired_and_the_organisation_it_names() {
+        let every: EventBridgeEvent<serde_json::Value> = serde_json::from_value(serde_json::json!({
+            "version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa", "detail-type": "Scheduled Event",
+            "source": "aws.events", "account": "123456789012", "time": "2025-06-17T03:00:00Z",
+            "region": "eu-west-1", "resources": ["arn:aws:events:eu-west-1:123456789012:rule/vwc-sweep"],
+            "detail": {}
+        }))
+        .unwrap();
+        let day = chrono::NaiveDate::from_ymd_opt(2025, 6, 17).unwrap();
+        assert_eq!(ScheduledRun::of(&every), ScheduledRun { day, org: None });
+        let one: EventBridgeEvent<serde_json::Value> = serde_json::from_value(serde_json::json!({
+            "detail-type": "Scheduled Event", "source": "aws.events", "time": "2025-06-18T23:59:59Z",
+            "detail": {"orgId": "org_a"}
+        }))
+        .unwrap();
+        assert_eq!(
+            ScheduledRun::of(&one),
+            ScheduledRun {
+                day: day.succ_opt().unwrap(),
+                org: Some("org_a".into())
+            }
+        );
+    }
 
     fn worker(dir: &tempfile::TempDir) -> vwc_notification::DeliveryWorker {
         let store = vwc_notification::SqliteNotificationStore::open(&dir.path().join("n.db"))
