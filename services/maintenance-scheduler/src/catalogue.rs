@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 use vwc_contracts::{OdometerUnit, is_task_code};
 
-use crate::due::DueMode;
+use crate::settings::DueMode;
 
 /// The catalogue as shipped, compiled into the binary so the scheduler never reads files at run time.
 pub const STANDARD_CATALOGUE_JSON: &str = include_str!("../../../seeds/maintenance-catalogue.json");

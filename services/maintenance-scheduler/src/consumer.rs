@@ -8,7 +8,7 @@ use vwc_contracts::{Envelope, Event, EventType};
 use vwc_telemetry::TraceParent;
 
 use crate::CONSUMER;
-use crate::scheduler::Scheduler;
+use crate::service::Scheduler;
 use crate::store::CommitOutcome;
 
 pub struct SchedulerConsumer {

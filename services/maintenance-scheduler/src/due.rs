@@ -1,188 +1,18 @@
-//! When a maintenance item is next due and how urgent it is, by date and by odometer, whichever comes
-//! first. Pure functions of the item's settings, the vehicle's anchor, the task's history and today.
+//! Due computation: when a maintenance item is next due and how urgent it is, by date and by odometer,
+//! whichever comes first. Pure functions of the item's settings, the vehicle's anchor, the task's
+//! history and today.
 
 use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use vwc_contracts::maintenance::{MaintenanceItemView, MaintenanceStatus};
-use vwc_contracts::validation::Validator;
-use vwc_contracts::{EventKind, FieldError, OdometerUnit, VehicleEvent, is_task_code};
+use vwc_contracts::{EventKind, OdometerUnit, VehicleEvent};
 
 use crate::catalogue::Catalogue;
-use crate::usage::OdometerEstimate;
+use crate::settings::{DueMode, ItemSettings};
+use crate::usage_estimate::OdometerEstimate;
 
-pub const DEFAULT_DUE_SOON_DAYS: u32 = 30;
-pub const DEFAULT_DUE_SOON_MILES: u32 = 500;
-pub const DEFAULT_DUE_SOON_KM: u32 = 800;
-/// Upper bounds accepted from users; they keep every date and odometer computation in range.
-pub const MAX_INTERVAL_MONTHS: u32 = 240;
-pub const MAX_INTERVAL_DISTANCE: u32 = 1_000_000;
-pub const MAX_DUE_SOON_DAYS: u32 = 365;
-pub const MAX_DUE_SOON_DISTANCE: u32 = 100_000;
-pub const MAX_ITEM_TITLE: usize = 120;
-
-const KM_PER_MILE: f64 = 1.609_344;
 /// A projection further out than this says nothing useful (and would overflow date arithmetic).
 const MAX_PROJECTION_DAYS: f64 = 36_500.0;
-
-/// How the next due point follows a completion.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum DueMode {
-    /// Next due = last done + interval (oil changes, filters).
-    #[default]
-    FromLastDone,
-    /// The due dates keep a fixed cadence set by the first completion (or the anchor), like a
-    /// registration renewal: doing it late or early does not shift the calendar.
-    Fixed,
-}
-
-/// One schedule item of a vehicle, as the owner or fleet manager configured it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ItemSettings {
-    pub task: String,
-    /// The title shown for the item; `None` uses the catalogue's (or the task code spelled out). Custom
-    /// tasks outside the catalogue are created with one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interval_miles: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interval_km: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interval_months: Option<u32>,
-    #[serde(default = "default_due_soon_days")]
-    pub due_soon_days: u32,
-    #[serde(default = "default_due_soon_miles")]
-    pub due_soon_miles: u32,
-    #[serde(default = "default_due_soon_km")]
-    pub due_soon_km: u32,
-    #[serde(default = "enabled_by_default")]
-    pub enabled: bool,
-    #[serde(default)]
-    pub mode: DueMode,
-}
-
-fn default_due_soon_days() -> u32 {
-    DEFAULT_DUE_SOON_DAYS
-}
-fn default_due_soon_miles() -> u32 {
-    DEFAULT_DUE_SOON_MILES
-}
-fn default_due_soon_km() -> u32 {
-    DEFAULT_DUE_SOON_KM
-}
-fn enabled_by_default() -> bool {
-    true
-}
-
-impl ItemSettings {
-    /// The catalogue defaults for a vehicle with odometer `unit`: the distance interval is set in that
-    /// unit only, so what the owner sees is the round number the guidance uses.
-    pub fn default_for(task: &str, unit: OdometerUnit) -> Option<ItemSettings> {
-        let entry = Catalogue::standard().get(task)?;
-        Some(ItemSettings {
-            task: entry.task.clone(),
-            title: None,
-            interval_miles: entry.interval_miles.filter(|_| unit == OdometerUnit::Mi),
-            interval_km: entry.interval_km.filter(|_| unit == OdometerUnit::Km),
-            interval_months: entry.interval_months,
-            due_soon_days: DEFAULT_DUE_SOON_DAYS,
-            due_soon_miles: DEFAULT_DUE_SOON_MILES,
-            due_soon_km: DEFAULT_DUE_SOON_KM,
-            enabled: true,
-            mode: entry.mode,
-        })
-    }
-
-    /// Every catalogue task with its defaults: the schedule a newly registered vehicle starts with.
-    pub fn standard_schedule(unit: OdometerUnit) -> Vec<ItemSettings> {
-        Catalogue::standard()
-            .entries()
-            .iter()
-            .filter_map(|e| ItemSettings::default_for(&e.task, unit))
-            .collect()
-    }
-
-    /// The distance interval in the vehicle's unit. The vehicle's own unit wins; an interval given only
-    /// in the other unit is converted (and rounded) rather than ignored.
-    pub fn distance_interval(&self, unit: OdometerUnit) -> Option<u32> {
-        let miles = self.interval_miles.filter(|n| *n > 0);
-        let km = self.interval_km.filter(|n| *n > 0);
-        let converted = match unit {
-            OdometerUnit::Mi => km.map(|k| f64::from(k) / KM_PER_MILE),
-            OdometerUnit::Km => miles.map(|m| f64::from(m) * KM_PER_MILE),
-        }
-        .map(|v| (v.round() as u32).max(1));
-        match unit {
-            OdometerUnit::Mi => miles,
-            OdometerUnit::Km => km,
-        }
-        .or(converted)
-    }
-
-    /// How close (in the vehicle's unit) the odometer must be to the due odometer to count as due soon.
-    pub fn due_soon_distance(&self, unit: OdometerUnit) -> u32 {
-        match unit {
-            OdometerUnit::Mi => self.due_soon_miles,
-            OdometerUnit::Km => self.due_soon_km,
-        }
-    }
-
-    fn months(&self) -> Option<u32> {
-        self.interval_months.filter(|m| *m > 0)
-    }
-
-    /// Checks settings coming from a user (`PUT …/maintenance/{task}`); field names as in the API.
-    pub fn validate(&self) -> Result<(), Vec<FieldError>> {
-        let mut v = Validator::default();
-        if !is_task_code(&self.task) {
-            v.fail(
-                "task",
-                "must be a task code (lower snake_case, up to 50 characters)",
-            );
-        }
-        if let Some(title) = &self.title {
-            v.text("title", title, 1, MAX_ITEM_TITLE);
-        }
-        for (field, value, max) in [
-            ("intervalMiles", self.interval_miles, MAX_INTERVAL_DISTANCE),
-            ("intervalKm", self.interval_km, MAX_INTERVAL_DISTANCE),
-            ("intervalMonths", self.interval_months, MAX_INTERVAL_MONTHS),
-        ] {
-            if let Some(n) = value
-                && !(1..=max).contains(&n)
-            {
-                v.fail(field, format!("must be between 1 and {max}"));
-            }
-        }
-        if self.enabled
-            && self.interval_miles.is_none()
-            && self.interval_km.is_none()
-            && self.interval_months.is_none()
-        {
-            v.fail(
-                "intervalMonths",
-                "an enabled item needs at least one interval (miles, km or months)",
-            );
-        }
-        if self.due_soon_days > MAX_DUE_SOON_DAYS {
-            v.fail(
-                "dueSoonDays",
-                format!("must be at most {MAX_DUE_SOON_DAYS}"),
-            );
-        }
-        for (field, value) in [
-            ("dueSoonMiles", self.due_soon_miles),
-            ("dueSoonKm", self.due_soon_km),
-        ] {
-            if value > MAX_DUE_SOON_DISTANCE {
-                v.fail(field, format!("must be at most {MAX_DUE_SOON_DISTANCE}"));
-            }
-        }
-        v.finish()
-    }
-}
 
 /// Where a never-done item counts from: when the vehicle was acquired (or registered here) and the
 /// odometer then.
@@ -202,7 +32,7 @@ impl Anchor {
             .iter()
             .filter(|e| e.kind == EventKind::Acquisition)
             .map(|e| (e.occurred_at, e.odometer));
-        let readings = crate::usage::OdometerReading::from_events(events);
+        let readings = crate::usage_estimate::OdometerReading::from_events(events);
         Anchor::from_parts(registered_at, acquisitions, &readings)
     }
 
@@ -211,7 +41,7 @@ impl Anchor {
     pub fn from_parts(
         registered_at: DateTime<Utc>,
         acquisitions: impl IntoIterator<Item = (DateTime<Utc>, Option<u64>)>,
-        readings: &[crate::usage::OdometerReading],
+        readings: &[crate::usage_estimate::OdometerReading],
     ) -> Anchor {
         let acquisition = acquisitions.into_iter().max_by_key(|(at, _)| *at);
         let at = acquisition.map_or(registered_at, |(at, _)| at);
@@ -605,6 +435,7 @@ pub(crate) fn group_thousands(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::*;
     use chrono::TimeZone;
     use proptest::prelude::*;
     use serde_json::json;

@@ -17,8 +17,8 @@ use vwc_http::openapi::{
 };
 use vwc_http::{ApiError, Auth, HasVerifier, Json, RawBody, RequestTrace, parse_json};
 
-use crate::schedule::ItemChange;
-use crate::scheduler::{ConfigureError, Scheduler};
+use crate::service::{ConfigureError, Scheduler};
+use crate::settings::ItemChange;
 use crate::sweep::{SweepReport, sweep_traced};
 
 #[derive(Clone)]

@@ -1,33 +1,41 @@
 //! The maintenance scheduler: per-vehicle schedules, due/overdue status by date and odometer, reminders.
-//! `catalogue`, `due`, `usage`, `schedule` and `plan` are the pure domain (no I/O); `store` is the port
-//! with its SQLite and MongoDB adapters; `scheduler`, `consumer`, `http` and `sweep` are the use cases.
+//!
+//! The pure domain (no I/O):
+//! - `catalogue`: the standard maintenance tasks and their intervals;
+//! - `settings`: an item's settings (defaults, the owner's changes, validation) and the items a vehicle tracks;
+//! - `usage_estimate`: odometer readings → a usage rate → the odometer estimated for a day;
+//! - `due`: due computation of one item (next due point, status and its reason);
+//! - `evaluation`: a vehicle's whole schedule evaluated for a day, from the timeline facts it keeps;
+//! - `publishing`: what an evaluation publishes (schedule changes, status changes, reminders).
+//!
+//! The port and its adapters: `store` (`store::sqlite`, `store::mongo`). The use cases: `service` (the
+//! scheduler's writes: registrations, timeline events, setting changes), `consumer` (bus events),
+//! `http` (routes) and `sweep` (every vehicle against a day).
 
 pub mod catalogue;
 pub mod consumer;
 pub mod due;
+pub mod evaluation;
 pub mod http;
-pub mod mongo;
-pub mod plan;
-pub mod schedule;
-pub mod scheduler;
-pub mod sqlite;
+pub mod publishing;
+pub mod service;
+pub mod settings;
 pub mod store;
 pub mod sweep;
-pub mod usage;
+pub mod usage_estimate;
 
 pub use catalogue::{Catalogue, CatalogueEntry, CatalogueError};
 pub use consumer::SchedulerConsumer;
-pub use due::{
-    Anchor, Done, DueMode, ItemSettings, MaintenanceItem, NextDue, evaluate, next_due, worse,
-};
-pub use mongo::MongoSchedulerStore;
-pub use plan::{Outgoing, Plan, PublishedSchedule, SentReminder, plan};
-pub use schedule::{Evaluation, ItemChange, TimelineFact, VehicleRecord, evaluate_vehicle};
-pub use scheduler::{Clock, ConfigureError, Scheduler, UpdateError};
-pub use sqlite::SqliteSchedulerStore;
+pub use due::{Anchor, Done, MaintenanceItem, NextDue, evaluate, next_due, worse};
+pub use evaluation::{Evaluation, TimelineFact, VehicleRecord, evaluate_vehicle};
+pub use publishing::{Outgoing, Plan, PublishedSchedule, SentReminder, plan};
+pub use service::{Clock, ConfigureError, Scheduler, UpdateError};
+pub use settings::{DueMode, ItemChange, ItemSettings};
+pub use store::mongo::MongoSchedulerStore;
+pub use store::sqlite::SqliteSchedulerStore;
 pub use store::{CommitOutcome, SchedulerStore, VehicleCommit, VehicleState};
 pub use sweep::{SweepError, SweepReport, run_sweep_every, seed_bulk, sweep, sweep_traced};
-pub use usage::{OdometerEstimate, OdometerReading, Usage};
+pub use usage_estimate::{OdometerEstimate, OdometerReading, Usage};
 
 /// The consumer name in `contracts/routes.json`.
 pub const CONSUMER: &str = "maintenance-scheduler";

@@ -15,10 +15,10 @@ use vwc_contracts::OdometerUnit;
 use vwc_store::{StoreError, StoreResult};
 use vwc_telemetry::TraceParent;
 
-use crate::due::ItemSettings;
-use crate::plan::Plan;
-use crate::schedule::{Evaluation, FactKind, TimelineFact, VehicleRecord};
-use crate::scheduler::{AsOf, UpdateError, decide, update_vehicle};
+use crate::evaluation::{Evaluation, FactKind, TimelineFact, VehicleRecord};
+use crate::publishing::Plan;
+use crate::service::{AsOf, UpdateError, decide, update_vehicle};
+use crate::settings::ItemSettings;
 use crate::store::{CommitOutcome, SchedulerStore, VehicleCommit, VehicleState};
 
 /// Vehicles read, evaluated and written together.

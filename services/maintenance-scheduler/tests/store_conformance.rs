@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use vwc_contracts::maintenance::MaintenanceScheduleUpdated;
 use vwc_contracts::maintenance::MaintenanceStatus;
 use vwc_contracts::{Envelope, OdometerUnit};
-use vwc_maintenance_scheduler::schedule::FactKind;
+use vwc_maintenance_scheduler::evaluation::FactKind;
 use vwc_maintenance_scheduler::{
     CommitOutcome, ItemSettings, MongoSchedulerStore, PublishedSchedule, SchedulerStore,
     SentReminder, SqliteSchedulerStore, TimelineFact, VehicleCommit, VehicleRecord,

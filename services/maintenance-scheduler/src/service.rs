@@ -9,11 +9,9 @@ use vwc_contracts::maintenance::MaintenanceItemView;
 use vwc_contracts::{FieldError, Vehicle, VehicleEvent, is_task_code};
 use vwc_store::StoreError;
 
-use crate::due::ItemSettings;
-use crate::plan::{Plan, plan};
-use crate::schedule::{
-    Evaluation, ItemChange, TimelineFact, VehicleRecord, current_settings, evaluate_vehicle,
-};
+use crate::evaluation::{Evaluation, TimelineFact, VehicleRecord, evaluate_vehicle};
+use crate::publishing::{Plan, plan};
+use crate::settings::{ItemChange, ItemSettings, current_settings};
 use crate::store::{CommitOutcome, SchedulerStore, VehicleCommit, VehicleState};
 
 /// Attempts of one update before giving up on a vehicle that keeps changing under it.

@@ -15,8 +15,8 @@ use vwc_store::mongo::{MongoDb, collect, int, parse_ts, required_text, text};
 use vwc_store::{Outbox, Plumbed, StoreError, StoreResult, ts};
 
 use crate::CONSUMER;
-use crate::plan::{PublishedSchedule, SentReminder};
-use crate::schedule::{TimelineFact, VehicleRecord};
+use crate::evaluation::{TimelineFact, VehicleRecord};
+use crate::publishing::{PublishedSchedule, SentReminder};
 use crate::store::{CommitOutcome, SchedulerStore, VehicleCommit, VehicleState, parse_wire};
 
 /// `{_id: vehicle_id, version, org_id, name, unit, registered_at}`; registration fields absent until

@@ -14,7 +14,7 @@ use vwc_contracts::maintenance::{
 use vwc_contracts::{Envelope, Event, EventType};
 
 use crate::SOURCE;
-use crate::schedule::{Evaluation, VehicleRecord};
+use crate::evaluation::{Evaluation, VehicleRecord};
 
 /// While an item stays overdue, its reminder repeats every this many days.
 pub const OVERDUE_REPEAT_DAYS: i64 = 7;
@@ -332,8 +332,8 @@ mod tests {
     use chrono::{Duration, TimeZone};
     use vwc_contracts::OdometerUnit;
 
-    use crate::due::ItemSettings;
-    use crate::schedule::{FactKind, TimelineFact, evaluate_vehicle};
+    use crate::evaluation::{FactKind, TimelineFact, evaluate_vehicle};
+    use crate::settings::ItemSettings;
 
     fn day(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()

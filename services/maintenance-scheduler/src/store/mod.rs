@@ -10,9 +10,9 @@ use chrono::NaiveDate;
 use vwc_contracts::Envelope;
 use vwc_store::{Plumbing, StoreError, StoreResult};
 
-use crate::due::ItemSettings;
-use crate::plan::{PublishedSchedule, SentReminder};
-use crate::schedule::{TimelineFact, VehicleRecord};
+use crate::evaluation::{TimelineFact, VehicleRecord};
+use crate::publishing::{PublishedSchedule, SentReminder};
+use crate::settings::ItemSettings;
 
 /// Everything the scheduler keeps about one vehicle. A vehicle id never seen gives version 0 and nothing
 /// else; facts may arrive before the vehicle's registration.
@@ -113,3 +113,6 @@ pub(crate) fn parse_wire<T: std::str::FromStr>(what: &str, text: &str) -> StoreR
     text.parse()
         .map_err(|_| StoreError::Other(format!("bad {what} {text:?}")))
 }
+
+pub mod mongo;
+pub mod sqlite;

@@ -11,8 +11,8 @@ use vwc_store::sqlite::{claim_inbox, optional};
 use vwc_store::{Plumbed, SqliteDb, StoreError, StoreResult, ts};
 
 use crate::CONSUMER;
-use crate::plan::{PublishedSchedule, SentReminder};
-use crate::schedule::{TimelineFact, VehicleRecord};
+use crate::evaluation::{TimelineFact, VehicleRecord};
+use crate::publishing::{PublishedSchedule, SentReminder};
 use crate::store::{CommitOutcome, SchedulerStore, VehicleCommit, VehicleState, parse_wire};
 
 const MIGRATIONS: &[&str] = &[r#"

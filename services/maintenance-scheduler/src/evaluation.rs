@@ -4,12 +4,13 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use vwc_contracts::maintenance::{MaintenanceItemView, OdometerEstimateView};
 use vwc_contracts::{EventKind, OdometerUnit, Vehicle, VehicleEvent};
 
-use crate::due::{Anchor, Done, DueMode, ItemSettings, evaluate};
-use crate::usage::{OdometerReading, Usage};
+use crate::due::{Anchor, Done, evaluate};
+use crate::settings::{ItemSettings, schedule_for};
+use crate::usage_estimate::{OdometerReading, Usage};
 
 /// What the scheduler knows of a registered vehicle.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -167,38 +168,6 @@ impl Timeline {
     }
 }
 
-/// The items of a vehicle: every catalogue task with its defaults for `unit`, each replaced by the
-/// owner's settings where there are some, then custom tasks in task order.
-pub fn schedule_for(unit: OdometerUnit, overrides: &[ItemSettings]) -> Vec<ItemSettings> {
-    let mut items = ItemSettings::standard_schedule(unit);
-    for item in &mut items {
-        if let Some(o) = overrides.iter().find(|o| o.task == item.task) {
-            *item = o.clone();
-        }
-    }
-    let mut custom: Vec<&ItemSettings> = overrides
-        .iter()
-        .filter(|o| !items.iter().any(|i| i.task == o.task))
-        .collect();
-    custom.sort_by(|a, b| a.task.cmp(&b.task));
-    items.extend(custom.into_iter().cloned());
-    items
-}
-
-/// The settings an item has now: the owner's, else the catalogue defaults; `None` for a task the vehicle
-/// does not track.
-pub fn current_settings(
-    unit: OdometerUnit,
-    overrides: &[ItemSettings],
-    task: &str,
-) -> Option<ItemSettings> {
-    overrides
-        .iter()
-        .find(|o| o.task == task)
-        .cloned()
-        .or_else(|| ItemSettings::default_for(task, unit))
-}
-
 /// A vehicle's schedule evaluated for one day.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evaluation {
@@ -245,127 +214,10 @@ pub fn evaluate_vehicle(
     }
 }
 
-/// The body of `PUT /v1/vehicles/{id}/maintenance/{task}`: only the fields sent change. An interval sent
-/// as `null` is cleared.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[schema(as = MaintenanceItemChange, example = json!({"intervalMiles": 5000, "intervalMonths": 6, "dueSoonDays": 14}))]
-pub struct ItemChange {
-    /// Distance interval in miles; `null` clears it. Sent without `intervalKm`, it replaces the item's
-    /// distance interval (a kilometre interval is cleared).
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<u32>, minimum = 1, maximum = 1_000_000)]
-    pub interval_miles: Option<Option<u32>>,
-    /// Distance interval in kilometres; `null` clears it. Sent without `intervalMiles`, it replaces the
-    /// item's distance interval (a mile interval is cleared).
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<u32>, minimum = 1, maximum = 1_000_000)]
-    pub interval_km: Option<Option<u32>>,
-    /// Calendar interval in months; `null` clears it. An enabled item keeps at least one interval.
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<u32>, minimum = 1, maximum = 240)]
-    pub interval_months: Option<Option<u32>>,
-    /// Days before the due date at which the item turns `due_soon` (default 30).
-    #[serde(default)]
-    #[schema(maximum = 365)]
-    pub due_soon_days: Option<u32>,
-    /// Miles before the due odometer at which the item turns `due_soon` (default 500).
-    #[serde(default)]
-    #[schema(maximum = 100_000)]
-    pub due_soon_miles: Option<u32>,
-    /// Kilometres before the due odometer at which the item turns `due_soon` (default 800).
-    #[serde(default)]
-    #[schema(maximum = 100_000)]
-    pub due_soon_km: Option<u32>,
-    /// `false` stops tracking the item: its status becomes `unknown` and no reminders are sent.
-    #[serde(default)]
-    pub enabled: Option<bool>,
-    /// `from_last_done`: next due = last done + interval; `fixed`: a fixed calendar that late or early
-    /// service does not shift.
-    #[serde(default)]
-    pub mode: Option<DueMode>,
-    /// Required to create a task outside the catalogue; `null` goes back to the catalogue title.
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 120, pattern = "\\S")]
-    pub title: Option<Option<String>>,
-}
-
-/// A field that is present, `null` or not: `Some(None)` for `null`, `None` (via `default`) when absent.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
-impl ItemChange {
-    /// The settings after the change. A distance interval sent in one unit alone replaces the distance
-    /// interval: the other unit's value is cleared, or on a km vehicle a new `intervalMiles` would be
-    /// ignored in favour of the old `intervalKm` (the vehicle's own unit wins in `distance_interval`).
-    pub fn apply_to(&self, current: &ItemSettings) -> ItemSettings {
-        let mut s = current.clone();
-        match (self.interval_miles, self.interval_km) {
-            (Some(miles), None) => {
-                s.interval_miles = miles;
-                if miles.is_some() {
-                    s.interval_km = None;
-                }
-            }
-            (None, Some(km)) => {
-                s.interval_km = km;
-                if km.is_some() {
-                    s.interval_miles = None;
-                }
-            }
-            (Some(miles), Some(km)) => {
-                s.interval_miles = miles;
-                s.interval_km = km;
-            }
-            (None, None) => {}
-        }
-        if let Some(months) = self.interval_months {
-            s.interval_months = months;
-        }
-        if let Some(d) = self.due_soon_days {
-            s.due_soon_days = d;
-        }
-        if let Some(d) = self.due_soon_miles {
-            s.due_soon_miles = d;
-        }
-        if let Some(d) = self.due_soon_km {
-            s.due_soon_km = d;
-        }
-        if let Some(e) = self.enabled {
-            s.enabled = e;
-        }
-        if let Some(m) = self.mode {
-            s.mode = m;
-        }
-        if let Some(title) = &self.title {
-            s.title = title.as_ref().map(|t| t.trim().to_string());
-        }
-        s
-    }
-
-    /// The settings a new custom task starts from: nothing configured yet.
-    pub fn blank(task: &str) -> ItemSettings {
-        ItemSettings {
-            task: task.to_string(),
-            title: None,
-            interval_miles: None,
-            interval_km: None,
-            interval_months: None,
-            due_soon_days: crate::due::DEFAULT_DUE_SOON_DAYS,
-            due_soon_miles: crate::due::DEFAULT_DUE_SOON_MILES,
-            due_soon_km: crate::due::DEFAULT_DUE_SOON_KM,
-            enabled: true,
-            mode: DueMode::FromLastDone,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::{DueMode, ItemChange};
 
     #[test]
     fn fact_kinds_are_stored_by_their_serde_names() {
