@@ -192,7 +192,7 @@ impl Envelope {
             source: source.to_string(),
             org_id: org_id.into(),
             vehicle_id: vehicle_id.map(VehicleId::from),
-            occurred_at: Utc::now(),
+            occurred_at: vwc_clock::now(),
             traceparent,
             payload: Payload::Event(event.into()),
         }

@@ -928,7 +928,7 @@ mod tests {
             trim: None,
             nickname: None,
             odometer_unit: OdometerUnit::Mi,
-            registered_at: Utc::now(),
+            registered_at: vwc_clock::now(),
             purchase_price_cents: None,
             purchase_currency: None,
         }
@@ -936,7 +936,12 @@ mod tests {
 
     fn event(v: serde_json::Value) -> Result<VehicleEvent, Vec<FieldError>> {
         let e: NewVehicleEvent = serde_json::from_value(v).unwrap();
-        e.validate("evt_1".into(), &vehicle(), EventSource::User, Utc::now())
+        e.validate(
+            "evt_1".into(),
+            &vehicle(),
+            EventSource::User,
+            vwc_clock::now(),
+        )
     }
 
     #[test]
@@ -963,7 +968,7 @@ mod tests {
             purchase_price_cents: None,
             purchase_currency: None,
         }
-        .validate(Utc::now())
+        .validate(vwc_clock::now())
         .unwrap();
         assert_eq!(v.vin, "1HGCM82633A004352");
     }
@@ -985,7 +990,7 @@ mod tests {
 
     #[test]
     fn future_events_and_bad_currency_are_refused() {
-        let future = (Utc::now() + Duration::days(3)).to_rfc3339();
+        let future = (vwc_clock::now() + Duration::days(3)).to_rfc3339();
         let err = event(
             json!({"kind":"odometer_reading","occurredAt":future,"odometer":5,
             "costCents":1,"currency":"XYZ"}),

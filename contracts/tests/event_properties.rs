@@ -17,7 +17,7 @@ fn vehicle() -> Vehicle {
         trim: None,
         nickname: None,
         odometer_unit: OdometerUnit::Mi,
-        registered_at: chrono::Utc::now(),
+        registered_at: vwc_clock::now(),
         purchase_price_cents: None,
         purchase_currency: None,
     }
@@ -41,7 +41,7 @@ proptest! {
             json!({"volume": 12.5, "volumeUnit": "gal", "fullTank": true}), json!("x"), json!(null),
         ])),
     ) {
-        let occurred = chrono::Utc::now() - chrono::Duration::days(days_ago);
+        let occurred = vwc_clock::now() - chrono::Duration::days(days_ago);
         let mut body = json!({"kind": kind, "occurredAt": occurred});
         for (key, value) in [("odometer", json!(odometer)), ("costCents", json!(cost)),
             ("currency", json!(currency)), ("title", json!(title)), ("details", json!(details))] {
@@ -50,7 +50,7 @@ proptest! {
             }
         }
         let Ok(new) = serde_json::from_value::<NewVehicleEvent>(body) else { return Ok(()) };
-        match new.validate("evt_1".into(), &vehicle(), EventSource::User, chrono::Utc::now()) {
+        match new.validate("evt_1".into(), &vehicle(), EventSource::User, vwc_clock::now()) {
             Ok(event) => {
                 prop_assert_eq!(event.vehicle_id, "veh_1");
                 prop_assert_eq!(event.org_id, "org_1");

@@ -77,7 +77,7 @@ fn envelope(vehicle_id: &str) -> Envelope {
         vehicle_id: vehicle_id.to_string(),
         items: Vec::new(),
         odometer: None,
-        evaluated_at: chrono::Utc::now(),
+        evaluated_at: vwc_clock::now(),
     };
     Envelope::new(
         "vwc.maintenance-scheduler",

@@ -211,7 +211,7 @@ async fn the_signed_vehicle_feed_parses_with_stable_uids_and_projected_mileage_d
 
 async fn vehicle_with_an_oil_change(app: &TestApp, token: &str, n: u32) -> String {
     let vehicle = app.register(token, &vin(n)).await;
-    let done = chrono::Utc::now() - chrono::Duration::days(20);
+    let done = vwc_clock::now() - chrono::Duration::days(20);
     let (status, _, answer) = body(
         app.post(
             token,

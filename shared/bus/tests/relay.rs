@@ -57,7 +57,7 @@ fn envelope(org: &str, data_bytes: usize) -> Envelope {
             vehicle_id: "x".repeat(data_bytes),
             items: Vec::new(),
             odometer: None,
-            evaluated_at: chrono::Utc::now(),
+            evaluated_at: vwc_clock::now(),
         },
     )
 }
