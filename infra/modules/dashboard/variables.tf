@@ -23,3 +23,9 @@ variable "connect_src_origins" {
   type        = list(string)
   default     = []
 }
+
+variable "chat_function_url" {
+  description = "The chat function's URL (https://…lambda-url…, auth type AWS_IAM, RESPONSE_STREAM); its paths are served through this distribution, signed by origin access control. null leaves the chat to the API."
+  type        = string
+  default     = null
+}

@@ -30,6 +30,7 @@ locals {
       queue       = c
       memory_mb   = var.consumer.memory_mb
       timeout     = var.consumer.timeout_seconds
+      publishes   = true
       environment = { VWC_SERVICE = c }
     }
   }
@@ -42,6 +43,7 @@ locals {
         queue       = null
         memory_mb   = var.api_memory_mb
         timeout     = 29
+        publishes   = true
         # No CORS: the dashboard calls the API on its own origin (its distribution routes the API's
         # paths here), and naming the distribution would make the API depend on itself through it.
         environment = {}
@@ -53,6 +55,7 @@ locals {
         queue       = null
         memory_mb   = 256
         timeout     = 300
+        publishes   = true
         environment = {}
       }
       delivery = {
@@ -62,6 +65,7 @@ locals {
         queue       = null
         memory_mb   = 256
         timeout     = 60
+        publishes   = true
         environment = {}
       }
     },
@@ -74,6 +78,7 @@ locals {
         queue       = null
         memory_mb   = 256
         timeout     = 300
+        publishes   = true
         environment = {}
       }
     } : {},
@@ -85,7 +90,10 @@ locals {
         queue       = null
         memory_mb   = var.chat.memory_mb
         timeout     = var.chat.timeout_seconds
-        environment = { VWC_CORS_ORIGIN = module.dashboard.url }
+        # It reads and writes the chat store only (conversations, the audit trail) and publishes nothing:
+        # no bus, no bus parameter. No CORS: the dashboard's distribution routes the chat's paths here.
+        publishes   = false
+        environment = {}
       }
     } : {},
   )
@@ -120,11 +128,12 @@ locals {
     for name, f in local.functions : {
       "${name}/mongodb_uri"    = module.atlas.connection_strings[f.db_user]
       "${name}/mongodb_prefix" = "vwc"
-      "${name}/bus_name"       = module.bus.bus_name
     }
   ]...)
+  bus_parameters = { for name, f in local.functions : "${name}/bus_name" => module.bus.bus_name if f.publishes }
   parameters = merge(
     local.common_parameters,
+    local.bus_parameters,
     {
       "api/jwks_url"     = local.jwt.jwks_url
       "api/jwt_issuer"   = local.jwt.issuer
@@ -145,8 +154,8 @@ locals {
     local.send_mail ? { "delivery/email_from" = var.email_from } : {},
   )
   operator_parameters = toset(concat(
-    # The API function serves the chat routes, so it reads the optional LLM key (created as `unset`, which
-    # the code reads as "no provider").
+    # The API function serves the chat routes too (API Gateway clients), so both read the optional LLM key
+    # (created as `unset`, which the code reads as "no provider").
     ["api/dealer_integration", "api/llm_api_key"],
     var.chat.enabled ? ["chat/llm_api_key"] : [],
   ))
@@ -260,7 +269,7 @@ module "function" {
   ssm_path              = "${local.ssm_root}/${each.key}"
   environment           = merge({ VWC_ENV = "${var.environment}/${each.key}" }, each.value.environment)
   kms_key_arn           = aws_kms_key.this.arn
-  bus_arn               = module.bus.bus_arn
+  bus_arn               = each.value.publishes ? module.bus.bus_arn : null
   consumer_queue_arn    = each.value.queue == null ? null : module.bus.queue_arns[each.value.queue]
   ses_identity_arns     = each.key == "delivery" && local.send_mail ? [var.ses_identity_arn] : []
   ses_from_address      = each.key == "delivery" ? var.email_from : null
@@ -335,35 +344,44 @@ module "http_api" {
   tags                    = local.tags
 }
 
-# Chat answers stream (SSE) through a function URL: API Gateway HTTP APIs buffer responses. The function
-# verifies the bearer token itself (RS256 via the JWKS, issuer, audience, expiry), as the API function does.
+# Chat answers stream (SSE) through a function URL in RESPONSE_STREAM mode: API Gateway HTTP APIs buffer
+# responses and end them at 29 s. The URL's auth type is AWS_IAM and only the dashboard's distribution may
+# invoke it (origin access control signs each request); the function then verifies the viewer's bearer token
+# itself (RS256 via the JWKS, issuer, audience, expiry), as the API function does.
 resource "aws_lambda_function_url" "chat" {
-  #checkov:skip=CKV_AWS_258:Browsers cannot SigV4-sign; the function verifies the same JWT the authorizer would (issuer, audience, expiry, RS256 via JWKS) before any work.
   count              = var.chat.enabled ? 1 : 0
   function_name      = module.function["chat"].name
-  authorization_type = "NONE"
+  authorization_type = "AWS_IAM"
   invoke_mode        = "RESPONSE_STREAM"
-  cors {
-    allow_origins = [module.dashboard.url]
-    allow_methods = ["GET", "POST"]
-    allow_headers = ["authorization", "content-type", "accept"]
-    max_age       = 600
-  }
 }
 
 resource "aws_lambda_permission" "chat_url" {
   count                  = var.chat.enabled ? 1 : 0
-  statement_id           = "AllowPublicFunctionUrl"
+  statement_id           = "AllowDashboardDistributionThroughUrl"
   action                 = "lambda:InvokeFunctionUrl"
   function_name          = module.function["chat"].name
-  principal              = "*"
-  function_url_auth_type = "NONE"
+  principal              = "cloudfront.amazonaws.com"
+  source_arn             = module.dashboard.distribution_arn
+  function_url_auth_type = "AWS_IAM"
+}
+
+# Function URLs created since late 2025 also need lambda:InvokeFunction for the same principal (AWS's newer
+# permission model for URLs); it is scoped to the same distribution.
+resource "aws_lambda_permission" "chat_invoke" {
+  count         = var.chat.enabled ? 1 : 0
+  statement_id  = "AllowDashboardDistributionToInvoke"
+  action        = "lambda:InvokeFunction"
+  function_name = module.function["chat"].name
+  principal     = "cloudfront.amazonaws.com"
+  source_arn    = module.dashboard.distribution_arn
 }
 
 module "dashboard" {
   source       = "../dashboard"
   bucket_name  = "${local.prefix}-dashboard-${data.aws_caller_identity.current.account_id}"
   api_endpoint = module.http_api.endpoint
+  # The chat's paths stream from its function URL (null: the API serves them, buffered).
+  chat_function_url = var.chat.enabled ? aws_lambda_function_url.chat[0].function_url : null
   # Not through local.sign_in: it also names the app client, whose callback URL is this distribution.
   connect_src_origins = var.jwt == null ? module.identity[0].sign_in_origins : (
     var.dashboard_sign_in == null ? [] : var.dashboard_sign_in.connect_origins
