@@ -186,13 +186,15 @@ def test_the_chat_function_streams_through_an_iam_url_only_the_distribution_may_
     assert url["invoke_mode"] == "RESPONSE_STREAM"
     assert url["authorization_type"] == "AWS_IAM"
     assert "cors" not in url  # same origin: the distribution serves the page and the chat
-    permissions = stack.resources["aws_lambda_permission"]
-    for name, action in (("chat_url", "lambda:InvokeFunctionUrl"), ("chat_invoke", "lambda:InvokeFunction")):
-        permission = permissions[name]
-        assert permission["action"] == action
-        assert permission["principal"] == "cloudfront.amazonaws.com", name
-        assert permission["source_arn"] == "${module.dashboard.distribution_arn}", name
-    assert permissions["chat_url"]["function_url_auth_type"] == "AWS_IAM"
+    permission = stack.resources["aws_lambda_permission"]["chat"]
+    actions = re.findall(r'= "(lambda:[A-Za-z]+)"', permission["for_each"])
+    assert sorted(actions) == ["lambda:InvokeFunction", "lambda:InvokeFunctionUrl"]
+    assert permission["action"] == "${each.value}"
+    # Nobody but the dashboard's distribution: no "*" principal, no public URL.
+    assert permission["principal"] == "cloudfront.amazonaws.com"
+    assert permission["source_arn"] == "${module.dashboard.distribution_arn}"
+    assert "AWS_IAM" in permission["function_url_auth_type"]
+    assert 'principal              = "*"' not in stack.text()
     # The distribution gets the URL only when the chat function exists (else the API serves the chat).
     assert stack.modules["dashboard"]["chat_function_url"] == (
         "${var.chat.enabled ? aws_lambda_function_url.chat[0].function_url : null}")

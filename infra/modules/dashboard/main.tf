@@ -191,13 +191,13 @@ resource "aws_cloudfront_distribution" "this" {
       domain_name              = origin.value
       origin_id                = "chat"
       origin_access_control_id = aws_cloudfront_origin_access_control.chat[0].id
+      # An answer may wait for the LLM (8 s at most) before its first byte; 60 s is CloudFront's default limit.
       custom_origin_config {
         http_port              = 80
         https_port             = 443
         origin_protocol_policy = "https-only"
         origin_ssl_protocols   = ["TLSv1.2"]
-        # An answer may take the LLM's 8 s before its first byte; 60 s is CloudFront's default maximum.
-        origin_read_timeout = 60
+        origin_read_timeout    = 60
       }
     }
   }

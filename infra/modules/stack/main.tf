@@ -130,7 +130,9 @@ locals {
       "${name}/mongodb_prefix" = "vwc"
     }
   ]...)
+  # Only a function that publishes is told the bus's name (the chat function publishes nothing).
   bus_parameters = { for name, f in local.functions : "${name}/bus_name" => module.bus.bus_name if f.publishes }
+
   parameters = merge(
     local.common_parameters,
     local.bus_parameters,
@@ -355,25 +357,19 @@ resource "aws_lambda_function_url" "chat" {
   invoke_mode        = "RESPONSE_STREAM"
 }
 
-resource "aws_lambda_permission" "chat_url" {
-  count                  = var.chat.enabled ? 1 : 0
-  statement_id           = "AllowDashboardDistributionThroughUrl"
-  action                 = "lambda:InvokeFunctionUrl"
+# Only the dashboard's distribution may invoke it: lambda:InvokeFunctionUrl through the URL, and
+# lambda:InvokeFunction, which function URLs created since late 2025 also need for the same principal.
+resource "aws_lambda_permission" "chat" {
+  for_each = var.chat.enabled ? {
+    AllowDashboardDistributionThroughUrl = "lambda:InvokeFunctionUrl"
+    AllowDashboardDistributionToInvoke   = "lambda:InvokeFunction"
+  } : {}
+  statement_id           = each.key
+  action                 = each.value
   function_name          = module.function["chat"].name
   principal              = "cloudfront.amazonaws.com"
   source_arn             = module.dashboard.distribution_arn
-  function_url_auth_type = "AWS_IAM"
-}
-
-# Function URLs created since late 2025 also need lambda:InvokeFunction for the same principal (AWS's newer
-# permission model for URLs); it is scoped to the same distribution.
-resource "aws_lambda_permission" "chat_invoke" {
-  count         = var.chat.enabled ? 1 : 0
-  statement_id  = "AllowDashboardDistributionToInvoke"
-  action        = "lambda:InvokeFunction"
-  function_name = module.function["chat"].name
-  principal     = "cloudfront.amazonaws.com"
-  source_arn    = module.dashboard.distribution_arn
+  function_url_auth_type = each.value == "lambda:InvokeFunctionUrl" ? "AWS_IAM" : null
 }
 
 module "dashboard" {
