@@ -244,6 +244,17 @@ def test_the_chat_behaviour_precedes_v1_and_reaches_the_function_signed_and_unca
     assert f"delete request.headers['{header}']" in code
 
 
+def test_the_chat_function_has_the_function_alarms_and_one_for_its_urls_5xx(modules):
+    alarms = modules["alarms"].resources["aws_cloudwatch_metric_alarm"]
+    url = alarms["url_5xx"]
+    assert url["for_each"] == "${var.url_function_names}"
+    assert url["namespace"] == "AWS/Lambda" and url["metric_name"] == "Url5xxCount"
+    stack = modules["stack"].modules["alarms"]
+    assert stack["url_function_names"] == '${var.chat.enabled ? {chat = module.function["chat"].name} : {}}'
+    # Errors and throttles: every function of module.function, the chat's included.
+    assert "for k, f in module.function" in stack["function_names"]
+
+
 def test_the_chat_function_reads_only_its_own_parameters_and_store_and_publishes_nothing(modules):
     stack = modules["stack"]
     text = stack.text()
@@ -298,7 +309,7 @@ def test_the_dashboard_bucket_is_private_and_read_through_origin_access_control(
 def test_alarms_cover_dead_letters_errors_throttles_5xx_and_the_budget(modules):
     alarms = modules["alarms"].resources
     metrics = {a["metric_name"] for a in alarms["aws_cloudwatch_metric_alarm"].values()}
-    assert metrics == {"ApproximateNumberOfMessagesVisible", "Errors", "Throttles", "5xx"}
+    assert metrics == {"ApproximateNumberOfMessagesVisible", "Errors", "Throttles", "5xx", "Url5xxCount"}
     assert "monthly" in alarms["aws_budgets_budget"]
     stack = modules["stack"].modules["alarms"]
     assert "module.bus.dead_letter_queues" in stack["dead_letter_queues"]

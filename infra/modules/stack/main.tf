@@ -398,6 +398,7 @@ module "alarms" {
     { for k, f in module.function : k => f.name },
     { for f in module.token_claims : "token-claims" => f.name },
   )
+  url_function_names = var.chat.enabled ? { chat = module.function["chat"].name } : {}
   api_id             = module.http_api.api_id
   monthly_budget_usd = var.monthly_budget_usd
   tags               = local.tags
