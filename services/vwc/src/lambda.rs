@@ -431,6 +431,33 @@ mod tests {
         vwc_notification::DeliveryWorker::new(Arc::new(store), Default::default())
     }
 
+    #[test]
+    fn the_carried_token_replaces_the_signature_and_a_lone_signature_is_dropped() {
+        use axum::http::HeaderValue;
+        use axum::http::header::AUTHORIZATION;
+        let signature = HeaderValue::from_static("AWS4-HMAC-SHA256 Credential=A/x, Signature=00");
+        let mut carried = axum::http::HeaderMap::new();
+        carried.insert(AUTHORIZATION, signature.clone());
+        carried.insert(
+            VIEWER_AUTHORIZATION,
+            HeaderValue::from_static("Bearer t0k3n"),
+        );
+        restore_viewer_authorization(&mut carried);
+        assert_eq!(carried.get(AUTHORIZATION).unwrap(), "Bearer t0k3n");
+        assert!(carried.get(VIEWER_AUTHORIZATION).is_none());
+
+        let mut signed_only = axum::http::HeaderMap::new();
+        signed_only.insert(AUTHORIZATION, signature);
+        restore_viewer_authorization(&mut signed_only);
+        assert!(signed_only.get(AUTHORIZATION).is_none());
+
+        // Called directly (not through CloudFront): the bearer token stays where it is.
+        let mut direct = axum::http::HeaderMap::new();
+        direct.insert(AUTHORIZATION, HeaderValue::from_static("Bearer t0k3n"));
+        restore_viewer_authorization(&mut direct);
+        assert_eq!(direct.get(AUTHORIZATION).unwrap(), "Bearer t0k3n");
+    }
+
     #[tokio::test]
     async fn an_invocation_with_nothing_due_runs_one_round_and_returns() {
         let dir = tempfile::tempdir().unwrap();
