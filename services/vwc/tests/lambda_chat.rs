@@ -5,10 +5,10 @@
 //! streaming`, chunked transfer, a JSON prelude (status, headers), eight NUL bytes, then the body — or to
 //! `…/{id}/error`. Protocol: AWS's "Custom runtimes: response streaming" and the Runtime API reference.
 //!
-//! The store is the embedded SQLite one: the chat function runs on it when no MongoDB URI is configured
-//! (`VWC_DATA_DIR`), so the vehicles are seeded through the public HTTP write paths of the embedded system
-//! (`TestApp`), which then stops before the function opens the chat historian's database. The MongoDB
-//! adapter behind the same `ChatStore` port is covered by the chat historian's conformance suites.
+//! The vehicles are seeded through the public HTTP write paths of the embedded system (`TestApp`), which then
+//! stops before the function opens the chat historian's database: the embedded SQLite store (the function
+//! runs on it when no MongoDB URI is configured, with `VWC_DATA_DIR`), and — when `VWC_TEST_MONGODB_URI` is
+//! set (`/work/envrun.sh`, `scripts/test`) — MongoDB configured as in AWS.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Mutex, mpsc};
+use vwc::embedded::StoreChoice;
 use vwc::testing::TestApp;
 use vwc_auth::Role;
 
@@ -396,10 +397,16 @@ fn sse_events(body: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Seeds two organisations' vehicles through the embedded system's HTTP write paths, waits until the chat
-/// historian has projected them, and stops it: returns the data dir and the two vehicle ids.
-async fn seeded() -> (tempfile::TempDir, String, String) {
-    let app = TestApp::spawn().await;
+/// Seeds two organisations' vehicles through the embedded system's HTTP write paths (on `store`), waits
+/// until the chat historian has projected them, and stops it: returns the data dir and the two vehicle ids.
+async fn seeded(store: StoreChoice) -> (tempfile::TempDir, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let app = TestApp::spawn_with(dir, |o| o.store = store).await;
     let owner_a = app.token("org_a", &[Role::Owner]);
     let owner_b = app.token("org_b", &[Role::Owner]);
     let ours = app.register(&owner_a, &vwc_testkit::vin(71)).await;
@@ -421,8 +428,9 @@ async fn seeded() -> (tempfile::TempDir, String, String) {
     (app.stop().await, ours, theirs)
 }
 
-/// The binary, told where the runtime API is, as Lambda starts a custom runtime's `bootstrap`.
-fn start_function(api: &RuntimeApi, data_dir: &std::path::Path) -> tokio::process::Child {
+/// The binary, told where the runtime API is, as Lambda starts a custom runtime's `bootstrap`, with its
+/// store's settings in `store_env`.
+fn start_function(api: &RuntimeApi, store_env: &[(&str, String)]) -> tokio::process::Child {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_vwc-lambda-chat"))
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -430,7 +438,7 @@ fn start_function(api: &RuntimeApi, data_dir: &std::path::Path) -> tokio::proces
         .env("AWS_LAMBDA_FUNCTION_NAME", "vwc-test-chat")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("VWC_DATA_DIR", data_dir)
+        .envs(store_env.iter().map(|(k, v)| (k, v)))
         .env("VWC_JWKS", format!("http://{}/jwks.json", api.addr))
         .env("VWC_JWT_ISSUER", ISSUER)
         .env("VWC_JWT_AUDIENCE", AUDIENCE)
@@ -444,14 +452,51 @@ fn start_function(api: &RuntimeApi, data_dir: &std::path::Path) -> tokio::proces
 #[tokio::test]
 async fn the_chat_function_streams_answers_through_the_runtime_api_with_the_apis_auth_and_tenancy()
 {
-    let (data_dir, ours, theirs) = seeded().await;
-    std::fs::set_permissions(
-        data_dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )
-    .unwrap();
+    let (data_dir, ours, theirs) = seeded(StoreChoice::Sqlite).await;
     let mut api = RuntimeApi::start().await;
-    let mut function = start_function(&api, data_dir.path());
+    let data_dir_env = data_dir.path().display().to_string();
+    let mut function = start_function(&api, &[("VWC_DATA_DIR", data_dir_env)]);
+    streams_with_the_apis_auth_and_tenancy(&mut api, &ours, &theirs).await;
+    function.start_kill().unwrap();
+    let _ = function.wait().await;
+}
+
+/// The same on MongoDB, configured as in AWS (`VWC_MONGODB_URI`, `VWC_MONGODB_PREFIX`; no data dir): the
+/// server in `VWC_TEST_MONGODB_URI` (the surrogate `scripts/test` starts, or a real replica set).
+#[tokio::test]
+async fn on_mongodb_as_in_aws_the_chat_function_streams_the_same() {
+    let Some(uri) = vwc_testkit::mongo::mongodb_uri() else {
+        return;
+    };
+    let prefix = format!(
+        "vwc_lchat_{}",
+        &uuid::Uuid::now_v7().simple().to_string()[20..]
+    );
+    let store = StoreChoice::Mongodb {
+        uri: uri.clone(),
+        prefix: prefix.clone(),
+    };
+    let (_seed_dir, ours, theirs) = seeded(store).await;
+    let mut api = RuntimeApi::start().await;
+    let mut function = start_function(
+        &api,
+        &[
+            ("VWC_MONGODB_URI", uri.clone()),
+            ("VWC_MONGODB_PREFIX", prefix.clone()),
+        ],
+    );
+    streams_with_the_apis_auth_and_tenancy(&mut api, &ours, &theirs).await;
+    function.start_kill().unwrap();
+    let _ = function.wait().await;
+    let client = mongodb::Client::with_uri_str(&uri).await.unwrap();
+    for name in client.list_database_names().await.unwrap() {
+        if name.starts_with(&prefix) {
+            let _ = client.database(&name).drop().await;
+        }
+    }
+}
+
+async fn streams_with_the_apis_auth_and_tenancy(api: &mut RuntimeApi, ours: &str, theirs: &str) {
     let owner = token("org_a");
 
     // A question: the prelude says 200 and SSE, then the answer's deltas arrive in order, each event in
@@ -555,7 +600,7 @@ async fn the_chat_function_streams_answers_through_the_runtime_api_with_the_apis
     );
 
     // Another organisation's vehicle is a 404, exactly like one that does not exist.
-    for vehicle in [theirs.as_str(), "veh_does_not_exist"] {
+    for vehicle in [theirs, "veh_does_not_exist"] {
         let other = streamed(
             api.invoke(url_event(
                 "POST",
@@ -582,7 +627,4 @@ async fn the_chat_function_streams_answers_through_the_runtime_api_with_the_apis
     );
     assert_eq!(empty.status, 422, "{}", empty.body());
     assert_eq!(empty.header("content-type"), "application/problem+json");
-
-    function.start_kill().unwrap();
-    let _ = function.wait().await;
 }
