@@ -250,9 +250,10 @@ def test_the_chat_function_has_the_function_alarms_and_one_for_its_urls_5xx(modu
     assert url["for_each"] == "${var.url_function_names}"
     assert url["namespace"] == "AWS/Lambda" and url["metric_name"] == "Url5xxCount"
     stack = modules["stack"].modules["alarms"]
-    assert stack["url_function_names"] == '${var.chat.enabled ? {chat = module.function["chat"].name} : {}}'
-    # Errors and throttles: every function of module.function, the chat's included.
+    assert stack["url_function_names"] == "${{for k, f in module.chat_function : k => f.name}}"
+    # Errors and throttles: every function, the chat's included.
     assert "for k, f in module.function" in stack["function_names"]
+    assert "for k, f in module.chat_function" in stack["function_names"]
 
 
 def test_the_chat_function_reads_only_its_own_parameters_and_store_and_publishes_nothing(modules):
@@ -262,8 +263,20 @@ def test_the_chat_function_reads_only_its_own_parameters_and_store_and_publishes
     assert 'db_user = "chat-historian"' in chat  # its Atlas user reads and writes only its database
     assert "publishes = false" in chat
     assert "environment = {}" in chat or chat.endswith("environment = {")
-    # No bus for a function that publishes nothing: neither the PutEvents statement nor the parameter.
-    assert stack.modules["function"]["bus_arn"] == "${each.value.publishes ? module.bus.bus_arn : null}"
+    # Its own module call: the same function module, its own SSM path, and no bus (it publishes nothing) —
+    # neither the PutEvents statement (bus_arn left null) nor the parameter.
+    assert stack.modules["function"]["for_each"] == '${{for k, f in local.functions : k => f if k != "chat"}}'
+    module = stack.modules["chat_function"]
+    assert module["for_each"] == '${{for k, f in local.functions : k => f if k == "chat"}}'
+    assert module["source"] == "../function"
+    assert module["ssm_path"] == "${local.ssm_root}/${each.key}"
+    assert module["environment"] == stack.modules["function"]["environment"]
+    for absent in ("bus_arn", "consumer_queue_arn", "ses_identity_arns"):
+        assert absent not in module, absent
+    # Not ordered after the parameters: the distribution → chat URL → function → parameters → Cognito
+    # client → callback (the distribution) would be a cycle.
+    assert "depends_on" not in module
+    assert stack.modules["function"]["depends_on"] == ["${module.parameters}"]
     assert "if f.publishes" in stack.locals["bus_parameters"]
     assert "bus_name" not in stack.locals["common_parameters"]
     # Its parameters live under its own path: what it verifies tokens with and the optional LLM key.

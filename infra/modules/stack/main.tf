@@ -262,7 +262,7 @@ module "parameters" {
 
 module "function" {
   source                = "../function"
-  for_each              = local.functions
+  for_each              = { for k, f in local.functions : k => f if k != "chat" }
   name                  = "${local.prefix}-${each.key}"
   description           = each.value.description
   zip_path              = "${var.lambda_dir}/${each.value.binary}/bootstrap.zip"
@@ -283,6 +283,30 @@ module "function" {
   }
   tags       = local.tags
   depends_on = [module.parameters]
+}
+
+# The chat function apart from module.function, and not ordered after module.parameters: the dashboard's
+# distribution has its URL as an origin, and the Cognito app client — whose audience is in the parameters —
+# has the distribution as its callback, so that ordering would be a cycle. Until its parameters exist (the
+# seconds of a first apply) a cold start fails and the next one reads them. It publishes nothing: no bus.
+module "chat_function" {
+  source                = "../function"
+  for_each              = { for k, f in local.functions : k => f if k == "chat" }
+  name                  = "${local.prefix}-${each.key}"
+  description           = each.value.description
+  zip_path              = "${var.lambda_dir}/${each.value.binary}/bootstrap.zip"
+  memory_mb             = each.value.memory_mb
+  timeout_seconds       = each.value.timeout
+  ssm_path              = "${local.ssm_root}/${each.key}"
+  environment           = merge({ VWC_ENV = "${var.environment}/${each.key}" }, each.value.environment)
+  kms_key_arn           = aws_kms_key.this.arn
+  async_dead_letter_arn = aws_sqs_queue.async_failures.arn
+  log_retention_days    = var.log_retention_days
+  vpc = var.atlas_private_endpoint == null ? null : {
+    subnet_ids         = var.atlas_private_endpoint.subnet_ids
+    security_group_ids = var.atlas_private_endpoint.security_group_ids
+  }
+  tags = local.tags
 }
 
 resource "aws_lambda_event_source_mapping" "consumer" {
@@ -352,7 +376,7 @@ module "http_api" {
 # itself (RS256 via the JWKS, issuer, audience, expiry), as the API function does.
 resource "aws_lambda_function_url" "chat" {
   count              = var.chat.enabled ? 1 : 0
-  function_name      = module.function["chat"].name
+  function_name      = module.chat_function["chat"].name
   authorization_type = "AWS_IAM"
   invoke_mode        = "RESPONSE_STREAM"
 }
@@ -366,7 +390,7 @@ resource "aws_lambda_permission" "chat" {
   } : {}
   statement_id           = each.key
   action                 = each.value
-  function_name          = module.function["chat"].name
+  function_name          = module.chat_function["chat"].name
   principal              = "cloudfront.amazonaws.com"
   source_arn             = module.dashboard.distribution_arn
   function_url_auth_type = each.value == "lambda:InvokeFunctionUrl" ? "AWS_IAM" : null
@@ -396,9 +420,10 @@ module "alarms" {
   })
   function_names = merge(
     { for k, f in module.function : k => f.name },
+    { for k, f in module.chat_function : k => f.name },
     { for f in module.token_claims : "token-claims" => f.name },
   )
-  url_function_names = var.chat.enabled ? { chat = module.function["chat"].name } : {}
+  url_function_names = { for k, f in module.chat_function : k => f.name }
   api_id             = module.http_api.api_id
   monthly_budget_usd = var.monthly_budget_usd
   tags               = local.tags
