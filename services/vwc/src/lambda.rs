@@ -190,22 +190,22 @@ pub fn restore_viewer_authorization(headers: &mut axum::http::HeaderMap) {
 /// embedded SQLite store in `VWC_DATA_DIR` (a local run, and the black-box test).
 pub async fn run_chat() -> Result<(), lambda_http::Error> {
     let layers = crate::cli::config_layers().await?;
-    let store = match (mongodb_settings(&layers), std::env::var("VWC_DATA_DIR")) {
+    let data_dir = std::env::var_os("VWC_DATA_DIR").map(std::path::PathBuf::from);
+    let store = match (mongodb_settings(&layers), &data_dir) {
         (Some((uri, prefix)), _) => crate::stores::StoreChoice::Mongodb { uri, prefix },
-        (None, Ok(_)) => crate::stores::StoreChoice::Sqlite,
-        (None, Err(_)) => {
+        (None, Some(_)) => crate::stores::StoreChoice::Sqlite,
+        (None, None) => {
             return Err(anyhow::anyhow!(
                 "VWC_MONGODB_URI (or SSM mongodb_uri) is required in AWS; VWC_DATA_DIR runs on SQLite locally"
             )
             .into());
         }
     };
-    let data_dir = std::path::PathBuf::from(std::env::var("VWC_DATA_DIR").unwrap_or_default());
-    let chat = Stores::open_chat(&store, &data_dir).await?;
+    let chat = Stores::open_chat(&store, &data_dir.unwrap_or_default()).await?;
     let verifier = token_verifier(&layers)?;
     let http = crate::embedded::HttpSettings {
-        // A function URL has no API Gateway throttling in front of it: reserved concurrency bounds the
-        // function, and this limits each organisation within an instance.
+        // A function URL has no API Gateway throttling in front of it (only CloudFront's signed requests
+        // reach it): this limits each organisation within a warm instance.
         rate_limiter: vwc_http::RateLimiter::parse(
             &layers
                 .value(None, "VWC_RATE_LIMIT", "rate_limit")
