@@ -503,10 +503,12 @@ async fn streams_with_the_apis_auth_and_tenancy(api: &mut RuntimeApi, ours: &str
     // its own chunk as the router's body yields it, and `done` ends the stream.
     let question = json!({"question": "When was the oil last changed?"});
     let chat = format!("/v1/vehicles/{ours}/chat");
+    let asked = std::time::Instant::now();
     let answer = streamed(
         api.invoke(url_event("POST", &chat, Some(&owner), Some(&question)))
             .await,
     );
+    let took = asked.elapsed();
     assert_eq!(answer.status, 200, "{}", answer.body());
     assert!(
         answer
@@ -520,9 +522,10 @@ async fn streams_with_the_apis_auth_and_tenancy(api: &mut RuntimeApi, ours: &str
         answer.body_chunks.len()
     );
     eprintln!(
-        "the answer: {} body chunks after the prelude, {} bytes",
+        "the answer: {} body chunks after the prelude, {} bytes, {} ms from the event queued to the last chunk",
         answer.body_chunks.len(),
-        answer.body().len()
+        answer.body().len(),
+        took.as_millis()
     );
     let mut in_order = Vec::new();
     for chunk in &answer.body_chunks {
