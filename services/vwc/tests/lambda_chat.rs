@@ -378,25 +378,6 @@ fn token(org: &str) -> String {
     jsonwebtoken::encode(&header, &claims, &key).unwrap()
 }
 
-/// Server-Sent Events in arrival order: (event, data).
-fn sse_events(body: &str) -> Vec<(String, String)> {
-    body.split("\n\n")
-        .filter(|block| !block.trim().is_empty())
-        .map(|block| {
-            let mut event = String::new();
-            let mut data = String::new();
-            for line in block.lines() {
-                if let Some(v) = line.strip_prefix("event:") {
-                    event = v.trim().to_string();
-                } else if let Some(v) = line.strip_prefix("data:") {
-                    data.push_str(v.strip_prefix(' ').unwrap_or(v));
-                }
-            }
-            (event, data)
-        })
-        .collect()
-}
-
 /// Seeds two organisations' vehicles through the embedded system's HTTP write paths (on `store`), waits
 /// until the chat historian has projected them, and stops it: returns the data dir and the two vehicle ids.
 async fn seeded(store: StoreChoice) -> (tempfile::TempDir, String, String) {
@@ -534,7 +515,7 @@ async fn streams_with_the_apis_auth_and_tenancy(api: &mut RuntimeApi, ours: &str
             text.ends_with("\n\n"),
             "a chunk holds whole events: {text:?}"
         );
-        in_order.extend(sse_events(&text));
+        in_order.extend(vwc_testkit::sse_events(&text));
     }
     let (last, done) = in_order.last().cloned().expect("events");
     assert_eq!(last, "done", "the stream ends with done");
@@ -558,7 +539,7 @@ async fn streams_with_the_apis_auth_and_tenancy(api: &mut RuntimeApi, ours: &str
     );
     assert!(text.contains("41,250"), "{text}");
     assert_eq!(done["citations"].as_array().unwrap().len(), 1, "{done}");
-    assert_eq!(sse_events(&answer.body()), in_order);
+    assert_eq!(vwc_testkit::sse_events(&answer.body()), in_order);
 
     // The turn was stored before the first byte: the conversation reads back through the same function.
     let conversation = done["conversationId"].as_str().unwrap();
