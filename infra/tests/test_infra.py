@@ -198,6 +198,17 @@ def test_the_chat_function_streams_through_an_iam_url_only_the_distribution_may_
     # The distribution gets the URL only when the chat function exists (else the API serves the chat).
     assert stack.modules["dashboard"]["chat_function_url"] == (
         "${var.chat.enabled ? aws_lambda_function_url.chat[0].function_url : null}")
+    # What decides the counts is known at plan time; the URL is not until the first apply creates it.
+    assert stack.modules["dashboard"]["chat_enabled"] == "${var.chat.enabled}"
+    dashboard = modules["dashboard"]
+    for rtype, name in (("aws_cloudfront_origin_access_control", "chat"),
+                        ("aws_cloudfront_function", "carry_authorization")):
+        assert dashboard.resources[rtype][name]["count"] == "${var.chat_enabled ? 1 : 0}", name
+    distribution = dashboard.resources["aws_cloudfront_distribution"]["this"]
+    chat_blocks = [b for kind in ("origin", "ordered_cache_behavior")
+                   for b in dynamic_blocks(distribution, kind) if "chat" in b["for_each"]]
+    assert len(chat_blocks) == 2
+    assert all(b["for_each"].startswith("${var.chat_enabled ?") for b in chat_blocks)
     for env in ("dev", "prod"):
         variables = (INFRA / "environments" / env / "variables.tf").read_text()
         assert re.search(r'variable "enable_chat" \{[^}]*default\s*=\s*true', variables), env

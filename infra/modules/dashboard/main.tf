@@ -13,7 +13,7 @@ locals {
   # Every chat route: ask (POST …/chat), suggestions, a conversation, feedback. CloudFront's `*` spans `/`.
   chat_path_pattern = "/v1/vehicles/*/chat*"
   # "https://abc.lambda-url.eu-west-1.on.aws/" → the origin's host name.
-  chat_domain = var.chat_function_url == null ? null : trimsuffix(trimprefix(var.chat_function_url, "https://"), "/")
+  chat_domain = var.chat_enabled ? trimsuffix(trimprefix(var.chat_function_url, "https://"), "/") : null
   # The dashboard's policy as `vwc` serves it (services/vwc/src/dashboard.rs), plus the sign-in provider.
   content_security_policy = join("; ", [
     "default-src 'self'",
@@ -95,7 +95,7 @@ resource "aws_cloudfront_origin_access_control" "this" {
 # The chat function URL's auth type is AWS_IAM: CloudFront signs every request to it (SigV4), so nothing but
 # this distribution can invoke it (the stack's permissions name the distribution).
 resource "aws_cloudfront_origin_access_control" "chat" {
-  count                             = var.chat_function_url == null ? 0 : 1
+  count                             = var.chat_enabled ? 1 : 0
   name                              = "${var.bucket_name}-chat"
   description                       = "Signs requests to the chat function URL"
   origin_access_control_origin_type = "lambda"
@@ -107,7 +107,7 @@ resource "aws_cloudfront_origin_access_control" "chat" {
 # token travels to the function in `x-viewer-authorization` (services/vwc/src/lambda.rs puts it back). A
 # viewer's own `x-viewer-authorization` is dropped: only what came as `Authorization` is carried.
 resource "aws_cloudfront_function" "carry_authorization" {
-  count   = var.chat_function_url == null ? 0 : 1
+  count   = var.chat_enabled ? 1 : 0
   name    = "${var.bucket_name}-carry-authorization"
   runtime = "cloudfront-js-2.0"
   comment = "Copies the viewer's Authorization to x-viewer-authorization before origin access control signs"
@@ -186,7 +186,7 @@ resource "aws_cloudfront_distribution" "this" {
   }
 
   dynamic "origin" {
-    for_each = local.chat_domain == null ? [] : [local.chat_domain]
+    for_each = var.chat_enabled ? [local.chat_domain] : []
     content {
       domain_name              = origin.value
       origin_id                = "chat"
@@ -207,7 +207,7 @@ resource "aws_cloudfront_distribution" "this" {
   # carried token included), not compressed (compression would hold events back). A POST's body must come
   # with its SHA-256 in `x-amz-content-sha256` (Lambda accepts no unsigned payload); the dashboard sends it.
   dynamic "ordered_cache_behavior" {
-    for_each = local.chat_domain == null ? [] : [local.chat_path_pattern]
+    for_each = var.chat_enabled ? [local.chat_path_pattern] : []
     content {
       path_pattern               = ordered_cache_behavior.value
       target_origin_id           = "chat"

@@ -400,7 +400,8 @@ module "dashboard" {
   source       = "../dashboard"
   bucket_name  = "${local.prefix}-dashboard-${data.aws_caller_identity.current.account_id}"
   api_endpoint = module.http_api.endpoint
-  # The chat's paths stream from its function URL (null: the API serves them, buffered).
+  # The chat's paths stream from its function URL (disabled: the API serves them, buffered).
+  chat_enabled      = var.chat.enabled
   chat_function_url = var.chat.enabled ? aws_lambda_function_url.chat[0].function_url : null
   # Not through local.sign_in: it also names the app client, whose callback URL is this distribution.
   connect_src_origins = var.jwt == null ? module.identity[0].sign_in_origins : (
