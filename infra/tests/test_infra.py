@@ -174,16 +174,125 @@ def test_every_packaged_binary_the_stack_names_exists(modules):
     names = set(re.findall(r'"(?:\$\{var\.lambda_dir\}/)?(vwc-lambda-[a-z-]+)', modules["stack"].text()))
     assert "vwc-lambda-token-claims" in names and "vwc-lambda-delivery" in names
     bins = {p.stem for p in (REPO / "services" / "vwc" / "src" / "bin").glob("vwc-lambda-*.rs")}
-    optional = {"vwc-lambda-revalue", "vwc-lambda-chat"}  # behind enable flags until they land
-    assert names - optional <= bins, names - optional - bins
+    assert names <= bins, names - bins
     # scripts/package builds every services/vwc/src/bin/vwc-lambda-*.rs, so each of them gets a zip.
     package = (REPO / "scripts" / "package").read_text()
     assert "services/vwc/src/bin/vwc-lambda-*.rs" in package
 
 
-def test_the_chat_function_streams(modules):
-    url = modules["stack"].resources["aws_lambda_function_url"]["chat"]
+def test_the_chat_function_streams_through_an_iam_url_only_the_distribution_may_invoke(modules):
+    stack = modules["stack"]
+    url = stack.resources["aws_lambda_function_url"]["chat"]
     assert url["invoke_mode"] == "RESPONSE_STREAM"
+    assert url["authorization_type"] == "AWS_IAM"
+    assert "cors" not in url  # same origin: the distribution serves the page and the chat
+    permission = stack.resources["aws_lambda_permission"]["chat"]
+    actions = re.findall(r'= "(lambda:[A-Za-z]+)"', permission["for_each"])
+    assert sorted(actions) == ["lambda:InvokeFunction", "lambda:InvokeFunctionUrl"]
+    assert permission["action"] == "${each.value}"
+    # Nobody but the dashboard's distribution: no "*" principal, no public URL.
+    assert permission["principal"] == "cloudfront.amazonaws.com"
+    assert permission["source_arn"] == "${module.dashboard.distribution_arn}"
+    assert "AWS_IAM" in permission["function_url_auth_type"]
+    assert 'principal              = "*"' not in stack.text()
+    # The distribution gets the URL only when the chat function exists (else the API serves the chat).
+    assert stack.modules["dashboard"]["chat_function_url"] == (
+        "${var.chat.enabled ? aws_lambda_function_url.chat[0].function_url : null}")
+    # What decides the counts is known at plan time; the URL is not until the first apply creates it.
+    assert stack.modules["dashboard"]["chat_enabled"] == "${var.chat.enabled}"
+    dashboard = modules["dashboard"]
+    for rtype, name in (("aws_cloudfront_origin_access_control", "chat"),
+                        ("aws_cloudfront_function", "carry_authorization")):
+        assert dashboard.resources[rtype][name]["count"] == "${var.chat_enabled ? 1 : 0}", name
+    distribution = dashboard.resources["aws_cloudfront_distribution"]["this"]
+    chat_blocks = [b for kind in ("origin", "ordered_cache_behavior")
+                   for b in dynamic_blocks(distribution, kind) if "chat" in b["for_each"]]
+    assert len(chat_blocks) == 2
+    assert all(b["for_each"].startswith("${var.chat_enabled ?") for b in chat_blocks)
+    for env in ("dev", "prod"):
+        variables = (INFRA / "environments" / env / "variables.tf").read_text()
+        assert re.search(r'variable "enable_chat" \{[^}]*default\s*=\s*true', variables), env
+
+
+def dynamic_blocks(resource, kind):
+    """The resource's `dynamic "<kind>"` blocks, in the order they are written (CloudFront's order)."""
+    return [block[kind] for block in resource.get("dynamic", []) if kind in block]
+
+
+def test_the_chat_behaviour_precedes_v1_and_reaches_the_function_signed_and_uncached(modules):
+    dashboard = modules["dashboard"]
+    distribution = dashboard.resources["aws_cloudfront_distribution"]["this"]
+    behaviours = [b["content"][0] for b in dynamic_blocks(distribution, "ordered_cache_behavior")]
+    targets = [b["target_origin_id"] for b in behaviours]
+    assert targets == ["chat", "api"], "the chat's behaviour must come before /v1/*"
+    chat = behaviours[0]
+    pattern = dashboard.locals["chat_path_pattern"]
+    assert pattern == "/v1/vehicles/*/chat*"
+    for path in ("/v1/vehicles/veh_1/chat", "/v1/vehicles/veh_1/chat/suggestions",
+                 "/v1/vehicles/veh_1/chat/conv_1", "/v1/vehicles/veh_1/chat/conv_1/messages/msg_1/feedback"):
+        assert re.fullmatch(pattern.replace("*", ".*"), path), path
+    for path in ("/v1/vehicles/veh_1/events", "/v1/vehicles", "/v1/fleet/overview"):
+        assert not re.fullmatch(pattern.replace("*", ".*"), path), path
+    assert chat["cache_policy_id"] == CACHING_DISABLED
+    assert chat["origin_request_policy_id"] == ALL_VIEWER_EXCEPT_HOST
+    assert chat["compress"] is False
+    assert "POST" in chat["allowed_methods"]
+    association = chat["function_association"][0]
+    assert association["event_type"] == "viewer-request"
+    assert association["function_arn"] == "${aws_cloudfront_function.carry_authorization[0].arn}"
+    # The origin is the function URL, signed by an origin access control for Lambda.
+    origins = [o["content"][0] for o in dynamic_blocks(distribution, "origin")]
+    origin = next(o for o in origins if o["origin_id"] == "chat")
+    assert origin["origin_access_control_id"] == "${aws_cloudfront_origin_access_control.chat[0].id}"
+    oac = dashboard.resources["aws_cloudfront_origin_access_control"]["chat"]
+    assert oac["origin_access_control_origin_type"] == "lambda"
+    assert oac["signing_behavior"] == "always" and oac["signing_protocol"] == "sigv4"
+    # Signing overwrites Authorization, so the bearer token is carried in the header the function reads.
+    code = dashboard.resources["aws_cloudfront_function"]["carry_authorization"]["code"]
+    carried = (REPO / "services" / "vwc" / "src" / "lambda.rs").read_text()
+    header = re.search(r'pub const VIEWER_AUTHORIZATION: &str = "([^"]+)"', carried).group(1)
+    assert f"request.headers['{header}'] = {{ value: request.headers.authorization.value }}" in code
+    assert f"delete request.headers['{header}']" in code
+
+
+def test_the_chat_function_has_the_function_alarms_and_one_for_its_urls_5xx(modules):
+    alarms = modules["alarms"].resources["aws_cloudwatch_metric_alarm"]
+    url = alarms["url_5xx"]
+    assert url["for_each"] == "${var.url_function_names}"
+    assert url["namespace"] == "AWS/Lambda" and url["metric_name"] == "Url5xxCount"
+    stack = modules["stack"].modules["alarms"]
+    assert stack["url_function_names"] == "${{for k, f in module.chat_function : k => f.name}}"
+    # Errors and throttles: every function, the chat's included.
+    assert "for k, f in module.function" in stack["function_names"]
+    assert "for k, f in module.chat_function" in stack["function_names"]
+
+
+def test_the_chat_function_reads_only_its_own_parameters_and_store_and_publishes_nothing(modules):
+    stack = modules["stack"]
+    text = stack.text()
+    chat = re.search(r"\{chat = \{([^}]*)\}", stack.locals["functions"]).group(1)
+    assert 'db_user = "chat-historian"' in chat  # its Atlas user reads and writes only its database
+    assert "publishes = false" in chat
+    assert "environment = {}" in chat or chat.endswith("environment = {")
+    # Its own module call: the same function module, its own SSM path, and no bus (it publishes nothing) —
+    # neither the PutEvents statement (bus_arn left null) nor the parameter.
+    assert stack.modules["function"]["for_each"] == '${{for k, f in local.functions : k => f if k != "chat"}}'
+    module = stack.modules["chat_function"]
+    assert module["for_each"] == '${{for k, f in local.functions : k => f if k == "chat"}}'
+    assert module["source"] == "../function"
+    assert module["ssm_path"] == "${local.ssm_root}/${each.key}"
+    assert module["environment"] == stack.modules["function"]["environment"]
+    for absent in ("bus_arn", "consumer_queue_arn", "ses_identity_arns"):
+        assert absent not in module, absent
+    # Not ordered after the parameters: the distribution → chat URL → function → parameters → Cognito
+    # client → callback (the distribution) would be a cycle.
+    assert "depends_on" not in module
+    assert stack.modules["function"]["depends_on"] == ["${module.parameters}"]
+    assert "if f.publishes" in stack.locals["bus_parameters"]
+    assert "bus_name" not in stack.locals["common_parameters"]
+    # Its parameters live under its own path: what it verifies tokens with and the optional LLM key.
+    chat_parameters = set(re.findall(r'"chat/([a-z_]+)"', text))
+    assert chat_parameters == {"jwks_url", "jwt_issuer", "jwt_audience", "llm_api_key"}
 
 
 def test_the_http_api_authorizes_v1_with_jwt_and_leaves_the_dealer_webhook_to_its_signature(modules):
@@ -224,7 +333,7 @@ def test_the_dashboard_bucket_is_private_and_read_through_origin_access_control(
 def test_alarms_cover_dead_letters_errors_throttles_5xx_and_the_budget(modules):
     alarms = modules["alarms"].resources
     metrics = {a["metric_name"] for a in alarms["aws_cloudwatch_metric_alarm"].values()}
-    assert metrics == {"ApproximateNumberOfMessagesVisible", "Errors", "Throttles", "5xx"}
+    assert metrics == {"ApproximateNumberOfMessagesVisible", "Errors", "Throttles", "5xx", "Url5xxCount"}
     assert "monthly" in alarms["aws_budgets_budget"]
     stack = modules["stack"].modules["alarms"]
     assert "module.bus.dead_letter_queues" in stack["dead_letter_queues"]
@@ -308,12 +417,12 @@ def test_the_dashboard_distribution_sends_every_api_path_to_the_http_api_uncache
     dashboard = modules["dashboard"]
     distribution = dashboard.resources["aws_cloudfront_distribution"]["this"]
     assert dashboard.locals["api_path_patterns"] == API_PATHS
-    api_origin = distribution["dynamic"][0]["origin"]
+    api_origin = dynamic_blocks(distribution, "origin")[0]
     assert api_origin["for_each"] == "${local.api_domain == null ? [] : [local.api_domain]}"
     origin = api_origin["content"][0]
     assert origin["origin_id"] == "api"
     assert origin["custom_origin_config"][0]["origin_protocol_policy"] == "https-only"
-    behaviours = distribution["dynamic"][1]["ordered_cache_behavior"]
+    behaviours = dynamic_blocks(distribution, "ordered_cache_behavior")[-1]
     assert behaviours["for_each"] == "${local.api_domain == null ? [] : local.api_path_patterns}"
     behaviour = behaviours["content"][0]
     assert behaviour["target_origin_id"] == "api"

@@ -45,6 +45,19 @@ function sentence(s: string): string {
   return /[.!?]$/.test(t) ? t : `${t}.`;
 }
 
+/**
+ * The hex SHA-256 of a request body, sent as `x-amz-content-sha256`. On AWS the chat's routes reach their
+ * Lambda function URL through CloudFront's origin access control, which signs each request but cannot hash
+ * its body, and Lambda accepts no unsigned payload: the page supplies the hash (docs/chat.md). Every other
+ * server ignores the header. `undefined` where Web Crypto is missing (a page on plain http off this machine).
+ */
+export async function bodySha256(body: string): Promise<string | undefined> {
+  const subtle = globalThis.crypto?.subtle;
+  if (!subtle) return undefined;
+  const digest = await subtle.digest("SHA-256", new TextEncoder().encode(body));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 export type UnauthorizedHandler = (message: string) => void;
 
 export interface RequestOptions {
@@ -70,6 +83,8 @@ export class Api {
     if (opts.body !== undefined) {
       headers["Content-Type"] = "application/json";
       body = JSON.stringify(opts.body);
+      const hash = await bodySha256(body);
+      if (hash) headers["x-amz-content-sha256"] = hash;
     }
     let res: Response;
     try {

@@ -71,7 +71,7 @@ variable "enable_revaluation" {
 }
 
 variable "enable_chat" {
-  description = "Turn on once the chat historian's vwc-lambda-chat binary is packaged."
+  description = "The chat streamed by its own function (vwc-lambda-chat, packaged by scripts/package) through the dashboard's distribution; false leaves the chat to the API function (buffered, 29 s)."
   type        = bool
-  default     = false
+  default     = true
 }

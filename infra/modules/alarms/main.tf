@@ -105,6 +105,24 @@ resource "aws_cloudwatch_metric_alarm" "api_5xx" {
   tags                = var.tags
 }
 
+# A function URL has no API Gateway in front: the URL's own 5xx count (the chat function) is its "API 5xx".
+resource "aws_cloudwatch_metric_alarm" "url_5xx" {
+  for_each            = var.url_function_names
+  alarm_name          = "${var.name}-${each.key}-url-5xx"
+  alarm_description   = "The ${each.value} function URL answered 5xx: see docs/runbooks/alarms.md"
+  namespace           = "AWS/Lambda"
+  metric_name         = "Url5xxCount"
+  dimensions          = { FunctionName = each.value }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  tags                = var.tags
+}
+
 resource "aws_budgets_budget" "monthly" {
   name         = "${var.name}-monthly"
   budget_type  = "COST"

@@ -21,6 +21,12 @@ variable "function_names" {
   type        = map(string)
 }
 
+variable "url_function_names" {
+  description = "Readable key → name of a function served through a function URL; its URL's 5xx raise an alarm."
+  type        = map(string)
+  default     = {}
+}
+
 variable "api_id" {
   type = string
 }

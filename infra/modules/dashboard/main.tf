@@ -2,12 +2,18 @@
 # origin access control. `scripts/deploy` syncs dashboard/dist into it and invalidates the cache.
 # The API's paths go through the same distribution to the HTTP API, uncached: the page calls its API on its
 # own origin (no CORS, and the CSP's connect-src stays 'self' plus the sign-in provider).
+# The chat's paths go to the chat function's URL instead (response streaming; API Gateway would buffer), signed
+# by origin access control for Lambda, in a behaviour ordered before `/v1/*`.
 
 locals {
   # The page's API calls, health, the contract and the dealer webhook: everything the HTTP API routes.
   api_path_patterns = ["/v1/*", "/webhooks/*", "/calendar/*", "/healthz", "/readyz", "/openapi.json"]
   # "https://abc.execute-api.eu-west-1.amazonaws.com" → the origin's host name.
   api_domain = var.api_endpoint == null ? null : trimsuffix(trimprefix(var.api_endpoint, "https://"), "/")
+  # Every chat route: ask (POST …/chat), suggestions, a conversation, feedback. CloudFront's `*` spans `/`.
+  chat_path_pattern = "/v1/vehicles/*/chat*"
+  # "https://abc.lambda-url.eu-west-1.on.aws/" → the origin's host name.
+  chat_domain = var.chat_enabled ? trimsuffix(trimprefix(var.chat_function_url, "https://"), "/") : null
   # The dashboard's policy as `vwc` serves it (services/vwc/src/dashboard.rs), plus the sign-in provider.
   content_security_policy = join("; ", [
     "default-src 'self'",
@@ -86,6 +92,38 @@ resource "aws_cloudfront_origin_access_control" "this" {
   signing_protocol                  = "sigv4"
 }
 
+# The chat function URL's auth type is AWS_IAM: CloudFront signs every request to it (SigV4), so nothing but
+# this distribution can invoke it (the stack's permissions name the distribution).
+resource "aws_cloudfront_origin_access_control" "chat" {
+  count                             = var.chat_enabled ? 1 : 0
+  name                              = "${var.bucket_name}-chat"
+  description                       = "Signs requests to the chat function URL"
+  origin_access_control_origin_type = "lambda"
+  signing_behavior                  = "always"
+  signing_protocol                  = "sigv4"
+}
+
+# The signature overwrites the viewer's `Authorization` (the bearer token the function verifies), so the
+# token travels to the function in `x-viewer-authorization` (services/vwc/src/lambda.rs puts it back). A
+# viewer's own `x-viewer-authorization` is dropped: only what came as `Authorization` is carried.
+resource "aws_cloudfront_function" "carry_authorization" {
+  count   = var.chat_enabled ? 1 : 0
+  name    = "${var.bucket_name}-carry-authorization"
+  runtime = "cloudfront-js-2.0"
+  comment = "Copies the viewer's Authorization to x-viewer-authorization before origin access control signs"
+  publish = true
+  code    = <<-EOT
+    function handler(event) {
+      var request = event.request;
+      delete request.headers['x-viewer-authorization'];
+      if (request.headers.authorization) {
+        request.headers['x-viewer-authorization'] = { value: request.headers.authorization.value };
+      }
+      return request;
+    }
+  EOT
+}
+
 resource "aws_cloudfront_response_headers_policy" "security" {
   name = "${var.bucket_name}-security"
   security_headers_config {
@@ -143,6 +181,46 @@ resource "aws_cloudfront_distribution" "this" {
         https_port             = 443
         origin_protocol_policy = "https-only"
         origin_ssl_protocols   = ["TLSv1.2"]
+      }
+    }
+  }
+
+  dynamic "origin" {
+    for_each = var.chat_enabled ? [local.chat_domain] : []
+    content {
+      domain_name              = origin.value
+      origin_id                = "chat"
+      origin_access_control_id = aws_cloudfront_origin_access_control.chat[0].id
+      # An answer may wait for the LLM (8 s at most) before its first byte; 60 s is CloudFront's default limit.
+      custom_origin_config {
+        http_port              = 80
+        https_port             = 443
+        origin_protocol_policy = "https-only"
+        origin_ssl_protocols   = ["TLSv1.2"]
+        origin_read_timeout    = 60
+      }
+    }
+  }
+
+  # The chat, streamed: ordered before `/v1/*`, which would otherwise take its paths to API Gateway (which
+  # buffers the stream and ends it at 29 s). Never cached, every viewer header but Host forwarded (the
+  # carried token included), not compressed (compression would hold events back). A POST's body must come
+  # with its SHA-256 in `x-amz-content-sha256` (Lambda accepts no unsigned payload); the dashboard sends it.
+  dynamic "ordered_cache_behavior" {
+    for_each = var.chat_enabled ? [local.chat_path_pattern] : []
+    content {
+      path_pattern               = ordered_cache_behavior.value
+      target_origin_id           = "chat"
+      viewer_protocol_policy     = "https-only"
+      allowed_methods            = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
+      cached_methods             = ["GET", "HEAD"]
+      compress                   = false
+      cache_policy_id            = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad" # Managed-CachingDisabled
+      origin_request_policy_id   = "b689b0a8-53d0-40ab-baf2-68738e2966ac" # Managed-AllViewerExceptHostHeader
+      response_headers_policy_id = aws_cloudfront_response_headers_policy.security.id
+      function_association {
+        event_type   = "viewer-request"
+        function_arn = aws_cloudfront_function.carry_authorization[0].arn
       }
     }
   }

@@ -9,3 +9,7 @@ output "distribution_id" {
 output "url" {
   value = "https://${aws_cloudfront_distribution.this.domain_name}"
 }
+
+output "distribution_arn" {
+  value = aws_cloudfront_distribution.this.arn
+}

@@ -23,3 +23,15 @@ variable "connect_src_origins" {
   type        = list(string)
   default     = []
 }
+
+variable "chat_enabled" {
+  description = "Whether the chat's paths go to the chat function's URL (known at plan time, unlike the URL: counts depend on it). false leaves the chat to the API."
+  type        = bool
+  default     = false
+}
+
+variable "chat_function_url" {
+  description = "The chat function's URL (https://…lambda-url…, auth type AWS_IAM, RESPONSE_STREAM) when chat_enabled; its paths are served through this distribution, signed by origin access control."
+  type        = string
+  default     = null
+}

@@ -119,7 +119,7 @@ resource "aws_iam_role_policy_attachment" "vpc" {
 
 resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_272:Code signing needs AWS Signer profiles and a signing step in scripts/package; the zips are built in CI from a tagged commit and uploaded by the deploy role only.
-  #checkov:skip=CKV_AWS_115:Concurrency is bounded where load enters (SQS event source maximum_concurrency, API Gateway throttling); new accounts have a 10-execution quota that leaves no room for reservations.
+  #checkov:skip=CKV_AWS_115:Concurrency is bounded where load enters (SQS event source maximum_concurrency, API Gateway throttling; the chat function URL takes only CloudFront's signed requests and limits each organisation itself); new accounts have a 10-execution quota that leaves no room for reservations.
   #checkov:skip=CKV_AWS_117:No VPC by default: a NAT gateway would cost more than the whole free-tier stack; Atlas is reached over TLS with per-function credentials (set var.vpc with the private-endpoint option).
   function_name = var.name
   description   = var.description

@@ -30,6 +30,7 @@ locals {
       queue       = c
       memory_mb   = var.consumer.memory_mb
       timeout     = var.consumer.timeout_seconds
+      publishes   = true
       environment = { VWC_SERVICE = c }
     }
   }
@@ -42,6 +43,7 @@ locals {
         queue       = null
         memory_mb   = var.api_memory_mb
         timeout     = 29
+        publishes   = true
         # No CORS: the dashboard calls the API on its own origin (its distribution routes the API's
         # paths here), and naming the distribution would make the API depend on itself through it.
         environment = {}
@@ -53,6 +55,7 @@ locals {
         queue       = null
         memory_mb   = 256
         timeout     = 300
+        publishes   = true
         environment = {}
       }
       delivery = {
@@ -62,6 +65,7 @@ locals {
         queue       = null
         memory_mb   = 256
         timeout     = 60
+        publishes   = true
         environment = {}
       }
     },
@@ -74,6 +78,7 @@ locals {
         queue       = null
         memory_mb   = 256
         timeout     = 300
+        publishes   = true
         environment = {}
       }
     } : {},
@@ -85,7 +90,10 @@ locals {
         queue       = null
         memory_mb   = var.chat.memory_mb
         timeout     = var.chat.timeout_seconds
-        environment = { VWC_CORS_ORIGIN = module.dashboard.url }
+        # It reads and writes the chat store only (conversations, the audit trail) and publishes nothing:
+        # no bus, no bus parameter. No CORS: the dashboard's distribution routes the chat's paths here.
+        publishes   = false
+        environment = {}
       }
     } : {},
   )
@@ -120,11 +128,14 @@ locals {
     for name, f in local.functions : {
       "${name}/mongodb_uri"    = module.atlas.connection_strings[f.db_user]
       "${name}/mongodb_prefix" = "vwc"
-      "${name}/bus_name"       = module.bus.bus_name
     }
   ]...)
+  # Only a function that publishes is told the bus's name (the chat function publishes nothing).
+  bus_parameters = { for name, f in local.functions : "${name}/bus_name" => module.bus.bus_name if f.publishes }
+
   parameters = merge(
     local.common_parameters,
+    local.bus_parameters,
     {
       "api/jwks_url"     = local.jwt.jwks_url
       "api/jwt_issuer"   = local.jwt.issuer
@@ -145,8 +156,8 @@ locals {
     local.send_mail ? { "delivery/email_from" = var.email_from } : {},
   )
   operator_parameters = toset(concat(
-    # The API function serves the chat routes, so it reads the optional LLM key (created as `unset`, which
-    # the code reads as "no provider").
+    # The API function serves the chat routes too (API Gateway clients), so both read the optional LLM key
+    # (created as `unset`, which the code reads as "no provider").
     ["api/dealer_integration", "api/llm_api_key"],
     var.chat.enabled ? ["chat/llm_api_key"] : [],
   ))
@@ -251,7 +262,7 @@ module "parameters" {
 
 module "function" {
   source                = "../function"
-  for_each              = local.functions
+  for_each              = { for k, f in local.functions : k => f if k != "chat" }
   name                  = "${local.prefix}-${each.key}"
   description           = each.value.description
   zip_path              = "${var.lambda_dir}/${each.value.binary}/bootstrap.zip"
@@ -260,7 +271,7 @@ module "function" {
   ssm_path              = "${local.ssm_root}/${each.key}"
   environment           = merge({ VWC_ENV = "${var.environment}/${each.key}" }, each.value.environment)
   kms_key_arn           = aws_kms_key.this.arn
-  bus_arn               = module.bus.bus_arn
+  bus_arn               = each.value.publishes ? module.bus.bus_arn : null
   consumer_queue_arn    = each.value.queue == null ? null : module.bus.queue_arns[each.value.queue]
   ses_identity_arns     = each.key == "delivery" && local.send_mail ? [var.ses_identity_arn] : []
   ses_from_address      = each.key == "delivery" ? var.email_from : null
@@ -272,6 +283,30 @@ module "function" {
   }
   tags       = local.tags
   depends_on = [module.parameters]
+}
+
+# The chat function apart from module.function, and not ordered after module.parameters: the dashboard's
+# distribution has its URL as an origin, and the Cognito app client — whose audience is in the parameters —
+# has the distribution as its callback, so that ordering would be a cycle. Until its parameters exist (the
+# seconds of a first apply) a cold start fails and the next one reads them. It publishes nothing: no bus.
+module "chat_function" {
+  source                = "../function"
+  for_each              = { for k, f in local.functions : k => f if k == "chat" }
+  name                  = "${local.prefix}-${each.key}"
+  description           = each.value.description
+  zip_path              = "${var.lambda_dir}/${each.value.binary}/bootstrap.zip"
+  memory_mb             = each.value.memory_mb
+  timeout_seconds       = each.value.timeout
+  ssm_path              = "${local.ssm_root}/${each.key}"
+  environment           = merge({ VWC_ENV = "${var.environment}/${each.key}" }, each.value.environment)
+  kms_key_arn           = aws_kms_key.this.arn
+  async_dead_letter_arn = aws_sqs_queue.async_failures.arn
+  log_retention_days    = var.log_retention_days
+  vpc = var.atlas_private_endpoint == null ? null : {
+    subnet_ids         = var.atlas_private_endpoint.subnet_ids
+    security_group_ids = var.atlas_private_endpoint.security_group_ids
+  }
+  tags = local.tags
 }
 
 resource "aws_lambda_event_source_mapping" "consumer" {
@@ -335,35 +370,39 @@ module "http_api" {
   tags                    = local.tags
 }
 
-# Chat answers stream (SSE) through a function URL: API Gateway HTTP APIs buffer responses. The function
-# verifies the bearer token itself (RS256 via the JWKS, issuer, audience, expiry), as the API function does.
+# Chat answers stream (SSE) through a function URL in RESPONSE_STREAM mode: API Gateway HTTP APIs buffer
+# responses and end them at 29 s. The URL's auth type is AWS_IAM and only the dashboard's distribution may
+# invoke it (origin access control signs each request); the function then verifies the viewer's bearer token
+# itself (RS256 via the JWKS, issuer, audience, expiry), as the API function does.
 resource "aws_lambda_function_url" "chat" {
-  #checkov:skip=CKV_AWS_258:Browsers cannot SigV4-sign; the function verifies the same JWT the authorizer would (issuer, audience, expiry, RS256 via JWKS) before any work.
   count              = var.chat.enabled ? 1 : 0
-  function_name      = module.function["chat"].name
-  authorization_type = "NONE"
+  function_name      = module.chat_function["chat"].name
+  authorization_type = "AWS_IAM"
   invoke_mode        = "RESPONSE_STREAM"
-  cors {
-    allow_origins = [module.dashboard.url]
-    allow_methods = ["GET", "POST"]
-    allow_headers = ["authorization", "content-type", "accept"]
-    max_age       = 600
-  }
 }
 
-resource "aws_lambda_permission" "chat_url" {
-  count                  = var.chat.enabled ? 1 : 0
-  statement_id           = "AllowPublicFunctionUrl"
-  action                 = "lambda:InvokeFunctionUrl"
-  function_name          = module.function["chat"].name
-  principal              = "*"
-  function_url_auth_type = "NONE"
+# Only the dashboard's distribution may invoke it: lambda:InvokeFunctionUrl through the URL, and
+# lambda:InvokeFunction, which function URLs created since late 2025 also need for the same principal.
+resource "aws_lambda_permission" "chat" {
+  for_each = var.chat.enabled ? {
+    AllowDashboardDistributionThroughUrl = "lambda:InvokeFunctionUrl"
+    AllowDashboardDistributionToInvoke   = "lambda:InvokeFunction"
+  } : {}
+  statement_id           = each.key
+  action                 = each.value
+  function_name          = module.chat_function["chat"].name
+  principal              = "cloudfront.amazonaws.com"
+  source_arn             = module.dashboard.distribution_arn
+  function_url_auth_type = each.value == "lambda:InvokeFunctionUrl" ? "AWS_IAM" : null
 }
 
 module "dashboard" {
   source       = "../dashboard"
   bucket_name  = "${local.prefix}-dashboard-${data.aws_caller_identity.current.account_id}"
   api_endpoint = module.http_api.endpoint
+  # The chat's paths stream from its function URL (disabled: the API serves them, buffered).
+  chat_enabled      = var.chat.enabled
+  chat_function_url = var.chat.enabled ? aws_lambda_function_url.chat[0].function_url : null
   # Not through local.sign_in: it also names the app client, whose callback URL is this distribution.
   connect_src_origins = var.jwt == null ? module.identity[0].sign_in_origins : (
     var.dashboard_sign_in == null ? [] : var.dashboard_sign_in.connect_origins
@@ -382,8 +421,10 @@ module "alarms" {
   })
   function_names = merge(
     { for k, f in module.function : k => f.name },
+    { for k, f in module.chat_function : k => f.name },
     { for f in module.token_claims : "token-claims" => f.name },
   )
+  url_function_names = { for k, f in module.chat_function : k => f.name }
   api_id             = module.http_api.api_id
   monthly_budget_usd = var.monthly_budget_usd
   tags               = local.tags

@@ -140,7 +140,7 @@ variable "revaluation" {
 }
 
 variable "chat" {
-  description = "The chat historian's streaming function (issue 9) behind a Lambda function URL (API Gateway HTTP APIs cannot stream); enable once its binary exists."
+  description = "The chat historian's streaming function (vwc-lambda-chat) behind a Lambda function URL in RESPONSE_STREAM mode, reached through the dashboard's distribution (API Gateway HTTP APIs buffer and stop at 29 s); off leaves the chat to the API function, buffered."
   type = object({
     enabled         = bool
     binary          = string

@@ -541,21 +541,45 @@ pub fn build_router(
                 verifier: verifier.clone(),
             }),
         )
-        .merge(
-            vwc_chat_historian::http::routes().with_state(vwc_chat_historian::http::ChatState {
-                historian: Arc::new(
-                    vwc_chat_historian::Historian::new(stores.chat.clone())
-                        .with_llm(http.chat_llm.clone()),
-                ),
-                verifier: verifier.clone(),
-                clock: clock.clone(),
-            }),
-        )
+        .merge(chat_routes(
+            stores.chat.clone(),
+            verifier.clone(),
+            clock,
+            http,
+        ))
         .merge(crate::records::routes(stores, &verifier))
         .merge(crate::routes::routes(readiness))
         .merge(crate::routes::dev_token_routes(http.dev_tokens.clone()))
         .merge(crate::auth_config::routes(http.auth_config()));
-    let router = crate::openapi::serve(api)
+    with_http_layers(crate::openapi::serve(api), verifier, http)
+}
+
+/// The chat historian's routes over its store: the whole API serves them, and so does the chat function
+/// on its own (`vwc-lambda-chat`, which streams).
+pub fn chat_routes(
+    store: Arc<dyn vwc_chat_historian::ChatStore>,
+    verifier: Arc<dyn TokenVerifier>,
+    clock: &vwc_http::Clock,
+    http: &HttpSettings,
+) -> utoipa_axum::router::OpenApiRouter {
+    vwc_chat_historian::http::routes().with_state(vwc_chat_historian::http::ChatState {
+        historian: Arc::new(
+            vwc_chat_historian::Historian::new(store).with_llm(http.chat_llm.clone()),
+        ),
+        verifier,
+        clock: clock.clone(),
+    })
+}
+
+/// What every HTTP entry point puts around its routes: problem+json for unknown routes and methods, the
+/// rate limit, token verification, CORS, the dashboard's CSP, the request timeout, trace context, the body
+/// limit and the request span.
+pub fn with_http_layers(
+    router: Router,
+    verifier: Arc<dyn TokenVerifier>,
+    http: &HttpSettings,
+) -> Router {
+    let router = router
         .fallback(crate::routes::not_found)
         .method_not_allowed_fallback(crate::routes::method_not_allowed);
     let router = match &http.rate_limiter {

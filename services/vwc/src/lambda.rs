@@ -1,5 +1,5 @@
 //! AWS Lambda entry points over the same code: the HTTP API (lambda_http over the composed axum Router),
-//! one SQS consumer per service, the scheduled maintenance sweep, the scheduled notification delivery
+//! the chat with response streaming, one SQS consumer per service, the scheduled maintenance sweep, the scheduled notification delivery
 //! worker and the daily re-valuation. Each builds its clients once per cold start. Configuration: `VWC_*` environment variables, then
 //! SSM (`/vwc/<VWC_ENV>/…`): `mongodb_uri`, `jwks_url`, `jwt_issuer`, `jwt_audience`, `bus_name`,
 //! `mongodb_prefix`, `email_from`, and the dashboard's sign-in provider (`oidc_authority`,
@@ -28,13 +28,9 @@ pub struct AwsRuntime {
 impl AwsRuntime {
     pub async fn start() -> anyhow::Result<AwsRuntime> {
         let layers = crate::cli::config_layers().await?;
-        let uri = layers
-            .secret(None, "VWC_MONGODB_URI", "mongodb_uri")
+        let (uri, prefix) = mongodb_settings(&layers)
             .context("VWC_MONGODB_URI (or SSM mongodb_uri) is required in AWS")?;
-        let prefix = layers
-            .value(None, "VWC_MONGODB_PREFIX", "mongodb_prefix")
-            .unwrap_or_else(|| "vwc".into());
-        let stores = Stores::connect_mongodb(uri.expose(), &prefix).await?;
+        let stores = Stores::connect_mongodb(&uri, &prefix).await?;
         let bus_name = layers
             .value(None, "VWC_BUS_NAME", "bus_name")
             .unwrap_or_else(|| "vwc".into());
@@ -70,25 +66,49 @@ impl AwsRuntime {
     }
 }
 
-/// The whole HTTP API behind API Gateway.
-pub async fn run_api() -> Result<(), lambda_http::Error> {
-    let rt = AwsRuntime::start().await?;
-    let jwks = rt
-        .layers
+/// The MongoDB URI and database prefix (`VWC_MONGODB_URI`/`mongodb_uri`, `VWC_MONGODB_PREFIX`/
+/// `mongodb_prefix`), when a URI is configured.
+fn mongodb_settings(layers: &vwc_config::Layers) -> Option<(String, String)> {
+    let uri = layers.secret(None, "VWC_MONGODB_URI", "mongodb_uri")?;
+    let prefix = layers
+        .value(None, "VWC_MONGODB_PREFIX", "mongodb_prefix")
+        .unwrap_or_else(|| "vwc".into());
+    Some((uri.expose().to_string(), prefix))
+}
+
+/// Bearer tokens as every HTTP function verifies them: RS256/ES256 against the identity provider's JWKS.
+fn token_verifier(layers: &vwc_config::Layers) -> anyhow::Result<Arc<dyn vwc_auth::TokenVerifier>> {
+    let jwks = layers
         .value(None, "VWC_JWKS", "jwks_url")
         .context("VWC_JWKS (or SSM jwks_url) is required in AWS: tokens are RS256/ES256")?;
-    let issuer = rt
-        .layers
+    let issuer = layers
         .value(None, "VWC_JWT_ISSUER", "jwt_issuer")
         .unwrap_or_else(|| vwc_auth::ISSUER.into());
     // The audience is configurable because an identity provider such as a Cognito user pool puts its
     // app client id in `aud`, where the embedded issuer puts `vwc-api`.
-    let audience = rt
-        .layers
+    let audience = layers
         .value(None, "VWC_JWT_AUDIENCE", "jwt_audience")
         .unwrap_or_else(|| vwc_auth::AUDIENCE.into());
-    let verifier: Arc<dyn vwc_auth::TokenVerifier> =
-        Arc::new(vwc_auth::JwksVerifier::from_url(jwks, issuer, audience)?);
+    Ok(Arc::new(vwc_auth::JwksVerifier::from_url(
+        jwks, issuer, audience,
+    )?))
+}
+
+/// The chat's optional LLM provider, as configured for this function (off without `llm_base_url`).
+fn chat_llm(
+    layers: &vwc_config::Layers,
+) -> anyhow::Result<Option<Arc<vwc_chat_historian::LlmProvider>>> {
+    Ok(crate::cli::chat_llm_settings(layers, None, None, None)?
+        .map(vwc_chat_historian::LlmProvider::new)
+        .transpose()
+        .context("the chat LLM provider")?
+        .map(Arc::new))
+}
+
+/// The whole HTTP API behind API Gateway.
+pub async fn run_api() -> Result<(), lambda_http::Error> {
+    let rt = AwsRuntime::start().await?;
+    let verifier = token_verifier(&rt.layers)?;
     let allowlist = vwc_notification::ssrf::Allowlist::from_env()
         .map_err(|e| anyhow::anyhow!("VWC_OUTBOUND_ALLOWLIST: {e:?}"))?;
     let oidc = crate::auth_config::OidcSettings::from_settings(|env_var, ssm_name| {
@@ -103,11 +123,7 @@ pub async fn run_api() -> Result<(), lambda_http::Error> {
         request_timeout: std::time::Duration::from_secs(25),
         dev_tokens: None,
         oidc,
-        chat_llm: crate::cli::chat_llm_settings(&rt.layers, None, None, None)?
-            .map(vwc_chat_historian::LlmProvider::new)
-            .transpose()
-            .context("the chat LLM provider")?
-            .map(Arc::new),
+        chat_llm: chat_llm(&rt.layers)?,
     };
     let idle_bus =
         vwc_bus::inproc::InProcessBus::new(vwc_contracts::Routes::load(), Default::default());
@@ -138,6 +154,86 @@ pub async fn run_api() -> Result<(), lambda_http::Error> {
             Ok::<_, std::convert::Infallible>(response)
         }
     }))
+    .await
+}
+
+/// The header CloudFront carries the viewer's `Authorization` in to the chat function: origin access
+/// control signs each origin request with SigV4 in `Authorization`, overwriting the bearer token, so a
+/// CloudFront Function copies the token here first (infra/modules/dashboard).
+pub const VIEWER_AUTHORIZATION: &str = "x-viewer-authorization";
+
+/// Puts the viewer's bearer token back where the routes read it. The SigV4 signature CloudFront put in
+/// `Authorization` was checked by Lambda before the invocation (the function URL's `AWS_IAM` auth) and
+/// means nothing to the routes, so without a carried token the request is unauthenticated (401).
+pub fn restore_viewer_authorization(headers: &mut axum::http::HeaderMap) {
+    use axum::http::header::AUTHORIZATION;
+    match headers.remove(VIEWER_AUTHORIZATION) {
+        Some(token) => {
+            headers.insert(AUTHORIZATION, token);
+        }
+        None => {
+            let signed = headers
+                .get(AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("AWS4-HMAC-SHA256"));
+            if signed {
+                headers.remove(AUTHORIZATION);
+            }
+        }
+    }
+}
+
+/// The chat historian's routes behind a Lambda function URL in `RESPONSE_STREAM` mode: each SSE event of
+/// an answer leaves as its own chunk as the router's body yields it, with no API Gateway buffering and no
+/// 29 s limit in the way. Same token verification, tenancy and problem+json as the API function (the same
+/// routes and layers); configuration read the same way (`VWC_*`, then SSM under this function's path).
+/// It opens only the chat historian's store and publishes nothing. Without a MongoDB URI it runs on the
+/// embedded SQLite store in `VWC_DATA_DIR` (a local run, and the black-box test).
+pub async fn run_chat() -> Result<(), lambda_http::Error> {
+    let layers = crate::cli::config_layers().await?;
+    let data_dir = std::env::var_os("VWC_DATA_DIR").map(std::path::PathBuf::from);
+    let store = match (mongodb_settings(&layers), &data_dir) {
+        (Some((uri, prefix)), _) => crate::stores::StoreChoice::Mongodb { uri, prefix },
+        (None, Some(_)) => crate::stores::StoreChoice::Sqlite,
+        (None, None) => {
+            return Err(anyhow::anyhow!(
+                "VWC_MONGODB_URI (or SSM mongodb_uri) is required in AWS; VWC_DATA_DIR runs on SQLite locally"
+            )
+            .into());
+        }
+    };
+    let chat = Stores::open_chat(&store, &data_dir.unwrap_or_default()).await?;
+    let verifier = token_verifier(&layers)?;
+    let http = crate::embedded::HttpSettings {
+        // A function URL has no API Gateway throttling in front of it (only CloudFront's signed requests
+        // reach it): this limits each organisation within a warm instance.
+        rate_limiter: vwc_http::RateLimiter::parse(
+            &layers
+                .value(None, "VWC_RATE_LIMIT", "rate_limit")
+                .unwrap_or_else(|| "20/s,40".into()),
+        )
+        .map_err(anyhow::Error::msg)
+        .context("VWC_RATE_LIMIT")?
+        .map(Arc::new),
+        cors_origin: None, // same origin: CloudFront serves the dashboard and this route
+        // Until the answer's first byte (the body streams outside it): the LLM is bounded at 8 s.
+        request_timeout: std::time::Duration::from_secs(60),
+        dev_tokens: None,
+        oidc: None,
+        chat_llm: chat_llm(&layers)?,
+    };
+    let clock = vwc_http::Clock::default();
+    let router = crate::embedded::with_http_layers(
+        crate::embedded::chat_routes(chat, verifier.clone(), &clock, &http).into(),
+        verifier,
+        &http,
+    );
+    lambda_http::run_with_streaming_response(tower::service_fn(
+        move |mut req: lambda_http::Request| {
+            restore_viewer_authorization(req.headers_mut());
+            router.clone().oneshot(req)
+        },
+    ))
     .await
 }
 
@@ -383,6 +479,33 @@ mod tests {
         let store = vwc_notification::SqliteNotificationStore::open(&dir.path().join("n.db"))
             .expect("open the notification store");
         vwc_notification::DeliveryWorker::new(Arc::new(store), Default::default())
+    }
+
+    #[test]
+    fn the_carried_token_replaces_the_signature_and_a_lone_signature_is_dropped() {
+        use axum::http::HeaderValue;
+        use axum::http::header::AUTHORIZATION;
+        let signature = HeaderValue::from_static("AWS4-HMAC-SHA256 Credential=A/x, Signature=00");
+        let mut carried = axum::http::HeaderMap::new();
+        carried.insert(AUTHORIZATION, signature.clone());
+        carried.insert(
+            VIEWER_AUTHORIZATION,
+            HeaderValue::from_static("Bearer t0k3n"),
+        );
+        restore_viewer_authorization(&mut carried);
+        assert_eq!(carried.get(AUTHORIZATION).unwrap(), "Bearer t0k3n");
+        assert!(carried.get(VIEWER_AUTHORIZATION).is_none());
+
+        let mut signed_only = axum::http::HeaderMap::new();
+        signed_only.insert(AUTHORIZATION, signature);
+        restore_viewer_authorization(&mut signed_only);
+        assert!(signed_only.get(AUTHORIZATION).is_none());
+
+        // Called directly (not through CloudFront): the bearer token stays where it is.
+        let mut direct = axum::http::HeaderMap::new();
+        direct.insert(AUTHORIZATION, HeaderValue::from_static("Bearer t0k3n"));
+        restore_viewer_authorization(&mut direct);
+        assert_eq!(direct.get(AUTHORIZATION).unwrap(), "Bearer t0k3n");
     }
 
     #[tokio::test]

@@ -70,10 +70,7 @@ impl Stores {
                 SqliteValuationStore::open(&data_dir.join("valuation.db"))
                     .with_context(|| open_err("valuation"))?,
             ),
-            chat: Arc::new(
-                SqliteChatStore::open(&data_dir.join("chat-historian.db"))
-                    .with_context(|| open_err("chat-historian"))?,
-            ),
+            chat: open_chat_sqlite(data_dir)?,
             calendar_keys: Arc::new(
                 vwc_edge::calendar::SqliteCalendarKeys::open(&data_dir.join("edge-calendar.db"))
                     .with_context(|| open_err("edge calendar"))?,
@@ -83,9 +80,7 @@ impl Stores {
 
     /// One MongoDB database per service, through one client; indexes are created here.
     pub async fn connect_mongodb(uri: &str, prefix: &str) -> anyhow::Result<Stores> {
-        let client = mongodb::Client::with_uri_str(uri)
-            .await
-            .context("connecting to MongoDB")?;
+        let client = mongo_client(uri).await?;
         let db = |service: &str| format!("{prefix}_{service}");
         Ok(Stores {
             ingestion: Arc::new(
@@ -101,11 +96,24 @@ impl Stores {
             valuation: Arc::new(
                 MongoValuationStore::connect(client.clone(), &db("valuation")).await?,
             ),
-            chat: Arc::new(MongoChatStore::connect(client.clone(), &db("chat_historian")).await?),
+            chat: connect_chat_mongodb(client.clone(), prefix).await?,
             calendar_keys: Arc::new(vwc_edge::calendar::MongoCalendarKeys::new(
                 vwc_store::mongo::MongoDb::new(client.clone(), &db("edge")),
             )),
         })
+    }
+
+    /// The chat historian's store alone, on the chosen backend (the chat function opens nothing else).
+    pub async fn open_chat(
+        choice: &StoreChoice,
+        data_dir: &Path,
+    ) -> anyhow::Result<Arc<dyn ChatStore>> {
+        match choice {
+            StoreChoice::Sqlite => open_chat_sqlite(data_dir),
+            StoreChoice::Mongodb { uri, prefix } => {
+                connect_chat_mongodb(mongo_client(uri).await?, prefix).await
+            }
+        }
     }
 
     pub async fn open_choice(choice: &StoreChoice, data_dir: &Path) -> anyhow::Result<Stores> {
@@ -217,4 +225,30 @@ impl Stores {
             ),
         ]
     }
+}
+
+async fn mongo_client(uri: &str) -> anyhow::Result<mongodb::Client> {
+    mongodb::Client::with_uri_str(uri)
+        .await
+        .context("connecting to MongoDB")
+}
+
+fn open_chat_sqlite(data_dir: &Path) -> anyhow::Result<Arc<dyn ChatStore>> {
+    Ok(Arc::new(
+        SqliteChatStore::open(&data_dir.join("chat-historian.db")).with_context(|| {
+            format!(
+                "opening the chat-historian database in {}",
+                data_dir.display()
+            )
+        })?,
+    ))
+}
+
+async fn connect_chat_mongodb(
+    client: mongodb::Client,
+    prefix: &str,
+) -> anyhow::Result<Arc<dyn ChatStore>> {
+    Ok(Arc::new(
+        MongoChatStore::connect(client, &format!("{prefix}_chat_historian")).await?,
+    ))
 }

@@ -873,20 +873,9 @@ async fn the_question_set_is_answered_from_the_records_with_citations() {
 
 /// Reads an SSE body into (event, data) frames.
 fn frames(text: &str) -> Vec<(String, Value)> {
-    text.split("\n\n")
-        .filter(|f| !f.trim().is_empty())
-        .map(|frame| {
-            let mut event = String::new();
-            let mut data = String::new();
-            for line in frame.lines() {
-                if let Some(e) = line.strip_prefix("event:") {
-                    event = e.trim().to_string();
-                } else if let Some(d) = line.strip_prefix("data:") {
-                    data.push_str(d.strip_prefix(' ').unwrap_or(d));
-                }
-            }
-            (event, serde_json::from_str(&data).expect("data is JSON"))
-        })
+    vwc_testkit::sse_events(text)
+        .into_iter()
+        .map(|(event, data)| (event, serde_json::from_str(&data).expect("data is JSON")))
         .collect()
 }
 

@@ -41,6 +41,25 @@ pub async fn json(response: reqwest::Response) -> (u16, String, serde_json::Valu
     (status, content_type, value)
 }
 
+/// Server-Sent Events in the order they appear in `text`: (event name, data with its lines joined).
+pub fn sse_events(text: &str) -> Vec<(String, String)> {
+    text.split("\n\n")
+        .filter(|block| !block.trim().is_empty())
+        .map(|block| {
+            let mut event = String::new();
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(name) = line.strip_prefix("event:") {
+                    event = name.trim().to_string();
+                } else if let Some(d) = line.strip_prefix("data:") {
+                    data.push_str(d.strip_prefix(' ').unwrap_or(d));
+                }
+            }
+            (event, data)
+        })
+        .collect()
+}
+
 /// A valid demo VIN that differs by `n`, its check digit (position 9) computed so North American
 /// registration accepts it.
 pub fn vin(n: u32) -> String {
