@@ -173,6 +173,9 @@ impl Timeline {
 pub struct Evaluation {
     pub items: Vec<MaintenanceItemView>,
     pub odometer: Option<OdometerEstimateView>,
+    /// A day after the evaluated one on or before which some item's status may change with no new fact
+    /// (see [`status_may_change_on`]); `None` when time alone changes none.
+    pub status_may_change_on: Option<NaiveDate>,
 }
 
 impl Evaluation {
@@ -190,7 +193,8 @@ pub fn evaluate_vehicle(
 ) -> Evaluation {
     let timeline = Timeline::from_facts(vehicle.registered_at, facts);
     let estimate = timeline.usage.estimate_at(today);
-    let items = schedule_for(vehicle.unit, overrides)
+    let settings = schedule_for(vehicle.unit, overrides);
+    let items: Vec<MaintenanceItemView> = settings
         .iter()
         .map(|settings| {
             evaluate(
@@ -203,6 +207,8 @@ pub fn evaluate_vehicle(
             )
         })
         .collect();
+    let status_may_change_on =
+        status_may_change_on(&settings, &items, vehicle.unit, &timeline.usage, today);
     Evaluation {
         items,
         odometer: estimate.map(|e| OdometerEstimateView {
@@ -211,7 +217,67 @@ pub fn evaluate_vehicle(
             as_of: e.as_of,
             estimated: e.estimated,
         }),
+        status_may_change_on,
     }
+}
+
+/// A day after `today` on or before which some item's status may change although no fact does — so that
+/// the daily sweep needs to read only the vehicles whose day has come. Never later than the first such
+/// change; it may be a little earlier (an evaluation that changes nothing).
+///
+/// With the facts fixed, an item's status only grows more urgent as days pass: its due date and due
+/// odometer stay where they are, the day comes nearer and the estimated odometer (the latest reading
+/// projected at a fixed rate, rounded to whole units) only grows. So each status changes at a few
+/// thresholds: by date on the due-soon day and the day after the due date; by odometer when the
+/// estimate reaches the due-soon distance before the due odometer, when the projected due day comes
+/// within the due-soon days (the estimate reaches `due − rate × days`), and when it passes the due
+/// odometer. Dates are exact. Odometer thresholds are compared in floating point by the evaluation, so
+/// each is taken a unit and a day early, and one the estimate may not yet have passed counts from
+/// tomorrow. The property test in `tests/sweep.rs` checks this against evaluating every day.
+pub fn status_may_change_on(
+    settings: &[ItemSettings],
+    items: &[MaintenanceItemView],
+    unit: OdometerUnit,
+    usage: &Usage,
+    today: NaiveDate,
+) -> Option<NaiveDate> {
+    let tomorrow = today.succ_opt()?;
+    let latest = usage.latest();
+    let rate = usage.rate_per_day().filter(|r| r.is_finite() && *r > 0.0);
+    let now = usage.estimate_at(today).map(|e| e.value as f64);
+    // When the estimate reaches `threshold`, at the earliest; `None` if it surely has already. The
+    // estimate on day D after the latest reading (day r) is `latest + round(rate × (D − r))`, which
+    // reaches a whole `k` above `latest` when `D − r ≥ (k − ½) / rate`.
+    let reaches = |threshold: f64| -> Option<NaiveDate> {
+        let (latest, rate) = (latest?, rate?);
+        if now.is_some_and(|now| now >= threshold + 1.0) {
+            return None;
+        }
+        let k = (threshold - 1.0).ceil() - latest.value as f64;
+        let days = ((k - 0.5) / rate).ceil() - 1.0;
+        if days > 36_500.0 {
+            return None;
+        }
+        let day = latest.at.date_naive() + chrono::Duration::days(days.max(0.0) as i64);
+        Some(day.max(tomorrow))
+    };
+    let mut candidates: Vec<NaiveDate> = Vec::new();
+    for (s, item) in settings.iter().zip(items) {
+        if !item.enabled {
+            continue;
+        }
+        if let Some(due) = item.due_at {
+            candidates.extend(due.checked_sub_days(chrono::Days::new(u64::from(s.due_soon_days))));
+            candidates.extend(due.succ_opt());
+        }
+        if let Some(due) = item.due_odometer {
+            let due = due as f64;
+            candidates.extend(reaches(due - f64::from(s.due_soon_distance(unit))));
+            candidates.extend(rate.and_then(|r| reaches(due - r * f64::from(s.due_soon_days))));
+            candidates.extend(reaches(due + 1.0));
+        }
+    }
+    candidates.into_iter().filter(|d| *d > today).min()
 }
 
 #[cfg(test)]

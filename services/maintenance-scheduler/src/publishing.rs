@@ -197,6 +197,35 @@ impl Plan {
     }
 }
 
+/// The first day after `today` on which an item that stays overdue is reminded again (weekly, counted
+/// from its first overdue reminder), given every reminder sent so far.
+pub fn next_reminder_repeat(
+    items: &[MaintenanceItemView],
+    sent: &[SentReminder],
+    today: NaiveDate,
+) -> Option<NaiveDate> {
+    items
+        .iter()
+        .filter(|i| i.enabled && i.status == MaintenanceStatus::Overdue)
+        .filter_map(|i| {
+            let first = sent
+                .iter()
+                .filter(|r| {
+                    r.status == MaintenanceStatus::Overdue
+                        && r.occurrence == 0
+                        && r.task == i.task
+                        && r.due_cycle == i.due_cycle
+                })
+                .map(|r| r.sent_on)
+                .min()?;
+            let weeks = (today - first).num_days().max(0) / OVERDUE_REPEAT_DAYS;
+            first.checked_add_days(chrono::Days::new(
+                u64::try_from((weeks + 1) * OVERDUE_REPEAT_DAYS).ok()?,
+            ))
+        })
+        .min()
+}
+
 /// Stable id of a reminder: the notification service delivers each id once per channel.
 pub fn reminder_id(
     vehicle_id: &str,

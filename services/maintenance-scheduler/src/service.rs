@@ -10,7 +10,7 @@ use vwc_contracts::{FieldError, Vehicle, VehicleEvent, is_task_code};
 use vwc_store::StoreError;
 
 use crate::evaluation::{Evaluation, TimelineFact, VehicleRecord, evaluate_vehicle};
-use crate::publishing::{Plan, plan};
+use crate::publishing::{Plan, SentReminder, next_reminder_repeat, plan};
 use crate::settings::{ItemChange, ItemSettings, current_settings};
 use crate::store::{CommitOutcome, SchedulerStore, VehicleCommit, VehicleState};
 
@@ -63,7 +63,32 @@ pub fn decide(
     commit.published = p.published.clone();
     commit.reminders = p.reminders.clone();
     commit.outbox = p.envelopes(vehicle, traceparent);
+    let sent: Vec<SentReminder> = state
+        .reminders
+        .iter()
+        .chain(&p.reminders)
+        .cloned()
+        .collect();
+    commit.wake_on = Some(wake_on(&evaluation, &sent, today));
     Some((evaluation, p))
+}
+
+/// However far off its next change, the sweep evaluates every vehicle at least this often: a safety net
+/// that costs about 1 % of the fleet a day.
+pub const MAX_DAYS_ASLEEP: u64 = 90;
+
+/// The day the sweep must next evaluate a vehicle evaluated on `today`: the first day an item's status
+/// may change by time alone or an overdue item is reminded again, at most [`MAX_DAYS_ASLEEP`] away.
+/// Every fact that arrives re-evaluates the vehicle (and sets this again) anyway.
+pub fn wake_on(evaluation: &Evaluation, sent: &[SentReminder], today: NaiveDate) -> NaiveDate {
+    let latest = today + chrono::Days::new(MAX_DAYS_ASLEEP);
+    [
+        evaluation.status_may_change_on,
+        next_reminder_repeat(&evaluation.items, sent, today),
+    ]
+    .into_iter()
+    .flatten()
+    .fold(latest, NaiveDate::min)
 }
 
 /// When an update happens: the day it evaluates for and the instant it stamps events with.

@@ -38,7 +38,8 @@ pub struct SweepReport {
     /// The organisation swept; absent when every organisation was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub org_id: Option<String>,
-    /// Registered vehicles evaluated.
+    /// Registered vehicles evaluated: those whose wake day had come (see `service::wake_on`); the
+    /// others cannot have changed since their last evaluation.
     pub vehicles: u64,
     /// Items evaluated.
     pub items: u64,
@@ -128,7 +129,7 @@ pub async fn sweep_traced(
         let mut after: Option<String> = None;
         loop {
             let page = store
-                .vehicle_states(org, after.as_deref(), SWEEP_PAGE)
+                .vehicle_states(org, after.as_deref(), Some(today), SWEEP_PAGE)
                 .await?;
             let last_page = page.len() < SWEEP_PAGE;
             after = page.last().map(|s| s.vehicle_id.clone());
@@ -246,9 +247,10 @@ fn plan_page(states: Vec<VehicleState>, when: AsOf, trace: &str) -> PagePlan {
         {
             out.orgs.insert(v.org_id.clone());
         }
-        if plan.is_empty() {
+        if plan.is_empty() && commit.wake_on == state.wake_on {
             out.unchanged_items += evaluation.items.len() as u64;
         } else {
+            // Nothing to publish still moves the vehicle's wake day past today.
             out.commits.push((commit, Planned::of(&evaluation, &plan)));
         }
     }

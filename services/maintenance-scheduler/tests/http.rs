@@ -22,6 +22,7 @@ struct App {
     keys: Arc<Hs256Keys>,
     consumer: SchedulerConsumer,
     t: TempStore,
+    clock: TestClock,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -49,6 +50,7 @@ impl App {
             keys,
             consumer: SchedulerConsumer::new(scheduler),
             t,
+            clock,
             server,
         }
     }
@@ -413,10 +415,19 @@ async fn a_fleet_manager_sweeps_their_organisation_and_a_second_sweep_sends_noth
     app.vehicle("org_b", "veh_3", OdometerUnit::Mi).await;
     drain_outbox(app.t.store.as_ref()).await;
 
+    // Registered (and evaluated) on 1 March with nothing due for months: the sweep skips them until
+    // their wake day, at the latest 90 days on (`MAX_DAYS_ASLEEP`), so on 1 June it evaluates both.
+    let (status, _, early) = body(app.sweep(&manager).await).await;
+    assert_eq!(status, 200, "{early}");
+    assert_eq!(
+        (early["day"].as_str(), early["vehicles"].as_u64()),
+        (Some("2025-03-01"), Some(0))
+    );
+    app.clock.set(at(2025, 6, 1));
     let (status, _, report) = body(app.sweep(&manager).await).await;
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["orgId"], "org_a");
-    assert_eq!(report["day"], "2025-03-01");
+    assert_eq!(report["day"], "2025-06-01");
     assert_eq!(
         (report["vehicles"].as_u64(), report["items"].as_u64()),
         (Some(2), Some(24))
@@ -435,7 +446,7 @@ async fn a_fleet_manager_sweeps_their_organisation_and_a_second_sweep_sends_noth
     );
     assert_eq!(
         app.t.store.last_sweep_day("org_a").await.unwrap(),
-        Some(day(2025, 3, 1))
+        Some(day(2025, 6, 1))
     );
     assert_eq!(app.t.store.last_sweep_day("org_b").await.unwrap(), None);
 }

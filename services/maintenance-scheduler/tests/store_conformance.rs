@@ -288,7 +288,7 @@ async fn facts_before_the_registration_are_kept_and_the_vehicle_is_not_listed(st
     );
     assert!(
         store
-            .vehicle_states(None, None, 10)
+            .vehicle_states(None, None, None, 10)
             .await
             .unwrap()
             .is_empty()
@@ -300,7 +300,7 @@ async fn facts_before_the_registration_are_kept_and_the_vehicle_is_not_listed(st
         })
         .await
         .unwrap();
-    let listed = store.vehicle_states(None, None, 10).await.unwrap();
+    let listed = store.vehicle_states(None, None, None, 10).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!((listed[0].version, listed[0].facts.len()), (2, 1));
 }
@@ -344,35 +344,92 @@ async fn vehicle_states_page_in_id_order_by_organisation(store: Store) {
             .collect::<Vec<_>>()
     };
     assert_eq!(
-        ids(store.vehicle_states(None, None, 10).await.unwrap()),
+        ids(store.vehicle_states(None, None, None, 10).await.unwrap()),
         ["veh_1", "veh_2", "veh_3", "veh_4", "veh_5"]
     );
     assert_eq!(
-        ids(store.vehicle_states(None, None, 2).await.unwrap()),
+        ids(store.vehicle_states(None, None, None, 2).await.unwrap()),
         ["veh_1", "veh_2"]
     );
     assert_eq!(
-        ids(store.vehicle_states(None, Some("veh_2"), 2).await.unwrap()),
+        ids(store
+            .vehicle_states(None, Some("veh_2"), None, 2)
+            .await
+            .unwrap()),
         ["veh_3", "veh_4"]
     );
     assert_eq!(
-        ids(store.vehicle_states(Some("org_a"), None, 10).await.unwrap()),
+        ids(store
+            .vehicle_states(Some("org_a"), None, None, 10)
+            .await
+            .unwrap()),
         ["veh_1", "veh_3", "veh_5"]
     );
     assert_eq!(
         ids(store
-            .vehicle_states(Some("org_a"), Some("veh_1"), 1)
+            .vehicle_states(Some("org_a"), Some("veh_1"), None, 1)
             .await
             .unwrap()),
         ["veh_3"]
     );
     assert!(
         store
-            .vehicle_states(Some("org_c"), None, 10)
+            .vehicle_states(Some("org_c"), None, None, 10)
             .await
             .unwrap()
             .is_empty()
     );
+}
+
+async fn only_vehicles_whose_wake_day_has_come_are_listed_for_a_day(store: Store) {
+    let june = |d: u32| NaiveDate::from_ymd_opt(2025, 6, d).unwrap();
+    // veh_1 never evaluated (no wake day: due at once), veh_2 wakes on 10 June, veh_3 on 20 June.
+    for (id, wake) in [
+        ("veh_1", None),
+        ("veh_2", Some(june(10))),
+        ("veh_3", Some(june(20))),
+    ] {
+        let outcome = store
+            .commit(VehicleCommit {
+                wake_on: wake,
+                ..registration("org_a", id)
+            })
+            .await
+            .unwrap();
+        assert_eq!(outcome, CommitOutcome::Applied);
+    }
+    let ids = |states: Vec<vwc_maintenance_scheduler::VehicleState>| {
+        states.into_iter().map(|s| s.vehicle_id).collect::<Vec<_>>()
+    };
+    let due = |day| {
+        let store = store.clone();
+        async move {
+            ids(store
+                .vehicle_states(None, None, Some(day), 10)
+                .await
+                .unwrap())
+        }
+    };
+    assert_eq!(due(june(9)).await, ["veh_1"]);
+    assert_eq!(due(june(10)).await, ["veh_1", "veh_2"]);
+    assert_eq!(due(june(30)).await, ["veh_1", "veh_2", "veh_3"]);
+    assert_eq!(
+        ids(store
+            .vehicle_states(Some("org_a"), Some("veh_1"), Some(june(19)), 10)
+            .await
+            .unwrap()),
+        ["veh_2"]
+    );
+    // Read back, and a commit without a wake day leaves it as it was.
+    let state = store.vehicle_state("veh_2").await.unwrap();
+    assert_eq!(state.wake_on, Some(june(10)));
+    let outcome = store.commit(VehicleCommit::on(&state)).await.unwrap();
+    assert_eq!(outcome, CommitOutcome::Applied);
+    assert_eq!(
+        store.vehicle_state("veh_2").await.unwrap().wake_on,
+        Some(june(10))
+    );
+    assert_eq!(store.vehicle_state("veh_1").await.unwrap().wake_on, None);
 }
 
 async fn a_batch_applies_each_commit_on_its_own(store: Store) {
@@ -494,6 +551,7 @@ vwc_testkit::conformance!(
     a_reminder_is_recorded_once_per_key,
     facts_before_the_registration_are_kept_and_the_vehicle_is_not_listed,
     vehicle_states_page_in_id_order_by_organisation,
+    only_vehicles_whose_wake_day_has_come_are_listed_for_a_day,
     a_batch_applies_each_commit_on_its_own,
     outbox_rows_are_pending_until_marked_sent,
     the_last_sweep_day_is_kept_per_organisation,

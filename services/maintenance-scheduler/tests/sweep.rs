@@ -1,5 +1,6 @@
 //! The sweep against a real SQLite file: idempotent per day, weekly overdue repeats, organisation scope,
-//! the scheduled-event handler, the embedded loop, and a performance smoke run (timed, not asserted).
+//! only the vehicles whose wake day has come, the embedded loop, and a performance smoke run (timed, not
+//! asserted).
 
 mod common;
 
@@ -9,8 +10,10 @@ use common::*;
 use vwc_bus::Consumer;
 use vwc_contracts::maintenance::MaintenanceStatus;
 use vwc_contracts::{EventType, OdometerUnit};
+use vwc_maintenance_scheduler::service::decide;
 use vwc_maintenance_scheduler::{
-    Scheduler, SchedulerConsumer, SchedulerStore, run_sweep_every, seed_bulk, sweep,
+    Scheduler, SchedulerConsumer, SchedulerStore, VehicleCommit, VehicleState, run_sweep_every,
+    seed_bulk, sweep,
 };
 
 /// One vehicle whose oil change went overdue on 10 June 2025 (done at 40,000 on 1 March, read 45,100).
@@ -53,11 +56,14 @@ async fn days_passing_without_events_publish_nothing_and_a_second_sweep_the_same
     overdue_vehicle(&t, "org_a", "veh_2").await;
     drain_outbox(t.store.as_ref()).await;
 
-    // Two days on, no event: no due point, status or setting moved, so no outbox row at all.
+    // Two days on, no event: no due point, status or setting moved, so no outbox row at all — the
+    // vehicles' wake day (their weekly overdue repeat, the 17th) has not come, so none is even read.
     let first = sweep(t.store.as_ref(), None, day(2025, 6, 12))
         .await
         .unwrap();
-    assert_eq!((first.vehicles, first.items), (2, 24));
+    assert_eq!((first.vehicles, first.items), (0, 0));
+    let asleep = t.store.vehicle_state("veh_1").await.unwrap();
+    assert_eq!(asleep.wake_on, Some(day(2025, 6, 17)));
     assert_eq!(
         (first.changed, first.status_changes, first.reminders),
         (0, 0, 0)
@@ -78,8 +84,12 @@ async fn days_passing_without_events_publish_nothing_and_a_second_sweep_the_same
         "every organisation's sweep covers each"
     );
     assert_eq!(drain_outbox(t.store.as_ref()).await, []);
+    // A sweep of every organisation records the day for all of them at once.
     assert_eq!(
-        t.store.last_sweep_day("org_a").await.unwrap(),
+        t.store
+            .last_sweep_day(vwc_maintenance_scheduler::sweep::EVERY_ORGANISATION)
+            .await
+            .unwrap(),
         Some(day(2025, 6, 12))
     );
 
@@ -160,7 +170,8 @@ async fn an_organisations_sweep_touches_only_its_vehicles() {
         .await
         .unwrap();
     assert!(!all.already_swept);
-    assert_eq!(all.vehicles, 2);
+    // veh_b was evaluated for the day by its organisation's sweep: only veh_a is due.
+    assert_eq!(all.vehicles, 1);
     assert!(
         drain_outbox(t.store.as_ref())
             .await
@@ -189,7 +200,8 @@ async fn a_sweep_of_every_organisation_covers_each_and_one_organisations_sweep_o
         .unwrap();
     assert_eq!((again.changed, again.reminders), (0, 0));
 
-    let report = sweep(t.store.as_ref(), Some("org_a"), day(2025, 6, 18))
+    // A week on, both are due for their repeat; one organisation's sweep evaluates only its own.
+    let report = sweep(t.store.as_ref(), Some("org_a"), day(2025, 6, 24))
         .await
         .unwrap();
     assert_eq!(
@@ -274,4 +286,91 @@ async fn sweep_of_100_000_vehicles() {
             report.reminders
         );
     }
+}
+
+/// What a published envelope says, without when it was stamped: its type and its data minus
+/// `evaluatedAt`.
+fn said(e: &vwc_contracts::Envelope) -> (Option<String>, String) {
+    let mut v = serde_json::to_value(e).unwrap();
+    let mut data = v["data"].take();
+    if let Some(d) = data.as_object_mut() {
+        d.remove("evaluatedAt");
+    }
+    (
+        e.vehicle_id.as_ref().map(|v| v.to_string()),
+        format!("{} {data}", v["type"]),
+    )
+}
+
+/// The sweep reads only the vehicles whose wake day has come (`wake_on`). Over a hundred days, a fleet
+/// swept that way publishes exactly what evaluating every vehicle every day publishes — every schedule
+/// change, status change and reminder, on the same day — while reading a fraction of the vehicles.
+#[tokio::test]
+async fn sweeping_only_awake_vehicles_publishes_what_evaluating_every_vehicle_daily_does() {
+    const VEHICLES: usize = 250;
+    const DAYS: u64 = 100;
+    let t = TempStore::new();
+    seed_bulk(t.store.as_ref(), VEHICLES).await.unwrap();
+    // The reference: the same seeded states, every vehicle evaluated every day, in memory.
+    let mut reference: Vec<VehicleState> = t
+        .store
+        .vehicle_states(None, None, None, VEHICLES + 1)
+        .await
+        .unwrap();
+    assert_eq!(reference.len(), VEHICLES);
+    let start = vwc_clock::now().date_naive();
+    let (mut read, mut published) = (0, 0);
+    for d in 0..DAYS {
+        let today = start + chrono::Days::new(d);
+        let report = sweep(t.store.as_ref(), None, today).await.unwrap();
+        read += report.vehicles;
+        let mut swept: Vec<_> = drain_outbox(t.store.as_ref())
+            .await
+            .iter()
+            .map(said)
+            .collect();
+        let mut expected = Vec::new();
+        for state in &mut reference {
+            let mut commit = VehicleCommit::on(state);
+            if decide(state, &mut commit, today, vwc_clock::now(), None).is_none() {
+                continue;
+            }
+            expected.extend(commit.outbox.iter().map(said));
+            if commit.published.is_some() {
+                state.published = commit.published;
+            }
+            state.reminders.extend(commit.reminders);
+        }
+        swept.sort();
+        expected.sort();
+        if swept != expected {
+            let short = |v: &Vec<(Option<String>, String)>, w: &Vec<(Option<String>, String)>| {
+                v.iter()
+                    .filter(|x| !w.contains(x))
+                    .take(4)
+                    .map(|(id, s)| format!("{id:?} {}", &s[..s.len().min(400)]))
+                    .collect::<Vec<_>>()
+            };
+            panic!(
+                "day {today} (day {d} of the run): {} published, {} expected\nonly published: {:#?}\nonly expected: {:#?}",
+                swept.len(),
+                expected.len(),
+                short(&swept, &expected),
+                short(&expected, &swept)
+            );
+        }
+        published += expected.len();
+    }
+    println!(
+        "{DAYS} days of {VEHICLES} vehicles: {read} vehicle evaluations instead of {}, {published} events",
+        VEHICLES as u64 * DAYS
+    );
+    assert!(
+        published > VEHICLES,
+        "the run must publish something to compare"
+    );
+    assert!(
+        read < VEHICLES as u64 * DAYS / 2,
+        "{read} vehicles read: the wake days do not spare the sweep much"
+    );
 }

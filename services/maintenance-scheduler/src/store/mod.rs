@@ -29,6 +29,8 @@ pub struct VehicleState {
     /// What was last published in `MaintenanceScheduleUpdated`.
     pub published: Option<PublishedSchedule>,
     pub reminders: Vec<SentReminder>,
+    /// The day the sweep must next evaluate the vehicle; `None` until an evaluation was stored.
+    pub wake_on: Option<NaiveDate>,
 }
 
 impl VehicleState {
@@ -58,6 +60,8 @@ pub struct VehicleCommit {
     pub published: Option<PublishedSchedule>,
     pub reminders: Vec<SentReminder>,
     pub outbox: Vec<Envelope>,
+    /// When set, the day the sweep must next evaluate the vehicle (see `service::wake_on`).
+    pub wake_on: Option<NaiveDate>,
 }
 
 impl VehicleCommit {
@@ -85,11 +89,13 @@ pub trait SchedulerStore: Plumbing {
     async fn vehicle_state(&self, vehicle_id: &str) -> StoreResult<VehicleState>;
 
     /// Registered vehicles of `org` (or of every organisation), ordered by id, strictly after `after`, at
-    /// most `limit`: the sweep's bulk read (a handful of queries per page).
+    /// most `limit`: the sweep's bulk read (a handful of queries per page). With `due_on`, only those
+    /// whose wake day has come by then (or that have none yet).
     async fn vehicle_states(
         &self,
         org: Option<&str>,
         after: Option<&str>,
+        due_on: Option<NaiveDate>,
         limit: usize,
     ) -> StoreResult<Vec<VehicleState>>;
 

@@ -19,8 +19,9 @@ use crate::evaluation::{TimelineFact, VehicleRecord};
 use crate::publishing::{PublishedSchedule, SentReminder};
 use crate::store::{CommitOutcome, SchedulerStore, VehicleCommit, VehicleState, parse_wire};
 
-/// `{_id: vehicle_id, version, org_id, name, unit, registered_at}`; registration fields absent until
-/// `VehicleRegistered` (facts may come first).
+/// `{_id: vehicle_id, version, org_id, name, unit, registered_at, wake_on}`; registration fields absent
+/// until `VehicleRegistered` (facts may come first); `wake_on` (`YYYY-MM-DD`, which compares as a date)
+/// absent until an evaluation was stored.
 const VEHICLES: &str = "vehicles";
 /// `{_id: "<vehicle>/<event>", vehicle_id, event_id, kind, occurred_at, odometer, tasks}`.
 const FACTS: &str = "facts";
@@ -190,6 +191,9 @@ impl MongoSchedulerStore {
         if let Some(v) = &c.register {
             set.extend(registration(v));
         }
+        if let Some(day) = c.wake_on {
+            set.insert("wake_on", day.to_string());
+        }
         self.db
             .collection(VEHICLES)
             .update_one(doc! { "_id": &c.vehicle_id }, doc! { "$set": set })
@@ -312,6 +316,9 @@ fn state_from(d: &Document) -> StoreResult<VehicleState> {
         vehicle_id: id,
         vehicle,
         version: int(d, "version")?.unwrap_or(0) as u64,
+        wake_on: text(d, "wake_on")?
+            .map(|day| parse_wire::<NaiveDate>("wake day", &day))
+            .transpose()?,
         ..VehicleState::default()
     })
 }
@@ -376,9 +383,20 @@ impl SchedulerStore for MongoSchedulerStore {
         &self,
         org: Option<&str>,
         after: Option<&str>,
+        due_on: Option<NaiveDate>,
         limit: usize,
     ) -> StoreResult<Vec<VehicleState>> {
         let mut filter = doc! { "_id": { "$gt": after.unwrap_or("") } };
+        if let Some(day) = due_on {
+            // A missing field matches `null` too: never evaluated, so due.
+            filter.insert(
+                "$or",
+                vec![
+                    doc! { "wake_on": null },
+                    doc! { "wake_on": { "$lte": day.to_string() } },
+                ],
+            );
+        }
         match org {
             Some(org) => filter.insert("org_id", org),
             None => filter.insert("org_id", doc! { "$type": "string" }),

@@ -15,7 +15,8 @@ use crate::evaluation::{TimelineFact, VehicleRecord};
 use crate::publishing::{PublishedSchedule, SentReminder};
 use crate::store::{CommitOutcome, SchedulerStore, VehicleCommit, VehicleState, parse_wire};
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE vehicles (
     id TEXT PRIMARY KEY,
     org_id TEXT,
@@ -61,7 +62,13 @@ CREATE TABLE sweeps (
     day TEXT NOT NULL,
     swept_at TEXT NOT NULL
 );
-"#];
+"#,
+    r#"
+-- The day the sweep must next evaluate the vehicle (NULL: at the next sweep). The sweep walks the
+-- vehicles in id order and skips those still asleep.
+ALTER TABLE vehicles ADD COLUMN wake_on TEXT;
+"#,
+];
 
 #[derive(Clone)]
 pub struct SqliteSchedulerStore {
@@ -102,10 +109,11 @@ type VehicleRow = (
     Option<String>,
     Option<String>,
     i64,
+    Option<String>,
 );
 
 fn state_from_row(row: VehicleRow) -> StoreResult<VehicleState> {
-    let (id, org_id, name, unit, registered_at, version) = row;
+    let (id, org_id, name, unit, registered_at, version, wake_on) = row;
     let vehicle = match (org_id, name, unit, registered_at) {
         (Some(org_id), Some(name), Some(unit), Some(registered_at)) => Some(VehicleRecord {
             id: id.clone(),
@@ -120,6 +128,7 @@ fn state_from_row(row: VehicleRow) -> StoreResult<VehicleState> {
         vehicle_id: id,
         vehicle,
         version: version as u64,
+        wake_on: wake_on.as_deref().map(parse_day).transpose()?,
         ..VehicleState::default()
     })
 }
@@ -235,6 +244,7 @@ fn read_vehicle_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VehicleRow> {
         r.get(3)?,
         r.get(4)?,
         r.get(5)?,
+        r.get(6)?,
     ))
 }
 
@@ -296,6 +306,10 @@ fn apply(conn: &Connection, p: &PreparedCommit) -> StoreResult<CommitOutcome> {
             "UPDATE vehicles SET org_id = ?2, name = ?3, unit = ?4, registered_at = ?5 WHERE id = ?1",
         )?
         .execute(params![v.id, v.org_id, v.name, v.unit.as_str(), ts(&v.registered_at)])?;
+    }
+    if let Some(day) = c.wake_on {
+        conn.prepare_cached("UPDATE vehicles SET wake_on = ?2 WHERE id = ?1")?
+            .execute(params![c.vehicle_id, day.to_string()])?;
     }
     let mut facts = conn.prepare_cached(
         "INSERT OR IGNORE INTO facts (vehicle_id, event_id, kind, occurred_at, odometer, tasks)
@@ -360,7 +374,7 @@ impl SchedulerStore for SqliteSchedulerStore {
                 let tx = conn.unchecked_transaction()?;
                 let row = optional(
                     tx.prepare_cached(
-                        "SELECT id, org_id, name, unit, registered_at, version FROM vehicles WHERE id = ?1",
+                        "SELECT id, org_id, name, unit, registered_at, version, wake_on FROM vehicles WHERE id = ?1",
                     )?
                     .query_row([&id], read_vehicle_row),
                 )?;
@@ -377,9 +391,12 @@ impl SchedulerStore for SqliteSchedulerStore {
         &self,
         org: Option<&str>,
         after: Option<&str>,
+        due_on: Option<NaiveDate>,
         limit: usize,
     ) -> StoreResult<Vec<VehicleState>> {
         let (org, after) = (org.map(str::to_string), after.unwrap_or("").to_string());
+        // Dates as text compare as dates; every stored one is before this.
+        let due_on = due_on.map_or_else(|| "9999-12-31".to_string(), |d| d.to_string());
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.db
             .read(move |conn| {
@@ -387,17 +404,19 @@ impl SchedulerStore for SqliteSchedulerStore {
                 let rows: Vec<VehicleRow> = match &org {
                     Some(org) => tx
                         .prepare_cached(
-                            "SELECT id, org_id, name, unit, registered_at, version FROM vehicles
-                             WHERE org_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+                            "SELECT id, org_id, name, unit, registered_at, version, wake_on FROM vehicles
+                             WHERE org_id = ?1 AND id > ?2 AND (wake_on IS NULL OR wake_on <= ?4)
+                             ORDER BY id LIMIT ?3",
                         )?
-                        .query_map(params![org, after, limit], read_vehicle_row)?
+                        .query_map(params![org, after, limit, due_on], read_vehicle_row)?
                         .collect::<Result<_, _>>()?,
                     None => tx
                         .prepare_cached(
-                            "SELECT id, org_id, name, unit, registered_at, version FROM vehicles
-                             WHERE id > ?1 AND org_id IS NOT NULL ORDER BY id LIMIT ?2",
+                            "SELECT id, org_id, name, unit, registered_at, version, wake_on FROM vehicles
+                             WHERE id > ?1 AND org_id IS NOT NULL AND (wake_on IS NULL OR wake_on <= ?3)
+                             ORDER BY id LIMIT ?2",
                         )?
-                        .query_map(params![after, limit], read_vehicle_row)?
+                        .query_map(params![after, limit, due_on], read_vehicle_row)?
                         .collect::<Result<_, _>>()?,
                 };
                 load_states(&tx, rows)
