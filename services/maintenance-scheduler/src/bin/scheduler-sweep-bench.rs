@@ -1,10 +1,12 @@
 //! `scheduler-sweep-bench [VEHICLES] [DATA_DIR]`: seeds VEHICLES (default 100,000) into a SQLite
-//! scheduler store (a new temporary directory unless DATA_DIR is given) and times three sweeps: the
-//! first, the same day again, the next day. For `scripts/bench`.
+//! scheduler store (a new temporary directory unless DATA_DIR is given) and times the sweeps of a
+//! week: the first (every vehicle, none evaluated yet), the same day again, then each following day
+//! (only the vehicles whose wake day has come), with the outbox rows each wrote. For `scripts/bench`.
 
 use std::time::Instant;
 
 use vwc_maintenance_scheduler::{SqliteSchedulerStore, seed_bulk, sweep};
+use vwc_store::Outbox;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -24,22 +26,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store = SqliteSchedulerStore::open(&path)?;
     seed_bulk(&store, n).await?;
     let today = vwc_clock::now().date_naive();
-    let tomorrow = today.succ_opt().unwrap_or(today);
-    for (label, day) in [
-        ("first", today),
-        ("same-day", today),
-        ("next-day", tomorrow),
-    ] {
+    let mut days = vec![("first".to_string(), today), ("same-day".to_string(), today)];
+    days.extend((1..=7).map(|d| (format!("day +{d}"), today + chrono::Days::new(d))));
+    for (label, day) in days {
         let started = Instant::now();
         let r = sweep(&store, None, day).await?;
         let secs = started.elapsed().as_secs_f64();
+        let rows = store.pending(usize::MAX).await?;
+        let ids: Vec<_> = rows.iter().map(|(id, _)| id.clone()).collect();
+        store.mark_sent(&ids).await?;
         println!(
-            "sweep {label}: {} vehicles, {} items in {secs:.2} s ({:.0} vehicles/s); {} changed, {} reminders",
+            "sweep {label}: {} vehicles of {n} evaluated, {} items in {secs:.2} s; {} changed, {} status changes, {} reminders, {} outbox rows",
             r.vehicles,
             r.items,
-            r.vehicles as f64 / secs,
             r.changed,
-            r.reminders
+            r.status_changes,
+            r.reminders,
+            rows.len()
         );
     }
     drop(store);
