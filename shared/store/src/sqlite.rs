@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::{Notify, Semaphore, oneshot};
 use vwc_contracts::Envelope;
 
 use crate::outbox::{Outbox, OutboxId};
@@ -50,7 +50,17 @@ struct Inner {
     path: PathBuf,
     writer: std::sync::mpsc::Sender<Job>,
     readers: Mutex<Vec<Connection>>,
+    /// One permit per reader connection: reads beyond it wait here (on the async side) instead of each
+    /// opening a connection, with its own page cache, on a thread of its own.
+    reader_permits: Arc<Semaphore>,
     outbox_wakeup: Arc<Notify>,
+}
+
+/// Reader connections per database: with WAL, readers never wait for the writer or for each other, so
+/// more than a couple per core adds memory (a page cache each) and no throughput.
+fn max_readers() -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    (2 * cores).clamp(2, 16)
 }
 
 /// A service's SQLite database. Cheap to clone.
@@ -96,6 +106,7 @@ impl SqliteDb {
                 path: path.to_path_buf(),
                 writer: tx,
                 readers: Mutex::new(Vec::new()),
+                reader_permits: Arc::new(Semaphore::new(max_readers())),
                 outbox_wakeup: Arc::new(Notify::new()),
             }),
         })
@@ -183,7 +194,14 @@ impl SqliteDb {
         F: FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
     {
         let inner = self.inner.clone();
+        let permit = inner
+            .reader_permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| StoreError::Other(format!("reader permits closed: {e}")))?;
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let conn = inner.readers.lock().unwrap().pop();
             let conn = match conn {
                 Some(c) => c,
@@ -565,6 +583,43 @@ mod tests {
             None,
             vwc_contracts::examples::event(EventType::VehicleRegistered),
         )
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reads_share_a_bounded_set_of_connections() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let db =
+            SqliteDb::open(&dir.path().join("t.db"), &["CREATE TABLE t (x INTEGER);"]).unwrap();
+        let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let reads = (0..40).map(|_| {
+            let (db, running, most) = (db.clone(), running.clone(), most.clone());
+            tokio::spawn(async move {
+                db.read(move |conn| {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    let n: i64 = conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?;
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    Ok(n)
+                })
+                .await
+            })
+        });
+        for read in futures_join(reads).await {
+            assert_eq!(read.unwrap(), 0);
+        }
+        let most = most.load(Ordering::SeqCst);
+        assert!(most >= 2 && most <= max_readers(), "{most} reads at once");
+        assert!(db.inner.readers.lock().unwrap().len() <= max_readers());
+    }
+
+    async fn futures_join<T>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
+        let mut out = Vec::new();
+        for h in handles.collect::<Vec<_>>() {
+            out.push(h.await.unwrap());
+        }
+        out
     }
 
     #[tokio::test]

@@ -26,7 +26,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store = SqliteSchedulerStore::open(&path)?;
     seed_bulk(&store, n).await?;
     let today = vwc_clock::now().date_naive();
-    let mut days = vec![("first".to_string(), today), ("same-day".to_string(), today)];
+    let mut days = vec![
+        ("first".to_string(), today),
+        ("same-day".to_string(), today),
+    ];
     days.extend((1..=7).map(|d| (format!("day +{d}"), today + chrono::Days::new(d))));
     for (label, day) in days {
         let started = Instant::now();
