@@ -14,6 +14,8 @@ use crate::ids::{OrgId, VehicleId};
 use crate::maintenance::{
     MaintenanceScheduleUpdated, MaintenanceStatusChanged, NotificationDelivered, ReminderDue,
 };
+use crate::corrections::{VehicleEventCorrected, VehicleEventVoided};
+use crate::lifecycle::{VehicleArchived, VehicleSold, VehicleUpdated};
 use crate::valuation::ValuationUpdated;
 use crate::{VehicleEventRecorded, VehicleRegistered};
 
@@ -107,6 +109,16 @@ events! {
     NotificationDelivered(NotificationDelivered),
     /// The whole maintenance item list of a vehicle, whenever an item's view changed (maintenance-scheduler).
     MaintenanceScheduleUpdated(MaintenanceScheduleUpdated),
+    /// A timeline record was corrected: its new version replaces the previous one (ingestion).
+    VehicleEventCorrected(VehicleEventCorrected),
+    /// A timeline record was voided: it no longer counts anywhere (ingestion).
+    VehicleEventVoided(VehicleEventVoided),
+    /// A vehicle's details changed (ingestion).
+    VehicleUpdated(VehicleUpdated),
+    /// A vehicle was sold (ingestion).
+    VehicleSold(VehicleSold),
+    /// A vehicle was archived (ingestion).
+    VehicleArchived(VehicleArchived),
 }
 
 /// The payload type of one event type (implemented for every payload by `events!`).

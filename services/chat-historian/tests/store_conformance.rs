@@ -32,6 +32,11 @@ fn vehicle(org: &str, id: &str) -> Vehicle {
         registered_at: at(1, 0),
         purchase_price_cents: None,
         purchase_currency: None,
+        plate: None,
+        colour: None,
+        status: Default::default(),
+        sale: None,
+        archived_at: None,
     }
 }
 

@@ -35,6 +35,11 @@ fn vehicle(org: &str, id: &str) -> Vehicle {
         registered_at: at(1, 0),
         purchase_price_cents: None,
         purchase_currency: None,
+        plate: None,
+        colour: None,
+        status: Default::default(),
+        sale: None,
+        archived_at: None,
     }
 }
 
@@ -471,6 +476,7 @@ async fn the_timeline_filters_by_an_inclusive_time_range(store: Store) {
         kinds: vec![EventKind::Maintenance],
         from: Some(at(2, 9)),
         to: Some(at(4, 8)),
+        include_voided: false,
     };
     assert_eq!(timeline(&store, &v, &between).await, ["evt_3b"]);
 }

@@ -252,7 +252,8 @@ pub fn plan(
     for item in &current.items {
         let previous_status = before.get(item.task.as_str()).copied();
         // A brand-new item has no status to change from; if it needs attention its reminder says so.
-        if previous_status.is_some_and(|p| p != item.status) {
+        // A sold or archived vehicle is reminded of nothing (its schedule is still published).
+        if !vehicle.retired && previous_status.is_some_and(|p| p != item.status) {
             out.outgoing
                 .push(Outgoing::StatusChanged(MaintenanceStatusChanged {
                     vehicle_id: vehicle.id.clone(),
@@ -284,7 +285,11 @@ pub fn plan(
         .filter(|r| r.status == MaintenanceStatus::Overdue && r.occurrence == 0)
         .map(|r| ((r.task.as_str(), r.due_cycle.as_str()), r.sent_on))
         .collect();
-    for item in current.items.iter().filter(|i| i.enabled) {
+    for item in current
+        .items
+        .iter()
+        .filter(|i| i.enabled && !vehicle.retired)
+    {
         let occurrence = match item.status {
             MaintenanceStatus::DueSoon => 0,
             MaintenanceStatus::Overdue => {
@@ -367,6 +372,7 @@ mod tests {
             name: "2021 Toyota RAV4 (Blue)".into(),
             unit: OdometerUnit::Mi,
             registered_at: at(2024, 1, 1),
+            retired: false,
         }
     }
 

@@ -62,7 +62,10 @@ CREATE TABLE sweeps (
     day TEXT NOT NULL,
     swept_at TEXT NOT NULL
 );
-"#];
+"#,
+    // Sold or archived vehicles are reminded of nothing (docs/corrections.md).
+    "ALTER TABLE vehicles ADD COLUMN retired INTEGER NOT NULL DEFAULT 0;",
+];
 
 #[derive(Clone)]
 pub struct SqliteSchedulerStore {
@@ -105,7 +108,7 @@ fn parse_unit(s: &str) -> StoreResult<vwc_contracts::OdometerUnit> {
         .map_err(|e| other(format!("bad unit {s:?}: {e}")))
 }
 
-/// id, org_id, name, unit, registered_at, version
+/// id, org_id, name, unit, registered_at, version, retired
 type VehicleRow = (
     String,
     Option<String>,
@@ -113,10 +116,11 @@ type VehicleRow = (
     Option<String>,
     Option<String>,
     i64,
+    bool,
 );
 
 fn state_from_row(row: VehicleRow) -> StoreResult<VehicleState> {
-    let (id, org_id, name, unit, registered_at, version) = row;
+    let (id, org_id, name, unit, registered_at, version, retired) = row;
     let vehicle = match (org_id, name, unit, registered_at) {
         (Some(org_id), Some(name), Some(unit), Some(registered_at)) => Some(VehicleRecord {
             id: id.clone(),
@@ -124,6 +128,7 @@ fn state_from_row(row: VehicleRow) -> StoreResult<VehicleState> {
             name,
             unit: parse_unit(&unit)?,
             registered_at: parse_ts(&registered_at)?,
+            retired,
         }),
         _ => None,
     };
@@ -246,6 +251,7 @@ fn read_vehicle_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VehicleRow> {
         r.get(3)?,
         r.get(4)?,
         r.get(5)?,
+        r.get(6)?,
     ))
 }
 
@@ -304,9 +310,14 @@ fn apply(conn: &Connection, p: &PreparedCommit) -> StoreResult<CommitOutcome> {
     .execute(params![c.vehicle_id, current + 1])?;
     if let Some(v) = &c.register {
         conn.prepare_cached(
-            "UPDATE vehicles SET org_id = ?2, name = ?3, unit = ?4, registered_at = ?5 WHERE id = ?1",
+            "UPDATE vehicles SET org_id = ?2, name = ?3, unit = ?4, registered_at = ?5, retired = ?6 WHERE id = ?1",
         )?
-        .execute(params![v.id, v.org_id, v.name, v.unit.as_str(), ts(&v.registered_at)])?;
+        .execute(params![v.id, v.org_id, v.name, v.unit.as_str(), ts(&v.registered_at), v.retired])?;
+    }
+    let mut removed =
+        conn.prepare_cached("DELETE FROM facts WHERE vehicle_id = ?1 AND event_id = ?2")?;
+    for event_id in &c.remove_facts {
+        removed.execute(params![c.vehicle_id, event_id])?;
     }
     let mut facts = conn.prepare_cached(
         "INSERT OR IGNORE INTO facts (vehicle_id, event_id, kind, occurred_at, odometer, tasks)
@@ -371,7 +382,7 @@ impl SchedulerStore for SqliteSchedulerStore {
                 let tx = conn.unchecked_transaction()?;
                 let row = optional(
                     tx.prepare_cached(
-                        "SELECT id, org_id, name, unit, registered_at, version FROM vehicles WHERE id = ?1",
+                        "SELECT id, org_id, name, unit, registered_at, version, retired FROM vehicles WHERE id = ?1",
                     )?
                     .query_row([&id], read_vehicle_row),
                 )?;
@@ -398,14 +409,14 @@ impl SchedulerStore for SqliteSchedulerStore {
                 let rows: Vec<VehicleRow> = match &org {
                     Some(org) => tx
                         .prepare_cached(
-                            "SELECT id, org_id, name, unit, registered_at, version FROM vehicles
+                            "SELECT id, org_id, name, unit, registered_at, version, retired FROM vehicles
                              WHERE org_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
                         )?
                         .query_map(params![org, after, limit], read_vehicle_row)?
                         .collect::<Result<_, _>>()?,
                     None => tx
                         .prepare_cached(
-                            "SELECT id, org_id, name, unit, registered_at, version FROM vehicles
+                            "SELECT id, org_id, name, unit, registered_at, version, retired FROM vehicles
                              WHERE id > ?1 AND org_id IS NOT NULL ORDER BY id LIMIT ?2",
                         )?
                         .query_map(params![after, limit], read_vehicle_row)?
