@@ -179,6 +179,7 @@ struct EventsQuery {
     to: Option<String>,
     limit: Option<String>,
     cursor: Option<String>,
+    #[serde(rename = "includeVoided")]
     include_voided: Option<String>,
 }
 
