@@ -21,7 +21,7 @@ use vwc_store::{Plumbed, StoreResult, ts};
 use crate::CONSUMER;
 use crate::store::{
     CostBucket, EdgeStore, EventFilter, FleetRow, FleetValue, MaintenanceView, NotificationView,
-    OdometerView, TimelinePosition, VehicleView,
+    OdometerView, RawEvent, TimelinePosition, VehicleView,
 };
 
 const VEHICLES: &str = "vehicles";
@@ -629,6 +629,42 @@ impl EdgeStore for MongoEdgeStore {
             .iter()
             .map(|d| Ok(serde_json::from_str(&required_text(d, "body")?)?))
             .collect()
+    }
+
+    /// The stored JSON as it is: a corrected or voided record's body carries its marks.
+    async fn timeline_page(
+        &self,
+        org_id: &str,
+        vehicle_id: &str,
+        filter: &EventFilter,
+        after: Option<&TimelinePosition>,
+        limit: usize,
+    ) -> StoreResult<Option<Vec<RawEvent>>> {
+        if self.vehicle(org_id, vehicle_id).await?.is_none() {
+            return Ok(None);
+        }
+        let Some(limit) = page_limit(limit) else {
+            return Ok(Some(Vec::new()));
+        };
+        let cursor = self
+            .db
+            .collection(TIMELINE)
+            .find(timeline_filter(org_id, vehicle_id, filter, after))
+            .sort(doc! { "occurred_at": -1, "_id": -1 })
+            .limit(limit)
+            .await?;
+        collect(cursor)
+            .await?
+            .iter()
+            .map(|d| {
+                Ok(RawEvent {
+                    occurred_at: parse_ts(&required_text(d, "occurred_at")?)?,
+                    id: required_text(d, "_id")?,
+                    json: required_text(d, "body")?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()
+            .map(Some)
     }
 
     async fn apply_maintenance(
