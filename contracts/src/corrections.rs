@@ -172,8 +172,13 @@ pub fn correct(
             base.insert(field, value);
         }
     }
-    let new: NewVehicleEvent = serde_json::from_value(serde_json::Value::Object(base))
-        .map_err(|e| vec![FieldError { field: "body".into(), message: e.to_string() }])?;
+    let new: NewVehicleEvent =
+        serde_json::from_value(serde_json::Value::Object(base)).map_err(|e| {
+            vec![FieldError {
+                field: "body".into(),
+                message: e.to_string(),
+            }]
+        })?;
     let mut event = new.validate(current.id.clone(), vehicle, current.source, now)?;
     event.recorded_at = current.recorded_at;
     let before = serde_json::to_value(current).expect("an event serialises");
@@ -198,7 +203,8 @@ pub fn correct(
     if changed.is_empty() {
         return Err(vec![FieldError {
             field: "body".into(),
-            message: "the correction changes nothing: every field already has the value given".into(),
+            message: "the correction changes nothing: every field already has the value given"
+                .into(),
         }]);
     }
     Ok(ValidCorrection {
@@ -251,12 +257,31 @@ mod tests {
     fn an_invalid_or_empty_correction_is_refused() {
         let current = examples::vehicle_event();
         let vehicle = examples::vehicle();
-        let err = correct(&current, patch(json!({"odometer": null})), &vehicle, Utc::now())
-            .unwrap_err();
+        let err = correct(
+            &current,
+            patch(json!({"odometer": null})),
+            &vehicle,
+            Utc::now(),
+        )
+        .unwrap_err();
         assert_eq!(err[0].field, "odometer");
-        assert!(correct(&current, patch(json!({"reason": "x"})), &vehicle, Utc::now()).is_err());
         assert!(
-            correct(&current, patch(json!({"odometer": 12_000})), &vehicle, Utc::now()).is_err()
+            correct(
+                &current,
+                patch(json!({"reason": "x"})),
+                &vehicle,
+                Utc::now()
+            )
+            .is_err()
+        );
+        assert!(
+            correct(
+                &current,
+                patch(json!({"odometer": 12_000})),
+                &vehicle,
+                Utc::now()
+            )
+            .is_err()
         );
         assert!(correct(&current, patch(json!({"colour": 1})), &vehicle, Utc::now()).is_err());
         assert!(

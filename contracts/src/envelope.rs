@@ -10,12 +10,12 @@ use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::corrections::{VehicleEventCorrected, VehicleEventVoided};
 use crate::ids::{OrgId, VehicleId};
+use crate::lifecycle::{VehicleArchived, VehicleSold, VehicleUpdated};
 use crate::maintenance::{
     MaintenanceScheduleUpdated, MaintenanceStatusChanged, NotificationDelivered, ReminderDue,
 };
-use crate::corrections::{VehicleEventCorrected, VehicleEventVoided};
-use crate::lifecycle::{VehicleArchived, VehicleSold, VehicleUpdated};
 use crate::valuation::ValuationUpdated;
 use crate::{VehicleEventRecorded, VehicleRegistered};
 

@@ -222,7 +222,11 @@ pub fn update_vehicle(
 
 impl SellRequest {
     /// Checks the sale against the vehicle's current records (voided ones left out).
-    pub fn validate(&self, events: &[VehicleEvent], now: DateTime<Utc>) -> Result<(), Vec<FieldError>> {
+    pub fn validate(
+        &self,
+        events: &[VehicleEvent],
+        now: DateTime<Utc>,
+    ) -> Result<(), Vec<FieldError>> {
         let mut v = Validator::default();
         if self.sold_at > now + Duration::days(1) {
             v.fail("soldAt", "must not be more than a day in the future");
@@ -232,7 +236,10 @@ impl SellRequest {
         {
             v.fail(
                 "soldAt",
-                format!("must not be before the vehicle's last record ({})", last.to_rfc3339()),
+                format!(
+                    "must not be before the vehicle's last record ({})",
+                    last.to_rfc3339()
+                ),
             );
         }
         v.money("priceCents", Some(self.price_cents));
@@ -319,7 +326,12 @@ mod tests {
     use super::*;
     use crate::examples;
 
-    fn event(kind: EventKind, cost: Option<u64>, currency: &str, details: serde_json::Value) -> VehicleEvent {
+    fn event(
+        kind: EventKind,
+        cost: Option<u64>,
+        currency: &str,
+        details: serde_json::Value,
+    ) -> VehicleEvent {
         VehicleEvent {
             kind,
             cost_cents: cost,
@@ -332,8 +344,18 @@ mod tests {
     #[test]
     fn tco_is_purchase_plus_costs_minus_sale_in_the_sale_currency() {
         let events = [
-            event(EventKind::Acquisition, None, "USD", json!({"priceCents": 2_500_000})),
-            event(EventKind::Maintenance, Some(8_999), "USD", json!({"tasks": ["oil_change"]})),
+            event(
+                EventKind::Acquisition,
+                None,
+                "USD",
+                json!({"priceCents": 2_500_000}),
+            ),
+            event(
+                EventKind::Maintenance,
+                Some(8_999),
+                "USD",
+                json!({"tasks": ["oil_change"]}),
+            ),
             event(EventKind::Repair, Some(45_000), "USD", json!({})),
             event(EventKind::Repair, Some(10_000), "EUR", json!({})),
         ];
@@ -342,12 +364,21 @@ mod tests {
         vehicle.purchase_price_cents = Some(1);
         let tco = total_cost_of_ownership(&vehicle, &events, 1_800_000, "USD");
         assert_eq!(tco.purchase_price_cents, 2_500_000);
-        assert_eq!(tco.purchase_price_source, PurchasePriceSource::AcquisitionEvent);
+        assert_eq!(
+            tco.purchase_price_source,
+            PurchasePriceSource::AcquisitionEvent
+        );
         assert_eq!(tco.costs_cents, 53_999);
         assert_eq!(tco.total_cents, 2_500_000 + 53_999 - 1_800_000);
-        assert_eq!((tco.records_counted, tco.records_in_other_currencies), (2, 1));
+        assert_eq!(
+            (tco.records_counted, tco.records_in_other_currencies),
+            (2, 1)
+        );
         let none = total_cost_of_ownership(&vehicle, &events[1..], 1_800_000, "USD");
-        assert_eq!(none.purchase_price_source, PurchasePriceSource::Registration);
+        assert_eq!(
+            none.purchase_price_source,
+            PurchasePriceSource::Registration
+        );
     }
 
     #[test]

@@ -59,11 +59,26 @@ pub fn all() -> Vec<(&'static str, serde_json::Value)> {
             "event-vehicle-event-voided.json",
             s::<crate::corrections::VehicleEventVoided>(),
         ),
-        ("event-vehicle-updated.json", s::<crate::lifecycle::VehicleUpdated>()),
-        ("event-vehicle-sold.json", s::<crate::lifecycle::VehicleSold>()),
-        ("event-vehicle-archived.json", s::<crate::lifecycle::VehicleArchived>()),
-        ("event-correction.json", s::<crate::corrections::EventCorrection>()),
-        ("event-history.json", s::<crate::corrections::EventHistory>()),
+        (
+            "event-vehicle-updated.json",
+            s::<crate::lifecycle::VehicleUpdated>(),
+        ),
+        (
+            "event-vehicle-sold.json",
+            s::<crate::lifecycle::VehicleSold>(),
+        ),
+        (
+            "event-vehicle-archived.json",
+            s::<crate::lifecycle::VehicleArchived>(),
+        ),
+        (
+            "event-correction.json",
+            s::<crate::corrections::EventCorrection>(),
+        ),
+        (
+            "event-history.json",
+            s::<crate::corrections::EventHistory>(),
+        ),
         ("sell-request.json", s::<crate::lifecycle::SellRequest>()),
     ]
 }

@@ -94,13 +94,16 @@ impl Consumer for ChatConsumer {
                     .await
                     .map_err(HandleError::failed)?,
                 // The whole vehicle as it now reads.
-                Event::VehicleUpdated(vwc_contracts::lifecycle::VehicleUpdated { vehicle, .. })
+                Event::VehicleUpdated(vwc_contracts::lifecycle::VehicleUpdated {
+                    vehicle, ..
+                })
                 | Event::VehicleSold(vwc_contracts::lifecycle::VehicleSold { vehicle })
-                | Event::VehicleArchived(vwc_contracts::lifecycle::VehicleArchived { vehicle }) => self
-                    .store
-                    .apply_vehicle_registered(&id, vehicle)
-                    .await
-                    .map_err(HandleError::failed)?,
+                | Event::VehicleArchived(vwc_contracts::lifecycle::VehicleArchived { vehicle }) => {
+                    self.store
+                        .apply_vehicle_registered(&id, vehicle)
+                        .await
+                        .map_err(HandleError::failed)?
+                }
                 // Status changes are in the schedule it holds; reminders and deliveries answer no question.
                 Event::MaintenanceStatusChanged(_)
                 | Event::ReminderDue(_)

@@ -14,7 +14,8 @@ use crate::CONSUMER;
 use crate::knowledge::{ValuationPoint, VehicleKnowledge};
 use crate::store::{ChatStore, ChatTurn, Conversation, Feedback};
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE vehicles (
     id TEXT PRIMARY KEY,
     org_id TEXT NOT NULL,
@@ -342,11 +343,15 @@ impl ChatStore for SqliteChatStore {
                     .collect::<StoreResult<Vec<_>>>()?;
                 drop(stmt);
                 let valuation: Option<String> = tx
-                    .prepare_cached("SELECT body FROM valuations WHERE vehicle_id = ?1 AND org_id = ?2")?
+                    .prepare_cached(
+                        "SELECT body FROM valuations WHERE vehicle_id = ?1 AND org_id = ?2",
+                    )?
                     .query_row(params![id, org], |r| r.get(0))
                     .optional()?;
                 let maintenance: Option<String> = tx
-                    .prepare_cached("SELECT body FROM maintenance WHERE vehicle_id = ?1 AND org_id = ?2")?
+                    .prepare_cached(
+                        "SELECT body FROM maintenance WHERE vehicle_id = ?1 AND org_id = ?2",
+                    )?
                     .query_row(params![id, org], |r| r.get(0))
                     .optional()?;
                 tx.commit()?;

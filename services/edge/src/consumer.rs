@@ -99,13 +99,16 @@ impl Consumer for EdgeConsumer {
                     .await
                     .map_err(HandleError::failed)?,
                 // Each lifecycle event carries the whole vehicle as it now reads.
-                Event::VehicleUpdated(vwc_contracts::lifecycle::VehicleUpdated { vehicle, .. })
+                Event::VehicleUpdated(vwc_contracts::lifecycle::VehicleUpdated {
+                    vehicle, ..
+                })
                 | Event::VehicleSold(vwc_contracts::lifecycle::VehicleSold { vehicle })
-                | Event::VehicleArchived(vwc_contracts::lifecycle::VehicleArchived { vehicle }) => self
-                    .store
-                    .apply_vehicle_registered(&id, vehicle)
-                    .await
-                    .map_err(HandleError::failed)?,
+                | Event::VehicleArchived(vwc_contracts::lifecycle::VehicleArchived { vehicle }) => {
+                    self.store
+                        .apply_vehicle_registered(&id, vehicle)
+                        .await
+                        .map_err(HandleError::failed)?
+                }
                 // The scheduler's status changes and reminders are told through the schedule and the
                 // notifications; the read model has nothing of its own to take from them.
                 Event::MaintenanceStatusChanged(_) | Event::ReminderDue(_) => {

@@ -930,8 +930,7 @@ mod params {
 
 use params::{
     CursorParam, FromParam, GroupByParam, IncludeVoidedParam, KindParam, LimitParam, ToParam,
-    UnreadParam,
-    VehicleIdParam,
+    UnreadParam, VehicleIdParam,
 };
 
 /// An RFC 3339 instant or a `YYYY-MM-DD` date.

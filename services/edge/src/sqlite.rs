@@ -767,8 +767,10 @@ impl crate::corrections::RevisionProjection for SqliteEdgeStore {
 
 /// Recomputes a vehicle's event count, last event and odometer over its records that are not voided.
 fn recount(conn: &rusqlite::Connection, vehicle_id: &str) -> StoreResult<()> {
-    conn.prepare_cached("INSERT OR IGNORE INTO vehicle_stats (vehicle_id, event_count) VALUES (?1, 0)")?
-        .execute([vehicle_id])?;
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO vehicle_stats (vehicle_id, event_count) VALUES (?1, 0)",
+    )?
+    .execute([vehicle_id])?;
     conn.prepare_cached(
         "UPDATE vehicle_stats SET
            event_count = (SELECT count(*) FROM timeline WHERE vehicle_id = ?1 AND voided = 0),

@@ -6,6 +6,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
+use vwc_contracts::corrections::{VehicleEventCorrected, VehicleEventVoided};
+use vwc_contracts::lifecycle::VehicleStatus;
 use vwc_contracts::maintenance::{
     Channel, MaintenanceItemView, MaintenanceScheduleUpdated, MaintenanceStatus,
     NotificationDelivered, OdometerEstimateView,
@@ -13,10 +15,8 @@ use vwc_contracts::maintenance::{
 use vwc_contracts::{
     Envelope, EventKind, EventSource, EventType, OdometerUnit, Vehicle, VehicleEvent,
 };
-use vwc_edge::store::{CostBucket, EventFilter, NotificationView, TimelinePosition};
-use vwc_contracts::corrections::{VehicleEventCorrected, VehicleEventVoided};
-use vwc_contracts::lifecycle::VehicleStatus;
 use vwc_edge::corrections::TimelineRevision;
+use vwc_edge::store::{CostBucket, EventFilter, NotificationView, TimelinePosition};
 use vwc_edge::{EdgeStore, MongoEdgeStore, SqliteEdgeStore};
 
 type Store = Arc<dyn EdgeStore>;
@@ -1325,7 +1325,10 @@ async fn a_correction_replaces_the_row_and_a_void_withdraws_it_from_timeline_cos
         .unwrap()
         .unwrap();
     let item: serde_json::Value = serde_json::from_str(&page[0].json).unwrap();
-    assert_eq!((item["corrected"].as_bool(), item["revision"].as_u64()), (Some(true), Some(2)));
+    assert_eq!(
+        (item["corrected"].as_bool(), item["revision"].as_u64()),
+        (Some(true), Some(2))
+    );
     let with_voided = EventFilter {
         include_voided: true,
         ..EventFilter::default()
@@ -1336,7 +1339,10 @@ async fn a_correction_replaces_the_row_and_a_void_withdraws_it_from_timeline_cos
         .await
         .unwrap();
     assert_eq!(
-        buckets.iter().map(|b| (b.total_cents, b.events)).collect::<Vec<_>>(),
+        buckets
+            .iter()
+            .map(|b| (b.total_cents, b.events))
+            .collect::<Vec<_>>(),
         [(9_000, 1)]
     );
     let view = store.vehicle(&v.org_id, &v.id).await.unwrap().unwrap();
@@ -1354,7 +1360,10 @@ async fn an_older_revision_or_the_original_never_replaces_a_newer_one(store: Sto
     };
     // The revision arrives first; the original and an older revision then change nothing.
     revise(&store, &corrected(&third, 3)).await;
-    store.apply_vehicle_event(&envelope_id(), &e, None).await.unwrap();
+    store
+        .apply_vehicle_event(&envelope_id(), &e, None)
+        .await
+        .unwrap();
     revise(
         &store,
         &corrected(
@@ -1372,7 +1381,10 @@ async fn an_older_revision_or_the_original_never_replaces_a_newer_one(store: Sto
         .unwrap();
     assert_eq!(events, [third]);
     let view = store.vehicle(&v.org_id, &v.id).await.unwrap().unwrap();
-    assert_eq!((view.event_count, view.odometer.map(|o| o.value)), (1, Some(1_300)));
+    assert_eq!(
+        (view.event_count, view.odometer.map(|o| o.value)),
+        (1, Some(1_300))
+    );
     // Another organisation's envelope naming the same event id changes nothing.
     let stranger = VehicleEvent {
         org_id: "org_b".to_string().into(),
@@ -1380,7 +1392,10 @@ async fn an_older_revision_or_the_original_never_replaces_a_newer_one(store: Sto
         ..e.clone()
     };
     revise(&store, &voided(&stranger, 9)).await;
-    assert_eq!(timeline(&store, &v, &EventFilter::default()).await, ["evt_1"]);
+    assert_eq!(
+        timeline(&store, &v, &EventFilter::default()).await,
+        ["evt_1"]
+    );
 }
 
 async fn sold_and_archived_vehicles_leave_the_fleet_but_stay_listed(store: Store) {

@@ -42,8 +42,11 @@ pub trait RevisionStore: Send + Sync {
     ) -> StoreResult<Vec<VehicleEvent>>;
     /// Appends a revision of `revision.event.id` with the envelopes to publish; `StoreError::Conflict`
     /// when that revision of the event is already stored (a concurrent change won).
-    async fn append_revision(&self, revision: &EventRevision, outbox: &[Envelope])
-    -> StoreResult<()>;
+    async fn append_revision(
+        &self,
+        revision: &EventRevision,
+        outbox: &[Envelope],
+    ) -> StoreResult<()>;
     /// Replaces the stored vehicle when it still reads `before`; `StoreError::Conflict` otherwise.
     async fn replace_vehicle(
         &self,
@@ -96,7 +99,10 @@ pub fn history(original: VehicleEvent, revisions: Vec<EventRevision>) -> EventHi
 }
 
 /// The vehicle's records as they now read, voided ones left out, oldest first.
-pub fn current_events(originals: Vec<VehicleEvent>, revisions: &[EventRevision]) -> Vec<VehicleEvent> {
+pub fn current_events(
+    originals: Vec<VehicleEvent>,
+    revisions: &[EventRevision],
+) -> Vec<VehicleEvent> {
     let mut last: std::collections::HashMap<&str, &EventRevision> = Default::default();
     for r in revisions {
         let slot = last.entry(r.event.id.as_str()).or_insert(r);
@@ -260,11 +266,12 @@ impl Ingestion {
         } else {
             false
         };
-        let (next, changed) = lifecycle::update_vehicle(vehicle, patch, has_odometer)
-            .map_err(|refused| match refused {
+        let (next, changed) = lifecycle::update_vehicle(vehicle, patch, has_odometer).map_err(
+            |refused| match refused {
                 UpdateRefused::Invalid(errors) => ChangeError::Invalid(errors),
                 UpdateRefused::UnitLocked(m) => ChangeError::Conflict(m),
-            })?;
+            },
+        )?;
         if changed.is_empty() {
             return Ok(next);
         }

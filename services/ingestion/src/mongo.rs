@@ -197,7 +197,11 @@ impl MongoIngestionStore {
         sort: Document,
     ) -> StoreResult<Vec<String>> {
         let docs = vwc_store::mongo::collect(
-            self.db.collection(collection).find(filter).sort(sort).await?,
+            self.db
+                .collection(collection)
+                .find(filter)
+                .sort(sort)
+                .await?,
         )
         .await?;
         docs.iter().map(|d| required_text(d, "body")).collect()
@@ -222,7 +226,10 @@ impl MongoIngestionStore {
             None => false,
         };
         if !unchanged {
-            return Err(StoreError::Conflict(format!("vehicle {} changed", after.id)));
+            return Err(StoreError::Conflict(format!(
+                "vehicle {} changed",
+                after.id
+            )));
         }
         vehicles
             .update_one(
@@ -281,7 +288,10 @@ impl RevisionStore for MongoIngestionStore {
                 doc! { "revision": 1 },
             )
             .await?;
-        bodies.iter().map(|b| Ok(serde_json::from_str(b)?)).collect()
+        bodies
+            .iter()
+            .map(|b| Ok(serde_json::from_str(b)?))
+            .collect()
     }
 
     async fn vehicle_revisions(
@@ -296,7 +306,10 @@ impl RevisionStore for MongoIngestionStore {
                 doc! { "event_id": 1, "revision": 1 },
             )
             .await?;
-        bodies.iter().map(|b| Ok(serde_json::from_str(b)?)).collect()
+        bodies
+            .iter()
+            .map(|b| Ok(serde_json::from_str(b)?))
+            .collect()
     }
 
     async fn vehicle_events(
@@ -311,7 +324,10 @@ impl RevisionStore for MongoIngestionStore {
                 doc! { "occurred_at": 1, "_id": 1 },
             )
             .await?;
-        bodies.iter().map(|b| Ok(serde_json::from_str(b)?)).collect()
+        bodies
+            .iter()
+            .map(|b| Ok(serde_json::from_str(b)?))
+            .collect()
     }
 
     async fn append_revision(

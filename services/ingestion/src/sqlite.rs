@@ -208,7 +208,10 @@ impl RevisionStore for SqliteIngestionStore {
                 Ok(rows.collect::<Result<_, _>>()?)
             })
             .await?;
-        bodies.iter().map(|b| Ok(serde_json::from_str(b)?)).collect()
+        bodies
+            .iter()
+            .map(|b| Ok(serde_json::from_str(b)?))
+            .collect()
     }
 
     async fn vehicle_revisions(
@@ -228,7 +231,10 @@ impl RevisionStore for SqliteIngestionStore {
                 Ok(rows.collect::<Result<_, _>>()?)
             })
             .await?;
-        bodies.iter().map(|b| Ok(serde_json::from_str(b)?)).collect()
+        bodies
+            .iter()
+            .map(|b| Ok(serde_json::from_str(b)?))
+            .collect()
     }
 
     async fn vehicle_events(
@@ -248,7 +254,10 @@ impl RevisionStore for SqliteIngestionStore {
                 Ok(rows.collect::<Result<_, _>>()?)
             })
             .await?;
-        bodies.iter().map(|b| Ok(serde_json::from_str(b)?)).collect()
+        bodies
+            .iter()
+            .map(|b| Ok(serde_json::from_str(b)?))
+            .collect()
     }
 
     async fn append_revision(
@@ -286,8 +295,15 @@ impl RevisionStore for SqliteIngestionStore {
         after: &Vehicle,
         outbox: &[Envelope],
     ) -> StoreResult<()> {
-        let (old, new) = (serde_json::to_string(before)?, serde_json::to_string(after)?);
-        let (org, id, outbox) = (after.org_id.to_string(), after.id.to_string(), outbox.to_vec());
+        let (old, new) = (
+            serde_json::to_string(before)?,
+            serde_json::to_string(after)?,
+        );
+        let (org, id, outbox) = (
+            after.org_id.to_string(),
+            after.id.to_string(),
+            outbox.to_vec(),
+        );
         self.db
             .write_with_events(move |conn| {
                 let current: Option<String> = optional(conn.query_row(
@@ -298,7 +314,8 @@ impl RevisionStore for SqliteIngestionStore {
                 // Compared as values: the stored text may predate fields added since.
                 let unchanged = match &current {
                     Some(body) => {
-                        serde_json::from_str::<Vehicle>(body)? == serde_json::from_str::<Vehicle>(&old)?
+                        serde_json::from_str::<Vehicle>(body)?
+                            == serde_json::from_str::<Vehicle>(&old)?
                     }
                     None => false,
                 };

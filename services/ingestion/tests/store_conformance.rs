@@ -4,12 +4,14 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use vwc_contracts::corrections::{EventRevision, RevisionChange};
 use vwc_contracts::ids::new_id;
 use vwc_contracts::{DealerId, EventId, OrgId, VehicleId};
 use vwc_contracts::{
     Envelope, EventKind, EventSource, EventType, NewVehicleEvent, OdometerUnit, Vehicle,
     VehicleEvent, VehicleEventRecorded, VehicleRegistered, Vendor,
 };
+use vwc_ingestion::corrections::RevisionStore;
 use vwc_ingestion::dealers::http::event_builder;
 use vwc_ingestion::dealers::{
     DealerRow, DealerStore, IncomingWebhook, StoredSecret, WebhookOutcome,
@@ -19,8 +21,6 @@ use vwc_ingestion::store::IdempotencyKey;
 use vwc_ingestion::{
     IngestionStore, InsertEventOutcome, MongoIngestionStore, SOURCE, SqliteIngestionStore,
 };
-use vwc_contracts::corrections::{EventRevision, RevisionChange};
-use vwc_ingestion::corrections::RevisionStore;
 use vwc_store::StoreError;
 use vwc_testkit::vin;
 use vwc_webhook::WebhookSecret;
@@ -935,12 +935,33 @@ async fn revisions_append_in_order_with_their_envelope_and_never_twice(store: St
     let read = store.event_revisions(&v.org_id, &e.id).await.unwrap();
     assert_eq!(read, [second.clone(), third.clone()]);
     // The record itself is never rewritten.
-    assert_eq!(store.event(&v.org_id, &e.id).await.unwrap(), Some(e.clone()));
+    assert_eq!(
+        store.event(&v.org_id, &e.id).await.unwrap(),
+        Some(e.clone())
+    );
     // Another organisation sees none of it.
     let other = OrgId::from("org_b");
-    assert!(store.event_revisions(&other, &e.id).await.unwrap().is_empty());
-    assert!(store.vehicle_revisions(&other, &v.id).await.unwrap().is_empty());
-    assert!(store.vehicle_events(&other, &v.id).await.unwrap().is_empty());
+    assert!(
+        store
+            .event_revisions(&other, &e.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .vehicle_revisions(&other, &v.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .vehicle_events(&other, &v.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn a_vehicles_events_and_revisions_are_listed_together(store: Store) {
@@ -964,7 +985,10 @@ async fn a_vehicles_events_and_revisions_are_listed_together(store: Store) {
         .append_revision(&revision(&elsewhere, 2, RevisionChange::Voided), &[])
         .await
         .unwrap();
-    assert_eq!(store.vehicle_revisions(&v.org_id, &v.id).await.unwrap(), [r]);
+    assert_eq!(
+        store.vehicle_revisions(&v.org_id, &v.id).await.unwrap(),
+        [r]
+    );
 }
 
 async fn a_vehicle_is_replaced_only_while_it_reads_as_expected(store: Store) {
@@ -979,7 +1003,10 @@ async fn a_vehicle_is_replaced_only_while_it_reads_as_expected(store: Store) {
         .replace_vehicle(&v, &sold, std::slice::from_ref(&envelope))
         .await
         .unwrap();
-    assert_eq!(store.vehicle(&v.org_id, &v.id).await.unwrap(), Some(sold.clone()));
+    assert_eq!(
+        store.vehicle(&v.org_id, &v.id).await.unwrap(),
+        Some(sold.clone())
+    );
     assert_eq!(pending_envelopes(&store).await, [envelope]);
     // From a stale read: refused, nothing written.
     let archived = Vehicle {

@@ -82,7 +82,9 @@ impl Consumer for SchedulerConsumer {
                     .map_err(HandleError::failed)?
                     .map(|u| u.outcome),
                 // The whole vehicle as it now reads: a sold or archived one is reminded of nothing.
-                Event::VehicleUpdated(vwc_contracts::lifecycle::VehicleUpdated { vehicle, .. })
+                Event::VehicleUpdated(vwc_contracts::lifecycle::VehicleUpdated {
+                    vehicle, ..
+                })
                 | Event::VehicleSold(vwc_contracts::lifecycle::VehicleSold { vehicle })
                 | Event::VehicleArchived(vwc_contracts::lifecycle::VehicleArchived { vehicle }) => {
                     Some(

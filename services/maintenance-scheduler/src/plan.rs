@@ -571,6 +571,25 @@ mod tests {
     }
 
     #[test]
+    fn a_sold_or_archived_vehicle_is_reminded_of_nothing_but_its_schedule_is_published() {
+        let mut s = Scenario::new();
+        s.read(day(2025, 6, 10), 45_100);
+        let today = day(2025, 6, 10);
+        let evaluation = evaluate_vehicle(&vehicle(), &s.facts, &s.settings, today);
+        let retired = VehicleRecord {
+            retired: true,
+            ..vehicle()
+        };
+        let p = plan(&retired, None, &[], &evaluation, today, noon(today));
+        assert!(p.reminders.is_empty());
+        assert_eq!(oil_reminders(&p), []);
+        assert!(status_changes(&p).is_empty());
+        assert!(p.schedule().is_some());
+        let active = plan(&vehicle(), None, &[], &evaluation, today, noon(today));
+        assert_eq!(oil_reminders(&active), [(MaintenanceStatus::Overdue, 0)]);
+    }
+
+    #[test]
     fn a_disabled_item_sends_no_reminder() {
         let mut s = Scenario::new();
         let mut oil = ItemSettings::default_for("oil_change", OdometerUnit::Mi).unwrap();

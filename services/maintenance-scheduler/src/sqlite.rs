@@ -16,7 +16,8 @@ use crate::plan::{PublishedSchedule, SentReminder};
 use crate::schedule::{FactKind, TimelineFact, VehicleRecord};
 use crate::store::{CommitOutcome, SchedulerStore, VehicleCommit, VehicleState};
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE vehicles (
     id TEXT PRIMARY KEY,
     org_id TEXT,

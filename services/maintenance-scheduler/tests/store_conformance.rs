@@ -225,7 +225,13 @@ async fn the_same_fact_twice_is_kept_once(store: Store) {
 }
 
 async fn a_removed_fact_is_gone_and_its_replacement_kept(store: Store) {
-    let oil = fact("evt_1", FactKind::Maintenance, at(2, 9), Some(100), &["oil_change"]);
+    let oil = fact(
+        "evt_1",
+        FactKind::Maintenance,
+        at(2, 9),
+        Some(100),
+        &["oil_change"],
+    );
     let other = fact("evt_2", FactKind::Reading, at(3, 9), Some(200), &[]);
     let first = VehicleCommit {
         facts: vec![oil.clone(), other.clone()],
@@ -233,14 +239,23 @@ async fn a_removed_fact_is_gone_and_its_replacement_kept(store: Store) {
     };
     store.commit(first).await.unwrap();
     // A correction: the record's fact replaced in one commit.
-    let corrected = fact("evt_1", FactKind::Maintenance, at(2, 9), Some(150), &["oil_change"]);
+    let corrected = fact(
+        "evt_1",
+        FactKind::Maintenance,
+        at(2, 9),
+        Some(150),
+        &["oil_change"],
+    );
     let state = store.vehicle_state("veh_1").await.unwrap();
     let correction = VehicleCommit {
         remove_facts: vec!["evt_1".into()],
         facts: vec![corrected.clone()],
         ..VehicleCommit::on(&state)
     };
-    assert_eq!(store.commit(correction).await.unwrap(), CommitOutcome::Applied);
+    assert_eq!(
+        store.commit(correction).await.unwrap(),
+        CommitOutcome::Applied
+    );
     let mut facts = store.vehicle_state("veh_1").await.unwrap().facts;
     facts.sort_by(|a, b| a.event_id.cmp(&b.event_id));
     assert_eq!(facts, [corrected, other.clone()]);

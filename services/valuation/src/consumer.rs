@@ -83,7 +83,9 @@ impl Consumer for ValuationConsumer {
                     .map_err(HandleError::failed)?
                     .map(|u| u.outcome),
                 // The whole vehicle as it now reads (its profile refreshed).
-                Event::VehicleUpdated(vwc_contracts::lifecycle::VehicleUpdated { vehicle, .. })
+                Event::VehicleUpdated(vwc_contracts::lifecycle::VehicleUpdated {
+                    vehicle, ..
+                })
                 | Event::VehicleSold(vwc_contracts::lifecycle::VehicleSold { vehicle })
                 | Event::VehicleArchived(vwc_contracts::lifecycle::VehicleArchived { vehicle }) => {
                     Some(

@@ -127,7 +127,10 @@ async fn a_correction_and_a_void_flow_into_timeline_costs_due_state_and_chat() {
         usd_costs(&overview)["lifetimeCents"],
         8_999 + 45_000 + 9_999
     );
-    assert_eq!(oil_item(&app, &token, &vehicle).await["lastDoneOdometer"], 43_000);
+    assert_eq!(
+        oil_item(&app, &token, &vehicle).await["lastDoneOdometer"],
+        43_000
+    );
     let answer = ask(&app, &token, &vehicle, "When was the oil last changed?").await;
     assert!(cited(&answer).contains(&second), "{answer}");
 
@@ -154,7 +157,9 @@ async fn a_correction_and_a_void_flow_into_timeline_costs_due_state_and_chat() {
     let (status, _, voided) = delete(
         &app,
         &token,
-        &format!("/v1/vehicles/{vehicle}/events/{second}?reason=recorded%20for%20the%20wrong%20car"),
+        &format!(
+            "/v1/vehicles/{vehicle}/events/{second}?reason=recorded%20for%20the%20wrong%20car"
+        ),
     )
     .await;
     assert_eq!(status, 200, "{voided}");
@@ -202,9 +207,7 @@ async fn a_correction_and_a_void_flow_into_timeline_costs_due_state_and_chat() {
     let view = app.get_ok(&token, &format!("/v1/vehicles/{vehicle}")).await;
     assert_eq!(view["eventCount"], 2);
     assert_eq!(view["odometer"]["value"], 40_000);
-    let fleet = app
-        .get_ok(&token, "/v1/fleet/costs?groupBy=kind")
-        .await;
+    let fleet = app.get_ok(&token, "/v1/fleet/costs?groupBy=kind").await;
     let maintenance = fleet["items"]
         .as_array()
         .unwrap()
@@ -212,7 +215,13 @@ async fn a_correction_and_a_void_flow_into_timeline_costs_due_state_and_chat() {
         .find(|g| g["key"] == "maintenance")
         .cloned()
         .unwrap();
-    assert_eq!((maintenance["totalCents"].as_u64(), maintenance["events"].as_u64()), (Some(7_999), Some(1)));
+    assert_eq!(
+        (
+            maintenance["totalCents"].as_u64(),
+            maintenance["events"].as_u64()
+        ),
+        (Some(7_999), Some(1))
+    );
 
     // Due state: the voided oil change no longer counts as done.
     let item = oil_item(&app, &token, &vehicle).await;
@@ -222,7 +231,13 @@ async fn a_correction_and_a_void_flow_into_timeline_costs_due_state_and_chat() {
     let answer = ask(&app, &token, &vehicle, "When was the oil last changed?").await;
     assert!(!cited(&answer).contains(&second), "{answer}");
     assert!(cited(&answer).contains(&first), "{answer}");
-    let spent = ask(&app, &token, &vehicle, "How much have I spent on oil changes?").await;
+    let spent = ask(
+        &app,
+        &token,
+        &vehicle,
+        "How much have I spent on oil changes?",
+    )
+    .await;
     assert!(
         spent["answer"].as_str().unwrap().contains("79.99"),
         "{spent}"
@@ -332,7 +347,11 @@ async fn bad_corrections_and_voids_are_refused_and_change_nothing() {
 
     // Nothing changed.
     let history = app.get_ok(&owner, &format!("{path}/history")).await;
-    assert_eq!(history["revisions"].as_array().unwrap().len(), 1, "{history}");
+    assert_eq!(
+        history["revisions"].as_array().unwrap().len(),
+        1,
+        "{history}"
+    );
     assert_eq!(history["current"]["odometer"], 1_000);
 
     // Void, then: voiding again and correcting the voided record are 409s with a clear message.
@@ -340,10 +359,19 @@ async fn bad_corrections_and_voids_are_refused_and_change_nothing() {
     assert_eq!(status, 200);
     let (status, _, problem) = delete(&app, &owner, &format!("{path}?reason=again")).await;
     assert_eq!(status, 409, "{problem}");
-    assert!(problem["detail"].as_str().unwrap().contains("voided"), "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("voided"),
+        "{problem}"
+    );
     let (status, _, problem) = patch(&app, &owner, &path, &json!({"odometer": 1_200})).await;
     assert_eq!(status, 409, "{problem}");
-    assert!(problem["detail"].as_str().unwrap().contains("cannot be corrected"), "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be corrected"),
+        "{problem}"
+    );
     let history = app.get_ok(&owner, &format!("{path}/history")).await;
     assert_eq!(history["revisions"].as_array().unwrap().len(), 2);
     app.stop().await;
@@ -375,7 +403,10 @@ async fn a_dealer_record_is_corrected_only_by_the_roles_allowed() {
             .header("content-type", "application/json")
             .header("webhook-id", "msg_corrections_1")
             .header("webhook-timestamp", now.to_string())
-            .header("webhook-signature", sign(&secret, "msg_corrections_1", now, &raw))
+            .header(
+                "webhook-signature",
+                sign(&secret, "msg_corrections_1", now, &raw),
+            )
             .body(raw)
             .send()
             .await
@@ -391,8 +422,7 @@ async fn a_dealer_record_is_corrected_only_by_the_roles_allowed() {
     // An owner and a technician may record maintenance, but not change a dealer's record.
     for role in [Role::Owner, Role::Technician] {
         let token = app.token("org_a", &[role]);
-        let (status, _, problem) =
-            patch(&app, &token, &path, &json!({"odometer": 12_100})).await;
+        let (status, _, problem) = patch(&app, &token, &path, &json!({"odometer": 12_100})).await;
         assert_eq!(status, 403, "{role}: {problem}");
         let (status, _, _) = delete(&app, &token, &format!("{path}?reason=wrong")).await;
         assert_eq!(status, 403, "{role}");
@@ -411,12 +441,16 @@ async fn a_dealer_record_is_corrected_only_by_the_roles_allowed() {
     assert_eq!(status, 200, "{corrected}");
     assert_eq!(corrected["current"]["source"], "dealer");
     assert_eq!(corrected["current"]["odometer"], 12_100);
-    eventually("the corrected odometer", Duration::from_secs(30), || async {
-        let items = app
-            .get_ok(&fleet, &format!("/v1/vehicles/{vehicle}/events"))
-            .await;
-        (items["items"][0]["odometer"] == 12_100).then_some(())
-    })
+    eventually(
+        "the corrected odometer",
+        Duration::from_secs(30),
+        || async {
+            let items = app
+                .get_ok(&fleet, &format!("/v1/vehicles/{vehicle}/events"))
+                .await;
+            (items["items"][0]["odometer"] == 12_100).then_some(())
+        },
+    )
     .await;
     let (status, _, _) = delete(&app, &fleet, &format!("{path}?reason=duplicate RO")).await;
     assert_eq!(status, 200);

@@ -52,13 +52,27 @@ async fn details_change_and_the_unit_only_before_any_odometer() {
     .await;
     assert_eq!(status, 200, "{changed}");
     assert_eq!(
-        (&changed["plate"], &changed["colour"], &changed["odometerUnit"], &changed["status"]),
-        (&json!("7ABC123"), &json!("Blue Crush"), &json!("km"), &json!("active"))
+        (
+            &changed["plate"],
+            &changed["colour"],
+            &changed["odometerUnit"],
+            &changed["status"]
+        ),
+        (
+            &json!("7ABC123"),
+            &json!("Blue Crush"),
+            &json!("km"),
+            &json!("active")
+        )
     );
-    eventually("the edge shows the plate", Duration::from_secs(30), || async {
-        let v = app.get_ok(&owner, &path).await;
-        (v["plate"] == "7ABC123" && v["odometerUnit"] == "km").then_some(())
-    })
+    eventually(
+        "the edge shows the plate",
+        Duration::from_secs(30),
+        || async {
+            let v = app.get_ok(&owner, &path).await;
+            (v["plate"] == "7ABC123" && v["odometerUnit"] == "km").then_some(())
+        },
+    )
     .await;
     // null (or "") clears a text field.
     let (status, _, cleared) = patch(&app, &owner, &path, &json!({"nickname": null})).await;
@@ -77,23 +91,52 @@ async fn details_change_and_the_unit_only_before_any_odometer() {
         assert_eq!(status, 422, "{bad}: {problem}");
         assert!(ctype.starts_with("application/problem+json"));
         assert!(
-            problem["errors"].as_array().unwrap().iter().any(|e| e["field"] == field),
+            problem["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["field"] == field),
             "{bad}: {problem}"
         );
     }
     let technician = app.token("org_a", &[Role::Technician]);
-    assert_eq!(patch(&app, &technician, &path, &json!({"plate": "X"})).await.0, 403);
+    assert_eq!(
+        patch(&app, &technician, &path, &json!({"plate": "X"}))
+            .await
+            .0,
+        403
+    );
     let stranger = app.token("org_b", &[Role::FleetManager]);
-    assert_eq!(patch(&app, &stranger, &path, &json!({"plate": "X"})).await.0, 404);
+    assert_eq!(
+        patch(&app, &stranger, &path, &json!({"plate": "X"}))
+            .await
+            .0,
+        404
+    );
 
     // Once a reading exists, the unit stays.
     app.record_odometer(&owner, &vehicle, 1, 1_200).await;
     let (status, _, problem) = patch(&app, &owner, &path, &json!({"odometerUnit": "mi"})).await;
     assert_eq!(status, 409, "{problem}");
-    assert!(problem["detail"].as_str().unwrap().contains("odometer unit stays km"), "{problem}");
-    let (status, _, same) = patch(&app, &owner, &path, &json!({"odometerUnit": "km", "trim": "XLE"})).await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("odometer unit stays km"),
+        "{problem}"
+    );
+    let (status, _, same) = patch(
+        &app,
+        &owner,
+        &path,
+        &json!({"odometerUnit": "km", "trim": "XLE"}),
+    )
+    .await;
     assert_eq!(status, 200, "{same}");
-    assert_eq!((&same["odometerUnit"], &same["plate"]), (&json!("km"), &json!("7ABC123")));
+    assert_eq!(
+        (&same["odometerUnit"], &same["plate"]),
+        (&json!("km"), &json!("7ABC123"))
+    );
     app.stop().await;
 }
 
@@ -154,13 +197,29 @@ async fn sold_and_archived_vehicles_leave_fleet_counts_reminders_and_calendars_a
     // Bad sales change nothing.
     let sell = format!("/v1/vehicles/{sold}/sell");
     for (bad, field) in [
-        (json!({"soldAt": vwc_clock::now(), "priceCents": 1_800_000, "currency": "USD", "odometer": 9_000}), "odometer"),
-        (json!({"soldAt": days_ago(40), "priceCents": 1_800_000, "currency": "USD", "odometer": 11_000}), "soldAt"),
-        (json!({"soldAt": vwc_clock::now(), "priceCents": 1_800_000, "currency": "XYZ", "odometer": 11_000}), "currency"),
+        (
+            json!({"soldAt": vwc_clock::now(), "priceCents": 1_800_000, "currency": "USD", "odometer": 9_000}),
+            "odometer",
+        ),
+        (
+            json!({"soldAt": days_ago(40), "priceCents": 1_800_000, "currency": "USD", "odometer": 11_000}),
+            "soldAt",
+        ),
+        (
+            json!({"soldAt": vwc_clock::now(), "priceCents": 1_800_000, "currency": "XYZ", "odometer": 11_000}),
+            "currency",
+        ),
     ] {
         let (status, _, problem) = body(app.post(&fleet, &sell, &bad).await).await;
         assert_eq!(status, 422, "{bad}: {problem}");
-        assert!(problem["errors"].as_array().unwrap().iter().any(|e| e["field"] == field), "{problem}");
+        assert!(
+            problem["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["field"] == field),
+            "{problem}"
+        );
     }
     let (status, _, _) = body(app.post(&fleet, &sell, &json!({"priceCents": 1})).await).await;
     assert_eq!(status, 422);
@@ -170,9 +229,13 @@ async fn sold_and_archived_vehicles_leave_fleet_counts_reminders_and_calendars_a
     let stranger = app.token("org_b", &[Role::FleetManager]);
     assert_eq!(app.post(&stranger, &sell, &ok_sale).await.status(), 404);
     assert_eq!(
-        app.post(&stranger, &format!("/v1/vehicles/{archived}/archive"), &json!({}))
-            .await
-            .status(),
+        app.post(
+            &stranger,
+            &format!("/v1/vehicles/{archived}/archive"),
+            &json!({})
+        )
+        .await
+        .status(),
         404
     );
 
@@ -187,7 +250,13 @@ async fn sold_and_archived_vehicles_leave_fleet_counts_reminders_and_calendars_a
     assert_eq!(tco["purchasePriceCents"], 2_500_000);
     assert_eq!(tco["purchasePriceSource"], "registration");
     assert_eq!(tco["costsCents"], 8_999 + 45_000);
-    assert_eq!((tco["recordsCounted"].as_u64(), tco["recordsInOtherCurrencies"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(
+        (
+            tco["recordsCounted"].as_u64(),
+            tco["recordsInOtherCurrencies"].as_u64()
+        ),
+        (Some(2), Some(1))
+    );
     let (status, _, problem) = body(app.post(&fleet, &sell, &ok_sale).await).await;
     assert_eq!(status, 409, "selling twice: {problem}");
 
@@ -212,7 +281,10 @@ async fn sold_and_archived_vehicles_leave_fleet_counts_reminders_and_calendars_a
     let detail = app
         .get_ok(&fleet, &format!("/v1/vehicles/{sold}/overview"))
         .await;
-    assert_eq!(detail["vehicle"]["sale"]["totalCostOfOwnership"]["totalCents"], by_hand);
+    assert_eq!(
+        detail["vehicle"]["sale"]["totalCostOfOwnership"]["totalCents"],
+        by_hand
+    );
 
     // History kept and readable.
     assert_eq!(app.timeline_of_len(&fleet, &sold, 3).await.len(), 3);
@@ -231,11 +303,18 @@ async fn sold_and_archived_vehicles_leave_fleet_counts_reminders_and_calendars_a
         .await;
     }
     app.settle().await;
-    let feed = eventually("a reminder for the active vehicle", Duration::from_secs(30), || async {
-        let f = app.get_ok(&fleet, "/v1/notifications?limit=200").await;
-        let items = f["items"].as_array()?.clone();
-        items.iter().any(|n| n["vehicleId"] == active.as_str()).then_some(items)
-    })
+    let feed = eventually(
+        "a reminder for the active vehicle",
+        Duration::from_secs(30),
+        || async {
+            let f = app.get_ok(&fleet, "/v1/notifications?limit=200").await;
+            let items = f["items"].as_array()?.clone();
+            items
+                .iter()
+                .any(|n| n["vehicleId"] == active.as_str())
+                .then_some(items)
+        },
+    )
     .await;
     for retired in [&sold, &archived] {
         assert!(

@@ -307,7 +307,10 @@ mod tests {
     #[test]
     fn only_fleet_managers_correct_dealer_records() {
         for role in [Role::Owner, Role::Technician, Role::Viewer] {
-            assert!(!caller(&[role]).can(Permission::CorrectDealerRecords), "{role}");
+            assert!(
+                !caller(&[role]).can(Permission::CorrectDealerRecords),
+                "{role}"
+            );
         }
         assert!(caller(&[Role::Owner]).can(Permission::ManageVehicles));
         assert!(!caller(&[Role::Technician]).can(Permission::ManageVehicles));

@@ -79,7 +79,9 @@ fn object(
 ) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
     match parse_json::<serde_json::Value>(headers, body)? {
         serde_json::Value::Object(map) => Ok(map),
-        _ => Err(ApiError::Unprocessable("the body must be a JSON object".into())),
+        _ => Err(ApiError::Unprocessable(
+            "the body must be a JSON object".into(),
+        )),
     }
 }
 
