@@ -6,7 +6,6 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use vwc_chat_historian::engine::Citation;
 use vwc_chat_historian::knowledge::{ValuationPoint, ValuationView};
-use vwc_chat_historian::store::RevisionKnowledge;
 use vwc_chat_historian::{ChatStore, ChatTurn, Feedback, MongoChatStore, SqliteChatStore};
 use vwc_contracts::maintenance::{
     MaintenanceItemView, MaintenanceScheduleUpdated, MaintenanceStatus,

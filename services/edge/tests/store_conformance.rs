@@ -1318,7 +1318,7 @@ async fn a_correction_replaces_the_row_and_a_void_withdraws_it_from_timeline_cos
         .events(&v.org_id, &v.id, &everything, None, 10)
         .await
         .unwrap();
-    assert_eq!(events, [fixed.clone()]);
+    assert_eq!(events, std::slice::from_ref(&fixed));
     let page = store
         .timeline_page(&v.org_id, &v.id, &everything, None, 10)
         .await

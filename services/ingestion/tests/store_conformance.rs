@@ -11,7 +11,6 @@ use vwc_contracts::{
     Envelope, EventKind, EventSource, EventType, NewVehicleEvent, OdometerUnit, Vehicle,
     VehicleEvent, VehicleEventRecorded, VehicleRegistered, Vendor,
 };
-use vwc_ingestion::corrections::RevisionStore;
 use vwc_ingestion::dealers::http::event_builder;
 use vwc_ingestion::dealers::{
     DealerRow, DealerStore, IncomingWebhook, StoredSecret, WebhookOutcome,
