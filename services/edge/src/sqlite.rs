@@ -714,8 +714,8 @@ impl EdgeStore for SqliteEdgeStore {
                 Ok(conn
                     .prepare_cached(&format!(
                         "SELECT currency, sum(amount), count(*) FROM current_valuations c
-                         WHERE org_id = ?1 AND EXISTS (SELECT 1 FROM vehicles v
-                           WHERE v.id = c.vehicle_id AND {ACTIVE})
+                         WHERE org_id = ?1 AND NOT EXISTS (SELECT 1 FROM vehicles v
+                           WHERE v.id = c.vehicle_id AND NOT ({ACTIVE}))
                          GROUP BY currency ORDER BY currency"
                     ))?
                     .query_map([org], |r| {

@@ -1398,7 +1398,7 @@ async fn an_older_revision_or_the_original_never_replaces_a_newer_one(store: Sto
     );
 }
 
-async fn sold_and_archived_vehicles_leave_the_fleet_but_stay_listed(store: Store) {
+async fn sold_and_archived_vehicles_leave_the_fleet_and_its_value_but_stay_listed(store: Store) {
     let active = register(&store, "org_a", "veh_1").await;
     let sold = register(&store, "org_a", "veh_2").await;
     let archived = register(&store, "org_a", "veh_3").await;
@@ -1430,6 +1430,23 @@ async fn sold_and_archived_vehicles_leave_the_fleet_but_stay_listed(store: Store
     assert_eq!(store.vehicles("org_a", None, 10).await.unwrap().len(), 3);
     let read = store.vehicle("org_a", &sold.id).await.unwrap().unwrap();
     assert_eq!(read.vehicle.status, VehicleStatus::Sold);
+    // The fleet's value sums the active vehicle only.
+    use vwc_contracts::valuation::ValuationPointKind::Current;
+    for (n, v) in [&active, &sold, &archived].into_iter().enumerate() {
+        let update = valuation_update(&v.id, 5, Current, 1_000 * (n as u64 + 1), at(5, 0));
+        store
+            .apply_valuation(&envelope_id(), "org_a", &update)
+            .await
+            .unwrap();
+    }
+    let value = store.fleet_value("org_a").await.unwrap();
+    assert_eq!(
+        value
+            .iter()
+            .map(|v| (v.total_cents, v.vehicles))
+            .collect::<Vec<_>>(),
+        [(1_000, 1)]
+    );
 }
 
 vwc_testkit::conformance!(
@@ -1467,5 +1484,5 @@ vwc_testkit::conformance!(
     a_ready_store_answers_ping,
     a_correction_replaces_the_row_and_a_void_withdraws_it_from_timeline_costs_and_counts,
     an_older_revision_or_the_original_never_replaces_a_newer_one,
-    sold_and_archived_vehicles_leave_the_fleet_but_stay_listed,
+    sold_and_archived_vehicles_leave_the_fleet_and_its_value_but_stay_listed,
 );
