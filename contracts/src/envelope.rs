@@ -10,7 +10,9 @@ use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::corrections::{VehicleEventCorrected, VehicleEventVoided};
 use crate::ids::{OrgId, VehicleId};
+use crate::lifecycle::{VehicleArchived, VehicleSold, VehicleUpdated};
 use crate::maintenance::{
     MaintenanceScheduleUpdated, MaintenanceStatusChanged, NotificationDelivered, ReminderDue,
 };
@@ -44,6 +46,9 @@ macro_rules! events {
 
         /// Every integration event the services publish, with its payload; adjacently tagged by type, which
         /// is the envelope's `type` and `data`.
+        // A correction carries two versions of a record; boxing the large payloads would allocate on every
+        // delivery to save bytes in an enum that is built once per envelope.
+        #[allow(clippy::large_enum_variant)]
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
         #[serde(tag = "type", content = "data")]
         pub enum Event {
@@ -107,6 +112,16 @@ events! {
     NotificationDelivered(NotificationDelivered),
     /// The whole maintenance item list of a vehicle, whenever an item's view changed (maintenance-scheduler).
     MaintenanceScheduleUpdated(MaintenanceScheduleUpdated),
+    /// A timeline record was corrected: its new version replaces the previous one (ingestion).
+    VehicleEventCorrected(VehicleEventCorrected),
+    /// A timeline record was voided: it no longer counts anywhere (ingestion).
+    VehicleEventVoided(VehicleEventVoided),
+    /// A vehicle's details changed (ingestion).
+    VehicleUpdated(VehicleUpdated),
+    /// A vehicle was sold (ingestion).
+    VehicleSold(VehicleSold),
+    /// A vehicle was archived (ingestion).
+    VehicleArchived(VehicleArchived),
 }
 
 /// The payload type of one event type (implemented for every payload by `events!`).

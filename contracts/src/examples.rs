@@ -36,6 +36,11 @@ pub fn vehicle() -> Vehicle {
         registered_at: at(),
         purchase_price_cents: None,
         purchase_currency: None,
+        plate: None,
+        colour: None,
+        status: Default::default(),
+        sale: None,
+        archived_at: None,
     }
 }
 
@@ -127,6 +132,71 @@ pub fn event(event_type: EventType) -> Event {
             items: Vec::new(),
             odometer: None,
             evaluated_at: at(),
+        }
+        .into(),
+        EventType::VehicleEventCorrected => {
+            let previous = vehicle_event();
+            let event = VehicleEvent {
+                odometer: Some(12_100),
+                ..previous.clone()
+            };
+            crate::corrections::VehicleEventCorrected {
+                event,
+                previous,
+                revision: 2,
+                changed: vec!["odometer".into()],
+                reason: Some("misread the dial".into()),
+                corrected_at: at(),
+                corrected_by: "usr_1".into(),
+            }
+            .into()
+        }
+        EventType::VehicleEventVoided => crate::corrections::VehicleEventVoided {
+            event: vehicle_event(),
+            revision: 2,
+            reason: "recorded twice".into(),
+            voided_at: at(),
+            voided_by: "usr_1".into(),
+        }
+        .into(),
+        EventType::VehicleUpdated => crate::lifecycle::VehicleUpdated {
+            vehicle: Vehicle {
+                plate: Some("7ABC123".into()),
+                ..vehicle()
+            },
+            changed: vec!["plate".into()],
+            updated_at: at(),
+        }
+        .into(),
+        EventType::VehicleSold => {
+            let vehicle = vehicle();
+            let tco = crate::lifecycle::total_cost_of_ownership(
+                &vehicle,
+                &[vehicle_event()],
+                1_800_000,
+                "USD",
+            );
+            crate::lifecycle::VehicleSold {
+                vehicle: Vehicle {
+                    status: crate::lifecycle::VehicleStatus::Sold,
+                    sale: Some(crate::lifecycle::Sale {
+                        sold_at: at(),
+                        price_cents: 1_800_000,
+                        currency: "USD".into(),
+                        odometer: 12_000,
+                        total_cost_of_ownership: tco,
+                    }),
+                    ..vehicle
+                },
+            }
+            .into()
+        }
+        EventType::VehicleArchived => crate::lifecycle::VehicleArchived {
+            vehicle: Vehicle {
+                status: crate::lifecycle::VehicleStatus::Archived,
+                archived_at: Some(at()),
+                ..vehicle()
+            },
         }
         .into(),
     }

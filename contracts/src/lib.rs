@@ -1,10 +1,12 @@
 //! The contracts every service shares: the event envelope, the vehicle timeline model with its validation,
 //! the routing table and the generated JSON Schemas.
 
+pub mod corrections;
 pub mod currency;
 pub mod envelope;
 pub mod examples;
 pub mod ids;
+pub mod lifecycle;
 pub mod maintenance;
 pub mod routes;
 pub mod schemas;

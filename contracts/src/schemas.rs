@@ -51,6 +51,35 @@ pub fn all() -> Vec<(&'static str, serde_json::Value)> {
         ("event-valuation-updated.json", s::<ValuationUpdated>()),
         ("valuation.json", s::<Valuation>()),
         ("valuation-forecast.json", s::<ValuationForecast>()),
+        (
+            "event-vehicle-event-corrected.json",
+            s::<crate::corrections::VehicleEventCorrected>(),
+        ),
+        (
+            "event-vehicle-event-voided.json",
+            s::<crate::corrections::VehicleEventVoided>(),
+        ),
+        (
+            "event-vehicle-updated.json",
+            s::<crate::lifecycle::VehicleUpdated>(),
+        ),
+        (
+            "event-vehicle-sold.json",
+            s::<crate::lifecycle::VehicleSold>(),
+        ),
+        (
+            "event-vehicle-archived.json",
+            s::<crate::lifecycle::VehicleArchived>(),
+        ),
+        (
+            "event-correction.json",
+            s::<crate::corrections::EventCorrection>(),
+        ),
+        (
+            "event-history.json",
+            s::<crate::corrections::EventHistory>(),
+        ),
+        ("sell-request.json", s::<crate::lifecycle::SellRequest>()),
     ]
 }
 

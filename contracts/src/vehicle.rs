@@ -71,6 +71,28 @@ pub struct Vehicle {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<CurrencyCode>)]
     pub purchase_currency: Option<String>,
+    /// Registration plate, as the owner writes it (`PATCH /v1/vehicles/{id}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plate: Option<String>,
+    /// Exterior colour, free text (`PATCH /v1/vehicles/{id}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub colour: Option<String>,
+    /// `active` until the vehicle is sold or archived; `active` when absent.
+    #[serde(default)]
+    pub status: crate::lifecycle::VehicleStatus,
+    /// The sale, once `POST /v1/vehicles/{id}/sell` recorded it, with the realised total cost of ownership.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sale: Option<crate::lifecycle::Sale>,
+    /// When `POST /v1/vehicles/{id}/archive` archived the vehicle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived_at: Option<DateTime<Utc>>,
+}
+
+impl Vehicle {
+    /// Sold or archived: out of the fleet counts and reminders, its history kept.
+    pub fn is_retired(&self) -> bool {
+        self.status != crate::lifecycle::VehicleStatus::Active
+    }
 }
 
 /// `POST /v1/vehicles` body.
@@ -931,6 +953,11 @@ mod tests {
             registered_at: vwc_clock::now(),
             purchase_price_cents: None,
             purchase_currency: None,
+            plate: None,
+            colour: None,
+            status: Default::default(),
+            sale: None,
+            archived_at: None,
         }
     }
 

@@ -485,6 +485,32 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
+        /**
+         * Change a vehicle's details
+         * @description Nickname, trim, plate and colour (`null` or an empty string clears one); the odometer unit only while
+         *     no record carries an odometer (else 409). Publishes `VehicleUpdated`.
+         */
+        patch: operations["update_vehicle"];
+        trace?: never;
+    };
+    "/v1/vehicles/{id}/archive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Archive a vehicle
+         * @description The vehicle (active or sold) leaves the fleet counts, reminders and calendar feeds; its history stays
+         *     readable. Publishes `VehicleArchived`. Archiving twice is a 409.
+         */
+        post: operations["archive_vehicle"];
+        delete?: never;
+        options?: never;
+        head?: never;
         patch?: never;
         trace?: never;
     };
@@ -595,6 +621,58 @@ export interface paths {
          *     `Idempotent-Replayed: true`); the same key with a different body is a 422.
          */
         post: operations["record_event"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/vehicles/{id}/events/{eventId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Void a timeline record
+         * @description The record leaves the timeline (shown with `includeVoided=true`, marked), the costs, the maintenance
+         *     due state, the valuation and the chat; its history is kept. Publishes `VehicleEventVoided`. Needs a
+         *     `reason`; voiding twice is a 409. Permissions as for a correction.
+         */
+        delete: operations["void_event"];
+        options?: never;
+        head?: never;
+        /**
+         * Correct a timeline record
+         * @description Records a correction as a new revision of the record (the original stays in its history) and publishes
+         *     `VehicleEventCorrected`; timeline, costs, maintenance, valuation and chat follow it. The body names the
+         *     fields to change, as in `POST …/events`; each replaces the whole value (`null` clears an optional
+         *     field) and the result is validated like a new record (422 changes nothing). Changing a record needs the
+         *     permission to record its kind (and the new kind); a dealer's record needs `correct_dealer_records`.
+         *     A voided record cannot be corrected (409).
+         */
+        patch: operations["correct_event"];
+        trace?: never;
+    };
+    "/v1/vehicles/{id}/events/{eventId}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a record's history
+         * @description The record as it now reads, whether it is voided, and every revision oldest first: as recorded, each
+         *     correction (with the fields it changed, who and why) and the void.
+         */
+        get: operations["event_history"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -746,6 +824,28 @@ export interface paths {
         get: operations["overview"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/vehicles/{id}/sell": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sell a vehicle
+         * @description Records the sale and the realised total cost of ownership (purchase price + costs − sale price, in the
+         *     sale's currency; `sale.totalCostOfOwnership`). The vehicle leaves the fleet counts, reminders and
+         *     calendar feeds; its history stays readable. Publishes `VehicleSold`. Only an active vehicle can be sold.
+         */
+        post: operations["sell_vehicle"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1173,10 +1273,59 @@ export interface components {
          * @enum {string}
          */
         DueMode: "from_last_done" | "fixed";
+        /**
+         * @description `PATCH /v1/vehicles/{id}/events/{eventId}` body: the fields to change, as in `POST …/events`, each
+         *     replacing the whole value it names (`details` and `vendor` too); `null` clears an optional field (a
+         *     `null` title restores the kind's default). At least one field besides `reason`.
+         * @example {
+         *       "costCents": 7999,
+         *       "reason": "receipt says 79.99"
+         *     }
+         */
+        EventCorrection: {
+            /** Format: int64 */
+            costCents?: number | null;
+            currency?: string | null;
+            details?: Record<string, never> | null;
+            kind?: components["schemas"]["EventKind"] | null;
+            notes?: string | null;
+            /** Format: date-time */
+            occurredAt?: string | null;
+            /** Format: int64 */
+            odometer?: number | null;
+            /** @description Why the record is corrected (kept in its history). */
+            reason?: string | null;
+            title?: string | null;
+            vendor?: components["schemas"]["Vendor"] | null;
+        };
         /** @description Kind-specific details: `AcquisitionDetails`, `MaintenanceDetails`, `RepairDetails`, `CollisionDetails`, `UpgradeDetails`, `ValuationDetails` or `OdometerReadingDetails`, as `kind` says. */
         EventDetailsSchema: components["schemas"]["AcquisitionDetails"] | components["schemas"]["MaintenanceDetails"] | components["schemas"]["RepairDetails"] | components["schemas"]["CollisionDetails"] | components["schemas"]["UpgradeDetails"] | components["schemas"]["ValuationDetails"] | components["schemas"]["OdometerReadingDetails"];
+        /** @description `GET /v1/vehicles/{id}/events/{eventId}/history`: the record now and every revision, oldest first. */
+        EventHistory: {
+            current: components["schemas"]["VehicleEvent"];
+            revisions: components["schemas"]["EventRevision"][];
+            voided: boolean;
+        };
         /** @enum {string} */
         EventKind: "acquisition" | "maintenance" | "repair" | "collision" | "upgrade" | "valuation" | "odometer_reading";
+        /** @description One revision of a record: the original (1), each correction, and a void (the last one, if any). */
+        EventRevision: {
+            /** Format: date-time */
+            at: string;
+            /** @description The caller (`sub`) who made the change; absent for the original record. */
+            by?: string | null;
+            change: components["schemas"]["RevisionChange"];
+            /** @description Top-level fields this revision changed (empty for the original and a void). */
+            changed?: string[];
+            /** @description The record as it reads after this revision (for a void: the version voided). */
+            event: components["schemas"]["VehicleEvent"];
+            reason?: string | null;
+            /**
+             * Format: int32
+             * @description 1 for the record as first recorded, then one more for each correction or void.
+             */
+            revision: number;
+        };
         /** @enum {string} */
         EventSource: "user" | "dealer" | "system";
         /**
@@ -1708,6 +1857,27 @@ export interface components {
             nextCursor?: string | null;
         };
         /** @description A page of items and the cursor of the next page (`null` on the last page). */
+        Page_TimelineItem: {
+            items: (components["schemas"]["VehicleEvent"] & {
+                /** @description Present (`true`) when the record was corrected; `GET …/events/{eventId}/history` lists its versions. */
+                corrected?: boolean | null;
+                /** Format: date-time */
+                correctedAt?: string | null;
+                /**
+                 * Format: int32
+                 * @description The record's revision, when above 1 (the original).
+                 */
+                revision?: number | null;
+                voidReason?: string | null;
+                /** @description Present (`true`) on a voided record, which only `includeVoided=true` lists. */
+                voided?: boolean | null;
+                /** Format: date-time */
+                voidedAt?: string | null;
+            })[];
+            /** @description Pass as `cursor` to get the next page; `null` on the last page. */
+            nextCursor?: string | null;
+        };
+        /** @description A page of items and the cursor of the next page (`null` on the last page). */
         Page_Valuation: {
             items: {
                 /**
@@ -1727,31 +1897,6 @@ export interface components {
                  */
                 odometer?: number | null;
                 odometerUnit: components["schemas"]["OdometerUnit"];
-            }[];
-            /** @description Pass as `cursor` to get the next page; `null` on the last page. */
-            nextCursor?: string | null;
-        };
-        /** @description A page of items and the cursor of the next page (`null` on the last page). */
-        Page_VehicleEvent: {
-            items: {
-                /** Format: int64 */
-                costCents?: number | null;
-                currency?: string | null;
-                details: unknown;
-                id: string;
-                kind: components["schemas"]["EventKind"];
-                notes?: string | null;
-                /** Format: date-time */
-                occurredAt: string;
-                /** Format: int64 */
-                odometer?: number | null;
-                orgId: string;
-                /** Format: date-time */
-                recordedAt: string;
-                source: components["schemas"]["EventSource"];
-                title: string;
-                vehicleId: string;
-                vendor?: components["schemas"]["Vendor"] | null;
             }[];
             /** @description Pass as `cursor` to get the next page; `null` on the last page. */
             nextCursor?: string | null;
@@ -1860,6 +2005,11 @@ export interface components {
              */
             type: string;
         };
+        /**
+         * @description Where the purchase price of the total cost of ownership came from.
+         * @enum {string}
+         */
+        PurchasePriceSource: "acquisition_event" | "registration" | "unknown";
         /** @description A daily window in the organisation's local time; `start` equal to `end` is no window at all. */
         QuietHoursBody: {
             /**
@@ -1922,6 +2072,11 @@ export interface components {
             warranty?: boolean;
         };
         /**
+         * @description What one revision of a record did.
+         * @enum {string}
+         */
+        RevisionChange: "recorded" | "corrected" | "voided";
+        /**
          * @description A role a token may carry (see docs/roles.md).
          * @enum {string}
          */
@@ -1933,6 +2088,17 @@ export interface components {
             message: string;
             /** Format: int64 */
             row: number;
+        };
+        /** @description The sale of a vehicle. */
+        Sale: {
+            currency: string;
+            /** Format: int64 */
+            odometer: number;
+            /** Format: int64 */
+            priceCents: number;
+            /** Format: date-time */
+            soldAt: string;
+            totalCostOfOwnership: components["schemas"]["TotalCostOfOwnership"];
         };
         /** @description One matching record. */
         SearchHit: {
@@ -1974,6 +2140,31 @@ export interface components {
             previousSecretValidUntil: string;
             /** @description The new `whsec_<base64>` secret. Shown only in this response. */
             webhookSecret: string;
+        };
+        /**
+         * @description `POST /v1/vehicles/{id}/sell` body.
+         * @example {
+         *       "currency": "USD",
+         *       "odometer": 52000,
+         *       "priceCents": 1850000,
+         *       "soldAt": "2026-04-30T12:00:00Z"
+         *     }
+         */
+        SellRequest: {
+            /** @description ISO 4217 code: the currency the total cost of ownership is computed in. */
+            currency: string;
+            /**
+             * Format: int64
+             * @description In the vehicle's unit; not below its last recorded odometer.
+             */
+            odometer: number;
+            /** Format: int64 */
+            priceCents: number;
+            /**
+             * Format: date-time
+             * @description Not more than a day in the future, not before the vehicle's last record.
+             */
+            soldAt: string;
         };
         /** @enum {string} */
         Severity: "minor" | "moderate" | "major" | "severe";
@@ -2063,6 +2254,52 @@ export interface components {
          * @example oil_change
          */
         TaskCode: string;
+        /** @description A timeline item as the API shows it: the record as it now reads, with its marks. */
+        TimelineItem: components["schemas"]["VehicleEvent"] & {
+            /** @description Present (`true`) when the record was corrected; `GET …/events/{eventId}/history` lists its versions. */
+            corrected?: boolean | null;
+            /** Format: date-time */
+            correctedAt?: string | null;
+            /**
+             * Format: int32
+             * @description The record's revision, when above 1 (the original).
+             */
+            revision?: number | null;
+            voidReason?: string | null;
+            /** @description Present (`true`) on a voided record, which only `includeVoided=true` lists. */
+            voided?: boolean | null;
+            /** Format: date-time */
+            voidedAt?: string | null;
+        };
+        /** @description The realised total cost of ownership: purchase price + costs − sale price, in the sale's currency. */
+        TotalCostOfOwnership: {
+            /**
+             * Format: int64
+             * @description `costCents` of every record in the currency except acquisitions (their cost is the purchase).
+             */
+            costsCents: number;
+            currency: string;
+            /** Format: int64 */
+            purchasePriceCents: number;
+            purchasePriceSource: components["schemas"]["PurchasePriceSource"];
+            /**
+             * Format: int64
+             * @description Records whose cost was counted.
+             */
+            recordsCounted: number;
+            /**
+             * Format: int64
+             * @description Records with a cost in another currency, left out of the sum.
+             */
+            recordsInOtherCurrencies: number;
+            /** Format: int64 */
+            salePriceCents: number;
+            /**
+             * Format: int64
+             * @description purchase + costs − sale; negative when the sale brought back more than everything cost.
+             */
+            totalCents: number;
+        };
         UpgradeDetails: {
             category?: string | null;
             /** Format: int64 */
@@ -2173,12 +2410,21 @@ export interface components {
         ValuationSource: "dealer_appraisal" | "user_estimate";
         /** @description A registered vehicle. */
         Vehicle: {
+            /**
+             * Format: date-time
+             * @description When `POST /v1/vehicles/{id}/archive` archived the vehicle.
+             */
+            archivedAt?: string | null;
+            /** @description Exterior colour, free text (`PATCH /v1/vehicles/{id}`). */
+            colour?: string | null;
             id: string;
             make: string;
             model: string;
             nickname?: string | null;
             odometerUnit: components["schemas"]["OdometerUnit"];
             orgId: string;
+            /** @description Registration plate, as the owner writes it (`PATCH /v1/vehicles/{id}`). */
+            plate?: string | null;
             purchaseCurrency?: components["schemas"]["CurrencyCode"] | null;
             /**
              * Format: int64
@@ -2188,10 +2434,28 @@ export interface components {
             purchasePriceCents?: number | null;
             /** Format: date-time */
             registeredAt: string;
+            sale?: components["schemas"]["Sale"] | null;
+            /** @description `active` until the vehicle is sold or archived; `active` when absent. */
+            status?: components["schemas"]["VehicleStatus"];
             trim?: string | null;
             vin: string;
             /** Format: int32 */
             year: number;
+        };
+        /**
+         * @description `PATCH /v1/vehicles/{id}` body as the OpenAPI document shows it; `null` clears a text field.
+         * @example {
+         *       "colour": "Blue Crush Metallic",
+         *       "nickname": "Blue",
+         *       "plate": "7ABC123"
+         *     }
+         */
+        VehicleChanges: {
+            colour?: string | null;
+            nickname?: string | null;
+            odometerUnit?: components["schemas"]["OdometerUnit"] | null;
+            plate?: string | null;
+            trim?: string | null;
         };
         /** @description A timeline entry as stored and published. */
         VehicleEvent: {
@@ -2226,6 +2490,12 @@ export interface components {
             odometer?: components["schemas"]["OdometerEstimateView"] | null;
             vehicleId: string;
         };
+        /**
+         * @description Where a vehicle is in its life. Sold and archived vehicles keep their history, readable, but leave the
+         *     fleet counts, the reminders and the calendar feeds.
+         * @enum {string}
+         */
+        VehicleStatus: "active" | "sold" | "archived";
         /** @description A vehicle as the read model shows it. */
         VehicleView: components["schemas"]["Vehicle"] & {
             /** Format: int64 */
@@ -3294,6 +3564,74 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    update_vehicle: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The vehicle's id (`veh_…`). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VehicleChanges"];
+            };
+        };
+        responses: {
+            /** @description The vehicle as it now reads. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Vehicle"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    archive_vehicle: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The vehicle's id (`veh_…`). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Archived. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Vehicle"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     ask: {
         parameters: {
             query?: never;
@@ -3453,6 +3791,8 @@ export interface operations {
                 limit?: number;
                 /** @description The `nextCursor` of the previous page, as it was (empty: the first page). */
                 cursor?: string;
+                /** @description `true` lists voided records too, marked `voided` (they are left out otherwise). */
+                includeVoided?: boolean;
             };
             header?: never;
             path: {
@@ -3463,13 +3803,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description A page of events, newest first. */
+            /** @description A page of events, newest first; a corrected record shows its current version, marked. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Page_VehicleEvent"];
+                    "application/json": components["schemas"]["Page_TimelineItem"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -3519,6 +3859,114 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    void_event: {
+        parameters: {
+            query?: {
+                /** @description Why the record is voided (required, 1–500 characters). */
+                reason?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The vehicle's id (`veh_…`). */
+                id: string;
+                /** @description The record's id (`evt_…`). */
+                eventId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Voided: the record and its revisions. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventHistory"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    correct_event: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The vehicle's id (`veh_…`). */
+                id: string;
+                /** @description The record's id (`evt_…`). */
+                eventId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EventCorrection"];
+            };
+        };
+        responses: {
+            /** @description Corrected: the record now and its revisions. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventHistory"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    event_history: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The vehicle's id (`veh_…`). */
+                id: string;
+                /** @description The record's id (`evt_…`). */
+                eventId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The record's history. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventHistory"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -3774,6 +4222,44 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    sell_vehicle: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The vehicle's id (`veh_…`). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SellRequest"];
+            };
+        };
+        responses: {
+            /** @description Sold: the vehicle with its sale. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Vehicle"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];

@@ -23,6 +23,11 @@ impl ChatConsumer {
         EventType::VehicleEventRecorded,
         EventType::ValuationUpdated,
         EventType::MaintenanceScheduleUpdated,
+        EventType::VehicleEventCorrected,
+        EventType::VehicleEventVoided,
+        EventType::VehicleUpdated,
+        EventType::VehicleSold,
+        EventType::VehicleArchived,
     ];
 
     pub fn new(store: Arc<dyn ChatStore>) -> ChatConsumer {
@@ -78,6 +83,27 @@ impl Consumer for ChatConsumer {
                     .apply_maintenance(&id, &envelope.org_id, data)
                     .await
                     .map_err(HandleError::failed)?,
+                Event::VehicleEventCorrected(data) => self
+                    .store
+                    .apply_event_revision(&id, &data.event, data.revision, false)
+                    .await
+                    .map_err(HandleError::failed)?,
+                Event::VehicleEventVoided(data) => self
+                    .store
+                    .apply_event_revision(&id, &data.event, data.revision, true)
+                    .await
+                    .map_err(HandleError::failed)?,
+                // The whole vehicle as it now reads.
+                Event::VehicleUpdated(vwc_contracts::lifecycle::VehicleUpdated {
+                    vehicle, ..
+                })
+                | Event::VehicleSold(vwc_contracts::lifecycle::VehicleSold { vehicle })
+                | Event::VehicleArchived(vwc_contracts::lifecycle::VehicleArchived { vehicle }) => {
+                    self.store
+                        .apply_vehicle_registered(&id, vehicle)
+                        .await
+                        .map_err(HandleError::failed)?
+                }
                 // Status changes are in the schedule it holds; reminders and deliveries answer no question.
                 Event::MaintenanceStatusChanged(_)
                 | Event::ReminderDue(_)

@@ -99,6 +99,55 @@ macro_rules! transaction {
     }};
 }
 
+#[async_trait]
+impl crate::store::RevisionKnowledge for MongoChatStore {
+    async fn apply_event_revision(
+        &self,
+        envelope_id: &str,
+        event: &VehicleEvent,
+        revision: u32,
+        voided: bool,
+    ) -> StoreResult<bool> {
+        let body = serde_json::to_string(event)?;
+        Ok(transaction!(self.db, |session| {
+            if !self.db.claim_inbox(session, CONSUMER, envelope_id).await? {
+                return Ok(false);
+            }
+            let timeline = self.db.collection(TIMELINE);
+            let held = timeline
+                .find_one(doc! { "_id": &event.id })
+                .session(&mut *session)
+                .await?;
+            let newer = match &held {
+                None => true,
+                Some(d) => {
+                    required_text(d, "org_id")? == event.org_id.as_str()
+                        && int(d, "revision")?.unwrap_or(1) < i64::from(revision)
+                }
+            };
+            if newer {
+                timeline
+                    .update_one(
+                        doc! { "_id": &event.id },
+                        doc! { "$set": {
+                            "org_id": &event.org_id,
+                            "vehicle_id": &event.vehicle_id,
+                            "occurred_at": ts(&event.occurred_at),
+                            "body": &body,
+                            "revision": i64::from(revision),
+                            "voided": voided,
+                        } },
+                    )
+                    .upsert(true)
+                    .session(&mut *session)
+                    .await?;
+                self.bump(session, &event.vehicle_id).await?;
+            }
+            Ok(true)
+        }))
+    }
+}
+
 fn body_of<T: serde::de::DeserializeOwned>(doc: &Document) -> StoreResult<T> {
     Ok(serde_json::from_str(&required_text(doc, "body")?)?)
 }
@@ -276,7 +325,7 @@ impl ChatStore for MongoChatStore {
         let cursor = self
             .db
             .collection(TIMELINE)
-            .find(doc! { "org_id": org_id, "vehicle_id": vehicle_id })
+            .find(doc! { "org_id": org_id, "vehicle_id": vehicle_id, "voided": { "$ne": true } })
             .sort(doc! { "occurred_at": 1, "_id": 1 })
             .await?;
         let events = collect(cursor)

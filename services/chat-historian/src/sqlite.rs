@@ -14,7 +14,8 @@ use crate::CONSUMER;
 use crate::knowledge::{ValuationPoint, VehicleKnowledge};
 use crate::store::{ChatStore, ChatTurn, Conversation, Feedback};
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE vehicles (
     id TEXT PRIMARY KEY,
     org_id TEXT NOT NULL,
@@ -61,7 +62,13 @@ CREATE TABLE chat_messages (
 );
 CREATE INDEX chat_messages_by_conversation ON chat_messages (conversation_id, asked_at, id);
 CREATE INDEX chat_messages_audit ON chat_messages (org_id, asked_at, id);
-"#];
+"#,
+    // Corrections and voids: the revision a row holds, and whether it is voided (never read then).
+    r#"
+ALTER TABLE timeline ADD COLUMN revision INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE timeline ADD COLUMN voided INTEGER NOT NULL DEFAULT 0;
+"#,
+];
 
 #[derive(Clone)]
 pub struct SqliteChatStore {
@@ -73,6 +80,51 @@ impl SqliteChatStore {
         Ok(SqliteChatStore {
             db: SqliteDb::open(path, MIGRATIONS)?,
         })
+    }
+}
+
+#[async_trait]
+impl crate::store::RevisionKnowledge for SqliteChatStore {
+    async fn apply_event_revision(
+        &self,
+        envelope_id: &str,
+        event: &VehicleEvent,
+        revision: u32,
+        voided: bool,
+    ) -> StoreResult<bool> {
+        let (id, e, body) = (
+            envelope_id.to_string(),
+            event.clone(),
+            serde_json::to_string(event)?,
+        );
+        self.db
+            .write(move |conn| {
+                if !claim_inbox(conn, CONSUMER, &id)? {
+                    return Ok(false);
+                }
+                let changed = conn
+                    .prepare_cached(
+                        "INSERT INTO timeline (id, org_id, vehicle_id, occurred_at, body, revision, voided)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                         ON CONFLICT (id) DO UPDATE SET occurred_at = excluded.occurred_at,
+                           body = excluded.body, revision = excluded.revision, voided = excluded.voided
+                         WHERE excluded.revision > timeline.revision AND timeline.org_id = excluded.org_id",
+                    )?
+                    .execute(params![
+                        e.id,
+                        e.org_id,
+                        e.vehicle_id,
+                        ts(&e.occurred_at),
+                        body,
+                        revision,
+                        voided as i64
+                    ])?;
+                if changed > 0 {
+                    bump(conn, &e.vehicle_id)?;
+                }
+                Ok(true)
+            })
+            .await
     }
 }
 
@@ -282,7 +334,8 @@ impl ChatStore for SqliteChatStore {
                     .optional()?
                     .unwrap_or(0);
                 let mut stmt = tx.prepare_cached(
-                    "SELECT body FROM timeline WHERE org_id = ?1 AND vehicle_id = ?2 ORDER BY occurred_at, id",
+                    "SELECT body FROM timeline WHERE org_id = ?1 AND vehicle_id = ?2 AND voided = 0
+                     ORDER BY occurred_at, id",
                 )?;
                 let events = stmt
                     .query_map(params![org, id], |r| r.get::<_, String>(0))?
@@ -290,11 +343,15 @@ impl ChatStore for SqliteChatStore {
                     .collect::<StoreResult<Vec<_>>>()?;
                 drop(stmt);
                 let valuation: Option<String> = tx
-                    .prepare_cached("SELECT body FROM valuations WHERE vehicle_id = ?1 AND org_id = ?2")?
+                    .prepare_cached(
+                        "SELECT body FROM valuations WHERE vehicle_id = ?1 AND org_id = ?2",
+                    )?
                     .query_row(params![id, org], |r| r.get(0))
                     .optional()?;
                 let maintenance: Option<String> = tx
-                    .prepare_cached("SELECT body FROM maintenance WHERE vehicle_id = ?1 AND org_id = ?2")?
+                    .prepare_cached(
+                        "SELECT body FROM maintenance WHERE vehicle_id = ?1 AND org_id = ?2",
+                    )?
                     .query_row(params![id, org], |r| r.get(0))
                     .optional()?;
                 tx.commit()?;

@@ -87,8 +87,23 @@ pub struct Conversation {
     pub messages: Vec<ChatTurn>,
 }
 
+/// Corrections and voids in the chat's knowledge (docs/corrections.md): the record it holds is replaced
+/// by each later revision; a voided one is never read (nor cited) again.
 #[async_trait]
-pub trait ChatStore: Plumbing {
+pub trait RevisionKnowledge: Send + Sync {
+    /// Replaces the record with `revision` of it unless a later revision is held (one that arrives before
+    /// the original is held, and the original then changes nothing). `false` for a duplicate delivery.
+    async fn apply_event_revision(
+        &self,
+        envelope_id: &str,
+        event: &VehicleEvent,
+        revision: u32,
+        voided: bool,
+    ) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait ChatStore: Plumbing + RevisionKnowledge {
     async fn apply_vehicle_registered(
         &self,
         envelope_id: &str,

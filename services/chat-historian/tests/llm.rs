@@ -103,6 +103,11 @@ fn vehicle() -> Vehicle {
         registered_at: at(2024, 1, 1),
         purchase_price_cents: None,
         purchase_currency: None,
+        plate: None,
+        colour: None,
+        status: Default::default(),
+        sale: None,
+        archived_at: None,
     }
 }
 

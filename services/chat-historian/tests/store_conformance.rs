@@ -32,6 +32,11 @@ fn vehicle(org: &str, id: &str) -> Vehicle {
         registered_at: at(1, 0),
         purchase_price_cents: None,
         purchase_currency: None,
+        plate: None,
+        colour: None,
+        status: Default::default(),
+        sale: None,
+        archived_at: None,
     }
 }
 
@@ -469,6 +474,60 @@ async fn dead_letters_are_kept_and_marked_replayed(store: Store) {
     store.ping().await.unwrap();
 }
 
+async fn a_corrected_record_is_replaced_and_a_voided_one_never_read(store: Store) {
+    let v = vehicle("org_a", "veh_1");
+    store.apply_vehicle_registered("env-1", &v).await.unwrap();
+    let (first, second) = (event(&v, "e1", at(1, 9)), event(&v, "e2", at(2, 9)));
+    store.apply_vehicle_event("env-2", &first).await.unwrap();
+    store.apply_vehicle_event("env-3", &second).await.unwrap();
+    let before = store
+        .knowledge_version("org_a", "veh_1")
+        .await
+        .unwrap()
+        .unwrap();
+    let fixed = VehicleEvent {
+        cost_cents: Some(1),
+        ..first.clone()
+    };
+    assert!(
+        store
+            .apply_event_revision("env-4", &fixed, 2, false)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .apply_event_revision("env-5", &second, 2, true)
+            .await
+            .unwrap()
+    );
+    // Duplicates and older revisions change nothing.
+    assert!(
+        !store
+            .apply_event_revision("env-5", &second, 2, true)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .apply_event_revision("env-6", &first, 1, false)
+            .await
+            .unwrap()
+    );
+    let k = store.knowledge("org_a", "veh_1").await.unwrap().unwrap();
+    assert_eq!(k.events, [fixed]);
+    assert!(k.version > before);
+    // A void that arrives before its record: the record then stays unread.
+    let third = event(&v, "e3", at(3, 9));
+    store
+        .apply_event_revision("env-7", &third, 2, true)
+        .await
+        .unwrap();
+    store.apply_vehicle_event("env-8", &third).await.unwrap();
+    let k = store.knowledge("org_a", "veh_1").await.unwrap().unwrap();
+    assert_eq!(k.events.len(), 1);
+}
+
 vwc_testkit::conformance!(
     "chat-historian", Store;
     sqlite("chat-historian.db"): SqliteChatStore::open,
@@ -482,4 +541,5 @@ vwc_testkit::conformance!(
     feedback_lands_on_its_turn_only,
     the_audit_lists_an_organisations_turns_since_an_instant,
     dead_letters_are_kept_and_marked_replayed,
+    a_corrected_record_is_replaced_and_a_voided_one_never_read,
 );

@@ -9,6 +9,7 @@ use vwc_bus::{Consumer, HandleError};
 use vwc_contracts::{Envelope, Event, EventType};
 use vwc_telemetry::TraceParent;
 
+use crate::corrections::TimelineRevision;
 use crate::{CONSUMER, EdgeStore};
 
 pub struct EdgeConsumer {
@@ -23,6 +24,11 @@ impl EdgeConsumer {
         EventType::MaintenanceScheduleUpdated,
         EventType::NotificationDelivered,
         EventType::ValuationUpdated,
+        EventType::VehicleEventCorrected,
+        EventType::VehicleEventVoided,
+        EventType::VehicleUpdated,
+        EventType::VehicleSold,
+        EventType::VehicleArchived,
     ];
 
     pub fn new(store: Arc<dyn EdgeStore>) -> EdgeConsumer {
@@ -76,6 +82,33 @@ impl Consumer for EdgeConsumer {
                     .apply_valuation(&id, &envelope.org_id, data)
                     .await
                     .map_err(HandleError::failed)?,
+                Event::VehicleEventCorrected(data) => self
+                    .store
+                    .apply_event_revision(
+                        &id,
+                        &TimelineRevision::corrected(data).map_err(HandleError::malformed)?,
+                    )
+                    .await
+                    .map_err(HandleError::failed)?,
+                Event::VehicleEventVoided(data) => self
+                    .store
+                    .apply_event_revision(
+                        &id,
+                        &TimelineRevision::voided(data).map_err(HandleError::malformed)?,
+                    )
+                    .await
+                    .map_err(HandleError::failed)?,
+                // Each lifecycle event carries the whole vehicle as it now reads.
+                Event::VehicleUpdated(vwc_contracts::lifecycle::VehicleUpdated {
+                    vehicle, ..
+                })
+                | Event::VehicleSold(vwc_contracts::lifecycle::VehicleSold { vehicle })
+                | Event::VehicleArchived(vwc_contracts::lifecycle::VehicleArchived { vehicle }) => {
+                    self.store
+                        .apply_vehicle_registered(&id, vehicle)
+                        .await
+                        .map_err(HandleError::failed)?
+                }
                 // The scheduler's status changes and reminders are told through the schedule and the
                 // notifications; the read model has nothing of its own to take from them.
                 Event::MaintenanceStatusChanged(_) | Event::ReminderDue(_) => {

@@ -179,6 +179,8 @@ struct EventsQuery {
     to: Option<String>,
     limit: Option<String>,
     cursor: Option<String>,
+    #[serde(rename = "includeVoided")]
+    include_voided: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -214,9 +216,9 @@ fn instant(field: &str, raw: &str, end_of_day: bool) -> Result<DateTime<Utc>, Ap
     path = "/v1/vehicles/{id}/events",
     tag = "timeline",
     security(("bearer" = [])),
-    params(VehicleIdParam, KindParam, FromParam, ToParam, LimitParam, CursorParam),
+    params(VehicleIdParam, KindParam, FromParam, ToParam, LimitParam, CursorParam, IncludeVoidedParam),
     responses(
-        (status = 200, description = "A page of events, newest first.", body = Page<VehicleEvent>),
+        (status = 200, description = "A page of events, newest first; a corrected record shows its current version, marked.", body = Page<crate::corrections::TimelineItem>),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
@@ -255,6 +257,11 @@ async fn list_events(
         q.to.as_deref()
             .map(|s| instant("to", s, true))
             .transpose()?;
+    filter.include_voided = match q.include_voided.as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(ApiError::field("includeVoided", "must be true or false")),
+    };
     let after = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
         Some(c) => {
             let c: TimelineCursor = cursor::decode(c)
@@ -861,6 +868,15 @@ mod params {
     #[derive(IntoParams)]
     #[into_params(parameter_in = Query)]
     #[allow(dead_code)]
+    pub struct IncludeVoidedParam {
+        /// `true` lists voided records too, marked `voided` (they are left out otherwise).
+        #[param(rename = "includeVoided")]
+        include_voided: Option<bool>,
+    }
+
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Query)]
+    #[allow(dead_code)]
     pub struct CursorParam {
         /// The `nextCursor` of the previous page, as it was (empty: the first page).
         #[param(pattern = "^[A-Za-z0-9_-]*$")]
@@ -913,8 +929,8 @@ mod params {
 }
 
 use params::{
-    CursorParam, FromParam, GroupByParam, KindParam, LimitParam, ToParam, UnreadParam,
-    VehicleIdParam,
+    CursorParam, FromParam, GroupByParam, IncludeVoidedParam, KindParam, LimitParam, ToParam,
+    UnreadParam, VehicleIdParam,
 };
 
 /// An RFC 3339 instant or a `YYYY-MM-DD` date.

@@ -3,6 +3,7 @@
 
 pub mod calendar;
 pub mod consumer;
+pub mod corrections;
 pub mod cursor;
 pub mod export;
 pub mod http;

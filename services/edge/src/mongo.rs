@@ -21,7 +21,7 @@ use vwc_store::{Plumbed, StoreResult, ts};
 use crate::CONSUMER;
 use crate::store::{
     CostBucket, EdgeStore, EventFilter, FleetRow, FleetValue, MaintenanceView, NotificationView,
-    OdometerView, TimelinePosition, VehicleView,
+    OdometerView, RawEvent, TimelinePosition, VehicleView,
 };
 
 const VEHICLES: &str = "vehicles";
@@ -110,7 +110,10 @@ impl MongoEdgeStore {
             .collection(VEHICLES)
             .update_one(
                 doc! { "_id": &v.id },
-                doc! { "$set": { "body": body }, "$setOnInsert": { "org_id": &v.org_id } },
+                doc! {
+                    "$set": { "body": body, "status": v.status.as_str() },
+                    "$setOnInsert": { "org_id": &v.org_id },
+                },
             )
             .upsert(true)
             .session(&mut *session)
@@ -400,6 +403,9 @@ fn timeline_filter(
         let kinds: Vec<&str> = filter.kinds.iter().map(|k| k.as_str()).collect();
         query.insert("kind", doc! { "$in": kinds });
     }
+    if !filter.include_voided {
+        query.insert("voided", doc! { "$ne": true });
+    }
     let mut range = Document::new();
     if let Some(from) = filter.from {
         range.insert("$gte", ts(&from));
@@ -455,7 +461,8 @@ fn cost_filter(
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
 ) -> Document {
-    let mut query = doc! { "org_id": org_id, "cost_cents": { "$ne": Bson::Null } };
+    let mut query =
+        doc! { "org_id": org_id, "cost_cents": { "$ne": Bson::Null }, "voided": { "$ne": true } };
     if let Some(vehicle_id) = vehicle_id {
         query.insert("vehicle_id", vehicle_id);
     }
@@ -624,6 +631,42 @@ impl EdgeStore for MongoEdgeStore {
             .collect()
     }
 
+    /// The stored JSON as it is: a corrected or voided record's body carries its marks.
+    async fn timeline_page(
+        &self,
+        org_id: &str,
+        vehicle_id: &str,
+        filter: &EventFilter,
+        after: Option<&TimelinePosition>,
+        limit: usize,
+    ) -> StoreResult<Option<Vec<RawEvent>>> {
+        if self.vehicle(org_id, vehicle_id).await?.is_none() {
+            return Ok(None);
+        }
+        let Some(limit) = page_limit(limit) else {
+            return Ok(Some(Vec::new()));
+        };
+        let cursor = self
+            .db
+            .collection(TIMELINE)
+            .find(timeline_filter(org_id, vehicle_id, filter, after))
+            .sort(doc! { "occurred_at": -1, "_id": -1 })
+            .limit(limit)
+            .await?;
+        collect(cursor)
+            .await?
+            .iter()
+            .map(|d| {
+                Ok(RawEvent {
+                    occurred_at: parse_ts(&required_text(d, "occurred_at")?)?,
+                    id: required_text(d, "_id")?,
+                    json: required_text(d, "body")?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()
+            .map(Some)
+    }
+
     async fn apply_maintenance(
         &self,
         envelope_id: &str,
@@ -759,7 +802,22 @@ impl EdgeStore for MongoEdgeStore {
         after_id: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<FleetRow>> {
-        let vehicles = self.vehicles(org_id, after_id, limit).await?;
+        let Some(limit) = page_limit(limit) else {
+            return Ok(Vec::new());
+        };
+        // Sold and archived vehicles leave the fleet (a missing status is an active vehicle).
+        let cursor = self
+            .db
+            .collection(VEHICLES)
+            .find(doc! {
+                "org_id": org_id,
+                "_id": { "$gt": after_id.unwrap_or("") },
+                "status": { "$nin": &RETIRED[..] },
+            })
+            .sort(doc! { "_id": 1 })
+            .limit(limit)
+            .await?;
+        let vehicles = self.views(collect(cursor).await?).await?;
         if vehicles.is_empty() {
             return Ok(Vec::new());
         }
@@ -856,10 +914,21 @@ impl EdgeStore for MongoEdgeStore {
     }
 
     async fn fleet_value(&self, org_id: &str) -> StoreResult<Vec<FleetValue>> {
+        let retired = collect(
+            self.db
+                .collection(VEHICLES)
+                .find(doc! { "org_id": org_id, "status": { "$in": &RETIRED[..] } })
+                .projection(doc! { "_id": 1 })
+                .await?,
+        )
+        .await?
+        .iter()
+        .map(|d| required_text(d, "_id"))
+        .collect::<StoreResult<Vec<String>>>()?;
         let cursor = self
             .db
             .collection(CURRENT_VALUATIONS)
-            .find(doc! { "org_id": org_id })
+            .find(doc! { "org_id": org_id, "_id": { "$nin": retired } })
             .projection(doc! { "amount": 1, "currency": 1 })
             .await?;
         let mut by_currency: BTreeMap<String, FleetValue> = BTreeMap::new();
@@ -877,6 +946,121 @@ impl EdgeStore for MongoEdgeStore {
             entry.vehicles += 1;
         }
         Ok(by_currency.into_values().collect())
+    }
+}
+
+/// Statuses of vehicles that left the fleet.
+const RETIRED: [&str; 2] = ["sold", "archived"];
+
+impl MongoEdgeStore {
+    async fn try_apply_event_revision(
+        &self,
+        session: &mut ClientSession,
+        envelope_id: &str,
+        r: &crate::corrections::TimelineRevision,
+    ) -> StoreResult<bool> {
+        if !self.db.claim_inbox(session, CONSUMER, envelope_id).await? {
+            return Ok(false);
+        }
+        let e = &r.event;
+        let timeline = self.db.collection(TIMELINE);
+        let held = timeline
+            .find_one(doc! { "_id": &e.id })
+            .projection(doc! { "revision": 1, "org_id": 1 })
+            .session(&mut *session)
+            .await?;
+        let newer = match &held {
+            None => true,
+            Some(d) => {
+                required_text(d, "org_id")? == e.org_id.as_str()
+                    && int(d, "revision")?.unwrap_or(1) < i64::from(r.revision)
+            }
+        };
+        if newer {
+            timeline
+                .update_one(
+                    doc! { "_id": &e.id },
+                    doc! { "$set": {
+                        "org_id": &e.org_id,
+                        "vehicle_id": &e.vehicle_id,
+                        "kind": e.kind.as_str(),
+                        "occurred_at": ts(&e.occurred_at),
+                        "cost_cents": e.cost_cents.map(|c| c as i64),
+                        "currency": e.currency.as_deref(),
+                        "body": &r.json,
+                        "revision": i64::from(r.revision),
+                        "voided": r.voided,
+                    } },
+                )
+                .upsert(true)
+                .session(&mut *session)
+                .await?;
+        }
+        self.recount(session, &e.vehicle_id).await?;
+        Ok(true)
+    }
+
+    /// Recomputes a vehicle's event count, last event and odometer over its records that are not voided.
+    async fn recount(&self, session: &mut ClientSession, vehicle_id: &str) -> StoreResult<()> {
+        let mut cursor = self
+            .db
+            .collection(TIMELINE)
+            .find(doc! { "vehicle_id": vehicle_id, "voided": { "$ne": true } })
+            .sort(doc! { "occurred_at": -1, "_id": -1 })
+            .projection(doc! { "occurred_at": 1, "body": 1 })
+            .session(&mut *session)
+            .await?;
+        let (mut count, mut last, mut odometer) = (0_i64, None::<String>, None::<(i64, String)>);
+        while let Some(d) = cursor.next(&mut *session).await.transpose()? {
+            count += 1;
+            let at = required_text(&d, "occurred_at")?;
+            if last.is_none() {
+                last = Some(at.clone());
+            }
+            if odometer.is_none() {
+                let event: VehicleEvent = serde_json::from_str(&required_text(&d, "body")?)?;
+                odometer = event.odometer.map(|o| (o as i64, at));
+            }
+        }
+        let (odo, odo_at) = match odometer {
+            Some((v, at)) => (Bson::Int64(v), Bson::String(at)),
+            None => (Bson::Null, Bson::Null),
+        };
+        self.db
+            .collection(VEHICLE_STATS)
+            .update_one(
+                doc! { "_id": vehicle_id },
+                doc! { "$set": {
+                    "event_count": count,
+                    "last_event_at": last.map_or(Bson::Null, Bson::String),
+                    "odometer": odo,
+                    "odometer_at": odo_at,
+                } },
+            )
+            .upsert(true)
+            .session(&mut *session)
+            .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl crate::corrections::RevisionProjection for MongoEdgeStore {
+    async fn apply_event_revision(
+        &self,
+        envelope_id: &str,
+        revision: &crate::corrections::TimelineRevision,
+    ) -> StoreResult<bool> {
+        let mut tx = self.db.transaction().await?;
+        loop {
+            tx.begin().await?;
+            let outcome = self
+                .try_apply_event_revision(tx.session(), envelope_id, revision)
+                .await;
+            if let Some(applied) = tx.settle(outcome).await? {
+                return Ok(applied);
+            }
+        }
     }
 }
 
@@ -901,6 +1085,7 @@ mod tests {
             kinds: vec![EventKind::Repair, EventKind::Maintenance],
             from: Some(at),
             to: None,
+            include_voided: false,
         };
         let position = TimelinePosition {
             occurred_at: at,
@@ -914,6 +1099,7 @@ mod tests {
                 "org_id": "org_a",
                 "vehicle_id": "veh_1",
                 "kind": { "$in": ["repair", "maintenance"] },
+                "voided": { "$ne": true },
                 "occurred_at": { "$gte": &t },
                 "$or": [
                     { "occurred_at": { "$lt": &t } },
@@ -953,13 +1139,14 @@ mod tests {
             doc! {
                 "org_id": "org_a",
                 "cost_cents": { "$ne": Bson::Null },
+                "voided": { "$ne": true },
                 "vehicle_id": "veh_1",
                 "occurred_at": { "$gte": ts(&from), "$lte": ts(&to) },
             }
         );
         assert_eq!(
             cost_filter("org_a", None, None, None),
-            doc! { "org_id": "org_a", "cost_cents": { "$ne": Bson::Null } }
+            doc! { "org_id": "org_a", "cost_cents": { "$ne": Bson::Null }, "voided": { "$ne": true } }
         );
     }
 

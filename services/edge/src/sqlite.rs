@@ -89,7 +89,15 @@ CREATE TABLE current_valuations (
 );
 CREATE INDEX current_valuations_by_org ON current_valuations (org_id, currency);
 "#,
+    // Corrections and voids (docs/corrections.md): the revision a row holds, and whether it is voided.
+    r#"
+ALTER TABLE timeline ADD COLUMN revision INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE timeline ADD COLUMN voided INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
+
+/// Active vehicles only (sold and archived ones leave the fleet); `v` is the `vehicles` row.
+const ACTIVE: &str = "coalesce(json_extract(v.body, '$.status'), 'active') = 'active'";
 
 #[derive(Clone)]
 pub struct SqliteEdgeStore {
@@ -159,6 +167,9 @@ fn timeline_query(
         Box::new(org_id.to_string()),
         Box::new(vehicle_id.to_string()),
     ];
+    if !filter.include_voided {
+        sql.push_str(" AND voided = 0");
+    }
     if !filter.kinds.is_empty() {
         sql.push_str(" AND kind IN (");
         sql.push_str(&vec!["?"; filter.kinds.len()].join(", "));
@@ -531,7 +542,8 @@ impl EdgeStore for SqliteEdgeStore {
                 let mut stmt = conn.prepare_cached(
                     "SELECT vehicle_id, kind, substr(occurred_at, 1, 7), currency, sum(cost_cents), count(*)
                      FROM timeline
-                     WHERE org_id = ?1 AND cost_cents IS NOT NULL AND (?2 IS NULL OR vehicle_id = ?2)
+                     WHERE org_id = ?1 AND cost_cents IS NOT NULL AND voided = 0
+                       AND (?2 IS NULL OR vehicle_id = ?2)
                        AND occurred_at >= ?3 AND occurred_at <= ?4
                      GROUP BY 1, 2, 3, 4 ORDER BY 3, 1, 2",
                 )?;
@@ -572,11 +584,11 @@ impl EdgeStore for SqliteEdgeStore {
         let (org, after) = (org_id.to_string(), after_id.unwrap_or("").to_string());
         self.db
             .read(move |conn| {
-                let mut stmt = conn.prepare_cached(
+                let mut stmt = conn.prepare_cached(&format!(
                     "SELECT v.body, coalesce(m.due_soon, 0), coalesce(m.overdue, 0)
                      FROM vehicles v LEFT JOIN maintenance m ON m.vehicle_id = v.id
-                     WHERE v.org_id = ?1 AND v.id > ?2 ORDER BY v.id LIMIT ?3",
-                )?;
+                     WHERE v.org_id = ?1 AND v.id > ?2 AND {ACTIVE} ORDER BY v.id LIMIT ?3"
+                ))?;
                 let rows: Vec<(String, i64, i64)> = stmt
                     .query_map(params![org, after, limit as i64], |r| {
                         Ok((r.get(0)?, r.get(1)?, r.get(2)?))
@@ -700,10 +712,12 @@ impl EdgeStore for SqliteEdgeStore {
         self.db
             .read(move |conn| {
                 Ok(conn
-                    .prepare_cached(
-                        "SELECT currency, sum(amount), count(*) FROM current_valuations
-                         WHERE org_id = ?1 GROUP BY currency ORDER BY currency",
-                    )?
+                    .prepare_cached(&format!(
+                        "SELECT currency, sum(amount), count(*) FROM current_valuations c
+                         WHERE org_id = ?1 AND NOT EXISTS (SELECT 1 FROM vehicles v
+                           WHERE v.id = c.vehicle_id AND NOT ({ACTIVE}))
+                         GROUP BY currency ORDER BY currency"
+                    ))?
                     .query_map([org], |r| {
                         Ok(FleetValue {
                             currency: r.get(0)?,
@@ -715,6 +729,62 @@ impl EdgeStore for SqliteEdgeStore {
             })
             .await
     }
+}
+
+#[async_trait]
+impl crate::corrections::RevisionProjection for SqliteEdgeStore {
+    async fn apply_event_revision(
+        &self,
+        envelope_id: &str,
+        revision: &crate::corrections::TimelineRevision,
+    ) -> StoreResult<bool> {
+        let (id, r) = (envelope_id.to_string(), revision.clone());
+        self.db
+            .write(move |conn| {
+                if !claim_inbox(conn, CONSUMER, &id)? {
+                    return Ok(false);
+                }
+                let e = &r.event;
+                conn.prepare_cached(
+                    "INSERT INTO timeline (id, org_id, vehicle_id, kind, occurred_at, cost_cents, currency, body,
+                       projected_at, revision, voided)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                     ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, occurred_at = excluded.occurred_at,
+                       cost_cents = excluded.cost_cents, currency = excluded.currency, body = excluded.body,
+                       projected_at = excluded.projected_at, revision = excluded.revision,
+                       voided = excluded.voided
+                     WHERE excluded.revision > timeline.revision AND timeline.org_id = excluded.org_id",
+                )?
+                .execute(params![e.id, e.org_id, e.vehicle_id, e.kind.as_str(), ts(&e.occurred_at),
+                    e.cost_cents.map(|c| c as i64), e.currency, r.json, ts(&vwc_clock::now()),
+                    r.revision, r.voided as i64])?;
+                recount(conn, &e.vehicle_id)?;
+                Ok(true)
+            })
+            .await
+    }
+}
+
+/// Recomputes a vehicle's event count, last event and odometer over its records that are not voided.
+fn recount(conn: &rusqlite::Connection, vehicle_id: &str) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO vehicle_stats (vehicle_id, event_count) VALUES (?1, 0)",
+    )?
+    .execute([vehicle_id])?;
+    conn.prepare_cached(
+        "UPDATE vehicle_stats SET
+           event_count = (SELECT count(*) FROM timeline WHERE vehicle_id = ?1 AND voided = 0),
+           last_event_at = (SELECT max(occurred_at) FROM timeline WHERE vehicle_id = ?1 AND voided = 0),
+           odometer = (SELECT json_extract(body, '$.odometer') FROM timeline
+                       WHERE vehicle_id = ?1 AND voided = 0 AND json_extract(body, '$.odometer') IS NOT NULL
+                       ORDER BY occurred_at DESC, id DESC LIMIT 1),
+           odometer_at = (SELECT occurred_at FROM timeline
+                       WHERE vehicle_id = ?1 AND voided = 0 AND json_extract(body, '$.odometer') IS NOT NULL
+                       ORDER BY occurred_at DESC, id DESC LIMIT 1)
+         WHERE vehicle_id = ?1",
+    )?
+    .execute([vehicle_id])?;
+    Ok(())
 }
 
 impl SqliteEdgeStore {

@@ -37,6 +37,8 @@ pub struct EventFilter {
     pub kinds: Vec<EventKind>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
+    /// Voided records too (marked); the default timeline leaves them out.
+    pub include_voided: bool,
 }
 
 /// Position after which the next timeline page starts (newest first).
@@ -110,7 +112,7 @@ pub struct RawEvent {
 }
 
 #[async_trait]
-pub trait EdgeStore: Plumbing {
+pub trait EdgeStore: Plumbing + crate::corrections::RevisionProjection {
     async fn apply_vehicle_registered(
         &self,
         envelope_id: &str,

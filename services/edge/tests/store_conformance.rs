@@ -6,6 +6,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
+use vwc_contracts::corrections::{VehicleEventCorrected, VehicleEventVoided};
+use vwc_contracts::lifecycle::VehicleStatus;
 use vwc_contracts::maintenance::{
     Channel, MaintenanceItemView, MaintenanceScheduleUpdated, MaintenanceStatus,
     NotificationDelivered, OdometerEstimateView,
@@ -13,6 +15,7 @@ use vwc_contracts::maintenance::{
 use vwc_contracts::{
     Envelope, EventKind, EventSource, EventType, OdometerUnit, Vehicle, VehicleEvent,
 };
+use vwc_edge::corrections::TimelineRevision;
 use vwc_edge::store::{CostBucket, EventFilter, NotificationView, TimelinePosition};
 use vwc_edge::{EdgeStore, MongoEdgeStore, SqliteEdgeStore};
 
@@ -35,6 +38,11 @@ fn vehicle(org: &str, id: &str) -> Vehicle {
         registered_at: at(1, 0),
         purchase_price_cents: None,
         purchase_currency: None,
+        plate: None,
+        colour: None,
+        status: Default::default(),
+        sale: None,
+        archived_at: None,
     }
 }
 
@@ -471,6 +479,7 @@ async fn the_timeline_filters_by_an_inclusive_time_range(store: Store) {
         kinds: vec![EventKind::Maintenance],
         from: Some(at(2, 9)),
         to: Some(at(4, 8)),
+        include_voided: false,
     };
     assert_eq!(timeline(&store, &v, &between).await, ["evt_3b"]);
 }
@@ -1258,6 +1267,188 @@ async fn the_current_value_is_the_latest_day_and_the_fleet_sums_it_per_currency(
 // ---------------------------------------------------------------------------------------------------
 // Running every check against every adapter
 
+// ---------------------------------------------------------------------------------------------------
+// Corrections, voids and the lifecycle
+
+fn corrected(e: &VehicleEvent, revision: u32) -> TimelineRevision {
+    TimelineRevision::corrected(&VehicleEventCorrected {
+        event: e.clone(),
+        previous: e.clone(),
+        revision,
+        changed: vec!["costCents".into()],
+        reason: None,
+        corrected_at: vwc_clock::now(),
+        corrected_by: "usr_1".into(),
+    })
+    .unwrap()
+}
+
+fn voided(e: &VehicleEvent, revision: u32) -> TimelineRevision {
+    TimelineRevision::voided(&VehicleEventVoided {
+        event: e.clone(),
+        revision,
+        reason: "recorded twice".into(),
+        voided_at: vwc_clock::now(),
+        voided_by: "usr_1".into(),
+    })
+    .unwrap()
+}
+
+async fn revise(store: &Store, r: &TimelineRevision) {
+    assert!(store.apply_event_revision(&envelope_id(), r).await.unwrap());
+}
+
+async fn a_correction_replaces_the_row_and_a_void_withdraws_it_from_timeline_costs_and_counts(
+    store: Store,
+) {
+    let v = register(&store, "org_a", "veh_1").await;
+    let first = reading(&v, "evt_1", at(1, 9), 1_000);
+    let second = reading(&v, "evt_2", at(2, 9), 2_000);
+    apply(&store, &first).await;
+    apply(&store, &second).await;
+    let fixed = VehicleEvent {
+        cost_cents: Some(9_000),
+        odometer: Some(1_100),
+        ..first.clone()
+    };
+    revise(&store, &corrected(&fixed, 2)).await;
+    revise(&store, &voided(&second, 2)).await;
+    let everything = EventFilter::default();
+    let events = store
+        .events(&v.org_id, &v.id, &everything, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(events, std::slice::from_ref(&fixed));
+    let page = store
+        .timeline_page(&v.org_id, &v.id, &everything, None, 10)
+        .await
+        .unwrap()
+        .unwrap();
+    let item: serde_json::Value = serde_json::from_str(&page[0].json).unwrap();
+    assert_eq!(
+        (item["corrected"].as_bool(), item["revision"].as_u64()),
+        (Some(true), Some(2))
+    );
+    let with_voided = EventFilter {
+        include_voided: true,
+        ..EventFilter::default()
+    };
+    assert_eq!(timeline(&store, &v, &with_voided).await, ["evt_2", "evt_1"]);
+    let buckets = store
+        .cost_buckets(&v.org_id, Some(&v.id), None, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        buckets
+            .iter()
+            .map(|b| (b.total_cents, b.events))
+            .collect::<Vec<_>>(),
+        [(9_000, 1)]
+    );
+    let view = store.vehicle(&v.org_id, &v.id).await.unwrap().unwrap();
+    assert_eq!(view.event_count, 1);
+    assert_eq!(view.odometer.map(|o| o.value), Some(1_100));
+    assert_eq!(view.last_event_at, Some(at(1, 9)));
+}
+
+async fn an_older_revision_or_the_original_never_replaces_a_newer_one(store: Store) {
+    let v = register(&store, "org_a", "veh_1").await;
+    let e = reading(&v, "evt_1", at(1, 9), 1_000);
+    let third = VehicleEvent {
+        odometer: Some(1_300),
+        ..e.clone()
+    };
+    // The revision arrives first; the original and an older revision then change nothing.
+    revise(&store, &corrected(&third, 3)).await;
+    store
+        .apply_vehicle_event(&envelope_id(), &e, None)
+        .await
+        .unwrap();
+    revise(
+        &store,
+        &corrected(
+            &VehicleEvent {
+                odometer: Some(1_200),
+                ..e.clone()
+            },
+            2,
+        ),
+    )
+    .await;
+    let events = store
+        .events(&v.org_id, &v.id, &EventFilter::default(), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(events, [third]);
+    let view = store.vehicle(&v.org_id, &v.id).await.unwrap().unwrap();
+    assert_eq!(
+        (view.event_count, view.odometer.map(|o| o.value)),
+        (1, Some(1_300))
+    );
+    // Another organisation's envelope naming the same event id changes nothing.
+    let stranger = VehicleEvent {
+        org_id: "org_b".to_string().into(),
+        odometer: Some(9),
+        ..e.clone()
+    };
+    revise(&store, &voided(&stranger, 9)).await;
+    assert_eq!(
+        timeline(&store, &v, &EventFilter::default()).await,
+        ["evt_1"]
+    );
+}
+
+async fn sold_and_archived_vehicles_leave_the_fleet_and_its_value_but_stay_listed(store: Store) {
+    let active = register(&store, "org_a", "veh_1").await;
+    let sold = register(&store, "org_a", "veh_2").await;
+    let archived = register(&store, "org_a", "veh_3").await;
+    let retire = |v: &Vehicle, status| Vehicle {
+        status,
+        ..v.clone()
+    };
+    assert!(
+        store
+            .apply_vehicle_registered(&envelope_id(), &retire(&sold, VehicleStatus::Sold))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .apply_vehicle_registered(&envelope_id(), &retire(&archived, VehicleStatus::Archived))
+            .await
+            .unwrap()
+    );
+    let fleet: Vec<String> = store
+        .fleet("org_a", None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.vehicle.vehicle.id.to_string())
+        .collect();
+    assert_eq!(fleet, [active.id.to_string()]);
+    // Still listed and readable.
+    assert_eq!(store.vehicles("org_a", None, 10).await.unwrap().len(), 3);
+    let read = store.vehicle("org_a", &sold.id).await.unwrap().unwrap();
+    assert_eq!(read.vehicle.status, VehicleStatus::Sold);
+    // The fleet's value sums the active vehicle only.
+    use vwc_contracts::valuation::ValuationPointKind::Current;
+    for (n, v) in [&active, &sold, &archived].into_iter().enumerate() {
+        let update = valuation_update(&v.id, 5, Current, 1_000 * (n as u64 + 1), at(5, 0));
+        store
+            .apply_valuation(&envelope_id(), "org_a", &update)
+            .await
+            .unwrap();
+    }
+    let value = store.fleet_value("org_a").await.unwrap();
+    assert_eq!(
+        value
+            .iter()
+            .map(|v| (v.total_cents, v.vehicles))
+            .collect::<Vec<_>>(),
+        [(1_000, 1)]
+    );
+}
+
 vwc_testkit::conformance!(
     "edge", Store;
     sqlite("edge.db"): SqliteEdgeStore::open,
@@ -1291,4 +1482,7 @@ vwc_testkit::conformance!(
     valuation_history_is_newest_first_paged_and_a_point_is_replaced_by_a_newer_computation,
     the_current_value_is_the_latest_day_and_the_fleet_sums_it_per_currency,
     a_ready_store_answers_ping,
+    a_correction_replaces_the_row_and_a_void_withdraws_it_from_timeline_costs_and_counts,
+    an_older_revision_or_the_original_never_replaces_a_newer_one,
+    sold_and_archived_vehicles_leave_the_fleet_and_its_value_but_stay_listed,
 );

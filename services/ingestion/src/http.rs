@@ -46,6 +46,7 @@ pub fn routes() -> OpenApiRouter<IngestionState> {
         .routes(routes!(record_event))
         .routes(routes!(crate::vin::decode_vin))
         .routes(routes!(crate::import::http::import_csv))
+        .merge(crate::corrections::http::routes())
 }
 
 pub fn router(state: IngestionState) -> Router {
@@ -145,7 +146,7 @@ async fn register_vehicle(
 }
 
 /// Kinds a technician may record (service work); everything else needs `RecordAnyEvent`.
-fn permission_for(kind: EventKind) -> Permission {
+pub(crate) fn permission_for(kind: EventKind) -> Permission {
     match kind {
         EventKind::Maintenance | EventKind::Repair | EventKind::OdometerReading => {
             Permission::RecordServiceEvent

@@ -10,11 +10,14 @@ use vwc_contracts::{Envelope, EventId, OrgId, Vehicle, VehicleEvent, VehicleId};
 use vwc_store::mongo::{MongoDb, is_duplicate_key, required_text};
 use vwc_store::{Outbox, Plumbed, StoreError, StoreResult, ts};
 
+use crate::corrections::RevisionStore;
 use crate::store::{IdempotencyKey, IngestionStore, InsertEventOutcome};
+use vwc_contracts::corrections::EventRevision;
 
 pub(crate) const VEHICLES: &str = "vehicles";
 pub(crate) const VEHICLE_EVENTS: &str = "vehicle_events";
 const IDEMPOTENCY_KEYS: &str = "idempotency_keys";
+const EVENT_REVISIONS: &str = "event_revisions";
 
 #[derive(Clone)]
 pub struct MongoIngestionStore {
@@ -45,6 +48,14 @@ impl MongoIngestionStore {
         db.create_index(IDEMPOTENCY_KEYS, doc! { "org_id": 1, "key": 1 }, true)
             .await?;
         crate::dealers::mongo::create_indexes(&db).await?;
+        db.create_index(EVENT_REVISIONS, doc! { "event_id": 1, "revision": 1 }, true)
+            .await?;
+        db.create_index(
+            EVENT_REVISIONS,
+            doc! { "org_id": 1, "vehicle_id": 1, "event_id": 1, "revision": 1 },
+            false,
+        )
+        .await?;
         Ok(MongoIngestionStore { db })
     }
 
@@ -175,6 +186,193 @@ impl MongoIngestionStore {
     async fn find_body(&self, collection: &str, filter: Document) -> StoreResult<Option<String>> {
         let found = self.db.collection(collection).find_one(filter).await?;
         found.map(|d| required_text(&d, "body")).transpose()
+    }
+}
+
+impl MongoIngestionStore {
+    async fn bodies(
+        &self,
+        collection: &str,
+        filter: Document,
+        sort: Document,
+    ) -> StoreResult<Vec<String>> {
+        let docs = vwc_store::mongo::collect(
+            self.db
+                .collection(collection)
+                .find(filter)
+                .sort(sort)
+                .await?,
+        )
+        .await?;
+        docs.iter().map(|d| required_text(d, "body")).collect()
+    }
+
+    async fn try_replace_vehicle(
+        &self,
+        session: &mut ClientSession,
+        before: &Vehicle,
+        after: &Vehicle,
+        body: &str,
+        outbox: &[Envelope],
+    ) -> StoreResult<()> {
+        let vehicles = self.db.collection(VEHICLES);
+        let current = vehicles
+            .find_one(doc! { "org_id": &after.org_id, "_id": &after.id })
+            .session(&mut *session)
+            .await?;
+        // Compared as values: the stored text may predate fields added since.
+        let unchanged = match &current {
+            Some(d) => serde_json::from_str::<Vehicle>(&required_text(d, "body")?)? == *before,
+            None => false,
+        };
+        if !unchanged {
+            return Err(StoreError::Conflict(format!(
+                "vehicle {} changed",
+                after.id
+            )));
+        }
+        vehicles
+            .update_one(
+                doc! { "org_id": &after.org_id, "_id": &after.id },
+                doc! { "$set": { "body": body } },
+            )
+            .session(&mut *session)
+            .await?;
+        self.db.enqueue(session, outbox).await
+    }
+
+    async fn try_append_revision(
+        &self,
+        session: &mut ClientSession,
+        r: &EventRevision,
+        body: &str,
+        outbox: &[Envelope],
+    ) -> StoreResult<()> {
+        let e = &r.event;
+        let inserted = self
+            .db
+            .collection(EVENT_REVISIONS)
+            .insert_one(doc! {
+                "event_id": &e.id,
+                "revision": r.revision as i64,
+                "org_id": &e.org_id,
+                "vehicle_id": &e.vehicle_id,
+                "body": body,
+            })
+            .session(&mut *session)
+            .await;
+        match inserted.map_err(StoreError::from) {
+            Err(err) if is_duplicate_key(&err) => {
+                return Err(StoreError::Conflict(format!(
+                    "revision {} of event {} exists already",
+                    r.revision, e.id
+                )));
+            }
+            other => other?,
+        };
+        self.db.enqueue(session, outbox).await
+    }
+}
+
+#[async_trait]
+impl RevisionStore for MongoIngestionStore {
+    async fn event_revisions(
+        &self,
+        org_id: &OrgId,
+        event_id: &EventId,
+    ) -> StoreResult<Vec<EventRevision>> {
+        let bodies = self
+            .bodies(
+                EVENT_REVISIONS,
+                doc! { "org_id": org_id, "event_id": event_id },
+                doc! { "revision": 1 },
+            )
+            .await?;
+        bodies
+            .iter()
+            .map(|b| Ok(serde_json::from_str(b)?))
+            .collect()
+    }
+
+    async fn vehicle_revisions(
+        &self,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
+    ) -> StoreResult<Vec<EventRevision>> {
+        let bodies = self
+            .bodies(
+                EVENT_REVISIONS,
+                doc! { "org_id": org_id, "vehicle_id": vehicle_id },
+                doc! { "event_id": 1, "revision": 1 },
+            )
+            .await?;
+        bodies
+            .iter()
+            .map(|b| Ok(serde_json::from_str(b)?))
+            .collect()
+    }
+
+    async fn vehicle_events(
+        &self,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
+    ) -> StoreResult<Vec<VehicleEvent>> {
+        let bodies = self
+            .bodies(
+                VEHICLE_EVENTS,
+                doc! { "org_id": org_id, "vehicle_id": vehicle_id },
+                doc! { "occurred_at": 1, "_id": 1 },
+            )
+            .await?;
+        bodies
+            .iter()
+            .map(|b| Ok(serde_json::from_str(b)?))
+            .collect()
+    }
+
+    async fn append_revision(
+        &self,
+        revision: &EventRevision,
+        outbox: &[Envelope],
+    ) -> StoreResult<()> {
+        let body = serde_json::to_string(revision)?;
+        let mut tx = self.db.transaction().await?;
+        let committed = loop {
+            tx.begin().await?;
+            let outcome = self
+                .try_append_revision(tx.session(), revision, &body, outbox)
+                .await;
+            if let Some(answer) = tx.settle(outcome).await.transpose() {
+                break answer;
+            }
+        };
+        if committed.is_ok() && !outbox.is_empty() {
+            self.db.wakeup().notify_one();
+        }
+        committed
+    }
+
+    async fn replace_vehicle(
+        &self,
+        before: &Vehicle,
+        after: &Vehicle,
+        outbox: &[Envelope],
+    ) -> StoreResult<()> {
+        let body = serde_json::to_string(after)?;
+        let mut tx = self.db.transaction().await?;
+        let committed = loop {
+            tx.begin().await?;
+            let outcome = self
+                .try_replace_vehicle(tx.session(), before, after, &body, outbox)
+                .await;
+            if let Some(answer) = tx.settle(outcome).await.transpose() {
+                break answer;
+            }
+        };
+        if committed.is_ok() && !outbox.is_empty() {
+            self.db.wakeup().notify_one();
+        }
+        committed
     }
 }
 

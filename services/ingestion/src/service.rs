@@ -75,6 +75,11 @@ impl Ingestion {
             registered_at: now,
             purchase_price_cents: new.purchase_price_cents,
             purchase_currency: new.purchase_currency,
+            plate: None,
+            colour: None,
+            status: Default::default(),
+            sale: None,
+            archived_at: None,
         };
         let envelope = Envelope::new(
             SOURCE,

@@ -8,7 +8,9 @@ use vwc_contracts::{Envelope, EventId, OrgId, Vehicle, VehicleEvent, VehicleId};
 use vwc_store::sqlite::{enqueue, optional};
 use vwc_store::{Plumbed, SqliteDb, StoreError, StoreResult, ts};
 
+use crate::corrections::RevisionStore;
 use crate::store::{IdempotencyKey, IngestionStore, InsertEventOutcome};
+use vwc_contracts::corrections::EventRevision;
 
 const MIGRATIONS: &[&str] = &[
     r#"
@@ -38,6 +40,18 @@ CREATE TABLE idempotency_keys (
 );
 "#,
     crate::dealers::sqlite::MIGRATION,
+    // Corrections and voids: revisions 2.. of a record (docs/corrections.md); the record stays as recorded.
+    r#"
+CREATE TABLE event_revisions (
+    event_id TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    org_id TEXT NOT NULL,
+    vehicle_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (event_id, revision)
+);
+CREATE INDEX event_revisions_by_vehicle ON event_revisions (org_id, vehicle_id, event_id, revision);
+"#,
 ];
 
 #[derive(Clone)]
@@ -171,6 +185,148 @@ impl IngestionStore for SqliteIngestionStore {
                     params![org, id],
                     |r| r.get::<_, i64>(0),
                 )? as u64)
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl RevisionStore for SqliteIngestionStore {
+    async fn event_revisions(
+        &self,
+        org_id: &OrgId,
+        event_id: &EventId,
+    ) -> StoreResult<Vec<EventRevision>> {
+        let (org, id) = (org_id.to_string(), event_id.to_string());
+        let bodies: Vec<String> = self
+            .db
+            .read(move |conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT body FROM event_revisions WHERE org_id = ?1 AND event_id = ?2 ORDER BY revision",
+                )?;
+                let rows = stmt.query_map(params![org, id], |r| r.get(0))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .await?;
+        bodies
+            .iter()
+            .map(|b| Ok(serde_json::from_str(b)?))
+            .collect()
+    }
+
+    async fn vehicle_revisions(
+        &self,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
+    ) -> StoreResult<Vec<EventRevision>> {
+        let (org, id) = (org_id.to_string(), vehicle_id.to_string());
+        let bodies: Vec<String> = self
+            .db
+            .read(move |conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT body FROM event_revisions WHERE org_id = ?1 AND vehicle_id = ?2
+                     ORDER BY event_id, revision",
+                )?;
+                let rows = stmt.query_map(params![org, id], |r| r.get(0))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .await?;
+        bodies
+            .iter()
+            .map(|b| Ok(serde_json::from_str(b)?))
+            .collect()
+    }
+
+    async fn vehicle_events(
+        &self,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
+    ) -> StoreResult<Vec<VehicleEvent>> {
+        let (org, id) = (org_id.to_string(), vehicle_id.to_string());
+        let bodies: Vec<String> = self
+            .db
+            .read(move |conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT body FROM vehicle_events WHERE org_id = ?1 AND vehicle_id = ?2
+                     ORDER BY occurred_at, id",
+                )?;
+                let rows = stmt.query_map(params![org, id], |r| r.get(0))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .await?;
+        bodies
+            .iter()
+            .map(|b| Ok(serde_json::from_str(b)?))
+            .collect()
+    }
+
+    async fn append_revision(
+        &self,
+        revision: &EventRevision,
+        outbox: &[Envelope],
+    ) -> StoreResult<()> {
+        let body = serde_json::to_string(revision)?;
+        let (r, outbox) = (revision.clone(), outbox.to_vec());
+        self.db
+            .write_with_events(move |conn| {
+                let e = &r.event;
+                let inserted = conn.execute(
+                    "INSERT INTO event_revisions (event_id, revision, org_id, vehicle_id, body)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![e.id, r.revision, e.org_id, e.vehicle_id, body],
+                );
+                match inserted {
+                    Err(err) if is_unique_violation(&err) => {
+                        return Err(StoreError::Conflict(format!(
+                            "revision {} of event {} exists already",
+                            r.revision, e.id
+                        )));
+                    }
+                    other => other?,
+                };
+                enqueue(conn, &outbox)
+            })
+            .await
+    }
+
+    async fn replace_vehicle(
+        &self,
+        before: &Vehicle,
+        after: &Vehicle,
+        outbox: &[Envelope],
+    ) -> StoreResult<()> {
+        let (old, new) = (
+            serde_json::to_string(before)?,
+            serde_json::to_string(after)?,
+        );
+        let (org, id, outbox) = (
+            after.org_id.to_string(),
+            after.id.to_string(),
+            outbox.to_vec(),
+        );
+        self.db
+            .write_with_events(move |conn| {
+                let current: Option<String> = optional(conn.query_row(
+                    "SELECT body FROM vehicles WHERE org_id = ?1 AND id = ?2",
+                    params![org, id],
+                    |r| r.get(0),
+                ))?;
+                // Compared as values: the stored text may predate fields added since.
+                let unchanged = match &current {
+                    Some(body) => {
+                        serde_json::from_str::<Vehicle>(body)?
+                            == serde_json::from_str::<Vehicle>(&old)?
+                    }
+                    None => false,
+                };
+                if !unchanged {
+                    return Err(StoreError::Conflict(format!("vehicle {id} changed")));
+                }
+                conn.execute(
+                    "UPDATE vehicles SET body = ?3 WHERE org_id = ?1 AND id = ?2",
+                    params![org, id, new],
+                )?;
+                enqueue(conn, &outbox)
             })
             .await
     }

@@ -22,7 +22,7 @@ pub enum InsertEventOutcome {
 }
 
 #[async_trait]
-pub trait IngestionStore: Plumbing {
+pub trait IngestionStore: Plumbing + crate::corrections::RevisionStore {
     /// `StoreError::Conflict` when the VIN is already registered in the organisation.
     async fn insert_vehicle(&self, vehicle: &Vehicle, outbox: &[Envelope]) -> StoreResult<()>;
     async fn vehicle(&self, org_id: &OrgId, vehicle_id: &VehicleId)

@@ -21,6 +21,11 @@ fn vehicle() -> Vehicle {
         registered_at: vwc_clock::now(),
         purchase_price_cents: None,
         purchase_currency: None,
+        plate: None,
+        colour: None,
+        status: Default::default(),
+        sale: None,
+        archived_at: None,
     }
 }
 

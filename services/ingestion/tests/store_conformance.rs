@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use vwc_contracts::corrections::{EventRevision, RevisionChange};
 use vwc_contracts::ids::new_id;
 use vwc_contracts::{DealerId, EventId, OrgId, VehicleId};
 use vwc_contracts::{
@@ -51,6 +52,11 @@ fn vehicle(org: &str, n: u32) -> Vehicle {
         registered_at: vwc_clock::now(),
         purchase_price_cents: None,
         purchase_currency: None,
+        plate: None,
+        colour: None,
+        status: Default::default(),
+        sale: None,
+        archived_at: None,
     }
 }
 
@@ -886,6 +892,135 @@ async fn only_vehicles_with_waiting_records_are_listed_for_adoption(store: Store
 // ---------------------------------------------------------------------------------------------------
 // Running every check against every adapter
 
+// ---------------------------------------------------------------------------------------------------
+// Corrections, voids and the lifecycle (the `RevisionStore` port)
+
+fn revision(e: &VehicleEvent, n: u32, change: RevisionChange) -> EventRevision {
+    let mut event = e.clone();
+    event.cost_cents = Some(7_000 + u64::from(n));
+    EventRevision {
+        revision: n,
+        change,
+        at: vwc_clock::now(),
+        by: Some("usr_1".into()),
+        reason: Some(format!("revision {n}")),
+        changed: vec!["costCents".into()],
+        event,
+    }
+}
+
+async fn revisions_append_in_order_with_their_envelope_and_never_twice(store: Store) {
+    let v = registered_vehicle(&store, "org_a", 1).await;
+    let e = event(&v, 1);
+    store.insert_event(&e, None, &[recorded(&e)]).await.unwrap();
+    drain_outbox(&store).await;
+    let second = revision(&e, 2, RevisionChange::Corrected);
+    let envelope = recorded(&second.event);
+    store
+        .append_revision(&second, std::slice::from_ref(&envelope))
+        .await
+        .unwrap();
+    assert_eq!(pending_envelopes(&store).await, [envelope]);
+    // The same revision number again: a concurrent change won; nothing written.
+    let clash = revision(&e, 2, RevisionChange::Voided);
+    let err = store
+        .append_revision(&clash, &[recorded(&clash.event)])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    assert_eq!(pending_envelopes(&store).await.len(), 1);
+    let third = revision(&e, 3, RevisionChange::Voided);
+    store.append_revision(&third, &[]).await.unwrap();
+    let read = store.event_revisions(&v.org_id, &e.id).await.unwrap();
+    assert_eq!(read, [second.clone(), third.clone()]);
+    // The record itself is never rewritten.
+    assert_eq!(
+        store.event(&v.org_id, &e.id).await.unwrap(),
+        Some(e.clone())
+    );
+    // Another organisation sees none of it.
+    let other = OrgId::from("org_b");
+    assert!(
+        store
+            .event_revisions(&other, &e.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .vehicle_revisions(&other, &v.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .vehicle_events(&other, &v.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn a_vehicles_events_and_revisions_are_listed_together(store: Store) {
+    let v = registered_vehicle(&store, "org_a", 1).await;
+    let other = registered_vehicle(&store, "org_a", 2).await;
+    let (late, early, elsewhere) = (event(&v, 9), event(&v, 2), event(&other, 3));
+    for e in [&late, &early, &elsewhere] {
+        store.insert_event(e, None, &[]).await.unwrap();
+    }
+    let ids: Vec<EventId> = store
+        .vehicle_events(&v.org_id, &v.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(ids, [early.id.clone(), late.id.clone()]);
+    let r = revision(&late, 2, RevisionChange::Corrected);
+    store.append_revision(&r, &[]).await.unwrap();
+    store
+        .append_revision(&revision(&elsewhere, 2, RevisionChange::Voided), &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.vehicle_revisions(&v.org_id, &v.id).await.unwrap(),
+        [r]
+    );
+}
+
+async fn a_vehicle_is_replaced_only_while_it_reads_as_expected(store: Store) {
+    let v = registered_vehicle(&store, "org_a", 1).await;
+    let sold = Vehicle {
+        plate: Some("7ABC123".into()),
+        status: vwc_contracts::lifecycle::VehicleStatus::Sold,
+        ..v.clone()
+    };
+    let envelope = registered(&sold);
+    store
+        .replace_vehicle(&v, &sold, std::slice::from_ref(&envelope))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.vehicle(&v.org_id, &v.id).await.unwrap(),
+        Some(sold.clone())
+    );
+    assert_eq!(pending_envelopes(&store).await, [envelope]);
+    // From a stale read: refused, nothing written.
+    let archived = Vehicle {
+        status: vwc_contracts::lifecycle::VehicleStatus::Archived,
+        ..v.clone()
+    };
+    let err = store
+        .replace_vehicle(&v, &archived, &[registered(&archived)])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    assert_eq!(store.vehicle(&v.org_id, &v.id).await.unwrap(), Some(sold));
+    assert_eq!(pending_envelopes(&store).await.len(), 1);
+}
+
 vwc_testkit::conformance!(
     "ingestion", Store;
     sqlite("ingestion.db"): SqliteIngestionStore::open,
@@ -911,4 +1046,7 @@ vwc_testkit::conformance!(
     adopting_turns_every_waiting_record_into_an_event_once,
     adoption_leaves_another_orgs_records_of_the_same_vin_alone,
     only_vehicles_with_waiting_records_are_listed_for_adoption,
+    revisions_append_in_order_with_their_envelope_and_never_twice,
+    a_vehicles_events_and_revisions_are_listed_together,
+    a_vehicle_is_replaced_only_while_it_reads_as_expected,
 );

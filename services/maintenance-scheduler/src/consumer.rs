@@ -20,6 +20,11 @@ impl SchedulerConsumer {
     pub const CONSUMES: &'static [EventType] = &[
         EventType::VehicleRegistered,
         EventType::VehicleEventRecorded,
+        EventType::VehicleEventCorrected,
+        EventType::VehicleEventVoided,
+        EventType::VehicleUpdated,
+        EventType::VehicleSold,
+        EventType::VehicleArchived,
     ];
 
     pub fn new(scheduler: Scheduler) -> SchedulerConsumer {
@@ -64,6 +69,32 @@ impl Consumer for SchedulerConsumer {
                     .await
                     .map_err(HandleError::failed)?
                     .map(|u| u.outcome),
+                Event::VehicleEventCorrected(data) => self
+                    .scheduler
+                    .event_revised(&id, &data.event, false, outgoing.as_deref())
+                    .await
+                    .map_err(HandleError::failed)?
+                    .map(|u| u.outcome),
+                Event::VehicleEventVoided(data) => self
+                    .scheduler
+                    .event_revised(&id, &data.event, true, outgoing.as_deref())
+                    .await
+                    .map_err(HandleError::failed)?
+                    .map(|u| u.outcome),
+                // The whole vehicle as it now reads: a sold or archived one is reminded of nothing.
+                Event::VehicleUpdated(vwc_contracts::lifecycle::VehicleUpdated {
+                    vehicle, ..
+                })
+                | Event::VehicleSold(vwc_contracts::lifecycle::VehicleSold { vehicle })
+                | Event::VehicleArchived(vwc_contracts::lifecycle::VehicleArchived { vehicle }) => {
+                    Some(
+                        self.scheduler
+                            .vehicle_registered(&id, vehicle, outgoing.as_deref())
+                            .await
+                            .map_err(HandleError::failed)?
+                            .outcome,
+                    )
+                }
                 // Its own events, and what other services make of the vehicle, do not move a schedule.
                 Event::ValuationUpdated(_)
                 | Event::MaintenanceStatusChanged(_)

@@ -22,6 +22,8 @@ pub struct VehicleRecord {
     pub name: String,
     pub unit: OdometerUnit,
     pub registered_at: DateTime<Utc>,
+    /// Sold or archived: its schedule is kept, but it is reminded of nothing.
+    pub retired: bool,
 }
 
 impl VehicleRecord {
@@ -45,6 +47,7 @@ impl VehicleRecord {
             name,
             unit: v.odometer_unit,
             registered_at: v.registered_at,
+            retired: v.is_retired(),
         }
     }
 }
@@ -308,6 +311,7 @@ mod tests {
             name: "2021 Toyota RAV4".into(),
             unit,
             registered_at: at(2024, 1, 1),
+            retired: false,
         }
     }
 

@@ -268,7 +268,8 @@ pub fn plan(
     for item in &current.items {
         let previous_status = previous.and_then(|p| p.status_of(&item.task));
         // A brand-new item has no status to change from; if it needs attention its reminder says so.
-        if previous_status.is_some_and(|p| p != item.status) {
+        // A sold or archived vehicle is reminded of nothing (its schedule is still published).
+        if !vehicle.retired && previous_status.is_some_and(|p| p != item.status) {
             out.outgoing
                 .push(Outgoing::StatusChanged(MaintenanceStatusChanged {
                     vehicle_id: vehicle.id.clone(),
@@ -300,7 +301,11 @@ pub fn plan(
         .filter(|r| r.status == MaintenanceStatus::Overdue && r.occurrence == 0)
         .map(|r| ((r.task.as_str(), r.due_cycle.as_str()), r.sent_on))
         .collect();
-    for item in current.items.iter().filter(|i| i.enabled) {
+    for item in current
+        .items
+        .iter()
+        .filter(|i| i.enabled && !vehicle.retired)
+    {
         let occurrence = match item.status {
             MaintenanceStatus::DueSoon => 0,
             MaintenanceStatus::Overdue => {
@@ -383,6 +388,7 @@ mod tests {
             name: "2021 Toyota RAV4 (Blue)".into(),
             unit: OdometerUnit::Mi,
             registered_at: at(2024, 1, 1),
+            retired: false,
         }
     }
 
@@ -578,6 +584,25 @@ mod tests {
             (r.status, r.occurrence, r.due_cycle.as_str()),
             (MaintenanceStatus::DueSoon, 0, "2025-12-12@50200")
         );
+    }
+
+    #[test]
+    fn a_sold_or_archived_vehicle_is_reminded_of_nothing_but_its_schedule_is_published() {
+        let mut s = Scenario::new();
+        s.read(day(2025, 6, 10), 45_100);
+        let today = day(2025, 6, 10);
+        let evaluation = evaluate_vehicle(&vehicle(), &s.facts, &s.settings, today);
+        let retired = VehicleRecord {
+            retired: true,
+            ..vehicle()
+        };
+        let p = plan(&retired, None, &[], &evaluation, today, noon(today));
+        assert!(p.reminders.is_empty());
+        assert_eq!(oil_reminders(&p), []);
+        assert!(status_changes(&p).is_empty());
+        assert!(p.schedule().is_some());
+        let active = plan(&vehicle(), None, &[], &evaluation, today, noon(today));
+        assert_eq!(oil_reminders(&active), [(MaintenanceStatus::Overdue, 0)]);
     }
 
     #[test]

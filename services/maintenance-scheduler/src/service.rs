@@ -235,6 +235,54 @@ impl Scheduler {
         Ok(updated.unwrap_or_else(|never| match never {}))
     }
 
+    /// A corrected or voided record: its fact is replaced by the new version's (none when `voided`, or
+    /// when the new version says nothing about maintenance) and the vehicle re-evaluated, so a voided oil
+    /// change no longer counts as done.
+    pub async fn event_revised(
+        &self,
+        envelope_id: &str,
+        event: &VehicleEvent,
+        voided: bool,
+        traceparent: Option<&str>,
+    ) -> Result<Option<Updated>, UpdateError> {
+        let fact = if voided {
+            None
+        } else {
+            TimelineFact::from_event(event)
+        };
+        let _vehicle = self.lock_vehicle(&event.vehicle_id).await;
+        let updated = update_vehicle(
+            self.store.as_ref(),
+            &event.vehicle_id,
+            Some(envelope_id),
+            AsOf::at(self.now()),
+            traceparent,
+            |state, commit| {
+                if let Some(v) = &state.vehicle
+                    && v.org_id != event.org_id
+                {
+                    return Err(());
+                }
+                state.facts.retain(|f| f.event_id != event.id.as_str());
+                commit.remove_facts = vec![event.id.to_string()];
+                if let Some(fact) = &fact {
+                    state.facts.push(fact.clone());
+                    commit.facts = vec![fact.clone()];
+                }
+                Ok(())
+            },
+        )
+        .await?;
+        match updated {
+            Ok(u) => Ok(Some(u)),
+            Err(()) => {
+                tracing::warn!(vehicle_id = %event.vehicle_id, event_org = %event.org_id,
+                    "revision names a vehicle of another organisation; ignored");
+                Ok(None)
+            }
+        }
+    }
+
     /// Records what the event says about maintenance and re-evaluates the vehicle. An event that says
     /// nothing about maintenance changes nothing (`None`).
     pub async fn vehicle_event(

@@ -411,6 +411,7 @@ fn bench_vehicle(i: usize, today: DateTime<Utc>) -> VehicleCommit {
             registered_at: acquired
                 .checked_add_months(Months::new(1))
                 .unwrap_or(acquired),
+            retired: false,
         }),
         facts,
         settings,

@@ -34,6 +34,7 @@ fn record(org: &str, id: &str) -> VehicleRecord {
         name: "2019 Toyota Corolla".into(),
         unit: OdometerUnit::Km,
         registered_at: at(1, 8),
+        retired: false,
     }
 }
 
@@ -221,6 +222,72 @@ async fn the_same_fact_twice_is_kept_once(store: Store) {
     };
     assert_eq!(store.commit(again).await.unwrap(), CommitOutcome::Applied);
     assert_eq!(store.vehicle_state("veh_1").await.unwrap().facts, [reading]);
+}
+
+async fn a_removed_fact_is_gone_and_its_replacement_kept(store: Store) {
+    let oil = fact(
+        "evt_1",
+        FactKind::Maintenance,
+        at(2, 9),
+        Some(100),
+        &["oil_change"],
+    );
+    let other = fact("evt_2", FactKind::Reading, at(3, 9), Some(200), &[]);
+    let first = VehicleCommit {
+        facts: vec![oil.clone(), other.clone()],
+        ..registration("org_a", "veh_1")
+    };
+    store.commit(first).await.unwrap();
+    // A correction: the record's fact replaced in one commit.
+    let corrected = fact(
+        "evt_1",
+        FactKind::Maintenance,
+        at(2, 9),
+        Some(150),
+        &["oil_change"],
+    );
+    let state = store.vehicle_state("veh_1").await.unwrap();
+    let correction = VehicleCommit {
+        remove_facts: vec!["evt_1".into()],
+        facts: vec![corrected.clone()],
+        ..VehicleCommit::on(&state)
+    };
+    assert_eq!(
+        store.commit(correction).await.unwrap(),
+        CommitOutcome::Applied
+    );
+    let mut facts = store.vehicle_state("veh_1").await.unwrap().facts;
+    facts.sort_by(|a, b| a.event_id.cmp(&b.event_id));
+    assert_eq!(facts, [corrected, other.clone()]);
+    // A void: the fact removed.
+    let state = store.vehicle_state("veh_1").await.unwrap();
+    let void = VehicleCommit {
+        remove_facts: vec!["evt_1".into()],
+        ..VehicleCommit::on(&state)
+    };
+    store.commit(void).await.unwrap();
+    assert_eq!(store.vehicle_state("veh_1").await.unwrap().facts, [other]);
+}
+
+async fn a_retired_vehicle_reads_back_retired(store: Store) {
+    store.commit(registration("org_a", "veh_1")).await.unwrap();
+    let state = store.vehicle_state("veh_1").await.unwrap();
+    assert!(!state.vehicle.as_ref().unwrap().retired);
+    let retire = VehicleCommit {
+        register: Some(VehicleRecord {
+            retired: true,
+            ..record("org_a", "veh_1")
+        }),
+        ..VehicleCommit::on(&state)
+    };
+    store.commit(retire).await.unwrap();
+    let state = store.vehicle_state("veh_1").await.unwrap();
+    assert!(state.vehicle.unwrap().retired);
+    let listed = store
+        .vehicle_states(Some("org_a"), None, None, 10)
+        .await
+        .unwrap();
+    assert!(listed[0].vehicle.as_ref().unwrap().retired);
 }
 
 async fn settings_replace_those_of_the_same_task(store: Store) {
@@ -547,6 +614,8 @@ vwc_testkit::conformance!(
     a_commit_from_a_stale_version_conflicts_and_writes_nothing,
     a_claimed_envelope_is_a_duplicate_and_writes_nothing,
     the_same_fact_twice_is_kept_once,
+    a_removed_fact_is_gone_and_its_replacement_kept,
+    a_retired_vehicle_reads_back_retired,
     settings_replace_those_of_the_same_task,
     a_reminder_is_recorded_once_per_key,
     facts_before_the_registration_are_kept_and_the_vehicle_is_not_listed,

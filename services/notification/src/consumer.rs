@@ -123,7 +123,12 @@ impl Consumer for NotificationConsumer {
                 Event::VehicleRegistered(_)
                 | Event::VehicleEventRecorded(_)
                 | Event::NotificationDelivered(_)
-                | Event::MaintenanceScheduleUpdated(_) => {
+                | Event::MaintenanceScheduleUpdated(_)
+                | Event::VehicleEventCorrected(_)
+                | Event::VehicleEventVoided(_)
+                | Event::VehicleUpdated(_)
+                | Event::VehicleSold(_)
+                | Event::VehicleArchived(_) => {
                     return Err(HandleError::NotConsumed(event.event_type()));
                 }
             };

@@ -20,6 +20,11 @@ impl ValuationConsumer {
     pub const CONSUMES: &'static [EventType] = &[
         EventType::VehicleRegistered,
         EventType::VehicleEventRecorded,
+        EventType::VehicleEventCorrected,
+        EventType::VehicleEventVoided,
+        EventType::VehicleUpdated,
+        EventType::VehicleSold,
+        EventType::VehicleArchived,
     ];
 
     pub fn new(valuer: Valuer) -> ValuationConsumer {
@@ -65,6 +70,32 @@ impl Consumer for ValuationConsumer {
                     .map_err(HandleError::failed)?
                     .map(|u| u.outcome),
                 // Its own points, and maintenance and notifications, do not move a value.
+                Event::VehicleEventCorrected(data) => self
+                    .valuer
+                    .event_revised(&id, &data.event, false, outgoing.as_deref())
+                    .await
+                    .map_err(HandleError::failed)?
+                    .map(|u| u.outcome),
+                Event::VehicleEventVoided(data) => self
+                    .valuer
+                    .event_revised(&id, &data.event, true, outgoing.as_deref())
+                    .await
+                    .map_err(HandleError::failed)?
+                    .map(|u| u.outcome),
+                // The whole vehicle as it now reads (its profile refreshed).
+                Event::VehicleUpdated(vwc_contracts::lifecycle::VehicleUpdated {
+                    vehicle, ..
+                })
+                | Event::VehicleSold(vwc_contracts::lifecycle::VehicleSold { vehicle })
+                | Event::VehicleArchived(vwc_contracts::lifecycle::VehicleArchived { vehicle }) => {
+                    Some(
+                        self.valuer
+                            .vehicle_registered(&id, vehicle, outgoing.as_deref())
+                            .await
+                            .map_err(HandleError::failed)?
+                            .outcome,
+                    )
+                }
                 Event::ValuationUpdated(_)
                 | Event::MaintenanceStatusChanged(_)
                 | Event::ReminderDue(_)

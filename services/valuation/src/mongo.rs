@@ -149,6 +149,13 @@ impl MongoValuationStore {
             .upsert(true)
             .session(&mut *session)
             .await?;
+        for event_id in &c.remove_facts {
+            self.db
+                .collection(FACTS)
+                .delete_one(doc! { "_id": format!("{}/{}", c.vehicle_id, event_id) })
+                .session(&mut *session)
+                .await?;
+        }
         for f in &c.facts {
             self.db
                 .collection(FACTS)

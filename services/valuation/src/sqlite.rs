@@ -241,6 +241,11 @@ fn apply(conn: &Connection, p: &PreparedCommit) -> StoreResult<CommitOutcome> {
             point.amount_cents as i64
         ])?;
     }
+    let mut removed =
+        conn.prepare_cached("DELETE FROM facts WHERE vehicle_id = ?1 AND event_id = ?2")?;
+    for event_id in &c.remove_facts {
+        removed.execute(params![c.vehicle_id, event_id])?;
+    }
     let mut facts = conn.prepare_cached(
         "INSERT OR IGNORE INTO facts (vehicle_id, event_id, body) VALUES (?1, ?2, ?3)",
     )?;

@@ -53,6 +53,8 @@ pub struct VehicleCommit {
     /// Envelope id to claim in the inbox (consumer `valuation`): a duplicate changes nothing.
     pub claim: Option<String>,
     pub register: Option<VehicleProfile>,
+    /// Event ids whose facts are removed before `facts` are added (a corrected or voided record).
+    pub remove_facts: Vec<String>,
     /// Facts to add; one already stored (same event id) is ignored.
     pub facts: Vec<Fact>,
     /// History points published by this commit (replacing those of the same day).
@@ -74,6 +76,7 @@ impl VehicleCommit {
     pub fn changes_state(&self) -> bool {
         self.register.is_some()
             || !self.facts.is_empty()
+            || !self.remove_facts.is_empty()
             || !self.published.is_empty()
             || self.current.is_some()
             || !self.outbox.is_empty()

@@ -274,6 +274,54 @@ impl Valuer {
         Ok(updated.unwrap_or_else(|never| match never {}))
     }
 
+    /// A corrected or voided record: its fact is replaced by the new version's (none when `voided` or
+    /// when the new version does not move the value) and the vehicle re-valued.
+    pub async fn event_revised(
+        &self,
+        envelope_id: &str,
+        event: &VehicleEvent,
+        voided: bool,
+        traceparent: Option<&str>,
+    ) -> Result<Option<Updated>, UpdateError> {
+        let fact = if voided {
+            None
+        } else {
+            Fact::from_event(event)
+        };
+        let _vehicle = self.lock_vehicle(&event.vehicle_id).await;
+        let updated = update_vehicle(
+            self.store.as_ref(),
+            &event.vehicle_id,
+            Some(envelope_id),
+            self.now(),
+            traceparent,
+            |state, commit| {
+                if let Some(p) = &state.profile
+                    && p.org_id != event.org_id
+                {
+                    return Err(());
+                }
+                state.facts.retain(|f| f.event_id != event.id.as_str());
+                commit.remove_facts = vec![event.id.to_string()];
+                if let Some(fact) = &fact {
+                    state.facts.push(fact.clone());
+                    model::sort_facts(&mut state.facts);
+                    commit.facts = vec![fact.clone()];
+                }
+                Ok(())
+            },
+        )
+        .await?;
+        match updated {
+            Ok(u) => Ok(Some(u)),
+            Err(()) => {
+                tracing::warn!(vehicle_id = %event.vehicle_id, event_org = %event.org_id,
+                    "revision names a vehicle of another organisation; ignored");
+                Ok(None)
+            }
+        }
+    }
+
     /// Records what the event says about value and re-values the vehicle; `None` when it says nothing
     /// (or names a vehicle of another organisation).
     pub async fn vehicle_event(

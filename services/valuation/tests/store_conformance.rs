@@ -157,6 +157,35 @@ async fn a_claimed_envelope_is_a_duplicate_and_writes_nothing(store: Store) {
     assert_eq!(store.commit(again).await.unwrap(), CommitOutcome::Applied);
 }
 
+async fn a_removed_fact_is_gone_and_its_replacement_kept(store: Store) {
+    let first = fact("evt_1", 2, Some(5), FactDetail::Odometer);
+    let other = fact("evt_2", 3, Some(9), FactDetail::Odometer);
+    let mut c = registration("org_a", "veh_1");
+    c.facts = vec![first, other.clone()];
+    store.commit(c).await.unwrap();
+    let corrected = fact("evt_1", 2, Some(7), FactDetail::Odometer);
+    let c = VehicleCommit {
+        vehicle_id: "veh_1".into(),
+        expected_version: 1,
+        remove_facts: vec!["evt_1".into()],
+        facts: vec![corrected.clone()],
+        ..VehicleCommit::default()
+    };
+    assert!(c.changes_state());
+    store.commit(c).await.unwrap();
+    let mut facts = store.vehicle_state("veh_1").await.unwrap().facts;
+    facts.sort_by(|a, b| a.event_id.cmp(&b.event_id));
+    assert_eq!(facts, [corrected, other.clone()]);
+    let c = VehicleCommit {
+        vehicle_id: "veh_1".into(),
+        expected_version: 2,
+        remove_facts: vec!["evt_1".into()],
+        ..VehicleCommit::default()
+    };
+    store.commit(c).await.unwrap();
+    assert_eq!(store.vehicle_state("veh_1").await.unwrap().facts, [other]);
+}
+
 async fn the_same_fact_twice_is_kept_once_and_a_point_is_replaced(store: Store) {
     let f = fact("evt_1", 2, Some(5), FactDetail::Odometer);
     let mut c = registration("org_a", "veh_1");
@@ -304,6 +333,7 @@ vwc_testkit::conformance!(
     a_commit_from_a_stale_version_conflicts_and_writes_nothing,
     a_claimed_envelope_is_a_duplicate_and_writes_nothing,
     the_same_fact_twice_is_kept_once_and_a_point_is_replaced,
+    a_removed_fact_is_gone_and_its_replacement_kept,
     facts_before_the_registration_are_kept_and_the_vehicle_is_not_listed,
     vehicle_states_page_by_organisation_and_may_leave_out_the_older_history,
     a_batch_applies_each_commit_on_its_own,

@@ -30,6 +30,11 @@ fn vehicle(org: &str) -> Vehicle {
         registered_at: now() - Duration::days(400),
         purchase_price_cents: None,
         purchase_currency: None,
+        plate: None,
+        colour: None,
+        status: Default::default(),
+        sale: None,
+        archived_at: None,
     }
 }
 

@@ -217,6 +217,11 @@ async fn seed_timeline(data_dir: &std::path::Path) -> anyhow::Result<f64> {
                     registered_at: vwc_clock::now(),
                     purchase_price_cents: None,
                     purchase_currency: None,
+                    plate: None,
+                    colour: None,
+                    status: Default::default(),
+                    sale: None,
+                    archived_at: None,
                 },
             )
             .await?;
@@ -727,6 +732,11 @@ pub async fn chat_bench() -> anyhow::Result<ChatBench> {
         registered_at: vwc_clock::now(),
         purchase_price_cents: None,
         purchase_currency: None,
+        plate: None,
+        colour: None,
+        status: Default::default(),
+        sale: None,
+        archived_at: None,
     };
     store
         .apply_vehicle_registered("bench-reg", &vehicle)

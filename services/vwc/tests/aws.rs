@@ -100,6 +100,11 @@ async fn the_lambda_handler_reports_only_the_poison_message_of_a_batch() {
             registered_at: vwc_clock::now(),
             purchase_price_cents: None,
             purchase_currency: None,
+            plate: None,
+            colour: None,
+            status: Default::default(),
+            sale: None,
+            archived_at: None,
         };
         let env = Envelope::new(
             "vwc.ingestion",
@@ -205,6 +210,11 @@ async fn the_valuation_queue_receives_its_routed_events_and_values_vehicles_over
         registered_at: vwc_clock::now(),
         purchase_price_cents: None,
         purchase_currency: None,
+        plate: None,
+        colour: None,
+        status: Default::default(),
+        sale: None,
+        archived_at: None,
     };
     let registered = Envelope::new(
         "vwc.ingestion",

@@ -63,13 +63,17 @@ pub enum Permission {
     ConfigureNotifications,
     ReadFleet,
     Chat,
+    /// Change a vehicle's details, sell it, archive it (`PATCH /v1/vehicles/{id}`, `…/sell`, `…/archive`).
+    ManageVehicles,
+    /// Correct or void a record a dealer sent (on top of the permission for the record's kind).
+    CorrectDealerRecords,
 }
 
 /// Event kinds a technician may record.
 const SERVICE_EVENT_KINDS: [&str; 3] = ["maintenance", "repair", "odometer_reading"];
 
 impl Permission {
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 13] = [
         Permission::ReadVehicles,
         Permission::RegisterVehicles,
         Permission::RecordAnyEvent,
@@ -81,6 +85,8 @@ impl Permission {
         Permission::ConfigureNotifications,
         Permission::ReadFleet,
         Permission::Chat,
+        Permission::ManageVehicles,
+        Permission::CorrectDealerRecords,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -96,6 +102,8 @@ impl Permission {
             Permission::ConfigureNotifications => "configure_notifications",
             Permission::ReadFleet => "read_fleet",
             Permission::Chat => "chat",
+            Permission::ManageVehicles => "manage_vehicles",
+            Permission::CorrectDealerRecords => "correct_dealer_records",
         }
     }
 
@@ -130,6 +138,7 @@ pub fn role_permissions(role: Role) -> &'static [Permission] {
             ConfigureNotifications,
             ReadFleet,
             Chat,
+            ManageVehicles,
         ],
         Role::FleetManager => &[
             ReadVehicles,
@@ -143,6 +152,8 @@ pub fn role_permissions(role: Role) -> &'static [Permission] {
             ConfigureNotifications,
             ReadFleet,
             Chat,
+            ManageVehicles,
+            CorrectDealerRecords,
         ],
         Role::Technician => &[
             ReadVehicles,
@@ -291,6 +302,18 @@ mod tests {
         let both = caller(&[Role::Viewer, Role::Technician]);
         assert!(both.can(Permission::RecordServiceEvent));
         assert!(!both.can(Permission::RecordAnyEvent));
+    }
+
+    #[test]
+    fn only_fleet_managers_correct_dealer_records() {
+        for role in [Role::Owner, Role::Technician, Role::Viewer] {
+            assert!(
+                !caller(&[role]).can(Permission::CorrectDealerRecords),
+                "{role}"
+            );
+        }
+        assert!(caller(&[Role::Owner]).can(Permission::ManageVehicles));
+        assert!(!caller(&[Role::Technician]).can(Permission::ManageVehicles));
     }
 
     #[test]

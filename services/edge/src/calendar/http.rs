@@ -129,9 +129,10 @@ async fn vehicle_calendar(
         .maintenance(org_id, vehicle_id)
         .await
         .map_err(ApiError::internal)?;
+    // A sold or archived vehicle is reminded of nothing: its feed stays subscribable, and empty.
     let (items, evaluated_at) = match &maintenance {
-        Some(m) => (m.items.as_slice(), m.evaluated_at),
-        None => (&[][..], view.vehicle.registered_at),
+        Some(m) if !view.vehicle.is_retired() => (m.items.as_slice(), m.evaluated_at),
+        _ => (&[][..], view.vehicle.registered_at),
     };
     let name = format!("{} maintenance", ics::vehicle_label(&view.vehicle));
     let body = ics::render(
@@ -159,7 +160,8 @@ async fn fleet_calendar(state: &CalendarState, org_id: &str) -> Result<Response,
             .map_err(ApiError::internal)?;
         let last = page.last().map(|v| v.vehicle.id.to_string());
         let full = page.len() == 200;
-        vehicles.extend(page);
+        // Sold and archived vehicles leave the fleet feed.
+        vehicles.extend(page.into_iter().filter(|v| !v.vehicle.is_retired()));
         if !full || vehicles.len() >= MAX_FLEET_VEHICLES {
             break;
         }

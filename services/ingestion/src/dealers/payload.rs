@@ -331,6 +331,11 @@ mod tests {
                 registered_at: vwc_clock::now(),
                 purchase_price_cents: None,
                 purchase_currency: None,
+                plate: None,
+                colour: None,
+                status: Default::default(),
+                sale: None,
+                archived_at: None,
             };
             p.to_new_event("dlr_1", "Main St Auto")
                 .and_then(|e| {

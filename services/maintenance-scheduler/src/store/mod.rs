@@ -52,6 +52,8 @@ pub struct VehicleCommit {
     pub claim: Option<String>,
     /// Sets (or refreshes) the vehicle's registration.
     pub register: Option<VehicleRecord>,
+    /// Event ids whose facts are removed before `facts` are added (a corrected or voided record).
+    pub remove_facts: Vec<String>,
     /// Facts to add; one already stored (same event id) is ignored.
     pub facts: Vec<TimelineFact>,
     /// Item settings to store, replacing the vehicle's settings of the same task.

@@ -200,6 +200,13 @@ impl MongoSchedulerStore {
             .upsert(true)
             .session(&mut *session)
             .await?;
+        for event_id in &c.remove_facts {
+            self.db
+                .collection(FACTS)
+                .delete_one(doc! { "_id": format!("{}/{}", c.vehicle_id, event_id) })
+                .session(&mut *session)
+                .await?;
+        }
         for f in &c.facts {
             self.db
                 .collection(FACTS)
@@ -288,6 +295,7 @@ fn registration(v: &VehicleRecord) -> Document {
         "name": &v.name,
         "unit": v.unit.as_str(),
         "registered_at": ts(&v.registered_at),
+        "retired": v.retired,
     }
 }
 
@@ -309,6 +317,7 @@ fn state_from(d: &Document) -> StoreResult<VehicleState> {
             name,
             unit: parse_wire("unit", &unit)?,
             registered_at: parse_ts(&registered_at)?,
+            retired: d.get_bool("retired").unwrap_or(false),
         }),
         _ => None,
     };

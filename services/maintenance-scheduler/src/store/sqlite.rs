@@ -63,6 +63,8 @@ CREATE TABLE sweeps (
     swept_at TEXT NOT NULL
 );
 "#,
+    // Sold or archived vehicles are reminded of nothing (docs/corrections.md).
+    "ALTER TABLE vehicles ADD COLUMN retired INTEGER NOT NULL DEFAULT 0;",
     r#"
 -- The day the sweep must next evaluate the vehicle (NULL: at the next sweep). The sweep walks the
 -- vehicles in id order and skips those still asleep.
@@ -101,7 +103,7 @@ fn parse_day(s: &str) -> StoreResult<NaiveDate> {
     s.parse().map_err(|e| other(format!("bad date {s:?}: {e}")))
 }
 
-/// id, org_id, name, unit, registered_at, version
+/// id, org_id, name, unit, registered_at, version, retired, wake_on
 type VehicleRow = (
     String,
     Option<String>,
@@ -109,11 +111,12 @@ type VehicleRow = (
     Option<String>,
     Option<String>,
     i64,
+    bool,
     Option<String>,
 );
 
 fn state_from_row(row: VehicleRow) -> StoreResult<VehicleState> {
-    let (id, org_id, name, unit, registered_at, version, wake_on) = row;
+    let (id, org_id, name, unit, registered_at, version, retired, wake_on) = row;
     let vehicle = match (org_id, name, unit, registered_at) {
         (Some(org_id), Some(name), Some(unit), Some(registered_at)) => Some(VehicleRecord {
             id: id.clone(),
@@ -121,6 +124,7 @@ fn state_from_row(row: VehicleRow) -> StoreResult<VehicleState> {
             name,
             unit: parse_wire("unit", &unit)?,
             registered_at: parse_ts(&registered_at)?,
+            retired,
         }),
         _ => None,
     };
@@ -245,6 +249,7 @@ fn read_vehicle_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VehicleRow> {
         r.get(4)?,
         r.get(5)?,
         r.get(6)?,
+        r.get(7)?,
     ))
 }
 
@@ -303,9 +308,14 @@ fn apply(conn: &Connection, p: &PreparedCommit) -> StoreResult<CommitOutcome> {
     .execute(params![c.vehicle_id, current + 1])?;
     if let Some(v) = &c.register {
         conn.prepare_cached(
-            "UPDATE vehicles SET org_id = ?2, name = ?3, unit = ?4, registered_at = ?5 WHERE id = ?1",
+            "UPDATE vehicles SET org_id = ?2, name = ?3, unit = ?4, registered_at = ?5, retired = ?6 WHERE id = ?1",
         )?
-        .execute(params![v.id, v.org_id, v.name, v.unit.as_str(), ts(&v.registered_at)])?;
+        .execute(params![v.id, v.org_id, v.name, v.unit.as_str(), ts(&v.registered_at), v.retired])?;
+    }
+    let mut removed =
+        conn.prepare_cached("DELETE FROM facts WHERE vehicle_id = ?1 AND event_id = ?2")?;
+    for event_id in &c.remove_facts {
+        removed.execute(params![c.vehicle_id, event_id])?;
     }
     if let Some(day) = c.wake_on {
         conn.prepare_cached("UPDATE vehicles SET wake_on = ?2 WHERE id = ?1")?
@@ -374,7 +384,7 @@ impl SchedulerStore for SqliteSchedulerStore {
                 let tx = conn.unchecked_transaction()?;
                 let row = optional(
                     tx.prepare_cached(
-                        "SELECT id, org_id, name, unit, registered_at, version, wake_on FROM vehicles WHERE id = ?1",
+                        "SELECT id, org_id, name, unit, registered_at, version, retired, wake_on FROM vehicles WHERE id = ?1",
                     )?
                     .query_row([&id], read_vehicle_row),
                 )?;
@@ -404,7 +414,7 @@ impl SchedulerStore for SqliteSchedulerStore {
                 let rows: Vec<VehicleRow> = match &org {
                     Some(org) => tx
                         .prepare_cached(
-                            "SELECT id, org_id, name, unit, registered_at, version, wake_on FROM vehicles
+                            "SELECT id, org_id, name, unit, registered_at, version, retired, wake_on FROM vehicles
                              WHERE org_id = ?1 AND id > ?2 AND (wake_on IS NULL OR wake_on <= ?4)
                              ORDER BY id LIMIT ?3",
                         )?
@@ -412,7 +422,7 @@ impl SchedulerStore for SqliteSchedulerStore {
                         .collect::<Result<_, _>>()?,
                     None => tx
                         .prepare_cached(
-                            "SELECT id, org_id, name, unit, registered_at, version, wake_on FROM vehicles
+                            "SELECT id, org_id, name, unit, registered_at, version, retired, wake_on FROM vehicles
                              WHERE id > ?1 AND org_id IS NOT NULL AND (wake_on IS NULL OR wake_on <= ?3)
                              ORDER BY id LIMIT ?2",
                         )?

@@ -78,6 +78,11 @@ pub fn vehicle(org: &str, id: &str, unit: OdometerUnit) -> Vehicle {
         registered_at: at(2025, 1, 1),
         purchase_price_cents: None,
         purchase_currency: None,
+        plate: None,
+        colour: None,
+        status: Default::default(),
+        sale: None,
+        archived_at: None,
     }
 }
 

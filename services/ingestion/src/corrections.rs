@@ -1,0 +1,389 @@
+//! Corrections and voids of timeline records, and the vehicle's lifecycle (details, sale, archive). A
+//! record as first recorded is never rewritten: each correction or void is appended as a revision, and
+//! the record's current version is the last revision's. Every change publishes its event through the
+//! outbox in the same transaction (docs/corrections.md).
+
+pub mod http;
+
+use async_trait::async_trait;
+use vwc_contracts::corrections::{
+    self, EventHistory, EventRevision, RevisionChange, VehicleEventCorrected, VehicleEventVoided,
+};
+use vwc_contracts::lifecycle::{
+    self, Sale, SellRequest, UpdateRefused, VehicleArchived, VehicleSold, VehicleStatus,
+    VehicleUpdated,
+};
+use vwc_contracts::{Envelope, EventId, FieldError, OrgId, Vehicle, VehicleEvent, VehicleId};
+use vwc_store::{StoreError, StoreResult};
+
+use crate::SOURCE;
+use crate::service::Ingestion;
+
+/// The store methods corrections and the lifecycle need (both adapters implement them).
+#[async_trait]
+pub trait RevisionStore: Send + Sync {
+    /// Corrections and voids of one event of the organisation, oldest first (revision 2 onwards).
+    async fn event_revisions(
+        &self,
+        org_id: &OrgId,
+        event_id: &EventId,
+    ) -> StoreResult<Vec<EventRevision>>;
+    /// Corrections and voids of every event of one vehicle, by event, oldest first.
+    async fn vehicle_revisions(
+        &self,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
+    ) -> StoreResult<Vec<EventRevision>>;
+    /// The vehicle's events as first recorded, oldest first.
+    async fn vehicle_events(
+        &self,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
+    ) -> StoreResult<Vec<VehicleEvent>>;
+    /// Appends a revision of `revision.event.id` with the envelopes to publish; `StoreError::Conflict`
+    /// when that revision of the event is already stored (a concurrent change won).
+    async fn append_revision(
+        &self,
+        revision: &EventRevision,
+        outbox: &[Envelope],
+    ) -> StoreResult<()>;
+    /// Replaces the stored vehicle when it still reads `before`; `StoreError::Conflict` otherwise.
+    async fn replace_vehicle(
+        &self,
+        before: &Vehicle,
+        after: &Vehicle,
+        outbox: &[Envelope],
+    ) -> StoreResult<()>;
+}
+
+/// Why a correction, a void or a lifecycle change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("invalid change")]
+    Invalid(Vec<FieldError>),
+    /// The change contradicts the record's or the vehicle's state (voided, sold, archived, unit locked,
+    /// changed concurrently).
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The history of one record from its original and its revisions.
+pub fn history(original: VehicleEvent, revisions: Vec<EventRevision>) -> EventHistory {
+    let first = EventRevision {
+        revision: 1,
+        change: RevisionChange::Recorded,
+        at: original.recorded_at,
+        by: None,
+        reason: None,
+        changed: Vec::new(),
+        event: original.clone(),
+    };
+    let current = revisions
+        .last()
+        .map(|r| r.event.clone())
+        .unwrap_or(original);
+    let voided = revisions
+        .last()
+        .is_some_and(|r| r.change == RevisionChange::Voided);
+    let mut all = vec![first];
+    all.extend(revisions);
+    EventHistory {
+        current,
+        voided,
+        revisions: all,
+    }
+}
+
+/// The vehicle's records as they now read, voided ones left out, oldest first.
+pub fn current_events(
+    originals: Vec<VehicleEvent>,
+    revisions: &[EventRevision],
+) -> Vec<VehicleEvent> {
+    let mut last: std::collections::HashMap<&str, &EventRevision> = Default::default();
+    for r in revisions {
+        let slot = last.entry(r.event.id.as_str()).or_insert(r);
+        if r.revision > slot.revision {
+            *slot = r;
+        }
+    }
+    originals
+        .into_iter()
+        .filter_map(|e| match last.get(e.id.as_str()) {
+            Some(r) if r.change == RevisionChange::Voided => None,
+            Some(r) => Some(r.event.clone()),
+            None => Some(e),
+        })
+        .collect()
+}
+
+fn conflict(e: StoreError, what: &str) -> ChangeError {
+    match e {
+        StoreError::Conflict(_) => ChangeError::Conflict(format!(
+            "{what} changed while this request was handled; read it again and retry"
+        )),
+        other => ChangeError::Store(other),
+    }
+}
+
+impl Ingestion {
+    /// The history of a record of `vehicle` (404 when the record is of another vehicle or organisation).
+    pub async fn event_history(
+        &self,
+        vehicle: &Vehicle,
+        event_id: &EventId,
+    ) -> Result<EventHistory, ChangeError> {
+        let original = self
+            .store()
+            .event(&vehicle.org_id, event_id)
+            .await?
+            .filter(|e| e.vehicle_id == vehicle.id)
+            .ok_or(ChangeError::NotFound("event"))?;
+        let revisions = self
+            .store()
+            .event_revisions(&vehicle.org_id, event_id)
+            .await?;
+        Ok(history(original, revisions))
+    }
+
+    /// The vehicle's records as they now read (voided ones left out).
+    pub async fn current_events(&self, vehicle: &Vehicle) -> StoreResult<Vec<VehicleEvent>> {
+        let store = self.store();
+        let (originals, revisions) = tokio::try_join!(
+            store.vehicle_events(&vehicle.org_id, &vehicle.id),
+            store.vehicle_revisions(&vehicle.org_id, &vehicle.id),
+        )?;
+        Ok(current_events(originals, &revisions))
+    }
+
+    /// Records a correction of the record `history` describes: `patch` is the `PATCH` body.
+    pub async fn correct_event(
+        &self,
+        vehicle: &Vehicle,
+        history: &EventHistory,
+        patch: serde_json::Map<String, serde_json::Value>,
+        by: &str,
+        traceparent: Option<String>,
+    ) -> Result<EventHistory, ChangeError> {
+        refuse_voided(history, "corrected")?;
+        let now = vwc_clock::now();
+        let valid = corrections::correct(&history.current, patch, vehicle, now)
+            .map_err(ChangeError::Invalid)?;
+        let revision = EventRevision {
+            revision: history.revisions.len() as u32 + 1,
+            change: RevisionChange::Corrected,
+            at: now,
+            by: Some(by.to_string()),
+            reason: valid.reason.clone(),
+            changed: valid.changed.clone(),
+            event: valid.event.clone(),
+        };
+        let envelope = Envelope::new(
+            SOURCE,
+            &vehicle.org_id,
+            Some(&vehicle.id),
+            traceparent,
+            VehicleEventCorrected {
+                event: valid.event,
+                previous: history.current.clone(),
+                revision: revision.revision,
+                changed: valid.changed,
+                reason: valid.reason,
+                corrected_at: now,
+                corrected_by: by.to_string(),
+            },
+        );
+        self.store()
+            .append_revision(&revision, &[envelope])
+            .await
+            .map_err(|e| conflict(e, "the record"))?;
+        let mut after = history.clone();
+        after.current = revision.event.clone();
+        after.revisions.push(revision);
+        Ok(after)
+    }
+
+    /// Voids the record `history` describes.
+    pub async fn void_event(
+        &self,
+        vehicle: &Vehicle,
+        history: &EventHistory,
+        reason: Option<&str>,
+        by: &str,
+        traceparent: Option<String>,
+    ) -> Result<EventHistory, ChangeError> {
+        refuse_voided(history, "voided again")?;
+        let reason = corrections::void_reason(reason).map_err(ChangeError::Invalid)?;
+        let now = vwc_clock::now();
+        let revision = EventRevision {
+            revision: history.revisions.len() as u32 + 1,
+            change: RevisionChange::Voided,
+            at: now,
+            by: Some(by.to_string()),
+            reason: Some(reason.clone()),
+            changed: Vec::new(),
+            event: history.current.clone(),
+        };
+        let envelope = Envelope::new(
+            SOURCE,
+            &vehicle.org_id,
+            Some(&vehicle.id),
+            traceparent,
+            VehicleEventVoided {
+                event: history.current.clone(),
+                revision: revision.revision,
+                reason,
+                voided_at: now,
+                voided_by: by.to_string(),
+            },
+        );
+        self.store()
+            .append_revision(&revision, &[envelope])
+            .await
+            .map_err(|e| conflict(e, "the record"))?;
+        let mut after = history.clone();
+        after.voided = true;
+        after.revisions.push(revision);
+        Ok(after)
+    }
+
+    /// `PATCH /v1/vehicles/{id}`: nickname, trim, plate, colour; the odometer unit only while no record
+    /// carries an odometer.
+    pub async fn update_vehicle(
+        &self,
+        vehicle: &Vehicle,
+        patch: &serde_json::Map<String, serde_json::Value>,
+        traceparent: Option<String>,
+    ) -> Result<Vehicle, ChangeError> {
+        let has_odometer = if patch.contains_key("odometerUnit") {
+            self.current_events(vehicle)
+                .await?
+                .iter()
+                .any(|e| e.odometer.is_some())
+        } else {
+            false
+        };
+        let (next, changed) = lifecycle::update_vehicle(vehicle, patch, has_odometer).map_err(
+            |refused| match refused {
+                UpdateRefused::Invalid(errors) => ChangeError::Invalid(errors),
+                UpdateRefused::UnitLocked(m) => ChangeError::Conflict(m),
+            },
+        )?;
+        if changed.is_empty() {
+            return Ok(next);
+        }
+        let envelope = Envelope::new(
+            SOURCE,
+            &vehicle.org_id,
+            Some(&vehicle.id),
+            traceparent,
+            VehicleUpdated {
+                vehicle: next.clone(),
+                changed,
+                updated_at: vwc_clock::now(),
+            },
+        );
+        self.store()
+            .replace_vehicle(vehicle, &next, &[envelope])
+            .await
+            .map_err(|e| conflict(e, "the vehicle"))?;
+        Ok(next)
+    }
+
+    /// `POST /v1/vehicles/{id}/sell`: records the sale with the realised total cost of ownership.
+    pub async fn sell_vehicle(
+        &self,
+        vehicle: &Vehicle,
+        request: SellRequest,
+        traceparent: Option<String>,
+    ) -> Result<Vehicle, ChangeError> {
+        if vehicle.status != VehicleStatus::Active {
+            return Err(ChangeError::Conflict(format!(
+                "the vehicle is {}; only an active vehicle can be sold",
+                vehicle.status.as_str()
+            )));
+        }
+        let events = self.current_events(vehicle).await?;
+        request
+            .validate(&events, vwc_clock::now())
+            .map_err(ChangeError::Invalid)?;
+        let tco = lifecycle::total_cost_of_ownership(
+            vehicle,
+            &events,
+            request.price_cents,
+            &request.currency,
+        );
+        let next = Vehicle {
+            status: VehicleStatus::Sold,
+            sale: Some(Sale {
+                sold_at: request.sold_at,
+                price_cents: request.price_cents,
+                currency: request.currency,
+                odometer: request.odometer,
+                total_cost_of_ownership: tco,
+            }),
+            ..vehicle.clone()
+        };
+        let envelope = Envelope::new(
+            SOURCE,
+            &vehicle.org_id,
+            Some(&vehicle.id),
+            traceparent,
+            VehicleSold {
+                vehicle: next.clone(),
+            },
+        );
+        self.store()
+            .replace_vehicle(vehicle, &next, &[envelope])
+            .await
+            .map_err(|e| conflict(e, "the vehicle"))?;
+        Ok(next)
+    }
+
+    /// `POST /v1/vehicles/{id}/archive`: an active or sold vehicle leaves the fleet, its history kept.
+    pub async fn archive_vehicle(
+        &self,
+        vehicle: &Vehicle,
+        traceparent: Option<String>,
+    ) -> Result<Vehicle, ChangeError> {
+        if vehicle.status == VehicleStatus::Archived {
+            return Err(ChangeError::Conflict(
+                "the vehicle is already archived".into(),
+            ));
+        }
+        let next = Vehicle {
+            status: VehicleStatus::Archived,
+            archived_at: Some(vwc_clock::now()),
+            ..vehicle.clone()
+        };
+        let envelope = Envelope::new(
+            SOURCE,
+            &vehicle.org_id,
+            Some(&vehicle.id),
+            traceparent,
+            VehicleArchived {
+                vehicle: next.clone(),
+            },
+        );
+        self.store()
+            .replace_vehicle(vehicle, &next, &[envelope])
+            .await
+            .map_err(|e| conflict(e, "the vehicle"))?;
+        Ok(next)
+    }
+}
+
+fn refuse_voided(history: &EventHistory, what: &str) -> Result<(), ChangeError> {
+    match history.revisions.last() {
+        Some(last) if history.voided => Err(ChangeError::Conflict(format!(
+            "event {} was voided at {} ({}); a voided record cannot be {what}",
+            history.current.id,
+            last.at.to_rfc3339(),
+            last.reason.as_deref().unwrap_or("no reason given"),
+        ))),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,340 @@
+//! A vehicle's lifecycle, black-box over HTTP on the real server: details changed (the odometer unit only
+//! before any reading), a sale with the total cost of ownership computed by hand here, archiving; sold and
+//! archived vehicles leave the fleet counts, the reminders and the calendar feed, and keep their history.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use vwc::testing::TestApp;
+use vwc_auth::Role;
+use vwc_testkit::{eventually, json as body, vin};
+
+async fn patch(app: &TestApp, token: &str, path: &str, patch: &Value) -> (u16, String, Value) {
+    body(
+        app.http
+            .patch(app.url(path))
+            .bearer_auth(token)
+            .json(patch)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+async fn record(app: &TestApp, token: &str, vehicle: &str, event: Value) -> String {
+    let (status, _, created) = body(
+        app.post(token, &format!("/v1/vehicles/{vehicle}/events"), &event)
+            .await,
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    created["event"]["id"].as_str().unwrap().to_string()
+}
+
+fn days_ago(n: i64) -> chrono::DateTime<chrono::Utc> {
+    vwc_clock::now() - chrono::Duration::days(n)
+}
+
+#[tokio::test]
+async fn details_change_and_the_unit_only_before_any_odometer() {
+    let app = TestApp::spawn().await;
+    let owner = app.token("org_a", &[Role::Owner]);
+    let vehicle = app.register(&owner, &vin(401)).await;
+    let path = format!("/v1/vehicles/{vehicle}");
+
+    let (status, _, changed) = patch(
+        &app,
+        &owner,
+        &path,
+        &json!({"nickname": "Blue", "plate": "7ABC123", "colour": "Blue Crush", "odometerUnit": "km"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(
+        (
+            &changed["plate"],
+            &changed["colour"],
+            &changed["odometerUnit"],
+            &changed["status"]
+        ),
+        (
+            &json!("7ABC123"),
+            &json!("Blue Crush"),
+            &json!("km"),
+            &json!("active")
+        )
+    );
+    eventually(
+        "the edge shows the plate",
+        Duration::from_secs(30),
+        || async {
+            let v = app.get_ok(&owner, &path).await;
+            (v["plate"] == "7ABC123" && v["odometerUnit"] == "km").then_some(())
+        },
+    )
+    .await;
+    // null (or "") clears a text field.
+    let (status, _, cleared) = patch(&app, &owner, &path, &json!({"nickname": null})).await;
+    assert_eq!(status, 200);
+    assert!(cleared.get("nickname").is_none(), "{cleared}");
+
+    // Bad input: 422 naming the field, nothing changed; other roles 403; other organisations 404.
+    for (bad, field) in [
+        (json!({}), "body"),
+        (json!({"vin": "1HGCM82633A004352"}), "vin"),
+        (json!({"plate": 7}), "plate"),
+        (json!({"plate": "X".repeat(21)}), "plate"),
+        (json!({"odometerUnit": "furlong"}), "odometerUnit"),
+    ] {
+        let (status, ctype, problem) = patch(&app, &owner, &path, &bad).await;
+        assert_eq!(status, 422, "{bad}: {problem}");
+        assert!(ctype.starts_with("application/problem+json"));
+        assert!(
+            problem["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["field"] == field),
+            "{bad}: {problem}"
+        );
+    }
+    let technician = app.token("org_a", &[Role::Technician]);
+    assert_eq!(
+        patch(&app, &technician, &path, &json!({"plate": "X"}))
+            .await
+            .0,
+        403
+    );
+    let stranger = app.token("org_b", &[Role::FleetManager]);
+    assert_eq!(
+        patch(&app, &stranger, &path, &json!({"plate": "X"}))
+            .await
+            .0,
+        404
+    );
+
+    // Once a reading exists, the unit stays.
+    app.record_odometer(&owner, &vehicle, 1, 1_200).await;
+    let (status, _, problem) = patch(&app, &owner, &path, &json!({"odometerUnit": "mi"})).await;
+    assert_eq!(status, 409, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("odometer unit stays km"),
+        "{problem}"
+    );
+    let (status, _, same) = patch(
+        &app,
+        &owner,
+        &path,
+        &json!({"odometerUnit": "km", "trim": "XLE"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{same}");
+    assert_eq!(
+        (&same["odometerUnit"], &same["plate"]),
+        (&json!("km"), &json!("7ABC123"))
+    );
+    app.stop().await;
+}
+
+async fn register_with_price(app: &TestApp, token: &str, n: u32) -> String {
+    let (status, _, created) = body(
+        app.post(
+            token,
+            "/v1/vehicles",
+            &json!({"vin": vin(n), "year": 2021, "make": "Toyota", "model": "RAV4",
+                "purchasePriceCents": 2_500_000, "purchaseCurrency": "USD"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    created["id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn sold_and_archived_vehicles_leave_fleet_counts_reminders_and_calendars_and_keep_history() {
+    let app = TestApp::spawn().await;
+    let fleet = app.token("org_a", &[Role::FleetManager]);
+    let sold = register_with_price(&app, &fleet, 402).await;
+    let archived = register_with_price(&app, &fleet, 403).await;
+    let active = register_with_price(&app, &fleet, 404).await;
+    for v in [&sold, &archived, &active] {
+        record(
+            &app,
+            &fleet,
+            v,
+            json!({"kind": "maintenance", "occurredAt": days_ago(30), "odometer": 10_000,
+                "costCents": 8_999, "currency": "USD", "details": {"tasks": ["oil_change"]}}),
+        )
+        .await;
+    }
+    record(
+        &app,
+        &fleet,
+        &sold,
+        json!({"kind": "repair", "occurredAt": days_ago(20), "costCents": 45_000, "currency": "USD",
+            "details": {"system": "brakes"}}),
+    )
+    .await;
+    record(
+        &app,
+        &fleet,
+        &sold,
+        json!({"kind": "repair", "occurredAt": days_ago(15), "costCents": 10_000, "currency": "EUR",
+            "details": {"system": "wipers"}}),
+    )
+    .await;
+    app.settle().await;
+    assert_eq!(
+        app.get_ok(&fleet, "/v1/fleet/overview").await["totals"]["vehicles"],
+        3
+    );
+
+    // Bad sales change nothing.
+    let sell = format!("/v1/vehicles/{sold}/sell");
+    for (bad, field) in [
+        (
+            json!({"soldAt": vwc_clock::now(), "priceCents": 1_800_000, "currency": "USD", "odometer": 9_000}),
+            "odometer",
+        ),
+        (
+            json!({"soldAt": days_ago(40), "priceCents": 1_800_000, "currency": "USD", "odometer": 11_000}),
+            "soldAt",
+        ),
+        (
+            json!({"soldAt": vwc_clock::now(), "priceCents": 1_800_000, "currency": "XYZ", "odometer": 11_000}),
+            "currency",
+        ),
+    ] {
+        let (status, _, problem) = body(app.post(&fleet, &sell, &bad).await).await;
+        assert_eq!(status, 422, "{bad}: {problem}");
+        assert!(
+            problem["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["field"] == field),
+            "{problem}"
+        );
+    }
+    let (status, _, _) = body(app.post(&fleet, &sell, &json!({"priceCents": 1})).await).await;
+    assert_eq!(status, 422);
+    let viewer = app.token("org_a", &[Role::Viewer]);
+    let ok_sale = json!({"soldAt": vwc_clock::now(), "priceCents": 1_800_000, "currency": "USD", "odometer": 11_000});
+    assert_eq!(app.post(&viewer, &sell, &ok_sale).await.status(), 403);
+    let stranger = app.token("org_b", &[Role::FleetManager]);
+    assert_eq!(app.post(&stranger, &sell, &ok_sale).await.status(), 404);
+    assert_eq!(
+        app.post(
+            &stranger,
+            &format!("/v1/vehicles/{archived}/archive"),
+            &json!({})
+        )
+        .await
+        .status(),
+        404
+    );
+
+    // The sale: total cost of ownership by hand = purchase 25,000.00 + costs in USD (89.99 + 450.00;
+    // the EUR repair is left out) − sale 18,000.00.
+    let (status, _, vehicle) = body(app.post(&fleet, &sell, &ok_sale).await).await;
+    assert_eq!(status, 200, "{vehicle}");
+    assert_eq!(vehicle["status"], "sold");
+    let tco = &vehicle["sale"]["totalCostOfOwnership"];
+    let by_hand: i64 = 2_500_000 + 8_999 + 45_000 - 1_800_000;
+    assert_eq!(tco["totalCents"], by_hand, "{tco}");
+    assert_eq!(tco["purchasePriceCents"], 2_500_000);
+    assert_eq!(tco["purchasePriceSource"], "registration");
+    assert_eq!(tco["costsCents"], 8_999 + 45_000);
+    assert_eq!(
+        (
+            tco["recordsCounted"].as_u64(),
+            tco["recordsInOtherCurrencies"].as_u64()
+        ),
+        (Some(2), Some(1))
+    );
+    let (status, _, problem) = body(app.post(&fleet, &sell, &ok_sale).await).await;
+    assert_eq!(status, 409, "selling twice: {problem}");
+
+    let archive = format!("/v1/vehicles/{archived}/archive");
+    let (status, _, vehicle) = body(app.post(&fleet, &archive, &json!({})).await).await;
+    assert_eq!(status, 200, "{vehicle}");
+    assert_eq!(vehicle["status"], "archived");
+    assert!(vehicle["archivedAt"].is_string());
+    assert_eq!(app.post(&fleet, &archive, &json!({})).await.status(), 409);
+    app.settle().await;
+
+    // Out of the fleet counts; the overview shows the realised TCO.
+    let overview = app.get_ok(&fleet, "/v1/fleet/overview").await;
+    assert_eq!(overview["totals"]["vehicles"], 1, "{overview}");
+    let listed: Vec<&str> = overview["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, [active.as_str()]);
+    let detail = app
+        .get_ok(&fleet, &format!("/v1/vehicles/{sold}/overview"))
+        .await;
+    assert_eq!(
+        detail["vehicle"]["sale"]["totalCostOfOwnership"]["totalCents"],
+        by_hand
+    );
+
+    // History kept and readable.
+    assert_eq!(app.timeline_of_len(&fleet, &sold, 3).await.len(), 3);
+    assert_eq!(app.timeline_of_len(&fleet, &archived, 1).await.len(), 1);
+    let all = app.get_ok(&fleet, "/v1/vehicles").await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 3);
+
+    // Reminders: the same overdue oil change reminds only the active vehicle.
+    for v in [&sold, &archived, &active] {
+        record(
+            &app,
+            &fleet,
+            v,
+            json!({"kind": "odometer_reading", "occurredAt": vwc_clock::now(), "odometer": 30_000}),
+        )
+        .await;
+    }
+    app.settle().await;
+    let feed = eventually(
+        "a reminder for the active vehicle",
+        Duration::from_secs(30),
+        || async {
+            let f = app.get_ok(&fleet, "/v1/notifications?limit=200").await;
+            let items = f["items"].as_array()?.clone();
+            items
+                .iter()
+                .any(|n| n["vehicleId"] == active.as_str())
+                .then_some(items)
+        },
+    )
+    .await;
+    for retired in [&sold, &archived] {
+        assert!(
+            !feed.iter().any(|n| n["vehicleId"] == retired.as_str()),
+            "a retired vehicle was reminded: {feed:?}"
+        );
+    }
+
+    // The fleet calendar lists only the active vehicle; a retired vehicle's own feed is empty.
+    let ics = app.get(&fleet, "/v1/fleet/maintenance.ics").await;
+    assert_eq!(ics.status(), 200);
+    let ics = ics.text().await.unwrap();
+    assert!(ics.contains(&active), "{ics}");
+    assert!(!ics.contains(&sold) && !ics.contains(&archived), "{ics}");
+    let own = app
+        .get(&fleet, &format!("/v1/vehicles/{sold}/maintenance.ics"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!own.contains("BEGIN:VEVENT"), "{own}");
+    app.stop().await;
+}
