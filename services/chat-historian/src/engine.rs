@@ -278,6 +278,7 @@ fn kind_noun(kind: EventKind) -> &'static str {
         EventKind::Upgrade => "upgrades",
         EventKind::Valuation => "valuations",
         EventKind::OdometerReading => "odometer readings",
+        EventKind::Fuel => "fuel",
     }
 }
 

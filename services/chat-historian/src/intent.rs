@@ -458,6 +458,14 @@ fn kind_of(q: &str) -> Option<EventKind> {
         Some(EventKind::Valuation)
     } else if has_any(q, &["odometer reading", "odometer readings", "readings"]) {
         Some(EventKind::OdometerReading)
+    } else if has_any(
+        q,
+        &[
+            "fuel", "fuelled", "fueled", "refuel", "refuelled", "petrol", "gasoline", "fill-up",
+            "fill-ups", "fillup", "fillups",
+        ],
+    ) {
+        Some(EventKind::Fuel)
     } else {
         None
     }

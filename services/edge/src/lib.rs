@@ -5,6 +5,7 @@ pub mod calendar;
 pub mod consumer;
 pub mod cursor;
 pub mod export;
+pub mod fuel;
 pub mod http;
 pub mod mongo;
 pub mod search;
