@@ -1117,22 +1117,33 @@ mod tests {
 
     #[test]
     fn fuel_needs_a_positive_volume_and_a_unit() {
-        let ok = event(json!({"kind":"fuel","occurredAt":"2025-01-01T00:00:00Z","odometer":1000,
+        let ok = event(
+            json!({"kind":"fuel","occurredAt":"2025-01-01T00:00:00Z","odometer":1000,
             "costCents":4210,"currency":"USD","details":{"volume":11.25,"volumeUnit":"gal",
-            "station":"Shell, Main St"}}))
+            "station":"Shell, Main St"}}),
+        )
         .unwrap();
         let f = ok.fuel_details().unwrap();
         assert!(f.full_tank && !f.missed_previous);
         assert_eq!(ok.title, "Fuel");
-        for bad in [json!({"volume":0,"volumeUnit":"l"}), json!({"volume":-3,"volumeUnit":"l"}),
-            json!({"volume":2001,"volumeUnit":"l"})] {
-            let err = event(json!({"kind":"fuel","occurredAt":"2025-01-01T00:00:00Z","details":bad}))
-                .unwrap_err();
+        for bad in [
+            json!({"volume":0,"volumeUnit":"l"}),
+            json!({"volume":-3,"volumeUnit":"l"}),
+            json!({"volume":2001,"volumeUnit":"l"}),
+        ] {
+            let err =
+                event(json!({"kind":"fuel","occurredAt":"2025-01-01T00:00:00Z","details":bad}))
+                    .unwrap_err();
             assert_eq!(err[0].field, "details.volume");
         }
-        for bad in [json!({}), json!({"volume":10}), json!({"volume":10,"volumeUnit":"pint"})] {
-            let err = event(json!({"kind":"fuel","occurredAt":"2025-01-01T00:00:00Z","details":bad}))
-                .unwrap_err();
+        for bad in [
+            json!({}),
+            json!({"volume":10}),
+            json!({"volume":10,"volumeUnit":"pint"}),
+        ] {
+            let err =
+                event(json!({"kind":"fuel","occurredAt":"2025-01-01T00:00:00Z","details":bad}))
+                    .unwrap_err();
             assert_eq!(err[0].field, "details");
         }
     }

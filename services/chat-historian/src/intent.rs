@@ -461,8 +461,17 @@ fn kind_of(q: &str) -> Option<EventKind> {
     } else if has_any(
         q,
         &[
-            "fuel", "fuelled", "fueled", "refuel", "refuelled", "petrol", "gasoline", "fill-up",
-            "fill-ups", "fillup", "fillups",
+            "fuel",
+            "fuelled",
+            "fueled",
+            "refuel",
+            "refuelled",
+            "petrol",
+            "gasoline",
+            "fill-up",
+            "fill-ups",
+            "fillup",
+            "fillups",
         ],
     ) {
         Some(EventKind::Fuel)
