@@ -145,7 +145,7 @@ async fn register_vehicle(
 }
 
 /// Kinds a technician may record (service work); everything else needs `RecordAnyEvent`.
-fn permission_for(kind: EventKind) -> Permission {
+pub(crate) fn permission_for(kind: EventKind) -> Permission {
     match kind {
         EventKind::Maintenance | EventKind::Repair | EventKind::OdometerReading => {
             Permission::RecordServiceEvent

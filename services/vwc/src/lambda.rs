@@ -107,6 +107,18 @@ pub async fn run_api() -> Result<(), lambda_http::Error> {
             .transpose()
             .context("the chat LLM provider")?
             .map(Arc::new),
+        attachments: {
+            let bucket = rt
+                .layers
+                .value(None, "VWC_ATTACHMENTS_BUCKET", "attachments_bucket")
+                .context("VWC_ATTACHMENTS_BUCKET (or SSM attachments_bucket) is required in AWS")?;
+            let endpoint = std::env::var("VWC_AWS_ENDPOINT").ok();
+            crate::attachments::open(
+                &crate::attachments::AttachmentsChoice::S3 { bucket, endpoint },
+                std::path::Path::new("/tmp"),
+            )
+            .await
+        },
     };
     let idle_bus =
         vwc_bus::inproc::InProcessBus::new(vwc_contracts::Routes::load(), Default::default());
