@@ -100,6 +100,22 @@ fn new_id() -> String {
     format!("att_{}", uuid::Uuid::now_v7().simple())
 }
 
+/// A file's raw bytes (OpenAPI: a binary string).
+pub struct BinaryFile;
+
+impl utoipa::PartialSchema for BinaryFile {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .description(Some("The file's bytes."))
+            .into()
+    }
+}
+
+impl ToSchema for BinaryFile {}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
@@ -140,7 +156,7 @@ async fn guard_count(state: &AttachmentState, key: &EventKey) -> Result<(), ApiE
         ("eventId" = String, Path, description = "The event's id (`evt_…`)."),
         UploadQuery,
     ),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream",
+    request_body(content = BinaryFile, content_type = "application/octet-stream",
         description = "The file's bytes, at most 10 MiB."),
     responses(
         (status = 201, description = "Stored.", body = Attachment),
@@ -257,8 +273,8 @@ async fn list_attachments(
     ),
     responses(
         (status = 200, description = "The file.", content(
-            (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"), (Vec<u8> = "image/webp"),
-            (Vec<u8> = "image/heic"), (Vec<u8> = "application/pdf"))),
+            (BinaryFile = "image/jpeg"), (BinaryFile = "image/png"), (BinaryFile = "image/webp"),
+            (BinaryFile = "image/heic"), (BinaryFile = "application/pdf"))),
         (status = 303, description = "AWS mode: fetch the file from `Location` (pre-signed, 15 minutes).",
             headers(("Location" = String, description = "The pre-signed URL."))),
         (status = 401, response = Unauthorized),
