@@ -4,6 +4,7 @@
 pub mod currency;
 pub mod envelope;
 pub mod examples;
+pub mod fuel;
 pub mod ids;
 pub mod maintenance;
 pub mod routes;

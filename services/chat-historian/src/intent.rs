@@ -46,6 +46,8 @@ pub enum Intent {
     FollowUpCost,
     /// Not understood: suggestions.
     Unclear,
+    /// Fuel economy over full-to-full fill-ups, cost per distance, and a drop against the usual.
+    FuelEconomy,
 }
 
 impl Intent {
@@ -70,6 +72,7 @@ impl Intent {
             Intent::FollowUpBefore => "follow_up_before",
             Intent::FollowUpCost => "follow_up_cost",
             Intent::Unclear => "unclear",
+            Intent::FuelEconomy => "fuel_economy",
         }
     }
 }
@@ -631,6 +634,24 @@ fn intent_of(q: &str, slots: &Slots) -> Intent {
         )
     {
         return Intent::FollowUpCost;
+    }
+    if has_any(
+        q,
+        &[
+            "fuel economy",
+            "fuel efficiency",
+            "fuel consumption",
+            "gas mileage",
+            "mpg",
+            "miles per gallon",
+            "litres per 100",
+            "liters per 100",
+            "l 100",
+            "l 100km",
+            "l 100 km",
+        ],
+    ) {
+        return Intent::FuelEconomy;
     }
     if has_any(
         q,

@@ -130,6 +130,56 @@ async fn economy_in_mpg_counts_a_partial_fill_toward_the_next_full_one_and_flags
         (theirs["items"].clone(), theirs["fuel"].clone()),
         (json!([]), json!([]))
     );
+
+    // The chat answers from the same figures, citing the fill-ups that bound the latest interval.
+    let ids: Vec<String> = app
+        .timeline_of_len(&token, &vehicle, 5)
+        .await
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect(); // newest first: ids[0] closes I3, ids[1] opens it, ids[4] opens I1
+    let answer = vwc_testkit::eventually(
+        "the chat knows the five fill-ups",
+        std::time::Duration::from_secs(30),
+        || async {
+            let response = app
+                .http
+                .post(app.url(&format!("/v1/vehicles/{vehicle}/chat")))
+                .bearer_auth(&token)
+                .header("accept", "application/json")
+                .json(&json!({"question": "What's my fuel economy?"}))
+                .send()
+                .await
+                .unwrap();
+            let (status, _, answer) = body(response).await;
+            assert_eq!(status, 200, "{answer}");
+            answer["answer"]
+                .as_str()
+                .unwrap()
+                .contains("27.69 mpg")
+                .then_some(answer)
+        },
+    )
+    .await;
+    let text = answer["answer"].as_str().unwrap();
+    assert!(text.contains("over 900 mi measured"), "{text}");
+    assert!(text.contains("was 24 mpg"), "{text}");
+    assert!(
+        text.contains("20.0 % worse than your trailing average of 30 mpg"),
+        "{text}"
+    );
+    assert!(text.contains("0.13 USD per mi"), "{text}");
+    let cited: Vec<&str> = answer["citations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["eventId"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        cited,
+        [ids[0].as_str(), ids[1].as_str(), ids[4].as_str()],
+        "{answer}"
+    );
     app.stop().await;
 }
 
