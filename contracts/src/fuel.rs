@@ -148,7 +148,7 @@ struct Open<'a> {
 
 /// A full fill opens the next interval; a partial one leaves none open.
 fn restart<'a>(fill: &Fill<'a>) -> Option<Open<'a>> {
-    fill.full.then(|| Open {
+    fill.full.then_some(Open {
         anchor: fill.event,
         distance: 0.0,
         litres: 0.0,

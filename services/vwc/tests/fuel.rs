@@ -7,15 +7,14 @@ use vwc::testing::TestApp;
 use vwc_auth::Role;
 use vwc_testkit::{json as body, vin};
 
+/// Records a fill-up: `(day, odometer)`, its details and `(costCents, currency)`.
 async fn fill(
     app: &TestApp,
     token: &str,
     vehicle: &str,
-    day: &str,
-    odometer: u64,
+    (day, odometer): (&str, u64),
     details: Value,
-    cost_cents: u64,
-    currency: &str,
+    (cost_cents, currency): (u64, &str),
 ) {
     let (status, _, answer) = body(
         app.post(
@@ -61,7 +60,15 @@ async fn economy_in_mpg_counts_a_partial_fill_toward_the_next_full_one_and_flags
     ] {
         let details = json!({"volume": gallons, "volumeUnit": "gal", "fullTank": full,
             "station": "Shell, Main St"});
-        fill(&app, &token, &vehicle, day, odometer, details, cost, "USD").await;
+        fill(
+            &app,
+            &token,
+            &vehicle,
+            (day, odometer),
+            details,
+            (cost, "USD"),
+        )
+        .await;
     }
     let fuel = overview_fuel(&app, &token, &vehicle, 5).await;
     assert_eq!(fuel["unit"], "mpg", "{fuel}");
@@ -215,7 +222,15 @@ async fn economy_in_litres_per_100_km_for_a_vehicle_in_km() {
         ("2025-03-29", 22_000, 30, true, 5400),
     ] {
         let details = json!({"volume": litres, "volumeUnit": "l", "fullTank": full});
-        fill(&app, &token, &vehicle, day, odometer, details, cost, "EUR").await;
+        fill(
+            &app,
+            &token,
+            &vehicle,
+            (day, odometer),
+            details,
+            (cost, "EUR"),
+        )
+        .await;
     }
     let fuel = overview_fuel(&app, &token, &vehicle, 5).await;
     assert_eq!(fuel["unit"], "l_per_100km", "{fuel}");
