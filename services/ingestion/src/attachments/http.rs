@@ -184,6 +184,16 @@ async fn upload_attachment(
     let (key, found) = event_key(&state, &auth, &vehicle, &event).await?;
     auth.require(crate::http::permission_for(found.kind))?;
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    if query
+        .file_name
+        .as_deref()
+        .is_some_and(|n| n.chars().count() > 200)
+    {
+        return Err(ApiError::field(
+            "fileName",
+            "must be at most 200 characters",
+        ));
+    }
     let too_large = ApiError::PayloadOverLimit {
         limit_bytes: MAX_ATTACHMENT_BYTES,
     };
