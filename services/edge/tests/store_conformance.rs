@@ -1260,7 +1260,7 @@ async fn fuel_events_are_every_fill_up_of_the_vehicle_and_nothing_else(store: St
     let other = register(&store, "org_a", "veh_2").await;
     let fill = |v: &Vehicle, id: &str, day: u32| VehicleEvent {
         odometer: Some(1_000 + day as u64 * 300),
-        details: serde_json::json!({"volume": 40.5, "volumeUnit": "l", "fullTank": day % 2 == 0}),
+        details: serde_json::json!({"volume": 40.5, "volumeUnit": "l", "fullTank": day.is_multiple_of(2)}),
         ..event(v, id, EventKind::Fuel, at(day, 12))
     };
     for e in [
