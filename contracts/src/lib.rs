@@ -5,6 +5,7 @@ pub mod corrections;
 pub mod currency;
 pub mod envelope;
 pub mod examples;
+pub mod fuel;
 pub mod ids;
 pub mod lifecycle;
 pub mod maintenance;

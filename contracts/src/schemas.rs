@@ -29,6 +29,7 @@ pub fn all() -> Vec<(&'static str, serde_json::Value)> {
             "details-odometer-reading.json",
             s::<OdometerReadingDetails>(),
         ),
+        ("details-fuel.json", s::<FuelDetails>()),
         ("event-vehicle-registered.json", s::<VehicleRegistered>()),
         (
             "event-vehicle-event-recorded.json",

@@ -294,10 +294,12 @@ pub enum EventKind {
     Upgrade,
     Valuation,
     OdometerReading,
+    /// A fill-up: volume, full or partial, station; the price is the event's `costCents`.
+    Fuel,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 7] = [
+    pub const ALL: [EventKind; 8] = [
         EventKind::Acquisition,
         EventKind::Maintenance,
         EventKind::Repair,
@@ -305,6 +307,7 @@ impl EventKind {
         EventKind::Upgrade,
         EventKind::Valuation,
         EventKind::OdometerReading,
+        EventKind::Fuel,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -316,6 +319,7 @@ impl EventKind {
             EventKind::Upgrade => "upgrade",
             EventKind::Valuation => "valuation",
             EventKind::OdometerReading => "odometer_reading",
+            EventKind::Fuel => "fuel",
         }
     }
 
@@ -332,6 +336,7 @@ impl EventKind {
             EventKind::Upgrade => "Upgrade",
             EventKind::Valuation => "Valuation",
             EventKind::OdometerReading => "Odometer reading",
+            EventKind::Fuel => "Fuel",
         }
     }
 }
@@ -448,6 +453,69 @@ pub struct ValuationDetails {
 #[serde(deny_unknown_fields)]
 pub struct OdometerReadingDetails {}
 
+/// Largest volume one fill-up may record (in either unit): a road tanker's compartment, well above any
+/// vehicle's tank, so only typing errors are refused.
+pub const MAX_FUEL_VOLUME: f64 = 2_000.0;
+
+/// Unit of a fill-up's volume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum VolumeUnit {
+    /// US gallon (3.785411784 L).
+    Gal,
+    /// Litre.
+    L,
+}
+
+impl VolumeUnit {
+    pub const LITRES_PER_US_GALLON: f64 = 3.785_411_784;
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VolumeUnit::Gal => "gal",
+            VolumeUnit::L => "l",
+        }
+    }
+
+    pub fn to_litres(self, volume: f64) -> f64 {
+        match self {
+            VolumeUnit::Gal => volume * Self::LITRES_PER_US_GALLON,
+            VolumeUnit::L => volume,
+        }
+    }
+}
+
+/// Details of a `fuel` event (docs/fuel.md). The odometer (or, without one, `tripDistance`) places the
+/// fill-up for the economy computation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FuelDetails {
+    /// Volume pumped, greater than 0 and at most 2000.
+    #[schema(exclusive_minimum = 0.0, maximum = 2000.0)]
+    pub volume: f64,
+    pub volume_unit: VolumeUnit,
+    /// `true` (the default): the tank was filled to full; `false`: a partial fill, whose volume counts
+    /// toward the next full fill's interval.
+    #[serde(default = "full_tank_default")]
+    pub full_tank: bool,
+    /// `true`: at least one fill-up before this one was not recorded, so the interval ending here is not
+    /// measured (the next one starts here if this fill is full).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub missed_previous: bool,
+    /// Distance driven since the previous fill-up in the vehicle's unit, as a trip meter shows it (used
+    /// when the odometer is not recorded, e.g. Fuelly's `miles`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(maximum = 100_000.0, minimum = 0.0)]
+    pub trip_distance: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 120)]
+    pub station: Option<String>,
+}
+
+fn full_tank_default() -> bool {
+    true
+}
+
 /// The kind-specific part of an event, decoded from `details` according to `kind`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EventDetails {
@@ -458,6 +526,7 @@ pub enum EventDetails {
     Upgrade(UpgradeDetails),
     Valuation(ValuationDetails),
     OdometerReading(OdometerReadingDetails),
+    Fuel(FuelDetails),
 }
 
 impl EventDetails {
@@ -479,6 +548,7 @@ impl EventDetails {
             EventKind::Upgrade => EventDetails::Upgrade(de(value)?),
             EventKind::Valuation => EventDetails::Valuation(de(value)?),
             EventKind::OdometerReading => EventDetails::OdometerReading(de(value)?),
+            EventKind::Fuel => EventDetails::Fuel(de(value)?),
         })
     }
 
@@ -491,6 +561,7 @@ impl EventDetails {
             EventDetails::Upgrade(d) => serde_json::to_value(d),
             EventDetails::Valuation(d) => serde_json::to_value(d),
             EventDetails::OdometerReading(d) => serde_json::to_value(d),
+            EventDetails::Fuel(d) => serde_json::to_value(d),
         };
         r.expect("details serialise")
     }
@@ -598,7 +669,8 @@ pub mod schema_types {
         fn schema() -> RefOr<Schema> {
             let mut any_of = AnyOfBuilder::new().description(Some(
                 "Kind-specific details: `AcquisitionDetails`, `MaintenanceDetails`, `RepairDetails`, \
-                 `CollisionDetails`, `UpgradeDetails`, `ValuationDetails` or `OdometerReadingDetails`, as `kind` says.",
+                 `CollisionDetails`, `UpgradeDetails`, `ValuationDetails`, `OdometerReadingDetails` or \
+                 `FuelDetails`, as `kind` says.",
             ));
             for name in DETAIL_SCHEMAS {
                 any_of = any_of.item(Ref::from_schema_name(name));
@@ -621,6 +693,7 @@ pub mod schema_types {
             add::<UpgradeDetails>(schemas);
             add::<ValuationDetails>(schemas);
             add::<OdometerReadingDetails>(schemas);
+            add::<FuelDetails>(schemas);
         }
     }
 
@@ -659,7 +732,10 @@ pub mod schema_types {
                 );
                 let details_required = matches!(
                     kind,
-                    EventKind::Maintenance | EventKind::Collision | EventKind::Valuation
+                    EventKind::Maintenance
+                        | EventKind::Collision
+                        | EventKind::Valuation
+                        | EventKind::Fuel
                 );
                 let details_schema: RefOr<Schema> = if details_required {
                     variant.required.push("details".into());
@@ -716,7 +792,7 @@ pub mod schema_types {
     }
 
     /// In `EventKind::ALL` order.
-    const DETAIL_SCHEMAS: [&str; 7] = [
+    const DETAIL_SCHEMAS: [&str; 8] = [
         "AcquisitionDetails",
         "MaintenanceDetails",
         "RepairDetails",
@@ -724,6 +800,7 @@ pub mod schema_types {
         "UpgradeDetails",
         "ValuationDetails",
         "OdometerReadingDetails",
+        "FuelDetails",
     ];
 }
 
@@ -760,6 +837,14 @@ pub struct VehicleEvent {
 impl VehicleEvent {
     pub fn typed_details(&self) -> Option<EventDetails> {
         EventDetails::decode(self.kind, &self.details).ok()
+    }
+
+    /// Details of a fuel event; `None` for every other kind.
+    pub fn fuel_details(&self) -> Option<FuelDetails> {
+        match self.typed_details() {
+            Some(EventDetails::Fuel(f)) => Some(f),
+            _ => None,
+        }
     }
 
     /// Task codes of a maintenance event; empty for every other kind.
@@ -908,6 +993,20 @@ fn validate_details(v: &mut Validator, details: &EventDetails) {
         }
         EventDetails::Valuation(d) => v.money("details.amountCents", Some(d.amount_cents)),
         EventDetails::OdometerReading(_) => {}
+        EventDetails::Fuel(d) => {
+            if !d.volume.is_finite() || d.volume <= 0.0 || d.volume > MAX_FUEL_VOLUME {
+                v.fail(
+                    "details.volume",
+                    format!("must be greater than 0 and at most {MAX_FUEL_VOLUME}"),
+                );
+            }
+            if let Some(t) = d.trip_distance
+                && (!t.is_finite() || !(0.0..=100_000.0).contains(&t))
+            {
+                v.fail("details.tripDistance", "must be from 0 to 100000");
+            }
+            v.opt_text("details.station", d.station.as_deref(), MAX_SHORT_TEXT);
+        }
     }
 }
 
@@ -1056,6 +1155,39 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[test]
+    fn fuel_needs_a_positive_volume_and_a_unit() {
+        let ok = event(
+            json!({"kind":"fuel","occurredAt":"2025-01-01T00:00:00Z","odometer":1000,
+            "costCents":4210,"currency":"USD","details":{"volume":11.25,"volumeUnit":"gal",
+            "station":"Shell, Main St"}}),
+        )
+        .unwrap();
+        let f = ok.fuel_details().unwrap();
+        assert!(f.full_tank && !f.missed_previous);
+        assert_eq!(ok.title, "Fuel");
+        for bad in [
+            json!({"volume":0,"volumeUnit":"l"}),
+            json!({"volume":-3,"volumeUnit":"l"}),
+            json!({"volume":2001,"volumeUnit":"l"}),
+        ] {
+            let err =
+                event(json!({"kind":"fuel","occurredAt":"2025-01-01T00:00:00Z","details":bad}))
+                    .unwrap_err();
+            assert_eq!(err[0].field, "details.volume");
+        }
+        for bad in [
+            json!({}),
+            json!({"volume":10}),
+            json!({"volume":10,"volumeUnit":"pint"}),
+        ] {
+            let err =
+                event(json!({"kind":"fuel","occurredAt":"2025-01-01T00:00:00Z","details":bad}))
+                    .unwrap_err();
+            assert_eq!(err[0].field, "details");
+        }
     }
 
     #[test]

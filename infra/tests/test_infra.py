@@ -120,8 +120,14 @@ def test_every_function_policy_names_only_its_own_resources(modules):
         "PublishToOwnBus": "${var.bus_arn == null ? [] : [var.bus_arn]}",
         "ConsumeOwnQueue": "${var.consumer_queue_arn == null ? [] : [var.consumer_queue_arn]}",
         "SendReminderEmail": "${length(var.ses_identity_arns) == 0 ? [] : [var.ses_identity_arns]}",
+        "OwnAttachmentObjects": "${var.attachments_bucket_arn == null ? [] : [var.attachments_bucket_arn]}",
+        "ListOwnAttachments": "${var.attachments_bucket_arn == null ? [] : [var.attachments_bucket_arn]}",
+        "EncryptAttachments": "${var.attachments_bucket_arn == null ? [] : [var.kms_key_arn]}",
     }
     statements = {d["content"][0]["sid"]: d["content"][0] for d in dynamic}
+    assert statements["OwnAttachmentObjects"]["resources"] == ["${statement.value}/*"]
+    assert statements["ListOwnAttachments"]["resources"] == ["${statement.value}"]
+    assert statements["EncryptAttachments"]["actions"] == ["kms:GenerateDataKey"]
     assert statements["OwnParameters"]["resources"] == ["${statement.value}", "${statement.value}/*"]
     assert statements["PublishToOwnBus"]["resources"] == ["${statement.value}"]
     assert statements["ConsumeOwnQueue"]["resources"] == ["${statement.value}"]
@@ -328,6 +334,35 @@ def test_the_dashboard_bucket_is_private_and_read_through_origin_access_control(
         "block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"))
     origin = dashboard["aws_cloudfront_distribution"]["this"]["origin"][0]
     assert origin["origin_access_control_id"] == "${aws_cloudfront_origin_access_control.this.id}"
+
+
+def test_the_attachments_bucket_is_private_encrypted_versioned_and_only_the_api_touches_it(modules):
+    stack = modules["stack"]
+    r = stack.resources
+    block = r["aws_s3_bucket_public_access_block"]["attachments"]
+    assert all(block[k] is True for k in (
+        "block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"))
+    assert r["aws_s3_bucket_ownership_controls"]["attachments"]["rule"][0]["object_ownership"] == "BucketOwnerEnforced"
+    assert r["aws_s3_bucket_versioning"]["attachments"]["versioning_configuration"][0]["status"] == "Enabled"
+    sse = r["aws_s3_bucket_server_side_encryption_configuration"]["attachments"]["rule"][0]
+    default = sse["apply_server_side_encryption_by_default"][0]
+    assert (default["sse_algorithm"], default["kms_master_key_id"]) == ("aws:kms", "${aws_kms_key.this.arn}")
+    # Unconfirmed uploads expire; the API confirms (reads) every upload before it is an attachment.
+    rules = {rule["id"]: rule for rule in r["aws_s3_bucket_lifecycle_configuration"]["attachments"]["rule"]}
+    assert rules["expire-unconfirmed-uploads"]["filter"][0]["prefix"] == "pending/"
+    assert rules["expire-unconfirmed-uploads"]["expiration"][0]["days"] == 1
+    assert "abort_incomplete_multipart_upload" in rules["abort-incomplete-uploads"]
+    # Object access: the API function's role only (its policy names the bucket; the bucket denies others).
+    policy = stack.data["aws_iam_policy_document"]["attachments"]["statement"]
+    only_api = next(s for s in policy if s["sid"] == "OnlyTheApiFunctionTouchesObjects")
+    assert only_api["effect"] == "Deny"
+    assert only_api["condition"][0]["values"] == ['${module.function["api"].role_arn}']
+    tls = next(s for s in policy if s["sid"] == "TlsOnly")
+    assert tls["condition"][0]["variable"] == "aws:SecureTransport"
+    function = stack.modules["function"]
+    assert function["attachments_bucket_arn"] == '${each.key == "api" ? aws_s3_bucket.attachments.arn : null}'
+    # The API function reads the bucket's name from its own parameters (attachments_bucket).
+    assert "api/attachments_bucket" in str(stack.locals["parameters"])
 
 
 def test_alarms_cover_dead_letters_errors_throttles_5xx_and_the_budget(modules):

@@ -241,7 +241,8 @@ export interface paths {
         /**
          * Get the fleet's costs
          * @description Costs of every vehicle of the organisation with `occurredAt` in [`from`, `to`], grouped by month, event
-         *     kind or vehicle, one row per group and currency.
+         *     kind or vehicle, one row per group and currency; `fuel` adds each vehicle's fuel economy and cost per
+         *     distance (docs/fuel.md).
          */
         get: operations["fleet_costs"];
         put?: never;
@@ -658,6 +659,97 @@ export interface paths {
         patch: operations["correct_event"];
         trace?: never;
     };
+    "/v1/vehicles/{id}/events/{eventId}/attachments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List an event's attachments
+         * @description Oldest first. An event that is not the vehicle's, or not in the caller's organisation, is a 404.
+         */
+        get: operations["list_attachments"];
+        put?: never;
+        /**
+         * Attach a file to an event
+         * @description The body is the file itself (any `Content-Type`; it is not trusted): a JPEG, PNG, WebP or HEIC image
+         *     or a PDF, judged by its first bytes, at most 10 MiB. Anything else — an executable named
+         *     `receipt.pdf`, say — is a 415. Stored durably before the 201. Recording events of the event's kind is
+         *     the permission needed (technicians may attach to service records).
+         */
+        post: operations["upload_attachment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/vehicles/{id}/events/{eventId}/attachments/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a pre-signed upload (AWS mode)
+         * @description Answers a pre-signed `PUT` URL (15 minutes) for a file of at most 10 MiB; the file becomes an
+         *     attachment only when `POST …/attachments/{attachmentId}/confirm` has checked its size and first bytes.
+         *     A deployment that keeps attachments on its own disk answers 409: upload through the API instead.
+         */
+        post: operations["start_upload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/vehicles/{id}/events/{eventId}/attachments/{attachmentId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download an attachment
+         * @description Embedded mode answers the bytes (with the sniffed `Content-Type`, `Content-Disposition: attachment`
+         *     and `X-Content-Type-Options: nosniff`); in AWS mode a `303` to a pre-signed URL valid 15 minutes.
+         */
+        get: operations["download_attachment"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/vehicles/{id}/events/{eventId}/attachments/{attachmentId}/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm a pre-signed upload
+         * @description Reads the uploaded object's size and first bytes: over 10 MiB is a 413, not an image or a PDF a 415
+         *     (either way the upload is deleted); otherwise it becomes the attachment (201). Nothing uploaded yet: 409.
+         */
+        post: operations["confirm_upload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/vehicles/{id}/events/{eventId}/history": {
         parameters: {
             query?: never;
@@ -715,8 +807,7 @@ export interface paths {
          * @description Reads LubeLogger's export files (service, repair, upgrade and odometer records), Fuelly's, or this
          *     API's own `GET …/export?format=csv`, recognised by the header row (docs/import.md). Each row becomes a
          *     timeline event or an entry in `errors` (its line number, column and reason). Importing the same file
-         *     again adds nothing: each row carries a key derived from its content. Fuel rows are reported, not
-         *     recorded, until the API has a fuel event kind.
+         *     again adds nothing: each row carries a key derived from its content. Fuel rows become `fuel` events.
          */
         post: operations["import_csv"];
         delete?: never;
@@ -959,6 +1050,29 @@ export interface components {
          * @enum {string}
          */
         ApiToken: "access" | "id";
+        /** @description An accepted attachment. */
+        Attachment: {
+            /** @description What the content is, judged by its first bytes. */
+            contentType: components["schemas"]["MediaType"];
+            eventId: string;
+            /** @description The name it was uploaded under (path and control characters removed); for display only. */
+            fileName: string;
+            /** @description `att_…` */
+            id: string;
+            /** @description SHA-256 of the content (hex), when the API saw all of it (direct uploads). */
+            sha256?: string | null;
+            /** Format: int64 */
+            sizeBytes: number;
+            /** Format: date-time */
+            uploadedAt: string;
+            /** @description The uploader's `sub`. */
+            uploadedBy: string;
+            vehicleId: string;
+        };
+        /** @description `{items}` of an event's attachments. */
+        AttachmentList: {
+            items: components["schemas"]["Attachment"][];
+        };
         /**
          * @description `200` of `GET /v1/auth/config`.
          * @example {
@@ -975,6 +1089,11 @@ export interface components {
             mode: components["schemas"]["SignInMode"];
             oidc?: components["schemas"]["OidcClientConfig"] | null;
         };
+        /**
+         * Format: binary
+         * @description The file's bytes.
+         */
+        BinaryFile: string;
         /**
          * @description A signed feed URL: subscribe to it in a calendar app; it needs no token. Rotating the organisation's
          *     calendar secret (`POST /v1/notifications/preferences/calendar/rotate`) revokes it.
@@ -1273,6 +1392,67 @@ export interface components {
          * @enum {string}
          */
         DueMode: "from_last_done" | "fixed";
+        /** @description A drop worth telling: the latest interval against the trailing average. */
+        EconomyDrop: {
+            /** Format: double */
+            dropPercent: number;
+            /** Format: double */
+            economy: number;
+            eventId: string;
+            message: string;
+            /** Format: double */
+            trailingAverage: number;
+        };
+        /** @description One measured full-to-full interval. */
+        EconomyInterval: {
+            /**
+             * Format: int64
+             * @description The fills' costs summed; `null` when one of them has no cost or another currency.
+             */
+            costCents?: number | null;
+            /**
+             * Format: double
+             * @description Cents per mile or per km, rounded to 0.01 cent.
+             */
+            costPerDistanceCents?: number | null;
+            currency?: string | null;
+            /**
+             * Format: double
+             * @description In the vehicle's odometer unit.
+             */
+            distance: number;
+            /**
+             * Format: double
+             * @description Efficiency lost against the trailing average, in percent (negative: better than usual); `null`
+             *     without enough earlier intervals.
+             */
+            dropPercent?: number | null;
+            /**
+             * Format: double
+             * @description In `unit` (mpg or L/100 km), rounded to 0.01.
+             */
+            economy: number;
+            /** @description `dropPercent` is above 15. */
+            flagged: boolean;
+            /** Format: date-time */
+            from: string;
+            /** @description The full fill the interval starts from (its volume is not counted). */
+            fromEventId: string;
+            /** Format: date-time */
+            to: string;
+            /** @description The full fill that closes it. */
+            toEventId: string;
+            /**
+             * Format: double
+             * @description Fuel used: the closing fill and the partial fills before it, in `volumeUnit`.
+             */
+            volume: number;
+        };
+        /**
+         * @description How economy is expressed: miles per US gallon for a vehicle in miles, litres per 100 km for one in km.
+         * @enum {string}
+         */
+        EconomyUnit: "mpg" | "l_per_100km";
         /**
          * @description `PATCH /v1/vehicles/{id}/events/{eventId}` body: the fields to change, as in `POST …/events`, each
          *     replacing the whole value it names (`details` and `vendor` too); `null` clears an optional field (a
@@ -1298,8 +1478,8 @@ export interface components {
             title?: string | null;
             vendor?: components["schemas"]["Vendor"] | null;
         };
-        /** @description Kind-specific details: `AcquisitionDetails`, `MaintenanceDetails`, `RepairDetails`, `CollisionDetails`, `UpgradeDetails`, `ValuationDetails` or `OdometerReadingDetails`, as `kind` says. */
-        EventDetailsSchema: components["schemas"]["AcquisitionDetails"] | components["schemas"]["MaintenanceDetails"] | components["schemas"]["RepairDetails"] | components["schemas"]["CollisionDetails"] | components["schemas"]["UpgradeDetails"] | components["schemas"]["ValuationDetails"] | components["schemas"]["OdometerReadingDetails"];
+        /** @description Kind-specific details: `AcquisitionDetails`, `MaintenanceDetails`, `RepairDetails`, `CollisionDetails`, `UpgradeDetails`, `ValuationDetails`, `OdometerReadingDetails` or `FuelDetails`, as `kind` says. */
+        EventDetailsSchema: components["schemas"]["AcquisitionDetails"] | components["schemas"]["MaintenanceDetails"] | components["schemas"]["RepairDetails"] | components["schemas"]["CollisionDetails"] | components["schemas"]["UpgradeDetails"] | components["schemas"]["ValuationDetails"] | components["schemas"]["OdometerReadingDetails"] | components["schemas"]["FuelDetails"];
         /** @description `GET /v1/vehicles/{id}/events/{eventId}/history`: the record now and every revision, oldest first. */
         EventHistory: {
             current: components["schemas"]["VehicleEvent"];
@@ -1307,7 +1487,7 @@ export interface components {
             voided: boolean;
         };
         /** @enum {string} */
-        EventKind: "acquisition" | "maintenance" | "repair" | "collision" | "upgrade" | "valuation" | "odometer_reading";
+        EventKind: "acquisition" | "maintenance" | "repair" | "collision" | "upgrade" | "valuation" | "odometer_reading" | "fuel";
         /** @description One revision of a record: the original (1), each correction, and a void (the last one, if any). */
         EventRevision: {
             /** Format: date-time */
@@ -1362,10 +1542,39 @@ export interface components {
         FleetCosts: {
             /** Format: date-time */
             from?: string | null;
+            /**
+             * @description Fuel per vehicle with fill-ups in [`from`, `to`]: economy and cost per distance over the
+             *     full-to-full intervals that close in the range (fuel spending itself is in `items`, kind `fuel`).
+             */
+            fuel: components["schemas"]["FleetFuelRow"][];
             groupBy: components["schemas"]["CostGrouping"];
             items: components["schemas"]["CostGroup"][];
             /** Format: date-time */
             to?: string | null;
+        };
+        /** @description One vehicle's fuel figures in the fleet's costs. */
+        FleetFuelRow: {
+            /**
+             * Format: double
+             * @description Measured distance ÷ the fuel those intervals used; `null` without a full-to-full interval.
+             */
+            average?: number | null;
+            costs: components["schemas"]["FuelCost"][];
+            distanceUnit: components["schemas"]["OdometerUnit"];
+            /** @description The vehicle's latest interval is more than 15 % below its trailing average (whole history). */
+            dropFlagged: boolean;
+            /** Format: int64 */
+            fillUps: number;
+            /**
+             * Format: double
+             * @description Distance of the measured intervals.
+             */
+            measuredDistance: number;
+            unit: components["schemas"]["EconomyUnit"];
+            vehicleId: string;
+            /** Format: double */
+            volume: number;
+            volumeUnit: components["schemas"]["VolumeUnit"];
         };
         /** @description `GET /v1/fleet/overview`: a page of vehicles with their maintenance counts, and the page's totals. */
         FleetOverview: {
@@ -1405,6 +1614,87 @@ export interface components {
              * @description Vehicles with a current value in this currency.
              */
             vehicles: number;
+        };
+        /** @description Fuel spending per distance in one currency. */
+        FuelCost: {
+            currency: string;
+            /**
+             * Format: double
+             * @description Cost of the measured intervals ÷ their distance (cents per mile or km); `null` when nothing
+             *     in this currency was measured.
+             */
+            perDistanceCents?: number | null;
+            /**
+             * Format: int64
+             * @description Every fill's cost in this currency.
+             */
+            totalCents: number;
+        };
+        /**
+         * @description Details of a `fuel` event (docs/fuel.md). The odometer (or, without one, `tripDistance`) places the
+         *     fill-up for the economy computation.
+         */
+        FuelDetails: {
+            /**
+             * @description `true` (the default): the tank was filled to full; `false`: a partial fill, whose volume counts
+             *     toward the next full fill's interval.
+             */
+            fullTank?: boolean;
+            /**
+             * @description `true`: at least one fill-up before this one was not recorded, so the interval ending here is not
+             *     measured (the next one starts here if this fill is full).
+             */
+            missedPrevious?: boolean;
+            station?: string | null;
+            /**
+             * Format: double
+             * @description Distance driven since the previous fill-up in the vehicle's unit, as a trip meter shows it (used
+             *     when the odometer is not recorded, e.g. Fuelly's `miles`).
+             */
+            tripDistance?: number | null;
+            /**
+             * Format: double
+             * @description Volume pumped, greater than 0 and at most 2000.
+             */
+            volume: number;
+            volumeUnit: components["schemas"]["VolumeUnit"];
+        };
+        /** @description The fuel picture of a vehicle. */
+        FuelEconomy: {
+            /**
+             * Format: double
+             * @description Measured distance ÷ the fuel those intervals used; `null` before the first full-to-full interval.
+             */
+            average?: number | null;
+            costs: components["schemas"]["FuelCost"][];
+            distanceUnit: components["schemas"]["OdometerUnit"];
+            drop?: components["schemas"]["EconomyDrop"] | null;
+            /** Format: int64 */
+            fillUps: number;
+            /** @description Measured intervals, newest first. */
+            intervals: components["schemas"]["EconomyInterval"][];
+            /**
+             * Format: double
+             * @description Economy of the newest interval.
+             */
+            latest?: number | null;
+            /**
+             * Format: double
+             * @description Distance of the measured intervals.
+             */
+            measuredDistance: number;
+            /**
+             * Format: double
+             * @description Every fill's volume, in `volumeUnit`.
+             */
+            totalVolume: number;
+            /**
+             * Format: double
+             * @description The trailing average the newest interval is judged against (docs/fuel.md).
+             */
+            trailingAverage?: number | null;
+            unit: components["schemas"]["EconomyUnit"];
+            volumeUnit: components["schemas"]["VolumeUnit"];
         };
         /**
          * @description `GET /healthz`.
@@ -1538,6 +1828,11 @@ export interface components {
             start: number;
         };
         /**
+         * @description The content types an attachment may have.
+         * @enum {string}
+         */
+        MediaType: "image/jpeg" | "image/png" | "image/webp" | "image/heic" | "application/pdf";
+        /**
          * @description How `modelYear` was chosen among the candidates.
          * @enum {string}
          */
@@ -1551,6 +1846,11 @@ export interface components {
         NewDealer: {
             /** @description 1–120 characters. */
             name: string;
+        };
+        /** @description `POST …/attachments/uploads` body. */
+        NewUpload: {
+            /** @description The file's name (display only). */
+            fileName: string;
         };
         /**
          * @description `POST /v1/vehicles` body.
@@ -1784,6 +2084,31 @@ export interface components {
             costCents?: null;
         } | {
             currency: string;
+        })) | ({
+            /** Format: int64 */
+            costCents?: number | null;
+            currency?: components["schemas"]["CurrencyCode"] | null;
+            details: components["schemas"]["FuelDetails"];
+            /** @enum {string} */
+            kind: "fuel";
+            notes?: string | null;
+            /**
+             * Format: date-time
+             * @description Not before 1886 and at most a day in the future.
+             */
+            occurredAt: string;
+            /**
+             * Format: int64
+             * @description In the vehicle's unit (`mi` or `km`); required for an `odometer_reading`.
+             */
+            odometer?: number | null;
+            /** @description Defaults to a title for the kind. */
+            title?: string | null;
+            vendor?: components["schemas"]["Vendor"] | null;
+        } & ({
+            costCents?: null;
+        } | {
+            currency: string;
         }));
         /** @description One in-app notification in an organisation's feed. */
         NotificationView: {
@@ -1833,6 +2158,7 @@ export interface components {
         Overview: {
             /** @description One summary per currency. */
             costs: components["schemas"]["CostSummary"][];
+            fuel?: components["schemas"]["FuelEconomy"] | null;
             maintenance: components["schemas"]["MaintenanceItemView"][];
             odometer?: components["schemas"]["OdometerSnapshot"] | null;
             /** @description The 5 newest events. */
@@ -1969,6 +2295,17 @@ export interface components {
             webhookSecret?: string | null;
             /** @description `null` while the webhook channel is off. */
             webhookUrl?: string | null;
+        };
+        /** @description A URL the client uploads to, with the method and headers it must use. */
+        PresignedUrl: {
+            /** Format: date-time */
+            expiresAt: string;
+            /** @description Headers the request must carry exactly. */
+            headers: {
+                [key: string]: string;
+            };
+            method: string;
+            url: string;
         };
         /**
          * @description The RFC 9457 body of every error response (`application/problem+json`).
@@ -2245,7 +2582,8 @@ export interface components {
             statusChanges: number;
             /**
              * Format: int64
-             * @description Registered vehicles evaluated.
+             * @description Registered vehicles evaluated: those whose wake day had come (see `service::wake_on`); the
+             *     others cannot have changed since their last evaluation.
              */
             vehicles: number;
         };
@@ -2304,6 +2642,16 @@ export interface components {
             category?: string | null;
             /** Format: int64 */
             valueAddCents?: number | null;
+        };
+        /** @description `201` of `POST …/attachments/uploads`. */
+        UploadTicket: {
+            attachmentId: string;
+            /** @description `POST` here once uploaded: the content is checked before it becomes an attachment. */
+            confirmPath: string;
+            /** Format: int64 */
+            maxBytes: number;
+            /** @description Send the file here with `method` and `headers`, then confirm. */
+            upload: components["schemas"]["PresignedUrl"];
         };
         /**
          * @description What a vehicle is worth on a date, and why.
@@ -2576,6 +2924,11 @@ export interface components {
             /** @description World manufacturer identifier: positions 1–3. */
             wmi: string;
         };
+        /**
+         * @description Unit of a fill-up's volume.
+         * @enum {string}
+         */
+        VolumeUnit: "gal" | "l";
         /**
          * @description `200` of a dealer webhook.
          * @example {
@@ -3782,7 +4135,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Only these event kinds (comma-separated, e.g. `maintenance,repair`). */
-                kind?: ("acquisition" | "maintenance" | "repair" | "collision" | "upgrade" | "valuation" | "odometer_reading")[];
+                kind?: ("acquisition" | "maintenance" | "repair" | "collision" | "upgrade" | "valuation" | "odometer_reading" | "fuel")[];
                 /** @description Only events at or after this RFC 3339 instant, or the start of this `YYYY-MM-DD` date (UTC). */
                 from?: string;
                 /** @description Only events at or before this RFC 3339 instant, or the end of this `YYYY-MM-DD` date (UTC). */
@@ -3941,6 +4294,204 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    list_attachments: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The vehicle's id (`veh_…`). */
+                id: string;
+                /** @description The event's id (`evt_…`). */
+                eventId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The attachments. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AttachmentList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    upload_attachment: {
+        parameters: {
+            query?: {
+                /** @description The file's name, shown in listings and offered on download (its extension decides nothing). */
+                fileName?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The vehicle's id (`veh_…`). */
+                id: string;
+                /** @description The event's id (`evt_…`). */
+                eventId: string;
+            };
+            cookie?: never;
+        };
+        /** @description The file's bytes, at most 10 MiB. */
+        requestBody: {
+            content: {
+                "application/octet-stream": components["schemas"]["BinaryFile"];
+            };
+        };
+        responses: {
+            /** @description Stored. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Attachment"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    start_upload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The vehicle's id (`veh_…`). */
+                id: string;
+                /** @description The event's id (`evt_…`). */
+                eventId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewUpload"];
+            };
+        };
+        responses: {
+            /** @description Upload there, then confirm. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadTicket"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    download_attachment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The vehicle's id (`veh_…`). */
+                id: string;
+                /** @description The event's id (`evt_…`). */
+                eventId: string;
+                /** @description The attachment's id (`att_…`). */
+                attachmentId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": components["schemas"]["BinaryFile"];
+                    "image/heic": components["schemas"]["BinaryFile"];
+                    "image/jpeg": components["schemas"]["BinaryFile"];
+                    "image/png": components["schemas"]["BinaryFile"];
+                    "image/webp": components["schemas"]["BinaryFile"];
+                };
+            };
+            /** @description AWS mode: fetch the file from `Location` (pre-signed, 15 minutes). */
+            303: {
+                headers: {
+                    /** @description The pre-signed URL. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    confirm_upload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The vehicle's id (`veh_…`). */
+                id: string;
+                /** @description The event's id (`evt_…`). */
+                eventId: string;
+                /** @description `attachmentId` of the upload ticket. */
+                attachmentId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Checked and attached. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Attachment"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     event_history: {
         parameters: {
             query?: never;
@@ -4019,6 +4570,11 @@ export interface operations {
                 kind?: string;
                 /** @description ISO 4217 code of the file's costs (LubeLogger and Fuelly files carry none); `USD` when absent. */
                 currency?: string;
+                /**
+                 * @description Unit of LubeLogger's `FuelConsumed`: `gal` (US) or `l`; by default `gal` for a vehicle in miles
+                 *     and `l` for one in km.
+                 */
+                volumeUnit?: string;
             };
             header?: never;
             path: {

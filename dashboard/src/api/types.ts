@@ -7,6 +7,7 @@ export type Vehicle = S["VehicleView"];
 export type VehicleEvent = S["VehicleEvent"];
 export type EventKind = S["EventKind"];
 export type Overview = S["Overview"];
+export type FuelEconomy = S["FuelEconomy"];
 export type MaintenanceItem = S["MaintenanceItemView"];
 export type MaintenanceStatus = S["MaintenanceStatus"];
 export type FleetOverview = S["FleetOverview"];
@@ -29,6 +30,7 @@ export const EVENT_KINDS: EventKind[] = [
   "upgrade",
   "valuation",
   "odometer_reading",
+  "fuel",
 ];
 
 /**

@@ -16,6 +16,9 @@ interface Fields {
   tasks: string;
   severity: string;
   amount: string;
+  volume: string;
+  volumeUnit: string;
+  fullTank: string;
 }
 
 function today(): string {
@@ -59,6 +62,11 @@ export function buildEvent(f: Fields): {
     if (amount === undefined || Number.isNaN(amount))
       errors["details.amountCents"] = "Enter the value, such as 24500.";
     body.details = { amountCents: amount, source: "user_estimate" };
+  } else if (f.kind === "fuel") {
+    const volume = Number(f.volume.replace(/,/g, "."));
+    if (!f.volume.trim() || !Number.isFinite(volume) || volume <= 0)
+      errors["details.volume"] = "Enter the volume pumped, such as 11.2.";
+    body.details = { volume, volumeUnit: f.volumeUnit, fullTank: f.fullTank === "yes" };
   }
   return Object.keys(errors).length ? { errors } : { body, errors };
 }
@@ -72,6 +80,7 @@ export function fieldFor(apiField: string): keyof Fields | "cost" | undefined {
   if (f === "details.tasks" || f === "details") return "tasks";
   if (f === "details.severity") return "severity";
   if (f === "details.amountCents") return "amount";
+  if (f === "details.volume") return "volume";
   if (["kind", "title", "odometer", "notes"].includes(f)) return f as keyof Fields;
   return undefined;
 }
@@ -98,6 +107,9 @@ export function RecordEventForm({
     tasks: "oil_change",
     severity: "minor",
     amount: "",
+    volume: "",
+    volumeUnit: vehicle.odometerUnit === "km" ? "l" : "gal",
+    fullTank: "yes",
   });
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [general, setGeneral] = useState<string[]>([]);
@@ -249,6 +261,36 @@ export function RecordEventForm({
               value={f.amount}
               onChange={set("amount")}
             />,
+          )}
+        {f.kind === "fuel" &&
+          field(
+            "volume",
+            "Volume",
+            <input
+              {...attrs("volume")}
+              inputMode="decimal"
+              value={f.volume}
+              onChange={set("volume")}
+            />,
+          )}
+        {f.kind === "fuel" &&
+          field(
+            "volumeUnit",
+            "Unit",
+            <select {...attrs("volumeUnit")} value={f.volumeUnit} onChange={set("volumeUnit")}>
+              <option value="gal">US gallons</option>
+              <option value="l">litres</option>
+            </select>,
+          )}
+        {f.kind === "fuel" &&
+          field(
+            "fullTank",
+            "Filled to full",
+            <select {...attrs("fullTank")} value={f.fullTank} onChange={set("fullTank")}>
+              <option value="yes">yes</option>
+              <option value="no">no (partial)</option>
+            </select>,
+            "A partial fill counts toward the next full one",
           )}
       </div>
       {field(

@@ -88,6 +88,38 @@ describe("VehicleHeader", () => {
     expect(badges[3]).toHaveTextContent("battery test · OK");
   });
 
+  it("shows the fuel economy and a drop against the trailing average", () => {
+    const withFuel = {
+      ...overview,
+      fuel: {
+        unit: "mpg",
+        distanceUnit: "mi",
+        volumeUnit: "gal",
+        fillUps: 5,
+        totalVolume: 42.5,
+        measuredDistance: 900,
+        average: 27.69,
+        latest: 24,
+        trailingAverage: 30,
+        drop: {
+          eventId: "evt_5",
+          economy: 24,
+          trailingAverage: 30,
+          dropPercent: 20,
+          message: "fuel economy fell 20.0 % below this vehicle's trailing average",
+        },
+        costs: [],
+        intervals: [],
+      },
+    } as unknown as Overview;
+    render(<VehicleHeader vehicle={vehicle} overview={withFuel} loading={false} error={null} />);
+    const economy = screen.getByText("Fuel economy").nextElementSibling!;
+    expect(economy).toHaveTextContent("27.7 mpg");
+    expect(within(economy as HTMLElement).getByRole("note")).toHaveTextContent(
+      "latest 24.0 mpg, down 20 %",
+    );
+  });
+
   it("says when there is no value or reading yet", () => {
     render(<VehicleHeader vehicle={vehicle} loading={false} error={null} />);
     expect(screen.getByText("Not valued yet")).toBeInTheDocument();

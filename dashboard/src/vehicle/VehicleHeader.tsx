@@ -1,5 +1,6 @@
 import { useId } from "react";
 import type {
+  FuelEconomy,
   MaintenanceItem,
   MaintenanceStatus,
   Overview,
@@ -22,6 +23,11 @@ export function nextDue(items: readonly MaintenanceItem[], count = 6): Maintenan
     .slice()
     .sort((a, b) => URGENCY[a.status] - URGENCY[b.status] || when(a).localeCompare(when(b)))
     .slice(0, count);
+}
+
+/** "27.7 mpg" or "6.7 L/100 km". */
+export function economyText(fuel: FuelEconomy, value: number): string {
+  return fuel.unit === "mpg" ? `${value.toFixed(1)} mpg` : `${value.toFixed(1)} L/100 km`;
 }
 
 function factorText(f: ValuationFactor, currency: string): string {
@@ -115,6 +121,20 @@ export function VehicleHeader({
             <dt>Spent (12 months)</dt>
             <dd>
               {formatMoney(overview.costs[0].last12MonthsCents, overview.costs[0].currency, true)}
+            </dd>
+          </div>
+        )}
+        {overview?.fuel?.average != null && (
+          <div>
+            <dt>Fuel economy</dt>
+            <dd>
+              {economyText(overview.fuel, overview.fuel.average)}
+              {overview.fuel.drop && (
+                <span className="tag tag-warn" role="note" title={overview.fuel.drop.message}>
+                  latest {economyText(overview.fuel, overview.fuel.drop.economy)}, down{" "}
+                  {overview.fuel.drop.dropPercent.toFixed(0)} %
+                </span>
+              )}
             </dd>
           </div>
         )}

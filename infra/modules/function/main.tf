@@ -85,6 +85,34 @@ data "aws_iam_policy_document" "own" {
   }
 
   dynamic "statement" {
+    for_each = var.attachments_bucket_arn == null ? [] : [var.attachments_bucket_arn]
+    content {
+      sid       = "OwnAttachmentObjects"
+      actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+      resources = ["${statement.value}/*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.attachments_bucket_arn == null ? [] : [var.attachments_bucket_arn]
+    content {
+      sid       = "ListOwnAttachments"
+      actions   = ["s3:ListBucket"]
+      resources = [statement.value]
+    }
+  }
+
+  # SSE-KMS objects: writing needs a data key, reading (and pre-signed downloads) decrypts.
+  dynamic "statement" {
+    for_each = var.attachments_bucket_arn == null ? [] : [var.kms_key_arn]
+    content {
+      sid       = "EncryptAttachments"
+      actions   = ["kms:GenerateDataKey"]
+      resources = [statement.value]
+    }
+  }
+
+  dynamic "statement" {
     for_each = length(var.ses_identity_arns) == 0 ? [] : [var.ses_identity_arns]
     content {
       sid       = "SendReminderEmail"

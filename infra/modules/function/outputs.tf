@@ -13,3 +13,7 @@ output "invoke_arn" {
 output "role_name" {
   value = aws_iam_role.this.name
 }
+
+output "role_arn" {
+  value = aws_iam_role.this.arn
+}

@@ -64,6 +64,12 @@ variable "ses_from_address" {
   default     = null
 }
 
+variable "attachments_bucket_arn" {
+  description = "The attachments bucket this function reads and writes objects in (the API function only); null for none."
+  type        = string
+  default     = null
+}
+
 variable "async_dead_letter_arn" {
   description = "SQS queue receiving asynchronous invocations (schedules) that failed every retry."
   type        = string

@@ -137,9 +137,10 @@ locals {
     local.common_parameters,
     local.bus_parameters,
     {
-      "api/jwks_url"     = local.jwt.jwks_url
-      "api/jwt_issuer"   = local.jwt.issuer
-      "api/jwt_audience" = local.jwt.audience
+      "api/attachments_bucket" = aws_s3_bucket.attachments.bucket
+      "api/jwks_url"           = local.jwt.jwks_url
+      "api/jwt_issuer"         = local.jwt.issuer
+      "api/jwt_audience"       = local.jwt.audience
     },
     # How the dashboard signs in (`GET /v1/auth/config`): Cognito's hosted sign-in by default.
     local.sign_in == null ? {} : {
@@ -261,22 +262,23 @@ module "parameters" {
 }
 
 module "function" {
-  source                = "../function"
-  for_each              = { for k, f in local.functions : k => f if k != "chat" }
-  name                  = "${local.prefix}-${each.key}"
-  description           = each.value.description
-  zip_path              = "${var.lambda_dir}/${each.value.binary}/bootstrap.zip"
-  memory_mb             = each.value.memory_mb
-  timeout_seconds       = each.value.timeout
-  ssm_path              = "${local.ssm_root}/${each.key}"
-  environment           = merge({ VWC_ENV = "${var.environment}/${each.key}" }, each.value.environment)
-  kms_key_arn           = aws_kms_key.this.arn
-  bus_arn               = each.value.publishes ? module.bus.bus_arn : null
-  consumer_queue_arn    = each.value.queue == null ? null : module.bus.queue_arns[each.value.queue]
-  ses_identity_arns     = each.key == "delivery" && local.send_mail ? [var.ses_identity_arn] : []
-  ses_from_address      = each.key == "delivery" ? var.email_from : null
-  async_dead_letter_arn = aws_sqs_queue.async_failures.arn
-  log_retention_days    = var.log_retention_days
+  source                 = "../function"
+  for_each               = { for k, f in local.functions : k => f if k != "chat" }
+  name                   = "${local.prefix}-${each.key}"
+  description            = each.value.description
+  zip_path               = "${var.lambda_dir}/${each.value.binary}/bootstrap.zip"
+  memory_mb              = each.value.memory_mb
+  timeout_seconds        = each.value.timeout
+  ssm_path               = "${local.ssm_root}/${each.key}"
+  environment            = merge({ VWC_ENV = "${var.environment}/${each.key}" }, each.value.environment)
+  kms_key_arn            = aws_kms_key.this.arn
+  bus_arn                = each.value.publishes ? module.bus.bus_arn : null
+  consumer_queue_arn     = each.value.queue == null ? null : module.bus.queue_arns[each.value.queue]
+  attachments_bucket_arn = each.key == "api" ? aws_s3_bucket.attachments.arn : null
+  ses_identity_arns      = each.key == "delivery" && local.send_mail ? [var.ses_identity_arn] : []
+  ses_from_address       = each.key == "delivery" ? var.email_from : null
+  async_dead_letter_arn  = aws_sqs_queue.async_failures.arn
+  log_retention_days     = var.log_retention_days
   vpc = var.atlas_private_endpoint == null ? null : {
     subnet_ids         = var.atlas_private_endpoint.subnet_ids
     security_group_ids = var.atlas_private_endpoint.security_group_ids

@@ -179,3 +179,9 @@ variable "tags" {
   type    = map(string)
   default = {}
 }
+
+variable "attachments_noncurrent_days" {
+  description = "Days a replaced or deleted attachment's previous version is kept (versioning undoes mistakes for this long)."
+  type        = number
+  default     = 90
+}

@@ -278,6 +278,7 @@ fn kind_noun(kind: EventKind) -> &'static str {
         EventKind::Upgrade => "upgrades",
         EventKind::Valuation => "valuations",
         EventKind::OdometerReading => "odometer readings",
+        EventKind::Fuel => "fuel",
     }
 }
 
@@ -403,6 +404,7 @@ impl Ctx<'_> {
             Intent::Valuation => self.valuation(),
             Intent::DueItems => self.due_items(s),
             Intent::UsageRate => self.usage_rate(),
+            Intent::FuelEconomy => self.fuel_economy(),
             Intent::Upgrades => self.upgrades(s),
             Intent::UsualVendor => self.usual_vendor(s),
             Intent::OwnershipLength => self.ownership_length(),
@@ -1073,6 +1075,81 @@ impl Ctx<'_> {
             date(&u.last.occurred_at),
         );
         text_answer(text, vec![cite(u.first), cite(u.last)])
+    }
+
+    /// The same figures as the overview's `fuel` (vwc_contracts::fuel), in a sentence, citing the
+    /// fill-ups that bound the newest measured interval and the first one measured.
+    fn fuel_economy(&self) -> Answer {
+        use vwc_contracts::fuel::{EconomyUnit, economy};
+        let unit = self.k.unit();
+        let Some(e) = economy(unit, &self.k.events) else {
+            return text_answer(
+                "No fill-up is recorded for this vehicle, so there is no fuel economy to tell."
+                    .into(),
+                Vec::new(),
+            );
+        };
+        let label = match e.unit {
+            EconomyUnit::Mpg => "mpg",
+            EconomyUnit::LitresPer100Km => "L/100 km",
+        };
+        let by_id = |id: &str| self.k.events.iter().find(|ev| ev.id.as_ref() == id);
+        let (Some(average), Some(latest)) = (e.average, e.intervals.first()) else {
+            let cited: Vec<Citation> = self
+                .k
+                .events
+                .iter()
+                .filter(|ev| ev.kind == EventKind::Fuel)
+                .map(cite)
+                .collect();
+            return text_answer(
+                format!(
+                    "{} fill-up{} recorded, but economy needs two full fills with the distance between                      them (a partial fill counts toward the next full one).",
+                    e.fill_ups,
+                    if e.fill_ups == 1 { " is" } else { "s are" }
+                ),
+                cited,
+            );
+        };
+        let distance_unit = unit.as_str();
+        let mut text = format!(
+            "Your fuel economy averages {average} {label} over {} {distance_unit} measured ({}              full-to-full interval{}, {} fill-ups). The latest interval, {} to {}, was {} {label}",
+            e.measured_distance,
+            e.intervals.len(),
+            if e.intervals.len() == 1 { "" } else { "s" },
+            e.fill_ups,
+            date(&latest.from),
+            date(&latest.to),
+            latest.economy,
+        );
+        match (&e.drop, e.trailing_average) {
+            (Some(drop), _) => text.push_str(&format!(
+                " — {:.1} % worse than your trailing average of {} {label}: worth a look (tyre                  pressure, a dragging brake, a sensor).",
+                drop.drop_percent, drop.trailing_average
+            )),
+            (None, Some(avg)) => text.push_str(&format!(" (trailing average {avg} {label}).")),
+            (None, None) => text.push('.'),
+        }
+        for c in &e.costs {
+            if let Some(per) = c.per_distance_cents {
+                text.push_str(&format!(
+                    " Fuel costs {:.2} {} per {distance_unit}.",
+                    per / 100.0,
+                    c.currency
+                ));
+            }
+        }
+        let mut citations: Vec<Citation> = [&latest.to_event_id, &latest.from_event_id]
+            .into_iter()
+            .filter_map(|id| by_id(id))
+            .map(cite)
+            .collect();
+        if let Some(first) = e.intervals.last().and_then(|i| by_id(&i.from_event_id))
+            && !citations.iter().any(|c| c.event_id == first.id.as_ref())
+        {
+            citations.push(cite(first));
+        }
+        text_answer(text, citations)
     }
 
     fn upgrades(&self, s: &Slots) -> Answer {

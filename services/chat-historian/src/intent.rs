@@ -59,6 +59,8 @@ pub enum Intent {
     FollowUpCost,
     /// Not understood: suggestions.
     Unclear,
+    /// Fuel economy over full-to-full fill-ups, cost per distance, and a drop against the usual.
+    FuelEconomy,
 }
 
 impl Intent {
@@ -451,6 +453,23 @@ fn kind_of(q: &str) -> Option<EventKind> {
         Some(EventKind::Valuation)
     } else if has_any(q, &["odometer reading", "odometer readings", "readings"]) {
         Some(EventKind::OdometerReading)
+    } else if has_any(
+        q,
+        &[
+            "fuel",
+            "fuelled",
+            "fueled",
+            "refuel",
+            "refuelled",
+            "petrol",
+            "gasoline",
+            "fill-up",
+            "fill-ups",
+            "fillup",
+            "fillups",
+        ],
+    ) {
+        Some(EventKind::Fuel)
     } else {
         None
     }
@@ -607,6 +626,24 @@ fn intent_of(q: &str, slots: &Slots) -> Intent {
         )
     {
         return Intent::FollowUpCost;
+    }
+    if has_any(
+        q,
+        &[
+            "fuel economy",
+            "fuel efficiency",
+            "fuel consumption",
+            "gas mileage",
+            "mpg",
+            "miles per gallon",
+            "litres per 100",
+            "liters per 100",
+            "l 100",
+            "l 100km",
+            "l 100 km",
+        ],
+    ) {
+        return Intent::FuelEconomy;
     }
     if has_any(
         q,

@@ -358,6 +358,9 @@ pub struct Overview {
     pub costs: Vec<CostSummary>,
     /// The 5 newest events.
     pub recent_events: Vec<VehicleEvent>,
+    /// Fuel economy (mpg or L/100 km, per the vehicle's unit), cost per distance and a drop flag;
+    /// `null` until a `fuel` event is recorded (docs/fuel.md).
+    pub fuel: Option<crate::fuel::FuelEconomy>,
 }
 
 /// The odometer of an overview: an estimate (`asOf` a date) or the last reading (`asOf` an instant).
@@ -436,12 +439,14 @@ async fn overview(
     let vehicle = vehicle_in_org(&state, &org, &id).await?;
     let store = &state.store;
     let everything = EventFilter::default();
-    let (maintenance, buckets, recent, valuation) = tokio::try_join!(
+    let (maintenance, buckets, recent, valuation, fuel_events) = tokio::try_join!(
         store.maintenance(&org, &id),
         store.cost_buckets(&org, Some(&id), None, None),
         store.events(&org, &id, &everything, None, 5),
         store.current_valuation(&org, &id),
+        store.fuel_events(&org, &id),
     )?;
+    let fuel = crate::fuel::economy(vehicle.vehicle.odometer_unit, &fuel_events);
     let since = (vwc_clock::now() - chrono::Months::new(11))
         .format("%Y-%m")
         .to_string();
@@ -467,6 +472,7 @@ async fn overview(
         maintenance: maintenance.map(|m| m.items).unwrap_or_default(),
         costs: summarise_costs(&buckets, &since),
         recent_events: recent,
+        fuel,
         vehicle,
     }))
 }
@@ -769,12 +775,108 @@ pub struct FleetCosts {
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
     pub items: Vec<CostGroup>,
+    /// Fuel per vehicle with fill-ups in [`from`, `to`]: economy and cost per distance over the
+    /// full-to-full intervals that close in the range (fuel spending itself is in `items`, kind `fuel`).
+    pub fuel: Vec<FleetFuelRow>,
+}
+
+/// One vehicle's fuel figures in the fleet's costs.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FleetFuelRow {
+    pub vehicle_id: String,
+    pub unit: crate::fuel::EconomyUnit,
+    pub distance_unit: vwc_contracts::OdometerUnit,
+    pub volume_unit: vwc_contracts::VolumeUnit,
+    pub fill_ups: u64,
+    pub volume: f64,
+    /// Distance of the measured intervals.
+    pub measured_distance: f64,
+    /// Measured distance ÷ the fuel those intervals used; `null` without a full-to-full interval.
+    pub average: Option<f64>,
+    pub costs: Vec<crate::fuel::FuelCost>,
+    /// The vehicle's latest interval is more than 15 % below its trailing average (whole history).
+    pub drop_flagged: bool,
+}
+
+/// The fleet's fuel rows: every vehicle with fill-ups in the range, by vehicle id.
+async fn fleet_fuel(
+    store: &dyn EdgeStore,
+    org: &str,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Result<Vec<FleetFuelRow>, ApiError> {
+    let in_range = |t: DateTime<Utc>| from.is_none_or(|f| t >= f) && to.is_none_or(|e| t <= e);
+    let mut rows = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store.vehicles(org, after.as_deref(), MAX_LIMIT).await?;
+        let done = page.len() < MAX_LIMIT;
+        after = page.last().map(|v| v.vehicle.id.to_string());
+        for v in page {
+            let events = store.fuel_events(org, v.vehicle.id.as_ref()).await?;
+            let unit = v.vehicle.odometer_unit;
+            let Some(whole) = crate::fuel::economy(unit, &events) else {
+                continue;
+            };
+            // Intervals closing in the range; fills in the range for volume and spending.
+            let ranged: Vec<_> = events
+                .iter()
+                .filter(|e| in_range(e.occurred_at))
+                .cloned()
+                .collect();
+            if ranged.is_empty() {
+                continue;
+            }
+            let intervals: Vec<_> = whole.intervals.iter().filter(|i| in_range(i.to)).collect();
+            let measured_distance: f64 = intervals.iter().map(|i| i.distance).sum();
+            let volume_used: f64 = intervals.iter().map(|i| i.volume).sum();
+            let average = (volume_used > 0.0).then(|| {
+                let e = match whole.unit {
+                    crate::fuel::EconomyUnit::Mpg => measured_distance / volume_used,
+                    crate::fuel::EconomyUnit::LitresPer100Km => {
+                        volume_used / measured_distance * 100.0
+                    }
+                };
+                (e * 100.0).round() / 100.0
+            });
+            let in_range_figures =
+                crate::fuel::economy(unit, &ranged).expect("ranged holds fuel events");
+            let mut costs = in_range_figures.costs;
+            for c in &mut costs {
+                let (cents, distance) = intervals
+                    .iter()
+                    .filter(|i| i.currency.as_deref() == Some(c.currency.as_str()))
+                    .fold((0u64, 0f64), |(s, d), i| {
+                        (s + i.cost_cents.unwrap_or(0), d + i.distance)
+                    });
+                c.per_distance_cents =
+                    (distance > 0.0).then(|| (cents as f64 / distance * 100.0).round() / 100.0);
+            }
+            rows.push(FleetFuelRow {
+                vehicle_id: v.vehicle.id.to_string(),
+                unit: whole.unit,
+                distance_unit: unit,
+                volume_unit: whole.volume_unit,
+                fill_ups: in_range_figures.fill_ups,
+                volume: in_range_figures.total_volume,
+                measured_distance: (measured_distance * 10.0).round() / 10.0,
+                average,
+                costs,
+                drop_flagged: whole.drop.is_some(),
+            });
+        }
+        if done {
+            return Ok(rows);
+        }
+    }
 }
 
 /// Get the fleet's costs
 ///
 /// Costs of every vehicle of the organisation with `occurredAt` in [`from`, `to`], grouped by month, event
-/// kind or vehicle, one row per group and currency.
+/// kind or vehicle, one row per group and currency; `fuel` adds each vehicle's fuel economy and cost per
+/// distance (docs/fuel.md).
 #[utoipa::path(
     get,
     path = "/v1/fleet/costs",
@@ -833,11 +935,13 @@ async fn fleet_costs(
         g.total_cents += b.total_cents;
         g.events += b.events;
     }
+    let fuel = fleet_fuel(state.store.as_ref(), auth.org(), from, to).await?;
     Ok(Json(FleetCosts {
         group_by: grouping,
         from,
         to,
         items: groups.into_values().collect(),
+        fuel,
     }))
 }
 

@@ -6,6 +6,7 @@ pub mod consumer;
 pub mod corrections;
 pub mod cursor;
 pub mod export;
+pub mod fuel;
 pub mod http;
 pub mod mongo;
 pub mod search;

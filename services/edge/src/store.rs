@@ -242,4 +242,30 @@ pub trait EdgeStore: Plumbing + crate::corrections::RevisionProjection {
     ) -> StoreResult<Option<Valuation>>;
     /// The organisation's current values summed per currency (by currency code).
     async fn fleet_value(&self, org_id: &str) -> StoreResult<Vec<FleetValue>>;
+    /// Every `fuel` event of one vehicle (any order). Voided events must not be answered once voids exist.
+    async fn fuel_events(&self, org_id: &str, vehicle_id: &str) -> StoreResult<Vec<VehicleEvent>> {
+        let filter = EventFilter {
+            kinds: vec![EventKind::Fuel],
+            ..EventFilter::default()
+        };
+        let mut all = Vec::new();
+        let mut after: Option<TimelinePosition> = None;
+        loop {
+            let page = self
+                .events(org_id, vehicle_id, &filter, after.as_ref(), FUEL_PAGE)
+                .await?;
+            let done = page.len() < FUEL_PAGE;
+            after = page.last().map(|e| TimelinePosition {
+                occurred_at: e.occurred_at,
+                id: e.id.to_string(),
+            });
+            all.extend(page);
+            if done {
+                return Ok(all);
+            }
+        }
+    }
 }
+
+/// Page size `fuel_events` reads the timeline with.
+const FUEL_PAGE: usize = 1_000;

@@ -1264,6 +1264,40 @@ async fn the_current_value_is_the_latest_day_and_the_fleet_sums_it_per_currency(
     );
 }
 
+async fn fuel_events_are_every_fill_up_of_the_vehicle_and_nothing_else(store: Store) {
+    let v = vehicle_with_history(&store).await;
+    let other = register(&store, "org_a", "veh_2").await;
+    let fill = |v: &Vehicle, id: &str, day: u32| VehicleEvent {
+        odometer: Some(1_000 + day as u64 * 300),
+        details: serde_json::json!({"volume": 40.5, "volumeUnit": "l", "fullTank": day.is_multiple_of(2)}),
+        ..event(v, id, EventKind::Fuel, at(day, 12))
+    };
+    for e in [
+        fill(&v, "evt_f2", 2),
+        fill(&v, "evt_f6", 6),
+        fill(&v, "evt_f4", 4),
+        fill(&other, "evt_g1", 1),
+    ] {
+        apply(&store, &e).await;
+    }
+    let mut got = ids(store.fuel_events("org_a", "veh_1").await.unwrap());
+    got.sort();
+    assert_eq!(got, ["evt_f2", "evt_f4", "evt_f6"]);
+    let back = store.fuel_events("org_a", "veh_1").await.unwrap();
+    assert!(back.iter().all(|e| e.fuel_details().is_some()));
+    assert!(
+        store
+            .fuel_events("org_b", "veh_1")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        ids(store.fuel_events("org_a", "veh_2").await.unwrap()),
+        ["evt_g1"]
+    );
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Running every check against every adapter
 
@@ -1485,4 +1519,5 @@ vwc_testkit::conformance!(
     a_correction_replaces_the_row_and_a_void_withdraws_it_from_timeline_costs_and_counts,
     an_older_revision_or_the_original_never_replaces_a_newer_one,
     sold_and_archived_vehicles_leave_the_fleet_and_its_value_but_stay_listed,
+    fuel_events_are_every_fill_up_of_the_vehicle_and_nothing_else,
 );

@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
-use vwc_contracts::{EventKind, FieldError, NewVehicleEvent, Vendor};
+use vwc_contracts::{EventKind, FieldError, NewVehicleEvent, Vendor, VolumeUnit};
 
 /// The formats an import recognises from the header row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -51,6 +51,9 @@ pub struct ImportOptions {
     pub kind: EventKind,
     /// ISO 4217 code of the costs.
     pub currency: String,
+    /// Unit of LubeLogger's `FuelConsumed` (its files do not say): US gallons for a vehicle in miles,
+    /// litres for one in km, unless the caller says otherwise.
+    pub volume_unit: VolumeUnit,
 }
 
 fn header_index(headers: &csv::StringRecord) -> Vec<String> {
@@ -244,15 +247,8 @@ pub fn read(
             })
         };
         let event = match format {
-            CsvFormat::LubeloggerFuel | CsvFormat::Fuelly => {
-                fail(
-                    "row",
-                    "fuel records cannot be imported yet: this API has no fuel event kind (issue 14, \
-                     item 3); the row was not recorded"
-                        .into(),
-                );
-                continue;
-            }
+            CsvFormat::LubeloggerFuel => lubelogger_fuel_row(&get, options, &mut fail),
+            CsvFormat::Fuelly => fuelly_row(&get, options, &mut fail),
             CsvFormat::Vwc => vwc_row(&get, options, &mut fail),
             CsvFormat::LubeloggerRecords | CsvFormat::LubeloggerOdometer => {
                 lubelogger_row(format, &get, options, &mut fail)
@@ -357,6 +353,181 @@ fn lubelogger_row(
         vendor: None,
         details,
     })
+}
+
+/// `True`/`False` as LubeLogger writes them, `1`/`0`, `yes`/`no`; `default` when empty.
+fn parse_flag(s: &str, default: bool) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "" => Ok(default),
+        "true" | "1" | "yes" | "y" => Ok(true),
+        "false" | "0" | "no" | "n" => Ok(false),
+        _ => Err(format!("{s:?} is not True or False")),
+    }
+}
+
+/// A positive decimal such as `11.2` (thousands commas ignored).
+fn parse_decimal(s: &str) -> Result<Option<f64>, String> {
+    let cleaned: String = s.trim().chars().filter(|c| *c != ',').collect();
+    if cleaned.is_empty() {
+        return Ok(None);
+    }
+    match cleaned.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(Some(v)),
+        _ => Err(format!("{s:?} is not a number like 11.2")),
+    }
+}
+
+fn fuel_event(
+    occurred_at: DateTime<Utc>,
+    odometer: Option<u64>,
+    cost_cents: Option<u64>,
+    options: &ImportOptions,
+    details: serde_json::Value,
+    notes: Option<String>,
+) -> NewVehicleEvent {
+    NewVehicleEvent {
+        kind: EventKind::Fuel,
+        occurred_at,
+        odometer,
+        currency: cost_cents.map(|_| options.currency.clone()),
+        cost_cents,
+        title: None,
+        notes,
+        vendor: None,
+        details,
+    }
+}
+
+/// LubeLogger's fuel record: `FuelConsumed` in `options.volume_unit`, `Cost` the fill's total,
+/// `IsFillToFull` and `MissedFuelUp` as flags; its `FuelEconomy` column is recomputed, not read.
+fn lubelogger_fuel_row(
+    row: &Row<'_>,
+    options: &ImportOptions,
+    fail: &mut dyn FnMut(&str, String),
+) -> Option<NewVehicleEvent> {
+    let Some(occurred_at) = parse_date(row.get("date")) else {
+        fail(
+            "Date",
+            format!(
+                "{:?} is not a date like 2024-03-02 or 3/2/2024",
+                row.get("date")
+            ),
+        );
+        return None;
+    };
+    let odometer = parse_odometer(row.get("odometer"))
+        .map_err(|m| fail("Odometer", m))
+        .ok()?;
+    let volume = match parse_decimal(row.get("fuelconsumed")) {
+        Ok(Some(v)) if v > 0.0 => v,
+        Ok(_) => {
+            fail("FuelConsumed", "a fill-up needs a volume above 0".into());
+            return None;
+        }
+        Err(m) => {
+            fail("FuelConsumed", m);
+            return None;
+        }
+    };
+    let cost_cents = parse_money(row.get("cost"))
+        .map_err(|m| fail("Cost", m))
+        .ok()?;
+    let full = parse_flag(row.get("isfilltofull"), true)
+        .map_err(|m| fail("IsFillToFull", m))
+        .ok()?;
+    let missed = parse_flag(row.get("missedfuelup"), false)
+        .map_err(|m| fail("MissedFuelUp", m))
+        .ok()?;
+    let mut details = serde_json::json!({"volume": volume, "volumeUnit": options.volume_unit,
+        "fullTank": full});
+    if missed {
+        details["missedPrevious"] = true.into();
+    }
+    let notes = Some(row.get("notes").to_string()).filter(|n| !n.is_empty());
+    Some(fuel_event(
+        occurred_at,
+        odometer,
+        cost_cents,
+        options,
+        details,
+        notes,
+    ))
+}
+
+/// Fuelly's fuel-up: `gallons` (or `litres`/`liters`), `price` per unit of volume, `miles` (or
+/// `kilometers`) driven since the previous fill-up, and, when the file has them, `odometer`,
+/// `partial_fuelup` and `missed_fuelup`.
+fn fuelly_row(
+    row: &Row<'_>,
+    options: &ImportOptions,
+    fail: &mut dyn FnMut(&str, String),
+) -> Option<NewVehicleEvent> {
+    let Some(occurred_at) = parse_date(row.get("fuelup_date")) else {
+        fail(
+            "fuelup_date",
+            format!("{:?} is not a date like 2024-03-02", row.get("fuelup_date")),
+        );
+        return None;
+    };
+    let (column, unit) = if !row.get("gallons").is_empty() {
+        ("gallons", VolumeUnit::Gal)
+    } else if !row.get("litres").is_empty() {
+        ("litres", VolumeUnit::L)
+    } else if !row.get("liters").is_empty() {
+        ("liters", VolumeUnit::L)
+    } else {
+        fail("gallons", "a fill-up needs a volume".into());
+        return None;
+    };
+    let volume = match parse_decimal(row.get(column)) {
+        Ok(Some(v)) if v > 0.0 => v,
+        Ok(_) => {
+            fail(column, "a fill-up needs a volume above 0".into());
+            return None;
+        }
+        Err(m) => {
+            fail(column, m);
+            return None;
+        }
+    };
+    let price = parse_decimal(row.get("price"))
+        .map_err(|m| fail("price", m))
+        .ok()?;
+    let cost_cents = price.map(|p| (p * volume * 100.0).round() as u64);
+    let distance_column = if row.get("miles").is_empty() {
+        "kilometers"
+    } else {
+        "miles"
+    };
+    let trip = parse_decimal(row.get(distance_column))
+        .map_err(|m| fail(distance_column, m))
+        .ok()?;
+    let odometer = parse_odometer(row.get("odometer"))
+        .map_err(|m| fail("odometer", m))
+        .ok()?;
+    let partial = parse_flag(row.get("partial_fuelup"), false)
+        .map_err(|m| fail("partial_fuelup", m))
+        .ok()?;
+    let missed = parse_flag(row.get("missed_fuelup"), false)
+        .map_err(|m| fail("missed_fuelup", m))
+        .ok()?;
+    let mut details =
+        serde_json::json!({"volume": volume, "volumeUnit": unit, "fullTank": !partial});
+    if let Some(t) = trip.filter(|t| *t > 0.0) {
+        details["tripDistance"] = t.into();
+    }
+    if missed {
+        details["missedPrevious"] = true.into();
+    }
+    let notes = Some(row.get("notes").to_string()).filter(|n| !n.is_empty());
+    Some(fuel_event(
+        occurred_at,
+        odometer,
+        cost_cents,
+        options,
+        details,
+        notes,
+    ))
 }
 
 fn vwc_row(

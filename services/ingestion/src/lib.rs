@@ -1,6 +1,7 @@
 //! Ingestion owns vehicles, their timeline events, dealers and dealer records. It serves the write side of
 //! the API and publishes `VehicleRegistered` and `VehicleEventRecorded` through its outbox.
 
+pub mod attachments;
 pub mod corrections;
 pub mod dealers;
 pub mod http;

@@ -387,6 +387,28 @@ mod tests {
     }
 
     #[test]
+    fn a_fill_up_is_an_odometer_reading_and_never_maintenance() {
+        let fuel = TimelineFact::from_event(&event(
+            "fuel",
+            Some(42_000),
+            json!({"volume": 11.2, "volumeUnit": "gal", "fullTank": true}),
+        ))
+        .unwrap();
+        assert_eq!(
+            (fuel.kind, fuel.odometer, fuel.tasks.len()),
+            (FactKind::Reading, Some(42_000), 0)
+        );
+        assert_eq!(
+            TimelineFact::from_event(&event(
+                "fuel",
+                None,
+                json!({"volume": 11.2, "volumeUnit": "gal"})
+            )),
+            None
+        );
+    }
+
+    #[test]
     fn a_new_vehicle_gets_the_twelve_catalogue_items_in_its_unit() {
         let e = evaluate_vehicle(&vehicle(OdometerUnit::Km), &[], &[], day(2024, 2, 1));
         assert_eq!(e.items.len(), 12);

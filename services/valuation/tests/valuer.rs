@@ -250,3 +250,27 @@ async fn the_forecast_is_for_the_owning_organisation_only() {
     assert!(valuer.forecast("org_b", "veh_1", 12).await.is_err());
     assert!(valuer.forecast("org_a", "veh_nope", 12).await.is_err());
 }
+
+#[tokio::test]
+async fn a_fill_up_counts_as_an_odometer_reading_and_nothing_more() {
+    let (_dir, store, consumer) = setup();
+    consumer.handle(&registered("org_a")).await.unwrap();
+    published(store.as_ref()).await;
+    let mut fill = event(
+        "evt_fuel",
+        EventKind::Fuel,
+        3,
+        41_500,
+        serde_json::json!({"volume": 11.2, "volumeUnit": "gal", "fullTank": true}),
+    );
+    fill.cost_cents = Some(3_910);
+    fill.currency = Some("USD".into());
+    consumer.handle(&recorded(fill)).await.unwrap();
+    let facts = store.vehicle_state("veh_1").await.unwrap().facts;
+    assert_eq!(facts.len(), 1);
+    assert_eq!(facts[0].odometer, Some(41_500));
+    assert!(matches!(
+        facts[0].detail,
+        vwc_valuation::model::FactDetail::Odometer
+    ));
+}

@@ -54,6 +54,10 @@ pub struct HttpArgs {
     /// Seconds before a request is abandoned with a 503.
     #[arg(long, env = "VWC_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
+    /// Keep event attachments in this S3 bucket (pre-signed uploads and downloads; `--aws-endpoint`
+    /// applies) instead of under the data dir.
+    #[arg(long, env = "VWC_ATTACHMENTS_BUCKET")]
+    pub attachments_bucket: Option<String>,
     /// Verify RS256/ES256 tokens against this JWKS (URL or file) instead of the embedded HS256 secret;
     /// `POST /v1/auth/dev-token` is then disabled.
     #[arg(long, env = "VWC_JWKS")]
@@ -669,6 +673,12 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         .secret(None, "VWC_JWT_SECRET", "jwt_secret")
         .map(|s| s.expose().to_string());
     opts.bus = args.bus.choice();
+    if let Some(bucket) = &args.http.attachments_bucket {
+        opts.attachments = crate::attachments::AttachmentsChoice::S3 {
+            bucket: bucket.clone(),
+            endpoint: args.bus.aws_endpoint.clone(),
+        };
+    }
     opts.chat_llm = chat_llm_settings(
         &layers,
         args.http.llm_base_url.as_deref(),

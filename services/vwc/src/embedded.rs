@@ -46,6 +46,8 @@ pub struct HttpSettings {
     pub oidc: Option<crate::auth_config::OidcSettings>,
     /// The chat historian's optional LLM provider (off when `None`).
     pub chat_llm: Option<Arc<vwc_chat_historian::LlmProvider>>,
+    /// Where event attachments are kept.
+    pub attachments: Arc<dyn vwc_ingestion::attachments::AttachmentStore>,
 }
 
 impl HttpSettings {
@@ -108,6 +110,8 @@ pub struct EmbeddedOptions {
     pub notification_tuning: Option<NotificationTuning>,
     /// The chat historian's optional OpenAI-compatible LLM provider; off when `None` (the default).
     pub chat_llm: Option<vwc_chat_historian::LlmSettings>,
+    /// Event attachments: files under the data dir (default) or an S3 bucket.
+    pub attachments: crate::attachments::AttachmentsChoice,
 }
 
 #[derive(Debug, Clone)]
@@ -148,6 +152,7 @@ impl EmbeddedOptions {
             outbound_allowlist: String::new(),
             notification_tuning: None,
             chat_llm: None,
+            attachments: Default::default(),
         }
     }
 }
@@ -407,6 +412,7 @@ impl System {
                 .transpose()
                 .context("the chat LLM provider")?
                 .map(Arc::new),
+            attachments: crate::attachments::open(&opts.attachments, &opts.data_dir).await,
         };
         let router = build_router(
             &stores,
@@ -501,6 +507,13 @@ pub fn build_router(
                 verifier: verifier.clone(),
             }),
         )
+        .merge(vwc_ingestion::attachments::http::routes().with_state(
+            vwc_ingestion::attachments::http::AttachmentState {
+                ingestion: Ingestion::new(stores.ingestion.clone()),
+                store: http.attachments.clone(),
+                verifier: verifier.clone(),
+            },
+        ))
         .merge(vwc_ingestion::dealers::http::routes().with_state(
             vwc_ingestion::dealers::http::DealerState {
                 cache: Default::default(),

@@ -124,6 +124,18 @@ pub async fn run_api() -> Result<(), lambda_http::Error> {
         dev_tokens: None,
         oidc,
         chat_llm: chat_llm(&rt.layers)?,
+        attachments: {
+            let bucket = rt
+                .layers
+                .value(None, "VWC_ATTACHMENTS_BUCKET", "attachments_bucket")
+                .context("VWC_ATTACHMENTS_BUCKET (or SSM attachments_bucket) is required in AWS")?;
+            let endpoint = std::env::var("VWC_AWS_ENDPOINT").ok();
+            crate::attachments::open(
+                &crate::attachments::AttachmentsChoice::S3 { bucket, endpoint },
+                std::path::Path::new("/tmp"),
+            )
+            .await
+        },
     };
     let idle_bus =
         vwc_bus::inproc::InProcessBus::new(vwc_contracts::Routes::load(), Default::default());
@@ -221,6 +233,12 @@ pub async fn run_chat() -> Result<(), lambda_http::Error> {
         dev_tokens: None,
         oidc: None,
         chat_llm: chat_llm(&layers)?,
+        // The chat routes read no attachment; the settings are shared with the API's router.
+        attachments: crate::attachments::open(
+            &crate::attachments::AttachmentsChoice::Files,
+            std::path::Path::new("/tmp"),
+        )
+        .await,
     };
     let clock = vwc_http::Clock::default();
     let router = crate::embedded::with_http_layers(

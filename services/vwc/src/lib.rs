@@ -1,6 +1,7 @@
 //! The composition root: picks adapters (SQLite or MongoDB stores; in-process or EventBridge/SQS bus),
 //! wires every service, serves the HTTP API and the dashboard, and implements the `vwc` CLI.
 
+pub mod attachments;
 pub mod auth_config;
 #[cfg(feature = "bench")]
 pub mod bench;

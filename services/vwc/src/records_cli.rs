@@ -28,8 +28,19 @@ pub struct ImportArgs {
     /// ISO 4217 code of the file's costs.
     #[arg(long, default_value = "USD")]
     pub currency: String,
+    /// Unit of LubeLogger's FuelConsumed: gal (US) or l; by default gal for a vehicle in miles, l in km.
+    #[arg(long, value_parser = parse_volume_unit)]
+    pub volume_unit: Option<vwc_contracts::VolumeUnit>,
     #[command(flatten)]
     pub data: DataDir,
+}
+
+fn parse_volume_unit(s: &str) -> Result<vwc_contracts::VolumeUnit, String> {
+    match s {
+        "gal" => Ok(vwc_contracts::VolumeUnit::Gal),
+        "l" => Ok(vwc_contracts::VolumeUnit::L),
+        _ => Err("must be gal or l".into()),
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -66,12 +77,6 @@ fn quiet(mut opts: EmbeddedOptions) -> EmbeddedOptions {
 pub async fn import(args: ImportArgs, opts: EmbeddedOptions) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&args.file)
         .with_context(|| format!("reading {}", args.file.display()))?;
-    let options = vwc_ingestion::import::ImportOptions {
-        kind: args.kind,
-        currency: args.currency.to_ascii_uppercase(),
-    };
-    let (format, rows, mut errors) =
-        vwc_ingestion::import::read(&text, &options).map_err(anyhow::Error::msg)?;
     let system = System::start(quiet(opts)).await?;
     let ingestion = vwc_ingestion::Ingestion::new(system.stores.ingestion.clone());
     let Some(vehicle) = ingestion
@@ -84,6 +89,21 @@ pub async fn import(args: ImportArgs, opts: EmbeddedOptions) -> anyhow::Result<(
     else {
         system.shutdown().await;
         anyhow::bail!("no vehicle {} in organisation {}", args.vehicle, args.org);
+    };
+    let options = vwc_ingestion::import::ImportOptions {
+        kind: args.kind,
+        currency: args.currency.to_ascii_uppercase(),
+        volume_unit: args.volume_unit.unwrap_or(match vehicle.odometer_unit {
+            vwc_contracts::OdometerUnit::Mi => vwc_contracts::VolumeUnit::Gal,
+            vwc_contracts::OdometerUnit::Km => vwc_contracts::VolumeUnit::L,
+        }),
+    };
+    let (format, rows, mut errors) = match vwc_ingestion::import::read(&text, &options) {
+        Ok(read) => read,
+        Err(message) => {
+            system.shutdown().await;
+            anyhow::bail!(message);
+        }
     };
     let bar = indicatif::ProgressBar::new(rows.len() as u64);
     bar.set_style(

@@ -1,6 +1,6 @@
 //! CSV import and export (issue 14, item 5), black-box over HTTP with real-looking LubeLogger and Fuelly
 //! files written here: bad rows reported by line and column, a dry run that records nothing, re-import
-//! adding nothing, fuel rows reported (no fuel kind yet), and the export → import round trip.
+//! adding nothing, fuel rows recorded as fuel events, and the export → import round trip (a fill-up included).
 
 use serde_json::{Value, json};
 use vwc::testing::TestApp;
@@ -154,7 +154,7 @@ async fn a_lubelogger_service_file_imports_reports_bad_rows_and_a_second_import_
 }
 
 #[tokio::test]
-async fn odometer_files_import_and_fuel_rows_from_lubelogger_and_fuelly_are_reported_not_dropped() {
+async fn odometer_files_import_and_fuel_rows_from_lubelogger_and_fuelly_become_fuel_events() {
     let app = TestApp::spawn().await;
     let token = app.token("org_a", &[Role::Owner]);
     let vehicle = app.register(&token, &vin(2)).await;
@@ -164,25 +164,64 @@ async fn odometer_files_import_and_fuel_rows_from_lubelogger_and_fuelly_are_repo
         (r["format"].as_str(), r["imported"].as_u64()),
         (Some("lubelogger_odometer"), Some(2))
     );
+    // LubeLogger: two full fills and a row whose volume is not a number (line 4, reported).
+    // 31210 → 31530 = 320 mi on 10.9 gal = 29.36 mpg; 3800 ¢ / 320 mi = 11.88 ¢/mi.
     let gas = "Date,Odometer,FuelConsumed,Cost,FuelEconomy,IsFillToFull,MissedFuelUp,Notes\n\
-2/3/2025,31210,11.2,39.10,27.5,True,False,\n2/17/2025,31530,10.9,38.00,29.4,True,False,\n";
+2/3/2025,31210,11.2,39.10,27.5,True,False,\n2/17/2025,31530,10.9,38.00,29.4,True,False,\n\
+2/20/2025,31600,lots,5.00,0,False,False,\n";
+    let (status, _, r) = import(&app, &token, &vehicle, "", gas).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(
+        (r["format"].as_str(), r["imported"].as_u64()),
+        (Some("lubelogger_fuel"), Some(2))
+    );
+    assert_eq!(
+        r["errors"],
+        json!([{"row": 4, "field": "FuelConsumed", "message": "\"lots\" is not a number like 11.2"}])
+    );
+    app.timeline_of_len(&token, &vehicle, 4).await;
+    let fuel = app
+        .get_ok(&token, &format!("/v1/vehicles/{vehicle}/overview"))
+        .await["fuel"]
+        .clone();
+    assert_eq!(
+        (fuel["average"].as_f64(), fuel["fillUps"].as_u64()),
+        (Some(29.36), Some(2)),
+        "{fuel}"
+    );
+    assert_eq!(fuel["costs"][0]["perDistanceCents"], 11.88);
+    // Again: nothing new.
+    let (_, _, again) = import(&app, &token, &vehicle, "", gas).await;
+    assert_eq!(
+        (again["imported"].as_u64(), again["skipped"].as_u64()),
+        (Some(0), Some(2))
+    );
+
+    // Fuelly (another vehicle): `miles` since the previous fill, `price` per gallon, no odometer.
+    // Second fill: 320.5 mi on 10.9 gal = 29.40 mpg; 10.9 × 3.49 = 38.04 USD; 3804 ¢ / 320.5 = 11.87 ¢/mi.
+    let fuelly_vehicle = app.register(&token, &vin(5)).await;
     let fuelly = "car_name,model,carid,fuelup_date,mpg,miles,gallons,price,city_percentage,notes\n\
-Blue,RAV4,1,2025-02-03,27.5,308.0,11.2,3.49,50,\n";
-    for (csv, format, rows) in [(gas, "lubelogger_fuel", 2), (fuelly, "fuelly", 1)] {
-        let (status, _, r) = import(&app, &token, &vehicle, "", csv).await;
-        assert_eq!(status, 200, "{r}");
-        assert_eq!(r["format"], format);
-        assert_eq!(r["imported"], 0);
-        let errors = r["errors"].as_array().unwrap();
-        assert_eq!(errors.len(), rows, "{r}");
-        assert!(
-            errors
-                .iter()
-                .all(|e| e["message"].as_str().unwrap().contains("fuel"))
-        );
-        assert_eq!(errors[0]["row"], 2);
-    }
-    app.timeline_of_len(&token, &vehicle, 2).await;
+Blue,RAV4,1,2025-02-03,27.5,308.0,11.2,3.49,50,\n\
+Blue,RAV4,1,2025-02-17,29.4,320.5,10.9,3.49,50,Highway\n\
+Blue,RAV4,1,2025-02-19,0,10,,3.49,50,\n";
+    let (status, _, r) = import(&app, &token, &fuelly_vehicle, "", fuelly).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(
+        (r["format"].as_str(), r["imported"].as_u64()),
+        (Some("fuelly"), Some(2))
+    );
+    assert_eq!(r["errors"][0]["row"], 4, "{r}");
+    assert_eq!(r["errors"][0]["field"], "gallons");
+    let events = app.timeline_of_len(&token, &fuelly_vehicle, 2).await;
+    assert_eq!(events[0]["costCents"], 3804);
+    assert_eq!(events[0]["details"]["tripDistance"], 320.5);
+    assert_eq!(events[0]["notes"], "Highway");
+    let fuel = app
+        .get_ok(&token, &format!("/v1/vehicles/{fuelly_vehicle}/overview"))
+        .await["fuel"]
+        .clone();
+    assert_eq!(fuel["average"], 29.4, "{fuel}");
+    assert_eq!(fuel["costs"][0]["perDistanceCents"], 11.87);
     app.stop().await;
 }
 
@@ -206,6 +245,9 @@ async fn an_export_imported_into_a_new_vehicle_reproduces_the_history() {
         json!({"kind": "odometer_reading", "occurredAt": "2025-03-01T10:00:00Z", "odometer": 38000}),
         json!({"kind": "collision", "occurredAt": "2025-04-01T10:00:00Z", "title": "Parking dent",
             "details": {"severity": "minor", "structural": false}}),
+        json!({"kind": "fuel", "occurredAt": "2025-04-02T10:00:00Z", "odometer": 38400,
+            "costCents": 5230, "currency": "USD", "vendor": {"name": "Shell"},
+            "details": {"volume": 12.345, "volumeUnit": "gal", "fullTank": false, "station": "Shell, Main St"}}),
     ] {
         let (status, _, answer) = body(
             app.post(&token, &format!("/v1/vehicles/{original}/events"), &event)
@@ -214,7 +256,7 @@ async fn an_export_imported_into_a_new_vehicle_reproduces_the_history() {
         .await;
         assert_eq!(status, 201, "{answer}");
     }
-    app.timeline_of_len(&token, &original, 5).await;
+    app.timeline_of_len(&token, &original, 6).await;
     let response = app
         .get(
             &token,
@@ -238,10 +280,10 @@ async fn an_export_imported_into_a_new_vehicle_reproduces_the_history() {
     assert_eq!(status, 200, "{report}");
     assert_eq!(
         (report["format"].as_str(), report["imported"].as_u64()),
-        (Some("vwc"), Some(5))
+        (Some("vwc"), Some(6))
     );
     assert_eq!(report["errors"], json!([]));
-    app.timeline_of_len(&token, &copy, 5).await;
+    app.timeline_of_len(&token, &copy, 6).await;
     assert_eq!(
         events(&app, &token, &copy).await,
         events(&app, &token, &original).await
@@ -250,7 +292,7 @@ async fn an_export_imported_into_a_new_vehicle_reproduces_the_history() {
     let (_, _, again) = import(&app, &token, &copy, "", &csv).await;
     assert_eq!(
         (again["imported"].as_u64(), again["skipped"].as_u64()),
-        (Some(0), Some(5))
+        (Some(0), Some(6))
     );
 
     // Another organisation: 404 for export and import; bad input changes nothing.
@@ -298,7 +340,7 @@ async fn an_export_imported_into_a_new_vehicle_reproduces_the_history() {
     let (status, _, _) = import(&app, &viewer, &original, "", &csv).await;
     assert_eq!(status, 403);
     settle(&app).await;
-    app.timeline_of_len_at_most(&token, &original, 5).await;
+    app.timeline_of_len_at_most(&token, &original, 6).await;
     app.stop().await;
 }
 

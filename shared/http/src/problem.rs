@@ -61,6 +61,9 @@ pub enum ApiError {
     Unavailable(String),
     #[error("internal error: {0}")]
     Internal(Box<dyn std::error::Error + Send + Sync>),
+    /// 413 for a route with its own limit (attachments): the detail names it.
+    #[error("payload larger than {limit_bytes} bytes")]
+    PayloadOverLimit { limit_bytes: u64 },
 }
 
 impl ApiError {
@@ -83,7 +86,9 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PayloadTooLarge | ApiError::PayloadOverLimit { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_) | ApiError::Unprocessable(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
@@ -102,7 +107,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not-found",
             ApiError::MethodNotAllowed => "method-not-allowed",
             ApiError::Conflict(_) => "conflict",
-            ApiError::PayloadTooLarge => "payload-too-large",
+            ApiError::PayloadTooLarge | ApiError::PayloadOverLimit { .. } => "payload-too-large",
             ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
             ApiError::Validation(_) => "validation",
             ApiError::Unprocessable(_) => "unprocessable",
@@ -152,6 +157,9 @@ impl IntoResponse for ApiError {
                     "the request body is larger than {} bytes",
                     crate::MAX_BODY_BYTES
                 ))
+            }
+            ApiError::PayloadOverLimit { limit_bytes } => {
+                problem.detail = Some(format!("the content is larger than {limit_bytes} bytes"))
             }
             ApiError::MethodNotAllowed => {
                 problem.detail = Some("this route does not accept that method".into())

@@ -30,6 +30,10 @@ pub struct ImportQuery {
     kind: Option<EventKind>,
     /// ISO 4217 code of the file's costs (LubeLogger and Fuelly files carry none); `USD` when absent.
     currency: Option<String>,
+    /// Unit of LubeLogger's `FuelConsumed`: `gal` (US) or `l`; by default `gal` for a vehicle in miles
+    /// and `l` for one in km.
+    #[param(value_type = Option<String>)]
+    volume_unit: Option<vwc_contracts::VolumeUnit>,
 }
 
 /// `200` of `POST /v1/vehicles/{id}/imports`.
@@ -52,8 +56,7 @@ pub struct ImportReport {
 /// Reads LubeLogger's export files (service, repair, upgrade and odometer records), Fuelly's, or this
 /// API's own `GET …/export?format=csv`, recognised by the header row (docs/import.md). Each row becomes a
 /// timeline event or an entry in `errors` (its line number, column and reason). Importing the same file
-/// again adds nothing: each row carries a key derived from its content. Fuel rows are reported, not
-/// recorded, until the API has a fuel event kind.
+/// again adds nothing: each row carries a key derived from its content. Fuel rows become `fuel` events.
 #[utoipa::path(
     post,
     path = "/v1/vehicles/{id}/imports",
@@ -122,7 +125,15 @@ pub(crate) async fn import_csv(
         .currency
         .unwrap_or_else(|| "USD".into())
         .to_ascii_uppercase();
-    let options = ImportOptions { kind, currency };
+    let volume_unit = query.volume_unit.unwrap_or(match vehicle.odometer_unit {
+        vwc_contracts::OdometerUnit::Mi => vwc_contracts::VolumeUnit::Gal,
+        vwc_contracts::OdometerUnit::Km => vwc_contracts::VolumeUnit::L,
+    });
+    let options = ImportOptions {
+        kind,
+        currency,
+        volume_unit,
+    };
     let (format, rows, mut errors) = read(text, &options).map_err(ApiError::Unprocessable)?;
     let dry_run = query.dry_run.unwrap_or(false);
     let outcome = super::apply(

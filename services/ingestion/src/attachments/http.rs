@@ -1,0 +1,524 @@
+//! The attachment routes under `/v1/vehicles/{id}/events/{eventId}/attachments`: direct upload (both
+//! modes), pre-signed upload and its confirm step (S3), listing and download. The vehicle and the event
+//! are looked up in the caller's organisation first, so another organisation's ids answer 404.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use vwc_auth::{Permission, TokenVerifier};
+use vwc_contracts::{EventId, OrgId, VehicleEvent};
+use vwc_http::openapi::{
+    BadRequest, Conflict, Forbidden, InternalServerError, NotFound, PayloadTooLarge,
+    ServiceUnavailable, TooManyRequests, Unauthorized, UnprocessableEntity, UnsupportedMediaType,
+};
+use vwc_http::{ApiError, Auth, HasVerifier, Json, RawBody, parse_json};
+
+use super::{
+    Attachment, AttachmentStore, AttachmentStoreError, Content, EventKey, MAX_ATTACHMENT_BYTES,
+    MAX_ATTACHMENTS_PER_EVENT, PresignedUrl, Refusal, UploadIntent, clean_file_name, sniff,
+};
+use crate::Ingestion;
+
+#[derive(Clone)]
+pub struct AttachmentState {
+    pub ingestion: Ingestion,
+    pub store: Arc<dyn AttachmentStore>,
+    pub verifier: Arc<dyn TokenVerifier>,
+}
+
+impl HasVerifier for AttachmentState {
+    fn verifier(&self) -> &Arc<dyn TokenVerifier> {
+        &self.verifier
+    }
+}
+
+pub fn routes() -> OpenApiRouter<AttachmentState> {
+    OpenApiRouter::with_openapi(vwc_http::openapi::components())
+        .routes(routes!(upload_attachment, list_attachments))
+        .routes(routes!(download_attachment))
+        .routes(routes!(start_upload))
+        .routes(routes!(confirm_upload))
+}
+
+impl From<AttachmentStoreError> for ApiError {
+    fn from(e: AttachmentStoreError) -> ApiError {
+        ApiError::internal(e)
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> ApiError {
+        match r {
+            Refusal::Empty => ApiError::field("body", "the file is empty"),
+            other => ApiError::UnsupportedMediaType(other.to_string()),
+        }
+    }
+}
+
+/// The one place attachments learn whether their event still counts: it must be the vehicle's, in the
+/// caller's organisation, and not voided (`VehicleEventVoided`, docs/corrections.md) — a voided event's
+/// attachments are neither listed, served, nor added to (404), while the stored files stay for the
+/// history (docs/attachments.md). A corrected event is the same record: its attachments stay.
+async fn visible_event(
+    state: &AttachmentState,
+    org: &str,
+    vehicle: &str,
+    event: &str,
+) -> Result<Option<VehicleEvent>, ApiError> {
+    let (org, event) = (OrgId::from(org), EventId::from(event));
+    let store = state.ingestion.store();
+    let Some(found) = store
+        .event(&org, &event)
+        .await?
+        .filter(|e| e.vehicle_id.as_ref() == vehicle)
+    else {
+        return Ok(None);
+    };
+    let revisions = store.event_revisions(&org, &event).await?;
+    if revisions
+        .last()
+        .is_some_and(|r| r.change == vwc_contracts::corrections::RevisionChange::Voided)
+    {
+        return Ok(None);
+    }
+    Ok(Some(found))
+}
+
+/// The event's storage key, or 404 when the vehicle or the event is not the caller's to see.
+async fn event_key(
+    state: &AttachmentState,
+    auth: &Auth,
+    vehicle: &str,
+    event: &str,
+) -> Result<(EventKey, VehicleEvent), ApiError> {
+    let key = EventKey::new(auth.org(), vehicle, event).ok_or(ApiError::NotFound("event"))?;
+    let found = visible_event(state, auth.org(), vehicle, event)
+        .await?
+        .ok_or(ApiError::NotFound("event"))?;
+    Ok((key, found))
+}
+
+fn new_id() -> String {
+    format!("att_{}", uuid::Uuid::now_v7().simple())
+}
+
+/// A file's raw bytes (OpenAPI: a binary string).
+pub struct BinaryFile;
+
+impl utoipa::PartialSchema for BinaryFile {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .description(Some("The file's bytes."))
+            .into()
+    }
+}
+
+impl ToSchema for BinaryFile {}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct UploadQuery {
+    /// The file's name, shown in listings and offered on download (its extension decides nothing).
+    #[param(max_length = 200)]
+    file_name: Option<String>,
+}
+
+/// `{items}` of an event's attachments.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttachmentList {
+    pub items: Vec<Attachment>,
+}
+
+async fn guard_count(state: &AttachmentState, key: &EventKey) -> Result<(), ApiError> {
+    if state.store.list(key).await?.len() >= MAX_ATTACHMENTS_PER_EVENT {
+        return Err(ApiError::Conflict(format!(
+            "the event already has {MAX_ATTACHMENTS_PER_EVENT} attachments"
+        )));
+    }
+    Ok(())
+}
+
+/// Attach a file to an event
+///
+/// The body is the file itself (any `Content-Type`; it is not trusted): a JPEG, PNG, WebP or HEIC image
+/// or a PDF, judged by its first bytes, at most 10 MiB. Anything else — an executable named
+/// `receipt.pdf`, say — is a 415. Stored durably before the 201. Recording events of the event's kind is
+/// the permission needed (technicians may attach to service records).
+#[utoipa::path(
+    post,
+    path = "/v1/vehicles/{id}/events/{eventId}/attachments",
+    tag = "attachments",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "The vehicle's id (`veh_…`)."),
+        ("eventId" = String, Path, description = "The event's id (`evt_…`)."),
+        UploadQuery,
+    ),
+    request_body(content = BinaryFile, content_type = "application/octet-stream",
+        description = "The file's bytes, at most 10 MiB."),
+    responses(
+        (status = 201, description = "Stored.", body = Attachment),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = UnprocessableEntity),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalServerError),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
+async fn upload_attachment(
+    State(state): State<AttachmentState>,
+    auth: Auth,
+    Path((vehicle, event)): Path<(String, String)>,
+    query: Result<Query<UploadQuery>, QueryRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let (key, found) = event_key(&state, &auth, &vehicle, &event).await?;
+    auth.require(crate::http::permission_for(found.kind))?;
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    if query
+        .file_name
+        .as_deref()
+        .is_some_and(|n| n.chars().count() > 200)
+    {
+        return Err(ApiError::field(
+            "fileName",
+            "must be at most 200 characters",
+        ));
+    }
+    let too_large = ApiError::PayloadOverLimit {
+        limit_bytes: MAX_ATTACHMENT_BYTES,
+    };
+    // A declared length over the limit is refused before a byte is read.
+    if headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|n| n > MAX_ATTACHMENT_BYTES)
+    {
+        return Err(too_large);
+    }
+    let content: Bytes = axum::body::to_bytes(body, MAX_ATTACHMENT_BYTES as usize)
+        .await
+        .map_err(|_| too_large)?;
+    let media = sniff(&content)?;
+    guard_count(&state, &key).await?;
+    let attachment = Attachment {
+        id: new_id(),
+        event_id: event.clone(),
+        vehicle_id: vehicle.clone(),
+        file_name: clean_file_name(
+            query
+                .file_name
+                .as_deref()
+                .unwrap_or(&format!("attachment.{}", media.extension())),
+        ),
+        content_type: media,
+        size_bytes: content.len() as u64,
+        sha256: Some(format!("{:x}", Sha256::digest(&content))),
+        uploaded_at: vwc_clock::now(),
+        uploaded_by: auth.0.sub.clone(),
+    };
+    state.store.put(&key, &attachment, content).await?;
+    tracing::info!(attachment = %attachment.id, event = %event, bytes = attachment.size_bytes,
+        content_type = attachment.content_type.as_str(), "attachment stored");
+    Ok((StatusCode::CREATED, axum::Json(attachment)).into_response())
+}
+
+/// List an event's attachments
+///
+/// Oldest first. An event that is not the vehicle's, or not in the caller's organisation, is a 404.
+#[utoipa::path(
+    get,
+    path = "/v1/vehicles/{id}/events/{eventId}/attachments",
+    tag = "attachments",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "The vehicle's id (`veh_…`)."),
+        ("eventId" = String, Path, description = "The event's id (`evt_…`)."),
+    ),
+    responses(
+        (status = 200, description = "The attachments.", body = AttachmentList),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalServerError),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
+async fn list_attachments(
+    State(state): State<AttachmentState>,
+    auth: Auth,
+    Path((vehicle, event)): Path<(String, String)>,
+) -> Result<Json<AttachmentList>, ApiError> {
+    auth.require(Permission::ReadVehicles)?;
+    let (key, _) = event_key(&state, &auth, &vehicle, &event).await?;
+    Ok(Json(AttachmentList {
+        items: state.store.list(&key).await?,
+    }))
+}
+
+/// Download an attachment
+///
+/// Embedded mode answers the bytes (with the sniffed `Content-Type`, `Content-Disposition: attachment`
+/// and `X-Content-Type-Options: nosniff`); in AWS mode a `303` to a pre-signed URL valid 15 minutes.
+#[utoipa::path(
+    get,
+    path = "/v1/vehicles/{id}/events/{eventId}/attachments/{attachmentId}",
+    tag = "attachments",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "The vehicle's id (`veh_…`)."),
+        ("eventId" = String, Path, description = "The event's id (`evt_…`)."),
+        ("attachmentId" = String, Path, description = "The attachment's id (`att_…`)."),
+    ),
+    responses(
+        (status = 200, description = "The file.", content(
+            (BinaryFile = "image/jpeg"), (BinaryFile = "image/png"), (BinaryFile = "image/webp"),
+            (BinaryFile = "image/heic"), (BinaryFile = "application/pdf"))),
+        (status = 303, description = "AWS mode: fetch the file from `Location` (pre-signed, 15 minutes).",
+            headers(("Location" = String, description = "The pre-signed URL."))),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalServerError),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
+async fn download_attachment(
+    State(state): State<AttachmentState>,
+    auth: Auth,
+    Path((vehicle, event, id)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    auth.require(Permission::ReadVehicles)?;
+    let (key, _) = event_key(&state, &auth, &vehicle, &event).await?;
+    let attachment = state
+        .store
+        .get(&key, &id)
+        .await?
+        .ok_or(ApiError::NotFound("attachment"))?;
+    match state.store.content(&key, &attachment).await? {
+        Content::Bytes(bytes) => {
+            let disposition = format!(
+                "attachment; filename=\"{}\"",
+                attachment.file_name.replace(|c: char| !c.is_ascii(), "_")
+            );
+            let mut response = (StatusCode::OK, bytes).into_response();
+            let h = response.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(attachment.content_type.as_str()),
+            );
+            if let Ok(v) = HeaderValue::from_str(&disposition) {
+                h.insert(header::CONTENT_DISPOSITION, v);
+            }
+            h.insert(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            );
+            h.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, no-store"),
+            );
+            Ok(response)
+        }
+        Content::Redirect(url) => {
+            let location = HeaderValue::from_str(&url.url).map_err(ApiError::internal)?;
+            let mut response = StatusCode::SEE_OTHER.into_response();
+            response.headers_mut().insert(header::LOCATION, location);
+            response.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, no-store"),
+            );
+            Ok(response)
+        }
+    }
+}
+
+/// `POST …/attachments/uploads` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewUpload {
+    /// The file's name (display only).
+    #[schema(min_length = 1, max_length = 200)]
+    pub file_name: String,
+}
+
+/// `201` of `POST …/attachments/uploads`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadTicket {
+    pub attachment_id: String,
+    /// Send the file here with `method` and `headers`, then confirm.
+    pub upload: PresignedUrl,
+    /// `POST` here once uploaded: the content is checked before it becomes an attachment.
+    pub confirm_path: String,
+    pub max_bytes: u64,
+}
+
+/// Start a pre-signed upload (AWS mode)
+///
+/// Answers a pre-signed `PUT` URL (15 minutes) for a file of at most 10 MiB; the file becomes an
+/// attachment only when `POST …/attachments/{attachmentId}/confirm` has checked its size and first bytes.
+/// A deployment that keeps attachments on its own disk answers 409: upload through the API instead.
+#[utoipa::path(
+    post,
+    path = "/v1/vehicles/{id}/events/{eventId}/attachments/uploads",
+    tag = "attachments",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "The vehicle's id (`veh_…`)."),
+        ("eventId" = String, Path, description = "The event's id (`evt_…`)."),
+    ),
+    request_body(content = NewUpload, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Upload there, then confirm.", body = UploadTicket),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = UnprocessableEntity),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalServerError),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
+async fn start_upload(
+    State(state): State<AttachmentState>,
+    auth: Auth,
+    Path((vehicle, event)): Path<(String, String)>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Result<Response, ApiError> {
+    let (key, found) = event_key(&state, &auth, &vehicle, &event).await?;
+    auth.require(crate::http::permission_for(found.kind))?;
+    let new: NewUpload = parse_json(&headers, &body)?;
+    if new.file_name.trim().is_empty() || new.file_name.chars().count() > 200 {
+        return Err(ApiError::field("fileName", "must be 1–200 characters"));
+    }
+    guard_count(&state, &key).await?;
+    let id = new_id();
+    let intent = UploadIntent {
+        file_name: clean_file_name(&new.file_name),
+        uploaded_by: auth.0.sub.clone(),
+        created_at: vwc_clock::now(),
+    };
+    let Some(upload) = state.store.presign_upload(&key, &id, &intent).await? else {
+        return Err(ApiError::Conflict(
+            "this deployment keeps attachments itself: POST the file to …/attachments".into(),
+        ));
+    };
+    let confirm_path = format!("/v1/vehicles/{vehicle}/events/{event}/attachments/{id}/confirm");
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(UploadTicket {
+            attachment_id: id,
+            upload,
+            confirm_path,
+            max_bytes: MAX_ATTACHMENT_BYTES,
+        }),
+    )
+        .into_response())
+}
+
+/// Confirm a pre-signed upload
+///
+/// Reads the uploaded object's size and first bytes: over 10 MiB is a 413, not an image or a PDF a 415
+/// (either way the upload is deleted); otherwise it becomes the attachment (201). Nothing uploaded yet: 409.
+#[utoipa::path(
+    post,
+    path = "/v1/vehicles/{id}/events/{eventId}/attachments/{attachmentId}/confirm",
+    tag = "attachments",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "The vehicle's id (`veh_…`)."),
+        ("eventId" = String, Path, description = "The event's id (`evt_…`)."),
+        ("attachmentId" = String, Path, description = "`attachmentId` of the upload ticket."),
+    ),
+    responses(
+        (status = 201, description = "Checked and attached.", body = Attachment),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = UnprocessableEntity),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalServerError),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
+async fn confirm_upload(
+    State(state): State<AttachmentState>,
+    auth: Auth,
+    Path((vehicle, event, id)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let (key, found) = event_key(&state, &auth, &vehicle, &event).await?;
+    auth.require(crate::http::permission_for(found.kind))?;
+    if let Some(done) = state.store.get(&key, &id).await? {
+        // Confirming twice answers the attachment again.
+        return Ok((StatusCode::CREATED, axum::Json(done)).into_response());
+    }
+    let pending = state
+        .store
+        .pending(&key, &id)
+        .await?
+        .ok_or(ApiError::NotFound("upload"))?;
+    let Some((size, head)) = pending.uploaded else {
+        return Err(ApiError::Conflict(
+            "nothing was uploaded to the pre-signed URL yet".into(),
+        ));
+    };
+    if size > MAX_ATTACHMENT_BYTES {
+        state.store.discard_pending(&key, &id).await?;
+        return Err(ApiError::PayloadOverLimit {
+            limit_bytes: MAX_ATTACHMENT_BYTES,
+        });
+    }
+    let media = match sniff(&head) {
+        Ok(m) => m,
+        Err(refusal) => {
+            state.store.discard_pending(&key, &id).await?;
+            tracing::warn!(attachment = %id, reason = %refusal, "pre-signed upload refused");
+            return Err(refusal.into());
+        }
+    };
+    let attachment = Attachment {
+        id,
+        event_id: event,
+        vehicle_id: vehicle,
+        file_name: pending.intent.file_name,
+        content_type: media,
+        size_bytes: size,
+        sha256: None,
+        uploaded_at: vwc_clock::now(),
+        uploaded_by: pending.intent.uploaded_by,
+    };
+    state.store.accept_pending(&key, &attachment).await?;
+    Ok((StatusCode::CREATED, axum::Json(attachment)).into_response())
+}

@@ -1,0 +1,477 @@
+//! Receipts and documents on events (issue 14, item 4), black-box over HTTP: upload, listing and download
+//! in embedded mode (files under the data dir, still there after a restart), another organisation's 404,
+//! a disguised executable and an oversize file refused, roles; and the S3 mode against moto with
+//! pre-signed upload (checked at confirm) and download URLs.
+
+use serde_json::{Value, json};
+use vwc::attachments::AttachmentsChoice;
+use vwc::testing::TestApp;
+use vwc_auth::Role;
+use vwc_testkit::{json as body, vin};
+
+/// A tiny but well-formed JPEG header (SOI, APP0/JFIF) and some bytes: the sniffer reads the magic only.
+fn jpeg() -> Vec<u8> {
+    let mut b = vec![0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10];
+    b.extend_from_slice(b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
+    b.extend((0..2000u32).map(|i| (i % 251) as u8));
+    b.extend_from_slice(&[0xff, 0xd9]);
+    b
+}
+
+fn pdf() -> Vec<u8> {
+    b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n".to_vec()
+}
+
+/// An ELF executable's first bytes, to be sent as `receipt.pdf` with `Content-Type: application/pdf`.
+fn elf() -> Vec<u8> {
+    let mut b = b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x02\0\x3e\0".to_vec();
+    b.extend(std::iter::repeat_n(0u8, 400));
+    b
+}
+
+async fn event(app: &TestApp, token: &str, vehicle: &str) -> String {
+    let (status, _, answer) = body(
+        app.post(
+            token,
+            &format!("/v1/vehicles/{vehicle}/events"),
+            &json!({"kind": "maintenance", "occurredAt": "2025-05-01T10:00:00Z", "odometer": 30000,
+                "costCents": 8999, "currency": "USD", "details": {"tasks": ["oil_change"]}}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 201, "{answer}");
+    answer["event"]["id"].as_str().unwrap().to_string()
+}
+
+async fn upload(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    name: &str,
+    content_type: &str,
+    bytes: Vec<u8>,
+) -> (u16, String, Value) {
+    body(
+        app.http
+            .post(app.url(&format!("{path}?fileName={name}")))
+            .bearer_auth(token)
+            .header("content-type", content_type)
+            .body(bytes)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn receipts_upload_list_and_download_and_survive_a_restart_in_embedded_mode() {
+    let app = TestApp::spawn().await;
+    let owner = app.token("org_a", &[Role::Owner]);
+    let vehicle = app.register(&owner, &vin(21)).await;
+    let event_id = event(&app, &owner, &vehicle).await;
+    let path = format!("/v1/vehicles/{vehicle}/events/{event_id}/attachments");
+
+    // The declared type says nothing: a JPEG sent as octet-stream is a JPEG.
+    let (status, _, photo) = upload(
+        &app,
+        &owner,
+        &path,
+        "receipt.jpeg",
+        "application/octet-stream",
+        jpeg(),
+    )
+    .await;
+    assert_eq!(status, 201, "{photo}");
+    assert_eq!(photo["contentType"], "image/jpeg");
+    assert_eq!(photo["sizeBytes"], jpeg().len());
+    assert_eq!(photo["fileName"], "receipt.jpeg");
+    assert_eq!(photo["uploadedBy"], "test-user");
+    assert_eq!(photo["sha256"].as_str().unwrap().len(), 64);
+    // A technician may attach to a service record.
+    let technician = app.token("org_a", &[Role::Technician]);
+    let (status, _, invoice) = upload(
+        &app,
+        &technician,
+        &path,
+        "invoice.pdf",
+        "application/pdf",
+        pdf(),
+    )
+    .await;
+    assert_eq!(status, 201, "{invoice}");
+    assert_eq!(invoice["contentType"], "application/pdf");
+
+    let viewer = app.token("org_a", &[Role::Viewer]);
+    let listed = app.get_ok(&viewer, &path).await;
+    let ids: Vec<_> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            photo["id"].as_str().unwrap(),
+            invoice["id"].as_str().unwrap()
+        ]
+    );
+
+    let download = app
+        .get(
+            &viewer,
+            &format!("{path}/{}", photo["id"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(download.status(), 200);
+    let h = download.headers().clone();
+    assert_eq!(h["content-type"], "image/jpeg");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(
+        h["content-disposition"],
+        "attachment; filename=\"receipt.jpeg\""
+    );
+    assert_eq!(download.bytes().await.unwrap().to_vec(), jpeg());
+
+    // A viewer cannot attach; an unknown attachment is a 404.
+    let (status, _, _) = upload(&app, &viewer, &path, "x.pdf", "application/pdf", pdf()).await;
+    assert_eq!(status, 403);
+    let (status, _, _) = body(app.get(&viewer, &format!("{path}/att_nope")).await).await;
+    assert_eq!(status, 404);
+    // Pre-signed uploads are S3's: this deployment says to upload directly.
+    let (status, ct, problem) = body(
+        app.post(
+            &owner,
+            &format!("{path}/uploads"),
+            &json!({"fileName": "a.pdf"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, ct.as_str()),
+        (409, "application/problem+json"),
+        "{problem}"
+    );
+
+    // Durable under the data dir, and served again after a restart.
+    let dir = app.stop().await;
+    let stored = dir
+        .path()
+        .join("attachments/org_a")
+        .join(&vehicle)
+        .join(&event_id);
+    for a in [&photo, &invoice] {
+        let id = a["id"].as_str().unwrap();
+        assert!(stored.join(format!("{id}.bin")).is_file());
+        assert!(stored.join(format!("{id}.json")).is_file());
+    }
+    let app = TestApp::spawn_with(dir, |_| {}).await;
+    let owner = app.token("org_a", &[Role::Owner]);
+    let again = app
+        .get(
+            &owner,
+            &format!("{path}/{}", invoice["id"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.bytes().await.unwrap().to_vec(), pdf());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn another_organisation_gets_404_and_bad_files_are_refused_without_a_trace() {
+    let app = TestApp::spawn().await;
+    let owner = app.token("org_a", &[Role::Owner]);
+    let vehicle = app.register(&owner, &vin(22)).await;
+    let event_id = event(&app, &owner, &vehicle).await;
+    let path = format!("/v1/vehicles/{vehicle}/events/{event_id}/attachments");
+    let (status, _, kept) = upload(&app, &owner, &path, "r.png", "image/png", {
+        let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+        png.extend(std::iter::repeat_n(7u8, 100));
+        png
+    })
+    .await;
+    assert_eq!(status, 201, "{kept}");
+    let kept_path = format!("{path}/{}", kept["id"].as_str().unwrap());
+
+    // Another organisation, even as owner: 404 for the listing, the download and an upload.
+    let stranger = app.token("org_b", &[Role::Owner]);
+    for response in [
+        app.get(&stranger, &path).await,
+        app.get(&stranger, &kept_path).await,
+    ] {
+        let (status, ct, _) = body(response).await;
+        assert_eq!((status, ct.as_str()), (404, "application/problem+json"));
+    }
+    let (status, _, _) = upload(&app, &stranger, &path, "r.jpg", "image/jpeg", jpeg()).await;
+    assert_eq!(status, 404);
+    // An event of another vehicle under this vehicle's path: 404 too.
+    let other_vehicle = app.register(&owner, &vin(23)).await;
+    let (status, _, _) = body(
+        app.get(
+            &owner,
+            &format!("/v1/vehicles/{other_vehicle}/events/{event_id}/attachments"),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // A disguised executable: named receipt.pdf, declared application/pdf, an ELF inside.
+    let (status, ct, problem) =
+        upload(&app, &owner, &path, "receipt.pdf", "application/pdf", elf()).await;
+    assert_eq!(
+        (status, ct.as_str()),
+        (415, "application/problem+json"),
+        "{problem}"
+    );
+    assert!(
+        problem["detail"].as_str().unwrap().contains("ELF"),
+        "{problem}"
+    );
+    // A script and plain text named as images.
+    for (name, bytes) in [
+        ("photo.jpg", b"#!/bin/sh\necho hi\n".to_vec()),
+        ("scan.png", b"just some text".to_vec()),
+        ("setup.pdf", b"MZ\x90\0\x03\0\0\0".to_vec()),
+    ] {
+        let (status, _, problem) = upload(&app, &owner, &path, name, "image/jpeg", bytes).await;
+        assert_eq!(status, 415, "{name}: {problem}");
+    }
+    // Over 10 MiB: 413.
+    let mut big = jpeg();
+    big.resize(10 * 1024 * 1024 + 1, 0);
+    let (status, ct, problem) =
+        upload(&app, &owner, &path, "huge.jpg", "image/jpeg", big.clone()).await;
+    assert_eq!(
+        (status, ct.as_str()),
+        (413, "application/problem+json"),
+        "{problem}"
+    );
+    // Exactly 10 MiB is fine.
+    big.truncate(10 * 1024 * 1024);
+    let (status, _, ok) = upload(&app, &owner, &path, "big.jpg", "image/jpeg", big).await;
+    assert_eq!(status, 201, "{ok}");
+
+    // Nothing refused left a trace.
+    let listed = app.get_ok(&owner, &path).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 2, "{listed}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn in_s3_mode_uploads_are_checked_at_confirm_and_downloads_are_presigned() {
+    let Some(endpoint) = vwc_testkit::aws::aws_endpoint("attachments in S3") else {
+        return;
+    };
+    let bucket = format!(
+        "vwc-att-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    let s3 = vwc::attachments::s3_client(Some(&endpoint)).await;
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::spawn_with(dir, |o| {
+        o.attachments = AttachmentsChoice::S3 {
+            bucket: bucket.clone(),
+            endpoint: Some(endpoint.clone()),
+        }
+    })
+    .await;
+    let owner = app.token("org_a", &[Role::Owner]);
+    let vehicle = app.register(&owner, &vin(24)).await;
+    let event_id = event(&app, &owner, &vehicle).await;
+    let path = format!("/v1/vehicles/{vehicle}/events/{event_id}/attachments");
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    // Direct upload through the API lands in the bucket.
+    let (status, _, direct) = upload(&app, &owner, &path, "r.jpg", "image/jpeg", jpeg()).await;
+    assert_eq!(status, 201, "{direct}");
+
+    // Pre-signed: ticket, PUT to S3, confirm.
+    let ticket = |name: &'static str| {
+        let (app, owner, path) = (&app, &owner, &path);
+        async move {
+            let (status, _, t) = body(
+                app.post(
+                    owner,
+                    &format!("{path}/uploads"),
+                    &json!({"fileName": name}),
+                )
+                .await,
+            )
+            .await;
+            assert_eq!(status, 201, "{t}");
+            t
+        }
+    };
+    let put = |t: Value, bytes: Vec<u8>| {
+        let plain = &plain;
+        async move {
+            let mut request = plain.put(t["upload"]["url"].as_str().unwrap()).body(bytes);
+            for (k, v) in t["upload"]["headers"].as_object().unwrap() {
+                request = request.header(k, v.as_str().unwrap());
+            }
+            assert_eq!(t["upload"]["method"], "PUT");
+            let response = request.send().await.unwrap();
+            assert!(
+                response.status().is_success(),
+                "{:?}",
+                response.text().await
+            );
+        }
+    };
+    let confirm = |t: &Value| {
+        let (app, owner) = (&app, &owner);
+        let confirm_path = t["confirmPath"].as_str().unwrap().to_string();
+        async move {
+            body(
+                app.http
+                    .post(app.url(&confirm_path))
+                    .bearer_auth(owner)
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    let invoice = ticket("invoice.pdf").await;
+    assert_eq!(invoice["maxBytes"], 10 * 1024 * 1024);
+    // Confirming before uploading: 409; another organisation: 404.
+    let (status, _, _) = confirm(&invoice).await;
+    assert_eq!(status, 409);
+    let stranger = app.token("org_b", &[Role::Owner]);
+    let (status, _, _) = body(
+        app.http
+            .post(app.url(invoice["confirmPath"].as_str().unwrap()))
+            .bearer_auth(&stranger)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 404);
+    put(invoice.clone(), pdf()).await;
+    let (status, _, accepted) = confirm(&invoice).await;
+    assert_eq!(status, 201, "{accepted}");
+    assert_eq!(accepted["contentType"], "application/pdf");
+    assert_eq!(accepted["sizeBytes"], pdf().len());
+    assert_eq!(accepted["id"], invoice["attachmentId"]);
+
+    // A disguised executable through the pre-signed URL is refused at confirm and deleted.
+    let disguised = ticket("receipt.pdf").await;
+    put(disguised.clone(), elf()).await;
+    let (status, ct, problem) = confirm(&disguised).await;
+    assert_eq!(
+        (status, ct.as_str()),
+        (415, "application/problem+json"),
+        "{problem}"
+    );
+    let pending = s3
+        .list_objects_v2()
+        .bucket(&bucket)
+        .prefix("pending/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pending.key_count(), Some(0), "{pending:?}");
+    let (status, _, _) = confirm(&disguised).await;
+    assert_eq!(status, 404);
+
+    // The listing holds the two accepted files; downloads are 303s to pre-signed URLs.
+    let listed = app.get_ok(&owner, &path).await;
+    let names: Vec<_> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["fileName"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["r.jpg", "invoice.pdf"]);
+    for (attachment, bytes, content_type) in [
+        (&direct, jpeg(), "image/jpeg"),
+        (&accepted, pdf(), "application/pdf"),
+    ] {
+        let response = plain
+            .get(app.url(&format!("{path}/{}", attachment["id"].as_str().unwrap())))
+            .bearer_auth(&owner)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303);
+        let location = response.headers()["location"].to_str().unwrap().to_string();
+        assert!(location.contains("X-Amz-Signature="), "{location}");
+        let fetched = plain.get(&location).send().await.unwrap();
+        assert_eq!(fetched.status(), 200);
+        assert_eq!(fetched.headers()["content-type"], content_type);
+        assert_eq!(fetched.bytes().await.unwrap().to_vec(), bytes);
+    }
+    // Another organisation: 404, no URL.
+    let response = plain
+        .get(app.url(&format!("{path}/{}", direct["id"].as_str().unwrap())))
+        .bearer_auth(&stranger)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn voiding_an_event_hides_its_attachments_and_refuses_new_ones() {
+    let app = TestApp::spawn().await;
+    let owner = app.token("org_a", &[Role::Owner]);
+    let vehicle = app.register(&owner, &vin(23)).await;
+    let event_id = event(&app, &owner, &vehicle).await;
+    let path = format!("/v1/vehicles/{vehicle}/events/{event_id}/attachments");
+    let (status, _, invoice) =
+        upload(&app, &owner, &path, "invoice.pdf", "application/pdf", pdf()).await;
+    assert_eq!(status, 201, "{invoice}");
+    let one = format!("{path}/{}", invoice["id"].as_str().unwrap());
+    assert_eq!(app.get(&owner, &one).await.status(), 200);
+
+    // A correction keeps the record, and so its attachments.
+    let corrected = app
+        .http
+        .patch(app.url(&format!("/v1/vehicles/{vehicle}/events/{event_id}")))
+        .bearer_auth(&owner)
+        .json(&json!({"costCents": 9999, "reason": "typo"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(corrected.status(), 200);
+    assert_eq!(
+        app.get_ok(&owner, &path).await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let voided = app
+        .http
+        .delete(app.url(&format!(
+            "/v1/vehicles/{vehicle}/events/{event_id}?reason=entered+twice"
+        )))
+        .bearer_auth(&owner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(voided.status(), 200);
+    for response in [app.get(&owner, &path).await, app.get(&owner, &one).await] {
+        assert_eq!(response.status(), 404);
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+    }
+    let (status, _, refused) =
+        upload(&app, &owner, &path, "again.pdf", "application/pdf", pdf()).await;
+    assert_eq!(status, 404, "{refused}");
+}
