@@ -284,8 +284,12 @@ pub fn check_vin(vin: &str) -> Result<(), String> {
     ToSchema,
     PartialOrd,
     Ord,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
 )]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum EventKind {
     Acquisition,
     Maintenance,
@@ -299,32 +303,15 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 8] = [
-        EventKind::Acquisition,
-        EventKind::Maintenance,
-        EventKind::Repair,
-        EventKind::Collision,
-        EventKind::Upgrade,
-        EventKind::Valuation,
-        EventKind::OdometerReading,
-        EventKind::Fuel,
-    ];
+    /// Every variant, in declaration order.
+    pub const ALL: &[EventKind] = <EventKind as strum::VariantArray>::VARIANTS;
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::Acquisition => "acquisition",
-            EventKind::Maintenance => "maintenance",
-            EventKind::Repair => "repair",
-            EventKind::Collision => "collision",
-            EventKind::Upgrade => "upgrade",
-            EventKind::Valuation => "valuation",
-            EventKind::OdometerReading => "odometer_reading",
-            EventKind::Fuel => "fuel",
-        }
+        self.into()
     }
 
     pub fn parse(s: &str) -> Option<EventKind> {
-        EventKind::ALL.into_iter().find(|k| k.as_str() == s)
+        s.parse().ok()
     }
 
     fn default_title(self) -> &'static str {
@@ -718,7 +705,7 @@ pub mod schema_types {
                 .examples([serde_json::json!({"kind": "maintenance", "occurredAt": "2026-01-15T09:30:00Z",
                     "odometer": 41250, "costCents": 8999, "currency": "USD", "title": "Oil change",
                     "vendor": {"name": "Main St Auto"}, "details": {"tasks": ["oil_change"]}})]);
-            for (kind, details) in EventKind::ALL.into_iter().zip(DETAIL_SCHEMAS) {
+            for (&kind, details) in EventKind::ALL.iter().zip(DETAIL_SCHEMAS) {
                 let mut variant = fields.clone();
                 variant.title = Some(format!("kind: {}", kind.as_str()));
                 variant.description = None;

@@ -42,5 +42,6 @@ mod tests {
         check_names::<Channel>();
         check_names::<OdometerUnit>();
         check_names::<FactorCode>();
+        check_names::<crate::EventKind>();
     }
 }

@@ -7,8 +7,21 @@ use serde::{Deserialize, Serialize};
 
 use crate::AuthError;
 
-#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Hash)]
+#[derive(
+    Serialize,
+    Deserialize,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Debug,
+    Hash,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Role {
     Owner,
     FleetManager,
@@ -17,25 +30,16 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [
-        Role::Owner,
-        Role::FleetManager,
-        Role::Technician,
-        Role::Viewer,
-    ];
+    /// Every variant, in declaration order.
+    pub const ALL: &[Role] = <Role as strum::VariantArray>::VARIANTS;
 
     /// Parses the wire name (`owner`, `fleet_manager`, `technician`, `viewer`); anything else is `None`.
     pub fn parse(name: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|role| role.as_str() == name)
+        name.parse().ok()
     }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Owner => "owner",
-            Role::FleetManager => "fleet_manager",
-            Role::Technician => "technician",
-            Role::Viewer => "viewer",
-        }
+        self.into()
     }
 }
 
@@ -45,8 +49,21 @@ impl fmt::Display for Role {
     }
 }
 
-#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug, Hash)]
+#[derive(
+    Serialize,
+    Deserialize,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Debug,
+    Hash,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Permission {
     /// Every `GET` under `/v1/vehicles` (list, vehicle, overview, events, maintenance, valuations).
     ReadVehicles,
@@ -73,38 +90,11 @@ pub enum Permission {
 const SERVICE_EVENT_KINDS: [&str; 3] = ["maintenance", "repair", "odometer_reading"];
 
 impl Permission {
-    pub const ALL: [Permission; 13] = [
-        Permission::ReadVehicles,
-        Permission::RegisterVehicles,
-        Permission::RecordAnyEvent,
-        Permission::RecordServiceEvent,
-        Permission::ManageDealers,
-        Permission::ConfigureMaintenance,
-        Permission::RunSweep,
-        Permission::ReadNotifications,
-        Permission::ConfigureNotifications,
-        Permission::ReadFleet,
-        Permission::Chat,
-        Permission::ManageVehicles,
-        Permission::CorrectDealerRecords,
-    ];
+    /// Every variant, in declaration order.
+    pub const ALL: &[Permission] = <Permission as strum::VariantArray>::VARIANTS;
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Permission::ReadVehicles => "read_vehicles",
-            Permission::RegisterVehicles => "register_vehicles",
-            Permission::RecordAnyEvent => "record_any_event",
-            Permission::RecordServiceEvent => "record_service_event",
-            Permission::ManageDealers => "manage_dealers",
-            Permission::ConfigureMaintenance => "configure_maintenance",
-            Permission::RunSweep => "run_sweep",
-            Permission::ReadNotifications => "read_notifications",
-            Permission::ConfigureNotifications => "configure_notifications",
-            Permission::ReadFleet => "read_fleet",
-            Permission::Chat => "chat",
-            Permission::ManageVehicles => "manage_vehicles",
-            Permission::CorrectDealerRecords => "correct_dealer_records",
-        }
+        self.into()
     }
 
     /// The permission `POST /v1/vehicles/{id}/events` needs for an event of `kind`.
@@ -197,6 +187,12 @@ impl Caller {
 mod tests {
     use super::*;
 
+    #[test]
+    fn roles_and_permissions_have_their_serde_names() {
+        vwc_contracts::wire::check_names::<Role>();
+        vwc_contracts::wire::check_names::<Permission>();
+    }
+
     fn caller(roles: &[Role]) -> Caller {
         Caller {
             sub: "usr_1".into(),
@@ -207,7 +203,7 @@ mod tests {
 
     #[test]
     fn role_names_round_trip_through_parse_and_serde() {
-        for role in Role::ALL {
+        for &role in Role::ALL {
             assert_eq!(Role::parse(role.as_str()), Some(role));
             let json = serde_json::to_string(&role).unwrap();
             assert_eq!(json, format!("\"{}\"", role.as_str()));
@@ -218,7 +214,7 @@ mod tests {
 
     #[test]
     fn fleet_manager_holds_every_permission() {
-        for permission in Permission::ALL {
+        for &permission in Permission::ALL {
             assert!(
                 caller(&[Role::FleetManager]).can(permission),
                 "{permission}"
@@ -236,7 +232,7 @@ mod tests {
 
     #[test]
     fn every_role_may_read_and_chat() {
-        for role in Role::ALL {
+        for &role in Role::ALL {
             for permission in [
                 Permission::ReadVehicles,
                 Permission::ReadNotifications,
@@ -283,7 +279,8 @@ mod tests {
     fn viewer_may_only_read_and_chat() {
         let viewer = caller(&[Role::Viewer]);
         let allowed: Vec<_> = Permission::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|p| viewer.can(*p))
             .collect();
         assert_eq!(
