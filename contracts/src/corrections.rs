@@ -243,7 +243,7 @@ mod tests {
             &current,
             patch(json!({"odometer": 12_500, "notes": "typo", "reason": "misread"})),
             &examples::vehicle(),
-            Utc::now(),
+            vwc_clock::now(),
         )
         .unwrap();
         assert_eq!(c.event.id, current.id);
@@ -261,7 +261,7 @@ mod tests {
             &current,
             patch(json!({"odometer": null})),
             &vehicle,
-            Utc::now(),
+            vwc_clock::now(),
         )
         .unwrap_err();
         assert_eq!(err[0].field, "odometer");
@@ -270,7 +270,7 @@ mod tests {
                 &current,
                 patch(json!({"reason": "x"})),
                 &vehicle,
-                Utc::now()
+                vwc_clock::now()
             )
             .is_err()
         );
@@ -279,17 +279,25 @@ mod tests {
                 &current,
                 patch(json!({"odometer": 12_000})),
                 &vehicle,
-                Utc::now()
+                vwc_clock::now()
             )
             .is_err()
         );
-        assert!(correct(&current, patch(json!({"colour": 1})), &vehicle, Utc::now()).is_err());
+        assert!(
+            correct(
+                &current,
+                patch(json!({"colour": 1})),
+                &vehicle,
+                vwc_clock::now()
+            )
+            .is_err()
+        );
         assert!(
             correct(
                 &current,
                 patch(json!({"costCents": 5})),
                 &vehicle,
-                Utc::now()
+                vwc_clock::now()
             )
             .unwrap_err()[0]
                 .field

@@ -368,7 +368,7 @@ mod tests {
             org_id: "org_a".into(),
             kind: EventKind::Fuel,
             occurred_at: format!("2025-03-{day:02}T12:00:00Z").parse().unwrap(),
-            recorded_at: Utc::now(),
+            recorded_at: vwc_clock::now(),
             odometer,
             cost_cents: Some(cost),
             currency: Some("USD".into()),
