@@ -71,13 +71,13 @@ impl Consumer for SchedulerConsumer {
                     .map(|u| u.outcome),
                 Event::VehicleEventCorrected(data) => self
                     .scheduler
-                    .event_revised(&id, &data.event, false, outgoing.as_deref())
+                    .event_revised(&id, &data.event, data.revision, false, outgoing.as_deref())
                     .await
                     .map_err(HandleError::failed)?
                     .map(|u| u.outcome),
                 Event::VehicleEventVoided(data) => self
                     .scheduler
-                    .event_revised(&id, &data.event, true, outgoing.as_deref())
+                    .event_revised(&id, &data.event, data.revision, true, outgoing.as_deref())
                     .await
                     .map_err(HandleError::failed)?
                     .map(|u| u.outcome),

@@ -353,3 +353,85 @@ async fn concurrent_events_of_one_vehicle_all_land() {
         "the last published schedule saw every event"
     );
 }
+
+fn revised(
+    e: &vwc_contracts::VehicleEvent,
+    revision: u32,
+    voided: bool,
+) -> vwc_contracts::Envelope {
+    use vwc_contracts::corrections::{VehicleEventCorrected, VehicleEventVoided};
+    let at = e.recorded_at;
+    let event: vwc_contracts::Event = if voided {
+        VehicleEventVoided {
+            event: e.clone(),
+            revision,
+            reason: "entered twice".into(),
+            voided_at: at,
+            voided_by: "user_1".into(),
+        }
+        .into()
+    } else {
+        VehicleEventCorrected {
+            event: e.clone(),
+            previous: e.clone(),
+            revision,
+            changed: vec!["odometer".into()],
+            reason: None,
+            corrected_at: at,
+            corrected_by: "user_1".into(),
+        }
+        .into()
+    };
+    vwc_contracts::Envelope::new("vwc.ingestion", &e.org_id, Some(&e.vehicle_id), None, event)
+}
+
+/// The bus keeps no order (SQS does not): a void delivered before the record it voids, or a correction
+/// older than one already applied, must not bring the record back.
+#[tokio::test]
+async fn revisions_apply_in_revision_order_whatever_order_they_arrive_in() {
+    let t = TempStore::new();
+    let clock = TestClock::at(at(2025, 6, 10));
+    let (c, _) = consumer(&t, &clock);
+    let v = vehicle("org_a", "veh_1", OdometerUnit::Mi);
+    c.handle(&registered(&v)).await.unwrap();
+    let oil = maintenance(&v, "evt_oil", at(2025, 6, 1), 40_000, &["oil_change"]);
+    let done = |t: &TempStore| {
+        let store = t.store.clone();
+        async move {
+            let state = store.vehicle_state("veh_1").await.unwrap();
+            state.facts.iter().any(|f| f.event_id == "evt_oil")
+        }
+    };
+
+    // The void first, then the original: the oil change never counts as done.
+    c.handle(&revised(&oil, 2, true)).await.unwrap();
+    c.handle(&recorded(&oil)).await.unwrap();
+    assert!(!done(&t).await, "a voided record came back");
+    assert_eq!(
+        t.store
+            .vehicle_state("veh_1")
+            .await
+            .unwrap()
+            .revisions
+            .get("evt_oil"),
+        Some(&2)
+    );
+
+    // Two corrections of another record, the newer first, then the original: the newest stays.
+    let tires = maintenance(&v, "evt_tires", at(2025, 6, 2), 40_100, &["tire_rotation"]);
+    let mut newest = tires.clone();
+    newest.odometer = Some(40_150);
+    let mut older = tires.clone();
+    older.odometer = Some(40_900);
+    c.handle(&revised(&newest, 3, false)).await.unwrap();
+    c.handle(&revised(&older, 2, false)).await.unwrap();
+    c.handle(&recorded(&tires)).await.unwrap();
+    let state = t.store.vehicle_state("veh_1").await.unwrap();
+    let fact = state
+        .facts
+        .iter()
+        .find(|f| f.event_id == "evt_tires")
+        .unwrap();
+    assert_eq!(fact.odometer, Some(40_150));
+    assert_eq!(state.revisions.get("evt_tires"), Some(&3));
+}

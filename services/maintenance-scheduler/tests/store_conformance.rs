@@ -499,6 +499,33 @@ async fn only_vehicles_whose_wake_day_has_come_are_listed_for_a_day(store: Store
     assert_eq!(store.vehicle_state("veh_1").await.unwrap().wake_on, None);
 }
 
+async fn the_highest_revision_of_each_record_is_kept(store: Store) {
+    store.commit(registration("org_a", "veh_1")).await.unwrap();
+    for revisions in [
+        vec![("evt_1".to_string(), 3), ("evt_2".to_string(), 2)],
+        vec![("evt_1".to_string(), 2)],
+        vec![("evt_2".to_string(), 4)],
+    ] {
+        let state = store.vehicle_state("veh_1").await.unwrap();
+        let outcome = store
+            .commit(VehicleCommit {
+                revisions,
+                ..VehicleCommit::on(&state)
+            })
+            .await
+            .unwrap();
+        assert_eq!(outcome, CommitOutcome::Applied);
+    }
+    let state = store.vehicle_state("veh_1").await.unwrap();
+    assert_eq!(
+        state.revisions.into_iter().collect::<Vec<_>>(),
+        [("evt_1".to_string(), 3), ("evt_2".to_string(), 4)]
+    );
+    // The sweep's bulk read carries them too.
+    let listed = store.vehicle_states(None, None, None, 10).await.unwrap();
+    assert_eq!(listed[0].revisions.len(), 2);
+}
+
 async fn a_batch_applies_each_commit_on_its_own(store: Store) {
     store
         .commit(VehicleCommit {
@@ -621,6 +648,7 @@ vwc_testkit::conformance!(
     facts_before_the_registration_are_kept_and_the_vehicle_is_not_listed,
     vehicle_states_page_in_id_order_by_organisation,
     only_vehicles_whose_wake_day_has_come_are_listed_for_a_day,
+    the_highest_revision_of_each_record_is_kept,
     a_batch_applies_each_commit_on_its_own,
     outbox_rows_are_pending_until_marked_sent,
     the_last_sweep_day_is_kept_per_organisation,

@@ -6,6 +6,8 @@
 //! that version. Evaluation stays out of the store, and two writers of one vehicle never lose an update.
 
 use async_trait::async_trait;
+use std::collections::BTreeMap;
+
 use chrono::NaiveDate;
 use vwc_contracts::Envelope;
 use vwc_store::{Plumbing, StoreError, StoreResult};
@@ -31,6 +33,10 @@ pub struct VehicleState {
     pub reminders: Vec<SentReminder>,
     /// The day the sweep must next evaluate the vehicle; `None` until an evaluation was stored.
     pub wake_on: Option<NaiveDate>,
+    /// The latest revision applied of each record that was corrected or voided (revision 2 onwards; an
+    /// original record is revision 1). The bus does not keep order, so a revision may arrive before the
+    /// record it revises, or before an older revision: those lose to what is recorded here.
+    pub revisions: BTreeMap<String, u32>,
 }
 
 impl VehicleState {
@@ -64,6 +70,8 @@ pub struct VehicleCommit {
     pub outbox: Vec<Envelope>,
     /// When set, the day the sweep must next evaluate the vehicle (see `service::wake_on`).
     pub wake_on: Option<NaiveDate>,
+    /// Revisions applied: (event id, revision); the store keeps the highest per event.
+    pub revisions: Vec<(String, u32)>,
 }
 
 impl VehicleCommit {

@@ -27,6 +27,9 @@ const VEHICLES: &str = "vehicles";
 const FACTS: &str = "facts";
 /// `{_id: "<vehicle>/<task>", vehicle_id, task, body}`.
 const ITEM_SETTINGS: &str = "item_settings";
+/// `{_id: "<vehicle>/<event>", vehicle_id, event_id, revision}`: the latest revision applied of each
+/// corrected or voided record.
+const FACT_REVISIONS: &str = "fact_revisions";
 /// `{_id: vehicle_id, vehicle_id, fingerprint, statuses}`: what was last published.
 const PUBLISHED: &str = "published";
 /// `{_id: "<vehicle>/<task>/<status>/<cycle>/<occurrence>", vehicle_id, …}`.
@@ -56,7 +59,7 @@ impl MongoSchedulerStore {
         db.ensure_common_indexes().await?;
         db.create_index(VEHICLES, doc! { "org_id": 1, "_id": 1 }, false)
             .await?;
-        for collection in [FACTS, ITEM_SETTINGS, REMINDERS] {
+        for collection in [FACTS, ITEM_SETTINGS, REMINDERS, FACT_REVISIONS] {
             db.create_index(collection, doc! { "vehicle_id": 1 }, false)
                 .await?;
         }
@@ -86,6 +89,13 @@ impl MongoSchedulerStore {
                 .await?,
         )
         .await?;
+        let revisions = collect(
+            self.db
+                .collection(FACT_REVISIONS)
+                .find(by_vehicle.clone())
+                .await?,
+        )
+        .await?;
         let reminders = collect(self.db.collection(REMINDERS).find(by_vehicle).await?).await?;
         let published = collect(
             self.db
@@ -104,6 +114,14 @@ impl MongoSchedulerStore {
             if let Some(s) = states.get_mut(&required_text(&d, "vehicle_id")?) {
                 s.settings
                     .push(serde_json::from_str(&required_text(&d, "body")?)?);
+            }
+        }
+        for d in revisions {
+            if let Some(s) = states.get_mut(&required_text(&d, "vehicle_id")?) {
+                s.revisions.insert(
+                    required_text(&d, "event_id")?,
+                    int(&d, "revision")?.unwrap_or(0) as u32,
+                );
             }
         }
         for d in reminders {
@@ -200,6 +218,20 @@ impl MongoSchedulerStore {
             .upsert(true)
             .session(&mut *session)
             .await?;
+        for (event_id, revision) in &c.revisions {
+            self.db
+                .collection(FACT_REVISIONS)
+                .update_one(
+                    doc! { "_id": format!("{}/{}", c.vehicle_id, event_id) },
+                    doc! {
+                        "$set": { "vehicle_id": &c.vehicle_id, "event_id": event_id },
+                        "$max": { "revision": i64::from(*revision) },
+                    },
+                )
+                .upsert(true)
+                .session(&mut *session)
+                .await?;
+        }
         for event_id in &c.remove_facts {
             self.db
                 .collection(FACTS)

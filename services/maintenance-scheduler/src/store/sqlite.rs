@@ -70,6 +70,15 @@ CREATE TABLE sweeps (
 -- vehicles in id order and skips those still asleep.
 ALTER TABLE vehicles ADD COLUMN wake_on TEXT;
 "#,
+    r#"
+-- The latest revision applied of each corrected or voided record (docs/corrections.md).
+CREATE TABLE fact_revisions (
+    vehicle_id TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    PRIMARY KEY (vehicle_id, event_id)
+) WITHOUT ROWID;
+"#,
 ];
 
 #[derive(Clone)]
@@ -167,6 +176,18 @@ fn load_details(
         };
         if let Some(s) = states.get_mut(&vehicle_id) {
             s.facts.push(fact);
+        }
+    }
+
+    let mut stmt = conn.prepare_cached(
+        "SELECT vehicle_id, event_id, revision FROM fact_revisions
+         WHERE vehicle_id IN (SELECT value FROM json_each(?1))",
+    )?;
+    let mut rows = stmt.query([ids])?;
+    while let Some(r) = rows.next()? {
+        let vehicle_id: String = r.get(0)?;
+        if let Some(s) = states.get_mut(&vehicle_id) {
+            s.revisions.insert(r.get(1)?, r.get::<_, i64>(2)? as u32);
         }
     }
 
@@ -316,6 +337,13 @@ fn apply(conn: &Connection, p: &PreparedCommit) -> StoreResult<CommitOutcome> {
         conn.prepare_cached("DELETE FROM facts WHERE vehicle_id = ?1 AND event_id = ?2")?;
     for event_id in &c.remove_facts {
         removed.execute(params![c.vehicle_id, event_id])?;
+    }
+    let mut revisions = conn.prepare_cached(
+        "INSERT INTO fact_revisions (vehicle_id, event_id, revision) VALUES (?1, ?2, ?3)
+         ON CONFLICT (vehicle_id, event_id) DO UPDATE SET revision = max(revision, excluded.revision)",
+    )?;
+    for (event_id, revision) in &c.revisions {
+        revisions.execute(params![c.vehicle_id, event_id, i64::from(*revision)])?;
     }
     if let Some(day) = c.wake_on {
         conn.prepare_cached("UPDATE vehicles SET wake_on = ?2 WHERE id = ?1")?
