@@ -446,7 +446,14 @@ mod tests {
             panic!("a cost change")
         };
         assert_eq!(c.currency, "USD");
-        assert!(changes(Fact::EventRecorded(&costly(EventKind::OdometerReading, None, None))).is_empty());
+        assert!(
+            changes(Fact::EventRecorded(&costly(
+                EventKind::OdometerReading,
+                None,
+                None
+            )))
+            .is_empty()
+        );
     }
 
     #[test]

@@ -161,9 +161,13 @@ impl MongoEdgeStore {
         }
         let mut found = Vec::new();
         {
-            let mut cursor = self.db.collection(TIMELINE).find(doc! { "cost_cents": { "$ne": Bson::Null } }).projection(doc! { "body": 1 })
-            .session(&mut *session)
-            .await?;
+            let mut cursor = self
+                .db
+                .collection(TIMELINE)
+                .find(doc! { "cost_cents": { "$ne": Bson::Null } })
+                .projection(doc! { "body": 1 })
+                .session(&mut *session)
+                .await?;
             while let Some(d) = cursor.next(&mut *session).await {
                 let event: VehicleEvent = serde_json::from_str(&required_text(&d?, "body")?)?;
                 found.extend(changes(Fact::EventRecorded(&event)));
@@ -171,9 +175,13 @@ impl MongoEdgeStore {
         }
         let mut attention: HashMap<String, (i64, i64)> = HashMap::new();
         {
-            let mut cursor = self.db.collection(MAINTENANCE).find(doc! {}).projection(doc! { "due_soon": 1, "overdue": 1 })
-            .session(&mut *session)
-            .await?;
+            let mut cursor = self
+                .db
+                .collection(MAINTENANCE)
+                .find(doc! {})
+                .projection(doc! { "due_soon": 1, "overdue": 1 })
+                .session(&mut *session)
+                .await?;
             while let Some(d) = cursor.next(&mut *session).await {
                 let d = d?;
                 attention.insert(
@@ -186,7 +194,11 @@ impl MongoEdgeStore {
             }
         }
         {
-            let mut cursor = self.db.collection(VEHICLES).find(doc! {}).projection(doc! { "org_id": 1 })
+            let mut cursor = self
+                .db
+                .collection(VEHICLES)
+                .find(doc! {})
+                .projection(doc! { "org_id": 1 })
                 .session(&mut *session)
                 .await?;
             while let Some(d) = cursor.next(&mut *session).await {
@@ -200,9 +212,13 @@ impl MongoEdgeStore {
             }
         }
         {
-            let mut cursor = self.db.collection(CURRENT_VALUATIONS).find(doc! {}).projection(doc! { "org_id": 1, "currency": 1, "amount": 1 })
-            .session(&mut *session)
-            .await?;
+            let mut cursor = self
+                .db
+                .collection(CURRENT_VALUATIONS)
+                .find(doc! {})
+                .projection(doc! { "org_id": 1, "currency": 1, "amount": 1 })
+                .session(&mut *session)
+                .await?;
             while let Some(d) = cursor.next(&mut *session).await {
                 let d = d?;
                 let value = CurrentValue {
@@ -240,13 +256,13 @@ impl MongoEdgeStore {
                             COST_MONTHS,
                             vehicle_key,
                             doc! { "org_id": &c.org_id, "vehicle_id": &c.vehicle_id, "month": &c.month,
-                                   "kind": kind, "currency": &c.currency },
+                            "kind": kind, "currency": &c.currency },
                         ),
                         (
                             FLEET_COST_MONTHS,
                             fleet_key,
                             doc! { "org_id": &c.org_id, "month": &c.month, "kind": kind,
-                                   "currency": &c.currency },
+                            "currency": &c.currency },
                         ),
                     ] {
                         self.db
@@ -471,7 +487,9 @@ impl MongoEdgeStore {
             .db
             .collection(collection)
             .find_one(doc! { "_id": &key })
-            .projection(doc! { "as_of": 1, "computed_at": 1, "org_id": 1, "currency": 1, "amount": 1 })
+            .projection(
+                doc! { "as_of": 1, "computed_at": 1, "org_id": 1, "currency": 1, "amount": 1 },
+            )
             .session(&mut *session)
             .await?;
         let mut before = None;

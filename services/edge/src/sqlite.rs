@@ -153,8 +153,6 @@ CREATE TABLE fleet_values (
     ),
 ];
 
-
-
 #[derive(Clone)]
 pub struct SqliteEdgeStore {
     db: SqliteDb,
@@ -206,7 +204,6 @@ fn vehicle_view(conn: &rusqlite::Connection, body: &str) -> StoreResult<VehicleV
         vehicle,
     })
 }
-
 
 /// Adds the changes up in the aggregate tables (inside the caller's transaction).
 fn apply_changes(conn: &rusqlite::Connection, changes: &[Change]) -> StoreResult<()> {
@@ -301,14 +298,21 @@ fn with_fleet_member<R>(
     Ok(out)
 }
 
-fn bucket_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, String, String, i64, i64)> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+fn bucket_row(
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<(String, String, String, String, i64, i64)> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
 }
 
 /// Rows of (vehicle, kind, month, currency, total, events) as buckets; unknown kinds are left out.
-fn buckets_of(
-    rows: Vec<(String, String, String, String, i64, i64)>,
-) -> Vec<CostBucket> {
+fn buckets_of(rows: Vec<(String, String, String, String, i64, i64)>) -> Vec<CostBucket> {
     rows.into_iter()
         .filter_map(|(vehicle_id, kind, month, currency, total, events)| {
             Some(CostBucket {

@@ -1149,7 +1149,13 @@ async fn cost_buckets_of_any_range_equal_the_timeline_summed(store: Store) {
     for e in [
         costly(&v1, "d1", EventKind::Repair, first, Some((111, "USD"))),
         costly(&v1, "d2", EventKind::Repair, last, Some((222, "USD"))),
-        costly(&v2, "d3", EventKind::Collision, on(8, 15), Some((333, "USD"))),
+        costly(
+            &v2,
+            "d3",
+            EventKind::Collision,
+            on(8, 15),
+            Some((333, "USD")),
+        ),
         costly(
             &v2,
             "d4",
@@ -1163,38 +1169,49 @@ async fn cost_buckets_of_any_range_equal_the_timeline_summed(store: Store) {
     let events: Vec<VehicleEvent> = {
         let mut all = Vec::new();
         for v in [&v1, &v2] {
-            all.extend(store.events("org_a", &v.id, &EventFilter::default(), None, 1000).await.unwrap());
+            all.extend(
+                store
+                    .events("org_a", &v.id, &EventFilter::default(), None, 1000)
+                    .await
+                    .unwrap(),
+            );
         }
         all
     };
-    let by_hand = |vehicle: Option<&str>, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>| {
-        let mut sums: BTreeMap<(String, String, String, String), (u64, u64)> = BTreeMap::new();
-        for e in &events {
-            let Some(cents) = e.cost_cents else { continue };
-            if vehicle.is_some_and(|v| e.vehicle_id != v)
-                || from.is_some_and(|f| e.occurred_at < f)
-                || to.is_some_and(|t| e.occurred_at > t)
-            {
-                continue;
+    let by_hand =
+        |vehicle: Option<&str>, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>| {
+            let mut sums: BTreeMap<(String, String, String, String), (u64, u64)> = BTreeMap::new();
+            for e in &events {
+                let Some(cents) = e.cost_cents else { continue };
+                if vehicle.is_some_and(|v| e.vehicle_id != v)
+                    || from.is_some_and(|f| e.occurred_at < f)
+                    || to.is_some_and(|t| e.occurred_at > t)
+                {
+                    continue;
+                }
+                let key = (
+                    e.occurred_at.format("%Y-%m").to_string(),
+                    e.vehicle_id.to_string(),
+                    e.kind.as_str().to_string(),
+                    e.currency.clone().unwrap(),
+                );
+                let sum = sums.entry(key).or_default();
+                sum.0 += cents;
+                sum.1 += 1;
             }
-            let key = (
-                e.occurred_at.format("%Y-%m").to_string(),
-                e.vehicle_id.to_string(),
-                e.kind.as_str().to_string(),
-                e.currency.clone().unwrap(),
-            );
-            let sum = sums.entry(key).or_default();
-            sum.0 += cents;
-            sum.1 += 1;
-        }
-        sums
-    };
+            sums
+        };
     let as_map = |buckets: Vec<CostBucket>| {
         buckets
             .into_iter()
             .map(|b| {
                 (
-                    (b.month, b.vehicle_id, b.kind.as_str().to_string(), b.currency),
+                    (
+                        b.month,
+                        b.vehicle_id,
+                        b.kind.as_str().to_string(),
+                        b.currency,
+                    ),
                     (b.total_cents, b.events),
                 )
             })
@@ -1212,14 +1229,22 @@ async fn cost_buckets_of_any_range_equal_the_timeline_summed(store: Store) {
         (None, Some(end(2024, 11, 30))),
         (Some(on(6, 20)), Some(on(7, 1))),
         (Some(on(6, 4)), Some(end(2025, 1, 1))),
-        (Some(day(7, 2)), Some(Utc.with_ymd_and_hms(2025, 1, 2, 0, 0, 0).unwrap())),
+        (
+            Some(day(7, 2)),
+            Some(Utc.with_ymd_and_hms(2025, 1, 2, 0, 0, 0).unwrap()),
+        ),
         (Some(end(2024, 11, 30)), Some(day(12, 1))),
         (Some(day(9, 1)), Some(day(8, 1))),
     ];
     for (from, to) in ranges {
         for vehicle in [None, Some(v1.id.as_str()), Some(v2.id.as_str())] {
             assert_eq!(
-                as_map(store.cost_buckets("org_a", vehicle, from, to).await.unwrap()),
+                as_map(
+                    store
+                        .cost_buckets("org_a", vehicle, from, to)
+                        .await
+                        .unwrap()
+                ),
                 by_hand(vehicle, from, to),
                 "{vehicle:?} {from:?} {to:?}"
             );
@@ -1227,7 +1252,9 @@ async fn cost_buckets_of_any_range_equal_the_timeline_summed(store: Store) {
         // The organisation's totals are the same sums without the vehicle.
         let mut fleet: BTreeMap<(String, String, String, String), (u64, u64)> = BTreeMap::new();
         for ((month, _, kind, currency), (cents, n)) in by_hand(None, from, to) {
-            let sum = fleet.entry((month, String::new(), kind, currency)).or_default();
+            let sum = fleet
+                .entry((month, String::new(), kind, currency))
+                .or_default();
             sum.0 += cents;
             sum.1 += n;
         }
@@ -1237,7 +1264,13 @@ async fn cost_buckets_of_any_range_equal_the_timeline_summed(store: Store) {
             "{from:?} {to:?}"
         );
     }
-    assert!(store.fleet_cost_buckets("org_c", None, None).await.unwrap().is_empty());
+    assert!(
+        store
+            .fleet_cost_buckets("org_c", None, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn a_ready_store_answers_ping(store: Store) {

@@ -449,11 +449,14 @@ async fn scale_rows(duration: Duration) -> anyhow::Result<String> {
     if only.is_empty() || only.contains("import") {
         let rows = env_or("VWC_BENCH_IMPORT_ROWS", 2_000);
         let (import, dir) = scale::import_bench(rows).await?;
+        eprint!("{}", import.row());
         table.push_str(&import.row());
         eprintln!("  (k) cold starts on the import's data dir");
         let times = scale::cold_starts(dir.path(), cold_runs)?;
         table.push_str(&scale::cold_start_row(
-            &format!("data dir of the import (every service's database, one vehicle of {rows} events)"),
+            &format!(
+                "data dir of the import (every service's database, one vehicle of {rows} events)"
+            ),
             &times,
         ));
     }
@@ -462,11 +465,15 @@ async fn scale_rows(duration: Duration) -> anyhow::Result<String> {
         let concurrency = env_or("VWC_BENCH_FLEET_CONCURRENCY", 4);
         eprintln!("  (i) fleet routes at {vehicles} vehicles");
         let (fleet, dir) = scale::fleet_bench(vehicles, duration, concurrency).await?;
+        eprint!("{}", fleet.rows());
         table.push_str(&fleet.rows());
         eprintln!("  (k) cold starts on the fleet's data dir");
         let times = scale::cold_starts(dir.path(), cold_runs)?;
         table.push_str(&scale::cold_start_row(
-            &format!("data dir of the fleet ({vehicles} vehicles, {} events)", fleet.vehicles * 10),
+            &format!(
+                "data dir of the fleet ({vehicles} vehicles, {} events)",
+                fleet.vehicles * 10
+            ),
             &times,
         ));
         table.push_str(&format!(
@@ -489,7 +496,9 @@ pub async fn run() -> anyhow::Result<()> {
     }
     if !only.is_empty() {
         // `fleet`, `import` or both (`fleet,import`): only those rows.
-        println!("| measure | requests/s | p50 | p99 | errors | |\n| --- | ---: | ---: | ---: | ---: | ---: |");
+        println!(
+            "| measure | requests/s | p50 | p99 | errors | |\n| --- | ---: | ---: | ---: | ---: | ---: |"
+        );
         println!("{}", scale_rows(duration).await?);
         return Ok(());
     }

@@ -29,7 +29,10 @@ async fn fleet(app: &TestApp, token: &str) -> Fleet {
     let mut cursor = String::new();
     loop {
         let page = app
-            .get_ok(token, &format!("/v1/fleet/overview?limit=2&cursor={cursor}"))
+            .get_ok(
+                token,
+                &format!("/v1/fleet/overview?limit=2&cursor={cursor}"),
+            )
             .await;
         let t = &page["totals"];
         totals.push((
@@ -135,13 +138,18 @@ async fn seed(app: &TestApp) -> Vec<String> {
             .await;
     }
     for (v, kind, at, cents, currency) in COSTS {
-        let mut event = json!({"kind": kind, "occurredAt": at, "costCents": cents, "currency": currency});
+        let mut event =
+            json!({"kind": kind, "occurredAt": at, "costCents": cents, "currency": currency});
         if kind == "collision" {
             event["details"] = json!({"severity": "minor", "structural": false});
         }
         let (status, _, b) = body(
-            app.post(&token, &format!("/v1/vehicles/{}/events", vehicles[v]), &event)
-                .await,
+            app.post(
+                &token,
+                &format!("/v1/vehicles/{}/events", vehicles[v]),
+                &event,
+            )
+            .await,
         )
         .await;
         assert_eq!(status, 201, "{b}");
@@ -182,11 +190,21 @@ fn expected_costs(vehicles: &[String]) -> BTreeMap<String, Value> {
         ),
         (
             "groupBy=kind&from=2025-02-01&to=2025-02-28".to_string(),
-            by_hand(vehicles, kind, "2025-02-01T00:00:00Z", "2025-02-28T23:59:59Z"),
+            by_hand(
+                vehicles,
+                kind,
+                "2025-02-01T00:00:00Z",
+                "2025-02-28T23:59:59Z",
+            ),
         ),
         (
             "groupBy=vehicle&from=2025-01-20&to=2025-03-02T12:00:00Z".to_string(),
-            by_hand(vehicles, vehicle, "2025-01-20T00:00:00Z", "2025-03-02T12:00:00Z"),
+            by_hand(
+                vehicles,
+                vehicle,
+                "2025-01-20T00:00:00Z",
+                "2025-03-02T12:00:00Z",
+            ),
         ),
     ])
 }

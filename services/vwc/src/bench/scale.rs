@@ -73,7 +73,8 @@ fn fleet_event(i: usize, j: usize) -> VehicleEvent {
 pub fn seed_fleet(data_dir: &Path, vehicles: usize) -> anyhow::Result<f64> {
     let started = Instant::now();
     let path = data_dir.join("edge.db");
-    let events = (0..vehicles).flat_map(|i| (0..EVENTS_PER_VEHICLE).map(move |j| fleet_event(i, j)));
+    let events =
+        (0..vehicles).flat_map(|i| (0..EVENTS_PER_VEHICLE).map(move |j| fleet_event(i, j)));
     let total = vehicles * EVENTS_PER_VEHICLE;
     vwc_edge::SqliteEdgeStore::bulk_load_timeline(&path, events, 100_000, |n| {
         eprint!("\r  seeding the fleet: {n:>9} / {total} events");
@@ -82,7 +83,8 @@ pub fn seed_fleet(data_dir: &Path, vehicles: usize) -> anyhow::Result<f64> {
     let mut conn = rusqlite::Connection::open(&path)?;
     let tx = conn.transaction()?;
     {
-        let mut vehicle = tx.prepare("INSERT INTO vehicles (id, org_id, body) VALUES (?1, ?2, ?3)")?;
+        let mut vehicle =
+            tx.prepare("INSERT INTO vehicles (id, org_id, body) VALUES (?1, ?2, ?3)")?;
         let mut maintenance = tx.prepare(
             "INSERT INTO maintenance (vehicle_id, org_id, body, due_soon, overdue, evaluated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -95,7 +97,11 @@ pub fn seed_fleet(data_dir: &Path, vehicles: usize) -> anyhow::Result<f64> {
         let at = vwc_store::ts(&now);
         for i in 0..vehicles {
             let v = fleet_vehicle(i);
-            vehicle.execute(rusqlite::params![v.id, v.org_id, serde_json::to_string(&v)?])?;
+            vehicle.execute(rusqlite::params![
+                v.id,
+                v.org_id,
+                serde_json::to_string(&v)?
+            ])?;
             let update = MaintenanceScheduleUpdated {
                 vehicle_id: v.id.to_string(),
                 items: Vec::new(),
@@ -141,6 +147,16 @@ pub fn seed_fleet(data_dir: &Path, vehicles: usize) -> anyhow::Result<f64> {
     tx.commit()?;
     drop(conn);
     vwc_edge::SqliteEdgeStore::rebuild_aggregates(&path)?;
+    if let Ok(version) = std::env::var("VWC_BENCH_EDGE_SCHEMA") {
+        // Only to drive an older server build (`VWC_BENCH_VWC`) that knows the projection's tables but
+        // not the aggregates: the same data at the schema version it expects.
+        let conn = rusqlite::Connection::open(&path)?;
+        conn.execute_batch(
+            "DROP TABLE cost_months; DROP TABLE fleet_cost_months; DROP TABLE fleet_counts;
+             DROP TABLE fleet_values;",
+        )?;
+        conn.pragma_update(None, "user_version", version.parse::<i64>()?)?;
+    }
     Ok(started.elapsed().as_secs_f64())
 }
 
@@ -190,9 +206,18 @@ pub async fn fleet_bench(
         .to_string();
     let (first, last) = month_bounds(&month);
     let routes = [
-        ("fleet overview, first page of 50".to_string(), "/v1/fleet/overview?limit=50".to_string()),
-        ("fleet costs by month, whole history".to_string(), "/v1/fleet/costs?groupBy=month".to_string()),
-        ("fleet costs by kind, whole history".to_string(), "/v1/fleet/costs?groupBy=kind".to_string()),
+        (
+            "fleet overview, first page of 50".to_string(),
+            "/v1/fleet/overview?limit=50".to_string(),
+        ),
+        (
+            "fleet costs by month, whole history".to_string(),
+            "/v1/fleet/costs?groupBy=month".to_string(),
+        ),
+        (
+            "fleet costs by kind, whole history".to_string(),
+            "/v1/fleet/costs?groupBy=kind".to_string(),
+        ),
         (
             format!("fleet costs by kind, one month ({month})"),
             format!("/v1/fleet/costs?groupBy=kind&from={first}&to={last}"),
@@ -205,7 +230,11 @@ pub async fn fleet_bench(
     let mut rows = Vec::new();
     for (name, path) in routes {
         eprintln!("  (i) {name}");
-        let (http, url, token) = (http.clone(), format!("{}{path}", server.base), token.clone());
+        let (http, url, token) = (
+            http.clone(),
+            format!("{}{path}", server.base),
+            token.clone(),
+        );
         let stats = load(duration, concurrency, move |_| {
             let (http, url, token) = (http.clone(), url.clone(), token.clone());
             async move {
@@ -231,8 +260,11 @@ pub async fn fleet_bench(
 }
 
 fn month_bounds(month: &str) -> (String, String) {
-    let first = chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").expect("month");
-    let last = (first + chrono::Months::new(1)).pred_opt().expect("a day before");
+    let first =
+        chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").expect("month");
+    let last = (first + chrono::Months::new(1))
+        .pred_opt()
+        .expect("a day before");
     (first.to_string(), last.to_string())
 }
 
@@ -380,8 +412,7 @@ fn healthz(port: u16) -> bool {
         return false;
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    if s
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    if s.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         .is_err()
     {
         return false;
