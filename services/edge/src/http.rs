@@ -814,19 +814,35 @@ async fn fleet_costs(
         q.to.as_deref()
             .map(|s| instant("to", s, true))
             .transpose()?;
-    // By month or kind: the organisation's monthly totals; by vehicle: each vehicle's.
-    let buckets = match grouping {
-        CostGrouping::Vehicle => state.store.cost_buckets(auth.org(), None, from, to).await?,
-        CostGrouping::Month | CostGrouping::Kind => {
-            state.store.fleet_cost_buckets(auth.org(), from, to).await?
-        }
-    };
+    // By vehicle: each vehicle's totals; by month or kind: the organisation's monthly totals.
+    if let CostGrouping::Vehicle = grouping {
+        let totals = state
+            .store
+            .fleet_costs_by_vehicle(auth.org(), from, to)
+            .await?;
+        return Ok(Json(FleetCosts {
+            group_by: grouping,
+            from,
+            to,
+            items: totals
+                .into_iter()
+                .map(|t| CostGroup {
+                    key: t.vehicle_id,
+                    currency: t.currency,
+                    total_cents: t.total_cents,
+                    events: t.events,
+                })
+                .collect(),
+        }));
+    }
+    let buckets = state.store.fleet_cost_buckets(auth.org(), from, to).await?;
+    let by_month = matches!(grouping, CostGrouping::Month);
     let mut groups: std::collections::BTreeMap<(String, String), CostGroup> = Default::default();
     for b in &buckets {
-        let key = match grouping {
-            CostGrouping::Month => b.month.clone(),
-            CostGrouping::Kind => b.kind.as_str().to_string(),
-            CostGrouping::Vehicle => b.vehicle_id.clone(),
+        let key = if by_month {
+            b.month.clone()
+        } else {
+            b.kind.as_str().to_string()
         };
         let g = groups
             .entry((key.clone(), b.currency.clone()))

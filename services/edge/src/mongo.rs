@@ -21,7 +21,7 @@ use vwc_store::{Plumbed, StoreResult, ts};
 use crate::CONSUMER;
 use crate::aggregates::{Change, CurrentValue, Fact, FleetMember, MonthRange, changes};
 use crate::store::{
-    CostBucket, CostScope, EdgeStore, EventFilter, FleetCounts, FleetRow, FleetValue,
+    CostBucket, CostScope, CostTotal, EdgeStore, EventFilter, FleetCounts, FleetRow, FleetValue,
     MaintenanceView, NotificationView, OdometerView, TimelinePosition, VehicleView,
 };
 
@@ -1117,6 +1117,33 @@ impl EdgeStore for MongoEdgeStore {
             })
             .await?;
         cost_buckets_of(&collect(cursor).await?)
+    }
+
+    async fn vehicle_cost_totals(
+        &self,
+        org_id: &str,
+        months: &MonthRange,
+    ) -> StoreResult<Vec<CostTotal>> {
+        let buckets = self
+            .cost_months(org_id, CostScope::EachVehicle, months)
+            .await?;
+        let mut sums: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
+        for b in buckets {
+            let sum = sums.entry((b.vehicle_id, b.currency)).or_default();
+            sum.0 += b.total_cents;
+            sum.1 += b.events;
+        }
+        Ok(sums
+            .into_iter()
+            .map(
+                |((vehicle_id, currency), (total_cents, events))| CostTotal {
+                    vehicle_id,
+                    currency,
+                    total_cents,
+                    events,
+                },
+            )
+            .collect())
     }
 
     async fn fleet_counts(&self, org_id: &str) -> StoreResult<FleetCounts> {

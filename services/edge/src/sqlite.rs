@@ -16,7 +16,7 @@ use vwc_store::{Plumbed, SqliteDb, StoreError, StoreResult, ts};
 use crate::CONSUMER;
 use crate::aggregates::{Change, CurrentValue, Fact, FleetMember, MonthRange, changes};
 use crate::store::{
-    CostBucket, CostScope, EdgeStore, EventFilter, FleetCounts, FleetRow, FleetValue,
+    CostBucket, CostScope, CostTotal, EdgeStore, EventFilter, FleetCounts, FleetRow, FleetValue,
     MaintenanceView, NotificationView, OdometerView, RawEvent, TimelinePosition, VehicleView,
 };
 
@@ -788,6 +788,35 @@ impl EdgeStore for SqliteEdgeStore {
                         .collect::<Result<Vec<_>, _>>()?,
                 };
                 Ok(buckets_of(rows))
+            })
+            .await
+    }
+
+    async fn vehicle_cost_totals(
+        &self,
+        org_id: &str,
+        months: &MonthRange,
+    ) -> StoreResult<Vec<CostTotal>> {
+        let org = org_id.to_string();
+        let first = months.first.clone().unwrap_or_default();
+        let last = months.last.clone().unwrap_or_else(|| "9999".into());
+        self.db
+            .read(move |conn| {
+                Ok(conn
+                    .prepare_cached(
+                        "SELECT vehicle_id, currency, sum(total_cents), sum(events) FROM cost_months
+                         WHERE org_id = ?1 AND month >= ?2 AND month <= ?3
+                         GROUP BY vehicle_id, currency",
+                    )?
+                    .query_map(params![org, first, last], |r| {
+                        Ok(CostTotal {
+                            vehicle_id: r.get(0)?,
+                            currency: r.get(1)?,
+                            total_cents: r.get::<_, i64>(2)?.max(0) as u64,
+                            events: r.get::<_, i64>(3)?.max(0) as u64,
+                        })
+                    })?
+                    .collect::<Result<_, _>>()?)
             })
             .await
     }

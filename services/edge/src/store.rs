@@ -83,6 +83,15 @@ pub struct CostBucket {
     pub events: u64,
 }
 
+/// A vehicle's costs in one currency over a period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CostTotal {
+    pub vehicle_id: String,
+    pub currency: String,
+    pub total_cents: u64,
+    pub events: u64,
+}
+
 /// Which cost aggregate to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CostScope<'a> {
@@ -253,6 +262,50 @@ pub trait EdgeStore: Plumbing {
             }));
         }
         Ok(merge_buckets(buckets))
+    }
+    /// Each vehicle's costs over whole months `months.first..=months.last`, per currency, summed by the
+    /// store from the cost aggregates.
+    async fn vehicle_cost_totals(
+        &self,
+        org_id: &str,
+        months: &MonthRange,
+    ) -> StoreResult<Vec<CostTotal>>;
+    /// Each vehicle's costs with `occurredAt` in [from, to], per currency, by vehicle id then currency:
+    /// the fleet's cost by vehicle.
+    async fn fleet_costs_by_vehicle(
+        &self,
+        org_id: &str,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> StoreResult<Vec<CostTotal>> {
+        let period = split_by_month(from, to);
+        let mut sums: std::collections::BTreeMap<(String, String), (u64, u64)> = Default::default();
+        if let Some(months) = &period.whole {
+            for t in self.vehicle_cost_totals(org_id, months).await? {
+                let sum = sums.entry((t.vehicle_id, t.currency)).or_default();
+                sum.0 += t.total_cents;
+                sum.1 += t.events;
+            }
+        }
+        for (from, to) in period.partial {
+            for b in self.costs_between(org_id, None, from, to).await? {
+                let sum = sums.entry((b.vehicle_id, b.currency)).or_default();
+                sum.0 += b.total_cents;
+                sum.1 += b.events;
+            }
+        }
+        Ok(sums
+            .into_iter()
+            .filter(|(_, (_, events))| *events > 0)
+            .map(
+                |((vehicle_id, currency), (total_cents, events))| CostTotal {
+                    vehicle_id,
+                    currency,
+                    total_cents,
+                    events,
+                },
+            )
+            .collect())
     }
     /// The whole fleet's vehicle and attention counts (every vehicle of the organisation).
     async fn fleet_counts(&self, org_id: &str) -> StoreResult<FleetCounts>;

@@ -1263,6 +1263,21 @@ async fn cost_buckets_of_any_range_equal_the_timeline_summed(store: Store) {
             fleet,
             "{from:?} {to:?}"
         );
+        // And each vehicle's totals are the same sums without month and kind.
+        let mut per_vehicle: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
+        for ((_, vehicle, _, currency), (cents, n)) in by_hand(None, from, to) {
+            let sum = per_vehicle.entry((vehicle, currency)).or_default();
+            sum.0 += cents;
+            sum.1 += n;
+        }
+        let totals: BTreeMap<(String, String), (u64, u64)> = (store
+            .fleet_costs_by_vehicle("org_a", from, to)
+            .await
+            .unwrap())
+        .into_iter()
+        .map(|t| ((t.vehicle_id, t.currency), (t.total_cents, t.events)))
+        .collect();
+        assert_eq!(totals, per_vehicle, "{from:?} {to:?}");
     }
     assert!(
         store
