@@ -800,14 +800,21 @@ impl EdgeStore for SqliteEdgeStore {
         let org = org_id.to_string();
         let first = months.first.clone().unwrap_or_default();
         let last = months.last.clone().unwrap_or_else(|| "9999".into());
+        // The whole history reads the org's rows in key order (by vehicle); a bounded range reads only its
+        // months through `cost_months_by_month`. Measured on 100,000 vehicles × ~6 months: 0.3 s vs 1.5 s
+        // for the whole history through the month index. (`?2`, `?3` are bound but unused in the first, so
+        // both statements take the same parameters.)
+        let sql = if months.first.is_none() && months.last.is_none() {
+            "SELECT vehicle_id, currency, sum(total_cents), sum(events) FROM cost_months
+             WHERE org_id = ?1 AND ?2 = ?2 AND ?3 = ?3 GROUP BY vehicle_id, currency"
+        } else {
+            "SELECT vehicle_id, currency, sum(total_cents), sum(events) FROM cost_months
+             WHERE org_id = ?1 AND month >= ?2 AND month <= ?3 GROUP BY vehicle_id, currency"
+        };
         self.db
             .read(move |conn| {
                 Ok(conn
-                    .prepare_cached(
-                        "SELECT vehicle_id, currency, sum(total_cents), sum(events) FROM cost_months
-                         WHERE org_id = ?1 AND month >= ?2 AND month <= ?3
-                         GROUP BY vehicle_id, currency",
-                    )?
+                    .prepare_cached(sql)?
                     .query_map(params![org, first, last], |r| {
                         Ok(CostTotal {
                             vehicle_id: r.get(0)?,
