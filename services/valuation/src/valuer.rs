@@ -396,7 +396,7 @@ mod tests {
             2 => FactDetail::Acquisition {
                 price_cents: Some(3_000_000),
                 currency: Some("USD".into()),
-                new: i % 2 == 0,
+                new: i.is_multiple_of(2),
             },
             _ => FactDetail::Odometer,
         };
