@@ -1540,3 +1540,66 @@ vwc_testkit::conformance!(
     cost_buckets_of_any_range_equal_the_timeline_summed,
     a_ready_store_answers_ping,
 );
+
+/// SQLite only: the aggregates recomputed from the projection (what the migration does for a database
+/// written before they existed, and `rebuild_aggregates`) equal the ones kept incrementally.
+#[tokio::test]
+async fn sqlite_aggregates_rebuilt_from_the_projection_equal_the_incremental_ones() {
+    use vwc_contracts::valuation::ValuationPointKind::Current;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("edge.db");
+    let store: Store = Arc::new(SqliteEdgeStore::open(&path).unwrap());
+    fleet_with_costs(&store).await;
+    register(&store, "org_a", "veh_3").await;
+    maintain(
+        &store,
+        "org_a",
+        &schedule(
+            "veh_1",
+            at(5, 8),
+            vec![
+                item("oil", MaintenanceStatus::DueSoon, true),
+                item("brakes", MaintenanceStatus::Overdue, true),
+            ],
+        ),
+    )
+    .await;
+    let mut eur = valuation_update("veh_2", 6, Current, 500, at(6, 0));
+    eur.valuation.currency = "EUR".into();
+    store.apply_valuation("v1", "org_a", &eur).await.unwrap();
+    store
+        .apply_valuation(
+            "v2",
+            "org_a",
+            &valuation_update("veh_1", 6, Current, 990, at(6, 0)),
+        )
+        .await
+        .unwrap();
+    type Snapshot = Vec<(String, String, Vec<CostBucket>, Vec<CostBucket>, String)>;
+    async fn snapshot(store: &Store) -> Snapshot {
+        let mut out = Vec::new();
+        for org in ["org_a", "org_b"] {
+            out.push((
+                format!("{:?}", store.fleet_counts(org).await.unwrap()),
+                format!("{:?}", store.fleet_value(org).await.unwrap()),
+                store.cost_buckets(org, None, None, None).await.unwrap(),
+                store.fleet_cost_buckets(org, None, None).await.unwrap(),
+                format!(
+                    "{:?}",
+                    store.fleet_costs_by_vehicle(org, None, None).await.unwrap()
+                ),
+            ));
+        }
+        out
+    }
+    let incremental = snapshot(&store).await;
+    drop(store);
+    SqliteEdgeStore::rebuild_aggregates(&path).unwrap();
+    let store: Store = Arc::new(SqliteEdgeStore::open(&path).unwrap());
+    assert_eq!(snapshot(&store).await, incremental);
+    let counts = store.fleet_counts("org_a").await.unwrap();
+    assert_eq!(
+        (counts.vehicles, counts.due_soon, counts.overdue),
+        (3, 1, 1)
+    );
+}
