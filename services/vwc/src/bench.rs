@@ -652,7 +652,7 @@ pub async fn run() -> anyhow::Result<()> {
     table.push_str(&scale);
     table.push_str(&format!(
         "\nSeeding 1,000,000 timeline events took {seed_secs:.1} s. After the ingest run every consumer \
-         (edge, scheduler, notification) had caught up {drained:.1} s later; the timeline run started after that.\n"
+         (edge, scheduler, valuation, chat, notification) had caught up {drained:.1} s later; the timeline run started after that.\n"
     ));
     println!("{table}");
     Ok(())
