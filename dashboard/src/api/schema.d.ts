@@ -282,7 +282,8 @@ export interface paths {
         };
         /**
          * Get the fleet overview
-         * @description Every vehicle of the organisation (paged) with its due-soon and overdue maintenance counts.
+         * @description Every vehicle of the organisation (paged) with its due-soon and overdue maintenance counts, and the
+         *     whole fleet's totals.
          */
         get: operations["fleet_overview"];
         put?: never;
@@ -1576,7 +1577,10 @@ export interface components {
             volume: number;
             volumeUnit: components["schemas"]["VolumeUnit"];
         };
-        /** @description `GET /v1/fleet/overview`: a page of vehicles with their maintenance counts, and the page's totals. */
+        /**
+         * @description `GET /v1/fleet/overview`: a page of vehicles with their maintenance counts, and the whole fleet's
+         *     totals.
+         */
         FleetOverview: {
             items: components["schemas"]["FleetRow"][];
             /** @description Pass as `cursor` to get the next page; `null` on the last page. */
@@ -1590,18 +1594,30 @@ export interface components {
             /** Format: int32 */
             overdue: number;
         };
-        /** @description Fleet totals: how many vehicles, how many items need attention, and what the fleet is worth. */
+        /**
+         * @description Fleet totals of the whole fleet (every vehicle of the organisation, not only this page): how many
+         *     vehicles, how many items need attention, and what the fleet is worth.
+         */
         FleetTotals: {
-            /** Format: int32 */
+            /**
+             * Format: int64
+             * @description Enabled maintenance items due soon, over the whole fleet.
+             */
             dueSoon: number;
-            /** Format: int32 */
+            /**
+             * Format: int64
+             * @description Enabled maintenance items overdue, over the whole fleet.
+             */
             overdue: number;
             /**
              * @description The whole fleet's current value (every vehicle of the organisation, not only this page), one
              *     total per currency.
              */
             value: components["schemas"]["FleetValue"][];
-            /** @description Vehicles on this page. */
+            /**
+             * Format: int64
+             * @description Vehicles in the fleet.
+             */
             vehicles: number;
         };
         /** @description The organisation's vehicles' current values summed, per currency. */

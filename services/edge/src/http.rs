@@ -660,20 +660,24 @@ async fn mark_read(
     }
 }
 
-/// Fleet totals: how many vehicles, how many items need attention, and what the fleet is worth.
+/// Fleet totals of the whole fleet (every vehicle of the organisation, not only this page): how many
+/// vehicles, how many items need attention, and what the fleet is worth.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FleetTotals {
-    /// Vehicles on this page.
-    pub vehicles: usize,
-    pub due_soon: u32,
-    pub overdue: u32,
+    /// Vehicles in the fleet.
+    pub vehicles: u64,
+    /// Enabled maintenance items due soon, over the whole fleet.
+    pub due_soon: u64,
+    /// Enabled maintenance items overdue, over the whole fleet.
+    pub overdue: u64,
     /// The whole fleet's current value (every vehicle of the organisation, not only this page), one
     /// total per currency.
     pub value: Vec<FleetValue>,
 }
 
-/// `GET /v1/fleet/overview`: a page of vehicles with their maintenance counts, and the page's totals.
+/// `GET /v1/fleet/overview`: a page of vehicles with their maintenance counts, and the whole fleet's
+/// totals.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FleetOverview {
@@ -685,7 +689,8 @@ pub struct FleetOverview {
 
 /// Get the fleet overview
 ///
-/// Every vehicle of the organisation (paged) with its due-soon and overdue maintenance counts.
+/// Every vehicle of the organisation (paged) with its due-soon and overdue maintenance counts, and the
+/// whole fleet's totals.
 #[utoipa::path(
     get,
     path = "/v1/fleet/overview",
@@ -723,14 +728,16 @@ async fn fleet_overview(
         .fleet(auth.org(), after.as_deref(), limit + 1)
         .await?;
     let next_cursor = cursor::next_page(&mut items, limit, |v| v.vehicle.vehicle.id.clone());
-    let due_soon: u32 = items.iter().map(|r| r.due_soon).sum();
-    let overdue: u32 = items.iter().map(|r| r.overdue).sum();
-    let value = state.store.fleet_value(auth.org()).await?;
+    // The totals come from the fleet aggregates (kept with the projection), not from this page.
+    let (counts, value) = tokio::try_join!(
+        state.store.fleet_counts(auth.org()),
+        state.store.fleet_value(auth.org()),
+    )?;
     Ok(Json(FleetOverview {
         totals: FleetTotals {
-            vehicles: items.len(),
-            due_soon,
-            overdue,
+            vehicles: counts.vehicles,
+            due_soon: counts.due_soon,
+            overdue: counts.overdue,
             value,
         },
         items,
@@ -916,13 +923,36 @@ async fn fleet_costs(
         q.to.as_deref()
             .map(|s| instant("to", s, true))
             .transpose()?;
-    let buckets = state.store.cost_buckets(auth.org(), None, from, to).await?;
+    // By vehicle: each vehicle's totals; by month or kind: the organisation's monthly totals.
+    if let CostGrouping::Vehicle = grouping {
+        let totals = state
+            .store
+            .fleet_costs_by_vehicle(auth.org(), from, to)
+            .await?;
+        return Ok(Json(FleetCosts {
+            group_by: grouping,
+            from,
+            to,
+            items: totals
+                .into_iter()
+                .map(|t| CostGroup {
+                    key: t.vehicle_id,
+                    currency: t.currency,
+                    total_cents: t.total_cents,
+                    events: t.events,
+                })
+                .collect(),
+            fuel: fleet_fuel(state.store.as_ref(), auth.org(), from, to).await?,
+        }));
+    }
+    let buckets = state.store.fleet_cost_buckets(auth.org(), from, to).await?;
+    let by_month = matches!(grouping, CostGrouping::Month);
     let mut groups: std::collections::BTreeMap<(String, String), CostGroup> = Default::default();
     for b in &buckets {
-        let key = match grouping {
-            CostGrouping::Month => b.month.clone(),
-            CostGrouping::Kind => b.kind.as_str().to_string(),
-            CostGrouping::Vehicle => b.vehicle_id.clone(),
+        let key = if by_month {
+            b.month.clone()
+        } else {
+            b.kind.as_str().to_string()
         };
         let g = groups
             .entry((key.clone(), b.currency.clone()))

@@ -1,6 +1,7 @@
 //! The edge owns the dashboard read model: projections built only from events (vehicles, timeline). It
 //! serves the read side of the API.
 
+pub mod aggregates;
 pub mod calendar;
 pub mod consumer;
 pub mod corrections;

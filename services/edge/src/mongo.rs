@@ -19,9 +19,10 @@ use vwc_store::mongo::{MongoDb, collect, int, parse_ts, required_text, text};
 use vwc_store::{Plumbed, StoreResult, ts};
 
 use crate::CONSUMER;
+use crate::aggregates::{Change, CurrentValue, Fact, FleetMember, MonthRange, changes};
 use crate::store::{
-    CostBucket, EdgeStore, EventFilter, FleetRow, FleetValue, MaintenanceView, NotificationView,
-    OdometerView, RawEvent, TimelinePosition, VehicleView,
+    CostBucket, CostScope, CostTotal, EdgeStore, EventFilter, FleetCounts, FleetRow, FleetValue,
+    MaintenanceView, NotificationView, OdometerView, RawEvent, TimelinePosition, VehicleView,
 };
 
 const VEHICLES: &str = "vehicles";
@@ -38,6 +39,18 @@ const NOTIFICATIONS: &str = "notifications";
 const VALUATIONS: &str = "valuations";
 /// `{_id: vehicle_id, org_id, as_of, amount, currency, body, computed_at}`: each vehicle's current value.
 const CURRENT_VALUATIONS: &str = "current_valuations";
+/// `{_id: "<org>|<vehicle>|<month>|<kind>|<currency>", org_id, vehicle_id, month, kind, currency,
+/// total_cents, events}`: each vehicle's costs by calendar month (see `aggregates`).
+const COST_MONTHS: &str = "cost_months";
+/// `{_id: "<org>|<month>|<kind>|<currency>", org_id, month, kind, currency, total_cents, events}`.
+const FLEET_COST_MONTHS: &str = "fleet_cost_months";
+/// `{_id: org_id, vehicles, due_soon, overdue}`.
+const FLEET_COUNTS: &str = "fleet_counts";
+/// `{_id: "<org>|<currency>", org_id, currency, total_cents, vehicles}`.
+const FLEET_VALUES: &str = "fleet_values";
+/// `{_id: "aggregates"}` once the aggregates were filled from what the projection held before them.
+const META: &str = "edge_meta";
+const AGGREGATES_FILLED: &str = "aggregates";
 
 #[derive(Clone)]
 pub struct MongoEdgeStore {
@@ -88,7 +101,335 @@ impl MongoEdgeStore {
             false,
         )
         .await?;
-        Ok(MongoEdgeStore { db })
+        // The pieces of a month at the ends of a cost range are read from the timeline by org and time.
+        db.create_index(TIMELINE, doc! { "org_id": 1, "occurred_at": 1 }, false)
+            .await?;
+        db.create_index(
+            COST_MONTHS,
+            doc! { "org_id": 1, "vehicle_id": 1, "month": 1 },
+            false,
+        )
+        .await?;
+        db.create_index(COST_MONTHS, doc! { "org_id": 1, "month": 1 }, false)
+            .await?;
+        db.create_index(FLEET_COST_MONTHS, doc! { "org_id": 1, "month": 1 }, false)
+            .await?;
+        // `_id` is the org: this index only creates the collection before any transaction writes to it.
+        db.create_index(FLEET_COUNTS, doc! { "vehicles": 1 }, false)
+            .await?;
+        db.create_index(FLEET_VALUES, doc! { "org_id": 1, "currency": 1 }, false)
+            .await?;
+        db.create_index(META, doc! { "filled_at": 1 }, false)
+            .await?;
+        let store = MongoEdgeStore { db };
+        store.fill_aggregates().await?;
+        Ok(store)
+    }
+
+    /// Once per database: sums what the projection already holds into the aggregates (a database written
+    /// before they existed), in one transaction with the marker, so two processes starting together
+    /// conflict and the second finds the work done.
+    async fn fill_aggregates(&self) -> StoreResult<()> {
+        if (self.db.collection(META))
+            .find_one(doc! { "_id": AGGREGATES_FILLED })
+            .await?
+            .is_some()
+        {
+            return Ok(());
+        }
+        let mut tx = self.db.transaction().await?;
+        loop {
+            tx.begin().await?;
+            let outcome = self.try_fill_aggregates(tx.session()).await;
+            if tx.settle(outcome).await?.is_some() {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn try_fill_aggregates(&self, session: &mut ClientSession) -> StoreResult<()> {
+        let marked = (self.db.collection(META))
+            .update_one(
+                doc! { "_id": AGGREGATES_FILLED },
+                doc! { "$setOnInsert": { "filled_at": ts(&vwc_clock::now()) } },
+            )
+            .upsert(true)
+            .session(&mut *session)
+            .await?;
+        if marked.upserted_id.is_none() {
+            return Ok(());
+        }
+        let mut found = Vec::new();
+        {
+            let mut cursor = self
+                .db
+                .collection(TIMELINE)
+                .find(doc! { "cost_cents": { "$ne": Bson::Null }, "voided": { "$ne": true } })
+                .projection(doc! { "body": 1 })
+                .session(&mut *session)
+                .await?;
+            while let Some(d) = cursor.next(&mut *session).await {
+                let event: VehicleEvent = serde_json::from_str(&required_text(&d?, "body")?)?;
+                found.extend(changes(Fact::EventRecorded(&event)));
+            }
+        }
+        let mut attention: HashMap<String, (i64, i64)> = HashMap::new();
+        let mut retired: std::collections::HashSet<String> = std::collections::HashSet::new();
+        {
+            let mut cursor = self
+                .db
+                .collection(MAINTENANCE)
+                .find(doc! {})
+                .projection(doc! { "due_soon": 1, "overdue": 1 })
+                .session(&mut *session)
+                .await?;
+            while let Some(d) = cursor.next(&mut *session).await {
+                let d = d?;
+                attention.insert(
+                    required_text(&d, "_id")?,
+                    (
+                        int(&d, "due_soon")?.unwrap_or(0),
+                        int(&d, "overdue")?.unwrap_or(0),
+                    ),
+                );
+            }
+        }
+        {
+            let mut cursor = self
+                .db
+                .collection(VEHICLES)
+                .find(doc! {})
+                .projection(doc! { "org_id": 1, "status": 1 })
+                .session(&mut *session)
+                .await?;
+            while let Some(d) = cursor.next(&mut *session).await {
+                let d = d?;
+                let id = required_text(&d, "_id")?;
+                if !is_active(&d) {
+                    retired.insert(id);
+                    continue;
+                }
+                found.extend(changes(Fact::FleetMember {
+                    org_id: &required_text(&d, "org_id")?,
+                    before: FleetMember::default(),
+                    after: FleetMember::of(true, attention.get(&id).copied()),
+                }));
+            }
+        }
+        {
+            let mut cursor = self
+                .db
+                .collection(CURRENT_VALUATIONS)
+                .find(doc! {})
+                .projection(doc! { "org_id": 1, "currency": 1, "amount": 1 })
+                .session(&mut *session)
+                .await?;
+            while let Some(d) = cursor.next(&mut *session).await {
+                let d = d?;
+                if retired.contains(&required_text(&d, "_id")?) {
+                    continue;
+                }
+                let value = CurrentValue {
+                    currency: required_text(&d, "currency")?,
+                    cents: int(&d, "amount")?.unwrap_or(0),
+                };
+                found.extend(changes(Fact::CurrentValue {
+                    org_id: &required_text(&d, "org_id")?,
+                    before: None,
+                    after: Some(&value),
+                }));
+            }
+        }
+        self.apply_changes(session, &found).await
+    }
+
+    /// Adds the changes up in the aggregate collections (inside the caller's transaction).
+    async fn apply_changes(
+        &self,
+        session: &mut ClientSession,
+        changes: &[Change],
+    ) -> StoreResult<()> {
+        for change in changes {
+            match change {
+                Change::Cost(c) => {
+                    let kind = c.kind.as_str();
+                    let vehicle_key = format!(
+                        "{}|{}|{}|{kind}|{}",
+                        c.org_id, c.vehicle_id, c.month, c.currency
+                    );
+                    let fleet_key = format!("{}|{}|{kind}|{}", c.org_id, c.month, c.currency);
+                    let inc = doc! { "total_cents": c.cents, "events": c.events };
+                    for (collection, key, on_insert) in [
+                        (
+                            COST_MONTHS,
+                            vehicle_key,
+                            doc! { "org_id": &c.org_id, "vehicle_id": &c.vehicle_id, "month": &c.month,
+                            "kind": kind, "currency": &c.currency },
+                        ),
+                        (
+                            FLEET_COST_MONTHS,
+                            fleet_key,
+                            doc! { "org_id": &c.org_id, "month": &c.month, "kind": kind,
+                            "currency": &c.currency },
+                        ),
+                    ] {
+                        self.db
+                            .collection(collection)
+                            .update_one(
+                                doc! { "_id": &key },
+                                doc! { "$inc": inc.clone(), "$setOnInsert": on_insert },
+                            )
+                            .upsert(true)
+                            .session(&mut *session)
+                            .await?;
+                        if c.events < 0 {
+                            self.db
+                                .collection(collection)
+                                .delete_one(doc! { "_id": &key, "events": { "$lte": 0_i64 } })
+                                .session(&mut *session)
+                                .await?;
+                        }
+                    }
+                }
+                Change::Fleet(f) => {
+                    self.db
+                        .collection(FLEET_COUNTS)
+                        .update_one(
+                            doc! { "_id": &f.org_id },
+                            doc! { "$inc": {
+                                "vehicles": f.vehicles, "due_soon": f.due_soon, "overdue": f.overdue,
+                            } },
+                        )
+                        .upsert(true)
+                        .session(&mut *session)
+                        .await?;
+                }
+                Change::Value(v) => {
+                    let key = format!("{}|{}", v.org_id, v.currency);
+                    self.db
+                        .collection(FLEET_VALUES)
+                        .update_one(
+                            doc! { "_id": &key },
+                            doc! {
+                                "$inc": { "total_cents": v.cents, "vehicles": v.vehicles },
+                                "$setOnInsert": { "org_id": &v.org_id, "currency": &v.currency },
+                            },
+                        )
+                        .upsert(true)
+                        .session(&mut *session)
+                        .await?;
+                    if v.vehicles < 0 {
+                        self.db
+                            .collection(FLEET_VALUES)
+                            .delete_one(doc! { "_id": &key, "vehicles": { "$lte": 0_i64 } })
+                            .session(&mut *session)
+                            .await?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The vehicle's org (when it is in the read model) and what it adds to the fleet totals now.
+    async fn fleet_member(
+        &self,
+        session: &mut ClientSession,
+        vehicle_id: &str,
+    ) -> StoreResult<(Option<String>, FleetMember)> {
+        let vehicle = (self.db.collection(VEHICLES))
+            .find_one(doc! { "_id": vehicle_id })
+            .projection(doc! { "org_id": 1, "status": 1 })
+            .session(&mut *session)
+            .await?;
+        // Sold and archived vehicles leave the fleet (docs/corrections.md).
+        let active = vehicle.as_ref().is_some_and(is_active);
+        let org = vehicle.map(|d| required_text(&d, "org_id")).transpose()?;
+        let maintenance = (self.db.collection(MAINTENANCE))
+            .find_one(doc! { "_id": vehicle_id })
+            .projection(doc! { "due_soon": 1, "overdue": 1 })
+            .session(&mut *session)
+            .await?;
+        let attention = maintenance
+            .map(|d| -> StoreResult<(i64, i64)> {
+                Ok((
+                    int(&d, "due_soon")?.unwrap_or(0),
+                    int(&d, "overdue")?.unwrap_or(0),
+                ))
+            })
+            .transpose()?;
+        let member = FleetMember::of(active, attention);
+        Ok((org, member))
+    }
+
+    /// The vehicle's current value as the fleet value counts it, with its organisation: none once the
+    /// vehicle is sold or archived.
+    async fn counted_value(
+        &self,
+        session: &mut ClientSession,
+        vehicle_id: &str,
+    ) -> StoreResult<Option<(String, CurrentValue)>> {
+        let vehicle = (self.db.collection(VEHICLES))
+            .find_one(doc! { "_id": vehicle_id })
+            .projection(doc! { "status": 1 })
+            .session(&mut *session)
+            .await?;
+        if vehicle.as_ref().is_some_and(|d| !is_active(d)) {
+            return Ok(None);
+        }
+        let Some(d) = (self.db.collection(CURRENT_VALUATIONS))
+            .find_one(doc! { "_id": vehicle_id })
+            .projection(doc! { "org_id": 1, "currency": 1, "amount": 1 })
+            .session(&mut *session)
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some((
+            required_text(&d, "org_id")?,
+            CurrentValue {
+                currency: required_text(&d, "currency")?,
+                cents: int(&d, "amount")?.unwrap_or(0),
+            },
+        )))
+    }
+
+    /// Moves the fleet value from what `before` counted to what the vehicle counts now.
+    async fn value_moved(
+        &self,
+        session: &mut ClientSession,
+        vehicle_id: &str,
+        before: Option<(String, CurrentValue)>,
+    ) -> StoreResult<()> {
+        let after = self.counted_value(session, vehicle_id).await?;
+        let Some(org) = after.as_ref().or(before.as_ref()).map(|(o, _)| o.clone()) else {
+            return Ok(());
+        };
+        let found = changes(Fact::CurrentValue {
+            org_id: &org,
+            before: before.as_ref().map(|(_, v)| v),
+            after: after.as_ref().map(|(_, v)| v),
+        });
+        self.apply_changes(session, &found).await
+    }
+
+    /// After a write that may have moved `vehicle_id` in its fleet: the difference goes to the aggregates.
+    async fn fleet_member_moved(
+        &self,
+        session: &mut ClientSession,
+        vehicle_id: &str,
+        before: FleetMember,
+    ) -> StoreResult<()> {
+        let (org, after) = self.fleet_member(session, vehicle_id).await?;
+        if let Some(org) = org {
+            let found = changes(Fact::FleetMember {
+                org_id: &org,
+                before,
+                after,
+            });
+            self.apply_changes(session, &found).await?;
+        }
+        Ok(())
     }
 
     pub fn db(&self) -> &MongoDb {
@@ -105,6 +446,8 @@ impl MongoEdgeStore {
         if !self.db.claim_inbox(session, CONSUMER, envelope_id).await? {
             return Ok(false);
         }
+        let (_, before) = self.fleet_member(session, &v.id).await?;
+        let value_before = self.counted_value(session, &v.id).await?;
         // As in SQLite: a re-registration replaces the body but never moves the vehicle to another org.
         self.db
             .collection(VEHICLES)
@@ -118,6 +461,8 @@ impl MongoEdgeStore {
             .upsert(true)
             .session(&mut *session)
             .await?;
+        self.value_moved(session, &v.id, value_before).await?;
+        self.fleet_member_moved(session, &v.id, before).await?;
         Ok(true)
     }
 
@@ -179,6 +524,8 @@ impl MongoEdgeStore {
                 .session(&mut *session)
                 .await?;
         }
+        self.apply_changes(session, &changes(Fact::EventRecorded(e)))
+            .await?;
         Ok(true)
     }
 
@@ -206,7 +553,9 @@ impl MongoEdgeStore {
             .db
             .collection(collection)
             .find_one(doc! { "_id": &key })
-            .projection(doc! { "as_of": 1, "computed_at": 1 })
+            .projection(
+                doc! { "as_of": 1, "computed_at": 1, "org_id": 1, "currency": 1, "amount": 1 },
+            )
             .session(&mut *session)
             .await?;
         if let Some(stored) = stored {
@@ -218,6 +567,11 @@ impl MongoEdgeStore {
                 return Ok(true);
             }
         }
+        let before = if collection == CURRENT_VALUATIONS {
+            self.counted_value(session, &update.vehicle_id).await?
+        } else {
+            None
+        };
         self.db
             .collection(collection)
             .update_one(
@@ -237,6 +591,10 @@ impl MongoEdgeStore {
             .upsert(true)
             .session(&mut *session)
             .await?;
+        if collection == CURRENT_VALUATIONS {
+            self.value_moved(session, &update.vehicle_id, before)
+                .await?;
+        }
         Ok(true)
     }
 
@@ -268,6 +626,7 @@ impl MongoEdgeStore {
             return Ok(true);
         }
         let (due_soon, overdue) = attention_counts(&update.items);
+        let (_, before) = self.fleet_member(session, &update.vehicle_id).await?;
         maintenance
             .update_one(
                 doc! { "_id": &update.vehicle_id },
@@ -284,6 +643,8 @@ impl MongoEdgeStore {
             )
             .upsert(true)
             .session(&mut *session)
+            .await?;
+        self.fleet_member_moved(session, &update.vehicle_id, before)
             .await?;
         Ok(true)
     }
@@ -481,7 +842,7 @@ fn cost_filter(
 
 /// Sums timeline rows into buckets by (vehicle, kind, `YYYY-MM` of occurred_at, currency), ordered by
 /// month, vehicle, kind, as SQLite's `GROUP BY` does. Rows of an unknown kind are left out; a missing
-/// currency is shown as USD (grouped apart from an explicit one, exactly like the SQLite adapter).
+/// currency is counted as USD (merged with an explicit one by `merge_buckets`, as the aggregates do).
 fn cost_buckets_of(rows: &[Document]) -> StoreResult<Vec<CostBucket>> {
     type Key = (String, String, String, Option<String>);
     let mut sums: BTreeMap<Key, (i64, u64)> = BTreeMap::new();
@@ -776,24 +1137,123 @@ impl EdgeStore for MongoEdgeStore {
         Ok(result.matched_count == 1)
     }
 
-    async fn cost_buckets(
+    async fn cost_months(
+        &self,
+        org_id: &str,
+        scope: CostScope<'_>,
+        months: &MonthRange,
+    ) -> StoreResult<Vec<CostBucket>> {
+        let mut filter = doc! { "org_id": org_id };
+        let collection = match scope {
+            CostScope::Fleet => FLEET_COST_MONTHS,
+            CostScope::Vehicle(vehicle_id) => {
+                filter.insert("vehicle_id", vehicle_id);
+                COST_MONTHS
+            }
+            CostScope::EachVehicle => COST_MONTHS,
+        };
+        let mut range = Document::new();
+        if let Some(first) = &months.first {
+            range.insert("$gte", first);
+        }
+        if let Some(last) = &months.last {
+            range.insert("$lte", last);
+        }
+        if !range.is_empty() {
+            filter.insert("month", range);
+        }
+        let cursor = self
+            .db
+            .collection(collection)
+            .find(filter)
+            .projection(doc! {
+                "_id": 0, "vehicle_id": 1, "kind": 1, "month": 1, "currency": 1, "total_cents": 1, "events": 1,
+            })
+            .await?;
+        collect(cursor)
+            .await?
+            .iter()
+            .filter_map(|d| {
+                let bucket = || -> StoreResult<Option<CostBucket>> {
+                    let Some(kind) = EventKind::parse(&required_text(d, "kind")?) else {
+                        return Ok(None);
+                    };
+                    Ok(Some(CostBucket {
+                        vehicle_id: text(d, "vehicle_id")?.unwrap_or_default(),
+                        kind,
+                        month: required_text(d, "month")?,
+                        currency: required_text(d, "currency")?,
+                        total_cents: int(d, "total_cents")?.unwrap_or(0).max(0) as u64,
+                        events: int(d, "events")?.unwrap_or(0).max(0) as u64,
+                    }))
+                };
+                bucket().transpose()
+            })
+            .collect()
+    }
+
+    async fn costs_between(
         &self,
         org_id: &str,
         vehicle_id: Option<&str>,
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
     ) -> StoreResult<Vec<CostBucket>> {
-        // Folded here rather than in a `$group` stage: the rows are only the org's costly events, and the
-        // grouping and order then match the SQLite adapter's by construction.
+        // Folded here rather than in a `$group` stage: the rows are at most a month's costly events of
+        // the org, and the grouping then matches the SQLite adapter's by construction.
         let cursor = self
             .db
             .collection(TIMELINE)
-            .find(cost_filter(org_id, vehicle_id, from, to))
+            .find(cost_filter(org_id, vehicle_id, Some(from), Some(to)))
             .projection(doc! {
                 "_id": 0, "vehicle_id": 1, "kind": 1, "occurred_at": 1, "cost_cents": 1, "currency": 1,
             })
             .await?;
         cost_buckets_of(&collect(cursor).await?)
+    }
+
+    async fn vehicle_cost_totals(
+        &self,
+        org_id: &str,
+        months: &MonthRange,
+    ) -> StoreResult<Vec<CostTotal>> {
+        let buckets = self
+            .cost_months(org_id, CostScope::EachVehicle, months)
+            .await?;
+        let mut sums: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
+        for b in buckets {
+            let sum = sums.entry((b.vehicle_id, b.currency)).or_default();
+            sum.0 += b.total_cents;
+            sum.1 += b.events;
+        }
+        Ok(sums
+            .into_iter()
+            .map(
+                |((vehicle_id, currency), (total_cents, events))| CostTotal {
+                    vehicle_id,
+                    currency,
+                    total_cents,
+                    events,
+                },
+            )
+            .collect())
+    }
+
+    async fn fleet_counts(&self, org_id: &str) -> StoreResult<FleetCounts> {
+        let found = self
+            .db
+            .collection(FLEET_COUNTS)
+            .find_one(doc! { "_id": org_id })
+            .await?;
+        let Some(d) = found else {
+            return Ok(FleetCounts::default());
+        };
+        let count = |field| -> StoreResult<u64> { Ok(int(&d, field)?.unwrap_or(0).max(0) as u64) };
+        Ok(FleetCounts {
+            vehicles: count("vehicles")?,
+            due_soon: count("due_soon")?,
+            overdue: count("overdue")?,
+        })
     }
 
     async fn fleet(
@@ -914,38 +1374,23 @@ impl EdgeStore for MongoEdgeStore {
     }
 
     async fn fleet_value(&self, org_id: &str) -> StoreResult<Vec<FleetValue>> {
-        let retired = collect(
-            self.db
-                .collection(VEHICLES)
-                .find(doc! { "org_id": org_id, "status": { "$in": &RETIRED[..] } })
-                .projection(doc! { "_id": 1 })
-                .await?,
-        )
-        .await?
-        .iter()
-        .map(|d| required_text(d, "_id"))
-        .collect::<StoreResult<Vec<String>>>()?;
         let cursor = self
             .db
-            .collection(CURRENT_VALUATIONS)
-            .find(doc! { "org_id": org_id, "_id": { "$nin": retired } })
-            .projection(doc! { "amount": 1, "currency": 1 })
+            .collection(FLEET_VALUES)
+            .find(doc! { "org_id": org_id, "vehicles": { "$gt": 0_i64 } })
+            .sort(doc! { "org_id": 1, "currency": 1 })
             .await?;
-        let mut by_currency: BTreeMap<String, FleetValue> = BTreeMap::new();
-        for d in collect(cursor).await? {
-            let currency = required_text(&d, "currency")?;
-            let amount = int(&d, "amount")?.unwrap_or(0).max(0) as u64;
-            let entry = by_currency
-                .entry(currency.clone())
-                .or_insert_with(|| FleetValue {
-                    currency,
-                    total_cents: 0,
-                    vehicles: 0,
-                });
-            entry.total_cents += amount;
-            entry.vehicles += 1;
-        }
-        Ok(by_currency.into_values().collect())
+        collect(cursor)
+            .await?
+            .iter()
+            .map(|d| {
+                Ok(FleetValue {
+                    currency: required_text(d, "currency")?,
+                    total_cents: int(d, "total_cents")?.unwrap_or(0).max(0) as u64,
+                    vehicles: int(d, "vehicles")?.unwrap_or(0).max(0) as u64,
+                })
+            })
+            .collect()
     }
 }
 
@@ -977,6 +1422,21 @@ impl MongoEdgeStore {
             }
         };
         if newer {
+            // What the record counted in the cost aggregates before (nothing when voided or absent).
+            let before: Option<VehicleEvent> = match timeline
+                .find_one(doc! { "_id": &e.id, "voided": { "$ne": true } })
+                .projection(doc! { "body": 1 })
+                .session(&mut *session)
+                .await?
+            {
+                Some(d) => Some(serde_json::from_str(&required_text(&d, "body")?)?),
+                None => None,
+            };
+            let found = changes(Fact::EventRevised {
+                before: before.as_ref(),
+                after: (!r.voided).then_some(e),
+            });
+            self.apply_changes(session, &found).await?;
             timeline
                 .update_one(
                     doc! { "_id": &e.id },
@@ -1230,4 +1690,10 @@ mod tests {
         assert_eq!(page_limit(0), None);
         assert_eq!(page_limit(25), Some(25));
     }
+}
+
+/// Whether a `vehicles` document (with its `status`) counts in the fleet: active, or written before
+/// vehicles had a status.
+fn is_active(d: &Document) -> bool {
+    d.get_str("status").map_or(true, |s| s == "active")
 }

@@ -14,10 +14,37 @@ use vwc_store::sqlite::claim_inbox;
 use vwc_store::{Plumbed, SqliteDb, StoreError, StoreResult, ts};
 
 use crate::CONSUMER;
+use crate::aggregates::{Change, CurrentValue, Fact, FleetMember, MonthRange, changes};
 use crate::store::{
-    CostBucket, EdgeStore, EventFilter, FleetRow, FleetValue, MaintenanceView, NotificationView,
-    OdometerView, RawEvent, TimelinePosition, VehicleView,
+    CostBucket, CostScope, CostTotal, EdgeStore, EventFilter, FleetCounts, FleetRow, FleetValue,
+    MaintenanceView, NotificationView, OdometerView, RawEvent, TimelinePosition, VehicleView,
 };
+
+/// Recomputes every aggregate from the projection; the same rules as `aggregates::changes`, in SQL.
+macro_rules! rebuild_aggregates_sql {
+    () => {
+        r#"
+DELETE FROM cost_months;
+DELETE FROM fleet_cost_months;
+DELETE FROM fleet_counts;
+DELETE FROM fleet_values;
+INSERT INTO cost_months (org_id, vehicle_id, month, kind, currency, total_cents, events)
+  SELECT org_id, vehicle_id, substr(occurred_at, 1, 7), kind, coalesce(currency, 'USD'), sum(cost_cents), count(*)
+  FROM timeline WHERE cost_cents IS NOT NULL AND voided = 0 GROUP BY 1, 2, 3, 4, 5;
+INSERT INTO fleet_cost_months (org_id, month, kind, currency, total_cents, events)
+  SELECT org_id, month, kind, currency, sum(total_cents), sum(events) FROM cost_months GROUP BY 1, 2, 3, 4;
+INSERT INTO fleet_counts (org_id, vehicles, due_soon, overdue)
+  SELECT v.org_id, count(*), coalesce(sum(m.due_soon), 0), coalesce(sum(m.overdue), 0)
+  FROM vehicles v LEFT JOIN maintenance m ON m.vehicle_id = v.id
+  WHERE coalesce(json_extract(v.body, '$.status'), 'active') = 'active' GROUP BY v.org_id;
+INSERT INTO fleet_values (org_id, currency, total_cents, vehicles)
+  SELECT org_id, currency, sum(amount), count(*) FROM current_valuations c
+  WHERE NOT EXISTS (SELECT 1 FROM vehicles v WHERE v.id = c.vehicle_id
+    AND coalesce(json_extract(v.body, '$.status'), 'active') <> 'active')
+  GROUP BY 1, 2;
+"#
+    };
+}
 
 const MIGRATIONS: &[&str] = &[
     r#"
@@ -94,6 +121,45 @@ CREATE INDEX current_valuations_by_org ON current_valuations (org_id, currency);
 ALTER TABLE timeline ADD COLUMN revision INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE timeline ADD COLUMN voided INTEGER NOT NULL DEFAULT 0;
 "#,
+    // The fleet aggregates (see `aggregates`), filled from what the projection already holds.
+    concat!(
+        r#"
+CREATE TABLE cost_months (
+    org_id TEXT NOT NULL,
+    vehicle_id TEXT NOT NULL,
+    month TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    total_cents INTEGER NOT NULL,
+    events INTEGER NOT NULL,
+    PRIMARY KEY (org_id, vehicle_id, month, kind, currency)
+) WITHOUT ROWID;
+CREATE INDEX cost_months_by_month ON cost_months (org_id, month);
+CREATE TABLE fleet_cost_months (
+    org_id TEXT NOT NULL,
+    month TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    total_cents INTEGER NOT NULL,
+    events INTEGER NOT NULL,
+    PRIMARY KEY (org_id, month, kind, currency)
+) WITHOUT ROWID;
+CREATE TABLE fleet_counts (
+    org_id TEXT PRIMARY KEY,
+    vehicles INTEGER NOT NULL,
+    due_soon INTEGER NOT NULL,
+    overdue INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE fleet_values (
+    org_id TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    total_cents INTEGER NOT NULL,
+    vehicles INTEGER NOT NULL,
+    PRIMARY KEY (org_id, currency)
+) WITHOUT ROWID;
+"#,
+        rebuild_aggregates_sql!()
+    ),
 ];
 
 /// Active vehicles only (sold and archived ones leave the fleet); `v` is the `vehicles` row.
@@ -149,6 +215,172 @@ fn vehicle_view(conn: &rusqlite::Connection, body: &str) -> StoreResult<VehicleV
         last_event_at: last.as_deref().map(parse_ts).transpose()?,
         vehicle,
     })
+}
+
+/// Adds the changes up in the aggregate tables (inside the caller's transaction).
+fn apply_changes(conn: &rusqlite::Connection, changes: &[Change]) -> StoreResult<()> {
+    for change in changes {
+        match change {
+            Change::Cost(c) => {
+                conn.prepare_cached(
+                    "INSERT INTO cost_months (org_id, vehicle_id, month, kind, currency, total_cents, events)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT DO UPDATE SET total_cents = total_cents + excluded.total_cents,
+                       events = events + excluded.events",
+                )?
+                .execute(params![c.org_id, c.vehicle_id, c.month, c.kind.as_str(), c.currency, c.cents, c.events])?;
+                conn.prepare_cached(
+                    "INSERT INTO fleet_cost_months (org_id, month, kind, currency, total_cents, events)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT DO UPDATE SET total_cents = total_cents + excluded.total_cents,
+                       events = events + excluded.events",
+                )?
+                .execute(params![c.org_id, c.month, c.kind.as_str(), c.currency, c.cents, c.events])?;
+                if c.events < 0 {
+                    conn.prepare_cached("DELETE FROM cost_months WHERE org_id = ?1 AND vehicle_id = ?2 AND month = ?3 AND events <= 0")?
+                        .execute(params![c.org_id, c.vehicle_id, c.month])?;
+                    conn.prepare_cached("DELETE FROM fleet_cost_months WHERE org_id = ?1 AND month = ?2 AND events <= 0")?
+                        .execute(params![c.org_id, c.month])?;
+                }
+            }
+            Change::Fleet(f) => {
+                conn.prepare_cached(
+                    "INSERT INTO fleet_counts (org_id, vehicles, due_soon, overdue) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT DO UPDATE SET vehicles = vehicles + excluded.vehicles,
+                       due_soon = due_soon + excluded.due_soon, overdue = overdue + excluded.overdue",
+                )?
+                .execute(params![f.org_id, f.vehicles, f.due_soon, f.overdue])?;
+            }
+            Change::Value(v) => {
+                conn.prepare_cached(
+                    "INSERT INTO fleet_values (org_id, currency, total_cents, vehicles) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT DO UPDATE SET total_cents = total_cents + excluded.total_cents,
+                       vehicles = vehicles + excluded.vehicles",
+                )?
+                .execute(params![v.org_id, v.currency, v.cents, v.vehicles])?;
+                if v.vehicles < 0 {
+                    conn.prepare_cached(
+                        "DELETE FROM fleet_values WHERE org_id = ?1 AND currency = ?2 AND vehicles <= 0",
+                    )?
+                    .execute(params![v.org_id, v.currency])?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The vehicle's org (when it is in the read model) and what it adds to the fleet totals now.
+fn fleet_member(
+    conn: &rusqlite::Connection,
+    vehicle_id: &str,
+) -> StoreResult<(Option<String>, FleetMember)> {
+    let vehicle: Option<(String, bool)> = conn
+        .prepare_cached(&format!(
+            "SELECT v.org_id, {ACTIVE} FROM vehicles v WHERE v.id = ?1"
+        ))?
+        .query_row([vehicle_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let attention: Option<(i64, i64)> = conn
+        .prepare_cached("SELECT due_soon, overdue FROM maintenance WHERE vehicle_id = ?1")?
+        .query_row([vehicle_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    // Sold and archived vehicles leave the fleet (docs/corrections.md).
+    let counted = vehicle.as_ref().is_some_and(|(_, active)| *active);
+    let member = FleetMember::of(counted, attention);
+    Ok((vehicle.map(|(org, _)| org), member))
+}
+
+/// The vehicle's current value as the fleet value counts it, with its organisation: none once the
+/// vehicle is sold or archived.
+fn counted_value(
+    conn: &rusqlite::Connection,
+    vehicle_id: &str,
+) -> StoreResult<Option<(String, CurrentValue)>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT c.org_id, c.currency, c.amount FROM current_valuations c
+             WHERE c.vehicle_id = ?1
+               AND NOT EXISTS (SELECT 1 FROM vehicles v WHERE v.id = c.vehicle_id AND NOT ({ACTIVE}))"
+        ))?
+        .query_row([vehicle_id], |r| {
+            Ok((r.get(0)?, CurrentValue { currency: r.get(1)?, cents: r.get(2)? }))
+        })
+        .optional()?)
+}
+
+/// Moves the fleet value from what `before` counted to what the vehicle counts now.
+fn value_moved(
+    conn: &rusqlite::Connection,
+    vehicle_id: &str,
+    before: Option<(String, CurrentValue)>,
+) -> StoreResult<()> {
+    let after = counted_value(conn, vehicle_id)?;
+    let Some(org) = after.as_ref().or(before.as_ref()).map(|(o, _)| o.clone()) else {
+        return Ok(());
+    };
+    apply_changes(
+        conn,
+        &changes(Fact::CurrentValue {
+            org_id: &org,
+            before: before.as_ref().map(|(_, v)| v),
+            after: after.as_ref().map(|(_, v)| v),
+        }),
+    )
+}
+
+/// Projects one fleet-membership change of `vehicle_id`: `write` changes the projection; the difference it
+/// made to the vehicle's place in the fleet goes to the aggregates.
+fn with_fleet_member<R>(
+    conn: &rusqlite::Connection,
+    vehicle_id: &str,
+    write: impl FnOnce() -> StoreResult<R>,
+) -> StoreResult<R> {
+    let (_, before) = fleet_member(conn, vehicle_id)?;
+    let value_before = counted_value(conn, vehicle_id)?;
+    let out = write()?;
+    value_moved(conn, vehicle_id, value_before)?;
+    let (org, after) = fleet_member(conn, vehicle_id)?;
+    if let Some(org) = org {
+        apply_changes(
+            conn,
+            &changes(Fact::FleetMember {
+                org_id: &org,
+                before,
+                after,
+            }),
+        )?;
+    }
+    Ok(out)
+}
+
+fn bucket_row(
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<(String, String, String, String, i64, i64)> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
+}
+
+/// Rows of (vehicle, kind, month, currency, total, events) as buckets; unknown kinds are left out.
+fn buckets_of(rows: Vec<(String, String, String, String, i64, i64)>) -> Vec<CostBucket> {
+    rows.into_iter()
+        .filter_map(|(vehicle_id, kind, month, currency, total, events)| {
+            Some(CostBucket {
+                vehicle_id,
+                kind: EventKind::parse(&kind)?,
+                month,
+                currency,
+                total_cents: total.max(0) as u64,
+                events: events.max(0) as u64,
+            })
+        })
+        .collect()
 }
 
 type SqlArgs = Vec<Box<dyn ToSql + Send>>;
@@ -213,11 +445,14 @@ impl EdgeStore for SqliteEdgeStore {
                 if !claim_inbox(conn, CONSUMER, &id)? {
                     return Ok(false);
                 }
-                conn.execute(
-                    "INSERT INTO vehicles (id, org_id, body) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (id) DO UPDATE SET body = excluded.body",
-                    params![v.id, v.org_id, body],
-                )?;
+                with_fleet_member(conn, &v.id, || {
+                    conn.execute(
+                        "INSERT INTO vehicles (id, org_id, body) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+                        params![v.id, v.org_id, body],
+                    )?;
+                    Ok(())
+                })?;
                 Ok(true)
             })
             .await
@@ -264,6 +499,7 @@ impl EdgeStore for SqliteEdgeStore {
                     )?
                     .execute(params![e.vehicle_id, odo as i64, at])?;
                 }
+                apply_changes(conn, &changes(Fact::EventRecorded(&e)))?;
                 Ok(true)
             })
             .await
@@ -394,14 +630,17 @@ impl EdgeStore for SqliteEdgeStore {
                 if !claim_inbox(conn, CONSUMER, &id)? {
                     return Ok(false);
                 }
-                conn.execute(
-                    "INSERT INTO maintenance (vehicle_id, org_id, body, due_soon, overdue, evaluated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                     ON CONFLICT (vehicle_id) DO UPDATE SET body = excluded.body, due_soon = excluded.due_soon,
-                       overdue = excluded.overdue, evaluated_at = excluded.evaluated_at
-                     WHERE excluded.evaluated_at >= maintenance.evaluated_at",
-                    params![u.vehicle_id, org, body, due_soon, overdue, ts(&u.evaluated_at)],
-                )?;
+                with_fleet_member(conn, &u.vehicle_id, || {
+                    conn.prepare_cached(
+                        "INSERT INTO maintenance (vehicle_id, org_id, body, due_soon, overdue, evaluated_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                         ON CONFLICT (vehicle_id) DO UPDATE SET body = excluded.body, due_soon = excluded.due_soon,
+                           overdue = excluded.overdue, evaluated_at = excluded.evaluated_at
+                         WHERE excluded.evaluated_at >= maintenance.evaluated_at",
+                    )?
+                    .execute(params![u.vehicle_id, org, body, due_soon, overdue, ts(&u.evaluated_at)])?;
+                    Ok(())
+                })?;
                 Ok(true)
             })
             .await
@@ -527,50 +766,144 @@ impl EdgeStore for SqliteEdgeStore {
             .await
     }
 
-    async fn cost_buckets(
+    async fn cost_months(
+        &self,
+        org_id: &str,
+        scope: CostScope<'_>,
+        months: &MonthRange,
+    ) -> StoreResult<Vec<CostBucket>> {
+        let org = org_id.to_string();
+        let first = months.first.clone().unwrap_or_default();
+        let last = months.last.clone().unwrap_or_else(|| "9999".into());
+        // `None`: the organisation's totals; `Some(None)`: every vehicle; `Some(Some(v))`: one vehicle.
+        let vehicles = match scope {
+            CostScope::Fleet => None,
+            CostScope::EachVehicle => Some(None),
+            CostScope::Vehicle(v) => Some(Some(v.to_string())),
+        };
+        self.db
+            .read(move |conn| {
+                let rows = match vehicles {
+                    None => conn
+                        .prepare_cached(
+                            "SELECT '', kind, month, currency, total_cents, events FROM fleet_cost_months
+                             WHERE org_id = ?1 AND month >= ?2 AND month <= ?3",
+                        )?
+                        .query_map(params![org, first, last], bucket_row)?
+                        .collect::<Result<Vec<_>, _>>()?,
+                    Some(Some(vehicle)) => conn
+                        .prepare_cached(
+                            "SELECT vehicle_id, kind, month, currency, total_cents, events FROM cost_months
+                             WHERE org_id = ?1 AND vehicle_id = ?2 AND month >= ?3 AND month <= ?4",
+                        )?
+                        .query_map(params![org, vehicle, first, last], bucket_row)?
+                        .collect::<Result<Vec<_>, _>>()?,
+                    Some(None) => conn
+                        .prepare_cached(
+                            "SELECT vehicle_id, kind, month, currency, total_cents, events FROM cost_months
+                             WHERE org_id = ?1 AND month >= ?2 AND month <= ?3",
+                        )?
+                        .query_map(params![org, first, last], bucket_row)?
+                        .collect::<Result<Vec<_>, _>>()?,
+                };
+                Ok(buckets_of(rows))
+            })
+            .await
+    }
+
+    async fn costs_between(
         &self,
         org_id: &str,
         vehicle_id: Option<&str>,
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
     ) -> StoreResult<Vec<CostBucket>> {
         let (org, vehicle) = (org_id.to_string(), vehicle_id.map(str::to_string));
-        let from = from.map(|t| ts(&t)).unwrap_or_default();
-        let to = to.map(|t| ts(&t)).unwrap_or_else(|| "9999".into());
+        let (from, to) = (ts(&from), ts(&to));
         self.db
             .read(move |conn| {
-                let mut stmt = conn.prepare_cached(
-                    "SELECT vehicle_id, kind, substr(occurred_at, 1, 7), currency, sum(cost_cents), count(*)
-                     FROM timeline
-                     WHERE org_id = ?1 AND cost_cents IS NOT NULL AND voided = 0
-                       AND (?2 IS NULL OR vehicle_id = ?2)
-                       AND occurred_at >= ?3 AND occurred_at <= ?4
-                     GROUP BY 1, 2, 3, 4 ORDER BY 3, 1, 2",
-                )?;
-                let rows = stmt.query_map(params![org, vehicle, from, to], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, Option<String>>(3)?,
-                        r.get::<_, i64>(4)?,
-                        r.get::<_, i64>(5)?,
-                    ))
-                })?;
-                let mut out = Vec::new();
-                for row in rows {
-                    let (vehicle_id, kind, month, currency, total, events) = row?;
-                    let Some(kind) = EventKind::parse(&kind) else { continue };
-                    out.push(CostBucket {
-                        vehicle_id,
-                        kind,
-                        month,
-                        currency: currency.unwrap_or_else(|| "USD".into()),
-                        total_cents: total as u64,
-                        events: events as u64,
-                    });
-                }
-                Ok(out)
+                let rows = match vehicle {
+                    Some(vehicle) => conn
+                        .prepare_cached(
+                            "SELECT vehicle_id, kind, substr(occurred_at, 1, 7), coalesce(currency, 'USD'),
+                               sum(cost_cents), count(*)
+                             FROM timeline
+                             WHERE org_id = ?1 AND vehicle_id = ?2 AND occurred_at >= ?3 AND occurred_at <= ?4
+                               AND cost_cents IS NOT NULL AND voided = 0
+                             GROUP BY 1, 2, 3, 4",
+                        )?
+                        .query_map(params![org, vehicle, from, to], bucket_row)?
+                        .collect::<Result<Vec<_>, _>>()?,
+                    None => conn
+                        .prepare_cached(
+                            "SELECT vehicle_id, kind, substr(occurred_at, 1, 7), coalesce(currency, 'USD'),
+                               sum(cost_cents), count(*)
+                             FROM timeline
+                             WHERE org_id = ?1 AND occurred_at >= ?2 AND occurred_at <= ?3
+                               AND cost_cents IS NOT NULL AND voided = 0
+                             GROUP BY 1, 2, 3, 4",
+                        )?
+                        .query_map(params![org, from, to], bucket_row)?
+                        .collect::<Result<Vec<_>, _>>()?,
+                };
+                Ok(buckets_of(rows))
+            })
+            .await
+    }
+
+    async fn vehicle_cost_totals(
+        &self,
+        org_id: &str,
+        months: &MonthRange,
+    ) -> StoreResult<Vec<CostTotal>> {
+        let org = org_id.to_string();
+        let first = months.first.clone().unwrap_or_default();
+        let last = months.last.clone().unwrap_or_else(|| "9999".into());
+        // The whole history reads the org's rows in key order (by vehicle); a bounded range reads only its
+        // months through `cost_months_by_month`. Measured on 100,000 vehicles × ~6 months: 0.3 s vs 1.5 s
+        // for the whole history through the month index. (`?2`, `?3` are bound but unused in the first, so
+        // both statements take the same parameters.)
+        let sql = if months.first.is_none() && months.last.is_none() {
+            "SELECT vehicle_id, currency, sum(total_cents), sum(events) FROM cost_months
+             WHERE org_id = ?1 AND ?2 = ?2 AND ?3 = ?3 GROUP BY vehicle_id, currency"
+        } else {
+            "SELECT vehicle_id, currency, sum(total_cents), sum(events) FROM cost_months
+             WHERE org_id = ?1 AND month >= ?2 AND month <= ?3 GROUP BY vehicle_id, currency"
+        };
+        self.db
+            .read(move |conn| {
+                Ok(conn
+                    .prepare_cached(sql)?
+                    .query_map(params![org, first, last], |r| {
+                        Ok(CostTotal {
+                            vehicle_id: r.get(0)?,
+                            currency: r.get(1)?,
+                            total_cents: r.get::<_, i64>(2)?.max(0) as u64,
+                            events: r.get::<_, i64>(3)?.max(0) as u64,
+                        })
+                    })?
+                    .collect::<Result<_, _>>()?)
+            })
+            .await
+    }
+
+    async fn fleet_counts(&self, org_id: &str) -> StoreResult<FleetCounts> {
+        let org = org_id.to_string();
+        self.db
+            .read(move |conn| {
+                let counts = conn
+                    .prepare_cached(
+                        "SELECT vehicles, due_soon, overdue FROM fleet_counts WHERE org_id = ?1",
+                    )?
+                    .query_row([org], |r| {
+                        Ok(FleetCounts {
+                            vehicles: r.get::<_, i64>(0)?.max(0) as u64,
+                            due_soon: r.get::<_, i64>(1)?.max(0) as u64,
+                            overdue: r.get::<_, i64>(2)?.max(0) as u64,
+                        })
+                    })
+                    .optional()?;
+                Ok(counts.unwrap_or_default())
             })
             .await
     }
@@ -630,6 +963,7 @@ impl EdgeStore for SqliteEdgeStore {
                     return Ok(false);
                 }
                 if current {
+                    let before = counted_value(conn, &vehicle)?;
                     // A later day wins; the same day, the later computation.
                     conn.prepare_cached(
                         "INSERT INTO current_valuations
@@ -643,6 +977,7 @@ impl EdgeStore for SqliteEdgeStore {
                                AND excluded.computed_at >= current_valuations.computed_at)",
                     )?
                     .execute(params![vehicle, org, as_of, amount, currency, body, computed_at])?;
+                    value_moved(conn, &vehicle, before)?;
                 } else {
                     conn.prepare_cached(
                         "INSERT INTO valuations (vehicle_id, as_of, org_id, body, computed_at)
@@ -712,12 +1047,10 @@ impl EdgeStore for SqliteEdgeStore {
         self.db
             .read(move |conn| {
                 Ok(conn
-                    .prepare_cached(&format!(
-                        "SELECT currency, sum(amount), count(*) FROM current_valuations c
-                         WHERE org_id = ?1 AND NOT EXISTS (SELECT 1 FROM vehicles v
-                           WHERE v.id = c.vehicle_id AND NOT ({ACTIVE}))
-                         GROUP BY currency ORDER BY currency"
-                    ))?
+                    .prepare_cached(
+                        "SELECT currency, total_cents, vehicles FROM fleet_values
+                         WHERE org_id = ?1 AND vehicles > 0 ORDER BY currency",
+                    )?
                     .query_map([org], |r| {
                         Ok(FleetValue {
                             currency: r.get(0)?,
@@ -745,7 +1078,14 @@ impl crate::corrections::RevisionProjection for SqliteEdgeStore {
                     return Ok(false);
                 }
                 let e = &r.event;
-                conn.prepare_cached(
+                // What the row counted in the cost aggregates before (nothing when voided or absent).
+                let before: Option<VehicleEvent> = conn
+                    .prepare_cached("SELECT body FROM timeline WHERE id = ?1 AND voided = 0")?
+                    .query_row([e.id.as_str()], |row| row.get::<_, String>(0))
+                    .optional()?
+                    .map(|body| serde_json::from_str(&body))
+                    .transpose()?;
+                let replaced = conn.prepare_cached(
                     "INSERT INTO timeline (id, org_id, vehicle_id, kind, occurred_at, cost_cents, currency, body,
                        projected_at, revision, voided)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
@@ -758,6 +1098,16 @@ impl crate::corrections::RevisionProjection for SqliteEdgeStore {
                 .execute(params![e.id, e.org_id, e.vehicle_id, e.kind.as_str(), ts(&e.occurred_at),
                     e.cost_cents.map(|c| c as i64), e.currency, r.json, ts(&vwc_clock::now()),
                     r.revision, r.voided as i64])?;
+                if replaced == 1 {
+                    let after = (!r.voided).then_some(e);
+                    apply_changes(
+                        conn,
+                        &changes(Fact::EventRevised {
+                            before: before.as_ref(),
+                            after,
+                        }),
+                    )?;
+                }
                 recount(conn, &e.vehicle_id)?;
                 Ok(true)
             })
@@ -838,8 +1188,23 @@ impl SqliteEdgeStore {
             tx.commit()?;
             progress(total);
         }
+        rebuild_aggregates(&mut conn)?;
         Ok(total)
     }
+
+    /// Recomputes the fleet aggregates from the projection (after a bulk load, or to repair them).
+    pub fn rebuild_aggregates(path: &Path) -> StoreResult<()> {
+        drop(SqliteDb::open(path, MIGRATIONS)?);
+        let mut conn = rusqlite::Connection::open(path)?;
+        rebuild_aggregates(&mut conn)
+    }
+}
+
+fn rebuild_aggregates(conn: &mut rusqlite::Connection) -> StoreResult<()> {
+    let tx = conn.transaction()?;
+    tx.execute_batch(rebuild_aggregates_sql!())?;
+    tx.commit()?;
+    Ok(())
 }
 
 impl Plumbed for SqliteEdgeStore {

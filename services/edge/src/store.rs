@@ -12,6 +12,8 @@ use vwc_contracts::valuation::{Valuation, ValuationUpdated};
 use vwc_contracts::{EventKind, OdometerUnit, Vehicle, VehicleEvent};
 use vwc_store::{Plumbing, StoreResult};
 
+use crate::aggregates::{MonthRange, merge_buckets, split_by_month};
+
 /// A vehicle as the read model shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -81,6 +83,34 @@ pub struct CostBucket {
     pub currency: String,
     pub total_cents: u64,
     pub events: u64,
+}
+
+/// A vehicle's costs in one currency over a period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CostTotal {
+    pub vehicle_id: String,
+    pub currency: String,
+    pub total_cents: u64,
+    pub events: u64,
+}
+
+/// Which cost aggregate to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CostScope<'a> {
+    /// The organisation's totals by (month, kind, currency).
+    Fleet,
+    /// One vehicle's buckets.
+    Vehicle(&'a str),
+    /// Every vehicle's buckets.
+    EachVehicle,
+}
+
+/// The whole fleet's counts, from the fleet aggregate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FleetCounts {
+    pub vehicles: u64,
+    pub due_soon: u64,
+    pub overdue: u64,
 }
 
 /// A fleet row: the vehicle and how many maintenance items need attention.
@@ -175,14 +205,112 @@ pub trait EdgeStore: Plumbing + crate::corrections::RevisionProjection {
         notification_id: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<bool>;
-    /// Cost buckets of the organisation (or one vehicle) with `occurredAt` in [from, to].
+    /// Cost buckets of whole calendar months `months.first..=months.last`, read from the cost aggregates:
+    /// the organisation's totals ([`CostScope::Fleet`], `vehicle_id` empty), one vehicle's, or every
+    /// vehicle's.
+    async fn cost_months(
+        &self,
+        org_id: &str,
+        scope: CostScope<'_>,
+        months: &MonthRange,
+    ) -> StoreResult<Vec<CostBucket>>;
+    /// Cost buckets summed from the timeline events with `occurredAt` in [from, to] (inclusive): only for
+    /// the pieces of a month at the ends of a range (see [`split_by_month`]).
+    async fn costs_between(
+        &self,
+        org_id: &str,
+        vehicle_id: Option<&str>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<CostBucket>>;
+    /// Cost buckets of the organisation (or one vehicle) with `occurredAt` in [from, to]: whole months from
+    /// the aggregates, the pieces at the ends from the timeline.
     async fn cost_buckets(
         &self,
         org_id: &str,
         vehicle_id: Option<&str>,
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
-    ) -> StoreResult<Vec<CostBucket>>;
+    ) -> StoreResult<Vec<CostBucket>> {
+        let period = split_by_month(from, to);
+        let mut buckets = Vec::new();
+        if let Some(months) = &period.whole {
+            let scope = vehicle_id.map_or(CostScope::EachVehicle, CostScope::Vehicle);
+            buckets.extend(self.cost_months(org_id, scope, months).await?);
+        }
+        for (from, to) in period.partial {
+            buckets.extend(self.costs_between(org_id, vehicle_id, from, to).await?);
+        }
+        Ok(merge_buckets(buckets))
+    }
+    /// The organisation's costs with `occurredAt` in [from, to] by (month, kind, currency), `vehicle_id`
+    /// empty: what the fleet's cost by month or by kind is folded from.
+    async fn fleet_cost_buckets(
+        &self,
+        org_id: &str,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> StoreResult<Vec<CostBucket>> {
+        let period = split_by_month(from, to);
+        let mut buckets = Vec::new();
+        if let Some(months) = &period.whole {
+            buckets.extend(self.cost_months(org_id, CostScope::Fleet, months).await?);
+        }
+        for (from, to) in period.partial {
+            let pieces = self.costs_between(org_id, None, from, to).await?;
+            buckets.extend(pieces.into_iter().map(|b| CostBucket {
+                vehicle_id: String::new(),
+                ..b
+            }));
+        }
+        Ok(merge_buckets(buckets))
+    }
+    /// Each vehicle's costs over whole months `months.first..=months.last`, per currency, summed by the
+    /// store from the cost aggregates.
+    async fn vehicle_cost_totals(
+        &self,
+        org_id: &str,
+        months: &MonthRange,
+    ) -> StoreResult<Vec<CostTotal>>;
+    /// Each vehicle's costs with `occurredAt` in [from, to], per currency, by vehicle id then currency:
+    /// the fleet's cost by vehicle.
+    async fn fleet_costs_by_vehicle(
+        &self,
+        org_id: &str,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> StoreResult<Vec<CostTotal>> {
+        let period = split_by_month(from, to);
+        let mut sums: std::collections::BTreeMap<(String, String), (u64, u64)> = Default::default();
+        if let Some(months) = &period.whole {
+            for t in self.vehicle_cost_totals(org_id, months).await? {
+                let sum = sums.entry((t.vehicle_id, t.currency)).or_default();
+                sum.0 += t.total_cents;
+                sum.1 += t.events;
+            }
+        }
+        for (from, to) in period.partial {
+            for b in self.costs_between(org_id, None, from, to).await? {
+                let sum = sums.entry((b.vehicle_id, b.currency)).or_default();
+                sum.0 += b.total_cents;
+                sum.1 += b.events;
+            }
+        }
+        Ok(sums
+            .into_iter()
+            .filter(|(_, (_, events))| *events > 0)
+            .map(
+                |((vehicle_id, currency), (total_cents, events))| CostTotal {
+                    vehicle_id,
+                    currency,
+                    total_cents,
+                    events,
+                },
+            )
+            .collect())
+    }
+    /// The whole fleet's vehicle and attention counts (every vehicle of the organisation).
+    async fn fleet_counts(&self, org_id: &str) -> StoreResult<FleetCounts>;
     /// Vehicles with their due-soon and overdue counts, by id after `after_id`.
     async fn fleet(
         &self,

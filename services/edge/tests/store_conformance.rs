@@ -1065,6 +1065,238 @@ async fn cost_buckets_filter_by_vehicle_and_an_inclusive_time_range(store: Store
     );
 }
 
+/// The fleet counts follow registrations and the newest evaluation of each vehicle, per organisation; an
+/// evaluation that arrives before the registration counts once the vehicle is registered.
+async fn fleet_counts_cover_the_whole_fleet_and_follow_each_newest_evaluation(store: Store) {
+    use vwc_edge::store::FleetCounts;
+    let counts = |vehicles, due_soon, overdue| FleetCounts {
+        vehicles,
+        due_soon,
+        overdue,
+    };
+    assert_eq!(store.fleet_counts("org_a").await.unwrap(), counts(0, 0, 0));
+    for id in ["veh_1", "veh_2", "veh_3"] {
+        register(&store, "org_a", id).await;
+    }
+    maintain(
+        &store,
+        "org_a",
+        &schedule(
+            "veh_1",
+            at(5, 8),
+            vec![
+                item("oil", MaintenanceStatus::DueSoon, true),
+                item("brakes", MaintenanceStatus::Overdue, true),
+                item("wipers", MaintenanceStatus::Overdue, false),
+            ],
+        ),
+    )
+    .await;
+    // veh_4's evaluation arrives before its registration.
+    maintain(
+        &store,
+        "org_a",
+        &schedule(
+            "veh_4",
+            at(5, 8),
+            vec![item("oil", MaintenanceStatus::Overdue, true)],
+        ),
+    )
+    .await;
+    assert_eq!(store.fleet_counts("org_a").await.unwrap(), counts(3, 1, 1));
+    register(&store, "org_a", "veh_4").await;
+    assert_eq!(store.fleet_counts("org_a").await.unwrap(), counts(4, 1, 2));
+    // A re-registration does not count twice; an older evaluation changes nothing; a newer one replaces.
+    register(&store, "org_a", "veh_4").await;
+    maintain(
+        &store,
+        "org_a",
+        &schedule(
+            "veh_1",
+            at(4, 8),
+            vec![item("oil", MaintenanceStatus::Overdue, true)],
+        ),
+    )
+    .await;
+    assert_eq!(store.fleet_counts("org_a").await.unwrap(), counts(4, 1, 2));
+    maintain(
+        &store,
+        "org_a",
+        &schedule(
+            "veh_1",
+            at(6, 8),
+            vec![item("oil", MaintenanceStatus::Ok, true)],
+        ),
+    )
+    .await;
+    assert_eq!(store.fleet_counts("org_a").await.unwrap(), counts(4, 0, 1));
+    // The counts equal the rows summed over every page.
+    let mut after: Option<String> = None;
+    let mut summed = counts(0, 0, 0);
+    loop {
+        let page = store.fleet("org_a", after.as_deref(), 1).await.unwrap();
+        let Some(row) = page.first() else { break };
+        summed.vehicles += 1;
+        summed.due_soon += u64::from(row.due_soon);
+        summed.overdue += u64::from(row.overdue);
+        after = Some(row.vehicle.vehicle.id.to_string());
+    }
+    assert_eq!(summed, store.fleet_counts("org_a").await.unwrap());
+    register(&store, "org_b", "veh_9").await;
+    assert_eq!(store.fleet_counts("org_b").await.unwrap(), counts(1, 0, 0));
+}
+
+/// Whatever the range, the buckets equal the timeline's costly events summed by hand: whole months come
+/// from the aggregates and the ends of a range from the timeline, and the two never overlap.
+async fn cost_buckets_of_any_range_equal_the_timeline_summed(store: Store) {
+    use std::collections::BTreeMap;
+    let (v1, v2) = fleet_with_costs(&store).await;
+    // More months, including a year boundary and a cost on a month's first and last instants.
+    let first = Utc.with_ymd_and_hms(2024, 12, 1, 0, 0, 0).unwrap();
+    let last = Utc.with_ymd_and_hms(2024, 12, 31, 23, 59, 59).unwrap()
+        + chrono::Duration::microseconds(999_999);
+    for e in [
+        costly(&v1, "d1", EventKind::Repair, first, Some((111, "USD"))),
+        costly(&v1, "d2", EventKind::Repair, last, Some((222, "USD"))),
+        costly(
+            &v2,
+            "d3",
+            EventKind::Collision,
+            on(8, 15),
+            Some((333, "USD")),
+        ),
+        costly(
+            &v2,
+            "d4",
+            EventKind::Repair,
+            Utc.with_ymd_and_hms(2025, 1, 2, 0, 0, 0).unwrap(),
+            Some((444, "EUR")),
+        ),
+    ] {
+        apply(&store, &e).await;
+    }
+    let events: Vec<VehicleEvent> = {
+        let mut all = Vec::new();
+        for v in [&v1, &v2] {
+            all.extend(
+                store
+                    .events("org_a", &v.id, &EventFilter::default(), None, 1000)
+                    .await
+                    .unwrap(),
+            );
+        }
+        all
+    };
+    let by_hand =
+        |vehicle: Option<&str>, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>| {
+            let mut sums: BTreeMap<(String, String, String, String), (u64, u64)> = BTreeMap::new();
+            for e in &events {
+                let Some(cents) = e.cost_cents else { continue };
+                if vehicle.is_some_and(|v| e.vehicle_id != v)
+                    || from.is_some_and(|f| e.occurred_at < f)
+                    || to.is_some_and(|t| e.occurred_at > t)
+                {
+                    continue;
+                }
+                let key = (
+                    e.occurred_at.format("%Y-%m").to_string(),
+                    e.vehicle_id.to_string(),
+                    e.kind.as_str().to_string(),
+                    e.currency.clone().unwrap(),
+                );
+                let sum = sums.entry(key).or_default();
+                sum.0 += cents;
+                sum.1 += 1;
+            }
+            sums
+        };
+    let as_map = |buckets: Vec<CostBucket>| {
+        buckets
+            .into_iter()
+            .map(|b| {
+                (
+                    (
+                        b.month,
+                        b.vehicle_id,
+                        b.kind.as_str().to_string(),
+                        b.currency,
+                    ),
+                    (b.total_cents, b.events),
+                )
+            })
+            .collect::<BTreeMap<_, _>>()
+    };
+    let day = |m: u32, d: u32| Utc.with_ymd_and_hms(2024, m, d, 0, 0, 0).unwrap();
+    let end = |y: i32, m: u32, d: u32| {
+        Utc.with_ymd_and_hms(y, m, d, 23, 59, 59).unwrap() + chrono::Duration::microseconds(999_999)
+    };
+    let ranges = [
+        (None, None),
+        (Some(day(6, 1)), Some(end(2024, 6, 30))),
+        (Some(day(6, 1)), Some(end(2024, 12, 31))),
+        (Some(day(12, 1)), None),
+        (None, Some(end(2024, 11, 30))),
+        (Some(on(6, 20)), Some(on(7, 1))),
+        (Some(on(6, 4)), Some(end(2025, 1, 1))),
+        (
+            Some(day(7, 2)),
+            Some(Utc.with_ymd_and_hms(2025, 1, 2, 0, 0, 0).unwrap()),
+        ),
+        (Some(end(2024, 11, 30)), Some(day(12, 1))),
+        (Some(day(9, 1)), Some(day(8, 1))),
+    ];
+    for (from, to) in ranges {
+        for vehicle in [None, Some(v1.id.as_str()), Some(v2.id.as_str())] {
+            assert_eq!(
+                as_map(
+                    store
+                        .cost_buckets("org_a", vehicle, from, to)
+                        .await
+                        .unwrap()
+                ),
+                by_hand(vehicle, from, to),
+                "{vehicle:?} {from:?} {to:?}"
+            );
+        }
+        // The organisation's totals are the same sums without the vehicle.
+        let mut fleet: BTreeMap<(String, String, String, String), (u64, u64)> = BTreeMap::new();
+        for ((month, _, kind, currency), (cents, n)) in by_hand(None, from, to) {
+            let sum = fleet
+                .entry((month, String::new(), kind, currency))
+                .or_default();
+            sum.0 += cents;
+            sum.1 += n;
+        }
+        assert_eq!(
+            as_map(store.fleet_cost_buckets("org_a", from, to).await.unwrap()),
+            fleet,
+            "{from:?} {to:?}"
+        );
+        // And each vehicle's totals are the same sums without month and kind.
+        let mut per_vehicle: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
+        for ((_, vehicle, _, currency), (cents, n)) in by_hand(None, from, to) {
+            let sum = per_vehicle.entry((vehicle, currency)).or_default();
+            sum.0 += cents;
+            sum.1 += n;
+        }
+        let totals: BTreeMap<(String, String), (u64, u64)> = (store
+            .fleet_costs_by_vehicle("org_a", from, to)
+            .await
+            .unwrap())
+        .into_iter()
+        .map(|t| ((t.vehicle_id, t.currency), (t.total_cents, t.events)))
+        .collect();
+        assert_eq!(totals, per_vehicle, "{from:?} {to:?}");
+    }
+    assert!(
+        store
+            .fleet_cost_buckets("org_c", None, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 async fn a_ready_store_answers_ping(store: Store) {
     store.ping().await.unwrap();
 }
@@ -1262,6 +1494,20 @@ async fn the_current_value_is_the_latest_day_and_the_fleet_sums_it_per_currency(
         totals,
         [("EUR".to_string(), 500, 1), ("USD".to_string(), 990, 1)]
     );
+    // A vehicle whose value moves to another currency leaves the first currency's total.
+    store
+        .apply_valuation(
+            "e6",
+            "org_a",
+            &valuation_update("veh_2", 7, Current, 300, at(7, 0)),
+        )
+        .await
+        .unwrap();
+    let totals: Vec<(String, u64, u64)> = (store.fleet_value("org_a").await.unwrap())
+        .into_iter()
+        .map(|f| (f.currency, f.total_cents, f.vehicles))
+        .collect();
+    assert_eq!(totals, [("USD".to_string(), 1_290, 2)]);
 }
 
 async fn fuel_events_are_every_fill_up_of_the_vehicle_and_nothing_else(store: Store) {
@@ -1515,9 +1761,74 @@ vwc_testkit::conformance!(
     cost_buckets_filter_by_vehicle_and_an_inclusive_time_range,
     valuation_history_is_newest_first_paged_and_a_point_is_replaced_by_a_newer_computation,
     the_current_value_is_the_latest_day_and_the_fleet_sums_it_per_currency,
+    fleet_counts_cover_the_whole_fleet_and_follow_each_newest_evaluation,
+    cost_buckets_of_any_range_equal_the_timeline_summed,
     a_ready_store_answers_ping,
     a_correction_replaces_the_row_and_a_void_withdraws_it_from_timeline_costs_and_counts,
     an_older_revision_or_the_original_never_replaces_a_newer_one,
     sold_and_archived_vehicles_leave_the_fleet_and_its_value_but_stay_listed,
     fuel_events_are_every_fill_up_of_the_vehicle_and_nothing_else,
 );
+
+/// SQLite only: the aggregates recomputed from the projection (what the migration does for a database
+/// written before they existed, and `rebuild_aggregates`) equal the ones kept incrementally.
+#[tokio::test]
+async fn sqlite_aggregates_rebuilt_from_the_projection_equal_the_incremental_ones() {
+    use vwc_contracts::valuation::ValuationPointKind::Current;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("edge.db");
+    let store: Store = Arc::new(SqliteEdgeStore::open(&path).unwrap());
+    fleet_with_costs(&store).await;
+    register(&store, "org_a", "veh_3").await;
+    maintain(
+        &store,
+        "org_a",
+        &schedule(
+            "veh_1",
+            at(5, 8),
+            vec![
+                item("oil", MaintenanceStatus::DueSoon, true),
+                item("brakes", MaintenanceStatus::Overdue, true),
+            ],
+        ),
+    )
+    .await;
+    let mut eur = valuation_update("veh_2", 6, Current, 500, at(6, 0));
+    eur.valuation.currency = "EUR".into();
+    store.apply_valuation("v1", "org_a", &eur).await.unwrap();
+    store
+        .apply_valuation(
+            "v2",
+            "org_a",
+            &valuation_update("veh_1", 6, Current, 990, at(6, 0)),
+        )
+        .await
+        .unwrap();
+    type Snapshot = Vec<(String, String, Vec<CostBucket>, Vec<CostBucket>, String)>;
+    async fn snapshot(store: &Store) -> Snapshot {
+        let mut out = Vec::new();
+        for org in ["org_a", "org_b"] {
+            out.push((
+                format!("{:?}", store.fleet_counts(org).await.unwrap()),
+                format!("{:?}", store.fleet_value(org).await.unwrap()),
+                store.cost_buckets(org, None, None, None).await.unwrap(),
+                store.fleet_cost_buckets(org, None, None).await.unwrap(),
+                format!(
+                    "{:?}",
+                    store.fleet_costs_by_vehicle(org, None, None).await.unwrap()
+                ),
+            ));
+        }
+        out
+    }
+    let incremental = snapshot(&store).await;
+    drop(store);
+    SqliteEdgeStore::rebuild_aggregates(&path).unwrap();
+    let store: Store = Arc::new(SqliteEdgeStore::open(&path).unwrap());
+    assert_eq!(snapshot(&store).await, incremental);
+    let counts = store.fleet_counts("org_a").await.unwrap();
+    assert_eq!(
+        (counts.vehicles, counts.due_soon, counts.overdue),
+        (3, 1, 1)
+    );
+}

@@ -49,6 +49,20 @@ pub enum Scope {
     /// Only points newer than the newest published one, and the current value: time passed, the facts
     /// did not change.
     Recent,
+    /// Points on or after this day, and the current value: a fact of this day was added. A point depends
+    /// only on the facts up to its day and on where the age curve starts (which only a new-vehicle
+    /// acquisition moves: that one is decided in full), so the points before it stand as published.
+    Since(NaiveDate),
+}
+
+impl Scope {
+    /// The scope a new fact needs.
+    pub fn after(fact: &Fact) -> Scope {
+        match fact.detail {
+            model::FactDetail::Acquisition { new: true, .. } => Scope::Full,
+            _ => Scope::Since(fact.day()),
+        }
+    }
 }
 
 /// A stable fingerprint of a published point: its JSON hashed.
@@ -92,17 +106,30 @@ pub fn decide(
     };
     let newest_published = state.published.iter().next_back().map(|(d, p)| (*d, *p));
     let dates = model::history_dates(profile, facts, today);
-    let mut previous: Option<Valuation> = None;
+    // The amount of the point before: the `previousAmountCents` published, and what a drop is measured
+    // from (points skipped as unchanged by `Recent` are not, as before).
     let mut previous_amount: Option<u64> = None;
+    let mut drop_base: Option<u64> = None;
     for (day, kind) in dates {
-        if scope == Scope::Recent
-            && let Some((newest, point)) = newest_published
-            && day <= newest
-        {
-            if day == newest {
-                previous_amount = Some(point.amount_cents);
+        match scope {
+            Scope::Recent => {
+                if let Some((newest, point)) = newest_published
+                    && day <= newest
+                {
+                    if day == newest {
+                        previous_amount = Some(point.amount_cents);
+                    }
+                    continue;
+                }
             }
-            continue;
+            Scope::Since(since) if day < since => {
+                if let Some(point) = state.published.get(&day) {
+                    previous_amount = Some(point.amount_cents);
+                    drop_base = Some(point.amount_cents);
+                    continue;
+                }
+            }
+            Scope::Since(_) | Scope::Full => {}
         }
         let point = model::value_on(profile, facts, day, kind);
         let fp = fingerprint(&point);
@@ -111,16 +138,13 @@ pub fn decide(
             .get(&day)
             .is_some_and(|p| p.fingerprint == fp);
         if !unchanged {
-            let drop = previous.as_ref().and_then(|prev| {
-                let cause = model::drop_cause(prev, &point, facts)?;
+            let drop = drop_base.and_then(|from| {
+                let cause = model::drop_cause(from, &point, facts)?;
                 (now - cause.at <= Duration::days(DROP_NEWS_DAYS)).then(|| ValuationDrop {
                     drop_id: format!("valdrop_{}", cause.event_id),
-                    from_cents: prev.amount_cents,
+                    from_cents: from,
                     to_cents: point.amount_cents,
-                    drop_basis_points: model::drop_basis_points(
-                        prev.amount_cents,
-                        point.amount_cents,
-                    ),
+                    drop_basis_points: model::drop_basis_points(from, point.amount_cents),
                     cause_event_id: cause.event_id.clone(),
                     cause_title: cause.title.clone(),
                 })
@@ -135,7 +159,7 @@ pub fn decide(
             publish(point.clone(), previous_amount, drop);
         }
         previous_amount = Some(point.amount_cents);
-        previous = Some(point);
+        drop_base = Some(point.amount_cents);
     }
     let current = model::value_on(profile, facts, today, ValuationPointKind::Current);
     let fp = fingerprint(&current);
@@ -179,6 +203,7 @@ pub async fn update_vehicle<E>(
     claim: Option<&str>,
     now: DateTime<Utc>,
     traceparent: Option<&str>,
+    scope: Scope,
     mut change: impl FnMut(&mut VehicleState, &mut VehicleCommit) -> Result<(), E>,
 ) -> Result<Result<Updated, E>, UpdateError> {
     for _ in 0..MAX_ATTEMPTS {
@@ -194,7 +219,7 @@ pub async fn update_vehicle<E>(
             now.date_naive(),
             now,
             traceparent,
-            Scope::Full,
+            scope,
         );
         match store.commit(commit).await? {
             CommitOutcome::Conflict => continue,
@@ -264,6 +289,7 @@ impl Valuer {
             Some(envelope_id),
             self.now(),
             traceparent,
+            Scope::Full,
             |state, commit| {
                 state.profile = Some(profile.clone());
                 commit.register = Some(profile.clone());
@@ -295,6 +321,8 @@ impl Valuer {
             Some(envelope_id),
             self.now(),
             traceparent,
+            // The revised fact may have moved to another day (or gone): every point is decided again.
+            Scope::Full,
             |state, commit| {
                 if let Some(p) = &state.profile
                     && p.org_id != event.org_id
@@ -340,6 +368,7 @@ impl Valuer {
             Some(envelope_id),
             self.now(),
             traceparent,
+            Scope::after(&fact),
             |state, commit| {
                 if let Some(p) = &state.profile
                     && p.org_id != event.org_id
@@ -391,5 +420,93 @@ impl Valuer {
             usage_basis: if measured { "measured" } else { "expected" }.into(),
             points,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+    use vwc_contracts::{OdometerUnit, Severity, ValuationSource};
+
+    use super::*;
+    use crate::model::FactDetail;
+
+    fn fact(i: usize, kind: u8, days: i64) -> Fact {
+        let at = Utc.with_ymd_and_hms(2023, 1, 1, 9, 0, 0).unwrap() + Duration::days(days);
+        let detail = match kind {
+            0 => FactDetail::Collision {
+                severity: Severity::Severe,
+                structural: true,
+            },
+            1 => FactDetail::Appraisal {
+                amount_cents: 1_500_000 + i as u64 * 10_000,
+                source: ValuationSource::DealerAppraisal,
+            },
+            2 => FactDetail::Acquisition {
+                price_cents: Some(3_000_000),
+                currency: Some("USD".into()),
+                new: i.is_multiple_of(2),
+            },
+            _ => FactDetail::Odometer,
+        };
+        Fact {
+            event_id: format!("evt_{i:03}"),
+            at,
+            odometer: Some(5_000 + days as u64 * 40),
+            title: format!("fact {i}"),
+            detail,
+        }
+    }
+
+    fn apply(state: &mut VehicleState, commit: &VehicleCommit) {
+        for (day, point) in &commit.published {
+            state.published.insert(*day, *point);
+        }
+        if commit.current.is_some() {
+            state.current = commit.current;
+        }
+    }
+
+    proptest! {
+        /// Deciding only from a new fact's day publishes exactly what deciding in full does, drops and
+        /// previous amounts included, fact after fact, in any order of days.
+        #[test]
+        fn deciding_from_a_new_facts_day_publishes_what_a_full_decision_does(
+            facts in proptest::collection::vec((0u8..6, 0i64..900), 1..14)
+        ) {
+            let today = NaiveDate::from_ymd_opt(2025, 7, 15).unwrap();
+            let now = Utc.with_ymd_and_hms(2025, 7, 15, 12, 0, 0).unwrap();
+            let mut full = VehicleState::new("veh_1");
+            full.profile = Some(VehicleProfile {
+                id: "veh_1".into(),
+                org_id: "org_a".into(),
+                name: "2021 Toyota RAV4".into(),
+                year: 2021,
+                unit: OdometerUnit::Mi,
+                registered_on: NaiveDate::from_ymd_opt(2023, 6, 1).unwrap(),
+                purchase_price_cents: Some(2_500_000),
+                purchase_currency: Some("USD".into()),
+            });
+            let mut commit = VehicleCommit::on(&full);
+            decide(&full, &mut commit, today, now, None, Scope::Full);
+            apply(&mut full, &commit);
+            let mut since = full.clone();
+            for (i, (kind, days)) in facts.into_iter().enumerate() {
+                let f = fact(i, kind, days);
+                for state in [&mut full, &mut since] {
+                    state.facts.push(f.clone());
+                    model::sort_facts(&mut state.facts);
+                }
+                let mut full_commit = VehicleCommit::on(&full);
+                let expected = decide(&full, &mut full_commit, today, now, None, Scope::Full);
+                let mut since_commit = VehicleCommit::on(&since);
+                let got = decide(&since, &mut since_commit, today, now, None, Scope::after(&f));
+                prop_assert_eq!(&got, &expected, "after {:?}", f);
+                prop_assert_eq!(&since_commit.published, &full_commit.published);
+                apply(&mut full, &full_commit);
+                apply(&mut since, &since_commit);
+            }
+        }
     }
 }

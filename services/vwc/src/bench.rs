@@ -15,6 +15,8 @@ use serde_json::json;
 use tokio::sync::Mutex;
 use vwc_contracts::{EventKind, EventSource, OdometerUnit, Vehicle, VehicleEvent};
 
+mod scale;
+
 /// Requests per second, latency percentiles (µs) and error count of one load run.
 #[derive(Debug, Clone, Default)]
 pub struct LoadStats {
@@ -110,7 +112,12 @@ impl Server {
     }
 }
 
+/// The `vwc` next to this binary, or `VWC_BENCH_VWC` (another build of the server, e.g. an older one, driven
+/// by the same benchmark).
 fn vwc_binary() -> std::path::PathBuf {
+    if let Some(path) = std::env::var_os("VWC_BENCH_VWC") {
+        return path.into();
+    }
     let me = std::env::current_exe().expect("current exe");
     me.with_file_name("vwc")
 }
@@ -392,13 +399,16 @@ async fn lag(
 /// not run during the next phase's measurement. Returns how long that took.
 async fn wait_drained(data_dir: &std::path::Path) -> anyhow::Result<f64> {
     let started = Instant::now();
+    // Every service that publishes: a row is marked sent once every consumer has handled it.
     let files: Vec<_> = [
         "ingestion.db",
         "maintenance-scheduler.db",
         "notification.db",
+        "valuation.db",
     ]
     .iter()
     .map(|f| data_dir.join(f))
+    .filter(|f| f.exists())
     .collect();
     loop {
         let files = files.clone();
@@ -418,7 +428,7 @@ async fn wait_drained(data_dir: &std::path::Path) -> anyhow::Result<f64> {
             Ok(total)
         })
         .await??;
-        if pending == 0 || started.elapsed() > Duration::from_secs(300) {
+        if pending == 0 || started.elapsed() > Duration::from_secs(1800) {
             return Ok(started.elapsed().as_secs_f64());
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -429,21 +439,74 @@ fn ms(us: u64) -> String {
     format!("{:.2} ms", us as f64 / 1000.0)
 }
 
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The fleet routes at scale, the bulk import and the cold starts (rows i, j, k).
+async fn scale_rows(duration: Duration) -> anyhow::Result<String> {
+    let mut table = String::new();
+    let only = std::env::var("VWC_BENCH_ONLY").unwrap_or_default();
+    let cold_runs = env_or("VWC_BENCH_COLD_STARTS", 11);
+    if only.is_empty() || only.contains("import") {
+        let rows = env_or("VWC_BENCH_IMPORT_ROWS", 2_000);
+        let (import, dir) = scale::import_bench(rows).await?;
+        eprint!("{}", import.row());
+        table.push_str(&import.row());
+        eprintln!("  (k) cold starts on the import's data dir");
+        let times = scale::cold_starts(dir.path(), cold_runs)?;
+        table.push_str(&scale::cold_start_row(
+            &format!(
+                "data dir of the import (every service's database, one vehicle of {rows} events)"
+            ),
+            &times,
+        ));
+    }
+    if only.is_empty() || only.contains("fleet") {
+        let vehicles = env_or("VWC_BENCH_FLEET_VEHICLES", 100_000);
+        let concurrency = env_or("VWC_BENCH_FLEET_CONCURRENCY", 4);
+        eprintln!("  (i) fleet routes at {vehicles} vehicles");
+        let (fleet, dir) = scale::fleet_bench(vehicles, duration, concurrency).await?;
+        eprint!("{}", fleet.rows());
+        table.push_str(&fleet.rows());
+        eprintln!("  (k) cold starts on the fleet's data dir");
+        let times = scale::cold_starts(dir.path(), cold_runs)?;
+        table.push_str(&scale::cold_start_row(
+            &format!(
+                "data dir of the fleet ({vehicles} vehicles, {} events)",
+                fleet.vehicles * 10
+            ),
+            &times,
+        ));
+        table.push_str(&format!(
+            "\nSeeding the fleet's projection ({vehicles} vehicles) took {:.1} s.\n",
+            fleet.seed_secs
+        ));
+    }
+    Ok(table)
+}
+
 pub async fn run() -> anyhow::Result<()> {
-    if std::env::var("VWC_BENCH_ONLY").as_deref() == Ok("chat") {
+    let only = std::env::var("VWC_BENCH_ONLY").unwrap_or_default();
+    let seconds: u64 = env_or("VWC_BENCH_SECONDS", 8);
+    let concurrency: usize = env_or("VWC_BENCH_CONCURRENCY", 32);
+    let duration = Duration::from_secs(seconds);
+    if only == "chat" {
         let chat = chat_bench().await?;
         println!("{}", chat.row());
         return Ok(());
     }
-    let seconds: u64 = std::env::var("VWC_BENCH_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(8);
-    let concurrency: usize = std::env::var("VWC_BENCH_CONCURRENCY")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(32);
-    let duration = Duration::from_secs(seconds);
+    if !only.is_empty() {
+        // `fleet`, `import` or both (`fleet,import`): only those rows.
+        println!(
+            "| measure | requests/s | p50 | p99 | errors | |\n| --- | ---: | ---: | ---: | ---: | ---: |"
+        );
+        println!("{}", scale_rows(duration).await?);
+        return Ok(());
+    }
     let dir = tempfile::tempdir()?;
     eprintln!(
         "vwc bench: data dir {} ({seconds} s per run, {concurrency} connections)",
@@ -525,6 +588,7 @@ pub async fn run() -> anyhow::Result<()> {
     let revalue = revalue_bench(sweep_vehicles).await?;
     eprintln!("  (h) chat answers on a 10,000-event vehicle");
     let chat = chat_bench().await?;
+    let scale = scale_rows(duration).await?;
 
     let ceiling = healthz.rps();
     let mut table = String::new();
@@ -590,9 +654,10 @@ pub async fn run() -> anyhow::Result<()> {
         second_secs, second.changed, second.published
     ));
     table.push_str(&chat.row());
+    table.push_str(&scale);
     table.push_str(&format!(
         "\nSeeding 1,000,000 timeline events took {seed_secs:.1} s. After the ingest run every consumer \
-         (edge, scheduler, notification) had caught up {drained:.1} s later; the timeline run started after that.\n"
+         (edge, scheduler, valuation, chat, notification) had caught up {drained:.1} s later; the timeline run started after that.\n"
     ));
     println!("{table}");
     Ok(())

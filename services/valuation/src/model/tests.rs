@@ -422,13 +422,13 @@ fn a_drop_of_more_than_ten_percent_names_its_cause() {
     ];
     sort_facts(&mut facts);
     let points = history(&p, &facts, day(2024, 2, 1));
-    let cause = drop_cause(&points[0], &points[1], &facts).expect("a drop");
+    let cause = drop_cause(points[0].amount_cents, &points[1], &facts).expect("a drop");
     assert_eq!(cause.event_id, "a");
     assert_eq!(drop_basis_points(3_000_000, 2_000_000), 3_333);
     // 10 % exactly is not more than 10 %.
     let mut small = points[1].clone();
     small.amount_cents = 2_700_000;
-    assert!(drop_cause(&points[0], &small, &facts).is_none());
+    assert!(drop_cause(points[0].amount_cents, &small, &facts).is_none());
 }
 
 #[test]

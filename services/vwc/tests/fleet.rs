@@ -1,0 +1,285 @@
+//! The fleet routes over HTTP on the embedded system: the overview's totals cover the whole fleet (every
+//! page), the costs equal the recorded events summed by hand, and both come from aggregates that survive a
+//! restart on the same data dir.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+use vwc::testing::TestApp;
+use vwc_auth::Role;
+use vwc_testkit::{json as body, vin};
+
+const ORG: &str = "org_fleet";
+
+/// What the fleet routes answer, gathered over every page.
+#[derive(Debug, PartialEq)]
+struct Fleet {
+    /// (vehicles, dueSoon, overdue) as the totals say, on every page.
+    totals: Vec<(u64, u64, u64)>,
+    /// (vehicles, dueSoon, overdue) summed by hand over the rows of every page.
+    rows: (u64, u64, u64),
+    value: Value,
+    costs: BTreeMap<String, Value>,
+}
+
+async fn fleet(app: &TestApp, token: &str) -> Fleet {
+    let mut totals = Vec::new();
+    let mut rows = (0, 0, 0);
+    let mut value;
+    let mut cursor = String::new();
+    loop {
+        let page = app
+            .get_ok(
+                token,
+                &format!("/v1/fleet/overview?limit=2&cursor={cursor}"),
+            )
+            .await;
+        let t = &page["totals"];
+        totals.push((
+            t["vehicles"].as_u64().unwrap(),
+            t["dueSoon"].as_u64().unwrap(),
+            t["overdue"].as_u64().unwrap(),
+        ));
+        value = t["value"].clone();
+        for r in page["items"].as_array().unwrap() {
+            rows.0 += 1;
+            rows.1 += r["dueSoon"].as_u64().unwrap();
+            rows.2 += r["overdue"].as_u64().unwrap();
+        }
+        match page["nextCursor"].as_str() {
+            Some(c) => cursor = c.to_string(),
+            None => break,
+        }
+    }
+    let mut costs = BTreeMap::new();
+    for query in [
+        "groupBy=vehicle",
+        "groupBy=kind",
+        "groupBy=month",
+        "groupBy=kind&from=2025-02-01&to=2025-02-28",
+        "groupBy=vehicle&from=2025-01-20&to=2025-03-02T12:00:00Z",
+    ] {
+        let c = app.get_ok(token, &format!("/v1/fleet/costs?{query}")).await;
+        costs.insert(query.to_string(), c["items"].clone());
+    }
+    Fleet {
+        totals,
+        rows,
+        value,
+        costs,
+    }
+}
+
+/// (vehicle index, kind, occurredAt, cents, currency) of the costly events recorded.
+type Cost = (usize, &'static str, &'static str, u64, &'static str);
+
+const COSTS: [Cost; 9] = [
+    (0, "repair", "2025-01-10T09:00:00Z", 12_000, "USD"),
+    (0, "repair", "2025-02-01T00:00:00Z", 3_000, "USD"),
+    (1, "upgrade", "2025-02-14T09:00:00Z", 50_000, "USD"),
+    (1, "repair", "2025-02-28T23:59:59Z", 700, "EUR"),
+    (2, "repair", "2025-03-01T08:00:00Z", 1_100, "USD"),
+    (2, "repair", "2025-03-02T13:00:00Z", 900, "USD"),
+    (3, "collision", "2025-01-25T09:00:00Z", 250_000, "USD"),
+    (4, "repair", "2025-02-20T09:00:00Z", 4_200, "USD"),
+    (4, "repair", "2025-03-20T09:00:00Z", 4_300, "USD"),
+];
+
+/// Costs grouped by hand: `key` of each cost, only those in [from, to] (RFC 3339 strings compare in time
+/// order here: every one is UTC with whole seconds), as the route's `{key, currency, totalCents, events}`.
+fn by_hand(
+    vehicles: &[String],
+    key: impl Fn(&Cost, &str) -> String,
+    from: &str,
+    to: &str,
+) -> Value {
+    let mut sums: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
+    for c in COSTS.iter().filter(|c| c.2 >= from && c.2 <= to) {
+        let sum = sums
+            .entry((key(c, &vehicles[c.0]), c.4.to_string()))
+            .or_default();
+        sum.0 += c.3;
+        sum.1 += 1;
+    }
+    Value::Array(
+        sums.into_iter()
+            .map(|((key, currency), (total, events))| {
+                json!({"key": key, "currency": currency, "totalCents": total, "events": events})
+            })
+            .collect(),
+    )
+}
+
+/// Five vehicles of the org (oil changes long overdue on two, due soon or fine on others), the costs
+/// above, and a vehicle of another org that must count nowhere.
+async fn seed(app: &TestApp) -> Vec<String> {
+    let token = app.token(ORG, &[Role::FleetManager]);
+    let mut vehicles = Vec::new();
+    for i in 0..5 {
+        vehicles.push(app.register(&token, &vin(900 + i)).await);
+    }
+    for (i, vehicle) in vehicles.iter().enumerate() {
+        // An oil change 400 days ago on two vehicles, and odometer readings since.
+        if i < 2 {
+            let at = vwc_clock::now() - chrono::Duration::days(400);
+            let (status, _, b) = body(
+                app.post(
+                    &token,
+                    &format!("/v1/vehicles/{vehicle}/events"),
+                    &json!({"kind": "maintenance", "occurredAt": at, "odometer": 10_000,
+                        "details": {"tasks": ["oil_change"]}}),
+                )
+                .await,
+            )
+            .await;
+            assert_eq!(status, 201, "{b}");
+        }
+        app.record_odometer(&token, vehicle, 1, 30_000 + i as u64)
+            .await;
+    }
+    for (v, kind, at, cents, currency) in COSTS {
+        let mut event =
+            json!({"kind": kind, "occurredAt": at, "costCents": cents, "currency": currency});
+        if kind == "collision" {
+            event["details"] = json!({"severity": "minor", "structural": false});
+        }
+        let (status, _, b) = body(
+            app.post(
+                &token,
+                &format!("/v1/vehicles/{}/events", vehicles[v]),
+                &event,
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, 201, "{b}");
+    }
+    let other = app.token("org_other", &[Role::FleetManager]);
+    let theirs = app.register(&other, &vin(999)).await;
+    let (status, _, _) = body(
+        app.post(
+            &other,
+            &format!("/v1/vehicles/{theirs}/events"),
+            &json!({"kind": "repair", "occurredAt": "2025-02-02T09:00:00Z", "costCents": 99_999, "currency": "USD"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 201);
+    app.settle().await;
+    vehicles
+}
+
+fn expected_costs(vehicles: &[String]) -> BTreeMap<String, Value> {
+    let vehicle = |_: &Cost, id: &str| id.to_string();
+    let kind = |c: &Cost, _: &str| c.1.to_string();
+    let month = |c: &Cost, _: &str| c.2[..7].to_string();
+    let (start, end) = ("0000", "9999");
+    BTreeMap::from([
+        (
+            "groupBy=vehicle".to_string(),
+            by_hand(vehicles, vehicle, start, end),
+        ),
+        (
+            "groupBy=kind".to_string(),
+            by_hand(vehicles, kind, start, end),
+        ),
+        (
+            "groupBy=month".to_string(),
+            by_hand(vehicles, month, start, end),
+        ),
+        (
+            "groupBy=kind&from=2025-02-01&to=2025-02-28".to_string(),
+            by_hand(
+                vehicles,
+                kind,
+                "2025-02-01T00:00:00Z",
+                "2025-02-28T23:59:59Z",
+            ),
+        ),
+        (
+            "groupBy=vehicle&from=2025-01-20&to=2025-03-02T12:00:00Z".to_string(),
+            by_hand(
+                vehicles,
+                vehicle,
+                "2025-01-20T00:00:00Z",
+                "2025-03-02T12:00:00Z",
+            ),
+        ),
+    ])
+}
+
+#[tokio::test]
+async fn fleet_totals_cover_every_page_and_costs_equal_the_events_summed_by_hand() {
+    let app = TestApp::spawn().await;
+    let vehicles = seed(&app).await;
+    let token = app.token(ORG, &[Role::Viewer]);
+    let seen = fleet(&app, &token).await;
+    // Three pages of two; every page carries the whole fleet's totals, equal to its rows summed.
+    assert_eq!(seen.totals.len(), 3, "{seen:?}");
+    assert!(seen.totals.iter().all(|t| *t == seen.rows), "{seen:?}");
+    assert_eq!(seen.rows.0, 5);
+    assert!(
+        seen.rows.2 >= 2,
+        "the two stale oil changes are overdue: {seen:?}"
+    );
+    for (query, expected) in expected_costs(&vehicles) {
+        assert_eq!(seen.costs[&query], expected, "{query}");
+    }
+    // The other organisation sees only its own vehicle and cost.
+    let other = app.token("org_other", &[Role::Viewer]);
+    let theirs = app.get_ok(&other, "/v1/fleet/overview").await;
+    assert_eq!(theirs["totals"]["vehicles"], 1);
+    let costs = app.get_ok(&other, "/v1/fleet/costs?groupBy=kind").await;
+    assert_eq!(
+        costs["items"],
+        json!([{"key": "repair", "currency": "USD", "totalCents": 99_999, "events": 1}])
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn fleet_aggregates_survive_a_restart_and_keep_counting_after_it() {
+    let app = TestApp::spawn_with(tempfile::tempdir().unwrap(), |_| {}).await;
+    let vehicles = seed(&app).await;
+    let token = app.token(ORG, &[Role::Viewer]);
+    let before = fleet(&app, &token).await;
+    let dir = app.stop().await;
+
+    let app = TestApp::spawn_with(dir, |_| {}).await;
+    app.settle().await;
+    let after = fleet(&app, &token).await;
+    assert_eq!(after, before);
+    for (query, expected) in expected_costs(&vehicles) {
+        assert_eq!(after.costs[&query], expected, "{query}");
+    }
+
+    // One more vehicle and cost after the restart: counted once, on top of what was there.
+    let manager = app.token(ORG, &[Role::FleetManager]);
+    let sixth = app.register(&manager, &vin(906)).await;
+    let (status, _, _) = body(
+        app.post(
+            &manager,
+            &format!("/v1/vehicles/{sixth}/events"),
+            &json!({"kind": "repair", "occurredAt": "2025-02-03T09:00:00Z", "costCents": 1_000, "currency": "USD"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 201);
+    app.settle().await;
+    let later = fleet(&app, &token).await;
+    assert_eq!(later.totals[0].0, 6);
+    assert!(later.totals.iter().all(|t| *t == later.rows), "{later:?}");
+    let month = |f: &Fleet| -> u64 {
+        f.costs["groupBy=month"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|g| g["key"] == "2025-02" && g["currency"] == "USD")
+            .map(|g| g["totalCents"].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(month(&later), month(&before) + 1_000);
+    app.stop().await;
+}
