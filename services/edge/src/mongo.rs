@@ -1531,6 +1531,12 @@ impl Plumbed for MongoEdgeStore {
     }
 }
 
+/// Whether a `vehicles` document (with its `status`) counts in the fleet: active, or written before
+/// vehicles had a status.
+fn is_active(d: &Document) -> bool {
+    d.get_str("status").map_or(true, |s| s == "active")
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::{TimeZone, Utc};
@@ -1690,10 +1696,4 @@ mod tests {
         assert_eq!(page_limit(0), None);
         assert_eq!(page_limit(25), Some(25));
     }
-}
-
-/// Whether a `vehicles` document (with its `status`) counts in the fleet: active, or written before
-/// vehicles had a status.
-fn is_active(d: &Document) -> bool {
-    d.get_str("status").map_or(true, |s| s == "active")
 }
