@@ -72,13 +72,13 @@ impl Consumer for ValuationConsumer {
                 // Its own points, and maintenance and notifications, do not move a value.
                 Event::VehicleEventCorrected(data) => self
                     .valuer
-                    .event_revised(&id, &data.event, false, outgoing.as_deref())
+                    .event_revised(&id, &data.event, data.revision, false, outgoing.as_deref())
                     .await
                     .map_err(HandleError::failed)?
                     .map(|u| u.outcome),
                 Event::VehicleEventVoided(data) => self
                     .valuer
-                    .event_revised(&id, &data.event, true, outgoing.as_deref())
+                    .event_revised(&id, &data.event, data.revision, true, outgoing.as_deref())
                     .await
                     .map_err(HandleError::failed)?
                     .map(|u| u.outcome),

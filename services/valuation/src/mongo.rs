@@ -23,6 +23,9 @@ const VEHICLES: &str = "vehicles";
 const FACTS: &str = "facts";
 /// `{_id: "<vehicle>/<day>", vehicle_id, as_of, fingerprint, amount}`.
 const PUBLISHED: &str = "published";
+/// `{_id: "<vehicle>/<event>", vehicle_id, event_id, revision}`: the latest revision applied of each
+/// corrected or voided record.
+const FACT_REVISIONS: &str = "fact_revisions";
 /// `{_id: org_id, day, revalued_at}`.
 const REVALUES: &str = "revalues";
 
@@ -58,6 +61,9 @@ impl MongoValuationStore {
             .await?;
         db.create_index(PUBLISHED, doc! { "vehicle_id": 1, "as_of": 1 }, false)
             .await?;
+        // Also creates the collection, which a transaction may not do on every server.
+        db.create_index(FACT_REVISIONS, doc! { "vehicle_id": 1 }, false)
+            .await?;
         Ok(MongoValuationStore { db })
     }
 
@@ -84,6 +90,21 @@ impl MongoValuationStore {
                 let fact: Fact = serde_json::from_str(&required_text(&d, "body")?)?;
                 if let Some(s) = states.get_mut(&required_text(&d, "vehicle_id")?) {
                     s.facts.push(fact);
+                }
+            }
+            for d in collect(
+                self.db
+                    .collection(FACT_REVISIONS)
+                    .find(by_vehicle.clone())
+                    .await?,
+            )
+            .await?
+            {
+                if let Some(s) = states.get_mut(&required_text(&d, "vehicle_id")?) {
+                    s.revisions.insert(
+                        required_text(&d, "event_id")?,
+                        int(&d, "revision")?.unwrap_or(0) as u32,
+                    );
                 }
             }
             for d in collect(self.db.collection(PUBLISHED).find(by_vehicle).await?).await? {
@@ -149,6 +170,20 @@ impl MongoValuationStore {
             .upsert(true)
             .session(&mut *session)
             .await?;
+        for (event_id, revision) in &c.revisions {
+            self.db
+                .collection(FACT_REVISIONS)
+                .update_one(
+                    doc! { "_id": format!("{}/{}", c.vehicle_id, event_id) },
+                    doc! {
+                        "$set": { "vehicle_id": &c.vehicle_id, "event_id": event_id },
+                        "$max": { "revision": i64::from(*revision) },
+                    },
+                )
+                .upsert(true)
+                .session(&mut *session)
+                .await?;
+        }
         for event_id in &c.remove_facts {
             self.db
                 .collection(FACTS)

@@ -14,7 +14,8 @@ use crate::CONSUMER;
 use crate::model::{Fact, VehicleProfile, sort_facts};
 use crate::store::{CommitOutcome, PublishedPoint, ValuationStore, VehicleCommit, VehicleState};
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE vehicles (
     id TEXT PRIMARY KEY,
     org_id TEXT,
@@ -43,7 +44,17 @@ CREATE TABLE revalues (
     day TEXT NOT NULL,
     revalued_at TEXT NOT NULL
 );
-"#];
+"#,
+    r#"
+-- The latest revision applied of each corrected or voided record (docs/corrections.md).
+CREATE TABLE fact_revisions (
+    vehicle_id TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    PRIMARY KEY (vehicle_id, event_id)
+) WITHOUT ROWID;
+"#,
+];
 
 #[derive(Clone)]
 pub struct SqliteValuationStore {
@@ -140,6 +151,17 @@ fn load_states(
             let fact: Fact = serde_json::from_str(&body)?;
             if let Some(s) = states.get_mut(&vehicle_id) {
                 s.facts.push(fact);
+            }
+        }
+        let mut stmt = conn.prepare_cached(
+            "SELECT vehicle_id, event_id, revision FROM fact_revisions
+             WHERE vehicle_id IN (SELECT value FROM json_each(?1))",
+        )?;
+        let mut rows = stmt.query([&ids])?;
+        while let Some(r) = rows.next()? {
+            let vehicle_id: String = r.get(0)?;
+            if let Some(s) = states.get_mut(&vehicle_id) {
+                s.revisions.insert(r.get(1)?, r.get::<_, i64>(2)? as u32);
             }
         }
         let sql = if history {
@@ -240,6 +262,13 @@ fn apply(conn: &Connection, p: &PreparedCommit) -> StoreResult<CommitOutcome> {
             point.fingerprint as i64,
             point.amount_cents as i64
         ])?;
+    }
+    let mut revisions = conn.prepare_cached(
+        "INSERT INTO fact_revisions (vehicle_id, event_id, revision) VALUES (?1, ?2, ?3)
+         ON CONFLICT (vehicle_id, event_id) DO UPDATE SET revision = max(revision, excluded.revision)",
+    )?;
+    for (event_id, revision) in &c.revisions {
+        revisions.execute(params![c.vehicle_id, event_id, i64::from(*revision)])?;
     }
     let mut removed =
         conn.prepare_cached("DELETE FROM facts WHERE vehicle_id = ?1 AND event_id = ?2")?;

@@ -34,6 +34,10 @@ pub struct VehicleState {
     pub published: BTreeMap<NaiveDate, PublishedPoint>,
     /// The current value last published, and its day.
     pub current: Option<(NaiveDate, PublishedPoint)>,
+    /// The latest revision applied of each record that was corrected or voided (revision 2 onwards). The
+    /// bus keeps no order: a revision older than this one, or the original record arriving after any
+    /// revision of it, changes nothing.
+    pub revisions: BTreeMap<String, u32>,
 }
 
 impl VehicleState {
@@ -61,6 +65,8 @@ pub struct VehicleCommit {
     pub published: Vec<(NaiveDate, PublishedPoint)>,
     pub current: Option<(NaiveDate, PublishedPoint)>,
     pub outbox: Vec<Envelope>,
+    /// Revisions applied: (event id, revision); the store keeps the highest per event.
+    pub revisions: Vec<(String, u32)>,
 }
 
 impl VehicleCommit {
@@ -77,6 +83,7 @@ impl VehicleCommit {
         self.register.is_some()
             || !self.facts.is_empty()
             || !self.remove_facts.is_empty()
+            || !self.revisions.is_empty()
             || !self.published.is_empty()
             || self.current.is_some()
             || !self.outbox.is_empty()

@@ -302,10 +302,14 @@ impl Valuer {
 
     /// A corrected or voided record: its fact is replaced by the new version's (none when `voided` or
     /// when the new version does not move the value) and the vehicle re-valued.
+    ///
+    /// Revisions apply in revision order whatever order they arrive in: one older than a revision already
+    /// applied changes nothing, and an original record arriving after any revision of it is ignored.
     pub async fn event_revised(
         &self,
         envelope_id: &str,
         event: &VehicleEvent,
+        revision: u32,
         voided: bool,
         traceparent: Option<&str>,
     ) -> Result<Option<Updated>, UpdateError> {
@@ -329,6 +333,16 @@ impl Valuer {
                 {
                     return Err(());
                 }
+                let id = event.id.to_string();
+                if state
+                    .revisions
+                    .get(&id)
+                    .is_some_and(|seen| *seen >= revision)
+                {
+                    return Ok(());
+                }
+                state.revisions.insert(id.clone(), revision);
+                commit.revisions = vec![(id, revision)];
                 state.facts.retain(|f| f.event_id != event.id.as_str());
                 commit.remove_facts = vec![event.id.to_string()];
                 if let Some(fact) = &fact {
@@ -374,6 +388,10 @@ impl Valuer {
                     && p.org_id != event.org_id
                 {
                     return Err(());
+                }
+                // A correction or void of this record arrived first: it supersedes the original.
+                if state.revisions.contains_key(&fact.event_id) {
+                    return Ok(());
                 }
                 if !state.facts.iter().any(|f| f.event_id == fact.event_id) {
                     state.facts.push(fact.clone());

@@ -186,6 +186,28 @@ async fn a_removed_fact_is_gone_and_its_replacement_kept(store: Store) {
     assert_eq!(store.vehicle_state("veh_1").await.unwrap().facts, [other]);
 }
 
+async fn the_highest_revision_of_each_record_is_kept(store: Store) {
+    store.commit(registration("org_a", "veh_1")).await.unwrap();
+    for revisions in [
+        vec![("evt_1".to_string(), 3), ("evt_2".to_string(), 2)],
+        vec![("evt_1".to_string(), 2)],
+        vec![("evt_2".to_string(), 4)],
+    ] {
+        let state = store.vehicle_state("veh_1").await.unwrap();
+        let c = VehicleCommit {
+            revisions,
+            ..VehicleCommit::on(&state)
+        };
+        assert!(c.changes_state());
+        assert_eq!(store.commit(c).await.unwrap(), CommitOutcome::Applied);
+    }
+    let state = store.vehicle_state("veh_1").await.unwrap();
+    assert_eq!(
+        state.revisions.into_iter().collect::<Vec<_>>(),
+        [("evt_1".to_string(), 3), ("evt_2".to_string(), 4)]
+    );
+}
+
 async fn the_same_fact_twice_is_kept_once_and_a_point_is_replaced(store: Store) {
     let f = fact("evt_1", 2, Some(5), FactDetail::Odometer);
     let mut c = registration("org_a", "veh_1");
@@ -330,6 +352,7 @@ vwc_testkit::conformance!(
     mongodb("valuation"): MongoValuationStore::connect;
     an_unknown_vehicle_has_an_empty_state_at_version_zero,
     a_commit_reads_back_exactly,
+    the_highest_revision_of_each_record_is_kept,
     a_commit_from_a_stale_version_conflicts_and_writes_nothing,
     a_claimed_envelope_is_a_duplicate_and_writes_nothing,
     the_same_fact_twice_is_kept_once_and_a_point_is_replaced,

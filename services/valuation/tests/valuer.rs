@@ -274,3 +274,79 @@ async fn a_fill_up_counts_as_an_odometer_reading_and_nothing_more() {
         vwc_valuation::model::FactDetail::Odometer
     ));
 }
+
+fn revised(e: &VehicleEvent, revision: u32, voided: bool) -> Envelope {
+    use vwc_contracts::corrections::{VehicleEventCorrected, VehicleEventVoided};
+    let event: vwc_contracts::Event = if voided {
+        VehicleEventVoided {
+            event: e.clone(),
+            revision,
+            reason: "entered twice".into(),
+            voided_at: now(),
+            voided_by: "user_1".into(),
+        }
+        .into()
+    } else {
+        VehicleEventCorrected {
+            event: e.clone(),
+            previous: e.clone(),
+            revision,
+            changed: vec!["odometer".into()],
+            reason: None,
+            corrected_at: now(),
+            corrected_by: "user_1".into(),
+        }
+        .into()
+    };
+    Envelope::new("vwc.ingestion", "org_a", Some("veh_1"), None, event)
+}
+
+/// The bus keeps no order (SQS does not): a void delivered before its record, or an older correction
+/// after a newer one, must not bring back what was voided or replaced.
+#[tokio::test]
+async fn revisions_apply_in_revision_order_whatever_order_they_arrive_in() {
+    let (_dir, store, consumer) = setup();
+    consumer.handle(&registered("org_a")).await.unwrap();
+    let reading = event(
+        "evt_read",
+        EventKind::OdometerReading,
+        30,
+        60_000,
+        serde_json::json!({}),
+    );
+    consumer.handle(&revised(&reading, 2, true)).await.unwrap();
+    consumer.handle(&recorded(reading.clone())).await.unwrap();
+    let state = store.vehicle_state("veh_1").await.unwrap();
+    assert!(
+        !state.facts.iter().any(|f| f.event_id == "evt_read"),
+        "a voided record came back"
+    );
+    assert_eq!(state.revisions.get("evt_read"), Some(&2));
+
+    let other = event(
+        "evt_other",
+        EventKind::OdometerReading,
+        20,
+        30_000,
+        serde_json::json!({}),
+    );
+    let mut newest = other.clone();
+    newest.odometer = Some(31_000);
+    let mut older = other.clone();
+    older.odometer = Some(39_000);
+    consumer.handle(&revised(&newest, 3, false)).await.unwrap();
+    consumer.handle(&revised(&older, 2, false)).await.unwrap();
+    consumer.handle(&recorded(other)).await.unwrap();
+    let state = store.vehicle_state("veh_1").await.unwrap();
+    let facts: Vec<_> = state
+        .facts
+        .iter()
+        .filter(|f| f.event_id == "evt_other")
+        .collect();
+    assert_eq!(facts.len(), 1);
+    assert_eq!(
+        facts[0],
+        &vwc_valuation::model::Fact::from_event(&newest).unwrap()
+    );
+    assert_eq!(state.revisions.get("evt_other"), Some(&3));
+}
