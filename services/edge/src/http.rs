@@ -90,10 +90,36 @@ fn limit(raw: Option<&str>) -> Result<usize, ApiError> {
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct ListQuery {
+/// `limit` and `cursor` of a paged route, and the one place they are read.
+#[derive(Debug, Default, Deserialize)]
+struct PageQuery {
     limit: Option<String>,
     cursor: Option<String>,
+}
+
+impl PageQuery {
+    /// The page size, and where the page starts: the position the `cursor` this API issued encodes.
+    /// A bad value of either is a 422 naming the field.
+    fn read<C: serde::de::DeserializeOwned>(&self) -> Result<(usize, Option<C>), ApiError> {
+        let limit = limit(self.limit.as_deref())?;
+        let after = match self.cursor.as_deref().filter(|c| !c.is_empty()) {
+            Some(c) => Some(
+                cursor::decode(c)
+                    .ok_or_else(|| ApiError::field("cursor", "is not a cursor this API issued"))?,
+            ),
+            None => None,
+        };
+        Ok((limit, after))
+    }
+}
+
+/// A `true`/`false` query flag (absent: false).
+fn flag(field: &str, raw: Option<&str>) -> Result<bool, ApiError> {
+    match raw {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err(ApiError::field(field, "must be true or false")),
+    }
 }
 
 /// List the organisation's vehicles
@@ -119,18 +145,10 @@ struct ListQuery {
 async fn list_vehicles(
     State(state): State<EdgeState>,
     auth: Auth,
-    q: Result<Query<ListQuery>, QueryRejection>,
+    q: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<Json<Page<VehicleView>>, ApiError> {
     auth.require(Permission::ReadVehicles)?;
-    let q = query(q)?;
-    let limit = limit(q.limit.as_deref())?;
-    let after: Option<String> = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
-        Some(c) => Some(
-            cursor::decode(c)
-                .ok_or_else(|| ApiError::field("cursor", "is not a cursor this API issued"))?,
-        ),
-        None => None,
-    };
+    let (limit, after): (usize, Option<String>) = query(q)?.read()?;
     let mut items = state
         .store
         .vehicles(auth.org(), after.as_deref(), limit + 1)
@@ -177,10 +195,10 @@ struct EventsQuery {
     kind: Option<String>,
     from: Option<String>,
     to: Option<String>,
-    limit: Option<String>,
-    cursor: Option<String>,
     #[serde(rename = "includeVoided")]
     include_voided: Option<String>,
+    #[serde(flatten)]
+    page: PageQuery,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -237,7 +255,11 @@ async fn list_events(
 ) -> Result<axum::response::Response, ApiError> {
     auth.require(Permission::ReadVehicles)?;
     let q = query(q)?;
-    let limit = limit(q.limit.as_deref())?;
+    let (limit, after) = q.page.read::<TimelineCursor>()?;
+    let after = after.map(|c| TimelinePosition {
+        occurred_at: c.t,
+        id: c.i,
+    });
     let mut filter = EventFilter::default();
     if let Some(kinds) = q.kind.as_deref() {
         for k in kinds.split(',').map(str::trim).filter(|k| !k.is_empty()) {
@@ -257,22 +279,7 @@ async fn list_events(
         q.to.as_deref()
             .map(|s| instant("to", s, true))
             .transpose()?;
-    filter.include_voided = match q.include_voided.as_deref() {
-        None | Some("false") => false,
-        Some("true") => true,
-        Some(_) => return Err(ApiError::field("includeVoided", "must be true or false")),
-    };
-    let after = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
-        Some(c) => {
-            let c: TimelineCursor = cursor::decode(c)
-                .ok_or_else(|| ApiError::field("cursor", "is not a cursor this API issued"))?;
-            Some(TimelinePosition {
-                occurred_at: c.t,
-                id: c.i,
-            })
-        }
-        None => None,
-    };
+    filter.include_voided = flag("includeVoided", q.include_voided.as_deref())?;
     let mut items = state
         .store
         .timeline_page(auth.org(), &id, &filter, after.as_ref(), limit + 1)
@@ -349,8 +356,7 @@ pub fn summarise_costs(buckets: &[CostBucket], since_month: &str) -> Vec<CostSum
 pub struct Overview {
     pub vehicle: VehicleView,
     /// The scheduler's estimate when it is at least as recent as the last reading, else the last reading.
-    #[schema(value_type = Option<OdometerSnapshot>)]
-    pub odometer: Option<serde_json::Value>,
+    pub odometer: Option<OdometerSnapshot>,
     /// The current value with its factors; `null` until the valuation service has valued the vehicle.
     pub valuation: Option<Valuation>,
     pub maintenance: Vec<MaintenanceItemView>,
@@ -364,7 +370,13 @@ pub struct Overview {
 }
 
 /// The odometer of an overview: an estimate (`asOf` a date) or the last reading (`asOf` an instant).
-pub struct OdometerSnapshot;
+/// On the wire it is the one or the other object as it is (untagged).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum OdometerSnapshot {
+    Estimate(OdometerEstimateView),
+    Reading(OdometerView),
+}
 
 impl utoipa::PartialSchema for OdometerSnapshot {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
@@ -459,11 +471,9 @@ async fn overview(
                     .is_none_or(|r| e.as_of >= r.as_of.date_naive() && e.value >= r.value)
             }) =>
         {
-            m.odometer
-                .as_ref()
-                .map(|e| serde_json::to_value(e).expect("serialises"))
+            m.odometer.clone().map(OdometerSnapshot::Estimate)
         }
-        (_, Some(r)) => Some(serde_json::to_value(r).expect("serialises")),
+        (_, Some(r)) => Some(OdometerSnapshot::Reading(r.clone())),
         _ => None,
     };
     Ok(Json(Overview {
@@ -546,18 +556,10 @@ async fn valuations(
     State(state): State<EdgeState>,
     auth: Auth,
     Path(id): Path<String>,
-    q: Result<Query<ListQuery>, QueryRejection>,
+    q: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<Json<Page<Valuation>>, ApiError> {
     auth.require(Permission::ReadVehicles)?;
-    let q = query(q)?;
-    let limit = limit(q.limit.as_deref())?;
-    let before: Option<NaiveDate> = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
-        Some(c) => Some(
-            cursor::decode(c)
-                .ok_or_else(|| ApiError::field("cursor", "is not a cursor this API issued"))?,
-        ),
-        None => None,
-    };
+    let (limit, before): (usize, Option<NaiveDate>) = query(q)?.read()?;
     vehicle_in_org(&state, auth.org(), &id).await?;
     let mut items = state
         .store
@@ -570,8 +572,8 @@ async fn valuations(
 #[derive(Debug, Deserialize)]
 struct FeedQuery {
     unread: Option<String>,
-    limit: Option<String>,
-    cursor: Option<String>,
+    #[serde(flatten)]
+    page: PageQuery,
 }
 
 /// List the organisation's in-app notifications
@@ -601,20 +603,9 @@ async fn notifications(
 ) -> Result<Json<Page<NotificationView>>, ApiError> {
     auth.require(Permission::ReadNotifications)?;
     let q = query(q)?;
-    let limit = limit(q.limit.as_deref())?;
-    let unread = match q.unread.as_deref() {
-        None | Some("false") => false,
-        Some("true") => true,
-        Some(_) => return Err(ApiError::field("unread", "must be true or false")),
-    };
-    let after = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
-        Some(c) => {
-            let c: TimelineCursor = cursor::decode(c)
-                .ok_or_else(|| ApiError::field("cursor", "is not a cursor this API issued"))?;
-            Some((c.t, c.i))
-        }
-        None => None,
-    };
+    let (limit, after) = q.page.read::<TimelineCursor>()?;
+    let after = after.map(|c| (c.t, c.i));
+    let unread = flag("unread", q.unread.as_deref())?;
     let mut items = state
         .store
         .notifications(auth.org(), unread, after.as_ref(), limit + 1)
@@ -711,18 +702,10 @@ pub struct FleetOverview {
 async fn fleet_overview(
     State(state): State<EdgeState>,
     auth: Auth,
-    q: Result<Query<ListQuery>, QueryRejection>,
+    q: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<Json<FleetOverview>, ApiError> {
     auth.require(Permission::ReadFleet)?;
-    let q = query(q)?;
-    let limit = limit(q.limit.as_deref())?;
-    let after: Option<String> = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
-        Some(c) => Some(
-            cursor::decode(c)
-                .ok_or_else(|| ApiError::field("cursor", "is not a cursor this API issued"))?,
-        ),
-        None => None,
-    };
+    let (limit, after): (usize, Option<String>) = query(q)?.read()?;
     let mut items: Vec<FleetRow> = state
         .store
         .fleet(auth.org(), after.as_deref(), limit + 1)
