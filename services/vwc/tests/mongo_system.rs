@@ -145,6 +145,14 @@ where
     let _turn = ONE_AT_A_TIME.lock().await;
     let client = mongodb::Client::with_uri_str(&d.uri).await.unwrap();
     let surrogate = vwc_testkit::mongo::is_surrogate(&client).await;
+    if surrogate && !answers(&d.uri).await {
+        notice(
+            "MONGODB SURROGATE WEDGED before this test began (a previous test left it unable to commit a \
+             transaction; docs/mongodb-testing.md): the check is INCONCLUSIVE here and runs against real \
+             MongoDB in the GitHub workflow",
+        );
+        return;
+    }
     let d = Arc::new(d);
     let outcome = tokio::time::timeout(LIMIT, tokio::spawn(test(d.clone()))).await;
     let failure = match outcome {
@@ -155,10 +163,10 @@ where
     // Whatever the test left running (a child blocked on a wedged server included) goes now.
     let _ = Command::new("pkill").args(["-9", "-f", &d.prefix]).status();
     if surrogate && !answers(&d.uri).await {
-        eprintln!(
-            "MONGODB SURROGATE DEADLOCKED: SecantusDB stopped answering during this test (its known \
-             lock-order deadlock under concurrent transactions, docs/mongodb-testing.md); the check is \
-             INCONCLUSIVE here and runs against real MongoDB in the GitHub workflow"
+        notice(
+            "MONGODB SURROGATE DEADLOCKED: SecantusDB stopped answering or committing during this test (its \
+             known lock-order deadlock under concurrent transactions, docs/mongodb-testing.md); the check \
+             is INCONCLUSIVE here and runs against real MongoDB in the GitHub workflow",
         );
         return;
     }
@@ -169,18 +177,51 @@ where
     }
 }
 
-/// Whether the server answers a ping within a few seconds.
+/// Says `message` on stderr and, when `VWC_TEST_NOTICES` names a file (scripts/test sets it), appends it
+/// there so the run's summary repeats it: a passing test's stderr is not shown.
+fn notice(message: &str) {
+    eprintln!("{message}");
+    if let Some(path) = std::env::var_os("VWC_TEST_NOTICES") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)
+        {
+            let _ = writeln!(f, "mongo_system: {message}");
+        }
+    }
+}
+
+/// Whether the server still serves: a ping, and a write in a transaction on a scratch database, each within
+/// a few seconds. (SecantusDB has been seen answering pings while every transaction spun at full CPU after
+/// a `kill -9` left one orphaned; docs/mongodb-testing.md.)
 async fn answers(uri: &str) -> bool {
-    let ping = async {
+    let probe = async {
         let client = mongodb::Client::with_uri_str(uri).await.ok()?;
         client
             .database("admin")
             .run_command(mongodb::bson::doc! { "ping": 1 })
             .await
-            .ok()
+            .ok()?;
+        let db = client.database(&format!("vwc_probe_{}", std::process::id()));
+        let probes = db.collection::<mongodb::bson::Document>("probe");
+        probes
+            .insert_one(mongodb::bson::doc! { "n": 0 })
+            .await
+            .ok()?;
+        let mut session = client.start_session().await.ok()?;
+        session.start_transaction().await.ok()?;
+        probes
+            .insert_one(mongodb::bson::doc! { "n": 1 })
+            .session(&mut session)
+            .await
+            .ok()?;
+        session.commit_transaction().await.ok()?;
+        db.drop().await.ok()
     };
     matches!(
-        tokio::time::timeout(Duration::from_secs(10), ping).await,
+        tokio::time::timeout(Duration::from_secs(15), probe).await,
         Ok(Some(_))
     )
 }
@@ -243,11 +284,15 @@ async fn timeline(http: &reqwest::Client, base: &str, token: &str, vehicle: &str
     .unwrap_or_default()
 }
 
+/// Both checks, one after the other, the `kill -9` one last: on the SecantusDB surrogate a process killed
+/// inside a transaction has been seen to leave the server unable to commit another (it still answers
+/// pings), which would fail whatever ran after it for the surrogate's sake, not ours.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_whole_system_runs_on_mongodb_and_survives_kill_9() {
+async fn the_whole_system_runs_on_mongodb_seeds_on_request_and_survives_kill_9() {
     let Some(uri) = vwc_testkit::mongo::mongodb_uri() else {
         return;
     };
+    guarded(Deployment::new(uri.clone()), seed_on_request).await;
     guarded(Deployment::new(uri), whole_system_and_kill_9).await;
 }
 
@@ -442,14 +487,6 @@ async fn whole_system_and_kill_9(d: Arc<Deployment>) {
     assert_eq!(seen.len(), n, "a reminder delivered twice: {after:#?}");
     kill_9(child);
     d.drop_databases().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn vwc_seed_loads_the_demo_into_mongodb_on_request_and_up_never_seeds_it() {
-    let Some(uri) = vwc_testkit::mongo::mongodb_uri() else {
-        return;
-    };
-    guarded(Deployment::new(uri), seed_on_request).await;
 }
 
 async fn seed_on_request(d: Arc<Deployment>) {
