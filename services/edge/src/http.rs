@@ -798,68 +798,62 @@ async fn fleet_fuel(
 ) -> Result<Vec<FleetFuelRow>, ApiError> {
     let in_range = |t: DateTime<Utc>| from.is_none_or(|f| t >= f) && to.is_none_or(|e| t <= e);
     let mut rows = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page = store.vehicles(org, after.as_deref(), MAX_LIMIT).await?;
-        let done = page.len() < MAX_LIMIT;
-        after = page.last().map(|v| v.vehicle.id.to_string());
-        for v in page {
-            let events = store.fuel_events(org, v.vehicle.id.as_ref()).await?;
-            let unit = v.vehicle.odometer_unit;
-            let Some(whole) = crate::fuel::economy(unit, &events) else {
-                continue;
+    // Only the vehicles with fill-ups: one query each, not one per vehicle of the fleet.
+    for id in store.fuel_vehicles(org).await? {
+        let Some(v) = store.vehicle(org, &id).await? else {
+            continue;
+        };
+        let events = store.fuel_events(org, v.vehicle.id.as_ref()).await?;
+        let unit = v.vehicle.odometer_unit;
+        let Some(whole) = crate::fuel::economy(unit, &events) else {
+            continue;
+        };
+        // Intervals closing in the range; fills in the range for volume and spending.
+        let ranged: Vec<_> = events
+            .iter()
+            .filter(|e| in_range(e.occurred_at))
+            .cloned()
+            .collect();
+        if ranged.is_empty() {
+            continue;
+        }
+        let intervals: Vec<_> = whole.intervals.iter().filter(|i| in_range(i.to)).collect();
+        let measured_distance: f64 = intervals.iter().map(|i| i.distance).sum();
+        let volume_used: f64 = intervals.iter().map(|i| i.volume).sum();
+        let average = (volume_used > 0.0).then(|| {
+            let e = match whole.unit {
+                crate::fuel::EconomyUnit::Mpg => measured_distance / volume_used,
+                crate::fuel::EconomyUnit::LitresPer100Km => volume_used / measured_distance * 100.0,
             };
-            // Intervals closing in the range; fills in the range for volume and spending.
-            let ranged: Vec<_> = events
+            (e * 100.0).round() / 100.0
+        });
+        let in_range_figures =
+            crate::fuel::economy(unit, &ranged).expect("ranged holds fuel events");
+        let mut costs = in_range_figures.costs;
+        for c in &mut costs {
+            let (cents, distance) = intervals
                 .iter()
-                .filter(|e| in_range(e.occurred_at))
-                .cloned()
-                .collect();
-            if ranged.is_empty() {
-                continue;
-            }
-            let intervals: Vec<_> = whole.intervals.iter().filter(|i| in_range(i.to)).collect();
-            let measured_distance: f64 = intervals.iter().map(|i| i.distance).sum();
-            let volume_used: f64 = intervals.iter().map(|i| i.volume).sum();
-            let average = (volume_used > 0.0).then(|| {
-                let e = match whole.unit {
-                    crate::fuel::EconomyUnit::Mpg => measured_distance / volume_used,
-                    crate::fuel::EconomyUnit::LitresPer100Km => {
-                        volume_used / measured_distance * 100.0
-                    }
-                };
-                (e * 100.0).round() / 100.0
-            });
-            let in_range_figures =
-                crate::fuel::economy(unit, &ranged).expect("ranged holds fuel events");
-            let mut costs = in_range_figures.costs;
-            for c in &mut costs {
-                let (cents, distance) = intervals
-                    .iter()
-                    .filter(|i| i.currency.as_deref() == Some(c.currency.as_str()))
-                    .fold((0u64, 0f64), |(s, d), i| {
-                        (s + i.cost_cents.unwrap_or(0), d + i.distance)
-                    });
-                c.per_distance_cents =
-                    (distance > 0.0).then(|| (cents as f64 / distance * 100.0).round() / 100.0);
-            }
-            rows.push(FleetFuelRow {
-                vehicle_id: v.vehicle.id.to_string(),
-                unit: whole.unit,
-                distance_unit: unit,
-                volume_unit: whole.volume_unit,
-                fill_ups: in_range_figures.fill_ups,
-                volume: in_range_figures.total_volume,
-                measured_distance: (measured_distance * 10.0).round() / 10.0,
-                average,
-                costs,
-                drop_flagged: whole.drop.is_some(),
-            });
+                .filter(|i| i.currency.as_deref() == Some(c.currency.as_str()))
+                .fold((0u64, 0f64), |(s, d), i| {
+                    (s + i.cost_cents.unwrap_or(0), d + i.distance)
+                });
+            c.per_distance_cents =
+                (distance > 0.0).then(|| (cents as f64 / distance * 100.0).round() / 100.0);
         }
-        if done {
-            return Ok(rows);
-        }
+        rows.push(FleetFuelRow {
+            vehicle_id: v.vehicle.id.to_string(),
+            unit: whole.unit,
+            distance_unit: unit,
+            volume_unit: whole.volume_unit,
+            fill_ups: in_range_figures.fill_ups,
+            volume: in_range_figures.total_volume,
+            measured_distance: (measured_distance * 10.0).round() / 10.0,
+            average,
+            costs,
+            drop_flagged: whole.drop.is_some(),
+        });
     }
+    Ok(rows)
 }
 
 /// Get the fleet's costs

@@ -102,6 +102,12 @@ impl MongoEdgeStore {
         )
         .await?;
         // The pieces of a month at the ends of a cost range are read from the timeline by org and time.
+        db.create_index(
+            TIMELINE,
+            doc! { "org_id": 1, "kind": 1, "vehicle_id": 1 },
+            false,
+        )
+        .await?;
         db.create_index(TIMELINE, doc! { "org_id": 1, "occurred_at": 1 }, false)
             .await?;
         db.create_index(
@@ -1371,6 +1377,23 @@ impl EdgeStore for MongoEdgeStore {
         found
             .map(|d| Ok(serde_json::from_str(&required_text(&d, "body")?)?))
             .transpose()
+    }
+
+    async fn fuel_vehicles(&self, org_id: &str) -> StoreResult<Vec<String>> {
+        let ids = self
+            .db
+            .collection(TIMELINE)
+            .distinct(
+                "vehicle_id",
+                doc! { "org_id": org_id, "kind": "fuel", "voided": { "$ne": true } },
+            )
+            .await?;
+        let mut ids: Vec<String> = ids
+            .into_iter()
+            .filter_map(|b| b.as_str().map(str::to_string))
+            .collect();
+        ids.sort();
+        Ok(ids)
     }
 
     async fn fleet_value(&self, org_id: &str) -> StoreResult<Vec<FleetValue>> {

@@ -160,6 +160,8 @@ CREATE TABLE fleet_values (
 "#,
         rebuild_aggregates_sql!()
     ),
+    // The fleet's fuel rows start from the vehicles that have fill-ups.
+    "CREATE INDEX timeline_fuel ON timeline (org_id, vehicle_id) WHERE kind = 'fuel' AND voided = 0;",
 ];
 
 /// Active vehicles only (sold and archived ones leave the fleet); `v` is the `vehicles` row.
@@ -1040,6 +1042,21 @@ impl EdgeStore for SqliteEdgeStore {
             })
             .await?;
         Ok(body.map(|b| serde_json::from_str(&b)).transpose()?)
+    }
+
+    async fn fuel_vehicles(&self, org_id: &str) -> StoreResult<Vec<String>> {
+        let org = org_id.to_string();
+        self.db
+            .read(move |conn| {
+                Ok(conn
+                    .prepare_cached(
+                        "SELECT DISTINCT vehicle_id FROM timeline
+                         WHERE org_id = ?1 AND kind = 'fuel' AND voided = 0 ORDER BY vehicle_id",
+                    )?
+                    .query_map([org], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?)
+            })
+            .await
     }
 
     async fn fleet_value(&self, org_id: &str) -> StoreResult<Vec<FleetValue>> {

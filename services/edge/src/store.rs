@@ -370,6 +370,9 @@ pub trait EdgeStore: Plumbing + crate::corrections::RevisionProjection {
     ) -> StoreResult<Option<Valuation>>;
     /// The organisation's current values summed per currency (by currency code).
     async fn fleet_value(&self, org_id: &str) -> StoreResult<Vec<FleetValue>>;
+    /// The ids of the organisation's vehicles that have a `fuel` event not voided: the fleet's fuel rows
+    /// read only those (not every vehicle of a fleet that mostly records no fill-ups).
+    async fn fuel_vehicles(&self, org_id: &str) -> StoreResult<Vec<String>>;
     /// Every `fuel` event of one vehicle (any order). Voided events must not be answered once voids exist.
     async fn fuel_events(&self, org_id: &str, vehicle_id: &str) -> StoreResult<Vec<VehicleEvent>> {
         let filter = EventFilter {

@@ -1542,6 +1542,13 @@ async fn fuel_events_are_every_fill_up_of_the_vehicle_and_nothing_else(store: St
         ids(store.fuel_events("org_a", "veh_2").await.unwrap()),
         ["evt_g1"]
     );
+    // The fleet's fuel rows start from the vehicles with fill-ups, in id order, of the organisation only.
+    register(&store, "org_a", "veh_3").await;
+    assert_eq!(
+        store.fuel_vehicles("org_a").await.unwrap(),
+        ["veh_1", "veh_2"]
+    );
+    assert!(store.fuel_vehicles("org_b").await.unwrap().is_empty());
 }
 
 // ---------------------------------------------------------------------------------------------------
