@@ -60,6 +60,27 @@ pub struct SqliteIngestionStore {
 }
 
 impl SqliteIngestionStore {
+    /// The JSON `body` column of the rows `sql` selects with two text parameters, decoded in order.
+    async fn json_rows<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &'static str,
+        first: String,
+        second: String,
+    ) -> StoreResult<Vec<T>> {
+        let bodies: Vec<String> = self
+            .db
+            .read(move |conn| {
+                let mut stmt = conn.prepare_cached(sql)?;
+                let rows = stmt.query_map(params![first, second], |r| r.get(0))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .await?;
+        bodies
+            .iter()
+            .map(|b| Ok(serde_json::from_str(b)?))
+            .collect()
+    }
+
     pub fn open(path: &Path) -> StoreResult<SqliteIngestionStore> {
         Ok(SqliteIngestionStore {
             db: SqliteDb::open(path, MIGRATIONS)?,
@@ -197,21 +218,13 @@ impl RevisionStore for SqliteIngestionStore {
         org_id: &OrgId,
         event_id: &EventId,
     ) -> StoreResult<Vec<EventRevision>> {
-        let (org, id) = (org_id.to_string(), event_id.to_string());
-        let bodies: Vec<String> = self
-            .db
-            .read(move |conn| {
-                let mut stmt = conn.prepare_cached(
-                    "SELECT body FROM event_revisions WHERE org_id = ?1 AND event_id = ?2 ORDER BY revision",
-                )?;
-                let rows = stmt.query_map(params![org, id], |r| r.get(0))?;
-                Ok(rows.collect::<Result<_, _>>()?)
-            })
-            .await?;
-        bodies
-            .iter()
-            .map(|b| Ok(serde_json::from_str(b)?))
-            .collect()
+        self.json_rows(
+            "SELECT body FROM event_revisions WHERE org_id = ?1 AND event_id = ?2
+             ORDER BY revision",
+            org_id.to_string(),
+            event_id.to_string(),
+        )
+        .await
     }
 
     async fn vehicle_revisions(
@@ -219,22 +232,13 @@ impl RevisionStore for SqliteIngestionStore {
         org_id: &OrgId,
         vehicle_id: &VehicleId,
     ) -> StoreResult<Vec<EventRevision>> {
-        let (org, id) = (org_id.to_string(), vehicle_id.to_string());
-        let bodies: Vec<String> = self
-            .db
-            .read(move |conn| {
-                let mut stmt = conn.prepare_cached(
-                    "SELECT body FROM event_revisions WHERE org_id = ?1 AND vehicle_id = ?2
-                     ORDER BY event_id, revision",
-                )?;
-                let rows = stmt.query_map(params![org, id], |r| r.get(0))?;
-                Ok(rows.collect::<Result<_, _>>()?)
-            })
-            .await?;
-        bodies
-            .iter()
-            .map(|b| Ok(serde_json::from_str(b)?))
-            .collect()
+        self.json_rows(
+            "SELECT body FROM event_revisions WHERE org_id = ?1 AND vehicle_id = ?2
+             ORDER BY event_id, revision",
+            org_id.to_string(),
+            vehicle_id.to_string(),
+        )
+        .await
     }
 
     async fn vehicle_events(
@@ -242,22 +246,13 @@ impl RevisionStore for SqliteIngestionStore {
         org_id: &OrgId,
         vehicle_id: &VehicleId,
     ) -> StoreResult<Vec<VehicleEvent>> {
-        let (org, id) = (org_id.to_string(), vehicle_id.to_string());
-        let bodies: Vec<String> = self
-            .db
-            .read(move |conn| {
-                let mut stmt = conn.prepare_cached(
-                    "SELECT body FROM vehicle_events WHERE org_id = ?1 AND vehicle_id = ?2
-                     ORDER BY occurred_at, id",
-                )?;
-                let rows = stmt.query_map(params![org, id], |r| r.get(0))?;
-                Ok(rows.collect::<Result<_, _>>()?)
-            })
-            .await?;
-        bodies
-            .iter()
-            .map(|b| Ok(serde_json::from_str(b)?))
-            .collect()
+        self.json_rows(
+            "SELECT body FROM vehicle_events WHERE org_id = ?1 AND vehicle_id = ?2
+             ORDER BY occurred_at, id",
+            org_id.to_string(),
+            vehicle_id.to_string(),
+        )
+        .await
     }
 
     async fn append_revision(
