@@ -9,7 +9,7 @@ export const KIND_STYLE: Record<EventKind, { label: string; glyph: string }> = {
   upgrade: { label: "Upgrade", glyph: "↑" },
   valuation: { label: "Valuation", glyph: "$" },
   odometer_reading: { label: "Odometer", glyph: "◷" },
-  fuel: { label: "Fuel", glyph: "⛽" },
+  fuel: { label: "Fuel", glyph: "◆" },
 };
 
 export function kindStyle(kind: string): { label: string; glyph: string } {
