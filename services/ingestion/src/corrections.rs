@@ -16,8 +16,7 @@ use vwc_contracts::lifecycle::{
 use vwc_contracts::{Envelope, EventId, FieldError, OrgId, Vehicle, VehicleEvent, VehicleId};
 use vwc_store::{StoreError, StoreResult};
 
-use crate::SOURCE;
-use crate::service::Ingestion;
+use crate::service::{Ingestion, envelope};
 
 /// The store methods corrections and the lifecycle need (both adapters implement them).
 #[async_trait]
@@ -130,6 +129,34 @@ fn conflict(e: StoreError, what: &str) -> ChangeError {
 }
 
 impl Ingestion {
+    /// Stores `next` in place of `vehicle` and publishes `envelope` with it; a concurrent change of the
+    /// vehicle is a conflict.
+    async fn replace_vehicle(
+        &self,
+        vehicle: &Vehicle,
+        next: Vehicle,
+        envelope: Envelope,
+    ) -> Result<Vehicle, ChangeError> {
+        self.store()
+            .replace_vehicle(vehicle, &next, &[envelope])
+            .await
+            .map_err(|e| conflict(e, "the vehicle"))?;
+        Ok(next)
+    }
+
+    /// Appends `revision` and publishes `envelope` with it; a concurrent change of the record is a
+    /// conflict.
+    async fn append_revision(
+        &self,
+        revision: &EventRevision,
+        envelope: Envelope,
+    ) -> Result<(), ChangeError> {
+        self.store()
+            .append_revision(revision, &[envelope])
+            .await
+            .map_err(|e| conflict(e, "the record"))
+    }
+
     /// The history of a record of `vehicle` (404 when the record is of another vehicle or organisation).
     pub async fn event_history(
         &self,
@@ -181,10 +208,8 @@ impl Ingestion {
             changed: valid.changed.clone(),
             event: valid.event.clone(),
         };
-        let envelope = Envelope::new(
-            SOURCE,
-            &vehicle.org_id,
-            Some(&vehicle.id),
+        let envelope = envelope(
+            vehicle,
             traceparent,
             VehicleEventCorrected {
                 event: valid.event,
@@ -196,10 +221,7 @@ impl Ingestion {
                 corrected_by: by.to_string(),
             },
         );
-        self.store()
-            .append_revision(&revision, &[envelope])
-            .await
-            .map_err(|e| conflict(e, "the record"))?;
+        self.append_revision(&revision, envelope).await?;
         let mut after = history.clone();
         after.current = revision.event.clone();
         after.revisions.push(revision);
@@ -227,10 +249,8 @@ impl Ingestion {
             changed: Vec::new(),
             event: history.current.clone(),
         };
-        let envelope = Envelope::new(
-            SOURCE,
-            &vehicle.org_id,
-            Some(&vehicle.id),
+        let envelope = envelope(
+            vehicle,
             traceparent,
             VehicleEventVoided {
                 event: history.current.clone(),
@@ -240,10 +260,7 @@ impl Ingestion {
                 voided_by: by.to_string(),
             },
         );
-        self.store()
-            .append_revision(&revision, &[envelope])
-            .await
-            .map_err(|e| conflict(e, "the record"))?;
+        self.append_revision(&revision, envelope).await?;
         let mut after = history.clone();
         after.voided = true;
         after.revisions.push(revision);
@@ -275,10 +292,8 @@ impl Ingestion {
         if changed.is_empty() {
             return Ok(next);
         }
-        let envelope = Envelope::new(
-            SOURCE,
-            &vehicle.org_id,
-            Some(&vehicle.id),
+        let envelope = envelope(
+            vehicle,
             traceparent,
             VehicleUpdated {
                 vehicle: next.clone(),
@@ -286,11 +301,7 @@ impl Ingestion {
                 updated_at: vwc_clock::now(),
             },
         );
-        self.store()
-            .replace_vehicle(vehicle, &next, &[envelope])
-            .await
-            .map_err(|e| conflict(e, "the vehicle"))?;
-        Ok(next)
+        self.replace_vehicle(vehicle, next, envelope).await
     }
 
     /// `POST /v1/vehicles/{id}/sell`: records the sale with the realised total cost of ownership.
@@ -327,20 +338,14 @@ impl Ingestion {
             }),
             ..vehicle.clone()
         };
-        let envelope = Envelope::new(
-            SOURCE,
-            &vehicle.org_id,
-            Some(&vehicle.id),
+        let envelope = envelope(
+            vehicle,
             traceparent,
             VehicleSold {
                 vehicle: next.clone(),
             },
         );
-        self.store()
-            .replace_vehicle(vehicle, &next, &[envelope])
-            .await
-            .map_err(|e| conflict(e, "the vehicle"))?;
-        Ok(next)
+        self.replace_vehicle(vehicle, next, envelope).await
     }
 
     /// `POST /v1/vehicles/{id}/archive`: an active or sold vehicle leaves the fleet, its history kept.
@@ -359,20 +364,14 @@ impl Ingestion {
             archived_at: Some(vwc_clock::now()),
             ..vehicle.clone()
         };
-        let envelope = Envelope::new(
-            SOURCE,
-            &vehicle.org_id,
-            Some(&vehicle.id),
+        let envelope = envelope(
+            vehicle,
             traceparent,
             VehicleArchived {
                 vehicle: next.clone(),
             },
         );
-        self.store()
-            .replace_vehicle(vehicle, &next, &[envelope])
-            .await
-            .map_err(|e| conflict(e, "the vehicle"))?;
-        Ok(next)
+        self.replace_vehicle(vehicle, next, envelope).await
     }
 }
 

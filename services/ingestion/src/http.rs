@@ -16,19 +16,19 @@ use vwc_auth::{Permission, TokenVerifier};
 use vwc_contracts::{
     EventKind, EventSource, NewVehicle, NewVehicleEvent, OrgId, Vehicle, VehicleEvent, VehicleId,
 };
-use vwc_http::openapi::{
-    BadRequest, Conflict, Forbidden, InternalServerError, NotFound, PayloadTooLarge,
-    ServiceUnavailable, TooManyRequests, Unauthorized, UnprocessableEntity, UnsupportedMediaType,
-};
+use vwc_http::openapi::{Conflict, NotFound};
 use vwc_http::{ApiError, Auth, HasVerifier, RawBody, RequestTrace, parse_json};
 
 use crate::Ingestion;
+use crate::openapi::{BearerRoute, RequestBody};
 use crate::service::{RecordError, RegisterError};
 use crate::store::IdempotencyKey;
 
 #[derive(Clone)]
 pub struct IngestionState {
     pub ingestion: Ingestion,
+    /// Not read by these routes since registration adopts dealer records in the service layer
+    /// ([`Ingestion::register_vehicle`]); kept so the composition root builds this state unchanged.
     pub dealers: Arc<dyn crate::dealers::DealerStore>,
     pub verifier: Arc<dyn TokenVerifier>,
 }
@@ -94,16 +94,9 @@ impl From<RecordError> for ApiError {
     responses(
         (status = 201, description = "Registered.", body = Vehicle,
             headers(("Location" = String, description = "`/v1/vehicles/{id}` of the new vehicle."))),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
         (status = 409, response = Conflict),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = UnprocessableEntity),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        BearerRoute,
+        RequestBody,
     )
 )]
 async fn register_vehicle(
@@ -119,30 +112,35 @@ async fn register_vehicle(
         .ingestion
         .register_vehicle(auth.org(), new, Some(trace.0.to_string()))
         .await?;
-    // Dealer records that arrived before the vehicle was registered become its events now. A failure
-    // here is retried at the next start-up (`adopt_waiting_dealer_records`); the registration stands.
-    match state
-        .dealers
-        .adopt_unmatched(
-            &vehicle,
-            crate::dealers::http::event_builder(Some(trace.0.to_string())),
-        )
-        .await
-    {
-        Ok(0) => {}
-        Ok(n) => {
-            tracing::info!(vehicle = %vehicle.id, adopted = n, "unmatched dealer records adopted")
-        }
-        Err(e) => {
-            tracing::warn!(vehicle = %vehicle.id, error = %e, "adopting dealer records failed; will retry at start-up")
-        }
-    }
     let location = format!("/v1/vehicles/{}", vehicle.id);
     let mut response = (StatusCode::CREATED, axum::Json(vehicle)).into_response();
     if let Ok(v) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, v);
     }
     Ok(response)
+}
+
+/// The vehicle `id` of the caller's organisation: another organisation's vehicle is a 404 like a missing
+/// one, for every caller. Every route on `/v1/vehicles/{id}…` starts here.
+pub(crate) async fn caller_vehicle(
+    ingestion: &Ingestion,
+    auth: &Auth,
+    id: &VehicleId,
+) -> Result<Vehicle, ApiError> {
+    ingestion
+        .store()
+        .vehicle(&OrgId::from(auth.org()), id)
+        .await?
+        .ok_or(ApiError::NotFound("vehicle"))
+}
+
+/// 403 unless the caller may record some kind of event (any kind, or service work): the role-only check
+/// of the routes that record or change records, before the kind is known.
+pub(crate) fn require_recording(auth: &Auth) -> Result<(), ApiError> {
+    if !auth.0.can(Permission::RecordAnyEvent) {
+        auth.require(Permission::RecordServiceEvent)?;
+    }
+    Ok(())
 }
 
 /// Kinds a technician may record (service work); everything else needs `RecordAnyEvent`.
@@ -216,16 +214,9 @@ fn request_fingerprint(method: &str, route: &str, params: &[&str], body: &[u8]) 
         (status = 201, description = "Recorded (or replayed for a repeated `Idempotency-Key`).",
             body = RecordedEvent,
             headers(("Idempotent-Replayed" = String, description = "`true` when this answers an earlier request with the same key."))),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = UnprocessableEntity),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        BearerRoute,
+        RequestBody,
     )
 )]
 async fn record_event(
@@ -237,15 +228,8 @@ async fn record_event(
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     // Existence in the caller's organisation first: another organisation's vehicle is a 404 for everyone.
-    let vehicle = state
-        .ingestion
-        .store()
-        .vehicle(&OrgId::from(auth.org()), &vehicle_id)
-        .await?
-        .ok_or(ApiError::NotFound("vehicle"))?;
-    if !auth.0.can(Permission::RecordAnyEvent) {
-        auth.require(Permission::RecordServiceEvent)?;
-    }
+    let vehicle = caller_vehicle(&state.ingestion, &auth, &vehicle_id).await?;
+    require_recording(&auth)?;
     let key = idempotency_key(
         &headers,
         "POST",

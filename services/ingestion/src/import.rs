@@ -270,6 +270,9 @@ struct Row<'a> {
     record: &'a csv::StringRecord,
 }
 
+/// Reports a refused cell: the column's name as the file spells it, and why.
+type Fail<'f> = &'f mut dyn FnMut(&str, String);
+
 impl<'a> Row<'a> {
     fn get(&self, name: &str) -> &'a str {
         self.headers
@@ -278,31 +281,56 @@ impl<'a> Row<'a> {
             .and_then(|i| self.record.get(i))
             .unwrap_or("")
     }
+
+    /// The column `name` read by `parse`; a refusal is reported against `label` and ends the row (`None`).
+    fn parse<T>(
+        &self,
+        name: &str,
+        label: &str,
+        fail: Fail<'_>,
+        parse: impl FnOnce(&'a str) -> Result<T, String>,
+    ) -> Option<T> {
+        parse(self.get(name)).map_err(|m| fail(label, m)).ok()
+    }
+
+    /// The date or time in `name`; `expected` says what it should look like when it does not read.
+    fn date(
+        &self,
+        name: &str,
+        label: &str,
+        expected: &str,
+        fail: Fail<'_>,
+    ) -> Option<DateTime<Utc>> {
+        self.parse(name, label, fail, |v| {
+            parse_date(v).ok_or_else(|| format!("{v:?} is not {expected}"))
+        })
+    }
+
+    /// A yes/no column ([`parse_flag`]); `default` when empty.
+    fn flag(&self, name: &str, label: &str, default: bool, fail: Fail<'_>) -> Option<bool> {
+        self.parse(name, label, fail, |v| parse_flag(v, default))
+    }
+
+    /// A fill-up's volume in `name`: a number above 0.
+    fn volume(&self, name: &str, label: &str, fail: Fail<'_>) -> Option<f64> {
+        self.parse(name, label, fail, |v| match parse_decimal(v)? {
+            Some(v) if v > 0.0 => Ok(v),
+            _ => Err("a fill-up needs a volume above 0".into()),
+        })
+    }
 }
+
+/// How LubeLogger's `Date` column should read.
+const LUBELOGGER_DATE: &str = "a date like 2024-03-02 or 3/2/2024";
 
 fn lubelogger_row(
     format: CsvFormat,
     row: &Row<'_>,
     options: &ImportOptions,
-    fail: &mut dyn FnMut(&str, String),
+    fail: Fail<'_>,
 ) -> Option<NewVehicleEvent> {
-    let Some(occurred_at) = parse_date(row.get("date")) else {
-        fail(
-            "Date",
-            format!(
-                "{:?} is not a date like 2024-03-02 or 3/2/2024",
-                row.get("date")
-            ),
-        );
-        return None;
-    };
-    let odometer = match parse_odometer(row.get("odometer")) {
-        Ok(o) => o,
-        Err(m) => {
-            fail("Odometer", m);
-            return None;
-        }
-    };
+    let occurred_at = row.date("date", "Date", LUBELOGGER_DATE, fail)?;
+    let odometer = row.parse("odometer", "Odometer", fail, parse_odometer)?;
     let notes = Some(row.get("notes").to_string()).filter(|n| !n.is_empty());
     if format == CsvFormat::LubeloggerOdometer {
         return Some(NewVehicleEvent {
@@ -317,13 +345,7 @@ fn lubelogger_row(
             details: serde_json::Value::Null,
         });
     }
-    let cost_cents = match parse_money(row.get("cost")) {
-        Ok(c) => c,
-        Err(m) => {
-            fail("Cost", m);
-            return None;
-        }
-    };
+    let cost_cents = row.parse("cost", "Cost", fail, parse_money)?;
     let description = row.get("description");
     let details = match options.kind {
         EventKind::Maintenance => {
@@ -403,41 +425,14 @@ fn fuel_event(
 fn lubelogger_fuel_row(
     row: &Row<'_>,
     options: &ImportOptions,
-    fail: &mut dyn FnMut(&str, String),
+    fail: Fail<'_>,
 ) -> Option<NewVehicleEvent> {
-    let Some(occurred_at) = parse_date(row.get("date")) else {
-        fail(
-            "Date",
-            format!(
-                "{:?} is not a date like 2024-03-02 or 3/2/2024",
-                row.get("date")
-            ),
-        );
-        return None;
-    };
-    let odometer = parse_odometer(row.get("odometer"))
-        .map_err(|m| fail("Odometer", m))
-        .ok()?;
-    let volume = match parse_decimal(row.get("fuelconsumed")) {
-        Ok(Some(v)) if v > 0.0 => v,
-        Ok(_) => {
-            fail("FuelConsumed", "a fill-up needs a volume above 0".into());
-            return None;
-        }
-        Err(m) => {
-            fail("FuelConsumed", m);
-            return None;
-        }
-    };
-    let cost_cents = parse_money(row.get("cost"))
-        .map_err(|m| fail("Cost", m))
-        .ok()?;
-    let full = parse_flag(row.get("isfilltofull"), true)
-        .map_err(|m| fail("IsFillToFull", m))
-        .ok()?;
-    let missed = parse_flag(row.get("missedfuelup"), false)
-        .map_err(|m| fail("MissedFuelUp", m))
-        .ok()?;
+    let occurred_at = row.date("date", "Date", LUBELOGGER_DATE, fail)?;
+    let odometer = row.parse("odometer", "Odometer", fail, parse_odometer)?;
+    let volume = row.volume("fuelconsumed", "FuelConsumed", fail)?;
+    let cost_cents = row.parse("cost", "Cost", fail, parse_money)?;
+    let full = row.flag("isfilltofull", "IsFillToFull", true, fail)?;
+    let missed = row.flag("missedfuelup", "MissedFuelUp", false, fail)?;
     let mut details = serde_json::json!({"volume": volume, "volumeUnit": options.volume_unit,
         "fullTank": full});
     if missed {
@@ -457,18 +452,8 @@ fn lubelogger_fuel_row(
 /// Fuelly's fuel-up: `gallons` (or `litres`/`liters`), `price` per unit of volume, `miles` (or
 /// `kilometers`) driven since the previous fill-up, and, when the file has them, `odometer`,
 /// `partial_fuelup` and `missed_fuelup`.
-fn fuelly_row(
-    row: &Row<'_>,
-    options: &ImportOptions,
-    fail: &mut dyn FnMut(&str, String),
-) -> Option<NewVehicleEvent> {
-    let Some(occurred_at) = parse_date(row.get("fuelup_date")) else {
-        fail(
-            "fuelup_date",
-            format!("{:?} is not a date like 2024-03-02", row.get("fuelup_date")),
-        );
-        return None;
-    };
+fn fuelly_row(row: &Row<'_>, options: &ImportOptions, fail: Fail<'_>) -> Option<NewVehicleEvent> {
+    let occurred_at = row.date("fuelup_date", "fuelup_date", "a date like 2024-03-02", fail)?;
     let (column, unit) = if !row.get("gallons").is_empty() {
         ("gallons", VolumeUnit::Gal)
     } else if !row.get("litres").is_empty() {
@@ -479,38 +464,18 @@ fn fuelly_row(
         fail("gallons", "a fill-up needs a volume".into());
         return None;
     };
-    let volume = match parse_decimal(row.get(column)) {
-        Ok(Some(v)) if v > 0.0 => v,
-        Ok(_) => {
-            fail(column, "a fill-up needs a volume above 0".into());
-            return None;
-        }
-        Err(m) => {
-            fail(column, m);
-            return None;
-        }
-    };
-    let price = parse_decimal(row.get("price"))
-        .map_err(|m| fail("price", m))
-        .ok()?;
+    let volume = row.volume(column, column, fail)?;
+    let price = row.parse("price", "price", fail, parse_decimal)?;
     let cost_cents = price.map(|p| (p * volume * 100.0).round() as u64);
     let distance_column = if row.get("miles").is_empty() {
         "kilometers"
     } else {
         "miles"
     };
-    let trip = parse_decimal(row.get(distance_column))
-        .map_err(|m| fail(distance_column, m))
-        .ok()?;
-    let odometer = parse_odometer(row.get("odometer"))
-        .map_err(|m| fail("odometer", m))
-        .ok()?;
-    let partial = parse_flag(row.get("partial_fuelup"), false)
-        .map_err(|m| fail("partial_fuelup", m))
-        .ok()?;
-    let missed = parse_flag(row.get("missed_fuelup"), false)
-        .map_err(|m| fail("missed_fuelup", m))
-        .ok()?;
+    let trip = row.parse(distance_column, distance_column, fail, parse_decimal)?;
+    let odometer = row.parse("odometer", "odometer", fail, parse_odometer)?;
+    let partial = row.flag("partial_fuelup", "partial_fuelup", false, fail)?;
+    let missed = row.flag("missed_fuelup", "missed_fuelup", false, fail)?;
     let mut details =
         serde_json::json!({"volume": volume, "volumeUnit": unit, "fullTank": !partial});
     if let Some(t) = trip.filter(|t| *t > 0.0) {
@@ -530,55 +495,24 @@ fn fuelly_row(
     ))
 }
 
-fn vwc_row(
-    row: &Row<'_>,
-    options: &ImportOptions,
-    fail: &mut dyn FnMut(&str, String),
-) -> Option<NewVehicleEvent> {
-    let kind: EventKind = match serde_json::from_value(serde_json::json!(row.get("kind"))) {
-        Ok(k) => k,
-        Err(_) => {
-            fail(
-                "kind",
-                format!("{:?} is not an event kind", row.get("kind")),
-            );
-            return None;
-        }
-    };
-    let Some(occurred_at) = parse_date(row.get("occurredat")) else {
-        fail(
-            "occurredAt",
-            format!("{:?} is not an RFC 3339 time", row.get("occurredat")),
-        );
-        return None;
-    };
-    let odometer = match parse_odometer(row.get("odometer")) {
-        Ok(o) => o,
-        Err(m) => {
-            fail("odometer", m);
-            return None;
-        }
-    };
-    let cost_cents = match row.get("costcents") {
-        "" => None,
-        c => match c.parse::<u64>() {
-            Ok(c) => Some(c),
-            Err(_) => {
-                fail("costCents", format!("{c:?} is not a whole number of cents"));
-                return None;
-            }
-        },
-    };
-    let details = match row.get("details") {
-        "" => serde_json::Value::Null,
-        d => match serde_json::from_str(d) {
-            Ok(v) => v,
-            Err(e) => {
-                fail("details", format!("not JSON: {e}"));
-                return None;
-            }
-        },
-    };
+fn vwc_row(row: &Row<'_>, options: &ImportOptions, fail: Fail<'_>) -> Option<NewVehicleEvent> {
+    let kind: EventKind = row.parse("kind", "kind", fail, |k| {
+        serde_json::from_value(serde_json::json!(k))
+            .map_err(|_| format!("{k:?} is not an event kind"))
+    })?;
+    let occurred_at = row.date("occurredat", "occurredAt", "an RFC 3339 time", fail)?;
+    let odometer = row.parse("odometer", "odometer", fail, parse_odometer)?;
+    let cost_cents = row.parse("costcents", "costCents", fail, |c| match c {
+        "" => Ok(None),
+        c => c
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| format!("{c:?} is not a whole number of cents")),
+    })?;
+    let details = row.parse("details", "details", fail, |d| match d {
+        "" => Ok(serde_json::Value::Null),
+        d => serde_json::from_str(d).map_err(|e| format!("not JSON: {e}")),
+    })?;
     let text = |v: &str| Some(v.to_string()).filter(|v| !v.is_empty());
     Some(NewVehicleEvent {
         kind,

@@ -7,6 +7,7 @@ pub mod dealers;
 pub mod http;
 pub mod import;
 pub mod mongo;
+pub mod openapi;
 pub mod service;
 pub mod sqlite;
 pub mod store;

@@ -1,16 +1,18 @@
-//! The ingestion use cases, free of HTTP: register a vehicle, record a timeline event.
+//! The ingestion use cases, free of HTTP: register a vehicle (adopting the dealer records that waited
+//! for its VIN), record a timeline event, and the start-up reconciliation of waiting dealer records.
 
 use std::sync::Arc;
 
 use vwc_contracts::{
-    Envelope, EventSource, FieldError, NewVehicle, NewVehicleEvent, Vehicle, VehicleEvent,
+    Envelope, Event, EventSource, FieldError, NewVehicle, NewVehicleEvent, Vehicle, VehicleEvent,
     VehicleEventRecorded, VehicleRegistered,
 };
 use vwc_contracts::{EventId, VehicleId};
-use vwc_store::StoreError;
+use vwc_store::{StoreError, StoreResult};
 
-use crate::SOURCE;
+use crate::dealers::{DealerStore, EventBuilder};
 use crate::store::{IdempotencyKey, IngestionStore, InsertEventOutcome};
+use crate::{IngestionDb, SOURCE};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegisterError {
@@ -39,20 +41,93 @@ pub struct Recorded {
     pub replayed: bool,
 }
 
+/// The envelope this service publishes about `vehicle`: every event it writes is about one vehicle.
+pub(crate) fn envelope(
+    vehicle: &Vehicle,
+    traceparent: Option<String>,
+    event: impl Into<Event>,
+) -> Envelope {
+    Envelope::new(
+        SOURCE,
+        &vehicle.org_id,
+        Some(&vehicle.id),
+        traceparent,
+        event,
+    )
+}
+
+/// Builds a dealer record's event from its template; runs inside the store's transaction (webhook
+/// delivery, adoption at registration and at start-up all use it).
+pub fn dealer_event_builder(traceparent: Option<String>) -> EventBuilder {
+    Arc::new(
+        move |vehicle: &Vehicle, template: NewVehicleEvent, _record_id: &str| {
+            let event = template
+                .validate(
+                    EventId::generate(),
+                    vehicle,
+                    EventSource::Dealer,
+                    vwc_clock::now(),
+                )
+                .ok()?;
+            let envelope = envelope(
+                vehicle,
+                traceparent.clone(),
+                VehicleEventRecorded {
+                    event: event.clone(),
+                },
+            );
+            Some((event, envelope))
+        },
+    )
+}
+
+/// Turns the dealer records waiting for `vehicle`'s VIN into its events; how many.
+async fn adopt_dealer_records(
+    dealers: &dyn DealerStore,
+    vehicle: &Vehicle,
+    traceparent: Option<String>,
+) -> StoreResult<usize> {
+    let adopted = dealers
+        .adopt_unmatched(vehicle, dealer_event_builder(traceparent))
+        .await?;
+    if adopted > 0 {
+        tracing::info!(vehicle = %vehicle.id, adopted, "unmatched dealer records adopted");
+    }
+    Ok(adopted)
+}
+
+/// Start-up reconciliation: adopts the dealer records whose VIN was registered while adopting them at
+/// registration failed. The same path as registration's adoption.
+pub async fn adopt_waiting_dealer_records(dealers: &dyn DealerStore) -> StoreResult<usize> {
+    let mut total = 0;
+    for vehicle in dealers.vehicles_with_unmatched_records().await? {
+        total += adopt_dealer_records(dealers, &vehicle, None).await?;
+    }
+    Ok(total)
+}
+
 #[derive(Clone)]
 pub struct Ingestion {
-    store: Arc<dyn IngestionStore>,
+    db: Arc<dyn IngestionDb>,
 }
 
 impl Ingestion {
-    pub fn new(store: Arc<dyn IngestionStore>) -> Ingestion {
-        Ingestion { store }
+    pub fn new(db: Arc<dyn IngestionDb>) -> Ingestion {
+        Ingestion { db }
     }
 
-    pub fn store(&self) -> &Arc<dyn IngestionStore> {
-        &self.store
+    pub fn store(&self) -> &dyn IngestionStore {
+        self.db.as_ref()
     }
 
+    /// See [`adopt_waiting_dealer_records`].
+    pub async fn adopt_waiting_dealer_records(&self) -> StoreResult<usize> {
+        adopt_waiting_dealer_records(self.db.as_ref()).await
+    }
+
+    /// Registers a vehicle; the dealer records that arrived earlier for its VIN become its events. A
+    /// failure to adopt them leaves the registration standing: the next start-up adopts them
+    /// ([`adopt_waiting_dealer_records`]).
     #[tracing::instrument(skip_all, fields(org = org_id))]
     pub async fn register_vehicle(
         &self,
@@ -81,20 +156,22 @@ impl Ingestion {
             sale: None,
             archived_at: None,
         };
-        let envelope = Envelope::new(
-            SOURCE,
-            org_id,
-            Some(&vehicle.id),
-            traceparent,
+        let registered = envelope(
+            &vehicle,
+            traceparent.clone(),
             VehicleRegistered {
                 vehicle: vehicle.clone(),
             },
         );
-        match self.store.insert_vehicle(&vehicle, &[envelope]).await {
-            Ok(()) => Ok(vehicle),
-            Err(StoreError::Conflict(m)) => Err(RegisterError::VinTaken(m)),
-            Err(e) => Err(RegisterError::Store(e)),
+        match self.db.insert_vehicle(&vehicle, &[registered]).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(m)) => return Err(RegisterError::VinTaken(m)),
+            Err(e) => return Err(RegisterError::Store(e)),
         }
+        if let Err(e) = adopt_dealer_records(self.db.as_ref(), &vehicle, traceparent).await {
+            tracing::warn!(vehicle = %vehicle.id, error = %e, "adopting dealer records failed; will retry at start-up");
+        }
+        Ok(vehicle)
     }
 
     /// Records an event on a vehicle the caller has already looked up in its own organisation.
@@ -110,17 +187,15 @@ impl Ingestion {
         let event = new
             .validate(EventId::generate(), vehicle, source, vwc_clock::now())
             .map_err(RecordError::Invalid)?;
-        let envelope = Envelope::new(
-            SOURCE,
-            &vehicle.org_id,
-            Some(&vehicle.id),
+        let envelope = envelope(
+            vehicle,
             traceparent,
             VehicleEventRecorded {
                 event: event.clone(),
             },
         );
         match self
-            .store
+            .db
             .insert_event(&event, idempotency.as_ref(), &[envelope])
             .await?
         {

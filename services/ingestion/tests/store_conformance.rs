@@ -11,11 +11,11 @@ use vwc_contracts::{
     Envelope, EventKind, EventSource, EventType, NewVehicleEvent, OdometerUnit, Vehicle,
     VehicleEvent, VehicleEventRecorded, VehicleRegistered, Vendor,
 };
-use vwc_ingestion::dealers::http::event_builder;
 use vwc_ingestion::dealers::{
     DealerRow, DealerStore, IncomingWebhook, StoredSecret, WebhookOutcome,
     adopt_waiting_dealer_records,
 };
+use vwc_ingestion::service::dealer_event_builder;
 use vwc_ingestion::store::IdempotencyKey;
 use vwc_ingestion::{
     IngestionStore, InsertEventOutcome, MongoIngestionStore, SOURCE, SqliteIngestionStore,
@@ -202,7 +202,7 @@ async fn receive(
         .receive_webhook(
             dealer,
             &service_record(dealer, webhook_id, vin, day),
-            event_builder(None),
+            dealer_event_builder(None),
         )
         .await
         .unwrap()
@@ -756,7 +756,7 @@ async fn adopting_turns_every_waiting_record_into_an_event_once(store: Store) {
     let v = registered_vehicle(&store, "org_a", 3).await;
 
     let adopted = dealers
-        .adopt_unmatched(&v, event_builder(None))
+        .adopt_unmatched(&v, dealer_event_builder(None))
         .await
         .unwrap();
     assert_eq!(adopted, 2);
@@ -775,7 +775,7 @@ async fn adopting_turns_every_waiting_record_into_an_event_once(store: Store) {
     }
 
     let again = dealers
-        .adopt_unmatched(&v, event_builder(None))
+        .adopt_unmatched(&v, dealer_event_builder(None))
         .await
         .unwrap();
     assert_eq!(again, 0);
@@ -812,7 +812,7 @@ async fn adoption_leaves_another_orgs_records_of_the_same_vin_alone(store: Store
 
     let ours = registered_vehicle(&store, "org_a", 5).await;
     let adopted = dealers
-        .adopt_unmatched(&ours, event_builder(None))
+        .adopt_unmatched(&ours, dealer_event_builder(None))
         .await
         .unwrap();
     assert_eq!(adopted, 0);
@@ -827,7 +827,7 @@ async fn adoption_leaves_another_orgs_records_of_the_same_vin_alone(store: Store
 
     let their_vehicle = registered_vehicle(&store, "org_b", 5).await;
     let adopted = dealers
-        .adopt_unmatched(&their_vehicle, event_builder(None))
+        .adopt_unmatched(&their_vehicle, dealer_event_builder(None))
         .await
         .unwrap();
     assert_eq!(adopted, 1);
@@ -864,7 +864,7 @@ async fn only_vehicles_with_waiting_records_are_listed_for_adoption(store: Store
     // Its record was adopted already.
     let adopted = registered_vehicle(&store, "org_a", 6).await;
     let n = dealers
-        .adopt_unmatched(&adopted, event_builder(None))
+        .adopt_unmatched(&adopted, dealer_event_builder(None))
         .await
         .unwrap();
     assert_eq!(n, 1);

@@ -17,8 +17,7 @@ use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
 use vwc_contracts::{EventId, OrgId, VehicleEvent};
 use vwc_http::openapi::{
-    BadRequest, Conflict, Forbidden, InternalServerError, NotFound, PayloadTooLarge,
-    ServiceUnavailable, TooManyRequests, Unauthorized, UnprocessableEntity, UnsupportedMediaType,
+    Conflict, NotFound, PayloadTooLarge, UnprocessableEntity, UnsupportedMediaType,
 };
 use vwc_http::{ApiError, Auth, HasVerifier, Json, RawBody, parse_json};
 
@@ -27,6 +26,7 @@ use super::{
     MAX_ATTACHMENTS_PER_EVENT, PresignedUrl, Refusal, UploadIntent, clean_file_name, sniff,
 };
 use crate::Ingestion;
+use crate::openapi::{BearerRoute, RequestBody};
 
 #[derive(Clone)]
 pub struct AttachmentState {
@@ -171,17 +171,10 @@ async fn guard_count(state: &AttachmentState, key: &EventKey) -> Result<(), ApiE
         description = "The file's bytes, at most 10 MiB."),
     responses(
         (status = 201, description = "Stored.", body = Attachment),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = UnprocessableEntity),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        BearerRoute,
+        RequestBody,
     )
 )]
 async fn upload_attachment(
@@ -258,12 +251,8 @@ async fn upload_attachment(
     ),
     responses(
         (status = 200, description = "The attachments.", body = AttachmentList),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        BearerRoute,
     )
 )]
 async fn list_attachments(
@@ -298,12 +287,8 @@ async fn list_attachments(
             (BinaryFile = "image/heic"), (BinaryFile = "application/pdf"))),
         (status = 303, description = "AWS mode: fetch the file from `Location` (pre-signed, 15 minutes).",
             headers(("Location" = String, description = "The pre-signed URL."))),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        BearerRoute,
     )
 )]
 async fn download_attachment(
@@ -394,17 +379,10 @@ pub struct UploadTicket {
     request_body(content = NewUpload, content_type = "application/json"),
     responses(
         (status = 201, description = "Upload there, then confirm.", body = UploadTicket),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = UnprocessableEntity),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        BearerRoute,
+        RequestBody,
     )
 )]
 async fn start_upload(
@@ -461,16 +439,12 @@ async fn start_upload(
     ),
     responses(
         (status = 201, description = "Checked and attached.", body = Attachment),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = UnprocessableEntity),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        BearerRoute,
     )
 )]
 async fn confirm_upload(

@@ -11,15 +11,13 @@ use utoipa_axum::routes;
 use vwc_auth::Permission;
 use vwc_contracts::corrections::{EventCorrection, EventHistory};
 use vwc_contracts::lifecycle::{SellRequest, VehicleChanges};
-use vwc_contracts::{EventId, EventKind, EventSource, OrgId, Vehicle, VehicleId};
-use vwc_http::openapi::{
-    BadRequest, Conflict, Forbidden, InternalServerError, NotFound, PayloadTooLarge,
-    ServiceUnavailable, TooManyRequests, Unauthorized, UnprocessableEntity, UnsupportedMediaType,
-};
+use vwc_contracts::{EventId, EventKind, EventSource, Vehicle, VehicleId};
+use vwc_http::openapi::{BadRequest, Conflict, NotFound, UnprocessableEntity};
 use vwc_http::{ApiError, Auth, RawBody, RequestTrace, parse_json};
 
 use super::ChangeError;
-use crate::http::{IngestionState, permission_for};
+use crate::http::{IngestionState, caller_vehicle, permission_for, require_recording};
+use crate::openapi::{BearerRoute, RequestBody};
 
 /// The correction, void, history and lifecycle routes.
 pub fn routes() -> OpenApiRouter<IngestionState> {
@@ -42,33 +40,12 @@ impl From<ChangeError> for ApiError {
     }
 }
 
-async fn vehicle_in_org(
-    state: &IngestionState,
-    auth: &Auth,
-    id: &VehicleId,
-) -> Result<Vehicle, ApiError> {
-    state
-        .ingestion
-        .store()
-        .vehicle(&OrgId::from(auth.org()), id)
-        .await?
-        .ok_or(ApiError::NotFound("vehicle"))
-}
-
 /// 403 unless the caller may change a record of `kind` from `source`: the permission to record that kind,
 /// and for a dealer's record also `correct_dealer_records` (docs/roles.md).
 fn require_change(auth: &Auth, kind: EventKind, source: EventSource) -> Result<(), ApiError> {
     auth.require(permission_for(kind))?;
     if source == EventSource::Dealer {
         auth.require(Permission::CorrectDealerRecords)?;
-    }
-    Ok(())
-}
-
-/// The caller may change some records at all (the role-only check, before any lookup).
-fn require_any_change(auth: &Auth) -> Result<(), ApiError> {
-    if !auth.0.can(Permission::RecordAnyEvent) {
-        auth.require(Permission::RecordServiceEvent)?;
     }
     Ok(())
 }
@@ -105,17 +82,10 @@ fn object(
     request_body(content = EventCorrection, content_type = "application/json"),
     responses(
         (status = 200, description = "Corrected: the record now and its revisions.", body = EventHistory),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = UnprocessableEntity),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        BearerRoute,
+        RequestBody,
     )
 )]
 async fn correct_event(
@@ -126,8 +96,8 @@ async fn correct_event(
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<axum::Json<EventHistory>, ApiError> {
-    require_any_change(&auth)?;
-    let vehicle = vehicle_in_org(&state, &auth, &vehicle_id).await?;
+    require_recording(&auth)?;
+    let vehicle = caller_vehicle(&state.ingestion, &auth, &vehicle_id).await?;
     let history = state.ingestion.event_history(&vehicle, &event_id).await?;
     let patch = object(&headers, &body)?;
     require_change(&auth, history.current.kind, history.current.source)?;
@@ -177,14 +147,10 @@ struct VoidQuery {
     responses(
         (status = 200, description = "Voided: the record and its revisions.", body = EventHistory),
         (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
         (status = 422, response = UnprocessableEntity),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        BearerRoute,
     )
 )]
 async fn void_event(
@@ -194,9 +160,9 @@ async fn void_event(
     Path((vehicle_id, event_id)): Path<(VehicleId, EventId)>,
     q: Result<Query<VoidQuery>, QueryRejection>,
 ) -> Result<axum::Json<EventHistory>, ApiError> {
-    require_any_change(&auth)?;
+    require_recording(&auth)?;
     let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let vehicle = vehicle_in_org(&state, &auth, &vehicle_id).await?;
+    let vehicle = caller_vehicle(&state.ingestion, &auth, &vehicle_id).await?;
     let history = state.ingestion.event_history(&vehicle, &event_id).await?;
     require_change(&auth, history.current.kind, history.current.source)?;
     let after = state
@@ -227,12 +193,8 @@ async fn void_event(
     ),
     responses(
         (status = 200, description = "The record's history.", body = EventHistory),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        BearerRoute,
     )
 )]
 async fn event_history(
@@ -241,7 +203,7 @@ async fn event_history(
     Path((vehicle_id, event_id)): Path<(VehicleId, EventId)>,
 ) -> Result<axum::Json<EventHistory>, ApiError> {
     auth.require(Permission::ReadVehicles)?;
-    let vehicle = vehicle_in_org(&state, &auth, &vehicle_id).await?;
+    let vehicle = caller_vehicle(&state.ingestion, &auth, &vehicle_id).await?;
     Ok(axum::Json(
         state.ingestion.event_history(&vehicle, &event_id).await?,
     ))
@@ -260,17 +222,10 @@ async fn event_history(
     request_body(content = VehicleChanges, content_type = "application/json"),
     responses(
         (status = 200, description = "The vehicle as it now reads.", body = Vehicle),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = UnprocessableEntity),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        BearerRoute,
+        RequestBody,
     )
 )]
 async fn update_vehicle(
@@ -282,7 +237,7 @@ async fn update_vehicle(
     RawBody(body): RawBody,
 ) -> Result<axum::Json<Vehicle>, ApiError> {
     auth.require(Permission::ManageVehicles)?;
-    let vehicle = vehicle_in_org(&state, &auth, &vehicle_id).await?;
+    let vehicle = caller_vehicle(&state.ingestion, &auth, &vehicle_id).await?;
     let patch = object(&headers, &body)?;
     Ok(axum::Json(
         state
@@ -306,17 +261,10 @@ async fn update_vehicle(
     request_body(content = SellRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Sold: the vehicle with its sale.", body = Vehicle),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = UnprocessableEntity),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        BearerRoute,
+        RequestBody,
     )
 )]
 async fn sell_vehicle(
@@ -328,7 +276,7 @@ async fn sell_vehicle(
     RawBody(body): RawBody,
 ) -> Result<axum::Json<Vehicle>, ApiError> {
     auth.require(Permission::ManageVehicles)?;
-    let vehicle = vehicle_in_org(&state, &auth, &vehicle_id).await?;
+    let vehicle = caller_vehicle(&state.ingestion, &auth, &vehicle_id).await?;
     let request: SellRequest = parse_json(&headers, &body)?;
     Ok(axum::Json(
         state
@@ -350,13 +298,9 @@ async fn sell_vehicle(
     params(("id" = String, Path, description = "The vehicle's id (`veh_…`).")),
     responses(
         (status = 200, description = "Archived.", body = Vehicle),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        BearerRoute,
     )
 )]
 async fn archive_vehicle(
@@ -366,7 +310,7 @@ async fn archive_vehicle(
     Path(vehicle_id): Path<VehicleId>,
 ) -> Result<axum::Json<Vehicle>, ApiError> {
     auth.require(Permission::ManageVehicles)?;
-    let vehicle = vehicle_in_org(&state, &auth, &vehicle_id).await?;
+    let vehicle = caller_vehicle(&state.ingestion, &auth, &vehicle_id).await?;
     Ok(axum::Json(
         state
             .ingestion

@@ -13,23 +13,18 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
+use vwc_contracts::check_vin;
 use vwc_contracts::ids::new_id;
-use vwc_contracts::{DealerId, EventId, OrgId};
-use vwc_contracts::{
-    Envelope, EventSource, NewVehicleEvent, Vehicle, VehicleEventRecorded, check_vin,
-};
+use vwc_contracts::{DealerId, OrgId};
 use vwc_http::openapi::{
-    BadRequest, Forbidden, InternalServerError, NotFound, PayloadTooLarge, ServiceUnavailable,
-    TooManyRequests, Unauthorized, UnprocessableEntity, UnsupportedMediaType,
+    InternalServerError, NotFound, ServiceUnavailable, TooManyRequests, Unauthorized,
 };
 use vwc_http::{ApiError, Auth, Clock, HasVerifier, RawBody, RequestTrace, parse_json};
 use vwc_webhook::{WebhookHeaders, WebhookSecret};
 
-use super::store::{
-    DealerRow, DealerStore, EventBuilder, IncomingWebhook, StoredSecret, WebhookOutcome,
-};
+use super::store::{DealerRow, DealerStore, IncomingWebhook, StoredSecret, WebhookOutcome};
 use super::{DealerPayload, ROTATION_GRACE_HOURS};
-use crate::SOURCE;
+use crate::openapi::{BearerRoute, RequestBody};
 
 #[derive(Clone)]
 pub struct DealerState {
@@ -196,32 +191,6 @@ pub fn router(state: DealerState) -> Router {
     Router::from(routes()).with_state(state)
 }
 
-/// Builds events from record templates; runs inside the store's transaction.
-pub fn event_builder(traceparent: Option<String>) -> EventBuilder {
-    Arc::new(
-        move |vehicle: &Vehicle, template: NewVehicleEvent, _record_id: &str| {
-            let event = template
-                .validate(
-                    EventId::generate(),
-                    vehicle,
-                    EventSource::Dealer,
-                    vwc_clock::now(),
-                )
-                .ok()?;
-            let envelope = Envelope::new(
-                SOURCE,
-                &vehicle.org_id,
-                Some(&vehicle.id),
-                traceparent.clone(),
-                VehicleEventRecorded {
-                    event: event.clone(),
-                },
-            );
-            Some((event, envelope))
-        },
-    )
-}
-
 /// `POST /v1/dealers` body.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -296,15 +265,8 @@ pub struct WebhookReceipt {
             example = json!({"dealerId": "dlr_0197a3c25b1e7d409c1a6f0e2b8d4a10", "name": "Main St Auto",
                 "createdAt": "2026-01-10T12:00:00Z", "webhookUrl": "/webhooks/dealers/dlr_0197a3c25b1e7d409c1a6f0e2b8d4a10",
                 "webhookSecret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"})),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = UnprocessableEntity),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        BearerRoute,
+        RequestBody,
     )
 )]
 async fn register_dealer(
@@ -359,12 +321,8 @@ async fn register_dealer(
     params(("id" = String, Path, description = "The dealer's id (`dlr_…`).")),
     responses(
         (status = 200, description = "Rotated.", body = SecretRotated),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        BearerRoute,
     )
 )]
 async fn rotate_secret(
@@ -433,14 +391,11 @@ async fn rotate_secret(
         )),
     responses(
         (status = 200, description = "Accepted: recorded, kept unmatched, or a duplicate.", body = WebhookReceipt),
-        (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = UnprocessableEntity),
         (status = 429, response = TooManyRequests),
         (status = 500, response = InternalServerError),
         (status = 503, response = ServiceUnavailable),
+        RequestBody,
     )
 )]
 async fn receive_webhook(
@@ -553,7 +508,7 @@ async fn accept_webhook(
                 raw_payload: raw,
                 template: new,
             },
-            event_builder(Some(trace.0.to_string())),
+            crate::service::dealer_event_builder(Some(trace.0.to_string())),
         )
         .await?;
     let body = match outcome {

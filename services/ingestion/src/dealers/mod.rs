@@ -16,15 +16,5 @@ pub use store::{
 /// How long a rotated-out secret keeps verifying.
 pub const ROTATION_GRACE_HOURS: i64 = 24;
 
-/// Start-up reconciliation: adopts dealer records whose VIN was registered while adoption failed.
-pub async fn adopt_waiting_dealer_records(
-    dealers: &dyn DealerStore,
-) -> vwc_store::StoreResult<usize> {
-    let mut total = 0;
-    for vehicle in dealers.vehicles_with_unmatched_records().await? {
-        total += dealers
-            .adopt_unmatched(&vehicle, http::event_builder(None))
-            .await?;
-    }
-    Ok(total)
-}
+/// Start-up reconciliation; it lives with the service's other use cases.
+pub use crate::service::adopt_waiting_dealer_records;

@@ -8,14 +8,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use vwc_auth::Permission;
 use vwc_contracts::EventKind;
-use vwc_http::openapi::{
-    BadRequest, Forbidden, InternalServerError, NotFound, PayloadTooLarge, ServiceUnavailable,
-    TooManyRequests, Unauthorized, UnprocessableEntity, UnsupportedMediaType,
-};
+use vwc_http::openapi::NotFound;
 use vwc_http::{ApiError, Auth, Json, RawBody, RequestTrace};
 
 use super::{CsvFormat, ImportOptions, RowError, read};
-use crate::http::IngestionState;
+use crate::http::{IngestionState, caller_vehicle};
+use crate::openapi::{BearerRoute, RequestBody};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
@@ -67,36 +65,21 @@ pub struct ImportReport {
         description = "The CSV file, UTF-8, with a header row; at most 256 KiB."),
     responses(
         (status = 200, description = "The report.", body = ImportReport),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = UnprocessableEntity),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        BearerRoute,
+        RequestBody,
     )
 )]
 pub(crate) async fn import_csv(
     State(state): State<IngestionState>,
     auth: Auth,
     trace: RequestTrace,
-    Path(vehicle_id): Path<String>,
+    Path(vehicle_id): Path<vwc_contracts::VehicleId>,
     query: Result<Query<ImportQuery>, QueryRejection>,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<Json<ImportReport>, ApiError> {
-    let vehicle = state
-        .ingestion
-        .store()
-        .vehicle(
-            &vwc_contracts::OrgId::from(auth.org()),
-            &vwc_contracts::VehicleId::from(&vehicle_id),
-        )
-        .await?
-        .ok_or(ApiError::NotFound("vehicle"))?;
+    let vehicle = caller_vehicle(&state.ingestion, &auth, &vehicle_id).await?;
     auth.require(Permission::RecordAnyEvent)?;
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let media = headers
