@@ -8,7 +8,7 @@ use vwc_contracts::corrections::{EventRevision, RevisionChange};
 use vwc_contracts::ids::new_id;
 use vwc_contracts::{DealerId, EventId, OrgId, VehicleId};
 use vwc_contracts::{
-    Envelope, EventKind, EventSource, EventType, NewVehicleEvent, OdometerUnit, Vehicle,
+    Envelope, EventKind, EventSource, EventType, NewVehicle, NewVehicleEvent, Vehicle,
     VehicleEvent, VehicleEventRecorded, VehicleRegistered, Vendor,
 };
 use vwc_ingestion::dealers::{
@@ -18,17 +18,14 @@ use vwc_ingestion::dealers::{
 use vwc_ingestion::service::dealer_event_builder;
 use vwc_ingestion::store::IdempotencyKey;
 use vwc_ingestion::{
-    IngestionStore, InsertEventOutcome, MongoIngestionStore, SOURCE, SqliteIngestionStore,
+    Ingestion, IngestionDb, InsertEventOutcome, MongoIngestionStore, SOURCE, SqliteIngestionStore,
 };
 use vwc_store::StoreError;
 use vwc_testkit::vin;
 use vwc_webhook::WebhookSecret;
 
 /// Both ports of the ingestion database, as one adapter object implements them.
-trait IngestionStores: IngestionStore + DealerStore {}
-impl<T: IngestionStore + DealerStore> IngestionStores for T {}
-
-type Store = Arc<dyn IngestionStores>;
+type Store = Arc<dyn IngestionDb>;
 
 /// The dealer port of the store under test: the same object, seen through its other trait.
 fn dealer_port(store: &Store) -> Arc<dyn DealerStore> {
@@ -43,20 +40,9 @@ fn vehicle(org: &str, n: u32) -> Vehicle {
         id: new_id("veh").into(),
         org_id: org.to_string().into(),
         vin: vin(n),
-        year: 2020,
-        make: "Honda".into(),
-        model: "Accord".into(),
-        trim: None,
         nickname: Some(format!("car {n}")),
-        odometer_unit: OdometerUnit::Mi,
         registered_at: vwc_clock::now(),
-        purchase_price_cents: None,
-        purchase_currency: None,
-        plate: None,
-        colour: None,
-        status: Default::default(),
-        sale: None,
-        archived_at: None,
+        ..vwc_contracts::examples::vehicle()
     }
 }
 
@@ -118,6 +104,32 @@ async fn registered_vehicle(store: &Store, org: &str, n: u32) -> Vehicle {
     v
 }
 
+/// The vehicle as organisation `org` sees it (another organisation's is `None`).
+async fn vehicle_in(store: &Store, org: &str, vehicle_id: &VehicleId) -> Option<Vehicle> {
+    store.vehicle(&OrgId::from(org), vehicle_id).await.unwrap()
+}
+
+/// The event as organisation `org` sees it.
+async fn event_in(store: &Store, org: &str, event_id: &EventId) -> Option<VehicleEvent> {
+    store.event(&OrgId::from(org), event_id).await.unwrap()
+}
+
+/// How many events `vehicle_id` has as organisation `org` sees them.
+async fn events_in(store: &Store, org: &str, vehicle_id: &VehicleId) -> u64 {
+    store
+        .count_events(&OrgId::from(org), vehicle_id)
+        .await
+        .unwrap()
+}
+
+/// Adopts the records waiting for `vehicle`'s VIN, as registration does; how many.
+async fn adopt(dealers: &Arc<dyn DealerStore>, vehicle: &Vehicle) -> usize {
+    dealers
+        .adopt_unmatched(vehicle, dealer_event_builder(None))
+        .await
+        .unwrap()
+}
+
 async fn drain_outbox(store: &Store) {
     let pending = store.pending(1000).await.unwrap();
     let ids: Vec<_> = pending.into_iter().map(|(id, _)| id).collect();
@@ -155,6 +167,36 @@ async fn registered_dealer(dealers: &Arc<dyn DealerStore>, org: &str) -> DealerR
     let (row, _) = dealer(org);
     dealers.insert_dealer(&row).await.unwrap();
     row
+}
+
+/// Rotates `dealer`'s secret as organisation `org`; whether the dealer was found there.
+async fn rotate(
+    dealers: &Arc<dyn DealerStore>,
+    org: &OrgId,
+    dealer: &DealerRow,
+    secret: &WebhookSecret,
+    now: DateTime<Utc>,
+    old_expires_at: DateTime<Utc>,
+) -> bool {
+    dealers
+        .rotate_secret(
+            org,
+            &DealerId::from(&dealer.id),
+            secret,
+            now,
+            old_expires_at,
+        )
+        .await
+        .unwrap()
+}
+
+/// `dealer` read back from the store.
+async fn dealer_as_stored(dealers: &Arc<dyn DealerStore>, dealer: &DealerRow) -> DealerRow {
+    dealers
+        .dealer(&DealerId::from(&dealer.id))
+        .await
+        .unwrap()
+        .expect("the dealer is stored")
 }
 
 /// A verified service record for `vin`, as the webhook route hands it to the store.
@@ -247,15 +289,9 @@ fn expiry_of(dealer: &DealerRow, secret: &WebhookSecret) -> Option<DateTime<Utc>
 async fn a_registered_vehicle_reads_back_unchanged(store: Store) {
     let v = vehicle("org_a", 1);
     store.insert_vehicle(&v, &[registered(&v)]).await.unwrap();
+    assert_eq!(vehicle_in(&store, "org_a", &v.id).await, Some(v));
     assert_eq!(
-        store.vehicle(&OrgId::from("org_a"), &v.id).await.unwrap(),
-        Some(v)
-    );
-    assert_eq!(
-        store
-            .vehicle(&OrgId::from("org_a"), &VehicleId::from("veh_missing"))
-            .await
-            .unwrap(),
+        vehicle_in(&store, "org_a", &VehicleId::from("veh_missing")).await,
         None
     );
 }
@@ -278,20 +314,8 @@ async fn registering_the_same_vin_twice_in_an_org_conflicts_and_writes_nothing(s
         matches!(result, Err(StoreError::Conflict(_))),
         "expected a conflict, got {result:?}"
     );
-    assert_eq!(
-        store
-            .vehicle(&OrgId::from("org_a"), &again.id)
-            .await
-            .unwrap(),
-        None
-    );
-    assert_eq!(
-        store
-            .vehicle(&OrgId::from("org_a"), &first.id)
-            .await
-            .unwrap(),
-        Some(first)
-    );
+    assert_eq!(vehicle_in(&store, "org_a", &again.id).await, None);
+    assert_eq!(vehicle_in(&store, "org_a", &first.id).await, Some(first));
     assert!(pending_envelopes(&store).await.is_empty());
 }
 
@@ -299,39 +323,18 @@ async fn the_same_vin_may_be_registered_in_another_org(store: Store) {
     let a = registered_vehicle(&store, "org_a", 7).await;
     let b = vehicle("org_b", 7);
     store.insert_vehicle(&b, &[registered(&b)]).await.unwrap();
-    assert_eq!(
-        store.vehicle(&OrgId::from("org_b"), &b.id).await.unwrap(),
-        Some(b)
-    );
-    assert_eq!(
-        store.vehicle(&OrgId::from("org_a"), &a.id).await.unwrap(),
-        Some(a)
-    );
+    assert_eq!(vehicle_in(&store, "org_b", &b.id).await, Some(b));
+    assert_eq!(vehicle_in(&store, "org_a", &a.id).await, Some(a));
 }
 
 async fn another_org_sees_neither_the_vehicle_nor_its_events(store: Store) {
     let v = registered_vehicle(&store, "org_a", 1).await;
     let e = event(&v, 1);
     store.insert_event(&e, None, &[recorded(&e)]).await.unwrap();
-    assert_eq!(
-        store.vehicle(&OrgId::from("org_b"), &v.id).await.unwrap(),
-        None
-    );
-    assert_eq!(
-        store.event(&OrgId::from("org_b"), &e.id).await.unwrap(),
-        None
-    );
-    assert_eq!(
-        store
-            .count_events(&OrgId::from("org_b"), &v.id)
-            .await
-            .unwrap(),
-        0
-    );
-    assert_eq!(
-        store.event(&OrgId::from("org_a"), &e.id).await.unwrap(),
-        Some(e)
-    );
+    assert_eq!(vehicle_in(&store, "org_b", &v.id).await, None);
+    assert_eq!(event_in(&store, "org_b", &e.id).await, None);
+    assert_eq!(events_in(&store, "org_b", &v.id).await, 0);
+    assert_eq!(event_in(&store, "org_a", &e.id).await, Some(e));
 }
 
 async fn recording_an_event_writes_exactly_one_envelope_until_it_is_marked_sent(store: Store) {
@@ -343,10 +346,7 @@ async fn recording_an_event_writes_exactly_one_envelope_until_it_is_marked_sent(
         .await
         .unwrap();
     assert_eq!(outcome, InsertEventOutcome::Created);
-    assert_eq!(
-        store.event(&OrgId::from("org_a"), &e.id).await.unwrap(),
-        Some(e)
-    );
+    assert_eq!(event_in(&store, "org_a", &e.id).await, Some(e));
 
     let pending = store.pending(10).await.unwrap();
     assert_eq!(pending.len(), 1);
@@ -401,17 +401,8 @@ async fn an_idempotency_key_replays_the_first_event_without_a_second_effect(stor
         InsertEventOutcome::Replayed(Box::new(first.clone()))
     );
 
-    assert_eq!(
-        store
-            .count_events(&OrgId::from("org_a"), &v.id)
-            .await
-            .unwrap(),
-        1
-    );
-    assert_eq!(
-        store.event(&OrgId::from("org_a"), &retry.id).await.unwrap(),
-        None
-    );
+    assert_eq!(events_in(&store, "org_a", &v.id).await, 1);
+    assert_eq!(event_in(&store, "org_a", &retry.id).await, None);
     let pending = pending_envelopes(&store).await;
     assert_eq!(pending.len(), 1, "the replay wrote a second outbox row");
     assert_eq!(
@@ -439,17 +430,8 @@ async fn an_idempotency_key_reused_for_another_request_is_refused(store: Store) 
         .await
         .unwrap();
     assert_eq!(outcome, InsertEventOutcome::KeyReused);
-    assert_eq!(
-        store.event(&OrgId::from("org_a"), &other.id).await.unwrap(),
-        None
-    );
-    assert_eq!(
-        store
-            .count_events(&OrgId::from("org_a"), &v.id)
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(event_in(&store, "org_a", &other.id).await, None);
+    assert_eq!(events_in(&store, "org_a", &v.id).await, 1);
     assert!(pending_envelopes(&store).await.is_empty());
 }
 
@@ -469,47 +451,23 @@ async fn idempotency_keys_are_scoped_to_the_org(store: Store) {
         .await
         .unwrap();
     assert_eq!(outcome, InsertEventOutcome::Created);
-    assert_eq!(
-        store.event(&OrgId::from("org_b"), &in_b.id).await.unwrap(),
-        Some(in_b)
-    );
+    assert_eq!(event_in(&store, "org_b", &in_b.id).await, Some(in_b));
 }
 
 async fn events_are_counted_per_vehicle(store: Store) {
     let one = registered_vehicle(&store, "org_a", 1).await;
     let two = registered_vehicle(&store, "org_a", 2).await;
-    assert_eq!(
-        store
-            .count_events(&OrgId::from("org_a"), &one.id)
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(events_in(&store, "org_a", &one.id).await, 0);
     for day in 1..=3 {
         let e = event(&one, day);
         store.insert_event(&e, None, &[recorded(&e)]).await.unwrap();
     }
     let e = event(&two, 1);
     store.insert_event(&e, None, &[recorded(&e)]).await.unwrap();
+    assert_eq!(events_in(&store, "org_a", &one.id).await, 3);
+    assert_eq!(events_in(&store, "org_a", &two.id).await, 1);
     assert_eq!(
-        store
-            .count_events(&OrgId::from("org_a"), &one.id)
-            .await
-            .unwrap(),
-        3
-    );
-    assert_eq!(
-        store
-            .count_events(&OrgId::from("org_a"), &two.id)
-            .await
-            .unwrap(),
-        1
-    );
-    assert_eq!(
-        store
-            .count_events(&OrgId::from("org_a"), &VehicleId::from("veh_missing"))
-            .await
-            .unwrap(),
+        events_in(&store, "org_a", &VehicleId::from("veh_missing")).await,
         0
     );
 }
@@ -523,11 +481,7 @@ async fn a_dealer_reads_back_with_its_secret_and_its_debug_never_shows_it(store:
     let (row, secret) = dealer("org_a");
     dealers.insert_dealer(&row).await.unwrap();
 
-    let read = dealers
-        .dealer(&DealerId::from(&row.id))
-        .await
-        .unwrap()
-        .expect("the dealer");
+    let read = dealer_as_stored(&dealers, &row).await;
     assert_eq!(read.id, row.id);
     assert_eq!(read.org_id, "org_a");
     assert_eq!(read.name, row.name);
@@ -559,23 +513,8 @@ async fn a_rotated_out_secret_verifies_until_its_expiry_and_the_new_one_at_once(
 
     let new = WebhookSecret::generate();
     let (now, until) = (at(2), at(3));
-    assert!(
-        dealers
-            .rotate_secret(
-                &OrgId::from("org_a"),
-                &DealerId::from(&row.id),
-                &new,
-                now,
-                until
-            )
-            .await
-            .unwrap()
-    );
-    let read = dealers
-        .dealer(&DealerId::from(&row.id))
-        .await
-        .unwrap()
-        .unwrap();
+    assert!(rotate(&dealers, &OrgId::from("org_a"), &row, &new, now, until).await);
+    let read = dealer_as_stored(&dealers, &row).await;
     assert_eq!(
         read.secrets[0].secret.expose(),
         new.expose(),
@@ -591,22 +530,17 @@ async fn a_rotated_out_secret_verifies_until_its_expiry_and_the_new_one_at_once(
     // Rotating again within the grace period leaves the earlier expiry where it was.
     let newer = WebhookSecret::generate();
     assert!(
-        dealers
-            .rotate_secret(
-                &OrgId::from("org_a"),
-                &DealerId::from(&row.id),
-                &newer,
-                now + Duration::hours(1),
-                at(4)
-            )
-            .await
-            .unwrap()
-    );
-    let read = dealers
-        .dealer(&DealerId::from(&row.id))
+        rotate(
+            &dealers,
+            &OrgId::from("org_a"),
+            &row,
+            &newer,
+            now + Duration::hours(1),
+            at(4)
+        )
         .await
-        .unwrap()
-        .unwrap();
+    );
+    let read = dealer_as_stored(&dealers, &row).await;
     assert_eq!(expiry_of(&read, &old), Some(until));
     assert_eq!(expiry_of(&read, &new), Some(at(4)));
     assert_eq!(expiry_of(&read, &newer), None);
@@ -619,16 +553,7 @@ async fn another_org_cannot_rotate_a_dealers_secret(store: Store) {
     dealers.insert_dealer(&row).await.unwrap();
 
     let new = WebhookSecret::generate();
-    let rotated = dealers
-        .rotate_secret(
-            &OrgId::from("org_b"),
-            &DealerId::from(&row.id),
-            &new,
-            at(2),
-            at(3),
-        )
-        .await
-        .unwrap();
+    let rotated = rotate(&dealers, &OrgId::from("org_b"), &row, &new, at(2), at(3)).await;
     assert!(!rotated);
     let missing = dealers
         .rotate_secret(
@@ -641,11 +566,7 @@ async fn another_org_cannot_rotate_a_dealers_secret(store: Store) {
         .await
         .unwrap();
     assert!(!missing);
-    let read = dealers
-        .dealer(&DealerId::from(&row.id))
-        .await
-        .unwrap()
-        .unwrap();
+    let read = dealer_as_stored(&dealers, &row).await;
     assert_eq!(read.secrets.len(), 1);
     assert_eq!(expiry_of(&read, &secret), None);
 }
@@ -659,21 +580,13 @@ async fn a_webhook_for_a_registered_vin_records_one_event_and_one_envelope(store
     let WebhookOutcome::Recorded { event_id, .. } = &outcome else {
         panic!("expected a recorded event, got {outcome:?}");
     };
-    let event = store
-        .event(&OrgId::from("org_a"), &EventId::from(event_id))
+    let event = event_in(&store, "org_a", &EventId::from(event_id))
         .await
-        .unwrap()
         .expect("the event");
     assert_eq!(event.vehicle_id, v.id);
     assert_eq!(event.source, EventSource::Dealer);
     assert_eq!(event.occurred_at, at(2));
-    assert_eq!(
-        store
-            .count_events(&OrgId::from("org_a"), &v.id)
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(events_in(&store, "org_a", &v.id).await, 1);
 
     let pending = pending_envelopes(&store).await;
     assert_eq!(pending.len(), 1);
@@ -711,13 +624,7 @@ async fn a_replayed_webhook_id_answers_the_first_outcome_and_writes_nothing(stor
             event_id: Some(event_id),
         }
     );
-    assert_eq!(
-        store
-            .count_events(&OrgId::from("org_a"), &v.id)
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(events_in(&store, "org_a", &v.id).await, 1);
     assert!(pending_envelopes(&store).await.is_empty());
 }
 
@@ -728,13 +635,7 @@ async fn a_webhook_for_an_unknown_vin_is_kept_unmatched_without_an_event(store: 
     let elsewhere = registered_vehicle(&store, "org_b", 9).await;
 
     let record_id = unmatched_record(receive(&dealers, &d, "msg_1", &vin(9), 2).await);
-    assert_eq!(
-        store
-            .count_events(&OrgId::from("org_b"), &elsewhere.id)
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(events_in(&store, "org_b", &elsewhere.id).await, 0);
     assert!(pending_envelopes(&store).await.is_empty());
 
     let again = receive(&dealers, &d, "msg_1", &vin(9), 2).await;
@@ -755,18 +656,9 @@ async fn adopting_turns_every_waiting_record_into_an_event_once(store: Store) {
     unmatched_record(receive(&dealers, &d, "msg_2", &vin(3), 4).await);
     let v = registered_vehicle(&store, "org_a", 3).await;
 
-    let adopted = dealers
-        .adopt_unmatched(&v, dealer_event_builder(None))
-        .await
-        .unwrap();
+    let adopted = adopt(&dealers, &v).await;
     assert_eq!(adopted, 2);
-    assert_eq!(
-        store
-            .count_events(&OrgId::from("org_a"), &v.id)
-            .await
-            .unwrap(),
-        2
-    );
+    assert_eq!(events_in(&store, "org_a", &v.id).await, 2);
     let pending = pending_envelopes(&store).await;
     assert_eq!(pending.len(), 2);
     for envelope in &pending {
@@ -774,18 +666,9 @@ async fn adopting_turns_every_waiting_record_into_an_event_once(store: Store) {
         assert_eq!(envelope.vehicle_id.as_deref(), Some(v.id.as_str()));
     }
 
-    let again = dealers
-        .adopt_unmatched(&v, dealer_event_builder(None))
-        .await
-        .unwrap();
+    let again = adopt(&dealers, &v).await;
     assert_eq!(again, 0);
-    assert_eq!(
-        store
-            .count_events(&OrgId::from("org_a"), &v.id)
-            .await
-            .unwrap(),
-        2
-    );
+    assert_eq!(events_in(&store, "org_a", &v.id).await, 2);
     assert_eq!(pending_envelopes(&store).await, pending);
 
     // A replay of an adopted delivery now answers with its event.
@@ -797,10 +680,8 @@ async fn adopting_turns_every_waiting_record_into_an_event_once(store: Store) {
         panic!("a replay of an adopted record is not a duplicate with its event");
     };
     assert_eq!(record_id, first);
-    let event = store
-        .event(&OrgId::from("org_a"), &EventId::from(&event_id))
+    let event = event_in(&store, "org_a", &EventId::from(&event_id))
         .await
-        .unwrap()
         .unwrap();
     assert_eq!(event.occurred_at, at(2));
 }
@@ -811,33 +692,15 @@ async fn adoption_leaves_another_orgs_records_of_the_same_vin_alone(store: Store
     unmatched_record(receive(&dealers, &theirs, "msg_1", &vin(5), 2).await);
 
     let ours = registered_vehicle(&store, "org_a", 5).await;
-    let adopted = dealers
-        .adopt_unmatched(&ours, dealer_event_builder(None))
-        .await
-        .unwrap();
+    let adopted = adopt(&dealers, &ours).await;
     assert_eq!(adopted, 0);
-    assert_eq!(
-        store
-            .count_events(&OrgId::from("org_a"), &ours.id)
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(events_in(&store, "org_a", &ours.id).await, 0);
     assert!(pending_envelopes(&store).await.is_empty());
 
     let their_vehicle = registered_vehicle(&store, "org_b", 5).await;
-    let adopted = dealers
-        .adopt_unmatched(&their_vehicle, dealer_event_builder(None))
-        .await
-        .unwrap();
+    let adopted = adopt(&dealers, &their_vehicle).await;
     assert_eq!(adopted, 1);
-    assert_eq!(
-        store
-            .count_events(&OrgId::from("org_b"), &their_vehicle.id)
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(events_in(&store, "org_b", &their_vehicle.id).await, 1);
 }
 
 async fn only_vehicles_with_waiting_records_are_listed_for_adoption(store: Store) {
@@ -863,10 +726,7 @@ async fn only_vehicles_with_waiting_records_are_listed_for_adoption(store: Store
     assert!(matches!(outcome, WebhookOutcome::Recorded { .. }));
     // Its record was adopted already.
     let adopted = registered_vehicle(&store, "org_a", 6).await;
-    let n = dealers
-        .adopt_unmatched(&adopted, dealer_event_builder(None))
-        .await
-        .unwrap();
+    let n = adopt(&dealers, &adopted).await;
     assert_eq!(n, 1);
 
     let mut listed = dealers.vehicles_with_unmatched_records().await.unwrap();
@@ -889,8 +749,41 @@ async fn only_vehicles_with_waiting_records_are_listed_for_adoption(store: Store
     );
 }
 
-// ---------------------------------------------------------------------------------------------------
-// Running every check against every adapter
+/// Registration adopts in the service layer (`Ingestion::register_vehicle`), through the same path as the
+/// start-up reconciliation, which then finds nothing left.
+async fn registering_through_the_service_adopts_the_records_waiting_for_its_vin(store: Store) {
+    let dealers = dealer_port(&store);
+    let d = registered_dealer(&dealers, "org_a").await;
+    unmatched_record(receive(&dealers, &d, "msg_1", &vin(7), 2).await);
+    unmatched_record(receive(&dealers, &d, "msg_2", &vin(7), 3).await);
+    let ingestion = Ingestion::new(store.clone());
+    let new: NewVehicle = serde_json::from_value(serde_json::json!({
+        "vin": vin(7), "year": 2020, "make": "Honda", "model": "Accord",
+    }))
+    .unwrap();
+    let v = ingestion
+        .register_vehicle("org_a", new, None)
+        .await
+        .unwrap();
+
+    assert_eq!(events_in(&store, "org_a", &v.id).await, 2);
+    let published: Vec<EventType> = pending_envelopes(&store)
+        .await
+        .iter()
+        .map(Envelope::event_type)
+        .collect();
+    assert_eq!(
+        published,
+        [
+            EventType::VehicleRegistered,
+            EventType::VehicleEventRecorded,
+            EventType::VehicleEventRecorded
+        ]
+    );
+    assert_eq!(ingestion.adopt_waiting_dealer_records().await.unwrap(), 0);
+    let still_waiting = dealers.vehicles_with_unmatched_records().await.unwrap();
+    assert_eq!(still_waiting, Vec::<Vehicle>::new());
+}
 
 // ---------------------------------------------------------------------------------------------------
 // Corrections, voids and the lifecycle (the `RevisionStore` port)
@@ -940,27 +833,12 @@ async fn revisions_append_in_order_with_their_envelope_and_never_twice(store: St
     );
     // Another organisation sees none of it.
     let other = OrgId::from("org_b");
-    assert!(
-        store
-            .event_revisions(&other, &e.id)
-            .await
-            .unwrap()
-            .is_empty()
+    let seen_by_other = (
+        store.event_revisions(&other, &e.id).await.unwrap().len(),
+        store.vehicle_revisions(&other, &v.id).await.unwrap().len(),
+        store.vehicle_events(&other, &v.id).await.unwrap().len(),
     );
-    assert!(
-        store
-            .vehicle_revisions(&other, &v.id)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert!(
-        store
-            .vehicle_events(&other, &v.id)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_eq!(seen_by_other, (0, 0, 0));
 }
 
 async fn a_vehicles_events_and_revisions_are_listed_together(store: Store) {
@@ -1046,6 +924,7 @@ vwc_testkit::conformance!(
     adopting_turns_every_waiting_record_into_an_event_once,
     adoption_leaves_another_orgs_records_of_the_same_vin_alone,
     only_vehicles_with_waiting_records_are_listed_for_adoption,
+    registering_through_the_service_adopts_the_records_waiting_for_its_vin,
     revisions_append_in_order_with_their_envelope_and_never_twice,
     a_vehicles_events_and_revisions_are_listed_together,
     a_vehicle_is_replaced_only_while_it_reads_as_expected,
