@@ -5,9 +5,11 @@
 
 use async_trait::async_trait;
 use bson::{Document, doc};
-use mongodb::ClientSession;
+use mongodb::{ClientSession, Collection};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use vwc_contracts::{Envelope, EventId, OrgId, Vehicle, VehicleEvent, VehicleId};
-use vwc_store::mongo::{MongoDb, is_duplicate_key, required_text};
+use vwc_store::mongo::{MongoDb, is_duplicate_key};
 use vwc_store::{Outbox, Plumbed, StoreError, StoreResult, ts};
 
 use crate::corrections::RevisionStore;
@@ -18,6 +20,79 @@ pub(crate) const VEHICLES: &str = "vehicles";
 pub(crate) const VEHICLE_EVENTS: &str = "vehicle_events";
 const IDEMPOTENCY_KEYS: &str = "idempotency_keys";
 const EVENT_REVISIONS: &str = "event_revisions";
+
+/// A document of `vehicles`: the fields its indexes and filters need, and the vehicle's JSON.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct VehicleDoc {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub org_id: String,
+    pub vin: String,
+    pub registered_at: String,
+    pub body: String,
+}
+
+/// A document of `vehicle_events`.
+#[derive(Debug, Serialize, Deserialize)]
+struct EventDoc {
+    #[serde(rename = "_id")]
+    id: String,
+    org_id: String,
+    vehicle_id: String,
+    occurred_at: String,
+    body: String,
+}
+
+/// A document of `idempotency_keys`: the key, its request's fingerprint and the event it created.
+#[derive(Debug, Serialize, Deserialize)]
+struct IdempotencyDoc {
+    org_id: String,
+    key: String,
+    request_hash: String,
+    event_id: String,
+    created_at: String,
+}
+
+/// A document of `event_revisions`.
+#[derive(Debug, Serialize, Deserialize)]
+struct RevisionDoc {
+    event_id: String,
+    revision: i64,
+    org_id: String,
+    vehicle_id: String,
+    body: String,
+}
+
+/// Any document whose `body` is the JSON of a value (a vehicle, an event, a revision).
+#[derive(Debug, Deserialize)]
+struct Body {
+    body: String,
+}
+
+impl Body {
+    fn value<T: DeserializeOwned>(&self) -> StoreResult<T> {
+        Ok(serde_json::from_str(&self.body)?)
+    }
+}
+
+/// Runs `$attempt` (a future using the transaction's `$session`) in one transaction of `$db`, again while
+/// the server calls the failure transient; evaluates to the committed outcome. A macro, not a function
+/// taking an async closure: the adapters' futures must be `Send`, which the compiler cannot yet prove
+/// through an `AsyncFnMut` that borrows its arguments.
+macro_rules! in_transaction {
+    ($db:expr, |$session:ident| $attempt:expr) => {{
+        let mut tx = $db.transaction().await?;
+        loop {
+            tx.begin().await?;
+            let $session = tx.session();
+            let outcome = $attempt.await;
+            if let Some(answer) = tx.settle(outcome).await.transpose() {
+                break answer;
+            }
+        }
+    }};
+}
+pub(crate) use in_transaction;
 
 #[derive(Clone)]
 pub struct MongoIngestionStore {
@@ -63,6 +138,19 @@ impl MongoIngestionStore {
         &self.db
     }
 
+    /// `name` as a collection of `T` documents.
+    pub(crate) fn typed<T: Send + Sync>(&self, name: &str) -> Collection<T> {
+        self.db.database().collection(name)
+    }
+
+    /// `committed` as it is, the outbox relay woken when it committed envelopes.
+    fn published<T>(&self, committed: StoreResult<T>, outbox: &[Envelope]) -> StoreResult<T> {
+        if committed.is_ok() && !outbox.is_empty() {
+            self.db.wakeup().notify_one();
+        }
+        committed
+    }
+
     async fn try_insert_vehicle(
         &self,
         session: &mut ClientSession,
@@ -70,7 +158,7 @@ impl MongoIngestionStore {
         body: &str,
         outbox: &[Envelope],
     ) -> StoreResult<()> {
-        let vehicles = self.db.collection(VEHICLES);
+        let vehicles = self.typed::<VehicleDoc>(VEHICLES);
         let taken = vehicles
             .find_one(doc! { "org_id": &v.org_id, "vin": &v.vin })
             .session(&mut *session)
@@ -79,12 +167,12 @@ impl MongoIngestionStore {
             return Err(vin_conflict(v));
         }
         let inserted = vehicles
-            .insert_one(doc! {
-                "_id": &v.id,
-                "org_id": &v.org_id,
-                "vin": &v.vin,
-                "registered_at": ts(&v.registered_at),
-                "body": body,
+            .insert_one(VehicleDoc {
+                id: v.id.to_string(),
+                org_id: v.org_id.to_string(),
+                vin: v.vin.clone(),
+                registered_at: ts(&v.registered_at),
+                body: body.to_string(),
             })
             .session(&mut *session)
             .await;
@@ -105,43 +193,38 @@ impl MongoIngestionStore {
         key: Option<&IdempotencyKey>,
         outbox: &[Envelope],
     ) -> StoreResult<InsertEventOutcome> {
-        let events = self.db.collection(VEHICLE_EVENTS);
         if let Some(k) = key {
-            let seen = self
-                .db
-                .collection(IDEMPOTENCY_KEYS)
+            let keys = self.typed::<IdempotencyDoc>(IDEMPOTENCY_KEYS);
+            let seen = keys
                 .find_one(doc! { "org_id": &e.org_id, "key": &k.key })
                 .session(&mut *session)
                 .await?;
             if let Some(seen) = seen {
-                if required_text(&seen, "request_hash")? != k.request_hash {
+                if seen.request_hash != k.request_hash {
                     return Ok(InsertEventOutcome::KeyReused);
                 }
-                let event_id = required_text(&seen, "event_id")?;
-                let first = events
-                    .find_one(doc! { "_id": &event_id })
+                let first = self
+                    .typed::<Body>(VEHICLE_EVENTS)
+                    .find_one(doc! { "_id": &seen.event_id })
                     .session(&mut *session)
                     .await?
                     .ok_or_else(|| {
                         StoreError::Other(format!(
-                            "idempotency key {} names event {event_id}, which does not exist",
-                            k.key
+                            "idempotency key {} names event {}, which does not exist",
+                            k.key, seen.event_id
                         ))
                     })?;
-                let event = serde_json::from_str(&required_text(&first, "body")?)?;
-                return Ok(InsertEventOutcome::Replayed(Box::new(event)));
+                return Ok(InsertEventOutcome::Replayed(Box::new(first.value()?)));
             }
-            self.db
-                .collection(IDEMPOTENCY_KEYS)
-                .insert_one(doc! {
-                    "org_id": &e.org_id,
-                    "key": &k.key,
-                    "request_hash": &k.request_hash,
-                    "event_id": &e.id,
-                    "created_at": ts(&e.recorded_at),
-                })
-                .session(&mut *session)
-                .await?;
+            keys.insert_one(IdempotencyDoc {
+                org_id: e.org_id.to_string(),
+                key: k.key.clone(),
+                request_hash: k.request_hash.clone(),
+                event_id: e.id.to_string(),
+                created_at: ts(&e.recorded_at),
+            })
+            .session(&mut *session)
+            .await?;
         }
         self.write_event(session, e, body, outbox).await?;
         Ok(InsertEventOutcome::Created)
@@ -169,42 +252,46 @@ impl MongoIngestionStore {
                 e.id, e.vehicle_id
             )));
         }
-        self.db
-            .collection(VEHICLE_EVENTS)
-            .insert_one(doc! {
-                "_id": &e.id,
-                "org_id": &e.org_id,
-                "vehicle_id": &e.vehicle_id,
-                "occurred_at": ts(&e.occurred_at),
-                "body": body,
+        self.typed::<EventDoc>(VEHICLE_EVENTS)
+            .insert_one(EventDoc {
+                id: e.id.to_string(),
+                org_id: e.org_id.to_string(),
+                vehicle_id: e.vehicle_id.to_string(),
+                occurred_at: ts(&e.occurred_at),
+                body: body.to_string(),
             })
             .session(&mut *session)
             .await?;
         self.db.enqueue(session, outbox).await
     }
 
-    async fn find_body(&self, collection: &str, filter: Document) -> StoreResult<Option<String>> {
-        let found = self.db.collection(collection).find_one(filter).await?;
-        found.map(|d| required_text(&d, "body")).transpose()
+    /// The value whose JSON is the `body` of the document `filter` finds.
+    async fn find_value<T: DeserializeOwned>(
+        &self,
+        collection: &str,
+        filter: Document,
+    ) -> StoreResult<Option<T>> {
+        let found = self.typed::<Body>(collection).find_one(filter).await?;
+        found.as_ref().map(Body::value).transpose()
     }
-}
 
-impl MongoIngestionStore {
-    async fn bodies(
+    /// The values whose JSON is the `body` of the documents `filter` finds, in `sort` order.
+    async fn values<T: DeserializeOwned>(
         &self,
         collection: &str,
         filter: Document,
         sort: Document,
-    ) -> StoreResult<Vec<String>> {
-        let docs = vwc_store::mongo::collect(
-            self.db
-                .collection(collection)
-                .find(filter)
-                .sort(sort)
-                .await?,
-        )
-        .await?;
-        docs.iter().map(|d| required_text(d, "body")).collect()
+    ) -> StoreResult<Vec<T>> {
+        let mut cursor = self
+            .typed::<Body>(collection)
+            .find(filter)
+            .sort(sort)
+            .await?;
+        let mut values = Vec::new();
+        while cursor.advance().await? {
+            values.push(cursor.deserialize_current()?.value()?);
+        }
+        Ok(values)
     }
 
     async fn try_replace_vehicle(
@@ -215,14 +302,14 @@ impl MongoIngestionStore {
         body: &str,
         outbox: &[Envelope],
     ) -> StoreResult<()> {
-        let vehicles = self.db.collection(VEHICLES);
-        let current = vehicles
+        let current = self
+            .typed::<Body>(VEHICLES)
             .find_one(doc! { "org_id": &after.org_id, "_id": &after.id })
             .session(&mut *session)
             .await?;
         // Compared as values: the stored text may predate fields added since.
         let unchanged = match &current {
-            Some(d) => serde_json::from_str::<Vehicle>(&required_text(d, "body")?)? == *before,
+            Some(d) => d.value::<Vehicle>()? == *before,
             None => false,
         };
         if !unchanged {
@@ -231,7 +318,8 @@ impl MongoIngestionStore {
                 after.id
             )));
         }
-        vehicles
+        self.db
+            .collection(VEHICLES)
             .update_one(
                 doc! { "org_id": &after.org_id, "_id": &after.id },
                 doc! { "$set": { "body": body } },
@@ -250,14 +338,13 @@ impl MongoIngestionStore {
     ) -> StoreResult<()> {
         let e = &r.event;
         let inserted = self
-            .db
-            .collection(EVENT_REVISIONS)
-            .insert_one(doc! {
-                "event_id": &e.id,
-                "revision": r.revision as i64,
-                "org_id": &e.org_id,
-                "vehicle_id": &e.vehicle_id,
-                "body": body,
+            .typed::<RevisionDoc>(EVENT_REVISIONS)
+            .insert_one(RevisionDoc {
+                event_id: e.id.to_string(),
+                revision: i64::from(r.revision),
+                org_id: e.org_id.to_string(),
+                vehicle_id: e.vehicle_id.to_string(),
+                body: body.to_string(),
             })
             .session(&mut *session)
             .await;
@@ -281,17 +368,12 @@ impl RevisionStore for MongoIngestionStore {
         org_id: &OrgId,
         event_id: &EventId,
     ) -> StoreResult<Vec<EventRevision>> {
-        let bodies = self
-            .bodies(
-                EVENT_REVISIONS,
-                doc! { "org_id": org_id, "event_id": event_id },
-                doc! { "revision": 1 },
-            )
-            .await?;
-        bodies
-            .iter()
-            .map(|b| Ok(serde_json::from_str(b)?))
-            .collect()
+        self.values(
+            EVENT_REVISIONS,
+            doc! { "org_id": org_id, "event_id": event_id },
+            doc! { "revision": 1 },
+        )
+        .await
     }
 
     async fn vehicle_revisions(
@@ -299,17 +381,12 @@ impl RevisionStore for MongoIngestionStore {
         org_id: &OrgId,
         vehicle_id: &VehicleId,
     ) -> StoreResult<Vec<EventRevision>> {
-        let bodies = self
-            .bodies(
-                EVENT_REVISIONS,
-                doc! { "org_id": org_id, "vehicle_id": vehicle_id },
-                doc! { "event_id": 1, "revision": 1 },
-            )
-            .await?;
-        bodies
-            .iter()
-            .map(|b| Ok(serde_json::from_str(b)?))
-            .collect()
+        self.values(
+            EVENT_REVISIONS,
+            doc! { "org_id": org_id, "vehicle_id": vehicle_id },
+            doc! { "event_id": 1, "revision": 1 },
+        )
+        .await
     }
 
     async fn vehicle_events(
@@ -317,17 +394,12 @@ impl RevisionStore for MongoIngestionStore {
         org_id: &OrgId,
         vehicle_id: &VehicleId,
     ) -> StoreResult<Vec<VehicleEvent>> {
-        let bodies = self
-            .bodies(
-                VEHICLE_EVENTS,
-                doc! { "org_id": org_id, "vehicle_id": vehicle_id },
-                doc! { "occurred_at": 1, "_id": 1 },
-            )
-            .await?;
-        bodies
-            .iter()
-            .map(|b| Ok(serde_json::from_str(b)?))
-            .collect()
+        self.values(
+            VEHICLE_EVENTS,
+            doc! { "org_id": org_id, "vehicle_id": vehicle_id },
+            doc! { "occurred_at": 1, "_id": 1 },
+        )
+        .await
     }
 
     async fn append_revision(
@@ -336,20 +408,9 @@ impl RevisionStore for MongoIngestionStore {
         outbox: &[Envelope],
     ) -> StoreResult<()> {
         let body = serde_json::to_string(revision)?;
-        let mut tx = self.db.transaction().await?;
-        let committed = loop {
-            tx.begin().await?;
-            let outcome = self
-                .try_append_revision(tx.session(), revision, &body, outbox)
-                .await;
-            if let Some(answer) = tx.settle(outcome).await.transpose() {
-                break answer;
-            }
-        };
-        if committed.is_ok() && !outbox.is_empty() {
-            self.db.wakeup().notify_one();
-        }
-        committed
+        let committed = in_transaction!(self.db, |session| self
+            .try_append_revision(session, revision, &body, outbox));
+        self.published(committed, outbox)
     }
 
     async fn replace_vehicle(
@@ -359,20 +420,9 @@ impl RevisionStore for MongoIngestionStore {
         outbox: &[Envelope],
     ) -> StoreResult<()> {
         let body = serde_json::to_string(after)?;
-        let mut tx = self.db.transaction().await?;
-        let committed = loop {
-            tx.begin().await?;
-            let outcome = self
-                .try_replace_vehicle(tx.session(), before, after, &body, outbox)
-                .await;
-            if let Some(answer) = tx.settle(outcome).await.transpose() {
-                break answer;
-            }
-        };
-        if committed.is_ok() && !outbox.is_empty() {
-            self.db.wakeup().notify_one();
-        }
-        committed
+        let committed = in_transaction!(self.db, |session| self
+            .try_replace_vehicle(session, before, after, &body, outbox));
+        self.published(committed, outbox)
     }
 }
 
@@ -387,20 +437,9 @@ fn vin_conflict(v: &Vehicle) -> StoreError {
 impl IngestionStore for MongoIngestionStore {
     async fn insert_vehicle(&self, vehicle: &Vehicle, outbox: &[Envelope]) -> StoreResult<()> {
         let body = serde_json::to_string(vehicle)?;
-        let mut tx = self.db.transaction().await?;
-        let committed = loop {
-            tx.begin().await?;
-            let outcome = self
-                .try_insert_vehicle(tx.session(), vehicle, &body, outbox)
-                .await;
-            if let Some(answer) = tx.settle(outcome).await.transpose() {
-                break answer;
-            }
-        };
-        if committed.is_ok() && !outbox.is_empty() {
-            self.db.wakeup().notify_one();
-        }
-        committed
+        let committed = in_transaction!(self.db, |session| self
+            .try_insert_vehicle(session, vehicle, &body, outbox));
+        self.published(committed, outbox)
     }
 
     async fn vehicle(
@@ -408,10 +447,8 @@ impl IngestionStore for MongoIngestionStore {
         org_id: &OrgId,
         vehicle_id: &VehicleId,
     ) -> StoreResult<Option<Vehicle>> {
-        let body = self
-            .find_body(VEHICLES, doc! { "org_id": org_id, "_id": vehicle_id })
-            .await?;
-        Ok(body.map(|b| serde_json::from_str(&b)).transpose()?)
+        self.find_value(VEHICLES, doc! { "org_id": org_id, "_id": vehicle_id })
+            .await
     }
 
     async fn insert_event(
@@ -426,16 +463,13 @@ impl IngestionStore for MongoIngestionStore {
         let mut runs_left = if idempotency.is_some() { 2 } else { 1 };
         let outcome = loop {
             runs_left -= 1;
-            let mut tx = self.db.transaction().await?;
-            let settled = loop {
-                tx.begin().await?;
-                let outcome = self
-                    .try_insert_event(tx.session(), event, &body, idempotency, outbox)
-                    .await;
-                if let Some(answer) = tx.settle(outcome).await.transpose() {
-                    break answer;
-                }
-            };
+            let settled = in_transaction!(self.db, |session| self.try_insert_event(
+                session,
+                event,
+                &body,
+                idempotency,
+                outbox
+            ));
             match settled {
                 Err(e) if runs_left > 0 && is_duplicate_key(&e) => continue,
                 other => break other?,
@@ -448,10 +482,8 @@ impl IngestionStore for MongoIngestionStore {
     }
 
     async fn event(&self, org_id: &OrgId, event_id: &EventId) -> StoreResult<Option<VehicleEvent>> {
-        let body = self
-            .find_body(VEHICLE_EVENTS, doc! { "org_id": org_id, "_id": event_id })
-            .await?;
-        Ok(body.map(|b| serde_json::from_str(&b)).transpose()?)
+        self.find_value(VEHICLE_EVENTS, doc! { "org_id": org_id, "_id": event_id })
+            .await
     }
 
     async fn count_events(&self, org_id: &OrgId, vehicle_id: &VehicleId) -> StoreResult<u64> {

@@ -6,9 +6,10 @@
 //! `webhook-id`) is found by a read, the unique index only catching races.
 
 use async_trait::async_trait;
-use bson::{Bson, Document, doc};
+use bson::{Bson, doc};
 use chrono::{DateTime, Utc};
 use mongodb::ClientSession;
+use serde::{Deserialize, Serialize};
 use vwc_contracts::ids::new_id;
 use vwc_contracts::{DealerId, OrgId, Vehicle};
 use vwc_store::mongo::{MongoDb, collect, is_duplicate_key, parse_ts, required_text, text};
@@ -20,7 +21,7 @@ use super::store::{
     template_from_text, template_text,
 };
 use crate::MongoIngestionStore;
-use crate::mongo::VEHICLES;
+use crate::mongo::{VEHICLES, VehicleDoc, in_transaction};
 
 const DEALERS: &str = "dealers";
 const DEALER_RECORDS: &str = "dealer_records";
@@ -51,65 +52,86 @@ pub(crate) async fn create_indexes(db: &MongoDb) -> StoreResult<()> {
     Ok(())
 }
 
-fn secret_document(s: &StoredSecret) -> Document {
-    doc! {
-        "secret": s.secret.expose(),
-        "created_at": ts(&s.created_at),
-        "expires_at": s.expires_at.as_ref().map_or(Bson::Null, |e| Bson::String(ts(e))),
+/// A document of `dealers`: the dealer with its secrets embedded. No `Debug`: it holds secret text.
+#[derive(Serialize, Deserialize)]
+struct DealerDoc {
+    #[serde(rename = "_id")]
+    id: String,
+    org_id: String,
+    name: String,
+    created_at: String,
+    /// Absent or `null` in a dealer without secrets.
+    #[serde(default)]
+    secrets: Option<Vec<SecretDoc>>,
+}
+
+/// One embedded secret; `expires_at` is `null` until it is rotated out.
+#[derive(Serialize, Deserialize)]
+struct SecretDoc {
+    secret: String,
+    created_at: String,
+    #[serde(default)]
+    expires_at: Option<String>,
+}
+
+impl From<&StoredSecret> for SecretDoc {
+    fn from(s: &StoredSecret) -> SecretDoc {
+        SecretDoc {
+            secret: s.secret.expose().to_string(),
+            created_at: ts(&s.created_at),
+            expires_at: s.expires_at.as_ref().map(ts),
+        }
     }
 }
 
-/// The embedded secrets of a dealer document, as stored.
-fn secret_documents(dealer: &Document) -> StoreResult<Vec<Document>> {
-    let secrets = match dealer.get("secrets") {
-        None | Some(Bson::Null) => return Ok(Vec::new()),
-        Some(Bson::Array(secrets)) => secrets,
-        // The value is not shown: it may hold secret text.
-        Some(_) => {
-            return Err(StoreError::Other("dealer secrets are not an array".into()));
-        }
-    };
-    secrets
-        .iter()
-        .map(|s| match s {
-            Bson::Document(d) => Ok(d.clone()),
-            _ => Err(StoreError::Other(
-                "a dealer secret is not a document".into(),
-            )),
-        })
-        .collect()
-}
+impl TryFrom<DealerDoc> for DealerRow {
+    type Error = StoreError;
 
-fn dealer_row(d: &Document) -> StoreResult<DealerRow> {
-    let mut secrets = secret_documents(d)?
-        .iter()
-        .map(|s| {
-            Ok(StoredSecret {
-                secret: WebhookSecret::parse(&required_text(s, "secret")?).map_err(|e| {
-                    StoreError::Other(format!("stored dealer secret unreadable: {e}"))
-                })?,
-                created_at: parse_ts(&required_text(s, "created_at")?)?,
-                expires_at: text(s, "expires_at")?
-                    .as_deref()
-                    .map(parse_ts)
-                    .transpose()?,
+    fn try_from(d: DealerDoc) -> StoreResult<DealerRow> {
+        let mut secrets = d
+            .secrets
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| {
+                Ok(StoredSecret {
+                    // The error is not shown with the value: it may hold secret text.
+                    secret: WebhookSecret::parse(&s.secret).map_err(|e| {
+                        StoreError::Other(format!("stored dealer secret unreadable: {e}"))
+                    })?,
+                    created_at: parse_ts(&s.created_at)?,
+                    expires_at: s.expires_at.as_deref().map(parse_ts).transpose()?,
+                })
             })
+            .collect::<StoreResult<Vec<StoredSecret>>>()?;
+        // Newest first, as SQLite's `ORDER BY created_at DESC`; the latest added wins a tie.
+        secrets.reverse();
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.created_at));
+        Ok(DealerRow {
+            id: d.id,
+            org_id: d.org_id,
+            name: d.name,
+            created_at: parse_ts(&d.created_at)?,
+            secrets,
         })
-        .collect::<StoreResult<Vec<StoredSecret>>>()?;
-    // Newest first, as SQLite's `ORDER BY created_at DESC`; the latest added wins a tie.
-    secrets.reverse();
-    secrets.sort_by_key(|s| std::cmp::Reverse(s.created_at));
-    Ok(DealerRow {
-        id: required_text(d, "_id")?,
-        org_id: required_text(d, "org_id")?,
-        name: required_text(d, "name")?,
-        created_at: parse_ts(&required_text(d, "created_at")?)?,
-        secrets,
-    })
+    }
 }
 
-fn vehicle_from(d: &Document) -> StoreResult<Vehicle> {
-    Ok(serde_json::from_str(&required_text(d, "body")?)?)
+/// The vehicle of `org_id` with `vin`, read in `session` when there is one.
+async fn vehicle_by_vin(
+    store: &MongoIngestionStore,
+    session: Option<&mut ClientSession>,
+    org_id: &str,
+    vin: &str,
+) -> StoreResult<Option<Vehicle>> {
+    let vehicles = store.typed::<VehicleDoc>(VEHICLES);
+    let find = vehicles.find_one(doc! { "org_id": org_id, "vin": vin });
+    let found = match session {
+        Some(session) => find.session(session).await?,
+        None => find.await?,
+    };
+    found
+        .map(|v| Ok(serde_json::from_str(&v.body)?))
+        .transpose()
 }
 
 impl MongoIngestionStore {
@@ -122,7 +144,7 @@ impl MongoIngestionStore {
         now: &str,
         old_expires_at: &str,
     ) -> StoreResult<bool> {
-        let dealers = self.db().collection(DEALERS);
+        let dealers = self.typed::<DealerDoc>(DEALERS);
         let Some(found) = dealers
             .find_one(doc! { "_id": dealer_id, "org_id": org_id })
             .session(&mut *session)
@@ -133,13 +155,19 @@ impl MongoIngestionStore {
         // A secret valid past both `now` and `old_expires_at` expires at the latter; an earlier expiry
         // stands (SQLite's `UPDATE dealer_secrets`, compared as the same fixed-width text).
         let cutoff = now.max(old_expires_at);
-        let mut secrets = secret_documents(&found)?;
+        let mut secrets = found.secrets.unwrap_or_default();
         for s in &mut secrets {
-            if text(s, "expires_at")?.is_none_or(|e| e.as_str() > cutoff) {
-                s.insert("expires_at", old_expires_at);
+            if s.expires_at.as_deref().is_none_or(|e| e > cutoff) {
+                s.expires_at = Some(old_expires_at.to_string());
             }
         }
-        secrets.push(doc! { "secret": secret, "created_at": now, "expires_at": Bson::Null });
+        secrets.push(SecretDoc {
+            secret: secret.to_string(),
+            created_at: now.to_string(),
+            expires_at: None,
+        });
+        let secrets = bson::to_bson(&secrets)
+            .map_err(|e| StoreError::Other(format!("dealer secrets not storable: {e}")))?;
         // Inside the transaction, a concurrent rotation of the same dealer is a write conflict: the
         // loser is retried and sees the winner's secrets.
         dealers
@@ -171,14 +199,10 @@ impl MongoIngestionStore {
             });
         }
         let record_id = new_id("dlrec");
-        let vehicle = self
-            .db()
-            .collection(VEHICLES)
-            .find_one(doc! { "org_id": &dealer.org_id, "vin": &incoming.vin })
-            .session(&mut *session)
-            .await?;
+        let vehicle =
+            vehicle_by_vin(self, Some(&mut *session), &dealer.org_id, &incoming.vin).await?;
         let built = match vehicle {
-            Some(v) => build(&vehicle_from(&v)?, incoming.template.clone(), &record_id),
+            Some(v) => build(&v, incoming.template.clone(), &record_id),
             None => None,
         };
         let (status, event_id) = match &built {
@@ -267,15 +291,13 @@ impl MongoIngestionStore {
 impl DealerStore for MongoIngestionStore {
     async fn insert_dealer(&self, dealer: &DealerRow) -> StoreResult<()> {
         // One document: the dealer and its secrets are written atomically without a transaction.
-        let secrets: Vec<Document> = dealer.secrets.iter().map(secret_document).collect();
-        self.db()
-            .collection(DEALERS)
-            .insert_one(doc! {
-                "_id": &dealer.id,
-                "org_id": &dealer.org_id,
-                "name": &dealer.name,
-                "created_at": ts(&dealer.created_at),
-                "secrets": secrets,
+        self.typed::<DealerDoc>(DEALERS)
+            .insert_one(DealerDoc {
+                id: dealer.id.clone(),
+                org_id: dealer.org_id.clone(),
+                name: dealer.name.clone(),
+                created_at: ts(&dealer.created_at),
+                secrets: Some(dealer.secrets.iter().map(SecretDoc::from).collect()),
             })
             .await?;
         Ok(())
@@ -283,11 +305,10 @@ impl DealerStore for MongoIngestionStore {
 
     async fn dealer(&self, dealer_id: &DealerId) -> StoreResult<Option<DealerRow>> {
         let found = self
-            .db()
-            .collection(DEALERS)
+            .typed::<DealerDoc>(DEALERS)
             .find_one(doc! { "_id": dealer_id })
             .await?;
-        found.as_ref().map(dealer_row).transpose()
+        found.map(DealerRow::try_from).transpose()
     }
 
     async fn rotate_secret(
@@ -299,23 +320,14 @@ impl DealerStore for MongoIngestionStore {
         old_expires_at: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let (now, old_expires_at) = (ts(&now), ts(&old_expires_at));
-        let mut tx = self.db().transaction().await?;
-        loop {
-            tx.begin().await?;
-            let outcome = self
-                .try_rotate_secret(
-                    tx.session(),
-                    org_id,
-                    dealer_id,
-                    secret.expose(),
-                    &now,
-                    &old_expires_at,
-                )
-                .await;
-            if let Some(answer) = tx.settle(outcome).await.transpose() {
-                break answer;
-            }
-        }
+        in_transaction!(self.db(), |session| self.try_rotate_secret(
+            session,
+            org_id,
+            dealer_id,
+            secret.expose(),
+            &now,
+            &old_expires_at,
+        ))
     }
 
     async fn receive_webhook(
@@ -329,16 +341,8 @@ impl DealerStore for MongoIngestionStore {
         let mut runs_left = 2;
         let outcome = loop {
             runs_left -= 1;
-            let mut tx = self.db().transaction().await?;
-            let settled = loop {
-                tx.begin().await?;
-                let outcome = self
-                    .try_receive_webhook(tx.session(), dealer, incoming, &build)
-                    .await;
-                if let Some(answer) = tx.settle(outcome).await.transpose() {
-                    break answer;
-                }
-            };
+            let settled = in_transaction!(self.db(), |session| self
+                .try_receive_webhook(session, dealer, incoming, &build));
             match settled {
                 Err(e) if runs_left > 0 && is_duplicate_key(&e) => continue,
                 other => break other?,
@@ -351,16 +355,8 @@ impl DealerStore for MongoIngestionStore {
     }
 
     async fn adopt_unmatched(&self, vehicle: &Vehicle, build: EventBuilder) -> StoreResult<usize> {
-        let mut tx = self.db().transaction().await?;
-        let adopted = loop {
-            tx.begin().await?;
-            let outcome = self
-                .try_adopt_unmatched(tx.session(), vehicle, &build)
-                .await;
-            if let Some(answer) = tx.settle(outcome).await.transpose() {
-                break answer?;
-            }
-        };
+        let adopted = in_transaction!(self.db(), |session| self
+            .try_adopt_unmatched(session, vehicle, &build))?;
         if adopted > 0 {
             self.db().wakeup().notify_one();
         }
@@ -376,19 +372,13 @@ impl DealerStore for MongoIngestionStore {
                 doc! { "$group": { "_id": { "org_id": "$org_id", "vin": "$vin" } } },
             ])
             .await?;
-        let vehicles = self.db().collection(VEHICLES);
         let mut found = Vec::new();
         for pair in collect(waiting).await? {
             let key = pair
                 .get_document("_id")
                 .map_err(|e| StoreError::Other(format!("unexpected group key: {e}")))?;
             let (org_id, vin) = (required_text(key, "org_id")?, required_text(key, "vin")?);
-            if let Some(v) = vehicles
-                .find_one(doc! { "org_id": org_id, "vin": vin })
-                .await?
-            {
-                found.push(vehicle_from(&v)?);
-            }
+            found.extend(vehicle_by_vin(self, None, &org_id, &vin).await?);
         }
         Ok(found)
     }
