@@ -12,7 +12,7 @@ use mongodb::ClientSession;
 use serde::{Deserialize, Serialize};
 use vwc_contracts::ids::new_id;
 use vwc_contracts::{DealerId, OrgId, Vehicle};
-use vwc_store::mongo::{MongoDb, collect, is_duplicate_key, parse_ts, required_text, text};
+use vwc_store::mongo::{MongoDb, is_duplicate_key, parse_ts};
 use vwc_store::{Outbox, StoreError, StoreResult, ts};
 use vwc_webhook::WebhookSecret;
 
@@ -52,6 +52,45 @@ pub(crate) async fn create_indexes(db: &MongoDb) -> StoreResult<()> {
     Ok(())
 }
 
+/// A document of `dealer_records`: one verified delivery, its payload as received, the event template
+/// built from it, and what became of it (`status`, and `event_id` once recorded).
+#[derive(Serialize, Deserialize)]
+struct DealerRecordDoc {
+    #[serde(rename = "_id")]
+    id: String,
+    dealer_id: String,
+    org_id: String,
+    webhook_id: String,
+    vin: String,
+    payload_type: String,
+    payload: String,
+    template: String,
+    status: String,
+    event_id: Option<String>,
+    received_at: String,
+}
+
+/// What adoption reads of a waiting record (its payload is left on the server).
+#[derive(Deserialize)]
+struct WaitingRecord {
+    #[serde(rename = "_id")]
+    id: String,
+    template: String,
+}
+
+/// An organisation and VIN that unmatched records wait for (the `$group` key).
+#[derive(Deserialize)]
+struct WaitingFor {
+    #[serde(rename = "_id")]
+    key: OrgVin,
+}
+
+#[derive(Deserialize)]
+struct OrgVin {
+    org_id: String,
+    vin: String,
+}
+
 /// A document of `dealers`: the dealer with its secrets embedded. No `Debug`: it holds secret text.
 #[derive(Serialize, Deserialize)]
 struct DealerDoc {
@@ -80,6 +119,18 @@ impl From<&StoredSecret> for SecretDoc {
             secret: s.secret.expose().to_string(),
             created_at: ts(&s.created_at),
             expires_at: s.expires_at.as_ref().map(ts),
+        }
+    }
+}
+
+impl From<&DealerRow> for DealerDoc {
+    fn from(dealer: &DealerRow) -> DealerDoc {
+        DealerDoc {
+            id: dealer.id.clone(),
+            org_id: dealer.org_id.clone(),
+            name: dealer.name.clone(),
+            created_at: ts(&dealer.created_at),
+            secrets: Some(dealer.secrets.iter().map(SecretDoc::from).collect()),
         }
     }
 }
@@ -187,15 +238,15 @@ impl MongoIngestionStore {
         incoming: &IncomingWebhook,
         build: &EventBuilder,
     ) -> StoreResult<WebhookOutcome> {
-        let records = self.db().collection(DEALER_RECORDS);
+        let records = self.typed::<DealerRecordDoc>(DEALER_RECORDS);
         let seen = records
             .find_one(doc! { "dealer_id": &dealer.id, "webhook_id": &incoming.webhook_id })
             .session(&mut *session)
             .await?;
         if let Some(seen) = seen {
             return Ok(WebhookOutcome::Duplicate {
-                record_id: required_text(&seen, "_id")?,
-                event_id: text(&seen, "event_id")?,
+                record_id: seen.id,
+                event_id: seen.event_id,
             });
         }
         let record_id = new_id("dlrec");
@@ -206,23 +257,23 @@ impl MongoIngestionStore {
             None => None,
         };
         let (status, event_id) = match &built {
-            Some((event, _)) => (RECORDED, Bson::String(event.id.to_string())),
-            None => (UNMATCHED, Bson::Null),
+            Some((event, _)) => (RECORDED, Some(event.id.to_string())),
+            None => (UNMATCHED, None),
         };
         // The record first: a concurrent delivery of the same webhook id fails here, before anything else.
         records
-            .insert_one(doc! {
-                "_id": &record_id,
-                "dealer_id": &dealer.id,
-                "org_id": &dealer.org_id,
-                "webhook_id": &incoming.webhook_id,
-                "vin": &incoming.vin,
-                "payload_type": &incoming.payload_type,
-                "payload": &incoming.raw_payload,
-                "template": template_text(&incoming.template)?,
-                "status": status,
-                "event_id": event_id,
-                "received_at": ts(&vwc_clock::now()),
+            .insert_one(DealerRecordDoc {
+                id: record_id.clone(),
+                dealer_id: dealer.id.clone(),
+                org_id: dealer.org_id.clone(),
+                webhook_id: incoming.webhook_id.clone(),
+                vin: incoming.vin.clone(),
+                payload_type: incoming.payload_type.clone(),
+                payload: incoming.raw_payload.clone(),
+                template: template_text(&incoming.template)?,
+                status: status.to_string(),
+                event_id,
+                received_at: ts(&vwc_clock::now()),
             })
             .session(&mut *session)
             .await?;
@@ -246,8 +297,8 @@ impl MongoIngestionStore {
         vehicle: &Vehicle,
         build: &EventBuilder,
     ) -> StoreResult<usize> {
-        let records = self.db().collection(DEALER_RECORDS);
-        let mut cursor = records
+        let mut cursor = self
+            .typed::<WaitingRecord>(DEALER_RECORDS)
             .find(doc! { "org_id": &vehicle.org_id, "vin": &vehicle.vin, "status": UNMATCHED })
             .projection(doc! { "template": 1 })
             .sort(doc! { "received_at": 1 })
@@ -255,13 +306,15 @@ impl MongoIngestionStore {
             .await?;
         let mut waiting = Vec::new();
         while let Some(record) = cursor.next(&mut *session).await.transpose()? {
-            waiting.push((
-                required_text(&record, "_id")?,
-                required_text(&record, "template")?,
-            ));
+            waiting.push(record);
         }
+        let records = self.db().collection(DEALER_RECORDS);
         let mut adopted = 0;
-        for (record_id, template) in waiting {
+        for WaitingRecord {
+            id: record_id,
+            template,
+        } in waiting
+        {
             let built = template_from_text(&template)
                 .and_then(|template| build(vehicle, template, &record_id));
             let (status, event_id) = match built {
@@ -292,13 +345,7 @@ impl DealerStore for MongoIngestionStore {
     async fn insert_dealer(&self, dealer: &DealerRow) -> StoreResult<()> {
         // One document: the dealer and its secrets are written atomically without a transaction.
         self.typed::<DealerDoc>(DEALERS)
-            .insert_one(DealerDoc {
-                id: dealer.id.clone(),
-                org_id: dealer.org_id.clone(),
-                name: dealer.name.clone(),
-                created_at: ts(&dealer.created_at),
-                secrets: Some(dealer.secrets.iter().map(SecretDoc::from).collect()),
-            })
+            .insert_one(DealerDoc::from(dealer))
             .await?;
         Ok(())
     }
@@ -364,20 +411,18 @@ impl DealerStore for MongoIngestionStore {
     }
 
     async fn vehicles_with_unmatched_records(&self) -> StoreResult<Vec<Vehicle>> {
-        let waiting = self
+        let mut waiting = self
             .db()
             .collection(DEALER_RECORDS)
             .aggregate([
                 doc! { "$match": { "status": UNMATCHED } },
                 doc! { "$group": { "_id": { "org_id": "$org_id", "vin": "$vin" } } },
             ])
+            .with_type::<WaitingFor>()
             .await?;
         let mut found = Vec::new();
-        for pair in collect(waiting).await? {
-            let key = pair
-                .get_document("_id")
-                .map_err(|e| StoreError::Other(format!("unexpected group key: {e}")))?;
-            let (org_id, vin) = (required_text(key, "org_id")?, required_text(key, "vin")?);
+        while waiting.advance().await? {
+            let OrgVin { org_id, vin } = waiting.deserialize_current()?.key;
             found.extend(vehicle_by_vin(self, None, &org_id, &vin).await?);
         }
         Ok(found)
