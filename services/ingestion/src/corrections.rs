@@ -13,7 +13,9 @@ use vwc_contracts::lifecycle::{
     self, Sale, SellRequest, UpdateRefused, VehicleArchived, VehicleSold, VehicleStatus,
     VehicleUpdated,
 };
-use vwc_contracts::{Envelope, EventId, FieldError, OrgId, Vehicle, VehicleEvent, VehicleId};
+use vwc_contracts::{
+    Envelope, Event, EventId, FieldError, OrgId, Vehicle, VehicleEvent, VehicleId,
+};
 use vwc_store::{StoreError, StoreResult};
 
 use crate::service::{Ingestion, envelope};
@@ -129,14 +131,16 @@ fn conflict(e: StoreError, what: &str) -> ChangeError {
 }
 
 impl Ingestion {
-    /// Stores `next` in place of `vehicle` and publishes `envelope` with it; a concurrent change of the
-    /// vehicle is a conflict.
-    async fn replace_vehicle(
+    /// Stores `next` in place of `vehicle` and publishes the event `published` makes of it; a concurrent
+    /// change of the vehicle is a conflict.
+    async fn replace_vehicle<E: Into<Event>>(
         &self,
         vehicle: &Vehicle,
         next: Vehicle,
-        envelope: Envelope,
+        traceparent: Option<String>,
+        published: impl FnOnce(Vehicle) -> E,
     ) -> Result<Vehicle, ChangeError> {
+        let envelope = envelope(vehicle, traceparent, published(next.clone()));
         self.store()
             .replace_vehicle(vehicle, &next, &[envelope])
             .await
@@ -292,16 +296,13 @@ impl Ingestion {
         if changed.is_empty() {
             return Ok(next);
         }
-        let envelope = envelope(
+        let updated_at = vwc_clock::now();
+        self.replace_vehicle(vehicle, next, traceparent, |vehicle| VehicleUpdated {
             vehicle,
-            traceparent,
-            VehicleUpdated {
-                vehicle: next.clone(),
-                changed,
-                updated_at: vwc_clock::now(),
-            },
-        );
-        self.replace_vehicle(vehicle, next, envelope).await
+            changed,
+            updated_at,
+        })
+        .await
     }
 
     /// `POST /v1/vehicles/{id}/sell`: records the sale with the realised total cost of ownership.
@@ -338,14 +339,10 @@ impl Ingestion {
             }),
             ..vehicle.clone()
         };
-        let envelope = envelope(
+        self.replace_vehicle(vehicle, next, traceparent, |vehicle| VehicleSold {
             vehicle,
-            traceparent,
-            VehicleSold {
-                vehicle: next.clone(),
-            },
-        );
-        self.replace_vehicle(vehicle, next, envelope).await
+        })
+        .await
     }
 
     /// `POST /v1/vehicles/{id}/archive`: an active or sold vehicle leaves the fleet, its history kept.
@@ -364,14 +361,10 @@ impl Ingestion {
             archived_at: Some(vwc_clock::now()),
             ..vehicle.clone()
         };
-        let envelope = envelope(
+        self.replace_vehicle(vehicle, next, traceparent, |vehicle| VehicleArchived {
             vehicle,
-            traceparent,
-            VehicleArchived {
-                vehicle: next.clone(),
-            },
-        );
-        self.replace_vehicle(vehicle, next, envelope).await
+        })
+        .await
     }
 }
 

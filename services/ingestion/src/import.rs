@@ -399,24 +399,44 @@ fn parse_decimal(s: &str) -> Result<Option<f64>, String> {
     }
 }
 
-fn fuel_event(
-    occurred_at: DateTime<Utc>,
-    odometer: Option<u64>,
-    cost_cents: Option<u64>,
-    options: &ImportOptions,
-    details: serde_json::Value,
-    notes: Option<String>,
-) -> NewVehicleEvent {
-    NewVehicleEvent {
-        kind: EventKind::Fuel,
-        occurred_at,
-        odometer,
-        currency: cost_cents.map(|_| options.currency.clone()),
-        cost_cents,
-        title: None,
-        notes,
-        vendor: None,
-        details,
+/// A fill-up as the fuel files describe it; `details` of the `fuel` event it becomes.
+struct FillUp {
+    volume: f64,
+    unit: VolumeUnit,
+    full_tank: bool,
+    missed_previous: bool,
+    /// Distance driven since the previous fill-up, when the file says.
+    trip: Option<f64>,
+}
+
+impl FillUp {
+    fn event(
+        self,
+        row: &Row<'_>,
+        occurred_at: DateTime<Utc>,
+        odometer: Option<u64>,
+        cost_cents: Option<u64>,
+        options: &ImportOptions,
+    ) -> NewVehicleEvent {
+        let mut details = serde_json::json!({"volume": self.volume, "volumeUnit": self.unit,
+            "fullTank": self.full_tank});
+        if let Some(t) = self.trip {
+            details["tripDistance"] = t.into();
+        }
+        if self.missed_previous {
+            details["missedPrevious"] = true.into();
+        }
+        NewVehicleEvent {
+            kind: EventKind::Fuel,
+            occurred_at,
+            odometer,
+            currency: cost_cents.map(|_| options.currency.clone()),
+            cost_cents,
+            title: None,
+            notes: Some(row.get("notes").to_string()).filter(|n| !n.is_empty()),
+            vendor: None,
+            details,
+        }
     }
 }
 
@@ -433,20 +453,14 @@ fn lubelogger_fuel_row(
     let cost_cents = row.parse("cost", "Cost", fail, parse_money)?;
     let full = row.flag("isfilltofull", "IsFillToFull", true, fail)?;
     let missed = row.flag("missedfuelup", "MissedFuelUp", false, fail)?;
-    let mut details = serde_json::json!({"volume": volume, "volumeUnit": options.volume_unit,
-        "fullTank": full});
-    if missed {
-        details["missedPrevious"] = true.into();
-    }
-    let notes = Some(row.get("notes").to_string()).filter(|n| !n.is_empty());
-    Some(fuel_event(
-        occurred_at,
-        odometer,
-        cost_cents,
-        options,
-        details,
-        notes,
-    ))
+    let fill = FillUp {
+        volume,
+        unit: options.volume_unit,
+        full_tank: full,
+        missed_previous: missed,
+        trip: None,
+    };
+    Some(fill.event(row, occurred_at, odometer, cost_cents, options))
 }
 
 /// Fuelly's fuel-up: `gallons` (or `litres`/`liters`), `price` per unit of volume, `miles` (or
@@ -476,23 +490,14 @@ fn fuelly_row(row: &Row<'_>, options: &ImportOptions, fail: Fail<'_>) -> Option<
     let odometer = row.parse("odometer", "odometer", fail, parse_odometer)?;
     let partial = row.flag("partial_fuelup", "partial_fuelup", false, fail)?;
     let missed = row.flag("missed_fuelup", "missed_fuelup", false, fail)?;
-    let mut details =
-        serde_json::json!({"volume": volume, "volumeUnit": unit, "fullTank": !partial});
-    if let Some(t) = trip.filter(|t| *t > 0.0) {
-        details["tripDistance"] = t.into();
-    }
-    if missed {
-        details["missedPrevious"] = true.into();
-    }
-    let notes = Some(row.get("notes").to_string()).filter(|n| !n.is_empty());
-    Some(fuel_event(
-        occurred_at,
-        odometer,
-        cost_cents,
-        options,
-        details,
-        notes,
-    ))
+    let fill = FillUp {
+        volume,
+        unit,
+        full_tank: !partial,
+        missed_previous: missed,
+        trip: trip.filter(|t| *t > 0.0),
+    };
+    Some(fill.event(row, occurred_at, odometer, cost_cents, options))
 }
 
 fn vwc_row(row: &Row<'_>, options: &ImportOptions, fail: Fail<'_>) -> Option<NewVehicleEvent> {

@@ -70,23 +70,13 @@ fn event(v: &Vehicle, day: u32) -> VehicleEvent {
 }
 
 fn registered(v: &Vehicle) -> Envelope {
-    Envelope::new(
-        SOURCE,
-        &v.org_id,
-        Some(&v.id),
-        None,
-        VehicleRegistered { vehicle: v.clone() },
-    )
+    let event = VehicleRegistered { vehicle: v.clone() };
+    Envelope::new(SOURCE, &v.org_id, Some(&v.id), None, event)
 }
 
 fn recorded(e: &VehicleEvent) -> Envelope {
-    Envelope::new(
-        SOURCE,
-        &e.org_id,
-        Some(&e.vehicle_id),
-        None,
-        VehicleEventRecorded { event: e.clone() },
-    )
+    let event = VehicleEventRecorded { event: e.clone() };
+    Envelope::new(SOURCE, &e.org_id, Some(&e.vehicle_id), None, event)
 }
 
 fn key(key: &str, request_hash: &str) -> IdempotencyKey {

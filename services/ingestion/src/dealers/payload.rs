@@ -319,23 +319,11 @@ mod tests {
             let p: DealerPayload = serde_json::from_value(example)
                 .unwrap_or_else(|e| panic!("example {name} does not parse: {e}"));
             let vehicle = vwc_contracts::Vehicle {
-                id: "veh_1".into(),
                 org_id: "org_a".into(),
                 vin: p.vin.clone(),
                 year: 2020,
-                make: "Honda".into(),
-                model: "Accord".into(),
-                trim: None,
-                nickname: None,
-                odometer_unit: vwc_contracts::OdometerUnit::Mi,
                 registered_at: vwc_clock::now(),
-                purchase_price_cents: None,
-                purchase_currency: None,
-                plate: None,
-                colour: None,
-                status: Default::default(),
-                sale: None,
-                archived_at: None,
+                ..vwc_contracts::examples::vehicle()
             };
             p.to_new_event("dlr_1", "Main St Auto")
                 .and_then(|e| {
