@@ -1,7 +1,10 @@
 //! MongoDB adapter of the ingestion store: the service's own database (e.g. `vwc_ingestion`), its indexes
 //! created at start-up, and every state change in one multi-document transaction with its outbox rows.
 //!
-//! Transactions need a replica set or a sharded cluster (see `vwc_store::mongo`).
+//! Each collection is read and written as a typed collection of its document struct (`VehicleDoc`,
+//! `EventDoc`, …): the indexed fields beside the value's JSON in `body`, so a missing or mistyped field
+//! is a decode error rather than a hand-written check. Transactions need a replica set or a sharded
+//! cluster (see `vwc_store::mongo`).
 
 use async_trait::async_trait;
 use bson::{Document, doc};
