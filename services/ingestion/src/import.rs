@@ -320,8 +320,13 @@ impl<'a> Row<'a> {
     }
 }
 
-/// How LubeLogger's `Date` column should read.
-const LUBELOGGER_DATE: &str = "a date like 2024-03-02 or 3/2/2024";
+/// The `Date` and `Odometer` every LubeLogger record has.
+fn lubelogger_when(row: &Row<'_>, fail: Fail<'_>) -> Option<(DateTime<Utc>, Option<u64>)> {
+    let expected = "a date like 2024-03-02 or 3/2/2024";
+    let occurred_at = row.date("date", "Date", expected, fail)?;
+    let odometer = row.parse("odometer", "Odometer", fail, parse_odometer)?;
+    Some((occurred_at, odometer))
+}
 
 fn lubelogger_row(
     format: CsvFormat,
@@ -329,8 +334,7 @@ fn lubelogger_row(
     options: &ImportOptions,
     fail: Fail<'_>,
 ) -> Option<NewVehicleEvent> {
-    let occurred_at = row.date("date", "Date", LUBELOGGER_DATE, fail)?;
-    let odometer = row.parse("odometer", "Odometer", fail, parse_odometer)?;
+    let (occurred_at, odometer) = lubelogger_when(row, fail)?;
     let notes = Some(row.get("notes").to_string()).filter(|n| !n.is_empty());
     if format == CsvFormat::LubeloggerOdometer {
         return Some(NewVehicleEvent {
@@ -447,8 +451,7 @@ fn lubelogger_fuel_row(
     options: &ImportOptions,
     fail: Fail<'_>,
 ) -> Option<NewVehicleEvent> {
-    let occurred_at = row.date("date", "Date", LUBELOGGER_DATE, fail)?;
-    let odometer = row.parse("odometer", "Odometer", fail, parse_odometer)?;
+    let (occurred_at, odometer) = lubelogger_when(row, fail)?;
     let volume = row.volume("fuelconsumed", "FuelConsumed", fail)?;
     let cost_cents = row.parse("cost", "Cost", fail, parse_money)?;
     let full = row.flag("isfilltofull", "IsFillToFull", true, fail)?;

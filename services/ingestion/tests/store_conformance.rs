@@ -86,6 +86,14 @@ fn key(key: &str, request_hash: &str) -> IdempotencyKey {
     }
 }
 
+/// Records `e` with its envelope under the idempotency key `k`, first used for the request `hash`.
+async fn record_keyed(store: &Store, e: &VehicleEvent, k: &str, hash: &str) -> InsertEventOutcome {
+    store
+        .insert_event(e, Some(&key(k, hash)), &[recorded(e)])
+        .await
+        .unwrap()
+}
+
 /// Registers a vehicle and empties the outbox, so a check sees only the rows it causes.
 async fn registered_vehicle(store: &Store, org: &str, n: u32) -> Vehicle {
     let v = vehicle(org, n);
@@ -374,18 +382,12 @@ async fn pending_envelopes_come_oldest_first_and_respect_the_limit(store: Store)
 async fn an_idempotency_key_replays_the_first_event_without_a_second_effect(store: Store) {
     let v = registered_vehicle(&store, "org_a", 1).await;
     let first = event(&v, 3);
-    let outcome = store
-        .insert_event(&first, Some(&key("k-1", "hash-1")), &[recorded(&first)])
-        .await
-        .unwrap();
+    let outcome = record_keyed(&store, &first, "k-1", "hash-1").await;
     assert_eq!(outcome, InsertEventOutcome::Created);
 
     // A retry of the same request builds a new event (new id) under the same key.
     let retry = event(&v, 3);
-    let outcome = store
-        .insert_event(&retry, Some(&key("k-1", "hash-1")), &[recorded(&retry)])
-        .await
-        .unwrap();
+    let outcome = record_keyed(&store, &retry, "k-1", "hash-1").await;
     assert_eq!(
         outcome,
         InsertEventOutcome::Replayed(Box::new(first.clone()))
@@ -408,17 +410,11 @@ async fn an_idempotency_key_replays_the_first_event_without_a_second_effect(stor
 async fn an_idempotency_key_reused_for_another_request_is_refused(store: Store) {
     let v = registered_vehicle(&store, "org_a", 1).await;
     let first = event(&v, 3);
-    store
-        .insert_event(&first, Some(&key("k-1", "hash-1")), &[recorded(&first)])
-        .await
-        .unwrap();
+    record_keyed(&store, &first, "k-1", "hash-1").await;
     drain_outbox(&store).await;
 
     let other = event(&v, 4);
-    let outcome = store
-        .insert_event(&other, Some(&key("k-1", "hash-2")), &[recorded(&other)])
-        .await
-        .unwrap();
+    let outcome = record_keyed(&store, &other, "k-1", "hash-2").await;
     assert_eq!(outcome, InsertEventOutcome::KeyReused);
     assert_eq!(event_in(&store, "org_a", &other.id).await, None);
     assert_eq!(events_in(&store, "org_a", &v.id).await, 1);
