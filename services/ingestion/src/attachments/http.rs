@@ -93,18 +93,35 @@ async fn visible_event(
     Ok(Some(found))
 }
 
-/// The event's storage key, or 404 when the vehicle or the event is not the caller's to see.
+/// What a route does with an event's attachments, which decides the permission it needs.
+#[derive(Clone, Copy)]
+enum Access {
+    /// List or download: reading vehicles (checked before any lookup).
+    Read,
+    /// Add a file: recording events of the event's kind (technicians may attach to service records).
+    Attach,
+}
+
+/// The event's storage key: 404 when the vehicle or the event is not the caller's to see, 403 without
+/// the permission `access` needs.
 async fn event_key(
     state: &AttachmentState,
     auth: &Auth,
     vehicle: &str,
     event: &str,
-) -> Result<(EventKey, VehicleEvent), ApiError> {
+    access: Access,
+) -> Result<EventKey, ApiError> {
+    if let Access::Read = access {
+        auth.require(Permission::ReadVehicles)?;
+    }
     let key = EventKey::new(auth.org(), vehicle, event).ok_or(ApiError::NotFound("event"))?;
     let found = visible_event(state, auth.org(), vehicle, event)
         .await?
         .ok_or(ApiError::NotFound("event"))?;
-    Ok((key, found))
+    if let Access::Attach = access {
+        auth.require(crate::http::permission_for(found.kind))?;
+    }
+    Ok(key)
 }
 
 fn new_id() -> String {
@@ -185,8 +202,7 @@ async fn upload_attachment(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (key, found) = event_key(&state, &auth, &vehicle, &event).await?;
-    auth.require(crate::http::permission_for(found.kind))?;
+    let key = event_key(&state, &auth, &vehicle, &event, Access::Attach).await?;
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     if query
         .file_name
@@ -260,8 +276,7 @@ async fn list_attachments(
     auth: Auth,
     Path((vehicle, event)): Path<(String, String)>,
 ) -> Result<Json<AttachmentList>, ApiError> {
-    auth.require(Permission::ReadVehicles)?;
-    let (key, _) = event_key(&state, &auth, &vehicle, &event).await?;
+    let key = event_key(&state, &auth, &vehicle, &event, Access::Read).await?;
     Ok(Json(AttachmentList {
         items: state.store.list(&key).await?,
     }))
@@ -296,8 +311,7 @@ async fn download_attachment(
     auth: Auth,
     Path((vehicle, event, id)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
-    auth.require(Permission::ReadVehicles)?;
-    let (key, _) = event_key(&state, &auth, &vehicle, &event).await?;
+    let key = event_key(&state, &auth, &vehicle, &event, Access::Read).await?;
     let attachment = state
         .store
         .get(&key, &id)
@@ -392,8 +406,7 @@ async fn start_upload(
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
-    let (key, found) = event_key(&state, &auth, &vehicle, &event).await?;
-    auth.require(crate::http::permission_for(found.kind))?;
+    let key = event_key(&state, &auth, &vehicle, &event, Access::Attach).await?;
     let new: NewUpload = parse_json(&headers, &body)?;
     if new.file_name.trim().is_empty() || new.file_name.chars().count() > 200 {
         return Err(ApiError::field("fileName", "must be 1–200 characters"));
@@ -452,8 +465,7 @@ async fn confirm_upload(
     auth: Auth,
     Path((vehicle, event, id)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
-    let (key, found) = event_key(&state, &auth, &vehicle, &event).await?;
-    auth.require(crate::http::permission_for(found.kind))?;
+    let key = event_key(&state, &auth, &vehicle, &event, Access::Attach).await?;
     if let Some(done) = state.store.get(&key, &id).await? {
         // Confirming twice answers the attachment again.
         return Ok((StatusCode::CREATED, axum::Json(done)).into_response());
