@@ -16,6 +16,7 @@ use vwc_store::mongo::{MongoDb, is_duplicate_key};
 use vwc_store::{Outbox, Plumbed, StoreError, StoreResult, ts};
 
 use crate::corrections::RevisionStore;
+use crate::dealers;
 use crate::store::{IdempotencyKey, IngestionStore, InsertEventOutcome};
 use vwc_contracts::corrections::EventRevision;
 
@@ -97,6 +98,29 @@ macro_rules! in_transaction {
 }
 pub(crate) use in_transaction;
 
+/// An index: its collection, its keys and whether they are unique.
+pub(crate) type Index = (&'static str, Document, bool);
+
+/// The indexes of vehicles, events, idempotency keys and revisions (the dealers' are in
+/// `dealers::mongo`).
+fn indexes() -> Vec<Index> {
+    vec![
+        (VEHICLES, doc! { "org_id": 1, "vin": 1 }, true),
+        (
+            VEHICLE_EVENTS,
+            doc! { "org_id": 1, "vehicle_id": 1, "occurred_at": 1 },
+            false,
+        ),
+        (IDEMPOTENCY_KEYS, doc! { "org_id": 1, "key": 1 }, true),
+        (EVENT_REVISIONS, doc! { "event_id": 1, "revision": 1 }, true),
+        (
+            EVENT_REVISIONS,
+            doc! { "org_id": 1, "vehicle_id": 1, "event_id": 1, "revision": 1 },
+            false,
+        ),
+    ]
+}
+
 #[derive(Clone)]
 pub struct MongoIngestionStore {
     db: MongoDb,
@@ -115,25 +139,9 @@ impl MongoIngestionStore {
     /// Like [`connect`](Self::connect), over an existing database handle.
     pub async fn with_db(db: MongoDb) -> StoreResult<MongoIngestionStore> {
         db.ensure_common_indexes().await?;
-        db.create_index(VEHICLES, doc! { "org_id": 1, "vin": 1 }, true)
-            .await?;
-        db.create_index(
-            VEHICLE_EVENTS,
-            doc! { "org_id": 1, "vehicle_id": 1, "occurred_at": 1 },
-            false,
-        )
-        .await?;
-        db.create_index(IDEMPOTENCY_KEYS, doc! { "org_id": 1, "key": 1 }, true)
-            .await?;
-        crate::dealers::mongo::create_indexes(&db).await?;
-        db.create_index(EVENT_REVISIONS, doc! { "event_id": 1, "revision": 1 }, true)
-            .await?;
-        db.create_index(
-            EVENT_REVISIONS,
-            doc! { "org_id": 1, "vehicle_id": 1, "event_id": 1, "revision": 1 },
-            false,
-        )
-        .await?;
+        for (collection, keys, unique) in indexes().into_iter().chain(dealers::mongo::indexes()) {
+            db.create_index(collection, keys, unique).await?;
+        }
         Ok(MongoIngestionStore { db })
     }
 

@@ -126,18 +126,15 @@ impl IngestionStore for SqliteIngestionStore {
         org_id: &OrgId,
         vehicle_id: &VehicleId,
     ) -> StoreResult<Option<Vehicle>> {
-        let (org, id) = (org_id.to_string(), vehicle_id.to_string());
-        let body: Option<String> = self
-            .db
-            .read(move |conn| {
-                optional(conn.query_row(
-                    "SELECT body FROM vehicles WHERE org_id = ?1 AND id = ?2",
-                    params![org, id],
-                    |r| r.get(0),
-                ))
-            })
+        // `id` is the primary key: one row at most.
+        let mut found = self
+            .json_rows(
+                "SELECT body FROM vehicles WHERE org_id = ?1 AND id = ?2",
+                org_id.to_string(),
+                vehicle_id.to_string(),
+            )
             .await?;
-        Ok(body.map(|b| serde_json::from_str(&b)).transpose()?)
+        Ok(found.pop())
     }
 
     async fn insert_event(
@@ -183,18 +180,15 @@ impl IngestionStore for SqliteIngestionStore {
     }
 
     async fn event(&self, org_id: &OrgId, event_id: &EventId) -> StoreResult<Option<VehicleEvent>> {
-        let (org, id) = (org_id.to_string(), event_id.to_string());
-        let body: Option<String> = self
-            .db
-            .read(move |conn| {
-                optional(conn.query_row(
-                    "SELECT body FROM vehicle_events WHERE org_id = ?1 AND id = ?2",
-                    params![org, id],
-                    |r| r.get(0),
-                ))
-            })
+        // `id` is the primary key: one row at most.
+        let mut found = self
+            .json_rows(
+                "SELECT body FROM vehicle_events WHERE org_id = ?1 AND id = ?2",
+                org_id.to_string(),
+                event_id.to_string(),
+            )
             .await?;
-        Ok(body.map(|b| serde_json::from_str(&b)).transpose()?)
+        Ok(found.pop())
     }
 
     async fn count_events(&self, org_id: &OrgId, vehicle_id: &VehicleId) -> StoreResult<u64> {

@@ -12,7 +12,7 @@ use mongodb::ClientSession;
 use serde::{Deserialize, Serialize};
 use vwc_contracts::ids::new_id;
 use vwc_contracts::{DealerId, OrgId, Vehicle};
-use vwc_store::mongo::{MongoDb, is_duplicate_key, parse_ts};
+use vwc_store::mongo::{is_duplicate_key, parse_ts};
 use vwc_store::{Outbox, StoreError, StoreResult, ts};
 use vwc_webhook::WebhookSecret;
 
@@ -21,7 +21,7 @@ use super::store::{
     template_from_text, template_text,
 };
 use crate::MongoIngestionStore;
-use crate::mongo::{VEHICLES, VehicleDoc, in_transaction};
+use crate::mongo::{Index, VEHICLES, VehicleDoc, in_transaction};
 
 const DEALERS: &str = "dealers";
 const DEALER_RECORDS: &str = "dealer_records";
@@ -32,24 +32,24 @@ const RECORDED: &str = "recorded";
 /// Valid when received, but its event could not be built for the vehicle that registered the VIN.
 const REJECTED: &str = "rejected";
 
-/// The dealer collections' indexes; called from `MongoIngestionStore`'s start-up. Idempotent.
-pub(crate) async fn create_indexes(db: &MongoDb) -> StoreResult<()> {
-    db.create_index(
-        DEALER_RECORDS,
-        doc! { "dealer_id": 1, "webhook_id": 1 },
-        true,
-    )
-    .await?;
-    // Status first: adoption matches all three by equality (any order serves it), and the start-up
-    // reconciliation matches on status alone, which only this order lets the index answer.
-    db.create_index(
-        DEALER_RECORDS,
-        doc! { "status": 1, "org_id": 1, "vin": 1 },
-        false,
-    )
-    .await?;
-    // `dealers` is read by `_id` only, and first written outside any transaction (`insert_dealer`).
-    Ok(())
+/// The dealer collections' indexes, created with the rest at `MongoIngestionStore`'s start-up.
+/// `dealers` needs none: it is read by `_id` only, and first written outside any transaction
+/// (`insert_dealer`).
+pub(crate) fn indexes() -> Vec<Index> {
+    vec![
+        (
+            DEALER_RECORDS,
+            doc! { "dealer_id": 1, "webhook_id": 1 },
+            true,
+        ),
+        // Status first: adoption matches all three by equality (any order serves it), and the start-up
+        // reconciliation matches on status alone, which only this order lets the index answer.
+        (
+            DEALER_RECORDS,
+            doc! { "status": 1, "org_id": 1, "vin": 1 },
+            false,
+        ),
+    ]
 }
 
 /// A document of `dealer_records`: one verified delivery, its payload as received, the event template
