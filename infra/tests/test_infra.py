@@ -247,11 +247,13 @@ def test_the_chat_function_streams_through_an_iam_url_only_the_distribution_may_
     for rtype, name in (("aws_cloudfront_origin_access_control", "chat"),
                         ("aws_cloudfront_function", "carry_authorization")):
         assert dashboard.resources[rtype][name]["count"] == "${var.chat_enabled ? 1 : 0}", name
+    # The distribution has the chat's origin and behaviour only when the chat function exists.
     distribution = dashboard.resources["aws_cloudfront_distribution"]["this"]
-    chat_blocks = [b for kind in ("origin", "ordered_cache_behavior")
-                   for b in dynamic_blocks(distribution, kind) if "chat" in b["for_each"]]
-    assert len(chat_blocks) == 2
-    assert all(b["for_each"].startswith("${var.chat_enabled ?") for b in chat_blocks)
+    assert [b["for_each"] for b in dynamic_blocks(distribution, "origin")] == ["${local.custom_origins}"]
+    assert [b["for_each"] for b in dynamic_blocks(distribution, "ordered_cache_behavior")] == [
+        "${local.uncached_behaviors}"]
+    for name in ("custom_origins", "uncached_behaviors"):
+        assert re.search(r'var\.chat_enabled \? \[\{[^}]*"chat"[^}]*\}\] : \[\]', dashboard.locals[name]), name
     variables = (INFRA / "root" / "variables.tf").read_text()
     assert re.search(r'variable "enable_chat" \{[^}]*default\s*=\s*true', variables)
 
@@ -261,13 +263,27 @@ def dynamic_blocks(resource, kind):
     return [block[kind] for block in resource.get("dynamic", []) if kind in block]
 
 
+def table(expression):
+    """The object literals of a local's table (`concat(cond ? [{a = 1, b = "x"}] : [], …)`), in the order they
+    are written, each as its attributes' text without quotes."""
+    rows = []
+    for body in re.findall(r"\{([^{}]*)\}", expression):
+        row = {}
+        for part in re.split(r",\s*(?![^\[]*\])", body):
+            key, value = part.split("=", 1)
+            row[key.strip()] = value.strip().strip('"')
+        rows.append(row)
+    return rows
+
+
 def test_the_chat_behaviour_precedes_v1_and_reaches_the_function_signed_and_uncached(modules):
     dashboard = modules["dashboard"]
     distribution = dashboard.resources["aws_cloudfront_distribution"]["this"]
-    behaviours = [b["content"][0] for b in dynamic_blocks(distribution, "ordered_cache_behavior")]
-    targets = [b["target_origin_id"] for b in behaviours]
+    behaviours = table(dashboard.locals["uncached_behaviors"])
+    targets = [b["origin"] for b in behaviours]
     assert targets == ["chat", "api"], "the chat's behaviour must come before /v1/*"
     chat = behaviours[0]
+    assert chat["path"] == "local.chat_path_pattern"
     pattern = dashboard.locals["chat_path_pattern"]
     assert pattern == "/v1/vehicles/*/chat*"
     for path in ("/v1/vehicles/veh_1/chat", "/v1/vehicles/veh_1/chat/suggestions",
@@ -275,17 +291,28 @@ def test_the_chat_behaviour_precedes_v1_and_reaches_the_function_signed_and_unca
         assert re.fullmatch(pattern.replace("*", ".*"), path), path
     for path in ("/v1/vehicles/veh_1/events", "/v1/vehicles", "/v1/fleet/overview"):
         assert not re.fullmatch(pattern.replace("*", ".*"), path), path
-    assert chat["cache_policy_id"] == CACHING_DISABLED
-    assert chat["origin_request_policy_id"] == ALL_VIEWER_EXCEPT_HOST
-    assert chat["compress"] is False
-    assert "POST" in chat["allowed_methods"]
-    association = chat["function_association"][0]
-    assert association["event_type"] == "viewer-request"
-    assert association["function_arn"] == "${aws_cloudfront_function.carry_authorization[0].arn}"
+    behaviour = dynamic_blocks(distribution, "ordered_cache_behavior")[0]["content"][0]
+    assert behaviour["path_pattern"] == "${ordered_cache_behavior.value.path}"
+    assert behaviour["target_origin_id"] == "${ordered_cache_behavior.value.origin}"
+    assert behaviour["cache_policy_id"] == CACHING_DISABLED
+    assert behaviour["origin_request_policy_id"] == ALL_VIEWER_EXCEPT_HOST
+    assert behaviour["compress"] == "${ordered_cache_behavior.value.compress}"
+    assert chat["compress"] == "false" and behaviours[1]["compress"] == "true"
+    assert "POST" in behaviour["allowed_methods"]
+    # Only the chat's behaviour carries the viewer's token past the signature.
+    assert chat["carry_authorization"] == "true" and behaviours[1]["carry_authorization"] == "false"
+    association = dynamic_blocks(behaviour, "function_association")[0]
+    assert association["for_each"] == (
+        "${ordered_cache_behavior.value.carry_authorization ? [aws_cloudfront_function.carry_authorization[0].arn] : []}")
+    assert association["content"][0]["event_type"] == "viewer-request"
+    assert association["content"][0]["function_arn"] == "${function_association.value}"
     # The origin is the function URL, signed by an origin access control for Lambda.
-    origins = [o["content"][0] for o in dynamic_blocks(distribution, "origin")]
-    origin = next(o for o in origins if o["origin_id"] == "chat")
-    assert origin["origin_access_control_id"] == "${aws_cloudfront_origin_access_control.chat[0].id}"
+    origins = {o["id"]: o for o in table(dashboard.locals["custom_origins"])}
+    assert origins["chat"]["domain"] == "local.chat_domain"
+    assert origins["chat"]["access_control"] == "aws_cloudfront_origin_access_control.chat[0].id"
+    origin = dynamic_blocks(distribution, "origin")[0]["content"][0]
+    assert origin["origin_access_control_id"] == "${origin.value.access_control}"
+    assert origin["origin_id"] == "${origin.value.id}"
     oac = dashboard.resources["aws_cloudfront_origin_access_control"]["chat"]
     assert oac["origin_access_control_origin_type"] == "lambda"
     assert oac["signing_behavior"] == "always" and oac["signing_protocol"] == "sigv4"
@@ -500,16 +527,18 @@ def test_the_dashboard_distribution_sends_every_api_path_to_the_http_api_uncache
     dashboard = modules["dashboard"]
     distribution = dashboard.resources["aws_cloudfront_distribution"]["this"]
     assert dashboard.locals["api_path_patterns"] == API_PATHS
-    api_origin = dynamic_blocks(distribution, "origin")[0]
-    assert api_origin["for_each"] == "${local.api_domain == null ? [] : [local.api_domain]}"
-    origin = api_origin["content"][0]
-    assert origin["origin_id"] == "api"
+    origins = dashboard.locals["custom_origins"]
+    assert 'local.api_domain == null ? [] : [{id = "api", domain = local.api_domain,' in origins
+    origin = dynamic_blocks(distribution, "origin")[0]["content"][0]
+    assert origin["domain_name"] == "${origin.value.domain}"
     assert origin["custom_origin_config"][0]["origin_protocol_policy"] == "https-only"
-    behaviours = dynamic_blocks(distribution, "ordered_cache_behavior")[-1]
-    assert behaviours["for_each"] == "${local.api_domain == null ? [] : local.api_path_patterns}"
-    behaviour = behaviours["content"][0]
-    assert behaviour["target_origin_id"] == "api"
-    assert behaviour["path_pattern"] == "${ordered_cache_behavior.value}"
+    # One behaviour per API path, each to the API's origin.
+    behaviours = dashboard.locals["uncached_behaviors"]
+    assert ('local.api_domain == null ? [] : [for path in local.api_path_patterns : '
+            '{path = path, origin = "api",') in behaviours
+    behaviour = dynamic_blocks(distribution, "ordered_cache_behavior")[0]["content"][0]
+    assert behaviour["target_origin_id"] == "${ordered_cache_behavior.value.origin}"
+    assert behaviour["path_pattern"] == "${ordered_cache_behavior.value.path}"
     assert sorted(behaviour["allowed_methods"]) == sorted(
         ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"])
     # Never cached; every viewer header (Authorization too: allowed with caching off) but Host.
