@@ -463,7 +463,9 @@ def test_terraform_and_providers_are_pinned(modules, root):
         assert module.terraform, module.directory
         for block in module.terraform:
             assert block["required_version"] == ">= 1.7", module.directory
-            for providers in block["required_providers"]:
+            # A module of data sources alone (service_grant) may leave the provider to its callers.
+            assert block.get("required_providers") or not module.resources, module.directory
+            for providers in block.get("required_providers", []):
                 for name, spec in providers.items():
                     assert re.match(r"~> \d+\.\d+", spec["version"]), (module.directory, name)
 
@@ -585,3 +587,24 @@ def test_the_dashboard_signs_in_with_cognito_through_the_pages_csp_and_a_public_
         assert f'"api/{name}"' in text, name
     # The API no longer names the distribution (that would be a cycle: the distribution routes to the API).
     assert stack.modules["http_api"]["cors_origins"] == []
+
+
+def test_every_grant_to_an_aws_service_names_on_whose_behalf_it_acts(modules):
+    grant = modules["service_grant"]
+    body = dynamic_blocks(grant.data["aws_iam_policy_document"]["this"], "statement")[0]
+    assert body["for_each"] == "${var.statements}"
+    statement = body["content"][0]
+    assert statement["principals"][0]["type"] == "Service"
+    assert statement["condition"][0]["variable"] == "${var.condition.variable}"
+    assert "aws:SourceArn" in grant.variables["condition"]["validation"][0]["condition"]
+    # The queue, bucket and topic policies that let a service in go through it.
+    users = {(m.directory.name, name) for m in modules.values()
+             for name, call in m.modules.items() if call["source"] == "../service_grant"}
+    assert users == {("bus", "rule_sends"), ("stack", "schedule_failures_policy"),
+                     ("dashboard", "cloudfront_read"), ("alarms", "publishers")}
+    # Elsewhere a service principal comes with its condition too (a role's trust policy excepted).
+    for module in modules.values():
+        for name, doc in module.data.get("aws_iam_policy_document", {}).items():
+            for s in doc.get("statement", []):
+                if any(p["type"] == "Service" for p in s.get("principals", [])) and s["actions"] != ["sts:AssumeRole"]:
+                    assert s.get("condition"), (module.directory.name, name, s.get("sid"))

@@ -9,26 +9,22 @@ resource "aws_sns_topic" "alarms" {
   tags              = var.tags
 }
 
-data "aws_iam_policy_document" "publishers" {
-  statement {
-    sid       = "CloudWatchAndBudgetsPublish"
-    actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.alarms.arn]
-    principals {
-      type        = "Service"
-      identifiers = ["cloudwatch.amazonaws.com", "budgets.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [data.aws_caller_identity.current.account_id]
-    }
+module "publishers" {
+  source   = "../service_grant"
+  services = ["cloudwatch.amazonaws.com", "budgets.amazonaws.com"]
+  statements = {
+    CloudWatchAndBudgetsPublish = { actions = ["sns:Publish"], resources = [aws_sns_topic.alarms.arn] }
+  }
+  condition = {
+    test     = "StringEquals"
+    variable = "aws:SourceAccount"
+    values   = [data.aws_caller_identity.current.account_id]
   }
 }
 
 resource "aws_sns_topic_policy" "alarms" {
   arn    = aws_sns_topic.alarms.arn
-  policy = data.aws_iam_policy_document.publishers.json
+  policy = module.publishers.json
 }
 
 resource "aws_sns_topic_subscription" "email" {

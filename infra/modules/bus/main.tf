@@ -111,32 +111,24 @@ locals {
   ]...)
 }
 
-data "aws_iam_policy_document" "rule_sends" {
+module "rule_sends" {
+  source   = "../service_grant"
   for_each = local.rule_sends
-  statement {
-    sid       = each.value.sid
-    actions   = ["sqs:SendMessage"]
-    resources = [each.value.queue]
-    principals {
-      type        = "Service"
-      identifiers = ["events.amazonaws.com"]
-    }
-    condition {
-      test     = "ArnEquals"
-      variable = "aws:SourceArn"
-      values   = [each.value.rule]
-    }
+  services = ["events.amazonaws.com"]
+  statements = {
+    (each.value.sid) = { actions = ["sqs:SendMessage"], resources = [each.value.queue] }
   }
+  condition = { test = "ArnEquals", variable = "aws:SourceArn", values = [each.value.rule] }
 }
 
 resource "aws_sqs_queue_policy" "consumer" {
   for_each  = var.consumers
   queue_url = aws_sqs_queue.consumer[each.key].id
-  policy    = data.aws_iam_policy_document.rule_sends["${each.key}/queue"].json
+  policy    = module.rule_sends["${each.key}/queue"].json
 }
 
 resource "aws_sqs_queue_policy" "target_dead_letter" {
   for_each  = var.consumers
   queue_url = aws_sqs_queue.target_dead_letter[each.key].id
-  policy    = data.aws_iam_policy_document.rule_sends["${each.key}/target-dlq"].json
+  policy    = module.rule_sends["${each.key}/target-dlq"].json
 }

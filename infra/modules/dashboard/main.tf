@@ -267,31 +267,18 @@ resource "aws_cloudfront_distribution" "this" {
 
 # CloudFront reads the files, and may list the bucket, which lets S3 answer a missing file 404 instead of 403
 # (nothing else is listed through CloudFront); only this distribution.
-data "aws_iam_policy_document" "cloudfront_read" {
-  dynamic "statement" {
-    for_each = {
-      CloudFrontReadsThroughOac  = { action = "s3:GetObject", resource = "${aws_s3_bucket.this.arn}/*" }
-      CloudFrontSeesMissingFiles = { action = "s3:ListBucket", resource = aws_s3_bucket.this.arn }
-    }
-    content {
-      sid       = statement.key
-      actions   = [statement.value.action]
-      resources = [statement.value.resource]
-      principals {
-        type        = "Service"
-        identifiers = ["cloudfront.amazonaws.com"]
-      }
-      condition {
-        test     = "StringEquals"
-        variable = "AWS:SourceArn"
-        values   = [aws_cloudfront_distribution.this.arn]
-      }
-    }
+module "cloudfront_read" {
+  source   = "../service_grant"
+  services = ["cloudfront.amazonaws.com"]
+  statements = {
+    CloudFrontReadsThroughOac  = { actions = ["s3:GetObject"], resources = ["${aws_s3_bucket.this.arn}/*"] }
+    CloudFrontSeesMissingFiles = { actions = ["s3:ListBucket"], resources = [aws_s3_bucket.this.arn] }
   }
+  condition = { test = "StringEquals", variable = "AWS:SourceArn", values = [aws_cloudfront_distribution.this.arn] }
 }
 
 resource "aws_s3_bucket_policy" "this" {
   bucket     = aws_s3_bucket.this.id
-  policy     = data.aws_iam_policy_document.cloudfront_read.json
+  policy     = module.cloudfront_read.json
   depends_on = [aws_s3_bucket_public_access_block.this]
 }

@@ -215,26 +215,23 @@ moved {
   to   = aws_sqs_queue.failures["schedule"]
 }
 
-data "aws_iam_policy_document" "schedule_failures" {
-  statement {
-    sid       = "AllowTheScheduleRules"
-    actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.failures["schedule"].arn]
-    principals {
-      type        = "Service"
-      identifiers = ["events.amazonaws.com"]
-    }
-    condition {
-      test     = "ArnEquals"
-      variable = "aws:SourceArn"
-      values   = [for r in aws_cloudwatch_event_rule.schedule : r.arn]
-    }
+# Only the schedule rules may dead-letter into it.
+module "schedule_failures_policy" {
+  source   = "../service_grant"
+  services = ["events.amazonaws.com"]
+  statements = {
+    AllowTheScheduleRules = { actions = ["sqs:SendMessage"], resources = [aws_sqs_queue.failures["schedule"].arn] }
+  }
+  condition = {
+    test     = "ArnEquals"
+    variable = "aws:SourceArn"
+    values   = [for r in aws_cloudwatch_event_rule.schedule : r.arn]
   }
 }
 
 resource "aws_sqs_queue_policy" "schedule_failures" {
   queue_url = aws_sqs_queue.failures["schedule"].id
-  policy    = data.aws_iam_policy_document.schedule_failures.json
+  policy    = module.schedule_failures_policy.json
 }
 
 module "identity" {
