@@ -32,6 +32,14 @@ export function problem(
   );
 }
 
+/** An OpenID Connect provider's settings as `GET /v1/auth/config` names them (the dashboard's client). */
+export const oidcSettings = {
+  authority: "https://id.example.com/realms/vwc",
+  clientId: "vwc-dashboard",
+  scope: "openid profile email",
+  apiToken: "access" as const,
+};
+
 /** The demo organisation's RAV4 with three events, as the API lists it; `overrides` change fields. */
 export function demoVehicle(overrides: Partial<Vehicle> = {}): Vehicle {
   return {
