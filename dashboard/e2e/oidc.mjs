@@ -5,19 +5,17 @@
 //   VWC_BIN=path/to/vwc  node e2e/oidc.mjs   [VWC_E2E_OUT=dir for screenshots] [CHROMIUM=path]
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { chromium } from "playwright-core";
+import { assert, createHarness, freePort } from "./harness.mjs";
 import { startProvider } from "./oidc-provider.mjs";
 
 const require = createRequire(import.meta.url);
 const here = resolve(import.meta.dirname, "..");
 const bin = process.env.VWC_BIN;
 const out = resolve(process.env.VWC_E2E_OUT ?? join(here, "..", "target", "dashboard-e2e"), "oidc");
-const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const CLIENT_ID = "vwc-dashboard";
 const USER = {
   sub: "demo-owner",
@@ -26,68 +24,19 @@ const USER = {
   roles: ["owner", "fleet_manager"],
 };
 
-let vwc;
-let vwcLog = "";
-let browser;
+const h = createHarness({
+  name: "oidc e2e",
+  out,
+  bin,
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+});
+const { step, shot } = h;
 let provider;
-let page;
 const dataDir = mkdtempSync(join(tmpdir(), "vwc-e2e-oidc-"));
-const started = Date.now();
-const screenshots = [];
-let steps = 0;
-
-async function cleanup() {
-  await browser?.close().catch(() => {});
-  if (vwc && vwc.exitCode === null) {
-    vwc.kill("SIGTERM");
-    await new Promise((r) => {
-      const t = setTimeout(() => (vwc.kill("SIGKILL"), r()), 5000);
-      vwc.once("exit", () => (clearTimeout(t), r()));
-    });
-  }
+h.atCleanup(async () => {
   await provider?.close();
   rmSync(dataDir, { recursive: true, force: true });
-}
-
-async function fail(step, message) {
-  console.error(`\n✗ oidc e2e step "${step}" failed: ${message}`);
-  if (vwcLog) console.error(`--- vwc log (tail) ---\n${vwcLog.split("\n").slice(-25).join("\n")}`);
-  await cleanup();
-  process.exit(1);
-}
-
-function assert(cond, message) {
-  if (!cond) throw new Error(message);
-}
-
-async function step(name, fn) {
-  const t0 = Date.now();
-  try {
-    await fn();
-  } catch (e) {
-    if (page) await shot(`FAILED-${name.replace(/\W+/g, "-")}`).catch(() => {});
-    await fail(name, e instanceof Error ? e.message : String(e));
-  }
-  steps++;
-  console.log(`  ✓ ${name} (${Date.now() - t0} ms)`);
-}
-
-async function shot(name) {
-  const file = join(out, `${String(screenshots.length + 1).padStart(2, "0")}-${name}.png`);
-  await page.screenshot({ path: file });
-  screenshots.push(file);
-}
-
-function freePort() {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once("error", rej);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
-}
+});
 
 function run(args) {
   return new Promise((res, rej) => {
@@ -105,9 +54,7 @@ function decodeClaims(jwt) {
   return JSON.parse(Buffer.from(jwt.split(".")[1], "base64url").toString());
 }
 
-if (!bin || !existsSync(bin)) await fail("setup", `VWC_BIN must name the vwc binary (got ${bin})`);
-if (!existsSync(executablePath))
-  await fail("setup", `${executablePath} is missing: install Debian's chromium`);
+await h.checkSetup();
 mkdirSync(out, { recursive: true });
 for (const f of readdirSync(out)) rmSync(join(out, f));
 
@@ -117,39 +64,20 @@ await step("start the provider, seed, and vwc up trusting the provider", async (
   // The demo seed is loaded with embedded tokens, before the server trusts only the provider.
   await run(["seed", "--data-dir", dataDir]);
   const port = await freePort();
-  vwc = spawn(
-    bin,
-    [
-      "up",
-      "--data-dir",
-      dataDir,
-      "--listen",
-      `127.0.0.1:${port}`,
-      "--jwks",
-      `${provider.issuer}/jwks`,
-      "--jwt-issuer",
-      provider.issuer,
-      "--oidc-authority",
-      provider.issuer,
-      "--oidc-client-id",
-      CLIENT_ID,
-    ],
-    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, RUST_LOG: "warn" } },
-  );
-  base = await new Promise((res, rej) => {
-    const t = setTimeout(() => rej(new Error("vwc up printed no URL within 120 s")), 120_000);
-    const onData = (chunk) => {
-      vwcLog += chunk.toString();
-      const m = /Dashboard: (http:\/\/\S+)/.exec(vwcLog);
-      if (m) {
-        clearTimeout(t);
-        res(m[1].replace(/\/$/, ""));
-      }
-    };
-    vwc.stdout.on("data", onData);
-    vwc.stderr.on("data", onData);
-    vwc.once("exit", (code) => rej(new Error(`vwc up exited with ${code}`)));
-  });
+  base = await h.startVwc([
+    "--data-dir",
+    dataDir,
+    "--listen",
+    `127.0.0.1:${port}`,
+    "--jwks",
+    `${provider.issuer}/jwks`,
+    "--jwt-issuer",
+    provider.issuer,
+    "--oidc-authority",
+    provider.issuer,
+    "--oidc-client-id",
+    CLIENT_ID,
+  ]);
   console.log(`    provider ${provider.issuer}; vwc ${base}`);
 });
 
@@ -221,13 +149,7 @@ await step(
   },
 );
 
-browser = await chromium.launch({
-  executablePath,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
-});
-const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
-page = await context.newPage();
-page.setDefaultTimeout(15_000);
+const page = await h.openPage();
 const consoleErrors = [];
 page.on("console", (m) => {
   // The browser reports responses the app handles (a chat route's 404) as console errors; those are fine.
@@ -309,7 +231,7 @@ await step("no console errors", async () => {
   assert(!consoleErrors.length, `console errors:\n${consoleErrors.join("\n")}`);
 });
 
-await cleanup();
+await h.cleanup();
 console.log(
-  `\noidc e2e: ${steps} steps passed in ${((Date.now() - started) / 1000).toFixed(1)} s; screenshots:\n${screenshots.map((s) => `  ${s}`).join("\n")}`,
+  `\noidc e2e: ${h.timings.length} steps passed in ${h.elapsed()} s; screenshots:\n${h.screenshots.map((s) => `  ${s}`).join("\n")}`,
 );

@@ -4,121 +4,35 @@
 //   VWC_BIN=path/to/vwc  node e2e/run.mjs   [VWC_E2E_OUT=dir for screenshots] [CHROMIUM=path]
 //
 // Exits non-zero on the first failed step, with the step's name and the vwc log tail.
-import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { createServer } from "node:net";
-import { chromium } from "playwright-core";
+import { assert, createHarness, freePort } from "./harness.mjs";
 
 const require = createRequire(import.meta.url);
 const here = resolve(import.meta.dirname, "..");
-const bin = process.env.VWC_BIN;
 const out = resolve(process.env.VWC_E2E_OUT ?? join(here, "..", "target", "dashboard-e2e"));
-const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
-if (!bin || !existsSync(bin))
-  await fail("setup", `VWC_BIN must name the vwc binary (got ${bin ?? "nothing"})`);
-if (!existsSync(executablePath))
-  await fail(
-    "setup",
-    `${executablePath} is missing: install Debian's chromium (apt-get install -y chromium)`,
-  );
+const h = createHarness({
+  name: "e2e",
+  out,
+  bin: process.env.VWC_BIN,
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+});
+const { step, shot, fail } = h;
+await h.checkSetup();
 mkdirSync(out, { recursive: true });
 for (const f of readdirSync(out)) if (f.endsWith(".png")) rmSync(join(out, f));
 
-const started = Date.now();
-const timings = [];
-const screenshots = [];
-let vwc;
-let vwcLog = "";
-let browser;
-
-async function fail(step, message) {
-  console.error(`\n✗ e2e step "${step}" failed: ${message}`);
-  if (vwcLog) console.error(`--- vwc log (tail) ---\n${vwcLog.split("\n").slice(-25).join("\n")}`);
-  await cleanup();
-  process.exit(1);
-}
-
-async function cleanup() {
-  await browser?.close().catch(() => {});
-  if (vwc && vwc.exitCode === null) {
-    vwc.kill("SIGTERM");
-    await new Promise((r) => {
-      const t = setTimeout(() => {
-        vwc.kill("SIGKILL");
-        r();
-      }, 5000);
-      vwc.once("exit", () => {
-        clearTimeout(t);
-        r();
-      });
-    });
-  }
-}
-
-function freePort() {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once("error", rej);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
-}
-
+/** `vwc up` with the demo seed in a fresh data dir (removed when vwc exits), once it printed its token. */
 async function startVwc() {
   const dataDir = mkdtempSync(join(tmpdir(), "vwc-e2e-"));
   const port = await freePort();
-  vwc = spawn(bin, ["up", "--data-dir", dataDir, "--listen", `127.0.0.1:${port}`], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "warn" },
+  const url = h.startVwc(["--data-dir", dataDir, "--listen", `127.0.0.1:${port}`], {
+    ready: /Token \(/,
   });
-  vwc.on("exit", () => rmSync(dataDir, { recursive: true, force: true }));
-  const url = await new Promise((res, rej) => {
-    const t = setTimeout(
-      () => rej(new Error("vwc up did not print its URL within 120 s")),
-      120_000,
-    );
-    const onData = (chunk) => {
-      vwcLog += chunk.toString();
-      const m = /Dashboard: (http:\/\/\S+)/.exec(vwcLog);
-      if (m && /Token \(/.test(vwcLog)) {
-        clearTimeout(t);
-        res(m[1]);
-      }
-    };
-    vwc.stdout.on("data", onData);
-    vwc.stderr.on("data", onData);
-    vwc.once("exit", (code) => rej(new Error(`vwc up exited with ${code}`)));
-  });
-  return url.replace(/\/$/, "");
-}
-
-let page;
-async function step(name, fn) {
-  const t0 = Date.now();
-  try {
-    await fn();
-  } catch (e) {
-    await shot(`FAILED-${name}`).catch(() => {});
-    await fail(name, e instanceof Error ? e.message : String(e));
-  }
-  const ms = Date.now() - t0;
-  timings.push([name, ms]);
-  console.log(`  ✓ ${name} (${ms} ms)`);
-}
-
-async function shot(name) {
-  const file = join(out, `${String(screenshots.length + 1).padStart(2, "0")}-${name}.png`);
-  await page.screenshot({ path: file, fullPage: false });
-  screenshots.push(file);
-}
-
-function assert(cond, message) {
-  if (!cond) throw new Error(message);
+  h.vwc.on("exit", () => rmSync(dataDir, { recursive: true, force: true }));
+  return url;
 }
 
 async function axeCheck(label) {
@@ -140,6 +54,30 @@ async function axeCheck(label) {
   assert(!bad.length, `axe found serious/critical violations on ${label}: ${JSON.stringify(bad)}`);
 }
 
+/** Puts a forged token (expiring at `expSeconds`) in the session and reloads: the page must say the
+ * session has expired, whether the server refused the token or the page saw its expiry first. */
+async function reloadWithForgedToken(expSeconds) {
+  await page.evaluate((t) => sessionStorage.setItem("vwc.token", t), forgedToken(expSeconds));
+  await page.reload();
+  await page
+    .getByRole("alert")
+    .filter({ hasText: /session has expired/i })
+    .waitFor();
+}
+
+/** The chat's newest answer, once it has stopped streaming (the model may take a while). */
+async function settledAnswer() {
+  await page.waitForFunction(
+    () => {
+      const a = [...document.querySelectorAll(".turn .answer")].pop();
+      return a && !a.classList.contains("streaming");
+    },
+    null,
+    { timeout: 60_000 },
+  );
+  return page.locator(".turn .answer").last();
+}
+
 /** A JWT whose signature is wrong (the server answers 401) with the given expiry. */
 function forgedToken(expSeconds) {
   const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
@@ -150,21 +88,7 @@ function forgedToken(expSeconds) {
 const base = await startVwc().catch((e) => fail("start vwc", e.message));
 console.log(`vwc up at ${base}; screenshots in ${out}`);
 
-browser = await chromium.launch({
-  executablePath,
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-  ],
-});
-const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
-page = await context.newPage();
-page.setDefaultTimeout(15_000);
+const page = await h.openPage();
 
 // Console errors fail the run, except the browser's own report of a response the test provoked on purpose
 // (the 422 of a bad odometer, the 401 of a forged token, the 404 of a chat route not yet deployed).
@@ -309,15 +233,7 @@ await step("chat", async () => {
   const input = page.getByLabel("Your question");
   await input.fill("When was the last oil change?");
   await page.getByRole("button", { name: "Ask", exact: true }).click();
-  const answer = page.locator(".turn .answer").last();
-  await page.waitForFunction(
-    () => {
-      const a = [...document.querySelectorAll(".turn .answer")].pop();
-      return a && !a.classList.contains("streaming");
-    },
-    null,
-    { timeout: 60_000 },
-  );
+  const answer = await settledAnswer();
   const text = (await answer.textContent()) ?? "";
   if (/not available on this server yet/.test(text)) {
     console.log(
@@ -376,15 +292,7 @@ await step(
       await page.getByLabel("Your question").fill("What is the first record?");
       await page.getByRole("button", { name: "Ask", exact: true }).click();
     }
-    const answer = page.locator(".turn .answer").last();
-    await page.waitForFunction(
-      () => {
-        const a = [...document.querySelectorAll(".turn .answer")].pop();
-        return a && !a.classList.contains("streaming");
-      },
-      null,
-      { timeout: 60_000 },
-    );
+    const answer = await settledAnswer();
     {
       const text = (await answer.textContent()) ?? "";
       assert(text.trim().length > 0, "empty answer");
@@ -531,25 +439,13 @@ await step("keyboard: focus is visible", async () => {
 });
 
 await step("a rejected token returns to sign-in with a message", async () => {
-  const future = Math.floor(Date.now() / 1000) + 3600;
-  await page.evaluate((t) => sessionStorage.setItem("vwc.token", t), forgedToken(future));
-  await page.reload();
-  await page
-    .getByRole("alert")
-    .filter({ hasText: /session has expired/i })
-    .waitFor();
+  await reloadWithForgedToken(Math.floor(Date.now() / 1000) + 3600);
   await page.getByRole("heading", { name: "Sign in (development token)" }).waitFor();
   await shot("token-rejected");
 });
 
 await step("an expired token returns to sign-in with a message", async () => {
-  const past = Math.floor(Date.now() / 1000) - 60;
-  await page.evaluate((t) => sessionStorage.setItem("vwc.token", t), forgedToken(past));
-  await page.reload();
-  await page
-    .getByRole("alert")
-    .filter({ hasText: /session has expired/i })
-    .waitFor();
+  await reloadWithForgedToken(Math.floor(Date.now() / 1000) - 60);
   const bodyText = await page.locator("body").innerText();
   assert(bodyText.trim().length > 0, "blank page");
   await shot("token-expired");
@@ -559,12 +455,11 @@ await step("no console errors", async () => {
   assert(!consoleErrors.length, `console errors:\n${consoleErrors.join("\n")}`);
 });
 
-await cleanup();
-const total = ((Date.now() - started) / 1000).toFixed(1);
+await h.cleanup();
 console.log(
-  `\ndashboard e2e: ${timings.length} steps passed in ${total} s (chat ${chatAvailable ? "streamed" : "not deployed"})`,
+  `\ndashboard e2e: ${h.timings.length} steps passed in ${h.elapsed()} s (chat ${chatAvailable ? "streamed" : "not deployed"})`,
 );
 console.log(
   `expected error responses seen: ${[...new Set(expectedFailures.filter((f) => /^\d/.test(f)))].join(", ") || "none"}`,
 );
-console.log(`screenshots:\n${screenshots.map((s) => `  ${s}`).join("\n")}`);
+console.log(`screenshots:\n${h.screenshots.map((s) => `  ${s}`).join("\n")}`);

@@ -16,37 +16,37 @@ export function formatMoney(cents: number, currency = "USD", whole = false): str
   }
 }
 
+/** Dates as read in the UK style, in UTC: a date does not shift with the viewer's zone. */
+function utcFormat(options: Intl.DateTimeFormatOptions): Intl.DateTimeFormat {
+  return new Intl.DateTimeFormat("en-GB", { ...options, timeZone: "UTC" });
+}
+
+/** The first instant (UTC) of the month that `2026-03` (or any instant in it) names, with its year. */
+function monthStart(isoOrMonth: string): { date: Date; year: string } | undefined {
+  const m = /^(\d{4})-(\d{2})/.exec(isoOrMonth);
+  if (!m) return undefined;
+  return { date: new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, 1)), year: m[1]! };
+}
+
 /** `2026-03-02T09:30:00Z` → `2 Mar 2026` (UTC, so it does not shift with the viewer's zone). */
 export function formatDate(iso: string): string {
   const d = new Date(iso.length === 10 ? `${iso}T00:00:00Z` : iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return new Intl.DateTimeFormat("en-GB", {
-    day: "numeric",
-    month: "short",
-    year: "numeric",
-    timeZone: "UTC",
-  }).format(d);
+  return utcFormat({ day: "numeric", month: "short", year: "numeric" }).format(d);
 }
 
 /** `2026-03` (or any instant in it) → `March 2026`. */
 export function formatMonth(isoOrMonth: string): string {
-  const m = /^(\d{4})-(\d{2})/.exec(isoOrMonth);
-  if (!m) return isoOrMonth;
-  const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, 1));
-  return new Intl.DateTimeFormat("en-GB", {
-    month: "long",
-    year: "numeric",
-    timeZone: "UTC",
-  }).format(d);
+  const start = monthStart(isoOrMonth);
+  if (!start) return isoOrMonth;
+  return utcFormat({ month: "long", year: "numeric" }).format(start.date);
 }
 
 /** `2026-03` → `Mar 26`, for chart axes. */
 export function formatMonthShort(month: string): string {
-  const m = /^(\d{4})-(\d{2})/.exec(month);
-  if (!m) return month;
-  const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, 1));
-  const name = new Intl.DateTimeFormat("en-GB", { month: "short", timeZone: "UTC" }).format(d);
-  return `${name} ${m[1]!.slice(2)}`;
+  const start = monthStart(month);
+  if (!start) return month;
+  return `${utcFormat({ month: "short" }).format(start.date)} ${start.year.slice(2)}`;
 }
 
 /** `41250, "mi"` → `41,250 mi`. */

@@ -3,7 +3,7 @@ import type { ReactElement } from "react";
 import { vi } from "vitest";
 import { Api } from "./api/client";
 import { ApiContext } from "./api/context";
-import type { VehicleEvent } from "./api/types";
+import type { Vehicle, VehicleEvent } from "./api/types";
 
 export type Handler = (url: URL, init: RequestInit) => Response | Promise<Response>;
 
@@ -30,6 +30,30 @@ export function problem(
     status,
     "application/problem+json",
   );
+}
+
+/** An OpenID Connect provider's settings as `GET /v1/auth/config` names them (the dashboard's client). */
+export const oidcSettings = {
+  authority: "https://id.example.com/realms/vwc",
+  clientId: "vwc-dashboard",
+  scope: "openid profile email",
+  apiToken: "access" as const,
+};
+
+/** The demo organisation's RAV4 with three events, as the API lists it; `overrides` change fields. */
+export function demoVehicle(overrides: Partial<Vehicle> = {}): Vehicle {
+  return {
+    id: "veh_1",
+    orgId: "org_demo",
+    vin: "2T3P1RFV3MW123456",
+    year: 2021,
+    make: "Toyota",
+    model: "RAV4",
+    odometerUnit: "mi",
+    registeredAt: "2024-01-01T00:00:00Z",
+    eventCount: 3,
+    ...overrides,
+  } as Vehicle;
 }
 
 export function renderWithApi(ui: ReactElement, onUnauthorized = vi.fn()) {

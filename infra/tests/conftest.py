@@ -1,8 +1,8 @@
 """Loads the Terraform under infra/ with python-hcl2 into plain Python values.
 
-python-hcl2 keeps HCL's quotes around labels and literal strings (`"\"aws_sqs_queue\""`) and marks blocks
-with `__is_block__`; `plain` removes both so the tests read like the HCL does. Expressions stay as their
-`${...}` text.
+python-hcl2 keeps HCL's quotes around labels and literal strings (`"\"aws_sqs_queue\""`), marks blocks
+with `__is_block__` and keeps comments under `__comments__`; `plain` removes all three so the tests read like
+the HCL does. Expressions stay as their `${...}` text.
 """
 
 import json
@@ -17,7 +17,7 @@ REPO = INFRA.parent
 
 def plain(value):
     if isinstance(value, dict):
-        return {plain(k): plain(v) for k, v in value.items() if k != "__is_block__"}
+        return {plain(k): plain(v) for k, v in value.items() if k not in ("__is_block__", "__comments__")}
     if isinstance(value, list):
         return [plain(v) for v in value]
     if isinstance(value, str) and len(value) >= 2 and value[0] == '"' and value[-1] == '"':
@@ -66,8 +66,19 @@ def modules() -> dict:
 
 
 @pytest.fixture(scope="session")
+def root() -> Module:
+    """The one Terraform root every environment deploys (infra/root)."""
+    return Module(INFRA / "root")
+
+
+@pytest.fixture(scope="session")
 def environments() -> dict:
-    return {p.name: Module(p) for p in sorted((INFRA / "environments").iterdir()) if p.is_dir()}
+    """Each environment's committed settings (infra/environments/<env>/settings.tfvars), by name."""
+    return {
+        p.name: load(p / "settings.tfvars")
+        for p in sorted((INFRA / "environments").iterdir())
+        if p.is_dir()
+    }
 
 
 @pytest.fixture(scope="session")

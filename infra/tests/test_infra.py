@@ -4,7 +4,7 @@ import json
 import os
 import re
 
-from conftest import INFRA, REPO
+from conftest import INFRA, REPO, load
 
 
 def test_every_route_in_routes_json_has_its_rule_pattern_and_queues(routes, generated):
@@ -18,14 +18,51 @@ def test_every_route_in_routes_json_has_its_rule_pattern_and_queues(routes, gene
         assert entry["rule"] == f"vwc-to-{consumer}"
 
 
-def test_each_environment_reads_the_generated_routes(environments):
+def test_the_root_reads_the_generated_routes_and_passes_them_to_the_stack(root):
     generated = (INFRA / "generated" / "routes.auto.tfvars.json").resolve()
-    for name, env in environments.items():
-        link = env.directory / "routes.auto.tfvars.json"
-        assert link.resolve() == generated, f"{name}: routes.auto.tfvars.json must point at the generated file"
-        stack = env.modules["stack"]
-        assert stack["consumers"] == "${var.consumers}", name
-        assert stack["max_receive_count"] == "${var.max_receive_count}", name
+    link = root.directory / "routes.auto.tfvars.json"
+    assert link.resolve() == generated, "infra/root/routes.auto.tfvars.json must point at the generated file"
+    stack = root.modules["stack"]
+    assert stack["consumers"] == "${var.consumers}"
+    assert stack["max_receive_count"] == "${var.max_receive_count}"
+
+
+def test_each_environment_is_the_root_configured_by_its_own_settings(root, environments):
+    assert set(environments) == {"dev", "prod"}
+    routes = set(json.loads((INFRA / "generated" / "routes.auto.tfvars.json").read_text()))
+    for name, settings in environments.items():
+        directory = INFRA / "environments" / name
+        assert settings["environment"] == name
+        # Only what the root declares (terraform would refuse the rest), and never what the routes set.
+        assert set(settings) <= set(root.variables), (name, set(settings) - set(root.variables))
+        assert not set(settings) & routes, name
+        # Every variable without a default is set: by the routes, the settings, or the operator's file.
+        operator = load(directory / "terraform.tfvars.example")
+        required = {v for v, body in root.variables.items() if "default" not in body}
+        assert required <= routes | set(settings) | set(operator), (name, required)
+        # Its state apart from every other environment's.
+        backend = (directory / "backend.hcl.example").read_text()
+        assert f'key          = "vwc/{name}/terraform.tfstate"' in backend, name
+    # The environments differ in sizing only: names, tags and state key all come from `environment`.
+    versions = (root.directory / "versions.tf").read_text()
+    assert "environment = var.environment" in versions
+    assert root.modules["stack"]["environment"] == "${var.environment}"
+
+
+def test_a_setting_an_environment_leaves_out_takes_the_stacks_default(root, modules):
+    stack_call = root.modules["stack"]
+    stack = modules["stack"].variables
+    for argument, value in stack_call.items():
+        if argument == "source":
+            continue
+        assert argument in stack, f"the root passes {argument}, which modules/stack does not declare"
+        variable = value[len("${var."):-1] if isinstance(value, str) and value.startswith("${var.") else None
+        if variable is None or root.variables[variable].get("default", "") is not None:
+            continue
+        # The root passes null for what an environment does not set: the stack then takes its default,
+        # which needs `nullable = false`, or a default of null itself.
+        target = stack[argument]
+        assert target.get("nullable") is False or target.get("default", "") is None, argument
 
 
 def test_the_bus_builds_one_rule_target_queue_and_dead_letter_queue_per_consumer(modules):
@@ -73,13 +110,13 @@ def test_rule_targets_have_their_own_dead_letter_queue_and_retry_policy(modules)
         assert target["retry_policy"][0]["maximum_retry_attempts"] > 0
 
 
-def all_modules_and_roots(modules, environments):
-    return list(modules.values()) + list(environments.values())
+def all_modules_and_roots(modules, root):
+    return list(modules.values()) + [root]
 
 
-def test_every_event_source_mapping_reports_batch_item_failures(modules, environments):
+def test_every_event_source_mapping_reports_batch_item_failures(modules, root):
     found = 0
-    for module in all_modules_and_roots(modules, environments):
+    for module in all_modules_and_roots(modules, root):
         for name, mapping in module.resources.get("aws_lambda_event_source_mapping", {}).items():
             found += 1
             assert mapping["function_response_types"] == ["ReportBatchItemFailures"], name
@@ -143,8 +180,8 @@ def test_every_function_policy_names_only_its_own_resources(modules):
     assert stack["ses_identity_arns"].startswith('${each.key == "delivery"')
 
 
-def test_no_iam_statement_grants_every_resource_outside_the_key_policy(modules, environments):
-    for module in all_modules_and_roots(modules, environments):
+def test_no_iam_statement_grants_every_resource_outside_the_key_policy(modules, root):
+    for module in all_modules_and_roots(modules, root):
         for name, doc in module.data.get("aws_iam_policy_document", {}).items():
             if module.directory.name == "stack" and name == "kms":
                 continue  # a key policy's "*" is the key itself (skip justified inline)
@@ -210,14 +247,15 @@ def test_the_chat_function_streams_through_an_iam_url_only_the_distribution_may_
     for rtype, name in (("aws_cloudfront_origin_access_control", "chat"),
                         ("aws_cloudfront_function", "carry_authorization")):
         assert dashboard.resources[rtype][name]["count"] == "${var.chat_enabled ? 1 : 0}", name
+    # The distribution has the chat's origin and behaviour only when the chat function exists.
     distribution = dashboard.resources["aws_cloudfront_distribution"]["this"]
-    chat_blocks = [b for kind in ("origin", "ordered_cache_behavior")
-                   for b in dynamic_blocks(distribution, kind) if "chat" in b["for_each"]]
-    assert len(chat_blocks) == 2
-    assert all(b["for_each"].startswith("${var.chat_enabled ?") for b in chat_blocks)
-    for env in ("dev", "prod"):
-        variables = (INFRA / "environments" / env / "variables.tf").read_text()
-        assert re.search(r'variable "enable_chat" \{[^}]*default\s*=\s*true', variables), env
+    assert [b["for_each"] for b in dynamic_blocks(distribution, "origin")] == ["${local.custom_origins}"]
+    assert [b["for_each"] for b in dynamic_blocks(distribution, "ordered_cache_behavior")] == [
+        "${local.uncached_behaviors}"]
+    for name in ("custom_origins", "uncached_behaviors"):
+        assert re.search(r'var\.chat_enabled \? \[\{[^}]*"chat"[^}]*\}\] : \[\]', dashboard.locals[name]), name
+    variables = (INFRA / "root" / "variables.tf").read_text()
+    assert re.search(r'variable "enable_chat" \{[^}]*default\s*=\s*true', variables)
 
 
 def dynamic_blocks(resource, kind):
@@ -225,13 +263,27 @@ def dynamic_blocks(resource, kind):
     return [block[kind] for block in resource.get("dynamic", []) if kind in block]
 
 
+def table(expression):
+    """The object literals of a local's table (`concat(cond ? [{a = 1, b = "x"}] : [], …)`), in the order they
+    are written, each as its attributes' text without quotes."""
+    rows = []
+    for body in re.findall(r"\{([^{}]*)\}", expression):
+        row = {}
+        for part in re.split(r",\s*(?![^\[]*\])", body):
+            key, value = part.split("=", 1)
+            row[key.strip()] = value.strip().strip('"')
+        rows.append(row)
+    return rows
+
+
 def test_the_chat_behaviour_precedes_v1_and_reaches_the_function_signed_and_uncached(modules):
     dashboard = modules["dashboard"]
     distribution = dashboard.resources["aws_cloudfront_distribution"]["this"]
-    behaviours = [b["content"][0] for b in dynamic_blocks(distribution, "ordered_cache_behavior")]
-    targets = [b["target_origin_id"] for b in behaviours]
+    behaviours = table(dashboard.locals["uncached_behaviors"])
+    targets = [b["origin"] for b in behaviours]
     assert targets == ["chat", "api"], "the chat's behaviour must come before /v1/*"
     chat = behaviours[0]
+    assert chat["path"] == "local.chat_path_pattern"
     pattern = dashboard.locals["chat_path_pattern"]
     assert pattern == "/v1/vehicles/*/chat*"
     for path in ("/v1/vehicles/veh_1/chat", "/v1/vehicles/veh_1/chat/suggestions",
@@ -239,17 +291,28 @@ def test_the_chat_behaviour_precedes_v1_and_reaches_the_function_signed_and_unca
         assert re.fullmatch(pattern.replace("*", ".*"), path), path
     for path in ("/v1/vehicles/veh_1/events", "/v1/vehicles", "/v1/fleet/overview"):
         assert not re.fullmatch(pattern.replace("*", ".*"), path), path
-    assert chat["cache_policy_id"] == CACHING_DISABLED
-    assert chat["origin_request_policy_id"] == ALL_VIEWER_EXCEPT_HOST
-    assert chat["compress"] is False
-    assert "POST" in chat["allowed_methods"]
-    association = chat["function_association"][0]
-    assert association["event_type"] == "viewer-request"
-    assert association["function_arn"] == "${aws_cloudfront_function.carry_authorization[0].arn}"
+    behaviour = dynamic_blocks(distribution, "ordered_cache_behavior")[0]["content"][0]
+    assert behaviour["path_pattern"] == "${ordered_cache_behavior.value.path}"
+    assert behaviour["target_origin_id"] == "${ordered_cache_behavior.value.origin}"
+    assert behaviour["cache_policy_id"] == CACHING_DISABLED
+    assert behaviour["origin_request_policy_id"] == ALL_VIEWER_EXCEPT_HOST
+    assert behaviour["compress"] == "${ordered_cache_behavior.value.compress}"
+    assert chat["compress"] == "false" and behaviours[1]["compress"] == "true"
+    assert "POST" in behaviour["allowed_methods"]
+    # Only the chat's behaviour carries the viewer's token past the signature.
+    assert chat["carry_authorization"] == "true" and behaviours[1]["carry_authorization"] == "false"
+    association = dynamic_blocks(behaviour, "function_association")[0]
+    assert association["for_each"] == (
+        "${ordered_cache_behavior.value.carry_authorization ? [aws_cloudfront_function.carry_authorization[0].arn] : []}")
+    assert association["content"][0]["event_type"] == "viewer-request"
+    assert association["content"][0]["function_arn"] == "${function_association.value}"
     # The origin is the function URL, signed by an origin access control for Lambda.
-    origins = [o["content"][0] for o in dynamic_blocks(distribution, "origin")]
-    origin = next(o for o in origins if o["origin_id"] == "chat")
-    assert origin["origin_access_control_id"] == "${aws_cloudfront_origin_access_control.chat[0].id}"
+    origins = {o["id"]: o for o in table(dashboard.locals["custom_origins"])}
+    assert origins["chat"]["domain"] == "local.chat_domain"
+    assert origins["chat"]["access_control"] == "aws_cloudfront_origin_access_control.chat[0].id"
+    origin = dynamic_blocks(distribution, "origin")[0]["content"][0]
+    assert origin["origin_access_control_id"] == "${origin.value.access_control}"
+    assert origin["origin_id"] == "${origin.value.id}"
     oac = dashboard.resources["aws_cloudfront_origin_access_control"]["chat"]
     assert oac["origin_access_control_origin_type"] == "lambda"
     assert oac["signing_behavior"] == "always" and oac["signing_protocol"] == "sigv4"
@@ -262,10 +325,10 @@ def test_the_chat_behaviour_precedes_v1_and_reaches_the_function_signed_and_unca
 
 
 def test_the_chat_function_has_the_function_alarms_and_one_for_its_urls_5xx(modules):
-    alarms = modules["alarms"].resources["aws_cloudwatch_metric_alarm"]
-    url = alarms["url_5xx"]
-    assert url["for_each"] == "${var.url_function_names}"
-    assert url["namespace"] == "AWS/Lambda" and url["metric_name"] == "Url5xxCount"
+    metrics = modules["alarms"].locals["lambda_metrics"]
+    url = metrics["url-5xx"]
+    assert url["functions"] == "${var.url_function_names}" and url["metric"] == "Url5xxCount"
+    assert '"AWS/Lambda"' in modules["alarms"].locals["alarms"]
     stack = modules["stack"].modules["alarms"]
     assert stack["url_function_names"] == "${{for k, f in module.chat_function : k => f.name}}"
     # Errors and throttles: every function, the chat's included.
@@ -366,13 +429,25 @@ def test_the_attachments_bucket_is_private_encrypted_versioned_and_only_the_api_
 
 
 def test_alarms_cover_dead_letters_errors_throttles_5xx_and_the_budget(modules):
-    alarms = modules["alarms"].resources
-    metrics = {a["metric_name"] for a in alarms["aws_cloudwatch_metric_alarm"].values()}
+    alarms = modules["alarms"]
+    table = alarms.locals["alarms"]
+    metrics = {m["metric"] for m in alarms.locals["lambda_metrics"].values()}
+    metrics |= set(re.findall(r'metric\s*=\s*"([^"]+)"', table))
     assert metrics == {"ApproximateNumberOfMessagesVisible", "Errors", "Throttles", "5xx", "Url5xxCount"}
-    assert "monthly" in alarms["aws_budgets_budget"]
+    # One alarm per queue, per function and metric, and the API; each notifies the topic.
+    for source in ("var.dead_letter_queues", "m.functions", "var.api_id"):
+        assert source in table, source
+    alarm = alarms.resources["aws_cloudwatch_metric_alarm"]["this"]
+    assert alarm["for_each"] == "${local.alarms}"
+    assert alarm["alarm_actions"] == ["${aws_sns_topic.alarms.arn}"]
+    assert alarm["threshold"] == 0 and alarm["comparison_operator"] == "GreaterThanThreshold"
+    assert "monthly" in alarms.resources["aws_budgets_budget"]
     stack = modules["stack"].modules["alarms"]
     assert "module.bus.dead_letter_queues" in stack["dead_letter_queues"]
-    assert "lambda-async-dlq" in stack["dead_letter_queues"]
+    # The functions' own dead-letter queues too (failed asynchronous invocations, undeliverable schedules).
+    assert "for k, q in aws_sqs_queue.failures" in stack["dead_letter_queues"]
+    failures = modules["stack"].resources["aws_sqs_queue"]["failures"]["for_each"]
+    assert set(failures) == {"lambda-async", "schedule"}
 
 
 def test_every_checkov_skip_says_why():
@@ -383,12 +458,14 @@ def test_every_checkov_skip_says_why():
                 assert len(reason) == 2 and len(reason[1].strip()) >= 30, f"{path}: {line.strip()}"
 
 
-def test_terraform_and_providers_are_pinned(modules, environments):
-    for module in all_modules_and_roots(modules, environments):
+def test_terraform_and_providers_are_pinned(modules, root):
+    for module in all_modules_and_roots(modules, root):
         assert module.terraform, module.directory
         for block in module.terraform:
-            assert block["required_version"] == ">= 1.6", module.directory
-            for providers in block["required_providers"]:
+            assert block["required_version"] == ">= 1.7", module.directory
+            # A module of data sources alone (service_grant) may leave the provider to its callers.
+            assert block.get("required_providers") or not module.resources, module.directory
+            for providers in block.get("required_providers", []):
                 for name, spec in providers.items():
                     assert re.match(r"~> \d+\.\d+", spec["version"]), (module.directory, name)
 
@@ -452,16 +529,18 @@ def test_the_dashboard_distribution_sends_every_api_path_to_the_http_api_uncache
     dashboard = modules["dashboard"]
     distribution = dashboard.resources["aws_cloudfront_distribution"]["this"]
     assert dashboard.locals["api_path_patterns"] == API_PATHS
-    api_origin = dynamic_blocks(distribution, "origin")[0]
-    assert api_origin["for_each"] == "${local.api_domain == null ? [] : [local.api_domain]}"
-    origin = api_origin["content"][0]
-    assert origin["origin_id"] == "api"
+    origins = dashboard.locals["custom_origins"]
+    assert 'local.api_domain == null ? [] : [{id = "api", domain = local.api_domain,' in origins
+    origin = dynamic_blocks(distribution, "origin")[0]["content"][0]
+    assert origin["domain_name"] == "${origin.value.domain}"
     assert origin["custom_origin_config"][0]["origin_protocol_policy"] == "https-only"
-    behaviours = dynamic_blocks(distribution, "ordered_cache_behavior")[-1]
-    assert behaviours["for_each"] == "${local.api_domain == null ? [] : local.api_path_patterns}"
-    behaviour = behaviours["content"][0]
-    assert behaviour["target_origin_id"] == "api"
-    assert behaviour["path_pattern"] == "${ordered_cache_behavior.value}"
+    # One behaviour per API path, each to the API's origin.
+    behaviours = dashboard.locals["uncached_behaviors"]
+    assert ('local.api_domain == null ? [] : [for path in local.api_path_patterns : '
+            '{path = path, origin = "api",') in behaviours
+    behaviour = dynamic_blocks(distribution, "ordered_cache_behavior")[0]["content"][0]
+    assert behaviour["target_origin_id"] == "${ordered_cache_behavior.value.origin}"
+    assert behaviour["path_pattern"] == "${ordered_cache_behavior.value.path}"
     assert sorted(behaviour["allowed_methods"]) == sorted(
         ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"])
     # Never cached; every viewer header (Authorization too: allowed with caching off) but Host.
@@ -508,3 +587,24 @@ def test_the_dashboard_signs_in_with_cognito_through_the_pages_csp_and_a_public_
         assert f'"api/{name}"' in text, name
     # The API no longer names the distribution (that would be a cycle: the distribution routes to the API).
     assert stack.modules["http_api"]["cors_origins"] == []
+
+
+def test_every_grant_to_an_aws_service_names_on_whose_behalf_it_acts(modules):
+    grant = modules["service_grant"]
+    body = dynamic_blocks(grant.data["aws_iam_policy_document"]["this"], "statement")[0]
+    assert body["for_each"] == "${var.statements}"
+    statement = body["content"][0]
+    assert statement["principals"][0]["type"] == "Service"
+    assert statement["condition"][0]["variable"] == "${var.condition.variable}"
+    assert "aws:SourceArn" in grant.variables["condition"]["validation"][0]["condition"]
+    # The queue, bucket and topic policies that let a service in go through it.
+    users = {(m.directory.name, name) for m in modules.values()
+             for name, call in m.modules.items() if call["source"] == "../service_grant"}
+    assert users == {("bus", "rule_sends"), ("stack", "schedule_failures_policy"),
+                     ("dashboard", "cloudfront_read"), ("alarms", "publishers")}
+    # Elsewhere a service principal comes with its condition too (a role's trust policy excepted).
+    for module in modules.values():
+        for name, doc in module.data.get("aws_iam_policy_document", {}).items():
+            for s in doc.get("statement", []):
+                if any(p["type"] == "Service" for p in s.get("principals", [])) and s["actions"] != ["sts:AssumeRole"]:
+                    assert s.get("condition"), (module.directory.name, name, s.get("sid"))

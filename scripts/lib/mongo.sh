@@ -12,6 +12,8 @@
 
 SECANTUS_VERSION="${SECANTUS_VERSION:-0.7.0b3}"
 REPO="${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+# shellcheck source=server.sh
+source "$(dirname "${BASH_SOURCE[0]}")/server.sh"
 
 # Installs the pinned SecantusDB into $REPO/.venv (created by moto_ensure_venv).
 mongo_ensure_surrogate() {
@@ -33,7 +35,7 @@ mongo_ensure_surrogate() {
 mongo_start() {
     local venv="$REPO/.venv"
     local port
-    port="$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')" || return 1
+    port="$(server_free_port)" || return 1
     MONGO_DIR="$(mktemp -d "${TMPDIR:-/tmp}/vwc-secantus.XXXXXX")"
     export MONGO_DIR
     local log="$MONGO_DIR.log"
@@ -42,22 +44,8 @@ mongo_start() {
     MONGO_PID=$!
     export MONGO_PID
     local uri="mongodb://127.0.0.1:$port/?replicaSet=secantus&directConnection=true"
-    local tries=0
-    until "$venv/bin/python" -c "import pymongo,sys; pymongo.MongoClient('$uri', serverSelectionTimeoutMS=500).admin.command('ping')" 2>/dev/null; do
-        if ! kill -0 "$MONGO_PID" 2>/dev/null; then
-            echo "mongo: SecantusDB exited during start; log: $log" >&2
-            cat "$log" >&2
-            unset MONGO_PID
-            return 1
-        fi
-        tries=$((tries + 1))
-        if ((tries > 100)); then
-            echo "mongo: SecantusDB did not answer within 50s; log: $log" >&2
-            mongo_stop
-            return 1
-        fi
-        sleep 0.5
-    done
+    server_wait "mongo: SecantusDB" "$MONGO_PID" "$log" 50 0.5 mongo_stop "$venv/bin/python" -c \
+        "import pymongo; pymongo.MongoClient('$uri', serverSelectionTimeoutMS=500).admin.command('ping')" || return 1
     export VWC_TEST_MONGODB_URI="$uri"
     export VWC_TEST_MONGODB_SERVER="SecantusDB $SECANTUS_VERSION (surrogate)"
     echo "mongo: SecantusDB $SECANTUS_VERSION listening at $uri (pid $MONGO_PID, log $log)" >&2
@@ -66,16 +54,9 @@ mongo_start() {
 # Stops the server started by mongo_start and removes its storage.
 mongo_stop() {
     if [[ -n "${MONGO_PID:-}" ]]; then
-        # A wedged surrogate (docs/mongodb-testing.md: its lock-order deadlock) ignores SIGTERM: wait a
-        # few seconds, then SIGKILL, so the run never hangs at its end.
-        kill "$MONGO_PID" 2>/dev/null || true
-        local i
-        for i in $(seq 1 50); do
-            kill -0 "$MONGO_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -9 "$MONGO_PID" 2>/dev/null || true
-        wait "$MONGO_PID" 2>/dev/null || true
+        # A wedged surrogate (docs/mongodb-testing.md: its lock-order deadlock) ignores SIGTERM: server_stop
+        # kills it after a few seconds.
+        server_stop "$MONGO_PID"
         unset MONGO_PID
     fi
     if [[ -n "${MONGO_DIR:-}" && -d "$MONGO_DIR" ]]; then

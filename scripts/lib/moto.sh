@@ -8,6 +8,8 @@
 
 MOTO_VERSION="${MOTO_VERSION:-5.2.5}"
 REPO="${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+# shellcheck source=server.sh
+source "$(dirname "${BASH_SOURCE[0]}")/server.sh"
 
 # Creates (or reuses) the git-ignored venv at $REPO/.venv with the pinned moto[server].
 moto_ensure_venv() {
@@ -35,37 +37,22 @@ moto_start() {
         return 0
     fi
     local port
-    port="$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')" || return 1
+    port="$(server_free_port)" || return 1
     local log="${MOTO_LOG:-${TMPDIR:-/tmp}/vwc-moto-$port.log}"
     "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
     MOTO_PID=$!
     export MOTO_PID
     export VWC_TEST_AWS_ENDPOINT="http://127.0.0.1:$port"
-    local tries=0
     # /moto-api/ is moto's own dashboard endpoint: it answers 200 once the server is up.
-    until "$venv/bin/python" -c "import urllib.request,sys; urllib.request.urlopen('$VWC_TEST_AWS_ENDPOINT/moto-api/', timeout=1)" 2>/dev/null; do
-        if ! kill -0 "$MOTO_PID" 2>/dev/null; then
-            echo "moto: server exited during start; log: $log" >&2
-            cat "$log" >&2
-            unset MOTO_PID VWC_TEST_AWS_ENDPOINT
-            return 1
-        fi
-        tries=$((tries + 1))
-        if ((tries > 100)); then
-            echo "moto: server did not answer within 20s; log: $log" >&2
-            moto_stop
-            return 1
-        fi
-        sleep 0.2
-    done
+    server_wait "moto: server" "$MOTO_PID" "$log" 20 0.2 moto_stop "$venv/bin/python" -c \
+        "import urllib.request; urllib.request.urlopen('$VWC_TEST_AWS_ENDPOINT/moto-api/', timeout=1)" || return 1
     echo "moto: listening at $VWC_TEST_AWS_ENDPOINT (pid $MOTO_PID, log $log)" >&2
 }
 
 # Stops the server started by moto_start.
 moto_stop() {
     if [[ -n "${MOTO_PID:-}" ]]; then
-        kill "$MOTO_PID" 2>/dev/null || true
-        wait "$MOTO_PID" 2>/dev/null || true
+        server_stop "$MOTO_PID"
     fi
     unset MOTO_PID VWC_TEST_AWS_ENDPOINT
 }

@@ -1,14 +1,8 @@
 import { render, screen } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
+import { oidcSettings as oidc } from "../test-utils";
 import { SignIn } from "./SignIn";
-
-const oidc = {
-  authority: "https://id.example.com/realms/vwc",
-  clientId: "dash",
-  scope: "openid",
-  apiToken: "access" as const,
-};
 
 describe("SignIn", () => {
   it("leaves for the identity provider on one click, and says so while it goes", async () => {

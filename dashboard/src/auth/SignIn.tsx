@@ -141,33 +141,27 @@ function DevTokenForm({ onToken }: { onToken: (token: string) => void }) {
       </span>
     ) : null;
 
+  // A required text input with its label and the server's message about it.
+  const textField = (name: string, label: string, value: string, setValue: (v: string) => void) => (
+    <label>
+      {label}
+      <input
+        name={name}
+        value={value}
+        onChange={(e) => setValue(e.target.value)}
+        required
+        aria-invalid={!!error?.fields[name]}
+        aria-describedby={error?.fields[name] ? `signin-${name}-error` : undefined}
+      />
+      {fieldError(name)}
+    </label>
+  );
+
   return (
     <form onSubmit={mint} className="card" aria-label="Development sign-in">
       <h2>Sign in (development token)</h2>
-      <label>
-        Organisation
-        <input
-          name="org"
-          value={org}
-          onChange={(e) => setOrg(e.target.value)}
-          required
-          aria-invalid={!!error?.fields.org}
-          aria-describedby={error?.fields.org ? "signin-org-error" : undefined}
-        />
-        {fieldError("org")}
-      </label>
-      <label>
-        User
-        <input
-          name="sub"
-          value={sub}
-          onChange={(e) => setSub(e.target.value)}
-          required
-          aria-invalid={!!error?.fields.sub}
-          aria-describedby={error?.fields.sub ? "signin-sub-error" : undefined}
-        />
-        {fieldError("sub")}
-      </label>
+      {textField("org", "Organisation", org, setOrg)}
+      {textField("sub", "User", sub, setSub)}
       <fieldset>
         <legend>Roles</legend>
         {ROLES.map((r) => (

@@ -7,13 +7,7 @@ import {
   parseAuthConfig,
   userManagerSettings,
 } from "./config";
-
-const oidc = {
-  authority: "https://id.example.com/realms/vwc",
-  clientId: "vwc-dashboard",
-  scope: "openid profile email",
-  apiToken: "access" as const,
-};
+import { oidcSettings as oidc } from "../test-utils";
 
 describe("sign-in configuration", () => {
   it("reads each mode the server names", () => {

@@ -1,4 +1,4 @@
-import { useId, useState, type FormEvent, type ReactNode } from "react";
+import { useId, useState, type FormEvent, type InputHTMLAttributes, type ReactNode } from "react";
 import { ApiError } from "../api/client";
 import { useApi } from "../api/context";
 import { EVENT_KINDS, type EventKind, type Vehicle, type VehicleEvent } from "../api/types";
@@ -185,6 +185,11 @@ export function RecordEventForm({
     "aria-describedby": errors[name] ? `${id}-${name}-error` : undefined,
   });
 
+  // A text input bound to its field (id, name, error wiring, value, change handler) with `props` besides.
+  const textInput = (name: keyof Fields, props: InputHTMLAttributes<HTMLInputElement> = {}) => (
+    <input {...attrs(name)} value={f[name]} onChange={set(name)} {...props} />
+  );
+
   return (
     <form className="record card" onSubmit={submit} aria-label="Record an event" noValidate>
       <div className="grid">
@@ -199,46 +204,20 @@ export function RecordEventForm({
             ))}
           </select>,
         )}
-        {field(
-          "date",
-          "Date",
-          <input type="date" {...attrs("date")} value={f.date} onChange={set("date")} required />,
-        )}
-        {field(
-          "title",
-          "Title",
-          <input
-            {...attrs("title")}
-            value={f.title}
-            onChange={set("title")}
-            placeholder="Defaults to the kind"
-          />,
-        )}
+        {field("date", "Date", textInput("date", { type: "date", required: true }))}
+        {field("title", "Title", textInput("title", { placeholder: "Defaults to the kind" }))}
         {field(
           "odometer",
           `Odometer (${vehicle.odometerUnit})`,
-          <input
-            {...attrs("odometer")}
-            inputMode="numeric"
-            value={f.odometer}
-            onChange={set("odometer")}
-          />,
+          textInput("odometer", { inputMode: "numeric" }),
         )}
-        {field(
-          "cost",
-          "Cost (USD)",
-          <input {...attrs("cost")} inputMode="decimal" value={f.cost} onChange={set("cost")} />,
-        )}
-        {field(
-          "vendor",
-          "Vendor",
-          <input {...attrs("vendor")} value={f.vendor} onChange={set("vendor")} />,
-        )}
+        {field("cost", "Cost (USD)", textInput("cost", { inputMode: "decimal" }))}
+        {field("vendor", "Vendor", textInput("vendor"))}
         {f.kind === "maintenance" &&
           field(
             "tasks",
             "Tasks",
-            <input {...attrs("tasks")} value={f.tasks} onChange={set("tasks")} />,
+            textInput("tasks"),
             "Comma-separated, e.g. oil_change, tire_rotation",
           )}
         {f.kind === "collision" &&
@@ -252,27 +231,9 @@ export function RecordEventForm({
             </select>,
           )}
         {f.kind === "valuation" &&
-          field(
-            "amount",
-            "Value (USD)",
-            <input
-              {...attrs("amount")}
-              inputMode="decimal"
-              value={f.amount}
-              onChange={set("amount")}
-            />,
-          )}
+          field("amount", "Value (USD)", textInput("amount", { inputMode: "decimal" }))}
         {f.kind === "fuel" &&
-          field(
-            "volume",
-            "Volume",
-            <input
-              {...attrs("volume")}
-              inputMode="decimal"
-              value={f.volume}
-              onChange={set("volume")}
-            />,
-          )}
+          field("volume", "Volume", textInput("volume", { inputMode: "decimal" }))}
         {f.kind === "fuel" &&
           field(
             "volumeUnit",

@@ -1,23 +1,12 @@
 import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { Vehicle } from "../api/types";
-import { event, json, mockFetch, problem, renderWithApi } from "../test-utils";
+import { demoVehicle, event, json, mockFetch, problem, renderWithApi } from "../test-utils";
 import { createRef } from "react";
 import { act } from "@testing-library/react";
 import { Timeline, type TimelineHandle } from "./Timeline";
 
-const vehicle = {
-  id: "veh_1",
-  orgId: "org_demo",
-  vin: "2T3P1RFV3MW123456",
-  year: 2021,
-  make: "Toyota",
-  model: "RAV4",
-  odometerUnit: "mi",
-  registeredAt: "2024-01-01T00:00:00Z",
-  eventCount: 3,
-} as Vehicle;
+const vehicle = demoVehicle();
 
 afterEach(() => vi.unstubAllGlobals());
 

@@ -1,21 +1,11 @@
 import { render, screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
-import type { MaintenanceItem, Overview, Vehicle } from "../api/types";
+import type { MaintenanceItem, Overview } from "../api/types";
+import { demoVehicle } from "../test-utils";
 import { VehicleHeader, nextDue } from "./VehicleHeader";
 
-const vehicle = {
-  id: "veh_1",
-  orgId: "org_demo",
-  vin: "2T3P1RFV3MW123456",
-  year: 2021,
-  make: "Toyota",
-  model: "RAV4",
-  nickname: "Blue",
-  odometerUnit: "mi",
-  registeredAt: "2024-01-01T00:00:00Z",
-  eventCount: 3,
-} as Vehicle;
+const vehicle = demoVehicle({ nickname: "Blue" });
 
 function item(task: string, status: MaintenanceItem["status"], dueAt: string): MaintenanceItem {
   return {

@@ -9,26 +9,22 @@ resource "aws_sns_topic" "alarms" {
   tags              = var.tags
 }
 
-data "aws_iam_policy_document" "publishers" {
-  statement {
-    sid       = "CloudWatchAndBudgetsPublish"
-    actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.alarms.arn]
-    principals {
-      type        = "Service"
-      identifiers = ["cloudwatch.amazonaws.com", "budgets.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [data.aws_caller_identity.current.account_id]
-    }
+module "publishers" {
+  source   = "../service_grant"
+  services = ["cloudwatch.amazonaws.com", "budgets.amazonaws.com"]
+  statements = {
+    CloudWatchAndBudgetsPublish = { actions = ["sns:Publish"], resources = [aws_sns_topic.alarms.arn] }
+  }
+  condition = {
+    test     = "StringEquals"
+    variable = "aws:SourceAccount"
+    values   = [data.aws_caller_identity.current.account_id]
   }
 }
 
 resource "aws_sns_topic_policy" "alarms" {
   arn    = aws_sns_topic.alarms.arn
-  policy = data.aws_iam_policy_document.publishers.json
+  policy = module.publishers.json
 }
 
 resource "aws_sns_topic_subscription" "email" {
@@ -37,90 +33,103 @@ resource "aws_sns_topic_subscription" "email" {
   endpoint  = var.alarm_email
 }
 
-resource "aws_cloudwatch_metric_alarm" "dead_letters" {
-  for_each            = var.dead_letter_queues
-  alarm_name          = "${var.name}-${each.key}-not-empty"
-  alarm_description   = "Messages are waiting in ${each.value}: see docs/runbooks/dlq-redrive.md"
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = each.value }
-  statistic           = "Maximum"
+locals {
+  # Lambda's per-function metrics: the alarm name's suffix → the metric, the functions watched, what it says.
+  lambda_metrics = {
+    errors    = { metric = "Errors", functions = var.function_names, says = "%s failed invocations" }
+    throttles = { metric = "Throttles", functions = var.function_names, says = "%s was throttled" }
+    # A function URL has no API Gateway in front: the URL's own 5xx count (the chat function) is its "API 5xx".
+    url-5xx = { metric = "Url5xxCount", functions = var.url_function_names, says = "The %s function URL answered 5xx" }
+  }
+
+  # Every alarm, by the name it gets after "<name>-". Each fires on one 5-minute period above zero (statistic
+  # Sum unless said); missing data (nothing happened) is no breach.
+  alarms = merge(
+    {
+      for key, queue in var.dead_letter_queues : "${key}-not-empty" => {
+        description = "Messages are waiting in ${queue}: see docs/runbooks/dlq-redrive.md"
+        namespace   = "AWS/SQS"
+        metric      = "ApproximateNumberOfMessagesVisible"
+        dimensions  = { QueueName = queue }
+        statistic   = "Maximum"
+        # A dead letter stays until someone redrives it: say so too when the queue is empty again.
+        notify_ok = true
+      }
+    },
+    merge([
+      for suffix, m in local.lambda_metrics : {
+        for key, function in m.functions : "${key}-${suffix}" => {
+          description = "${format(m.says, function)}: see docs/runbooks/alarms.md"
+          namespace   = "AWS/Lambda"
+          metric      = m.metric
+          dimensions  = { FunctionName = function }
+        }
+      }
+    ]...),
+    {
+      api-5xx = {
+        description = "The HTTP API answered 5xx: see docs/runbooks/alarms.md"
+        namespace   = "AWS/ApiGateway"
+        metric      = "5xx"
+        dimensions  = { ApiId = var.api_id }
+      }
+    },
+  )
+}
+
+resource "aws_cloudwatch_metric_alarm" "this" {
+  for_each            = local.alarms
+  alarm_name          = "${var.name}-${each.key}"
+  alarm_description   = each.value.description
+  namespace           = each.value.namespace
+  metric_name         = each.value.metric
+  dimensions          = each.value.dimensions
+  statistic           = try(each.value.statistic, "Sum")
   period              = 300
   evaluation_periods  = 1
   comparison_operator = "GreaterThanThreshold"
   threshold           = 0
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alarms.arn]
-  ok_actions          = [aws_sns_topic.alarms.arn]
+  ok_actions          = try(each.value.notify_ok, false) ? [aws_sns_topic.alarms.arn] : null
   tags                = var.tags
 }
 
-resource "aws_cloudwatch_metric_alarm" "function_errors" {
-  for_each            = var.function_names
-  alarm_name          = "${var.name}-${each.key}-errors"
-  alarm_description   = "${each.value} failed invocations: see docs/runbooks/alarms.md"
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = each.value }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-  tags                = var.tags
+# The alarms were five resources before they were one table. The one without keys moves; the others' keys
+# come from variables, which `moved` cannot name, so they leave the state without being deleted and
+# `aws_cloudwatch_metric_alarm.this` adopts them by name (PutMetricAlarm creates or updates), rather than a
+# destroy and a create of the same alarm racing each other.
+moved {
+  from = aws_cloudwatch_metric_alarm.api_5xx
+  to   = aws_cloudwatch_metric_alarm.this["api-5xx"]
 }
 
-resource "aws_cloudwatch_metric_alarm" "function_throttles" {
-  for_each            = var.function_names
-  alarm_name          = "${var.name}-${each.key}-throttles"
-  alarm_description   = "${each.value} was throttled: see docs/runbooks/alarms.md"
-  namespace           = "AWS/Lambda"
-  metric_name         = "Throttles"
-  dimensions          = { FunctionName = each.value }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-  tags                = var.tags
+removed {
+  from = aws_cloudwatch_metric_alarm.dead_letters
+  lifecycle {
+    destroy = false
+  }
 }
 
-resource "aws_cloudwatch_metric_alarm" "api_5xx" {
-  alarm_name          = "${var.name}-api-5xx"
-  alarm_description   = "The HTTP API answered 5xx: see docs/runbooks/alarms.md"
-  namespace           = "AWS/ApiGateway"
-  metric_name         = "5xx"
-  dimensions          = { ApiId = var.api_id }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-  tags                = var.tags
+removed {
+  from = aws_cloudwatch_metric_alarm.function_errors
+  lifecycle {
+    destroy = false
+  }
 }
 
-# A function URL has no API Gateway in front: the URL's own 5xx count (the chat function) is its "API 5xx".
-resource "aws_cloudwatch_metric_alarm" "url_5xx" {
-  for_each            = var.url_function_names
-  alarm_name          = "${var.name}-${each.key}-url-5xx"
-  alarm_description   = "The ${each.value} function URL answered 5xx: see docs/runbooks/alarms.md"
-  namespace           = "AWS/Lambda"
-  metric_name         = "Url5xxCount"
-  dimensions          = { FunctionName = each.value }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-  tags                = var.tags
+removed {
+  from = aws_cloudwatch_metric_alarm.function_throttles
+  lifecycle {
+    destroy = false
+  }
+}
+
+removed {
+  from = aws_cloudwatch_metric_alarm.url_5xx
+  lifecycle {
+    destroy = false
+  }
 }
 
 resource "aws_budgets_budget" "monthly" {

@@ -92,50 +92,43 @@ resource "aws_cloudwatch_event_target" "consumer" {
   }
 }
 
-data "aws_iam_policy_document" "eventbridge_send" {
-  for_each = var.consumers
-  statement {
-    sid       = "AllowOnlyItsRule"
-    actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.consumer[each.key].arn]
-    principals {
-      type        = "Service"
-      identifiers = ["events.amazonaws.com"]
+locals {
+  # The queues EventBridge sends to, each only from its consumer's rule: the consumer's queue (the rule's
+  # target) and the target's dead-letter queue (what the rule could not deliver).
+  rule_sends = merge([
+    for consumer in keys(var.consumers) : {
+      "${consumer}/queue" = {
+        sid   = "AllowOnlyItsRule"
+        queue = aws_sqs_queue.consumer[consumer].arn
+        rule  = aws_cloudwatch_event_rule.consumer[consumer].arn
+      }
+      "${consumer}/target-dlq" = {
+        sid   = "AllowTheRuleToDeadLetter"
+        queue = aws_sqs_queue.target_dead_letter[consumer].arn
+        rule  = aws_cloudwatch_event_rule.consumer[consumer].arn
+      }
     }
-    condition {
-      test     = "ArnEquals"
-      variable = "aws:SourceArn"
-      values   = [aws_cloudwatch_event_rule.consumer[each.key].arn]
-    }
+  ]...)
+}
+
+module "rule_sends" {
+  source   = "../service_grant"
+  for_each = local.rule_sends
+  services = ["events.amazonaws.com"]
+  statements = {
+    (each.value.sid) = { actions = ["sqs:SendMessage"], resources = [each.value.queue] }
   }
+  condition = { test = "ArnEquals", variable = "aws:SourceArn", values = [each.value.rule] }
 }
 
 resource "aws_sqs_queue_policy" "consumer" {
   for_each  = var.consumers
   queue_url = aws_sqs_queue.consumer[each.key].id
-  policy    = data.aws_iam_policy_document.eventbridge_send[each.key].json
-}
-
-data "aws_iam_policy_document" "target_dead_letter" {
-  for_each = var.consumers
-  statement {
-    sid       = "AllowTheRuleToDeadLetter"
-    actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.target_dead_letter[each.key].arn]
-    principals {
-      type        = "Service"
-      identifiers = ["events.amazonaws.com"]
-    }
-    condition {
-      test     = "ArnEquals"
-      variable = "aws:SourceArn"
-      values   = [aws_cloudwatch_event_rule.consumer[each.key].arn]
-    }
-  }
+  policy    = module.rule_sends["${each.key}/queue"].json
 }
 
 resource "aws_sqs_queue_policy" "target_dead_letter" {
   for_each  = var.consumers
   queue_url = aws_sqs_queue.target_dead_letter[each.key].id
-  policy    = data.aws_iam_policy_document.target_dead_letter[each.key].json
+  policy    = module.rule_sends["${each.key}/target-dlq"].json
 }

@@ -14,6 +14,29 @@ locals {
   chat_path_pattern = "/v1/vehicles/*/chat*"
   # "https://abc.lambda-url.eu-west-1.on.aws/" → the origin's host name.
   chat_domain = var.chat_enabled ? trimsuffix(trimprefix(var.chat_function_url, "https://"), "/") : null
+  # Origins besides the bucket. An answer from the chat may wait for the LLM (8 s at most) before its first
+  # byte: 60 s, the most CloudFront allows without a quota increase (the API keeps the default 30 s).
+  custom_origins = concat(
+    local.api_domain == null ? [] : [
+      { id = "api", domain = local.api_domain, access_control = null, read_timeout = 30 },
+    ],
+    var.chat_enabled ? [
+      { id = "chat", domain = local.chat_domain, access_control = aws_cloudfront_origin_access_control.chat[0].id, read_timeout = 60 },
+    ] : [],
+  )
+  # The uncached behaviours in CloudFront's order. The chat's comes before `/v1/*`, which would otherwise take
+  # its paths to API Gateway (which buffers the stream and ends it at 29 s); it is not compressed (compression
+  # would hold events back) and carries the viewer's token past the signature (carry_authorization). A POST's
+  # body must come with its SHA-256 in `x-amz-content-sha256` (Lambda accepts no unsigned payload); the
+  # dashboard sends it.
+  uncached_behaviors = concat(
+    var.chat_enabled ? [
+      { path = local.chat_path_pattern, origin = "chat", compress = false, carry_authorization = true },
+    ] : [],
+    local.api_domain == null ? [] : [
+      for path in local.api_path_patterns : { path = path, origin = "api", compress = true, carry_authorization = false }
+    ],
+  )
   # The dashboard's policy as `vwc` serves it (services/vwc/src/dashboard.rs), plus the sign-in provider.
   content_security_policy = join("; ", [
     "default-src 'self'",
@@ -171,75 +194,47 @@ resource "aws_cloudfront_distribution" "this" {
     origin_access_control_id = aws_cloudfront_origin_access_control.this.id
   }
 
+  # The HTTP API and the chat function URL (each when it exists); the chat's signed by origin access control
+  # for Lambda and given longer for its first byte.
   dynamic "origin" {
-    for_each = local.api_domain == null ? [] : [local.api_domain]
+    for_each = local.custom_origins
     content {
-      domain_name = origin.value
-      origin_id   = "api"
+      domain_name              = origin.value.domain
+      origin_id                = origin.value.id
+      origin_access_control_id = origin.value.access_control
       custom_origin_config {
         http_port              = 80
         https_port             = 443
         origin_protocol_policy = "https-only"
         origin_ssl_protocols   = ["TLSv1.2"]
+        origin_read_timeout    = origin.value.read_timeout
       }
     }
   }
 
-  dynamic "origin" {
-    for_each = var.chat_enabled ? [local.chat_domain] : []
-    content {
-      domain_name              = origin.value
-      origin_id                = "chat"
-      origin_access_control_id = aws_cloudfront_origin_access_control.chat[0].id
-      # An answer may wait for the LLM (8 s at most) before its first byte; 60 s is CloudFront's default limit.
-      custom_origin_config {
-        http_port              = 80
-        https_port             = 443
-        origin_protocol_policy = "https-only"
-        origin_ssl_protocols   = ["TLSv1.2"]
-        origin_read_timeout    = 60
-      }
-    }
-  }
-
-  # The chat, streamed: ordered before `/v1/*`, which would otherwise take its paths to API Gateway (which
-  # buffers the stream and ends it at 29 s). Never cached, every viewer header but Host forwarded (the
-  # carried token included), not compressed (compression would hold events back). A POST's body must come
-  # with its SHA-256 in `x-amz-content-sha256` (Lambda accepts no unsigned payload); the dashboard sends it.
+  # The chat's behaviour and the API's, in local.uncached_behaviors' order (the chat's first). Never cached,
+  # every method. Managed-CachingDisabled with Managed-AllViewerExceptHostHeader forwards every viewer header,
+  # Authorization included (with caching off an origin request policy may forward it), every query string and
+  # cookie, and lets the origin see its own Host.
   dynamic "ordered_cache_behavior" {
-    for_each = var.chat_enabled ? [local.chat_path_pattern] : []
+    for_each = local.uncached_behaviors
     content {
-      path_pattern               = ordered_cache_behavior.value
-      target_origin_id           = "chat"
+      path_pattern               = ordered_cache_behavior.value.path
+      target_origin_id           = ordered_cache_behavior.value.origin
       viewer_protocol_policy     = "https-only"
       allowed_methods            = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
       cached_methods             = ["GET", "HEAD"]
-      compress                   = false
+      compress                   = ordered_cache_behavior.value.compress
       cache_policy_id            = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad" # Managed-CachingDisabled
       origin_request_policy_id   = "b689b0a8-53d0-40ab-baf2-68738e2966ac" # Managed-AllViewerExceptHostHeader
       response_headers_policy_id = aws_cloudfront_response_headers_policy.security.id
-      function_association {
-        event_type   = "viewer-request"
-        function_arn = aws_cloudfront_function.carry_authorization[0].arn
+      dynamic "function_association" {
+        for_each = ordered_cache_behavior.value.carry_authorization ? [aws_cloudfront_function.carry_authorization[0].arn] : []
+        content {
+          event_type   = "viewer-request"
+          function_arn = function_association.value
+        }
       }
-    }
-  }
-
-  # The API, never cached, every method. Managed-CachingDisabled with Managed-AllViewerExceptHostHeader
-  # forwards every viewer header, Authorization included (with caching off an origin request policy may
-  # forward it), every query string and cookie, and lets API Gateway see its own Host.
-  dynamic "ordered_cache_behavior" {
-    for_each = local.api_domain == null ? [] : local.api_path_patterns
-    content {
-      path_pattern               = ordered_cache_behavior.value
-      target_origin_id           = "api"
-      viewer_protocol_policy     = "https-only"
-      allowed_methods            = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
-      cached_methods             = ["GET", "HEAD"]
-      compress                   = true
-      cache_policy_id            = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad" # Managed-CachingDisabled
-      origin_request_policy_id   = "b689b0a8-53d0-40ab-baf2-68738e2966ac" # Managed-AllViewerExceptHostHeader
-      response_headers_policy_id = aws_cloudfront_response_headers_policy.security.id
     }
   }
 
@@ -270,40 +265,20 @@ resource "aws_cloudfront_distribution" "this" {
   tags = var.tags
 }
 
-data "aws_iam_policy_document" "cloudfront_read" {
-  statement {
-    sid       = "CloudFrontReadsThroughOac"
-    actions   = ["s3:GetObject"]
-    resources = ["${aws_s3_bucket.this.arn}/*"]
-    principals {
-      type        = "Service"
-      identifiers = ["cloudfront.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "AWS:SourceArn"
-      values   = [aws_cloudfront_distribution.this.arn]
-    }
+# CloudFront reads the files, and may list the bucket, which lets S3 answer a missing file 404 instead of 403
+# (nothing else is listed through CloudFront); only this distribution.
+module "cloudfront_read" {
+  source   = "../service_grant"
+  services = ["cloudfront.amazonaws.com"]
+  statements = {
+    CloudFrontReadsThroughOac  = { actions = ["s3:GetObject"], resources = ["${aws_s3_bucket.this.arn}/*"] }
+    CloudFrontSeesMissingFiles = { actions = ["s3:ListBucket"], resources = [aws_s3_bucket.this.arn] }
   }
-  # Lets S3 answer a missing file 404 instead of 403 (nothing else is listed through CloudFront).
-  statement {
-    sid       = "CloudFrontSeesMissingFiles"
-    actions   = ["s3:ListBucket"]
-    resources = [aws_s3_bucket.this.arn]
-    principals {
-      type        = "Service"
-      identifiers = ["cloudfront.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "AWS:SourceArn"
-      values   = [aws_cloudfront_distribution.this.arn]
-    }
-  }
+  condition = { test = "StringEquals", variable = "AWS:SourceArn", values = [aws_cloudfront_distribution.this.arn] }
 }
 
 resource "aws_s3_bucket_policy" "this" {
   bucket     = aws_s3_bucket.this.id
-  policy     = data.aws_iam_policy_document.cloudfront_read.json
+  policy     = module.cloudfront_read.json
   depends_on = [aws_s3_bucket_public_access_block.this]
 }

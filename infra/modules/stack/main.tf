@@ -156,6 +156,12 @@ locals {
     } : {},
     local.send_mail ? { "delivery/email_from" = var.email_from } : {},
   )
+  # With PrivateLink to Atlas the functions run in its subnets.
+  function_vpc = var.atlas_private_endpoint == null ? null : {
+    subnet_ids         = var.atlas_private_endpoint.subnet_ids
+    security_group_ids = var.atlas_private_endpoint.security_group_ids
+  }
+
   operator_parameters = toset(concat(
     # The API function serves the chat routes too (API Gateway clients), so both read the optional LLM key
     # (created as `unset`, which the code reads as "no provider").
@@ -186,42 +192,46 @@ module "bus" {
   tags                     = local.tags
 }
 
-# Asynchronous invocations (the schedules) that failed every retry.
-resource "aws_sqs_queue" "async_failures" {
-  name                      = "${local.prefix}-lambda-async-dlq"
+# Dead-letter queues of the functions' own invocations: asynchronous invocations (the schedules) that failed
+# every retry, and scheduled events EventBridge could not deliver to a function.
+resource "aws_sqs_queue" "failures" {
+  for_each = {
+    lambda-async = "${local.prefix}-lambda-async-dlq"
+    schedule     = "${local.prefix}-schedule-dlq"
+  }
+  name                      = each.value
   message_retention_seconds = 14 * 24 * 60 * 60
   sqs_managed_sse_enabled   = true
   tags                      = local.tags
 }
 
-# Scheduled events EventBridge could not deliver to a function.
-resource "aws_sqs_queue" "schedule_failures" {
-  name                      = "${local.prefix}-schedule-dlq"
-  message_retention_seconds = 14 * 24 * 60 * 60
-  sqs_managed_sse_enabled   = true
-  tags                      = local.tags
+moved {
+  from = aws_sqs_queue.async_failures
+  to   = aws_sqs_queue.failures["lambda-async"]
 }
 
-data "aws_iam_policy_document" "schedule_failures" {
-  statement {
-    sid       = "AllowTheScheduleRules"
-    actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.schedule_failures.arn]
-    principals {
-      type        = "Service"
-      identifiers = ["events.amazonaws.com"]
-    }
-    condition {
-      test     = "ArnEquals"
-      variable = "aws:SourceArn"
-      values   = [for r in aws_cloudwatch_event_rule.schedule : r.arn]
-    }
+moved {
+  from = aws_sqs_queue.schedule_failures
+  to   = aws_sqs_queue.failures["schedule"]
+}
+
+# Only the schedule rules may dead-letter into it.
+module "schedule_failures_policy" {
+  source   = "../service_grant"
+  services = ["events.amazonaws.com"]
+  statements = {
+    AllowTheScheduleRules = { actions = ["sqs:SendMessage"], resources = [aws_sqs_queue.failures["schedule"].arn] }
+  }
+  condition = {
+    test     = "ArnEquals"
+    variable = "aws:SourceArn"
+    values   = [for r in aws_cloudwatch_event_rule.schedule : r.arn]
   }
 }
 
 resource "aws_sqs_queue_policy" "schedule_failures" {
-  queue_url = aws_sqs_queue.schedule_failures.id
-  policy    = data.aws_iam_policy_document.schedule_failures.json
+  queue_url = aws_sqs_queue.failures["schedule"].id
+  policy    = module.schedule_failures_policy.json
 }
 
 module "identity" {
@@ -247,7 +257,7 @@ module "token_claims" {
   memory_mb             = 128
   timeout_seconds       = 5
   kms_key_arn           = aws_kms_key.this.arn
-  async_dead_letter_arn = aws_sqs_queue.async_failures.arn
+  async_dead_letter_arn = aws_sqs_queue.failures["lambda-async"].arn
   log_retention_days    = var.log_retention_days
   tags                  = local.tags
 }
@@ -277,14 +287,11 @@ module "function" {
   attachments_bucket_arn = each.key == "api" ? aws_s3_bucket.attachments.arn : null
   ses_identity_arns      = each.key == "delivery" && local.send_mail ? [var.ses_identity_arn] : []
   ses_from_address       = each.key == "delivery" ? var.email_from : null
-  async_dead_letter_arn  = aws_sqs_queue.async_failures.arn
+  async_dead_letter_arn  = aws_sqs_queue.failures["lambda-async"].arn
   log_retention_days     = var.log_retention_days
-  vpc = var.atlas_private_endpoint == null ? null : {
-    subnet_ids         = var.atlas_private_endpoint.subnet_ids
-    security_group_ids = var.atlas_private_endpoint.security_group_ids
-  }
-  tags       = local.tags
-  depends_on = [module.parameters]
+  vpc                    = local.function_vpc
+  tags                   = local.tags
+  depends_on             = [module.parameters]
 }
 
 # The chat function apart from module.function, and not ordered after module.parameters: the dashboard's
@@ -302,13 +309,10 @@ module "chat_function" {
   ssm_path              = "${local.ssm_root}/${each.key}"
   environment           = merge({ VWC_ENV = "${var.environment}/${each.key}" }, each.value.environment)
   kms_key_arn           = aws_kms_key.this.arn
-  async_dead_letter_arn = aws_sqs_queue.async_failures.arn
+  async_dead_letter_arn = aws_sqs_queue.failures["lambda-async"].arn
   log_retention_days    = var.log_retention_days
-  vpc = var.atlas_private_endpoint == null ? null : {
-    subnet_ids         = var.atlas_private_endpoint.subnet_ids
-    security_group_ids = var.atlas_private_endpoint.security_group_ids
-  }
-  tags = local.tags
+  vpc                   = local.function_vpc
+  tags                  = local.tags
 }
 
 resource "aws_lambda_event_source_mapping" "consumer" {
@@ -343,7 +347,7 @@ resource "aws_cloudwatch_event_target" "schedule" {
   }
 
   dead_letter_config {
-    arn = aws_sqs_queue.schedule_failures.arn
+    arn = aws_sqs_queue.failures["schedule"].arn
   }
 }
 
@@ -417,10 +421,10 @@ module "alarms" {
   name        = "${local.prefix}-alarms"
   kms_key_arn = aws_kms_key.this.arn
   alarm_email = var.alarm_email
-  dead_letter_queues = merge(module.bus.dead_letter_queues, {
-    "lambda-async-dlq" = aws_sqs_queue.async_failures.name
-    "schedule-dlq"     = aws_sqs_queue.schedule_failures.name
-  })
+  dead_letter_queues = merge(
+    module.bus.dead_letter_queues,
+    { for k, q in aws_sqs_queue.failures : "${k}-dlq" => q.name },
+  )
   function_names = merge(
     { for k, f in module.function : k => f.name },
     { for k, f in module.chat_function : k => f.name },

@@ -1,17 +1,14 @@
+# Variables with `nullable = false` take their default when given null: the root passes null for what an
+# environment does not set.
+
 variable "environment" {
   description = "dev, prod, …: names every resource (vwc-<environment>-…) and the SSM path /vwc/<environment>/."
   type        = string
 }
 
 variable "consumers" {
-  description = "Generated from contracts/routes.json (infra/generated/routes.auto.tfvars.json): one queue, DLQ, rule and consumer function each."
-  type = map(object({
-    queue             = string
-    dead_letter_queue = string
-    rule              = string
-    detail_types      = list(string)
-    event_pattern     = string
-  }))
+  description = "Generated from contracts/routes.json (infra/generated/routes.auto.tfvars.json): one queue, DLQ, rule and consumer function each. Typed by modules/bus, which builds them; the stack uses only the names."
+  type        = map(any)
 }
 
 variable "max_receive_count" {
@@ -32,6 +29,7 @@ variable "atlas_cluster_tier" {
   description = "M0 (free) or FLEX."
   type        = string
   default     = "M0"
+  nullable    = false
 }
 
 variable "atlas_region" {
@@ -106,6 +104,7 @@ variable "consumer" {
     batch_size      = 10
     max_concurrency = 2
   }
+  nullable = false
 }
 
 variable "api_memory_mb" {
@@ -156,23 +155,27 @@ variable "chat" {
 }
 
 variable "throttle_rate" {
-  type    = number
-  default = 50
+  type     = number
+  default  = 50
+  nullable = false
 }
 
 variable "throttle_burst" {
-  type    = number
-  default = 100
+  type     = number
+  default  = 100
+  nullable = false
 }
 
 variable "monthly_budget_usd" {
-  type    = number
-  default = 5
+  type     = number
+  default  = 5
+  nullable = false
 }
 
 variable "log_retention_days" {
-  type    = number
-  default = 30
+  type     = number
+  default  = 30
+  nullable = false
 }
 
 variable "tags" {

@@ -1,5 +1,5 @@
 terraform {
-  required_version = ">= 1.6"
+  required_version = ">= 1.7"
   required_providers {
     aws = {
       source  = "hashicorp/aws"
@@ -9,21 +9,17 @@ terraform {
       source  = "mongodb/mongodbatlas"
       version = "~> 2.0"
     }
-    random = {
-      source  = "hashicorp/random"
-      version = "~> 3.6"
-    }
   }
 
-  # State in S3 (versioned, encrypted, native lock file): scripts/deploy passes
-  # -backend-config=backend.hcl (bucket, key, region), see docs/runbooks/first-deploy.md.
+  # State in S3 (versioned, encrypted, native lock file), one state per environment: scripts/deploy passes
+  # -backend-config=infra/environments/<env>/backend.hcl (bucket, key, region), see docs/runbooks/first-deploy.md.
   backend "s3" {}
 }
 
 provider "aws" {
   region = var.aws_region
   default_tags {
-    tags = { project = "vwc", environment = "dev", managed_by = "terraform" }
+    tags = { project = "vwc", environment = var.environment, managed_by = "terraform" }
   }
 }
 
