@@ -3,10 +3,10 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use vwc_contracts::Envelope;
 use vwc_contracts::ids::new_id;
 use vwc_contracts::maintenance::{Channel, MaintenanceStatus, NotificationDelivered, ReminderDue};
 use vwc_contracts::valuation::{ValuationDrop, ValuationUpdated};
+use vwc_contracts::{Envelope, VehicleId};
 
 use crate::SOURCE;
 use crate::store::{
@@ -48,9 +48,9 @@ pub fn plan_notification(
 ) -> NewNotification {
     let notification = Notification {
         id: new_id("ntf"),
-        org_id: envelope.org_id.to_string(),
+        org_id: envelope.org_id.clone(),
         reminder_id: reminder.reminder_id.clone(),
-        vehicle_id: Some(reminder.vehicle_id.clone()),
+        vehicle_id: Some(VehicleId::from(&reminder.vehicle_id)),
         title: title(reminder),
         body: body(reminder),
         severity: reminder.status,
@@ -183,7 +183,7 @@ pub fn delivered_event(
         NotificationDelivered {
             notification_id: notification.id.clone(),
             reminder_id: Some(notification.reminder_id.clone()),
-            vehicle_id: notification.vehicle_id.clone(),
+            vehicle_id: notification.vehicle_id.as_ref().map(|v| v.to_string()),
             channel,
             title: notification.title.clone(),
             body: notification.body.clone(),

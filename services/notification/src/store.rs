@@ -11,9 +11,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
-use vwc_contracts::Envelope;
 use vwc_contracts::maintenance::{Channel, MaintenanceStatus, ReminderDue};
-use vwc_store::{Plumbing, StoreError, StoreResult};
+use vwc_contracts::{Envelope, OrgId, VehicleId};
+use vwc_store::{Plumbing, StoreResult};
 use vwc_webhook::WebhookSecret;
 
 use crate::quiet_hours::QuietHours;
@@ -44,6 +44,22 @@ pub enum SecretChange {
     Replace(WebhookSecret),
 }
 
+impl SecretChange {
+    /// The secret to keep given the one `existing`, and the one this change issues (shown once).
+    pub fn apply(
+        self,
+        existing: Option<WebhookSecret>,
+    ) -> (Option<WebhookSecret>, Option<WebhookSecret>) {
+        match (existing, self) {
+            (existing, SecretChange::Keep) => (existing, None),
+            (Some(existing), SecretChange::IssueIfMissing(_)) => (Some(existing), None),
+            (None, SecretChange::IssueIfMissing(new)) | (_, SecretChange::Replace(new)) => {
+                (Some(new.clone()), Some(new))
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct SavedPreferences {
     pub stored: StoredPreferences,
@@ -55,9 +71,9 @@ pub struct SavedPreferences {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notification {
     pub id: String,
-    pub org_id: String,
+    pub org_id: OrgId,
     pub reminder_id: String,
-    pub vehicle_id: Option<String>,
+    pub vehicle_id: Option<VehicleId>,
     pub title: String,
     pub body: String,
     pub severity: MaintenanceStatus,
@@ -96,11 +112,6 @@ impl DeliveryStatus {
     pub fn as_str(self) -> &'static str {
         self.into()
     }
-
-    pub fn parse(text: &str) -> StoreResult<DeliveryStatus> {
-        text.parse()
-            .map_err(|_| StoreError::Other(format!("unknown delivery status {text:?}")))
-    }
 }
 
 /// One notification on one channel.
@@ -109,7 +120,7 @@ pub struct Delivery {
     /// Also the outbound `webhook-id`, so a receiver can drop a retry it already applied.
     pub id: String,
     pub notification_id: String,
-    pub org_id: String,
+    pub org_id: OrgId,
     pub channel: Channel,
     pub status: DeliveryStatus,
     /// Attempts made so far.
@@ -147,11 +158,6 @@ pub enum AttemptOutcome {
 impl AttemptOutcome {
     pub fn as_str(self) -> &'static str {
         self.into()
-    }
-
-    pub fn parse(text: &str) -> StoreResult<AttemptOutcome> {
-        text.parse()
-            .map_err(|_| StoreError::Other(format!("unknown attempt outcome {text:?}")))
     }
 
     /// The delivery status an attempt with this outcome leaves behind.
@@ -221,12 +227,12 @@ pub enum Settlement {
 
 #[async_trait]
 pub trait NotificationStore: Plumbing {
-    async fn preferences(&self, org_id: &str) -> StoreResult<Option<StoredPreferences>>;
+    async fn preferences(&self, org_id: &OrgId) -> StoreResult<Option<StoredPreferences>>;
 
     /// Replaces the organisation's preferences and applies `secret` in the same transaction.
     async fn save_preferences(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         preferences: &Preferences,
         secret: SecretChange,
         now: DateTime<Utc>,
@@ -249,7 +255,7 @@ pub trait NotificationStore: Plumbing {
         now: DateTime<Utc>,
         limit: usize,
         lease: chrono::TimeDelta,
-        skip_orgs: &[String],
+        skip_orgs: &[OrgId],
     ) -> StoreResult<Vec<ClaimedDelivery>>;
 
     /// Applies what became of a claimed delivery (with its attempt record and event) in one
@@ -261,7 +267,7 @@ pub trait NotificationStore: Plumbing {
 
     async fn notification_for_reminder(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         reminder_id: &str,
     ) -> StoreResult<Option<Notification>>;
 
@@ -281,25 +287,6 @@ pub(crate) fn channel_rank(channel: Channel) -> u8 {
         Channel::Webhook => 1,
         Channel::Email => 2,
     }
-}
-
-pub(crate) fn parse_channel(text: &str) -> StoreResult<Channel> {
-    Ok(match text {
-        "in_app" => Channel::InApp,
-        "webhook" => Channel::Webhook,
-        "email" => Channel::Email,
-        other => return Err(StoreError::Other(format!("unknown channel {other:?}"))),
-    })
-}
-
-pub(crate) fn parse_severity(text: &str) -> StoreResult<MaintenanceStatus> {
-    Ok(match text {
-        "ok" => MaintenanceStatus::Ok,
-        "due_soon" => MaintenanceStatus::DueSoon,
-        "overdue" => MaintenanceStatus::Overdue,
-        "unknown" => MaintenanceStatus::Unknown,
-        other => return Err(StoreError::Other(format!("unknown severity {other:?}"))),
-    })
 }
 
 #[cfg(test)]

@@ -64,7 +64,7 @@ impl Setup {
     async fn deliveries_of(&self, reminder_id: &str) -> Vec<vwc_notification::store::Delivery> {
         let notification = self
             .store
-            .notification_for_reminder(ORG, reminder_id)
+            .notification_for_reminder(&OrgId::from(ORG), reminder_id)
             .await
             .unwrap()
             .expect("a notification");
@@ -285,7 +285,7 @@ async fn the_running_worker_retries_on_the_wall_clock_and_delivers_once() {
             let store = store.clone();
             async move {
                 let n = store
-                    .notification_for_reminder(ORG, "rem_live")
+                    .notification_for_reminder(&OrgId::from(ORG), "rem_live")
                     .await
                     .unwrap()?;
                 store

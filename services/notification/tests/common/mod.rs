@@ -9,6 +9,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tempfile::TempDir;
 use vwc_auth::{Hs256Keys, Role, Secret, TokenVerifier};
+#[allow(unused_imports)]
+pub use vwc_contracts::OrgId;
 use vwc_contracts::maintenance::{MaintenanceStatus, NotificationDelivered, ReminderDue};
 use vwc_contracts::{Envelope, EventType};
 use vwc_notification::email::{EmailSender, OutgoingEmail};
@@ -94,7 +96,7 @@ pub async fn set_preferences(
         SecretChange::Keep
     };
     store
-        .save_preferences(org, &preferences, secret, vwc_clock::now())
+        .save_preferences(&OrgId::from(org), &preferences, secret, vwc_clock::now())
         .await
         .expect("save preferences")
         .stored
@@ -103,7 +105,7 @@ pub async fn set_preferences(
 
 pub async fn stored_preferences(store: &dyn NotificationStore, org: &str) -> StoredPreferences {
     store
-        .preferences(org)
+        .preferences(&OrgId::from(org))
         .await
         .expect("read preferences")
         .expect("preferences exist")
