@@ -26,7 +26,7 @@ use vwc_http::{ApiError, Auth, HasVerifier, Json, RawBody, parse_json};
 
 use crate::engine::{Citation, KnowledgeCitation, chunks};
 use crate::historian::{Ask, AskError, FeedbackError, Historian, Suggestions};
-use crate::store::{Conversation, Feedback};
+use crate::store::{Conversation, Feedback, MessageRef, VehicleRef};
 
 #[derive(Clone)]
 pub struct ChatState {
@@ -266,7 +266,10 @@ async fn suggestions(
 ) -> Result<Json<Suggestions>, ApiError> {
     auth.require(Permission::Chat)?;
     Ok(Json(
-        state.historian.suggestions(auth.org(), &vehicle_id).await?,
+        state
+            .historian
+            .suggestions(&VehicleRef::new(auth.org(), vehicle_id))
+            .await?,
     ))
 }
 
@@ -301,7 +304,7 @@ async fn conversation(
     auth.require(Permission::Chat)?;
     state
         .historian
-        .conversation(auth.org(), &vehicle_id, &conversation_id)
+        .conversation(&VehicleRef::new(auth.org(), vehicle_id), &conversation_id)
         .await?
         .map(Json)
         .ok_or(ApiError::NotFound("conversation"))
@@ -348,10 +351,11 @@ async fn feedback(
     let feedback = state
         .historian
         .feedback(
-            auth.org(),
-            &vehicle_id,
-            &conversation_id,
-            &message_id,
+            &MessageRef {
+                vehicle: VehicleRef::new(auth.org(), vehicle_id),
+                conversation_id,
+                message_id,
+            },
             request.helpful,
             request.comment,
             &auth.0.sub,

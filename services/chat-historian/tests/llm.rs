@@ -235,7 +235,10 @@ async fn ask_oil(reply: Reply, timeout: Duration) -> (ChatTurn, StandIn) {
     // What the store holds is what was answered.
     let stored = f
         .historian
-        .conversation("org_a", "veh_1", &turn.conversation_id)
+        .conversation(
+            &vwc_chat_historian::store::VehicleRef::new("org_a", "veh_1"),
+            &turn.conversation_id,
+        )
         .await
         .unwrap()
         .unwrap();

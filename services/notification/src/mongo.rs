@@ -12,13 +12,11 @@ use mongodb::options::ReturnDocument;
 use mongodb::{ClientSession, Collection};
 use tokio::sync::Notify;
 use vwc_contracts::OrgId;
-use vwc_store::mongo::{MongoDb, parse_ts};
+use vwc_store::mongo::MongoDb;
 use vwc_store::{Outbox, Plumbed, StoreError, StoreResult, ts};
 
 use crate::CONSUMER;
-use crate::records::{
-    AttemptRecord, DeliveryChange, DeliveryRecord, NotificationRecord, PreferencesRecord,
-};
+use crate::records::{DeliveryChange, DeliveryRecord, PreferencesRecord};
 use crate::store::{
     ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryStatus, Lease, NewNotification,
     Notification, NotificationStore, Preferences, SavedPreferences, SecretChange, Settlement,
@@ -98,7 +96,7 @@ struct Keyed<T> {
     record: T,
 }
 
-fn keyed_attempt(a: AttemptRecord) -> Keyed<AttemptRecord> {
+fn keyed_attempt(a: DeliveryAttempt) -> Keyed<DeliveryAttempt> {
     Keyed {
         id: format!("{}#{:010}", a.delivery_id, a.attempt),
         record: a,
@@ -110,7 +108,7 @@ impl MongoNotificationStore {
         self.db.database().collection(PREFERENCES)
     }
 
-    fn notifications(&self) -> Collection<NotificationRecord> {
+    fn notifications(&self) -> Collection<Notification> {
         self.db.database().collection(NOTIFICATIONS)
     }
 
@@ -118,17 +116,17 @@ impl MongoNotificationStore {
         self.db.database().collection(DELIVERIES)
     }
 
-    fn attempts_collection(&self) -> Collection<AttemptRecord> {
+    fn attempts_collection(&self) -> Collection<DeliveryAttempt> {
         self.db.database().collection(ATTEMPTS)
     }
 
     async fn insert_attempt(
         &self,
         session: &mut ClientSession,
-        attempt: AttemptRecord,
+        attempt: DeliveryAttempt,
     ) -> StoreResult<()> {
         self.attempts_collection()
-            .clone_with_type::<Keyed<AttemptRecord>>()
+            .clone_with_type::<Keyed<DeliveryAttempt>>()
             .insert_one(keyed_attempt(attempt))
             .session(&mut *session)
             .await?;
@@ -193,7 +191,7 @@ impl MongoNotificationStore {
             return Ok(false);
         }
         self.notifications()
-            .insert_one(NotificationRecord::new(n)?)
+            .insert_one(n)
             .session(&mut *session)
             .await?;
         let deliveries: Vec<DeliveryRecord> = new
@@ -208,8 +206,7 @@ impl MongoNotificationStore {
                 .await?;
         }
         for attempt in &new.attempts {
-            self.insert_attempt(session, AttemptRecord::new(attempt))
-                .await?;
+            self.insert_attempt(session, attempt.clone()).await?;
         }
         self.db.enqueue(&mut *session, &new.events).await?;
         Ok(true)
@@ -253,8 +250,7 @@ impl MongoNotificationStore {
             ..
         } = settlement
         {
-            self.insert_attempt(session, AttemptRecord::new(attempt))
-                .await?;
+            self.insert_attempt(session, attempt.clone()).await?;
             if let Some(event) = delivered_event {
                 self.db
                     .enqueue(&mut *session, std::slice::from_ref(event.as_ref()))
@@ -347,7 +343,7 @@ impl NotificationStore for MongoNotificationStore {
             else {
                 break;
             };
-            let delivery = d.into_delivery()?;
+            let delivery = d.delivery;
             let notification = self
                 .notifications()
                 .find_one(doc! { "_id": &delivery.notification_id })
@@ -363,7 +359,7 @@ impl NotificationStore for MongoNotificationStore {
                     delivery_id: delivery.id.clone(),
                     token,
                 },
-                notification: notification.into_notification()?,
+                notification,
                 delivery,
             });
         }
@@ -399,11 +395,7 @@ impl NotificationStore for MongoNotificationStore {
             .find_one(doc! { "status": DeliveryStatus::Pending.as_str() })
             .sort(doc! { "next_attempt_at": 1 })
             .await?;
-        first
-            .and_then(|d| d.next_attempt_at)
-            .as_deref()
-            .map(parse_ts)
-            .transpose()
+        Ok(first.and_then(|d| d.delivery.next_attempt_at))
     }
 
     async fn notification_for_reminder(
@@ -411,11 +403,10 @@ impl NotificationStore for MongoNotificationStore {
         org_id: &OrgId,
         reminder_id: &str,
     ) -> StoreResult<Option<Notification>> {
-        self.notifications()
+        Ok(self
+            .notifications()
             .find_one(doc! { "org_id": org_id.as_str(), "reminder_id": reminder_id })
-            .await?
-            .map(NotificationRecord::into_notification)
-            .transpose()
+            .await?)
     }
 
     async fn deliveries(&self, notification_id: &str) -> StoreResult<Vec<Delivery>> {
@@ -427,24 +418,20 @@ impl NotificationStore for MongoNotificationStore {
             .await?;
         let mut deliveries = records
             .into_iter()
-            .map(DeliveryRecord::into_delivery)
-            .collect::<StoreResult<Vec<Delivery>>>()?;
+            .map(|r| r.delivery)
+            .collect::<Vec<Delivery>>();
         deliveries.sort_by_key(|d| channel_rank(d.channel));
         Ok(deliveries)
     }
 
     async fn attempts(&self, delivery_id: &str) -> StoreResult<Vec<DeliveryAttempt>> {
-        let records: Vec<AttemptRecord> = self
+        Ok(self
             .attempts_collection()
             .find(doc! { "delivery_id": delivery_id })
             .sort(doc! { "attempt": 1 })
             .await?
             .try_collect()
-            .await?;
-        records
-            .into_iter()
-            .map(AttemptRecord::into_attempt)
-            .collect()
+            .await?)
     }
 
     fn deliveries_wakeup(&self) -> Arc<Notify> {

@@ -1,12 +1,14 @@
-//! The flat form both adapters keep preferences, notifications, deliveries and attempts in: the SQLite
-//! columns and the MongoDB documents have the same fields (timestamps as the fixed-width RFC 3339 text of
-//! `vwc_store::ts`, enums by their derived names, the reminder as JSON text), so the conversion to and
-//! from the domain types is written once, here, and each adapter only moves records in and out.
-
-use std::str::FromStr;
+//! How both adapters store preferences, notifications, deliveries and attempts: the SQLite columns and
+//! the MongoDB documents have the same fields (timestamps as the fixed-width RFC 3339 text of
+//! `vwc_store::ts`, enums by their derived names, the reminder as JSON text). Notifications, deliveries
+//! and attempts serialise to that form themselves (the serde helpers below); preferences, stored flat,
+//! and a delivery's storage-only fields have records here. The conversion is written once; each adapter
+//! only moves records in and out.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::de::{DeserializeOwned, Error as _};
+use serde::ser::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use vwc_store::mongo::parse_ts;
 use vwc_store::{StoreError, StoreResult, ts};
 use vwc_webhook::WebhookSecret;
@@ -14,15 +16,8 @@ use vwc_webhook::WebhookSecret;
 use crate::preferences::{format_hhmm, parse_hhmm};
 use crate::quiet_hours::QuietHours;
 use crate::store::{
-    AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus, Notification, Preferences,
-    Settlement, StoredPreferences,
+    AttemptOutcome, Delivery, DeliveryStatus, Preferences, Settlement, StoredPreferences,
 };
-
-/// An enum stored by its derived snake_case name (`Channel`, `DeliveryStatus`, …).
-pub(crate) fn parse_name<T: FromStr>(what: &str, text: &str) -> StoreResult<T> {
-    text.parse()
-        .map_err(|_| StoreError::Other(format!("unknown {what} {text:?}")))
-}
 
 fn parse_opt_ts(text: Option<&str>) -> StoreResult<Option<DateTime<Utc>>> {
     text.map(parse_ts).transpose()
@@ -35,7 +30,7 @@ fn parse_time(what: &str, text: &str) -> StoreResult<chrono::NaiveTime> {
 /// An organisation's preferences with its outbound webhook secret (`preferences`, keyed by the org).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct PreferencesRecord {
-    #[serde(rename = "_id")]
+    #[serde(rename = "_id", alias = "org_id")]
     pub org_id: String,
     pub webhook_url: Option<String>,
     pub email: Option<String>,
@@ -93,142 +88,67 @@ impl PreferencesRecord {
     }
 }
 
-/// A notification (`notifications`), unique per (org_id, reminder_id).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct NotificationRecord {
-    #[serde(rename = "_id")]
-    pub id: String,
-    pub org_id: String,
-    pub reminder_id: String,
-    pub vehicle_id: Option<String>,
-    pub title: String,
-    pub body: String,
-    pub severity: String,
-    /// The `ReminderDue` as JSON text.
-    pub reminder: String,
-    pub traceparent: Option<String>,
-    pub created_at: String,
-}
-
-impl NotificationRecord {
-    pub fn new(n: &Notification) -> StoreResult<NotificationRecord> {
-        Ok(NotificationRecord {
-            id: n.id.clone(),
-            org_id: n.org_id.to_string(),
-            reminder_id: n.reminder_id.clone(),
-            vehicle_id: n.vehicle_id.as_ref().map(|v| v.to_string()),
-            title: n.title.clone(),
-            body: n.body.clone(),
-            severity: n.severity.as_str().to_owned(),
-            reminder: serde_json::to_string(&n.reminder)?,
-            traceparent: n.traceparent.clone(),
-            created_at: ts(&n.created_at),
-        })
-    }
-
-    pub fn into_notification(self) -> StoreResult<Notification> {
-        Ok(Notification {
-            id: self.id,
-            org_id: self.org_id.into(),
-            reminder_id: self.reminder_id,
-            vehicle_id: self.vehicle_id.map(Into::into),
-            title: self.title,
-            body: self.body,
-            severity: parse_name("severity", &self.severity)?,
-            reminder: serde_json::from_str(&self.reminder)?,
-            traceparent: self.traceparent,
-            created_at: parse_ts(&self.created_at)?,
-        })
-    }
-}
-
-/// A notification on one channel (`deliveries`), unique per (org_id, reminder_id, channel). `lease_token`
-/// is set only while a worker holds the delivery.
+/// A delivery as stored (`deliveries`), unique per (org_id, reminder_id, channel): the delivery with its
+/// notification's reminder id and, while a worker holds it, the lease token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct DeliveryRecord {
-    #[serde(rename = "_id")]
-    pub id: String,
-    pub notification_id: String,
-    pub org_id: String,
+    #[serde(flatten)]
+    pub delivery: Delivery,
     pub reminder_id: String,
-    pub channel: String,
-    pub status: String,
-    pub attempts: i64,
-    pub next_attempt_at: Option<String>,
     #[serde(default)]
     pub lease_token: Option<String>,
-    pub created_at: String,
-    pub delivered_at: Option<String>,
-    pub last_error: Option<String>,
 }
 
 impl DeliveryRecord {
-    pub fn new(reminder_id: &str, d: &Delivery) -> DeliveryRecord {
+    pub fn new(reminder_id: &str, delivery: &Delivery) -> DeliveryRecord {
         DeliveryRecord {
-            id: d.id.clone(),
-            notification_id: d.notification_id.clone(),
-            org_id: d.org_id.to_string(),
+            delivery: delivery.clone(),
             reminder_id: reminder_id.to_owned(),
-            channel: d.channel.as_str().to_owned(),
-            status: d.status.as_str().to_owned(),
-            attempts: i64::from(d.attempts),
-            next_attempt_at: d.next_attempt_at.as_ref().map(ts),
             lease_token: None,
-            created_at: ts(&d.created_at),
-            delivered_at: d.delivered_at.as_ref().map(ts),
-            last_error: d.last_error.clone(),
         }
-    }
-
-    pub fn into_delivery(self) -> StoreResult<Delivery> {
-        Ok(Delivery {
-            id: self.id,
-            notification_id: self.notification_id,
-            org_id: self.org_id.into(),
-            channel: parse_name("channel", &self.channel)?,
-            status: parse_name("delivery status", &self.status)?,
-            attempts: u32::try_from(self.attempts).unwrap_or(0),
-            next_attempt_at: parse_opt_ts(self.next_attempt_at.as_deref())?,
-            created_at: parse_ts(&self.created_at)?,
-            delivered_at: parse_opt_ts(self.delivered_at.as_deref())?,
-            last_error: self.last_error,
-        })
     }
 }
 
-/// One attempt of a delivery (`delivery_attempts`), unique per (delivery_id, attempt).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct AttemptRecord {
-    pub delivery_id: String,
-    pub attempt: i64,
-    pub at: String,
-    pub outcome: String,
-    pub http_status: Option<i32>,
-    pub error: Option<String>,
-}
+/// Timestamps as the fixed-width RFC 3339 text of `vwc_store::ts` (string order is time order).
+pub(crate) mod stored_ts {
+    use super::*;
 
-impl AttemptRecord {
-    pub fn new(a: &DeliveryAttempt) -> AttemptRecord {
-        AttemptRecord {
-            delivery_id: a.delivery_id.clone(),
-            attempt: i64::from(a.attempt),
-            at: ts(&a.at),
-            outcome: a.outcome.as_str().to_owned(),
-            http_status: a.http_status.map(i32::from),
-            error: a.error.clone(),
-        }
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&ts(t))
     }
 
-    pub fn into_attempt(self) -> StoreResult<DeliveryAttempt> {
-        Ok(DeliveryAttempt {
-            attempt: u32::try_from(self.attempt)
-                .map_err(|_| StoreError::Other(format!("bad attempt number {}", self.attempt)))?,
-            delivery_id: self.delivery_id,
-            at: parse_ts(&self.at)?,
-            outcome: parse_name("attempt outcome", &self.outcome)?,
-            http_status: self.http_status.and_then(|s| u16::try_from(s).ok()),
-            error: self.error,
-        })
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        parse_ts(&String::deserialize(d)?).map_err(D::Error::custom)
+    }
+}
+
+/// An optional timestamp as [`stored_ts`] text, or null.
+pub(crate) mod stored_opt_ts {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+        t.as_ref().map(ts).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+        parse_opt_ts(Option::<String>::deserialize(d)?.as_deref()).map_err(D::Error::custom)
+    }
+}
+
+/// A value kept as its JSON text, so it round-trips exactly whatever the store's own types.
+pub(crate) mod json_text {
+    use super::*;
+
+    pub fn serialize<T: Serialize, S: Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {
+        serde_json::to_string(value)
+            .map_err(S::Error::custom)?
+            .serialize(s)
+    }
+
+    pub fn deserialize<'de, T: DeserializeOwned, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<T, D::Error> {
+        serde_json::from_str(&String::deserialize(d)?).map_err(D::Error::custom)
     }
 }
 

@@ -5,17 +5,18 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{Connection, Row, params};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
 use vwc_contracts::OrgId;
 use vwc_store::mongo::parse_ts;
 use vwc_store::sqlite::{claim_inbox, enqueue, optional};
-use vwc_store::{Plumbed, SqliteDb, StoreResult, ts};
+use vwc_store::{Plumbed, SqliteDb, StoreError, StoreResult, ts};
 
 use crate::CONSUMER;
-use crate::records::{
-    AttemptRecord, DeliveryChange, DeliveryRecord, NotificationRecord, PreferencesRecord,
-};
+use crate::records::{DeliveryChange, DeliveryRecord, PreferencesRecord};
 use crate::store::{
     ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryStatus, Lease, NewNotification,
     Notification, NotificationStore, Preferences, SavedPreferences, SecretChange, Settlement,
@@ -97,130 +98,80 @@ impl SqliteNotificationStore {
 fn read_preferences(conn: &Connection, org_id: &str) -> StoreResult<Option<StoredPreferences>> {
     optional(
         conn.prepare_cached("SELECT * FROM preferences WHERE org_id = ?1")?
-            .query_row([org_id], |r| {
-                Ok(PreferencesRecord {
-                    org_id: r.get("org_id")?,
-                    webhook_url: r.get("webhook_url")?,
-                    email: r.get("email")?,
-                    quiet_start: r.get("quiet_start")?,
-                    quiet_end: r.get("quiet_end")?,
-                    quiet_tz_offset_minutes: r.get("quiet_tz_offset_minutes")?,
-                    webhook_secret: r.get("webhook_secret")?,
-                    updated_at: r.get("updated_at")?,
-                })
-            }),
+            .query_row([org_id], record::<PreferencesRecord>),
     )?
     .map(PreferencesRecord::into_stored)
     .transpose()
 }
 
-fn notification_record(r: &Row<'_>) -> rusqlite::Result<NotificationRecord> {
-    Ok(NotificationRecord {
-        id: r.get("id")?,
-        org_id: r.get("org_id")?,
-        reminder_id: r.get("reminder_id")?,
-        vehicle_id: r.get("vehicle_id")?,
-        title: r.get("title")?,
-        body: r.get("body")?,
-        severity: r.get("severity")?,
-        reminder: r.get("reminder")?,
-        traceparent: r.get("traceparent")?,
-        created_at: r.get("created_at")?,
+/// One row as the record type with the same field names (a column `id` fills an `_id` field): each
+/// column becomes the JSON value of its SQLite type and the record is decoded from those.
+fn record<T: DeserializeOwned>(r: &Row<'_>) -> rusqlite::Result<T> {
+    let columns = r.as_ref().column_names();
+    let mut fields = serde_json::Map::with_capacity(columns.len());
+    for (i, name) in columns.into_iter().enumerate() {
+        let value = match r.get_ref(i)? {
+            ValueRef::Null => serde_json::Value::Null,
+            ValueRef::Integer(n) => n.into(),
+            ValueRef::Real(x) => x.into(),
+            ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned().into(),
+            ValueRef::Blob(_) => {
+                return Err(rusqlite::Error::InvalidColumnType(
+                    i,
+                    name.to_owned(),
+                    rusqlite::types::Type::Blob,
+                ));
+            }
+        };
+        fields.insert(name.to_owned(), value);
+    }
+    serde_json::from_value(fields.into()).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
     })
 }
 
-fn delivery_record(r: &Row<'_>) -> rusqlite::Result<DeliveryRecord> {
-    Ok(DeliveryRecord {
-        id: r.get("id")?,
-        notification_id: r.get("notification_id")?,
-        org_id: r.get("org_id")?,
-        reminder_id: r.get("reminder_id")?,
-        channel: r.get("channel")?,
-        status: r.get("status")?,
-        attempts: r.get("attempts")?,
-        next_attempt_at: r.get("next_attempt_at")?,
-        lease_token: r.get("lease_token")?,
-        created_at: r.get("created_at")?,
-        delivered_at: r.get("delivered_at")?,
-        last_error: r.get("last_error")?,
-    })
-}
-
-fn attempt_record(r: &Row<'_>) -> rusqlite::Result<AttemptRecord> {
-    Ok(AttemptRecord {
-        delivery_id: r.get("delivery_id")?,
-        attempt: r.get("attempt")?,
-        at: r.get("at")?,
-        outcome: r.get("outcome")?,
-        http_status: r.get("http_status")?,
-        error: r.get("error")?,
-    })
+/// Writes `record` as one row of `table` (`verb` is `INSERT` or `INSERT OR REPLACE`): each field of its
+/// stored form goes to the column of the same name, `_id` to `key_column`.
+fn write_row<T: Serialize>(
+    conn: &Connection,
+    verb: &str,
+    table: &str,
+    key_column: &str,
+    record: &T,
+) -> StoreResult<()> {
+    let serde_json::Value::Object(fields) = serde_json::to_value(record)? else {
+        return Err(StoreError::Other(format!("a {table} row is not a record")));
+    };
+    let columns: Vec<&str> = fields
+        .keys()
+        .map(|k| if k == "_id" { key_column } else { k.as_str() })
+        .collect();
+    let values: Vec<SqlValue> = fields
+        .values()
+        .map(|v| match v {
+            serde_json::Value::Null => SqlValue::Null,
+            serde_json::Value::Bool(b) => SqlValue::Integer(i64::from(*b)),
+            serde_json::Value::Number(n) => match n.as_i64() {
+                Some(i) => SqlValue::Integer(i),
+                None => SqlValue::Real(n.as_f64().unwrap_or_default()),
+            },
+            serde_json::Value::String(s) => SqlValue::Text(s.clone()),
+            other => SqlValue::Text(other.to_string()),
+        })
+        .collect();
+    let placeholders = vec!["?"; columns.len()].join(", ");
+    conn.prepare_cached(&format!(
+        "{verb} INTO {table} ({}) VALUES ({placeholders})",
+        columns.join(", ")
+    ))?
+    .execute(rusqlite::params_from_iter(values))?;
+    Ok(())
 }
 
 fn read_notification(conn: &Connection, id: &str) -> StoreResult<Notification> {
-    conn.prepare_cached("SELECT * FROM notifications WHERE id = ?1")?
-        .query_row([id], notification_record)?
-        .into_notification()
-}
-
-fn insert_notification(conn: &Connection, n: &NotificationRecord) -> StoreResult<()> {
-    conn.prepare_cached(
-        "INSERT INTO notifications (id, org_id, reminder_id, vehicle_id, title, body, severity,
-             reminder, traceparent, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )?
-    .execute(params![
-        n.id,
-        n.org_id,
-        n.reminder_id,
-        n.vehicle_id,
-        n.title,
-        n.body,
-        n.severity,
-        n.reminder,
-        n.traceparent,
-        n.created_at,
-    ])?;
-    Ok(())
-}
-
-fn insert_delivery(conn: &Connection, d: &DeliveryRecord) -> StoreResult<()> {
-    conn.prepare_cached(
-        "INSERT INTO deliveries (id, notification_id, org_id, reminder_id, channel, status, attempts,
-             next_attempt_at, lease_token, created_at, delivered_at, last_error)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-    )?
-    .execute(params![
-        d.id,
-        d.notification_id,
-        d.org_id,
-        d.reminder_id,
-        d.channel,
-        d.status,
-        d.attempts,
-        d.next_attempt_at,
-        d.lease_token,
-        d.created_at,
-        d.delivered_at,
-        d.last_error,
-    ])?;
-    Ok(())
-}
-
-fn insert_attempt(conn: &Connection, a: &AttemptRecord) -> StoreResult<()> {
-    conn.prepare_cached(
-        "INSERT INTO delivery_attempts (delivery_id, attempt, at, outcome, http_status, error)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        a.delivery_id,
-        a.attempt,
-        a.at,
-        a.outcome,
-        a.http_status,
-        a.error,
-    ])?;
-    Ok(())
+    Ok(conn
+        .prepare_cached("SELECT * FROM notifications WHERE id = ?1")?
+        .query_row([id], record::<Notification>)?)
 }
 
 #[async_trait]
@@ -242,27 +193,14 @@ impl NotificationStore for SqliteNotificationStore {
             .write(move |conn| {
                 let existing = read_preferences(conn, &org)?.and_then(|s| s.webhook_secret);
                 let (kept, issued) = secret.apply(existing);
-                let r = PreferencesRecord::new(&org, &p, kept.as_ref(), now);
-                conn.prepare_cached(
-                    "INSERT INTO preferences (org_id, webhook_url, email, quiet_start, quiet_end,
-                       quiet_tz_offset_minutes, webhook_secret, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                     ON CONFLICT (org_id) DO UPDATE SET webhook_url = excluded.webhook_url,
-                       email = excluded.email, quiet_start = excluded.quiet_start,
-                       quiet_end = excluded.quiet_end,
-                       quiet_tz_offset_minutes = excluded.quiet_tz_offset_minutes,
-                       webhook_secret = excluded.webhook_secret, updated_at = excluded.updated_at",
-                )?
-                .execute(params![
-                    r.org_id,
-                    r.webhook_url,
-                    r.email,
-                    r.quiet_start,
-                    r.quiet_end,
-                    r.quiet_tz_offset_minutes,
-                    r.webhook_secret,
-                    r.updated_at,
-                ])?;
+                // The organisation's one row, replaced whole.
+                write_row(
+                    conn,
+                    "INSERT OR REPLACE",
+                    "preferences",
+                    "org_id",
+                    &PreferencesRecord::new(&org, &p, kept.as_ref(), now),
+                )?;
                 Ok(SavedPreferences {
                     stored: StoredPreferences {
                         preferences: p,
@@ -281,15 +219,7 @@ impl NotificationStore for SqliteNotificationStore {
         new: &NewNotification,
     ) -> StoreResult<bool> {
         let envelope_id = envelope_id.to_owned();
-        let n = &new.notification;
-        let notification = NotificationRecord::new(n)?;
-        let deliveries: Vec<DeliveryRecord> = new
-            .deliveries
-            .iter()
-            .map(|d| DeliveryRecord::new(&n.reminder_id, d))
-            .collect();
-        let attempts: Vec<AttemptRecord> = new.attempts.iter().map(AttemptRecord::new).collect();
-        let events = new.events.clone();
+        let new = new.clone();
         let has_pending = new
             .deliveries
             .iter()
@@ -300,27 +230,26 @@ impl NotificationStore for SqliteNotificationStore {
                 if !claim_inbox(conn, CONSUMER, &envelope_id)? {
                     return Ok(false);
                 }
+                let n = &new.notification;
                 let seen: Option<String> = optional(
                     conn.prepare_cached(
                         "SELECT id FROM notifications WHERE org_id = ?1 AND reminder_id = ?2",
                     )?
-                    .query_row(
-                        params![notification.org_id, notification.reminder_id],
-                        |r| r.get(0),
-                    ),
+                    .query_row(params![n.org_id.as_str(), n.reminder_id], |r| r.get(0)),
                 )?;
                 if seen.is_some() {
                     // The same reminder under another envelope id: already told.
                     return Ok(false);
                 }
-                insert_notification(conn, &notification)?;
-                for d in &deliveries {
-                    insert_delivery(conn, d)?;
+                write_row(conn, "INSERT", "notifications", "id", n)?;
+                for d in &new.deliveries {
+                    let d = DeliveryRecord::new(&n.reminder_id, d);
+                    write_row(conn, "INSERT", "deliveries", "id", &d)?;
                 }
-                for a in &attempts {
-                    insert_attempt(conn, a)?;
+                for a in &new.attempts {
+                    write_row(conn, "INSERT", "delivery_attempts", "", a)?;
                 }
-                enqueue(conn, &events)?;
+                enqueue(conn, &new.events)?;
                 Ok(true)
             })
             .await?;
@@ -349,7 +278,7 @@ impl NotificationStore for SqliteNotificationStore {
                     )?
                     .query_map(
                         params![ts(&now), i64::try_from(limit).unwrap_or(i64::MAX), skip],
-                        delivery_record,
+                        record::<DeliveryRecord>,
                     )?
                     .collect::<Result<_, _>>()?;
                 let until = now + lease;
@@ -359,8 +288,8 @@ impl NotificationStore for SqliteNotificationStore {
                     conn.prepare_cached(
                         "UPDATE deliveries SET next_attempt_at = ?2, lease_token = ?3 WHERE id = ?1",
                     )?
-                    .execute(params![row.id, ts(&until), token])?;
-                    let mut delivery = row.into_delivery()?;
+                    .execute(params![row.delivery.id, ts(&until), token])?;
+                    let mut delivery = row.delivery;
                     delivery.next_attempt_at = Some(until);
                     let notification = read_notification(conn, &delivery.notification_id)?;
                     claimed.push(ClaimedDelivery {
@@ -385,10 +314,7 @@ impl NotificationStore for SqliteNotificationStore {
                 attempt,
                 delivered_event,
                 ..
-            } => (
-                Some(AttemptRecord::new(attempt)),
-                delivered_event.as_deref().cloned(),
-            ),
+            } => (Some(attempt.clone()), delivered_event.as_deref().cloned()),
             Settlement::Held { .. } | Settlement::Cancelled { .. } => (None, None),
         };
         let has_event = event.is_some();
@@ -415,7 +341,7 @@ impl NotificationStore for SqliteNotificationStore {
                 return Ok(false);
             }
             if let Some(attempt) = &attempt {
-                insert_attempt(conn, attempt)?;
+                write_row(conn, "INSERT", "delivery_attempts", "", attempt)?;
             }
             if let Some(event) = &event {
                 enqueue(conn, std::slice::from_ref(event))?;
@@ -455,10 +381,8 @@ impl NotificationStore for SqliteNotificationStore {
                     conn.prepare_cached(
                         "SELECT * FROM notifications WHERE org_id = ?1 AND reminder_id = ?2",
                     )?
-                    .query_row(params![org.as_str(), reminder], notification_record),
-                )?
-                .map(NotificationRecord::into_notification)
-                .transpose()
+                    .query_row(params![org.as_str(), reminder], record::<Notification>),
+                )
             })
             .await
     }
@@ -468,13 +392,10 @@ impl NotificationStore for SqliteNotificationStore {
         let mut deliveries: Vec<Delivery> = self
             .db
             .read(move |conn| {
-                let rows: Vec<DeliveryRecord> = conn
+                Ok(conn
                     .prepare_cached("SELECT * FROM deliveries WHERE notification_id = ?1")?
-                    .query_map([id], delivery_record)?
-                    .collect::<Result<_, _>>()?;
-                rows.into_iter()
-                    .map(DeliveryRecord::into_delivery)
-                    .collect()
+                    .query_map([id], record::<Delivery>)?
+                    .collect::<Result<_, _>>()?)
             })
             .await?;
         deliveries.sort_by_key(|d: &Delivery| channel_rank(d.channel));
@@ -485,13 +406,12 @@ impl NotificationStore for SqliteNotificationStore {
         let id = delivery_id.to_owned();
         self.db
             .read(move |conn| {
-                let rows: Vec<AttemptRecord> = conn
+                Ok(conn
                     .prepare_cached(
                         "SELECT * FROM delivery_attempts WHERE delivery_id = ?1 ORDER BY attempt",
                     )?
-                    .query_map([id], attempt_record)?
-                    .collect::<Result<_, _>>()?;
-                rows.into_iter().map(AttemptRecord::into_attempt).collect()
+                    .query_map([id], record::<DeliveryAttempt>)?
+                    .collect::<Result<_, _>>()?)
             })
             .await
     }

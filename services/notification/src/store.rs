@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use vwc_contracts::maintenance::{Channel, MaintenanceStatus, ReminderDue};
 use vwc_contracts::{Envelope, OrgId, VehicleId};
@@ -17,6 +18,7 @@ use vwc_store::{Plumbing, StoreResult};
 use vwc_webhook::WebhookSecret;
 
 use crate::quiet_hours::QuietHours;
+use crate::records;
 
 /// An organisation's channels. In-app is always on and so has no switch.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -67,9 +69,11 @@ pub struct SavedPreferences {
     pub issued_secret: Option<WebhookSecret>,
 }
 
-/// One thing worth telling an organisation, keyed by the reminder that caused it.
-#[derive(Debug, Clone, PartialEq)]
+/// One thing worth telling an organisation, keyed by the reminder that caused it. Serialised as both
+/// adapters store it (`crate::records`): timestamps as `vwc_store::ts` text, the reminder as JSON text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Notification {
+    #[serde(rename = "_id", alias = "id")]
     pub id: String,
     pub org_id: OrgId,
     pub reminder_id: String,
@@ -77,9 +81,11 @@ pub struct Notification {
     pub title: String,
     pub body: String,
     pub severity: MaintenanceStatus,
+    #[serde(with = "records::json_text")]
     pub reminder: ReminderDue,
     /// Trace context of the event that caused it, carried into `NotificationDelivered`.
     pub traceparent: Option<String>,
+    #[serde(with = "records::stored_ts")]
     pub created_at: DateTime<Utc>,
 }
 
@@ -89,7 +95,8 @@ pub struct Notification {
     Copy,
     PartialEq,
     Eq,
-    serde::Serialize,
+    Serialize,
+    Deserialize,
     strum::IntoStaticStr,
     strum::EnumString,
     strum::VariantArray,
@@ -114,10 +121,11 @@ impl DeliveryStatus {
     }
 }
 
-/// One notification on one channel.
-#[derive(Debug, Clone, PartialEq)]
+/// One notification on one channel (stored as [`Notification`] is).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Delivery {
     /// Also the outbound `webhook-id`, so a receiver can drop a retry it already applied.
+    #[serde(rename = "_id", alias = "id")]
     pub id: String,
     pub notification_id: String,
     pub org_id: OrgId,
@@ -126,8 +134,11 @@ pub struct Delivery {
     /// Attempts made so far.
     pub attempts: u32,
     /// When a pending delivery is next due (or, while claimed, when its lease runs out).
+    #[serde(default, with = "records::stored_opt_ts")]
     pub next_attempt_at: Option<DateTime<Utc>>,
+    #[serde(with = "records::stored_ts")]
     pub created_at: DateTime<Utc>,
+    #[serde(default, with = "records::stored_opt_ts")]
     pub delivered_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
 }
@@ -138,7 +149,8 @@ pub struct Delivery {
     Copy,
     PartialEq,
     Eq,
-    serde::Serialize,
+    Serialize,
+    Deserialize,
     strum::IntoStaticStr,
     strum::EnumString,
     strum::VariantArray,
@@ -171,12 +183,13 @@ impl AttemptOutcome {
     }
 }
 
-/// The record of one attempt.
-#[derive(Debug, Clone, PartialEq)]
+/// The record of one attempt (stored as [`Notification`] is).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeliveryAttempt {
     pub delivery_id: String,
     /// 1 for the first attempt.
     pub attempt: u32,
+    #[serde(with = "records::stored_ts")]
     pub at: DateTime<Utc>,
     pub outcome: AttemptOutcome,
     /// The receiver's HTTP status, when it answered.
