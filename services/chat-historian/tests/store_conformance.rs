@@ -11,9 +11,7 @@ use vwc_chat_historian::{ChatStore, ChatTurn, Feedback, MongoChatStore, SqliteCh
 use vwc_contracts::maintenance::{
     MaintenanceItemView, MaintenanceScheduleUpdated, MaintenanceStatus,
 };
-use vwc_contracts::{
-    EventKind, EventSource, EventType, OdometerUnit, OrgId, Vehicle, VehicleEvent,
-};
+use vwc_contracts::{EventKind, EventType, OrgId, Vehicle, VehicleEvent};
 
 type Store = Arc<dyn ChatStore>;
 
@@ -44,19 +42,9 @@ fn vehicle(org: &str, id: &str) -> Vehicle {
         org_id: org.into(),
         vin: vwc_testkit::vin(1),
         year: 2020,
-        make: "Toyota".into(),
         model: "Corolla".into(),
-        trim: None,
-        nickname: None,
-        odometer_unit: OdometerUnit::Mi,
         registered_at: at(1, 0),
-        purchase_price_cents: None,
-        purchase_currency: None,
-        plate: None,
-        colour: None,
-        status: Default::default(),
-        sale: None,
-        archived_at: None,
+        ..vwc_contracts::examples::vehicle()
     }
 }
 
@@ -72,10 +60,8 @@ fn event(v: &Vehicle, id: &str, occurred_at: DateTime<Utc>) -> VehicleEvent {
         cost_cents: Some(5_000),
         currency: Some("USD".into()),
         title: format!("Oil change {id}"),
-        notes: None,
-        vendor: None,
-        source: EventSource::User,
         details: serde_json::json!({"tasks": ["oil_change"]}),
+        ..vwc_contracts::examples::vehicle_event()
     }
 }
 
