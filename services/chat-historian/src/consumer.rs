@@ -10,7 +10,7 @@ use vwc_contracts::{Envelope, Event, EventType};
 use vwc_telemetry::TraceParent;
 
 use crate::knowledge::{ValuationPoint, ValuationView};
-use crate::store::VehicleRef;
+use crate::store::{Revision, VehicleRef};
 use crate::{CONSUMER, ChatStore};
 
 pub struct ChatConsumer {
@@ -87,12 +87,12 @@ impl Consumer for ChatConsumer {
                     .map_err(HandleError::failed)?,
                 Event::VehicleEventCorrected(data) => self
                     .store
-                    .apply_event_revision(&id, &data.event, data.revision, false)
+                    .apply_event_revision(&id, Revision::corrected(&data.event, data.revision))
                     .await
                     .map_err(HandleError::failed)?,
                 Event::VehicleEventVoided(data) => self
                     .store
-                    .apply_event_revision(&id, &data.event, data.revision, true)
+                    .apply_event_revision(&id, Revision::voided(&data.event, data.revision))
                     .await
                     .map_err(HandleError::failed)?,
                 // The whole vehicle as it now reads.

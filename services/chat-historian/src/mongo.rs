@@ -17,7 +17,7 @@ use vwc_store::{Plumbed, StoreResult, ts};
 
 use crate::CONSUMER;
 use crate::knowledge::{ValuationPoint, VehicleKnowledge};
-use crate::store::{ChatStore, ChatTurn, Conversation, Feedback, MessageRef, VehicleRef};
+use crate::store::{ChatStore, ChatTurn, Conversation, Feedback, MessageRef, Revision, VehicleRef};
 
 const VEHICLES: &str = "vehicles";
 /// `{_id: vehicle_id, version}`: bumped by every applied change of a vehicle's knowledge.
@@ -215,10 +215,10 @@ impl crate::store::RevisionKnowledge for MongoChatStore {
     async fn apply_event_revision(
         &self,
         envelope_id: &str,
-        event: &VehicleEvent,
-        revision: u32,
-        voided: bool,
+        revision: Revision<'_>,
     ) -> StoreResult<bool> {
+        let (event, number) = (revision.event, i64::from(revision.number));
+
         let body = serde_json::to_string(event)?;
         Ok(apply!(self, envelope_id, |session| {
             let held = self
@@ -229,8 +229,7 @@ impl crate::store::RevisionKnowledge for MongoChatStore {
             let newer = match &held {
                 None => true,
                 Some(held) => {
-                    held.org_id == event.org_id.as_str()
-                        && held.revision.unwrap_or(1) < i64::from(revision)
+                    held.org_id == event.org_id.as_str() && held.revision.unwrap_or(1) < number
                 }
             };
             if newer {
@@ -243,8 +242,8 @@ impl crate::store::RevisionKnowledge for MongoChatStore {
                             "vehicle_id": event.vehicle_id.as_str(),
                             "occurred_at": ts(&event.occurred_at),
                             "body": &body,
-                            "revision": i64::from(revision),
-                            "voided": voided,
+                            "revision": number,
+                            "voided": revision.voided,
                         } },
                     )
                     .upsert(true)

@@ -14,7 +14,7 @@ use vwc_store::{Plumbed, SqliteDb, StoreResult, ts};
 
 use crate::CONSUMER;
 use crate::knowledge::{ValuationPoint, VehicleKnowledge};
-use crate::store::{ChatStore, ChatTurn, Conversation, Feedback, MessageRef, VehicleRef};
+use crate::store::{ChatStore, ChatTurn, Conversation, Feedback, MessageRef, Revision, VehicleRef};
 
 const MIGRATIONS: &[&str] = &[
     r#"
@@ -90,11 +90,13 @@ impl crate::store::RevisionKnowledge for SqliteChatStore {
     async fn apply_event_revision(
         &self,
         envelope_id: &str,
-        event: &VehicleEvent,
-        revision: u32,
-        voided: bool,
+        revision: Revision<'_>,
     ) -> StoreResult<bool> {
-        let (e, body) = (event.clone(), serde_json::to_string(event)?);
+        let (e, body) = (
+            revision.event.clone(),
+            serde_json::to_string(revision.event)?,
+        );
+        let (number, voided) = (revision.number, revision.voided);
         self.apply(envelope_id, move |conn| {
             let changed = conn
                 .prepare_cached(
@@ -109,8 +111,8 @@ impl crate::store::RevisionKnowledge for SqliteChatStore {
                     e.org_id.as_str(),
                     e.vehicle_id.as_str(),
                     ts(&e.occurred_at),
-                    body,
-                    revision,
+                                        body,
+                    number,
                     voided as i64
                 ])?;
             if changed > 0 {

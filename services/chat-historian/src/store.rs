@@ -96,10 +96,36 @@ pub trait RevisionKnowledge: Send + Sync {
     async fn apply_event_revision(
         &self,
         envelope_id: &str,
-        event: &VehicleEvent,
-        revision: u32,
-        voided: bool,
+        revision: Revision<'_>,
     ) -> StoreResult<bool>;
+}
+
+/// One revision of a timeline record: a correction, or a void (the record is never read again).
+#[derive(Debug, Clone, Copy)]
+pub struct Revision<'a> {
+    /// The record as it reads in this revision.
+    pub event: &'a VehicleEvent,
+    /// 1 is the original; each correction or void counts one more.
+    pub number: u32,
+    pub voided: bool,
+}
+
+impl<'a> Revision<'a> {
+    pub fn corrected(event: &'a VehicleEvent, number: u32) -> Revision<'a> {
+        Revision {
+            event,
+            number,
+            voided: false,
+        }
+    }
+
+    pub fn voided(event: &'a VehicleEvent, number: u32) -> Revision<'a> {
+        Revision {
+            event,
+            number,
+            voided: true,
+        }
+    }
 }
 
 #[async_trait]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use vwc_chat_historian::engine::Citation;
 use vwc_chat_historian::knowledge::{ValuationPoint, ValuationView};
-use vwc_chat_historian::store::{MessageRef, VehicleRef};
+use vwc_chat_historian::store::{MessageRef, Revision, VehicleRef};
 use vwc_chat_historian::{ChatStore, ChatTurn, Feedback, MongoChatStore, SqliteChatStore};
 use vwc_contracts::maintenance::{
     MaintenanceItemView, MaintenanceScheduleUpdated, MaintenanceStatus,
@@ -474,26 +474,26 @@ async fn a_corrected_record_is_replaced_and_a_voided_one_never_read(store: Store
     };
     assert!(
         store
-            .apply_event_revision("env-4", &fixed, 2, false)
+            .apply_event_revision("env-4", Revision::corrected(&fixed, 2))
             .await
             .unwrap()
     );
     assert!(
         store
-            .apply_event_revision("env-5", &second, 2, true)
+            .apply_event_revision("env-5", Revision::voided(&second, 2))
             .await
             .unwrap()
     );
     // Duplicates and older revisions change nothing.
     assert!(
         !store
-            .apply_event_revision("env-5", &second, 2, true)
+            .apply_event_revision("env-5", Revision::voided(&second, 2))
             .await
             .unwrap()
     );
     assert!(
         store
-            .apply_event_revision("env-6", &first, 1, false)
+            .apply_event_revision("env-6", Revision::corrected(&first, 1))
             .await
             .unwrap()
     );
@@ -503,7 +503,7 @@ async fn a_corrected_record_is_replaced_and_a_voided_one_never_read(store: Store
     // A void that arrives before its record: the record then stays unread.
     let third = event(&v, "e3", at(3, 9));
     store
-        .apply_event_revision("env-7", &third, 2, true)
+        .apply_event_revision("env-7", Revision::voided(&third, 2))
         .await
         .unwrap();
     store.apply_vehicle_event("env-8", &third).await.unwrap();
