@@ -260,18 +260,25 @@ mod tests {
 
     #[test]
     fn title_names_the_task_its_state_and_the_vehicle() {
-        assert_eq!(
-            title(&reminder(MaintenanceStatus::DueSoon, 0)),
-            "Oil change due soon — 2021 Toyota RAV4"
-        );
-        assert_eq!(
-            title(&reminder(MaintenanceStatus::Overdue, 0)),
-            "Oil change overdue — 2021 Toyota RAV4"
-        );
-        assert_eq!(
-            title(&reminder(MaintenanceStatus::Overdue, 2)),
-            "Oil change still overdue — 2021 Toyota RAV4"
-        );
+        for (status, occurrence, expected) in [
+            (
+                MaintenanceStatus::DueSoon,
+                0,
+                "Oil change due soon — 2021 Toyota RAV4",
+            ),
+            (
+                MaintenanceStatus::Overdue,
+                0,
+                "Oil change overdue — 2021 Toyota RAV4",
+            ),
+            (
+                MaintenanceStatus::Overdue,
+                2,
+                "Oil change still overdue — 2021 Toyota RAV4",
+            ),
+        ] {
+            assert_eq!(title(&reminder(status, occurrence)), expected);
+        }
         assert_eq!(
             body(&reminder(MaintenanceStatus::DueSoon, 0)),
             "Due in 12 days or 420 mi"

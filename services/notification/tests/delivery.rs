@@ -27,13 +27,6 @@ fn at(text: &str) -> DateTime<Utc> {
     text.parse().unwrap()
 }
 
-fn webhook_only(url: String) -> Preferences {
-    Preferences {
-        webhook_url: Some(url),
-        ..Preferences::default()
-    }
-}
-
 struct Setup {
     _dir: tempfile::TempDir,
     store: Arc<SqliteNotificationStore>,
@@ -71,10 +64,7 @@ fn assert_failed_because(delivery: &Delivery, what: &str) {
 impl Setup {
     /// Tells the consumer the reminder `reminder_id` of `ORG`.
     async fn remind(&self, reminder_id: &str) {
-        self.consumer
-            .handle(&reminder_envelope(ORG, &reminder(reminder_id)))
-            .await
-            .unwrap();
+        remind(&self.consumer, ORG, reminder_id).await;
     }
 
     /// Sends `ORG`'s webhooks to `url` (returning the secret issued), then tells the reminder.
@@ -294,10 +284,7 @@ async fn the_running_worker_retries_on_the_wall_clock_and_delivers_once() {
     );
     let (stop, stopped) = watch::channel(false);
     let running = tokio::spawn(worker.run(stopped));
-    NotificationConsumer::new(store.clone())
-        .handle(&reminder_envelope(ORG, &reminder("rem_live")))
-        .await
-        .unwrap();
+    remind(&NotificationConsumer::new(store.clone()), ORG, "rem_live").await;
 
     let delivered =
         vwc_testkit::eventually("the webhook delivered", Duration::from_secs(10), || {
