@@ -294,6 +294,17 @@ fn has(q: &str, phrase: &str) -> bool {
     q.contains(&format!(" {phrase} "))
 }
 
+/// Words that name upgrades: the upgrade kind, and (with a few phrases more) the upgrades question.
+const UPGRADE_WORDS: &[&str] = &[
+    "upgrade",
+    "upgrades",
+    "upgraded",
+    "modification",
+    "modifications",
+    "mods",
+    "accessories",
+];
+
 fn has_any(q: &str, phrases: &[&str]) -> bool {
     phrases.iter().any(|p| has(q, p))
 }
@@ -436,18 +447,7 @@ fn kind_of(q: &str) -> Option<EventKind> {
         ],
     ) {
         Some(EventKind::Collision)
-    } else if has_any(
-        q,
-        &[
-            "upgrade",
-            "upgrades",
-            "upgraded",
-            "modification",
-            "modifications",
-            "mods",
-            "accessories",
-        ],
-    ) {
+    } else if has_any(q, UPGRADE_WORDS) {
         Some(EventKind::Upgrade)
     } else if has_any(q, &["appraisal", "appraisals", "appraised"]) {
         Some(EventKind::Valuation)
@@ -867,20 +867,8 @@ fn intent_of(q: &str, slots: &Slots) -> Intent {
     ) {
         return Intent::UsualVendor;
     }
-    if has_any(
-        q,
-        &[
-            "upgrade",
-            "upgrades",
-            "upgraded",
-            "modification",
-            "modifications",
-            "mods",
-            "accessories",
-            "added to it",
-            "installed",
-        ],
-    ) && !slots.has_subject()
+    if (has_any(q, UPGRADE_WORDS) || has_any(q, &["added to it", "installed"]))
+        && !slots.has_subject()
     {
         return Intent::Upgrades;
     }
