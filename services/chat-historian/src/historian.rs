@@ -252,8 +252,8 @@ impl Historian {
                 .conversation_id
                 .clone()
                 .unwrap_or_else(|| format!("conv_{}", uuid::Uuid::now_v7().simple())),
-            org_id: ask.org_id,
-            vehicle_id: ask.vehicle_id,
+            org_id: vehicle.org_id,
+            vehicle_id: vehicle.vehicle_id,
             asked_by: ask.asked_by,
             asked_at: now,
             question,

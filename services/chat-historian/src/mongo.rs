@@ -432,8 +432,8 @@ impl ChatStore for MongoChatStore {
                 .update_one(
                     doc! { "_id": &turn.conversation_id },
                     doc! { "$setOnInsert": {
-                        "org_id": &turn.org_id,
-                        "vehicle_id": &turn.vehicle_id,
+                        "org_id": turn.org_id.as_str(),
+                        "vehicle_id": turn.vehicle_id.as_str(),
                         "started_at": &asked_at,
                         "started_by": &turn.asked_by,
                     } },
@@ -479,7 +479,7 @@ impl ChatStore for MongoChatStore {
             .await?;
         Ok(Some(Conversation {
             conversation_id: conversation_id.to_string(),
-            vehicle_id: vehicle_id.to_string(),
+            vehicle_id: vehicle.vehicle_id.clone(),
             started_at: parse_ts(&head.started_at)?,
             started_by: head.started_by,
             messages,

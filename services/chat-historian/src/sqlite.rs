@@ -363,12 +363,12 @@ impl ChatStore for SqliteChatStore {
                     "INSERT OR IGNORE INTO conversations (id, org_id, vehicle_id, started_at, started_by)
                      VALUES (?1, ?2, ?3, ?4, ?5)",
                 )?
-                .execute(params![t.conversation_id, t.org_id, t.vehicle_id, ts(&t.asked_at), t.asked_by])?;
+                .execute(params![t.conversation_id, t.org_id.as_str(), t.vehicle_id.as_str(), ts(&t.asked_at), t.asked_by])?;
                 conn.prepare_cached(
                     "INSERT INTO chat_messages (id, conversation_id, org_id, vehicle_id, asked_at, body)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )?
-                .execute(params![t.message_id, t.conversation_id, t.org_id, t.vehicle_id, ts(&t.asked_at), body])?;
+                .execute(params![t.message_id, t.conversation_id, t.org_id.as_str(), t.vehicle_id.as_str(), ts(&t.asked_at), body])?;
                 Ok(())
             })
             .await
@@ -402,7 +402,7 @@ impl ChatStore for SqliteChatStore {
                 )?;
                 Ok(Some(Conversation {
                     conversation_id: id,
-                    vehicle_id: v.vehicle_id.into_string(),
+                    vehicle_id: v.vehicle_id,
                     started_at: parse_ts(&started_at)?,
                     started_by,
                     messages,

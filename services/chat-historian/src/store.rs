@@ -33,8 +33,10 @@ pub struct ChatTurn {
     /// `msg_<uuid v7>`.
     pub message_id: String,
     pub conversation_id: String,
-    pub org_id: String,
-    pub vehicle_id: String,
+    #[schema(value_type = String)]
+    pub org_id: OrgId,
+    #[schema(value_type = String)]
+    pub vehicle_id: VehicleId,
     /// The token subject who asked.
     pub asked_by: String,
     pub asked_at: DateTime<Utc>,
@@ -81,7 +83,8 @@ impl ChatTurn {
 #[serde(rename_all = "camelCase")]
 pub struct Conversation {
     pub conversation_id: String,
-    pub vehicle_id: String,
+    #[schema(value_type = String)]
+    pub vehicle_id: VehicleId,
     pub started_at: DateTime<Utc>,
     pub started_by: String,
     pub messages: Vec<ChatTurn>,
