@@ -130,13 +130,8 @@ async fn preferences_round_trip_with_the_secret_issued_once(store: Arc<dyn Notif
     assert_eq!(saved.issued_secret.unwrap().expose(), rotated.expose());
     let read = store.preferences(org).await.unwrap().unwrap();
     assert_eq!(read.webhook_secret.unwrap().expose(), rotated.expose());
-    assert!(
-        store
-            .preferences(&OrgId::from("org_nobody"))
-            .await
-            .unwrap()
-            .is_none()
-    );
+    let nobody = OrgId::from("org_nobody");
+    assert!(store.preferences(&nobody).await.unwrap().is_none());
 }
 
 async fn a_notification_is_recorded_once_per_envelope_and_per_reminder(
