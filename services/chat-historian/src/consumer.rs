@@ -10,6 +10,7 @@ use vwc_contracts::{Envelope, Event, EventType};
 use vwc_telemetry::TraceParent;
 
 use crate::knowledge::{ValuationPoint, ValuationView};
+use crate::store::{Revision, VehicleRef};
 use crate::{CONSUMER, ChatStore};
 
 pub struct ChatConsumer {
@@ -73,8 +74,9 @@ impl Consumer for ChatConsumer {
                         valuation: ValuationView::from(&data.valuation),
                         computed_at: data.computed_at,
                     };
+                    let vehicle = VehicleRef::new(&envelope.org_id, &data.vehicle_id);
                     self.store
-                        .apply_valuation(&id, &envelope.org_id, &data.vehicle_id, &point)
+                        .apply_valuation(&id, &vehicle, &point)
                         .await
                         .map_err(HandleError::failed)?
                 }
@@ -85,12 +87,12 @@ impl Consumer for ChatConsumer {
                     .map_err(HandleError::failed)?,
                 Event::VehicleEventCorrected(data) => self
                     .store
-                    .apply_event_revision(&id, &data.event, data.revision, false)
+                    .apply_event_revision(&id, Revision::corrected(&data.event, data.revision))
                     .await
                     .map_err(HandleError::failed)?,
                 Event::VehicleEventVoided(data) => self
                     .store
-                    .apply_event_revision(&id, &data.event, data.revision, true)
+                    .apply_event_revision(&id, Revision::voided(&data.event, data.revision))
                     .await
                     .map_err(HandleError::failed)?,
                 // The whole vehicle as it now reads.

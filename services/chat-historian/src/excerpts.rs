@@ -92,22 +92,14 @@ mod tests {
     #[test]
     fn questions_find_their_excerpt() {
         let kb = KnowledgeBase::builtin();
-        assert_eq!(
-            kb.search("why does 17c matter", 1)[0].id,
-            "kb_17c_diminished_value"
-        );
-        assert_eq!(
-            kb.search("signs of worn brakes", 1)[0].id,
-            "kb_brake_wear_signs"
-        );
-        assert_eq!(
-            kb.search("how often should I rotate my tires", 1)[0].id,
-            "kb_tire_rotation"
-        );
-        assert_eq!(
-            kb.search("what does a cabin air filter do", 1)[0].id,
-            "kb_cabin_air_filter"
-        );
+        for (question, excerpt) in [
+            ("why does 17c matter", "kb_17c_diminished_value"),
+            ("signs of worn brakes", "kb_brake_wear_signs"),
+            ("how often should I rotate my tires", "kb_tire_rotation"),
+            ("what does a cabin air filter do", "kb_cabin_air_filter"),
+        ] {
+            assert_eq!(kb.search(question, 1)[0].id, excerpt, "{question}");
+        }
         assert!(kb.search("zeppelin", 1).is_empty());
     }
 }

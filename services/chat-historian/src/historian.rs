@@ -14,7 +14,7 @@ use vwc_store::StoreError;
 
 use crate::engine::{self, ENGINE_NAME, ENGINE_VERSION, Prepared, PreviousTurn};
 use crate::llm::{Grounding, LLM_ENGINE_VERSION, LlmProvider};
-use crate::store::{ChatStore, ChatTurn, Conversation, Feedback};
+use crate::store::{ChatStore, ChatTurn, Conversation, Feedback, MessageRef, VehicleRef};
 
 pub const MAX_QUESTION_CHARS: usize = 500;
 pub const MAX_COMMENT_CHARS: usize = 2_000;
@@ -90,7 +90,7 @@ pub struct Asked {
 
 pub struct Historian {
     store: Arc<dyn ChatStore>,
-    cache: Mutex<HashMap<(String, String), Arc<Prepared>>>,
+    cache: Mutex<HashMap<VehicleRef, Arc<Prepared>>>,
     /// The optional LLM provider (off unless configured).
     llm: Option<Arc<LlmProvider>>,
 }
@@ -170,20 +170,24 @@ impl Historian {
         org_id: &str,
         vehicle_id: &str,
     ) -> Result<Arc<Prepared>, AskError> {
+        self.prepared_for(&VehicleRef::new(org_id, vehicle_id))
+            .await
+    }
+
+    async fn prepared_for(&self, vehicle: &VehicleRef) -> Result<Arc<Prepared>, AskError> {
         let version = self
             .store
-            .knowledge_version(org_id, vehicle_id)
+            .knowledge_version(vehicle)
             .await?
             .ok_or(AskError::VehicleNotFound)?;
-        let key = (org_id.to_string(), vehicle_id.to_string());
-        if let Some(p) = self.cache.lock().expect("cache lock").get(&key)
+        if let Some(p) = self.cache.lock().expect("cache lock").get(vehicle)
             && p.knowledge.version == version
         {
             return Ok(p.clone());
         }
         let knowledge = self
             .store
-            .knowledge(org_id, vehicle_id)
+            .knowledge(vehicle)
             .await?
             .ok_or(AskError::VehicleNotFound)?;
         let prepared = Arc::new(Prepared::new(knowledge));
@@ -191,7 +195,7 @@ impl Historian {
         if cache.len() >= CACHE_VEHICLES {
             cache.clear();
         }
-        cache.insert(key, prepared.clone());
+        cache.insert(vehicle.clone(), prepared.clone());
         Ok(prepared)
     }
 
@@ -222,12 +226,13 @@ impl Historian {
         if !errors.is_empty() {
             return Err(AskError::Invalid(errors));
         }
-        let prepared = self.prepared(&ask.org_id, &ask.vehicle_id).await?;
+        let vehicle = VehicleRef::new(&ask.org_id, &ask.vehicle_id);
+        let prepared = self.prepared_for(&vehicle).await?;
         let previous = match &ask.conversation_id {
             Some(id) => {
                 let conversation = self
                     .store
-                    .conversation(&ask.org_id, &ask.vehicle_id, id)
+                    .conversation(&vehicle, id)
                     .await?
                     .ok_or(AskError::ConversationNotFound)?;
                 conversation.messages.last().and_then(|m| {
@@ -247,8 +252,8 @@ impl Historian {
                 .conversation_id
                 .clone()
                 .unwrap_or_else(|| format!("conv_{}", uuid::Uuid::now_v7().simple())),
-            org_id: ask.org_id,
-            vehicle_id: ask.vehicle_id,
+            org_id: vehicle.org_id,
+            vehicle_id: vehicle.vehicle_id,
             asked_by: ask.asked_by,
             asked_at: now,
             question,
@@ -274,30 +279,18 @@ impl Historian {
 
     pub async fn conversation(
         &self,
-        org_id: &str,
-        vehicle_id: &str,
+        vehicle: &VehicleRef,
         conversation_id: &str,
     ) -> Result<Option<Conversation>, StoreError> {
-        if self
-            .store
-            .knowledge_version(org_id, vehicle_id)
-            .await?
-            .is_none()
-        {
+        if self.store.knowledge_version(vehicle).await?.is_none() {
             return Ok(None);
         }
-        self.store
-            .conversation(org_id, vehicle_id, conversation_id)
-            .await
+        self.store.conversation(vehicle, conversation_id).await
     }
 
-    #[allow(clippy::too_many_arguments)]
     pub async fn feedback(
         &self,
-        org_id: &str,
-        vehicle_id: &str,
-        conversation_id: &str,
-        message_id: &str,
+        message: &MessageRef,
         helpful: bool,
         comment: Option<String>,
         by: &str,
@@ -321,23 +314,15 @@ impl Historian {
             at: now,
             by: by.to_string(),
         };
-        if self
-            .store
-            .set_feedback(org_id, vehicle_id, conversation_id, message_id, &feedback)
-            .await?
-        {
+        if self.store.set_feedback(message, &feedback).await? {
             Ok(feedback)
         } else {
             Err(FeedbackError::NotFound)
         }
     }
 
-    pub async fn suggestions(
-        &self,
-        org_id: &str,
-        vehicle_id: &str,
-    ) -> Result<Suggestions, AskError> {
-        let prepared = self.prepared(org_id, vehicle_id).await?;
+    pub async fn suggestions(&self, vehicle: &VehicleRef) -> Result<Suggestions, AskError> {
+        let prepared = self.prepared_for(vehicle).await?;
         let k = &prepared.knowledge;
         let mut recommendations: Vec<Recommendation> = k
             .maintenance

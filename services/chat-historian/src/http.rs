@@ -15,6 +15,8 @@ use axum::http::{HeaderMap, header};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::{Ref, RefOr, Response as ApiResponse};
+use utoipa::{IntoResponses, ToResponse};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
@@ -26,7 +28,7 @@ use vwc_http::{ApiError, Auth, HasVerifier, Json, RawBody, parse_json};
 
 use crate::engine::{Citation, KnowledgeCitation, chunks};
 use crate::historian::{Ask, AskError, FeedbackError, Historian, Suggestions};
-use crate::store::{Conversation, Feedback};
+use crate::store::{Conversation, Feedback, MessageRef, VehicleRef};
 
 #[derive(Clone)]
 pub struct ChatState {
@@ -52,6 +54,48 @@ pub fn routes() -> OpenApiRouter<ChatState> {
 
 pub fn router(state: ChatState) -> Router {
     Router::from(routes()).with_state(state)
+}
+
+/// The errors every chat route answers, documented once: each status refers to the shared problem
+/// response of `vwc_http::openapi`.
+struct ReadErrors;
+
+/// [`ReadErrors`] and those of a route that reads a JSON body.
+struct WriteErrors;
+
+fn problem_refs(
+    responses: &[(u16, (&str, RefOr<ApiResponse>))],
+) -> std::collections::BTreeMap<String, RefOr<ApiResponse>> {
+    responses
+        .iter()
+        .map(|(status, (name, _))| (status.to_string(), Ref::from_response_name(*name).into()))
+        .collect()
+}
+
+impl IntoResponses for ReadErrors {
+    fn responses() -> std::collections::BTreeMap<String, RefOr<ApiResponse>> {
+        problem_refs(&[
+            (401, Unauthorized::response()),
+            (403, Forbidden::response()),
+            (404, NotFound::response()),
+            (429, TooManyRequests::response()),
+            (500, InternalServerError::response()),
+            (503, ServiceUnavailable::response()),
+        ])
+    }
+}
+
+impl IntoResponses for WriteErrors {
+    fn responses() -> std::collections::BTreeMap<String, RefOr<ApiResponse>> {
+        let mut responses = ReadErrors::responses();
+        responses.extend(problem_refs(&[
+            (400, BadRequest::response()),
+            (413, PayloadTooLarge::response()),
+            (415, UnsupportedMediaType::response()),
+            (422, UnprocessableEntity::response()),
+        ]));
+        responses
+    }
 }
 
 impl From<AskError> for ApiError {
@@ -170,16 +214,7 @@ fn wants_json(headers: &HeaderMap) -> bool {
                 (ChatAnswer = "application/json"),
                 (ChatStreamEvent = "text/event-stream", example = "event: delta\ndata: {\"text\":\"The last oil \"}\n\nevent: done\ndata: {\"answer\":\"…\",\"citations\":[…],\"conversationId\":\"conv_…\",\"messageId\":\"msg_…\"}\n\n"),
             )),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = UnprocessableEntity),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        WriteErrors,
     )
 )]
 async fn ask(
@@ -251,12 +286,7 @@ async fn ask(
     params(("id" = String, Path, description = "The vehicle's id (`veh_…`).")),
     responses(
         (status = 200, description = "Prompts and recommendations.", body = Suggestions),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        ReadErrors,
     )
 )]
 async fn suggestions(
@@ -266,7 +296,10 @@ async fn suggestions(
 ) -> Result<Json<Suggestions>, ApiError> {
     auth.require(Permission::Chat)?;
     Ok(Json(
-        state.historian.suggestions(auth.org(), &vehicle_id).await?,
+        state
+            .historian
+            .suggestions(&VehicleRef::new(auth.org(), vehicle_id))
+            .await?,
     ))
 }
 
@@ -285,12 +318,7 @@ async fn suggestions(
     ),
     responses(
         (status = 200, description = "The conversation.", body = Conversation),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        ReadErrors,
     )
 )]
 async fn conversation(
@@ -301,7 +329,7 @@ async fn conversation(
     auth.require(Permission::Chat)?;
     state
         .historian
-        .conversation(auth.org(), &vehicle_id, &conversation_id)
+        .conversation(&VehicleRef::new(auth.org(), vehicle_id), &conversation_id)
         .await?
         .map(Json)
         .ok_or(ApiError::NotFound("conversation"))
@@ -324,16 +352,7 @@ async fn conversation(
     request_body(content = FeedbackRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "The feedback as stored.", body = Feedback),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = UnprocessableEntity),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        WriteErrors,
     )
 )]
 async fn feedback(
@@ -348,10 +367,11 @@ async fn feedback(
     let feedback = state
         .historian
         .feedback(
-            auth.org(),
-            &vehicle_id,
-            &conversation_id,
-            &message_id,
+            &MessageRef {
+                vehicle: VehicleRef::new(auth.org(), vehicle_id),
+                conversation_id,
+                message_id,
+            },
             request.helpful,
             request.comment,
             &auth.0.sub,

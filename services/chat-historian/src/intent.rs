@@ -294,6 +294,17 @@ fn has(q: &str, phrase: &str) -> bool {
     q.contains(&format!(" {phrase} "))
 }
 
+/// Words that name upgrades: the upgrade kind, and (with a few phrases more) the upgrades question.
+const UPGRADE_WORDS: &[&str] = &[
+    "upgrade",
+    "upgrades",
+    "upgraded",
+    "modification",
+    "modifications",
+    "mods",
+    "accessories",
+];
+
 fn has_any(q: &str, phrases: &[&str]) -> bool {
     phrases.iter().any(|p| has(q, p))
 }
@@ -436,18 +447,7 @@ fn kind_of(q: &str) -> Option<EventKind> {
         ],
     ) {
         Some(EventKind::Collision)
-    } else if has_any(
-        q,
-        &[
-            "upgrade",
-            "upgrades",
-            "upgraded",
-            "modification",
-            "modifications",
-            "mods",
-            "accessories",
-        ],
-    ) {
+    } else if has_any(q, UPGRADE_WORDS) {
         Some(EventKind::Upgrade)
     } else if has_any(q, &["appraisal", "appraisals", "appraised"]) {
         Some(EventKind::Valuation)
@@ -867,20 +867,8 @@ fn intent_of(q: &str, slots: &Slots) -> Intent {
     ) {
         return Intent::UsualVendor;
     }
-    if has_any(
-        q,
-        &[
-            "upgrade",
-            "upgrades",
-            "upgraded",
-            "modification",
-            "modifications",
-            "mods",
-            "accessories",
-            "added to it",
-            "installed",
-        ],
-    ) && !slots.has_subject()
+    if (has_any(q, UPGRADE_WORDS) || has_any(q, &["added to it", "installed"]))
+        && !slots.has_subject()
     {
         return Intent::Upgrades;
     }
@@ -1073,35 +1061,33 @@ mod tests {
 
     #[test]
     fn the_other_intents() {
-        assert_eq!(
-            intent("What's the total cost of ownership?"),
-            Intent::CostOfOwnership
-        );
-        assert_eq!(intent("Has it been in an accident?"), Intent::Accidents);
-        assert_eq!(intent("Any airbag deployments?"), Intent::Accidents);
-        assert_eq!(intent("How much did I pay for it?"), Intent::Purchase);
-        assert_eq!(intent("When did I buy it?"), Intent::Purchase);
-        assert_eq!(intent("What is it worth?"), Intent::Valuation);
-        assert_eq!(intent("What's due?"), Intent::DueItems);
-        assert_eq!(intent("Is anything overdue?"), Intent::DueItems);
-        assert_eq!(
-            intent("How many miles do I drive per month?"),
-            Intent::UsageRate
-        );
-        assert_eq!(intent("What's the odometer today?"), Intent::UsageRate);
-        assert_eq!(intent("What upgrades have I made?"), Intent::Upgrades);
-        assert_eq!(intent("How long have I owned it?"), Intent::OwnershipLength);
-        assert_eq!(intent("Why does 17c matter?"), Intent::Knowledge);
-        assert_eq!(intent("What are signs of worn brakes?"), Intent::Knowledge);
-        assert_eq!(intent("What was done in 2024?"), Intent::ListEvents);
-        assert_eq!(intent("and before that?"), Intent::FollowUpBefore);
-        assert_eq!(intent("How much did it cost?"), Intent::FollowUpCost);
-        assert_eq!(intent("hitch"), Intent::Search);
-        assert_eq!(intent("?"), Intent::Unclear);
-        assert_eq!(
-            intent("blorp zzz qqq wibble frotz nope nah"),
-            Intent::Unclear
-        );
+        for (question, expected) in [
+            (
+                "What's the total cost of ownership?",
+                Intent::CostOfOwnership,
+            ),
+            ("Has it been in an accident?", Intent::Accidents),
+            ("Any airbag deployments?", Intent::Accidents),
+            ("How much did I pay for it?", Intent::Purchase),
+            ("When did I buy it?", Intent::Purchase),
+            ("What is it worth?", Intent::Valuation),
+            ("What's due?", Intent::DueItems),
+            ("Is anything overdue?", Intent::DueItems),
+            ("How many miles do I drive per month?", Intent::UsageRate),
+            ("What's the odometer today?", Intent::UsageRate),
+            ("What upgrades have I made?", Intent::Upgrades),
+            ("How long have I owned it?", Intent::OwnershipLength),
+            ("Why does 17c matter?", Intent::Knowledge),
+            ("What are signs of worn brakes?", Intent::Knowledge),
+            ("What was done in 2024?", Intent::ListEvents),
+            ("and before that?", Intent::FollowUpBefore),
+            ("How much did it cost?", Intent::FollowUpCost),
+            ("hitch", Intent::Search),
+            ("?", Intent::Unclear),
+            ("blorp zzz qqq wibble frotz nope nah", Intent::Unclear),
+        ] {
+            assert_eq!(intent(question), expected, "{question}");
+        }
     }
 
     #[test]

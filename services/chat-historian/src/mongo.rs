@@ -1,19 +1,23 @@
 //! MongoDB adapter of the chat historian's store: the service's own database (e.g. `vwc_chat_historian`),
 //! its indexes created at start-up, each applied envelope claimed in the inbox in the same transaction as its
-//! effect. Records are kept as JSON text beside the fields queries use (see `vwc_store::mongo`).
+//! effect. Records are kept as JSON text beside the fields queries use (see `vwc_store::mongo`), read through
+//! typed collections of the small structs below.
 
 use async_trait::async_trait;
 use bson::{Document, doc};
 use chrono::{DateTime, Utc};
-use mongodb::ClientSession;
+use futures::TryStreamExt;
+use mongodb::{ClientSession, Collection};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use vwc_contracts::maintenance::MaintenanceScheduleUpdated;
-use vwc_contracts::{Vehicle, VehicleEvent};
-use vwc_store::mongo::{MongoDb, collect, int, parse_ts, required_text, text};
+use vwc_contracts::{OrgId, Vehicle, VehicleEvent};
+use vwc_store::mongo::{MongoDb, parse_ts};
 use vwc_store::{Plumbed, StoreResult, ts};
 
 use crate::CONSUMER;
 use crate::knowledge::{ValuationPoint, VehicleKnowledge};
-use crate::store::{ChatStore, ChatTurn, Conversation, Feedback};
+use crate::store::{ChatStore, ChatTurn, Conversation, Feedback, MessageRef, Revision, VehicleRef};
 
 const VEHICLES: &str = "vehicles";
 /// `{_id: vehicle_id, version}`: bumped by every applied change of a vehicle's knowledge.
@@ -99,43 +103,147 @@ macro_rules! transaction {
     }};
 }
 
+/// Like `transaction!`, first claiming `$envelope_id` in the inbox: a duplicate delivery answers `false`.
+macro_rules! apply {
+    ($store:expr, $envelope_id:expr, |$session:ident| $body:block) => {
+        transaction!($store.db, |$session| {
+            if !$store
+                .db
+                .claim_inbox(&mut *$session, CONSUMER, $envelope_id)
+                .await?
+            {
+                return Ok(false);
+            }
+            $body
+        })
+    };
+}
+
+/// A record's JSON text, the one field every read of the projection needs.
+#[derive(Deserialize)]
+struct Body {
+    body: String,
+}
+
+impl Body {
+    fn decode<T: DeserializeOwned>(&self) -> StoreResult<T> {
+        Ok(serde_json::from_str(&self.body)?)
+    }
+}
+
+/// A `timeline` document: which organisation holds the record, and which revision of it.
+#[derive(Deserialize)]
+struct TimelineHead {
+    org_id: String,
+    #[serde(default)]
+    revision: Option<i64>,
+}
+
+/// A `maintenance` document's evaluation time.
+#[derive(Deserialize)]
+struct MaintenanceHead {
+    #[serde(default)]
+    evaluated_at: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct VersionDoc {
+    version: i64,
+}
+
+#[derive(Deserialize)]
+struct ConversationHead {
+    started_at: String,
+    started_by: String,
+}
+
+/// A `chat_messages` document: the turn as JSON text beside the fields its queries use.
+#[derive(Serialize)]
+struct MessageDoc<'a> {
+    #[serde(rename = "_id")]
+    id: &'a str,
+    conversation_id: &'a str,
+    org_id: &'a str,
+    vehicle_id: &'a str,
+    asked_at: &'a str,
+    body: &'a str,
+}
+
+impl MongoChatStore {
+    fn typed<T: Send + Sync>(&self, name: &str) -> Collection<T> {
+        self.db.database().collection(name)
+    }
+
+    /// The JSON text of every document `filter` selects in `name`, in `sort` order, decoded.
+    async fn bodies<T: DeserializeOwned>(
+        &self,
+        name: &str,
+        filter: Document,
+        sort: Document,
+    ) -> StoreResult<Vec<T>> {
+        let found: Vec<Body> = self
+            .typed::<Body>(name)
+            .find(filter)
+            .sort(sort)
+            .await?
+            .try_collect()
+            .await?;
+        found.iter().map(Body::decode).collect()
+    }
+
+    /// The JSON text of the document `filter` selects in `name`, decoded.
+    async fn body<T: DeserializeOwned>(
+        &self,
+        name: &str,
+        filter: Document,
+    ) -> StoreResult<Option<T>> {
+        self.typed::<Body>(name)
+            .find_one(filter)
+            .await?
+            .as_ref()
+            .map(Body::decode)
+            .transpose()
+    }
+}
+
+fn vehicle_filter(v: &VehicleRef) -> Document {
+    doc! { "_id": v.vehicle_id.as_str(), "org_id": v.org_id.as_str() }
+}
+
 #[async_trait]
 impl crate::store::RevisionKnowledge for MongoChatStore {
     async fn apply_event_revision(
         &self,
         envelope_id: &str,
-        event: &VehicleEvent,
-        revision: u32,
-        voided: bool,
+        revision: Revision<'_>,
     ) -> StoreResult<bool> {
+        let (event, number) = (revision.event, i64::from(revision.number));
+
         let body = serde_json::to_string(event)?;
-        Ok(transaction!(self.db, |session| {
-            if !self.db.claim_inbox(session, CONSUMER, envelope_id).await? {
-                return Ok(false);
-            }
-            let timeline = self.db.collection(TIMELINE);
-            let held = timeline
-                .find_one(doc! { "_id": &event.id })
+        Ok(apply!(self, envelope_id, |session| {
+            let held = self
+                .typed::<TimelineHead>(TIMELINE)
+                .find_one(doc! { "_id": event.id.as_str() })
                 .session(&mut *session)
                 .await?;
             let newer = match &held {
                 None => true,
-                Some(d) => {
-                    required_text(d, "org_id")? == event.org_id.as_str()
-                        && int(d, "revision")?.unwrap_or(1) < i64::from(revision)
+                Some(held) => {
+                    held.org_id == event.org_id.as_str() && held.revision.unwrap_or(1) < number
                 }
             };
             if newer {
-                timeline
+                self.db
+                    .collection(TIMELINE)
                     .update_one(
-                        doc! { "_id": &event.id },
+                        doc! { "_id": event.id.as_str() },
                         doc! { "$set": {
-                            "org_id": &event.org_id,
-                            "vehicle_id": &event.vehicle_id,
+                            "org_id": event.org_id.as_str(),
+                            "vehicle_id": event.vehicle_id.as_str(),
                             "occurred_at": ts(&event.occurred_at),
                             "body": &body,
-                            "revision": i64::from(revision),
-                            "voided": voided,
+                            "revision": number,
+                            "voided": revision.voided,
                         } },
                     )
                     .upsert(true)
@@ -148,10 +256,6 @@ impl crate::store::RevisionKnowledge for MongoChatStore {
     }
 }
 
-fn body_of<T: serde::de::DeserializeOwned>(doc: &Document) -> StoreResult<T> {
-    Ok(serde_json::from_str(&required_text(doc, "body")?)?)
-}
-
 #[async_trait]
 impl ChatStore for MongoChatStore {
     async fn apply_vehicle_registered(
@@ -160,14 +264,14 @@ impl ChatStore for MongoChatStore {
         vehicle: &Vehicle,
     ) -> StoreResult<bool> {
         let body = serde_json::to_string(vehicle)?;
-        Ok(transaction!(self.db, |session| {
-            if !self.db.claim_inbox(session, CONSUMER, envelope_id).await? {
-                return Ok(false);
-            }
-            self.db.collection(VEHICLES)
+        Ok(apply!(self, envelope_id, |session| {
+            // A re-registration refreshes the details but never moves a vehicle to another organisation.
+            self.db
+                .collection(VEHICLES)
                 .update_one(
-                    doc! { "_id": &vehicle.id },
-                    doc! { "$set": { "body": &body }, "$setOnInsert": { "org_id": &vehicle.org_id } },
+                    doc! { "_id": vehicle.id.as_str() },
+                    doc! { "$set": { "body": &body },
+                    "$setOnInsert": { "org_id": vehicle.org_id.as_str() } },
                 )
                 .upsert(true)
                 .session(&mut *session)
@@ -183,18 +287,15 @@ impl ChatStore for MongoChatStore {
         event: &VehicleEvent,
     ) -> StoreResult<bool> {
         let body = serde_json::to_string(event)?;
-        Ok(transaction!(self.db, |session| {
-            if !self.db.claim_inbox(session, CONSUMER, envelope_id).await? {
-                return Ok(false);
-            }
+        Ok(apply!(self, envelope_id, |session| {
             let inserted = self
                 .db
                 .collection(TIMELINE)
                 .update_one(
-                    doc! { "_id": &event.id },
+                    doc! { "_id": event.id.as_str() },
                     doc! { "$setOnInsert": {
-                        "org_id": &event.org_id,
-                        "vehicle_id": &event.vehicle_id,
+                        "org_id": event.org_id.as_str(),
+                        "vehicle_id": event.vehicle_id.as_str(),
                         "occurred_at": ts(&event.occurred_at),
                         "body": &body,
                     } },
@@ -213,32 +314,27 @@ impl ChatStore for MongoChatStore {
     async fn apply_valuation(
         &self,
         envelope_id: &str,
-        org_id: &str,
-        vehicle_id: &str,
+        vehicle: &VehicleRef,
         point: &ValuationPoint,
     ) -> StoreResult<bool> {
         let body = serde_json::to_string(point)?;
-        Ok(transaction!(self.db, |session| {
-            if !self.db.claim_inbox(session, CONSUMER, envelope_id).await? {
-                return Ok(false);
-            }
+        let vehicle_id = vehicle.vehicle_id.as_str();
+        Ok(apply!(self, envelope_id, |session| {
             let stored = self
-                .db
-                .collection(VALUATIONS)
+                .typed::<Body>(VALUATIONS)
                 .find_one(doc! { "_id": vehicle_id })
                 .session(&mut *session)
                 .await?;
-            if let Some(stored) = stored {
-                let stored: ValuationPoint = body_of(&stored)?;
-                if !point.supersedes(&stored) {
-                    return Ok(true);
-                }
+            if let Some(stored) = stored
+                && !point.supersedes(&stored.decode()?)
+            {
+                return Ok(true);
             }
             self.db
                 .collection(VALUATIONS)
                 .update_one(
                     doc! { "_id": vehicle_id },
-                    doc! { "$set": { "org_id": org_id, "body": &body } },
+                    doc! { "$set": { "org_id": vehicle.org_id.as_str(), "body": &body } },
                 )
                 .upsert(true)
                 .session(&mut *session)
@@ -251,30 +347,27 @@ impl ChatStore for MongoChatStore {
     async fn apply_maintenance(
         &self,
         envelope_id: &str,
-        org_id: &str,
+        org_id: &OrgId,
         update: &MaintenanceScheduleUpdated,
     ) -> StoreResult<bool> {
         let body = serde_json::to_string(update)?;
         let evaluated_at = ts(&update.evaluated_at);
-        Ok(transaction!(self.db, |session| {
-            if !self.db.claim_inbox(session, CONSUMER, envelope_id).await? {
-                return Ok(false);
-            }
+        Ok(apply!(self, envelope_id, |session| {
             let stored = self
-                .db
-                .collection(MAINTENANCE)
+                .typed::<MaintenanceHead>(MAINTENANCE)
                 .find_one(doc! { "_id": &update.vehicle_id })
                 .session(&mut *session)
                 .await?;
-            if let Some(stored) = stored
-                && text(&stored, "evaluated_at")?.is_some_and(|at| at > evaluated_at)
+            if stored
+                .and_then(|s| s.evaluated_at)
+                .is_some_and(|at| at > evaluated_at)
             {
                 return Ok(true);
             }
             self.db.collection(MAINTENANCE)
                 .update_one(
                     doc! { "_id": &update.vehicle_id },
-                    doc! { "$set": { "org_id": org_id, "evaluated_at": &evaluated_at, "body": &body } },
+                    doc! { "$set": { "org_id": org_id.as_str(), "evaluated_at": &evaluated_at, "body": &body } },
                 )
                 .upsert(true)
                 .session(&mut *session)
@@ -284,72 +377,46 @@ impl ChatStore for MongoChatStore {
         }))
     }
 
-    async fn knowledge_version(&self, org_id: &str, vehicle_id: &str) -> StoreResult<Option<u64>> {
+    async fn knowledge_version(&self, vehicle: &VehicleRef) -> StoreResult<Option<u64>> {
         let known = self
             .db
             .collection(VEHICLES)
-            .find_one(doc! { "_id": vehicle_id, "org_id": org_id })
+            .find_one(vehicle_filter(vehicle))
             .projection(doc! { "_id": 1 })
             .await?;
         if known.is_none() {
             return Ok(None);
         }
         let version = self
-            .db
-            .collection(VERSIONS)
-            .find_one(doc! { "_id": vehicle_id })
+            .typed::<VersionDoc>(VERSIONS)
+            .find_one(doc! { "_id": vehicle.vehicle_id.as_str() })
             .await?;
-        Ok(Some(match version {
-            Some(d) => int(&d, "version")?.unwrap_or(0) as u64,
-            None => 0,
-        }))
+        Ok(Some(version.map_or(0, |v| v.version as u64)))
     }
 
-    async fn knowledge(
-        &self,
-        org_id: &str,
-        vehicle_id: &str,
-    ) -> StoreResult<Option<VehicleKnowledge>> {
+    async fn knowledge(&self, vehicle: &VehicleRef) -> StoreResult<Option<VehicleKnowledge>> {
         // The version is read first: contents newer than their version only cost a cache refresh later.
-        let Some(version) = self.knowledge_version(org_id, vehicle_id).await? else {
+        let Some(version) = self.knowledge_version(vehicle).await? else {
             return Ok(None);
         };
-        let Some(vehicle) = self
-            .db
-            .collection(VEHICLES)
-            .find_one(doc! { "_id": vehicle_id, "org_id": org_id })
-            .await?
-        else {
+        let Some(registered) = self.body(VEHICLES, vehicle_filter(vehicle)).await? else {
             return Ok(None);
         };
-        let cursor = self
-            .db
-            .collection(TIMELINE)
-            .find(doc! { "org_id": org_id, "vehicle_id": vehicle_id, "voided": { "$ne": true } })
-            .sort(doc! { "occurred_at": 1, "_id": 1 })
-            .await?;
-        let events = collect(cursor)
-            .await?
-            .iter()
-            .map(body_of::<VehicleEvent>)
-            .collect::<StoreResult<Vec<_>>>()?;
-        let valuation = self
-            .db
-            .collection(VALUATIONS)
-            .find_one(doc! { "_id": vehicle_id, "org_id": org_id })
-            .await?;
-        let maintenance = self
-            .db
-            .collection(MAINTENANCE)
-            .find_one(doc! { "_id": vehicle_id, "org_id": org_id })
+        let (org_id, vehicle_id) = (vehicle.org_id.as_str(), vehicle.vehicle_id.as_str());
+        let events = self
+            .bodies(
+                TIMELINE,
+                doc! { "org_id": org_id, "vehicle_id": vehicle_id, "voided": { "$ne": true } },
+                doc! { "occurred_at": 1, "_id": 1 },
+            )
             .await?;
         let mut knowledge = VehicleKnowledge {
             vehicle_id: vehicle_id.to_string(),
             org_id: org_id.to_string(),
-            vehicle: Some(body_of(&vehicle)?),
+            vehicle: Some(registered),
             events,
-            valuation: valuation.as_ref().map(body_of).transpose()?,
-            maintenance: maintenance.as_ref().map(body_of).transpose()?,
+            valuation: self.body(VALUATIONS, vehicle_filter(vehicle)).await?,
+            maintenance: self.body(MAINTENANCE, vehicle_filter(vehicle)).await?,
             version,
         };
         knowledge.sort_events();
@@ -365,8 +432,8 @@ impl ChatStore for MongoChatStore {
                 .update_one(
                     doc! { "_id": &turn.conversation_id },
                     doc! { "$setOnInsert": {
-                        "org_id": &turn.org_id,
-                        "vehicle_id": &turn.vehicle_id,
+                        "org_id": turn.org_id.as_str(),
+                        "vehicle_id": turn.vehicle_id.as_str(),
                         "started_at": &asked_at,
                         "started_by": &turn.asked_by,
                     } },
@@ -374,15 +441,14 @@ impl ChatStore for MongoChatStore {
                 .upsert(true)
                 .session(&mut *session)
                 .await?;
-            self.db
-                .collection(CHAT_MESSAGES)
-                .insert_one(doc! {
-                    "_id": &turn.message_id,
-                    "conversation_id": &turn.conversation_id,
-                    "org_id": &turn.org_id,
-                    "vehicle_id": &turn.vehicle_id,
-                    "asked_at": &asked_at,
-                    "body": &body,
+            self.typed::<MessageDoc>(CHAT_MESSAGES)
+                .insert_one(MessageDoc {
+                    id: &turn.message_id,
+                    conversation_id: &turn.conversation_id,
+                    org_id: &turn.org_id,
+                    vehicle_id: &turn.vehicle_id,
+                    asked_at: &asked_at,
+                    body: &body,
                 })
                 .session(&mut *session)
                 .await?;
@@ -393,64 +459,55 @@ impl ChatStore for MongoChatStore {
 
     async fn conversation(
         &self,
-        org_id: &str,
-        vehicle_id: &str,
+        vehicle: &VehicleRef,
         conversation_id: &str,
     ) -> StoreResult<Option<Conversation>> {
+        let (org_id, vehicle_id) = (vehicle.org_id.as_str(), vehicle.vehicle_id.as_str());
         let Some(head) = self
-            .db
-            .collection(CONVERSATIONS)
+            .typed::<ConversationHead>(CONVERSATIONS)
             .find_one(doc! { "_id": conversation_id, "org_id": org_id, "vehicle_id": vehicle_id })
             .await?
         else {
             return Ok(None);
         };
-        let cursor = self
-            .db
-            .collection(CHAT_MESSAGES)
-            .find(doc! { "conversation_id": conversation_id, "org_id": org_id })
-            .sort(doc! { "asked_at": 1, "_id": 1 })
+        let messages = self
+            .bodies(
+                CHAT_MESSAGES,
+                doc! { "conversation_id": conversation_id, "org_id": org_id },
+                doc! { "asked_at": 1, "_id": 1 },
+            )
             .await?;
-        let messages = collect(cursor)
-            .await?
-            .iter()
-            .map(body_of::<ChatTurn>)
-            .collect::<StoreResult<Vec<_>>>()?;
         Ok(Some(Conversation {
             conversation_id: conversation_id.to_string(),
-            vehicle_id: vehicle_id.to_string(),
-            started_at: parse_ts(&required_text(&head, "started_at")?)?,
-            started_by: required_text(&head, "started_by")?,
+            vehicle_id: vehicle.vehicle_id.clone(),
+            started_at: parse_ts(&head.started_at)?,
+            started_by: head.started_by,
             messages,
         }))
     }
 
-    async fn set_feedback(
-        &self,
-        org_id: &str,
-        vehicle_id: &str,
-        conversation_id: &str,
-        message_id: &str,
-        feedback: &Feedback,
-    ) -> StoreResult<bool> {
+    async fn set_feedback(&self, message: &MessageRef, feedback: &Feedback) -> StoreResult<bool> {
+        let filter = doc! {
+            "_id": &message.message_id,
+            "conversation_id": &message.conversation_id,
+            "org_id": message.vehicle.org_id.as_str(),
+            "vehicle_id": message.vehicle.vehicle_id.as_str(),
+        };
         Ok(transaction!(self.db, |session| {
-            let filter = doc! { "_id": message_id, "conversation_id": conversation_id,
-            "org_id": org_id, "vehicle_id": vehicle_id };
             let Some(stored) = self
-                .db
-                .collection(CHAT_MESSAGES)
+                .typed::<Body>(CHAT_MESSAGES)
                 .find_one(filter.clone())
                 .session(&mut *session)
                 .await?
             else {
                 return Ok(false);
             };
-            let mut turn: ChatTurn = body_of(&stored)?;
+            let mut turn: ChatTurn = stored.decode()?;
             turn.feedback = Some(feedback.clone());
             self.db
                 .collection(CHAT_MESSAGES)
                 .update_one(
-                    filter,
+                    filter.clone(),
                     doc! { "$set": { "body": serde_json::to_string(&turn)? } },
                 )
                 .session(&mut *session)
@@ -461,7 +518,7 @@ impl ChatStore for MongoChatStore {
 
     async fn audit(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         since: Option<DateTime<Utc>>,
         limit: usize,
     ) -> StoreResult<Vec<ChatTurn>> {
@@ -469,18 +526,15 @@ impl ChatStore for MongoChatStore {
             return Ok(Vec::new());
         }
         let since = since.map(|s| ts(&s)).unwrap_or_default();
-        let cursor = self
-            .db
-            .collection(CHAT_MESSAGES)
-            .find(doc! { "org_id": org_id, "asked_at": { "$gte": since } })
+        let found: Vec<Body> = self
+            .typed::<Body>(CHAT_MESSAGES)
+            .find(doc! { "org_id": org_id.as_str(), "asked_at": { "$gte": since } })
             .sort(doc! { "asked_at": 1, "_id": 1 })
             .limit(limit.min(i64::MAX as usize) as i64)
-            .await?;
-        collect(cursor)
             .await?
-            .iter()
-            .map(body_of::<ChatTurn>)
-            .collect()
+            .try_collect()
+            .await?;
+        found.iter().map(Body::decode).collect()
     }
 }
 

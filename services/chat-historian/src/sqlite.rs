@@ -5,14 +5,16 @@ use std::path::Path;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
+use serde::de::DeserializeOwned;
 use vwc_contracts::maintenance::MaintenanceScheduleUpdated;
-use vwc_contracts::{Vehicle, VehicleEvent};
+use vwc_contracts::{OrgId, Vehicle, VehicleEvent};
+use vwc_store::mongo::parse_ts;
 use vwc_store::sqlite::claim_inbox;
-use vwc_store::{Plumbed, SqliteDb, StoreError, StoreResult, ts};
+use vwc_store::{Plumbed, SqliteDb, StoreResult, ts};
 
 use crate::CONSUMER;
 use crate::knowledge::{ValuationPoint, VehicleKnowledge};
-use crate::store::{ChatStore, ChatTurn, Conversation, Feedback};
+use crate::store::{ChatStore, ChatTurn, Conversation, Feedback, MessageRef, Revision, VehicleRef};
 
 const MIGRATIONS: &[&str] = &[
     r#"
@@ -88,44 +90,83 @@ impl crate::store::RevisionKnowledge for SqliteChatStore {
     async fn apply_event_revision(
         &self,
         envelope_id: &str,
-        event: &VehicleEvent,
-        revision: u32,
-        voided: bool,
+        revision: Revision<'_>,
     ) -> StoreResult<bool> {
-        let (id, e, body) = (
-            envelope_id.to_string(),
-            event.clone(),
-            serde_json::to_string(event)?,
+        let (e, body) = (
+            revision.event.clone(),
+            serde_json::to_string(revision.event)?,
         );
+        let (number, voided) = (revision.number, revision.voided);
+        self.apply(envelope_id, move |conn| {
+            let changed = conn
+                .prepare_cached(
+                    "INSERT INTO timeline (id, org_id, vehicle_id, occurred_at, body, revision, voided)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT (id) DO UPDATE SET occurred_at = excluded.occurred_at,
+                       body = excluded.body, revision = excluded.revision, voided = excluded.voided
+                     WHERE excluded.revision > timeline.revision AND timeline.org_id = excluded.org_id",
+                )?
+                .execute(params![
+                    e.id.as_str(),
+                    e.org_id.as_str(),
+                    e.vehicle_id.as_str(),
+                    ts(&e.occurred_at),
+                                        body,
+                    number,
+                    voided as i64
+                ])?;
+            if changed > 0 {
+                bump(conn, &e.vehicle_id)?;
+            }
+            Ok(true)
+        })
+        .await
+    }
+}
+
+impl SqliteChatStore {
+    /// Claims the envelope in the inbox and applies `effect` in the same transaction: `false` for a
+    /// duplicate delivery, else what `effect` answers.
+    async fn apply<F>(&self, envelope_id: &str, effect: F) -> StoreResult<bool>
+    where
+        F: FnOnce(&Connection) -> StoreResult<bool> + Send + 'static,
+    {
+        let id = envelope_id.to_string();
         self.db
             .write(move |conn| {
                 if !claim_inbox(conn, CONSUMER, &id)? {
                     return Ok(false);
                 }
-                let changed = conn
-                    .prepare_cached(
-                        "INSERT INTO timeline (id, org_id, vehicle_id, occurred_at, body, revision, voided)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                         ON CONFLICT (id) DO UPDATE SET occurred_at = excluded.occurred_at,
-                           body = excluded.body, revision = excluded.revision, voided = excluded.voided
-                         WHERE excluded.revision > timeline.revision AND timeline.org_id = excluded.org_id",
-                    )?
-                    .execute(params![
-                        e.id,
-                        e.org_id,
-                        e.vehicle_id,
-                        ts(&e.occurred_at),
-                        body,
-                        revision,
-                        voided as i64
-                    ])?;
-                if changed > 0 {
-                    bump(conn, &e.vehicle_id)?;
-                }
-                Ok(true)
+                effect(conn)
             })
             .await
     }
+}
+
+/// The JSON `body` column of the one row `sql` selects, decoded.
+fn body<T: DeserializeOwned>(
+    conn: &Connection,
+    sql: &str,
+    args: impl rusqlite::Params,
+) -> StoreResult<Option<T>> {
+    let text: Option<String> = conn
+        .prepare_cached(sql)?
+        .query_row(args, |r| r.get(0))
+        .optional()?;
+    Ok(text.map(|t| serde_json::from_str(&t)).transpose()?)
+}
+
+/// The JSON `body` column of every row `sql` selects, decoded.
+fn bodies<T: DeserializeOwned>(
+    conn: &Connection,
+    sql: &str,
+    args: impl rusqlite::Params,
+) -> StoreResult<Vec<T>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let texts: Vec<String> = stmt
+        .query_map(args, |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    texts.iter().map(|t| Ok(serde_json::from_str(t)?)).collect()
 }
 
 fn bump(conn: &Connection, vehicle_id: &str) -> StoreResult<()> {
@@ -137,27 +178,6 @@ fn bump(conn: &Connection, vehicle_id: &str) -> StoreResult<()> {
     Ok(())
 }
 
-fn parse_ts(s: &str) -> StoreResult<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| StoreError::Other(format!("bad timestamp {s:?}: {e}")))
-}
-
-fn turns(
-    conn: &Connection,
-    sql: &str,
-    args: &[&dyn rusqlite::ToSql],
-) -> StoreResult<Vec<ChatTurn>> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let bodies: Vec<String> = stmt
-        .query_map(args, |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    bodies
-        .iter()
-        .map(|b| Ok(serde_json::from_str(b)?))
-        .collect()
-}
-
 #[async_trait]
 impl ChatStore for SqliteChatStore {
     async fn apply_vehicle_registered(
@@ -165,26 +185,18 @@ impl ChatStore for SqliteChatStore {
         envelope_id: &str,
         vehicle: &Vehicle,
     ) -> StoreResult<bool> {
-        let (id, v, body) = (
-            envelope_id.to_string(),
-            vehicle.clone(),
-            serde_json::to_string(vehicle)?,
-        );
-        self.db
-            .write(move |conn| {
-                if !claim_inbox(conn, CONSUMER, &id)? {
-                    return Ok(false);
-                }
-                // A re-registration refreshes the details but never moves a vehicle to another organisation.
-                conn.execute(
-                    "INSERT INTO vehicles (id, org_id, body) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (id) DO UPDATE SET body = excluded.body",
-                    params![v.id, v.org_id, body],
-                )?;
-                bump(conn, &v.id)?;
-                Ok(true)
-            })
-            .await
+        let (v, body) = (vehicle.clone(), serde_json::to_string(vehicle)?);
+        self.apply(envelope_id, move |conn| {
+            // A re-registration refreshes the details but never moves a vehicle to another organisation.
+            conn.execute(
+                "INSERT INTO vehicles (id, org_id, body) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+                params![v.id.as_str(), v.org_id.as_str(), body],
+            )?;
+            bump(conn, &v.id)?;
+            Ok(true)
+        })
+        .await
     }
 
     async fn apply_vehicle_event(
@@ -192,176 +204,149 @@ impl ChatStore for SqliteChatStore {
         envelope_id: &str,
         event: &VehicleEvent,
     ) -> StoreResult<bool> {
-        let (id, e, body) = (
-            envelope_id.to_string(),
-            event.clone(),
-            serde_json::to_string(event)?,
-        );
-        self.db
-            .write(move |conn| {
-                if !claim_inbox(conn, CONSUMER, &id)? {
-                    return Ok(false);
-                }
-                let inserted = conn
-                    .prepare_cached(
-                        "INSERT OR IGNORE INTO timeline (id, org_id, vehicle_id, occurred_at, body)
-                         VALUES (?1, ?2, ?3, ?4, ?5)",
-                    )?
-                    .execute(params![
-                        e.id,
-                        e.org_id,
-                        e.vehicle_id,
-                        ts(&e.occurred_at),
-                        body
-                    ])?;
-                if inserted == 0 {
-                    return Ok(false);
-                }
-                bump(conn, &e.vehicle_id)?;
-                Ok(true)
-            })
-            .await
+        let (e, body) = (event.clone(), serde_json::to_string(event)?);
+        self.apply(envelope_id, move |conn| {
+            let inserted = conn
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO timeline (id, org_id, vehicle_id, occurred_at, body)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![
+                    e.id.as_str(),
+                    e.org_id.as_str(),
+                    e.vehicle_id.as_str(),
+                    ts(&e.occurred_at),
+                    body
+                ])?;
+            if inserted == 0 {
+                return Ok(false);
+            }
+            bump(conn, &e.vehicle_id)?;
+            Ok(true)
+        })
+        .await
     }
 
     async fn apply_valuation(
         &self,
         envelope_id: &str,
-        org_id: &str,
-        vehicle_id: &str,
+        vehicle: &VehicleRef,
         point: &ValuationPoint,
     ) -> StoreResult<bool> {
-        let (id, org, vehicle, point) = (
-            envelope_id.to_string(),
-            org_id.to_string(),
-            vehicle_id.to_string(),
-            point.clone(),
-        );
-        self.db
-            .write(move |conn| {
-                if !claim_inbox(conn, CONSUMER, &id)? {
-                    return Ok(false);
-                }
-                let stored: Option<String> = conn
-                    .prepare_cached("SELECT body FROM valuations WHERE vehicle_id = ?1")?
-                    .query_row([&vehicle], |r| r.get(0))
-                    .optional()?;
-                if let Some(stored) = stored {
-                    let stored: ValuationPoint = serde_json::from_str(&stored)?;
-                    if !point.supersedes(&stored) {
-                        return Ok(true);
-                    }
-                }
-                conn.execute(
-                    "INSERT INTO valuations (vehicle_id, org_id, body) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (vehicle_id) DO UPDATE SET body = excluded.body",
-                    params![vehicle, org, serde_json::to_string(&point)?],
-                )?;
-                bump(conn, &vehicle)?;
-                Ok(true)
-            })
-            .await
+        let (v, point) = (vehicle.clone(), point.clone());
+        self.apply(envelope_id, move |conn| {
+            let stored: Option<ValuationPoint> = body(
+                conn,
+                "SELECT body FROM valuations WHERE vehicle_id = ?1",
+                [v.vehicle_id.as_str()],
+            )?;
+            if stored.is_some_and(|stored| !point.supersedes(&stored)) {
+                return Ok(true);
+            }
+            conn.execute(
+                "INSERT INTO valuations (vehicle_id, org_id, body) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (vehicle_id) DO UPDATE SET body = excluded.body",
+                params![
+                    v.vehicle_id.as_str(),
+                    v.org_id.as_str(),
+                    serde_json::to_string(&point)?
+                ],
+            )?;
+            bump(conn, &v.vehicle_id)?;
+            Ok(true)
+        })
+        .await
     }
 
     async fn apply_maintenance(
         &self,
         envelope_id: &str,
-        org_id: &str,
+        org_id: &OrgId,
         update: &MaintenanceScheduleUpdated,
     ) -> StoreResult<bool> {
-        let (id, org, u, body) = (
-            envelope_id.to_string(),
-            org_id.to_string(),
+        let (org, u, body) = (
+            org_id.clone(),
             update.clone(),
             serde_json::to_string(update)?,
         );
-        self.db
-            .write(move |conn| {
-                if !claim_inbox(conn, CONSUMER, &id)? {
-                    return Ok(false);
-                }
-                let changed = conn.execute(
-                    "INSERT INTO maintenance (vehicle_id, org_id, evaluated_at, body) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (vehicle_id) DO UPDATE SET evaluated_at = excluded.evaluated_at, body = excluded.body
-                     WHERE excluded.evaluated_at >= maintenance.evaluated_at",
-                    params![u.vehicle_id, org, ts(&u.evaluated_at), body],
-                )?;
-                if changed > 0 {
-                    bump(conn, &u.vehicle_id)?;
-                }
-                Ok(true)
-            })
-            .await
+        self.apply(envelope_id, move |conn| {
+            let changed = conn.execute(
+                "INSERT INTO maintenance (vehicle_id, org_id, evaluated_at, body) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (vehicle_id) DO UPDATE SET evaluated_at = excluded.evaluated_at, body = excluded.body
+                 WHERE excluded.evaluated_at >= maintenance.evaluated_at",
+                params![u.vehicle_id, org.as_str(), ts(&u.evaluated_at), body],
+            )?;
+            if changed > 0 {
+                bump(conn, &u.vehicle_id)?;
+            }
+            Ok(true)
+        })
+        .await
     }
 
-    async fn knowledge_version(&self, org_id: &str, vehicle_id: &str) -> StoreResult<Option<u64>> {
-        let (org, id) = (org_id.to_string(), vehicle_id.to_string());
+    async fn knowledge_version(&self, vehicle: &VehicleRef) -> StoreResult<Option<u64>> {
+        let v = vehicle.clone();
         self.db
             .read(move |conn| {
-                let v: Option<i64> = conn
+                let version: Option<i64> = conn
                     .prepare_cached(
                         "SELECT coalesce(k.version, 0) FROM vehicles v
                          LEFT JOIN knowledge_versions k ON k.vehicle_id = v.id
                          WHERE v.id = ?1 AND v.org_id = ?2",
                     )?
-                    .query_row(params![id, org], |r| r.get(0))
+                    .query_row(params![v.vehicle_id.as_str(), v.org_id.as_str()], |r| {
+                        r.get(0)
+                    })
                     .optional()?;
-                Ok(v.map(|v| v as u64))
+                Ok(version.map(|v| v as u64))
             })
             .await
     }
 
-    async fn knowledge(
-        &self,
-        org_id: &str,
-        vehicle_id: &str,
-    ) -> StoreResult<Option<VehicleKnowledge>> {
-        let (org, id) = (org_id.to_string(), vehicle_id.to_string());
+    async fn knowledge(&self, vehicle: &VehicleRef) -> StoreResult<Option<VehicleKnowledge>> {
+        let v = vehicle.clone();
         self.db
             .read(move |conn| {
+                let ids = params![v.vehicle_id.as_str(), v.org_id.as_str()];
                 // One snapshot: a consumer committing meanwhile is seen entirely or not at all.
                 let tx = conn.unchecked_transaction()?;
-                let vehicle: Option<String> = tx
-                    .prepare_cached("SELECT body FROM vehicles WHERE id = ?1 AND org_id = ?2")?
-                    .query_row(params![id, org], |r| r.get(0))
-                    .optional()?;
-                let Some(vehicle) = vehicle else {
+                let Some(vehicle) = body::<Vehicle>(
+                    &tx,
+                    "SELECT body FROM vehicles WHERE id = ?1 AND org_id = ?2",
+                    ids,
+                )?
+                else {
                     return Ok(None);
                 };
-                let vehicle: Vehicle = serde_json::from_str(&vehicle)?;
                 let version: i64 = tx
                     .prepare_cached("SELECT version FROM knowledge_versions WHERE vehicle_id = ?1")?
-                    .query_row([&id], |r| r.get(0))
+                    .query_row([v.vehicle_id.as_str()], |r| r.get(0))
                     .optional()?
                     .unwrap_or(0);
-                let mut stmt = tx.prepare_cached(
-                    "SELECT body FROM timeline WHERE org_id = ?1 AND vehicle_id = ?2 AND voided = 0
+                let events = bodies(
+                    &tx,
+                    "SELECT body FROM timeline WHERE vehicle_id = ?1 AND org_id = ?2 AND voided = 0
                      ORDER BY occurred_at, id",
+                    ids,
                 )?;
-                let events = stmt
-                    .query_map(params![org, id], |r| r.get::<_, String>(0))?
-                    .map(|b| Ok(serde_json::from_str::<VehicleEvent>(&b?)?))
-                    .collect::<StoreResult<Vec<_>>>()?;
-                drop(stmt);
-                let valuation: Option<String> = tx
-                    .prepare_cached(
-                        "SELECT body FROM valuations WHERE vehicle_id = ?1 AND org_id = ?2",
-                    )?
-                    .query_row(params![id, org], |r| r.get(0))
-                    .optional()?;
-                let maintenance: Option<String> = tx
-                    .prepare_cached(
-                        "SELECT body FROM maintenance WHERE vehicle_id = ?1 AND org_id = ?2",
-                    )?
-                    .query_row(params![id, org], |r| r.get(0))
-                    .optional()?;
+                let valuation = body(
+                    &tx,
+                    "SELECT body FROM valuations WHERE vehicle_id = ?1 AND org_id = ?2",
+                    ids,
+                )?;
+                let maintenance = body(
+                    &tx,
+                    "SELECT body FROM maintenance WHERE vehicle_id = ?1 AND org_id = ?2",
+                    ids,
+                )?;
                 tx.commit()?;
                 let mut knowledge = VehicleKnowledge {
-                    vehicle_id: id,
-                    org_id: org,
+                    vehicle_id: v.vehicle_id.into_string(),
+                    org_id: v.org_id.into_string(),
                     vehicle: Some(vehicle),
                     events,
-                    valuation: valuation.map(|b| serde_json::from_str(&b)).transpose()?,
-                    maintenance: maintenance.map(|b| serde_json::from_str(&b)).transpose()?,
+                    valuation,
+                    maintenance,
                     version: version as u64,
                 };
                 knowledge.sort_events();
@@ -378,12 +363,12 @@ impl ChatStore for SqliteChatStore {
                     "INSERT OR IGNORE INTO conversations (id, org_id, vehicle_id, started_at, started_by)
                      VALUES (?1, ?2, ?3, ?4, ?5)",
                 )?
-                .execute(params![t.conversation_id, t.org_id, t.vehicle_id, ts(&t.asked_at), t.asked_by])?;
+                .execute(params![t.conversation_id, t.org_id.as_str(), t.vehicle_id.as_str(), ts(&t.asked_at), t.asked_by])?;
                 conn.prepare_cached(
                     "INSERT INTO chat_messages (id, conversation_id, org_id, vehicle_id, asked_at, body)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )?
-                .execute(params![t.message_id, t.conversation_id, t.org_id, t.vehicle_id, ts(&t.asked_at), body])?;
+                .execute(params![t.message_id, t.conversation_id, t.org_id.as_str(), t.vehicle_id.as_str(), ts(&t.asked_at), body])?;
                 Ok(())
             })
             .await
@@ -391,15 +376,10 @@ impl ChatStore for SqliteChatStore {
 
     async fn conversation(
         &self,
-        org_id: &str,
-        vehicle_id: &str,
+        vehicle: &VehicleRef,
         conversation_id: &str,
     ) -> StoreResult<Option<Conversation>> {
-        let (org, vehicle, id) = (
-            org_id.to_string(),
-            vehicle_id.to_string(),
-            conversation_id.to_string(),
-        );
+        let (v, id) = (vehicle.clone(), conversation_id.to_string());
         self.db
             .read(move |conn| {
                 let head: Option<(String, String)> = conn
@@ -407,20 +387,22 @@ impl ChatStore for SqliteChatStore {
                         "SELECT started_at, started_by FROM conversations
                          WHERE id = ?1 AND org_id = ?2 AND vehicle_id = ?3",
                     )?
-                    .query_row(params![id, org, vehicle], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .query_row(params![id, v.org_id.as_str(), v.vehicle_id.as_str()], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })
                     .optional()?;
                 let Some((started_at, started_by)) = head else {
                     return Ok(None);
                 };
-                let messages = turns(
+                let messages = bodies(
                     conn,
                     "SELECT body FROM chat_messages WHERE conversation_id = ?1 AND org_id = ?2
                      ORDER BY asked_at, id",
-                    &[&id, &org],
+                    params![id, v.org_id.as_str()],
                 )?;
                 Ok(Some(Conversation {
                     conversation_id: id,
-                    vehicle_id: vehicle,
+                    vehicle_id: v.vehicle_id,
                     started_at: parse_ts(&started_at)?,
                     started_by,
                     messages,
@@ -429,37 +411,27 @@ impl ChatStore for SqliteChatStore {
             .await
     }
 
-    async fn set_feedback(
-        &self,
-        org_id: &str,
-        vehicle_id: &str,
-        conversation_id: &str,
-        message_id: &str,
-        feedback: &Feedback,
-    ) -> StoreResult<bool> {
-        let (org, vehicle, conversation, message, feedback) = (
-            org_id.to_string(),
-            vehicle_id.to_string(),
-            conversation_id.to_string(),
-            message_id.to_string(),
-            feedback.clone(),
-        );
+    async fn set_feedback(&self, message: &MessageRef, feedback: &Feedback) -> StoreResult<bool> {
+        let (m, feedback) = (message.clone(), feedback.clone());
         self.db
             .write(move |conn| {
-                let body: Option<String> = conn
-                    .prepare_cached(
-                        "SELECT body FROM chat_messages
-                         WHERE id = ?1 AND conversation_id = ?2 AND org_id = ?3 AND vehicle_id = ?4",
-                    )?
-                    .query_row(params![message, conversation, org, vehicle], |r| r.get(0))
-                    .optional()?;
-                let Some(body) = body else {
+                let turn: Option<ChatTurn> = body(
+                    conn,
+                    "SELECT body FROM chat_messages
+                     WHERE id = ?1 AND conversation_id = ?2 AND org_id = ?3 AND vehicle_id = ?4",
+                    params![
+                        m.message_id,
+                        m.conversation_id,
+                        m.vehicle.org_id.as_str(),
+                        m.vehicle.vehicle_id.as_str()
+                    ],
+                )?;
+                let Some(mut turn) = turn else {
                     return Ok(false);
                 };
-                let mut turn: ChatTurn = serde_json::from_str(&body)?;
                 turn.feedback = Some(feedback);
                 conn.prepare_cached("UPDATE chat_messages SET body = ?2 WHERE id = ?1")?
-                    .execute(params![message, serde_json::to_string(&turn)?])?;
+                    .execute(params![m.message_id, serde_json::to_string(&turn)?])?;
                 Ok(true)
             })
             .await
@@ -467,19 +439,19 @@ impl ChatStore for SqliteChatStore {
 
     async fn audit(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         since: Option<DateTime<Utc>>,
         limit: usize,
     ) -> StoreResult<Vec<ChatTurn>> {
-        let org = org_id.to_string();
+        let org = org_id.clone();
         let since = since.map(|s| ts(&s)).unwrap_or_default();
         self.db
             .read(move |conn| {
-                turns(
+                bodies(
                     conn,
                     "SELECT body FROM chat_messages WHERE org_id = ?1 AND asked_at >= ?2
                      ORDER BY asked_at, id LIMIT ?3",
-                    &[&org, &since, &(limit as i64)],
+                    params![org.as_str(), since, limit as i64],
                 )
             })
             .await

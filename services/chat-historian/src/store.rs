@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use vwc_contracts::maintenance::MaintenanceScheduleUpdated;
-use vwc_contracts::{Vehicle, VehicleEvent};
+use vwc_contracts::{OrgId, Vehicle, VehicleEvent, VehicleId};
 use vwc_store::{Plumbing, StoreResult};
 
 use crate::engine::{Citation, KnowledgeCitation};
@@ -33,8 +33,10 @@ pub struct ChatTurn {
     /// `msg_<uuid v7>`.
     pub message_id: String,
     pub conversation_id: String,
-    pub org_id: String,
-    pub vehicle_id: String,
+    #[schema(value_type = String)]
+    pub org_id: OrgId,
+    #[schema(value_type = String)]
+    pub vehicle_id: VehicleId,
     /// The token subject who asked.
     pub asked_by: String,
     pub asked_at: DateTime<Utc>,
@@ -81,7 +83,8 @@ impl ChatTurn {
 #[serde(rename_all = "camelCase")]
 pub struct Conversation {
     pub conversation_id: String,
-    pub vehicle_id: String,
+    #[schema(value_type = String)]
+    pub vehicle_id: VehicleId,
     pub started_at: DateTime<Utc>,
     pub started_by: String,
     pub messages: Vec<ChatTurn>,
@@ -96,10 +99,36 @@ pub trait RevisionKnowledge: Send + Sync {
     async fn apply_event_revision(
         &self,
         envelope_id: &str,
-        event: &VehicleEvent,
-        revision: u32,
-        voided: bool,
+        revision: Revision<'_>,
     ) -> StoreResult<bool>;
+}
+
+/// One revision of a timeline record: a correction, or a void (the record is never read again).
+#[derive(Debug, Clone, Copy)]
+pub struct Revision<'a> {
+    /// The record as it reads in this revision.
+    pub event: &'a VehicleEvent,
+    /// 1 is the original; each correction or void counts one more.
+    pub number: u32,
+    pub voided: bool,
+}
+
+impl<'a> Revision<'a> {
+    pub fn corrected(event: &'a VehicleEvent, number: u32) -> Revision<'a> {
+        Revision {
+            event,
+            number,
+            voided: false,
+        }
+    }
+
+    pub fn voided(event: &'a VehicleEvent, number: u32) -> Revision<'a> {
+        Revision {
+            event,
+            number,
+            voided: true,
+        }
+    }
 }
 
 #[async_trait]
@@ -119,48 +148,60 @@ pub trait ChatStore: Plumbing + RevisionKnowledge {
     async fn apply_valuation(
         &self,
         envelope_id: &str,
-        org_id: &str,
-        vehicle_id: &str,
+        vehicle: &VehicleRef,
         point: &ValuationPoint,
     ) -> StoreResult<bool>;
     /// Replaces the vehicle's schedule unless a newer evaluation is already held.
     async fn apply_maintenance(
         &self,
         envelope_id: &str,
-        org_id: &str,
+        org_id: &OrgId,
         update: &MaintenanceScheduleUpdated,
     ) -> StoreResult<bool>;
-    /// The knowledge version of a vehicle registered in `org_id` (`None` when it is not).
-    async fn knowledge_version(&self, org_id: &str, vehicle_id: &str) -> StoreResult<Option<u64>>;
-    /// Everything known about a vehicle registered in `org_id`, read consistently.
-    async fn knowledge(
-        &self,
-        org_id: &str,
-        vehicle_id: &str,
-    ) -> StoreResult<Option<VehicleKnowledge>>;
+    /// The knowledge version of the vehicle when it is registered in the organisation (`None` when not).
+    async fn knowledge_version(&self, vehicle: &VehicleRef) -> StoreResult<Option<u64>>;
+    /// Everything known about the vehicle when it is registered in the organisation, read consistently.
+    async fn knowledge(&self, vehicle: &VehicleRef) -> StoreResult<Option<VehicleKnowledge>>;
     /// Stores one turn, starting its conversation when it is the first.
     async fn save_turn(&self, turn: &ChatTurn) -> StoreResult<()>;
     /// A conversation of the organisation's vehicle, with its turns (`None` when it is not theirs).
     async fn conversation(
         &self,
-        org_id: &str,
-        vehicle_id: &str,
+        vehicle: &VehicleRef,
         conversation_id: &str,
     ) -> StoreResult<Option<Conversation>>;
     /// Sets (or replaces) the feedback on one turn; `false` when there is no such turn.
-    async fn set_feedback(
-        &self,
-        org_id: &str,
-        vehicle_id: &str,
-        conversation_id: &str,
-        message_id: &str,
-        feedback: &Feedback,
-    ) -> StoreResult<bool>;
+    async fn set_feedback(&self, message: &MessageRef, feedback: &Feedback) -> StoreResult<bool>;
     /// The organisation's turns asked at or after `since`, oldest first, at most `limit`.
     async fn audit(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         since: Option<DateTime<Utc>>,
         limit: usize,
     ) -> StoreResult<Vec<ChatTurn>>;
+}
+
+/// A vehicle as its organisation names it: every read of the chat's data is scoped by both ids, so
+/// another organisation's vehicle is never found.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct VehicleRef {
+    pub org_id: OrgId,
+    pub vehicle_id: VehicleId,
+}
+
+impl VehicleRef {
+    pub fn new(org_id: impl Into<OrgId>, vehicle_id: impl Into<VehicleId>) -> VehicleRef {
+        VehicleRef {
+            org_id: org_id.into(),
+            vehicle_id: vehicle_id.into(),
+        }
+    }
+}
+
+/// One answer of a conversation about an organisation's vehicle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageRef {
+    pub vehicle: VehicleRef,
+    pub conversation_id: String,
+    pub message_id: String,
 }

@@ -17,7 +17,7 @@ use vwc_chat_historian::historian::Ask;
 use vwc_chat_historian::{
     ApiKey, ChatStore, ChatTurn, Historian, LlmProvider, LlmSettings, SqliteChatStore,
 };
-use vwc_contracts::{EventKind, EventSource, OdometerUnit, Vehicle, VehicleEvent, Vendor};
+use vwc_contracts::{EventKind, Vehicle, VehicleEvent, Vendor};
 
 const KEY: &str = "sk-test-4f9d2c0e-never-print-me";
 const MODEL: &str = "stand-in-1";
@@ -91,23 +91,10 @@ fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
 
 fn vehicle() -> Vehicle {
     Vehicle {
-        id: "veh_1".into(),
         org_id: "org_a".into(),
         vin: vwc_testkit::vin(1),
-        year: 2021,
-        make: "Toyota".into(),
-        model: "RAV4".into(),
-        trim: None,
-        nickname: None,
-        odometer_unit: OdometerUnit::Mi,
         registered_at: at(2024, 1, 1),
-        purchase_price_cents: None,
-        purchase_currency: None,
-        plate: None,
-        colour: None,
-        status: Default::default(),
-        sale: None,
-        archived_at: None,
+        ..vwc_contracts::examples::vehicle()
     }
 }
 
@@ -124,7 +111,6 @@ fn record(
 ) -> VehicleEvent {
     VehicleEvent {
         id: id.into(),
-        vehicle_id: "veh_1".into(),
         org_id: "org_a".into(),
         kind,
         occurred_at: when,
@@ -133,13 +119,12 @@ fn record(
         cost_cents: Some(cost),
         currency: Some("USD".into()),
         title: title.into(),
-        notes: None,
         vendor: Some(Vendor {
             name: vendor.into(),
             dealer_id: None,
         }),
-        source: EventSource::User,
         details,
+        ..vwc_contracts::examples::vehicle_event()
     }
 }
 
@@ -235,7 +220,10 @@ async fn ask_oil(reply: Reply, timeout: Duration) -> (ChatTurn, StandIn) {
     // What the store holds is what was answered.
     let stored = f
         .historian
-        .conversation("org_a", "veh_1", &turn.conversation_id)
+        .conversation(
+            &vwc_chat_historian::store::VehicleRef::new("org_a", "veh_1"),
+            &turn.conversation_id,
+        )
         .await
         .unwrap()
         .unwrap();

@@ -6,13 +6,31 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use vwc_chat_historian::engine::Citation;
 use vwc_chat_historian::knowledge::{ValuationPoint, ValuationView};
+use vwc_chat_historian::store::{MessageRef, Revision, VehicleRef};
 use vwc_chat_historian::{ChatStore, ChatTurn, Feedback, MongoChatStore, SqliteChatStore};
 use vwc_contracts::maintenance::{
     MaintenanceItemView, MaintenanceScheduleUpdated, MaintenanceStatus,
 };
-use vwc_contracts::{EventKind, EventSource, EventType, OdometerUnit, Vehicle, VehicleEvent};
+use vwc_contracts::{EventKind, EventType, OrgId, Vehicle, VehicleEvent};
 
 type Store = Arc<dyn ChatStore>;
+
+fn vref(org: &str, vehicle: &str) -> VehicleRef {
+    VehicleRef::new(org, vehicle)
+}
+
+/// `veh_1` of `org_a`, the vehicle most checks use.
+fn veh_1() -> VehicleRef {
+    vref("org_a", "veh_1")
+}
+
+fn message(org: &str, vehicle: &str, conversation: &str, message: &str) -> MessageRef {
+    MessageRef {
+        vehicle: vref(org, vehicle),
+        conversation_id: conversation.into(),
+        message_id: message.into(),
+    }
+}
 
 fn at(day: u32, hour: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2024, 6, day, hour, 0, 0).unwrap()
@@ -24,19 +42,9 @@ fn vehicle(org: &str, id: &str) -> Vehicle {
         org_id: org.into(),
         vin: vwc_testkit::vin(1),
         year: 2020,
-        make: "Toyota".into(),
         model: "Corolla".into(),
-        trim: None,
-        nickname: None,
-        odometer_unit: OdometerUnit::Mi,
         registered_at: at(1, 0),
-        purchase_price_cents: None,
-        purchase_currency: None,
-        plate: None,
-        colour: None,
-        status: Default::default(),
-        sale: None,
-        archived_at: None,
+        ..vwc_contracts::examples::vehicle()
     }
 }
 
@@ -52,10 +60,8 @@ fn event(v: &Vehicle, id: &str, occurred_at: DateTime<Utc>) -> VehicleEvent {
         cost_cents: Some(5_000),
         currency: Some("USD".into()),
         title: format!("Oil change {id}"),
-        notes: None,
-        vendor: None,
-        source: EventSource::User,
         details: serde_json::json!({"tasks": ["oil_change"]}),
+        ..vwc_contracts::examples::vehicle_event()
     }
 }
 
@@ -142,24 +148,24 @@ fn turn(
 
 async fn a_vehicle_is_known_only_in_its_organisation(store: Store) {
     let v = vehicle("org_a", "veh_1");
+    assert_eq!(store.knowledge_version(&veh_1()).await.unwrap(), None);
+    assert!(store.apply_vehicle_registered("env-1", &v).await.unwrap());
+    assert!(store.knowledge_version(&veh_1()).await.unwrap().is_some());
     assert_eq!(
-        store.knowledge_version("org_a", "veh_1").await.unwrap(),
+        store
+            .knowledge_version(&vref("org_b", "veh_1"))
+            .await
+            .unwrap(),
         None
     );
-    assert!(store.apply_vehicle_registered("env-1", &v).await.unwrap());
     assert!(
         store
-            .knowledge_version("org_a", "veh_1")
+            .knowledge(&vref("org_b", "veh_1"))
             .await
             .unwrap()
-            .is_some()
+            .is_none()
     );
-    assert_eq!(
-        store.knowledge_version("org_b", "veh_1").await.unwrap(),
-        None
-    );
-    assert!(store.knowledge("org_b", "veh_1").await.unwrap().is_none());
-    let k = store.knowledge("org_a", "veh_1").await.unwrap().unwrap();
+    let k = store.knowledge(&veh_1()).await.unwrap().unwrap();
     assert_eq!(k.vehicle, Some(v));
     assert!(k.events.is_empty());
 }
@@ -186,11 +192,7 @@ async fn events_come_back_in_time_order_and_duplicates_change_nothing(store: Sto
             .await
             .unwrap()
     );
-    let before = store
-        .knowledge_version("org_a", "veh_1")
-        .await
-        .unwrap()
-        .unwrap();
+    let before = store.knowledge_version(&veh_1()).await.unwrap().unwrap();
     // The same envelope twice; the same record under another envelope.
     assert!(
         !store
@@ -205,10 +207,10 @@ async fn events_come_back_in_time_order_and_duplicates_change_nothing(store: Sto
             .unwrap()
     );
     assert_eq!(
-        store.knowledge_version("org_a", "veh_1").await.unwrap(),
+        store.knowledge_version(&veh_1()).await.unwrap(),
         Some(before)
     );
-    let k = store.knowledge("org_a", "veh_1").await.unwrap().unwrap();
+    let k = store.knowledge(&veh_1()).await.unwrap().unwrap();
     let ids: Vec<&str> = k.events.iter().map(|e| e.id.as_str()).collect();
     assert_eq!(ids, ["e1", "e2", "e3"]);
     assert_eq!(k.events[0], event(&v, "e1", at(1, 9)));
@@ -218,42 +220,26 @@ async fn events_come_back_in_time_order_and_duplicates_change_nothing(store: Sto
 async fn every_applied_change_bumps_the_knowledge_version(store: Store) {
     let v = vehicle("org_a", "veh_1");
     store.apply_vehicle_registered("env-1", &v).await.unwrap();
-    let v1 = store
-        .knowledge_version("org_a", "veh_1")
-        .await
-        .unwrap()
-        .unwrap();
+    let v1 = store.knowledge_version(&veh_1()).await.unwrap().unwrap();
     store
         .apply_vehicle_event("env-2", &event(&v, "e1", at(1, 9)))
         .await
         .unwrap();
-    let v2 = store
-        .knowledge_version("org_a", "veh_1")
-        .await
-        .unwrap()
-        .unwrap();
+    let v2 = store.knowledge_version(&veh_1()).await.unwrap().unwrap();
     store
-        .apply_valuation("env-3", "org_a", "veh_1", &valuation(1_000_000, 2, 0))
+        .apply_valuation("env-3", &veh_1(), &valuation(1_000_000, 2, 0))
         .await
         .unwrap();
-    let v3 = store
-        .knowledge_version("org_a", "veh_1")
-        .await
-        .unwrap()
-        .unwrap();
+    let v3 = store.knowledge_version(&veh_1()).await.unwrap().unwrap();
     store
         .apply_maintenance(
             "env-4",
-            "org_a",
+            &OrgId::from("org_a"),
             &schedule("veh_1", at(3, 0), MaintenanceStatus::Ok),
         )
         .await
         .unwrap();
-    let v4 = store
-        .knowledge_version("org_a", "veh_1")
-        .await
-        .unwrap()
-        .unwrap();
+    let v4 = store.knowledge_version(&veh_1()).await.unwrap().unwrap();
     assert!(v1 < v2 && v2 < v3 && v3 < v4, "{v1} {v2} {v3} {v4}");
 }
 
@@ -264,25 +250,25 @@ async fn a_later_valuation_replaces_an_earlier_one_never_the_reverse(store: Stor
         .unwrap();
     assert!(
         store
-            .apply_valuation("env-2", "org_a", "veh_1", &valuation(2_000_000, 10, 0))
+            .apply_valuation("env-2", &veh_1(), &valuation(2_000_000, 10, 0))
             .await
             .unwrap()
     );
     // An older point arriving late is acknowledged and ignored.
     assert!(
         store
-            .apply_valuation("env-3", "org_a", "veh_1", &valuation(2_100_000, 5, 0))
+            .apply_valuation("env-3", &veh_1(), &valuation(2_100_000, 5, 0))
             .await
             .unwrap()
     );
-    let k = store.knowledge("org_a", "veh_1").await.unwrap().unwrap();
+    let k = store.knowledge(&veh_1()).await.unwrap().unwrap();
     assert_eq!(k.valuation.unwrap().valuation.amount_cents, 2_000_000);
     // The same day computed later wins.
     store
-        .apply_valuation("env-4", "org_a", "veh_1", &valuation(1_990_000, 10, 6))
+        .apply_valuation("env-4", &veh_1(), &valuation(1_990_000, 10, 6))
         .await
         .unwrap();
-    let k = store.knowledge("org_a", "veh_1").await.unwrap().unwrap();
+    let k = store.knowledge(&veh_1()).await.unwrap().unwrap();
     assert_eq!(
         k.valuation.as_ref().unwrap().valuation.amount_cents,
         1_990_000
@@ -290,7 +276,7 @@ async fn a_later_valuation_replaces_an_earlier_one_never_the_reverse(store: Stor
     assert_eq!(k.valuation.unwrap().envelope_id, "val-1990000");
     assert!(
         !store
-            .apply_valuation("env-4", "org_a", "veh_1", &valuation(1, 30, 0))
+            .apply_valuation("env-4", &veh_1(), &valuation(1, 30, 0))
             .await
             .unwrap()
     );
@@ -304,7 +290,7 @@ async fn a_newer_schedule_replaces_an_older_one_never_the_reverse(store: Store) 
     store
         .apply_maintenance(
             "env-2",
-            "org_a",
+            &OrgId::from("org_a"),
             &schedule("veh_1", at(10, 0), MaintenanceStatus::Overdue),
         )
         .await
@@ -312,12 +298,12 @@ async fn a_newer_schedule_replaces_an_older_one_never_the_reverse(store: Store) 
     store
         .apply_maintenance(
             "env-3",
-            "org_a",
+            &OrgId::from("org_a"),
             &schedule("veh_1", at(5, 0), MaintenanceStatus::Ok),
         )
         .await
         .unwrap();
-    let k = store.knowledge("org_a", "veh_1").await.unwrap().unwrap();
+    let k = store.knowledge(&veh_1()).await.unwrap().unwrap();
     assert_eq!(
         k.maintenance.as_ref().unwrap().items[0].status,
         MaintenanceStatus::Overdue
@@ -325,12 +311,12 @@ async fn a_newer_schedule_replaces_an_older_one_never_the_reverse(store: Store) 
     store
         .apply_maintenance(
             "env-4",
-            "org_a",
+            &OrgId::from("org_a"),
             &schedule("veh_1", at(11, 0), MaintenanceStatus::DueSoon),
         )
         .await
         .unwrap();
-    let k = store.knowledge("org_a", "veh_1").await.unwrap().unwrap();
+    let k = store.knowledge(&veh_1()).await.unwrap().unwrap();
     assert_eq!(
         k.maintenance.unwrap().items[0].status,
         MaintenanceStatus::DueSoon
@@ -351,7 +337,7 @@ async fn turns_make_conversations_that_only_their_organisation_and_vehicle_read(
         .await
         .unwrap();
     let c = store
-        .conversation("org_a", "veh_1", "conv_1")
+        .conversation(&veh_1(), "conv_1")
         .await
         .unwrap()
         .unwrap();
@@ -364,21 +350,21 @@ async fn turns_make_conversations_that_only_their_organisation_and_vehicle_read(
     );
     assert!(
         store
-            .conversation("org_b", "veh_1", "conv_1")
+            .conversation(&vref("org_b", "veh_1"), "conv_1")
             .await
             .unwrap()
             .is_none()
     );
     assert!(
         store
-            .conversation("org_a", "veh_2", "conv_1")
+            .conversation(&vref("org_a", "veh_2"), "conv_1")
             .await
             .unwrap()
             .is_none()
     );
     assert!(
         store
-            .conversation("org_a", "veh_1", "conv_9")
+            .conversation(&veh_1(), "conv_9")
             .await
             .unwrap()
             .is_none()
@@ -402,24 +388,24 @@ async fn feedback_lands_on_its_turn_only(store: Store) {
     };
     assert!(
         !store
-            .set_feedback("org_b", "veh_1", "conv_1", "msg_1", &fb)
+            .set_feedback(&message("org_b", "veh_1", "conv_1", "msg_1"), &fb)
             .await
             .unwrap()
     );
     assert!(
         !store
-            .set_feedback("org_a", "veh_1", "conv_2", "msg_1", &fb)
+            .set_feedback(&message("org_a", "veh_1", "conv_2", "msg_1"), &fb)
             .await
             .unwrap()
     );
     assert!(
         store
-            .set_feedback("org_a", "veh_1", "conv_1", "msg_1", &fb)
+            .set_feedback(&message("org_a", "veh_1", "conv_1", "msg_1"), &fb)
             .await
             .unwrap()
     );
     let c = store
-        .conversation("org_a", "veh_1", "conv_1")
+        .conversation(&veh_1(), "conv_1")
         .await
         .unwrap()
         .unwrap();
@@ -444,14 +430,15 @@ async fn the_audit_lists_an_organisations_turns_since_an_instant(store: Store) {
         .save_turn(&turn("org_b", "veh_9", "conv_9", "msg_b", at(2, 10)))
         .await
         .unwrap();
-    let all = store.audit("org_a", None, 100).await.unwrap();
+    let (org_a, org_c) = (OrgId::from("org_a"), OrgId::from("org_c"));
+    let all = store.audit(&org_a, None, 100).await.unwrap();
     assert_eq!(all.len(), 4);
     assert!(all.windows(2).all(|w| w[0].asked_at <= w[1].asked_at));
-    let since = store.audit("org_a", Some(at(2, 10)), 100).await.unwrap();
+    let since = store.audit(&org_a, Some(at(2, 10)), 100).await.unwrap();
     let ids: Vec<&str> = since.iter().map(|t| t.message_id.as_str()).collect();
     assert_eq!(ids, ["msg_1", "msg_2", "msg_3"]);
-    assert_eq!(store.audit("org_a", None, 2).await.unwrap().len(), 2);
-    assert_eq!(store.audit("org_c", None, 100).await.unwrap().len(), 0);
+    assert_eq!(store.audit(&org_a, None, 2).await.unwrap().len(), 2);
+    assert_eq!(store.audit(&org_c, None, 100).await.unwrap().len(), 0);
 }
 
 async fn dead_letters_are_kept_and_marked_replayed(store: Store) {
@@ -480,51 +467,47 @@ async fn a_corrected_record_is_replaced_and_a_voided_one_never_read(store: Store
     let (first, second) = (event(&v, "e1", at(1, 9)), event(&v, "e2", at(2, 9)));
     store.apply_vehicle_event("env-2", &first).await.unwrap();
     store.apply_vehicle_event("env-3", &second).await.unwrap();
-    let before = store
-        .knowledge_version("org_a", "veh_1")
-        .await
-        .unwrap()
-        .unwrap();
+    let before = store.knowledge_version(&veh_1()).await.unwrap().unwrap();
     let fixed = VehicleEvent {
         cost_cents: Some(1),
         ..first.clone()
     };
     assert!(
         store
-            .apply_event_revision("env-4", &fixed, 2, false)
+            .apply_event_revision("env-4", Revision::corrected(&fixed, 2))
             .await
             .unwrap()
     );
     assert!(
         store
-            .apply_event_revision("env-5", &second, 2, true)
+            .apply_event_revision("env-5", Revision::voided(&second, 2))
             .await
             .unwrap()
     );
     // Duplicates and older revisions change nothing.
     assert!(
         !store
-            .apply_event_revision("env-5", &second, 2, true)
+            .apply_event_revision("env-5", Revision::voided(&second, 2))
             .await
             .unwrap()
     );
     assert!(
         store
-            .apply_event_revision("env-6", &first, 1, false)
+            .apply_event_revision("env-6", Revision::corrected(&first, 1))
             .await
             .unwrap()
     );
-    let k = store.knowledge("org_a", "veh_1").await.unwrap().unwrap();
+    let k = store.knowledge(&veh_1()).await.unwrap().unwrap();
     assert_eq!(k.events, [fixed]);
     assert!(k.version > before);
     // A void that arrives before its record: the record then stays unread.
     let third = event(&v, "e3", at(3, 9));
     store
-        .apply_event_revision("env-7", &third, 2, true)
+        .apply_event_revision("env-7", Revision::voided(&third, 2))
         .await
         .unwrap();
     store.apply_vehicle_event("env-8", &third).await.unwrap();
-    let k = store.knowledge("org_a", "veh_1").await.unwrap().unwrap();
+    let k = store.knowledge(&veh_1()).await.unwrap().unwrap();
     assert_eq!(k.events.len(), 1);
 }
 

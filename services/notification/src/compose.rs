@@ -3,10 +3,10 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use vwc_contracts::Envelope;
 use vwc_contracts::ids::new_id;
 use vwc_contracts::maintenance::{Channel, MaintenanceStatus, NotificationDelivered, ReminderDue};
 use vwc_contracts::valuation::{ValuationDrop, ValuationUpdated};
+use vwc_contracts::{Envelope, VehicleId};
 
 use crate::SOURCE;
 use crate::store::{
@@ -48,9 +48,9 @@ pub fn plan_notification(
 ) -> NewNotification {
     let notification = Notification {
         id: new_id("ntf"),
-        org_id: envelope.org_id.to_string(),
+        org_id: envelope.org_id.clone(),
         reminder_id: reminder.reminder_id.clone(),
-        vehicle_id: Some(reminder.vehicle_id.clone()),
+        vehicle_id: Some(VehicleId::from(&reminder.vehicle_id)),
         title: title(reminder),
         body: body(reminder),
         severity: reminder.status,
@@ -183,7 +183,7 @@ pub fn delivered_event(
         NotificationDelivered {
             notification_id: notification.id.clone(),
             reminder_id: Some(notification.reminder_id.clone()),
-            vehicle_id: notification.vehicle_id.clone(),
+            vehicle_id: notification.vehicle_id.as_ref().map(|v| v.to_string()),
             channel,
             title: notification.title.clone(),
             body: notification.body.clone(),
@@ -260,18 +260,25 @@ mod tests {
 
     #[test]
     fn title_names_the_task_its_state_and_the_vehicle() {
-        assert_eq!(
-            title(&reminder(MaintenanceStatus::DueSoon, 0)),
-            "Oil change due soon — 2021 Toyota RAV4"
-        );
-        assert_eq!(
-            title(&reminder(MaintenanceStatus::Overdue, 0)),
-            "Oil change overdue — 2021 Toyota RAV4"
-        );
-        assert_eq!(
-            title(&reminder(MaintenanceStatus::Overdue, 2)),
-            "Oil change still overdue — 2021 Toyota RAV4"
-        );
+        for (status, occurrence, expected) in [
+            (
+                MaintenanceStatus::DueSoon,
+                0,
+                "Oil change due soon — 2021 Toyota RAV4",
+            ),
+            (
+                MaintenanceStatus::Overdue,
+                0,
+                "Oil change overdue — 2021 Toyota RAV4",
+            ),
+            (
+                MaintenanceStatus::Overdue,
+                2,
+                "Oil change still overdue — 2021 Toyota RAV4",
+            ),
+        ] {
+            assert_eq!(title(&reminder(status, occurrence)), expected);
+        }
         assert_eq!(
             body(&reminder(MaintenanceStatus::DueSoon, 0)),
             "Due in 12 days or 420 mi"

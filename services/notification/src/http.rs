@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
+use vwc_contracts::OrgId;
 use vwc_http::openapi::{
     BadRequest, Forbidden, InternalServerError, PayloadTooLarge, ServiceUnavailable,
     TooManyRequests, Unauthorized, UnprocessableEntity, UnsupportedMediaType,
@@ -102,7 +103,7 @@ async fn read_preferences(
     auth: Auth,
 ) -> Result<Json<PreferencesView>, ApiError> {
     auth.require(Permission::ConfigureNotifications)?;
-    let stored = state.store.preferences(auth.org()).await?;
+    let stored = state.store.preferences(&OrgId::from(auth.org())).await?;
     Ok(Json(match stored {
         Some(stored) => PreferencesView::of(&stored, None),
         None => PreferencesView::defaults(),
@@ -153,7 +154,7 @@ async fn put_preferences(
     let saved = update_preferences(
         state.store.as_ref(),
         &state.allowlist,
-        auth.org(),
+        &OrgId::from(auth.org()),
         update,
         state.clock.now(),
     )

@@ -11,6 +11,7 @@ pub mod mongo;
 pub mod outcome;
 pub mod preferences;
 pub mod quiet_hours;
+mod records;
 pub mod retry;
 pub mod sqlite;
 pub mod ssrf;

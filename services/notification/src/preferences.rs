@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, NaiveTime, Timelike, Utc};
 use serde::{Deserialize, Serialize};
-use vwc_contracts::FieldError;
+use vwc_contracts::{FieldError, OrgId};
 use vwc_store::StoreError;
 use vwc_webhook::WebhookSecret;
 
@@ -132,7 +132,7 @@ pub const WEBHOOK_URL_REFUSED: &str =
 pub async fn update_preferences(
     store: &dyn NotificationStore,
     allow: &Allowlist,
-    org_id: &str,
+    org_id: &OrgId,
     update: PreferencesUpdate,
     now: DateTime<Utc>,
 ) -> Result<SavedPreferences, UpdatePreferencesError> {

@@ -60,100 +60,117 @@ mod tests {
         }
     }
 
+    /// Asserts when `window` releases a delivery due at each instant (`None`: it is not held).
+    fn assert_releases(window: QuietHours, cases: &[(&str, Option<&str>)]) {
+        for (due, release) in cases {
+            assert_eq!(window.release_at(at(due)), release.map(at), "due at {due}");
+        }
+    }
+
     #[test]
     fn daytime_is_outside_overnight_quiet_hours() {
-        assert_eq!(night(0).release_at(at("2026-05-01T12:00:00Z")), None);
+        assert_releases(night(0), &[("2026-05-01T12:00:00Z", None)]);
     }
 
     #[test]
     fn late_evening_is_released_next_morning() {
-        assert_eq!(
-            night(0).release_at(at("2026-05-01T23:30:00Z")),
-            Some(at("2026-05-02T07:00:00Z"))
+        assert_releases(
+            night(0),
+            &[("2026-05-01T23:30:00Z", Some("2026-05-02T07:00:00Z"))],
         );
     }
 
     #[test]
     fn early_morning_is_released_the_same_morning() {
-        assert_eq!(
-            night(0).release_at(at("2026-05-02T03:15:00Z")),
-            Some(at("2026-05-02T07:00:00Z"))
+        assert_releases(
+            night(0),
+            &[("2026-05-02T03:15:00Z", Some("2026-05-02T07:00:00Z"))],
         );
     }
 
     #[test]
     fn start_of_quiet_hours_is_inside_and_end_is_outside() {
-        assert_eq!(
-            night(0).release_at(at("2026-05-01T22:00:00Z")),
-            Some(at("2026-05-02T07:00:00Z"))
+        assert_releases(
+            night(0),
+            &[
+                ("2026-05-01T22:00:00Z", Some("2026-05-02T07:00:00Z")),
+                ("2026-05-02T06:59:59.999Z", Some("2026-05-02T07:00:00Z")),
+                ("2026-05-02T07:00:00Z", None),
+                ("2026-05-01T21:59:59Z", None),
+            ],
         );
-        assert_eq!(
-            night(0).release_at(at("2026-05-02T06:59:59.999Z")),
-            Some(at("2026-05-02T07:00:00Z"))
-        );
-        assert_eq!(night(0).release_at(at("2026-05-02T07:00:00Z")), None);
-        assert_eq!(night(0).release_at(at("2026-05-01T21:59:59Z")), None);
     }
 
     #[test]
     fn midnight_is_inside_a_window_that_wraps() {
-        assert_eq!(
-            night(0).release_at(at("2026-05-02T00:00:00Z")),
-            Some(at("2026-05-02T07:00:00Z"))
+        assert_releases(
+            night(0),
+            &[("2026-05-02T00:00:00Z", Some("2026-05-02T07:00:00Z"))],
         );
     }
 
     #[test]
     fn window_within_one_day_holds_only_between_its_bounds() {
-        let lunch = QuietHours {
-            start: hhmm(12, 0),
-            end: hhmm(13, 30),
-            tz_offset_minutes: 0,
-        };
-        assert_eq!(lunch.release_at(at("2026-05-01T11:59:00Z")), None);
-        assert_eq!(
-            lunch.release_at(at("2026-05-01T12:00:00Z")),
-            Some(at("2026-05-01T13:30:00Z"))
+        assert_releases(
+            QuietHours {
+                start: hhmm(12, 0),
+                end: hhmm(13, 30),
+                tz_offset_minutes: 0,
+            },
+            &[
+                ("2026-05-01T11:59:00Z", None),
+                ("2026-05-01T12:00:00Z", Some("2026-05-01T13:30:00Z")),
+                ("2026-05-01T13:29:59Z", Some("2026-05-01T13:30:00Z")),
+                ("2026-05-01T13:30:00Z", None),
+            ],
         );
-        assert_eq!(
-            lunch.release_at(at("2026-05-01T13:29:59Z")),
-            Some(at("2026-05-01T13:30:00Z"))
-        );
-        assert_eq!(lunch.release_at(at("2026-05-01T13:30:00Z")), None);
     }
 
     #[test]
     fn local_offset_decides_whether_it_is_night() {
-        // 20:30 UTC is 22:30 at UTC+02:00: quiet until 07:00 local = 05:00 UTC.
-        assert_eq!(
-            night(120).release_at(at("2026-05-01T20:30:00Z")),
-            Some(at("2026-05-02T05:00:00Z"))
+        assert_releases(
+            night(120),
+            &[
+                // 20:30 UTC is 22:30 at UTC+02:00: quiet until 07:00 local = 05:00 UTC.
+                ("2026-05-01T20:30:00Z", Some("2026-05-02T05:00:00Z")),
+            ],
         );
-        // 04:00 UTC is 23:00 the previous day at UTC-05:00: quiet until 07:00 local = 12:00 UTC.
-        assert_eq!(
-            night(-300).release_at(at("2026-05-02T04:00:00Z")),
-            Some(at("2026-05-02T12:00:00Z"))
+        assert_releases(
+            night(-300),
+            &[
+                // 04:00 UTC is 23:00 the previous day at UTC-05:00: quiet until 07:00 local = 12:00 UTC.
+                ("2026-05-02T04:00:00Z", Some("2026-05-02T12:00:00Z")),
+            ],
         );
-        // 23:30 UTC is 09:00 the next day at UTC+09:30: not quiet.
-        assert_eq!(night(570).release_at(at("2026-05-01T23:30:00Z")), None);
+        assert_releases(
+            night(570),
+            &[
+                // 23:30 UTC is 09:00 the next day at UTC+09:30: not quiet.
+                ("2026-05-01T23:30:00Z", None),
+            ],
+        );
     }
 
     #[test]
     fn local_date_change_is_handled_across_month_and_year_ends() {
-        assert_eq!(
-            night(60).release_at(at("2026-12-31T22:30:00Z")),
-            Some(at("2027-01-01T06:00:00Z"))
+        assert_releases(
+            night(60),
+            &[("2026-12-31T22:30:00Z", Some("2027-01-01T06:00:00Z"))],
         );
     }
 
     #[test]
     fn equal_start_and_end_mean_no_quiet_hours() {
-        let empty = QuietHours {
-            start: hhmm(8, 0),
-            end: hhmm(8, 0),
-            tz_offset_minutes: 0,
-        };
-        assert_eq!(empty.release_at(at("2026-05-01T08:00:00Z")), None);
-        assert_eq!(empty.release_at(at("2026-05-01T03:00:00Z")), None);
+        assert_releases(
+            QuietHours {
+                start: hhmm(8, 0),
+                end: hhmm(8, 0),
+                tz_offset_minutes: 0,
+            },
+            &[
+                ("2026-05-01T08:00:00Z", None),
+                ("2026-05-01T03:00:00Z", None),
+            ],
+        );
     }
 }

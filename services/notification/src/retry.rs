@@ -206,23 +206,19 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_as_imf_fixdate_is_parsed() {
-        assert_eq!(
-            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now()),
-            Some(Duration::from_secs(37))
-        );
-    }
-
-    #[test]
-    fn retry_after_in_obsolete_date_formats_is_parsed() {
-        assert_eq!(
-            parse_retry_after("Sunday, 06-Nov-94 08:49:37 GMT", now()),
-            Some(Duration::from_secs(37))
-        );
-        assert_eq!(
-            parse_retry_after("Sun Nov  6 08:49:37 1994", now()),
-            Some(Duration::from_secs(37))
-        );
+    fn retry_after_as_a_date_is_parsed_in_every_http_date_format() {
+        for value in [
+            // IMF-fixdate, then the two obsolete formats RFC 9110 still asks recipients to accept.
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+        ] {
+            assert_eq!(
+                parse_retry_after(value, now()),
+                Some(Duration::from_secs(37)),
+                "{value}"
+            );
+        }
     }
 
     #[test]

@@ -5,19 +5,22 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{Connection, Row, params};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
+use vwc_contracts::OrgId;
+use vwc_store::mongo::parse_ts;
 use vwc_store::sqlite::{claim_inbox, enqueue, optional};
 use vwc_store::{Plumbed, SqliteDb, StoreError, StoreResult, ts};
-use vwc_webhook::WebhookSecret;
 
 use crate::CONSUMER;
-use crate::preferences::{format_hhmm, parse_hhmm};
-use crate::quiet_hours::QuietHours;
+use crate::records::{DeliveryChange, DeliveryRecord, PreferencesRecord};
 use crate::store::{
-    AttemptOutcome, ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryStatus, Lease,
-    NewNotification, Notification, NotificationStore, Preferences, SavedPreferences, SecretChange,
-    Settlement, StoredPreferences, channel_rank, parse_channel, parse_severity,
+    ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryStatus, Lease, NewNotification,
+    Notification, NotificationStore, Preferences, SavedPreferences, SecretChange, Settlement,
+    StoredPreferences, channel_rank,
 };
 
 const MIGRATIONS: &[&str] = &[r#"
@@ -91,257 +94,113 @@ impl SqliteNotificationStore {
     }
 }
 
-fn parse_ts(s: &str) -> StoreResult<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| StoreError::Other(format!("bad timestamp {s:?}: {e}")))
-}
-
-fn opt_ts(s: Option<String>) -> StoreResult<Option<DateTime<Utc>>> {
-    s.as_deref().map(parse_ts).transpose()
-}
-
-const PREFERENCE_COLUMNS: &str = "webhook_url, email, quiet_start, quiet_end, quiet_tz_offset_minutes, webhook_secret, updated_at";
-
-/// webhook_url, email, quiet_start, quiet_end, quiet_tz_offset_minutes, webhook_secret, updated_at
-type PreferenceRow = (
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<i32>,
-    Option<String>,
-    String,
-);
-
+/// The stored preferences of `org_id`.
 fn read_preferences(conn: &Connection, org_id: &str) -> StoreResult<Option<StoredPreferences>> {
-    let row: Option<PreferenceRow> = optional(
-        conn.prepare_cached(&format!(
-            "SELECT {PREFERENCE_COLUMNS} FROM preferences WHERE org_id = ?1"
-        ))?
-        .query_row([org_id], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-            ))
-        }),
-    )?;
-    let Some((webhook_url, email, start, end, tz, secret, updated_at)) = row else {
-        return Ok(None);
-    };
-    let quiet_hours = match (start, end) {
-        (Some(start), Some(end)) => Some(QuietHours {
-            start: parse_hhmm(&start)
-                .ok_or_else(|| StoreError::Other(format!("bad quiet_start {start:?}")))?,
-            end: parse_hhmm(&end)
-                .ok_or_else(|| StoreError::Other(format!("bad quiet_end {end:?}")))?,
-            tz_offset_minutes: tz.unwrap_or(0),
-        }),
-        _ => None,
-    };
-    let webhook_secret = secret
-        .as_deref()
-        .map(WebhookSecret::parse)
-        .transpose()
-        .map_err(|e| StoreError::Other(format!("stored webhook secret: {e}")))?;
-    Ok(Some(StoredPreferences {
-        preferences: Preferences {
-            webhook_url,
-            email,
-            quiet_hours,
-        },
-        webhook_secret,
-        updated_at: parse_ts(&updated_at)?,
-    }))
+    optional(
+        conn.prepare_cached("SELECT * FROM preferences WHERE org_id = ?1")?
+            .query_row([org_id], record::<PreferencesRecord>),
+    )?
+    .map(PreferencesRecord::into_stored)
+    .transpose()
 }
 
-const NOTIFICATION_COLUMNS: &str =
-    "id, org_id, reminder_id, vehicle_id, title, body, severity, reminder, traceparent, created_at";
-
-fn notification_from_row(r: &Row<'_>) -> rusqlite::Result<[Option<String>; 10]> {
-    let mut out: [Option<String>; 10] = Default::default();
-    for (i, slot) in out.iter_mut().enumerate() {
-        *slot = r.get(i)?;
+/// One row as the record type with the same field names (a column `id` fills an `_id` field): each
+/// column becomes the JSON value of its SQLite type and the record is decoded from those.
+fn record<T: DeserializeOwned>(r: &Row<'_>) -> rusqlite::Result<T> {
+    let columns = r.as_ref().column_names();
+    let mut fields = serde_json::Map::with_capacity(columns.len());
+    for (i, name) in columns.into_iter().enumerate() {
+        let value = match r.get_ref(i)? {
+            ValueRef::Null => serde_json::Value::Null,
+            ValueRef::Integer(n) => n.into(),
+            ValueRef::Real(x) => x.into(),
+            ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned().into(),
+            ValueRef::Blob(_) => {
+                return Err(rusqlite::Error::InvalidColumnType(
+                    i,
+                    name.to_owned(),
+                    rusqlite::types::Type::Blob,
+                ));
+            }
+        };
+        fields.insert(name.to_owned(), value);
     }
-    Ok(out)
+    serde_json::from_value(fields.into()).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
-fn notification_from_columns(c: [Option<String>; 10]) -> StoreResult<Notification> {
-    let [
-        id,
-        org_id,
-        reminder_id,
-        vehicle_id,
-        title,
-        body,
-        severity,
-        reminder,
-        trace,
-        created,
-    ] = c;
-    let need = |v: Option<String>, name: &str| {
-        v.ok_or_else(|| StoreError::Other(format!("notification column {name} is null")))
+/// Writes `record` as one row of `table` (`verb` is `INSERT` or `INSERT OR REPLACE`): each field of its
+/// stored form goes to the column of the same name, `_id` to `key_column`.
+fn write_row<T: Serialize>(
+    conn: &Connection,
+    verb: &str,
+    table: &str,
+    key_column: &str,
+    record: &T,
+) -> StoreResult<()> {
+    let serde_json::Value::Object(fields) = serde_json::to_value(record)? else {
+        return Err(StoreError::Other(format!("a {table} row is not a record")));
     };
-    Ok(Notification {
-        id: need(id, "id")?,
-        org_id: need(org_id, "org_id")?,
-        reminder_id: need(reminder_id, "reminder_id")?,
-        vehicle_id,
-        title: need(title, "title")?,
-        body: need(body, "body")?,
-        severity: parse_severity(&need(severity, "severity")?)?,
-        reminder: serde_json::from_str(&need(reminder, "reminder")?)?,
-        traceparent: trace,
-        created_at: parse_ts(&need(created, "created_at")?)?,
-    })
+    let columns: Vec<&str> = fields
+        .keys()
+        .map(|k| if k == "_id" { key_column } else { k.as_str() })
+        .collect();
+    let values: Vec<SqlValue> = fields
+        .values()
+        .map(|v| match v {
+            serde_json::Value::Null => SqlValue::Null,
+            serde_json::Value::Bool(b) => SqlValue::Integer(i64::from(*b)),
+            serde_json::Value::Number(n) => match n.as_i64() {
+                Some(i) => SqlValue::Integer(i),
+                None => SqlValue::Real(n.as_f64().unwrap_or_default()),
+            },
+            serde_json::Value::String(s) => SqlValue::Text(s.clone()),
+            other => SqlValue::Text(other.to_string()),
+        })
+        .collect();
+    let placeholders = vec!["?"; columns.len()].join(", ");
+    conn.prepare_cached(&format!(
+        "{verb} INTO {table} ({}) VALUES ({placeholders})",
+        columns.join(", ")
+    ))?
+    .execute(rusqlite::params_from_iter(values))?;
+    Ok(())
 }
 
 fn read_notification(conn: &Connection, id: &str) -> StoreResult<Notification> {
-    let cols = conn
-        .prepare_cached(&format!(
-            "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE id = ?1"
-        ))?
-        .query_row([id], notification_from_row)?;
-    notification_from_columns(cols)
-}
-
-const DELIVERY_COLUMNS: &str = "id, notification_id, org_id, channel, status, attempts, \
-     next_attempt_at, created_at, delivered_at, last_error";
-
-/// The columns of `DELIVERY_COLUMNS`, as read.
-struct DeliveryRow {
-    id: String,
-    notification_id: String,
-    org_id: String,
-    channel: String,
-    status: String,
-    attempts: i64,
-    next_attempt_at: Option<String>,
-    created_at: String,
-    delivered_at: Option<String>,
-    last_error: Option<String>,
-}
-
-fn delivery_row(r: &Row<'_>) -> rusqlite::Result<DeliveryRow> {
-    Ok(DeliveryRow {
-        id: r.get(0)?,
-        notification_id: r.get(1)?,
-        org_id: r.get(2)?,
-        channel: r.get(3)?,
-        status: r.get(4)?,
-        attempts: r.get(5)?,
-        next_attempt_at: r.get(6)?,
-        created_at: r.get(7)?,
-        delivered_at: r.get(8)?,
-        last_error: r.get(9)?,
-    })
-}
-
-impl DeliveryRow {
-    fn into_delivery(self) -> StoreResult<Delivery> {
-        Ok(Delivery {
-            id: self.id,
-            notification_id: self.notification_id,
-            org_id: self.org_id,
-            channel: parse_channel(&self.channel)?,
-            status: DeliveryStatus::parse(&self.status)?,
-            attempts: u32::try_from(self.attempts).unwrap_or(0),
-            next_attempt_at: opt_ts(self.next_attempt_at)?,
-            created_at: parse_ts(&self.created_at)?,
-            delivered_at: opt_ts(self.delivered_at)?,
-            last_error: self.last_error,
-        })
-    }
-}
-
-fn insert_delivery(conn: &Connection, reminder_id: &str, d: &Delivery) -> StoreResult<()> {
-    conn.prepare_cached(
-        "INSERT INTO deliveries (id, notification_id, org_id, reminder_id, channel, status, attempts,
-             next_attempt_at, created_at, delivered_at, last_error)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    )?
-    .execute(params![
-        d.id,
-        d.notification_id,
-        d.org_id,
-        reminder_id,
-        d.channel.as_str(),
-        d.status.as_str(),
-        d.attempts,
-        d.next_attempt_at.as_ref().map(ts),
-        ts(&d.created_at),
-        d.delivered_at.as_ref().map(ts),
-        d.last_error,
-    ])?;
-    Ok(())
-}
-
-fn insert_attempt(conn: &Connection, a: &DeliveryAttempt) -> StoreResult<()> {
-    conn.prepare_cached(
-        "INSERT INTO delivery_attempts (delivery_id, attempt, at, outcome, http_status, error)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        a.delivery_id,
-        a.attempt,
-        ts(&a.at),
-        a.outcome.as_str(),
-        a.http_status,
-        a.error,
-    ])?;
-    Ok(())
+    Ok(conn
+        .prepare_cached("SELECT * FROM notifications WHERE id = ?1")?
+        .query_row([id], record::<Notification>)?)
 }
 
 #[async_trait]
 impl NotificationStore for SqliteNotificationStore {
-    async fn preferences(&self, org_id: &str) -> StoreResult<Option<StoredPreferences>> {
-        let org = org_id.to_owned();
+    async fn preferences(&self, org_id: &OrgId) -> StoreResult<Option<StoredPreferences>> {
+        let org = org_id.clone();
         self.db.read(move |conn| read_preferences(conn, &org)).await
     }
 
     async fn save_preferences(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         preferences: &Preferences,
         secret: SecretChange,
         now: DateTime<Utc>,
     ) -> StoreResult<SavedPreferences> {
-        let (org, p) = (org_id.to_owned(), preferences.clone());
+        let (org, p) = (org_id.clone(), preferences.clone());
         self.db
             .write(move |conn| {
                 let existing = read_preferences(conn, &org)?.and_then(|s| s.webhook_secret);
-                let (kept, issued) = match (existing, secret) {
-                    (existing, SecretChange::Keep) => (existing, None),
-                    (Some(existing), SecretChange::IssueIfMissing(_)) => (Some(existing), None),
-                    (None, SecretChange::IssueIfMissing(new)) | (_, SecretChange::Replace(new)) => {
-                        (Some(new.clone()), Some(new))
-                    }
-                };
-                let q = p.quiet_hours;
-                conn.prepare_cached(&format!(
-                    "INSERT INTO preferences (org_id, {PREFERENCE_COLUMNS})
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                     ON CONFLICT (org_id) DO UPDATE SET webhook_url = excluded.webhook_url,
-                       email = excluded.email, quiet_start = excluded.quiet_start,
-                       quiet_end = excluded.quiet_end,
-                       quiet_tz_offset_minutes = excluded.quiet_tz_offset_minutes,
-                       webhook_secret = excluded.webhook_secret, updated_at = excluded.updated_at"
-                ))?
-                .execute(params![
-                    org,
-                    p.webhook_url,
-                    p.email,
-                    q.map(|q| format_hhmm(q.start)),
-                    q.map(|q| format_hhmm(q.end)),
-                    q.map(|q| q.tz_offset_minutes),
-                    kept.as_ref().map(|s| s.expose().to_owned()),
-                    ts(&now),
-                ])?;
+                let (kept, issued) = secret.apply(existing);
+                // The organisation's one row, replaced whole.
+                write_row(
+                    conn,
+                    "INSERT OR REPLACE",
+                    "preferences",
+                    "org_id",
+                    &PreferencesRecord::new(&org, &p, kept.as_ref(), now),
+                )?;
                 Ok(SavedPreferences {
                     stored: StoredPreferences {
                         preferences: p,
@@ -359,7 +218,8 @@ impl NotificationStore for SqliteNotificationStore {
         envelope_id: &str,
         new: &NewNotification,
     ) -> StoreResult<bool> {
-        let (envelope_id, new) = (envelope_id.to_owned(), new.clone());
+        let envelope_id = envelope_id.to_owned();
+        let new = new.clone();
         let has_pending = new
             .deliveries
             .iter()
@@ -375,33 +235,19 @@ impl NotificationStore for SqliteNotificationStore {
                     conn.prepare_cached(
                         "SELECT id FROM notifications WHERE org_id = ?1 AND reminder_id = ?2",
                     )?
-                    .query_row(params![n.org_id, n.reminder_id], |r| r.get(0)),
+                    .query_row(params![n.org_id.as_str(), n.reminder_id], |r| r.get(0)),
                 )?;
                 if seen.is_some() {
                     // The same reminder under another envelope id: already told.
                     return Ok(false);
                 }
-                conn.prepare_cached(&format!(
-                    "INSERT INTO notifications ({NOTIFICATION_COLUMNS})
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
-                ))?
-                .execute(params![
-                    n.id,
-                    n.org_id,
-                    n.reminder_id,
-                    n.vehicle_id,
-                    n.title,
-                    n.body,
-                    n.severity.as_str(),
-                    serde_json::to_string(&n.reminder)?,
-                    n.traceparent,
-                    ts(&n.created_at),
-                ])?;
+                write_row(conn, "INSERT", "notifications", "id", n)?;
                 for d in &new.deliveries {
-                    insert_delivery(conn, &n.reminder_id, d)?;
+                    let d = DeliveryRecord::new(&n.reminder_id, d);
+                    write_row(conn, "INSERT", "deliveries", "id", &d)?;
                 }
                 for a in &new.attempts {
-                    insert_attempt(conn, a)?;
+                    write_row(conn, "INSERT", "delivery_attempts", "", a)?;
                 }
                 enqueue(conn, &new.events)?;
                 Ok(true)
@@ -418,21 +264,21 @@ impl NotificationStore for SqliteNotificationStore {
         now: DateTime<Utc>,
         limit: usize,
         lease: chrono::TimeDelta,
-        skip_orgs: &[String],
+        skip_orgs: &[OrgId],
     ) -> StoreResult<Vec<ClaimedDelivery>> {
         let skip = serde_json::to_string(skip_orgs)?;
         self.db
             .write(move |conn| {
-                let due: Vec<DeliveryRow> = conn
-                    .prepare_cached(&format!(
-                        "SELECT {DELIVERY_COLUMNS} FROM deliveries
+                let due: Vec<DeliveryRecord> = conn
+                    .prepare_cached(
+                        "SELECT * FROM deliveries
                          WHERE status = 'pending' AND next_attempt_at <= ?1
                            AND org_id NOT IN (SELECT value FROM json_each(?3))
-                         ORDER BY next_attempt_at, id LIMIT ?2"
-                    ))?
+                         ORDER BY next_attempt_at, id LIMIT ?2",
+                    )?
                     .query_map(
                         params![ts(&now), i64::try_from(limit).unwrap_or(i64::MAX), skip],
-                        delivery_row,
+                        record::<DeliveryRecord>,
                     )?
                     .collect::<Result<_, _>>()?;
                 let until = now + lease;
@@ -442,8 +288,8 @@ impl NotificationStore for SqliteNotificationStore {
                     conn.prepare_cached(
                         "UPDATE deliveries SET next_attempt_at = ?2, lease_token = ?3 WHERE id = ?1",
                     )?
-                    .execute(params![row.id, ts(&until), token])?;
-                    let mut delivery = row.into_delivery()?;
+                    .execute(params![row.delivery.id, ts(&until), token])?;
+                    let mut delivery = row.delivery;
                     delivery.next_attempt_at = Some(until);
                     let notification = read_notification(conn, &delivery.notification_id)?;
                     claimed.push(ClaimedDelivery {
@@ -461,72 +307,44 @@ impl NotificationStore for SqliteNotificationStore {
     }
 
     async fn settle(&self, lease: &Lease, settlement: &Settlement) -> StoreResult<bool> {
-        let (lease, settlement) = (lease.clone(), settlement.clone());
-        let has_event = matches!(
-            &settlement,
+        let lease = lease.clone();
+        let change = DeliveryChange::of(settlement);
+        let (attempt, event) = match settlement {
             Settlement::Attempted {
-                delivered_event: Some(_),
+                attempt,
+                delivered_event,
                 ..
-            }
-        );
+            } => (Some(attempt.clone()), delivered_event.as_deref().cloned()),
+            Settlement::Held { .. } | Settlement::Cancelled { .. } => (None, None),
+        };
+        let has_event = event.is_some();
         let apply = move |conn: &Connection| -> StoreResult<bool> {
-            let current: Option<(String, Option<String>)> = optional(
-                conn.prepare_cached("SELECT status, lease_token FROM deliveries WHERE id = ?1")?
-                    .query_row([&lease.delivery_id], |r| Ok((r.get(0)?, r.get(1)?))),
-            )?;
-            match current {
-                Some((status, Some(token)))
-                    if status == DeliveryStatus::Pending.as_str() && token == lease.token => {}
-                _ => return Ok(false),
+            // Only the lease holder settles, and only while the delivery is pending.
+            let changed = conn
+                .prepare_cached(
+                    "UPDATE deliveries SET status = ?3, attempts = coalesce(?4, attempts),
+                       next_attempt_at = ?5, lease_token = NULL, delivered_at = ?6,
+                       last_error = iif(?7, ?8, last_error)
+                     WHERE id = ?1 AND lease_token = ?2 AND status = 'pending'",
+                )?
+                .execute(params![
+                    lease.delivery_id,
+                    lease.token,
+                    change.status,
+                    change.attempts,
+                    change.next_attempt_at,
+                    change.delivered_at,
+                    change.last_error.is_some(),
+                    change.last_error.flatten(),
+                ])?;
+            if changed == 0 {
+                return Ok(false);
             }
-            match &settlement {
-                Settlement::Attempted {
-                    attempt,
-                    retry_at,
-                    delivered_event,
-                } => {
-                    insert_attempt(conn, attempt)?;
-                    let delivered_at =
-                        (attempt.outcome == AttemptOutcome::Delivered).then(|| ts(&attempt.at));
-                    let next = match attempt.outcome {
-                        AttemptOutcome::RetryScheduled => retry_at.as_ref().map(ts),
-                        _ => None,
-                    };
-                    conn.prepare_cached(
-                        "UPDATE deliveries SET status = ?2, attempts = ?3, next_attempt_at = ?4,
-                           lease_token = NULL, delivered_at = ?5, last_error = ?6
-                         WHERE id = ?1",
-                    )?
-                    .execute(params![
-                        lease.delivery_id,
-                        attempt.outcome.status_after().as_str(),
-                        attempt.attempt,
-                        next,
-                        delivered_at,
-                        attempt.error,
-                    ])?;
-                    if let Some(event) = delivered_event {
-                        enqueue(conn, std::slice::from_ref(event.as_ref()))?;
-                    }
-                }
-                Settlement::Held { until } => {
-                    conn.prepare_cached(
-                        "UPDATE deliveries SET next_attempt_at = ?2, lease_token = NULL WHERE id = ?1",
-                    )?
-                    .execute(params![lease.delivery_id, ts(until)])?;
-                }
-                Settlement::Cancelled { reason } => {
-                    conn.prepare_cached(
-                        "UPDATE deliveries SET status = ?2, next_attempt_at = NULL,
-                           lease_token = NULL, last_error = ?3
-                         WHERE id = ?1",
-                    )?
-                    .execute(params![
-                        lease.delivery_id,
-                        DeliveryStatus::Cancelled.as_str(),
-                        reason
-                    ])?;
-                }
+            if let Some(attempt) = &attempt {
+                write_row(conn, "INSERT", "delivery_attempts", "", attempt)?;
+            }
+            if let Some(event) = &event {
+                enqueue(conn, std::slice::from_ref(event))?;
             }
             Ok(true)
         };
@@ -548,26 +366,23 @@ impl NotificationStore for SqliteNotificationStore {
                     .query_row([], |r| r.get(0))?)
             })
             .await?;
-        opt_ts(next)
+        next.as_deref().map(parse_ts).transpose()
     }
 
     async fn notification_for_reminder(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         reminder_id: &str,
     ) -> StoreResult<Option<Notification>> {
-        let (org, reminder) = (org_id.to_owned(), reminder_id.to_owned());
+        let (org, reminder) = (org_id.clone(), reminder_id.to_owned());
         self.db
             .read(move |conn| {
                 optional(
-                    conn.prepare_cached(&format!(
-                        "SELECT {NOTIFICATION_COLUMNS} FROM notifications
-                         WHERE org_id = ?1 AND reminder_id = ?2"
-                    ))?
-                    .query_row(params![org, reminder], notification_from_row),
-                )?
-                .map(notification_from_columns)
-                .transpose()
+                    conn.prepare_cached(
+                        "SELECT * FROM notifications WHERE org_id = ?1 AND reminder_id = ?2",
+                    )?
+                    .query_row(params![org.as_str(), reminder], record::<Notification>),
+                )
             })
             .await
     }
@@ -577,13 +392,10 @@ impl NotificationStore for SqliteNotificationStore {
         let mut deliveries: Vec<Delivery> = self
             .db
             .read(move |conn| {
-                let rows: Vec<DeliveryRow> = conn
-                    .prepare_cached(&format!(
-                        "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE notification_id = ?1"
-                    ))?
-                    .query_map([id], delivery_row)?
-                    .collect::<Result<_, _>>()?;
-                rows.into_iter().map(DeliveryRow::into_delivery).collect()
+                Ok(conn
+                    .prepare_cached("SELECT * FROM deliveries WHERE notification_id = ?1")?
+                    .query_map([id], record::<Delivery>)?
+                    .collect::<Result<_, _>>()?)
             })
             .await?;
         deliveries.sort_by_key(|d: &Delivery| channel_rank(d.channel));
@@ -594,35 +406,12 @@ impl NotificationStore for SqliteNotificationStore {
         let id = delivery_id.to_owned();
         self.db
             .read(move |conn| {
-                type AttemptRow = (String, u32, String, String, Option<u16>, Option<String>);
-                let rows: Vec<AttemptRow> = conn
+                Ok(conn
                     .prepare_cached(
-                        "SELECT delivery_id, attempt, at, outcome, http_status, error
-                         FROM delivery_attempts WHERE delivery_id = ?1 ORDER BY attempt",
+                        "SELECT * FROM delivery_attempts WHERE delivery_id = ?1 ORDER BY attempt",
                     )?
-                    .query_map([id], |r| {
-                        Ok((
-                            r.get(0)?,
-                            r.get(1)?,
-                            r.get(2)?,
-                            r.get(3)?,
-                            r.get(4)?,
-                            r.get(5)?,
-                        ))
-                    })?
-                    .collect::<Result<_, _>>()?;
-                rows.into_iter()
-                    .map(|(delivery_id, attempt, at, outcome, http_status, error)| {
-                        Ok(DeliveryAttempt {
-                            delivery_id,
-                            attempt,
-                            at: parse_ts(&at)?,
-                            outcome: AttemptOutcome::parse(&outcome)?,
-                            http_status,
-                            error,
-                        })
-                    })
-                    .collect()
+                    .query_map([id], record::<DeliveryAttempt>)?
+                    .collect::<Result<_, _>>()?)
             })
             .await
     }

@@ -10,13 +10,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
-use vwc_contracts::Envelope;
 use vwc_contracts::maintenance::{Channel, MaintenanceStatus, ReminderDue};
-use vwc_store::{Plumbing, StoreError, StoreResult};
+use vwc_contracts::{Envelope, OrgId, VehicleId};
+use vwc_store::{Plumbing, StoreResult};
 use vwc_webhook::WebhookSecret;
 
 use crate::quiet_hours::QuietHours;
+use crate::records;
 
 /// An organisation's channels. In-app is always on and so has no switch.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -44,6 +46,22 @@ pub enum SecretChange {
     Replace(WebhookSecret),
 }
 
+impl SecretChange {
+    /// The secret to keep given the one `existing`, and the one this change issues (shown once).
+    pub fn apply(
+        self,
+        existing: Option<WebhookSecret>,
+    ) -> (Option<WebhookSecret>, Option<WebhookSecret>) {
+        match (existing, self) {
+            (existing, SecretChange::Keep) => (existing, None),
+            (Some(existing), SecretChange::IssueIfMissing(_)) => (Some(existing), None),
+            (None, SecretChange::IssueIfMissing(new)) | (_, SecretChange::Replace(new)) => {
+                (Some(new.clone()), Some(new))
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct SavedPreferences {
     pub stored: StoredPreferences,
@@ -51,19 +69,23 @@ pub struct SavedPreferences {
     pub issued_secret: Option<WebhookSecret>,
 }
 
-/// One thing worth telling an organisation, keyed by the reminder that caused it.
-#[derive(Debug, Clone, PartialEq)]
+/// One thing worth telling an organisation, keyed by the reminder that caused it. Serialised as both
+/// adapters store it (`crate::records`): timestamps as `vwc_store::ts` text, the reminder as JSON text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Notification {
+    #[serde(rename = "_id", alias = "id")]
     pub id: String,
-    pub org_id: String,
+    pub org_id: OrgId,
     pub reminder_id: String,
-    pub vehicle_id: Option<String>,
+    pub vehicle_id: Option<VehicleId>,
     pub title: String,
     pub body: String,
     pub severity: MaintenanceStatus,
+    #[serde(with = "records::json_text")]
     pub reminder: ReminderDue,
     /// Trace context of the event that caused it, carried into `NotificationDelivered`.
     pub traceparent: Option<String>,
+    #[serde(with = "records::stored_ts")]
     pub created_at: DateTime<Utc>,
 }
 
@@ -73,7 +95,8 @@ pub struct Notification {
     Copy,
     PartialEq,
     Eq,
-    serde::Serialize,
+    Serialize,
+    Deserialize,
     strum::IntoStaticStr,
     strum::EnumString,
     strum::VariantArray,
@@ -96,27 +119,26 @@ impl DeliveryStatus {
     pub fn as_str(self) -> &'static str {
         self.into()
     }
-
-    pub fn parse(text: &str) -> StoreResult<DeliveryStatus> {
-        text.parse()
-            .map_err(|_| StoreError::Other(format!("unknown delivery status {text:?}")))
-    }
 }
 
-/// One notification on one channel.
-#[derive(Debug, Clone, PartialEq)]
+/// One notification on one channel (stored as [`Notification`] is).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Delivery {
     /// Also the outbound `webhook-id`, so a receiver can drop a retry it already applied.
+    #[serde(rename = "_id", alias = "id")]
     pub id: String,
     pub notification_id: String,
-    pub org_id: String,
+    pub org_id: OrgId,
     pub channel: Channel,
     pub status: DeliveryStatus,
     /// Attempts made so far.
     pub attempts: u32,
     /// When a pending delivery is next due (or, while claimed, when its lease runs out).
+    #[serde(default, with = "records::stored_opt_ts")]
     pub next_attempt_at: Option<DateTime<Utc>>,
+    #[serde(with = "records::stored_ts")]
     pub created_at: DateTime<Utc>,
+    #[serde(default, with = "records::stored_opt_ts")]
     pub delivered_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
 }
@@ -127,7 +149,8 @@ pub struct Delivery {
     Copy,
     PartialEq,
     Eq,
-    serde::Serialize,
+    Serialize,
+    Deserialize,
     strum::IntoStaticStr,
     strum::EnumString,
     strum::VariantArray,
@@ -149,11 +172,6 @@ impl AttemptOutcome {
         self.into()
     }
 
-    pub fn parse(text: &str) -> StoreResult<AttemptOutcome> {
-        text.parse()
-            .map_err(|_| StoreError::Other(format!("unknown attempt outcome {text:?}")))
-    }
-
     /// The delivery status an attempt with this outcome leaves behind.
     pub fn status_after(self) -> DeliveryStatus {
         match self {
@@ -165,12 +183,13 @@ impl AttemptOutcome {
     }
 }
 
-/// The record of one attempt.
-#[derive(Debug, Clone, PartialEq)]
+/// The record of one attempt (stored as [`Notification`] is).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeliveryAttempt {
     pub delivery_id: String,
     /// 1 for the first attempt.
     pub attempt: u32,
+    #[serde(with = "records::stored_ts")]
     pub at: DateTime<Utc>,
     pub outcome: AttemptOutcome,
     /// The receiver's HTTP status, when it answered.
@@ -221,12 +240,12 @@ pub enum Settlement {
 
 #[async_trait]
 pub trait NotificationStore: Plumbing {
-    async fn preferences(&self, org_id: &str) -> StoreResult<Option<StoredPreferences>>;
+    async fn preferences(&self, org_id: &OrgId) -> StoreResult<Option<StoredPreferences>>;
 
     /// Replaces the organisation's preferences and applies `secret` in the same transaction.
     async fn save_preferences(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         preferences: &Preferences,
         secret: SecretChange,
         now: DateTime<Utc>,
@@ -249,7 +268,7 @@ pub trait NotificationStore: Plumbing {
         now: DateTime<Utc>,
         limit: usize,
         lease: chrono::TimeDelta,
-        skip_orgs: &[String],
+        skip_orgs: &[OrgId],
     ) -> StoreResult<Vec<ClaimedDelivery>>;
 
     /// Applies what became of a claimed delivery (with its attempt record and event) in one
@@ -261,7 +280,7 @@ pub trait NotificationStore: Plumbing {
 
     async fn notification_for_reminder(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         reminder_id: &str,
     ) -> StoreResult<Option<Notification>>;
 
@@ -281,25 +300,6 @@ pub(crate) fn channel_rank(channel: Channel) -> u8 {
         Channel::Webhook => 1,
         Channel::Email => 2,
     }
-}
-
-pub(crate) fn parse_channel(text: &str) -> StoreResult<Channel> {
-    Ok(match text {
-        "in_app" => Channel::InApp,
-        "webhook" => Channel::Webhook,
-        "email" => Channel::Email,
-        other => return Err(StoreError::Other(format!("unknown channel {other:?}"))),
-    })
-}
-
-pub(crate) fn parse_severity(text: &str) -> StoreResult<MaintenanceStatus> {
-    Ok(match text {
-        "ok" => MaintenanceStatus::Ok,
-        "due_soon" => MaintenanceStatus::DueSoon,
-        "overdue" => MaintenanceStatus::Overdue,
-        "unknown" => MaintenanceStatus::Unknown,
-        other => return Err(StoreError::Other(format!("unknown severity {other:?}"))),
-    })
 }
 
 #[cfg(test)]

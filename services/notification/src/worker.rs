@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use tokio::sync::watch;
+use vwc_contracts::OrgId;
 use vwc_contracts::maintenance::Channel;
 use vwc_store::StoreResult;
 
@@ -251,7 +252,12 @@ impl DeliveryWorker {
             let free = self.options.batch.saturating_sub(in_flight.len());
             let mut more_due = false;
             if free > 0 {
-                let busy = self.orgs.at_limit(self.options.per_org);
+                let busy: Vec<OrgId> = self
+                    .orgs
+                    .at_limit(self.options.per_org)
+                    .into_iter()
+                    .map(OrgId::from)
+                    .collect();
                 let now = self.clock.now();
                 let claimed = self
                     .store

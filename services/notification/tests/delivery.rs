@@ -15,23 +15,16 @@ use vwc_contracts::maintenance::{Channel, MaintenanceStatus, MaintenanceStatusCh
 use vwc_contracts::{Envelope, EventType};
 use vwc_notification::quiet_hours::QuietHours;
 use vwc_notification::ssrf::Allowlist;
-use vwc_notification::store::{AttemptOutcome, DeliveryStatus, Preferences};
+use vwc_notification::store::{AttemptOutcome, Delivery, DeliveryStatus, Preferences};
 use vwc_notification::{
     Clock, DeliveryWorker, ManualClock, NotificationConsumer, NotificationStore,
     SqliteNotificationStore,
 };
 use vwc_store::Outbox;
-use vwc_webhook::{WebhookHeaders, verify};
+use vwc_webhook::{WebhookHeaders, WebhookSecret, verify};
 
 fn at(text: &str) -> DateTime<Utc> {
     text.parse().unwrap()
-}
-
-fn webhook_only(url: String) -> Preferences {
-    Preferences {
-        webhook_url: Some(url),
-        ..Preferences::default()
-    }
 }
 
 struct Setup {
@@ -53,7 +46,34 @@ fn setup(now: &str) -> Setup {
     }
 }
 
+/// Quiet hours from 22:00 to 07:00 UTC.
+fn nights() -> QuietHours {
+    QuietHours {
+        start: NaiveTime::from_hms_opt(22, 0, 0).unwrap(),
+        end: NaiveTime::from_hms_opt(7, 0, 0).unwrap(),
+        tz_offset_minutes: 0,
+    }
+}
+
+/// Asserts that the delivery's last error says `what`.
+fn assert_failed_because(delivery: &Delivery, what: &str) {
+    let error = delivery.last_error.as_deref().unwrap_or("");
+    assert!(error.contains(what), "{error:?} does not say {what:?}");
+}
+
 impl Setup {
+    /// Tells the consumer the reminder `reminder_id` of `ORG`.
+    async fn remind(&self, reminder_id: &str) {
+        remind(&self.consumer, ORG, reminder_id).await;
+    }
+
+    /// Sends `ORG`'s webhooks to `url` (returning the secret issued), then tells the reminder.
+    async fn remind_by_webhook(&self, url: String, reminder_id: &str) -> Option<WebhookSecret> {
+        let secret = set_preferences(self.store.as_ref(), ORG, webhook_only(url)).await;
+        self.remind(reminder_id).await;
+        secret
+    }
+
     fn worker(&self, max_attempts: u32) -> DeliveryWorker {
         DeliveryWorker::new(self.store.clone(), loopback_allowlist())
             .with_clock(self.clock.clone())
@@ -61,21 +81,17 @@ impl Setup {
             .with_webhook_timeout(Duration::from_millis(300))
     }
 
-    async fn deliveries_of(&self, reminder_id: &str) -> Vec<vwc_notification::store::Delivery> {
+    async fn deliveries_of(&self, reminder_id: &str) -> Vec<Delivery> {
         let notification = self
             .store
-            .notification_for_reminder(ORG, reminder_id)
+            .notification_for_reminder(&OrgId::from(ORG), reminder_id)
             .await
             .unwrap()
             .expect("a notification");
         self.store.deliveries(&notification.id).await.unwrap()
     }
 
-    async fn delivery(
-        &self,
-        reminder_id: &str,
-        channel: Channel,
-    ) -> vwc_notification::store::Delivery {
+    async fn delivery(&self, reminder_id: &str, channel: Channel) -> Delivery {
         self.deliveries_of(reminder_id)
             .await
             .into_iter()
@@ -166,13 +182,10 @@ async fn concurrent_deliveries_of_one_reminder_have_one_effect() {
 async fn the_webhook_is_signed_with_the_organisation_secret_under_the_delivery_id() {
     let s = setup("2026-05-01T12:00:00Z");
     let receiver = Receiver::start(&[], answer(204)).await;
-    let secret = set_preferences(s.store.as_ref(), ORG, webhook_only(receiver.url()))
+    let secret = s
+        .remind_by_webhook(receiver.url(), "rem_signed")
         .await
         .expect("a secret");
-    s.consumer
-        .handle(&reminder_envelope(ORG, &reminder("rem_signed")))
-        .await
-        .unwrap();
     s.worker(3).run_once().await.unwrap();
 
     let got = receiver.received();
@@ -190,7 +203,7 @@ async fn the_webhook_is_signed_with_the_organisation_secret_under_the_delivery_i
         s.clock.now().timestamp(),
     )
     .expect("the signature verifies");
-    let other = vwc_webhook::WebhookSecret::generate();
+    let other = WebhookSecret::generate();
     assert!(verify(&[&other], headers, &request.body, s.clock.now().timestamp()).is_err());
 
     let webhook = s.delivery("rem_signed", Channel::Webhook).await;
@@ -211,11 +224,7 @@ async fn the_webhook_is_signed_with_the_organisation_secret_under_the_delivery_i
 async fn a_receiver_answering_500_then_200_gets_it_once_after_one_retry() {
     let s = setup("2026-05-01T12:00:00Z");
     let receiver = Receiver::start(&[answer(500)], answer(200)).await;
-    set_preferences(s.store.as_ref(), ORG, webhook_only(receiver.url())).await;
-    s.consumer
-        .handle(&reminder_envelope(ORG, &reminder("rem_retry")))
-        .await
-        .unwrap();
+    s.remind_by_webhook(receiver.url(), "rem_retry").await;
     let worker = s.worker(5);
 
     let first = worker.run_once().await.unwrap();
@@ -275,17 +284,14 @@ async fn the_running_worker_retries_on_the_wall_clock_and_delivers_once() {
     );
     let (stop, stopped) = watch::channel(false);
     let running = tokio::spawn(worker.run(stopped));
-    NotificationConsumer::new(store.clone())
-        .handle(&reminder_envelope(ORG, &reminder("rem_live")))
-        .await
-        .unwrap();
+    remind(&NotificationConsumer::new(store.clone()), ORG, "rem_live").await;
 
     let delivered =
         vwc_testkit::eventually("the webhook delivered", Duration::from_secs(10), || {
             let store = store.clone();
             async move {
                 let n = store
-                    .notification_for_reminder(ORG, "rem_live")
+                    .notification_for_reminder(&OrgId::from(ORG), "rem_live")
                     .await
                     .unwrap()?;
                 store
@@ -309,11 +315,7 @@ async fn the_running_worker_retries_on_the_wall_clock_and_delivers_once() {
 async fn a_receiver_that_never_answers_is_dead_lettered_after_the_last_attempt() {
     let s = setup("2026-05-01T12:00:00Z");
     let silent = SilentReceiver::start().await;
-    set_preferences(s.store.as_ref(), ORG, webhook_only(silent.url())).await;
-    s.consumer
-        .handle(&reminder_envelope(ORG, &reminder("rem_silent")))
-        .await
-        .unwrap();
+    s.remind_by_webhook(silent.url(), "rem_silent").await;
     let worker = s.worker(3);
     let mut dead_lettered = 0;
     for _ in 0..5 {
@@ -356,11 +358,7 @@ async fn a_receiver_that_never_answers_is_dead_lettered_after_the_last_attempt()
 async fn a_receiver_always_answering_503_is_dead_lettered_after_max_attempts() {
     let s = setup("2026-05-01T12:00:00Z");
     let receiver = Receiver::start(&[], answer(503)).await;
-    set_preferences(s.store.as_ref(), ORG, webhook_only(receiver.url())).await;
-    s.consumer
-        .handle(&reminder_envelope(ORG, &reminder("rem_503")))
-        .await
-        .unwrap();
+    s.remind_by_webhook(receiver.url(), "rem_503").await;
     let worker = s.worker(4);
     for _ in 0..6 {
         worker.run_once().await.unwrap();
@@ -380,11 +378,7 @@ async fn retry_after_from_the_receiver_decides_the_next_attempt() {
         retry_after: Some("120"),
     };
     let receiver = Receiver::start(&[busy], answer(200)).await;
-    set_preferences(s.store.as_ref(), ORG, webhook_only(receiver.url())).await;
-    s.consumer
-        .handle(&reminder_envelope(ORG, &reminder("rem_busy")))
-        .await
-        .unwrap();
+    s.remind_by_webhook(receiver.url(), "rem_busy").await;
     let worker = s.worker(5);
     let started = s.clock.now();
     worker.run_once().await.unwrap();
@@ -405,11 +399,7 @@ async fn retry_after_from_the_receiver_decides_the_next_attempt() {
 async fn a_client_error_fails_the_delivery_for_good() {
     let s = setup("2026-05-01T12:00:00Z");
     let receiver = Receiver::start(&[], answer(410)).await;
-    set_preferences(s.store.as_ref(), ORG, webhook_only(receiver.url())).await;
-    s.consumer
-        .handle(&reminder_envelope(ORG, &reminder("rem_gone")))
-        .await
-        .unwrap();
+    s.remind_by_webhook(receiver.url(), "rem_gone").await;
     let worker = s.worker(5);
     assert_eq!(worker.run_once().await.unwrap().failed, 1);
     s.clock.advance(TimeDelta::hours(2));
@@ -432,18 +422,11 @@ async fn quiet_hours_hold_outbound_deliveries_until_they_end_but_not_in_app() {
         Preferences {
             webhook_url: Some(receiver.url()),
             email: Some("night@example.com".into()),
-            quiet_hours: Some(QuietHours {
-                start: NaiveTime::from_hms_opt(22, 0, 0).unwrap(),
-                end: NaiveTime::from_hms_opt(7, 0, 0).unwrap(),
-                tz_offset_minutes: 0,
-            }),
+            quiet_hours: Some(nights()),
         },
     )
     .await;
-    s.consumer
-        .handle(&reminder_envelope(ORG, &reminder("rem_night")))
-        .await
-        .unwrap();
+    s.remind("rem_night").await;
     let in_app = delivered_events(s.store.as_ref()).await;
     assert_eq!(in_app.len(), 1, "in-app is not held");
 
@@ -472,18 +455,11 @@ async fn a_retry_that_falls_into_quiet_hours_is_held_without_counting_an_attempt
         Preferences {
             webhook_url: Some(receiver.url()),
             email: None,
-            quiet_hours: Some(QuietHours {
-                start: NaiveTime::from_hms_opt(22, 0, 0).unwrap(),
-                end: NaiveTime::from_hms_opt(7, 0, 0).unwrap(),
-                tz_offset_minutes: 0,
-            }),
+            quiet_hours: Some(nights()),
         },
     )
     .await;
-    s.consumer
-        .handle(&reminder_envelope(ORG, &reminder("rem_evening")))
-        .await
-        .unwrap();
+    s.remind("rem_evening").await;
     let worker = s.worker(3);
     assert_eq!(worker.run_once().await.unwrap().retry_scheduled, 1);
     s.clock.set(at("2026-05-01T22:00:01Z"));
@@ -500,11 +476,7 @@ async fn a_retry_that_falls_into_quiet_hours_is_held_without_counting_an_attempt
 async fn switching_a_channel_off_cancels_its_pending_deliveries() {
     let s = setup("2026-05-01T12:00:00Z");
     let receiver = Receiver::start(&[answer(500)], answer(200)).await;
-    set_preferences(s.store.as_ref(), ORG, webhook_only(receiver.url())).await;
-    s.consumer
-        .handle(&reminder_envelope(ORG, &reminder("rem_off")))
-        .await
-        .unwrap();
+    s.remind_by_webhook(receiver.url(), "rem_off").await;
     let worker = s.worker(5);
     assert_eq!(worker.run_once().await.unwrap().retry_scheduled, 1);
     set_preferences(s.store.as_ref(), ORG, Preferences::default()).await;
@@ -520,11 +492,7 @@ async fn an_address_refused_at_delivery_time_is_never_called() {
     let s = setup("2026-05-01T12:00:00Z");
     let receiver = Receiver::start(&[], answer(200)).await;
     // Accepted when set (allow-listed then), refused by a worker whose allow-list no longer has it.
-    set_preferences(s.store.as_ref(), ORG, webhook_only(receiver.url())).await;
-    s.consumer
-        .handle(&reminder_envelope(ORG, &reminder("rem_internal")))
-        .await
-        .unwrap();
+    s.remind_by_webhook(receiver.url(), "rem_internal").await;
     let worker = DeliveryWorker::new(s.store.clone(), Allowlist::default())
         .with_clock(s.clock.clone())
         .with_retry_policy(fast_policy(3));
@@ -532,13 +500,7 @@ async fn an_address_refused_at_delivery_time_is_never_called() {
     assert!(receiver.received().is_empty());
     let delivery = s.delivery("rem_internal", Channel::Webhook).await;
     assert_eq!(delivery.status, DeliveryStatus::Failed);
-    assert!(
-        delivery
-            .last_error
-            .as_deref()
-            .unwrap_or("")
-            .contains("not allowed")
-    );
+    assert_failed_because(&delivery, "not allowed");
 }
 
 #[tokio::test]
@@ -553,28 +515,16 @@ async fn email_without_a_configured_sender_fails_and_says_so() {
         },
     )
     .await;
-    s.consumer
-        .handle(&reminder_envelope(ORG, &reminder("rem_nomail")))
-        .await
-        .unwrap();
+    s.remind("rem_nomail").await;
     assert_eq!(s.worker(3).run_once().await.unwrap().failed, 1);
     let delivery = s.delivery("rem_nomail", Channel::Email).await;
-    assert!(
-        delivery
-            .last_error
-            .as_deref()
-            .unwrap_or("")
-            .contains("not configured")
-    );
+    assert_failed_because(&delivery, "not configured");
 }
 
 #[tokio::test]
 async fn a_reminder_without_preferences_is_told_in_app_only() {
     let s = setup("2026-05-01T12:00:00Z");
-    s.consumer
-        .handle(&reminder_envelope(ORG, &reminder("rem_plain")))
-        .await
-        .unwrap();
+    s.remind("rem_plain").await;
     let deliveries = s.deliveries_of("rem_plain").await;
     assert_eq!(deliveries.len(), 1);
     assert_eq!(deliveries[0].channel, Channel::InApp);

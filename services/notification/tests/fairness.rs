@@ -9,15 +9,38 @@ use std::time::Duration;
 
 use common::*;
 use tokio::sync::watch;
-use vwc_bus::Consumer;
-use vwc_notification::store::Preferences;
 use vwc_notification::worker::WorkerOptions;
 use vwc_notification::{DeliveryWorker, NotificationConsumer};
 
-fn webhook_only(url: String) -> Preferences {
-    Preferences {
-        webhook_url: Some(url),
-        ..Preferences::default()
+/// A delivery worker running on its own task until [`Running::stop`].
+struct Running {
+    worker: Arc<DeliveryWorker>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Runs `worker` polling often, with `busy_defer` for held deliveries and no webhook timing out
+    /// within the test (a silent endpoint never frees its slot by timing out).
+    fn start(worker: DeliveryWorker, busy_defer: Duration) -> (Running, WorkerOptions) {
+        let options = WorkerOptions {
+            poll_every: Duration::from_millis(50),
+            busy_defer,
+            ..WorkerOptions::default()
+        };
+        let worker = Arc::new(
+            worker
+                .with_webhook_timeout(Duration::from_secs(120))
+                .with_options(options),
+        );
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(worker.clone().run(stopped));
+        (Running { worker, stop, task }, options)
+    }
+
+    async fn stop(self) {
+        self.stop.send(true).unwrap();
+        self.task.await.unwrap();
     }
 }
 
@@ -35,35 +58,17 @@ async fn a_silent_endpoint_holds_only_its_share_and_other_organisations_are_deli
     set_preferences(store.as_ref(), "org_fast", webhook_only(fast.url())).await;
     for i in 0..40 {
         let org = ["org_slow_1", "org_slow_1", "org_slow_2", "org_slow_3"][i % 4];
-        consumer
-            .handle(&reminder_envelope(org, &reminder(&format!("rem_slow_{i}"))))
-            .await
-            .unwrap();
+        remind(&consumer, org, &format!("rem_slow_{i}")).await;
     }
     for i in 0..5 {
-        consumer
-            .handle(&reminder_envelope(
-                "org_fast",
-                &reminder(&format!("rem_fast_{i}")),
-            ))
-            .await
-            .unwrap();
+        remind(&consumer, "org_fast", &format!("rem_fast_{i}")).await;
     }
 
-    let options = WorkerOptions {
-        poll_every: Duration::from_millis(50),
-        busy_defer: Duration::from_millis(200),
-        ..WorkerOptions::default()
-    };
-    let worker = Arc::new(
-        DeliveryWorker::new(store.clone(), loopback_allowlist())
-            .with_retry_policy(fast_policy(3))
-            // Far longer than the test: the silent endpoint never frees a slot by timing out.
-            .with_webhook_timeout(Duration::from_secs(120))
-            .with_options(options),
+    let (running, options) = Running::start(
+        DeliveryWorker::new(store.clone(), loopback_allowlist()).with_retry_policy(fast_policy(3)),
+        Duration::from_millis(200),
     );
-    let (stop, stopped) = watch::channel(false);
-    let running = tokio::spawn(worker.clone().run(stopped));
+    let worker = running.worker.clone();
 
     vwc_testkit::eventually(
         "the fast organisation's five webhooks",
@@ -93,8 +98,7 @@ async fn a_silent_endpoint_holds_only_its_share_and_other_organisations_are_deli
         options.per_host
     );
     assert!(held >= 1, "the silent endpoint was tried");
-    stop.send(true).unwrap();
-    running.await.unwrap();
+    running.stop().await;
 }
 
 #[tokio::test]
@@ -104,26 +108,13 @@ async fn one_organisation_has_at_most_its_share_in_flight() {
     let silent = SilentReceiver::start().await;
     set_preferences(store.as_ref(), "org_slow", webhook_only(silent.url())).await;
     for i in 0..20 {
-        consumer
-            .handle(&reminder_envelope(
-                "org_slow",
-                &reminder(&format!("rem_{i}")),
-            ))
-            .await
-            .unwrap();
+        remind(&consumer, "org_slow", &format!("rem_{i}")).await;
     }
-    let options = WorkerOptions {
-        poll_every: Duration::from_millis(50),
-        busy_defer: Duration::from_millis(100),
-        ..WorkerOptions::default()
-    };
-    let worker = Arc::new(
-        DeliveryWorker::new(store.clone(), loopback_allowlist())
-            .with_webhook_timeout(Duration::from_secs(120))
-            .with_options(options),
+    let (running, options) = Running::start(
+        DeliveryWorker::new(store.clone(), loopback_allowlist()),
+        Duration::from_millis(100),
     );
-    let (stop, stopped) = watch::channel(false);
-    let running = tokio::spawn(worker.clone().run(stopped));
+    let worker = running.worker.clone();
     // The first claim brings all twenty: the share goes out, the rest is held back.
     vwc_testkit::eventually(
         "the organisation's share in flight and the rest held back",
@@ -143,6 +134,5 @@ async fn one_organisation_has_at_most_its_share_in_flight() {
     })
     .await;
     assert_eq!(silent.connections(), options.per_org);
-    stop.send(true).unwrap();
-    running.await.unwrap();
+    running.stop().await;
 }

@@ -142,7 +142,11 @@ async fn internal_webhook_addresses_are_refused_without_the_allow_list() {
         "one answer whatever the reason: {messages:?}"
     );
     assert!(
-        store.preferences(ORG).await.unwrap().is_none(),
+        store
+            .preferences(&OrgId::from(ORG))
+            .await
+            .unwrap()
+            .is_none(),
         "nothing was stored"
     );
     assert_eq!(receiver.received().len(), 0);
@@ -251,7 +255,13 @@ async fn only_roles_that_configure_notifications_may_read_or_set_them() {
         .put_preferences("not-a-token", &json!({ "email": "x@example.com" }))
         .await;
     assert_eq!(status, 401);
-    assert!(store.preferences(ORG).await.unwrap().is_none());
+    assert!(
+        store
+            .preferences(&OrgId::from(ORG))
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[tokio::test]

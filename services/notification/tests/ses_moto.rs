@@ -104,7 +104,7 @@ async fn a_reminder_e_mail_is_sent_through_ses_once() {
     assert!(body.contains("Due in 12 days or 420 mi"), "{body}");
 
     let notification = store
-        .notification_for_reminder(ORG, "rem_mail")
+        .notification_for_reminder(&OrgId::from(ORG), "rem_mail")
         .await
         .unwrap()
         .unwrap();

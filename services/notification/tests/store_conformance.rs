@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveTime, TimeDelta, Utc};
 use common::{reminder, reminder_envelope};
-use vwc_contracts::Envelope;
 use vwc_contracts::maintenance::Channel;
+use vwc_contracts::{Envelope, OrgId};
 use vwc_notification::compose::{delivered_event, plan_notification};
 use vwc_notification::quiet_hours::QuietHours;
 use vwc_notification::store::{
@@ -71,7 +71,7 @@ fn attempt(
 }
 
 async fn preferences_round_trip_with_the_secret_issued_once(store: Arc<dyn NotificationStore>) {
-    let org = "org_prefs";
+    let org = &OrgId::from("org_prefs");
     assert!(store.preferences(org).await.unwrap().is_none());
     let prefs = Preferences {
         quiet_hours: Some(QuietHours {
@@ -130,7 +130,8 @@ async fn preferences_round_trip_with_the_secret_issued_once(store: Arc<dyn Notif
     assert_eq!(saved.issued_secret.unwrap().expose(), rotated.expose());
     let read = store.preferences(org).await.unwrap().unwrap();
     assert_eq!(read.webhook_secret.unwrap().expose(), rotated.expose());
-    assert!(store.preferences("org_nobody").await.unwrap().is_none());
+    let nobody = OrgId::from("org_nobody");
+    assert!(store.preferences(&nobody).await.unwrap().is_none());
 }
 
 async fn a_notification_is_recorded_once_per_envelope_and_per_reminder(
@@ -150,14 +151,14 @@ async fn a_notification_is_recorded_once_per_envelope_and_per_reminder(
     );
 
     let stored = store
-        .notification_for_reminder("org_once", "rem_once")
+        .notification_for_reminder(&OrgId::from("org_once"), "rem_once")
         .await
         .unwrap()
         .unwrap();
     assert_eq!(stored, new.notification);
     assert!(
         store
-            .notification_for_reminder("org_elsewhere", "rem_once")
+            .notification_for_reminder(&OrgId::from("org_elsewhere"), "rem_once")
             .await
             .unwrap()
             .is_none()

@@ -614,7 +614,10 @@ pub async fn audit_lines(cli: Cli) -> anyhow::Result<Vec<String>> {
     };
     let choice = store.store_choice(&config_layers().await?)?;
     let stores = Stores::open_choice(&choice, &data.data_dir).await?;
-    let turns = stores.chat.audit(&org, since, limit).await?;
+    let turns = stores
+        .chat
+        .audit(&vwc_contracts::OrgId::from(&org), since, limit)
+        .await?;
     turns
         .iter()
         .map(|t| Ok(serde_json::to_string(t)?))

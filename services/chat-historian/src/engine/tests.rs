@@ -4,7 +4,7 @@
 use chrono::{NaiveDate, TimeZone};
 use serde_json::json;
 use vwc_contracts::maintenance::{MaintenanceItemView, MaintenanceScheduleUpdated};
-use vwc_contracts::{EventSource, OdometerUnit, Vehicle, Vendor};
+use vwc_contracts::{OdometerUnit, Vehicle, Vendor};
 
 use super::*;
 use crate::knowledge::{ValuationFactorView, ValuationPoint, ValuationView};
@@ -30,7 +30,6 @@ fn event(
 ) -> VehicleEvent {
     VehicleEvent {
         id: id.into(),
-        vehicle_id: "veh_1".into(),
         org_id: "org_a".into(),
         kind,
         occurred_at: when,
@@ -39,13 +38,12 @@ fn event(
         cost_cents: cost,
         currency: cost.map(|_| "USD".into()),
         title: title.into(),
-        notes: None,
         vendor: vendor.map(|v| Vendor {
             name: v.into(),
             dealer_id: None,
         }),
-        source: EventSource::User,
         details,
+        ..vwc_contracts::examples::vehicle_event()
     }
 }
 
@@ -138,23 +136,11 @@ fn fixture() -> VehicleKnowledge {
         vehicle_id: "veh_1".into(),
         org_id: "org_a".into(),
         vehicle: Some(Vehicle {
-            id: "veh_1".into(),
             org_id: "org_a".into(),
             vin: "2T3P1RFV8MW123456".into(),
-            year: 2021,
-            make: "Toyota".into(),
-            model: "RAV4".into(),
-            trim: None,
             nickname: Some("Blue".into()),
-            odometer_unit: OdometerUnit::Mi,
             registered_at: at(2024, 5, 1),
-            purchase_price_cents: None,
-            purchase_currency: None,
-            plate: None,
-            colour: None,
-            status: Default::default(),
-            sale: None,
-            archived_at: None,
+            ..vwc_contracts::examples::vehicle()
         }),
         events,
         valuation: None,

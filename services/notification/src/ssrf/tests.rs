@@ -11,6 +11,20 @@ fn refused_range(url: &str) -> &'static str {
     }
 }
 
+/// Asserts that the URL of each host (`https://{host}/`, an IPv6 literal in brackets) is refused as an
+/// address of a range whose name says `expected`.
+fn assert_refused(cases: &[(&str, &str)]) {
+    for (host, expected) in cases {
+        let url = if host.contains(':') {
+            format!("https://[{host}]/")
+        } else {
+            format!("https://{host}/")
+        };
+        let range = refused_range(&url);
+        assert!(range.contains(expected), "{host}: {range}");
+    }
+}
+
 #[test]
 fn public_ip_literals_are_accepted() {
     for url in [
@@ -43,7 +57,7 @@ fn https_url_with_a_host_name_is_parsed() {
 
 #[test]
 fn every_non_public_ipv4_range_is_refused() {
-    let cases = [
+    assert_refused(&[
         ("0.0.0.0", "this network"),
         ("0.1.2.3", "this network"),
         ("10.0.0.1", "private 10."),
@@ -68,11 +82,7 @@ fn every_non_public_ipv4_range_is_refused() {
         ("239.255.255.250", "multicast"),
         ("240.0.0.1", "reserved"),
         ("255.255.255.255", "broadcast"),
-    ];
-    for (ip, expected) in cases {
-        let range = refused_range(&format!("https://{ip}/"));
-        assert!(range.contains(expected), "{ip}: {range}");
-    }
+    ]);
 }
 
 #[test]
@@ -102,7 +112,7 @@ fn neighbours_of_the_refused_ipv4_ranges_are_public() {
 
 #[test]
 fn every_non_public_ipv6_range_is_refused() {
-    let cases = [
+    assert_refused(&[
         ("::", "unspecified"),
         ("::1", "loopback"),
         ("::127.0.0.1", "IPv4-compatible"),
@@ -119,46 +129,35 @@ fn every_non_public_ipv6_range_is_refused() {
         ("64:ff9b:1::1", "local-use NAT64"),
         ("64:ff9b::7f00:1", "loopback"),
         ("64:ff9b::a9fe:a9fe", "link-local"),
-    ];
-    for (ip, expected) in cases {
-        let range = refused_range(&format!("https://[{ip}]/"));
-        assert!(range.contains(expected), "{ip}: {range}");
-    }
+    ]);
 }
 
 #[test]
 fn ipv4_mapped_ipv6_of_a_refused_range_is_refused() {
-    let cases = [
+    assert_refused(&[
         ("::ffff:127.0.0.1", "loopback"),
         ("::ffff:7f00:1", "loopback"),
         ("::ffff:169.254.169.254", "link-local"),
         ("::ffff:10.1.2.3", "private"),
         ("::ffff:100.64.0.1", "CGNAT"),
         ("::ffff:0.0.0.0", "this network"),
-    ];
-    for (ip, expected) in cases {
-        let range = refused_range(&format!("https://[{ip}]/"));
-        assert!(range.contains(expected), "{ip}: {range}");
-    }
+    ]);
     assert!(check_url("https://[::ffff:8.8.8.8]/", &none()).is_ok());
 }
 
 #[test]
 fn alternative_ipv4_notations_are_read_as_the_http_client_reads_them() {
-    for host in [
-        "127.1",
-        "2130706433",
-        "0x7f000001",
-        "0x7f.0.0.1",
-        "0X7F.1",
-        "0177.0.0.1",
-        "017700000001",
-        "127.0.0.1.",
-        "127.000.000.001",
-    ] {
-        let range = refused_range(&format!("https://{host}/"));
-        assert!(range.contains("loopback"), "{host}: {range}");
-    }
+    assert_refused(&[
+        ("127.1", "loopback"),
+        ("2130706433", "loopback"),
+        ("0x7f000001", "loopback"),
+        ("0x7f.0.0.1", "loopback"),
+        ("0X7F.1", "loopback"),
+        ("0177.0.0.1", "loopback"),
+        ("017700000001", "loopback"),
+        ("127.0.0.1.", "loopback"),
+        ("127.000.000.001", "loopback"),
+    ]);
     assert!(refused_range("https://169.254.43518/").contains("link-local"));
 }
 

@@ -9,6 +9,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tempfile::TempDir;
 use vwc_auth::{Hs256Keys, Role, Secret, TokenVerifier};
+use vwc_bus::Consumer;
+#[allow(unused_imports)]
+pub use vwc_contracts::OrgId;
 use vwc_contracts::maintenance::{MaintenanceStatus, NotificationDelivered, ReminderDue};
 use vwc_contracts::{Envelope, EventType};
 use vwc_notification::email::{EmailSender, OutgoingEmail};
@@ -17,7 +20,9 @@ use vwc_notification::outcome::SendResult;
 use vwc_notification::retry::RetryPolicy;
 use vwc_notification::ssrf::Allowlist;
 use vwc_notification::store::{Preferences, SecretChange, StoredPreferences};
-use vwc_notification::{Clock, NotificationStore, SqliteNotificationStore, SystemClock};
+use vwc_notification::{
+    Clock, NotificationConsumer, NotificationStore, SqliteNotificationStore, SystemClock,
+};
 use vwc_store::Outbox;
 use vwc_webhook::WebhookSecret;
 
@@ -82,6 +87,22 @@ pub fn reminder_envelope(org: &str, reminder: &ReminderDue) -> Envelope {
     )
 }
 
+/// Webhooks to `url`, nothing else.
+pub fn webhook_only(url: String) -> Preferences {
+    Preferences {
+        webhook_url: Some(url),
+        ..Preferences::default()
+    }
+}
+
+/// Tells `consumer` the reminder `reminder_id` of `org`.
+pub async fn remind(consumer: &NotificationConsumer, org: &str, reminder_id: &str) {
+    consumer
+        .handle(&reminder_envelope(org, &reminder(reminder_id)))
+        .await
+        .expect("the reminder is applied");
+}
+
 /// Stores preferences directly (the HTTP route is tested on its own), with a fresh webhook secret.
 pub async fn set_preferences(
     store: &dyn NotificationStore,
@@ -94,7 +115,7 @@ pub async fn set_preferences(
         SecretChange::Keep
     };
     store
-        .save_preferences(org, &preferences, secret, vwc_clock::now())
+        .save_preferences(&OrgId::from(org), &preferences, secret, vwc_clock::now())
         .await
         .expect("save preferences")
         .stored
@@ -103,7 +124,7 @@ pub async fn set_preferences(
 
 pub async fn stored_preferences(store: &dyn NotificationStore, org: &str) -> StoredPreferences {
     store
-        .preferences(org)
+        .preferences(&OrgId::from(org))
         .await
         .expect("read preferences")
         .expect("preferences exist")
