@@ -24,9 +24,13 @@ use vwc_http::{ApiError, Auth, HasVerifier, Json};
 
 use crate::EdgeStore;
 use crate::cursor;
+use crate::read_model::{
+    self, CostGroup, CostGrouping, CostSummary, CurrencyTotal, FleetFuelRow, OdometerSnapshot,
+    last_12_months_since, summarise_costs,
+};
 use crate::store::{
-    CostBucket, EventFilter, FleetRow, FleetValue, NotificationView, OdometerView,
-    TimelinePosition, VehicleView,
+    CostKey, CostTotal, EventFilter, FleetRow, FleetValue, NotificationView, TimelinePosition,
+    VehicleView,
 };
 
 pub const DEFAULT_LIMIT: usize = 50;
@@ -318,38 +322,6 @@ async fn vehicle_in_org(state: &EdgeState, org: &str, id: &str) -> Result<Vehicl
         .ok_or(ApiError::NotFound("vehicle"))
 }
 
-/// Costs in one currency.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CostSummary {
-    pub currency: String,
-    pub lifetime_cents: u64,
-    pub last12_months_cents: u64,
-    /// Lifetime cost per event kind (keys are event kinds).
-    pub by_kind: std::collections::BTreeMap<String, u64>,
-}
-
-/// Folds cost buckets into per-currency summaries; `since` bounds "last 12 months" (by calendar month).
-pub fn summarise_costs(buckets: &[CostBucket], since_month: &str) -> Vec<CostSummary> {
-    let mut by_currency: std::collections::BTreeMap<String, CostSummary> = Default::default();
-    for b in buckets {
-        let s = by_currency
-            .entry(b.currency.clone())
-            .or_insert_with(|| CostSummary {
-                currency: b.currency.clone(),
-                lifetime_cents: 0,
-                last12_months_cents: 0,
-                by_kind: Default::default(),
-            });
-        s.lifetime_cents += b.total_cents;
-        if b.month.as_str() >= since_month {
-            s.last12_months_cents += b.total_cents;
-        }
-        *s.by_kind.entry(b.kind.as_str().to_string()).or_default() += b.total_cents;
-    }
-    by_currency.into_values().collect()
-}
-
 /// `GET /v1/vehicles/{id}/overview`: everything the vehicle page shows at once.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -367,47 +339,6 @@ pub struct Overview {
     /// Fuel economy (mpg or L/100 km, per the vehicle's unit), cost per distance and a drop flag;
     /// `null` until a `fuel` event is recorded (docs/fuel.md).
     pub fuel: Option<crate::fuel::FuelEconomy>,
-}
-
-/// The odometer of an overview: an estimate (`asOf` a date) or the last reading (`asOf` an instant).
-/// On the wire it is the one or the other object as it is (untagged).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum OdometerSnapshot {
-    Estimate(OdometerEstimateView),
-    Reading(OdometerView),
-}
-
-impl utoipa::PartialSchema for OdometerSnapshot {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::Ref;
-        use utoipa::openapi::schema::AnyOfBuilder;
-        AnyOfBuilder::new()
-            .item(Ref::from_schema_name(OdometerEstimateView::name()))
-            .item(Ref::from_schema_name(OdometerView::name()))
-            .description(Some(
-                "The scheduler's estimate (`OdometerEstimateView`) or the last reading (`OdometerView`).",
-            ))
-            .into()
-    }
-}
-
-impl ToSchema for OdometerSnapshot {
-    fn schemas(
-        schemas: &mut Vec<(
-            String,
-            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
-        )>,
-    ) {
-        use utoipa::PartialSchema;
-        schemas.push((
-            OdometerEstimateView::name().into_owned(),
-            OdometerEstimateView::schema(),
-        ));
-        OdometerEstimateView::schemas(schemas);
-        schemas.push((OdometerView::name().into_owned(), OdometerView::schema()));
-        OdometerView::schemas(schemas);
-    }
 }
 
 /// `GET /v1/vehicles/{id}/maintenance`: the scheduler's last evaluation of the vehicle.
@@ -459,28 +390,12 @@ async fn overview(
         store.fuel_events(&org, &id),
     )?;
     let fuel = crate::fuel::economy(vehicle.vehicle.odometer_unit, &fuel_events);
-    let since = (vwc_clock::now() - chrono::Months::new(11))
-        .format("%Y-%m")
-        .to_string();
-    // The scheduler's estimate (projected from usage) when it is at least as recent as the last reading.
-    let odometer = match (&maintenance, &vehicle.odometer) {
-        (Some(m), reading)
-            if m.odometer.as_ref().is_some_and(|e| {
-                reading
-                    .as_ref()
-                    .is_none_or(|r| e.as_of >= r.as_of.date_naive() && e.value >= r.value)
-            }) =>
-        {
-            m.odometer.clone().map(OdometerSnapshot::Estimate)
-        }
-        (_, Some(r)) => Some(OdometerSnapshot::Reading(r.clone())),
-        _ => None,
-    };
+    let odometer = OdometerSnapshot::of(maintenance.as_ref(), vehicle.odometer.as_ref());
     Ok(Json(Overview {
         odometer,
         valuation,
         maintenance: maintenance.map(|m| m.items).unwrap_or_default(),
-        costs: summarise_costs(&buckets, &since),
+        costs: summarise_costs(&buckets, &last_12_months_since(vwc_clock::now())),
         recent_events: recent,
         fuel,
         vehicle,
@@ -734,27 +649,8 @@ struct CostsQuery {
     group_by: Option<String>,
     from: Option<String>,
     to: Option<String>,
-}
-
-/// Costs of one group in one currency.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CostGroup {
-    /// The month (`YYYY-MM`), event kind or vehicle id, as `groupBy` says.
-    key: String,
-    currency: String,
-    total_cents: u64,
-    /// Events with a cost in the group.
-    events: u64,
-}
-
-/// How fleet costs are grouped.
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum CostGrouping {
-    Month,
-    Kind,
-    Vehicle,
+    #[serde(flatten)]
+    page: PageQuery,
 }
 
 /// `GET /v1/fleet/costs`: cost totals per group and currency.
@@ -764,29 +660,15 @@ pub struct FleetCosts {
     pub group_by: CostGrouping,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
+    /// By month or kind every group; by vehicle a page of `limit` groups (by vehicle id, then currency).
     pub items: Vec<CostGroup>,
+    /// By vehicle: pass as `cursor` to get the next page; `null` on the last page (and by month or kind).
+    pub next_cursor: Option<String>,
+    /// The whole fleet's costs in [`from`, `to`] per currency (every vehicle, not only this page).
+    pub totals: Vec<CurrencyTotal>,
     /// Fuel per vehicle with fill-ups in [`from`, `to`]: economy and cost per distance over the
     /// full-to-full intervals that close in the range (fuel spending itself is in `items`, kind `fuel`).
     pub fuel: Vec<FleetFuelRow>,
-}
-
-/// One vehicle's fuel figures in the fleet's costs.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct FleetFuelRow {
-    pub vehicle_id: String,
-    pub unit: crate::fuel::EconomyUnit,
-    pub distance_unit: vwc_contracts::OdometerUnit,
-    pub volume_unit: vwc_contracts::VolumeUnit,
-    pub fill_ups: u64,
-    pub volume: f64,
-    /// Distance of the measured intervals.
-    pub measured_distance: f64,
-    /// Measured distance ÷ the fuel those intervals used; `null` without a full-to-full interval.
-    pub average: Option<f64>,
-    pub costs: Vec<crate::fuel::FuelCost>,
-    /// The vehicle's latest interval is more than 15 % below its trailing average (whole history).
-    pub drop_flagged: bool,
 }
 
 /// The fleet's fuel rows: every vehicle with fill-ups in the range, by vehicle id.
@@ -796,62 +678,20 @@ async fn fleet_fuel(
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
 ) -> Result<Vec<FleetFuelRow>, ApiError> {
-    let in_range = |t: DateTime<Utc>| from.is_none_or(|f| t >= f) && to.is_none_or(|e| t <= e);
     let mut rows = Vec::new();
     // Only the vehicles with fill-ups: one query each, not one per vehicle of the fleet.
     for id in store.fuel_vehicles(org).await? {
         let Some(v) = store.vehicle(org, &id).await? else {
             continue;
         };
-        let events = store.fuel_events(org, v.vehicle.id.as_ref()).await?;
-        let unit = v.vehicle.odometer_unit;
-        let Some(whole) = crate::fuel::economy(unit, &events) else {
-            continue;
-        };
-        // Intervals closing in the range; fills in the range for volume and spending.
-        let ranged: Vec<_> = events
-            .iter()
-            .filter(|e| in_range(e.occurred_at))
-            .cloned()
-            .collect();
-        if ranged.is_empty() {
-            continue;
-        }
-        let intervals: Vec<_> = whole.intervals.iter().filter(|i| in_range(i.to)).collect();
-        let measured_distance: f64 = intervals.iter().map(|i| i.distance).sum();
-        let volume_used: f64 = intervals.iter().map(|i| i.volume).sum();
-        let average = (volume_used > 0.0).then(|| {
-            let e = match whole.unit {
-                crate::fuel::EconomyUnit::Mpg => measured_distance / volume_used,
-                crate::fuel::EconomyUnit::LitresPer100Km => volume_used / measured_distance * 100.0,
-            };
-            (e * 100.0).round() / 100.0
-        });
-        let in_range_figures =
-            crate::fuel::economy(unit, &ranged).expect("ranged holds fuel events");
-        let mut costs = in_range_figures.costs;
-        for c in &mut costs {
-            let (cents, distance) = intervals
-                .iter()
-                .filter(|i| i.currency.as_deref() == Some(c.currency.as_str()))
-                .fold((0u64, 0f64), |(s, d), i| {
-                    (s + i.cost_cents.unwrap_or(0), d + i.distance)
-                });
-            c.per_distance_cents =
-                (distance > 0.0).then(|| (cents as f64 / distance * 100.0).round() / 100.0);
-        }
-        rows.push(FleetFuelRow {
-            vehicle_id: v.vehicle.id.to_string(),
-            unit: whole.unit,
-            distance_unit: unit,
-            volume_unit: whole.volume_unit,
-            fill_ups: in_range_figures.fill_ups,
-            volume: in_range_figures.total_volume,
-            measured_distance: (measured_distance * 10.0).round() / 10.0,
-            average,
-            costs,
-            drop_flagged: whole.drop.is_some(),
-        });
+        let events = store.fuel_events(org, &id).await?;
+        rows.extend(read_model::fleet_fuel_row(
+            &id,
+            v.vehicle.odometer_unit,
+            &events,
+            from,
+            to,
+        ));
     }
     Ok(rows)
 }
@@ -866,7 +706,7 @@ async fn fleet_fuel(
     path = "/v1/fleet/costs",
     tag = "fleet",
     security(("bearer" = [])),
-    params(GroupByParam, FromParam, ToParam),
+    params(GroupByParam, FromParam, ToParam, LimitParam, CursorParam),
     responses(
         (status = 200, description = "Cost totals.", body = FleetCosts),
         (status = 400, response = BadRequest),
@@ -900,54 +740,35 @@ async fn fleet_costs(
         q.to.as_deref()
             .map(|s| instant("to", s, true))
             .transpose()?;
-    // By vehicle: each vehicle's totals; by month or kind: the organisation's monthly totals.
-    if let CostGrouping::Vehicle = grouping {
-        let totals = state
-            .store
-            .fleet_costs_by_vehicle(auth.org(), from, to)
-            .await?;
-        return Ok(Json(FleetCosts {
-            group_by: grouping,
-            from,
-            to,
-            items: totals
-                .into_iter()
-                .map(|t| CostGroup {
-                    key: t.vehicle_id,
-                    currency: t.currency,
-                    total_cents: t.total_cents,
-                    events: t.events,
-                })
-                .collect(),
-            fuel: fleet_fuel(state.store.as_ref(), auth.org(), from, to).await?,
-        }));
-    }
+    // The organisation's buckets give the whole fleet's totals and, by month or kind, the groups; by
+    // vehicle, a page of each vehicle's totals comes from the per-vehicle aggregates.
     let buckets = state.store.fleet_cost_buckets(auth.org(), from, to).await?;
-    let by_month = matches!(grouping, CostGrouping::Month);
-    let mut groups: std::collections::BTreeMap<(String, String), CostGroup> = Default::default();
-    for b in &buckets {
-        let key = if by_month {
-            b.month.clone()
-        } else {
-            b.kind.as_str().to_string()
-        };
-        let g = groups
-            .entry((key.clone(), b.currency.clone()))
-            .or_insert_with(|| CostGroup {
-                key,
-                currency: b.currency.clone(),
-                total_cents: 0,
-                events: 0,
-            });
-        g.total_cents += b.total_cents;
-        g.events += b.events;
-    }
+    let (items, next_cursor) = match grouping {
+        CostGrouping::Vehicle => {
+            let (limit, after): (usize, Option<CostKey>) = q.page.read()?;
+            let mut totals = state
+                .store
+                .fleet_costs_by_vehicle(auth.org(), from, to, after.as_ref(), limit + 1)
+                .await?;
+            let next_cursor = cursor::next_page(&mut totals, limit, CostTotal::key);
+            (
+                totals.into_iter().map(CostGroup::from).collect(),
+                next_cursor,
+            )
+        }
+        CostGrouping::Month | CostGrouping::Kind => (
+            read_model::group_fleet_costs(&buckets, grouping == CostGrouping::Month),
+            None,
+        ),
+    };
     let fuel = fleet_fuel(state.store.as_ref(), auth.org(), from, to).await?;
     Ok(Json(FleetCosts {
         group_by: grouping,
         from,
         to,
-        items: groups.into_values().collect(),
+        items,
+        next_cursor,
+        totals: read_model::currency_totals(&buckets),
         fuel,
     }))
 }
@@ -1035,7 +856,7 @@ mod params {
     pub struct GroupByParam {
         /// How to group the costs (default `month`).
         #[param(inline)]
-        group_by: Option<super::CostGrouping>,
+        group_by: Option<crate::read_model::CostGrouping>,
     }
 }
 

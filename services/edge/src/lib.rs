@@ -10,6 +10,7 @@ pub mod export;
 pub mod fuel;
 pub mod http;
 pub mod mongo;
+pub mod read_model;
 pub mod search;
 pub mod sqlite;
 pub mod store;

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use async_trait::async_trait;
 use bson::{Bson, Document, doc};
 use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
 use mongodb::ClientSession;
 use vwc_contracts::maintenance::{
     Channel, MaintenanceItemView, MaintenanceScheduleUpdated, MaintenanceStatus,
@@ -20,9 +21,11 @@ use vwc_store::{Plumbed, StoreResult, ts};
 
 use crate::CONSUMER;
 use crate::aggregates::{Change, CurrentValue, Fact, FleetMember, MonthRange, changes};
+use crate::read_model::VehicleTotalsPage;
 use crate::store::{
-    CostBucket, CostScope, CostTotal, EdgeStore, EventFilter, FleetCounts, FleetRow, FleetValue,
-    MaintenanceView, NotificationView, OdometerView, RawEvent, TimelinePosition, VehicleView,
+    CostBucket, CostKey, CostScope, CostTotal, EdgeStore, EventFilter, FleetCounts, FleetRow,
+    FleetValue, MaintenanceView, NotificationView, OdometerView, RawEvent, TimelinePosition,
+    VehicleView,
 };
 
 const VEHICLES: &str = "vehicles";
@@ -51,6 +54,15 @@ const FLEET_VALUES: &str = "fleet_values";
 /// `{_id: "aggregates"}` once the aggregates were filled from what the projection held before them.
 const META: &str = "edge_meta";
 const AGGREGATES_FILLED: &str = "aggregates";
+
+/// The fields of a `cost_months` document a page of per-vehicle totals reads.
+#[derive(Debug, serde::Deserialize)]
+struct CostMonthRow {
+    vehicle_id: String,
+    currency: String,
+    total_cents: i64,
+    events: i64,
+}
 
 #[derive(Clone)]
 pub struct MongoEdgeStore {
@@ -118,6 +130,13 @@ impl MongoEdgeStore {
         .await?;
         db.create_index(COST_MONTHS, doc! { "org_id": 1, "month": 1 }, false)
             .await?;
+        // A page of the fleet's cost by vehicle.
+        db.create_index(
+            COST_MONTHS,
+            doc! { "org_id": 1, "vehicle_id": 1, "currency": 1, "month": 1 },
+            false,
+        )
+        .await?;
         db.create_index(FLEET_COST_MONTHS, doc! { "org_id": 1, "month": 1 }, false)
             .await?;
         // `_id` is the org: this index only creates the collection before any transaction writes to it.
@@ -1222,27 +1241,44 @@ impl EdgeStore for MongoEdgeStore {
         &self,
         org_id: &str,
         months: &MonthRange,
+        after: Option<&CostKey>,
+        limit: usize,
     ) -> StoreResult<Vec<CostTotal>> {
-        let buckets = self
-            .cost_months(org_id, CostScope::EachVehicle, months)
-            .await?;
-        let mut sums: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
-        for b in buckets {
-            let sum = sums.entry((b.vehicle_id, b.currency)).or_default();
-            sum.0 += b.total_cents;
-            sum.1 += b.events;
+        let mut filter = doc! { "org_id": org_id };
+        if let Some(after) = after {
+            filter.insert("vehicle_id", doc! { "$gte": &after.vehicle_id });
         }
-        Ok(sums
-            .into_iter()
-            .map(
-                |((vehicle_id, currency), (total_cents, events))| CostTotal {
-                    vehicle_id,
-                    currency,
-                    total_cents,
-                    events,
-                },
+        let mut range = Document::new();
+        if let Some(first) = &months.first {
+            range.insert("$gte", first);
+        }
+        if let Some(last) = &months.last {
+            range.insert("$lte", last);
+        }
+        if !range.is_empty() {
+            filter.insert("month", range);
+        }
+        // Read in (vehicle, currency) order through `{org_id, vehicle_id, currency, month}` and stop at
+        // the first row past the page.
+        let mut rows = self
+            .db
+            .collection(COST_MONTHS)
+            .clone_with_type::<CostMonthRow>()
+            .find(filter)
+            .sort(doc! { "vehicle_id": 1, "currency": 1 })
+            .projection(
+                doc! { "_id": 0, "vehicle_id": 1, "currency": 1, "total_cents": 1, "events": 1 },
             )
-            .collect())
+            .batch_size(u32::try_from(limit.clamp(16, 1_000)).unwrap_or(1_000))
+            .await?;
+        let mut page = VehicleTotalsPage::new(after, limit);
+        while let Some(row) = rows.try_next().await? {
+            let (cents, events) = (row.total_cents.max(0) as u64, row.events.max(0) as u64);
+            if !page.push(&row.vehicle_id, &row.currency, cents, events) {
+                break;
+            }
+        }
+        Ok(page.finish())
     }
 
     async fn fleet_counts(&self, org_id: &str) -> StoreResult<FleetCounts> {

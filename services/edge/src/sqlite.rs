@@ -16,8 +16,9 @@ use vwc_store::{Plumbed, SqliteDb, StoreError, StoreResult, ts};
 use crate::CONSUMER;
 use crate::aggregates::{Change, CurrentValue, Fact, FleetMember, MonthRange, changes};
 use crate::store::{
-    CostBucket, CostScope, CostTotal, EdgeStore, EventFilter, FleetCounts, FleetRow, FleetValue,
-    MaintenanceView, NotificationView, OdometerView, RawEvent, TimelinePosition, VehicleView,
+    CostBucket, CostKey, CostScope, CostTotal, EdgeStore, EventFilter, FleetCounts, FleetRow,
+    FleetValue, MaintenanceView, NotificationView, OdometerView, RawEvent, TimelinePosition,
+    VehicleView,
 };
 
 /// Recomputes every aggregate from the projection; the same rules as `aggregates::changes`, in SQL.
@@ -162,6 +163,9 @@ CREATE TABLE fleet_values (
     ),
     // The fleet's fuel rows start from the vehicles that have fill-ups.
     "CREATE INDEX timeline_fuel ON timeline (org_id, vehicle_id) WHERE kind = 'fuel' AND voided = 0;",
+    // A page of the fleet's cost by vehicle reads each vehicle's rows in (vehicle, currency) order and
+    // stops after the page: covering, so the grouping streams from the index without a sort.
+    "CREATE INDEX cost_months_by_vehicle ON cost_months (org_id, vehicle_id, currency, month, total_cents, events);",
 ];
 
 /// Active vehicles only (sold and archived ones leave the fleet); `v` is the `vehicles` row.
@@ -857,33 +861,39 @@ impl EdgeStore for SqliteEdgeStore {
         &self,
         org_id: &str,
         months: &MonthRange,
+        after: Option<&CostKey>,
+        limit: usize,
     ) -> StoreResult<Vec<CostTotal>> {
         let org = org_id.to_string();
         let first = months.first.clone().unwrap_or_default();
         let last = months.last.clone().unwrap_or_else(|| "9999".into());
-        // The whole history reads the org's rows in key order (by vehicle); a bounded range reads only its
-        // months through `cost_months_by_month`. Measured on 100,000 vehicles × ~6 months: 0.3 s vs 1.5 s
-        // for the whole history through the month index. (`?2`, `?3` are bound but unused in the first, so
-        // both statements take the same parameters.)
-        let sql = if months.first.is_none() && months.last.is_none() {
-            "SELECT vehicle_id, currency, sum(total_cents), sum(events) FROM cost_months
-             WHERE org_id = ?1 AND ?2 = ?2 AND ?3 = ?3 GROUP BY vehicle_id, currency"
-        } else {
-            "SELECT vehicle_id, currency, sum(total_cents), sum(events) FROM cost_months
-             WHERE org_id = ?1 AND month >= ?2 AND month <= ?3 GROUP BY vehicle_id, currency"
-        };
+        // No cursor: ('', '') sorts before every key.
+        let (after_vehicle, after_currency) = after
+            .map(|k| (k.vehicle_id.clone(), k.currency.clone()))
+            .unwrap_or_default();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.db
             .read(move |conn| {
                 Ok(conn
-                    .prepare_cached(sql)?
-                    .query_map(params![org, first, last], |r| {
-                        Ok(CostTotal {
-                            vehicle_id: r.get(0)?,
-                            currency: r.get(1)?,
-                            total_cents: r.get::<_, i64>(2)?.max(0) as u64,
-                            events: r.get::<_, i64>(3)?.max(0) as u64,
-                        })
-                    })?
+                    .prepare_cached(
+                        "SELECT vehicle_id, currency, sum(total_cents), sum(events)
+                         FROM cost_months INDEXED BY cost_months_by_vehicle
+                         WHERE org_id = ?1 AND (vehicle_id, currency) > (?2, ?3)
+                           AND month >= ?4 AND month <= ?5
+                         GROUP BY vehicle_id, currency HAVING sum(events) > 0
+                         ORDER BY vehicle_id, currency LIMIT ?6",
+                    )?
+                    .query_map(
+                        params![org, after_vehicle, after_currency, first, last, limit],
+                        |r| {
+                            Ok(CostTotal {
+                                vehicle_id: r.get(0)?,
+                                currency: r.get(1)?,
+                                total_cents: r.get::<_, i64>(2)?.max(0) as u64,
+                                events: r.get::<_, i64>(3)?.max(0) as u64,
+                            })
+                        },
+                    )?
                     .collect::<Result<_, _>>()?)
             })
             .await

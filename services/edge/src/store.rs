@@ -94,6 +94,24 @@ pub struct CostTotal {
     pub events: u64,
 }
 
+/// Where a page of per-vehicle cost totals stands: (vehicle id, currency), the order they are listed in.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+pub struct CostKey {
+    #[serde(rename = "v")]
+    pub vehicle_id: String,
+    #[serde(rename = "c")]
+    pub currency: String,
+}
+
+impl CostTotal {
+    pub fn key(&self) -> CostKey {
+        CostKey {
+            vehicle_id: self.vehicle_id.clone(),
+            currency: self.currency.clone(),
+        }
+    }
+}
+
 /// Which cost aggregate to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CostScope<'a> {
@@ -265,49 +283,41 @@ pub trait EdgeStore: Plumbing + crate::corrections::RevisionProjection {
         }
         Ok(merge_buckets(buckets))
     }
-    /// Each vehicle's costs over whole months `months.first..=months.last`, per currency, summed by the
-    /// store from the cost aggregates.
+    /// A page of each vehicle's costs over whole months `months.first..=months.last`, per currency, summed
+    /// by the store from the cost aggregates: up to `limit` totals ordered by (vehicle id, currency),
+    /// strictly after `after`, each with at least one event.
     async fn vehicle_cost_totals(
         &self,
         org_id: &str,
         months: &MonthRange,
+        after: Option<&CostKey>,
+        limit: usize,
     ) -> StoreResult<Vec<CostTotal>>;
-    /// Each vehicle's costs with `occurredAt` in [from, to], per currency, by vehicle id then currency:
-    /// the fleet's cost by vehicle.
+    /// A page of the fleet's cost by vehicle: each vehicle's costs with `occurredAt` in [from, to], per
+    /// currency, up to `limit` totals ordered by (vehicle id, currency), strictly after `after`.
     async fn fleet_costs_by_vehicle(
         &self,
         org_id: &str,
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
+        after: Option<&CostKey>,
+        limit: usize,
     ) -> StoreResult<Vec<CostTotal>> {
         let period = split_by_month(from, to);
-        let mut sums: std::collections::BTreeMap<(String, String), (u64, u64)> = Default::default();
-        if let Some(months) = &period.whole {
-            for t in self.vehicle_cost_totals(org_id, months).await? {
-                let sum = sums.entry((t.vehicle_id, t.currency)).or_default();
-                sum.0 += t.total_cents;
-                sum.1 += t.events;
+        let whole = match &period.whole {
+            Some(months) => {
+                self.vehicle_cost_totals(org_id, months, after, limit)
+                    .await?
             }
-        }
+            None => Vec::new(),
+        };
+        let mut pieces = Vec::new();
         for (from, to) in period.partial {
-            for b in self.costs_between(org_id, None, from, to).await? {
-                let sum = sums.entry((b.vehicle_id, b.currency)).or_default();
-                sum.0 += b.total_cents;
-                sum.1 += b.events;
-            }
+            pieces.extend(self.costs_between(org_id, None, from, to).await?);
         }
-        Ok(sums
-            .into_iter()
-            .filter(|(_, (_, events))| *events > 0)
-            .map(
-                |((vehicle_id, currency), (total_cents, events))| CostTotal {
-                    vehicle_id,
-                    currency,
-                    total_cents,
-                    events,
-                },
-            )
-            .collect())
+        Ok(crate::read_model::page_of_vehicle_totals(
+            whole, pieces, after, limit,
+        ))
     }
     /// The whole fleet's vehicle and attention counts (every vehicle of the organisation).
     async fn fleet_counts(&self, org_id: &str) -> StoreResult<FleetCounts>;

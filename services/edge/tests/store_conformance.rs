@@ -16,7 +16,9 @@ use vwc_contracts::{
     Envelope, EventKind, EventSource, EventType, OdometerUnit, Vehicle, VehicleEvent,
 };
 use vwc_edge::corrections::TimelineRevision;
-use vwc_edge::store::{CostBucket, EventFilter, NotificationView, TimelinePosition};
+use vwc_edge::store::{
+    CostBucket, CostKey, CostTotal, EventFilter, NotificationView, TimelinePosition,
+};
 use vwc_edge::{EdgeStore, MongoEdgeStore, SqliteEdgeStore};
 
 type Store = Arc<dyn EdgeStore>;
@@ -1279,14 +1281,17 @@ async fn cost_buckets_of_any_range_equal_the_timeline_summed(store: Store) {
             sum.0 += cents;
             sum.1 += n;
         }
-        let totals: BTreeMap<(String, String), (u64, u64)> = (store
-            .fleet_costs_by_vehicle("org_a", from, to)
-            .await
-            .unwrap())
-        .into_iter()
-        .map(|t| ((t.vehicle_id, t.currency), (t.total_cents, t.events)))
-        .collect();
-        assert_eq!(totals, per_vehicle, "{from:?} {to:?}");
+        // Read in pages of every size, they are the same totals, each once, in key order.
+        for limit in [1, 2, 3, 1_000] {
+            let pages = costs_by_vehicle_in_pages(&store, "org_a", from, to, limit).await;
+            let keys: Vec<_> = pages.iter().map(CostTotal::key).collect();
+            assert!(keys.windows(2).all(|w| w[0] < w[1]), "{keys:?}");
+            let totals: BTreeMap<(String, String), (u64, u64)> = pages
+                .into_iter()
+                .map(|t| ((t.vehicle_id, t.currency), (t.total_cents, t.events)))
+                .collect();
+            assert_eq!(totals, per_vehicle, "{from:?} {to:?} in pages of {limit}");
+        }
     }
     assert!(
         store
@@ -1295,6 +1300,31 @@ async fn cost_buckets_of_any_range_equal_the_timeline_summed(store: Store) {
             .unwrap()
             .is_empty()
     );
+}
+
+/// Every page of the fleet's cost by vehicle, `limit` totals at a time, each page after the last key.
+async fn costs_by_vehicle_in_pages(
+    store: &Store,
+    org: &str,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    limit: usize,
+) -> Vec<CostTotal> {
+    let mut all = Vec::new();
+    let mut after: Option<CostKey> = None;
+    loop {
+        let page = store
+            .fleet_costs_by_vehicle(org, from, to, after.as_ref(), limit)
+            .await
+            .unwrap();
+        assert!(page.len() <= limit, "{page:?}");
+        let last_page = page.len() < limit;
+        after = page.last().map(CostTotal::key);
+        all.extend(page);
+        if last_page {
+            return all;
+        }
+    }
 }
 
 async fn a_ready_store_answers_ping(store: Store) {
@@ -1822,7 +1852,7 @@ async fn sqlite_aggregates_rebuilt_from_the_projection_equal_the_incremental_one
                 store.fleet_cost_buckets(org, None, None).await.unwrap(),
                 format!(
                     "{:?}",
-                    store.fleet_costs_by_vehicle(org, None, None).await.unwrap()
+                    costs_by_vehicle_in_pages(store, org, None, None, 1_000).await
                 ),
             ));
         }

@@ -283,3 +283,79 @@ async fn fleet_aggregates_survive_a_restart_and_keep_counting_after_it() {
     assert_eq!(month(&later), month(&before) + 1_000);
     app.stop().await;
 }
+
+/// Every page of `/v1/fleet/costs?groupBy=vehicle{range}`, two groups at a time: the items of all pages
+/// and the totals each page carried.
+async fn vehicle_cost_pages(app: &TestApp, token: &str, range: &str) -> (Vec<Value>, Vec<Value>) {
+    let (mut items, mut totals) = (Vec::new(), Vec::new());
+    let mut cursor = String::new();
+    loop {
+        let page = app
+            .get_ok(
+                token,
+                &format!("/v1/fleet/costs?groupBy=vehicle&limit=2&cursor={cursor}{range}"),
+            )
+            .await;
+        let groups = page["items"].as_array().unwrap();
+        assert!(groups.len() <= 2, "{page}");
+        items.extend(groups.iter().cloned());
+        totals.push(page["totals"].clone());
+        match page["nextCursor"].as_str() {
+            Some(c) => cursor = c.to_string(),
+            None => return (items, totals),
+        }
+    }
+}
+
+#[tokio::test]
+async fn fleet_costs_by_vehicle_page_through_the_same_groups_and_every_page_has_the_whole_fleets_totals()
+ {
+    let app = TestApp::spawn().await;
+    let vehicles = seed(&app).await;
+    let token = app.token(ORG, &[Role::Viewer]);
+    let expected = expected_costs(&vehicles);
+    for (query, range) in [
+        ("groupBy=vehicle", ""),
+        (
+            "groupBy=vehicle&from=2025-01-20&to=2025-03-02T12:00:00Z",
+            "&from=2025-01-20&to=2025-03-02T12:00:00Z",
+        ),
+    ] {
+        let one = app
+            .get_ok(&token, &format!("/v1/fleet/costs?{query}&limit=200"))
+            .await;
+        assert_eq!(one["items"], expected[query], "{query}");
+        assert!(one["nextCursor"].is_null(), "{one}");
+        let (items, totals) = vehicle_cost_pages(&app, &token, range).await;
+        assert_eq!(Value::Array(items), one["items"], "{query}");
+        assert!(totals.len() >= 3, "{query}: {totals:?}");
+        assert!(totals.iter().all(|t| *t == one["totals"]), "{totals:?}");
+    }
+    // The whole history's totals, summed by hand from COSTS: every USD cost and the one EUR repair.
+    let all = app
+        .get_ok(&token, "/v1/fleet/costs?groupBy=vehicle&limit=1")
+        .await;
+    assert_eq!(
+        all["totals"],
+        json!([
+            {"currency": "EUR", "totalCents": 700, "events": 1},
+            {"currency": "USD", "totalCents": 12_000 + 3_000 + 50_000 + 1_100 + 900 + 250_000 + 4_200 + 4_300, "events": 8},
+        ])
+    );
+    assert_eq!(all["items"].as_array().unwrap().len(), 1);
+    // By kind the totals are the same (they never depend on the grouping).
+    let by_kind = app.get_ok(&token, "/v1/fleet/costs?groupBy=kind").await;
+    assert_eq!(by_kind["totals"], all["totals"]);
+    assert!(by_kind["nextCursor"].is_null());
+    // A cursor this API did not issue, or a bad limit: 422 naming the field.
+    for (query, field) in [("cursor=not-ours", "cursor"), ("limit=0", "limit")] {
+        let (status, _, problem) = body(
+            app.get(&token, &format!("/v1/fleet/costs?groupBy=vehicle&{query}"))
+                .await,
+        )
+        .await;
+        assert_eq!(status, 422, "{query}: {problem}");
+        assert_eq!(problem["errors"][0]["field"], field, "{problem}");
+    }
+    app.stop().await;
+}
