@@ -742,10 +742,11 @@ async fn fleet_costs(
             .transpose()?;
     // The organisation's buckets give the whole fleet's totals and, by month or kind, the groups; by
     // vehicle, a page of each vehicle's totals comes from the per-vehicle aggregates.
+    // Checked whatever the grouping, though only a page by vehicle uses them.
+    let (limit, after): (usize, Option<CostKey>) = q.page.read()?;
     let buckets = state.store.fleet_cost_buckets(auth.org(), from, to).await?;
     let (items, next_cursor) = match grouping {
         CostGrouping::Vehicle => {
-            let (limit, after): (usize, Option<CostKey>) = q.page.read()?;
             let mut totals = state
                 .store
                 .fleet_costs_by_vehicle(auth.org(), from, to, after.as_ref(), limit + 1)

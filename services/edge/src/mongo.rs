@@ -55,6 +55,20 @@ const FLEET_VALUES: &str = "fleet_values";
 const META: &str = "edge_meta";
 const AGGREGATES_FILLED: &str = "aggregates";
 
+/// Narrows an aggregate's `filter` to the months of `months` (either end open).
+fn filter_months(filter: &mut Document, months: &MonthRange) {
+    let mut range = Document::new();
+    if let Some(first) = &months.first {
+        range.insert("$gte", first);
+    }
+    if let Some(last) = &months.last {
+        range.insert("$lte", last);
+    }
+    if !range.is_empty() {
+        filter.insert("month", range);
+    }
+}
+
 /// The fields of a `cost_months` document a page of per-vehicle totals reads.
 #[derive(Debug, serde::Deserialize)]
 struct CostMonthRow {
@@ -1177,16 +1191,7 @@ impl EdgeStore for MongoEdgeStore {
             }
             CostScope::EachVehicle => COST_MONTHS,
         };
-        let mut range = Document::new();
-        if let Some(first) = &months.first {
-            range.insert("$gte", first);
-        }
-        if let Some(last) = &months.last {
-            range.insert("$lte", last);
-        }
-        if !range.is_empty() {
-            filter.insert("month", range);
-        }
+        filter_months(&mut filter, months);
         let cursor = self
             .db
             .collection(collection)
@@ -1248,16 +1253,7 @@ impl EdgeStore for MongoEdgeStore {
         if let Some(after) = after {
             filter.insert("vehicle_id", doc! { "$gte": &after.vehicle_id });
         }
-        let mut range = Document::new();
-        if let Some(first) = &months.first {
-            range.insert("$gte", first);
-        }
-        if let Some(last) = &months.last {
-            range.insert("$lte", last);
-        }
-        if !range.is_empty() {
-            filter.insert("month", range);
-        }
+        filter_months(&mut filter, months);
         // Read in (vehicle, currency) order through `{org_id, vehicle_id, currency, month}` and stop at
         // the first row past the page.
         let mut rows = self

@@ -8,7 +8,7 @@ use chrono::{DateTime, Months, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 use vwc_contracts::maintenance::OdometerEstimateView;
-use vwc_contracts::{OdometerUnit, VehicleEvent, VolumeUnit};
+use vwc_contracts::{OdometerUnit, VehicleEvent};
 
 use crate::fuel::{EconomyUnit, FuelCost};
 use crate::store::{CostBucket, CostKey, CostTotal, MaintenanceView, OdometerView};
@@ -241,9 +241,9 @@ impl<'a> VehicleTotalsPage<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct FleetFuelRow {
     pub vehicle_id: String,
-    pub unit: EconomyUnit,
-    pub distance_unit: OdometerUnit,
-    pub volume_unit: VolumeUnit,
+    pub unit: crate::fuel::EconomyUnit,
+    pub distance_unit: vwc_contracts::OdometerUnit,
+    pub volume_unit: vwc_contracts::VolumeUnit,
     pub fill_ups: u64,
     pub volume: f64,
     /// Distance of the measured intervals.
@@ -380,7 +380,7 @@ impl ToSchema for OdometerSnapshot {
 mod tests {
     use chrono::{NaiveDate, TimeZone};
     use serde_json::json;
-    use vwc_contracts::{EventKind, EventSource};
+    use vwc_contracts::EventKind;
 
     use super::*;
 
@@ -480,15 +480,28 @@ mod tests {
                 group("2025-02", "USD", 53_000, 2),
             ]
         );
+        // By kind, the groups are the summaries' lifetime `byKind`, currency by currency.
+        let by_kind = group_fleet_costs(&buckets(), false);
+        let mut from_summaries: Vec<(String, String, u64)> = summarise_costs(&buckets(), "")
+            .into_iter()
+            .flat_map(|s| {
+                let currency = s.currency;
+                s.by_kind
+                    .into_iter()
+                    .map(move |(kind, cents)| (kind, currency.clone(), cents))
+            })
+            .collect();
+        from_summaries.sort();
         assert_eq!(
-            group_fleet_costs(&buckets(), false),
-            vec![
-                group("maintenance", "USD", 5_000, 1),
-                group("repair", "EUR", 700, 1),
-                group("repair", "USD", 15_000, 2),
-                group("upgrade", "USD", 50_000, 1),
-            ]
+            by_kind
+                .iter()
+                .map(|g| (g.key.clone(), g.currency.clone(), g.total_cents))
+                .collect::<Vec<_>>(),
+            from_summaries
         );
+        // USD repairs are two events (January and February); every other group one.
+        let events: Vec<u64> = by_kind.iter().map(|g| g.events).collect();
+        assert_eq!(events, [1, 1, 2, 1]);
         assert_eq!(
             currency_totals(&buckets()),
             vec![
@@ -597,24 +610,17 @@ mod tests {
         assert!(read(Some(&key("veh_4", "USD")), 2).0.is_empty());
     }
 
+    /// A full-tank fill-up of `gallons` on January `day`, 2025.
     fn fill(id: &str, day: u32, odometer: u64, gallons: f64, cents: u64) -> VehicleEvent {
         let at = Utc.with_ymd_and_hms(2025, 1, day, 8, 0, 0).unwrap();
-        VehicleEvent {
-            id: id.into(),
-            vehicle_id: "veh_1".into(),
-            org_id: "org_a".into(),
-            kind: EventKind::Fuel,
-            occurred_at: at,
-            recorded_at: at,
-            odometer: Some(odometer),
-            cost_cents: Some(cents),
-            currency: Some("USD".into()),
-            title: "Fuel".into(),
-            notes: None,
-            vendor: None,
-            source: EventSource::User,
-            details: json!({"volume": gallons, "volumeUnit": "gal", "fullTank": true}),
-        }
+        let mut event = vwc_contracts::examples::vehicle_event();
+        event.id = id.into();
+        event.kind = EventKind::Fuel;
+        (event.occurred_at, event.recorded_at) = (at, at);
+        event.odometer = Some(odometer);
+        (event.cost_cents, event.currency) = (Some(cents), Some("USD".into()));
+        event.details = json!({"volume": gallons, "volumeUnit": "gal", "fullTank": true});
+        event
     }
 
     #[test]
