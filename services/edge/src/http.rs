@@ -4,8 +4,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -13,28 +12,28 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
+use vwc_contracts::VehicleEvent;
 use vwc_contracts::maintenance::{MaintenanceItemView, OdometerEstimateView};
 use vwc_contracts::valuation::Valuation;
-use vwc_contracts::{EventKind, VehicleEvent};
-use vwc_http::openapi::{
-    BadRequest, Forbidden, InternalServerError, NotFound, ServiceUnavailable, TooManyRequests,
-    Unauthorized, UnprocessableEntity,
-};
 use vwc_http::{ApiError, Auth, HasVerifier, Json};
 
 use crate::EdgeStore;
 use crate::cursor;
+use crate::query::{
+    ApiQuery, GroupByQuery, KindQuery, PageQuery, RangeQuery, UnreadQuery, VehicleIdParam,
+    VoidedQuery,
+};
 use crate::read_model::{
     self, CostGroup, CostGrouping, CostSummary, CurrencyTotal, FleetFuelRow, OdometerSnapshot,
     last_12_months_since, summarise_costs,
 };
+use crate::responses::{NotFoundErrors, QueryErrors, QueryNotFoundErrors};
 use crate::store::{
     CostKey, CostTotal, EventFilter, FleetRow, FleetValue, NotificationView, TimelinePosition,
     VehicleView,
 };
 
-pub const DEFAULT_LIMIT: usize = 50;
-pub const MAX_LIMIT: usize = 200;
+pub use crate::query::{DEFAULT_LIMIT, MAX_LIMIT};
 
 #[derive(Clone)]
 pub struct EdgeState {
@@ -76,56 +75,6 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
-fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
-    q.map(|Query(t)| t)
-        .map_err(|e| ApiError::BadRequest(e.body_text()))
-}
-
-fn limit(raw: Option<&str>) -> Result<usize, ApiError> {
-    match raw {
-        None => Ok(DEFAULT_LIMIT),
-        Some(s) => match s.parse::<usize>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-            _ => Err(ApiError::field(
-                "limit",
-                format!("must be an integer from 1 to {MAX_LIMIT}"),
-            )),
-        },
-    }
-}
-
-/// `limit` and `cursor` of a paged route, and the one place they are read.
-#[derive(Debug, Default, Deserialize)]
-struct PageQuery {
-    limit: Option<String>,
-    cursor: Option<String>,
-}
-
-impl PageQuery {
-    /// The page size, and where the page starts: the position the `cursor` this API issued encodes.
-    /// A bad value of either is a 422 naming the field.
-    fn read<C: serde::de::DeserializeOwned>(&self) -> Result<(usize, Option<C>), ApiError> {
-        let limit = limit(self.limit.as_deref())?;
-        let after = match self.cursor.as_deref().filter(|c| !c.is_empty()) {
-            Some(c) => Some(
-                cursor::decode(c)
-                    .ok_or_else(|| ApiError::field("cursor", "is not a cursor this API issued"))?,
-            ),
-            None => None,
-        };
-        Ok((limit, after))
-    }
-}
-
-/// A `true`/`false` query flag (absent: false).
-fn flag(field: &str, raw: Option<&str>) -> Result<bool, ApiError> {
-    match raw {
-        None | Some("false") => Ok(false),
-        Some("true") => Ok(true),
-        Some(_) => Err(ApiError::field(field, "must be true or false")),
-    }
-}
-
 /// List the organisation's vehicles
 ///
 /// In registration order, `limit` at a time; follow `nextCursor` for the next page.
@@ -134,25 +83,19 @@ fn flag(field: &str, raw: Option<&str>) -> Result<bool, ApiError> {
     path = "/v1/vehicles",
     tag = "vehicles",
     security(("bearer" = [])),
-    params(LimitParam, CursorParam),
+    params(PageQuery),
     responses(
         (status = 200, description = "A page of vehicles.", body = Page<VehicleView>),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 422, response = UnprocessableEntity),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        QueryErrors,
     )
 )]
 async fn list_vehicles(
     State(state): State<EdgeState>,
     auth: Auth,
-    q: Result<Query<PageQuery>, QueryRejection>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<VehicleView>>, ApiError> {
     auth.require(Permission::ReadVehicles)?;
-    let (limit, after): (usize, Option<String>) = query(q)?.read()?;
+    let (limit, after): (usize, Option<String>) = page.read()?;
     let mut items = state
         .store
         .vehicles(auth.org(), after.as_deref(), limit + 1)
@@ -172,12 +115,7 @@ async fn list_vehicles(
     params(VehicleIdParam),
     responses(
         (status = 200, description = "The vehicle.", body = VehicleView),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        NotFoundErrors,
     )
 )]
 async fn get_vehicle(
@@ -194,40 +132,10 @@ async fn get_vehicle(
         .ok_or(ApiError::NotFound("vehicle"))
 }
 
-#[derive(Debug, Deserialize)]
-struct EventsQuery {
-    kind: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    #[serde(rename = "includeVoided")]
-    include_voided: Option<String>,
-    #[serde(flatten)]
-    page: PageQuery,
-}
-
 #[derive(Debug, Serialize, Deserialize)]
 struct TimelineCursor {
     t: DateTime<Utc>,
     i: String,
-}
-
-/// Accepts an RFC 3339 instant or a calendar date (`from` = its start, `to` = its end).
-fn instant(field: &str, raw: &str, end_of_day: bool) -> Result<DateTime<Utc>, ApiError> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
-        let time = if end_of_day {
-            d.and_hms_micro_opt(23, 59, 59, 999_999)
-        } else {
-            d.and_hms_opt(0, 0, 0)
-        };
-        return Ok(time.expect("valid time").and_utc());
-    }
-    Err(ApiError::field(
-        field,
-        "must be an RFC 3339 timestamp or a YYYY-MM-DD date",
-    ))
 }
 
 /// List a vehicle's timeline
@@ -238,52 +146,34 @@ fn instant(field: &str, raw: &str, end_of_day: bool) -> Result<DateTime<Utc>, Ap
     path = "/v1/vehicles/{id}/events",
     tag = "timeline",
     security(("bearer" = [])),
-    params(VehicleIdParam, KindParam, FromParam, ToParam, LimitParam, CursorParam, IncludeVoidedParam),
+    params(VehicleIdParam, KindQuery, RangeQuery, PageQuery, VoidedQuery),
     responses(
         (status = 200, description = "A page of events, newest first; a corrected record shows its current version, marked.", body = Page<crate::corrections::TimelineItem>),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 422, response = UnprocessableEntity),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        QueryNotFoundErrors,
     )
 )]
 async fn list_events(
     State(state): State<EdgeState>,
     auth: Auth,
     Path(id): Path<String>,
-    q: Result<Query<EventsQuery>, QueryRejection>,
+    ApiQuery(kinds): ApiQuery<KindQuery>,
+    ApiQuery(range): ApiQuery<RangeQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
+    ApiQuery(voided): ApiQuery<VoidedQuery>,
 ) -> Result<axum::response::Response, ApiError> {
     auth.require(Permission::ReadVehicles)?;
-    let q = query(q)?;
-    let (limit, after) = q.page.read::<TimelineCursor>()?;
+    let (limit, after) = page.read::<TimelineCursor>()?;
     let after = after.map(|c| TimelinePosition {
         occurred_at: c.t,
         id: c.i,
     });
-    let mut filter = EventFilter::default();
-    if let Some(kinds) = q.kind.as_deref() {
-        for k in kinds.split(',').map(str::trim).filter(|k| !k.is_empty()) {
-            filter.kinds.push(
-                EventKind::parse(k).ok_or_else(|| {
-                    ApiError::field("kind", format!("{k:?} is not an event kind"))
-                })?,
-            );
-        }
-    }
-    filter.from = q
-        .from
-        .as_deref()
-        .map(|s| instant("from", s, false))
-        .transpose()?;
-    filter.to =
-        q.to.as_deref()
-            .map(|s| instant("to", s, true))
-            .transpose()?;
-    filter.include_voided = flag("includeVoided", q.include_voided.as_deref())?;
+    let (from, to) = range.read()?;
+    let filter = EventFilter {
+        kinds: kinds.read()?,
+        from,
+        to,
+        include_voided: voided.read()?,
+    };
     let mut items = state
         .store
         .timeline_page(auth.org(), &id, &filter, after.as_ref(), limit + 1)
@@ -364,12 +254,7 @@ pub struct VehicleMaintenance {
     params(VehicleIdParam),
     responses(
         (status = 200, description = "The overview.", body = Overview),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        NotFoundErrors,
     )
 )]
 async fn overview(
@@ -413,12 +298,7 @@ async fn overview(
     params(VehicleIdParam),
     responses(
         (status = 200, description = "The maintenance items.", body = VehicleMaintenance),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        NotFoundErrors,
     )
 )]
 async fn maintenance(
@@ -454,27 +334,20 @@ async fn maintenance(
     path = "/v1/vehicles/{id}/valuations",
     tag = "vehicles",
     security(("bearer" = [])),
-    params(VehicleIdParam, LimitParam, CursorParam),
+    params(VehicleIdParam, PageQuery),
     responses(
         (status = 200, description = "The valuation history, newest first.", body = Page<Valuation>),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 422, response = UnprocessableEntity),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        QueryNotFoundErrors,
     )
 )]
 async fn valuations(
     State(state): State<EdgeState>,
     auth: Auth,
     Path(id): Path<String>,
-    q: Result<Query<PageQuery>, QueryRejection>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<Valuation>>, ApiError> {
     auth.require(Permission::ReadVehicles)?;
-    let (limit, before): (usize, Option<NaiveDate>) = query(q)?.read()?;
+    let (limit, before): (usize, Option<NaiveDate>) = page.read()?;
     vehicle_in_org(&state, auth.org(), &id).await?;
     let mut items = state
         .store
@@ -482,13 +355,6 @@ async fn valuations(
         .await?;
     let next_cursor = cursor::next_page(&mut items, limit, |v| v.as_of);
     Ok(Json(Page { items, next_cursor }))
-}
-
-#[derive(Debug, Deserialize)]
-struct FeedQuery {
-    unread: Option<String>,
-    #[serde(flatten)]
-    page: PageQuery,
 }
 
 /// List the organisation's in-app notifications
@@ -499,28 +365,22 @@ struct FeedQuery {
     path = "/v1/notifications",
     tag = "notifications",
     security(("bearer" = [])),
-    params(UnreadParam, LimitParam, CursorParam),
+    params(UnreadQuery, PageQuery),
     responses(
         (status = 200, description = "A page of notifications, newest first.", body = Page<NotificationView>),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 422, response = UnprocessableEntity),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        QueryErrors,
     )
 )]
 async fn notifications(
     State(state): State<EdgeState>,
     auth: Auth,
-    q: Result<Query<FeedQuery>, QueryRejection>,
+    ApiQuery(unread): ApiQuery<UnreadQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<NotificationView>>, ApiError> {
     auth.require(Permission::ReadNotifications)?;
-    let q = query(q)?;
-    let (limit, after) = q.page.read::<TimelineCursor>()?;
+    let (limit, after) = page.read::<TimelineCursor>()?;
     let after = after.map(|c| (c.t, c.i));
-    let unread = flag("unread", q.unread.as_deref())?;
+    let unread = unread.read()?;
     let mut items = state
         .store
         .notifications(auth.org(), unread, after.as_ref(), limit + 1)
@@ -541,12 +401,7 @@ async fn notifications(
     params(("id" = String, Path, description = "The notification's id.")),
     responses(
         (status = 204, description = "Marked read (again, if it already was)."),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        NotFoundErrors,
     )
 )]
 async fn mark_read(
@@ -602,25 +457,19 @@ pub struct FleetOverview {
     path = "/v1/fleet/overview",
     tag = "fleet",
     security(("bearer" = [])),
-    params(LimitParam, CursorParam),
+    params(PageQuery),
     responses(
         (status = 200, description = "A page of the fleet.", body = FleetOverview),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 422, response = UnprocessableEntity),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        QueryErrors,
     )
 )]
 async fn fleet_overview(
     State(state): State<EdgeState>,
     auth: Auth,
-    q: Result<Query<PageQuery>, QueryRejection>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<FleetOverview>, ApiError> {
     auth.require(Permission::ReadFleet)?;
-    let (limit, after): (usize, Option<String>) = query(q)?.read()?;
+    let (limit, after): (usize, Option<String>) = page.read()?;
     let mut items: Vec<FleetRow> = state
         .store
         .fleet(auth.org(), after.as_deref(), limit + 1)
@@ -641,16 +490,6 @@ async fn fleet_overview(
         items,
         next_cursor,
     }))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CostsQuery {
-    group_by: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    #[serde(flatten)]
-    page: PageQuery,
 }
 
 /// `GET /v1/fleet/costs`: cost totals per group and currency.
@@ -706,44 +545,26 @@ async fn fleet_fuel(
     path = "/v1/fleet/costs",
     tag = "fleet",
     security(("bearer" = [])),
-    params(GroupByParam, FromParam, ToParam, LimitParam, CursorParam),
+    params(GroupByQuery, RangeQuery, PageQuery),
     responses(
         (status = 200, description = "Cost totals.", body = FleetCosts),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 422, response = UnprocessableEntity),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        QueryErrors,
     )
 )]
 async fn fleet_costs(
     State(state): State<EdgeState>,
     auth: Auth,
-    q: Result<Query<CostsQuery>, QueryRejection>,
+    ApiQuery(group_by): ApiQuery<GroupByQuery>,
+    ApiQuery(range): ApiQuery<RangeQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<FleetCosts>, ApiError> {
     auth.require(Permission::ReadFleet)?;
-    let q = query(q)?;
-    let grouping = match q.group_by.as_deref().unwrap_or("month") {
-        "month" => CostGrouping::Month,
-        "kind" => CostGrouping::Kind,
-        "vehicle" => CostGrouping::Vehicle,
-        _ => return Err(ApiError::field("groupBy", "must be month, kind or vehicle")),
-    };
-    let from = q
-        .from
-        .as_deref()
-        .map(|s| instant("from", s, false))
-        .transpose()?;
-    let to =
-        q.to.as_deref()
-            .map(|s| instant("to", s, true))
-            .transpose()?;
+    let grouping = group_by.read()?;
+    let (from, to) = range.read()?;
     // The organisation's buckets give the whole fleet's totals and, by month or kind, the groups; by
     // vehicle, a page of each vehicle's totals comes from the per-vehicle aggregates.
     // Checked whatever the grouping, though only a page by vehicle uses them.
-    let (limit, after): (usize, Option<CostKey>) = q.page.read()?;
+    let (limit, after): (usize, Option<CostKey>) = page.read()?;
     let buckets = state.store.fleet_cost_buckets(auth.org(), from, to).await?;
     let (items, next_cursor) = match grouping {
         CostGrouping::Vehicle => {
@@ -773,121 +594,3 @@ async fn fleet_costs(
         fuel,
     }))
 }
-
-/// Query and path parameters as the OpenAPI document describes them. The handlers parse the raw strings
-/// themselves (so a bad value is a 422 naming the field); these only document the accepted values.
-mod params {
-    use utoipa::IntoParams;
-    use vwc_contracts::EventKind;
-
-    /// `{id}` of a vehicle.
-    #[derive(IntoParams)]
-    #[into_params(parameter_in = Path)]
-    #[allow(dead_code)]
-    pub struct VehicleIdParam {
-        /// The vehicle's id (`veh_…`).
-        id: String,
-    }
-
-    #[derive(IntoParams)]
-    #[into_params(parameter_in = Query)]
-    #[allow(dead_code)]
-    pub struct LimitParam {
-        /// Page size, 1–200 (default 50).
-        #[param(minimum = 1, maximum = 200)]
-        limit: Option<u32>,
-    }
-
-    #[derive(IntoParams)]
-    #[into_params(parameter_in = Query)]
-    #[allow(dead_code)]
-    pub struct IncludeVoidedParam {
-        /// `true` lists voided records too, marked `voided` (they are left out otherwise).
-        #[param(rename = "includeVoided")]
-        include_voided: Option<bool>,
-    }
-
-    #[derive(IntoParams)]
-    #[into_params(parameter_in = Query)]
-    #[allow(dead_code)]
-    pub struct CursorParam {
-        /// The `nextCursor` of the previous page, as it was (empty: the first page).
-        #[param(pattern = "^[A-Za-z0-9_-]*$")]
-        cursor: Option<String>,
-    }
-
-    #[derive(IntoParams)]
-    #[into_params(parameter_in = Query)]
-    #[allow(dead_code)]
-    pub struct KindParam {
-        /// Only these event kinds (comma-separated, e.g. `maintenance,repair`).
-        #[param(style = Form, explode = false, inline)]
-        kind: Option<Vec<EventKind>>,
-    }
-
-    #[derive(IntoParams)]
-    #[into_params(parameter_in = Query)]
-    #[allow(dead_code)]
-    pub struct FromParam {
-        /// Only events at or after this RFC 3339 instant, or the start of this `YYYY-MM-DD` date (UTC).
-        #[param(value_type = Option<super::InstantOrDate>, inline)]
-        from: Option<String>,
-    }
-
-    #[derive(IntoParams)]
-    #[into_params(parameter_in = Query)]
-    #[allow(dead_code)]
-    pub struct ToParam {
-        /// Only events at or before this RFC 3339 instant, or the end of this `YYYY-MM-DD` date (UTC).
-        #[param(value_type = Option<super::InstantOrDate>, inline)]
-        to: Option<String>,
-    }
-
-    #[derive(IntoParams)]
-    #[into_params(parameter_in = Query)]
-    #[allow(dead_code)]
-    pub struct UnreadParam {
-        /// `true`: only unread notifications.
-        unread: Option<bool>,
-    }
-
-    #[derive(IntoParams)]
-    #[into_params(parameter_in = Query, rename_all = "camelCase")]
-    #[allow(dead_code)]
-    pub struct GroupByParam {
-        /// How to group the costs (default `month`).
-        #[param(inline)]
-        group_by: Option<crate::read_model::CostGrouping>,
-    }
-}
-
-use params::{
-    CursorParam, FromParam, GroupByParam, IncludeVoidedParam, KindParam, LimitParam, ToParam,
-    UnreadParam, VehicleIdParam,
-};
-
-/// An RFC 3339 instant or a `YYYY-MM-DD` date.
-pub struct InstantOrDate;
-
-impl utoipa::PartialSchema for InstantOrDate {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{
-            AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type,
-        };
-        AnyOfBuilder::new()
-            .item(
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
-            )
-            .item(
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date))),
-            )
-            .examples([serde_json::json!("2026-01-01")])
-            .into()
-    }
-}
-
-impl ToSchema for InstantOrDate {}

@@ -22,6 +22,7 @@ use super::ics::{self, VehicleCalendar};
 use super::keys::{CalendarKeyStore, FeedSecret};
 use super::signing::{self, FeedScope};
 use crate::EdgeStore;
+use crate::responses::NotFoundErrors;
 use crate::store::VehicleView;
 
 /// Most vehicles a fleet feed lists.
@@ -227,12 +228,7 @@ async fn check_signature(
     params(("id" = String, Path, description = "The vehicle's id (`veh_…`).")),
     responses(
         (status = 200, description = "The calendar.", content_type = "text/calendar", body = String),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        NotFoundErrors,
     )
 )]
 async fn vehicle_feed(
@@ -277,12 +273,7 @@ async fn fleet_feed(State(state): State<CalendarState>, auth: Auth) -> Result<Re
     params(("id" = String, Path, description = "The vehicle's id (`veh_…`).")),
     responses(
         (status = 200, description = "The signed URL.", body = CalendarFeed),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        NotFoundErrors,
     )
 )]
 async fn vehicle_feed_url(

@@ -1,23 +1,20 @@
 //! `GET /v1/search`: the organisation's records ranked against a query, highlighted, paged.
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vwc_auth::Permission;
-use vwc_http::openapi::{
-    BadRequest, Forbidden, InternalServerError, NotFound, ServiceUnavailable, TooManyRequests,
-    Unauthorized, UnprocessableEntity,
-};
 use vwc_http::{ApiError, Auth, Json};
 
 use super::{Highlight, document, highlights, searchable_fields};
 use crate::calendar::ics::vehicle_label;
 use crate::cursor;
 use crate::http::EdgeState;
+use crate::query::ApiQuery;
+use crate::responses::QueryNotFoundErrors;
 use crate::store::{EventFilter, TimelinePosition, VehicleView};
 
 pub const DEFAULT_LIMIT: usize = 20;
@@ -172,23 +169,15 @@ async fn all_vehicles(state: &EdgeState, org: &str) -> Result<Vec<VehicleView>, 
     params(SearchQuery),
     responses(
         (status = 200, description = "The matching records, best first.", body = SearchResults),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 422, response = UnprocessableEntity),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        QueryNotFoundErrors,
     )
 )]
 async fn search(
     State(state): State<EdgeState>,
     auth: Auth,
-    query: Result<Query<SearchQuery>, QueryRejection>,
+    ApiQuery(query): ApiQuery<SearchQuery>,
 ) -> Result<Json<SearchResults>, ApiError> {
     auth.require(Permission::ReadVehicles)?;
-    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let q = query.q.as_deref().map(str::trim).unwrap_or("");
     if q.is_empty() {
         return Err(ApiError::field("q", "required: the words to look for"));
