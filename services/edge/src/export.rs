@@ -9,10 +9,12 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vwc_auth::Permission;
+use vwc_contracts::{OrgId, VehicleId};
 use vwc_http::{ApiError, Auth};
 
 use crate::EdgeStore;
 use crate::http::EdgeState;
+use crate::http::org_of;
 use crate::query::ApiQuery;
 use crate::responses::QueryNotFoundErrors;
 use crate::store::{EventFilter, TimelinePosition};
@@ -47,8 +49,8 @@ pub struct ExportQuery {
 /// The vehicle's events, oldest first, as their JSON (`vwc export` uses it too).
 pub async fn history(
     store: &dyn EdgeStore,
-    org: &str,
-    vehicle: &str,
+    org: &OrgId,
+    vehicle: &VehicleId,
 ) -> Result<Vec<serde_json::Value>, vwc_store::StoreError> {
     let mut events = Vec::new();
     let mut after: Option<TimelinePosition> = None;
@@ -120,10 +122,11 @@ pub fn to_csv(events: &[serde_json::Value]) -> Result<String, csv::Error> {
 async fn export(
     State(state): State<EdgeState>,
     auth: Auth,
-    Path(id): Path<String>,
+    Path(id): Path<VehicleId>,
     ApiQuery(query): ApiQuery<ExportQuery>,
 ) -> Result<Response, ApiError> {
     auth.require(Permission::ReadVehicles)?;
+    let org = org_of(&auth);
     let csv = match query.format.as_deref() {
         None | Some("csv") => true,
         Some("json") => false,
@@ -131,11 +134,11 @@ async fn export(
     };
     state
         .store
-        .vehicle(auth.org(), &id)
+        .vehicle(&org, &id)
         .await
         .map_err(ApiError::internal)?
         .ok_or(ApiError::NotFound("vehicle"))?;
-    let events = history(state.store.as_ref(), auth.org(), &id)
+    let events = history(state.store.as_ref(), &org, &id)
         .await
         .map_err(ApiError::internal)?;
     let mut response = if csv {

@@ -12,9 +12,9 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
-use vwc_contracts::VehicleEvent;
 use vwc_contracts::maintenance::{MaintenanceItemView, OdometerEstimateView};
 use vwc_contracts::valuation::Valuation;
+use vwc_contracts::{OrgId, VehicleEvent, VehicleId};
 use vwc_http::{ApiError, Auth, HasVerifier, Json};
 
 use crate::EdgeStore;
@@ -34,6 +34,11 @@ use crate::store::{
 };
 
 pub use crate::query::{DEFAULT_LIMIT, MAX_LIMIT};
+
+/// The caller's organisation, as the store port names it.
+pub(crate) fn org_of(auth: &Auth) -> OrgId {
+    OrgId::from(auth.org())
+}
 
 #[derive(Clone)]
 pub struct EdgeState {
@@ -95,10 +100,11 @@ async fn list_vehicles(
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<VehicleView>>, ApiError> {
     auth.require(Permission::ReadVehicles)?;
-    let (limit, after): (usize, Option<String>) = page.read()?;
+    let org = org_of(&auth);
+    let (limit, after): (usize, Option<VehicleId>) = page.read()?;
     let mut items = state
         .store
-        .vehicles(auth.org(), after.as_deref(), limit + 1)
+        .vehicles(&org, after.as_ref(), limit + 1)
         .await?;
     let next_cursor = cursor::next_page(&mut items, limit, |v| v.vehicle.id.clone());
     Ok(Json(Page { items, next_cursor }))
@@ -121,12 +127,13 @@ async fn list_vehicles(
 async fn get_vehicle(
     State(state): State<EdgeState>,
     auth: Auth,
-    Path(id): Path<String>,
+    Path(id): Path<VehicleId>,
 ) -> Result<Json<VehicleView>, ApiError> {
     auth.require(Permission::ReadVehicles)?;
+    let org = org_of(&auth);
     state
         .store
-        .vehicle(auth.org(), &id)
+        .vehicle(&org, &id)
         .await?
         .map(Json)
         .ok_or(ApiError::NotFound("vehicle"))
@@ -155,13 +162,14 @@ struct TimelineCursor {
 async fn list_events(
     State(state): State<EdgeState>,
     auth: Auth,
-    Path(id): Path<String>,
+    Path(id): Path<VehicleId>,
     ApiQuery(kinds): ApiQuery<KindQuery>,
     ApiQuery(range): ApiQuery<RangeQuery>,
     ApiQuery(page): ApiQuery<PageQuery>,
     ApiQuery(voided): ApiQuery<VoidedQuery>,
 ) -> Result<axum::response::Response, ApiError> {
     auth.require(Permission::ReadVehicles)?;
+    let org = org_of(&auth);
     let (limit, after) = page.read::<TimelineCursor>()?;
     let after = after.map(|c| TimelinePosition {
         occurred_at: c.t,
@@ -176,7 +184,7 @@ async fn list_events(
     };
     let mut items = state
         .store
-        .timeline_page(auth.org(), &id, &filter, after.as_ref(), limit + 1)
+        .timeline_page(&org, &id, &filter, after.as_ref(), limit + 1)
         .await?
         .ok_or(ApiError::NotFound("vehicle"))?;
     let next_cursor = cursor::next_page(&mut items, limit, |e| TimelineCursor {
@@ -204,7 +212,11 @@ async fn list_events(
         .into_response())
 }
 
-async fn vehicle_in_org(state: &EdgeState, org: &str, id: &str) -> Result<VehicleView, ApiError> {
+async fn vehicle_in_org(
+    state: &EdgeState,
+    org: &OrgId,
+    id: &VehicleId,
+) -> Result<VehicleView, ApiError> {
     state
         .store
         .vehicle(org, id)
@@ -260,10 +272,10 @@ pub struct VehicleMaintenance {
 async fn overview(
     State(state): State<EdgeState>,
     auth: Auth,
-    Path(id): Path<String>,
+    Path(id): Path<VehicleId>,
 ) -> Result<Json<Overview>, ApiError> {
     auth.require(Permission::ReadVehicles)?;
-    let org = auth.org().to_string();
+    let org = org_of(&auth);
     let vehicle = vehicle_in_org(&state, &org, &id).await?;
     let store = &state.store;
     let everything = EventFilter::default();
@@ -304,20 +316,21 @@ async fn overview(
 async fn maintenance(
     State(state): State<EdgeState>,
     auth: Auth,
-    Path(id): Path<String>,
+    Path(id): Path<VehicleId>,
 ) -> Result<Json<VehicleMaintenance>, ApiError> {
     auth.require(Permission::ReadVehicles)?;
-    vehicle_in_org(&state, auth.org(), &id).await?;
-    let view = state.store.maintenance(auth.org(), &id).await?;
+    let org = org_of(&auth);
+    vehicle_in_org(&state, &org, &id).await?;
+    let view = state.store.maintenance(&org, &id).await?;
     Ok(Json(match view {
         Some(v) => VehicleMaintenance {
-            vehicle_id: id,
+            vehicle_id: id.to_string(),
             items: v.items,
             odometer: v.odometer,
             evaluated_at: Some(v.evaluated_at),
         },
         None => VehicleMaintenance {
-            vehicle_id: id,
+            vehicle_id: id.to_string(),
             items: Vec::new(),
             odometer: None,
             evaluated_at: None,
@@ -343,16 +356,14 @@ async fn maintenance(
 async fn valuations(
     State(state): State<EdgeState>,
     auth: Auth,
-    Path(id): Path<String>,
+    Path(id): Path<VehicleId>,
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<Valuation>>, ApiError> {
     auth.require(Permission::ReadVehicles)?;
+    let org = org_of(&auth);
     let (limit, before): (usize, Option<NaiveDate>) = page.read()?;
-    vehicle_in_org(&state, auth.org(), &id).await?;
-    let mut items = state
-        .store
-        .valuations(auth.org(), &id, before, limit + 1)
-        .await?;
+    vehicle_in_org(&state, &org, &id).await?;
+    let mut items = state.store.valuations(&org, &id, before, limit + 1).await?;
     let next_cursor = cursor::next_page(&mut items, limit, |v| v.as_of);
     Ok(Json(Page { items, next_cursor }))
 }
@@ -378,12 +389,13 @@ async fn notifications(
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<NotificationView>>, ApiError> {
     auth.require(Permission::ReadNotifications)?;
+    let org = org_of(&auth);
     let (limit, after) = page.read::<TimelineCursor>()?;
     let after = after.map(|c| (c.t, c.i));
     let unread = unread.read()?;
     let mut items = state
         .store
-        .notifications(auth.org(), unread, after.as_ref(), limit + 1)
+        .notifications(&org, unread, after.as_ref(), limit + 1)
         .await?;
     let next_cursor = cursor::next_page(&mut items, limit, |n| TimelineCursor {
         t: n.created_at,
@@ -410,9 +422,10 @@ async fn mark_read(
     Path(id): Path<String>,
 ) -> Result<axum::http::StatusCode, ApiError> {
     auth.require(Permission::ReadNotifications)?;
+    let org = org_of(&auth);
     if state
         .store
-        .mark_notification_read(auth.org(), &id, vwc_clock::now())
+        .mark_notification_read(&org, &id, vwc_clock::now())
         .await?
     {
         Ok(axum::http::StatusCode::NO_CONTENT)
@@ -469,16 +482,14 @@ async fn fleet_overview(
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<FleetOverview>, ApiError> {
     auth.require(Permission::ReadFleet)?;
-    let (limit, after): (usize, Option<String>) = page.read()?;
-    let mut items: Vec<FleetRow> = state
-        .store
-        .fleet(auth.org(), after.as_deref(), limit + 1)
-        .await?;
+    let org = org_of(&auth);
+    let (limit, after): (usize, Option<VehicleId>) = page.read()?;
+    let mut items: Vec<FleetRow> = state.store.fleet(&org, after.as_ref(), limit + 1).await?;
     let next_cursor = cursor::next_page(&mut items, limit, |v| v.vehicle.vehicle.id.clone());
     // The totals come from the fleet aggregates (kept with the projection), not from this page.
     let (counts, value) = tokio::try_join!(
-        state.store.fleet_counts(auth.org()),
-        state.store.fleet_value(auth.org()),
+        state.store.fleet_counts(&org),
+        state.store.fleet_value(&org),
     )?;
     Ok(Json(FleetOverview {
         totals: FleetTotals {
@@ -513,7 +524,7 @@ pub struct FleetCosts {
 /// The fleet's fuel rows: every vehicle with fill-ups in the range, by vehicle id.
 async fn fleet_fuel(
     store: &dyn EdgeStore,
-    org: &str,
+    org: &OrgId,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
 ) -> Result<Vec<FleetFuelRow>, ApiError> {
@@ -559,18 +570,19 @@ async fn fleet_costs(
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<FleetCosts>, ApiError> {
     auth.require(Permission::ReadFleet)?;
+    let org = org_of(&auth);
     let grouping = group_by.read()?;
     let (from, to) = range.read()?;
     // The organisation's buckets give the whole fleet's totals and, by month or kind, the groups; by
     // vehicle, a page of each vehicle's totals comes from the per-vehicle aggregates.
     // Checked whatever the grouping, though only a page by vehicle uses them.
     let (limit, after): (usize, Option<CostKey>) = page.read()?;
-    let buckets = state.store.fleet_cost_buckets(auth.org(), from, to).await?;
+    let buckets = state.store.fleet_cost_buckets(&org, from, to).await?;
     let (items, next_cursor) = match grouping {
         CostGrouping::Vehicle => {
             let mut totals = state
                 .store
-                .fleet_costs_by_vehicle(auth.org(), from, to, after.as_ref(), limit + 1)
+                .fleet_costs_by_vehicle(&org, from, to, after.as_ref(), limit + 1)
                 .await?;
             let next_cursor = cursor::next_page(&mut totals, limit, CostTotal::key);
             (
@@ -583,7 +595,7 @@ async fn fleet_costs(
             None,
         ),
     };
-    let fuel = fleet_fuel(state.store.as_ref(), auth.org(), from, to).await?;
+    let fuel = fleet_fuel(state.store.as_ref(), &org, from, to).await?;
     Ok(Json(FleetCosts {
         group_by: grouping,
         from,

@@ -15,7 +15,7 @@ use vwc_contracts::maintenance::{
     NotificationDelivered,
 };
 use vwc_contracts::valuation::{Valuation, ValuationPointKind, ValuationUpdated};
-use vwc_contracts::{EventKind, Vehicle, VehicleEvent};
+use vwc_contracts::{EventKind, OrgId, Vehicle, VehicleEvent, VehicleId};
 use vwc_store::mongo::{MongoDb, collect, int, parse_ts, required_text, text};
 use vwc_store::{Plumbed, StoreResult, ts};
 
@@ -976,8 +976,8 @@ impl EdgeStore for MongoEdgeStore {
 
     async fn vehicles(
         &self,
-        org_id: &str,
-        after_id: Option<&str>,
+        org_id: &OrgId,
+        after_id: Option<&VehicleId>,
         limit: usize,
     ) -> StoreResult<Vec<VehicleView>> {
         let Some(limit) = page_limit(limit) else {
@@ -986,7 +986,9 @@ impl EdgeStore for MongoEdgeStore {
         let cursor = self
             .db
             .collection(VEHICLES)
-            .find(doc! { "org_id": org_id, "_id": { "$gt": after_id.unwrap_or("") } })
+            .find(
+                doc! { "org_id": org_id, "_id": { "$gt": after_id.map_or("", VehicleId::as_str) } },
+            )
             .sort(doc! { "_id": 1 })
             .limit(limit)
             .await?;
@@ -994,7 +996,11 @@ impl EdgeStore for MongoEdgeStore {
         self.views(vehicles).await
     }
 
-    async fn vehicle(&self, org_id: &str, vehicle_id: &str) -> StoreResult<Option<VehicleView>> {
+    async fn vehicle(
+        &self,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
+    ) -> StoreResult<Option<VehicleView>> {
         let found = self
             .db
             .collection(VEHICLES)
@@ -1008,8 +1014,8 @@ impl EdgeStore for MongoEdgeStore {
 
     async fn events(
         &self,
-        org_id: &str,
-        vehicle_id: &str,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
         filter: &EventFilter,
         after: Option<&TimelinePosition>,
         limit: usize,
@@ -1034,8 +1040,8 @@ impl EdgeStore for MongoEdgeStore {
     /// The stored JSON as it is: a corrected or voided record's body carries its marks.
     async fn timeline_page(
         &self,
-        org_id: &str,
-        vehicle_id: &str,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
         filter: &EventFilter,
         after: Option<&TimelinePosition>,
         limit: usize,
@@ -1070,7 +1076,7 @@ impl EdgeStore for MongoEdgeStore {
     async fn apply_maintenance(
         &self,
         envelope_id: &str,
-        org_id: &str,
+        org_id: &OrgId,
         update: &MaintenanceScheduleUpdated,
     ) -> StoreResult<bool> {
         let body = serde_json::to_string(update)?;
@@ -1088,8 +1094,8 @@ impl EdgeStore for MongoEdgeStore {
 
     async fn maintenance(
         &self,
-        org_id: &str,
-        vehicle_id: &str,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
     ) -> StoreResult<Option<MaintenanceView>> {
         let found = self
             .db
@@ -1112,7 +1118,7 @@ impl EdgeStore for MongoEdgeStore {
     async fn apply_notification(
         &self,
         envelope_id: &str,
-        org_id: &str,
+        org_id: &OrgId,
         delivered: &NotificationDelivered,
     ) -> StoreResult<bool> {
         let mut tx = self.db.transaction().await?;
@@ -1129,7 +1135,7 @@ impl EdgeStore for MongoEdgeStore {
 
     async fn notifications(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         unread_only: bool,
         after: Option<&(DateTime<Utc>, String)>,
         limit: usize,
@@ -1157,7 +1163,7 @@ impl EdgeStore for MongoEdgeStore {
 
     async fn mark_notification_read(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         notification_id: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
@@ -1178,7 +1184,7 @@ impl EdgeStore for MongoEdgeStore {
 
     async fn cost_months(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         scope: CostScope<'_>,
         months: &MonthRange,
     ) -> StoreResult<Vec<CostBucket>> {
@@ -1224,8 +1230,8 @@ impl EdgeStore for MongoEdgeStore {
 
     async fn costs_between(
         &self,
-        org_id: &str,
-        vehicle_id: Option<&str>,
+        org_id: &OrgId,
+        vehicle_id: Option<&VehicleId>,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> StoreResult<Vec<CostBucket>> {
@@ -1234,7 +1240,7 @@ impl EdgeStore for MongoEdgeStore {
         let cursor = self
             .db
             .collection(TIMELINE)
-            .find(cost_filter(org_id, vehicle_id, Some(from), Some(to)))
+            .find(cost_filter(org_id, vehicle_id.map(VehicleId::as_str), Some(from), Some(to)))
             .projection(doc! {
                 "_id": 0, "vehicle_id": 1, "kind": 1, "occurred_at": 1, "cost_cents": 1, "currency": 1,
             })
@@ -1244,7 +1250,7 @@ impl EdgeStore for MongoEdgeStore {
 
     async fn vehicle_cost_totals(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         months: &MonthRange,
         after: Option<&CostKey>,
         limit: usize,
@@ -1277,7 +1283,7 @@ impl EdgeStore for MongoEdgeStore {
         Ok(page.finish())
     }
 
-    async fn fleet_counts(&self, org_id: &str) -> StoreResult<FleetCounts> {
+    async fn fleet_counts(&self, org_id: &OrgId) -> StoreResult<FleetCounts> {
         let found = self
             .db
             .collection(FLEET_COUNTS)
@@ -1296,8 +1302,8 @@ impl EdgeStore for MongoEdgeStore {
 
     async fn fleet(
         &self,
-        org_id: &str,
-        after_id: Option<&str>,
+        org_id: &OrgId,
+        after_id: Option<&VehicleId>,
         limit: usize,
     ) -> StoreResult<Vec<FleetRow>> {
         let Some(limit) = page_limit(limit) else {
@@ -1309,7 +1315,7 @@ impl EdgeStore for MongoEdgeStore {
             .collection(VEHICLES)
             .find(doc! {
                 "org_id": org_id,
-                "_id": { "$gt": after_id.unwrap_or("") },
+                "_id": { "$gt": after_id.map_or("", VehicleId::as_str) },
                 "status": { "$nin": &RETIRED[..] },
             })
             .sort(doc! { "_id": 1 })
@@ -1358,7 +1364,7 @@ impl EdgeStore for MongoEdgeStore {
     async fn apply_valuation(
         &self,
         envelope_id: &str,
-        org_id: &str,
+        org_id: &OrgId,
         update: &ValuationUpdated,
     ) -> StoreResult<bool> {
         let body = serde_json::to_string(&update.valuation)?;
@@ -1376,8 +1382,8 @@ impl EdgeStore for MongoEdgeStore {
 
     async fn valuations(
         &self,
-        org_id: &str,
-        vehicle_id: &str,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
         before: Option<chrono::NaiveDate>,
         limit: usize,
     ) -> StoreResult<Vec<Valuation>> {
@@ -1398,8 +1404,8 @@ impl EdgeStore for MongoEdgeStore {
 
     async fn current_valuation(
         &self,
-        org_id: &str,
-        vehicle_id: &str,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
     ) -> StoreResult<Option<Valuation>> {
         let found = self
             .db
@@ -1411,7 +1417,7 @@ impl EdgeStore for MongoEdgeStore {
             .transpose()
     }
 
-    async fn fuel_vehicles(&self, org_id: &str) -> StoreResult<Vec<String>> {
+    async fn fuel_vehicles(&self, org_id: &OrgId) -> StoreResult<Vec<VehicleId>> {
         let ids = self
             .db
             .collection(TIMELINE)
@@ -1425,10 +1431,10 @@ impl EdgeStore for MongoEdgeStore {
             .filter_map(|b| b.as_str().map(str::to_string))
             .collect();
         ids.sort();
-        Ok(ids)
+        Ok(ids.into_iter().map(VehicleId::from).collect())
     }
 
-    async fn fleet_value(&self, org_id: &str) -> StoreResult<Vec<FleetValue>> {
+    async fn fleet_value(&self, org_id: &OrgId) -> StoreResult<Vec<FleetValue>> {
         let cursor = self
             .db
             .collection(FLEET_VALUES)

@@ -90,9 +90,12 @@ pub struct RangeQuery {
     to: Option<String>,
 }
 
+/// An inclusive range's two ends, either open.
+pub type Range = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
 impl RangeQuery {
     /// `from` (a date: its start) and `to` (a date: its end).
-    pub fn read(&self) -> Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>), ApiError> {
+    pub fn read(&self) -> Result<Range, ApiError> {
         let from = self
             .from
             .as_deref()

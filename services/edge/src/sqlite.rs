@@ -9,7 +9,7 @@ use vwc_contracts::maintenance::{
     Channel, MaintenanceScheduleUpdated, MaintenanceStatus, NotificationDelivered,
 };
 use vwc_contracts::valuation::{Valuation, ValuationPointKind, ValuationUpdated};
-use vwc_contracts::{EventKind, Vehicle, VehicleEvent};
+use vwc_contracts::{EventKind, OrgId, Vehicle, VehicleEvent, VehicleId};
 use vwc_store::sqlite::claim_inbox;
 use vwc_store::{Plumbed, SqliteDb, StoreError, StoreResult, ts};
 
@@ -513,11 +513,14 @@ impl EdgeStore for SqliteEdgeStore {
 
     async fn vehicles(
         &self,
-        org_id: &str,
-        after_id: Option<&str>,
+        org_id: &OrgId,
+        after_id: Option<&VehicleId>,
         limit: usize,
     ) -> StoreResult<Vec<VehicleView>> {
-        let (org, after) = (org_id.to_string(), after_id.unwrap_or("").to_string());
+        let (org, after) = (
+            org_id.to_string(),
+            after_id.map_or("", VehicleId::as_str).to_string(),
+        );
         self.db
             .read(move |conn| {
                 let mut stmt = conn.prepare_cached(
@@ -531,7 +534,11 @@ impl EdgeStore for SqliteEdgeStore {
             .await
     }
 
-    async fn vehicle(&self, org_id: &str, vehicle_id: &str) -> StoreResult<Option<VehicleView>> {
+    async fn vehicle(
+        &self,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
+    ) -> StoreResult<Option<VehicleView>> {
         let (org, id) = (org_id.to_string(), vehicle_id.to_string());
         self.db
             .read(move |conn| {
@@ -546,8 +553,8 @@ impl EdgeStore for SqliteEdgeStore {
 
     async fn events(
         &self,
-        org_id: &str,
-        vehicle_id: &str,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
         filter: &EventFilter,
         after: Option<&TimelinePosition>,
         limit: usize,
@@ -570,8 +577,8 @@ impl EdgeStore for SqliteEdgeStore {
 
     async fn timeline_page(
         &self,
-        org_id: &str,
-        vehicle_id: &str,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
         filter: &EventFilter,
         after: Option<&TimelinePosition>,
         limit: usize,
@@ -616,7 +623,7 @@ impl EdgeStore for SqliteEdgeStore {
     async fn apply_maintenance(
         &self,
         envelope_id: &str,
-        org_id: &str,
+        org_id: &OrgId,
         update: &MaintenanceScheduleUpdated,
     ) -> StoreResult<bool> {
         let (id, org, u) = (envelope_id.to_string(), org_id.to_string(), update.clone());
@@ -654,8 +661,8 @@ impl EdgeStore for SqliteEdgeStore {
 
     async fn maintenance(
         &self,
-        org_id: &str,
-        vehicle_id: &str,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
     ) -> StoreResult<Option<MaintenanceView>> {
         let (org, id) = (org_id.to_string(), vehicle_id.to_string());
         let body: Option<String> = self
@@ -683,7 +690,7 @@ impl EdgeStore for SqliteEdgeStore {
     async fn apply_notification(
         &self,
         envelope_id: &str,
-        org_id: &str,
+        org_id: &OrgId,
         delivered: &NotificationDelivered,
     ) -> StoreResult<bool> {
         let (id, org, n) = (
@@ -719,7 +726,7 @@ impl EdgeStore for SqliteEdgeStore {
 
     async fn notifications(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         unread_only: bool,
         after: Option<&(DateTime<Utc>, String)>,
         limit: usize,
@@ -756,7 +763,7 @@ impl EdgeStore for SqliteEdgeStore {
 
     async fn mark_notification_read(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         notification_id: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
@@ -774,7 +781,7 @@ impl EdgeStore for SqliteEdgeStore {
 
     async fn cost_months(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         scope: CostScope<'_>,
         months: &MonthRange,
     ) -> StoreResult<Vec<CostBucket>> {
@@ -819,12 +826,12 @@ impl EdgeStore for SqliteEdgeStore {
 
     async fn costs_between(
         &self,
-        org_id: &str,
-        vehicle_id: Option<&str>,
+        org_id: &OrgId,
+        vehicle_id: Option<&VehicleId>,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> StoreResult<Vec<CostBucket>> {
-        let (org, vehicle) = (org_id.to_string(), vehicle_id.map(str::to_string));
+        let (org, vehicle) = (org_id.to_string(), vehicle_id.map(VehicleId::to_string));
         let (from, to) = (ts(&from), ts(&to));
         self.db
             .read(move |conn| {
@@ -859,7 +866,7 @@ impl EdgeStore for SqliteEdgeStore {
 
     async fn vehicle_cost_totals(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         months: &MonthRange,
         after: Option<&CostKey>,
         limit: usize,
@@ -899,7 +906,7 @@ impl EdgeStore for SqliteEdgeStore {
             .await
     }
 
-    async fn fleet_counts(&self, org_id: &str) -> StoreResult<FleetCounts> {
+    async fn fleet_counts(&self, org_id: &OrgId) -> StoreResult<FleetCounts> {
         let org = org_id.to_string();
         self.db
             .read(move |conn| {
@@ -922,11 +929,14 @@ impl EdgeStore for SqliteEdgeStore {
 
     async fn fleet(
         &self,
-        org_id: &str,
-        after_id: Option<&str>,
+        org_id: &OrgId,
+        after_id: Option<&VehicleId>,
         limit: usize,
     ) -> StoreResult<Vec<FleetRow>> {
-        let (org, after) = (org_id.to_string(), after_id.unwrap_or("").to_string());
+        let (org, after) = (
+            org_id.to_string(),
+            after_id.map_or("", VehicleId::as_str).to_string(),
+        );
         self.db
             .read(move |conn| {
                 let mut stmt = conn.prepare_cached(&format!(
@@ -955,7 +965,7 @@ impl EdgeStore for SqliteEdgeStore {
     async fn apply_valuation(
         &self,
         envelope_id: &str,
-        org_id: &str,
+        org_id: &OrgId,
         update: &ValuationUpdated,
     ) -> StoreResult<bool> {
         let (id, org) = (envelope_id.to_string(), org_id.to_string());
@@ -1007,8 +1017,8 @@ impl EdgeStore for SqliteEdgeStore {
 
     async fn valuations(
         &self,
-        org_id: &str,
-        vehicle_id: &str,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
         before: Option<chrono::NaiveDate>,
         limit: usize,
     ) -> StoreResult<Vec<Valuation>> {
@@ -1036,8 +1046,8 @@ impl EdgeStore for SqliteEdgeStore {
 
     async fn current_valuation(
         &self,
-        org_id: &str,
-        vehicle_id: &str,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
     ) -> StoreResult<Option<Valuation>> {
         let (org, id) = (org_id.to_string(), vehicle_id.to_string());
         let body: Option<String> = self
@@ -1054,7 +1064,7 @@ impl EdgeStore for SqliteEdgeStore {
         Ok(body.map(|b| serde_json::from_str(&b)).transpose()?)
     }
 
-    async fn fuel_vehicles(&self, org_id: &str) -> StoreResult<Vec<String>> {
+    async fn fuel_vehicles(&self, org_id: &OrgId) -> StoreResult<Vec<VehicleId>> {
         let org = org_id.to_string();
         self.db
             .read(move |conn| {
@@ -1069,7 +1079,7 @@ impl EdgeStore for SqliteEdgeStore {
             .await
     }
 
-    async fn fleet_value(&self, org_id: &str) -> StoreResult<Vec<FleetValue>> {
+    async fn fleet_value(&self, org_id: &OrgId) -> StoreResult<Vec<FleetValue>> {
         let org = org_id.to_string();
         self.db
             .read(move |conn| {

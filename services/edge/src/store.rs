@@ -9,7 +9,7 @@ use vwc_contracts::maintenance::{
     OdometerEstimateView,
 };
 use vwc_contracts::valuation::{Valuation, ValuationUpdated};
-use vwc_contracts::{EventKind, OdometerUnit, Vehicle, VehicleEvent};
+use vwc_contracts::{EventKind, OdometerUnit, OrgId, Vehicle, VehicleEvent, VehicleId};
 use vwc_store::{Plumbing, StoreResult};
 
 use crate::aggregates::{MonthRange, merge_buckets, split_by_month};
@@ -118,7 +118,7 @@ pub enum CostScope<'a> {
     /// The organisation's totals by (month, kind, currency).
     Fleet,
     /// One vehicle's buckets.
-    Vehicle(&'a str),
+    Vehicle(&'a VehicleId),
     /// Every vehicle's buckets.
     EachVehicle,
 }
@@ -175,16 +175,20 @@ pub trait EdgeStore: Plumbing + crate::corrections::RevisionProjection {
     /// Vehicles of the organisation ordered by id (registration order), after `after_id`.
     async fn vehicles(
         &self,
-        org_id: &str,
-        after_id: Option<&str>,
+        org_id: &OrgId,
+        after_id: Option<&VehicleId>,
         limit: usize,
     ) -> StoreResult<Vec<VehicleView>>;
-    async fn vehicle(&self, org_id: &str, vehicle_id: &str) -> StoreResult<Option<VehicleView>>;
+    async fn vehicle(
+        &self,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
+    ) -> StoreResult<Option<VehicleView>>;
     /// Timeline newest first (occurredAt, then id, descending), strictly after `after`.
     async fn events(
         &self,
-        org_id: &str,
-        vehicle_id: &str,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
         filter: &EventFilter,
         after: Option<&TimelinePosition>,
         limit: usize,
@@ -193,25 +197,25 @@ pub trait EdgeStore: Plumbing + crate::corrections::RevisionProjection {
     async fn apply_maintenance(
         &self,
         envelope_id: &str,
-        org_id: &str,
+        org_id: &OrgId,
         update: &MaintenanceScheduleUpdated,
     ) -> StoreResult<bool>;
     async fn maintenance(
         &self,
-        org_id: &str,
-        vehicle_id: &str,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
     ) -> StoreResult<Option<MaintenanceView>>;
     /// Adds an in-app notification to the organisation's feed (other channels are ignored).
     async fn apply_notification(
         &self,
         envelope_id: &str,
-        org_id: &str,
+        org_id: &OrgId,
         delivered: &NotificationDelivered,
     ) -> StoreResult<bool>;
     /// The feed newest first, strictly after `after` (createdAt, id).
     async fn notifications(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         unread_only: bool,
         after: Option<&(DateTime<Utc>, String)>,
         limit: usize,
@@ -219,7 +223,7 @@ pub trait EdgeStore: Plumbing + crate::corrections::RevisionProjection {
     /// `false` when no such notification in the organisation.
     async fn mark_notification_read(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         notification_id: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<bool>;
@@ -228,7 +232,7 @@ pub trait EdgeStore: Plumbing + crate::corrections::RevisionProjection {
     /// vehicle's.
     async fn cost_months(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         scope: CostScope<'_>,
         months: &MonthRange,
     ) -> StoreResult<Vec<CostBucket>>;
@@ -236,8 +240,8 @@ pub trait EdgeStore: Plumbing + crate::corrections::RevisionProjection {
     /// the pieces of a month at the ends of a range (see [`split_by_month`]).
     async fn costs_between(
         &self,
-        org_id: &str,
-        vehicle_id: Option<&str>,
+        org_id: &OrgId,
+        vehicle_id: Option<&VehicleId>,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> StoreResult<Vec<CostBucket>>;
@@ -245,8 +249,8 @@ pub trait EdgeStore: Plumbing + crate::corrections::RevisionProjection {
     /// the aggregates, the pieces at the ends from the timeline.
     async fn cost_buckets(
         &self,
-        org_id: &str,
-        vehicle_id: Option<&str>,
+        org_id: &OrgId,
+        vehicle_id: Option<&VehicleId>,
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
     ) -> StoreResult<Vec<CostBucket>> {
@@ -265,7 +269,7 @@ pub trait EdgeStore: Plumbing + crate::corrections::RevisionProjection {
     /// empty: what the fleet's cost by month or by kind is folded from.
     async fn fleet_cost_buckets(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
     ) -> StoreResult<Vec<CostBucket>> {
@@ -288,7 +292,7 @@ pub trait EdgeStore: Plumbing + crate::corrections::RevisionProjection {
     /// strictly after `after`, each with at least one event.
     async fn vehicle_cost_totals(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         months: &MonthRange,
         after: Option<&CostKey>,
         limit: usize,
@@ -297,7 +301,7 @@ pub trait EdgeStore: Plumbing + crate::corrections::RevisionProjection {
     /// currency, up to `limit` totals ordered by (vehicle id, currency), strictly after `after`.
     async fn fleet_costs_by_vehicle(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
         after: Option<&CostKey>,
@@ -320,20 +324,20 @@ pub trait EdgeStore: Plumbing + crate::corrections::RevisionProjection {
         ))
     }
     /// The whole fleet's vehicle and attention counts (every vehicle of the organisation).
-    async fn fleet_counts(&self, org_id: &str) -> StoreResult<FleetCounts>;
+    async fn fleet_counts(&self, org_id: &OrgId) -> StoreResult<FleetCounts>;
     /// Vehicles with their due-soon and overdue counts, by id after `after_id`.
     async fn fleet(
         &self,
-        org_id: &str,
-        after_id: Option<&str>,
+        org_id: &OrgId,
+        after_id: Option<&VehicleId>,
         limit: usize,
     ) -> StoreResult<Vec<FleetRow>>;
     /// The timeline page the API serves: `None` when the vehicle is not in the organisation's read model,
     /// else up to `limit` events as stored JSON. Adapters may answer it in one round trip.
     async fn timeline_page(
         &self,
-        org_id: &str,
-        vehicle_id: &str,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
         filter: &EventFilter,
         after: Option<&TimelinePosition>,
         limit: usize,
@@ -361,30 +365,34 @@ pub trait EdgeStore: Plumbing + crate::corrections::RevisionProjection {
     async fn apply_valuation(
         &self,
         envelope_id: &str,
-        org_id: &str,
+        org_id: &OrgId,
         update: &ValuationUpdated,
     ) -> StoreResult<bool>;
     /// The valuation history newest first (`asOf` descending), strictly before `before`.
     async fn valuations(
         &self,
-        org_id: &str,
-        vehicle_id: &str,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
         before: Option<chrono::NaiveDate>,
         limit: usize,
     ) -> StoreResult<Vec<Valuation>>;
     /// The vehicle's current value.
     async fn current_valuation(
         &self,
-        org_id: &str,
-        vehicle_id: &str,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
     ) -> StoreResult<Option<Valuation>>;
     /// The organisation's current values summed per currency (by currency code).
-    async fn fleet_value(&self, org_id: &str) -> StoreResult<Vec<FleetValue>>;
+    async fn fleet_value(&self, org_id: &OrgId) -> StoreResult<Vec<FleetValue>>;
     /// The ids of the organisation's vehicles that have a `fuel` event not voided: the fleet's fuel rows
     /// read only those (not every vehicle of a fleet that mostly records no fill-ups).
-    async fn fuel_vehicles(&self, org_id: &str) -> StoreResult<Vec<String>>;
+    async fn fuel_vehicles(&self, org_id: &OrgId) -> StoreResult<Vec<VehicleId>>;
     /// Every `fuel` event of one vehicle (any order). Voided events must not be answered once voids exist.
-    async fn fuel_events(&self, org_id: &str, vehicle_id: &str) -> StoreResult<Vec<VehicleEvent>> {
+    async fn fuel_events(
+        &self,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
+    ) -> StoreResult<Vec<VehicleEvent>> {
         let filter = EventFilter {
             kinds: vec![EventKind::Fuel],
             ..EventFilter::default()
