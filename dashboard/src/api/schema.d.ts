@@ -1283,6 +1283,17 @@ export interface components {
          * @enum {string}
          */
         CurrencyCode: "AED" | "AFN" | "ALL" | "AMD" | "ANG" | "AOA" | "ARS" | "AUD" | "AWG" | "AZN" | "BAM" | "BBD" | "BDT" | "BGN" | "BHD" | "BIF" | "BMD" | "BND" | "BOB" | "BRL" | "BSD" | "BTN" | "BWP" | "BYN" | "BZD" | "CAD" | "CDF" | "CHF" | "CLP" | "CNY" | "COP" | "CRC" | "CUP" | "CVE" | "CZK" | "DJF" | "DKK" | "DOP" | "DZD" | "EGP" | "ERN" | "ETB" | "EUR" | "FJD" | "FKP" | "GBP" | "GEL" | "GHS" | "GIP" | "GMD" | "GNF" | "GTQ" | "GYD" | "HKD" | "HNL" | "HTG" | "HUF" | "IDR" | "ILS" | "INR" | "IQD" | "IRR" | "ISK" | "JMD" | "JOD" | "JPY" | "KES" | "KGS" | "KHR" | "KMF" | "KPW" | "KRW" | "KWD" | "KYD" | "KZT" | "LAK" | "LBP" | "LKR" | "LRD" | "LSL" | "LYD" | "MAD" | "MDL" | "MGA" | "MKD" | "MMK" | "MNT" | "MOP" | "MRU" | "MUR" | "MVR" | "MWK" | "MXN" | "MYR" | "MZN" | "NAD" | "NGN" | "NIO" | "NOK" | "NPR" | "NZD" | "OMR" | "PAB" | "PEN" | "PGK" | "PHP" | "PKR" | "PLN" | "PYG" | "QAR" | "RON" | "RSD" | "RUB" | "RWF" | "SAR" | "SBD" | "SCR" | "SDG" | "SEK" | "SGD" | "SHP" | "SLE" | "SOS" | "SRD" | "SSP" | "STN" | "SVC" | "SYP" | "SZL" | "THB" | "TJS" | "TMT" | "TND" | "TOP" | "TRY" | "TTD" | "TWD" | "TZS" | "UAH" | "UGX" | "USD" | "UYU" | "UZS" | "VES" | "VND" | "VUV" | "WST" | "XAF" | "XCD" | "XCG" | "XOF" | "XPF" | "YER" | "ZAR" | "ZMW" | "ZWG";
+        /** @description The whole fleet's costs in one currency over the requested range (every vehicle, not only a page). */
+        CurrencyTotal: {
+            currency: string;
+            /**
+             * Format: int64
+             * @description Events with a cost.
+             */
+            events: number;
+            /** Format: int64 */
+            totalCents: number;
+        };
         /** @description One line of a service record or repair order. */
         DealerLine: {
             /** Format: int64 */
@@ -1549,9 +1560,14 @@ export interface components {
              */
             fuel: components["schemas"]["FleetFuelRow"][];
             groupBy: components["schemas"]["CostGrouping"];
+            /** @description By month or kind every group; by vehicle a page of `limit` groups (by vehicle id, then currency). */
             items: components["schemas"]["CostGroup"][];
+            /** @description By vehicle: pass as `cursor` to get the next page; `null` on the last page (and by month or kind). */
+            nextCursor?: string | null;
             /** Format: date-time */
             to?: string | null;
+            /** @description The whole fleet's costs in [`from`, `to`] per currency (every vehicle, not only this page). */
+            totals: components["schemas"]["CurrencyTotal"][];
         };
         /** @description One vehicle's fuel figures in the fleet's costs. */
         FleetFuelRow: {
@@ -3489,6 +3505,10 @@ export interface operations {
                 from?: string;
                 /** @description Only events at or before this RFC 3339 instant, or the end of this `YYYY-MM-DD` date (UTC). */
                 to?: string;
+                /** @description Page size, 1–200 (default 50). */
+                limit?: number;
+                /** @description The `nextCursor` of the previous page, as it was (empty: the first page). */
+                cursor?: string;
             };
             header?: never;
             path?: never;

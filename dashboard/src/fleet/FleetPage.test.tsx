@@ -56,4 +56,33 @@ describe("FleetPage", () => {
     await userEvent.click(screen.getByRole("button", { name: "Next" }));
     expect(screen.getByText(/^Page 2 of/)).toBeInTheDocument();
   });
+
+  it("sums each vehicle's cost over every page of the costs by vehicle", async () => {
+    // Two vehicles; the costs route answers one group a page, the second vehicle's on the second page.
+    const pages: Record<string, { key: string; totalCents: number; next: string | null }> = {
+      "": { key: "veh_0", totalCents: 1_000, next: "c2" },
+      c2: { key: "veh_1", totalCents: 24_000, next: null },
+    };
+    const fetch = mockFetch((url) => {
+      if (url.pathname === "/v1/fleet/overview")
+        return json({ items: [row(0, 0), row(1, 0)], nextCursor: null, totals: {} });
+      if (url.pathname === "/v1/fleet/costs" && url.searchParams.get("groupBy") === "vehicle") {
+        const page = pages[url.searchParams.get("cursor") ?? ""]!;
+        return json({
+          groupBy: "vehicle",
+          items: [{ key: page.key, currency: "USD", totalCents: page.totalCents, events: 1 }],
+          nextCursor: page.next,
+          totals: [{ currency: "USD", totalCents: 25_000, events: 2 }],
+        });
+      }
+      if (url.pathname === "/v1/fleet/costs") return json({ groupBy: "kind", items: [] });
+      return json({ items: [] });
+    });
+    renderWithApi(<FleetPage />);
+    expect(await screen.findByText("$250")).toBeInTheDocument();
+    const costCalls = fetch.mock.calls
+      .map(([input]) => new URL(String(input), "http://localhost"))
+      .filter((u) => u.searchParams.get("groupBy") === "vehicle");
+    expect(costCalls.map((u) => u.searchParams.get("cursor"))).toEqual([null, "c2"]);
+  });
 });

@@ -1,7 +1,7 @@
 import { useMemo, useState } from "react";
 import { qs } from "../api/client";
 import { useApi } from "../api/context";
-import type { CostGroup, FleetCosts, FleetOverview, FleetRow } from "../api/types";
+import type { CostGroup, FleetCosts, FleetOverview, FleetRow, Page } from "../api/types";
 import { useQuery } from "../api/useQuery";
 import { formatDistance, formatMoney } from "../format";
 import { Empty, ErrorText, Loading } from "../ui/Feedback";
@@ -11,6 +11,22 @@ import { VehicleValue } from "./VehicleValue";
 import { lastMonths, monthBars, monthRange } from "./costs";
 
 export const FLEET_PAGE_SIZE = 25;
+
+/** Every item of a paged route, 200 a request, following `nextCursor` to the last page. */
+async function everyItem<T>(
+  get: (path: string) => Promise<Page<T>>,
+  path: string,
+  params: Record<string, string>,
+): Promise<T[]> {
+  const items: T[] = [];
+  let cursor: string | null | undefined;
+  do {
+    const page = await get(`${path}${qs({ ...params, limit: 200, cursor })}`);
+    items.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return items;
+}
 type SortKey = "vehicle" | "odometer" | "dueSoon" | "overdue" | "cost" | "costPerDistance";
 
 interface Row {
@@ -54,22 +70,16 @@ export function FleetPage() {
   });
   const [page, setPage] = useState(0);
 
-  // Every page of the fleet (200 a request), so sorting covers all vehicles, not only the first page.
-  const fleet = useQuery(`fleet:${session.org}`, async (signal) => {
-    const rows: FleetRow[] = [];
-    let cursor: string | null | undefined;
-    do {
-      const p = await api.json<FleetOverview>(`/v1/fleet/overview${qs({ limit: 200, cursor })}`, {
-        signal,
-      });
-      rows.push(...p.items);
-      cursor = p.nextCursor;
-    } while (cursor);
-    return rows;
-  });
-  const byVehicle = useQuery(`costs-vehicle:${session.org}`, (signal) =>
-    api.json<FleetCosts>(`/v1/fleet/costs?groupBy=vehicle`, { signal }),
+  // Every page of the fleet and of its costs by vehicle, so sorting covers all vehicles, not only the
+  // first page.
+  const fleet = useQuery(`fleet:${session.org}`, (signal) =>
+    everyItem((path) => api.json<FleetOverview>(path, { signal }), "/v1/fleet/overview", {}),
   );
+  const byVehicle = useQuery(`costs-vehicle:${session.org}`, async (signal) => ({
+    items: await everyItem((path) => api.json<FleetCosts>(path, { signal }), "/v1/fleet/costs", {
+      groupBy: "vehicle",
+    }),
+  }));
   const thisMonth = new Date().toISOString().slice(0, 7);
   const chart = useQuery(`costs-months:${session.org}:${thisMonth}`, async (signal) => {
     const months = lastMonths(thisMonth, 12);

@@ -1,8 +1,7 @@
 //! `GET /v1/vehicles/{id}/export?format=csv|json`: a vehicle's whole history out of the read model, oldest
 //! first, in columns `POST /v1/vehicles/{id}/imports` reads back (the round trip).
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -10,14 +9,14 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vwc_auth::Permission;
-use vwc_http::openapi::{
-    BadRequest, Forbidden, InternalServerError, NotFound, ServiceUnavailable, TooManyRequests,
-    Unauthorized, UnprocessableEntity,
-};
+use vwc_contracts::{OrgId, VehicleId};
 use vwc_http::{ApiError, Auth};
 
 use crate::EdgeStore;
 use crate::http::EdgeState;
+use crate::http::org_of;
+use crate::query::ApiQuery;
+use crate::responses::QueryNotFoundErrors;
 use crate::store::{EventFilter, TimelinePosition};
 
 /// The CSV columns, in order.
@@ -50,8 +49,8 @@ pub struct ExportQuery {
 /// The vehicle's events, oldest first, as their JSON (`vwc export` uses it too).
 pub async fn history(
     store: &dyn EdgeStore,
-    org: &str,
-    vehicle: &str,
+    org: &OrgId,
+    vehicle: &VehicleId,
 ) -> Result<Vec<serde_json::Value>, vwc_store::StoreError> {
     let mut events = Vec::new();
     let mut after: Option<TimelinePosition> = None;
@@ -117,24 +116,17 @@ pub fn to_csv(events: &[serde_json::Value]) -> Result<String, csv::Error> {
             (String = "text/csv"),
             (Object = "application/json"),
         )),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 422, response = UnprocessableEntity),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        QueryNotFoundErrors,
     )
 )]
 async fn export(
     State(state): State<EdgeState>,
     auth: Auth,
-    Path(id): Path<String>,
-    query: Result<Query<ExportQuery>, QueryRejection>,
+    Path(id): Path<VehicleId>,
+    ApiQuery(query): ApiQuery<ExportQuery>,
 ) -> Result<Response, ApiError> {
     auth.require(Permission::ReadVehicles)?;
-    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let org = org_of(&auth);
     let csv = match query.format.as_deref() {
         None | Some("csv") => true,
         Some("json") => false,
@@ -142,11 +134,11 @@ async fn export(
     };
     state
         .store
-        .vehicle(auth.org(), &id)
+        .vehicle(&org, &id)
         .await
         .map_err(ApiError::internal)?
         .ok_or(ApiError::NotFound("vehicle"))?;
-    let events = history(state.store.as_ref(), auth.org(), &id)
+    let events = history(state.store.as_ref(), &org, &id)
         .await
         .map_err(ApiError::internal)?;
     let mut response = if csv {

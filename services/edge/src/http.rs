@@ -4,8 +4,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -15,22 +14,31 @@ use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
 use vwc_contracts::maintenance::{MaintenanceItemView, OdometerEstimateView};
 use vwc_contracts::valuation::Valuation;
-use vwc_contracts::{EventKind, VehicleEvent};
-use vwc_http::openapi::{
-    BadRequest, Forbidden, InternalServerError, NotFound, ServiceUnavailable, TooManyRequests,
-    Unauthorized, UnprocessableEntity,
-};
+use vwc_contracts::{OrgId, VehicleEvent, VehicleId};
 use vwc_http::{ApiError, Auth, HasVerifier, Json};
 
 use crate::EdgeStore;
 use crate::cursor;
+use crate::query::{
+    ApiQuery, GroupByQuery, KindQuery, PageQuery, RangeQuery, UnreadQuery, VehicleIdParam,
+    VoidedQuery,
+};
+use crate::read_model::{
+    self, CostGroup, CostGrouping, CostSummary, CurrencyTotal, FleetFuelRow, OdometerSnapshot,
+    last_12_months_since, summarise_costs,
+};
+use crate::responses::{NotFoundErrors, QueryErrors, QueryNotFoundErrors};
 use crate::store::{
-    CostBucket, EventFilter, FleetRow, FleetValue, NotificationView, OdometerView,
-    TimelinePosition, VehicleView,
+    CostKey, CostTotal, EventFilter, FleetRow, FleetValue, NotificationView, TimelinePosition,
+    VehicleView,
 };
 
-pub const DEFAULT_LIMIT: usize = 50;
-pub const MAX_LIMIT: usize = 200;
+pub use crate::query::{DEFAULT_LIMIT, MAX_LIMIT};
+
+/// The caller's organisation, as the store port names it.
+pub(crate) fn org_of(auth: &Auth) -> OrgId {
+    OrgId::from(auth.org())
+}
 
 #[derive(Clone)]
 pub struct EdgeState {
@@ -72,56 +80,6 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
-fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
-    q.map(|Query(t)| t)
-        .map_err(|e| ApiError::BadRequest(e.body_text()))
-}
-
-fn limit(raw: Option<&str>) -> Result<usize, ApiError> {
-    match raw {
-        None => Ok(DEFAULT_LIMIT),
-        Some(s) => match s.parse::<usize>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-            _ => Err(ApiError::field(
-                "limit",
-                format!("must be an integer from 1 to {MAX_LIMIT}"),
-            )),
-        },
-    }
-}
-
-/// `limit` and `cursor` of a paged route, and the one place they are read.
-#[derive(Debug, Default, Deserialize)]
-struct PageQuery {
-    limit: Option<String>,
-    cursor: Option<String>,
-}
-
-impl PageQuery {
-    /// The page size, and where the page starts: the position the `cursor` this API issued encodes.
-    /// A bad value of either is a 422 naming the field.
-    fn read<C: serde::de::DeserializeOwned>(&self) -> Result<(usize, Option<C>), ApiError> {
-        let limit = limit(self.limit.as_deref())?;
-        let after = match self.cursor.as_deref().filter(|c| !c.is_empty()) {
-            Some(c) => Some(
-                cursor::decode(c)
-                    .ok_or_else(|| ApiError::field("cursor", "is not a cursor this API issued"))?,
-            ),
-            None => None,
-        };
-        Ok((limit, after))
-    }
-}
-
-/// A `true`/`false` query flag (absent: false).
-fn flag(field: &str, raw: Option<&str>) -> Result<bool, ApiError> {
-    match raw {
-        None | Some("false") => Ok(false),
-        Some("true") => Ok(true),
-        Some(_) => Err(ApiError::field(field, "must be true or false")),
-    }
-}
-
 /// List the organisation's vehicles
 ///
 /// In registration order, `limit` at a time; follow `nextCursor` for the next page.
@@ -130,28 +88,23 @@ fn flag(field: &str, raw: Option<&str>) -> Result<bool, ApiError> {
     path = "/v1/vehicles",
     tag = "vehicles",
     security(("bearer" = [])),
-    params(LimitParam, CursorParam),
+    params(PageQuery),
     responses(
         (status = 200, description = "A page of vehicles.", body = Page<VehicleView>),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 422, response = UnprocessableEntity),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        QueryErrors,
     )
 )]
 async fn list_vehicles(
     State(state): State<EdgeState>,
     auth: Auth,
-    q: Result<Query<PageQuery>, QueryRejection>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<VehicleView>>, ApiError> {
     auth.require(Permission::ReadVehicles)?;
-    let (limit, after): (usize, Option<String>) = query(q)?.read()?;
+    let org = org_of(&auth);
+    let (limit, after): (usize, Option<VehicleId>) = page.read()?;
     let mut items = state
         .store
-        .vehicles(auth.org(), after.as_deref(), limit + 1)
+        .vehicles(&org, after.as_ref(), limit + 1)
         .await?;
     let next_cursor = cursor::next_page(&mut items, limit, |v| v.vehicle.id.clone());
     Ok(Json(Page { items, next_cursor }))
@@ -168,62 +121,28 @@ async fn list_vehicles(
     params(VehicleIdParam),
     responses(
         (status = 200, description = "The vehicle.", body = VehicleView),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        NotFoundErrors,
     )
 )]
 async fn get_vehicle(
     State(state): State<EdgeState>,
     auth: Auth,
-    Path(id): Path<String>,
+    Path(id): Path<VehicleId>,
 ) -> Result<Json<VehicleView>, ApiError> {
     auth.require(Permission::ReadVehicles)?;
+    let org = org_of(&auth);
     state
         .store
-        .vehicle(auth.org(), &id)
+        .vehicle(&org, &id)
         .await?
         .map(Json)
         .ok_or(ApiError::NotFound("vehicle"))
-}
-
-#[derive(Debug, Deserialize)]
-struct EventsQuery {
-    kind: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    #[serde(rename = "includeVoided")]
-    include_voided: Option<String>,
-    #[serde(flatten)]
-    page: PageQuery,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 struct TimelineCursor {
     t: DateTime<Utc>,
     i: String,
-}
-
-/// Accepts an RFC 3339 instant or a calendar date (`from` = its start, `to` = its end).
-fn instant(field: &str, raw: &str, end_of_day: bool) -> Result<DateTime<Utc>, ApiError> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
-        let time = if end_of_day {
-            d.and_hms_micro_opt(23, 59, 59, 999_999)
-        } else {
-            d.and_hms_opt(0, 0, 0)
-        };
-        return Ok(time.expect("valid time").and_utc());
-    }
-    Err(ApiError::field(
-        field,
-        "must be an RFC 3339 timestamp or a YYYY-MM-DD date",
-    ))
 }
 
 /// List a vehicle's timeline
@@ -234,55 +153,38 @@ fn instant(field: &str, raw: &str, end_of_day: bool) -> Result<DateTime<Utc>, Ap
     path = "/v1/vehicles/{id}/events",
     tag = "timeline",
     security(("bearer" = [])),
-    params(VehicleIdParam, KindParam, FromParam, ToParam, LimitParam, CursorParam, IncludeVoidedParam),
+    params(VehicleIdParam, KindQuery, RangeQuery, PageQuery, VoidedQuery),
     responses(
         (status = 200, description = "A page of events, newest first; a corrected record shows its current version, marked.", body = Page<crate::corrections::TimelineItem>),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 422, response = UnprocessableEntity),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        QueryNotFoundErrors,
     )
 )]
 async fn list_events(
     State(state): State<EdgeState>,
     auth: Auth,
-    Path(id): Path<String>,
-    q: Result<Query<EventsQuery>, QueryRejection>,
+    Path(id): Path<VehicleId>,
+    ApiQuery(kinds): ApiQuery<KindQuery>,
+    ApiQuery(range): ApiQuery<RangeQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
+    ApiQuery(voided): ApiQuery<VoidedQuery>,
 ) -> Result<axum::response::Response, ApiError> {
     auth.require(Permission::ReadVehicles)?;
-    let q = query(q)?;
-    let (limit, after) = q.page.read::<TimelineCursor>()?;
+    let org = org_of(&auth);
+    let (limit, after) = page.read::<TimelineCursor>()?;
     let after = after.map(|c| TimelinePosition {
         occurred_at: c.t,
         id: c.i,
     });
-    let mut filter = EventFilter::default();
-    if let Some(kinds) = q.kind.as_deref() {
-        for k in kinds.split(',').map(str::trim).filter(|k| !k.is_empty()) {
-            filter.kinds.push(
-                EventKind::parse(k).ok_or_else(|| {
-                    ApiError::field("kind", format!("{k:?} is not an event kind"))
-                })?,
-            );
-        }
-    }
-    filter.from = q
-        .from
-        .as_deref()
-        .map(|s| instant("from", s, false))
-        .transpose()?;
-    filter.to =
-        q.to.as_deref()
-            .map(|s| instant("to", s, true))
-            .transpose()?;
-    filter.include_voided = flag("includeVoided", q.include_voided.as_deref())?;
+    let (from, to) = range.read()?;
+    let filter = EventFilter {
+        kinds: kinds.read()?,
+        from,
+        to,
+        include_voided: voided.read()?,
+    };
     let mut items = state
         .store
-        .timeline_page(auth.org(), &id, &filter, after.as_ref(), limit + 1)
+        .timeline_page(&org, &id, &filter, after.as_ref(), limit + 1)
         .await?
         .ok_or(ApiError::NotFound("vehicle"))?;
     let next_cursor = cursor::next_page(&mut items, limit, |e| TimelineCursor {
@@ -310,44 +212,16 @@ async fn list_events(
         .into_response())
 }
 
-async fn vehicle_in_org(state: &EdgeState, org: &str, id: &str) -> Result<VehicleView, ApiError> {
+async fn vehicle_in_org(
+    state: &EdgeState,
+    org: &OrgId,
+    id: &VehicleId,
+) -> Result<VehicleView, ApiError> {
     state
         .store
         .vehicle(org, id)
         .await?
         .ok_or(ApiError::NotFound("vehicle"))
-}
-
-/// Costs in one currency.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CostSummary {
-    pub currency: String,
-    pub lifetime_cents: u64,
-    pub last12_months_cents: u64,
-    /// Lifetime cost per event kind (keys are event kinds).
-    pub by_kind: std::collections::BTreeMap<String, u64>,
-}
-
-/// Folds cost buckets into per-currency summaries; `since` bounds "last 12 months" (by calendar month).
-pub fn summarise_costs(buckets: &[CostBucket], since_month: &str) -> Vec<CostSummary> {
-    let mut by_currency: std::collections::BTreeMap<String, CostSummary> = Default::default();
-    for b in buckets {
-        let s = by_currency
-            .entry(b.currency.clone())
-            .or_insert_with(|| CostSummary {
-                currency: b.currency.clone(),
-                lifetime_cents: 0,
-                last12_months_cents: 0,
-                by_kind: Default::default(),
-            });
-        s.lifetime_cents += b.total_cents;
-        if b.month.as_str() >= since_month {
-            s.last12_months_cents += b.total_cents;
-        }
-        *s.by_kind.entry(b.kind.as_str().to_string()).or_default() += b.total_cents;
-    }
-    by_currency.into_values().collect()
 }
 
 /// `GET /v1/vehicles/{id}/overview`: everything the vehicle page shows at once.
@@ -367,47 +241,6 @@ pub struct Overview {
     /// Fuel economy (mpg or L/100 km, per the vehicle's unit), cost per distance and a drop flag;
     /// `null` until a `fuel` event is recorded (docs/fuel.md).
     pub fuel: Option<crate::fuel::FuelEconomy>,
-}
-
-/// The odometer of an overview: an estimate (`asOf` a date) or the last reading (`asOf` an instant).
-/// On the wire it is the one or the other object as it is (untagged).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum OdometerSnapshot {
-    Estimate(OdometerEstimateView),
-    Reading(OdometerView),
-}
-
-impl utoipa::PartialSchema for OdometerSnapshot {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::Ref;
-        use utoipa::openapi::schema::AnyOfBuilder;
-        AnyOfBuilder::new()
-            .item(Ref::from_schema_name(OdometerEstimateView::name()))
-            .item(Ref::from_schema_name(OdometerView::name()))
-            .description(Some(
-                "The scheduler's estimate (`OdometerEstimateView`) or the last reading (`OdometerView`).",
-            ))
-            .into()
-    }
-}
-
-impl ToSchema for OdometerSnapshot {
-    fn schemas(
-        schemas: &mut Vec<(
-            String,
-            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
-        )>,
-    ) {
-        use utoipa::PartialSchema;
-        schemas.push((
-            OdometerEstimateView::name().into_owned(),
-            OdometerEstimateView::schema(),
-        ));
-        OdometerEstimateView::schemas(schemas);
-        schemas.push((OdometerView::name().into_owned(), OdometerView::schema()));
-        OdometerView::schemas(schemas);
-    }
 }
 
 /// `GET /v1/vehicles/{id}/maintenance`: the scheduler's last evaluation of the vehicle.
@@ -433,21 +266,16 @@ pub struct VehicleMaintenance {
     params(VehicleIdParam),
     responses(
         (status = 200, description = "The overview.", body = Overview),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        NotFoundErrors,
     )
 )]
 async fn overview(
     State(state): State<EdgeState>,
     auth: Auth,
-    Path(id): Path<String>,
+    Path(id): Path<VehicleId>,
 ) -> Result<Json<Overview>, ApiError> {
     auth.require(Permission::ReadVehicles)?;
-    let org = auth.org().to_string();
+    let org = org_of(&auth);
     let vehicle = vehicle_in_org(&state, &org, &id).await?;
     let store = &state.store;
     let everything = EventFilter::default();
@@ -459,28 +287,12 @@ async fn overview(
         store.fuel_events(&org, &id),
     )?;
     let fuel = crate::fuel::economy(vehicle.vehicle.odometer_unit, &fuel_events);
-    let since = (vwc_clock::now() - chrono::Months::new(11))
-        .format("%Y-%m")
-        .to_string();
-    // The scheduler's estimate (projected from usage) when it is at least as recent as the last reading.
-    let odometer = match (&maintenance, &vehicle.odometer) {
-        (Some(m), reading)
-            if m.odometer.as_ref().is_some_and(|e| {
-                reading
-                    .as_ref()
-                    .is_none_or(|r| e.as_of >= r.as_of.date_naive() && e.value >= r.value)
-            }) =>
-        {
-            m.odometer.clone().map(OdometerSnapshot::Estimate)
-        }
-        (_, Some(r)) => Some(OdometerSnapshot::Reading(r.clone())),
-        _ => None,
-    };
+    let odometer = OdometerSnapshot::of(maintenance.as_ref(), vehicle.odometer.as_ref());
     Ok(Json(Overview {
         odometer,
         valuation,
         maintenance: maintenance.map(|m| m.items).unwrap_or_default(),
-        costs: summarise_costs(&buckets, &since),
+        costs: summarise_costs(&buckets, &last_12_months_since(vwc_clock::now())),
         recent_events: recent,
         fuel,
         vehicle,
@@ -498,31 +310,27 @@ async fn overview(
     params(VehicleIdParam),
     responses(
         (status = 200, description = "The maintenance items.", body = VehicleMaintenance),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        NotFoundErrors,
     )
 )]
 async fn maintenance(
     State(state): State<EdgeState>,
     auth: Auth,
-    Path(id): Path<String>,
+    Path(id): Path<VehicleId>,
 ) -> Result<Json<VehicleMaintenance>, ApiError> {
     auth.require(Permission::ReadVehicles)?;
-    vehicle_in_org(&state, auth.org(), &id).await?;
-    let view = state.store.maintenance(auth.org(), &id).await?;
+    let org = org_of(&auth);
+    vehicle_in_org(&state, &org, &id).await?;
+    let view = state.store.maintenance(&org, &id).await?;
     Ok(Json(match view {
         Some(v) => VehicleMaintenance {
-            vehicle_id: id,
+            vehicle_id: id.to_string(),
             items: v.items,
             odometer: v.odometer,
             evaluated_at: Some(v.evaluated_at),
         },
         None => VehicleMaintenance {
-            vehicle_id: id,
+            vehicle_id: id.to_string(),
             items: Vec::new(),
             odometer: None,
             evaluated_at: None,
@@ -539,41 +347,25 @@ async fn maintenance(
     path = "/v1/vehicles/{id}/valuations",
     tag = "vehicles",
     security(("bearer" = [])),
-    params(VehicleIdParam, LimitParam, CursorParam),
+    params(VehicleIdParam, PageQuery),
     responses(
         (status = 200, description = "The valuation history, newest first.", body = Page<Valuation>),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 422, response = UnprocessableEntity),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        QueryNotFoundErrors,
     )
 )]
 async fn valuations(
     State(state): State<EdgeState>,
     auth: Auth,
-    Path(id): Path<String>,
-    q: Result<Query<PageQuery>, QueryRejection>,
+    Path(id): Path<VehicleId>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<Valuation>>, ApiError> {
     auth.require(Permission::ReadVehicles)?;
-    let (limit, before): (usize, Option<NaiveDate>) = query(q)?.read()?;
-    vehicle_in_org(&state, auth.org(), &id).await?;
-    let mut items = state
-        .store
-        .valuations(auth.org(), &id, before, limit + 1)
-        .await?;
+    let org = org_of(&auth);
+    let (limit, before): (usize, Option<NaiveDate>) = page.read()?;
+    vehicle_in_org(&state, &org, &id).await?;
+    let mut items = state.store.valuations(&org, &id, before, limit + 1).await?;
     let next_cursor = cursor::next_page(&mut items, limit, |v| v.as_of);
     Ok(Json(Page { items, next_cursor }))
-}
-
-#[derive(Debug, Deserialize)]
-struct FeedQuery {
-    unread: Option<String>,
-    #[serde(flatten)]
-    page: PageQuery,
 }
 
 /// List the organisation's in-app notifications
@@ -584,31 +376,26 @@ struct FeedQuery {
     path = "/v1/notifications",
     tag = "notifications",
     security(("bearer" = [])),
-    params(UnreadParam, LimitParam, CursorParam),
+    params(UnreadQuery, PageQuery),
     responses(
         (status = 200, description = "A page of notifications, newest first.", body = Page<NotificationView>),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 422, response = UnprocessableEntity),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        QueryErrors,
     )
 )]
 async fn notifications(
     State(state): State<EdgeState>,
     auth: Auth,
-    q: Result<Query<FeedQuery>, QueryRejection>,
+    ApiQuery(unread): ApiQuery<UnreadQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<NotificationView>>, ApiError> {
     auth.require(Permission::ReadNotifications)?;
-    let q = query(q)?;
-    let (limit, after) = q.page.read::<TimelineCursor>()?;
+    let org = org_of(&auth);
+    let (limit, after) = page.read::<TimelineCursor>()?;
     let after = after.map(|c| (c.t, c.i));
-    let unread = flag("unread", q.unread.as_deref())?;
+    let unread = unread.read()?;
     let mut items = state
         .store
-        .notifications(auth.org(), unread, after.as_ref(), limit + 1)
+        .notifications(&org, unread, after.as_ref(), limit + 1)
         .await?;
     let next_cursor = cursor::next_page(&mut items, limit, |n| TimelineCursor {
         t: n.created_at,
@@ -626,12 +413,7 @@ async fn notifications(
     params(("id" = String, Path, description = "The notification's id.")),
     responses(
         (status = 204, description = "Marked read (again, if it already was)."),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        NotFoundErrors,
     )
 )]
 async fn mark_read(
@@ -640,9 +422,10 @@ async fn mark_read(
     Path(id): Path<String>,
 ) -> Result<axum::http::StatusCode, ApiError> {
     auth.require(Permission::ReadNotifications)?;
+    let org = org_of(&auth);
     if state
         .store
-        .mark_notification_read(auth.org(), &id, vwc_clock::now())
+        .mark_notification_read(&org, &id, vwc_clock::now())
         .await?
     {
         Ok(axum::http::StatusCode::NO_CONTENT)
@@ -687,34 +470,26 @@ pub struct FleetOverview {
     path = "/v1/fleet/overview",
     tag = "fleet",
     security(("bearer" = [])),
-    params(LimitParam, CursorParam),
+    params(PageQuery),
     responses(
         (status = 200, description = "A page of the fleet.", body = FleetOverview),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 422, response = UnprocessableEntity),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        QueryErrors,
     )
 )]
 async fn fleet_overview(
     State(state): State<EdgeState>,
     auth: Auth,
-    q: Result<Query<PageQuery>, QueryRejection>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<FleetOverview>, ApiError> {
     auth.require(Permission::ReadFleet)?;
-    let (limit, after): (usize, Option<String>) = query(q)?.read()?;
-    let mut items: Vec<FleetRow> = state
-        .store
-        .fleet(auth.org(), after.as_deref(), limit + 1)
-        .await?;
+    let org = org_of(&auth);
+    let (limit, after): (usize, Option<VehicleId>) = page.read()?;
+    let mut items: Vec<FleetRow> = state.store.fleet(&org, after.as_ref(), limit + 1).await?;
     let next_cursor = cursor::next_page(&mut items, limit, |v| v.vehicle.vehicle.id.clone());
     // The totals come from the fleet aggregates (kept with the projection), not from this page.
     let (counts, value) = tokio::try_join!(
-        state.store.fleet_counts(auth.org()),
-        state.store.fleet_value(auth.org()),
+        state.store.fleet_counts(&org),
+        state.store.fleet_value(&org),
     )?;
     Ok(Json(FleetOverview {
         totals: FleetTotals {
@@ -728,35 +503,6 @@ async fn fleet_overview(
     }))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CostsQuery {
-    group_by: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-}
-
-/// Costs of one group in one currency.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CostGroup {
-    /// The month (`YYYY-MM`), event kind or vehicle id, as `groupBy` says.
-    key: String,
-    currency: String,
-    total_cents: u64,
-    /// Events with a cost in the group.
-    events: u64,
-}
-
-/// How fleet costs are grouped.
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum CostGrouping {
-    Month,
-    Kind,
-    Vehicle,
-}
-
 /// `GET /v1/fleet/costs`: cost totals per group and currency.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -764,94 +510,38 @@ pub struct FleetCosts {
     pub group_by: CostGrouping,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
+    /// By month or kind every group; by vehicle a page of `limit` groups (by vehicle id, then currency).
     pub items: Vec<CostGroup>,
+    /// By vehicle: pass as `cursor` to get the next page; `null` on the last page (and by month or kind).
+    pub next_cursor: Option<String>,
+    /// The whole fleet's costs in [`from`, `to`] per currency (every vehicle, not only this page).
+    pub totals: Vec<CurrencyTotal>,
     /// Fuel per vehicle with fill-ups in [`from`, `to`]: economy and cost per distance over the
     /// full-to-full intervals that close in the range (fuel spending itself is in `items`, kind `fuel`).
     pub fuel: Vec<FleetFuelRow>,
 }
 
-/// One vehicle's fuel figures in the fleet's costs.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct FleetFuelRow {
-    pub vehicle_id: String,
-    pub unit: crate::fuel::EconomyUnit,
-    pub distance_unit: vwc_contracts::OdometerUnit,
-    pub volume_unit: vwc_contracts::VolumeUnit,
-    pub fill_ups: u64,
-    pub volume: f64,
-    /// Distance of the measured intervals.
-    pub measured_distance: f64,
-    /// Measured distance ÷ the fuel those intervals used; `null` without a full-to-full interval.
-    pub average: Option<f64>,
-    pub costs: Vec<crate::fuel::FuelCost>,
-    /// The vehicle's latest interval is more than 15 % below its trailing average (whole history).
-    pub drop_flagged: bool,
-}
-
 /// The fleet's fuel rows: every vehicle with fill-ups in the range, by vehicle id.
 async fn fleet_fuel(
     store: &dyn EdgeStore,
-    org: &str,
+    org: &OrgId,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
 ) -> Result<Vec<FleetFuelRow>, ApiError> {
-    let in_range = |t: DateTime<Utc>| from.is_none_or(|f| t >= f) && to.is_none_or(|e| t <= e);
     let mut rows = Vec::new();
     // Only the vehicles with fill-ups: one query each, not one per vehicle of the fleet.
     for id in store.fuel_vehicles(org).await? {
         let Some(v) = store.vehicle(org, &id).await? else {
             continue;
         };
-        let events = store.fuel_events(org, v.vehicle.id.as_ref()).await?;
-        let unit = v.vehicle.odometer_unit;
-        let Some(whole) = crate::fuel::economy(unit, &events) else {
-            continue;
-        };
-        // Intervals closing in the range; fills in the range for volume and spending.
-        let ranged: Vec<_> = events
-            .iter()
-            .filter(|e| in_range(e.occurred_at))
-            .cloned()
-            .collect();
-        if ranged.is_empty() {
-            continue;
-        }
-        let intervals: Vec<_> = whole.intervals.iter().filter(|i| in_range(i.to)).collect();
-        let measured_distance: f64 = intervals.iter().map(|i| i.distance).sum();
-        let volume_used: f64 = intervals.iter().map(|i| i.volume).sum();
-        let average = (volume_used > 0.0).then(|| {
-            let e = match whole.unit {
-                crate::fuel::EconomyUnit::Mpg => measured_distance / volume_used,
-                crate::fuel::EconomyUnit::LitresPer100Km => volume_used / measured_distance * 100.0,
-            };
-            (e * 100.0).round() / 100.0
-        });
-        let in_range_figures =
-            crate::fuel::economy(unit, &ranged).expect("ranged holds fuel events");
-        let mut costs = in_range_figures.costs;
-        for c in &mut costs {
-            let (cents, distance) = intervals
-                .iter()
-                .filter(|i| i.currency.as_deref() == Some(c.currency.as_str()))
-                .fold((0u64, 0f64), |(s, d), i| {
-                    (s + i.cost_cents.unwrap_or(0), d + i.distance)
-                });
-            c.per_distance_cents =
-                (distance > 0.0).then(|| (cents as f64 / distance * 100.0).round() / 100.0);
-        }
-        rows.push(FleetFuelRow {
-            vehicle_id: v.vehicle.id.to_string(),
-            unit: whole.unit,
-            distance_unit: unit,
-            volume_unit: whole.volume_unit,
-            fill_ups: in_range_figures.fill_ups,
-            volume: in_range_figures.total_volume,
-            measured_distance: (measured_distance * 10.0).round() / 10.0,
-            average,
-            costs,
-            drop_flagged: whole.drop.is_some(),
-        });
+        let events = store.fuel_events(org, &id).await?;
+        rows.extend(read_model::fleet_fuel_row(
+            &id,
+            v.vehicle.odometer_unit,
+            &events,
+            from,
+            to,
+        ));
     }
     Ok(rows)
 }
@@ -866,206 +556,53 @@ async fn fleet_fuel(
     path = "/v1/fleet/costs",
     tag = "fleet",
     security(("bearer" = [])),
-    params(GroupByParam, FromParam, ToParam),
+    params(GroupByQuery, RangeQuery, PageQuery),
     responses(
         (status = 200, description = "Cost totals.", body = FleetCosts),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 422, response = UnprocessableEntity),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        QueryErrors,
     )
 )]
 async fn fleet_costs(
     State(state): State<EdgeState>,
     auth: Auth,
-    q: Result<Query<CostsQuery>, QueryRejection>,
+    ApiQuery(group_by): ApiQuery<GroupByQuery>,
+    ApiQuery(range): ApiQuery<RangeQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<FleetCosts>, ApiError> {
     auth.require(Permission::ReadFleet)?;
-    let q = query(q)?;
-    let grouping = match q.group_by.as_deref().unwrap_or("month") {
-        "month" => CostGrouping::Month,
-        "kind" => CostGrouping::Kind,
-        "vehicle" => CostGrouping::Vehicle,
-        _ => return Err(ApiError::field("groupBy", "must be month, kind or vehicle")),
+    let org = org_of(&auth);
+    let grouping = group_by.read()?;
+    let (from, to) = range.read()?;
+    // The organisation's buckets give the whole fleet's totals and, by month or kind, the groups; by
+    // vehicle, a page of each vehicle's totals comes from the per-vehicle aggregates.
+    // Checked whatever the grouping, though only a page by vehicle uses them.
+    let (limit, after): (usize, Option<CostKey>) = page.read()?;
+    let buckets = state.store.fleet_cost_buckets(&org, from, to).await?;
+    let (items, next_cursor) = match grouping {
+        CostGrouping::Vehicle => {
+            let mut totals = state
+                .store
+                .fleet_costs_by_vehicle(&org, from, to, after.as_ref(), limit + 1)
+                .await?;
+            let next_cursor = cursor::next_page(&mut totals, limit, CostTotal::key);
+            (
+                totals.into_iter().map(CostGroup::from).collect(),
+                next_cursor,
+            )
+        }
+        CostGrouping::Month | CostGrouping::Kind => (
+            read_model::group_fleet_costs(&buckets, grouping == CostGrouping::Month),
+            None,
+        ),
     };
-    let from = q
-        .from
-        .as_deref()
-        .map(|s| instant("from", s, false))
-        .transpose()?;
-    let to =
-        q.to.as_deref()
-            .map(|s| instant("to", s, true))
-            .transpose()?;
-    // By vehicle: each vehicle's totals; by month or kind: the organisation's monthly totals.
-    if let CostGrouping::Vehicle = grouping {
-        let totals = state
-            .store
-            .fleet_costs_by_vehicle(auth.org(), from, to)
-            .await?;
-        return Ok(Json(FleetCosts {
-            group_by: grouping,
-            from,
-            to,
-            items: totals
-                .into_iter()
-                .map(|t| CostGroup {
-                    key: t.vehicle_id,
-                    currency: t.currency,
-                    total_cents: t.total_cents,
-                    events: t.events,
-                })
-                .collect(),
-            fuel: fleet_fuel(state.store.as_ref(), auth.org(), from, to).await?,
-        }));
-    }
-    let buckets = state.store.fleet_cost_buckets(auth.org(), from, to).await?;
-    let by_month = matches!(grouping, CostGrouping::Month);
-    let mut groups: std::collections::BTreeMap<(String, String), CostGroup> = Default::default();
-    for b in &buckets {
-        let key = if by_month {
-            b.month.clone()
-        } else {
-            b.kind.as_str().to_string()
-        };
-        let g = groups
-            .entry((key.clone(), b.currency.clone()))
-            .or_insert_with(|| CostGroup {
-                key,
-                currency: b.currency.clone(),
-                total_cents: 0,
-                events: 0,
-            });
-        g.total_cents += b.total_cents;
-        g.events += b.events;
-    }
-    let fuel = fleet_fuel(state.store.as_ref(), auth.org(), from, to).await?;
+    let fuel = fleet_fuel(state.store.as_ref(), &org, from, to).await?;
     Ok(Json(FleetCosts {
         group_by: grouping,
         from,
         to,
-        items: groups.into_values().collect(),
+        items,
+        next_cursor,
+        totals: read_model::currency_totals(&buckets),
         fuel,
     }))
 }
-
-/// Query and path parameters as the OpenAPI document describes them. The handlers parse the raw strings
-/// themselves (so a bad value is a 422 naming the field); these only document the accepted values.
-mod params {
-    use utoipa::IntoParams;
-    use vwc_contracts::EventKind;
-
-    /// `{id}` of a vehicle.
-    #[derive(IntoParams)]
-    #[into_params(parameter_in = Path)]
-    #[allow(dead_code)]
-    pub struct VehicleIdParam {
-        /// The vehicle's id (`veh_…`).
-        id: String,
-    }
-
-    #[derive(IntoParams)]
-    #[into_params(parameter_in = Query)]
-    #[allow(dead_code)]
-    pub struct LimitParam {
-        /// Page size, 1–200 (default 50).
-        #[param(minimum = 1, maximum = 200)]
-        limit: Option<u32>,
-    }
-
-    #[derive(IntoParams)]
-    #[into_params(parameter_in = Query)]
-    #[allow(dead_code)]
-    pub struct IncludeVoidedParam {
-        /// `true` lists voided records too, marked `voided` (they are left out otherwise).
-        #[param(rename = "includeVoided")]
-        include_voided: Option<bool>,
-    }
-
-    #[derive(IntoParams)]
-    #[into_params(parameter_in = Query)]
-    #[allow(dead_code)]
-    pub struct CursorParam {
-        /// The `nextCursor` of the previous page, as it was (empty: the first page).
-        #[param(pattern = "^[A-Za-z0-9_-]*$")]
-        cursor: Option<String>,
-    }
-
-    #[derive(IntoParams)]
-    #[into_params(parameter_in = Query)]
-    #[allow(dead_code)]
-    pub struct KindParam {
-        /// Only these event kinds (comma-separated, e.g. `maintenance,repair`).
-        #[param(style = Form, explode = false, inline)]
-        kind: Option<Vec<EventKind>>,
-    }
-
-    #[derive(IntoParams)]
-    #[into_params(parameter_in = Query)]
-    #[allow(dead_code)]
-    pub struct FromParam {
-        /// Only events at or after this RFC 3339 instant, or the start of this `YYYY-MM-DD` date (UTC).
-        #[param(value_type = Option<super::InstantOrDate>, inline)]
-        from: Option<String>,
-    }
-
-    #[derive(IntoParams)]
-    #[into_params(parameter_in = Query)]
-    #[allow(dead_code)]
-    pub struct ToParam {
-        /// Only events at or before this RFC 3339 instant, or the end of this `YYYY-MM-DD` date (UTC).
-        #[param(value_type = Option<super::InstantOrDate>, inline)]
-        to: Option<String>,
-    }
-
-    #[derive(IntoParams)]
-    #[into_params(parameter_in = Query)]
-    #[allow(dead_code)]
-    pub struct UnreadParam {
-        /// `true`: only unread notifications.
-        unread: Option<bool>,
-    }
-
-    #[derive(IntoParams)]
-    #[into_params(parameter_in = Query, rename_all = "camelCase")]
-    #[allow(dead_code)]
-    pub struct GroupByParam {
-        /// How to group the costs (default `month`).
-        #[param(inline)]
-        group_by: Option<super::CostGrouping>,
-    }
-}
-
-use params::{
-    CursorParam, FromParam, GroupByParam, IncludeVoidedParam, KindParam, LimitParam, ToParam,
-    UnreadParam, VehicleIdParam,
-};
-
-/// An RFC 3339 instant or a `YYYY-MM-DD` date.
-pub struct InstantOrDate;
-
-impl utoipa::PartialSchema for InstantOrDate {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{
-            AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type,
-        };
-        AnyOfBuilder::new()
-            .item(
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
-            )
-            .item(
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date))),
-            )
-            .examples([serde_json::json!("2026-01-01")])
-            .into()
-    }
-}
-
-impl ToSchema for InstantOrDate {}

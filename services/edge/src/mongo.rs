@@ -8,21 +8,24 @@ use std::collections::{BTreeMap, HashMap};
 use async_trait::async_trait;
 use bson::{Bson, Document, doc};
 use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
 use mongodb::ClientSession;
 use vwc_contracts::maintenance::{
     Channel, MaintenanceItemView, MaintenanceScheduleUpdated, MaintenanceStatus,
     NotificationDelivered,
 };
 use vwc_contracts::valuation::{Valuation, ValuationPointKind, ValuationUpdated};
-use vwc_contracts::{EventKind, Vehicle, VehicleEvent};
+use vwc_contracts::{EventKind, OrgId, Vehicle, VehicleEvent, VehicleId};
 use vwc_store::mongo::{MongoDb, collect, int, parse_ts, required_text, text};
 use vwc_store::{Plumbed, StoreResult, ts};
 
 use crate::CONSUMER;
 use crate::aggregates::{Change, CurrentValue, Fact, FleetMember, MonthRange, changes};
+use crate::read_model::VehicleTotalsPage;
 use crate::store::{
-    CostBucket, CostScope, CostTotal, EdgeStore, EventFilter, FleetCounts, FleetRow, FleetValue,
-    MaintenanceView, NotificationView, OdometerView, RawEvent, TimelinePosition, VehicleView,
+    CostBucket, CostKey, CostScope, CostTotal, EdgeStore, EventFilter, FleetCounts, FleetRow,
+    FleetValue, MaintenanceView, NotificationView, OdometerView, RawEvent, TimelinePosition,
+    VehicleView,
 };
 
 const VEHICLES: &str = "vehicles";
@@ -51,6 +54,29 @@ const FLEET_VALUES: &str = "fleet_values";
 /// `{_id: "aggregates"}` once the aggregates were filled from what the projection held before them.
 const META: &str = "edge_meta";
 const AGGREGATES_FILLED: &str = "aggregates";
+
+/// Narrows an aggregate's `filter` to the months of `months` (either end open).
+fn filter_months(filter: &mut Document, months: &MonthRange) {
+    let mut range = Document::new();
+    if let Some(first) = &months.first {
+        range.insert("$gte", first);
+    }
+    if let Some(last) = &months.last {
+        range.insert("$lte", last);
+    }
+    if !range.is_empty() {
+        filter.insert("month", range);
+    }
+}
+
+/// The fields of a `cost_months` document a page of per-vehicle totals reads.
+#[derive(Debug, serde::Deserialize)]
+struct CostMonthRow {
+    vehicle_id: String,
+    currency: String,
+    total_cents: i64,
+    events: i64,
+}
 
 #[derive(Clone)]
 pub struct MongoEdgeStore {
@@ -118,6 +144,13 @@ impl MongoEdgeStore {
         .await?;
         db.create_index(COST_MONTHS, doc! { "org_id": 1, "month": 1 }, false)
             .await?;
+        // A page of the fleet's cost by vehicle.
+        db.create_index(
+            COST_MONTHS,
+            doc! { "org_id": 1, "vehicle_id": 1, "currency": 1, "month": 1 },
+            false,
+        )
+        .await?;
         db.create_index(FLEET_COST_MONTHS, doc! { "org_id": 1, "month": 1 }, false)
             .await?;
         // `_id` is the org: this index only creates the collection before any transaction writes to it.
@@ -943,8 +976,8 @@ impl EdgeStore for MongoEdgeStore {
 
     async fn vehicles(
         &self,
-        org_id: &str,
-        after_id: Option<&str>,
+        org_id: &OrgId,
+        after_id: Option<&VehicleId>,
         limit: usize,
     ) -> StoreResult<Vec<VehicleView>> {
         let Some(limit) = page_limit(limit) else {
@@ -953,7 +986,9 @@ impl EdgeStore for MongoEdgeStore {
         let cursor = self
             .db
             .collection(VEHICLES)
-            .find(doc! { "org_id": org_id, "_id": { "$gt": after_id.unwrap_or("") } })
+            .find(
+                doc! { "org_id": org_id, "_id": { "$gt": after_id.map_or("", VehicleId::as_str) } },
+            )
             .sort(doc! { "_id": 1 })
             .limit(limit)
             .await?;
@@ -961,7 +996,11 @@ impl EdgeStore for MongoEdgeStore {
         self.views(vehicles).await
     }
 
-    async fn vehicle(&self, org_id: &str, vehicle_id: &str) -> StoreResult<Option<VehicleView>> {
+    async fn vehicle(
+        &self,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
+    ) -> StoreResult<Option<VehicleView>> {
         let found = self
             .db
             .collection(VEHICLES)
@@ -975,8 +1014,8 @@ impl EdgeStore for MongoEdgeStore {
 
     async fn events(
         &self,
-        org_id: &str,
-        vehicle_id: &str,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
         filter: &EventFilter,
         after: Option<&TimelinePosition>,
         limit: usize,
@@ -1001,8 +1040,8 @@ impl EdgeStore for MongoEdgeStore {
     /// The stored JSON as it is: a corrected or voided record's body carries its marks.
     async fn timeline_page(
         &self,
-        org_id: &str,
-        vehicle_id: &str,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
         filter: &EventFilter,
         after: Option<&TimelinePosition>,
         limit: usize,
@@ -1037,7 +1076,7 @@ impl EdgeStore for MongoEdgeStore {
     async fn apply_maintenance(
         &self,
         envelope_id: &str,
-        org_id: &str,
+        org_id: &OrgId,
         update: &MaintenanceScheduleUpdated,
     ) -> StoreResult<bool> {
         let body = serde_json::to_string(update)?;
@@ -1055,8 +1094,8 @@ impl EdgeStore for MongoEdgeStore {
 
     async fn maintenance(
         &self,
-        org_id: &str,
-        vehicle_id: &str,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
     ) -> StoreResult<Option<MaintenanceView>> {
         let found = self
             .db
@@ -1079,7 +1118,7 @@ impl EdgeStore for MongoEdgeStore {
     async fn apply_notification(
         &self,
         envelope_id: &str,
-        org_id: &str,
+        org_id: &OrgId,
         delivered: &NotificationDelivered,
     ) -> StoreResult<bool> {
         let mut tx = self.db.transaction().await?;
@@ -1096,7 +1135,7 @@ impl EdgeStore for MongoEdgeStore {
 
     async fn notifications(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         unread_only: bool,
         after: Option<&(DateTime<Utc>, String)>,
         limit: usize,
@@ -1124,7 +1163,7 @@ impl EdgeStore for MongoEdgeStore {
 
     async fn mark_notification_read(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         notification_id: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
@@ -1145,7 +1184,7 @@ impl EdgeStore for MongoEdgeStore {
 
     async fn cost_months(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         scope: CostScope<'_>,
         months: &MonthRange,
     ) -> StoreResult<Vec<CostBucket>> {
@@ -1158,16 +1197,7 @@ impl EdgeStore for MongoEdgeStore {
             }
             CostScope::EachVehicle => COST_MONTHS,
         };
-        let mut range = Document::new();
-        if let Some(first) = &months.first {
-            range.insert("$gte", first);
-        }
-        if let Some(last) = &months.last {
-            range.insert("$lte", last);
-        }
-        if !range.is_empty() {
-            filter.insert("month", range);
-        }
+        filter_months(&mut filter, months);
         let cursor = self
             .db
             .collection(collection)
@@ -1200,8 +1230,8 @@ impl EdgeStore for MongoEdgeStore {
 
     async fn costs_between(
         &self,
-        org_id: &str,
-        vehicle_id: Option<&str>,
+        org_id: &OrgId,
+        vehicle_id: Option<&VehicleId>,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> StoreResult<Vec<CostBucket>> {
@@ -1210,7 +1240,7 @@ impl EdgeStore for MongoEdgeStore {
         let cursor = self
             .db
             .collection(TIMELINE)
-            .find(cost_filter(org_id, vehicle_id, Some(from), Some(to)))
+            .find(cost_filter(org_id, vehicle_id.map(VehicleId::as_str), Some(from), Some(to)))
             .projection(doc! {
                 "_id": 0, "vehicle_id": 1, "kind": 1, "occurred_at": 1, "cost_cents": 1, "currency": 1,
             })
@@ -1220,32 +1250,40 @@ impl EdgeStore for MongoEdgeStore {
 
     async fn vehicle_cost_totals(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         months: &MonthRange,
+        after: Option<&CostKey>,
+        limit: usize,
     ) -> StoreResult<Vec<CostTotal>> {
-        let buckets = self
-            .cost_months(org_id, CostScope::EachVehicle, months)
-            .await?;
-        let mut sums: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
-        for b in buckets {
-            let sum = sums.entry((b.vehicle_id, b.currency)).or_default();
-            sum.0 += b.total_cents;
-            sum.1 += b.events;
+        let mut filter = doc! { "org_id": org_id };
+        if let Some(after) = after {
+            filter.insert("vehicle_id", doc! { "$gte": &after.vehicle_id });
         }
-        Ok(sums
-            .into_iter()
-            .map(
-                |((vehicle_id, currency), (total_cents, events))| CostTotal {
-                    vehicle_id,
-                    currency,
-                    total_cents,
-                    events,
-                },
+        filter_months(&mut filter, months);
+        // Read in (vehicle, currency) order through `{org_id, vehicle_id, currency, month}` and stop at
+        // the first row past the page.
+        let mut rows = self
+            .db
+            .collection(COST_MONTHS)
+            .clone_with_type::<CostMonthRow>()
+            .find(filter)
+            .sort(doc! { "vehicle_id": 1, "currency": 1 })
+            .projection(
+                doc! { "_id": 0, "vehicle_id": 1, "currency": 1, "total_cents": 1, "events": 1 },
             )
-            .collect())
+            .batch_size(u32::try_from(limit.clamp(16, 1_000)).unwrap_or(1_000))
+            .await?;
+        let mut page = VehicleTotalsPage::new(after, limit);
+        while let Some(row) = rows.try_next().await? {
+            let (cents, events) = (row.total_cents.max(0) as u64, row.events.max(0) as u64);
+            if !page.push(&row.vehicle_id, &row.currency, cents, events) {
+                break;
+            }
+        }
+        Ok(page.finish())
     }
 
-    async fn fleet_counts(&self, org_id: &str) -> StoreResult<FleetCounts> {
+    async fn fleet_counts(&self, org_id: &OrgId) -> StoreResult<FleetCounts> {
         let found = self
             .db
             .collection(FLEET_COUNTS)
@@ -1264,8 +1302,8 @@ impl EdgeStore for MongoEdgeStore {
 
     async fn fleet(
         &self,
-        org_id: &str,
-        after_id: Option<&str>,
+        org_id: &OrgId,
+        after_id: Option<&VehicleId>,
         limit: usize,
     ) -> StoreResult<Vec<FleetRow>> {
         let Some(limit) = page_limit(limit) else {
@@ -1277,7 +1315,7 @@ impl EdgeStore for MongoEdgeStore {
             .collection(VEHICLES)
             .find(doc! {
                 "org_id": org_id,
-                "_id": { "$gt": after_id.unwrap_or("") },
+                "_id": { "$gt": after_id.map_or("", VehicleId::as_str) },
                 "status": { "$nin": &RETIRED[..] },
             })
             .sort(doc! { "_id": 1 })
@@ -1326,7 +1364,7 @@ impl EdgeStore for MongoEdgeStore {
     async fn apply_valuation(
         &self,
         envelope_id: &str,
-        org_id: &str,
+        org_id: &OrgId,
         update: &ValuationUpdated,
     ) -> StoreResult<bool> {
         let body = serde_json::to_string(&update.valuation)?;
@@ -1344,8 +1382,8 @@ impl EdgeStore for MongoEdgeStore {
 
     async fn valuations(
         &self,
-        org_id: &str,
-        vehicle_id: &str,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
         before: Option<chrono::NaiveDate>,
         limit: usize,
     ) -> StoreResult<Vec<Valuation>> {
@@ -1366,8 +1404,8 @@ impl EdgeStore for MongoEdgeStore {
 
     async fn current_valuation(
         &self,
-        org_id: &str,
-        vehicle_id: &str,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
     ) -> StoreResult<Option<Valuation>> {
         let found = self
             .db
@@ -1379,7 +1417,7 @@ impl EdgeStore for MongoEdgeStore {
             .transpose()
     }
 
-    async fn fuel_vehicles(&self, org_id: &str) -> StoreResult<Vec<String>> {
+    async fn fuel_vehicles(&self, org_id: &OrgId) -> StoreResult<Vec<VehicleId>> {
         let ids = self
             .db
             .collection(TIMELINE)
@@ -1393,10 +1431,10 @@ impl EdgeStore for MongoEdgeStore {
             .filter_map(|b| b.as_str().map(str::to_string))
             .collect();
         ids.sort();
-        Ok(ids)
+        Ok(ids.into_iter().map(VehicleId::from).collect())
     }
 
-    async fn fleet_value(&self, org_id: &str) -> StoreResult<Vec<FleetValue>> {
+    async fn fleet_value(&self, org_id: &OrgId) -> StoreResult<Vec<FleetValue>> {
         let cursor = self
             .db
             .collection(FLEET_VALUES)

@@ -9,15 +9,16 @@ use vwc_contracts::maintenance::{
     Channel, MaintenanceScheduleUpdated, MaintenanceStatus, NotificationDelivered,
 };
 use vwc_contracts::valuation::{Valuation, ValuationPointKind, ValuationUpdated};
-use vwc_contracts::{EventKind, Vehicle, VehicleEvent};
+use vwc_contracts::{EventKind, OrgId, Vehicle, VehicleEvent, VehicleId};
 use vwc_store::sqlite::claim_inbox;
 use vwc_store::{Plumbed, SqliteDb, StoreError, StoreResult, ts};
 
 use crate::CONSUMER;
 use crate::aggregates::{Change, CurrentValue, Fact, FleetMember, MonthRange, changes};
 use crate::store::{
-    CostBucket, CostScope, CostTotal, EdgeStore, EventFilter, FleetCounts, FleetRow, FleetValue,
-    MaintenanceView, NotificationView, OdometerView, RawEvent, TimelinePosition, VehicleView,
+    CostBucket, CostKey, CostScope, CostTotal, EdgeStore, EventFilter, FleetCounts, FleetRow,
+    FleetValue, MaintenanceView, NotificationView, OdometerView, RawEvent, TimelinePosition,
+    VehicleView,
 };
 
 /// Recomputes every aggregate from the projection; the same rules as `aggregates::changes`, in SQL.
@@ -162,6 +163,9 @@ CREATE TABLE fleet_values (
     ),
     // The fleet's fuel rows start from the vehicles that have fill-ups.
     "CREATE INDEX timeline_fuel ON timeline (org_id, vehicle_id) WHERE kind = 'fuel' AND voided = 0;",
+    // A page of the fleet's cost by vehicle reads each vehicle's rows in (vehicle, currency) order and
+    // stops after the page: covering, so the grouping streams from the index without a sort.
+    "CREATE INDEX cost_months_by_vehicle ON cost_months (org_id, vehicle_id, currency, month, total_cents, events);",
 ];
 
 /// Active vehicles only (sold and archived ones leave the fleet); `v` is the `vehicles` row.
@@ -509,11 +513,14 @@ impl EdgeStore for SqliteEdgeStore {
 
     async fn vehicles(
         &self,
-        org_id: &str,
-        after_id: Option<&str>,
+        org_id: &OrgId,
+        after_id: Option<&VehicleId>,
         limit: usize,
     ) -> StoreResult<Vec<VehicleView>> {
-        let (org, after) = (org_id.to_string(), after_id.unwrap_or("").to_string());
+        let (org, after) = (
+            org_id.to_string(),
+            after_id.map_or("", VehicleId::as_str).to_string(),
+        );
         self.db
             .read(move |conn| {
                 let mut stmt = conn.prepare_cached(
@@ -527,7 +534,11 @@ impl EdgeStore for SqliteEdgeStore {
             .await
     }
 
-    async fn vehicle(&self, org_id: &str, vehicle_id: &str) -> StoreResult<Option<VehicleView>> {
+    async fn vehicle(
+        &self,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
+    ) -> StoreResult<Option<VehicleView>> {
         let (org, id) = (org_id.to_string(), vehicle_id.to_string());
         self.db
             .read(move |conn| {
@@ -542,8 +553,8 @@ impl EdgeStore for SqliteEdgeStore {
 
     async fn events(
         &self,
-        org_id: &str,
-        vehicle_id: &str,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
         filter: &EventFilter,
         after: Option<&TimelinePosition>,
         limit: usize,
@@ -566,8 +577,8 @@ impl EdgeStore for SqliteEdgeStore {
 
     async fn timeline_page(
         &self,
-        org_id: &str,
-        vehicle_id: &str,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
         filter: &EventFilter,
         after: Option<&TimelinePosition>,
         limit: usize,
@@ -612,7 +623,7 @@ impl EdgeStore for SqliteEdgeStore {
     async fn apply_maintenance(
         &self,
         envelope_id: &str,
-        org_id: &str,
+        org_id: &OrgId,
         update: &MaintenanceScheduleUpdated,
     ) -> StoreResult<bool> {
         let (id, org, u) = (envelope_id.to_string(), org_id.to_string(), update.clone());
@@ -650,8 +661,8 @@ impl EdgeStore for SqliteEdgeStore {
 
     async fn maintenance(
         &self,
-        org_id: &str,
-        vehicle_id: &str,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
     ) -> StoreResult<Option<MaintenanceView>> {
         let (org, id) = (org_id.to_string(), vehicle_id.to_string());
         let body: Option<String> = self
@@ -679,7 +690,7 @@ impl EdgeStore for SqliteEdgeStore {
     async fn apply_notification(
         &self,
         envelope_id: &str,
-        org_id: &str,
+        org_id: &OrgId,
         delivered: &NotificationDelivered,
     ) -> StoreResult<bool> {
         let (id, org, n) = (
@@ -715,7 +726,7 @@ impl EdgeStore for SqliteEdgeStore {
 
     async fn notifications(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         unread_only: bool,
         after: Option<&(DateTime<Utc>, String)>,
         limit: usize,
@@ -752,7 +763,7 @@ impl EdgeStore for SqliteEdgeStore {
 
     async fn mark_notification_read(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         notification_id: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
@@ -770,7 +781,7 @@ impl EdgeStore for SqliteEdgeStore {
 
     async fn cost_months(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         scope: CostScope<'_>,
         months: &MonthRange,
     ) -> StoreResult<Vec<CostBucket>> {
@@ -815,12 +826,12 @@ impl EdgeStore for SqliteEdgeStore {
 
     async fn costs_between(
         &self,
-        org_id: &str,
-        vehicle_id: Option<&str>,
+        org_id: &OrgId,
+        vehicle_id: Option<&VehicleId>,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> StoreResult<Vec<CostBucket>> {
-        let (org, vehicle) = (org_id.to_string(), vehicle_id.map(str::to_string));
+        let (org, vehicle) = (org_id.to_string(), vehicle_id.map(VehicleId::to_string));
         let (from, to) = (ts(&from), ts(&to));
         self.db
             .read(move |conn| {
@@ -855,41 +866,47 @@ impl EdgeStore for SqliteEdgeStore {
 
     async fn vehicle_cost_totals(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         months: &MonthRange,
+        after: Option<&CostKey>,
+        limit: usize,
     ) -> StoreResult<Vec<CostTotal>> {
         let org = org_id.to_string();
         let first = months.first.clone().unwrap_or_default();
         let last = months.last.clone().unwrap_or_else(|| "9999".into());
-        // The whole history reads the org's rows in key order (by vehicle); a bounded range reads only its
-        // months through `cost_months_by_month`. Measured on 100,000 vehicles × ~6 months: 0.3 s vs 1.5 s
-        // for the whole history through the month index. (`?2`, `?3` are bound but unused in the first, so
-        // both statements take the same parameters.)
-        let sql = if months.first.is_none() && months.last.is_none() {
-            "SELECT vehicle_id, currency, sum(total_cents), sum(events) FROM cost_months
-             WHERE org_id = ?1 AND ?2 = ?2 AND ?3 = ?3 GROUP BY vehicle_id, currency"
-        } else {
-            "SELECT vehicle_id, currency, sum(total_cents), sum(events) FROM cost_months
-             WHERE org_id = ?1 AND month >= ?2 AND month <= ?3 GROUP BY vehicle_id, currency"
-        };
+        // No cursor: ('', '') sorts before every key.
+        let (after_vehicle, after_currency) = after
+            .map(|k| (k.vehicle_id.clone(), k.currency.clone()))
+            .unwrap_or_default();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.db
             .read(move |conn| {
                 Ok(conn
-                    .prepare_cached(sql)?
-                    .query_map(params![org, first, last], |r| {
-                        Ok(CostTotal {
-                            vehicle_id: r.get(0)?,
-                            currency: r.get(1)?,
-                            total_cents: r.get::<_, i64>(2)?.max(0) as u64,
-                            events: r.get::<_, i64>(3)?.max(0) as u64,
-                        })
-                    })?
+                    .prepare_cached(
+                        "SELECT vehicle_id, currency, sum(total_cents), sum(events)
+                         FROM cost_months INDEXED BY cost_months_by_vehicle
+                         WHERE org_id = ?1 AND (vehicle_id, currency) > (?2, ?3)
+                           AND month >= ?4 AND month <= ?5
+                         GROUP BY vehicle_id, currency HAVING sum(events) > 0
+                         ORDER BY vehicle_id, currency LIMIT ?6",
+                    )?
+                    .query_map(
+                        params![org, after_vehicle, after_currency, first, last, limit],
+                        |r| {
+                            Ok(CostTotal {
+                                vehicle_id: r.get(0)?,
+                                currency: r.get(1)?,
+                                total_cents: r.get::<_, i64>(2)?.max(0) as u64,
+                                events: r.get::<_, i64>(3)?.max(0) as u64,
+                            })
+                        },
+                    )?
                     .collect::<Result<_, _>>()?)
             })
             .await
     }
 
-    async fn fleet_counts(&self, org_id: &str) -> StoreResult<FleetCounts> {
+    async fn fleet_counts(&self, org_id: &OrgId) -> StoreResult<FleetCounts> {
         let org = org_id.to_string();
         self.db
             .read(move |conn| {
@@ -912,11 +929,14 @@ impl EdgeStore for SqliteEdgeStore {
 
     async fn fleet(
         &self,
-        org_id: &str,
-        after_id: Option<&str>,
+        org_id: &OrgId,
+        after_id: Option<&VehicleId>,
         limit: usize,
     ) -> StoreResult<Vec<FleetRow>> {
-        let (org, after) = (org_id.to_string(), after_id.unwrap_or("").to_string());
+        let (org, after) = (
+            org_id.to_string(),
+            after_id.map_or("", VehicleId::as_str).to_string(),
+        );
         self.db
             .read(move |conn| {
                 let mut stmt = conn.prepare_cached(&format!(
@@ -945,7 +965,7 @@ impl EdgeStore for SqliteEdgeStore {
     async fn apply_valuation(
         &self,
         envelope_id: &str,
-        org_id: &str,
+        org_id: &OrgId,
         update: &ValuationUpdated,
     ) -> StoreResult<bool> {
         let (id, org) = (envelope_id.to_string(), org_id.to_string());
@@ -997,8 +1017,8 @@ impl EdgeStore for SqliteEdgeStore {
 
     async fn valuations(
         &self,
-        org_id: &str,
-        vehicle_id: &str,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
         before: Option<chrono::NaiveDate>,
         limit: usize,
     ) -> StoreResult<Vec<Valuation>> {
@@ -1026,8 +1046,8 @@ impl EdgeStore for SqliteEdgeStore {
 
     async fn current_valuation(
         &self,
-        org_id: &str,
-        vehicle_id: &str,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
     ) -> StoreResult<Option<Valuation>> {
         let (org, id) = (org_id.to_string(), vehicle_id.to_string());
         let body: Option<String> = self
@@ -1044,7 +1064,7 @@ impl EdgeStore for SqliteEdgeStore {
         Ok(body.map(|b| serde_json::from_str(&b)).transpose()?)
     }
 
-    async fn fuel_vehicles(&self, org_id: &str) -> StoreResult<Vec<String>> {
+    async fn fuel_vehicles(&self, org_id: &OrgId) -> StoreResult<Vec<VehicleId>> {
         let org = org_id.to_string();
         self.db
             .read(move |conn| {
@@ -1059,7 +1079,7 @@ impl EdgeStore for SqliteEdgeStore {
             .await
     }
 
-    async fn fleet_value(&self, org_id: &str) -> StoreResult<Vec<FleetValue>> {
+    async fn fleet_value(&self, org_id: &OrgId) -> StoreResult<Vec<FleetValue>> {
         let org = org_id.to_string();
         self.db
             .read(move |conn| {

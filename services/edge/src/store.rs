@@ -9,7 +9,7 @@ use vwc_contracts::maintenance::{
     OdometerEstimateView,
 };
 use vwc_contracts::valuation::{Valuation, ValuationUpdated};
-use vwc_contracts::{EventKind, OdometerUnit, Vehicle, VehicleEvent};
+use vwc_contracts::{EventKind, OdometerUnit, OrgId, Vehicle, VehicleEvent, VehicleId};
 use vwc_store::{Plumbing, StoreResult};
 
 use crate::aggregates::{MonthRange, merge_buckets, split_by_month};
@@ -94,13 +94,31 @@ pub struct CostTotal {
     pub events: u64,
 }
 
+/// Where a page of per-vehicle cost totals stands: (vehicle id, currency), the order they are listed in.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+pub struct CostKey {
+    #[serde(rename = "v")]
+    pub vehicle_id: String,
+    #[serde(rename = "c")]
+    pub currency: String,
+}
+
+impl CostTotal {
+    pub fn key(&self) -> CostKey {
+        CostKey {
+            vehicle_id: self.vehicle_id.clone(),
+            currency: self.currency.clone(),
+        }
+    }
+}
+
 /// Which cost aggregate to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CostScope<'a> {
     /// The organisation's totals by (month, kind, currency).
     Fleet,
     /// One vehicle's buckets.
-    Vehicle(&'a str),
+    Vehicle(&'a VehicleId),
     /// Every vehicle's buckets.
     EachVehicle,
 }
@@ -157,16 +175,20 @@ pub trait EdgeStore: Plumbing + crate::corrections::RevisionProjection {
     /// Vehicles of the organisation ordered by id (registration order), after `after_id`.
     async fn vehicles(
         &self,
-        org_id: &str,
-        after_id: Option<&str>,
+        org_id: &OrgId,
+        after_id: Option<&VehicleId>,
         limit: usize,
     ) -> StoreResult<Vec<VehicleView>>;
-    async fn vehicle(&self, org_id: &str, vehicle_id: &str) -> StoreResult<Option<VehicleView>>;
+    async fn vehicle(
+        &self,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
+    ) -> StoreResult<Option<VehicleView>>;
     /// Timeline newest first (occurredAt, then id, descending), strictly after `after`.
     async fn events(
         &self,
-        org_id: &str,
-        vehicle_id: &str,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
         filter: &EventFilter,
         after: Option<&TimelinePosition>,
         limit: usize,
@@ -175,25 +197,25 @@ pub trait EdgeStore: Plumbing + crate::corrections::RevisionProjection {
     async fn apply_maintenance(
         &self,
         envelope_id: &str,
-        org_id: &str,
+        org_id: &OrgId,
         update: &MaintenanceScheduleUpdated,
     ) -> StoreResult<bool>;
     async fn maintenance(
         &self,
-        org_id: &str,
-        vehicle_id: &str,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
     ) -> StoreResult<Option<MaintenanceView>>;
     /// Adds an in-app notification to the organisation's feed (other channels are ignored).
     async fn apply_notification(
         &self,
         envelope_id: &str,
-        org_id: &str,
+        org_id: &OrgId,
         delivered: &NotificationDelivered,
     ) -> StoreResult<bool>;
     /// The feed newest first, strictly after `after` (createdAt, id).
     async fn notifications(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         unread_only: bool,
         after: Option<&(DateTime<Utc>, String)>,
         limit: usize,
@@ -201,7 +223,7 @@ pub trait EdgeStore: Plumbing + crate::corrections::RevisionProjection {
     /// `false` when no such notification in the organisation.
     async fn mark_notification_read(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         notification_id: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<bool>;
@@ -210,7 +232,7 @@ pub trait EdgeStore: Plumbing + crate::corrections::RevisionProjection {
     /// vehicle's.
     async fn cost_months(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         scope: CostScope<'_>,
         months: &MonthRange,
     ) -> StoreResult<Vec<CostBucket>>;
@@ -218,8 +240,8 @@ pub trait EdgeStore: Plumbing + crate::corrections::RevisionProjection {
     /// the pieces of a month at the ends of a range (see [`split_by_month`]).
     async fn costs_between(
         &self,
-        org_id: &str,
-        vehicle_id: Option<&str>,
+        org_id: &OrgId,
+        vehicle_id: Option<&VehicleId>,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> StoreResult<Vec<CostBucket>>;
@@ -227,8 +249,8 @@ pub trait EdgeStore: Plumbing + crate::corrections::RevisionProjection {
     /// the aggregates, the pieces at the ends from the timeline.
     async fn cost_buckets(
         &self,
-        org_id: &str,
-        vehicle_id: Option<&str>,
+        org_id: &OrgId,
+        vehicle_id: Option<&VehicleId>,
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
     ) -> StoreResult<Vec<CostBucket>> {
@@ -247,7 +269,7 @@ pub trait EdgeStore: Plumbing + crate::corrections::RevisionProjection {
     /// empty: what the fleet's cost by month or by kind is folded from.
     async fn fleet_cost_buckets(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
     ) -> StoreResult<Vec<CostBucket>> {
@@ -265,65 +287,57 @@ pub trait EdgeStore: Plumbing + crate::corrections::RevisionProjection {
         }
         Ok(merge_buckets(buckets))
     }
-    /// Each vehicle's costs over whole months `months.first..=months.last`, per currency, summed by the
-    /// store from the cost aggregates.
+    /// A page of each vehicle's costs over whole months `months.first..=months.last`, per currency, summed
+    /// by the store from the cost aggregates: up to `limit` totals ordered by (vehicle id, currency),
+    /// strictly after `after`, each with at least one event.
     async fn vehicle_cost_totals(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         months: &MonthRange,
+        after: Option<&CostKey>,
+        limit: usize,
     ) -> StoreResult<Vec<CostTotal>>;
-    /// Each vehicle's costs with `occurredAt` in [from, to], per currency, by vehicle id then currency:
-    /// the fleet's cost by vehicle.
+    /// A page of the fleet's cost by vehicle: each vehicle's costs with `occurredAt` in [from, to], per
+    /// currency, up to `limit` totals ordered by (vehicle id, currency), strictly after `after`.
     async fn fleet_costs_by_vehicle(
         &self,
-        org_id: &str,
+        org_id: &OrgId,
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
+        after: Option<&CostKey>,
+        limit: usize,
     ) -> StoreResult<Vec<CostTotal>> {
         let period = split_by_month(from, to);
-        let mut sums: std::collections::BTreeMap<(String, String), (u64, u64)> = Default::default();
-        if let Some(months) = &period.whole {
-            for t in self.vehicle_cost_totals(org_id, months).await? {
-                let sum = sums.entry((t.vehicle_id, t.currency)).or_default();
-                sum.0 += t.total_cents;
-                sum.1 += t.events;
+        let whole = match &period.whole {
+            Some(months) => {
+                self.vehicle_cost_totals(org_id, months, after, limit)
+                    .await?
             }
-        }
+            None => Vec::new(),
+        };
+        let mut pieces = Vec::new();
         for (from, to) in period.partial {
-            for b in self.costs_between(org_id, None, from, to).await? {
-                let sum = sums.entry((b.vehicle_id, b.currency)).or_default();
-                sum.0 += b.total_cents;
-                sum.1 += b.events;
-            }
+            pieces.extend(self.costs_between(org_id, None, from, to).await?);
         }
-        Ok(sums
-            .into_iter()
-            .filter(|(_, (_, events))| *events > 0)
-            .map(
-                |((vehicle_id, currency), (total_cents, events))| CostTotal {
-                    vehicle_id,
-                    currency,
-                    total_cents,
-                    events,
-                },
-            )
-            .collect())
+        Ok(crate::read_model::page_of_vehicle_totals(
+            whole, pieces, after, limit,
+        ))
     }
     /// The whole fleet's vehicle and attention counts (every vehicle of the organisation).
-    async fn fleet_counts(&self, org_id: &str) -> StoreResult<FleetCounts>;
+    async fn fleet_counts(&self, org_id: &OrgId) -> StoreResult<FleetCounts>;
     /// Vehicles with their due-soon and overdue counts, by id after `after_id`.
     async fn fleet(
         &self,
-        org_id: &str,
-        after_id: Option<&str>,
+        org_id: &OrgId,
+        after_id: Option<&VehicleId>,
         limit: usize,
     ) -> StoreResult<Vec<FleetRow>>;
     /// The timeline page the API serves: `None` when the vehicle is not in the organisation's read model,
     /// else up to `limit` events as stored JSON. Adapters may answer it in one round trip.
     async fn timeline_page(
         &self,
-        org_id: &str,
-        vehicle_id: &str,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
         filter: &EventFilter,
         after: Option<&TimelinePosition>,
         limit: usize,
@@ -351,30 +365,34 @@ pub trait EdgeStore: Plumbing + crate::corrections::RevisionProjection {
     async fn apply_valuation(
         &self,
         envelope_id: &str,
-        org_id: &str,
+        org_id: &OrgId,
         update: &ValuationUpdated,
     ) -> StoreResult<bool>;
     /// The valuation history newest first (`asOf` descending), strictly before `before`.
     async fn valuations(
         &self,
-        org_id: &str,
-        vehicle_id: &str,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
         before: Option<chrono::NaiveDate>,
         limit: usize,
     ) -> StoreResult<Vec<Valuation>>;
     /// The vehicle's current value.
     async fn current_valuation(
         &self,
-        org_id: &str,
-        vehicle_id: &str,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
     ) -> StoreResult<Option<Valuation>>;
     /// The organisation's current values summed per currency (by currency code).
-    async fn fleet_value(&self, org_id: &str) -> StoreResult<Vec<FleetValue>>;
+    async fn fleet_value(&self, org_id: &OrgId) -> StoreResult<Vec<FleetValue>>;
     /// The ids of the organisation's vehicles that have a `fuel` event not voided: the fleet's fuel rows
     /// read only those (not every vehicle of a fleet that mostly records no fill-ups).
-    async fn fuel_vehicles(&self, org_id: &str) -> StoreResult<Vec<String>>;
+    async fn fuel_vehicles(&self, org_id: &OrgId) -> StoreResult<Vec<VehicleId>>;
     /// Every `fuel` event of one vehicle (any order). Voided events must not be answered once voids exist.
-    async fn fuel_events(&self, org_id: &str, vehicle_id: &str) -> StoreResult<Vec<VehicleEvent>> {
+    async fn fuel_events(
+        &self,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
+    ) -> StoreResult<Vec<VehicleEvent>> {
         let filter = EventFilter {
             kinds: vec![EventKind::Fuel],
             ..EventFilter::default()

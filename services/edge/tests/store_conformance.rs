@@ -13,13 +13,24 @@ use vwc_contracts::maintenance::{
     NotificationDelivered, OdometerEstimateView,
 };
 use vwc_contracts::{
-    Envelope, EventKind, EventSource, EventType, OdometerUnit, Vehicle, VehicleEvent,
+    Envelope, EventKind, EventSource, EventType, OdometerUnit, OrgId, Vehicle, VehicleEvent,
+    VehicleId,
 };
 use vwc_edge::corrections::TimelineRevision;
-use vwc_edge::store::{CostBucket, EventFilter, NotificationView, TimelinePosition};
+use vwc_edge::store::{
+    CostBucket, CostKey, CostTotal, EventFilter, NotificationView, TimelinePosition,
+};
 use vwc_edge::{EdgeStore, MongoEdgeStore, SqliteEdgeStore};
 
 type Store = Arc<dyn EdgeStore>;
+
+fn org(id: &str) -> OrgId {
+    OrgId::from(id)
+}
+
+fn vehicle_id(id: &str) -> VehicleId {
+    VehicleId::from(id)
+}
 
 // ---------------------------------------------------------------------------------------------------
 // Fixtures
@@ -171,7 +182,7 @@ fn schedule(
 async fn maintain(store: &Store, org: &str, update: &MaintenanceScheduleUpdated) {
     assert!(
         store
-            .apply_maintenance(&envelope_id(), org, update)
+            .apply_maintenance(&envelope_id(), &org.into(), update)
             .await
             .unwrap()
     );
@@ -193,7 +204,7 @@ fn delivered(id: &str, channel: Channel, delivered_at: DateTime<Utc>) -> Notific
 async fn notify(store: &Store, org: &str, n: &NotificationDelivered) {
     assert!(
         store
-            .apply_notification(&envelope_id(), org, n)
+            .apply_notification(&envelope_id(), &org.into(), n)
             .await
             .unwrap()
     );
@@ -201,7 +212,7 @@ async fn notify(store: &Store, org: &str, n: &NotificationDelivered) {
 
 async fn feed(store: &Store, org: &str, unread_only: bool) -> Vec<String> {
     store
-        .notifications(org, unread_only, None, 100)
+        .notifications(&org.into(), unread_only, None, 100)
         .await
         .unwrap()
         .into_iter()
@@ -225,7 +236,7 @@ async fn feed_with_history(store: &Store) {
     for id in ["ntf_2", "ntf_3b"] {
         assert!(
             store
-                .mark_notification_read("org_a", id, at(10, 8))
+                .mark_notification_read(&org("org_a"), id, at(10, 8))
                 .await
                 .unwrap()
         );
@@ -349,12 +360,17 @@ async fn fleet_with_costs(store: &Store) -> (Vehicle, Vehicle) {
 
 async fn a_registered_vehicle_reads_back_without_stats(store: Store) {
     let v = register(&store, "org_a", "veh_1").await;
-    let view = store.vehicle("org_a", "veh_1").await.unwrap().unwrap();
+    let view = store
+        .vehicle(&org("org_a"), &vehicle_id("veh_1"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(view.vehicle, v);
     assert_eq!(view.event_count, 0);
     assert_eq!(view.last_event_at, None);
     assert_eq!(view.odometer, None);
-    assert_eq!(store.vehicle("org_a", "veh_missing").await.unwrap(), None);
+    let (org_a, missing) = (org("org_a"), vehicle_id("veh_missing"));
+    assert_eq!(store.vehicle(&org_a, &missing).await.unwrap(), None);
 }
 
 async fn a_duplicate_delivery_returns_false_and_has_no_second_effect(store: Store) {
@@ -388,7 +404,11 @@ async fn a_duplicate_delivery_returns_false_and_has_no_second_effect(store: Stor
             .unwrap()
     );
 
-    let view = store.vehicle("org_a", "veh_1").await.unwrap().unwrap();
+    let view = store
+        .vehicle(&org("org_a"), &vehicle_id("veh_1"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(view.event_count, 1);
     assert_eq!(
         timeline(&store, &v, &EventFilter::default()).await,
@@ -411,7 +431,11 @@ async fn the_same_event_under_another_envelope_has_no_second_effect(store: Store
             .await
             .unwrap()
     );
-    let view = store.vehicle("org_a", "veh_1").await.unwrap().unwrap();
+    let view = store
+        .vehicle(&org("org_a"), &vehicle_id("veh_1"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(view.event_count, 1);
     assert_eq!(
         timeline(&store, &v, &EventFilter::default()).await,
@@ -431,7 +455,13 @@ async fn an_applied_event_reads_back_unchanged(store: Store) {
         .await
         .unwrap();
     let events = store
-        .events("org_a", "veh_1", &EventFilter::default(), None, 10)
+        .events(
+            &org("org_a"),
+            &vehicle_id("veh_1"),
+            &EventFilter::default(),
+            None,
+            10,
+        )
         .await
         .unwrap();
     assert_eq!(events, vec![e]);
@@ -499,7 +529,13 @@ async fn paging_strictly_after_a_position_covers_every_event_exactly_once(store:
             let mut after: Option<TimelinePosition> = None;
             loop {
                 let page = store
-                    .events("org_a", "veh_1", &filter, after.as_ref(), page_size)
+                    .events(
+                        &org("org_a"),
+                        &vehicle_id("veh_1"),
+                        &filter,
+                        after.as_ref(),
+                        page_size,
+                    )
                     .await
                     .unwrap();
                 assert!(page.len() <= page_size);
@@ -519,16 +555,29 @@ async fn paging_strictly_after_a_position_covers_every_event_exactly_once(store:
 
 async fn another_org_sees_neither_the_vehicle_nor_its_timeline(store: Store) {
     let v = vehicle_with_history(&store).await;
-    assert_eq!(store.vehicle("org_b", &v.id).await.unwrap(), None);
-    assert!(store.vehicles("org_b", None, 100).await.unwrap().is_empty());
+    assert_eq!(store.vehicle(&org("org_b"), &v.id).await.unwrap(), None);
     assert!(
         store
-            .events("org_b", &v.id, &EventFilter::default(), None, 100)
+            .vehicles(&org("org_b"), None, 100)
             .await
             .unwrap()
             .is_empty()
     );
-    assert_eq!(store.vehicles("org_a", None, 100).await.unwrap().len(), 1);
+    assert!(
+        store
+            .events(&org("org_b"), &v.id, &EventFilter::default(), None, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .vehicles(&org("org_a"), None, 100)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 async fn vehicles_are_listed_in_id_order_after_a_position(store: Store) {
@@ -539,18 +588,23 @@ async fn vehicles_are_listed_in_id_order_after_a_position(store: Store) {
     let listed = |views: Vec<vwc_edge::store::VehicleView>| -> Vec<String> {
         views.into_iter().map(|v| v.vehicle.id.into()).collect()
     };
-    let all = listed(store.vehicles("org_a", None, 100).await.unwrap());
+    let all = listed(store.vehicles(&org("org_a"), None, 100).await.unwrap());
     assert_eq!(all, ["veh_1", "veh_2", "veh_3", "veh_4"]);
-    let page = listed(store.vehicles("org_a", Some("veh_2"), 1).await.unwrap());
+    let page = listed(
+        store
+            .vehicles(&org("org_a"), Some(&vehicle_id("veh_2")), 1)
+            .await
+            .unwrap(),
+    );
     assert_eq!(page, ["veh_3"]);
 }
 
 async fn the_vehicle_view_counts_events_and_keeps_the_latest_time(store: Store) {
     let v = vehicle_with_history(&store).await;
-    let view = store.vehicle("org_a", &v.id).await.unwrap().unwrap();
+    let view = store.vehicle(&org("org_a"), &v.id).await.unwrap().unwrap();
     assert_eq!(view.event_count, 6);
     assert_eq!(view.last_event_at, Some(at(5, 8)));
-    let listed = store.vehicles("org_a", None, 10).await.unwrap();
+    let listed = store.vehicles(&org("org_a"), None, 10).await.unwrap();
     assert_eq!(listed, vec![view]);
 }
 
@@ -565,7 +619,11 @@ async fn the_odometer_is_the_latest_reading_by_occurred_at_even_out_of_order(sto
     )
     .await;
 
-    let view = store.vehicle("org_a", "veh_1").await.unwrap().unwrap();
+    let view = store
+        .vehicle(&org("org_a"), &vehicle_id("veh_1"))
+        .await
+        .unwrap()
+        .unwrap();
     let odometer = view.odometer.expect("an odometer reading");
     assert_eq!(odometer.value, 42_000);
     assert_eq!(odometer.as_of, at(20, 8));
@@ -575,7 +633,11 @@ async fn the_odometer_is_the_latest_reading_by_occurred_at_even_out_of_order(sto
     assert_eq!(view.last_event_at, Some(at(25, 8)));
 
     apply(&store, &reading(&v, "evt_latest", at(28, 8), 43_500)).await;
-    let view = store.vehicle("org_a", "veh_1").await.unwrap().unwrap();
+    let view = store
+        .vehicle(&org("org_a"), &vehicle_id("veh_1"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         view.odometer.map(|o| (o.value, o.as_of)),
         Some((43_500, at(28, 8)))
@@ -586,7 +648,11 @@ async fn events_applied_before_the_registration_still_count(store: Store) {
     let v = vehicle("org_a", "veh_1");
     apply(&store, &reading(&v, "evt_1", at(3, 8), 5_000)).await;
     register(&store, "org_a", "veh_1").await;
-    let view = store.vehicle("org_a", "veh_1").await.unwrap().unwrap();
+    let view = store
+        .vehicle(&org("org_a"), &vehicle_id("veh_1"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(view.event_count, 1);
     assert_eq!(view.odometer.map(|o| o.value), Some(5_000));
 }
@@ -645,12 +711,17 @@ async fn a_maintenance_update_reads_back_as_the_vehicle_view(store: Store) {
         ],
     );
     maintain(&store, "org_a", &update).await;
-    let view = store.maintenance("org_a", "veh_1").await.unwrap().unwrap();
+    let view = store
+        .maintenance(&org("org_a"), &vehicle_id("veh_1"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(view.vehicle_id, "veh_1");
     assert_eq!(view.items, update.items);
     assert_eq!(view.odometer, update.odometer);
     assert_eq!(view.evaluated_at, at(5, 8));
-    assert_eq!(store.maintenance("org_a", "veh_2").await.unwrap(), None);
+    let (org_a, unevaluated) = (org("org_a"), vehicle_id("veh_2"));
+    assert_eq!(store.maintenance(&org_a, &unevaluated).await.unwrap(), None);
 }
 
 async fn a_duplicate_maintenance_delivery_returns_false_and_has_no_second_effect(store: Store) {
@@ -662,7 +733,7 @@ async fn a_duplicate_maintenance_delivery_returns_false_and_has_no_second_effect
     );
     assert!(
         store
-            .apply_maintenance(&delivery, "org_a", &first)
+            .apply_maintenance(&delivery, &org("org_a"), &first)
             .await
             .unwrap()
     );
@@ -674,11 +745,15 @@ async fn a_duplicate_maintenance_delivery_returns_false_and_has_no_second_effect
     );
     assert!(
         !store
-            .apply_maintenance(&delivery, "org_a", &newer)
+            .apply_maintenance(&delivery, &org("org_a"), &newer)
             .await
             .unwrap()
     );
-    let view = store.maintenance("org_a", "veh_1").await.unwrap().unwrap();
+    let view = store
+        .maintenance(&org("org_a"), &vehicle_id("veh_1"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(view.items, first.items);
     assert_eq!(view.evaluated_at, at(5, 8));
 }
@@ -697,7 +772,11 @@ async fn an_older_evaluation_does_not_overwrite_a_newer_one(store: Store) {
     maintain(&store, "org_a", &newer).await;
     // Claimed (it was delivered and handled) but without effect.
     maintain(&store, "org_a", &older).await;
-    let view = store.maintenance("org_a", "veh_1").await.unwrap().unwrap();
+    let view = store
+        .maintenance(&org("org_a"), &vehicle_id("veh_1"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(view.items, newer.items);
     assert_eq!(view.evaluated_at, at(6, 8));
 
@@ -707,20 +786,25 @@ async fn an_older_evaluation_does_not_overwrite_a_newer_one(store: Store) {
         vec![item("oil", MaintenanceStatus::Ok, true)],
     );
     maintain(&store, "org_a", &newest).await;
-    let view = store.maintenance("org_a", "veh_1").await.unwrap().unwrap();
+    let view = store
+        .maintenance(&org("org_a"), &vehicle_id("veh_1"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(view.items, newest.items);
     assert_eq!(view.evaluated_at, at(7, 8));
 }
 
 async fn another_org_cannot_read_the_maintenance_view(store: Store) {
+    let (org_a, org_b, veh_1) = (org("org_a"), org("org_b"), vehicle_id("veh_1"));
     let update = schedule(
         "veh_1",
         at(5, 8),
         vec![item("oil", MaintenanceStatus::Overdue, true)],
     );
     maintain(&store, "org_a", &update).await;
-    assert_eq!(store.maintenance("org_b", "veh_1").await.unwrap(), None);
-    assert!(store.maintenance("org_a", "veh_1").await.unwrap().is_some());
+    assert_eq!(store.maintenance(&org_b, &veh_1).await.unwrap(), None);
+    assert!(store.maintenance(&org_a, &veh_1).await.unwrap().is_some());
 }
 
 async fn the_fleet_view_counts_enabled_due_soon_and_overdue_items(store: Store) {
@@ -769,19 +853,22 @@ async fn the_fleet_view_counts_enabled_due_soon_and_overdue_items(store: Store) 
     )
     .await;
 
-    let rows = store.fleet("org_a", None, 100).await.unwrap();
+    let rows = store.fleet(&org("org_a"), None, 100).await.unwrap();
     let summary: Vec<(&str, u32, u32)> = rows
         .iter()
         .map(|r| (r.vehicle.vehicle.id.as_str(), r.due_soon, r.overdue))
         .collect();
     assert_eq!(summary, [("veh_1", 1, 2), ("veh_2", 0, 0), ("veh_3", 1, 0)]);
     // Each row carries the same vehicle view as the vehicle list.
-    let views = store.vehicles("org_a", None, 100).await.unwrap();
+    let views = store.vehicles(&org("org_a"), None, 100).await.unwrap();
     let fleet_views: Vec<_> = rows.into_iter().map(|r| r.vehicle).collect();
     assert_eq!(fleet_views, views);
     assert_eq!(fleet_views[0].event_count, 1);
 
-    let page = store.fleet("org_a", Some("veh_1"), 1).await.unwrap();
+    let page = store
+        .fleet(&org("org_a"), Some(&vehicle_id("veh_1")), 1)
+        .await
+        .unwrap();
     assert_eq!(page.len(), 1);
     assert_eq!(page[0].vehicle.vehicle.id, "veh_2");
 
@@ -796,10 +883,10 @@ async fn the_fleet_view_counts_enabled_due_soon_and_overdue_items(store: Store) 
         ),
     )
     .await;
-    let rows = store.fleet("org_a", None, 1).await.unwrap();
+    let rows = store.fleet(&org("org_a"), None, 1).await.unwrap();
     assert_eq!((rows[0].due_soon, rows[0].overdue), (0, 0));
 
-    let other = store.fleet("org_b", None, 100).await.unwrap();
+    let other = store.fleet(&org("org_b"), None, 100).await.unwrap();
     assert_eq!(other.len(), 1);
     assert_eq!((other[0].due_soon, other[0].overdue), (0, 1));
 }
@@ -822,7 +909,7 @@ async fn an_in_app_notification_is_added_and_other_channels_are_ignored(store: S
     .await;
 
     let listed = store
-        .notifications("org_a", false, None, 100)
+        .notifications(&org("org_a"), false, None, 100)
         .await
         .unwrap();
     assert_eq!(
@@ -845,19 +932,19 @@ async fn the_same_notification_under_two_envelopes_is_stored_once(store: Store) 
     let delivery = envelope_id();
     assert!(
         store
-            .apply_notification(&delivery, "org_a", &n)
+            .apply_notification(&delivery, &org("org_a"), &n)
             .await
             .unwrap()
     );
     assert!(
         !store
-            .apply_notification(&delivery, "org_a", &n)
+            .apply_notification(&delivery, &org("org_a"), &n)
             .await
             .unwrap()
     );
     assert!(
         store
-            .mark_notification_read("org_a", "ntf_1", at(4, 8))
+            .mark_notification_read(&org("org_a"), "ntf_1", at(4, 8))
             .await
             .unwrap()
     );
@@ -870,7 +957,7 @@ async fn the_same_notification_under_two_envelopes_is_stored_once(store: Store) 
     notify(&store, "org_a", &republished).await;
 
     let listed = store
-        .notifications("org_a", false, None, 100)
+        .notifications(&org("org_a"), false, None, 100)
         .await
         .unwrap();
     assert_eq!(listed.len(), 1);
@@ -896,7 +983,7 @@ async fn the_feed_is_newest_first_and_filters_unread(store: Store) {
         ["ntf_5", "ntf_4", "ntf_3a", "ntf_1"]
     );
     let listed = store
-        .notifications("org_a", false, None, 100)
+        .notifications(&org("org_a"), false, None, 100)
         .await
         .unwrap();
     let read: Vec<(&str, Option<DateTime<Utc>>)> = listed
@@ -921,7 +1008,7 @@ async fn paging_the_feed_strictly_after_a_position_covers_every_notification_exa
             let mut after: Option<(DateTime<Utc>, String)> = None;
             loop {
                 let page = store
-                    .notifications("org_a", unread_only, after.as_ref(), page_size)
+                    .notifications(&org("org_a"), unread_only, after.as_ref(), page_size)
                     .await
                     .unwrap();
                 assert!(page.len() <= page_size);
@@ -948,13 +1035,13 @@ async fn marking_read_keeps_the_first_time_and_stays_in_the_org(store: Store) {
     .await;
     assert!(
         !store
-            .mark_notification_read("org_b", "ntf_1", at(4, 8))
+            .mark_notification_read(&org("org_b"), "ntf_1", at(4, 8))
             .await
             .unwrap()
     );
     assert!(
         !store
-            .mark_notification_read("org_a", "ntf_missing", at(4, 8))
+            .mark_notification_read(&org("org_a"), "ntf_missing", at(4, 8))
             .await
             .unwrap()
     );
@@ -962,17 +1049,20 @@ async fn marking_read_keeps_the_first_time_and_stays_in_the_org(store: Store) {
 
     assert!(
         store
-            .mark_notification_read("org_a", "ntf_1", at(5, 8))
+            .mark_notification_read(&org("org_a"), "ntf_1", at(5, 8))
             .await
             .unwrap()
     );
     assert!(
         store
-            .mark_notification_read("org_a", "ntf_1", at(7, 8))
+            .mark_notification_read(&org("org_a"), "ntf_1", at(7, 8))
             .await
             .unwrap()
     );
-    let listed = store.notifications("org_a", false, None, 10).await.unwrap();
+    let listed = store
+        .notifications(&org("org_a"), false, None, 10)
+        .await
+        .unwrap();
     assert_eq!(listed[0].read_at, Some(at(5, 8)));
     assert!(feed(&store, "org_a", true).await.is_empty());
 }
@@ -980,7 +1070,10 @@ async fn marking_read_keeps_the_first_time_and_stays_in_the_org(store: Store) {
 async fn cost_buckets_group_by_vehicle_kind_month_and_currency(store: Store) {
     fleet_with_costs(&store).await;
     assert_eq!(
-        store.cost_buckets("org_a", None, None, None).await.unwrap(),
+        store
+            .cost_buckets(&org("org_a"), None, None, None)
+            .await
+            .unwrap(),
         vec![
             bucket("veh_1", EventKind::Maintenance, "2024-06", "USD", 4_000, 1),
             bucket("veh_1", EventKind::Repair, "2024-06", "EUR", 7_000, 1),
@@ -991,7 +1084,10 @@ async fn cost_buckets_group_by_vehicle_kind_month_and_currency(store: Store) {
         ]
     );
     assert_eq!(
-        store.cost_buckets("org_b", None, None, None).await.unwrap(),
+        store
+            .cost_buckets(&org("org_b"), None, None, None)
+            .await
+            .unwrap(),
         vec![bucket(
             "veh_9",
             EventKind::Repair,
@@ -1003,7 +1099,7 @@ async fn cost_buckets_group_by_vehicle_kind_month_and_currency(store: Store) {
     );
     assert!(
         store
-            .cost_buckets("org_c", None, None, None)
+            .cost_buckets(&org("org_c"), None, None, None)
             .await
             .unwrap()
             .is_empty()
@@ -1014,7 +1110,7 @@ async fn cost_buckets_filter_by_vehicle_and_an_inclusive_time_range(store: Store
     let (v1, v2) = fleet_with_costs(&store).await;
     assert_eq!(
         store
-            .cost_buckets("org_a", Some(&v2.id), None, None)
+            .cost_buckets(&org("org_a"), Some(&v2.id), None, None)
             .await
             .unwrap(),
         vec![
@@ -1025,7 +1121,7 @@ async fn cost_buckets_filter_by_vehicle_and_an_inclusive_time_range(store: Store
     // Both bounds are inclusive: c2 (June 20) and c5 (July 1) are on them.
     assert_eq!(
         store
-            .cost_buckets("org_a", Some(&v1.id), Some(on(6, 20)), Some(on(7, 1)))
+            .cost_buckets(&org("org_a"), Some(&v1.id), Some(on(6, 20)), Some(on(7, 1)))
             .await
             .unwrap(),
         vec![
@@ -1036,7 +1132,7 @@ async fn cost_buckets_filter_by_vehicle_and_an_inclusive_time_range(store: Store
     );
     assert_eq!(
         store
-            .cost_buckets("org_a", None, Some(on(6, 30)), None)
+            .cost_buckets(&org("org_a"), None, Some(on(6, 30)), None)
             .await
             .unwrap(),
         vec![
@@ -1047,7 +1143,7 @@ async fn cost_buckets_filter_by_vehicle_and_an_inclusive_time_range(store: Store
     );
     assert_eq!(
         store
-            .cost_buckets("org_a", None, None, Some(on(6, 4)))
+            .cost_buckets(&org("org_a"), None, None, Some(on(6, 4)))
             .await
             .unwrap(),
         vec![
@@ -1058,7 +1154,7 @@ async fn cost_buckets_filter_by_vehicle_and_an_inclusive_time_range(store: Store
     // Another org's vehicle id finds nothing of it.
     assert!(
         store
-            .cost_buckets("org_a", Some("veh_9"), None, None)
+            .cost_buckets(&org("org_a"), Some(&vehicle_id("veh_9")), None, None)
             .await
             .unwrap()
             .is_empty()
@@ -1074,7 +1170,10 @@ async fn fleet_counts_cover_the_whole_fleet_and_follow_each_newest_evaluation(st
         due_soon,
         overdue,
     };
-    assert_eq!(store.fleet_counts("org_a").await.unwrap(), counts(0, 0, 0));
+    assert_eq!(
+        store.fleet_counts(&org("org_a")).await.unwrap(),
+        counts(0, 0, 0)
+    );
     for id in ["veh_1", "veh_2", "veh_3"] {
         register(&store, "org_a", id).await;
     }
@@ -1103,9 +1202,15 @@ async fn fleet_counts_cover_the_whole_fleet_and_follow_each_newest_evaluation(st
         ),
     )
     .await;
-    assert_eq!(store.fleet_counts("org_a").await.unwrap(), counts(3, 1, 1));
+    assert_eq!(
+        store.fleet_counts(&org("org_a")).await.unwrap(),
+        counts(3, 1, 1)
+    );
     register(&store, "org_a", "veh_4").await;
-    assert_eq!(store.fleet_counts("org_a").await.unwrap(), counts(4, 1, 2));
+    assert_eq!(
+        store.fleet_counts(&org("org_a")).await.unwrap(),
+        counts(4, 1, 2)
+    );
     // A re-registration does not count twice; an older evaluation changes nothing; a newer one replaces.
     register(&store, "org_a", "veh_4").await;
     maintain(
@@ -1118,7 +1223,10 @@ async fn fleet_counts_cover_the_whole_fleet_and_follow_each_newest_evaluation(st
         ),
     )
     .await;
-    assert_eq!(store.fleet_counts("org_a").await.unwrap(), counts(4, 1, 2));
+    assert_eq!(
+        store.fleet_counts(&org("org_a")).await.unwrap(),
+        counts(4, 1, 2)
+    );
     maintain(
         &store,
         "org_a",
@@ -1129,21 +1237,27 @@ async fn fleet_counts_cover_the_whole_fleet_and_follow_each_newest_evaluation(st
         ),
     )
     .await;
-    assert_eq!(store.fleet_counts("org_a").await.unwrap(), counts(4, 0, 1));
+    assert_eq!(
+        store.fleet_counts(&org("org_a")).await.unwrap(),
+        counts(4, 0, 1)
+    );
     // The counts equal the rows summed over every page.
-    let mut after: Option<String> = None;
+    let mut after: Option<VehicleId> = None;
     let mut summed = counts(0, 0, 0);
     loop {
-        let page = store.fleet("org_a", after.as_deref(), 1).await.unwrap();
+        let page = store.fleet(&org("org_a"), after.as_ref(), 1).await.unwrap();
         let Some(row) = page.first() else { break };
         summed.vehicles += 1;
         summed.due_soon += u64::from(row.due_soon);
         summed.overdue += u64::from(row.overdue);
-        after = Some(row.vehicle.vehicle.id.to_string());
+        after = Some(row.vehicle.vehicle.id.clone());
     }
-    assert_eq!(summed, store.fleet_counts("org_a").await.unwrap());
+    assert_eq!(summed, store.fleet_counts(&org("org_a")).await.unwrap());
     register(&store, "org_b", "veh_9").await;
-    assert_eq!(store.fleet_counts("org_b").await.unwrap(), counts(1, 0, 0));
+    assert_eq!(
+        store.fleet_counts(&org("org_b")).await.unwrap(),
+        counts(1, 0, 0)
+    );
 }
 
 /// Whatever the range, the buckets equal the timeline's costly events summed by hand: whole months come
@@ -1180,7 +1294,7 @@ async fn cost_buckets_of_any_range_equal_the_timeline_summed(store: Store) {
         for v in [&v1, &v2] {
             all.extend(
                 store
-                    .events("org_a", &v.id, &EventFilter::default(), None, 1000)
+                    .events(&org("org_a"), &v.id, &EventFilter::default(), None, 1000)
                     .await
                     .unwrap(),
             );
@@ -1250,7 +1364,12 @@ async fn cost_buckets_of_any_range_equal_the_timeline_summed(store: Store) {
             assert_eq!(
                 as_map(
                     store
-                        .cost_buckets("org_a", vehicle, from, to)
+                        .cost_buckets(
+                            &org("org_a"),
+                            vehicle.map(VehicleId::from).as_ref(),
+                            from,
+                            to
+                        )
                         .await
                         .unwrap()
                 ),
@@ -1268,7 +1387,12 @@ async fn cost_buckets_of_any_range_equal_the_timeline_summed(store: Store) {
             sum.1 += n;
         }
         assert_eq!(
-            as_map(store.fleet_cost_buckets("org_a", from, to).await.unwrap()),
+            as_map(
+                store
+                    .fleet_cost_buckets(&org("org_a"), from, to)
+                    .await
+                    .unwrap()
+            ),
             fleet,
             "{from:?} {to:?}"
         );
@@ -1279,22 +1403,50 @@ async fn cost_buckets_of_any_range_equal_the_timeline_summed(store: Store) {
             sum.0 += cents;
             sum.1 += n;
         }
-        let totals: BTreeMap<(String, String), (u64, u64)> = (store
-            .fleet_costs_by_vehicle("org_a", from, to)
-            .await
-            .unwrap())
-        .into_iter()
-        .map(|t| ((t.vehicle_id, t.currency), (t.total_cents, t.events)))
-        .collect();
-        assert_eq!(totals, per_vehicle, "{from:?} {to:?}");
+        // Read in pages of every size, they are the same totals, each once, in key order.
+        for limit in [1, 2, 3, 1_000] {
+            let pages = costs_by_vehicle_in_pages(&store, "org_a", from, to, limit).await;
+            let keys: Vec<_> = pages.iter().map(CostTotal::key).collect();
+            assert!(keys.windows(2).all(|w| w[0] < w[1]), "{keys:?}");
+            let totals: BTreeMap<(String, String), (u64, u64)> = pages
+                .into_iter()
+                .map(|t| ((t.vehicle_id, t.currency), (t.total_cents, t.events)))
+                .collect();
+            assert_eq!(totals, per_vehicle, "{from:?} {to:?} in pages of {limit}");
+        }
     }
     assert!(
         store
-            .fleet_cost_buckets("org_c", None, None)
+            .fleet_cost_buckets(&org("org_c"), None, None)
             .await
             .unwrap()
             .is_empty()
     );
+}
+
+/// Every page of the fleet's cost by vehicle, `limit` totals at a time, each page after the last key.
+async fn costs_by_vehicle_in_pages(
+    store: &Store,
+    org: &str,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    limit: usize,
+) -> Vec<CostTotal> {
+    let mut all = Vec::new();
+    let mut after: Option<CostKey> = None;
+    loop {
+        let page = store
+            .fleet_costs_by_vehicle(&org.into(), from, to, after.as_ref(), limit)
+            .await
+            .unwrap();
+        assert!(page.len() <= limit, "{page:?}");
+        let last_page = page.len() < limit;
+        after = page.last().map(CostTotal::key);
+        all.extend(page);
+        if last_page {
+            return all;
+        }
+    }
 }
 
 async fn a_ready_store_answers_ping(store: Store) {
@@ -1348,7 +1500,7 @@ async fn valuation_history_is_newest_first_paged_and_a_point_is_replaced_by_a_ne
         let applied = store
             .apply_valuation(
                 &format!("env_{i}"),
-                "org_a",
+                &org("org_a"),
                 &valuation_update("veh_1", day, kind, 1_000 - u64::from(day), at(10, 0)),
             )
             .await
@@ -1360,20 +1512,23 @@ async fn valuation_history_is_newest_first_paged_and_a_point_is_replaced_by_a_ne
         !store
             .apply_valuation(
                 "env_0",
-                "org_a",
+                &org("org_a"),
                 &valuation_update("veh_1", 1, Monthly, 5, at(11, 0))
             )
             .await
             .unwrap()
     );
-    let page = store.valuations("org_a", "veh_1", None, 2).await.unwrap();
+    let page = store
+        .valuations(&org("org_a"), &vehicle_id("veh_1"), None, 2)
+        .await
+        .unwrap();
     let days: Vec<u32> = page
         .iter()
         .map(|p| chrono::Datelike::day(&p.as_of))
         .collect();
     assert_eq!(days, [5, 3]);
     let rest = store
-        .valuations("org_a", "veh_1", Some(page[1].as_of), 10)
+        .valuations(&org("org_a"), &vehicle_id("veh_1"), Some(page[1].as_of), 10)
         .await
         .unwrap();
     let days: Vec<u32> = rest
@@ -1385,7 +1540,7 @@ async fn valuation_history_is_newest_first_paged_and_a_point_is_replaced_by_a_ne
     store
         .apply_valuation(
             "env_new",
-            "org_a",
+            &org("org_a"),
             &valuation_update("veh_1", 3, Event, 777, at(12, 0)),
         )
         .await
@@ -1393,12 +1548,15 @@ async fn valuation_history_is_newest_first_paged_and_a_point_is_replaced_by_a_ne
     store
         .apply_valuation(
             "env_old",
-            "org_a",
+            &org("org_a"),
             &valuation_update("veh_1", 3, Event, 111, at(9, 0)),
         )
         .await
         .unwrap();
-    let all = store.valuations("org_a", "veh_1", None, 10).await.unwrap();
+    let all = store
+        .valuations(&org("org_a"), &vehicle_id("veh_1"), None, 10)
+        .await
+        .unwrap();
     assert_eq!(all.len(), 4);
     assert_eq!(all[1].amount_cents, 777);
     assert_eq!(
@@ -1408,7 +1566,7 @@ async fn valuation_history_is_newest_first_paged_and_a_point_is_replaced_by_a_ne
     // Another organisation sees nothing.
     assert!(
         store
-            .valuations("org_b", "veh_1", None, 10)
+            .valuations(&org("org_b"), &vehicle_id("veh_1"), None, 10)
             .await
             .unwrap()
             .is_empty()
@@ -1416,6 +1574,7 @@ async fn valuation_history_is_newest_first_paged_and_a_point_is_replaced_by_a_ne
 }
 
 async fn the_current_value_is_the_latest_day_and_the_fleet_sums_it_per_currency(store: Store) {
+    let (org_a, org_b, veh_1) = (org("org_a"), org("org_b"), vehicle_id("veh_1"));
     use vwc_contracts::valuation::ValuationPointKind::Current;
     for (org, id) in [("org_a", "veh_1"), ("org_a", "veh_2"), ("org_b", "veh_3")] {
         store
@@ -1423,15 +1582,12 @@ async fn the_current_value_is_the_latest_day_and_the_fleet_sums_it_per_currency(
             .await
             .unwrap();
     }
-    assert_eq!(
-        store.current_valuation("org_a", "veh_1").await.unwrap(),
-        None
-    );
-    assert!(store.fleet_value("org_a").await.unwrap().is_empty());
+    assert_eq!(store.current_valuation(&org_a, &veh_1).await.unwrap(), None);
+    assert!(store.fleet_value(&org("org_a")).await.unwrap().is_empty());
     store
         .apply_valuation(
             "e1",
-            "org_a",
+            &org("org_a"),
             &valuation_update("veh_1", 5, Current, 1_000, at(5, 0)),
         )
         .await
@@ -1440,7 +1596,7 @@ async fn the_current_value_is_the_latest_day_and_the_fleet_sums_it_per_currency(
     store
         .apply_valuation(
             "e2",
-            "org_a",
+            &org("org_a"),
             &valuation_update("veh_1", 4, Current, 9_999, at(20, 0)),
         )
         .await
@@ -1448,24 +1604,27 @@ async fn the_current_value_is_the_latest_day_and_the_fleet_sums_it_per_currency(
     store
         .apply_valuation(
             "e3",
-            "org_a",
+            &org("org_a"),
             &valuation_update("veh_1", 6, Current, 990, at(6, 0)),
         )
         .await
         .unwrap();
     let mut eur = valuation_update("veh_2", 6, Current, 500, at(6, 0));
     eur.valuation.currency = "EUR".into();
-    store.apply_valuation("e4", "org_a", &eur).await.unwrap();
+    store
+        .apply_valuation("e4", &org("org_a"), &eur)
+        .await
+        .unwrap();
     store
         .apply_valuation(
             "e5",
-            "org_b",
+            &org("org_b"),
             &valuation_update("veh_3", 6, Current, 7, at(6, 0)),
         )
         .await
         .unwrap();
     let current = store
-        .current_valuation("org_a", "veh_1")
+        .current_valuation(&org_a, &veh_1)
         .await
         .unwrap()
         .unwrap();
@@ -1473,19 +1632,16 @@ async fn the_current_value_is_the_latest_day_and_the_fleet_sums_it_per_currency(
         (current.amount_cents, current.as_of.to_string()),
         (990, "2024-06-06".to_string())
     );
-    assert_eq!(
-        store.current_valuation("org_b", "veh_1").await.unwrap(),
-        None
-    );
+    assert_eq!(store.current_valuation(&org_b, &veh_1).await.unwrap(), None);
     // Current values are not part of the history.
     assert!(
         store
-            .valuations("org_a", "veh_1", None, 10)
+            .valuations(&org_a, &veh_1, None, 10)
             .await
             .unwrap()
             .is_empty()
     );
-    let fleet = store.fleet_value("org_a").await.unwrap();
+    let fleet = store.fleet_value(&org("org_a")).await.unwrap();
     let totals: Vec<(String, u64, u64)> = fleet
         .into_iter()
         .map(|f| (f.currency, f.total_cents, f.vehicles))
@@ -1498,12 +1654,12 @@ async fn the_current_value_is_the_latest_day_and_the_fleet_sums_it_per_currency(
     store
         .apply_valuation(
             "e6",
-            "org_a",
+            &org("org_a"),
             &valuation_update("veh_2", 7, Current, 300, at(7, 0)),
         )
         .await
         .unwrap();
-    let totals: Vec<(String, u64, u64)> = (store.fleet_value("org_a").await.unwrap())
+    let totals: Vec<(String, u64, u64)> = (store.fleet_value(&org("org_a")).await.unwrap())
         .into_iter()
         .map(|f| (f.currency, f.total_cents, f.vehicles))
         .collect();
@@ -1526,29 +1682,38 @@ async fn fuel_events_are_every_fill_up_of_the_vehicle_and_nothing_else(store: St
     ] {
         apply(&store, &e).await;
     }
-    let mut got = ids(store.fuel_events("org_a", "veh_1").await.unwrap());
+    let mut got = ids(store
+        .fuel_events(&org("org_a"), &vehicle_id("veh_1"))
+        .await
+        .unwrap());
     got.sort();
     assert_eq!(got, ["evt_f2", "evt_f4", "evt_f6"]);
-    let back = store.fuel_events("org_a", "veh_1").await.unwrap();
+    let back = store
+        .fuel_events(&org("org_a"), &vehicle_id("veh_1"))
+        .await
+        .unwrap();
     assert!(back.iter().all(|e| e.fuel_details().is_some()));
     assert!(
         store
-            .fuel_events("org_b", "veh_1")
+            .fuel_events(&org("org_b"), &vehicle_id("veh_1"))
             .await
             .unwrap()
             .is_empty()
     );
     assert_eq!(
-        ids(store.fuel_events("org_a", "veh_2").await.unwrap()),
+        ids(store
+            .fuel_events(&org("org_a"), &vehicle_id("veh_2"))
+            .await
+            .unwrap()),
         ["evt_g1"]
     );
     // The fleet's fuel rows start from the vehicles with fill-ups, in id order, of the organisation only.
     register(&store, "org_a", "veh_3").await;
     assert_eq!(
-        store.fuel_vehicles("org_a").await.unwrap(),
+        store.fuel_vehicles(&org("org_a")).await.unwrap(),
         ["veh_1", "veh_2"]
     );
-    assert!(store.fuel_vehicles("org_b").await.unwrap().is_empty());
+    assert!(store.fuel_vehicles(&org("org_b")).await.unwrap().is_empty());
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -1706,7 +1871,7 @@ async fn sold_and_archived_vehicles_leave_the_fleet_and_its_value_but_stay_liste
             .unwrap()
     );
     let fleet: Vec<String> = store
-        .fleet("org_a", None, 10)
+        .fleet(&org("org_a"), None, 10)
         .await
         .unwrap()
         .into_iter()
@@ -1714,19 +1879,26 @@ async fn sold_and_archived_vehicles_leave_the_fleet_and_its_value_but_stay_liste
         .collect();
     assert_eq!(fleet, [active.id.to_string()]);
     // Still listed and readable.
-    assert_eq!(store.vehicles("org_a", None, 10).await.unwrap().len(), 3);
-    let read = store.vehicle("org_a", &sold.id).await.unwrap().unwrap();
+    assert_eq!(
+        store.vehicles(&org("org_a"), None, 10).await.unwrap().len(),
+        3
+    );
+    let read = store
+        .vehicle(&org("org_a"), &sold.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(read.vehicle.status, VehicleStatus::Sold);
     // The fleet's value sums the active vehicle only.
     use vwc_contracts::valuation::ValuationPointKind::Current;
     for (n, v) in [&active, &sold, &archived].into_iter().enumerate() {
         let update = valuation_update(&v.id, 5, Current, 1_000 * (n as u64 + 1), at(5, 0));
         store
-            .apply_valuation(&envelope_id(), "org_a", &update)
+            .apply_valuation(&envelope_id(), &org("org_a"), &update)
             .await
             .unwrap();
     }
-    let value = store.fleet_value("org_a").await.unwrap();
+    let value = store.fleet_value(&org("org_a")).await.unwrap();
     assert_eq!(
         value
             .iter()
@@ -1802,11 +1974,14 @@ async fn sqlite_aggregates_rebuilt_from_the_projection_equal_the_incremental_one
     .await;
     let mut eur = valuation_update("veh_2", 6, Current, 500, at(6, 0));
     eur.valuation.currency = "EUR".into();
-    store.apply_valuation("v1", "org_a", &eur).await.unwrap();
+    store
+        .apply_valuation("v1", &org("org_a"), &eur)
+        .await
+        .unwrap();
     store
         .apply_valuation(
             "v2",
-            "org_a",
+            &org("org_a"),
             &valuation_update("veh_1", 6, Current, 990, at(6, 0)),
         )
         .await
@@ -1816,13 +1991,19 @@ async fn sqlite_aggregates_rebuilt_from_the_projection_equal_the_incremental_one
         let mut out = Vec::new();
         for org in ["org_a", "org_b"] {
             out.push((
-                format!("{:?}", store.fleet_counts(org).await.unwrap()),
-                format!("{:?}", store.fleet_value(org).await.unwrap()),
-                store.cost_buckets(org, None, None, None).await.unwrap(),
-                store.fleet_cost_buckets(org, None, None).await.unwrap(),
+                format!("{:?}", store.fleet_counts(&org.into()).await.unwrap()),
+                format!("{:?}", store.fleet_value(&org.into()).await.unwrap()),
+                store
+                    .cost_buckets(&org.into(), None, None, None)
+                    .await
+                    .unwrap(),
+                store
+                    .fleet_cost_buckets(&org.into(), None, None)
+                    .await
+                    .unwrap(),
                 format!(
                     "{:?}",
-                    store.fleet_costs_by_vehicle(org, None, None).await.unwrap()
+                    costs_by_vehicle_in_pages(store, org, None, None, 1_000).await
                 ),
             ));
         }
@@ -1833,7 +2014,7 @@ async fn sqlite_aggregates_rebuilt_from_the_projection_equal_the_incremental_one
     SqliteEdgeStore::rebuild_aggregates(&path).unwrap();
     let store: Store = Arc::new(SqliteEdgeStore::open(&path).unwrap());
     assert_eq!(snapshot(&store).await, incremental);
-    let counts = store.fleet_counts("org_a").await.unwrap();
+    let counts = store.fleet_counts(&org("org_a")).await.unwrap();
     assert_eq!(
         (counts.vehicles, counts.due_soon, counts.overdue),
         (3, 1, 1)

@@ -138,11 +138,13 @@ pub async fn export(args: ExportArgs, opts: EmbeddedOptions) -> anyhow::Result<(
         other => anyhow::bail!("--format {other}: must be csv or json"),
     };
     let system = System::start(quiet(opts)).await?;
-    let found = system.stores.edge.vehicle(&args.org, &args.vehicle).await;
+    let (org, vehicle) = (
+        vwc_contracts::OrgId::from(&args.org),
+        vwc_contracts::VehicleId::from(&args.vehicle),
+    );
+    let found = system.stores.edge.vehicle(&org, &vehicle).await;
     let events = match found {
-        Ok(Some(_)) => {
-            vwc_edge::export::history(system.stores.edge.as_ref(), &args.org, &args.vehicle).await
-        }
+        Ok(Some(_)) => vwc_edge::export::history(system.stores.edge.as_ref(), &org, &vehicle).await,
         Ok(None) => {
             system.shutdown().await;
             anyhow::bail!("no vehicle {} in organisation {}", args.vehicle, args.org);

@@ -136,8 +136,10 @@ async fn the_lambda_handler_reports_only_the_poison_message_of_a_batch() {
         .map(|f| f.item_identifier.clone())
         .collect();
     assert_eq!(failed, vec!["m-poison".to_string()]);
-    assert!(store.vehicle("org_a", "veh_1").await.unwrap().is_some());
-    assert!(store.vehicle("org_a", "veh_3").await.unwrap().is_some());
+    for vehicle in ["veh_1", "veh_3"] {
+        let found = store.vehicle(&"org_a".into(), &vehicle.into()).await;
+        assert!(found.unwrap().is_some(), "{vehicle}");
+    }
 }
 
 #[tokio::test]

@@ -22,18 +22,26 @@ struct Fleet {
     costs: BTreeMap<String, Value>,
 }
 
+/// Every page of `path` (a query without `cursor`), following `nextCursor` to the last.
+async fn every_page(app: &TestApp, token: &str, path: &str) -> Vec<Value> {
+    let mut pages = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = app.get_ok(token, &format!("{path}&cursor={cursor}")).await;
+        let next = page["nextCursor"].as_str().map(str::to_string);
+        pages.push(page);
+        match next {
+            Some(c) => cursor = c,
+            None => return pages,
+        }
+    }
+}
+
 async fn fleet(app: &TestApp, token: &str) -> Fleet {
     let mut totals = Vec::new();
     let mut rows = (0, 0, 0);
-    let mut value;
-    let mut cursor = String::new();
-    loop {
-        let page = app
-            .get_ok(
-                token,
-                &format!("/v1/fleet/overview?limit=2&cursor={cursor}"),
-            )
-            .await;
+    let mut value = Value::Null;
+    for page in every_page(app, token, "/v1/fleet/overview?limit=2").await {
         let t = &page["totals"];
         totals.push((
             t["vehicles"].as_u64().unwrap(),
@@ -45,10 +53,6 @@ async fn fleet(app: &TestApp, token: &str) -> Fleet {
             rows.0 += 1;
             rows.1 += r["dueSoon"].as_u64().unwrap();
             rows.2 += r["overdue"].as_u64().unwrap();
-        }
-        match page["nextCursor"].as_str() {
-            Some(c) => cursor = c.to_string(),
-            None => break,
         }
     }
     let mut costs = BTreeMap::new();
@@ -281,5 +285,61 @@ async fn fleet_aggregates_survive_a_restart_and_keep_counting_after_it() {
             .sum()
     };
     assert_eq!(month(&later), month(&before) + 1_000);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn fleet_costs_by_vehicle_page_through_the_same_groups_and_every_page_has_the_whole_fleets_totals()
+ {
+    let app = TestApp::spawn().await;
+    let vehicles = seed(&app).await;
+    let token = app.token(ORG, &[Role::Viewer]);
+    let expected = expected_costs(&vehicles);
+    for query in [
+        "groupBy=vehicle",
+        "groupBy=vehicle&from=2025-01-20&to=2025-03-02T12:00:00Z",
+    ] {
+        let one = app
+            .get_ok(&token, &format!("/v1/fleet/costs?{query}&limit=200"))
+            .await;
+        assert_eq!(one["items"], expected[query], "{query}");
+        assert!(one["nextCursor"].is_null(), "{one}");
+        let pages = every_page(&app, &token, &format!("/v1/fleet/costs?{query}&limit=2")).await;
+        assert!(pages.len() >= 3, "{query}: {pages:?}");
+        let mut items = Vec::new();
+        for page in &pages {
+            let groups = page["items"].as_array().unwrap();
+            assert!(groups.len() <= 2, "{page}");
+            items.extend(groups.iter().cloned());
+            assert_eq!(page["totals"], one["totals"], "{query}");
+        }
+        assert_eq!(Value::Array(items), one["items"], "{query}");
+    }
+    // The whole history's totals, summed by hand from COSTS: every USD cost and the one EUR repair.
+    let all = app
+        .get_ok(&token, "/v1/fleet/costs?groupBy=vehicle&limit=1")
+        .await;
+    assert_eq!(
+        all["totals"],
+        json!([
+            {"currency": "EUR", "totalCents": 700, "events": 1},
+            {"currency": "USD", "totalCents": 12_000 + 3_000 + 50_000 + 1_100 + 900 + 250_000 + 4_200 + 4_300, "events": 8},
+        ])
+    );
+    assert_eq!(all["items"].as_array().unwrap().len(), 1);
+    // By kind the totals are the same (they never depend on the grouping).
+    let by_kind = app.get_ok(&token, "/v1/fleet/costs?groupBy=kind").await;
+    assert_eq!(by_kind["totals"], all["totals"]);
+    assert!(by_kind["nextCursor"].is_null());
+    // A cursor this API did not issue, or a bad limit: 422 naming the field.
+    for (query, field) in [("cursor=not-ours", "cursor"), ("limit=0", "limit")] {
+        let (status, _, problem) = body(
+            app.get(&token, &format!("/v1/fleet/costs?groupBy=vehicle&{query}"))
+                .await,
+        )
+        .await;
+        assert_eq!(status, 422, "{query}: {problem}");
+        assert_eq!(problem["errors"][0]["field"], field, "{problem}");
+    }
     app.stop().await;
 }

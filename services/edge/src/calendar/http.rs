@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
+use vwc_contracts::{OrgId, VehicleId};
 use vwc_http::openapi::{
     Forbidden, InternalServerError, NotFound, ServiceUnavailable, TooManyRequests, Unauthorized,
 };
@@ -22,6 +23,8 @@ use super::ics::{self, VehicleCalendar};
 use super::keys::{CalendarKeyStore, FeedSecret};
 use super::signing::{self, FeedScope};
 use crate::EdgeStore;
+use crate::http::org_of;
+use crate::responses::NotFoundErrors;
 use crate::store::VehicleView;
 
 /// Most vehicles a fleet feed lists.
@@ -107,8 +110,8 @@ fn calendar_response(name: &str, body: String) -> Response {
 
 async fn vehicle_in_org(
     state: &CalendarState,
-    org_id: &str,
-    vehicle_id: &str,
+    org_id: &OrgId,
+    vehicle_id: &VehicleId,
 ) -> Result<VehicleView, ApiError> {
     state
         .store
@@ -120,8 +123,8 @@ async fn vehicle_in_org(
 
 async fn vehicle_calendar(
     state: &CalendarState,
-    org_id: &str,
-    vehicle_id: &str,
+    org_id: &OrgId,
+    vehicle_id: &VehicleId,
 ) -> Result<Response, ApiError> {
     let view = vehicle_in_org(state, org_id, vehicle_id).await?;
     let maintenance = state
@@ -149,16 +152,16 @@ async fn vehicle_calendar(
     ))
 }
 
-async fn fleet_calendar(state: &CalendarState, org_id: &str) -> Result<Response, ApiError> {
+async fn fleet_calendar(state: &CalendarState, org_id: &OrgId) -> Result<Response, ApiError> {
     let mut vehicles = Vec::new();
-    let mut after: Option<String> = None;
+    let mut after: Option<VehicleId> = None;
     loop {
         let page = state
             .store
-            .vehicles(org_id, after.as_deref(), 200)
+            .vehicles(org_id, after.as_ref(), 200)
             .await
             .map_err(ApiError::internal)?;
-        let last = page.last().map(|v| v.vehicle.id.to_string());
+        let last = page.last().map(|v| v.vehicle.id.clone());
         let full = page.len() == 200;
         // Sold and archived vehicles leave the fleet feed.
         vehicles.extend(page.into_iter().filter(|v| !v.vehicle.is_retired()));
@@ -227,12 +230,7 @@ async fn check_signature(
     params(("id" = String, Path, description = "The vehicle's id (`veh_…`).")),
     responses(
         (status = 200, description = "The calendar.", content_type = "text/calendar", body = String),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        NotFoundErrors,
     )
 )]
 async fn vehicle_feed(
@@ -241,7 +239,7 @@ async fn vehicle_feed(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     auth.require(Permission::ReadVehicles)?;
-    vehicle_calendar(&state, auth.org(), &id).await
+    vehicle_calendar(&state, &org_of(&auth), &id.into()).await
 }
 
 /// The fleet's maintenance calendar
@@ -263,7 +261,7 @@ async fn vehicle_feed(
 )]
 async fn fleet_feed(State(state): State<CalendarState>, auth: Auth) -> Result<Response, ApiError> {
     auth.require(Permission::ReadFleet)?;
-    fleet_calendar(&state, auth.org()).await
+    fleet_calendar(&state, &org_of(&auth)).await
 }
 
 /// A vehicle's calendar subscription URL
@@ -277,12 +275,7 @@ async fn fleet_feed(State(state): State<CalendarState>, auth: Auth) -> Result<Re
     params(("id" = String, Path, description = "The vehicle's id (`veh_…`).")),
     responses(
         (status = 200, description = "The signed URL.", body = CalendarFeed),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        NotFoundErrors,
     )
 )]
 async fn vehicle_feed_url(
@@ -292,7 +285,7 @@ async fn vehicle_feed_url(
     Path(id): Path<String>,
 ) -> Result<Json<CalendarFeed>, ApiError> {
     auth.require(Permission::ReadVehicles)?;
-    vehicle_in_org(&state, auth.org(), &id).await?;
+    vehicle_in_org(&state, &org_of(&auth), &VehicleId::from(&id)).await?;
     let secret = state
         .keys
         .secret_or_create(auth.org())
@@ -408,7 +401,7 @@ async fn signed_vehicle_feed(
     Path((org, signature, id)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
     check_signature(&state, &org, &FeedScope::Vehicle(id.clone()), &signature).await?;
-    vehicle_calendar(&state, &org, &id).await
+    vehicle_calendar(&state, &org.into(), &id.into()).await
 }
 
 /// The fleet's calendar (signed URL)
@@ -436,5 +429,5 @@ async fn signed_fleet_feed(
     Path((org, signature)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     check_signature(&state, &org, &FeedScope::Fleet, &signature).await?;
-    fleet_calendar(&state, &org).await
+    fleet_calendar(&state, &org.into()).await
 }

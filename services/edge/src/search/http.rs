@@ -1,23 +1,22 @@
 //! `GET /v1/search`: the organisation's records ranked against a query, highlighted, paged.
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vwc_auth::Permission;
-use vwc_http::openapi::{
-    BadRequest, Forbidden, InternalServerError, NotFound, ServiceUnavailable, TooManyRequests,
-    Unauthorized, UnprocessableEntity,
-};
+use vwc_contracts::{OrgId, VehicleId};
 use vwc_http::{ApiError, Auth, Json};
 
 use super::{Highlight, document, highlights, searchable_fields};
 use crate::calendar::ics::vehicle_label;
 use crate::cursor;
 use crate::http::EdgeState;
+use crate::http::org_of;
+use crate::query::ApiQuery;
+use crate::responses::QueryNotFoundErrors;
 use crate::store::{EventFilter, TimelinePosition, VehicleView};
 
 pub const DEFAULT_LIMIT: usize = 20;
@@ -96,7 +95,7 @@ fn fingerprint(q: &str, vehicle: Option<&str>) -> String {
 /// Records of the organisation (or one vehicle), newest first per vehicle, up to [`MAX_RECORDS`].
 async fn records(
     state: &EdgeState,
-    org: &str,
+    org: &OrgId,
     vehicles: Vec<VehicleView>,
 ) -> Result<(Vec<(VehicleView, serde_json::Value)>, bool), ApiError> {
     let per_vehicle = (MAX_RECORDS / vehicles.len().max(1)).max(1);
@@ -141,17 +140,17 @@ async fn records(
     Ok((out, truncated))
 }
 
-async fn all_vehicles(state: &EdgeState, org: &str) -> Result<Vec<VehicleView>, ApiError> {
+async fn all_vehicles(state: &EdgeState, org: &OrgId) -> Result<Vec<VehicleView>, ApiError> {
     let mut all = Vec::new();
-    let mut after: Option<String> = None;
+    let mut after: Option<VehicleId> = None;
     loop {
         let page = state
             .store
-            .vehicles(org, after.as_deref(), 200)
+            .vehicles(org, after.as_ref(), 200)
             .await
             .map_err(ApiError::internal)?;
         let full = page.len() == 200;
-        after = page.last().map(|v| v.vehicle.id.to_string());
+        after = page.last().map(|v| v.vehicle.id.clone());
         all.extend(page);
         if !full || all.len() >= MAX_RECORDS {
             return Ok(all);
@@ -172,23 +171,15 @@ async fn all_vehicles(state: &EdgeState, org: &str) -> Result<Vec<VehicleView>, 
     params(SearchQuery),
     responses(
         (status = 200, description = "The matching records, best first.", body = SearchResults),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 422, response = UnprocessableEntity),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        QueryNotFoundErrors,
     )
 )]
 async fn search(
     State(state): State<EdgeState>,
     auth: Auth,
-    query: Result<Query<SearchQuery>, QueryRejection>,
+    ApiQuery(query): ApiQuery<SearchQuery>,
 ) -> Result<Json<SearchResults>, ApiError> {
     auth.require(Permission::ReadVehicles)?;
-    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let q = query.q.as_deref().map(str::trim).unwrap_or("");
     if q.is_empty() {
         return Err(ApiError::field("q", "required: the words to look for"));
@@ -232,18 +223,19 @@ async fn search(
             }
         },
     };
+    let org = org_of(&auth);
     let vehicles = match vehicle {
         Some(id) => vec![
             state
                 .store
-                .vehicle(auth.org(), id)
+                .vehicle(&org, &id.into())
                 .await
                 .map_err(ApiError::internal)?
                 .ok_or(ApiError::NotFound("vehicle"))?,
         ],
-        None => all_vehicles(&state, auth.org()).await?,
+        None => all_vehicles(&state, &org).await?,
     };
-    let (records, truncated) = records(&state, auth.org(), vehicles).await?;
+    let (records, truncated) = records(&state, &org, vehicles).await?;
     let fields: Vec<_> = records.iter().map(|(_, e)| searchable_fields(e)).collect();
     let documents: Vec<String> = fields.iter().map(|f| document(f)).collect();
     let index = vwc_search::Bm25Index::build(documents.iter().map(String::as_str));

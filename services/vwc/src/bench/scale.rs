@@ -228,8 +228,18 @@ pub async fn fleet_bench(
             format!("/v1/fleet/costs?groupBy=kind&from={first}&to={last}"),
         ),
         (
-            "fleet costs by vehicle, whole history (one group per vehicle)".to_string(),
-            "/v1/fleet/costs?groupBy=vehicle".to_string(),
+            "fleet costs by vehicle, whole history, first page of 50".to_string(),
+            "/v1/fleet/costs?groupBy=vehicle&limit=50".to_string(),
+        ),
+        (
+            "fleet costs by vehicle, whole history, a page of 50 from the middle".to_string(),
+            format!(
+                "/v1/fleet/costs?groupBy=vehicle&limit=50&cursor={}",
+                vwc_edge::cursor::encode(&vwc_edge::store::CostKey {
+                    vehicle_id: fleet_vehicle(vehicles / 2).id.to_string(),
+                    currency: "USD".into(),
+                })
+            ),
         ),
     ];
     let mut rows = Vec::new();
