@@ -7,6 +7,9 @@ use vwc::testing::TestApp;
 use vwc_auth::Role;
 use vwc_testkit::{json as body, vin};
 
+mod common;
+use common::names_field;
+
 /// Records a fill-up: `(day, odometer)`, its details and `(costCents, currency)`.
 async fn fill(
     app: &TestApp,
@@ -278,14 +281,7 @@ async fn a_bad_fill_up_is_refused_with_the_field_and_records_nothing() {
         );
         assert_eq!(content_type, "application/problem+json");
         if status == 422 {
-            assert!(
-                problem["errors"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .any(|e| e["field"] == field),
-                "{problem}"
-            );
+            assert!(names_field(&problem, field), "{problem}");
         }
     }
     let overview = app

@@ -4,37 +4,13 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use vwc::testing::TestApp;
 use vwc_auth::Role;
 use vwc_testkit::{eventually, json as body, vin};
 
-async fn patch(app: &TestApp, token: &str, path: &str, patch: &Value) -> (u16, String, Value) {
-    body(
-        app.http
-            .patch(app.url(path))
-            .bearer_auth(token)
-            .json(patch)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-}
-
-async fn record(app: &TestApp, token: &str, vehicle: &str, event: Value) -> String {
-    let (status, _, created) = body(
-        app.post(token, &format!("/v1/vehicles/{vehicle}/events"), &event)
-            .await,
-    )
-    .await;
-    assert_eq!(status, 201, "{created}");
-    created["event"]["id"].as_str().unwrap().to_string()
-}
-
-fn days_ago(n: i64) -> chrono::DateTime<chrono::Utc> {
-    vwc_clock::now() - chrono::Duration::days(n)
-}
+mod common;
+use common::{days_ago, names_field, patch, record};
 
 #[tokio::test]
 async fn details_change_and_the_unit_only_before_any_odometer() {
@@ -90,14 +66,7 @@ async fn details_change_and_the_unit_only_before_any_odometer() {
         let (status, ctype, problem) = patch(&app, &owner, &path, &bad).await;
         assert_eq!(status, 422, "{bad}: {problem}");
         assert!(ctype.starts_with("application/problem+json"));
-        assert!(
-            problem["errors"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|e| e["field"] == field),
-            "{bad}: {problem}"
-        );
+        assert!(names_field(&problem, field), "{bad}: {problem}");
     }
     let technician = app.token("org_a", &[Role::Technician]);
     assert_eq!(
@@ -212,14 +181,7 @@ async fn sold_and_archived_vehicles_leave_fleet_counts_reminders_and_calendars_a
     ] {
         let (status, _, problem) = body(app.post(&fleet, &sell, &bad).await).await;
         assert_eq!(status, 422, "{bad}: {problem}");
-        assert!(
-            problem["errors"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|e| e["field"] == field),
-            "{problem}"
-        );
+        assert!(names_field(&problem, field), "{problem}");
     }
     let (status, _, _) = body(app.post(&fleet, &sell, &json!({"priceCents": 1})).await).await;
     assert_eq!(status, 422);

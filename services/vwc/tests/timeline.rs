@@ -3,8 +3,10 @@
 use serde_json::json;
 use vwc::testing::TestApp;
 use vwc_auth::Role;
-use vwc_contracts::{OrgId, VehicleId};
 use vwc_testkit::{json as body, vin};
+
+mod common;
+use common::stored_events;
 
 #[tokio::test]
 async fn a_recorded_event_appears_in_the_timeline() {
@@ -230,13 +232,6 @@ async fn an_idempotency_key_returns_the_same_event_and_stores_it_once() {
     assert_eq!(s3, 422);
     assert_eq!(ct, "application/problem+json");
     app.timeline_of_len(&token, &vehicle, 1).await;
-    let store = app.system().stores.ingestion.clone();
-    assert_eq!(
-        store
-            .count_events(&OrgId::from("org_a"), &VehicleId::from(&vehicle))
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(stored_events(&app, "org_a", &vehicle).await, 1);
     app.stop().await;
 }
