@@ -81,14 +81,16 @@ async fn a_correction_and_a_void_flow_into_timeline_costs_due_state_and_chat() {
         oil_item(&app, &token, &vehicle).await["lastDoneOdometer"],
         43_000
     );
-    let answer = ask(
-        &app,
-        &token,
-        &vehicle,
-        "When was the oil last changed?",
-        None,
-    )
-    .await;
+    let when_was_the_oil_changed = || {
+        ask(
+            &app,
+            &token,
+            &vehicle,
+            "When was the oil last changed?",
+            None,
+        )
+    };
+    let answer = when_was_the_oil_changed().await;
     assert!(cited(&answer).contains(&second), "{answer}");
 
     // Correct the first oil change's cost; void the second one (recorded by mistake).
@@ -185,14 +187,7 @@ async fn a_correction_and_a_void_flow_into_timeline_costs_due_state_and_chat() {
     assert_eq!(item["lastDoneOdometer"], 40_000, "{item}");
 
     // Chat: cites the remaining oil change, with its corrected cost, never the voided record.
-    let answer = ask(
-        &app,
-        &token,
-        &vehicle,
-        "When was the oil last changed?",
-        None,
-    )
-    .await;
+    let answer = when_was_the_oil_changed().await;
     assert!(!cited(&answer).contains(&second), "{answer}");
     assert!(cited(&answer).contains(&first), "{answer}");
     let spent = ask(

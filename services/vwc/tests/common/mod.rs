@@ -195,16 +195,17 @@ pub async fn ask(
     if let Some(c) = conversation {
         request["conversationId"] = json!(c);
     }
-    let response = app
-        .http
-        .post(app.url(&format!("/v1/vehicles/{vehicle}/chat")))
-        .bearer_auth(token)
-        .header("accept", "application/json")
-        .json(&request)
-        .send()
-        .await
-        .unwrap();
-    let (status, _, answer) = body(response).await;
+    let chat = app.url(&format!("/v1/vehicles/{vehicle}/chat"));
+    let accept_json = app.http.post(chat).header("accept", "application/json");
+    let (status, _, answer) = body(
+        accept_json
+            .bearer_auth(token)
+            .json(&request)
+            .send()
+            .await
+            .expect("request"),
+    )
+    .await;
     assert_eq!(status, 200, "{question}: {answer}");
     answer
 }
