@@ -51,6 +51,7 @@ pub struct EventCorrection {
 
 crate::wire_enum! {
     /// What one revision of a record did.
+    #[derive(JsonSchema, ToSchema)]
     pub enum RevisionChange as "lowercase" {
         Recorded,
         Corrected,

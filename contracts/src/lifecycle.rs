@@ -13,7 +13,7 @@ use crate::vehicle::{EventDetails, EventKind, MAX_ODOMETER, OdometerUnit, Vehicl
 crate::wire_enum! {
     /// Where a vehicle is in its life. Sold and archived vehicles keep their history, readable, but leave the
     /// fleet counts, the reminders and the calendar feeds.
-    #[derive(Default)]
+    #[derive(JsonSchema, ToSchema, Default)]
     pub enum VehicleStatus as "lowercase" {
         #[default]
         Active,
@@ -40,6 +40,7 @@ pub struct SellRequest {
 
 crate::wire_enum! {
     /// Where the purchase price of the total cost of ownership came from.
+    #[derive(JsonSchema, ToSchema)]
     pub enum PurchasePriceSource {
         /// `details.priceCents` (else `costCents`) of the latest acquisition record.
         AcquisitionEvent,

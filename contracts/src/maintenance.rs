@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use crate::OdometerUnit;
 
 crate::wire_enum! {
+    #[derive(JsonSchema, ToSchema)]
     pub enum MaintenanceStatus {
         Ok,
         DueSoon,
@@ -107,6 +108,7 @@ pub struct ReminderDue {
 }
 
 crate::wire_enum! {
+    #[derive(JsonSchema, ToSchema)]
     pub enum Channel {
         InApp,
         Webhook,

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 crate::wire_enum! {
     /// What a factor stands for.
+    #[derive(JsonSchema, ToSchema)]
     pub enum FactorCode {
         /// Where the value starts: the acquisition price, or the documented fallback.
         Base,
@@ -43,6 +44,7 @@ pub struct ValuationFactor {
 
 crate::wire_enum! {
     /// Where the base of a valuation came from.
+    #[derive(JsonSchema, ToSchema)]
     pub enum ValuationMethod {
         /// The price of the latest acquisition, depreciated and adjusted from there.
         AcquisitionPrice,
@@ -59,6 +61,7 @@ crate::wire_enum! {
 
 crate::wire_enum! {
     /// Why a valuation point exists.
+    #[derive(JsonSchema, ToSchema)]
     pub enum ValuationPointKind {
         /// The date of one or more timeline events that move the value.
         Event,

@@ -17,7 +17,7 @@ pub const MAX_SHORT_TEXT: usize = 120;
 pub const MAX_TASKS: usize = 25;
 
 crate::wire_enum! {
-    #[derive(Default)]
+    #[derive(JsonSchema, ToSchema, Default)]
     pub enum OdometerUnit as "lowercase" {
         #[default]
         Mi,
@@ -252,7 +252,7 @@ pub fn check_vin(vin: &str) -> Result<(), String> {
 }
 
 crate::wire_enum! {
-    #[derive(PartialOrd, Ord)]
+    #[derive(JsonSchema, ToSchema, PartialOrd, Ord)]
     pub enum EventKind {
         Acquisition,
         Maintenance,
@@ -289,6 +289,7 @@ impl EventKind {
 }
 
 crate::wire_enum! {
+    #[derive(JsonSchema, ToSchema)]
     pub enum EventSource as "lowercase" {
         User,
         Dealer,
@@ -306,6 +307,7 @@ pub struct Vendor {
 }
 
 crate::wire_enum! {
+    #[derive(JsonSchema, ToSchema)]
     pub enum Condition as "lowercase" {
         New,
         Used,
@@ -347,7 +349,7 @@ pub struct RepairDetails {
 }
 
 crate::wire_enum! {
-    #[derive(PartialOrd, Ord)]
+    #[derive(JsonSchema, ToSchema, PartialOrd, Ord)]
     pub enum Severity as "lowercase" {
         Minor,
         Moderate,

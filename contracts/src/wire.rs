@@ -7,16 +7,16 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
-/// Declares a unit-like enum that travels as a string: on the wire (serde), in the JSON Schema and OpenAPI
-/// (schemars, utoipa) and in stores (strum's `IntoStaticStr`/`EnumString`, `as_str()` and `parse()`), all
-/// under one naming rule — `snake_case` unless the name is followed by `as "lowercase"` (any serde/strum
-/// rule). It also derives `Debug, Clone, Copy, PartialEq, Eq, Hash` and `strum::VariantArray` (so
-/// [`check_names`] can prove the names agree); more derives go in an attribute of their own:
+/// Declares a unit-like enum that travels as a string, on the wire (serde) and in stores (strum's
+/// `IntoStaticStr`/`EnumString`, `as_str()` and `parse()`), under one naming rule: `snake_case` unless the
+/// name is followed by `as "lowercase"` (any serde/strum rule). It derives `Debug, Clone, Copy, PartialEq,
+/// Eq, Hash` and `strum::VariantArray` (so [`check_names`] can prove the names agree); more derives — the
+/// contracts' `JsonSchema, ToSchema` among them — go in an attribute of their own:
 ///
 /// ```
 /// vwc_contracts::wire_enum! {
 ///     /// How a reading was taken.
-///     #[derive(Default, PartialOrd, Ord)]
+///     #[derive(Default, PartialOrd, Ord, schemars::JsonSchema)]
 ///     pub enum Reading as "lowercase" {
 ///         #[default]
 ///         Manual,
@@ -25,10 +25,10 @@ use serde::Serialize;
 /// }
 /// assert_eq!(Reading::Telematics.as_str(), "telematics");
 /// assert_eq!("manual".parse::<Reading>().ok(), Some(Reading::Manual));
+/// vwc_contracts::wire::check_names::<Reading>();
 /// ```
 ///
-/// A crate using it outside `vwc-contracts` depends on `serde`, `schemars`, `utoipa` and `strum`, whose
-/// derives it expands to.
+/// A crate using it outside `vwc-contracts` depends on `serde` and `strum`, whose derives it expands to.
 #[macro_export]
 macro_rules! wire_enum {
     (
@@ -45,8 +45,6 @@ macro_rules! wire_enum {
             Hash,
             ::serde::Serialize,
             ::serde::Deserialize,
-            ::schemars::JsonSchema,
-            ::utoipa::ToSchema,
             ::strum::IntoStaticStr,
             ::strum::EnumString,
             ::strum::VariantArray,
