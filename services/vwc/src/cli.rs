@@ -513,33 +513,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Sweep { org, data } => {
-            let mut opts = options(&data);
-            opts.sweep_every = None;
-            let system = System::start(opts).await?;
-            let report = vwc_maintenance_scheduler::sweep(
-                system.stores.scheduler.as_ref(),
-                org.as_deref(),
-                vwc_clock::now().date_naive(),
+            let today = vwc_clock::now().date_naive();
+            report_once(
+                &data,
+                |_| {},
+                async |system: &System| {
+                    let scheduler = system.stores.scheduler.as_ref();
+                    Ok(vwc_maintenance_scheduler::sweep(scheduler, org.as_deref(), today).await?)
+                },
             )
-            .await?;
-            system.shutdown().await;
-            println!("{}", serde_json::to_string_pretty(&report)?);
-            Ok(())
+            .await
         }
         Command::Revalue { org, data } => {
-            let mut opts = options(&data);
-            opts.sweep_every = None;
-            opts.revalue_every = None;
-            let system = System::start(opts).await?;
-            let report = vwc_valuation::revalue(
-                system.stores.valuation.as_ref(),
-                org.as_deref(),
-                vwc_clock::now().date_naive(),
-            )
-            .await?;
-            system.shutdown().await;
-            println!("{}", serde_json::to_string_pretty(&report)?);
-            Ok(())
+            let today = vwc_clock::now().date_naive();
+            let no_revalue_loop = |o: &mut EmbeddedOptions| o.revalue_every = None;
+            report_once(&data, no_revalue_loop, async |system: &System| {
+                let valuation = system.stores.valuation.as_ref();
+                Ok(vwc_valuation::revalue(valuation, org.as_deref(), today).await?)
+            })
+            .await
         }
         Command::Worker {
             service,
@@ -619,6 +611,23 @@ pub async fn audit_lines(cli: Cli) -> anyhow::Result<Vec<String>> {
         .iter()
         .map(|t| Ok(serde_json::to_string(t)?))
         .collect()
+}
+
+/// Runs the one-off `job` on the system of `data` (without the background sweep, and as `tweak` sets it
+/// up besides), shuts the system down, and prints the job's report as JSON.
+async fn report_once<R: serde::Serialize>(
+    data: &DataDir,
+    tweak: impl FnOnce(&mut EmbeddedOptions),
+    job: impl AsyncFnOnce(&System) -> anyhow::Result<R>,
+) -> anyhow::Result<()> {
+    let mut opts = options(data);
+    opts.sweep_every = None;
+    tweak(&mut opts);
+    let system = System::start(opts).await?;
+    let report = job(&system).await;
+    system.shutdown().await;
+    println!("{}", serde_json::to_string_pretty(&report?)?);
+    Ok(())
 }
 
 fn options(data: &DataDir) -> EmbeddedOptions {
