@@ -6,7 +6,7 @@ use vwc_auth::Role;
 use vwc_testkit::{json as body, vin};
 
 mod common;
-use common::{send_raw, stored_events};
+use common::{post, send_raw, stored_events};
 use reqwest::Method;
 
 #[tokio::test]
@@ -152,13 +152,11 @@ async fn bad_vehicle_and_event_requests_are_problems_and_store_nothing() {
         );
     }
     // The field-level errors say what is wrong.
-    let (_, _, problem) = body(
-        app.post(
-            &token,
-            "/v1/vehicles",
-            &json!({"vin": "1HGCM82633A00435O", "year": 1700, "make": "a", "model": "b"}),
-        )
-        .await,
+    let (_, _, problem) = post(
+        &app,
+        &token,
+        "/v1/vehicles",
+        &json!({"vin": "1HGCM82633A00435O", "year": 1700, "make": "a", "model": "b"}),
     )
     .await;
     let fields: Vec<_> = problem["errors"]

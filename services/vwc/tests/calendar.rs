@@ -13,7 +13,7 @@ use vwc_auth::Role;
 use vwc_testkit::{eventually, json as body, vin};
 
 mod common;
-use common::demo_rav4;
+use common::{demo_rav4, post};
 
 /// One parsed event: (DTSTART date, STATUS, SUMMARY, vehicle id).
 type Events = BTreeMap<String, (NaiveDate, String, String, String)>;
@@ -191,14 +191,12 @@ async fn the_signed_vehicle_feed_parses_with_stable_uids_and_projected_mileage_d
 async fn vehicle_with_an_oil_change(app: &TestApp, token: &str, n: u32) -> String {
     let vehicle = app.register(token, &vin(n)).await;
     let done = vwc_clock::now() - chrono::Duration::days(20);
-    let (status, _, answer) = body(
-        app.post(
-            token,
-            &format!("/v1/vehicles/{vehicle}/events"),
-            &json!({"kind": "maintenance", "occurredAt": done, "odometer": 30000,
-                "details": {"tasks": ["oil_change"]}}),
-        )
-        .await,
+    let (status, _, answer) = post(
+        app,
+        token,
+        &format!("/v1/vehicles/{vehicle}/events"),
+        &json!({"kind": "maintenance", "occurredAt": done, "odometer": 30000,
+            "details": {"tasks": ["oil_change"]}}),
     )
     .await;
     assert_eq!(status, 201, "{answer}");
@@ -278,24 +276,20 @@ async fn calendar_feeds_keep_to_their_organisation_and_rotation_revokes_every_si
     assert!(events_b.values().all(|(.., v)| v == &car_b));
 
     // Rotation needs configure_notifications, and revokes every URL issued before.
-    let (status, _, _) = body(
-        app.post(
-            &viewer_a,
-            "/v1/notifications/preferences/calendar/rotate",
-            &json!({}),
-        )
-        .await,
+    let (status, _, _) = post(
+        &app,
+        &viewer_a,
+        "/v1/notifications/preferences/calendar/rotate",
+        &json!({}),
     )
     .await;
     assert_eq!(status, 403);
     feed(&app, &old_fleet, None).await;
-    let (status, _, rotated) = body(
-        app.post(
-            &a,
-            "/v1/notifications/preferences/calendar/rotate",
-            &json!({}),
-        )
-        .await,
+    let (status, _, rotated) = post(
+        &app,
+        &a,
+        "/v1/notifications/preferences/calendar/rotate",
+        &json!({}),
     )
     .await;
     assert_eq!(status, 200, "{rotated}");

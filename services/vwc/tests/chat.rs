@@ -14,7 +14,7 @@ use vwc_auth::Role;
 use vwc_testkit::json as body;
 
 mod common;
-use common::{ask, demo_rav4};
+use common::{ask, demo_rav4, post};
 
 // ---------------------------------------------------------------------------------------------------
 // The test's own formatting and arithmetic (independent of the engine's code).
@@ -657,14 +657,12 @@ fn demo_checks(h: &History, maintenance: &Value) -> Vec<Check> {
 /// owner's estimate, brake fluid, another shop.
 async fn second_history(app: &TestApp, token: &str) -> String {
     let vehicle = {
-        let (status, _, v) = body(
-            app.post(
-                token,
-                "/v1/vehicles",
-                &json!({"vin": vwc_testkit::vin(77),
-            "year": 2019, "make": "Volkswagen", "model": "Golf", "odometerUnit": "km"}),
-            )
-            .await,
+        let (status, _, v) = post(
+            app,
+            token,
+            "/v1/vehicles",
+            &json!({"vin": vwc_testkit::vin(77),
+        "year": 2019, "make": "Volkswagen", "model": "Golf", "odometerUnit": "km"}),
         )
         .await;
         assert_eq!(status, 201, "{v}");
@@ -690,11 +688,7 @@ async fn second_history(app: &TestApp, token: &str) -> String {
         json!({"kind": "odometer_reading", "occurredAt": ago(10), "odometer": 58_610}),
     ];
     for e in &events {
-        let (status, _, b) = body(
-            app.post(token, &format!("/v1/vehicles/{vehicle}/events"), e)
-                .await,
-        )
-        .await;
+        let (status, _, b) = post(app, token, &format!("/v1/vehicles/{vehicle}/events"), e).await;
         assert_eq!(status, 201, "{b}");
     }
     vehicle
@@ -908,13 +902,11 @@ async fn answers_stream_as_sse_and_conversations_keep_context_feedback_and_an_au
     assert!(!alone["suggestions"].as_array().unwrap().is_empty());
 
     // Feedback on the first answer.
-    let (status, _, fb) = body(
-        app.post(
-            &token,
-            &format!("/v1/vehicles/{rav4}/chat/{conversation}/messages/{first_message}/feedback"),
-            &json!({"helpful": false, "comment": "Missing the dealer visit"}),
-        )
-        .await,
+    let (status, _, fb) = post(
+        &app,
+        &token,
+        &format!("/v1/vehicles/{rav4}/chat/{conversation}/messages/{first_message}/feedback"),
+        &json!({"helpful": false, "comment": "Missing the dealer visit"}),
     )
     .await;
     assert_eq!(status, 200, "{fb}");
@@ -1063,13 +1055,11 @@ async fn other_organisations_get_404_viewers_may_ask_and_bad_input_is_a_problem(
         assert_eq!(ct, "application/problem+json");
     }
     // The same organisation, a conversation of another vehicle or that does not exist: 404 too.
-    let (status, _, _) = body(
-        app.post(
-            &owner,
-            &format!("/v1/vehicles/{vehicle}/chat"),
-            &json!({"question": "and before that?", "conversationId": "conv_nope"}),
-        )
-        .await,
+    let (status, _, _) = post(
+        &app,
+        &owner,
+        &format!("/v1/vehicles/{vehicle}/chat"),
+        &json!({"question": "and before that?", "conversationId": "conv_nope"}),
     )
     .await;
     assert_eq!(status, 404);
@@ -1084,7 +1074,7 @@ async fn other_organisations_get_404_viewers_may_ask_and_bad_input_is_a_problem(
         (json!({"question": "hi", "extra": 1}), 422),
         (json!({"question": long}), 422),
     ] {
-        let (status, ct, b) = body(app.post(&owner, &path, &payload).await).await;
+        let (status, ct, b) = post(&app, &owner, &path, &payload).await;
         assert_eq!(status, want, "{payload}: {b}");
         assert_eq!(ct, "application/problem+json");
     }
@@ -1117,13 +1107,11 @@ async fn other_organisations_get_404_viewers_may_ask_and_bad_input_is_a_problem(
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
-    let (status, _, _) = body(
-        app.post(
-            &owner,
-            &format!("/v1/vehicles/{vehicle}/chat/{conversation}/messages/{message}/feedback"),
-            &json!({"helpful": "yes"}),
-        )
-        .await,
+    let (status, _, _) = post(
+        &app,
+        &owner,
+        &format!("/v1/vehicles/{vehicle}/chat/{conversation}/messages/{message}/feedback"),
+        &json!({"helpful": "yes"}),
     )
     .await;
     assert_eq!(status, 422);

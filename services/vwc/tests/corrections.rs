@@ -11,7 +11,7 @@ use vwc_testkit::{eventually, json as body, vin};
 use vwc_webhook::{WebhookSecret, sign};
 
 mod common;
-use common::{ask, days_ago, delete, names_field, patch, record, send_raw};
+use common::{ask, days_ago, delete, names_field, patch, post, record, send_raw};
 use reqwest::Method;
 
 fn cited(answer: &Value) -> Vec<String> {
@@ -338,9 +338,11 @@ async fn bad_corrections_and_voids_are_refused_and_change_nothing() {
 async fn a_dealer_record_is_corrected_only_by_the_roles_allowed() {
     let app = TestApp::spawn().await;
     let fleet = app.token("org_a", &[Role::FleetManager]);
-    let (status, _, created) = body(
-        app.post(&fleet, "/v1/dealers", &json!({"name": "Main St Toyota"}))
-            .await,
+    let (status, _, created) = post(
+        &app,
+        &fleet,
+        "/v1/dealers",
+        &json!({"name": "Main St Toyota"}),
     )
     .await;
     assert_eq!(status, 201, "{created}");

@@ -8,7 +8,7 @@ use vwc_auth::Role;
 use vwc_testkit::{json as body, vin};
 
 mod common;
-use common::{vwc, vwc_json, vwc_output};
+use common::{post, vwc, vwc_json, vwc_output};
 
 /// LubeLogger's service-record export (Date, Odometer, Description, Notes, Cost; US dates), three bad rows.
 const SERVICE_RECORDS: &str = "Date,Odometer,Description,Notes,Cost\n\
@@ -241,9 +241,11 @@ async fn an_export_imported_into_a_new_vehicle_reproduces_the_history() {
             "costCents": 5230, "currency": "USD", "vendor": {"name": "Shell"},
             "details": {"volume": 12.345, "volumeUnit": "gal", "fullTank": false, "station": "Shell, Main St"}}),
     ] {
-        let (status, _, answer) = body(
-            app.post(&token, &format!("/v1/vehicles/{original}/events"), &event)
-                .await,
+        let (status, _, answer) = post(
+            &app,
+            &token,
+            &format!("/v1/vehicles/{original}/events"),
+            &event,
         )
         .await;
         assert_eq!(status, 201, "{answer}");

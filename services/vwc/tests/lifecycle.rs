@@ -7,10 +7,10 @@ use std::time::Duration;
 use serde_json::json;
 use vwc::testing::TestApp;
 use vwc_auth::Role;
-use vwc_testkit::{eventually, json as body, vin};
+use vwc_testkit::{eventually, vin};
 
 mod common;
-use common::{days_ago, names_field, patch, record};
+use common::{days_ago, names_field, patch, post, record};
 
 #[tokio::test]
 async fn details_change_and_the_unit_only_before_any_odometer() {
@@ -110,14 +110,12 @@ async fn details_change_and_the_unit_only_before_any_odometer() {
 }
 
 async fn register_with_price(app: &TestApp, token: &str, n: u32) -> String {
-    let (status, _, created) = body(
-        app.post(
-            token,
-            "/v1/vehicles",
-            &json!({"vin": vin(n), "year": 2021, "make": "Toyota", "model": "RAV4",
-                "purchasePriceCents": 2_500_000, "purchaseCurrency": "USD"}),
-        )
-        .await,
+    let (status, _, created) = post(
+        app,
+        token,
+        "/v1/vehicles",
+        &json!({"vin": vin(n), "year": 2021, "make": "Toyota", "model": "RAV4",
+            "purchasePriceCents": 2_500_000, "purchaseCurrency": "USD"}),
     )
     .await;
     assert_eq!(status, 201, "{created}");
@@ -179,11 +177,11 @@ async fn sold_and_archived_vehicles_leave_fleet_counts_reminders_and_calendars_a
             "currency",
         ),
     ] {
-        let (status, _, problem) = body(app.post(&fleet, &sell, &bad).await).await;
+        let (status, _, problem) = post(&app, &fleet, &sell, &bad).await;
         assert_eq!(status, 422, "{bad}: {problem}");
         assert!(names_field(&problem, field), "{problem}");
     }
-    let (status, _, _) = body(app.post(&fleet, &sell, &json!({"priceCents": 1})).await).await;
+    let (status, _, _) = post(&app, &fleet, &sell, &json!({"priceCents": 1})).await;
     assert_eq!(status, 422);
     let viewer = app.token("org_a", &[Role::Viewer]);
     let ok_sale = json!({"soldAt": vwc_clock::now(), "priceCents": 1_800_000, "currency": "USD", "odometer": 11_000});
@@ -203,7 +201,7 @@ async fn sold_and_archived_vehicles_leave_fleet_counts_reminders_and_calendars_a
 
     // The sale: total cost of ownership by hand = purchase 25,000.00 + costs in USD (89.99 + 450.00;
     // the EUR repair is left out) − sale 18,000.00.
-    let (status, _, vehicle) = body(app.post(&fleet, &sell, &ok_sale).await).await;
+    let (status, _, vehicle) = post(&app, &fleet, &sell, &ok_sale).await;
     assert_eq!(status, 200, "{vehicle}");
     assert_eq!(vehicle["status"], "sold");
     let tco = &vehicle["sale"]["totalCostOfOwnership"];
@@ -219,11 +217,11 @@ async fn sold_and_archived_vehicles_leave_fleet_counts_reminders_and_calendars_a
         ),
         (Some(2), Some(1))
     );
-    let (status, _, problem) = body(app.post(&fleet, &sell, &ok_sale).await).await;
+    let (status, _, problem) = post(&app, &fleet, &sell, &ok_sale).await;
     assert_eq!(status, 409, "selling twice: {problem}");
 
     let archive = format!("/v1/vehicles/{archived}/archive");
-    let (status, _, vehicle) = body(app.post(&fleet, &archive, &json!({})).await).await;
+    let (status, _, vehicle) = post(&app, &fleet, &archive, &json!({})).await;
     assert_eq!(status, 200, "{vehicle}");
     assert_eq!(vehicle["status"], "archived");
     assert!(vehicle["archivedAt"].is_string());

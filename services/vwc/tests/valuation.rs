@@ -11,7 +11,7 @@ use vwc_contracts::{Envelope, VehicleEvent, VehicleEventRecorded};
 use vwc_testkit::{eventually, json as body, vin};
 
 mod common;
-use common::{days_ago, demo_rav4, record};
+use common::{days_ago, demo_rav4, post, record};
 
 fn factor_sum(v: &Value) -> i64 {
     v["factors"]
@@ -359,14 +359,12 @@ async fn the_demo_rav4_shows_its_appraisal_and_collision_as_factors() {
 async fn the_purchase_price_given_at_registration_is_the_base_until_an_acquisition_has_one() {
     let app = TestApp::spawn().await;
     let token = app.token("org_a", &[Role::Owner]);
-    let (status, _, problem) = body(
-        app.post(
-            &token,
-            "/v1/vehicles",
-            &json!({"vin": vin(803), "year": 2022, "make": "Kia", "model": "Niro",
-                "purchasePriceCents": 2_650_000}),
-        )
-        .await,
+    let (status, _, problem) = post(
+        &app,
+        &token,
+        "/v1/vehicles",
+        &json!({"vin": vin(803), "year": 2022, "make": "Kia", "model": "Niro",
+            "purchasePriceCents": 2_650_000}),
     )
     .await;
     assert_eq!(status, 422, "{problem}");
@@ -375,14 +373,12 @@ async fn the_purchase_price_given_at_registration_is_the_base_until_an_acquisiti
         "{problem}"
     );
 
-    let (status, _, created) = body(
-        app.post(
-            &token,
-            "/v1/vehicles",
-            &json!({"vin": vin(803), "year": 2022, "make": "Kia", "model": "Niro",
-                "purchasePriceCents": 2_650_000, "purchaseCurrency": "EUR"}),
-        )
-        .await,
+    let (status, _, created) = post(
+        &app,
+        &token,
+        "/v1/vehicles",
+        &json!({"vin": vin(803), "year": 2022, "make": "Kia", "model": "Niro",
+            "purchasePriceCents": 2_650_000, "purchaseCurrency": "EUR"}),
     )
     .await;
     assert_eq!(status, 201, "{created}");

@@ -43,6 +43,10 @@ pub async fn send(
     body(request.send().await.expect("request")).await
 }
 
+pub async fn post(app: &TestApp, token: &str, path: &str, json: &Value) -> (u16, String, Value) {
+    send(app, Method::POST, token, path, Some(json)).await
+}
+
 pub async fn patch(app: &TestApp, token: &str, path: &str, json: &Value) -> (u16, String, Value) {
     send(app, Method::PATCH, token, path, Some(json)).await
 }
