@@ -54,16 +54,11 @@ pub async fn get_json(
     token: &str,
     path: &str,
 ) -> Option<serde_json::Value> {
-    let r = http
-        .get(format!("{base}{path}"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .ok()?;
-    if r.status() != 200 {
-        return None;
+    let request = http.get(format!("{base}{path}")).bearer_auth(token);
+    match request.send().await.ok()? {
+        ok if ok.status() == reqwest::StatusCode::OK => ok.json().await.ok(),
+        _ => None,
     }
-    r.json().await.ok()
 }
 
 /// `POST base + path` with the JSON `body` as the holder of `token`, which must create something: asserts
