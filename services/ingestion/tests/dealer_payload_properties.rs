@@ -4,11 +4,29 @@
 
 use proptest::prelude::*;
 use serde_json::json;
-use vwc_contracts::{EventSource, Vehicle};
+use vwc_contracts::{EventSource, OdometerUnit, Vehicle};
 use vwc_ingestion::dealers::DealerPayload;
 
 fn vehicle() -> Vehicle {
-    vwc_contracts::examples::accord_registered_now()
+    Vehicle {
+        id: "veh_1".into(),
+        org_id: "org_1".into(),
+        vin: "1HGCM82633A004352".into(),
+        year: 2020,
+        make: "Honda".into(),
+        model: "Accord".into(),
+        trim: None,
+        nickname: None,
+        odometer_unit: OdometerUnit::Mi,
+        registered_at: vwc_clock::now(),
+        purchase_price_cents: None,
+        purchase_currency: None,
+        plate: None,
+        colour: None,
+        status: Default::default(),
+        sale: None,
+        archived_at: None,
+    }
 }
 
 fn line() -> impl Strategy<Value = serde_json::Value> {
