@@ -561,27 +561,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             )
             .await?;
             let mut out = serde_json::to_value(&done)?;
-            if let Some(lambda) = sweep_lambda_arn {
+            // The daily jobs' EventBridge schedules, for the Lambda functions given.
+            let schedules = [
+                (
+                    "sweepRule",
+                    "maintenance-sweep",
+                    sweep_lambda_arn,
+                    sweep_schedule,
+                ),
+                (
+                    "revalueRule",
+                    "valuation-revalue",
+                    revalue_lambda_arn,
+                    revalue_schedule,
+                ),
+            ];
+            for (field, rule_name, lambda, schedule) in schedules {
+                let Some(lambda) = lambda else { continue };
                 let rule = vwc_bus::bootstrap::schedule_sweep(
                     &aws_sdk_eventbridge::Client::new(&config),
-                    &format!("{bus_name}-maintenance-sweep"),
-                    &sweep_schedule,
+                    &format!("{bus_name}-{rule_name}"),
+                    &schedule,
                     &lambda,
                 )
                 .await?;
-                out["sweepRule"] =
-                    serde_json::json!({"arn": rule, "schedule": sweep_schedule, "target": lambda});
-            }
-            if let Some(lambda) = revalue_lambda_arn {
-                let rule = vwc_bus::bootstrap::schedule_sweep(
-                    &aws_sdk_eventbridge::Client::new(&config),
-                    &format!("{bus_name}-valuation-revalue"),
-                    &revalue_schedule,
-                    &lambda,
-                )
-                .await?;
-                out["revalueRule"] = serde_json::json!({"arn": rule, "schedule": revalue_schedule,
-                    "target": lambda});
+                out[field] =
+                    serde_json::json!({"arn": rule, "schedule": schedule, "target": lambda});
             }
             println!("{}", serde_json::to_string_pretty(&out)?);
             Ok(())
