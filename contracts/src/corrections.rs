@@ -49,13 +49,14 @@ pub struct EventCorrection {
     pub reason: Option<String>,
 }
 
-/// What one revision of a record did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum RevisionChange {
-    Recorded,
-    Corrected,
-    Voided,
+crate::wire_enum! {
+    /// What one revision of a record did.
+    #[derive(JsonSchema, ToSchema)]
+    pub enum RevisionChange as "lowercase" {
+        Recorded,
+        Corrected,
+        Voided,
+    }
 }
 
 /// One revision of a record: the original (1), each correction, and a void (the last one, if any).
@@ -257,52 +258,22 @@ mod tests {
     fn an_invalid_or_empty_correction_is_refused() {
         let current = examples::vehicle_event();
         let vehicle = examples::vehicle();
-        let err = correct(
-            &current,
-            patch(json!({"odometer": null})),
-            &vehicle,
-            vwc_clock::now(),
-        )
-        .unwrap_err();
-        assert_eq!(err[0].field, "odometer");
-        assert!(
-            correct(
-                &current,
-                patch(json!({"reason": "x"})),
-                &vehicle,
-                vwc_clock::now()
-            )
-            .is_err()
-        );
-        assert!(
-            correct(
-                &current,
-                patch(json!({"odometer": 12_000})),
-                &vehicle,
-                vwc_clock::now()
-            )
-            .is_err()
-        );
-        assert!(
-            correct(
-                &current,
-                patch(json!({"colour": 1})),
-                &vehicle,
-                vwc_clock::now()
-            )
-            .is_err()
-        );
-        assert!(
-            correct(
-                &current,
-                patch(json!({"costCents": 5})),
-                &vehicle,
-                vwc_clock::now()
-            )
-            .unwrap_err()[0]
-                .field
-                == "currency"
-        );
+        // Each body, refused; where it matters, the field the first error names.
+        for (body, field) in [
+            (json!({"odometer": null}), Some("odometer")),
+            (json!({"reason": "x"}), None),
+            (json!({"odometer": 12_000}), None),
+            (json!({"colour": 1}), None),
+            (json!({"costCents": 5}), Some("currency")),
+        ] {
+            let refused = correct(&current, patch(body.clone()), &vehicle, vwc_clock::now());
+            let Err(errors) = refused else {
+                panic!("{body} was accepted")
+            };
+            if let Some(field) = field {
+                assert_eq!(errors[0].field, field, "{body}");
+            }
+        }
     }
 
     #[test]

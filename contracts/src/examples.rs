@@ -44,6 +44,18 @@ pub fn vehicle() -> Vehicle {
     }
 }
 
+/// A 2020 Honda Accord of `org_1`, id `veh_1`, registered now: for checks that date records relative to
+/// the clock.
+pub fn accord_registered_now() -> Vehicle {
+    Vehicle {
+        year: 2020,
+        make: "Honda".into(),
+        model: "Accord".into(),
+        registered_at: vwc_clock::now(),
+        ..vehicle()
+    }
+}
+
 /// An odometer reading of [`vehicle`].
 pub fn vehicle_event() -> VehicleEvent {
     VehicleEvent {

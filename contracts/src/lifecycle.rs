@@ -10,26 +10,15 @@ use utoipa::ToSchema;
 use crate::validation::{FieldError, Validator};
 use crate::vehicle::{EventDetails, EventKind, MAX_ODOMETER, OdometerUnit, Vehicle, VehicleEvent};
 
-/// Where a vehicle is in its life. Sold and archived vehicles keep their history, readable, but leave the
-/// fleet counts, the reminders and the calendar feeds.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema, ToSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum VehicleStatus {
-    #[default]
-    Active,
-    Sold,
-    Archived,
-}
-
-impl VehicleStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            VehicleStatus::Active => "active",
-            VehicleStatus::Sold => "sold",
-            VehicleStatus::Archived => "archived",
-        }
+crate::wire_enum! {
+    /// Where a vehicle is in its life. Sold and archived vehicles keep their history, readable, but leave the
+    /// fleet counts, the reminders and the calendar feeds.
+    #[derive(JsonSchema, ToSchema, Default)]
+    pub enum VehicleStatus as "lowercase" {
+        #[default]
+        Active,
+        Sold,
+        Archived,
     }
 }
 
@@ -49,16 +38,17 @@ pub struct SellRequest {
     pub odometer: u64,
 }
 
-/// Where the purchase price of the total cost of ownership came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum PurchasePriceSource {
-    /// `details.priceCents` (else `costCents`) of the latest acquisition record.
-    AcquisitionEvent,
-    /// `purchasePriceCents` given at registration.
-    Registration,
-    /// Neither is known (in the sale's currency): counted as 0.
-    Unknown,
+crate::wire_enum! {
+    /// Where the purchase price of the total cost of ownership came from.
+    #[derive(JsonSchema, ToSchema)]
+    pub enum PurchasePriceSource {
+        /// `details.priceCents` (else `costCents`) of the latest acquisition record.
+        AcquisitionEvent,
+        /// `purchasePriceCents` given at registration.
+        Registration,
+        /// Neither is known (in the sale's currency): counted as 0.
+        Unknown,
+    }
 }
 
 /// The realised total cost of ownership: purchase price + costs − sale price, in the sale's currency.

@@ -7,33 +7,13 @@ use utoipa::ToSchema;
 
 use crate::OdometerUnit;
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    JsonSchema,
-    ToSchema,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum MaintenanceStatus {
-    Ok,
-    DueSoon,
-    Overdue,
-    Unknown,
-}
-
-impl MaintenanceStatus {
-    pub fn as_str(self) -> &'static str {
-        self.into()
+crate::wire_enum! {
+    #[derive(JsonSchema, ToSchema)]
+    pub enum MaintenanceStatus {
+        Ok,
+        DueSoon,
+        Overdue,
+        Unknown,
     }
 }
 
@@ -127,32 +107,12 @@ pub struct ReminderDue {
     pub occurrence: u32,
 }
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    JsonSchema,
-    ToSchema,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum Channel {
-    InApp,
-    Webhook,
-    Email,
-}
-
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        self.into()
+crate::wire_enum! {
+    #[derive(JsonSchema, ToSchema)]
+    pub enum Channel {
+        InApp,
+        Webhook,
+        Email,
     }
 }
 

@@ -6,44 +6,24 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// What a factor stands for.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    JsonSchema,
-    ToSchema,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum FactorCode {
-    /// Where the value starts: the acquisition price, or the documented fallback.
-    Base,
-    /// Value lost to age along the depreciation curve (every component depreciates with the vehicle).
-    AgeDepreciation,
-    /// More (or fewer) miles than expected since the last anchor, at the latest odometer value.
-    MileageAdjustment,
-    /// Georgia "17c" diminished value of one collision, as assessed on its date.
-    CollisionDiminishedValue,
-    /// Value an upgrade added on its date.
-    Upgrade,
-    /// A dealer appraisal re-anchored the value: the difference it made on its date.
-    DealerAppraisal,
-    /// The owner's estimate re-anchored the value: the difference it made on its date.
-    UserEstimate,
-}
-
-impl FactorCode {
-    pub fn as_str(self) -> &'static str {
-        self.into()
+crate::wire_enum! {
+    /// What a factor stands for.
+    #[derive(JsonSchema, ToSchema)]
+    pub enum FactorCode {
+        /// Where the value starts: the acquisition price, or the documented fallback.
+        Base,
+        /// Value lost to age along the depreciation curve (every component depreciates with the vehicle).
+        AgeDepreciation,
+        /// More (or fewer) miles than expected since the last anchor, at the latest odometer value.
+        MileageAdjustment,
+        /// Georgia "17c" diminished value of one collision, as assessed on its date.
+        CollisionDiminishedValue,
+        /// Value an upgrade added on its date.
+        Upgrade,
+        /// A dealer appraisal re-anchored the value: the difference it made on its date.
+        DealerAppraisal,
+        /// The owner's estimate re-anchored the value: the difference it made on its date.
+        UserEstimate,
     }
 }
 
@@ -62,34 +42,36 @@ pub struct ValuationFactor {
     pub event_id: Option<String>,
 }
 
-/// Where the base of a valuation came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ValuationMethod {
-    /// The price of the latest acquisition, depreciated and adjusted from there.
-    AcquisitionPrice,
-    /// No acquisition event has a price: the purchase price given at registration.
-    RegistrationPurchasePrice,
-    /// No acquisition price is known: the documented average new-vehicle price at the model year.
-    FallbackAverageNewPrice,
-    /// Re-anchored on a dealer appraisal.
-    DealerAppraisal,
-    /// Re-anchored on the owner's estimate.
-    UserEstimate,
+crate::wire_enum! {
+    /// Where the base of a valuation came from.
+    #[derive(JsonSchema, ToSchema)]
+    pub enum ValuationMethod {
+        /// The price of the latest acquisition, depreciated and adjusted from there.
+        AcquisitionPrice,
+        /// No acquisition event has a price: the purchase price given at registration.
+        RegistrationPurchasePrice,
+        /// No acquisition price is known: the documented average new-vehicle price at the model year.
+        FallbackAverageNewPrice,
+        /// Re-anchored on a dealer appraisal.
+        DealerAppraisal,
+        /// Re-anchored on the owner's estimate.
+        UserEstimate,
+    }
 }
 
-/// Why a valuation point exists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ValuationPointKind {
-    /// The date of one or more timeline events that move the value.
-    Event,
-    /// The first day of a month.
-    Monthly,
-    /// Today: the vehicle's current value (re-valued daily). Not part of the history.
-    Current,
-    /// A future month of a forecast.
-    Forecast,
+crate::wire_enum! {
+    /// Why a valuation point exists.
+    #[derive(JsonSchema, ToSchema)]
+    pub enum ValuationPointKind {
+        /// The date of one or more timeline events that move the value.
+        Event,
+        /// The first day of a month.
+        Monthly,
+        /// Today: the vehicle's current value (re-valued daily). Not part of the history.
+        Current,
+        /// A future month of a forecast.
+        Forecast,
+    }
 }
 
 /// What a vehicle is worth on a date, and why.

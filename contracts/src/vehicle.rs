@@ -16,32 +16,12 @@ pub const MAX_NOTES: usize = 4_000;
 pub const MAX_SHORT_TEXT: usize = 120;
 pub const MAX_TASKS: usize = 25;
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    JsonSchema,
-    ToSchema,
-    Default,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "lowercase")]
-#[strum(serialize_all = "lowercase")]
-pub enum OdometerUnit {
-    #[default]
-    Mi,
-    Km,
-}
-
-impl OdometerUnit {
-    pub fn as_str(self) -> &'static str {
-        self.into()
+crate::wire_enum! {
+    #[derive(JsonSchema, ToSchema, Default)]
+    pub enum OdometerUnit as "lowercase" {
+        #[default]
+        Mi,
+        Km,
     }
 }
 
@@ -271,44 +251,24 @@ pub fn check_vin(vin: &str) -> Result<(), String> {
     Ok(())
 }
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    JsonSchema,
-    ToSchema,
-    PartialOrd,
-    Ord,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum EventKind {
-    Acquisition,
-    Maintenance,
-    Repair,
-    Collision,
-    Upgrade,
-    Valuation,
-    OdometerReading,
-    /// A fill-up: volume, full or partial, station; the price is the event's `costCents`.
-    Fuel,
+crate::wire_enum! {
+    #[derive(JsonSchema, ToSchema, PartialOrd, Ord)]
+    pub enum EventKind {
+        Acquisition,
+        Maintenance,
+        Repair,
+        Collision,
+        Upgrade,
+        Valuation,
+        OdometerReading,
+        /// A fill-up: volume, full or partial, station; the price is the event's `costCents`.
+        Fuel,
+    }
 }
 
 impl EventKind {
     /// Every variant, in declaration order.
     pub const ALL: &[EventKind] = <EventKind as strum::VariantArray>::VARIANTS;
-
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
 
     pub fn parse(s: &str) -> Option<EventKind> {
         s.parse().ok()
@@ -328,12 +288,13 @@ impl EventKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum EventSource {
-    User,
-    Dealer,
-    System,
+crate::wire_enum! {
+    #[derive(JsonSchema, ToSchema)]
+    pub enum EventSource as "lowercase" {
+        User,
+        Dealer,
+        System,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
@@ -345,11 +306,12 @@ pub struct Vendor {
     pub dealer_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Condition {
-    New,
-    Used,
+crate::wire_enum! {
+    #[derive(JsonSchema, ToSchema)]
+    pub enum Condition as "lowercase" {
+        New,
+        Used,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema, Default)]
@@ -386,15 +348,14 @@ pub struct RepairDetails {
     pub warranty: bool,
 }
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema, PartialOrd, Ord,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Minor,
-    Moderate,
-    Major,
-    Severe,
+crate::wire_enum! {
+    #[derive(JsonSchema, ToSchema, PartialOrd, Ord)]
+    pub enum Severity as "lowercase" {
+        Minor,
+        Moderate,
+        Major,
+        Severe,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
@@ -1027,23 +988,8 @@ mod tests {
 
     fn vehicle() -> Vehicle {
         Vehicle {
-            id: "veh_1".into(),
             org_id: "org_a".into(),
-            vin: "1HGCM82633A004352".into(),
-            year: 2020,
-            make: "Honda".into(),
-            model: "Accord".into(),
-            trim: None,
-            nickname: None,
-            odometer_unit: OdometerUnit::Mi,
-            registered_at: vwc_clock::now(),
-            purchase_price_cents: None,
-            purchase_currency: None,
-            plate: None,
-            colour: None,
-            status: Default::default(),
-            sale: None,
-            archived_at: None,
+            ..crate::examples::accord_registered_now()
         }
     }
 
@@ -1069,20 +1015,11 @@ mod tests {
 
     #[test]
     fn lowercase_vin_is_normalised() {
-        let v = NewVehicle {
-            vin: "1hgcm82633a004352".into(),
-            year: Some(2020),
-            make: Some("Honda".into()),
-            model: "Accord".into(),
-            trim: None,
-            nickname: None,
-            odometer_unit: None,
-            vin_check: None,
-            purchase_price_cents: None,
-            purchase_currency: None,
-        }
-        .validate(vwc_clock::now())
+        let v: NewVehicle = serde_json::from_value(
+            serde_json::json!({"vin": "1hgcm82633a004352", "year": 2020, "make": "Honda", "model": "Accord"}),
+        )
         .unwrap();
+        let v = v.validate(vwc_clock::now()).unwrap();
         assert_eq!(v.vin, "1HGCM82633A004352");
     }
 

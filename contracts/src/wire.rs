@@ -7,6 +7,67 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
+/// Declares a unit-like enum that travels as a string, on the wire (serde) and in stores (strum's
+/// `IntoStaticStr`/`EnumString`, `as_str()` and `parse()`), under one naming rule: `snake_case` unless the
+/// name is followed by `as "lowercase"` (any serde/strum rule). It derives `Debug, Clone, Copy, PartialEq,
+/// Eq, Hash` and `strum::VariantArray` (so [`check_names`] can prove the names agree); more derives — the
+/// contracts' `JsonSchema, ToSchema` among them — go in an attribute of their own:
+///
+/// ```
+/// vwc_contracts::wire_enum! {
+///     /// How a reading was taken.
+///     #[derive(Default, PartialOrd, Ord, schemars::JsonSchema)]
+///     pub enum Reading as "lowercase" {
+///         #[default]
+///         Manual,
+///         Telematics,
+///     }
+/// }
+/// assert_eq!(Reading::Telematics.as_str(), "telematics");
+/// assert_eq!("manual".parse::<Reading>().ok(), Some(Reading::Manual));
+/// vwc_contracts::wire::check_names::<Reading>();
+/// ```
+///
+/// A crate using it outside `vwc-contracts` depends on `serde` and `strum`, whose derives it expands to.
+#[macro_export]
+macro_rules! wire_enum {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident as $case:tt { $($variants:tt)* }
+    ) => {
+        $(#[$meta])*
+        #[derive(
+            Debug,
+            Clone,
+            Copy,
+            PartialEq,
+            Eq,
+            Hash,
+            ::serde::Serialize,
+            ::serde::Deserialize,
+            ::strum::IntoStaticStr,
+            ::strum::EnumString,
+            ::strum::VariantArray,
+        )]
+        #[serde(rename_all = $case)]
+        #[strum(serialize_all = $case)]
+        $vis enum $name { $($variants)* }
+
+        impl $name {
+            /// The name on the wire and in stores.
+            pub fn as_str(self) -> &'static str {
+                self.into()
+            }
+        }
+    };
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident { $($variants:tt)* }
+    ) => {
+        $crate::wire_enum! { $(#[$meta])* $vis enum $name as "snake_case" { $($variants)* } }
+    };
+}
+
 /// Panics, naming the variant, unless every variant of `T` round-trips through its derived name and that
 /// name is what serde writes.
 pub fn check_names<T>()
@@ -43,5 +104,13 @@ mod tests {
         check_names::<OdometerUnit>();
         check_names::<FactorCode>();
         check_names::<crate::EventKind>();
+        check_names::<crate::EventSource>();
+        check_names::<crate::vehicle::Condition>();
+        check_names::<crate::vehicle::Severity>();
+        check_names::<crate::valuation::ValuationMethod>();
+        check_names::<crate::valuation::ValuationPointKind>();
+        check_names::<crate::lifecycle::VehicleStatus>();
+        check_names::<crate::lifecycle::PurchasePriceSource>();
+        check_names::<crate::corrections::RevisionChange>();
     }
 }

@@ -4,28 +4,10 @@
 
 use proptest::prelude::*;
 use serde_json::json;
-use vwc_contracts::{EventSource, NewVehicleEvent, OdometerUnit, Vehicle};
+use vwc_contracts::{EventSource, NewVehicleEvent, Vehicle};
 
 fn vehicle() -> Vehicle {
-    Vehicle {
-        id: "veh_1".into(),
-        org_id: "org_1".into(),
-        vin: "1HGCM82633A004352".into(),
-        year: 2020,
-        make: "Honda".into(),
-        model: "Accord".into(),
-        trim: None,
-        nickname: None,
-        odometer_unit: OdometerUnit::Mi,
-        registered_at: vwc_clock::now(),
-        purchase_price_cents: None,
-        purchase_currency: None,
-        plate: None,
-        colour: None,
-        status: Default::default(),
-        sale: None,
-        archived_at: None,
-    }
+    vwc_contracts::examples::accord_registered_now()
 }
 
 proptest! {

@@ -513,33 +513,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Sweep { org, data } => {
-            let mut opts = options(&data);
-            opts.sweep_every = None;
-            let system = System::start(opts).await?;
-            let report = vwc_maintenance_scheduler::sweep(
-                system.stores.scheduler.as_ref(),
-                org.as_deref(),
-                vwc_clock::now().date_naive(),
+            let today = vwc_clock::now().date_naive();
+            report_once(
+                &data,
+                |_| {},
+                async |system: &System| {
+                    let scheduler = system.stores.scheduler.as_ref();
+                    Ok(vwc_maintenance_scheduler::sweep(scheduler, org.as_deref(), today).await?)
+                },
             )
-            .await?;
-            system.shutdown().await;
-            println!("{}", serde_json::to_string_pretty(&report)?);
-            Ok(())
+            .await
         }
         Command::Revalue { org, data } => {
-            let mut opts = options(&data);
-            opts.sweep_every = None;
-            opts.revalue_every = None;
-            let system = System::start(opts).await?;
-            let report = vwc_valuation::revalue(
-                system.stores.valuation.as_ref(),
-                org.as_deref(),
-                vwc_clock::now().date_naive(),
-            )
-            .await?;
-            system.shutdown().await;
-            println!("{}", serde_json::to_string_pretty(&report)?);
-            Ok(())
+            let today = vwc_clock::now().date_naive();
+            let no_revalue_loop = |o: &mut EmbeddedOptions| o.revalue_every = None;
+            report_once(&data, no_revalue_loop, async |system: &System| {
+                let valuation = system.stores.valuation.as_ref();
+                Ok(vwc_valuation::revalue(valuation, org.as_deref(), today).await?)
+            })
+            .await
         }
         Command::Worker {
             service,
@@ -569,27 +561,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             )
             .await?;
             let mut out = serde_json::to_value(&done)?;
-            if let Some(lambda) = sweep_lambda_arn {
+            // The daily jobs' EventBridge schedules, for the Lambda functions given.
+            let schedules = [
+                (
+                    "sweepRule",
+                    "maintenance-sweep",
+                    sweep_lambda_arn,
+                    sweep_schedule,
+                ),
+                (
+                    "revalueRule",
+                    "valuation-revalue",
+                    revalue_lambda_arn,
+                    revalue_schedule,
+                ),
+            ];
+            for (field, rule_name, lambda, schedule) in schedules {
+                let Some(lambda) = lambda else { continue };
                 let rule = vwc_bus::bootstrap::schedule_sweep(
                     &aws_sdk_eventbridge::Client::new(&config),
-                    &format!("{bus_name}-maintenance-sweep"),
-                    &sweep_schedule,
+                    &format!("{bus_name}-{rule_name}"),
+                    &schedule,
                     &lambda,
                 )
                 .await?;
-                out["sweepRule"] =
-                    serde_json::json!({"arn": rule, "schedule": sweep_schedule, "target": lambda});
-            }
-            if let Some(lambda) = revalue_lambda_arn {
-                let rule = vwc_bus::bootstrap::schedule_sweep(
-                    &aws_sdk_eventbridge::Client::new(&config),
-                    &format!("{bus_name}-valuation-revalue"),
-                    &revalue_schedule,
-                    &lambda,
-                )
-                .await?;
-                out["revalueRule"] = serde_json::json!({"arn": rule, "schedule": revalue_schedule,
-                    "target": lambda});
+                out[field] =
+                    serde_json::json!({"arn": rule, "schedule": schedule, "target": lambda});
             }
             println!("{}", serde_json::to_string_pretty(&out)?);
             Ok(())
@@ -622,6 +619,23 @@ pub async fn audit_lines(cli: Cli) -> anyhow::Result<Vec<String>> {
         .iter()
         .map(|t| Ok(serde_json::to_string(t)?))
         .collect()
+}
+
+/// Runs the one-off `job` on the system of `data` (without the background sweep, and as `tweak` sets it
+/// up besides), shuts the system down, and prints the job's report as JSON.
+async fn report_once<R: serde::Serialize>(
+    data: &DataDir,
+    tweak: impl FnOnce(&mut EmbeddedOptions),
+    job: impl AsyncFnOnce(&System) -> anyhow::Result<R>,
+) -> anyhow::Result<()> {
+    let mut opts = options(data);
+    opts.sweep_every = None;
+    tweak(&mut opts);
+    let system = System::start(opts).await?;
+    let report = job(&system).await;
+    system.shutdown().await;
+    println!("{}", serde_json::to_string_pretty(&report?)?);
+    Ok(())
 }
 
 fn options(data: &DataDir) -> EmbeddedOptions {

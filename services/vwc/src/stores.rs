@@ -161,50 +161,40 @@ impl Stores {
         &self,
         clock: &SharedClock,
     ) -> Vec<(&'static str, (Arc<dyn Consumer>, Arc<dyn DeadLetterStore>))> {
-        vec![
+        let consumers: [(&'static str, Arc<dyn Consumer>); 5] = [
             (
                 vwc_edge::CONSUMER,
-                (
-                    Arc::new(EdgeConsumer::new(self.edge.clone())) as Arc<dyn Consumer>,
-                    self.edge.clone() as Arc<dyn DeadLetterStore>,
-                ),
+                Arc::new(EdgeConsumer::new(self.edge.clone())),
             ),
             (
                 vwc_maintenance_scheduler::CONSUMER,
-                (
-                    Arc::new(SchedulerConsumer::new(
-                        Scheduler::new(self.scheduler.clone()).with_clock(clock.clone()),
-                    )) as Arc<dyn Consumer>,
-                    self.scheduler.clone() as Arc<dyn DeadLetterStore>,
-                ),
+                Arc::new(SchedulerConsumer::new(
+                    Scheduler::new(self.scheduler.clone()).with_clock(clock.clone()),
+                )),
             ),
             (
                 vwc_notification::CONSUMER,
-                (
-                    Arc::new(
-                        NotificationConsumer::new(self.notification.clone())
-                            .with_clock(clock.clone()),
-                    ) as Arc<dyn Consumer>,
-                    self.notification.clone() as Arc<dyn DeadLetterStore>,
+                Arc::new(
+                    NotificationConsumer::new(self.notification.clone()).with_clock(clock.clone()),
                 ),
             ),
             (
                 vwc_valuation::CONSUMER,
-                (
-                    Arc::new(ValuationConsumer::new(
-                        Valuer::new(self.valuation.clone()).with_clock(clock.clone()),
-                    )) as Arc<dyn Consumer>,
-                    self.valuation.clone() as Arc<dyn DeadLetterStore>,
-                ),
+                Arc::new(ValuationConsumer::new(
+                    Valuer::new(self.valuation.clone()).with_clock(clock.clone()),
+                )),
             ),
             (
                 vwc_chat_historian::CONSUMER,
-                (
-                    Arc::new(ChatConsumer::new(self.chat.clone())) as Arc<dyn Consumer>,
-                    self.chat.clone() as Arc<dyn DeadLetterStore>,
-                ),
+                Arc::new(ChatConsumer::new(self.chat.clone())),
             ),
-        ]
+        ];
+        let dead_letters: std::collections::HashMap<_, _> =
+            self.dead_letters().into_iter().collect();
+        consumers
+            .into_iter()
+            .map(|(name, consumer)| (name, (consumer, dead_letters[name].clone())))
+            .collect()
     }
 
     /// Every publishing service's outbox, by service name.

@@ -9,6 +9,9 @@ use vwc::testing::TestApp;
 use vwc_auth::Role;
 use vwc_testkit::{json as body, vin};
 
+mod common;
+use common::post;
+
 /// A tiny but well-formed JPEG header (SOI, APP0/JFIF) and some bytes: the sniffer reads the magic only.
 fn jpeg() -> Vec<u8> {
     let mut b = vec![0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10];
@@ -30,14 +33,12 @@ fn elf() -> Vec<u8> {
 }
 
 async fn event(app: &TestApp, token: &str, vehicle: &str) -> String {
-    let (status, _, answer) = body(
-        app.post(
-            token,
-            &format!("/v1/vehicles/{vehicle}/events"),
-            &json!({"kind": "maintenance", "occurredAt": "2025-05-01T10:00:00Z", "odometer": 30000,
-                "costCents": 8999, "currency": "USD", "details": {"tasks": ["oil_change"]}}),
-        )
-        .await,
+    let (status, _, answer) = post(
+        app,
+        token,
+        &format!("/v1/vehicles/{vehicle}/events"),
+        &json!({"kind": "maintenance", "occurredAt": "2025-05-01T10:00:00Z", "odometer": 30000,
+            "costCents": 8999, "currency": "USD", "details": {"tasks": ["oil_change"]}}),
     )
     .await;
     assert_eq!(status, 201, "{answer}");
@@ -141,13 +142,11 @@ async fn receipts_upload_list_and_download_and_survive_a_restart_in_embedded_mod
     let (status, _, _) = body(app.get(&viewer, &format!("{path}/att_nope")).await).await;
     assert_eq!(status, 404);
     // Pre-signed uploads are S3's: this deployment says to upload directly.
-    let (status, ct, problem) = body(
-        app.post(
-            &owner,
-            &format!("{path}/uploads"),
-            &json!({"fileName": "a.pdf"}),
-        )
-        .await,
+    let (status, ct, problem) = post(
+        &app,
+        &owner,
+        &format!("{path}/uploads"),
+        &json!({"fileName": "a.pdf"}),
     )
     .await;
     assert_eq!(
@@ -298,13 +297,11 @@ async fn in_s3_mode_uploads_are_checked_at_confirm_and_downloads_are_presigned()
     let ticket = |name: &'static str| {
         let (app, owner, path) = (&app, &owner, &path);
         async move {
-            let (status, _, t) = body(
-                app.post(
-                    owner,
-                    &format!("{path}/uploads"),
-                    &json!({"fileName": name}),
-                )
-                .await,
+            let (status, _, t) = post(
+                app,
+                owner,
+                &format!("{path}/uploads"),
+                &json!({"fileName": name}),
             )
             .await;
             assert_eq!(status, 201, "{t}");

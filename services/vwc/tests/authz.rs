@@ -28,135 +28,78 @@ struct Route {
     scoped: bool,
 }
 
+/// A read every role may make.
+fn read(path: &'static str, scoped: bool) -> Route {
+    Route {
+        method: "GET",
+        path,
+        body: None,
+        allowed: &ROLES,
+        ok: 200,
+        scoped,
+    }
+}
+
+/// A POST of `body` that only `allowed` may make, answering `ok`.
+fn post(path: &'static str, body: Value, allowed: &'static [Role], ok: u16, scoped: bool) -> Route {
+    Route {
+        method: "POST",
+        path,
+        body: Some(body),
+        allowed,
+        ok,
+        scoped,
+    }
+}
+
 fn routes() -> Vec<Route> {
     use Role::*;
-    let all: &'static [Role] = &[Owner, FleetManager, Technician, Viewer];
     let at = "2026-01-01T00:00:00Z";
+    let vehicle = json!({"vin": "@VIN", "year": 2020, "make": "Kia", "model": "EV6"});
+    let maintenance =
+        json!({"kind": "maintenance", "occurredAt": at, "details": {"tasks": ["oil_change"]}});
+    let collision =
+        json!({"kind": "collision", "occurredAt": at, "details": {"severity": "minor"}});
     vec![
-        Route {
-            method: "GET",
-            path: "/v1/vehicles",
-            body: None,
-            allowed: all,
-            ok: 200,
-            scoped: false,
-        },
-        Route {
-            method: "POST",
-            path: "/v1/vehicles",
-            body: Some(json!({"vin": "@VIN", "year": 2020, "make": "Kia", "model": "EV6"})),
-            allowed: &[Owner, FleetManager],
-            ok: 201,
-            scoped: false,
-        },
-        Route {
-            method: "GET",
-            path: "/v1/vehicles/{v}",
-            body: None,
-            allowed: all,
-            ok: 200,
-            scoped: true,
-        },
-        Route {
-            method: "GET",
-            path: "/v1/vehicles/{v}/overview",
-            body: None,
-            allowed: all,
-            ok: 200,
-            scoped: true,
-        },
-        Route {
-            method: "GET",
-            path: "/v1/vehicles/{v}/events",
-            body: None,
-            allowed: all,
-            ok: 200,
-            scoped: true,
-        },
-        Route {
-            method: "GET",
-            path: "/v1/vehicles/{v}/maintenance",
-            body: None,
-            allowed: all,
-            ok: 200,
-            scoped: true,
-        },
-        Route {
-            method: "GET",
-            path: "/v1/vehicles/{v}/valuations",
-            body: None,
-            allowed: all,
-            ok: 200,
-            scoped: true,
-        },
-        Route {
-            method: "GET",
-            path: "/v1/vehicles/{v}/valuations/forecast",
-            body: None,
-            allowed: all,
-            ok: 200,
-            scoped: true,
-        },
-        Route {
-            method: "POST",
-            path: "/v1/vehicles/{v}/events",
-            body: Some(
-                json!({"kind": "maintenance", "occurredAt": at, "details": {"tasks": ["oil_change"]}}),
-            ),
-            allowed: &[Owner, FleetManager, Technician],
-            ok: 201,
-            scoped: true,
-        },
-        Route {
-            method: "POST",
-            path: "/v1/vehicles/{v}/events",
-            body: Some(
-                json!({"kind": "collision", "occurredAt": at, "details": {"severity": "minor"}}),
-            ),
-            allowed: &[Owner, FleetManager],
-            ok: 201,
-            scoped: true,
-        },
-        Route {
-            method: "POST",
-            path: "/v1/dealers",
-            body: Some(json!({"name": "Main St Auto"})),
-            allowed: &[FleetManager],
-            ok: 201,
-            scoped: false,
-        },
-        Route {
-            method: "POST",
-            path: "/v1/dealers/{d}/rotate-secret",
-            body: Some(json!({})),
-            allowed: &[FleetManager],
-            ok: 200,
-            scoped: true,
-        },
-        Route {
-            method: "GET",
-            path: "/v1/notifications",
-            body: None,
-            allowed: all,
-            ok: 200,
-            scoped: false,
-        },
-        Route {
-            method: "GET",
-            path: "/v1/fleet/overview",
-            body: None,
-            allowed: all,
-            ok: 200,
-            scoped: false,
-        },
-        Route {
-            method: "GET",
-            path: "/v1/fleet/costs?groupBy=kind",
-            body: None,
-            allowed: all,
-            ok: 200,
-            scoped: false,
-        },
+        read("/v1/vehicles", false),
+        post("/v1/vehicles", vehicle, &[Owner, FleetManager], 201, false),
+        read("/v1/vehicles/{v}", true),
+        read("/v1/vehicles/{v}/overview", true),
+        read("/v1/vehicles/{v}/events", true),
+        read("/v1/vehicles/{v}/maintenance", true),
+        read("/v1/vehicles/{v}/valuations", true),
+        read("/v1/vehicles/{v}/valuations/forecast", true),
+        post(
+            "/v1/vehicles/{v}/events",
+            maintenance,
+            &[Owner, FleetManager, Technician],
+            201,
+            true,
+        ),
+        post(
+            "/v1/vehicles/{v}/events",
+            collision,
+            &[Owner, FleetManager],
+            201,
+            true,
+        ),
+        post(
+            "/v1/dealers",
+            json!({"name": "Main St Auto"}),
+            &[FleetManager],
+            201,
+            false,
+        ),
+        post(
+            "/v1/dealers/{d}/rotate-secret",
+            json!({}),
+            &[FleetManager],
+            200,
+            true,
+        ),
+        read("/v1/notifications", false),
+        read("/v1/fleet/overview", false),
+        read("/v1/fleet/costs?groupBy=kind", false),
     ]
 }
 
@@ -325,13 +268,7 @@ async fn forged_expired_and_misaddressed_tokens_are_401() {
         ("empty", String::new()),
     ];
     for (name, token) in cases {
-        let r = app
-            .http
-            .get(app.url("/v1/vehicles"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
+        let r = app.get(&token, "/v1/vehicles").await;
         assert_eq!(r.status(), 401, "{name}");
         assert_eq!(
             r.headers()["content-type"],
@@ -353,12 +290,8 @@ async fn forged_expired_and_misaddressed_tokens_are_401() {
         .unwrap()
     };
     assert_eq!(
-        app.http
-            .get(app.url("/v1/vehicles"))
-            .bearer_auth(sign(claims.clone()))
-            .send()
+        app.get(&sign(claims.clone()), "/v1/vehicles")
             .await
-            .unwrap()
             .status(),
         200,
         "control: the re-signed original is accepted"
@@ -376,13 +309,7 @@ async fn forged_expired_and_misaddressed_tokens_are_401() {
         ("unknown role", with(json!({"roles": ["god"]}))),
         ("missing exp", with(json!({"exp": null}))),
     ] {
-        let r = app
-            .http
-            .get(app.url("/v1/vehicles"))
-            .bearer_auth(sign(c))
-            .send()
-            .await
-            .unwrap();
+        let r = app.get(&sign(c), "/v1/vehicles").await;
         assert_eq!(r.status(), 401, "{name}");
     }
     app.stop().await;

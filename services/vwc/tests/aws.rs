@@ -7,34 +7,39 @@ use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use vwc::embedded::BusChoice;
 use vwc::testing::TestApp;
 use vwc_auth::Role;
-use vwc_contracts::{Envelope, EventType, OdometerUnit, Vehicle, VehicleRegistered};
+use vwc_contracts::{Envelope, EventType, OdometerUnit, Vehicle, VehicleId, VehicleRegistered};
 use vwc_edge::{EdgeConsumer, EdgeStore, SqliteEdgeStore};
 use vwc_testkit::vin;
 
-/// `vwc aws bootstrap` through the CLI, as an operator runs it; its JSON report.
-fn bootstrap(endpoint: &str, bus_name: &str, extra: &[&str]) -> serde_json::Value {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vwc"))
-        .args([
-            "aws",
-            "bootstrap",
-            "--endpoint",
-            endpoint,
-            "--bus-name",
+mod common;
+use common::{bootstrap, unique_bus};
+
+/// The whole system on the AWS bus `bus_name` at `endpoint` (moto, or a forwarder in front of it).
+async fn spawn_on_aws(endpoint: &str, bus_name: &str) -> TestApp {
+    let (endpoint, bus_name) = (endpoint.to_string(), bus_name.to_string());
+    TestApp::spawn_with(tempfile::tempdir().unwrap(), |o| {
+        o.bus = BusChoice::Aws {
+            endpoint: Some(endpoint),
             bus_name,
-        ])
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+        };
+        o.sqs_wait_secs = 1;
+    })
+    .await
 }
 
-fn unique_bus() -> String {
-    format!("vwc-t{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
+/// A 2020 Kia Niro (km) of `org_a` registered now, with VIN `vin(n)`.
+fn niro(id: impl Into<VehicleId>, n: u32) -> Vehicle {
+    Vehicle {
+        id: id.into(),
+        org_id: "org_a".into(),
+        vin: vin(n),
+        year: 2020,
+        make: "Kia".into(),
+        model: "Niro".into(),
+        odometer_unit: OdometerUnit::Km,
+        registered_at: vwc_clock::now(),
+        ..vwc_contracts::examples::vehicle()
+    }
 }
 
 #[tokio::test]
@@ -52,15 +57,7 @@ async fn events_flow_through_eventbridge_and_sqs_to_the_edge_projection() {
             .ends_with(&format!("{bus_name}-edge-dlq"))
     );
 
-    let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::spawn_with(dir, |o| {
-        o.bus = BusChoice::Aws {
-            endpoint: Some(endpoint.clone()),
-            bus_name: bus_name.clone(),
-        };
-        o.sqs_wait_secs = 1;
-    })
-    .await;
+    let app = spawn_on_aws(&endpoint, &bus_name).await;
     let token = app.token("org_a", &[Role::Owner]);
     let vehicle = app.register(&token, &vin(1)).await;
     for i in 0..3 {
@@ -87,25 +84,7 @@ async fn the_lambda_handler_reports_only_the_poison_message_of_a_batch() {
     let store = Arc::new(SqliteEdgeStore::open(&dir.path().join("edge.db")).unwrap());
     let consumer = EdgeConsumer::new(store.clone());
     let registered = |n: u32| {
-        let vehicle = Vehicle {
-            id: format!("veh_{n}").into(),
-            org_id: "org_a".into(),
-            vin: vin(n),
-            year: 2020,
-            make: "Kia".into(),
-            model: "Niro".into(),
-            trim: None,
-            nickname: None,
-            odometer_unit: OdometerUnit::Km,
-            registered_at: vwc_clock::now(),
-            purchase_price_cents: None,
-            purchase_currency: None,
-            plate: None,
-            colour: None,
-            status: Default::default(),
-            sale: None,
-            archived_at: None,
-        };
+        let vehicle = niro(format!("veh_{n}"), n);
         let env = Envelope::new(
             "vwc.ingestion",
             "org_a",
@@ -199,25 +178,7 @@ async fn the_valuation_queue_receives_its_routed_events_and_values_vehicles_over
         aws_sdk_eventbridge::Client::new(&config),
         bus_name.clone(),
     );
-    let vehicle = Vehicle {
-        id: "veh_moto".into(),
-        org_id: "org_a".into(),
-        vin: vin(5),
-        year: 2020,
-        make: "Kia".into(),
-        model: "Niro".into(),
-        trim: None,
-        nickname: None,
-        odometer_unit: OdometerUnit::Km,
-        registered_at: vwc_clock::now(),
-        purchase_price_cents: None,
-        purchase_currency: None,
-        plate: None,
-        colour: None,
-        status: Default::default(),
-        sale: None,
-        archived_at: None,
-    };
+    let vehicle = niro("veh_moto", 5);
     let registered = Envelope::new(
         "vwc.ingestion",
         "org_a",
@@ -276,15 +237,7 @@ async fn the_valuation_queue_receives_its_routed_events_and_values_vehicles_over
     assert_eq!(seen, want);
 
     // The whole system on the AWS bus: the valuation worker values what it consumes from SQS.
-    let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::spawn_with(dir, |o| {
-        o.bus = BusChoice::Aws {
-            endpoint: Some(endpoint.clone()),
-            bus_name: bus_name.clone(),
-        };
-        o.sqs_wait_secs = 1;
-    })
-    .await;
+    let app = spawn_on_aws(&endpoint, &bus_name).await;
     let token = app.token("org_a", &[Role::Owner]);
     let id = app.register(&token, &vin(6)).await;
     let valuation = vwc_testkit::eventually(
@@ -328,15 +281,7 @@ async fn the_chat_historian_gets_its_events_through_its_own_queue() {
             .is_some_and(|u| u.ends_with(&format!("{bus_name}-chat-historian"))),
         "{created}"
     );
-    let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::spawn_with(dir, |o| {
-        o.bus = BusChoice::Aws {
-            endpoint: Some(endpoint.clone()),
-            bus_name: bus_name.clone(),
-        };
-        o.sqs_wait_secs = 1;
-    })
-    .await;
+    let app = spawn_on_aws(&endpoint, &bus_name).await;
     let token = app.token("org_a", &[Role::Owner]);
     let vehicle = app.register(&token, &vin(1)).await;
     let reading = app.record_odometer(&token, &vehicle, 3, 1234).await;
@@ -419,15 +364,7 @@ async fn writes_acknowledged_while_aws_is_unreachable_are_projected_once_when_it
     let bus_name = unique_bus();
     bootstrap(&endpoint, &bus_name, &[]);
     let outage = Outage::in_front_of(&endpoint).await;
-    let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::spawn_with(dir, |o| {
-        o.bus = BusChoice::Aws {
-            endpoint: Some(outage.url.clone()),
-            bus_name: bus_name.clone(),
-        };
-        o.sqs_wait_secs = 1;
-    })
-    .await;
+    let app = spawn_on_aws(&outage.url, &bus_name).await;
     let token = app.token("org_a", &[Role::Owner]);
     let vehicle = app.register(&token, &vin(7)).await;
     let mut recorded = Vec::new();

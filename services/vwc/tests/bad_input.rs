@@ -3,8 +3,11 @@
 use serde_json::json;
 use vwc::testing::TestApp;
 use vwc_auth::Role;
-use vwc_contracts::{OrgId, VehicleId};
 use vwc_testkit::{json as body, vin};
+
+mod common;
+use common::{post, send_raw, stored_events};
+use reqwest::Method;
 
 #[tokio::test]
 async fn bad_vehicle_and_event_requests_are_problems_and_store_nothing() {
@@ -14,217 +17,131 @@ async fn bad_vehicle_and_event_requests_are_problems_and_store_nothing() {
     app.timeline_of_len(&token, &vehicle, 0).await;
     let events = format!("/v1/vehicles/{vehicle}/events");
     let at = "2026-01-01T00:00:00Z";
-    let raw = |path: &str, body: &str| {
-        app.http
-            .post(app.url(path))
-            .bearer_auth(&token)
-            .header("content-type", "application/json")
-            .body(body.to_string())
-            .send()
-    };
-    let cases: Vec<(&str, reqwest::Response, u16)> = vec![
-        (
-            "malformed vehicle JSON",
-            raw("/v1/vehicles", "{\"vin\": ").await.unwrap(),
-            400,
-        ),
+    let vehicles = "/v1/vehicles";
+    let json = |v: serde_json::Value| ("application/json", v.to_string());
+    let raw = |text: &str| ("application/json", text.to_string());
+    let cases: Vec<(&str, &str, (&str, String), u16)> = vec![
+        ("malformed vehicle JSON", vehicles, raw("{\"vin\": "), 400),
         (
             "missing fields",
-            app.post(&token, "/v1/vehicles", &json!({"vin": vin(2)}))
-                .await,
+            vehicles,
+            json(json!({"vin": vin(2)})),
             422,
         ),
         (
             "wrong types",
-            app.post(
-                &token,
-                "/v1/vehicles",
-                &json!({"vin": vin(2), "year": "2020", "make": "a", "model": "b"}),
-            )
-            .await,
+            vehicles,
+            json(json!({"vin": vin(2), "year": "2020", "make": "a", "model": "b"})),
             422,
         ),
         (
             "bad VIN (has an O)",
-            app.post(
-                &token,
-                "/v1/vehicles",
-                &json!({"vin": "1HGCM82633A00435O", "year": 2020, "make": "a", "model": "b"}),
-            )
-            .await,
+            vehicles,
+            json(json!({"vin": "1HGCM82633A00435O", "year": 2020, "make": "a", "model": "b"})),
             422,
         ),
         (
             "short VIN",
-            app.post(
-                &token,
-                "/v1/vehicles",
-                &json!({"vin": "1HGCM8", "year": 2020, "make": "a", "model": "b"}),
-            )
-            .await,
+            vehicles,
+            json(json!({"vin": "1HGCM8", "year": 2020, "make": "a", "model": "b"})),
             422,
         ),
         (
             "unknown field",
-            app.post(
-                &token,
-                "/v1/vehicles",
-                &json!({"vin": vin(2), "year": 2020, "make": "a", "model": "b", "colour": "red"}),
-            )
-            .await,
+            vehicles,
+            json(json!({"vin": vin(2), "year": 2020, "make": "a", "model": "b", "colour": "red"})),
             422,
         ),
-        (
-            "malformed event JSON",
-            raw(&events, "[1,").await.unwrap(),
-            400,
-        ),
+        ("malformed event JSON", &events, raw("[1,"), 400),
         (
             "negative odometer",
-            app.post(
-                &token,
-                &events,
-                &json!({"kind": "odometer_reading", "occurredAt": at, "odometer": -5}),
-            )
-            .await,
+            &events,
+            json(json!({"kind": "odometer_reading", "occurredAt": at, "odometer": -5})),
             422,
         ),
         (
             "absurd odometer",
-            app.post(
-                &token,
-                &events,
-                &json!({"kind": "odometer_reading", "occurredAt": at, "odometer": 90_000_000}),
-            )
-            .await,
+            &events,
+            json(json!({"kind": "odometer_reading", "occurredAt": at, "odometer": 90_000_000})),
             422,
         ),
         (
             "unknown kind",
-            app.post(
-                &token,
-                &events,
-                &json!({"kind": "teleport", "occurredAt": at}),
-            )
-            .await,
+            &events,
+            json(json!({"kind": "teleport", "occurredAt": at})),
             422,
         ),
         (
             "missing occurredAt",
-            app.post(&token, &events, &json!({"kind": "repair"})).await,
+            &events,
+            json(json!({"kind": "repair"})),
             422,
         ),
         (
             "far future",
-            app.post(
-                &token,
-                &events,
-                &json!({"kind": "repair", "occurredAt": "2999-01-01T00:00:00Z"}),
-            )
-            .await,
+            &events,
+            json(json!({"kind": "repair", "occurredAt": "2999-01-01T00:00:00Z"})),
             422,
         ),
         (
             "negative cost",
-            app.post(
-                &token,
-                &events,
-                &json!({"kind": "repair", "occurredAt": at, "costCents": -1, "currency": "USD"}),
-            )
-            .await,
+            &events,
+            json(json!({"kind": "repair", "occurredAt": at, "costCents": -1, "currency": "USD"})),
             422,
         ),
         (
             "cost without currency",
-            app.post(
-                &token,
-                &events,
-                &json!({"kind": "repair", "occurredAt": at, "costCents": 100}),
-            )
-            .await,
+            &events,
+            json(json!({"kind": "repair", "occurredAt": at, "costCents": 100})),
             422,
         ),
         (
             "bad currency",
-            app.post(
-                &token,
-                &events,
-                &json!({"kind": "repair", "occurredAt": at, "costCents": 100, "currency": "DOGE"}),
-            )
-            .await,
+            &events,
+            json(json!({"kind": "repair", "occurredAt": at, "costCents": 100, "currency": "DOGE"})),
             422,
         ),
         (
             "maintenance without tasks",
-            app.post(
-                &token,
-                &events,
-                &json!({"kind": "maintenance", "occurredAt": at, "details": {}}),
-            )
-            .await,
+            &events,
+            json(json!({"kind": "maintenance", "occurredAt": at, "details": {}})),
             422,
         ),
         (
             "collision without severity",
-            app.post(
-                &token,
-                &events,
-                &json!({"kind": "collision", "occurredAt": at, "details": {"structural": true}}),
-            )
-            .await,
+            &events,
+            json(json!({"kind": "collision", "occurredAt": at, "details": {"structural": true}})),
             422,
         ),
         (
             "title too long",
-            app.post(
-                &token,
-                &events,
-                &json!({"kind": "repair", "occurredAt": at, "title": "x".repeat(500)}),
-            )
-            .await,
+            &events,
+            json(json!({"kind": "repair", "occurredAt": at, "title": "x".repeat(500)})),
             422,
         ),
-        (
-            "not JSON",
-            app.http
-                .post(app.url(&events))
-                .bearer_auth(&token)
-                .header("content-type", "text/plain")
-                .body("hi")
-                .send()
-                .await
-                .unwrap(),
-            415,
-        ),
+        ("not JSON", &events, ("text/plain", "hi".to_string()), 415),
         (
             "300 KiB body",
-            raw(
-                &events,
-                &format!(
-                    "{{\"kind\":\"repair\",\"occurredAt\":\"{at}\",\"notes\":\"{}\"}}",
-                    "x".repeat(300 * 1024)
-                ),
-            )
-            .await
-            .unwrap(),
+            &events,
+            raw(&format!(
+                "{{\"kind\":\"repair\",\"occurredAt\":\"{at}\",\"notes\":\"{}\"}}",
+                "x".repeat(300 * 1024)
+            )),
             413,
         ),
         (
             "300 KiB vehicle",
-            raw(
-                "/v1/vehicles",
-                &format!(
-                    "{{\"vin\":\"{}\",\"pad\":\"{}\"}}",
-                    vin(3),
-                    "x".repeat(300 * 1024)
-                ),
-            )
-            .await
-            .unwrap(),
+            vehicles,
+            raw(&format!(
+                "{{\"vin\":\"{}\",\"pad\":\"{}\"}}",
+                vin(3),
+                "x".repeat(300 * 1024)
+            )),
             413,
         ),
     ];
-    for (name, response, expected) in cases {
+    for (name, path, (content_type, text), expected) in cases {
+        let response = send_raw(&app, Method::POST, &token, path, content_type, text).await;
         let (status, ct, problem) = body(response).await;
         assert_eq!(status, expected, "{name}: {problem}");
         assert_eq!(ct, "application/problem+json", "{name}");
@@ -235,13 +152,11 @@ async fn bad_vehicle_and_event_requests_are_problems_and_store_nothing() {
         );
     }
     // The field-level errors say what is wrong.
-    let (_, _, problem) = body(
-        app.post(
-            &token,
-            "/v1/vehicles",
-            &json!({"vin": "1HGCM82633A00435O", "year": 1700, "make": "a", "model": "b"}),
-        )
-        .await,
+    let (_, _, problem) = post(
+        &app,
+        &token,
+        "/v1/vehicles",
+        &json!({"vin": "1HGCM82633A00435O", "year": 1700, "make": "a", "model": "b"}),
     )
     .await;
     let fields: Vec<_> = problem["errors"]
@@ -257,36 +172,29 @@ async fn bad_vehicle_and_event_requests_are_problems_and_store_nothing() {
     let list = app.get_ok(&token, "/v1/vehicles").await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
     assert_eq!(app.timeline_of_len_at_most(&token, &vehicle, 0).await, 0);
-    assert_eq!(
-        app.system()
-            .stores
-            .ingestion
-            .count_events(&OrgId::from("org_a"), &VehicleId::from(&vehicle))
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(stored_events(&app, "org_a", &vehicle).await, 0);
     app.stop().await;
 }
 
 #[tokio::test]
 async fn unknown_routes_and_wrong_methods_are_problems() {
     let app = TestApp::spawn().await;
-    let r = app
-        .http
-        .get(app.url("/v1/nothing-here"))
-        .send()
-        .await
-        .unwrap();
-    let (status, ct, _) = body(r).await;
-    assert_eq!((status, ct.as_str()), (404, "application/problem+json"));
-    let r = app
-        .http
-        .delete(app.url("/v1/vehicles"))
-        .send()
-        .await
-        .unwrap();
-    let (status, ct, _) = body(r).await;
-    assert_eq!((status, ct.as_str()), (405, "application/problem+json"));
+    for (method, path, expected) in [
+        (Method::GET, "/v1/nothing-here", 404),
+        (Method::DELETE, "/v1/vehicles", 405),
+    ] {
+        let r = app
+            .http
+            .request(method.clone(), app.url(path))
+            .send()
+            .await
+            .unwrap();
+        let (status, ct, _) = body(r).await;
+        assert_eq!(
+            (status, ct.as_str()),
+            (expected, "application/problem+json"),
+            "{method} {path}"
+        );
+    }
     app.stop().await;
 }

@@ -12,6 +12,9 @@ use vwc::testing::TestApp;
 use vwc_auth::Role;
 use vwc_testkit::{eventually, json as body, vin};
 
+mod common;
+use common::{demo_rav4, post};
+
 /// One parsed event: (DTSTART date, STATUS, SUMMARY, vehicle id).
 type Events = BTreeMap<String, (NaiveDate, String, String, String)>;
 
@@ -59,17 +62,6 @@ async fn feed(app: &TestApp, url: &str, token: Option<&str>) -> Events {
     events
 }
 
-/// Waits until every outbox is empty and the bus idle: the edge then holds the last maintenance view.
-async fn settle(app: &TestApp) {
-    loop {
-        app.system().bus.drain().await;
-        if app.system().flush_outboxes().await.unwrap() == 0 {
-            app.system().bus.drain().await;
-            return;
-        }
-    }
-}
-
 async fn maintenance(app: &TestApp, token: &str, vehicle: &str) -> Value {
     app.get_ok(token, &format!("/v1/vehicles/{vehicle}/maintenance"))
         .await
@@ -89,20 +81,7 @@ fn expected_date(item: &Value) -> Option<(NaiveDate, bool)> {
 #[tokio::test]
 async fn the_signed_vehicle_feed_parses_with_stable_uids_and_projected_mileage_dates() {
     let app = TestApp::spawn().await;
-    vwc::seed::load(&app.system().router, &app.system().keys, &vwc::seed::demo())
-        .await
-        .unwrap();
-    let token = app.token("org_demo", &[Role::Owner]);
-    let vehicles = app.get_ok(&token, "/v1/vehicles").await;
-    let rav4 = vehicles["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["model"] == "RAV4")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (token, rav4) = demo_rav4(&app, &[Role::Owner]).await;
     eventually(
         "a maintenance picture with a projected item",
         Duration::from_secs(10),
@@ -114,7 +93,7 @@ async fn the_signed_vehicle_feed_parses_with_stable_uids_and_projected_mileage_d
         },
     )
     .await;
-    settle(&app).await;
+    app.settle().await;
     let view = maintenance(&app, &token, &rav4).await;
 
     let (status, _, url) = body(
@@ -187,7 +166,7 @@ async fn the_signed_vehicle_feed_parses_with_stable_uids_and_projected_mileage_d
         (maintenance(&app, &token, &rav4).await["evaluatedAt"] != evaluated).then_some(())
     })
     .await;
-    settle(&app).await;
+    app.settle().await;
     let again = feed(&app, &calendar_url, None).await;
     assert_eq!(
         again.keys().collect::<Vec<_>>(),
@@ -212,14 +191,12 @@ async fn the_signed_vehicle_feed_parses_with_stable_uids_and_projected_mileage_d
 async fn vehicle_with_an_oil_change(app: &TestApp, token: &str, n: u32) -> String {
     let vehicle = app.register(token, &vin(n)).await;
     let done = vwc_clock::now() - chrono::Duration::days(20);
-    let (status, _, answer) = body(
-        app.post(
-            token,
-            &format!("/v1/vehicles/{vehicle}/events"),
-            &json!({"kind": "maintenance", "occurredAt": done, "odometer": 30000,
-                "details": {"tasks": ["oil_change"]}}),
-        )
-        .await,
+    let (status, _, answer) = post(
+        app,
+        token,
+        &format!("/v1/vehicles/{vehicle}/events"),
+        &json!({"kind": "maintenance", "occurredAt": done, "odometer": 30000,
+            "details": {"tasks": ["oil_change"]}}),
     )
     .await;
     assert_eq!(status, 201, "{answer}");
@@ -299,24 +276,20 @@ async fn calendar_feeds_keep_to_their_organisation_and_rotation_revokes_every_si
     assert!(events_b.values().all(|(.., v)| v == &car_b));
 
     // Rotation needs configure_notifications, and revokes every URL issued before.
-    let (status, _, _) = body(
-        app.post(
-            &viewer_a,
-            "/v1/notifications/preferences/calendar/rotate",
-            &json!({}),
-        )
-        .await,
+    let (status, _, _) = post(
+        &app,
+        &viewer_a,
+        "/v1/notifications/preferences/calendar/rotate",
+        &json!({}),
     )
     .await;
     assert_eq!(status, 403);
     feed(&app, &old_fleet, None).await;
-    let (status, _, rotated) = body(
-        app.post(
-            &a,
-            "/v1/notifications/preferences/calendar/rotate",
-            &json!({}),
-        )
-        .await,
+    let (status, _, rotated) = post(
+        &app,
+        &a,
+        "/v1/notifications/preferences/calendar/rotate",
+        &json!({}),
     )
     .await;
     assert_eq!(status, 200, "{rotated}");

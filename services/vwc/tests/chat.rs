@@ -13,6 +13,9 @@ use vwc::testing::TestApp;
 use vwc_auth::Role;
 use vwc_testkit::json as body;
 
+mod common;
+use common::{ask, demo_rav4, post};
+
 // ---------------------------------------------------------------------------------------------------
 // The test's own formatting and arithmetic (independent of the engine's code).
 
@@ -149,6 +152,11 @@ impl Check {
         self.cites = Some(ids);
         self
     }
+    /// Says the cost of `events` summed (in `money`'s format) and cites exactly them.
+    fn sums(self, events: &[&Value], money: fn(u64) -> String) -> Check {
+        let total = events.iter().map(|e| cost(e)).sum();
+        self.says(money(total)).cites(ids(events))
+    }
     /// For answers whose citations come from another service's explanation (the valuation factors cite
     /// every event that moved the value): the records the test knows must be among them.
     fn cites_at_least(mut self, ids: Vec<String>) -> Check {
@@ -166,31 +174,6 @@ impl Check {
     }
 }
 
-async fn ask_json(
-    app: &TestApp,
-    token: &str,
-    vehicle: &str,
-    question: &str,
-    conversation: Option<&str>,
-) -> Value {
-    let mut request = json!({"question": question});
-    if let Some(c) = conversation {
-        request["conversationId"] = json!(c);
-    }
-    let response = app
-        .http
-        .post(app.url(&format!("/v1/vehicles/{vehicle}/chat")))
-        .bearer_auth(token)
-        .header("accept", "application/json")
-        .json(&request)
-        .send()
-        .await
-        .unwrap();
-    let (status, _, answer) = body(response).await;
-    assert_eq!(status, 200, "{question}: {answer}");
-    answer
-}
-
 /// Runs the checks; returns (intent → (passed, total)) and the failures.
 async fn run(
     app: &TestApp,
@@ -202,7 +185,7 @@ async fn run(
     let mut score: BTreeMap<&'static str, (u32, u32)> = BTreeMap::new();
     let mut failures = Vec::new();
     for c in checks {
-        let a = ask_json(app, token, vehicle, &c.question, None).await;
+        let a = ask(app, token, vehicle, &c.question, None).await;
         let text = a["answer"].as_str().unwrap_or_default();
         println!("Q: {}\nA: {text}", c.question);
         let cited: Vec<String> = a["citations"]
@@ -326,30 +309,11 @@ async fn historian_holds_schedule(app: &TestApp, token: &str, vehicle: &str) {
         "the historian holds the schedule",
         Duration::from_secs(20),
         || async {
-            let a = ask_json(app, token, vehicle, "What's due?", None).await;
+            let a = ask(app, token, vehicle, "What's due?", None).await;
             (!a["answer"].as_str()?.starts_with("No maintenance schedule")).then_some(())
         },
     )
     .await;
-}
-
-async fn demo_rav4(app: &TestApp) -> (String, String) {
-    let system = app.system();
-    vwc::seed::load(&system.router, &system.keys, &vwc::seed::demo())
-        .await
-        .expect("demo seed loads");
-    let token = app.token("org_demo", &[Role::Owner, Role::FleetManager]);
-    let vehicles = app.get_ok(&token, "/v1/vehicles").await;
-    let rav4 = vehicles["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["model"] == "RAV4")
-        .expect("the demo RAV4")["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    (token, rav4)
 }
 
 fn demo_checks(h: &History, maintenance: &Value) -> Vec<Check> {
@@ -431,62 +395,52 @@ fn demo_checks(h: &History, maintenance: &Value) -> Vec<Check> {
             vendor(last_oil).unwrap()
         )),
     );
-    let maintenance_events = h.of_kind("maintenance");
-    let maint_total: u64 = maintenance_events.iter().map(|e| cost(e)).sum();
-    for q in [
-        "How much have I spent on maintenance?",
-        "What did maintenance cost me?",
-    ] {
-        checks.push(
-            check(q, "total_cost")
-                .says(usd(maint_total))
-                .cites(ids(&maintenance_events)),
-        );
-    }
+    let maintained = h.of_kind("maintenance");
     let repairs = h.of_kind("repair");
-    checks.push(
-        check("How much did I spend on repairs?", "total_cost")
-            .says(usd(repairs.iter().map(|e| cost(e)).sum()))
-            .cites(ids(&repairs)),
-    );
     let main_st = h.filter(|e| vendor(e) == Some("Main St Auto") && e["costCents"].is_u64());
-    checks.push(
-        check("How much have I spent at Main St Auto?", "total_cost")
-            .says(usd(main_st.iter().map(|e| cost(e)).sum()))
-            .cites(ids(&main_st)),
-    );
-    let oil_total: u64 = oil.iter().map(|e| cost(e)).sum();
-    checks.push(
-        check("How much have I spent on oil changes?", "total_cost")
-            .says(usd(oil_total))
-            .cites(ids(&oil)),
-    );
+    let costed = h.filter(|e| e["costCents"].is_u64());
+    for (q, intent, events) in [
+        (
+            "How much have I spent on maintenance?",
+            "total_cost",
+            &maintained,
+        ),
+        ("What did maintenance cost me?", "total_cost", &maintained),
+        ("How much did I spend on repairs?", "total_cost", &repairs),
+        (
+            "How much have I spent at Main St Auto?",
+            "total_cost",
+            &main_st,
+        ),
+        ("How much have I spent on oil changes?", "total_cost", &oil),
+        (
+            "What's the total cost of ownership?",
+            "cost_of_ownership",
+            &costed,
+        ),
+        (
+            "What has it cost me in total?",
+            "cost_of_ownership",
+            &costed,
+        ),
+        (
+            "How much does it cost to own?",
+            "cost_of_ownership",
+            &costed,
+        ),
+    ] {
+        checks.push(check(q, intent).sums(events, usd));
+    }
     let last_year = now.year() - 1;
     let in_last_year = h.filter(|e| {
         at(e).year() == last_year && kind(e) != "acquisition" && e["costCents"].is_u64()
     });
-    if in_last_year.is_empty() {
-        checks.push(check("How much did I spend last year?", "total_cost").nothing());
+    let spent_last_year = check("How much did I spend last year?", "total_cost");
+    checks.push(if in_last_year.is_empty() {
+        spent_last_year.nothing()
     } else {
-        checks.push(
-            check("How much did I spend last year?", "total_cost")
-                .says(usd(in_last_year.iter().map(|e| cost(e)).sum()))
-                .cites(ids(&in_last_year)),
-        );
-    }
-    let costed = h.filter(|e| e["costCents"].is_u64());
-    let everything: u64 = costed.iter().map(|e| cost(e)).sum();
-    for q in [
-        "What's the total cost of ownership?",
-        "What has it cost me in total?",
-        "How much does it cost to own?",
-    ] {
-        checks.push(
-            check(q, "cost_of_ownership")
-                .says(usd(everything))
-                .cites(ids(&costed)),
-        );
-    }
+        spent_last_year.sums(&in_last_year, usd)
+    });
     let collisions = h.of_kind("collision");
     let claim = collisions[0]["details"]["insuranceClaimId"]
         .as_str()
@@ -703,14 +657,12 @@ fn demo_checks(h: &History, maintenance: &Value) -> Vec<Check> {
 /// owner's estimate, brake fluid, another shop.
 async fn second_history(app: &TestApp, token: &str) -> String {
     let vehicle = {
-        let (status, _, v) = body(
-            app.post(
-                token,
-                "/v1/vehicles",
-                &json!({"vin": vwc_testkit::vin(77),
-            "year": 2019, "make": "Volkswagen", "model": "Golf", "odometerUnit": "km"}),
-            )
-            .await,
+        let (status, _, v) = post(
+            app,
+            token,
+            "/v1/vehicles",
+            &json!({"vin": vwc_testkit::vin(77),
+        "year": 2019, "make": "Volkswagen", "model": "Golf", "odometerUnit": "km"}),
         )
         .await;
         assert_eq!(status, 201, "{v}");
@@ -736,11 +688,7 @@ async fn second_history(app: &TestApp, token: &str) -> String {
         json!({"kind": "odometer_reading", "occurredAt": ago(10), "odometer": 58_610}),
     ];
     for e in &events {
-        let (status, _, b) = body(
-            app.post(token, &format!("/v1/vehicles/{vehicle}/events"), e)
-                .await,
-        )
-        .await;
+        let (status, _, b) = post(app, token, &format!("/v1/vehicles/{vehicle}/events"), e).await;
         assert_eq!(status, 201, "{b}");
     }
     vehicle
@@ -785,12 +733,8 @@ fn second_checks(h: &History) -> Vec<Check> {
             .says(eur(2_890_000))
             .says(h.odo(12))
             .cites(vec![id(bought)]),
-        check("How much have I spent at Werkstatt Schmidt?", "total_cost")
-            .says(eur(schmidt.iter().map(|e| cost(e)).sum()))
-            .cites(ids(&schmidt)),
-        check("What is the total cost of ownership?", "cost_of_ownership")
-            .says(eur(costed.iter().map(|e| cost(e)).sum()))
-            .cites(ids(&costed)),
+        check("How much have I spent at Werkstatt Schmidt?", "total_cost").sums(&schmidt, eur),
+        check("What is the total cost of ownership?", "cost_of_ownership").sums(&costed, eur),
         check("What is it worth?", "valuation")
             .says(eur(1_450_000))
             .says("estimate")
@@ -812,7 +756,7 @@ fn second_checks(h: &History) -> Vec<Check> {
 #[tokio::test]
 async fn the_question_set_is_answered_from_the_records_with_citations() {
     let app = TestApp::spawn().await;
-    let (token, rav4) = demo_rav4(&app).await;
+    let (token, rav4) = demo_rav4(&app, &[Role::Owner, Role::FleetManager]).await;
     let demo = History {
         events: timeline(&app, &token, &rav4, demo_rav4_events()).await,
         unit: "mi",
@@ -882,7 +826,7 @@ fn frames(text: &str) -> Vec<(String, Value)> {
 #[tokio::test]
 async fn answers_stream_as_sse_and_conversations_keep_context_feedback_and_an_audit_trail() {
     let app = TestApp::spawn().await;
-    let (token, rav4) = demo_rav4(&app).await;
+    let (token, rav4) = demo_rav4(&app, &[Role::Owner, Role::FleetManager]).await;
     let h = History {
         events: timeline(&app, &token, &rav4, demo_rav4_events()).await,
         unit: "mi",
@@ -928,7 +872,7 @@ async fn answers_stream_as_sse_and_conversations_keep_context_feedback_and_an_au
     let first_message = done["messageId"].as_str().unwrap().to_string();
 
     // Follow-ups in the same conversation.
-    let before = ask_json(&app, &token, &rav4, "and before that?", Some(&conversation)).await;
+    let before = ask(&app, &token, &rav4, "and before that?", Some(&conversation)).await;
     assert_eq!(before["conversationId"], conversation.as_str());
     assert_eq!(before["citations"][0]["eventId"], id(oil[oil.len() - 2]));
     assert!(
@@ -937,7 +881,7 @@ async fn answers_stream_as_sse_and_conversations_keep_context_feedback_and_an_au
             .unwrap()
             .contains(&day(oil[oil.len() - 2]))
     );
-    let priced = ask_json(
+    let priced = ask(
         &app,
         &token,
         &rav4,
@@ -953,18 +897,16 @@ async fn answers_stream_as_sse_and_conversations_keep_context_feedback_and_an_au
         "{priced}"
     );
     // Without a conversation, a follow-up gets suggestions.
-    let alone = ask_json(&app, &token, &rav4, "and before that?", None).await;
+    let alone = ask(&app, &token, &rav4, "and before that?", None).await;
     assert_eq!(alone["citations"], json!([]));
     assert!(!alone["suggestions"].as_array().unwrap().is_empty());
 
     // Feedback on the first answer.
-    let (status, _, fb) = body(
-        app.post(
-            &token,
-            &format!("/v1/vehicles/{rav4}/chat/{conversation}/messages/{first_message}/feedback"),
-            &json!({"helpful": false, "comment": "Missing the dealer visit"}),
-        )
-        .await,
+    let (status, _, fb) = post(
+        &app,
+        &token,
+        &format!("/v1/vehicles/{rav4}/chat/{conversation}/messages/{first_message}/feedback"),
+        &json!({"helpful": false, "comment": "Missing the dealer visit"}),
     )
     .await;
     assert_eq!(status, 200, "{fb}");
@@ -1054,7 +996,7 @@ async fn other_organisations_get_404_viewers_may_ask_and_bad_input_is_a_problem(
     let owner = app.token("org_a", &[Role::Owner]);
     let vehicle = app.register(&owner, &vwc_testkit::vin(5)).await;
     historian_holds(&app, &owner, &vehicle, 0).await;
-    let a = ask_json(
+    let a = ask(
         &app,
         &owner,
         &vehicle,
@@ -1072,7 +1014,7 @@ async fn other_organisations_get_404_viewers_may_ask_and_bad_input_is_a_problem(
     let message = a["messageId"].as_str().unwrap().to_string();
 
     let viewer = app.token("org_a", &[Role::Viewer]);
-    let v = ask_json(&app, &viewer, &vehicle, "What's due?", None).await;
+    let v = ask(&app, &viewer, &vehicle, "What's due?", None).await;
     assert!(v["answer"].is_string());
 
     let other = app.token("org_b", &[Role::Owner]);
@@ -1113,13 +1055,11 @@ async fn other_organisations_get_404_viewers_may_ask_and_bad_input_is_a_problem(
         assert_eq!(ct, "application/problem+json");
     }
     // The same organisation, a conversation of another vehicle or that does not exist: 404 too.
-    let (status, _, _) = body(
-        app.post(
-            &owner,
-            &format!("/v1/vehicles/{vehicle}/chat"),
-            &json!({"question": "and before that?", "conversationId": "conv_nope"}),
-        )
-        .await,
+    let (status, _, _) = post(
+        &app,
+        &owner,
+        &format!("/v1/vehicles/{vehicle}/chat"),
+        &json!({"question": "and before that?", "conversationId": "conv_nope"}),
     )
     .await;
     assert_eq!(status, 404);
@@ -1134,7 +1074,7 @@ async fn other_organisations_get_404_viewers_may_ask_and_bad_input_is_a_problem(
         (json!({"question": "hi", "extra": 1}), 422),
         (json!({"question": long}), 422),
     ] {
-        let (status, ct, b) = body(app.post(&owner, &path, &payload).await).await;
+        let (status, ct, b) = post(&app, &owner, &path, &payload).await;
         assert_eq!(status, want, "{payload}: {b}");
         assert_eq!(ct, "application/problem+json");
     }
@@ -1167,13 +1107,11 @@ async fn other_organisations_get_404_viewers_may_ask_and_bad_input_is_a_problem(
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
-    let (status, _, _) = body(
-        app.post(
-            &owner,
-            &format!("/v1/vehicles/{vehicle}/chat/{conversation}/messages/{message}/feedback"),
-            &json!({"helpful": "yes"}),
-        )
-        .await,
+    let (status, _, _) = post(
+        &app,
+        &owner,
+        &format!("/v1/vehicles/{vehicle}/chat/{conversation}/messages/{message}/feedback"),
+        &json!({"helpful": "yes"}),
     )
     .await;
     assert_eq!(status, 422);
@@ -1251,7 +1189,7 @@ async fn with_an_llm_provider_grounded_answers_stream_and_invented_ones_fall_bac
         opts.chat_llm = Some(settings)
     })
     .await;
-    let (token, rav4) = demo_rav4(&app).await;
+    let (token, rav4) = demo_rav4(&app, &[Role::Owner, Role::FleetManager]).await;
     let h = History {
         events: timeline(&app, &token, &rav4, demo_rav4_events()).await,
         unit: "mi",
@@ -1291,7 +1229,7 @@ async fn with_an_llm_provider_grounded_answers_stream_and_invented_ones_fall_bac
     let conversation = done["conversationId"].as_str().unwrap().to_string();
 
     // An invented mileage: the deterministic answer is given instead.
-    let fallback = ask_json(
+    let fallback = ask(
         &app,
         &token,
         &rav4,

@@ -10,55 +10,9 @@ use vwc_auth::Role;
 use vwc_testkit::{eventually, json as body, vin};
 use vwc_webhook::{WebhookSecret, sign};
 
-async fn record(app: &TestApp, token: &str, vehicle: &str, event: Value) -> String {
-    let (status, _, created) = body(
-        app.post(token, &format!("/v1/vehicles/{vehicle}/events"), &event)
-            .await,
-    )
-    .await;
-    assert_eq!(status, 201, "{created}");
-    created["event"]["id"].as_str().unwrap().to_string()
-}
-
-async fn patch(app: &TestApp, token: &str, path: &str, patch: &Value) -> (u16, String, Value) {
-    body(
-        app.http
-            .patch(app.url(path))
-            .bearer_auth(token)
-            .json(patch)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-}
-
-async fn delete(app: &TestApp, token: &str, path: &str) -> (u16, String, Value) {
-    body(
-        app.http
-            .delete(app.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-}
-
-async fn ask(app: &TestApp, token: &str, vehicle: &str, question: &str) -> Value {
-    let response = app
-        .http
-        .post(app.url(&format!("/v1/vehicles/{vehicle}/chat")))
-        .bearer_auth(token)
-        .header("accept", "application/json")
-        .json(&json!({"question": question}))
-        .send()
-        .await
-        .unwrap();
-    let (status, _, answer) = body(response).await;
-    assert_eq!(status, 200, "{question}: {answer}");
-    answer
-}
+mod common;
+use common::{ask, days_ago, delete, names_field, patch, post, record, send_raw};
+use reqwest::Method;
 
 fn cited(answer: &Value) -> Vec<String> {
     answer["citations"]
@@ -67,10 +21,6 @@ fn cited(answer: &Value) -> Vec<String> {
         .iter()
         .map(|c| c["eventId"].as_str().unwrap().to_string())
         .collect()
-}
-
-fn days_ago(n: i64) -> chrono::DateTime<chrono::Utc> {
-    vwc_clock::now() - chrono::Duration::days(n)
 }
 
 fn oil_change(days: i64, odometer: u64, cents: u64) -> Value {
@@ -131,7 +81,16 @@ async fn a_correction_and_a_void_flow_into_timeline_costs_due_state_and_chat() {
         oil_item(&app, &token, &vehicle).await["lastDoneOdometer"],
         43_000
     );
-    let answer = ask(&app, &token, &vehicle, "When was the oil last changed?").await;
+    let when_was_the_oil_changed = || {
+        ask(
+            &app,
+            &token,
+            &vehicle,
+            "When was the oil last changed?",
+            None,
+        )
+    };
+    let answer = when_was_the_oil_changed().await;
     assert!(cited(&answer).contains(&second), "{answer}");
 
     // Correct the first oil change's cost; void the second one (recorded by mistake).
@@ -228,7 +187,7 @@ async fn a_correction_and_a_void_flow_into_timeline_costs_due_state_and_chat() {
     assert_eq!(item["lastDoneOdometer"], 40_000, "{item}");
 
     // Chat: cites the remaining oil change, with its corrected cost, never the voided record.
-    let answer = ask(&app, &token, &vehicle, "When was the oil last changed?").await;
+    let answer = when_was_the_oil_changed().await;
     assert!(!cited(&answer).contains(&second), "{answer}");
     assert!(cited(&answer).contains(&first), "{answer}");
     let spent = ask(
@@ -236,6 +195,7 @@ async fn a_correction_and_a_void_flow_into_timeline_costs_due_state_and_chat() {
         &token,
         &vehicle,
         "How much have I spent on oil changes?",
+        None,
     )
     .await;
     assert!(
@@ -283,21 +243,18 @@ async fn bad_corrections_and_voids_are_refused_and_change_nothing() {
         let (status, ctype, problem) = patch(&app, &owner, &path, &bad).await;
         assert_eq!(status, 422, "{bad}: {problem}");
         assert!(ctype.starts_with("application/problem+json"), "{ctype}");
-        let fields: Vec<&str> = problem["errors"]
-            .as_array()
-            .map(|e| e.iter().filter_map(|e| e["field"].as_str()).collect())
-            .unwrap_or_default();
-        assert!(fields.contains(&field), "{bad}: {problem}");
+        assert!(names_field(&problem, field), "{bad}: {problem}");
     }
     let (status, _, _) = body(
-        app.http
-            .patch(app.url(&path))
-            .bearer_auth(&owner)
-            .header("content-type", "application/json")
-            .body("{not json")
-            .send()
-            .await
-            .unwrap(),
+        send_raw(
+            &app,
+            Method::PATCH,
+            &owner,
+            &path,
+            "application/json",
+            "{not json",
+        )
+        .await,
     )
     .await;
     assert_eq!(status, 400);
@@ -381,9 +338,11 @@ async fn bad_corrections_and_voids_are_refused_and_change_nothing() {
 async fn a_dealer_record_is_corrected_only_by_the_roles_allowed() {
     let app = TestApp::spawn().await;
     let fleet = app.token("org_a", &[Role::FleetManager]);
-    let (status, _, created) = body(
-        app.post(&fleet, "/v1/dealers", &json!({"name": "Main St Toyota"}))
-            .await,
+    let (status, _, created) = post(
+        &app,
+        &fleet,
+        "/v1/dealers",
+        &json!({"name": "Main St Toyota"}),
     )
     .await;
     assert_eq!(status, 201, "{created}");

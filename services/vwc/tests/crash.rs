@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use serde_json::json;
-use vwc_testkit::process::{start_vwc_up, vwc_token};
-use vwc_testkit::{eventually, json as body, vin};
+use vwc_testkit::process::{get_json, post_json, start_vwc_up, vwc_token};
+use vwc_testkit::{eventually, vin};
 
 #[tokio::test]
 async fn a_write_acknowledged_before_kill_9_is_stored_once_and_projected_after_restart() {
@@ -12,27 +12,23 @@ async fn a_write_acknowledged_before_kill_9_is_stored_once_and_projected_after_r
     let http = reqwest::Client::new();
     let (mut child, base) = start_vwc_up(env!("CARGO_BIN_EXE_vwc"), dir.path());
     let token = vwc_token(env!("CARGO_BIN_EXE_vwc"), dir.path(), "org_a", &["owner"]);
-    let (status, _, vehicle) = body(
-        http.post(format!("{base}/v1/vehicles"))
-            .bearer_auth(&token)
-            .json(&json!({"vin": vin(1), "year": 2019, "make": "Mazda", "model": "3"}))
-            .send()
-            .await
-            .unwrap(),
+    let vehicle = post_json(
+        &http,
+        &base,
+        &token,
+        "/v1/vehicles",
+        &json!({"vin": vin(1), "year": 2019, "make": "Mazda", "model": "3"}),
     )
     .await;
-    assert_eq!(status, 201);
     let vehicle = vehicle["id"].as_str().unwrap().to_string();
-    let (status, _, created) = body(
-        http.post(format!("{base}/v1/vehicles/{vehicle}/events"))
-            .bearer_auth(&token)
-            .json(&json!({"kind": "odometer_reading", "occurredAt": "2026-01-01T00:00:00Z", "odometer": 777}))
-            .send()
-            .await
-            .unwrap(),
+    let created = post_json(
+        &http,
+        &base,
+        &token,
+        &format!("/v1/vehicles/{vehicle}/events"),
+        &json!({"kind": "odometer_reading", "occurredAt": "2026-01-01T00:00:00Z", "odometer": 777}),
     )
     .await;
-    assert_eq!(status, 201);
     child.kill().unwrap(); // SIGKILL: no shutdown hooks, no flush.
     child.wait().unwrap();
 
@@ -43,16 +39,8 @@ async fn a_write_acknowledged_before_kill_9_is_stored_once_and_projected_after_r
         || {
             let (http, base, token, vehicle) = (&http, &base, &token, &vehicle);
             async move {
-                let r = http
-                    .get(format!("{base}/v1/vehicles/{vehicle}/events"))
-                    .bearer_auth(token)
-                    .send()
-                    .await
-                    .ok()?;
-                if r.status() != 200 {
-                    return None;
-                }
-                let v: serde_json::Value = r.json().await.ok()?;
+                let path = format!("/v1/vehicles/{vehicle}/events");
+                let v = get_json(http, base, token, &path).await?;
                 let items = v["items"].as_array()?.clone();
                 (!items.is_empty()).then_some(items)
             }

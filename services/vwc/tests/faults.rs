@@ -10,10 +10,12 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use vwc::testing::TestApp;
 use vwc_auth::Role;
-use vwc_contracts::{OrgId, VehicleId};
 use vwc_testkit::process::{start_vwc_up, vwc_token};
 use vwc_testkit::{eventually, json as body, vin};
 use vwc_webhook::{WebhookSecret, sign};
+
+mod common;
+use common::{post, stored_events};
 
 fn record(vin: &str, i: usize) -> Vec<u8> {
     serde_json::to_vec(&json!({"type": "service_record", "vin": vin,
@@ -233,19 +235,12 @@ async fn a_write_the_store_cannot_make_is_an_error_that_changes_nothing() {
     let path = format!("/v1/vehicles/{vehicle}/events");
     let event =
         json!({"kind": "odometer_reading", "occurredAt": "2026-01-01T00:00:00Z", "odometer": 5});
-    let (status, content_type, problem) = body(app.post(&token, &path, &event).await).await;
+    let (status, content_type, problem) = post(&app, &token, &path, &event).await;
     assert!(status >= 500, "{status} {problem}");
     assert_eq!(content_type, "application/problem+json");
     lock.execute_batch("ROLLBACK").unwrap();
-    let store = app.system().stores.ingestion.clone();
-    assert_eq!(
-        store
-            .count_events(&OrgId::from("org_a"), &VehicleId::from(&vehicle))
-            .await
-            .unwrap(),
-        0
-    );
-    let (status, _, _) = body(app.post(&token, &path, &event).await).await;
+    assert_eq!(stored_events(&app, "org_a", &vehicle).await, 0);
+    let (status, _, _) = post(&app, &token, &path, &event).await;
     assert_eq!(status, 201);
     app.timeline_of_len(&token, &vehicle, 1).await;
     app.stop().await;

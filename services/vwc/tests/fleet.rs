@@ -7,7 +7,10 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 use vwc::testing::TestApp;
 use vwc_auth::Role;
-use vwc_testkit::{json as body, vin};
+use vwc_testkit::vin;
+
+mod common;
+use common::post;
 
 const ORG: &str = "org_fleet";
 
@@ -126,14 +129,12 @@ async fn seed(app: &TestApp) -> Vec<String> {
         // An oil change 400 days ago on two vehicles, and odometer readings since.
         if i < 2 {
             let at = vwc_clock::now() - chrono::Duration::days(400);
-            let (status, _, b) = body(
-                app.post(
-                    &token,
-                    &format!("/v1/vehicles/{vehicle}/events"),
-                    &json!({"kind": "maintenance", "occurredAt": at, "odometer": 10_000,
-                        "details": {"tasks": ["oil_change"]}}),
-                )
-                .await,
+            let (status, _, b) = post(
+                app,
+                &token,
+                &format!("/v1/vehicles/{vehicle}/events"),
+                &json!({"kind": "maintenance", "occurredAt": at, "odometer": 10_000,
+                    "details": {"tasks": ["oil_change"]}}),
             )
             .await;
             assert_eq!(status, 201, "{b}");
@@ -147,28 +148,23 @@ async fn seed(app: &TestApp) -> Vec<String> {
         if kind == "collision" {
             event["details"] = json!({"severity": "minor", "structural": false});
         }
-        let (status, _, b) = body(
-            app.post(
-                &token,
-                &format!("/v1/vehicles/{}/events", vehicles[v]),
-                &event,
-            )
-            .await,
+        let (status, _, b) = post(
+            app,
+            &token,
+            &format!("/v1/vehicles/{}/events", vehicles[v]),
+            &event,
         )
         .await;
         assert_eq!(status, 201, "{b}");
     }
     let other = app.token("org_other", &[Role::FleetManager]);
     let theirs = app.register(&other, &vin(999)).await;
-    let (status, _, _) = body(
-        app.post(
-            &other,
-            &format!("/v1/vehicles/{theirs}/events"),
-            &json!({"kind": "repair", "occurredAt": "2025-02-02T09:00:00Z", "costCents": 99_999, "currency": "USD"}),
-        )
-        .await,
-    )
-    .await;
+    let (status, _, _) = post(
+        app,
+        &other,
+        &format!("/v1/vehicles/{theirs}/events"),
+        &json!({"kind": "repair", "occurredAt": "2025-02-02T09:00:00Z", "costCents": 99_999, "currency": "USD"}),
+    ).await;
     assert_eq!(status, 201);
     app.settle().await;
     vehicles
@@ -261,15 +257,12 @@ async fn fleet_aggregates_survive_a_restart_and_keep_counting_after_it() {
     // One more vehicle and cost after the restart: counted once, on top of what was there.
     let manager = app.token(ORG, &[Role::FleetManager]);
     let sixth = app.register(&manager, &vin(906)).await;
-    let (status, _, _) = body(
-        app.post(
-            &manager,
-            &format!("/v1/vehicles/{sixth}/events"),
-            &json!({"kind": "repair", "occurredAt": "2025-02-03T09:00:00Z", "costCents": 1_000, "currency": "USD"}),
-        )
-        .await,
-    )
-    .await;
+    let (status, _, _) = post(
+        &app,
+        &manager,
+        &format!("/v1/vehicles/{sixth}/events"),
+        &json!({"kind": "repair", "occurredAt": "2025-02-03T09:00:00Z", "costCents": 1_000, "currency": "USD"}),
+    ).await;
     assert_eq!(status, 201);
     app.settle().await;
     let later = fleet(&app, &token).await;

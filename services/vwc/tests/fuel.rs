@@ -7,6 +7,9 @@ use vwc::testing::TestApp;
 use vwc_auth::Role;
 use vwc_testkit::{json as body, vin};
 
+mod common;
+use common::{names_field, post};
+
 /// Records a fill-up: `(day, odometer)`, its details and `(costCents, currency)`.
 async fn fill(
     app: &TestApp,
@@ -16,14 +19,12 @@ async fn fill(
     details: Value,
     (cost_cents, currency): (u64, &str),
 ) {
-    let (status, _, answer) = body(
-        app.post(
-            token,
-            &format!("/v1/vehicles/{vehicle}/events"),
-            &json!({"kind": "fuel", "occurredAt": format!("{day}T08:00:00Z"), "odometer": odometer,
-                "costCents": cost_cents, "currency": currency, "details": details}),
-        )
-        .await,
+    let (status, _, answer) = post(
+        app,
+        token,
+        &format!("/v1/vehicles/{vehicle}/events"),
+        &json!({"kind": "fuel", "occurredAt": format!("{day}T08:00:00Z"), "odometer": odometer,
+            "costCents": cost_cents, "currency": currency, "details": details}),
     )
     .await;
     assert_eq!(status, 201, "{answer}");
@@ -194,14 +195,12 @@ async fn economy_in_mpg_counts_a_partial_fill_toward_the_next_full_one_and_flags
 async fn economy_in_litres_per_100_km_for_a_vehicle_in_km() {
     let app = TestApp::spawn().await;
     let token = app.token("org_a", &[Role::Owner]);
-    let (status, _, registered) = body(
-        app.post(
-            &token,
-            "/v1/vehicles",
-            &json!({"vin": vin(12), "year": 2021, "make": "Skoda", "model": "Octavia",
-                "odometerUnit": "km"}),
-        )
-        .await,
+    let (status, _, registered) = post(
+        &app,
+        &token,
+        "/v1/vehicles",
+        &json!({"vin": vin(12), "year": 2021, "make": "Skoda", "model": "Octavia",
+            "odometerUnit": "km"}),
     )
     .await;
     assert_eq!(status, 201, "{registered}");
@@ -262,14 +261,12 @@ async fn a_bad_fill_up_is_refused_with_the_field_and_records_nothing() {
             "details.station",
         ),
     ] {
-        let (status, content_type, problem) = body(
-            app.post(
-                &token,
-                &format!("/v1/vehicles/{vehicle}/events"),
-                &json!({"kind": "fuel", "occurredAt": "2025-03-01T08:00:00Z", "odometer": 100,
-                    "details": details}),
-            )
-            .await,
+        let (status, content_type, problem) = post(
+            &app,
+            &token,
+            &format!("/v1/vehicles/{vehicle}/events"),
+            &json!({"kind": "fuel", "occurredAt": "2025-03-01T08:00:00Z", "odometer": 100,
+                "details": details}),
         )
         .await;
         assert!(
@@ -278,14 +275,7 @@ async fn a_bad_fill_up_is_refused_with_the_field_and_records_nothing() {
         );
         assert_eq!(content_type, "application/problem+json");
         if status == 422 {
-            assert!(
-                problem["errors"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .any(|e| e["field"] == field),
-                "{problem}"
-            );
+            assert!(names_field(&problem, field), "{problem}");
         }
     }
     let overview = app

@@ -4,8 +4,10 @@
 use serde_json::{Value, json};
 use vwc::testing::TestApp;
 use vwc_auth::Role;
-use vwc_contracts::{OrgId, VehicleId};
 use vwc_testkit::{json as body, vin};
+
+mod common;
+use common::stored_events;
 
 /// Finding 1: the limiter and authentication parse `Authorization` the same way, so a lower-case scheme
 /// is counted like any other.
@@ -82,14 +84,7 @@ async fn an_idempotency_key_reused_for_another_vehicle_is_422_and_records_nothin
     assert_eq!(s3, 201);
     assert_eq!(again["event"]["id"], first["event"]["id"]);
     app.timeline_of_len(&token, &a, 1).await;
-    let store = app.system().stores.ingestion.clone();
-    assert_eq!(
-        store
-            .count_events(&OrgId::from("org_a"), &VehicleId::from(&b))
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(stored_events(&app, "org_a", &b).await, 0);
     app.stop().await;
 }
 

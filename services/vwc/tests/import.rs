@@ -7,6 +7,9 @@ use vwc::testing::TestApp;
 use vwc_auth::Role;
 use vwc_testkit::{json as body, vin};
 
+mod common;
+use common::{post, vwc, vwc_json, vwc_output};
+
 /// LubeLogger's service-record export (Date, Odometer, Description, Notes, Cost; US dates), three bad rows.
 const SERVICE_RECORDS: &str = "Date,Odometer,Description,Notes,Cost\n\
 1/15/2025,30120,Oil Change,\"Synthetic 0W-20, new filter\",59.99\n\
@@ -35,17 +38,6 @@ async fn import(
             .unwrap(),
     )
     .await
-}
-
-/// Every outbox empty and the bus idle: the edge holds everything recorded so far.
-async fn settle(app: &TestApp) {
-    loop {
-        app.system().bus.drain().await;
-        if app.system().flush_outboxes().await.unwrap() == 0 {
-            app.system().bus.drain().await;
-            return;
-        }
-    }
 }
 
 async fn events(app: &TestApp, token: &str, vehicle: &str) -> Vec<Value> {
@@ -97,7 +89,7 @@ async fn a_lubelogger_service_file_imports_reports_bad_rows_and_a_second_import_
         (7, "Description".to_string()),
     ];
     assert_eq!(fields(&dry), expected, "{dry}");
-    settle(&app).await;
+    app.settle().await;
     assert!(
         events(&app, &token, &vehicle).await.is_empty(),
         "a dry run records nothing"
@@ -142,7 +134,7 @@ async fn a_lubelogger_service_file_imports_reports_bad_rows_and_a_second_import_
         (again["imported"].as_u64(), again["skipped"].as_u64()),
         (Some(0), Some(4))
     );
-    settle(&app).await;
+    app.settle().await;
     app.timeline_of_len_at_most(&token, &vehicle, 4).await;
     // Repairs from LubeLogger's repair file: the same columns with kind=repair.
     let repairs =
@@ -249,9 +241,11 @@ async fn an_export_imported_into_a_new_vehicle_reproduces_the_history() {
             "costCents": 5230, "currency": "USD", "vendor": {"name": "Shell"},
             "details": {"volume": 12.345, "volumeUnit": "gal", "fullTank": false, "station": "Shell, Main St"}}),
     ] {
-        let (status, _, answer) = body(
-            app.post(&token, &format!("/v1/vehicles/{original}/events"), &event)
-                .await,
+        let (status, _, answer) = post(
+            &app,
+            &token,
+            &format!("/v1/vehicles/{original}/events"),
+            &event,
         )
         .await;
         assert_eq!(status, 201, "{answer}");
@@ -339,24 +333,9 @@ async fn an_export_imported_into_a_new_vehicle_reproduces_the_history() {
     let viewer = app.token("org_a", &[Role::Viewer]);
     let (status, _, _) = import(&app, &viewer, &original, "", &csv).await;
     assert_eq!(status, 403);
-    settle(&app).await;
+    app.settle().await;
     app.timeline_of_len_at_most(&token, &original, 6).await;
     app.stop().await;
-}
-
-/// Runs the `vwc` binary against a data dir; returns its standard output.
-fn vwc(args: &[&str]) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vwc"))
-        .args(args)
-        .env_remove("VWC_DATA_DIR")
-        .output()
-        .expect("vwc runs");
-    assert!(
-        out.status.success(),
-        "vwc {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 #[tokio::test]
@@ -381,7 +360,7 @@ async fn vwc_import_and_vwc_export_work_on_a_data_dir_and_a_second_import_adds_n
             &file,
         ];
         args.extend_from_slice(extra);
-        serde_json::from_str::<Value>(&vwc(&args)).unwrap()
+        vwc_json(&args)
     };
     let dry = run_import(&["--dry-run"]);
     assert_eq!(
@@ -401,31 +380,22 @@ async fn vwc_import_and_vwc_export_work_on_a_data_dir_and_a_second_import_adds_n
         (again["imported"].as_u64(), again["skipped"].as_u64()),
         (Some(0), Some(4))
     );
-    let csv = vwc(&[
-        "export",
-        "--data-dir",
-        &data,
-        "--org",
-        "org_a",
-        "--vehicle",
-        &vehicle,
-    ]);
-    assert_eq!(csv.lines().count(), 5, "{csv}");
-    assert!(csv.lines().nth(1).unwrap().contains("Oil Change"));
-    // Another organisation's vehicle is not found.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vwc"))
-        .args([
+    let export = |org: &'static str| {
+        [
             "export",
             "--data-dir",
             &data,
             "--org",
-            "org_b",
+            org,
             "--vehicle",
             &vehicle,
-        ])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
+        ]
+    };
+    let csv = vwc(export("org_a"));
+    assert_eq!(csv.lines().count(), 5, "{csv}");
+    assert!(csv.lines().nth(1).unwrap().contains("Oil Change"));
+    // Another organisation's vehicle is not found.
+    assert!(!vwc_output(export("org_b")).status.success());
     // The server sees what the CLI recorded.
     let app = TestApp::spawn_with(dir, |_| {}).await;
     app.timeline_of_len(&token, &vehicle, 4).await;

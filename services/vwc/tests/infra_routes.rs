@@ -9,6 +9,9 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use vwc::infra::{BUS_PLACEHOLDER, GENERATED_ROUTES, render_terraform_routes};
 use vwc_contracts::Routes;
 
+mod common;
+use common::{bootstrap, unique_bus};
+
 fn generated_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
@@ -48,23 +51,8 @@ async fn bootstrap_creates_the_queues_dead_letter_queues_and_patterns_terraform_
     let Some(endpoint) = vwc_testkit::aws::aws_endpoint("aws bootstrap against moto") else {
         return;
     };
-    let bus = format!("vwc-i{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vwc"))
-        .args([
-            "aws",
-            "bootstrap",
-            "--endpoint",
-            &endpoint,
-            "--bus-name",
-            &bus,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let bus = unique_bus();
+    bootstrap(&endpoint, &bus, &[]);
 
     let generated: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(generated_path()).unwrap()).unwrap();

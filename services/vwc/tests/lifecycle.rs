@@ -4,37 +4,13 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use vwc::testing::TestApp;
 use vwc_auth::Role;
-use vwc_testkit::{eventually, json as body, vin};
+use vwc_testkit::{eventually, vin};
 
-async fn patch(app: &TestApp, token: &str, path: &str, patch: &Value) -> (u16, String, Value) {
-    body(
-        app.http
-            .patch(app.url(path))
-            .bearer_auth(token)
-            .json(patch)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-}
-
-async fn record(app: &TestApp, token: &str, vehicle: &str, event: Value) -> String {
-    let (status, _, created) = body(
-        app.post(token, &format!("/v1/vehicles/{vehicle}/events"), &event)
-            .await,
-    )
-    .await;
-    assert_eq!(status, 201, "{created}");
-    created["event"]["id"].as_str().unwrap().to_string()
-}
-
-fn days_ago(n: i64) -> chrono::DateTime<chrono::Utc> {
-    vwc_clock::now() - chrono::Duration::days(n)
-}
+mod common;
+use common::{days_ago, names_field, patch, post, record};
 
 #[tokio::test]
 async fn details_change_and_the_unit_only_before_any_odometer() {
@@ -90,14 +66,7 @@ async fn details_change_and_the_unit_only_before_any_odometer() {
         let (status, ctype, problem) = patch(&app, &owner, &path, &bad).await;
         assert_eq!(status, 422, "{bad}: {problem}");
         assert!(ctype.starts_with("application/problem+json"));
-        assert!(
-            problem["errors"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|e| e["field"] == field),
-            "{bad}: {problem}"
-        );
+        assert!(names_field(&problem, field), "{bad}: {problem}");
     }
     let technician = app.token("org_a", &[Role::Technician]);
     assert_eq!(
@@ -141,14 +110,12 @@ async fn details_change_and_the_unit_only_before_any_odometer() {
 }
 
 async fn register_with_price(app: &TestApp, token: &str, n: u32) -> String {
-    let (status, _, created) = body(
-        app.post(
-            token,
-            "/v1/vehicles",
-            &json!({"vin": vin(n), "year": 2021, "make": "Toyota", "model": "RAV4",
-                "purchasePriceCents": 2_500_000, "purchaseCurrency": "USD"}),
-        )
-        .await,
+    let (status, _, created) = post(
+        app,
+        token,
+        "/v1/vehicles",
+        &json!({"vin": vin(n), "year": 2021, "make": "Toyota", "model": "RAV4",
+            "purchasePriceCents": 2_500_000, "purchaseCurrency": "USD"}),
     )
     .await;
     assert_eq!(status, 201, "{created}");
@@ -210,18 +177,11 @@ async fn sold_and_archived_vehicles_leave_fleet_counts_reminders_and_calendars_a
             "currency",
         ),
     ] {
-        let (status, _, problem) = body(app.post(&fleet, &sell, &bad).await).await;
+        let (status, _, problem) = post(&app, &fleet, &sell, &bad).await;
         assert_eq!(status, 422, "{bad}: {problem}");
-        assert!(
-            problem["errors"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|e| e["field"] == field),
-            "{problem}"
-        );
+        assert!(names_field(&problem, field), "{problem}");
     }
-    let (status, _, _) = body(app.post(&fleet, &sell, &json!({"priceCents": 1})).await).await;
+    let (status, _, _) = post(&app, &fleet, &sell, &json!({"priceCents": 1})).await;
     assert_eq!(status, 422);
     let viewer = app.token("org_a", &[Role::Viewer]);
     let ok_sale = json!({"soldAt": vwc_clock::now(), "priceCents": 1_800_000, "currency": "USD", "odometer": 11_000});
@@ -241,7 +201,7 @@ async fn sold_and_archived_vehicles_leave_fleet_counts_reminders_and_calendars_a
 
     // The sale: total cost of ownership by hand = purchase 25,000.00 + costs in USD (89.99 + 450.00;
     // the EUR repair is left out) − sale 18,000.00.
-    let (status, _, vehicle) = body(app.post(&fleet, &sell, &ok_sale).await).await;
+    let (status, _, vehicle) = post(&app, &fleet, &sell, &ok_sale).await;
     assert_eq!(status, 200, "{vehicle}");
     assert_eq!(vehicle["status"], "sold");
     let tco = &vehicle["sale"]["totalCostOfOwnership"];
@@ -257,11 +217,11 @@ async fn sold_and_archived_vehicles_leave_fleet_counts_reminders_and_calendars_a
         ),
         (Some(2), Some(1))
     );
-    let (status, _, problem) = body(app.post(&fleet, &sell, &ok_sale).await).await;
+    let (status, _, problem) = post(&app, &fleet, &sell, &ok_sale).await;
     assert_eq!(status, 409, "selling twice: {problem}");
 
     let archive = format!("/v1/vehicles/{archived}/archive");
-    let (status, _, vehicle) = body(app.post(&fleet, &archive, &json!({})).await).await;
+    let (status, _, vehicle) = post(&app, &fleet, &archive, &json!({})).await;
     assert_eq!(status, 200, "{vehicle}");
     assert_eq!(vehicle["status"], "archived");
     assert!(vehicle["archivedAt"].is_string());

@@ -9,7 +9,12 @@ use vwc::embedded::{EmailOptions, NotificationTuning};
 use vwc::testing::TestApp;
 use vwc_auth::Role;
 use vwc_testkit::webhook::{Receiver, answer};
-use vwc_testkit::{eventually, json as body, vin};
+use vwc_testkit::{eventually, vin};
+
+mod common;
+use common::{demo_rav4_id, load_demo, put, record, send_raw, vwc_json};
+use reqwest::Method;
+use std::ffi::OsStr;
 
 /// Waits until no webhook or e-mail delivery is pending in the notification store: every delivery created
 /// so far has been settled (delivered, failed or dead-lettered), so the receiver has seen every request it
@@ -69,15 +74,6 @@ async fn maintenance_item(
     .await
 }
 
-async fn record(app: &TestApp, token: &str, vehicle: &str, event: Value) {
-    let (status, _, answer) = body(
-        app.post(token, &format!("/v1/vehicles/{vehicle}/events"), &event)
-            .await,
-    )
-    .await;
-    assert_eq!(status, 201, "{answer}");
-}
-
 #[tokio::test]
 async fn an_oil_change_goes_due_soon_then_overdue_and_the_reminder_reaches_every_channel_once() {
     let endpoint = vwc_testkit::aws::aws_endpoint("e-mail part");
@@ -101,14 +97,11 @@ async fn an_oil_change_goes_due_soon_then_overdue_and_the_reminder_reaches_every
     let hook_url = receiver.url();
     let token = app.token("org_a", &[Role::FleetManager]);
     let mailbox = format!("fleet-{}@example.com", uuid::Uuid::new_v4().simple());
-    let (status, _, prefs) = body(
-        app.http
-            .put(app.url("/v1/notifications/preferences"))
-            .bearer_auth(&token)
-            .json(&json!({"webhookUrl": hook_url, "email": mailbox}))
-            .send()
-            .await
-            .unwrap(),
+    let (status, _, prefs) = put(
+        &app,
+        &token,
+        "/v1/notifications/preferences",
+        &json!({"webhookUrl": hook_url, "email": mailbox}),
     )
     .await;
     assert_eq!(status, 200, "{prefs}");
@@ -127,14 +120,11 @@ async fn an_oil_change_goes_due_soon_then_overdue_and_the_reminder_reaches_every
     .await;
     // The scheduler learns of the vehicle through the bus: wait for it before changing an item.
     app.system().bus.drain().await;
-    let (status, _, item) = body(
-        app.http
-            .put(app.url(&format!("/v1/vehicles/{vehicle}/maintenance/oil_change")))
-            .bearer_auth(&token)
-            .json(&json!({"intervalMiles": 5000, "intervalMonths": 6}))
-            .send()
-            .await
-            .unwrap(),
+    let (status, _, item) = put(
+        &app,
+        &token,
+        &format!("/v1/vehicles/{vehicle}/maintenance/oil_change"),
+        &json!({"intervalMiles": 5000, "intervalMonths": 6}),
     )
     .await;
     assert_eq!(status, 200, "{item}");
@@ -314,15 +304,14 @@ async fn overdue_vehicle(app: &TestApp, token: &str, n: u32) -> String {
 }
 
 async fn set_webhook(app: &TestApp, token: &str, url: &str) {
-    let r = app
-        .http
-        .put(app.url("/v1/notifications/preferences"))
-        .bearer_auth(token)
-        .json(&json!({"webhookUrl": url}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let (status, _, prefs) = put(
+        app,
+        token,
+        "/v1/notifications/preferences",
+        &json!({"webhookUrl": url}),
+    )
+    .await;
+    assert_eq!(status, 200, "{prefs}");
 }
 
 #[tokio::test]
@@ -395,16 +384,15 @@ async fn an_internal_webhook_url_is_refused_without_the_allow_list() {
         "http://10.0.0.5/x",
         "http://localhost:8080/",
     ] {
-        let r = app
-            .http
-            .put(app.url("/v1/notifications/preferences"))
-            .bearer_auth(&token)
-            .json(&json!({"webhookUrl": url}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 422, "{url}");
-        assert_eq!(r.headers()["content-type"], "application/problem+json");
+        let (status, content_type, problem) = put(
+            &app,
+            &token,
+            "/v1/notifications/preferences",
+            &json!({"webhookUrl": url}),
+        )
+        .await;
+        assert_eq!(status, 422, "{url}: {problem}");
+        assert_eq!(content_type, "application/problem+json");
     }
     app.stop().await;
 }
@@ -412,21 +400,10 @@ async fn an_internal_webhook_url_is_refused_without_the_allow_list() {
 #[tokio::test]
 async fn the_demo_seed_shows_ok_due_soon_and_overdue_items_and_the_fleet_counts_them() {
     let app = TestApp::spawn().await;
-    let report = vwc::seed::load(&app.system().router, &app.system().keys, &vwc::seed::demo())
-        .await
-        .unwrap();
+    let report = load_demo(&app).await;
     assert!(report.events > 40);
     let token = app.token("org_demo", &[Role::Owner]);
-    let vehicles = app.get_ok(&token, "/v1/vehicles").await;
-    let rav4 = vehicles["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["model"] == "RAV4")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let rav4 = demo_rav4_id(&app, &token).await;
     let items = eventually(
         "a full maintenance picture",
         Duration::from_secs(10),
@@ -466,23 +443,15 @@ async fn the_demo_seed_shows_ok_due_soon_and_overdue_items_and_the_fleet_counts_
 async fn vwc_sweep_runs_now_and_a_second_sweep_the_same_day_reads_nothing() {
     // No sweep loop: the command below is the day's first sweep.
     let app = TestApp::spawn_with(tempfile::tempdir().unwrap(), |o| o.sweep_every = None).await;
-    vwc::seed::load(&app.system().router, &app.system().keys, &vwc::seed::demo())
-        .await
-        .unwrap();
+    load_demo(&app).await;
     app.system().bus.drain().await;
     let dir = app.stop().await;
     let sweep = || {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_vwc"))
-            .args(["sweep", "--data-dir"])
-            .arg(dir.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+        vwc_json([
+            OsStr::new("sweep"),
+            OsStr::new("--data-dir"),
+            dir.path().as_os_str(),
+        ])
     };
     let first = sweep();
     assert_eq!(first["alreadySwept"], false, "{first}");
@@ -519,15 +488,15 @@ async fn preferences_and_item_settings_must_be_json_objects() {
         "/v1/notifications/preferences".to_string(),
         format!("/v1/vehicles/{vehicle}/maintenance/oil_change"),
     ] {
-        let r = app
-            .http
-            .put(app.url(&path))
-            .bearer_auth(&token)
-            .header("content-type", "application/json")
-            .body("[null, null]")
-            .send()
-            .await
-            .unwrap();
+        let r = send_raw(
+            &app,
+            Method::PUT,
+            &token,
+            &path,
+            "application/json",
+            "[null, null]",
+        )
+        .await;
         assert_eq!(r.status(), 422, "{path}");
     }
     app.stop().await;
@@ -536,9 +505,7 @@ async fn preferences_and_item_settings_must_be_json_objects() {
 #[tokio::test]
 async fn the_in_app_feed_is_newest_first_filters_unread_and_marks_read_within_the_organisation() {
     let app = TestApp::spawn().await;
-    vwc::seed::load(&app.system().router, &app.system().keys, &vwc::seed::demo())
-        .await
-        .unwrap();
+    load_demo(&app).await;
     let token = app.token("org_demo", &[Role::Viewer]);
     // The seed's reminders (and every other consumer's work) arrive over a moment: once every outbox is
     // published and the bus drained the feed stops growing, so the counts below compare like with like.

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use vwc_testkit::process::{get_json as get, post_json as post};
 use vwc_testkit::{eventually, json as body, vin};
 use vwc_webhook::{WebhookSecret, sign};
 
@@ -243,33 +244,6 @@ fn stop(mut child: Child) {
         std::thread::sleep(Duration::from_millis(100));
     }
     kill_9(child);
-}
-
-async fn get(http: &reqwest::Client, base: &str, token: &str, path: &str) -> Option<Value> {
-    let r = http
-        .get(format!("{base}{path}"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .ok()?;
-    if r.status() != 200 {
-        return None;
-    }
-    r.json().await.ok()
-}
-
-async fn post(http: &reqwest::Client, base: &str, token: &str, path: &str, v: &Value) -> Value {
-    let (status, _, answer) = body(
-        http.post(format!("{base}{path}"))
-            .bearer_auth(token)
-            .json(v)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert!(status == 201 || status == 200, "{path}: {status} {answer}");
-    answer
 }
 
 async fn timeline(http: &reqwest::Client, base: &str, token: &str, vehicle: &str) -> Vec<Value> {

@@ -8,15 +8,8 @@ use vwc::testing::TestApp;
 use vwc_auth::Role;
 use vwc_testkit::{json as body, vin};
 
-async fn record(app: &TestApp, token: &str, vehicle: &str, event: Value) -> String {
-    let (status, _, answer) = body(
-        app.post(token, &format!("/v1/vehicles/{vehicle}/events"), &event)
-            .await,
-    )
-    .await;
-    assert_eq!(status, 201, "{answer}");
-    answer["event"]["id"].as_str().unwrap().to_string()
-}
+mod common;
+use common::record;
 
 async fn search(app: &TestApp, token: &str, query: &str) -> Value {
     app.get_ok(token, &format!("/v1/search?{query}")).await

@@ -5,6 +5,9 @@ use vwc::testing::TestApp;
 use vwc_auth::Role;
 use vwc_testkit::{json as body, vin};
 
+mod common;
+use common::post;
+
 #[tokio::test]
 async fn a_token_of_organisation_b_gets_404_for_organisation_a_vehicle_and_events() {
     let app = TestApp::spawn().await;
@@ -22,13 +25,11 @@ async fn a_token_of_organisation_b_gets_404_for_organisation_a_vehicle_and_event
         assert_eq!(status, 404, "{path}: {problem}");
         assert_eq!(ct, "application/problem+json");
     }
-    let (status, _, _) = body(
-        app.post(
-            &b,
-            &format!("/v1/vehicles/{vehicle}/events"),
-            &json!({"kind": "odometer_reading", "occurredAt": "2026-01-01T00:00:00Z", "odometer": 5}),
-        )
-        .await,
+    let (status, _, _) = post(
+        &app,
+        &b,
+        &format!("/v1/vehicles/{vehicle}/events"),
+        &json!({"kind": "odometer_reading", "occurredAt": "2026-01-01T00:00:00Z", "odometer": 5}),
     )
     .await;
     assert_eq!(status, 404);
@@ -46,9 +47,11 @@ async fn a_vin_registered_twice_in_one_organisation_is_a_conflict() {
     let app = TestApp::spawn().await;
     let a = app.token("org_a", &[Role::Owner]);
     app.register(&a, &vin(8)).await;
-    let (status, ct, problem) = body(
-        app.post(&a, "/v1/vehicles", &json!({"vin": vin(8).to_lowercase(), "year": 2020, "make": "Honda", "model": "Accord"}))
-            .await,
+    let (status, ct, problem) = post(
+        &app,
+        &a,
+        "/v1/vehicles",
+        &json!({"vin": vin(8).to_lowercase(), "year": 2020, "make": "Honda", "model": "Accord"}),
     )
     .await;
     assert_eq!(status, 409, "{problem}");
@@ -64,13 +67,11 @@ async fn missing_or_forged_tokens_are_401_and_insufficient_roles_403() {
     let forged = format!("{}x", app.token("org_a", &[Role::Owner]));
     assert_eq!(app.get(&forged, "/v1/vehicles").await.status(), 401);
     let viewer = app.token("org_a", &[Role::Viewer]);
-    let (status, _, _) = body(
-        app.post(
-            &viewer,
-            "/v1/vehicles",
-            &json!({"vin": vin(9), "year": 2020, "make": "Honda", "model": "Accord"}),
-        )
-        .await,
+    let (status, _, _) = post(
+        &app,
+        &viewer,
+        "/v1/vehicles",
+        &json!({"vin": vin(9), "year": 2020, "make": "Honda", "model": "Accord"}),
     )
     .await;
     assert_eq!(status, 403);

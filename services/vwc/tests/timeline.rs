@@ -3,25 +3,24 @@
 use serde_json::json;
 use vwc::testing::TestApp;
 use vwc_auth::Role;
-use vwc_contracts::{OrgId, VehicleId};
 use vwc_testkit::{json as body, vin};
+
+mod common;
+use common::{post, stored_events};
 
 #[tokio::test]
 async fn a_recorded_event_appears_in_the_timeline() {
     let app = TestApp::spawn().await;
     let token = app.token("org_a", &[Role::Owner]);
     let vehicle = app.register(&token, &vin(1)).await;
-    let (status, _, created) = body(
-        app.post(
-            &token,
-            &format!("/v1/vehicles/{vehicle}/events"),
-            &json!({"kind": "maintenance", "occurredAt": "2026-03-02T09:30:00Z", "odometer": 41250,
-                    "costCents": 8999, "currency": "USD", "title": "Oil and filter change",
-                    "vendor": {"name": "Main St Auto"}, "details": {"tasks": ["oil_change", "tire_rotation"]}}),
-        )
-        .await,
-    )
-    .await;
+    let (status, _, created) = post(
+        &app,
+        &token,
+        &format!("/v1/vehicles/{vehicle}/events"),
+        &json!({"kind": "maintenance", "occurredAt": "2026-03-02T09:30:00Z", "odometer": 41250,
+                "costCents": 8999, "currency": "USD", "title": "Oil and filter change",
+                "vendor": {"name": "Main St Auto"}, "details": {"tasks": ["oil_change", "tire_rotation"]}}),
+    ).await;
     assert_eq!(status, 201, "{created}");
     let items = app.timeline_of_len(&token, &vehicle, 1).await;
     assert_eq!(items[0]["id"], created["event"]["id"]);
@@ -45,14 +44,12 @@ async fn the_timeline_is_newest_first_paged_and_filtered() {
         app.record_odometer(&token, &vehicle, 100 - day * 10, 1000 * day as u64)
             .await;
     }
-    let (status, _, _) = body(
-        app.post(
-            &token,
-            &format!("/v1/vehicles/{vehicle}/events"),
-            &json!({"kind": "repair", "occurredAt": vwc_clock::now() - chrono::Duration::days(55),
-                    "details": {"system": "brakes"}}),
-        )
-        .await,
+    let (status, _, _) = post(
+        &app,
+        &token,
+        &format!("/v1/vehicles/{vehicle}/events"),
+        &json!({"kind": "repair", "occurredAt": vwc_clock::now() - chrono::Duration::days(55),
+                "details": {"system": "brakes"}}),
     )
     .await;
     assert_eq!(status, 201);
@@ -230,13 +227,6 @@ async fn an_idempotency_key_returns_the_same_event_and_stores_it_once() {
     assert_eq!(s3, 422);
     assert_eq!(ct, "application/problem+json");
     app.timeline_of_len(&token, &vehicle, 1).await;
-    let store = app.system().stores.ingestion.clone();
-    assert_eq!(
-        store
-            .count_events(&OrgId::from("org_a"), &VehicleId::from(&vehicle))
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(stored_events(&app, "org_a", &vehicle).await, 1);
     app.stop().await;
 }

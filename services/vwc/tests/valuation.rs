@@ -10,19 +10,8 @@ use vwc_auth::Role;
 use vwc_contracts::{Envelope, VehicleEvent, VehicleEventRecorded};
 use vwc_testkit::{eventually, json as body, vin};
 
-async fn record(app: &TestApp, token: &str, vehicle: &str, event: Value) -> String {
-    let (status, _, created) = body(
-        app.post(token, &format!("/v1/vehicles/{vehicle}/events"), &event)
-            .await,
-    )
-    .await;
-    assert_eq!(status, 201, "{created}");
-    created["event"]["id"].as_str().unwrap().to_string()
-}
-
-fn days_ago(d: i64) -> String {
-    (vwc_clock::now() - chrono::Duration::days(d)).to_rfc3339()
-}
+mod common;
+use common::{days_ago, demo_rav4, post, record};
 
 fn factor_sum(v: &Value) -> i64 {
     v["factors"]
@@ -334,20 +323,7 @@ async fn bad_forecast_and_history_parameters_are_problems() {
 #[tokio::test]
 async fn the_demo_rav4_shows_its_appraisal_and_collision_as_factors() {
     let app = TestApp::spawn().await;
-    vwc::seed::load(&app.system().router, &app.system().keys, &vwc::seed::demo())
-        .await
-        .unwrap();
-    let token = app.token("org_demo", &[Role::Owner]);
-    let vehicles = app.get_ok(&token, "/v1/vehicles").await;
-    let rav4 = vehicles["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["model"] == "RAV4")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (token, rav4) = demo_rav4(&app, &[Role::Owner]).await;
     let valuation = eventually("the RAV4's value", Duration::from_secs(20), || async {
         let o = app
             .get_ok(&token, &format!("/v1/vehicles/{rav4}/overview"))
@@ -383,14 +359,12 @@ async fn the_demo_rav4_shows_its_appraisal_and_collision_as_factors() {
 async fn the_purchase_price_given_at_registration_is_the_base_until_an_acquisition_has_one() {
     let app = TestApp::spawn().await;
     let token = app.token("org_a", &[Role::Owner]);
-    let (status, _, problem) = body(
-        app.post(
-            &token,
-            "/v1/vehicles",
-            &json!({"vin": vin(803), "year": 2022, "make": "Kia", "model": "Niro",
-                "purchasePriceCents": 2_650_000}),
-        )
-        .await,
+    let (status, _, problem) = post(
+        &app,
+        &token,
+        "/v1/vehicles",
+        &json!({"vin": vin(803), "year": 2022, "make": "Kia", "model": "Niro",
+            "purchasePriceCents": 2_650_000}),
     )
     .await;
     assert_eq!(status, 422, "{problem}");
@@ -399,14 +373,12 @@ async fn the_purchase_price_given_at_registration_is_the_base_until_an_acquisiti
         "{problem}"
     );
 
-    let (status, _, created) = body(
-        app.post(
-            &token,
-            "/v1/vehicles",
-            &json!({"vin": vin(803), "year": 2022, "make": "Kia", "model": "Niro",
-                "purchasePriceCents": 2_650_000, "purchaseCurrency": "EUR"}),
-        )
-        .await,
+    let (status, _, created) = post(
+        &app,
+        &token,
+        "/v1/vehicles",
+        &json!({"vin": vin(803), "year": 2022, "make": "Kia", "model": "Niro",
+            "purchasePriceCents": 2_650_000, "purchaseCurrency": "EUR"}),
     )
     .await;
     assert_eq!(status, 201, "{created}");

@@ -8,6 +8,9 @@ use vwc::testing::TestApp;
 use vwc_auth::Role;
 use vwc_testkit::json as body;
 
+mod common;
+use common::post;
+
 /// The demo RAV4's old VIN: 2 T3P1RFV 8 MW123456, transliterated 2 3 3 7 1 9 6 5 (8) 4 6 1 2 3 4 5 6:
 /// 16+21+18+35+4+27+12+50+0+36+48+7+12+15+16+15+12 = 344; 344 mod 11 = 3, so position 9 must be 3.
 const BAD_CHECK_DIGIT: &str = "2T3P1RFV8MW123456";
@@ -18,7 +21,7 @@ async fn a_north_american_vin_with_a_wrong_check_digit_is_refused_and_nothing_is
     let app = TestApp::spawn().await;
     let token = app.token("org_a", &[Role::Owner]);
     let request = json!({"vin": BAD_CHECK_DIGIT, "year": 2021, "make": "Toyota", "model": "RAV4"});
-    let (status, ct, problem) = body(app.post(&token, "/v1/vehicles", &request).await).await;
+    let (status, ct, problem) = post(&app, &token, "/v1/vehicles", &request).await;
     assert_eq!(status, 422, "{problem}");
     assert_eq!(ct, "application/problem+json");
     assert_eq!(problem["errors"][0]["field"], "vin");
@@ -36,14 +39,14 @@ async fn a_north_american_vin_with_a_wrong_check_digit_is_refused_and_nothing_is
     // "vinCheck": "skip" registers it as written; the corrected VIN registers without it.
     let mut skip = request.clone();
     skip["vinCheck"] = json!("skip");
-    let (status, _, vehicle) = body(app.post(&token, "/v1/vehicles", &skip).await).await;
+    let (status, _, vehicle) = post(&app, &token, "/v1/vehicles", &skip).await;
     assert_eq!(status, 201, "{vehicle}");
     assert_eq!(vehicle["vin"], BAD_CHECK_DIGIT);
     app.register(&token, GOOD_RAV4).await;
 
     let mut unknown = request.clone();
     unknown["vinCheck"] = json!("maybe");
-    let (status, ct, _) = body(app.post(&token, "/v1/vehicles", &unknown).await).await;
+    let (status, ct, _) = post(&app, &token, "/v1/vehicles", &unknown).await;
     assert_eq!((status, ct.as_str()), (422, "application/problem+json"));
     app.stop().await;
 }
@@ -53,13 +56,11 @@ async fn vins_from_outside_north_america_are_not_held_to_a_check_digit() {
     let app = TestApp::spawn().await;
     let token = app.token("org_a", &[Role::Owner]);
     // A German Golf: position 9 is Z, which no check digit can be (the computed one is 1).
-    let (status, _, vehicle) = body(
-        app.post(
-            &token,
-            "/v1/vehicles",
-            &json!({"vin": "WVWZZZAUZHP123456", "model": "Golf", "odometerUnit": "km"}),
-        )
-        .await,
+    let (status, _, vehicle) = post(
+        &app,
+        &token,
+        "/v1/vehicles",
+        &json!({"vin": "WVWZZZAUZHP123456", "model": "Golf", "odometerUnit": "km"}),
     )
     .await;
     assert_eq!(status, 201, "{vehicle}");
@@ -76,13 +77,11 @@ async fn make_and_year_come_from_the_vin_when_the_registration_omits_them() {
     // 19X FC2F5 6 NE012345 (the demo Civic): 1 9 7 6 3 2 6 5 (6) 5 5 0 1 2 3 4 5
     // = 8+63+42+30+12+6+12+50+0+45+40+0+6+10+12+12+10 = 358; 358 mod 11 = 6 ✓.
     // Position 7 is F, a letter: 2010–2039, so N is 2022 (not 1992). WMI 19X is Honda (USA).
-    let (status, _, vehicle) = body(
-        app.post(
-            &token,
-            "/v1/vehicles",
-            &json!({"vin": "19xfc2f56ne012345", "model": "Civic"}),
-        )
-        .await,
+    let (status, _, vehicle) = post(
+        &app,
+        &token,
+        "/v1/vehicles",
+        &json!({"vin": "19xfc2f56ne012345", "model": "Civic"}),
     )
     .await;
     assert_eq!(status, 201, "{vehicle}");
@@ -91,13 +90,11 @@ async fn make_and_year_come_from_the_vin_when_the_registration_omits_them() {
     assert_eq!(vehicle["make"], "Honda");
 
     // What the request says wins over the VIN.
-    let (status, _, vehicle) = body(
-        app.post(
-            &token,
-            "/v1/vehicles",
-            &json!({"vin": GOOD_RAV4, "model": "RAV4", "make": "Toyota Motor", "year": 2021}),
-        )
-        .await,
+    let (status, _, vehicle) = post(
+        &app,
+        &token,
+        "/v1/vehicles",
+        &json!({"vin": GOOD_RAV4, "model": "RAV4", "make": "Toyota Motor", "year": 2021}),
     )
     .await;
     assert_eq!(status, 201, "{vehicle}");
@@ -106,13 +103,11 @@ async fn make_and_year_come_from_the_vin_when_the_registration_omits_them() {
     // 1C4 is shared by Chrysler, Dodge and Jeep: the make must be given.
     // 1C4RJFBG ? EC123456: 1 3 4 9 1 6 2 7 (?) 5 3 1 2 3 4 5 6
     // = 8+21+24+45+4+18+4+70+0+45+24+7+12+15+16+15+12 = 340; 340 mod 11 = 10 → X.
-    let (status, _, problem) = body(
-        app.post(
-            &token,
-            "/v1/vehicles",
-            &json!({"vin": "1C4RJFBGXEC123456", "model": "Grand Cherokee"}),
-        )
-        .await,
+    let (status, _, problem) = post(
+        &app,
+        &token,
+        "/v1/vehicles",
+        &json!({"vin": "1C4RJFBGXEC123456", "model": "Grand Cherokee"}),
     )
     .await;
     assert_eq!(status, 422, "{problem}");

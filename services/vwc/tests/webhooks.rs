@@ -6,14 +6,16 @@ use vwc_auth::Role;
 use vwc_testkit::{json as body, vin};
 use vwc_webhook::{WebhookSecret, sign};
 
+mod common;
+use common::post;
+
 struct Dealer {
     id: String,
     secret: WebhookSecret,
 }
 
 async fn register_dealer(app: &TestApp, token: &str, name: &str) -> Dealer {
-    let (status, _, created) =
-        body(app.post(token, "/v1/dealers", &json!({"name": name})).await).await;
+    let (status, _, created) = post(app, token, "/v1/dealers", &json!({"name": name})).await;
     assert_eq!(status, 201, "{created}");
     Dealer {
         id: created["dealerId"].as_str().unwrap().to_string(),
@@ -74,6 +76,16 @@ async fn send_signed(
     .await
 }
 
+/// A delivery the receiver must refuse: (case, dealer, `webhook-id`, `webhook-timestamp`,
+/// `webhook-signature`).
+type Refusal<'a> = (
+    &'a str,
+    &'a str,
+    Option<&'a str>,
+    Option<String>,
+    Option<String>,
+);
+
 #[tokio::test]
 async fn the_webhook_table() {
     let app = TestApp::spawn().await;
@@ -92,132 +104,79 @@ async fn the_webhook_table() {
     let good = |id: &str, ts: i64| sign(&dealer.secret, id, ts, &raw);
 
     // Every signature problem is a 401 and stores nothing.
-    let refused: Vec<(&str, (u16, String, Value))> = vec![
+    let (at_now, signed_now) = (Some(now.to_string()), Some(good("m1", now)));
+    let at = |t: i64| Some(t.to_string());
+    let refused: Vec<Refusal> = vec![
         (
             "no webhook-id",
-            send(
-                &app,
-                &dealer.id,
-                None,
-                Some(now.to_string()),
-                Some(good("m1", now)),
-                &raw,
-            )
-            .await,
+            &dealer.id,
+            None,
+            at_now.clone(),
+            signed_now.clone(),
         ),
         (
             "no timestamp",
-            send(
-                &app,
-                &dealer.id,
-                Some("m1"),
-                None,
-                Some(good("m1", now)),
-                &raw,
-            )
-            .await,
+            &dealer.id,
+            Some("m1"),
+            None,
+            signed_now.clone(),
         ),
-        (
-            "no signature",
-            send(
-                &app,
-                &dealer.id,
-                Some("m1"),
-                Some(now.to_string()),
-                None,
-                &raw,
-            )
-            .await,
-        ),
+        ("no signature", &dealer.id, Some("m1"), at_now.clone(), None),
         (
             "bad signature",
-            send(
-                &app,
-                &dealer.id,
-                Some("m1"),
-                Some(now.to_string()),
-                Some("v1,Zm9vYmFy".into()),
-                &raw,
-            )
-            .await,
+            &dealer.id,
+            Some("m1"),
+            at_now.clone(),
+            Some("v1,Zm9vYmFy".into()),
         ),
         (
             "empty v1,",
-            send(
-                &app,
-                &dealer.id,
-                Some("m1"),
-                Some(now.to_string()),
-                Some("v1,".into()),
-                &raw,
-            )
-            .await,
+            &dealer.id,
+            Some("m1"),
+            at_now.clone(),
+            Some("v1,".into()),
         ),
         (
             "signed for another id",
-            send(
-                &app,
-                &dealer.id,
-                Some("m1"),
-                Some(now.to_string()),
-                Some(good("m2", now)),
-                &raw,
-            )
-            .await,
+            &dealer.id,
+            Some("m1"),
+            at_now.clone(),
+            Some(good("m2", now)),
         ),
+        // Ten seconds beyond the 300 s tolerance: the requests before this one take time too.
         (
             "stale timestamp",
-            send(
-                &app,
-                &dealer.id,
-                Some("m1"),
-                // Ten seconds beyond the 300 s tolerance: the requests before this one take time too.
-                Some((now - 310).to_string()),
-                Some(good("m1", now - 310)),
-                &raw,
-            )
-            .await,
+            &dealer.id,
+            Some("m1"),
+            at(now - 310),
+            Some(good("m1", now - 310)),
         ),
+        // Beyond the tolerance by more than the seconds this table takes to send (once it was sent 1 s
+        // after `now` on a loaded machine, and 301 s ahead had become 300: accepted).
         (
             "future timestamp",
-            send(
-                &app,
-                &dealer.id,
-                Some("m1"),
-                // Beyond the tolerance by more than the seconds this table takes to send (once it was
-                // sent 1 s after `now` on a loaded machine, and 301 s ahead had become 300: accepted).
-                Some((now + 310).to_string()),
-                Some(good("m1", now + 310)),
-                &raw,
-            )
-            .await,
+            &dealer.id,
+            Some("m1"),
+            at(now + 310),
+            Some(good("m1", now + 310)),
         ),
         (
             "another dealer's secret",
-            send(
-                &app,
-                &dealer.id,
-                Some("m1"),
-                Some(now.to_string()),
-                Some(sign(&other.secret, "m1", now, &raw)),
-                &raw,
-            )
-            .await,
+            &dealer.id,
+            Some("m1"),
+            at_now.clone(),
+            Some(sign(&other.secret, "m1", now, &raw)),
         ),
         (
             "unknown dealer",
-            send(
-                &app,
-                "dlr_nope",
-                Some("m1"),
-                Some(now.to_string()),
-                Some(good("m1", now)),
-                &raw,
-            )
-            .await,
+            "dlr_nope",
+            Some("m1"),
+            at_now.clone(),
+            signed_now.clone(),
         ),
     ];
-    for (name, (status, ct, problem)) in refused {
+    for (name, dealer_id, id, timestamp, signature) in refused {
+        let (status, ct, problem) = send(&app, dealer_id, id, timestamp, signature, &raw).await;
         assert_eq!(status, 401, "{name}: {problem}");
         assert_eq!(ct, "application/problem+json", "{name}");
         assert_eq!(
@@ -304,13 +263,11 @@ async fn a_rotated_secret_keeps_working_for_24_hours_and_not_after() {
     let fleet = app.token("org_a", &[Role::FleetManager]);
     let vehicle = app.register(&fleet, &vin(2)).await;
     let old = register_dealer(&app, &fleet, "Main St Auto").await;
-    let (status, _, rotated) = body(
-        app.post(
-            &fleet,
-            &format!("/v1/dealers/{}/rotate-secret", old.id),
-            &json!({}),
-        )
-        .await,
+    let (status, _, rotated) = post(
+        &app,
+        &fleet,
+        &format!("/v1/dealers/{}/rotate-secret", old.id),
+        &json!({}),
     )
     .await;
     assert_eq!(status, 200, "{rotated}");
@@ -389,30 +346,26 @@ async fn an_unmatched_vin_is_kept_and_becomes_events_when_registered() {
 async fn dealer_secrets_are_shown_once_and_only_fleet_managers_manage_dealers() {
     let app = TestApp::spawn().await;
     let owner = app.token("org_a", &[Role::Owner]);
-    let (status, _, _) = body(app.post(&owner, "/v1/dealers", &json!({"name": "X"})).await).await;
+    let (status, _, _) = post(&app, &owner, "/v1/dealers", &json!({"name": "X"})).await;
     assert_eq!(status, 403);
     let fleet = app.token("org_a", &[Role::FleetManager]);
     let dealer = register_dealer(&app, &fleet, "Main St Auto").await;
     assert!(dealer.secret.expose().starts_with("whsec_"));
     // Another organisation's dealer is a 404; a same-organisation owner gets 403.
     let b = app.token("org_b", &[Role::FleetManager]);
-    let (status, _, _) = body(
-        app.post(
-            &b,
-            &format!("/v1/dealers/{}/rotate-secret", dealer.id),
-            &json!({}),
-        )
-        .await,
+    let (status, _, _) = post(
+        &app,
+        &b,
+        &format!("/v1/dealers/{}/rotate-secret", dealer.id),
+        &json!({}),
     )
     .await;
     assert_eq!(status, 404);
-    let (status, _, _) = body(
-        app.post(
-            &owner,
-            &format!("/v1/dealers/{}/rotate-secret", dealer.id),
-            &json!({}),
-        )
-        .await,
+    let (status, _, _) = post(
+        &app,
+        &owner,
+        &format!("/v1/dealers/{}/rotate-secret", dealer.id),
+        &json!({}),
     )
     .await;
     assert_eq!(status, 403);

@@ -3,30 +3,15 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
-
 use crate::AuthError;
 
-#[derive(
-    Serialize,
-    Deserialize,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Debug,
-    Hash,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum Role {
-    Owner,
-    FleetManager,
-    Technician,
-    Viewer,
+vwc_contracts::wire_enum! {
+    pub enum Role {
+        Owner,
+        FleetManager,
+        Technician,
+        Viewer,
+    }
 }
 
 impl Role {
@@ -37,10 +22,6 @@ impl Role {
     pub fn parse(name: &str) -> Option<Role> {
         name.parse().ok()
     }
-
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
 }
 
 impl fmt::Display for Role {
@@ -49,41 +30,28 @@ impl fmt::Display for Role {
     }
 }
 
-#[derive(
-    Serialize,
-    Deserialize,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Debug,
-    Hash,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum Permission {
-    /// Every `GET` under `/v1/vehicles` (list, vehicle, overview, events, maintenance, valuations).
-    ReadVehicles,
-    RegisterVehicles,
-    /// Record an event of any kind.
-    RecordAnyEvent,
-    /// Record only `maintenance`, `repair` and `odometer_reading` events.
-    RecordServiceEvent,
-    /// Register dealer integrations and rotate their secrets.
-    ManageDealers,
-    ConfigureMaintenance,
-    RunSweep,
-    ReadNotifications,
-    ConfigureNotifications,
-    ReadFleet,
-    Chat,
-    /// Change a vehicle's details, sell it, archive it (`PATCH /v1/vehicles/{id}`, `…/sell`, `…/archive`).
-    ManageVehicles,
-    /// Correct or void a record a dealer sent (on top of the permission for the record's kind).
-    CorrectDealerRecords,
+vwc_contracts::wire_enum! {
+    pub enum Permission {
+        /// Every `GET` under `/v1/vehicles` (list, vehicle, overview, events, maintenance, valuations).
+        ReadVehicles,
+        RegisterVehicles,
+        /// Record an event of any kind.
+        RecordAnyEvent,
+        /// Record only `maintenance`, `repair` and `odometer_reading` events.
+        RecordServiceEvent,
+        /// Register dealer integrations and rotate their secrets.
+        ManageDealers,
+        ConfigureMaintenance,
+        RunSweep,
+        ReadNotifications,
+        ConfigureNotifications,
+        ReadFleet,
+        Chat,
+        /// Change a vehicle's details, sell it, archive it (`PATCH /v1/vehicles/{id}`, `…/sell`, `…/archive`).
+        ManageVehicles,
+        /// Correct or void a record a dealer sent (on top of the permission for the record's kind).
+        CorrectDealerRecords,
+    }
 }
 
 /// Event kinds a technician may record.
@@ -92,10 +60,6 @@ const SERVICE_EVENT_KINDS: [&str; 3] = ["maintenance", "repair", "odometer_readi
 impl Permission {
     /// Every variant, in declaration order.
     pub const ALL: &[Permission] = <Permission as strum::VariantArray>::VARIANTS;
-
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
 
     /// The permission `POST /v1/vehicles/{id}/events` needs for an event of `kind`.
     pub fn for_event_kind(kind: &str) -> Permission {
@@ -130,21 +94,8 @@ pub fn role_permissions(role: Role) -> &'static [Permission] {
             Chat,
             ManageVehicles,
         ],
-        Role::FleetManager => &[
-            ReadVehicles,
-            RegisterVehicles,
-            RecordAnyEvent,
-            RecordServiceEvent,
-            ManageDealers,
-            ConfigureMaintenance,
-            RunSweep,
-            ReadNotifications,
-            ConfigureNotifications,
-            ReadFleet,
-            Chat,
-            ManageVehicles,
-            CorrectDealerRecords,
-        ],
+        // The fleet manager may do everything.
+        Role::FleetManager => Permission::ALL,
         Role::Technician => &[
             ReadVehicles,
             RecordServiceEvent,

@@ -45,3 +45,39 @@ pub fn vwc_token(vwc: &str, data_dir: &Path, org: &str, roles: &[&str]) -> Strin
         .trim()
         .to_string()
 }
+
+/// `GET base + path` as the holder of `token`: the JSON body of a 200, else (another status, no answer,
+/// not JSON) `None` — for polling a process that may be restarting.
+pub async fn get_json(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    path: &str,
+) -> Option<serde_json::Value> {
+    let request = http.get(format!("{base}{path}")).bearer_auth(token);
+    match request.send().await.ok()? {
+        ok if ok.status() == reqwest::StatusCode::OK => ok.json().await.ok(),
+        _ => None,
+    }
+}
+
+/// `POST base + path` with the JSON `body` as the holder of `token`, which must create something: asserts
+/// a 201 and returns the JSON answer.
+pub async fn post_json(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    path: &str,
+    body: &serde_json::Value,
+) -> serde_json::Value {
+    let response = http
+        .post(format!("{base}{path}"))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .expect("request");
+    let (status, _, answer) = crate::json(response).await;
+    assert_eq!(status, 201, "{path}: {answer}");
+    answer
+}

@@ -26,6 +26,30 @@ struct JwksServer {
     response: Arc<Mutex<(u16, String)>>,
 }
 
+/// Reads a request up to the end of its head; `false` when the client went away first.
+async fn read_request_head(socket: &mut tokio::net::TcpStream) -> bool {
+    let mut request = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+        match socket.read(&mut buf).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => request.extend_from_slice(&buf[..n]),
+        }
+    }
+    true
+}
+
+/// Answers `status` with the JSON `body` and closes the connection.
+async fn respond_json(socket: &mut tokio::net::TcpStream, status: u16, body: &str) {
+    let head = format!(
+        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = socket.write_all(head.as_bytes()).await;
+    let _ = socket.write_all(body.as_bytes()).await;
+    let _ = socket.shutdown().await;
+}
+
 impl JwksServer {
     async fn start(body: &str) -> JwksServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -40,23 +64,12 @@ impl JwksServer {
             while let Ok((mut socket, _)) = listener.accept().await {
                 let (hits, response) = (served_hits.clone(), served_response.clone());
                 tokio::spawn(async move {
-                    let mut request = Vec::new();
-                    let mut buf = [0u8; 1024];
-                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match socket.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => request.extend_from_slice(&buf[..n]),
-                        }
+                    if !read_request_head(&mut socket).await {
+                        return;
                     }
                     hits.fetch_add(1, Ordering::SeqCst);
                     let (status, body) = response.lock().unwrap().clone();
-                    let head = format!(
-                        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                        body.len()
-                    );
-                    let _ = socket.write_all(head.as_bytes()).await;
-                    let _ = socket.write_all(body.as_bytes()).await;
-                    let _ = socket.shutdown().await;
+                    respond_json(&mut socket, status, &body).await;
                 });
             }
         });
@@ -250,24 +263,13 @@ async fn hanging_jwks_server(
         while let Ok((mut socket, _)) = listener.accept().await {
             let (hits, release) = (served_hits.clone(), served_release.clone());
             tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match socket.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => request.extend_from_slice(&buf[..n]),
-                    }
+                if !read_request_head(&mut socket).await {
+                    return;
                 }
                 if hits.fetch_add(1, Ordering::SeqCst) > 0 {
                     release.notified().await;
                 }
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = socket.write_all(head.as_bytes()).await;
-                let _ = socket.write_all(body.as_bytes()).await;
-                let _ = socket.shutdown().await;
+                respond_json(&mut socket, 200, body).await;
             });
         }
     });

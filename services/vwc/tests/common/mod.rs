@@ -1,0 +1,215 @@
+//! Helpers the integration tests share: requests the `TestApp` has no method for, the demo seed, the
+//! `vwc` binary, and the checks many tests make of a problem or of the ingestion store. Each test crate
+//! uses a part of them.
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use vwc::testing::TestApp;
+use vwc_auth::Role;
+use vwc_contracts::{OrgId, VehicleId};
+use vwc_testkit::json as body;
+
+/// The instant `n` days before now, on the shared clock.
+pub fn days_ago(n: i64) -> chrono::DateTime<chrono::Utc> {
+    vwc_clock::now() - chrono::Duration::days(n)
+}
+
+/// Records `event` on `vehicle`, asserting 201; the new event's id.
+pub async fn record(app: &TestApp, token: &str, vehicle: &str, event: Value) -> String {
+    let (status, _, created) = body(
+        app.post(token, &format!("/v1/vehicles/{vehicle}/events"), &event)
+            .await,
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    created["event"]["id"].as_str().unwrap().to_string()
+}
+
+/// A bearer-authenticated request with an optional JSON body; status, content type and JSON body.
+pub async fn send(
+    app: &TestApp,
+    method: Method,
+    token: &str,
+    path: &str,
+    json: Option<&Value>,
+) -> (u16, String, Value) {
+    let mut request = app.http.request(method, app.url(path)).bearer_auth(token);
+    if let Some(json) = json {
+        request = request.json(json);
+    }
+    body(request.send().await.expect("request")).await
+}
+
+pub async fn post(app: &TestApp, token: &str, path: &str, json: &Value) -> (u16, String, Value) {
+    send(app, Method::POST, token, path, Some(json)).await
+}
+
+pub async fn patch(app: &TestApp, token: &str, path: &str, json: &Value) -> (u16, String, Value) {
+    send(app, Method::PATCH, token, path, Some(json)).await
+}
+
+pub async fn put(app: &TestApp, token: &str, path: &str, json: &Value) -> (u16, String, Value) {
+    send(app, Method::PUT, token, path, Some(json)).await
+}
+
+pub async fn delete(app: &TestApp, token: &str, path: &str) -> (u16, String, Value) {
+    send(app, Method::DELETE, token, path, None).await
+}
+
+/// A bearer-authenticated request whose body is sent as it is, under `content_type` (for bodies that
+/// are not JSON, or not the JSON they claim to be).
+pub async fn send_raw(
+    app: &TestApp,
+    method: Method,
+    token: &str,
+    path: &str,
+    content_type: &str,
+    raw: impl Into<reqwest::Body>,
+) -> reqwest::Response {
+    app.http
+        .request(method, app.url(path))
+        .bearer_auth(token)
+        .header("content-type", content_type)
+        .body(raw)
+        .send()
+        .await
+        .expect("request")
+}
+
+/// Whether a validation problem names `field` among its errors.
+pub fn names_field(problem: &Value, field: &str) -> bool {
+    problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["field"] == field)
+}
+
+/// How many events the ingestion store holds for `vehicle` of `org` (what a refused write must not
+/// have changed).
+pub async fn stored_events(app: &TestApp, org: &str, vehicle: &str) -> u64 {
+    app.system()
+        .stores
+        .ingestion
+        .count_events(&OrgId::from(org), &VehicleId::from(vehicle))
+        .await
+        .unwrap()
+}
+
+/// Loads the demo seed into the app's system; its report.
+pub async fn load_demo(app: &TestApp) -> vwc::seed::SeedReport {
+    let system = app.system();
+    vwc::seed::load(&system.router, &system.keys, &vwc::seed::demo())
+        .await
+        .expect("the demo seed loads")
+}
+
+/// Loads the demo seed; a token of `org_demo` with `roles` and the demo RAV4's id.
+pub async fn demo_rav4(app: &TestApp, roles: &[Role]) -> (String, String) {
+    load_demo(app).await;
+    let token = app.token("org_demo", roles);
+    let rav4 = demo_rav4_id(app, &token).await;
+    (token, rav4)
+}
+
+/// The id of the demo seed's RAV4, as the vehicle list shows it to `token`.
+pub async fn demo_rav4_id(app: &TestApp, token: &str) -> String {
+    let vehicles = app.get_ok(token, "/v1/vehicles").await;
+    vehicles["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["model"] == "RAV4")
+        .expect("the demo RAV4")["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Runs the `vwc` binary (without a `VWC_DATA_DIR` from the environment); what it wrote and how it ended.
+pub fn vwc_output<I, S>(args: I) -> std::process::Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    std::process::Command::new(env!("CARGO_BIN_EXE_vwc"))
+        .args(args)
+        .env_remove("VWC_DATA_DIR")
+        .output()
+        .expect("vwc runs")
+}
+
+/// [`vwc_output`], asserting the command succeeds; its standard output.
+pub fn vwc<I, S>(args: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let args: Vec<_> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+    let out = vwc_output(&args);
+    assert!(
+        out.status.success(),
+        "vwc {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// [`vwc`] for the commands that report in JSON.
+pub fn vwc_json<I, S>(args: I) -> Value
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let out = vwc(args);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+/// A bus name no other test uses.
+pub fn unique_bus() -> String {
+    format!("vwc-t{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
+}
+
+/// `vwc aws bootstrap` through the CLI, as an operator runs it; its JSON report.
+pub fn bootstrap(endpoint: &str, bus_name: &str, extra: &[&str]) -> Value {
+    let mut args = vec![
+        "aws",
+        "bootstrap",
+        "--endpoint",
+        endpoint,
+        "--bus-name",
+        bus_name,
+    ];
+    args.extend_from_slice(extra);
+    vwc_json(args)
+}
+
+/// Asks the vehicle's chat for a JSON answer (in `conversation`, when given), asserting 200; the answer.
+pub async fn ask(
+    app: &TestApp,
+    token: &str,
+    vehicle: &str,
+    question: &str,
+    conversation: Option<&str>,
+) -> Value {
+    let mut request = json!({"question": question});
+    if let Some(c) = conversation {
+        request["conversationId"] = json!(c);
+    }
+    let chat = app.url(&format!("/v1/vehicles/{vehicle}/chat"));
+    let accept_json = app.http.post(chat).header("accept", "application/json");
+    let (status, _, answer) = body(
+        accept_json
+            .bearer_auth(token)
+            .json(&request)
+            .send()
+            .await
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(status, 200, "{question}: {answer}");
+    answer
+}
