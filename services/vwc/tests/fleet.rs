@@ -10,7 +10,8 @@ use vwc_auth::Role;
 use vwc_testkit::vin;
 
 mod common;
-use common::post;
+use common::{post, send};
+use reqwest::Method;
 
 const ORG: &str = "org_fleet";
 
@@ -326,9 +327,12 @@ async fn fleet_costs_by_vehicle_page_through_the_same_groups_and_every_page_has_
     assert!(by_kind["nextCursor"].is_null());
     // A cursor this API did not issue, or a bad limit: 422 naming the field.
     for (query, field) in [("cursor=not-ours", "cursor"), ("limit=0", "limit")] {
-        let (status, _, problem) = body(
-            app.get(&token, &format!("/v1/fleet/costs?groupBy=vehicle&{query}"))
-                .await,
+        let (status, _, problem) = send(
+            &app,
+            Method::GET,
+            &token,
+            &format!("/v1/fleet/costs?groupBy=vehicle&{query}"),
+            None,
         )
         .await;
         assert_eq!(status, 422, "{query}: {problem}");
