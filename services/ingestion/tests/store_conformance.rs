@@ -80,6 +80,14 @@ fn recorded(e: &VehicleEvent) -> Envelope {
     Envelope::new(SOURCE, &e.org_id, Some(&e.vehicle_id), None, event)
 }
 
+/// The event a `VehicleEventRecorded` envelope announces (panics on any other envelope).
+fn recorded_in(envelope: &Envelope) -> &VehicleEvent {
+    &envelope
+        .payload::<VehicleEventRecorded>()
+        .expect("a VehicleEventRecorded envelope")
+        .event
+}
+
 fn key(key: &str, request_hash: &str) -> IdempotencyKey {
     IdempotencyKey {
         key: key.into(),
@@ -399,14 +407,7 @@ async fn an_idempotency_key_replays_the_first_event_without_a_second_effect(stor
     assert_eq!(event_in(&store, "org_a", &retry.id).await, None);
     let pending = pending_envelopes(&store).await;
     assert_eq!(pending.len(), 1, "the replay wrote a second outbox row");
-    assert_eq!(
-        pending[0]
-            .payload::<VehicleEventRecorded>()
-            .unwrap()
-            .event
-            .id,
-        first.id.as_str()
-    );
+    assert_eq!(recorded_in(&pending[0]).id, first.id);
 }
 
 async fn an_idempotency_key_reused_for_another_request_is_refused(store: Store) {
@@ -580,14 +581,7 @@ async fn a_webhook_for_a_registered_vin_records_one_event_and_one_envelope(store
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].event_type(), EventType::VehicleEventRecorded);
     assert_eq!(pending[0].vehicle_id.as_deref(), Some(v.id.as_str()));
-    assert_eq!(
-        pending[0]
-            .payload::<VehicleEventRecorded>()
-            .unwrap()
-            .event
-            .id,
-        event_id.as_str()
-    );
+    assert_eq!(recorded_in(&pending[0]).id, event_id.as_str());
 }
 
 async fn a_replayed_webhook_id_answers_the_first_outcome_and_writes_nothing(store: Store) {
@@ -799,10 +793,7 @@ async fn the_service_stamps_rows_and_envelopes_with_its_injected_clock(store: St
     assert_eq!(stamps, [registered_at, registered_at]);
     let announced = published[0].payload::<VehicleRegistered>().unwrap();
     assert_eq!(announced.vehicle.registered_at, registered_at);
-    let adopted = &published[1]
-        .payload::<VehicleEventRecorded>()
-        .unwrap()
-        .event;
+    let adopted = recorded_in(&published[1]);
     assert_eq!(adopted.recorded_at, registered_at);
     let adopted_row = event_in(&store, "org_a", &adopted.id).await.unwrap();
     assert_eq!(adopted_row.recorded_at, registered_at);
@@ -822,8 +813,7 @@ async fn the_service_stamps_rows_and_envelopes_with_its_injected_clock(store: St
     let published = pending_envelopes(&store).await;
     assert_eq!(published.len(), 1);
     assert_eq!(published[0].occurred_at, recorded_at);
-    let announced = published[0].payload::<VehicleEventRecorded>().unwrap();
-    assert_eq!(announced.event.recorded_at, recorded_at);
+    assert_eq!(recorded_in(&published[0]).recorded_at, recorded_at);
     drain_outbox(&store).await;
 
     // The lifecycle: archiving a week later.
