@@ -6,6 +6,7 @@
 pub mod http;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use vwc_contracts::corrections::{
     self, EventHistory, EventRevision, RevisionChange, VehicleEventCorrected, VehicleEventVoided,
 };
@@ -131,16 +132,17 @@ fn conflict(e: StoreError, what: &str) -> ChangeError {
 }
 
 impl Ingestion {
-    /// Stores `next` in place of `vehicle` and publishes the event `published` makes of it; a concurrent
-    /// change of the vehicle is a conflict.
+    /// Stores `next` in place of `vehicle` and publishes the event `published` makes of it, stamped `at`;
+    /// a concurrent change of the vehicle is a conflict.
     async fn replace_vehicle<E: Into<Event>>(
         &self,
         vehicle: &Vehicle,
         next: Vehicle,
+        at: DateTime<Utc>,
         traceparent: Option<String>,
         published: impl FnOnce(Vehicle) -> E,
     ) -> Result<Vehicle, ChangeError> {
-        let envelope = envelope(vehicle, traceparent, published(next.clone()));
+        let envelope = envelope(vehicle, traceparent, at, published(next.clone()));
         self.store()
             .replace_vehicle(vehicle, &next, &[envelope])
             .await
@@ -200,7 +202,7 @@ impl Ingestion {
         traceparent: Option<String>,
     ) -> Result<EventHistory, ChangeError> {
         refuse_voided(history, "corrected")?;
-        let now = vwc_clock::now();
+        let now = self.now();
         let valid = corrections::correct(&history.current, patch, vehicle, now)
             .map_err(ChangeError::Invalid)?;
         let revision = EventRevision {
@@ -215,6 +217,7 @@ impl Ingestion {
         let envelope = envelope(
             vehicle,
             traceparent,
+            now,
             VehicleEventCorrected {
                 event: valid.event,
                 previous: history.current.clone(),
@@ -243,7 +246,7 @@ impl Ingestion {
     ) -> Result<EventHistory, ChangeError> {
         refuse_voided(history, "voided again")?;
         let reason = corrections::void_reason(reason).map_err(ChangeError::Invalid)?;
-        let now = vwc_clock::now();
+        let now = self.now();
         let revision = EventRevision {
             revision: history.revisions.len() as u32 + 1,
             change: RevisionChange::Voided,
@@ -256,6 +259,7 @@ impl Ingestion {
         let envelope = envelope(
             vehicle,
             traceparent,
+            now,
             VehicleEventVoided {
                 event: history.current.clone(),
                 revision: revision.revision,
@@ -296,11 +300,13 @@ impl Ingestion {
         if changed.is_empty() {
             return Ok(next);
         }
-        let updated_at = vwc_clock::now();
-        self.replace_vehicle(vehicle, next, traceparent, |vehicle| VehicleUpdated {
-            vehicle,
-            changed,
-            updated_at,
+        let updated_at = self.now();
+        self.replace_vehicle(vehicle, next, updated_at, traceparent, |vehicle| {
+            VehicleUpdated {
+                vehicle,
+                changed,
+                updated_at,
+            }
         })
         .await
     }
@@ -319,8 +325,9 @@ impl Ingestion {
             )));
         }
         let events = self.current_events(vehicle).await?;
+        let now = self.now();
         request
-            .validate(&events, vwc_clock::now())
+            .validate(&events, now)
             .map_err(ChangeError::Invalid)?;
         let tco = lifecycle::total_cost_of_ownership(
             vehicle,
@@ -339,7 +346,7 @@ impl Ingestion {
             }),
             ..vehicle.clone()
         };
-        self.replace_vehicle(vehicle, next, traceparent, |vehicle| VehicleSold {
+        self.replace_vehicle(vehicle, next, now, traceparent, |vehicle| VehicleSold {
             vehicle,
         })
         .await
@@ -356,12 +363,13 @@ impl Ingestion {
                 "the vehicle is already archived".into(),
             ));
         }
+        let now = self.now();
         let next = Vehicle {
             status: VehicleStatus::Archived,
-            archived_at: Some(vwc_clock::now()),
+            archived_at: Some(now),
             ..vehicle.clone()
         };
-        self.replace_vehicle(vehicle, next, traceparent, |vehicle| VehicleArchived {
+        self.replace_vehicle(vehicle, next, now, traceparent, |vehicle| VehicleArchived {
             vehicle,
         })
         .await

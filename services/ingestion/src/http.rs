@@ -27,9 +27,6 @@ use crate::store::IdempotencyKey;
 #[derive(Clone)]
 pub struct IngestionState {
     pub ingestion: Ingestion,
-    /// Not read by these routes since registration adopts dealer records in the service layer
-    /// ([`Ingestion::register_vehicle`]); kept so the composition root builds this state unchanged.
-    pub dealers: Arc<dyn crate::dealers::DealerStore>,
     pub verifier: Arc<dyn TokenVerifier>,
 }
 

@@ -567,7 +567,7 @@ pub async fn apply(
                 "evt_dry_run".into(),
                 vehicle,
                 EventSource::User,
-                vwc_clock::now(),
+                ingestion.now(),
             ) {
                 Ok(_) => out.imported += 1,
                 Err(e) => out.errors.extend(validation_errors(line, e)),

@@ -1,7 +1,14 @@
 //! The ingestion use cases, free of HTTP: register a vehicle (adopting the dealer records that waited
 //! for its VIN), record a timeline event, and the start-up reconciliation of waiting dealer records.
+//!
+//! Every instant the service writes (a vehicle's `registeredAt`, an event's `recordedAt`, a revision's
+//! `at`, an envelope's `occurredAt`, a dealer record's `receivedAt`) comes from the one clock the
+//! composition root injects ([`Ingestion::new`]), so a test can fix it.
 
 use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use vwc_clock::SharedClock;
 
 use vwc_contracts::{
     Envelope, Event, EventSource, FieldError, NewVehicle, NewVehicleEvent, Vehicle, VehicleEvent,
@@ -41,37 +48,39 @@ pub struct Recorded {
     pub replayed: bool,
 }
 
-/// The envelope this service publishes about `vehicle`: every event it writes is about one vehicle.
+/// The envelope this service publishes about `vehicle` (every event it writes is about one vehicle),
+/// stamped `at`: the instant of the change it announces, read from the service's clock.
 pub(crate) fn envelope(
     vehicle: &Vehicle,
     traceparent: Option<String>,
+    at: DateTime<Utc>,
     event: impl Into<Event>,
 ) -> Envelope {
-    Envelope::new(
-        SOURCE,
-        &vehicle.org_id,
-        Some(&vehicle.id),
-        traceparent,
-        event,
-    )
+    Envelope {
+        occurred_at: at,
+        ..Envelope::new(
+            SOURCE,
+            &vehicle.org_id,
+            Some(&vehicle.id),
+            traceparent,
+            event,
+        )
+    }
 }
 
-/// Builds a dealer record's event from its template; runs inside the store's transaction (webhook
-/// delivery, adoption at registration and at start-up all use it).
-pub fn dealer_event_builder(traceparent: Option<String>) -> EventBuilder {
+/// Builds a dealer record's event from its template, recorded at `clock`'s now; runs inside the store's
+/// transaction (webhook delivery, adoption at registration and at start-up all use it).
+pub fn dealer_event_builder(clock: SharedClock, traceparent: Option<String>) -> EventBuilder {
     Arc::new(
         move |vehicle: &Vehicle, template: NewVehicleEvent, _record_id: &str| {
+            let now = clock.now();
             let event = template
-                .validate(
-                    EventId::generate(),
-                    vehicle,
-                    EventSource::Dealer,
-                    vwc_clock::now(),
-                )
+                .validate(EventId::generate(), vehicle, EventSource::Dealer, now)
                 .ok()?;
             let envelope = envelope(
                 vehicle,
                 traceparent.clone(),
+                now,
                 VehicleEventRecorded {
                     event: event.clone(),
                 },
@@ -84,11 +93,12 @@ pub fn dealer_event_builder(traceparent: Option<String>) -> EventBuilder {
 /// Turns the dealer records waiting for `vehicle`'s VIN into its events; how many.
 async fn adopt_dealer_records(
     dealers: &dyn DealerStore,
+    clock: &SharedClock,
     vehicle: &Vehicle,
     traceparent: Option<String>,
 ) -> StoreResult<usize> {
     let adopted = dealers
-        .adopt_unmatched(vehicle, dealer_event_builder(traceparent))
+        .adopt_unmatched(vehicle, dealer_event_builder(clock.clone(), traceparent))
         .await?;
     if adopted > 0 {
         tracing::info!(vehicle = %vehicle.id, adopted, "unmatched dealer records adopted");
@@ -97,11 +107,15 @@ async fn adopt_dealer_records(
 }
 
 /// Start-up reconciliation: adopts the dealer records whose VIN was registered while adopting them at
-/// registration failed. The same path as registration's adoption.
-pub async fn adopt_waiting_dealer_records(dealers: &dyn DealerStore) -> StoreResult<usize> {
+/// registration failed. The same path as registration's adoption; the events are recorded at `clock`'s
+/// now.
+pub async fn adopt_waiting_dealer_records(
+    dealers: &dyn DealerStore,
+    clock: &SharedClock,
+) -> StoreResult<usize> {
     let mut total = 0;
     for vehicle in dealers.vehicles_with_unmatched_records().await? {
-        total += adopt_dealer_records(dealers, &vehicle, None).await?;
+        total += adopt_dealer_records(dealers, clock, &vehicle, None).await?;
     }
     Ok(total)
 }
@@ -109,20 +123,32 @@ pub async fn adopt_waiting_dealer_records(dealers: &dyn DealerStore) -> StoreRes
 #[derive(Clone)]
 pub struct Ingestion {
     db: Arc<dyn IngestionDb>,
+    clock: SharedClock,
 }
 
 impl Ingestion {
-    pub fn new(db: Arc<dyn IngestionDb>) -> Ingestion {
-        Ingestion { db }
+    /// The service over its stores, reading "now" from `clock` (the composition root's one clock).
+    pub fn new(db: Arc<dyn IngestionDb>, clock: SharedClock) -> Ingestion {
+        Ingestion { db, clock }
     }
 
     pub fn store(&self) -> &dyn IngestionStore {
         self.db.as_ref()
     }
 
+    /// The service's clock: every instant it writes is read here.
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    /// Now, by the service's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
     /// See [`adopt_waiting_dealer_records`].
     pub async fn adopt_waiting_dealer_records(&self) -> StoreResult<usize> {
-        adopt_waiting_dealer_records(self.db.as_ref()).await
+        adopt_waiting_dealer_records(self.db.as_ref(), &self.clock).await
     }
 
     /// Registers a vehicle; the dealer records that arrived earlier for its VIN become its events. A
@@ -135,7 +161,7 @@ impl Ingestion {
         new: NewVehicle,
         traceparent: Option<String>,
     ) -> Result<Vehicle, RegisterError> {
-        let now = vwc_clock::now();
+        let now = self.now();
         let new = new.validate(now).map_err(RegisterError::Invalid)?;
         let vehicle = Vehicle {
             id: VehicleId::generate(),
@@ -159,6 +185,7 @@ impl Ingestion {
         let registered = envelope(
             &vehicle,
             traceparent.clone(),
+            now,
             VehicleRegistered {
                 vehicle: vehicle.clone(),
             },
@@ -168,7 +195,9 @@ impl Ingestion {
             Err(StoreError::Conflict(m)) => return Err(RegisterError::VinTaken(m)),
             Err(e) => return Err(RegisterError::Store(e)),
         }
-        if let Err(e) = adopt_dealer_records(self.db.as_ref(), &vehicle, traceparent).await {
+        if let Err(e) =
+            adopt_dealer_records(self.db.as_ref(), &self.clock, &vehicle, traceparent).await
+        {
             tracing::warn!(vehicle = %vehicle.id, error = %e, "adopting dealer records failed; will retry at start-up");
         }
         Ok(vehicle)
@@ -184,12 +213,14 @@ impl Ingestion {
         idempotency: Option<IdempotencyKey>,
         traceparent: Option<String>,
     ) -> Result<Recorded, RecordError> {
+        let now = self.now();
         let event = new
-            .validate(EventId::generate(), vehicle, source, vwc_clock::now())
+            .validate(EventId::generate(), vehicle, source, now)
             .map_err(RecordError::Invalid)?;
         let envelope = envelope(
             vehicle,
             traceparent,
+            now,
             VehicleEventRecorded {
                 event: event.clone(),
             },

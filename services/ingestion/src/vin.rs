@@ -1,7 +1,7 @@
 //! `GET /v1/vin/{vin}`: offline VIN decoding (check digit, model year, manufacturer and country), the same
 //! decoding registration uses to verify a VIN and fill in `year` and `make`.
 
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use chrono::Datelike;
 use vwc_auth::Permission;
 use vwc_contracts::vin::{VinDecoding, decode};
@@ -9,6 +9,8 @@ use vwc_http::openapi::{
     InternalServerError, ServiceUnavailable, TooManyRequests, Unauthorized, UnprocessableEntity,
 };
 use vwc_http::{ApiError, Auth};
+
+use crate::http::IngestionState;
 
 /// Decode a VIN
 ///
@@ -32,11 +34,12 @@ use vwc_http::{ApiError, Auth};
     )
 )]
 pub(crate) async fn decode_vin(
+    State(state): State<IngestionState>,
     auth: Auth,
     Path(vin): Path<String>,
 ) -> Result<axum::Json<VinDecoding>, ApiError> {
     auth.require(Permission::ReadVehicles)?;
-    let year = u16::try_from(vwc_clock::now().year()).unwrap_or(u16::MAX - 2);
+    let year = u16::try_from(state.ingestion.now().year()).unwrap_or(u16::MAX - 2);
     decode(&vin, year)
         .map(axum::Json)
         .map_err(|message| ApiError::field("vin", message))

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use vwc_clock::{Clock, ManualClock};
 use vwc_contracts::corrections::{EventRevision, RevisionChange};
 use vwc_contracts::ids::new_id;
 use vwc_contracts::{DealerId, EventId, OrgId, VehicleId};
@@ -79,6 +80,14 @@ fn recorded(e: &VehicleEvent) -> Envelope {
     Envelope::new(SOURCE, &e.org_id, Some(&e.vehicle_id), None, event)
 }
 
+/// The event a `VehicleEventRecorded` envelope announces (panics on any other envelope).
+fn recorded_in(envelope: &Envelope) -> &VehicleEvent {
+    &envelope
+        .payload::<VehicleEventRecorded>()
+        .expect("a VehicleEventRecorded envelope")
+        .event
+}
+
 fn key(key: &str, request_hash: &str) -> IdempotencyKey {
     IdempotencyKey {
         key: key.into(),
@@ -123,7 +132,7 @@ async fn events_in(store: &Store, org: &str, vehicle_id: &VehicleId) -> u64 {
 /// Adopts the records waiting for `vehicle`'s VIN, as registration does; how many.
 async fn adopt(dealers: &Arc<dyn DealerStore>, vehicle: &Vehicle) -> usize {
     dealers
-        .adopt_unmatched(vehicle, dealer_event_builder(None))
+        .adopt_unmatched(vehicle, dealer_event_builder(vwc_clock::system(), None))
         .await
         .unwrap()
 }
@@ -228,6 +237,7 @@ fn service_record(dealer: &DealerRow, webhook_id: &str, vin: &str, day: u32) -> 
         payload_type: "service_record".into(),
         raw_payload: raw.to_string(),
         template,
+        received_at: vwc_clock::now(),
     }
 }
 
@@ -242,7 +252,7 @@ async fn receive(
         .receive_webhook(
             dealer,
             &service_record(dealer, webhook_id, vin, day),
-            dealer_event_builder(None),
+            dealer_event_builder(vwc_clock::system(), None),
         )
         .await
         .unwrap()
@@ -397,14 +407,7 @@ async fn an_idempotency_key_replays_the_first_event_without_a_second_effect(stor
     assert_eq!(event_in(&store, "org_a", &retry.id).await, None);
     let pending = pending_envelopes(&store).await;
     assert_eq!(pending.len(), 1, "the replay wrote a second outbox row");
-    assert_eq!(
-        pending[0]
-            .payload::<VehicleEventRecorded>()
-            .unwrap()
-            .event
-            .id,
-        first.id.as_str()
-    );
+    assert_eq!(recorded_in(&pending[0]).id, first.id);
 }
 
 async fn an_idempotency_key_reused_for_another_request_is_refused(store: Store) {
@@ -578,14 +581,7 @@ async fn a_webhook_for_a_registered_vin_records_one_event_and_one_envelope(store
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].event_type(), EventType::VehicleEventRecorded);
     assert_eq!(pending[0].vehicle_id.as_deref(), Some(v.id.as_str()));
-    assert_eq!(
-        pending[0]
-            .payload::<VehicleEventRecorded>()
-            .unwrap()
-            .event
-            .id,
-        event_id.as_str()
-    );
+    assert_eq!(recorded_in(&pending[0]).id, event_id.as_str());
 }
 
 async fn a_replayed_webhook_id_answers_the_first_outcome_and_writes_nothing(store: Store) {
@@ -722,7 +718,7 @@ async fn only_vehicles_with_waiting_records_are_listed_for_adoption(store: Store
     assert_eq!(listed, expected);
 
     // Start-up reconciliation adopts exactly those records; then nothing waits.
-    let reconciled = adopt_waiting_dealer_records(dealers.as_ref())
+    let reconciled = adopt_waiting_dealer_records(dealers.as_ref(), &vwc_clock::system())
         .await
         .unwrap();
     assert_eq!(reconciled, 3);
@@ -735,6 +731,15 @@ async fn only_vehicles_with_waiting_records_are_listed_for_adoption(store: Store
     );
 }
 
+/// Registers a 2020 Honda Accord with `vin` in `org` through the service, as `POST /v1/vehicles` does.
+async fn register_through(ingestion: &Ingestion, org: &str, vin: &str) -> Vehicle {
+    let new: NewVehicle = serde_json::from_value(serde_json::json!({
+        "vin": vin, "year": 2020, "make": "Honda", "model": "Accord",
+    }))
+    .unwrap();
+    ingestion.register_vehicle(org, new, None).await.unwrap()
+}
+
 /// Registration adopts in the service layer (`Ingestion::register_vehicle`), through the same path as the
 /// start-up reconciliation, which then finds nothing left.
 async fn registering_through_the_service_adopts_the_records_waiting_for_its_vin(store: Store) {
@@ -742,15 +747,8 @@ async fn registering_through_the_service_adopts_the_records_waiting_for_its_vin(
     let d = registered_dealer(&dealers, "org_a").await;
     unmatched_record(receive(&dealers, &d, "msg_1", &vin(7), 2).await);
     unmatched_record(receive(&dealers, &d, "msg_2", &vin(7), 3).await);
-    let ingestion = Ingestion::new(store.clone());
-    let new: NewVehicle = serde_json::from_value(serde_json::json!({
-        "vin": vin(7), "year": 2020, "make": "Honda", "model": "Accord",
-    }))
-    .unwrap();
-    let v = ingestion
-        .register_vehicle("org_a", new, None)
-        .await
-        .unwrap();
+    let ingestion = Ingestion::new(store.clone(), vwc_clock::system());
+    let v = register_through(&ingestion, "org_a", &vin(7)).await;
 
     assert_eq!(events_in(&store, "org_a", &v.id).await, 2);
     let published: Vec<EventType> = pending_envelopes(&store)
@@ -769,6 +767,65 @@ async fn registering_through_the_service_adopts_the_records_waiting_for_its_vin(
     assert_eq!(ingestion.adopt_waiting_dealer_records().await.unwrap(), 0);
     let still_waiting = dealers.vehicles_with_unmatched_records().await.unwrap();
     assert_eq!(still_waiting, Vec::<Vehicle>::new());
+}
+
+/// Every instant the service writes comes from the clock it was given, not the wall clock: the
+/// registration, the dealer record it adopts, a recorded event and the archive carry the clock's time in
+/// the stored rows and in the envelopes published with them.
+async fn the_service_stamps_rows_and_envelopes_with_its_injected_clock(store: Store) {
+    let dealers = dealer_port(&store);
+    let d = registered_dealer(&dealers, "org_a").await;
+    unmatched_record(receive(&dealers, &d, "msg_1", &vin(8), 2).await);
+    drain_outbox(&store).await;
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2024, 6, 1, 12, 0, 0).unwrap(),
+    ));
+    let ingestion = Ingestion::new(store.clone(), clock.clone());
+
+    // Registration, and the dealer record it adopts.
+    let registered_at = clock.now();
+    let v = register_through(&ingestion, "org_a", &vin(8)).await;
+    assert_eq!(v.registered_at, registered_at);
+    let stored = vehicle_in(&store, "org_a", &v.id).await.unwrap();
+    assert_eq!(stored.registered_at, registered_at);
+    let published = pending_envelopes(&store).await;
+    let stamps: Vec<_> = published.iter().map(|e| e.occurred_at).collect();
+    assert_eq!(stamps, [registered_at, registered_at]);
+    let announced = published[0].payload::<VehicleRegistered>().unwrap();
+    assert_eq!(announced.vehicle.registered_at, registered_at);
+    let adopted = recorded_in(&published[1]);
+    assert_eq!(adopted.recorded_at, registered_at);
+    let adopted_row = event_in(&store, "org_a", &adopted.id).await.unwrap();
+    assert_eq!(adopted_row.recorded_at, registered_at);
+    drain_outbox(&store).await;
+
+    // An event the user records a day later (the same maintenance, entered by hand).
+    clock.advance(Duration::hours(26));
+    let recorded_at = clock.now();
+    let template = service_record(&d, "msg_unused", &v.vin, 5).template;
+    let recorded = ingestion
+        .record_event(&v, template, EventSource::User, None, None)
+        .await
+        .unwrap();
+    assert_eq!(recorded.event.recorded_at, recorded_at);
+    let row = event_in(&store, "org_a", &recorded.event.id).await.unwrap();
+    assert_eq!(row.recorded_at, recorded_at);
+    let published = pending_envelopes(&store).await;
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].occurred_at, recorded_at);
+    assert_eq!(recorded_in(&published[0]).recorded_at, recorded_at);
+    drain_outbox(&store).await;
+
+    // The lifecycle: archiving a week later.
+    clock.advance(Duration::days(7));
+    let archived_at = clock.now();
+    let archived = ingestion.archive_vehicle(&stored, None).await.unwrap();
+    assert_eq!(archived.archived_at, Some(archived_at));
+    let row = vehicle_in(&store, "org_a", &v.id).await.unwrap();
+    assert_eq!(row.archived_at, Some(archived_at));
+    let published = pending_envelopes(&store).await;
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].occurred_at, archived_at);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -911,6 +968,7 @@ vwc_testkit::conformance!(
     adoption_leaves_another_orgs_records_of_the_same_vin_alone,
     only_vehicles_with_waiting_records_are_listed_for_adoption,
     registering_through_the_service_adopts_the_records_waiting_for_its_vin,
+    the_service_stamps_rows_and_envelopes_with_its_injected_clock,
     revisions_append_in_order_with_their_envelope_and_never_twice,
     a_vehicles_events_and_revisions_are_listed_together,
     a_vehicle_is_replaced_only_while_it_reads_as_expected,

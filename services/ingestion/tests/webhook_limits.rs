@@ -36,7 +36,7 @@ async fn serve() -> Server {
     let keys = vwc_auth::Hs256Keys::new(&vwc_auth::Secret::from_bytes([7u8; 32]).unwrap());
     let router = vwc_ingestion::dealers::http::router(DealerState {
         dealers: store,
-        clock: vwc_http::Clock::default(),
+        clock: vwc_clock::system(),
         verifier: Arc::new(keys),
         cache: cache.clone(),
     });

@@ -360,8 +360,11 @@ impl System {
             )));
         }
 
-        let adopted =
-            vwc_ingestion::dealers::adopt_waiting_dealer_records(stores.ingestion.as_ref()).await?;
+        let adopted = vwc_ingestion::dealers::adopt_waiting_dealer_records(
+            stores.ingestion.as_ref(),
+            &shared_clock,
+        )
+        .await?;
         if adopted > 0 {
             tracing::info!(adopted, "dealer records adopted at start-up");
         }
@@ -502,14 +505,13 @@ pub fn build_router(
     let api = OpenApiRouter::new()
         .merge(
             vwc_ingestion::http::routes().with_state(vwc_ingestion::http::IngestionState {
-                ingestion: Ingestion::new(stores.ingestion.clone()),
-                dealers: stores.ingestion.clone(),
+                ingestion: Ingestion::new(stores.ingestion.clone(), shared_clock.clone()),
                 verifier: verifier.clone(),
             }),
         )
         .merge(vwc_ingestion::attachments::http::routes().with_state(
             vwc_ingestion::attachments::http::AttachmentState {
-                ingestion: Ingestion::new(stores.ingestion.clone()),
+                ingestion: Ingestion::new(stores.ingestion.clone(), shared_clock.clone()),
                 store: http.attachments.clone(),
                 verifier: verifier.clone(),
             },
@@ -518,7 +520,7 @@ pub fn build_router(
             vwc_ingestion::dealers::http::DealerState {
                 cache: Default::default(),
                 dealers: stores.ingestion.clone(),
-                clock: clock.clone(),
+                clock: shared_clock.clone(),
                 verifier: verifier.clone(),
             },
         ))

@@ -78,7 +78,10 @@ pub async fn import(args: ImportArgs, opts: EmbeddedOptions) -> anyhow::Result<(
     let text = std::fs::read_to_string(&args.file)
         .with_context(|| format!("reading {}", args.file.display()))?;
     let system = System::start(quiet(opts)).await?;
-    let ingestion = vwc_ingestion::Ingestion::new(system.stores.ingestion.clone());
+    let ingestion = vwc_ingestion::Ingestion::new(
+        system.stores.ingestion.clone(),
+        std::sync::Arc::new(system.clock.clone()),
+    );
     let Some(vehicle) = ingestion
         .store()
         .vehicle(

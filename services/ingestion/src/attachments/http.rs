@@ -244,7 +244,7 @@ async fn upload_attachment(
         content_type: media,
         size_bytes: content.len() as u64,
         sha256: Some(format!("{:x}", Sha256::digest(&content))),
-        uploaded_at: vwc_clock::now(),
+        uploaded_at: state.ingestion.now(),
         uploaded_by: auth.0.sub.clone(),
     };
     state.store.put(&key, &attachment, content).await?;
@@ -416,7 +416,7 @@ async fn start_upload(
     let intent = UploadIntent {
         file_name: clean_file_name(&new.file_name),
         uploaded_by: auth.0.sub.clone(),
-        created_at: vwc_clock::now(),
+        created_at: state.ingestion.now(),
     };
     let Some(upload) = state.store.presign_upload(&key, &id, &intent).await? else {
         return Err(ApiError::Conflict(
@@ -502,7 +502,7 @@ async fn confirm_upload(
         content_type: media,
         size_bytes: size,
         sha256: None,
-        uploaded_at: vwc_clock::now(),
+        uploaded_at: state.ingestion.now(),
         uploaded_by: pending.intent.uploaded_by,
     };
     state.store.accept_pending(&key, &attachment).await?;

@@ -106,6 +106,8 @@ fn presigned(request: PresignedRequest, ttl: Duration) -> PresignedUrl {
             .headers()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
+        // The wall clock, not the service's: the SDK signs the URL at the system time, and S3 enforces the
+        // expiry against its own.
         expires_at: vwc_clock::now()
             + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::minutes(15)),
     }

@@ -13,13 +13,14 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
+use vwc_clock::SharedClock;
 use vwc_contracts::check_vin;
 use vwc_contracts::ids::new_id;
 use vwc_contracts::{DealerId, OrgId};
 use vwc_http::openapi::{
     InternalServerError, NotFound, ServiceUnavailable, TooManyRequests, Unauthorized,
 };
-use vwc_http::{ApiError, Auth, Clock, HasVerifier, RawBody, RequestTrace, parse_json};
+use vwc_http::{ApiError, Auth, HasVerifier, RawBody, RequestTrace, parse_json};
 use vwc_webhook::{WebhookHeaders, WebhookSecret};
 
 use super::store::{DealerRow, DealerStore, IncomingWebhook, StoredSecret, WebhookOutcome};
@@ -29,7 +30,7 @@ use crate::openapi::{BearerRoute, RequestBody};
 #[derive(Clone)]
 pub struct DealerState {
     pub dealers: Arc<dyn DealerStore>,
-    pub clock: Clock,
+    pub clock: SharedClock,
     pub verifier: Arc<dyn TokenVerifier>,
     pub cache: Arc<DealerCache>,
 }
@@ -507,8 +508,9 @@ async fn accept_webhook(
                 payload_type,
                 raw_payload: raw,
                 template: new,
+                received_at: now,
             },
-            crate::service::dealer_event_builder(Some(trace.0.to_string())),
+            crate::service::dealer_event_builder(state.clock.clone(), Some(trace.0.to_string())),
         )
         .await?;
     let body = match outcome {

@@ -273,7 +273,7 @@ impl MongoIngestionStore {
                 template: template_text(&incoming.template)?,
                 status: status.to_string(),
                 event_id,
-                received_at: ts(&vwc_clock::now()),
+                received_at: ts(&incoming.received_at),
             })
             .session(&mut *session)
             .await?;

@@ -192,6 +192,7 @@ impl DealerStore for SqliteIngestionStore {
             payload_type,
             raw_payload: raw,
             template,
+            received_at,
         } = incoming.clone();
         self.db()
             .write_with_events(move |conn| {
@@ -222,7 +223,7 @@ impl DealerStore for SqliteIngestionStore {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 )?
                 .execute(params![record_id, dealer_id, org_id, webhook_id, vin, payload_type, raw, template, status, event_id,
-                    ts(&vwc_clock::now())])?;
+                    ts(&received_at)])?;
                 Ok(match event_id {
                     Some(event_id) => WebhookOutcome::Recorded { record_id, event_id },
                     None => WebhookOutcome::Unmatched { record_id },

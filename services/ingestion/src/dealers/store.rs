@@ -64,6 +64,8 @@ pub struct IncomingWebhook {
     pub raw_payload: String,
     /// The event the payload maps to, checked when it arrived; it waits here until a vehicle matches.
     pub template: NewVehicleEvent,
+    /// When the delivery arrived, by the service's clock.
+    pub received_at: DateTime<Utc>,
 }
 
 /// Turns a record's event template (built from the payload when it arrived) into the event (and its
