@@ -11,7 +11,11 @@ use chrono::NaiveDate;
 use mongodb::ClientSession;
 use mongodb::bson::{Document, doc};
 use vwc_store::mongo::{MongoDb, collect, int, required_text, text};
-use vwc_store::{Outbox, Plumbed, StoreError, StoreResult, ts};
+use vwc_store::vehicle_ledger::mongo::{
+    MongoCommits, admit, commit_in_transactions, last_day, record_day, revise, revisions_of,
+};
+use vwc_store::vehicle_ledger::{DayLedger, fill_revisions, in_order, parse_day};
+use vwc_store::{Plumbed, StoreResult};
 
 use crate::CONSUMER;
 use crate::model::{Fact, VehicleProfile, sort_facts};
@@ -27,21 +31,14 @@ const PUBLISHED: &str = "published";
 /// corrected or voided record.
 const FACT_REVISIONS: &str = "fact_revisions";
 /// `{_id: org_id, day, revalued_at}`.
-const REVALUES: &str = "revalues";
-
-const COMMITS_PER_TRANSACTION: usize = 100;
+const REVALUES: DayLedger = DayLedger {
+    name: "revalues",
+    stamped: "revalued_at",
+};
 
 #[derive(Clone)]
 pub struct MongoValuationStore {
     db: MongoDb,
-}
-
-fn other(message: String) -> StoreError {
-    StoreError::Other(message)
-}
-
-fn parse_day(s: &str) -> StoreResult<NaiveDate> {
-    s.parse().map_err(|e| other(format!("bad date {s:?}: {e}")))
 }
 
 impl MongoValuationStore {
@@ -92,21 +89,8 @@ impl MongoValuationStore {
                     s.facts.push(fact);
                 }
             }
-            for d in collect(
-                self.db
-                    .collection(FACT_REVISIONS)
-                    .find(by_vehicle.clone())
-                    .await?,
-            )
-            .await?
-            {
-                if let Some(s) = states.get_mut(&required_text(&d, "vehicle_id")?) {
-                    s.revisions.insert(
-                        required_text(&d, "event_id")?,
-                        int(&d, "revision")?.unwrap_or(0) as u32,
-                    );
-                }
-            }
+            let revisions = revisions_of(&self.db, &order).await?;
+            fill_revisions(&mut states, revisions, |s| &mut s.revisions);
             for d in collect(self.db.collection(PUBLISHED).find(by_vehicle).await?).await? {
                 let day = parse_day(&required_text(&d, "as_of")?)?;
                 let point = PublishedPoint {
@@ -125,36 +109,41 @@ impl MongoValuationStore {
                 }
             }
         }
-        Ok(order
-            .into_iter()
-            .filter_map(|id| states.remove(&id))
-            .collect())
+        Ok(in_order(order, states))
+    }
+}
+
+#[async_trait]
+impl MongoCommits for MongoValuationStore {
+    type Commit = VehicleCommit;
+
+    fn db(&self) -> &MongoDb {
+        &self.db
     }
 
-    async fn try_commit_one(
+    fn publishes(commit: &VehicleCommit) -> bool {
+        !commit.outbox.is_empty()
+    }
+
+    async fn apply(
         &self,
         session: &mut ClientSession,
         c: &VehicleCommit,
     ) -> StoreResult<CommitOutcome> {
-        let current = self
-            .db
-            .collection(VEHICLES)
-            .find_one(doc! { "_id": &c.vehicle_id })
-            .session(&mut *session)
-            .await?;
-        let version = match &current {
-            Some(d) => int(d, "version")?.unwrap_or(0),
-            None => 0,
-        };
-        if version as u64 != c.expected_version {
-            return Ok(CommitOutcome::Conflict);
-        }
-        if let Some(envelope_id) = &c.claim
-            && !self.db.claim_inbox(session, CONSUMER, envelope_id).await?
+        let version = match admit(
+            &self.db,
+            session,
+            CONSUMER,
+            &c.vehicle_id,
+            c.expected_version,
+            c.claim.as_deref(),
+        )
+        .await?
         {
-            return Ok(CommitOutcome::Duplicate);
-        }
-        let mut set = doc! { "version": version + 1 };
+            Ok(version) => version,
+            Err(refused) => return Ok(refused),
+        };
+        let mut set = doc! { "version": version };
         if let Some(p) = &c.register {
             set.insert("org_id", &p.org_id);
             set.insert("profile", serde_json::to_string(p)?);
@@ -170,27 +159,14 @@ impl MongoValuationStore {
             .upsert(true)
             .session(&mut *session)
             .await?;
-        for (event_id, revision) in &c.revisions {
-            self.db
-                .collection(FACT_REVISIONS)
-                .update_one(
-                    doc! { "_id": format!("{}/{}", c.vehicle_id, event_id) },
-                    doc! {
-                        "$set": { "vehicle_id": &c.vehicle_id, "event_id": event_id },
-                        "$max": { "revision": i64::from(*revision) },
-                    },
-                )
-                .upsert(true)
-                .session(&mut *session)
-                .await?;
-        }
-        for event_id in &c.remove_facts {
-            self.db
-                .collection(FACTS)
-                .delete_one(doc! { "_id": format!("{}/{}", c.vehicle_id, event_id) })
-                .session(&mut *session)
-                .await?;
-        }
+        revise(
+            &self.db,
+            session,
+            &c.vehicle_id,
+            &c.revisions,
+            &c.remove_facts,
+        )
+        .await?;
         for f in &c.facts {
             self.db
                 .collection(FACTS)
@@ -297,68 +273,15 @@ impl ValuationStore for MongoValuationStore {
     }
 
     async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>> {
-        let mut outcomes = Vec::with_capacity(commits.len());
-        let mut published = false;
-        for chunk in commits.chunks(COMMITS_PER_TRANSACTION) {
-            let mut tx = self.db.transaction().await?;
-            let chunk_outcomes = loop {
-                tx.begin().await?;
-                let mut attempt = Vec::with_capacity(chunk.len());
-                let mut failed = None;
-                for c in chunk {
-                    match self.try_commit_one(tx.session(), c).await {
-                        Ok(o) => attempt.push(o),
-                        Err(e) => {
-                            failed = Some(e);
-                            break;
-                        }
-                    }
-                }
-                let outcome = match failed {
-                    Some(e) => Err(e),
-                    None => Ok(attempt),
-                };
-                if let Some(done) = tx.settle(outcome).await? {
-                    break done;
-                }
-            };
-            published |= chunk
-                .iter()
-                .zip(&chunk_outcomes)
-                .any(|(c, o)| *o == CommitOutcome::Applied && !c.outbox.is_empty());
-            outcomes.extend(chunk_outcomes);
-        }
-        if published {
-            self.db.wakeup().notify_one();
-        }
-        Ok(outcomes)
+        commit_in_transactions(self, &commits).await
     }
 
     async fn record_revalue(&self, orgs: &[String], day: NaiveDate) -> StoreResult<()> {
-        let now = ts(&vwc_clock::now());
-        for org in orgs {
-            self.db
-                .collection(REVALUES)
-                .update_one(
-                    doc! { "_id": org },
-                    doc! { "$set": { "day": day.to_string(), "revalued_at": &now } },
-                )
-                .upsert(true)
-                .await?;
-        }
-        Ok(())
+        record_day(&self.db, &REVALUES, orgs, day).await
     }
 
     async fn last_revalue_day(&self, org: &str) -> StoreResult<Option<NaiveDate>> {
-        let found = self
-            .db
-            .collection(REVALUES)
-            .find_one(doc! { "_id": org })
-            .await?;
-        match found {
-            Some(d) => Ok(Some(parse_day(&required_text(&d, "day")?)?)),
-            None => Ok(None),
-        }
+        last_day(&self.db, &REVALUES, org).await
     }
 }
 

@@ -7,8 +7,12 @@ use std::path::Path;
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use rusqlite::{Connection, params};
-use vwc_store::sqlite::{claim_inbox, optional};
-use vwc_store::{Plumbed, SqliteDb, StoreError, StoreResult, ts};
+use vwc_store::sqlite::optional;
+use vwc_store::vehicle_ledger::sqlite::{
+    admit, commit_prepared, last_day, record_day, revise, revisions_of,
+};
+use vwc_store::vehicle_ledger::{DayLedger, fill_revisions, in_order, parse_day};
+use vwc_store::{Plumbed, SqliteDb, StoreResult};
 
 use crate::CONSUMER;
 use crate::model::{Fact, VehicleProfile, sort_facts};
@@ -73,13 +77,11 @@ impl SqliteValuationStore {
     }
 }
 
-fn other(message: String) -> StoreError {
-    StoreError::Other(message)
-}
-
-fn parse_day(s: &str) -> StoreResult<NaiveDate> {
-    s.parse().map_err(|e| other(format!("bad date {s:?}: {e}")))
-}
+/// When each organisation's vehicles were last re-valued.
+const REVALUES: DayLedger = DayLedger {
+    name: "revalues",
+    stamped: "revalued_at",
+};
 
 /// id, profile, version, current_on, current_fingerprint, current_amount
 type VehicleRow = (
@@ -153,17 +155,7 @@ fn load_states(
                 s.facts.push(fact);
             }
         }
-        let mut stmt = conn.prepare_cached(
-            "SELECT vehicle_id, event_id, revision FROM fact_revisions
-             WHERE vehicle_id IN (SELECT value FROM json_each(?1))",
-        )?;
-        let mut rows = stmt.query([&ids])?;
-        while let Some(r) = rows.next()? {
-            let vehicle_id: String = r.get(0)?;
-            if let Some(s) = states.get_mut(&vehicle_id) {
-                s.revisions.insert(r.get(1)?, r.get::<_, i64>(2)? as u32);
-            }
-        }
+        fill_revisions(&mut states, revisions_of(conn, &ids)?, |s| &mut s.revisions);
         let sql = if history {
             "SELECT vehicle_id, as_of, fingerprint, amount FROM published
              WHERE vehicle_id IN (SELECT value FROM json_each(?1))"
@@ -189,10 +181,7 @@ fn load_states(
             sort_facts(&mut s.facts);
         }
     }
-    Ok(order
-        .into_iter()
-        .filter_map(|id| states.remove(&id))
-        .collect())
+    Ok(in_order(order, states))
 }
 
 /// A commit with its JSON prepared off the writer thread.
@@ -229,24 +218,16 @@ fn prepare(commit: VehicleCommit) -> StoreResult<PreparedCommit> {
 
 fn apply(conn: &Connection, p: &PreparedCommit) -> StoreResult<CommitOutcome> {
     let c = &p.commit;
-    let current: i64 = optional(
-        conn.prepare_cached("SELECT version FROM vehicles WHERE id = ?1")?
-            .query_row([&c.vehicle_id], |r| r.get(0)),
-    )?
-    .unwrap_or(0);
-    if current as u64 != c.expected_version {
-        return Ok(CommitOutcome::Conflict);
+    let admitted = admit(
+        conn,
+        CONSUMER,
+        &c.vehicle_id,
+        c.expected_version,
+        c.claim.as_deref(),
+    )?;
+    if let Err(refused) = admitted {
+        return Ok(refused);
     }
-    if let Some(envelope_id) = &c.claim
-        && !claim_inbox(conn, CONSUMER, envelope_id)?
-    {
-        return Ok(CommitOutcome::Duplicate);
-    }
-    conn.prepare_cached(
-        "INSERT INTO vehicles (id, version) VALUES (?1, ?2)
-         ON CONFLICT (id) DO UPDATE SET version = excluded.version",
-    )?
-    .execute(params![c.vehicle_id, current + 1])?;
     if let (Some(v), Some(profile)) = (&c.register, &p.profile) {
         conn.prepare_cached("UPDATE vehicles SET org_id = ?2, profile = ?3 WHERE id = ?1")?
             .execute(params![c.vehicle_id, v.org_id, profile])?;
@@ -263,18 +244,7 @@ fn apply(conn: &Connection, p: &PreparedCommit) -> StoreResult<CommitOutcome> {
             point.amount_cents as i64
         ])?;
     }
-    let mut revisions = conn.prepare_cached(
-        "INSERT INTO fact_revisions (vehicle_id, event_id, revision) VALUES (?1, ?2, ?3)
-         ON CONFLICT (vehicle_id, event_id) DO UPDATE SET revision = max(revision, excluded.revision)",
-    )?;
-    for (event_id, revision) in &c.revisions {
-        revisions.execute(params![c.vehicle_id, event_id, i64::from(*revision)])?;
-    }
-    let mut removed =
-        conn.prepare_cached("DELETE FROM facts WHERE vehicle_id = ?1 AND event_id = ?2")?;
-    for event_id in &c.remove_facts {
-        removed.execute(params![c.vehicle_id, event_id])?;
-    }
+    revise(conn, &c.vehicle_id, &c.revisions, &c.remove_facts)?;
     let mut facts = conn.prepare_cached(
         "INSERT OR IGNORE INTO facts (vehicle_id, event_id, body) VALUES (?1, ?2, ?3)",
     )?;
@@ -354,53 +324,15 @@ impl ValuationStore for SqliteValuationStore {
     }
 
     async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>> {
-        if commits.is_empty() {
-            return Ok(Vec::new());
-        }
-        let prepared = tokio::task::spawn_blocking(move || {
-            commits
-                .into_iter()
-                .map(prepare)
-                .collect::<StoreResult<Vec<_>>>()
-        })
-        .await
-        .map_err(|e| other(format!("preparing a commit failed: {e}")))??;
-        self.db
-            .write_with_events(move |conn| prepared.iter().map(|p| apply(conn, p)).collect())
-            .await
+        commit_prepared(&self.db, commits, prepare, apply).await
     }
 
     async fn record_revalue(&self, orgs: &[String], day: NaiveDate) -> StoreResult<()> {
-        let orgs = orgs.to_vec();
-        self.db
-            .write(move |conn| {
-                let mut stmt = conn.prepare_cached(
-                    "INSERT INTO revalues (org_id, day, revalued_at) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (org_id) DO UPDATE SET day = excluded.day,
-                       revalued_at = excluded.revalued_at",
-                )?;
-                let now = ts(&vwc_clock::now());
-                for org in &orgs {
-                    stmt.execute(params![org, day.to_string(), now])?;
-                }
-                Ok(())
-            })
-            .await
+        record_day(&self.db, &REVALUES, orgs, day).await
     }
 
     async fn last_revalue_day(&self, org: &str) -> StoreResult<Option<NaiveDate>> {
-        let org = org.to_string();
-        let day: Option<String> = self
-            .db
-            .read(move |conn| {
-                optional(
-                    conn.query_row("SELECT day FROM revalues WHERE org_id = ?1", [org], |r| {
-                        r.get(0)
-                    }),
-                )
-            })
-            .await?;
-        day.as_deref().map(parse_day).transpose()
+        last_day(&self.db, &REVALUES, org).await
     }
 }
 

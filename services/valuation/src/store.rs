@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use vwc_contracts::Envelope;
+pub use vwc_store::vehicle_ledger::CommitOutcome;
 use vwc_store::{Plumbing, StoreResult};
 
 use crate::model::{Fact, VehicleProfile};
@@ -88,15 +89,6 @@ impl VehicleCommit {
             || self.current.is_some()
             || !self.outbox.is_empty()
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CommitOutcome {
-    Applied,
-    /// The claimed envelope had been applied before; nothing was written.
-    Duplicate,
-    /// The vehicle changed since the state was read; nothing was written.
-    Conflict,
 }
 
 #[async_trait]

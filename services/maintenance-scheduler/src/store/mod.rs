@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use vwc_contracts::Envelope;
+pub use vwc_store::vehicle_ledger::CommitOutcome;
 use vwc_store::{Plumbing, StoreError, StoreResult};
 
 use crate::evaluation::{TimelineFact, VehicleRecord};
@@ -82,15 +83,6 @@ impl VehicleCommit {
             ..VehicleCommit::default()
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CommitOutcome {
-    Applied,
-    /// The claimed envelope had been applied before; nothing was written.
-    Duplicate,
-    /// The vehicle changed since the state was read; nothing was written. Read again and retry.
-    Conflict,
 }
 
 #[async_trait]

@@ -12,7 +12,11 @@ use mongodb::ClientSession;
 use mongodb::bson::{Bson, Document, doc};
 use vwc_contracts::maintenance::MaintenanceStatus;
 use vwc_store::mongo::{MongoDb, collect, int, parse_ts, required_text, text};
-use vwc_store::{Outbox, Plumbed, StoreError, StoreResult, ts};
+use vwc_store::vehicle_ledger::mongo::{
+    MongoCommits, admit, commit_in_transactions, last_day, record_day, revise, revisions_of,
+};
+use vwc_store::vehicle_ledger::{DayLedger, fill_revisions, in_order};
+use vwc_store::{Plumbed, StoreError, StoreResult, ts};
 
 use crate::CONSUMER;
 use crate::evaluation::{TimelineFact, VehicleRecord};
@@ -35,11 +39,10 @@ const PUBLISHED: &str = "published";
 /// `{_id: "<vehicle>/<task>/<status>/<cycle>/<occurrence>", vehicle_id, …}`.
 const REMINDERS: &str = "reminders";
 /// `{_id: org_id, day, swept_at}`.
-const SWEEPS: &str = "sweeps";
-
-/// Commits per transaction in `commit_batch`: large enough to amortise the round trips, small enough
-/// to stay far from the transaction time limit.
-const COMMITS_PER_TRANSACTION: usize = 100;
+const SWEEPS: DayLedger = DayLedger {
+    name: "sweeps",
+    stamped: "swept_at",
+};
 
 #[derive(Clone)]
 pub struct MongoSchedulerStore {
@@ -89,13 +92,8 @@ impl MongoSchedulerStore {
                 .await?,
         )
         .await?;
-        let revisions = collect(
-            self.db
-                .collection(FACT_REVISIONS)
-                .find(by_vehicle.clone())
-                .await?,
-        )
-        .await?;
+        let owned: Vec<String> = states.keys().cloned().collect();
+        let revisions = revisions_of(&self.db, &owned).await?;
         let reminders = collect(self.db.collection(REMINDERS).find(by_vehicle).await?).await?;
         let published = collect(
             self.db
@@ -116,14 +114,7 @@ impl MongoSchedulerStore {
                     .push(serde_json::from_str(&required_text(&d, "body")?)?);
             }
         }
-        for d in revisions {
-            if let Some(s) = states.get_mut(&required_text(&d, "vehicle_id")?) {
-                s.revisions.insert(
-                    required_text(&d, "event_id")?,
-                    int(&d, "revision")?.unwrap_or(0) as u32,
-                );
-            }
-        }
+        fill_revisions(states, revisions, |s| &mut s.revisions);
         for d in reminders {
             let reminder = reminder_from(&d)?;
             if let Some(s) = states.get_mut(&required_text(&d, "vehicle_id")?) {
@@ -162,50 +153,41 @@ impl MongoSchedulerStore {
             .map(|d| state_from(d).map(|s| (s.vehicle_id.clone(), s)))
             .collect::<StoreResult<_>>()?;
         self.load_details(&mut states).await?;
-        Ok(order
-            .into_iter()
-            .filter_map(|id| states.remove(&id))
-            .collect())
+        Ok(in_order(order, states))
+    }
+}
+
+#[async_trait]
+impl MongoCommits for MongoSchedulerStore {
+    type Commit = VehicleCommit;
+
+    fn db(&self) -> &MongoDb {
+        &self.db
     }
 
-    async fn try_commit(
-        &self,
-        session: &mut ClientSession,
-        commits: &[VehicleCommit],
-    ) -> StoreResult<Vec<CommitOutcome>> {
-        let mut outcomes = Vec::with_capacity(commits.len());
-        for c in commits {
-            outcomes.push(self.try_commit_one(session, c).await?);
-        }
-        Ok(outcomes)
+    fn publishes(commit: &VehicleCommit) -> bool {
+        !commit.outbox.is_empty()
     }
 
-    async fn try_commit_one(
+    async fn apply(
         &self,
         session: &mut ClientSession,
         c: &VehicleCommit,
     ) -> StoreResult<CommitOutcome> {
-        let current = self
-            .db
-            .collection(VEHICLES)
-            .find_one(doc! { "_id": &c.vehicle_id })
-            .session(&mut *session)
-            .await?;
-        let version = match &current {
-            Some(d) => int(d, "version")?.unwrap_or(0),
-            None => 0,
-        };
-        if version as u64 != c.expected_version {
-            return Ok(CommitOutcome::Conflict);
-        }
-        if let Some(envelope_id) = &c.claim
-            && !self.db.claim_inbox(session, CONSUMER, envelope_id).await?
+        let version = match admit(
+            &self.db,
+            session,
+            CONSUMER,
+            &c.vehicle_id,
+            c.expected_version,
+            c.claim.as_deref(),
+        )
+        .await?
         {
-            return Ok(CommitOutcome::Duplicate);
-        }
-        // Writing the version on every commit makes concurrent commits of one vehicle conflict on the
-        // server too, so a retried transaction sees the other's effect.
-        let mut set = doc! { "version": version + 1 };
+            Ok(version) => version,
+            Err(refused) => return Ok(refused),
+        };
+        let mut set = doc! { "version": version };
         if let Some(v) = &c.register {
             set.extend(registration(v));
         }
@@ -218,27 +200,14 @@ impl MongoSchedulerStore {
             .upsert(true)
             .session(&mut *session)
             .await?;
-        for (event_id, revision) in &c.revisions {
-            self.db
-                .collection(FACT_REVISIONS)
-                .update_one(
-                    doc! { "_id": format!("{}/{}", c.vehicle_id, event_id) },
-                    doc! {
-                        "$set": { "vehicle_id": &c.vehicle_id, "event_id": event_id },
-                        "$max": { "revision": i64::from(*revision) },
-                    },
-                )
-                .upsert(true)
-                .session(&mut *session)
-                .await?;
-        }
-        for event_id in &c.remove_facts {
-            self.db
-                .collection(FACTS)
-                .delete_one(doc! { "_id": format!("{}/{}", c.vehicle_id, event_id) })
-                .session(&mut *session)
-                .await?;
-        }
+        revise(
+            &self.db,
+            session,
+            &c.vehicle_id,
+            &c.revisions,
+            &c.remove_facts,
+        )
+        .await?;
         for f in &c.facts {
             self.db
                 .collection(FACTS)
@@ -454,57 +423,15 @@ impl SchedulerStore for MongoSchedulerStore {
     }
 
     async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>> {
-        let mut outcomes = Vec::with_capacity(commits.len());
-        let mut published = false;
-        for chunk in commits.chunks(COMMITS_PER_TRANSACTION) {
-            let mut tx = self.db.transaction().await?;
-            let chunk_outcomes = loop {
-                tx.begin().await?;
-                let outcome = self.try_commit(tx.session(), chunk).await;
-                if let Some(done) = tx.settle(outcome).await? {
-                    break done;
-                }
-            };
-            published |= chunk
-                .iter()
-                .zip(&chunk_outcomes)
-                .any(|(c, o)| *o == CommitOutcome::Applied && !c.outbox.is_empty());
-            outcomes.extend(chunk_outcomes);
-        }
-        if published {
-            self.db.wakeup().notify_one();
-        }
-        Ok(outcomes)
+        commit_in_transactions(self, &commits).await
     }
 
     async fn record_sweep(&self, orgs: &[String], day: NaiveDate) -> StoreResult<()> {
-        let now = ts(&vwc_clock::now());
-        for org in orgs {
-            self.db
-                .collection(SWEEPS)
-                .update_one(
-                    doc! { "_id": org },
-                    doc! { "$set": { "day": day.to_string(), "swept_at": &now } },
-                )
-                .upsert(true)
-                .await?;
-        }
-        Ok(())
+        record_day(&self.db, &SWEEPS, orgs, day).await
     }
 
     async fn last_sweep_day(&self, org: &str) -> StoreResult<Option<NaiveDate>> {
-        let found = self
-            .db
-            .collection(SWEEPS)
-            .find_one(doc! { "_id": org })
-            .await?;
-        let Some(d) = found else {
-            return Ok(None);
-        };
-        let day = required_text(&d, "day")?;
-        day.parse()
-            .map(Some)
-            .map_err(|e| other(format!("bad date {day:?}: {e}")))
+        last_day(&self.db, &SWEEPS, org).await
     }
 }
 

@@ -7,7 +7,11 @@ use std::path::Path;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{Connection, params};
-use vwc_store::sqlite::{claim_inbox, optional};
+use vwc_store::sqlite::optional;
+use vwc_store::vehicle_ledger::sqlite::{
+    admit, commit_prepared, last_day, record_day, revise, revisions_of,
+};
+use vwc_store::vehicle_ledger::{DayLedger, fill_revisions, in_order, parse_day};
 use vwc_store::{Plumbed, SqliteDb, StoreError, StoreResult, ts};
 
 use crate::CONSUMER;
@@ -108,9 +112,11 @@ fn parse_ts(s: &str) -> StoreResult<DateTime<Utc>> {
         .map_err(|e| other(format!("bad timestamp {s:?}: {e}")))
 }
 
-fn parse_day(s: &str) -> StoreResult<NaiveDate> {
-    s.parse().map_err(|e| other(format!("bad date {s:?}: {e}")))
-}
+/// When each organisation was last swept.
+const SWEEPS: DayLedger = DayLedger {
+    name: "sweeps",
+    stamped: "swept_at",
+};
 
 /// id, org_id, name, unit, registered_at, version, retired, wake_on
 type VehicleRow = (
@@ -179,17 +185,7 @@ fn load_details(
         }
     }
 
-    let mut stmt = conn.prepare_cached(
-        "SELECT vehicle_id, event_id, revision FROM fact_revisions
-         WHERE vehicle_id IN (SELECT value FROM json_each(?1))",
-    )?;
-    let mut rows = stmt.query([ids])?;
-    while let Some(r) = rows.next()? {
-        let vehicle_id: String = r.get(0)?;
-        if let Some(s) = states.get_mut(&vehicle_id) {
-            s.revisions.insert(r.get(1)?, r.get::<_, i64>(2)? as u32);
-        }
-    }
+    fill_revisions(states, revisions_of(conn, ids)?, |s| &mut s.revisions);
 
     let mut stmt = conn.prepare_cached(
         "SELECT vehicle_id, body FROM item_settings WHERE vehicle_id IN (SELECT value FROM json_each(?1))",
@@ -255,10 +251,7 @@ fn load_states(conn: &Connection, rows: Vec<VehicleRow>) -> StoreResult<Vec<Vehi
     if !order.is_empty() {
         load_details(conn, &serde_json::to_string(&order)?, &mut states)?;
     }
-    Ok(order
-        .into_iter()
-        .filter_map(|id| states.remove(&id))
-        .collect())
+    Ok(in_order(order, states))
 }
 
 fn read_vehicle_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VehicleRow> {
@@ -309,42 +302,23 @@ fn prepare(commit: VehicleCommit) -> StoreResult<PreparedCommit> {
 
 fn apply(conn: &Connection, p: &PreparedCommit) -> StoreResult<CommitOutcome> {
     let c = &p.commit;
-    let current: i64 = optional(
-        conn.prepare_cached("SELECT version FROM vehicles WHERE id = ?1")?
-            .query_row([&c.vehicle_id], |r| r.get(0)),
-    )?
-    .unwrap_or(0);
-    if current as u64 != c.expected_version {
-        return Ok(CommitOutcome::Conflict);
+    let admitted = admit(
+        conn,
+        CONSUMER,
+        &c.vehicle_id,
+        c.expected_version,
+        c.claim.as_deref(),
+    )?;
+    if let Err(refused) = admitted {
+        return Ok(refused);
     }
-    if let Some(envelope_id) = &c.claim
-        && !claim_inbox(conn, CONSUMER, envelope_id)?
-    {
-        return Ok(CommitOutcome::Duplicate);
-    }
-    conn.prepare_cached(
-        "INSERT INTO vehicles (id, version) VALUES (?1, ?2)
-         ON CONFLICT (id) DO UPDATE SET version = excluded.version",
-    )?
-    .execute(params![c.vehicle_id, current + 1])?;
     if let Some(v) = &c.register {
         conn.prepare_cached(
             "UPDATE vehicles SET org_id = ?2, name = ?3, unit = ?4, registered_at = ?5, retired = ?6 WHERE id = ?1",
         )?
         .execute(params![v.id, v.org_id, v.name, v.unit.as_str(), ts(&v.registered_at), v.retired])?;
     }
-    let mut removed =
-        conn.prepare_cached("DELETE FROM facts WHERE vehicle_id = ?1 AND event_id = ?2")?;
-    for event_id in &c.remove_facts {
-        removed.execute(params![c.vehicle_id, event_id])?;
-    }
-    let mut revisions = conn.prepare_cached(
-        "INSERT INTO fact_revisions (vehicle_id, event_id, revision) VALUES (?1, ?2, ?3)
-         ON CONFLICT (vehicle_id, event_id) DO UPDATE SET revision = max(revision, excluded.revision)",
-    )?;
-    for (event_id, revision) in &c.revisions {
-        revisions.execute(params![c.vehicle_id, event_id, i64::from(*revision)])?;
-    }
+    revise(conn, &c.vehicle_id, &c.revisions, &c.remove_facts)?;
     if let Some(day) = c.wake_on {
         conn.prepare_cached("UPDATE vehicles SET wake_on = ?2 WHERE id = ?1")?
             .execute(params![c.vehicle_id, day.to_string()])?;
@@ -463,52 +437,15 @@ impl SchedulerStore for SqliteSchedulerStore {
     }
 
     async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>> {
-        if commits.is_empty() {
-            return Ok(Vec::new());
-        }
-        let prepared = tokio::task::spawn_blocking(move || {
-            commits
-                .into_iter()
-                .map(prepare)
-                .collect::<StoreResult<Vec<_>>>()
-        })
-        .await
-        .map_err(|e| other(format!("preparing a commit failed: {e}")))??;
-        self.db
-            .write_with_events(move |conn| prepared.iter().map(|p| apply(conn, p)).collect())
-            .await
+        commit_prepared(&self.db, commits, prepare, apply).await
     }
 
     async fn record_sweep(&self, orgs: &[String], day: NaiveDate) -> StoreResult<()> {
-        let orgs = orgs.to_vec();
-        self.db
-            .write(move |conn| {
-                let mut stmt = conn.prepare_cached(
-                    "INSERT INTO sweeps (org_id, day, swept_at) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (org_id) DO UPDATE SET day = excluded.day, swept_at = excluded.swept_at",
-                )?;
-                let now = ts(&vwc_clock::now());
-                for org in &orgs {
-                    stmt.execute(params![org, day.to_string(), now])?;
-                }
-                Ok(())
-            })
-            .await
+        record_day(&self.db, &SWEEPS, orgs, day).await
     }
 
     async fn last_sweep_day(&self, org: &str) -> StoreResult<Option<NaiveDate>> {
-        let org = org.to_string();
-        let day: Option<String> = self
-            .db
-            .read(move |conn| {
-                optional(
-                    conn.query_row("SELECT day FROM sweeps WHERE org_id = ?1", [org], |r| {
-                        r.get(0)
-                    }),
-                )
-            })
-            .await?;
-        day.as_deref().map(parse_day).transpose()
+        last_day(&self.db, &SWEEPS, org).await
     }
 }
 

@@ -1,0 +1,115 @@
+//! The optimistic per-vehicle state the maintenance scheduler and the valuation both keep, written once:
+//! a version per vehicle, the inbox claim, the ledger of applied revisions (`fact_revisions`), removal of
+//! a revised record's fact, the day the daily job last ran per organisation, and striped per-vehicle locks.
+//!
+//! What each service stores beside it (registration, facts, what it published) stays in its adapter; the
+//! adapters call these pieces inside their own commit transaction. The table and collection names are the
+//! ones both services already used, so existing data directories and databases open unchanged.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
+
+use chrono::NaiveDate;
+
+use crate::{StoreError, StoreResult};
+
+pub mod mongo;
+pub mod sqlite;
+
+/// How a commit of one vehicle ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitOutcome {
+    Applied,
+    /// The claimed envelope had been applied before; nothing was written.
+    Duplicate,
+    /// The vehicle changed since the state was read; nothing was written. Read again and retry.
+    Conflict,
+}
+
+/// Where a service keeps "the daily job last ran for this organisation on this day": a table (SQLite) or
+/// collection (MongoDB) keyed by organisation with a `day` and a time stamp field.
+#[derive(Debug, Clone, Copy)]
+pub struct DayLedger {
+    /// Table or collection name (`sweeps`, `revalues`).
+    pub name: &'static str,
+    /// The column or field holding when the day was recorded (`swept_at`, `revalued_at`).
+    pub stamped: &'static str,
+}
+
+/// Reads a stored `YYYY-MM-DD`.
+pub fn parse_day(text: &str) -> StoreResult<NaiveDate> {
+    text.parse()
+        .map_err(|e| StoreError::Other(format!("bad date {text:?}: {e}")))
+}
+
+/// The revisions read for a page of vehicles, given to the states they belong to. `revisions` says where a
+/// state keeps them.
+pub fn fill_revisions<S>(
+    states: &mut HashMap<String, S>,
+    rows: Vec<RevisionRow>,
+    revisions: fn(&mut S) -> &mut BTreeMap<String, u32>,
+) {
+    for row in rows {
+        if let Some(state) = states.get_mut(&row.vehicle_id) {
+            revisions(state).insert(row.event_id, row.revision);
+        }
+    }
+}
+
+/// One stored entry of the revision ledger.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RevisionRow {
+    pub vehicle_id: String,
+    pub event_id: String,
+    #[serde(with = "revision_number")]
+    pub revision: u32,
+}
+
+/// Revisions are stored as 64-bit integers (BSON has no unsigned type).
+mod revision_number {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(revision: &u32, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_i64(i64::from(*revision))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+        let n = i64::deserialize(d)?;
+        u32::try_from(n).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Puts the states read for a page back in the order their ids were listed (dropping none that was read).
+pub fn in_order<S>(order: Vec<String>, mut states: HashMap<String, S>) -> Vec<S> {
+    order
+        .into_iter()
+        .filter_map(|id| states.remove(&id))
+        .collect()
+}
+
+/// Striped per-vehicle locks: concurrent deliveries for one vehicle (a burst of dealer webhooks) queue
+/// here instead of conflicting in the store and exhausting their optimistic retries.
+pub struct VehicleLocks {
+    stripes: Vec<tokio::sync::Mutex<()>>,
+}
+
+const STRIPES: usize = 64;
+
+impl Default for VehicleLocks {
+    fn default() -> VehicleLocks {
+        VehicleLocks {
+            stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
+        }
+    }
+}
+
+impl VehicleLocks {
+    /// Waits for the stripe of `vehicle_id`; its writes go one at a time while the guard lives.
+    pub async fn lock(&self, vehicle_id: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        vehicle_id.hash(&mut h);
+        self.stripes[(h.finish() as usize) % self.stripes.len()]
+            .lock()
+            .await
+    }
+}

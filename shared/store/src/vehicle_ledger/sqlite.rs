@@ -1,0 +1,148 @@
+//! The SQLite side of the per-vehicle ledger. The service's migrations create the tables: `vehicles`
+//! (`id`, `version`, …), `facts` and `fact_revisions` keyed by (`vehicle_id`, `event_id`), and its
+//! [`DayLedger`] table (`org_id` primary key, `day`, the stamp column).
+
+use chrono::NaiveDate;
+use rusqlite::{Connection, params};
+
+use super::{CommitOutcome, DayLedger, RevisionRow, parse_day};
+use crate::sqlite::{claim_inbox, optional};
+use crate::{SqliteDb, StoreError, StoreResult, ts};
+
+/// The head of one commit inside the caller's write transaction: refuses it when the vehicle is no longer
+/// at `expected_version` (`Err(Conflict)`) or `claim` was applied before (`Err(Duplicate)`); otherwise
+/// bumps the version (creating the vehicle row) and answers `Ok`. The caller then writes its own state.
+pub fn admit(
+    conn: &Connection,
+    consumer: &str,
+    vehicle_id: &str,
+    expected_version: u64,
+    claim: Option<&str>,
+) -> StoreResult<Result<(), CommitOutcome>> {
+    let current: i64 = optional(
+        conn.prepare_cached("SELECT version FROM vehicles WHERE id = ?1")?
+            .query_row([vehicle_id], |r| r.get(0)),
+    )?
+    .unwrap_or(0);
+    if current as u64 != expected_version {
+        return Ok(Err(CommitOutcome::Conflict));
+    }
+    if let Some(envelope_id) = claim
+        && !claim_inbox(conn, consumer, envelope_id)?
+    {
+        return Ok(Err(CommitOutcome::Duplicate));
+    }
+    conn.prepare_cached(
+        "INSERT INTO vehicles (id, version) VALUES (?1, ?2)
+         ON CONFLICT (id) DO UPDATE SET version = excluded.version",
+    )?
+    .execute(params![vehicle_id, current + 1])?;
+    Ok(Ok(()))
+}
+
+/// Records applied revisions (the highest per record wins) and removes the revised records' facts.
+pub fn revise(
+    conn: &Connection,
+    vehicle_id: &str,
+    revisions: &[(String, u32)],
+    remove_facts: &[String],
+) -> StoreResult<()> {
+    let mut upsert = conn.prepare_cached(
+        "INSERT INTO fact_revisions (vehicle_id, event_id, revision) VALUES (?1, ?2, ?3)
+         ON CONFLICT (vehicle_id, event_id) DO UPDATE SET revision = max(revision, excluded.revision)",
+    )?;
+    for (event_id, revision) in revisions {
+        upsert.execute(params![vehicle_id, event_id, i64::from(*revision)])?;
+    }
+    let mut removed =
+        conn.prepare_cached("DELETE FROM facts WHERE vehicle_id = ?1 AND event_id = ?2")?;
+    for event_id in remove_facts {
+        removed.execute(params![vehicle_id, event_id])?;
+    }
+    Ok(())
+}
+
+/// The revision ledger of the vehicles whose ids `ids` lists (a JSON array).
+pub fn revisions_of(conn: &Connection, ids: &str) -> StoreResult<Vec<RevisionRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT vehicle_id, event_id, revision FROM fact_revisions
+         WHERE vehicle_id IN (SELECT value FROM json_each(?1))",
+    )?;
+    let rows = stmt
+        .query_map([ids], |r| {
+            Ok(RevisionRow {
+                vehicle_id: r.get(0)?,
+                event_id: r.get(1)?,
+                revision: r.get::<_, i64>(2)? as u32,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+/// Applies `commits` on the writer thread in one transaction, each by `apply`, after `prepare` turned
+/// each into what it writes off that thread (serialising a page's envelopes is most of a commit's cost,
+/// and the writer is shared by every write of the service). One outcome per commit, in order.
+pub async fn commit_prepared<C, P>(
+    db: &SqliteDb,
+    commits: Vec<C>,
+    prepare: fn(C) -> StoreResult<P>,
+    apply: fn(&Connection, &P) -> StoreResult<CommitOutcome>,
+) -> StoreResult<Vec<CommitOutcome>>
+where
+    C: Send + 'static,
+    P: Send + 'static,
+{
+    if commits.is_empty() {
+        return Ok(Vec::new());
+    }
+    let prepared = tokio::task::spawn_blocking(move || {
+        commits
+            .into_iter()
+            .map(prepare)
+            .collect::<StoreResult<Vec<_>>>()
+    })
+    .await
+    .map_err(|e| StoreError::Other(format!("preparing a commit failed: {e}")))??;
+    db.write_with_events(move |conn| prepared.iter().map(|p| apply(conn, p)).collect())
+        .await
+}
+
+/// Records that the organisations' daily job ran on `day`.
+pub async fn record_day(
+    db: &SqliteDb,
+    ledger: &DayLedger,
+    orgs: &[String],
+    day: NaiveDate,
+) -> StoreResult<()> {
+    let sql = format!(
+        "INSERT INTO {table} (org_id, day, {stamped}) VALUES (?1, ?2, ?3)
+         ON CONFLICT (org_id) DO UPDATE SET day = excluded.day, {stamped} = excluded.{stamped}",
+        table = ledger.name,
+        stamped = ledger.stamped,
+    );
+    let orgs = orgs.to_vec();
+    db.write(move |conn| {
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let now = ts(&vwc_clock::now());
+        for org in &orgs {
+            stmt.execute(params![org, day.to_string(), now])?;
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// The day the organisation's daily job last ran, if ever.
+pub async fn last_day(
+    db: &SqliteDb,
+    ledger: &DayLedger,
+    org: &str,
+) -> StoreResult<Option<NaiveDate>> {
+    let sql = format!("SELECT day FROM {} WHERE org_id = ?1", ledger.name);
+    let org = org.to_string();
+    let day: Option<String> = db
+        .read(move |conn| optional(conn.query_row(&sql, [org], |r| r.get(0))))
+        .await?;
+    day.as_deref().map(parse_day).transpose()
+}
