@@ -12,7 +12,7 @@ use mongodb::ClientSession;
 use mongodb::bson::{Document, doc};
 use vwc_store::mongo::{MongoDb, collect, int, required_text, text};
 use vwc_store::vehicle_ledger::mongo::{
-    MongoCommits, admit, commit_in_transactions, last_day, record_day, revise, revisions_of,
+    MongoCommits, apply_head, commit_in_transactions, last_day, record_day, revisions_of,
 };
 use vwc_store::vehicle_ledger::{DayLedger, fill_revisions, in_order, parse_day};
 use vwc_store::{Plumbed, StoreResult};
@@ -117,29 +117,12 @@ impl MongoValuationStore {
 impl MongoCommits for MongoValuationStore {
     type Commit = VehicleCommit;
 
-    fn db(&self) -> &MongoDb {
-        &self.db
-    }
-
-    fn publishes(commit: &VehicleCommit) -> bool {
-        !commit.outbox.is_empty()
-    }
-
-    async fn apply(
+    async fn try_commit_one(
         &self,
         session: &mut ClientSession,
         c: &VehicleCommit,
     ) -> StoreResult<CommitOutcome> {
-        let version = match admit(
-            &self.db,
-            session,
-            CONSUMER,
-            &c.vehicle_id,
-            c.expected_version,
-            c.claim.as_deref(),
-        )
-        .await?
-        {
+        let version = match apply_head(&self.db, session, CONSUMER, c).await? {
             Ok(version) => version,
             Err(refused) => return Ok(refused),
         };
@@ -159,14 +142,6 @@ impl MongoCommits for MongoValuationStore {
             .upsert(true)
             .session(&mut *session)
             .await?;
-        revise(
-            &self.db,
-            session,
-            &c.vehicle_id,
-            &c.revisions,
-            &c.remove_facts,
-        )
-        .await?;
         for f in &c.facts {
             self.db
                 .collection(FACTS)

@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use rusqlite::{Connection, params};
 use vwc_store::sqlite::optional;
 use vwc_store::vehicle_ledger::sqlite::{
-    admit, commit_prepared, last_day, record_day, revise, revisions_of,
+    apply_head, commit_prepared, last_day, record_day, revisions_of,
 };
 use vwc_store::vehicle_ledger::{DayLedger, fill_revisions, in_order, parse_day};
 use vwc_store::{Plumbed, SqliteDb, StoreResult};
@@ -218,14 +218,7 @@ fn prepare(commit: VehicleCommit) -> StoreResult<PreparedCommit> {
 
 fn apply(conn: &Connection, p: &PreparedCommit) -> StoreResult<CommitOutcome> {
     let c = &p.commit;
-    let admitted = admit(
-        conn,
-        CONSUMER,
-        &c.vehicle_id,
-        c.expected_version,
-        c.claim.as_deref(),
-    )?;
-    if let Err(refused) = admitted {
+    if let Some(refused) = apply_head(conn, CONSUMER, c)? {
         return Ok(refused);
     }
     if let (Some(v), Some(profile)) = (&c.register, &p.profile) {
@@ -244,7 +237,6 @@ fn apply(conn: &Connection, p: &PreparedCommit) -> StoreResult<CommitOutcome> {
             point.amount_cents as i64
         ])?;
     }
-    revise(conn, &c.vehicle_id, &c.revisions, &c.remove_facts)?;
     let mut facts = conn.prepare_cached(
         "INSERT OR IGNORE INTO facts (vehicle_id, event_id, body) VALUES (?1, ?2, ?3)",
     )?;

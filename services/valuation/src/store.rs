@@ -70,6 +70,8 @@ pub struct VehicleCommit {
     pub revisions: Vec<(String, u32)>,
 }
 
+vwc_store::ledger_commit!(VehicleCommit);
+
 impl VehicleCommit {
     pub fn on(state: &VehicleState) -> VehicleCommit {
         VehicleCommit {

@@ -13,7 +13,7 @@ use mongodb::bson::{Bson, Document, doc};
 use vwc_contracts::maintenance::MaintenanceStatus;
 use vwc_store::mongo::{MongoDb, collect, int, parse_ts, required_text, text};
 use vwc_store::vehicle_ledger::mongo::{
-    MongoCommits, admit, commit_in_transactions, last_day, record_day, revise, revisions_of,
+    MongoCommits, apply_head, commit_in_transactions, last_day, record_day, revisions_of,
 };
 use vwc_store::vehicle_ledger::{DayLedger, fill_revisions, in_order};
 use vwc_store::{Plumbed, StoreError, StoreResult, ts};
@@ -161,29 +161,12 @@ impl MongoSchedulerStore {
 impl MongoCommits for MongoSchedulerStore {
     type Commit = VehicleCommit;
 
-    fn db(&self) -> &MongoDb {
-        &self.db
-    }
-
-    fn publishes(commit: &VehicleCommit) -> bool {
-        !commit.outbox.is_empty()
-    }
-
-    async fn apply(
+    async fn try_commit_one(
         &self,
         session: &mut ClientSession,
         c: &VehicleCommit,
     ) -> StoreResult<CommitOutcome> {
-        let version = match admit(
-            &self.db,
-            session,
-            CONSUMER,
-            &c.vehicle_id,
-            c.expected_version,
-            c.claim.as_deref(),
-        )
-        .await?
-        {
+        let version = match apply_head(&self.db, session, CONSUMER, c).await? {
             Ok(version) => version,
             Err(refused) => return Ok(refused),
         };
@@ -200,14 +183,6 @@ impl MongoCommits for MongoSchedulerStore {
             .upsert(true)
             .session(&mut *session)
             .await?;
-        revise(
-            &self.db,
-            session,
-            &c.vehicle_id,
-            &c.revisions,
-            &c.remove_facts,
-        )
-        .await?;
         for f in &c.facts {
             self.db
                 .collection(FACTS)

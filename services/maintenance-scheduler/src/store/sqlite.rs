@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{Connection, params};
 use vwc_store::sqlite::optional;
 use vwc_store::vehicle_ledger::sqlite::{
-    admit, commit_prepared, last_day, record_day, revise, revisions_of,
+    apply_head, commit_prepared, last_day, record_day, revisions_of,
 };
 use vwc_store::vehicle_ledger::{DayLedger, fill_revisions, in_order, parse_day};
 use vwc_store::{Plumbed, SqliteDb, StoreError, StoreResult, ts};
@@ -302,14 +302,7 @@ fn prepare(commit: VehicleCommit) -> StoreResult<PreparedCommit> {
 
 fn apply(conn: &Connection, p: &PreparedCommit) -> StoreResult<CommitOutcome> {
     let c = &p.commit;
-    let admitted = admit(
-        conn,
-        CONSUMER,
-        &c.vehicle_id,
-        c.expected_version,
-        c.claim.as_deref(),
-    )?;
-    if let Err(refused) = admitted {
+    if let Some(refused) = apply_head(conn, CONSUMER, c)? {
         return Ok(refused);
     }
     if let Some(v) = &c.register {
@@ -318,7 +311,6 @@ fn apply(conn: &Connection, p: &PreparedCommit) -> StoreResult<CommitOutcome> {
         )?
         .execute(params![v.id, v.org_id, v.name, v.unit.as_str(), ts(&v.registered_at), v.retired])?;
     }
-    revise(conn, &c.vehicle_id, &c.revisions, &c.remove_facts)?;
     if let Some(day) = c.wake_on {
         conn.prepare_cached("UPDATE vehicles SET wake_on = ?2 WHERE id = ?1")?
             .execute(params![c.vehicle_id, day.to_string()])?;

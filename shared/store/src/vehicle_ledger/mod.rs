@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 
 use chrono::NaiveDate;
+use vwc_contracts::Envelope;
 
 use crate::{StoreError, StoreResult};
 
@@ -24,6 +25,51 @@ pub enum CommitOutcome {
     Duplicate,
     /// The vehicle changed since the state was read; nothing was written. Read again and retry.
     Conflict,
+}
+
+/// The ledger's part of one atomic change of a vehicle, whatever else the service's commit carries.
+/// Implemented with [`ledger_commit!`](crate::ledger_commit) on a struct with these fields.
+pub trait LedgerCommit: Send + Sync + 'static {
+    fn vehicle_id(&self) -> &str;
+    /// The version the change was computed from; the commit is refused when the stored one differs.
+    fn expected_version(&self) -> u64;
+    /// Envelope id to claim in the consumer's inbox: a duplicate changes nothing.
+    fn claim(&self) -> Option<&str>;
+    /// Revisions applied: (event id, revision); the store keeps the highest per event.
+    fn revisions(&self) -> &[(String, u32)];
+    /// Event ids whose facts are removed (a corrected or voided record).
+    fn remove_facts(&self) -> &[String];
+    /// Envelopes enqueued in the same transaction.
+    fn outbox(&self) -> &[Envelope];
+}
+
+/// Implements [`LedgerCommit`] for a commit struct with the fields `vehicle_id: String`,
+/// `expected_version: u64`, `claim: Option<String>`, `revisions: Vec<(String, u32)>`,
+/// `remove_facts: Vec<String>` and `outbox: Vec<Envelope>`: the field names are the contract.
+#[macro_export]
+macro_rules! ledger_commit {
+    ($commit:ty) => {
+        impl $crate::vehicle_ledger::LedgerCommit for $commit {
+            fn vehicle_id(&self) -> &str {
+                &self.vehicle_id
+            }
+            fn expected_version(&self) -> u64 {
+                self.expected_version
+            }
+            fn claim(&self) -> Option<&str> {
+                self.claim.as_deref()
+            }
+            fn revisions(&self) -> &[(String, u32)] {
+                &self.revisions
+            }
+            fn remove_facts(&self) -> &[String] {
+                &self.remove_facts
+            }
+            fn outbox(&self) -> &[vwc_contracts::Envelope] {
+                &self.outbox
+            }
+        }
+    };
 }
 
 /// Where a service keeps "the daily job last ran for this organisation on this day": a table (SQLite) or

@@ -9,7 +9,8 @@ use mongodb::ClientSession;
 use mongodb::bson::doc;
 use serde::Deserialize;
 
-use super::{CommitOutcome, DayLedger, RevisionRow, parse_day};
+use super::{CommitOutcome, DayLedger, LedgerCommit, RevisionRow, parse_day};
+use crate::Plumbed;
 use crate::mongo::MongoDb;
 use crate::{Outbox, StoreResult, ts};
 
@@ -33,19 +34,19 @@ struct RecordedDay {
     day: String,
 }
 
-/// The head of one commit inside the caller's transaction: refuses it when the vehicle is no longer at
-/// `expected_version` (`Err(Conflict)`) or `claim` was applied before (`Err(Duplicate)`). `Ok` carries the
-/// version the caller must write in the vehicle document with its own fields: writing the version on
-/// every commit makes concurrent commits of one vehicle conflict on the server, so a retried transaction
-/// sees the other's effect.
-pub async fn admit(
+/// The ledger's part of one commit, inside the caller's transaction: refuses the commit when the vehicle
+/// is no longer at its expected version (`Err(Conflict)`) or its envelope was applied before
+/// (`Err(Duplicate)`); otherwise records the revisions (the highest per record wins) and removes the
+/// revised records' facts. `Ok` carries the version the caller writes in the vehicle document with its own
+/// fields: writing the version on every commit makes concurrent commits of one vehicle conflict on the
+/// server, so a retried transaction sees the other's effect.
+pub async fn apply_head(
     db: &MongoDb,
     session: &mut ClientSession,
     consumer: &str,
-    vehicle_id: &str,
-    expected_version: u64,
-    claim: Option<&str>,
+    commit: &impl LedgerCommit,
 ) -> StoreResult<Result<i64, CommitOutcome>> {
+    let vehicle_id = commit.vehicle_id();
     let current = db
         .database()
         .collection::<Versioned>(VEHICLES)
@@ -54,26 +55,15 @@ pub async fn admit(
         .session(&mut *session)
         .await?;
     let version = current.map_or(0, |v| v.version);
-    if version as u64 != expected_version {
+    if version as u64 != commit.expected_version() {
         return Ok(Err(CommitOutcome::Conflict));
     }
-    if let Some(envelope_id) = claim
+    if let Some(envelope_id) = commit.claim()
         && !db.claim_inbox(session, consumer, envelope_id).await?
     {
         return Ok(Err(CommitOutcome::Duplicate));
     }
-    Ok(Ok(version + 1))
-}
-
-/// Records applied revisions (the highest per record wins) and removes the revised records' facts.
-pub async fn revise(
-    db: &MongoDb,
-    session: &mut ClientSession,
-    vehicle_id: &str,
-    revisions: &[(String, u32)],
-    remove_facts: &[String],
-) -> StoreResult<()> {
-    for (event_id, revision) in revisions {
+    for (event_id, revision) in commit.revisions() {
         db.collection(FACT_REVISIONS)
             .update_one(
                 doc! { "_id": format!("{vehicle_id}/{event_id}") },
@@ -86,13 +76,13 @@ pub async fn revise(
             .session(&mut *session)
             .await?;
     }
-    for event_id in remove_facts {
+    for event_id in commit.remove_facts() {
         db.collection(FACTS)
             .delete_one(doc! { "_id": format!("{vehicle_id}/{event_id}") })
             .session(&mut *session)
             .await?;
     }
-    Ok(())
+    Ok(Ok(version + 1))
 }
 
 /// The revision ledger of the vehicles `ids`.
@@ -107,17 +97,14 @@ pub async fn revisions_of(db: &MongoDb, ids: &[String]) -> StoreResult<Vec<Revis
 
 /// A service's way of applying one of its commits inside a transaction.
 #[async_trait]
-pub trait MongoCommits: Sync {
-    type Commit: Sync;
-    fn db(&self) -> &MongoDb;
-    /// Applies `commit` in the session's transaction (starting with [`admit`]).
-    async fn apply(
+pub trait MongoCommits: Plumbed<Db = MongoDb> + Sync {
+    type Commit: LedgerCommit;
+    /// Applies `c` in the session's transaction, starting with [`apply_head`].
+    async fn try_commit_one(
         &self,
         session: &mut ClientSession,
-        commit: &Self::Commit,
+        c: &Self::Commit,
     ) -> StoreResult<CommitOutcome>;
-    /// Whether the commit enqueues envelopes (so the outbox relay is woken once it applied).
-    fn publishes(commit: &Self::Commit) -> bool;
 }
 
 /// Applies `commits` a hundred per transaction, each transaction retried while the server calls its
@@ -130,7 +117,7 @@ pub async fn commit_in_transactions<M: MongoCommits>(
     let mut outcomes = Vec::with_capacity(commits.len());
     let mut published = false;
     for chunk in commits.chunks(COMMITS_PER_TRANSACTION) {
-        let mut tx = store.db().transaction().await?;
+        let mut tx = store.plumbing().transaction().await?;
         let chunk_outcomes = loop {
             tx.begin().await?;
             let outcome = apply_all(store, tx.session(), chunk).await;
@@ -141,11 +128,11 @@ pub async fn commit_in_transactions<M: MongoCommits>(
         published |= chunk
             .iter()
             .zip(&chunk_outcomes)
-            .any(|(c, o)| *o == CommitOutcome::Applied && M::publishes(c));
+            .any(|(c, o)| *o == CommitOutcome::Applied && !c.outbox().is_empty());
         outcomes.extend(chunk_outcomes);
     }
     if published {
-        store.db().wakeup().notify_one();
+        store.plumbing().wakeup().notify_one();
     }
     Ok(outcomes)
 }
@@ -157,7 +144,7 @@ async fn apply_all<M: MongoCommits>(
 ) -> StoreResult<Vec<CommitOutcome>> {
     let mut outcomes = Vec::with_capacity(commits.len());
     for c in commits {
-        outcomes.push(store.apply(session, c).await?);
+        outcomes.push(store.try_commit_one(session, c).await?);
     }
     Ok(outcomes)
 }

@@ -5,61 +5,52 @@
 use chrono::NaiveDate;
 use rusqlite::{Connection, params};
 
-use super::{CommitOutcome, DayLedger, RevisionRow, parse_day};
+use super::{CommitOutcome, DayLedger, LedgerCommit, RevisionRow, parse_day};
 use crate::sqlite::{claim_inbox, optional};
 use crate::{SqliteDb, StoreError, StoreResult, ts};
 
-/// The head of one commit inside the caller's write transaction: refuses it when the vehicle is no longer
-/// at `expected_version` (`Err(Conflict)`) or `claim` was applied before (`Err(Duplicate)`); otherwise
-/// bumps the version (creating the vehicle row) and answers `Ok`. The caller then writes its own state.
-pub fn admit(
+/// The ledger's part of one commit, inside the caller's write transaction: refuses the commit when the
+/// vehicle is no longer at its expected version (`Some(Conflict)`) or its envelope was applied before
+/// (`Some(Duplicate)`), writing nothing; otherwise bumps the version (creating the vehicle row), records
+/// the revisions (the highest per record wins), removes the revised records' facts and answers `None`.
+/// The caller then writes its own state.
+pub fn apply_head(
     conn: &Connection,
     consumer: &str,
-    vehicle_id: &str,
-    expected_version: u64,
-    claim: Option<&str>,
-) -> StoreResult<Result<(), CommitOutcome>> {
+    commit: &impl LedgerCommit,
+) -> StoreResult<Option<CommitOutcome>> {
+    let vehicle_id = commit.vehicle_id();
     let current: i64 = optional(
         conn.prepare_cached("SELECT version FROM vehicles WHERE id = ?1")?
             .query_row([vehicle_id], |r| r.get(0)),
     )?
     .unwrap_or(0);
-    if current as u64 != expected_version {
-        return Ok(Err(CommitOutcome::Conflict));
+    if current as u64 != commit.expected_version() {
+        return Ok(Some(CommitOutcome::Conflict));
     }
-    if let Some(envelope_id) = claim
+    if let Some(envelope_id) = commit.claim()
         && !claim_inbox(conn, consumer, envelope_id)?
     {
-        return Ok(Err(CommitOutcome::Duplicate));
+        return Ok(Some(CommitOutcome::Duplicate));
     }
     conn.prepare_cached(
         "INSERT INTO vehicles (id, version) VALUES (?1, ?2)
          ON CONFLICT (id) DO UPDATE SET version = excluded.version",
     )?
     .execute(params![vehicle_id, current + 1])?;
-    Ok(Ok(()))
-}
-
-/// Records applied revisions (the highest per record wins) and removes the revised records' facts.
-pub fn revise(
-    conn: &Connection,
-    vehicle_id: &str,
-    revisions: &[(String, u32)],
-    remove_facts: &[String],
-) -> StoreResult<()> {
     let mut upsert = conn.prepare_cached(
         "INSERT INTO fact_revisions (vehicle_id, event_id, revision) VALUES (?1, ?2, ?3)
          ON CONFLICT (vehicle_id, event_id) DO UPDATE SET revision = max(revision, excluded.revision)",
     )?;
-    for (event_id, revision) in revisions {
+    for (event_id, revision) in commit.revisions() {
         upsert.execute(params![vehicle_id, event_id, i64::from(*revision)])?;
     }
     let mut removed =
         conn.prepare_cached("DELETE FROM facts WHERE vehicle_id = ?1 AND event_id = ?2")?;
-    for event_id in remove_facts {
+    for event_id in commit.remove_facts() {
         removed.execute(params![vehicle_id, event_id])?;
     }
-    Ok(())
+    Ok(None)
 }
 
 /// The revision ledger of the vehicles whose ids `ids` lists (a JSON array).
