@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use vwc_contracts::maintenance::MaintenanceItemView;
-use vwc_contracts::{FieldError, Vehicle, VehicleEvent, is_task_code};
+use vwc_contracts::{FieldError, Vehicle, VehicleEvent, VehicleId, is_task_code};
 use vwc_store::StoreError;
 use vwc_store::vehicle_ledger::VehicleLocks;
 
@@ -112,7 +112,7 @@ impl AsOf {
 /// re-evaluates as of `when`, and commits; again from the top on a conflict. `change` may refuse.
 pub async fn update_vehicle<E>(
     store: &dyn SchedulerStore,
-    vehicle_id: &str,
+    vehicle_id: &VehicleId,
     claim: Option<&str>,
     when: AsOf,
     traceparent: Option<&str>,
@@ -339,7 +339,7 @@ impl Scheduler {
     pub async fn configure_item(
         &self,
         org: &str,
-        vehicle_id: &str,
+        vehicle_id: &VehicleId,
         task: &str,
         change: &ItemChange,
         traceparent: Option<&str>,

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use mongodb::ClientSession;
 use mongodb::bson::{Document, doc};
+use vwc_contracts::{OrgId, VehicleId};
 use vwc_store::mongo::{MongoDb, collect, int, required_text, text};
 use vwc_store::vehicle_ledger::mongo::{
     MongoCommits, apply_head, commit_in_transactions, last_day, record_day, revisions_of,
@@ -208,32 +209,32 @@ fn state_from(d: &Document) -> StoreResult<VehicleState> {
 
 #[async_trait]
 impl ValuationStore for MongoValuationStore {
-    async fn vehicle_state(&self, vehicle_id: &str) -> StoreResult<VehicleState> {
+    async fn vehicle_state(&self, vehicle_id: &VehicleId) -> StoreResult<VehicleState> {
         let found = self
             .db
             .collection(VEHICLES)
-            .find_one(doc! { "_id": vehicle_id })
+            .find_one(doc! { "_id": vehicle_id.as_str() })
             .await?;
         match found {
             Some(d) => Ok(self
                 .states_of(vec![d], true)
                 .await?
                 .pop()
-                .unwrap_or_else(|| VehicleState::new(vehicle_id))),
-            None => Ok(VehicleState::new(vehicle_id)),
+                .unwrap_or_else(|| VehicleState::new(vehicle_id.as_str()))),
+            None => Ok(VehicleState::new(vehicle_id.as_str())),
         }
     }
 
     async fn vehicle_states(
         &self,
-        org: Option<&str>,
-        after: Option<&str>,
+        org: Option<&OrgId>,
+        after: Option<&VehicleId>,
         limit: usize,
         history: bool,
     ) -> StoreResult<Vec<VehicleState>> {
-        let mut filter = doc! { "_id": { "$gt": after.unwrap_or("") } };
+        let mut filter = doc! { "_id": { "$gt": after.map_or("", VehicleId::as_str) } };
         match org {
-            Some(org) => filter.insert("org_id", org),
+            Some(org) => filter.insert("org_id", org.as_str()),
             None => filter.insert("org_id", doc! { "$type": "string" }),
         };
         let cursor = self
@@ -251,11 +252,11 @@ impl ValuationStore for MongoValuationStore {
         commit_in_transactions(self, &commits).await
     }
 
-    async fn record_revalue(&self, orgs: &[String], day: NaiveDate) -> StoreResult<()> {
+    async fn record_revalue(&self, orgs: &[OrgId], day: NaiveDate) -> StoreResult<()> {
         record_day(&self.db, &REVALUES, orgs, day).await
     }
 
-    async fn last_revalue_day(&self, org: &str) -> StoreResult<Option<NaiveDate>> {
+    async fn last_revalue_day(&self, org: &OrgId) -> StoreResult<Option<NaiveDate>> {
         last_day(&self.db, &REVALUES, org).await
     }
 }

@@ -7,6 +7,7 @@ use std::path::Path;
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use rusqlite::{Connection, params};
+use vwc_contracts::{OrgId, VehicleId};
 use vwc_store::sqlite::optional;
 use vwc_store::vehicle_ledger::sqlite::{
     apply_head, commit_prepared, last_day, record_day, revisions_of,
@@ -262,8 +263,8 @@ fn apply(conn: &Connection, p: &PreparedCommit) -> StoreResult<CommitOutcome> {
 
 #[async_trait]
 impl ValuationStore for SqliteValuationStore {
-    async fn vehicle_state(&self, vehicle_id: &str) -> StoreResult<VehicleState> {
-        let id = vehicle_id.to_string();
+    async fn vehicle_state(&self, vehicle_id: &VehicleId) -> StoreResult<VehicleState> {
+        let id = vehicle_id.as_str().to_string();
         self.db
             .read(move |conn| {
                 let tx = conn.unchecked_transaction()?;
@@ -284,12 +285,15 @@ impl ValuationStore for SqliteValuationStore {
 
     async fn vehicle_states(
         &self,
-        org: Option<&str>,
-        after: Option<&str>,
+        org: Option<&OrgId>,
+        after: Option<&VehicleId>,
         limit: usize,
         history: bool,
     ) -> StoreResult<Vec<VehicleState>> {
-        let (org, after) = (org.map(str::to_string), after.unwrap_or("").to_string());
+        let (org, after) = (
+            org.cloned(),
+            after.map_or("", VehicleId::as_str).to_string(),
+        );
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.db
             .read(move |conn| {
@@ -319,11 +323,11 @@ impl ValuationStore for SqliteValuationStore {
         commit_prepared(&self.db, commits, prepare, apply).await
     }
 
-    async fn record_revalue(&self, orgs: &[String], day: NaiveDate) -> StoreResult<()> {
+    async fn record_revalue(&self, orgs: &[OrgId], day: NaiveDate) -> StoreResult<()> {
         record_day(&self.db, &REVALUES, orgs, day).await
     }
 
-    async fn last_revalue_day(&self, org: &str) -> StoreResult<Option<NaiveDate>> {
+    async fn last_revalue_day(&self, org: &OrgId) -> StoreResult<Option<NaiveDate>> {
         last_day(&self.db, &REVALUES, org).await
     }
 }

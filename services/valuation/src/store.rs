@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
-use vwc_contracts::Envelope;
+use vwc_contracts::{Envelope, OrgId, VehicleId};
 pub use vwc_store::vehicle_ledger::CommitOutcome;
 use vwc_store::{Plumbing, StoreResult};
 
@@ -95,15 +95,15 @@ impl VehicleCommit {
 
 #[async_trait]
 pub trait ValuationStore: Plumbing {
-    async fn vehicle_state(&self, vehicle_id: &str) -> StoreResult<VehicleState>;
+    async fn vehicle_state(&self, vehicle_id: &VehicleId) -> StoreResult<VehicleState>;
 
     /// Registered vehicles of `org` (or of every organisation), by id, strictly after `after`, at most
     /// `limit`. With `history: false`, `published` holds only the newest history point (all the daily
     /// job needs).
     async fn vehicle_states(
         &self,
-        org: Option<&str>,
-        after: Option<&str>,
+        org: Option<&OrgId>,
+        after: Option<&VehicleId>,
         limit: usize,
         history: bool,
     ) -> StoreResult<Vec<VehicleState>>;
@@ -116,7 +116,7 @@ pub trait ValuationStore: Plumbing {
     /// Applies many commits in as few transactions as the backend allows; one outcome per commit.
     async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>>;
 
-    async fn record_revalue(&self, orgs: &[String], day: NaiveDate) -> StoreResult<()>;
+    async fn record_revalue(&self, orgs: &[OrgId], day: NaiveDate) -> StoreResult<()>;
 
-    async fn last_revalue_day(&self, org: &str) -> StoreResult<Option<NaiveDate>>;
+    async fn last_revalue_day(&self, org: &OrgId) -> StoreResult<Option<NaiveDate>>;
 }

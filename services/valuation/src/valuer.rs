@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use vwc_contracts::valuation::{
     Valuation, ValuationDrop, ValuationForecast, ValuationPointKind, ValuationUpdated,
 };
-use vwc_contracts::{Envelope, Vehicle, VehicleEvent};
+use vwc_contracts::{Envelope, Vehicle, VehicleEvent, VehicleId};
 use vwc_store::StoreError;
 use vwc_store::vehicle_ledger::VehicleLocks;
 
@@ -200,7 +200,7 @@ pub struct Updated {
 /// `now`, and commits; again from the top on a conflict. `change` may refuse.
 pub async fn update_vehicle<E>(
     store: &dyn ValuationStore,
-    vehicle_id: &str,
+    vehicle_id: &VehicleId,
     claim: Option<&str>,
     now: DateTime<Utc>,
     traceparent: Option<&str>,
@@ -408,7 +408,7 @@ impl Valuer {
     pub async fn forecast(
         &self,
         org: &str,
-        vehicle_id: &str,
+        vehicle_id: &VehicleId,
         months: u32,
     ) -> Result<ValuationForecast, ForecastError> {
         let state = self.store.vehicle_state(vehicle_id).await?;

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use vwc_contracts::Envelope;
+use vwc_contracts::{Envelope, OrgId, VehicleId};
 pub use vwc_store::vehicle_ledger::CommitOutcome;
 use vwc_store::{Plumbing, StoreError, StoreResult};
 
@@ -90,15 +90,15 @@ impl VehicleCommit {
 #[async_trait]
 pub trait SchedulerStore: Plumbing {
     /// The state of one vehicle, read consistently (one snapshot).
-    async fn vehicle_state(&self, vehicle_id: &str) -> StoreResult<VehicleState>;
+    async fn vehicle_state(&self, vehicle_id: &VehicleId) -> StoreResult<VehicleState>;
 
     /// Registered vehicles of `org` (or of every organisation), ordered by id, strictly after `after`, at
     /// most `limit`: the sweep's bulk read (a handful of queries per page). With `due_on`, only those
     /// whose wake day has come by then (or that have none yet).
     async fn vehicle_states(
         &self,
-        org: Option<&str>,
-        after: Option<&str>,
+        org: Option<&OrgId>,
+        after: Option<&VehicleId>,
         due_on: Option<NaiveDate>,
         limit: usize,
     ) -> StoreResult<Vec<VehicleState>>;
@@ -113,9 +113,9 @@ pub trait SchedulerStore: Plumbing {
     async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>>;
 
     /// Records that the organisations were swept on `day`.
-    async fn record_sweep(&self, orgs: &[String], day: NaiveDate) -> StoreResult<()>;
+    async fn record_sweep(&self, orgs: &[OrgId], day: NaiveDate) -> StoreResult<()>;
 
-    async fn last_sweep_day(&self, org: &str) -> StoreResult<Option<NaiveDate>>;
+    async fn last_sweep_day(&self, org: &OrgId) -> StoreResult<Option<NaiveDate>>;
 }
 
 /// A stored enum by its wire name (`due_soon`, `km`, `acquisition`): the adapters' one way to read them.

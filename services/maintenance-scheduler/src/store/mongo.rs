@@ -11,6 +11,7 @@ use chrono::NaiveDate;
 use mongodb::ClientSession;
 use mongodb::bson::{Bson, Document, doc};
 use vwc_contracts::maintenance::MaintenanceStatus;
+use vwc_contracts::{OrgId, VehicleId};
 use vwc_store::mongo::{MongoDb, collect, int, parse_ts, required_text, text};
 use vwc_store::vehicle_ledger::mongo::{
     MongoCommits, apply_head, commit_in_transactions, last_day, record_day, revisions_of,
@@ -348,30 +349,30 @@ fn reminder_from(d: &Document) -> StoreResult<SentReminder> {
 
 #[async_trait]
 impl SchedulerStore for MongoSchedulerStore {
-    async fn vehicle_state(&self, vehicle_id: &str) -> StoreResult<VehicleState> {
+    async fn vehicle_state(&self, vehicle_id: &VehicleId) -> StoreResult<VehicleState> {
         let found = self
             .db
             .collection(VEHICLES)
-            .find_one(doc! { "_id": vehicle_id })
+            .find_one(doc! { "_id": vehicle_id.as_str() })
             .await?;
         match found {
             Some(d) => Ok(self
                 .states_of(vec![d])
                 .await?
                 .pop()
-                .unwrap_or_else(|| VehicleState::new(vehicle_id))),
-            None => Ok(VehicleState::new(vehicle_id)),
+                .unwrap_or_else(|| VehicleState::new(vehicle_id.as_str()))),
+            None => Ok(VehicleState::new(vehicle_id.as_str())),
         }
     }
 
     async fn vehicle_states(
         &self,
-        org: Option<&str>,
-        after: Option<&str>,
+        org: Option<&OrgId>,
+        after: Option<&VehicleId>,
         due_on: Option<NaiveDate>,
         limit: usize,
     ) -> StoreResult<Vec<VehicleState>> {
-        let mut filter = doc! { "_id": { "$gt": after.unwrap_or("") } };
+        let mut filter = doc! { "_id": { "$gt": after.map_or("", VehicleId::as_str) } };
         if let Some(day) = due_on {
             // A missing field matches `null` too: never evaluated, so due.
             filter.insert(
@@ -383,7 +384,7 @@ impl SchedulerStore for MongoSchedulerStore {
             );
         }
         match org {
-            Some(org) => filter.insert("org_id", org),
+            Some(org) => filter.insert("org_id", org.as_str()),
             None => filter.insert("org_id", doc! { "$type": "string" }),
         };
         let cursor = self
@@ -401,11 +402,11 @@ impl SchedulerStore for MongoSchedulerStore {
         commit_in_transactions(self, &commits).await
     }
 
-    async fn record_sweep(&self, orgs: &[String], day: NaiveDate) -> StoreResult<()> {
+    async fn record_sweep(&self, orgs: &[OrgId], day: NaiveDate) -> StoreResult<()> {
         record_day(&self.db, &SWEEPS, orgs, day).await
     }
 
-    async fn last_sweep_day(&self, org: &str) -> StoreResult<Option<NaiveDate>> {
+    async fn last_sweep_day(&self, org: &OrgId) -> StoreResult<Option<NaiveDate>> {
         last_day(&self.db, &SWEEPS, org).await
     }
 }

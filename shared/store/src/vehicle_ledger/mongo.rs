@@ -8,6 +8,7 @@ use futures::TryStreamExt;
 use mongodb::ClientSession;
 use mongodb::bson::doc;
 use serde::Deserialize;
+use vwc_contracts::OrgId;
 
 use super::{CommitOutcome, DayLedger, LedgerCommit, RevisionRow, parse_day};
 use crate::Plumbed;
@@ -153,14 +154,14 @@ async fn apply_all<M: MongoCommits>(
 pub async fn record_day(
     db: &MongoDb,
     ledger: &DayLedger,
-    orgs: &[String],
+    orgs: &[OrgId],
     day: NaiveDate,
 ) -> StoreResult<()> {
     let now = ts(&vwc_clock::now());
     for org in orgs {
         db.collection(ledger.name)
             .update_one(
-                doc! { "_id": org },
+                doc! { "_id": org.as_str() },
                 doc! { "$set": { "day": day.to_string(), ledger.stamped: &now } },
             )
             .upsert(true)
@@ -173,12 +174,12 @@ pub async fn record_day(
 pub async fn last_day(
     db: &MongoDb,
     ledger: &DayLedger,
-    org: &str,
+    org: &OrgId,
 ) -> StoreResult<Option<NaiveDate>> {
     let found = db
         .database()
         .collection::<RecordedDay>(ledger.name)
-        .find_one(doc! { "_id": org })
+        .find_one(doc! { "_id": org.as_str() })
         .await?;
     found.map(|d| parse_day(&d.day)).transpose()
 }

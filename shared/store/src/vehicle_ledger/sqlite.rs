@@ -4,6 +4,7 @@
 
 use chrono::NaiveDate;
 use rusqlite::{Connection, params};
+use vwc_contracts::OrgId;
 
 use super::{CommitOutcome, DayLedger, LedgerCommit, RevisionRow, parse_day};
 use crate::sqlite::{claim_inbox, optional};
@@ -103,7 +104,7 @@ where
 pub async fn record_day(
     db: &SqliteDb,
     ledger: &DayLedger,
-    orgs: &[String],
+    orgs: &[OrgId],
     day: NaiveDate,
 ) -> StoreResult<()> {
     let sql = format!(
@@ -128,10 +129,10 @@ pub async fn record_day(
 pub async fn last_day(
     db: &SqliteDb,
     ledger: &DayLedger,
-    org: &str,
+    org: &OrgId,
 ) -> StoreResult<Option<NaiveDate>> {
     let sql = format!("SELECT day FROM {} WHERE org_id = ?1", ledger.name);
-    let org = org.to_string();
+    let org = org.clone();
     let day: Option<String> = db
         .read(move |conn| optional(conn.query_row(&sql, [org], |r| r.get(0))))
         .await?;
