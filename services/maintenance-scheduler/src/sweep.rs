@@ -170,7 +170,7 @@ pub async fn sweep_traced(
         orgs.insert(EVERY_ORGANISATION.to_string());
     }
     let orgs: Vec<OrgId> = orgs.into_iter().map(OrgId::from).collect();
-    store.record_sweep(&orgs, today).await?;
+    store.record_day(&orgs, today).await?;
     report.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     tracing::info!(day = %today, org = org.unwrap_or("*"), vehicles = report.vehicles,
         changed = report.changed, reminders = report.reminders, elapsed_ms = report.elapsed_ms,
@@ -187,11 +187,11 @@ async fn swept_already(
     org: Option<&str>,
     today: NaiveDate,
 ) -> Result<bool, SweepError> {
-    if store.last_sweep_day(&EVERY_ORGANISATION.into()).await? == Some(today) {
+    if store.last_day(&EVERY_ORGANISATION.into()).await? == Some(today) {
         return Ok(true);
     }
     Ok(match org {
-        Some(org) => store.last_sweep_day(&org.into()).await? == Some(today),
+        Some(org) => store.last_day(&org.into()).await? == Some(today),
         None => false,
     })
 }

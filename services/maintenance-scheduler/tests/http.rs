@@ -14,6 +14,7 @@ use vwc_contracts::maintenance::MaintenanceScheduleUpdated;
 use vwc_contracts::{EventType, OdometerUnit};
 use vwc_maintenance_scheduler::http::{SchedulerState, router};
 use vwc_maintenance_scheduler::{Scheduler, SchedulerConsumer, SchedulerStore};
+use vwc_store::vehicle_ledger::DailyRuns;
 use vwc_testkit::json as body;
 
 struct App {
@@ -450,11 +451,8 @@ async fn a_fleet_manager_sweeps_their_organisation_and_a_second_sweep_sends_noth
             .all(|e| e.org_id == "org_a")
     );
     assert_eq!(
-        app.t.store.last_sweep_day(&"org_a".into()).await.unwrap(),
+        app.t.store.last_day(&"org_a".into()).await.unwrap(),
         Some(day(2025, 6, 1))
     );
-    assert_eq!(
-        app.t.store.last_sweep_day(&"org_b".into()).await.unwrap(),
-        None
-    );
+    assert_eq!(app.t.store.last_day(&"org_b".into()).await.unwrap(), None);
 }

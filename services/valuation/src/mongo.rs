@@ -7,15 +7,14 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use chrono::NaiveDate;
 use mongodb::ClientSession;
 use mongodb::bson::{Document, doc};
 use vwc_contracts::{OrgId, VehicleId};
 use vwc_store::mongo::{MongoDb, collect, int, required_text, text};
 use vwc_store::vehicle_ledger::mongo::{
-    MongoCommits, apply_head, commit_in_transactions, last_day, record_day, revisions_of,
+    MongoCommits, apply_head, commit_in_transactions, revisions_of,
 };
-use vwc_store::vehicle_ledger::{DayLedger, fill_revisions, in_order, parse_day};
+use vwc_store::vehicle_ledger::{DayLedger, KeepsDays, fill_revisions, in_order, parse_day};
 use vwc_store::{Plumbed, StoreResult};
 
 use crate::CONSUMER;
@@ -251,14 +250,10 @@ impl ValuationStore for MongoValuationStore {
     async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>> {
         commit_in_transactions(self, &commits).await
     }
+}
 
-    async fn record_revalue(&self, orgs: &[OrgId], day: NaiveDate) -> StoreResult<()> {
-        record_day(&self.db, &REVALUES, orgs, day).await
-    }
-
-    async fn last_revalue_day(&self, org: &OrgId) -> StoreResult<Option<NaiveDate>> {
-        last_day(&self.db, &REVALUES, org).await
-    }
+impl KeepsDays for MongoValuationStore {
+    const DAYS: DayLedger = REVALUES;
 }
 
 impl Plumbed for MongoValuationStore {

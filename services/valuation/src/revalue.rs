@@ -107,7 +107,7 @@ pub async fn revalue_traced(
         Some(o) => vec![o],
         None => orgs.into_iter().map(OrgId::from).collect(),
     };
-    store.record_revalue(&orgs, today).await?;
+    store.record_day(&orgs, today).await?;
     Ok(report)
 }
 

@@ -5,14 +5,11 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use async_trait::async_trait;
-use chrono::NaiveDate;
 use rusqlite::{Connection, params};
 use vwc_contracts::{OrgId, VehicleId};
 use vwc_store::sqlite::optional;
-use vwc_store::vehicle_ledger::sqlite::{
-    apply_head, commit_prepared, last_day, record_day, revisions_of,
-};
-use vwc_store::vehicle_ledger::{DayLedger, fill_revisions, in_order, parse_day};
+use vwc_store::vehicle_ledger::sqlite::{apply_head, commit_prepared, revisions_of};
+use vwc_store::vehicle_ledger::{DayLedger, KeepsDays, fill_revisions, in_order, parse_day};
 use vwc_store::{Plumbed, SqliteDb, StoreResult};
 
 use crate::CONSUMER;
@@ -322,14 +319,10 @@ impl ValuationStore for SqliteValuationStore {
     async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>> {
         commit_prepared(&self.db, commits, prepare, apply).await
     }
+}
 
-    async fn record_revalue(&self, orgs: &[OrgId], day: NaiveDate) -> StoreResult<()> {
-        record_day(&self.db, &REVALUES, orgs, day).await
-    }
-
-    async fn last_revalue_day(&self, org: &OrgId) -> StoreResult<Option<NaiveDate>> {
-        last_day(&self.db, &REVALUES, org).await
-    }
+impl KeepsDays for SqliteValuationStore {
+    const DAYS: DayLedger = REVALUES;
 }
 
 impl Plumbed for SqliteValuationStore {

@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use vwc_contracts::{Envelope, OrgId, VehicleId};
 pub use vwc_store::vehicle_ledger::CommitOutcome;
+use vwc_store::vehicle_ledger::DailyRuns;
 use vwc_store::{Plumbing, StoreResult};
 
 use crate::model::{Fact, VehicleProfile};
@@ -94,7 +95,7 @@ impl VehicleCommit {
 }
 
 #[async_trait]
-pub trait ValuationStore: Plumbing {
+pub trait ValuationStore: Plumbing + DailyRuns {
     async fn vehicle_state(&self, vehicle_id: &VehicleId) -> StoreResult<VehicleState>;
 
     /// Registered vehicles of `org` (or of every organisation), by id, strictly after `after`, at most
@@ -115,8 +116,4 @@ pub trait ValuationStore: Plumbing {
 
     /// Applies many commits in as few transactions as the backend allows; one outcome per commit.
     async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>>;
-
-    async fn record_revalue(&self, orgs: &[OrgId], day: NaiveDate) -> StoreResult<()>;
-
-    async fn last_revalue_day(&self, org: &OrgId) -> StoreResult<Option<NaiveDate>>;
 }

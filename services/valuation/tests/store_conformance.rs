@@ -313,23 +313,7 @@ async fn outbox_rows_are_pending_until_marked_sent(store: Store) {
 }
 
 async fn the_last_revalue_day_is_kept_per_organisation(store: Store) {
-    assert_eq!(store.last_revalue_day(&"org_a".into()).await.unwrap(), None);
-    store
-        .record_revalue(&["org_a".into(), "org_b".into()], day(10))
-        .await
-        .unwrap();
-    store
-        .record_revalue(&["org_a".into()], day(11))
-        .await
-        .unwrap();
-    assert_eq!(
-        store.last_revalue_day(&"org_a".into()).await.unwrap(),
-        Some(day(11))
-    );
-    assert_eq!(
-        store.last_revalue_day(&"org_b".into()).await.unwrap(),
-        Some(day(10))
-    );
+    vwc_testkit::ledger::the_last_day_is_kept_per_organisation(store.as_ref()).await;
 }
 
 async fn dead_letters_are_listed_until_replayed(store: Store) {

@@ -232,7 +232,7 @@ async fn the_daily_job_publishes_once_per_day() {
     let second = revalue(store.as_ref(), None, tomorrow).await.unwrap();
     assert_eq!((second.changed, second.published), (0, 0));
     assert_eq!(
-        store.last_revalue_day(&"org_a".into()).await.unwrap(),
+        store.last_day(&"org_a".into()).await.unwrap(),
         Some(tomorrow)
     );
     // The first of next month brings a monthly point too.

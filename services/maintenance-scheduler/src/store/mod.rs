@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use vwc_contracts::{Envelope, OrgId, VehicleId};
 pub use vwc_store::vehicle_ledger::CommitOutcome;
+use vwc_store::vehicle_ledger::DailyRuns;
 use vwc_store::{Plumbing, StoreError, StoreResult};
 
 use crate::evaluation::{TimelineFact, VehicleRecord};
@@ -88,7 +89,7 @@ impl VehicleCommit {
 }
 
 #[async_trait]
-pub trait SchedulerStore: Plumbing {
+pub trait SchedulerStore: Plumbing + DailyRuns {
     /// The state of one vehicle, read consistently (one snapshot).
     async fn vehicle_state(&self, vehicle_id: &VehicleId) -> StoreResult<VehicleState>;
 
@@ -111,11 +112,6 @@ pub trait SchedulerStore: Plumbing {
     /// Applies many commits in as few transactions as the backend allows; one outcome per commit, in order.
     /// A commit that conflicts is skipped; the others still apply.
     async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>>;
-
-    /// Records that the organisations were swept on `day`.
-    async fn record_sweep(&self, orgs: &[OrgId], day: NaiveDate) -> StoreResult<()>;
-
-    async fn last_sweep_day(&self, org: &OrgId) -> StoreResult<Option<NaiveDate>>;
 }
 
 /// A stored enum by its wire name (`due_soon`, `km`, `acquisition`): the adapters' one way to read them.

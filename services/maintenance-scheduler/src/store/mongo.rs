@@ -14,9 +14,9 @@ use vwc_contracts::maintenance::MaintenanceStatus;
 use vwc_contracts::{OrgId, VehicleId};
 use vwc_store::mongo::{MongoDb, collect, int, parse_ts, required_text, text};
 use vwc_store::vehicle_ledger::mongo::{
-    MongoCommits, apply_head, commit_in_transactions, last_day, record_day, revisions_of,
+    MongoCommits, apply_head, commit_in_transactions, revisions_of,
 };
-use vwc_store::vehicle_ledger::{DayLedger, fill_revisions, in_order};
+use vwc_store::vehicle_ledger::{DayLedger, KeepsDays, fill_revisions, in_order};
 use vwc_store::{Plumbed, StoreError, StoreResult, ts};
 
 use crate::CONSUMER;
@@ -401,14 +401,10 @@ impl SchedulerStore for MongoSchedulerStore {
     async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>> {
         commit_in_transactions(self, &commits).await
     }
+}
 
-    async fn record_sweep(&self, orgs: &[OrgId], day: NaiveDate) -> StoreResult<()> {
-        record_day(&self.db, &SWEEPS, orgs, day).await
-    }
-
-    async fn last_sweep_day(&self, org: &OrgId) -> StoreResult<Option<NaiveDate>> {
-        last_day(&self.db, &SWEEPS, org).await
-    }
+impl KeepsDays for MongoSchedulerStore {
+    const DAYS: DayLedger = SWEEPS;
 }
 
 impl Plumbed for MongoSchedulerStore {

@@ -9,10 +9,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{Connection, params};
 use vwc_contracts::{OrgId, VehicleId};
 use vwc_store::sqlite::optional;
-use vwc_store::vehicle_ledger::sqlite::{
-    apply_head, commit_prepared, last_day, record_day, revisions_of,
-};
-use vwc_store::vehicle_ledger::{DayLedger, fill_revisions, in_order, parse_day};
+use vwc_store::vehicle_ledger::sqlite::{apply_head, commit_prepared, revisions_of};
+use vwc_store::vehicle_ledger::{DayLedger, KeepsDays, fill_revisions, in_order, parse_day};
 use vwc_store::{Plumbed, SqliteDb, StoreError, StoreResult, ts};
 
 use crate::CONSUMER;
@@ -435,14 +433,10 @@ impl SchedulerStore for SqliteSchedulerStore {
     async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>> {
         commit_prepared(&self.db, commits, prepare, apply).await
     }
+}
 
-    async fn record_sweep(&self, orgs: &[OrgId], day: NaiveDate) -> StoreResult<()> {
-        record_day(&self.db, &SWEEPS, orgs, day).await
-    }
-
-    async fn last_sweep_day(&self, org: &OrgId) -> StoreResult<Option<NaiveDate>> {
-        last_day(&self.db, &SWEEPS, org).await
-    }
+impl KeepsDays for SqliteSchedulerStore {
+    const DAYS: DayLedger = SWEEPS;
 }
 
 impl Plumbed for SqliteSchedulerStore {

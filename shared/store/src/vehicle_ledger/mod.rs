@@ -9,10 +9,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 
+use async_trait::async_trait;
 use chrono::NaiveDate;
-use vwc_contracts::Envelope;
+use vwc_contracts::{Envelope, OrgId};
 
-use crate::{StoreError, StoreResult};
+use crate::{Plumbed, StoreError, StoreResult};
 
 pub mod mongo;
 pub mod sqlite;
@@ -80,6 +81,43 @@ pub struct DayLedger {
     pub name: &'static str,
     /// The column or field holding when the day was recorded (`swept_at`, `revalued_at`).
     pub stamped: &'static str,
+}
+
+/// The days a service's daily job ran, per organisation (the scheduler's sweep, the valuation's
+/// re-valuation): a job that ran today for an organisation need not run again.
+#[async_trait]
+pub trait DailyRuns: Send + Sync {
+    /// Records that the organisations' daily job ran on `day`.
+    async fn record_day(&self, orgs: &[OrgId], day: NaiveDate) -> StoreResult<()>;
+    /// The day the organisation's daily job last ran, if ever.
+    async fn last_day(&self, org: &OrgId) -> StoreResult<Option<NaiveDate>>;
+}
+
+/// A database that can keep a [`DayLedger`] (SQLite and MongoDB).
+#[async_trait]
+pub trait DayLedgerDb: Send + Sync {
+    async fn record_day(&self, days: &DayLedger, orgs: &[OrgId], on: NaiveDate) -> StoreResult<()>;
+    async fn last_day(&self, days: &DayLedger, org: &OrgId) -> StoreResult<Option<NaiveDate>>;
+}
+
+/// A store whose daily runs are kept in [`KeepsDays::DAYS`] of its database: it is [`DailyRuns`].
+pub trait KeepsDays: Plumbed {
+    const DAYS: DayLedger;
+}
+
+#[async_trait]
+impl<T> DailyRuns for T
+where
+    T: KeepsDays,
+    T::Db: DayLedgerDb,
+{
+    async fn record_day(&self, orgs: &[OrgId], day: NaiveDate) -> StoreResult<()> {
+        self.plumbing().record_day(&T::DAYS, orgs, day).await
+    }
+
+    async fn last_day(&self, org: &OrgId) -> StoreResult<Option<NaiveDate>> {
+        self.plumbing().last_day(&T::DAYS, org).await
+    }
 }
 
 /// Reads a stored `YYYY-MM-DD`.

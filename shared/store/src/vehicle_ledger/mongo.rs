@@ -10,7 +10,7 @@ use mongodb::bson::doc;
 use serde::Deserialize;
 use vwc_contracts::OrgId;
 
-use super::{CommitOutcome, DayLedger, LedgerCommit, RevisionRow, parse_day};
+use super::{CommitOutcome, DayLedger, DayLedgerDb, LedgerCommit, RevisionRow, parse_day};
 use crate::Plumbed;
 use crate::mongo::MongoDb;
 use crate::{Outbox, StoreResult, ts};
@@ -150,36 +150,30 @@ async fn apply_all<M: MongoCommits>(
     Ok(outcomes)
 }
 
-/// Records that the organisations' daily job ran on `day`.
-pub async fn record_day(
-    db: &MongoDb,
-    ledger: &DayLedger,
-    orgs: &[OrgId],
-    day: NaiveDate,
-) -> StoreResult<()> {
-    let now = ts(&vwc_clock::now());
-    for org in orgs {
-        db.collection(ledger.name)
-            .update_one(
-                doc! { "_id": org.as_str() },
-                doc! { "$set": { "day": day.to_string(), ledger.stamped: &now } },
-            )
-            .upsert(true)
-            .await?;
+#[async_trait]
+impl DayLedgerDb for MongoDb {
+    /// Records that the organisations' daily job ran on `day`.
+    async fn record_day(&self, days: &DayLedger, orgs: &[OrgId], on: NaiveDate) -> StoreResult<()> {
+        let now = ts(&vwc_clock::now());
+        for org in orgs {
+            self.collection(days.name)
+                .update_one(
+                    doc! { "_id": org.as_str() },
+                    doc! { "$set": { "day": on.to_string(), days.stamped: &now } },
+                )
+                .upsert(true)
+                .await?;
+        }
+        Ok(())
     }
-    Ok(())
-}
 
-/// The day the organisation's daily job last ran, if ever.
-pub async fn last_day(
-    db: &MongoDb,
-    ledger: &DayLedger,
-    org: &OrgId,
-) -> StoreResult<Option<NaiveDate>> {
-    let found = db
-        .database()
-        .collection::<RecordedDay>(ledger.name)
-        .find_one(doc! { "_id": org.as_str() })
-        .await?;
-    found.map(|d| parse_day(&d.day)).transpose()
+    /// The day the organisation's daily job last ran, if ever.
+    async fn last_day(&self, days: &DayLedger, org: &OrgId) -> StoreResult<Option<NaiveDate>> {
+        let found = self
+            .database()
+            .collection::<RecordedDay>(days.name)
+            .find_one(doc! { "_id": org.as_str() })
+            .await?;
+        found.map(|d| parse_day(&d.day)).transpose()
+    }
 }

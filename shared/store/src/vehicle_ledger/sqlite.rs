@@ -2,11 +2,12 @@
 //! (`id`, `version`, …), `facts` and `fact_revisions` keyed by (`vehicle_id`, `event_id`), and its
 //! [`DayLedger`] table (`org_id` primary key, `day`, the stamp column).
 
+use async_trait::async_trait;
 use chrono::NaiveDate;
 use rusqlite::{Connection, params};
 use vwc_contracts::OrgId;
 
-use super::{CommitOutcome, DayLedger, LedgerCommit, RevisionRow, parse_day};
+use super::{CommitOutcome, DayLedger, DayLedgerDb, LedgerCommit, RevisionRow, parse_day};
 use crate::sqlite::{claim_inbox, optional};
 use crate::{SqliteDb, StoreError, StoreResult, ts};
 
@@ -100,41 +101,35 @@ where
         .await
 }
 
-/// Records that the organisations' daily job ran on `day`.
-pub async fn record_day(
-    db: &SqliteDb,
-    ledger: &DayLedger,
-    orgs: &[OrgId],
-    day: NaiveDate,
-) -> StoreResult<()> {
-    let sql = format!(
-        "INSERT INTO {table} (org_id, day, {stamped}) VALUES (?1, ?2, ?3)
-         ON CONFLICT (org_id) DO UPDATE SET day = excluded.day, {stamped} = excluded.{stamped}",
-        table = ledger.name,
-        stamped = ledger.stamped,
-    );
-    let orgs = orgs.to_vec();
-    db.write(move |conn| {
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let now = ts(&vwc_clock::now());
-        for org in &orgs {
-            stmt.execute(params![org, day.to_string(), now])?;
-        }
-        Ok(())
-    })
-    .await
-}
+#[async_trait]
+impl DayLedgerDb for SqliteDb {
+    /// Records that the organisations' daily job ran on `day`.
+    async fn record_day(&self, days: &DayLedger, orgs: &[OrgId], on: NaiveDate) -> StoreResult<()> {
+        let sql = format!(
+            "INSERT INTO {table} (org_id, day, {stamped}) VALUES (?1, ?2, ?3)
+             ON CONFLICT (org_id) DO UPDATE SET day = excluded.day, {stamped} = excluded.{stamped}",
+            table = days.name,
+            stamped = days.stamped,
+        );
+        let orgs = orgs.to_vec();
+        self.write(move |conn| {
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let now = ts(&vwc_clock::now());
+            for org in &orgs {
+                stmt.execute(params![org, on.to_string(), now])?;
+            }
+            Ok(())
+        })
+        .await
+    }
 
-/// The day the organisation's daily job last ran, if ever.
-pub async fn last_day(
-    db: &SqliteDb,
-    ledger: &DayLedger,
-    org: &OrgId,
-) -> StoreResult<Option<NaiveDate>> {
-    let sql = format!("SELECT day FROM {} WHERE org_id = ?1", ledger.name);
-    let org = org.clone();
-    let day: Option<String> = db
-        .read(move |conn| optional(conn.query_row(&sql, [org], |r| r.get(0))))
-        .await?;
-    day.as_deref().map(parse_day).transpose()
+    /// The day the organisation's daily job last ran, if ever.
+    async fn last_day(&self, days: &DayLedger, org: &OrgId) -> StoreResult<Option<NaiveDate>> {
+        let sql = format!("SELECT day FROM {} WHERE org_id = ?1", days.name);
+        let org = org.clone();
+        let day: Option<String> = self
+            .read(move |conn| optional(conn.query_row(&sql, [org], |r| r.get(0))))
+            .await?;
+        day.as_deref().map(parse_day).transpose()
+    }
 }
