@@ -4,22 +4,27 @@
 //! Reads are not transactional: the vehicle document (with its version) is read first and its details
 //! after, so a commit computed from details newer than that version is refused by the version check.
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use mongodb::ClientSession;
-use mongodb::bson::{Document, doc};
+use mongodb::bson::doc;
+use serde::Deserialize;
 use vwc_contracts::{OrgId, VehicleId};
-use vwc_store::mongo::{MongoDb, collect, int, required_text, text};
+use vwc_store::mongo::MongoDb;
 use vwc_store::vehicle_ledger::mongo::{
-    MongoCommits, apply_head, commit_in_transactions, revisions_of,
+    MongoCommits, apply_head, commit_in_transactions, of_vehicles, page_filter, revisions_of,
+    vehicle_doc, vehicle_page,
 };
-use vwc_store::vehicle_ledger::{DayLedger, KeepsDays, fill_revisions, in_order, parse_day};
+use vwc_store::vehicle_ledger::{
+    DayLedger, KeepsDays, StoredVehicle, fill_revisions, in_order, keyed_states, parse_day,
+};
 use vwc_store::{Plumbed, StoreResult};
 
 use crate::CONSUMER;
-use crate::model::{Fact, VehicleProfile, sort_facts};
-use crate::store::{CommitOutcome, PublishedPoint, ValuationStore, VehicleCommit, VehicleState};
+use crate::model::sort_facts;
+use crate::store::{
+    CommitOutcome, PublishedPoint, ValuationStore, VehicleCommit, VehicleFields, VehicleState,
+    state_of,
+};
 
 /// `{_id: vehicle_id, version, org_id, profile, current_on, current_fingerprint, current_amount}`.
 const VEHICLES: &str = "vehicles";
@@ -70,35 +75,23 @@ impl MongoValuationStore {
 
     async fn states_of(
         &self,
-        vehicles: Vec<Document>,
+        vehicles: Vec<StoredVehicle<VehicleFields>>,
         history: bool,
     ) -> StoreResult<Vec<VehicleState>> {
-        let order = vehicles
-            .iter()
-            .map(|d| required_text(d, "_id"))
-            .collect::<StoreResult<Vec<String>>>()?;
-        let mut states: HashMap<String, VehicleState> = vehicles
-            .iter()
-            .map(|d| state_from(d).map(|s| (s.vehicle_id.clone(), s)))
-            .collect::<StoreResult<_>>()?;
+        let (order, mut states) = keyed_states(vehicles, state_of)?;
         if !order.is_empty() {
-            let by_vehicle = doc! { "vehicle_id": { "$in": &order } };
-            for d in collect(self.db.collection(FACTS).find(by_vehicle.clone()).await?).await? {
-                let fact: Fact = serde_json::from_str(&required_text(&d, "body")?)?;
-                if let Some(s) = states.get_mut(&required_text(&d, "vehicle_id")?) {
-                    s.facts.push(fact);
+            let facts: Vec<FactDoc> = of_vehicles(&self.db, FACTS, &order).await?;
+            for d in facts {
+                if let Some(s) = states.get_mut(&d.vehicle_id) {
+                    s.facts.push(serde_json::from_str(&d.body)?);
                 }
             }
             let revisions = revisions_of(&self.db, &order).await?;
             fill_revisions(&mut states, revisions, |s| &mut s.revisions);
-            for d in collect(self.db.collection(PUBLISHED).find(by_vehicle).await?).await? {
-                let day = parse_day(&required_text(&d, "as_of")?)?;
-                let point = PublishedPoint {
-                    fingerprint: int(&d, "fingerprint")?.unwrap_or(0) as u64,
-                    amount_cents: int(&d, "amount")?.unwrap_or(0) as u64,
-                };
-                if let Some(s) = states.get_mut(&required_text(&d, "vehicle_id")?) {
-                    s.published.insert(day, point);
+            let published: Vec<PointDoc> = of_vehicles(&self.db, PUBLISHED, &order).await?;
+            for d in published {
+                if let Some(s) = states.get_mut(&d.vehicle_id) {
+                    s.published.insert(parse_day(&d.as_of)?, d.point());
                 }
             }
             for s in states.values_mut() {
@@ -177,43 +170,35 @@ impl MongoCommits for MongoValuationStore {
     }
 }
 
-fn state_from(d: &Document) -> StoreResult<VehicleState> {
-    let id = required_text(d, "_id")?;
-    let profile: Option<VehicleProfile> = text(d, "profile")?
-        .as_deref()
-        .map(serde_json::from_str)
-        .transpose()?;
-    let current = match (
-        text(d, "current_on")?,
-        int(d, "current_fingerprint")?,
-        int(d, "current_amount")?,
-    ) {
-        (Some(on), Some(fp), Some(amount)) => Some((
-            parse_day(&on)?,
-            PublishedPoint {
-                fingerprint: fp as u64,
-                amount_cents: amount as u64,
-            },
-        )),
-        _ => None,
-    };
-    Ok(VehicleState {
-        vehicle_id: id,
-        profile,
-        version: int(d, "version")?.unwrap_or(0) as u64,
-        current,
-        ..VehicleState::default()
-    })
+/// A `facts` document: the fact as JSON.
+#[derive(Deserialize)]
+struct FactDoc {
+    vehicle_id: String,
+    body: String,
+}
+
+/// A `published` document: one history point.
+#[derive(Deserialize)]
+struct PointDoc {
+    vehicle_id: String,
+    as_of: String,
+    fingerprint: i64,
+    amount: i64,
+}
+
+impl PointDoc {
+    fn point(&self) -> PublishedPoint {
+        PublishedPoint {
+            fingerprint: self.fingerprint as u64,
+            amount_cents: self.amount as u64,
+        }
+    }
 }
 
 #[async_trait]
 impl ValuationStore for MongoValuationStore {
     async fn vehicle_state(&self, vehicle_id: &VehicleId) -> StoreResult<VehicleState> {
-        let found = self
-            .db
-            .collection(VEHICLES)
-            .find_one(doc! { "_id": vehicle_id.as_str() })
-            .await?;
+        let found = vehicle_doc(&self.db, vehicle_id).await?;
         match found {
             Some(d) => Ok(self
                 .states_of(vec![d], true)
@@ -231,19 +216,7 @@ impl ValuationStore for MongoValuationStore {
         limit: usize,
         history: bool,
     ) -> StoreResult<Vec<VehicleState>> {
-        let mut filter = doc! { "_id": { "$gt": after.map_or("", VehicleId::as_str) } };
-        match org {
-            Some(org) => filter.insert("org_id", org.as_str()),
-            None => filter.insert("org_id", doc! { "$type": "string" }),
-        };
-        let cursor = self
-            .db
-            .collection(VEHICLES)
-            .find(filter)
-            .sort(doc! { "_id": 1 })
-            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
-            .await?;
-        let vehicles = collect(cursor).await?;
+        let vehicles = vehicle_page(&self.db, page_filter(org, after), limit).await?;
         self.states_of(vehicles, history).await
     }
 

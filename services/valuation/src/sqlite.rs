@@ -1,20 +1,24 @@
 //! SQLite adapter of the valuation store. Per-vehicle rows are clustered by vehicle id (`WITHOUT ROWID`),
 //! so a page of vehicles is read with one lookup per table.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use async_trait::async_trait;
 use rusqlite::{Connection, params};
 use vwc_contracts::{OrgId, VehicleId};
 use vwc_store::sqlite::optional;
-use vwc_store::vehicle_ledger::sqlite::{apply_head, commit_prepared, revisions_of};
-use vwc_store::vehicle_ledger::{DayLedger, KeepsDays, fill_revisions, in_order, parse_day};
+use vwc_store::vehicle_ledger::sqlite::{apply_head, commit_prepared, read_stored, revisions_of};
+use vwc_store::vehicle_ledger::{
+    DayLedger, KeepsDays, StoredVehicle, fill_revisions, in_order, keyed_states, parse_day,
+};
 use vwc_store::{Plumbed, SqliteDb, StoreResult};
 
 use crate::CONSUMER;
-use crate::model::{Fact, VehicleProfile, sort_facts};
-use crate::store::{CommitOutcome, PublishedPoint, ValuationStore, VehicleCommit, VehicleState};
+use crate::model::{Fact, sort_facts};
+use crate::store::{
+    CommitOutcome, PublishedPoint, ValuationStore, VehicleCommit, VehicleFields, VehicleState,
+    state_of,
+};
 
 const MIGRATIONS: &[&str] = &[
     r#"
@@ -81,52 +85,12 @@ const REVALUES: DayLedger = DayLedger {
     stamped: "revalued_at",
 };
 
-/// id, profile, version, current_on, current_fingerprint, current_amount
-type VehicleRow = (
-    String,
-    Option<String>,
-    i64,
-    Option<String>,
-    Option<i64>,
-    Option<i64>,
-);
+type VehicleRow = StoredVehicle<VehicleFields>;
 
+/// The `SELECT` list of a vehicle row (see [`read_stored`]).
 const VEHICLE_COLUMNS: &str =
-    "id, profile, version, current_on, current_fingerprint, current_amount";
-
-fn read_vehicle_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VehicleRow> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-    ))
-}
-
-fn state_from_row(row: VehicleRow) -> StoreResult<VehicleState> {
-    let (id, profile, version, current_on, fingerprint, amount) = row;
-    let profile: Option<VehicleProfile> =
-        profile.as_deref().map(serde_json::from_str).transpose()?;
-    let current = match (current_on, fingerprint, amount) {
-        (Some(on), Some(fp), Some(amount)) => Some((
-            parse_day(&on)?,
-            PublishedPoint {
-                fingerprint: fp as u64,
-                amount_cents: amount as u64,
-            },
-        )),
-        _ => None,
-    };
-    Ok(VehicleState {
-        vehicle_id: id,
-        profile,
-        version: version as u64,
-        current,
-        ..VehicleState::default()
-    })
-}
+    "id, version, json_object('profile', profile, 'current_on', current_on,
+    'current_fingerprint', current_fingerprint, 'current_amount', current_amount)";
 
 /// Reads the vehicles `rows` describe with their facts and published points (all, or only the newest).
 fn load_states(
@@ -134,11 +98,7 @@ fn load_states(
     rows: Vec<VehicleRow>,
     history: bool,
 ) -> StoreResult<Vec<VehicleState>> {
-    let order: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
-    let mut states: HashMap<String, VehicleState> = rows
-        .into_iter()
-        .map(|r| state_from_row(r).map(|s| (s.vehicle_id.clone(), s)))
-        .collect::<StoreResult<_>>()?;
+    let (order, mut states) = keyed_states(rows, state_of)?;
     if !order.is_empty() {
         let ids = serde_json::to_string(&order)?;
         let mut stmt = conn.prepare_cached(
@@ -269,7 +229,7 @@ impl ValuationStore for SqliteValuationStore {
                     tx.prepare_cached(&format!(
                         "SELECT {VEHICLE_COLUMNS} FROM vehicles WHERE id = ?1"
                     ))?
-                    .query_row([&id], read_vehicle_row),
+                    .query_row([&id], read_stored),
                 )?;
                 let state = match row {
                     Some(row) => load_states(&tx, vec![row], true)?.pop(),
@@ -301,14 +261,14 @@ impl ValuationStore for SqliteValuationStore {
                             "SELECT {VEHICLE_COLUMNS} FROM vehicles
                              WHERE org_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
                         ))?
-                        .query_map(params![org, after, limit], read_vehicle_row)?
+                        .query_map(params![org, after, limit], read_stored)?
                         .collect::<Result<_, _>>()?,
                     None => tx
                         .prepare_cached(&format!(
                             "SELECT {VEHICLE_COLUMNS} FROM vehicles
                              WHERE id > ?1 AND org_id IS NOT NULL ORDER BY id LIMIT ?2"
                         ))?
-                        .query_map(params![after, limit], read_vehicle_row)?
+                        .query_map(params![after, limit], read_stored)?
                         .collect::<Result<_, _>>()?,
                 };
                 load_states(&tx, rows, history)

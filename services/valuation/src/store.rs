@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use vwc_contracts::{Envelope, OrgId, VehicleId};
 pub use vwc_store::vehicle_ledger::CommitOutcome;
-use vwc_store::vehicle_ledger::DailyRuns;
+use vwc_store::vehicle_ledger::{DailyRuns, StoredVehicle, parse_day};
 use vwc_store::{Plumbing, StoreResult};
 
 use crate::model::{Fact, VehicleProfile};
@@ -49,6 +49,46 @@ impl VehicleState {
             ..VehicleState::default()
         }
     }
+}
+
+/// What both adapters store of a vehicle beside its id and version: the profile as JSON (absent until
+/// the registration) and the current value (absent until one was published).
+#[derive(Debug, Clone, serde::Deserialize)]
+pub(crate) struct VehicleFields {
+    #[serde(default, deserialize_with = "vwc_store::vehicle_ledger::json_text")]
+    pub profile: Option<VehicleProfile>,
+    #[serde(flatten)]
+    pub current: Option<StoredCurrent>,
+}
+
+/// The current value as stored: three fields, written together.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub(crate) struct StoredCurrent {
+    pub current_on: String,
+    pub current_fingerprint: i64,
+    pub current_amount: i64,
+}
+
+/// The state of a stored vehicle, before its facts and published points are read.
+pub(crate) fn state_of(stored: StoredVehicle<VehicleFields>) -> StoreResult<VehicleState> {
+    let current = stored
+        .fields
+        .current
+        .map(|c| {
+            let point = PublishedPoint {
+                fingerprint: c.current_fingerprint as u64,
+                amount_cents: c.current_amount as u64,
+            };
+            parse_day(&c.current_on).map(|on| (on, point))
+        })
+        .transpose()?;
+    Ok(VehicleState {
+        vehicle_id: stored.id,
+        profile: stored.fields.profile,
+        version: stored.version as u64,
+        current,
+        ..VehicleState::default()
+    })
 }
 
 /// One atomic change of a vehicle's state.

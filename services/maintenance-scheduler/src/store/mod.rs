@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use vwc_contracts::{Envelope, OrgId, VehicleId};
+use vwc_store::mongo::parse_ts;
 pub use vwc_store::vehicle_ledger::CommitOutcome;
-use vwc_store::vehicle_ledger::DailyRuns;
+use vwc_store::vehicle_ledger::{DailyRuns, StoredVehicle, parse_day};
 use vwc_store::{Plumbing, StoreError, StoreResult};
 
 use crate::evaluation::{TimelineFact, VehicleRecord};
@@ -48,6 +49,42 @@ impl VehicleState {
             ..VehicleState::default()
         }
     }
+}
+
+/// What both adapters store of a vehicle beside its id and version: the registration (all absent until
+/// `VehicleRegistered`) and the wake day.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub(crate) struct VehicleFields {
+    pub org_id: Option<String>,
+    pub name: Option<String>,
+    pub unit: Option<String>,
+    pub registered_at: Option<String>,
+    #[serde(default)]
+    pub retired: bool,
+    pub wake_on: Option<String>,
+}
+
+/// The state of a stored vehicle, before its facts, settings and what it published are read.
+pub(crate) fn state_of(stored: StoredVehicle<VehicleFields>) -> StoreResult<VehicleState> {
+    let f = stored.fields;
+    let vehicle = match (f.org_id, f.name, f.unit, f.registered_at) {
+        (Some(org_id), Some(name), Some(unit), Some(registered_at)) => Some(VehicleRecord {
+            id: stored.id.clone(),
+            org_id,
+            name,
+            unit: parse_wire("unit", &unit)?,
+            registered_at: parse_ts(&registered_at)?,
+            retired: f.retired,
+        }),
+        _ => None,
+    };
+    Ok(VehicleState {
+        vehicle_id: stored.id,
+        vehicle,
+        version: stored.version as u64,
+        wake_on: f.wake_on.as_deref().map(parse_day).transpose()?,
+        ..VehicleState::default()
+    })
 }
 
 /// One atomic change of a vehicle's state.

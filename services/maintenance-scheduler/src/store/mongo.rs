@@ -4,25 +4,31 @@
 //! Reads are not transactional: the vehicle document (with its version) is read first and its details
 //! after, so a commit computed from details newer than that version is refused by the version check.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use mongodb::ClientSession;
-use mongodb::bson::{Bson, Document, doc};
+use mongodb::bson::{Document, doc};
+use serde::Deserialize;
 use vwc_contracts::maintenance::MaintenanceStatus;
 use vwc_contracts::{OrgId, VehicleId};
-use vwc_store::mongo::{MongoDb, collect, int, parse_ts, required_text, text};
+use vwc_store::mongo::{MongoDb, parse_ts};
 use vwc_store::vehicle_ledger::mongo::{
-    MongoCommits, apply_head, commit_in_transactions, revisions_of,
+    MongoCommits, apply_head, commit_in_transactions, of_vehicles, page_filter, revisions_of,
+    vehicle_doc, vehicle_page,
 };
-use vwc_store::vehicle_ledger::{DayLedger, KeepsDays, fill_revisions, in_order};
+use vwc_store::vehicle_ledger::{
+    DayLedger, KeepsDays, StoredVehicle, fill_revisions, in_order, keyed_states, parse_day,
+};
 use vwc_store::{Plumbed, StoreError, StoreResult, ts};
 
 use crate::CONSUMER;
 use crate::evaluation::{TimelineFact, VehicleRecord};
 use crate::publishing::{PublishedSchedule, SentReminder};
-use crate::store::{CommitOutcome, SchedulerStore, VehicleCommit, VehicleState, parse_wire};
+use crate::store::{
+    CommitOutcome, SchedulerStore, VehicleCommit, VehicleFields, VehicleState, parse_wire, state_of,
+};
 
 /// `{_id: vehicle_id, version, org_id, name, unit, registered_at, wake_on}`; registration fields absent
 /// until `VehicleRegistered` (facts may come first); `wake_on` (`YYYY-MM-DD`, which compares as a date)
@@ -83,76 +89,41 @@ impl MongoSchedulerStore {
         if states.is_empty() {
             return Ok(());
         }
-        let ids: Vec<&str> = states.keys().map(String::as_str).collect();
-        let by_vehicle = doc! { "vehicle_id": { "$in": &ids } };
-        let facts = collect(self.db.collection(FACTS).find(by_vehicle.clone()).await?).await?;
-        let settings = collect(
-            self.db
-                .collection(ITEM_SETTINGS)
-                .find(by_vehicle.clone())
-                .await?,
-        )
-        .await?;
-        let owned: Vec<String> = states.keys().cloned().collect();
-        let revisions = revisions_of(&self.db, &owned).await?;
-        let reminders = collect(self.db.collection(REMINDERS).find(by_vehicle).await?).await?;
-        let published = collect(
-            self.db
-                .collection(PUBLISHED)
-                .find(doc! { "_id": { "$in": &ids } })
-                .await?,
-        )
-        .await?;
+        let ids: Vec<String> = states.keys().cloned().collect();
+        let facts: Vec<FactDoc> = of_vehicles(&self.db, FACTS, &ids).await?;
+        let settings: Vec<SettingsDoc> = of_vehicles(&self.db, ITEM_SETTINGS, &ids).await?;
+        let revisions = revisions_of(&self.db, &ids).await?;
+        let reminders: Vec<ReminderDoc> = of_vehicles(&self.db, REMINDERS, &ids).await?;
+        let published: Vec<PublishedDoc> = of_vehicles(&self.db, PUBLISHED, &ids).await?;
         for d in facts {
-            let fact = fact_from(&d)?;
-            if let Some(s) = states.get_mut(&required_text(&d, "vehicle_id")?) {
-                s.facts.push(fact);
+            if let Some(s) = states.get_mut(&d.vehicle_id) {
+                s.facts.push(d.into_fact()?);
             }
         }
         for d in settings {
-            if let Some(s) = states.get_mut(&required_text(&d, "vehicle_id")?) {
-                s.settings
-                    .push(serde_json::from_str(&required_text(&d, "body")?)?);
+            if let Some(s) = states.get_mut(&d.vehicle_id) {
+                s.settings.push(serde_json::from_str(&d.body)?);
             }
         }
         fill_revisions(states, revisions, |s| &mut s.revisions);
         for d in reminders {
-            let reminder = reminder_from(&d)?;
-            if let Some(s) = states.get_mut(&required_text(&d, "vehicle_id")?) {
-                s.reminders.push(reminder);
+            if let Some(s) = states.get_mut(&d.vehicle_id) {
+                s.reminders.push(d.into_reminder()?);
             }
         }
         for d in published {
-            let fingerprint = int(&d, "fingerprint")?.unwrap_or(0) as u64;
-            let schedule = match d.get("statuses") {
-                Some(Bson::Document(statuses)) => PublishedSchedule {
-                    fingerprint,
-                    statuses: mongodb::bson::from_document(statuses.clone())
-                        .map_err(|e| other(format!("bad published statuses: {e}")))?,
-                },
-                // Written before the statuses were structured: `task=status,…`.
-                _ => {
-                    let legacy = required_text(&d, "statuses")?;
-                    PublishedSchedule::decode(fingerprint, &legacy)
-                        .ok_or_else(|| other(format!("bad published statuses {legacy:?}")))?
-                }
-            };
-            if let Some(s) = states.get_mut(&required_text(&d, "_id")?) {
-                s.published = Some(schedule);
+            if let Some(s) = states.get_mut(&d.vehicle_id) {
+                s.published = Some(d.into_schedule()?);
             }
         }
         Ok(())
     }
 
-    async fn states_of(&self, vehicles: Vec<Document>) -> StoreResult<Vec<VehicleState>> {
-        let order = vehicles
-            .iter()
-            .map(|d| required_text(d, "_id"))
-            .collect::<StoreResult<Vec<String>>>()?;
-        let mut states: HashMap<String, VehicleState> = vehicles
-            .iter()
-            .map(|d| state_from(d).map(|s| (s.vehicle_id.clone(), s)))
-            .collect::<StoreResult<_>>()?;
+    async fn states_of(
+        &self,
+        vehicles: Vec<StoredVehicle<VehicleFields>>,
+    ) -> StoreResult<Vec<VehicleState>> {
+        let (order, mut states) = keyed_states(vehicles, state_of)?;
         self.load_details(&mut states).await?;
         Ok(in_order(order, states))
     }
@@ -280,81 +251,98 @@ fn other(message: String) -> StoreError {
     StoreError::Other(message)
 }
 
-fn state_from(d: &Document) -> StoreResult<VehicleState> {
-    let id = required_text(d, "_id")?;
-    let vehicle = match (
-        text(d, "org_id")?,
-        text(d, "name")?,
-        text(d, "unit")?,
-        text(d, "registered_at")?,
-    ) {
-        (Some(org_id), Some(name), Some(unit), Some(registered_at)) => Some(VehicleRecord {
-            id: id.clone(),
-            org_id,
-            name,
-            unit: parse_wire("unit", &unit)?,
-            registered_at: parse_ts(&registered_at)?,
-            retired: d.get_bool("retired").unwrap_or(false),
-        }),
-        _ => None,
-    };
-    Ok(VehicleState {
-        vehicle_id: id,
-        vehicle,
-        version: int(d, "version")?.unwrap_or(0) as u64,
-        wake_on: text(d, "wake_on")?
-            .map(|day| parse_wire::<NaiveDate>("wake day", &day))
-            .transpose()?,
-        ..VehicleState::default()
-    })
+/// A `facts` document.
+#[derive(Deserialize)]
+struct FactDoc {
+    vehicle_id: String,
+    event_id: String,
+    kind: String,
+    occurred_at: String,
+    odometer: Option<i64>,
+    #[serde(default)]
+    tasks: Vec<String>,
 }
 
-fn fact_from(d: &Document) -> StoreResult<TimelineFact> {
-    let kind = required_text(d, "kind")?;
-    let tasks = match d.get("tasks") {
-        Some(Bson::Array(items)) => items
-            .iter()
-            .map(|t| {
-                t.as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| other(format!("a task code is not text: {t}")))
-            })
-            .collect::<StoreResult<Vec<String>>>()?,
-        _ => Vec::new(),
-    };
-    Ok(TimelineFact {
-        event_id: required_text(d, "event_id")?,
-        kind: parse_wire("fact kind", &kind)?,
-        at: parse_ts(&required_text(d, "occurred_at")?)?,
-        odometer: int(d, "odometer")?.map(|o| o as u64),
-        tasks,
-    })
+impl FactDoc {
+    fn into_fact(self) -> StoreResult<TimelineFact> {
+        Ok(TimelineFact {
+            event_id: self.event_id,
+            kind: parse_wire("fact kind", &self.kind)?,
+            at: parse_ts(&self.occurred_at)?,
+            odometer: self.odometer.map(|o| o as u64),
+            tasks: self.tasks,
+        })
+    }
 }
 
-fn reminder_from(d: &Document) -> StoreResult<SentReminder> {
-    let status: MaintenanceStatus = parse_wire("status", &required_text(d, "status")?)?;
-    let sent_on = required_text(d, "sent_on")?;
-    Ok(SentReminder {
-        task: required_text(d, "task")?,
-        status,
-        due_cycle: required_text(d, "due_cycle")?,
-        occurrence: int(d, "occurrence")?.unwrap_or(0) as u32,
-        reminder_id: required_text(d, "reminder_id")?,
-        sent_on: sent_on
-            .parse::<NaiveDate>()
-            .map_err(|e| other(format!("bad date {sent_on:?}: {e}")))?,
-        sent_at: parse_ts(&required_text(d, "sent_at")?)?,
-    })
+/// An `item_settings` document: the settings as JSON.
+#[derive(Deserialize)]
+struct SettingsDoc {
+    vehicle_id: String,
+    body: String,
+}
+
+/// A `reminders` document.
+#[derive(Deserialize)]
+struct ReminderDoc {
+    vehicle_id: String,
+    task: String,
+    status: String,
+    due_cycle: String,
+    occurrence: i64,
+    reminder_id: String,
+    sent_on: String,
+    sent_at: String,
+}
+
+impl ReminderDoc {
+    fn into_reminder(self) -> StoreResult<SentReminder> {
+        Ok(SentReminder {
+            task: self.task,
+            status: parse_wire("status", &self.status)?,
+            due_cycle: self.due_cycle,
+            occurrence: self.occurrence as u32,
+            reminder_id: self.reminder_id,
+            sent_on: parse_day(&self.sent_on)?,
+            sent_at: parse_ts(&self.sent_at)?,
+        })
+    }
+}
+
+/// A `published` document: what was last published of one vehicle.
+#[derive(Deserialize)]
+struct PublishedDoc {
+    vehicle_id: String,
+    fingerprint: i64,
+    statuses: PublishedStatuses,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum PublishedStatuses {
+    Structured(BTreeMap<String, MaintenanceStatus>),
+    /// Written before the statuses were structured: `task=status,…`.
+    Legacy(String),
+}
+
+impl PublishedDoc {
+    fn into_schedule(self) -> StoreResult<PublishedSchedule> {
+        let fingerprint = self.fingerprint as u64;
+        match self.statuses {
+            PublishedStatuses::Structured(statuses) => Ok(PublishedSchedule {
+                fingerprint,
+                statuses,
+            }),
+            PublishedStatuses::Legacy(legacy) => PublishedSchedule::decode(fingerprint, &legacy)
+                .ok_or_else(|| other(format!("bad published statuses {legacy:?}"))),
+        }
+    }
 }
 
 #[async_trait]
 impl SchedulerStore for MongoSchedulerStore {
     async fn vehicle_state(&self, vehicle_id: &VehicleId) -> StoreResult<VehicleState> {
-        let found = self
-            .db
-            .collection(VEHICLES)
-            .find_one(doc! { "_id": vehicle_id.as_str() })
-            .await?;
+        let found = vehicle_doc(&self.db, vehicle_id).await?;
         match found {
             Some(d) => Ok(self
                 .states_of(vec![d])
@@ -372,7 +360,7 @@ impl SchedulerStore for MongoSchedulerStore {
         due_on: Option<NaiveDate>,
         limit: usize,
     ) -> StoreResult<Vec<VehicleState>> {
-        let mut filter = doc! { "_id": { "$gt": after.map_or("", VehicleId::as_str) } };
+        let mut filter = page_filter(org, after);
         if let Some(day) = due_on {
             // A missing field matches `null` too: never evaluated, so due.
             filter.insert(
@@ -383,18 +371,7 @@ impl SchedulerStore for MongoSchedulerStore {
                 ],
             );
         }
-        match org {
-            Some(org) => filter.insert("org_id", org.as_str()),
-            None => filter.insert("org_id", doc! { "$type": "string" }),
-        };
-        let cursor = self
-            .db
-            .collection(VEHICLES)
-            .find(filter)
-            .sort(doc! { "_id": 1 })
-            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
-            .await?;
-        let vehicles = collect(cursor).await?;
+        let vehicles = vehicle_page(&self.db, filter, limit).await?;
         self.states_of(vehicles).await
     }
 

@@ -5,18 +5,23 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use rusqlite::{Connection, params};
 use vwc_contracts::{OrgId, VehicleId};
+use vwc_store::mongo::parse_ts;
 use vwc_store::sqlite::optional;
-use vwc_store::vehicle_ledger::sqlite::{apply_head, commit_prepared, revisions_of};
-use vwc_store::vehicle_ledger::{DayLedger, KeepsDays, fill_revisions, in_order, parse_day};
+use vwc_store::vehicle_ledger::sqlite::{apply_head, commit_prepared, read_stored, revisions_of};
+use vwc_store::vehicle_ledger::{
+    DayLedger, KeepsDays, StoredVehicle, fill_revisions, in_order, keyed_states, parse_day,
+};
 use vwc_store::{Plumbed, SqliteDb, StoreError, StoreResult, ts};
 
 use crate::CONSUMER;
-use crate::evaluation::{TimelineFact, VehicleRecord};
+use crate::evaluation::TimelineFact;
 use crate::publishing::{PublishedSchedule, SentReminder};
-use crate::store::{CommitOutcome, SchedulerStore, VehicleCommit, VehicleState, parse_wire};
+use crate::store::{
+    CommitOutcome, SchedulerStore, VehicleCommit, VehicleFields, VehicleState, parse_wire, state_of,
+};
 
 const MIGRATIONS: &[&str] = &[
     r#"
@@ -105,51 +110,13 @@ fn other(message: String) -> StoreError {
     StoreError::Other(message)
 }
 
-fn parse_ts(s: &str) -> StoreResult<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| other(format!("bad timestamp {s:?}: {e}")))
-}
-
 /// When each organisation was last swept.
 const SWEEPS: DayLedger = DayLedger {
     name: "sweeps",
     stamped: "swept_at",
 };
 
-/// id, org_id, name, unit, registered_at, version, retired, wake_on
-type VehicleRow = (
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    i64,
-    bool,
-    Option<String>,
-);
-
-fn state_from_row(row: VehicleRow) -> StoreResult<VehicleState> {
-    let (id, org_id, name, unit, registered_at, version, retired, wake_on) = row;
-    let vehicle = match (org_id, name, unit, registered_at) {
-        (Some(org_id), Some(name), Some(unit), Some(registered_at)) => Some(VehicleRecord {
-            id: id.clone(),
-            org_id,
-            name,
-            unit: parse_wire("unit", &unit)?,
-            registered_at: parse_ts(&registered_at)?,
-            retired,
-        }),
-        _ => None,
-    };
-    Ok(VehicleState {
-        vehicle_id: id,
-        vehicle,
-        version: version as u64,
-        wake_on: wake_on.as_deref().map(parse_day).transpose()?,
-        ..VehicleState::default()
-    })
-}
+type VehicleRow = StoredVehicle<VehicleFields>;
 
 /// Fills facts, settings, the published schedule and reminders of `states` (keyed by vehicle id) from the other tables.
 /// `ids` is the JSON array of the vehicle ids.
@@ -242,29 +209,16 @@ fn load_details(
 
 /// Reads the vehicles `rows` describe and their details, in one snapshot opened by the caller.
 fn load_states(conn: &Connection, rows: Vec<VehicleRow>) -> StoreResult<Vec<VehicleState>> {
-    let order: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
-    let mut states: HashMap<String, VehicleState> = rows
-        .into_iter()
-        .map(|r| state_from_row(r).map(|s| (s.vehicle_id.clone(), s)))
-        .collect::<StoreResult<_>>()?;
+    let (order, mut states) = keyed_states(rows, state_of)?;
     if !order.is_empty() {
         load_details(conn, &serde_json::to_string(&order)?, &mut states)?;
     }
     Ok(in_order(order, states))
 }
 
-fn read_vehicle_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VehicleRow> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-    ))
-}
+/// The `SELECT` list of a vehicle row (see [`read_stored`]); `retired` is an integer column.
+const VEHICLE_COLUMNS: &str = "id, version, json_object('org_id', org_id, 'name', name, 'unit', unit,
+    'registered_at', registered_at, 'retired', json(iif(retired, 'true', 'false')), 'wake_on', wake_on)";
 
 /// A commit with its JSON prepared off the writer thread: serialising a sweep page's envelopes is
 /// most of its cost, and the writer is shared by every write of the service.
@@ -376,10 +330,10 @@ impl SchedulerStore for SqliteSchedulerStore {
             .read(move |conn| {
                 let tx = conn.unchecked_transaction()?;
                 let row = optional(
-                    tx.prepare_cached(
-                        "SELECT id, org_id, name, unit, registered_at, version, retired, wake_on FROM vehicles WHERE id = ?1",
-                    )?
-                    .query_row([&id], read_vehicle_row),
+                    tx.prepare_cached(&format!(
+                        "SELECT {VEHICLE_COLUMNS} FROM vehicles WHERE id = ?1"
+                    ))?
+                    .query_row([&id], read_stored),
                 )?;
                 let state = match row {
                     Some(row) => load_states(&tx, vec![row])?.pop(),
@@ -410,19 +364,19 @@ impl SchedulerStore for SqliteSchedulerStore {
                 let rows: Vec<VehicleRow> = match &org {
                     Some(org) => tx
                         .prepare_cached(
-                            "SELECT id, org_id, name, unit, registered_at, version, retired, wake_on FROM vehicles
+                            &format!("SELECT {VEHICLE_COLUMNS} FROM vehicles
                              WHERE org_id = ?1 AND id > ?2 AND (wake_on IS NULL OR wake_on <= ?4)
-                             ORDER BY id LIMIT ?3",
-                        )?
-                        .query_map(params![org, after, limit, due_on], read_vehicle_row)?
+                             ORDER BY id LIMIT ?3"
+                        ))?
+                        .query_map(params![org, after, limit, due_on], read_stored)?
                         .collect::<Result<_, _>>()?,
                     None => tx
                         .prepare_cached(
-                            "SELECT id, org_id, name, unit, registered_at, version, retired, wake_on FROM vehicles
+                            &format!("SELECT {VEHICLE_COLUMNS} FROM vehicles
                              WHERE id > ?1 AND org_id IS NOT NULL AND (wake_on IS NULL OR wake_on <= ?3)
-                             ORDER BY id LIMIT ?2",
-                        )?
-                        .query_map(params![after, limit, due_on], read_vehicle_row)?
+                             ORDER BY id LIMIT ?2"
+                        ))?
+                        .query_map(params![after, limit, due_on], read_stored)?
                         .collect::<Result<_, _>>()?,
                 };
                 load_states(&tx, rows)

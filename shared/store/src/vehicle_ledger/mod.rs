@@ -163,6 +163,50 @@ mod revision_number {
     }
 }
 
+/// A stored vehicle: the ledger's id and version, and the service's own fields `F` beside them. Both
+/// adapters read this shape: a SQLite row (built column by column) and a MongoDB `vehicles` document
+/// (deserialised, `F`'s fields flattened into it).
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct StoredVehicle<F> {
+    #[serde(rename = "_id")]
+    pub id: String,
+    /// 0 when the document has none yet.
+    #[serde(default)]
+    pub version: i64,
+    #[serde(flatten)]
+    pub fields: F,
+}
+
+/// A field stored as JSON text (absent or null: `None`): `#[serde(default, deserialize_with =
+/// "vwc_store::vehicle_ledger::json_text")]`.
+pub fn json_text<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    use serde::Deserialize;
+    match Option::<String>::deserialize(d)? {
+        Some(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+        None => Ok(None),
+    }
+}
+
+/// The states of a page of stored vehicles, keyed by id, with the ids in the order read (for
+/// [`in_order`] once the details are filled in).
+pub fn keyed_states<F, S>(
+    vehicles: Vec<StoredVehicle<F>>,
+    into_state: fn(StoredVehicle<F>) -> StoreResult<S>,
+) -> StoreResult<(Vec<String>, HashMap<String, S>)> {
+    let order = vehicles.iter().map(|v| v.id.clone()).collect();
+    let states = vehicles
+        .into_iter()
+        .map(|v| Ok((v.id.clone(), into_state(v)?)))
+        .collect::<StoreResult<_>>()?;
+    Ok((order, states))
+}
+
 /// Puts the states read for a page back in the order their ids were listed (dropping none that was read).
 pub fn in_order<S>(order: Vec<String>, mut states: HashMap<String, S>) -> Vec<S> {
     order

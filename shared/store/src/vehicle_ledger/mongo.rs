@@ -6,9 +6,10 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use futures::TryStreamExt;
 use mongodb::ClientSession;
-use mongodb::bson::doc;
+use mongodb::bson::{Bson, Document, doc};
 use serde::Deserialize;
-use vwc_contracts::OrgId;
+use serde::de::DeserializeOwned;
+use vwc_contracts::{OrgId, VehicleId};
 
 use super::{CommitOutcome, DayLedger, DayLedgerDb, LedgerCommit, RevisionRow, parse_day};
 use crate::Plumbed;
@@ -86,14 +87,56 @@ pub async fn apply_head(
     Ok(Ok(version + 1))
 }
 
-/// The revision ledger of the vehicles `ids`.
-pub async fn revisions_of(db: &MongoDb, ids: &[String]) -> StoreResult<Vec<RevisionRow>> {
+/// The filter of a page of registered vehicles: of `org` (or of every organisation: those registered),
+/// with ids strictly after `after`.
+pub fn page_filter(org: Option<&OrgId>, after: Option<&VehicleId>) -> Document {
+    let org = match org {
+        Some(org) => Bson::from(org.as_str()),
+        None => Bson::from(doc! { "$type": "string" }),
+    };
+    doc! { "_id": { "$gt": after.map_or("", VehicleId::as_str) }, "org_id": org }
+}
+
+/// The vehicle documents `filter` matches, in id order, at most `limit`, read into `T`.
+pub async fn vehicle_page<T>(db: &MongoDb, filter: Document, limit: usize) -> StoreResult<Vec<T>>
+where
+    T: DeserializeOwned + Send + Sync,
+{
     let cursor = db
         .database()
-        .collection::<RevisionRow>(FACT_REVISIONS)
+        .collection::<T>(VEHICLES)
+        .find(filter)
+        .sort(doc! { "_id": 1 })
+        .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+        .await?;
+    Ok(cursor.try_collect().await?)
+}
+
+/// One vehicle document read into `T`, if stored.
+pub async fn vehicle_doc<T>(db: &MongoDb, id: &VehicleId) -> StoreResult<Option<T>>
+where
+    T: DeserializeOwned + Send + Sync,
+{
+    let collection = db.database().collection::<T>(VEHICLES);
+    Ok(collection.find_one(doc! { "_id": id.as_str() }).await?)
+}
+
+/// The documents of `collection` that belong to the vehicles `ids` (by their `vehicle_id`), read into `T`.
+pub async fn of_vehicles<T>(db: &MongoDb, collection: &str, ids: &[String]) -> StoreResult<Vec<T>>
+where
+    T: DeserializeOwned + Send + Sync,
+{
+    let cursor = db
+        .database()
+        .collection::<T>(collection)
         .find(doc! { "vehicle_id": { "$in": ids } })
         .await?;
     Ok(cursor.try_collect().await?)
+}
+
+/// The revision ledger of the vehicles `ids`.
+pub async fn revisions_of(db: &MongoDb, ids: &[String]) -> StoreResult<Vec<RevisionRow>> {
+    of_vehicles(db, FACT_REVISIONS, ids).await
 }
 
 /// A service's way of applying one of its commits inside a transaction.

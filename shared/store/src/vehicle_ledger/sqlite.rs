@@ -7,7 +7,11 @@ use chrono::NaiveDate;
 use rusqlite::{Connection, params};
 use vwc_contracts::OrgId;
 
-use super::{CommitOutcome, DayLedger, DayLedgerDb, LedgerCommit, RevisionRow, parse_day};
+use serde::de::DeserializeOwned;
+
+use super::{
+    CommitOutcome, DayLedger, DayLedgerDb, LedgerCommit, RevisionRow, StoredVehicle, parse_day,
+};
 use crate::sqlite::{claim_inbox, optional};
 use crate::{SqliteDb, StoreError, StoreResult, ts};
 
@@ -53,6 +57,21 @@ pub fn apply_head(
         removed.execute(params![vehicle_id, event_id])?;
     }
     Ok(None)
+}
+
+/// Reads a row of `SELECT id, version, json_object(…)`: the ledger's columns, then the service's own as
+/// one JSON object, so its fields are read by the same serde code as the MongoDB document's.
+pub fn read_stored<F: DeserializeOwned>(
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<StoredVehicle<F>> {
+    let fields: String = r.get(2)?;
+    Ok(StoredVehicle {
+        id: r.get(0)?,
+        version: r.get(1)?,
+        fields: serde_json::from_str(&fields).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, Box::new(e))
+        })?,
+    })
 }
 
 /// The revision ledger of the vehicles whose ids `ids` lists (a JSON array).
