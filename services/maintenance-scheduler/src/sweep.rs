@@ -302,27 +302,13 @@ async fn write_page(
 pub async fn run_sweep_every(
     store: Arc<dyn SchedulerStore>,
     interval: Duration,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        if *shutdown.borrow() {
-            return;
-        }
-        tokio::select! {
-            _ = ticker.tick() => {
-                if let Err(e) = sweep(store.as_ref(), None, vwc_clock::now().date_naive()).await {
-                    tracing::error!(error = %e, "maintenance sweep failed; retrying at the next tick");
-                }
-            }
-            changed = shutdown.changed() => {
-                if changed.is_err() {
-                    return;
-                }
-            }
-        }
-    }
+    vwc_store::vehicle_ledger::run_daily("maintenance sweep", interval, shutdown, |today| {
+        let store = store.clone();
+        async move { sweep(store.as_ref(), None, today).await }
+    })
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------------

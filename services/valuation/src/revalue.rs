@@ -115,27 +115,13 @@ pub async fn revalue_traced(
 pub async fn run_revalue_every(
     store: Arc<dyn ValuationStore>,
     interval: Duration,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        if *shutdown.borrow() {
-            return;
-        }
-        tokio::select! {
-            _ = ticker.tick() => {
-                if let Err(e) = revalue(store.as_ref(), None, vwc_clock::now().date_naive()).await {
-                    tracing::error!(error = %e, "re-valuation failed; retrying at the next tick");
-                }
-            }
-            changed = shutdown.changed() => {
-                if changed.is_err() {
-                    return;
-                }
-            }
-        }
-    }
+    vwc_store::vehicle_ledger::run_daily("re-valuation", interval, shutdown, |today| {
+        let store = store.clone();
+        async move { revalue(store.as_ref(), None, today).await }
+    })
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------------

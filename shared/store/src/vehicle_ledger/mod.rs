@@ -241,3 +241,36 @@ impl VehicleLocks {
             .await
     }
 }
+
+/// Runs a service's daily job for today every `interval` (the first right away) until `shutdown` turns
+/// true, in embedded mode. A failed run is logged (`job` names it) and tried again at the next tick.
+pub async fn run_daily<F, Fut, R, E>(
+    job: &'static str,
+    interval: std::time::Duration,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    mut run: F,
+) where
+    F: FnMut(NaiveDate) -> Fut,
+    Fut: std::future::Future<Output = Result<R, E>>,
+    E: std::fmt::Display,
+{
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        tokio::select! {
+            _ = ticker.tick() => {
+                if let Err(e) = run(vwc_clock::now().date_naive()).await {
+                    tracing::error!(error = %e, job, "a daily job failed; retrying at the next tick");
+                }
+            }
+            changed = shutdown.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
