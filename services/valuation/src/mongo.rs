@@ -4,6 +4,7 @@
 //! Reads are not transactional: the vehicle document (with its version) is read first and its details
 //! after, so a commit computed from details newer than that version is refused by the version check.
 
+use crate::store::REVALUES;
 use async_trait::async_trait;
 use mongodb::ClientSession;
 use mongodb::bson::doc;
@@ -35,11 +36,9 @@ const PUBLISHED: &str = "published";
 /// `{_id: "<vehicle>/<event>", vehicle_id, event_id, revision}`: the latest revision applied of each
 /// corrected or voided record.
 const FACT_REVISIONS: &str = "fact_revisions";
-/// `{_id: org_id, day, revalued_at}`.
-const REVALUES: DayLedger = DayLedger {
-    name: "revalues",
-    stamped: "revalued_at",
-};
+impl KeepsDays for MongoValuationStore {
+    const DAYS: DayLedger = REVALUES;
+}
 
 #[derive(Clone)]
 pub struct MongoValuationStore {
@@ -223,10 +222,6 @@ impl ValuationStore for MongoValuationStore {
     async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>> {
         commit_in_transactions(self, &commits).await
     }
-}
-
-impl KeepsDays for MongoValuationStore {
-    const DAYS: DayLedger = REVALUES;
 }
 
 impl Plumbed for MongoValuationStore {

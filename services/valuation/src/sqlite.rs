@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use crate::store::REVALUES;
 use async_trait::async_trait;
 use rusqlite::{Connection, params};
 use vwc_contracts::{OrgId, VehicleId};
@@ -79,11 +80,9 @@ impl SqliteValuationStore {
     }
 }
 
-/// When each organisation's vehicles were last re-valued.
-const REVALUES: DayLedger = DayLedger {
-    name: "revalues",
-    stamped: "revalued_at",
-};
+impl KeepsDays for SqliteValuationStore {
+    const DAYS: DayLedger = REVALUES;
+}
 
 type VehicleRow = StoredVehicle<VehicleFields>;
 
@@ -279,10 +278,6 @@ impl ValuationStore for SqliteValuationStore {
     async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>> {
         commit_prepared(&self.db, commits, prepare, apply).await
     }
-}
-
-impl KeepsDays for SqliteValuationStore {
-    const DAYS: DayLedger = REVALUES;
 }
 
 impl Plumbed for SqliteValuationStore {

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use vwc_contracts::{Envelope, OrgId, VehicleId};
 pub use vwc_store::vehicle_ledger::CommitOutcome;
-use vwc_store::vehicle_ledger::{DailyRuns, StoredVehicle, parse_day};
+use vwc_store::vehicle_ledger::{DailyRuns, DayLedger, StoredVehicle, parse_day};
 use vwc_store::{Plumbing, StoreResult};
 
 use crate::model::{Fact, VehicleProfile};
@@ -90,6 +90,12 @@ pub(crate) fn state_of(stored: StoredVehicle<VehicleFields>) -> StoreResult<Vehi
         ..VehicleState::default()
     })
 }
+
+/// When each organisation's vehicles were last re-valued (`revalues`: organisation, day, `revalued_at`).
+pub(crate) const REVALUES: DayLedger = DayLedger {
+    name: "revalues",
+    stamped: "revalued_at",
+};
 
 /// One atomic change of a vehicle's state.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use vwc_contracts::{Envelope, OrgId, VehicleId};
 use vwc_store::mongo::parse_ts;
 pub use vwc_store::vehicle_ledger::CommitOutcome;
-use vwc_store::vehicle_ledger::{DailyRuns, StoredVehicle, parse_day};
+use vwc_store::vehicle_ledger::{DailyRuns, DayLedger, StoredVehicle, parse_day};
 use vwc_store::{Plumbing, StoreError, StoreResult};
 
 use crate::evaluation::{TimelineFact, VehicleRecord};
@@ -86,6 +86,12 @@ pub(crate) fn state_of(stored: StoredVehicle<VehicleFields>) -> StoreResult<Vehi
         ..VehicleState::default()
     })
 }
+
+/// When each organisation was last swept (`sweeps`: organisation, day, `swept_at`).
+pub(crate) const SWEEPS: DayLedger = DayLedger {
+    name: "sweeps",
+    stamped: "swept_at",
+};
 
 /// One atomic change of a vehicle's state.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::store::SWEEPS;
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use mongodb::ClientSession;
@@ -45,11 +46,9 @@ const FACT_REVISIONS: &str = "fact_revisions";
 const PUBLISHED: &str = "published";
 /// `{_id: "<vehicle>/<task>/<status>/<cycle>/<occurrence>", vehicle_id, …}`.
 const REMINDERS: &str = "reminders";
-/// `{_id: org_id, day, swept_at}`.
-const SWEEPS: DayLedger = DayLedger {
-    name: "sweeps",
-    stamped: "swept_at",
-};
+impl KeepsDays for MongoSchedulerStore {
+    const DAYS: DayLedger = SWEEPS;
+}
 
 #[derive(Clone)]
 pub struct MongoSchedulerStore {
@@ -378,10 +377,6 @@ impl SchedulerStore for MongoSchedulerStore {
     async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>> {
         commit_in_transactions(self, &commits).await
     }
-}
-
-impl KeepsDays for MongoSchedulerStore {
-    const DAYS: DayLedger = SWEEPS;
 }
 
 impl Plumbed for MongoSchedulerStore {

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use crate::store::SWEEPS;
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use rusqlite::{Connection, params};
@@ -110,11 +111,9 @@ fn other(message: String) -> StoreError {
     StoreError::Other(message)
 }
 
-/// When each organisation was last swept.
-const SWEEPS: DayLedger = DayLedger {
-    name: "sweeps",
-    stamped: "swept_at",
-};
+impl KeepsDays for SqliteSchedulerStore {
+    const DAYS: DayLedger = SWEEPS;
+}
 
 type VehicleRow = StoredVehicle<VehicleFields>;
 
@@ -387,10 +386,6 @@ impl SchedulerStore for SqliteSchedulerStore {
     async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>> {
         commit_prepared(&self.db, commits, prepare, apply).await
     }
-}
-
-impl KeepsDays for SqliteSchedulerStore {
-    const DAYS: DayLedger = SWEEPS;
 }
 
 impl Plumbed for SqliteSchedulerStore {
