@@ -4,10 +4,8 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use tracing::Instrument;
 use vwc_bus::{Consumer, HandleError};
 use vwc_contracts::{Envelope, Event, EventType};
-use vwc_telemetry::TraceParent;
 
 use crate::knowledge::{ValuationPoint, ValuationView};
 use crate::store::{Revision, VehicleRef};
@@ -47,14 +45,7 @@ impl Consumer for ChatConsumer {
     }
 
     async fn handle(&self, envelope: &Envelope) -> Result<(), HandleError> {
-        let trace = envelope.traceparent.as_deref().and_then(TraceParent::parse);
-        let span = tracing::info_span!("chat_historian.apply", event_id = %envelope.id,
-            event_type = %envelope.event_type(),
-            trace_id = trace.as_ref().map(|t| t.trace_id.as_str()).unwrap_or(""));
-        if let Some(t) = &trace {
-            vwc_telemetry::set_remote_parent(&span, t);
-        }
-        async {
+        vwc_bus::in_consumer_span(self.name(), envelope, |_| async {
             let id = envelope.id.to_string();
             let event = envelope.event().map_err(HandleError::malformed)?;
             let applied = match event {
@@ -117,8 +108,7 @@ impl Consumer for ChatConsumer {
                 tracing::debug!("duplicate delivery ignored");
             }
             Ok(())
-        }
-        .instrument(span)
+        })
         .await
     }
 }

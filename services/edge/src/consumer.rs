@@ -4,10 +4,8 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use tracing::Instrument;
 use vwc_bus::{Consumer, HandleError};
 use vwc_contracts::{Envelope, Event, EventType};
-use vwc_telemetry::TraceParent;
 
 use crate::corrections::TimelineRevision;
 use crate::{CONSUMER, EdgeStore};
@@ -47,13 +45,7 @@ impl Consumer for EdgeConsumer {
     }
 
     async fn handle(&self, envelope: &Envelope) -> Result<(), HandleError> {
-        let trace = envelope.traceparent.as_deref().and_then(TraceParent::parse);
-        let span = tracing::info_span!("edge.apply", event_id = %envelope.id, event_type = %envelope.event_type(),
-            trace_id = trace.as_ref().map(|t| t.trace_id.as_str()).unwrap_or(""));
-        if let Some(t) = &trace {
-            vwc_telemetry::set_remote_parent(&span, t);
-        }
-        async {
+        vwc_bus::in_consumer_span(self.name(), envelope, |_| async {
             let id = envelope.id.to_string();
             let event = envelope.event().map_err(HandleError::malformed)?;
             let applied = match event {
@@ -119,8 +111,7 @@ impl Consumer for EdgeConsumer {
                 tracing::debug!("duplicate delivery ignored");
             }
             Ok(())
-        }
-        .instrument(span)
+        })
         .await
     }
 }

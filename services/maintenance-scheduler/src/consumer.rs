@@ -2,10 +2,8 @@
 //! the inbox in the same transaction as its effect and the events it publishes.
 
 use async_trait::async_trait;
-use tracing::Instrument;
 use vwc_bus::{Consumer, HandleError};
 use vwc_contracts::{Envelope, Event, EventType};
-use vwc_telemetry::TraceParent;
 
 use crate::CONSUMER;
 use crate::service::Scheduler;
@@ -43,16 +41,7 @@ impl Consumer for SchedulerConsumer {
     }
 
     async fn handle(&self, envelope: &Envelope) -> Result<(), HandleError> {
-        let trace = envelope.traceparent.as_deref().and_then(TraceParent::parse);
-        let span = tracing::info_span!("maintenance_scheduler.apply", event_id = %envelope.id,
-            event_type = %envelope.event_type(),
-            trace_id = trace.as_ref().map(|t| t.trace_id.as_str()).unwrap_or(""));
-        if let Some(t) = &trace {
-            vwc_telemetry::set_remote_parent(&span, t);
-        }
-        // What this hop publishes continues the incoming trace.
-        let outgoing = trace.map(|t| t.child().to_string());
-        async {
+        vwc_bus::in_consumer_span(self.name(), envelope, |outgoing| async move {
             let id = envelope.id.to_string();
             let event = envelope.event().map_err(HandleError::malformed)?;
             let outcome = match event {
@@ -108,8 +97,7 @@ impl Consumer for SchedulerConsumer {
                 tracing::debug!("duplicate delivery ignored");
             }
             Ok(())
-        }
-        .instrument(span)
+        })
         .await
     }
 }

@@ -10,6 +10,7 @@ use axum::http::HeaderMap;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
+use vwc_contracts::VehicleId;
 use vwc_contracts::maintenance::MaintenanceItemView;
 use vwc_http::openapi::{
     BadRequest, Forbidden, InternalServerError, NotFound, PayloadTooLarge, ServiceUnavailable,
@@ -110,7 +111,7 @@ async fn configure_item(
     State(state): State<SchedulerState>,
     auth: Auth,
     trace: RequestTrace,
-    Path((vehicle_id, task)): Path<(String, String)>,
+    Path((vehicle_id, task)): Path<(VehicleId, String)>,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<Json<MaintenanceItemView>, ApiError> {

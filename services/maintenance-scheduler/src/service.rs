@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use vwc_contracts::maintenance::MaintenanceItemView;
-use vwc_contracts::{FieldError, Vehicle, VehicleEvent, is_task_code};
+use vwc_contracts::{FieldError, Vehicle, VehicleEvent, VehicleId, is_task_code};
 use vwc_store::StoreError;
+use vwc_store::vehicle_ledger::VehicleLocks;
 
 use crate::evaluation::{Evaluation, TimelineFact, VehicleRecord, evaluate_vehicle};
 use crate::publishing::{Plan, SentReminder, next_reminder_repeat, plan};
@@ -111,7 +112,7 @@ impl AsOf {
 /// re-evaluates as of `when`, and commits; again from the top on a conflict. `change` may refuse.
 pub async fn update_vehicle<E>(
     store: &dyn SchedulerStore,
-    vehicle_id: &str,
+    vehicle_id: &VehicleId,
     claim: Option<&str>,
     when: AsOf,
     traceparent: Option<&str>,
@@ -173,19 +174,16 @@ pub enum ConfigureError {
 pub struct Scheduler {
     store: Arc<dyn SchedulerStore>,
     clock: Clock,
-    /// Striped per-vehicle locks: concurrent deliveries for one vehicle (a burst of dealer webhooks) queue
-    /// here instead of conflicting in the store and exhausting their optimistic retries.
-    stripes: Arc<Vec<tokio::sync::Mutex<()>>>,
+    /// Concurrent deliveries for one vehicle queue here instead of conflicting in the store.
+    locks: Arc<VehicleLocks>,
 }
-
-const STRIPES: usize = 64;
 
 impl Scheduler {
     pub fn new(store: Arc<dyn SchedulerStore>) -> Scheduler {
         Scheduler {
             store,
             clock: system_clock(),
-            stripes: Arc::new((0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect()),
+            locks: Arc::default(),
         }
     }
 
@@ -193,13 +191,6 @@ impl Scheduler {
     pub fn with_clock(mut self, clock: Clock) -> Scheduler {
         self.clock = clock;
         self
-    }
-
-    async fn lock_vehicle(&self, vehicle_id: &str) -> tokio::sync::MutexGuard<'_, ()> {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        vehicle_id.hash(&mut h);
-        self.stripes[(h.finish() as usize) % STRIPES].lock().await
     }
 
     pub fn store(&self) -> &Arc<dyn SchedulerStore> {
@@ -218,7 +209,7 @@ impl Scheduler {
         traceparent: Option<&str>,
     ) -> Result<Updated, UpdateError> {
         let record = VehicleRecord::from_vehicle(vehicle);
-        let _vehicle = self.lock_vehicle(&vehicle.id).await;
+        let _vehicle = self.locks.lock(&vehicle.id).await;
         let updated = update_vehicle(
             self.store.as_ref(),
             &vehicle.id,
@@ -255,7 +246,7 @@ impl Scheduler {
         } else {
             TimelineFact::from_event(event)
         };
-        let _vehicle = self.lock_vehicle(&event.vehicle_id).await;
+        let _vehicle = self.locks.lock(&event.vehicle_id).await;
         let updated = update_vehicle(
             self.store.as_ref(),
             &event.vehicle_id,
@@ -309,7 +300,7 @@ impl Scheduler {
         let Some(fact) = TimelineFact::from_event(event) else {
             return Ok(None);
         };
-        let _vehicle = self.lock_vehicle(&event.vehicle_id).await;
+        let _vehicle = self.locks.lock(&event.vehicle_id).await;
         let updated = update_vehicle(
             self.store.as_ref(),
             &event.vehicle_id,
@@ -348,7 +339,7 @@ impl Scheduler {
     pub async fn configure_item(
         &self,
         org: &str,
-        vehicle_id: &str,
+        vehicle_id: &VehicleId,
         task: &str,
         change: &ItemChange,
         traceparent: Option<&str>,

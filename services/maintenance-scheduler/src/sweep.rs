@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Months, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
-use vwc_contracts::OdometerUnit;
+use vwc_contracts::{OdometerUnit, OrgId, VehicleId};
 use vwc_store::{StoreError, StoreResult};
 use vwc_telemetry::TraceParent;
 
@@ -122,17 +122,18 @@ pub async fn sweep_traced(
         return Ok(report);
     }
     let mut orgs: BTreeSet<String> = org.map(str::to_string).into_iter().collect();
+    let org_id = org.map(OrgId::from);
 
     let (pages, mut to_evaluate) = mpsc::channel::<Vec<VehicleState>>(1);
     let (plans, mut to_write) = mpsc::channel::<PagePlan>(1);
     let read = async move {
-        let mut after: Option<String> = None;
+        let mut after: Option<VehicleId> = None;
         loop {
             let page = store
-                .vehicle_states(org, after.as_deref(), Some(today), SWEEP_PAGE)
+                .vehicle_states(org_id.as_ref(), after.as_ref(), Some(today), SWEEP_PAGE)
                 .await?;
             let last_page = page.len() < SWEEP_PAGE;
-            after = page.last().map(|s| s.vehicle_id.clone());
+            after = page.last().map(|s| VehicleId::from(&s.vehicle_id));
             // A closed channel means a later stage failed; its error is the one reported.
             if page.is_empty() || pages.send(page).await.is_err() || last_page {
                 return Ok::<(), SweepError>(());
@@ -168,8 +169,8 @@ pub async fn sweep_traced(
     if org.is_none() {
         orgs.insert(EVERY_ORGANISATION.to_string());
     }
-    let orgs: Vec<String> = orgs.into_iter().collect();
-    store.record_sweep(&orgs, today).await?;
+    let orgs: Vec<OrgId> = orgs.into_iter().map(OrgId::from).collect();
+    store.record_day(&orgs, today).await?;
     report.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     tracing::info!(day = %today, org = org.unwrap_or("*"), vehicles = report.vehicles,
         changed = report.changed, reminders = report.reminders, elapsed_ms = report.elapsed_ms,
@@ -186,11 +187,11 @@ async fn swept_already(
     org: Option<&str>,
     today: NaiveDate,
 ) -> Result<bool, SweepError> {
-    if store.last_sweep_day(EVERY_ORGANISATION).await? == Some(today) {
+    if store.last_day(&EVERY_ORGANISATION.into()).await? == Some(today) {
         return Ok(true);
     }
     Ok(match org {
-        Some(org) => store.last_sweep_day(org).await? == Some(today),
+        Some(org) => store.last_day(&org.into()).await? == Some(today),
         None => false,
     })
 }
@@ -270,7 +271,10 @@ async fn write_page(
     report.items += page.unchanged_items;
     orgs.extend(page.orgs);
     let (commits, counts): (Vec<VehicleCommit>, Vec<Planned>) = page.commits.into_iter().unzip();
-    let ids: Vec<String> = commits.iter().map(|c| c.vehicle_id.clone()).collect();
+    let ids: Vec<VehicleId> = commits
+        .iter()
+        .map(|c| VehicleId::from(&c.vehicle_id))
+        .collect();
     let outcomes = store.commit_batch(commits).await?;
     for ((outcome, planned), vehicle_id) in outcomes.into_iter().zip(counts).zip(ids) {
         match outcome {
@@ -298,27 +302,13 @@ async fn write_page(
 pub async fn run_sweep_every(
     store: Arc<dyn SchedulerStore>,
     interval: Duration,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        if *shutdown.borrow() {
-            return;
-        }
-        tokio::select! {
-            _ = ticker.tick() => {
-                if let Err(e) = sweep(store.as_ref(), None, vwc_clock::now().date_naive()).await {
-                    tracing::error!(error = %e, "maintenance sweep failed; retrying at the next tick");
-                }
-            }
-            changed = shutdown.changed() => {
-                if changed.is_err() {
-                    return;
-                }
-            }
-        }
-    }
+    vwc_store::vehicle_ledger::run_daily("maintenance sweep", interval, shutdown, |today| {
+        let store = store.clone();
+        async move { sweep(store.as_ref(), None, today).await }
+    })
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------------

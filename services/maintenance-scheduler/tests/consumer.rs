@@ -65,7 +65,7 @@ async fn registration_creates_the_standard_schedule_in_the_vehicles_unit() {
     );
     assert_eq!(oil.due_at, Some(day(2025, 7, 1)));
     assert_eq!(reminders(&out), []);
-    let state = t.store.vehicle_state("veh_km").await.unwrap();
+    let state = t.state("veh_km").await;
     assert_eq!(state.vehicle.unwrap().name, "2021 Toyota RAV4 (Blue)");
 }
 
@@ -91,14 +91,14 @@ async fn the_same_envelope_twice_has_one_effect_and_one_set_of_outbox_rows() {
     c.handle(&event).await.unwrap();
     let first = drain_outbox(t.store.as_ref()).await;
     assert!(!first.is_empty());
-    let version = t.store.vehicle_state("veh_1").await.unwrap().version;
+    let version = t.state("veh_1").await.version;
     c.handle(&event).await.unwrap();
     assert_eq!(
         drain_outbox(t.store.as_ref()).await,
         [],
         "a redelivery publishes nothing"
     );
-    let state = t.store.vehicle_state("veh_1").await.unwrap();
+    let state = t.state("veh_1").await;
     assert_eq!(state.version, version, "a redelivery writes nothing");
     assert_eq!(state.facts.len(), 1);
 
@@ -107,7 +107,7 @@ async fn the_same_envelope_twice_has_one_effect_and_one_set_of_outbox_rows() {
         .await
         .unwrap();
     assert_eq!(drain_outbox(t.store.as_ref()).await, []);
-    assert_eq!(t.store.vehicle_state("veh_1").await.unwrap().facts.len(), 1);
+    assert_eq!(t.state("veh_1").await.facts.len(), 1);
 }
 
 #[tokio::test]
@@ -129,7 +129,7 @@ async fn the_worked_example_oil_change_goes_due_soon_then_overdue_with_one_remin
     let change: ItemChange =
         serde_json::from_value(json!({"intervalMiles": 5_000, "intervalMonths": 6})).unwrap();
     let view = scheduler
-        .configure_item("org_a", "veh_1", "oil_change", &change, None)
+        .configure_item("org_a", &"veh_1".into(), "oil_change", &change, None)
         .await
         .unwrap();
     assert_eq!(
@@ -264,7 +264,7 @@ async fn an_event_that_says_nothing_about_maintenance_changes_nothing() {
     let v = vehicle("org_a", "veh_1", OdometerUnit::Mi);
     c.handle(&registered(&v)).await.unwrap();
     drain_outbox(t.store.as_ref()).await;
-    let version = t.store.vehicle_state("veh_1").await.unwrap().version;
+    let version = t.state("veh_1").await.version;
     let valuation = timeline_event(
         &v,
         "evt_val",
@@ -274,10 +274,7 @@ async fn an_event_that_says_nothing_about_maintenance_changes_nothing() {
         json!({"amountCents": 1_500_000, "source": "user_estimate"}),
     );
     c.handle(&recorded(&valuation)).await.unwrap();
-    assert_eq!(
-        t.store.vehicle_state("veh_1").await.unwrap().version,
-        version
-    );
+    assert_eq!(t.state("veh_1").await.version, version);
     assert_eq!(drain_outbox(t.store.as_ref()).await, []);
 }
 
@@ -304,12 +301,12 @@ async fn a_rolled_back_reading_is_not_trusted() {
         oil_view(&drain_outbox(t.store.as_ref()).await).status,
         MaintenanceStatus::DueSoon
     );
-    let before = t.store.vehicle_state("veh_1").await.unwrap().published;
+    let before = t.state("veh_1").await.published;
     // A typo a day later: lower than the reading before it, so kept but flagged and not used.
     c.handle(&recorded(&reading(&v, "evt_typo", at(2025, 6, 2), 4_460)))
         .await
         .unwrap();
-    let state = t.store.vehicle_state("veh_1").await.unwrap();
+    let state = t.state("veh_1").await;
     assert_eq!(state.facts.len(), 3);
     assert_eq!(state.published, before);
     assert_eq!(drain_outbox(t.store.as_ref()).await, []);
@@ -339,7 +336,7 @@ async fn concurrent_events_of_one_vehicle_all_land() {
     for h in handles {
         h.await.unwrap();
     }
-    let state = t.store.vehicle_state("veh_1").await.unwrap();
+    let state = t.state("veh_1").await;
     assert_eq!(state.facts.len(), 20);
     let fresh = vwc_maintenance_scheduler::evaluate_vehicle(
         state.vehicle.as_ref().unwrap(),
@@ -398,7 +395,7 @@ async fn revisions_apply_in_revision_order_whatever_order_they_arrive_in() {
     let done = |t: &TempStore| {
         let store = t.store.clone();
         async move {
-            let state = store.vehicle_state("veh_1").await.unwrap();
+            let state = store.vehicle_state(&"veh_1".into()).await.unwrap();
             state.facts.iter().any(|f| f.event_id == "evt_oil")
         }
     };
@@ -407,15 +404,7 @@ async fn revisions_apply_in_revision_order_whatever_order_they_arrive_in() {
     c.handle(&revised(&oil, 2, true)).await.unwrap();
     c.handle(&recorded(&oil)).await.unwrap();
     assert!(!done(&t).await, "a voided record came back");
-    assert_eq!(
-        t.store
-            .vehicle_state("veh_1")
-            .await
-            .unwrap()
-            .revisions
-            .get("evt_oil"),
-        Some(&2)
-    );
+    assert_eq!(t.state("veh_1").await.revisions.get("evt_oil"), Some(&2));
 
     // Two corrections of another record, the newer first, then the original: the newest stays.
     let tires = maintenance(&v, "evt_tires", at(2025, 6, 2), 40_100, &["tire_rotation"]);
@@ -426,7 +415,7 @@ async fn revisions_apply_in_revision_order_whatever_order_they_arrive_in() {
     c.handle(&revised(&newest, 3, false)).await.unwrap();
     c.handle(&revised(&older, 2, false)).await.unwrap();
     c.handle(&recorded(&tires)).await.unwrap();
-    let state = t.store.vehicle_state("veh_1").await.unwrap();
+    let state = t.state("veh_1").await;
     let fact = state
         .facts
         .iter()

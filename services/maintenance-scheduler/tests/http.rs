@@ -14,6 +14,7 @@ use vwc_contracts::maintenance::MaintenanceScheduleUpdated;
 use vwc_contracts::{EventType, OdometerUnit};
 use vwc_maintenance_scheduler::http::{SchedulerState, router};
 use vwc_maintenance_scheduler::{Scheduler, SchedulerConsumer, SchedulerStore};
+use vwc_store::vehicle_ledger::DailyRuns;
 use vwc_testkit::json as body;
 
 struct App {
@@ -87,7 +88,12 @@ impl App {
     }
 
     async fn version(&self, id: &str) -> u64 {
-        self.t.store.vehicle_state(id).await.unwrap().version
+        self.t
+            .store
+            .vehicle_state(&id.into())
+            .await
+            .unwrap()
+            .version
     }
 }
 
@@ -264,7 +270,7 @@ async fn an_unknown_task_is_a_404_unless_it_is_created_with_a_title() {
         (status, item["title"].as_str()),
         (200, Some("Timing belt and water pump"))
     );
-    let state = app.t.store.vehicle_state("veh_1").await.unwrap();
+    let state = app.t.store.vehicle_state(&"veh_1".into()).await.unwrap();
     assert_eq!(state.published.unwrap().statuses.len(), 13);
 }
 
@@ -445,8 +451,8 @@ async fn a_fleet_manager_sweeps_their_organisation_and_a_second_sweep_sends_noth
             .all(|e| e.org_id == "org_a")
     );
     assert_eq!(
-        app.t.store.last_sweep_day("org_a").await.unwrap(),
+        app.t.store.last_day(&"org_a".into()).await.unwrap(),
         Some(day(2025, 6, 1))
     );
-    assert_eq!(app.t.store.last_sweep_day("org_b").await.unwrap(), None);
+    assert_eq!(app.t.store.last_day(&"org_b".into()).await.unwrap(), None);
 }

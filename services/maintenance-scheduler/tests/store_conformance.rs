@@ -112,7 +112,7 @@ async fn pending(store: &Store) -> Vec<Envelope> {
 // Checks
 
 async fn an_unknown_vehicle_has_an_empty_state_at_version_zero(store: Store) {
-    let state = store.vehicle_state("veh_nope").await.unwrap();
+    let state = store.vehicle_state(&"veh_nope".into()).await.unwrap();
     assert_eq!(state.vehicle_id, "veh_nope");
     assert_eq!(state.version, 0);
     assert_eq!(state.vehicle, None);
@@ -152,7 +152,7 @@ async fn a_commit_reads_back_exactly(store: Store) {
         ..registration("org_a", "veh_1")
     };
     assert_eq!(store.commit(commit).await.unwrap(), CommitOutcome::Applied);
-    let state = store.vehicle_state("veh_1").await.unwrap();
+    let state = store.vehicle_state(&"veh_1".into()).await.unwrap();
     assert_eq!(state.version, 1);
     assert_eq!(state.vehicle, Some(record("org_a", "veh_1")));
     let mut stored = state.facts.clone();
@@ -170,14 +170,14 @@ async fn a_commit_from_a_stale_version_conflicts_and_writes_nothing(store: Store
         claim: Some("env_1".into()),
         facts: vec![fact("evt_1", FactKind::Reading, at(2, 9), Some(100), &[])],
         outbox: vec![envelope("veh_1")],
-        ..VehicleCommit::on(&store.vehicle_state("veh_2").await.unwrap())
+        ..VehicleCommit::on(&store.vehicle_state(&"veh_2".into()).await.unwrap())
     };
     let stale = VehicleCommit {
         vehicle_id: "veh_1".into(),
         ..stale
     };
     assert_eq!(store.commit(stale).await.unwrap(), CommitOutcome::Conflict);
-    let state = store.vehicle_state("veh_1").await.unwrap();
+    let state = store.vehicle_state(&"veh_1".into()).await.unwrap();
     assert_eq!((state.version, state.facts.len()), (1, 0));
     assert!(pending(&store).await.is_empty());
     // The claim was not taken either: the same envelope applies once the version is right.
@@ -195,7 +195,7 @@ async fn a_claimed_envelope_is_a_duplicate_and_writes_nothing(store: Store) {
         ..registration("org_a", "veh_1")
     };
     assert_eq!(store.commit(first).await.unwrap(), CommitOutcome::Applied);
-    let state = store.vehicle_state("veh_1").await.unwrap();
+    let state = store.vehicle_state(&"veh_1".into()).await.unwrap();
     let again = VehicleCommit {
         claim: Some("env_1".into()),
         facts: vec![fact("evt_1", FactKind::Reading, at(2, 9), Some(100), &[])],
@@ -203,7 +203,7 @@ async fn a_claimed_envelope_is_a_duplicate_and_writes_nothing(store: Store) {
         ..VehicleCommit::on(&state)
     };
     assert_eq!(store.commit(again).await.unwrap(), CommitOutcome::Duplicate);
-    let after = store.vehicle_state("veh_1").await.unwrap();
+    let after = store.vehicle_state(&"veh_1".into()).await.unwrap();
     assert_eq!((after.version, after.facts.len()), (1, 0));
     assert_eq!(pending(&store).await.len(), 1);
 }
@@ -215,13 +215,16 @@ async fn the_same_fact_twice_is_kept_once(store: Store) {
         ..registration("org_a", "veh_1")
     };
     store.commit(first).await.unwrap();
-    let state = store.vehicle_state("veh_1").await.unwrap();
+    let state = store.vehicle_state(&"veh_1".into()).await.unwrap();
     let again = VehicleCommit {
         facts: vec![reading.clone()],
         ..VehicleCommit::on(&state)
     };
     assert_eq!(store.commit(again).await.unwrap(), CommitOutcome::Applied);
-    assert_eq!(store.vehicle_state("veh_1").await.unwrap().facts, [reading]);
+    assert_eq!(
+        store.vehicle_state(&"veh_1".into()).await.unwrap().facts,
+        [reading]
+    );
 }
 
 async fn a_removed_fact_is_gone_and_its_replacement_kept(store: Store) {
@@ -246,7 +249,7 @@ async fn a_removed_fact_is_gone_and_its_replacement_kept(store: Store) {
         Some(150),
         &["oil_change"],
     );
-    let state = store.vehicle_state("veh_1").await.unwrap();
+    let state = store.vehicle_state(&"veh_1".into()).await.unwrap();
     let correction = VehicleCommit {
         remove_facts: vec!["evt_1".into()],
         facts: vec![corrected.clone()],
@@ -256,22 +259,25 @@ async fn a_removed_fact_is_gone_and_its_replacement_kept(store: Store) {
         store.commit(correction).await.unwrap(),
         CommitOutcome::Applied
     );
-    let mut facts = store.vehicle_state("veh_1").await.unwrap().facts;
+    let mut facts = store.vehicle_state(&"veh_1".into()).await.unwrap().facts;
     facts.sort_by(|a, b| a.event_id.cmp(&b.event_id));
     assert_eq!(facts, [corrected, other.clone()]);
     // A void: the fact removed.
-    let state = store.vehicle_state("veh_1").await.unwrap();
+    let state = store.vehicle_state(&"veh_1".into()).await.unwrap();
     let void = VehicleCommit {
         remove_facts: vec!["evt_1".into()],
         ..VehicleCommit::on(&state)
     };
     store.commit(void).await.unwrap();
-    assert_eq!(store.vehicle_state("veh_1").await.unwrap().facts, [other]);
+    assert_eq!(
+        store.vehicle_state(&"veh_1".into()).await.unwrap().facts,
+        [other]
+    );
 }
 
 async fn a_retired_vehicle_reads_back_retired(store: Store) {
     store.commit(registration("org_a", "veh_1")).await.unwrap();
-    let state = store.vehicle_state("veh_1").await.unwrap();
+    let state = store.vehicle_state(&"veh_1".into()).await.unwrap();
     assert!(!state.vehicle.as_ref().unwrap().retired);
     let retire = VehicleCommit {
         register: Some(VehicleRecord {
@@ -281,10 +287,10 @@ async fn a_retired_vehicle_reads_back_retired(store: Store) {
         ..VehicleCommit::on(&state)
     };
     store.commit(retire).await.unwrap();
-    let state = store.vehicle_state("veh_1").await.unwrap();
+    let state = store.vehicle_state(&"veh_1".into()).await.unwrap();
     assert!(state.vehicle.unwrap().retired);
     let listed = store
-        .vehicle_states(Some("org_a"), None, None, 10)
+        .vehicle_states(Some(&"org_a".into()), None, None, 10)
         .await
         .unwrap();
     assert!(listed[0].vehicle.as_ref().unwrap().retired);
@@ -301,7 +307,7 @@ async fn settings_replace_those_of_the_same_task(store: Store) {
         .await
         .unwrap();
     oil.enabled = false;
-    let state = store.vehicle_state("veh_1").await.unwrap();
+    let state = store.vehicle_state(&"veh_1".into()).await.unwrap();
     store
         .commit(VehicleCommit {
             settings: vec![oil.clone()],
@@ -309,7 +315,7 @@ async fn settings_replace_those_of_the_same_task(store: Store) {
         })
         .await
         .unwrap();
-    let mut settings = store.vehicle_state("veh_1").await.unwrap().settings;
+    let mut settings = store.vehicle_state(&"veh_1".into()).await.unwrap().settings;
     settings.sort_by(|a, b| a.task.cmp(&b.task));
     assert_eq!(settings, [coolant, oil]);
 }
@@ -323,7 +329,7 @@ async fn a_reminder_is_recorded_once_per_key(store: Store) {
         })
         .await
         .unwrap();
-    let state = store.vehicle_state("veh_1").await.unwrap();
+    let state = store.vehicle_state(&"veh_1".into()).await.unwrap();
     let repeat = reminder("oil_change", MaintenanceStatus::Overdue, 1);
     let soon = reminder("oil_change", MaintenanceStatus::DueSoon, 0);
     let mut same_key = first.clone();
@@ -335,7 +341,11 @@ async fn a_reminder_is_recorded_once_per_key(store: Store) {
         })
         .await
         .unwrap();
-    let mut reminders = store.vehicle_state("veh_1").await.unwrap().reminders;
+    let mut reminders = store
+        .vehicle_state(&"veh_1".into())
+        .await
+        .unwrap()
+        .reminders;
     reminders.sort_by_key(|r| (r.status.as_str(), r.occurrence));
     assert_eq!(reminders, [soon, first, repeat]);
 }
@@ -348,7 +358,7 @@ async fn facts_before_the_registration_are_kept_and_the_vehicle_is_not_listed(st
         ..VehicleCommit::default()
     };
     assert_eq!(store.commit(early).await.unwrap(), CommitOutcome::Applied);
-    let state = store.vehicle_state("veh_1").await.unwrap();
+    let state = store.vehicle_state(&"veh_1".into()).await.unwrap();
     assert_eq!(
         (state.version, state.vehicle.as_ref(), state.facts.len()),
         (1, None, 1)
@@ -420,28 +430,28 @@ async fn vehicle_states_page_in_id_order_by_organisation(store: Store) {
     );
     assert_eq!(
         ids(store
-            .vehicle_states(None, Some("veh_2"), None, 2)
+            .vehicle_states(None, Some(&"veh_2".into()), None, 2)
             .await
             .unwrap()),
         ["veh_3", "veh_4"]
     );
     assert_eq!(
         ids(store
-            .vehicle_states(Some("org_a"), None, None, 10)
+            .vehicle_states(Some(&"org_a".into()), None, None, 10)
             .await
             .unwrap()),
         ["veh_1", "veh_3", "veh_5"]
     );
     assert_eq!(
         ids(store
-            .vehicle_states(Some("org_a"), Some("veh_1"), None, 1)
+            .vehicle_states(Some(&"org_a".into()), Some(&"veh_1".into()), None, 1)
             .await
             .unwrap()),
         ["veh_3"]
     );
     assert!(
         store
-            .vehicle_states(Some("org_c"), None, None, 10)
+            .vehicle_states(Some(&"org_c".into()), None, None, 10)
             .await
             .unwrap()
             .is_empty()
@@ -482,21 +492,29 @@ async fn only_vehicles_whose_wake_day_has_come_are_listed_for_a_day(store: Store
     assert_eq!(due(june(30)).await, ["veh_1", "veh_2", "veh_3"]);
     assert_eq!(
         ids(store
-            .vehicle_states(Some("org_a"), Some("veh_1"), Some(june(19)), 10)
+            .vehicle_states(
+                Some(&"org_a".into()),
+                Some(&"veh_1".into()),
+                Some(june(19)),
+                10
+            )
             .await
             .unwrap()),
         ["veh_2"]
     );
     // Read back, and a commit without a wake day leaves it as it was.
-    let state = store.vehicle_state("veh_2").await.unwrap();
+    let state = store.vehicle_state(&"veh_2".into()).await.unwrap();
     assert_eq!(state.wake_on, Some(june(10)));
     let outcome = store.commit(VehicleCommit::on(&state)).await.unwrap();
     assert_eq!(outcome, CommitOutcome::Applied);
     assert_eq!(
-        store.vehicle_state("veh_2").await.unwrap().wake_on,
+        store.vehicle_state(&"veh_2".into()).await.unwrap().wake_on,
         Some(june(10))
     );
-    assert_eq!(store.vehicle_state("veh_1").await.unwrap().wake_on, None);
+    assert_eq!(
+        store.vehicle_state(&"veh_1".into()).await.unwrap().wake_on,
+        None
+    );
 }
 
 async fn the_highest_revision_of_each_record_is_kept(store: Store) {
@@ -506,7 +524,7 @@ async fn the_highest_revision_of_each_record_is_kept(store: Store) {
         vec![("evt_1".to_string(), 2)],
         vec![("evt_2".to_string(), 4)],
     ] {
-        let state = store.vehicle_state("veh_1").await.unwrap();
+        let state = store.vehicle_state(&"veh_1".into()).await.unwrap();
         let outcome = store
             .commit(VehicleCommit {
                 revisions,
@@ -516,7 +534,7 @@ async fn the_highest_revision_of_each_record_is_kept(store: Store) {
             .unwrap();
         assert_eq!(outcome, CommitOutcome::Applied);
     }
-    let state = store.vehicle_state("veh_1").await.unwrap();
+    let state = store.vehicle_state(&"veh_1".into()).await.unwrap();
     assert_eq!(
         state.revisions.into_iter().collect::<Vec<_>>(),
         [("evt_1".to_string(), 3), ("evt_2".to_string(), 4)]
@@ -571,7 +589,10 @@ async fn a_batch_applies_each_commit_on_its_own(store: Store) {
         .map(|e| e.vehicle_id)
         .collect();
     assert_eq!(published, [Some("veh_2".into()), Some("veh_4".into())]);
-    assert_eq!(store.vehicle_state("veh_3").await.unwrap().version, 0);
+    assert_eq!(
+        store.vehicle_state(&"veh_3".into()).await.unwrap().version,
+        0
+    );
     assert!(store.commit_batch(Vec::new()).await.unwrap().is_empty());
 }
 
@@ -592,18 +613,7 @@ async fn outbox_rows_are_pending_until_marked_sent(store: Store) {
 }
 
 async fn the_last_sweep_day_is_kept_per_organisation(store: Store) {
-    assert_eq!(store.last_sweep_day("org_a").await.unwrap(), None);
-    store
-        .record_sweep(&["org_a".into(), "org_b".into()], day(10))
-        .await
-        .unwrap();
-    store
-        .record_sweep(&["org_a".into()], day(11))
-        .await
-        .unwrap();
-    assert_eq!(store.last_sweep_day("org_a").await.unwrap(), Some(day(11)));
-    assert_eq!(store.last_sweep_day("org_b").await.unwrap(), Some(day(10)));
-    assert_eq!(store.last_sweep_day("org_c").await.unwrap(), None);
+    vwc_testkit::ledger::the_last_day_is_kept_per_organisation(store.as_ref()).await;
 }
 
 async fn dead_letters_are_listed_oldest_first_until_replayed(store: Store) {

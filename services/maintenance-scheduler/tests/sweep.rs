@@ -15,6 +15,7 @@ use vwc_maintenance_scheduler::{
     Scheduler, SchedulerConsumer, SchedulerStore, VehicleCommit, VehicleState, run_sweep_every,
     seed_bulk, sweep,
 };
+use vwc_store::vehicle_ledger::DailyRuns;
 
 /// One vehicle whose oil change went overdue on 10 June 2025 (done at 40,000 on 1 March, read 45,100).
 async fn overdue_vehicle(t: &TempStore, org: &str, id: &str) {
@@ -62,7 +63,7 @@ async fn days_passing_without_events_publish_nothing_and_a_second_sweep_the_same
         .await
         .unwrap();
     assert_eq!((first.vehicles, first.items), (0, 0));
-    let asleep = t.store.vehicle_state("veh_1").await.unwrap();
+    let asleep = t.store.vehicle_state(&"veh_1".into()).await.unwrap();
     assert_eq!(asleep.wake_on, Some(day(2025, 6, 17)));
     assert_eq!(
         (first.changed, first.status_changes, first.reminders),
@@ -87,7 +88,7 @@ async fn days_passing_without_events_publish_nothing_and_a_second_sweep_the_same
     // A sweep of every organisation records the day for all of them at once.
     assert_eq!(
         t.store
-            .last_sweep_day(vwc_maintenance_scheduler::sweep::EVERY_ORGANISATION)
+            .last_day(&vwc_maintenance_scheduler::sweep::EVERY_ORGANISATION.into())
             .await
             .unwrap(),
         Some(day(2025, 6, 12))
@@ -160,9 +161,9 @@ async fn an_organisations_sweep_touches_only_its_vehicles() {
     let published = drain_outbox(t.store.as_ref()).await;
     assert!(!published.is_empty());
     assert!(published.iter().all(|e| e.org_id == "org_b"));
-    assert_eq!(t.store.last_sweep_day("org_a").await.unwrap(), None);
+    assert_eq!(t.store.last_day(&"org_a".into()).await.unwrap(), None);
     assert_eq!(
-        t.store.last_sweep_day("org_b").await.unwrap(),
+        t.store.last_day(&"org_b".into()).await.unwrap(),
         Some(day(2025, 6, 17))
     );
     // One organisation's sweep does not cover the others: sweeping them all the same day still runs.
@@ -221,7 +222,7 @@ async fn the_embedded_loop_sweeps_at_once_and_stops_on_shutdown() {
         stopped,
     ));
     vwc_testkit::eventually("the first sweep", Duration::from_secs(10), || async {
-        t.store.last_sweep_day("org_a").await.unwrap()
+        t.store.last_day(&"org_a".into()).await.unwrap()
     })
     .await;
     stop.send(true).unwrap();

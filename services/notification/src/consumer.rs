@@ -8,12 +8,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use tracing::Instrument;
 use vwc_bus::{Consumer, HandleError};
 use vwc_contracts::maintenance::ReminderDue;
 use vwc_contracts::valuation::ValuationUpdated;
 use vwc_contracts::{Envelope, Event, EventType};
-use vwc_telemetry::TraceParent;
 
 use crate::clock::{Clock, SystemClock};
 use crate::compose::{plan_notification, plan_valuation_drop};
@@ -106,14 +104,7 @@ impl Consumer for NotificationConsumer {
     }
 
     async fn handle(&self, envelope: &Envelope) -> Result<(), HandleError> {
-        let trace = envelope.traceparent.as_deref().and_then(TraceParent::parse);
-        let span = tracing::info_span!("notification.apply", event_id = %envelope.id,
-            event_type = %envelope.event_type(),
-            trace_id = trace.as_ref().map(|t| t.trace_id.as_str()).unwrap_or(""));
-        if let Some(t) = &trace {
-            vwc_telemetry::set_remote_parent(&span, t);
-        }
-        async {
+        vwc_bus::in_consumer_span(self.name(), envelope, |_| async {
             let event = envelope.event().map_err(HandleError::malformed)?;
             let applied = match event {
                 Event::ReminderDue(reminder) => self.reminder_due(envelope, reminder).await?,
@@ -136,8 +127,7 @@ impl Consumer for NotificationConsumer {
                 tracing::debug!("duplicate reminder ignored");
             }
             Ok(())
-        }
-        .instrument(span)
+        })
         .await
     }
 }

@@ -11,6 +11,7 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
+use vwc_contracts::VehicleId;
 use vwc_contracts::valuation::ValuationForecast;
 use vwc_http::openapi::{
     BadRequest, Forbidden, InternalServerError, NotFound, ServiceUnavailable, TooManyRequests,
@@ -108,7 +109,7 @@ fn months(raw: Option<&str>) -> Result<u32, ApiError> {
 async fn forecast(
     State(state): State<ValuationState>,
     auth: Auth,
-    Path(id): Path<String>,
+    Path(id): Path<VehicleId>,
     q: Result<Query<ForecastQuery>, QueryRejection>,
 ) -> Result<Json<ValuationForecast>, ApiError> {
     auth.require(Permission::ReadVehicles)?;

@@ -4,18 +4,28 @@
 //! Reads are not transactional: the vehicle document (with its version) is read first and its details
 //! after, so a commit computed from details newer than that version is refused by the version check.
 
-use std::collections::HashMap;
-
+use crate::store::REVALUES;
 use async_trait::async_trait;
-use chrono::NaiveDate;
 use mongodb::ClientSession;
-use mongodb::bson::{Document, doc};
-use vwc_store::mongo::{MongoDb, collect, int, required_text, text};
-use vwc_store::{Outbox, Plumbed, StoreError, StoreResult, ts};
+use mongodb::bson::doc;
+use serde::Deserialize;
+use vwc_contracts::{OrgId, VehicleId};
+use vwc_store::mongo::MongoDb;
+use vwc_store::vehicle_ledger::mongo::{
+    MongoCommits, apply_head, commit_in_transactions, of_vehicles, page_filter, revisions_of,
+    vehicle_doc, vehicle_page,
+};
+use vwc_store::vehicle_ledger::{
+    DayLedger, KeepsDays, StoredVehicle, fill_revisions, in_order, keyed_states, parse_day,
+};
+use vwc_store::{Plumbed, StoreResult};
 
 use crate::CONSUMER;
-use crate::model::{Fact, VehicleProfile, sort_facts};
-use crate::store::{CommitOutcome, PublishedPoint, ValuationStore, VehicleCommit, VehicleState};
+use crate::model::sort_facts;
+use crate::store::{
+    CommitOutcome, PublishedPoint, ValuationStore, VehicleCommit, VehicleFields, VehicleState,
+    state_of,
+};
 
 /// `{_id: vehicle_id, version, org_id, profile, current_on, current_fingerprint, current_amount}`.
 const VEHICLES: &str = "vehicles";
@@ -26,22 +36,13 @@ const PUBLISHED: &str = "published";
 /// `{_id: "<vehicle>/<event>", vehicle_id, event_id, revision}`: the latest revision applied of each
 /// corrected or voided record.
 const FACT_REVISIONS: &str = "fact_revisions";
-/// `{_id: org_id, day, revalued_at}`.
-const REVALUES: &str = "revalues";
-
-const COMMITS_PER_TRANSACTION: usize = 100;
+impl KeepsDays for MongoValuationStore {
+    const DAYS: DayLedger = REVALUES;
+}
 
 #[derive(Clone)]
 pub struct MongoValuationStore {
     db: MongoDb,
-}
-
-fn other(message: String) -> StoreError {
-    StoreError::Other(message)
-}
-
-fn parse_day(s: &str) -> StoreResult<NaiveDate> {
-    s.parse().map_err(|e| other(format!("bad date {s:?}: {e}")))
 }
 
 impl MongoValuationStore {
@@ -73,48 +74,23 @@ impl MongoValuationStore {
 
     async fn states_of(
         &self,
-        vehicles: Vec<Document>,
+        vehicles: Vec<StoredVehicle<VehicleFields>>,
         history: bool,
     ) -> StoreResult<Vec<VehicleState>> {
-        let order = vehicles
-            .iter()
-            .map(|d| required_text(d, "_id"))
-            .collect::<StoreResult<Vec<String>>>()?;
-        let mut states: HashMap<String, VehicleState> = vehicles
-            .iter()
-            .map(|d| state_from(d).map(|s| (s.vehicle_id.clone(), s)))
-            .collect::<StoreResult<_>>()?;
+        let (order, mut states) = keyed_states(vehicles, state_of)?;
         if !order.is_empty() {
-            let by_vehicle = doc! { "vehicle_id": { "$in": &order } };
-            for d in collect(self.db.collection(FACTS).find(by_vehicle.clone()).await?).await? {
-                let fact: Fact = serde_json::from_str(&required_text(&d, "body")?)?;
-                if let Some(s) = states.get_mut(&required_text(&d, "vehicle_id")?) {
-                    s.facts.push(fact);
+            let facts: Vec<FactDoc> = of_vehicles(&self.db, FACTS, &order).await?;
+            for d in facts {
+                if let Some(s) = states.get_mut(&d.vehicle_id) {
+                    s.facts.push(serde_json::from_str(&d.body)?);
                 }
             }
-            for d in collect(
-                self.db
-                    .collection(FACT_REVISIONS)
-                    .find(by_vehicle.clone())
-                    .await?,
-            )
-            .await?
-            {
-                if let Some(s) = states.get_mut(&required_text(&d, "vehicle_id")?) {
-                    s.revisions.insert(
-                        required_text(&d, "event_id")?,
-                        int(&d, "revision")?.unwrap_or(0) as u32,
-                    );
-                }
-            }
-            for d in collect(self.db.collection(PUBLISHED).find(by_vehicle).await?).await? {
-                let day = parse_day(&required_text(&d, "as_of")?)?;
-                let point = PublishedPoint {
-                    fingerprint: int(&d, "fingerprint")?.unwrap_or(0) as u64,
-                    amount_cents: int(&d, "amount")?.unwrap_or(0) as u64,
-                };
-                if let Some(s) = states.get_mut(&required_text(&d, "vehicle_id")?) {
-                    s.published.insert(day, point);
+            let revisions = revisions_of(&self.db, &order).await?;
+            fill_revisions(&mut states, revisions, |s| &mut s.revisions);
+            let published: Vec<PointDoc> = of_vehicles(&self.db, PUBLISHED, &order).await?;
+            for d in published {
+                if let Some(s) = states.get_mut(&d.vehicle_id) {
+                    s.published.insert(parse_day(&d.as_of)?, d.point());
                 }
             }
             for s in states.values_mut() {
@@ -125,36 +101,24 @@ impl MongoValuationStore {
                 }
             }
         }
-        Ok(order
-            .into_iter()
-            .filter_map(|id| states.remove(&id))
-            .collect())
+        Ok(in_order(order, states))
     }
+}
+
+#[async_trait]
+impl MongoCommits for MongoValuationStore {
+    type Commit = VehicleCommit;
 
     async fn try_commit_one(
         &self,
         session: &mut ClientSession,
         c: &VehicleCommit,
     ) -> StoreResult<CommitOutcome> {
-        let current = self
-            .db
-            .collection(VEHICLES)
-            .find_one(doc! { "_id": &c.vehicle_id })
-            .session(&mut *session)
-            .await?;
-        let version = match &current {
-            Some(d) => int(d, "version")?.unwrap_or(0),
-            None => 0,
+        let version = match apply_head(&self.db, session, CONSUMER, c).await? {
+            Ok(version) => version,
+            Err(refused) => return Ok(refused),
         };
-        if version as u64 != c.expected_version {
-            return Ok(CommitOutcome::Conflict);
-        }
-        if let Some(envelope_id) = &c.claim
-            && !self.db.claim_inbox(session, CONSUMER, envelope_id).await?
-        {
-            return Ok(CommitOutcome::Duplicate);
-        }
-        let mut set = doc! { "version": version + 1 };
+        let mut set = doc! { "version": version };
         if let Some(p) = &c.register {
             set.insert("org_id", &p.org_id);
             set.insert("profile", serde_json::to_string(p)?);
@@ -170,27 +134,6 @@ impl MongoValuationStore {
             .upsert(true)
             .session(&mut *session)
             .await?;
-        for (event_id, revision) in &c.revisions {
-            self.db
-                .collection(FACT_REVISIONS)
-                .update_one(
-                    doc! { "_id": format!("{}/{}", c.vehicle_id, event_id) },
-                    doc! {
-                        "$set": { "vehicle_id": &c.vehicle_id, "event_id": event_id },
-                        "$max": { "revision": i64::from(*revision) },
-                    },
-                )
-                .upsert(true)
-                .session(&mut *session)
-                .await?;
-        }
-        for event_id in &c.remove_facts {
-            self.db
-                .collection(FACTS)
-                .delete_one(doc! { "_id": format!("{}/{}", c.vehicle_id, event_id) })
-                .session(&mut *session)
-                .await?;
-        }
         for f in &c.facts {
             self.db
                 .collection(FACTS)
@@ -226,139 +169,58 @@ impl MongoValuationStore {
     }
 }
 
-fn state_from(d: &Document) -> StoreResult<VehicleState> {
-    let id = required_text(d, "_id")?;
-    let profile: Option<VehicleProfile> = text(d, "profile")?
-        .as_deref()
-        .map(serde_json::from_str)
-        .transpose()?;
-    let current = match (
-        text(d, "current_on")?,
-        int(d, "current_fingerprint")?,
-        int(d, "current_amount")?,
-    ) {
-        (Some(on), Some(fp), Some(amount)) => Some((
-            parse_day(&on)?,
-            PublishedPoint {
-                fingerprint: fp as u64,
-                amount_cents: amount as u64,
-            },
-        )),
-        _ => None,
-    };
-    Ok(VehicleState {
-        vehicle_id: id,
-        profile,
-        version: int(d, "version")?.unwrap_or(0) as u64,
-        current,
-        ..VehicleState::default()
-    })
+/// A `facts` document: the fact as JSON.
+#[derive(Deserialize)]
+struct FactDoc {
+    vehicle_id: String,
+    body: String,
+}
+
+/// A `published` document: one history point.
+#[derive(Deserialize)]
+struct PointDoc {
+    vehicle_id: String,
+    as_of: String,
+    fingerprint: i64,
+    amount: i64,
+}
+
+impl PointDoc {
+    fn point(&self) -> PublishedPoint {
+        PublishedPoint {
+            fingerprint: self.fingerprint as u64,
+            amount_cents: self.amount as u64,
+        }
+    }
 }
 
 #[async_trait]
 impl ValuationStore for MongoValuationStore {
-    async fn vehicle_state(&self, vehicle_id: &str) -> StoreResult<VehicleState> {
-        let found = self
-            .db
-            .collection(VEHICLES)
-            .find_one(doc! { "_id": vehicle_id })
-            .await?;
+    async fn vehicle_state(&self, vehicle_id: &VehicleId) -> StoreResult<VehicleState> {
+        let found = vehicle_doc(&self.db, vehicle_id).await?;
         match found {
             Some(d) => Ok(self
                 .states_of(vec![d], true)
                 .await?
                 .pop()
-                .unwrap_or_else(|| VehicleState::new(vehicle_id))),
-            None => Ok(VehicleState::new(vehicle_id)),
+                .unwrap_or_else(|| VehicleState::new(vehicle_id.as_str()))),
+            None => Ok(VehicleState::new(vehicle_id.as_str())),
         }
     }
 
     async fn vehicle_states(
         &self,
-        org: Option<&str>,
-        after: Option<&str>,
+        org: Option<&OrgId>,
+        after: Option<&VehicleId>,
         limit: usize,
         history: bool,
     ) -> StoreResult<Vec<VehicleState>> {
-        let mut filter = doc! { "_id": { "$gt": after.unwrap_or("") } };
-        match org {
-            Some(org) => filter.insert("org_id", org),
-            None => filter.insert("org_id", doc! { "$type": "string" }),
-        };
-        let cursor = self
-            .db
-            .collection(VEHICLES)
-            .find(filter)
-            .sort(doc! { "_id": 1 })
-            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
-            .await?;
-        let vehicles = collect(cursor).await?;
+        let vehicles = vehicle_page(&self.db, page_filter(org, after), limit).await?;
         self.states_of(vehicles, history).await
     }
 
     async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>> {
-        let mut outcomes = Vec::with_capacity(commits.len());
-        let mut published = false;
-        for chunk in commits.chunks(COMMITS_PER_TRANSACTION) {
-            let mut tx = self.db.transaction().await?;
-            let chunk_outcomes = loop {
-                tx.begin().await?;
-                let mut attempt = Vec::with_capacity(chunk.len());
-                let mut failed = None;
-                for c in chunk {
-                    match self.try_commit_one(tx.session(), c).await {
-                        Ok(o) => attempt.push(o),
-                        Err(e) => {
-                            failed = Some(e);
-                            break;
-                        }
-                    }
-                }
-                let outcome = match failed {
-                    Some(e) => Err(e),
-                    None => Ok(attempt),
-                };
-                if let Some(done) = tx.settle(outcome).await? {
-                    break done;
-                }
-            };
-            published |= chunk
-                .iter()
-                .zip(&chunk_outcomes)
-                .any(|(c, o)| *o == CommitOutcome::Applied && !c.outbox.is_empty());
-            outcomes.extend(chunk_outcomes);
-        }
-        if published {
-            self.db.wakeup().notify_one();
-        }
-        Ok(outcomes)
-    }
-
-    async fn record_revalue(&self, orgs: &[String], day: NaiveDate) -> StoreResult<()> {
-        let now = ts(&vwc_clock::now());
-        for org in orgs {
-            self.db
-                .collection(REVALUES)
-                .update_one(
-                    doc! { "_id": org },
-                    doc! { "$set": { "day": day.to_string(), "revalued_at": &now } },
-                )
-                .upsert(true)
-                .await?;
-        }
-        Ok(())
-    }
-
-    async fn last_revalue_day(&self, org: &str) -> StoreResult<Option<NaiveDate>> {
-        let found = self
-            .db
-            .collection(REVALUES)
-            .find_one(doc! { "_id": org })
-            .await?;
-        match found {
-            Some(d) => Ok(Some(parse_day(&required_text(&d, "day")?)?)),
-            None => Ok(None),
-        }
+        commit_in_transactions(self, &commits).await
     }
 }
 

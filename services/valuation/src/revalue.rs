@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use serde::Serialize;
 use tokio::sync::watch;
+use vwc_contracts::{OrgId, VehicleId};
 use vwc_store::StoreError;
 
 use crate::store::{CommitOutcome, ValuationStore, VehicleCommit};
@@ -59,13 +60,14 @@ pub async fn revalue_traced(
         ..RevalueReport::default()
     };
     let mut orgs = std::collections::BTreeSet::new();
-    let mut after: Option<String> = None;
+    let org_id = org.map(OrgId::from);
+    let mut after: Option<VehicleId> = None;
     loop {
         let states = store
-            .vehicle_states(org, after.as_deref(), PAGE, false)
+            .vehicle_states(org_id.as_ref(), after.as_ref(), PAGE, false)
             .await?;
         let Some(last) = states.last() else { break };
-        after = Some(last.vehicle_id.clone());
+        after = Some(VehicleId::from(&last.vehicle_id));
         let mut commits = Vec::new();
         for state in &states {
             report.vehicles += 1;
@@ -80,7 +82,10 @@ pub async fn revalue_traced(
                 commits.push(commit);
             }
         }
-        let ids: Vec<String> = commits.iter().map(|c| c.vehicle_id.clone()).collect();
+        let ids: Vec<VehicleId> = commits
+            .iter()
+            .map(|c| VehicleId::from(&c.vehicle_id))
+            .collect();
         let outcomes = store.commit_batch(commits).await?;
         for (id, outcome) in ids.iter().zip(outcomes) {
             if outcome == CommitOutcome::Conflict {
@@ -98,11 +103,11 @@ pub async fn revalue_traced(
             break;
         }
     }
-    let orgs: Vec<String> = match org {
-        Some(o) => vec![o.to_string()],
-        None => orgs.into_iter().collect(),
+    let orgs: Vec<OrgId> = match org_id {
+        Some(o) => vec![o],
+        None => orgs.into_iter().map(OrgId::from).collect(),
     };
-    store.record_revalue(&orgs, today).await?;
+    store.record_day(&orgs, today).await?;
     Ok(report)
 }
 
@@ -110,27 +115,13 @@ pub async fn revalue_traced(
 pub async fn run_revalue_every(
     store: Arc<dyn ValuationStore>,
     interval: Duration,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        if *shutdown.borrow() {
-            return;
-        }
-        tokio::select! {
-            _ = ticker.tick() => {
-                if let Err(e) = revalue(store.as_ref(), None, vwc_clock::now().date_naive()).await {
-                    tracing::error!(error = %e, "re-valuation failed; retrying at the next tick");
-                }
-            }
-            changed = shutdown.changed() => {
-                if changed.is_err() {
-                    return;
-                }
-            }
-        }
-    }
+    vwc_store::vehicle_ledger::run_daily("re-valuation", interval, shutdown, |today| {
+        let store = store.clone();
+        async move { revalue(store.as_ref(), None, today).await }
+    })
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------------

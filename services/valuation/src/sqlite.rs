@@ -1,18 +1,25 @@
 //! SQLite adapter of the valuation store. Per-vehicle rows are clustered by vehicle id (`WITHOUT ROWID`),
 //! so a page of vehicles is read with one lookup per table.
 
-use std::collections::HashMap;
 use std::path::Path;
 
+use crate::store::REVALUES;
 use async_trait::async_trait;
-use chrono::NaiveDate;
 use rusqlite::{Connection, params};
-use vwc_store::sqlite::{claim_inbox, optional};
-use vwc_store::{Plumbed, SqliteDb, StoreError, StoreResult, ts};
+use vwc_contracts::{OrgId, VehicleId};
+use vwc_store::sqlite::optional;
+use vwc_store::vehicle_ledger::sqlite::{apply_head, commit_prepared, read_stored, revisions_of};
+use vwc_store::vehicle_ledger::{
+    DayLedger, KeepsDays, StoredVehicle, fill_revisions, in_order, keyed_states, parse_day,
+};
+use vwc_store::{Plumbed, SqliteDb, StoreResult};
 
 use crate::CONSUMER;
-use crate::model::{Fact, VehicleProfile, sort_facts};
-use crate::store::{CommitOutcome, PublishedPoint, ValuationStore, VehicleCommit, VehicleState};
+use crate::model::{Fact, sort_facts};
+use crate::store::{
+    CommitOutcome, PublishedPoint, ValuationStore, VehicleCommit, VehicleFields, VehicleState,
+    state_of,
+};
 
 const MIGRATIONS: &[&str] = &[
     r#"
@@ -73,60 +80,16 @@ impl SqliteValuationStore {
     }
 }
 
-fn other(message: String) -> StoreError {
-    StoreError::Other(message)
+impl KeepsDays for SqliteValuationStore {
+    const DAYS: DayLedger = REVALUES;
 }
 
-fn parse_day(s: &str) -> StoreResult<NaiveDate> {
-    s.parse().map_err(|e| other(format!("bad date {s:?}: {e}")))
-}
+type VehicleRow = StoredVehicle<VehicleFields>;
 
-/// id, profile, version, current_on, current_fingerprint, current_amount
-type VehicleRow = (
-    String,
-    Option<String>,
-    i64,
-    Option<String>,
-    Option<i64>,
-    Option<i64>,
-);
-
+/// The `SELECT` list of a vehicle row (see [`read_stored`]).
 const VEHICLE_COLUMNS: &str =
-    "id, profile, version, current_on, current_fingerprint, current_amount";
-
-fn read_vehicle_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VehicleRow> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-    ))
-}
-
-fn state_from_row(row: VehicleRow) -> StoreResult<VehicleState> {
-    let (id, profile, version, current_on, fingerprint, amount) = row;
-    let profile: Option<VehicleProfile> =
-        profile.as_deref().map(serde_json::from_str).transpose()?;
-    let current = match (current_on, fingerprint, amount) {
-        (Some(on), Some(fp), Some(amount)) => Some((
-            parse_day(&on)?,
-            PublishedPoint {
-                fingerprint: fp as u64,
-                amount_cents: amount as u64,
-            },
-        )),
-        _ => None,
-    };
-    Ok(VehicleState {
-        vehicle_id: id,
-        profile,
-        version: version as u64,
-        current,
-        ..VehicleState::default()
-    })
-}
+    "id, version, json_object('profile', profile, 'current_on', current_on,
+    'current_fingerprint', current_fingerprint, 'current_amount', current_amount)";
 
 /// Reads the vehicles `rows` describe with their facts and published points (all, or only the newest).
 fn load_states(
@@ -134,11 +97,7 @@ fn load_states(
     rows: Vec<VehicleRow>,
     history: bool,
 ) -> StoreResult<Vec<VehicleState>> {
-    let order: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
-    let mut states: HashMap<String, VehicleState> = rows
-        .into_iter()
-        .map(|r| state_from_row(r).map(|s| (s.vehicle_id.clone(), s)))
-        .collect::<StoreResult<_>>()?;
+    let (order, mut states) = keyed_states(rows, state_of)?;
     if !order.is_empty() {
         let ids = serde_json::to_string(&order)?;
         let mut stmt = conn.prepare_cached(
@@ -153,17 +112,7 @@ fn load_states(
                 s.facts.push(fact);
             }
         }
-        let mut stmt = conn.prepare_cached(
-            "SELECT vehicle_id, event_id, revision FROM fact_revisions
-             WHERE vehicle_id IN (SELECT value FROM json_each(?1))",
-        )?;
-        let mut rows = stmt.query([&ids])?;
-        while let Some(r) = rows.next()? {
-            let vehicle_id: String = r.get(0)?;
-            if let Some(s) = states.get_mut(&vehicle_id) {
-                s.revisions.insert(r.get(1)?, r.get::<_, i64>(2)? as u32);
-            }
-        }
+        fill_revisions(&mut states, revisions_of(conn, &ids)?, |s| &mut s.revisions);
         let sql = if history {
             "SELECT vehicle_id, as_of, fingerprint, amount FROM published
              WHERE vehicle_id IN (SELECT value FROM json_each(?1))"
@@ -189,10 +138,7 @@ fn load_states(
             sort_facts(&mut s.facts);
         }
     }
-    Ok(order
-        .into_iter()
-        .filter_map(|id| states.remove(&id))
-        .collect())
+    Ok(in_order(order, states))
 }
 
 /// A commit with its JSON prepared off the writer thread.
@@ -229,24 +175,9 @@ fn prepare(commit: VehicleCommit) -> StoreResult<PreparedCommit> {
 
 fn apply(conn: &Connection, p: &PreparedCommit) -> StoreResult<CommitOutcome> {
     let c = &p.commit;
-    let current: i64 = optional(
-        conn.prepare_cached("SELECT version FROM vehicles WHERE id = ?1")?
-            .query_row([&c.vehicle_id], |r| r.get(0)),
-    )?
-    .unwrap_or(0);
-    if current as u64 != c.expected_version {
-        return Ok(CommitOutcome::Conflict);
+    if let Some(refused) = apply_head(conn, CONSUMER, c)? {
+        return Ok(refused);
     }
-    if let Some(envelope_id) = &c.claim
-        && !claim_inbox(conn, CONSUMER, envelope_id)?
-    {
-        return Ok(CommitOutcome::Duplicate);
-    }
-    conn.prepare_cached(
-        "INSERT INTO vehicles (id, version) VALUES (?1, ?2)
-         ON CONFLICT (id) DO UPDATE SET version = excluded.version",
-    )?
-    .execute(params![c.vehicle_id, current + 1])?;
     if let (Some(v), Some(profile)) = (&c.register, &p.profile) {
         conn.prepare_cached("UPDATE vehicles SET org_id = ?2, profile = ?3 WHERE id = ?1")?
             .execute(params![c.vehicle_id, v.org_id, profile])?;
@@ -262,18 +193,6 @@ fn apply(conn: &Connection, p: &PreparedCommit) -> StoreResult<CommitOutcome> {
             point.fingerprint as i64,
             point.amount_cents as i64
         ])?;
-    }
-    let mut revisions = conn.prepare_cached(
-        "INSERT INTO fact_revisions (vehicle_id, event_id, revision) VALUES (?1, ?2, ?3)
-         ON CONFLICT (vehicle_id, event_id) DO UPDATE SET revision = max(revision, excluded.revision)",
-    )?;
-    for (event_id, revision) in &c.revisions {
-        revisions.execute(params![c.vehicle_id, event_id, i64::from(*revision)])?;
-    }
-    let mut removed =
-        conn.prepare_cached("DELETE FROM facts WHERE vehicle_id = ?1 AND event_id = ?2")?;
-    for event_id in &c.remove_facts {
-        removed.execute(params![c.vehicle_id, event_id])?;
     }
     let mut facts = conn.prepare_cached(
         "INSERT OR IGNORE INTO facts (vehicle_id, event_id, body) VALUES (?1, ?2, ?3)",
@@ -300,8 +219,8 @@ fn apply(conn: &Connection, p: &PreparedCommit) -> StoreResult<CommitOutcome> {
 
 #[async_trait]
 impl ValuationStore for SqliteValuationStore {
-    async fn vehicle_state(&self, vehicle_id: &str) -> StoreResult<VehicleState> {
-        let id = vehicle_id.to_string();
+    async fn vehicle_state(&self, vehicle_id: &VehicleId) -> StoreResult<VehicleState> {
+        let id = vehicle_id.as_str().to_string();
         self.db
             .read(move |conn| {
                 let tx = conn.unchecked_transaction()?;
@@ -309,7 +228,7 @@ impl ValuationStore for SqliteValuationStore {
                     tx.prepare_cached(&format!(
                         "SELECT {VEHICLE_COLUMNS} FROM vehicles WHERE id = ?1"
                     ))?
-                    .query_row([&id], read_vehicle_row),
+                    .query_row([&id], read_stored),
                 )?;
                 let state = match row {
                     Some(row) => load_states(&tx, vec![row], true)?.pop(),
@@ -322,12 +241,15 @@ impl ValuationStore for SqliteValuationStore {
 
     async fn vehicle_states(
         &self,
-        org: Option<&str>,
-        after: Option<&str>,
+        org: Option<&OrgId>,
+        after: Option<&VehicleId>,
         limit: usize,
         history: bool,
     ) -> StoreResult<Vec<VehicleState>> {
-        let (org, after) = (org.map(str::to_string), after.unwrap_or("").to_string());
+        let (org, after) = (
+            org.cloned(),
+            after.map_or("", VehicleId::as_str).to_string(),
+        );
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.db
             .read(move |conn| {
@@ -338,14 +260,14 @@ impl ValuationStore for SqliteValuationStore {
                             "SELECT {VEHICLE_COLUMNS} FROM vehicles
                              WHERE org_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
                         ))?
-                        .query_map(params![org, after, limit], read_vehicle_row)?
+                        .query_map(params![org, after, limit], read_stored)?
                         .collect::<Result<_, _>>()?,
                     None => tx
                         .prepare_cached(&format!(
                             "SELECT {VEHICLE_COLUMNS} FROM vehicles
                              WHERE id > ?1 AND org_id IS NOT NULL ORDER BY id LIMIT ?2"
                         ))?
-                        .query_map(params![after, limit], read_vehicle_row)?
+                        .query_map(params![after, limit], read_stored)?
                         .collect::<Result<_, _>>()?,
                 };
                 load_states(&tx, rows, history)
@@ -354,53 +276,7 @@ impl ValuationStore for SqliteValuationStore {
     }
 
     async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>> {
-        if commits.is_empty() {
-            return Ok(Vec::new());
-        }
-        let prepared = tokio::task::spawn_blocking(move || {
-            commits
-                .into_iter()
-                .map(prepare)
-                .collect::<StoreResult<Vec<_>>>()
-        })
-        .await
-        .map_err(|e| other(format!("preparing a commit failed: {e}")))??;
-        self.db
-            .write_with_events(move |conn| prepared.iter().map(|p| apply(conn, p)).collect())
-            .await
-    }
-
-    async fn record_revalue(&self, orgs: &[String], day: NaiveDate) -> StoreResult<()> {
-        let orgs = orgs.to_vec();
-        self.db
-            .write(move |conn| {
-                let mut stmt = conn.prepare_cached(
-                    "INSERT INTO revalues (org_id, day, revalued_at) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (org_id) DO UPDATE SET day = excluded.day,
-                       revalued_at = excluded.revalued_at",
-                )?;
-                let now = ts(&vwc_clock::now());
-                for org in &orgs {
-                    stmt.execute(params![org, day.to_string(), now])?;
-                }
-                Ok(())
-            })
-            .await
-    }
-
-    async fn last_revalue_day(&self, org: &str) -> StoreResult<Option<NaiveDate>> {
-        let org = org.to_string();
-        let day: Option<String> = self
-            .db
-            .read(move |conn| {
-                optional(
-                    conn.query_row("SELECT day FROM revalues WHERE org_id = ?1", [org], |r| {
-                        r.get(0)
-                    }),
-                )
-            })
-            .await?;
-        day.as_deref().map(parse_day).transpose()
+        commit_prepared(&self.db, commits, prepare, apply).await
     }
 }
 

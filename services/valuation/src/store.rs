@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
-use vwc_contracts::Envelope;
+use vwc_contracts::{Envelope, OrgId, VehicleId};
+pub use vwc_store::vehicle_ledger::CommitOutcome;
+use vwc_store::vehicle_ledger::{DailyRuns, DayLedger, StoredVehicle, parse_day};
 use vwc_store::{Plumbing, StoreResult};
 
 use crate::model::{Fact, VehicleProfile};
@@ -49,6 +51,52 @@ impl VehicleState {
     }
 }
 
+/// What both adapters store of a vehicle beside its id and version: the profile as JSON (absent until
+/// the registration) and the current value (absent until one was published).
+#[derive(Debug, Clone, serde::Deserialize)]
+pub(crate) struct VehicleFields {
+    #[serde(default, deserialize_with = "vwc_store::vehicle_ledger::json_text")]
+    pub profile: Option<VehicleProfile>,
+    #[serde(flatten)]
+    pub current: Option<StoredCurrent>,
+}
+
+/// The current value as stored: three fields, written together.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub(crate) struct StoredCurrent {
+    pub current_on: String,
+    pub current_fingerprint: i64,
+    pub current_amount: i64,
+}
+
+/// The state of a stored vehicle, before its facts and published points are read.
+pub(crate) fn state_of(stored: StoredVehicle<VehicleFields>) -> StoreResult<VehicleState> {
+    let current = stored
+        .fields
+        .current
+        .map(|c| {
+            let point = PublishedPoint {
+                fingerprint: c.current_fingerprint as u64,
+                amount_cents: c.current_amount as u64,
+            };
+            parse_day(&c.current_on).map(|on| (on, point))
+        })
+        .transpose()?;
+    Ok(VehicleState {
+        vehicle_id: stored.id,
+        profile: stored.fields.profile,
+        version: stored.version as u64,
+        current,
+        ..VehicleState::default()
+    })
+}
+
+/// When each organisation's vehicles were last re-valued (`revalues`: organisation, day, `revalued_at`).
+pub(crate) const REVALUES: DayLedger = DayLedger {
+    name: "revalues",
+    stamped: "revalued_at",
+};
+
 /// One atomic change of a vehicle's state.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct VehicleCommit {
@@ -68,6 +116,8 @@ pub struct VehicleCommit {
     /// Revisions applied: (event id, revision); the store keeps the highest per event.
     pub revisions: Vec<(String, u32)>,
 }
+
+vwc_store::ledger_commit!(VehicleCommit);
 
 impl VehicleCommit {
     pub fn on(state: &VehicleState) -> VehicleCommit {
@@ -90,26 +140,17 @@ impl VehicleCommit {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CommitOutcome {
-    Applied,
-    /// The claimed envelope had been applied before; nothing was written.
-    Duplicate,
-    /// The vehicle changed since the state was read; nothing was written.
-    Conflict,
-}
-
 #[async_trait]
-pub trait ValuationStore: Plumbing {
-    async fn vehicle_state(&self, vehicle_id: &str) -> StoreResult<VehicleState>;
+pub trait ValuationStore: Plumbing + DailyRuns {
+    async fn vehicle_state(&self, vehicle_id: &VehicleId) -> StoreResult<VehicleState>;
 
     /// Registered vehicles of `org` (or of every organisation), by id, strictly after `after`, at most
     /// `limit`. With `history: false`, `published` holds only the newest history point (all the daily
     /// job needs).
     async fn vehicle_states(
         &self,
-        org: Option<&str>,
-        after: Option<&str>,
+        org: Option<&OrgId>,
+        after: Option<&VehicleId>,
         limit: usize,
         history: bool,
     ) -> StoreResult<Vec<VehicleState>>;
@@ -121,8 +162,4 @@ pub trait ValuationStore: Plumbing {
 
     /// Applies many commits in as few transactions as the backend allows; one outcome per commit.
     async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>>;
-
-    async fn record_revalue(&self, orgs: &[String], day: NaiveDate) -> StoreResult<()>;
-
-    async fn last_revalue_day(&self, org: &str) -> StoreResult<Option<NaiveDate>>;
 }

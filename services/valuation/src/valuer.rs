@@ -9,8 +9,9 @@ use sha2::{Digest, Sha256};
 use vwc_contracts::valuation::{
     Valuation, ValuationDrop, ValuationForecast, ValuationPointKind, ValuationUpdated,
 };
-use vwc_contracts::{Envelope, Vehicle, VehicleEvent};
+use vwc_contracts::{Envelope, Vehicle, VehicleEvent, VehicleId};
 use vwc_store::StoreError;
+use vwc_store::vehicle_ledger::VehicleLocks;
 
 use crate::SOURCE;
 use crate::model::{self, Fact, VehicleProfile};
@@ -199,7 +200,7 @@ pub struct Updated {
 /// `now`, and commits; again from the top on a conflict. `change` may refuse.
 pub async fn update_vehicle<E>(
     store: &dyn ValuationStore,
-    vehicle_id: &str,
+    vehicle_id: &VehicleId,
     claim: Option<&str>,
     now: DateTime<Utc>,
     traceparent: Option<&str>,
@@ -240,17 +241,16 @@ pub async fn update_vehicle<E>(
 pub struct Valuer {
     store: Arc<dyn ValuationStore>,
     clock: Clock,
-    stripes: Arc<Vec<tokio::sync::Mutex<()>>>,
+    /// Concurrent deliveries for one vehicle queue here instead of conflicting in the store.
+    locks: Arc<VehicleLocks>,
 }
-
-const STRIPES: usize = 64;
 
 impl Valuer {
     pub fn new(store: Arc<dyn ValuationStore>) -> Valuer {
         Valuer {
             store,
             clock: vwc_clock::system(),
-            stripes: Arc::new((0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect()),
+            locks: Arc::default(),
         }
     }
 
@@ -267,14 +267,6 @@ impl Valuer {
         self.clock.now()
     }
 
-    /// Concurrent deliveries for one vehicle queue here instead of conflicting in the store.
-    async fn lock_vehicle(&self, vehicle_id: &str) -> tokio::sync::MutexGuard<'_, ()> {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        vehicle_id.hash(&mut h);
-        self.stripes[(h.finish() as usize) % STRIPES].lock().await
-    }
-
     pub async fn vehicle_registered(
         &self,
         envelope_id: &str,
@@ -282,7 +274,7 @@ impl Valuer {
         traceparent: Option<&str>,
     ) -> Result<Updated, UpdateError> {
         let profile = VehicleProfile::from_vehicle(vehicle);
-        let _vehicle = self.lock_vehicle(&vehicle.id).await;
+        let _vehicle = self.locks.lock(&vehicle.id).await;
         let updated = update_vehicle(
             self.store.as_ref(),
             &vehicle.id,
@@ -318,7 +310,7 @@ impl Valuer {
         } else {
             Fact::from_event(event)
         };
-        let _vehicle = self.lock_vehicle(&event.vehicle_id).await;
+        let _vehicle = self.locks.lock(&event.vehicle_id).await;
         let updated = update_vehicle(
             self.store.as_ref(),
             &event.vehicle_id,
@@ -375,7 +367,7 @@ impl Valuer {
         let Some(fact) = Fact::from_event(event) else {
             return Ok(None);
         };
-        let _vehicle = self.lock_vehicle(&event.vehicle_id).await;
+        let _vehicle = self.locks.lock(&event.vehicle_id).await;
         let updated = update_vehicle(
             self.store.as_ref(),
             &event.vehicle_id,
@@ -416,7 +408,7 @@ impl Valuer {
     pub async fn forecast(
         &self,
         org: &str,
-        vehicle_id: &str,
+        vehicle_id: &VehicleId,
         months: u32,
     ) -> Result<ValuationForecast, ForecastError> {
         let state = self.store.vehicle_state(vehicle_id).await?;

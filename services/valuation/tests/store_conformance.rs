@@ -67,7 +67,7 @@ fn registration(org: &str, id: &str) -> VehicleCommit {
 }
 
 async fn an_unknown_vehicle_has_an_empty_state_at_version_zero(store: Store) {
-    let s = store.vehicle_state("veh_nope").await.unwrap();
+    let s = store.vehicle_state(&"veh_nope".into()).await.unwrap();
     assert_eq!((s.vehicle_id.as_str(), s.version), ("veh_nope", 0));
     assert!(s.profile.is_none() && s.facts.is_empty() && s.published.is_empty());
     assert!(s.current.is_none());
@@ -104,7 +104,7 @@ async fn a_commit_reads_back_exactly(store: Store) {
     commit.current = Some((day(4), point(13, 1_790_000)));
     commit.outbox = vec![e.clone()];
     assert_eq!(store.commit(commit).await.unwrap(), CommitOutcome::Applied);
-    let s = store.vehicle_state("veh_1").await.unwrap();
+    let s = store.vehicle_state(&"veh_1".into()).await.unwrap();
     assert_eq!(s.version, 1);
     assert_eq!(s.profile, Some(profile("org_a", "veh_1")));
     // Facts come back in the order the model applies them.
@@ -128,7 +128,7 @@ async fn a_commit_from_a_stale_version_conflicts_and_writes_nothing(store: Store
     stale.facts = vec![fact("evt_9", 5, Some(1), FactDetail::Odometer)];
     stale.outbox = vec![envelope("veh_1")];
     assert_eq!(store.commit(stale).await.unwrap(), CommitOutcome::Conflict);
-    let s = store.vehicle_state("veh_1").await.unwrap();
+    let s = store.vehicle_state(&"veh_1".into()).await.unwrap();
     assert!(s.facts.is_empty());
     assert!(store.pending(10).await.unwrap().is_empty());
 }
@@ -149,7 +149,7 @@ async fn a_claimed_envelope_is_a_duplicate_and_writes_nothing(store: Store) {
         store.commit(again.clone()).await.unwrap(),
         CommitOutcome::Duplicate
     );
-    let s = store.vehicle_state("veh_1").await.unwrap();
+    let s = store.vehicle_state(&"veh_1".into()).await.unwrap();
     assert_eq!(s.version, 1);
     assert!(s.facts.is_empty());
     assert!(store.pending(10).await.unwrap().is_empty());
@@ -173,7 +173,7 @@ async fn a_removed_fact_is_gone_and_its_replacement_kept(store: Store) {
     };
     assert!(c.changes_state());
     store.commit(c).await.unwrap();
-    let mut facts = store.vehicle_state("veh_1").await.unwrap().facts;
+    let mut facts = store.vehicle_state(&"veh_1".into()).await.unwrap().facts;
     facts.sort_by(|a, b| a.event_id.cmp(&b.event_id));
     assert_eq!(facts, [corrected, other.clone()]);
     let c = VehicleCommit {
@@ -183,7 +183,10 @@ async fn a_removed_fact_is_gone_and_its_replacement_kept(store: Store) {
         ..VehicleCommit::default()
     };
     store.commit(c).await.unwrap();
-    assert_eq!(store.vehicle_state("veh_1").await.unwrap().facts, [other]);
+    assert_eq!(
+        store.vehicle_state(&"veh_1".into()).await.unwrap().facts,
+        [other]
+    );
 }
 
 async fn the_highest_revision_of_each_record_is_kept(store: Store) {
@@ -193,7 +196,7 @@ async fn the_highest_revision_of_each_record_is_kept(store: Store) {
         vec![("evt_1".to_string(), 2)],
         vec![("evt_2".to_string(), 4)],
     ] {
-        let state = store.vehicle_state("veh_1").await.unwrap();
+        let state = store.vehicle_state(&"veh_1".into()).await.unwrap();
         let c = VehicleCommit {
             revisions,
             ..VehicleCommit::on(&state)
@@ -201,7 +204,7 @@ async fn the_highest_revision_of_each_record_is_kept(store: Store) {
         assert!(c.changes_state());
         assert_eq!(store.commit(c).await.unwrap(), CommitOutcome::Applied);
     }
-    let state = store.vehicle_state("veh_1").await.unwrap();
+    let state = store.vehicle_state(&"veh_1".into()).await.unwrap();
     assert_eq!(
         state.revisions.into_iter().collect::<Vec<_>>(),
         [("evt_1".to_string(), 3), ("evt_2".to_string(), 4)]
@@ -222,7 +225,7 @@ async fn the_same_fact_twice_is_kept_once_and_a_point_is_replaced(store: Store) 
         ..VehicleCommit::default()
     };
     assert_eq!(store.commit(c).await.unwrap(), CommitOutcome::Applied);
-    let s = store.vehicle_state("veh_1").await.unwrap();
+    let s = store.vehicle_state(&"veh_1".into()).await.unwrap();
     assert_eq!(s.facts, vec![f]);
     assert_eq!(s.published.len(), 1);
     assert_eq!(s.published[&day(2)], point(2, 90));
@@ -242,7 +245,7 @@ async fn facts_before_the_registration_are_kept_and_the_vehicle_is_not_listed(st
             .unwrap()
             .is_empty()
     );
-    let s = store.vehicle_state("veh_1").await.unwrap();
+    let s = store.vehicle_state(&"veh_1".into()).await.unwrap();
     assert_eq!((s.version, s.facts.len()), (1, 1));
     let mut register = registration("org_a", "veh_1");
     register.expected_version = 1;
@@ -264,14 +267,14 @@ async fn vehicle_states_page_by_organisation_and_may_leave_out_the_older_history
         store.commit(c).await.unwrap();
     }
     let page = store
-        .vehicle_states(Some("org_a"), None, 2, true)
+        .vehicle_states(Some(&"org_a".into()), None, 2, true)
         .await
         .unwrap();
     let ids: Vec<&str> = page.iter().map(|s| s.vehicle_id.as_str()).collect();
     assert_eq!(ids, ["veh_1", "veh_3"]);
     assert_eq!(page[0].published.len(), 2);
     let next = store
-        .vehicle_states(Some("org_a"), Some("veh_3"), 2, false)
+        .vehicle_states(Some(&"org_a".into()), Some(&"veh_3".into()), 2, false)
         .await
         .unwrap();
     assert_eq!(next.len(), 1);
@@ -310,23 +313,7 @@ async fn outbox_rows_are_pending_until_marked_sent(store: Store) {
 }
 
 async fn the_last_revalue_day_is_kept_per_organisation(store: Store) {
-    assert_eq!(store.last_revalue_day("org_a").await.unwrap(), None);
-    store
-        .record_revalue(&["org_a".into(), "org_b".into()], day(10))
-        .await
-        .unwrap();
-    store
-        .record_revalue(&["org_a".into()], day(11))
-        .await
-        .unwrap();
-    assert_eq!(
-        store.last_revalue_day("org_a").await.unwrap(),
-        Some(day(11))
-    );
-    assert_eq!(
-        store.last_revalue_day("org_b").await.unwrap(),
-        Some(day(10))
-    );
+    vwc_testkit::ledger::the_last_day_is_kept_per_organisation(store.as_ref()).await;
 }
 
 async fn dead_letters_are_listed_until_replayed(store: Store) {

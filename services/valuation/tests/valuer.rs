@@ -208,7 +208,14 @@ async fn an_event_naming_a_vehicle_of_another_organisation_is_ignored() {
     foreign.org_id = "org_b".into();
     consumer.handle(&recorded(foreign)).await.unwrap();
     assert!(published(store.as_ref()).await.is_empty());
-    assert!(store.vehicle_state("veh_1").await.unwrap().facts.is_empty());
+    assert!(
+        store
+            .vehicle_state(&"veh_1".into())
+            .await
+            .unwrap()
+            .facts
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -225,7 +232,7 @@ async fn the_daily_job_publishes_once_per_day() {
     let second = revalue(store.as_ref(), None, tomorrow).await.unwrap();
     assert_eq!((second.changed, second.published), (0, 0));
     assert_eq!(
-        store.last_revalue_day("org_a").await.unwrap(),
+        store.last_day(&"org_a".into()).await.unwrap(),
         Some(tomorrow)
     );
     // The first of next month brings a monthly point too.
@@ -244,11 +251,16 @@ async fn the_forecast_is_for_the_owning_organisation_only() {
         .handle(&registered("org_a"))
         .await
         .unwrap();
-    let f = valuer.forecast("org_a", "veh_1", 12).await.unwrap();
+    let f = valuer.forecast("org_a", &"veh_1".into(), 12).await.unwrap();
     assert_eq!(f.points.len(), 12);
     assert_eq!(f.usage_basis, "expected");
-    assert!(valuer.forecast("org_b", "veh_1", 12).await.is_err());
-    assert!(valuer.forecast("org_a", "veh_nope", 12).await.is_err());
+    assert!(valuer.forecast("org_b", &"veh_1".into(), 12).await.is_err());
+    assert!(
+        valuer
+            .forecast("org_a", &"veh_nope".into(), 12)
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -266,7 +278,7 @@ async fn a_fill_up_counts_as_an_odometer_reading_and_nothing_more() {
     fill.cost_cents = Some(3_910);
     fill.currency = Some("USD".into());
     consumer.handle(&recorded(fill)).await.unwrap();
-    let facts = store.vehicle_state("veh_1").await.unwrap().facts;
+    let facts = store.vehicle_state(&"veh_1".into()).await.unwrap().facts;
     assert_eq!(facts.len(), 1);
     assert_eq!(facts[0].odometer, Some(41_500));
     assert!(matches!(
@@ -316,7 +328,7 @@ async fn revisions_apply_in_revision_order_whatever_order_they_arrive_in() {
     );
     consumer.handle(&revised(&reading, 2, true)).await.unwrap();
     consumer.handle(&recorded(reading.clone())).await.unwrap();
-    let state = store.vehicle_state("veh_1").await.unwrap();
+    let state = store.vehicle_state(&"veh_1".into()).await.unwrap();
     assert!(
         !state.facts.iter().any(|f| f.event_id == "evt_read"),
         "a voided record came back"
@@ -337,7 +349,7 @@ async fn revisions_apply_in_revision_order_whatever_order_they_arrive_in() {
     consumer.handle(&revised(&newest, 3, false)).await.unwrap();
     consumer.handle(&revised(&older, 2, false)).await.unwrap();
     consumer.handle(&recorded(other)).await.unwrap();
-    let state = store.vehicle_state("veh_1").await.unwrap();
+    let state = store.vehicle_state(&"veh_1".into()).await.unwrap();
     let facts: Vec<_> = state
         .facts
         .iter()

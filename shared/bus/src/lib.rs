@@ -4,6 +4,7 @@
 
 pub mod aws;
 pub mod bootstrap;
+pub mod consume;
 pub mod eventbridge;
 pub mod inproc;
 pub mod lambda;
@@ -90,6 +91,7 @@ pub trait Consumer: Send + Sync {
     async fn handle(&self, envelope: &Envelope) -> Result<(), HandleError>;
 }
 
+pub use consume::in_consumer_span;
 pub use relay::OutboxRelay;
 /// Dead letters are kept in the consumer's own store; the port and its record live with the stores.
 pub use vwc_store::{DeadLetter, DeadLetterStore};

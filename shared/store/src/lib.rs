@@ -6,6 +6,7 @@ pub mod mongo;
 pub mod outbox;
 pub mod plumbing;
 pub mod sqlite;
+pub mod vehicle_ledger;
 
 pub use dead_letters::{DeadLetter, DeadLetterStore};
 pub use outbox::{Outbox, OutboxId};

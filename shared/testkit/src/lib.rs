@@ -1,6 +1,7 @@
 //! Helpers shared by the black-box tests of every crate.
 
 pub mod aws;
+pub mod ledger;
 pub mod mongo;
 pub mod process;
 pub mod webhook;

@@ -9,7 +9,10 @@ use async_trait::async_trait;
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use vwc_contracts::Envelope;
+use vwc_contracts::{Envelope, OrgId, VehicleId};
+use vwc_store::mongo::parse_ts;
+pub use vwc_store::vehicle_ledger::CommitOutcome;
+use vwc_store::vehicle_ledger::{DailyRuns, DayLedger, StoredVehicle, parse_day};
 use vwc_store::{Plumbing, StoreError, StoreResult};
 
 use crate::evaluation::{TimelineFact, VehicleRecord};
@@ -48,6 +51,48 @@ impl VehicleState {
     }
 }
 
+/// What both adapters store of a vehicle beside its id and version: the registration (all absent until
+/// `VehicleRegistered`) and the wake day.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub(crate) struct VehicleFields {
+    pub org_id: Option<String>,
+    pub name: Option<String>,
+    pub unit: Option<String>,
+    pub registered_at: Option<String>,
+    #[serde(default)]
+    pub retired: bool,
+    pub wake_on: Option<String>,
+}
+
+/// The state of a stored vehicle, before its facts, settings and what it published are read.
+pub(crate) fn state_of(stored: StoredVehicle<VehicleFields>) -> StoreResult<VehicleState> {
+    let f = stored.fields;
+    let vehicle = match (f.org_id, f.name, f.unit, f.registered_at) {
+        (Some(org_id), Some(name), Some(unit), Some(registered_at)) => Some(VehicleRecord {
+            id: stored.id.clone(),
+            org_id,
+            name,
+            unit: parse_wire("unit", &unit)?,
+            registered_at: parse_ts(&registered_at)?,
+            retired: f.retired,
+        }),
+        _ => None,
+    };
+    Ok(VehicleState {
+        vehicle_id: stored.id,
+        vehicle,
+        version: stored.version as u64,
+        wake_on: f.wake_on.as_deref().map(parse_day).transpose()?,
+        ..VehicleState::default()
+    })
+}
+
+/// When each organisation was last swept (`sweeps`: organisation, day, `swept_at`).
+pub(crate) const SWEEPS: DayLedger = DayLedger {
+    name: "sweeps",
+    stamped: "swept_at",
+};
+
 /// One atomic change of a vehicle's state.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct VehicleCommit {
@@ -74,6 +119,8 @@ pub struct VehicleCommit {
     pub revisions: Vec<(String, u32)>,
 }
 
+vwc_store::ledger_commit!(VehicleCommit);
+
 impl VehicleCommit {
     pub fn on(state: &VehicleState) -> VehicleCommit {
         VehicleCommit {
@@ -84,27 +131,18 @@ impl VehicleCommit {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CommitOutcome {
-    Applied,
-    /// The claimed envelope had been applied before; nothing was written.
-    Duplicate,
-    /// The vehicle changed since the state was read; nothing was written. Read again and retry.
-    Conflict,
-}
-
 #[async_trait]
-pub trait SchedulerStore: Plumbing {
+pub trait SchedulerStore: Plumbing + DailyRuns {
     /// The state of one vehicle, read consistently (one snapshot).
-    async fn vehicle_state(&self, vehicle_id: &str) -> StoreResult<VehicleState>;
+    async fn vehicle_state(&self, vehicle_id: &VehicleId) -> StoreResult<VehicleState>;
 
     /// Registered vehicles of `org` (or of every organisation), ordered by id, strictly after `after`, at
     /// most `limit`: the sweep's bulk read (a handful of queries per page). With `due_on`, only those
     /// whose wake day has come by then (or that have none yet).
     async fn vehicle_states(
         &self,
-        org: Option<&str>,
-        after: Option<&str>,
+        org: Option<&OrgId>,
+        after: Option<&VehicleId>,
         due_on: Option<NaiveDate>,
         limit: usize,
     ) -> StoreResult<Vec<VehicleState>>;
@@ -117,11 +155,6 @@ pub trait SchedulerStore: Plumbing {
     /// Applies many commits in as few transactions as the backend allows; one outcome per commit, in order.
     /// A commit that conflicts is skipped; the others still apply.
     async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>>;
-
-    /// Records that the organisations were swept on `day`.
-    async fn record_sweep(&self, orgs: &[String], day: NaiveDate) -> StoreResult<()>;
-
-    async fn last_sweep_day(&self, org: &str) -> StoreResult<Option<NaiveDate>>;
 }
 
 /// A stored enum by its wire name (`due_soon`, `km`, `acquisition`): the adapters' one way to read them.

@@ -4,20 +4,32 @@
 //! Reads are not transactional: the vehicle document (with its version) is read first and its details
 //! after, so a commit computed from details newer than that version is refused by the version check.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
+use crate::store::SWEEPS;
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use mongodb::ClientSession;
-use mongodb::bson::{Bson, Document, doc};
+use mongodb::bson::{Document, doc};
+use serde::Deserialize;
 use vwc_contracts::maintenance::MaintenanceStatus;
-use vwc_store::mongo::{MongoDb, collect, int, parse_ts, required_text, text};
-use vwc_store::{Outbox, Plumbed, StoreError, StoreResult, ts};
+use vwc_contracts::{OrgId, VehicleId};
+use vwc_store::mongo::{MongoDb, parse_ts};
+use vwc_store::vehicle_ledger::mongo::{
+    MongoCommits, apply_head, commit_in_transactions, of_vehicles, page_filter, revisions_of,
+    vehicle_doc, vehicle_page,
+};
+use vwc_store::vehicle_ledger::{
+    DayLedger, KeepsDays, StoredVehicle, fill_revisions, in_order, keyed_states, parse_day,
+};
+use vwc_store::{Plumbed, StoreError, StoreResult, ts};
 
 use crate::CONSUMER;
 use crate::evaluation::{TimelineFact, VehicleRecord};
 use crate::publishing::{PublishedSchedule, SentReminder};
-use crate::store::{CommitOutcome, SchedulerStore, VehicleCommit, VehicleState, parse_wire};
+use crate::store::{
+    CommitOutcome, SchedulerStore, VehicleCommit, VehicleFields, VehicleState, parse_wire, state_of,
+};
 
 /// `{_id: vehicle_id, version, org_id, name, unit, registered_at, wake_on}`; registration fields absent
 /// until `VehicleRegistered` (facts may come first); `wake_on` (`YYYY-MM-DD`, which compares as a date)
@@ -34,12 +46,9 @@ const FACT_REVISIONS: &str = "fact_revisions";
 const PUBLISHED: &str = "published";
 /// `{_id: "<vehicle>/<task>/<status>/<cycle>/<occurrence>", vehicle_id, …}`.
 const REMINDERS: &str = "reminders";
-/// `{_id: org_id, day, swept_at}`.
-const SWEEPS: &str = "sweeps";
-
-/// Commits per transaction in `commit_batch`: large enough to amortise the round trips, small enough
-/// to stay far from the transaction time limit.
-const COMMITS_PER_TRANSACTION: usize = 100;
+impl KeepsDays for MongoSchedulerStore {
+    const DAYS: DayLedger = SWEEPS;
+}
 
 #[derive(Clone)]
 pub struct MongoSchedulerStore {
@@ -79,133 +88,60 @@ impl MongoSchedulerStore {
         if states.is_empty() {
             return Ok(());
         }
-        let ids: Vec<&str> = states.keys().map(String::as_str).collect();
-        let by_vehicle = doc! { "vehicle_id": { "$in": &ids } };
-        let facts = collect(self.db.collection(FACTS).find(by_vehicle.clone()).await?).await?;
-        let settings = collect(
-            self.db
-                .collection(ITEM_SETTINGS)
-                .find(by_vehicle.clone())
-                .await?,
-        )
-        .await?;
-        let revisions = collect(
-            self.db
-                .collection(FACT_REVISIONS)
-                .find(by_vehicle.clone())
-                .await?,
-        )
-        .await?;
-        let reminders = collect(self.db.collection(REMINDERS).find(by_vehicle).await?).await?;
-        let published = collect(
-            self.db
-                .collection(PUBLISHED)
-                .find(doc! { "_id": { "$in": &ids } })
-                .await?,
-        )
-        .await?;
+        let ids: Vec<String> = states.keys().cloned().collect();
+        let facts: Vec<FactDoc> = of_vehicles(&self.db, FACTS, &ids).await?;
+        let settings: Vec<SettingsDoc> = of_vehicles(&self.db, ITEM_SETTINGS, &ids).await?;
+        let revisions = revisions_of(&self.db, &ids).await?;
+        let reminders: Vec<ReminderDoc> = of_vehicles(&self.db, REMINDERS, &ids).await?;
+        let published: Vec<PublishedDoc> = of_vehicles(&self.db, PUBLISHED, &ids).await?;
         for d in facts {
-            let fact = fact_from(&d)?;
-            if let Some(s) = states.get_mut(&required_text(&d, "vehicle_id")?) {
-                s.facts.push(fact);
+            if let Some(s) = states.get_mut(&d.vehicle_id) {
+                s.facts.push(d.into_fact()?);
             }
         }
         for d in settings {
-            if let Some(s) = states.get_mut(&required_text(&d, "vehicle_id")?) {
-                s.settings
-                    .push(serde_json::from_str(&required_text(&d, "body")?)?);
+            if let Some(s) = states.get_mut(&d.vehicle_id) {
+                s.settings.push(serde_json::from_str(&d.body)?);
             }
         }
-        for d in revisions {
-            if let Some(s) = states.get_mut(&required_text(&d, "vehicle_id")?) {
-                s.revisions.insert(
-                    required_text(&d, "event_id")?,
-                    int(&d, "revision")?.unwrap_or(0) as u32,
-                );
-            }
-        }
+        fill_revisions(states, revisions, |s| &mut s.revisions);
         for d in reminders {
-            let reminder = reminder_from(&d)?;
-            if let Some(s) = states.get_mut(&required_text(&d, "vehicle_id")?) {
-                s.reminders.push(reminder);
+            if let Some(s) = states.get_mut(&d.vehicle_id) {
+                s.reminders.push(d.into_reminder()?);
             }
         }
         for d in published {
-            let fingerprint = int(&d, "fingerprint")?.unwrap_or(0) as u64;
-            let schedule = match d.get("statuses") {
-                Some(Bson::Document(statuses)) => PublishedSchedule {
-                    fingerprint,
-                    statuses: mongodb::bson::from_document(statuses.clone())
-                        .map_err(|e| other(format!("bad published statuses: {e}")))?,
-                },
-                // Written before the statuses were structured: `task=status,…`.
-                _ => {
-                    let legacy = required_text(&d, "statuses")?;
-                    PublishedSchedule::decode(fingerprint, &legacy)
-                        .ok_or_else(|| other(format!("bad published statuses {legacy:?}")))?
-                }
-            };
-            if let Some(s) = states.get_mut(&required_text(&d, "_id")?) {
-                s.published = Some(schedule);
+            if let Some(s) = states.get_mut(&d.vehicle_id) {
+                s.published = Some(d.into_schedule()?);
             }
         }
         Ok(())
     }
 
-    async fn states_of(&self, vehicles: Vec<Document>) -> StoreResult<Vec<VehicleState>> {
-        let order = vehicles
-            .iter()
-            .map(|d| required_text(d, "_id"))
-            .collect::<StoreResult<Vec<String>>>()?;
-        let mut states: HashMap<String, VehicleState> = vehicles
-            .iter()
-            .map(|d| state_from(d).map(|s| (s.vehicle_id.clone(), s)))
-            .collect::<StoreResult<_>>()?;
-        self.load_details(&mut states).await?;
-        Ok(order
-            .into_iter()
-            .filter_map(|id| states.remove(&id))
-            .collect())
-    }
-
-    async fn try_commit(
+    async fn states_of(
         &self,
-        session: &mut ClientSession,
-        commits: &[VehicleCommit],
-    ) -> StoreResult<Vec<CommitOutcome>> {
-        let mut outcomes = Vec::with_capacity(commits.len());
-        for c in commits {
-            outcomes.push(self.try_commit_one(session, c).await?);
-        }
-        Ok(outcomes)
+        vehicles: Vec<StoredVehicle<VehicleFields>>,
+    ) -> StoreResult<Vec<VehicleState>> {
+        let (order, mut states) = keyed_states(vehicles, state_of)?;
+        self.load_details(&mut states).await?;
+        Ok(in_order(order, states))
     }
+}
+
+#[async_trait]
+impl MongoCommits for MongoSchedulerStore {
+    type Commit = VehicleCommit;
 
     async fn try_commit_one(
         &self,
         session: &mut ClientSession,
         c: &VehicleCommit,
     ) -> StoreResult<CommitOutcome> {
-        let current = self
-            .db
-            .collection(VEHICLES)
-            .find_one(doc! { "_id": &c.vehicle_id })
-            .session(&mut *session)
-            .await?;
-        let version = match &current {
-            Some(d) => int(d, "version")?.unwrap_or(0),
-            None => 0,
+        let version = match apply_head(&self.db, session, CONSUMER, c).await? {
+            Ok(version) => version,
+            Err(refused) => return Ok(refused),
         };
-        if version as u64 != c.expected_version {
-            return Ok(CommitOutcome::Conflict);
-        }
-        if let Some(envelope_id) = &c.claim
-            && !self.db.claim_inbox(session, CONSUMER, envelope_id).await?
-        {
-            return Ok(CommitOutcome::Duplicate);
-        }
-        // Writing the version on every commit makes concurrent commits of one vehicle conflict on the
-        // server too, so a retried transaction sees the other's effect.
-        let mut set = doc! { "version": version + 1 };
+        let mut set = doc! { "version": version };
         if let Some(v) = &c.register {
             set.extend(registration(v));
         }
@@ -218,27 +154,6 @@ impl MongoSchedulerStore {
             .upsert(true)
             .session(&mut *session)
             .await?;
-        for (event_id, revision) in &c.revisions {
-            self.db
-                .collection(FACT_REVISIONS)
-                .update_one(
-                    doc! { "_id": format!("{}/{}", c.vehicle_id, event_id) },
-                    doc! {
-                        "$set": { "vehicle_id": &c.vehicle_id, "event_id": event_id },
-                        "$max": { "revision": i64::from(*revision) },
-                    },
-                )
-                .upsert(true)
-                .session(&mut *session)
-                .await?;
-        }
-        for event_id in &c.remove_facts {
-            self.db
-                .collection(FACTS)
-                .delete_one(doc! { "_id": format!("{}/{}", c.vehicle_id, event_id) })
-                .session(&mut *session)
-                .await?;
-        }
         for f in &c.facts {
             self.db
                 .collection(FACTS)
@@ -335,99 +250,116 @@ fn other(message: String) -> StoreError {
     StoreError::Other(message)
 }
 
-fn state_from(d: &Document) -> StoreResult<VehicleState> {
-    let id = required_text(d, "_id")?;
-    let vehicle = match (
-        text(d, "org_id")?,
-        text(d, "name")?,
-        text(d, "unit")?,
-        text(d, "registered_at")?,
-    ) {
-        (Some(org_id), Some(name), Some(unit), Some(registered_at)) => Some(VehicleRecord {
-            id: id.clone(),
-            org_id,
-            name,
-            unit: parse_wire("unit", &unit)?,
-            registered_at: parse_ts(&registered_at)?,
-            retired: d.get_bool("retired").unwrap_or(false),
-        }),
-        _ => None,
-    };
-    Ok(VehicleState {
-        vehicle_id: id,
-        vehicle,
-        version: int(d, "version")?.unwrap_or(0) as u64,
-        wake_on: text(d, "wake_on")?
-            .map(|day| parse_wire::<NaiveDate>("wake day", &day))
-            .transpose()?,
-        ..VehicleState::default()
-    })
+/// A `facts` document.
+#[derive(Deserialize)]
+struct FactDoc {
+    vehicle_id: String,
+    event_id: String,
+    kind: String,
+    occurred_at: String,
+    odometer: Option<i64>,
+    #[serde(default)]
+    tasks: Vec<String>,
 }
 
-fn fact_from(d: &Document) -> StoreResult<TimelineFact> {
-    let kind = required_text(d, "kind")?;
-    let tasks = match d.get("tasks") {
-        Some(Bson::Array(items)) => items
-            .iter()
-            .map(|t| {
-                t.as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| other(format!("a task code is not text: {t}")))
-            })
-            .collect::<StoreResult<Vec<String>>>()?,
-        _ => Vec::new(),
-    };
-    Ok(TimelineFact {
-        event_id: required_text(d, "event_id")?,
-        kind: parse_wire("fact kind", &kind)?,
-        at: parse_ts(&required_text(d, "occurred_at")?)?,
-        odometer: int(d, "odometer")?.map(|o| o as u64),
-        tasks,
-    })
+impl FactDoc {
+    fn into_fact(self) -> StoreResult<TimelineFact> {
+        Ok(TimelineFact {
+            event_id: self.event_id,
+            kind: parse_wire("fact kind", &self.kind)?,
+            at: parse_ts(&self.occurred_at)?,
+            odometer: self.odometer.map(|o| o as u64),
+            tasks: self.tasks,
+        })
+    }
 }
 
-fn reminder_from(d: &Document) -> StoreResult<SentReminder> {
-    let status: MaintenanceStatus = parse_wire("status", &required_text(d, "status")?)?;
-    let sent_on = required_text(d, "sent_on")?;
-    Ok(SentReminder {
-        task: required_text(d, "task")?,
-        status,
-        due_cycle: required_text(d, "due_cycle")?,
-        occurrence: int(d, "occurrence")?.unwrap_or(0) as u32,
-        reminder_id: required_text(d, "reminder_id")?,
-        sent_on: sent_on
-            .parse::<NaiveDate>()
-            .map_err(|e| other(format!("bad date {sent_on:?}: {e}")))?,
-        sent_at: parse_ts(&required_text(d, "sent_at")?)?,
-    })
+/// An `item_settings` document: the settings as JSON.
+#[derive(Deserialize)]
+struct SettingsDoc {
+    vehicle_id: String,
+    body: String,
+}
+
+/// A `reminders` document.
+#[derive(Deserialize)]
+struct ReminderDoc {
+    vehicle_id: String,
+    task: String,
+    status: String,
+    due_cycle: String,
+    occurrence: i64,
+    reminder_id: String,
+    sent_on: String,
+    sent_at: String,
+}
+
+impl ReminderDoc {
+    fn into_reminder(self) -> StoreResult<SentReminder> {
+        Ok(SentReminder {
+            task: self.task,
+            status: parse_wire("status", &self.status)?,
+            due_cycle: self.due_cycle,
+            occurrence: self.occurrence as u32,
+            reminder_id: self.reminder_id,
+            sent_on: parse_day(&self.sent_on)?,
+            sent_at: parse_ts(&self.sent_at)?,
+        })
+    }
+}
+
+/// A `published` document: what was last published of one vehicle.
+#[derive(Deserialize)]
+struct PublishedDoc {
+    vehicle_id: String,
+    fingerprint: i64,
+    statuses: PublishedStatuses,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum PublishedStatuses {
+    Structured(BTreeMap<String, MaintenanceStatus>),
+    /// Written before the statuses were structured: `task=status,…`.
+    Legacy(String),
+}
+
+impl PublishedDoc {
+    fn into_schedule(self) -> StoreResult<PublishedSchedule> {
+        let fingerprint = self.fingerprint as u64;
+        match self.statuses {
+            PublishedStatuses::Structured(statuses) => Ok(PublishedSchedule {
+                fingerprint,
+                statuses,
+            }),
+            PublishedStatuses::Legacy(legacy) => PublishedSchedule::decode(fingerprint, &legacy)
+                .ok_or_else(|| other(format!("bad published statuses {legacy:?}"))),
+        }
+    }
 }
 
 #[async_trait]
 impl SchedulerStore for MongoSchedulerStore {
-    async fn vehicle_state(&self, vehicle_id: &str) -> StoreResult<VehicleState> {
-        let found = self
-            .db
-            .collection(VEHICLES)
-            .find_one(doc! { "_id": vehicle_id })
-            .await?;
+    async fn vehicle_state(&self, vehicle_id: &VehicleId) -> StoreResult<VehicleState> {
+        let found = vehicle_doc(&self.db, vehicle_id).await?;
         match found {
             Some(d) => Ok(self
                 .states_of(vec![d])
                 .await?
                 .pop()
-                .unwrap_or_else(|| VehicleState::new(vehicle_id))),
-            None => Ok(VehicleState::new(vehicle_id)),
+                .unwrap_or_else(|| VehicleState::new(vehicle_id.as_str()))),
+            None => Ok(VehicleState::new(vehicle_id.as_str())),
         }
     }
 
     async fn vehicle_states(
         &self,
-        org: Option<&str>,
-        after: Option<&str>,
+        org: Option<&OrgId>,
+        after: Option<&VehicleId>,
         due_on: Option<NaiveDate>,
         limit: usize,
     ) -> StoreResult<Vec<VehicleState>> {
-        let mut filter = doc! { "_id": { "$gt": after.unwrap_or("") } };
+        let mut filter = page_filter(org, after);
         if let Some(day) = due_on {
             // A missing field matches `null` too: never evaluated, so due.
             filter.insert(
@@ -438,73 +370,12 @@ impl SchedulerStore for MongoSchedulerStore {
                 ],
             );
         }
-        match org {
-            Some(org) => filter.insert("org_id", org),
-            None => filter.insert("org_id", doc! { "$type": "string" }),
-        };
-        let cursor = self
-            .db
-            .collection(VEHICLES)
-            .find(filter)
-            .sort(doc! { "_id": 1 })
-            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
-            .await?;
-        let vehicles = collect(cursor).await?;
+        let vehicles = vehicle_page(&self.db, filter, limit).await?;
         self.states_of(vehicles).await
     }
 
     async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>> {
-        let mut outcomes = Vec::with_capacity(commits.len());
-        let mut published = false;
-        for chunk in commits.chunks(COMMITS_PER_TRANSACTION) {
-            let mut tx = self.db.transaction().await?;
-            let chunk_outcomes = loop {
-                tx.begin().await?;
-                let outcome = self.try_commit(tx.session(), chunk).await;
-                if let Some(done) = tx.settle(outcome).await? {
-                    break done;
-                }
-            };
-            published |= chunk
-                .iter()
-                .zip(&chunk_outcomes)
-                .any(|(c, o)| *o == CommitOutcome::Applied && !c.outbox.is_empty());
-            outcomes.extend(chunk_outcomes);
-        }
-        if published {
-            self.db.wakeup().notify_one();
-        }
-        Ok(outcomes)
-    }
-
-    async fn record_sweep(&self, orgs: &[String], day: NaiveDate) -> StoreResult<()> {
-        let now = ts(&vwc_clock::now());
-        for org in orgs {
-            self.db
-                .collection(SWEEPS)
-                .update_one(
-                    doc! { "_id": org },
-                    doc! { "$set": { "day": day.to_string(), "swept_at": &now } },
-                )
-                .upsert(true)
-                .await?;
-        }
-        Ok(())
-    }
-
-    async fn last_sweep_day(&self, org: &str) -> StoreResult<Option<NaiveDate>> {
-        let found = self
-            .db
-            .collection(SWEEPS)
-            .find_one(doc! { "_id": org })
-            .await?;
-        let Some(d) = found else {
-            return Ok(None);
-        };
-        let day = required_text(&d, "day")?;
-        day.parse()
-            .map(Some)
-            .map_err(|e| other(format!("bad date {day:?}: {e}")))
+        commit_in_transactions(self, &commits).await
     }
 }
 

@@ -4,16 +4,25 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use crate::store::SWEEPS;
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use rusqlite::{Connection, params};
-use vwc_store::sqlite::{claim_inbox, optional};
+use vwc_contracts::{OrgId, VehicleId};
+use vwc_store::mongo::parse_ts;
+use vwc_store::sqlite::optional;
+use vwc_store::vehicle_ledger::sqlite::{apply_head, commit_prepared, read_stored, revisions_of};
+use vwc_store::vehicle_ledger::{
+    DayLedger, KeepsDays, StoredVehicle, fill_revisions, in_order, keyed_states, parse_day,
+};
 use vwc_store::{Plumbed, SqliteDb, StoreError, StoreResult, ts};
 
 use crate::CONSUMER;
-use crate::evaluation::{TimelineFact, VehicleRecord};
+use crate::evaluation::TimelineFact;
 use crate::publishing::{PublishedSchedule, SentReminder};
-use crate::store::{CommitOutcome, SchedulerStore, VehicleCommit, VehicleState, parse_wire};
+use crate::store::{
+    CommitOutcome, SchedulerStore, VehicleCommit, VehicleFields, VehicleState, parse_wire, state_of,
+};
 
 const MIGRATIONS: &[&str] = &[
     r#"
@@ -102,49 +111,11 @@ fn other(message: String) -> StoreError {
     StoreError::Other(message)
 }
 
-fn parse_ts(s: &str) -> StoreResult<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| other(format!("bad timestamp {s:?}: {e}")))
+impl KeepsDays for SqliteSchedulerStore {
+    const DAYS: DayLedger = SWEEPS;
 }
 
-fn parse_day(s: &str) -> StoreResult<NaiveDate> {
-    s.parse().map_err(|e| other(format!("bad date {s:?}: {e}")))
-}
-
-/// id, org_id, name, unit, registered_at, version, retired, wake_on
-type VehicleRow = (
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    i64,
-    bool,
-    Option<String>,
-);
-
-fn state_from_row(row: VehicleRow) -> StoreResult<VehicleState> {
-    let (id, org_id, name, unit, registered_at, version, retired, wake_on) = row;
-    let vehicle = match (org_id, name, unit, registered_at) {
-        (Some(org_id), Some(name), Some(unit), Some(registered_at)) => Some(VehicleRecord {
-            id: id.clone(),
-            org_id,
-            name,
-            unit: parse_wire("unit", &unit)?,
-            registered_at: parse_ts(&registered_at)?,
-            retired,
-        }),
-        _ => None,
-    };
-    Ok(VehicleState {
-        vehicle_id: id,
-        vehicle,
-        version: version as u64,
-        wake_on: wake_on.as_deref().map(parse_day).transpose()?,
-        ..VehicleState::default()
-    })
-}
+type VehicleRow = StoredVehicle<VehicleFields>;
 
 /// Fills facts, settings, the published schedule and reminders of `states` (keyed by vehicle id) from the other tables.
 /// `ids` is the JSON array of the vehicle ids.
@@ -179,17 +150,7 @@ fn load_details(
         }
     }
 
-    let mut stmt = conn.prepare_cached(
-        "SELECT vehicle_id, event_id, revision FROM fact_revisions
-         WHERE vehicle_id IN (SELECT value FROM json_each(?1))",
-    )?;
-    let mut rows = stmt.query([ids])?;
-    while let Some(r) = rows.next()? {
-        let vehicle_id: String = r.get(0)?;
-        if let Some(s) = states.get_mut(&vehicle_id) {
-            s.revisions.insert(r.get(1)?, r.get::<_, i64>(2)? as u32);
-        }
-    }
+    fill_revisions(states, revisions_of(conn, ids)?, |s| &mut s.revisions);
 
     let mut stmt = conn.prepare_cached(
         "SELECT vehicle_id, body FROM item_settings WHERE vehicle_id IN (SELECT value FROM json_each(?1))",
@@ -247,32 +208,16 @@ fn load_details(
 
 /// Reads the vehicles `rows` describe and their details, in one snapshot opened by the caller.
 fn load_states(conn: &Connection, rows: Vec<VehicleRow>) -> StoreResult<Vec<VehicleState>> {
-    let order: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
-    let mut states: HashMap<String, VehicleState> = rows
-        .into_iter()
-        .map(|r| state_from_row(r).map(|s| (s.vehicle_id.clone(), s)))
-        .collect::<StoreResult<_>>()?;
+    let (order, mut states) = keyed_states(rows, state_of)?;
     if !order.is_empty() {
         load_details(conn, &serde_json::to_string(&order)?, &mut states)?;
     }
-    Ok(order
-        .into_iter()
-        .filter_map(|id| states.remove(&id))
-        .collect())
+    Ok(in_order(order, states))
 }
 
-fn read_vehicle_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VehicleRow> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-    ))
-}
+/// The `SELECT` list of a vehicle row (see [`read_stored`]); `retired` is an integer column.
+const VEHICLE_COLUMNS: &str = "id, version, json_object('org_id', org_id, 'name', name, 'unit', unit,
+    'registered_at', registered_at, 'retired', json(iif(retired, 'true', 'false')), 'wake_on', wake_on)";
 
 /// A commit with its JSON prepared off the writer thread: serialising a sweep page's envelopes is
 /// most of its cost, and the writer is shared by every write of the service.
@@ -309,41 +254,14 @@ fn prepare(commit: VehicleCommit) -> StoreResult<PreparedCommit> {
 
 fn apply(conn: &Connection, p: &PreparedCommit) -> StoreResult<CommitOutcome> {
     let c = &p.commit;
-    let current: i64 = optional(
-        conn.prepare_cached("SELECT version FROM vehicles WHERE id = ?1")?
-            .query_row([&c.vehicle_id], |r| r.get(0)),
-    )?
-    .unwrap_or(0);
-    if current as u64 != c.expected_version {
-        return Ok(CommitOutcome::Conflict);
+    if let Some(refused) = apply_head(conn, CONSUMER, c)? {
+        return Ok(refused);
     }
-    if let Some(envelope_id) = &c.claim
-        && !claim_inbox(conn, CONSUMER, envelope_id)?
-    {
-        return Ok(CommitOutcome::Duplicate);
-    }
-    conn.prepare_cached(
-        "INSERT INTO vehicles (id, version) VALUES (?1, ?2)
-         ON CONFLICT (id) DO UPDATE SET version = excluded.version",
-    )?
-    .execute(params![c.vehicle_id, current + 1])?;
     if let Some(v) = &c.register {
         conn.prepare_cached(
             "UPDATE vehicles SET org_id = ?2, name = ?3, unit = ?4, registered_at = ?5, retired = ?6 WHERE id = ?1",
         )?
         .execute(params![v.id, v.org_id, v.name, v.unit.as_str(), ts(&v.registered_at), v.retired])?;
-    }
-    let mut removed =
-        conn.prepare_cached("DELETE FROM facts WHERE vehicle_id = ?1 AND event_id = ?2")?;
-    for event_id in &c.remove_facts {
-        removed.execute(params![c.vehicle_id, event_id])?;
-    }
-    let mut revisions = conn.prepare_cached(
-        "INSERT INTO fact_revisions (vehicle_id, event_id, revision) VALUES (?1, ?2, ?3)
-         ON CONFLICT (vehicle_id, event_id) DO UPDATE SET revision = max(revision, excluded.revision)",
-    )?;
-    for (event_id, revision) in &c.revisions {
-        revisions.execute(params![c.vehicle_id, event_id, i64::from(*revision)])?;
     }
     if let Some(day) = c.wake_on {
         conn.prepare_cached("UPDATE vehicles SET wake_on = ?2 WHERE id = ?1")?
@@ -405,16 +323,16 @@ fn apply(conn: &Connection, p: &PreparedCommit) -> StoreResult<CommitOutcome> {
 
 #[async_trait]
 impl SchedulerStore for SqliteSchedulerStore {
-    async fn vehicle_state(&self, vehicle_id: &str) -> StoreResult<VehicleState> {
-        let id = vehicle_id.to_string();
+    async fn vehicle_state(&self, vehicle_id: &VehicleId) -> StoreResult<VehicleState> {
+        let id = vehicle_id.as_str().to_string();
         self.db
             .read(move |conn| {
                 let tx = conn.unchecked_transaction()?;
                 let row = optional(
-                    tx.prepare_cached(
-                        "SELECT id, org_id, name, unit, registered_at, version, retired, wake_on FROM vehicles WHERE id = ?1",
-                    )?
-                    .query_row([&id], read_vehicle_row),
+                    tx.prepare_cached(&format!(
+                        "SELECT {VEHICLE_COLUMNS} FROM vehicles WHERE id = ?1"
+                    ))?
+                    .query_row([&id], read_stored),
                 )?;
                 let state = match row {
                     Some(row) => load_states(&tx, vec![row])?.pop(),
@@ -427,12 +345,15 @@ impl SchedulerStore for SqliteSchedulerStore {
 
     async fn vehicle_states(
         &self,
-        org: Option<&str>,
-        after: Option<&str>,
+        org: Option<&OrgId>,
+        after: Option<&VehicleId>,
         due_on: Option<NaiveDate>,
         limit: usize,
     ) -> StoreResult<Vec<VehicleState>> {
-        let (org, after) = (org.map(str::to_string), after.unwrap_or("").to_string());
+        let (org, after) = (
+            org.cloned(),
+            after.map_or("", VehicleId::as_str).to_string(),
+        );
         // Dates as text compare as dates; every stored one is before this.
         let due_on = due_on.map_or_else(|| "9999-12-31".to_string(), |d| d.to_string());
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
@@ -442,19 +363,19 @@ impl SchedulerStore for SqliteSchedulerStore {
                 let rows: Vec<VehicleRow> = match &org {
                     Some(org) => tx
                         .prepare_cached(
-                            "SELECT id, org_id, name, unit, registered_at, version, retired, wake_on FROM vehicles
+                            &format!("SELECT {VEHICLE_COLUMNS} FROM vehicles
                              WHERE org_id = ?1 AND id > ?2 AND (wake_on IS NULL OR wake_on <= ?4)
-                             ORDER BY id LIMIT ?3",
-                        )?
-                        .query_map(params![org, after, limit, due_on], read_vehicle_row)?
+                             ORDER BY id LIMIT ?3"
+                        ))?
+                        .query_map(params![org, after, limit, due_on], read_stored)?
                         .collect::<Result<_, _>>()?,
                     None => tx
                         .prepare_cached(
-                            "SELECT id, org_id, name, unit, registered_at, version, retired, wake_on FROM vehicles
+                            &format!("SELECT {VEHICLE_COLUMNS} FROM vehicles
                              WHERE id > ?1 AND org_id IS NOT NULL AND (wake_on IS NULL OR wake_on <= ?3)
-                             ORDER BY id LIMIT ?2",
-                        )?
-                        .query_map(params![after, limit, due_on], read_vehicle_row)?
+                             ORDER BY id LIMIT ?2"
+                        ))?
+                        .query_map(params![after, limit, due_on], read_stored)?
                         .collect::<Result<_, _>>()?,
                 };
                 load_states(&tx, rows)
@@ -463,52 +384,7 @@ impl SchedulerStore for SqliteSchedulerStore {
     }
 
     async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>> {
-        if commits.is_empty() {
-            return Ok(Vec::new());
-        }
-        let prepared = tokio::task::spawn_blocking(move || {
-            commits
-                .into_iter()
-                .map(prepare)
-                .collect::<StoreResult<Vec<_>>>()
-        })
-        .await
-        .map_err(|e| other(format!("preparing a commit failed: {e}")))??;
-        self.db
-            .write_with_events(move |conn| prepared.iter().map(|p| apply(conn, p)).collect())
-            .await
-    }
-
-    async fn record_sweep(&self, orgs: &[String], day: NaiveDate) -> StoreResult<()> {
-        let orgs = orgs.to_vec();
-        self.db
-            .write(move |conn| {
-                let mut stmt = conn.prepare_cached(
-                    "INSERT INTO sweeps (org_id, day, swept_at) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (org_id) DO UPDATE SET day = excluded.day, swept_at = excluded.swept_at",
-                )?;
-                let now = ts(&vwc_clock::now());
-                for org in &orgs {
-                    stmt.execute(params![org, day.to_string(), now])?;
-                }
-                Ok(())
-            })
-            .await
-    }
-
-    async fn last_sweep_day(&self, org: &str) -> StoreResult<Option<NaiveDate>> {
-        let org = org.to_string();
-        let day: Option<String> = self
-            .db
-            .read(move |conn| {
-                optional(
-                    conn.query_row("SELECT day FROM sweeps WHERE org_id = ?1", [org], |r| {
-                        r.get(0)
-                    }),
-                )
-            })
-            .await?;
-        day.as_deref().map(parse_day).transpose()
+        commit_prepared(&self.db, commits, prepare, apply).await
     }
 }
 

@@ -10,7 +10,7 @@ use vwc_contracts::{
     Envelope, EventType, OdometerUnit, Vehicle, VehicleEvent, VehicleEventRecorded,
     VehicleRegistered,
 };
-use vwc_maintenance_scheduler::{Clock, SchedulerStore, SqliteSchedulerStore};
+use vwc_maintenance_scheduler::{Clock, SchedulerStore, SqliteSchedulerStore, VehicleState};
 use vwc_store::Outbox;
 
 pub const TRACE: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
@@ -33,6 +33,11 @@ impl TempStore {
 
     pub fn shared(&self) -> Arc<dyn SchedulerStore> {
         self.store.clone()
+    }
+
+    /// What the store holds of the vehicle now.
+    pub async fn state(&self, vehicle_id: &str) -> VehicleState {
+        self.store.vehicle_state(&vehicle_id.into()).await.unwrap()
     }
 }
 

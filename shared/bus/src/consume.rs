@@ -1,0 +1,96 @@
+//! The span a consumer applies an envelope in, set up once for every consumer: it continues the trace
+//! the envelope carries, and hands the consumer the `traceparent` of what it publishes in turn.
+
+use std::future::Future;
+
+use tracing::Instrument;
+use vwc_contracts::Envelope;
+use vwc_telemetry::TraceParent;
+
+use crate::HandleError;
+
+/// Runs `apply` in the span `<consumer>.apply` (`-` read as `_`: `maintenance_scheduler.apply`), a child
+/// of the envelope's `traceparent` when it has one. `apply` gets the `traceparent` for the envelopes this
+/// hop publishes: a child of the incoming one, so the trace goes on through the next consumer.
+pub async fn in_consumer_span<F, Fut>(
+    consumer: &str,
+    envelope: &Envelope,
+    apply: F,
+) -> Result<(), HandleError>
+where
+    F: FnOnce(Option<String>) -> Fut,
+    Fut: Future<Output = Result<(), HandleError>>,
+{
+    let trace = envelope.traceparent.as_deref().and_then(TraceParent::parse);
+    // A span's name is fixed where it is declared; `otel.name` names the exported span per consumer.
+    let span = tracing::info_span!("apply",
+        otel.name = %format_args!("{}.apply", consumer.replace('-', "_")),
+        consumer,
+        event_id = %envelope.id,
+        event_type = %envelope.event_type(),
+        trace_id = trace.as_ref().map(|t| t.trace_id.as_str()).unwrap_or(""));
+    if let Some(t) = &trace {
+        vwc_telemetry::set_remote_parent(&span, t);
+    }
+    let outgoing = trace.map(|t| t.child().to_string());
+    apply(outgoing).instrument(span).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vwc_contracts::EventType;
+
+    fn envelope(traceparent: Option<&str>) -> Envelope {
+        Envelope::new(
+            "vwc.ingestion",
+            "org_1",
+            Some("veh_1"),
+            traceparent.map(str::to_string),
+            vwc_contracts::examples::event(EventType::VehicleEventRecorded),
+        )
+    }
+
+    /// What `apply` was handed as the outgoing traceparent.
+    async fn outgoing_of(envelope: &Envelope) -> Option<String> {
+        let mut seen = None;
+        in_consumer_span("maintenance-scheduler", envelope, |outgoing| {
+            seen = outgoing;
+            async { Ok(()) }
+        })
+        .await
+        .unwrap();
+        seen
+    }
+
+    #[tokio::test]
+    async fn what_a_hop_publishes_continues_the_incoming_trace_under_a_new_parent() {
+        let incoming = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        let outgoing = outgoing_of(&envelope(Some(incoming))).await.unwrap();
+        let (theirs, ours) = (
+            TraceParent::parse(incoming).unwrap(),
+            TraceParent::parse(&outgoing).unwrap(),
+        );
+        assert_eq!(ours.trace_id, theirs.trace_id);
+        assert_ne!(ours.parent_id, theirs.parent_id);
+        assert_eq!(ours.flags, theirs.flags);
+    }
+
+    #[tokio::test]
+    async fn an_envelope_without_a_valid_trace_hands_on_none() {
+        assert_eq!(outgoing_of(&envelope(None)).await, None);
+        assert_eq!(
+            outgoing_of(&envelope(Some("not-a-traceparent"))).await,
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn the_consumers_failure_is_what_the_span_returns() {
+        let failed = in_consumer_span("edge", &envelope(None), |_| async {
+            Err(HandleError::malformed("bad"))
+        })
+        .await;
+        assert!(matches!(failed, Err(HandleError::Malformed(m)) if m == "bad"));
+    }
+}

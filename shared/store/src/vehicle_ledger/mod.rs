@@ -1,0 +1,276 @@
+//! The optimistic per-vehicle state the maintenance scheduler and the valuation both keep, written once:
+//! a version per vehicle, the inbox claim, the ledger of applied revisions (`fact_revisions`), removal of
+//! a revised record's fact, the day the daily job last ran per organisation, and striped per-vehicle locks.
+//!
+//! What each service stores beside it (registration, facts, what it published) stays in its adapter; the
+//! adapters call these pieces inside their own commit transaction. The table and collection names are the
+//! ones both services already used, so existing data directories and databases open unchanged.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use vwc_contracts::{Envelope, OrgId};
+
+use crate::{Plumbed, StoreError, StoreResult};
+
+pub mod mongo;
+pub mod sqlite;
+
+/// How a commit of one vehicle ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitOutcome {
+    Applied,
+    /// The claimed envelope had been applied before; nothing was written.
+    Duplicate,
+    /// The vehicle changed since the state was read; nothing was written. Read again and retry.
+    Conflict,
+}
+
+/// The ledger's part of one atomic change of a vehicle, whatever else the service's commit carries.
+/// Implemented with [`ledger_commit!`](crate::ledger_commit) on a struct with these fields.
+pub trait LedgerCommit: Send + Sync + 'static {
+    fn vehicle_id(&self) -> &str;
+    /// The version the change was computed from; the commit is refused when the stored one differs.
+    fn expected_version(&self) -> u64;
+    /// Envelope id to claim in the consumer's inbox: a duplicate changes nothing.
+    fn claim(&self) -> Option<&str>;
+    /// Revisions applied: (event id, revision); the store keeps the highest per event.
+    fn revisions(&self) -> &[(String, u32)];
+    /// Event ids whose facts are removed (a corrected or voided record).
+    fn remove_facts(&self) -> &[String];
+    /// Envelopes enqueued in the same transaction.
+    fn outbox(&self) -> &[Envelope];
+}
+
+/// Implements [`LedgerCommit`] for a commit struct with the fields `vehicle_id: String`,
+/// `expected_version: u64`, `claim: Option<String>`, `revisions: Vec<(String, u32)>`,
+/// `remove_facts: Vec<String>` and `outbox: Vec<Envelope>`: the field names are the contract.
+#[macro_export]
+macro_rules! ledger_commit {
+    ($commit:ty) => {
+        impl $crate::vehicle_ledger::LedgerCommit for $commit {
+            fn vehicle_id(&self) -> &str {
+                &self.vehicle_id
+            }
+            fn expected_version(&self) -> u64 {
+                self.expected_version
+            }
+            fn claim(&self) -> Option<&str> {
+                self.claim.as_deref()
+            }
+            fn revisions(&self) -> &[(String, u32)] {
+                &self.revisions
+            }
+            fn remove_facts(&self) -> &[String] {
+                &self.remove_facts
+            }
+            fn outbox(&self) -> &[vwc_contracts::Envelope] {
+                &self.outbox
+            }
+        }
+    };
+}
+
+/// Where a service keeps "the daily job last ran for this organisation on this day": a table (SQLite) or
+/// collection (MongoDB) keyed by organisation with a `day` and a time stamp field.
+#[derive(Debug, Clone, Copy)]
+pub struct DayLedger {
+    /// Table or collection name (`sweeps`, `revalues`).
+    pub name: &'static str,
+    /// The column or field holding when the day was recorded (`swept_at`, `revalued_at`).
+    pub stamped: &'static str,
+}
+
+/// The days a service's daily job ran, per organisation (the scheduler's sweep, the valuation's
+/// re-valuation): a job that ran today for an organisation need not run again.
+#[async_trait]
+pub trait DailyRuns: Send + Sync {
+    /// Records that the organisations' daily job ran on `day`.
+    async fn record_day(&self, orgs: &[OrgId], day: NaiveDate) -> StoreResult<()>;
+    /// The day the organisation's daily job last ran, if ever.
+    async fn last_day(&self, org: &OrgId) -> StoreResult<Option<NaiveDate>>;
+}
+
+/// A database that can keep a [`DayLedger`] (SQLite and MongoDB).
+#[async_trait]
+pub trait DayLedgerDb: Send + Sync {
+    async fn record_day(&self, days: &DayLedger, orgs: &[OrgId], on: NaiveDate) -> StoreResult<()>;
+    async fn last_day(&self, days: &DayLedger, org: &OrgId) -> StoreResult<Option<NaiveDate>>;
+}
+
+/// A store whose daily runs are kept in [`KeepsDays::DAYS`] of its database: it is [`DailyRuns`].
+pub trait KeepsDays: Plumbed {
+    const DAYS: DayLedger;
+}
+
+#[async_trait]
+impl<T> DailyRuns for T
+where
+    T: KeepsDays,
+    T::Db: DayLedgerDb,
+{
+    async fn record_day(&self, orgs: &[OrgId], day: NaiveDate) -> StoreResult<()> {
+        self.plumbing().record_day(&T::DAYS, orgs, day).await
+    }
+
+    async fn last_day(&self, org: &OrgId) -> StoreResult<Option<NaiveDate>> {
+        self.plumbing().last_day(&T::DAYS, org).await
+    }
+}
+
+/// Reads a stored `YYYY-MM-DD`.
+pub fn parse_day(text: &str) -> StoreResult<NaiveDate> {
+    text.parse()
+        .map_err(|e| StoreError::Other(format!("bad date {text:?}: {e}")))
+}
+
+/// The revisions read for a page of vehicles, given to the states they belong to. `revisions` says where a
+/// state keeps them.
+pub fn fill_revisions<S>(
+    states: &mut HashMap<String, S>,
+    rows: Vec<RevisionRow>,
+    revisions: fn(&mut S) -> &mut BTreeMap<String, u32>,
+) {
+    for row in rows {
+        if let Some(state) = states.get_mut(&row.vehicle_id) {
+            revisions(state).insert(row.event_id, row.revision);
+        }
+    }
+}
+
+/// One stored entry of the revision ledger.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RevisionRow {
+    pub vehicle_id: String,
+    pub event_id: String,
+    #[serde(with = "revision_number")]
+    pub revision: u32,
+}
+
+/// Revisions are stored as 64-bit integers (BSON has no unsigned type).
+mod revision_number {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(revision: &u32, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_i64(i64::from(*revision))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+        let n = i64::deserialize(d)?;
+        u32::try_from(n).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A stored vehicle: the ledger's id and version, and the service's own fields `F` beside them. Both
+/// adapters read this shape: a SQLite row (built column by column) and a MongoDB `vehicles` document
+/// (deserialised, `F`'s fields flattened into it).
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct StoredVehicle<F> {
+    #[serde(rename = "_id")]
+    pub id: String,
+    /// 0 when the document has none yet.
+    #[serde(default)]
+    pub version: i64,
+    #[serde(flatten)]
+    pub fields: F,
+}
+
+/// A field stored as JSON text (absent or null: `None`): `#[serde(default, deserialize_with =
+/// "vwc_store::vehicle_ledger::json_text")]`.
+pub fn json_text<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    use serde::Deserialize;
+    match Option::<String>::deserialize(d)? {
+        Some(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+        None => Ok(None),
+    }
+}
+
+/// The states of a page of stored vehicles, keyed by id, with the ids in the order read (for
+/// [`in_order`] once the details are filled in).
+pub fn keyed_states<F, S>(
+    vehicles: Vec<StoredVehicle<F>>,
+    into_state: fn(StoredVehicle<F>) -> StoreResult<S>,
+) -> StoreResult<(Vec<String>, HashMap<String, S>)> {
+    let order = vehicles.iter().map(|v| v.id.clone()).collect();
+    let states = vehicles
+        .into_iter()
+        .map(|v| Ok((v.id.clone(), into_state(v)?)))
+        .collect::<StoreResult<_>>()?;
+    Ok((order, states))
+}
+
+/// Puts the states read for a page back in the order their ids were listed (dropping none that was read).
+pub fn in_order<S>(order: Vec<String>, mut states: HashMap<String, S>) -> Vec<S> {
+    order
+        .into_iter()
+        .filter_map(|id| states.remove(&id))
+        .collect()
+}
+
+/// Striped per-vehicle locks: concurrent deliveries for one vehicle (a burst of dealer webhooks) queue
+/// here instead of conflicting in the store and exhausting their optimistic retries.
+pub struct VehicleLocks {
+    stripes: Vec<tokio::sync::Mutex<()>>,
+}
+
+const STRIPES: usize = 64;
+
+impl Default for VehicleLocks {
+    fn default() -> VehicleLocks {
+        VehicleLocks {
+            stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
+        }
+    }
+}
+
+impl VehicleLocks {
+    /// Waits for the stripe of `vehicle_id`; its writes go one at a time while the guard lives.
+    pub async fn lock(&self, vehicle_id: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        vehicle_id.hash(&mut h);
+        self.stripes[(h.finish() as usize) % self.stripes.len()]
+            .lock()
+            .await
+    }
+}
+
+/// Runs a service's daily job for today every `interval` (the first right away) until `shutdown` turns
+/// true, in embedded mode. A failed run is logged (`job` names it) and tried again at the next tick.
+pub async fn run_daily<F, Fut, R, E>(
+    job: &'static str,
+    interval: std::time::Duration,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    mut run: F,
+) where
+    F: FnMut(NaiveDate) -> Fut,
+    Fut: std::future::Future<Output = Result<R, E>>,
+    E: std::fmt::Display,
+{
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        tokio::select! {
+            _ = ticker.tick() => {
+                if let Err(e) = run(vwc_clock::now().date_naive()).await {
+                    tracing::error!(error = %e, job, "a daily job failed; retrying at the next tick");
+                }
+            }
+            changed = shutdown.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
