@@ -14,7 +14,7 @@ use anyhow::Context;
 use chrono::Utc;
 use serde_json::json;
 use tokio::sync::Mutex;
-use vwc_contracts::{EventKind, EventSource, OdometerUnit, Vehicle, VehicleEvent};
+use vwc_contracts::{EventKind, EventSource, Vehicle, VehicleEvent};
 
 mod scale;
 
