@@ -1,7 +1,8 @@
 //! The benchmark behind `scripts/bench`: starts the release `vwc` on a fresh data dir and measures, in one
 //! run, the `/healthz` ceiling, signed-webhook ingest, a timeline page inside a store of a million events,
-//! webhook-acknowledged → visible lag at half the saturating rate, and peak RSS. Every rate is also given
-//! as a ratio to the `/healthz` ceiling measured in the same run.
+//! webhook-acknowledged → visible lag at half the saturating rate, peak RSS and the idle RSS of a fresh
+//! demo-seeded server. Every rate is also given as a ratio to the `/healthz` ceiling measured in the same
+//! run.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -13,7 +14,7 @@ use anyhow::Context;
 use chrono::Utc;
 use serde_json::json;
 use tokio::sync::Mutex;
-use vwc_contracts::{EventKind, EventSource, OdometerUnit, Vehicle, VehicleEvent};
+use vwc_contracts::{EventKind, EventSource, Vehicle, VehicleEvent};
 
 mod scale;
 
@@ -100,15 +101,20 @@ impl Drop for Server {
 }
 
 impl Server {
-    fn peak_rss_kib(&self) -> Option<u64> {
+    /// A `/proc/<pid>/status` figure in KiB: `VmHWM` (peak RSS) or `VmRSS` (now).
+    fn status_kib(&self, field: &str) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
         status
             .lines()
-            .find(|l| l.starts_with("VmHWM:"))?
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))?
             .split_whitespace()
-            .nth(1)?
+            .next()?
             .parse()
             .ok()
+    }
+
+    fn peak_rss_kib(&self) -> Option<u64> {
+        self.status_kib("VmHWM")
     }
 }
 
@@ -123,8 +129,15 @@ fn vwc_binary() -> std::path::PathBuf {
 }
 
 fn start_server(data_dir: &std::path::Path) -> anyhow::Result<Server> {
+    start_server_seeded(data_dir, false)
+}
+
+/// `vwc up` on `data_dir`, with the demo data seeded on a fresh dir when `seed`.
+fn start_server_seeded(data_dir: &std::path::Path, seed: bool) -> anyhow::Result<Server> {
     let mut child = Command::new(vwc_binary())
-        .args(["up", "--no-seed", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg("up")
+        .args((!seed).then_some("--no-seed"))
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .env("VWC_RATE_LIMIT", "0")
         .env("RUST_LOG", "warn")
@@ -171,6 +184,27 @@ const BIG_VEHICLE: &str = "veh_bench_big";
 const BIG_EVENTS: usize = 10_000;
 const TOTAL_EVENTS: usize = 1_000_000;
 
+/// A registered vehicle of the benchmarks, registered now: what varies is its id, organisation, VIN, year
+/// and make/model; the rest is the contracts' example vehicle (miles, no purchase, plate or sale).
+fn bench_vehicle(
+    id: &str,
+    org: &str,
+    vin: &str,
+    year: u16,
+    (make, model): (&str, &str),
+) -> Vehicle {
+    Vehicle {
+        id: id.into(),
+        org_id: org.into(),
+        vin: vin.into(),
+        year,
+        make: make.into(),
+        model: model.into(),
+        registered_at: vwc_clock::now(),
+        ..vwc_contracts::examples::vehicle()
+    }
+}
+
 fn synthetic_event(vehicle: &str, i: usize) -> VehicleEvent {
     let at = vwc_clock::now() - chrono::Duration::minutes(i as i64 * 7);
     let kind = [
@@ -211,25 +245,13 @@ async fn seed_timeline(data_dir: &std::path::Path) -> anyhow::Result<f64> {
         store
             .apply_vehicle_registered(
                 "bench-registration",
-                &Vehicle {
-                    id: BIG_VEHICLE.into(),
-                    org_id: ORG.into(),
-                    vin: "1HGCM82633A000000".into(),
-                    year: 2020,
-                    make: "Bench".into(),
-                    model: "Big".into(),
-                    trim: None,
-                    nickname: None,
-                    odometer_unit: OdometerUnit::Mi,
-                    registered_at: vwc_clock::now(),
-                    purchase_price_cents: None,
-                    purchase_currency: None,
-                    plate: None,
-                    colour: None,
-                    status: Default::default(),
-                    sale: None,
-                    archived_at: None,
-                },
+                &bench_vehicle(
+                    BIG_VEHICLE,
+                    ORG,
+                    "1HGCM82633A000000",
+                    2020,
+                    ("Bench", "Big"),
+                ),
             )
             .await?;
     }
@@ -395,6 +417,18 @@ async fn lag(
     Ok((lags.len(), percentile(&lags, 0.5), percentile(&lags, 0.99)))
 }
 
+/// Resident memory of a freshly started `vwc up` with the demo data seeded, once every consumer has
+/// caught up and it has sat idle for a second: (KiB now, KiB peak).
+async fn idle_rss() -> anyhow::Result<(u64, u64)> {
+    let dir = tempfile::tempdir()?;
+    let server = start_server_seeded(dir.path(), true)?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    wait_drained(dir.path()).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let now = server.status_kib("VmRSS").context("reading VmRSS")?;
+    Ok((now, server.peak_rss_kib().unwrap_or(0)))
+}
+
 /// Waits until no service has unsent outbox rows (every consumer caught up), so one phase's backlog does
 /// not run during the next phase's measurement. Returns how long that took.
 async fn wait_drained(data_dir: &std::path::Path) -> anyhow::Result<f64> {
@@ -499,7 +533,8 @@ pub async fn run() -> anyhow::Result<()> {
         println!("{}", chat.row());
         return Ok(());
     }
-    if !only.is_empty() {
+    let http_only = only == "http";
+    if !only.is_empty() && !http_only {
         // `fleet`, `import` or both (`fleet,import`): only those rows.
         println!(
             "| measure | requests/s | p50 | p99 | errors | |\n| --- | ---: | ---: | ---: | ---: | ---: |"
@@ -577,18 +612,8 @@ pub async fn run() -> anyhow::Result<()> {
     .await?;
     let rss = server.peak_rss_kib().unwrap_or(0);
     drop(server);
-
-    let sweep_vehicles: usize = std::env::var("VWC_BENCH_SWEEP_VEHICLES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(100_000);
-    eprintln!("  (f) maintenance sweep of {sweep_vehicles} vehicles × 12 items");
-    let sweep = sweep_bench(sweep_vehicles).await?;
-    eprintln!("  (g) daily re-valuation of {sweep_vehicles} vehicles");
-    let revalue = revalue_bench(sweep_vehicles).await?;
-    eprintln!("  (h) chat answers on a 10,000-event vehicle");
-    let chat = chat_bench().await?;
-    let scale = scale_rows(duration).await?;
+    eprintln!("  (e′) idle RSS of a freshly started, demo-seeded `vwc up`");
+    let (idle_kib, idle_peak_kib) = idle_rss().await?;
 
     let ceiling = healthz.rps();
     let mut table = String::new();
@@ -626,41 +651,77 @@ pub async fn run() -> anyhow::Result<()> {
         "| (e) peak RSS of `vwc up` | — | — | — | — | {:.1} MiB |\n",
         rss as f64 / 1024.0
     ));
-    let (first, first_secs, second, second_secs) = &sweep;
     table.push_str(&format!(
-        "| (f) maintenance sweep: {} vehicles, {} items ({} changed, {} reminders) | {:.0} vehicles/s | — | — | — | {:.1} s total |\n",
-        first.vehicles,
-        first.items,
-        first.changed,
-        first.reminders,
-        first.vehicles as f64 / first_secs,
-        first_secs
+        "| (e′) idle RSS after start-up (demo seeded, consumers caught up; peak during start-up) | — | — | — | — | {:.1} MiB ({:.1} MiB) |\n",
+        idle_kib as f64 / 1024.0,
+        idle_peak_kib as f64 / 1024.0
     ));
-    table.push_str(&format!(
-        "| (f′) the same sweep again the same day | — | — | — | — | {:.1} s: {} changed, {} reminders |\n",
-        second_secs, second.changed, second.reminders
+    let caught_up = format!(
+        "\nSeeding 1,000,000 timeline events took {seed_secs:.1} s. After the ingest run every consumer \
+         (edge, scheduler, valuation, chat, notification) had caught up {drained:.1} s later; the timeline run started after that.\n"
+    );
+    if http_only {
+        println!("{table}{caught_up}");
+        return Ok(());
+    }
+
+    let sweep_vehicles: usize = std::env::var("VWC_BENCH_SWEEP_VEHICLES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000);
+    eprintln!("  (f) maintenance sweep of {sweep_vehicles} vehicles × 12 items");
+    let sweep = sweep_bench(sweep_vehicles).await?;
+    eprintln!("  (g) daily re-valuation of {sweep_vehicles} vehicles");
+    let revalue = revalue_bench(sweep_vehicles).await?;
+    eprintln!("  (h) chat answers on a 10,000-event vehicle");
+    let chat = chat_bench().await?;
+    let scale = scale_rows(duration).await?;
+
+    let (first, first_secs, second, second_secs) = &sweep;
+    table.push_str(&first_and_again_rows(
+        &format!(
+            "(f) maintenance sweep: {} vehicles, {} items ({} changed, {} reminders)",
+            first.vehicles, first.items, first.changed, first.reminders
+        ),
+        (first.vehicles, *first_secs),
+        "(f′) the same sweep again the same day",
+        (
+            *second_secs,
+            &format!("{} changed, {} reminders", second.changed, second.reminders),
+        ),
     ));
     let (first, first_secs, second, second_secs) = &revalue;
-    table.push_str(&format!(
-        "| (g) daily re-valuation: {} vehicles ({} changed, {} `ValuationUpdated` published) | {:.0} vehicles/s | — | — | — | {:.1} s total |\n",
-        first.vehicles,
-        first.changed,
-        first.published,
-        first.vehicles as f64 / first_secs,
-        first_secs
-    ));
-    table.push_str(&format!(
-        "| (g′) the same re-valuation again the same day | — | — | — | — | {:.1} s: {} changed, {} published |\n",
-        second_secs, second.changed, second.published
+    table.push_str(&first_and_again_rows(
+        &format!(
+            "(g) daily re-valuation: {} vehicles ({} changed, {} `ValuationUpdated` published)",
+            first.vehicles, first.changed, first.published
+        ),
+        (first.vehicles, *first_secs),
+        "(g′) the same re-valuation again the same day",
+        (
+            *second_secs,
+            &format!("{} changed, {} published", second.changed, second.published),
+        ),
     ));
     table.push_str(&chat.row());
     table.push_str(&scale);
-    table.push_str(&format!(
-        "\nSeeding 1,000,000 timeline events took {seed_secs:.1} s. After the ingest run every consumer \
-         (edge, scheduler, valuation, chat, notification) had caught up {drained:.1} s later; the timeline run started after that.\n"
-    ));
+    table.push_str(&caught_up);
     println!("{table}");
     Ok(())
+}
+
+/// Two table rows: a daily job's first run over every vehicle (its rate and total time) and the same job
+/// again the same day (its time and what it did).
+fn first_and_again_rows(
+    first: &str,
+    (vehicles, first_secs): (u64, f64),
+    again: &str,
+    (again_secs, again_did): (f64, &str),
+) -> String {
+    format!(
+        "| {first} | {:.0} vehicles/s | — | — | — | {first_secs:.1} s total |\n| {again} | — | — | — | — | {again_secs:.1} s: {again_did} |\n",
+        vehicles as f64 / first_secs
+    )
 }
 
 /// Seeds a valuation store with `n` vehicles valued up to yesterday and re-values them twice today.
@@ -784,25 +845,13 @@ pub async fn chat_bench() -> anyhow::Result<ChatBench> {
     let store: Arc<dyn ChatStore> = Arc::new(vwc_chat_historian::SqliteChatStore::open(
         &dir.path().join("chat-historian.db"),
     )?);
-    let vehicle = vwc_contracts::Vehicle {
-        id: "veh_chat_bench".into(),
-        org_id: ORG.into(),
-        vin: "2T3P1RFV3MW123456".into(),
-        year: 2021,
-        make: "Toyota".into(),
-        model: "RAV4".into(),
-        trim: None,
-        nickname: None,
-        odometer_unit: vwc_contracts::OdometerUnit::Mi,
-        registered_at: vwc_clock::now(),
-        purchase_price_cents: None,
-        purchase_currency: None,
-        plate: None,
-        colour: None,
-        status: Default::default(),
-        sale: None,
-        archived_at: None,
-    };
+    let vehicle = bench_vehicle(
+        "veh_chat_bench",
+        ORG,
+        "2T3P1RFV3MW123456",
+        2021,
+        ("Toyota", "RAV4"),
+    );
     store
         .apply_vehicle_registered("bench-reg", &vehicle)
         .await?;

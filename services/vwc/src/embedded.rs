@@ -173,7 +173,7 @@ pub struct System {
 /// Readiness of one store: a cheap round trip.
 struct StoreReady {
     name: &'static str,
-    ping: Box<dyn Fn() -> futures::future::BoxFuture<'static, Result<(), String>> + Send + Sync>,
+    store: Arc<dyn vwc_store::Plumbing>,
 }
 
 #[async_trait::async_trait]
@@ -182,62 +182,23 @@ impl ReadinessCheck for StoreReady {
         self.name
     }
     async fn check(&self) -> Result<(), String> {
-        (self.ping)().await
+        self.store.ping().await.map_err(|e| e.to_string())
     }
 }
 
 fn store_checks(stores: &Stores) -> Vec<Box<dyn ReadinessCheck>> {
-    use futures::FutureExt;
-    let ingestion = stores.ingestion.clone();
-    let edge = stores.edge.clone();
-    let scheduler = stores.scheduler.clone();
-    let notification = stores.notification.clone();
-    let valuation = stores.valuation.clone();
-    let chat = stores.chat.clone();
-    vec![
-        Box::new(StoreReady {
-            name: "ingestion",
-            ping: Box::new(move || {
-                let s = ingestion.clone();
-                async move { s.ping().await.map_err(|e| e.to_string()) }.boxed()
-            }),
-        }),
-        Box::new(StoreReady {
-            name: "edge",
-            ping: Box::new(move || {
-                let s = edge.clone();
-                async move { s.ping().await.map_err(|e| e.to_string()) }.boxed()
-            }),
-        }),
-        Box::new(StoreReady {
-            name: "maintenance-scheduler",
-            ping: Box::new(move || {
-                let s = scheduler.clone();
-                async move { s.ping().await.map_err(|e| e.to_string()) }.boxed()
-            }),
-        }),
-        Box::new(StoreReady {
-            name: "notification",
-            ping: Box::new(move || {
-                let s = notification.clone();
-                async move { s.ping().await.map_err(|e| e.to_string()) }.boxed()
-            }),
-        }),
-        Box::new(StoreReady {
-            name: "valuation",
-            ping: Box::new(move || {
-                let s = valuation.clone();
-                async move { s.ping().await.map_err(|e| e.to_string()) }.boxed()
-            }),
-        }),
-        Box::new(StoreReady {
-            name: "chat-historian",
-            ping: Box::new(move || {
-                let s = chat.clone();
-                async move { s.ping().await.map_err(|e| e.to_string()) }.boxed()
-            }),
-        }),
-    ]
+    let plumbing: [(&'static str, Arc<dyn vwc_store::Plumbing>); 6] = [
+        ("ingestion", stores.ingestion.clone()),
+        ("edge", stores.edge.clone()),
+        ("maintenance-scheduler", stores.scheduler.clone()),
+        ("notification", stores.notification.clone()),
+        ("valuation", stores.valuation.clone()),
+        ("chat-historian", stores.chat.clone()),
+    ];
+    plumbing
+        .into_iter()
+        .map(|(name, store)| Box::new(StoreReady { name, store }) as Box<dyn ReadinessCheck>)
+        .collect()
 }
 
 impl System {

@@ -20,25 +20,13 @@ pub const FLEET_ORG: &str = "org_fleet_bench";
 const EVENTS_PER_VEHICLE: usize = 10;
 
 fn fleet_vehicle(i: usize) -> Vehicle {
-    Vehicle {
-        id: format!("veh_fleet_{i:07}").into(),
-        org_id: FLEET_ORG.into(),
-        vin: vwc_testkit::vin(i as u32),
-        year: 2015 + (i % 10) as u16,
-        make: "Bench".into(),
-        model: "Fleet".into(),
-        trim: None,
-        nickname: None,
-        odometer_unit: OdometerUnit::Mi,
-        registered_at: vwc_clock::now(),
-        purchase_price_cents: None,
-        purchase_currency: None,
-        plate: None,
-        colour: None,
-        status: Default::default(),
-        sale: None,
-        archived_at: None,
-    }
+    super::bench_vehicle(
+        &format!("veh_fleet_{i:07}"),
+        FLEET_ORG,
+        &vwc_testkit::vin(i as u32),
+        2015 + (i % 10) as u16,
+        ("Bench", "Fleet"),
+    )
 }
 
 /// Event `j` of vehicle `i`: one every ~40 days over the last ~13 months, two in three with a cost.
