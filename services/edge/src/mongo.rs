@@ -485,23 +485,12 @@ impl MongoEdgeStore {
             return Ok(false);
         }
         let at = ts(&e.occurred_at);
-        let cost = e.cost_cents.map(|c| c as i64);
+        let mut record = timeline_record(e, body);
+        record.insert("traceparent", traceparent);
         let inserted = self
             .db
             .collection(TIMELINE)
-            .update_one(
-                doc! { "_id": &e.id },
-                doc! { "$setOnInsert": {
-                    "org_id": &e.org_id,
-                    "vehicle_id": &e.vehicle_id,
-                    "kind": e.kind.as_str(),
-                    "occurred_at": &at,
-                    "cost_cents": cost,
-                    "currency": e.currency.as_deref(),
-                    "body": body,
-                    "traceparent": traceparent,
-                } },
-            )
+            .update_one(doc! { "_id": &e.id }, doc! { "$setOnInsert": record })
             .upsert(true)
             .session(&mut *session)
             .await?;
@@ -760,6 +749,19 @@ fn vehicle_view(vehicle: Vehicle, stats: Option<&Document>) -> StoreResult<Vehic
 }
 
 /// The timeline query: the filter and, strictly after `after`, newest first.
+/// A timeline record's stored fields: the JSON `body` beside the fields the pages and cost queries read.
+fn timeline_record(e: &VehicleEvent, body: &str) -> Document {
+    doc! {
+        "org_id": &e.org_id,
+        "vehicle_id": &e.vehicle_id,
+        "kind": e.kind.as_str(),
+        "occurred_at": ts(&e.occurred_at),
+        "cost_cents": e.cost_cents.map(|c| c as i64),
+        "currency": e.currency.as_deref(),
+        "body": body,
+    }
+}
+
 fn timeline_filter(
     org_id: &str,
     vehicle_id: &str,
@@ -1454,21 +1456,11 @@ impl MongoEdgeStore {
                 after: (!r.voided).then_some(e),
             });
             self.apply_changes(session, &found).await?;
+            let mut revised = timeline_record(e, &r.json);
+            revised.insert("revision", i64::from(r.revision));
+            revised.insert("voided", r.voided);
             timeline
-                .update_one(
-                    doc! { "_id": &e.id },
-                    doc! { "$set": {
-                        "org_id": &e.org_id,
-                        "vehicle_id": &e.vehicle_id,
-                        "kind": e.kind.as_str(),
-                        "occurred_at": ts(&e.occurred_at),
-                        "cost_cents": e.cost_cents.map(|c| c as i64),
-                        "currency": e.currency.as_deref(),
-                        "body": &r.json,
-                        "revision": i64::from(r.revision),
-                        "voided": r.voided,
-                    } },
-                )
+                .update_one(doc! { "_id": &e.id }, doc! { "$set": revised })
                 .upsert(true)
                 .session(&mut *session)
                 .await?;
