@@ -28,3 +28,63 @@ where
     })
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vwc_contracts::{EventType, Payload, Undecodable};
+
+    use crate::consume::tests::envelope;
+
+    #[tokio::test]
+    async fn apply_is_handed_the_envelope_id_and_its_event() {
+        let envelope = envelope(None);
+        let mut seen = None;
+        project("edge", &envelope, |id, event| {
+            seen = Some((id, event.event_type()));
+            async { Ok(true) }
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            seen,
+            Some((envelope.id.to_string(), EventType::VehicleEventRecorded))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_delivery_is_acknowledged() {
+        let answered = project("edge", &envelope(None), |_, _| async { Ok(false) }).await;
+        assert!(answered.is_ok());
+    }
+
+    #[tokio::test]
+    async fn an_undecodable_envelope_is_malformed_and_never_applied() {
+        let mut envelope = envelope(None);
+        envelope.payload = Payload::Undecodable(Undecodable {
+            event_type: EventType::VehicleEventRecorded,
+            data: serde_json::json!({ "event": 1 }),
+            error: "expected a struct".into(),
+        });
+        let mut applied = false;
+        let answered = project("edge", &envelope, |_, _| {
+            applied = true;
+            async { Ok(true) }
+        })
+        .await;
+        assert!(matches!(answered, Err(HandleError::Malformed(_))));
+        assert!(!applied);
+    }
+
+    #[tokio::test]
+    async fn the_projections_failure_is_what_the_consumer_returns() {
+        let answered = project("edge", &envelope(None), |_, _| async {
+            Err(HandleError::NotConsumed(EventType::ReminderDue))
+        })
+        .await;
+        assert!(matches!(
+            answered,
+            Err(HandleError::NotConsumed(EventType::ReminderDue))
+        ));
+    }
+}
