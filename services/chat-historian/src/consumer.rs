@@ -45,57 +45,44 @@ impl Consumer for ChatConsumer {
     }
 
     async fn handle(&self, envelope: &Envelope) -> Result<(), HandleError> {
-        vwc_bus::in_consumer_span(self.name(), envelope, |_| async {
-            let id = envelope.id.to_string();
-            let event = envelope.event().map_err(HandleError::malformed)?;
-            let applied = match event {
-                Event::VehicleRegistered(data) => self
-                    .store
-                    .apply_vehicle_registered(&id, &data.vehicle)
-                    .await
-                    .map_err(HandleError::failed)?,
-                Event::VehicleEventRecorded(data) => self
-                    .store
-                    .apply_vehicle_event(&id, &data.event)
-                    .await
-                    .map_err(HandleError::failed)?,
+        vwc_bus::project(self.name(), envelope, |id, event| async move {
+            let id = id.as_str();
+            match event {
+                Event::VehicleRegistered(data) => {
+                    self.store.apply_vehicle_registered(id, &data.vehicle).await
+                }
+                Event::VehicleEventRecorded(data) => {
+                    self.store.apply_vehicle_event(id, &data.event).await
+                }
                 Event::ValuationUpdated(data) => {
                     let point = ValuationPoint {
-                        envelope_id: id.clone(),
+                        envelope_id: id.to_string(),
                         valuation: ValuationView::from(&data.valuation),
                         computed_at: data.computed_at,
                     };
                     let vehicle = VehicleRef::new(&envelope.org_id, &data.vehicle_id);
-                    self.store
-                        .apply_valuation(&id, &vehicle, &point)
-                        .await
-                        .map_err(HandleError::failed)?
+                    self.store.apply_valuation(id, &vehicle, &point).await
                 }
-                Event::MaintenanceScheduleUpdated(data) => self
-                    .store
-                    .apply_maintenance(&id, &envelope.org_id, data)
-                    .await
-                    .map_err(HandleError::failed)?,
-                Event::VehicleEventCorrected(data) => self
-                    .store
-                    .apply_event_revision(&id, Revision::corrected(&data.event, data.revision))
-                    .await
-                    .map_err(HandleError::failed)?,
-                Event::VehicleEventVoided(data) => self
-                    .store
-                    .apply_event_revision(&id, Revision::voided(&data.event, data.revision))
-                    .await
-                    .map_err(HandleError::failed)?,
+                Event::MaintenanceScheduleUpdated(data) => {
+                    self.store
+                        .apply_maintenance(id, &envelope.org_id, data)
+                        .await
+                }
+                Event::VehicleEventCorrected(data) => {
+                    let revision = Revision::corrected(&data.event, data.revision);
+                    self.store.apply_event_revision(id, revision).await
+                }
+                Event::VehicleEventVoided(data) => {
+                    let revision = Revision::voided(&data.event, data.revision);
+                    self.store.apply_event_revision(id, revision).await
+                }
                 // The whole vehicle as it now reads.
                 Event::VehicleUpdated(vwc_contracts::lifecycle::VehicleUpdated {
                     vehicle, ..
                 })
                 | Event::VehicleSold(vwc_contracts::lifecycle::VehicleSold { vehicle })
                 | Event::VehicleArchived(vwc_contracts::lifecycle::VehicleArchived { vehicle }) => {
-                    self.store
-                        .apply_vehicle_registered(&id, vehicle)
-                        .await
-                        .map_err(HandleError::failed)?
+                    self.store.apply_vehicle_registered(id, vehicle).await
                 }
                 // Status changes are in the schedule it holds; reminders and deliveries answer no question.
                 Event::MaintenanceStatusChanged(_)
@@ -103,11 +90,8 @@ impl Consumer for ChatConsumer {
                 | Event::NotificationDelivered(_) => {
                     return Err(HandleError::NotConsumed(event.event_type()));
                 }
-            };
-            if !applied {
-                tracing::debug!("duplicate delivery ignored");
             }
-            Ok(())
+            .map_err(HandleError::failed)
         })
         .await
     }

@@ -38,35 +38,24 @@ impl MongoChatStore {
     pub async fn connect(client: mongodb::Client, database: &str) -> StoreResult<MongoChatStore> {
         let db = MongoDb::new(client, database);
         db.ensure_common_indexes().await?;
-        db.create_index(VEHICLES, doc! { "org_id": 1, "_id": 1 }, false)
-            .await?;
-        db.create_index(
-            TIMELINE,
-            doc! { "org_id": 1, "vehicle_id": 1, "occurred_at": 1, "_id": 1 },
-            false,
-        )
-        .await?;
-        // Written inside transactions: the collections must exist beforehand on servers that cannot create
-        // one in a transaction. `_id` is their key; these indexes only create them.
-        db.create_index(VERSIONS, doc! { "version": 1 }, false)
-            .await?;
-        db.create_index(VALUATIONS, doc! { "org_id": 1 }, false)
-            .await?;
-        db.create_index(MAINTENANCE, doc! { "org_id": 1 }, false)
-            .await?;
-        db.create_index(CONVERSATIONS, doc! { "org_id": 1, "vehicle_id": 1 }, false)
-            .await?;
-        db.create_index(
-            CHAT_MESSAGES,
-            doc! { "conversation_id": 1, "asked_at": 1, "_id": 1 },
-            false,
-        )
-        .await?;
-        db.create_index(
-            CHAT_MESSAGES,
-            doc! { "org_id": 1, "asked_at": 1, "_id": 1 },
-            false,
-        )
+        db.create_indexes([
+            (VEHICLES, doc! { "org_id": 1, "_id": 1 }),
+            (
+                TIMELINE,
+                doc! { "org_id": 1, "vehicle_id": 1, "occurred_at": 1, "_id": 1 },
+            ),
+            // Written inside transactions: the collections must exist beforehand on servers that cannot create
+            // one in a transaction. `_id` is their key; these indexes only create them.
+            (VERSIONS, doc! { "version": 1 }),
+            (VALUATIONS, doc! { "org_id": 1 }),
+            (MAINTENANCE, doc! { "org_id": 1 }),
+            (CONVERSATIONS, doc! { "org_id": 1, "vehicle_id": 1 }),
+            (
+                CHAT_MESSAGES,
+                doc! { "conversation_id": 1, "asked_at": 1, "_id": 1 },
+            ),
+            (CHAT_MESSAGES, doc! { "org_id": 1, "asked_at": 1, "_id": 1 }),
+        ])
         .await?;
         Ok(MongoChatStore { db })
     }
@@ -85,28 +74,10 @@ impl MongoChatStore {
     }
 }
 
-/// Runs `$body` (which uses `$session` and may `return` early with its answer) as one transaction, retried
-/// while the server calls the failure transient.
-macro_rules! transaction {
-    ($db:expr, |$session:ident| $body:block) => {{
-        let mut tx = $db.transaction().await?;
-        loop {
-            tx.begin().await?;
-            let outcome: StoreResult<_> = {
-                let $session: &mut ClientSession = tx.session();
-                async { $body }.await
-            };
-            if let Some(answer) = tx.settle(outcome).await? {
-                break answer;
-            }
-        }
-    }};
-}
-
-/// Like `transaction!`, first claiming `$envelope_id` in the inbox: a duplicate delivery answers `false`.
+/// Like `vwc_store::mongo_transaction!`, first claiming `$envelope_id` in the inbox: a duplicate delivery answers `false`.
 macro_rules! apply {
     ($store:expr, $envelope_id:expr, |$session:ident| $body:block) => {
-        transaction!($store.db, |$session| {
+        vwc_store::mongo_transaction!($store.db, |$session| async {
             if !$store
                 .db
                 .claim_inbox(&mut *$session, CONSUMER, $envelope_id)
@@ -426,7 +397,7 @@ impl ChatStore for MongoChatStore {
     async fn save_turn(&self, turn: &ChatTurn) -> StoreResult<()> {
         let body = serde_json::to_string(turn)?;
         let asked_at = ts(&turn.asked_at);
-        transaction!(self.db, |session| {
+        vwc_store::mongo_transaction!(self.db, |session| async {
             self.db
                 .collection(CONVERSATIONS)
                 .update_one(
@@ -493,7 +464,7 @@ impl ChatStore for MongoChatStore {
             "org_id": message.vehicle.org_id.as_str(),
             "vehicle_id": message.vehicle.vehicle_id.as_str(),
         };
-        Ok(transaction!(self.db, |session| {
+        Ok(vwc_store::mongo_transaction!(self.db, |session| async {
             let Some(stored) = self
                 .typed::<Body>(CHAT_MESSAGES)
                 .find_one(filter.clone())

@@ -45,72 +45,50 @@ impl Consumer for EdgeConsumer {
     }
 
     async fn handle(&self, envelope: &Envelope) -> Result<(), HandleError> {
-        vwc_bus::in_consumer_span(self.name(), envelope, |_| async {
-            let id = envelope.id.to_string();
-            let event = envelope.event().map_err(HandleError::malformed)?;
-            let applied = match event {
-                Event::VehicleRegistered(data) => self
-                    .store
-                    .apply_vehicle_registered(&id, &data.vehicle)
-                    .await
-                    .map_err(HandleError::failed)?,
-                Event::VehicleEventRecorded(data) => self
-                    .store
-                    .apply_vehicle_event(&id, &data.event, envelope.traceparent.as_deref())
-                    .await
-                    .map_err(HandleError::failed)?,
-                Event::MaintenanceScheduleUpdated(data) => self
-                    .store
-                    .apply_maintenance(&id, &envelope.org_id, data)
-                    .await
-                    .map_err(HandleError::failed)?,
-                Event::NotificationDelivered(data) => self
-                    .store
-                    .apply_notification(&id, &envelope.org_id, data)
-                    .await
-                    .map_err(HandleError::failed)?,
-                Event::ValuationUpdated(data) => self
-                    .store
-                    .apply_valuation(&id, &envelope.org_id, data)
-                    .await
-                    .map_err(HandleError::failed)?,
-                Event::VehicleEventCorrected(data) => self
-                    .store
-                    .apply_event_revision(
-                        &id,
-                        &TimelineRevision::corrected(data).map_err(HandleError::malformed)?,
-                    )
-                    .await
-                    .map_err(HandleError::failed)?,
-                Event::VehicleEventVoided(data) => self
-                    .store
-                    .apply_event_revision(
-                        &id,
-                        &TimelineRevision::voided(data).map_err(HandleError::malformed)?,
-                    )
-                    .await
-                    .map_err(HandleError::failed)?,
+        vwc_bus::project(self.name(), envelope, |id, event| async move {
+            let (id, org_id) = (id.as_str(), &envelope.org_id);
+            match event {
+                Event::VehicleRegistered(data) => {
+                    self.store.apply_vehicle_registered(id, &data.vehicle).await
+                }
+                Event::VehicleEventRecorded(data) => {
+                    let traceparent = envelope.traceparent.as_deref();
+                    self.store
+                        .apply_vehicle_event(id, &data.event, traceparent)
+                        .await
+                }
+                Event::MaintenanceScheduleUpdated(data) => {
+                    self.store.apply_maintenance(id, org_id, data).await
+                }
+                Event::NotificationDelivered(data) => {
+                    self.store.apply_notification(id, org_id, data).await
+                }
+                Event::ValuationUpdated(data) => self.store.apply_valuation(id, org_id, data).await,
+                Event::VehicleEventCorrected(data) => {
+                    let revision =
+                        TimelineRevision::corrected(data).map_err(HandleError::malformed)?;
+                    self.store.apply_event_revision(id, &revision).await
+                }
+                Event::VehicleEventVoided(data) => {
+                    let revision =
+                        TimelineRevision::voided(data).map_err(HandleError::malformed)?;
+                    self.store.apply_event_revision(id, &revision).await
+                }
                 // Each lifecycle event carries the whole vehicle as it now reads.
                 Event::VehicleUpdated(vwc_contracts::lifecycle::VehicleUpdated {
                     vehicle, ..
                 })
                 | Event::VehicleSold(vwc_contracts::lifecycle::VehicleSold { vehicle })
                 | Event::VehicleArchived(vwc_contracts::lifecycle::VehicleArchived { vehicle }) => {
-                    self.store
-                        .apply_vehicle_registered(&id, vehicle)
-                        .await
-                        .map_err(HandleError::failed)?
+                    self.store.apply_vehicle_registered(id, vehicle).await
                 }
                 // The scheduler's status changes and reminders are told through the schedule and the
                 // notifications; the read model has nothing of its own to take from them.
                 Event::MaintenanceStatusChanged(_) | Event::ReminderDue(_) => {
                     return Err(HandleError::NotConsumed(event.event_type()));
                 }
-            };
-            if !applied {
-                tracing::debug!("duplicate delivery ignored");
             }
-            Ok(())
+            .map_err(HandleError::failed)
         })
         .await
     }

@@ -93,73 +93,47 @@ impl MongoEdgeStore {
     /// Like [`connect`](Self::connect), over an existing database handle.
     pub async fn with_db(db: MongoDb) -> StoreResult<MongoEdgeStore> {
         db.ensure_common_indexes().await?;
-        db.create_index(VEHICLES, doc! { "org_id": 1, "_id": 1 }, false)
-            .await?;
-        // `_id` is the event id: the timeline page order is (occurred_at, id) descending.
-        db.create_index(
-            TIMELINE,
-            doc! { "org_id": 1, "vehicle_id": 1, "occurred_at": -1, "_id": -1 },
-            false,
-        )
+        db.create_indexes([
+            (VEHICLES, doc! { "org_id": 1, "_id": 1 }),
+            // `_id` is the event id: the timeline page order is (occurred_at, id) descending.
+            (
+                TIMELINE,
+                doc! { "org_id": 1, "vehicle_id": 1, "occurred_at": -1, "_id": -1 },
+            ),
+            // Upserted inside transactions, so it must exist beforehand on servers that cannot create a
+            // collection in a transaction; `_id` is its key, so this index only creates the collection.
+            (VEHICLE_STATS, doc! { "last_event_at": 1 }),
+            (MAINTENANCE, doc! { "org_id": 1, "_id": 1 }),
+            // `_id` is the notification id: the feed page order is (created_at, id) descending.
+            (
+                NOTIFICATIONS,
+                doc! { "org_id": 1, "created_at": -1, "_id": -1 },
+            ),
+            (
+                VALUATIONS,
+                doc! { "org_id": 1, "vehicle_id": 1, "as_of": -1 },
+            ),
+            (CURRENT_VALUATIONS, doc! { "org_id": 1, "currency": 1 }),
+            // The pieces of a month at the ends of a cost range are read from the timeline by org and time.
+            (TIMELINE, doc! { "org_id": 1, "kind": 1, "vehicle_id": 1 }),
+            (TIMELINE, doc! { "org_id": 1, "occurred_at": 1 }),
+            (
+                COST_MONTHS,
+                doc! { "org_id": 1, "vehicle_id": 1, "month": 1 },
+            ),
+            (COST_MONTHS, doc! { "org_id": 1, "month": 1 }),
+            // A page of the fleet's cost by vehicle.
+            (
+                COST_MONTHS,
+                doc! { "org_id": 1, "vehicle_id": 1, "currency": 1, "month": 1 },
+            ),
+            (FLEET_COST_MONTHS, doc! { "org_id": 1, "month": 1 }),
+            // `_id` is the org: this index only creates the collection before any transaction writes to it.
+            (FLEET_COUNTS, doc! { "vehicles": 1 }),
+            (FLEET_VALUES, doc! { "org_id": 1, "currency": 1 }),
+            (META, doc! { "filled_at": 1 }),
+        ])
         .await?;
-        // Upserted inside transactions, so it must exist beforehand on servers that cannot create a
-        // collection in a transaction; `_id` is its key, so this index only creates the collection.
-        db.create_index(VEHICLE_STATS, doc! { "last_event_at": 1 }, false)
-            .await?;
-        db.create_index(MAINTENANCE, doc! { "org_id": 1, "_id": 1 }, false)
-            .await?;
-        // `_id` is the notification id: the feed page order is (created_at, id) descending.
-        db.create_index(
-            NOTIFICATIONS,
-            doc! { "org_id": 1, "created_at": -1, "_id": -1 },
-            false,
-        )
-        .await?;
-        db.create_index(
-            VALUATIONS,
-            doc! { "org_id": 1, "vehicle_id": 1, "as_of": -1 },
-            false,
-        )
-        .await?;
-        db.create_index(
-            CURRENT_VALUATIONS,
-            doc! { "org_id": 1, "currency": 1 },
-            false,
-        )
-        .await?;
-        // The pieces of a month at the ends of a cost range are read from the timeline by org and time.
-        db.create_index(
-            TIMELINE,
-            doc! { "org_id": 1, "kind": 1, "vehicle_id": 1 },
-            false,
-        )
-        .await?;
-        db.create_index(TIMELINE, doc! { "org_id": 1, "occurred_at": 1 }, false)
-            .await?;
-        db.create_index(
-            COST_MONTHS,
-            doc! { "org_id": 1, "vehicle_id": 1, "month": 1 },
-            false,
-        )
-        .await?;
-        db.create_index(COST_MONTHS, doc! { "org_id": 1, "month": 1 }, false)
-            .await?;
-        // A page of the fleet's cost by vehicle.
-        db.create_index(
-            COST_MONTHS,
-            doc! { "org_id": 1, "vehicle_id": 1, "currency": 1, "month": 1 },
-            false,
-        )
-        .await?;
-        db.create_index(FLEET_COST_MONTHS, doc! { "org_id": 1, "month": 1 }, false)
-            .await?;
-        // `_id` is the org: this index only creates the collection before any transaction writes to it.
-        db.create_index(FLEET_COUNTS, doc! { "vehicles": 1 }, false)
-            .await?;
-        db.create_index(FLEET_VALUES, doc! { "org_id": 1, "currency": 1 }, false)
-            .await?;
-        db.create_index(META, doc! { "filled_at": 1 }, false)
-            .await?;
         let store = MongoEdgeStore { db };
         store.fill_aggregates().await?;
         Ok(store)
@@ -176,14 +150,8 @@ impl MongoEdgeStore {
         {
             return Ok(());
         }
-        let mut tx = self.db.transaction().await?;
-        loop {
-            tx.begin().await?;
-            let outcome = self.try_fill_aggregates(tx.session()).await;
-            if tx.settle(outcome).await?.is_some() {
-                return Ok(());
-            }
-        }
+        vwc_store::mongo_transaction!(self.db, |session| self.try_fill_aggregates(session));
+        Ok(())
     }
 
     async fn try_fill_aggregates(&self, session: &mut ClientSession) -> StoreResult<()> {
@@ -517,23 +485,12 @@ impl MongoEdgeStore {
             return Ok(false);
         }
         let at = ts(&e.occurred_at);
-        let cost = e.cost_cents.map(|c| c as i64);
+        let mut record = timeline_record(e, body);
+        record.insert("traceparent", traceparent);
         let inserted = self
             .db
             .collection(TIMELINE)
-            .update_one(
-                doc! { "_id": &e.id },
-                doc! { "$setOnInsert": {
-                    "org_id": &e.org_id,
-                    "vehicle_id": &e.vehicle_id,
-                    "kind": e.kind.as_str(),
-                    "occurred_at": &at,
-                    "cost_cents": cost,
-                    "currency": e.currency.as_deref(),
-                    "body": body,
-                    "traceparent": traceparent,
-                } },
-            )
+            .update_one(doc! { "_id": &e.id }, doc! { "$setOnInsert": record })
             .upsert(true)
             .session(&mut *session)
             .await?;
@@ -792,6 +749,19 @@ fn vehicle_view(vehicle: Vehicle, stats: Option<&Document>) -> StoreResult<Vehic
 }
 
 /// The timeline query: the filter and, strictly after `after`, newest first.
+/// A timeline record's stored fields: the JSON `body` beside the fields the pages and cost queries read.
+fn timeline_record(e: &VehicleEvent, body: &str) -> Document {
+    doc! {
+        "org_id": &e.org_id,
+        "vehicle_id": &e.vehicle_id,
+        "kind": e.kind.as_str(),
+        "occurred_at": ts(&e.occurred_at),
+        "cost_cents": e.cost_cents.map(|c| c as i64),
+        "currency": e.currency.as_deref(),
+        "body": body,
+    }
+}
+
 fn timeline_filter(
     org_id: &str,
     vehicle_id: &str,
@@ -943,16 +913,13 @@ impl EdgeStore for MongoEdgeStore {
         vehicle: &Vehicle,
     ) -> StoreResult<bool> {
         let body = serde_json::to_string(vehicle)?;
-        let mut tx = self.db.transaction().await?;
-        loop {
-            tx.begin().await?;
-            let outcome = self
-                .try_apply_vehicle_registered(tx.session(), envelope_id, vehicle, &body)
-                .await;
-            if let Some(applied) = tx.settle(outcome).await? {
-                return Ok(applied);
-            }
-        }
+        Ok(vwc_store::mongo_transaction!(self.db, |session| self
+            .try_apply_vehicle_registered(
+                session,
+                envelope_id,
+                vehicle,
+                &body
+            )))
     }
 
     async fn apply_vehicle_event(
@@ -962,16 +929,14 @@ impl EdgeStore for MongoEdgeStore {
         traceparent: Option<&str>,
     ) -> StoreResult<bool> {
         let body = serde_json::to_string(event)?;
-        let mut tx = self.db.transaction().await?;
-        loop {
-            tx.begin().await?;
-            let outcome = self
-                .try_apply_vehicle_event(tx.session(), envelope_id, event, &body, traceparent)
-                .await;
-            if let Some(applied) = tx.settle(outcome).await? {
-                return Ok(applied);
-            }
-        }
+        Ok(vwc_store::mongo_transaction!(self.db, |session| self
+            .try_apply_vehicle_event(
+                session,
+                envelope_id,
+                event,
+                &body,
+                traceparent
+            )))
     }
 
     async fn vehicles(
@@ -1080,16 +1045,14 @@ impl EdgeStore for MongoEdgeStore {
         update: &MaintenanceScheduleUpdated,
     ) -> StoreResult<bool> {
         let body = serde_json::to_string(update)?;
-        let mut tx = self.db.transaction().await?;
-        loop {
-            tx.begin().await?;
-            let outcome = self
-                .try_apply_maintenance(tx.session(), envelope_id, org_id, update, &body)
-                .await;
-            if let Some(applied) = tx.settle(outcome).await? {
-                return Ok(applied);
-            }
-        }
+        Ok(vwc_store::mongo_transaction!(self.db, |session| self
+            .try_apply_maintenance(
+                session,
+                envelope_id,
+                org_id,
+                update,
+                &body
+            )))
     }
 
     async fn maintenance(
@@ -1121,16 +1084,13 @@ impl EdgeStore for MongoEdgeStore {
         org_id: &OrgId,
         delivered: &NotificationDelivered,
     ) -> StoreResult<bool> {
-        let mut tx = self.db.transaction().await?;
-        loop {
-            tx.begin().await?;
-            let outcome = self
-                .try_apply_notification(tx.session(), envelope_id, org_id, delivered)
-                .await;
-            if let Some(applied) = tx.settle(outcome).await? {
-                return Ok(applied);
-            }
-        }
+        Ok(vwc_store::mongo_transaction!(self.db, |session| self
+            .try_apply_notification(
+                session,
+                envelope_id,
+                org_id,
+                delivered
+            )))
     }
 
     async fn notifications(
@@ -1368,16 +1328,14 @@ impl EdgeStore for MongoEdgeStore {
         update: &ValuationUpdated,
     ) -> StoreResult<bool> {
         let body = serde_json::to_string(&update.valuation)?;
-        let mut tx = self.db.transaction().await?;
-        loop {
-            tx.begin().await?;
-            let outcome = self
-                .try_apply_valuation(tx.session(), envelope_id, org_id, update, &body)
-                .await;
-            if let Some(applied) = tx.settle(outcome).await? {
-                return Ok(applied);
-            }
-        }
+        Ok(vwc_store::mongo_transaction!(self.db, |session| self
+            .try_apply_valuation(
+                session,
+                envelope_id,
+                org_id,
+                update,
+                &body
+            )))
     }
 
     async fn valuations(
@@ -1498,21 +1456,11 @@ impl MongoEdgeStore {
                 after: (!r.voided).then_some(e),
             });
             self.apply_changes(session, &found).await?;
+            let mut revised = timeline_record(e, &r.json);
+            revised.insert("revision", i64::from(r.revision));
+            revised.insert("voided", r.voided);
             timeline
-                .update_one(
-                    doc! { "_id": &e.id },
-                    doc! { "$set": {
-                        "org_id": &e.org_id,
-                        "vehicle_id": &e.vehicle_id,
-                        "kind": e.kind.as_str(),
-                        "occurred_at": ts(&e.occurred_at),
-                        "cost_cents": e.cost_cents.map(|c| c as i64),
-                        "currency": e.currency.as_deref(),
-                        "body": &r.json,
-                        "revision": i64::from(r.revision),
-                        "voided": r.voided,
-                    } },
-                )
+                .update_one(doc! { "_id": &e.id }, doc! { "$set": revised })
                 .upsert(true)
                 .session(&mut *session)
                 .await?;
@@ -1572,16 +1520,8 @@ impl crate::corrections::RevisionProjection for MongoEdgeStore {
         envelope_id: &str,
         revision: &crate::corrections::TimelineRevision,
     ) -> StoreResult<bool> {
-        let mut tx = self.db.transaction().await?;
-        loop {
-            tx.begin().await?;
-            let outcome = self
-                .try_apply_event_revision(tx.session(), envelope_id, revision)
-                .await;
-            if let Some(applied) = tx.settle(outcome).await? {
-                return Ok(applied);
-            }
-        }
+        Ok(vwc_store::mongo_transaction!(self.db, |session| self
+            .try_apply_event_revision(session, envelope_id, revision)))
     }
 }
 

@@ -54,6 +54,25 @@ impl<const NAMES_A_RESOURCE: bool, const TAKES_A_QUERY: bool> IntoResponses
     }
 }
 
+/// Those of a route that names no resource and takes no query: only the authenticated route's.
+pub type AuthErrors = Errors<false, false>;
 pub type NotFoundErrors = Errors<true, false>;
 pub type QueryErrors = Errors<false, true>;
 pub type QueryNotFoundErrors = Errors<true, true>;
+
+/// The error responses of a route reached through a signed URL, without a token: 404 (a wrong or revoked
+/// signature, or no such resource), 429, 500, 503.
+pub struct SignedUrlErrors;
+
+impl IntoResponses for SignedUrlErrors {
+    fn responses() -> Responses {
+        [
+            reference::<NotFound>(404),
+            reference::<TooManyRequests>(429),
+            reference::<InternalServerError>(500),
+            reference::<ServiceUnavailable>(503),
+        ]
+        .into_iter()
+        .collect()
+    }
+}

@@ -186,6 +186,29 @@ impl SqliteEdgeStore {
     pub fn db(&self) -> &SqliteDb {
         &self.db
     }
+
+    /// The JSON body of one vehicle's row of `table` (keyed by `org_id` and `vehicle_id`), decoded: a
+    /// vehicle of another organisation has none.
+    async fn vehicle_body<T: serde::de::DeserializeOwned>(
+        &self,
+        table: &'static str,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
+    ) -> StoreResult<Option<T>> {
+        let (org, id) = (org_id.to_string(), vehicle_id.to_string());
+        let body: Option<String> = self
+            .db
+            .read(move |conn| {
+                Ok(conn
+                    .prepare_cached(&format!(
+                        "SELECT body FROM {table} WHERE org_id = ?1 AND vehicle_id = ?2"
+                    ))?
+                    .query_row(params![org, id], |r| r.get(0))
+                    .optional()?)
+            })
+            .await?;
+        Ok(body.map(|b| serde_json::from_str(&b)).transpose()?)
+    }
 }
 
 fn parse_ts(s: &str) -> StoreResult<DateTime<Utc>> {
@@ -664,27 +687,14 @@ impl EdgeStore for SqliteEdgeStore {
         org_id: &OrgId,
         vehicle_id: &VehicleId,
     ) -> StoreResult<Option<MaintenanceView>> {
-        let (org, id) = (org_id.to_string(), vehicle_id.to_string());
-        let body: Option<String> = self
-            .db
-            .read(move |conn| {
-                Ok(conn
-                    .prepare_cached(
-                        "SELECT body FROM maintenance WHERE org_id = ?1 AND vehicle_id = ?2",
-                    )?
-                    .query_row(params![org, id], |r| r.get(0))
-                    .optional()?)
-            })
-            .await?;
-        Ok(body
-            .map(|b| serde_json::from_str::<MaintenanceScheduleUpdated>(&b))
-            .transpose()?
-            .map(|u| MaintenanceView {
-                vehicle_id: u.vehicle_id,
-                items: u.items,
-                odometer: u.odometer,
-                evaluated_at: u.evaluated_at,
-            }))
+        let update: Option<MaintenanceScheduleUpdated> =
+            self.vehicle_body("maintenance", org_id, vehicle_id).await?;
+        Ok(update.map(|u| MaintenanceView {
+            vehicle_id: u.vehicle_id,
+            items: u.items,
+            odometer: u.odometer,
+            evaluated_at: u.evaluated_at,
+        }))
     }
 
     async fn apply_notification(
@@ -1049,19 +1059,8 @@ impl EdgeStore for SqliteEdgeStore {
         org_id: &OrgId,
         vehicle_id: &VehicleId,
     ) -> StoreResult<Option<Valuation>> {
-        let (org, id) = (org_id.to_string(), vehicle_id.to_string());
-        let body: Option<String> = self
-            .db
-            .read(move |conn| {
-                Ok(conn
-                    .prepare_cached(
-                        "SELECT body FROM current_valuations WHERE vehicle_id = ?1 AND org_id = ?2",
-                    )?
-                    .query_row(params![id, org], |r| r.get(0))
-                    .optional()?)
-            })
-            .await?;
-        Ok(body.map(|b| serde_json::from_str(&b)).transpose()?)
+        self.vehicle_body("current_valuations", org_id, vehicle_id)
+            .await
     }
 
     async fn fuel_vehicles(&self, org_id: &OrgId) -> StoreResult<Vec<VehicleId>> {

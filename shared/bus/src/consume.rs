@@ -37,11 +37,12 @@ where
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use vwc_contracts::EventType;
 
-    fn envelope(traceparent: Option<&str>) -> Envelope {
+    /// A recorded-event envelope of `org_1`, for the crate's tests.
+    pub(crate) fn envelope(traceparent: Option<&str>) -> Envelope {
         Envelope::new(
             "vwc.ingestion",
             "org_1",

@@ -3,6 +3,8 @@
 
 pub mod dead_letters;
 pub mod mongo;
+mod mongo_indexes;
+mod mongo_transaction;
 pub mod outbox;
 pub mod plumbing;
 pub mod sqlite;

@@ -14,9 +14,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
 use vwc_contracts::{OrgId, VehicleId};
-use vwc_http::openapi::{
-    Forbidden, InternalServerError, NotFound, ServiceUnavailable, TooManyRequests, Unauthorized,
-};
 use vwc_http::{ApiError, Auth, HasVerifier, Json};
 
 use super::ics::{self, VehicleCalendar};
@@ -24,7 +21,7 @@ use super::keys::{CalendarKeyStore, FeedSecret};
 use super::signing::{self, FeedScope};
 use crate::EdgeStore;
 use crate::http::org_of;
-use crate::responses::NotFoundErrors;
+use crate::responses::{AuthErrors, NotFoundErrors, SignedUrlErrors};
 use crate::store::VehicleView;
 
 /// Most vehicles a fleet feed lists.
@@ -66,6 +63,29 @@ pub struct CalendarFeed {
     pub calendar_path: String,
     /// When the organisation's calendar secret was last created or rotated.
     pub rotated_at: DateTime<Utc>,
+}
+
+/// The subscription URL of `scope`'s calendar under the organisation's current secret (created on first
+/// use).
+async fn current_feed_url(
+    state: &CalendarState,
+    auth: &Auth,
+    headers: &HeaderMap,
+    scope: FeedScope,
+) -> Result<Json<CalendarFeed>, ApiError> {
+    let secret = (state.keys.secret_or_create(auth.org()).await).map_err(ApiError::internal)?;
+    Ok(Json(signed_feed(headers, auth.org(), &scope, &secret)))
+}
+
+/// The subscription URL of `scope`'s calendar, signed with `secret`.
+fn signed_feed(
+    headers: &HeaderMap,
+    org: &str,
+    scope: &FeedScope,
+    secret: &FeedSecret,
+) -> CalendarFeed {
+    let signature = signing::sign(&secret.secret, org, scope);
+    feed_url(headers, scope.path(org, &signature), secret)
 }
 
 fn feed_url(headers: &HeaderMap, path: String, secret: &FeedSecret) -> CalendarFeed {
@@ -252,11 +272,7 @@ async fn vehicle_feed(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The calendar.", content_type = "text/calendar", body = String),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        AuthErrors,
     )
 )]
 async fn fleet_feed(State(state): State<CalendarState>, auth: Auth) -> Result<Response, ApiError> {
@@ -286,18 +302,7 @@ async fn vehicle_feed_url(
 ) -> Result<Json<CalendarFeed>, ApiError> {
     auth.require(Permission::ReadVehicles)?;
     vehicle_in_org(&state, &org_of(&auth), &VehicleId::from(&id)).await?;
-    let secret = state
-        .keys
-        .secret_or_create(auth.org())
-        .await
-        .map_err(ApiError::internal)?;
-    let scope = FeedScope::Vehicle(id);
-    let signature = signing::sign(&secret.secret, auth.org(), &scope);
-    Ok(Json(feed_url(
-        &headers,
-        scope.path(auth.org(), &signature),
-        &secret,
-    )))
+    current_feed_url(&state, &auth, &headers, FeedScope::Vehicle(id)).await
 }
 
 /// The fleet's calendar subscription URL
@@ -310,11 +315,7 @@ async fn vehicle_feed_url(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The signed URL.", body = CalendarFeed),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        AuthErrors,
     )
 )]
 async fn fleet_feed_url(
@@ -323,17 +324,7 @@ async fn fleet_feed_url(
     headers: HeaderMap,
 ) -> Result<Json<CalendarFeed>, ApiError> {
     auth.require(Permission::ReadFleet)?;
-    let secret = state
-        .keys
-        .secret_or_create(auth.org())
-        .await
-        .map_err(ApiError::internal)?;
-    let signature = signing::sign(&secret.secret, auth.org(), &FeedScope::Fleet);
-    Ok(Json(feed_url(
-        &headers,
-        FeedScope::Fleet.path(auth.org(), &signature),
-        &secret,
-    )))
+    current_feed_url(&state, &auth, &headers, FeedScope::Fleet).await
 }
 
 /// Rotate the calendar URLs
@@ -348,11 +339,7 @@ async fn fleet_feed_url(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The fleet's new signed URL.", body = CalendarFeed),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        AuthErrors,
     )
 )]
 async fn rotate_feed_urls(
@@ -367,10 +354,10 @@ async fn rotate_feed_urls(
         .await
         .map_err(ApiError::internal)?;
     tracing::info!(org = auth.org(), "calendar secret rotated");
-    let signature = signing::sign(&secret.secret, auth.org(), &FeedScope::Fleet);
-    Ok(Json(feed_url(
+    Ok(Json(signed_feed(
         &headers,
-        FeedScope::Fleet.path(auth.org(), &signature),
+        auth.org(),
+        &FeedScope::Fleet,
         &secret,
     )))
 }
@@ -390,10 +377,7 @@ async fn rotate_feed_urls(
     ),
     responses(
         (status = 200, description = "The calendar.", content_type = "text/calendar", body = String),
-        (status = 404, response = NotFound),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        SignedUrlErrors,
     )
 )]
 async fn signed_vehicle_feed(
@@ -418,10 +402,7 @@ async fn signed_vehicle_feed(
     ),
     responses(
         (status = 200, description = "The calendar.", content_type = "text/calendar", body = String),
-        (status = 404, response = NotFound),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        SignedUrlErrors,
     )
 )]
 async fn signed_fleet_feed(

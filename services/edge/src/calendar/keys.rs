@@ -128,6 +128,24 @@ impl MongoCalendarKeys {
     pub fn new(db: MongoDb) -> MongoCalendarKeys {
         MongoCalendarKeys { db }
     }
+
+    /// Upserts a fresh secret for the organisation with the update operator `op` (`$set` replaces the
+    /// secret, `$setOnInsert` only creates one) and reads back the one stored.
+    async fn write_fresh(&self, org_id: &str, op: &str) -> StoreResult<FeedSecret> {
+        let fresh =
+            doc! { "secret": STANDARD.encode(fresh_secret()), "rotated_at": ts(&vwc_clock::now()) };
+        self.db
+            .collection(FEEDS)
+            .update_one(
+                doc! { "_id": org_id },
+                bson::Document::from_iter([(op.to_string(), fresh.into())]),
+            )
+            .upsert(true)
+            .await?;
+        self.secret(org_id)
+            .await?
+            .ok_or_else(|| StoreError::Other("calendar secret vanished".into()))
+    }
 }
 
 fn from_doc(d: &bson::Document) -> StoreResult<FeedSecret> {
@@ -151,30 +169,10 @@ impl CalendarKeyStore for MongoCalendarKeys {
             return Ok(s);
         }
         // `$setOnInsert`: of two racing callers, the first secret stays and both read it back.
-        self.db
-            .collection(FEEDS)
-            .update_one(
-                doc! {"_id": org_id},
-                doc! {"$setOnInsert": {"secret": STANDARD.encode(fresh_secret()), "rotated_at": ts(&vwc_clock::now())}},
-            )
-            .upsert(true)
-            .await?;
-        self.secret(org_id)
-            .await?
-            .ok_or_else(|| StoreError::Other("calendar secret vanished".into()))
+        self.write_fresh(org_id, "$setOnInsert").await
     }
 
     async fn rotate(&self, org_id: &str) -> StoreResult<FeedSecret> {
-        self.db
-            .collection(FEEDS)
-            .update_one(
-                doc! {"_id": org_id},
-                doc! {"$set": {"secret": STANDARD.encode(fresh_secret()), "rotated_at": ts(&vwc_clock::now())}},
-            )
-            .upsert(true)
-            .await?;
-        self.secret(org_id)
-            .await?
-            .ok_or_else(|| StoreError::Other("calendar secret vanished".into()))
+        self.write_fresh(org_id, "$set").await
     }
 }
