@@ -4,11 +4,12 @@
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use vwc_contracts::maintenance::MaintenanceItemView;
 use vwc_contracts::{FieldError, Vehicle, VehicleEvent, VehicleId, is_task_code};
 use vwc_store::StoreError;
-use vwc_store::vehicle_ledger::VehicleLocks;
+use vwc_store::vehicle_ledger::{Applied, Delivery, LedgerService, Revision, VehicleLocks};
 
 use crate::evaluation::{Evaluation, TimelineFact, VehicleRecord, evaluate_vehicle};
 use crate::publishing::{Plan, SentReminder, next_reminder_repeat, plan};
@@ -40,6 +41,12 @@ pub struct Updated {
     /// The vehicle's schedule after the update; `None` for a duplicate or an unregistered vehicle.
     pub evaluation: Option<Evaluation>,
     pub plan: Plan,
+}
+
+impl Applied for Updated {
+    fn outcome(&self) -> CommitOutcome {
+        self.outcome
+    }
 }
 
 /// Evaluates `state` (already changed in memory), fills the commit's published schedule, reminders and
@@ -200,22 +207,29 @@ impl Scheduler {
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
+}
+
+#[async_trait]
+impl LedgerService for Scheduler {
+    const CONSUMER: &'static str = crate::CONSUMER;
+
+    type Error = UpdateError;
+    type Updated = Updated;
 
     /// Creates (or refreshes) the vehicle's schedule and publishes it.
-    pub async fn vehicle_registered(
+    async fn vehicle_registered(
         &self,
-        envelope_id: &str,
+        at: Delivery<'_>,
         vehicle: &Vehicle,
-        traceparent: Option<&str>,
     ) -> Result<Updated, UpdateError> {
         let record = VehicleRecord::from_vehicle(vehicle);
         let _vehicle = self.locks.lock(&vehicle.id).await;
         let updated = update_vehicle(
             self.store.as_ref(),
             &vehicle.id,
-            Some(envelope_id),
+            Some(at.envelope_id),
             AsOf::at(self.now()),
-            traceparent,
+            at.traceparent,
             |state, commit| {
                 state.vehicle = Some(record.clone());
                 commit.register = Some(record.clone());
@@ -233,15 +247,13 @@ impl Scheduler {
     /// Revisions are applied in revision order whatever order they arrive in: one older than a revision
     /// already applied changes nothing, and an original record arriving after any revision of it is
     /// ignored (see [`VehicleState::revisions`]).
-    pub async fn event_revised(
+    async fn event_revised(
         &self,
-        envelope_id: &str,
+        at: Delivery<'_>,
         event: &VehicleEvent,
-        revision: u32,
-        voided: bool,
-        traceparent: Option<&str>,
+        revision: Revision,
     ) -> Result<Option<Updated>, UpdateError> {
-        let fact = if voided {
+        let fact = if revision.voided {
             None
         } else {
             TimelineFact::from_event(event)
@@ -250,9 +262,9 @@ impl Scheduler {
         let updated = update_vehicle(
             self.store.as_ref(),
             &event.vehicle_id,
-            Some(envelope_id),
+            Some(at.envelope_id),
             AsOf::at(self.now()),
-            traceparent,
+            at.traceparent,
             |state, commit| {
                 if let Some(v) = &state.vehicle
                     && v.org_id != event.org_id
@@ -263,12 +275,12 @@ impl Scheduler {
                 if state
                     .revisions
                     .get(&id)
-                    .is_some_and(|seen| *seen >= revision)
+                    .is_some_and(|seen| *seen >= revision.number)
                 {
                     return Ok(());
                 }
-                state.revisions.insert(id.clone(), revision);
-                commit.revisions = vec![(id, revision)];
+                state.revisions.insert(id.clone(), revision.number);
+                commit.revisions = vec![(id, revision.number)];
                 state.facts.retain(|f| f.event_id != event.id.as_str());
                 commit.remove_facts = vec![event.id.to_string()];
                 if let Some(fact) = &fact {
@@ -291,11 +303,10 @@ impl Scheduler {
 
     /// Records what the event says about maintenance and re-evaluates the vehicle. An event that says
     /// nothing about maintenance changes nothing (`None`).
-    pub async fn vehicle_event(
+    async fn vehicle_event(
         &self,
-        envelope_id: &str,
+        at: Delivery<'_>,
         event: &VehicleEvent,
-        traceparent: Option<&str>,
     ) -> Result<Option<Updated>, UpdateError> {
         let Some(fact) = TimelineFact::from_event(event) else {
             return Ok(None);
@@ -304,9 +315,9 @@ impl Scheduler {
         let updated = update_vehicle(
             self.store.as_ref(),
             &event.vehicle_id,
-            Some(envelope_id),
+            Some(at.envelope_id),
             AsOf::at(self.now()),
-            traceparent,
+            at.traceparent,
             |state, commit| {
                 if let Some(v) = &state.vehicle
                     && v.org_id != event.org_id
@@ -334,7 +345,9 @@ impl Scheduler {
             }
         }
     }
+}
 
+impl Scheduler {
     /// Changes one item of a vehicle of `org` and returns its view after re-evaluation.
     pub async fn configure_item(
         &self,

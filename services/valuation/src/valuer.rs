@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
 use vwc_contracts::valuation::{
@@ -11,7 +12,7 @@ use vwc_contracts::valuation::{
 };
 use vwc_contracts::{Envelope, Vehicle, VehicleEvent, VehicleId};
 use vwc_store::StoreError;
-use vwc_store::vehicle_ledger::VehicleLocks;
+use vwc_store::vehicle_ledger::{Applied, Delivery, LedgerService, Revision, VehicleLocks};
 
 use crate::SOURCE;
 use crate::model::{self, Fact, VehicleProfile};
@@ -196,6 +197,12 @@ pub struct Updated {
     pub decision: Decision,
 }
 
+impl Applied for Updated {
+    fn outcome(&self) -> CommitOutcome {
+        self.outcome
+    }
+}
+
 /// Reads the vehicle, applies `change` in memory (recording what to store in the commit), decides as of
 /// `now`, and commits; again from the top on a conflict. `change` may refuse.
 pub async fn update_vehicle<E>(
@@ -266,21 +273,28 @@ impl Valuer {
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
+}
 
-    pub async fn vehicle_registered(
+#[async_trait]
+impl LedgerService for Valuer {
+    const CONSUMER: &'static str = crate::CONSUMER;
+
+    type Error = UpdateError;
+    type Updated = Updated;
+
+    async fn vehicle_registered(
         &self,
-        envelope_id: &str,
+        at: Delivery<'_>,
         vehicle: &Vehicle,
-        traceparent: Option<&str>,
     ) -> Result<Updated, UpdateError> {
         let profile = VehicleProfile::from_vehicle(vehicle);
         let _vehicle = self.locks.lock(&vehicle.id).await;
         let updated = update_vehicle(
             self.store.as_ref(),
             &vehicle.id,
-            Some(envelope_id),
+            Some(at.envelope_id),
             self.now(),
-            traceparent,
+            at.traceparent,
             Scope::Full,
             |state, commit| {
                 state.profile = Some(profile.clone());
@@ -297,15 +311,13 @@ impl Valuer {
     ///
     /// Revisions apply in revision order whatever order they arrive in: one older than a revision already
     /// applied changes nothing, and an original record arriving after any revision of it is ignored.
-    pub async fn event_revised(
+    async fn event_revised(
         &self,
-        envelope_id: &str,
+        at: Delivery<'_>,
         event: &VehicleEvent,
-        revision: u32,
-        voided: bool,
-        traceparent: Option<&str>,
+        revision: Revision,
     ) -> Result<Option<Updated>, UpdateError> {
-        let fact = if voided {
+        let fact = if revision.voided {
             None
         } else {
             Fact::from_event(event)
@@ -314,9 +326,9 @@ impl Valuer {
         let updated = update_vehicle(
             self.store.as_ref(),
             &event.vehicle_id,
-            Some(envelope_id),
+            Some(at.envelope_id),
             self.now(),
-            traceparent,
+            at.traceparent,
             // The revised fact may have moved to another day (or gone): every point is decided again.
             Scope::Full,
             |state, commit| {
@@ -329,12 +341,12 @@ impl Valuer {
                 if state
                     .revisions
                     .get(&id)
-                    .is_some_and(|seen| *seen >= revision)
+                    .is_some_and(|seen| *seen >= revision.number)
                 {
                     return Ok(());
                 }
-                state.revisions.insert(id.clone(), revision);
-                commit.revisions = vec![(id, revision)];
+                state.revisions.insert(id.clone(), revision.number);
+                commit.revisions = vec![(id, revision.number)];
                 state.facts.retain(|f| f.event_id != event.id.as_str());
                 commit.remove_facts = vec![event.id.to_string()];
                 if let Some(fact) = &fact {
@@ -358,11 +370,10 @@ impl Valuer {
 
     /// Records what the event says about value and re-values the vehicle; `None` when it says nothing
     /// (or names a vehicle of another organisation).
-    pub async fn vehicle_event(
+    async fn vehicle_event(
         &self,
-        envelope_id: &str,
+        at: Delivery<'_>,
         event: &VehicleEvent,
-        traceparent: Option<&str>,
     ) -> Result<Option<Updated>, UpdateError> {
         let Some(fact) = Fact::from_event(event) else {
             return Ok(None);
@@ -371,9 +382,9 @@ impl Valuer {
         let updated = update_vehicle(
             self.store.as_ref(),
             &event.vehicle_id,
-            Some(envelope_id),
+            Some(at.envelope_id),
             self.now(),
-            traceparent,
+            at.traceparent,
             Scope::after(&fact),
             |state, commit| {
                 if let Some(p) = &state.profile
@@ -403,7 +414,9 @@ impl Valuer {
             }
         }
     }
+}
 
+impl Valuer {
     /// The value month by month for `months` months, at the vehicle's measured usage.
     pub async fn forecast(
         &self,

@@ -15,8 +15,14 @@ use vwc_contracts::{Envelope, OrgId};
 
 use crate::{Plumbed, StoreError, StoreResult};
 
+pub mod bench;
+pub mod deliveries;
 pub mod mongo;
 pub mod sqlite;
+
+pub use deliveries::{
+    Applied, Delivery, DeliveryError, LEDGER_EVENTS, LedgerService, Revision, deliver,
+};
 
 /// How a commit of one vehicle ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
