@@ -3,10 +3,12 @@
 //! registration, a recorded event adds a fact, a correction or a void revises one. The services' own
 //! events and the other services' are not consumed.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use vwc_contracts::{Event, EventType, Vehicle, VehicleEvent};
 
-use super::CommitOutcome;
+use super::{CommitOutcome, LedgerCommit};
 
 /// The event types a ledger consumes: exactly what `contracts/routes.json` routes to either service.
 pub const LEDGER_EVENTS: &[EventType] = &[
@@ -32,6 +34,55 @@ pub struct Delivery<'a> {
 pub struct Revision {
     pub number: u32,
     pub voided: bool,
+}
+
+impl Revision {
+    /// Applies this revision of record `event_id` to a vehicle's ledger: `false`, changing nothing, when
+    /// it or a later revision was applied already (the bus keeps no order); otherwise remembers it in
+    /// `applied` and in the commit, which also removes the record's previous fact (the caller drops it
+    /// from the facts it holds).
+    pub fn take(
+        self,
+        applied: &mut BTreeMap<String, u32>,
+        commit: &mut impl LedgerCommit,
+        event_id: &str,
+    ) -> bool {
+        if applied
+            .get(event_id)
+            .is_some_and(|seen| *seen >= self.number)
+        {
+            return false;
+        }
+        applied.insert(event_id.to_string(), self.number);
+        commit.revise(event_id, self.number);
+        true
+    }
+}
+
+/// An event naming a vehicle registered to another organisation: the update is refused, changing nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ForeignVehicle;
+
+impl ForeignVehicle {
+    /// Refuses `event` unless the vehicle is unregistered (`owner` is `None`) or of the event's organisation.
+    pub fn unless_owned(owner: Option<&str>, event: &VehicleEvent) -> Result<(), ForeignVehicle> {
+        match owner {
+            Some(org) if org != event.org_id.as_str() => Err(ForeignVehicle),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// `updated`, or `None` (with a warning) when the event named a vehicle of another organisation.
+pub fn unless_foreign<U>(updated: Result<U, ForeignVehicle>, event: &VehicleEvent) -> Option<U> {
+    match updated {
+        Ok(u) => Some(u),
+        Err(ForeignVehicle) => {
+            tracing::warn!(vehicle_id = %event.vehicle_id, event_org = %event.org_id, event_id = %event.id,
+                "event names a vehicle of another organisation; ignored");
+            None
+        }
+    }
 }
 
 /// What one of a ledger service's updates did: at least how its commit went.
@@ -120,4 +171,58 @@ pub async fn deliver<S: LedgerService + ?Sized>(
         }
     };
     Ok(outcome.map_err(DeliveryError::Failed)?.map(|u| u.outcome()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Commit {
+        vehicle_id: String,
+        expected_version: u64,
+        claim: Option<String>,
+        revisions: Vec<(String, u32)>,
+        remove_facts: Vec<String>,
+        outbox: Vec<vwc_contracts::Envelope>,
+    }
+    crate::ledger_commit!(Commit);
+
+    fn revision(number: u32) -> Revision {
+        Revision {
+            number,
+            voided: false,
+        }
+    }
+
+    #[test]
+    fn a_revision_is_taken_once_and_never_behind_a_later_one() {
+        let mut applied = BTreeMap::new();
+        let mut commit = Commit::default();
+        assert!(revision(3).take(&mut applied, &mut commit, "evt_1"));
+        assert_eq!(applied.get("evt_1"), Some(&3));
+        assert_eq!(commit.revisions, [("evt_1".to_string(), 3)]);
+        assert_eq!(commit.remove_facts, ["evt_1"]);
+        for older_or_same in [2, 3] {
+            let mut again = Commit::default();
+            assert!(!revision(older_or_same).take(&mut applied, &mut again, "evt_1"));
+            assert!(again.revisions.is_empty() && again.remove_facts.is_empty());
+        }
+        assert!(revision(4).take(&mut applied, &mut Commit::default(), "evt_1"));
+        assert_eq!(applied.get("evt_1"), Some(&4));
+    }
+
+    #[test]
+    fn an_event_of_another_organisation_is_refused() {
+        let event = vwc_contracts::examples::vehicle_event();
+        let own = event.org_id.to_string();
+        assert_eq!(ForeignVehicle::unless_owned(Some(&own), &event), Ok(()));
+        assert_eq!(ForeignVehicle::unless_owned(None, &event), Ok(()));
+        assert_eq!(
+            ForeignVehicle::unless_owned(Some("org_other"), &event),
+            Err(ForeignVehicle)
+        );
+        assert_eq!(unless_foreign(Err::<(), _>(ForeignVehicle), &event), None);
+        assert_eq!(unless_foreign(Ok::<_, ForeignVehicle>(7), &event), Some(7));
+    }
 }
