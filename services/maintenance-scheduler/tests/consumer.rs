@@ -103,9 +103,7 @@ async fn the_same_envelope_twice_has_one_effect_and_one_set_of_outbox_rows() {
     assert_eq!(state.facts.len(), 1);
 
     // The same timeline event re-published under a new envelope id: the fact is kept once.
-    c.handle(&recorded(&reading(&v, "evt_r", at(2025, 6, 10), 45_100)))
-        .await
-        .unwrap();
+    record(&c, &reading(&v, "evt_r", at(2025, 6, 10), 45_100)).await;
     assert_eq!(drain_outbox(t.store.as_ref()).await, []);
     assert_eq!(t.state("veh_1").await.facts.len(), 1);
 }
@@ -117,15 +115,11 @@ async fn the_worked_example_oil_change_goes_due_soon_then_overdue_with_one_remin
     let (c, scheduler) = consumer(&t, &clock);
     let v = vehicle("org_a", "veh_1", OdometerUnit::Mi);
     c.handle(&registered(&v)).await.unwrap();
-    c.handle(&recorded(&maintenance(
-        &v,
-        "evt_oil",
-        at(2025, 3, 1),
-        40_000,
-        &["oil_change"],
-    )))
-    .await
-    .unwrap();
+    record(
+        &c,
+        &maintenance(&v, "evt_oil", at(2025, 3, 1), 40_000, &["oil_change"]),
+    )
+    .await;
     let change: ItemChange =
         serde_json::from_value(json!({"intervalMiles": 5_000, "intervalMonths": 6})).unwrap();
     let view = scheduler
@@ -140,9 +134,7 @@ async fn the_worked_example_oil_change_goes_due_soon_then_overdue_with_one_remin
     drain_outbox(t.store.as_ref()).await;
 
     clock.set(at(2025, 6, 1));
-    c.handle(&recorded(&reading(&v, "evt_r1", at(2025, 6, 1), 44_600)))
-        .await
-        .unwrap();
+    record(&c, &reading(&v, "evt_r1", at(2025, 6, 1), 44_600)).await;
     let out = drain_outbox(t.store.as_ref()).await;
     assert_eq!(oil_view(&out).status, MaintenanceStatus::DueSoon);
     let oil_reminders: Vec<_> = reminders(&out)
@@ -165,9 +157,7 @@ async fn the_worked_example_oil_change_goes_due_soon_then_overdue_with_one_remin
     );
 
     clock.set(at(2025, 6, 10));
-    c.handle(&recorded(&reading(&v, "evt_r2", at(2025, 6, 10), 45_100)))
-        .await
-        .unwrap();
+    record(&c, &reading(&v, "evt_r2", at(2025, 6, 10), 45_100)).await;
     let out = drain_outbox(t.store.as_ref()).await;
     let oil = oil_view(&out);
     assert_eq!(oil.status, MaintenanceStatus::Overdue);
@@ -189,24 +179,22 @@ async fn a_back_dated_maintenance_record_does_not_undo_a_later_one() {
     let (c, _) = consumer(&t, &clock);
     let v = vehicle("org_a", "veh_1", OdometerUnit::Mi);
     c.handle(&registered(&v)).await.unwrap();
-    c.handle(&recorded(&maintenance(
-        &v,
-        "evt_new",
-        at(2025, 5, 1),
-        44_000,
-        &["oil_change"],
-    )))
-    .await
-    .unwrap();
-    c.handle(&recorded(&maintenance(
-        &v,
-        "evt_old",
-        at(2024, 11, 1),
-        39_000,
-        &["oil_change", "tire_rotation"],
-    )))
-    .await
-    .unwrap();
+    record(
+        &c,
+        &maintenance(&v, "evt_new", at(2025, 5, 1), 44_000, &["oil_change"]),
+    )
+    .await;
+    record(
+        &c,
+        &maintenance(
+            &v,
+            "evt_old",
+            at(2024, 11, 1),
+            39_000,
+            &["oil_change", "tire_rotation"],
+        ),
+    )
+    .await;
     let out = drain_outbox(t.store.as_ref()).await;
     let oil = oil_view(&out);
     assert_eq!(
@@ -233,18 +221,12 @@ async fn events_before_the_registration_are_kept_and_count_once_it_arrives() {
     let clock = TestClock::at(at(2025, 6, 10));
     let (c, _) = consumer(&t, &clock);
     let v = vehicle("org_a", "veh_1", OdometerUnit::Mi);
-    c.handle(&recorded(&maintenance(
-        &v,
-        "evt_oil",
-        at(2025, 3, 1),
-        40_000,
-        &["oil_change"],
-    )))
-    .await
-    .unwrap();
-    c.handle(&recorded(&reading(&v, "evt_r", at(2025, 6, 10), 45_100)))
-        .await
-        .unwrap();
+    record(
+        &c,
+        &maintenance(&v, "evt_oil", at(2025, 3, 1), 40_000, &["oil_change"]),
+    )
+    .await;
+    record(&c, &reading(&v, "evt_r", at(2025, 6, 10), 45_100)).await;
     assert_eq!(
         drain_outbox(t.store.as_ref()).await,
         [],
@@ -273,7 +255,7 @@ async fn an_event_that_says_nothing_about_maintenance_changes_nothing() {
         None,
         json!({"amountCents": 1_500_000, "source": "user_estimate"}),
     );
-    c.handle(&recorded(&valuation)).await.unwrap();
+    record(&c, &valuation).await;
     assert_eq!(t.state("veh_1").await.version, version);
     assert_eq!(drain_outbox(t.store.as_ref()).await, []);
 }
@@ -285,27 +267,19 @@ async fn a_rolled_back_reading_is_not_trusted() {
     let (c, _) = consumer(&t, &clock);
     let v = vehicle("org_a", "veh_1", OdometerUnit::Mi);
     c.handle(&registered(&v)).await.unwrap();
-    c.handle(&recorded(&maintenance(
-        &v,
-        "evt_oil",
-        at(2025, 3, 1),
-        40_000,
-        &["oil_change"],
-    )))
-    .await
-    .unwrap();
-    c.handle(&recorded(&reading(&v, "evt_r1", at(2025, 6, 1), 44_600)))
-        .await
-        .unwrap();
+    record(
+        &c,
+        &maintenance(&v, "evt_oil", at(2025, 3, 1), 40_000, &["oil_change"]),
+    )
+    .await;
+    record(&c, &reading(&v, "evt_r1", at(2025, 6, 1), 44_600)).await;
     assert_eq!(
         oil_view(&drain_outbox(t.store.as_ref()).await).status,
         MaintenanceStatus::DueSoon
     );
     let before = t.state("veh_1").await.published;
     // A typo a day later: lower than the reading before it, so kept but flagged and not used.
-    c.handle(&recorded(&reading(&v, "evt_typo", at(2025, 6, 2), 4_460)))
-        .await
-        .unwrap();
+    record(&c, &reading(&v, "evt_typo", at(2025, 6, 2), 4_460)).await;
     let state = t.state("veh_1").await;
     assert_eq!(state.facts.len(), 3);
     assert_eq!(state.published, before);
@@ -402,7 +376,7 @@ async fn revisions_apply_in_revision_order_whatever_order_they_arrive_in() {
 
     // The void first, then the original: the oil change never counts as done.
     c.handle(&revised(&oil, 2, true)).await.unwrap();
-    c.handle(&recorded(&oil)).await.unwrap();
+    record(&c, &oil).await;
     assert!(!done(&t).await, "a voided record came back");
     assert_eq!(t.state("veh_1").await.revisions.get("evt_oil"), Some(&2));
 
@@ -414,7 +388,7 @@ async fn revisions_apply_in_revision_order_whatever_order_they_arrive_in() {
     older.odometer = Some(40_900);
     c.handle(&revised(&newest, 3, false)).await.unwrap();
     c.handle(&revised(&older, 2, false)).await.unwrap();
-    c.handle(&recorded(&tires)).await.unwrap();
+    record(&c, &tires).await;
     let state = t.state("veh_1").await;
     let fact = state
         .facts
