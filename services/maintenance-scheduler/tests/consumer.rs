@@ -15,6 +15,7 @@ use vwc_contracts::maintenance::{
 use vwc_maintenance_scheduler::{
     ItemChange, PublishedSchedule, Scheduler, SchedulerConsumer, SchedulerStore,
 };
+use vwc_testkit::ledger::{corrections_newest_first, revised};
 
 fn consumer(t: &TempStore, clock: &TestClock) -> (SchedulerConsumer, Scheduler) {
     let scheduler = Scheduler::new(t.shared()).with_clock(clock.clock());
@@ -325,37 +326,6 @@ async fn concurrent_events_of_one_vehicle_all_land() {
     );
 }
 
-fn revised(
-    e: &vwc_contracts::VehicleEvent,
-    revision: u32,
-    voided: bool,
-) -> vwc_contracts::Envelope {
-    use vwc_contracts::corrections::{VehicleEventCorrected, VehicleEventVoided};
-    let at = e.recorded_at;
-    let event: vwc_contracts::Event = if voided {
-        VehicleEventVoided {
-            event: e.clone(),
-            revision,
-            reason: "entered twice".into(),
-            voided_at: at,
-            voided_by: "user_1".into(),
-        }
-        .into()
-    } else {
-        VehicleEventCorrected {
-            event: e.clone(),
-            previous: e.clone(),
-            revision,
-            changed: vec!["odometer".into()],
-            reason: None,
-            corrected_at: at,
-            corrected_by: "user_1".into(),
-        }
-        .into()
-    };
-    vwc_contracts::Envelope::new("vwc.ingestion", &e.org_id, Some(&e.vehicle_id), None, event)
-}
-
 /// The bus keeps no order (SQS does not): a void delivered before the record it voids, or a correction
 /// older than one already applied, must not bring the record back.
 #[tokio::test]
@@ -382,13 +352,9 @@ async fn revisions_apply_in_revision_order_whatever_order_they_arrive_in() {
 
     // Two corrections of another record, the newer first, then the original: the newest stays.
     let tires = maintenance(&v, "evt_tires", at(2025, 6, 2), 40_100, &["tire_rotation"]);
-    let mut newest = tires.clone();
-    newest.odometer = Some(40_150);
-    let mut older = tires.clone();
-    older.odometer = Some(40_900);
-    c.handle(&revised(&newest, 3, false)).await.unwrap();
-    c.handle(&revised(&older, 2, false)).await.unwrap();
-    record(&c, &tires).await;
+    for delivery in corrections_newest_first(&tires, 40_150, 40_900) {
+        c.handle(&delivery).await.unwrap();
+    }
     let state = t.state("veh_1").await;
     let fact = state
         .facts

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use vwc_contracts::{Envelope, EventType, examples};
+use vwc_contracts::corrections::{VehicleEventCorrected, VehicleEventVoided};
+use vwc_contracts::{Envelope, Event, EventType, VehicleEvent, VehicleEventRecorded, examples};
 use vwc_store::vehicle_ledger::DailyRuns;
 use vwc_store::{DeadLetter, Outbox, OutboxId, Plumbing};
 
@@ -92,4 +93,56 @@ pub async fn dead_letters_are_listed_oldest_first_until_replayed<S: Plumbing + ?
 /// A store that is up answers the readiness probe.
 pub async fn a_ready_store_answers_ping<S: Plumbing + ?Sized>(store: Arc<S>) {
     store.ping().await.unwrap();
+}
+
+/// The envelope ingestion publishes when a timeline record is revised: `e` as revision `revision` of its
+/// record, voided (`voided`) or corrected to `e` itself, stamped at `e`'s recording time.
+pub fn revised(e: &VehicleEvent, revision: u32, voided: bool) -> Envelope {
+    let at = e.recorded_at;
+    let event: Event = if voided {
+        VehicleEventVoided {
+            event: e.clone(),
+            revision,
+            reason: "entered twice".into(),
+            voided_at: at,
+            voided_by: "user_1".into(),
+        }
+        .into()
+    } else {
+        VehicleEventCorrected {
+            event: e.clone(),
+            previous: e.clone(),
+            revision,
+            changed: vec!["odometer".into()],
+            reason: None,
+            corrected_at: at,
+            corrected_by: "user_1".into(),
+        }
+        .into()
+    };
+    Envelope::new("vwc.ingestion", &e.org_id, Some(&e.vehicle_id), None, event)
+}
+
+/// What an unordered bus may deliver for `record` corrected twice: revision 3 (odometer `newest`) first,
+/// then the older revision 2 (odometer `older`), then the original record. Applied in revision order,
+/// the record ends at `newest` with revision 3.
+pub fn corrections_newest_first(record: &VehicleEvent, newest: u64, older: u64) -> [Envelope; 3] {
+    let revision = |odometer: u64| VehicleEvent {
+        odometer: Some(odometer),
+        ..record.clone()
+    };
+    let original = VehicleEventRecorded {
+        event: record.clone(),
+    };
+    [
+        revised(&revision(newest), 3, false),
+        revised(&revision(older), 2, false),
+        Envelope::new(
+            "vwc.ingestion",
+            &record.org_id,
+            Some(&record.vehicle_id),
+            None,
+            original,
+        ),
+    ]
 }
