@@ -477,16 +477,24 @@ mod tests {
 
     /// The brief's example: oil change done at 40,000 mi on 1 March 2025, every 5,000 mi or 6 months.
     fn oil_status(today: NaiveDate, odometer: Option<u64>) -> MaintenanceItemView {
+        oil_status_by(today, odometer.map(|o| read(o, today)).as_ref())
+    }
+
+    /// [`oil_status`] with the odometer `estimate` given.
+    fn oil_status_by(today: NaiveDate, estimate: Option<&OdometerEstimate>) -> MaintenanceItemView {
         let history = [done(2025, 3, 1, Some(40_000))];
-        let estimate = odometer.map(|o| read(o, today));
-        evaluate(
-            &settings("oil_change", OdometerUnit::Mi),
-            OdometerUnit::Mi,
-            &anchor(),
-            &history,
-            today,
-            estimate.as_ref(),
-        )
+        let oil = settings("oil_change", OdometerUnit::Mi);
+        evaluate(&oil, OdometerUnit::Mi, &anchor(), &history, today, estimate)
+    }
+
+    /// 42,000 mi estimated on `today`, growing `rate_per_day`.
+    fn estimated_42_000(today: NaiveDate, rate_per_day: f64) -> OdometerEstimate {
+        OdometerEstimate {
+            value: 42_000,
+            as_of: today,
+            estimated: true,
+            rate_per_day: Some(rate_per_day),
+        }
     }
 
     #[test]
@@ -787,20 +795,7 @@ mod tests {
     #[test]
     fn projected_due_date_shows_when_the_odometer_wins_and_makes_it_due_soon() {
         let today = day(2025, 4, 1);
-        let estimate = OdometerEstimate {
-            value: 42_000,
-            as_of: today,
-            estimated: true,
-            rate_per_day: Some(100.0),
-        };
-        let s = evaluate(
-            &settings("oil_change", OdometerUnit::Mi),
-            OdometerUnit::Mi,
-            &anchor(),
-            &[done(2025, 3, 1, Some(40_000))],
-            today,
-            Some(&estimate),
-        );
+        let s = oil_status_by(today, Some(&estimated_42_000(today, 100.0)));
         assert_eq!(s.projected_due_at, Some(day(2025, 5, 1)));
         assert_eq!(s.status, MaintenanceStatus::DueSoon);
         assert_eq!(
@@ -812,20 +807,7 @@ mod tests {
     #[test]
     fn no_projected_date_when_the_calendar_comes_first() {
         let today = day(2025, 4, 1);
-        let estimate = OdometerEstimate {
-            value: 42_000,
-            as_of: today,
-            estimated: true,
-            rate_per_day: Some(5.0),
-        };
-        let s = evaluate(
-            &settings("oil_change", OdometerUnit::Mi),
-            OdometerUnit::Mi,
-            &anchor(),
-            &[done(2025, 3, 1, Some(40_000))],
-            today,
-            Some(&estimate),
-        );
+        let s = oil_status_by(today, Some(&estimated_42_000(today, 5.0)));
         assert_eq!(s.projected_due_at, None);
         assert_eq!(s.status, MaintenanceStatus::Ok);
     }

@@ -4,11 +4,14 @@
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use vwc_contracts::maintenance::MaintenanceItemView;
 use vwc_contracts::{FieldError, Vehicle, VehicleEvent, VehicleId, is_task_code};
 use vwc_store::StoreError;
-use vwc_store::vehicle_ledger::VehicleLocks;
+use vwc_store::vehicle_ledger::{
+    Applied, Delivery, ForeignVehicle, LedgerService, Revision, VehicleLocks, unless_foreign,
+};
 
 use crate::evaluation::{Evaluation, TimelineFact, VehicleRecord, evaluate_vehicle};
 use crate::publishing::{Plan, SentReminder, next_reminder_repeat, plan};
@@ -40,6 +43,12 @@ pub struct Updated {
     /// The vehicle's schedule after the update; `None` for a duplicate or an unregistered vehicle.
     pub evaluation: Option<Evaluation>,
     pub plan: Plan,
+}
+
+impl Applied for Updated {
+    fn outcome(&self) -> CommitOutcome {
+        self.outcome
+    }
 }
 
 /// Evaluates `state` (already changed in memory), fills the commit's published schedule, reminders and
@@ -200,29 +209,70 @@ impl Scheduler {
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
+}
+
+impl Scheduler {
+    /// Applies `change` to the vehicle under its lock, as delivered `at` (the envelope claimed with it).
+    async fn apply<E>(
+        &self,
+        at: Delivery<'_>,
+        vehicle_id: &VehicleId,
+        change: impl FnMut(&mut VehicleState, &mut VehicleCommit) -> Result<(), E>,
+    ) -> Result<Result<Updated, E>, UpdateError> {
+        let _vehicle = self.locks.lock(vehicle_id).await;
+        let as_of = AsOf::at(self.now());
+        update_vehicle(
+            self.store.as_ref(),
+            vehicle_id,
+            Some(at.envelope_id),
+            as_of,
+            at.traceparent,
+            change,
+        )
+        .await
+    }
+
+    /// [`Scheduler::apply`] of a timeline event's `change`: refused, changing nothing (`None`), when the
+    /// event names a vehicle registered to another organisation.
+    async fn apply_event(
+        &self,
+        at: Delivery<'_>,
+        event: &VehicleEvent,
+        mut change: impl FnMut(&mut VehicleState, &mut VehicleCommit),
+    ) -> Result<Option<Updated>, UpdateError> {
+        let updated = self
+            .apply(at, &event.vehicle_id, |state, commit| {
+                let owner = state.vehicle.as_ref().map(|v| v.org_id.as_str());
+                ForeignVehicle::unless_owned(owner, event)?;
+                change(state, commit);
+                Ok(())
+            })
+            .await?;
+        Ok(unless_foreign(updated, event))
+    }
+}
+
+#[async_trait]
+impl LedgerService for Scheduler {
+    const CONSUMER: &'static str = crate::CONSUMER;
+
+    type Error = UpdateError;
+    type Updated = Updated;
 
     /// Creates (or refreshes) the vehicle's schedule and publishes it.
-    pub async fn vehicle_registered(
+    async fn vehicle_registered(
         &self,
-        envelope_id: &str,
+        at: Delivery<'_>,
         vehicle: &Vehicle,
-        traceparent: Option<&str>,
     ) -> Result<Updated, UpdateError> {
         let record = VehicleRecord::from_vehicle(vehicle);
-        let _vehicle = self.locks.lock(&vehicle.id).await;
-        let updated = update_vehicle(
-            self.store.as_ref(),
-            &vehicle.id,
-            Some(envelope_id),
-            AsOf::at(self.now()),
-            traceparent,
-            |state, commit| {
+        let updated = self
+            .apply(at, &vehicle.id, |state, commit| {
                 state.vehicle = Some(record.clone());
                 commit.register = Some(record.clone());
                 Ok::<(), std::convert::Infallible>(())
-            },
-        )
-        .await?;
+            })
+            .await?;
         Ok(updated.unwrap_or_else(|never| match never {}))
     }
 
@@ -233,108 +283,55 @@ impl Scheduler {
     /// Revisions are applied in revision order whatever order they arrive in: one older than a revision
     /// already applied changes nothing, and an original record arriving after any revision of it is
     /// ignored (see [`VehicleState::revisions`]).
-    pub async fn event_revised(
+    async fn event_revised(
         &self,
-        envelope_id: &str,
+        at: Delivery<'_>,
         event: &VehicleEvent,
-        revision: u32,
-        voided: bool,
-        traceparent: Option<&str>,
+        revision: Revision,
     ) -> Result<Option<Updated>, UpdateError> {
-        let fact = if voided {
+        let fact = if revision.voided {
             None
         } else {
             TimelineFact::from_event(event)
         };
-        let _vehicle = self.locks.lock(&event.vehicle_id).await;
-        let updated = update_vehicle(
-            self.store.as_ref(),
-            &event.vehicle_id,
-            Some(envelope_id),
-            AsOf::at(self.now()),
-            traceparent,
-            |state, commit| {
-                if let Some(v) = &state.vehicle
-                    && v.org_id != event.org_id
-                {
-                    return Err(());
-                }
-                let id = event.id.to_string();
-                if state
-                    .revisions
-                    .get(&id)
-                    .is_some_and(|seen| *seen >= revision)
-                {
-                    return Ok(());
-                }
-                state.revisions.insert(id.clone(), revision);
-                commit.revisions = vec![(id, revision)];
-                state.facts.retain(|f| f.event_id != event.id.as_str());
-                commit.remove_facts = vec![event.id.to_string()];
-                if let Some(fact) = &fact {
-                    state.facts.push(fact.clone());
-                    commit.facts = vec![fact.clone()];
-                }
-                Ok(())
-            },
-        )
-        .await?;
-        match updated {
-            Ok(u) => Ok(Some(u)),
-            Err(()) => {
-                tracing::warn!(vehicle_id = %event.vehicle_id, event_org = %event.org_id,
-                    "revision names a vehicle of another organisation; ignored");
-                Ok(None)
+        self.apply_event(at, event, |state, commit| {
+            if !revision.take(&mut state.revisions, commit, event.id.as_str()) {
+                return;
             }
-        }
+            state.facts.retain(|f| f.event_id != event.id.as_str());
+            if let Some(fact) = &fact {
+                state.facts.push(fact.clone());
+                commit.facts = vec![fact.clone()];
+            }
+        })
+        .await
     }
 
     /// Records what the event says about maintenance and re-evaluates the vehicle. An event that says
     /// nothing about maintenance changes nothing (`None`).
-    pub async fn vehicle_event(
+    async fn vehicle_event(
         &self,
-        envelope_id: &str,
+        at: Delivery<'_>,
         event: &VehicleEvent,
-        traceparent: Option<&str>,
     ) -> Result<Option<Updated>, UpdateError> {
         let Some(fact) = TimelineFact::from_event(event) else {
             return Ok(None);
         };
-        let _vehicle = self.locks.lock(&event.vehicle_id).await;
-        let updated = update_vehicle(
-            self.store.as_ref(),
-            &event.vehicle_id,
-            Some(envelope_id),
-            AsOf::at(self.now()),
-            traceparent,
-            |state, commit| {
-                if let Some(v) = &state.vehicle
-                    && v.org_id != event.org_id
-                {
-                    return Err(());
-                }
-                // A correction or void of this record arrived first: it supersedes the original.
-                if state.revisions.contains_key(&fact.event_id) {
-                    return Ok(());
-                }
-                if !state.facts.iter().any(|f| f.event_id == fact.event_id) {
-                    state.facts.push(fact.clone());
-                }
-                commit.facts = vec![fact.clone()];
-                Ok(())
-            },
-        )
-        .await?;
-        match updated {
-            Ok(u) => Ok(Some(u)),
-            Err(()) => {
-                tracing::warn!(vehicle_id = %event.vehicle_id, event_org = %event.org_id,
-                    "event names a vehicle of another organisation; ignored");
-                Ok(None)
+        self.apply_event(at, event, |state, commit| {
+            // A correction or void of this record arrived first: it supersedes the original.
+            if state.revisions.contains_key(&fact.event_id) {
+                return;
             }
-        }
+            if !state.facts.iter().any(|f| f.event_id == fact.event_id) {
+                state.facts.push(fact.clone());
+            }
+            commit.facts = vec![fact.clone()];
+        })
+        .await
     }
+}
 
+impl Scheduler {
     /// Changes one item of a vehicle of `org` and returns its view after re-evaluation.
     pub async fn configure_item(
         &self,

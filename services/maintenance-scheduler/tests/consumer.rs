@@ -15,6 +15,7 @@ use vwc_contracts::maintenance::{
 use vwc_maintenance_scheduler::{
     ItemChange, PublishedSchedule, Scheduler, SchedulerConsumer, SchedulerStore,
 };
+use vwc_testkit::ledger::{corrections_newest_first, revised};
 
 fn consumer(t: &TempStore, clock: &TestClock) -> (SchedulerConsumer, Scheduler) {
     let scheduler = Scheduler::new(t.shared()).with_clock(clock.clock());
@@ -103,9 +104,7 @@ async fn the_same_envelope_twice_has_one_effect_and_one_set_of_outbox_rows() {
     assert_eq!(state.facts.len(), 1);
 
     // The same timeline event re-published under a new envelope id: the fact is kept once.
-    c.handle(&recorded(&reading(&v, "evt_r", at(2025, 6, 10), 45_100)))
-        .await
-        .unwrap();
+    record(&c, &reading(&v, "evt_r", at(2025, 6, 10), 45_100)).await;
     assert_eq!(drain_outbox(t.store.as_ref()).await, []);
     assert_eq!(t.state("veh_1").await.facts.len(), 1);
 }
@@ -117,15 +116,11 @@ async fn the_worked_example_oil_change_goes_due_soon_then_overdue_with_one_remin
     let (c, scheduler) = consumer(&t, &clock);
     let v = vehicle("org_a", "veh_1", OdometerUnit::Mi);
     c.handle(&registered(&v)).await.unwrap();
-    c.handle(&recorded(&maintenance(
-        &v,
-        "evt_oil",
-        at(2025, 3, 1),
-        40_000,
-        &["oil_change"],
-    )))
-    .await
-    .unwrap();
+    record(
+        &c,
+        &maintenance(&v, "evt_oil", at(2025, 3, 1), 40_000, &["oil_change"]),
+    )
+    .await;
     let change: ItemChange =
         serde_json::from_value(json!({"intervalMiles": 5_000, "intervalMonths": 6})).unwrap();
     let view = scheduler
@@ -140,9 +135,7 @@ async fn the_worked_example_oil_change_goes_due_soon_then_overdue_with_one_remin
     drain_outbox(t.store.as_ref()).await;
 
     clock.set(at(2025, 6, 1));
-    c.handle(&recorded(&reading(&v, "evt_r1", at(2025, 6, 1), 44_600)))
-        .await
-        .unwrap();
+    record(&c, &reading(&v, "evt_r1", at(2025, 6, 1), 44_600)).await;
     let out = drain_outbox(t.store.as_ref()).await;
     assert_eq!(oil_view(&out).status, MaintenanceStatus::DueSoon);
     let oil_reminders: Vec<_> = reminders(&out)
@@ -165,9 +158,7 @@ async fn the_worked_example_oil_change_goes_due_soon_then_overdue_with_one_remin
     );
 
     clock.set(at(2025, 6, 10));
-    c.handle(&recorded(&reading(&v, "evt_r2", at(2025, 6, 10), 45_100)))
-        .await
-        .unwrap();
+    record(&c, &reading(&v, "evt_r2", at(2025, 6, 10), 45_100)).await;
     let out = drain_outbox(t.store.as_ref()).await;
     let oil = oil_view(&out);
     assert_eq!(oil.status, MaintenanceStatus::Overdue);
@@ -189,24 +180,22 @@ async fn a_back_dated_maintenance_record_does_not_undo_a_later_one() {
     let (c, _) = consumer(&t, &clock);
     let v = vehicle("org_a", "veh_1", OdometerUnit::Mi);
     c.handle(&registered(&v)).await.unwrap();
-    c.handle(&recorded(&maintenance(
-        &v,
-        "evt_new",
-        at(2025, 5, 1),
-        44_000,
-        &["oil_change"],
-    )))
-    .await
-    .unwrap();
-    c.handle(&recorded(&maintenance(
-        &v,
-        "evt_old",
-        at(2024, 11, 1),
-        39_000,
-        &["oil_change", "tire_rotation"],
-    )))
-    .await
-    .unwrap();
+    record(
+        &c,
+        &maintenance(&v, "evt_new", at(2025, 5, 1), 44_000, &["oil_change"]),
+    )
+    .await;
+    record(
+        &c,
+        &maintenance(
+            &v,
+            "evt_old",
+            at(2024, 11, 1),
+            39_000,
+            &["oil_change", "tire_rotation"],
+        ),
+    )
+    .await;
     let out = drain_outbox(t.store.as_ref()).await;
     let oil = oil_view(&out);
     assert_eq!(
@@ -233,18 +222,12 @@ async fn events_before_the_registration_are_kept_and_count_once_it_arrives() {
     let clock = TestClock::at(at(2025, 6, 10));
     let (c, _) = consumer(&t, &clock);
     let v = vehicle("org_a", "veh_1", OdometerUnit::Mi);
-    c.handle(&recorded(&maintenance(
-        &v,
-        "evt_oil",
-        at(2025, 3, 1),
-        40_000,
-        &["oil_change"],
-    )))
-    .await
-    .unwrap();
-    c.handle(&recorded(&reading(&v, "evt_r", at(2025, 6, 10), 45_100)))
-        .await
-        .unwrap();
+    record(
+        &c,
+        &maintenance(&v, "evt_oil", at(2025, 3, 1), 40_000, &["oil_change"]),
+    )
+    .await;
+    record(&c, &reading(&v, "evt_r", at(2025, 6, 10), 45_100)).await;
     assert_eq!(
         drain_outbox(t.store.as_ref()).await,
         [],
@@ -273,7 +256,7 @@ async fn an_event_that_says_nothing_about_maintenance_changes_nothing() {
         None,
         json!({"amountCents": 1_500_000, "source": "user_estimate"}),
     );
-    c.handle(&recorded(&valuation)).await.unwrap();
+    record(&c, &valuation).await;
     assert_eq!(t.state("veh_1").await.version, version);
     assert_eq!(drain_outbox(t.store.as_ref()).await, []);
 }
@@ -285,27 +268,19 @@ async fn a_rolled_back_reading_is_not_trusted() {
     let (c, _) = consumer(&t, &clock);
     let v = vehicle("org_a", "veh_1", OdometerUnit::Mi);
     c.handle(&registered(&v)).await.unwrap();
-    c.handle(&recorded(&maintenance(
-        &v,
-        "evt_oil",
-        at(2025, 3, 1),
-        40_000,
-        &["oil_change"],
-    )))
-    .await
-    .unwrap();
-    c.handle(&recorded(&reading(&v, "evt_r1", at(2025, 6, 1), 44_600)))
-        .await
-        .unwrap();
+    record(
+        &c,
+        &maintenance(&v, "evt_oil", at(2025, 3, 1), 40_000, &["oil_change"]),
+    )
+    .await;
+    record(&c, &reading(&v, "evt_r1", at(2025, 6, 1), 44_600)).await;
     assert_eq!(
         oil_view(&drain_outbox(t.store.as_ref()).await).status,
         MaintenanceStatus::DueSoon
     );
     let before = t.state("veh_1").await.published;
     // A typo a day later: lower than the reading before it, so kept but flagged and not used.
-    c.handle(&recorded(&reading(&v, "evt_typo", at(2025, 6, 2), 4_460)))
-        .await
-        .unwrap();
+    record(&c, &reading(&v, "evt_typo", at(2025, 6, 2), 4_460)).await;
     let state = t.state("veh_1").await;
     assert_eq!(state.facts.len(), 3);
     assert_eq!(state.published, before);
@@ -351,37 +326,6 @@ async fn concurrent_events_of_one_vehicle_all_land() {
     );
 }
 
-fn revised(
-    e: &vwc_contracts::VehicleEvent,
-    revision: u32,
-    voided: bool,
-) -> vwc_contracts::Envelope {
-    use vwc_contracts::corrections::{VehicleEventCorrected, VehicleEventVoided};
-    let at = e.recorded_at;
-    let event: vwc_contracts::Event = if voided {
-        VehicleEventVoided {
-            event: e.clone(),
-            revision,
-            reason: "entered twice".into(),
-            voided_at: at,
-            voided_by: "user_1".into(),
-        }
-        .into()
-    } else {
-        VehicleEventCorrected {
-            event: e.clone(),
-            previous: e.clone(),
-            revision,
-            changed: vec!["odometer".into()],
-            reason: None,
-            corrected_at: at,
-            corrected_by: "user_1".into(),
-        }
-        .into()
-    };
-    vwc_contracts::Envelope::new("vwc.ingestion", &e.org_id, Some(&e.vehicle_id), None, event)
-}
-
 /// The bus keeps no order (SQS does not): a void delivered before the record it voids, or a correction
 /// older than one already applied, must not bring the record back.
 #[tokio::test]
@@ -402,19 +346,15 @@ async fn revisions_apply_in_revision_order_whatever_order_they_arrive_in() {
 
     // The void first, then the original: the oil change never counts as done.
     c.handle(&revised(&oil, 2, true)).await.unwrap();
-    c.handle(&recorded(&oil)).await.unwrap();
+    record(&c, &oil).await;
     assert!(!done(&t).await, "a voided record came back");
     assert_eq!(t.state("veh_1").await.revisions.get("evt_oil"), Some(&2));
 
     // Two corrections of another record, the newer first, then the original: the newest stays.
     let tires = maintenance(&v, "evt_tires", at(2025, 6, 2), 40_100, &["tire_rotation"]);
-    let mut newest = tires.clone();
-    newest.odometer = Some(40_150);
-    let mut older = tires.clone();
-    older.odometer = Some(40_900);
-    c.handle(&revised(&newest, 3, false)).await.unwrap();
-    c.handle(&revised(&older, 2, false)).await.unwrap();
-    c.handle(&recorded(&tires)).await.unwrap();
+    for delivery in corrections_newest_first(&tires, 40_150, 40_900) {
+        c.handle(&delivery).await.unwrap();
+    }
     let state = t.state("veh_1").await;
     let fact = state
         .facts

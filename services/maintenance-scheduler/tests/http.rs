@@ -108,16 +108,11 @@ async fn put_sets_the_interval_and_answers_with_the_item_re_evaluated() {
     let app = App::spawn().await;
     let owner = app.token("org_a", &[Role::Owner]);
     let v = app.vehicle("org_a", "veh_1", OdometerUnit::Mi).await;
-    app.consumer
-        .handle(&recorded(&maintenance(
-            &v,
-            "evt_oil",
-            at(2025, 3, 1),
-            40_000,
-            &["oil_change"],
-        )))
-        .await
-        .unwrap();
+    record(
+        &app.consumer,
+        &maintenance(&v, "evt_oil", at(2025, 3, 1), 40_000, &["oil_change"]),
+    )
+    .await;
     drain_outbox(app.t.store.as_ref()).await;
 
     let response = app
@@ -387,16 +382,11 @@ async fn miles_sent_for_a_km_vehicle_take_effect() {
     let app = App::spawn().await;
     let owner = app.token("org_a", &[Role::Owner]);
     let v = app.vehicle("org_a", "veh_km", OdometerUnit::Km).await;
-    app.consumer
-        .handle(&recorded(&maintenance(
-            &v,
-            "evt_oil",
-            at(2025, 2, 1),
-            60_000,
-            &["oil_change"],
-        )))
-        .await
-        .unwrap();
+    record(
+        &app.consumer,
+        &maintenance(&v, "evt_oil", at(2025, 2, 1), 60_000, &["oil_change"]),
+    )
+    .await;
     let (status, _, item) = body(
         app.put(
             &owner,

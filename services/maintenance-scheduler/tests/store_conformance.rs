@@ -12,6 +12,10 @@ use vwc_maintenance_scheduler::{
     CommitOutcome, ItemSettings, MongoSchedulerStore, PublishedSchedule, SchedulerStore,
     SentReminder, SqliteSchedulerStore, TimelineFact, VehicleCommit, VehicleRecord,
 };
+use vwc_testkit::ledger::{
+    self, a_ready_store_answers_ping, dead_letters_are_listed_oldest_first_until_replayed,
+    the_last_day_is_kept_per_organisation,
+};
 
 type Store = Arc<dyn SchedulerStore>;
 
@@ -597,46 +601,15 @@ async fn a_batch_applies_each_commit_on_its_own(store: Store) {
 }
 
 async fn outbox_rows_are_pending_until_marked_sent(store: Store) {
-    let e = envelope("veh_1");
+    let written = vec![envelope("veh_1"), envelope("veh_1")];
     store
         .commit(VehicleCommit {
-            outbox: vec![e.clone()],
+            outbox: written.clone(),
             ..registration("org_a", "veh_1")
         })
         .await
         .unwrap();
-    let rows = store.pending(10).await.unwrap();
-    assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0].1, e);
-    store.mark_sent(&[rows[0].0.clone()]).await.unwrap();
-    assert!(store.pending(10).await.unwrap().is_empty());
-}
-
-async fn the_last_sweep_day_is_kept_per_organisation(store: Store) {
-    vwc_testkit::ledger::the_last_day_is_kept_per_organisation(store.as_ref()).await;
-}
-
-async fn dead_letters_are_listed_oldest_first_until_replayed(store: Store) {
-    let (first, second) = (envelope("veh_1"), envelope("veh_2"));
-    store
-        .put_dead_letter("maintenance-scheduler", &first, "boom", 5)
-        .await
-        .unwrap();
-    store
-        .put_dead_letter("maintenance-scheduler", &second, "bang", 3)
-        .await
-        .unwrap();
-    let listed = store.list_dead_letters().await.unwrap();
-    assert_eq!(listed.len(), 2);
-    assert_eq!((listed[0].envelope.clone(), listed[0].attempts), (first, 5));
-    store.mark_replayed(listed[0].id).await.unwrap();
-    let left = store.list_dead_letters().await.unwrap();
-    assert_eq!(left.len(), 1);
-    assert_eq!(left[0].envelope, second);
-}
-
-async fn a_ready_store_answers_ping(store: Store) {
-    store.ping().await.unwrap();
+    ledger::outbox_rows_are_pending_until_marked_sent(store.as_ref(), &written).await;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -661,7 +634,7 @@ vwc_testkit::conformance!(
     the_highest_revision_of_each_record_is_kept,
     a_batch_applies_each_commit_on_its_own,
     outbox_rows_are_pending_until_marked_sent,
-    the_last_sweep_day_is_kept_per_organisation,
+    the_last_day_is_kept_per_organisation,
     dead_letters_are_listed_oldest_first_until_replayed,
     a_ready_store_answers_ping,
 );

@@ -23,23 +23,22 @@ async fn overdue_vehicle(t: &TempStore, org: &str, id: &str) {
     let c = SchedulerConsumer::new(Scheduler::new(t.shared()).with_clock(clock.clock()));
     let v = vehicle(org, id, OdometerUnit::Mi);
     c.handle(&registered(&v)).await.unwrap();
-    c.handle(&recorded(&maintenance(
-        &v,
-        &format!("{id}_oil"),
-        at(2025, 3, 1),
-        40_000,
-        &["oil_change"],
-    )))
-    .await
-    .unwrap();
-    c.handle(&recorded(&reading(
-        &v,
-        &format!("{id}_r"),
-        at(2025, 6, 10),
-        45_100,
-    )))
-    .await
-    .unwrap();
+    record(
+        &c,
+        &maintenance(
+            &v,
+            &format!("{id}_oil"),
+            at(2025, 3, 1),
+            40_000,
+            &["oil_change"],
+        ),
+    )
+    .await;
+    record(
+        &c,
+        &reading(&v, &format!("{id}_r"), at(2025, 6, 10), 45_100),
+    )
+    .await;
 }
 
 fn oil(envelopes: &[vwc_contracts::Envelope]) -> Vec<(MaintenanceStatus, u32)> {

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
 use vwc_contracts::valuation::{
@@ -11,7 +12,9 @@ use vwc_contracts::valuation::{
 };
 use vwc_contracts::{Envelope, Vehicle, VehicleEvent, VehicleId};
 use vwc_store::StoreError;
-use vwc_store::vehicle_ledger::VehicleLocks;
+use vwc_store::vehicle_ledger::{
+    Applied, Delivery, ForeignVehicle, LedgerService, Revision, VehicleLocks, unless_foreign,
+};
 
 use crate::SOURCE;
 use crate::model::{self, Fact, VehicleProfile};
@@ -196,6 +199,12 @@ pub struct Updated {
     pub decision: Decision,
 }
 
+impl Applied for Updated {
+    fn outcome(&self) -> CommitOutcome {
+        self.outcome
+    }
+}
+
 /// Reads the vehicle, applies `change` in memory (recording what to store in the commit), decides as of
 /// `now`, and commits; again from the top on a conflict. `change` may refuse.
 pub async fn update_vehicle<E>(
@@ -266,29 +275,74 @@ impl Valuer {
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
+}
 
-    pub async fn vehicle_registered(
+impl Valuer {
+    /// Applies `change` to the vehicle under its lock, as delivered `at` (the envelope claimed with it),
+    /// deciding the points `scope` covers.
+    async fn apply<E>(
         &self,
-        envelope_id: &str,
+        at: Delivery<'_>,
+        vehicle_id: &VehicleId,
+        scope: Scope,
+        change: impl FnMut(&mut VehicleState, &mut VehicleCommit) -> Result<(), E>,
+    ) -> Result<Result<Updated, E>, UpdateError> {
+        let _vehicle = self.locks.lock(vehicle_id).await;
+        let (now, claim) = (self.now(), Some(at.envelope_id));
+        update_vehicle(
+            self.store.as_ref(),
+            vehicle_id,
+            claim,
+            now,
+            at.traceparent,
+            scope,
+            change,
+        )
+        .await
+    }
+
+    /// [`Valuer::apply`] of a timeline event's `change`: refused, changing nothing (`None`), when the
+    /// event names a vehicle registered to another organisation.
+    async fn apply_event(
+        &self,
+        at: Delivery<'_>,
+        event: &VehicleEvent,
+        scope: Scope,
+        mut change: impl FnMut(&mut VehicleState, &mut VehicleCommit),
+    ) -> Result<Option<Updated>, UpdateError> {
+        let updated = self
+            .apply(at, &event.vehicle_id, scope, |state, commit| {
+                let owner = state.profile.as_ref().map(|p| p.org_id.as_str());
+                ForeignVehicle::unless_owned(owner, event)?;
+                change(state, commit);
+                Ok(())
+            })
+            .await?;
+        Ok(unless_foreign(updated, event))
+    }
+}
+
+#[async_trait]
+impl LedgerService for Valuer {
+    const CONSUMER: &'static str = crate::CONSUMER;
+
+    type Error = UpdateError;
+    type Updated = Updated;
+
+    /// Registers (or refreshes) the vehicle's profile and values it in full.
+    async fn vehicle_registered(
+        &self,
+        at: Delivery<'_>,
         vehicle: &Vehicle,
-        traceparent: Option<&str>,
     ) -> Result<Updated, UpdateError> {
         let profile = VehicleProfile::from_vehicle(vehicle);
-        let _vehicle = self.locks.lock(&vehicle.id).await;
-        let updated = update_vehicle(
-            self.store.as_ref(),
-            &vehicle.id,
-            Some(envelope_id),
-            self.now(),
-            traceparent,
-            Scope::Full,
-            |state, commit| {
+        let updated = self
+            .apply(at, &vehicle.id, Scope::Full, |state, commit| {
                 state.profile = Some(profile.clone());
                 commit.register = Some(profile.clone());
                 Ok::<(), std::convert::Infallible>(())
-            },
-        )
-        .await?;
+            })
+            .await?;
         Ok(updated.unwrap_or_else(|never| match never {}))
     }
 
@@ -297,113 +351,58 @@ impl Valuer {
     ///
     /// Revisions apply in revision order whatever order they arrive in: one older than a revision already
     /// applied changes nothing, and an original record arriving after any revision of it is ignored.
-    pub async fn event_revised(
+    async fn event_revised(
         &self,
-        envelope_id: &str,
+        at: Delivery<'_>,
         event: &VehicleEvent,
-        revision: u32,
-        voided: bool,
-        traceparent: Option<&str>,
+        revision: Revision,
     ) -> Result<Option<Updated>, UpdateError> {
-        let fact = if voided {
+        let fact = if revision.voided {
             None
         } else {
             Fact::from_event(event)
         };
-        let _vehicle = self.locks.lock(&event.vehicle_id).await;
-        let updated = update_vehicle(
-            self.store.as_ref(),
-            &event.vehicle_id,
-            Some(envelope_id),
-            self.now(),
-            traceparent,
-            // The revised fact may have moved to another day (or gone): every point is decided again.
-            Scope::Full,
-            |state, commit| {
-                if let Some(p) = &state.profile
-                    && p.org_id != event.org_id
-                {
-                    return Err(());
-                }
-                let id = event.id.to_string();
-                if state
-                    .revisions
-                    .get(&id)
-                    .is_some_and(|seen| *seen >= revision)
-                {
-                    return Ok(());
-                }
-                state.revisions.insert(id.clone(), revision);
-                commit.revisions = vec![(id, revision)];
-                state.facts.retain(|f| f.event_id != event.id.as_str());
-                commit.remove_facts = vec![event.id.to_string()];
-                if let Some(fact) = &fact {
-                    state.facts.push(fact.clone());
-                    model::sort_facts(&mut state.facts);
-                    commit.facts = vec![fact.clone()];
-                }
-                Ok(())
-            },
-        )
-        .await?;
-        match updated {
-            Ok(u) => Ok(Some(u)),
-            Err(()) => {
-                tracing::warn!(vehicle_id = %event.vehicle_id, event_org = %event.org_id,
-                    "revision names a vehicle of another organisation; ignored");
-                Ok(None)
+        // The revised fact may have moved to another day (or gone): every point is decided again.
+        self.apply_event(at, event, Scope::Full, |state, commit| {
+            if !revision.take(&mut state.revisions, commit, event.id.as_str()) {
+                return;
             }
-        }
+            state.facts.retain(|f| f.event_id != event.id.as_str());
+            if let Some(fact) = &fact {
+                state.facts.push(fact.clone());
+                model::sort_facts(&mut state.facts);
+                commit.facts = vec![fact.clone()];
+            }
+        })
+        .await
     }
 
     /// Records what the event says about value and re-values the vehicle; `None` when it says nothing
     /// (or names a vehicle of another organisation).
-    pub async fn vehicle_event(
+    async fn vehicle_event(
         &self,
-        envelope_id: &str,
+        at: Delivery<'_>,
         event: &VehicleEvent,
-        traceparent: Option<&str>,
     ) -> Result<Option<Updated>, UpdateError> {
         let Some(fact) = Fact::from_event(event) else {
             return Ok(None);
         };
-        let _vehicle = self.locks.lock(&event.vehicle_id).await;
-        let updated = update_vehicle(
-            self.store.as_ref(),
-            &event.vehicle_id,
-            Some(envelope_id),
-            self.now(),
-            traceparent,
-            Scope::after(&fact),
-            |state, commit| {
-                if let Some(p) = &state.profile
-                    && p.org_id != event.org_id
-                {
-                    return Err(());
-                }
-                // A correction or void of this record arrived first: it supersedes the original.
-                if state.revisions.contains_key(&fact.event_id) {
-                    return Ok(());
-                }
-                if !state.facts.iter().any(|f| f.event_id == fact.event_id) {
-                    state.facts.push(fact.clone());
-                    model::sort_facts(&mut state.facts);
-                }
-                commit.facts = vec![fact.clone()];
-                Ok(())
-            },
-        )
-        .await?;
-        match updated {
-            Ok(u) => Ok(Some(u)),
-            Err(()) => {
-                tracing::warn!(vehicle_id = %event.vehicle_id, event_org = %event.org_id,
-                    "event names a vehicle of another organisation; ignored");
-                Ok(None)
+        self.apply_event(at, event, Scope::after(&fact), |state, commit| {
+            // A correction or void of this record arrived first: it supersedes the original.
+            if state.revisions.contains_key(&fact.event_id) {
+                return;
             }
-        }
+            if !state.facts.iter().any(|f| f.event_id == fact.event_id) {
+                state.facts.push(fact.clone());
+                model::sort_facts(&mut state.facts);
+            }
+            commit.facts = vec![fact.clone()];
+        })
+        .await
     }
+}
 
+impl Valuer {
     /// The value month by month for `months` months, at the vehicle's measured usage.
     pub async fn forecast(
         &self,

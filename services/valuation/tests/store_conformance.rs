@@ -5,6 +5,10 @@ use std::sync::Arc;
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use vwc_contracts::{Envelope, Event, EventType, OdometerUnit, Severity};
+use vwc_testkit::ledger::{
+    self, a_ready_store_answers_ping, dead_letters_are_listed_oldest_first_until_replayed,
+    the_last_day_is_kept_per_organisation,
+};
 use vwc_valuation::model::{Fact, FactDetail, VehicleProfile};
 use vwc_valuation::{
     CommitOutcome, MongoValuationStore, PublishedPoint, SqliteValuationStore, ValuationStore,
@@ -303,34 +307,9 @@ async fn a_batch_applies_each_commit_on_its_own(store: Store) {
 async fn outbox_rows_are_pending_until_marked_sent(store: Store) {
     let mut c = registration("org_a", "veh_1");
     c.outbox = vec![envelope("veh_1"), envelope("veh_1")];
+    let written = c.outbox.clone();
     store.commit(c).await.unwrap();
-    let pending = store.pending(10).await.unwrap();
-    assert_eq!(pending.len(), 2);
-    store.mark_sent(&[pending[0].0.clone()]).await.unwrap();
-    let left = store.pending(10).await.unwrap();
-    assert_eq!(left.len(), 1);
-    assert_eq!(left[0].1, pending[1].1);
-}
-
-async fn the_last_revalue_day_is_kept_per_organisation(store: Store) {
-    vwc_testkit::ledger::the_last_day_is_kept_per_organisation(store.as_ref()).await;
-}
-
-async fn dead_letters_are_listed_until_replayed(store: Store) {
-    let e = envelope("veh_1");
-    store
-        .put_dead_letter("valuation", &e, "boom", 5)
-        .await
-        .unwrap();
-    let listed = store.list_dead_letters().await.unwrap();
-    assert_eq!(listed.len(), 1);
-    assert_eq!((listed[0].envelope.clone(), listed[0].attempts), (e, 5));
-    store.mark_replayed(listed[0].id).await.unwrap();
-    assert!(store.list_dead_letters().await.unwrap().is_empty());
-}
-
-async fn a_ready_store_answers_ping(store: Store) {
-    store.ping().await.unwrap();
+    ledger::outbox_rows_are_pending_until_marked_sent(store.as_ref(), &written).await;
 }
 
 vwc_testkit::conformance!(
@@ -348,7 +327,7 @@ vwc_testkit::conformance!(
     vehicle_states_page_by_organisation_and_may_leave_out_the_older_history,
     a_batch_applies_each_commit_on_its_own,
     outbox_rows_are_pending_until_marked_sent,
-    the_last_revalue_day_is_kept_per_organisation,
-    dead_letters_are_listed_until_replayed,
+    the_last_day_is_kept_per_organisation,
+    dead_letters_are_listed_oldest_first_until_replayed,
     a_ready_store_answers_ping,
 );

@@ -2,6 +2,7 @@
 //! duplicates, tenancy, the drop worth telling, and the daily job's idempotency.
 
 use std::sync::Arc;
+use vwc_testkit::ledger::{corrections_newest_first, revised};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use vwc_bus::Consumer;
@@ -287,32 +288,6 @@ async fn a_fill_up_counts_as_an_odometer_reading_and_nothing_more() {
     ));
 }
 
-fn revised(e: &VehicleEvent, revision: u32, voided: bool) -> Envelope {
-    use vwc_contracts::corrections::{VehicleEventCorrected, VehicleEventVoided};
-    let event: vwc_contracts::Event = if voided {
-        VehicleEventVoided {
-            event: e.clone(),
-            revision,
-            reason: "entered twice".into(),
-            voided_at: now(),
-            voided_by: "user_1".into(),
-        }
-        .into()
-    } else {
-        VehicleEventCorrected {
-            event: e.clone(),
-            previous: e.clone(),
-            revision,
-            changed: vec!["odometer".into()],
-            reason: None,
-            corrected_at: now(),
-            corrected_by: "user_1".into(),
-        }
-        .into()
-    };
-    Envelope::new("vwc.ingestion", "org_a", Some("veh_1"), None, event)
-}
-
 /// The bus keeps no order (SQS does not): a void delivered before its record, or an older correction
 /// after a newer one, must not bring back what was voided or replaced.
 #[tokio::test]
@@ -342,13 +317,9 @@ async fn revisions_apply_in_revision_order_whatever_order_they_arrive_in() {
         30_000,
         serde_json::json!({}),
     );
-    let mut newest = other.clone();
-    newest.odometer = Some(31_000);
-    let mut older = other.clone();
-    older.odometer = Some(39_000);
-    consumer.handle(&revised(&newest, 3, false)).await.unwrap();
-    consumer.handle(&revised(&older, 2, false)).await.unwrap();
-    consumer.handle(&recorded(other)).await.unwrap();
+    for delivery in corrections_newest_first(&other, 31_000, 39_000) {
+        consumer.handle(&delivery).await.unwrap();
+    }
     let state = store.vehicle_state(&"veh_1".into()).await.unwrap();
     let facts: Vec<_> = state
         .facts
@@ -356,6 +327,10 @@ async fn revisions_apply_in_revision_order_whatever_order_they_arrive_in() {
         .filter(|f| f.event_id == "evt_other")
         .collect();
     assert_eq!(facts.len(), 1);
+    let newest = VehicleEvent {
+        odometer: Some(31_000),
+        ..other
+    };
     assert_eq!(
         facts[0],
         &vwc_valuation::model::Fact::from_event(&newest).unwrap()

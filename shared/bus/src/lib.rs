@@ -8,6 +8,7 @@ pub mod consume;
 pub mod eventbridge;
 pub mod inproc;
 pub mod lambda;
+pub mod ledger_consumer;
 mod projection;
 pub mod relay;
 pub mod sqs;
@@ -93,6 +94,7 @@ pub trait Consumer: Send + Sync {
 }
 
 pub use consume::in_consumer_span;
+pub use ledger_consumer::LedgerConsumer;
 pub use projection::project;
 pub use relay::OutboxRelay;
 /// Dead letters are kept in the consumer's own store; the port and its record live with the stores.

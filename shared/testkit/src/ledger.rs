@@ -1,7 +1,13 @@
-//! Conformance checks of the per-vehicle ledger parts every adapter that keeps one shares.
+//! Conformance checks of the per-vehicle ledger parts every adapter that keeps one shares. Each takes
+//! the suite's store (`Arc<dyn …Store>`), so a suite lists it in `conformance!` by name (imported).
+
+use std::sync::Arc;
 
 use chrono::NaiveDate;
+use vwc_contracts::corrections::{VehicleEventCorrected, VehicleEventVoided};
+use vwc_contracts::{Envelope, Event, EventType, VehicleEvent, VehicleEventRecorded, examples};
 use vwc_store::vehicle_ledger::DailyRuns;
+use vwc_store::{DeadLetter, Outbox, OutboxId, Plumbing};
 
 fn day(d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 3, d).expect("a March day")
@@ -9,7 +15,7 @@ fn day(d: u32) -> NaiveDate {
 
 /// The last day the daily job ran is kept per organisation: an organisation never recorded has none, a
 /// later run replaces the day of the organisations it names and leaves the others' alone.
-pub async fn the_last_day_is_kept_per_organisation(store: &dyn DailyRuns) {
+pub async fn the_last_day_is_kept_per_organisation<S: DailyRuns + ?Sized>(store: Arc<S>) {
     assert_eq!(store.last_day(&"org_a".into()).await.unwrap(), None);
     store
         .record_day(&["org_a".into(), "org_b".into()], day(10))
@@ -25,4 +31,118 @@ pub async fn the_last_day_is_kept_per_organisation(store: &dyn DailyRuns) {
         Some(day(10))
     );
     assert_eq!(store.last_day(&"org_c".into()).await.unwrap(), None);
+}
+
+/// An envelope of vehicle `vehicle_id` (org_a), as a service's outbox or dead letters hold one.
+fn envelope(vehicle_id: &str) -> Envelope {
+    let event = examples::event(EventType::VehicleRegistered);
+    Envelope::new("vwc.test", "org_a", Some(vehicle_id), None, event)
+}
+
+fn envelopes_of(rows: &[(OutboxId, Envelope)]) -> Vec<Envelope> {
+    rows.iter().map(|(_, e)| e.clone()).collect()
+}
+
+/// The rows a commit wrote to the outbox (`written`, in order) are pending, oldest first, until marked
+/// sent: marking the first leaves exactly the others.
+pub async fn outbox_rows_are_pending_until_marked_sent(store: &dyn Outbox, written: &[Envelope]) {
+    let rows = store.pending(1_000).await.unwrap();
+    assert_eq!(envelopes_of(&rows), written);
+    store.mark_sent(&[rows[0].0.clone()]).await.unwrap();
+    let left = store.pending(1_000).await.unwrap();
+    assert_eq!(envelopes_of(&left), &written[1..]);
+}
+
+/// What a test compares of a dead letter: consumer, envelope, error and attempts.
+fn summary(letters: &[DeadLetter]) -> Vec<(&str, &Envelope, &str, u32)> {
+    letters
+        .iter()
+        .map(|l| {
+            (
+                l.consumer.as_str(),
+                &l.envelope,
+                l.error.as_str(),
+                l.attempts,
+            )
+        })
+        .collect()
+}
+
+/// Dead letters are listed oldest first, as they were put, until replayed.
+pub async fn dead_letters_are_listed_oldest_first_until_replayed<S: Plumbing + ?Sized>(
+    store: Arc<S>,
+) {
+    let (first, second) = (envelope("veh_1"), envelope("veh_2"));
+    let put = [
+        ("a-consumer", &first, "boom", 5),
+        ("b-consumer", &second, "bang", 3),
+    ];
+    for (consumer, e, error, attempts) in put {
+        store
+            .put_dead_letter(consumer, e, error, attempts)
+            .await
+            .unwrap();
+    }
+    let listed = store.list_dead_letters().await.unwrap();
+    assert_eq!(summary(&listed), put);
+    store.mark_replayed(listed[0].id).await.unwrap();
+    let left = store.list_dead_letters().await.unwrap();
+    assert_eq!(summary(&left), put[1..]);
+}
+
+/// A store that is up answers the readiness probe.
+pub async fn a_ready_store_answers_ping<S: Plumbing + ?Sized>(store: Arc<S>) {
+    store.ping().await.unwrap();
+}
+
+/// The envelope ingestion publishes when a timeline record is revised: `e` as revision `revision` of its
+/// record, voided (`voided`) or corrected to `e` itself, stamped at `e`'s recording time.
+pub fn revised(e: &VehicleEvent, revision: u32, voided: bool) -> Envelope {
+    let at = e.recorded_at;
+    let event: Event = if voided {
+        VehicleEventVoided {
+            event: e.clone(),
+            revision,
+            reason: "entered twice".into(),
+            voided_at: at,
+            voided_by: "user_1".into(),
+        }
+        .into()
+    } else {
+        VehicleEventCorrected {
+            event: e.clone(),
+            previous: e.clone(),
+            revision,
+            changed: vec!["odometer".into()],
+            reason: None,
+            corrected_at: at,
+            corrected_by: "user_1".into(),
+        }
+        .into()
+    };
+    Envelope::new("vwc.ingestion", &e.org_id, Some(&e.vehicle_id), None, event)
+}
+
+/// What an unordered bus may deliver for `record` corrected twice: revision 3 (odometer `newest`) first,
+/// then the older revision 2 (odometer `older`), then the original record. Applied in revision order,
+/// the record ends at `newest` with revision 3.
+pub fn corrections_newest_first(record: &VehicleEvent, newest: u64, older: u64) -> [Envelope; 3] {
+    let revision = |odometer: u64| VehicleEvent {
+        odometer: Some(odometer),
+        ..record.clone()
+    };
+    let original = VehicleEventRecorded {
+        event: record.clone(),
+    };
+    [
+        revised(&revision(newest), 3, false),
+        revised(&revision(older), 2, false),
+        Envelope::new(
+            "vwc.ingestion",
+            &record.org_id,
+            Some(&record.vehicle_id),
+            None,
+            original,
+        ),
+    ]
 }

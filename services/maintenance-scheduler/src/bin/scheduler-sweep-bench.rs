@@ -7,23 +7,13 @@ use std::time::Instant;
 
 use vwc_maintenance_scheduler::{SqliteSchedulerStore, seed_bulk, sweep};
 use vwc_store::Outbox;
+use vwc_store::vehicle_ledger::bench::BenchArgs;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
-    let n: usize = args
-        .next()
-        .map(|a| a.parse())
-        .transpose()?
-        .unwrap_or(100_000);
-    // A directory given is kept (inspect it afterwards); the default temporary one is removed.
-    let given = args.next().map(std::path::PathBuf::from);
-    let dir = given.clone().unwrap_or_else(|| {
-        std::env::temp_dir().join(format!("vwc-sweep-bench-{}", std::process::id()))
-    });
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join("maintenance.db");
-    let store = SqliteSchedulerStore::open(&path)?;
+    let bench = BenchArgs::from_env("sweep-bench")?;
+    let n = bench.vehicles;
+    let store = SqliteSchedulerStore::open(&bench.dir.join("maintenance.db"))?;
     seed_bulk(&store, n).await?;
     let today = vwc_clock::now().date_naive();
     let mut days = vec![
@@ -49,8 +39,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     drop(store);
-    if given.is_none() {
-        std::fs::remove_dir_all(&dir)?;
-    }
+    bench.finish()?;
     Ok(())
 }

@@ -5,12 +5,15 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde_json::json;
+use vwc_bus::Consumer;
 use vwc_contracts::maintenance::{MaintenanceStatus, ReminderDue};
 use vwc_contracts::{
     Envelope, EventType, OdometerUnit, Vehicle, VehicleEvent, VehicleEventRecorded,
     VehicleRegistered,
 };
-use vwc_maintenance_scheduler::{Clock, SchedulerStore, SqliteSchedulerStore, VehicleState};
+use vwc_maintenance_scheduler::{
+    Clock, SchedulerConsumer, SchedulerStore, SqliteSchedulerStore, VehicleState,
+};
 use vwc_store::Outbox;
 
 pub const TRACE: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
@@ -143,6 +146,11 @@ pub fn registered(v: &Vehicle) -> Envelope {
         Some(TRACE.into()),
         VehicleRegistered { vehicle: v.clone() },
     )
+}
+
+/// Delivers the timeline event `e` to `c` as recorded, as the bus would; it must be applied.
+pub async fn record(c: &SchedulerConsumer, e: &VehicleEvent) {
+    c.handle(&recorded(e)).await.unwrap();
 }
 
 pub fn recorded(e: &VehicleEvent) -> Envelope {

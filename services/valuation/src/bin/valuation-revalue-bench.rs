@@ -4,23 +4,15 @@
 
 use std::time::Instant;
 
+use vwc_store::vehicle_ledger::bench::BenchArgs;
 use vwc_valuation::revalue::seed_bulk;
 use vwc_valuation::{SqliteValuationStore, revalue};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
-    let n: usize = args
-        .next()
-        .map(|a| a.parse())
-        .transpose()?
-        .unwrap_or(100_000);
-    let given = args.next().map(std::path::PathBuf::from);
-    let dir = given.clone().unwrap_or_else(|| {
-        std::env::temp_dir().join(format!("vwc-revalue-bench-{}", std::process::id()))
-    });
-    std::fs::create_dir_all(&dir)?;
-    let store = SqliteValuationStore::open(&dir.join("valuation.db"))?;
+    let bench = BenchArgs::from_env("revalue-bench")?;
+    let n = bench.vehicles;
+    let store = SqliteValuationStore::open(&bench.dir.join("valuation.db"))?;
     let today = vwc_clock::now().date_naive();
     let started = Instant::now();
     seed_bulk(&store, n, today).await?;
@@ -41,8 +33,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     drop(store);
-    if given.is_none() {
-        std::fs::remove_dir_all(&dir)?;
-    }
+    bench.finish()?;
     Ok(())
 }

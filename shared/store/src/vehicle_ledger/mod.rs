@@ -15,8 +15,15 @@ use vwc_contracts::{Envelope, OrgId};
 
 use crate::{Plumbed, StoreError, StoreResult};
 
+pub mod bench;
+pub mod deliveries;
 pub mod mongo;
 pub mod sqlite;
+
+pub use deliveries::{
+    Applied, Delivery, DeliveryError, ForeignVehicle, LEDGER_EVENTS, LedgerService, Revision,
+    deliver, unless_foreign,
+};
 
 /// How a commit of one vehicle ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +49,8 @@ pub trait LedgerCommit: Send + Sync + 'static {
     fn remove_facts(&self) -> &[String];
     /// Envelopes enqueued in the same transaction.
     fn outbox(&self) -> &[Envelope];
+    /// Records revision `revision` of record `event_id` as applied, and its previous fact as removed.
+    fn revise(&mut self, event_id: &str, revision: u32);
 }
 
 /// Implements [`LedgerCommit`] for a commit struct with the fields `vehicle_id: String`,
@@ -68,6 +77,10 @@ macro_rules! ledger_commit {
             }
             fn outbox(&self) -> &[vwc_contracts::Envelope] {
                 &self.outbox
+            }
+            fn revise(&mut self, event_id: &str, revision: u32) {
+                self.revisions = vec![(event_id.to_string(), revision)];
+                self.remove_facts = vec![event_id.to_string()];
             }
         }
     };
