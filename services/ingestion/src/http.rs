@@ -17,7 +17,7 @@ use vwc_contracts::{
     EventKind, EventSource, NewVehicle, NewVehicleEvent, OrgId, Vehicle, VehicleEvent, VehicleId,
 };
 use vwc_http::openapi::{Conflict, NotFound};
-use vwc_http::{ApiError, Auth, HasVerifier, RawBody, RequestTrace, parse_json};
+use vwc_http::{ApiError, Auth, RawBody, RequestTrace, parse_json};
 
 use crate::Ingestion;
 use crate::openapi::{BearerRoute, RequestBody};
@@ -30,11 +30,7 @@ pub struct IngestionState {
     pub verifier: Arc<dyn TokenVerifier>,
 }
 
-impl HasVerifier for IngestionState {
-    fn verifier(&self) -> &Arc<dyn TokenVerifier> {
-        &self.verifier
-    }
-}
+vwc_http::has_verifier!(IngestionState);
 
 /// The ingestion routes and their OpenAPI documentation; the composition merges them and adds the state.
 pub fn routes() -> OpenApiRouter<IngestionState> {

@@ -12,12 +12,12 @@ use vwc_auth::Permission;
 use vwc_contracts::corrections::{EventCorrection, EventHistory};
 use vwc_contracts::lifecycle::{SellRequest, VehicleChanges};
 use vwc_contracts::{EventId, EventKind, EventSource, Vehicle, VehicleId};
-use vwc_http::openapi::{BadRequest, Conflict, NotFound, UnprocessableEntity};
+use vwc_http::openapi::NotFound;
 use vwc_http::{ApiError, Auth, RawBody, RequestTrace, parse_json};
 
 use super::ChangeError;
 use crate::http::{IngestionState, caller_vehicle, permission_for, require_recording};
-use crate::openapi::{BearerRoute, RequestBody};
+use crate::openapi::{BearerRoute, BodyChange, QueryParams, StateChange};
 
 /// The correction, void, history and lifecycle routes.
 pub fn routes() -> OpenApiRouter<IngestionState> {
@@ -82,10 +82,7 @@ fn object(
     request_body(content = EventCorrection, content_type = "application/json"),
     responses(
         (status = 200, description = "Corrected: the record now and its revisions.", body = EventHistory),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        BearerRoute,
-        RequestBody,
+        BodyChange,
     )
 )]
 async fn correct_event(
@@ -146,11 +143,8 @@ struct VoidQuery {
     ),
     responses(
         (status = 200, description = "Voided: the record and its revisions.", body = EventHistory),
-        (status = 400, response = BadRequest),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 422, response = UnprocessableEntity),
-        BearerRoute,
+        StateChange,
+        QueryParams,
     )
 )]
 async fn void_event(
@@ -222,10 +216,7 @@ async fn event_history(
     request_body(content = VehicleChanges, content_type = "application/json"),
     responses(
         (status = 200, description = "The vehicle as it now reads.", body = Vehicle),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        BearerRoute,
-        RequestBody,
+        BodyChange,
     )
 )]
 async fn update_vehicle(
@@ -261,10 +252,7 @@ async fn update_vehicle(
     request_body(content = SellRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Sold: the vehicle with its sale.", body = Vehicle),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        BearerRoute,
-        RequestBody,
+        BodyChange,
     )
 )]
 async fn sell_vehicle(
@@ -298,9 +286,7 @@ async fn sell_vehicle(
     params(("id" = String, Path, description = "The vehicle's id (`veh_…`).")),
     responses(
         (status = 200, description = "Archived.", body = Vehicle),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        BearerRoute,
+        StateChange,
     )
 )]
 async fn archive_vehicle(
