@@ -17,7 +17,7 @@ use vwc_contracts::{
     EventKind, EventSource, NewVehicle, NewVehicleEvent, OrgId, Vehicle, VehicleEvent, VehicleId,
 };
 use vwc_http::openapi::{Conflict, NotFound};
-use vwc_http::{ApiError, Auth, RawBody, RequestTrace, parse_json};
+use vwc_http::{ApiError, Auth, JsonBody, RawBody, RequestTrace, parse_json};
 
 use crate::Ingestion;
 use crate::openapi::{BearerRoute, RequestBody};
@@ -96,11 +96,10 @@ async fn register_vehicle(
     State(state): State<IngestionState>,
     auth: Auth,
     trace: RequestTrace,
-    headers: HeaderMap,
-    RawBody(body): RawBody,
+    body: JsonBody,
 ) -> Result<Response, ApiError> {
     auth.require(Permission::RegisterVehicles)?;
-    let new: NewVehicle = parse_json(&headers, &body)?;
+    let new: NewVehicle = body.parse()?;
     let vehicle = state
         .ingestion
         .register_vehicle(auth.org(), new, Some(trace.0.to_string()))

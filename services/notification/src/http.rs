@@ -5,14 +5,14 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
 use vwc_contracts::OrgId;
 use vwc_http::openapi::{BearerRoute, RequestBody};
-use vwc_http::{ApiError, Auth, Json, RawBody, parse_json};
+use vwc_http::{ApiError, Auth, Json, JsonBody};
 
 use crate::NotificationStore;
 use crate::clock::{Clock, SystemClock};
@@ -128,11 +128,10 @@ async fn read_preferences(
 async fn put_preferences(
     State(state): State<NotificationState>,
     auth: Auth,
-    headers: HeaderMap,
-    RawBody(body): RawBody,
+    body: JsonBody,
 ) -> Result<Response, ApiError> {
     auth.require(Permission::ConfigureNotifications)?;
-    let update: PreferencesUpdate = parse_json(&headers, &body)?;
+    let update: PreferencesUpdate = body.parse()?;
     let saved = update_preferences(
         state.store.as_ref(),
         &state.allowlist,

@@ -12,7 +12,7 @@ mod problem;
 mod trace;
 
 pub use auth::{Auth, Authentication, HasVerifier, authenticate, verify_headers};
-pub use body::{RawBody, parse_json};
+pub use body::{JsonBody, RawBody, parse_json};
 pub use clock::Clock;
 pub use json::Json;
 pub use limit::{RateLimiter, rate_limit};

@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
 use vwc_contracts::{EventId, OrgId, VehicleEvent};
 use vwc_http::openapi::NotFound;
-use vwc_http::{ApiError, Auth, Json, RawBody, parse_json};
+use vwc_http::{ApiError, Auth, Json, JsonBody};
 
 use super::{
     Attachment, AttachmentStore, AttachmentStoreError, Content, EventKey, MAX_ATTACHMENT_BYTES,
@@ -391,11 +391,10 @@ async fn start_upload(
     State(state): State<AttachmentState>,
     auth: Auth,
     Path((vehicle, event)): Path<(String, String)>,
-    headers: HeaderMap,
-    RawBody(body): RawBody,
+    body: JsonBody,
 ) -> Result<Response, ApiError> {
     let key = event_key(&state, &auth, &vehicle, &event, Access::Attach).await?;
-    let new: NewUpload = parse_json(&headers, &body)?;
+    let new: NewUpload = body.parse()?;
     if new.file_name.trim().is_empty() || new.file_name.chars().count() > 200 {
         return Err(ApiError::field("fileName", "must be 1–200 characters"));
     }
