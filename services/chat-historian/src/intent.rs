@@ -6,66 +6,47 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use vwc_contracts::EventKind;
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum Intent {
-    /// When X was last done (date, odometer, vendor).
-    LastDone,
-    /// How many times X was done.
-    CountDone,
-    /// Who did X.
-    WhoDid,
-    /// What happened (in a range, of a kind).
-    ListEvents,
-    /// Totals by kind / year / vendor.
-    TotalCost,
-    /// Everything it has cost, acquisition included.
-    CostOfOwnership,
-    /// Collisions: severity, structural, airbag, claim.
-    Accidents,
-    /// Purchase details.
-    Purchase,
-    /// Current value and why.
-    Valuation,
-    /// What is due or overdue, and when.
-    DueItems,
-    /// Usage rate and the estimated odometer today.
-    UsageRate,
-    Upgrades,
-    /// Where the owner usually goes.
-    UsualVendor,
-    /// How long it has been owned.
-    OwnershipLength,
-    /// A general maintenance question, answered from the knowledge excerpts.
-    Knowledge,
-    /// Free text over the records.
-    Search,
-    /// "and before that?": the previous question, before what it cited.
-    FollowUpBefore,
-    /// "how much did it cost?": the cost of what the previous answer cited.
-    FollowUpCost,
-    /// Not understood: suggestions.
-    Unclear,
-    /// Fuel economy over full-to-full fill-ups, cost per distance, and a drop against the usual.
-    FuelEconomy,
-}
-
-impl Intent {
-    pub fn as_str(self) -> &'static str {
-        self.into()
+vwc_contracts::wire_enum! {
+    pub enum Intent {
+        /// When X was last done (date, odometer, vendor).
+        LastDone,
+        /// How many times X was done.
+        CountDone,
+        /// Who did X.
+        WhoDid,
+        /// What happened (in a range, of a kind).
+        ListEvents,
+        /// Totals by kind / year / vendor.
+        TotalCost,
+        /// Everything it has cost, acquisition included.
+        CostOfOwnership,
+        /// Collisions: severity, structural, airbag, claim.
+        Accidents,
+        /// Purchase details.
+        Purchase,
+        /// Current value and why.
+        Valuation,
+        /// What is due or overdue, and when.
+        DueItems,
+        /// Usage rate and the estimated odometer today.
+        UsageRate,
+        Upgrades,
+        /// Where the owner usually goes.
+        UsualVendor,
+        /// How long it has been owned.
+        OwnershipLength,
+        /// A general maintenance question, answered from the knowledge excerpts.
+        Knowledge,
+        /// Free text over the records.
+        Search,
+        /// "and before that?": the previous question, before what it cited.
+        FollowUpBefore,
+        /// "how much did it cost?": the cost of what the previous answer cited.
+        FollowUpCost,
+        /// Not understood: suggestions.
+        Unclear,
+        /// Fuel economy over full-to-full fill-ups, cost per distance, and a drop against the usual.
+        FuelEconomy,
     }
 }
 

@@ -17,7 +17,7 @@ use vwc_contracts::{
     EventKind, EventSource, NewVehicle, NewVehicleEvent, OrgId, Vehicle, VehicleEvent, VehicleId,
 };
 use vwc_http::openapi::{Conflict, NotFound};
-use vwc_http::{ApiError, Auth, HasVerifier, RawBody, RequestTrace, parse_json};
+use vwc_http::{ApiError, Auth, JsonBody, RawBody, RequestTrace, parse_json};
 
 use crate::Ingestion;
 use crate::openapi::{BearerRoute, RequestBody};
@@ -30,11 +30,7 @@ pub struct IngestionState {
     pub verifier: Arc<dyn TokenVerifier>,
 }
 
-impl HasVerifier for IngestionState {
-    fn verifier(&self) -> &Arc<dyn TokenVerifier> {
-        &self.verifier
-    }
-}
+vwc_http::has_verifier!(IngestionState);
 
 /// The ingestion routes and their OpenAPI documentation; the composition merges them and adds the state.
 pub fn routes() -> OpenApiRouter<IngestionState> {
@@ -100,11 +96,10 @@ async fn register_vehicle(
     State(state): State<IngestionState>,
     auth: Auth,
     trace: RequestTrace,
-    headers: HeaderMap,
-    RawBody(body): RawBody,
+    body: JsonBody,
 ) -> Result<Response, ApiError> {
     auth.require(Permission::RegisterVehicles)?;
-    let new: NewVehicle = parse_json(&headers, &body)?;
+    let new: NewVehicle = body.parse()?;
     let vehicle = state
         .ingestion
         .register_vehicle(auth.org(), new, Some(trace.0.to_string()))

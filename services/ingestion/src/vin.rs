@@ -5,12 +5,11 @@ use axum::extract::{Path, State};
 use chrono::Datelike;
 use vwc_auth::Permission;
 use vwc_contracts::vin::{VinDecoding, decode};
-use vwc_http::openapi::{
-    InternalServerError, ServiceUnavailable, TooManyRequests, Unauthorized, UnprocessableEntity,
-};
+use vwc_http::openapi::UnprocessableEntity;
 use vwc_http::{ApiError, Auth};
 
 use crate::http::IngestionState;
+use crate::openapi::Authenticated;
 
 /// Decode a VIN
 ///
@@ -26,11 +25,8 @@ use crate::http::IngestionState;
     params(("vin" = String, Path, description = "The VIN, 17 characters (case does not matter).")),
     responses(
         (status = 200, description = "The decoding.", body = VinDecoding),
-        (status = 401, response = Unauthorized),
         (status = 422, response = UnprocessableEntity),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        Authenticated,
     )
 )]
 pub(crate) async fn decode_vin(

@@ -52,34 +52,15 @@ impl VehicleRecord {
     }
 }
 
-/// Which part of the timeline a fact comes from.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum FactKind {
-    /// An acquisition: where never-done items count from.
-    Acquisition,
-    /// Maintenance naming tasks: resets those items.
-    Maintenance,
-    /// Any other event that carries an odometer.
-    Reading,
-}
-
-impl FactKind {
-    pub fn as_str(self) -> &'static str {
-        self.into()
+vwc_contracts::wire_enum! {
+    /// Which part of the timeline a fact comes from.
+    pub enum FactKind {
+        /// An acquisition: where never-done items count from.
+        Acquisition,
+        /// Maintenance naming tasks: resets those items.
+        Maintenance,
+        /// Any other event that carries an odometer.
+        Reading,
     }
 }
 

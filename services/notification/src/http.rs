@@ -5,17 +5,14 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
 use vwc_contracts::OrgId;
-use vwc_http::openapi::{
-    BadRequest, Forbidden, InternalServerError, PayloadTooLarge, ServiceUnavailable,
-    TooManyRequests, Unauthorized, UnprocessableEntity, UnsupportedMediaType,
-};
-use vwc_http::{ApiError, Auth, HasVerifier, Json, RawBody, parse_json};
+use vwc_http::openapi::{BearerRoute, RequestBody};
+use vwc_http::{ApiError, Auth, Json, JsonBody};
 
 use crate::NotificationStore;
 use crate::clock::{Clock, SystemClock};
@@ -49,11 +46,7 @@ impl NotificationState {
     }
 }
 
-impl HasVerifier for NotificationState {
-    fn verifier(&self) -> &Arc<dyn TokenVerifier> {
-        &self.verifier
-    }
-}
+vwc_http::has_verifier!(NotificationState);
 
 /// `GET` and `PUT /v1/notifications/preferences` and their OpenAPI documentation; the composition merges
 /// them and adds the state.
@@ -91,11 +84,7 @@ impl From<UpdatePreferencesError> for ApiError {
                 "email": "fleet@example.com",
                 "quietHours": {"start": "22:00", "end": "07:00", "tzOffsetMinutes": 60},
                 "hasWebhookSecret": true, "updatedAt": "2026-01-10T12:00:00Z"})),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        BearerRoute,
     )
 )]
 async fn read_preferences(
@@ -132,25 +121,17 @@ async fn read_preferences(
                 "quietHours": {"start": "22:00", "end": "07:00", "tzOffsetMinutes": 60},
                 "hasWebhookSecret": true, "webhookSecret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
                 "updatedAt": "2026-01-10T12:00:00Z"})),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = UnprocessableEntity),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        BearerRoute,
+        RequestBody,
     )
 )]
 async fn put_preferences(
     State(state): State<NotificationState>,
     auth: Auth,
-    headers: HeaderMap,
-    RawBody(body): RawBody,
+    body: JsonBody,
 ) -> Result<Response, ApiError> {
     auth.require(Permission::ConfigureNotifications)?;
-    let update: PreferencesUpdate = parse_json(&headers, &body)?;
+    let update: PreferencesUpdate = body.parse()?;
     let saved = update_preferences(
         state.store.as_ref(),
         &state.allowlist,

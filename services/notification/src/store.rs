@@ -89,35 +89,17 @@ pub struct Notification {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum DeliveryStatus {
-    /// Waiting for its next attempt (`next_attempt_at`).
-    Pending,
-    Delivered,
-    /// Refused for good by the receiver (a 4xx other than 408/429) or unusable.
-    Failed,
-    /// Every attempt the retry policy allows failed.
-    DeadLettered,
-    /// The channel was switched off before the delivery could go out.
-    Cancelled,
-}
-
-impl DeliveryStatus {
-    pub fn as_str(self) -> &'static str {
-        self.into()
+vwc_contracts::wire_enum! {
+    pub enum DeliveryStatus {
+        /// Waiting for its next attempt (`next_attempt_at`).
+        Pending,
+        Delivered,
+        /// Refused for good by the receiver (a 4xx other than 408/429) or unusable.
+        Failed,
+        /// Every attempt the retry policy allows failed.
+        DeadLettered,
+        /// The channel was switched off before the delivery could go out.
+        Cancelled,
     }
 }
 
@@ -143,35 +125,19 @@ pub struct Delivery {
     pub last_error: Option<String>,
 }
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum AttemptOutcome {
-    Delivered,
-    /// Failed; another attempt is scheduled.
-    RetryScheduled,
-    /// Failed for good.
-    Failed,
-    /// Failed, and it was the last attempt allowed.
-    DeadLettered,
+vwc_contracts::wire_enum! {
+    pub enum AttemptOutcome {
+        Delivered,
+        /// Failed; another attempt is scheduled.
+        RetryScheduled,
+        /// Failed for good.
+        Failed,
+        /// Failed, and it was the last attempt allowed.
+        DeadLettered,
+    }
 }
 
 impl AttemptOutcome {
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
     /// The delivery status an attempt with this outcome leaves behind.
     pub fn status_after(self) -> DeliveryStatus {
         match self {

@@ -20,6 +20,19 @@ pub trait HasVerifier {
     fn verifier(&self) -> &Arc<dyn TokenVerifier>;
 }
 
+/// Implements [`HasVerifier`] for a router state that keeps its verifier in a field named `verifier`
+/// (`Arc<dyn TokenVerifier>`), the way every service's state does: `vwc_http::has_verifier!(MyState);`.
+#[macro_export]
+macro_rules! has_verifier {
+    ($state:ty) => {
+        impl $crate::HasVerifier for $state {
+            fn verifier(&self) -> &::std::sync::Arc<dyn $crate::TokenVerifier> {
+                &self.verifier
+            }
+        }
+    };
+}
+
 /// The authenticated caller. Its organisation is the only one any query may touch.
 #[derive(Debug, Clone)]
 pub struct Auth(pub Caller);

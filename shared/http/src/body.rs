@@ -22,6 +22,31 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
     }
 }
 
+/// A JSON request body, read (size-limited) when the request arrives but parsed only when the handler asks
+/// ([`JsonBody::parse`], the rules of [`parse_json`]), so a route can answer 401, 403 or 404 before it
+/// judges the body.
+pub struct JsonBody {
+    headers: HeaderMap,
+    bytes: Bytes,
+}
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let headers = req.headers().clone();
+        let RawBody(bytes) = RawBody::from_request(req, state).await?;
+        Ok(JsonBody { headers, bytes })
+    }
+}
+
+impl JsonBody {
+    /// The body as a `T`: not JSON → 415, syntax → 400, wrong shape or not an object → 422.
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        parse_json(&self.headers, &self.bytes)
+    }
+}
+
 /// Parses a JSON body the way [`crate::Json`] does: not JSON → 415, syntax → 400, wrong shape (including a
 /// body that is not a JSON object) → 422.
 pub fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, ApiError> {

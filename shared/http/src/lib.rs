@@ -12,12 +12,14 @@ mod problem;
 mod trace;
 
 pub use auth::{Auth, Authentication, HasVerifier, authenticate, verify_headers};
-pub use body::{RawBody, parse_json};
+pub use body::{JsonBody, RawBody, parse_json};
 pub use clock::Clock;
 pub use json::Json;
 pub use limit::{RateLimiter, rate_limit};
 pub use problem::{ApiError, Problem};
 pub use trace::{RequestTrace, trace_context};
+/// The verifier a [`HasVerifier`] state hands out (re-exported for [`has_verifier!`]).
+pub use vwc_auth::TokenVerifier;
 
 /// Largest request body accepted anywhere (DESIGN: 256 KiB → 413).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;

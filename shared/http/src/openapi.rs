@@ -1,8 +1,9 @@
 //! OpenAPI pieces every service documents its routes with: the `Problem` schema, the bearer-token security
 //! scheme and one reusable response per error status, all registered once by [`components`].
 //!
-//! A handler lists its errors by name, e.g. `(status = 404, response = NotFound)`; each of these answers
-//! `application/problem+json` exactly as [`ApiError`](crate::ApiError) renders it.
+//! A handler lists its errors by name, e.g. `(status = 404, response = NotFound)`, or by the set they come
+//! in ([`BearerRoute`], [`RequestBody`], … declared with [`response_set!`](crate::response_set)); each of
+//! these answers `application/problem+json` exactly as [`ApiError`](crate::ApiError) renders it.
 
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::header::HeaderBuilder;
@@ -126,6 +127,79 @@ problem_responses! {
     /// 503: a dependency is unreachable, or the request outlived the request timeout.
     ServiceUnavailable => 503, "unavailable", "the request took longer than 30 s",
         "The request took longer than the request timeout, or a dependency (e.g. the token keys) is unavailable.";
+}
+
+/// Declares a set of responses a route lists by name in `responses(…)`: the sets it includes (after `:`)
+/// and its own `status => response` pairs, each a `$ref` to the reusable response of that status (so the
+/// document is the same as if the route listed them one by one). The sets every service needs are below;
+/// a service declares its own the same way.
+#[macro_export]
+macro_rules! response_set {
+    (
+        $(#[$doc:meta])*
+        $name:ident $(: $($set:ident),+)? { $($status:literal => $response:ty),* $(,)? }
+    ) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl ::utoipa::IntoResponses for $name {
+            fn responses() -> ::std::collections::BTreeMap<
+                ::std::string::String,
+                ::utoipa::openapi::RefOr<::utoipa::openapi::response::Response>,
+            > {
+                #[allow(unused_mut)]
+                let mut responses = ::std::collections::BTreeMap::new();
+                $($(responses.extend(<$set as ::utoipa::IntoResponses>::responses());)+)?
+                $(responses.insert(
+                    $status.to_string(),
+                    ::utoipa::openapi::Ref::from_response_name(
+                        <$response as ::utoipa::ToResponse>::response().0,
+                    )
+                    .into(),
+                );)*
+                responses
+            }
+        }
+    };
+}
+
+response_set! {
+    /// A route whose caller proves who it is (a bearer token, or a signature) and needs no permission
+    /// beyond that: 401 without valid proof, and the rate limit and server failures any route may answer.
+    Authenticated {
+        401 => Unauthorized,
+        429 => TooManyRequests,
+        500 => InternalServerError,
+        503 => ServiceUnavailable,
+    }
+}
+
+response_set! {
+    /// A route behind a bearer token: [`Authenticated`]'s, and 403 without the permission.
+    BearerRoute: Authenticated { 403 => Forbidden }
+}
+
+response_set! {
+    /// Content that is checked before it is kept: too large (413), of a type not taken (415) or invalid
+    /// (422).
+    CheckedContent {
+        413 => PayloadTooLarge,
+        415 => UnsupportedMediaType,
+        422 => UnprocessableEntity,
+    }
+}
+
+response_set! {
+    /// A route that reads a request body: unreadable (400), and [`CheckedContent`]'s.
+    RequestBody: CheckedContent { 400 => BadRequest }
+}
+
+response_set! {
+    /// A route that reads query parameters: unreadable (400) or out of range (422).
+    QueryParams {
+        400 => BadRequest,
+        422 => UnprocessableEntity,
+    }
 }
 
 /// The components every service's document starts from: `Problem`, `FieldError`, the reusable error

@@ -16,17 +16,15 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
 use vwc_contracts::{EventId, OrgId, VehicleEvent};
-use vwc_http::openapi::{
-    Conflict, NotFound, PayloadTooLarge, UnprocessableEntity, UnsupportedMediaType,
-};
-use vwc_http::{ApiError, Auth, HasVerifier, Json, RawBody, parse_json};
+use vwc_http::openapi::NotFound;
+use vwc_http::{ApiError, Auth, Json, JsonBody};
 
 use super::{
     Attachment, AttachmentStore, AttachmentStoreError, Content, EventKey, MAX_ATTACHMENT_BYTES,
     MAX_ATTACHMENTS_PER_EVENT, PresignedUrl, Refusal, UploadIntent, clean_file_name, sniff,
 };
 use crate::Ingestion;
-use crate::openapi::{BearerRoute, RequestBody};
+use crate::openapi::{BearerRoute, BodyChange, CheckedContent, StateChange};
 
 #[derive(Clone)]
 pub struct AttachmentState {
@@ -35,11 +33,7 @@ pub struct AttachmentState {
     pub verifier: Arc<dyn TokenVerifier>,
 }
 
-impl HasVerifier for AttachmentState {
-    fn verifier(&self) -> &Arc<dyn TokenVerifier> {
-        &self.verifier
-    }
-}
+vwc_http::has_verifier!(AttachmentState);
 
 pub fn routes() -> OpenApiRouter<AttachmentState> {
     OpenApiRouter::with_openapi(vwc_http::openapi::components())
@@ -188,10 +182,7 @@ async fn guard_count(state: &AttachmentState, key: &EventKey) -> Result<(), ApiE
         description = "The file's bytes, at most 10 MiB."),
     responses(
         (status = 201, description = "Stored.", body = Attachment),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        BearerRoute,
-        RequestBody,
+        BodyChange,
     )
 )]
 async fn upload_attachment(
@@ -393,21 +384,17 @@ pub struct UploadTicket {
     request_body(content = NewUpload, content_type = "application/json"),
     responses(
         (status = 201, description = "Upload there, then confirm.", body = UploadTicket),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        BearerRoute,
-        RequestBody,
+        BodyChange,
     )
 )]
 async fn start_upload(
     State(state): State<AttachmentState>,
     auth: Auth,
     Path((vehicle, event)): Path<(String, String)>,
-    headers: HeaderMap,
-    RawBody(body): RawBody,
+    body: JsonBody,
 ) -> Result<Response, ApiError> {
     let key = event_key(&state, &auth, &vehicle, &event, Access::Attach).await?;
-    let new: NewUpload = parse_json(&headers, &body)?;
+    let new: NewUpload = body.parse()?;
     if new.file_name.trim().is_empty() || new.file_name.chars().count() > 200 {
         return Err(ApiError::field("fileName", "must be 1–200 characters"));
     }
@@ -452,12 +439,8 @@ async fn start_upload(
     ),
     responses(
         (status = 201, description = "Checked and attached.", body = Attachment),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = UnprocessableEntity),
-        BearerRoute,
+        StateChange,
+        CheckedContent,
     )
 )]
 async fn confirm_upload(

@@ -3,7 +3,6 @@
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -12,12 +11,12 @@ use vwc_auth::Permission;
 use vwc_contracts::corrections::{EventCorrection, EventHistory};
 use vwc_contracts::lifecycle::{SellRequest, VehicleChanges};
 use vwc_contracts::{EventId, EventKind, EventSource, Vehicle, VehicleId};
-use vwc_http::openapi::{BadRequest, Conflict, NotFound, UnprocessableEntity};
-use vwc_http::{ApiError, Auth, RawBody, RequestTrace, parse_json};
+use vwc_http::openapi::NotFound;
+use vwc_http::{ApiError, Auth, JsonBody, RequestTrace};
 
 use super::ChangeError;
 use crate::http::{IngestionState, caller_vehicle, permission_for, require_recording};
-use crate::openapi::{BearerRoute, RequestBody};
+use crate::openapi::{BearerRoute, BodyChange, QueryParams, StateChange};
 
 /// The correction, void, history and lifecycle routes.
 pub fn routes() -> OpenApiRouter<IngestionState> {
@@ -50,11 +49,8 @@ fn require_change(auth: &Auth, kind: EventKind, source: EventSource) -> Result<(
     Ok(())
 }
 
-fn object(
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
-    match parse_json::<serde_json::Value>(headers, body)? {
+fn object(body: &JsonBody) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
+    match body.parse::<serde_json::Value>()? {
         serde_json::Value::Object(map) => Ok(map),
         _ => Err(ApiError::Unprocessable(
             "the body must be a JSON object".into(),
@@ -82,10 +78,7 @@ fn object(
     request_body(content = EventCorrection, content_type = "application/json"),
     responses(
         (status = 200, description = "Corrected: the record now and its revisions.", body = EventHistory),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        BearerRoute,
-        RequestBody,
+        BodyChange,
     )
 )]
 async fn correct_event(
@@ -93,13 +86,12 @@ async fn correct_event(
     auth: Auth,
     trace: RequestTrace,
     Path((vehicle_id, event_id)): Path<(VehicleId, EventId)>,
-    headers: HeaderMap,
-    RawBody(body): RawBody,
+    body: JsonBody,
 ) -> Result<axum::Json<EventHistory>, ApiError> {
     require_recording(&auth)?;
     let vehicle = caller_vehicle(&state.ingestion, &auth, &vehicle_id).await?;
     let history = state.ingestion.event_history(&vehicle, &event_id).await?;
-    let patch = object(&headers, &body)?;
+    let patch = object(&body)?;
     require_change(&auth, history.current.kind, history.current.source)?;
     if let Some(kind) = patch
         .get("kind")
@@ -146,11 +138,8 @@ struct VoidQuery {
     ),
     responses(
         (status = 200, description = "Voided: the record and its revisions.", body = EventHistory),
-        (status = 400, response = BadRequest),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        (status = 422, response = UnprocessableEntity),
-        BearerRoute,
+        StateChange,
+        QueryParams,
     )
 )]
 async fn void_event(
@@ -222,10 +211,7 @@ async fn event_history(
     request_body(content = VehicleChanges, content_type = "application/json"),
     responses(
         (status = 200, description = "The vehicle as it now reads.", body = Vehicle),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        BearerRoute,
-        RequestBody,
+        BodyChange,
     )
 )]
 async fn update_vehicle(
@@ -233,12 +219,11 @@ async fn update_vehicle(
     auth: Auth,
     trace: RequestTrace,
     Path(vehicle_id): Path<VehicleId>,
-    headers: HeaderMap,
-    RawBody(body): RawBody,
+    body: JsonBody,
 ) -> Result<axum::Json<Vehicle>, ApiError> {
     auth.require(Permission::ManageVehicles)?;
     let vehicle = caller_vehicle(&state.ingestion, &auth, &vehicle_id).await?;
-    let patch = object(&headers, &body)?;
+    let patch = object(&body)?;
     Ok(axum::Json(
         state
             .ingestion
@@ -261,10 +246,7 @@ async fn update_vehicle(
     request_body(content = SellRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Sold: the vehicle with its sale.", body = Vehicle),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        BearerRoute,
-        RequestBody,
+        BodyChange,
     )
 )]
 async fn sell_vehicle(
@@ -272,12 +254,11 @@ async fn sell_vehicle(
     auth: Auth,
     trace: RequestTrace,
     Path(vehicle_id): Path<VehicleId>,
-    headers: HeaderMap,
-    RawBody(body): RawBody,
+    body: JsonBody,
 ) -> Result<axum::Json<Vehicle>, ApiError> {
     auth.require(Permission::ManageVehicles)?;
     let vehicle = caller_vehicle(&state.ingestion, &auth, &vehicle_id).await?;
-    let request: SellRequest = parse_json(&headers, &body)?;
+    let request: SellRequest = body.parse()?;
     Ok(axum::Json(
         state
             .ingestion
@@ -298,9 +279,7 @@ async fn sell_vehicle(
     params(("id" = String, Path, description = "The vehicle's id (`veh_…`).")),
     responses(
         (status = 200, description = "Archived.", body = Vehicle),
-        (status = 404, response = NotFound),
-        (status = 409, response = Conflict),
-        BearerRoute,
+        StateChange,
     )
 )]
 async fn archive_vehicle(

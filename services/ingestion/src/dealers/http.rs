@@ -17,15 +17,13 @@ use vwc_clock::SharedClock;
 use vwc_contracts::check_vin;
 use vwc_contracts::ids::new_id;
 use vwc_contracts::{DealerId, OrgId};
-use vwc_http::openapi::{
-    InternalServerError, NotFound, ServiceUnavailable, TooManyRequests, Unauthorized,
-};
-use vwc_http::{ApiError, Auth, HasVerifier, RawBody, RequestTrace, parse_json};
+use vwc_http::openapi::NotFound;
+use vwc_http::{ApiError, Auth, RawBody, RequestTrace, parse_json};
 use vwc_webhook::{WebhookHeaders, WebhookSecret};
 
 use super::store::{DealerRow, DealerStore, IncomingWebhook, StoredSecret, WebhookOutcome};
 use super::{DealerPayload, ROTATION_GRACE_HOURS};
-use crate::openapi::{BearerRoute, RequestBody};
+use crate::openapi::{Authenticated, BearerRoute, RequestBody};
 
 #[derive(Clone)]
 pub struct DealerState {
@@ -174,11 +172,7 @@ async fn load_dealer(
     Ok(Some((dealer, false)))
 }
 
-impl HasVerifier for DealerState {
-    fn verifier(&self) -> &Arc<dyn TokenVerifier> {
-        &self.verifier
-    }
-}
+vwc_http::has_verifier!(DealerState);
 
 /// The dealer routes and their OpenAPI documentation; the composition merges them and adds the state.
 pub fn routes() -> OpenApiRouter<DealerState> {
@@ -392,10 +386,7 @@ async fn rotate_secret(
         )),
     responses(
         (status = 200, description = "Accepted: recorded, kept unmatched, or a duplicate.", body = WebhookReceipt),
-        (status = 401, response = Unauthorized),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        Authenticated,
         RequestBody,
     )
 )]
