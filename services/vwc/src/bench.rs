@@ -18,6 +18,15 @@ use vwc_contracts::{EventKind, EventSource, Vehicle, VehicleEvent};
 
 mod scale;
 
+/// A temporary data directory only its owner can open, as `vwc up` expects of a data dir (a world-readable
+/// one makes every start log a warning).
+fn private_dir() -> std::io::Result<tempfile::TempDir> {
+    use std::os::unix::fs::PermissionsExt;
+    tempfile::Builder::new()
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir()
+}
+
 /// Requests per second, latency percentiles (µs) and error count of one load run.
 #[derive(Debug, Clone, Default)]
 pub struct LoadStats {
@@ -420,7 +429,7 @@ async fn lag(
 /// Resident memory of a freshly started `vwc up` with the demo data seeded, once every consumer has
 /// caught up and it has sat idle for a second: (KiB now, KiB peak).
 async fn idle_rss() -> anyhow::Result<(u64, u64)> {
-    let dir = tempfile::tempdir()?;
+    let dir = private_dir()?;
     let server = start_server_seeded(dir.path(), true)?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     wait_drained(dir.path()).await?;
@@ -542,7 +551,7 @@ pub async fn run() -> anyhow::Result<()> {
         println!("{}", scale_rows(duration).await?);
         return Ok(());
     }
-    let dir = tempfile::tempdir()?;
+    let dir = private_dir()?;
     eprintln!(
         "vwc bench: data dir {} ({seconds} s per run, {concurrency} connections)",
         dir.path().display()
@@ -733,7 +742,7 @@ async fn revalue_bench(
     vwc_valuation::RevalueReport,
     f64,
 )> {
-    let dir = tempfile::tempdir()?;
+    let dir = private_dir()?;
     let store = vwc_valuation::SqliteValuationStore::open(&dir.path().join("valuation.db"))?;
     let today = vwc_clock::now().date_naive();
     let t = Instant::now();
@@ -841,7 +850,7 @@ fn chat_bench_event(vehicle: &vwc_contracts::Vehicle, i: usize) -> VehicleEvent 
 
 pub async fn chat_bench() -> anyhow::Result<ChatBench> {
     use vwc_chat_historian::ChatStore;
-    let dir = tempfile::tempdir()?;
+    let dir = private_dir()?;
     let store: Arc<dyn ChatStore> = Arc::new(vwc_chat_historian::SqliteChatStore::open(
         &dir.path().join("chat-historian.db"),
     )?);
@@ -942,7 +951,7 @@ async fn sweep_bench(
     vwc_maintenance_scheduler::SweepReport,
     f64,
 )> {
-    let dir = tempfile::tempdir()?;
+    let dir = private_dir()?;
     let store: Arc<dyn vwc_maintenance_scheduler::SchedulerStore> =
         Arc::new(vwc_maintenance_scheduler::SqliteSchedulerStore::open(
             &dir.path().join("maintenance-scheduler.db"),

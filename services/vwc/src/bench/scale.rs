@@ -185,7 +185,7 @@ pub async fn fleet_bench(
     duration: Duration,
     concurrency: usize,
 ) -> anyhow::Result<(FleetBench, tempfile::TempDir)> {
-    let dir = tempfile::tempdir()?;
+    let dir = super::private_dir()?;
     let seed_secs = seed_fleet(dir.path(), vehicles)?;
     eprintln!("  seeded in {seed_secs:.1} s");
     let server = start_server(dir.path())?;
@@ -308,7 +308,7 @@ fn import_csv(rows: usize) -> String {
 }
 
 pub async fn import_bench(rows: usize) -> anyhow::Result<(ImportBench, tempfile::TempDir)> {
-    let dir = tempfile::tempdir()?;
+    let dir = super::private_dir()?;
     let server = start_server(dir.path())?;
     let token = token(dir.path(), super::ORG)?;
     let http = reqwest::Client::builder()
