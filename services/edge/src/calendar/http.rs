@@ -14,14 +14,16 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
 use vwc_contracts::{OrgId, VehicleId};
-use vwc_http::{ApiError, Auth, HasVerifier, Json};
+use vwc_http::openapi::{
+    BearerRoute, InternalServerError, NotFound, ResourceRoute, ServiceUnavailable, TooManyRequests,
+};
+use vwc_http::{ApiError, Auth, Json};
 
 use super::ics::{self, VehicleCalendar};
 use super::keys::{CalendarKeyStore, FeedSecret};
 use super::signing::{self, FeedScope};
 use crate::EdgeStore;
 use crate::http::org_of;
-use crate::responses::{AuthErrors, NotFoundErrors, SignedUrlErrors};
 use crate::store::VehicleView;
 
 /// Most vehicles a fleet feed lists.
@@ -34,9 +36,16 @@ pub struct CalendarState {
     pub verifier: Arc<dyn TokenVerifier>,
 }
 
-impl HasVerifier for CalendarState {
-    fn verifier(&self) -> &Arc<dyn TokenVerifier> {
-        &self.verifier
+vwc_http::has_verifier!(CalendarState);
+
+vwc_http::response_set! {
+    /// A feed reached through a signed URL, without a token: 404 for a wrong or revoked signature as for
+    /// no such resource, and the rate limit and server failures any route may answer.
+    SignedUrl {
+        404 => NotFound,
+        429 => TooManyRequests,
+        500 => InternalServerError,
+        503 => ServiceUnavailable,
     }
 }
 
@@ -250,7 +259,7 @@ async fn check_signature(
     params(("id" = String, Path, description = "The vehicle's id (`veh_…`).")),
     responses(
         (status = 200, description = "The calendar.", content_type = "text/calendar", body = String),
-        NotFoundErrors,
+        ResourceRoute,
     )
 )]
 async fn vehicle_feed(
@@ -272,7 +281,7 @@ async fn vehicle_feed(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The calendar.", content_type = "text/calendar", body = String),
-        AuthErrors,
+        BearerRoute,
     )
 )]
 async fn fleet_feed(State(state): State<CalendarState>, auth: Auth) -> Result<Response, ApiError> {
@@ -291,7 +300,7 @@ async fn fleet_feed(State(state): State<CalendarState>, auth: Auth) -> Result<Re
     params(("id" = String, Path, description = "The vehicle's id (`veh_…`).")),
     responses(
         (status = 200, description = "The signed URL.", body = CalendarFeed),
-        NotFoundErrors,
+        ResourceRoute,
     )
 )]
 async fn vehicle_feed_url(
@@ -315,7 +324,7 @@ async fn vehicle_feed_url(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The signed URL.", body = CalendarFeed),
-        AuthErrors,
+        BearerRoute,
     )
 )]
 async fn fleet_feed_url(
@@ -339,7 +348,7 @@ async fn fleet_feed_url(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The fleet's new signed URL.", body = CalendarFeed),
-        AuthErrors,
+        BearerRoute,
     )
 )]
 async fn rotate_feed_urls(
@@ -377,7 +386,7 @@ async fn rotate_feed_urls(
     ),
     responses(
         (status = 200, description = "The calendar.", content_type = "text/calendar", body = String),
-        SignedUrlErrors,
+        SignedUrl,
     )
 )]
 async fn signed_vehicle_feed(
@@ -402,7 +411,7 @@ async fn signed_vehicle_feed(
     ),
     responses(
         (status = 200, description = "The calendar.", content_type = "text/calendar", body = String),
-        SignedUrlErrors,
+        SignedUrl,
     )
 )]
 async fn signed_fleet_feed(
