@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vwc_auth::Permission;
 use vwc_contracts::{OrgId, VehicleId};
-use vwc_http::openapi::{QueryParams, ResourceRoute};
+use vwc_http::openapi::ResourceQuery;
 use vwc_http::{ApiError, Auth};
 
 use crate::EdgeStore;
@@ -116,8 +116,7 @@ pub fn to_csv(events: &[serde_json::Value]) -> Result<String, csv::Error> {
             (String = "text/csv"),
             (Object = "application/json"),
         )),
-        ResourceRoute,
-        QueryParams,
+        ResourceQuery,
     )
 )]
 async fn export(

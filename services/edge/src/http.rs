@@ -15,7 +15,7 @@ use vwc_auth::{Permission, TokenVerifier};
 use vwc_contracts::maintenance::{MaintenanceItemView, OdometerEstimateView};
 use vwc_contracts::valuation::Valuation;
 use vwc_contracts::{OrgId, VehicleEvent, VehicleId};
-use vwc_http::openapi::{BearerRoute, QueryParams, ResourceRoute};
+use vwc_http::openapi::{BearerRoute, QueryParams, ResourceQuery, ResourceRoute};
 use vwc_http::{ApiError, Auth, Json};
 
 use crate::EdgeStore;
@@ -153,8 +153,7 @@ struct TimelineCursor {
     params(VehicleIdParam, KindQuery, RangeQuery, PageQuery, VoidedQuery),
     responses(
         (status = 200, description = "A page of events, newest first; a corrected record shows its current version, marked.", body = Page<crate::corrections::TimelineItem>),
-        ResourceRoute,
-        QueryParams,
+        ResourceQuery,
     )
 )]
 async fn list_events(
@@ -348,8 +347,7 @@ async fn maintenance(
     params(VehicleIdParam, PageQuery),
     responses(
         (status = 200, description = "The valuation history, newest first.", body = Page<Valuation>),
-        ResourceRoute,
-        QueryParams,
+        ResourceQuery,
     )
 )]
 async fn valuations(

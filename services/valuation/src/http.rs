@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
 use vwc_contracts::VehicleId;
 use vwc_contracts::valuation::ValuationForecast;
-use vwc_http::openapi::{QueryParams, ResourceRoute};
+use vwc_http::openapi::ResourceQuery;
 use vwc_http::{ApiError, Auth, Json};
 
 use crate::valuer::{ForecastError, MAX_FORECAST_MONTHS, Valuer};
@@ -89,8 +89,7 @@ fn months(raw: Option<&str>) -> Result<u32, ApiError> {
     params(("id" = String, Path, description = "The vehicle's id (`veh_…`)."), MonthsParam),
     responses(
         (status = 200, description = "The forecast, month by month.", body = ValuationForecast),
-        ResourceRoute,
-        QueryParams,
+        ResourceQuery,
     )
 )]
 async fn forecast(

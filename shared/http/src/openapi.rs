@@ -193,6 +193,12 @@ response_set! {
 }
 
 response_set! {
+    /// A route that reads query parameters about a resource of the caller's organisation:
+    /// [`ResourceRoute`]'s and [`QueryParams`]'.
+    ResourceQuery: ResourceRoute, QueryParams {}
+}
+
+response_set! {
     /// Content that is checked before it is kept: too large (413), of a type not taken (415) or invalid
     /// (422).
     CheckedContent {

@@ -8,7 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vwc_auth::Permission;
 use vwc_contracts::{OrgId, VehicleId};
-use vwc_http::openapi::{QueryParams, ResourceRoute};
+use vwc_http::openapi::ResourceQuery;
 use vwc_http::{ApiError, Auth, Json};
 
 use super::{Highlight, document, highlights, searchable_fields};
@@ -171,8 +171,7 @@ async fn all_vehicles(state: &EdgeState, org: &OrgId) -> Result<Vec<VehicleView>
     params(SearchQuery),
     responses(
         (status = 200, description = "The matching records, best first.", body = SearchResults),
-        ResourceRoute,
-        QueryParams,
+        ResourceQuery,
     )
 )]
 async fn search(
