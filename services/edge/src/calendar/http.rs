@@ -8,8 +8,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
@@ -24,6 +24,7 @@ use super::keys::{CalendarKeyStore, FeedSecret};
 use super::signing::{self, FeedScope};
 use crate::EdgeStore;
 use crate::http::org_of;
+use crate::query::VehicleIdParam;
 use crate::store::VehicleView;
 
 /// Most vehicles a fleet feed lists.
@@ -230,17 +231,16 @@ async fn fleet_calendar(state: &CalendarState, org_id: &OrgId) -> Result<Respons
 /// exist (404, like an unknown vehicle).
 async fn check_signature(
     state: &CalendarState,
-    org_id: &str,
+    feed: &SignedFeedPath,
     scope: &FeedScope,
-    signature: &str,
 ) -> Result<(), ApiError> {
     let secret = state
         .keys
-        .secret(org_id)
+        .secret(&feed.org)
         .await
         .map_err(ApiError::internal)?;
     match secret {
-        Some(s) if signing::verify(&s.secret, org_id, scope, signature) => Ok(()),
+        Some(s) if signing::verify(&s.secret, &feed.org, scope, &feed.signature) => Ok(()),
         _ => Err(ApiError::NotFound("calendar feed")),
     }
 }
@@ -371,6 +371,16 @@ async fn rotate_feed_urls(
     )))
 }
 
+/// `{org}` and `{signature}` of a signed feed URL: what the handlers read and the OpenAPI parameters.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+struct SignedFeedPath {
+    /// The organisation the URL was issued to.
+    org: String,
+    /// The URL's signature.
+    signature: String,
+}
+
 /// A vehicle's calendar (signed URL)
 ///
 /// What `GET /v1/vehicles/{id}/maintenance.ics` answers, for whoever holds the signed URL: no token. A
@@ -379,11 +389,7 @@ async fn rotate_feed_urls(
     get,
     path = "/calendar/{org}/{signature}/vehicles/{id}/maintenance.ics",
     tag = "maintenance",
-    params(
-        ("org" = String, Path, description = "The organisation the URL was issued to."),
-        ("signature" = String, Path, description = "The URL's signature."),
-        ("id" = String, Path, description = "The vehicle's id (`veh_…`)."),
-    ),
+    params(SignedFeedPath, VehicleIdParam),
     responses(
         (status = 200, description = "The calendar.", content_type = "text/calendar", body = String),
         SignedUrl,
@@ -391,10 +397,11 @@ async fn rotate_feed_urls(
 )]
 async fn signed_vehicle_feed(
     State(state): State<CalendarState>,
-    Path((org, signature, id)): Path<(String, String, String)>,
+    Path(feed): Path<SignedFeedPath>,
+    Path(VehicleIdParam { id }): Path<VehicleIdParam>,
 ) -> Result<Response, ApiError> {
-    check_signature(&state, &org, &FeedScope::Vehicle(id.clone()), &signature).await?;
-    vehicle_calendar(&state, &org.into(), &id.into()).await
+    check_signature(&state, &feed, &FeedScope::Vehicle(id.clone())).await?;
+    vehicle_calendar(&state, &feed.org.into(), &id.into()).await
 }
 
 /// The fleet's calendar (signed URL)
@@ -405,10 +412,7 @@ async fn signed_vehicle_feed(
     get,
     path = "/calendar/{org}/{signature}/fleet/maintenance.ics",
     tag = "fleet",
-    params(
-        ("org" = String, Path, description = "The organisation the URL was issued to."),
-        ("signature" = String, Path, description = "The URL's signature."),
-    ),
+    params(SignedFeedPath),
     responses(
         (status = 200, description = "The calendar.", content_type = "text/calendar", body = String),
         SignedUrl,
@@ -416,8 +420,8 @@ async fn signed_vehicle_feed(
 )]
 async fn signed_fleet_feed(
     State(state): State<CalendarState>,
-    Path((org, signature)): Path<(String, String)>,
+    Path(feed): Path<SignedFeedPath>,
 ) -> Result<Response, ApiError> {
-    check_signature(&state, &org, &FeedScope::Fleet, &signature).await?;
-    fleet_calendar(&state, &org.into()).await
+    check_signature(&state, &feed, &FeedScope::Fleet).await?;
+    fleet_calendar(&state, &feed.org.into()).await
 }
