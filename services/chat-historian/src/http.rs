@@ -15,16 +15,11 @@ use axum::http::{HeaderMap, header};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use utoipa::openapi::{Ref, RefOr, Response as ApiResponse};
-use utoipa::{IntoResponses, ToResponse};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
-use vwc_http::openapi::{
-    BadRequest, Forbidden, InternalServerError, NotFound, PayloadTooLarge, ServiceUnavailable,
-    TooManyRequests, Unauthorized, UnprocessableEntity, UnsupportedMediaType,
-};
-use vwc_http::{ApiError, Auth, HasVerifier, Json, RawBody, parse_json};
+use vwc_http::openapi::{RequestBody, ResourceRoute};
+use vwc_http::{ApiError, Auth, Json, RawBody, parse_json};
 
 use crate::engine::{Citation, KnowledgeCitation, chunks};
 use crate::historian::{Ask, AskError, FeedbackError, Historian, Suggestions};
@@ -38,11 +33,7 @@ pub struct ChatState {
     pub clock: vwc_http::Clock,
 }
 
-impl HasVerifier for ChatState {
-    fn verifier(&self) -> &Arc<dyn TokenVerifier> {
-        &self.verifier
-    }
-}
+vwc_http::has_verifier!(ChatState);
 
 pub fn routes() -> OpenApiRouter<ChatState> {
     OpenApiRouter::with_openapi(vwc_http::openapi::components())
@@ -54,48 +45,6 @@ pub fn routes() -> OpenApiRouter<ChatState> {
 
 pub fn router(state: ChatState) -> Router {
     Router::from(routes()).with_state(state)
-}
-
-/// The errors every chat route answers, documented once: each status refers to the shared problem
-/// response of `vwc_http::openapi`.
-struct ReadErrors;
-
-/// [`ReadErrors`] and those of a route that reads a JSON body.
-struct WriteErrors;
-
-fn problem_refs(
-    responses: &[(u16, (&str, RefOr<ApiResponse>))],
-) -> std::collections::BTreeMap<String, RefOr<ApiResponse>> {
-    responses
-        .iter()
-        .map(|(status, (name, _))| (status.to_string(), Ref::from_response_name(*name).into()))
-        .collect()
-}
-
-impl IntoResponses for ReadErrors {
-    fn responses() -> std::collections::BTreeMap<String, RefOr<ApiResponse>> {
-        problem_refs(&[
-            (401, Unauthorized::response()),
-            (403, Forbidden::response()),
-            (404, NotFound::response()),
-            (429, TooManyRequests::response()),
-            (500, InternalServerError::response()),
-            (503, ServiceUnavailable::response()),
-        ])
-    }
-}
-
-impl IntoResponses for WriteErrors {
-    fn responses() -> std::collections::BTreeMap<String, RefOr<ApiResponse>> {
-        let mut responses = ReadErrors::responses();
-        responses.extend(problem_refs(&[
-            (400, BadRequest::response()),
-            (413, PayloadTooLarge::response()),
-            (415, UnsupportedMediaType::response()),
-            (422, UnprocessableEntity::response()),
-        ]));
-        responses
-    }
 }
 
 impl From<AskError> for ApiError {
@@ -214,7 +163,8 @@ fn wants_json(headers: &HeaderMap) -> bool {
                 (ChatAnswer = "application/json"),
                 (ChatStreamEvent = "text/event-stream", example = "event: delta\ndata: {\"text\":\"The last oil \"}\n\nevent: done\ndata: {\"answer\":\"…\",\"citations\":[…],\"conversationId\":\"conv_…\",\"messageId\":\"msg_…\"}\n\n"),
             )),
-        WriteErrors,
+        ResourceRoute,
+        RequestBody,
     )
 )]
 async fn ask(
@@ -286,7 +236,7 @@ async fn ask(
     params(("id" = String, Path, description = "The vehicle's id (`veh_…`).")),
     responses(
         (status = 200, description = "Prompts and recommendations.", body = Suggestions),
-        ReadErrors,
+        ResourceRoute,
     )
 )]
 async fn suggestions(
@@ -318,7 +268,7 @@ async fn suggestions(
     ),
     responses(
         (status = 200, description = "The conversation.", body = Conversation),
-        ReadErrors,
+        ResourceRoute,
     )
 )]
 async fn conversation(
@@ -352,7 +302,8 @@ async fn conversation(
     request_body(content = FeedbackRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "The feedback as stored.", body = Feedback),
-        WriteErrors,
+        ResourceRoute,
+        RequestBody,
     )
 )]
 async fn feedback(

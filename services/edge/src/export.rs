@@ -10,13 +10,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vwc_auth::Permission;
 use vwc_contracts::{OrgId, VehicleId};
+use vwc_http::openapi::ResourceQuery;
 use vwc_http::{ApiError, Auth};
 
 use crate::EdgeStore;
 use crate::http::EdgeState;
 use crate::http::org_of;
 use crate::query::ApiQuery;
-use crate::responses::QueryNotFoundErrors;
 use crate::store::{EventFilter, TimelinePosition};
 
 /// The CSV columns, in order.
@@ -116,7 +116,7 @@ pub fn to_csv(events: &[serde_json::Value]) -> Result<String, csv::Error> {
             (String = "text/csv"),
             (Object = "application/json"),
         )),
-        QueryNotFoundErrors,
+        ResourceQuery,
     )
 )]
 async fn export(

@@ -15,7 +15,8 @@ use vwc_auth::{Permission, TokenVerifier};
 use vwc_contracts::maintenance::{MaintenanceItemView, OdometerEstimateView};
 use vwc_contracts::valuation::Valuation;
 use vwc_contracts::{OrgId, VehicleEvent, VehicleId};
-use vwc_http::{ApiError, Auth, HasVerifier, Json};
+use vwc_http::openapi::{BearerRoute, QueryParams, ResourceQuery, ResourceRoute};
+use vwc_http::{ApiError, Auth, Json};
 
 use crate::EdgeStore;
 use crate::cursor;
@@ -27,7 +28,6 @@ use crate::read_model::{
     self, CostGroup, CostGrouping, CostSummary, CurrencyTotal, FleetFuelRow, OdometerSnapshot,
     last_12_months_since, summarise_costs,
 };
-use crate::responses::{NotFoundErrors, QueryErrors, QueryNotFoundErrors};
 use crate::store::{
     CostKey, CostTotal, EventFilter, FleetRow, FleetValue, NotificationView, TimelinePosition,
     VehicleView,
@@ -46,11 +46,7 @@ pub struct EdgeState {
     pub verifier: Arc<dyn TokenVerifier>,
 }
 
-impl HasVerifier for EdgeState {
-    fn verifier(&self) -> &Arc<dyn TokenVerifier> {
-        &self.verifier
-    }
-}
+vwc_http::has_verifier!(EdgeState);
 
 /// The edge's routes and their OpenAPI documentation; the composition merges them and adds the state.
 pub fn routes() -> OpenApiRouter<EdgeState> {
@@ -91,7 +87,8 @@ pub struct Page<T> {
     params(PageQuery),
     responses(
         (status = 200, description = "A page of vehicles.", body = Page<VehicleView>),
-        QueryErrors,
+        BearerRoute,
+        QueryParams,
     )
 )]
 async fn list_vehicles(
@@ -121,7 +118,7 @@ async fn list_vehicles(
     params(VehicleIdParam),
     responses(
         (status = 200, description = "The vehicle.", body = VehicleView),
-        NotFoundErrors,
+        ResourceRoute,
     )
 )]
 async fn get_vehicle(
@@ -156,7 +153,7 @@ struct TimelineCursor {
     params(VehicleIdParam, KindQuery, RangeQuery, PageQuery, VoidedQuery),
     responses(
         (status = 200, description = "A page of events, newest first; a corrected record shows its current version, marked.", body = Page<crate::corrections::TimelineItem>),
-        QueryNotFoundErrors,
+        ResourceQuery,
     )
 )]
 async fn list_events(
@@ -266,7 +263,7 @@ pub struct VehicleMaintenance {
     params(VehicleIdParam),
     responses(
         (status = 200, description = "The overview.", body = Overview),
-        NotFoundErrors,
+        ResourceRoute,
     )
 )]
 async fn overview(
@@ -310,7 +307,7 @@ async fn overview(
     params(VehicleIdParam),
     responses(
         (status = 200, description = "The maintenance items.", body = VehicleMaintenance),
-        NotFoundErrors,
+        ResourceRoute,
     )
 )]
 async fn maintenance(
@@ -350,7 +347,7 @@ async fn maintenance(
     params(VehicleIdParam, PageQuery),
     responses(
         (status = 200, description = "The valuation history, newest first.", body = Page<Valuation>),
-        QueryNotFoundErrors,
+        ResourceQuery,
     )
 )]
 async fn valuations(
@@ -379,7 +376,8 @@ async fn valuations(
     params(UnreadQuery, PageQuery),
     responses(
         (status = 200, description = "A page of notifications, newest first.", body = Page<NotificationView>),
-        QueryErrors,
+        BearerRoute,
+        QueryParams,
     )
 )]
 async fn notifications(
@@ -413,7 +411,7 @@ async fn notifications(
     params(("id" = String, Path, description = "The notification's id.")),
     responses(
         (status = 204, description = "Marked read (again, if it already was)."),
-        NotFoundErrors,
+        ResourceRoute,
     )
 )]
 async fn mark_read(
@@ -473,7 +471,8 @@ pub struct FleetOverview {
     params(PageQuery),
     responses(
         (status = 200, description = "A page of the fleet.", body = FleetOverview),
-        QueryErrors,
+        BearerRoute,
+        QueryParams,
     )
 )]
 async fn fleet_overview(
@@ -559,7 +558,8 @@ async fn fleet_fuel(
     params(GroupByQuery, RangeQuery, PageQuery),
     responses(
         (status = 200, description = "Cost totals.", body = FleetCosts),
-        QueryErrors,
+        BearerRoute,
+        QueryParams,
     )
 )]
 async fn fleet_costs(

@@ -12,7 +12,6 @@ pub mod http;
 pub mod mongo;
 pub mod query;
 pub mod read_model;
-pub mod responses;
 pub mod search;
 pub mod sqlite;
 pub mod store;

@@ -12,11 +12,8 @@ use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
 use vwc_contracts::VehicleId;
 use vwc_contracts::maintenance::MaintenanceItemView;
-use vwc_http::openapi::{
-    BadRequest, Forbidden, InternalServerError, NotFound, PayloadTooLarge, ServiceUnavailable,
-    TooManyRequests, Unauthorized, UnprocessableEntity, UnsupportedMediaType,
-};
-use vwc_http::{ApiError, Auth, HasVerifier, Json, RawBody, RequestTrace, parse_json};
+use vwc_http::openapi::{BearerRoute, RequestBody, ResourceRoute};
+use vwc_http::{ApiError, Auth, Json, RawBody, RequestTrace, parse_json};
 
 use crate::service::{ConfigureError, Scheduler};
 use crate::settings::ItemChange;
@@ -28,11 +25,7 @@ pub struct SchedulerState {
     pub verifier: Arc<dyn TokenVerifier>,
 }
 
-impl HasVerifier for SchedulerState {
-    fn verifier(&self) -> &Arc<dyn TokenVerifier> {
-        &self.verifier
-    }
-}
+vwc_http::has_verifier!(SchedulerState);
 
 /// The scheduler's routes and their OpenAPI documentation; the composition merges them and adds the state.
 pub fn routes() -> OpenApiRouter<SchedulerState> {
@@ -95,16 +88,8 @@ fn parse_change(headers: &HeaderMap, body: &[u8]) -> Result<ItemChange, ApiError
                 "dueAt": "2026-06-11", "dueOdometer": 45000, "projectedDueAt": "2026-05-02", "status": "ok",
                 "reason": "Due on 2026-06-11 or at 45,000 mi (about 2026-05-02 at current usage), whichever comes first",
                 "dueCycle": "2026-06-11@45000", "enabled": true})),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = UnprocessableEntity),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        ResourceRoute,
+        RequestBody,
     )
 )]
 async fn configure_item(
@@ -142,11 +127,7 @@ async fn configure_item(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "What the sweep did.", body = SweepReport),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        BearerRoute,
     )
 )]
 async fn run_sweep(

@@ -13,11 +13,8 @@ use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
 use vwc_contracts::VehicleId;
 use vwc_contracts::valuation::ValuationForecast;
-use vwc_http::openapi::{
-    BadRequest, Forbidden, InternalServerError, NotFound, ServiceUnavailable, TooManyRequests,
-    Unauthorized, UnprocessableEntity,
-};
-use vwc_http::{ApiError, Auth, HasVerifier, Json};
+use vwc_http::openapi::ResourceQuery;
+use vwc_http::{ApiError, Auth, Json};
 
 use crate::valuer::{ForecastError, MAX_FORECAST_MONTHS, Valuer};
 
@@ -30,11 +27,7 @@ pub struct ValuationState {
     pub verifier: Arc<dyn TokenVerifier>,
 }
 
-impl HasVerifier for ValuationState {
-    fn verifier(&self) -> &Arc<dyn TokenVerifier> {
-        &self.verifier
-    }
-}
+vwc_http::has_verifier!(ValuationState);
 
 /// The service's routes and their OpenAPI documentation; the composition merges them and adds the state.
 pub fn routes() -> OpenApiRouter<ValuationState> {
@@ -96,14 +89,7 @@ fn months(raw: Option<&str>) -> Result<u32, ApiError> {
     params(("id" = String, Path, description = "The vehicle's id (`veh_…`)."), MonthsParam),
     responses(
         (status = 200, description = "The forecast, month by month.", body = ValuationForecast),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 422, response = UnprocessableEntity),
-        (status = 429, response = TooManyRequests),
-        (status = 500, response = InternalServerError),
-        (status = 503, response = ServiceUnavailable),
+        ResourceQuery,
     )
 )]
 async fn forecast(

@@ -4,7 +4,7 @@
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use vwc_http::openapi::{ServiceUnavailable, TooManyRequests};
+use vwc_http::openapi::Throttled;
 
 /// The OpenID Connect provider the dashboard signs in with (authorization code + PKCE in the browser).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -230,8 +230,7 @@ pub fn routes(config: AuthConfig) -> OpenApiRouter {
     tag = "auth",
     responses(
         (status = 200, description = "How to sign in.", body = AuthConfig),
-        (status = 429, response = TooManyRequests),
-        (status = 503, response = ServiceUnavailable),
+        Throttled,
     )
 )]
 async fn auth_config(

@@ -8,7 +8,7 @@ use axum::extract::Path;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use vwc_http::ApiError;
-use vwc_http::openapi::{ServiceUnavailable, TooManyRequests};
+use vwc_http::openapi::Throttled;
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/dashboard_assets.rs"));
@@ -123,8 +123,7 @@ fn respond(
     tag = "system",
     responses(
         (status = 200, description = "The dashboard page.", content_type = "text/html", body = String),
-        (status = 429, response = TooManyRequests),
-        (status = 503, response = ServiceUnavailable),
+        Throttled,
     )
 )]
 pub async fn index(csp: Option<Extension<ContentSecurityPolicy>>) -> Response {
@@ -144,8 +143,7 @@ pub async fn index(csp: Option<Extension<ContentSecurityPolicy>>) -> Response {
     responses(
         (status = 200, description = "The file.", content_type = "application/octet-stream", body = Vec<u8>),
         (status = 404, response = vwc_http::openapi::NotFound),
-        (status = 429, response = TooManyRequests),
-        (status = 503, response = ServiceUnavailable),
+        Throttled,
     )
 )]
 pub async fn asset(

@@ -13,7 +13,7 @@ use utoipa::openapi::tag::TagBuilder;
 use utoipa::openapi::{InfoBuilder, LicenseBuilder, OpenApi, OpenApiVersion};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use vwc_http::openapi::{ServiceUnavailable, TooManyRequests};
+use vwc_http::openapi::Throttled;
 
 /// Splits the composed routes into the router and its document, and adds `GET /openapi.json`.
 pub fn serve(api: OpenApiRouter) -> Router {
@@ -42,8 +42,7 @@ fn routes(document: Document) -> OpenApiRouter {
     tag = "system",
     responses(
         (status = 200, description = "The OpenAPI document.", content_type = "application/json", body = Object),
-        (status = 429, response = TooManyRequests),
-        (status = 503, response = ServiceUnavailable),
+        Throttled,
     )
 )]
 async fn openapi_json(State(document): State<Document>) -> Response {

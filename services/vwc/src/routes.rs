@@ -12,10 +12,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vwc_http::ApiError;
-use vwc_http::openapi::{
-    BadRequest, Forbidden, PayloadTooLarge, ServiceUnavailable, TooManyRequests,
-    UnprocessableEntity, UnsupportedMediaType,
-};
+use vwc_http::openapi::{Forbidden, RequestBody, Throttled, TooManyRequests};
 
 /// Something `/readyz` must reach.
 #[async_trait::async_trait]
@@ -89,8 +86,7 @@ pub enum CheckStatus {
     tag = "system",
     responses(
         (status = 200, description = "Alive.", body = Health),
-        (status = 429, response = TooManyRequests),
-        (status = 503, response = ServiceUnavailable),
+        Throttled,
     )
 )]
 async fn healthz() -> axum::Json<Health> {
@@ -217,13 +213,9 @@ pub struct DevToken {
     request_body(content = DevTokenRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "The token.", body = DevToken),
-        (status = 400, response = BadRequest),
         (status = 403, response = Forbidden),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = UnprocessableEntity),
-        (status = 429, response = TooManyRequests),
-        (status = 503, response = ServiceUnavailable),
+        Throttled,
+        RequestBody,
     )
 )]
 async fn dev_token(

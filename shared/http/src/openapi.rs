@@ -164,19 +164,38 @@ macro_rules! response_set {
 }
 
 response_set! {
-    /// A route whose caller proves who it is (a bearer token, or a signature) and needs no permission
-    /// beyond that: 401 without valid proof, and the rate limit and server failures any route may answer.
-    Authenticated {
-        401 => Unauthorized,
+    /// What any route may answer, public ones included: 429 past the rate limit, 503 when the request
+    /// outlives the request timeout.
+    Throttled {
         429 => TooManyRequests,
-        500 => InternalServerError,
         503 => ServiceUnavailable,
+    }
+}
+
+response_set! {
+    /// A route whose caller proves who it is (a bearer token, or a signature) and needs no permission
+    /// beyond that: 401 without valid proof, 500 for an unexpected failure, and [`Throttled`]'s.
+    Authenticated: Throttled {
+        401 => Unauthorized,
+        500 => InternalServerError,
     }
 }
 
 response_set! {
     /// A route behind a bearer token: [`Authenticated`]'s, and 403 without the permission.
     BearerRoute: Authenticated { 403 => Forbidden }
+}
+
+response_set! {
+    /// A route behind a bearer token that names a resource of the caller's organisation:
+    /// [`BearerRoute`]'s, and 404 when the organisation has no such resource (another's looks the same).
+    ResourceRoute: BearerRoute { 404 => NotFound }
+}
+
+response_set! {
+    /// A route that reads query parameters about a resource of the caller's organisation:
+    /// [`ResourceRoute`]'s and [`QueryParams`]'.
+    ResourceQuery: ResourceRoute, QueryParams {}
 }
 
 response_set! {

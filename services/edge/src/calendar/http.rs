@@ -8,20 +8,23 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
 use vwc_contracts::{OrgId, VehicleId};
-use vwc_http::{ApiError, Auth, HasVerifier, Json};
+use vwc_http::openapi::{
+    BearerRoute, InternalServerError, NotFound, ResourceRoute, ServiceUnavailable, TooManyRequests,
+};
+use vwc_http::{ApiError, Auth, Json};
 
 use super::ics::{self, VehicleCalendar};
 use super::keys::{CalendarKeyStore, FeedSecret};
 use super::signing::{self, FeedScope};
 use crate::EdgeStore;
 use crate::http::org_of;
-use crate::responses::{AuthErrors, NotFoundErrors, SignedUrlErrors};
+use crate::query::VehicleIdParam;
 use crate::store::VehicleView;
 
 /// Most vehicles a fleet feed lists.
@@ -34,9 +37,16 @@ pub struct CalendarState {
     pub verifier: Arc<dyn TokenVerifier>,
 }
 
-impl HasVerifier for CalendarState {
-    fn verifier(&self) -> &Arc<dyn TokenVerifier> {
-        &self.verifier
+vwc_http::has_verifier!(CalendarState);
+
+vwc_http::response_set! {
+    /// A feed reached through a signed URL, without a token: 404 for a wrong or revoked signature as for
+    /// no such resource, and the rate limit and server failures any route may answer.
+    SignedUrl {
+        404 => NotFound,
+        429 => TooManyRequests,
+        500 => InternalServerError,
+        503 => ServiceUnavailable,
     }
 }
 
@@ -221,17 +231,16 @@ async fn fleet_calendar(state: &CalendarState, org_id: &OrgId) -> Result<Respons
 /// exist (404, like an unknown vehicle).
 async fn check_signature(
     state: &CalendarState,
-    org_id: &str,
+    feed: &SignedFeedPath,
     scope: &FeedScope,
-    signature: &str,
 ) -> Result<(), ApiError> {
     let secret = state
         .keys
-        .secret(org_id)
+        .secret(&feed.org)
         .await
         .map_err(ApiError::internal)?;
     match secret {
-        Some(s) if signing::verify(&s.secret, org_id, scope, signature) => Ok(()),
+        Some(s) if signing::verify(&s.secret, &feed.org, scope, &feed.signature) => Ok(()),
         _ => Err(ApiError::NotFound("calendar feed")),
     }
 }
@@ -250,7 +259,7 @@ async fn check_signature(
     params(("id" = String, Path, description = "The vehicle's id (`veh_…`).")),
     responses(
         (status = 200, description = "The calendar.", content_type = "text/calendar", body = String),
-        NotFoundErrors,
+        ResourceRoute,
     )
 )]
 async fn vehicle_feed(
@@ -272,7 +281,7 @@ async fn vehicle_feed(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The calendar.", content_type = "text/calendar", body = String),
-        AuthErrors,
+        BearerRoute,
     )
 )]
 async fn fleet_feed(State(state): State<CalendarState>, auth: Auth) -> Result<Response, ApiError> {
@@ -291,7 +300,7 @@ async fn fleet_feed(State(state): State<CalendarState>, auth: Auth) -> Result<Re
     params(("id" = String, Path, description = "The vehicle's id (`veh_…`).")),
     responses(
         (status = 200, description = "The signed URL.", body = CalendarFeed),
-        NotFoundErrors,
+        ResourceRoute,
     )
 )]
 async fn vehicle_feed_url(
@@ -315,7 +324,7 @@ async fn vehicle_feed_url(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The signed URL.", body = CalendarFeed),
-        AuthErrors,
+        BearerRoute,
     )
 )]
 async fn fleet_feed_url(
@@ -339,7 +348,7 @@ async fn fleet_feed_url(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The fleet's new signed URL.", body = CalendarFeed),
-        AuthErrors,
+        BearerRoute,
     )
 )]
 async fn rotate_feed_urls(
@@ -362,6 +371,16 @@ async fn rotate_feed_urls(
     )))
 }
 
+/// `{org}` and `{signature}` of a signed feed URL: what the handlers read and the OpenAPI parameters.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+struct SignedFeedPath {
+    /// The organisation the URL was issued to.
+    org: String,
+    /// The URL's signature.
+    signature: String,
+}
+
 /// A vehicle's calendar (signed URL)
 ///
 /// What `GET /v1/vehicles/{id}/maintenance.ics` answers, for whoever holds the signed URL: no token. A
@@ -370,22 +389,19 @@ async fn rotate_feed_urls(
     get,
     path = "/calendar/{org}/{signature}/vehicles/{id}/maintenance.ics",
     tag = "maintenance",
-    params(
-        ("org" = String, Path, description = "The organisation the URL was issued to."),
-        ("signature" = String, Path, description = "The URL's signature."),
-        ("id" = String, Path, description = "The vehicle's id (`veh_…`)."),
-    ),
+    params(SignedFeedPath, VehicleIdParam),
     responses(
         (status = 200, description = "The calendar.", content_type = "text/calendar", body = String),
-        SignedUrlErrors,
+        SignedUrl,
     )
 )]
 async fn signed_vehicle_feed(
     State(state): State<CalendarState>,
-    Path((org, signature, id)): Path<(String, String, String)>,
+    Path(feed): Path<SignedFeedPath>,
+    Path(VehicleIdParam { id }): Path<VehicleIdParam>,
 ) -> Result<Response, ApiError> {
-    check_signature(&state, &org, &FeedScope::Vehicle(id.clone()), &signature).await?;
-    vehicle_calendar(&state, &org.into(), &id.into()).await
+    check_signature(&state, &feed, &FeedScope::Vehicle(id.clone())).await?;
+    vehicle_calendar(&state, &feed.org.into(), &id.into()).await
 }
 
 /// The fleet's calendar (signed URL)
@@ -396,19 +412,16 @@ async fn signed_vehicle_feed(
     get,
     path = "/calendar/{org}/{signature}/fleet/maintenance.ics",
     tag = "fleet",
-    params(
-        ("org" = String, Path, description = "The organisation the URL was issued to."),
-        ("signature" = String, Path, description = "The URL's signature."),
-    ),
+    params(SignedFeedPath),
     responses(
         (status = 200, description = "The calendar.", content_type = "text/calendar", body = String),
-        SignedUrlErrors,
+        SignedUrl,
     )
 )]
 async fn signed_fleet_feed(
     State(state): State<CalendarState>,
-    Path((org, signature)): Path<(String, String)>,
+    Path(feed): Path<SignedFeedPath>,
 ) -> Result<Response, ApiError> {
-    check_signature(&state, &org, &FeedScope::Fleet, &signature).await?;
-    fleet_calendar(&state, &org.into()).await
+    check_signature(&state, &feed, &FeedScope::Fleet).await?;
+    fleet_calendar(&state, &feed.org.into()).await
 }

@@ -8,6 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vwc_auth::Permission;
 use vwc_contracts::{OrgId, VehicleId};
+use vwc_http::openapi::ResourceQuery;
 use vwc_http::{ApiError, Auth, Json};
 
 use super::{Highlight, document, highlights, searchable_fields};
@@ -16,7 +17,6 @@ use crate::cursor;
 use crate::http::EdgeState;
 use crate::http::org_of;
 use crate::query::ApiQuery;
-use crate::responses::QueryNotFoundErrors;
 use crate::store::{EventFilter, TimelinePosition, VehicleView};
 
 pub const DEFAULT_LIMIT: usize = 20;
@@ -171,7 +171,7 @@ async fn all_vehicles(state: &EdgeState, org: &OrgId) -> Result<Vec<VehicleView>
     params(SearchQuery),
     responses(
         (status = 200, description = "The matching records, best first.", body = SearchResults),
-        QueryNotFoundErrors,
+        ResourceQuery,
     )
 )]
 async fn search(
