@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
+use vwc_clock::SharedClock;
 use vwc_contracts::maintenance::{MaintenanceItemView, OdometerEstimateView};
 use vwc_contracts::valuation::Valuation;
 use vwc_contracts::{OrgId, VehicleEvent, VehicleId};
@@ -44,6 +45,8 @@ pub(crate) fn org_of(auth: &Auth) -> OrgId {
 pub struct EdgeState {
     pub store: Arc<dyn EdgeStore>,
     pub verifier: Arc<dyn TokenVerifier>,
+    /// The system's clock: "the last 12 months" and a notification's read time are read from it.
+    pub clock: SharedClock,
 }
 
 vwc_http::has_verifier!(EdgeState);
@@ -289,7 +292,7 @@ async fn overview(
         odometer,
         valuation,
         maintenance: maintenance.map(|m| m.items).unwrap_or_default(),
-        costs: summarise_costs(&buckets, &last_12_months_since(vwc_clock::now())),
+        costs: summarise_costs(&buckets, &last_12_months_since(state.clock.now())),
         recent_events: recent,
         fuel,
         vehicle,
@@ -423,7 +426,7 @@ async fn mark_read(
     let org = org_of(&auth);
     if state
         .store
-        .mark_notification_read(&org, &id, vwc_clock::now())
+        .mark_notification_read(&org, &id, state.clock.now())
         .await?
     {
         Ok(axum::http::StatusCode::NO_CONTENT)

@@ -489,6 +489,7 @@ pub fn build_router(
             vwc_edge::http::routes().with_state(vwc_edge::http::EdgeState {
                 store: stores.edge.clone(),
                 verifier: verifier.clone(),
+                clock: shared_clock.clone(),
             }),
         )
         .merge(
@@ -523,7 +524,7 @@ pub fn build_router(
             clock,
             http,
         ))
-        .merge(crate::records::routes(stores, &verifier))
+        .merge(crate::records::routes(stores, &verifier, &shared_clock))
         .merge(crate::routes::routes(readiness))
         .merge(crate::routes::dev_token_routes(http.dev_tokens.clone()))
         .merge(crate::auth_config::routes(http.auth_config()));

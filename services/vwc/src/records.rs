@@ -8,7 +8,11 @@ use vwc_auth::TokenVerifier;
 
 use crate::stores::Stores;
 
-pub fn routes(stores: &Stores, verifier: &Arc<dyn TokenVerifier>) -> OpenApiRouter {
+pub fn routes(
+    stores: &Stores,
+    verifier: &Arc<dyn TokenVerifier>,
+    clock: &vwc_clock::SharedClock,
+) -> OpenApiRouter {
     OpenApiRouter::new()
         .merge(vwc_edge::calendar::http::routes().with_state(
             vwc_edge::calendar::http::CalendarState {
@@ -23,6 +27,7 @@ pub fn routes(stores: &Stores, verifier: &Arc<dyn TokenVerifier>) -> OpenApiRout
                 .with_state(vwc_edge::http::EdgeState {
                     store: stores.edge.clone(),
                     verifier: verifier.clone(),
+                    clock: clock.clone(),
                 }),
         )
 }

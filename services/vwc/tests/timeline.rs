@@ -230,3 +230,43 @@ async fn an_idempotency_key_returns_the_same_event_and_stores_it_once() {
     assert_eq!(stored_events(&app, "org_a", &vehicle).await, 1);
     app.stop().await;
 }
+
+/// The overview's "last 12 months" is read from the system's clock, not the wall clock: moving the clock on
+/// moves an old repair out of the window and leaves the lifetime total alone.
+#[tokio::test]
+async fn the_overviews_last_12_months_follow_the_systems_clock() {
+    let app = TestApp::spawn().await;
+    let token = app.token("org_a", &[Role::Owner]);
+    let vehicle = app.register(&token, &vin(7)).await;
+    for (days, cents) in [(200, 10_000), (30, 2_500)] {
+        common::record(
+            &app,
+            &token,
+            &vehicle,
+            json!({"kind": "repair", "occurredAt": common::days_ago(days), "costCents": cents,
+                "currency": "USD", "title": "Brake pads"}),
+        )
+        .await;
+    }
+    app.settle().await;
+    let usd = |overview: serde_json::Value| {
+        let costs = overview["costs"].as_array().expect("costs").clone();
+        assert_eq!(costs.len(), 1, "{overview}");
+        (
+            costs[0]["lifetimeCents"].clone(),
+            costs[0]["last12MonthsCents"].clone(),
+        )
+    };
+    let path = format!("/v1/vehicles/{vehicle}/overview");
+    assert_eq!(
+        usd(app.get_ok(&token, &path).await),
+        (json!(12_500), json!(12_500))
+    );
+    // 200 days on, the first repair is 400 days old: out of this month and the eleven before it.
+    app.system().clock.advance(chrono::Duration::days(200));
+    assert_eq!(
+        usd(app.get_ok(&token, &path).await),
+        (json!(12_500), json!(2_500))
+    );
+    app.stop().await;
+}
