@@ -79,15 +79,7 @@ CREATE TABLE sweeps (
 -- vehicles in id order and skips those still asleep.
 ALTER TABLE vehicles ADD COLUMN wake_on TEXT;
 "#,
-    r#"
--- The latest revision applied of each corrected or voided record (docs/corrections.md).
-CREATE TABLE fact_revisions (
-    vehicle_id TEXT NOT NULL,
-    event_id TEXT NOT NULL,
-    revision INTEGER NOT NULL,
-    PRIMARY KEY (vehicle_id, event_id)
-) WITHOUT ROWID;
-"#,
+    vwc_store::vehicle_ledger::sqlite::FACT_REVISIONS_MIGRATION,
 ];
 
 #[derive(Clone)]

@@ -15,6 +15,18 @@ use super::{
 use crate::sqlite::{claim_inbox, optional};
 use crate::{SqliteDb, StoreError, StoreResult, ts};
 
+/// The migration that creates `fact_revisions`, the ledger's record of the latest revision applied of each
+/// corrected or voided record; each service's migration list includes it once, at the place it was added.
+pub const FACT_REVISIONS_MIGRATION: &str = r#"
+-- The latest revision applied of each corrected or voided record (docs/corrections.md).
+CREATE TABLE fact_revisions (
+    vehicle_id TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    PRIMARY KEY (vehicle_id, event_id)
+) WITHOUT ROWID;
+"#;
+
 /// The ledger's part of one commit, inside the caller's write transaction: refuses the commit when the
 /// vehicle is no longer at its expected version (`Some(Conflict)`) or its envelope was applied before
 /// (`Some(Duplicate)`), writing nothing; otherwise bumps the version (creating the vehicle row), records
