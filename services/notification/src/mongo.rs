@@ -18,8 +18,8 @@ use vwc_store::{Outbox, Plumbed, StoreError, StoreResult, ts};
 use crate::CONSUMER;
 use crate::records::{DeliveryChange, DeliveryRecord, PreferencesRecord};
 use crate::store::{
-    ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryStatus, Lease, NewNotification,
-    Notification, NotificationStore, Preferences, SavedPreferences, SecretChange, Settlement,
+    ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryStatus, DueClaim, Lease, NewNotification,
+    Notification, NotificationStore, PreferencesChange, SavedPreferences, Settlement,
     StoredPreferences, channel_rank,
 };
 
@@ -60,29 +60,27 @@ impl MongoNotificationStore {
     /// Creates the collections' indexes (and so the collections). Idempotent.
     pub async fn ensure_indexes(&self) -> StoreResult<()> {
         self.db.ensure_common_indexes().await?;
-        let db = &self.db;
-        db.create_index(NOTIFICATIONS, doc! { "org_id": 1, "reminder_id": 1 }, true)
-            .await?;
-        db.create_index(
-            DELIVERIES,
-            doc! { "org_id": 1, "reminder_id": 1, "channel": 1 },
-            true,
-        )
-        .await?;
-        db.create_index(DELIVERIES, doc! { "notification_id": 1 }, false)
-            .await?;
-        db.create_index(
-            DELIVERIES,
-            doc! { "status": 1, "next_attempt_at": 1, "_id": 1 },
-            false,
-        )
-        .await?;
-        db.create_index(ATTEMPTS, doc! { "delivery_id": 1, "attempt": 1 }, true)
-            .await?;
-        // Preferences are keyed by `_id` (the organisation); the collection must exist before a
-        // transaction writes to it on servers that cannot create collections inside one.
-        db.create_index(PREFERENCES, doc! { "updated_at": 1 }, false)
-            .await?;
+        // (collection, keys, unique). Preferences are keyed by `_id` (the organisation); their index makes
+        // the collection exist before a transaction writes to it, on servers that cannot create
+        // collections inside one.
+        for (collection, keys, unique) in [
+            (NOTIFICATIONS, doc! { "org_id": 1, "reminder_id": 1 }, true),
+            (
+                DELIVERIES,
+                doc! { "org_id": 1, "reminder_id": 1, "channel": 1 },
+                true,
+            ),
+            (DELIVERIES, doc! { "notification_id": 1 }, false),
+            (
+                DELIVERIES,
+                doc! { "status": 1, "next_attempt_at": 1, "_id": 1 },
+                false,
+            ),
+            (ATTEMPTS, doc! { "delivery_id": 1, "attempt": 1 }, true),
+            (PREFERENCES, doc! { "updated_at": 1 }, false),
+        ] {
+            self.db.create_index(collection, keys, unique).await?;
+        }
         Ok(())
     }
 }
@@ -136,11 +134,14 @@ impl MongoNotificationStore {
     async fn save_preferences_in(
         &self,
         session: &mut ClientSession,
-        org_id: &OrgId,
-        p: &Preferences,
-        secret: &SecretChange,
-        now: DateTime<Utc>,
+        change: &PreferencesChange<'_>,
     ) -> StoreResult<SavedPreferences> {
+        let (org_id, p, secret, now) = (
+            change.org_id,
+            change.preferences,
+            &change.secret,
+            change.now,
+        );
         let prefs = self.preferences_collection();
         let existing = prefs
             .find_one(doc! { "_id": org_id.as_str() })
@@ -273,17 +274,12 @@ impl NotificationStore for MongoNotificationStore {
 
     async fn save_preferences(
         &self,
-        org_id: &OrgId,
-        preferences: &Preferences,
-        secret: SecretChange,
-        now: DateTime<Utc>,
+        change: PreferencesChange<'_>,
     ) -> StoreResult<SavedPreferences> {
         let mut tx = self.db.transaction().await?;
         loop {
             tx.begin().await?;
-            let outcome = self
-                .save_preferences_in(tx.session(), org_id, preferences, &secret, now)
-                .await;
+            let outcome = self.save_preferences_in(tx.session(), &change).await;
             if let Some(saved) = tx.settle(outcome).await? {
                 return Ok(saved);
             }
@@ -316,15 +312,9 @@ impl NotificationStore for MongoNotificationStore {
         Ok(recorded)
     }
 
-    async fn claim_due_deliveries(
-        &self,
-        now: DateTime<Utc>,
-        limit: usize,
-        lease: chrono::TimeDelta,
-        skip_orgs: &[OrgId],
-    ) -> StoreResult<Vec<ClaimedDelivery>> {
-        let until = ts(&(now + lease));
-        let skip: Vec<&str> = skip_orgs.iter().map(OrgId::as_str).collect();
+    async fn claim_due_deliveries(&self, claim: DueClaim<'_>) -> StoreResult<Vec<ClaimedDelivery>> {
+        let (now, limit, until) = (claim.now, claim.limit, ts(&claim.leased_until()));
+        let skip: Vec<&str> = claim.skip_orgs.iter().map(OrgId::as_str).collect();
         let mut claimed = Vec::new();
         // One atomic find-and-modify per delivery: two workers never lease the same one.
         while claimed.len() < limit {

@@ -10,7 +10,8 @@ use vwc_webhook::WebhookSecret;
 use crate::quiet_hours::QuietHours;
 use crate::ssrf::{self, Allowlist};
 use crate::store::{
-    NotificationStore, Preferences, SavedPreferences, SecretChange, StoredPreferences,
+    NotificationStore, Preferences, PreferencesChange, SavedPreferences, SecretChange,
+    StoredPreferences,
 };
 
 /// Longest e-mail address accepted (RFC 5321 path limit).
@@ -179,9 +180,13 @@ pub async fn update_preferences(
         email,
         quiet_hours,
     };
-    Ok(store
-        .save_preferences(org_id, &preferences, secret, now)
-        .await?)
+    let change = PreferencesChange {
+        org_id,
+        preferences: &preferences,
+        secret,
+        now,
+    };
+    Ok(store.save_preferences(change).await?)
 }
 
 fn field(name: &str, message: &str) -> FieldError {

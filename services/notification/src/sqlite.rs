@@ -18,8 +18,8 @@ use vwc_store::{Plumbed, SqliteDb, StoreError, StoreResult, ts};
 use crate::CONSUMER;
 use crate::records::{DeliveryChange, DeliveryRecord, PreferencesRecord};
 use crate::store::{
-    ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryStatus, Lease, NewNotification,
-    Notification, NotificationStore, Preferences, SavedPreferences, SecretChange, Settlement,
+    ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryStatus, DueClaim, Lease, NewNotification,
+    Notification, NotificationStore, PreferencesChange, SavedPreferences, Settlement,
     StoredPreferences, channel_rank,
 };
 
@@ -183,12 +183,10 @@ impl NotificationStore for SqliteNotificationStore {
 
     async fn save_preferences(
         &self,
-        org_id: &OrgId,
-        preferences: &Preferences,
-        secret: SecretChange,
-        now: DateTime<Utc>,
+        change: PreferencesChange<'_>,
     ) -> StoreResult<SavedPreferences> {
-        let (org, p) = (org_id.clone(), preferences.clone());
+        let (org, p) = (change.org_id.clone(), change.preferences.clone());
+        let (secret, now) = (change.secret, change.now);
         self.db
             .write(move |conn| {
                 let existing = read_preferences(conn, &org)?.and_then(|s| s.webhook_secret);
@@ -259,14 +257,9 @@ impl NotificationStore for SqliteNotificationStore {
         Ok(recorded)
     }
 
-    async fn claim_due_deliveries(
-        &self,
-        now: DateTime<Utc>,
-        limit: usize,
-        lease: chrono::TimeDelta,
-        skip_orgs: &[OrgId],
-    ) -> StoreResult<Vec<ClaimedDelivery>> {
-        let skip = serde_json::to_string(skip_orgs)?;
+    async fn claim_due_deliveries(&self, claim: DueClaim<'_>) -> StoreResult<Vec<ClaimedDelivery>> {
+        let skip = serde_json::to_string(claim.skip_orgs)?;
+        let (now, limit, until) = (claim.now, claim.limit, claim.leased_until());
         self.db
             .write(move |conn| {
                 let due: Vec<DeliveryRecord> = conn
@@ -281,7 +274,6 @@ impl NotificationStore for SqliteNotificationStore {
                         record::<DeliveryRecord>,
                     )?
                     .collect::<Result<_, _>>()?;
-                let until = now + lease;
                 let mut claimed = Vec::with_capacity(due.len());
                 for row in due {
                     let token = uuid::Uuid::new_v4().to_string();

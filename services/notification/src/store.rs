@@ -36,6 +36,34 @@ pub struct StoredPreferences {
     pub updated_at: DateTime<Utc>,
 }
 
+/// What [`NotificationStore::save_preferences`] writes: the organisation's whole preferences, what
+/// becomes of its webhook secret, and when.
+#[derive(Debug, Clone)]
+pub struct PreferencesChange<'a> {
+    pub org_id: &'a OrgId,
+    pub preferences: &'a Preferences,
+    pub secret: SecretChange,
+    pub now: DateTime<Utc>,
+}
+
+/// What a delivery worker asks [`NotificationStore::claim_due_deliveries`] for: up to `limit` pending
+/// deliveries due at `now`, none of an organisation in `skip_orgs` (those already have as many in flight
+/// as they may), each leased for `lease`.
+#[derive(Debug, Clone, Copy)]
+pub struct DueClaim<'a> {
+    pub now: DateTime<Utc>,
+    pub limit: usize,
+    pub lease: chrono::TimeDelta,
+    pub skip_orgs: &'a [OrgId],
+}
+
+impl DueClaim<'_> {
+    /// Until when a claimed delivery is leased.
+    pub fn leased_until(&self) -> DateTime<Utc> {
+        self.now + self.lease
+    }
+}
+
 /// What `save_preferences` does with the webhook secret.
 #[derive(Debug, Clone)]
 pub enum SecretChange {
@@ -208,13 +236,10 @@ pub enum Settlement {
 pub trait NotificationStore: Plumbing {
     async fn preferences(&self, org_id: &OrgId) -> StoreResult<Option<StoredPreferences>>;
 
-    /// Replaces the organisation's preferences and applies `secret` in the same transaction.
+    /// Replaces the organisation's preferences and applies the change's secret in the same transaction.
     async fn save_preferences(
         &self,
-        org_id: &OrgId,
-        preferences: &Preferences,
-        secret: SecretChange,
-        now: DateTime<Utc>,
+        change: PreferencesChange<'_>,
     ) -> StoreResult<SavedPreferences>;
 
     /// Claims `envelope_id` for the notification consumer and, unless the envelope or another one with the
@@ -226,16 +251,9 @@ pub trait NotificationStore: Plumbing {
         new: &NewNotification,
     ) -> StoreResult<bool>;
 
-    /// Leases up to `limit` pending deliveries due at `now`, earliest first, none of an organisation in
-    /// `skip_orgs` (those already have as many in flight as they may): each is pushed to `now + lease` so
-    /// no other worker takes it meanwhile.
-    async fn claim_due_deliveries(
-        &self,
-        now: DateTime<Utc>,
-        limit: usize,
-        lease: chrono::TimeDelta,
-        skip_orgs: &[OrgId],
-    ) -> StoreResult<Vec<ClaimedDelivery>>;
+    /// Leases the deliveries `claim` asks for, earliest due first: each is pushed to
+    /// [`DueClaim::leased_until`] so no other worker takes it meanwhile.
+    async fn claim_due_deliveries(&self, claim: DueClaim<'_>) -> StoreResult<Vec<ClaimedDelivery>>;
 
     /// Applies what became of a claimed delivery (with its attempt record and event) in one
     /// transaction. `false` when the lease was lost (another worker took over): nothing changed.

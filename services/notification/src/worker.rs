@@ -29,7 +29,7 @@ use crate::outcome::{SendResult, decide};
 use crate::retry::RetryPolicy;
 use crate::ssrf::Allowlist;
 use crate::store::{
-    AttemptOutcome, ClaimedDelivery, DeliveryAttempt, NotificationStore, Settlement,
+    AttemptOutcome, ClaimedDelivery, DeliveryAttempt, DueClaim, NotificationStore, Settlement,
     StoredPreferences,
 };
 use crate::webhook::{SignedWebhook, WebhookSender};
@@ -120,8 +120,9 @@ fn host_of(url: &str) -> String {
         .unwrap_or_else(|| url.to_string())
 }
 
-/// What one round did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// What one round did (or, added up, several: the delivery Lambda reports its rounds' sum).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RoundSummary {
     pub claimed: usize,
     pub delivered: usize,
@@ -134,6 +135,20 @@ pub struct RoundSummary {
     pub lease_lost: usize,
     /// Deliveries whose store access failed this round (they are retried when their lease ends).
     pub errors: usize,
+}
+
+impl std::ops::AddAssign<&RoundSummary> for RoundSummary {
+    fn add_assign(&mut self, r: &RoundSummary) {
+        self.claimed += r.claimed;
+        self.delivered += r.delivered;
+        self.retry_scheduled += r.retry_scheduled;
+        self.failed += r.failed;
+        self.dead_lettered += r.dead_lettered;
+        self.held += r.held;
+        self.cancelled += r.cancelled;
+        self.lease_lost += r.lease_lost;
+        self.errors += r.errors;
+    }
 }
 
 pub struct DeliveryWorker {
@@ -211,7 +226,12 @@ impl DeliveryWorker {
         let lease = TimeDelta::from_std(self.options.lease).unwrap_or(TimeDelta::MAX);
         let claimed = self
             .store
-            .claim_due_deliveries(self.clock.now(), self.options.batch, lease, &[])
+            .claim_due_deliveries(DueClaim {
+                now: self.clock.now(),
+                limit: self.options.batch,
+                lease,
+                skip_orgs: &[],
+            })
             .await?;
         let mut summary = RoundSummary {
             claimed: claimed.len(),
@@ -261,7 +281,12 @@ impl DeliveryWorker {
                 let now = self.clock.now();
                 let claimed = self
                     .store
-                    .claim_due_deliveries(now, free, lease, &busy)
+                    .claim_due_deliveries(DueClaim {
+                        now,
+                        limit: free,
+                        lease,
+                        skip_orgs: &busy,
+                    })
                     .await;
                 self.claim_passes.fetch_add(1, Ordering::Relaxed);
                 match claimed {

@@ -61,6 +61,19 @@ fn assert_failed_because(delivery: &Delivery, what: &str) {
     assert!(error.contains(what), "{error:?} does not say {what:?}");
 }
 
+/// A setup at noon whose organisation's only channel is a webhook to a fresh receiver (answering `script`,
+/// then `then`), reminded of `reminder_id`.
+async fn reminded_by_webhook(
+    script: &[Answer],
+    then: Answer,
+    reminder_id: &str,
+) -> (Setup, Receiver) {
+    let s = setup("2026-05-01T12:00:00Z");
+    let receiver = Receiver::start(script, then).await;
+    s.remind_by_webhook(receiver.url(), reminder_id).await;
+    (s, receiver)
+}
+
 impl Setup {
     /// Tells the consumer the reminder `reminder_id` of `ORG`.
     async fn remind(&self, reminder_id: &str) {
@@ -222,9 +235,7 @@ async fn the_webhook_is_signed_with_the_organisation_secret_under_the_delivery_i
 
 #[tokio::test]
 async fn a_receiver_answering_500_then_200_gets_it_once_after_one_retry() {
-    let s = setup("2026-05-01T12:00:00Z");
-    let receiver = Receiver::start(&[answer(500)], answer(200)).await;
-    s.remind_by_webhook(receiver.url(), "rem_retry").await;
+    let (s, receiver) = reminded_by_webhook(&[answer(500)], answer(200), "rem_retry").await;
     let worker = s.worker(5);
 
     let first = worker.run_once().await.unwrap();
@@ -253,12 +264,8 @@ async fn a_receiver_answering_500_then_200_gets_it_once_after_one_retry() {
     assert_eq!(delivered.status, DeliveryStatus::Delivered);
     assert_eq!(delivered.attempts, 2);
     let attempts = s.store.attempts(&delivered.id).await.unwrap();
-    let outcomes: Vec<(u32, AttemptOutcome, Option<u16>)> = attempts
-        .iter()
-        .map(|a| (a.attempt, a.outcome, a.http_status))
-        .collect();
     assert_eq!(
-        outcomes,
+        outcomes(&attempts),
         [
             (1, AttemptOutcome::RetryScheduled, Some(500)),
             (2, AttemptOutcome::Delivered, Some(200)),
@@ -356,9 +363,7 @@ async fn a_receiver_that_never_answers_is_dead_lettered_after_the_last_attempt()
 
 #[tokio::test]
 async fn a_receiver_always_answering_503_is_dead_lettered_after_max_attempts() {
-    let s = setup("2026-05-01T12:00:00Z");
-    let receiver = Receiver::start(&[], answer(503)).await;
-    s.remind_by_webhook(receiver.url(), "rem_503").await;
+    let (s, receiver) = reminded_by_webhook(&[], answer(503), "rem_503").await;
     let worker = s.worker(4);
     for _ in 0..6 {
         worker.run_once().await.unwrap();
@@ -397,9 +402,7 @@ async fn retry_after_from_the_receiver_decides_the_next_attempt() {
 
 #[tokio::test]
 async fn a_client_error_fails_the_delivery_for_good() {
-    let s = setup("2026-05-01T12:00:00Z");
-    let receiver = Receiver::start(&[], answer(410)).await;
-    s.remind_by_webhook(receiver.url(), "rem_gone").await;
+    let (s, receiver) = reminded_by_webhook(&[], answer(410), "rem_gone").await;
     let worker = s.worker(5);
     assert_eq!(worker.run_once().await.unwrap().failed, 1);
     s.clock.advance(TimeDelta::hours(2));
@@ -474,9 +477,7 @@ async fn a_retry_that_falls_into_quiet_hours_is_held_without_counting_an_attempt
 
 #[tokio::test]
 async fn switching_a_channel_off_cancels_its_pending_deliveries() {
-    let s = setup("2026-05-01T12:00:00Z");
-    let receiver = Receiver::start(&[answer(500)], answer(200)).await;
-    s.remind_by_webhook(receiver.url(), "rem_off").await;
+    let (s, receiver) = reminded_by_webhook(&[answer(500)], answer(200), "rem_off").await;
     let worker = s.worker(5);
     assert_eq!(worker.run_once().await.unwrap().retry_scheduled, 1);
     set_preferences(s.store.as_ref(), ORG, Preferences::default()).await;
@@ -489,10 +490,8 @@ async fn switching_a_channel_off_cancels_its_pending_deliveries() {
 
 #[tokio::test]
 async fn an_address_refused_at_delivery_time_is_never_called() {
-    let s = setup("2026-05-01T12:00:00Z");
-    let receiver = Receiver::start(&[], answer(200)).await;
     // Accepted when set (allow-listed then), refused by a worker whose allow-list no longer has it.
-    s.remind_by_webhook(receiver.url(), "rem_internal").await;
+    let (s, receiver) = reminded_by_webhook(&[], answer(200), "rem_internal").await;
     let worker = DeliveryWorker::new(s.store.clone(), Allowlist::default())
         .with_clock(s.clock.clone())
         .with_retry_policy(fast_policy(3));

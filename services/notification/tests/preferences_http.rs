@@ -63,9 +63,7 @@ async fn rotating_issues_a_new_secret_and_clearing_the_url_keeps_the_old_one() {
     let receiver = Receiver::start(&[], answer(200)).await;
     let (_dir, store, api) = api(loopback_allowlist()).await;
     let token = api.token(ORG, &[Role::FleetManager]);
-    let (_, _, first) = api
-        .put_preferences(&token, &json!({ "webhookUrl": receiver.url() }))
-        .await;
+    let (_, _, first) = api.put_webhook_url(&token, &receiver.url()).await;
     let old = first["webhookSecret"].as_str().unwrap().to_owned();
 
     let (status, _, rotated) = api
@@ -83,9 +81,7 @@ async fn rotating_issues_a_new_secret_and_clearing_the_url_keeps_the_old_one() {
     assert_eq!(cleared["webhookUrl"], serde_json::Value::Null);
     assert_eq!(cleared["email"], serde_json::Value::Null);
     assert_eq!(cleared["hasWebhookSecret"], true);
-    let (_, _, again) = api
-        .put_preferences(&token, &json!({ "webhookUrl": receiver.url() }))
-        .await;
+    let (_, _, again) = api.put_webhook_url(&token, &receiver.url()).await;
     assert!(again.get("webhookSecret").is_none(), "the old secret stays");
     let stored = stored_preferences(store.as_ref(), ORG).await;
     assert_eq!(stored.webhook_secret.unwrap().expose(), new);
@@ -114,9 +110,7 @@ async fn internal_webhook_addresses_are_refused_without_the_allow_list() {
     ];
     let mut messages = std::collections::BTreeSet::new();
     for url in &refused {
-        let (status, content_type, problem) = api
-            .put_preferences(&token, &json!({ "webhookUrl": url }))
-            .await;
+        let (status, content_type, problem) = api.put_webhook_url(&token, url).await;
         assert_eq!(status, 422, "{url}: {problem}");
         assert_eq!(content_type, "application/problem+json");
         assert_eq!(problem["errors"][0]["field"], "webhookUrl", "{url}");
@@ -157,14 +151,10 @@ async fn the_allow_list_admits_a_local_receiver() {
     let receiver = Receiver::start(&[], answer(200)).await;
     let (_dir, _store, api) = api(loopback_allowlist()).await;
     let token = api.token(ORG, &[Role::Owner]);
-    let (status, _, body) = api
-        .put_preferences(&token, &json!({ "webhookUrl": receiver.url() }))
-        .await;
+    let (status, _, body) = api.put_webhook_url(&token, &receiver.url()).await;
     assert_eq!(status, 200, "{body}");
     // Only the listed address: another private one is still refused.
-    let (status, _, _) = api
-        .put_preferences(&token, &json!({ "webhookUrl": "https://10.0.0.1/hook" }))
-        .await;
+    let (status, _, _) = api.put_webhook_url(&token, "https://10.0.0.1/hook").await;
     assert_eq!(status, 422);
 }
 

@@ -7,14 +7,14 @@ mod common;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveTime, TimeDelta, Utc};
-use common::{reminder, reminder_envelope};
+use common::{outcomes, reminder, reminder_envelope};
 use vwc_contracts::maintenance::Channel;
 use vwc_contracts::{Envelope, OrgId};
 use vwc_notification::compose::{delivered_event, plan_notification};
 use vwc_notification::quiet_hours::QuietHours;
 use vwc_notification::store::{
-    AttemptOutcome, ClaimedDelivery, DeliveryAttempt, DeliveryStatus, NewNotification,
-    NotificationStore, Preferences, SecretChange, Settlement,
+    AttemptOutcome, ClaimedDelivery, DeliveryAttempt, DeliveryStatus, DueClaim, NewNotification,
+    NotificationStore, Preferences, PreferencesChange, SavedPreferences, SecretChange, Settlement,
 };
 use vwc_webhook::WebhookSecret;
 
@@ -43,9 +43,41 @@ fn plan(
     (envelope, new)
 }
 
+/// Plans a reminder of `org` for every channel and records it; what was recorded.
+async fn recorded(store: &dyn NotificationStore, org: &str, reminder_id: &str) -> NewNotification {
+    let (envelope, new) = plan(org, reminder_id, Some(&all_channels()));
+    let fresh = store
+        .record_notification(&envelope.id.to_string(), &new)
+        .await
+        .unwrap();
+    assert!(fresh, "{reminder_id} was recorded before");
+    new
+}
+
+async fn save(
+    store: &dyn NotificationStore,
+    org_id: &OrgId,
+    preferences: &Preferences,
+    secret: SecretChange,
+    now: DateTime<Utc>,
+) -> SavedPreferences {
+    let change = PreferencesChange {
+        org_id,
+        preferences,
+        secret,
+        now,
+    };
+    store.save_preferences(change).await.unwrap()
+}
+
 async fn claim(store: &dyn NotificationStore, now: DateTime<Utc>) -> Vec<ClaimedDelivery> {
     store
-        .claim_due_deliveries(now, 10, LEASE, &[])
+        .claim_due_deliveries(DueClaim {
+            now,
+            limit: 10,
+            lease: LEASE,
+            skip_orgs: &[],
+        })
         .await
         .unwrap()
 }
@@ -71,7 +103,7 @@ fn attempt(
 }
 
 async fn preferences_round_trip_with_the_secret_issued_once(store: Arc<dyn NotificationStore>) {
-    let org = &OrgId::from("org_prefs");
+    let (store, org) = (store.as_ref(), &OrgId::from("org_prefs"));
     assert!(store.preferences(org).await.unwrap().is_none());
     let prefs = Preferences {
         quiet_hours: Some(QuietHours {
@@ -82,30 +114,16 @@ async fn preferences_round_trip_with_the_secret_issued_once(store: Arc<dyn Notif
         ..all_channels()
     };
     let first = WebhookSecret::generate();
-    let saved = store
-        .save_preferences(
-            org,
-            &prefs,
-            SecretChange::IssueIfMissing(first.clone()),
-            t0(),
-        )
-        .await
-        .unwrap();
+    let issue_first = SecretChange::IssueIfMissing(first.clone());
+    let saved = save(store, org, &prefs, issue_first, t0()).await;
     assert_eq!(saved.issued_secret.unwrap().expose(), first.expose());
     let read = store.preferences(org).await.unwrap().unwrap();
     assert_eq!(read.preferences, prefs);
     assert_eq!(read.webhook_secret.unwrap().expose(), first.expose());
     assert_eq!(read.updated_at, t0());
 
-    let saved = store
-        .save_preferences(
-            org,
-            &prefs,
-            SecretChange::IssueIfMissing(WebhookSecret::generate()),
-            t0(),
-        )
-        .await
-        .unwrap();
+    let issue_another = SecretChange::IssueIfMissing(WebhookSecret::generate());
+    let saved = save(store, org, &prefs, issue_another, t0()).await;
     assert!(saved.issued_secret.is_none());
     assert_eq!(
         saved.stored.webhook_secret.unwrap().expose(),
@@ -113,20 +131,16 @@ async fn preferences_round_trip_with_the_secret_issued_once(store: Arc<dyn Notif
     );
 
     let later = t0() + TimeDelta::minutes(5);
-    store
-        .save_preferences(org, &Preferences::default(), SecretChange::Keep, later)
-        .await
-        .unwrap();
+    let defaults = Preferences::default();
+    save(store, org, &defaults, SecretChange::Keep, later).await;
     let read = store.preferences(org).await.unwrap().unwrap();
-    assert_eq!(read.preferences, Preferences::default());
+    assert_eq!(read.preferences, defaults);
     assert_eq!(read.webhook_secret.unwrap().expose(), first.expose());
     assert_eq!(read.updated_at, later);
 
     let rotated = WebhookSecret::generate();
-    let saved = store
-        .save_preferences(org, &prefs, SecretChange::Replace(rotated.clone()), later)
-        .await
-        .unwrap();
+    let replace = SecretChange::Replace(rotated.clone());
+    let saved = save(store, org, &prefs, replace, later).await;
     assert_eq!(saved.issued_secret.unwrap().expose(), rotated.expose());
     let read = store.preferences(org).await.unwrap().unwrap();
     assert_eq!(read.webhook_secret.unwrap().expose(), rotated.expose());
@@ -182,12 +196,7 @@ async fn a_notification_is_recorded_once_per_envelope_and_per_reminder(
 }
 
 async fn due_deliveries_are_leased_to_one_worker_at_a_time(store: Arc<dyn NotificationStore>) {
-    let prefs = all_channels();
-    let (envelope, new) = plan("org_lease", "rem_lease", Some(&prefs));
-    store
-        .record_notification(&envelope.id.to_string(), &new)
-        .await
-        .unwrap();
+    let new = recorded(store.as_ref(), "org_lease", "rem_lease").await;
     assert_eq!(store.next_due_at().await.unwrap(), Some(t0()));
     assert!(
         claim(store.as_ref(), t0() - TimeDelta::seconds(1))
@@ -226,12 +235,7 @@ async fn due_deliveries_are_leased_to_one_worker_at_a_time(store: Arc<dyn Notifi
 async fn settling_applies_each_outcome_with_its_attempt_and_event(
     store: Arc<dyn NotificationStore>,
 ) {
-    let prefs = all_channels();
-    let (envelope, new) = plan("org_settle", "rem_settle", Some(&prefs));
-    store
-        .record_notification(&envelope.id.to_string(), &new)
-        .await
-        .unwrap();
+    let new = recorded(store.as_ref(), "org_settle", "rem_settle").await;
     let claimed = claim(store.as_ref(), t0()).await;
     let webhook = claimed
         .iter()
@@ -286,12 +290,8 @@ async fn settling_applies_each_outcome_with_its_attempt_and_event(
     assert_eq!(w.delivered_at, Some(retry_at));
     assert_eq!(w.next_attempt_at, None);
     let attempts = store.attempts(&w.id).await.unwrap();
-    let summary: Vec<(u32, AttemptOutcome, Option<u16>)> = attempts
-        .iter()
-        .map(|a| (a.attempt, a.outcome, a.http_status))
-        .collect();
     assert_eq!(
-        summary,
+        outcomes(&attempts),
         [
             (1, AttemptOutcome::RetryScheduled, Some(503)),
             (2, AttemptOutcome::Delivered, Some(200))
@@ -320,12 +320,7 @@ async fn settling_applies_each_outcome_with_its_attempt_and_event(
 }
 
 async fn final_failures_leave_nothing_pending(store: Arc<dyn NotificationStore>) {
-    let prefs = all_channels();
-    let (envelope, new) = plan("org_final", "rem_final", Some(&prefs));
-    store
-        .record_notification(&envelope.id.to_string(), &new)
-        .await
-        .unwrap();
+    let new = recorded(store.as_ref(), "org_final", "rem_final").await;
     let claimed = claim(store.as_ref(), t0()).await;
     for (c, outcome) in claimed
         .iter()

@@ -317,12 +317,7 @@ mod tests {
             opts.oidc = Some(settings("https://id.example.com/realms/vwc", &[]).unwrap());
         })
         .await;
-        let config = app
-            .http
-            .get(app.url("/v1/auth/config"))
-            .send()
-            .await
-            .unwrap();
+        let config = vwc_testkit::get_anonymous(&app.http, app.url("/v1/auth/config")).await;
         assert_eq!(config.status(), 200, "public: no token needed");
         assert_eq!(
             config.json::<serde_json::Value>().await.unwrap(),
@@ -346,15 +341,12 @@ mod tests {
         app.stop().await;
 
         let embedded = crate::testing::TestApp::spawn().await;
-        let config: serde_json::Value = embedded
-            .http
-            .get(embedded.url("/v1/auth/config"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let config: serde_json::Value =
+            vwc_testkit::get_anonymous(&embedded.http, embedded.url("/v1/auth/config"))
+                .await
+                .json()
+                .await
+                .unwrap();
         assert_eq!(config, serde_json::json!({"mode": "embedded"}));
         embedded.stop().await;
     }

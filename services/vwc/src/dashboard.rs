@@ -190,12 +190,7 @@ mod tests {
             "the page links no embedded script: {html}"
         );
         for name in linked {
-            let asset = app
-                .http
-                .get(app.url(&format!("/{name}")))
-                .send()
-                .await
-                .unwrap();
+            let asset = vwc_testkit::get_anonymous(&app.http, app.url(&format!("/{name}"))).await;
             assert_eq!(asset.status(), 200, "{name}");
             assert_eq!(asset.headers()["cache-control"], IMMUTABLE, "{name}");
             assert_eq!(
@@ -208,12 +203,8 @@ mod tests {
                 CONTENT_SECURITY_POLICY
             );
         }
-        let missing = app
-            .http
-            .get(app.url("/assets/index-nothing.js"))
-            .send()
-            .await
-            .unwrap();
+        let missing =
+            vwc_testkit::get_anonymous(&app.http, app.url("/assets/index-nothing.js")).await;
         assert_eq!(missing.status(), 404);
         assert_eq!(
             missing.headers()["content-type"],

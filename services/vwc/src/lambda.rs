@@ -301,28 +301,48 @@ impl ScheduledRun {
     }
 }
 
-/// Serves a scheduled job: each invocation runs `job` for its [`ScheduledRun`], then flushes the outbox
-/// of `consumer` (the service whose store the job wrote) and returns the job's report.
+/// Serves a scheduled job: each invocation runs `job` on the stores for its [`ScheduledRun`], then
+/// flushes the outbox of `consumer` (the service whose store the job wrote) and returns the job's report.
 async fn run_scheduled<J, F, R, E>(
     consumer: &'static str,
-    job: impl Fn(&Stores) -> J,
+    job: J,
 ) -> Result<(), lambda_runtime::Error>
 where
-    J: Fn(ScheduledRun) -> F + Clone + Send + 'static,
+    J: Fn(Stores, ScheduledRun) -> F + Clone + Send + 'static,
     F: std::future::Future<Output = Result<R, E>> + Send,
     R: serde::Serialize,
     E: Into<lambda_runtime::Error>,
 {
     let rt = AwsRuntime::start().await?;
-    let job = job(&rt.stores);
-    let relays = Arc::new(rt.relay(consumer).into_iter().collect::<Vec<_>>());
-    lambda_runtime::run(lambda_runtime::service_fn(
+    let stores = rt.stores.clone();
+    serve_reports(
+        rt.relay(consumer),
         move |event: lambda_runtime::LambdaEvent<EventBridgeEvent<serde_json::Value>>| {
-            let (job, relays) = (job.clone(), relays.clone());
+            job(stores.clone(), ScheduledRun::of(&event.payload))
+        },
+    )
+    .await
+}
+
+/// Serves invocations: each runs `handle` on its event, then flushes `relay` (the outbox of the service
+/// whose store the handler wrote) and returns the handler's report as JSON.
+async fn serve_reports<P, H, F, R, E>(
+    relay: Option<Arc<OutboxRelay>>,
+    handle: H,
+) -> Result<(), lambda_runtime::Error>
+where
+    P: serde::de::DeserializeOwned + Send + 'static,
+    H: Fn(lambda_runtime::LambdaEvent<P>) -> F + Clone + Send + 'static,
+    F: std::future::Future<Output = Result<R, E>> + Send,
+    R: serde::Serialize,
+    E: Into<lambda_runtime::Error>,
+{
+    let relays: Arc<[Arc<OutboxRelay>]> = relay.into_iter().collect();
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<P>| {
+            let (handle, relays) = (handle.clone(), relays.clone());
             async move {
-                let report = job(ScheduledRun::of(&event.payload))
-                    .await
-                    .map_err(Into::into)?;
+                let report = handle(event).await.map_err(Into::into)?;
                 AwsRuntime::flush_all(&relays).await;
                 Ok::<_, lambda_runtime::Error>(serde_json::to_value(report)?)
             }
@@ -333,15 +353,13 @@ where
 
 /// The maintenance sweep, invoked by an EventBridge scheduled rule.
 pub async fn run_sweep() -> Result<(), lambda_runtime::Error> {
-    run_scheduled(vwc_maintenance_scheduler::CONSUMER, |stores| {
-        let store = stores.scheduler.clone();
-        move |run: ScheduledRun| {
-            let store = store.clone();
-            async move {
-                vwc_maintenance_scheduler::sweep(store.as_ref(), run.org.as_deref(), run.day).await
-            }
-        }
-    })
+    run_scheduled(
+        vwc_maintenance_scheduler::CONSUMER,
+        |stores: Stores, run: ScheduledRun| async move {
+            let org = run.org.as_deref();
+            vwc_maintenance_scheduler::sweep(stores.scheduler.as_ref(), org, run.day).await
+        },
+    )
     .await
 }
 
@@ -376,30 +394,16 @@ pub async fn deliver_due(
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryReport {
     pub rounds: usize,
-    pub claimed: usize,
-    pub delivered: usize,
-    pub retry_scheduled: usize,
-    pub failed: usize,
-    pub dead_lettered: usize,
-    pub held: usize,
-    pub cancelled: usize,
-    /// Deliveries another invocation took over meanwhile (their leases had run out).
-    pub lease_lost: usize,
-    pub errors: usize,
+    /// The rounds' counts added up (`leaseLost`: deliveries another invocation took over meanwhile, their
+    /// leases having run out).
+    #[serde(flatten)]
+    pub totals: vwc_notification::RoundSummary,
 }
 
 impl DeliveryReport {
     fn add(&mut self, r: &vwc_notification::RoundSummary) {
         self.rounds += 1;
-        self.claimed += r.claimed;
-        self.delivered += r.delivered;
-        self.retry_scheduled += r.retry_scheduled;
-        self.failed += r.failed;
-        self.dead_lettered += r.dead_lettered;
-        self.held += r.held;
-        self.cancelled += r.cancelled;
-        self.lease_lost += r.lease_lost;
-        self.errors += r.errors;
+        self.totals += r;
     }
 }
 
@@ -424,14 +428,10 @@ pub async fn run_delivery() -> Result<(), lambda_runtime::Error> {
         worker = worker.with_email(Arc::new(sender));
     }
     let worker = Arc::new(worker);
-    let relays = Arc::new(
-        rt.relay(vwc_notification::CONSUMER)
-            .into_iter()
-            .collect::<Vec<_>>(),
-    );
-    lambda_runtime::run(lambda_runtime::service_fn(
+    serve_reports(
+        rt.relay(vwc_notification::CONSUMER),
         move |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
-            let (worker, relays) = (worker.clone(), relays.clone());
+            let worker = worker.clone();
             async move {
                 let deadline = event.context.deadline();
                 let time_left = || {
@@ -441,24 +441,22 @@ pub async fn run_delivery() -> Result<(), lambda_runtime::Error> {
                 };
                 let report =
                     deliver_due(&worker, DELIVERY_BATCH, time_left, DELIVERY_RESERVE).await?;
-                AwsRuntime::flush_all(&relays).await;
                 tracing::info!(?report, "delivery invocation done");
-                Ok::<_, lambda_runtime::Error>(serde_json::to_value(report)?)
+                Ok::<_, vwc_store::StoreError>(report)
             }
         },
-    ))
+    )
     .await
 }
 
 /// The daily re-valuation, invoked by an EventBridge scheduled rule.
 pub async fn run_revalue() -> Result<(), lambda_runtime::Error> {
-    run_scheduled(vwc_valuation::CONSUMER, |stores| {
-        let store = stores.valuation.clone();
-        move |run: ScheduledRun| {
-            let store = store.clone();
-            async move { vwc_valuation::revalue(store.as_ref(), run.org.as_deref(), run.day).await }
-        }
-    })
+    run_scheduled(
+        vwc_valuation::CONSUMER,
+        |stores: Stores, run: ScheduledRun| async move {
+            vwc_valuation::revalue(stores.valuation.as_ref(), run.org.as_deref(), run.day).await
+        },
+    )
     .await
 }
 
@@ -526,37 +524,27 @@ mod tests {
         assert_eq!(direct.get(AUTHORIZATION).unwrap(), "Bearer t0k3n");
     }
 
+    /// One invocation on a store with nothing due, with `left` of its time remaining; its report.
+    async fn invocation_with(left: Duration) -> DeliveryReport {
+        let dir = tempfile::tempdir().unwrap();
+        deliver_due(&worker(&dir), DELIVERY_BATCH, || left, DELIVERY_RESERVE)
+            .await
+            .unwrap()
+    }
+
     #[tokio::test]
     async fn an_invocation_with_nothing_due_runs_one_round_and_returns() {
-        let dir = tempfile::tempdir().unwrap();
-        let report = deliver_due(
-            &worker(&dir),
-            DELIVERY_BATCH,
-            || Duration::from_secs(60),
-            DELIVERY_RESERVE,
-        )
-        .await
-        .unwrap();
-        assert_eq!(
-            report,
-            DeliveryReport {
-                rounds: 1,
-                ..Default::default()
-            }
-        );
+        let report = invocation_with(Duration::from_secs(60)).await;
+        let one_empty_round = DeliveryReport {
+            rounds: 1,
+            ..Default::default()
+        };
+        assert_eq!(report, one_empty_round);
     }
 
     #[tokio::test]
     async fn no_round_starts_inside_the_reserve() {
-        let dir = tempfile::tempdir().unwrap();
-        let report = deliver_due(
-            &worker(&dir),
-            DELIVERY_BATCH,
-            || Duration::from_secs(5),
-            DELIVERY_RESERVE,
-        )
-        .await
-        .unwrap();
-        assert_eq!(report.rounds, 0);
+        let report = invocation_with(Duration::from_secs(5)).await;
+        assert_eq!(report, DeliveryReport::default());
     }
 }

@@ -15,7 +15,7 @@ use vwc_maintenance_scheduler::{
 };
 use vwc_notification::store::NotificationStore;
 use vwc_notification::{MongoNotificationStore, NotificationConsumer, SqliteNotificationStore};
-use vwc_store::Outbox;
+use vwc_store::{Outbox, Plumbing};
 use vwc_valuation::{
     MongoValuationStore, SqliteValuationStore, ValuationConsumer, ValuationStore, Valuer,
 };
@@ -47,34 +47,22 @@ pub struct Stores {
 impl Stores {
     /// One SQLite file per service under `data_dir`.
     pub fn open(data_dir: &Path) -> anyhow::Result<Stores> {
-        let open_err =
-            |name: &str| format!("opening the {name} database in {}", data_dir.display());
         Ok(Stores {
-            ingestion: Arc::new(
-                SqliteIngestionStore::open(&data_dir.join("ingestion.db"))
-                    .with_context(|| open_err("ingestion"))?,
-            ),
-            edge: Arc::new(
-                SqliteEdgeStore::open(&data_dir.join("edge.db"))
-                    .with_context(|| open_err("edge"))?,
-            ),
-            scheduler: Arc::new(
-                SqliteSchedulerStore::open(&data_dir.join("maintenance-scheduler.db"))
-                    .with_context(|| open_err("maintenance-scheduler"))?,
-            ),
-            notification: Arc::new(
-                SqliteNotificationStore::open(&data_dir.join("notification.db"))
-                    .with_context(|| open_err("notification"))?,
-            ),
-            valuation: Arc::new(
-                SqliteValuationStore::open(&data_dir.join("valuation.db"))
-                    .with_context(|| open_err("valuation"))?,
-            ),
+            ingestion: open_sqlite(data_dir, "ingestion", SqliteIngestionStore::open)?,
+            edge: open_sqlite(data_dir, "edge", SqliteEdgeStore::open)?,
+            scheduler: open_sqlite(
+                data_dir,
+                "maintenance-scheduler",
+                SqliteSchedulerStore::open,
+            )?,
+            notification: open_sqlite(data_dir, "notification", SqliteNotificationStore::open)?,
+            valuation: open_sqlite(data_dir, "valuation", SqliteValuationStore::open)?,
             chat: open_chat_sqlite(data_dir)?,
-            calendar_keys: Arc::new(
-                vwc_edge::calendar::SqliteCalendarKeys::open(&data_dir.join("edge-calendar.db"))
-                    .with_context(|| open_err("edge calendar"))?,
-            ),
+            calendar_keys: open_sqlite(
+                data_dir,
+                "edge-calendar",
+                vwc_edge::calendar::SqliteCalendarKeys::open,
+            )?,
         })
     }
 
@@ -123,35 +111,26 @@ impl Stores {
         }
     }
 
-    /// Dead-letter tables by consumer name.
-    pub fn dead_letters(&self) -> Vec<(&'static str, Arc<dyn DeadLetterStore>)> {
-        vec![
-            // Only events the bus refused for good (the outbox relay's dead letters).
-            (
-                "ingestion",
-                self.ingestion.clone() as Arc<dyn DeadLetterStore>,
-            ),
-            (
-                vwc_edge::CONSUMER,
-                self.edge.clone() as Arc<dyn DeadLetterStore>,
-            ),
-            (
-                vwc_maintenance_scheduler::CONSUMER,
-                self.scheduler.clone() as Arc<dyn DeadLetterStore>,
-            ),
-            (
-                vwc_notification::CONSUMER,
-                self.notification.clone() as Arc<dyn DeadLetterStore>,
-            ),
-            (
-                vwc_valuation::CONSUMER,
-                self.valuation.clone() as Arc<dyn DeadLetterStore>,
-            ),
-            (
-                vwc_chat_historian::CONSUMER,
-                self.chat.clone() as Arc<dyn DeadLetterStore>,
-            ),
+    /// Every service's store as the plumbing they all share (outbox, dead letters, ping), by service
+    /// name.
+    pub fn plumbing(&self) -> [(&'static str, Arc<dyn Plumbing>); 6] {
+        [
+            ("ingestion", self.ingestion.clone()),
+            (vwc_edge::CONSUMER, self.edge.clone()),
+            (vwc_maintenance_scheduler::CONSUMER, self.scheduler.clone()),
+            (vwc_notification::CONSUMER, self.notification.clone()),
+            (vwc_valuation::CONSUMER, self.valuation.clone()),
+            (vwc_chat_historian::CONSUMER, self.chat.clone()),
         ]
+    }
+
+    /// Dead-letter tables by consumer name (ingestion's holds only events the bus refused for good: the
+    /// outbox relay's dead letters).
+    pub fn dead_letters(&self) -> Vec<(&'static str, Arc<dyn DeadLetterStore>)> {
+        self.plumbing()
+            .into_iter()
+            .map(|(name, store)| (name, store as Arc<dyn DeadLetterStore>))
+            .collect()
     }
 
     /// Every consumer, by service name, with the store that keeps its dead letters; every one reads the
@@ -197,25 +176,24 @@ impl Stores {
             .collect()
     }
 
-    /// Every publishing service's outbox, by service name.
+    /// Every publishing service's outbox, by service name (the edge and the chat historian publish
+    /// nothing).
     pub fn outboxes(&self) -> Vec<(&'static str, Arc<dyn Outbox>)> {
-        vec![
-            ("ingestion", self.ingestion.clone() as Arc<dyn Outbox>),
-            (
-                vwc_maintenance_scheduler::CONSUMER,
-                self.scheduler.clone() as Arc<dyn Outbox>,
-            ),
-            (
-                vwc_notification::CONSUMER,
-                self.notification.clone() as Arc<dyn Outbox>,
-            ),
-            (
-                vwc_valuation::CONSUMER,
-                self.valuation.clone() as Arc<dyn Outbox>,
-            ),
-        ]
+        self.plumbing()
+            .into_iter()
+            .filter(|(name, _)| PUBLISHERS.contains(name))
+            .map(|(name, store)| (name, store as Arc<dyn Outbox>))
+            .collect()
     }
 }
+
+/// The services that publish events.
+const PUBLISHERS: [&str; 4] = [
+    "ingestion",
+    vwc_maintenance_scheduler::CONSUMER,
+    vwc_notification::CONSUMER,
+    vwc_valuation::CONSUMER,
+];
 
 async fn mongo_client(uri: &str) -> anyhow::Result<mongodb::Client> {
     mongodb::Client::with_uri_str(uri)
@@ -224,14 +202,22 @@ async fn mongo_client(uri: &str) -> anyhow::Result<mongodb::Client> {
 }
 
 fn open_chat_sqlite(data_dir: &Path) -> anyhow::Result<Arc<dyn ChatStore>> {
-    Ok(Arc::new(
-        SqliteChatStore::open(&data_dir.join("chat-historian.db")).with_context(|| {
-            format!(
-                "opening the chat-historian database in {}",
-                data_dir.display()
-            )
-        })?,
-    ))
+    Ok(open_sqlite(
+        data_dir,
+        "chat-historian",
+        SqliteChatStore::open,
+    )?)
+}
+
+/// Opens the SQLite store `name` (the file `<name>.db` under `data_dir`) with its adapter's `open`.
+fn open_sqlite<S>(
+    data_dir: &Path,
+    name: &str,
+    open: impl FnOnce(&Path) -> vwc_store::StoreResult<S>,
+) -> anyhow::Result<Arc<S>> {
+    let store = open(&data_dir.join(format!("{name}.db")))
+        .with_context(|| format!("opening the {name} database in {}", data_dir.display()))?;
+    Ok(Arc::new(store))
 }
 
 async fn connect_chat_mongodb(

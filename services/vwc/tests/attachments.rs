@@ -3,6 +3,7 @@
 //! a disguised executable and an oversize file refused, roles; and the S3 mode against moto with
 //! pre-signed upload (checked at confirm) and download URLs.
 
+use reqwest::Method;
 use serde_json::{Value, json};
 use vwc::attachments::AttachmentsChoice;
 use vwc::testing::TestApp;
@@ -10,7 +11,7 @@ use vwc_auth::Role;
 use vwc_testkit::{json as body, vin};
 
 mod common;
-use common::post;
+use common::{get, pluck, post, record, send_raw};
 
 /// A tiny but well-formed JPEG header (SOI, APP0/JFIF) and some bytes: the sniffer reads the magic only.
 fn jpeg() -> Vec<u8> {
@@ -32,59 +33,72 @@ fn elf() -> Vec<u8> {
     b
 }
 
-async fn event(app: &TestApp, token: &str, vehicle: &str) -> String {
-    let (status, _, answer) = post(
-        app,
-        token,
-        &format!("/v1/vehicles/{vehicle}/events"),
-        &json!({"kind": "maintenance", "occurredAt": "2025-05-01T10:00:00Z", "odometer": 30000,
-            "costCents": 8999, "currency": "USD", "details": {"tasks": ["oil_change"]}}),
-    )
-    .await;
-    assert_eq!(status, 201, "{answer}");
-    answer["event"]["id"].as_str().unwrap().to_string()
+/// On `app`: an owner's token, their vehicle (VIN `vin(n)`), a maintenance event to attach receipts to,
+/// and the path of its attachments — `(app, owner, vehicle, event_id, path)`.
+async fn receipt_event(app: TestApp, n: u32) -> (TestApp, String, String, String, String) {
+    let owner = app.token("org_a", &[Role::Owner]);
+    let vehicle = app.register(&owner, &vin(n)).await;
+    let oil_change = json!({"kind": "maintenance", "occurredAt": "2025-05-01T10:00:00Z",
+        "odometer": 30000, "costCents": 8999, "currency": "USD",
+        "details": {"tasks": ["oil_change"]}});
+    let event_id = record(&app, &owner, &vehicle, oil_change).await;
+    let path = format!("/v1/vehicles/{vehicle}/events/{event_id}/attachments");
+    (app, owner, vehicle, event_id, path)
 }
 
+/// Uploads `bytes` as the file `name` declared as `content_type`; status, content type and body.
 async fn upload(
     app: &TestApp,
     token: &str,
     path: &str,
-    name: &str,
-    content_type: &str,
+    (name, content_type): (&str, &str),
     bytes: Vec<u8>,
 ) -> (u16, String, Value) {
-    body(
-        app.http
-            .post(app.url(&format!("{path}?fileName={name}")))
-            .bearer_auth(token)
-            .header("content-type", content_type)
-            .body(bytes)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
+    let path = format!("{path}?fileName={name}");
+    body(send_raw(app, Method::POST, token, &path, content_type, bytes).await).await
+}
+
+/// [`upload`], asserting 201; the attachment.
+async fn uploaded(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    file: (&str, &str),
+    bytes: Vec<u8>,
+) -> Value {
+    let (status, _, attachment) = upload(app, token, path, file, bytes).await;
+    assert_eq!(status, 201, "{attachment}");
+    attachment
+}
+
+/// GETs `attachment`'s content from the attachments at `path`.
+async fn download(app: &TestApp, token: &str, path: &str, attachment: &Value) -> reqwest::Response {
+    download_with(&app.http, app, token, path, attachment).await
+}
+
+/// [`download`] through `http` (a client that does not follow redirects, say).
+async fn download_with(
+    http: &reqwest::Client,
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    attachment: &Value,
+) -> reqwest::Response {
+    let id = attachment["id"].as_str().unwrap();
+    http.get(app.url(&format!("{path}/{id}")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("request")
 }
 
 #[tokio::test]
 async fn receipts_upload_list_and_download_and_survive_a_restart_in_embedded_mode() {
-    let app = TestApp::spawn().await;
-    let owner = app.token("org_a", &[Role::Owner]);
-    let vehicle = app.register(&owner, &vin(21)).await;
-    let event_id = event(&app, &owner, &vehicle).await;
-    let path = format!("/v1/vehicles/{vehicle}/events/{event_id}/attachments");
+    let (app, owner, vehicle, event_id, path) = receipt_event(TestApp::spawn().await, 21).await;
 
     // The declared type says nothing: a JPEG sent as octet-stream is a JPEG.
-    let (status, _, photo) = upload(
-        &app,
-        &owner,
-        &path,
-        "receipt.jpeg",
-        "application/octet-stream",
-        jpeg(),
-    )
-    .await;
-    assert_eq!(status, 201, "{photo}");
+    let octet_stream = ("receipt.jpeg", "application/octet-stream");
+    let photo = uploaded(&app, &owner, &path, octet_stream, jpeg()).await;
     assert_eq!(photo["contentType"], "image/jpeg");
     assert_eq!(photo["sizeBytes"], jpeg().len());
     assert_eq!(photo["fileName"], "receipt.jpeg");
@@ -92,26 +106,13 @@ async fn receipts_upload_list_and_download_and_survive_a_restart_in_embedded_mod
     assert_eq!(photo["sha256"].as_str().unwrap().len(), 64);
     // A technician may attach to a service record.
     let technician = app.token("org_a", &[Role::Technician]);
-    let (status, _, invoice) = upload(
-        &app,
-        &technician,
-        &path,
-        "invoice.pdf",
-        "application/pdf",
-        pdf(),
-    )
-    .await;
-    assert_eq!(status, 201, "{invoice}");
+    let invoice = ("invoice.pdf", "application/pdf");
+    let invoice = uploaded(&app, &technician, &path, invoice, pdf()).await;
     assert_eq!(invoice["contentType"], "application/pdf");
 
     let viewer = app.token("org_a", &[Role::Viewer]);
     let listed = app.get_ok(&viewer, &path).await;
-    let ids: Vec<_> = listed["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["id"].as_str().unwrap().to_string())
-        .collect();
+    let ids = pluck(&listed["items"], "id");
     assert_eq!(
         ids,
         [
@@ -120,26 +121,21 @@ async fn receipts_upload_list_and_download_and_survive_a_restart_in_embedded_mod
         ]
     );
 
-    let download = app
-        .get(
-            &viewer,
-            &format!("{path}/{}", photo["id"].as_str().unwrap()),
-        )
-        .await;
-    assert_eq!(download.status(), 200);
-    let h = download.headers().clone();
+    let photo_file = download(&app, &viewer, &path, &photo).await;
+    assert_eq!(photo_file.status(), 200);
+    let h = photo_file.headers().clone();
     assert_eq!(h["content-type"], "image/jpeg");
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert_eq!(
         h["content-disposition"],
         "attachment; filename=\"receipt.jpeg\""
     );
-    assert_eq!(download.bytes().await.unwrap().to_vec(), jpeg());
+    assert_eq!(photo_file.bytes().await.unwrap().to_vec(), jpeg());
 
     // A viewer cannot attach; an unknown attachment is a 404.
-    let (status, _, _) = upload(&app, &viewer, &path, "x.pdf", "application/pdf", pdf()).await;
+    let (status, _, _) = upload(&app, &viewer, &path, ("x.pdf", "application/pdf"), pdf()).await;
     assert_eq!(status, 403);
-    let (status, _, _) = body(app.get(&viewer, &format!("{path}/att_nope")).await).await;
+    let (status, _, _) = get(&app, &viewer, &format!("{path}/att_nope")).await;
     assert_eq!(status, 404);
     // Pre-signed uploads are S3's: this deployment says to upload directly.
     let (status, ct, problem) = post(
@@ -169,12 +165,7 @@ async fn receipts_upload_list_and_download_and_survive_a_restart_in_embedded_mod
     }
     let app = TestApp::spawn_with(dir, |_| {}).await;
     let owner = app.token("org_a", &[Role::Owner]);
-    let again = app
-        .get(
-            &owner,
-            &format!("{path}/{}", invoice["id"].as_str().unwrap()),
-        )
-        .await;
+    let again = download(&app, &owner, &path, &invoice).await;
     assert_eq!(again.status(), 200);
     assert_eq!(again.bytes().await.unwrap().to_vec(), pdf());
     app.stop().await;
@@ -182,12 +173,8 @@ async fn receipts_upload_list_and_download_and_survive_a_restart_in_embedded_mod
 
 #[tokio::test]
 async fn another_organisation_gets_404_and_bad_files_are_refused_without_a_trace() {
-    let app = TestApp::spawn().await;
-    let owner = app.token("org_a", &[Role::Owner]);
-    let vehicle = app.register(&owner, &vin(22)).await;
-    let event_id = event(&app, &owner, &vehicle).await;
-    let path = format!("/v1/vehicles/{vehicle}/events/{event_id}/attachments");
-    let (status, _, kept) = upload(&app, &owner, &path, "r.png", "image/png", {
+    let (app, owner, _, event_id, path) = receipt_event(TestApp::spawn().await, 22).await;
+    let (status, _, kept) = upload(&app, &owner, &path, ("r.png", "image/png"), {
         let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
         png.extend(std::iter::repeat_n(7u8, 100));
         png
@@ -205,23 +192,27 @@ async fn another_organisation_gets_404_and_bad_files_are_refused_without_a_trace
         let (status, ct, _) = body(response).await;
         assert_eq!((status, ct.as_str()), (404, "application/problem+json"));
     }
-    let (status, _, _) = upload(&app, &stranger, &path, "r.jpg", "image/jpeg", jpeg()).await;
+    let (status, _, _) = upload(&app, &stranger, &path, ("r.jpg", "image/jpeg"), jpeg()).await;
     assert_eq!(status, 404);
     // An event of another vehicle under this vehicle's path: 404 too.
     let other_vehicle = app.register(&owner, &vin(23)).await;
-    let (status, _, _) = body(
-        app.get(
-            &owner,
-            &format!("/v1/vehicles/{other_vehicle}/events/{event_id}/attachments"),
-        )
-        .await,
+    let (status, _, _) = get(
+        &app,
+        &owner,
+        &format!("/v1/vehicles/{other_vehicle}/events/{event_id}/attachments"),
     )
     .await;
     assert_eq!(status, 404);
 
     // A disguised executable: named receipt.pdf, declared application/pdf, an ELF inside.
-    let (status, ct, problem) =
-        upload(&app, &owner, &path, "receipt.pdf", "application/pdf", elf()).await;
+    let (status, ct, problem) = upload(
+        &app,
+        &owner,
+        &path,
+        ("receipt.pdf", "application/pdf"),
+        elf(),
+    )
+    .await;
     assert_eq!(
         (status, ct.as_str()),
         (415, "application/problem+json"),
@@ -237,14 +228,14 @@ async fn another_organisation_gets_404_and_bad_files_are_refused_without_a_trace
         ("scan.png", b"just some text".to_vec()),
         ("setup.pdf", b"MZ\x90\0\x03\0\0\0".to_vec()),
     ] {
-        let (status, _, problem) = upload(&app, &owner, &path, name, "image/jpeg", bytes).await;
+        let (status, _, problem) = upload(&app, &owner, &path, (name, "image/jpeg"), bytes).await;
         assert_eq!(status, 415, "{name}: {problem}");
     }
     // Over 10 MiB: 413.
     let mut big = jpeg();
     big.resize(10 * 1024 * 1024 + 1, 0);
     let (status, ct, problem) =
-        upload(&app, &owner, &path, "huge.jpg", "image/jpeg", big.clone()).await;
+        upload(&app, &owner, &path, ("huge.jpg", "image/jpeg"), big.clone()).await;
     assert_eq!(
         (status, ct.as_str()),
         (413, "application/problem+json"),
@@ -252,8 +243,7 @@ async fn another_organisation_gets_404_and_bad_files_are_refused_without_a_trace
     );
     // Exactly 10 MiB is fine.
     big.truncate(10 * 1024 * 1024);
-    let (status, _, ok) = upload(&app, &owner, &path, "big.jpg", "image/jpeg", big).await;
-    assert_eq!(status, 201, "{ok}");
+    uploaded(&app, &owner, &path, ("big.jpg", "image/jpeg"), big).await;
 
     // Nothing refused left a trace.
     let listed = app.get_ok(&owner, &path).await;
@@ -280,18 +270,14 @@ async fn in_s3_mode_uploads_are_checked_at_confirm_and_downloads_are_presigned()
         }
     })
     .await;
-    let owner = app.token("org_a", &[Role::Owner]);
-    let vehicle = app.register(&owner, &vin(24)).await;
-    let event_id = event(&app, &owner, &vehicle).await;
-    let path = format!("/v1/vehicles/{vehicle}/events/{event_id}/attachments");
+    let (app, owner, _, _, path) = receipt_event(app, 24).await;
     let plain = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
 
     // Direct upload through the API lands in the bucket.
-    let (status, _, direct) = upload(&app, &owner, &path, "r.jpg", "image/jpeg", jpeg()).await;
-    assert_eq!(status, 201, "{direct}");
+    let direct = uploaded(&app, &owner, &path, ("r.jpg", "image/jpeg"), jpeg()).await;
 
     // Pre-signed: ticket, PUT to S3, confirm.
     let ticket = |name: &'static str| {
@@ -384,23 +370,13 @@ async fn in_s3_mode_uploads_are_checked_at_confirm_and_downloads_are_presigned()
 
     // The listing holds the two accepted files; downloads are 303s to pre-signed URLs.
     let listed = app.get_ok(&owner, &path).await;
-    let names: Vec<_> = listed["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["fileName"].as_str().unwrap().to_string())
-        .collect();
+    let names = pluck(&listed["items"], "fileName");
     assert_eq!(names, ["r.jpg", "invoice.pdf"]);
     for (attachment, bytes, content_type) in [
         (&direct, jpeg(), "image/jpeg"),
         (&accepted, pdf(), "application/pdf"),
     ] {
-        let response = plain
-            .get(app.url(&format!("{path}/{}", attachment["id"].as_str().unwrap())))
-            .bearer_auth(&owner)
-            .send()
-            .await
-            .unwrap();
+        let response = download_with(&plain, &app, &owner, &path, attachment).await;
         assert_eq!(response.status(), 303);
         let location = response.headers()["location"].to_str().unwrap().to_string();
         assert!(location.contains("X-Amz-Signature="), "{location}");
@@ -410,25 +386,22 @@ async fn in_s3_mode_uploads_are_checked_at_confirm_and_downloads_are_presigned()
         assert_eq!(fetched.bytes().await.unwrap().to_vec(), bytes);
     }
     // Another organisation: 404, no URL.
-    let response = plain
-        .get(app.url(&format!("{path}/{}", direct["id"].as_str().unwrap())))
-        .bearer_auth(&stranger)
-        .send()
-        .await
-        .unwrap();
+    let response = download_with(&plain, &app, &stranger, &path, &direct).await;
     assert_eq!(response.status(), 404);
     app.stop().await;
 }
 
 #[tokio::test]
 async fn voiding_an_event_hides_its_attachments_and_refuses_new_ones() {
-    let app = TestApp::spawn().await;
-    let owner = app.token("org_a", &[Role::Owner]);
-    let vehicle = app.register(&owner, &vin(23)).await;
-    let event_id = event(&app, &owner, &vehicle).await;
-    let path = format!("/v1/vehicles/{vehicle}/events/{event_id}/attachments");
-    let (status, _, invoice) =
-        upload(&app, &owner, &path, "invoice.pdf", "application/pdf", pdf()).await;
+    let (app, owner, vehicle, event_id, path) = receipt_event(TestApp::spawn().await, 23).await;
+    let (status, _, invoice) = upload(
+        &app,
+        &owner,
+        &path,
+        ("invoice.pdf", "application/pdf"),
+        pdf(),
+    )
+    .await;
     assert_eq!(status, 201, "{invoice}");
     let one = format!("{path}/{}", invoice["id"].as_str().unwrap());
     assert_eq!(app.get(&owner, &one).await.status(), 200);
@@ -469,6 +442,6 @@ async fn voiding_an_event_hides_its_attachments_and_refuses_new_ones() {
         );
     }
     let (status, _, refused) =
-        upload(&app, &owner, &path, "again.pdf", "application/pdf", pdf()).await;
+        upload(&app, &owner, &path, ("again.pdf", "application/pdf"), pdf()).await;
     assert_eq!(status, 404, "{refused}");
 }

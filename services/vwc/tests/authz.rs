@@ -8,6 +8,9 @@ use vwc::testing::TestApp;
 use vwc_auth::Role;
 use vwc_testkit::vin;
 
+mod common;
+use common::{poll_get, spawn_as, spawn_with_vehicle};
+
 const ROLES: [Role; 4] = [
     Role::Owner,
     Role::FleetManager,
@@ -124,37 +127,18 @@ async fn call(
 
 #[tokio::test]
 async fn every_route_answers_each_role_in_its_own_and_another_organisation_as_expected() {
-    let app = TestApp::spawn().await;
-    let setup = app.token("org_a", &[Role::FleetManager]);
-    let vehicle = app.register(&setup, &vin(1)).await;
+    let (app, setup, vehicle) = spawn_with_vehicle(&[Role::FleetManager], 1).await;
     // The scheduler learns of the vehicle from VehicleRegistered; wait until it has its schedule.
-    vwc_testkit::eventually(
-        "the schedule",
-        std::time::Duration::from_secs(10),
-        || async {
-            let r = app
-                .get(&setup, &format!("/v1/vehicles/{vehicle}/maintenance"))
-                .await;
-            if r.status() != 200 {
-                return None; // the read model has not seen the vehicle yet
-            }
-            let m: Value = r.json().await.ok()?;
-            (!m["items"].as_array()?.is_empty()).then_some(())
-        },
-    )
+    let maintenance = format!("/v1/vehicles/{vehicle}/maintenance");
+    poll_get(&app, &setup, &maintenance, "the schedule", |m| {
+        (!m["items"].as_array()?.is_empty()).then_some(())
+    })
     .await;
     // The valuation service learns of it the same way; wait until it has a current value.
-    vwc_testkit::eventually(
-        "the current value",
-        std::time::Duration::from_secs(10),
-        || async {
-            let r = app
-                .get(&setup, &format!("/v1/vehicles/{vehicle}/overview"))
-                .await;
-            let o: Value = r.json().await.ok()?;
-            (!o["valuation"].is_null()).then_some(())
-        },
-    )
+    let overview = format!("/v1/vehicles/{vehicle}/overview");
+    poll_get(&app, &setup, &overview, "the current value", |o| {
+        (!o["valuation"].is_null()).then_some(())
+    })
     .await;
     let (_, dealer) = call(
         &app,
@@ -221,8 +205,7 @@ fn forge(header: Value, claims: Value, signature: &str) -> String {
 
 #[tokio::test]
 async fn forged_expired_and_misaddressed_tokens_are_401() {
-    let app = TestApp::spawn().await;
-    let good = app.token("org_a", &[Role::Owner]);
+    let (app, good) = spawn_as(&[Role::Owner]).await;
     let parts: Vec<&str> = good.split('.').collect();
     let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
     let now = vwc_clock::now().timestamp();

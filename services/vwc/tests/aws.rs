@@ -12,7 +12,7 @@ use vwc_edge::{EdgeConsumer, EdgeStore, SqliteEdgeStore};
 use vwc_testkit::vin;
 
 mod common;
-use common::{bootstrap, unique_bus};
+use common::{bootstrapped, chat, poll_get, unique_bus};
 
 /// The whole system on the AWS bus `bus_name` at `endpoint` (moto, or a forwarder in front of it).
 async fn spawn_on_aws(endpoint: &str, bus_name: &str) -> TestApp {
@@ -44,12 +44,10 @@ fn niro(id: impl Into<VehicleId>, n: u32) -> Vehicle {
 
 #[tokio::test]
 async fn events_flow_through_eventbridge_and_sqs_to_the_edge_projection() {
-    let Some(endpoint) = vwc_testkit::aws::aws_endpoint("distributed-local mode") else {
+    // Bootstrap through the CLI, as an operator would.
+    let Some((endpoint, bus_name, created)) = bootstrapped("distributed-local mode", &[]) else {
         return;
     };
-    let bus_name = unique_bus();
-    // Bootstrap through the CLI, as an operator would.
-    let created = bootstrap(&endpoint, &bus_name, &[]);
     assert!(
         created["queues"]["edge"]["dlqUrl"]
             .as_str()
@@ -123,12 +121,12 @@ async fn the_lambda_handler_reports_only_the_poison_message_of_a_batch() {
 
 #[tokio::test]
 async fn bootstrap_can_schedule_the_daily_sweep_lambda() {
-    let Some(endpoint) = vwc_testkit::aws::aws_endpoint("distributed-local mode") else {
+    let lambda = "arn:aws:lambda:us-east-1:123456789012:function:vwc-lambda-sweep";
+    let Some((endpoint, bus_name, created)) =
+        bootstrapped("distributed-local mode", &["--sweep-lambda-arn", lambda])
+    else {
         return;
     };
-    let bus_name = unique_bus();
-    let lambda = "arn:aws:lambda:us-east-1:123456789012:function:vwc-lambda-sweep";
-    let created = bootstrap(&endpoint, &bus_name, &["--sweep-lambda-arn", lambda]);
     assert_eq!(created["sweepRule"]["schedule"], "cron(0 6 * * ? *)");
     let config = vwc_bus::aws::sdk_config(Some(&endpoint)).await;
     let eb = aws_sdk_eventbridge::Client::new(&config);
@@ -153,12 +151,12 @@ async fn bootstrap_can_schedule_the_daily_sweep_lambda() {
 /// EventBridge + SQS values a vehicle (valuation worker → `ValuationUpdated` → edge worker → overview).
 #[tokio::test]
 async fn the_valuation_queue_receives_its_routed_events_and_values_vehicles_over_sqs() {
-    let Some(endpoint) = vwc_testkit::aws::aws_endpoint("distributed-local mode") else {
+    let revalue = "arn:aws:lambda:us-east-1:123456789012:function:vwc-lambda-revalue";
+    let Some((endpoint, bus_name, created)) =
+        bootstrapped("distributed-local mode", &["--revalue-lambda-arn", revalue])
+    else {
         return;
     };
-    let bus_name = unique_bus();
-    let revalue = "arn:aws:lambda:us-east-1:123456789012:function:vwc-lambda-revalue";
-    let created = bootstrap(&endpoint, &bus_name, &["--revalue-lambda-arn", revalue]);
     let queue = created["queues"]["valuation"]["url"]
         .as_str()
         .or_else(|| created["queues"]["valuation"]["queueUrl"].as_str())
@@ -240,17 +238,14 @@ async fn the_valuation_queue_receives_its_routed_events_and_values_vehicles_over
     let app = spawn_on_aws(&endpoint, &bus_name).await;
     let token = app.token("org_a", &[Role::Owner]);
     let id = app.register(&token, &vin(6)).await;
-    let valuation = vwc_testkit::eventually(
+    // 404 until the edge worker has projected the registration.
+    let overview = format!("/v1/vehicles/{id}/overview");
+    let valuation = poll_get(
+        &app,
+        &token,
+        &overview,
         "a current value through SQS",
-        std::time::Duration::from_secs(30),
-        || async {
-            // 404 until the edge worker has projected the registration.
-            let r = app
-                .get(&token, &format!("/v1/vehicles/{id}/overview"))
-                .await;
-            let o: serde_json::Value = r.json().await.ok()?;
-            (!o["valuation"].is_null()).then(|| o["valuation"].clone())
-        },
+        |o| (!o["valuation"].is_null()).then(|| o["valuation"].clone()),
     )
     .await;
     assert_eq!(valuation["method"], "fallback_average_new_price");
@@ -289,15 +284,8 @@ async fn the_chat_historian_gets_its_events_through_its_own_queue() {
         "the historian answers from the SQS-delivered record",
         std::time::Duration::from_secs(30),
         || async {
-            let r = app
-                .http
-                .post(app.url(&format!("/v1/vehicles/{vehicle}/chat")))
-                .bearer_auth(&token)
-                .header("accept", "application/json")
-                .json(&serde_json::json!({"question": "Show me the odometer readings"}))
-                .send()
-                .await
-                .ok()?;
+            let question = serde_json::json!({"question": "Show me the odometer readings"});
+            let r = chat(&app, &token, &vehicle, Some("application/json"), &question).await;
             let body: serde_json::Value = r.json().await.ok()?;
             (body["citations"][0]["eventId"] == reading.as_str()).then_some(body)
         },
@@ -358,11 +346,9 @@ impl Outage {
 /// is projected exactly once and nothing else is.
 #[tokio::test]
 async fn writes_acknowledged_while_aws_is_unreachable_are_projected_once_when_it_is_back() {
-    let Some(endpoint) = vwc_testkit::aws::aws_endpoint("distributed-local mode") else {
+    let Some((endpoint, bus_name, _)) = bootstrapped("distributed-local mode", &[]) else {
         return;
     };
-    let bus_name = unique_bus();
-    bootstrap(&endpoint, &bus_name, &[]);
     let outage = Outage::in_front_of(&endpoint).await;
     let app = spawn_on_aws(&outage.url, &bus_name).await;
     let token = app.token("org_a", &[Role::Owner]);

@@ -6,14 +6,12 @@ use vwc_auth::Role;
 use vwc_testkit::{json as body, vin};
 
 mod common;
-use common::{post, send_raw, stored_events};
+use common::{pluck, post, send_raw, spawn_with_vehicle, stored_events};
 use reqwest::Method;
 
 #[tokio::test]
 async fn bad_vehicle_and_event_requests_are_problems_and_store_nothing() {
-    let app = TestApp::spawn().await;
-    let token = app.token("org_a", &[Role::FleetManager]);
-    let vehicle = app.register(&token, &vin(1)).await;
+    let (app, token, vehicle) = spawn_with_vehicle(&[Role::FleetManager], 1).await;
     app.timeline_of_len(&token, &vehicle, 0).await;
     let events = format!("/v1/vehicles/{vehicle}/events");
     let at = "2026-01-01T00:00:00Z";
@@ -159,12 +157,7 @@ async fn bad_vehicle_and_event_requests_are_problems_and_store_nothing() {
         &json!({"vin": "1HGCM82633A00435O", "year": 1700, "make": "a", "model": "b"}),
     )
     .await;
-    let fields: Vec<_> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap().to_string())
-        .collect();
+    let fields = pluck(&problem["errors"], "field");
     assert_eq!(fields, vec!["vin", "year"]);
 
     // Nothing was stored: one vehicle, no events, nothing in the outbox beyond the registration.

@@ -13,7 +13,7 @@ use vwc_auth::Role;
 use vwc_testkit::{eventually, json as body, vin};
 
 mod common;
-use common::{demo_rav4, post};
+use common::{demo_rav4, get, poll_get, post, record, spawn_as};
 
 /// One parsed event: (DTSTART date, STATUS, SUMMARY, vehicle id).
 type Events = BTreeMap<String, (NaiveDate, String, String, String)>;
@@ -96,9 +96,10 @@ async fn the_signed_vehicle_feed_parses_with_stable_uids_and_projected_mileage_d
     app.settle().await;
     let view = maintenance(&app, &token, &rav4).await;
 
-    let (status, _, url) = body(
-        app.get(&token, &format!("/v1/vehicles/{rav4}/maintenance/calendar"))
-            .await,
+    let (status, _, url) = get(
+        &app,
+        &token,
+        &format!("/v1/vehicles/{rav4}/maintenance/calendar"),
     )
     .await;
     assert_eq!(status, 200, "{url}");
@@ -188,28 +189,24 @@ async fn the_signed_vehicle_feed_parses_with_stable_uids_and_projected_mileage_d
     app.stop().await;
 }
 
+/// The vehicle's calendar subscription (`calendarUrl`, `calendarPath`) as `token` is given it.
+async fn vehicle_calendar(app: &TestApp, token: &str, vehicle: &str) -> Value {
+    app.get_ok(
+        token,
+        &format!("/v1/vehicles/{vehicle}/maintenance/calendar"),
+    )
+    .await
+}
+
 async fn vehicle_with_an_oil_change(app: &TestApp, token: &str, n: u32) -> String {
     let vehicle = app.register(token, &vin(n)).await;
     let done = vwc_clock::now() - chrono::Duration::days(20);
-    let (status, _, answer) = post(
-        app,
-        token,
-        &format!("/v1/vehicles/{vehicle}/events"),
-        &json!({"kind": "maintenance", "occurredAt": done, "odometer": 30000,
-            "details": {"tasks": ["oil_change"]}}),
-    )
-    .await;
-    assert_eq!(status, 201, "{answer}");
-    eventually("a dated oil change", Duration::from_secs(10), || async {
-        // The edge may not hold the vehicle yet (404): keep waiting.
-        let (status, _, m) = body(
-            app.get(token, &format!("/v1/vehicles/{vehicle}/maintenance"))
-                .await,
-        )
-        .await;
-        if status != 200 {
-            return None;
-        }
+    let oil_change = json!({"kind": "maintenance", "occurredAt": done, "odometer": 30000,
+        "details": {"tasks": ["oil_change"]}});
+    record(app, token, &vehicle, oil_change).await;
+    // The edge may not hold the vehicle yet (404): `poll_get` keeps waiting.
+    let maintenance = format!("/v1/vehicles/{vehicle}/maintenance");
+    poll_get(app, token, &maintenance, "a dated oil change", |m| {
         m["items"]
             .as_array()?
             .iter()
@@ -222,8 +219,7 @@ async fn vehicle_with_an_oil_change(app: &TestApp, token: &str, n: u32) -> Strin
 
 #[tokio::test]
 async fn calendar_feeds_keep_to_their_organisation_and_rotation_revokes_every_signed_url() {
-    let app = TestApp::spawn().await;
-    let a = app.token("org_a", &[Role::Owner]);
+    let (app, a) = spawn_as(&[Role::Owner]).await;
     let b = app.token("org_b", &[Role::Owner]);
     let viewer_a = app.token("org_a", &[Role::Viewer]);
     let car_a = vehicle_with_an_oil_change(&app, &a, 1).await;
@@ -234,16 +230,14 @@ async fn calendar_feeds_keep_to_their_organisation_and_rotation_revokes_every_si
         format!("/v1/vehicles/{car_a}/maintenance.ics"),
         format!("/v1/vehicles/{car_a}/maintenance/calendar"),
     ] {
-        let (status, ct, _) = body(app.get(&b, &path).await).await;
+        let (status, ct, _) = get(&app, &b, &path).await;
         assert_eq!(
             (status, ct.as_str()),
             (404, "application/problem+json"),
             "{path}"
         );
     }
-    let url_b = app
-        .get_ok(&b, &format!("/v1/vehicles/{car_b}/maintenance/calendar"))
-        .await["calendarPath"]
+    let url_b = vehicle_calendar(&app, &b, &car_b).await["calendarPath"]
         .as_str()
         .unwrap()
         .to_string();
@@ -263,9 +257,7 @@ async fn calendar_feeds_keep_to_their_organisation_and_rotation_revokes_every_si
         .get_ok(&viewer_a, "/v1/notifications/preferences/calendar")
         .await;
     let old_fleet = fleet_a["calendarUrl"].as_str().unwrap().to_string();
-    let old_vehicle = app
-        .get_ok(&a, &format!("/v1/vehicles/{car_a}/maintenance/calendar"))
-        .await["calendarUrl"]
+    let old_vehicle = vehicle_calendar(&app, &a, &car_a).await["calendarUrl"]
         .as_str()
         .unwrap()
         .to_string();
@@ -276,22 +268,11 @@ async fn calendar_feeds_keep_to_their_organisation_and_rotation_revokes_every_si
     assert!(events_b.values().all(|(.., v)| v == &car_b));
 
     // Rotation needs configure_notifications, and revokes every URL issued before.
-    let (status, _, _) = post(
-        &app,
-        &viewer_a,
-        "/v1/notifications/preferences/calendar/rotate",
-        &json!({}),
-    )
-    .await;
+    let rotate = "/v1/notifications/preferences/calendar/rotate";
+    let (status, _, _) = post(&app, &viewer_a, rotate, &json!({})).await;
     assert_eq!(status, 403);
     feed(&app, &old_fleet, None).await;
-    let (status, _, rotated) = post(
-        &app,
-        &a,
-        "/v1/notifications/preferences/calendar/rotate",
-        &json!({}),
-    )
-    .await;
+    let (status, _, rotated) = post(&app, &a, rotate, &json!({})).await;
     assert_eq!(status, 200, "{rotated}");
     let new_fleet = rotated["calendarUrl"].as_str().unwrap();
     assert_ne!(new_fleet, old_fleet);
@@ -304,9 +285,7 @@ async fn calendar_feeds_keep_to_their_organisation_and_rotation_revokes_every_si
         );
     }
     assert_eq!(feed(&app, new_fleet, None).await, events);
-    let new_vehicle = app
-        .get_ok(&a, &format!("/v1/vehicles/{car_a}/maintenance/calendar"))
-        .await["calendarUrl"]
+    let new_vehicle = vehicle_calendar(&app, &a, &car_a).await["calendarUrl"]
         .as_str()
         .unwrap()
         .to_string();
@@ -315,12 +294,11 @@ async fn calendar_feeds_keep_to_their_organisation_and_rotation_revokes_every_si
     // B's URLs are untouched by A's rotation.
     feed(&app, &app.url(&url_b), None).await;
     // Without a token the bearer routes are 401.
-    let response = app
-        .http
-        .get(app.url(&format!("/v1/vehicles/{car_a}/maintenance.ics")))
-        .send()
-        .await
-        .unwrap();
+    let response = vwc_testkit::get_anonymous(
+        &app.http,
+        app.url(&format!("/v1/vehicles/{car_a}/maintenance.ics")),
+    )
+    .await;
     assert_eq!(response.status(), 401);
     app.stop().await;
 }

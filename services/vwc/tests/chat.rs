@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use chrono::{DateTime, Datelike, Utc};
 use clap::Parser;
+use reqwest::Method;
 use serde_json::{Value, json};
 use vwc::testing::TestApp;
 use vwc_auth::Role;
 use vwc_testkit::json as body;
 
 mod common;
-use common::{ask, demo_rav4, post};
+use common::{ask, chat, demo_rav4, pluck, poll_get, post, send_raw, spawn_with_vehicle};
 
 // ---------------------------------------------------------------------------------------------------
 // The test's own formatting and arithmetic (independent of the engine's code).
@@ -188,12 +189,7 @@ async fn run(
         let a = ask(app, token, vehicle, &c.question, None).await;
         let text = a["answer"].as_str().unwrap_or_default();
         println!("Q: {}\nA: {text}", c.question);
-        let cited: Vec<String> = a["citations"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c["eventId"].as_str().unwrap().to_string())
-            .collect();
+        let cited = pluck(&a["citations"], "eventId");
         let mut problems = Vec::new();
         if a["intent"] != c.intent {
             problems.push(format!("intent {} (wanted {})", a["intent"], c.intent));
@@ -301,6 +297,26 @@ async fn historian_holds(app: &TestApp, token: &str, vehicle: &str, n: u64) {
         },
     )
     .await
+}
+
+/// The vehicle's history (in `unit`) once the timeline holds `n` events and the historian holds them too.
+async fn held_history(
+    app: &TestApp,
+    token: &str,
+    vehicle: &str,
+    n: usize,
+    unit: &'static str,
+) -> History {
+    let events = timeline(app, token, vehicle, n).await;
+    historian_holds(app, token, vehicle, events.len() as u64).await;
+    History { events, unit }
+}
+
+/// Loads the demo seed; a fleet manager's token, the RAV4's id and its history as the historian holds it.
+async fn demo_history(app: &TestApp) -> (String, String, History) {
+    let (token, rav4) = demo_rav4(app, &[Role::Owner, Role::FleetManager]).await;
+    let history = held_history(app, &token, &rav4, demo_rav4_events(), "mi").await;
+    (token, rav4, history)
 }
 
 /// Waits until the historian holds the vehicle's maintenance schedule (these turns are audited too).
@@ -756,37 +772,22 @@ fn second_checks(h: &History) -> Vec<Check> {
 #[tokio::test]
 async fn the_question_set_is_answered_from_the_records_with_citations() {
     let app = TestApp::spawn().await;
-    let (token, rav4) = demo_rav4(&app, &[Role::Owner, Role::FleetManager]).await;
-    let demo = History {
-        events: timeline(&app, &token, &rav4, demo_rav4_events()).await,
-        unit: "mi",
-    };
-    historian_holds(&app, &token, &rav4, demo.events.len() as u64).await;
+    let (token, rav4, demo) = demo_history(&app).await;
     app.settle().await;
     // The maintenance view the scheduler published (the edge serves the same events).
-    let maintenance = vwc_testkit::eventually(
-        "a maintenance schedule",
-        Duration::from_secs(20),
-        || async {
-            let m = app
-                .get_ok(&token, &format!("/v1/vehicles/{rav4}/maintenance"))
-                .await;
-            m["items"]
-                .as_array()
-                .is_some_and(|i| !i.is_empty())
-                .then_some(m)
-        },
-    )
+    let path = format!("/v1/vehicles/{rav4}/maintenance");
+    let maintenance = poll_get(&app, &token, &path, "a maintenance schedule", |m| {
+        m["items"]
+            .as_array()
+            .is_some_and(|i| !i.is_empty())
+            .then_some(m)
+    })
     .await;
     historian_holds_schedule(&app, &token, &rav4).await;
 
     let second_token = app.token("org_second", &[Role::Owner]);
     let golf = second_history(&app, &second_token).await;
-    let second = History {
-        events: timeline(&app, &second_token, &golf, 8).await,
-        unit: "km",
-    };
-    historian_holds(&app, &second_token, &golf, second.events.len() as u64).await;
+    let second = held_history(&app, &second_token, &golf, 8, "km").await;
     historian_holds_schedule(&app, &second_token, &golf).await;
     app.settle().await;
 
@@ -826,24 +827,12 @@ fn frames(text: &str) -> Vec<(String, Value)> {
 #[tokio::test]
 async fn answers_stream_as_sse_and_conversations_keep_context_feedback_and_an_audit_trail() {
     let app = TestApp::spawn().await;
-    let (token, rav4) = demo_rav4(&app, &[Role::Owner, Role::FleetManager]).await;
-    let h = History {
-        events: timeline(&app, &token, &rav4, demo_rav4_events()).await,
-        unit: "mi",
-    };
-    historian_holds(&app, &token, &rav4, h.events.len() as u64).await;
+    let (token, rav4, h) = demo_history(&app).await;
     let oil = h.with_task("oil_change");
 
     // SSE, read by a real client chunk by chunk.
-    let response = app
-        .http
-        .post(app.url(&format!("/v1/vehicles/{rav4}/chat")))
-        .bearer_auth(&token)
-        .header("accept", "text/event-stream")
-        .json(&json!({"question": "When was the oil last changed?"}))
-        .send()
-        .await
-        .unwrap();
+    let question = json!({"question": "When was the oil last changed?"});
+    let response = chat(&app, &token, &rav4, Some("text/event-stream"), &question).await;
     assert_eq!(response.status(), 200);
     assert!(
         response.headers()["content-type"]
@@ -946,31 +935,7 @@ async fn answers_stream_as_sse_and_conversations_keep_context_feedback_and_an_au
 
     // `vwc chat audit` lists the organisation's turns.
     // (In process: the `vwc` binary in a shared target dir may be another build's.)
-    let dir = app.data_dir.path().to_str().unwrap().to_string();
-    let audit = |extra: Vec<String>| {
-        let mut args: Vec<String> = [
-            "vwc",
-            "chat",
-            "audit",
-            "--org",
-            "org_demo",
-            "--data-dir",
-            &dir,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        args.extend(extra);
-        vwc::cli::audit_lines(
-            vwc::cli::Cli::try_parse_from(args).expect("the audit command parses"),
-        )
-    };
-    let rows: Vec<Value> = audit(Vec::new())
-        .await
-        .unwrap()
-        .iter()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let rows = audit(&app, &[]).await;
     assert_eq!(rows.len(), 4);
     assert!(
         rows.iter().all(|r| r["orgId"] == "org_demo"
@@ -981,20 +946,36 @@ async fn answers_stream_as_sse_and_conversations_keep_context_feedback_and_an_au
     let tomorrow = (vwc_clock::now() + chrono::Duration::days(1))
         .format("%Y-%m-%d")
         .to_string();
-    assert!(
-        audit(vec!["--since".into(), tomorrow])
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(audit(&app, &["--since", &tomorrow]).await.is_empty());
     app.stop().await;
+}
+
+/// `vwc chat audit --org org_demo` on the app's data dir with `extra` arguments, run in process (the `vwc`
+/// binary in a shared target dir may be another build's); its JSON lines.
+async fn audit(app: &TestApp, extra: &[&str]) -> Vec<Value> {
+    let dir = app.data_dir.path().to_str().unwrap();
+    let mut args = vec![
+        "vwc",
+        "chat",
+        "audit",
+        "--org",
+        "org_demo",
+        "--data-dir",
+        dir,
+    ];
+    args.extend_from_slice(extra);
+    let cli = vwc::cli::Cli::try_parse_from(args).expect("the audit command parses");
+    vwc::cli::audit_lines(cli)
+        .await
+        .unwrap()
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 #[tokio::test]
 async fn other_organisations_get_404_viewers_may_ask_and_bad_input_is_a_problem() {
-    let app = TestApp::spawn().await;
-    let owner = app.token("org_a", &[Role::Owner]);
-    let vehicle = app.register(&owner, &vwc_testkit::vin(5)).await;
+    let (app, owner, vehicle) = spawn_with_vehicle(&[Role::Owner], 5).await;
     historian_holds(&app, &owner, &vehicle, 0).await;
     let a = ask(
         &app,
@@ -1078,26 +1059,18 @@ async fn other_organisations_get_404_viewers_may_ask_and_bad_input_is_a_problem(
         assert_eq!(status, want, "{payload}: {b}");
         assert_eq!(ct, "application/problem+json");
     }
-    let r = app
-        .http
-        .post(app.url(&path))
-        .bearer_auth(&owner)
-        .header("content-type", "application/json")
-        .body("{not json")
-        .send()
-        .await
-        .unwrap();
+    let r = send_raw(
+        &app,
+        Method::POST,
+        &owner,
+        &path,
+        "application/json",
+        "{not json",
+    )
+    .await;
     let (status, ct, _) = body(r).await;
     assert_eq!((status, ct.as_str()), (400, "application/problem+json"));
-    let r = app
-        .http
-        .post(app.url(&path))
-        .bearer_auth(&owner)
-        .header("content-type", "text/plain")
-        .body("When?")
-        .send()
-        .await
-        .unwrap();
+    let r = send_raw(&app, Method::POST, &owner, &path, "text/plain", "When?").await;
     assert_eq!(r.status(), 415);
     let r = app
         .http
@@ -1189,24 +1162,13 @@ async fn with_an_llm_provider_grounded_answers_stream_and_invented_ones_fall_bac
         opts.chat_llm = Some(settings)
     })
     .await;
-    let (token, rav4) = demo_rav4(&app, &[Role::Owner, Role::FleetManager]).await;
-    let h = History {
-        events: timeline(&app, &token, &rav4, demo_rav4_events()).await,
-        unit: "mi",
-    };
-    historian_holds(&app, &token, &rav4, h.events.len() as u64).await;
+    let (token, rav4, h) = demo_history(&app).await;
     let oil = h.with_task("oil_change");
     let latest = oil[oil.len() - 1];
 
     // The LLM's grounded answer, streamed as deltas exactly like the deterministic one.
-    let response = app
-        .http
-        .post(app.url(&format!("/v1/vehicles/{rav4}/chat")))
-        .bearer_auth(&token)
-        .json(&json!({"question": "When was the oil last changed?"}))
-        .send()
-        .await
-        .unwrap();
+    let question = json!({"question": "When was the oil last changed?"});
+    let response = chat(&app, &token, &rav4, None, &question).await;
     assert_eq!(response.status(), 200);
     let frames = frames(&response.text().await.unwrap());
     let (last, deltas) = frames.split_last().unwrap();
@@ -1264,30 +1226,15 @@ async fn with_an_llm_provider_grounded_answers_stream_and_invented_ones_fall_bac
     assert!(!history.to_string().contains(KEY));
 
     // `vwc chat audit` (in process, as above) lists the same engines and reason.
-    let dir = app.data_dir.path().to_str().unwrap().to_string();
-    let lines = vwc::cli::audit_lines(
-        vwc::cli::Cli::try_parse_from([
-            "vwc",
-            "chat",
-            "audit",
-            "--org",
-            "org_demo",
-            "--data-dir",
-            &dir,
-        ])
-        .expect("the audit command parses"),
-    )
-    .await
-    .unwrap();
-    let rows: Vec<Value> = lines
+    let lines = audit(&app, &[]).await;
+    let rows: Vec<&Value> = lines
         .iter()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .filter(|r: &Value| r["conversationId"] == conversation.as_str())
+        .filter(|r| r["conversationId"] == conversation.as_str())
         .collect();
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[0]["engine"], "llm:stand-in");
     assert_eq!(rows[1]["engine"], "deterministic");
     assert_eq!(rows[1]["fallbackReason"], why);
-    assert!(!lines.concat().contains(KEY));
+    assert!(!Value::from(lines).to_string().contains(KEY));
     app.stop().await;
 }

@@ -2,25 +2,21 @@
 //! void flowing into the timeline, the costs, the maintenance due state and the chat; the record's history;
 //! who may change a dealer's record; other organisations' ids; bad input that changes nothing.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 use vwc::testing::TestApp;
 use vwc_auth::Role;
-use vwc_testkit::{eventually, json as body, vin};
+use vwc_testkit::{json as body, vin};
 use vwc_webhook::{WebhookSecret, sign};
 
 mod common;
-use common::{ask, days_ago, delete, names_field, patch, post, record, send_raw};
+use common::{
+    ask, days_ago, delete, detail_mentions, names_field, patch, pluck, poll_get, post, record,
+    send_raw, spawn_as, spawn_with_vehicle,
+};
 use reqwest::Method;
 
 fn cited(answer: &Value) -> Vec<String> {
-    answer["citations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["eventId"].as_str().unwrap().to_string())
-        .collect()
+    pluck(&answer["citations"], "eventId")
 }
 
 fn oil_change(days: i64, odometer: u64, cents: u64) -> Value {
@@ -54,9 +50,7 @@ fn usd_costs(overview: &Value) -> Value {
 
 #[tokio::test]
 async fn a_correction_and_a_void_flow_into_timeline_costs_due_state_and_chat() {
-    let app = TestApp::spawn().await;
-    let token = app.token("org_a", &[Role::Owner]);
-    let vehicle = app.register(&token, &vin(301)).await;
+    let (app, token, vehicle) = spawn_with_vehicle(&[Role::Owner], 301).await;
     let first = record(&app, &token, &vehicle, oil_change(60, 40_000, 8_999)).await;
     let repair = record(
         &app,
@@ -208,9 +202,7 @@ async fn a_correction_and_a_void_flow_into_timeline_costs_due_state_and_chat() {
 
 #[tokio::test]
 async fn bad_corrections_and_voids_are_refused_and_change_nothing() {
-    let app = TestApp::spawn().await;
-    let owner = app.token("org_a", &[Role::Owner]);
-    let vehicle = app.register(&owner, &vin(302)).await;
+    let (app, owner, vehicle) = spawn_with_vehicle(&[Role::Owner], 302).await;
     let other_vehicle = app.register(&owner, &vin(303)).await;
     let reading = record(
         &app,
@@ -262,25 +254,18 @@ async fn bad_corrections_and_voids_are_refused_and_change_nothing() {
     assert_eq!(status, 422, "a void needs a reason: {problem}");
 
     // Unknown ids, a record of another vehicle, another organisation: 404.
-    let (status, _, _) = patch(
-        &app,
-        &owner,
-        &format!("/v1/vehicles/{vehicle}/events/evt_nope"),
-        &json!({"odometer": 5}),
-    )
-    .await;
-    assert_eq!(status, 404);
-    let (status, _, _) = patch(
-        &app,
-        &owner,
-        &format!("/v1/vehicles/{other_vehicle}/events/{reading}"),
-        &json!({"odometer": 5}),
-    )
-    .await;
-    assert_eq!(status, 404);
     let stranger = app.token("org_b", &[Role::FleetManager]);
-    let (status, _, _) = patch(&app, &stranger, &path, &json!({"odometer": 5})).await;
-    assert_eq!(status, 404);
+    for (token, record) in [
+        (&owner, format!("/v1/vehicles/{vehicle}/events/evt_nope")),
+        (
+            &owner,
+            format!("/v1/vehicles/{other_vehicle}/events/{reading}"),
+        ),
+        (&stranger, path.clone()),
+    ] {
+        let (status, _, _) = patch(&app, token, &record, &json!({"odometer": 5})).await;
+        assert_eq!(status, 404, "{record}");
+    }
     let (status, _, _) = delete(&app, &stranger, &format!("{path}?reason=mine")).await;
     assert_eq!(status, 404);
     let status = app
@@ -323,10 +308,7 @@ async fn bad_corrections_and_voids_are_refused_and_change_nothing() {
     let (status, _, problem) = patch(&app, &owner, &path, &json!({"odometer": 1_200})).await;
     assert_eq!(status, 409, "{problem}");
     assert!(
-        problem["detail"]
-            .as_str()
-            .unwrap()
-            .contains("cannot be corrected"),
+        detail_mentions(&problem, "cannot be corrected"),
         "{problem}"
     );
     let history = app.get_ok(&owner, &format!("{path}/history")).await;
@@ -336,8 +318,7 @@ async fn bad_corrections_and_voids_are_refused_and_change_nothing() {
 
 #[tokio::test]
 async fn a_dealer_record_is_corrected_only_by_the_roles_allowed() {
-    let app = TestApp::spawn().await;
-    let fleet = app.token("org_a", &[Role::FleetManager]);
+    let (app, fleet) = spawn_as(&[Role::FleetManager]).await;
     let (status, _, created) = post(
         &app,
         &fleet,
@@ -400,16 +381,10 @@ async fn a_dealer_record_is_corrected_only_by_the_roles_allowed() {
     assert_eq!(status, 200, "{corrected}");
     assert_eq!(corrected["current"]["source"], "dealer");
     assert_eq!(corrected["current"]["odometer"], 12_100);
-    eventually(
-        "the corrected odometer",
-        Duration::from_secs(30),
-        || async {
-            let items = app
-                .get_ok(&fleet, &format!("/v1/vehicles/{vehicle}/events"))
-                .await;
-            (items["items"][0]["odometer"] == 12_100).then_some(())
-        },
-    )
+    let events = format!("/v1/vehicles/{vehicle}/events");
+    poll_get(&app, &fleet, &events, "the corrected odometer", |items| {
+        (items["items"][0]["odometer"] == 12_100).then_some(())
+    })
     .await;
     let (status, _, _) = delete(&app, &fleet, &format!("{path}?reason=duplicate RO")).await;
     assert_eq!(status, 200);

@@ -12,7 +12,10 @@ use vwc_auth::Role;
 use vwc_bus::{Bus, Consumer, HandleError};
 use vwc_contracts::{Envelope, EventType, VehicleEventRecorded};
 use vwc_edge::EdgeConsumer;
-use vwc_testkit::{eventually, vin};
+use vwc_testkit::eventually;
+
+mod common;
+use common::spawn_with_vehicle;
 
 /// The real edge consumer, except that it fails the envelopes named poisonous until they are cured.
 struct PoisonedEdge {
@@ -58,9 +61,7 @@ async fn first_event_envelope(app: &TestApp, token: &str, vehicle: &str) -> Enve
 
 #[tokio::test]
 async fn a_duplicate_delivery_has_one_effect() {
-    let app = TestApp::spawn().await;
-    let token = app.token("org_a", &[Role::Owner]);
-    let vehicle = app.register(&token, &vin(1)).await;
+    let (app, token, vehicle) = spawn_with_vehicle(&[Role::Owner], 1).await;
     let envelope = first_event_envelope(&app, &token, &vehicle).await;
     // The same envelope three times, and the same timeline event under a new envelope id (a re-publish).
     let bus = &app.system().bus;
@@ -80,9 +81,7 @@ async fn a_duplicate_delivery_has_one_effect() {
 
 #[tokio::test]
 async fn a_poison_message_is_dead_lettered_while_the_others_go_through_and_replay_delivers_it() {
-    let app = TestApp::spawn().await;
-    let token = app.token("org_a", &[Role::Owner]);
-    let vehicle = app.register(&token, &vin(2)).await;
+    let (app, token, vehicle) = spawn_with_vehicle(&[Role::Owner], 2).await;
     app.timeline_of_len(&token, &vehicle, 0).await;
 
     let edge = Arc::new(PoisonedEdge {
@@ -159,9 +158,7 @@ async fn a_poison_message_is_dead_lettered_while_the_others_go_through_and_repla
 
 #[tokio::test]
 async fn the_dlq_commands_list_and_replay_from_the_data_dir() {
-    let app = TestApp::spawn().await;
-    let token = app.token("org_a", &[Role::Owner]);
-    let vehicle = app.register(&token, &vin(3)).await;
+    let (app, token, vehicle) = spawn_with_vehicle(&[Role::Owner], 3).await;
     app.timeline_of_len(&token, &vehicle, 0).await;
     // A real poison: an envelope whose data does not match its type.
     let mut bad = vwc_contracts::examples::undecodable(
@@ -219,9 +216,7 @@ async fn the_dlq_commands_list_and_replay_from_the_data_dir() {
 
 #[tokio::test]
 async fn events_written_while_the_bus_is_down_reach_the_projection_when_it_is_back() {
-    let app = TestApp::spawn().await;
-    let token = app.token("org_a", &[Role::Owner]);
-    let vehicle = app.register(&token, &vin(4)).await;
+    let (app, token, vehicle) = spawn_with_vehicle(&[Role::Owner], 4).await;
     app.timeline_of_len(&token, &vehicle, 0).await;
     app.system().bus.set_available(false);
     let r = app.http.get(app.url("/readyz")).send().await.unwrap();

@@ -8,14 +8,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use vwc::testing::TestApp;
 use vwc_auth::Role;
 use vwc_testkit::process::{start_vwc_up, vwc_token};
 use vwc_testkit::{eventually, json as body, vin};
 use vwc_webhook::{WebhookSecret, sign};
 
 mod common;
-use common::{post, stored_events};
+use common::{post, spawn_with_vehicle, stored_events};
 
 fn record(vin: &str, i: usize) -> Vec<u8> {
     serde_json::to_vec(&json!({"type": "service_record", "vin": vin,
@@ -196,9 +195,7 @@ async fn kill_9_during_a_webhook_burst_then_resending_everything_stores_and_proj
 
 #[tokio::test]
 async fn writes_acknowledged_while_the_bus_refuses_are_projected_once_when_it_is_back() {
-    let app = TestApp::spawn().await;
-    let token = app.token("org_a", &[Role::Owner]);
-    let vehicle = app.register(&token, &vin(8)).await;
+    let (app, token, vehicle) = spawn_with_vehicle(&[Role::Owner], 8).await;
     app.timeline_of_len(&token, &vehicle, 0).await;
     let mut recorded = Vec::new();
     for i in 0..30u64 {
@@ -226,9 +223,7 @@ async fn writes_acknowledged_while_the_bus_refuses_are_projected_once_when_it_is
 
 #[tokio::test]
 async fn a_write_the_store_cannot_make_is_an_error_that_changes_nothing() {
-    let app = TestApp::spawn().await;
-    let token = app.token("org_a", &[Role::Owner]);
-    let vehicle = app.register(&token, &vin(9)).await;
+    let (app, token, vehicle) = spawn_with_vehicle(&[Role::Owner], 9).await;
     app.timeline_of_len(&token, &vehicle, 0).await;
     let lock = rusqlite::Connection::open(app.data_dir.path().join("ingestion.db")).unwrap();
     lock.execute_batch("BEGIN EXCLUSIVE").unwrap();
@@ -251,9 +246,7 @@ async fn a_write_the_store_cannot_make_is_an_error_that_changes_nothing() {
 /// the store is free again every acknowledged write is projected exactly once.
 #[tokio::test]
 async fn a_stalled_consumer_delays_nothing_else_and_catches_up_exactly_once() {
-    let app = TestApp::spawn().await;
-    let token = app.token("org_a", &[Role::Owner]);
-    let vehicle = app.register(&token, &vin(10)).await;
+    let (app, token, vehicle) = spawn_with_vehicle(&[Role::Owner], 10).await;
     let mut recorded = vec![app.record_odometer(&token, &vehicle, 40, 100).await];
     app.timeline_of_len(&token, &vehicle, 1).await;
 

@@ -10,7 +10,7 @@ use vwc_auth::Role;
 use vwc_testkit::vin;
 
 mod common;
-use common::{post, send};
+use common::{record, send};
 use reqwest::Method;
 
 const ORG: &str = "org_fleet";
@@ -130,15 +130,9 @@ async fn seed(app: &TestApp) -> Vec<String> {
         // An oil change 400 days ago on two vehicles, and odometer readings since.
         if i < 2 {
             let at = vwc_clock::now() - chrono::Duration::days(400);
-            let (status, _, b) = post(
-                app,
-                &token,
-                &format!("/v1/vehicles/{vehicle}/events"),
-                &json!({"kind": "maintenance", "occurredAt": at, "odometer": 10_000,
-                    "details": {"tasks": ["oil_change"]}}),
-            )
-            .await;
-            assert_eq!(status, 201, "{b}");
+            let oil_change = json!({"kind": "maintenance", "occurredAt": at, "odometer": 10_000,
+                "details": {"tasks": ["oil_change"]}});
+            record(app, &token, vehicle, oil_change).await;
         }
         app.record_odometer(&token, vehicle, 1, 30_000 + i as u64)
             .await;
@@ -149,24 +143,13 @@ async fn seed(app: &TestApp) -> Vec<String> {
         if kind == "collision" {
             event["details"] = json!({"severity": "minor", "structural": false});
         }
-        let (status, _, b) = post(
-            app,
-            &token,
-            &format!("/v1/vehicles/{}/events", vehicles[v]),
-            &event,
-        )
-        .await;
-        assert_eq!(status, 201, "{b}");
+        record(app, &token, &vehicles[v], event).await;
     }
     let other = app.token("org_other", &[Role::FleetManager]);
     let theirs = app.register(&other, &vin(999)).await;
-    let (status, _, _) = post(
-        app,
-        &other,
-        &format!("/v1/vehicles/{theirs}/events"),
-        &json!({"kind": "repair", "occurredAt": "2025-02-02T09:00:00Z", "costCents": 99_999, "currency": "USD"}),
-    ).await;
-    assert_eq!(status, 201);
+    let repair = json!({"kind": "repair", "occurredAt": "2025-02-02T09:00:00Z",
+        "costCents": 99_999, "currency": "USD"});
+    record(app, &other, &theirs, repair).await;
     app.settle().await;
     vehicles
 }
@@ -258,13 +241,9 @@ async fn fleet_aggregates_survive_a_restart_and_keep_counting_after_it() {
     // One more vehicle and cost after the restart: counted once, on top of what was there.
     let manager = app.token(ORG, &[Role::FleetManager]);
     let sixth = app.register(&manager, &vin(906)).await;
-    let (status, _, _) = post(
-        &app,
-        &manager,
-        &format!("/v1/vehicles/{sixth}/events"),
-        &json!({"kind": "repair", "occurredAt": "2025-02-03T09:00:00Z", "costCents": 1_000, "currency": "USD"}),
-    ).await;
-    assert_eq!(status, 201);
+    let repair = json!({"kind": "repair", "occurredAt": "2025-02-03T09:00:00Z",
+        "costCents": 1_000, "currency": "USD"});
+    record(&app, &manager, &sixth, repair).await;
     app.settle().await;
     let later = fleet(&app, &token).await;
     assert_eq!(later.totals[0].0, 6);

@@ -5,29 +5,40 @@
 use serde_json::{Value, json};
 use vwc::testing::TestApp;
 use vwc_auth::Role;
-use vwc_testkit::{json as body, vin};
+use vwc_testkit::vin;
 
 mod common;
-use common::{names_field, post};
+use common::{ask, names_field, pluck, post, registered, spawn_as, spawn_with_vehicle};
 
-/// Records a fill-up: `(day, odometer)`, its details and `(costCents, currency)`.
-async fn fill(
+/// One fill-up of a table: day, odometer, volume, whether the tank was filled, and its cost in cents.
+type FillUp = (&'static str, u64, f64, bool, u64);
+
+/// Records each fill-up as a `fuel` event (volumes in `volume_unit`, costs in `currency`, every detail in
+/// `extra` added to each), then waits for the timeline to hold them all; the vehicle's overview fuel.
+async fn fill_ups(
     app: &TestApp,
     token: &str,
     vehicle: &str,
-    (day, odometer): (&str, u64),
-    details: Value,
-    (cost_cents, currency): (u64, &str),
-) {
-    let (status, _, answer) = post(
-        app,
-        token,
-        &format!("/v1/vehicles/{vehicle}/events"),
-        &json!({"kind": "fuel", "occurredAt": format!("{day}T08:00:00Z"), "odometer": odometer,
-            "costCents": cost_cents, "currency": currency, "details": details}),
-    )
-    .await;
-    assert_eq!(status, 201, "{answer}");
+    (volume_unit, currency): (&str, &str),
+    extra: Value,
+    fills: &[FillUp],
+) -> Value {
+    for &(day, odometer, volume, full, cost_cents) in fills {
+        let mut details = json!({"volume": volume, "volumeUnit": volume_unit, "fullTank": full});
+        for (key, value) in extra.as_object().unwrap() {
+            details[key] = value.clone();
+        }
+        let (status, _, answer) = post(
+            app,
+            token,
+            &format!("/v1/vehicles/{vehicle}/events"),
+            &json!({"kind": "fuel", "occurredAt": format!("{day}T08:00:00Z"), "odometer": odometer,
+                "costCents": cost_cents, "currency": currency, "details": details}),
+        )
+        .await;
+        assert_eq!(status, 201, "{answer}");
+    }
+    overview_fuel(app, token, vehicle, fills.len()).await
 }
 
 async fn overview_fuel(app: &TestApp, token: &str, vehicle: &str, fills: usize) -> Value {
@@ -40,9 +51,7 @@ async fn overview_fuel(app: &TestApp, token: &str, vehicle: &str, fills: usize) 
 
 #[tokio::test]
 async fn economy_in_mpg_counts_a_partial_fill_toward_the_next_full_one_and_flags_a_drop() {
-    let app = TestApp::spawn().await;
-    let token = app.token("org_a", &[Role::Owner]);
-    let vehicle = app.register(&token, &vin(11)).await;
+    let (app, token, vehicle) = spawn_with_vehicle(&[Role::Owner], 11).await;
     // odometer   gallons  fill     cost     interval
     // 10000      10.0     full     35.00    (opens the first interval; its volume is not counted)
     // 10300      10.0     full     35.00    I1: 300 mi / 10 gal = 30.00 mpg; 3500 ¢ / 300 mi = 11.67 ¢/mi
@@ -52,26 +61,21 @@ async fn economy_in_mpg_counts_a_partial_fill_toward_the_next_full_one_and_flags
     // Trailing average for I3 = (300 + 300) mi / (10 + 10) gal = 30.00 mpg; efficiency lost
     // 1 − 24/30 = 20.0 % > 15 % → flagged. Lifetime: 900 mi / 32.5 gal = 27.69 mpg;
     // (3500 + 3500 + 4375) ¢ / 900 mi = 12.64 ¢/mi; spent 35 + 35 + 14 + 21 + 43.75 = 148.75 USD.
-    for (day, odometer, gallons, full, cost) in [
-        ("2025-01-05", 10_000, 10.0, true, 3500),
-        ("2025-01-15", 10_300, 10.0, true, 3500),
-        ("2025-01-25", 10_480, 4.0, false, 1400),
-        ("2025-02-04", 10_600, 6.0, true, 2100),
-        ("2025-02-14", 10_900, 12.5, true, 4375),
-    ] {
-        let details = json!({"volume": gallons, "volumeUnit": "gal", "fullTank": full,
-            "station": "Shell, Main St"});
-        fill(
-            &app,
-            &token,
-            &vehicle,
-            (day, odometer),
-            details,
-            (cost, "USD"),
-        )
-        .await;
-    }
-    let fuel = overview_fuel(&app, &token, &vehicle, 5).await;
+    let fuel = fill_ups(
+        &app,
+        &token,
+        &vehicle,
+        ("gal", "USD"),
+        json!({"station": "Shell, Main St"}),
+        &[
+            ("2025-01-05", 10_000, 10.0, true, 3500),
+            ("2025-01-15", 10_300, 10.0, true, 3500),
+            ("2025-01-25", 10_480, 4.0, false, 1400),
+            ("2025-02-04", 10_600, 6.0, true, 2100),
+            ("2025-02-14", 10_900, 12.5, true, 4375),
+        ],
+    )
+    .await;
     assert_eq!(fuel["unit"], "mpg", "{fuel}");
     assert_eq!(fuel["volumeUnit"], "gal");
     assert_eq!(fuel["fillUps"], 5);
@@ -150,17 +154,7 @@ async fn economy_in_mpg_counts_a_partial_fill_toward_the_next_full_one_and_flags
         "the chat knows the five fill-ups",
         std::time::Duration::from_secs(30),
         || async {
-            let response = app
-                .http
-                .post(app.url(&format!("/v1/vehicles/{vehicle}/chat")))
-                .bearer_auth(&token)
-                .header("accept", "application/json")
-                .json(&json!({"question": "What's my fuel economy?"}))
-                .send()
-                .await
-                .unwrap();
-            let (status, _, answer) = body(response).await;
-            assert_eq!(status, 200, "{answer}");
+            let answer = ask(&app, &token, &vehicle, "What's my fuel economy?", None).await;
             answer["answer"]
                 .as_str()
                 .unwrap()
@@ -177,12 +171,7 @@ async fn economy_in_mpg_counts_a_partial_fill_toward_the_next_full_one_and_flags
         "{text}"
     );
     assert!(text.contains("0.13 USD per mi"), "{text}");
-    let cited: Vec<&str> = answer["citations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["eventId"].as_str().unwrap())
-        .collect();
+    let cited = pluck(&answer["citations"], "eventId");
     assert_eq!(
         cited,
         [ids[0].as_str(), ids[1].as_str(), ids[4].as_str()],
@@ -193,17 +182,14 @@ async fn economy_in_mpg_counts_a_partial_fill_toward_the_next_full_one_and_flags
 
 #[tokio::test]
 async fn economy_in_litres_per_100_km_for_a_vehicle_in_km() {
-    let app = TestApp::spawn().await;
-    let token = app.token("org_a", &[Role::Owner]);
-    let (status, _, registered) = post(
+    let (app, token) = spawn_as(&[Role::Owner]).await;
+    let registered = registered(
         &app,
         &token,
-        "/v1/vehicles",
         &json!({"vin": vin(12), "year": 2021, "make": "Skoda", "model": "Octavia",
             "odometerUnit": "km"}),
     )
     .await;
-    assert_eq!(status, 201, "{registered}");
     let vehicle = registered["id"].as_str().unwrap().to_string();
     // odometer  litres  fill     cost (1.80 €/L)  interval
     // 20000     40      full     72.00            (opens)
@@ -213,25 +199,21 @@ async fn economy_in_litres_per_100_km_for_a_vehicle_in_km() {
     // 22000     30      full     54.00            I3: 30 / 400 × 100 = 7.50; 5400 / 400 = 13.50
     // Trailing for I3: 104 L / 1600 km = 6.50 L/100 km; efficiency lost 1 − 6.5/7.5 = 13.3 % ≤ 15 %:
     // not flagged. Lifetime 134 L / 2000 km = 6.70 L/100 km; 24120 ¢ / 2000 km = 12.06 ¢/km.
-    for (day, odometer, litres, full, cost) in [
-        ("2025-03-01", 20_000, 40, true, 7200),
-        ("2025-03-08", 20_500, 20, false, 3600),
-        ("2025-03-15", 21_000, 45, true, 8100),
-        ("2025-03-22", 21_600, 39, true, 7020),
-        ("2025-03-29", 22_000, 30, true, 5400),
-    ] {
-        let details = json!({"volume": litres, "volumeUnit": "l", "fullTank": full});
-        fill(
-            &app,
-            &token,
-            &vehicle,
-            (day, odometer),
-            details,
-            (cost, "EUR"),
-        )
-        .await;
-    }
-    let fuel = overview_fuel(&app, &token, &vehicle, 5).await;
+    let fuel = fill_ups(
+        &app,
+        &token,
+        &vehicle,
+        ("l", "EUR"),
+        json!({}),
+        &[
+            ("2025-03-01", 20_000, 40.0, true, 7200),
+            ("2025-03-08", 20_500, 20.0, false, 3600),
+            ("2025-03-15", 21_000, 45.0, true, 8100),
+            ("2025-03-22", 21_600, 39.0, true, 7020),
+            ("2025-03-29", 22_000, 30.0, true, 5400),
+        ],
+    )
+    .await;
     assert_eq!(fuel["unit"], "l_per_100km", "{fuel}");
     assert_eq!(fuel["volumeUnit"], "l");
     assert_eq!(fuel["distanceUnit"], "km");
@@ -248,9 +230,7 @@ async fn economy_in_litres_per_100_km_for_a_vehicle_in_km() {
 
 #[tokio::test]
 async fn a_bad_fill_up_is_refused_with_the_field_and_records_nothing() {
-    let app = TestApp::spawn().await;
-    let token = app.token("org_a", &[Role::Owner]);
-    let vehicle = app.register(&token, &vin(13)).await;
+    let (app, token, vehicle) = spawn_with_vehicle(&[Role::Owner], 13).await;
     for (details, field) in [
         (json!(null), "details"),
         (json!({"volume": 10}), "details"),

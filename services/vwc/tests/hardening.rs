@@ -7,7 +7,7 @@ use vwc_auth::Role;
 use vwc_testkit::{json as body, vin};
 
 mod common;
-use common::stored_events;
+use common::{spawn_as, spawn_with_vehicle, stored_events};
 
 /// Finding 1: the limiter and authentication parse `Authorization` the same way, so a lower-case scheme
 /// is counted like any other.
@@ -52,8 +52,7 @@ async fn the_rate_limit_counts_a_token_whatever_the_case_of_its_scheme() {
 /// so the same key and body for another vehicle is a different request (422), not a silent replay.
 #[tokio::test]
 async fn an_idempotency_key_reused_for_another_vehicle_is_422_and_records_nothing() {
-    let app = TestApp::spawn().await;
-    let token = app.token("org_a", &[Role::Owner]);
+    let (app, token) = spawn_as(&[Role::Owner]).await;
     let a = app.register(&token, &vin(11)).await;
     let b = app.register(&token, &vin(12)).await;
     let payload =
@@ -161,9 +160,7 @@ async fn dev_tokens_are_offered_only_in_embedded_mode() {
 /// all stays far below the bus's size limit (the relay side is held by vwc-store's `tests/relay.rs`).
 #[tokio::test]
 async fn a_vehicle_takes_at_most_fifty_custom_maintenance_tasks() {
-    let app = TestApp::spawn().await;
-    let token = app.token("org_a", &[Role::Owner]);
-    let vehicle = app.register(&token, &vin(21)).await;
+    let (app, token, vehicle) = spawn_with_vehicle(&[Role::Owner], 21).await;
     let put = |task: String| {
         let (app, token, vehicle) = (&app, &token, &vehicle);
         async move {

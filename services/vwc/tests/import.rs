@@ -8,7 +8,7 @@ use vwc_auth::Role;
 use vwc_testkit::{json as body, vin};
 
 mod common;
-use common::{post, vwc, vwc_json, vwc_output};
+use common::{get, post, spawn_as, spawn_with_vehicle, vwc, vwc_json, vwc_output};
 
 /// LubeLogger's service-record export (Date, Odometer, Description, Notes, Cost; US dates), three bad rows.
 const SERVICE_RECORDS: &str = "Date,Odometer,Description,Notes,Cost\n\
@@ -72,9 +72,7 @@ fn fields(report: &Value) -> Vec<(u64, String)> {
 
 #[tokio::test]
 async fn a_lubelogger_service_file_imports_reports_bad_rows_and_a_second_import_adds_nothing() {
-    let app = TestApp::spawn().await;
-    let token = app.token("org_a", &[Role::Owner]);
-    let vehicle = app.register(&token, &vin(1)).await;
+    let (app, token, vehicle) = spawn_with_vehicle(&[Role::Owner], 1).await;
 
     let (status, _, dry) = import(&app, &token, &vehicle, "?dryRun=true", SERVICE_RECORDS).await;
     assert_eq!(status, 200, "{dry}");
@@ -147,9 +145,7 @@ async fn a_lubelogger_service_file_imports_reports_bad_rows_and_a_second_import_
 
 #[tokio::test]
 async fn odometer_files_import_and_fuel_rows_from_lubelogger_and_fuelly_become_fuel_events() {
-    let app = TestApp::spawn().await;
-    let token = app.token("org_a", &[Role::Owner]);
-    let vehicle = app.register(&token, &vin(2)).await;
+    let (app, token, vehicle) = spawn_with_vehicle(&[Role::Owner], 2).await;
     let odometer = "Date,Odometer,Notes\n2025-02-01,31000,\n2025-03-01,32050,Road trip\n";
     let (_, _, r) = import(&app, &token, &vehicle, "", odometer).await;
     assert_eq!(
@@ -219,8 +215,7 @@ Blue,RAV4,1,2025-02-19,0,10,,3.49,50,\n";
 
 #[tokio::test]
 async fn an_export_imported_into_a_new_vehicle_reproduces_the_history() {
-    let app = TestApp::spawn().await;
-    let token = app.token("org_a", &[Role::Owner]);
+    let (app, token) = spawn_as(&[Role::Owner]).await;
     let other = app.token("org_b", &[Role::Owner]);
     let original = app.register(&token, &vin(3)).await;
     for event in [
@@ -290,11 +285,7 @@ async fn an_export_imported_into_a_new_vehicle_reproduces_the_history() {
     );
 
     // Another organisation: 404 for export and import; bad input changes nothing.
-    let (status, _, _) = body(
-        app.get(&other, &format!("/v1/vehicles/{original}/export"))
-            .await,
-    )
-    .await;
+    let (status, _, _) = get(&app, &other, &format!("/v1/vehicles/{original}/export")).await;
     assert_eq!(status, 404);
     let (status, ct, _) = import(&app, &other, &original, "", &csv).await;
     assert_eq!((status, ct.as_str()), (404, "application/problem+json"));
@@ -321,12 +312,10 @@ async fn an_export_imported_into_a_new_vehicle_reproduces_the_history() {
             "{query} {problem}"
         );
     }
-    let (status, _, _) = body(
-        app.get(
-            &token,
-            &format!("/v1/vehicles/{original}/export?format=xml"),
-        )
-        .await,
+    let (status, _, _) = get(
+        &app,
+        &token,
+        &format!("/v1/vehicles/{original}/export?format=xml"),
     )
     .await;
     assert_eq!(status, 422);
@@ -340,9 +329,7 @@ async fn an_export_imported_into_a_new_vehicle_reproduces_the_history() {
 
 #[tokio::test]
 async fn vwc_import_and_vwc_export_work_on_a_data_dir_and_a_second_import_adds_nothing() {
-    let app = TestApp::spawn().await;
-    let token = app.token("org_a", &[Role::Owner]);
-    let vehicle = app.register(&token, &vin(5)).await;
+    let (app, token, vehicle) = spawn_with_vehicle(&[Role::Owner], 5).await;
     let dir = app.stop().await;
     let data = dir.path().to_str().unwrap().to_string();
     let file = dir.path().join("service.csv");

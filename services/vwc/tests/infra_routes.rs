@@ -10,7 +10,7 @@ use vwc::infra::{BUS_PLACEHOLDER, GENERATED_ROUTES, render_terraform_routes};
 use vwc_contracts::Routes;
 
 mod common;
-use common::{bootstrap, unique_bus};
+use common::bootstrapped;
 
 fn generated_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -46,13 +46,27 @@ fn the_terraform_routes_file_is_generated_from_contracts_routes_json() {
     );
 }
 
+/// One attribute of the queue at `url`, if it has it.
+async fn queue_attribute(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+    name: QueueAttributeName,
+) -> Option<String> {
+    sqs.get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(name.clone())
+        .send()
+        .await
+        .unwrap()
+        .attributes?
+        .remove(&name)
+}
+
 #[tokio::test]
 async fn bootstrap_creates_the_queues_dead_letter_queues_and_patterns_terraform_names() {
-    let Some(endpoint) = vwc_testkit::aws::aws_endpoint("aws bootstrap against moto") else {
+    let Some((endpoint, bus, _)) = bootstrapped("aws bootstrap against moto", &[]) else {
         return;
     };
-    let bus = unique_bus();
-    bootstrap(&endpoint, &bus, &[]);
 
     let generated: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(generated_path()).unwrap()).unwrap();
@@ -77,27 +91,11 @@ async fn bootstrap_creates_the_queues_dead_letter_queues_and_patterns_terraform_
         };
         let url = queue_url(named(&entry["queue"])).await;
         let dlq_url = queue_url(named(&entry["dead_letter_queue"])).await;
-        let dlq_arn = sqs
-            .get_queue_attributes()
-            .queue_url(&dlq_url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
+        let dlq_arn = queue_attribute(&sqs, &dlq_url, QueueAttributeName::QueueArn)
             .await
-            .unwrap()
-            .attributes
-            .unwrap()
-            .remove(&QueueAttributeName::QueueArn)
-            .unwrap();
-        let redrive = sqs
-            .get_queue_attributes()
-            .queue_url(&url)
-            .attribute_names(QueueAttributeName::RedrivePolicy)
-            .send()
+            .unwrap_or_else(|| panic!("{consumer}: no dead-letter queue ARN"));
+        let redrive = queue_attribute(&sqs, &url, QueueAttributeName::RedrivePolicy)
             .await
-            .unwrap()
-            .attributes
-            .unwrap()
-            .remove(&QueueAttributeName::RedrivePolicy)
             .unwrap_or_else(|| panic!("{consumer}: no redrive policy"));
         let redrive: serde_json::Value = serde_json::from_str(&redrive).unwrap();
         assert_eq!(

@@ -10,13 +10,14 @@ use vwc_auth::Role;
 use vwc_testkit::{eventually, vin};
 
 mod common;
-use common::{days_ago, names_field, patch, post, record};
+use common::{
+    days_ago, detail_mentions, names_field, patch, pluck, post, record, record_each, registered,
+    spawn_as, spawn_with_vehicle,
+};
 
 #[tokio::test]
 async fn details_change_and_the_unit_only_before_any_odometer() {
-    let app = TestApp::spawn().await;
-    let owner = app.token("org_a", &[Role::Owner]);
-    let vehicle = app.register(&owner, &vin(401)).await;
+    let (app, owner, vehicle) = spawn_with_vehicle(&[Role::Owner], 401).await;
     let path = format!("/v1/vehicles/{vehicle}");
 
     let (status, _, changed) = patch(
@@ -68,30 +69,22 @@ async fn details_change_and_the_unit_only_before_any_odometer() {
         assert!(ctype.starts_with("application/problem+json"));
         assert!(names_field(&problem, field), "{bad}: {problem}");
     }
-    let technician = app.token("org_a", &[Role::Technician]);
-    assert_eq!(
-        patch(&app, &technician, &path, &json!({"plate": "X"}))
-            .await
-            .0,
-        403
-    );
-    let stranger = app.token("org_b", &[Role::FleetManager]);
-    assert_eq!(
-        patch(&app, &stranger, &path, &json!({"plate": "X"}))
-            .await
-            .0,
-        404
-    );
+    // A technician may not change details; another organisation's vehicle is not found.
+    for (org, role, want) in [
+        ("org_a", Role::Technician, 403),
+        ("org_b", Role::FleetManager, 404),
+    ] {
+        let token = app.token(org, &[role]);
+        let (status, _, problem) = patch(&app, &token, &path, &json!({"plate": "X"})).await;
+        assert_eq!(status, want, "{role:?}: {problem}");
+    }
 
     // Once a reading exists, the unit stays.
     app.record_odometer(&owner, &vehicle, 1, 1_200).await;
     let (status, _, problem) = patch(&app, &owner, &path, &json!({"odometerUnit": "mi"})).await;
     assert_eq!(status, 409, "{problem}");
     assert!(
-        problem["detail"]
-            .as_str()
-            .unwrap()
-            .contains("odometer unit stays km"),
+        detail_mentions(&problem, "odometer unit stays km"),
         "{problem}"
     );
     let (status, _, same) = patch(
@@ -110,22 +103,19 @@ async fn details_change_and_the_unit_only_before_any_odometer() {
 }
 
 async fn register_with_price(app: &TestApp, token: &str, n: u32) -> String {
-    let (status, _, created) = post(
+    let created = registered(
         app,
         token,
-        "/v1/vehicles",
         &json!({"vin": vin(n), "year": 2021, "make": "Toyota", "model": "RAV4",
             "purchasePriceCents": 2_500_000, "purchaseCurrency": "USD"}),
     )
     .await;
-    assert_eq!(status, 201, "{created}");
     created["id"].as_str().unwrap().to_string()
 }
 
 #[tokio::test]
 async fn sold_and_archived_vehicles_leave_fleet_counts_reminders_and_calendars_and_keep_history() {
-    let app = TestApp::spawn().await;
-    let fleet = app.token("org_a", &[Role::FleetManager]);
+    let (app, fleet) = spawn_as(&[Role::FleetManager]).await;
     let sold = register_with_price(&app, &fleet, 402).await;
     let archived = register_with_price(&app, &fleet, 403).await;
     let active = register_with_price(&app, &fleet, 404).await;
@@ -139,22 +129,13 @@ async fn sold_and_archived_vehicles_leave_fleet_counts_reminders_and_calendars_a
         )
         .await;
     }
-    record(
-        &app,
-        &fleet,
-        &sold,
+    let repairs = [
         json!({"kind": "repair", "occurredAt": days_ago(20), "costCents": 45_000, "currency": "USD",
             "details": {"system": "brakes"}}),
-    )
-    .await;
-    record(
-        &app,
-        &fleet,
-        &sold,
         json!({"kind": "repair", "occurredAt": days_ago(15), "costCents": 10_000, "currency": "EUR",
             "details": {"system": "wipers"}}),
-    )
-    .await;
+    ];
+    record_each(&app, &fleet, &sold, repairs).await;
     app.settle().await;
     assert_eq!(
         app.get_ok(&fleet, "/v1/fleet/overview").await["totals"]["vehicles"],
@@ -231,12 +212,7 @@ async fn sold_and_archived_vehicles_leave_fleet_counts_reminders_and_calendars_a
     // Out of the fleet counts; the overview shows the realised TCO.
     let overview = app.get_ok(&fleet, "/v1/fleet/overview").await;
     assert_eq!(overview["totals"]["vehicles"], 1, "{overview}");
-    let listed: Vec<&str> = overview["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["id"].as_str().unwrap())
-        .collect();
+    let listed = pluck(&overview["items"], "id");
     assert_eq!(listed, [active.as_str()]);
     let detail = app
         .get_ok(&fleet, &format!("/v1/vehicles/{sold}/overview"))

@@ -12,7 +12,10 @@ use vwc_testkit::webhook::{Receiver, answer};
 use vwc_testkit::{eventually, vin};
 
 mod common;
-use common::{demo_rav4_id, load_demo, put, record, send_raw, vwc_json};
+use common::{
+    demo_rav4_id, load_demo, pluck, poll_get, put, record, send_raw, spawn_as, spawn_with_vehicle,
+    vwc_json,
+};
 use reqwest::Method;
 use std::ffi::OsStr;
 
@@ -183,12 +186,7 @@ async fn an_oil_change_goes_due_soon_then_overdue_and_the_reminder_reaches_every
         },
     )
     .await;
-    let titles: Vec<_> = feed["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n["title"].as_str().unwrap().to_string())
-        .collect();
+    let titles = pluck(&feed["items"], "title");
     assert!(
         titles
             .iter()
@@ -314,16 +312,21 @@ async fn set_webhook(app: &TestApp, token: &str, url: &str) {
     assert_eq!(status, 200, "{prefs}");
 }
 
+/// An app that retries deliveries within moments, whose `org_a` sends reminders to the webhook `url`,
+/// with a vehicle (VIN `vin(n)`) whose oil change is overdue.
+async fn overdue_with_webhook(url: &str, n: u32) -> TestApp {
+    let app = TestApp::spawn_with(tempfile::tempdir().unwrap(), fast_notifications).await;
+    let token = app.token("org_a", &[Role::FleetManager]);
+    set_webhook(&app, &token, url).await;
+    let vehicle = overdue_vehicle(&app, &token, n).await;
+    maintenance_item(&app, &token, &vehicle, "oil_change", "overdue").await;
+    app
+}
+
 #[tokio::test]
 async fn a_receiver_failing_once_gets_the_reminder_once_after_a_retry() {
-    let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::spawn_with(dir, fast_notifications).await;
     let receiver = Receiver::start(&[answer(500)], answer(200)).await;
-    let url = receiver.url();
-    let token = app.token("org_a", &[Role::FleetManager]);
-    set_webhook(&app, &token, &url).await;
-    let vehicle = overdue_vehicle(&app, &token, 2).await;
-    maintenance_item(&app, &token, &vehicle, "oil_change", "overdue").await;
+    let app = overdue_with_webhook(&receiver.url(), 2).await;
     eventually("a retried delivery", Duration::from_secs(10), || async {
         (receiver.count() >= 2).then_some(())
     })
@@ -341,14 +344,8 @@ async fn a_receiver_failing_once_gets_the_reminder_once_after_a_retry() {
 
 #[tokio::test]
 async fn a_receiver_that_never_answers_is_dead_lettered_after_the_last_attempt() {
-    let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::spawn_with(dir, fast_notifications).await;
     let receiver = Receiver::hanging().await;
-    let url = receiver.url();
-    let token = app.token("org_a", &[Role::FleetManager]);
-    set_webhook(&app, &token, &url).await;
-    let vehicle = overdue_vehicle(&app, &token, 3).await;
-    maintenance_item(&app, &token, &vehicle, "oil_change", "overdue").await;
+    let app = overdue_with_webhook(&receiver.url(), 3).await;
     eventually("three attempts", Duration::from_secs(15), || async {
         (receiver.count() >= 3).then_some(())
     })
@@ -376,8 +373,7 @@ async fn a_receiver_that_never_answers_is_dead_lettered_after_the_last_attempt()
 
 #[tokio::test]
 async fn an_internal_webhook_url_is_refused_without_the_allow_list() {
-    let app = TestApp::spawn().await;
-    let token = app.token("org_a", &[Role::Owner]);
+    let (app, token) = spawn_as(&[Role::Owner]).await;
     for url in [
         "http://127.0.0.1:9/hook",
         "http://169.254.169.254/latest/meta-data",
@@ -404,18 +400,12 @@ async fn the_demo_seed_shows_ok_due_soon_and_overdue_items_and_the_fleet_counts_
     assert!(report.events > 40);
     let token = app.token("org_demo", &[Role::Owner]);
     let rav4 = demo_rav4_id(&app, &token).await;
-    let items = eventually(
-        "a full maintenance picture",
-        Duration::from_secs(10),
-        || async {
-            let m = app
-                .get_ok(&token, &format!("/v1/vehicles/{rav4}/maintenance"))
-                .await;
-            let items = m["items"].as_array()?.clone();
-            let has = |s: &str| items.iter().any(|i| i["status"] == s);
-            (has("ok") && has("due_soon") && has("overdue")).then_some(items)
-        },
-    )
+    let path = format!("/v1/vehicles/{rav4}/maintenance");
+    let items = poll_get(&app, &token, &path, "a full maintenance picture", |m| {
+        let items = m["items"].as_array()?.clone();
+        let has = |s: &str| items.iter().any(|i| i["status"] == s);
+        (has("ok") && has("due_soon") && has("overdue")).then_some(items)
+    })
     .await;
     assert!(items.len() >= 12);
     let overview = app
@@ -453,37 +443,24 @@ async fn vwc_sweep_runs_now_and_a_second_sweep_the_same_day_reads_nothing() {
             dir.path().as_os_str(),
         ])
     };
-    let first = sweep();
-    assert_eq!(first["alreadySwept"], false, "{first}");
-    // Every vehicle was evaluated as its events arrived, today, and its wake day (the first day a status
-    // can move by time alone) is after today: the sweep has no vehicle to read, let alone change.
-    assert_eq!(
-        (
-            first["vehicles"].as_u64(),
-            first["items"].as_u64(),
-            first["changed"].as_u64()
-        ),
-        (Some(0), Some(0), Some(0)),
-        "{first}"
-    );
-    let second = sweep();
-    assert_eq!(second["alreadySwept"], true, "{second}");
-    assert_eq!(
-        (
-            second["vehicles"].as_u64(),
-            second["changed"].as_u64(),
-            second["reminders"].as_u64()
-        ),
-        (Some(0), Some(0), Some(0)),
-        "{second}"
-    );
+    // The first sweep: every vehicle was evaluated as its events arrived, today, and its wake day (the
+    // first day a status can move by time alone) is after today: the sweep has no vehicle to read, let
+    // alone change. The second, the same day, knows the day was swept and reads nothing either.
+    for (already_swept, zeros) in [
+        (false, ["vehicles", "items", "changed"]),
+        (true, ["vehicles", "changed", "reminders"]),
+    ] {
+        let report = sweep();
+        assert_eq!(report["alreadySwept"], already_swept, "{report}");
+        for field in zeros {
+            assert_eq!(report[field].as_u64(), Some(0), "{field}: {report}");
+        }
+    }
 }
 
 #[tokio::test]
 async fn preferences_and_item_settings_must_be_json_objects() {
-    let app = TestApp::spawn().await;
-    let token = app.token("org_a", &[Role::FleetManager]);
-    let vehicle = app.register(&token, &vin(9)).await;
+    let (app, token, vehicle) = spawn_with_vehicle(&[Role::FleetManager], 9).await;
     for path in [
         "/v1/notifications/preferences".to_string(),
         format!("/v1/vehicles/{vehicle}/maintenance/oil_change"),

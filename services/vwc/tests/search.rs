@@ -9,7 +9,7 @@ use vwc_auth::Role;
 use vwc_testkit::{json as body, vin};
 
 mod common;
-use common::record;
+use common::{pluck, record, spawn_as};
 
 async fn search(app: &TestApp, token: &str, query: &str) -> Value {
     app.get_ok(token, &format!("/v1/search?{query}")).await
@@ -48,8 +48,7 @@ struct Fleet {
 }
 
 async fn fleet() -> Fleet {
-    let app = TestApp::spawn().await;
-    let a = app.token("org_a", &[Role::Owner]);
+    let (app, a) = spawn_as(&[Role::Owner]).await;
     let b = app.token("org_b", &[Role::Owner]);
     let car_a = app.register(&a, &vin(1)).await;
     let car_b = app.register(&b, &vin(2)).await;
@@ -108,12 +107,7 @@ async fn search_finds_titles_notes_vendors_and_parts_and_highlights_the_words() 
     // "brakes" meets "brake" (one stem); the brake job matches in its title, notes and parts, the hitch
     // only in its notes: the brake job ranks first.
     let r = search(&f.app, &f.a, "q=brakes").await;
-    let ids: Vec<_> = r["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["eventId"].as_str().unwrap())
-        .collect();
+    let ids = pluck(&r["items"], "eventId");
     assert_eq!(ids, [f.brake_job.as_str(), f.hitch.as_str()], "{r}");
     assert_eq!(r["total"], 2);
     assert_eq!(r["nextCursor"], Value::Null);

@@ -3,15 +3,14 @@
 use serde_json::json;
 use vwc::testing::TestApp;
 use vwc_auth::Role;
-use vwc_testkit::{json as body, vin};
+use vwc_testkit::vin;
 
 mod common;
-use common::post;
+use common::{get, post, spawn_as};
 
 #[tokio::test]
 async fn a_token_of_organisation_b_gets_404_for_organisation_a_vehicle_and_events() {
-    let app = TestApp::spawn().await;
-    let a = app.token("org_a", &[Role::FleetManager]);
+    let (app, a) = spawn_as(&[Role::FleetManager]).await;
     let b = app.token("org_b", &[Role::FleetManager]);
     let vehicle = app.register(&a, &vin(7)).await;
     app.record_odometer(&a, &vehicle, 1, 100).await;
@@ -21,7 +20,7 @@ async fn a_token_of_organisation_b_gets_404_for_organisation_a_vehicle_and_event
         format!("/v1/vehicles/{vehicle}"),
         format!("/v1/vehicles/{vehicle}/events"),
     ] {
-        let (status, ct, problem) = body(app.get(&b, &path).await).await;
+        let (status, ct, problem) = get(&app, &b, &path).await;
         assert_eq!(status, 404, "{path}: {problem}");
         assert_eq!(ct, "application/problem+json");
     }
@@ -44,8 +43,7 @@ async fn a_token_of_organisation_b_gets_404_for_organisation_a_vehicle_and_event
 
 #[tokio::test]
 async fn a_vin_registered_twice_in_one_organisation_is_a_conflict() {
-    let app = TestApp::spawn().await;
-    let a = app.token("org_a", &[Role::Owner]);
+    let (app, a) = spawn_as(&[Role::Owner]).await;
     app.register(&a, &vin(8)).await;
     let (status, ct, problem) = post(
         &app,

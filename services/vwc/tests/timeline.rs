@@ -1,18 +1,15 @@
 //! Register → record → read, through the real HTTP server on a free port.
 
 use serde_json::json;
-use vwc::testing::TestApp;
 use vwc_auth::Role;
 use vwc_testkit::{json as body, vin};
 
 mod common;
-use common::{post, stored_events};
+use common::{get, post, spawn_as, spawn_with_vehicle, stored_events};
 
 #[tokio::test]
 async fn a_recorded_event_appears_in_the_timeline() {
-    let app = TestApp::spawn().await;
-    let token = app.token("org_a", &[Role::Owner]);
-    let vehicle = app.register(&token, &vin(1)).await;
+    let (app, token, vehicle) = spawn_with_vehicle(&[Role::Owner], 1).await;
     let (status, _, created) = post(
         &app,
         &token,
@@ -37,9 +34,7 @@ async fn a_recorded_event_appears_in_the_timeline() {
 
 #[tokio::test]
 async fn the_timeline_is_newest_first_paged_and_filtered() {
-    let app = TestApp::spawn().await;
-    let token = app.token("org_a", &[Role::FleetManager]);
-    let vehicle = app.register(&token, &vin(2)).await;
+    let (app, token, vehicle) = spawn_with_vehicle(&[Role::FleetManager], 2).await;
     for day in 1..=7 {
         app.record_odometer(&token, &vehicle, 100 - day * 10, 1000 * day as u64)
             .await;
@@ -80,20 +75,11 @@ async fn the_timeline_is_newest_first_paged_and_filtered() {
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(seen, sorted, "newest first");
 
-    let repairs = app
-        .get_ok(
-            &token,
-            &format!("/v1/vehicles/{vehicle}/events?kind=repair"),
-        )
-        .await;
-    assert_eq!(repairs["items"].as_array().unwrap().len(), 1);
-    let both = app
-        .get_ok(
-            &token,
-            &format!("/v1/vehicles/{vehicle}/events?kind=repair,odometer_reading"),
-        )
-        .await;
-    assert_eq!(both["items"].as_array().unwrap().len(), 8);
+    for (kinds, want) in [("repair", 1), ("repair,odometer_reading", 8)] {
+        let path = format!("/v1/vehicles/{vehicle}/events?kind={kinds}");
+        let page = app.get_ok(&token, &path).await;
+        assert_eq!(page["items"].as_array().unwrap().len(), want, "{kinds}");
+    }
 
     // from/to: the window between 45 and 25 days ago holds readings at 40 and 30 days ago.
     let from = (vwc_clock::now() - chrono::Duration::days(45)).to_rfc3339();
@@ -124,8 +110,7 @@ async fn the_timeline_is_newest_first_paged_and_filtered() {
 
 #[tokio::test]
 async fn bad_query_parameters_are_problems() {
-    let app = TestApp::spawn().await;
-    let token = app.token("org_a", &[Role::Viewer]);
+    let (app, token) = spawn_as(&[Role::Viewer]).await;
     let owner = app.token("org_a", &[Role::Owner]);
     let vehicle = app.register(&owner, &vin(3)).await;
     app.timeline_of_len(&token, &vehicle, 0).await;
@@ -136,11 +121,8 @@ async fn bad_query_parameters_are_problems() {
         "cursor=zzz",
         "from=yesterday",
     ] {
-        let (status, ct, problem) = body(
-            app.get(&token, &format!("/v1/vehicles/{vehicle}/events?{q}"))
-                .await,
-        )
-        .await;
+        let (status, ct, problem) =
+            get(&app, &token, &format!("/v1/vehicles/{vehicle}/events?{q}")).await;
         assert_eq!(status, 422, "{q}: {problem}");
         assert_eq!(ct, "application/problem+json");
     }
@@ -149,8 +131,7 @@ async fn bad_query_parameters_are_problems() {
 
 #[tokio::test]
 async fn vehicles_are_listed_with_cursor_paging() {
-    let app = TestApp::spawn().await;
-    let token = app.token("org_a", &[Role::FleetManager]);
+    let (app, token) = spawn_as(&[Role::FleetManager]).await;
     for n in 0..5 {
         app.register(&token, &vin(100 + n)).await;
     }
@@ -194,9 +175,7 @@ async fn vehicles_are_listed_with_cursor_paging() {
 
 #[tokio::test]
 async fn an_idempotency_key_returns_the_same_event_and_stores_it_once() {
-    let app = TestApp::spawn().await;
-    let token = app.token("org_a", &[Role::Technician, Role::Owner]);
-    let vehicle = app.register(&token, &vin(4)).await;
+    let (app, token, vehicle) = spawn_with_vehicle(&[Role::Technician, Role::Owner], 4).await;
     let path = format!("/v1/vehicles/{vehicle}/events");
     let payload =
         json!({"kind": "odometer_reading", "occurredAt": "2026-01-01T00:00:00Z", "odometer": 5});
@@ -235,9 +214,7 @@ async fn an_idempotency_key_returns_the_same_event_and_stores_it_once() {
 /// moves an old repair out of the window and leaves the lifetime total alone.
 #[tokio::test]
 async fn the_overviews_last_12_months_follow_the_systems_clock() {
-    let app = TestApp::spawn().await;
-    let token = app.token("org_a", &[Role::Owner]);
-    let vehicle = app.register(&token, &vin(7)).await;
+    let (app, token, vehicle) = spawn_with_vehicle(&[Role::Owner], 7).await;
     for (days, cents) in [(200, 10_000), (30, 2_500)] {
         common::record(
             &app,

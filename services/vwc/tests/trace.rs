@@ -3,13 +3,13 @@
 use serde_json::json;
 use vwc::testing::TestApp;
 use vwc_auth::Role;
-use vwc_testkit::vin;
+
+mod common;
+use common::spawn_with_vehicle;
 
 #[tokio::test]
 async fn the_trace_id_of_the_post_reaches_the_edge_projection() {
-    let app = TestApp::spawn().await;
-    let token = app.token("org_a", &[Role::Owner]);
-    let vehicle = app.register(&token, &vin(1)).await;
+    let (app, token, vehicle) = spawn_with_vehicle(&[Role::Owner], 1).await;
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     let r = app
         .http

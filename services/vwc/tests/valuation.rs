@@ -8,10 +8,13 @@ use serde_json::{Value, json};
 use vwc::testing::TestApp;
 use vwc_auth::Role;
 use vwc_contracts::{Envelope, VehicleEvent, VehicleEventRecorded};
-use vwc_testkit::{eventually, json as body, vin};
+use vwc_testkit::{eventually, vin};
 
 mod common;
-use common::{days_ago, demo_rav4, post, record};
+use common::{
+    days_ago, demo_rav4, get, pluck, record, record_each, register, registered, spawn_as,
+    spawn_with_vehicle,
+};
 
 fn factor_sum(v: &Value) -> i64 {
     v["factors"]
@@ -23,12 +26,7 @@ fn factor_sum(v: &Value) -> i64 {
 }
 
 fn codes(v: &Value) -> Vec<String> {
-    v["factors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["code"].as_str().unwrap().to_string())
-        .collect()
+    pluck(&v["factors"], "code")
 }
 
 /// The whole history, following `nextCursor`.
@@ -52,9 +50,7 @@ async fn history(app: &TestApp, token: &str, vehicle: &str) -> Vec<Value> {
 
 #[tokio::test]
 async fn a_vehicle_s_value_is_explained_by_its_events_over_http() {
-    let app = TestApp::spawn().await;
-    let token = app.token("org_a", &[Role::FleetManager]);
-    let vehicle = app.register(&token, &vin(801)).await;
+    let (app, token, vehicle) = spawn_with_vehicle(&[Role::FleetManager], 801).await;
     record(
         &app,
         &token,
@@ -72,21 +68,18 @@ async fn a_vehicle_s_value_is_explained_by_its_events_over_http() {
         )
         .await;
     }
-    let collision = record(
+    let [collision, appraisal] = record_each(
         &app,
         &token,
         &vehicle,
-        json!({"kind": "collision", "occurredAt": days_ago(20), "odometer": 35_000,
-            "title": "T-boned at an intersection",
-            "details": {"severity": "severe", "structural": true, "airbagDeployed": true}}),
-    )
-    .await;
-    let appraisal = record(
-        &app,
-        &token,
-        &vehicle,
-        json!({"kind": "valuation", "occurredAt": days_ago(5), "odometer": 35_400,
-            "title": "Trade-in appraisal", "details": {"amountCents": 1_500_000, "source": "dealer_appraisal"}}),
+        [
+            json!({"kind": "collision", "occurredAt": days_ago(20), "odometer": 35_000,
+                "title": "T-boned at an intersection",
+                "details": {"severity": "severe", "structural": true, "airbagDeployed": true}}),
+            json!({"kind": "valuation", "occurredAt": days_ago(5), "odometer": 35_400,
+                "title": "Trade-in appraisal",
+                "details": {"amountCents": 1_500_000, "source": "dealer_appraisal"}}),
+        ],
     )
     .await;
 
@@ -182,12 +175,8 @@ async fn a_vehicle_s_value_is_explained_by_its_events_over_http() {
     assert!(feed.iter().any(|n| n["vehicleId"] == vehicle.as_str()));
 
     // The forecast: 12 months by default, at the measured usage.
-    let forecast = app
-        .get_ok(
-            &token,
-            &format!("/v1/vehicles/{vehicle}/valuations/forecast"),
-        )
-        .await;
+    let forecast_path = format!("/v1/vehicles/{vehicle}/valuations/forecast");
+    let forecast = app.get_ok(&token, &forecast_path).await;
     assert_eq!(forecast["points"].as_array().unwrap().len(), 12);
     assert_eq!(forecast["usageBasis"], "measured");
     let first = forecast["points"][0]["amountCents"].as_u64().unwrap();
@@ -209,9 +198,7 @@ async fn a_vehicle_s_value_is_explained_by_its_events_over_http() {
 
 #[tokio::test]
 async fn duplicate_deliveries_change_nothing_and_other_organisations_get_404() {
-    let app = TestApp::spawn().await;
-    let token = app.token("org_a", &[Role::Owner]);
-    let vehicle = app.register(&token, &vin(802)).await;
+    let (app, token, vehicle) = spawn_with_vehicle(&[Role::Owner], 802).await;
     record(
         &app,
         &token,
@@ -269,7 +256,7 @@ async fn duplicate_deliveries_change_nothing_and_other_organisations_get_404() {
         format!("/v1/vehicles/{vehicle}/valuations/forecast"),
         "/v1/vehicles/veh_nope/valuations/forecast".to_string(),
     ] {
-        let (status, ct, problem) = body(app.get(&other, &path).await).await;
+        let (status, ct, problem) = get(&app, &other, &path).await;
         assert_eq!(status, 404, "{path}: {problem}");
         assert_eq!(ct, "application/problem+json");
     }
@@ -280,30 +267,17 @@ async fn duplicate_deliveries_change_nothing_and_other_organisations_get_404() {
 
 #[tokio::test]
 async fn bad_forecast_and_history_parameters_are_problems() {
-    let app = TestApp::spawn().await;
-    let token = app.token("org_a", &[Role::Owner]);
-    let vehicle = app.register(&token, &vin(803)).await;
+    let (app, token, vehicle) = spawn_with_vehicle(&[Role::Owner], 803).await;
+    let valuations = format!("/v1/vehicles/{vehicle}/valuations");
     for query in ["months=0", "months=61", "months=abc", "months=-1"] {
-        let (status, ct, problem) = body(
-            app.get(
-                &token,
-                &format!("/v1/vehicles/{vehicle}/valuations/forecast?{query}"),
-            )
-            .await,
-        )
-        .await;
+        let forecast = format!("{valuations}/forecast?{query}");
+        let (status, ct, problem) = get(&app, &token, &forecast).await;
         assert_eq!(status, 422, "{query}: {problem}");
         assert_eq!(ct, "application/problem+json");
         assert_eq!(problem["errors"][0]["field"], "months");
     }
-    let (status, _, problem) = body(
-        app.get(
-            &token,
-            &format!("/v1/vehicles/{vehicle}/valuations?cursor=not-a-cursor"),
-        )
-        .await,
-    )
-    .await;
+    let bad_cursor = format!("{valuations}?cursor=not-a-cursor");
+    let (status, _, problem) = get(&app, &token, &bad_cursor).await;
     assert_eq!(status, 422, "{problem}");
     // The valuation service learns of the vehicle from VehicleRegistered: 404 until it has.
     let path = format!("/v1/vehicles/{vehicle}/valuations/forecast?months=3");
@@ -357,12 +331,10 @@ async fn the_demo_rav4_shows_its_appraisal_and_collision_as_factors() {
 /// a price without its currency is a problem and registers nothing.
 #[tokio::test]
 async fn the_purchase_price_given_at_registration_is_the_base_until_an_acquisition_has_one() {
-    let app = TestApp::spawn().await;
-    let token = app.token("org_a", &[Role::Owner]);
-    let (status, _, problem) = post(
+    let (app, token) = spawn_as(&[Role::Owner]).await;
+    let (status, problem) = register(
         &app,
         &token,
-        "/v1/vehicles",
         &json!({"vin": vin(803), "year": 2022, "make": "Kia", "model": "Niro",
             "purchasePriceCents": 2_650_000}),
     )
@@ -373,15 +345,13 @@ async fn the_purchase_price_given_at_registration_is_the_base_until_an_acquisiti
         "{problem}"
     );
 
-    let (status, _, created) = post(
+    let created = registered(
         &app,
         &token,
-        "/v1/vehicles",
         &json!({"vin": vin(803), "year": 2022, "make": "Kia", "model": "Niro",
             "purchasePriceCents": 2_650_000, "purchaseCurrency": "EUR"}),
     )
     .await;
-    assert_eq!(status, 201, "{created}");
     let vehicle = created["id"].as_str().unwrap().to_string();
     let path = format!("/v1/vehicles/{vehicle}/overview");
     // `get`, not `get_ok`: the edge may not have projected the vehicle yet (404 until it has).

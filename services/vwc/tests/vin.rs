@@ -6,10 +6,9 @@
 use serde_json::json;
 use vwc::testing::TestApp;
 use vwc_auth::Role;
-use vwc_testkit::json as body;
 
 mod common;
-use common::post;
+use common::{get, pluck, post, register, registered, spawn_as};
 
 /// The demo RAV4's old VIN: 2 T3P1RFV 8 MW123456, transliterated 2 3 3 7 1 9 6 5 (8) 4 6 1 2 3 4 5 6:
 /// 16+21+18+35+4+27+12+50+0+36+48+7+12+15+16+15+12 = 344; 344 mod 11 = 3, so position 9 must be 3.
@@ -18,8 +17,7 @@ const GOOD_RAV4: &str = "2T3P1RFV3MW123456";
 
 #[tokio::test]
 async fn a_north_american_vin_with_a_wrong_check_digit_is_refused_and_nothing_is_registered() {
-    let app = TestApp::spawn().await;
-    let token = app.token("org_a", &[Role::Owner]);
+    let (app, token) = spawn_as(&[Role::Owner]).await;
     let request = json!({"vin": BAD_CHECK_DIGIT, "year": 2021, "make": "Toyota", "model": "RAV4"});
     let (status, ct, problem) = post(&app, &token, "/v1/vehicles", &request).await;
     assert_eq!(status, 422, "{problem}");
@@ -53,17 +51,10 @@ async fn a_north_american_vin_with_a_wrong_check_digit_is_refused_and_nothing_is
 
 #[tokio::test]
 async fn vins_from_outside_north_america_are_not_held_to_a_check_digit() {
-    let app = TestApp::spawn().await;
-    let token = app.token("org_a", &[Role::Owner]);
+    let (app, token) = spawn_as(&[Role::Owner]).await;
     // A German Golf: position 9 is Z, which no check digit can be (the computed one is 1).
-    let (status, _, vehicle) = post(
-        &app,
-        &token,
-        "/v1/vehicles",
-        &json!({"vin": "WVWZZZAUZHP123456", "model": "Golf", "odometerUnit": "km"}),
-    )
-    .await;
-    assert_eq!(status, 201, "{vehicle}");
+    let golf = json!({"vin": "WVWZZZAUZHP123456", "model": "Golf", "odometerUnit": "km"});
+    let vehicle = registered(&app, &token, &golf).await;
     // Position 10 H: 1987 or 2017; outside North America the most recent plausible year.
     assert_eq!(vehicle["year"], 2017);
     assert_eq!(vehicle["make"], "Volkswagen");
@@ -72,59 +63,35 @@ async fn vins_from_outside_north_america_are_not_held_to_a_check_digit() {
 
 #[tokio::test]
 async fn make_and_year_come_from_the_vin_when_the_registration_omits_them() {
-    let app = TestApp::spawn().await;
-    let token = app.token("org_a", &[Role::Owner]);
+    let (app, token) = spawn_as(&[Role::Owner]).await;
     // 19X FC2F5 6 NE012345 (the demo Civic): 1 9 7 6 3 2 6 5 (6) 5 5 0 1 2 3 4 5
     // = 8+63+42+30+12+6+12+50+0+45+40+0+6+10+12+12+10 = 358; 358 mod 11 = 6 ✓.
     // Position 7 is F, a letter: 2010–2039, so N is 2022 (not 1992). WMI 19X is Honda (USA).
-    let (status, _, vehicle) = post(
-        &app,
-        &token,
-        "/v1/vehicles",
-        &json!({"vin": "19xfc2f56ne012345", "model": "Civic"}),
-    )
-    .await;
-    assert_eq!(status, 201, "{vehicle}");
+    let civic = json!({"vin": "19xfc2f56ne012345", "model": "Civic"});
+    let vehicle = registered(&app, &token, &civic).await;
     assert_eq!(vehicle["vin"], "19XFC2F56NE012345");
     assert_eq!(vehicle["year"], 2022);
     assert_eq!(vehicle["make"], "Honda");
 
     // What the request says wins over the VIN.
-    let (status, _, vehicle) = post(
-        &app,
-        &token,
-        "/v1/vehicles",
-        &json!({"vin": GOOD_RAV4, "model": "RAV4", "make": "Toyota Motor", "year": 2021}),
-    )
-    .await;
-    assert_eq!(status, 201, "{vehicle}");
+    let rav4 = json!({"vin": GOOD_RAV4, "model": "RAV4", "make": "Toyota Motor", "year": 2021});
+    let vehicle = registered(&app, &token, &rav4).await;
     assert_eq!(vehicle["make"], "Toyota Motor");
 
     // 1C4 is shared by Chrysler, Dodge and Jeep: the make must be given.
     // 1C4RJFBG ? EC123456: 1 3 4 9 1 6 2 7 (?) 5 3 1 2 3 4 5 6
     // = 8+21+24+45+4+18+4+70+0+45+24+7+12+15+16+15+12 = 340; 340 mod 11 = 10 → X.
-    let (status, _, problem) = post(
-        &app,
-        &token,
-        "/v1/vehicles",
-        &json!({"vin": "1C4RJFBGXEC123456", "model": "Grand Cherokee"}),
-    )
-    .await;
+    let jeep_or_dodge = json!({"vin": "1C4RJFBGXEC123456", "model": "Grand Cherokee"});
+    let (status, problem) = register(&app, &token, &jeep_or_dodge).await;
     assert_eq!(status, 422, "{problem}");
-    let fields: Vec<_> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = pluck(&problem["errors"], "field");
     assert_eq!(fields, ["make"], "{problem}");
     app.stop().await;
 }
 
 #[tokio::test]
 async fn the_vin_route_decodes_check_digit_model_year_manufacturer_and_country() {
-    let app = TestApp::spawn().await;
-    let token = app.token("org_a", &[Role::Viewer]);
+    let (app, token) = spawn_as(&[Role::Viewer]).await;
     // 1HG CM8263 3 A004352: 1 8 7 3 4 8 2 6 (3) 3 1 0 0 4 3 5 2
     // = 8+56+42+15+16+24+4+60+0+27+8+0+0+20+12+15+4 = 311; 311 mod 11 = 3 ✓.
     // Position 7 is 2, a digit: 1980–2009, so 3 is 2003 (the 2033 reading is ruled out).
@@ -169,16 +136,12 @@ async fn the_vin_route_decodes_check_digit_model_year_manufacturer_and_country()
         "1HGCM82633A00435I",
         "1HGCM82633A0043%2F",
     ] {
-        let (status, ct, problem) = body(app.get(&token, &format!("/v1/vin/{bad}")).await).await;
+        let (status, ct, problem) = get(&app, &token, &format!("/v1/vin/{bad}")).await;
         assert_eq!(status, 422, "{bad}: {problem}");
         assert_eq!(ct, "application/problem+json");
     }
-    let anonymous = app
-        .http
-        .get(app.url("/v1/vin/1HGCM82633A004352"))
-        .send()
-        .await
-        .unwrap();
+    let anonymous =
+        vwc_testkit::get_anonymous(&app.http, app.url("/v1/vin/1HGCM82633A004352")).await;
     assert_eq!(anonymous.status(), 401);
     app.stop().await;
 }

@@ -7,7 +7,7 @@ use vwc_testkit::{json as body, vin};
 use vwc_webhook::{WebhookSecret, sign};
 
 mod common;
-use common::post;
+use common::{post, spawn_as, spawn_with_vehicle};
 
 struct Dealer {
     id: String,
@@ -88,9 +88,7 @@ type Refusal<'a> = (
 
 #[tokio::test]
 async fn the_webhook_table() {
-    let app = TestApp::spawn().await;
-    let fleet = app.token("org_a", &[Role::FleetManager]);
-    let vehicle = app.register(&fleet, &vin(1)).await;
+    let (app, fleet, vehicle) = spawn_with_vehicle(&[Role::FleetManager], 1).await;
     let dealer = register_dealer(&app, &fleet, "Main St Auto").await;
     let other = register_dealer(
         &app,
@@ -259,9 +257,7 @@ async fn the_webhook_table() {
 
 #[tokio::test]
 async fn a_rotated_secret_keeps_working_for_24_hours_and_not_after() {
-    let app = TestApp::spawn().await;
-    let fleet = app.token("org_a", &[Role::FleetManager]);
-    let vehicle = app.register(&fleet, &vin(2)).await;
+    let (app, fleet, vehicle) = spawn_with_vehicle(&[Role::FleetManager], 2).await;
     let old = register_dealer(&app, &fleet, "Main St Auto").await;
     let (status, _, rotated) = post(
         &app,
@@ -304,8 +300,7 @@ async fn a_rotated_secret_keeps_working_for_24_hours_and_not_after() {
 
 #[tokio::test]
 async fn an_unmatched_vin_is_kept_and_becomes_events_when_registered() {
-    let app = TestApp::spawn().await;
-    let fleet = app.token("org_a", &[Role::FleetManager]);
+    let (app, fleet) = spawn_as(&[Role::FleetManager]).await;
     let dealer = register_dealer(&app, &fleet, "Lakeside Toyota").await;
     let (status, _, first) =
         send_signed(&app, &dealer, "u1", &service_record(&vin(3), 15000)).await;
@@ -344,8 +339,7 @@ async fn an_unmatched_vin_is_kept_and_becomes_events_when_registered() {
 
 #[tokio::test]
 async fn dealer_secrets_are_shown_once_and_only_fleet_managers_manage_dealers() {
-    let app = TestApp::spawn().await;
-    let owner = app.token("org_a", &[Role::Owner]);
+    let (app, owner) = spawn_as(&[Role::Owner]).await;
     let (status, _, _) = post(&app, &owner, "/v1/dealers", &json!({"name": "X"})).await;
     assert_eq!(status, 403);
     let fleet = app.token("org_a", &[Role::FleetManager]);
@@ -353,21 +347,10 @@ async fn dealer_secrets_are_shown_once_and_only_fleet_managers_manage_dealers() 
     assert!(dealer.secret.expose().starts_with("whsec_"));
     // Another organisation's dealer is a 404; a same-organisation owner gets 403.
     let b = app.token("org_b", &[Role::FleetManager]);
-    let (status, _, _) = post(
-        &app,
-        &b,
-        &format!("/v1/dealers/{}/rotate-secret", dealer.id),
-        &json!({}),
-    )
-    .await;
-    assert_eq!(status, 404);
-    let (status, _, _) = post(
-        &app,
-        &owner,
-        &format!("/v1/dealers/{}/rotate-secret", dealer.id),
-        &json!({}),
-    )
-    .await;
-    assert_eq!(status, 403);
+    let rotate = format!("/v1/dealers/{}/rotate-secret", dealer.id);
+    for (token, want) in [(&b, 404), (&owner, 403)] {
+        let (status, _, _) = post(&app, token, &rotate, &json!({})).await;
+        assert_eq!(status, want);
+    }
     app.stop().await;
 }

@@ -28,6 +28,11 @@ where
     }
 }
 
+/// An unauthenticated GET of `url` (what a browser, or a stranger, sends).
+pub async fn get_anonymous(http: &reqwest::Client, url: String) -> reqwest::Response {
+    http.get(url).send().await.expect("request")
+}
+
 /// A JSON body and status from a response.
 pub async fn json(response: reqwest::Response) -> (u16, String, serde_json::Value) {
     let status = response.status().as_u16();

@@ -19,7 +19,7 @@ use vwc_notification::http::{NotificationState, router};
 use vwc_notification::outcome::SendResult;
 use vwc_notification::retry::RetryPolicy;
 use vwc_notification::ssrf::Allowlist;
-use vwc_notification::store::{Preferences, SecretChange, StoredPreferences};
+use vwc_notification::store::{Preferences, PreferencesChange, SecretChange, StoredPreferences};
 use vwc_notification::{
     Clock, NotificationConsumer, NotificationStore, SqliteNotificationStore, SystemClock,
 };
@@ -115,7 +115,12 @@ pub async fn set_preferences(
         SecretChange::Keep
     };
     store
-        .save_preferences(&OrgId::from(org), &preferences, secret, vwc_clock::now())
+        .save_preferences(PreferencesChange {
+            org_id: &OrgId::from(org),
+            preferences: &preferences,
+            secret,
+            now: vwc_clock::now(),
+        })
         .await
         .expect("save preferences")
         .stored
@@ -202,6 +207,16 @@ impl Api {
             .0
     }
 
+    /// [`Api::put_preferences`] setting only the webhook URL.
+    pub async fn put_webhook_url(
+        &self,
+        token: &str,
+        url: &str,
+    ) -> (u16, String, serde_json::Value) {
+        let body = serde_json::json!({ "webhookUrl": url });
+        self.put_preferences(token, &body).await
+    }
+
     pub async fn put_preferences(
         &self,
         token: &str,
@@ -228,4 +243,14 @@ impl Api {
             .expect("GET preferences");
         vwc_testkit::json(response).await
     }
+}
+
+/// Each attempt's number, outcome and HTTP status, in order: what most assertions on attempts compare.
+pub fn outcomes(
+    attempts: &[vwc_notification::store::DeliveryAttempt],
+) -> Vec<(u32, vwc_notification::store::AttemptOutcome, Option<u16>)> {
+    attempts
+        .iter()
+        .map(|a| (a.attempt, a.outcome, a.http_status))
+        .collect()
 }

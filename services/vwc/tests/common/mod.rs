@@ -199,17 +199,121 @@ pub async fn ask(
     if let Some(c) = conversation {
         request["conversationId"] = json!(c);
     }
-    let chat = app.url(&format!("/v1/vehicles/{vehicle}/chat"));
-    let accept_json = app.http.post(chat).header("accept", "application/json");
-    let (status, _, answer) = body(
-        accept_json
-            .bearer_auth(token)
-            .json(&request)
-            .send()
-            .await
-            .expect("request"),
-    )
-    .await;
+    let (status, _, answer) =
+        body(chat(app, token, vehicle, Some("application/json"), &request).await).await;
     assert_eq!(status, 200, "{question}: {answer}");
     answer
+}
+
+/// POSTs `request` to the vehicle's chat, with an `Accept` header when given (without one the answer
+/// streams as server-sent events); the response as it came.
+pub async fn chat(
+    app: &TestApp,
+    token: &str,
+    vehicle: &str,
+    accept: Option<&str>,
+    request: &Value,
+) -> reqwest::Response {
+    let mut post = app
+        .http
+        .post(app.url(&format!("/v1/vehicles/{vehicle}/chat")))
+        .bearer_auth(token)
+        .json(request);
+    if let Some(accept) = accept {
+        post = post.header("accept", accept);
+    }
+    post.send().await.expect("request")
+}
+
+/// A fresh app and a token of `org_a` with `roles` (the start of most tests).
+pub async fn spawn_as(roles: &[Role]) -> (TestApp, String) {
+    let app = TestApp::spawn().await;
+    let token = app.token("org_a", roles);
+    (app, token)
+}
+
+/// Posts a whole registration to `/v1/vehicles`; the status and the vehicle (or the problem).
+pub async fn register(app: &TestApp, token: &str, registration: &Value) -> (u16, Value) {
+    let (status, _, answer) = post(app, token, "/v1/vehicles", registration).await;
+    (status, answer)
+}
+
+/// [`register`], asserting 201; the vehicle as registered.
+pub async fn registered(app: &TestApp, token: &str, registration: &Value) -> Value {
+    let (status, vehicle) = register(app, token, registration).await;
+    assert_eq!(status, 201, "{vehicle}");
+    vehicle
+}
+
+/// [`spawn_as`] with a vehicle registered (VIN [`vwc_testkit::vin`]`(n)`); the app, the token and the
+/// vehicle's id.
+pub async fn spawn_with_vehicle(roles: &[Role], n: u32) -> (TestApp, String, String) {
+    let (app, token) = spawn_as(roles).await;
+    let vehicle = app.register(&token, &vwc_testkit::vin(n)).await;
+    (app, token, vehicle)
+}
+
+/// A bearer-authenticated GET; status, content type and JSON body (whatever the status).
+pub async fn get(app: &TestApp, token: &str, path: &str) -> (u16, String, Value) {
+    body(app.get(token, path).await).await
+}
+
+/// The string `field` of each item of a JSON array, in order.
+pub fn pluck(items: &Value, field: &str) -> Vec<String> {
+    items
+        .as_array()
+        .unwrap_or_else(|| panic!("an array: {items}"))
+        .iter()
+        .map(|item| item[field].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// GETs `path` until it answers 200 with a body `pick` takes something from (for at most 30 s: what
+/// consumers project arrives a little after the write); that thing. `what` names it in the timeout panic.
+pub async fn poll_get<T>(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    what: &str,
+    pick: impl Fn(Value) -> Option<T>,
+) -> T {
+    vwc_testkit::eventually(what, std::time::Duration::from_secs(30), || async {
+        let (status, _, answer) = get(app, token, path).await;
+        if status != 200 {
+            return None; // the read model has not seen the write yet
+        }
+        pick(answer)
+    })
+    .await
+}
+
+/// [`record`]s each event on `vehicle` in order; their ids.
+pub async fn record_each<const N: usize>(
+    app: &TestApp,
+    token: &str,
+    vehicle: &str,
+    events: [Value; N],
+) -> [String; N] {
+    let mut ids = Vec::with_capacity(N);
+    for event in events {
+        ids.push(record(app, token, vehicle, event).await);
+    }
+    ids.try_into().expect("one id per event")
+}
+
+/// Whether a problem's `detail` mentions `text`.
+pub fn detail_mentions(problem: &Value, text: &str) -> bool {
+    problem["detail"]
+        .as_str()
+        .is_some_and(|detail| detail.contains(text))
+}
+
+/// A fresh bus bootstrapped on the AWS emulator through the CLI with `extra` flags: the endpoint, the bus
+/// name and the bootstrap report. `None` without an emulator (the caller skips; `what` says what the
+/// skipped tests cover).
+pub fn bootstrapped(what: &str, extra: &[&str]) -> Option<(String, String, Value)> {
+    let endpoint = vwc_testkit::aws::aws_endpoint(what)?;
+    let bus_name = unique_bus();
+    let report = bootstrap(&endpoint, &bus_name, extra);
+    Some((endpoint, bus_name, report))
 }
