@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use vwc_auth::Role;
-use vwc_testkit::process::{start_vwc_up, vwc_token};
-use vwc_testkit::{eventually, json as body, vin};
+use vwc_testkit::process::{post_json, start_vwc_up, vwc_token};
+use vwc_testkit::{eventually, vin};
 use vwc_webhook::{WebhookSecret, sign};
 
 mod common;
@@ -75,27 +75,11 @@ async fn kill_9_during_a_webhook_burst_then_resending_everything_stores_and_proj
         &["owner", "fleet_manager"],
     );
     let car = vin(7);
-    let (status, _, vehicle) = body(
-        http.post(format!("{base}/v1/vehicles"))
-            .bearer_auth(&token)
-            .json(&json!({"vin": car, "year": 2019, "make": "Mazda", "model": "3"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, 201, "{vehicle}");
+    let mazda = json!({"vin": car, "year": 2019, "make": "Mazda", "model": "3"});
+    let vehicle = post_json(&http, &base, &token, "/v1/vehicles", &mazda).await;
     let vehicle = vehicle["id"].as_str().unwrap().to_string();
-    let (status, _, dealer) = body(
-        http.post(format!("{base}/v1/dealers"))
-            .bearer_auth(&token)
-            .json(&json!({"name": "Main St Auto"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, 201, "{dealer}");
+    let dealer = json!({"name": "Main St Auto"});
+    let dealer = post_json(&http, &base, &token, "/v1/dealers", &dealer).await;
     let dealer_id = dealer["dealerId"].as_str().unwrap().to_string();
     let secret = WebhookSecret::parse(dealer["webhookSecret"].as_str().unwrap()).unwrap();
 

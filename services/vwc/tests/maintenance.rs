@@ -13,8 +13,8 @@ use vwc_testkit::{eventually, vin};
 
 mod common;
 use common::{
-    demo_rav4_id, load_demo, pluck, poll_get, put, record, send_raw, spawn_as, spawn_with_vehicle,
-    vwc_json,
+    demo_rav4_id, item_with_id, load_demo, pluck, poll_get, put, record, send_raw, spawn_as,
+    spawn_with_vehicle, vwc_json,
 };
 use reqwest::Method;
 use std::ffi::OsStr;
@@ -151,21 +151,9 @@ async fn an_oil_change_goes_due_soon_then_overdue_and_the_reminder_reaches_every
     let due_date = (done_at.date_naive() + Months::new(6)).to_string();
     assert_eq!(ok["dueAt"], due_date.as_str());
 
-    record(
-        &app,
-        &token,
-        &vehicle,
-        json!({"kind": "odometer_reading", "occurredAt": vwc_clock::now(), "odometer": 44600}),
-    )
-    .await;
+    app.record_odometer(&token, &vehicle, 0, 44600).await;
     maintenance_item(&app, &token, &vehicle, "oil_change", "due_soon").await;
-    record(
-        &app,
-        &token,
-        &vehicle,
-        json!({"kind": "odometer_reading", "occurredAt": vwc_clock::now(), "odometer": 45100}),
-    )
-    .await;
+    app.record_odometer(&token, &vehicle, 0, 45100).await;
     let overdue = maintenance_item(&app, &token, &vehicle, "oil_change", "overdue").await;
     assert!(
         overdue["reason"]
@@ -415,13 +403,7 @@ async fn the_demo_seed_shows_ok_due_soon_and_overdue_items_and_the_fleet_counts_
     assert_eq!(overview["recentEvents"].as_array().unwrap().len(), 5);
     assert!(overview["costs"][0]["lifetimeCents"].as_u64().unwrap() > 0);
     let fleet = app.get_ok(&token, "/v1/fleet/overview").await;
-    let row = fleet["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["id"] == rav4.as_str())
-        .unwrap()
-        .clone();
+    let row = item_with_id(&fleet["items"], &rav4);
     assert!(
         row["overdue"].as_u64().unwrap() >= 1 && row["dueSoon"].as_u64().unwrap() >= 1,
         "{row}"
@@ -524,13 +506,7 @@ async fn the_in_app_feed_is_newest_first_filters_unread_and_marks_read_within_th
     assert_eq!(after.len(), items.len() - 1);
     assert!(after.iter().all(|n| n["id"] != first.as_str()));
     let all = app.get_ok(&token, "/v1/notifications?limit=200").await;
-    let read = all["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|n| n["id"] == first.as_str())
-        .unwrap()
-        .clone();
+    let read = item_with_id(&all["items"], &first);
     assert!(read["readAt"].is_string());
     app.stop().await;
 }

@@ -317,3 +317,13 @@ pub fn bootstrapped(what: &str, extra: &[&str]) -> Option<(String, String, Value
     let report = bootstrap(&endpoint, &bus_name, extra);
     Some((endpoint, bus_name, report))
 }
+
+/// The item of the JSON array `items` whose `id` is `id` (panics, showing the array, when none is).
+pub fn item_with_id<'a>(items: &'a Value, id: &str) -> &'a Value {
+    items
+        .as_array()
+        .unwrap_or_else(|| panic!("an array: {items}"))
+        .iter()
+        .find(|item| item["id"] == id)
+        .unwrap_or_else(|| panic!("no item {id} in {items}"))
+}
