@@ -10,6 +10,7 @@ mod limit;
 pub mod openapi;
 mod problem;
 mod trace;
+mod vehicle;
 
 pub use auth::{Auth, Authentication, HasVerifier, authenticate, verify_headers};
 pub use body::{JsonBody, RawBody, parse_json};
@@ -18,6 +19,7 @@ pub use json::Json;
 pub use limit::{RateLimiter, rate_limit};
 pub use problem::{ApiError, Problem};
 pub use trace::{RequestTrace, trace_context};
+pub use vehicle::{CallerVehicle, FindVehicle, Gate, Query, VehicleEventPath, VehiclePath, gate};
 /// The verifier a [`HasVerifier`] state hands out (re-exported for [`has_verifier!`]).
 pub use vwc_auth::TokenVerifier;
 
@@ -26,3 +28,9 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// `Content-Type` of every error response.
 pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// What this crate's macros name in the crate that expands them.
+#[doc(hidden)]
+pub mod __private {
+    pub use vwc_auth::Permission;
+}
