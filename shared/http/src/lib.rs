@@ -5,6 +5,7 @@
 mod auth;
 mod body;
 mod clock;
+mod file;
 mod json;
 mod limit;
 pub mod openapi;
@@ -15,6 +16,7 @@ mod vehicle;
 pub use auth::{Auth, Authentication, HasVerifier, authenticate, verify_headers};
 pub use body::{JsonBody, RawBody, parse_json};
 pub use clock::Clock;
+pub use file::{Disposition, FileHeaders, file_response};
 pub use json::Json;
 pub use limit::{RateLimiter, rate_limit};
 pub use problem::{ApiError, Problem};

@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
 use vwc_contracts::{EventId, OrgId, VehicleEvent};
 use vwc_http::openapi::NotFound;
-use vwc_http::{ApiError, Auth, Json, JsonBody, Query};
+use vwc_http::{ApiError, Auth, Disposition, FileHeaders, Json, JsonBody, Query, file_response};
 
 use super::{
     Attachment, AttachmentStore, AttachmentStoreError, Content, EventKey, MAX_ATTACHMENT_BYTES,
@@ -351,30 +351,15 @@ async fn download_attachment(
         .await?
         .ok_or(ApiError::NotFound("attachment"))?;
     match state.store.content(&key, &attachment).await? {
-        Content::Bytes(bytes) => {
-            let disposition = format!(
-                "attachment; filename=\"{}\"",
-                attachment.file_name.replace(|c: char| !c.is_ascii(), "_")
-            );
-            let mut response = (StatusCode::OK, bytes).into_response();
-            let h = response.headers_mut();
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(attachment.content_type.as_str()),
-            );
-            if let Ok(v) = HeaderValue::from_str(&disposition) {
-                h.insert(header::CONTENT_DISPOSITION, v);
-            }
-            h.insert(
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            );
-            h.insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("private, no-store"),
-            );
-            Ok(response)
-        }
+        Content::Bytes(bytes) => Ok(file_response(
+            bytes,
+            FileHeaders {
+                content_type: attachment.content_type.as_str(),
+                disposition: Disposition::Attachment,
+                file_name: &attachment.file_name,
+                cache_control: "private, no-store",
+            },
+        )),
         Content::Redirect(url) => {
             let location = HeaderValue::from_str(&url.url).map_err(ApiError::internal)?;
             let mut response = StatusCode::SEE_OTHER.into_response();
