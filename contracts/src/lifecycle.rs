@@ -146,49 +146,36 @@ pub fn update_vehicle(
         v.fail("body", "name at least one field to change");
     }
     for (field, value) in patch {
-        let text = |v: &mut Validator, max: usize| -> Option<Option<String>> {
-            match value {
-                serde_json::Value::Null => Some(None),
-                serde_json::Value::String(s) if s.trim().is_empty() => Some(None),
-                serde_json::Value::String(s) => {
-                    v.text(field, s, 1, max);
-                    Some(Some(s.trim().to_string()))
+        // The free-text details: their longest length, and where each goes.
+        let (max, slot) = match field.as_str() {
+            "nickname" => (60, &mut next.nickname),
+            "trim" => (60, &mut next.trim),
+            "plate" => (20, &mut next.plate),
+            "colour" => (60, &mut next.colour),
+            "odometerUnit" => {
+                match serde_json::from_value::<OdometerUnit>(value.clone()) {
+                    Ok(unit) => next.odometer_unit = unit,
+                    Err(_) => v.fail(field, "must be mi or km"),
                 }
-                _ => {
-                    v.fail(field, "must be a string or null");
-                    None
-                }
+                continue;
+            }
+            other => {
+                v.fail(
+                    other,
+                    "is not a field that can change (nickname, trim, plate, colour, odometerUnit)",
+                );
+                continue;
             }
         };
-        match field.as_str() {
-            "nickname" => {
-                if let Some(t) = text(&mut v, 60) {
-                    next.nickname = t;
-                }
+        // `null` or blank clears the detail.
+        match value {
+            serde_json::Value::Null => *slot = None,
+            serde_json::Value::String(s) if s.trim().is_empty() => *slot = None,
+            serde_json::Value::String(s) => {
+                v.text(field, s, 1, max);
+                *slot = Some(s.trim().to_string());
             }
-            "trim" => {
-                if let Some(t) = text(&mut v, 60) {
-                    next.trim = t;
-                }
-            }
-            "plate" => {
-                if let Some(t) = text(&mut v, 20) {
-                    next.plate = t;
-                }
-            }
-            "colour" => {
-                if let Some(t) = text(&mut v, 60) {
-                    next.colour = t;
-                }
-            }
-            "odometerUnit" => match serde_json::from_value::<OdometerUnit>(value.clone()) {
-                Ok(unit) => next.odometer_unit = unit,
-                Err(_) => v.fail(field, "must be mi or km"),
-            },
-            other => v.fail(
-                other,
-                "is not a field that can change (nickname, trim, plate, colour, odometerUnit)",
-            ),
+            _ => v.fail(field, "must be a string or null"),
         }
     }
     v.finish().map_err(UpdateRefused::Invalid)?;

@@ -3,6 +3,10 @@
 
 use schemars::{JsonSchema, schema_for};
 
+use crate::corrections::{
+    EventCorrection, EventHistory, VehicleEventCorrected, VehicleEventVoided,
+};
+use crate::lifecycle::{SellRequest, VehicleArchived, VehicleSold, VehicleUpdated};
 use crate::maintenance::*;
 use crate::valuation::*;
 use crate::vehicle::*;
@@ -10,77 +14,43 @@ use crate::{Envelope, FieldError};
 
 /// (file name, schema) for every published shape.
 pub fn all() -> Vec<(&'static str, serde_json::Value)> {
-    fn s<T: JsonSchema>() -> serde_json::Value {
-        serde_json::to_value(schema_for!(T)).expect("schema serialises")
+    /// `file`'s entry: the schema of `T`.
+    fn schema<T: JsonSchema>(file: &'static str) -> (&'static str, serde_json::Value) {
+        let schema = serde_json::to_value(schema_for!(T)).expect("schema serialises");
+        (file, schema)
     }
     vec![
-        ("envelope.json", s::<Envelope>()),
-        ("vehicle.json", s::<Vehicle>()),
-        ("new-vehicle.json", s::<NewVehicle>()),
-        ("vehicle-event.json", s::<VehicleEvent>()),
-        ("new-vehicle-event.json", s::<NewVehicleEvent>()),
-        ("details-acquisition.json", s::<AcquisitionDetails>()),
-        ("details-maintenance.json", s::<MaintenanceDetails>()),
-        ("details-repair.json", s::<RepairDetails>()),
-        ("details-collision.json", s::<CollisionDetails>()),
-        ("details-upgrade.json", s::<UpgradeDetails>()),
-        ("details-valuation.json", s::<ValuationDetails>()),
-        (
-            "details-odometer-reading.json",
-            s::<OdometerReadingDetails>(),
-        ),
-        ("details-fuel.json", s::<FuelDetails>()),
-        ("event-vehicle-registered.json", s::<VehicleRegistered>()),
-        (
-            "event-vehicle-event-recorded.json",
-            s::<VehicleEventRecorded>(),
-        ),
-        ("field-error.json", s::<FieldError>()),
-        (
-            "event-maintenance-schedule-updated.json",
-            s::<MaintenanceScheduleUpdated>(),
-        ),
-        (
-            "event-maintenance-status-changed.json",
-            s::<MaintenanceStatusChanged>(),
-        ),
-        ("event-reminder-due.json", s::<ReminderDue>()),
-        (
-            "event-notification-delivered.json",
-            s::<NotificationDelivered>(),
-        ),
-        ("event-valuation-updated.json", s::<ValuationUpdated>()),
-        ("valuation.json", s::<Valuation>()),
-        ("valuation-forecast.json", s::<ValuationForecast>()),
-        (
-            "event-vehicle-event-corrected.json",
-            s::<crate::corrections::VehicleEventCorrected>(),
-        ),
-        (
-            "event-vehicle-event-voided.json",
-            s::<crate::corrections::VehicleEventVoided>(),
-        ),
-        (
-            "event-vehicle-updated.json",
-            s::<crate::lifecycle::VehicleUpdated>(),
-        ),
-        (
-            "event-vehicle-sold.json",
-            s::<crate::lifecycle::VehicleSold>(),
-        ),
-        (
-            "event-vehicle-archived.json",
-            s::<crate::lifecycle::VehicleArchived>(),
-        ),
-        (
-            "event-correction.json",
-            s::<crate::corrections::EventCorrection>(),
-        ),
-        (
-            "event-history.json",
-            s::<crate::corrections::EventHistory>(),
-        ),
-        ("sell-request.json", s::<crate::lifecycle::SellRequest>()),
+        schema::<Envelope>("envelope.json"),
+        schema::<Vehicle>("vehicle.json"),
+        schema::<NewVehicle>("new-vehicle.json"),
+        schema::<VehicleEvent>("vehicle-event.json"),
+        schema::<NewVehicleEvent>("new-vehicle-event.json"),
+        schema::<AcquisitionDetails>("details-acquisition.json"),
+        schema::<MaintenanceDetails>("details-maintenance.json"),
+        schema::<RepairDetails>("details-repair.json"),
+        schema::<CollisionDetails>("details-collision.json"),
+        schema::<UpgradeDetails>("details-upgrade.json"),
+        schema::<ValuationDetails>("details-valuation.json"),
+        schema::<OdometerReadingDetails>("details-odometer-reading.json"),
+        schema::<FuelDetails>("details-fuel.json"),
+        schema::<VehicleRegistered>("event-vehicle-registered.json"),
+        schema::<VehicleEventRecorded>("event-vehicle-event-recorded.json"),
+        schema::<FieldError>("field-error.json"),
+        schema::<MaintenanceScheduleUpdated>("event-maintenance-schedule-updated.json"),
+        schema::<MaintenanceStatusChanged>("event-maintenance-status-changed.json"),
+        schema::<ReminderDue>("event-reminder-due.json"),
+        schema::<NotificationDelivered>("event-notification-delivered.json"),
+        schema::<ValuationUpdated>("event-valuation-updated.json"),
+        schema::<Valuation>("valuation.json"),
+        schema::<ValuationForecast>("valuation-forecast.json"),
+        schema::<VehicleEventCorrected>("event-vehicle-event-corrected.json"),
+        schema::<VehicleEventVoided>("event-vehicle-event-voided.json"),
+        schema::<VehicleUpdated>("event-vehicle-updated.json"),
+        schema::<VehicleSold>("event-vehicle-sold.json"),
+        schema::<VehicleArchived>("event-vehicle-archived.json"),
+        schema::<EventCorrection>("event-correction.json"),
+        schema::<EventHistory>("event-history.json"),
+        schema::<SellRequest>("sell-request.json"),
     ]
 }
 

@@ -559,56 +559,49 @@ pub mod schema_types {
     use utoipa::openapi::{Ref, RefOr};
     use utoipa::{PartialSchema, ToSchema};
 
-    /// A maintenance task code: lower snake_case, up to 50 characters (e.g. `oil_change`).
-    pub struct TaskCode;
+    /// Declares a string type for the OpenAPI document alone: `$name`'s schema is a string refined by
+    /// the builder calls after `=>` (each of these types is validated where it is read, not by serde).
+    macro_rules! string_schema {
+        ($(#[$doc:meta])* $name:ident => $($refine:tt)+) => {
+            $(#[$doc])*
+            pub struct $name;
 
-    impl PartialSchema for TaskCode {
-        fn schema() -> RefOr<Schema> {
-            ObjectBuilder::new()
-                .schema_type(SchemaType::Type(Type::String))
-                .description(Some(
-                    "A maintenance task code: lower snake_case, up to 50 characters.",
-                ))
-                .pattern(Some("^[a-z][a-z0-9_]{0,49}$"))
-                .examples([serde_json::json!("oil_change")])
-                .into()
-        }
+            impl PartialSchema for $name {
+                fn schema() -> RefOr<Schema> {
+                    ObjectBuilder::new()
+                        .schema_type(SchemaType::Type(Type::String))
+                        $($refine)+
+                        .into()
+                }
+            }
+
+            impl ToSchema for $name {}
+        };
     }
 
-    impl ToSchema for TaskCode {}
-
-    /// A part named on a repair: 1–120 characters, not blank.
-    pub struct PartName;
-
-    impl PartialSchema for PartName {
-        fn schema() -> RefOr<Schema> {
-            ObjectBuilder::new()
-                .schema_type(SchemaType::Type(Type::String))
-                .min_length(Some(1))
-                .max_length(Some(120))
-                .pattern(Some("\\S"))
-                .examples([serde_json::json!("front brake pads")])
-                .into()
-        }
+    string_schema! {
+        /// A maintenance task code: lower snake_case, up to 50 characters (e.g. `oil_change`).
+        TaskCode => .description(Some(
+                "A maintenance task code: lower snake_case, up to 50 characters.",
+            ))
+            .pattern(Some("^[a-z][a-z0-9_]{0,49}$"))
+            .examples([serde_json::json!("oil_change")])
     }
 
-    impl ToSchema for PartName {}
-
-    /// An active ISO 4217 currency code.
-    pub struct CurrencyCode;
-
-    impl PartialSchema for CurrencyCode {
-        fn schema() -> RefOr<Schema> {
-            ObjectBuilder::new()
-                .schema_type(SchemaType::Type(Type::String))
-                .description(Some("An active ISO 4217 currency code."))
-                .enum_values(Some(crate::currency::CODES.iter().copied()))
-                .examples([serde_json::json!("USD")])
-                .into()
-        }
+    string_schema! {
+        /// A part named on a repair: 1–120 characters, not blank.
+        PartName => .min_length(Some(1))
+            .max_length(Some(120))
+            .pattern(Some("\\S"))
+            .examples([serde_json::json!("front brake pads")])
     }
 
-    impl ToSchema for CurrencyCode {}
+    string_schema! {
+        /// An active ISO 4217 currency code.
+        CurrencyCode => .description(Some("An active ISO 4217 currency code."))
+            .enum_values(Some(crate::currency::CODES.iter().copied()))
+            .examples([serde_json::json!("USD")])
+    }
 
     /// `details` of a timeline event: one of the `*Details` schemas, chosen by the event's `kind`.
     pub struct EventDetailsSchema;

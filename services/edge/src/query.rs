@@ -3,8 +3,6 @@
 //! `IntoParams`, what the OpenAPI document says; its fields stay the raw strings so that a bad value is a
 //! 422 naming the field, in the words the group's reader gives.
 
-use axum::extract::{FromRequestParts, Query};
-use axum::http::request::Parts;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -18,20 +16,9 @@ use crate::read_model::CostGrouping;
 pub const DEFAULT_LIMIT: usize = 50;
 pub const MAX_LIMIT: usize = 200;
 
-/// The query string read into `T` (fields it does not name are left for other groups); a query string
-/// that cannot be read at all is a 400 problem.
-pub struct ApiQuery<T>(pub T);
-
-impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|Query(t)| ApiQuery(t))
-            .map_err(|e| ApiError::BadRequest(e.body_text()))
-    }
-}
+/// The query string read into `T`, a query string that cannot be read at all being a 400 problem (the
+/// extractor every service shares).
+pub use vwc_http::Query as ApiQuery;
 
 /// `{id}` of a vehicle.
 #[derive(Debug, Deserialize, IntoParams)]

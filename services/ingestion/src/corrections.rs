@@ -21,20 +21,22 @@ use vwc_store::{StoreError, StoreResult};
 
 use crate::service::{Ingestion, envelope};
 
+/// Whose corrections and voids to read (revision 2 onwards): one event's, oldest first, or those of
+/// every event of one vehicle, by event and oldest first.
+#[derive(Debug, Clone, Copy)]
+pub enum RevisionsOf<'a> {
+    Event(&'a EventId),
+    Vehicle(&'a VehicleId),
+}
+
 /// The store methods corrections and the lifecycle need (both adapters implement them).
 #[async_trait]
 pub trait RevisionStore: Send + Sync {
-    /// Corrections and voids of one event of the organisation, oldest first (revision 2 onwards).
-    async fn event_revisions(
+    /// The revisions `of` one event or one vehicle of the organisation.
+    async fn revisions(
         &self,
         org_id: &OrgId,
-        event_id: &EventId,
-    ) -> StoreResult<Vec<EventRevision>>;
-    /// Corrections and voids of every event of one vehicle, by event, oldest first.
-    async fn vehicle_revisions(
-        &self,
-        org_id: &OrgId,
-        vehicle_id: &VehicleId,
+        of: RevisionsOf<'_>,
     ) -> StoreResult<Vec<EventRevision>>;
     /// The vehicle's events as first recorded, oldest first.
     async fn vehicle_events(
@@ -177,7 +179,7 @@ impl Ingestion {
             .ok_or(ChangeError::NotFound("event"))?;
         let revisions = self
             .store()
-            .event_revisions(&vehicle.org_id, event_id)
+            .revisions(&vehicle.org_id, RevisionsOf::Event(event_id))
             .await?;
         Ok(history(original, revisions))
     }
@@ -187,7 +189,7 @@ impl Ingestion {
         let store = self.store();
         let (originals, revisions) = tokio::try_join!(
             store.vehicle_events(&vehicle.org_id, &vehicle.id),
-            store.vehicle_revisions(&vehicle.org_id, &vehicle.id),
+            store.revisions(&vehicle.org_id, RevisionsOf::Vehicle(&vehicle.id)),
         )?;
         Ok(current_events(originals, &revisions))
     }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -16,8 +16,12 @@ use vwc_auth::{Permission, TokenVerifier};
 use vwc_contracts::{
     EventKind, EventSource, NewVehicle, NewVehicleEvent, OrgId, Vehicle, VehicleEvent, VehicleId,
 };
+use vwc_http::gate::AfterLookup;
 use vwc_http::openapi::{Conflict, NotFound};
-use vwc_http::{ApiError, Auth, JsonBody, RawBody, RequestTrace, parse_json};
+use vwc_http::{
+    ApiError, Auth, CallerVehicle, FindVehicle, Gate, JsonBody, RawBody, RequestTrace, VehiclePath,
+    parse_json,
+};
 
 use crate::Ingestion;
 use crate::openapi::{BearerRoute, RequestBody};
@@ -112,27 +116,27 @@ async fn register_vehicle(
     Ok(response)
 }
 
-/// The vehicle `id` of the caller's organisation: another organisation's vehicle is a 404 like a missing
-/// one, for every caller. Every route on `/v1/vehicles/{id}…` starts here.
-pub(crate) async fn caller_vehicle(
-    ingestion: &Ingestion,
-    auth: &Auth,
-    id: &VehicleId,
-) -> Result<Vehicle, ApiError> {
-    ingestion
-        .store()
-        .vehicle(&OrgId::from(auth.org()), id)
-        .await?
-        .ok_or(ApiError::NotFound("vehicle"))
+impl FindVehicle<Vehicle> for IngestionState {
+    async fn find_vehicle(&self, org: &OrgId, id: &VehicleId) -> Result<Option<Vehicle>, ApiError> {
+        Ok(self.ingestion.store().vehicle(org, id).await?)
+    }
 }
 
-/// 403 unless the caller may record some kind of event (any kind, or service work): the role-only check
-/// of the routes that record or change records, before the kind is known.
-pub(crate) fn require_recording(auth: &Auth) -> Result<(), ApiError> {
-    if !auth.0.can(Permission::RecordAnyEvent) {
-        auth.require(Permission::RecordServiceEvent)?;
+/// The vehicle `{id}` of the caller's organisation, once gate `G` has admitted the caller (another
+/// organisation's vehicle is a 404 like a missing one). Every route on `/v1/vehicles/{id}…` starts here.
+pub(crate) type VehicleOf<G> = CallerVehicle<Vehicle, G>;
+
+/// The role-only check of the routes that record or change records, before the kind is known: 403
+/// unless the caller may record some kind of event (any kind, or service work).
+pub(crate) struct Recording;
+
+impl Gate for Recording {
+    fn admit(auth: &Auth) -> Result<(), ApiError> {
+        if !auth.0.can(Permission::RecordAnyEvent) {
+            auth.require(Permission::RecordServiceEvent)?;
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Kinds a technician may record (service work); everything else needs `RecordAnyEvent`.
@@ -197,7 +201,7 @@ fn request_fingerprint(method: &str, route: &str, params: &[&str], body: &[u8]) 
     tag = "timeline",
     security(("bearer" = [])),
     params(
-        ("id" = String, Path, description = "The vehicle's id (`veh_…`)."),
+        VehiclePath,
         ("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = "^[ -~]*[!-~][ -~]*$",
             description = "Makes retries safe: 1–255 visible ASCII characters, unique per request."),
     ),
@@ -213,33 +217,25 @@ fn request_fingerprint(method: &str, route: &str, params: &[&str], body: &[u8]) 
 )]
 async fn record_event(
     State(state): State<IngestionState>,
-    auth: Auth,
-    trace: RequestTrace,
-    Path(vehicle_id): Path<VehicleId>,
+    // Existence in the caller's organisation first: another organisation's vehicle is a 404 for everyone.
+    caller: VehicleOf<AfterLookup>,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
-    // Existence in the caller's organisation first: another organisation's vehicle is a 404 for everyone.
-    let vehicle = caller_vehicle(&state.ingestion, &auth, &vehicle_id).await?;
-    require_recording(&auth)?;
+    Recording::admit(&caller.auth)?;
+    let vehicle = &caller.vehicle;
     let key = idempotency_key(
         &headers,
         "POST",
         "/v1/vehicles/{id}/events",
-        &[&vehicle_id],
+        &[&vehicle.id],
         &body,
     )?;
     let new: NewVehicleEvent = parse_json(&headers, &body)?;
-    auth.require(permission_for(new.kind))?;
+    caller.require(permission_for(new.kind))?;
     let recorded = state
         .ingestion
-        .record_event(
-            &vehicle,
-            new,
-            EventSource::User,
-            key,
-            Some(trace.0.to_string()),
-        )
+        .record_event(vehicle, new, EventSource::User, key, caller.traceparent())
         .await?;
     let mut response = (
         StatusCode::CREATED,

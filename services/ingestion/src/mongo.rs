@@ -15,7 +15,7 @@ use vwc_contracts::{Envelope, EventId, OrgId, Vehicle, VehicleEvent, VehicleId};
 use vwc_store::mongo::{MongoDb, is_duplicate_key};
 use vwc_store::{Outbox, Plumbed, StoreError, StoreResult, ts};
 
-use crate::corrections::RevisionStore;
+use crate::corrections::{RevisionStore, RevisionsOf};
 use crate::dealers;
 use crate::store::{IdempotencyKey, IngestionStore, InsertEventOutcome};
 use vwc_contracts::corrections::EventRevision;
@@ -374,30 +374,22 @@ impl MongoIngestionStore {
 
 #[async_trait]
 impl RevisionStore for MongoIngestionStore {
-    async fn event_revisions(
+    async fn revisions(
         &self,
         org_id: &OrgId,
-        event_id: &EventId,
+        of: RevisionsOf<'_>,
     ) -> StoreResult<Vec<EventRevision>> {
-        self.values(
-            EVENT_REVISIONS,
-            doc! { "org_id": org_id, "event_id": event_id },
-            doc! { "revision": 1 },
-        )
-        .await
-    }
-
-    async fn vehicle_revisions(
-        &self,
-        org_id: &OrgId,
-        vehicle_id: &VehicleId,
-    ) -> StoreResult<Vec<EventRevision>> {
-        self.values(
-            EVENT_REVISIONS,
-            doc! { "org_id": org_id, "vehicle_id": vehicle_id },
-            doc! { "event_id": 1, "revision": 1 },
-        )
-        .await
+        let (filter, order) = match of {
+            RevisionsOf::Event(id) => (
+                doc! { "org_id": org_id, "event_id": id },
+                doc! { "revision": 1 },
+            ),
+            RevisionsOf::Vehicle(id) => (
+                doc! { "org_id": org_id, "vehicle_id": id },
+                doc! { "event_id": 1, "revision": 1 },
+            ),
+        };
+        self.values(EVENT_REVISIONS, filter, order).await
     }
 
     async fn vehicle_events(

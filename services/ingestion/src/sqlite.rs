@@ -8,7 +8,7 @@ use vwc_contracts::{Envelope, EventId, OrgId, Vehicle, VehicleEvent, VehicleId};
 use vwc_store::sqlite::{enqueue, optional};
 use vwc_store::{Plumbed, SqliteDb, StoreError, StoreResult, ts};
 
-use crate::corrections::RevisionStore;
+use crate::corrections::{RevisionStore, RevisionsOf};
 use crate::store::{IdempotencyKey, IngestionStore, InsertEventOutcome};
 use vwc_contracts::corrections::EventRevision;
 
@@ -207,32 +207,24 @@ impl IngestionStore for SqliteIngestionStore {
 
 #[async_trait]
 impl RevisionStore for SqliteIngestionStore {
-    async fn event_revisions(
+    async fn revisions(
         &self,
         org_id: &OrgId,
-        event_id: &EventId,
+        of: RevisionsOf<'_>,
     ) -> StoreResult<Vec<EventRevision>> {
-        self.json_rows(
-            "SELECT body FROM event_revisions WHERE org_id = ?1 AND event_id = ?2
-             ORDER BY revision",
-            org_id.to_string(),
-            event_id.to_string(),
-        )
-        .await
-    }
-
-    async fn vehicle_revisions(
-        &self,
-        org_id: &OrgId,
-        vehicle_id: &VehicleId,
-    ) -> StoreResult<Vec<EventRevision>> {
-        self.json_rows(
-            "SELECT body FROM event_revisions WHERE org_id = ?1 AND vehicle_id = ?2
-             ORDER BY event_id, revision",
-            org_id.to_string(),
-            vehicle_id.to_string(),
-        )
-        .await
+        let (sql, id) = match of {
+            RevisionsOf::Event(id) => (
+                "SELECT body FROM event_revisions WHERE org_id = ?1 AND event_id = ?2
+                 ORDER BY revision",
+                id.to_string(),
+            ),
+            RevisionsOf::Vehicle(id) => (
+                "SELECT body FROM event_revisions WHERE org_id = ?1 AND vehicle_id = ?2
+                 ORDER BY event_id, revision",
+                id.to_string(),
+            ),
+        };
+        self.json_rows(sql, org_id.to_string(), id).await
     }
 
     async fn vehicle_events(

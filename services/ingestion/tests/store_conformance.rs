@@ -12,8 +12,9 @@ use vwc_contracts::{
     Envelope, EventKind, EventSource, EventType, NewVehicle, NewVehicleEvent, Vehicle,
     VehicleEvent, VehicleEventRecorded, VehicleRegistered, Vendor,
 };
+use vwc_ingestion::corrections::RevisionsOf;
 use vwc_ingestion::dealers::{
-    DealerRow, DealerStore, IncomingWebhook, StoredSecret, WebhookOutcome,
+    DealerRow, DealerStore, IncomingWebhook, SecretRotation, StoredSecret, WebhookOutcome,
     adopt_waiting_dealer_records,
 };
 use vwc_ingestion::service::dealer_event_builder;
@@ -188,10 +189,12 @@ async fn rotate(
     dealers
         .rotate_secret(
             org,
-            &DealerId::from(&dealer.id),
-            secret,
-            now,
-            old_expires_at,
+            &SecretRotation {
+                dealer_id: DealerId::from(&dealer.id),
+                secret: secret.clone(),
+                at: now,
+                old_expires_at,
+            },
         )
         .await
         .unwrap()
@@ -547,10 +550,12 @@ async fn another_org_cannot_rotate_a_dealers_secret(store: Store) {
     let missing = dealers
         .rotate_secret(
             &OrgId::from("org_a"),
-            &DealerId::from("dlr_missing"),
-            &new,
-            at(2),
-            at(3),
+            &SecretRotation {
+                dealer_id: DealerId::from("dlr_missing"),
+                secret: new.clone(),
+                at: at(2),
+                old_expires_at: at(3),
+            },
         )
         .await
         .unwrap();
@@ -867,7 +872,10 @@ async fn revisions_append_in_order_with_their_envelope_and_never_twice(store: St
     assert_eq!(pending_envelopes(&store).await.len(), 1);
     let third = revision(&e, 3, RevisionChange::Voided);
     store.append_revision(&third, &[]).await.unwrap();
-    let read = store.event_revisions(&v.org_id, &e.id).await.unwrap();
+    let read = store
+        .revisions(&v.org_id, RevisionsOf::Event(&e.id))
+        .await
+        .unwrap();
     assert_eq!(read, [second.clone(), third.clone()]);
     // The record itself is never rewritten.
     assert_eq!(
@@ -877,8 +885,16 @@ async fn revisions_append_in_order_with_their_envelope_and_never_twice(store: St
     // Another organisation sees none of it.
     let other = OrgId::from("org_b");
     let seen_by_other = (
-        store.event_revisions(&other, &e.id).await.unwrap().len(),
-        store.vehicle_revisions(&other, &v.id).await.unwrap().len(),
+        store
+            .revisions(&other, RevisionsOf::Event(&e.id))
+            .await
+            .unwrap()
+            .len(),
+        store
+            .revisions(&other, RevisionsOf::Vehicle(&v.id))
+            .await
+            .unwrap()
+            .len(),
         store.vehicle_events(&other, &v.id).await.unwrap().len(),
     );
     assert_eq!(seen_by_other, (0, 0, 0));
@@ -906,7 +922,10 @@ async fn a_vehicles_events_and_revisions_are_listed_together(store: Store) {
         .await
         .unwrap();
     assert_eq!(
-        store.vehicle_revisions(&v.org_id, &v.id).await.unwrap(),
+        store
+            .revisions(&v.org_id, RevisionsOf::Vehicle(&v.id))
+            .await
+            .unwrap(),
         [r]
     );
 }

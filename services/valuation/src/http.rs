@@ -4,8 +4,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -14,7 +13,7 @@ use vwc_auth::{Permission, TokenVerifier};
 use vwc_contracts::VehicleId;
 use vwc_contracts::valuation::ValuationForecast;
 use vwc_http::openapi::ResourceQuery;
-use vwc_http::{ApiError, Auth, Json};
+use vwc_http::{ApiError, Auth, Json, Query};
 
 use crate::valuer::{ForecastError, MAX_FORECAST_MONTHS, Valuer};
 
@@ -96,10 +95,10 @@ async fn forecast(
     State(state): State<ValuationState>,
     auth: Auth,
     Path(id): Path<VehicleId>,
-    q: Result<Query<ForecastQuery>, QueryRejection>,
+    q: Result<Query<ForecastQuery>, ApiError>,
 ) -> Result<Json<ValuationForecast>, ApiError> {
     auth.require(Permission::ReadVehicles)?;
-    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let Query(q) = q?;
     let months = months(q.months.as_deref())?;
     Ok(Json(state.valuer.forecast(auth.org(), &id, months).await?))
 }

@@ -15,20 +15,6 @@ async fn verify(claims: &serde_json::Value) -> Result<Caller, AuthError> {
     keys().verify(&sign_hs256(HS_SECRET, claims)).await
 }
 
-#[track_caller]
-fn assert_rejected(result: Result<Caller, AuthError>) {
-    assert_rejected_as("the token", result);
-}
-
-/// [`assert_rejected`], naming `what` was refused when it was not.
-#[track_caller]
-fn assert_rejected_as(what: &str, result: Result<Caller, AuthError>) {
-    match result {
-        Err(err @ AuthError::Invalid(_)) => assert_eq!(err.http_status(), 401, "{what}"),
-        other => panic!("{what}: expected an invalid-token error, got {other:?}"),
-    }
-}
-
 #[tokio::test]
 async fn issued_token_verifies_to_the_caller_it_was_issued_for() {
     let keys = keys();
@@ -80,49 +66,28 @@ async fn valid_hs256_token_yields_the_right_caller() {
 }
 
 #[tokio::test]
-async fn token_with_alg_none_is_rejected() {
-    assert_rejected(keys().verify(&unsigned(None, &claims(ISSUER))).await);
-}
-
-#[tokio::test]
-async fn rs256_token_is_rejected_by_the_hs256_verifier() {
-    let token = sign_rs256(RSA1_KEY, Some("rsa-1"), &claims(ISSUER));
-    assert_rejected(keys().verify(&token).await);
-}
-
-#[tokio::test]
-async fn es256_token_is_rejected_by_the_hs256_verifier() {
-    let token = sign_es256(EC1_KEY, Some("ec-1"), &claims(ISSUER));
-    assert_rejected(keys().verify(&token).await);
-}
-
-#[tokio::test]
-async fn token_signed_with_another_secret_is_rejected() {
-    let token = sign_hs256(b"another secret that is 32+ bytes long!!", &claims(ISSUER));
-    assert_rejected(keys().verify(&token).await);
-}
-
-#[tokio::test]
-async fn token_with_tampered_signature_is_rejected() {
-    let token = with_tampered_signature(&sign_hs256(HS_SECRET, &claims(ISSUER)));
-    assert_rejected(keys().verify(&token).await);
-}
-
-#[tokio::test]
-async fn token_with_tampered_payload_is_rejected() {
+async fn forged_foreign_or_malformed_tokens_are_rejected() {
     let token = sign_hs256(HS_SECRET, &claims(ISSUER));
     let escalated = with(claims(ISSUER), "roles", json!(["fleet_manager"]));
-    assert_rejected(
-        keys()
-            .verify(&with_swapped_payload(&token, &escalated))
-            .await,
-    );
-}
-
-#[tokio::test]
-async fn malformed_token_is_rejected() {
-    for token in ["", "abc", "a.b", "a.b.c", "a.b.c.d"] {
-        assert_rejected(keys().verify(token).await);
+    let mut cases = vec![
+        ("alg none", unsigned(None, &claims(ISSUER))),
+        (
+            "rs256",
+            sign_rs256(RSA1_KEY, Some("rsa-1"), &claims(ISSUER)),
+        ),
+        ("es256", sign_es256(EC1_KEY, Some("ec-1"), &claims(ISSUER))),
+        (
+            "another secret",
+            sign_hs256(b"another secret that is 32+ bytes long!!", &claims(ISSUER)),
+        ),
+        ("tampered signature", with_tampered_signature(&token)),
+        ("tampered payload", with_swapped_payload(&token, &escalated)),
+    ];
+    for malformed in ["", "abc", "a.b", "a.b.c", "a.b.c.d"] {
+        cases.push(("malformed", malformed.to_string()));
+    }
+    for (what, token) in cases {
+        assert_rejected_as(&format!("{what}: {token}"), keys().verify(&token).await);
     }
 }
 

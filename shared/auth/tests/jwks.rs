@@ -17,14 +17,6 @@ fn single_key_verifier() -> JwksVerifier {
     JwksVerifier::from_jwks_json(JWKS_RSA2, ISSUER, "vwc-api").unwrap()
 }
 
-#[track_caller]
-fn assert_rejected(result: Result<Caller, AuthError>) {
-    match result {
-        Err(err @ AuthError::Invalid(_)) => assert_eq!(err.http_status(), 401),
-        other => panic!("expected an invalid-token error, got {other:?}"),
-    }
-}
-
 fn expected_caller() -> Caller {
     Caller {
         sub: "usr_42".into(),
@@ -46,9 +38,63 @@ async fn valid_es256_token_with_kid_yields_the_right_caller() {
 }
 
 #[tokio::test]
-async fn hs256_token_is_rejected_by_the_jwks_verifier() {
-    let token = sign_hs256_with_kid(HS_SECRET, Some("rsa-1"), &claims(ISSUER));
-    assert_rejected(verifier().verify(&token).await);
+async fn tokens_no_key_of_the_jwks_vouches_for_are_rejected() {
+    let es256 = sign_es256(EC1_KEY, Some("ec-1"), &claims(ISSUER));
+    let cases = [
+        (
+            "hs256 under an rsa kid",
+            sign_hs256_with_kid(HS_SECRET, Some("rsa-1"), &claims(ISSUER)),
+        ),
+        (
+            "an unknown kid",
+            sign_rs256(RSA1_KEY, Some("rsa-9"), &claims(ISSUER)),
+        ),
+        (
+            "no kid among several keys",
+            sign_rs256(RSA1_KEY, None, &claims(ISSUER)),
+        ),
+        (
+            "another key under a known kid",
+            sign_rs256(RSA2_KEY, Some("rsa-1"), &claims(ISSUER)),
+        ),
+        (
+            "es256 naming an rsa key",
+            sign_es256(EC1_KEY, Some("rsa-1"), &claims(ISSUER)),
+        ),
+        (
+            "tampered rs256 signature",
+            with_tampered_signature(&sign_rs256(RSA1_KEY, Some("rsa-1"), &claims(ISSUER))),
+        ),
+        (
+            "tampered es256 payload",
+            with_swapped_payload(&es256, &with(claims(ISSUER), "org", json!("org_other"))),
+        ),
+    ];
+    for (what, token) in cases {
+        assert_rejected_as(what, verifier().verify(&token).await);
+    }
+}
+
+#[tokio::test]
+async fn jwks_verifier_checks_issuer_audience_expiry_and_required_claims() {
+    let mut cases = vec![
+        with(claims(ISSUER), "iss", json!("vwc")),
+        with(claims(ISSUER), "aud", json!("x")),
+        with(claims(ISSUER), "exp", json!(now() - 45)),
+        with(claims(ISSUER), "nbf", json!(now() + 45)),
+    ];
+    for field in ["iss", "aud", "sub", "org", "roles", "exp", "iat"] {
+        cases.push(without(claims(ISSUER), field));
+    }
+    let verifier = verifier();
+    for claims in cases {
+        for token in [
+            sign_rs256(RSA1_KEY, Some("rsa-1"), &claims),
+            sign_es256(EC1_KEY, Some("ec-1"), &claims),
+        ] {
+            assert_rejected_as(&claims.to_string(), verifier.verify(&token).await);
+        }
+    }
 }
 
 #[tokio::test]
@@ -92,36 +138,12 @@ async fn token_with_alg_none_is_rejected_by_the_jwks_verifier() {
 }
 
 #[tokio::test]
-async fn token_with_an_unknown_kid_is_rejected() {
-    let token = sign_rs256(RSA1_KEY, Some("rsa-9"), &claims(ISSUER));
-    assert_rejected(verifier().verify(&token).await);
-}
-
-#[tokio::test]
-async fn token_without_kid_is_rejected_when_the_jwks_holds_several_keys() {
-    let token = sign_rs256(RSA1_KEY, None, &claims(ISSUER));
-    assert_rejected(verifier().verify(&token).await);
-}
-
-#[tokio::test]
 async fn token_without_kid_is_accepted_when_the_jwks_holds_exactly_one_key() {
     let token = sign_rs256(RSA2_KEY, None, &claims(ISSUER));
     assert_eq!(
         single_key_verifier().verify(&token).await.unwrap(),
         expected_caller()
     );
-}
-
-#[tokio::test]
-async fn rs256_token_signed_by_another_key_under_a_known_kid_is_rejected() {
-    let token = sign_rs256(RSA2_KEY, Some("rsa-1"), &claims(ISSUER));
-    assert_rejected(verifier().verify(&token).await);
-}
-
-#[tokio::test]
-async fn es256_header_naming_an_rsa_key_is_rejected() {
-    let token = sign_es256(EC1_KEY, Some("rsa-1"), &claims(ISSUER));
-    assert_rejected(verifier().verify(&token).await);
 }
 
 #[tokio::test]
@@ -140,60 +162,6 @@ async fn key_without_its_own_alg_accepts_the_matching_family() {
     let verifier = JwksVerifier::from_jwks_json(&jwks.to_string(), ISSUER, "vwc-api").unwrap();
     let token = sign_rs256(RSA2_KEY, Some("rsa-2"), &claims(ISSUER));
     assert_eq!(verifier.verify(&token).await.unwrap(), expected_caller());
-}
-
-#[tokio::test]
-async fn rs256_token_with_tampered_signature_is_rejected() {
-    let token = with_tampered_signature(&sign_rs256(RSA1_KEY, Some("rsa-1"), &claims(ISSUER)));
-    assert_rejected(verifier().verify(&token).await);
-}
-
-#[tokio::test]
-async fn es256_token_with_tampered_payload_is_rejected() {
-    let token = sign_es256(EC1_KEY, Some("ec-1"), &claims(ISSUER));
-    let escalated = with(claims(ISSUER), "org", json!("org_other"));
-    assert_rejected(
-        verifier()
-            .verify(&with_swapped_payload(&token, &escalated))
-            .await,
-    );
-}
-
-#[tokio::test]
-async fn jwks_verifier_checks_issuer_and_audience() {
-    let sign = |claims| sign_rs256(RSA1_KEY, Some("rsa-1"), &claims);
-    let verifier = verifier();
-    assert_rejected(
-        verifier
-            .verify(&sign(with(claims(ISSUER), "iss", json!("vwc"))))
-            .await,
-    );
-    assert_rejected(verifier.verify(&sign(without(claims(ISSUER), "iss"))).await);
-    assert_rejected(
-        verifier
-            .verify(&sign(with(claims(ISSUER), "aud", json!("x"))))
-            .await,
-    );
-    assert_rejected(verifier.verify(&sign(without(claims(ISSUER), "aud"))).await);
-}
-
-#[tokio::test]
-async fn jwks_verifier_checks_expiry_and_required_claims() {
-    let sign = |claims| sign_es256(EC1_KEY, Some("ec-1"), &claims);
-    let verifier = verifier();
-    assert_rejected(
-        verifier
-            .verify(&sign(with(claims(ISSUER), "exp", json!(now() - 45))))
-            .await,
-    );
-    assert_rejected(
-        verifier
-            .verify(&sign(with(claims(ISSUER), "nbf", json!(now() + 45))))
-            .await,
-    );
-    for field in ["sub", "org", "roles", "exp", "iat"] {
-        assert_rejected(verifier.verify(&sign(without(claims(ISSUER), field))).await);
-    }
 }
 
 #[tokio::test]

@@ -53,12 +53,20 @@ impl RateLimiter {
         let Some((tokens, last)) = buckets.get(key) else {
             return Ok(());
         };
-        let refilled =
-            (*tokens + now.duration_since(*last).as_secs_f64() * self.rate).min(self.burst);
-        if refilled >= 1.0 {
+        self.one_token_in(self.refilled(*tokens, *last, now))
+    }
+
+    /// A bucket's tokens at `now`: `tokens` at `last`, refilled at the rate since, up to the burst.
+    fn refilled(&self, tokens: f64, last: Instant, now: Instant) -> f64 {
+        (tokens + now.duration_since(last).as_secs_f64() * self.rate).min(self.burst)
+    }
+
+    /// `Ok` when a bucket of `tokens` holds a whole one, else how long until it will.
+    fn one_token_in(&self, tokens: f64) -> Result<(), Duration> {
+        if tokens >= 1.0 {
             Ok(())
         } else {
-            Err(Duration::from_secs_f64((1.0 - refilled) / self.rate))
+            Err(Duration::from_secs_f64((1.0 - tokens) / self.rate))
         }
     }
 
@@ -84,16 +92,15 @@ impl RateLimiter {
     pub fn check(&self, org: &str, now: Instant) -> Result<(), Duration> {
         let mut buckets = self.buckets.lock().unwrap();
         let (tokens, last) = buckets.entry(org.to_string()).or_insert((self.burst, now));
-        let refilled =
-            (*tokens + now.duration_since(*last).as_secs_f64() * self.rate).min(self.burst);
+        let refilled = self.refilled(*tokens, *last, now);
+        let taken = self.one_token_in(refilled);
         *last = now;
-        if refilled >= 1.0 {
-            *tokens = refilled - 1.0;
-            Ok(())
+        *tokens = if taken.is_ok() {
+            refilled - 1.0
         } else {
-            *tokens = refilled;
-            Err(Duration::from_secs_f64((1.0 - refilled) / self.rate))
-        }
+            refilled
+        };
+        taken
     }
 }
 

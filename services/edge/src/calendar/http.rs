@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -17,7 +17,7 @@ use vwc_contracts::{OrgId, VehicleId};
 use vwc_http::openapi::{
     BearerRoute, InternalServerError, NotFound, ResourceRoute, ServiceUnavailable, TooManyRequests,
 };
-use vwc_http::{ApiError, Auth, Json};
+use vwc_http::{ApiError, Auth, Disposition, FileHeaders, Json, file_response};
 
 use super::ics::{self, VehicleCalendar};
 use super::keys::{CalendarKeyStore, FeedSecret};
@@ -122,20 +122,15 @@ fn feed_url(headers: &HeaderMap, path: String, secret: &FeedSecret) -> CalendarF
 }
 
 fn calendar_response(name: &str, body: String) -> Response {
-    let mut response = body.into_response();
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/calendar; charset=utf-8"),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, max-age=300"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{name}.ics\"")) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    response
+    file_response(
+        body,
+        FileHeaders {
+            content_type: "text/calendar; charset=utf-8",
+            disposition: Disposition::Inline,
+            file_name: &format!("{name}.ics"),
+            cache_control: "private, max-age=300",
+        },
+    )
 }
 
 async fn vehicle_in_org(

@@ -5,8 +5,10 @@
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use std::marker::PhantomData;
+
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -17,7 +19,7 @@ use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
 use vwc_contracts::{EventId, OrgId, VehicleEvent};
 use vwc_http::openapi::NotFound;
-use vwc_http::{ApiError, Auth, Json, JsonBody};
+use vwc_http::{ApiError, Auth, Disposition, FileHeaders, Json, JsonBody, Query, file_response};
 
 use super::{
     Attachment, AttachmentStore, AttachmentStoreError, Content, EventKey, MAX_ATTACHMENT_BYTES,
@@ -77,7 +79,9 @@ async fn visible_event(
     else {
         return Ok(None);
     };
-    let revisions = store.event_revisions(&org, &event).await?;
+    let revisions = store
+        .revisions(&org, crate::corrections::RevisionsOf::Event(&event))
+        .await?;
     if revisions
         .last()
         .is_some_and(|r| r.change == vwc_contracts::corrections::RevisionChange::Voided)
@@ -87,35 +91,87 @@ async fn visible_event(
     Ok(Some(found))
 }
 
-/// What a route does with an event's attachments, which decides the permission it needs.
-#[derive(Clone, Copy)]
-enum Access {
-    /// List or download: reading vehicles (checked before any lookup).
-    Read,
-    /// Add a file: recording events of the event's kind (technicians may attach to service records).
-    Attach,
+/// `{id}` and `{eventId}` of the attachment routes.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Path, rename_all = "camelCase")]
+pub struct EventPath {
+    /// The vehicle's id (`veh_…`).
+    id: String,
+    /// The event's id (`evt_…`).
+    event_id: String,
 }
 
-/// The event's storage key: 404 when the vehicle or the event is not the caller's to see, 403 without
-/// the permission `access` needs.
-async fn event_key(
-    state: &AttachmentState,
-    auth: &Auth,
-    vehicle: &str,
-    event: &str,
-    access: Access,
-) -> Result<EventKey, ApiError> {
-    if let Access::Read = access {
-        auth.require(Permission::ReadVehicles)?;
+/// `{attachmentId}` of a route on one attachment (documented by each route, which words it its own way).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AttachmentPath {
+    attachment_id: String,
+}
+
+/// What a route does with an event's attachments, which decides the permission it needs.
+trait Access {
+    /// The check on the caller's roles alone, before any lookup.
+    fn before_lookup(_: &Auth) -> Result<(), ApiError> {
+        Ok(())
     }
-    let key = EventKey::new(auth.org(), vehicle, event).ok_or(ApiError::NotFound("event"))?;
-    let found = visible_event(state, auth.org(), vehicle, event)
-        .await?
-        .ok_or(ApiError::NotFound("event"))?;
-    if let Access::Attach = access {
-        auth.require(crate::http::permission_for(found.kind))?;
+
+    /// The check once the event is found in the caller's organisation.
+    fn after_lookup(_: &Auth, _: &VehicleEvent) -> Result<(), ApiError> {
+        Ok(())
     }
-    Ok(key)
+}
+
+/// List or download: reading vehicles (checked before any lookup).
+struct Read;
+
+impl Access for Read {
+    fn before_lookup(auth: &Auth) -> Result<(), ApiError> {
+        auth.require(Permission::ReadVehicles)
+    }
+}
+
+/// Add a file: recording events of the event's kind (technicians may attach to service records).
+struct Attach;
+
+impl Access for Attach {
+    fn after_lookup(auth: &Auth, event: &VehicleEvent) -> Result<(), ApiError> {
+        auth.require(crate::http::permission_for(event.kind))
+    }
+}
+
+/// The caller and the storage key of the event `{eventId}` of vehicle `{id}`: 404 when the vehicle or
+/// the event is not the caller's to see, 403 without the permission access `A` needs.
+struct EventFiles<A> {
+    auth: Auth,
+    key: EventKey,
+    access: PhantomData<fn() -> A>,
+}
+
+impl<A: Access> FromRequestParts<AttachmentState> for EventFiles<A> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AttachmentState,
+    ) -> Result<Self, Self::Rejection> {
+        let auth = Auth::from_request_parts(parts, state).await?;
+        A::before_lookup(&auth)?;
+        let Path(path) = Path::<EventPath>::from_request_parts(parts, state)
+            .await
+            .map_err(ApiError::internal)?;
+        let key = EventKey::new(auth.org(), &path.id, &path.event_id)
+            .ok_or(ApiError::NotFound("event"))?;
+        let found = visible_event(state, auth.org(), &path.id, &path.event_id)
+            .await?
+            .ok_or(ApiError::NotFound("event"))?;
+        A::after_lookup(&auth, &found)?;
+        Ok(EventFiles {
+            auth,
+            key,
+            access: PhantomData,
+        })
+    }
 }
 
 fn new_id() -> String {
@@ -173,11 +229,7 @@ async fn guard_count(state: &AttachmentState, key: &EventKey) -> Result<(), ApiE
     path = "/v1/vehicles/{id}/events/{eventId}/attachments",
     tag = "attachments",
     security(("bearer" = [])),
-    params(
-        ("id" = String, Path, description = "The vehicle's id (`veh_…`)."),
-        ("eventId" = String, Path, description = "The event's id (`evt_…`)."),
-        UploadQuery,
-    ),
+    params(EventPath, UploadQuery),
     request_body(content = BinaryFile, content_type = "application/octet-stream",
         description = "The file's bytes, at most 10 MiB."),
     responses(
@@ -187,14 +239,11 @@ async fn guard_count(state: &AttachmentState, key: &EventKey) -> Result<(), ApiE
 )]
 async fn upload_attachment(
     State(state): State<AttachmentState>,
-    auth: Auth,
-    Path((vehicle, event)): Path<(String, String)>,
-    query: Result<Query<UploadQuery>, QueryRejection>,
+    EventFiles { auth, key, .. }: EventFiles<Attach>,
+    Query(query): Query<UploadQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let key = event_key(&state, &auth, &vehicle, &event, Access::Attach).await?;
-    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     if query
         .file_name
         .as_deref()
@@ -224,8 +273,8 @@ async fn upload_attachment(
     guard_count(&state, &key).await?;
     let attachment = Attachment {
         id: new_id(),
-        event_id: event.clone(),
-        vehicle_id: vehicle.clone(),
+        event_id: key.event.clone(),
+        vehicle_id: key.vehicle.clone(),
         file_name: clean_file_name(
             query
                 .file_name
@@ -239,7 +288,7 @@ async fn upload_attachment(
         uploaded_by: auth.0.sub.clone(),
     };
     state.store.put(&key, &attachment, content).await?;
-    tracing::info!(attachment = %attachment.id, event = %event, bytes = attachment.size_bytes,
+    tracing::info!(attachment = %attachment.id, event = %attachment.event_id, bytes = attachment.size_bytes,
         content_type = attachment.content_type.as_str(), "attachment stored");
     Ok((StatusCode::CREATED, axum::Json(attachment)).into_response())
 }
@@ -252,10 +301,7 @@ async fn upload_attachment(
     path = "/v1/vehicles/{id}/events/{eventId}/attachments",
     tag = "attachments",
     security(("bearer" = [])),
-    params(
-        ("id" = String, Path, description = "The vehicle's id (`veh_…`)."),
-        ("eventId" = String, Path, description = "The event's id (`evt_…`)."),
-    ),
+    params(EventPath),
     responses(
         (status = 200, description = "The attachments.", body = AttachmentList),
         (status = 404, response = NotFound),
@@ -264,12 +310,10 @@ async fn upload_attachment(
 )]
 async fn list_attachments(
     State(state): State<AttachmentState>,
-    auth: Auth,
-    Path((vehicle, event)): Path<(String, String)>,
+    files: EventFiles<Read>,
 ) -> Result<Json<AttachmentList>, ApiError> {
-    let key = event_key(&state, &auth, &vehicle, &event, Access::Read).await?;
     Ok(Json(AttachmentList {
-        items: state.store.list(&key).await?,
+        items: state.store.list(&files.key).await?,
     }))
 }
 
@@ -283,8 +327,7 @@ async fn list_attachments(
     tag = "attachments",
     security(("bearer" = [])),
     params(
-        ("id" = String, Path, description = "The vehicle's id (`veh_…`)."),
-        ("eventId" = String, Path, description = "The event's id (`evt_…`)."),
+        EventPath,
         ("attachmentId" = String, Path, description = "The attachment's id (`att_…`)."),
     ),
     responses(
@@ -299,40 +342,24 @@ async fn list_attachments(
 )]
 async fn download_attachment(
     State(state): State<AttachmentState>,
-    auth: Auth,
-    Path((vehicle, event, id)): Path<(String, String, String)>,
+    EventFiles { key, .. }: EventFiles<Read>,
+    Path(AttachmentPath { attachment_id }): Path<AttachmentPath>,
 ) -> Result<Response, ApiError> {
-    let key = event_key(&state, &auth, &vehicle, &event, Access::Read).await?;
     let attachment = state
         .store
-        .get(&key, &id)
+        .get(&key, &attachment_id)
         .await?
         .ok_or(ApiError::NotFound("attachment"))?;
     match state.store.content(&key, &attachment).await? {
-        Content::Bytes(bytes) => {
-            let disposition = format!(
-                "attachment; filename=\"{}\"",
-                attachment.file_name.replace(|c: char| !c.is_ascii(), "_")
-            );
-            let mut response = (StatusCode::OK, bytes).into_response();
-            let h = response.headers_mut();
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(attachment.content_type.as_str()),
-            );
-            if let Ok(v) = HeaderValue::from_str(&disposition) {
-                h.insert(header::CONTENT_DISPOSITION, v);
-            }
-            h.insert(
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            );
-            h.insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("private, no-store"),
-            );
-            Ok(response)
-        }
+        Content::Bytes(bytes) => Ok(file_response(
+            bytes,
+            FileHeaders {
+                content_type: attachment.content_type.as_str(),
+                disposition: Disposition::Attachment,
+                file_name: &attachment.file_name,
+                cache_control: "private, no-store",
+            },
+        )),
         Content::Redirect(url) => {
             let location = HeaderValue::from_str(&url.url).map_err(ApiError::internal)?;
             let mut response = StatusCode::SEE_OTHER.into_response();
@@ -377,10 +404,7 @@ pub struct UploadTicket {
     path = "/v1/vehicles/{id}/events/{eventId}/attachments/uploads",
     tag = "attachments",
     security(("bearer" = [])),
-    params(
-        ("id" = String, Path, description = "The vehicle's id (`veh_…`)."),
-        ("eventId" = String, Path, description = "The event's id (`evt_…`)."),
-    ),
+    params(EventPath),
     request_body(content = NewUpload, content_type = "application/json"),
     responses(
         (status = 201, description = "Upload there, then confirm.", body = UploadTicket),
@@ -389,11 +413,9 @@ pub struct UploadTicket {
 )]
 async fn start_upload(
     State(state): State<AttachmentState>,
-    auth: Auth,
-    Path((vehicle, event)): Path<(String, String)>,
+    EventFiles { auth, key, .. }: EventFiles<Attach>,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
-    let key = event_key(&state, &auth, &vehicle, &event, Access::Attach).await?;
     let new: NewUpload = body.parse()?;
     if new.file_name.trim().is_empty() || new.file_name.chars().count() > 200 {
         return Err(ApiError::field("fileName", "must be 1–200 characters"));
@@ -410,7 +432,10 @@ async fn start_upload(
             "this deployment keeps attachments itself: POST the file to …/attachments".into(),
         ));
     };
-    let confirm_path = format!("/v1/vehicles/{vehicle}/events/{event}/attachments/{id}/confirm");
+    let confirm_path = format!(
+        "/v1/vehicles/{}/events/{}/attachments/{id}/confirm",
+        key.vehicle, key.event
+    );
     Ok((
         StatusCode::CREATED,
         axum::Json(UploadTicket {
@@ -433,8 +458,7 @@ async fn start_upload(
     tag = "attachments",
     security(("bearer" = [])),
     params(
-        ("id" = String, Path, description = "The vehicle's id (`veh_…`)."),
-        ("eventId" = String, Path, description = "The event's id (`evt_…`)."),
+        EventPath,
         ("attachmentId" = String, Path, description = "`attachmentId` of the upload ticket."),
     ),
     responses(
@@ -445,10 +469,9 @@ async fn start_upload(
 )]
 async fn confirm_upload(
     State(state): State<AttachmentState>,
-    auth: Auth,
-    Path((vehicle, event, id)): Path<(String, String, String)>,
+    EventFiles { key, .. }: EventFiles<Attach>,
+    Path(AttachmentPath { attachment_id: id }): Path<AttachmentPath>,
 ) -> Result<Response, ApiError> {
-    let key = event_key(&state, &auth, &vehicle, &event, Access::Attach).await?;
     if let Some(done) = state.store.get(&key, &id).await? {
         // Confirming twice answers the attachment again.
         return Ok((StatusCode::CREATED, axum::Json(done)).into_response());
@@ -479,8 +502,8 @@ async fn confirm_upload(
     };
     let attachment = Attachment {
         id,
-        event_id: event,
-        vehicle_id: vehicle,
+        event_id: key.event.clone(),
+        vehicle_id: key.vehicle.clone(),
         file_name: pending.intent.file_name,
         content_type: media,
         size_bytes: size,

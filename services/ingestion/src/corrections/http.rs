@@ -1,8 +1,7 @@
 //! HTTP routes of corrections, voids and the vehicle lifecycle (docs/corrections.md). Errors become HTTP
 //! here; [`routes`] registers each handler with its OpenAPI documentation.
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -10,12 +9,13 @@ use utoipa_axum::routes;
 use vwc_auth::Permission;
 use vwc_contracts::corrections::{EventCorrection, EventHistory};
 use vwc_contracts::lifecycle::{SellRequest, VehicleChanges};
-use vwc_contracts::{EventId, EventKind, EventSource, Vehicle, VehicleId};
+use vwc_contracts::{EventId, EventKind, EventSource, Vehicle};
+use vwc_http::gate::{ManageVehicles, ReadVehicles};
 use vwc_http::openapi::NotFound;
-use vwc_http::{ApiError, Auth, JsonBody, RequestTrace};
+use vwc_http::{ApiError, Json, JsonBody, Query, VehicleEventPath, VehiclePath};
 
 use super::ChangeError;
-use crate::http::{IngestionState, caller_vehicle, permission_for, require_recording};
+use crate::http::{IngestionState, Recording, VehicleOf, permission_for};
 use crate::openapi::{BearerRoute, BodyChange, QueryParams, StateChange};
 
 /// The correction, void, history and lifecycle routes.
@@ -39,14 +39,23 @@ impl From<ChangeError> for ApiError {
     }
 }
 
-/// 403 unless the caller may change a record of `kind` from `source`: the permission to record that kind,
-/// and for a dealer's record also `correct_dealer_records` (docs/roles.md).
-fn require_change(auth: &Auth, kind: EventKind, source: EventSource) -> Result<(), ApiError> {
-    auth.require(permission_for(kind))?;
-    if source == EventSource::Dealer {
-        auth.require(Permission::CorrectDealerRecords)?;
+/// The record `event_id` of the caller's vehicle with its history, once the caller may change it: the
+/// permission to record its kind, and for a dealer's record also `correct_dealer_records` (403,
+/// docs/roles.md). Another organisation's record is a 404, never a 403.
+async fn changeable_record(
+    state: &IngestionState,
+    caller: &VehicleOf<Recording>,
+    event_id: &EventId,
+) -> Result<EventHistory, ApiError> {
+    let history = state
+        .ingestion
+        .event_history(&caller.vehicle, event_id)
+        .await?;
+    caller.require(permission_for(history.current.kind))?;
+    if history.current.source == EventSource::Dealer {
+        caller.require(Permission::CorrectDealerRecords)?;
     }
-    Ok(())
+    Ok(history)
 }
 
 fn object(body: &JsonBody) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
@@ -71,10 +80,7 @@ fn object(body: &JsonBody) -> Result<serde_json::Map<String, serde_json::Value>,
     path = "/v1/vehicles/{id}/events/{eventId}",
     tag = "timeline",
     security(("bearer" = [])),
-    params(
-        ("id" = String, Path, description = "The vehicle's id (`veh_…`)."),
-        ("eventId" = String, Path, description = "The record's id (`evt_…`)."),
-    ),
+    params(VehicleEventPath),
     request_body(content = EventCorrection, content_type = "application/json"),
     responses(
         (status = 200, description = "Corrected: the record now and its revisions.", body = EventHistory),
@@ -83,34 +89,30 @@ fn object(body: &JsonBody) -> Result<serde_json::Map<String, serde_json::Value>,
 )]
 async fn correct_event(
     State(state): State<IngestionState>,
-    auth: Auth,
-    trace: RequestTrace,
-    Path((vehicle_id, event_id)): Path<(VehicleId, EventId)>,
+    caller: VehicleOf<Recording>,
+    Path(path): Path<VehicleEventPath>,
     body: JsonBody,
-) -> Result<axum::Json<EventHistory>, ApiError> {
-    require_recording(&auth)?;
-    let vehicle = caller_vehicle(&state.ingestion, &auth, &vehicle_id).await?;
-    let history = state.ingestion.event_history(&vehicle, &event_id).await?;
+) -> Result<Json<EventHistory>, ApiError> {
+    let history = changeable_record(&state, &caller, &path.event_id).await?;
     let patch = object(&body)?;
-    require_change(&auth, history.current.kind, history.current.source)?;
     if let Some(kind) = patch
         .get("kind")
         .and_then(|k| k.as_str())
         .and_then(EventKind::parse)
     {
-        auth.require(permission_for(kind))?;
+        caller.require(permission_for(kind))?;
     }
     let after = state
         .ingestion
         .correct_event(
-            &vehicle,
+            &caller.vehicle,
             &history,
             patch,
-            &auth.0.sub,
-            Some(trace.0.to_string()),
+            caller.actor(),
+            caller.traceparent(),
         )
         .await?;
-    Ok(axum::Json(after))
+    Ok(Json(after))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -131,11 +133,7 @@ struct VoidQuery {
     path = "/v1/vehicles/{id}/events/{eventId}",
     tag = "timeline",
     security(("bearer" = [])),
-    params(
-        ("id" = String, Path, description = "The vehicle's id (`veh_…`)."),
-        ("eventId" = String, Path, description = "The record's id (`evt_…`)."),
-        VoidQuery,
-    ),
+    params(VehicleEventPath, VoidQuery),
     responses(
         (status = 200, description = "Voided: the record and its revisions.", body = EventHistory),
         StateChange,
@@ -144,27 +142,22 @@ struct VoidQuery {
 )]
 async fn void_event(
     State(state): State<IngestionState>,
-    auth: Auth,
-    trace: RequestTrace,
-    Path((vehicle_id, event_id)): Path<(VehicleId, EventId)>,
-    q: Result<Query<VoidQuery>, QueryRejection>,
-) -> Result<axum::Json<EventHistory>, ApiError> {
-    require_recording(&auth)?;
-    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let vehicle = caller_vehicle(&state.ingestion, &auth, &vehicle_id).await?;
-    let history = state.ingestion.event_history(&vehicle, &event_id).await?;
-    require_change(&auth, history.current.kind, history.current.source)?;
+    caller: VehicleOf<Recording>,
+    Path(path): Path<VehicleEventPath>,
+    Query(q): Query<VoidQuery>,
+) -> Result<Json<EventHistory>, ApiError> {
+    let history = changeable_record(&state, &caller, &path.event_id).await?;
     let after = state
         .ingestion
         .void_event(
-            &vehicle,
+            &caller.vehicle,
             &history,
             q.reason.as_deref(),
-            &auth.0.sub,
-            Some(trace.0.to_string()),
+            caller.actor(),
+            caller.traceparent(),
         )
         .await?;
-    Ok(axum::Json(after))
+    Ok(Json(after))
 }
 
 /// Get a record's history
@@ -176,10 +169,7 @@ async fn void_event(
     path = "/v1/vehicles/{id}/events/{eventId}/history",
     tag = "timeline",
     security(("bearer" = [])),
-    params(
-        ("id" = String, Path, description = "The vehicle's id (`veh_…`)."),
-        ("eventId" = String, Path, description = "The record's id (`evt_…`)."),
-    ),
+    params(VehicleEventPath),
     responses(
         (status = 200, description = "The record's history.", body = EventHistory),
         (status = 404, response = NotFound),
@@ -188,13 +178,14 @@ async fn void_event(
 )]
 async fn event_history(
     State(state): State<IngestionState>,
-    auth: Auth,
-    Path((vehicle_id, event_id)): Path<(VehicleId, EventId)>,
-) -> Result<axum::Json<EventHistory>, ApiError> {
-    auth.require(Permission::ReadVehicles)?;
-    let vehicle = caller_vehicle(&state.ingestion, &auth, &vehicle_id).await?;
-    Ok(axum::Json(
-        state.ingestion.event_history(&vehicle, &event_id).await?,
+    caller: VehicleOf<ReadVehicles>,
+    Path(path): Path<VehicleEventPath>,
+) -> Result<Json<EventHistory>, ApiError> {
+    Ok(Json(
+        state
+            .ingestion
+            .event_history(&caller.vehicle, &path.event_id)
+            .await?,
     ))
 }
 
@@ -207,7 +198,7 @@ async fn event_history(
     path = "/v1/vehicles/{id}",
     tag = "vehicles",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "The vehicle's id (`veh_…`).")),
+    params(VehiclePath),
     request_body(content = VehicleChanges, content_type = "application/json"),
     responses(
         (status = 200, description = "The vehicle as it now reads.", body = Vehicle),
@@ -216,18 +207,14 @@ async fn event_history(
 )]
 async fn update_vehicle(
     State(state): State<IngestionState>,
-    auth: Auth,
-    trace: RequestTrace,
-    Path(vehicle_id): Path<VehicleId>,
+    caller: VehicleOf<ManageVehicles>,
     body: JsonBody,
-) -> Result<axum::Json<Vehicle>, ApiError> {
-    auth.require(Permission::ManageVehicles)?;
-    let vehicle = caller_vehicle(&state.ingestion, &auth, &vehicle_id).await?;
+) -> Result<Json<Vehicle>, ApiError> {
     let patch = object(&body)?;
-    Ok(axum::Json(
+    Ok(Json(
         state
             .ingestion
-            .update_vehicle(&vehicle, &patch, Some(trace.0.to_string()))
+            .update_vehicle(&caller.vehicle, &patch, caller.traceparent())
             .await?,
     ))
 }
@@ -242,7 +229,7 @@ async fn update_vehicle(
     path = "/v1/vehicles/{id}/sell",
     tag = "vehicles",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "The vehicle's id (`veh_…`).")),
+    params(VehiclePath),
     request_body(content = SellRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Sold: the vehicle with its sale.", body = Vehicle),
@@ -251,18 +238,14 @@ async fn update_vehicle(
 )]
 async fn sell_vehicle(
     State(state): State<IngestionState>,
-    auth: Auth,
-    trace: RequestTrace,
-    Path(vehicle_id): Path<VehicleId>,
+    caller: VehicleOf<ManageVehicles>,
     body: JsonBody,
-) -> Result<axum::Json<Vehicle>, ApiError> {
-    auth.require(Permission::ManageVehicles)?;
-    let vehicle = caller_vehicle(&state.ingestion, &auth, &vehicle_id).await?;
-    let request: SellRequest = body.parse()?;
-    Ok(axum::Json(
+) -> Result<Json<Vehicle>, ApiError> {
+    let sale: SellRequest = body.parse()?;
+    Ok(Json(
         state
             .ingestion
-            .sell_vehicle(&vehicle, request, Some(trace.0.to_string()))
+            .sell_vehicle(&caller.vehicle, sale, caller.traceparent())
             .await?,
     ))
 }
@@ -276,7 +259,7 @@ async fn sell_vehicle(
     path = "/v1/vehicles/{id}/archive",
     tag = "vehicles",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "The vehicle's id (`veh_…`).")),
+    params(VehiclePath),
     responses(
         (status = 200, description = "Archived.", body = Vehicle),
         StateChange,
@@ -284,16 +267,12 @@ async fn sell_vehicle(
 )]
 async fn archive_vehicle(
     State(state): State<IngestionState>,
-    auth: Auth,
-    trace: RequestTrace,
-    Path(vehicle_id): Path<VehicleId>,
-) -> Result<axum::Json<Vehicle>, ApiError> {
-    auth.require(Permission::ManageVehicles)?;
-    let vehicle = caller_vehicle(&state.ingestion, &auth, &vehicle_id).await?;
-    Ok(axum::Json(
+    caller: VehicleOf<ManageVehicles>,
+) -> Result<Json<Vehicle>, ApiError> {
+    Ok(Json(
         state
             .ingestion
-            .archive_vehicle(&vehicle, Some(trace.0.to_string()))
+            .archive_vehicle(&caller.vehicle, caller.traceparent())
             .await?,
     ))
 }

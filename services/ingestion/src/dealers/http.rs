@@ -21,7 +21,9 @@ use vwc_http::openapi::NotFound;
 use vwc_http::{ApiError, Auth, RawBody, RequestTrace, parse_json};
 use vwc_webhook::{WebhookHeaders, WebhookSecret};
 
-use super::store::{DealerRow, DealerStore, IncomingWebhook, StoredSecret, WebhookOutcome};
+use super::store::{
+    DealerRow, DealerStore, IncomingWebhook, SecretRotation, StoredSecret, WebhookOutcome,
+};
 use super::{DealerPayload, ROTATION_GRACE_HOURS};
 use crate::openapi::{Authenticated, BearerRoute, RequestBody};
 
@@ -335,9 +337,15 @@ async fn rotate_secret(
     let secret = WebhookSecret::generate();
     let now = state.clock.now();
     let old_until = now + Duration::hours(ROTATION_GRACE_HOURS);
+    let rotation = SecretRotation {
+        dealer_id: id,
+        secret,
+        at: now,
+        old_expires_at: old_until,
+    };
     let rotated = state
         .dealers
-        .rotate_secret(&OrgId::from(auth.org()), &id, &secret, now, old_until)
+        .rotate_secret(&OrgId::from(auth.org()), &rotation)
         .await?;
     if !rotated {
         return Err(ApiError::NotFound("dealer"));
@@ -345,7 +353,7 @@ async fn rotate_secret(
     state.cache.evict(&dealer.id);
     Ok(axum::Json(SecretRotated {
         dealer_id: dealer.id,
-        webhook_secret: secret.expose().to_string(),
+        webhook_secret: rotation.secret.expose().to_string(),
         previous_secret_valid_until: old_until,
     })
     .into_response())

@@ -10,7 +10,8 @@ pub mod store;
 
 pub use payload::{DealerLine, DealerPayload, DealerPayloadType};
 pub use store::{
-    DealerRow, DealerStore, EventBuilder, IncomingWebhook, StoredSecret, WebhookOutcome,
+    DealerRow, DealerStore, EventBuilder, IncomingWebhook, SecretRotation, StoredSecret,
+    WebhookOutcome,
 };
 
 /// How long a rotated-out secret keeps verifying.

@@ -7,7 +7,6 @@
 
 use async_trait::async_trait;
 use bson::{Bson, doc};
-use chrono::{DateTime, Utc};
 use mongodb::ClientSession;
 use serde::{Deserialize, Serialize};
 use vwc_contracts::ids::new_id;
@@ -17,8 +16,8 @@ use vwc_store::{Outbox, StoreError, StoreResult, ts};
 use vwc_webhook::WebhookSecret;
 
 use super::store::{
-    DealerRow, DealerStore, EventBuilder, IncomingWebhook, StoredSecret, WebhookOutcome,
-    template_from_text, template_text,
+    DealerRow, DealerStore, EventBuilder, IncomingWebhook, SecretRotation, StoredSecret,
+    WebhookOutcome, template_from_text, template_text,
 };
 use crate::MongoIngestionStore;
 use crate::mongo::{Index, VEHICLES, VehicleDoc, in_transaction};
@@ -189,12 +188,12 @@ impl MongoIngestionStore {
     async fn try_rotate_secret(
         &self,
         session: &mut ClientSession,
-        org_id: &str,
-        dealer_id: &str,
-        secret: &str,
-        now: &str,
-        old_expires_at: &str,
+        org_id: &OrgId,
+        rotation: &SecretRotation,
     ) -> StoreResult<bool> {
+        let dealer_id = &rotation.dealer_id;
+        let (now, old_expires_at) = (ts(&rotation.at), ts(&rotation.old_expires_at));
+        let (now, old_expires_at) = (now.as_str(), old_expires_at.as_str());
         let dealers = self.typed::<DealerDoc>(DEALERS);
         let Some(found) = dealers
             .find_one(doc! { "_id": dealer_id, "org_id": org_id })
@@ -213,7 +212,7 @@ impl MongoIngestionStore {
             }
         }
         secrets.push(SecretDoc {
-            secret: secret.to_string(),
+            secret: rotation.secret.expose().to_string(),
             created_at: now.to_string(),
             expires_at: None,
         });
@@ -358,23 +357,9 @@ impl DealerStore for MongoIngestionStore {
         found.map(DealerRow::try_from).transpose()
     }
 
-    async fn rotate_secret(
-        &self,
-        org_id: &OrgId,
-        dealer_id: &DealerId,
-        secret: &WebhookSecret,
-        now: DateTime<Utc>,
-        old_expires_at: DateTime<Utc>,
-    ) -> StoreResult<bool> {
-        let (now, old_expires_at) = (ts(&now), ts(&old_expires_at));
-        in_transaction!(self.db(), |session| self.try_rotate_secret(
-            session,
-            org_id,
-            dealer_id,
-            secret.expose(),
-            &now,
-            &old_expires_at,
-        ))
+    async fn rotate_secret(&self, org_id: &OrgId, rotation: &SecretRotation) -> StoreResult<bool> {
+        in_transaction!(self.db(), |session| self
+            .try_rotate_secret(session, org_id, rotation))
     }
 
     async fn receive_webhook(

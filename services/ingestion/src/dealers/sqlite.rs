@@ -10,8 +10,8 @@ use vwc_store::{StoreError, StoreResult, ts};
 use vwc_webhook::WebhookSecret;
 
 use super::store::{
-    DealerRow, DealerStore, EventBuilder, IncomingWebhook, StoredSecret, WebhookOutcome,
-    template_from_text, template_text,
+    DealerRow, DealerStore, EventBuilder, IncomingWebhook, SecretRotation, StoredSecret,
+    WebhookOutcome, template_from_text, template_text,
 };
 use crate::SqliteIngestionStore;
 
@@ -138,19 +138,13 @@ impl DealerStore for SqliteIngestionStore {
             .await
     }
 
-    async fn rotate_secret(
-        &self,
-        org_id: &OrgId,
-        dealer_id: &DealerId,
-        secret: &WebhookSecret,
-        now: DateTime<Utc>,
-        old_expires_at: DateTime<Utc>,
-    ) -> StoreResult<bool> {
+    async fn rotate_secret(&self, org_id: &OrgId, rotation: &SecretRotation) -> StoreResult<bool> {
         let (org, id, secret) = (
             org_id.to_string(),
-            dealer_id.to_string(),
-            secret.expose().to_string(),
+            rotation.dealer_id.to_string(),
+            rotation.secret.expose().to_string(),
         );
+        let (now, old_expires_at) = (rotation.at, rotation.old_expires_at);
         self.db()
             .write(move |conn| {
                 let exists: Option<i64> = conn

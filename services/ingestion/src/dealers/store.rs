@@ -16,6 +16,16 @@ pub struct StoredSecret {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
+/// A dealer's new webhook secret, issued `at`: the dealer's older secrets still valid then keep verifying
+/// until `old_expires_at` (an earlier expiry stands).
+#[derive(Debug)]
+pub struct SecretRotation {
+    pub dealer_id: DealerId,
+    pub secret: WebhookSecret,
+    pub at: DateTime<Utc>,
+    pub old_expires_at: DateTime<Utc>,
+}
+
 /// A registered dealer integration. `Debug` never shows the secrets (WebhookSecret redacts itself).
 #[derive(Debug, Clone)]
 pub struct DealerRow {
@@ -91,16 +101,8 @@ pub trait DealerStore: Send + Sync {
     async fn insert_dealer(&self, dealer: &DealerRow) -> StoreResult<()>;
     /// Any organisation's dealer (the webhook path names the dealer; its signature proves the caller).
     async fn dealer(&self, dealer_id: &DealerId) -> StoreResult<Option<DealerRow>>;
-    /// Adds `secret`; unexpired older secrets expire at `old_expires_at`. `false` if no such dealer in
-    /// the organisation.
-    async fn rotate_secret(
-        &self,
-        org_id: &OrgId,
-        dealer_id: &DealerId,
-        secret: &WebhookSecret,
-        now: DateTime<Utc>,
-        old_expires_at: DateTime<Utc>,
-    ) -> StoreResult<bool>;
+    /// Adds the rotation's secret and expires the older ones. `false` if no such dealer in `org_id`.
+    async fn rotate_secret(&self, org_id: &OrgId, rotation: &SecretRotation) -> StoreResult<bool>;
     /// In one transaction: answer a replayed `webhook_id` as a duplicate; keep the raw payload as a dealer
     /// record; when the VIN matches a vehicle of the dealer's organisation, write the event built by
     /// `build` with its outbox envelope.

@@ -1,18 +1,18 @@
 //! `POST /v1/vehicles/{id}/imports`: a CSV file in, a per-row report out.
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::http::header::CONTENT_TYPE;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use vwc_auth::Permission;
 use vwc_contracts::EventKind;
+use vwc_http::gate::AfterLookup;
 use vwc_http::openapi::NotFound;
-use vwc_http::{ApiError, Auth, Json, RawBody, RequestTrace};
+use vwc_http::{ApiError, Json, Query, RawBody, VehiclePath};
 
 use super::{CsvFormat, ImportOptions, RowError, read};
-use crate::http::{IngestionState, caller_vehicle};
+use crate::http::{IngestionState, VehicleOf};
 use crate::openapi::{BearerRoute, RequestBody};
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -60,7 +60,7 @@ pub struct ImportReport {
     path = "/v1/vehicles/{id}/imports",
     tag = "timeline",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "The vehicle's id (`veh_…`)."), ImportQuery),
+    params(VehiclePath, ImportQuery),
     request_body(content = String, content_type = "text/csv",
         description = "The CSV file, UTF-8, with a header row; at most 256 KiB."),
     responses(
@@ -72,16 +72,14 @@ pub struct ImportReport {
 )]
 pub(crate) async fn import_csv(
     State(state): State<IngestionState>,
-    auth: Auth,
-    trace: RequestTrace,
-    Path(vehicle_id): Path<vwc_contracts::VehicleId>,
-    query: Result<Query<ImportQuery>, QueryRejection>,
+    caller: VehicleOf<AfterLookup>,
+    query: Result<Query<ImportQuery>, ApiError>,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<Json<ImportReport>, ApiError> {
-    let vehicle = caller_vehicle(&state.ingestion, &auth, &vehicle_id).await?;
-    auth.require(Permission::RecordAnyEvent)?;
-    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    caller.require(Permission::RecordAnyEvent)?;
+    let Query(query) = query?;
+    let vehicle = &caller.vehicle;
     let media = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -121,10 +119,10 @@ pub(crate) async fn import_csv(
     let dry_run = query.dry_run.unwrap_or(false);
     let outcome = super::apply(
         &state.ingestion,
-        &vehicle,
+        vehicle,
         rows,
         dry_run,
-        Some(trace.0.to_string()),
+        caller.traceparent(),
         |_| {},
     )
     .await

@@ -24,6 +24,8 @@ struct JwksServer {
     url: String,
     hits: Arc<AtomicUsize>,
     response: Arc<Mutex<(u16, String)>>,
+    /// For a [`hanging`](JwksServer::hanging) server: lets the requests after the first one be answered.
+    release: Arc<tokio::sync::Notify>,
 }
 
 /// Reads a request up to the end of its head; `false` when the client went away first.
@@ -52,6 +54,16 @@ async fn respond_json(socket: &mut tokio::net::TcpStream, status: u16, body: &st
 
 impl JwksServer {
     async fn start(body: &str) -> JwksServer {
+        JwksServer::serve(body, false).await
+    }
+
+    /// Answers the first request at once; every later one only once `release` is notified (a JWKS
+    /// endpoint that hangs).
+    async fn hanging(body: &str) -> JwksServer {
+        JwksServer::serve(body, true).await
+    }
+
+    async fn serve(body: &str, hang_after_first: bool) -> JwksServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!(
             "http://{}/.well-known/jwks.json",
@@ -59,15 +71,18 @@ impl JwksServer {
         );
         let hits = Arc::new(AtomicUsize::new(0));
         let response = Arc::new(Mutex::new((200, body.to_owned())));
-        let (served_hits, served_response) = (hits.clone(), response.clone());
+        let release = Arc::new(tokio::sync::Notify::new());
+        let served = (hits.clone(), response.clone(), release.clone());
         tokio::spawn(async move {
             while let Ok((mut socket, _)) = listener.accept().await {
-                let (hits, response) = (served_hits.clone(), served_response.clone());
+                let (hits, response, release) = served.clone();
                 tokio::spawn(async move {
                     if !read_request_head(&mut socket).await {
                         return;
                     }
-                    hits.fetch_add(1, Ordering::SeqCst);
+                    if hits.fetch_add(1, Ordering::SeqCst) > 0 && hang_after_first {
+                        release.notified().await;
+                    }
                     let (status, body) = response.lock().unwrap().clone();
                     respond_json(&mut socket, status, &body).await;
                 });
@@ -77,6 +92,7 @@ impl JwksServer {
             url,
             hits,
             response,
+            release,
         }
     }
 
@@ -120,13 +136,20 @@ async fn keys_fetched_from_the_url_are_cached_between_verifications() {
     assert_eq!(server.hits(), 1);
 }
 
-#[tokio::test]
-async fn cached_keys_are_fetched_again_after_ten_minutes() {
+/// A server of `JWKS`, its verifier and a token of key `rsa-1`, verified once at `start` (one fetch).
+async fn verified_at_start() -> (JwksServer, JwksVerifier, String, Instant) {
     let server = JwksServer::start(JWKS).await;
     let verifier = server.verifier();
     let token = rs256_token(RSA1_KEY, "rsa-1");
     let start = Instant::now();
     verifier.verify_at(&token, start).await.unwrap();
+    assert_eq!(server.hits(), 1);
+    (server, verifier, token, start)
+}
+
+#[tokio::test]
+async fn cached_keys_are_fetched_again_after_ten_minutes() {
+    let (server, verifier, token, start) = verified_at_start().await;
     verifier.verify_at(&token, later(start, 599)).await.unwrap();
     assert_eq!(server.hits(), 1);
     verifier.verify_at(&token, later(start, 600)).await.unwrap();
@@ -135,14 +158,7 @@ async fn cached_keys_are_fetched_again_after_ten_minutes() {
 
 #[tokio::test]
 async fn unknown_kid_refetches_the_url_at_most_once_per_30_seconds() {
-    let server = JwksServer::start(JWKS).await;
-    let verifier = server.verifier();
-    let start = Instant::now();
-    verifier
-        .verify_at(&rs256_token(RSA1_KEY, "rsa-1"), start)
-        .await
-        .unwrap();
-    assert_eq!(server.hits(), 1);
+    let (server, verifier, _, start) = verified_at_start().await;
 
     // The issuer rotates to a new key; the first token signed with it arrives within 30 s of the last fetch.
     server.respond(200, JWKS_RSA2);
@@ -196,11 +212,7 @@ async fn unreachable_jwks_makes_keys_unavailable_rather_than_the_token_invalid()
 
 #[tokio::test]
 async fn failed_refresh_keeps_serving_the_cached_keys() {
-    let server = JwksServer::start(JWKS).await;
-    let verifier = server.verifier();
-    let token = rs256_token(RSA1_KEY, "rsa-1");
-    let start = Instant::now();
-    verifier.verify_at(&token, start).await.unwrap();
+    let (server, verifier, token, start) = verified_at_start().await;
     server.respond(503, "unavailable");
     verifier.verify_at(&token, later(start, 601)).await.unwrap();
     assert_eq!(server.hits(), 2);
@@ -249,41 +261,14 @@ fn jwks_url_must_be_https_except_on_a_loopback_host() {
     }
 }
 
-/// Answers the first request at once; every later one only once `release` is notified (a JWKS endpoint
-/// that hangs), counting requests.
-async fn hanging_jwks_server(
-    body: &'static str,
-) -> (String, Arc<AtomicUsize>, Arc<tokio::sync::Notify>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
-    let hits = Arc::new(AtomicUsize::new(0));
-    let release = Arc::new(tokio::sync::Notify::new());
-    let (served_hits, served_release) = (hits.clone(), release.clone());
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let (hits, release) = (served_hits.clone(), served_release.clone());
-            tokio::spawn(async move {
-                if !read_request_head(&mut socket).await {
-                    return;
-                }
-                if hits.fetch_add(1, Ordering::SeqCst) > 0 {
-                    release.notified().await;
-                }
-                respond_json(&mut socket, 200, body).await;
-            });
-        }
-    });
-    (url, hits, release)
-}
-
 #[tokio::test]
 async fn a_refresh_in_flight_does_not_hold_up_tokens_with_known_keys_and_is_made_once() {
-    let (url, hits, release) = hanging_jwks_server(JWKS).await;
-    let verifier = Arc::new(JwksVerifier::from_url(&url, ISSUER, AUDIENCE).unwrap());
+    let server = JwksServer::hanging(JWKS).await;
+    let verifier = Arc::new(server.verifier());
     let known = rs256_token(RSA1_KEY, "rsa-1");
     let start = Instant::now();
     verifier.verify_at(&known, start).await.unwrap();
-    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    assert_eq!(server.hits(), 1);
 
     // Past the TTL: the first request takes the flight and hangs on the endpoint…
     let stale = later(start, 601);
@@ -291,7 +276,7 @@ async fn a_refresh_in_flight_does_not_hold_up_tokens_with_known_keys_and_is_made
         let (verifier, known) = (verifier.clone(), known.clone());
         tokio::spawn(async move { verifier.verify_at(&known, stale).await })
     };
-    vwc_wait(|| hits.load(Ordering::SeqCst) == 2).await;
+    vwc_wait(|| server.hits() == 2).await;
     // …while others with known keys are answered from the cache, and unknown kids queue behind the one
     // fetch instead of starting their own.
     let waiting_for_new_keys: Vec<_> = (0..5)
@@ -308,14 +293,14 @@ async fn a_refresh_in_flight_does_not_hold_up_tokens_with_known_keys_and_is_made
                 .expect("a token with a cached key does not wait for the fetch in flight");
         assert_eq!(answered.unwrap().org, "org_1");
     }
-    assert_eq!(hits.load(Ordering::SeqCst), 2, "one fetch in flight");
-    release.notify_waiters();
+    assert_eq!(server.hits(), 2, "one fetch in flight");
+    server.release.notify_waiters();
     fetching.await.unwrap().unwrap();
     for waiting in waiting_for_new_keys {
         assert!(waiting.await.unwrap().is_err(), "rsa-2 is not in the set");
     }
     assert_eq!(
-        hits.load(Ordering::SeqCst),
+        server.hits(),
         2,
         "the queued requests saw the fresh set and did not fetch again"
     );

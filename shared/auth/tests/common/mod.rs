@@ -6,6 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
+use vwc_auth::{AuthError, Caller};
 
 pub const JWKS: &str = include_str!("../fixtures/jwks.json");
 pub const JWKS_RSA2: &str = include_str!("../fixtures/jwks-rsa2.json");
@@ -96,4 +97,19 @@ pub fn with_swapped_payload(token: &str, claims: &Value) -> String {
     let mut parts = token.split('.');
     let (header, _, signature) = (parts.next().unwrap(), parts.next(), parts.next().unwrap());
     format!("{header}.{}.{signature}", b64(claims))
+}
+
+/// `result` is the 401 of a token the verifier refuses.
+#[track_caller]
+pub fn assert_rejected(result: Result<Caller, AuthError>) {
+    assert_rejected_as("the token", result);
+}
+
+/// [`assert_rejected`], naming `what` was refused when it was not.
+#[track_caller]
+pub fn assert_rejected_as(what: &str, result: Result<Caller, AuthError>) {
+    match result {
+        Err(err @ AuthError::Invalid(_)) => assert_eq!(err.http_status(), 401, "{what}"),
+        other => panic!("{what}: expected an invalid-token error, got {other:?}"),
+    }
 }

@@ -1,0 +1,164 @@
+//! The vehicle a `/v1/vehicles/{id}…` route names, found in the caller's organisation after the caller's
+//! roles have admitted the route: the 403-then-404 order of docs/roles.md, written once for every service.
+//! Also the path and query pieces those routes share: the `{id}` / `{eventId}` parameters (read by the
+//! handlers and documented in OpenAPI from the same struct) and a query extractor whose rejection is a
+//! problem.
+
+use std::future::Future;
+use std::marker::PhantomData;
+
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use utoipa::IntoParams;
+use vwc_auth::Permission;
+use vwc_contracts::{EventId, OrgId, VehicleId};
+
+use crate::{ApiError, Auth, HasVerifier, RequestTrace};
+
+/// `{id}` of a route on `/v1/vehicles/{id}…`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct VehiclePath {
+    /// The vehicle's id (`veh_…`).
+    #[param(value_type = String)]
+    pub id: VehicleId,
+}
+
+/// `{id}` and `{eventId}` of a route on `/v1/vehicles/{id}/events/{eventId}…`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Path, rename_all = "camelCase")]
+pub struct VehicleEventPath {
+    /// The vehicle's id (`veh_…`).
+    #[param(value_type = String)]
+    pub id: VehicleId,
+    /// The record's id (`evt_…`).
+    #[param(value_type = String)]
+    pub event_id: EventId,
+}
+
+/// The query string read into `T` (fields it does not name are left for other groups); a query string
+/// that cannot be read at all is a 400 problem, like every other rejection.
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(t)| Query(t))
+            .map_err(|e| ApiError::BadRequest(e.body_text()))
+    }
+}
+
+/// A router state that can find a vehicle of an organisation in its service's own store (each service
+/// keeps the vehicle in its own form, `V`). `None` when the organisation has no such vehicle.
+pub trait FindVehicle<V>: HasVerifier + Send + Sync {
+    fn find_vehicle(
+        &self,
+        org: &OrgId,
+        id: &VehicleId,
+    ) -> impl Future<Output = Result<Option<V>, ApiError>> + Send;
+}
+
+/// The check a route makes on the caller's roles alone, before it looks anything up (403).
+pub trait Gate {
+    fn admit(auth: &Auth) -> Result<(), ApiError>;
+}
+
+/// Declares a [`Gate`] that needs one [`Permission`]: `permission_gate!(ReadVehicles);`.
+#[macro_export]
+macro_rules! permission_gate {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl $crate::Gate for $name {
+            fn admit(auth: &$crate::Auth) -> Result<(), $crate::ApiError> {
+                auth.require($crate::__private::Permission::$name)
+            }
+        }
+    };
+}
+
+/// The gates the routes of several services share.
+pub mod gate {
+    use super::{ApiError, Auth, Gate};
+
+    permission_gate!(
+        /// `read_vehicles`.
+        ReadVehicles
+    );
+    permission_gate!(
+        /// `manage_vehicles`.
+        ManageVehicles
+    );
+
+    /// No check before the lookup: the route decides once it has the vehicle (another organisation's
+    /// vehicle is then a 404 for every caller).
+    pub struct AfterLookup;
+
+    impl Gate for AfterLookup {
+        fn admit(_: &Auth) -> Result<(), ApiError> {
+            Ok(())
+        }
+    }
+}
+
+/// The caller, admitted by `G`, and the vehicle `{id}` of its organisation (another organisation's is a
+/// 404 like a missing one), with the request's trace context for what the route publishes.
+pub struct CallerVehicle<V, G> {
+    pub auth: Auth,
+    pub vehicle: V,
+    pub trace: RequestTrace,
+    gate: PhantomData<fn() -> G>,
+}
+
+impl<V, G> CallerVehicle<V, G> {
+    /// The caller's id (the token's `sub`): who recorded or changed something.
+    pub fn actor(&self) -> &str {
+        &self.auth.0.sub
+    }
+
+    /// This request's `traceparent`, carried by the events it publishes.
+    pub fn traceparent(&self) -> Option<String> {
+        Some(self.trace.0.to_string())
+    }
+
+    /// 403 unless the caller's roles grant `permission` (a check that depends on the vehicle or its
+    /// records, made after the lookup).
+    pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
+        self.auth.require(permission)
+    }
+}
+
+impl<S, V, G> FromRequestParts<S> for CallerVehicle<V, G>
+where
+    S: FindVehicle<V>,
+    V: Send,
+    G: Gate,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let auth = Auth::from_request_parts(parts, state).await?;
+        G::admit(&auth)?;
+        let Path(VehiclePath { id }) = Path::<VehiclePath>::from_request_parts(parts, state)
+            .await
+            .map_err(ApiError::internal)?;
+        let vehicle = state
+            .find_vehicle(&OrgId::from(auth.org()), &id)
+            .await?
+            .ok_or(ApiError::NotFound("vehicle"))?;
+        let Ok(trace) = RequestTrace::from_request_parts(parts, state).await;
+        Ok(CallerVehicle {
+            auth,
+            vehicle,
+            trace,
+            gate: PhantomData,
+        })
+    }
+}

@@ -1,0 +1,128 @@
+//! `CallerVehicle` over real HTTP: the gate's 403 comes before any lookup, another organisation's vehicle
+//! is a 404 like a missing one, and `AfterLookup` leaves the role check to the route.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+use vwc_auth::{Hs256Keys, Role, Secret, TokenVerifier};
+use vwc_contracts::{OrgId, VehicleId};
+use vwc_http::gate::{AfterLookup, ManageVehicles};
+use vwc_http::{ApiError, CallerVehicle, FindVehicle, Query};
+
+const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+#[derive(Clone)]
+struct Fleet {
+    verifier: Arc<dyn TokenVerifier>,
+    /// (organisation, vehicle id) → the vehicle's name.
+    vehicles: Arc<HashMap<(String, String), String>>,
+}
+
+vwc_http::has_verifier!(Fleet);
+
+impl FindVehicle<String> for Fleet {
+    async fn find_vehicle(&self, org: &OrgId, id: &VehicleId) -> Result<Option<String>, ApiError> {
+        Ok(self
+            .vehicles
+            .get(&(org.to_string(), id.to_string()))
+            .cloned())
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Greeting {
+    greeting: Option<String>,
+}
+
+async fn manage(caller: CallerVehicle<String, ManageVehicles>) -> String {
+    format!("{} of {}", caller.vehicle, caller.actor())
+}
+
+async fn after_lookup(
+    caller: CallerVehicle<String, AfterLookup>,
+    Query(q): Query<Greeting>,
+) -> Result<String, ApiError> {
+    caller.require(vwc_auth::Permission::ManageVehicles)?;
+    Ok(format!(
+        "{} {}",
+        q.greeting.unwrap_or_default(),
+        caller.vehicle
+    ))
+}
+
+/// Serves the two routes on a free port; answers the base URL.
+async fn serve() -> String {
+    let state = Fleet {
+        verifier: Arc::new(Hs256Keys::new(&Secret::from_bytes(SECRET).unwrap())),
+        vehicles: Arc::new(HashMap::from([
+            (("org_a".into(), "veh_a".into()), "Accord".into()),
+            (("org_b".into(), "veh_b".into()), "Civic".into()),
+        ])),
+    };
+    let app = Router::new()
+        .route("/v1/vehicles/{id}", get(manage))
+        .route("/v1/vehicles/{id}/after", get(after_lookup))
+        .with_state(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}
+
+fn token(org: &str, role: Role) -> String {
+    let keys = Hs256Keys::new(&Secret::from_bytes(SECRET).unwrap());
+    keys.issue("usr_1", org, &[role], chrono::Duration::minutes(5))
+        .0
+}
+
+/// The status and body of `GET base + path`, with a token of `org` and `role` when given.
+async fn get_as(base: &str, path: &str, caller: Option<(&str, Role)>) -> (u16, String) {
+    let mut request = reqwest::Client::new().get(format!("{base}{path}"));
+    if let Some((org, role)) = caller {
+        request = request.bearer_auth(token(org, role));
+    }
+    let response = request.send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_gate_answers_before_the_lookup_and_another_organisations_vehicle_is_a_404() {
+    let base = serve().await;
+    let (owner, viewer) = (Some(("org_a", Role::Owner)), Some(("org_a", Role::Viewer)));
+    for (path, caller, status, answer) in [
+        ("/v1/vehicles/veh_a", owner, 200, Some("Accord of usr_1")),
+        // Another organisation's vehicle and a missing one answer the same.
+        ("/v1/vehicles/veh_b", owner, 404, None),
+        ("/v1/vehicles/veh_x", owner, 404, None),
+        // Without the permission: 403 whether or not the vehicle exists, before any lookup.
+        ("/v1/vehicles/veh_a", viewer, 403, None),
+        ("/v1/vehicles/veh_x", viewer, 403, None),
+        ("/v1/vehicles/veh_a", None, 401, None),
+        // `AfterLookup`: the vehicle first (another organisation's is a 404 even for a caller the route
+        // refuses), then the route's own check.
+        (
+            "/v1/vehicles/veh_a/after?greeting=hello",
+            owner,
+            200,
+            Some("hello Accord"),
+        ),
+        ("/v1/vehicles/veh_b/after", viewer, 404, None),
+        ("/v1/vehicles/veh_a/after", viewer, 403, None),
+        // A query string that cannot be read is a 400 problem.
+        (
+            "/v1/vehicles/veh_a/after?greeting=a&greeting=b",
+            owner,
+            400,
+            None,
+        ),
+    ] {
+        let (got, body) = get_as(&base, path, caller).await;
+        assert_eq!(got, status, "{path} as {caller:?}: {body}");
+        match answer {
+            Some(answer) => assert_eq!(body, answer),
+            None => assert!(body.contains(&format!("\"status\":{status}")), "{body}"),
+        }
+    }
+}
