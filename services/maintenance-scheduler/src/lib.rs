@@ -33,7 +33,7 @@ pub use service::{Clock, ConfigureError, Scheduler, UpdateError};
 pub use settings::{DueMode, ItemChange, ItemSettings};
 pub use store::mongo::MongoSchedulerStore;
 pub use store::sqlite::SqliteSchedulerStore;
-pub use store::{CommitOutcome, SchedulerStore, VehicleCommit, VehicleState};
+pub use store::{CommitOutcome, SchedulerStore, VehicleCommit, VehicleLedger, VehicleState};
 pub use sweep::{SweepError, SweepReport, run_sweep_every, seed_bulk, sweep, sweep_traced};
 pub use usage_estimate::{OdometerEstimate, OdometerReading, Usage};
 

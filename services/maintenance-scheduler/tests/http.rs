@@ -13,7 +13,7 @@ use vwc_bus::Consumer;
 use vwc_contracts::maintenance::MaintenanceScheduleUpdated;
 use vwc_contracts::{EventType, OdometerUnit};
 use vwc_maintenance_scheduler::http::{SchedulerState, router};
-use vwc_maintenance_scheduler::{Scheduler, SchedulerConsumer, SchedulerStore};
+use vwc_maintenance_scheduler::{Scheduler, SchedulerConsumer};
 use vwc_store::vehicle_ledger::DailyRuns;
 use vwc_testkit::json as body;
 
@@ -88,12 +88,7 @@ impl App {
     }
 
     async fn version(&self, id: &str) -> u64 {
-        self.t
-            .store
-            .vehicle_state(&id.into())
-            .await
-            .unwrap()
-            .version
+        self.t.state(id).await.version
     }
 }
 
@@ -265,7 +260,7 @@ async fn an_unknown_task_is_a_404_unless_it_is_created_with_a_title() {
         (status, item["title"].as_str()),
         (200, Some("Timing belt and water pump"))
     );
-    let state = app.t.store.vehicle_state(&"veh_1".into()).await.unwrap();
+    let state = app.t.state("veh_1").await;
     assert_eq!(state.published.unwrap().statuses.len(), 13);
 }
 

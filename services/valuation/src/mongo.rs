@@ -11,6 +11,7 @@ use mongodb::bson::doc;
 use serde::Deserialize;
 use vwc_contracts::{OrgId, VehicleId};
 use vwc_store::mongo::MongoDb;
+use vwc_store::vehicle_ledger::VehicleLedger;
 use vwc_store::vehicle_ledger::mongo::{
     MongoCommits, apply_head, commit_in_transactions, of_vehicles, page_filter, revisions_of,
     vehicle_doc, vehicle_page,
@@ -195,7 +196,9 @@ impl PointDoc {
 }
 
 #[async_trait]
-impl ValuationStore for MongoValuationStore {
+impl VehicleLedger for MongoValuationStore {
+    type State = VehicleState;
+
     async fn vehicle_state(&self, vehicle_id: &VehicleId) -> StoreResult<VehicleState> {
         let found = vehicle_doc(&self.db, vehicle_id).await?;
         match found {
@@ -208,6 +211,13 @@ impl ValuationStore for MongoValuationStore {
         }
     }
 
+    async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>> {
+        commit_in_transactions(self, &commits).await
+    }
+}
+
+#[async_trait]
+impl ValuationStore for MongoValuationStore {
     async fn vehicle_states(
         &self,
         org: Option<&OrgId>,
@@ -217,10 +227,6 @@ impl ValuationStore for MongoValuationStore {
     ) -> StoreResult<Vec<VehicleState>> {
         let vehicles = vehicle_page(&self.db, page_filter(org, after), limit).await?;
         self.states_of(vehicles, history).await
-    }
-
-    async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>> {
-        commit_in_transactions(self, &commits).await
     }
 }
 

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, params};
 use vwc_contracts::{OrgId, VehicleId};
 use vwc_store::sqlite::optional;
+use vwc_store::vehicle_ledger::VehicleLedger;
 use vwc_store::vehicle_ledger::sqlite::{apply_head, commit_prepared, read_stored, revisions_of};
 use vwc_store::vehicle_ledger::{
     DayLedger, KeepsDays, StoredVehicle, fill_revisions, in_order, keyed_states, parse_day,
@@ -210,7 +211,9 @@ fn apply(conn: &Connection, p: &PreparedCommit) -> StoreResult<CommitOutcome> {
 }
 
 #[async_trait]
-impl ValuationStore for SqliteValuationStore {
+impl VehicleLedger for SqliteValuationStore {
+    type State = VehicleState;
+
     async fn vehicle_state(&self, vehicle_id: &VehicleId) -> StoreResult<VehicleState> {
         let id = vehicle_id.as_str().to_string();
         self.db
@@ -231,6 +234,13 @@ impl ValuationStore for SqliteValuationStore {
             .await
     }
 
+    async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>> {
+        commit_prepared(&self.db, commits, prepare, apply).await
+    }
+}
+
+#[async_trait]
+impl ValuationStore for SqliteValuationStore {
     async fn vehicle_states(
         &self,
         org: Option<&OrgId>,
@@ -265,10 +275,6 @@ impl ValuationStore for SqliteValuationStore {
                 load_states(&tx, rows, history)
             })
             .await
-    }
-
-    async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>> {
-        commit_prepared(&self.db, commits, prepare, apply).await
     }
 }
 

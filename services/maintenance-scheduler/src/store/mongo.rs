@@ -15,6 +15,7 @@ use serde::Deserialize;
 use vwc_contracts::maintenance::MaintenanceStatus;
 use vwc_contracts::{OrgId, VehicleId};
 use vwc_store::mongo::{MongoDb, parse_ts};
+use vwc_store::vehicle_ledger::VehicleLedger;
 use vwc_store::vehicle_ledger::mongo::{
     MongoCommits, apply_head, commit_in_transactions, of_vehicles, page_filter, revisions_of,
     vehicle_doc, vehicle_page,
@@ -339,7 +340,9 @@ impl PublishedDoc {
 }
 
 #[async_trait]
-impl SchedulerStore for MongoSchedulerStore {
+impl VehicleLedger for MongoSchedulerStore {
+    type State = VehicleState;
+
     async fn vehicle_state(&self, vehicle_id: &VehicleId) -> StoreResult<VehicleState> {
         let found = vehicle_doc(&self.db, vehicle_id).await?;
         match found {
@@ -352,6 +355,13 @@ impl SchedulerStore for MongoSchedulerStore {
         }
     }
 
+    async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>> {
+        commit_in_transactions(self, &commits).await
+    }
+}
+
+#[async_trait]
+impl SchedulerStore for MongoSchedulerStore {
     async fn vehicle_states(
         &self,
         org: Option<&OrgId>,
@@ -372,10 +382,6 @@ impl SchedulerStore for MongoSchedulerStore {
         }
         let vehicles = vehicle_page(&self.db, filter, limit).await?;
         self.states_of(vehicles).await
-    }
-
-    async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>> {
-        commit_in_transactions(self, &commits).await
     }
 }
 

@@ -11,6 +11,7 @@ use rusqlite::{Connection, params};
 use vwc_contracts::{OrgId, VehicleId};
 use vwc_store::mongo::parse_ts;
 use vwc_store::sqlite::optional;
+use vwc_store::vehicle_ledger::VehicleLedger;
 use vwc_store::vehicle_ledger::sqlite::{apply_head, commit_prepared, read_stored, revisions_of};
 use vwc_store::vehicle_ledger::{
     DayLedger, KeepsDays, StoredVehicle, fill_revisions, in_order, keyed_states, parse_day,
@@ -314,7 +315,9 @@ fn apply(conn: &Connection, p: &PreparedCommit) -> StoreResult<CommitOutcome> {
 }
 
 #[async_trait]
-impl SchedulerStore for SqliteSchedulerStore {
+impl VehicleLedger for SqliteSchedulerStore {
+    type State = VehicleState;
+
     async fn vehicle_state(&self, vehicle_id: &VehicleId) -> StoreResult<VehicleState> {
         let id = vehicle_id.as_str().to_string();
         self.db
@@ -335,6 +338,13 @@ impl SchedulerStore for SqliteSchedulerStore {
             .await
     }
 
+    async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>> {
+        commit_prepared(&self.db, commits, prepare, apply).await
+    }
+}
+
+#[async_trait]
+impl SchedulerStore for SqliteSchedulerStore {
     async fn vehicle_states(
         &self,
         org: Option<&OrgId>,
@@ -373,10 +383,6 @@ impl SchedulerStore for SqliteSchedulerStore {
                 load_states(&tx, rows)
             })
             .await
-    }
-
-    async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>> {
-        commit_prepared(&self.db, commits, prepare, apply).await
     }
 }
 
