@@ -22,6 +22,8 @@ pub mod service;
 pub mod settings;
 pub mod store;
 pub mod sweep;
+#[cfg(test)]
+mod test_support;
 pub mod usage_estimate;
 
 pub use catalogue::{Catalogue, CatalogueEntry, CatalogueError};

@@ -6,12 +6,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use vwc_contracts::maintenance::MaintenanceItemView;
-use vwc_contracts::{FieldError, Vehicle, VehicleEvent, VehicleId, is_task_code};
+use vwc_contracts::{FieldError, VehicleId, is_task_code};
 use vwc_store::StoreError;
 pub use vwc_store::vehicle_ledger::UpdateError;
-use vwc_store::vehicle_ledger::{
-    Applied, Decide, LedgerService, VehicleFacts, VehicleLocks, update,
-};
+use vwc_store::vehicle_ledger::{Applied, Decide, LedgerService, VehicleLocks, update};
 
 use crate::evaluation::{Evaluation, TimelineFact, VehicleRecord, evaluate_vehicle};
 use crate::publishing::{Plan, SentReminder, next_reminder_repeat, plan};
@@ -189,38 +187,10 @@ impl Scheduler {
     }
 }
 
-impl VehicleFacts for VehicleState {
-    type Fact = TimelineFact;
-    type Registration = VehicleRecord;
-
-    fn fact_of(event: &VehicleEvent) -> Option<TimelineFact> {
-        TimelineFact::from_event(event)
-    }
-
-    fn registration_of(vehicle: &Vehicle) -> VehicleRecord {
-        VehicleRecord::from_vehicle(vehicle)
-    }
-
-    fn owner(&self) -> Option<&str> {
-        self.vehicle.as_ref().map(|v| v.org_id.as_str())
-    }
-
-    fn register(&mut self, commit: &mut VehicleCommit, record: &VehicleRecord) {
-        self.vehicle = Some(record.clone());
-        commit.register = Some(record.clone());
-    }
-
-    fn record_fact(&mut self, commit: &mut VehicleCommit, fact: &TimelineFact) {
-        if !self.facts.iter().any(|f| f.event_id == fact.event_id) {
-            self.facts.push(fact.clone());
-        }
-        commit.facts = vec![fact.clone()];
-    }
-
-    fn forget_fact(&mut self, event_id: &str) {
-        self.facts.retain(|f| f.event_id != event_id);
-    }
-}
+vwc_store::vehicle_facts!(VehicleState {
+    registration: vehicle: VehicleRecord = VehicleRecord::from_vehicle,
+    fact: TimelineFact = TimelineFact::from_event,
+});
 
 /// A registration creates (or refreshes) the vehicle's schedule; a timeline event that says something
 /// about maintenance (or its correction or void) re-evaluates it. Every update evaluates the whole

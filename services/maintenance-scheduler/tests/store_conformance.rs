@@ -42,20 +42,9 @@ fn record(org: &str, id: &str) -> VehicleRecord {
     }
 }
 
-fn fact(
-    event_id: &str,
-    kind: FactKind,
-    when: DateTime<Utc>,
-    odometer: Option<u64>,
-    tasks: &[&str],
-) -> TimelineFact {
-    TimelineFact {
-        event_id: event_id.to_string(),
-        kind,
-        at: when,
-        odometer,
-        tasks: tasks.iter().map(|t| t.to_string()).collect(),
-    }
+/// An odometer reading of record `event_id`.
+fn reading(event_id: &str, when: DateTime<Utc>, odometer: Option<u64>) -> TimelineFact {
+    TimelineFact::new(event_id, FactKind::Reading, when, odometer, &[])
 }
 
 fn reminder(task: &str, status: MaintenanceStatus, occurrence: u32) -> SentReminder {
@@ -129,15 +118,15 @@ async fn a_commit_reads_back_exactly(store: Store) {
     oil.interval_km = Some(10_000);
     oil.title = Some("Oil & filter".into());
     let facts = vec![
-        fact("evt_1", FactKind::Acquisition, at(1, 9), Some(30_000), &[]),
-        fact(
+        TimelineFact::new("evt_1", FactKind::Acquisition, at(1, 9), Some(30_000), &[]),
+        TimelineFact::new(
             "evt_2",
             FactKind::Maintenance,
             at(2, 9),
             Some(30_100),
             &["oil_change", "tire_rotation"],
         ),
-        fact("evt_3", FactKind::Reading, at(3, 9), None, &[]),
+        reading("evt_3", at(3, 9), None),
     ];
     let schedule = published(
         &[
@@ -172,7 +161,7 @@ async fn a_commit_from_a_stale_version_conflicts_and_writes_nothing(store: Store
     let stale = VehicleCommit {
         expected_version: 0,
         claim: Some("env_1".into()),
-        facts: vec![fact("evt_1", FactKind::Reading, at(2, 9), Some(100), &[])],
+        facts: vec![reading("evt_1", at(2, 9), Some(100))],
         outbox: vec![envelope("veh_1")],
         ..VehicleCommit::on(&store.vehicle_state(&"veh_2".into()).await.unwrap())
     };
@@ -202,7 +191,7 @@ async fn a_claimed_envelope_is_a_duplicate_and_writes_nothing(store: Store) {
     let state = store.vehicle_state(&"veh_1".into()).await.unwrap();
     let again = VehicleCommit {
         claim: Some("env_1".into()),
-        facts: vec![fact("evt_1", FactKind::Reading, at(2, 9), Some(100), &[])],
+        facts: vec![reading("evt_1", at(2, 9), Some(100))],
         outbox: vec![envelope("veh_1")],
         ..VehicleCommit::on(&state)
     };
@@ -213,7 +202,7 @@ async fn a_claimed_envelope_is_a_duplicate_and_writes_nothing(store: Store) {
 }
 
 async fn the_same_fact_twice_is_kept_once(store: Store) {
-    let reading = fact("evt_1", FactKind::Reading, at(2, 9), Some(100), &[]);
+    let reading = reading("evt_1", at(2, 9), Some(100));
     let first = VehicleCommit {
         facts: vec![reading.clone()],
         ..registration("org_a", "veh_1")
@@ -232,21 +221,21 @@ async fn the_same_fact_twice_is_kept_once(store: Store) {
 }
 
 async fn a_removed_fact_is_gone_and_its_replacement_kept(store: Store) {
-    let oil = fact(
+    let oil = TimelineFact::new(
         "evt_1",
         FactKind::Maintenance,
         at(2, 9),
         Some(100),
         &["oil_change"],
     );
-    let other = fact("evt_2", FactKind::Reading, at(3, 9), Some(200), &[]);
+    let other = reading("evt_2", at(3, 9), Some(200));
     let first = VehicleCommit {
         facts: vec![oil.clone(), other.clone()],
         ..registration("org_a", "veh_1")
     };
     store.commit(first).await.unwrap();
     // A correction: the record's fact replaced in one commit.
-    let corrected = fact(
+    let corrected = TimelineFact::new(
         "evt_1",
         FactKind::Maintenance,
         at(2, 9),
@@ -358,7 +347,7 @@ async fn facts_before_the_registration_are_kept_and_the_vehicle_is_not_listed(st
     let early = VehicleCommit {
         vehicle_id: "veh_1".into(),
         claim: Some("env_1".into()),
-        facts: vec![fact("evt_1", FactKind::Reading, at(2, 9), Some(100), &[])],
+        facts: vec![reading("evt_1", at(2, 9), Some(100))],
         ..VehicleCommit::default()
     };
     assert_eq!(store.commit(early).await.unwrap(), CommitOutcome::Applied);
@@ -396,13 +385,7 @@ async fn vehicle_states_page_in_id_order_by_organisation(store: Store) {
         ("org_b", "veh_4"),
     ] {
         batch.push(VehicleCommit {
-            facts: vec![fact(
-                &format!("evt_{id}"),
-                FactKind::Reading,
-                at(2, 9),
-                Some(1),
-                &[],
-            )],
+            facts: vec![reading(&format!("evt_{id}"), at(2, 9), Some(1))],
             reminders: vec![reminder("oil_change", MaintenanceStatus::DueSoon, 0)],
             ..registration(org, id)
         });

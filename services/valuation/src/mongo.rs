@@ -4,12 +4,12 @@
 //! Reads are not transactional: the vehicle document (with its version) is read first and its details
 //! after, so a commit computed from details newer than that version is refused by the version check.
 
-use crate::store::REVALUES;
+use crate::store::{REVALUES, RevaluePage};
 use async_trait::async_trait;
 use mongodb::ClientSession;
 use mongodb::bson::doc;
 use serde::Deserialize;
-use vwc_contracts::{OrgId, VehicleId};
+use vwc_contracts::VehicleId;
 use vwc_store::mongo::MongoDb;
 use vwc_store::vehicle_ledger::VehicleLedger;
 use vwc_store::vehicle_ledger::mongo::{
@@ -218,15 +218,10 @@ impl VehicleLedger for MongoValuationStore {
 
 #[async_trait]
 impl ValuationStore for MongoValuationStore {
-    async fn vehicle_states(
-        &self,
-        org: Option<&OrgId>,
-        after: Option<&VehicleId>,
-        limit: usize,
-        history: bool,
-    ) -> StoreResult<Vec<VehicleState>> {
-        let vehicles = vehicle_page(&self.db, page_filter(org, after), limit).await?;
-        self.states_of(vehicles, history).await
+    async fn vehicle_page(&self, page: RevaluePage<'_>) -> StoreResult<Vec<VehicleState>> {
+        let vehicles =
+            vehicle_page(&self.db, page_filter(page.org, page.after), page.limit).await?;
+        self.states_of(vehicles, page.query).await
     }
 }
 

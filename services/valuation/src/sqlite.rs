@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
-use crate::store::REVALUES;
+use crate::store::{REVALUES, RevaluePage};
 use async_trait::async_trait;
 use rusqlite::{Connection, params};
-use vwc_contracts::{OrgId, VehicleId};
+use vwc_contracts::VehicleId;
 use vwc_store::sqlite::optional;
 use vwc_store::vehicle_ledger::VehicleLedger;
 use vwc_store::vehicle_ledger::sqlite::{apply_head, commit_prepared, read_stored, revisions_of};
@@ -241,18 +241,13 @@ impl VehicleLedger for SqliteValuationStore {
 
 #[async_trait]
 impl ValuationStore for SqliteValuationStore {
-    async fn vehicle_states(
-        &self,
-        org: Option<&OrgId>,
-        after: Option<&VehicleId>,
-        limit: usize,
-        history: bool,
-    ) -> StoreResult<Vec<VehicleState>> {
+    async fn vehicle_page(&self, page: RevaluePage<'_>) -> StoreResult<Vec<VehicleState>> {
+        let history = page.query;
         let (org, after) = (
-            org.cloned(),
-            after.map_or("", VehicleId::as_str).to_string(),
+            page.org.cloned(),
+            page.after.map_or("", VehicleId::as_str).to_string(),
         );
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let limit = i64::try_from(page.limit).unwrap_or(i64::MAX);
         self.db
             .read(move |conn| {
                 let tx = conn.unchecked_transaction()?;

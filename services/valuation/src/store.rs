@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use vwc_contracts::{Envelope, OrgId, VehicleId};
 pub use vwc_store::vehicle_ledger::{CommitOutcome, VehicleLedger};
-use vwc_store::vehicle_ledger::{DailyRuns, DayLedger, StoredVehicle, parse_day};
+use vwc_store::vehicle_ledger::{DailyRuns, DayLedger, StoredVehicle, VehiclePage, parse_day};
 use vwc_store::{Plumbing, StoreResult};
 
 use crate::model::{Fact, VehicleProfile};
@@ -134,5 +134,15 @@ pub trait ValuationStore: Plumbing + DailyRuns + VehicleLedger<State = VehicleSt
         after: Option<&VehicleId>,
         limit: usize,
         history: bool,
-    ) -> StoreResult<Vec<VehicleState>>;
+    ) -> StoreResult<Vec<VehicleState>> {
+        self.vehicle_page(VehiclePage::new(org, after, limit, history))
+            .await
+    }
+
+    /// [`ValuationStore::vehicle_states`] of one page.
+    async fn vehicle_page(&self, page: RevaluePage<'_>) -> StoreResult<Vec<VehicleState>>;
 }
+
+/// A page of the daily job's read; its query says whether to read every history point (`false`: the
+/// newest only).
+pub type RevaluePage<'a> = VehiclePage<'a, bool>;

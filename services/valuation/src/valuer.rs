@@ -9,12 +9,10 @@ use sha2::{Digest, Sha256};
 use vwc_contracts::valuation::{
     Valuation, ValuationDrop, ValuationForecast, ValuationPointKind, ValuationUpdated,
 };
-use vwc_contracts::{Envelope, Vehicle, VehicleEvent, VehicleId};
+use vwc_contracts::{Envelope, VehicleId};
 use vwc_store::StoreError;
 pub use vwc_store::vehicle_ledger::UpdateError;
-use vwc_store::vehicle_ledger::{
-    Applied, Decide, LedgerService, VehicleFacts, VehicleLocks, update,
-};
+use vwc_store::vehicle_ledger::{Applied, Decide, LedgerService, VehicleLocks, update};
 
 use crate::SOURCE;
 use crate::model::{self, Fact, VehicleProfile};
@@ -254,40 +252,12 @@ impl Valuer {
     }
 }
 
-impl VehicleFacts for VehicleState {
-    type Fact = Fact;
-    type Registration = VehicleProfile;
-
-    fn fact_of(event: &VehicleEvent) -> Option<Fact> {
-        Fact::from_event(event)
-    }
-
-    fn registration_of(vehicle: &Vehicle) -> VehicleProfile {
-        VehicleProfile::from_vehicle(vehicle)
-    }
-
-    fn owner(&self) -> Option<&str> {
-        self.profile.as_ref().map(|p| p.org_id.as_str())
-    }
-
-    fn register(&mut self, commit: &mut VehicleCommit, profile: &VehicleProfile) {
-        self.profile = Some(profile.clone());
-        commit.register = Some(profile.clone());
-    }
-
-    /// Keeps the facts sorted by time (then event id), as the model reads them.
-    fn record_fact(&mut self, commit: &mut VehicleCommit, fact: &Fact) {
-        if !self.facts.iter().any(|f| f.event_id == fact.event_id) {
-            self.facts.push(fact.clone());
-            model::sort_facts(&mut self.facts);
-        }
-        commit.facts = vec![fact.clone()];
-    }
-
-    fn forget_fact(&mut self, event_id: &str) {
-        self.facts.retain(|f| f.event_id != event_id);
-    }
-}
+// Facts are kept sorted by time (then event id), as the model reads them.
+vwc_store::vehicle_facts!(VehicleState {
+    registration: profile: VehicleProfile = VehicleProfile::from_vehicle,
+    fact: Fact = Fact::from_event,
+    sorted_by: model::sort_facts,
+});
 
 /// A registration values the vehicle in full; a timeline event that moves its value re-values it from
 /// the fact's day on ([`Scope::after`]), a correction or void in full (the fact may have moved to another

@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use vwc_contracts::{Envelope, OrgId, VehicleId};
 use vwc_store::mongo::parse_ts;
 pub use vwc_store::vehicle_ledger::{CommitOutcome, VehicleLedger};
-use vwc_store::vehicle_ledger::{DailyRuns, DayLedger, StoredVehicle, parse_day};
+use vwc_store::vehicle_ledger::{DailyRuns, DayLedger, StoredVehicle, VehiclePage, parse_day};
 use vwc_store::{Plumbing, StoreError, StoreResult};
 
 use crate::evaluation::{TimelineFact, VehicleRecord};
@@ -123,8 +123,17 @@ pub trait SchedulerStore: Plumbing + DailyRuns + VehicleLedger<State = VehicleSt
         after: Option<&VehicleId>,
         due_on: Option<NaiveDate>,
         limit: usize,
-    ) -> StoreResult<Vec<VehicleState>>;
+    ) -> StoreResult<Vec<VehicleState>> {
+        self.vehicle_page(VehiclePage::new(org, after, limit, due_on))
+            .await
+    }
+
+    /// [`SchedulerStore::vehicle_states`] of one page.
+    async fn vehicle_page(&self, page: SweepPage<'_>) -> StoreResult<Vec<VehicleState>>;
 }
+
+/// A page of the sweep's read; its query is the day whose due vehicles it lists (`None`: all of them).
+pub type SweepPage<'a> = VehiclePage<'a, Option<NaiveDate>>;
 
 /// A stored enum by its wire name (`due_soon`, `km`, `acquisition`): the adapters' one way to read them.
 pub(crate) fn parse_wire<T: std::str::FromStr>(what: &str, text: &str) -> StoreResult<T> {

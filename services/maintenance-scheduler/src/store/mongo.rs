@@ -6,14 +6,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::store::SWEEPS;
+use crate::store::{SWEEPS, SweepPage};
 use async_trait::async_trait;
-use chrono::NaiveDate;
 use mongodb::ClientSession;
 use mongodb::bson::{Document, doc};
 use serde::Deserialize;
+use vwc_contracts::VehicleId;
 use vwc_contracts::maintenance::MaintenanceStatus;
-use vwc_contracts::{OrgId, VehicleId};
 use vwc_store::mongo::{MongoDb, parse_ts};
 use vwc_store::vehicle_ledger::VehicleLedger;
 use vwc_store::vehicle_ledger::mongo::{
@@ -362,15 +361,9 @@ impl VehicleLedger for MongoSchedulerStore {
 
 #[async_trait]
 impl SchedulerStore for MongoSchedulerStore {
-    async fn vehicle_states(
-        &self,
-        org: Option<&OrgId>,
-        after: Option<&VehicleId>,
-        due_on: Option<NaiveDate>,
-        limit: usize,
-    ) -> StoreResult<Vec<VehicleState>> {
-        let mut filter = page_filter(org, after);
-        if let Some(day) = due_on {
+    async fn vehicle_page(&self, page: SweepPage<'_>) -> StoreResult<Vec<VehicleState>> {
+        let mut filter = page_filter(page.org, page.after);
+        if let Some(day) = page.query {
             // A missing field matches `null` too: never evaluated, so due.
             filter.insert(
                 "$or",
@@ -380,7 +373,7 @@ impl SchedulerStore for MongoSchedulerStore {
                 ],
             );
         }
-        let vehicles = vehicle_page(&self.db, filter, limit).await?;
+        let vehicles = vehicle_page(&self.db, filter, page.limit).await?;
         self.states_of(vehicles).await
     }
 }

@@ -4,11 +4,10 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::store::SWEEPS;
+use crate::store::{SWEEPS, SweepPage};
 use async_trait::async_trait;
-use chrono::NaiveDate;
 use rusqlite::{Connection, params};
-use vwc_contracts::{OrgId, VehicleId};
+use vwc_contracts::VehicleId;
 use vwc_store::mongo::parse_ts;
 use vwc_store::sqlite::optional;
 use vwc_store::vehicle_ledger::VehicleLedger;
@@ -345,20 +344,16 @@ impl VehicleLedger for SqliteSchedulerStore {
 
 #[async_trait]
 impl SchedulerStore for SqliteSchedulerStore {
-    async fn vehicle_states(
-        &self,
-        org: Option<&OrgId>,
-        after: Option<&VehicleId>,
-        due_on: Option<NaiveDate>,
-        limit: usize,
-    ) -> StoreResult<Vec<VehicleState>> {
+    async fn vehicle_page(&self, page: SweepPage<'_>) -> StoreResult<Vec<VehicleState>> {
         let (org, after) = (
-            org.cloned(),
-            after.map_or("", VehicleId::as_str).to_string(),
+            page.org.cloned(),
+            page.after.map_or("", VehicleId::as_str).to_string(),
         );
         // Dates as text compare as dates; every stored one is before this.
-        let due_on = due_on.map_or_else(|| "9999-12-31".to_string(), |d| d.to_string());
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let due_on = page
+            .query
+            .map_or_else(|| "9999-12-31".to_string(), |d| d.to_string());
+        let limit = i64::try_from(page.limit).unwrap_or(i64::MAX);
         self.db
             .read(move |conn| {
                 let tx = conn.unchecked_transaction()?;

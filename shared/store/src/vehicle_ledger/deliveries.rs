@@ -118,6 +118,65 @@ pub trait VehicleFacts: LedgerState {
     fn forget_fact(&mut self, event_id: &str);
 }
 
+/// Implements [`VehicleFacts`] for a state struct by the ledger's field names: the state keeps its facts in
+/// `facts: Vec<Fact>` and its registration in the named `Option` field; its commit (`Self::Commit`) has
+/// `facts: Vec<Fact>` and `register: Option<Registration>`; a fact has `event_id: String`, a registration
+/// `org_id: String`. `sorted_by` names the function that puts the facts back in order after one is added
+/// (none: kept in arrival order).
+///
+/// ```ignore
+/// vwc_store::vehicle_facts!(VehicleState {
+///     registration: vehicle: VehicleRecord = VehicleRecord::from_vehicle,
+///     fact: TimelineFact = TimelineFact::from_event,
+/// });
+/// ```
+#[macro_export]
+macro_rules! vehicle_facts {
+    ($state:ty {
+        registration: $field:ident: $registration:ty = $from_vehicle:path,
+        fact: $fact:ty = $from_event:path,
+        $(sorted_by: $sort:path,)?
+    }) => {
+        impl $crate::vehicle_ledger::VehicleFacts for $state {
+            type Fact = $fact;
+            type Registration = $registration;
+
+            fn fact_of(event: &vwc_contracts::VehicleEvent) -> Option<$fact> {
+                $from_event(event)
+            }
+
+            fn registration_of(vehicle: &vwc_contracts::Vehicle) -> $registration {
+                $from_vehicle(vehicle)
+            }
+
+            fn owner(&self) -> Option<&str> {
+                self.$field.as_ref().map(|r| r.org_id.as_str())
+            }
+
+            fn register(
+                &mut self,
+                commit: &mut $crate::vehicle_ledger::CommitOf<Self>,
+                registration: &$registration,
+            ) {
+                self.$field = Some(registration.clone());
+                commit.register = Some(registration.clone());
+            }
+
+            fn record_fact(&mut self, commit: &mut $crate::vehicle_ledger::CommitOf<Self>, fact: &$fact) {
+                if !self.facts.iter().any(|f| f.event_id == fact.event_id) {
+                    self.facts.push(fact.clone());
+                    $($sort(&mut self.facts);)?
+                }
+                commit.facts = vec![fact.clone()];
+            }
+
+            fn forget_fact(&mut self, event_id: &str) {
+                self.facts.retain(|f| f.event_id != event_id);
+            }
+        }
+    };
+}
+
 /// The commit of the state `S`.
 pub type CommitOf<S> = <S as LedgerState>::Commit;
 

@@ -11,7 +11,7 @@ use std::hash::{Hash, Hasher};
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
-use vwc_contracts::{Envelope, OrgId};
+use vwc_contracts::{Envelope, OrgId, VehicleId};
 
 use crate::{Plumbed, StoreError, StoreResult};
 
@@ -180,6 +180,33 @@ where
 
     async fn last_day(&self, org: &OrgId) -> StoreResult<Option<NaiveDate>> {
         self.plumbing().last_day(&T::DAYS, org).await
+    }
+}
+
+/// One page of a ledger's registered vehicles for its daily job: those of `org` (or of every
+/// organisation), by id, strictly after `after`, at most `limit`; `query` is what else the service asks of
+/// the page (the scheduler: only vehicles whose wake day has come; the valuation: how much history).
+#[derive(Debug, Clone, Copy)]
+pub struct VehiclePage<'a, Q> {
+    pub org: Option<&'a OrgId>,
+    pub after: Option<&'a VehicleId>,
+    pub limit: usize,
+    pub query: Q,
+}
+
+impl<'a, Q> VehiclePage<'a, Q> {
+    pub fn new(
+        org: Option<&'a OrgId>,
+        after: Option<&'a VehicleId>,
+        limit: usize,
+        query: Q,
+    ) -> VehiclePage<'a, Q> {
+        VehiclePage {
+            org,
+            after,
+            limit,
+            query,
+        }
     }
 }
 
