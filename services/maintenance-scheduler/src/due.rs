@@ -436,17 +436,9 @@ pub(crate) fn group_thousands(n: u64) -> String {
 mod tests {
     use super::*;
     use crate::settings::*;
-    use chrono::TimeZone;
+    use crate::test_support::{at, day};
     use proptest::prelude::*;
     use serde_json::json;
-
-    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
-        NaiveDate::from_ymd_opt(y, m, d).unwrap()
-    }
-
-    fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(y, m, d, 10, 0, 0).unwrap()
-    }
 
     fn done(y: i32, m: u32, d: u32, odometer: Option<u64>) -> Done {
         Done {

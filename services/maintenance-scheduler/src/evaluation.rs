@@ -80,6 +80,24 @@ pub struct TimelineFact {
 }
 
 impl TimelineFact {
+    /// The fact of record `event_id`: what happened `at`, the odometer then, and the tasks done (a
+    /// maintenance visit).
+    pub fn new(
+        event_id: &str,
+        kind: FactKind,
+        at: DateTime<Utc>,
+        odometer: Option<u64>,
+        tasks: &[&str],
+    ) -> TimelineFact {
+        TimelineFact {
+            event_id: event_id.to_string(),
+            kind,
+            at,
+            odometer,
+            tasks: tasks.iter().map(|t| t.to_string()).collect(),
+        }
+    }
+
     /// `None` when the event says nothing the schedule depends on (a valuation without an odometer).
     pub fn from_event(e: &VehicleEvent) -> Option<TimelineFact> {
         let (kind, tasks) = match e.kind {
@@ -268,22 +286,14 @@ pub fn status_may_change_on(
 mod tests {
     use super::*;
     use crate::settings::{DueMode, ItemChange};
+    use crate::test_support::{at, day};
 
     #[test]
     fn fact_kinds_are_stored_by_their_serde_names() {
         vwc_contracts::wire::check_names::<FactKind>();
     }
-    use chrono::TimeZone;
     use serde_json::json;
     use vwc_contracts::maintenance::MaintenanceStatus;
-
-    fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(y, m, d, 10, 0, 0).unwrap()
-    }
-
-    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
-        NaiveDate::from_ymd_opt(y, m, d).unwrap()
-    }
 
     fn vehicle(unit: OdometerUnit) -> VehicleRecord {
         VehicleRecord {
@@ -293,22 +303,6 @@ mod tests {
             unit,
             registered_at: at(2024, 1, 1),
             retired: false,
-        }
-    }
-
-    fn fact(
-        id: &str,
-        kind: FactKind,
-        when: DateTime<Utc>,
-        odometer: Option<u64>,
-        tasks: &[&str],
-    ) -> TimelineFact {
-        TimelineFact {
-            event_id: id.into(),
-            kind,
-            at: when,
-            odometer,
-            tasks: tasks.iter().map(|t| t.to_string()).collect(),
         }
     }
 
@@ -402,7 +396,7 @@ mod tests {
     #[test]
     fn the_worked_example_is_due_soon_at_44600_and_overdue_at_45100() {
         let v = vehicle(OdometerUnit::Mi);
-        let mut facts = vec![fact(
+        let mut facts = vec![TimelineFact::new(
             "e1",
             FactKind::Maintenance,
             at(2025, 3, 1),
@@ -421,7 +415,7 @@ mod tests {
             (Some(45_000), Some(day(2025, 9, 1)))
         );
         assert_eq!(o.status, MaintenanceStatus::Ok);
-        facts.push(fact(
+        facts.push(TimelineFact::new(
             "e2",
             FactKind::Reading,
             at(2025, 6, 1),
@@ -432,7 +426,7 @@ mod tests {
             oil(&facts, day(2025, 6, 1)).status,
             MaintenanceStatus::DueSoon
         );
-        facts.push(fact(
+        facts.push(TimelineFact::new(
             "e3",
             FactKind::Reading,
             at(2025, 6, 10),
@@ -448,14 +442,14 @@ mod tests {
     fn a_back_dated_completion_does_not_displace_a_later_one() {
         let v = vehicle(OdometerUnit::Mi);
         let facts = [
-            fact(
+            TimelineFact::new(
                 "late",
                 FactKind::Maintenance,
                 at(2025, 3, 1),
                 Some(40_000),
                 &["oil_change"],
             ),
-            fact(
+            TimelineFact::new(
                 "early",
                 FactKind::Maintenance,
                 at(2024, 9, 1),
@@ -474,8 +468,8 @@ mod tests {
     fn a_completion_with_a_rolled_back_odometer_keeps_its_date_only() {
         let v = vehicle(OdometerUnit::Mi);
         let facts = [
-            fact("r", FactKind::Reading, at(2025, 1, 1), Some(50_000), &[]),
-            fact(
+            TimelineFact::new("r", FactKind::Reading, at(2025, 1, 1), Some(50_000), &[]),
+            TimelineFact::new(
                 "typo",
                 FactKind::Maintenance,
                 at(2025, 3, 1),

@@ -22,6 +22,8 @@ pub mod service;
 pub mod settings;
 pub mod store;
 pub mod sweep;
+#[cfg(test)]
+mod test_support;
 pub mod usage_estimate;
 
 pub use catalogue::{Catalogue, CatalogueEntry, CatalogueError};
@@ -33,7 +35,7 @@ pub use service::{Clock, ConfigureError, Scheduler, UpdateError};
 pub use settings::{DueMode, ItemChange, ItemSettings};
 pub use store::mongo::MongoSchedulerStore;
 pub use store::sqlite::SqliteSchedulerStore;
-pub use store::{CommitOutcome, SchedulerStore, VehicleCommit, VehicleState};
+pub use store::{CommitOutcome, SchedulerStore, VehicleCommit, VehicleLedger, VehicleState};
 pub use sweep::{SweepError, SweepReport, run_sweep_every, seed_bulk, sweep, sweep_traced};
 pub use usage_estimate::{OdometerEstimate, OdometerReading, Usage};
 

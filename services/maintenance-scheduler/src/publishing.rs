@@ -363,19 +363,12 @@ pub fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{Duration, TimeZone};
+    use crate::test_support::{at, day};
+    use chrono::Duration;
     use vwc_contracts::OdometerUnit;
 
     use crate::evaluation::{FactKind, TimelineFact, evaluate_vehicle};
     use crate::settings::ItemSettings;
-
-    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
-        NaiveDate::from_ymd_opt(y, m, d).unwrap()
-    }
-
-    fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(y, m, d, 10, 0, 0).unwrap()
-    }
 
     fn noon(d: NaiveDate) -> DateTime<Utc> {
         d.and_hms_opt(12, 0, 0).unwrap().and_utc()
@@ -404,13 +397,13 @@ mod tests {
     impl Scenario {
         fn new() -> Scenario {
             Scenario {
-                facts: vec![TimelineFact {
-                    event_id: "oil".into(),
-                    kind: FactKind::Maintenance,
-                    at: at(2025, 3, 1),
-                    odometer: Some(40_000),
-                    tasks: vec!["oil_change".into()],
-                }],
+                facts: vec![TimelineFact::new(
+                    "oil",
+                    FactKind::Maintenance,
+                    at(2025, 3, 1),
+                    Some(40_000),
+                    &["oil_change"],
+                )],
                 settings: Vec::new(),
                 published: None,
                 last_items: Vec::new(),
@@ -419,23 +412,16 @@ mod tests {
         }
 
         fn read(&mut self, on: NaiveDate, value: u64) {
-            self.facts.push(TimelineFact {
-                event_id: format!("r{value}"),
-                kind: FactKind::Reading,
-                at: noon(on),
-                odometer: Some(value),
-                tasks: Vec::new(),
-            });
+            let id = format!("r{value}");
+            let reading = TimelineFact::new(&id, FactKind::Reading, noon(on), Some(value), &[]);
+            self.facts.push(reading);
         }
 
         fn done(&mut self, on: NaiveDate, value: u64) {
-            self.facts.push(TimelineFact {
-                event_id: format!("d{value}"),
-                kind: FactKind::Maintenance,
-                at: noon(on),
-                odometer: Some(value),
-                tasks: vec!["oil_change".into()],
-            });
+            let id = format!("d{value}");
+            let oil = ["oil_change"];
+            let done = TimelineFact::new(&id, FactKind::Maintenance, noon(on), Some(value), &oil);
+            self.facts.push(done);
         }
 
         /// Evaluates, plans and "commits" like the store would; returns the plan.

@@ -4,36 +4,23 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use vwc_contracts::maintenance::MaintenanceItemView;
-use vwc_contracts::{FieldError, Vehicle, VehicleEvent, VehicleId, is_task_code};
+use vwc_contracts::{FieldError, VehicleId, is_task_code};
 use vwc_store::StoreError;
-use vwc_store::vehicle_ledger::{
-    Applied, Delivery, ForeignVehicle, LedgerService, Revision, VehicleLocks, unless_foreign,
-};
+pub use vwc_store::vehicle_ledger::UpdateError;
+use vwc_store::vehicle_ledger::{Applied, Decide, LedgerService, VehicleLocks, update};
 
 use crate::evaluation::{Evaluation, TimelineFact, VehicleRecord, evaluate_vehicle};
 use crate::publishing::{Plan, SentReminder, next_reminder_repeat, plan};
 use crate::settings::{ItemChange, ItemSettings, current_settings};
 use crate::store::{CommitOutcome, SchedulerStore, VehicleCommit, VehicleState};
 
-/// Attempts of one update before giving up on a vehicle that keeps changing under it.
-const MAX_ATTEMPTS: u32 = 16;
-
 /// Where "now" comes from: the wall clock in production, a fixed instant in tests.
 pub type Clock = vwc_clock::SharedClock;
 
 pub fn system_clock() -> Clock {
     vwc_clock::system()
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum UpdateError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("vehicle {0} kept changing; gave up after {MAX_ATTEMPTS} attempts")]
-    Contention(String),
 }
 
 /// What an update did.
@@ -46,8 +33,22 @@ pub struct Updated {
 }
 
 impl Applied for Updated {
+    type Decision = Option<(Evaluation, Plan)>;
+
     fn outcome(&self) -> CommitOutcome {
         self.outcome
+    }
+
+    fn of(outcome: CommitOutcome, decided: Option<Option<(Evaluation, Plan)>>) -> Updated {
+        let (evaluation, plan) = match decided.flatten() {
+            Some((evaluation, plan)) => (Some(evaluation), plan),
+            None => (None, Plan::default()),
+        };
+        Updated {
+            outcome,
+            evaluation,
+            plan,
+        }
     }
 }
 
@@ -125,38 +126,13 @@ pub async fn update_vehicle<E>(
     claim: Option<&str>,
     when: AsOf,
     traceparent: Option<&str>,
-    mut change: impl FnMut(&mut VehicleState, &mut VehicleCommit) -> Result<(), E>,
+    change: impl FnMut(&mut VehicleState, &mut VehicleCommit) -> Result<(), E>,
 ) -> Result<Result<Updated, E>, UpdateError> {
     let AsOf { today, now } = when;
-    for _ in 0..MAX_ATTEMPTS {
-        let mut state = store.vehicle_state(vehicle_id).await?;
-        let mut commit = VehicleCommit::on(&state);
-        commit.claim = claim.map(str::to_string);
-        if let Err(refused) = change(&mut state, &mut commit) {
-            return Ok(Err(refused));
-        }
-        let decided = decide(&state, &mut commit, today, now, traceparent);
-        match store.commit(commit).await? {
-            CommitOutcome::Conflict => continue,
-            CommitOutcome::Duplicate => {
-                return Ok(Ok(Updated {
-                    outcome: CommitOutcome::Duplicate,
-                    evaluation: None,
-                    plan: Plan::default(),
-                }));
-            }
-            CommitOutcome::Applied => {
-                let (evaluation, plan) =
-                    decided.map_or((None, Plan::default()), |(e, p)| (Some(e), p));
-                return Ok(Ok(Updated {
-                    outcome: CommitOutcome::Applied,
-                    evaluation,
-                    plan,
-                }));
-            }
-        }
-    }
-    Err(UpdateError::Contention(vehicle_id.to_string()))
+    update(store, vehicle_id, claim, change, |state, commit| {
+        decide(state, commit, today, now, traceparent)
+    })
+    .await
 }
 
 /// Custom (non-catalogue) tasks one vehicle may have. Every item travels in the vehicle's
@@ -211,123 +187,41 @@ impl Scheduler {
     }
 }
 
-impl Scheduler {
-    /// Applies `change` to the vehicle under its lock, as delivered `at` (the envelope claimed with it).
-    async fn apply<E>(
-        &self,
-        at: Delivery<'_>,
-        vehicle_id: &VehicleId,
-        change: impl FnMut(&mut VehicleState, &mut VehicleCommit) -> Result<(), E>,
-    ) -> Result<Result<Updated, E>, UpdateError> {
-        let _vehicle = self.locks.lock(vehicle_id).await;
-        let as_of = AsOf::at(self.now());
-        update_vehicle(
-            self.store.as_ref(),
-            vehicle_id,
-            Some(at.envelope_id),
-            as_of,
-            at.traceparent,
-            change,
-        )
-        .await
-    }
+vwc_store::vehicle_facts!(VehicleState {
+    registration: vehicle: VehicleRecord = VehicleRecord::from_vehicle,
+    fact: TimelineFact = TimelineFact::from_event,
+});
 
-    /// [`Scheduler::apply`] of a timeline event's `change`: refused, changing nothing (`None`), when the
-    /// event names a vehicle registered to another organisation.
-    async fn apply_event(
-        &self,
-        at: Delivery<'_>,
-        event: &VehicleEvent,
-        mut change: impl FnMut(&mut VehicleState, &mut VehicleCommit),
-    ) -> Result<Option<Updated>, UpdateError> {
-        let updated = self
-            .apply(at, &event.vehicle_id, |state, commit| {
-                let owner = state.vehicle.as_ref().map(|v| v.org_id.as_str());
-                ForeignVehicle::unless_owned(owner, event)?;
-                change(state, commit);
-                Ok(())
-            })
-            .await?;
-        Ok(unless_foreign(updated, event))
-    }
-}
-
-#[async_trait]
+/// A registration creates (or refreshes) the vehicle's schedule; a timeline event that says something
+/// about maintenance (or its correction or void) re-evaluates it. Every update evaluates the whole
+/// schedule: the scheduler has one scope.
 impl LedgerService for Scheduler {
     const CONSUMER: &'static str = crate::CONSUMER;
 
-    type Error = UpdateError;
+    type State = VehicleState;
+    type Store = dyn SchedulerStore;
+    type Scope = ();
+    const EVERYTHING: () = ();
     type Updated = Updated;
 
-    /// Creates (or refreshes) the vehicle's schedule and publishes it.
-    async fn vehicle_registered(
-        &self,
-        at: Delivery<'_>,
-        vehicle: &Vehicle,
-    ) -> Result<Updated, UpdateError> {
-        let record = VehicleRecord::from_vehicle(vehicle);
-        let updated = self
-            .apply(at, &vehicle.id, |state, commit| {
-                state.vehicle = Some(record.clone());
-                commit.register = Some(record.clone());
-                Ok::<(), std::convert::Infallible>(())
-            })
-            .await?;
-        Ok(updated.unwrap_or_else(|never| match never {}))
+    fn ledger(&self) -> &(dyn SchedulerStore + 'static) {
+        self.store.as_ref()
     }
 
-    /// A corrected or voided record: its fact is replaced by the new version's (none when `voided`, or
-    /// when the new version says nothing about maintenance) and the vehicle re-evaluated, so a voided oil
-    /// change no longer counts as done.
-    ///
-    /// Revisions are applied in revision order whatever order they arrive in: one older than a revision
-    /// already applied changes nothing, and an original record arriving after any revision of it is
-    /// ignored (see [`VehicleState::revisions`]).
-    async fn event_revised(
-        &self,
-        at: Delivery<'_>,
-        event: &VehicleEvent,
-        revision: Revision,
-    ) -> Result<Option<Updated>, UpdateError> {
-        let fact = if revision.voided {
-            None
-        } else {
-            TimelineFact::from_event(event)
-        };
-        self.apply_event(at, event, |state, commit| {
-            if !revision.take(&mut state.revisions, commit, event.id.as_str()) {
-                return;
-            }
-            state.facts.retain(|f| f.event_id != event.id.as_str());
-            if let Some(fact) = &fact {
-                state.facts.push(fact.clone());
-                commit.facts = vec![fact.clone()];
-            }
-        })
-        .await
+    fn locks(&self) -> &VehicleLocks {
+        &self.locks
     }
 
-    /// Records what the event says about maintenance and re-evaluates the vehicle. An event that says
-    /// nothing about maintenance changes nothing (`None`).
-    async fn vehicle_event(
+    fn scope_after(_: &TimelineFact) {}
+
+    fn decide(
         &self,
-        at: Delivery<'_>,
-        event: &VehicleEvent,
-    ) -> Result<Option<Updated>, UpdateError> {
-        let Some(fact) = TimelineFact::from_event(event) else {
-            return Ok(None);
-        };
-        self.apply_event(at, event, |state, commit| {
-            // A correction or void of this record arrived first: it supersedes the original.
-            if state.revisions.contains_key(&fact.event_id) {
-                return;
-            }
-            if !state.facts.iter().any(|f| f.event_id == fact.event_id) {
-                state.facts.push(fact.clone());
-            }
-            commit.facts = vec![fact.clone()];
-        })
-        .await
+        state: &VehicleState,
+        commit: &mut VehicleCommit,
+        how: Decide<'_, ()>,
+    ) -> Option<(Evaluation, Plan)> {
+        let AsOf { today, now } = AsOf::at(self.now());
+        decide(state, commit, today, now, how.traceparent)
     }
 }
 

@@ -4,27 +4,94 @@
 
 mod common;
 
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
 use common::*;
 use serde_json::json;
 use vwc_bus::Consumer;
-use vwc_contracts::EventType;
-use vwc_contracts::OdometerUnit;
 use vwc_contracts::maintenance::{
-    MaintenanceScheduleUpdated, MaintenanceStatus, MaintenanceStatusChanged,
+    MaintenanceItemView, MaintenanceScheduleUpdated, MaintenanceStatus, MaintenanceStatusChanged,
 };
+use vwc_contracts::{Envelope, EventType, OdometerUnit, Vehicle, VehicleEvent};
 use vwc_maintenance_scheduler::{
-    ItemChange, PublishedSchedule, Scheduler, SchedulerConsumer, SchedulerStore,
+    ItemChange, PublishedSchedule, Scheduler, SchedulerConsumer, VehicleState,
 };
 use vwc_testkit::ledger::{corrections_newest_first, revised};
 
-fn consumer(t: &TempStore, clock: &TestClock) -> (SchedulerConsumer, Scheduler) {
-    let scheduler = Scheduler::new(t.shared()).with_clock(clock.clock());
-    (SchedulerConsumer::new(scheduler.clone()), scheduler)
+/// The consumer on a fresh store, its clock, and the vehicle the test delivers events of.
+struct Fixture {
+    t: TempStore,
+    clock: TestClock,
+    c: Arc<SchedulerConsumer>,
+    scheduler: Scheduler,
+    v: Vehicle,
 }
 
-fn oil_view(
-    envelopes: &[vwc_contracts::Envelope],
-) -> vwc_contracts::maintenance::MaintenanceItemView {
+impl Fixture {
+    /// Nothing delivered yet about `v`; the clock reads `now`.
+    fn of(v: Vehicle, now: DateTime<Utc>) -> Fixture {
+        let t = TempStore::new();
+        let clock = TestClock::at(now);
+        let scheduler = Scheduler::new(t.shared()).with_clock(clock.clock());
+        let c = Arc::new(SchedulerConsumer::new(scheduler.clone()));
+        Fixture {
+            t,
+            clock,
+            c,
+            scheduler,
+            v,
+        }
+    }
+
+    /// `veh_1` of `org_a` (in miles) not registered yet; the clock reads `now`.
+    fn unregistered(now: DateTime<Utc>) -> Fixture {
+        Fixture::of(vehicle("org_a", "veh_1", OdometerUnit::Mi), now)
+    }
+
+    /// `veh_1` of `org_a` (in miles), its registration delivered; the clock reads `now`.
+    async fn registered(now: DateTime<Utc>) -> Fixture {
+        let f = Fixture::unregistered(now);
+        f.register().await;
+        f
+    }
+
+    async fn deliver(&self, envelope: &Envelope) {
+        self.c.handle(envelope).await.unwrap();
+    }
+
+    async fn register(&self) {
+        self.deliver(&registered(&self.v)).await;
+    }
+
+    async fn record(&self, e: &VehicleEvent) {
+        record(&self.c, e).await;
+    }
+
+    /// Records an odometer reading of the vehicle.
+    async fn read(&self, id: &str, occurred_at: DateTime<Utc>, odometer: u64) {
+        self.record(&reading(&self.v, id, occurred_at, odometer))
+            .await;
+    }
+
+    /// Records a maintenance visit doing `tasks`.
+    async fn service(&self, id: &str, occurred_at: DateTime<Utc>, odometer: u64, tasks: &[&str]) {
+        self.record(&maintenance(&self.v, id, occurred_at, odometer, tasks))
+            .await;
+    }
+
+    /// What was published since the last call.
+    async fn drain(&self) -> Vec<Envelope> {
+        drain_outbox(self.t.store.as_ref()).await
+    }
+
+    async fn state(&self) -> VehicleState {
+        self.t.state(&self.v.id).await
+    }
+}
+
+/// The item `task` of the last `MaintenanceScheduleUpdated` among `envelopes`.
+fn item_view(envelopes: &[Envelope], task: &str) -> MaintenanceItemView {
     let updated: MaintenanceScheduleUpdated =
         of_type(envelopes, EventType::MaintenanceScheduleUpdated)
             .last()
@@ -32,22 +99,27 @@ fn oil_view(
             .payload()
             .cloned()
             .unwrap();
-    updated
-        .items
+    updated.items.into_iter().find(|i| i.task == task).unwrap()
+}
+
+fn oil_view(envelopes: &[Envelope]) -> MaintenanceItemView {
+    item_view(envelopes, "oil_change")
+}
+
+/// The oil change's `ReminderDue`s among `envelopes`: (task, status, occurrence).
+fn oil_reminders(envelopes: &[Envelope]) -> Vec<(String, MaintenanceStatus, u32)> {
+    reminders(envelopes)
         .into_iter()
-        .find(|i| i.task == "oil_change")
-        .unwrap()
+        .filter(|r| r.0 == "oil_change")
+        .collect()
 }
 
 #[tokio::test]
 async fn registration_creates_the_standard_schedule_in_the_vehicles_unit() {
-    let t = TempStore::new();
-    let clock = TestClock::at(at(2025, 1, 2));
-    let (c, _) = consumer(&t, &clock);
-    let v = vehicle("org_a", "veh_km", OdometerUnit::Km);
-    c.handle(&registered(&v)).await.unwrap();
+    let f = Fixture::of(vehicle("org_a", "veh_km", OdometerUnit::Km), at(2025, 1, 2));
+    f.register().await;
 
-    let out = drain_outbox(t.store.as_ref()).await;
+    let out = f.drain().await;
     let updates = of_type(&out, EventType::MaintenanceScheduleUpdated);
     assert_eq!(updates.len(), 1);
     assert_eq!(updates[0].source, "vwc.maintenance-scheduler");
@@ -66,64 +138,49 @@ async fn registration_creates_the_standard_schedule_in_the_vehicles_unit() {
     );
     assert_eq!(oil.due_at, Some(day(2025, 7, 1)));
     assert_eq!(reminders(&out), []);
-    let state = t.state("veh_km").await;
-    assert_eq!(state.vehicle.unwrap().name, "2021 Toyota RAV4 (Blue)");
+    assert_eq!(
+        f.state().await.vehicle.unwrap().name,
+        "2021 Toyota RAV4 (Blue)"
+    );
 }
 
 #[tokio::test]
 async fn the_same_envelope_twice_has_one_effect_and_one_set_of_outbox_rows() {
-    let t = TempStore::new();
-    let clock = TestClock::at(at(2025, 6, 10));
-    let (c, _) = consumer(&t, &clock);
-    let v = vehicle("org_a", "veh_1", OdometerUnit::Mi);
-    let registration = registered(&v);
-    c.handle(&registration).await.unwrap();
-    c.handle(&registration).await.unwrap();
+    let f = Fixture::unregistered(at(2025, 6, 10));
+    let registration = registered(&f.v);
+    f.deliver(&registration).await;
+    f.deliver(&registration).await;
+    let updates = f.drain().await;
     assert_eq!(
-        of_type(
-            &drain_outbox(t.store.as_ref()).await,
-            EventType::MaintenanceScheduleUpdated
-        )
-        .len(),
+        of_type(&updates, EventType::MaintenanceScheduleUpdated).len(),
         1
     );
 
-    let event = recorded(&reading(&v, "evt_r", at(2025, 6, 10), 45_100));
-    c.handle(&event).await.unwrap();
-    let first = drain_outbox(t.store.as_ref()).await;
-    assert!(!first.is_empty());
-    let version = t.state("veh_1").await.version;
-    c.handle(&event).await.unwrap();
-    assert_eq!(
-        drain_outbox(t.store.as_ref()).await,
-        [],
-        "a redelivery publishes nothing"
-    );
-    let state = t.state("veh_1").await;
+    let event = recorded(&reading(&f.v, "evt_r", at(2025, 6, 10), 45_100));
+    f.deliver(&event).await;
+    assert!(!f.drain().await.is_empty());
+    let version = f.state().await.version;
+    f.deliver(&event).await;
+    assert_eq!(f.drain().await, [], "a redelivery publishes nothing");
+    let state = f.state().await;
     assert_eq!(state.version, version, "a redelivery writes nothing");
     assert_eq!(state.facts.len(), 1);
 
     // The same timeline event re-published under a new envelope id: the fact is kept once.
-    record(&c, &reading(&v, "evt_r", at(2025, 6, 10), 45_100)).await;
-    assert_eq!(drain_outbox(t.store.as_ref()).await, []);
-    assert_eq!(t.state("veh_1").await.facts.len(), 1);
+    f.read("evt_r", at(2025, 6, 10), 45_100).await;
+    assert_eq!(f.drain().await, []);
+    assert_eq!(f.state().await.facts.len(), 1);
 }
 
 #[tokio::test]
 async fn the_worked_example_oil_change_goes_due_soon_then_overdue_with_one_reminder_each() {
-    let t = TempStore::new();
-    let clock = TestClock::at(at(2025, 3, 1));
-    let (c, scheduler) = consumer(&t, &clock);
-    let v = vehicle("org_a", "veh_1", OdometerUnit::Mi);
-    c.handle(&registered(&v)).await.unwrap();
-    record(
-        &c,
-        &maintenance(&v, "evt_oil", at(2025, 3, 1), 40_000, &["oil_change"]),
-    )
-    .await;
+    let f = Fixture::registered(at(2025, 3, 1)).await;
+    f.service("evt_oil", at(2025, 3, 1), 40_000, &["oil_change"])
+        .await;
     let change: ItemChange =
         serde_json::from_value(json!({"intervalMiles": 5_000, "intervalMonths": 6})).unwrap();
-    let view = scheduler
+    let view = f
+        .scheduler
         .configure_item("org_a", &"veh_1".into(), "oil_change", &change, None)
         .await
         .unwrap();
@@ -132,18 +189,14 @@ async fn the_worked_example_oil_change_goes_due_soon_then_overdue_with_one_remin
         (Some(45_000), Some(day(2025, 9, 1)))
     );
     assert_eq!(view.status, MaintenanceStatus::Ok);
-    drain_outbox(t.store.as_ref()).await;
+    f.drain().await;
 
-    clock.set(at(2025, 6, 1));
-    record(&c, &reading(&v, "evt_r1", at(2025, 6, 1), 44_600)).await;
-    let out = drain_outbox(t.store.as_ref()).await;
+    f.clock.set(at(2025, 6, 1));
+    f.read("evt_r1", at(2025, 6, 1), 44_600).await;
+    let out = f.drain().await;
     assert_eq!(oil_view(&out).status, MaintenanceStatus::DueSoon);
-    let oil_reminders: Vec<_> = reminders(&out)
-        .into_iter()
-        .filter(|r| r.0 == "oil_change")
-        .collect();
     assert_eq!(
-        oil_reminders,
+        oil_reminders(&out),
         [("oil_change".to_string(), MaintenanceStatus::DueSoon, 0)]
     );
     let changes: Vec<MaintenanceStatusChanged> = of_type(&out, EventType::MaintenanceStatusChanged)
@@ -157,161 +210,102 @@ async fn the_worked_example_oil_change_goes_due_soon_then_overdue_with_one_remin
         (Some(MaintenanceStatus::Ok), MaintenanceStatus::DueSoon)
     );
 
-    clock.set(at(2025, 6, 10));
-    record(&c, &reading(&v, "evt_r2", at(2025, 6, 10), 45_100)).await;
-    let out = drain_outbox(t.store.as_ref()).await;
+    f.clock.set(at(2025, 6, 10));
+    f.read("evt_r2", at(2025, 6, 10), 45_100).await;
+    let out = f.drain().await;
     let oil = oil_view(&out);
     assert_eq!(oil.status, MaintenanceStatus::Overdue);
     assert_eq!(oil.reason, "Overdue: was due at 45,000 mi");
-    let oil_reminders: Vec<_> = reminders(&out)
-        .into_iter()
-        .filter(|r| r.0 == "oil_change")
-        .collect();
     assert_eq!(
-        oil_reminders,
+        oil_reminders(&out),
         [("oil_change".to_string(), MaintenanceStatus::Overdue, 0)]
     );
 }
 
 #[tokio::test]
 async fn a_back_dated_maintenance_record_does_not_undo_a_later_one() {
-    let t = TempStore::new();
-    let clock = TestClock::at(at(2025, 6, 1));
-    let (c, _) = consumer(&t, &clock);
-    let v = vehicle("org_a", "veh_1", OdometerUnit::Mi);
-    c.handle(&registered(&v)).await.unwrap();
-    record(
-        &c,
-        &maintenance(&v, "evt_new", at(2025, 5, 1), 44_000, &["oil_change"]),
-    )
-    .await;
-    record(
-        &c,
-        &maintenance(
-            &v,
-            "evt_old",
-            at(2024, 11, 1),
-            39_000,
-            &["oil_change", "tire_rotation"],
-        ),
-    )
-    .await;
-    let out = drain_outbox(t.store.as_ref()).await;
+    let f = Fixture::registered(at(2025, 6, 1)).await;
+    f.service("evt_new", at(2025, 5, 1), 44_000, &["oil_change"])
+        .await;
+    let both = ["oil_change", "tire_rotation"];
+    f.service("evt_old", at(2024, 11, 1), 39_000, &both).await;
+    let out = f.drain().await;
     let oil = oil_view(&out);
     assert_eq!(
         (oil.last_done_odometer, oil.due_odometer),
         (Some(44_000), Some(49_000))
     );
-    let latest: MaintenanceScheduleUpdated = of_type(&out, EventType::MaintenanceScheduleUpdated)
-        .last()
-        .unwrap()
-        .payload()
-        .cloned()
-        .unwrap();
-    let tires = latest
-        .items
-        .iter()
-        .find(|i| i.task == "tire_rotation")
-        .unwrap();
+    let tires = item_view(&out, "tire_rotation");
     assert_eq!(tires.last_done_odometer, Some(39_000));
 }
 
 #[tokio::test]
 async fn events_before_the_registration_are_kept_and_count_once_it_arrives() {
-    let t = TempStore::new();
-    let clock = TestClock::at(at(2025, 6, 10));
-    let (c, _) = consumer(&t, &clock);
-    let v = vehicle("org_a", "veh_1", OdometerUnit::Mi);
-    record(
-        &c,
-        &maintenance(&v, "evt_oil", at(2025, 3, 1), 40_000, &["oil_change"]),
-    )
-    .await;
-    record(&c, &reading(&v, "evt_r", at(2025, 6, 10), 45_100)).await;
+    let f = Fixture::unregistered(at(2025, 6, 10));
+    f.service("evt_oil", at(2025, 3, 1), 40_000, &["oil_change"])
+        .await;
+    f.read("evt_r", at(2025, 6, 10), 45_100).await;
     assert_eq!(
-        drain_outbox(t.store.as_ref()).await,
+        f.drain().await,
         [],
         "nothing to publish for an unknown vehicle"
     );
-    c.handle(&registered(&v)).await.unwrap();
-    let out = drain_outbox(t.store.as_ref()).await;
+    f.register().await;
+    let out = f.drain().await;
     assert_eq!(oil_view(&out).status, MaintenanceStatus::Overdue);
     assert!(reminders(&out).contains(&("oil_change".to_string(), MaintenanceStatus::Overdue, 0)));
 }
 
 #[tokio::test]
 async fn an_event_that_says_nothing_about_maintenance_changes_nothing() {
-    let t = TempStore::new();
-    let clock = TestClock::at(at(2025, 6, 10));
-    let (c, _) = consumer(&t, &clock);
-    let v = vehicle("org_a", "veh_1", OdometerUnit::Mi);
-    c.handle(&registered(&v)).await.unwrap();
-    drain_outbox(t.store.as_ref()).await;
-    let version = t.state("veh_1").await.version;
-    let valuation = timeline_event(
-        &v,
-        "evt_val",
-        "valuation",
-        at(2025, 6, 1),
-        None,
-        json!({"amountCents": 1_500_000, "source": "user_estimate"}),
-    );
-    record(&c, &valuation).await;
-    assert_eq!(t.state("veh_1").await.version, version);
-    assert_eq!(drain_outbox(t.store.as_ref()).await, []);
+    let f = Fixture::registered(at(2025, 6, 10)).await;
+    f.drain().await;
+    let version = f.state().await.version;
+    let details = json!({"amountCents": 1_500_000, "source": "user_estimate"});
+    let valuation = timeline_event(&f.v, "evt_val", "valuation", at(2025, 6, 1), None, details);
+    f.record(&valuation).await;
+    assert_eq!(f.state().await.version, version);
+    assert_eq!(f.drain().await, []);
 }
 
 #[tokio::test]
 async fn a_rolled_back_reading_is_not_trusted() {
-    let t = TempStore::new();
-    let clock = TestClock::at(at(2025, 6, 2));
-    let (c, _) = consumer(&t, &clock);
-    let v = vehicle("org_a", "veh_1", OdometerUnit::Mi);
-    c.handle(&registered(&v)).await.unwrap();
-    record(
-        &c,
-        &maintenance(&v, "evt_oil", at(2025, 3, 1), 40_000, &["oil_change"]),
-    )
-    .await;
-    record(&c, &reading(&v, "evt_r1", at(2025, 6, 1), 44_600)).await;
+    let f = Fixture::registered(at(2025, 6, 2)).await;
+    f.service("evt_oil", at(2025, 3, 1), 40_000, &["oil_change"])
+        .await;
+    f.read("evt_r1", at(2025, 6, 1), 44_600).await;
     assert_eq!(
-        oil_view(&drain_outbox(t.store.as_ref()).await).status,
+        oil_view(&f.drain().await).status,
         MaintenanceStatus::DueSoon
     );
-    let before = t.state("veh_1").await.published;
+    let before = f.state().await.published;
     // A typo a day later: lower than the reading before it, so kept but flagged and not used.
-    record(&c, &reading(&v, "evt_typo", at(2025, 6, 2), 4_460)).await;
-    let state = t.state("veh_1").await;
+    f.read("evt_typo", at(2025, 6, 2), 4_460).await;
+    let state = f.state().await;
     assert_eq!(state.facts.len(), 3);
     assert_eq!(state.published, before);
-    assert_eq!(drain_outbox(t.store.as_ref()).await, []);
+    assert_eq!(f.drain().await, []);
 }
 
 #[tokio::test]
 async fn concurrent_events_of_one_vehicle_all_land() {
-    let t = TempStore::new();
-    let clock = TestClock::at(at(2025, 6, 10));
-    let (c, _) = consumer(&t, &clock);
-    let c = std::sync::Arc::new(c);
-    let v = vehicle("org_a", "veh_1", OdometerUnit::Mi);
-    c.handle(&registered(&v)).await.unwrap();
-    let mut handles = Vec::new();
-    for i in 0..20u64 {
-        let (c, e) = (
-            c.clone(),
-            recorded(&reading(
-                &v,
+    let f = Fixture::registered(at(2025, 6, 10)).await;
+    let handles: Vec<_> = (0..20u64)
+        .map(|i| {
+            let e = reading(
+                &f.v,
                 &format!("evt_{i}"),
                 at(2025, 5, 1 + i as u32),
                 40_000 + 50 * i,
-            )),
-        );
-        handles.push(tokio::spawn(async move { c.handle(&e).await.unwrap() }));
-    }
+            );
+            let c = f.c.clone();
+            tokio::spawn(async move { c.handle(&recorded(&e)).await.unwrap() })
+        })
+        .collect();
     for h in handles {
         h.await.unwrap();
     }
-    let state = t.state("veh_1").await;
+    let state = f.state().await;
     assert_eq!(state.facts.len(), 20);
     let fresh = vwc_maintenance_scheduler::evaluate_vehicle(
         state.vehicle.as_ref().unwrap(),
@@ -330,36 +324,35 @@ async fn concurrent_events_of_one_vehicle_all_land() {
 /// older than one already applied, must not bring the record back.
 #[tokio::test]
 async fn revisions_apply_in_revision_order_whatever_order_they_arrive_in() {
-    let t = TempStore::new();
-    let clock = TestClock::at(at(2025, 6, 10));
-    let (c, _) = consumer(&t, &clock);
-    let v = vehicle("org_a", "veh_1", OdometerUnit::Mi);
-    c.handle(&registered(&v)).await.unwrap();
-    let oil = maintenance(&v, "evt_oil", at(2025, 6, 1), 40_000, &["oil_change"]);
-    let done = |t: &TempStore| {
-        let store = t.store.clone();
-        async move {
-            let state = store.vehicle_state(&"veh_1".into()).await.unwrap();
-            state.facts.iter().any(|f| f.event_id == "evt_oil")
-        }
+    let f = Fixture::registered(at(2025, 6, 10)).await;
+    let oil = maintenance(&f.v, "evt_oil", at(2025, 6, 1), 40_000, &["oil_change"]);
+    let done = || async {
+        let state = f.state().await;
+        state.facts.iter().any(|fact| fact.event_id == "evt_oil")
     };
 
     // The void first, then the original: the oil change never counts as done.
-    c.handle(&revised(&oil, 2, true)).await.unwrap();
-    record(&c, &oil).await;
-    assert!(!done(&t).await, "a voided record came back");
-    assert_eq!(t.state("veh_1").await.revisions.get("evt_oil"), Some(&2));
+    f.deliver(&revised(&oil, 2, true)).await;
+    f.record(&oil).await;
+    assert!(!done().await, "a voided record came back");
+    assert_eq!(f.state().await.revisions.get("evt_oil"), Some(&2));
 
     // Two corrections of another record, the newer first, then the original: the newest stays.
-    let tires = maintenance(&v, "evt_tires", at(2025, 6, 2), 40_100, &["tire_rotation"]);
+    let tires = maintenance(
+        &f.v,
+        "evt_tires",
+        at(2025, 6, 2),
+        40_100,
+        &["tire_rotation"],
+    );
     for delivery in corrections_newest_first(&tires, 40_150, 40_900) {
-        c.handle(&delivery).await.unwrap();
+        f.deliver(&delivery).await;
     }
-    let state = t.state("veh_1").await;
+    let state = f.state().await;
     let fact = state
         .facts
         .iter()
-        .find(|f| f.event_id == "evt_tires")
+        .find(|fact| fact.event_id == "evt_tires")
         .unwrap();
     assert_eq!(fact.odometer, Some(40_150));
     assert_eq!(state.revisions.get("evt_tires"), Some(&3));

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
+use chrono::{DateTime, Utc};
 use common::*;
 use serde_json::{Value, json};
 use vwc_auth::{Hs256Keys, Role, Secret, TokenVerifier};
@@ -13,7 +14,7 @@ use vwc_bus::Consumer;
 use vwc_contracts::maintenance::MaintenanceScheduleUpdated;
 use vwc_contracts::{EventType, OdometerUnit};
 use vwc_maintenance_scheduler::http::{SchedulerState, router};
-use vwc_maintenance_scheduler::{Scheduler, SchedulerConsumer, SchedulerStore};
+use vwc_maintenance_scheduler::{Scheduler, SchedulerConsumer};
 use vwc_store::vehicle_ledger::DailyRuns;
 use vwc_testkit::json as body;
 
@@ -78,6 +79,29 @@ impl App {
             .unwrap()
     }
 
+    /// `PUT` `body` to `path` continuing the trace [`TRACE`].
+    async fn put_traced(&self, token: &str, path: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .put(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .header("traceparent", TRACE)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// [`App::put`], answered: status, content type and body.
+    async fn put_json(&self, token: &str, path: &str, json: &Value) -> (u16, String, Value) {
+        body(self.put(token, path, json).await).await
+    }
+
+    /// Records an oil change (`evt_oil`) of `v`.
+    async fn oil_change(&self, v: &vwc_contracts::Vehicle, at: DateTime<Utc>, odometer: u64) {
+        let e = maintenance(v, "evt_oil", at, odometer, &["oil_change"]);
+        record(&self.consumer, &e).await;
+    }
+
     async fn sweep(&self, token: &str) -> reqwest::Response {
         self.http
             .post(format!("{}/v1/maintenance/sweep", self.base))
@@ -88,12 +112,7 @@ impl App {
     }
 
     async fn version(&self, id: &str) -> u64 {
-        self.t
-            .store
-            .vehicle_state(&id.into())
-            .await
-            .unwrap()
-            .version
+        self.t.state(id).await.version
     }
 }
 
@@ -108,25 +127,17 @@ async fn put_sets_the_interval_and_answers_with_the_item_re_evaluated() {
     let app = App::spawn().await;
     let owner = app.token("org_a", &[Role::Owner]);
     let v = app.vehicle("org_a", "veh_1", OdometerUnit::Mi).await;
-    record(
-        &app.consumer,
-        &maintenance(&v, "evt_oil", at(2025, 3, 1), 40_000, &["oil_change"]),
-    )
-    .await;
+    app.oil_change(&v, at(2025, 3, 1), 40_000).await;
     drain_outbox(app.t.store.as_ref()).await;
 
+    let path = "/v1/vehicles/veh_1/maintenance/oil_change";
     let response = app
-        .http
-        .put(format!(
-            "{}/v1/vehicles/veh_1/maintenance/oil_change",
-            app.base
-        ))
-        .bearer_auth(&owner)
-        .header("traceparent", TRACE)
-        .json(&json!({"intervalMiles": 5_000, "intervalMonths": 6, "dueSoonMiles": 400}))
-        .send()
-        .await
-        .unwrap();
+        .put_traced(
+            &owner,
+            path,
+            &json!({"intervalMiles": 5_000, "intervalMonths": 6, "dueSoonMiles": 400}),
+        )
+        .await;
     let (status, content_type, item) = body(response).await;
     assert_eq!(status, 200, "{item}");
     assert!(content_type.starts_with("application/json"));
@@ -143,17 +154,8 @@ async fn put_sets_the_interval_and_answers_with_the_item_re_evaluated() {
 
     // A real change is published, continuing the request's trace.
     let response = app
-        .http
-        .put(format!(
-            "{}/v1/vehicles/veh_1/maintenance/oil_change",
-            app.base
-        ))
-        .bearer_auth(&owner)
-        .header("traceparent", TRACE)
-        .json(&json!({"intervalMonths": 3}))
-        .send()
-        .await
-        .unwrap();
+        .put_traced(&owner, path, &json!({"intervalMonths": 3}))
+        .await;
     let (status, _, item) = body(response).await;
     assert_eq!(status, 200, "{item}");
     assert_eq!(
@@ -171,28 +173,24 @@ async fn put_sets_the_interval_and_answers_with_the_item_re_evaluated() {
     assert_eq!(serde_json::to_value(&schedule.items[0]).unwrap(), item);
 
     // The same settings again change nothing and publish nothing.
-    let (status, _, again) = body(
-        app.put(
+    let (status, _, again) = app
+        .put_json(
             &owner,
             "/v1/vehicles/veh_1/maintenance/oil_change",
             &json!({"intervalMiles": 5_000, "intervalMonths": 3}),
         )
-        .await,
-    )
-    .await;
+        .await;
     assert_eq!((status, &again), (200, &item));
     assert_eq!(drain_outbox(app.t.store.as_ref()).await, []);
 
     // Turned off: unknown, and said so.
-    let (status, _, off) = body(
-        app.put(
+    let (status, _, off) = app
+        .put_json(
             &owner,
             "/v1/vehicles/veh_1/maintenance/oil_change",
             &json!({"enabled": false}),
         )
-        .await,
-    )
-    .await;
+        .await;
     assert_eq!(status, 200);
     assert_eq!(
         (off["status"].as_str(), off["enabled"].as_bool()),
@@ -210,8 +208,9 @@ async fn another_organisations_vehicle_is_a_404_like_one_that_does_not_exist() {
         "/v1/vehicles/veh_a/maintenance/oil_change",
         "/v1/vehicles/veh_nope/maintenance/oil_change",
     ] {
-        let (status, content_type, problem) =
-            body(app.put(&intruder, path, &json!({"intervalMiles": 1})).await).await;
+        let (status, content_type, problem) = app
+            .put_json(&intruder, path, &json!({"intervalMiles": 1}))
+            .await;
         assert_eq!(status, 404, "{path}: {problem}");
         assert_eq!(content_type, "application/problem+json");
         assert_eq!(problem["detail"], "vehicle not found");
@@ -230,42 +229,34 @@ async fn an_unknown_task_is_a_404_unless_it_is_created_with_a_title() {
     let owner = app.token("org_a", &[Role::Owner]);
     app.vehicle("org_a", "veh_1", OdometerUnit::Mi).await;
     for task in ["timing_belt", "Timing-Belt"] {
-        let (status, _, problem) = body(
-            app.put(
+        let (status, _, problem) = app
+            .put_json(
                 &owner,
                 &format!("/v1/vehicles/veh_1/maintenance/{task}"),
                 &json!({"intervalMonths": 60}),
             )
-            .await,
-        )
-        .await;
+            .await;
         assert_eq!(status, 404, "{task}: {problem}");
         assert_eq!(problem["detail"], "maintenance task not found");
     }
-    let (status, _, item) = body(
-        app.put(&owner, "/v1/vehicles/veh_1/maintenance/timing_belt",
-            &json!({"title": "Timing belt and water pump", "intervalMiles": 90_000, "intervalMonths": 84}))
-            .await,
-    )
-    .await;
+    let (status, _, item) = app.put_json(&owner, "/v1/vehicles/veh_1/maintenance/timing_belt",
+            &json!({"title": "Timing belt and water pump", "intervalMiles": 90_000, "intervalMonths": 84})).await;
     assert_eq!(status, 200, "{item}");
     assert_eq!(item["title"], "Timing belt and water pump");
     assert_eq!(item["dueAt"], "2032-01-01");
     // Once created it is part of the schedule: later changes need no title.
-    let (status, _, item) = body(
-        app.put(
+    let (status, _, item) = app
+        .put_json(
             &owner,
             "/v1/vehicles/veh_1/maintenance/timing_belt",
             &json!({"intervalMonths": 96}),
         )
-        .await,
-    )
-    .await;
+        .await;
     assert_eq!(
         (status, item["title"].as_str()),
         (200, Some("Timing belt and water pump"))
     );
-    let state = app.t.store.vehicle_state(&"veh_1".into()).await.unwrap();
+    let state = app.t.state("veh_1").await;
     assert_eq!(state.published.unwrap().statuses.len(), 13);
 }
 
@@ -277,15 +268,13 @@ async fn bad_settings_are_refused_with_field_errors_and_change_nothing() {
     let version = app.version("veh_1").await;
     let path = "/v1/vehicles/veh_1/maintenance/oil_change";
 
-    let (status, content_type, problem) = body(
-        app.put(
+    let (status, content_type, problem) = app
+        .put_json(
             &owner,
             path,
             &json!({"intervalMiles": 0, "dueSoonDays": 400}),
         )
-        .await,
-    )
-    .await;
+        .await;
     assert_eq!(
         (status, content_type.as_str()),
         (422, "application/problem+json")
@@ -305,19 +294,17 @@ async fn bad_settings_are_refused_with_field_errors_and_change_nothing() {
         (json!({"intervalFurlongs": 3}), "intervalFurlongs"),
         (json!([1, 2]), "body"),
     ] {
-        let (status, _, problem) = body(app.put(&owner, path, &bad).await).await;
+        let (status, _, problem) = app.put_json(&owner, path, &bad).await;
         assert_eq!(status, 422, "{bad}: {problem}");
         assert_eq!(problem["errors"][0]["field"], field, "{bad}: {problem}");
     }
-    let (status, _, problem) = body(
-        app.put(
+    let (status, _, problem) = app
+        .put_json(
             &owner,
             path,
             &json!({"intervalMiles": null, "intervalMonths": null}),
         )
-        .await,
-    )
-    .await;
+        .await;
     assert_eq!(status, 422, "an enabled item needs an interval: {problem}");
 
     let raw = |body: &'static str, content_type: &'static str| {
@@ -348,15 +335,13 @@ async fn roles_decide_who_may_configure_and_who_may_sweep() {
     app.vehicle("org_a", "veh_1", OdometerUnit::Mi).await;
     let path = "/v1/vehicles/veh_1/maintenance/oil_change";
     for role in [Role::Viewer, Role::Technician] {
-        let (status, _, _) = body(
-            app.put(
+        let (status, _, _) = app
+            .put_json(
                 &app.token("org_a", &[role]),
                 path,
                 &json!({"intervalMiles": 4_000}),
             )
-            .await,
-        )
-        .await;
+            .await;
         assert_eq!(status, 403, "{role}");
     }
     for role in [Role::Owner, Role::Viewer] {
@@ -382,20 +367,14 @@ async fn miles_sent_for_a_km_vehicle_take_effect() {
     let app = App::spawn().await;
     let owner = app.token("org_a", &[Role::Owner]);
     let v = app.vehicle("org_a", "veh_km", OdometerUnit::Km).await;
-    record(
-        &app.consumer,
-        &maintenance(&v, "evt_oil", at(2025, 2, 1), 60_000, &["oil_change"]),
-    )
-    .await;
-    let (status, _, item) = body(
-        app.put(
+    app.oil_change(&v, at(2025, 2, 1), 60_000).await;
+    let (status, _, item) = app
+        .put_json(
             &owner,
             "/v1/vehicles/veh_km/maintenance/oil_change",
             &json!({"intervalMiles": 3_000}),
         )
-        .await,
-    )
-    .await;
+        .await;
     assert_eq!(status, 200, "{item}");
     assert_eq!(item["intervalMiles"], 3_000);
     assert_eq!(item.get("intervalKm"), None);

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use vwc_contracts::maintenance::MaintenanceScheduleUpdated;
 use vwc_contracts::maintenance::MaintenanceStatus;
-use vwc_contracts::{Envelope, OdometerUnit};
+use vwc_contracts::{Envelope, OdometerUnit, Vehicle};
 use vwc_maintenance_scheduler::evaluation::FactKind;
 use vwc_maintenance_scheduler::{
     CommitOutcome, ItemSettings, MongoSchedulerStore, PublishedSchedule, SchedulerStore,
-    SentReminder, SqliteSchedulerStore, TimelineFact, VehicleCommit, VehicleRecord,
+    SentReminder, SqliteSchedulerStore, TimelineFact, VehicleCommit, VehicleRecord, VehicleState,
 };
 use vwc_testkit::ledger::{
     self, a_ready_store_answers_ping, dead_letters_are_listed_oldest_first_until_replayed,
@@ -31,31 +31,20 @@ fn day(d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2025, 6, d).unwrap()
 }
 
+/// The contracts' example vehicle as vehicle `id` of `org`, in kilometres, registered on 1 June.
 fn record(org: &str, id: &str) -> VehicleRecord {
-    VehicleRecord {
-        id: id.to_string(),
-        org_id: org.to_string(),
-        name: "2019 Toyota Corolla".into(),
-        unit: OdometerUnit::Km,
+    VehicleRecord::from_vehicle(&Vehicle {
+        id: id.into(),
+        org_id: org.into(),
+        odometer_unit: OdometerUnit::Km,
         registered_at: at(1, 8),
-        retired: false,
-    }
+        ..vwc_contracts::examples::vehicle()
+    })
 }
 
-fn fact(
-    event_id: &str,
-    kind: FactKind,
-    when: DateTime<Utc>,
-    odometer: Option<u64>,
-    tasks: &[&str],
-) -> TimelineFact {
-    TimelineFact {
-        event_id: event_id.to_string(),
-        kind,
-        at: when,
-        odometer,
-        tasks: tasks.iter().map(|t| t.to_string()).collect(),
-    }
+/// An odometer reading of record `event_id`.
+fn reading(event_id: &str, when: DateTime<Utc>, odometer: Option<u64>) -> TimelineFact {
+    TimelineFact::new(event_id, FactKind::Reading, when, odometer, &[])
 }
 
 fn reminder(task: &str, status: MaintenanceStatus, occurrence: u32) -> SentReminder {
@@ -93,13 +82,16 @@ fn envelope(vehicle_id: &str) -> Envelope {
     )
 }
 
+/// The registration of a vehicle not stored yet.
 fn registration(org: &str, id: &str) -> VehicleCommit {
     VehicleCommit {
-        vehicle_id: id.to_string(),
-        expected_version: 0,
         register: Some(record(org, id)),
-        ..VehicleCommit::default()
+        ..VehicleCommit::on(&VehicleState::new(id))
     }
+}
+
+async fn stored(store: &Store, id: &str) -> VehicleState {
+    store.vehicle_state(&id.into()).await.unwrap()
 }
 
 async fn pending(store: &Store) -> Vec<Envelope> {
@@ -116,7 +108,7 @@ async fn pending(store: &Store) -> Vec<Envelope> {
 // Checks
 
 async fn an_unknown_vehicle_has_an_empty_state_at_version_zero(store: Store) {
-    let state = store.vehicle_state(&"veh_nope".into()).await.unwrap();
+    let state = stored(&store, "veh_nope").await;
     assert_eq!(state.vehicle_id, "veh_nope");
     assert_eq!(state.version, 0);
     assert_eq!(state.vehicle, None);
@@ -129,15 +121,15 @@ async fn a_commit_reads_back_exactly(store: Store) {
     oil.interval_km = Some(10_000);
     oil.title = Some("Oil & filter".into());
     let facts = vec![
-        fact("evt_1", FactKind::Acquisition, at(1, 9), Some(30_000), &[]),
-        fact(
+        TimelineFact::new("evt_1", FactKind::Acquisition, at(1, 9), Some(30_000), &[]),
+        TimelineFact::new(
             "evt_2",
             FactKind::Maintenance,
             at(2, 9),
             Some(30_100),
             &["oil_change", "tire_rotation"],
         ),
-        fact("evt_3", FactKind::Reading, at(3, 9), None, &[]),
+        reading("evt_3", at(3, 9), None),
     ];
     let schedule = published(
         &[
@@ -156,7 +148,7 @@ async fn a_commit_reads_back_exactly(store: Store) {
         ..registration("org_a", "veh_1")
     };
     assert_eq!(store.commit(commit).await.unwrap(), CommitOutcome::Applied);
-    let state = store.vehicle_state(&"veh_1".into()).await.unwrap();
+    let state = stored(&store, "veh_1").await;
     assert_eq!(state.version, 1);
     assert_eq!(state.vehicle, Some(record("org_a", "veh_1")));
     let mut stored = state.facts.clone();
@@ -172,16 +164,16 @@ async fn a_commit_from_a_stale_version_conflicts_and_writes_nothing(store: Store
     let stale = VehicleCommit {
         expected_version: 0,
         claim: Some("env_1".into()),
-        facts: vec![fact("evt_1", FactKind::Reading, at(2, 9), Some(100), &[])],
+        facts: vec![reading("evt_1", at(2, 9), Some(100))],
         outbox: vec![envelope("veh_1")],
-        ..VehicleCommit::on(&store.vehicle_state(&"veh_2".into()).await.unwrap())
+        ..VehicleCommit::on(&stored(&store, "veh_2").await)
     };
     let stale = VehicleCommit {
         vehicle_id: "veh_1".into(),
         ..stale
     };
     assert_eq!(store.commit(stale).await.unwrap(), CommitOutcome::Conflict);
-    let state = store.vehicle_state(&"veh_1".into()).await.unwrap();
+    let state = stored(&store, "veh_1").await;
     assert_eq!((state.version, state.facts.len()), (1, 0));
     assert!(pending(&store).await.is_empty());
     // The claim was not taken either: the same envelope applies once the version is right.
@@ -199,61 +191,58 @@ async fn a_claimed_envelope_is_a_duplicate_and_writes_nothing(store: Store) {
         ..registration("org_a", "veh_1")
     };
     assert_eq!(store.commit(first).await.unwrap(), CommitOutcome::Applied);
-    let state = store.vehicle_state(&"veh_1".into()).await.unwrap();
+    let state = stored(&store, "veh_1").await;
     let again = VehicleCommit {
         claim: Some("env_1".into()),
-        facts: vec![fact("evt_1", FactKind::Reading, at(2, 9), Some(100), &[])],
+        facts: vec![reading("evt_1", at(2, 9), Some(100))],
         outbox: vec![envelope("veh_1")],
         ..VehicleCommit::on(&state)
     };
     assert_eq!(store.commit(again).await.unwrap(), CommitOutcome::Duplicate);
-    let after = store.vehicle_state(&"veh_1".into()).await.unwrap();
+    let after = stored(&store, "veh_1").await;
     assert_eq!((after.version, after.facts.len()), (1, 0));
     assert_eq!(pending(&store).await.len(), 1);
 }
 
 async fn the_same_fact_twice_is_kept_once(store: Store) {
-    let reading = fact("evt_1", FactKind::Reading, at(2, 9), Some(100), &[]);
+    let reading = reading("evt_1", at(2, 9), Some(100));
     let first = VehicleCommit {
         facts: vec![reading.clone()],
         ..registration("org_a", "veh_1")
     };
     store.commit(first).await.unwrap();
-    let state = store.vehicle_state(&"veh_1".into()).await.unwrap();
+    let state = stored(&store, "veh_1").await;
     let again = VehicleCommit {
         facts: vec![reading.clone()],
         ..VehicleCommit::on(&state)
     };
     assert_eq!(store.commit(again).await.unwrap(), CommitOutcome::Applied);
-    assert_eq!(
-        store.vehicle_state(&"veh_1".into()).await.unwrap().facts,
-        [reading]
-    );
+    assert_eq!(stored(&store, "veh_1").await.facts, [reading]);
 }
 
 async fn a_removed_fact_is_gone_and_its_replacement_kept(store: Store) {
-    let oil = fact(
+    let oil = TimelineFact::new(
         "evt_1",
         FactKind::Maintenance,
         at(2, 9),
         Some(100),
         &["oil_change"],
     );
-    let other = fact("evt_2", FactKind::Reading, at(3, 9), Some(200), &[]);
+    let other = reading("evt_2", at(3, 9), Some(200));
     let first = VehicleCommit {
         facts: vec![oil.clone(), other.clone()],
         ..registration("org_a", "veh_1")
     };
     store.commit(first).await.unwrap();
     // A correction: the record's fact replaced in one commit.
-    let corrected = fact(
+    let corrected = TimelineFact::new(
         "evt_1",
         FactKind::Maintenance,
         at(2, 9),
         Some(150),
         &["oil_change"],
     );
-    let state = store.vehicle_state(&"veh_1".into()).await.unwrap();
+    let state = stored(&store, "veh_1").await;
     let correction = VehicleCommit {
         remove_facts: vec!["evt_1".into()],
         facts: vec![corrected.clone()],
@@ -263,25 +252,22 @@ async fn a_removed_fact_is_gone_and_its_replacement_kept(store: Store) {
         store.commit(correction).await.unwrap(),
         CommitOutcome::Applied
     );
-    let mut facts = store.vehicle_state(&"veh_1".into()).await.unwrap().facts;
+    let mut facts = stored(&store, "veh_1").await.facts;
     facts.sort_by(|a, b| a.event_id.cmp(&b.event_id));
     assert_eq!(facts, [corrected, other.clone()]);
     // A void: the fact removed.
-    let state = store.vehicle_state(&"veh_1".into()).await.unwrap();
+    let state = stored(&store, "veh_1").await;
     let void = VehicleCommit {
         remove_facts: vec!["evt_1".into()],
         ..VehicleCommit::on(&state)
     };
     store.commit(void).await.unwrap();
-    assert_eq!(
-        store.vehicle_state(&"veh_1".into()).await.unwrap().facts,
-        [other]
-    );
+    assert_eq!(stored(&store, "veh_1").await.facts, [other]);
 }
 
 async fn a_retired_vehicle_reads_back_retired(store: Store) {
     store.commit(registration("org_a", "veh_1")).await.unwrap();
-    let state = store.vehicle_state(&"veh_1".into()).await.unwrap();
+    let state = stored(&store, "veh_1").await;
     assert!(!state.vehicle.as_ref().unwrap().retired);
     let retire = VehicleCommit {
         register: Some(VehicleRecord {
@@ -291,7 +277,7 @@ async fn a_retired_vehicle_reads_back_retired(store: Store) {
         ..VehicleCommit::on(&state)
     };
     store.commit(retire).await.unwrap();
-    let state = store.vehicle_state(&"veh_1".into()).await.unwrap();
+    let state = stored(&store, "veh_1").await;
     assert!(state.vehicle.unwrap().retired);
     let listed = store
         .vehicle_states(Some(&"org_a".into()), None, None, 10)
@@ -311,7 +297,7 @@ async fn settings_replace_those_of_the_same_task(store: Store) {
         .await
         .unwrap();
     oil.enabled = false;
-    let state = store.vehicle_state(&"veh_1".into()).await.unwrap();
+    let state = stored(&store, "veh_1").await;
     store
         .commit(VehicleCommit {
             settings: vec![oil.clone()],
@@ -319,7 +305,7 @@ async fn settings_replace_those_of_the_same_task(store: Store) {
         })
         .await
         .unwrap();
-    let mut settings = store.vehicle_state(&"veh_1".into()).await.unwrap().settings;
+    let mut settings = stored(&store, "veh_1").await.settings;
     settings.sort_by(|a, b| a.task.cmp(&b.task));
     assert_eq!(settings, [coolant, oil]);
 }
@@ -333,7 +319,7 @@ async fn a_reminder_is_recorded_once_per_key(store: Store) {
         })
         .await
         .unwrap();
-    let state = store.vehicle_state(&"veh_1".into()).await.unwrap();
+    let state = stored(&store, "veh_1").await;
     let repeat = reminder("oil_change", MaintenanceStatus::Overdue, 1);
     let soon = reminder("oil_change", MaintenanceStatus::DueSoon, 0);
     let mut same_key = first.clone();
@@ -345,11 +331,7 @@ async fn a_reminder_is_recorded_once_per_key(store: Store) {
         })
         .await
         .unwrap();
-    let mut reminders = store
-        .vehicle_state(&"veh_1".into())
-        .await
-        .unwrap()
-        .reminders;
+    let mut reminders = stored(&store, "veh_1").await.reminders;
     reminders.sort_by_key(|r| (r.status.as_str(), r.occurrence));
     assert_eq!(reminders, [soon, first, repeat]);
 }
@@ -358,11 +340,11 @@ async fn facts_before_the_registration_are_kept_and_the_vehicle_is_not_listed(st
     let early = VehicleCommit {
         vehicle_id: "veh_1".into(),
         claim: Some("env_1".into()),
-        facts: vec![fact("evt_1", FactKind::Reading, at(2, 9), Some(100), &[])],
+        facts: vec![reading("evt_1", at(2, 9), Some(100))],
         ..VehicleCommit::default()
     };
     assert_eq!(store.commit(early).await.unwrap(), CommitOutcome::Applied);
-    let state = store.vehicle_state(&"veh_1".into()).await.unwrap();
+    let state = stored(&store, "veh_1").await;
     assert_eq!(
         (state.version, state.vehicle.as_ref(), state.facts.len()),
         (1, None, 1)
@@ -396,13 +378,7 @@ async fn vehicle_states_page_in_id_order_by_organisation(store: Store) {
         ("org_b", "veh_4"),
     ] {
         batch.push(VehicleCommit {
-            facts: vec![fact(
-                &format!("evt_{id}"),
-                FactKind::Reading,
-                at(2, 9),
-                Some(1),
-                &[],
-            )],
+            facts: vec![reading(&format!("evt_{id}"), at(2, 9), Some(1))],
             reminders: vec![reminder("oil_change", MaintenanceStatus::DueSoon, 0)],
             ..registration(org, id)
         });
@@ -507,18 +483,12 @@ async fn only_vehicles_whose_wake_day_has_come_are_listed_for_a_day(store: Store
         ["veh_2"]
     );
     // Read back, and a commit without a wake day leaves it as it was.
-    let state = store.vehicle_state(&"veh_2".into()).await.unwrap();
+    let state = stored(&store, "veh_2").await;
     assert_eq!(state.wake_on, Some(june(10)));
     let outcome = store.commit(VehicleCommit::on(&state)).await.unwrap();
     assert_eq!(outcome, CommitOutcome::Applied);
-    assert_eq!(
-        store.vehicle_state(&"veh_2".into()).await.unwrap().wake_on,
-        Some(june(10))
-    );
-    assert_eq!(
-        store.vehicle_state(&"veh_1".into()).await.unwrap().wake_on,
-        None
-    );
+    assert_eq!(stored(&store, "veh_2").await.wake_on, Some(june(10)));
+    assert_eq!(stored(&store, "veh_1").await.wake_on, None);
 }
 
 async fn the_highest_revision_of_each_record_is_kept(store: Store) {
@@ -528,7 +498,7 @@ async fn the_highest_revision_of_each_record_is_kept(store: Store) {
         vec![("evt_1".to_string(), 2)],
         vec![("evt_2".to_string(), 4)],
     ] {
-        let state = store.vehicle_state(&"veh_1".into()).await.unwrap();
+        let state = stored(&store, "veh_1").await;
         let outcome = store
             .commit(VehicleCommit {
                 revisions,
@@ -538,7 +508,7 @@ async fn the_highest_revision_of_each_record_is_kept(store: Store) {
             .unwrap();
         assert_eq!(outcome, CommitOutcome::Applied);
     }
-    let state = store.vehicle_state(&"veh_1".into()).await.unwrap();
+    let state = stored(&store, "veh_1").await;
     assert_eq!(
         state.revisions.into_iter().collect::<Vec<_>>(),
         [("evt_1".to_string(), 3), ("evt_2".to_string(), 4)]
@@ -593,10 +563,7 @@ async fn a_batch_applies_each_commit_on_its_own(store: Store) {
         .map(|e| e.vehicle_id)
         .collect();
     assert_eq!(published, [Some("veh_2".into()), Some("veh_4".into())]);
-    assert_eq!(
-        store.vehicle_state(&"veh_3".into()).await.unwrap().version,
-        0
-    );
+    assert_eq!(stored(&store, "veh_3").await.version, 0);
     assert!(store.commit_batch(Vec::new()).await.unwrap().is_empty());
 }
 

@@ -62,7 +62,7 @@ async fn days_passing_without_events_publish_nothing_and_a_second_sweep_the_same
         .await
         .unwrap();
     assert_eq!((first.vehicles, first.items), (0, 0));
-    let asleep = t.store.vehicle_state(&"veh_1".into()).await.unwrap();
+    let asleep = t.state("veh_1").await;
     assert_eq!(asleep.wake_on, Some(day(2025, 6, 17)));
     assert_eq!(
         (first.changed, first.status_changes, first.reminders),

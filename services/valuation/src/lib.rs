@@ -15,7 +15,9 @@ pub use consumer::ValuationConsumer;
 pub use mongo::MongoValuationStore;
 pub use revalue::{RevalueError, RevalueReport, revalue, run_revalue_every};
 pub use sqlite::SqliteValuationStore;
-pub use store::{CommitOutcome, PublishedPoint, ValuationStore, VehicleCommit, VehicleState};
+pub use store::{
+    CommitOutcome, PublishedPoint, ValuationStore, VehicleCommit, VehicleLedger, VehicleState,
+};
 pub use valuer::{Valuer, decide, fingerprint};
 
 /// The consumer name in `contracts/routes.json`.

@@ -4,13 +4,14 @@
 //! Reads are not transactional: the vehicle document (with its version) is read first and its details
 //! after, so a commit computed from details newer than that version is refused by the version check.
 
-use crate::store::REVALUES;
+use crate::store::{REVALUES, RevaluePage};
 use async_trait::async_trait;
 use mongodb::ClientSession;
 use mongodb::bson::doc;
 use serde::Deserialize;
-use vwc_contracts::{OrgId, VehicleId};
+use vwc_contracts::VehicleId;
 use vwc_store::mongo::MongoDb;
+use vwc_store::vehicle_ledger::VehicleLedger;
 use vwc_store::vehicle_ledger::mongo::{
     MongoCommits, apply_head, commit_in_transactions, of_vehicles, page_filter, revisions_of,
     vehicle_doc, vehicle_page,
@@ -195,7 +196,9 @@ impl PointDoc {
 }
 
 #[async_trait]
-impl ValuationStore for MongoValuationStore {
+impl VehicleLedger for MongoValuationStore {
+    type State = VehicleState;
+
     async fn vehicle_state(&self, vehicle_id: &VehicleId) -> StoreResult<VehicleState> {
         let found = vehicle_doc(&self.db, vehicle_id).await?;
         match found {
@@ -208,19 +211,17 @@ impl ValuationStore for MongoValuationStore {
         }
     }
 
-    async fn vehicle_states(
-        &self,
-        org: Option<&OrgId>,
-        after: Option<&VehicleId>,
-        limit: usize,
-        history: bool,
-    ) -> StoreResult<Vec<VehicleState>> {
-        let vehicles = vehicle_page(&self.db, page_filter(org, after), limit).await?;
-        self.states_of(vehicles, history).await
-    }
-
     async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>> {
         commit_in_transactions(self, &commits).await
+    }
+}
+
+#[async_trait]
+impl ValuationStore for MongoValuationStore {
+    async fn vehicle_page(&self, page: RevaluePage<'_>) -> StoreResult<Vec<VehicleState>> {
+        let vehicles =
+            vehicle_page(&self.db, page_filter(page.org, page.after), page.limit).await?;
+        self.states_of(vehicles, page.query).await
     }
 }
 

@@ -3,11 +3,12 @@
 
 use std::path::Path;
 
-use crate::store::REVALUES;
+use crate::store::{REVALUES, RevaluePage};
 use async_trait::async_trait;
 use rusqlite::{Connection, params};
-use vwc_contracts::{OrgId, VehicleId};
+use vwc_contracts::VehicleId;
 use vwc_store::sqlite::optional;
+use vwc_store::vehicle_ledger::VehicleLedger;
 use vwc_store::vehicle_ledger::sqlite::{apply_head, commit_prepared, read_stored, revisions_of};
 use vwc_store::vehicle_ledger::{
     DayLedger, KeepsDays, StoredVehicle, fill_revisions, in_order, keyed_states, parse_day,
@@ -210,7 +211,9 @@ fn apply(conn: &Connection, p: &PreparedCommit) -> StoreResult<CommitOutcome> {
 }
 
 #[async_trait]
-impl ValuationStore for SqliteValuationStore {
+impl VehicleLedger for SqliteValuationStore {
+    type State = VehicleState;
+
     async fn vehicle_state(&self, vehicle_id: &VehicleId) -> StoreResult<VehicleState> {
         let id = vehicle_id.as_str().to_string();
         self.db
@@ -231,18 +234,20 @@ impl ValuationStore for SqliteValuationStore {
             .await
     }
 
-    async fn vehicle_states(
-        &self,
-        org: Option<&OrgId>,
-        after: Option<&VehicleId>,
-        limit: usize,
-        history: bool,
-    ) -> StoreResult<Vec<VehicleState>> {
+    async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>> {
+        commit_prepared(&self.db, commits, prepare, apply).await
+    }
+}
+
+#[async_trait]
+impl ValuationStore for SqliteValuationStore {
+    async fn vehicle_page(&self, page: RevaluePage<'_>) -> StoreResult<Vec<VehicleState>> {
+        let history = page.query;
         let (org, after) = (
-            org.cloned(),
-            after.map_or("", VehicleId::as_str).to_string(),
+            page.org.cloned(),
+            page.after.map_or("", VehicleId::as_str).to_string(),
         );
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let limit = i64::try_from(page.limit).unwrap_or(i64::MAX);
         self.db
             .read(move |conn| {
                 let tx = conn.unchecked_transaction()?;
@@ -265,10 +270,6 @@ impl ValuationStore for SqliteValuationStore {
                 load_states(&tx, rows, history)
             })
             .await
-    }
-
-    async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>> {
-        commit_prepared(&self.db, commits, prepare, apply).await
     }
 }
 

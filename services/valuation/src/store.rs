@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use vwc_contracts::{Envelope, OrgId, VehicleId};
-pub use vwc_store::vehicle_ledger::CommitOutcome;
-use vwc_store::vehicle_ledger::{DailyRuns, DayLedger, StoredVehicle, parse_day};
+pub use vwc_store::vehicle_ledger::{CommitOutcome, VehicleLedger};
+use vwc_store::vehicle_ledger::{DailyRuns, DayLedger, StoredVehicle, VehiclePage, parse_day};
 use vwc_store::{Plumbing, StoreResult};
 
 use crate::model::{Fact, VehicleProfile};
@@ -36,19 +36,8 @@ pub struct VehicleState {
     pub published: BTreeMap<NaiveDate, PublishedPoint>,
     /// The current value last published, and its day.
     pub current: Option<(NaiveDate, PublishedPoint)>,
-    /// The latest revision applied of each record that was corrected or voided (revision 2 onwards). The
-    /// bus keeps no order: a revision older than this one, or the original record arriving after any
-    /// revision of it, changes nothing.
+    /// See [`LedgerState::revisions`](vwc_store::vehicle_ledger::LedgerState::revisions).
     pub revisions: BTreeMap<String, u32>,
-}
-
-impl VehicleState {
-    pub fn new(vehicle_id: &str) -> VehicleState {
-        VehicleState {
-            vehicle_id: vehicle_id.to_string(),
-            ..VehicleState::default()
-        }
-    }
 }
 
 /// What both adapters store of a vehicle beside its id and version: the profile as JSON (absent until
@@ -117,17 +106,9 @@ pub struct VehicleCommit {
     pub revisions: Vec<(String, u32)>,
 }
 
-vwc_store::ledger_commit!(VehicleCommit);
+vwc_store::ledger_commit!(VehicleCommit on VehicleState);
 
 impl VehicleCommit {
-    pub fn on(state: &VehicleState) -> VehicleCommit {
-        VehicleCommit {
-            vehicle_id: state.vehicle_id.clone(),
-            expected_version: state.version,
-            ..VehicleCommit::default()
-        }
-    }
-
     /// Whether the commit changes anything besides claiming its envelope.
     pub fn changes_state(&self) -> bool {
         self.register.is_some()
@@ -140,10 +121,10 @@ impl VehicleCommit {
     }
 }
 
+/// The valuation's store: a vehicle's state read and committed through [`VehicleLedger`], pages of
+/// vehicles for the daily job, and the days it ran.
 #[async_trait]
-pub trait ValuationStore: Plumbing + DailyRuns {
-    async fn vehicle_state(&self, vehicle_id: &VehicleId) -> StoreResult<VehicleState>;
-
+pub trait ValuationStore: Plumbing + DailyRuns + VehicleLedger<State = VehicleState> {
     /// Registered vehicles of `org` (or of every organisation), by id, strictly after `after`, at most
     /// `limit`. With `history: false`, `published` holds only the newest history point (all the daily
     /// job needs).
@@ -153,13 +134,15 @@ pub trait ValuationStore: Plumbing + DailyRuns {
         after: Option<&VehicleId>,
         limit: usize,
         history: bool,
-    ) -> StoreResult<Vec<VehicleState>>;
-
-    async fn commit(&self, commit: VehicleCommit) -> StoreResult<CommitOutcome> {
-        let mut outcomes = self.commit_batch(vec![commit]).await?;
-        Ok(outcomes.pop().unwrap_or(CommitOutcome::Conflict))
+    ) -> StoreResult<Vec<VehicleState>> {
+        self.vehicle_page(VehiclePage::new(org, after, limit, history))
+            .await
     }
 
-    /// Applies many commits in as few transactions as the backend allows; one outcome per commit.
-    async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>>;
+    /// [`ValuationStore::vehicle_states`] of one page.
+    async fn vehicle_page(&self, page: RevaluePage<'_>) -> StoreResult<Vec<VehicleState>>;
 }
+
+/// A page of the daily job's read; its query says whether to read every history point (`false`: the
+/// newest only).
+pub type RevaluePage<'a> = VehiclePage<'a, bool>;

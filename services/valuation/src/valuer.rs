@@ -4,37 +4,26 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
 use vwc_contracts::valuation::{
     Valuation, ValuationDrop, ValuationForecast, ValuationPointKind, ValuationUpdated,
 };
-use vwc_contracts::{Envelope, Vehicle, VehicleEvent, VehicleId};
+use vwc_contracts::{Envelope, VehicleId};
 use vwc_store::StoreError;
-use vwc_store::vehicle_ledger::{
-    Applied, Delivery, ForeignVehicle, LedgerService, Revision, VehicleLocks, unless_foreign,
-};
+pub use vwc_store::vehicle_ledger::UpdateError;
+use vwc_store::vehicle_ledger::{Applied, Decide, LedgerService, VehicleLocks, update};
 
 use crate::SOURCE;
 use crate::model::{self, Fact, VehicleProfile};
 use crate::store::{CommitOutcome, PublishedPoint, ValuationStore, VehicleCommit, VehicleState};
 
-const MAX_ATTEMPTS: u32 = 16;
 /// A drop caused by an event older than this is history, not news: it is published without `drop`.
 pub const DROP_NEWS_DAYS: i64 = 30;
 /// Longest forecast, in months.
 pub const MAX_FORECAST_MONTHS: u32 = 60;
 
 pub type Clock = vwc_clock::SharedClock;
-
-#[derive(Debug, thiserror::Error)]
-pub enum UpdateError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("vehicle {0} kept changing; gave up after {MAX_ATTEMPTS} attempts")]
-    Contention(String),
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ForecastError {
@@ -200,8 +189,17 @@ pub struct Updated {
 }
 
 impl Applied for Updated {
+    type Decision = Decision;
+
     fn outcome(&self) -> CommitOutcome {
         self.outcome
+    }
+
+    fn of(outcome: CommitOutcome, decision: Option<Decision>) -> Updated {
+        Updated {
+            outcome,
+            decision: decision.unwrap_or_default(),
+        }
     }
 }
 
@@ -214,35 +212,12 @@ pub async fn update_vehicle<E>(
     now: DateTime<Utc>,
     traceparent: Option<&str>,
     scope: Scope,
-    mut change: impl FnMut(&mut VehicleState, &mut VehicleCommit) -> Result<(), E>,
+    change: impl FnMut(&mut VehicleState, &mut VehicleCommit) -> Result<(), E>,
 ) -> Result<Result<Updated, E>, UpdateError> {
-    for _ in 0..MAX_ATTEMPTS {
-        let mut state = store.vehicle_state(vehicle_id).await?;
-        let mut commit = VehicleCommit::on(&state);
-        commit.claim = claim.map(str::to_string);
-        if let Err(refused) = change(&mut state, &mut commit) {
-            return Ok(Err(refused));
-        }
-        let decision = decide(
-            &state,
-            &mut commit,
-            now.date_naive(),
-            now,
-            traceparent,
-            scope,
-        );
-        match store.commit(commit).await? {
-            CommitOutcome::Conflict => continue,
-            outcome @ CommitOutcome::Duplicate => {
-                return Ok(Ok(Updated {
-                    outcome,
-                    decision: Decision::default(),
-                }));
-            }
-            outcome @ CommitOutcome::Applied => return Ok(Ok(Updated { outcome, decision })),
-        }
-    }
-    Err(UpdateError::Contention(vehicle_id.to_string()))
+    update(store, vehicle_id, claim, change, |state, commit| {
+        decide(state, commit, now.date_naive(), now, traceparent, scope)
+    })
+    .await
 }
 
 /// The valuation service's operations, for the consumer, the HTTP routes and the daily job.
@@ -277,128 +252,52 @@ impl Valuer {
     }
 }
 
-impl Valuer {
-    /// Applies `change` to the vehicle under its lock, as delivered `at` (the envelope claimed with it),
-    /// deciding the points `scope` covers.
-    async fn apply<E>(
-        &self,
-        at: Delivery<'_>,
-        vehicle_id: &VehicleId,
-        scope: Scope,
-        change: impl FnMut(&mut VehicleState, &mut VehicleCommit) -> Result<(), E>,
-    ) -> Result<Result<Updated, E>, UpdateError> {
-        let _vehicle = self.locks.lock(vehicle_id).await;
-        let (now, claim) = (self.now(), Some(at.envelope_id));
-        update_vehicle(
-            self.store.as_ref(),
-            vehicle_id,
-            claim,
-            now,
-            at.traceparent,
-            scope,
-            change,
-        )
-        .await
-    }
+// Facts are kept sorted by time (then event id), as the model reads them.
+vwc_store::vehicle_facts!(VehicleState {
+    registration: profile: VehicleProfile = VehicleProfile::from_vehicle,
+    fact: Fact = Fact::from_event,
+    sorted_by: model::sort_facts,
+});
 
-    /// [`Valuer::apply`] of a timeline event's `change`: refused, changing nothing (`None`), when the
-    /// event names a vehicle registered to another organisation.
-    async fn apply_event(
-        &self,
-        at: Delivery<'_>,
-        event: &VehicleEvent,
-        scope: Scope,
-        mut change: impl FnMut(&mut VehicleState, &mut VehicleCommit),
-    ) -> Result<Option<Updated>, UpdateError> {
-        let updated = self
-            .apply(at, &event.vehicle_id, scope, |state, commit| {
-                let owner = state.profile.as_ref().map(|p| p.org_id.as_str());
-                ForeignVehicle::unless_owned(owner, event)?;
-                change(state, commit);
-                Ok(())
-            })
-            .await?;
-        Ok(unless_foreign(updated, event))
-    }
-}
-
-#[async_trait]
+/// A registration values the vehicle in full; a timeline event that moves its value re-values it from
+/// the fact's day on ([`Scope::after`]), a correction or void in full (the fact may have moved to another
+/// day, or gone).
 impl LedgerService for Valuer {
     const CONSUMER: &'static str = crate::CONSUMER;
 
-    type Error = UpdateError;
+    type State = VehicleState;
+    type Store = dyn ValuationStore;
+    type Scope = Scope;
+    const EVERYTHING: Scope = Scope::Full;
     type Updated = Updated;
 
-    /// Registers (or refreshes) the vehicle's profile and values it in full.
-    async fn vehicle_registered(
-        &self,
-        at: Delivery<'_>,
-        vehicle: &Vehicle,
-    ) -> Result<Updated, UpdateError> {
-        let profile = VehicleProfile::from_vehicle(vehicle);
-        let updated = self
-            .apply(at, &vehicle.id, Scope::Full, |state, commit| {
-                state.profile = Some(profile.clone());
-                commit.register = Some(profile.clone());
-                Ok::<(), std::convert::Infallible>(())
-            })
-            .await?;
-        Ok(updated.unwrap_or_else(|never| match never {}))
+    fn ledger(&self) -> &(dyn ValuationStore + 'static) {
+        self.store.as_ref()
     }
 
-    /// A corrected or voided record: its fact is replaced by the new version's (none when `voided` or
-    /// when the new version does not move the value) and the vehicle re-valued.
-    ///
-    /// Revisions apply in revision order whatever order they arrive in: one older than a revision already
-    /// applied changes nothing, and an original record arriving after any revision of it is ignored.
-    async fn event_revised(
-        &self,
-        at: Delivery<'_>,
-        event: &VehicleEvent,
-        revision: Revision,
-    ) -> Result<Option<Updated>, UpdateError> {
-        let fact = if revision.voided {
-            None
-        } else {
-            Fact::from_event(event)
-        };
-        // The revised fact may have moved to another day (or gone): every point is decided again.
-        self.apply_event(at, event, Scope::Full, |state, commit| {
-            if !revision.take(&mut state.revisions, commit, event.id.as_str()) {
-                return;
-            }
-            state.facts.retain(|f| f.event_id != event.id.as_str());
-            if let Some(fact) = &fact {
-                state.facts.push(fact.clone());
-                model::sort_facts(&mut state.facts);
-                commit.facts = vec![fact.clone()];
-            }
-        })
-        .await
+    fn locks(&self) -> &VehicleLocks {
+        &self.locks
     }
 
-    /// Records what the event says about value and re-values the vehicle; `None` when it says nothing
-    /// (or names a vehicle of another organisation).
-    async fn vehicle_event(
+    fn scope_after(fact: &Fact) -> Scope {
+        Scope::after(fact)
+    }
+
+    fn decide(
         &self,
-        at: Delivery<'_>,
-        event: &VehicleEvent,
-    ) -> Result<Option<Updated>, UpdateError> {
-        let Some(fact) = Fact::from_event(event) else {
-            return Ok(None);
-        };
-        self.apply_event(at, event, Scope::after(&fact), |state, commit| {
-            // A correction or void of this record arrived first: it supersedes the original.
-            if state.revisions.contains_key(&fact.event_id) {
-                return;
-            }
-            if !state.facts.iter().any(|f| f.event_id == fact.event_id) {
-                state.facts.push(fact.clone());
-                model::sort_facts(&mut state.facts);
-            }
-            commit.facts = vec![fact.clone()];
-        })
-        .await
+        state: &VehicleState,
+        commit: &mut VehicleCommit,
+        how: Decide<'_, Scope>,
+    ) -> Decision {
+        let now = self.now();
+        decide(
+            state,
+            commit,
+            now.date_naive(),
+            now,
+            how.traceparent,
+            how.scope,
+        )
     }
 }
 

@@ -12,7 +12,7 @@ use vwc_testkit::ledger::{
 use vwc_valuation::model::{Fact, FactDetail, VehicleProfile};
 use vwc_valuation::{
     CommitOutcome, MongoValuationStore, PublishedPoint, SqliteValuationStore, ValuationStore,
-    VehicleCommit,
+    VehicleCommit, VehicleState,
 };
 
 type Store = Arc<dyn ValuationStore>;
@@ -61,17 +61,20 @@ fn envelope(vehicle_id: &str) -> Envelope {
     Envelope::new("vwc.valuation", "org_a", Some(vehicle_id), None, update)
 }
 
+/// The registration of a vehicle not stored yet.
 fn registration(org: &str, id: &str) -> VehicleCommit {
     VehicleCommit {
-        vehicle_id: id.into(),
-        expected_version: 0,
         register: Some(profile(org, id)),
-        ..VehicleCommit::default()
+        ..VehicleCommit::on(&VehicleState::new(id))
     }
 }
 
+async fn stored(store: &Store, id: &str) -> VehicleState {
+    store.vehicle_state(&id.into()).await.unwrap()
+}
+
 async fn an_unknown_vehicle_has_an_empty_state_at_version_zero(store: Store) {
-    let s = store.vehicle_state(&"veh_nope".into()).await.unwrap();
+    let s = stored(&store, "veh_nope").await;
     assert_eq!((s.vehicle_id.as_str(), s.version), ("veh_nope", 0));
     assert!(s.profile.is_none() && s.facts.is_empty() && s.published.is_empty());
     assert!(s.current.is_none());
@@ -108,7 +111,7 @@ async fn a_commit_reads_back_exactly(store: Store) {
     commit.current = Some((day(4), point(13, 1_790_000)));
     commit.outbox = vec![e.clone()];
     assert_eq!(store.commit(commit).await.unwrap(), CommitOutcome::Applied);
-    let s = store.vehicle_state(&"veh_1".into()).await.unwrap();
+    let s = stored(&store, "veh_1").await;
     assert_eq!(s.version, 1);
     assert_eq!(s.profile, Some(profile("org_a", "veh_1")));
     // Facts come back in the order the model applies them.
@@ -132,7 +135,7 @@ async fn a_commit_from_a_stale_version_conflicts_and_writes_nothing(store: Store
     stale.facts = vec![fact("evt_9", 5, Some(1), FactDetail::Odometer)];
     stale.outbox = vec![envelope("veh_1")];
     assert_eq!(store.commit(stale).await.unwrap(), CommitOutcome::Conflict);
-    let s = store.vehicle_state(&"veh_1".into()).await.unwrap();
+    let s = stored(&store, "veh_1").await;
     assert!(s.facts.is_empty());
     assert!(store.pending(10).await.unwrap().is_empty());
 }
@@ -153,7 +156,7 @@ async fn a_claimed_envelope_is_a_duplicate_and_writes_nothing(store: Store) {
         store.commit(again.clone()).await.unwrap(),
         CommitOutcome::Duplicate
     );
-    let s = store.vehicle_state(&"veh_1".into()).await.unwrap();
+    let s = stored(&store, "veh_1").await;
     assert_eq!(s.version, 1);
     assert!(s.facts.is_empty());
     assert!(store.pending(10).await.unwrap().is_empty());
@@ -177,7 +180,7 @@ async fn a_removed_fact_is_gone_and_its_replacement_kept(store: Store) {
     };
     assert!(c.changes_state());
     store.commit(c).await.unwrap();
-    let mut facts = store.vehicle_state(&"veh_1".into()).await.unwrap().facts;
+    let mut facts = stored(&store, "veh_1").await.facts;
     facts.sort_by(|a, b| a.event_id.cmp(&b.event_id));
     assert_eq!(facts, [corrected, other.clone()]);
     let c = VehicleCommit {
@@ -187,10 +190,7 @@ async fn a_removed_fact_is_gone_and_its_replacement_kept(store: Store) {
         ..VehicleCommit::default()
     };
     store.commit(c).await.unwrap();
-    assert_eq!(
-        store.vehicle_state(&"veh_1".into()).await.unwrap().facts,
-        [other]
-    );
+    assert_eq!(stored(&store, "veh_1").await.facts, [other]);
 }
 
 async fn the_highest_revision_of_each_record_is_kept(store: Store) {
@@ -200,7 +200,7 @@ async fn the_highest_revision_of_each_record_is_kept(store: Store) {
         vec![("evt_1".to_string(), 2)],
         vec![("evt_2".to_string(), 4)],
     ] {
-        let state = store.vehicle_state(&"veh_1".into()).await.unwrap();
+        let state = stored(&store, "veh_1").await;
         let c = VehicleCommit {
             revisions,
             ..VehicleCommit::on(&state)
@@ -208,7 +208,7 @@ async fn the_highest_revision_of_each_record_is_kept(store: Store) {
         assert!(c.changes_state());
         assert_eq!(store.commit(c).await.unwrap(), CommitOutcome::Applied);
     }
-    let state = store.vehicle_state(&"veh_1".into()).await.unwrap();
+    let state = stored(&store, "veh_1").await;
     assert_eq!(
         state.revisions.into_iter().collect::<Vec<_>>(),
         [("evt_1".to_string(), 3), ("evt_2".to_string(), 4)]
@@ -229,7 +229,7 @@ async fn the_same_fact_twice_is_kept_once_and_a_point_is_replaced(store: Store) 
         ..VehicleCommit::default()
     };
     assert_eq!(store.commit(c).await.unwrap(), CommitOutcome::Applied);
-    let s = store.vehicle_state(&"veh_1".into()).await.unwrap();
+    let s = stored(&store, "veh_1").await;
     assert_eq!(s.facts, vec![f]);
     assert_eq!(s.published.len(), 1);
     assert_eq!(s.published[&day(2)], point(2, 90));
@@ -249,7 +249,7 @@ async fn facts_before_the_registration_are_kept_and_the_vehicle_is_not_listed(st
             .unwrap()
             .is_empty()
     );
-    let s = store.vehicle_state(&"veh_1".into()).await.unwrap();
+    let s = stored(&store, "veh_1").await;
     assert_eq!((s.version, s.facts.len()), (1, 1));
     let mut register = registration("org_a", "veh_1");
     register.expected_version = 1;

@@ -8,8 +8,8 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use vwc_bus::Consumer;
 use vwc_contracts::valuation::{FactorCode, ValuationPointKind, ValuationUpdated};
 use vwc_contracts::{
-    Envelope, EventKind, EventSource, EventType, OdometerUnit, Vehicle, VehicleEvent,
-    VehicleEventRecorded, VehicleRegistered,
+    Envelope, EventKind, EventSource, EventType, Vehicle, VehicleEvent, VehicleEventRecorded,
+    VehicleRegistered,
 };
 use vwc_valuation::{SqliteValuationStore, ValuationConsumer, ValuationStore, Valuer, revalue};
 
@@ -17,25 +17,13 @@ fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 15, 12, 0, 0).unwrap()
 }
 
+/// The contracts' example RAV4 ("Blue", in miles), registered 400 days before [`now`], of `org`.
 fn vehicle(org: &str) -> Vehicle {
     Vehicle {
-        id: "veh_1".into(),
         org_id: org.into(),
-        vin: "1HGCM82633A004352".into(),
-        year: 2021,
-        make: "Toyota".into(),
-        model: "RAV4".into(),
-        trim: None,
         nickname: Some("Blue".into()),
-        odometer_unit: OdometerUnit::Mi,
         registered_at: now() - Duration::days(400),
-        purchase_price_cents: None,
-        purchase_currency: None,
-        plate: None,
-        colour: None,
-        status: Default::default(),
-        sale: None,
-        archived_at: None,
+        ..vwc_contracts::examples::vehicle()
     }
 }
 

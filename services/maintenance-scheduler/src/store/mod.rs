@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use vwc_contracts::{Envelope, OrgId, VehicleId};
 use vwc_store::mongo::parse_ts;
-pub use vwc_store::vehicle_ledger::CommitOutcome;
-use vwc_store::vehicle_ledger::{DailyRuns, DayLedger, StoredVehicle, parse_day};
+pub use vwc_store::vehicle_ledger::{CommitOutcome, VehicleLedger};
+use vwc_store::vehicle_ledger::{DailyRuns, DayLedger, StoredVehicle, VehiclePage, parse_day};
 use vwc_store::{Plumbing, StoreError, StoreResult};
 
 use crate::evaluation::{TimelineFact, VehicleRecord};
@@ -36,19 +36,8 @@ pub struct VehicleState {
     pub reminders: Vec<SentReminder>,
     /// The day the sweep must next evaluate the vehicle; `None` until an evaluation was stored.
     pub wake_on: Option<NaiveDate>,
-    /// The latest revision applied of each record that was corrected or voided (revision 2 onwards; an
-    /// original record is revision 1). The bus does not keep order, so a revision may arrive before the
-    /// record it revises, or before an older revision: those lose to what is recorded here.
+    /// See [`LedgerState::revisions`](vwc_store::vehicle_ledger::LedgerState::revisions).
     pub revisions: BTreeMap<String, u32>,
-}
-
-impl VehicleState {
-    pub fn new(vehicle_id: &str) -> VehicleState {
-        VehicleState {
-            vehicle_id: vehicle_id.to_string(),
-            ..VehicleState::default()
-        }
-    }
 }
 
 /// What both adapters store of a vehicle beside its id and version: the registration (all absent until
@@ -119,23 +108,12 @@ pub struct VehicleCommit {
     pub revisions: Vec<(String, u32)>,
 }
 
-vwc_store::ledger_commit!(VehicleCommit);
+vwc_store::ledger_commit!(VehicleCommit on VehicleState);
 
-impl VehicleCommit {
-    pub fn on(state: &VehicleState) -> VehicleCommit {
-        VehicleCommit {
-            vehicle_id: state.vehicle_id.clone(),
-            expected_version: state.version,
-            ..VehicleCommit::default()
-        }
-    }
-}
-
+/// The scheduler's store: a vehicle's state read and committed through [`VehicleLedger`], pages of
+/// vehicles for the sweep, and the days it ran.
 #[async_trait]
-pub trait SchedulerStore: Plumbing + DailyRuns {
-    /// The state of one vehicle, read consistently (one snapshot).
-    async fn vehicle_state(&self, vehicle_id: &VehicleId) -> StoreResult<VehicleState>;
-
+pub trait SchedulerStore: Plumbing + DailyRuns + VehicleLedger<State = VehicleState> {
     /// Registered vehicles of `org` (or of every organisation), ordered by id, strictly after `after`, at
     /// most `limit`: the sweep's bulk read (a handful of queries per page). With `due_on`, only those
     /// whose wake day has come by then (or that have none yet).
@@ -145,17 +123,17 @@ pub trait SchedulerStore: Plumbing + DailyRuns {
         after: Option<&VehicleId>,
         due_on: Option<NaiveDate>,
         limit: usize,
-    ) -> StoreResult<Vec<VehicleState>>;
-
-    async fn commit(&self, commit: VehicleCommit) -> StoreResult<CommitOutcome> {
-        let mut outcomes = self.commit_batch(vec![commit]).await?;
-        Ok(outcomes.pop().unwrap_or(CommitOutcome::Conflict))
+    ) -> StoreResult<Vec<VehicleState>> {
+        self.vehicle_page(VehiclePage::new(org, after, limit, due_on))
+            .await
     }
 
-    /// Applies many commits in as few transactions as the backend allows; one outcome per commit, in order.
-    /// A commit that conflicts is skipped; the others still apply.
-    async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>>;
+    /// [`SchedulerStore::vehicle_states`] of one page.
+    async fn vehicle_page(&self, page: SweepPage<'_>) -> StoreResult<Vec<VehicleState>>;
 }
+
+/// A page of the sweep's read; its query is the day whose due vehicles it lists (`None`: all of them).
+pub type SweepPage<'a> = VehiclePage<'a, Option<NaiveDate>>;
 
 /// A stored enum by its wire name (`due_soon`, `km`, `acquisition`): the adapters' one way to read them.
 pub(crate) fn parse_wire<T: std::str::FromStr>(what: &str, text: &str) -> StoreResult<T> {

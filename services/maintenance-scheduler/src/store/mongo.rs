@@ -6,15 +6,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::store::SWEEPS;
+use crate::store::{SWEEPS, SweepPage};
 use async_trait::async_trait;
-use chrono::NaiveDate;
 use mongodb::ClientSession;
 use mongodb::bson::{Document, doc};
 use serde::Deserialize;
+use vwc_contracts::VehicleId;
 use vwc_contracts::maintenance::MaintenanceStatus;
-use vwc_contracts::{OrgId, VehicleId};
 use vwc_store::mongo::{MongoDb, parse_ts};
+use vwc_store::vehicle_ledger::VehicleLedger;
 use vwc_store::vehicle_ledger::mongo::{
     MongoCommits, apply_head, commit_in_transactions, of_vehicles, page_filter, revisions_of,
     vehicle_doc, vehicle_page,
@@ -339,7 +339,9 @@ impl PublishedDoc {
 }
 
 #[async_trait]
-impl SchedulerStore for MongoSchedulerStore {
+impl VehicleLedger for MongoSchedulerStore {
+    type State = VehicleState;
+
     async fn vehicle_state(&self, vehicle_id: &VehicleId) -> StoreResult<VehicleState> {
         let found = vehicle_doc(&self.db, vehicle_id).await?;
         match found {
@@ -352,15 +354,16 @@ impl SchedulerStore for MongoSchedulerStore {
         }
     }
 
-    async fn vehicle_states(
-        &self,
-        org: Option<&OrgId>,
-        after: Option<&VehicleId>,
-        due_on: Option<NaiveDate>,
-        limit: usize,
-    ) -> StoreResult<Vec<VehicleState>> {
-        let mut filter = page_filter(org, after);
-        if let Some(day) = due_on {
+    async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>> {
+        commit_in_transactions(self, &commits).await
+    }
+}
+
+#[async_trait]
+impl SchedulerStore for MongoSchedulerStore {
+    async fn vehicle_page(&self, page: SweepPage<'_>) -> StoreResult<Vec<VehicleState>> {
+        let mut filter = page_filter(page.org, page.after);
+        if let Some(day) = page.query {
             // A missing field matches `null` too: never evaluated, so due.
             filter.insert(
                 "$or",
@@ -370,12 +373,8 @@ impl SchedulerStore for MongoSchedulerStore {
                 ],
             );
         }
-        let vehicles = vehicle_page(&self.db, filter, limit).await?;
+        let vehicles = vehicle_page(&self.db, filter, page.limit).await?;
         self.states_of(vehicles).await
-    }
-
-    async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>> {
-        commit_in_transactions(self, &commits).await
     }
 }
 

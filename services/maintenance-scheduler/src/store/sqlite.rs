@@ -4,13 +4,13 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::store::SWEEPS;
+use crate::store::{SWEEPS, SweepPage};
 use async_trait::async_trait;
-use chrono::NaiveDate;
 use rusqlite::{Connection, params};
-use vwc_contracts::{OrgId, VehicleId};
+use vwc_contracts::VehicleId;
 use vwc_store::mongo::parse_ts;
 use vwc_store::sqlite::optional;
+use vwc_store::vehicle_ledger::VehicleLedger;
 use vwc_store::vehicle_ledger::sqlite::{apply_head, commit_prepared, read_stored, revisions_of};
 use vwc_store::vehicle_ledger::{
     DayLedger, KeepsDays, StoredVehicle, fill_revisions, in_order, keyed_states, parse_day,
@@ -314,7 +314,9 @@ fn apply(conn: &Connection, p: &PreparedCommit) -> StoreResult<CommitOutcome> {
 }
 
 #[async_trait]
-impl SchedulerStore for SqliteSchedulerStore {
+impl VehicleLedger for SqliteSchedulerStore {
+    type State = VehicleState;
+
     async fn vehicle_state(&self, vehicle_id: &VehicleId) -> StoreResult<VehicleState> {
         let id = vehicle_id.as_str().to_string();
         self.db
@@ -335,20 +337,23 @@ impl SchedulerStore for SqliteSchedulerStore {
             .await
     }
 
-    async fn vehicle_states(
-        &self,
-        org: Option<&OrgId>,
-        after: Option<&VehicleId>,
-        due_on: Option<NaiveDate>,
-        limit: usize,
-    ) -> StoreResult<Vec<VehicleState>> {
+    async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>> {
+        commit_prepared(&self.db, commits, prepare, apply).await
+    }
+}
+
+#[async_trait]
+impl SchedulerStore for SqliteSchedulerStore {
+    async fn vehicle_page(&self, page: SweepPage<'_>) -> StoreResult<Vec<VehicleState>> {
         let (org, after) = (
-            org.cloned(),
-            after.map_or("", VehicleId::as_str).to_string(),
+            page.org.cloned(),
+            page.after.map_or("", VehicleId::as_str).to_string(),
         );
         // Dates as text compare as dates; every stored one is before this.
-        let due_on = due_on.map_or_else(|| "9999-12-31".to_string(), |d| d.to_string());
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let due_on = page
+            .query
+            .map_or_else(|| "9999-12-31".to_string(), |d| d.to_string());
+        let limit = i64::try_from(page.limit).unwrap_or(i64::MAX);
         self.db
             .read(move |conn| {
                 let tx = conn.unchecked_transaction()?;
@@ -373,10 +378,6 @@ impl SchedulerStore for SqliteSchedulerStore {
                 load_states(&tx, rows)
             })
             .await
-    }
-
-    async fn commit_batch(&self, commits: Vec<VehicleCommit>) -> StoreResult<Vec<CommitOutcome>> {
-        commit_prepared(&self.db, commits, prepare, apply).await
     }
 }
 

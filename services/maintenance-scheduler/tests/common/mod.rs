@@ -12,7 +12,7 @@ use vwc_contracts::{
     VehicleRegistered,
 };
 use vwc_maintenance_scheduler::{
-    Clock, SchedulerConsumer, SchedulerStore, SqliteSchedulerStore, VehicleState,
+    Clock, SchedulerConsumer, SchedulerStore, SqliteSchedulerStore, VehicleLedger, VehicleState,
 };
 use vwc_store::Outbox;
 
@@ -72,25 +72,15 @@ impl TestClock {
     }
 }
 
+/// The contracts' example RAV4 ("Blue"), registered on 1 January 2025, as vehicle `id` of `org`.
 pub fn vehicle(org: &str, id: &str, unit: OdometerUnit) -> Vehicle {
     Vehicle {
-        id: id.to_string().into(),
-        org_id: org.to_string().into(),
-        vin: "1HGCM82633A004352".into(),
-        year: 2021,
-        make: "Toyota".into(),
-        model: "RAV4".into(),
-        trim: None,
+        id: id.into(),
+        org_id: org.into(),
         nickname: Some("Blue".into()),
         odometer_unit: unit,
         registered_at: at(2025, 1, 1),
-        purchase_price_cents: None,
-        purchase_currency: None,
-        plate: None,
-        colour: None,
-        status: Default::default(),
-        sale: None,
-        archived_at: None,
+        ..vwc_contracts::examples::vehicle()
     }
 }
 

@@ -11,7 +11,7 @@ use std::hash::{Hash, Hasher};
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
-use vwc_contracts::{Envelope, OrgId};
+use vwc_contracts::{Envelope, OrgId, VehicleId};
 
 use crate::{Plumbed, StoreError, StoreResult};
 
@@ -19,11 +19,13 @@ pub mod bench;
 pub mod deliveries;
 pub mod mongo;
 pub mod sqlite;
+pub mod update;
 
 pub use deliveries::{
-    Applied, Delivery, DeliveryError, ForeignVehicle, LEDGER_EVENTS, LedgerService, Revision,
-    deliver, unless_foreign,
+    Applied, CommitOf, Decide, Delivery, DeliveryError, ForeignVehicle, LEDGER_EVENTS,
+    LedgerService, Revision, VehicleFacts, deliver, unless_foreign,
 };
+pub use update::{LedgerState, MAX_ATTEMPTS, UpdateError, VehicleLedger, update};
 
 /// How a commit of one vehicle ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +58,11 @@ pub trait LedgerCommit: Send + Sync + 'static {
 /// Implements [`LedgerCommit`] for a commit struct with the fields `vehicle_id: String`,
 /// `expected_version: u64`, `claim: Option<String>`, `revisions: Vec<(String, u32)>`,
 /// `remove_facts: Vec<String>` and `outbox: Vec<Envelope>`: the field names are the contract.
+///
+/// `ledger_commit!(Commit on State)` also makes `State` (a `Default` struct with the fields
+/// `vehicle_id: String`, `version: u64` and `revisions: BTreeMap<String, u32>`) a [`LedgerState`]
+/// committed by `Commit` (also `Default`), and adds `State::new(vehicle_id)` (nothing stored yet) and
+/// `Commit::on(&state)` (a commit computed from the state's version).
 #[macro_export]
 macro_rules! ledger_commit {
     ($commit:ty) => {
@@ -81,6 +88,49 @@ macro_rules! ledger_commit {
             fn revise(&mut self, event_id: &str, revision: u32) {
                 self.revisions = vec![(event_id.to_string(), revision)];
                 self.remove_facts = vec![event_id.to_string()];
+            }
+        }
+    };
+    ($commit:ident on $state:ident) => {
+        $crate::ledger_commit!($commit);
+
+        impl $crate::vehicle_ledger::LedgerState for $state {
+            type Commit = $commit;
+            fn vehicle_id(&self) -> &str {
+                &self.vehicle_id
+            }
+            fn version(&self) -> u64 {
+                self.version
+            }
+            fn revisions(&mut self) -> &mut std::collections::BTreeMap<String, u32> {
+                &mut self.revisions
+            }
+            fn begin(&self, envelope_id: Option<&str>) -> $commit {
+                $commit {
+                    claim: envelope_id.map(str::to_string),
+                    ..$commit::on(self)
+                }
+            }
+        }
+
+        impl $state {
+            /// A vehicle of which nothing is stored yet: version 0.
+            pub fn new(vehicle_id: &str) -> $state {
+                $state {
+                    vehicle_id: vehicle_id.to_string(),
+                    ..$state::default()
+                }
+            }
+        }
+
+        impl $commit {
+            /// A commit computed from `state` (its version), claiming nothing yet.
+            pub fn on(state: &$state) -> $commit {
+                $commit {
+                    vehicle_id: state.vehicle_id.clone(),
+                    expected_version: state.version,
+                    ..$commit::default()
+                }
             }
         }
     };
@@ -130,6 +180,33 @@ where
 
     async fn last_day(&self, org: &OrgId) -> StoreResult<Option<NaiveDate>> {
         self.plumbing().last_day(&T::DAYS, org).await
+    }
+}
+
+/// One page of a ledger's registered vehicles for its daily job: those of `org` (or of every
+/// organisation), by id, strictly after `after`, at most `limit`; `query` is what else the service asks of
+/// the page (the scheduler: only vehicles whose wake day has come; the valuation: how much history).
+#[derive(Debug, Clone, Copy)]
+pub struct VehiclePage<'a, Q> {
+    pub org: Option<&'a OrgId>,
+    pub after: Option<&'a VehicleId>,
+    pub limit: usize,
+    pub query: Q,
+}
+
+impl<'a, Q> VehiclePage<'a, Q> {
+    pub fn new(
+        org: Option<&'a OrgId>,
+        after: Option<&'a VehicleId>,
+        limit: usize,
+        query: Q,
+    ) -> VehiclePage<'a, Q> {
+        VehiclePage {
+            org,
+            after,
+            limit,
+            query,
+        }
     }
 }
 
