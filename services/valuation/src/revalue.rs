@@ -8,8 +8,10 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use serde::Serialize;
 use tokio::sync::watch;
+use vwc_clock::SharedClock;
 use vwc_contracts::{OrgId, VehicleId};
 use vwc_store::StoreError;
+use vwc_store::vehicle_ledger::{DailyRun, run_daily};
 
 use crate::store::{CommitOutcome, ValuationStore, VehicleCommit};
 use crate::valuer::{Scope, decide};
@@ -38,22 +40,14 @@ pub struct RevalueReport {
     pub published: u64,
 }
 
-/// Re-values every registered vehicle of `org` (or of all organisations) as of `today`.
+/// Re-values every registered vehicle of the run's organisation (or of all organisations) as of its day;
+/// the published points carry the run's time and trace.
 pub async fn revalue(
     store: &dyn ValuationStore,
-    org: Option<&str>,
-    today: NaiveDate,
+    run: &DailyRun,
 ) -> Result<RevalueReport, RevalueError> {
-    revalue_traced(store, org, today, None).await
-}
-
-pub async fn revalue_traced(
-    store: &dyn ValuationStore,
-    org: Option<&str>,
-    today: NaiveDate,
-    traceparent: Option<&str>,
-) -> Result<RevalueReport, RevalueError> {
-    let now = vwc_clock::now();
+    let (org, today, now, traceparent) =
+        (run.org.as_deref(), run.day, run.now, run.traceparent.as_deref());
     let mut report = RevalueReport {
         day: today,
         org_id: org.map(str::to_string),
@@ -111,15 +105,16 @@ pub async fn revalue_traced(
     Ok(report)
 }
 
-/// Re-values on a timer in the embedded system (the first tick at start-up).
+/// Re-values for today by `clock` on a timer in the embedded system (the first tick at start-up).
 pub async fn run_revalue_every(
     store: Arc<dyn ValuationStore>,
     interval: Duration,
+    clock: SharedClock,
     shutdown: watch::Receiver<bool>,
 ) {
-    vwc_store::vehicle_ledger::run_daily("re-valuation", interval, shutdown, |today| {
+    run_daily("re-valuation", interval, clock, shutdown, |run| {
         let store = store.clone();
-        async move { revalue(store.as_ref(), None, today).await }
+        async move { revalue(store.as_ref(), &run).await }
     })
     .await
 }

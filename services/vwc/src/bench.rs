@@ -4,6 +4,7 @@
 //! demo-seeded server. Every rate is also given as a ratio to the `/healthz` ceiling measured in the same
 //! run.
 
+use vwc_store::vehicle_ledger::DailyRun;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -744,7 +745,8 @@ async fn revalue_bench(
 )> {
     let dir = private_dir()?;
     let store = vwc_valuation::SqliteValuationStore::open(&dir.path().join("valuation.db"))?;
-    let today = vwc_clock::now().date_naive();
+    let now = vwc_clock::now();
+    let (today, run) = (now.date_naive(), DailyRun::of_day(None, now.date_naive(), now));
     let t = Instant::now();
     vwc_valuation::revalue::seed_bulk(&store, n, today).await?;
     eprintln!(
@@ -752,10 +754,10 @@ async fn revalue_bench(
         t.elapsed().as_secs_f64()
     );
     let t = Instant::now();
-    let first = vwc_valuation::revalue(&store, None, today).await?;
+    let first = vwc_valuation::revalue(&store, &run).await?;
     let first_secs = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let second = vwc_valuation::revalue(&store, None, today).await?;
+    let second = vwc_valuation::revalue(&store, &run).await?;
     Ok((first, first_secs, second, t.elapsed().as_secs_f64()))
 }
 
@@ -957,16 +959,17 @@ async fn sweep_bench(
             &dir.path().join("maintenance-scheduler.db"),
         )?);
     let t = Instant::now();
-    vwc_maintenance_scheduler::seed_bulk(store.as_ref(), n).await?;
+    let now = vwc_clock::now();
+    vwc_maintenance_scheduler::seed_bulk(store.as_ref(), n, now).await?;
     eprintln!(
         "  seeded {n} vehicles in {:.1} s",
         t.elapsed().as_secs_f64()
     );
-    let today = vwc_clock::now().date_naive();
+    let run = DailyRun::of_day(None, now.date_naive(), now);
     let t = Instant::now();
-    let first = vwc_maintenance_scheduler::sweep(store.as_ref(), None, today).await?;
+    let first = vwc_maintenance_scheduler::sweep(store.as_ref(), &run).await?;
     let first_secs = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let second = vwc_maintenance_scheduler::sweep(store.as_ref(), None, today).await?;
+    let second = vwc_maintenance_scheduler::sweep(store.as_ref(), &run).await?;
     Ok((first, first_secs, second, t.elapsed().as_secs_f64()))
 }

@@ -308,6 +308,7 @@ impl System {
             relays.push(tokio::spawn(vwc_maintenance_scheduler::run_sweep_every(
                 stores.scheduler.clone(),
                 every,
+                shared_clock.clone(),
                 shutdown_rx.clone(),
             )));
         }
@@ -317,6 +318,7 @@ impl System {
             relays.push(tokio::spawn(vwc_valuation::run_revalue_every(
                 stores.valuation.clone(),
                 every,
+                shared_clock.clone(),
                 shutdown_rx.clone(),
             )));
         }

@@ -299,6 +299,11 @@ impl ScheduledRun {
                 .map(str::to_string),
         }
     }
+
+    /// The daily job's run: this invocation's day, "now" by the wall clock (a Lambda has no other).
+    pub fn daily(&self) -> vwc_store::vehicle_ledger::DailyRun {
+        vwc_store::vehicle_ledger::DailyRun::of_day(self.org.as_deref(), self.day, vwc_clock::now())
+    }
 }
 
 /// Serves a scheduled job: each invocation runs `job` for its [`ScheduledRun`], then flushes the outbox
@@ -338,7 +343,7 @@ pub async fn run_sweep() -> Result<(), lambda_runtime::Error> {
         move |run: ScheduledRun| {
             let store = store.clone();
             async move {
-                vwc_maintenance_scheduler::sweep(store.as_ref(), run.org.as_deref(), run.day).await
+                vwc_maintenance_scheduler::sweep(store.as_ref(), &run.daily()).await
             }
         }
     })
@@ -456,7 +461,7 @@ pub async fn run_revalue() -> Result<(), lambda_runtime::Error> {
         let store = stores.valuation.clone();
         move |run: ScheduledRun| {
             let store = store.clone();
-            async move { vwc_valuation::revalue(store.as_ref(), run.org.as_deref(), run.day).await }
+            async move { vwc_valuation::revalue(store.as_ref(), &run.daily()).await }
         }
     })
     .await

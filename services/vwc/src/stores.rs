@@ -46,22 +46,30 @@ pub struct Stores {
 
 impl Stores {
     /// One SQLite file per service under `data_dir`.
+    /// Opens the databases on two threads: each open reads its schema and checks its migrations, the
+    /// largest part of a cold start after the router (docs/bench.md, "Memory, cold start and the first
+    /// sweep").
     pub fn open(data_dir: &Path) -> anyhow::Result<Stores> {
         let open_err =
             |name: &str| format!("opening the {name} database in {}", data_dir.display());
+        let (edge, scheduler) = std::thread::scope(|scope| {
+            let edge = scope.spawn(|| {
+                SqliteEdgeStore::open(&data_dir.join("edge.db")).with_context(|| open_err("edge"))
+            });
+            let scheduler = SqliteSchedulerStore::open(&data_dir.join("maintenance-scheduler.db"))
+                .with_context(|| open_err("maintenance-scheduler"));
+            let edge = edge
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (edge, scheduler)
+        });
         Ok(Stores {
             ingestion: Arc::new(
                 SqliteIngestionStore::open(&data_dir.join("ingestion.db"))
                     .with_context(|| open_err("ingestion"))?,
             ),
-            edge: Arc::new(
-                SqliteEdgeStore::open(&data_dir.join("edge.db"))
-                    .with_context(|| open_err("edge"))?,
-            ),
-            scheduler: Arc::new(
-                SqliteSchedulerStore::open(&data_dir.join("maintenance-scheduler.db"))
-                    .with_context(|| open_err("maintenance-scheduler"))?,
-            ),
+            edge: Arc::new(edge?),
+            scheduler: Arc::new(scheduler?),
             notification: Arc::new(
                 SqliteNotificationStore::open(&data_dir.join("notification.db"))
                     .with_context(|| open_err("notification"))?,
