@@ -5,15 +5,13 @@
 //! keyed by cycle and weekly occurrence).
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::{DateTime, Months, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use vwc_contracts::{OdometerUnit, OrgId, VehicleId};
-use vwc_clock::SharedClock;
-use vwc_store::vehicle_ledger::{DailyRun, run_daily};
+use vwc_store::vehicle_ledger::DailyRun;
 use vwc_store::{StoreError, StoreResult};
 use vwc_telemetry::TraceParent;
 
@@ -287,26 +285,11 @@ async fn write_page(
     Ok(())
 }
 
-/// Embedded mode: sweeps every organisation for today by `clock` every `interval` (the first right away)
-/// until `shutdown` turns true. A failed sweep is logged and tried again at the next tick.
-pub async fn run_sweep_every(
-    store: Arc<dyn SchedulerStore>,
-    interval: Duration,
-    clock: SharedClock,
-    shutdown: watch::Receiver<bool>,
-) {
-    run_daily("maintenance sweep", interval, clock, shutdown, |run| {
-        let store = store.clone();
-        async move { sweep(store.as_ref(), &run).await }
-    })
-    .await
-}
-
 // ---------------------------------------------------------------------------------------------------
 // Bulk seeding for the benchmark
 
 /// Organisations [`seed_bulk`] spreads its vehicles over.
-pub const BENCH_ORGS: [&str; 4] = ["org_bench_a", "org_bench_b", "org_bench_c", "org_bench_d"];
+pub use vwc_store::vehicle_ledger::bench::BENCH_ORGS;
 
 /// A small deterministic generator, so every run seeds the same fleet.
 struct Lcg(u64);
@@ -415,12 +398,7 @@ pub async fn seed_bulk(
     for start in (0..n_vehicles).step_by(SWEEP_PAGE) {
         let end = (start + SWEEP_PAGE).min(n_vehicles);
         let commits: Vec<VehicleCommit> = (start..end).map(|i| bench_vehicle(i, today)).collect();
-        added += store
-            .commit_batch(commits)
-            .await?
-            .into_iter()
-            .filter(|o| *o == CommitOutcome::Applied)
-            .count();
+        added += CommitOutcome::applied(&store.commit_batch(commits).await?);
         if end >= next_report || end == n_vehicles {
             eprintln!(
                 "seed_bulk: {end}/{n_vehicles} vehicles ({:.1} s)",

@@ -12,10 +12,9 @@ use vwc_contracts::maintenance::MaintenanceStatus;
 use vwc_contracts::{EventType, OdometerUnit};
 use vwc_maintenance_scheduler::service::decide;
 use vwc_maintenance_scheduler::{
-    Scheduler, SchedulerConsumer, SchedulerStore, VehicleCommit, VehicleState, run_sweep_every,
-    seed_bulk, sweep,
+    Scheduler, SchedulerConsumer, SchedulerStore, VehicleCommit, VehicleState, seed_bulk, sweep,
 };
-use vwc_store::vehicle_ledger::{DailyRun, DailyRuns};
+use vwc_store::vehicle_ledger::{DailyRun, DailyRuns, run_daily};
 
 /// A sweep of `day` for `org` (every organisation when `None`), stamped with the wall clock's "now" as the
 /// seeded states are.
@@ -224,11 +223,16 @@ async fn the_embedded_loop_sweeps_at_once_for_the_systems_today_and_stops_on_shu
     let (stop, stopped) = tokio::sync::watch::channel(false);
     // "Today" is the system's clock's, not the wall clock's.
     let clock = TestClock::at(at(2025, 6, 17));
-    let task = tokio::spawn(run_sweep_every(
-        t.shared(),
+    let store = t.shared();
+    let task = tokio::spawn(run_daily(
+        "maintenance sweep",
         Duration::from_secs(3600),
         clock.clock(),
         stopped,
+        move |run| {
+            let store = store.clone();
+            async move { sweep(store.as_ref(), &run).await }
+        },
     ));
     let swept = vwc_testkit::eventually("the first sweep", Duration::from_secs(10), || async {
         t.store.last_day(&"org_a".into()).await.unwrap()
@@ -252,7 +256,12 @@ async fn sweep_performance_smoke() {
     let t = TempStore::new();
     let n = 2_000;
     let started = Instant::now();
-    assert_eq!(seed_bulk(t.store.as_ref(), n, vwc_clock::now()).await.unwrap(), n);
+    assert_eq!(
+        seed_bulk(t.store.as_ref(), n, vwc_clock::now())
+            .await
+            .unwrap(),
+        n
+    );
     let seeded = started.elapsed();
     let today = vwc_clock::now().date_naive();
     let started = Instant::now();
@@ -279,7 +288,9 @@ async fn sweep_performance_smoke() {
 async fn sweep_of_100_000_vehicles() {
     let t = TempStore::new();
     let n = 100_000;
-    seed_bulk(t.store.as_ref(), n, vwc_clock::now()).await.unwrap();
+    seed_bulk(t.store.as_ref(), n, vwc_clock::now())
+        .await
+        .unwrap();
     let today = vwc_clock::now().date_naive();
     for label in [
         "first sweep (everything published)",
@@ -326,7 +337,9 @@ async fn sweeping_only_awake_vehicles_publishes_what_evaluating_every_vehicle_da
     const VEHICLES: usize = 250;
     const DAYS: u64 = 100;
     let t = TempStore::new();
-    seed_bulk(t.store.as_ref(), VEHICLES, vwc_clock::now()).await.unwrap();
+    seed_bulk(t.store.as_ref(), VEHICLES, vwc_clock::now())
+        .await
+        .unwrap();
     // The reference: the same seeded states, every vehicle evaluated every day, in memory.
     let mut reference: Vec<VehicleState> = t
         .store

@@ -342,9 +342,7 @@ pub async fn run_sweep() -> Result<(), lambda_runtime::Error> {
         let store = stores.scheduler.clone();
         move |run: ScheduledRun| {
             let store = store.clone();
-            async move {
-                vwc_maintenance_scheduler::sweep(store.as_ref(), &run.daily()).await
-            }
+            async move { vwc_maintenance_scheduler::sweep(store.as_ref(), &run.daily()).await }
         }
     })
     .await

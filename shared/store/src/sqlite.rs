@@ -170,7 +170,8 @@ mod rust_alloc {
     }
 
     pub unsafe extern "C" fn malloc(n: c_int) -> *mut c_void {
-        let Some((size, layout)) = usize::try_from(n).ok().and_then(|s| Some((s, layout(s)?))) else {
+        let Some((size, layout)) = usize::try_from(n).ok().and_then(|s| Some((s, layout(s)?)))
+        else {
             return std::ptr::null_mut();
         };
         // SAFETY: the layout is never zero-sized (it includes the header).

@@ -15,9 +15,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bench = BenchArgs::from_env("sweep-bench")?;
     let n = bench.vehicles;
     let store = SqliteSchedulerStore::open(&bench.dir.join("maintenance.db"))?;
-    let now = vwc_clock::now();
-    seed_bulk(&store, n, now).await?;
-    let today = now.date_naive();
+    seed_bulk(&store, n, bench.now).await?;
+    let today = bench.now.date_naive();
     let mut days = vec![
         ("first".to_string(), today),
         ("same-day".to_string(), today),
@@ -25,7 +24,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     days.extend((1..=7).map(|d| (format!("day +{d}"), today + chrono::Days::new(d))));
     for (label, day) in days {
         let started = Instant::now();
-        let r = sweep(&store, &DailyRun::of_day(None, day, now)).await?;
+        let r = sweep(&store, &DailyRun::of_day(None, day, bench.now)).await?;
         let secs = started.elapsed().as_secs_f64();
         let rows = store.pending(usize::MAX).await?;
         let ids: Vec<_> = rows.iter().map(|(id, _)| id.clone()).collect();

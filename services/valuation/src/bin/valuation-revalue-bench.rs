@@ -14,8 +14,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bench = BenchArgs::from_env("revalue-bench")?;
     let n = bench.vehicles;
     let store = SqliteValuationStore::open(&bench.dir.join("valuation.db"))?;
-    let now = vwc_clock::now();
-    let today = now.date_naive();
+    let today = bench.now.date_naive();
     let started = Instant::now();
     seed_bulk(&store, n, today).await?;
     println!(
@@ -24,7 +23,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     for label in ["today", "same-day"] {
         let started = Instant::now();
-        let r = revalue(&store, &DailyRun::of_day(None, today, now)).await?;
+        let r = revalue(&store, &DailyRun::of_day(None, today, bench.now)).await?;
         let secs = started.elapsed().as_secs_f64();
         println!(
             "revalue {label}: {} vehicles in {secs:.2} s ({:.0} vehicles/s); {} changed, {} published",

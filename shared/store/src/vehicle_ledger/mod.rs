@@ -35,6 +35,16 @@ pub enum CommitOutcome {
     Conflict,
 }
 
+impl CommitOutcome {
+    /// How many of a batch's commits were applied (the benchmarks' seeding counts what it added).
+    pub fn applied(outcomes: &[CommitOutcome]) -> usize {
+        outcomes
+            .iter()
+            .filter(|o| **o == CommitOutcome::Applied)
+            .count()
+    }
+}
+
 /// The ledger's part of one atomic change of a vehicle, whatever else the service's commit carries.
 /// Implemented with [`ledger_commit!`](crate::ledger_commit) on a struct with these fields.
 pub trait LedgerCommit: Send + Sync + 'static {
@@ -268,7 +278,11 @@ pub struct DailyRun {
 
 impl DailyRun {
     /// A run of `day` for `org` (every organisation when `None`), at `now`.
-    pub fn of_day(org: Option<&str>, day: NaiveDate, now: chrono::DateTime<chrono::Utc>) -> DailyRun {
+    pub fn of_day(
+        org: Option<&str>,
+        day: NaiveDate,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> DailyRun {
         DailyRun {
             org: org.map(str::to_string),
             day,
