@@ -17,7 +17,8 @@ use vwc_http::{ApiError, Auth, Json, RawBody, RequestTrace, parse_json};
 
 use crate::service::{ConfigureError, Scheduler};
 use crate::settings::ItemChange;
-use crate::sweep::{SweepReport, sweep_traced};
+use crate::sweep::{SweepReport, sweep};
+use vwc_store::vehicle_ledger::DailyRun;
 
 #[derive(Clone)]
 pub struct SchedulerState {
@@ -136,14 +137,11 @@ async fn run_sweep(
     trace: RequestTrace,
 ) -> Result<Json<SweepReport>, ApiError> {
     auth.require(Permission::RunSweep)?;
-    let today = state.scheduler.now().date_naive();
-    let report = sweep_traced(
-        state.scheduler.store().as_ref(),
-        Some(auth.org()),
-        today,
-        Some(&trace.0.to_string()),
-    )
-    .await
-    .map_err(ApiError::internal)?;
+    let now = state.scheduler.now();
+    let run = DailyRun::of_day(Some(auth.org()), now.date_naive(), now)
+        .traced(Some(&trace.0.to_string()));
+    let report = sweep(state.scheduler.store().as_ref(), &run)
+        .await
+        .map_err(ApiError::internal)?;
     Ok(Json(report))
 }

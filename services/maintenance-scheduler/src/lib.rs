@@ -36,7 +36,7 @@ pub use settings::{DueMode, ItemChange, ItemSettings};
 pub use store::mongo::MongoSchedulerStore;
 pub use store::sqlite::SqliteSchedulerStore;
 pub use store::{CommitOutcome, SchedulerStore, VehicleCommit, VehicleLedger, VehicleState};
-pub use sweep::{SweepError, SweepReport, run_sweep_every, seed_bulk, sweep, sweep_traced};
+pub use sweep::{SweepError, SweepReport, seed_bulk, sweep};
 pub use usage_estimate::{OdometerEstimate, OdometerReading, Usage};
 
 /// The consumer name in `contracts/routes.json`.

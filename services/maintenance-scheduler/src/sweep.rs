@@ -5,13 +5,13 @@
 //! keyed by cycle and weekly occurrence).
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::{DateTime, Months, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use vwc_contracts::{OdometerUnit, OrgId, VehicleId};
+use vwc_store::vehicle_ledger::DailyRun;
 use vwc_store::{StoreError, StoreResult};
 use vwc_telemetry::TraceParent;
 
@@ -86,33 +86,21 @@ pub enum SweepError {
     Evaluation(String),
 }
 
-/// Re-evaluates every vehicle of `org` (or of every organisation) against `today`.
-pub async fn sweep(
-    store: &dyn SchedulerStore,
-    org: Option<&str>,
-    today: NaiveDate,
-) -> Result<SweepReport, SweepError> {
-    sweep_traced(store, org, today, None).await
-}
-
-/// [`sweep`], with the trace context the published events carry (a new trace when `None`).
+/// Re-evaluates every vehicle of the run's organisation (or of every organisation) against its day.
 ///
 /// Three stages run at once, a page apart: reading (the store's read pool), evaluating (a blocking
 /// thread) and writing (the store's writer). Each hands its page to the next over a one-slot channel, so
 /// at most three pages are in memory whatever the fleet size.
-pub async fn sweep_traced(
-    store: &dyn SchedulerStore,
-    org: Option<&str>,
-    today: NaiveDate,
-    traceparent: Option<&str>,
-) -> Result<SweepReport, SweepError> {
+pub async fn sweep(store: &dyn SchedulerStore, run: &DailyRun) -> Result<SweepReport, SweepError> {
     let started = Instant::now();
+    let (org, today) = (run.org.as_deref(), run.day);
     let when = AsOf {
         today,
-        now: vwc_clock::now(),
+        now: run.now,
     };
-    let trace = traceparent
-        .map(str::to_string)
+    let trace = run
+        .traceparent
+        .clone()
         .unwrap_or_else(|| TraceParent::new_root().to_string());
     let mut report = SweepReport::new(today, org);
     if swept_already(store, org, today).await? {
@@ -297,25 +285,11 @@ async fn write_page(
     Ok(())
 }
 
-/// Embedded mode: sweeps every organisation every `interval` (the first right away) until `shutdown`
-/// turns true. A failed sweep is logged and tried again at the next tick.
-pub async fn run_sweep_every(
-    store: Arc<dyn SchedulerStore>,
-    interval: Duration,
-    shutdown: watch::Receiver<bool>,
-) {
-    vwc_store::vehicle_ledger::run_daily("maintenance sweep", interval, shutdown, |today| {
-        let store = store.clone();
-        async move { sweep(store.as_ref(), None, today).await }
-    })
-    .await
-}
-
 // ---------------------------------------------------------------------------------------------------
 // Bulk seeding for the benchmark
 
 /// Organisations [`seed_bulk`] spreads its vehicles over.
-pub const BENCH_ORGS: [&str; 4] = ["org_bench_a", "org_bench_b", "org_bench_c", "org_bench_d"];
+pub use vwc_store::vehicle_ledger::bench::BENCH_ORGS;
 
 /// A small deterministic generator, so every run seeds the same fleet.
 struct Lcg(u64);
@@ -409,11 +383,14 @@ fn bench_vehicle(i: usize, today: DateTime<Utc>) -> VehicleCommit {
     }
 }
 
-/// Seeds `n_vehicles` registered vehicles with realistic timelines straight into the store (no events),
-/// printing progress to stderr, for `scripts/bench` and the sweep performance test. Vehicles already there
-/// are left alone. Returns how many were added.
-pub async fn seed_bulk(store: &dyn SchedulerStore, n_vehicles: usize) -> StoreResult<usize> {
-    let today = vwc_clock::now();
+/// Seeds `n_vehicles` registered vehicles with realistic timelines as of `today` straight into the store
+/// (no events), printing progress to stderr, for `scripts/bench` and the sweep performance test. Vehicles
+/// already there are left alone. Returns how many were added.
+pub async fn seed_bulk(
+    store: &dyn SchedulerStore,
+    n_vehicles: usize,
+    today: DateTime<Utc>,
+) -> StoreResult<usize> {
     let started = Instant::now();
     let mut added = 0;
     let step = (n_vehicles / 10).max(1);
@@ -421,12 +398,7 @@ pub async fn seed_bulk(store: &dyn SchedulerStore, n_vehicles: usize) -> StoreRe
     for start in (0..n_vehicles).step_by(SWEEP_PAGE) {
         let end = (start + SWEEP_PAGE).min(n_vehicles);
         let commits: Vec<VehicleCommit> = (start..end).map(|i| bench_vehicle(i, today)).collect();
-        added += store
-            .commit_batch(commits)
-            .await?
-            .into_iter()
-            .filter(|o| *o == CommitOutcome::Applied)
-            .count();
+        added += CommitOutcome::applied(&store.commit_batch(commits).await?);
         if end >= next_report || end == n_vehicles {
             eprintln!(
                 "seed_bulk: {end}/{n_vehicles} vehicles ({:.1} s)",

@@ -12,10 +12,15 @@ use vwc_contracts::maintenance::MaintenanceStatus;
 use vwc_contracts::{EventType, OdometerUnit};
 use vwc_maintenance_scheduler::service::decide;
 use vwc_maintenance_scheduler::{
-    Scheduler, SchedulerConsumer, SchedulerStore, VehicleCommit, VehicleState, run_sweep_every,
-    seed_bulk, sweep,
+    Scheduler, SchedulerConsumer, SchedulerStore, VehicleCommit, VehicleState, seed_bulk, sweep,
 };
-use vwc_store::vehicle_ledger::DailyRuns;
+use vwc_store::vehicle_ledger::{DailyRun, DailyRuns, run_daily};
+
+/// A sweep of `day` for `org` (every organisation when `None`), stamped with the wall clock's "now" as the
+/// seeded states are.
+fn run(org: Option<&str>, day: chrono::NaiveDate) -> DailyRun {
+    DailyRun::of_day(org, day, vwc_clock::now())
+}
 
 /// One vehicle whose oil change went overdue on 10 June 2025 (done at 40,000 on 1 March, read 45,100).
 async fn overdue_vehicle(t: &TempStore, org: &str, id: &str) {
@@ -58,7 +63,7 @@ async fn days_passing_without_events_publish_nothing_and_a_second_sweep_the_same
 
     // Two days on, no event: no due point, status or setting moved, so no outbox row at all — the
     // vehicles' wake day (their weekly overdue repeat, the 17th) has not come, so none is even read.
-    let first = sweep(t.store.as_ref(), None, day(2025, 6, 12))
+    let first = sweep(t.store.as_ref(), &run(None, day(2025, 6, 12)))
         .await
         .unwrap();
     assert_eq!((first.vehicles, first.items), (0, 0));
@@ -71,12 +76,12 @@ async fn days_passing_without_events_publish_nothing_and_a_second_sweep_the_same
     assert_eq!(drain_outbox(t.store.as_ref()).await, []);
 
     // The same day again: already swept, so not a vehicle is read.
-    let second = sweep(t.store.as_ref(), None, day(2025, 6, 12))
+    let second = sweep(t.store.as_ref(), &run(None, day(2025, 6, 12)))
         .await
         .unwrap();
     assert!(second.already_swept);
     assert_eq!((second.vehicles, second.items, second.changed), (0, 0, 0));
-    let org_only = sweep(t.store.as_ref(), Some("org_a"), day(2025, 6, 12))
+    let org_only = sweep(t.store.as_ref(), &run(Some("org_a"), day(2025, 6, 12)))
         .await
         .unwrap();
     assert!(
@@ -94,7 +99,7 @@ async fn days_passing_without_events_publish_nothing_and_a_second_sweep_the_same
     );
 
     // A week after the first overdue reminder: the repeat of each, and no schedule republished.
-    sweep(t.store.as_ref(), None, day(2025, 6, 17))
+    sweep(t.store.as_ref(), &run(None, day(2025, 6, 17)))
         .await
         .unwrap();
     let published = drain_outbox(t.store.as_ref()).await;
@@ -127,17 +132,17 @@ async fn an_item_still_overdue_a_week_later_is_reminded_again_once() {
         ]
     );
 
-    sweep(t.store.as_ref(), None, day(2025, 6, 16))
+    sweep(t.store.as_ref(), &run(None, day(2025, 6, 16)))
         .await
         .unwrap();
     assert_eq!(oil(&drain_outbox(t.store.as_ref()).await), []);
-    let week = sweep(t.store.as_ref(), None, day(2025, 6, 17))
+    let week = sweep(t.store.as_ref(), &run(None, day(2025, 6, 17)))
         .await
         .unwrap();
     let published = drain_outbox(t.store.as_ref()).await;
     assert_eq!(oil(&published), [(MaintenanceStatus::Overdue, 1)]);
     assert!(week.reminders >= 1);
-    sweep(t.store.as_ref(), None, day(2025, 6, 17))
+    sweep(t.store.as_ref(), &run(None, day(2025, 6, 17)))
         .await
         .unwrap();
     assert_eq!(drain_outbox(t.store.as_ref()).await, []);
@@ -150,7 +155,7 @@ async fn an_organisations_sweep_touches_only_its_vehicles() {
     overdue_vehicle(&t, "org_b", "veh_b").await;
     drain_outbox(t.store.as_ref()).await;
     // The 17th: a week after the overdue reminder, so org_b's sweep has a repeat to send.
-    let report = sweep(t.store.as_ref(), Some("org_b"), day(2025, 6, 17))
+    let report = sweep(t.store.as_ref(), &run(Some("org_b"), day(2025, 6, 17)))
         .await
         .unwrap();
     assert_eq!(
@@ -166,7 +171,7 @@ async fn an_organisations_sweep_touches_only_its_vehicles() {
         Some(day(2025, 6, 17))
     );
     // One organisation's sweep does not cover the others: sweeping them all the same day still runs.
-    let all = sweep(t.store.as_ref(), None, day(2025, 6, 17))
+    let all = sweep(t.store.as_ref(), &run(None, day(2025, 6, 17)))
         .await
         .unwrap();
     assert!(!all.already_swept);
@@ -188,20 +193,20 @@ async fn a_sweep_of_every_organisation_covers_each_and_one_organisations_sweep_o
     let t = TempStore::new();
     overdue_vehicle(&t, "org_a", "veh_a").await;
     overdue_vehicle(&t, "org_b", "veh_b").await;
-    let report = sweep(t.store.as_ref(), None, day(2025, 6, 17))
+    let report = sweep(t.store.as_ref(), &run(None, day(2025, 6, 17)))
         .await
         .unwrap();
     assert_eq!(
         (report.day, report.vehicles, report.org_id),
         (day(2025, 6, 17), 2, None)
     );
-    let again = sweep(t.store.as_ref(), None, day(2025, 6, 17))
+    let again = sweep(t.store.as_ref(), &run(None, day(2025, 6, 17)))
         .await
         .unwrap();
     assert_eq!((again.changed, again.reminders), (0, 0));
 
     // A week on, both are due for their repeat; one organisation's sweep evaluates only its own.
-    let report = sweep(t.store.as_ref(), Some("org_a"), day(2025, 6, 24))
+    let report = sweep(t.store.as_ref(), &run(Some("org_a"), day(2025, 6, 24)))
         .await
         .unwrap();
     assert_eq!(
@@ -211,19 +216,34 @@ async fn a_sweep_of_every_organisation_covers_each_and_one_organisations_sweep_o
 }
 
 #[tokio::test]
-async fn the_embedded_loop_sweeps_at_once_and_stops_on_shutdown() {
+async fn the_embedded_loop_sweeps_at_once_for_the_systems_today_and_stops_on_shutdown() {
     let t = TempStore::new();
     overdue_vehicle(&t, "org_a", "veh_1").await;
+    drain_outbox(t.store.as_ref()).await;
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(run_sweep_every(
-        t.shared(),
+    // "Today" is the system's clock's, not the wall clock's.
+    let clock = TestClock::at(at(2025, 6, 17));
+    let store = t.shared();
+    let task = tokio::spawn(run_daily(
+        "maintenance sweep",
         Duration::from_secs(3600),
+        clock.clock(),
         stopped,
+        move |run| {
+            let store = store.clone();
+            async move { sweep(store.as_ref(), &run).await }
+        },
     ));
-    vwc_testkit::eventually("the first sweep", Duration::from_secs(10), || async {
+    let swept = vwc_testkit::eventually("the first sweep", Duration::from_secs(10), || async {
         t.store.last_day(&"org_a".into()).await.unwrap()
     })
     .await;
+    assert_eq!(swept, day(2025, 6, 17));
+    // That day's weekly repeat of the overdue oil change, and nothing later.
+    assert_eq!(
+        oil(&drain_outbox(t.store.as_ref()).await),
+        [(MaintenanceStatus::Overdue, 1)]
+    );
     stop.send(true).unwrap();
     tokio::time::timeout(Duration::from_secs(10), task)
         .await
@@ -236,14 +256,19 @@ async fn sweep_performance_smoke() {
     let t = TempStore::new();
     let n = 2_000;
     let started = Instant::now();
-    assert_eq!(seed_bulk(t.store.as_ref(), n).await.unwrap(), n);
+    assert_eq!(
+        seed_bulk(t.store.as_ref(), n, vwc_clock::now())
+            .await
+            .unwrap(),
+        n
+    );
     let seeded = started.elapsed();
     let today = vwc_clock::now().date_naive();
     let started = Instant::now();
-    let first = sweep(t.store.as_ref(), None, today).await.unwrap();
+    let first = sweep(t.store.as_ref(), &run(None, today)).await.unwrap();
     let first_took = started.elapsed();
     let started = Instant::now();
-    let second = sweep(t.store.as_ref(), None, today).await.unwrap();
+    let second = sweep(t.store.as_ref(), &run(None, today)).await.unwrap();
     let second_took = started.elapsed();
     assert_eq!(
         (first.vehicles, first.items, first.changed),
@@ -263,7 +288,9 @@ async fn sweep_performance_smoke() {
 async fn sweep_of_100_000_vehicles() {
     let t = TempStore::new();
     let n = 100_000;
-    seed_bulk(t.store.as_ref(), n).await.unwrap();
+    seed_bulk(t.store.as_ref(), n, vwc_clock::now())
+        .await
+        .unwrap();
     let today = vwc_clock::now().date_naive();
     for label in [
         "first sweep (everything published)",
@@ -276,7 +303,7 @@ async fn sweep_of_100_000_vehicles() {
             today
         };
         let started = Instant::now();
-        let report = sweep(t.store.as_ref(), None, day).await.unwrap();
+        let report = sweep(t.store.as_ref(), &run(None, day)).await.unwrap();
         eprintln!(
             "{label}: {:?} for {} vehicles / {} items ({} changed, {} reminders)",
             started.elapsed(),
@@ -310,7 +337,9 @@ async fn sweeping_only_awake_vehicles_publishes_what_evaluating_every_vehicle_da
     const VEHICLES: usize = 250;
     const DAYS: u64 = 100;
     let t = TempStore::new();
-    seed_bulk(t.store.as_ref(), VEHICLES).await.unwrap();
+    seed_bulk(t.store.as_ref(), VEHICLES, vwc_clock::now())
+        .await
+        .unwrap();
     // The reference: the same seeded states, every vehicle evaluated every day, in memory.
     let mut reference: Vec<VehicleState> = t
         .store
@@ -322,7 +351,7 @@ async fn sweeping_only_awake_vehicles_publishes_what_evaluating_every_vehicle_da
     let (mut read, mut published) = (0, 0);
     for d in 0..DAYS {
         let today = start + chrono::Days::new(d);
-        let report = sweep(t.store.as_ref(), None, today).await.unwrap();
+        let report = sweep(t.store.as_ref(), &run(None, today)).await.unwrap();
         read += report.vehicles;
         let mut swept: Vec<_> = drain_outbox(t.store.as_ref())
             .await

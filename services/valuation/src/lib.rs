@@ -13,7 +13,7 @@ pub mod valuer;
 
 pub use consumer::ValuationConsumer;
 pub use mongo::MongoValuationStore;
-pub use revalue::{RevalueError, RevalueReport, revalue, run_revalue_every};
+pub use revalue::{RevalueError, RevalueReport, revalue};
 pub use sqlite::SqliteValuationStore;
 pub use store::{
     CommitOutcome, PublishedPoint, ValuationStore, VehicleCommit, VehicleLedger, VehicleState,

@@ -2,14 +2,11 @@
 //! computes the current value and any monthly point that came due, and publishes what changed. Running it
 //! twice the same day publishes nothing the second time.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use chrono::NaiveDate;
 use serde::Serialize;
-use tokio::sync::watch;
 use vwc_contracts::{OrgId, VehicleId};
 use vwc_store::StoreError;
+use vwc_store::vehicle_ledger::DailyRun;
 
 use crate::store::{CommitOutcome, ValuationStore, VehicleCommit};
 use crate::valuer::{Scope, decide};
@@ -38,22 +35,18 @@ pub struct RevalueReport {
     pub published: u64,
 }
 
-/// Re-values every registered vehicle of `org` (or of all organisations) as of `today`.
+/// Re-values every registered vehicle of the run's organisation (or of all organisations) as of its day;
+/// the published points carry the run's time and trace.
 pub async fn revalue(
     store: &dyn ValuationStore,
-    org: Option<&str>,
-    today: NaiveDate,
+    run: &DailyRun,
 ) -> Result<RevalueReport, RevalueError> {
-    revalue_traced(store, org, today, None).await
-}
-
-pub async fn revalue_traced(
-    store: &dyn ValuationStore,
-    org: Option<&str>,
-    today: NaiveDate,
-    traceparent: Option<&str>,
-) -> Result<RevalueReport, RevalueError> {
-    let now = vwc_clock::now();
+    let (org, today, now, traceparent) = (
+        run.org.as_deref(),
+        run.day,
+        run.now,
+        run.traceparent.as_deref(),
+    );
     let mut report = RevalueReport {
         day: today,
         org_id: org.map(str::to_string),
@@ -111,24 +104,11 @@ pub async fn revalue_traced(
     Ok(report)
 }
 
-/// Re-values on a timer in the embedded system (the first tick at start-up).
-pub async fn run_revalue_every(
-    store: Arc<dyn ValuationStore>,
-    interval: Duration,
-    shutdown: watch::Receiver<bool>,
-) {
-    vwc_store::vehicle_ledger::run_daily("re-valuation", interval, shutdown, |today| {
-        let store = store.clone();
-        async move { revalue(store.as_ref(), None, today).await }
-    })
-    .await
-}
-
 // ---------------------------------------------------------------------------------------------------
 // Bulk seeding for the benchmark
 
 /// Organisations [`seed_bulk`] spreads its vehicles over.
-pub const BENCH_ORGS: [&str; 4] = ["org_bench_a", "org_bench_b", "org_bench_c", "org_bench_d"];
+pub use vwc_store::vehicle_ledger::bench::BENCH_ORGS;
 
 /// One benchmark vehicle as the daily job finds it: registered two years ago, bought then, three odometer
 /// readings, an upgrade on some, valued up to yesterday (its history published through this month).
@@ -207,12 +187,7 @@ pub async fn seed_bulk(
     for start in (0..n).step_by(PAGE) {
         let end = (start + PAGE).min(n);
         let commits = (start..end).map(|i| bench_vehicle(i, today)).collect();
-        added += store
-            .commit_batch(commits)
-            .await?
-            .into_iter()
-            .filter(|o| *o == CommitOutcome::Applied)
-            .count();
+        added += CommitOutcome::applied(&store.commit_batch(commits).await?);
     }
     Ok(added)
 }

@@ -11,6 +11,7 @@ use vwc_contracts::{
     Envelope, EventKind, EventSource, EventType, Vehicle, VehicleEvent, VehicleEventRecorded,
     VehicleRegistered,
 };
+use vwc_store::vehicle_ledger::DailyRun;
 use vwc_valuation::{SqliteValuationStore, ValuationConsumer, ValuationStore, Valuer, revalue};
 
 fn now() -> DateTime<Utc> {
@@ -213,12 +214,16 @@ async fn the_daily_job_publishes_once_per_day() {
     consumer.handle(&registered("org_a")).await.unwrap();
     published(store.as_ref()).await;
     let tomorrow = now().date_naive() + Duration::days(1);
-    let first = revalue(store.as_ref(), None, tomorrow).await.unwrap();
+    let first = revalue(store.as_ref(), &DailyRun::of_day(None, tomorrow, now()))
+        .await
+        .unwrap();
     assert_eq!((first.vehicles, first.changed, first.published), (1, 1, 1));
     let points = published(store.as_ref()).await;
     assert_eq!(points[0].valuation.kind, ValuationPointKind::Current);
     assert_eq!(points[0].valuation.as_of, tomorrow);
-    let second = revalue(store.as_ref(), None, tomorrow).await.unwrap();
+    let second = revalue(store.as_ref(), &DailyRun::of_day(None, tomorrow, now()))
+        .await
+        .unwrap();
     assert_eq!((second.changed, second.published), (0, 0));
     assert_eq!(
         store.last_day(&"org_a".into()).await.unwrap(),
@@ -226,9 +231,12 @@ async fn the_daily_job_publishes_once_per_day() {
     );
     // The first of next month brings a monthly point too.
     let first_of_april = chrono::NaiveDate::from_ymd_opt(2026, 4, 1).unwrap();
-    let report = revalue(store.as_ref(), Some("org_a"), first_of_april)
-        .await
-        .unwrap();
+    let report = revalue(
+        store.as_ref(),
+        &DailyRun::of_day(Some("org_a"), first_of_april, now()),
+    )
+    .await
+    .unwrap();
     assert_eq!(report.published, 2);
 }
 

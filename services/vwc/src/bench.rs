@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+use vwc_store::vehicle_ledger::DailyRun;
 
 use anyhow::Context;
 use chrono::Utc;
@@ -542,6 +543,10 @@ pub async fn run() -> anyhow::Result<()> {
         println!("{}", chat.row());
         return Ok(());
     }
+    if only == "sweep" {
+        println!("{}", sweep_rows(sweep_vehicles()).await?);
+        return Ok(());
+    }
     let http_only = only == "http";
     if !only.is_empty() && !http_only {
         // `fleet`, `import` or both (`fleet,import`): only those rows.
@@ -674,31 +679,15 @@ pub async fn run() -> anyhow::Result<()> {
         return Ok(());
     }
 
-    let sweep_vehicles: usize = std::env::var("VWC_BENCH_SWEEP_VEHICLES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(100_000);
-    eprintln!("  (f) maintenance sweep of {sweep_vehicles} vehicles × 12 items");
-    let sweep = sweep_bench(sweep_vehicles).await?;
+    let sweep_vehicles = sweep_vehicles();
+    let sweep = sweep_rows(sweep_vehicles).await?;
     eprintln!("  (g) daily re-valuation of {sweep_vehicles} vehicles");
     let revalue = revalue_bench(sweep_vehicles).await?;
     eprintln!("  (h) chat answers on a 10,000-event vehicle");
     let chat = chat_bench().await?;
     let scale = scale_rows(duration).await?;
 
-    let (first, first_secs, second, second_secs) = &sweep;
-    table.push_str(&first_and_again_rows(
-        &format!(
-            "(f) maintenance sweep: {} vehicles, {} items ({} changed, {} reminders)",
-            first.vehicles, first.items, first.changed, first.reminders
-        ),
-        (first.vehicles, *first_secs),
-        "(f′) the same sweep again the same day",
-        (
-            *second_secs,
-            &format!("{} changed, {} reminders", second.changed, second.reminders),
-        ),
-    ));
+    table.push_str(&sweep);
     let (first, first_secs, second, second_secs) = &revalue;
     table.push_str(&first_and_again_rows(
         &format!(
@@ -717,6 +706,29 @@ pub async fn run() -> anyhow::Result<()> {
     table.push_str(&caught_up);
     println!("{table}");
     Ok(())
+}
+
+/// `VWC_BENCH_SWEEP_VEHICLES`: the fleet of rows (f) and (g); 100,000 unless set.
+fn sweep_vehicles() -> usize {
+    env_or("VWC_BENCH_SWEEP_VEHICLES", 100_000)
+}
+
+/// Rows (f) and (f′), also alone with `VWC_BENCH_ONLY=sweep`.
+async fn sweep_rows(n: usize) -> anyhow::Result<String> {
+    eprintln!("  (f) maintenance sweep of {n} vehicles × 12 items");
+    let (first, first_secs, second, second_secs) = sweep_bench(n).await?;
+    Ok(first_and_again_rows(
+        &format!(
+            "(f) maintenance sweep: {} vehicles, {} items ({} changed, {} reminders)",
+            first.vehicles, first.items, first.changed, first.reminders
+        ),
+        (first.vehicles, first_secs),
+        "(f′) the same sweep again the same day",
+        (
+            second_secs,
+            &format!("{} changed, {} reminders", second.changed, second.reminders),
+        ),
+    ))
 }
 
 /// Two table rows: a daily job's first run over every vehicle (its rate and total time) and the same job
@@ -744,7 +756,11 @@ async fn revalue_bench(
 )> {
     let dir = private_dir()?;
     let store = vwc_valuation::SqliteValuationStore::open(&dir.path().join("valuation.db"))?;
-    let today = vwc_clock::now().date_naive();
+    let now = vwc_clock::now();
+    let (today, run) = (
+        now.date_naive(),
+        DailyRun::of_day(None, now.date_naive(), now),
+    );
     let t = Instant::now();
     vwc_valuation::revalue::seed_bulk(&store, n, today).await?;
     eprintln!(
@@ -752,10 +768,10 @@ async fn revalue_bench(
         t.elapsed().as_secs_f64()
     );
     let t = Instant::now();
-    let first = vwc_valuation::revalue(&store, None, today).await?;
+    let first = vwc_valuation::revalue(&store, &run).await?;
     let first_secs = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let second = vwc_valuation::revalue(&store, None, today).await?;
+    let second = vwc_valuation::revalue(&store, &run).await?;
     Ok((first, first_secs, second, t.elapsed().as_secs_f64()))
 }
 
@@ -957,16 +973,17 @@ async fn sweep_bench(
             &dir.path().join("maintenance-scheduler.db"),
         )?);
     let t = Instant::now();
-    vwc_maintenance_scheduler::seed_bulk(store.as_ref(), n).await?;
+    let now = vwc_clock::now();
+    vwc_maintenance_scheduler::seed_bulk(store.as_ref(), n, now).await?;
     eprintln!(
         "  seeded {n} vehicles in {:.1} s",
         t.elapsed().as_secs_f64()
     );
-    let today = vwc_clock::now().date_naive();
+    let run = DailyRun::of_day(None, now.date_naive(), now);
     let t = Instant::now();
-    let first = vwc_maintenance_scheduler::sweep(store.as_ref(), None, today).await?;
+    let first = vwc_maintenance_scheduler::sweep(store.as_ref(), &run).await?;
     let first_secs = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let second = vwc_maintenance_scheduler::sweep(store.as_ref(), None, today).await?;
+    let second = vwc_maintenance_scheduler::sweep(store.as_ref(), &run).await?;
     Ok((first, first_secs, second, t.elapsed().as_secs_f64()))
 }

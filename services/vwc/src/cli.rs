@@ -8,6 +8,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use vwc_auth::Role;
 
+use vwc_store::vehicle_ledger::DailyRun;
+
 use crate::embedded::{BusChoice, EmbeddedOptions, Stores, System};
 
 #[derive(Debug, Parser)]
@@ -513,23 +515,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Sweep { org, data } => {
-            let today = vwc_clock::now().date_naive();
             report_once(
                 &data,
                 |_| {},
                 async |system: &System| {
                     let scheduler = system.stores.scheduler.as_ref();
-                    Ok(vwc_maintenance_scheduler::sweep(scheduler, org.as_deref(), today).await?)
+                    let run = DailyRun::today(org.as_deref(), &system.clock);
+                    Ok(vwc_maintenance_scheduler::sweep(scheduler, &run).await?)
                 },
             )
             .await
         }
         Command::Revalue { org, data } => {
-            let today = vwc_clock::now().date_naive();
             let no_revalue_loop = |o: &mut EmbeddedOptions| o.revalue_every = None;
             report_once(&data, no_revalue_loop, async |system: &System| {
                 let valuation = system.stores.valuation.as_ref();
-                Ok(vwc_valuation::revalue(valuation, org.as_deref(), today).await?)
+                let run = DailyRun::today(org.as_deref(), &system.clock);
+                Ok(vwc_valuation::revalue(valuation, &run).await?)
             })
             .await
         }

@@ -19,6 +19,7 @@ use vwc_bus::OutboxRelay;
 use vwc_bus::inproc::{InProcessBus, RetryPolicy};
 use vwc_contracts::Routes;
 use vwc_ingestion::Ingestion;
+use vwc_store::vehicle_ledger::run_daily;
 
 use crate::routes::{Readiness, ReadinessCheck};
 pub use crate::stores::{StoreChoice, Stores};
@@ -302,22 +303,35 @@ impl System {
             }
             relays.push(tokio::spawn(Arc::new(worker).run(shutdown_rx.clone())));
         }
+        // The daily jobs, for today by the system's clock (the first right away).
         if let Some(every) = opts.sweep_every
             && wanted(vwc_maintenance_scheduler::CONSUMER)
         {
-            relays.push(tokio::spawn(vwc_maintenance_scheduler::run_sweep_every(
-                stores.scheduler.clone(),
+            let store = stores.scheduler.clone();
+            relays.push(tokio::spawn(run_daily(
+                "maintenance sweep",
                 every,
+                shared_clock.clone(),
                 shutdown_rx.clone(),
+                move |run| {
+                    let store = store.clone();
+                    async move { vwc_maintenance_scheduler::sweep(store.as_ref(), &run).await }
+                },
             )));
         }
         if let Some(every) = opts.revalue_every
             && wanted(vwc_valuation::CONSUMER)
         {
-            relays.push(tokio::spawn(vwc_valuation::run_revalue_every(
-                stores.valuation.clone(),
+            let store = stores.valuation.clone();
+            relays.push(tokio::spawn(run_daily(
+                "re-valuation",
                 every,
+                shared_clock.clone(),
                 shutdown_rx.clone(),
+                move |run| {
+                    let store = store.clone();
+                    async move { vwc_valuation::revalue(store.as_ref(), &run).await }
+                },
             )));
         }
 

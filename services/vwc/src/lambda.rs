@@ -299,6 +299,11 @@ impl ScheduledRun {
                 .map(str::to_string),
         }
     }
+
+    /// The daily job's run: this invocation's day, "now" by the wall clock (a Lambda has no other).
+    pub fn daily(&self) -> vwc_store::vehicle_ledger::DailyRun {
+        vwc_store::vehicle_ledger::DailyRun::of_day(self.org.as_deref(), self.day, vwc_clock::now())
+    }
 }
 
 /// Serves a scheduled job: each invocation runs `job` on the stores for its [`ScheduledRun`], then
@@ -356,8 +361,7 @@ pub async fn run_sweep() -> Result<(), lambda_runtime::Error> {
     run_scheduled(
         vwc_maintenance_scheduler::CONSUMER,
         |stores: Stores, run: ScheduledRun| async move {
-            let org = run.org.as_deref();
-            vwc_maintenance_scheduler::sweep(stores.scheduler.as_ref(), org, run.day).await
+            vwc_maintenance_scheduler::sweep(stores.scheduler.as_ref(), &run.daily()).await
         },
     )
     .await
@@ -454,7 +458,7 @@ pub async fn run_revalue() -> Result<(), lambda_runtime::Error> {
     run_scheduled(
         vwc_valuation::CONSUMER,
         |stores: Stores, run: ScheduledRun| async move {
-            vwc_valuation::revalue(stores.valuation.as_ref(), run.org.as_deref(), run.day).await
+            vwc_valuation::revalue(stores.valuation.as_ref(), &run.daily()).await
         },
     )
     .await

@@ -16,11 +16,36 @@ fn small_pages() {
     }
 }
 
+/// [`small_pages`] from a constructor, before the Rust runtime starts: the runtime's own first allocations
+/// (before `main`) made mimalloc reserve its arena and fault in two huge pages — 4 MiB resident for
+/// good, and zeroing them was a visible part of the cold start (docs/bench.md, "Memory, cold start and
+/// the first sweep"). `.init_array.00101` runs before the constructors without a priority.
+#[cfg(target_os = "linux")]
+#[used]
+#[unsafe(link_section = ".init_array.00101")]
+static SMALL_PAGES_FIRST: extern "C" fn() = {
+    extern "C" fn small_pages_first() {
+        small_pages();
+    }
+    small_pages_first
+};
+
+/// Blocking-pool threads at most. Reads run there (a few per database at a time, see `vwc_store::sqlite`),
+/// and each thread that ever ran one keeps allocator state of its own; tokio's default allows 512.
+fn max_blocking_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    (8 * cores).clamp(8, 64)
+}
+
 fn main() -> anyhow::Result<()> {
-    // Before the runtime's threads start and the allocator first reserves memory.
+    // Before any thread starts and before anything opens a database.
     small_pages();
+    if !vwc_store::sqlite::allocate_through_rust() {
+        eprintln!("warning: SQLite keeps its own allocator (it was initialised already)");
+    }
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(max_blocking_threads())
         .build()?
         .block_on(async {
             let cli = vwc::cli::Cli::parse();

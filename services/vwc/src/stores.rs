@@ -46,15 +46,23 @@ pub struct Stores {
 
 impl Stores {
     /// One SQLite file per service under `data_dir`.
+    /// Opens the databases on two threads: each open reads its schema and checks its migrations, the
+    /// largest part of a cold start after the router (docs/bench.md, "Memory, cold start and the first
+    /// sweep").
     pub fn open(data_dir: &Path) -> anyhow::Result<Stores> {
+        let (edge, scheduler) = std::thread::scope(|scope| {
+            let edge = scope.spawn(|| open_sqlite(data_dir, "edge", SqliteEdgeStore::open));
+            let scheduler =
+                open_sqlite(data_dir, "maintenance-scheduler", SqliteSchedulerStore::open);
+            let edge = edge
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (edge, scheduler)
+        });
         Ok(Stores {
             ingestion: open_sqlite(data_dir, "ingestion", SqliteIngestionStore::open)?,
-            edge: open_sqlite(data_dir, "edge", SqliteEdgeStore::open)?,
-            scheduler: open_sqlite(
-                data_dir,
-                "maintenance-scheduler",
-                SqliteSchedulerStore::open,
-            )?,
+            edge: edge?,
+            scheduler: scheduler?,
             notification: open_sqlite(data_dir, "notification", SqliteNotificationStore::open)?,
             valuation: open_sqlite(data_dir, "valuation", SqliteValuationStore::open)?,
             chat: open_chat_sqlite(data_dir)?,

@@ -57,11 +57,22 @@ struct Inner {
 }
 
 /// Reader connections per database: with WAL, readers never wait for the writer or for each other, so
-/// more than a couple per core adds memory (a page cache each) and no throughput.
+/// more than a couple per core adds memory (a page cache each) and no throughput. Worked out once: asking
+/// for the cores reads the cgroup files, and every database opened at start-up asked again.
 fn max_readers() -> usize {
-    let cores = std::thread::available_parallelism().map_or(2, usize::from);
-    (2 * cores).clamp(2, 16)
+    static READERS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *READERS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        (2 * cores).clamp(2, 16)
+    })
 }
+
+/// Page cache of a reader connection, in KiB (SQLite's default is 2,000 KiB for every connection). The
+/// database files are in the kernel's page cache anyway, and a read touches a few pages of an index and
+/// its rows; a private cache of 2 MiB on each of up to `max_readers()` connections per database (seven
+/// databases) was most of `vwc up`'s peak memory (docs/bench.md, "Memory, cold start and the first
+/// sweep"). The writer keeps the default: its transactions are large and it is one per database.
+pub const READER_CACHE_KIB: i64 = 512;
 
 /// A service's SQLite database. Cheap to clone.
 #[derive(Clone)]
@@ -78,6 +89,145 @@ fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
     )?;
     Ok(conn)
+}
+
+/// A pooled read connection: [`open_connection`] with a small page cache ([`READER_CACHE_KIB`]).
+fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = open_connection(path)?;
+    conn.pragma_update(None, "cache_size", -READER_CACHE_KIB)?;
+    Ok(conn)
+}
+
+/// Makes SQLite allocate through Rust's global allocator (`vwc` and `vwc-bench` use mimalloc) instead of
+/// the C library's `malloc`. With glibc, the page caches of reads that ran on many blocking threads were
+/// spread over per-thread arenas that keep freed memory; through the global allocator, freed pages go back
+/// to the same allocator as everything else, which returns them to the system.
+///
+/// Must run before anything in the process uses SQLite, and while no other thread does (call it first
+/// thing in `main`). Returns whether SQLite took it: `false` when SQLite was already initialised, in which
+/// case it keeps its own allocator and nothing else changes.
+pub fn allocate_through_rust() -> bool {
+    use rusqlite::ffi;
+    let methods = ffi::sqlite3_mem_methods {
+        xMalloc: Some(rust_alloc::malloc),
+        xFree: Some(rust_alloc::free),
+        xRealloc: Some(rust_alloc::realloc),
+        xSize: Some(rust_alloc::size),
+        xRoundup: Some(rust_alloc::roundup),
+        xInit: Some(rust_alloc::init),
+        xShutdown: Some(rust_alloc::shutdown),
+        pAppData: std::ptr::null_mut(),
+    };
+    // SAFETY: SQLITE_CONFIG_MALLOC takes a pointer to an `sqlite3_mem_methods`, which SQLite copies before
+    // returning; the functions it names are the ones below. The caller guarantees no other thread is
+    // inside SQLite (documented above); if SQLite is already initialised it refuses (SQLITE_MISUSE)
+    // and changes nothing.
+    let rc = unsafe {
+        ffi::sqlite3_config(
+            ffi::SQLITE_CONFIG_MALLOC,
+            &methods as *const ffi::sqlite3_mem_methods,
+        )
+    };
+    rc == ffi::SQLITE_OK
+}
+
+/// SQLite's allocator interface over Rust's global allocator. Each block carries its size in an 8-byte
+/// header (SQLite asks for the size of a block, Rust's `dealloc` needs it, and SQLite wants 8-byte
+/// alignment).
+mod rust_alloc {
+    use std::alloc::Layout;
+    use std::ffi::{c_int, c_void};
+
+    const HEADER: usize = 8;
+
+    fn layout(size: usize) -> Option<Layout> {
+        Layout::from_size_align(size.checked_add(HEADER)?, HEADER).ok()
+    }
+
+    /// The block's start and its size, from the pointer SQLite holds.
+    ///
+    /// SAFETY: `p` came from [`malloc`] or [`realloc`] and was not freed.
+    unsafe fn block(p: *mut c_void) -> (*mut u8, usize) {
+        // SAFETY: the header sits `HEADER` bytes before the pointer handed out, inside the same block.
+        unsafe {
+            let base = p.cast::<u8>().sub(HEADER);
+            (base, base.cast::<usize>().read())
+        }
+    }
+
+    /// Writes the header and returns the pointer SQLite gets.
+    ///
+    /// SAFETY: `base` is a live block of at least `size + HEADER` bytes, 8-byte aligned.
+    unsafe fn hand_out(base: *mut u8, size: usize) -> *mut c_void {
+        if base.is_null() {
+            return std::ptr::null_mut();
+        }
+        // SAFETY: the block is large enough for the header and `size` bytes after it.
+        unsafe {
+            base.cast::<usize>().write(size);
+            base.add(HEADER).cast()
+        }
+    }
+
+    pub unsafe extern "C" fn malloc(n: c_int) -> *mut c_void {
+        let Some((size, layout)) = usize::try_from(n).ok().and_then(|s| Some((s, layout(s)?)))
+        else {
+            return std::ptr::null_mut();
+        };
+        // SAFETY: the layout is never zero-sized (it includes the header).
+        unsafe { hand_out(std::alloc::alloc(layout), size) }
+    }
+
+    pub unsafe extern "C" fn free(p: *mut c_void) {
+        if p.is_null() {
+            return;
+        }
+        // SAFETY: SQLite frees only what `malloc`/`realloc` gave it, once; the layout is the one it was
+        // allocated with.
+        unsafe {
+            let (base, size) = block(p);
+            if let Some(layout) = layout(size) {
+                std::alloc::dealloc(base, layout);
+            }
+        }
+    }
+
+    pub unsafe extern "C" fn realloc(p: *mut c_void, n: c_int) -> *mut c_void {
+        if p.is_null() {
+            // SAFETY: as `malloc`.
+            return unsafe { malloc(n) };
+        }
+        let Some(new_size) = usize::try_from(n).ok().filter(|s| layout(*s).is_some()) else {
+            return std::ptr::null_mut();
+        };
+        // SAFETY: `p` is live (SQLite's contract); the old layout is the one it was allocated with, and
+        // the new size with its header fits a `Layout` (checked above).
+        unsafe {
+            let (base, old_size) = block(p);
+            let Some(old) = layout(old_size) else {
+                return std::ptr::null_mut();
+            };
+            hand_out(std::alloc::realloc(base, old, new_size + HEADER), new_size)
+        }
+    }
+
+    pub unsafe extern "C" fn size(p: *mut c_void) -> c_int {
+        if p.is_null() {
+            return 0;
+        }
+        // SAFETY: `p` is live (SQLite's contract); sizes were `c_int`s when allocated.
+        unsafe { c_int::try_from(block(p).1).unwrap_or(c_int::MAX) }
+    }
+
+    pub unsafe extern "C" fn roundup(n: c_int) -> c_int {
+        n.saturating_add(7) & !7
+    }
+
+    pub unsafe extern "C" fn init(_: *mut c_void) -> c_int {
+        rusqlite::ffi::SQLITE_OK
+    }
+
+    pub unsafe extern "C" fn shutdown(_: *mut c_void) {}
 }
 
 impl SqliteDb {
@@ -205,7 +355,7 @@ impl SqliteDb {
             let conn = inner.readers.lock().unwrap().pop();
             let conn = match conn {
                 Some(c) => c,
-                None => open_connection(&inner.path)?,
+                None => open_reader(&inner.path)?,
             };
             let r = f(&conn);
             inner.readers.lock().unwrap().push(conn);
@@ -620,6 +770,17 @@ mod tests {
             out.push(h.await.unwrap());
         }
         out
+    }
+
+    #[tokio::test]
+    async fn reader_connections_keep_a_small_page_cache_and_the_writer_the_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDb::open(&dir.path().join("c.db"), &[]).unwrap();
+        let cache = |conn: &Connection| -> StoreResult<i64> {
+            Ok(conn.query_row("PRAGMA cache_size", [], |r| r.get(0))?)
+        };
+        assert_eq!(db.read(cache).await.unwrap(), -READER_CACHE_KIB);
+        assert_eq!(db.write(cache).await.unwrap(), -2000, "SQLite's default");
     }
 
     #[tokio::test]

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use vwc_maintenance_scheduler::{SqliteSchedulerStore, seed_bulk, sweep};
 use vwc_store::Outbox;
+use vwc_store::vehicle_ledger::DailyRun;
 use vwc_store::vehicle_ledger::bench::BenchArgs;
 
 #[tokio::main]
@@ -14,8 +15,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bench = BenchArgs::from_env("sweep-bench")?;
     let n = bench.vehicles;
     let store = SqliteSchedulerStore::open(&bench.dir.join("maintenance.db"))?;
-    seed_bulk(&store, n).await?;
-    let today = vwc_clock::now().date_naive();
+    seed_bulk(&store, n, bench.now).await?;
+    let today = bench.now.date_naive();
     let mut days = vec![
         ("first".to_string(), today),
         ("same-day".to_string(), today),
@@ -23,7 +24,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     days.extend((1..=7).map(|d| (format!("day +{d}"), today + chrono::Days::new(d))));
     for (label, day) in days {
         let started = Instant::now();
-        let r = sweep(&store, None, day).await?;
+        let r = sweep(&store, &DailyRun::of_day(None, day, bench.now)).await?;
         let secs = started.elapsed().as_secs_f64();
         let rows = store.pending(usize::MAX).await?;
         let ids: Vec<_> = rows.iter().map(|(id, _)| id.clone()).collect();

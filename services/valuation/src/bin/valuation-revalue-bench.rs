@@ -4,6 +4,7 @@
 
 use std::time::Instant;
 
+use vwc_store::vehicle_ledger::DailyRun;
 use vwc_store::vehicle_ledger::bench::BenchArgs;
 use vwc_valuation::revalue::seed_bulk;
 use vwc_valuation::{SqliteValuationStore, revalue};
@@ -13,7 +14,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bench = BenchArgs::from_env("revalue-bench")?;
     let n = bench.vehicles;
     let store = SqliteValuationStore::open(&bench.dir.join("valuation.db"))?;
-    let today = vwc_clock::now().date_naive();
+    let today = bench.now.date_naive();
     let started = Instant::now();
     seed_bulk(&store, n, today).await?;
     println!(
@@ -22,7 +23,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     for label in ["today", "same-day"] {
         let started = Instant::now();
-        let r = revalue(&store, None, today).await?;
+        let r = revalue(&store, &DailyRun::of_day(None, today, bench.now)).await?;
         let secs = started.elapsed().as_secs_f64();
         println!(
             "revalue {label}: {} vehicles in {secs:.2} s ({:.0} vehicles/s); {} changed, {} published",

@@ -3,7 +3,15 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    vwc::bench::run().await
+fn main() -> anyhow::Result<()> {
+    // The rows measured in this process (sweep, re-valuation, chat) use SQLite as `vwc` does: through
+    // the global allocator. First, before the runtime's threads and before any database is opened.
+    // `VWC_BENCH_SQLITE_MALLOC=libc` keeps SQLite's own (`malloc`), to measure the difference.
+    if std::env::var("VWC_BENCH_SQLITE_MALLOC").as_deref() != Ok("libc") {
+        vwc_store::sqlite::allocate_through_rust();
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(vwc::bench::run())
 }

@@ -3,10 +3,15 @@
 
 use std::path::PathBuf;
 
+/// Organisations the daily jobs' benchmark fleets are spread over (both services seed the same ones).
+pub const BENCH_ORGS: [&str; 4] = ["org_bench_a", "org_bench_b", "org_bench_c", "org_bench_d"];
+
 /// Where a benchmark keeps its store, and how many vehicles it seeds.
 pub struct BenchArgs {
     pub vehicles: usize,
     pub dir: PathBuf,
+    /// The instant the benchmark's fleet is seeded and swept at (its "today").
+    pub now: chrono::DateTime<chrono::Utc>,
     /// A directory given is kept (inspect it afterwards); the default temporary one is removed.
     given: bool,
 }
@@ -29,6 +34,7 @@ impl BenchArgs {
         Ok(BenchArgs {
             vehicles,
             dir,
+            now: vwc_clock::now(),
             given: given.is_some(),
         })
     }

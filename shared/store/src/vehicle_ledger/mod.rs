@@ -37,6 +37,16 @@ pub enum CommitOutcome {
     Conflict,
 }
 
+impl CommitOutcome {
+    /// How many of a batch's commits were applied (the benchmarks' seeding counts what it added).
+    pub fn applied(outcomes: &[CommitOutcome]) -> usize {
+        outcomes
+            .iter()
+            .filter(|o| **o == CommitOutcome::Applied)
+            .count()
+    }
+}
+
 /// The ledger's part of one atomic change of a vehicle, whatever else the service's commit carries.
 /// Implemented with [`ledger_commit!`](crate::ledger_commit) on a struct with these fields.
 pub trait LedgerCommit: Send + Sync + 'static {
@@ -332,15 +342,58 @@ impl VehicleLocks {
     }
 }
 
-/// Runs a service's daily job for today every `interval` (the first right away) until `shutdown` turns
-/// true, in embedded mode. A failed run is logged (`job` names it) and tried again at the next tick.
+/// One run of a daily job over the vehicles (the maintenance sweep, the re-valuation): the organisation
+/// (every one when `None`), the day it evaluates, "now" by the service's clock (what the published events
+/// and records are stamped with), and the trace those events carry (a new one when `None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DailyRun {
+    pub org: Option<String>,
+    pub day: NaiveDate,
+    pub now: chrono::DateTime<chrono::Utc>,
+    pub traceparent: Option<String>,
+}
+
+impl DailyRun {
+    /// A run of `day` for `org` (every organisation when `None`), at `now`.
+    pub fn of_day(
+        org: Option<&str>,
+        day: NaiveDate,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> DailyRun {
+        DailyRun {
+            org: org.map(str::to_string),
+            day,
+            now,
+            traceparent: None,
+        }
+    }
+
+    /// A run of today by `clock`.
+    pub fn today(org: Option<&str>, clock: &dyn vwc_clock::Clock) -> DailyRun {
+        let now = clock.now();
+        DailyRun::of_day(org, now.date_naive(), now)
+    }
+
+    /// The same run, its events carrying `traceparent`.
+    pub fn traced(self, traceparent: Option<&str>) -> DailyRun {
+        DailyRun {
+            traceparent: traceparent.map(str::to_string),
+            ..self
+        }
+    }
+}
+
+/// Runs a service's daily job for today by `clock` every `interval` (the first right away) until
+/// `shutdown` turns true, in embedded mode. A failed run is logged (`job` names it) and tried again at the
+/// next tick.
 pub async fn run_daily<F, Fut, R, E>(
     job: &'static str,
     interval: std::time::Duration,
+    clock: vwc_clock::SharedClock,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
     mut run: F,
 ) where
-    F: FnMut(NaiveDate) -> Fut,
+    F: FnMut(DailyRun) -> Fut,
     Fut: std::future::Future<Output = Result<R, E>>,
     E: std::fmt::Display,
 {
@@ -352,7 +405,7 @@ pub async fn run_daily<F, Fut, R, E>(
         }
         tokio::select! {
             _ = ticker.tick() => {
-                if let Err(e) = run(vwc_clock::now().date_naive()).await {
+                if let Err(e) = run(DailyRun::today(None, clock.as_ref())).await {
                     tracing::error!(error = %e, job, "a daily job failed; retrying at the next tick");
                 }
             }
