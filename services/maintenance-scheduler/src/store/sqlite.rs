@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use rusqlite::{Connection, params};
 use vwc_contracts::{OrgId, VehicleId};
-use vwc_store::mongo::parse_ts;
+use vwc_store::parse_ts;
 use vwc_store::sqlite::optional;
 use vwc_store::vehicle_ledger::sqlite::{apply_head, commit_prepared, read_stored, revisions_of};
 use vwc_store::vehicle_ledger::{
