@@ -41,7 +41,8 @@ fn summary_cell<'a>(html: &'a str, label: &str) -> Option<&'a str> {
 /// Parses the summary table and the `UNIT_DATA` array of a `cargo-timing-*.html` report.
 pub fn parse_timings(html: &str) -> anyhow::Result<Timings> {
     let number = |label: &str| -> anyhow::Result<f64> {
-        let cell = summary_cell(html, label).with_context(|| format!("no {label:?} in the report"))?;
+        let cell =
+            summary_cell(html, label).with_context(|| format!("no {label:?} in the report"))?;
         let first = cell.split(['s', ' ']).next().unwrap_or_default();
         first
             .parse()
@@ -51,11 +52,7 @@ pub fn parse_timings(html: &str) -> anyhow::Result<Timings> {
         .find("const UNIT_DATA = ")
         .context("no UNIT_DATA in the report")?
         + "const UNIT_DATA = ".len();
-    let end = start
-        + html[start..]
-            .find("];")
-            .context("UNIT_DATA does not end")?
-        + 1;
+    let end = start + html[start..].find("];").context("UNIT_DATA does not end")? + 1;
     let units: Vec<serde_json::Value> =
         serde_json::from_str(&html[start..end]).context("UNIT_DATA is not JSON")?;
     let secs = |u: &serde_json::Value| u["duration"].as_f64().unwrap_or(0.0);
@@ -193,7 +190,10 @@ fn lambda_env(api: std::net::SocketAddr, function: &str) -> Vec<(String, String)
         ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024".to_string()),
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_string()),
         ("AWS_LAMBDA_LOG_STREAM_NAME", "bench".to_string()),
-        ("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{function}")),
+        (
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            format!("/aws/lambda/{function}"),
+        ),
         ("AWS_REGION", "us-east-1".to_string()),
         ("AWS_ACCESS_KEY_ID", "bench".to_string()),
         ("AWS_SECRET_ACCESS_KEY", "bench".to_string()),
@@ -254,39 +254,54 @@ pub async fn init_once(binary: &Path, env: &[(String, String)]) -> anyhow::Resul
     waited.context("no request for an invocation within 30 s")?
 }
 
-/// The functions whose init the bench measures, with what each needs besides the Lambda environment;
-/// those that open MongoDB only when `VWC_BENCH_MONGODB_URI` names a server.
-fn init_cases(data_dir: &Path) -> Vec<(&'static str, &'static str, Vec<(String, String)>)> {
-    let jwks = ("VWC_JWKS".to_string(), "http://127.0.0.1:9/jwks.json".to_string());
+/// One function whose init the bench measures: what it opens, and the environment it needs besides the
+/// Lambda one.
+struct InitCase {
+    function: &'static str,
+    opens: &'static str,
+    env: Vec<(String, String)>,
+}
+
+/// The functions whose init the bench measures; those that open MongoDB only when
+/// `VWC_BENCH_MONGODB_URI` names a server.
+fn init_cases(data_dir: &Path) -> Vec<InitCase> {
+    let jwks = (
+        "VWC_JWKS".to_string(),
+        "http://127.0.0.1:9/jwks.json".to_string(),
+    );
     let mut cases = vec![
-        ("vwc-lambda-token-claims", "nothing opened", vec![]),
-        (
-            "vwc-lambda-chat",
-            "the chat's SQLite store",
-            vec![
+        InitCase {
+            function: "vwc-lambda-token-claims",
+            opens: "nothing opened",
+            env: vec![],
+        },
+        InitCase {
+            function: "vwc-lambda-chat",
+            opens: "the chat's SQLite store",
+            env: vec![
                 jwks.clone(),
-                (
-                    "VWC_DATA_DIR".to_string(),
-                    data_dir.display().to_string(),
-                ),
+                ("VWC_DATA_DIR".to_string(), data_dir.display().to_string()),
             ],
-        ),
+        },
     ];
     if let Some(uri) = std::env::var("VWC_BENCH_MONGODB_URI")
         .ok()
         .filter(|u| !u.is_empty())
     {
-        let prefix = format!("bench_init_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-        cases.push((
-            "vwc-lambda-api",
-            "every MongoDB store, indexes ensured",
-            vec![
+        let prefix = format!(
+            "bench_init_{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        cases.push(InitCase {
+            function: "vwc-lambda-api",
+            opens: "every MongoDB store, indexes ensured",
+            env: vec![
                 jwks,
                 ("VWC_MONGODB_URI".to_string(), uri),
                 ("VWC_MONGODB_PREFIX".to_string(), prefix),
                 ("VWC_ATTACHMENTS_BUCKET".to_string(), "bench".to_string()),
             ],
-        ));
+        });
     }
     cases
 }
@@ -297,9 +312,15 @@ pub async fn init_rows(runs: usize) -> anyhow::Result<String> {
     let dir = host_lambda_dir();
     let data = super::private_dir()?;
     let mut rows = String::new();
-    for (function, opens, env) in init_cases(data.path()) {
+    for InitCase {
+        function,
+        opens,
+        env,
+    } in init_cases(data.path())
+    {
         let binary = dir.join(function);
-        let measure = format!("(n) Lambda init `{function}` (exec → first `GET …/invocation/next`; {opens})");
+        let measure =
+            format!("(n) Lambda init `{function}` (exec → first `GET …/invocation/next`; {opens})");
         if !binary.exists() {
             rows.push_str(&none_row(
                 &measure,
