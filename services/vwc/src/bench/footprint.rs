@@ -397,41 +397,32 @@ mod tests {
         );
     }
 
-    /// A stand-in function: a script that asks the Runtime API for an invocation (bash's /dev/tcp), or
-    /// one that fails its init.
-    fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    /// [`init_once`] of a stand-in function named `name`: a bash script running `body` (one that asks the
+    /// Runtime API for an invocation through bash's /dev/tcp, or one that fails its init).
+    async fn init_of_script(name: &str, body: &str) -> anyhow::Result<Duration> {
         use std::os::unix::fs::PermissionsExt;
-        let path = dir.join(name);
-        std::fs::write(&path, format!("#!/bin/bash\n{body}\n")).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-        path
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join(name);
+        std::fs::write(&path, format!("#!/bin/bash\n{body}\n"))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+        init_once(&path, &[]).await
     }
 
     #[tokio::test]
     async fn init_ends_at_the_first_request_for_an_invocation() {
-        let dir = tempfile::tempdir().unwrap();
-        let asks = script(
-            dir.path(),
-            "asks",
-            r#"sleep 0.2
+        let asks = r#"sleep 0.2
 exec 3<>"/dev/tcp/${AWS_LAMBDA_RUNTIME_API%:*}/${AWS_LAMBDA_RUNTIME_API#*:}"
 printf 'GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nhost: x\r\n\r\n' >&3
-sleep 30"#,
-        );
-        let t = init_once(&asks, &[]).await.unwrap();
+sleep 30"#;
+        let t = init_of_script("asks", asks).await.unwrap();
         // The clock starts before the exec, so the script's own sleep is inside the measure.
         assert!(t >= Duration::from_millis(200), "{t:?}");
     }
 
     #[tokio::test]
     async fn a_function_that_exits_during_init_is_reported_with_its_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let fails = script(
-            dir.path(),
-            "fails",
-            "echo \"VWC_MONGODB_URI is required ($AWS_LAMBDA_FUNCTION_NAME)\" >&2; exit 3",
-        );
-        let err = format!("{:#}", init_once(&fails, &[]).await.unwrap_err());
+        let fails = "echo \"VWC_MONGODB_URI is required ($AWS_LAMBDA_FUNCTION_NAME)\" >&2; exit 3";
+        let err = format!("{:#}", init_of_script("fails", fails).await.unwrap_err());
         assert!(err.contains("exited"), "{err}");
         assert!(err.contains("VWC_MONGODB_URI is required (fails)"), "{err}");
     }
