@@ -49,7 +49,7 @@ dashboard_ensure_tools() {
 # copied to $1 so a build of another checkout sharing the target dir cannot swap it mid-run.
 dashboard_vwc_binary() {
     local copy="$1" target js
-    cargo build -p vwc --locked --quiet >&2 || return 1
+    cargo build -p vwc --all-features --locked --quiet >&2 || return 1
     # Where cargo put it: $CARGO_TARGET_DIR, a `target-dir` in .cargo/config.toml, or $REPO/target.
     target=$(cd "$REPO" && cargo metadata --format-version 1 --no-deps |
         node -p 'JSON.parse(require("fs").readFileSync(0, "utf8")).target_directory') || return 1

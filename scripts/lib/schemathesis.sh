@@ -36,8 +36,9 @@ schemathesis_main() {
     schemathesis_ensure_venv
     local work
     work="$(mktemp -d "${TMPDIR:-/tmp}/vwc-schemathesis.XXXXXX")"
-    # The shared target dir may be rebuilt by others meanwhile: run a private copy of this tree's binary.
-    (cd "$REPO" && cargo build -p vwc --locked --quiet)
+    # The shared target dir may be rebuilt by others meanwhile: run a private copy of this tree's binary
+    # (with the test run's features, so cargo reuses that build).
+    (cd "$REPO" && cargo build -p vwc --all-features --locked --quiet)
     local target="${CARGO_TARGET_DIR:-$REPO/target}"
     cp "$target/debug/vwc" "$work/vwc"
     local port

@@ -13,6 +13,7 @@ pub mod http;
 pub mod intent;
 pub mod knowledge;
 pub mod llm;
+#[cfg(feature = "aws")]
 pub mod mongo;
 /// BM25 over short documents, shared with the edge's search (`shared/search`).
 pub use vwc_search as search;
@@ -25,6 +26,7 @@ pub use historian::{AskError, Historian};
 pub use intent::{Intent, Slots, Understanding};
 pub use knowledge::VehicleKnowledge;
 pub use llm::{ApiKey, LlmProvider, LlmSettings};
+#[cfg(feature = "aws")]
 pub use mongo::MongoChatStore;
 pub use sqlite::SqliteChatStore;
 pub use store::{ChatStore, ChatTurn, Conversation, Feedback};

@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::de::DeserializeOwned;
 use vwc_contracts::maintenance::MaintenanceScheduleUpdated;
 use vwc_contracts::{OrgId, Vehicle, VehicleEvent};
-use vwc_store::mongo::parse_ts;
+use vwc_store::parse_ts;
 use vwc_store::sqlite::claim_inbox;
 use vwc_store::{Plumbed, SqliteDb, StoreResult, ts};
 

@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use vwc_chat_historian::engine::Citation;
 use vwc_chat_historian::knowledge::{ValuationPoint, ValuationView};
 use vwc_chat_historian::store::{MessageRef, Revision, VehicleRef};
-use vwc_chat_historian::{ChatStore, ChatTurn, Feedback, MongoChatStore, SqliteChatStore};
+use vwc_chat_historian::{ChatStore, ChatTurn, Feedback, SqliteChatStore};
 use vwc_contracts::maintenance::{
     MaintenanceItemView, MaintenanceScheduleUpdated, MaintenanceStatus,
 };
@@ -514,7 +514,7 @@ async fn a_corrected_record_is_replaced_and_a_voided_one_never_read(store: Store
 vwc_testkit::conformance!(
     "chat-historian", Store;
     sqlite("chat-historian.db"): SqliteChatStore::open,
-    mongodb("chat_historian"): MongoChatStore::connect;
+    mongodb("chat_historian"): vwc_chat_historian::MongoChatStore::connect;
     a_vehicle_is_known_only_in_its_organisation,
     events_come_back_in_time_order_and_duplicates_change_nothing,
     every_applied_change_bumps_the_knowledge_version,

@@ -7,4 +7,6 @@ pub mod ics;
 pub mod keys;
 pub mod signing;
 
-pub use keys::{CalendarKeyStore, FeedSecret, MongoCalendarKeys, SqliteCalendarKeys};
+#[cfg(feature = "aws")]
+pub use keys::MongoCalendarKeys;
+pub use keys::{CalendarKeyStore, FeedSecret, SqliteCalendarKeys};

@@ -9,6 +9,7 @@ pub mod cursor;
 pub mod export;
 pub mod fuel;
 pub mod http;
+#[cfg(feature = "aws")]
 pub mod mongo;
 pub mod query;
 pub mod read_model;
@@ -17,6 +18,7 @@ pub mod sqlite;
 pub mod store;
 
 pub use consumer::EdgeConsumer;
+#[cfg(feature = "aws")]
 pub use mongo::MongoEdgeStore;
 pub use sqlite::SqliteEdgeStore;
 pub use store::EdgeStore;

@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use vwc_edge::calendar::{CalendarKeyStore, MongoCalendarKeys, SqliteCalendarKeys};
+use vwc_edge::calendar::{CalendarKeyStore, SqliteCalendarKeys};
 
 type Store = Arc<dyn CalendarKeyStore>;
 
@@ -56,6 +56,7 @@ where
     check(Arc::new(store)).await;
 }
 
+#[cfg(feature = "aws")]
 async fn on_mongodb<F, Fut>(check: F)
 where
     F: FnOnce(Store) -> Fut,
@@ -64,9 +65,9 @@ where
     vwc_testkit::mongo::on_fresh_database(
         "edge",
         |client, name| async move {
-            Arc::new(MongoCalendarKeys::new(vwc_store::mongo::MongoDb::new(
-                client, &name,
-            ))) as Store
+            Arc::new(vwc_edge::calendar::MongoCalendarKeys::new(
+                vwc_store::mongo::MongoDb::new(client, &name),
+            )) as Store
         },
         check,
     )

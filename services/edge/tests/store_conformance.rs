@@ -20,7 +20,7 @@ use vwc_edge::corrections::TimelineRevision;
 use vwc_edge::store::{
     CostBucket, CostKey, CostTotal, EventFilter, NotificationView, TimelinePosition,
 };
-use vwc_edge::{EdgeStore, MongoEdgeStore, SqliteEdgeStore};
+use vwc_edge::{EdgeStore, SqliteEdgeStore};
 
 type Store = Arc<dyn EdgeStore>;
 
@@ -1911,7 +1911,7 @@ async fn sold_and_archived_vehicles_leave_the_fleet_and_its_value_but_stay_liste
 vwc_testkit::conformance!(
     "edge", Store;
     sqlite("edge.db"): SqliteEdgeStore::open,
-    mongodb("edge"): MongoEdgeStore::connect;
+    mongodb("edge"): vwc_edge::MongoEdgeStore::connect;
     a_registered_vehicle_reads_back_without_stats,
     a_duplicate_delivery_returns_false_and_has_no_second_effect,
     the_same_event_under_another_envelope_has_no_second_effect,

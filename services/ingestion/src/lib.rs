@@ -6,6 +6,7 @@ pub mod corrections;
 pub mod dealers;
 pub mod http;
 pub mod import;
+#[cfg(feature = "aws")]
 pub mod mongo;
 pub mod openapi;
 pub mod service;
@@ -13,6 +14,7 @@ pub mod sqlite;
 pub mod store;
 pub mod vin;
 
+#[cfg(feature = "aws")]
 pub use mongo::MongoIngestionStore;
 pub use service::Ingestion;
 pub use sqlite::SqliteIngestionStore;

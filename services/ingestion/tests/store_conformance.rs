@@ -19,9 +19,7 @@ use vwc_ingestion::dealers::{
 };
 use vwc_ingestion::service::dealer_event_builder;
 use vwc_ingestion::store::IdempotencyKey;
-use vwc_ingestion::{
-    Ingestion, IngestionDb, InsertEventOutcome, MongoIngestionStore, SOURCE, SqliteIngestionStore,
-};
+use vwc_ingestion::{Ingestion, IngestionDb, InsertEventOutcome, SOURCE, SqliteIngestionStore};
 use vwc_store::StoreError;
 use vwc_testkit::vin;
 use vwc_webhook::WebhookSecret;
@@ -964,7 +962,7 @@ async fn a_vehicle_is_replaced_only_while_it_reads_as_expected(store: Store) {
 vwc_testkit::conformance!(
     "ingestion", Store;
     sqlite("ingestion.db"): SqliteIngestionStore::open,
-    mongodb("ingestion"): MongoIngestionStore::connect;
+    mongodb("ingestion"): vwc_ingestion::MongoIngestionStore::connect;
     a_registered_vehicle_reads_back_unchanged,
     registering_a_vehicle_writes_its_envelope_to_the_outbox,
     registering_the_same_vin_twice_in_an_org_conflicts_and_writes_nothing,

@@ -33,6 +33,7 @@ pub use evaluation::{Evaluation, TimelineFact, VehicleRecord, evaluate_vehicle};
 pub use publishing::{Outgoing, Plan, PublishedSchedule, SentReminder, plan};
 pub use service::{Clock, ConfigureError, Scheduler, UpdateError};
 pub use settings::{DueMode, ItemChange, ItemSettings};
+#[cfg(feature = "aws")]
 pub use store::mongo::MongoSchedulerStore;
 pub use store::sqlite::SqliteSchedulerStore;
 pub use store::{CommitOutcome, SchedulerStore, VehicleCommit, VehicleLedger, VehicleState};

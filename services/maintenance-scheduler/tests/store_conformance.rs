@@ -9,8 +9,8 @@ use vwc_contracts::maintenance::MaintenanceStatus;
 use vwc_contracts::{Envelope, OdometerUnit, Vehicle};
 use vwc_maintenance_scheduler::evaluation::FactKind;
 use vwc_maintenance_scheduler::{
-    CommitOutcome, ItemSettings, MongoSchedulerStore, PublishedSchedule, SchedulerStore,
-    SentReminder, SqliteSchedulerStore, TimelineFact, VehicleCommit, VehicleRecord, VehicleState,
+    CommitOutcome, ItemSettings, PublishedSchedule, SchedulerStore, SentReminder,
+    SqliteSchedulerStore, TimelineFact, VehicleCommit, VehicleRecord, VehicleState,
 };
 use vwc_testkit::ledger::{
     self, a_ready_store_answers_ping, dead_letters_are_listed_oldest_first_until_replayed,
@@ -585,7 +585,7 @@ async fn outbox_rows_are_pending_until_marked_sent(store: Store) {
 vwc_testkit::conformance!(
     "maintenance-scheduler", Store;
     sqlite("maintenance.db"): SqliteSchedulerStore::open,
-    mongodb("maintenance"): MongoSchedulerStore::connect;
+    mongodb("maintenance"): vwc_maintenance_scheduler::MongoSchedulerStore::connect;
     an_unknown_vehicle_has_an_empty_state_at_version_zero,
     a_commit_reads_back_exactly,
     a_commit_from_a_stale_version_conflicts_and_writes_nothing,

@@ -7,6 +7,7 @@ pub mod compose;
 pub mod consumer;
 pub mod email;
 pub mod http;
+#[cfg(feature = "aws")]
 pub mod mongo;
 pub mod outcome;
 pub mod preferences;
@@ -21,7 +22,10 @@ pub mod worker;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use consumer::NotificationConsumer;
-pub use email::{EmailSender, SesEmailSender};
+pub use email::EmailSender;
+#[cfg(feature = "aws")]
+pub use email::SesEmailSender;
+#[cfg(feature = "aws")]
 pub use mongo::MongoNotificationStore;
 pub use sqlite::SqliteNotificationStore;
 pub use store::NotificationStore;

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::de::{DeserializeOwned, Error as _};
 use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use vwc_store::mongo::parse_ts;
+use vwc_store::parse_ts;
 use vwc_store::{StoreError, StoreResult, ts};
 use vwc_webhook::WebhookSecret;
 

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
 use vwc_contracts::OrgId;
-use vwc_store::mongo::parse_ts;
+use vwc_store::parse_ts;
 use vwc_store::sqlite::{claim_inbox, enqueue, optional};
 use vwc_store::{Plumbed, SqliteDb, StoreError, StoreResult, ts};
 

@@ -5,6 +5,7 @@
 pub mod consumer;
 pub mod http;
 pub mod model;
+#[cfg(feature = "aws")]
 pub mod mongo;
 pub mod revalue;
 pub mod sqlite;
@@ -12,6 +13,7 @@ pub mod store;
 pub mod valuer;
 
 pub use consumer::ValuationConsumer;
+#[cfg(feature = "aws")]
 pub use mongo::MongoValuationStore;
 pub use revalue::{RevalueError, RevalueReport, revalue};
 pub use sqlite::SqliteValuationStore;

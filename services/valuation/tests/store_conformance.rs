@@ -11,8 +11,8 @@ use vwc_testkit::ledger::{
 };
 use vwc_valuation::model::{Fact, FactDetail, VehicleProfile};
 use vwc_valuation::{
-    CommitOutcome, MongoValuationStore, PublishedPoint, SqliteValuationStore, ValuationStore,
-    VehicleCommit, VehicleState,
+    CommitOutcome, PublishedPoint, SqliteValuationStore, ValuationStore, VehicleCommit,
+    VehicleState,
 };
 
 type Store = Arc<dyn ValuationStore>;
@@ -315,7 +315,7 @@ async fn outbox_rows_are_pending_until_marked_sent(store: Store) {
 vwc_testkit::conformance!(
     "valuation", Store;
     sqlite("valuation.db"): SqliteValuationStore::open,
-    mongodb("valuation"): MongoValuationStore::connect;
+    mongodb("valuation"): vwc_valuation::MongoValuationStore::connect;
     an_unknown_vehicle_has_an_empty_state_at_version_zero,
     a_commit_reads_back_exactly,
     the_highest_revision_of_each_record_is_kept,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use vwc_ingestion::attachments::AttachmentStore;
 use vwc_ingestion::attachments::fs::FsAttachmentStore;
+#[cfg(feature = "aws")]
 use vwc_ingestion::attachments::s3::S3AttachmentStore;
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20,6 +21,7 @@ pub enum AttachmentsChoice {
     },
 }
 
+#[cfg(feature = "aws")]
 /// An S3 client for attachments: path-style when pointed at an emulator (moto serves no virtual hosts).
 pub async fn s3_client(endpoint: Option<&str>) -> aws_sdk_s3::Client {
     let sdk = vwc_bus::aws::sdk_config(endpoint).await;
@@ -29,12 +31,20 @@ pub async fn s3_client(endpoint: Option<&str>) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(config)
 }
 
-pub async fn open(choice: &AttachmentsChoice, data_dir: &Path) -> Arc<dyn AttachmentStore> {
-    match choice {
+pub async fn open(
+    choice: &AttachmentsChoice,
+    data_dir: &Path,
+) -> anyhow::Result<Arc<dyn AttachmentStore>> {
+    Ok(match choice {
         AttachmentsChoice::Files => Arc::new(FsAttachmentStore::new(data_dir)),
+        #[cfg(feature = "aws")]
         AttachmentsChoice::S3 { bucket, endpoint } => Arc::new(S3AttachmentStore::new(
             s3_client(endpoint.as_deref()).await,
             bucket.clone(),
         )),
-    }
+        #[cfg(not(feature = "aws"))]
+        AttachmentsChoice::S3 { .. } => {
+            return Err(crate::built_without_aws("--attachments-bucket (S3)"));
+        }
+    })
 }

@@ -17,6 +17,7 @@ use serde_json::json;
 use tokio::sync::Mutex;
 use vwc_contracts::{EventKind, EventSource, Vehicle, VehicleEvent};
 
+mod footprint;
 mod scale;
 
 /// A temporary data directory only its owner can open, as `vwc up` expects of a data dir (a world-readable
@@ -547,6 +548,14 @@ pub async fn run() -> anyhow::Result<()> {
         println!("{}", sweep_rows(sweep_vehicles()).await?);
         return Ok(());
     }
+    if only == "footprint" {
+        // The build time, the Lambda zips and the Lambda functions' init (rows l, m, n).
+        println!(
+            "| measure | requests/s | p50 | p99 | errors | |\n| --- | ---: | ---: | ---: | ---: | ---: |"
+        );
+        println!("{}", footprint::rows().await?);
+        return Ok(());
+    }
     let http_only = only == "http";
     if !only.is_empty() && !http_only {
         // `fleet`, `import` or both (`fleet,import`): only those rows.
@@ -703,6 +712,7 @@ pub async fn run() -> anyhow::Result<()> {
     ));
     table.push_str(&chat.row());
     table.push_str(&scale);
+    table.push_str(&footprint::rows().await?);
     table.push_str(&caught_up);
     println!("{table}");
     Ok(())

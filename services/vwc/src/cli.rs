@@ -392,10 +392,22 @@ pub async fn config_layers() -> anyhow::Result<vwc_config::Layers> {
     let Some(env) = std::env::var("VWC_ENV").ok().filter(|e| !e.is_empty()) else {
         return Ok(vwc_config::Layers::default());
     };
+    let ssm = ssm_parameters(&env).await?;
+    Ok(vwc_config::Layers { ssm: Some(ssm) })
+}
+
+#[cfg(feature = "aws")]
+async fn ssm_parameters(env: &str) -> anyhow::Result<vwc_config::SsmParameters> {
     let endpoint = std::env::var("VWC_AWS_ENDPOINT").ok();
     let config = vwc_bus::aws::sdk_config(endpoint.as_deref()).await;
-    let ssm = vwc_config::SsmParameters::load(&aws_sdk_ssm::Client::new(&config), &env).await?;
-    Ok(vwc_config::Layers { ssm: Some(ssm) })
+    Ok(vwc_config::SsmParameters::load(&aws_sdk_ssm::Client::new(&config), env).await?)
+}
+
+#[cfg(not(feature = "aws"))]
+async fn ssm_parameters(env: &str) -> anyhow::Result<vwc_config::SsmParameters> {
+    Err(crate::built_without_aws(&format!(
+        "VWC_ENV={env} (SSM Parameter Store)"
+    )))
 }
 
 /// The chat's LLM provider settings: on when a base URL and a model are configured (flag, `VWC_LLM_*`, or
@@ -541,59 +553,65 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             aws_endpoint,
             bus_name,
         } => worker(service, data, aws_endpoint, bus_name).await,
-        Command::Aws {
-            action:
-                AwsAction::Bootstrap {
-                    endpoint,
-                    bus_name,
-                    max_receive_count,
-                    sweep_lambda_arn,
-                    sweep_schedule,
-                    revalue_lambda_arn,
-                    revalue_schedule,
-                },
-        } => {
-            let config = vwc_bus::aws::sdk_config(endpoint.as_deref()).await;
-            let done = vwc_bus::bootstrap::bootstrap(
-                &aws_sdk_eventbridge::Client::new(&config),
-                &aws_sdk_sqs::Client::new(&config),
-                &vwc_contracts::Routes::load(),
-                &bus_name,
-                max_receive_count,
-            )
-            .await?;
-            let mut out = serde_json::to_value(&done)?;
-            // The daily jobs' EventBridge schedules, for the Lambda functions given.
-            let schedules = [
-                (
-                    "sweepRule",
-                    "maintenance-sweep",
-                    sweep_lambda_arn,
-                    sweep_schedule,
-                ),
-                (
-                    "revalueRule",
-                    "valuation-revalue",
-                    revalue_lambda_arn,
-                    revalue_schedule,
-                ),
-            ];
-            for (field, rule_name, lambda, schedule) in schedules {
-                let Some(lambda) = lambda else { continue };
-                let rule = vwc_bus::bootstrap::schedule_sweep(
-                    &aws_sdk_eventbridge::Client::new(&config),
-                    &format!("{bus_name}-{rule_name}"),
-                    &schedule,
-                    &lambda,
-                )
-                .await?;
-                out[field] =
-                    serde_json::json!({"arn": rule, "schedule": schedule, "target": lambda});
-            }
-            println!("{}", serde_json::to_string_pretty(&out)?);
-            Ok(())
-        }
+        Command::Aws { action } => aws_bootstrap(action).await,
     }
+}
+
+/// `vwc aws bootstrap`: the event bus, the queues and the rules (and the daily jobs' schedules).
+#[cfg(feature = "aws")]
+async fn aws_bootstrap(action: AwsAction) -> anyhow::Result<()> {
+    let AwsAction::Bootstrap {
+        endpoint,
+        bus_name,
+        max_receive_count,
+        sweep_lambda_arn,
+        sweep_schedule,
+        revalue_lambda_arn,
+        revalue_schedule,
+    } = action;
+    let config = vwc_bus::aws::sdk_config(endpoint.as_deref()).await;
+    let done = vwc_bus::bootstrap::bootstrap(
+        &aws_sdk_eventbridge::Client::new(&config),
+        &aws_sdk_sqs::Client::new(&config),
+        &vwc_contracts::Routes::load(),
+        &bus_name,
+        max_receive_count,
+    )
+    .await?;
+    let mut out = serde_json::to_value(&done)?;
+    // The daily jobs' EventBridge schedules, for the Lambda functions given.
+    let schedules = [
+        (
+            "sweepRule",
+            "maintenance-sweep",
+            sweep_lambda_arn,
+            sweep_schedule,
+        ),
+        (
+            "revalueRule",
+            "valuation-revalue",
+            revalue_lambda_arn,
+            revalue_schedule,
+        ),
+    ];
+    for (field, rule_name, lambda, schedule) in schedules {
+        let Some(lambda) = lambda else { continue };
+        let rule = vwc_bus::bootstrap::schedule_sweep(
+            &aws_sdk_eventbridge::Client::new(&config),
+            &format!("{bus_name}-{rule_name}"),
+            &schedule,
+            &lambda,
+        )
+        .await?;
+        out[field] = serde_json::json!({"arn": rule, "schedule": schedule, "target": lambda});
+    }
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+#[cfg(not(feature = "aws"))]
+async fn aws_bootstrap(_: AwsAction) -> anyhow::Result<()> {
+    Err(crate::built_without_aws("`vwc aws bootstrap`"))
 }
 
 /// `vwc chat audit`: the organisation's turns as JSON lines, oldest first.

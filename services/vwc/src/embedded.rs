@@ -231,6 +231,7 @@ impl System {
                 }
                 Arc::new(bus.clone())
             }
+            #[cfg(feature = "aws")]
             BusChoice::Aws { endpoint, bus_name } => {
                 let config = vwc_bus::aws::sdk_config(endpoint.as_deref()).await;
                 let sqs = aws_sdk_sqs::Client::new(&config);
@@ -264,6 +265,8 @@ impl System {
                     bus_name.clone(),
                 ))
             }
+            #[cfg(not(feature = "aws"))]
+            BusChoice::Aws { .. } => return Err(crate::built_without_aws("--bus aws")),
         };
         let mut relay_handles = Vec::new();
         for (name, outbox) in stores.outboxes() {
@@ -295,11 +298,16 @@ impl System {
                         ..Default::default()
                     });
             }
+            #[cfg(feature = "aws")]
             if let Some(email) = &opts.email {
                 let sender = vwc_notification::SesEmailSender::connect(email.endpoint.as_deref())
                     .await
                     .from_address(email.from.clone());
                 worker = worker.with_email(Arc::new(sender));
+            }
+            #[cfg(not(feature = "aws"))]
+            if opts.email.is_some() {
+                return Err(crate::built_without_aws("e-mail through SES (--email)"));
             }
             relays.push(tokio::spawn(Arc::new(worker).run(shutdown_rx.clone())));
         }
@@ -390,7 +398,7 @@ impl System {
                 .transpose()
                 .context("the chat LLM provider")?
                 .map(Arc::new),
-            attachments: crate::attachments::open(&opts.attachments, &opts.data_dir).await,
+            attachments: crate::attachments::open(&opts.attachments, &opts.data_dir).await?,
         };
         let router = build_router(
             &stores,

@@ -3,7 +3,7 @@
 //! pattern. Committed as `infra/generated/routes.auto.tfvars.json`; `scripts/gen-infra-routes` rewrites it
 //! and a test fails when it drifts.
 
-use vwc_bus::bootstrap::{dead_letter_queue_name, event_pattern, queue_name, rule_name};
+use vwc_bus::naming::{dead_letter_queue_name, event_pattern, queue_name, rule_name};
 use vwc_contracts::Routes;
 
 /// Stands for the bus name in the generated names; Terraform substitutes its `bus_name` variable.

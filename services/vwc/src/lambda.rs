@@ -134,7 +134,7 @@ pub async fn run_api() -> Result<(), lambda_http::Error> {
                 &crate::attachments::AttachmentsChoice::S3 { bucket, endpoint },
                 std::path::Path::new("/tmp"),
             )
-            .await
+            .await?
         },
     };
     let idle_bus =
@@ -238,7 +238,7 @@ pub async fn run_chat() -> Result<(), lambda_http::Error> {
             &crate::attachments::AttachmentsChoice::Files,
             std::path::Path::new("/tmp"),
         )
-        .await,
+        .await?,
     };
     let clock = vwc_http::Clock::default();
     let router = crate::embedded::with_http_layers(

@@ -10,6 +10,7 @@ pub mod cognito;
 pub mod dashboard;
 pub mod embedded;
 pub mod infra;
+#[cfg(feature = "aws")]
 pub mod lambda;
 pub mod openapi;
 pub mod records;
@@ -22,3 +23,13 @@ pub mod stores;
 pub mod testing;
 
 pub use embedded::{EmbeddedOptions, System};
+
+/// What an AWS-mode option (`--bus aws`, `--store mongodb`, S3, SES, SSM) answers in a `vwc` built without
+/// the `aws` feature, which leaves the AWS SDK clients and the MongoDB driver out (docs/building.md).
+#[cfg(not(feature = "aws"))]
+pub(crate) fn built_without_aws(what: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{what} needs the AWS adapters, and this vwc was built without them: \
+         rebuild with `cargo build --release --features aws` (docs/building.md)"
+    )
+}

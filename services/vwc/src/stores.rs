@@ -6,18 +6,22 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use vwc_bus::{Consumer, DeadLetterStore};
-use vwc_chat_historian::{ChatConsumer, ChatStore, MongoChatStore, SqliteChatStore};
+use vwc_chat_historian::{ChatConsumer, ChatStore, SqliteChatStore};
 use vwc_clock::SharedClock;
-use vwc_edge::{EdgeConsumer, EdgeStore, MongoEdgeStore, SqliteEdgeStore};
-use vwc_ingestion::{IngestionDb, MongoIngestionStore, SqliteIngestionStore};
+use vwc_edge::{EdgeConsumer, EdgeStore, SqliteEdgeStore};
+use vwc_ingestion::{IngestionDb, SqliteIngestionStore};
 use vwc_maintenance_scheduler::{
-    MongoSchedulerStore, Scheduler, SchedulerConsumer, SchedulerStore, SqliteSchedulerStore,
+    Scheduler, SchedulerConsumer, SchedulerStore, SqliteSchedulerStore,
 };
 use vwc_notification::store::NotificationStore;
-use vwc_notification::{MongoNotificationStore, NotificationConsumer, SqliteNotificationStore};
+use vwc_notification::{NotificationConsumer, SqliteNotificationStore};
 use vwc_store::{Outbox, Plumbing};
-use vwc_valuation::{
-    MongoValuationStore, SqliteValuationStore, ValuationConsumer, ValuationStore, Valuer,
+use vwc_valuation::{SqliteValuationStore, ValuationConsumer, ValuationStore, Valuer};
+#[cfg(feature = "aws")]
+use {
+    vwc_chat_historian::MongoChatStore, vwc_edge::MongoEdgeStore,
+    vwc_ingestion::MongoIngestionStore, vwc_maintenance_scheduler::MongoSchedulerStore,
+    vwc_notification::MongoNotificationStore, vwc_valuation::MongoValuationStore,
 };
 
 /// Which storage backend a process uses.
@@ -52,8 +56,11 @@ impl Stores {
     pub fn open(data_dir: &Path) -> anyhow::Result<Stores> {
         let (edge, scheduler) = std::thread::scope(|scope| {
             let edge = scope.spawn(|| open_sqlite(data_dir, "edge", SqliteEdgeStore::open));
-            let scheduler =
-                open_sqlite(data_dir, "maintenance-scheduler", SqliteSchedulerStore::open);
+            let scheduler = open_sqlite(
+                data_dir,
+                "maintenance-scheduler",
+                SqliteSchedulerStore::open,
+            );
             let edge = edge
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -75,6 +82,7 @@ impl Stores {
     }
 
     /// One MongoDB database per service, through one client; indexes are created here.
+    #[cfg(feature = "aws")]
     pub async fn connect_mongodb(uri: &str, prefix: &str) -> anyhow::Result<Stores> {
         let client = mongo_client(uri).await?;
         let db = |service: &str| format!("{prefix}_{service}");
@@ -106,16 +114,22 @@ impl Stores {
     ) -> anyhow::Result<Arc<dyn ChatStore>> {
         match choice {
             StoreChoice::Sqlite => open_chat_sqlite(data_dir),
+            #[cfg(feature = "aws")]
             StoreChoice::Mongodb { uri, prefix } => {
                 connect_chat_mongodb(mongo_client(uri).await?, prefix).await
             }
+            #[cfg(not(feature = "aws"))]
+            StoreChoice::Mongodb { .. } => Err(crate::built_without_aws("--store mongodb")),
         }
     }
 
     pub async fn open_choice(choice: &StoreChoice, data_dir: &Path) -> anyhow::Result<Stores> {
         match choice {
             StoreChoice::Sqlite => Stores::open(data_dir),
+            #[cfg(feature = "aws")]
             StoreChoice::Mongodb { uri, prefix } => Stores::connect_mongodb(uri, prefix).await,
+            #[cfg(not(feature = "aws"))]
+            StoreChoice::Mongodb { .. } => Err(crate::built_without_aws("--store mongodb")),
         }
     }
 
@@ -203,6 +217,7 @@ const PUBLISHERS: [&str; 4] = [
     vwc_valuation::CONSUMER,
 ];
 
+#[cfg(feature = "aws")]
 async fn mongo_client(uri: &str) -> anyhow::Result<mongodb::Client> {
     mongodb::Client::with_uri_str(uri)
         .await
@@ -228,6 +243,7 @@ fn open_sqlite<S>(
     Ok(Arc::new(store))
 }
 
+#[cfg(feature = "aws")]
 async fn connect_chat_mongodb(
     client: mongodb::Client,
     prefix: &str,

@@ -5,7 +5,6 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use vwc::attachments::AttachmentsChoice;
 use vwc::testing::TestApp;
 use vwc_auth::Role;
 use vwc_testkit::{json as body, vin};
@@ -251,6 +250,7 @@ async fn another_organisation_gets_404_and_bad_files_are_refused_without_a_trace
     app.stop().await;
 }
 
+#[cfg(feature = "aws")]
 #[tokio::test]
 async fn in_s3_mode_uploads_are_checked_at_confirm_and_downloads_are_presigned() {
     let Some(endpoint) = vwc_testkit::aws::aws_endpoint("attachments in S3") else {
@@ -264,7 +264,7 @@ async fn in_s3_mode_uploads_are_checked_at_confirm_and_downloads_are_presigned()
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let app = TestApp::spawn_with(dir, |o| {
-        o.attachments = AttachmentsChoice::S3 {
+        o.attachments = vwc::attachments::AttachmentsChoice::S3 {
             bucket: bucket.clone(),
             endpoint: Some(endpoint.clone()),
         }

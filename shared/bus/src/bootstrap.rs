@@ -11,26 +11,7 @@ use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 use vwc_contracts::{EventType, Routes};
 
-/// The consumer's queue on bus `bus` (e.g. `vwc-edge`); the bus name keeps several buses on one account apart.
-pub fn queue_name(bus: &str, consumer: &str) -> String {
-    format!("{bus}-{consumer}")
-}
-
-/// Where the consumer's queue sends a message after `maxReceiveCount` failed receives.
-pub fn dead_letter_queue_name(bus: &str, consumer: &str) -> String {
-    format!("{bus}-{consumer}-dlq")
-}
-
-/// The rule on the bus that routes the consumer's event types to its queue.
-pub fn rule_name(consumer: &str) -> String {
-    format!("vwc-to-{consumer}")
-}
-
-/// The rule's pattern: any of the consumer's event types (the envelope type is the EventBridge DetailType).
-pub fn event_pattern(types: &[EventType]) -> String {
-    let types: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
-    serde_json::json!({ "detail-type": types }).to_string()
-}
+pub use crate::naming::{dead_letter_queue_name, event_pattern, queue_name, rule_name};
 
 /// SQS keeps dead letters for its maximum, 14 days, so there is time to look at them.
 const DEAD_LETTER_RETENTION_SECS: u32 = 14 * 24 * 60 * 60;
@@ -356,26 +337,6 @@ pub async fn schedule_sweep(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_follow_the_consumer() {
-        assert_eq!(queue_name("vwc", "edge"), "vwc-edge");
-        assert_eq!(dead_letter_queue_name("vwc", "edge"), "vwc-edge-dlq");
-        assert_eq!(
-            rule_name("maintenance-scheduler"),
-            "vwc-to-maintenance-scheduler"
-        );
-    }
-
-    #[test]
-    fn the_pattern_matches_the_detail_types() {
-        let pattern = event_pattern(&[EventType::ReminderDue, EventType::MaintenanceStatusChanged]);
-        let value: serde_json::Value = serde_json::from_str(&pattern).unwrap();
-        assert_eq!(
-            value,
-            serde_json::json!({ "detail-type": ["ReminderDue", "MaintenanceStatusChanged"] })
-        );
-    }
 
     #[test]
     fn the_queue_policy_lets_only_the_rule_send() {

@@ -2,15 +2,21 @@
 //! Adapters: the in-process bus (embedded default), EventBridge (publish) and SQS (consume, as a long-poll
 //! worker or a Lambda handler).
 
+#[cfg(feature = "aws")]
 pub mod aws;
+#[cfg(feature = "aws")]
 pub mod bootstrap;
 pub mod consume;
+#[cfg(feature = "aws")]
 pub mod eventbridge;
 pub mod inproc;
+#[cfg(feature = "aws")]
 pub mod lambda;
 pub mod ledger_consumer;
+pub mod naming;
 mod projection;
 pub mod relay;
+#[cfg(feature = "aws")]
 pub mod sqs;
 
 use async_trait::async_trait;

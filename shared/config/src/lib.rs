@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+#[cfg(feature = "aws")]
 use aws_sdk_ssm::error::DisplayErrorContext;
 
 /// A configuration value that must never be printed.
@@ -58,6 +59,7 @@ impl SsmParameters {
     }
 
     /// Reads every parameter under `/vwc/<env>/` (recursively, decrypted), following pagination.
+    #[cfg(feature = "aws")]
     pub async fn load(
         client: &aws_sdk_ssm::Client,
         env: &str,

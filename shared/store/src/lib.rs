@@ -2,8 +2,11 @@
 //! database, and on both the transactional outbox, the idempotent inbox and the dead-letter table.
 
 pub mod dead_letters;
+#[cfg(feature = "aws")]
 pub mod mongo;
+#[cfg(feature = "aws")]
 mod mongo_indexes;
+#[cfg(feature = "aws")]
 mod mongo_transaction;
 pub mod outbox;
 pub mod plumbing;
@@ -24,6 +27,7 @@ pub enum StoreError {
     NotFound,
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[cfg(feature = "aws")]
     #[error("mongodb: {0}")]
     Mongo(#[from] mongodb::error::Error),
     #[error("json: {0}")]
@@ -40,4 +44,11 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// order.
 pub fn ts(t: &chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// Parses a timestamp written by [`ts`].
+pub fn parse_ts(s: &str) -> StoreResult<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| StoreError::Other(format!("bad timestamp {s:?}: {e}")))
 }

@@ -351,12 +351,7 @@ pub fn int(doc: &Document, field: &str) -> StoreResult<Option<i64>> {
     }
 }
 
-/// Parses a timestamp written by [`crate::ts`].
-pub fn parse_ts(s: &str) -> StoreResult<chrono::DateTime<chrono::Utc>> {
-    chrono::DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&chrono::Utc))
-        .map_err(|e| StoreError::Other(format!("bad timestamp {s:?}: {e}")))
-}
+pub use crate::parse_ts;
 
 #[async_trait]
 impl Outbox for MongoDb {

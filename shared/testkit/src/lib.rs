@@ -2,6 +2,7 @@
 
 pub mod aws;
 pub mod ledger;
+#[cfg(feature = "aws")]
 pub mod mongo;
 pub mod process;
 pub mod webhook;
@@ -97,6 +98,9 @@ where
 /// `conformance!("suite", Store; sqlite("file.db"): SqliteX::open, mongodb("db"): MongoX::connect; checks…)`,
 /// where `Store` is the `Arc<dyn Port>` every check takes, `SqliteX::open(&Path)` returns a `Result` and
 /// `MongoX::connect(Client, &str)` a future of one.
+///
+/// The MongoDB half exists when the calling crate's `aws` feature is on (it turns on this crate's `aws`
+/// feature too); the crate's default build compiles and runs the SQLite half alone.
 #[macro_export]
 macro_rules! conformance {
     ($suite:literal, $store:ty;
@@ -117,6 +121,7 @@ macro_rules! conformance {
         }
 
         /// Runs `check` on a fresh MongoDB database (dropped afterwards), or skips loudly without a server.
+        #[cfg(feature = "aws")]
         async fn on_mongodb<F, Fut>(check: F)
         where
             F: FnOnce($store) -> Fut,
@@ -147,6 +152,7 @@ macro_rules! conformance {
                 }
             )*
         }
+        #[cfg(feature = "aws")]
         mod mongo {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,6 +4,7 @@
 
 pub mod fs;
 pub mod http;
+#[cfg(feature = "aws")]
 pub mod s3;
 pub mod sniff;
 

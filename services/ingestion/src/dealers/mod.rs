@@ -3,6 +3,7 @@
 //! their VIN is registered.
 
 pub mod http;
+#[cfg(feature = "aws")]
 pub mod mongo;
 pub mod payload;
 pub mod sqlite;

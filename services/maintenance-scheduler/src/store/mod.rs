@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use vwc_contracts::{Envelope, OrgId, VehicleId};
-use vwc_store::mongo::parse_ts;
+use vwc_store::parse_ts;
 pub use vwc_store::vehicle_ledger::{CommitOutcome, VehicleLedger};
 use vwc_store::vehicle_ledger::{DailyRuns, DayLedger, StoredVehicle, VehiclePage, parse_day};
 use vwc_store::{Plumbing, StoreError, StoreResult};
@@ -141,5 +141,6 @@ pub(crate) fn parse_wire<T: std::str::FromStr>(what: &str, text: &str) -> StoreR
         .map_err(|_| StoreError::Other(format!("bad {what} {text:?}")))
 }
 
+#[cfg(feature = "aws")]
 pub mod mongo;
 pub mod sqlite;

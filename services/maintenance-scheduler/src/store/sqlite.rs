@@ -8,7 +8,7 @@ use crate::store::{SWEEPS, SweepPage};
 use async_trait::async_trait;
 use rusqlite::{Connection, params};
 use vwc_contracts::VehicleId;
-use vwc_store::mongo::parse_ts;
+use vwc_store::parse_ts;
 use vwc_store::sqlite::optional;
 use vwc_store::vehicle_ledger::VehicleLedger;
 use vwc_store::vehicle_ledger::sqlite::{apply_head, commit_prepared, read_stored, revisions_of};

@@ -17,6 +17,7 @@ use crate::{Plumbed, StoreError, StoreResult};
 
 pub mod bench;
 pub mod deliveries;
+#[cfg(feature = "aws")]
 pub mod mongo;
 pub mod sqlite;
 pub mod update;
