@@ -616,11 +616,12 @@ impl EdgeStore for SqliteEdgeStore {
         );
         // A page is at most `limit` rows (≤ 201) read through `timeline_page`'s index: short enough to run
         // on this task's thread rather than hand it to the blocking pool and back (docs/bench.md).
+        let (org, vehicle) = (org_id.as_str(), vehicle_id.as_str());
         self.db
-            .read_inline(|conn| {
+            .read_inline(move |conn| {
                 let known = conn
                     .prepare_cached("SELECT 1 FROM vehicles WHERE org_id = ?1 AND id = ?2")?
-                    .query_row(params![org_id.as_str(), vehicle_id.as_str()], |_| Ok(()))
+                    .query_row(params![org, vehicle], |_| Ok(()))
                     .optional()?;
                 if known.is_none() {
                     return Ok(None);
