@@ -797,7 +797,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.db");
         let db = SqliteDb::open(&path, &["CREATE TABLE t (x INTEGER);"]).unwrap();
-        let err = insert_or_fail(db.clone(), 7, 7).await.unwrap_err().to_string();
+        let err = insert_or_fail(db.clone(), 7, 7)
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("write 7 refused"), "{err}");
         assert_eq!(insert_or_fail(db.clone(), 8, 7).await.unwrap(), 8);
         assert_eq!(rows_seen_by_a_fresh_connection(&path), [8]);
@@ -832,7 +835,8 @@ mod tests {
     #[tokio::test]
     async fn a_cached_statement_with_a_bound_limit_is_not_planned_again_on_every_use() {
         let dir = tempfile::tempdir().unwrap();
-        let db = SqliteDb::open(&dir.path().join("q.db"), &["CREATE TABLE t (x INTEGER);"]).unwrap();
+        let db =
+            SqliteDb::open(&dir.path().join("q.db"), &["CREATE TABLE t (x INTEGER);"]).unwrap();
         let replanned = db
             .read_inline(|conn| {
                 for limit in [5_i64, 5, 5, 7] {
@@ -851,7 +855,8 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_inline_read_runs_on_the_callers_thread_and_sees_committed_writes() {
         let dir = tempfile::tempdir().unwrap();
-        let db = SqliteDb::open(&dir.path().join("r.db"), &["CREATE TABLE t (x INTEGER);"]).unwrap();
+        let db =
+            SqliteDb::open(&dir.path().join("r.db"), &["CREATE TABLE t (x INTEGER);"]).unwrap();
         insert_or_fail(db.clone(), 1, -1).await.unwrap();
         let caller = std::thread::current().id();
         let (thread, n) = db
