@@ -614,9 +614,11 @@ impl EdgeStore for SqliteEdgeStore {
             after,
             limit,
         );
-        let (org, vehicle) = (org_id.to_string(), vehicle_id.to_string());
+        // A page is at most `limit` rows (≤ 201) read through `timeline_page`'s index: short enough to run
+        // on this task's thread rather than hand it to the blocking pool and back (docs/bench.md).
+        let (org, vehicle) = (org_id.as_str(), vehicle_id.as_str());
         self.db
-            .read(move |conn| {
+            .read_inline(move |conn| {
                 let known = conn
                     .prepare_cached("SELECT 1 FROM vehicles WHERE org_id = ?1 AND id = ?2")?
                     .query_row(params![org, vehicle], |_| Ok(()))
@@ -626,19 +628,20 @@ impl EdgeStore for SqliteEdgeStore {
                 }
                 let mut stmt = conn.prepare_cached(&sql)?;
                 let refs: Vec<&dyn ToSql> = args.iter().map(|a| a.as_ref() as &dyn ToSql).collect();
-                let rows: Vec<(String, String, String)> = stmt
-                    .query_map(refs.as_slice(), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                    .collect::<Result<_, _>>()?;
-                rows.into_iter()
-                    .map(|(at, id, json)| {
-                        Ok(RawEvent {
-                            occurred_at: parse_ts(&at)?,
-                            id,
-                            json,
-                        })
-                    })
-                    .collect::<StoreResult<Vec<_>>>()
-                    .map(Some)
+                let mut rows = stmt.query(refs.as_slice())?;
+                let mut page = Vec::with_capacity(limit);
+                while let Some(row) = rows.next()? {
+                    page.push(RawEvent {
+                        occurred_at: parse_ts(
+                            row.get_ref(0)?
+                                .as_str()
+                                .map_err(|e| StoreError::Other(e.to_string()))?,
+                        )?,
+                        id: row.get(1)?,
+                        json: row.get(2)?,
+                    });
+                }
+                Ok(Some(page))
             })
             .await
     }

@@ -88,6 +88,15 @@ fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
     )?;
+    // Plans that do not depend on bound values. Without this, SQLite ≥ 3.47 reads a bound `LIMIT ?`
+    // while planning and marks the statement to be re-planned whenever that parameter is bound again —
+    // and rusqlite's statement cache clears the bindings of every statement it takes back, so each use of
+    // a cached `… LIMIT ?` statement was parsed and planned anew (9.6 % of the server's CPU serving
+    // timeline pages; docs/bench.md).
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
     Ok(conn)
 }
 
@@ -230,6 +239,25 @@ mod rust_alloc {
     pub unsafe extern "C" fn shutdown(_: *mut c_void) {}
 }
 
+/// The writer's own connection: [`open_connection`], checkpointing the WAL into the database less often
+/// than SQLite's default of every 1,000 pages. A checkpoint copies the newest version of each page the
+/// WAL holds, and the hot pages (the outbox's and the inbox's last leaves, the indexes' right edges) are
+/// rewritten by nearly every commit, so a longer WAL copies (and fsyncs) far fewer pages per write. Each
+/// database's WAL grows to about 16 MiB on disk before it is checkpointed and reused.
+fn open_writer_connection(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = open_connection(path)?;
+    conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
+    // Every service's writes and the group's control statements stay prepared (the default keeps 16).
+    conn.set_prepared_statement_cache_capacity(WRITER_STATEMENT_CACHE);
+    Ok(conn)
+}
+
+/// WAL pages (of 4 KiB) after which a commit checkpoints; SQLite's default is 1,000.
+const WAL_AUTOCHECKPOINT_PAGES: i64 = 4_000;
+
+/// Prepared statements the writer's connection keeps.
+const WRITER_STATEMENT_CACHE: usize = 64;
+
 impl SqliteDb {
     /// Opens (creating if needed) the database at `path` and applies the common and the service's
     /// migrations in order, tracked by `PRAGMA user_version`.
@@ -240,7 +268,7 @@ impl SqliteDb {
         }
         make_private_file(path)
             .map_err(|e| StoreError::Other(format!("protecting {}: {e}", path.display())))?;
-        let mut conn = open_connection(path)?;
+        let mut conn = open_writer_connection(path)?;
         migrate(&mut conn, migrations)?;
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
         let name = format!(
@@ -293,10 +321,12 @@ impl SqliteDb {
                 });
             let ok = result.is_ok();
             let finish: Finish = Box::new(move |committed| {
-                let answer = if committed {
-                    result
-                } else {
-                    Err(StoreError::Other("the transaction did not commit".into()))
+                // A failed write answers its own error whatever became of the others.
+                let answer = match result {
+                    Ok(_) if !committed => {
+                        Err(StoreError::Other("the transaction did not commit".into()))
+                    }
+                    answer => answer,
                 };
                 let _ = tx.send(answer);
             });
@@ -352,18 +382,43 @@ impl SqliteDb {
             .map_err(|e| StoreError::Other(format!("reader permits closed: {e}")))?;
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            let conn = inner.readers.lock().unwrap().pop();
-            let conn = match conn {
-                Some(c) => c,
-                None => open_reader(&inner.path)?,
-            };
-            let r = f(&conn);
-            inner.readers.lock().unwrap().push(conn);
-            r
+            with_reader(&inner, f)
         })
         .await
         .map_err(|e| StoreError::Other(format!("reader task failed: {e}")))?
     }
+
+    /// Runs `f` on a pooled read connection **on the calling task's thread**, without the hand-off to the
+    /// blocking pool and back that [`read`](Self::read) makes (two thread wake-ups: under load, a quarter of
+    /// the server's CPU went to the kernel switching threads; docs/bench.md). Only for reads bounded by an
+    /// index and a small `LIMIT` — a page of rows, tens to hundreds of microseconds: a WAL reader never
+    /// waits for the writer, but while `f` runs no other task runs on this runtime thread, so a scan or an
+    /// unbounded read belongs in [`read`](Self::read).
+    pub async fn read_inline<R, F>(&self, f: F) -> StoreResult<R>
+    where
+        F: FnOnce(&Connection) -> StoreResult<R>,
+    {
+        let _permit = self
+            .inner
+            .reader_permits
+            .acquire()
+            .await
+            .map_err(|e| StoreError::Other(format!("reader permits closed: {e}")))?;
+        with_reader(&self.inner, f)
+    }
+}
+
+/// Runs `f` on a reader connection taken from the pool (opened when the pool has none free) and puts
+/// the connection back. The caller holds a reader permit.
+fn with_reader<R>(inner: &Inner, f: impl FnOnce(&Connection) -> StoreResult<R>) -> StoreResult<R> {
+    let conn = inner.readers.lock().unwrap().pop();
+    let conn = match conn {
+        Some(c) => c,
+        None => open_reader(&inner.path)?,
+    };
+    let r = f(&conn);
+    inner.readers.lock().unwrap().push(conn);
+    r
 }
 
 /// Creates `dir` (and its parents) readable by this user only (0700 on Unix): the databases in it hold
@@ -487,12 +542,14 @@ fn writer_loop(conn: &Connection, rx: &std::sync::mpsc::Receiver<Job>) {
     }
 }
 
-/// Runs queued jobs in one transaction, each inside its own savepoint so a failing job rolls back alone,
-/// and tells every caller its result only after the COMMIT (an acknowledgement means durable).
+/// Runs queued jobs in one transaction and tells every caller its result only after the COMMIT (an
+/// acknowledgement means durable). With more than one job, each runs inside its own savepoint, so a
+/// failing job rolls back alone; a job alone in its group needs none — its failure rolls back the whole
+/// transaction. (A savepoint makes SQLite copy every page a job changes before changing it: 9 % of the
+/// server's CPU under webhook ingest; docs/bench.md.)
 fn run_group(conn: &Connection, jobs: Vec<Job>) {
     let mut finishers = Vec::with_capacity(jobs.len());
-    let began = conn.execute_batch("BEGIN IMMEDIATE");
-    if let Err(e) = began {
+    if let Err(e) = control(conn, "BEGIN IMMEDIATE") {
         tracing::error!(error = %e, "sqlite writer could not begin a transaction");
         for job in jobs {
             let (_, finish) = job(None);
@@ -500,32 +557,54 @@ fn run_group(conn: &Connection, jobs: Vec<Job>) {
         }
         return;
     }
+    let alone = jobs.len() == 1;
+    let mut failed_alone = false;
     for job in jobs {
-        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+        if alone {
+            let (ok, finish) = job(Some(conn));
+            failed_alone = !ok;
+            finishers.push(finish);
+            continue;
+        }
+        if let Err(e) = control(conn, "SAVEPOINT job") {
             tracing::error!(error = %e, "sqlite savepoint failed");
         }
         let (ok, finish) = job(Some(conn));
         let end = if ok {
-            "RELEASE job"
+            control(conn, "RELEASE job")
         } else {
-            "ROLLBACK TO job; RELEASE job"
+            control(conn, "ROLLBACK TO job").and_then(|()| control(conn, "RELEASE job"))
         };
-        if let Err(e) = conn.execute_batch(end) {
+        if let Err(e) = end {
             tracing::error!(error = %e, "sqlite savepoint end failed");
         }
         finishers.push(finish);
     }
-    let committed = match conn.execute_batch("COMMIT") {
-        Ok(()) => true,
-        Err(e) => {
-            tracing::error!(error = %e, "sqlite commit failed; rolling back the group");
-            let _ = conn.execute_batch("ROLLBACK");
-            false
+    let committed = if failed_alone {
+        // Nothing to keep: the only job failed (its caller hears its own error, not "did not commit").
+        if let Err(e) = control(conn, "ROLLBACK") {
+            tracing::error!(error = %e, "sqlite rollback failed");
+        }
+        false
+    } else {
+        match control(conn, "COMMIT") {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(error = %e, "sqlite commit failed; rolling back the group");
+                let _ = conn.execute_batch("ROLLBACK");
+                false
+            }
         }
     };
     for finish in finishers {
         finish(committed);
     }
+}
+
+/// A transaction-control statement, from the connection's statement cache (not parsed on every group).
+fn control(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([])?;
+    Ok(())
 }
 
 /// Adds envelopes to the outbox inside the caller's write transaction.
@@ -814,6 +893,141 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(n, 3);
+    }
+
+    /// What another process would see: a connection of its own on the database file.
+    fn rows_seen_by_a_fresh_connection(path: &Path) -> Vec<i64> {
+        let fresh = Connection::open(path).unwrap();
+        let mut stmt = fresh.prepare("SELECT x FROM t ORDER BY x").unwrap();
+        let rows = stmt.query_map([], |r| r.get(0)).unwrap();
+        rows.collect::<Result<_, _>>().unwrap()
+    }
+
+    /// A write that inserts `x` and then fails when `x` is `fail`: the insert must not outlive it.
+    async fn insert_or_fail(db: SqliteDb, x: i64, fail: i64) -> StoreResult<i64> {
+        db.write(move |c| {
+            c.execute("INSERT INTO t (x) VALUES (?1)", [x])?;
+            if x == fail {
+                return Err(StoreError::Other(format!("write {x} refused")));
+            }
+            Ok(x)
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_failed_job_inside_a_group_commit_fails_only_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.db");
+        let db = SqliteDb::open(&path, &["CREATE TABLE t (x INTEGER);"]).unwrap();
+        // Hold the writer inside a first job until every other write is queued behind it, so they are
+        // drained together into one group (one transaction, a savepoint each).
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let first = tokio::spawn({
+            let db = db.clone();
+            async move {
+                db.write(move |c| {
+                    held.recv().unwrap();
+                    c.execute("INSERT INTO t (x) VALUES (0)", [])?;
+                    Ok(0)
+                })
+                .await
+            }
+        });
+        let writes: Vec<_> = (1..=6)
+            .map(|x| tokio::spawn(insert_or_fail(db.clone(), x, 3)))
+            .collect();
+        // On this single-threaded runtime one yield polls every spawned write once: each has queued its job.
+        tokio::task::yield_now().await;
+        release.send(()).unwrap();
+        assert_eq!(first.await.unwrap().unwrap(), 0);
+        for (x, write) in (1..=6).zip(writes) {
+            let answer = write.await.unwrap();
+            if x == 3 {
+                let err = answer.unwrap_err().to_string();
+                assert!(err.contains("write 3 refused"), "{err}");
+            } else {
+                assert_eq!(answer.unwrap(), x);
+            }
+        }
+        assert_eq!(rows_seen_by_a_fresh_connection(&path), [0, 1, 2, 4, 5, 6]);
+    }
+
+    #[tokio::test]
+    async fn a_failed_write_alone_in_its_group_leaves_nothing_and_answers_its_own_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.db");
+        let db = SqliteDb::open(&path, &["CREATE TABLE t (x INTEGER);"]).unwrap();
+        let err = insert_or_fail(db.clone(), 7, 7)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("write 7 refused"), "{err}");
+        assert_eq!(insert_or_fail(db.clone(), 8, 7).await.unwrap(), 8);
+        assert_eq!(rows_seen_by_a_fresh_connection(&path), [8]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_acknowledged_write_is_on_disk_for_a_fresh_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.db");
+        let db = SqliteDb::open(&path, &["CREATE TABLE t (x INTEGER);"]).unwrap();
+        let writes: Vec<_> = (1..=200)
+            .map(|x| {
+                let (db, path) = (db.clone(), path.clone());
+                tokio::spawn(async move {
+                    insert_or_fail(db, x, -1).await.unwrap();
+                    // Acknowledged: committed to the WAL file, so a process of its own sees it (and a
+                    // kill -9 of this one cannot take it back).
+                    let fresh = Connection::open(&path).unwrap();
+                    let n: i64 = fresh
+                        .query_row("SELECT count(*) FROM t WHERE x = ?1", [x], |r| r.get(0))
+                        .unwrap();
+                    assert_eq!(n, 1, "write {x} was acknowledged before it was on disk");
+                })
+            })
+            .collect();
+        for write in writes {
+            write.await.unwrap();
+        }
+        assert_eq!(rows_seen_by_a_fresh_connection(&path).len(), 200);
+    }
+
+    #[tokio::test]
+    async fn a_cached_statement_with_a_bound_limit_is_not_planned_again_on_every_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let db =
+            SqliteDb::open(&dir.path().join("q.db"), &["CREATE TABLE t (x INTEGER);"]).unwrap();
+        let replanned = db
+            .read_inline(|conn| {
+                for limit in [5_i64, 5, 5, 7] {
+                    conn.prepare_cached("SELECT x FROM t ORDER BY x LIMIT ?1")?
+                        .query_map([limit], |r| r.get::<_, i64>(0))?
+                        .for_each(drop);
+                }
+                let stmt = conn.prepare_cached("SELECT x FROM t ORDER BY x LIMIT ?1")?;
+                Ok(stmt.get_status(rusqlite::StatementStatus::RePrepare))
+            })
+            .await
+            .unwrap();
+        assert_eq!(replanned, 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_inline_read_runs_on_the_callers_thread_and_sees_committed_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let db =
+            SqliteDb::open(&dir.path().join("r.db"), &["CREATE TABLE t (x INTEGER);"]).unwrap();
+        insert_or_fail(db.clone(), 1, -1).await.unwrap();
+        let caller = std::thread::current().id();
+        let (thread, n) = db
+            .read_inline(|c| {
+                let n: i64 = c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?;
+                Ok((std::thread::current().id(), n))
+            })
+            .await
+            .unwrap();
+        assert_eq!((thread, n), (caller, 1));
     }
 
     #[tokio::test]
