@@ -7,7 +7,7 @@ use vwc_bus::{Applied, HandleError, Projection, ProjectionConsumer};
 use vwc_contracts::{Envelope, Event, EventType};
 
 use crate::knowledge::{ValuationPoint, ValuationView};
-use crate::store::{Revision, VehicleRef};
+use crate::store::{KnowledgeChange, Revision, VehicleRef};
 use crate::{CONSUMER, ChatStore};
 
 /// The chat historian's bus consumer.
@@ -30,8 +30,8 @@ impl Projection for dyn ChatStore {
     ];
 
     async fn apply(&self, id: &str, envelope: &Envelope, event: &Event) -> Applied {
-        match event {
-            Event::VehicleEventRecorded(data) => self.apply_vehicle_event(id, &data.event).await,
+        let change = match event {
+            Event::VehicleEventRecorded(data) => KnowledgeChange::Record(data.event.clone()),
             Event::ValuationUpdated(data) => {
                 let point = ValuationPoint {
                     envelope_id: id.to_string(),
@@ -39,25 +39,23 @@ impl Projection for dyn ChatStore {
                     computed_at: data.computed_at,
                 };
                 let vehicle = VehicleRef::new(&envelope.org_id, &data.vehicle_id);
-                self.apply_valuation(id, &vehicle, &point).await
+                KnowledgeChange::Valuation(vehicle, point)
             }
             Event::MaintenanceScheduleUpdated(data) => {
-                self.apply_maintenance(id, &envelope.org_id, data).await
+                KnowledgeChange::Maintenance(envelope.org_id.clone(), data.clone())
             }
             Event::VehicleEventCorrected(data) => {
-                let revision = Revision::corrected(&data.event, data.revision);
-                self.apply_event_revision(id, revision).await
+                KnowledgeChange::Revision(Revision::corrected(data.event.clone(), data.revision))
             }
             Event::VehicleEventVoided(data) => {
-                let revision = Revision::voided(&data.event, data.revision);
-                self.apply_event_revision(id, revision).await
+                KnowledgeChange::Revision(Revision::voided(data.event.clone(), data.revision))
             }
             // Registration and each lifecycle event carry the whole vehicle as it now reads.
             Event::VehicleRegistered(vwc_contracts::VehicleRegistered { vehicle })
             | Event::VehicleUpdated(vwc_contracts::lifecycle::VehicleUpdated { vehicle, .. })
             | Event::VehicleSold(vwc_contracts::lifecycle::VehicleSold { vehicle })
             | Event::VehicleArchived(vwc_contracts::lifecycle::VehicleArchived { vehicle }) => {
-                self.apply_vehicle_registered(id, vehicle).await
+                KnowledgeChange::Vehicle(vehicle.clone())
             }
             // Status changes are in the schedule it holds; reminders and deliveries answer no question.
             Event::MaintenanceStatusChanged(_)
@@ -65,7 +63,9 @@ impl Projection for dyn ChatStore {
             | Event::NotificationDelivered(_) => {
                 return Err(HandleError::NotConsumed(event.event_type()));
             }
-        }
-        .map_err(HandleError::failed)
+        };
+        self.apply_change(id, change)
+            .await
+            .map_err(HandleError::failed)
     }
 }
