@@ -29,7 +29,7 @@ pub use llm::{ApiKey, LlmProvider, LlmSettings};
 #[cfg(feature = "aws")]
 pub use mongo::MongoChatStore;
 pub use sqlite::SqliteChatStore;
-pub use store::{ChatStore, ChatTurn, Conversation, Feedback};
+pub use store::{ChatStore, ChatTurn, Conversation, Feedback, KnowledgeChange};
 
 /// The consumer name in `contracts/routes.json` (and the inbox).
 pub const CONSUMER: &str = "chat-historian";

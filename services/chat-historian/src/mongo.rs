@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use bson::{Document, doc};
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
+use mongodb::results::UpdateResult;
 use mongodb::{ClientSession, Collection};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -17,7 +18,9 @@ use vwc_store::{Plumbed, StoreResult, ts};
 
 use crate::CONSUMER;
 use crate::knowledge::{ValuationPoint, VehicleKnowledge};
-use crate::store::{ChatStore, ChatTurn, Conversation, Feedback, MessageRef, Revision, VehicleRef};
+use crate::store::{
+    ChatStore, ChatTurn, Conversation, Feedback, KnowledgeChange, MessageRef, Revision, VehicleRef,
+};
 
 const VEHICLES: &str = "vehicles";
 /// `{_id: vehicle_id, version}`: bumped by every applied change of a vehicle's knowledge.
@@ -61,16 +64,27 @@ impl MongoChatStore {
     }
 
     async fn bump(&self, session: &mut ClientSession, vehicle_id: &str) -> StoreResult<()> {
-        self.db
-            .collection(VERSIONS)
-            .update_one(
-                doc! { "_id": vehicle_id },
-                doc! { "$inc": { "version": 1_i64 } },
-            )
-            .upsert(true)
-            .session(&mut *session)
-            .await?;
+        let bump = doc! { "$inc": { "version": 1_i64 } };
+        self.upsert(session, VERSIONS, vehicle_id, bump).await?;
         Ok(())
+    }
+
+    /// Updates the document `id` of the collection `name` with `update`, inserting it when missing,
+    /// inside the transaction.
+    async fn upsert(
+        &self,
+        tx: &mut ClientSession,
+        name: &str,
+        id: &str,
+        update: Document,
+    ) -> StoreResult<UpdateResult> {
+        Ok(self
+            .db
+            .collection(name)
+            .update_one(doc! { "_id": id }, update)
+            .upsert(true)
+            .session(&mut *tx)
+            .await?)
     }
 }
 
@@ -181,169 +195,151 @@ fn vehicle_filter(v: &VehicleRef) -> Document {
     doc! { "_id": v.vehicle_id.as_str(), "org_id": v.org_id.as_str() }
 }
 
-#[async_trait]
-impl crate::store::RevisionKnowledge for MongoChatStore {
-    async fn apply_event_revision(
+/// The changes of the knowledge projection, each inside the transaction that claimed its envelope:
+/// `false` when it changed nothing.
+impl MongoChatStore {
+    /// Keeps the vehicle as it now reads; a re-registration never moves it to another organisation.
+    async fn keep_vehicle(
         &self,
-        envelope_id: &str,
-        revision: Revision<'_>,
+        tx: &mut ClientSession,
+        v: &Vehicle,
+        body: &str,
     ) -> StoreResult<bool> {
-        let (event, number) = (revision.event, i64::from(revision.number));
+        let update =
+            doc! { "$set": { "body": body }, "$setOnInsert": { "org_id": v.org_id.as_str() } };
+        self.upsert(tx, VEHICLES, &v.id, update).await?;
+        Ok(true)
+    }
 
-        let body = serde_json::to_string(event)?;
-        Ok(apply!(self, envelope_id, |session| {
-            let held = self
-                .typed::<TimelineHead>(TIMELINE)
-                .find_one(doc! { "_id": event.id.as_str() })
-                .session(&mut *session)
-                .await?;
-            let newer = match &held {
-                None => true,
-                Some(held) => {
-                    held.org_id == event.org_id.as_str() && held.revision.unwrap_or(1) < number
-                }
-            };
-            if newer {
-                self.db
-                    .collection(TIMELINE)
-                    .update_one(
-                        doc! { "_id": event.id.as_str() },
-                        doc! { "$set": {
-                            "org_id": event.org_id.as_str(),
-                            "vehicle_id": event.vehicle_id.as_str(),
-                            "occurred_at": ts(&event.occurred_at),
-                            "body": &body,
-                            "revision": number,
-                            "voided": revision.voided,
-                        } },
-                    )
-                    .upsert(true)
-                    .session(&mut *session)
-                    .await?;
-                self.bump(session, &event.vehicle_id).await?;
-            }
-            Ok(true)
-        }))
+    /// Adds a record unless it is already held.
+    async fn add_record(
+        &self,
+        tx: &mut ClientSession,
+        e: &VehicleEvent,
+        body: &str,
+    ) -> StoreResult<bool> {
+        let update = doc! { "$setOnInsert": record_fields(e, body) };
+        let inserted = self.upsert(tx, TIMELINE, &e.id, update).await?;
+        Ok(inserted.upserted_id.is_some())
+    }
+
+    /// Replaces the record with a later revision of it (of the same organisation).
+    async fn revise_record(
+        &self,
+        tx: &mut ClientSession,
+        r: &Revision,
+        body: &str,
+    ) -> StoreResult<bool> {
+        let (event, number) = (&r.event, i64::from(r.number));
+        let held = self
+            .typed::<TimelineHead>(TIMELINE)
+            .find_one(doc! { "_id": event.id.as_str() })
+            .session(&mut *tx)
+            .await?;
+        if held.is_some_and(|held| {
+            held.org_id != event.org_id.as_str() || held.revision.unwrap_or(1) >= number
+        }) {
+            return Ok(false);
+        }
+        let mut fields = record_fields(event, body);
+        fields.insert("revision", number);
+        fields.insert("voided", r.voided);
+        self.upsert(tx, TIMELINE, &event.id, doc! { "$set": fields })
+            .await?;
+        Ok(true)
+    }
+
+    /// Keeps the point unless a later one is held.
+    async fn keep_valuation(
+        &self,
+        tx: &mut ClientSession,
+        v: &VehicleRef,
+        point: &ValuationPoint,
+        body: &str,
+    ) -> StoreResult<bool> {
+        let stored = self
+            .typed::<Body>(VALUATIONS)
+            .find_one(doc! { "_id": v.vehicle_id.as_str() })
+            .session(&mut *tx)
+            .await?;
+        if let Some(stored) = stored
+            && !point.supersedes(&stored.decode()?)
+        {
+            return Ok(false);
+        }
+        let update = doc! { "$set": { "org_id": v.org_id.as_str(), "body": body } };
+        self.upsert(tx, VALUATIONS, &v.vehicle_id, update).await?;
+        Ok(true)
+    }
+
+    /// Replaces the schedule unless a newer evaluation is held.
+    async fn keep_schedule(
+        &self,
+        tx: &mut ClientSession,
+        org: &OrgId,
+        u: &MaintenanceScheduleUpdated,
+        body: &str,
+    ) -> StoreResult<bool> {
+        let evaluated_at = ts(&u.evaluated_at);
+        let stored = self
+            .typed::<MaintenanceHead>(MAINTENANCE)
+            .find_one(doc! { "_id": &u.vehicle_id })
+            .session(&mut *tx)
+            .await?;
+        if stored
+            .and_then(|s| s.evaluated_at)
+            .is_some_and(|at| at > evaluated_at)
+        {
+            return Ok(false);
+        }
+        let update = doc! { "$set": { "org_id": org.as_str(), "evaluated_at": &evaluated_at, "body": body } };
+        self.upsert(tx, MAINTENANCE, &u.vehicle_id, update).await?;
+        Ok(true)
+    }
+}
+
+/// The fields of a `timeline` document the projection's queries use, beside the record's JSON text.
+fn record_fields(e: &VehicleEvent, body: &str) -> Document {
+    doc! {
+        "org_id": e.org_id.as_str(),
+        "vehicle_id": e.vehicle_id.as_str(),
+        "occurred_at": ts(&e.occurred_at),
+        "body": body,
     }
 }
 
 #[async_trait]
 impl ChatStore for MongoChatStore {
-    async fn apply_vehicle_registered(
-        &self,
-        envelope_id: &str,
-        vehicle: &Vehicle,
-    ) -> StoreResult<bool> {
-        let body = serde_json::to_string(vehicle)?;
+    async fn apply_change(&self, envelope_id: &str, change: KnowledgeChange) -> StoreResult<bool> {
+        let body = change.body()?;
         Ok(apply!(self, envelope_id, |session| {
-            // A re-registration refreshes the details but never moves a vehicle to another organisation.
-            self.db
-                .collection(VEHICLES)
-                .update_one(
-                    doc! { "_id": vehicle.id.as_str() },
-                    doc! { "$set": { "body": &body },
-                    "$setOnInsert": { "org_id": vehicle.org_id.as_str() } },
-                )
-                .upsert(true)
-                .session(&mut *session)
-                .await?;
-            self.bump(session, &vehicle.id).await?;
-            Ok(true)
-        }))
-    }
-
-    async fn apply_vehicle_event(
-        &self,
-        envelope_id: &str,
-        event: &VehicleEvent,
-    ) -> StoreResult<bool> {
-        let body = serde_json::to_string(event)?;
-        Ok(apply!(self, envelope_id, |session| {
-            let inserted = self
-                .db
-                .collection(TIMELINE)
-                .update_one(
-                    doc! { "_id": event.id.as_str() },
-                    doc! { "$setOnInsert": {
-                        "org_id": event.org_id.as_str(),
-                        "vehicle_id": event.vehicle_id.as_str(),
-                        "occurred_at": ts(&event.occurred_at),
-                        "body": &body,
-                    } },
-                )
-                .upsert(true)
-                .session(&mut *session)
-                .await?;
-            if inserted.upserted_id.is_none() {
-                return Ok(false);
+            let (vehicle_id, changed) = match &change {
+                KnowledgeChange::Vehicle(v) => {
+                    (v.id.as_str(), self.keep_vehicle(session, v, &body).await?)
+                }
+                KnowledgeChange::Record(e) => {
+                    if !self.add_record(session, e, &body).await? {
+                        // The same record under another envelope id.
+                        return Ok(false);
+                    }
+                    (e.vehicle_id.as_str(), true)
+                }
+                KnowledgeChange::Revision(r) => (
+                    r.event.vehicle_id.as_str(),
+                    self.revise_record(session, r, &body).await?,
+                ),
+                KnowledgeChange::Valuation(v, point) => (
+                    v.vehicle_id.as_str(),
+                    self.keep_valuation(session, v, point, &body).await?,
+                ),
+                KnowledgeChange::Maintenance(org, u) => (
+                    u.vehicle_id.as_str(),
+                    self.keep_schedule(session, org, u, &body).await?,
+                ),
+            };
+            if changed {
+                self.bump(session, vehicle_id).await?;
             }
-            self.bump(session, &event.vehicle_id).await?;
-            Ok(true)
-        }))
-    }
-
-    async fn apply_valuation(
-        &self,
-        envelope_id: &str,
-        vehicle: &VehicleRef,
-        point: &ValuationPoint,
-    ) -> StoreResult<bool> {
-        let body = serde_json::to_string(point)?;
-        let vehicle_id = vehicle.vehicle_id.as_str();
-        Ok(apply!(self, envelope_id, |session| {
-            let stored = self
-                .typed::<Body>(VALUATIONS)
-                .find_one(doc! { "_id": vehicle_id })
-                .session(&mut *session)
-                .await?;
-            if let Some(stored) = stored
-                && !point.supersedes(&stored.decode()?)
-            {
-                return Ok(true);
-            }
-            self.db
-                .collection(VALUATIONS)
-                .update_one(
-                    doc! { "_id": vehicle_id },
-                    doc! { "$set": { "org_id": vehicle.org_id.as_str(), "body": &body } },
-                )
-                .upsert(true)
-                .session(&mut *session)
-                .await?;
-            self.bump(session, vehicle_id).await?;
-            Ok(true)
-        }))
-    }
-
-    async fn apply_maintenance(
-        &self,
-        envelope_id: &str,
-        org_id: &OrgId,
-        update: &MaintenanceScheduleUpdated,
-    ) -> StoreResult<bool> {
-        let body = serde_json::to_string(update)?;
-        let evaluated_at = ts(&update.evaluated_at);
-        Ok(apply!(self, envelope_id, |session| {
-            let stored = self
-                .typed::<MaintenanceHead>(MAINTENANCE)
-                .find_one(doc! { "_id": &update.vehicle_id })
-                .session(&mut *session)
-                .await?;
-            if stored
-                .and_then(|s| s.evaluated_at)
-                .is_some_and(|at| at > evaluated_at)
-            {
-                return Ok(true);
-            }
-            self.db.collection(MAINTENANCE)
-                .update_one(
-                    doc! { "_id": &update.vehicle_id },
-                    doc! { "$set": { "org_id": org_id.as_str(), "evaluated_at": &evaluated_at, "body": &body } },
-                )
-                .upsert(true)
-                .session(&mut *session)
-                .await?;
-            self.bump(session, &update.vehicle_id).await?;
             Ok(true)
         }))
     }

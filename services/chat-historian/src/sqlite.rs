@@ -14,7 +14,9 @@ use vwc_store::{Plumbed, SqliteDb, StoreResult, ts};
 
 use crate::CONSUMER;
 use crate::knowledge::{ValuationPoint, VehicleKnowledge};
-use crate::store::{ChatStore, ChatTurn, Conversation, Feedback, MessageRef, Revision, VehicleRef};
+use crate::store::{
+    ChatStore, ChatTurn, Conversation, Feedback, KnowledgeChange, MessageRef, Revision, VehicleRef,
+};
 
 const MIGRATIONS: &[&str] = &[
     r#"
@@ -85,64 +87,6 @@ impl SqliteChatStore {
     }
 }
 
-#[async_trait]
-impl crate::store::RevisionKnowledge for SqliteChatStore {
-    async fn apply_event_revision(
-        &self,
-        envelope_id: &str,
-        revision: Revision<'_>,
-    ) -> StoreResult<bool> {
-        let (e, body) = (
-            revision.event.clone(),
-            serde_json::to_string(revision.event)?,
-        );
-        let (number, voided) = (revision.number, revision.voided);
-        self.apply(envelope_id, move |conn| {
-            let changed = conn
-                .prepare_cached(
-                    "INSERT INTO timeline (id, org_id, vehicle_id, occurred_at, body, revision, voided)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                     ON CONFLICT (id) DO UPDATE SET occurred_at = excluded.occurred_at,
-                       body = excluded.body, revision = excluded.revision, voided = excluded.voided
-                     WHERE excluded.revision > timeline.revision AND timeline.org_id = excluded.org_id",
-                )?
-                .execute(params![
-                    e.id.as_str(),
-                    e.org_id.as_str(),
-                    e.vehicle_id.as_str(),
-                    ts(&e.occurred_at),
-                                        body,
-                    number,
-                    voided as i64
-                ])?;
-            if changed > 0 {
-                bump(conn, &e.vehicle_id)?;
-            }
-            Ok(true)
-        })
-        .await
-    }
-}
-
-impl SqliteChatStore {
-    /// Claims the envelope in the inbox and applies `effect` in the same transaction: `false` for a
-    /// duplicate delivery, else what `effect` answers.
-    async fn apply<F>(&self, envelope_id: &str, effect: F) -> StoreResult<bool>
-    where
-        F: FnOnce(&Connection) -> StoreResult<bool> + Send + 'static,
-    {
-        let id = envelope_id.to_string();
-        self.db
-            .write(move |conn| {
-                if !claim_inbox(conn, CONSUMER, &id)? {
-                    return Ok(false);
-                }
-                effect(conn)
-            })
-            .await
-    }
-}
-
 /// The JSON `body` column of the one row `sql` selects, decoded.
 fn body<T: DeserializeOwned>(
     conn: &Connection,
@@ -178,110 +122,146 @@ fn bump(conn: &Connection, vehicle_id: &str) -> StoreResult<()> {
     Ok(())
 }
 
+/// Keeps the vehicle as it now reads; a re-registration never moves it to another organisation.
+fn keep_vehicle(conn: &Connection, v: &Vehicle, body: &str) -> StoreResult<bool> {
+    put_body(
+        conn,
+        "vehicles",
+        "id",
+        (v.id.as_str(), v.org_id.as_str()),
+        body,
+    )?;
+    Ok(true)
+}
+
+/// Adds a record unless it is already held: `false` then.
+fn add_record(conn: &Connection, e: &VehicleEvent, body: &str) -> StoreResult<bool> {
+    let inserted = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO timeline (id, org_id, vehicle_id, occurred_at, body)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![
+            e.id.as_str(),
+            e.org_id.as_str(),
+            e.vehicle_id.as_str(),
+            ts(&e.occurred_at),
+            body
+        ])?;
+    Ok(inserted > 0)
+}
+
+/// Replaces the record with a later revision of it (of the same organisation); `false` when not later.
+fn revise_record(conn: &Connection, r: &Revision, body: &str) -> StoreResult<bool> {
+    let e = &r.event;
+    let changed = conn
+        .prepare_cached(
+            "INSERT INTO timeline (id, org_id, vehicle_id, occurred_at, body, revision, voided)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (id) DO UPDATE SET occurred_at = excluded.occurred_at,
+               body = excluded.body, revision = excluded.revision, voided = excluded.voided
+             WHERE excluded.revision > timeline.revision AND timeline.org_id = excluded.org_id",
+        )?
+        .execute(params![
+            e.id.as_str(),
+            e.org_id.as_str(),
+            e.vehicle_id.as_str(),
+            ts(&e.occurred_at),
+            body,
+            r.number,
+            r.voided as i64
+        ])?;
+    Ok(changed > 0)
+}
+
+/// Keeps the point unless a later one is held: `false` then.
+fn keep_valuation(
+    conn: &Connection,
+    v: &VehicleRef,
+    point: &ValuationPoint,
+    json: &str,
+) -> StoreResult<bool> {
+    let stored: Option<ValuationPoint> = body(
+        conn,
+        "SELECT body FROM valuations WHERE vehicle_id = ?1",
+        [v.vehicle_id.as_str()],
+    )?;
+    if stored.is_some_and(|stored| !point.supersedes(&stored)) {
+        return Ok(false);
+    }
+    let row = (v.vehicle_id.as_str(), v.org_id.as_str());
+    put_body(conn, "valuations", "vehicle_id", row, json)?;
+    Ok(true)
+}
+
+/// Stores `body` in the row `(id, org_id)` of a `(key, org_id, body)` table, replacing the body held under
+/// the same id: a row never moves to another organisation.
+fn put_body(
+    conn: &Connection,
+    table: &str,
+    key: &str,
+    (id, org_id): (&str, &str),
+    body: &str,
+) -> StoreResult<()> {
+    conn.prepare_cached(&format!(
+        "INSERT INTO {table} ({key}, org_id, body) VALUES (?1, ?2, ?3)
+         ON CONFLICT ({key}) DO UPDATE SET body = excluded.body"
+    ))?
+    .execute(params![id, org_id, body])?;
+    Ok(())
+}
+
+/// Replaces the schedule unless a newer evaluation is held: `false` then.
+fn keep_schedule(
+    conn: &Connection,
+    org: &OrgId,
+    u: &MaintenanceScheduleUpdated,
+    body: &str,
+) -> StoreResult<bool> {
+    let changed = conn.execute(
+        "INSERT INTO maintenance (vehicle_id, org_id, evaluated_at, body) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (vehicle_id) DO UPDATE SET evaluated_at = excluded.evaluated_at, body = excluded.body
+         WHERE excluded.evaluated_at >= maintenance.evaluated_at",
+        params![u.vehicle_id, org.as_str(), ts(&u.evaluated_at), body],
+    )?;
+    Ok(changed > 0)
+}
+
 #[async_trait]
 impl ChatStore for SqliteChatStore {
-    async fn apply_vehicle_registered(
-        &self,
-        envelope_id: &str,
-        vehicle: &Vehicle,
-    ) -> StoreResult<bool> {
-        let (v, body) = (vehicle.clone(), serde_json::to_string(vehicle)?);
-        self.apply(envelope_id, move |conn| {
-            // A re-registration refreshes the details but never moves a vehicle to another organisation.
-            conn.execute(
-                "INSERT INTO vehicles (id, org_id, body) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (id) DO UPDATE SET body = excluded.body",
-                params![v.id.as_str(), v.org_id.as_str(), body],
-            )?;
-            bump(conn, &v.id)?;
-            Ok(true)
-        })
-        .await
-    }
-
-    async fn apply_vehicle_event(
-        &self,
-        envelope_id: &str,
-        event: &VehicleEvent,
-    ) -> StoreResult<bool> {
-        let (e, body) = (event.clone(), serde_json::to_string(event)?);
-        self.apply(envelope_id, move |conn| {
-            let inserted = conn
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO timeline (id, org_id, vehicle_id, occurred_at, body)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?
-                .execute(params![
-                    e.id.as_str(),
-                    e.org_id.as_str(),
-                    e.vehicle_id.as_str(),
-                    ts(&e.occurred_at),
-                    body
-                ])?;
-            if inserted == 0 {
-                return Ok(false);
-            }
-            bump(conn, &e.vehicle_id)?;
-            Ok(true)
-        })
-        .await
-    }
-
-    async fn apply_valuation(
-        &self,
-        envelope_id: &str,
-        vehicle: &VehicleRef,
-        point: &ValuationPoint,
-    ) -> StoreResult<bool> {
-        let (v, point) = (vehicle.clone(), point.clone());
-        self.apply(envelope_id, move |conn| {
-            let stored: Option<ValuationPoint> = body(
-                conn,
-                "SELECT body FROM valuations WHERE vehicle_id = ?1",
-                [v.vehicle_id.as_str()],
-            )?;
-            if stored.is_some_and(|stored| !point.supersedes(&stored)) {
-                return Ok(true);
-            }
-            conn.execute(
-                "INSERT INTO valuations (vehicle_id, org_id, body) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (vehicle_id) DO UPDATE SET body = excluded.body",
-                params![
-                    v.vehicle_id.as_str(),
-                    v.org_id.as_str(),
-                    serde_json::to_string(&point)?
-                ],
-            )?;
-            bump(conn, &v.vehicle_id)?;
-            Ok(true)
-        })
-        .await
-    }
-
-    async fn apply_maintenance(
-        &self,
-        envelope_id: &str,
-        org_id: &OrgId,
-        update: &MaintenanceScheduleUpdated,
-    ) -> StoreResult<bool> {
-        let (org, u, body) = (
-            org_id.clone(),
-            update.clone(),
-            serde_json::to_string(update)?,
-        );
-        self.apply(envelope_id, move |conn| {
-            let changed = conn.execute(
-                "INSERT INTO maintenance (vehicle_id, org_id, evaluated_at, body) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (vehicle_id) DO UPDATE SET evaluated_at = excluded.evaluated_at, body = excluded.body
-                 WHERE excluded.evaluated_at >= maintenance.evaluated_at",
-                params![u.vehicle_id, org.as_str(), ts(&u.evaluated_at), body],
-            )?;
-            if changed > 0 {
-                bump(conn, &u.vehicle_id)?;
-            }
-            Ok(true)
-        })
-        .await
+    async fn apply_change(&self, envelope_id: &str, change: KnowledgeChange) -> StoreResult<bool> {
+        let (id, body) = (envelope_id.to_string(), change.body()?);
+        self.db
+            .write(move |conn| {
+                if !claim_inbox(conn, CONSUMER, &id)? {
+                    return Ok(false);
+                }
+                let (vehicle_id, changed) = match &change {
+                    KnowledgeChange::Vehicle(v) => (v.id.as_str(), keep_vehicle(conn, v, &body)?),
+                    KnowledgeChange::Record(e) => {
+                        if !add_record(conn, e, &body)? {
+                            // The same record under another envelope id.
+                            return Ok(false);
+                        }
+                        (e.vehicle_id.as_str(), true)
+                    }
+                    KnowledgeChange::Revision(r) => {
+                        (r.event.vehicle_id.as_str(), revise_record(conn, r, &body)?)
+                    }
+                    KnowledgeChange::Valuation(v, point) => (
+                        v.vehicle_id.as_str(),
+                        keep_valuation(conn, v, point, &body)?,
+                    ),
+                    KnowledgeChange::Maintenance(org, u) => {
+                        (u.vehicle_id.as_str(), keep_schedule(conn, org, u, &body)?)
+                    }
+                };
+                if changed {
+                    bump(conn, vehicle_id)?;
+                }
+                Ok(true)
+            })
+            .await
     }
 
     async fn knowledge_version(&self, vehicle: &VehicleRef) -> StoreResult<Option<u64>> {

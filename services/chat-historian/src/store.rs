@@ -90,31 +90,51 @@ pub struct Conversation {
     pub messages: Vec<ChatTurn>,
 }
 
-/// Corrections and voids in the chat's knowledge (docs/corrections.md): the record it holds is replaced
-/// by each later revision; a voided one is never read (nor cited) again.
-#[async_trait]
-pub trait RevisionKnowledge: Send + Sync {
-    /// Replaces the record with `revision` of it unless a later revision is held (one that arrives before
-    /// the original is held, and the original then changes nothing). `false` for a duplicate delivery.
-    async fn apply_event_revision(
-        &self,
-        envelope_id: &str,
-        revision: Revision<'_>,
-    ) -> StoreResult<bool>;
+/// One change to the knowledge projection, from one event. Every change is applied by
+/// [`ChatStore::apply_change`]: the envelope id claimed in the inbox and the change made in one transaction, the
+/// vehicle's knowledge version bumped when it changed anything.
+#[derive(Debug, Clone)]
+pub enum KnowledgeChange {
+    /// The vehicle as it now reads (a registration, an update, a sale, an archive). A re-registration
+    /// refreshes the details but never moves a vehicle to another organisation.
+    Vehicle(Vehicle),
+    /// A timeline record; the same record under another envelope id changes nothing (`false`).
+    Record(VehicleEvent),
+    /// A correction or void (docs/corrections.md): the record held is replaced by each later revision; a
+    /// voided one is never read (nor cited) again. One that arrives before the original is held, and the
+    /// original then changes nothing.
+    Revision(Revision),
+    /// A valuation point, kept unless a later one (asOf, then computedAt) is already held.
+    Valuation(VehicleRef, ValuationPoint),
+    /// The vehicle's schedule, replacing the one held unless a newer evaluation is already held.
+    Maintenance(OrgId, MaintenanceScheduleUpdated),
+}
+
+impl KnowledgeChange {
+    /// The JSON text the change stores (both adapters keep records as JSON beside their query fields).
+    pub fn body(&self) -> StoreResult<String> {
+        Ok(match self {
+            KnowledgeChange::Vehicle(vehicle) => serde_json::to_string(vehicle)?,
+            KnowledgeChange::Record(event) => serde_json::to_string(event)?,
+            KnowledgeChange::Revision(revision) => serde_json::to_string(&revision.event)?,
+            KnowledgeChange::Valuation(_, point) => serde_json::to_string(point)?,
+            KnowledgeChange::Maintenance(_, update) => serde_json::to_string(update)?,
+        })
+    }
 }
 
 /// One revision of a timeline record: a correction, or a void (the record is never read again).
-#[derive(Debug, Clone, Copy)]
-pub struct Revision<'a> {
+#[derive(Debug, Clone, PartialEq)]
+pub struct Revision {
     /// The record as it reads in this revision.
-    pub event: &'a VehicleEvent,
+    pub event: VehicleEvent,
     /// 1 is the original; each correction or void counts one more.
     pub number: u32,
     pub voided: bool,
 }
 
-impl<'a> Revision<'a> {
-    pub fn corrected(event: &'a VehicleEvent, number: u32) -> Revision<'a> {
+impl Revision {
+    pub fn corrected(event: VehicleEvent, number: u32) -> Revision {
         Revision {
             event,
             number,
@@ -122,7 +142,7 @@ impl<'a> Revision<'a> {
         }
     }
 
-    pub fn voided(event: &'a VehicleEvent, number: u32) -> Revision<'a> {
+    pub fn voided(event: VehicleEvent, number: u32) -> Revision {
         Revision {
             event,
             number,
@@ -132,32 +152,10 @@ impl<'a> Revision<'a> {
 }
 
 #[async_trait]
-pub trait ChatStore: Plumbing + RevisionKnowledge {
-    async fn apply_vehicle_registered(
-        &self,
-        envelope_id: &str,
-        vehicle: &Vehicle,
-    ) -> StoreResult<bool>;
-    /// Adds a timeline record; the same record under another envelope id changes nothing.
-    async fn apply_vehicle_event(
-        &self,
-        envelope_id: &str,
-        event: &VehicleEvent,
-    ) -> StoreResult<bool>;
-    /// Keeps the point unless a later one (asOf, then computedAt) is already held.
-    async fn apply_valuation(
-        &self,
-        envelope_id: &str,
-        vehicle: &VehicleRef,
-        point: &ValuationPoint,
-    ) -> StoreResult<bool>;
-    /// Replaces the vehicle's schedule unless a newer evaluation is already held.
-    async fn apply_maintenance(
-        &self,
-        envelope_id: &str,
-        org_id: &OrgId,
-        update: &MaintenanceScheduleUpdated,
-    ) -> StoreResult<bool>;
+pub trait ChatStore: Plumbing {
+    /// Applies `change` and claims `envelope_id` in the inbox in the same transaction: `false` for a
+    /// duplicate delivery (and for a record already held under another envelope id).
+    async fn apply_change(&self, envelope_id: &str, change: KnowledgeChange) -> StoreResult<bool>;
     /// The knowledge version of the vehicle when it is registered in the organisation (`None` when not).
     async fn knowledge_version(&self, vehicle: &VehicleRef) -> StoreResult<Option<u64>>;
     /// Everything known about the vehicle when it is registered in the organisation, read consistently.

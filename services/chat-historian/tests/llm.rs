@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Value, json};
 use vwc_chat_historian::historian::Ask;
+use vwc_chat_historian::store::KnowledgeChange;
 use vwc_chat_historian::{
     ApiKey, ChatStore, ChatTurn, Historian, LlmProvider, LlmSettings, SqliteChatStore,
 };
@@ -138,7 +139,7 @@ async fn fixture(llm: Option<LlmSettings>) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteChatStore::open(&dir.path().join("chat.db")).unwrap();
     store
-        .apply_vehicle_registered("env_v", &vehicle())
+        .apply_change("env_v", KnowledgeChange::Vehicle(vehicle()))
         .await
         .unwrap();
     let records = [
@@ -175,7 +176,7 @@ async fn fixture(llm: Option<LlmSettings>) -> Fixture {
     ];
     for (i, r) in records.iter().enumerate() {
         store
-            .apply_vehicle_event(&format!("env_{i}"), r)
+            .apply_change(&format!("env_{i}"), KnowledgeChange::Record(r.clone()))
             .await
             .unwrap();
     }

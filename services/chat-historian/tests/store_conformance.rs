@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use vwc_chat_historian::engine::Citation;
 use vwc_chat_historian::knowledge::{ValuationPoint, ValuationView};
-use vwc_chat_historian::store::{MessageRef, Revision, VehicleRef};
+use vwc_chat_historian::store::{KnowledgeChange as Change, MessageRef, Revision, VehicleRef};
 use vwc_chat_historian::{ChatStore, ChatTurn, Feedback, SqliteChatStore};
 use vwc_contracts::maintenance::{
     MaintenanceItemView, MaintenanceScheduleUpdated, MaintenanceStatus,
@@ -143,13 +143,18 @@ fn turn(
     }
 }
 
+/// Applies `change` under the envelope id `envelope`: whether it changed anything.
+async fn apply(store: &Store, envelope: &str, change: Change) -> bool {
+    store.apply_change(envelope, change).await.unwrap()
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Checks
 
 async fn a_vehicle_is_known_only_in_its_organisation(store: Store) {
     let v = vehicle("org_a", "veh_1");
     assert_eq!(store.knowledge_version(&veh_1()).await.unwrap(), None);
-    assert!(store.apply_vehicle_registered("env-1", &v).await.unwrap());
+    assert!(apply(&store, "env-1", Change::Vehicle(v.clone())).await);
     assert!(store.knowledge_version(&veh_1()).await.unwrap().is_some());
     assert_eq!(
         store
@@ -173,39 +178,14 @@ async fn a_vehicle_is_known_only_in_its_organisation(store: Store) {
 async fn events_come_back_in_time_order_and_duplicates_change_nothing(store: Store) {
     let v = vehicle("org_a", "veh_1");
     // An event may arrive before its vehicle's registration.
-    assert!(
-        store
-            .apply_vehicle_event("env-0", &event(&v, "e2", at(5, 9)))
-            .await
-            .unwrap()
-    );
-    store.apply_vehicle_registered("env-1", &v).await.unwrap();
-    assert!(
-        store
-            .apply_vehicle_event("env-2", &event(&v, "e1", at(1, 9)))
-            .await
-            .unwrap()
-    );
-    assert!(
-        store
-            .apply_vehicle_event("env-3", &event(&v, "e3", at(9, 9)))
-            .await
-            .unwrap()
-    );
+    assert!(apply(&store, "env-0", Change::Record(event(&v, "e2", at(5, 9)))).await);
+    apply(&store, "env-1", Change::Vehicle(v.clone())).await;
+    assert!(apply(&store, "env-2", Change::Record(event(&v, "e1", at(1, 9)))).await);
+    assert!(apply(&store, "env-3", Change::Record(event(&v, "e3", at(9, 9)))).await);
     let before = store.knowledge_version(&veh_1()).await.unwrap().unwrap();
     // The same envelope twice; the same record under another envelope.
-    assert!(
-        !store
-            .apply_vehicle_event("env-3", &event(&v, "e3", at(9, 9)))
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .apply_vehicle_event("env-9", &event(&v, "e3", at(9, 9)))
-            .await
-            .unwrap()
-    );
+    assert!(!apply(&store, "env-3", Change::Record(event(&v, "e3", at(9, 9)))).await);
+    assert!(!apply(&store, "env-9", Change::Record(event(&v, "e3", at(9, 9)))).await);
     assert_eq!(
         store.knowledge_version(&veh_1()).await.unwrap(),
         Some(before)
@@ -219,55 +199,58 @@ async fn events_come_back_in_time_order_and_duplicates_change_nothing(store: Sto
 
 async fn every_applied_change_bumps_the_knowledge_version(store: Store) {
     let v = vehicle("org_a", "veh_1");
-    store.apply_vehicle_registered("env-1", &v).await.unwrap();
+    apply(&store, "env-1", Change::Vehicle(v.clone())).await;
     let v1 = store.knowledge_version(&veh_1()).await.unwrap().unwrap();
-    store
-        .apply_vehicle_event("env-2", &event(&v, "e1", at(1, 9)))
-        .await
-        .unwrap();
+    apply(&store, "env-2", Change::Record(event(&v, "e1", at(1, 9)))).await;
     let v2 = store.knowledge_version(&veh_1()).await.unwrap().unwrap();
-    store
-        .apply_valuation("env-3", &veh_1(), &valuation(1_000_000, 2, 0))
-        .await
-        .unwrap();
+    apply(
+        &store,
+        "env-3",
+        Change::Valuation(veh_1(), valuation(1_000_000, 2, 0)),
+    )
+    .await;
     let v3 = store.knowledge_version(&veh_1()).await.unwrap().unwrap();
-    store
-        .apply_maintenance(
-            "env-4",
-            &OrgId::from("org_a"),
-            &schedule("veh_1", at(3, 0), MaintenanceStatus::Ok),
-        )
-        .await
-        .unwrap();
+    apply(
+        &store,
+        "env-4",
+        Change::Maintenance(
+            OrgId::from("org_a"),
+            schedule("veh_1", at(3, 0), MaintenanceStatus::Ok),
+        ),
+    )
+    .await;
     let v4 = store.knowledge_version(&veh_1()).await.unwrap().unwrap();
     assert!(v1 < v2 && v2 < v3 && v3 < v4, "{v1} {v2} {v3} {v4}");
 }
 
 async fn a_later_valuation_replaces_an_earlier_one_never_the_reverse(store: Store) {
-    store
-        .apply_vehicle_registered("env-1", &vehicle("org_a", "veh_1"))
-        .await
-        .unwrap();
+    apply(&store, "env-1", Change::Vehicle(vehicle("org_a", "veh_1"))).await;
     assert!(
-        store
-            .apply_valuation("env-2", &veh_1(), &valuation(2_000_000, 10, 0))
-            .await
-            .unwrap()
+        apply(
+            &store,
+            "env-2",
+            Change::Valuation(veh_1(), valuation(2_000_000, 10, 0))
+        )
+        .await
     );
     // An older point arriving late is acknowledged and ignored.
     assert!(
-        store
-            .apply_valuation("env-3", &veh_1(), &valuation(2_100_000, 5, 0))
-            .await
-            .unwrap()
+        apply(
+            &store,
+            "env-3",
+            Change::Valuation(veh_1(), valuation(2_100_000, 5, 0))
+        )
+        .await
     );
     let k = store.knowledge(&veh_1()).await.unwrap().unwrap();
     assert_eq!(k.valuation.unwrap().valuation.amount_cents, 2_000_000);
     // The same day computed later wins.
-    store
-        .apply_valuation("env-4", &veh_1(), &valuation(1_990_000, 10, 6))
-        .await
-        .unwrap();
+    apply(
+        &store,
+        "env-4",
+        Change::Valuation(veh_1(), valuation(1_990_000, 10, 6)),
+    )
+    .await;
     let k = store.knowledge(&veh_1()).await.unwrap().unwrap();
     assert_eq!(
         k.valuation.as_ref().unwrap().valuation.amount_cents,
@@ -275,47 +258,49 @@ async fn a_later_valuation_replaces_an_earlier_one_never_the_reverse(store: Stor
     );
     assert_eq!(k.valuation.unwrap().envelope_id, "val-1990000");
     assert!(
-        !store
-            .apply_valuation("env-4", &veh_1(), &valuation(1, 30, 0))
-            .await
-            .unwrap()
+        !apply(
+            &store,
+            "env-4",
+            Change::Valuation(veh_1(), valuation(1, 30, 0))
+        )
+        .await
     );
 }
 
 async fn a_newer_schedule_replaces_an_older_one_never_the_reverse(store: Store) {
-    store
-        .apply_vehicle_registered("env-1", &vehicle("org_a", "veh_1"))
-        .await
-        .unwrap();
-    store
-        .apply_maintenance(
-            "env-2",
-            &OrgId::from("org_a"),
-            &schedule("veh_1", at(10, 0), MaintenanceStatus::Overdue),
-        )
-        .await
-        .unwrap();
-    store
-        .apply_maintenance(
-            "env-3",
-            &OrgId::from("org_a"),
-            &schedule("veh_1", at(5, 0), MaintenanceStatus::Ok),
-        )
-        .await
-        .unwrap();
+    apply(&store, "env-1", Change::Vehicle(vehicle("org_a", "veh_1"))).await;
+    apply(
+        &store,
+        "env-2",
+        Change::Maintenance(
+            OrgId::from("org_a"),
+            schedule("veh_1", at(10, 0), MaintenanceStatus::Overdue),
+        ),
+    )
+    .await;
+    apply(
+        &store,
+        "env-3",
+        Change::Maintenance(
+            OrgId::from("org_a"),
+            schedule("veh_1", at(5, 0), MaintenanceStatus::Ok),
+        ),
+    )
+    .await;
     let k = store.knowledge(&veh_1()).await.unwrap().unwrap();
     assert_eq!(
         k.maintenance.as_ref().unwrap().items[0].status,
         MaintenanceStatus::Overdue
     );
-    store
-        .apply_maintenance(
-            "env-4",
-            &OrgId::from("org_a"),
-            &schedule("veh_1", at(11, 0), MaintenanceStatus::DueSoon),
-        )
-        .await
-        .unwrap();
+    apply(
+        &store,
+        "env-4",
+        Change::Maintenance(
+            OrgId::from("org_a"),
+            schedule("veh_1", at(11, 0), MaintenanceStatus::DueSoon),
+        ),
+    )
+    .await;
     let k = store.knowledge(&veh_1()).await.unwrap().unwrap();
     assert_eq!(
         k.maintenance.unwrap().items[0].status,
@@ -463,50 +448,60 @@ async fn dead_letters_are_kept_and_marked_replayed(store: Store) {
 
 async fn a_corrected_record_is_replaced_and_a_voided_one_never_read(store: Store) {
     let v = vehicle("org_a", "veh_1");
-    store.apply_vehicle_registered("env-1", &v).await.unwrap();
+    apply(&store, "env-1", Change::Vehicle(v.clone())).await;
     let (first, second) = (event(&v, "e1", at(1, 9)), event(&v, "e2", at(2, 9)));
-    store.apply_vehicle_event("env-2", &first).await.unwrap();
-    store.apply_vehicle_event("env-3", &second).await.unwrap();
+    apply(&store, "env-2", Change::Record(first.clone())).await;
+    apply(&store, "env-3", Change::Record(second.clone())).await;
     let before = store.knowledge_version(&veh_1()).await.unwrap().unwrap();
     let fixed = VehicleEvent {
         cost_cents: Some(1),
         ..first.clone()
     };
     assert!(
-        store
-            .apply_event_revision("env-4", Revision::corrected(&fixed, 2))
-            .await
-            .unwrap()
+        apply(
+            &store,
+            "env-4",
+            Change::Revision(Revision::corrected(fixed.clone(), 2))
+        )
+        .await
     );
     assert!(
-        store
-            .apply_event_revision("env-5", Revision::voided(&second, 2))
-            .await
-            .unwrap()
+        apply(
+            &store,
+            "env-5",
+            Change::Revision(Revision::voided(second.clone(), 2))
+        )
+        .await
     );
     // Duplicates and older revisions change nothing.
     assert!(
-        !store
-            .apply_event_revision("env-5", Revision::voided(&second, 2))
-            .await
-            .unwrap()
+        !apply(
+            &store,
+            "env-5",
+            Change::Revision(Revision::voided(second.clone(), 2))
+        )
+        .await
     );
     assert!(
-        store
-            .apply_event_revision("env-6", Revision::corrected(&first, 1))
-            .await
-            .unwrap()
+        apply(
+            &store,
+            "env-6",
+            Change::Revision(Revision::corrected(first.clone(), 1))
+        )
+        .await
     );
     let k = store.knowledge(&veh_1()).await.unwrap().unwrap();
     assert_eq!(k.events, [fixed]);
     assert!(k.version > before);
     // A void that arrives before its record: the record then stays unread.
     let third = event(&v, "e3", at(3, 9));
-    store
-        .apply_event_revision("env-7", Revision::voided(&third, 2))
-        .await
-        .unwrap();
-    store.apply_vehicle_event("env-8", &third).await.unwrap();
+    apply(
+        &store,
+        "env-7",
+        Change::Revision(Revision::voided(third.clone(), 2)),
+    )
+    .await;
+    apply(&store, "env-8", Change::Record(third.clone())).await;
     let k = store.knowledge(&veh_1()).await.unwrap().unwrap();
     assert_eq!(k.events.len(), 1);
 }

@@ -43,17 +43,9 @@ fn vehicle(org: &str, id: &str) -> Vehicle {
         year: 2019,
         make: "Toyota".into(),
         model: "Corolla".into(),
-        trim: None,
-        nickname: None,
         odometer_unit: OdometerUnit::Km,
         registered_at: at(1, 0),
-        purchase_price_cents: None,
-        purchase_currency: None,
-        plate: None,
-        colour: None,
-        status: Default::default(),
-        sale: None,
-        archived_at: None,
+        ..vwc_contracts::examples::vehicle()
     }
 }
 

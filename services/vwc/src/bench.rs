@@ -876,6 +876,7 @@ fn chat_bench_event(vehicle: &vwc_contracts::Vehicle, i: usize) -> VehicleEvent 
 
 pub async fn chat_bench() -> anyhow::Result<ChatBench> {
     use vwc_chat_historian::ChatStore;
+    use vwc_chat_historian::store::KnowledgeChange;
     let dir = private_dir()?;
     let store: Arc<dyn ChatStore> = Arc::new(vwc_chat_historian::SqliteChatStore::open(
         &dir.path().join("chat-historian.db"),
@@ -888,7 +889,7 @@ pub async fn chat_bench() -> anyhow::Result<ChatBench> {
         ("Toyota", "RAV4"),
     );
     store
-        .apply_vehicle_registered("bench-reg", &vehicle)
+        .apply_change("bench-reg", KnowledgeChange::Vehicle(vehicle.clone()))
         .await?;
     let t = Instant::now();
     let writes: Vec<_> = (0..BIG_EVENTS)
@@ -897,7 +898,7 @@ pub async fn chat_bench() -> anyhow::Result<ChatBench> {
             let event = chat_bench_event(&vehicle, i);
             async move {
                 store
-                    .apply_vehicle_event(&format!("bench-{i}"), &event)
+                    .apply_change(&format!("bench-{i}"), KnowledgeChange::Record(event))
                     .await
             }
         })

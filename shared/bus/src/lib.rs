@@ -101,7 +101,7 @@ pub trait Consumer: Send + Sync {
 
 pub use consume::in_consumer_span;
 pub use ledger_consumer::LedgerConsumer;
-pub use projection::project;
+pub use projection::{Applied, Projection, ProjectionConsumer, project};
 pub use relay::OutboxRelay;
 /// Dead letters are kept in the consumer's own store; the port and its record live with the stores.
 pub use vwc_store::{DeadLetter, DeadLetterStore};

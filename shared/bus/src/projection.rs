@@ -1,10 +1,14 @@
-//! The handling every projecting consumer shares: decode, apply once, acknowledge a duplicate.
+//! The handling every projecting consumer shares: decode, apply once, acknowledge a duplicate. A service
+//! whose consumer only projects events into its own read model (the edge, the chat historian) writes its
+//! [`Projection`] — what it consumes and one exhaustive match — and runs it as a [`ProjectionConsumer`].
 
 use std::future::Future;
+use std::sync::Arc;
 
-use vwc_contracts::{Envelope, Event};
+use async_trait::async_trait;
+use vwc_contracts::{Envelope, Event, EventType};
 
-use crate::{HandleError, in_consumer_span};
+use crate::{Consumer, HandleError, in_consumer_span};
 
 /// Applies one envelope to a projection in the consumer's span (see [`in_consumer_span`]): decodes its
 /// event (an undecodable one is malformed) and hands it to `apply` with the envelope id, the key the
@@ -17,7 +21,7 @@ pub async fn project<'e, F, Fut>(
 ) -> Result<(), HandleError>
 where
     F: FnOnce(String, &'e Event) -> Fut,
-    Fut: Future<Output = Result<bool, HandleError>>,
+    Fut: Future<Output = Applied>,
 {
     in_consumer_span(consumer, envelope, |_| async {
         let event = envelope.event().map_err(HandleError::malformed)?;
@@ -27,6 +31,54 @@ where
         Ok(())
     })
     .await
+}
+
+/// A read model kept from events, usually implemented by the service's store port (`dyn EdgeStore`).
+#[async_trait]
+pub trait Projection: Send + Sync {
+    /// The consumer's name in `contracts/routes.json`.
+    const CONSUMER: &'static str;
+    /// The event types routed to it; any other is answered [`HandleError::NotConsumed`] by `apply`.
+    const CONSUMES: &'static [EventType];
+
+    /// Applies `event` of `envelope`, claiming `envelope_id` in the inbox in the same transaction as the
+    /// change: `false` for a duplicate delivery.
+    async fn apply(&self, envelope_id: &str, envelope: &Envelope, event: &Event) -> Applied;
+}
+
+/// What applying an event to a projection answers: whether it changed anything (`false`: a duplicate).
+pub type Applied = Result<bool, HandleError>;
+
+/// The bus consumer of the projection `P`: each envelope goes through [`project`].
+pub struct ProjectionConsumer<P: ?Sized> {
+    projection: Arc<P>,
+}
+
+impl<P: Projection + ?Sized> ProjectionConsumer<P> {
+    /// What `contracts/routes.json` routes to the consumer.
+    pub const CONSUMES: &'static [EventType] = P::CONSUMES;
+
+    pub fn new(projection: Arc<P>) -> ProjectionConsumer<P> {
+        ProjectionConsumer { projection }
+    }
+}
+
+#[async_trait]
+impl<P: Projection + ?Sized> Consumer for ProjectionConsumer<P> {
+    fn name(&self) -> &str {
+        P::CONSUMER
+    }
+
+    fn consumes(&self) -> &'static [EventType] {
+        P::CONSUMES
+    }
+
+    async fn handle(&self, envelope: &Envelope) -> Result<(), HandleError> {
+        project(P::CONSUMER, envelope, |id, event| async move {
+            self.projection.apply(&id, envelope, event).await
+        })
+        .await
+    }
 }
 
 #[cfg(test)]
