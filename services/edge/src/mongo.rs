@@ -748,7 +748,6 @@ fn vehicle_view(vehicle: Vehicle, stats: Option<&Document>) -> StoreResult<Vehic
     })
 }
 
-/// The timeline query: the filter and, strictly after `after`, newest first.
 /// A timeline record's stored fields: the JSON `body` beside the fields the pages and cost queries read.
 fn timeline_record(e: &VehicleEvent, body: &str) -> Document {
     doc! {
