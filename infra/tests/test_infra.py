@@ -149,26 +149,38 @@ def test_every_function_policy_names_only_its_own_resources(modules):
     }
     for statement in policy["statement"]:
         assert statement["resources"] == own[statement["sid"]], statement["sid"]
-    # Optional statements, each present only when the function has that resource of its own.
+    # Optional statements, each present only when the function has that resource of its own: one table
+    # (local.optional_statements) whose entries have null resources otherwise, and the SES statement with its
+    # condition.
     dynamic = [d for block in policy["dynamic"] for d in block.values()]
-    sources = {d["content"][0]["sid"]: d["for_each"] for d in dynamic}
-    assert sources == {
-        "OwnParameters": "${local.ssm_path_arn == null ? [] : [local.ssm_path_arn]}",
-        "PublishToOwnBus": "${var.bus_arn == null ? [] : [var.bus_arn]}",
-        "ConsumeOwnQueue": "${var.consumer_queue_arn == null ? [] : [var.consumer_queue_arn]}",
-        "SendReminderEmail": "${length(var.ses_identity_arns) == 0 ? [] : [var.ses_identity_arns]}",
-        "OwnAttachmentObjects": "${var.attachments_bucket_arn == null ? [] : [var.attachments_bucket_arn]}",
-        "ListOwnAttachments": "${var.attachments_bucket_arn == null ? [] : [var.attachments_bucket_arn]}",
-        "EncryptAttachments": "${var.attachments_bucket_arn == null ? [] : [var.kms_key_arn]}",
+    owned = dynamic[0]
+    assert owned["for_each"] == "${local.present_statements}"
+    assert function.locals["present_statements"] == (
+        "${[for s in local.optional_statements : s if s.resources != null]}")
+    assert owned["content"][0] == {
+        "sid": "${statement.value.sid}",
+        "actions": "${statement.value.actions}",
+        "resources": "${statement.value.resources}",
     }
-    statements = {d["content"][0]["sid"]: d["content"][0] for d in dynamic}
-    assert statements["OwnAttachmentObjects"]["resources"] == ["${statement.value}/*"]
-    assert statements["ListOwnAttachments"]["resources"] == ["${statement.value}"]
+    statements = {s["sid"]: s for s in function.locals["optional_statements"]}
+    resources = {sid: s["resources"] for sid, s in statements.items()}
+    assert resources == {
+        "OwnParameters": '${local.ssm_path_arn == null ? null : [local.ssm_path_arn, "${local.ssm_path_arn}/*"]}',
+        "PublishToOwnBus": "${var.bus_arn == null ? null : [var.bus_arn]}",
+        "ConsumeOwnQueue": "${var.consumer_queue_arn == null ? null : [var.consumer_queue_arn]}",
+        "OwnAttachmentObjects":
+            '${var.attachments_bucket_arn == null ? null : ["${var.attachments_bucket_arn}/*"]}',
+        "ListOwnAttachments": "${var.attachments_bucket_arn == null ? null : [var.attachments_bucket_arn]}",
+        "EncryptAttachments": "${var.attachments_bucket_arn == null ? null : [var.kms_key_arn]}",
+    }
     assert statements["EncryptAttachments"]["actions"] == ["kms:GenerateDataKey"]
-    assert statements["OwnParameters"]["resources"] == ["${statement.value}", "${statement.value}/*"]
-    assert statements["PublishToOwnBus"]["resources"] == ["${statement.value}"]
-    assert statements["ConsumeOwnQueue"]["resources"] == ["${statement.value}"]
-    ses = statements["SendReminderEmail"]
+    assert statements["ListOwnAttachments"]["actions"] == ["s3:ListBucket"]
+    assert statements["PublishToOwnBus"]["actions"] == ["events:PutEvents"]
+    assert not any("*" in a for s in statements.values() for a in s["actions"])
+    ses = dynamic[1]
+    assert ses["for_each"] == "${length(var.ses_identity_arns) == 0 ? [] : [var.ses_identity_arns]}"
+    ses = ses["content"][0]
+    assert ses["sid"] == "SendReminderEmail"
     assert ses["resources"] == "${statement.value}"
     assert ses["condition"][0]["variable"] == "ses:FromAddress"
     # The SSM path is the function's own: /vwc/<env>/<function>.
