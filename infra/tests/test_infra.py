@@ -44,8 +44,8 @@ def test_each_environment_is_the_root_configured_by_its_own_settings(root, envir
         backend = (directory / "backend.hcl.example").read_text()
         assert f'key          = "vwc/{name}/terraform.tfstate"' in backend, name
     # The environments differ in sizing only: names, tags and state key all come from `environment`.
-    versions = (root.directory / "versions.tf").read_text()
-    assert "environment = var.environment" in versions
+    providers = (root.directory / "providers.tf").read_text()
+    assert "environment = var.environment" in providers
     assert root.modules["stack"]["environment"] == "${var.environment}"
 
 
@@ -69,13 +69,19 @@ def test_the_bus_builds_one_rule_target_queue_and_dead_letter_queue_per_consumer
     bus = modules["bus"].resources
     for rtype, name in [
         ("aws_sqs_queue", "consumer"),
-        ("aws_sqs_queue", "dead_letter"),
-        ("aws_sqs_queue", "target_dead_letter"),
         ("aws_sqs_queue_policy", "consumer"),
+        ("aws_sqs_queue_policy", "target_dead_letter"),
+        ("aws_sqs_queue_redrive_allow_policy", "dead_letter"),
         ("aws_cloudwatch_event_rule", "consumer"),
         ("aws_cloudwatch_event_target", "consumer"),
     ]:
         assert bus[rtype][name]["for_each"] == "${var.consumers}", (rtype, name)
+    # Both dead-letter queues of each consumer, through modules/dead_letters (its resource once per name).
+    calls = modules["bus"].modules
+    assert calls["dead_letter"]["names"] == "${{for consumer, n in local.names : consumer => n.dead_letter_queue}}"
+    assert calls["target_dead_letter"]["names"] == "${{for consumer, n in local.names : consumer => n.target_dlq}}"
+    assert all(calls[c]["source"] == "../dead_letters" for c in ("dead_letter", "target_dead_letter"))
+    assert modules["dead_letters"].resources["aws_sqs_queue"]["this"]["for_each"] == "${var.names}"
     rule = bus["aws_cloudwatch_event_rule"]["consumer"]
     assert rule["event_pattern"] == "${each.value.event_pattern}"
     assert rule["name"] == "${each.value.rule}"
@@ -87,7 +93,7 @@ def test_the_bus_builds_one_rule_target_queue_and_dead_letter_queue_per_consumer
 def test_every_consumer_queue_has_a_dead_letter_queue_and_a_redrive_policy(modules):
     queue = modules["bus"].resources["aws_sqs_queue"]["consumer"]
     redrive = queue["redrive_policy"]
-    assert "deadLetterTargetArn = aws_sqs_queue.dead_letter[each.key].arn" in redrive
+    assert "deadLetterTargetArn = module.dead_letter.queues[each.key].arn" in redrive
     assert "maxReceiveCount = var.max_receive_count" in redrive
     assert queue["sqs_managed_sse_enabled"] is True
 
@@ -457,9 +463,10 @@ def test_alarms_cover_dead_letters_errors_throttles_5xx_and_the_budget(modules):
     stack = modules["stack"].modules["alarms"]
     assert "module.bus.dead_letter_queues" in stack["dead_letter_queues"]
     # The functions' own dead-letter queues too (failed asynchronous invocations, undeliverable schedules).
-    assert "for k, q in aws_sqs_queue.failures" in stack["dead_letter_queues"]
-    failures = modules["stack"].resources["aws_sqs_queue"]["failures"]["for_each"]
-    assert set(failures) == {"lambda-async", "schedule"}
+    assert "for k, q in module.failures.queues" in stack["dead_letter_queues"]
+    failures = modules["stack"].modules["failures"]
+    assert failures["source"] == "../dead_letters"
+    assert set(failures["names"]) == {"lambda-async", "schedule"}
 
 
 def test_every_checkov_skip_says_why():
@@ -473,13 +480,23 @@ def test_every_checkov_skip_says_why():
 def test_terraform_and_providers_are_pinned(modules, root):
     for module in all_modules_and_roots(modules, root):
         assert module.terraform, module.directory
-        for block in module.terraform:
-            assert block["required_version"] == ">= 1.7", module.directory
-            # A module of data sources alone (service_grant) may leave the provider to its callers.
-            assert block.get("required_providers") or not module.resources, module.directory
-            for providers in block.get("required_providers", []):
-                for name, spec in providers.items():
-                    assert re.match(r"~> \d+\.\d+", spec["version"]), (module.directory, name)
+        # The version in one block (versions.tf); other blocks add providers.
+        assert [b["required_version"] for b in module.terraform if "required_version" in b] == [">= 1.7"], \
+            module.directory
+        # A module of data sources alone (service_grant) may leave the provider to its callers.
+        required = {name: spec for block in module.terraform
+                    for providers in block.get("required_providers", []) for name, spec in providers.items()}
+        assert required or not module.resources, module.directory
+        for name, spec in required.items():
+            assert re.match(r"~> \d+\.\d+", spec["version"]), (module.directory, name)
+        # Every provider the module's resources come from is pinned here (the prefix of the resource type).
+        for rtype in module.resources:
+            assert rtype.split("_", 1)[0] in required, (module.directory, rtype)
+    # The root configures AWS; MongoDB Atlas takes its default configuration (credentials from the environment)
+    # and its pin from modules/atlas.
+    assert [p for block in root.terraform for p in block.get("required_providers", [])] == [
+        {"aws": {"source": "hashicorp/aws", "version": "~> 6.0"}}]
+    assert modules["atlas"].terraform[0]["required_providers"][0]["mongodbatlas"]["source"] == "mongodb/mongodbatlas"
 
 
 def test_the_generated_file_is_committed_next_to_a_generator():
@@ -620,3 +637,38 @@ def test_every_grant_to_an_aws_service_names_on_whose_behalf_it_acts(modules):
             for s in doc.get("statement", []):
                 if any(p["type"] == "Service" for p in s.get("principals", [])) and s["actions"] != ["sts:AssumeRole"]:
                     assert s.get("condition"), (module.directory.name, name, s.get("sid"))
+
+
+def moves(directory) -> dict:
+    """`moved` blocks of one module directory: from → to (addresses as python-hcl2 keeps them)."""
+    found = {}
+    for path in sorted(directory.glob("*.tf")):
+        for block in load(path).get("moved", []):
+            found[block["from"]] = block["to"]
+    return found
+
+
+def test_dead_letter_queues_keep_two_weeks_encrypted_and_their_old_addresses_move(modules):
+    queue = modules["dead_letters"].resources["aws_sqs_queue"]["this"]
+    assert queue["message_retention_seconds"] == "${14 * 24 * 60 * 60}"
+    assert queue["sqs_managed_sse_enabled"] is True
+    # Each queue keeps its key, so an existing deployment's queues move rather than being replaced.
+    assert moves(modules["bus"].directory) == {
+        "${aws_sqs_queue.dead_letter}": "${module.dead_letter.aws_sqs_queue.this}",
+        "${aws_sqs_queue.target_dead_letter}": "${module.target_dead_letter.aws_sqs_queue.this}",
+    }
+    assert moves(modules["stack"].directory) == {
+        "${aws_sqs_queue.failures}": "${module.failures.aws_sqs_queue.this}",
+        "${aws_sqs_queue.async_failures}": '${module.failures.aws_sqs_queue.this["lambda-async"]}',
+        "${aws_sqs_queue.schedule_failures}": '${module.failures.aws_sqs_queue.this["schedule"]}',
+    }
+
+
+def test_the_root_and_every_module_pin_terraform_and_aws_through_the_one_shared_file(modules, root):
+    shared = (INFRA / "versions" / "aws.tf").resolve()
+    for name, module in [*modules.items(), ("root", root)]:
+        versions = module.directory / "versions.tf"
+        if name in ("service_grant", "atlas"):  # no provider; three providers in its one required_providers
+            assert not versions.is_symlink(), name
+        else:
+            assert versions.is_symlink() and versions.resolve() == shared, name

@@ -14,7 +14,7 @@ output "queue_arns" {
 output "dead_letter_queues" {
   description = "Every dead-letter queue by a readable key (for the alarms)."
   value = merge(
-    { for k, q in aws_sqs_queue.dead_letter : "${k}-dlq" => q.name },
-    { for k, q in aws_sqs_queue.target_dead_letter : "${k}-target-dlq" => q.name },
+    { for k, q in module.dead_letter.queues : "${k}-dlq" => q.name },
+    { for k, q in module.target_dead_letter.queues : "${k}-target-dlq" => q.name },
   )
 }

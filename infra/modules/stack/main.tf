@@ -194,25 +194,30 @@ module "bus" {
 
 # Dead-letter queues of the functions' own invocations: asynchronous invocations (the schedules) that failed
 # every retry, and scheduled events EventBridge could not deliver to a function.
-resource "aws_sqs_queue" "failures" {
-  for_each = {
+module "failures" {
+  source = "../dead_letters"
+  names = {
     lambda-async = "${local.prefix}-lambda-async-dlq"
     schedule     = "${local.prefix}-schedule-dlq"
   }
-  name                      = each.value
-  message_retention_seconds = 14 * 24 * 60 * 60
-  sqs_managed_sse_enabled   = true
-  tags                      = local.tags
+  tags = local.tags
+}
+
+# These queues were aws_sqs_queue.failures (a table here), and before that one resource each; every earlier
+# address moves straight to where they are now.
+moved {
+  from = aws_sqs_queue.failures
+  to   = module.failures.aws_sqs_queue.this
 }
 
 moved {
   from = aws_sqs_queue.async_failures
-  to   = aws_sqs_queue.failures["lambda-async"]
+  to   = module.failures.aws_sqs_queue.this["lambda-async"]
 }
 
 moved {
   from = aws_sqs_queue.schedule_failures
-  to   = aws_sqs_queue.failures["schedule"]
+  to   = module.failures.aws_sqs_queue.this["schedule"]
 }
 
 # Only the schedule rules may dead-letter into it.
@@ -220,7 +225,7 @@ module "schedule_failures_policy" {
   source   = "../service_grant"
   services = ["events.amazonaws.com"]
   statements = {
-    AllowTheScheduleRules = { actions = ["sqs:SendMessage"], resources = [aws_sqs_queue.failures["schedule"].arn] }
+    AllowTheScheduleRules = { actions = ["sqs:SendMessage"], resources = [module.failures.queues["schedule"].arn] }
   }
   condition = {
     test     = "ArnEquals"
@@ -230,7 +235,7 @@ module "schedule_failures_policy" {
 }
 
 resource "aws_sqs_queue_policy" "schedule_failures" {
-  queue_url = aws_sqs_queue.failures["schedule"].id
+  queue_url = module.failures.queues["schedule"].id
   policy    = module.schedule_failures_policy.json
 }
 
@@ -257,7 +262,7 @@ module "token_claims" {
   memory_mb             = 128
   timeout_seconds       = 5
   kms_key_arn           = aws_kms_key.this.arn
-  async_dead_letter_arn = aws_sqs_queue.failures["lambda-async"].arn
+  async_dead_letter_arn = module.failures.queues["lambda-async"].arn
   log_retention_days    = var.log_retention_days
   tags                  = local.tags
 }
@@ -287,7 +292,7 @@ module "function" {
   attachments_bucket_arn = each.key == "api" ? aws_s3_bucket.attachments.arn : null
   ses_identity_arns      = each.key == "delivery" && local.send_mail ? [var.ses_identity_arn] : []
   ses_from_address       = each.key == "delivery" ? var.email_from : null
-  async_dead_letter_arn  = aws_sqs_queue.failures["lambda-async"].arn
+  async_dead_letter_arn  = module.failures.queues["lambda-async"].arn
   log_retention_days     = var.log_retention_days
   vpc                    = local.function_vpc
   tags                   = local.tags
@@ -309,7 +314,7 @@ module "chat_function" {
   ssm_path              = "${local.ssm_root}/${each.key}"
   environment           = merge({ VWC_ENV = "${var.environment}/${each.key}" }, each.value.environment)
   kms_key_arn           = aws_kms_key.this.arn
-  async_dead_letter_arn = aws_sqs_queue.failures["lambda-async"].arn
+  async_dead_letter_arn = module.failures.queues["lambda-async"].arn
   log_retention_days    = var.log_retention_days
   vpc                   = local.function_vpc
   tags                  = local.tags
@@ -347,7 +352,7 @@ resource "aws_cloudwatch_event_target" "schedule" {
   }
 
   dead_letter_config {
-    arn = aws_sqs_queue.failures["schedule"].arn
+    arn = module.failures.queues["schedule"].arn
   }
 }
 
@@ -423,7 +428,7 @@ module "alarms" {
   alarm_email = var.alarm_email
   dead_letter_queues = merge(
     module.bus.dead_letter_queues,
-    { for k, q in aws_sqs_queue.failures : "${k}-dlq" => q.name },
+    { for k, q in module.failures.queues : "${k}-dlq" => q.name },
   )
   function_names = merge(
     { for k, f in module.function : k => f.name },
