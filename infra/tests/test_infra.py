@@ -142,7 +142,7 @@ def test_every_consumer_function_consumes_only_its_own_queue(modules):
     )
     mapping = stack.resources["aws_lambda_event_source_mapping"]["consumer"]
     assert mapping["event_source_arn"] == "${module.bus.queue_arns[each.key]}"
-    assert mapping["function_name"] == '${module.function["consumer-${each.key}"].arn}'
+    assert mapping["function_name"] == '${module.function["consumer-${each.key}"].lambda.arn}'
 
 
 def test_every_function_policy_names_only_its_own_resources(modules):
@@ -214,10 +214,10 @@ def test_every_schedule_may_invoke_only_its_own_function(modules):
     assert permission["principal"] == "events.amazonaws.com"
     assert permission["action"] == "lambda:InvokeFunction"
     assert permission["source_arn"] == "${aws_cloudwatch_event_rule.schedule[each.key].arn}"
-    assert permission["function_name"] == "${module.function[each.key].name}"
+    assert permission["function_name"] == "${module.function[each.key].lambda.function_name}"
     target = stack.resources["aws_cloudwatch_event_target"]["schedule"]
     assert target["for_each"] == "${local.schedules}"
-    assert target["arn"] == "${module.function[each.key].arn}"
+    assert target["arn"] == "${module.function[each.key].lambda.arn}"
     schedules = stack.locals["schedules"]
     for job in ("sweep", "delivery", "revaluation"):
         assert re.search(rf"\b{job}\s*=", schedules), job
@@ -348,7 +348,7 @@ def test_the_chat_function_has_the_function_alarms_and_one_for_its_urls_5xx(modu
     assert url["functions"] == "${var.url_function_names}" and url["metric"] == "Url5xxCount"
     assert '"AWS/Lambda"' in modules["alarms"].locals["alarms"]
     stack = modules["stack"].modules["alarms"]
-    assert stack["url_function_names"] == "${{for k, f in module.chat_function : k => f.name}}"
+    assert stack["url_function_names"] == "${{for k, f in module.chat_function : k => f.lambda.function_name}}"
     # Errors and throttles: every function, the chat's included.
     assert "for k, f in module.function" in stack["function_names"]
     assert "for k, f in module.chat_function" in stack["function_names"]

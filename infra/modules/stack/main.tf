@@ -246,8 +246,8 @@ module "identity" {
   callback_urls = ["${module.dashboard.url}/"]
   domain_prefix = "${local.prefix}-${data.aws_caller_identity.current.account_id}"
   token_claims_function = {
-    arn  = module.token_claims[0].arn
-    name = module.token_claims[0].name
+    arn  = module.token_claims[0].lambda.arn
+    name = module.token_claims[0].lambda.function_name
   }
   tags = local.tags
 }
@@ -323,7 +323,7 @@ module "chat_function" {
 resource "aws_lambda_event_source_mapping" "consumer" {
   for_each                           = var.consumers
   event_source_arn                   = module.bus.queue_arns[each.key]
-  function_name                      = module.function["consumer-${each.key}"].arn
+  function_name                      = module.function["consumer-${each.key}"].lambda.arn
   batch_size                         = var.consumer.batch_size
   maximum_batching_window_in_seconds = 1
   function_response_types            = ["ReportBatchItemFailures"]
@@ -344,7 +344,7 @@ resource "aws_cloudwatch_event_target" "schedule" {
   for_each  = local.schedules
   rule      = aws_cloudwatch_event_rule.schedule[each.key].name
   target_id = each.key
-  arn       = module.function[each.key].arn
+  arn       = module.function[each.key].lambda.arn
 
   retry_policy {
     maximum_event_age_in_seconds = 3600
@@ -361,7 +361,7 @@ resource "aws_lambda_permission" "schedule" {
   for_each      = local.schedules
   statement_id  = "AllowScheduleRule"
   action        = "lambda:InvokeFunction"
-  function_name = module.function[each.key].name
+  function_name = module.function[each.key].lambda.function_name
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.schedule[each.key].arn
 }
@@ -369,8 +369,8 @@ resource "aws_lambda_permission" "schedule" {
 module "http_api" {
   source                  = "../http_api"
   name                    = local.prefix
-  api_function_name       = module.function["api"].name
-  api_function_invoke_arn = module.function["api"].invoke_arn
+  api_function_name       = module.function["api"].lambda.function_name
+  api_function_invoke_arn = module.function["api"].lambda.invoke_arn
   jwt_issuer              = local.jwt.issuer
   jwt_audience            = [local.jwt.audience]
   cors_origins            = [] # the dashboard's distribution routes the API's paths: same origin
@@ -387,7 +387,7 @@ module "http_api" {
 # itself (RS256 via the JWKS, issuer, audience, expiry), as the API function does.
 resource "aws_lambda_function_url" "chat" {
   count              = var.chat.enabled ? 1 : 0
-  function_name      = module.chat_function["chat"].name
+  function_name      = module.chat_function["chat"].lambda.function_name
   authorization_type = "AWS_IAM"
   invoke_mode        = "RESPONSE_STREAM"
 }
@@ -401,7 +401,7 @@ resource "aws_lambda_permission" "chat" {
   } : {}
   statement_id           = each.key
   action                 = each.value
-  function_name          = module.chat_function["chat"].name
+  function_name          = module.chat_function["chat"].lambda.function_name
   principal              = "cloudfront.amazonaws.com"
   source_arn             = module.dashboard.distribution_arn
   function_url_auth_type = each.value == "lambda:InvokeFunctionUrl" ? "AWS_IAM" : null
@@ -431,11 +431,11 @@ module "alarms" {
     { for k, q in module.failures.queues : "${k}-dlq" => q.name },
   )
   function_names = merge(
-    { for k, f in module.function : k => f.name },
-    { for k, f in module.chat_function : k => f.name },
-    { for f in module.token_claims : "token-claims" => f.name },
+    { for k, f in module.function : k => f.lambda.function_name },
+    { for k, f in module.chat_function : k => f.lambda.function_name },
+    { for f in module.token_claims : "token-claims" => f.lambda.function_name },
   )
-  url_function_names = { for k, f in module.chat_function : k => f.name }
+  url_function_names = { for k, f in module.chat_function : k => f.lambda.function_name }
   api_id             = module.http_api.api_id
   monthly_budget_usd = var.monthly_budget_usd
   tags               = local.tags

@@ -23,7 +23,7 @@ output "bus_name" {
 }
 
 output "functions" {
-  value = merge({ for k, f in module.function : k => f.name }, { for k, f in module.chat_function : k => f.name })
+  value = merge({ for k, f in module.function : k => f.lambda.function_name }, { for k, f in module.chat_function : k => f.lambda.function_name })
 }
 
 output "alarm_topic_arn" {
