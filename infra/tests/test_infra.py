@@ -253,7 +253,7 @@ def test_the_chat_function_streams_through_an_iam_url_only_the_distribution_may_
     assert permission["action"] == "${each.value}"
     # Nobody but the dashboard's distribution: no "*" principal, no public URL.
     assert permission["principal"] == "cloudfront.amazonaws.com"
-    assert permission["source_arn"] == "${module.dashboard.distribution_arn}"
+    assert permission["source_arn"] == "${module.dashboard.distribution.arn}"
     assert "AWS_IAM" in permission["function_url_auth_type"]
     assert 'principal              = "*"' not in stack.text()
     # The distribution gets the URL only when the chat function exists (else the API serves the chat).

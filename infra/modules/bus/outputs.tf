@@ -1,9 +1,6 @@
-output "bus_arn" {
-  value = aws_cloudwatch_event_bus.this.arn
-}
-
-output "bus_name" {
-  value = aws_cloudwatch_event_bus.this.name
+output "bus" {
+  description = "The event bus (arn, name, …)."
+  value       = aws_cloudwatch_event_bus.this
 }
 
 output "queue_arns" {

@@ -131,7 +131,7 @@ locals {
     }
   ]...)
   # Only a function that publishes is told the bus's name (the chat function publishes nothing).
-  bus_parameters = { for name, f in local.functions : "${name}/bus_name" => module.bus.bus_name if f.publishes }
+  bus_parameters = { for name, f in local.functions : "${name}/bus_name" => module.bus.bus.name if f.publishes }
 
   parameters = merge(
     local.common_parameters,
@@ -287,7 +287,7 @@ module "function" {
   ssm_path               = "${local.ssm_root}/${each.key}"
   environment            = merge({ VWC_ENV = "${var.environment}/${each.key}" }, each.value.environment)
   kms_key_arn            = aws_kms_key.this.arn
-  bus_arn                = each.value.publishes ? module.bus.bus_arn : null
+  bus_arn                = each.value.publishes ? module.bus.bus.arn : null
   consumer_queue_arn     = each.value.queue == null ? null : module.bus.queue_arns[each.value.queue]
   attachments_bucket_arn = each.key == "api" ? aws_s3_bucket.attachments.arn : null
   ses_identity_arns      = each.key == "delivery" && local.send_mail ? [var.ses_identity_arn] : []
@@ -403,7 +403,7 @@ resource "aws_lambda_permission" "chat" {
   action                 = each.value
   function_name          = module.chat_function["chat"].lambda.function_name
   principal              = "cloudfront.amazonaws.com"
-  source_arn             = module.dashboard.distribution_arn
+  source_arn             = module.dashboard.distribution.arn
   function_url_auth_type = each.value == "lambda:InvokeFunctionUrl" ? "AWS_IAM" : null
 }
 

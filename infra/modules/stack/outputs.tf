@@ -11,7 +11,7 @@ output "dashboard_bucket" {
 }
 
 output "dashboard_distribution_id" {
-  value = module.dashboard.distribution_id
+  value = module.dashboard.distribution.id
 }
 
 output "chat_url" {
@@ -19,7 +19,7 @@ output "chat_url" {
 }
 
 output "bus_name" {
-  value = module.bus.bus_name
+  value = module.bus.bus.name
 }
 
 output "functions" {
