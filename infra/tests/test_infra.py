@@ -262,9 +262,12 @@ def test_the_chat_function_streams_through_an_iam_url_only_the_distribution_may_
     # What decides the counts is known at plan time; the URL is not until the first apply creates it.
     assert stack.modules["dashboard"]["chat_enabled"] == "${var.chat.enabled}"
     dashboard = modules["dashboard"]
-    for rtype, name in (("aws_cloudfront_origin_access_control", "chat"),
-                        ("aws_cloudfront_function", "carry_authorization")):
-        assert dashboard.resources[rtype][name]["count"] == "${var.chat_enabled ? 1 : 0}", name
+    assert dashboard.resources["aws_cloudfront_function"]["carry_authorization"]["count"] == (
+        "${var.chat_enabled ? 1 : 0}")
+    # The Lambda origin access control is in the table only with the chat (the bucket's always).
+    access_controls = dashboard.resources["aws_cloudfront_origin_access_control"]["this"]["for_each"]
+    assert re.search(r'\{\s*s3\s*=', access_controls)
+    assert re.search(r'var\.chat_enabled \? \{\s*lambda\s*=[^}]*"\$\{var\.bucket_name\}-chat"', access_controls)
     # The distribution has the chat's origin and behaviour only when the chat function exists.
     distribution = dashboard.resources["aws_cloudfront_distribution"]["this"]
     assert [b["for_each"] for b in dynamic_blocks(distribution, "origin")] == ["${local.custom_origins}"]
@@ -327,12 +330,12 @@ def test_the_chat_behaviour_precedes_v1_and_reaches_the_function_signed_and_unca
     # The origin is the function URL, signed by an origin access control for Lambda.
     origins = {o["id"]: o for o in table(dashboard.locals["custom_origins"])}
     assert origins["chat"]["domain"] == "local.chat_domain"
-    assert origins["chat"]["access_control"] == "aws_cloudfront_origin_access_control.chat[0].id"
+    assert origins["chat"]["access_control"] == 'aws_cloudfront_origin_access_control.this["lambda"].id'
     origin = dynamic_blocks(distribution, "origin")[0]["content"][0]
     assert origin["origin_access_control_id"] == "${origin.value.access_control}"
     assert origin["origin_id"] == "${origin.value.id}"
-    oac = dashboard.resources["aws_cloudfront_origin_access_control"]["chat"]
-    assert oac["origin_access_control_origin_type"] == "lambda"
+    oac = dashboard.resources["aws_cloudfront_origin_access_control"]["this"]
+    assert oac["origin_access_control_origin_type"] == "${each.key}"  # "lambda" for the chat's
     assert oac["signing_behavior"] == "always" and oac["signing_protocol"] == "sigv4"
     # Signing overwrites Authorization, so the bearer token is carried in the header the function reads.
     code = dashboard.resources["aws_cloudfront_function"]["carry_authorization"]["code"]
@@ -414,7 +417,9 @@ def test_the_dashboard_bucket_is_private_and_read_through_origin_access_control(
     assert all(block[k] is True for k in (
         "block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"))
     origin = dashboard["aws_cloudfront_distribution"]["this"]["origin"][0]
-    assert origin["origin_access_control_id"] == "${aws_cloudfront_origin_access_control.this.id}"
+    assert origin["origin_access_control_id"] == '${aws_cloudfront_origin_access_control.this["s3"].id}'
+    oac = dashboard["aws_cloudfront_origin_access_control"]["this"]
+    assert (oac["origin_access_control_origin_type"], oac["signing_behavior"]) == ("${each.key}", "always")
 
 
 def test_the_attachments_bucket_is_private_encrypted_versioned_and_only_the_api_touches_it(modules):
