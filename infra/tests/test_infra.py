@@ -44,8 +44,8 @@ def test_each_environment_is_the_root_configured_by_its_own_settings(root, envir
         backend = (directory / "backend.hcl.example").read_text()
         assert f'key          = "vwc/{name}/terraform.tfstate"' in backend, name
     # The environments differ in sizing only: names, tags and state key all come from `environment`.
-    versions = (root.directory / "versions.tf").read_text()
-    assert "environment = var.environment" in versions
+    providers = (root.directory / "providers.tf").read_text()
+    assert "environment = var.environment" in providers
     assert root.modules["stack"]["environment"] == "${var.environment}"
 
 
@@ -69,13 +69,19 @@ def test_the_bus_builds_one_rule_target_queue_and_dead_letter_queue_per_consumer
     bus = modules["bus"].resources
     for rtype, name in [
         ("aws_sqs_queue", "consumer"),
-        ("aws_sqs_queue", "dead_letter"),
-        ("aws_sqs_queue", "target_dead_letter"),
         ("aws_sqs_queue_policy", "consumer"),
+        ("aws_sqs_queue_policy", "target_dead_letter"),
+        ("aws_sqs_queue_redrive_allow_policy", "dead_letter"),
         ("aws_cloudwatch_event_rule", "consumer"),
         ("aws_cloudwatch_event_target", "consumer"),
     ]:
         assert bus[rtype][name]["for_each"] == "${var.consumers}", (rtype, name)
+    # Both dead-letter queues of each consumer, through modules/dead_letters (its resource once per name).
+    calls = modules["bus"].modules
+    assert calls["dead_letter"]["names"] == "${{for consumer, n in local.names : consumer => n.dead_letter_queue}}"
+    assert calls["target_dead_letter"]["names"] == "${{for consumer, n in local.names : consumer => n.target_dlq}}"
+    assert all(calls[c]["source"] == "../dead_letters" for c in ("dead_letter", "target_dead_letter"))
+    assert modules["dead_letters"].resources["aws_sqs_queue"]["this"]["for_each"] == "${var.names}"
     rule = bus["aws_cloudwatch_event_rule"]["consumer"]
     assert rule["event_pattern"] == "${each.value.event_pattern}"
     assert rule["name"] == "${each.value.rule}"
@@ -87,7 +93,7 @@ def test_the_bus_builds_one_rule_target_queue_and_dead_letter_queue_per_consumer
 def test_every_consumer_queue_has_a_dead_letter_queue_and_a_redrive_policy(modules):
     queue = modules["bus"].resources["aws_sqs_queue"]["consumer"]
     redrive = queue["redrive_policy"]
-    assert "deadLetterTargetArn = aws_sqs_queue.dead_letter[each.key].arn" in redrive
+    assert "deadLetterTargetArn = module.dead_letter.queues[each.key].arn" in redrive
     assert "maxReceiveCount = var.max_receive_count" in redrive
     assert queue["sqs_managed_sse_enabled"] is True
 
@@ -136,7 +142,7 @@ def test_every_consumer_function_consumes_only_its_own_queue(modules):
     )
     mapping = stack.resources["aws_lambda_event_source_mapping"]["consumer"]
     assert mapping["event_source_arn"] == "${module.bus.queue_arns[each.key]}"
-    assert mapping["function_name"] == '${module.function["consumer-${each.key}"].arn}'
+    assert mapping["function_name"] == '${module.function["consumer-${each.key}"].lambda.arn}'
 
 
 def test_every_function_policy_names_only_its_own_resources(modules):
@@ -149,26 +155,38 @@ def test_every_function_policy_names_only_its_own_resources(modules):
     }
     for statement in policy["statement"]:
         assert statement["resources"] == own[statement["sid"]], statement["sid"]
-    # Optional statements, each present only when the function has that resource of its own.
+    # Optional statements, each present only when the function has that resource of its own: one table
+    # (local.optional_statements) whose entries have null resources otherwise, and the SES statement with its
+    # condition.
     dynamic = [d for block in policy["dynamic"] for d in block.values()]
-    sources = {d["content"][0]["sid"]: d["for_each"] for d in dynamic}
-    assert sources == {
-        "OwnParameters": "${local.ssm_path_arn == null ? [] : [local.ssm_path_arn]}",
-        "PublishToOwnBus": "${var.bus_arn == null ? [] : [var.bus_arn]}",
-        "ConsumeOwnQueue": "${var.consumer_queue_arn == null ? [] : [var.consumer_queue_arn]}",
-        "SendReminderEmail": "${length(var.ses_identity_arns) == 0 ? [] : [var.ses_identity_arns]}",
-        "OwnAttachmentObjects": "${var.attachments_bucket_arn == null ? [] : [var.attachments_bucket_arn]}",
-        "ListOwnAttachments": "${var.attachments_bucket_arn == null ? [] : [var.attachments_bucket_arn]}",
-        "EncryptAttachments": "${var.attachments_bucket_arn == null ? [] : [var.kms_key_arn]}",
+    owned = dynamic[0]
+    assert owned["for_each"] == "${local.present_statements}"
+    assert function.locals["present_statements"] == (
+        "${[for s in local.optional_statements : s if s.resources != null]}")
+    assert owned["content"][0] == {
+        "sid": "${statement.value.sid}",
+        "actions": "${statement.value.actions}",
+        "resources": "${statement.value.resources}",
     }
-    statements = {d["content"][0]["sid"]: d["content"][0] for d in dynamic}
-    assert statements["OwnAttachmentObjects"]["resources"] == ["${statement.value}/*"]
-    assert statements["ListOwnAttachments"]["resources"] == ["${statement.value}"]
+    statements = {s["sid"]: s for s in function.locals["optional_statements"]}
+    resources = {sid: s["resources"] for sid, s in statements.items()}
+    assert resources == {
+        "OwnParameters": '${local.ssm_path_arn == null ? null : [local.ssm_path_arn, "${local.ssm_path_arn}/*"]}',
+        "PublishToOwnBus": "${var.bus_arn == null ? null : [var.bus_arn]}",
+        "ConsumeOwnQueue": "${var.consumer_queue_arn == null ? null : [var.consumer_queue_arn]}",
+        "OwnAttachmentObjects":
+            '${var.attachments_bucket_arn == null ? null : ["${var.attachments_bucket_arn}/*"]}',
+        "ListOwnAttachments": "${var.attachments_bucket_arn == null ? null : [var.attachments_bucket_arn]}",
+        "EncryptAttachments": "${var.attachments_bucket_arn == null ? null : [var.kms_key_arn]}",
+    }
     assert statements["EncryptAttachments"]["actions"] == ["kms:GenerateDataKey"]
-    assert statements["OwnParameters"]["resources"] == ["${statement.value}", "${statement.value}/*"]
-    assert statements["PublishToOwnBus"]["resources"] == ["${statement.value}"]
-    assert statements["ConsumeOwnQueue"]["resources"] == ["${statement.value}"]
-    ses = statements["SendReminderEmail"]
+    assert statements["ListOwnAttachments"]["actions"] == ["s3:ListBucket"]
+    assert statements["PublishToOwnBus"]["actions"] == ["events:PutEvents"]
+    assert not any("*" in a for s in statements.values() for a in s["actions"])
+    ses = dynamic[1]
+    assert ses["for_each"] == "${length(var.ses_identity_arns) == 0 ? [] : [var.ses_identity_arns]}"
+    ses = ses["content"][0]
+    assert ses["sid"] == "SendReminderEmail"
     assert ses["resources"] == "${statement.value}"
     assert ses["condition"][0]["variable"] == "ses:FromAddress"
     # The SSM path is the function's own: /vwc/<env>/<function>.
@@ -196,10 +214,10 @@ def test_every_schedule_may_invoke_only_its_own_function(modules):
     assert permission["principal"] == "events.amazonaws.com"
     assert permission["action"] == "lambda:InvokeFunction"
     assert permission["source_arn"] == "${aws_cloudwatch_event_rule.schedule[each.key].arn}"
-    assert permission["function_name"] == "${module.function[each.key].name}"
+    assert permission["function_name"] == "${module.function[each.key].lambda.function_name}"
     target = stack.resources["aws_cloudwatch_event_target"]["schedule"]
     assert target["for_each"] == "${local.schedules}"
-    assert target["arn"] == "${module.function[each.key].arn}"
+    assert target["arn"] == "${module.function[each.key].lambda.arn}"
     schedules = stack.locals["schedules"]
     for job in ("sweep", "delivery", "revaluation"):
         assert re.search(rf"\b{job}\s*=", schedules), job
@@ -235,7 +253,7 @@ def test_the_chat_function_streams_through_an_iam_url_only_the_distribution_may_
     assert permission["action"] == "${each.value}"
     # Nobody but the dashboard's distribution: no "*" principal, no public URL.
     assert permission["principal"] == "cloudfront.amazonaws.com"
-    assert permission["source_arn"] == "${module.dashboard.distribution_arn}"
+    assert permission["source_arn"] == "${module.dashboard.distribution.arn}"
     assert "AWS_IAM" in permission["function_url_auth_type"]
     assert 'principal              = "*"' not in stack.text()
     # The distribution gets the URL only when the chat function exists (else the API serves the chat).
@@ -244,9 +262,12 @@ def test_the_chat_function_streams_through_an_iam_url_only_the_distribution_may_
     # What decides the counts is known at plan time; the URL is not until the first apply creates it.
     assert stack.modules["dashboard"]["chat_enabled"] == "${var.chat.enabled}"
     dashboard = modules["dashboard"]
-    for rtype, name in (("aws_cloudfront_origin_access_control", "chat"),
-                        ("aws_cloudfront_function", "carry_authorization")):
-        assert dashboard.resources[rtype][name]["count"] == "${var.chat_enabled ? 1 : 0}", name
+    assert dashboard.resources["aws_cloudfront_function"]["carry_authorization"]["count"] == (
+        "${var.chat_enabled ? 1 : 0}")
+    # The Lambda origin access control is in the table only with the chat (the bucket's always).
+    access_controls = dashboard.resources["aws_cloudfront_origin_access_control"]["this"]["for_each"]
+    assert re.search(r'\{\s*s3\s*=', access_controls)
+    assert re.search(r'var\.chat_enabled \? \{\s*lambda\s*=[^}]*"\$\{var\.bucket_name\}-chat"', access_controls)
     # The distribution has the chat's origin and behaviour only when the chat function exists.
     distribution = dashboard.resources["aws_cloudfront_distribution"]["this"]
     assert [b["for_each"] for b in dynamic_blocks(distribution, "origin")] == ["${local.custom_origins}"]
@@ -309,12 +330,12 @@ def test_the_chat_behaviour_precedes_v1_and_reaches_the_function_signed_and_unca
     # The origin is the function URL, signed by an origin access control for Lambda.
     origins = {o["id"]: o for o in table(dashboard.locals["custom_origins"])}
     assert origins["chat"]["domain"] == "local.chat_domain"
-    assert origins["chat"]["access_control"] == "aws_cloudfront_origin_access_control.chat[0].id"
+    assert origins["chat"]["access_control"] == 'aws_cloudfront_origin_access_control.this["lambda"].id'
     origin = dynamic_blocks(distribution, "origin")[0]["content"][0]
     assert origin["origin_access_control_id"] == "${origin.value.access_control}"
     assert origin["origin_id"] == "${origin.value.id}"
-    oac = dashboard.resources["aws_cloudfront_origin_access_control"]["chat"]
-    assert oac["origin_access_control_origin_type"] == "lambda"
+    oac = dashboard.resources["aws_cloudfront_origin_access_control"]["this"]
+    assert oac["origin_access_control_origin_type"] == "${each.key}"  # "lambda" for the chat's
     assert oac["signing_behavior"] == "always" and oac["signing_protocol"] == "sigv4"
     # Signing overwrites Authorization, so the bearer token is carried in the header the function reads.
     code = dashboard.resources["aws_cloudfront_function"]["carry_authorization"]["code"]
@@ -330,7 +351,7 @@ def test_the_chat_function_has_the_function_alarms_and_one_for_its_urls_5xx(modu
     assert url["functions"] == "${var.url_function_names}" and url["metric"] == "Url5xxCount"
     assert '"AWS/Lambda"' in modules["alarms"].locals["alarms"]
     stack = modules["stack"].modules["alarms"]
-    assert stack["url_function_names"] == "${{for k, f in module.chat_function : k => f.name}}"
+    assert stack["url_function_names"] == "${{for k, f in module.chat_function : k => f.lambda.function_name}}"
     # Errors and throttles: every function, the chat's included.
     assert "for k, f in module.function" in stack["function_names"]
     assert "for k, f in module.chat_function" in stack["function_names"]
@@ -396,7 +417,9 @@ def test_the_dashboard_bucket_is_private_and_read_through_origin_access_control(
     assert all(block[k] is True for k in (
         "block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"))
     origin = dashboard["aws_cloudfront_distribution"]["this"]["origin"][0]
-    assert origin["origin_access_control_id"] == "${aws_cloudfront_origin_access_control.this.id}"
+    assert origin["origin_access_control_id"] == '${aws_cloudfront_origin_access_control.this["s3"].id}'
+    oac = dashboard["aws_cloudfront_origin_access_control"]["this"]
+    assert (oac["origin_access_control_origin_type"], oac["signing_behavior"]) == ("${each.key}", "always")
 
 
 def test_the_attachments_bucket_is_private_encrypted_versioned_and_only_the_api_touches_it(modules):
@@ -445,9 +468,10 @@ def test_alarms_cover_dead_letters_errors_throttles_5xx_and_the_budget(modules):
     stack = modules["stack"].modules["alarms"]
     assert "module.bus.dead_letter_queues" in stack["dead_letter_queues"]
     # The functions' own dead-letter queues too (failed asynchronous invocations, undeliverable schedules).
-    assert "for k, q in aws_sqs_queue.failures" in stack["dead_letter_queues"]
-    failures = modules["stack"].resources["aws_sqs_queue"]["failures"]["for_each"]
-    assert set(failures) == {"lambda-async", "schedule"}
+    assert "for k, q in module.failures.queues" in stack["dead_letter_queues"]
+    failures = modules["stack"].modules["failures"]
+    assert failures["source"] == "../dead_letters"
+    assert set(failures["names"]) == {"lambda-async", "schedule"}
 
 
 def test_every_checkov_skip_says_why():
@@ -461,13 +485,23 @@ def test_every_checkov_skip_says_why():
 def test_terraform_and_providers_are_pinned(modules, root):
     for module in all_modules_and_roots(modules, root):
         assert module.terraform, module.directory
-        for block in module.terraform:
-            assert block["required_version"] == ">= 1.7", module.directory
-            # A module of data sources alone (service_grant) may leave the provider to its callers.
-            assert block.get("required_providers") or not module.resources, module.directory
-            for providers in block.get("required_providers", []):
-                for name, spec in providers.items():
-                    assert re.match(r"~> \d+\.\d+", spec["version"]), (module.directory, name)
+        # The version in one block (versions.tf); other blocks add providers.
+        assert [b["required_version"] for b in module.terraform if "required_version" in b] == [">= 1.7"], \
+            module.directory
+        # A module of data sources alone (service_grant) may leave the provider to its callers.
+        required = {name: spec for block in module.terraform
+                    for providers in block.get("required_providers", []) for name, spec in providers.items()}
+        assert required or not module.resources, module.directory
+        for name, spec in required.items():
+            assert re.match(r"~> \d+\.\d+", spec["version"]), (module.directory, name)
+        # Every provider the module's resources come from is pinned here (the prefix of the resource type).
+        for rtype in module.resources:
+            assert rtype.split("_", 1)[0] in required, (module.directory, rtype)
+    # The root configures AWS; MongoDB Atlas takes its default configuration (credentials from the environment)
+    # and its pin from modules/atlas.
+    assert [p for block in root.terraform for p in block.get("required_providers", [])] == [
+        {"aws": {"source": "hashicorp/aws", "version": "~> 6.0"}}]
+    assert modules["atlas"].terraform[0]["required_providers"][0]["mongodbatlas"]["source"] == "mongodb/mongodbatlas"
 
 
 def test_the_generated_file_is_committed_next_to_a_generator():
@@ -608,3 +642,38 @@ def test_every_grant_to_an_aws_service_names_on_whose_behalf_it_acts(modules):
             for s in doc.get("statement", []):
                 if any(p["type"] == "Service" for p in s.get("principals", [])) and s["actions"] != ["sts:AssumeRole"]:
                     assert s.get("condition"), (module.directory.name, name, s.get("sid"))
+
+
+def moves(directory) -> dict:
+    """`moved` blocks of one module directory: from → to (addresses as python-hcl2 keeps them)."""
+    found = {}
+    for path in sorted(directory.glob("*.tf")):
+        for block in load(path).get("moved", []):
+            found[block["from"]] = block["to"]
+    return found
+
+
+def test_dead_letter_queues_keep_two_weeks_encrypted_and_their_old_addresses_move(modules):
+    queue = modules["dead_letters"].resources["aws_sqs_queue"]["this"]
+    assert queue["message_retention_seconds"] == "${14 * 24 * 60 * 60}"
+    assert queue["sqs_managed_sse_enabled"] is True
+    # Each queue keeps its key, so an existing deployment's queues move rather than being replaced.
+    assert moves(modules["bus"].directory) == {
+        "${aws_sqs_queue.dead_letter}": "${module.dead_letter.aws_sqs_queue.this}",
+        "${aws_sqs_queue.target_dead_letter}": "${module.target_dead_letter.aws_sqs_queue.this}",
+    }
+    assert moves(modules["stack"].directory) == {
+        "${aws_sqs_queue.failures}": "${module.failures.aws_sqs_queue.this}",
+        "${aws_sqs_queue.async_failures}": '${module.failures.aws_sqs_queue.this["lambda-async"]}',
+        "${aws_sqs_queue.schedule_failures}": '${module.failures.aws_sqs_queue.this["schedule"]}',
+    }
+
+
+def test_the_root_and_every_module_pin_terraform_and_aws_through_the_one_shared_file(modules, root):
+    shared = (INFRA / "versions" / "aws.tf").resolve()
+    for name, module in [*modules.items(), ("root", root)]:
+        versions = module.directory / "versions.tf"
+        if name in ("service_grant", "atlas"):  # no provider; three providers in its one required_providers
+            assert not versions.is_symlink(), name
+        else:
+            assert versions.is_symlink() and versions.resolve() == shared, name

@@ -49,7 +49,7 @@ export function CostChart({ bars, currency }: { bars: MonthBar[]; currency: stri
                 return (
                   <rect
                     key={k}
-                    className={`fill-${k}`}
+                    className={`kind-${k} kind-fill`}
                     x={x}
                     y={top}
                     width={barW}
@@ -68,7 +68,7 @@ export function CostChart({ bars, currency }: { bars: MonthBar[]; currency: stri
         <ul className="legend">
           {kinds.map((k) => (
             <li key={k}>
-              <span className={`swatch fill-${k}`} aria-hidden="true" />
+              <span className={`swatch kind-${k} kind-fill`} aria-hidden="true" />
               {kindStyle(k).label}
             </li>
           ))}

@@ -11,8 +11,7 @@ locals {
       target_dlq        = "${replace(c.queue, "{bus}", var.bus_name)}-target-dlq"
     }
   }
-  dead_letter_retention_seconds = 14 * 24 * 60 * 60
-  visibility_timeout_seconds    = 6 * var.consumer_timeout_seconds
+  visibility_timeout_seconds = 6 * var.consumer_timeout_seconds
 }
 
 resource "aws_cloudwatch_event_bus" "this" {
@@ -20,12 +19,10 @@ resource "aws_cloudwatch_event_bus" "this" {
   tags = var.tags
 }
 
-resource "aws_sqs_queue" "dead_letter" {
-  for_each                  = var.consumers
-  name                      = local.names[each.key].dead_letter_queue
-  message_retention_seconds = local.dead_letter_retention_seconds
-  sqs_managed_sse_enabled   = true
-  tags                      = var.tags
+module "dead_letter" {
+  source = "../dead_letters"
+  names  = { for consumer, n in local.names : consumer => n.dead_letter_queue }
+  tags   = var.tags
 }
 
 resource "aws_sqs_queue" "consumer" {
@@ -34,7 +31,7 @@ resource "aws_sqs_queue" "consumer" {
   visibility_timeout_seconds = local.visibility_timeout_seconds
   sqs_managed_sse_enabled    = true
   redrive_policy = jsonencode({
-    deadLetterTargetArn = aws_sqs_queue.dead_letter[each.key].arn
+    deadLetterTargetArn = module.dead_letter.queues[each.key].arn
     maxReceiveCount     = var.max_receive_count
   })
   tags = var.tags
@@ -50,7 +47,7 @@ resource "aws_sqs_queue" "consumer" {
 # Only the dead-letter queue of each consumer may redrive into it (and back, for redrive to source).
 resource "aws_sqs_queue_redrive_allow_policy" "dead_letter" {
   for_each  = var.consumers
-  queue_url = aws_sqs_queue.dead_letter[each.key].id
+  queue_url = module.dead_letter.queues[each.key].id
   redrive_allow_policy = jsonencode({
     redrivePermission = "byQueue"
     sourceQueueArns   = [aws_sqs_queue.consumer[each.key].arn]
@@ -58,12 +55,21 @@ resource "aws_sqs_queue_redrive_allow_policy" "dead_letter" {
 }
 
 # Events EventBridge could not put on the queue after its retries.
-resource "aws_sqs_queue" "target_dead_letter" {
-  for_each                  = var.consumers
-  name                      = local.names[each.key].target_dlq
-  message_retention_seconds = local.dead_letter_retention_seconds
-  sqs_managed_sse_enabled   = true
-  tags                      = var.tags
+module "target_dead_letter" {
+  source = "../dead_letters"
+  names  = { for consumer, n in local.names : consumer => n.target_dlq }
+  tags   = var.tags
+}
+
+# Both kinds of dead-letter queue were resources here before modules/dead_letters; same keys, same queues.
+moved {
+  from = aws_sqs_queue.dead_letter
+  to   = module.dead_letter.aws_sqs_queue.this
+}
+
+moved {
+  from = aws_sqs_queue.target_dead_letter
+  to   = module.target_dead_letter.aws_sqs_queue.this
 }
 
 resource "aws_cloudwatch_event_rule" "consumer" {
@@ -88,7 +94,7 @@ resource "aws_cloudwatch_event_target" "consumer" {
   }
 
   dead_letter_config {
-    arn = aws_sqs_queue.target_dead_letter[each.key].arn
+    arn = module.target_dead_letter.queues[each.key].arn
   }
 }
 
@@ -104,7 +110,7 @@ locals {
       }
       "${consumer}/target-dlq" = {
         sid   = "AllowTheRuleToDeadLetter"
-        queue = aws_sqs_queue.target_dead_letter[consumer].arn
+        queue = module.target_dead_letter.queues[consumer].arn
         rule  = aws_cloudwatch_event_rule.consumer[consumer].arn
       }
     }
@@ -129,6 +135,6 @@ resource "aws_sqs_queue_policy" "consumer" {
 
 resource "aws_sqs_queue_policy" "target_dead_letter" {
   for_each  = var.consumers
-  queue_url = aws_sqs_queue.target_dead_letter[each.key].id
+  queue_url = module.target_dead_letter.queues[each.key].id
   policy    = module.rule_sends["${each.key}/target-dlq"].json
 }

@@ -1,9 +1,6 @@
-output "bus_arn" {
-  value = aws_cloudwatch_event_bus.this.arn
-}
-
-output "bus_name" {
-  value = aws_cloudwatch_event_bus.this.name
+output "bus" {
+  description = "The event bus (arn, name, …)."
+  value       = aws_cloudwatch_event_bus.this
 }
 
 output "queue_arns" {
@@ -14,7 +11,7 @@ output "queue_arns" {
 output "dead_letter_queues" {
   description = "Every dead-letter queue by a readable key (for the alarms)."
   value = merge(
-    { for k, q in aws_sqs_queue.dead_letter : "${k}-dlq" => q.name },
-    { for k, q in aws_sqs_queue.target_dead_letter : "${k}-target-dlq" => q.name },
+    { for k, q in module.dead_letter.queues : "${k}-dlq" => q.name },
+    { for k, q in module.target_dead_letter.queues : "${k}-target-dlq" => q.name },
   )
 }

@@ -21,7 +21,7 @@ locals {
       { id = "api", domain = local.api_domain, access_control = null, read_timeout = 30 },
     ],
     var.chat_enabled ? [
-      { id = "chat", domain = local.chat_domain, access_control = aws_cloudfront_origin_access_control.chat[0].id, read_timeout = 60 },
+      { id = "chat", domain = local.chat_domain, access_control = aws_cloudfront_origin_access_control.this["lambda"].id, read_timeout = 60 },
     ] : [],
   )
   # The uncached behaviours in CloudFront's order. The chat's comes before `/v1/*`, which would otherwise take
@@ -108,22 +108,30 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
   }
 }
 
+# Origin access control, by origin type: CloudFront signs every request (SigV4) to the bucket, and to the chat
+# function URL, whose auth type is AWS_IAM, so nothing but this distribution can invoke it (the stack's
+# permissions name the distribution).
 resource "aws_cloudfront_origin_access_control" "this" {
-  name                              = var.bucket_name
-  origin_access_control_origin_type = "s3"
+  for_each = merge(
+    { s3 = { name = var.bucket_name, description = null } },
+    var.chat_enabled ? { lambda = { name = "${var.bucket_name}-chat", description = "Signs requests to the chat function URL" } } : {},
+  )
+  name                              = each.value.name
+  description                       = each.value.description
+  origin_access_control_origin_type = each.key
   signing_behavior                  = "always"
   signing_protocol                  = "sigv4"
 }
 
-# The chat function URL's auth type is AWS_IAM: CloudFront signs every request to it (SigV4), so nothing but
-# this distribution can invoke it (the stack's permissions name the distribution).
-resource "aws_cloudfront_origin_access_control" "chat" {
-  count                             = var.chat_enabled ? 1 : 0
-  name                              = "${var.bucket_name}-chat"
-  description                       = "Signs requests to the chat function URL"
-  origin_access_control_origin_type = "lambda"
-  signing_behavior                  = "always"
-  signing_protocol                  = "sigv4"
+# The two were separate resources before.
+moved {
+  from = aws_cloudfront_origin_access_control.this
+  to   = aws_cloudfront_origin_access_control.this["s3"]
+}
+
+moved {
+  from = aws_cloudfront_origin_access_control.chat[0]
+  to   = aws_cloudfront_origin_access_control.this["lambda"]
 }
 
 # The signature overwrites the viewer's `Authorization` (the bearer token the function verifies), so the
@@ -191,7 +199,7 @@ resource "aws_cloudfront_distribution" "this" {
   origin {
     domain_name              = aws_s3_bucket.this.bucket_regional_domain_name
     origin_id                = "dashboard"
-    origin_access_control_id = aws_cloudfront_origin_access_control.this.id
+    origin_access_control_id = aws_cloudfront_origin_access_control.this["s3"].id
   }
 
   # The HTTP API and the chat function URL (each when it exists); the chat's signed by origin access control

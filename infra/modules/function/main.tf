@@ -7,6 +7,19 @@ data "aws_caller_identity" "current" {}
 
 locals {
   ssm_path_arn = var.ssm_path == null ? null : "arn:${data.aws_partition.current.partition}:ssm:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:parameter${var.ssm_path}"
+
+  # The policy's optional statements, in order: resources null where the function has no such resource
+  # (present_statements leaves those out).
+  # SSE-KMS attachments: writing needs a data key, reading (and pre-signed downloads) decrypts.
+  optional_statements = [
+    { sid = "OwnParameters", actions = ["ssm:GetParametersByPath", "ssm:GetParameter", "ssm:GetParameters"], resources = local.ssm_path_arn == null ? null : [local.ssm_path_arn, "${local.ssm_path_arn}/*"] },
+    { sid = "PublishToOwnBus", actions = ["events:PutEvents"], resources = var.bus_arn == null ? null : [var.bus_arn] },
+    { sid = "ConsumeOwnQueue", actions = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"], resources = var.consumer_queue_arn == null ? null : [var.consumer_queue_arn] },
+    { sid = "OwnAttachmentObjects", actions = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], resources = var.attachments_bucket_arn == null ? null : ["${var.attachments_bucket_arn}/*"] },
+    { sid = "ListOwnAttachments", actions = ["s3:ListBucket"], resources = var.attachments_bucket_arn == null ? null : [var.attachments_bucket_arn] },
+    { sid = "EncryptAttachments", actions = ["kms:GenerateDataKey"], resources = var.attachments_bucket_arn == null ? null : [var.kms_key_arn] },
+  ]
+  present_statements = [for s in local.optional_statements : s if s.resources != null]
 }
 
 resource "aws_cloudwatch_log_group" "this" {
@@ -52,63 +65,13 @@ data "aws_iam_policy_document" "own" {
     resources = [var.async_dead_letter_arn]
   }
 
+  # What the function has of its own besides those.
   dynamic "statement" {
-    for_each = local.ssm_path_arn == null ? [] : [local.ssm_path_arn]
+    for_each = local.present_statements
     content {
-      sid       = "OwnParameters"
-      actions   = ["ssm:GetParametersByPath", "ssm:GetParameter", "ssm:GetParameters"]
-      resources = [statement.value, "${statement.value}/*"]
-    }
-  }
-
-  dynamic "statement" {
-    for_each = var.bus_arn == null ? [] : [var.bus_arn]
-    content {
-      sid       = "PublishToOwnBus"
-      actions   = ["events:PutEvents"]
-      resources = [statement.value]
-    }
-  }
-
-  dynamic "statement" {
-    for_each = var.consumer_queue_arn == null ? [] : [var.consumer_queue_arn]
-    content {
-      sid = "ConsumeOwnQueue"
-      actions = [
-        "sqs:ReceiveMessage",
-        "sqs:DeleteMessage",
-        "sqs:ChangeMessageVisibility",
-        "sqs:GetQueueAttributes",
-      ]
-      resources = [statement.value]
-    }
-  }
-
-  dynamic "statement" {
-    for_each = var.attachments_bucket_arn == null ? [] : [var.attachments_bucket_arn]
-    content {
-      sid       = "OwnAttachmentObjects"
-      actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
-      resources = ["${statement.value}/*"]
-    }
-  }
-
-  dynamic "statement" {
-    for_each = var.attachments_bucket_arn == null ? [] : [var.attachments_bucket_arn]
-    content {
-      sid       = "ListOwnAttachments"
-      actions   = ["s3:ListBucket"]
-      resources = [statement.value]
-    }
-  }
-
-  # SSE-KMS objects: writing needs a data key, reading (and pre-signed downloads) decrypts.
-  dynamic "statement" {
-    for_each = var.attachments_bucket_arn == null ? [] : [var.kms_key_arn]
-    content {
-      sid       = "EncryptAttachments"
-      actions   = ["kms:GenerateDataKey"]
-      resources = [statement.value]
+      sid       = statement.value.sid
+      actions   = statement.value.actions
+      resources = statement.value.resources
     }
   }
 

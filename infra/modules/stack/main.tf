@@ -131,7 +131,7 @@ locals {
     }
   ]...)
   # Only a function that publishes is told the bus's name (the chat function publishes nothing).
-  bus_parameters = { for name, f in local.functions : "${name}/bus_name" => module.bus.bus_name if f.publishes }
+  bus_parameters = { for name, f in local.functions : "${name}/bus_name" => module.bus.bus.name if f.publishes }
 
   parameters = merge(
     local.common_parameters,
@@ -194,25 +194,30 @@ module "bus" {
 
 # Dead-letter queues of the functions' own invocations: asynchronous invocations (the schedules) that failed
 # every retry, and scheduled events EventBridge could not deliver to a function.
-resource "aws_sqs_queue" "failures" {
-  for_each = {
+module "failures" {
+  source = "../dead_letters"
+  names = {
     lambda-async = "${local.prefix}-lambda-async-dlq"
     schedule     = "${local.prefix}-schedule-dlq"
   }
-  name                      = each.value
-  message_retention_seconds = 14 * 24 * 60 * 60
-  sqs_managed_sse_enabled   = true
-  tags                      = local.tags
+  tags = local.tags
+}
+
+# These queues were aws_sqs_queue.failures (a table here), and before that one resource each; every earlier
+# address moves straight to where they are now.
+moved {
+  from = aws_sqs_queue.failures
+  to   = module.failures.aws_sqs_queue.this
 }
 
 moved {
   from = aws_sqs_queue.async_failures
-  to   = aws_sqs_queue.failures["lambda-async"]
+  to   = module.failures.aws_sqs_queue.this["lambda-async"]
 }
 
 moved {
   from = aws_sqs_queue.schedule_failures
-  to   = aws_sqs_queue.failures["schedule"]
+  to   = module.failures.aws_sqs_queue.this["schedule"]
 }
 
 # Only the schedule rules may dead-letter into it.
@@ -220,7 +225,7 @@ module "schedule_failures_policy" {
   source   = "../service_grant"
   services = ["events.amazonaws.com"]
   statements = {
-    AllowTheScheduleRules = { actions = ["sqs:SendMessage"], resources = [aws_sqs_queue.failures["schedule"].arn] }
+    AllowTheScheduleRules = { actions = ["sqs:SendMessage"], resources = [module.failures.queues["schedule"].arn] }
   }
   condition = {
     test     = "ArnEquals"
@@ -230,7 +235,7 @@ module "schedule_failures_policy" {
 }
 
 resource "aws_sqs_queue_policy" "schedule_failures" {
-  queue_url = aws_sqs_queue.failures["schedule"].id
+  queue_url = module.failures.queues["schedule"].id
   policy    = module.schedule_failures_policy.json
 }
 
@@ -241,8 +246,8 @@ module "identity" {
   callback_urls = ["${module.dashboard.url}/"]
   domain_prefix = "${local.prefix}-${data.aws_caller_identity.current.account_id}"
   token_claims_function = {
-    arn  = module.token_claims[0].arn
-    name = module.token_claims[0].name
+    arn  = module.token_claims[0].lambda.arn
+    name = module.token_claims[0].lambda.function_name
   }
   tags = local.tags
 }
@@ -257,7 +262,7 @@ module "token_claims" {
   memory_mb             = 128
   timeout_seconds       = 5
   kms_key_arn           = aws_kms_key.this.arn
-  async_dead_letter_arn = aws_sqs_queue.failures["lambda-async"].arn
+  async_dead_letter_arn = module.failures.queues["lambda-async"].arn
   log_retention_days    = var.log_retention_days
   tags                  = local.tags
 }
@@ -282,12 +287,12 @@ module "function" {
   ssm_path               = "${local.ssm_root}/${each.key}"
   environment            = merge({ VWC_ENV = "${var.environment}/${each.key}" }, each.value.environment)
   kms_key_arn            = aws_kms_key.this.arn
-  bus_arn                = each.value.publishes ? module.bus.bus_arn : null
+  bus_arn                = each.value.publishes ? module.bus.bus.arn : null
   consumer_queue_arn     = each.value.queue == null ? null : module.bus.queue_arns[each.value.queue]
   attachments_bucket_arn = each.key == "api" ? aws_s3_bucket.attachments.arn : null
   ses_identity_arns      = each.key == "delivery" && local.send_mail ? [var.ses_identity_arn] : []
   ses_from_address       = each.key == "delivery" ? var.email_from : null
-  async_dead_letter_arn  = aws_sqs_queue.failures["lambda-async"].arn
+  async_dead_letter_arn  = module.failures.queues["lambda-async"].arn
   log_retention_days     = var.log_retention_days
   vpc                    = local.function_vpc
   tags                   = local.tags
@@ -309,7 +314,7 @@ module "chat_function" {
   ssm_path              = "${local.ssm_root}/${each.key}"
   environment           = merge({ VWC_ENV = "${var.environment}/${each.key}" }, each.value.environment)
   kms_key_arn           = aws_kms_key.this.arn
-  async_dead_letter_arn = aws_sqs_queue.failures["lambda-async"].arn
+  async_dead_letter_arn = module.failures.queues["lambda-async"].arn
   log_retention_days    = var.log_retention_days
   vpc                   = local.function_vpc
   tags                  = local.tags
@@ -318,7 +323,7 @@ module "chat_function" {
 resource "aws_lambda_event_source_mapping" "consumer" {
   for_each                           = var.consumers
   event_source_arn                   = module.bus.queue_arns[each.key]
-  function_name                      = module.function["consumer-${each.key}"].arn
+  function_name                      = module.function["consumer-${each.key}"].lambda.arn
   batch_size                         = var.consumer.batch_size
   maximum_batching_window_in_seconds = 1
   function_response_types            = ["ReportBatchItemFailures"]
@@ -339,7 +344,7 @@ resource "aws_cloudwatch_event_target" "schedule" {
   for_each  = local.schedules
   rule      = aws_cloudwatch_event_rule.schedule[each.key].name
   target_id = each.key
-  arn       = module.function[each.key].arn
+  arn       = module.function[each.key].lambda.arn
 
   retry_policy {
     maximum_event_age_in_seconds = 3600
@@ -347,7 +352,7 @@ resource "aws_cloudwatch_event_target" "schedule" {
   }
 
   dead_letter_config {
-    arn = aws_sqs_queue.failures["schedule"].arn
+    arn = module.failures.queues["schedule"].arn
   }
 }
 
@@ -356,7 +361,7 @@ resource "aws_lambda_permission" "schedule" {
   for_each      = local.schedules
   statement_id  = "AllowScheduleRule"
   action        = "lambda:InvokeFunction"
-  function_name = module.function[each.key].name
+  function_name = module.function[each.key].lambda.function_name
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.schedule[each.key].arn
 }
@@ -364,8 +369,8 @@ resource "aws_lambda_permission" "schedule" {
 module "http_api" {
   source                  = "../http_api"
   name                    = local.prefix
-  api_function_name       = module.function["api"].name
-  api_function_invoke_arn = module.function["api"].invoke_arn
+  api_function_name       = module.function["api"].lambda.function_name
+  api_function_invoke_arn = module.function["api"].lambda.invoke_arn
   jwt_issuer              = local.jwt.issuer
   jwt_audience            = [local.jwt.audience]
   cors_origins            = [] # the dashboard's distribution routes the API's paths: same origin
@@ -382,7 +387,7 @@ module "http_api" {
 # itself (RS256 via the JWKS, issuer, audience, expiry), as the API function does.
 resource "aws_lambda_function_url" "chat" {
   count              = var.chat.enabled ? 1 : 0
-  function_name      = module.chat_function["chat"].name
+  function_name      = module.chat_function["chat"].lambda.function_name
   authorization_type = "AWS_IAM"
   invoke_mode        = "RESPONSE_STREAM"
 }
@@ -396,9 +401,9 @@ resource "aws_lambda_permission" "chat" {
   } : {}
   statement_id           = each.key
   action                 = each.value
-  function_name          = module.chat_function["chat"].name
+  function_name          = module.chat_function["chat"].lambda.function_name
   principal              = "cloudfront.amazonaws.com"
-  source_arn             = module.dashboard.distribution_arn
+  source_arn             = module.dashboard.distribution.arn
   function_url_auth_type = each.value == "lambda:InvokeFunctionUrl" ? "AWS_IAM" : null
 }
 
@@ -423,14 +428,14 @@ module "alarms" {
   alarm_email = var.alarm_email
   dead_letter_queues = merge(
     module.bus.dead_letter_queues,
-    { for k, q in aws_sqs_queue.failures : "${k}-dlq" => q.name },
+    { for k, q in module.failures.queues : "${k}-dlq" => q.name },
   )
   function_names = merge(
-    { for k, f in module.function : k => f.name },
-    { for k, f in module.chat_function : k => f.name },
-    { for f in module.token_claims : "token-claims" => f.name },
+    { for k, f in module.function : k => f.lambda.function_name },
+    { for k, f in module.chat_function : k => f.lambda.function_name },
+    { for f in module.token_claims : "token-claims" => f.lambda.function_name },
   )
-  url_function_names = { for k, f in module.chat_function : k => f.name }
+  url_function_names = { for k, f in module.chat_function : k => f.lambda.function_name }
   api_id             = module.http_api.api_id
   monthly_budget_usd = var.monthly_budget_usd
   tags               = local.tags

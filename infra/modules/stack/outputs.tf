@@ -11,7 +11,7 @@ output "dashboard_bucket" {
 }
 
 output "dashboard_distribution_id" {
-  value = module.dashboard.distribution_id
+  value = module.dashboard.distribution.id
 }
 
 output "chat_url" {
@@ -19,11 +19,11 @@ output "chat_url" {
 }
 
 output "bus_name" {
-  value = module.bus.bus_name
+  value = module.bus.bus.name
 }
 
 output "functions" {
-  value = merge({ for k, f in module.function : k => f.name }, { for k, f in module.chat_function : k => f.name })
+  value = merge({ for k, f in module.function : k => f.lambda.function_name }, { for k, f in module.chat_function : k => f.lambda.function_name })
 }
 
 output "alarm_topic_arn" {

@@ -43,13 +43,9 @@ variable "atlas_access_cidrs" {
 }
 
 variable "atlas_private_endpoint" {
-  description = "Optional PrivateLink to a dedicated Atlas tier; the functions then run in these subnets (they need a NAT or VPC endpoints for AWS APIs and outbound webhooks)."
-  type = object({
-    vpc_id             = string
-    subnet_ids         = list(string)
-    security_group_ids = list(string)
-  })
-  default = null
+  description = "Optional PrivateLink to a dedicated Atlas tier: { vpc_id, subnet_ids, security_group_ids }, typed by modules/atlas (private_endpoint). The functions then run in these subnets (they need a NAT or VPC endpoints for AWS APIs and outbound webhooks)."
+  type        = any
+  default     = null
 }
 
 variable "alarm_email" {

@@ -1,0 +1,4 @@
+output "queues" {
+  description = "key → the queue (arn, id = URL, name)."
+  value       = aws_sqs_queue.this
+}
