@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use vwc_contracts::corrections::{VehicleEventCorrected, VehicleEventVoided};
 use vwc_contracts::{Envelope, Event, EventType, VehicleEvent, VehicleEventRecorded, examples};
 use vwc_store::vehicle_ledger::DailyRuns;
-use vwc_store::{DeadLetter, Outbox, OutboxId, Plumbing};
+use vwc_store::{DeadLetter, NewDeadLetter, Outbox, OutboxId, Plumbing};
 
 fn day(d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 3, d).expect("a March day")
@@ -77,11 +77,14 @@ pub async fn dead_letters_are_listed_oldest_first_until_replayed<S: Plumbing + ?
         ("a-consumer", &first, "boom", 5),
         ("b-consumer", &second, "bang", 3),
     ];
-    for (consumer, e, error, attempts) in put {
-        store
-            .put_dead_letter(consumer, e, error, attempts)
-            .await
-            .unwrap();
+    for (consumer, envelope, error, attempts) in put {
+        let letter = NewDeadLetter {
+            consumer,
+            envelope,
+            error,
+            attempts,
+        };
+        store.put_dead_letter(letter).await.unwrap();
     }
     let listed = store.list_dead_letters().await.unwrap();
     assert_eq!(summary(&listed), put);
