@@ -58,6 +58,7 @@ pub trait LedgerCommit: Send + Sync + 'static {
     fn claim(&self) -> Option<&str>;
     /// Revisions applied: (event id, revision); the store keeps the highest per event.
     fn revisions(&self) -> &[(String, u32)];
+    fn revisions_mut(&mut self) -> &mut Vec<(String, u32)>;
     /// Event ids whose facts are removed (a corrected or voided record).
     fn remove_facts(&self) -> &[String];
     /// Envelopes enqueued in the same transaction.
@@ -89,6 +90,9 @@ macro_rules! ledger_commit {
             }
             fn revisions(&self) -> &[(String, u32)] {
                 &self.revisions
+            }
+            fn revisions_mut(&mut self) -> &mut Vec<(String, u32)> {
+                &mut self.revisions
             }
             fn remove_facts(&self) -> &[String] {
                 &self.remove_facts
