@@ -434,10 +434,13 @@ async fn dead_letters_are_kept_and_marked_replayed(store: Store) {
         Some("veh_1"),
         serde_json::json!({"bad": true}),
     );
-    store
-        .put_dead_letter("chat-historian", &envelope, "malformed", 3)
-        .await
-        .unwrap();
+    let letter = vwc_store::NewDeadLetter {
+        consumer: "chat-historian",
+        envelope: &envelope,
+        error: "malformed",
+        attempts: 3,
+    };
+    store.put_dead_letter(letter).await.unwrap();
     let letters = store.list_dead_letters().await.unwrap();
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0].envelope, envelope);

@@ -666,14 +666,18 @@ async fn dead_letters_are_listed_oldest_first_until_replayed(store: Store) {
         None,
         vwc_contracts::examples::event(EventType::VehicleEventRecorded),
     );
-    store
-        .put_dead_letter("edge", &first, "malformed event: boom", 5)
-        .await
-        .unwrap();
-    store
-        .put_dead_letter("edge", &second, "store unavailable", 3)
-        .await
-        .unwrap();
+    for (envelope, error, attempts) in [
+        (&first, "malformed event: boom", 5),
+        (&second, "store unavailable", 3),
+    ] {
+        let letter = vwc_store::NewDeadLetter {
+            consumer: "edge",
+            envelope,
+            error,
+            attempts,
+        };
+        store.put_dead_letter(letter).await.unwrap();
+    }
 
     let listed = store.list_dead_letters().await.unwrap();
     assert_eq!(listed.len(), 2);

@@ -492,27 +492,8 @@ async fn only_vehicles_whose_wake_day_has_come_are_listed_for_a_day(store: Store
 }
 
 async fn the_highest_revision_of_each_record_is_kept(store: Store) {
-    store.commit(registration("org_a", "veh_1")).await.unwrap();
-    for revisions in [
-        vec![("evt_1".to_string(), 3), ("evt_2".to_string(), 2)],
-        vec![("evt_1".to_string(), 2)],
-        vec![("evt_2".to_string(), 4)],
-    ] {
-        let state = stored(&store, "veh_1").await;
-        let outcome = store
-            .commit(VehicleCommit {
-                revisions,
-                ..VehicleCommit::on(&state)
-            })
-            .await
-            .unwrap();
-        assert_eq!(outcome, CommitOutcome::Applied);
-    }
-    let state = stored(&store, "veh_1").await;
-    assert_eq!(
-        state.revisions.into_iter().collect::<Vec<_>>(),
-        [("evt_1".to_string(), 3), ("evt_2".to_string(), 4)]
-    );
+    let registration = registration("org_a", "veh_1");
+    ledger::the_highest_revision_of_each_record_is_kept(store.as_ref(), registration).await;
     // The sweep's bulk read carries them too.
     let listed = store.vehicle_states(None, None, None, 10).await.unwrap();
     assert_eq!(listed[0].revisions.len(), 2);

@@ -12,7 +12,8 @@ use vwc_contracts::maintenance::MaintenanceStatus;
 use vwc_contracts::{EventType, OdometerUnit};
 use vwc_maintenance_scheduler::service::decide;
 use vwc_maintenance_scheduler::{
-    Scheduler, SchedulerConsumer, SchedulerStore, VehicleCommit, VehicleState, seed_bulk, sweep,
+    Scheduler, SchedulerConsumer, SchedulerStore, SweepReport, VehicleCommit, VehicleState,
+    seed_bulk, sweep,
 };
 use vwc_store::vehicle_ledger::{DailyRun, DailyRuns, run_daily};
 
@@ -20,6 +21,21 @@ use vwc_store::vehicle_ledger::{DailyRun, DailyRuns, run_daily};
 /// seeded states are.
 fn run(org: Option<&str>, day: chrono::NaiveDate) -> DailyRun {
     DailyRun::of_day(org, day, vwc_clock::now())
+}
+
+/// The sweep of `day` for `org` (every organisation when `None`) over `t`'s store ([`run`]); it must
+/// succeed.
+async fn swept(t: &TempStore, org: Option<&str>, day: chrono::NaiveDate) -> SweepReport {
+    sweep(t.store.as_ref(), &run(org, day)).await.unwrap()
+}
+
+/// A fresh store holding each (organisation, vehicle) of `vehicles` as [`overdue_vehicle`] leaves it.
+async fn overdue_vehicles(vehicles: &[(&str, &str)]) -> TempStore {
+    let t = TempStore::new();
+    for (org, id) in vehicles {
+        overdue_vehicle(&t, org, id).await;
+    }
+    t
 }
 
 /// One vehicle whose oil change went overdue on 10 June 2025 (done at 40,000 on 1 March, read 45,100).
@@ -56,16 +72,12 @@ fn oil(envelopes: &[vwc_contracts::Envelope]) -> Vec<(MaintenanceStatus, u32)> {
 
 #[tokio::test]
 async fn days_passing_without_events_publish_nothing_and_a_second_sweep_the_same_day_neither() {
-    let t = TempStore::new();
-    overdue_vehicle(&t, "org_a", "veh_1").await;
-    overdue_vehicle(&t, "org_a", "veh_2").await;
+    let t = overdue_vehicles(&[("org_a", "veh_1"), ("org_a", "veh_2")]).await;
     drain_outbox(t.store.as_ref()).await;
 
     // Two days on, no event: no due point, status or setting moved, so no outbox row at all — the
     // vehicles' wake day (their weekly overdue repeat, the 17th) has not come, so none is even read.
-    let first = sweep(t.store.as_ref(), &run(None, day(2025, 6, 12)))
-        .await
-        .unwrap();
+    let first = swept(&t, None, day(2025, 6, 12)).await;
     assert_eq!((first.vehicles, first.items), (0, 0));
     let asleep = t.state("veh_1").await;
     assert_eq!(asleep.wake_on, Some(day(2025, 6, 17)));
@@ -76,14 +88,10 @@ async fn days_passing_without_events_publish_nothing_and_a_second_sweep_the_same
     assert_eq!(drain_outbox(t.store.as_ref()).await, []);
 
     // The same day again: already swept, so not a vehicle is read.
-    let second = sweep(t.store.as_ref(), &run(None, day(2025, 6, 12)))
-        .await
-        .unwrap();
+    let second = swept(&t, None, day(2025, 6, 12)).await;
     assert!(second.already_swept);
     assert_eq!((second.vehicles, second.items, second.changed), (0, 0, 0));
-    let org_only = sweep(t.store.as_ref(), &run(Some("org_a"), day(2025, 6, 12)))
-        .await
-        .unwrap();
+    let org_only = swept(&t, Some("org_a"), day(2025, 6, 12)).await;
     assert!(
         org_only.already_swept,
         "every organisation's sweep covers each"
@@ -99,9 +107,7 @@ async fn days_passing_without_events_publish_nothing_and_a_second_sweep_the_same
     );
 
     // A week after the first overdue reminder: the repeat of each, and no schedule republished.
-    sweep(t.store.as_ref(), &run(None, day(2025, 6, 17)))
-        .await
-        .unwrap();
+    swept(&t, None, day(2025, 6, 17)).await;
     let published = drain_outbox(t.store.as_ref()).await;
     assert_eq!(
         of_type(&published, EventType::MaintenanceScheduleUpdated).len(),
@@ -120,8 +126,7 @@ async fn days_passing_without_events_publish_nothing_and_a_second_sweep_the_same
 
 #[tokio::test]
 async fn an_item_still_overdue_a_week_later_is_reminded_again_once() {
-    let t = TempStore::new();
-    overdue_vehicle(&t, "org_a", "veh_1").await;
+    let t = overdue_vehicles(&[("org_a", "veh_1")]).await;
     // Registered on the 10th with nothing done yet, the oil change first counted from the registration
     // (due 1 July: due soon); then the completion and the reading made it overdue.
     assert_eq!(
@@ -132,32 +137,22 @@ async fn an_item_still_overdue_a_week_later_is_reminded_again_once() {
         ]
     );
 
-    sweep(t.store.as_ref(), &run(None, day(2025, 6, 16)))
-        .await
-        .unwrap();
+    swept(&t, None, day(2025, 6, 16)).await;
     assert_eq!(oil(&drain_outbox(t.store.as_ref()).await), []);
-    let week = sweep(t.store.as_ref(), &run(None, day(2025, 6, 17)))
-        .await
-        .unwrap();
+    let week = swept(&t, None, day(2025, 6, 17)).await;
     let published = drain_outbox(t.store.as_ref()).await;
     assert_eq!(oil(&published), [(MaintenanceStatus::Overdue, 1)]);
     assert!(week.reminders >= 1);
-    sweep(t.store.as_ref(), &run(None, day(2025, 6, 17)))
-        .await
-        .unwrap();
+    swept(&t, None, day(2025, 6, 17)).await;
     assert_eq!(drain_outbox(t.store.as_ref()).await, []);
 }
 
 #[tokio::test]
 async fn an_organisations_sweep_touches_only_its_vehicles() {
-    let t = TempStore::new();
-    overdue_vehicle(&t, "org_a", "veh_a").await;
-    overdue_vehicle(&t, "org_b", "veh_b").await;
+    let t = overdue_vehicles(&[("org_a", "veh_a"), ("org_b", "veh_b")]).await;
     drain_outbox(t.store.as_ref()).await;
     // The 17th: a week after the overdue reminder, so org_b's sweep has a repeat to send.
-    let report = sweep(t.store.as_ref(), &run(Some("org_b"), day(2025, 6, 17)))
-        .await
-        .unwrap();
+    let report = swept(&t, Some("org_b"), day(2025, 6, 17)).await;
     assert_eq!(
         (report.vehicles, report.org_id.as_deref()),
         (1, Some("org_b"))
@@ -171,9 +166,7 @@ async fn an_organisations_sweep_touches_only_its_vehicles() {
         Some(day(2025, 6, 17))
     );
     // One organisation's sweep does not cover the others: sweeping them all the same day still runs.
-    let all = sweep(t.store.as_ref(), &run(None, day(2025, 6, 17)))
-        .await
-        .unwrap();
+    let all = swept(&t, None, day(2025, 6, 17)).await;
     assert!(!all.already_swept);
     // veh_b was evaluated for the day by its organisation's sweep: only veh_a is due.
     assert_eq!(all.vehicles, 1);
@@ -190,25 +183,17 @@ async fn an_organisations_sweep_touches_only_its_vehicles() {
 async fn a_sweep_of_every_organisation_covers_each_and_one_organisations_sweep_only_its_own() {
     // The Lambda's scheduled rule passes the day it fired for and, optionally, one organisation
     // (`ScheduledRun` in services/vwc); this is what it then asks of the sweep.
-    let t = TempStore::new();
-    overdue_vehicle(&t, "org_a", "veh_a").await;
-    overdue_vehicle(&t, "org_b", "veh_b").await;
-    let report = sweep(t.store.as_ref(), &run(None, day(2025, 6, 17)))
-        .await
-        .unwrap();
+    let t = overdue_vehicles(&[("org_a", "veh_a"), ("org_b", "veh_b")]).await;
+    let report = swept(&t, None, day(2025, 6, 17)).await;
     assert_eq!(
         (report.day, report.vehicles, report.org_id),
         (day(2025, 6, 17), 2, None)
     );
-    let again = sweep(t.store.as_ref(), &run(None, day(2025, 6, 17)))
-        .await
-        .unwrap();
+    let again = swept(&t, None, day(2025, 6, 17)).await;
     assert_eq!((again.changed, again.reminders), (0, 0));
 
     // A week on, both are due for their repeat; one organisation's sweep evaluates only its own.
-    let report = sweep(t.store.as_ref(), &run(Some("org_a"), day(2025, 6, 24)))
-        .await
-        .unwrap();
+    let report = swept(&t, Some("org_a"), day(2025, 6, 24)).await;
     assert_eq!(
         (report.vehicles, report.org_id.as_deref()),
         (1, Some("org_a"))
@@ -217,8 +202,7 @@ async fn a_sweep_of_every_organisation_covers_each_and_one_organisations_sweep_o
 
 #[tokio::test]
 async fn the_embedded_loop_sweeps_at_once_for_the_systems_today_and_stops_on_shutdown() {
-    let t = TempStore::new();
-    overdue_vehicle(&t, "org_a", "veh_1").await;
+    let t = overdue_vehicles(&[("org_a", "veh_1")]).await;
     drain_outbox(t.store.as_ref()).await;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     // "Today" is the system's clock's, not the wall clock's.
@@ -265,10 +249,10 @@ async fn sweep_performance_smoke() {
     let seeded = started.elapsed();
     let today = vwc_clock::now().date_naive();
     let started = Instant::now();
-    let first = sweep(t.store.as_ref(), &run(None, today)).await.unwrap();
+    let first = swept(&t, None, today).await;
     let first_took = started.elapsed();
     let started = Instant::now();
-    let second = sweep(t.store.as_ref(), &run(None, today)).await.unwrap();
+    let second = swept(&t, None, today).await;
     let second_took = started.elapsed();
     assert_eq!(
         (first.vehicles, first.items, first.changed),
@@ -303,7 +287,7 @@ async fn sweep_of_100_000_vehicles() {
             today
         };
         let started = Instant::now();
-        let report = sweep(t.store.as_ref(), &run(None, day)).await.unwrap();
+        let report = swept(&t, None, day).await;
         eprintln!(
             "{label}: {:?} for {} vehicles / {} items ({} changed, {} reminders)",
             started.elapsed(),
@@ -351,7 +335,7 @@ async fn sweeping_only_awake_vehicles_publishes_what_evaluating_every_vehicle_da
     let (mut read, mut published) = (0, 0);
     for d in 0..DAYS {
         let today = start + chrono::Days::new(d);
-        let report = sweep(t.store.as_ref(), &run(None, today)).await.unwrap();
+        let report = swept(&t, None, today).await;
         read += report.vehicles;
         let mut swept: Vec<_> = drain_outbox(t.store.as_ref())
             .await

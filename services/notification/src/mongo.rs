@@ -276,14 +276,8 @@ impl NotificationStore for MongoNotificationStore {
         &self,
         change: PreferencesChange<'_>,
     ) -> StoreResult<SavedPreferences> {
-        let mut tx = self.db.transaction().await?;
-        loop {
-            tx.begin().await?;
-            let outcome = self.save_preferences_in(tx.session(), &change).await;
-            if let Some(saved) = tx.settle(outcome).await? {
-                return Ok(saved);
-            }
-        }
+        Ok(vwc_store::mongo_transaction!(self.db, |session| self
+            .save_preferences_in(session, &change)))
     }
 
     async fn record_notification(
@@ -291,14 +285,11 @@ impl NotificationStore for MongoNotificationStore {
         envelope_id: &str,
         new: &NewNotification,
     ) -> StoreResult<bool> {
-        let mut tx = self.db.transaction().await?;
-        let recorded = loop {
-            tx.begin().await?;
-            let outcome = self.record_in(tx.session(), envelope_id, new).await;
-            if let Some(recorded) = tx.settle(outcome).await? {
-                break recorded;
-            }
-        };
+        let recorded = vwc_store::mongo_transaction!(self.db, |session| self.record_in(
+            session,
+            envelope_id,
+            new
+        ));
         if recorded {
             self.db.wakeup().notify_one();
             if new
@@ -357,14 +348,8 @@ impl NotificationStore for MongoNotificationStore {
     }
 
     async fn settle(&self, lease: &Lease, settlement: &Settlement) -> StoreResult<bool> {
-        let mut tx = self.db.transaction().await?;
-        let applied = loop {
-            tx.begin().await?;
-            let outcome = self.settle_in(tx.session(), lease, settlement).await;
-            if let Some(applied) = tx.settle(outcome).await? {
-                break applied;
-            }
-        };
+        let applied = vwc_store::mongo_transaction!(self.db, |session| self
+            .settle_in(session, lease, settlement));
         if applied
             && matches!(
                 settlement,

@@ -100,17 +100,10 @@ mod tests {
     use rand::rngs::StdRng;
 
     use super::*;
+    use crate::retry::tests::{now, policy_of};
 
     fn policy() -> RetryPolicy {
-        RetryPolicy {
-            max_attempts: 3,
-            base: Duration::from_secs(10),
-            cap: Duration::from_secs(60),
-        }
-    }
-
-    fn now() -> DateTime<Utc> {
-        "2026-05-01T12:00:00Z".parse().unwrap()
+        policy_of(3, 10)
     }
 
     #[test]

@@ -100,20 +100,27 @@ fn parse_http_date(value: &str) -> Option<DateTime<Utc>> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use rand::SeedableRng;
     use rand::rngs::StdRng;
 
-    fn policy() -> RetryPolicy {
+    /// A policy of `max_attempts` whose backoff starts at `base_secs` and is capped at a minute (also
+    /// the outcome tests' policy).
+    pub(crate) fn policy_of(max_attempts: u32, base_secs: u64) -> RetryPolicy {
         RetryPolicy {
-            max_attempts: 5,
-            base: Duration::from_secs(1),
+            max_attempts,
+            base: Duration::from_secs(base_secs),
             cap: Duration::from_secs(60),
         }
     }
 
-    fn now() -> DateTime<Utc> {
+    fn policy() -> RetryPolicy {
+        policy_of(5, 1)
+    }
+
+    /// The tests' "now": a few seconds before the `Retry-After` dates they parse.
+    pub(crate) fn now() -> DateTime<Utc> {
         "1994-11-06T08:49:00Z".parse().unwrap()
     }
 
@@ -192,41 +199,39 @@ mod tests {
         assert!(!p.allows_another_attempt(5));
     }
 
-    #[test]
-    fn retry_after_in_seconds_is_parsed() {
-        assert_eq!(
-            parse_retry_after("120", now()),
-            Some(Duration::from_secs(120))
-        );
-        assert_eq!(parse_retry_after(" 0 ", now()), Some(Duration::ZERO));
-        assert_eq!(
-            parse_retry_after("99999999999999999999999", now()),
-            Some(Duration::MAX)
-        );
-    }
-
-    #[test]
-    fn retry_after_as_a_date_is_parsed_in_every_http_date_format() {
-        for value in [
-            // IMF-fixdate, then the two obsolete formats RFC 9110 still asks recipients to accept.
-            "Sun, 06 Nov 1994 08:49:37 GMT",
-            "Sunday, 06-Nov-94 08:49:37 GMT",
-            "Sun Nov  6 08:49:37 1994",
-        ] {
+    /// Asserts what `parse_retry_after` reads of each header value, at [`now`].
+    fn assert_retry_after(cases: &[(&str, Duration)]) {
+        for (value, expected) in cases {
             assert_eq!(
                 parse_retry_after(value, now()),
-                Some(Duration::from_secs(37)),
-                "{value}"
+                Some(*expected),
+                "{value:?}"
             );
         }
     }
 
     #[test]
+    fn retry_after_in_seconds_is_parsed() {
+        assert_retry_after(&[
+            ("120", Duration::from_secs(120)),
+            (" 0 ", Duration::ZERO),
+            ("99999999999999999999999", Duration::MAX),
+        ]);
+    }
+
+    #[test]
+    fn retry_after_as_a_date_is_parsed_in_every_http_date_format() {
+        // IMF-fixdate, then the two obsolete formats RFC 9110 still asks recipients to accept.
+        assert_retry_after(&[
+            ("Sun, 06 Nov 1994 08:49:37 GMT", Duration::from_secs(37)),
+            ("Sunday, 06-Nov-94 08:49:37 GMT", Duration::from_secs(37)),
+            ("Sun Nov  6 08:49:37 1994", Duration::from_secs(37)),
+        ]);
+    }
+
+    #[test]
     fn retry_after_date_in_the_past_means_now() {
-        assert_eq!(
-            parse_retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now()),
-            Some(Duration::ZERO)
-        );
+        assert_retry_after(&[("Sun, 06 Nov 1994 08:00:00 GMT", Duration::ZERO)]);
     }
 
     #[test]

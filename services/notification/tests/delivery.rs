@@ -87,6 +87,21 @@ impl Setup {
         secret
     }
 
+    /// Sets `ORG`'s channels: a webhook URL, an email address, quiet hours.
+    async fn set_channels(
+        &self,
+        webhook_url: Option<String>,
+        email: Option<&str>,
+        quiet_hours: Option<QuietHours>,
+    ) {
+        let preferences = Preferences {
+            webhook_url,
+            email: email.map(str::to_string),
+            quiet_hours,
+        };
+        set_preferences(self.store.as_ref(), ORG, preferences).await;
+    }
+
     fn worker(&self, max_attempts: u32) -> DeliveryWorker {
         DeliveryWorker::new(self.store.clone(), loopback_allowlist())
             .with_clock(self.clock.clone())
@@ -117,16 +132,8 @@ impl Setup {
 async fn the_same_reminder_delivered_twice_makes_one_notification_and_one_delivery_per_channel() {
     let s = setup("2026-05-01T12:00:00Z");
     let receiver = Receiver::start(&[], answer(200)).await;
-    set_preferences(
-        s.store.as_ref(),
-        ORG,
-        Preferences {
-            webhook_url: Some(receiver.url()),
-            email: Some("fleet@example.com".into()),
-            quiet_hours: None,
-        },
-    )
-    .await;
+    s.set_channels(Some(receiver.url()), Some("fleet@example.com"), None)
+        .await;
     let r = reminder("rem_twice");
     let envelope = reminder_envelope(ORG, &r);
     s.consumer.handle(&envelope).await.unwrap();
@@ -419,14 +426,10 @@ async fn quiet_hours_hold_outbound_deliveries_until_they_end_but_not_in_app() {
     let s = setup("2026-05-01T23:00:00Z");
     let receiver = Receiver::start(&[], answer(200)).await;
     let email = Arc::new(RecordingEmail::default());
-    set_preferences(
-        s.store.as_ref(),
-        ORG,
-        Preferences {
-            webhook_url: Some(receiver.url()),
-            email: Some("night@example.com".into()),
-            quiet_hours: Some(nights()),
-        },
+    s.set_channels(
+        Some(receiver.url()),
+        Some("night@example.com"),
+        Some(nights()),
     )
     .await;
     s.remind("rem_night").await;
@@ -452,16 +455,8 @@ async fn quiet_hours_hold_outbound_deliveries_until_they_end_but_not_in_app() {
 async fn a_retry_that_falls_into_quiet_hours_is_held_without_counting_an_attempt() {
     let s = setup("2026-05-01T21:59:59Z");
     let receiver = Receiver::start(&[answer(503)], answer(200)).await;
-    set_preferences(
-        s.store.as_ref(),
-        ORG,
-        Preferences {
-            webhook_url: Some(receiver.url()),
-            email: None,
-            quiet_hours: Some(nights()),
-        },
-    )
-    .await;
+    s.set_channels(Some(receiver.url()), None, Some(nights()))
+        .await;
     s.remind("rem_evening").await;
     let worker = s.worker(3);
     assert_eq!(worker.run_once().await.unwrap().retry_scheduled, 1);
@@ -505,15 +500,7 @@ async fn an_address_refused_at_delivery_time_is_never_called() {
 #[tokio::test]
 async fn email_without_a_configured_sender_fails_and_says_so() {
     let s = setup("2026-05-01T12:00:00Z");
-    set_preferences(
-        s.store.as_ref(),
-        ORG,
-        Preferences {
-            email: Some("fleet@example.com".into()),
-            ..Preferences::default()
-        },
-    )
-    .await;
+    s.set_channels(None, Some("fleet@example.com"), None).await;
     s.remind("rem_nomail").await;
     assert_eq!(s.worker(3).run_once().await.unwrap().failed, 1);
     let delivery = s.delivery("rem_nomail", Channel::Email).await;

@@ -11,6 +11,7 @@ use common::*;
 use tokio::sync::watch;
 use vwc_notification::worker::WorkerOptions;
 use vwc_notification::{DeliveryWorker, NotificationConsumer};
+use vwc_testkit::until;
 
 /// A delivery worker running on its own task until [`Running::stop`].
 struct Running {
@@ -68,27 +69,19 @@ async fn a_silent_endpoint_holds_only_its_share_and_other_organisations_are_deli
         DeliveryWorker::new(store.clone(), loopback_allowlist()).with_retry_policy(fast_policy(3)),
         Duration::from_millis(200),
     );
-    let worker = running.worker.clone();
-
-    vwc_testkit::eventually(
-        "the fast organisation's five webhooks",
-        Duration::from_secs(15),
-        || {
-            let n = fast.received().len();
-            async move { (n == 5).then_some(()) }
-        },
-    )
+    let worker = &running.worker;
+    let wait = Duration::from_secs(15);
+    until("the fast organisation's five webhooks", wait, || {
+        fast.received().len() == 5
+    })
     .await;
     // Wait until the worker has tried twice more to overfill the silent host (and held the deliveries
     // back), then count what it holds open there.
     let tries = worker.held_for_share();
-    vwc_testkit::eventually(
+    until(
         "two more deliveries held back for the host's share",
-        Duration::from_secs(15),
-        || {
-            let n = worker.held_for_share();
-            async move { (n >= tries + 2).then_some(()) }
-        },
+        wait,
+        || worker.held_for_share() >= tries + 2,
     )
     .await;
     let held = silent.connections();
@@ -114,23 +107,23 @@ async fn one_organisation_has_at_most_its_share_in_flight() {
         DeliveryWorker::new(store.clone(), loopback_allowlist()),
         Duration::from_millis(100),
     );
-    let worker = running.worker.clone();
+    let worker = &running.worker;
+    let wait = Duration::from_secs(10);
     // The first claim brings all twenty: the share goes out, the rest is held back.
-    vwc_testkit::eventually(
+    until(
         "the organisation's share in flight and the rest held back",
-        Duration::from_secs(10),
+        wait,
         || {
-            let (n, held) = (silent.connections(), worker.held_for_share());
-            async move { (n >= options.per_org && held >= 20 - options.per_org as u64).then_some(()) }
+            silent.connections() >= options.per_org
+                && worker.held_for_share() >= 20 - options.per_org as u64
         },
     )
     .await;
     // Let the worker claim again several times, past the held deliveries' `busy_defer`: none of those
     // passes may send more of this organisation while its share hangs.
     let passes = worker.claim_passes();
-    vwc_testkit::eventually("five more claim passes", Duration::from_secs(10), || {
-        let n = worker.claim_passes();
-        async move { (n >= passes + 5).then_some(()) }
+    until("five more claim passes", wait, || {
+        worker.claim_passes() >= passes + 5
     })
     .await;
     assert_eq!(silent.connections(), options.per_org);

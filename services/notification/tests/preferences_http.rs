@@ -20,15 +20,37 @@ async fn api(allowlist: Allowlist) -> (tempfile::TempDir, Arc<dyn NotificationSt
     (dir, store, api)
 }
 
+/// A webhook receiver answering 200, the API over a fresh store that admits `allowlist`, and a token of
+/// [`ORG`] with `role`.
+struct Fixture {
+    receiver: Receiver,
+    /// Keeps the store's directory while the test runs.
+    _dir: tempfile::TempDir,
+    store: Arc<dyn NotificationStore>,
+    api: Api,
+    token: String,
+}
+
+async fn fixture(allowlist: Allowlist, role: Role) -> Fixture {
+    let receiver = Receiver::start(&[], answer(200)).await;
+    let (_dir, store, api) = api(allowlist).await;
+    let token = api.token(ORG, &[role]);
+    Fixture {
+        receiver,
+        _dir,
+        store,
+        api,
+        token,
+    }
+}
+
 #[tokio::test]
 async fn setting_a_webhook_url_returns_the_secret_once() {
-    let receiver = Receiver::start(&[], answer(200)).await;
-    let (_dir, store, api) = api(loopback_allowlist()).await;
-    let token = api.token(ORG, &[Role::Owner]);
-    let body = json!({ "webhookUrl": receiver.url(), "email": "fleet@example.com",
+    let f = fixture(loopback_allowlist(), Role::Owner).await;
+    let body = json!({ "webhookUrl": f.receiver.url(), "email": "fleet@example.com",
         "quietHours": { "start": "22:00", "end": "07:00", "tzOffsetMinutes": 120 } });
 
-    let (status, _, first) = api.put_preferences(&token, &body).await;
+    let (status, _, first) = f.api.put_preferences(&f.token, &body).await;
     assert_eq!(status, 200, "{first}");
     let secret = first["webhookSecret"]
         .as_str()
@@ -37,7 +59,7 @@ async fn setting_a_webhook_url_returns_the_secret_once() {
     assert!(secret.starts_with("whsec_"));
     WebhookSecret::parse(&secret).expect("a valid secret");
     assert_eq!(first["inApp"], true);
-    assert_eq!(first["webhookUrl"], receiver.url().as_str());
+    assert_eq!(first["webhookUrl"], f.receiver.url().as_str());
     assert_eq!(first["email"], "fleet@example.com");
     assert_eq!(
         first["quietHours"],
@@ -45,53 +67,50 @@ async fn setting_a_webhook_url_returns_the_secret_once() {
     );
     assert_eq!(first["hasWebhookSecret"], true);
 
-    let (status, _, second) = api.put_preferences(&token, &body).await;
+    let (status, _, second) = f.api.put_preferences(&f.token, &body).await;
     assert_eq!(status, 200);
     assert!(second.get("webhookSecret").is_none(), "{second}");
     assert_eq!(second["hasWebhookSecret"], true);
-    let (status, _, read) = api.get_preferences(&token).await;
+    let (status, _, read) = f.api.get_preferences(&f.token).await;
     assert_eq!(status, 200);
     assert!(read.get("webhookSecret").is_none());
-    assert_eq!(read["webhookUrl"], receiver.url().as_str());
+    assert_eq!(read["webhookUrl"], f.receiver.url().as_str());
 
-    let stored = stored_preferences(store.as_ref(), ORG).await;
+    let stored = stored_preferences(f.store.as_ref(), ORG).await;
     assert_eq!(stored.webhook_secret.unwrap().expose(), secret);
 }
 
 #[tokio::test]
 async fn rotating_issues_a_new_secret_and_clearing_the_url_keeps_the_old_one() {
-    let receiver = Receiver::start(&[], answer(200)).await;
-    let (_dir, store, api) = api(loopback_allowlist()).await;
-    let token = api.token(ORG, &[Role::FleetManager]);
-    let (_, _, first) = api.put_webhook_url(&token, &receiver.url()).await;
+    let f = fixture(loopback_allowlist(), Role::FleetManager).await;
+    let (_, _, first) = f.api.put_webhook_url(&f.token, &f.receiver.url()).await;
     let old = first["webhookSecret"].as_str().unwrap().to_owned();
 
-    let (status, _, rotated) = api
+    let (status, _, rotated) = f
+        .api
         .put_preferences(
-            &token,
-            &json!({ "webhookUrl": receiver.url(), "rotateWebhookSecret": true }),
+            &f.token,
+            &json!({ "webhookUrl": f.receiver.url(), "rotateWebhookSecret": true }),
         )
         .await;
     assert_eq!(status, 200);
     let new = rotated["webhookSecret"].as_str().unwrap().to_owned();
     assert_ne!(new, old);
 
-    let (status, _, cleared) = api.put_preferences(&token, &json!({})).await;
+    let (status, _, cleared) = f.api.put_preferences(&f.token, &json!({})).await;
     assert_eq!(status, 200);
     assert_eq!(cleared["webhookUrl"], serde_json::Value::Null);
     assert_eq!(cleared["email"], serde_json::Value::Null);
     assert_eq!(cleared["hasWebhookSecret"], true);
-    let (_, _, again) = api.put_webhook_url(&token, &receiver.url()).await;
+    let (_, _, again) = f.api.put_webhook_url(&f.token, &f.receiver.url()).await;
     assert!(again.get("webhookSecret").is_none(), "the old secret stays");
-    let stored = stored_preferences(store.as_ref(), ORG).await;
+    let stored = stored_preferences(f.store.as_ref(), ORG).await;
     assert_eq!(stored.webhook_secret.unwrap().expose(), new);
 }
 
 #[tokio::test]
 async fn internal_webhook_addresses_are_refused_without_the_allow_list() {
-    let receiver = Receiver::start(&[], answer(200)).await;
-    let (_dir, store, api) = api(Allowlist::default()).await;
-    let token = api.token(ORG, &[Role::Owner]);
+    let f = fixture(Allowlist::default(), Role::Owner).await;
     let refused = [
         "https://127.0.0.1/hook".to_owned(),
         "https://169.254.169.254/latest/meta-data/".to_owned(),
@@ -103,14 +122,14 @@ async fn internal_webhook_addresses_are_refused_without_the_allow_list() {
         "https://localhost/hook".to_owned(),
         "https://localhost./hook".to_owned(),
         // The test receiver itself, which only the allow-list admits.
-        receiver.url(),
+        f.receiver.url(),
         "ftp://example.com/hook".to_owned(),
         "https://user:pass@example.com/hook".to_owned(),
         "not a url".to_owned(),
     ];
     let mut messages = std::collections::BTreeSet::new();
     for url in &refused {
-        let (status, content_type, problem) = api.put_webhook_url(&token, url).await;
+        let (status, content_type, problem) = f.api.put_webhook_url(&f.token, url).await;
         assert_eq!(status, 422, "{url}: {problem}");
         assert_eq!(content_type, "application/problem+json");
         assert_eq!(problem["errors"][0]["field"], "webhookUrl", "{url}");
@@ -136,25 +155,26 @@ async fn internal_webhook_addresses_are_refused_without_the_allow_list() {
         "one answer whatever the reason: {messages:?}"
     );
     assert!(
-        store
+        f.store
             .preferences(&OrgId::from(ORG))
             .await
             .unwrap()
             .is_none(),
         "nothing was stored"
     );
-    assert_eq!(receiver.received().len(), 0);
+    assert_eq!(f.receiver.received().len(), 0);
 }
 
 #[tokio::test]
 async fn the_allow_list_admits_a_local_receiver() {
-    let receiver = Receiver::start(&[], answer(200)).await;
-    let (_dir, _store, api) = api(loopback_allowlist()).await;
-    let token = api.token(ORG, &[Role::Owner]);
-    let (status, _, body) = api.put_webhook_url(&token, &receiver.url()).await;
+    let f = fixture(loopback_allowlist(), Role::Owner).await;
+    let (status, _, body) = f.api.put_webhook_url(&f.token, &f.receiver.url()).await;
     assert_eq!(status, 200, "{body}");
     // Only the listed address: another private one is still refused.
-    let (status, _, _) = api.put_webhook_url(&token, "https://10.0.0.1/hook").await;
+    let (status, _, _) = f
+        .api
+        .put_webhook_url(&f.token, "https://10.0.0.1/hook")
+        .await;
     assert_eq!(status, 422);
 }
 

@@ -11,7 +11,9 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use vwc_contracts::{Envelope, OrgId, VehicleId};
 pub use vwc_store::vehicle_ledger::{CommitOutcome, VehicleLedger};
-use vwc_store::vehicle_ledger::{DailyRuns, DayLedger, StoredVehicle, VehiclePage, parse_day};
+use vwc_store::vehicle_ledger::{
+    DailyRuns, DayLedger, Ledger, StoredVehicle, VehiclePage, parse_day,
+};
 use vwc_store::{Plumbing, StoreResult};
 
 use crate::model::{Fact, VehicleProfile};
@@ -43,7 +45,7 @@ pub struct VehicleState {
 /// What both adapters store of a vehicle beside its id and version: the profile as JSON (absent until
 /// the registration) and the current value (absent until one was published).
 #[derive(Debug, Clone, serde::Deserialize)]
-pub(crate) struct VehicleFields {
+pub struct VehicleFields {
     #[serde(default, deserialize_with = "vwc_store::vehicle_ledger::json_text")]
     pub profile: Option<VehicleProfile>,
     #[serde(flatten)]
@@ -52,36 +54,44 @@ pub(crate) struct VehicleFields {
 
 /// The current value as stored: three fields, written together.
 #[derive(Debug, Clone, serde::Deserialize)]
-pub(crate) struct StoredCurrent {
+pub struct StoredCurrent {
     pub current_on: String,
     pub current_fingerprint: i64,
     pub current_amount: i64,
 }
 
-/// The state of a stored vehicle, before its facts and published points are read.
-pub(crate) fn state_of(stored: StoredVehicle<VehicleFields>) -> StoreResult<VehicleState> {
-    let current = stored
-        .fields
-        .current
-        .map(|c| {
-            let point = PublishedPoint {
-                fingerprint: c.current_fingerprint as u64,
-                amount_cents: c.current_amount as u64,
-            };
-            parse_day(&c.current_on).map(|on| (on, point))
+/// The valuation's vehicle ledger keeps these states; its tables (`sqlite`) and collections (`mongo`) say the
+/// rest.
+impl Ledger for VehicleState {
+    type Fields = VehicleFields;
+    const CONSUMER: &'static str = crate::CONSUMER;
+    const DAYS: DayLedger = REVALUES;
+
+    /// The state of a stored vehicle, before its facts and published points are read.
+    fn state_of(stored: StoredVehicle<VehicleFields>) -> StoreResult<VehicleState> {
+        let current = stored
+            .fields
+            .current
+            .map(|c| {
+                let point = PublishedPoint {
+                    fingerprint: c.current_fingerprint as u64,
+                    amount_cents: c.current_amount as u64,
+                };
+                parse_day(&c.current_on).map(|on| (on, point))
+            })
+            .transpose()?;
+        Ok(VehicleState {
+            vehicle_id: stored.id,
+            profile: stored.fields.profile,
+            version: stored.version as u64,
+            current,
+            ..VehicleState::default()
         })
-        .transpose()?;
-    Ok(VehicleState {
-        vehicle_id: stored.id,
-        profile: stored.fields.profile,
-        version: stored.version as u64,
-        current,
-        ..VehicleState::default()
-    })
+    }
 }
 
 /// When each organisation's vehicles were last re-valued (`revalues`: organisation, day, `revalued_at`).
-pub(crate) const REVALUES: DayLedger = DayLedger {
+const REVALUES: DayLedger = DayLedger {
     name: "revalues",
     stamped: "revalued_at",
 };

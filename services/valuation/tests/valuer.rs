@@ -100,6 +100,29 @@ fn setup() -> (
     (dir, store, ValuationConsumer::new(valuer))
 }
 
+/// [`setup`], with org_a's `veh_1` registered and what the registration published already taken.
+async fn setup_registered() -> (
+    tempfile::TempDir,
+    Arc<dyn ValuationStore>,
+    ValuationConsumer,
+) {
+    let (dir, store, consumer) = setup();
+    consumer.handle(&registered("org_a")).await.unwrap();
+    published(store.as_ref()).await;
+    (dir, store, consumer)
+}
+
+/// An odometer reading of `veh_1` (org_a), `days_ago` before [`now`].
+fn reading(id: &str, days_ago: i64, odometer: u64) -> VehicleEvent {
+    event(
+        id,
+        EventKind::OdometerReading,
+        days_ago,
+        odometer,
+        serde_json::json!({}),
+    )
+}
+
 #[tokio::test]
 async fn a_registration_publishes_a_history_and_a_current_value_from_the_fallback() {
     let (_dir, store, consumer) = setup();
@@ -117,9 +140,7 @@ async fn a_registration_publishes_a_history_and_a_current_value_from_the_fallbac
 
 #[tokio::test]
 async fn events_re_value_duplicates_change_nothing_and_a_big_drop_is_told() {
-    let (_dir, store, consumer) = setup();
-    consumer.handle(&registered("org_a")).await.unwrap();
-    published(store.as_ref()).await;
+    let (_dir, store, consumer) = setup_registered().await;
     let acquisition = recorded(event(
         "evt_acq",
         EventKind::Acquisition,
@@ -185,16 +206,8 @@ async fn events_re_value_duplicates_change_nothing_and_a_big_drop_is_told() {
 
 #[tokio::test]
 async fn an_event_naming_a_vehicle_of_another_organisation_is_ignored() {
-    let (_dir, store, consumer) = setup();
-    consumer.handle(&registered("org_a")).await.unwrap();
-    published(store.as_ref()).await;
-    let mut foreign = event(
-        "evt_x",
-        EventKind::OdometerReading,
-        1,
-        99_999,
-        serde_json::json!({}),
-    );
+    let (_dir, store, consumer) = setup_registered().await;
+    let mut foreign = reading("evt_x", 1, 99_999);
     foreign.org_id = "org_b".into();
     consumer.handle(&recorded(foreign)).await.unwrap();
     assert!(published(store.as_ref()).await.is_empty());
@@ -210,9 +223,7 @@ async fn an_event_naming_a_vehicle_of_another_organisation_is_ignored() {
 
 #[tokio::test]
 async fn the_daily_job_publishes_once_per_day() {
-    let (_dir, store, consumer) = setup();
-    consumer.handle(&registered("org_a")).await.unwrap();
-    published(store.as_ref()).await;
+    let (_dir, store, _) = setup_registered().await;
     let tomorrow = now().date_naive() + Duration::days(1);
     let first = revalue(store.as_ref(), &DailyRun::of_day(None, tomorrow, now()))
         .await
@@ -262,9 +273,7 @@ async fn the_forecast_is_for_the_owning_organisation_only() {
 
 #[tokio::test]
 async fn a_fill_up_counts_as_an_odometer_reading_and_nothing_more() {
-    let (_dir, store, consumer) = setup();
-    consumer.handle(&registered("org_a")).await.unwrap();
-    published(store.as_ref()).await;
+    let (_dir, store, consumer) = setup_registered().await;
     let mut fill = event(
         "evt_fuel",
         EventKind::Fuel,
@@ -290,15 +299,9 @@ async fn a_fill_up_counts_as_an_odometer_reading_and_nothing_more() {
 async fn revisions_apply_in_revision_order_whatever_order_they_arrive_in() {
     let (_dir, store, consumer) = setup();
     consumer.handle(&registered("org_a")).await.unwrap();
-    let reading = event(
-        "evt_read",
-        EventKind::OdometerReading,
-        30,
-        60_000,
-        serde_json::json!({}),
-    );
-    consumer.handle(&revised(&reading, 2, true)).await.unwrap();
-    consumer.handle(&recorded(reading.clone())).await.unwrap();
+    let voided = reading("evt_read", 30, 60_000);
+    consumer.handle(&revised(&voided, 2, true)).await.unwrap();
+    consumer.handle(&recorded(voided.clone())).await.unwrap();
     let state = store.vehicle_state(&"veh_1".into()).await.unwrap();
     assert!(
         !state.facts.iter().any(|f| f.event_id == "evt_read"),
@@ -306,13 +309,7 @@ async fn revisions_apply_in_revision_order_whatever_order_they_arrive_in() {
     );
     assert_eq!(state.revisions.get("evt_read"), Some(&2));
 
-    let other = event(
-        "evt_other",
-        EventKind::OdometerReading,
-        20,
-        30_000,
-        serde_json::json!({}),
-    );
+    let other = reading("evt_other", 20, 30_000);
     for delivery in corrections_newest_first(&other, 31_000, 39_000) {
         consumer.handle(&delivery).await.unwrap();
     }

@@ -137,13 +137,8 @@ async fn receipts_upload_list_and_download_and_survive_a_restart_in_embedded_mod
     let (status, _, _) = get(&app, &viewer, &format!("{path}/att_nope")).await;
     assert_eq!(status, 404);
     // Pre-signed uploads are S3's: this deployment says to upload directly.
-    let (status, ct, problem) = post(
-        &app,
-        &owner,
-        &format!("{path}/uploads"),
-        &json!({"fileName": "a.pdf"}),
-    )
-    .await;
+    let (uploads, file) = (format!("{path}/uploads"), json!({"fileName": "a.pdf"}));
+    let (status, ct, problem) = post(&app, &owner, &uploads, &file).await;
     assert_eq!(
         (status, ct.as_str()),
         (409, "application/problem+json"),
@@ -195,13 +190,8 @@ async fn another_organisation_gets_404_and_bad_files_are_refused_without_a_trace
     assert_eq!(status, 404);
     // An event of another vehicle under this vehicle's path: 404 too.
     let other_vehicle = app.register(&owner, &vin(23)).await;
-    let (status, _, _) = get(
-        &app,
-        &owner,
-        &format!("/v1/vehicles/{other_vehicle}/events/{event_id}/attachments"),
-    )
-    .await;
-    assert_eq!(status, 404);
+    let foreign_path = format!("/v1/vehicles/{other_vehicle}/events/{event_id}/attachments");
+    assert_eq!(get(&app, &owner, &foreign_path).await.0, 404);
 
     // A disguised executable: named receipt.pdf, declared application/pdf, an ELF inside.
     let (status, ct, problem) = upload(

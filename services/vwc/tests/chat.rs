@@ -1036,16 +1036,10 @@ async fn other_organisations_get_404_viewers_may_ask_and_bad_input_is_a_problem(
         assert_eq!(ct, "application/problem+json");
     }
     // The same organisation, a conversation of another vehicle or that does not exist: 404 too.
-    let (status, _, _) = post(
-        &app,
-        &owner,
-        &format!("/v1/vehicles/{vehicle}/chat"),
-        &json!({"question": "and before that?", "conversationId": "conv_nope"}),
-    )
-    .await;
-    assert_eq!(status, 404);
-
     let path = format!("/v1/vehicles/{vehicle}/chat");
+    let unknown = json!({"question": "and before that?", "conversationId": "conv_nope"});
+    assert_eq!(post(&app, &owner, &path, &unknown).await.0, 404);
+
     let long = "x".repeat(501);
     for (payload, want) in [
         (json!({"question": ""}), 422),
@@ -1080,14 +1074,9 @@ async fn other_organisations_get_404_viewers_may_ask_and_bad_input_is_a_problem(
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
-    let (status, _, _) = post(
-        &app,
-        &owner,
-        &format!("/v1/vehicles/{vehicle}/chat/{conversation}/messages/{message}/feedback"),
-        &json!({"helpful": "yes"}),
-    )
-    .await;
-    assert_eq!(status, 422);
+    let feedback = format!("{path}/{conversation}/messages/{message}/feedback");
+    let not_a_bool = json!({"helpful": "yes"});
+    assert_eq!(post(&app, &owner, &feedback, &not_a_bool).await.0, 422);
     app.stop().await;
 }
 

@@ -7,7 +7,7 @@ use vwc_auth::Role;
 use vwc_testkit::{json as body, vin};
 
 mod common;
-use common::{spawn_as, spawn_with_vehicle, stored_events};
+use common::{put, spawn_as, spawn_with_vehicle, stored_events};
 
 /// Finding 1: the limiter and authentication parse `Authorization` the same way, so a lower-case scheme
 /// is counted like any other.
@@ -161,38 +161,31 @@ async fn dev_tokens_are_offered_only_in_embedded_mode() {
 #[tokio::test]
 async fn a_vehicle_takes_at_most_fifty_custom_maintenance_tasks() {
     let (app, token, vehicle) = spawn_with_vehicle(&[Role::Owner], 21).await;
-    let put = |task: String| {
+    let put_task = |task: String| {
         let (app, token, vehicle) = (&app, &token, &vehicle);
         async move {
-            body(
-                app.http
-                    .put(app.url(&format!("/v1/vehicles/{vehicle}/maintenance/{task}")))
-                    .bearer_auth(token)
-                    .json(&json!({"title": format!("Custom {task}"), "intervalMonths": 12}))
-                    .send()
-                    .await
-                    .unwrap(),
-            )
-            .await
+            let path = format!("/v1/vehicles/{vehicle}/maintenance/{task}");
+            let item = json!({"title": format!("Custom {task}"), "intervalMonths": 12});
+            put(app, token, &path, &item).await
         }
     };
     // The schedule exists once the scheduler has consumed the registration.
     vwc_testkit::eventually(
         "the first custom task",
         std::time::Duration::from_secs(10),
-        || async { (put("custom_0".into()).await.0 == 200).then_some(()) },
+        || async { (put_task("custom_0".into()).await.0 == 200).then_some(()) },
     )
     .await;
     for i in 1..50 {
-        let (status, _, item) = put(format!("custom_{i}")).await;
+        let (status, _, item) = put_task(format!("custom_{i}")).await;
         assert_eq!(status, 200, "custom_{i}: {item}");
     }
-    let (status, ct, problem) = put("custom_50".into()).await;
+    let (status, ct, problem) = put_task("custom_50".into()).await;
     assert_eq!(status, 422, "{problem}");
     assert_eq!(ct, "application/problem+json");
     assert_eq!(problem["errors"][0]["field"], "task");
     // Changing one it already has is still fine.
-    assert_eq!(put("custom_7".into()).await.0, 200);
+    assert_eq!(put_task("custom_7".into()).await.0, 200);
     app.stop().await;
 }
 

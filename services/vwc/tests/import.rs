@@ -312,13 +312,8 @@ async fn an_export_imported_into_a_new_vehicle_reproduces_the_history() {
             "{query} {problem}"
         );
     }
-    let (status, _, _) = get(
-        &app,
-        &token,
-        &format!("/v1/vehicles/{original}/export?format=xml"),
-    )
-    .await;
-    assert_eq!(status, 422);
+    let as_xml = format!("/v1/vehicles/{original}/export?format=xml");
+    assert_eq!(get(&app, &token, &as_xml).await.0, 422);
     let viewer = app.token("org_a", &[Role::Viewer]);
     let (status, _, _) = import(&app, &viewer, &original, "", &csv).await;
     assert_eq!(status, 403);

@@ -61,19 +61,15 @@ async fn maintenance_item(
     task: &str,
     status: &str,
 ) -> Value {
+    // Polled until the edge has projected the registration (404 before) and the status.
     let path = format!("/v1/vehicles/{vehicle}/maintenance");
-    eventually(
-        &format!("{task} {status}"),
-        Duration::from_secs(10),
-        || async {
-            let m = app.get_ok(token, &path).await;
-            m["items"]
-                .as_array()?
-                .iter()
-                .find(|i| i["task"] == task && i["status"] == status)
-                .cloned()
-        },
-    )
+    poll_get(app, token, &path, &format!("{task} {status}"), |m| {
+        m["items"]
+            .as_array()?
+            .iter()
+            .find(|i| i["task"] == task && i["status"] == status)
+            .cloned()
+    })
     .await
 }
 
@@ -373,15 +369,14 @@ async fn an_internal_webhook_url_is_refused_without_the_allow_list() {
         "http://10.0.0.5/x",
         "http://localhost:8080/",
     ] {
-        let (status, content_type, problem) = put(
-            &app,
-            &token,
-            "/v1/notifications/preferences",
-            &json!({"webhookUrl": url}),
-        )
-        .await;
-        assert_eq!(status, 422, "{url}: {problem}");
-        assert_eq!(content_type, "application/problem+json");
+        let preferences = json!({"webhookUrl": url});
+        let (status, content_type, problem) =
+            put(&app, &token, "/v1/notifications/preferences", &preferences).await;
+        assert_eq!(
+            (status, content_type.as_str()),
+            (422, "application/problem+json"),
+            "{url}: {problem}"
+        );
     }
     app.stop().await;
 }
@@ -488,22 +483,19 @@ async fn the_in_app_feed_is_newest_first_filters_unread_and_marks_read_within_th
     assert_eq!(times, sorted, "newest first");
     let first = items[0]["id"].as_str().unwrap().to_string();
     let other = app.token("org_northwind", &[Role::FleetManager]);
-    let r = app
-        .http
-        .post(app.url(&format!("/v1/notifications/{first}/read")))
-        .bearer_auth(&other)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 404, "another organisation's notification");
-    let r = app
-        .http
-        .post(app.url(&format!("/v1/notifications/{first}/read")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 204);
+    for (who, expected, what) in [
+        (&other, 404, "another organisation's notification"),
+        (&token, 204, "its organisation's notification, read"),
+    ] {
+        let r = app
+            .http
+            .post(app.url(&format!("/v1/notifications/{first}/read")))
+            .bearer_auth(who)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), expected, "{what}");
+    }
     let unread = app
         .get_ok(&token, "/v1/notifications?unread=true&limit=200")
         .await;

@@ -24,14 +24,10 @@ async fn a_token_of_organisation_b_gets_404_for_organisation_a_vehicle_and_event
         assert_eq!(status, 404, "{path}: {problem}");
         assert_eq!(ct, "application/problem+json");
     }
-    let (status, _, _) = post(
-        &app,
-        &b,
-        &format!("/v1/vehicles/{vehicle}/events"),
-        &json!({"kind": "odometer_reading", "occurredAt": "2026-01-01T00:00:00Z", "odometer": 5}),
-    )
-    .await;
-    assert_eq!(status, 404);
+    let events = format!("/v1/vehicles/{vehicle}/events");
+    let reading =
+        json!({"kind": "odometer_reading", "occurredAt": "2026-01-01T00:00:00Z", "odometer": 5});
+    assert_eq!(post(&app, &b, &events, &reading).await.0, 404);
     let list = app.get_ok(&b, "/v1/vehicles").await;
     assert_eq!(list["items"], json!([]));
     // B's write did not land on A's vehicle.
@@ -45,13 +41,9 @@ async fn a_token_of_organisation_b_gets_404_for_organisation_a_vehicle_and_event
 async fn a_vin_registered_twice_in_one_organisation_is_a_conflict() {
     let (app, a) = spawn_as(&[Role::Owner]).await;
     app.register(&a, &vin(8)).await;
-    let (status, ct, problem) = post(
-        &app,
-        &a,
-        "/v1/vehicles",
-        &json!({"vin": vin(8).to_lowercase(), "year": 2020, "make": "Honda", "model": "Accord"}),
-    )
-    .await;
+    let same_vin =
+        json!({"vin": vin(8).to_lowercase(), "year": 2020, "make": "Honda", "model": "Accord"});
+    let (status, ct, problem) = post(&app, &a, "/v1/vehicles", &same_vin).await;
     assert_eq!(status, 409, "{problem}");
     assert_eq!(ct, "application/problem+json");
     app.stop().await;

@@ -12,6 +12,7 @@ use tracing::{Instrument, info_span, warn};
 use vwc_contracts::{Envelope, Routes};
 
 use crate::{Bus, BusError, Consumer, DeadLetterStore};
+use vwc_store::NewDeadLetter;
 
 /// How often and how patiently a delivery is retried before it is dead-lettered.
 #[derive(Debug, Clone, Copy)]
@@ -189,10 +190,14 @@ async fn deliver_with_retries(
             Ok(()) => return Ok(()),
             Err(e) if attempt >= policy.max_attempts => {
                 warn!(attempt, error = %e, "delivery failed for good; dead-lettering");
-                let stored = slot
-                    .dead_letters
-                    .put_dead_letter(slot.consumer.name(), envelope, &e.to_string(), attempt)
-                    .await;
+                let error = e.to_string();
+                let letter = NewDeadLetter {
+                    consumer: slot.consumer.name(),
+                    envelope,
+                    error: &error,
+                    attempts: attempt,
+                };
+                let stored = slot.dead_letters.put_dead_letter(letter).await;
                 return stored.map_err(|store_err| {
                     tracing::error!(error = %store_err, "could not store a dead letter; the outbox will resend");
                     format!("dead letter not stored: {store_err}")

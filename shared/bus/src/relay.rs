@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{debug, error, warn};
 use vwc_contracts::Envelope;
-use vwc_store::{Outbox, OutboxId};
+use vwc_store::{NewDeadLetter, Outbox, OutboxId};
 
 use crate::Bus;
 
@@ -73,8 +73,14 @@ impl OutboxRelay {
                 continue;
             };
             let consumer = format!("{}{DEAD_LETTER_SUFFIX}", self.name);
+            let letter = NewDeadLetter {
+                consumer: &consumer,
+                envelope: &envelope,
+                error: &reason,
+                attempts: 1,
+            };
             self.outbox
-                .dead_letter(&id, &envelope, &consumer, &reason)
+                .dead_letter(&id, letter)
                 .await
                 .map_err(|e| format!("dead-lettering event {}: {e}", envelope.id))?;
             let total = self.dead_lettered.fetch_add(1, Ordering::Relaxed) + 1;

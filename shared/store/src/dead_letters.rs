@@ -19,16 +19,20 @@ pub struct DeadLetter {
     pub replayed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// What a failure writes as a dead letter: which consumer gave up on which envelope, why, after how many
+/// attempts (the store adds the id and the time).
+#[derive(Debug, Clone, Copy)]
+pub struct NewDeadLetter<'a> {
+    pub consumer: &'a str,
+    pub envelope: &'a Envelope,
+    pub error: &'a str,
+    pub attempts: u32,
+}
+
 /// Where a consumer's dead letters are kept (its own store).
 #[async_trait]
 pub trait DeadLetterStore: Send + Sync {
-    async fn put_dead_letter(
-        &self,
-        consumer: &str,
-        envelope: &Envelope,
-        error: &str,
-        attempts: u32,
-    ) -> StoreResult<()>;
+    async fn put_dead_letter(&self, letter: NewDeadLetter<'_>) -> StoreResult<()>;
     /// Dead letters not yet replayed, oldest first.
     async fn list_dead_letters(&self) -> StoreResult<Vec<DeadLetter>>;
     async fn mark_replayed(&self, id: i64) -> StoreResult<()>;

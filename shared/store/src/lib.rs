@@ -13,7 +13,7 @@ pub mod plumbing;
 pub mod sqlite;
 pub mod vehicle_ledger;
 
-pub use dead_letters::{DeadLetter, DeadLetterStore};
+pub use dead_letters::{DeadLetter, DeadLetterStore, NewDeadLetter};
 pub use outbox::{Outbox, OutboxId};
 pub use plumbing::{Plumbed, Plumbing};
 pub use sqlite::SqliteDb;

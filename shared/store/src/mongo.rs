@@ -30,7 +30,7 @@ use tokio::sync::Notify;
 use vwc_contracts::Envelope;
 
 use crate::outbox::{Outbox, OutboxId};
-use crate::{DeadLetter, DeadLetterStore, Plumbing, StoreError, StoreResult, ts};
+use crate::{DeadLetter, DeadLetterStore, NewDeadLetter, Plumbing, StoreError, StoreResult, ts};
 
 /// Collections every service database has, beside the service's own.
 pub const OUTBOX: &str = "outbox";
@@ -397,16 +397,10 @@ impl Outbox for MongoDb {
         Ok(deleted.deleted_count)
     }
 
-    async fn dead_letter(
-        &self,
-        id: &OutboxId,
-        envelope: &Envelope,
-        consumer: &str,
-        reason: &str,
-    ) -> StoreResult<()> {
+    async fn dead_letter(&self, id: &OutboxId, letter: NewDeadLetter<'_>) -> StoreResult<()> {
         // Dead letter first, then the row: a crash between the two leaves the row pending, and the next
         // pass dead-letters it again (a duplicate dead letter, never a lost event).
-        self.put_dead_letter(consumer, envelope, reason, 1).await?;
+        self.put_dead_letter(letter).await?;
         self.collection(OUTBOX)
             .delete_one(doc! { "_id": &id.0 })
             .await?;
@@ -420,23 +414,17 @@ impl Outbox for MongoDb {
 
 #[async_trait]
 impl DeadLetterStore for MongoDb {
-    async fn put_dead_letter(
-        &self,
-        consumer: &str,
-        envelope: &Envelope,
-        error: &str,
-        attempts: u32,
-    ) -> StoreResult<()> {
+    async fn put_dead_letter(&self, letter: NewDeadLetter<'_>) -> StoreResult<()> {
         // A counter keeps ids small, numeric and in failure order; a crash between the two writes only
         // skips a number.
         let id = self.next_id(DEAD_LETTERS).await?;
         self.collection(DEAD_LETTERS)
             .insert_one(doc! {
                 "_id": id,
-                "consumer": consumer,
-                "envelope": serde_json::to_string(envelope)?,
-                "error": error,
-                "attempts": i64::from(attempts),
+                "consumer": letter.consumer,
+                "envelope": serde_json::to_string(letter.envelope)?,
+                "error": letter.error,
+                "attempts": i64::from(letter.attempts),
                 "failed_at": ts(&vwc_clock::now()),
                 "replayed_at": Bson::Null,
             })

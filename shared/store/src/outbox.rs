@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use tokio::sync::Notify;
 use vwc_contracts::Envelope;
 
-use crate::StoreResult;
+use crate::{NewDeadLetter, StoreResult};
 
 /// Opaque position of an outbox row in its store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,13 +19,7 @@ pub trait Outbox: Send + Sync {
     async fn mark_sent(&self, ids: &[OutboxId]) -> StoreResult<()>;
     /// Moves a row the bus refuses for good (too large, say) out of the pending rows into the dead letters
     /// (as `consumer`, which `vwc dlq list` shows), so the relay can go on with the rows after it.
-    async fn dead_letter(
-        &self,
-        id: &OutboxId,
-        envelope: &Envelope,
-        consumer: &str,
-        reason: &str,
-    ) -> StoreResult<()>;
+    async fn dead_letter(&self, id: &OutboxId, letter: NewDeadLetter<'_>) -> StoreResult<()>;
     /// Deletes rows sent before `before` (they are only kept for audit and replays); returns how many.
     async fn prune_sent(&self, before: chrono::DateTime<chrono::Utc>) -> StoreResult<u64>;
     /// Notified after a write that enqueued events, so the relay need not wait for its next poll.

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use tokio::sync::Notify;
 use vwc_contracts::Envelope;
 
-use crate::{DeadLetter, DeadLetterStore, Outbox, OutboxId, StoreResult};
+use crate::{DeadLetter, DeadLetterStore, NewDeadLetter, Outbox, OutboxId, StoreResult};
 
 /// The port every service store extends: its outbox, its dead letters and whether it can serve.
 #[async_trait]
@@ -39,16 +39,8 @@ impl<T: Plumbed> Outbox for T {
     async fn mark_sent(&self, ids: &[OutboxId]) -> StoreResult<()> {
         self.plumbing().mark_sent(ids).await
     }
-    async fn dead_letter(
-        &self,
-        id: &OutboxId,
-        envelope: &Envelope,
-        consumer: &str,
-        reason: &str,
-    ) -> StoreResult<()> {
-        self.plumbing()
-            .dead_letter(id, envelope, consumer, reason)
-            .await
+    async fn dead_letter(&self, id: &OutboxId, letter: NewDeadLetter<'_>) -> StoreResult<()> {
+        self.plumbing().dead_letter(id, letter).await
     }
     async fn prune_sent(&self, before: chrono::DateTime<chrono::Utc>) -> StoreResult<u64> {
         self.plumbing().prune_sent(before).await
@@ -60,16 +52,8 @@ impl<T: Plumbed> Outbox for T {
 
 #[async_trait]
 impl<T: Plumbed> DeadLetterStore for T {
-    async fn put_dead_letter(
-        &self,
-        consumer: &str,
-        envelope: &Envelope,
-        error: &str,
-        attempts: u32,
-    ) -> StoreResult<()> {
-        self.plumbing()
-            .put_dead_letter(consumer, envelope, error, attempts)
-            .await
+    async fn put_dead_letter(&self, letter: NewDeadLetter<'_>) -> StoreResult<()> {
+        self.plumbing().put_dead_letter(letter).await
     }
     async fn list_dead_letters(&self) -> StoreResult<Vec<DeadLetter>> {
         self.plumbing().list_dead_letters().await

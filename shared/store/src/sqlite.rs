@@ -10,7 +10,7 @@ use tokio::sync::{Notify, Semaphore, oneshot};
 use vwc_contracts::Envelope;
 
 use crate::outbox::{Outbox, OutboxId};
-use crate::{DeadLetter, DeadLetterStore, Plumbing, StoreError, StoreResult};
+use crate::{DeadLetter, DeadLetterStore, NewDeadLetter, Plumbing, StoreError, StoreResult};
 
 /// A write: runs on the writer thread, says whether it succeeded, and returns how to answer its caller
 /// once the transaction's fate is known.
@@ -712,24 +712,14 @@ impl Outbox for SqliteDb {
         .await
     }
 
-    async fn dead_letter(
-        &self,
-        id: &OutboxId,
-        envelope: &Envelope,
-        consumer: &str,
-        reason: &str,
-    ) -> StoreResult<()> {
+    async fn dead_letter(&self, id: &OutboxId, letter: NewDeadLetter<'_>) -> StoreResult<()> {
         let seq: i64 =
             id.0.parse()
                 .map_err(|_| StoreError::Other(format!("bad outbox id {:?}", id.0)))?;
-        let json = serde_json::to_string(envelope)?;
-        let (consumer, reason) = (consumer.to_string(), reason.to_string());
+        let row = DeadLetterRow::of(letter)?;
         // One transaction: the row is either pending or a dead letter, never both or neither.
         self.write(move |conn| {
-            conn.execute(
-                "INSERT INTO dead_letters (consumer, envelope, error, attempts, failed_at) VALUES (?1, ?2, ?3, 1, ?4)",
-                params![consumer, json, reason, vwc_clock::now().to_rfc3339()],
-            )?;
+            row.insert(conn)?;
             conn.execute("DELETE FROM outbox WHERE seq = ?1", [seq])?;
             Ok(())
         })
@@ -741,25 +731,38 @@ impl Outbox for SqliteDb {
     }
 }
 
+/// A dead letter serialised for the writer thread.
+struct DeadLetterRow {
+    consumer: String,
+    envelope: String,
+    error: String,
+    attempts: u32,
+}
+
+impl DeadLetterRow {
+    fn of(letter: NewDeadLetter<'_>) -> StoreResult<DeadLetterRow> {
+        Ok(DeadLetterRow {
+            consumer: letter.consumer.to_string(),
+            envelope: serde_json::to_string(letter.envelope)?,
+            error: letter.error.to_string(),
+            attempts: letter.attempts,
+        })
+    }
+
+    fn insert(&self, conn: &Connection) -> StoreResult<()> {
+        conn.execute(
+            "INSERT INTO dead_letters (consumer, envelope, error, attempts, failed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![self.consumer, self.envelope, self.error, self.attempts, vwc_clock::now().to_rfc3339()],
+        )?;
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl DeadLetterStore for SqliteDb {
-    async fn put_dead_letter(
-        &self,
-        consumer: &str,
-        envelope: &Envelope,
-        error: &str,
-        attempts: u32,
-    ) -> StoreResult<()> {
-        let (consumer, error) = (consumer.to_string(), error.to_string());
-        let json = serde_json::to_string(envelope)?;
-        self.write(move |conn| {
-            conn.execute(
-                "INSERT INTO dead_letters (consumer, envelope, error, attempts, failed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![consumer, json, error, attempts, vwc_clock::now().to_rfc3339()],
-            )?;
-            Ok(())
-        })
-        .await
+    async fn put_dead_letter(&self, letter: NewDeadLetter<'_>) -> StoreResult<()> {
+        let row = DeadLetterRow::of(letter)?;
+        self.write(move |conn| row.insert(conn)).await
     }
 
     async fn list_dead_letters(&self) -> StoreResult<Vec<DeadLetter>> {
@@ -1217,9 +1220,14 @@ mod tests {
     async fn dead_letters_are_listed_until_replayed() {
         let dir = tempfile::tempdir().unwrap();
         let db = SqliteDb::open(&dir.path().join("d.db"), &[]).unwrap();
-        db.put_dead_letter("edge", &envelope(), "boom", 5)
-            .await
-            .unwrap();
+        let envelope = envelope();
+        let letter = NewDeadLetter {
+            consumer: "edge",
+            envelope: &envelope,
+            error: "boom",
+            attempts: 5,
+        };
+        db.put_dead_letter(letter).await.unwrap();
         let list = db.list_dead_letters().await.unwrap();
         assert_eq!(list.len(), 1);
         assert_eq!(list[0].attempts, 5);

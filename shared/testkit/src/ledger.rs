@@ -4,10 +4,13 @@
 use std::sync::Arc;
 
 use chrono::NaiveDate;
+use vwc_contracts::VehicleId;
 use vwc_contracts::corrections::{VehicleEventCorrected, VehicleEventVoided};
 use vwc_contracts::{Envelope, Event, EventType, VehicleEvent, VehicleEventRecorded, examples};
-use vwc_store::vehicle_ledger::DailyRuns;
-use vwc_store::{DeadLetter, Outbox, OutboxId, Plumbing};
+use vwc_store::vehicle_ledger::{
+    CommitOutcome, DailyRuns, LedgerCommit, LedgerState, VehicleLedger,
+};
+use vwc_store::{DeadLetter, NewDeadLetter, Outbox, OutboxId, Plumbing};
 
 fn day(d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 3, d).expect("a March day")
@@ -77,17 +80,47 @@ pub async fn dead_letters_are_listed_oldest_first_until_replayed<S: Plumbing + ?
         ("a-consumer", &first, "boom", 5),
         ("b-consumer", &second, "bang", 3),
     ];
-    for (consumer, e, error, attempts) in put {
-        store
-            .put_dead_letter(consumer, e, error, attempts)
-            .await
-            .unwrap();
+    for (consumer, envelope, error, attempts) in put {
+        let letter = NewDeadLetter {
+            consumer,
+            envelope,
+            error,
+            attempts,
+        };
+        store.put_dead_letter(letter).await.unwrap();
     }
     let listed = store.list_dead_letters().await.unwrap();
     assert_eq!(summary(&listed), put);
     store.mark_replayed(listed[0].id).await.unwrap();
     let left = store.list_dead_letters().await.unwrap();
     assert_eq!(summary(&left), put[1..]);
+}
+
+/// The revision ledger keeps the highest revision applied of each record, whatever order the commits
+/// bring them in (two in one commit, then each lower and higher again); `registration` registers `veh_1`.
+pub async fn the_highest_revision_of_each_record_is_kept<S>(
+    store: &S,
+    registration: <S::State as LedgerState>::Commit,
+) where
+    S: VehicleLedger + ?Sized,
+{
+    let vehicle: VehicleId = "veh_1".into();
+    store.commit(registration).await.unwrap();
+    for revisions in [
+        vec![("evt_1", 3), ("evt_2", 2)],
+        vec![("evt_1", 2)],
+        vec![("evt_2", 4)],
+    ] {
+        let mut commit = store.vehicle_state(&vehicle).await.unwrap().begin(None);
+        *commit.revisions_mut() = revisions
+            .into_iter()
+            .map(|(event, revision)| (event.to_string(), revision))
+            .collect();
+        assert_eq!(store.commit(commit).await.unwrap(), CommitOutcome::Applied);
+    }
+    let mut state = store.vehicle_state(&vehicle).await.unwrap();
+    let kept: Vec<_> = state.revisions().clone().into_iter().collect();
+    assert_eq!(kept, [("evt_1".to_string(), 3), ("evt_2".to_string(), 4)]);
 }
 
 /// A store that is up answers the readiness probe.

@@ -29,6 +29,15 @@ where
     }
 }
 
+/// [`eventually`] for a condition that needs no waiting to check (a counter, a received list).
+pub async fn until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    eventually(what, timeout, || {
+        let reached = done();
+        async move { reached.then_some(()) }
+    })
+    .await
+}
+
 /// An unauthenticated GET of `url` (what a browser, or a stranger, sends).
 pub async fn get_anonymous(http: &reqwest::Client, url: String) -> reqwest::Response {
     http.get(url).send().await.expect("request")

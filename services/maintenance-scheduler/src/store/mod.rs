@@ -12,7 +12,9 @@ use chrono::NaiveDate;
 use vwc_contracts::{Envelope, OrgId, VehicleId};
 use vwc_store::parse_ts;
 pub use vwc_store::vehicle_ledger::{CommitOutcome, VehicleLedger};
-use vwc_store::vehicle_ledger::{DailyRuns, DayLedger, StoredVehicle, VehiclePage, parse_day};
+use vwc_store::vehicle_ledger::{
+    DailyRuns, DayLedger, Ledger, StoredVehicle, VehiclePage, parse_day,
+};
 use vwc_store::{Plumbing, StoreError, StoreResult};
 
 use crate::evaluation::{TimelineFact, VehicleRecord};
@@ -43,7 +45,7 @@ pub struct VehicleState {
 /// What both adapters store of a vehicle beside its id and version: the registration (all absent until
 /// `VehicleRegistered`) and the wake day.
 #[derive(Debug, Clone, serde::Deserialize)]
-pub(crate) struct VehicleFields {
+pub struct VehicleFields {
     pub org_id: Option<String>,
     pub name: Option<String>,
     pub unit: Option<String>,
@@ -53,31 +55,39 @@ pub(crate) struct VehicleFields {
     pub wake_on: Option<String>,
 }
 
-/// The state of a stored vehicle, before its facts, settings and what it published are read.
-pub(crate) fn state_of(stored: StoredVehicle<VehicleFields>) -> StoreResult<VehicleState> {
-    let f = stored.fields;
-    let vehicle = match (f.org_id, f.name, f.unit, f.registered_at) {
-        (Some(org_id), Some(name), Some(unit), Some(registered_at)) => Some(VehicleRecord {
-            id: stored.id.clone(),
-            org_id,
-            name,
-            unit: parse_wire("unit", &unit)?,
-            registered_at: parse_ts(&registered_at)?,
-            retired: f.retired,
-        }),
-        _ => None,
-    };
-    Ok(VehicleState {
-        vehicle_id: stored.id,
-        vehicle,
-        version: stored.version as u64,
-        wake_on: f.wake_on.as_deref().map(parse_day).transpose()?,
-        ..VehicleState::default()
-    })
+/// The scheduler's vehicle ledger keeps these states; its tables (`sqlite`) and collections (`mongo`) say the
+/// rest.
+impl Ledger for VehicleState {
+    type Fields = VehicleFields;
+    const CONSUMER: &'static str = crate::CONSUMER;
+    const DAYS: DayLedger = SWEEPS;
+
+    /// The state of a stored vehicle, before its facts, settings and what it published are read.
+    fn state_of(stored: StoredVehicle<VehicleFields>) -> StoreResult<VehicleState> {
+        let f = stored.fields;
+        let vehicle = match (f.org_id, f.name, f.unit, f.registered_at) {
+            (Some(org_id), Some(name), Some(unit), Some(registered_at)) => Some(VehicleRecord {
+                id: stored.id.clone(),
+                org_id,
+                name,
+                unit: parse_wire("unit", &unit)?,
+                registered_at: parse_ts(&registered_at)?,
+                retired: f.retired,
+            }),
+            _ => None,
+        };
+        Ok(VehicleState {
+            vehicle_id: stored.id,
+            vehicle,
+            version: stored.version as u64,
+            wake_on: f.wake_on.as_deref().map(parse_day).transpose()?,
+            ..VehicleState::default()
+        })
+    }
 }
 
 /// When each organisation was last swept (`sweeps`: organisation, day, `swept_at`).
-pub(crate) const SWEEPS: DayLedger = DayLedger {
+const SWEEPS: DayLedger = DayLedger {
     name: "sweeps",
     stamped: "swept_at",
 };

@@ -129,12 +129,17 @@ pub fn maintenance(
 }
 
 pub fn registered(v: &Vehicle) -> Envelope {
+    from_ingestion(&v.org_id, &v.id, VehicleRegistered { vehicle: v.clone() })
+}
+
+/// `event` of the vehicle `vehicle_id` of `org`, as ingestion publishes it, in the trace [`TRACE`].
+fn from_ingestion(org: &str, vehicle_id: &str, event: impl Into<vwc_contracts::Event>) -> Envelope {
     Envelope::new(
         "vwc.ingestion",
-        &v.org_id,
-        Some(&v.id),
+        org,
+        Some(vehicle_id),
         Some(TRACE.into()),
-        VehicleRegistered { vehicle: v.clone() },
+        event,
     )
 }
 
@@ -144,11 +149,9 @@ pub async fn record(c: &SchedulerConsumer, e: &VehicleEvent) {
 }
 
 pub fn recorded(e: &VehicleEvent) -> Envelope {
-    Envelope::new(
-        "vwc.ingestion",
+    from_ingestion(
         &e.org_id,
-        Some(&e.vehicle_id),
-        Some(TRACE.into()),
+        &e.vehicle_id,
         VehicleEventRecorded { event: e.clone() },
     )
 }

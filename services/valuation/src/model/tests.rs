@@ -126,83 +126,50 @@ fn the_17c_damage_multiplier_follows_severity_only_with_structural_damage() {
 
 #[test]
 fn the_17c_formula_exactly() {
-    // $20,000 × 10 % × 1.00 × 1.00 = $2,000
-    assert_eq!(
-        diminished_value_17c(2_000_000, Severity::Severe, true, 19_999, OdometerUnit::Mi),
-        200_000
-    );
-    // one mile more: × 0.80
-    assert_eq!(
-        diminished_value_17c(2_000_000, Severity::Severe, true, 20_000, OdometerUnit::Mi),
-        160_000
-    );
-    // $25,000 × 10 % × 0.75 × 0.60 = $1,125
-    assert_eq!(
-        diminished_value_17c(2_500_000, Severity::Major, true, 45_000, OdometerUnit::Mi),
-        112_500
-    );
-    // $30,000 × 10 % × 0.50 × 0.40 = $600; × 0.20 = $300 (minor: $150)
-    assert_eq!(
-        diminished_value_17c(
-            3_000_000,
-            Severity::Moderate,
-            true,
-            79_999,
-            OdometerUnit::Mi
-        ),
-        60_000
-    );
-    assert_eq!(
-        diminished_value_17c(
-            3_000_000,
-            Severity::Moderate,
-            true,
-            80_000,
-            OdometerUnit::Mi
-        ),
-        30_000
-    );
-    assert_eq!(
-        diminished_value_17c(3_000_000, Severity::Minor, true, 99_999, OdometerUnit::Mi),
-        15_000
-    );
-    assert_eq!(
-        diminished_value_17c(3_000_000, Severity::Severe, true, 100_000, OdometerUnit::Mi),
-        0
-    );
-    assert_eq!(
-        diminished_value_17c(3_000_000, Severity::Severe, false, 10, OdometerUnit::Mi),
-        0
-    );
-    // Rounding half up: 1,234,567 × 10 % × 0.25 × 0.80 = 24,691.34 cents → 24,691
-    assert_eq!(
-        diminished_value_17c(1_234_567, Severity::Minor, true, 30_000, OdometerUnit::Mi),
-        24_691
-    );
+    use OdometerUnit::Mi;
+    // (pre-loss value, severity, structural, odometer, unit, diminished value)
+    let table = [
+        // $20,000 × 10 % × 1.00 × 1.00 = $2,000
+        (2_000_000, Severity::Severe, true, 19_999, Mi, 200_000),
+        // one mile more: × 0.80
+        (2_000_000, Severity::Severe, true, 20_000, Mi, 160_000),
+        // $25,000 × 10 % × 0.75 × 0.60 = $1,125
+        (2_500_000, Severity::Major, true, 45_000, Mi, 112_500),
+        // $30,000 × 10 % × 0.50 × 0.40 = $600; × 0.20 = $300 (minor: $150)
+        (3_000_000, Severity::Moderate, true, 79_999, Mi, 60_000),
+        (3_000_000, Severity::Moderate, true, 80_000, Mi, 30_000),
+        (3_000_000, Severity::Minor, true, 99_999, Mi, 15_000),
+        (3_000_000, Severity::Severe, true, 100_000, Mi, 0),
+        (3_000_000, Severity::Severe, false, 10, Mi, 0),
+        // Rounding half up: 1,234,567 × 10 % × 0.25 × 0.80 = 24,691.34 cents → 24,691
+        (1_234_567, Severity::Minor, true, 30_000, Mi, 24_691),
+    ];
+    for (value, severity, structural, odometer, unit, expected) in table {
+        assert_eq!(
+            diminished_value_17c(value, severity, structural, odometer, unit),
+            expected,
+            "{value} {severity:?} structural={structural} at {odometer} {unit:?}"
+        );
+    }
 }
 
 #[test]
 fn a_km_vehicle_is_banded_by_its_distance_in_miles() {
-    // 32,186 km = 19,999.6 mi → 1.00; 32,187 km = 20,000.2 mi → 0.80
-    assert_eq!(to_miles(32_186, OdometerUnit::Km), 19_999);
-    assert_eq!(to_miles(32_187, OdometerUnit::Km), 20_000);
-    assert_eq!(
-        diminished_value_17c(2_000_000, Severity::Severe, true, 32_186, OdometerUnit::Km),
-        200_000
-    );
-    assert_eq!(
-        diminished_value_17c(2_000_000, Severity::Severe, true, 32_187, OdometerUnit::Km),
-        160_000
-    );
-    // 160,934 km = 99,999.9 mi → 0.20; 160,935 km → 0.00
-    assert_eq!(
-        diminished_value_17c(2_000_000, Severity::Severe, true, 160_934, OdometerUnit::Km),
-        40_000
-    );
-    assert_eq!(
-        diminished_value_17c(2_000_000, Severity::Severe, true, 160_935, OdometerUnit::Km),
-        0
-    );
+    // (km, whole miles, diminished value of $20,000 severe structural): 32,186 km = 19,999.6 mi → 1.00;
+    // 32,187 km = 20,000.2 mi → 0.80; 160,934 km = 99,999.9 mi → 0.20; 160,935 km → 0.00
+    let table = [
+        (32_186, 19_999, 200_000),
+        (32_187, 20_000, 160_000),
+        (160_934, 99_999, 40_000),
+        (160_935, 100_000, 0),
+    ];
+    for (km, miles, expected) in table {
+        assert_eq!(to_miles(km, OdometerUnit::Km), miles, "{km} km");
+        let in_km = diminished_value_17c(2_000_000, Severity::Severe, true, km, OdometerUnit::Km);
+        let in_miles =
+            diminished_value_17c(2_000_000, Severity::Severe, true, miles, OdometerUnit::Mi);
+        assert_eq!((in_km, in_miles), (expected, expected), "{km} km");
+    }
 }
 
 #[test]

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use vwc_contracts::{Envelope, OrgId, VehicleId};
 
-use crate::{Plumbed, StoreError, StoreResult};
+use crate::{Plumbed, Plumbing, StoreError, StoreResult};
 
 pub mod bench;
 pub mod deliveries;
@@ -58,6 +58,7 @@ pub trait LedgerCommit: Send + Sync + 'static {
     fn claim(&self) -> Option<&str>;
     /// Revisions applied: (event id, revision); the store keeps the highest per event.
     fn revisions(&self) -> &[(String, u32)];
+    fn revisions_mut(&mut self) -> &mut Vec<(String, u32)>;
     /// Event ids whose facts are removed (a corrected or voided record).
     fn remove_facts(&self) -> &[String];
     /// Envelopes enqueued in the same transaction.
@@ -89,6 +90,9 @@ macro_rules! ledger_commit {
             }
             fn revisions(&self) -> &[(String, u32)] {
                 &self.revisions
+            }
+            fn revisions_mut(&mut self) -> &mut Vec<(String, u32)> {
+                &mut self.revisions
             }
             fn remove_facts(&self) -> &[String] {
                 &self.remove_facts
@@ -122,6 +126,9 @@ macro_rules! ledger_commit {
                     ..$commit::on(self)
                 }
             }
+            fn unstored(vehicle_id: &str) -> $state {
+                $state::new(vehicle_id)
+            }
         }
 
         impl $state {
@@ -145,6 +152,57 @@ macro_rules! ledger_commit {
             }
         }
     };
+}
+
+/// A service's vehicle ledger, whatever the database, as its state type says it: the consumer whose inbox
+/// its commits claim envelopes in, where its daily runs are kept, and what it stores of a vehicle beside
+/// the ledger's id and version. Each backend adds how the service's own data is laid out ([`sqlite::SqliteLedger`],
+/// `mongo::MongoLedger`), and [`LedgerStore`] is the store.
+pub trait Ledger: LedgerState + Sized {
+    /// The service's fields of a stored vehicle.
+    type Fields: serde::de::DeserializeOwned + Send + Sync;
+    const CONSUMER: &'static str;
+    const DAYS: DayLedger;
+
+    /// The state of a stored vehicle before its details are read.
+    fn state_of(stored: StoredVehicle<Self::Fields>) -> StoreResult<Self>;
+}
+
+/// A service's vehicle ledger in its own database `D` (a [`crate::SqliteDb`] or a `MongoDb`) of the
+/// states `L`. The outbox, dead letters, ping and daily runs come with it.
+pub struct LedgerStore<D, L> {
+    db: D,
+    ledger: std::marker::PhantomData<fn() -> L>,
+}
+
+impl<D: Clone, L> Clone for LedgerStore<D, L> {
+    fn clone(&self) -> Self {
+        LedgerStore::new(self.db.clone())
+    }
+}
+
+impl<D, L> LedgerStore<D, L> {
+    fn new(db: D) -> Self {
+        LedgerStore {
+            db,
+            ledger: std::marker::PhantomData,
+        }
+    }
+
+    pub fn db(&self) -> &D {
+        &self.db
+    }
+}
+
+impl<D: Plumbing + Send + Sync, L: Ledger> Plumbed for LedgerStore<D, L> {
+    type Db = D;
+    fn plumbing(&self) -> &D {
+        &self.db
+    }
+}
+
+impl<D: Plumbing + Send + Sync, L: Ledger> KeepsDays for LedgerStore<D, L> {
+    const DAYS: DayLedger = L::DAYS;
 }
 
 /// Where a service keeps "the daily job last ran for this organisation on this day": a table (SQLite) or

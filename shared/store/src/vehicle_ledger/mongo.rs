@@ -2,6 +2,8 @@
 //! (`_id` = vehicle id, `version`, …), `facts` and `fact_revisions` keyed `"<vehicle>/<event>"`, and the
 //! service's [`DayLedger`] collection (`_id` = organisation, `day`, the stamp field).
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use futures::TryStreamExt;
@@ -11,7 +13,10 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use vwc_contracts::{OrgId, VehicleId};
 
-use super::{CommitOutcome, DayLedger, DayLedgerDb, LedgerCommit, RevisionRow, parse_day};
+use super::{
+    CommitOf, CommitOutcome, DayLedger, DayLedgerDb, Ledger, LedgerCommit, LedgerStore,
+    RevisionRow, StoredVehicle, VehicleLedger, fill_revisions, in_order, keyed_states, parse_day,
+};
 use crate::Plumbed;
 use crate::mongo::MongoDb;
 use crate::{Outbox, StoreResult, ts};
@@ -161,14 +166,8 @@ pub async fn commit_in_transactions<M: MongoCommits>(
     let mut outcomes = Vec::with_capacity(commits.len());
     let mut published = false;
     for chunk in commits.chunks(COMMITS_PER_TRANSACTION) {
-        let mut tx = store.plumbing().transaction().await?;
-        let chunk_outcomes = loop {
-            tx.begin().await?;
-            let outcome = apply_all(store, tx.session(), chunk).await;
-            if let Some(done) = tx.settle(outcome).await? {
-                break done;
-            }
-        };
+        let chunk_outcomes =
+            crate::mongo_transaction!(store.plumbing(), |session| apply_all(store, session, chunk));
         published |= chunk
             .iter()
             .zip(&chunk_outcomes)
@@ -218,5 +217,195 @@ impl DayLedgerDb for MongoDb {
             .find_one(doc! { "_id": org.as_str() })
             .await?;
         found.map(|d| parse_day(&d.day)).transpose()
+    }
+}
+
+/// What a service keeps in its MongoDB vehicle ledger beside the ledger's own fields: the scheduler and
+/// the valuation each describe their collections once, and [`LedgerStore`] on a [`MongoDb`] does the rest
+/// (indexes, reading a vehicle or a page of them, committing in transactions, the daily runs, the
+/// plumbing).
+#[async_trait]
+pub trait MongoLedger: Ledger {
+    /// The service's collections of per-vehicle documents: each is indexed by `vehicle_id` at start-up,
+    /// which also creates it before a transaction writes to it (not every server can create one there).
+    const COLLECTIONS: &'static [&'static str];
+
+    /// Fills the details of the states from the service's collections (the revision ledger is filled by
+    /// the caller).
+    async fn load_details(details: &mut Details<'_, Self>) -> StoreResult<()>;
+
+    /// What the commit sets in the vehicle document besides its version.
+    fn vehicle_fields(commit: &CommitOf<Self>) -> StoreResult<Document>;
+
+    /// The commit's other writes, in its transaction.
+    async fn write_details(tx: &mut Writes<'_>, commit: &CommitOf<Self>) -> StoreResult<()>;
+}
+
+/// The states of a page of vehicles whose details are being read.
+pub struct Details<'a, S> {
+    db: &'a MongoDb,
+    ids: &'a [String],
+    /// By vehicle id.
+    pub states: &'a mut HashMap<String, S>,
+}
+
+impl<S: Send> Details<'_, S> {
+    /// Reads the documents of `collection` that belong to the vehicles into `T` and gives each to `apply`
+    /// with its vehicle's state.
+    pub async fn fill<T>(
+        &mut self,
+        collection: &str,
+        mut apply: impl FnMut(&mut S, T) -> StoreResult<()> + Send,
+    ) -> StoreResult<()>
+    where
+        T: DeserializeOwned + Send + Sync,
+    {
+        let docs: Vec<OfVehicle<T>> = of_vehicles(self.db, collection, self.ids).await?;
+        for d in docs {
+            if let Some(state) = self.states.get_mut(&d.vehicle_id) {
+                apply(state, d.doc)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<S: Send> Details<'_, S> {
+    /// [`Details::fill`] for details the state keeps in a collection (`into` says which): each document
+    /// read into `T` and converted by `convert`.
+    pub async fn fill_into<T, C, I>(
+        &mut self,
+        collection: &str,
+        into: fn(&mut S) -> &mut C,
+        convert: fn(T) -> StoreResult<I>,
+    ) -> StoreResult<()>
+    where
+        T: DeserializeOwned + Send + Sync,
+        C: Extend<I>,
+    {
+        self.fill(collection, |s, d| {
+            into(s).extend([convert(d)?]);
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// A per-vehicle document read with its vehicle's id beside the service's fields `T`.
+#[derive(Deserialize)]
+struct OfVehicle<T> {
+    vehicle_id: String,
+    #[serde(flatten)]
+    doc: T,
+}
+
+/// A commit's transaction, for the service's writes.
+pub struct Writes<'a> {
+    db: &'a MongoDb,
+    session: &'a mut ClientSession,
+}
+
+impl Writes<'_> {
+    /// Creates or updates the document `id` of `collection` by `update` (`$set`, `$setOnInsert`, …).
+    pub async fn upsert(
+        &mut self,
+        collection: &str,
+        id: impl Into<Bson>,
+        update: Document,
+    ) -> StoreResult<()> {
+        self.db
+            .collection(collection)
+            .update_one(doc! { "_id": id.into() }, update)
+            .upsert(true)
+            .session(&mut *self.session)
+            .await?;
+        Ok(())
+    }
+}
+
+impl<L: MongoLedger> LedgerStore<MongoDb, L> {
+    /// Uses `database` through the process's client and creates the indexes (idempotent).
+    pub async fn connect(client: mongodb::Client, database: &str) -> StoreResult<Self> {
+        Self::with_db(MongoDb::new(client, database)).await
+    }
+
+    pub async fn with_db(db: MongoDb) -> StoreResult<Self> {
+        db.ensure_common_indexes().await?;
+        db.create_index(VEHICLES, doc! { "org_id": 1, "_id": 1 }, false)
+            .await?;
+        for collection in L::COLLECTIONS.iter().chain([&FACT_REVISIONS]) {
+            db.create_index(collection, doc! { "vehicle_id": 1 }, false)
+                .await?;
+        }
+        Ok(LedgerStore::new(db))
+    }
+
+    /// The states of stored vehicles, with their details, in the order given.
+    pub async fn states_of(&self, vehicles: Vec<StoredVehicle<L::Fields>>) -> StoreResult<Vec<L>> {
+        let (order, mut states) = keyed_states(vehicles, L::state_of)?;
+        if !order.is_empty() {
+            let db = self.db();
+            L::load_details(&mut Details {
+                db,
+                ids: &order,
+                states: &mut states,
+            })
+            .await?;
+            let revisions = revisions_of(db, &order).await?;
+            fill_revisions(&mut states, revisions, L::revisions);
+        }
+        Ok(in_order(order, states))
+    }
+
+    /// A page of registered vehicles: those `filter` matches (see [`page_filter`]), in id order, at most
+    /// `limit`, with their details.
+    pub async fn page(&self, filter: Document, limit: usize) -> StoreResult<Vec<L>> {
+        let vehicles = vehicle_page(self.db(), filter, limit).await?;
+        self.states_of(vehicles).await
+    }
+}
+
+#[async_trait]
+impl<L: MongoLedger> MongoCommits for LedgerStore<MongoDb, L> {
+    type Commit = CommitOf<L>;
+
+    async fn try_commit_one(
+        &self,
+        session: &mut ClientSession,
+        c: &CommitOf<L>,
+    ) -> StoreResult<CommitOutcome> {
+        let db = self.db();
+        let version = match apply_head(db, session, L::CONSUMER, c).await? {
+            Ok(version) => version,
+            Err(refused) => return Ok(refused),
+        };
+        let mut set = L::vehicle_fields(c)?;
+        set.insert("version", version);
+        let mut tx = Writes {
+            db,
+            session: &mut *session,
+        };
+        tx.upsert(VEHICLES, c.vehicle_id(), doc! { "$set": set })
+            .await?;
+        L::write_details(&mut tx, c).await?;
+        db.enqueue(session, c.outbox()).await?;
+        Ok(CommitOutcome::Applied)
+    }
+}
+
+#[async_trait]
+impl<L: MongoLedger> VehicleLedger for LedgerStore<MongoDb, L> {
+    type State = L;
+
+    async fn vehicle_state(&self, vehicle_id: &VehicleId) -> StoreResult<L> {
+        let state = match vehicle_doc(self.db(), vehicle_id).await? {
+            Some(d) => self.states_of(vec![d]).await?.pop(),
+            None => None,
+        };
+        Ok(state.unwrap_or_else(|| L::unstored(vehicle_id.as_str())))
+    }
+
+    async fn commit_batch(&self, commits: Vec<CommitOf<L>>) -> StoreResult<Vec<CommitOutcome>> {
+        commit_in_transactions(self, &commits).await
     }
 }

@@ -2,15 +2,20 @@
 //! (`id`, `version`, …), `facts` and `fact_revisions` keyed by (`vehicle_id`, `event_id`), and its
 //! [`DayLedger`] table (`org_id` primary key, `day`, the stamp column).
 
+use std::collections::HashMap;
+use std::path::Path;
+
 use async_trait::async_trait;
 use chrono::NaiveDate;
+use rusqlite::types::Value;
 use rusqlite::{Connection, params};
-use vwc_contracts::OrgId;
-
 use serde::de::DeserializeOwned;
+use vwc_contracts::{OrgId, VehicleId};
 
 use super::{
-    CommitOutcome, DayLedger, DayLedgerDb, LedgerCommit, RevisionRow, StoredVehicle, parse_day,
+    CommitOf, CommitOutcome, DayLedger, DayLedgerDb, Ledger, LedgerCommit, LedgerStore,
+    RevisionRow, StoredVehicle, VehicleLedger, VehiclePage, fill_revisions, in_order, keyed_states,
+    parse_day,
 };
 use crate::sqlite::{claim_inbox, optional};
 use crate::{SqliteDb, StoreError, StoreResult, ts};
@@ -162,5 +167,209 @@ impl DayLedgerDb for SqliteDb {
             .read(move |conn| optional(conn.query_row(&sql, [org], |r| r.get(0))))
             .await?;
         day.as_deref().map(parse_day).transpose()
+    }
+}
+
+/// What a service keeps in its SQLite vehicle ledger beside the ledger's own columns: the scheduler and
+/// the valuation each describe their tables once, and [`LedgerStore`] on a [`SqliteDb`] does the rest
+/// (opening, reading a vehicle or a page of them, committing on the writer, the daily runs, the
+/// plumbing).
+pub trait SqliteLedger: Ledger {
+    /// What a read asks of the details besides the vehicles (the valuation: every history point or
+    /// the newest only); [`SqliteLedger::FULL`] when one vehicle is read.
+    type Detail: Copy + Send + 'static;
+    /// What a commit writes, serialised off the writer thread.
+    type Prepared: Send + 'static;
+    const MIGRATIONS: &'static [&'static str];
+    /// The `json_object(…)` of the service's columns of `vehicles` (read as [`Ledger::Fields`]).
+    const FIELDS: &'static str;
+    const FULL: Self::Detail;
+
+    /// Fills the details of the states from the service's tables (the revision ledger is filled by the
+    /// caller).
+    fn load_details(details: &mut Details<'_, Self>, detail: Self::Detail) -> StoreResult<()>;
+
+    /// Serialises what `commit` writes (off the writer thread).
+    fn prepare(commit: &CommitOf<Self>) -> StoreResult<Self::Prepared>;
+
+    /// Writes the service's part of `c` after the ledger's (inside the writer's transaction).
+    fn apply(conn: &Connection, c: &CommitOf<Self>, p: &Self::Prepared) -> StoreResult<()>;
+}
+
+/// The states of a page of vehicles whose details are being read, in the reader's snapshot.
+pub struct Details<'a, S> {
+    conn: &'a Connection,
+    /// The JSON array of the vehicles' ids.
+    ids: &'a str,
+    /// By vehicle id.
+    pub states: &'a mut HashMap<String, S>,
+}
+
+impl<S> Details<'_, S> {
+    /// Runs `sql` (its first column the vehicle id, `?1` the JSON array of the ids) and gives each row to
+    /// `apply` with its vehicle's state.
+    pub fn fill(
+        &mut self,
+        sql: &str,
+        mut apply: impl FnMut(&mut S, &rusqlite::Row<'_>) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let mut rows = stmt.query([self.ids])?;
+        while let Some(r) = rows.next()? {
+            let vehicle_id: String = r.get(0)?;
+            if let Some(state) = self.states.get_mut(&vehicle_id) {
+                apply(state, r)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A commit ready for the writer: the service's part and the outbox rows serialised.
+struct ReadyCommit<L: SqliteLedger> {
+    commit: CommitOf<L>,
+    own: L::Prepared,
+    /// (event id, envelope JSON)
+    outbox: Vec<(String, String)>,
+}
+
+fn ready<L: SqliteLedger>(commit: CommitOf<L>) -> StoreResult<ReadyCommit<L>> {
+    let own = L::prepare(&commit)?;
+    let outbox = commit
+        .outbox()
+        .iter()
+        .map(|e| Ok((e.id.to_string(), serde_json::to_string(e)?)))
+        .collect::<StoreResult<_>>()?;
+    Ok(ReadyCommit {
+        commit,
+        own,
+        outbox,
+    })
+}
+
+fn apply_ready<L: SqliteLedger>(
+    conn: &Connection,
+    c: &ReadyCommit<L>,
+) -> StoreResult<CommitOutcome> {
+    if let Some(refused) = apply_head(conn, L::CONSUMER, &c.commit)? {
+        return Ok(refused);
+    }
+    L::apply(conn, &c.commit, &c.own)?;
+    crate::sqlite::enqueue_serialized(conn, &c.outbox)?;
+    Ok(CommitOutcome::Applied)
+}
+
+/// Reads the vehicles `rows` describe and their details, in one snapshot opened by the caller.
+fn load_states<L: SqliteLedger>(
+    conn: &Connection,
+    rows: Vec<StoredVehicle<L::Fields>>,
+    detail: L::Detail,
+) -> StoreResult<Vec<L>> {
+    let (order, mut states) = keyed_states(rows, L::state_of)?;
+    if !order.is_empty() {
+        let ids = serde_json::to_string(&order)?;
+        let mut details = Details {
+            conn,
+            ids: &ids,
+            states: &mut states,
+        };
+        L::load_details(&mut details, detail)?;
+        fill_revisions(&mut states, revisions_of(conn, &ids)?, L::revisions);
+    }
+    Ok(in_order(order, states))
+}
+
+/// A page of registered vehicles (of `org`, or of every organisation), by id after `after`, at most
+/// `limit`; `also` is a further condition on `vehicles` with its one parameter (written `?4`).
+#[derive(Debug, Clone)]
+pub struct RowPage {
+    pub org: Option<OrgId>,
+    pub after: String,
+    pub limit: usize,
+    pub also: Option<(&'static str, String)>,
+}
+
+impl RowPage {
+    /// The page `page` asks for, without a further condition.
+    pub fn of<Q>(page: &VehiclePage<'_, Q>) -> RowPage {
+        RowPage {
+            org: page.org.cloned(),
+            after: page.after.map_or("", VehicleId::as_str).to_string(),
+            limit: page.limit,
+            also: None,
+        }
+    }
+
+    /// The same page, only of the vehicles `condition` (on `?4`) holds for.
+    pub fn only(self, condition: &'static str, param: String) -> RowPage {
+        RowPage {
+            also: Some((condition, param)),
+            ..self
+        }
+    }
+}
+
+impl<L: SqliteLedger> LedgerStore<SqliteDb, L> {
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        Ok(LedgerStore::new(SqliteDb::open(path, L::MIGRATIONS)?))
+    }
+
+    /// The vehicles of `page` with their details (as `detail` asks), read in one snapshot.
+    pub async fn page(&self, page: RowPage, detail: L::Detail) -> StoreResult<Vec<L>> {
+        let owner = match page.org {
+            Some(_) => "org_id = ?1",
+            None => "org_id IS NOT NULL",
+        };
+        let (also, param) = page.also.unzip();
+        let sql = format!(
+            "SELECT id, version, {fields} FROM vehicles WHERE {owner} AND id > ?2 {also}
+             ORDER BY id LIMIT ?3",
+            fields = L::FIELDS,
+            also = also.map_or(String::new(), |c| format!("AND ({c})")),
+        );
+        let mut params = vec![
+            Value::from(page.org.map(|o| o.as_str().to_string())),
+            Value::from(page.after),
+            Value::from(i64::try_from(page.limit).unwrap_or(i64::MAX)),
+        ];
+        params.extend(param.map(Value::from));
+        self.db()
+            .read(move |conn| {
+                let tx = conn.unchecked_transaction()?;
+                let rows = tx
+                    .prepare_cached(&sql)?
+                    .query_map(rusqlite::params_from_iter(params), read_stored)?
+                    .collect::<Result<_, _>>()?;
+                load_states::<L>(&tx, rows, detail)
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl<L: SqliteLedger> VehicleLedger for LedgerStore<SqliteDb, L> {
+    type State = L;
+
+    async fn vehicle_state(&self, vehicle_id: &VehicleId) -> StoreResult<L> {
+        let id = vehicle_id.as_str().to_string();
+        let sql = format!(
+            "SELECT id, version, {} FROM vehicles WHERE id = ?1",
+            L::FIELDS
+        );
+        self.db()
+            .read(move |conn| {
+                let tx = conn.unchecked_transaction()?;
+                let row = optional(tx.prepare_cached(&sql)?.query_row([&id], read_stored))?;
+                let state = match row {
+                    Some(row) => load_states::<L>(&tx, vec![row], L::FULL)?.pop(),
+                    None => None,
+                };
+                Ok(state.unwrap_or_else(|| L::unstored(&id)))
+            })
+            .await
+    }
+
+    async fn commit_batch(&self, commits: Vec<CommitOf<L>>) -> StoreResult<Vec<CommitOutcome>> {
+        commit_prepared(self.db(), commits, ready::<L>, apply_ready::<L>).await
     }
 }

@@ -36,6 +36,10 @@ pub trait LedgerState: Send + Sync + 'static {
     fn revisions(&mut self) -> &mut BTreeMap<String, u32>;
     /// A commit computed from this state (its version), claiming `envelope_id` when given.
     fn begin(&self, envelope_id: Option<&str>) -> Self::Commit;
+    /// A vehicle of which nothing is stored yet: version 0.
+    fn unstored(vehicle_id: &str) -> Self
+    where
+        Self: Sized;
 }
 
 /// The part of a ledger service's store port that reads and writes one vehicle.
