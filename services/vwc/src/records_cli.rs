@@ -170,3 +170,22 @@ pub async fn export(args: ExportArgs, opts: EmbeddedOptions) -> anyhow::Result<(
     eprintln!("{} events", events.len());
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use vwc_contracts::{EventKind, VolumeUnit};
+
+    #[test]
+    fn kinds_and_volume_units_are_read_by_their_wire_names() {
+        assert_eq!(super::parse_kind("repair"), Ok(EventKind::Repair));
+        for refused in ["fuel", "Repair", ""] {
+            assert!(super::parse_kind(refused).is_err(), "{refused}");
+        }
+        assert_eq!(super::parse_volume_unit("gal"), Ok(VolumeUnit::Gal));
+        assert_eq!(super::parse_volume_unit("l"), Ok(VolumeUnit::L));
+        assert_eq!(
+            super::parse_volume_unit("pint"),
+            Err("must be gal or l".to_string())
+        );
+    }
+}
