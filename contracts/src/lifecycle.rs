@@ -93,18 +93,11 @@ pub struct VehicleUpdated {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Payload of `VehicleSold`: the vehicle, now `sold`, with its sale.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct VehicleSold {
-    pub vehicle: Vehicle,
-}
-
-/// Payload of `VehicleArchived`: the vehicle, now `archived`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct VehicleArchived {
-    pub vehicle: Vehicle,
+crate::vehicle::vehicle_payloads! {
+    /// Payload of `VehicleSold`: the vehicle, now `sold`, with its sale.
+    VehicleSold;
+    /// Payload of `VehicleArchived`: the vehicle, now `archived`.
+    VehicleArchived;
 }
 
 /// Where `PATCH /v1/vehicles/{id}` writes a free-text detail.

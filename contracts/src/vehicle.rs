@@ -955,11 +955,31 @@ pub fn is_task_code(s: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
-/// Payload of `VehicleRegistered`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct VehicleRegistered {
-    pub vehicle: Vehicle,
+/// Declares event payloads that carry the vehicle as it now reads and nothing else (`{"vehicle": {…}}`): a
+/// consumer refreshes what it holds of the vehicle from any of them.
+macro_rules! vehicle_payloads {
+    ($($(#[$doc:meta])* $name:ident;)+) => {$(
+        $(#[$doc])*
+        #[derive(
+            Debug,
+            Clone,
+            PartialEq,
+            ::serde::Serialize,
+            ::serde::Deserialize,
+            ::schemars::JsonSchema,
+            ::utoipa::ToSchema,
+        )]
+        #[serde(rename_all = "camelCase")]
+        pub struct $name {
+            pub vehicle: $crate::vehicle::Vehicle,
+        }
+    )+};
+}
+pub(crate) use vehicle_payloads;
+
+vehicle_payloads! {
+    /// Payload of `VehicleRegistered`.
+    VehicleRegistered;
 }
 
 /// Payload of `VehicleEventRecorded`.
