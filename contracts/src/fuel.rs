@@ -38,12 +38,25 @@ impl EconomyUnit {
         }
     }
 
+    /// How people write the unit: `mpg` or `L/100 km`.
+    pub fn label(self) -> &'static str {
+        match self {
+            EconomyUnit::Mpg => "mpg",
+            EconomyUnit::LitresPer100Km => "L/100 km",
+        }
+    }
+
+    /// Economy of `distance` (vehicle's unit) on `volume` given in [`Self::volume_unit`].
+    pub fn economy_of(self, distance: f64, volume: f64) -> f64 {
+        match self {
+            EconomyUnit::Mpg => distance / volume,
+            EconomyUnit::LitresPer100Km => volume / distance * 100.0,
+        }
+    }
+
     /// Economy of `distance` (vehicle's unit) on `litres`.
     fn economy(self, distance: f64, litres: f64) -> f64 {
-        match self {
-            EconomyUnit::Mpg => distance / (litres / VolumeUnit::LITRES_PER_US_GALLON),
-            EconomyUnit::LitresPer100Km => litres / distance * 100.0,
-        }
+        self.economy_of(distance, self.volume(litres))
     }
 
     fn volume(self, litres: f64) -> f64 {
@@ -130,6 +143,19 @@ pub struct FuelEconomy {
     pub intervals: Vec<EconomyInterval>,
 }
 
+impl FuelCost {
+    /// Sets `perDistanceCents` from `intervals`: the cost of those in this currency ÷ their distance.
+    pub fn measure<'a>(&mut self, intervals: impl IntoIterator<Item = &'a EconomyInterval>) {
+        let (cents, distance) = intervals
+            .into_iter()
+            .filter(|iv| iv.currency.as_deref() == Some(self.currency.as_str()))
+            .fold((0u64, 0f64), |(c, d), iv| {
+                (c + iv.cost_cents.unwrap_or(0), d + iv.distance)
+            });
+        self.per_distance_cents = (distance > 0.0).then(|| round(cents as f64 / distance, 2));
+    }
+}
+
 struct Fill<'a> {
     event: &'a VehicleEvent,
     litres: f64,
@@ -157,7 +183,8 @@ fn restart<'a>(fill: &Fill<'a>) -> Option<Open<'a>> {
     })
 }
 
-fn round(x: f64, places: i32) -> f64 {
+/// `x` rounded to `places` decimal places: every figure this module answers is rounded so.
+pub fn round(x: f64, places: i32) -> f64 {
     let f = 10f64.powi(places);
     (x * f).round() / f
 }
@@ -291,9 +318,9 @@ pub fn economy(odometer_unit: OdometerUnit, events: &[VehicleEvent]) -> Option<F
                 "fuel economy fell {:.1} % below this vehicle's trailing average ({} {} against {} {})",
                 iv.drop_percent.unwrap_or_default(),
                 iv.economy,
-                unit_label(unit),
+                unit.label(),
                 avg,
-                unit_label(unit)
+                unit.label()
             ),
         }),
         _ => None,
@@ -315,13 +342,7 @@ pub fn economy(odometer_unit: OdometerUnit, events: &[VehicleEvent]) -> Option<F
         }
     }
     for cost in costs.values_mut() {
-        let (cents, distance) = measured
-            .iter()
-            .filter(|(iv, _)| iv.currency.as_deref() == Some(cost.currency.as_str()))
-            .fold((0u64, 0f64), |(c, d), (iv, _)| {
-                (c + iv.cost_cents.unwrap_or(0), d + iv.distance)
-            });
-        cost.per_distance_cents = (distance > 0.0).then(|| round(cents as f64 / distance, 2));
+        cost.measure(measured.iter().map(|(iv, _)| iv));
     }
 
     Some(FuelEconomy {
@@ -339,13 +360,6 @@ pub fn economy(odometer_unit: OdometerUnit, events: &[VehicleEvent]) -> Option<F
         costs: costs.into_values().collect(),
         intervals: measured.into_iter().rev().map(|(iv, _)| iv).collect(),
     })
-}
-
-fn unit_label(unit: EconomyUnit) -> &'static str {
-    match unit {
-        EconomyUnit::Mpg => "mpg",
-        EconomyUnit::LitresPer100Km => "L/100 km",
-    }
 }
 
 #[cfg(test)]

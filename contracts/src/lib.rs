@@ -11,6 +11,7 @@ pub mod lifecycle;
 pub mod maintenance;
 pub mod routes;
 pub mod schemas;
+pub mod text;
 pub mod validation;
 pub mod valuation;
 pub mod vehicle;

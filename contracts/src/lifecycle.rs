@@ -5,7 +5,11 @@
 use chrono::{DateTime, Duration, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{
+    AdditionalProperties, ObjectBuilder, OneOfBuilder, RefBuilder, Schema, SchemaType, Type,
+};
+use utoipa::{PartialSchema, ToSchema};
 
 use crate::validation::{FieldError, Validator};
 use crate::vehicle::{EventDetails, EventKind, MAX_ODOMETER, OdometerUnit, Vehicle, VehicleEvent};
@@ -89,40 +93,68 @@ pub struct VehicleUpdated {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Payload of `VehicleSold`: the vehicle, now `sold`, with its sale.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct VehicleSold {
-    pub vehicle: Vehicle,
+crate::vehicle::vehicle_payloads! {
+    /// Payload of `VehicleSold`: the vehicle, now `sold`, with its sale.
+    VehicleSold;
+    /// Payload of `VehicleArchived`: the vehicle, now `archived`.
+    VehicleArchived;
 }
 
-/// Payload of `VehicleArchived`: the vehicle, now `archived`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct VehicleArchived {
-    pub vehicle: Vehicle,
+/// Where `PATCH /v1/vehicles/{id}` writes a free-text detail.
+type DetailSlot = fn(&mut Vehicle) -> &mut Option<String>;
+
+/// The free-text details `PATCH /v1/vehicles/{id}` changes, each with its longest length and where it
+/// goes: [`update_vehicle`] checks and applies them, and [`VehicleChanges`] documents them, from this table.
+const TEXT_DETAILS: [(&str, usize, DetailSlot); 4] = [
+    ("nickname", 60, |v| &mut v.nickname),
+    ("trim", 60, |v| &mut v.trim),
+    ("plate", 20, |v| &mut v.plate),
+    ("colour", 60, |v| &mut v.colour),
+];
+
+/// `PATCH /v1/vehicles/{id}` body as the OpenAPI document shows it (the route reads the body as a JSON
+/// object, so that an absent field and a `null` one differ: [`update_vehicle`]).
+pub struct VehicleChanges;
+
+impl PartialSchema for VehicleChanges {
+    fn schema() -> RefOr<Schema> {
+        let unit = OneOfBuilder::new()
+            .item(
+                RefBuilder::new()
+                    .ref_location_from_schema_name(OdometerUnit::name())
+                    .description(Some(
+                        "Only while the vehicle has no odometer on record (else 409).",
+                    )),
+            )
+            .item(ObjectBuilder::new().schema_type(Type::Null));
+        let mut body = ObjectBuilder::new()
+            .description(Some(
+                "`PATCH /v1/vehicles/{id}` body as the OpenAPI document shows it; `null` clears a text field.",
+            ))
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .property("odometerUnit", unit);
+        for (name, max, _) in TEXT_DETAILS {
+            body = body.property(
+                name,
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                    .max_length(Some(max)),
+            );
+        }
+        // `example`, as every derived schema of the document writes it (OpenAPI 3.1 prefers `examples`).
+        #[allow(deprecated)]
+        let body = body.example(Some(serde_json::json!(
+            {"nickname": "Blue", "plate": "7ABC123", "colour": "Blue Crush Metallic"}
+        )));
+        body.into()
+    }
 }
 
-/// `PATCH /v1/vehicles/{id}` body as the OpenAPI document shows it; `null` clears a text field.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[schema(example = json!({"nickname": "Blue", "plate": "7ABC123", "colour": "Blue Crush Metallic"}))]
-pub struct VehicleChanges {
-    #[serde(default)]
-    #[schema(max_length = 60)]
-    pub nickname: Option<String>,
-    #[serde(default)]
-    #[schema(max_length = 60)]
-    pub trim: Option<String>,
-    #[serde(default)]
-    #[schema(max_length = 20)]
-    pub plate: Option<String>,
-    #[serde(default)]
-    #[schema(max_length = 60)]
-    pub colour: Option<String>,
-    /// Only while the vehicle has no odometer on record (else 409).
-    #[serde(default)]
-    pub odometer_unit: Option<OdometerUnit>,
+impl ToSchema for VehicleChanges {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((OdometerUnit::name().into_owned(), OdometerUnit::schema()));
+        OdometerUnit::schemas(schemas);
+    }
 }
 
 /// Why a vehicle update was refused.
@@ -146,27 +178,21 @@ pub fn update_vehicle(
         v.fail("body", "name at least one field to change");
     }
     for (field, value) in patch {
-        // The free-text details: their longest length, and where each goes.
-        let (max, slot) = match field.as_str() {
-            "nickname" => (60, &mut next.nickname),
-            "trim" => (60, &mut next.trim),
-            "plate" => (20, &mut next.plate),
-            "colour" => (60, &mut next.colour),
-            "odometerUnit" => {
-                match serde_json::from_value::<OdometerUnit>(value.clone()) {
-                    Ok(unit) => next.odometer_unit = unit,
-                    Err(_) => v.fail(field, "must be mi or km"),
-                }
-                continue;
+        if field == "odometerUnit" {
+            match serde_json::from_value::<OdometerUnit>(value.clone()) {
+                Ok(unit) => next.odometer_unit = unit,
+                Err(_) => v.fail(field, "must be mi or km"),
             }
-            other => {
-                v.fail(
-                    other,
-                    "is not a field that can change (nickname, trim, plate, colour, odometerUnit)",
-                );
-                continue;
-            }
+            continue;
+        }
+        let Some(&(_, max, slot)) = TEXT_DETAILS.iter().find(|(name, ..)| name == field) else {
+            v.fail(
+                field,
+                "is not a field that can change (nickname, trim, plate, colour, odometerUnit)",
+            );
+            continue;
         };
+        let slot = slot(&mut next);
         // `null` or blank clears the detail.
         match value {
             serde_json::Value::Null => *slot = None,
@@ -188,8 +214,10 @@ pub fn update_vehicle(
     }
     let before = serde_json::to_value(vehicle).expect("a vehicle serialises");
     let after = serde_json::to_value(&next).expect("a vehicle serialises");
-    let mut changed: Vec<String> = ["nickname", "trim", "plate", "colour", "odometerUnit"]
-        .into_iter()
+    let mut changed: Vec<String> = TEXT_DETAILS
+        .iter()
+        .map(|(name, ..)| *name)
+        .chain(["odometerUnit"])
         .filter(|k| before.get(k) != after.get(k))
         .map(str::to_string)
         .collect();

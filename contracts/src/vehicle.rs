@@ -118,25 +118,16 @@ pub struct NewVehicle {
     pub purchase_currency: Option<String>,
 }
 
-/// A registration that passed validation, with the year and make the VIN supplied where the request
-/// left them out.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ValidNewVehicle {
-    pub vin: String,
-    pub year: u16,
-    pub make: String,
-    pub model: String,
-    pub trim: Option<String>,
-    pub nickname: Option<String>,
-    pub odometer_unit: Option<OdometerUnit>,
-    pub purchase_price_cents: Option<u64>,
-    pub purchase_currency: Option<String>,
-}
-
 impl NewVehicle {
-    /// Checks every field, the VIN's check digit (North American VINs), and fills `year` and `make` from
-    /// the VIN when they are absent; the VIN comes back upper case.
-    pub fn validate(self, now: DateTime<Utc>) -> Result<ValidNewVehicle, Vec<FieldError>> {
+    /// Checks every field and the VIN's check digit (North American VINs), and builds the vehicle to store,
+    /// registered `now`: `year` and `make` from the VIN when the request left them out, the VIN upper case,
+    /// make and model trimmed, `mi` when no unit is given.
+    pub fn validate(
+        self,
+        id: VehicleId,
+        org_id: OrgId,
+        now: DateTime<Utc>,
+    ) -> Result<Vehicle, Vec<FieldError>> {
         let mut v = Validator::default();
         let vin = self.vin.trim().to_ascii_uppercase();
         let current_year = now.format("%Y").to_string().parse::<u16>().unwrap_or(2098);
@@ -218,16 +209,25 @@ impl NewVehicle {
             ),
             _ => {}
         }
-        v.finish().map(|()| ValidNewVehicle {
+        v.finish()?;
+        Ok(Vehicle {
+            id,
+            org_id,
             vin,
             year,
-            make,
-            model: self.model,
+            make: make.trim().to_string(),
+            model: self.model.trim().to_string(),
             trim: self.trim,
             nickname: self.nickname,
-            odometer_unit: self.odometer_unit,
+            odometer_unit: self.odometer_unit.unwrap_or_default(),
+            registered_at: now,
             purchase_price_cents: self.purchase_price_cents,
             purchase_currency: self.purchase_currency,
+            plate: None,
+            colour: None,
+            status: Default::default(),
+            sale: None,
+            archived_at: None,
         })
     }
 }
@@ -382,11 +382,12 @@ pub struct UpgradeDetails {
     pub value_add_cents: Option<u64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ValuationSource {
-    DealerAppraisal,
-    UserEstimate,
+crate::wire_enum! {
+    #[derive(JsonSchema, ToSchema)]
+    pub enum ValuationSource {
+        DealerAppraisal,
+        UserEstimate,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
@@ -405,25 +406,19 @@ pub struct OdometerReadingDetails {}
 /// vehicle's tank, so only typing errors are refused.
 pub const MAX_FUEL_VOLUME: f64 = 2_000.0;
 
-/// Unit of a fill-up's volume.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum VolumeUnit {
-    /// US gallon (3.785411784 L).
-    Gal,
-    /// Litre.
-    L,
+crate::wire_enum! {
+    /// Unit of a fill-up's volume.
+    #[derive(JsonSchema, ToSchema)]
+    pub enum VolumeUnit as "lowercase" {
+        /// US gallon (3.785411784 L).
+        Gal,
+        /// Litre.
+        L,
+    }
 }
 
 impl VolumeUnit {
     pub const LITRES_PER_US_GALLON: f64 = 3.785_411_784;
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            VolumeUnit::Gal => "gal",
-            VolumeUnit::L => "l",
-        }
-    }
 
     pub fn to_litres(self, volume: f64) -> f64 {
         match self {
@@ -599,7 +594,7 @@ pub mod schema_types {
     string_schema! {
         /// An active ISO 4217 currency code.
         CurrencyCode => .description(Some("An active ISO 4217 currency code."))
-            .enum_values(Some(crate::currency::CODES.iter().copied()))
+            .enum_values(Some(crate::currency::codes().iter().copied()))
             .examples([serde_json::json!("USD")])
     }
 
@@ -960,11 +955,31 @@ pub fn is_task_code(s: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
-/// Payload of `VehicleRegistered`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct VehicleRegistered {
-    pub vehicle: Vehicle,
+/// Declares event payloads that carry the vehicle as it now reads and nothing else (`{"vehicle": {…}}`): a
+/// consumer refreshes what it holds of the vehicle from any of them.
+macro_rules! vehicle_payloads {
+    ($($(#[$doc:meta])* $name:ident;)+) => {$(
+        $(#[$doc])*
+        #[derive(
+            Debug,
+            Clone,
+            PartialEq,
+            ::serde::Serialize,
+            ::serde::Deserialize,
+            ::schemars::JsonSchema,
+            ::utoipa::ToSchema,
+        )]
+        #[serde(rename_all = "camelCase")]
+        pub struct $name {
+            pub vehicle: $crate::vehicle::Vehicle,
+        }
+    )+};
+}
+pub(crate) use vehicle_payloads;
+
+vehicle_payloads! {
+    /// Payload of `VehicleRegistered`.
+    VehicleRegistered;
 }
 
 /// Payload of `VehicleEventRecorded`.
@@ -999,11 +1014,10 @@ mod tests {
     #[test]
     fn vin_rules() {
         assert!(check_vin("1HGCM82633A004352").is_ok());
-        assert!(check_vin("1HGCM82633A00435").is_err());
-        assert!(check_vin("1HGCM82633A00435I").is_err());
-        assert!(check_vin("1HGCM82633A00435O").is_err());
-        assert!(check_vin("1HGCM82633A00435Q").is_err());
-        assert!(check_vin("1HGCM82633A00435-").is_err());
+        // Sixteen characters; then I, O, Q and a character outside A–Z and 0–9 in position 17.
+        for bad in ["", "I", "O", "Q", "-"].map(|last| format!("1HGCM82633A00435{last}")) {
+            assert!(check_vin(&bad).is_err(), "{bad} was accepted");
+        }
     }
 
     #[test]
@@ -1012,8 +1026,11 @@ mod tests {
             serde_json::json!({"vin": "1hgcm82633a004352", "year": 2020, "make": "Honda", "model": "Accord"}),
         )
         .unwrap();
-        let v = v.validate(vwc_clock::now()).unwrap();
+        let v = v
+            .validate("veh_1".into(), "org_a".into(), vwc_clock::now())
+            .unwrap();
         assert_eq!(v.vin, "1HGCM82633A004352");
+        assert_eq!(v.odometer_unit, OdometerUnit::Mi);
     }
 
     #[test]

@@ -196,16 +196,15 @@ pub fn decode(vin: &str, current_year: u16) -> Result<VinDecoding, String> {
     })
 }
 
-/// `"vinCheck"` of a registration: `skip` accepts a North American VIN whose check digit does not match
-/// (a misprinted plate, a grey import).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema, ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum VinCheck {
-    #[default]
-    Verify,
-    Skip,
+crate::wire_enum! {
+    /// `"vinCheck"` of a registration: `skip` accepts a North American VIN whose check digit does not match
+    /// (a misprinted plate, a grey import).
+    #[derive(Default, JsonSchema, ToSchema)]
+    pub enum VinCheck {
+        #[default]
+        Verify,
+        Skip,
+    }
 }
 
 #[cfg(test)]

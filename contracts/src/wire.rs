@@ -112,5 +112,8 @@ mod tests {
         check_names::<crate::lifecycle::VehicleStatus>();
         check_names::<crate::lifecycle::PurchasePriceSource>();
         check_names::<crate::corrections::RevisionChange>();
+        check_names::<crate::vehicle::VolumeUnit>();
+        check_names::<crate::vehicle::ValuationSource>();
+        check_names::<crate::vin::VinCheck>();
     }
 }

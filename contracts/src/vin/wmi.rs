@@ -1,6 +1,9 @@
 //! World manufacturer identifiers: a selection of common WMIs with their manufacturer, and the ISO 3780
 //! country and region ranges of positions 1–2. Facts gathered from the public sources `docs/vin.md` cites
-//! (NHTSA's vPIC WMI data, ISO 3780 as summarised publicly); not exhaustive.
+//! (NHTSA's vPIC WMI data, ISO 3780 as summarised publicly); not exhaustive. Both tables are data files in
+//! `contracts/data/` (tab-separated, one row a line, `#` starts a comment line), read once on first use.
+
+use std::sync::LazyLock;
 
 pub(super) struct Wmi {
     pub wmi: &'static str,
@@ -11,183 +14,49 @@ pub(super) struct Wmi {
     pub country: Option<&'static str>,
 }
 
-const fn w(wmi: &'static str, manufacturer: &'static str, make: &'static str) -> Wmi {
-    Wmi {
-        wmi,
-        manufacturer,
-        make: Some(make),
-        country: None,
-    }
-}
-
-const fn shared(wmi: &'static str, manufacturer: &'static str) -> Wmi {
-    Wmi {
-        wmi,
-        manufacturer,
-        make: None,
-        country: None,
-    }
-}
-
-/// Grouped by position 1 in ISO 3780 order.
-const TABLE: &[Wmi] = &[
-    shared("1C3", "FCA US (Chrysler, Dodge)"),
-    shared("1C4", "FCA US (Chrysler, Dodge, Jeep)"),
-    w("1C6", "FCA US", "Ram"),
-    w("1FA", "Ford Motor Company", "Ford"),
-    w("1FB", "Ford Motor Company", "Ford"),
-    w("1FC", "Ford Motor Company", "Ford"),
-    w("1FD", "Ford Motor Company", "Ford"),
-    w("1FM", "Ford Motor Company", "Ford"),
-    w("1FT", "Ford Motor Company", "Ford"),
-    w("1FU", "Freightliner", "Freightliner"),
-    w("1FV", "Freightliner", "Freightliner"),
-    w("1G1", "General Motors", "Chevrolet"),
-    w("1G2", "General Motors", "Pontiac"),
-    w("1G4", "General Motors", "Buick"),
-    w("1G6", "General Motors", "Cadillac"),
-    w("1GC", "General Motors", "Chevrolet"),
-    w("1GK", "General Motors", "GMC"),
-    w("1GN", "General Motors", "Chevrolet"),
-    w("1GT", "General Motors", "GMC"),
-    w("1GY", "General Motors", "Cadillac"),
-    w("1HD", "Harley-Davidson", "Harley-Davidson"),
-    w("1HG", "Honda", "Honda"),
-    w("1J4", "Chrysler", "Jeep"),
-    w("1LN", "Ford Motor Company", "Lincoln"),
-    w("1N4", "Nissan", "Nissan"),
-    w("1N6", "Nissan", "Nissan"),
-    w("1VW", "Volkswagen", "Volkswagen"),
-    w("1YV", "Mazda", "Mazda"),
-    w("19U", "Honda", "Acura"),
-    w("19X", "Honda", "Honda"),
-    shared("2C3", "FCA Canada (Chrysler, Dodge)"),
-    shared("2C4", "FCA Canada (Chrysler, Dodge)"),
-    w("2FA", "Ford Motor Company", "Ford"),
-    w("2FM", "Ford Motor Company", "Ford"),
-    w("2FT", "Ford Motor Company", "Ford"),
-    w("2G1", "General Motors", "Chevrolet"),
-    w("2HG", "Honda", "Honda"),
-    w("2HK", "Honda", "Honda"),
-    w("2T1", "Toyota", "Toyota"),
-    w("2T2", "Toyota", "Lexus"),
-    w("2T3", "Toyota", "Toyota"),
-    w("3C6", "FCA Mexico", "Ram"),
-    w("3FA", "Ford Motor Company", "Ford"),
-    w("3GC", "General Motors", "Chevrolet"),
-    w("3GN", "General Motors", "Chevrolet"),
-    w("3KP", "Kia", "Kia"),
-    w("3MZ", "Mazda", "Mazda"),
-    w("3N1", "Nissan", "Nissan"),
-    w("3VW", "Volkswagen", "Volkswagen"),
-    w("4JG", "Mercedes-Benz", "Mercedes-Benz"),
-    w("4S3", "Subaru", "Subaru"),
-    w("4S4", "Subaru", "Subaru"),
-    w("4T1", "Toyota", "Toyota"),
-    w("4T3", "Toyota", "Toyota"),
-    w("4US", "BMW", "BMW"),
-    w("5FN", "Honda", "Honda"),
-    w("5J6", "Honda", "Honda"),
-    w("5J8", "Honda", "Acura"),
-    w("5LM", "Ford Motor Company", "Lincoln"),
-    w("5N1", "Nissan", "Nissan"),
-    w("5NM", "Hyundai", "Hyundai"),
-    w("5NP", "Hyundai", "Hyundai"),
-    w("5TD", "Toyota", "Toyota"),
-    w("5TF", "Toyota", "Toyota"),
-    w("5UX", "BMW", "BMW"),
-    w("5XY", "Kia", "Kia"),
-    w("5YJ", "Tesla", "Tesla"),
-    Wmi {
-        wmi: "7SA",
-        manufacturer: "Tesla",
-        make: Some("Tesla"),
-        country: Some("United States"),
-    },
-    w("JA3", "Mitsubishi", "Mitsubishi"),
-    w("JA4", "Mitsubishi", "Mitsubishi"),
-    w("JF1", "Subaru", "Subaru"),
-    w("JF2", "Subaru", "Subaru"),
-    w("JH4", "Honda", "Acura"),
-    w("JHM", "Honda", "Honda"),
-    w("JM1", "Mazda", "Mazda"),
-    w("JM3", "Mazda", "Mazda"),
-    w("JN1", "Nissan", "Nissan"),
-    w("JN8", "Nissan", "Nissan"),
-    w("JNK", "Nissan", "Infiniti"),
-    w("JTD", "Toyota", "Toyota"),
-    w("JTE", "Toyota", "Toyota"),
-    w("JTH", "Toyota", "Lexus"),
-    w("JTJ", "Toyota", "Lexus"),
-    w("JTM", "Toyota", "Toyota"),
-    w("JTN", "Toyota", "Toyota"),
-    w("KMH", "Hyundai", "Hyundai"),
-    w("KNA", "Kia", "Kia"),
-    w("KND", "Kia", "Kia"),
-    w("SAJ", "Jaguar Land Rover", "Jaguar"),
-    w("SAL", "Jaguar Land Rover", "Land Rover"),
-    w("SCC", "Lotus", "Lotus"),
-    w("SCF", "Aston Martin", "Aston Martin"),
-    w("VF1", "Renault", "Renault"),
-    w("VF3", "Peugeot", "Peugeot"),
-    w("VF7", "Citroën", "Citroën"),
-    w("WA1", "Audi", "Audi"),
-    w("WAU", "Audi", "Audi"),
-    w("WBA", "BMW", "BMW"),
-    w("WBS", "BMW", "BMW"),
-    w("WDB", "Mercedes-Benz", "Mercedes-Benz"),
-    w("WDC", "Mercedes-Benz", "Mercedes-Benz"),
-    w("WDD", "Mercedes-Benz", "Mercedes-Benz"),
-    w("WMW", "BMW", "MINI"),
-    w("WP0", "Porsche", "Porsche"),
-    w("WP1", "Porsche", "Porsche"),
-    w("WVG", "Volkswagen", "Volkswagen"),
-    w("WVW", "Volkswagen", "Volkswagen"),
-    w("YS3", "Saab", "Saab"),
-    w("YV1", "Volvo Cars", "Volvo"),
-    w("YV4", "Volvo Cars", "Volvo"),
-    w("ZAR", "Alfa Romeo", "Alfa Romeo"),
-    w("ZFA", "Fiat", "Fiat"),
-    w("ZFF", "Ferrari", "Ferrari"),
-    w("ZHW", "Lamborghini", "Lamborghini"),
-];
+/// Grouped by position 1 in ISO 3780 order (`contracts/data/wmi.tsv`: WMI, manufacturer, make, country).
+static TABLE: LazyLock<Vec<Wmi>> = LazyLock::new(|| {
+    rows(include_str!("../../data/wmi.tsv"))
+        .map(|cells| Wmi {
+            wmi: cells[0],
+            manufacturer: cells[1],
+            make: optional(&cells, 2),
+            country: optional(&cells, 3),
+        })
+        .collect()
+});
 
 /// The VIN alphabet in ISO 3780 order: the ranges below run through it (A…Z, then 1…9, 0).
 const ORDER: &str = "ABCDEFGHJKLMNPRSTUVWXYZ1234567890";
 
-/// (position 1, first and last position 2, country).
-const COUNTRIES: &[(char, char, char, &str)] = &[
-    ('1', 'A', '0', "United States"),
-    ('4', 'A', '0', "United States"),
-    ('5', 'A', '0', "United States"),
-    ('2', 'A', '0', "Canada"),
-    ('3', 'A', 'W', "Mexico"),
-    ('6', 'A', 'W', "Australia"),
-    ('8', 'A', 'E', "Argentina"),
-    ('9', 'A', 'E', "Brazil"),
-    ('9', '3', '9', "Brazil"),
-    ('J', 'A', '0', "Japan"),
-    ('K', 'L', 'R', "South Korea"),
-    ('L', 'A', '0', "China"),
-    ('M', 'A', 'E', "India"),
-    ('M', 'F', 'K', "Indonesia"),
-    ('M', 'L', 'R', "Thailand"),
-    ('S', 'A', 'M', "United Kingdom"),
-    ('S', 'N', 'T', "Germany"),
-    ('S', 'U', 'Z', "Poland"),
-    ('T', 'A', 'H', "Switzerland"),
-    ('T', 'J', 'P', "Czech Republic"),
-    ('T', 'R', 'V', "Hungary"),
-    ('V', 'A', 'E', "Austria"),
-    ('V', 'F', 'R', "France"),
-    ('V', 'S', 'W', "Spain"),
-    ('W', 'A', '0', "Germany"),
-    ('X', 'L', 'R', "Netherlands"),
-    ('Y', 'A', 'E', "Belgium"),
-    ('Y', 'F', 'K', "Finland"),
-    ('Y', 'S', 'W', "Sweden"),
-    ('Z', 'A', 'R', "Italy"),
-];
+/// (position 1, first and last position 2, country), from `contracts/data/vin-countries.tsv`.
+static COUNTRIES: LazyLock<Vec<(char, char, char, &'static str)>> = LazyLock::new(|| {
+    rows(include_str!("../../data/vin-countries.tsv"))
+        .map(|cells| (one(cells[0]), one(cells[1]), one(cells[2]), cells[3]))
+        .collect()
+});
+
+/// The rows of a tab-separated table, each as its cells; comment lines (`#`) and blank lines left out.
+fn rows(table: &'static str) -> impl Iterator<Item = Vec<&'static str>> {
+    table
+        .lines()
+        .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
+        .map(|line| line.split('\t').collect())
+}
+
+/// Cell `i`, `None` when it is empty or the row ends before it.
+fn optional(cells: &[&'static str], i: usize) -> Option<&'static str> {
+    cells.get(i).copied().filter(|cell| !cell.is_empty())
+}
+
+/// A one-character cell (a VIN position).
+fn one(cell: &str) -> char {
+    let mut chars = cell.chars();
+    match (chars.next(), chars.next()) {
+        (Some(c), None) => c,
+        _ => panic!("{cell:?} is not one VIN position"),
+    }
+}
 
 pub(super) fn lookup(wmi: &str) -> Option<&'static Wmi> {
     TABLE.iter().find(|e| e.wmi == wmi)
@@ -220,18 +89,27 @@ pub(super) fn region(first: char) -> Option<&'static str> {
 
 #[cfg(test)]
 pub(super) fn check_table() {
+    // Reading the tables panics on a malformed row; then each row is checked against the VIN alphabet.
+    assert!(TABLE.len() > 100, "wmi.tsv lost rows: {}", TABLE.len());
     let mut seen = std::collections::BTreeSet::new();
-    for e in TABLE {
+    for e in TABLE.iter() {
         assert!(seen.insert(e.wmi), "{} twice", e.wmi);
-    }
-    for e in TABLE {
         assert_eq!(e.wmi.len(), 3, "{}", e.wmi);
         assert!(
             e.wmi.chars().all(|c| ORDER.contains(c)),
             "{} has a character no VIN uses",
             e.wmi
         );
+        assert!(!e.manufacturer.is_empty(), "{} has no manufacturer", e.wmi);
     }
+    for (first, from, to, name) in COUNTRIES.iter() {
+        assert!(
+            [first, from, to].iter().all(|c| ORDER.contains(**c)),
+            "{name}: a position no VIN uses"
+        );
+    }
+    assert_eq!(lookup("1C4").map(|e| e.make), Some(None));
+    assert_eq!(lookup("7SA").and_then(|e| e.country), Some("United States"));
     assert_eq!(country('3', 'C'), Some("Mexico"));
     assert_eq!(country('K', 'M'), Some("South Korea"));
     assert_eq!(country('K', 'A'), None);

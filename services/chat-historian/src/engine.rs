@@ -780,10 +780,7 @@ impl Ctx<'_> {
             facts.push(format!("from {seller}"));
         }
         if let Some(c) = details.condition {
-            facts.push(match c {
-                vwc_contracts::Condition::New => "new".to_string(),
-                vwc_contracts::Condition::Used => "used".to_string(),
-            });
+            facts.push(c.as_str().to_string());
         }
         let currency = last.currency.as_deref().unwrap_or("USD");
         if let Some(price) = details.price_cents.or(last.cost_cents) {
@@ -1080,7 +1077,7 @@ impl Ctx<'_> {
     /// The same figures as the overview's `fuel` (vwc_contracts::fuel), in a sentence, citing the
     /// fill-ups that bound the newest measured interval and the first one measured.
     fn fuel_economy(&self) -> Answer {
-        use vwc_contracts::fuel::{EconomyUnit, economy};
+        use vwc_contracts::fuel::economy;
         let unit = self.k.unit();
         let Some(e) = economy(unit, &self.k.events) else {
             return text_answer(
@@ -1089,10 +1086,7 @@ impl Ctx<'_> {
                 Vec::new(),
             );
         };
-        let label = match e.unit {
-            EconomyUnit::Mpg => "mpg",
-            EconomyUnit::LitresPer100Km => "L/100 km",
-        };
+        let label = e.unit.label();
         let by_id = |id: &str| self.k.events.iter().find(|ev| ev.id.as_ref() == id);
         let (Some(average), Some(latest)) = (e.average, e.intervals.first()) else {
             let cited: Vec<Citation> = self

@@ -10,6 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use vwc_contracts::FieldError;
 use vwc_contracts::maintenance::MaintenanceStatus;
+use vwc_contracts::validation::Validator;
 use vwc_store::StoreError;
 
 use crate::engine::{self, ENGINE_NAME, ENGINE_VERSION, Prepared, PreviousTurn};
@@ -203,29 +204,14 @@ impl Historian {
     pub async fn ask(&self, ask: Ask, now: DateTime<Utc>) -> Result<Asked, AskError> {
         let started = Instant::now();
         let question = ask.question.trim().to_string();
-        let mut errors = Vec::new();
-        if question.is_empty() {
-            errors.push(FieldError {
-                field: "question".into(),
-                message: "must not be blank".into(),
-            });
-        } else if question.chars().count() > MAX_QUESTION_CHARS {
-            errors.push(FieldError {
-                field: "question".into(),
-                message: format!("must be at most {MAX_QUESTION_CHARS} characters"),
-            });
-        }
+        let mut v = Validator::default();
+        v.text("question", &question, 1, MAX_QUESTION_CHARS);
         if let Some(id) = &ask.conversation_id
             && (id.is_empty() || id.len() > 80)
         {
-            errors.push(FieldError {
-                field: "conversationId".into(),
-                message: "must be a conversation id".into(),
-            });
+            v.fail("conversationId", "must be a conversation id");
         }
-        if !errors.is_empty() {
-            return Err(AskError::Invalid(errors));
-        }
+        v.finish().map_err(AskError::Invalid)?;
         let vehicle = VehicleRef::new(&ask.org_id, &ask.vehicle_id);
         let prepared = self.prepared_for(&vehicle).await?;
         let previous = match &ask.conversation_id {
@@ -299,15 +285,9 @@ impl Historian {
         let comment = comment
             .map(|c| c.trim().to_string())
             .filter(|c| !c.is_empty());
-        if comment
-            .as_ref()
-            .is_some_and(|c| c.chars().count() > MAX_COMMENT_CHARS)
-        {
-            return Err(FeedbackError::Invalid(vec![FieldError {
-                field: "comment".into(),
-                message: format!("must be at most {MAX_COMMENT_CHARS} characters"),
-            }]));
-        }
+        let mut v = Validator::default();
+        v.opt_text("comment", comment.as_deref(), MAX_COMMENT_CHARS);
+        v.finish().map_err(FeedbackError::Invalid)?;
         let feedback = Feedback {
             helpful,
             comment,

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use vwc_contracts::maintenance::OdometerEstimateView;
 use vwc_contracts::{OdometerUnit, VehicleEvent};
 
-use crate::fuel::{EconomyUnit, FuelCost};
+use crate::fuel::{FuelCost, round};
 use crate::store::{CostBucket, CostKey, CostTotal, MaintenanceView, OdometerView};
 
 /// Costs in one currency.
@@ -255,11 +255,6 @@ pub struct FleetFuelRow {
     pub drop_flagged: bool,
 }
 
-fn round_to(value: f64, places: i32) -> f64 {
-    let scale = 10f64.powi(places);
-    (value * scale).round() / scale
-}
-
 /// A vehicle's fuel row over [`from`, `to`] from its whole fuel history: volume and spending of the
 /// fill-ups in the range, economy and cost per distance of the full-to-full intervals that close in it.
 /// `None` when the vehicle has no fill-up in the range.
@@ -284,24 +279,11 @@ pub fn fleet_fuel_row(
     let intervals: Vec<_> = whole.intervals.iter().filter(|i| in_range(i.to)).collect();
     let measured_distance: f64 = intervals.iter().map(|i| i.distance).sum();
     let volume_used: f64 = intervals.iter().map(|i| i.volume).sum();
-    let average = (volume_used > 0.0).then(|| {
-        round_to(
-            match whole.unit {
-                EconomyUnit::Mpg => measured_distance / volume_used,
-                EconomyUnit::LitresPer100Km => volume_used / measured_distance * 100.0,
-            },
-            2,
-        )
-    });
+    let average = (volume_used > 0.0)
+        .then(|| round(whole.unit.economy_of(measured_distance, volume_used), 2));
     let mut costs = in_range_figures.costs;
     for c in &mut costs {
-        let (cents, distance) = intervals
-            .iter()
-            .filter(|i| i.currency.as_deref() == Some(c.currency.as_str()))
-            .fold((0u64, 0f64), |(s, d), i| {
-                (s + i.cost_cents.unwrap_or(0), d + i.distance)
-            });
-        c.per_distance_cents = (distance > 0.0).then(|| round_to(cents as f64 / distance, 2));
+        c.measure(intervals.iter().copied());
     }
     Some(FleetFuelRow {
         vehicle_id: vehicle_id.to_string(),
@@ -310,7 +292,7 @@ pub fn fleet_fuel_row(
         volume_unit: whole.volume_unit,
         fill_ups: in_range_figures.fill_ups,
         volume: in_range_figures.total_volume,
-        measured_distance: round_to(measured_distance, 1),
+        measured_distance: round(measured_distance, 1),
         average,
         costs,
         drop_flagged: whole.drop.is_some(),

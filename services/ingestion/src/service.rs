@@ -162,26 +162,9 @@ impl Ingestion {
         traceparent: Option<String>,
     ) -> Result<Vehicle, RegisterError> {
         let now = self.now();
-        let new = new.validate(now).map_err(RegisterError::Invalid)?;
-        let vehicle = Vehicle {
-            id: VehicleId::generate(),
-            org_id: org_id.into(),
-            vin: new.vin,
-            year: new.year,
-            make: new.make.trim().to_string(),
-            model: new.model.trim().to_string(),
-            trim: new.trim,
-            nickname: new.nickname,
-            odometer_unit: new.odometer_unit.unwrap_or_default(),
-            registered_at: now,
-            purchase_price_cents: new.purchase_price_cents,
-            purchase_currency: new.purchase_currency,
-            plate: None,
-            colour: None,
-            status: Default::default(),
-            sale: None,
-            archived_at: None,
-        };
+        let vehicle = new
+            .validate(VehicleId::generate(), org_id.into(), now)
+            .map_err(RegisterError::Invalid)?;
         let registered = envelope(
             &vehicle,
             traceparent.clone(),

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use vwc_contracts::ids::new_id;
 use vwc_contracts::maintenance::{Channel, MaintenanceStatus, NotificationDelivered, ReminderDue};
+use vwc_contracts::text::money;
 use vwc_contracts::valuation::{ValuationDrop, ValuationUpdated};
 use vwc_contracts::{Envelope, VehicleId};
 
@@ -114,18 +115,6 @@ pub fn plan_notification(
 
 /// `task` of the reminder-shaped record a valuation drop is stored as.
 pub const VALUATION_DROP_TASK: &str = "valuation_drop";
-
-fn money(cents: u64, currency: &str) -> String {
-    let whole = (cents / 100).to_string();
-    let mut grouped = String::new();
-    for (i, ch) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(ch);
-    }
-    format!("{grouped}.{:02} {currency}", cents % 100)
-}
 
 /// The in-app notification for a valuation drop of more than 10 % (issue 8). It is stored like a
 /// reminder (keyed by the drop id, so a re-published drop is told once) and told in-app only: the

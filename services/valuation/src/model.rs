@@ -247,19 +247,14 @@ fn years_between(from: NaiveDate, to: NaiveDate) -> f64 {
     (to - from).num_days() as f64 / DAYS_PER_YEAR
 }
 
+/// Whole cents, "-" before a loss only: "27,490.00 USD", "-582.00 USD".
 fn money(cents: f64, currency: &str) -> String {
     let c = cents.round() as i64;
     let sign = if c < 0 { "-" } else { "" };
-    let c = c.unsigned_abs();
-    let whole = (c / 100).to_string();
-    let mut grouped = String::new();
-    for (i, ch) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(ch);
-    }
-    format!("{sign}{grouped}.{:02} {currency}", c % 100)
+    format!(
+        "{sign}{}",
+        vwc_contracts::text::money(c.unsigned_abs(), currency)
+    )
 }
 
 fn unit_str(unit: OdometerUnit) -> &'static str {
@@ -523,7 +518,7 @@ pub fn value_on(
                         "17c on {day}: pre-loss {} × 10 % × damage {:.2} ({}{}) × mileage {:.2} ({miles} mi) = {}",
                         money(pre_loss, &currency),
                         damage as f64 / 100.0,
-                        severity_str(*severity),
+                        severity.as_str(),
                         if *structural { ", structural" } else { ", no structural damage" },
                         mileage as f64 / 100.0,
                         money(dv as f64, &currency),
@@ -673,15 +668,6 @@ pub fn value_on(
         odometer: walk.latest.map(|l| l.0),
         odometer_unit: profile.unit,
         factors,
-    }
-}
-
-fn severity_str(s: Severity) -> &'static str {
-    match s {
-        Severity::Minor => "minor",
-        Severity::Moderate => "moderate",
-        Severity::Major => "major",
-        Severity::Severe => "severe",
     }
 }
 

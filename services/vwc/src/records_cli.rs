@@ -36,11 +36,7 @@ pub struct ImportArgs {
 }
 
 fn parse_volume_unit(s: &str) -> Result<vwc_contracts::VolumeUnit, String> {
-    match s {
-        "gal" => Ok(vwc_contracts::VolumeUnit::Gal),
-        "l" => Ok(vwc_contracts::VolumeUnit::L),
-        _ => Err("must be gal or l".into()),
-    }
+    s.parse().map_err(|_| "must be gal or l".into())
 }
 
 #[derive(Debug, clap::Args)]
@@ -60,12 +56,14 @@ pub struct ExportArgs {
 }
 
 fn parse_kind(s: &str) -> Result<EventKind, String> {
-    match s {
-        "maintenance" => Ok(EventKind::Maintenance),
-        "repair" => Ok(EventKind::Repair),
-        "upgrade" => Ok(EventKind::Upgrade),
-        _ => Err("must be maintenance, repair or upgrade".into()),
-    }
+    EventKind::parse(s)
+        .filter(|k| {
+            matches!(
+                k,
+                EventKind::Maintenance | EventKind::Repair | EventKind::Upgrade
+            )
+        })
+        .ok_or_else(|| "must be maintenance, repair or upgrade".into())
 }
 
 fn quiet(mut opts: EmbeddedOptions) -> EmbeddedOptions {
@@ -171,4 +169,23 @@ pub async fn export(args: ExportArgs, opts: EmbeddedOptions) -> anyhow::Result<(
     }
     eprintln!("{} events", events.len());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use vwc_contracts::{EventKind, VolumeUnit};
+
+    #[test]
+    fn kinds_and_volume_units_are_read_by_their_wire_names() {
+        assert_eq!(super::parse_kind("repair"), Ok(EventKind::Repair));
+        for refused in ["fuel", "Repair", ""] {
+            assert!(super::parse_kind(refused).is_err(), "{refused}");
+        }
+        assert_eq!(super::parse_volume_unit("gal"), Ok(VolumeUnit::Gal));
+        assert_eq!(super::parse_volume_unit("l"), Ok(VolumeUnit::L));
+        assert_eq!(
+            super::parse_volume_unit("pint"),
+            Err("must be gal or l".to_string())
+        );
+    }
 }

@@ -11,8 +11,8 @@ use vwc_testkit::{eventually, vin};
 
 mod common;
 use common::{
-    days_ago, detail_mentions, names_field, patch, pluck, post, record, record_each, registered,
-    spawn_as, spawn_with_vehicle,
+    days_ago, detail_mentions, names_field, patch, pluck, poll_get, post, record, record_each,
+    registered, spawn_as, spawn_with_vehicle,
 };
 
 #[tokio::test]
@@ -42,14 +42,10 @@ async fn details_change_and_the_unit_only_before_any_odometer() {
             &json!("active")
         )
     );
-    eventually(
-        "the edge shows the plate",
-        Duration::from_secs(30),
-        || async {
-            let v = app.get_ok(&owner, &path).await;
-            (v["plate"] == "7ABC123" && v["odometerUnit"] == "km").then_some(())
-        },
-    )
+    // The edge may not have projected the registration yet: 404 until it has (poll_get waits through it).
+    poll_get(&app, &owner, &path, "the edge shows the plate", |v| {
+        (v["plate"] == "7ABC123" && v["odometerUnit"] == "km").then_some(())
+    })
     .await;
     // null (or "") clears a text field.
     let (status, _, cleared) = patch(&app, &owner, &path, &json!({"nickname": null})).await;

@@ -6,8 +6,8 @@
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
+use vwc_contracts::Vehicle;
 use vwc_contracts::maintenance::{MaintenanceItemView, MaintenanceStatus};
-use vwc_contracts::{OdometerUnit, Vehicle};
 
 /// How often a subscribed calendar should re-read the feed.
 pub const REFRESH: &str = "PT6H";
@@ -92,10 +92,7 @@ fn event(
     item: &MaintenanceItemView,
     due: DueBy,
 ) {
-    let unit = match v.vehicle.odometer_unit {
-        OdometerUnit::Mi => "mi",
-        OdometerUnit::Km => "km",
-    };
+    let unit = v.vehicle.odometer_unit.as_str();
     let stamp = v.evaluated_at.format("%Y%m%dT%H%M%SZ").to_string();
     let date = due.date();
     let end = date.checked_add_days(Days::new(1)).unwrap_or(date);
