@@ -178,24 +178,12 @@ async fn vehicle_calendar(
 }
 
 async fn fleet_calendar(state: &CalendarState, org_id: &OrgId) -> Result<Response, ApiError> {
-    let mut vehicles = Vec::new();
-    let mut after: Option<VehicleId> = None;
-    loop {
-        let page = state
-            .store
-            .vehicles(org_id, after.as_ref(), 200)
-            .await
-            .map_err(ApiError::internal)?;
-        let last = page.last().map(|v| v.vehicle.id.clone());
-        let full = page.len() == 200;
-        // Sold and archived vehicles leave the fleet feed.
-        vehicles.extend(page.into_iter().filter(|v| !v.vehicle.is_retired()));
-        if !full || vehicles.len() >= MAX_FLEET_VEHICLES {
-            break;
-        }
-        after = last;
-    }
-    vehicles.truncate(MAX_FLEET_VEHICLES);
+    // Sold and archived vehicles leave the fleet feed.
+    let vehicles = state
+        .store
+        .vehicles_up_to(org_id, |v| !v.vehicle.is_retired(), MAX_FLEET_VEHICLES)
+        .await
+        .map_err(ApiError::internal)?;
     let mut views = Vec::with_capacity(vehicles.len());
     for v in &vehicles {
         let m = state

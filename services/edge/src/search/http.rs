@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vwc_auth::Permission;
-use vwc_contracts::{OrgId, VehicleId};
+use vwc_contracts::OrgId;
 use vwc_http::openapi::ResourceQuery;
 use vwc_http::{ApiError, Auth, Json};
 
@@ -140,24 +140,6 @@ async fn records(
     Ok((out, truncated))
 }
 
-async fn all_vehicles(state: &EdgeState, org: &OrgId) -> Result<Vec<VehicleView>, ApiError> {
-    let mut all = Vec::new();
-    let mut after: Option<VehicleId> = None;
-    loop {
-        let page = state
-            .store
-            .vehicles(org, after.as_ref(), 200)
-            .await
-            .map_err(ApiError::internal)?;
-        let full = page.len() == 200;
-        after = page.last().map(|v| v.vehicle.id.clone());
-        all.extend(page);
-        if !full || all.len() >= MAX_RECORDS {
-            return Ok(all);
-        }
-    }
-}
-
 /// Search the organisation's records
 ///
 /// Every timeline record of the caller's organisation (or of one vehicle) whose title, notes, vendor or
@@ -233,7 +215,11 @@ async fn search(
                 .map_err(ApiError::internal)?
                 .ok_or(ApiError::NotFound("vehicle"))?,
         ],
-        None => all_vehicles(&state, &org).await?,
+        None => state
+            .store
+            .vehicles_up_to(&org, |_| true, MAX_RECORDS)
+            .await
+            .map_err(ApiError::internal)?,
     };
     let (records, truncated) = records(&state, &org, vehicles).await?;
     let fields: Vec<_> = records.iter().map(|(_, e)| searchable_fields(e)).collect();
