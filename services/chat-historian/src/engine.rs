@@ -325,9 +325,8 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 impl Ctx<'_> {
     fn acquired_at(&self) -> Option<DateTime<Utc>> {
         self.k
-            .events
-            .iter()
-            .find(|e| e.kind == EventKind::Acquisition)
+            .of_kind(EventKind::Acquisition)
+            .next()
             .map(|e| e.occurred_at)
     }
 
@@ -688,12 +687,7 @@ impl Ctx<'_> {
     }
 
     fn accidents(&self, s: &Slots) -> Answer {
-        let slots = Slots {
-            kind: Some(EventKind::Collision),
-            range: s.range.clone(),
-            before: s.before,
-            ..Slots::default()
-        };
+        let slots = s.of_kind(EventKind::Collision);
         let found = self.select(&slots);
         if found.is_empty() {
             return self.nothing("collision", &slots);
@@ -756,12 +750,7 @@ impl Ctx<'_> {
     }
 
     fn purchase(&self) -> Answer {
-        let found: Vec<&VehicleEvent> = self
-            .k
-            .events
-            .iter()
-            .filter(|e| e.kind == EventKind::Acquisition)
-            .collect();
+        let found: Vec<&VehicleEvent> = self.k.of_kind(EventKind::Acquisition).collect();
         let Some(last) = found.last() else {
             return text_answer(
                 "No purchase is recorded for this vehicle.".into(),
@@ -845,12 +834,7 @@ impl Ctx<'_> {
             }
             return text_answer(text, citations);
         }
-        let appraisals: Vec<&VehicleEvent> = self
-            .k
-            .events
-            .iter()
-            .filter(|e| e.kind == EventKind::Valuation)
-            .collect();
+        let appraisals: Vec<&VehicleEvent> = self.k.of_kind(EventKind::Valuation).collect();
         let Some(last) = appraisals.last() else {
             return text_answer(
                 "No valuation is recorded for this vehicle yet, and the valuation service has not published an estimate."
@@ -1148,11 +1132,8 @@ impl Ctx<'_> {
 
     fn upgrades(&self, s: &Slots) -> Answer {
         let slots = Slots {
-            kind: Some(EventKind::Upgrade),
-            range: s.range.clone(),
-            before: s.before,
             vendor: s.vendor.clone(),
-            ..Slots::default()
+            ..s.of_kind(EventKind::Upgrade)
         };
         let found = self.select(&slots);
         if found.is_empty() {
@@ -1234,12 +1215,7 @@ impl Ctx<'_> {
     }
 
     fn ownership_length(&self) -> Answer {
-        let Some(bought) = self
-            .k
-            .events
-            .iter()
-            .rfind(|e| e.kind == EventKind::Acquisition)
-        else {
+        let Some(bought) = self.k.of_kind(EventKind::Acquisition).next_back() else {
             return text_answer("No purchase is recorded for this vehicle, so how long it has been owned is not known.".into(), Vec::new());
         };
         let (y, m, d) = calendar_difference(bought.occurred_at.date_naive(), self.now.date_naive());

@@ -54,7 +54,6 @@ pub struct Ask {
 }
 
 /// A maintenance recommendation from the vehicle's due items.
-#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Recommendation {
@@ -62,7 +61,9 @@ pub struct Recommendation {
     pub title: String,
     pub status: MaintenanceStatus,
     pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_at: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_odometer: Option<u64>,
     /// A question to ask about it.
     pub prompt: String,

@@ -78,29 +78,46 @@ impl TimeRange {
 }
 
 /// The slots of a question. Everything optional; the engine says what it used.
-#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Slots {
     /// A maintenance task code (`oil_change`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task: Option<String>,
     /// A part a repair named, as recorded ("front brake pads").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub part: Option<String>,
     /// A repair system as recorded ("brakes").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<EventKind>,
     /// A vendor as recorded ("Main St Auto").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vendor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub range: Option<RangeSpec>,
     /// Only records strictly before this instant (a follow-up's "before that").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before: Option<DateTime<Utc>>,
     /// What the question is about in words ("oil change", "brake pads"), for answers and search.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
 }
 
 impl Slots {
     pub fn has_subject(&self) -> bool {
         self.task.is_some() || self.part.is_some() || self.system.is_some()
+    }
+
+    /// The records of `kind` in this question's time bounds (its range and "before that"), nothing else.
+    pub fn of_kind(&self, kind: EventKind) -> Slots {
+        Slots {
+            kind: Some(kind),
+            range: self.range.clone(),
+            before: self.before,
+            ..Slots::default()
+        }
     }
 }
 

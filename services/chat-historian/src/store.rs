@@ -27,7 +27,6 @@ pub struct Feedback {
 }
 
 /// One question and its answer: a `chat_messages` row, and the audit record of the turn.
-#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatTurn {
@@ -45,6 +44,7 @@ pub struct ChatTurn {
     /// The understood intent (`last_done`, …), follow-ups resolved.
     pub intent: String,
     /// The follow-up the question was (`follow_up_before`, `follow_up_cost`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub follow_up: Option<String>,
     /// The understood slots (task, part, system, kind, vendor, range, before).
     #[schema(value_type = Object)]
@@ -59,9 +59,11 @@ pub struct ChatTurn {
     pub engine_version: String,
     /// Why the configured LLM provider's answer was not used (error, timeout, failed grounding check); the
     /// deterministic answer was given instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback_reason: Option<String>,
     /// From the question's arrival to the answer being ready (before streaming), microseconds.
     pub latency_micros: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feedback: Option<Feedback>,
 }
 

@@ -28,7 +28,6 @@ pub enum DealerPayloadType {
 }
 
 /// One line of a service record or repair order.
-#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DealerLine {
@@ -36,13 +35,14 @@ pub struct DealerLine {
     #[schema(min_length = 1, max_length = 120, pattern = "\\S")]
     pub description: String,
     /// Maintenance task code such as `oil_change` (service records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<TaskCode>)]
     pub task: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount_cents: Option<u64>,
 }
 
 /// A dealer webhook body.
-#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schema(example = json!(examples::service_record()))]
@@ -54,12 +54,15 @@ pub struct DealerPayload {
     pub vin: String,
     /// Not before 1886 and at most a day in the future.
     pub occurred_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(maximum = 4_999_999)]
     pub odometer: Option<u64>,
     /// Invoice total; for an appraisal the appraised value, for a sale the price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(maximum = 100_000_000_000_u64)]
     pub total_cents: Option<u64>,
     /// ISO 4217; defaults to USD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<CurrencyCode>)]
     pub currency: Option<String>,
     /// Service records need at least one line with a `task`.
@@ -67,22 +70,32 @@ pub struct DealerPayload {
     #[schema(max_items = 200)]
     pub lines: Vec<DealerLine>,
     /// The dealer's own reference (repair-order number, deal number).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
     /// The timeline title; a default for the type when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(max_length = 4000)]
     pub notes: Option<String>,
     /// Repair orders: the system repaired (e.g. `brakes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(max_length = 120)]
     pub system: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warranty: Option<bool>,
     /// Sales: `new` or `used`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub condition: Option<Condition>,
     /// Collision reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity: Option<Severity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub structural: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub airbag_deployed: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(max_length = 120)]
     pub insurance_claim_id: Option<String>,
 }
