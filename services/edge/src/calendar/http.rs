@@ -12,18 +12,18 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use vwc_auth::{Permission, TokenVerifier};
+use vwc_auth::TokenVerifier;
 use vwc_contracts::{OrgId, VehicleId};
 use vwc_http::openapi::{
     BearerRoute, InternalServerError, NotFound, ResourceRoute, ServiceUnavailable, TooManyRequests,
 };
-use vwc_http::{ApiError, Auth, Disposition, FileHeaders, Json, file_response};
+use vwc_http::{Admitted, ApiError, Auth, Disposition, FileHeaders, Json, file_response};
 
 use super::ics::{self, VehicleCalendar};
 use super::keys::{CalendarKeyStore, FeedSecret};
 use super::signing::{self, FeedScope};
 use crate::EdgeStore;
-use crate::http::org_of;
+use crate::http::gate::{ConfigureNotifications, ReadFleet, ReadVehicles};
 use crate::query::VehicleIdParam;
 use crate::store::VehicleView;
 
@@ -247,11 +247,10 @@ async fn check_signature(
 )]
 async fn vehicle_feed(
     State(state): State<CalendarState>,
-    auth: Auth,
+    Admitted { org, .. }: Admitted<ReadVehicles>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    auth.require(Permission::ReadVehicles)?;
-    vehicle_calendar(&state, &org_of(&auth), &id.into()).await
+    vehicle_calendar(&state, &org, &id.into()).await
 }
 
 /// The fleet's maintenance calendar
@@ -267,9 +266,11 @@ async fn vehicle_feed(
         BearerRoute,
     )
 )]
-async fn fleet_feed(State(state): State<CalendarState>, auth: Auth) -> Result<Response, ApiError> {
-    auth.require(Permission::ReadFleet)?;
-    fleet_calendar(&state, &org_of(&auth)).await
+async fn fleet_feed(
+    State(state): State<CalendarState>,
+    Admitted { org, .. }: Admitted<ReadFleet>,
+) -> Result<Response, ApiError> {
+    fleet_calendar(&state, &org).await
 }
 
 /// A vehicle's calendar subscription URL
@@ -288,13 +289,12 @@ async fn fleet_feed(State(state): State<CalendarState>, auth: Auth) -> Result<Re
 )]
 async fn vehicle_feed_url(
     State(state): State<CalendarState>,
-    auth: Auth,
+    caller: Admitted<ReadVehicles>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<CalendarFeed>, ApiError> {
-    auth.require(Permission::ReadVehicles)?;
-    vehicle_in_org(&state, &org_of(&auth), &VehicleId::from(&id)).await?;
-    current_feed_url(&state, &auth, &headers, FeedScope::Vehicle(id)).await
+    vehicle_in_org(&state, &caller.org, &VehicleId::from(&id)).await?;
+    current_feed_url(&state, &caller.auth, &headers, FeedScope::Vehicle(id)).await
 }
 
 /// The fleet's calendar subscription URL
@@ -312,11 +312,10 @@ async fn vehicle_feed_url(
 )]
 async fn fleet_feed_url(
     State(state): State<CalendarState>,
-    auth: Auth,
+    caller: Admitted<ReadFleet>,
     headers: HeaderMap,
 ) -> Result<Json<CalendarFeed>, ApiError> {
-    auth.require(Permission::ReadFleet)?;
-    current_feed_url(&state, &auth, &headers, FeedScope::Fleet).await
+    current_feed_url(&state, &caller.auth, &headers, FeedScope::Fleet).await
 }
 
 /// Rotate the calendar URLs
@@ -336,19 +335,18 @@ async fn fleet_feed_url(
 )]
 async fn rotate_feed_urls(
     State(state): State<CalendarState>,
-    auth: Auth,
+    caller: Admitted<ConfigureNotifications>,
     headers: HeaderMap,
 ) -> Result<Json<CalendarFeed>, ApiError> {
-    auth.require(Permission::ConfigureNotifications)?;
     let secret = state
         .keys
-        .rotate(auth.org())
+        .rotate(caller.auth.org())
         .await
         .map_err(ApiError::internal)?;
-    tracing::info!(org = auth.org(), "calendar secret rotated");
+    tracing::info!(org = caller.auth.org(), "calendar secret rotated");
     Ok(Json(signed_feed(
         &headers,
-        auth.org(),
+        caller.auth.org(),
         &FeedScope::Fleet,
         &secret,
     )))

@@ -6,16 +6,15 @@ use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use vwc_auth::Permission;
 use vwc_contracts::OrgId;
 use vwc_http::openapi::ResourceQuery;
-use vwc_http::{ApiError, Auth, Json};
+use vwc_http::{Admitted, ApiError, Json};
 
 use super::{Highlight, document, highlights, searchable_fields};
 use crate::calendar::ics::vehicle_label;
 use crate::cursor;
 use crate::http::EdgeState;
-use crate::http::org_of;
+use crate::http::gate::ReadVehicles;
 use crate::query::ApiQuery;
 use crate::store::{EventFilter, TimelinePosition, VehicleView};
 
@@ -158,10 +157,9 @@ async fn records(
 )]
 async fn search(
     State(state): State<EdgeState>,
-    auth: Auth,
+    Admitted { org, .. }: Admitted<ReadVehicles>,
     ApiQuery(query): ApiQuery<SearchQuery>,
 ) -> Result<Json<SearchResults>, ApiError> {
-    auth.require(Permission::ReadVehicles)?;
     let q = query.q.as_deref().map(str::trim).unwrap_or("");
     if q.is_empty() {
         return Err(ApiError::field("q", "required: the words to look for"));
@@ -205,7 +203,6 @@ async fn search(
             }
         },
     };
-    let org = org_of(&auth);
     let vehicles = match vehicle {
         Some(id) => vec![
             state
