@@ -197,7 +197,7 @@ pub trait EdgeStore: Plumbing + crate::corrections::RevisionProjection {
             let page = self.vehicles(org_id, after.as_ref(), VEHICLE_PAGE).await?;
             let last_page = page.len() < VEHICLE_PAGE;
             after = page.last().map(|v| v.vehicle.id.clone());
-            kept.extend(page.into_iter().filter(|v| keep(v)));
+            kept.extend(page.into_iter().filter(keep));
             if last_page || kept.len() >= at_most {
                 kept.truncate(at_most);
                 return Ok(kept);
