@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use vwc_contracts::maintenance::MaintenanceStatus;
+use vwc_contracts::maintenance::{MaintenanceItemView, MaintenanceStatus};
 use vwc_contracts::{EventDetails, EventKind, VehicleEvent};
 
 use crate::excerpts::{KnowledgeBase, Source};
@@ -237,6 +237,30 @@ struct Ctx<'a> {
     question: &'a str,
 }
 
+/// " By kind: …; …." — the totals of `found` in each group `group` puts them in (a record it gives no
+/// group is left out), named by `name`; nothing when they fall in fewer than two groups.
+fn breakdown<K: Ord>(
+    label: &str,
+    found: &[&VehicleEvent],
+    group: impl Fn(&VehicleEvent) -> Option<K>,
+    name: impl Fn(&K) -> String,
+) -> String {
+    let mut groups: BTreeMap<K, Vec<&VehicleEvent>> = BTreeMap::new();
+    for e in found {
+        if let Some(k) = group(e) {
+            groups.entry(k).or_default().push(e);
+        }
+    }
+    if groups.len() < 2 {
+        return String::new();
+    }
+    let parts: Vec<String> = groups
+        .iter()
+        .map(|(k, es)| format!("{} {}", name(k), join_totals(&totals(es.iter().copied()))))
+        .collect();
+    format!(" By {label}: {}.", parts.join("; "))
+}
+
 fn text_answer(text: String, citations: Vec<Citation>) -> Answer {
     Answer {
         text,
@@ -301,9 +325,8 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 impl Ctx<'_> {
     fn acquired_at(&self) -> Option<DateTime<Utc>> {
         self.k
-            .events
-            .iter()
-            .find(|e| e.kind == EventKind::Acquisition)
+            .of_kind(EventKind::Acquisition)
+            .next()
             .map(|e| e.occurred_at)
     }
 
@@ -603,51 +626,28 @@ impl Ctx<'_> {
             plural(found.len(), "record", "records")
         );
         if s.kind.is_none() && !s.has_subject() {
-            let mut by_kind: BTreeMap<EventKind, Vec<&VehicleEvent>> = BTreeMap::new();
-            for e in &found {
-                by_kind.entry(e.kind).or_default().push(e);
-            }
-            if by_kind.len() > 1 {
-                let parts: Vec<String> = by_kind
-                    .iter()
-                    .map(|(k, es)| {
-                        format!(
-                            "{} {}",
-                            kind_noun(*k),
-                            join_totals(&totals(es.iter().copied()))
-                        )
-                    })
-                    .collect();
-                text.push_str(&format!(" By kind: {}.", parts.join("; ")));
-            }
+            text.push_str(&breakdown(
+                "kind",
+                &found,
+                |e| Some(e.kind),
+                |k| kind_noun(*k).to_string(),
+            ));
         }
         if s.range.is_none() {
-            let mut by_year: BTreeMap<i32, Vec<&VehicleEvent>> = BTreeMap::new();
-            for e in &found {
-                by_year.entry(e.occurred_at.year()).or_default().push(e);
-            }
-            if by_year.len() > 1 {
-                let parts: Vec<String> = by_year
-                    .iter()
-                    .map(|(y, es)| format!("{y} {}", join_totals(&totals(es.iter().copied()))))
-                    .collect();
-                text.push_str(&format!(" By year: {}.", parts.join("; ")));
-            }
+            text.push_str(&breakdown(
+                "year",
+                &found,
+                |e| Some(e.occurred_at.year()),
+                |y| y.to_string(),
+            ));
         }
-        if s.vendor.is_none() && found.iter().any(|e| e.vendor.is_some()) {
-            let mut by_vendor: BTreeMap<String, Vec<&VehicleEvent>> = BTreeMap::new();
-            for e in &found {
-                if let Some(v) = &e.vendor {
-                    by_vendor.entry(v.name.clone()).or_default().push(e);
-                }
-            }
-            if by_vendor.len() > 1 {
-                let parts: Vec<String> = by_vendor
-                    .iter()
-                    .map(|(v, es)| format!("{v} {}", join_totals(&totals(es.iter().copied()))))
-                    .collect();
-                text.push_str(&format!(" By vendor: {}.", parts.join("; ")));
-            }
+        if s.vendor.is_none() {
+            text.push_str(&breakdown(
+                "vendor",
+                &found,
+                |e| e.vendor.as_ref().map(|v| v.name.clone()),
+                String::clone,
+            ));
         }
         text_answer(text, found.iter().map(|e| cite(e)).collect())
     }
@@ -687,12 +687,7 @@ impl Ctx<'_> {
     }
 
     fn accidents(&self, s: &Slots) -> Answer {
-        let slots = Slots {
-            kind: Some(EventKind::Collision),
-            range: s.range.clone(),
-            before: s.before,
-            ..Slots::default()
-        };
+        let slots = s.of_kind(EventKind::Collision);
         let found = self.select(&slots);
         if found.is_empty() {
             return self.nothing("collision", &slots);
@@ -755,12 +750,7 @@ impl Ctx<'_> {
     }
 
     fn purchase(&self) -> Answer {
-        let found: Vec<&VehicleEvent> = self
-            .k
-            .events
-            .iter()
-            .filter(|e| e.kind == EventKind::Acquisition)
-            .collect();
+        let found: Vec<&VehicleEvent> = self.k.of_kind(EventKind::Acquisition).collect();
         let Some(last) = found.last() else {
             return text_answer(
                 "No purchase is recorded for this vehicle.".into(),
@@ -841,12 +831,7 @@ impl Ctx<'_> {
             }
             return text_answer(text, citations);
         }
-        let appraisals: Vec<&VehicleEvent> = self
-            .k
-            .events
-            .iter()
-            .filter(|e| e.kind == EventKind::Valuation)
-            .collect();
+        let appraisals: Vec<&VehicleEvent> = self.k.of_kind(EventKind::Valuation).collect();
         let Some(last) = appraisals.last() else {
             return text_answer(
                 "No valuation is recorded for this vehicle yet, and the valuation service has not published an estimate."
@@ -902,13 +887,7 @@ impl Ctx<'_> {
                 MaintenanceStatus::Unknown => "of unknown status (no record to count from)",
             };
             let mut text = format!("{}: {status}", item.title);
-            let mut when = Vec::new();
-            if let Some(d) = item.due_at {
-                when.push(format!("due on {d}"));
-            }
-            if let Some(o) = item.due_odometer {
-                when.push(format!("at {}", odometer(o, self.k.unit())));
-            }
+            let when = self.due_terms(item, "at");
             if !when.is_empty() {
                 text.push_str(&format!(", {}", when.join(" or ")));
             }
@@ -919,15 +898,7 @@ impl Ctx<'_> {
                 text.push_str(&format!(" — {}", item.reason));
             }
             text.push_str(&format!(", as of {}.", date(&schedule.evaluated_at)));
-            let mut citations = Vec::new();
-            if let Some(at) = item.last_done_at
-                && let Some(e) = self.k.events.iter().rev().find(|e| {
-                    (e.occurred_at - at).num_milliseconds().abs() < 1_000
-                        && e.maintenance_tasks().contains(&item.task)
-                })
-            {
-                citations.push(cite(e));
-            }
+            let citations = self.last_done_record(item).map(cite).into_iter().collect();
             return text_answer(text, citations);
         }
         let mut due: Vec<_> = schedule
@@ -967,29 +938,14 @@ impl Ctx<'_> {
                     "due soon"
                 };
                 let mut line = format!("{}: {status}", i.title);
-                let mut when = Vec::new();
-                if let Some(d) = i.due_at {
-                    when.push(format!("due on {d}"));
-                }
-                if let Some(o) = i.due_odometer {
-                    when.push(format!("due at {}", odometer(o, self.k.unit())));
-                }
+                let when = self.due_terms(i, "due at");
                 if !when.is_empty() {
                     line.push_str(&format!(" ({})", when.join(" or ")));
                 }
                 if !i.reason.is_empty() {
                     line.push_str(&format!(" — {}", i.reason));
                 }
-                // The record that last did it: what the due date counts from.
-                if let Some(at) = i.last_done_at
-                    && let Some(e) = self.k.events.iter().rev().find(|e| {
-                        // The schedule keeps instants to the microsecond; a record may hold more.
-                        (e.occurred_at - at).num_milliseconds().abs() < 1_000
-                            && e.maintenance_tasks().contains(&i.task)
-                    })
-                {
-                    citations.push(cite(e));
-                }
+                citations.extend(self.last_done_record(i).map(cite));
                 line
             })
             .collect();
@@ -1003,6 +959,28 @@ impl Ctx<'_> {
     }
 
     /// Readings over the last year of records (or all of them), the daily rate between the first and last.
+    /// When `item` falls due: "due on 2026-06-01" and "`odometer_words` 45,000 mi", whichever it has.
+    fn due_terms(&self, item: &MaintenanceItemView, odometer_words: &str) -> Vec<String> {
+        let mut when = Vec::new();
+        if let Some(d) = item.due_at {
+            when.push(format!("due on {d}"));
+        }
+        if let Some(o) = item.due_odometer {
+            when.push(format!("{odometer_words} {}", odometer(o, self.k.unit())));
+        }
+        when
+    }
+
+    /// The record that last did `item`: what its due date counts from.
+    fn last_done_record(&self, item: &MaintenanceItemView) -> Option<&VehicleEvent> {
+        let at = item.last_done_at?;
+        self.k.events.iter().rev().find(|e| {
+            // The schedule keeps instants to the microsecond; a record may hold more.
+            (e.occurred_at - at).num_milliseconds().abs() < 1_000
+                && e.maintenance_tasks().contains(&item.task)
+        })
+    }
+
     fn usage(&self) -> Option<Usage<'_>> {
         let readings: Vec<&VehicleEvent> = self
             .k
@@ -1148,11 +1126,8 @@ impl Ctx<'_> {
 
     fn upgrades(&self, s: &Slots) -> Answer {
         let slots = Slots {
-            kind: Some(EventKind::Upgrade),
-            range: s.range.clone(),
-            before: s.before,
             vendor: s.vendor.clone(),
-            ..Slots::default()
+            ..s.of_kind(EventKind::Upgrade)
         };
         let found = self.select(&slots);
         if found.is_empty() {
@@ -1234,12 +1209,7 @@ impl Ctx<'_> {
     }
 
     fn ownership_length(&self) -> Answer {
-        let Some(bought) = self
-            .k
-            .events
-            .iter()
-            .rfind(|e| e.kind == EventKind::Acquisition)
-        else {
+        let Some(bought) = self.k.of_kind(EventKind::Acquisition).next_back() else {
             return text_answer("No purchase is recorded for this vehicle, so how long it has been owned is not known.".into(), Vec::new());
         };
         let (y, m, d) = calendar_difference(bought.occurred_at.date_naive(), self.now.date_naive());

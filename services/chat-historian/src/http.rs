@@ -17,13 +17,16 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use vwc_auth::{Permission, TokenVerifier};
+use vwc_auth::TokenVerifier;
 use vwc_http::openapi::{RequestBody, ResourceRoute};
-use vwc_http::{ApiError, Auth, Json, RawBody, parse_json};
+use vwc_http::{Admitted, ApiError, Json, RawBody, parse_json};
 
 use crate::engine::{Citation, KnowledgeCitation, chunks};
 use crate::historian::{Ask, AskError, FeedbackError, Historian, Suggestions};
 use crate::store::{Conversation, Feedback, MessageRef, VehicleRef};
+
+// The one permission every chat route needs (docs/roles.md).
+vwc_http::permission_gate!(Chat);
 
 #[derive(Clone)]
 pub struct ChatState {
@@ -169,20 +172,19 @@ fn wants_json(headers: &HeaderMap) -> bool {
 )]
 async fn ask(
     State(state): State<ChatState>,
-    auth: Auth,
+    caller: Admitted<Chat>,
     Path(vehicle_id): Path<String>,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
-    auth.require(Permission::Chat)?;
     let request: ChatRequest = parse_json(&headers, &body)?;
     let asked = state
         .historian
         .ask(
             Ask {
-                org_id: auth.org().to_string(),
+                org_id: caller.auth.org().to_string(),
                 vehicle_id,
-                asked_by: auth.0.sub.clone(),
+                asked_by: caller.auth.0.sub.clone(),
                 question: request.question,
                 conversation_id: request.conversation_id,
             },
@@ -241,14 +243,13 @@ async fn ask(
 )]
 async fn suggestions(
     State(state): State<ChatState>,
-    auth: Auth,
+    caller: Admitted<Chat>,
     Path(vehicle_id): Path<String>,
 ) -> Result<Json<Suggestions>, ApiError> {
-    auth.require(Permission::Chat)?;
     Ok(Json(
         state
             .historian
-            .suggestions(&VehicleRef::new(auth.org(), vehicle_id))
+            .suggestions(&VehicleRef::new(caller.auth.org(), vehicle_id))
             .await?,
     ))
 }
@@ -273,13 +274,15 @@ async fn suggestions(
 )]
 async fn conversation(
     State(state): State<ChatState>,
-    auth: Auth,
+    caller: Admitted<Chat>,
     Path((vehicle_id, conversation_id)): Path<(String, String)>,
 ) -> Result<Json<Conversation>, ApiError> {
-    auth.require(Permission::Chat)?;
     state
         .historian
-        .conversation(&VehicleRef::new(auth.org(), vehicle_id), &conversation_id)
+        .conversation(
+            &VehicleRef::new(caller.auth.org(), vehicle_id),
+            &conversation_id,
+        )
         .await?
         .map(Json)
         .ok_or(ApiError::NotFound("conversation"))
@@ -308,24 +311,23 @@ async fn conversation(
 )]
 async fn feedback(
     State(state): State<ChatState>,
-    auth: Auth,
+    caller: Admitted<Chat>,
     Path((vehicle_id, conversation_id, message_id)): Path<(String, String, String)>,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<Json<Feedback>, ApiError> {
-    auth.require(Permission::Chat)?;
     let request: FeedbackRequest = parse_json(&headers, &body)?;
     let feedback = state
         .historian
         .feedback(
             &MessageRef {
-                vehicle: VehicleRef::new(auth.org(), vehicle_id),
+                vehicle: VehicleRef::new(caller.auth.org(), vehicle_id),
                 conversation_id,
                 message_id,
             },
             request.helpful,
             request.comment,
-            &auth.0.sub,
+            &caller.auth.0.sub,
             state.clock.now(),
         )
         .await?;

@@ -109,6 +109,16 @@ impl Slots {
     pub fn has_subject(&self) -> bool {
         self.task.is_some() || self.part.is_some() || self.system.is_some()
     }
+
+    /// The records of `kind` in this question's time bounds (its range and "before that"), nothing else.
+    pub fn of_kind(&self, kind: EventKind) -> Slots {
+        Slots {
+            kind: Some(kind),
+            range: self.range.clone(),
+            before: self.before,
+            ..Slots::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use vwc_contracts::maintenance::MaintenanceScheduleUpdated;
 use vwc_contracts::valuation::Valuation;
-use vwc_contracts::{OdometerUnit, Vehicle, VehicleEvent};
+use vwc_contracts::{EventKind, OdometerUnit, Vehicle, VehicleEvent};
 
 /// Everything the historian knows about one vehicle.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -23,6 +23,11 @@ pub struct VehicleKnowledge {
 }
 
 impl VehicleKnowledge {
+    /// The records of `kind`, in the order `events` keeps them.
+    pub fn of_kind(&self, kind: EventKind) -> impl DoubleEndedIterator<Item = &VehicleEvent> {
+        self.events.iter().filter(move |e| e.kind == kind)
+    }
+
     pub fn unit(&self) -> OdometerUnit {
         self.vehicle
             .as_ref()

@@ -296,28 +296,39 @@ async fn a_grounded_answer_is_used_with_its_citations() {
     assert!(prompt.ends_with("Question: When was the oil last changed?"));
 }
 
+/// Each `(reply, reason)`: the provider answers `reply` to the oil question, the check refuses it for
+/// `reason`, and the deterministic answer is given instead.
+async fn assert_each_falls_back(cases: &[(&str, &str)]) {
+    let expected = deterministic_oil_answer().await;
+    for (reply, reason) in cases {
+        let (turn, _) = ask_oil(Reply::Content(reply.to_string()), Duration::from_secs(8)).await;
+        assert_fell_back(&turn, &expected, reason);
+    }
+}
+
 #[tokio::test]
 async fn an_invented_number_or_date_falls_back() {
     let _one_at_a_time = ONE_AT_A_TIME.lock().await;
-    let expected = deterministic_oil_answer().await;
-    let (turn, _) = ask_oil(
-        Reply::Content("The oil was changed on 2025-07-02 at 45,000 mi [evt_oil_2].".into()),
-        Duration::from_secs(8),
-    )
+    assert_each_falls_back(&[
+        (
+            "The oil was changed on 2025-07-02 at 45,000 mi [evt_oil_2].",
+            "the answer holds 45000",
+        ),
+        (
+            "The oil was changed on 2025-08-02 at 41,250 mi [evt_oil_2].",
+            "the answer holds 2025-08-02",
+        ),
+        (
+            "The oil was changed on August 2, 2025 [evt_oil_2].",
+            "the answer holds month 8",
+        ),
+        // A number no record holds, beside grounded ones.
+        (
+            "It was changed on 2025-07-02 for 129.99 USD, next due in 5 months [evt_oil_2].",
+            "the answer holds 5",
+        ),
+    ])
     .await;
-    assert_fell_back(&turn, &expected, "the answer holds 45000");
-    let (turn, _) = ask_oil(
-        Reply::Content("The oil was changed on 2025-08-02 at 41,250 mi [evt_oil_2].".into()),
-        Duration::from_secs(8),
-    )
-    .await;
-    assert_fell_back(&turn, &expected, "the answer holds 2025-08-02");
-    let (turn, _) = ask_oil(
-        Reply::Content("The oil was changed on August 2, 2025 [evt_oil_2].".into()),
-        Duration::from_secs(8),
-    )
-    .await;
-    assert_fell_back(&turn, &expected, "the answer holds month 8");
     // The same date in words is grounded.
     let (turn, _) = ask_oil(
         Reply::Content("The oil was changed on July 2, 2025 [evt_oil_2].".into()),
@@ -325,40 +336,24 @@ async fn an_invented_number_or_date_falls_back() {
     )
     .await;
     assert_eq!(turn.engine, format!("llm:{MODEL}"));
-    // A number no record holds, beside grounded ones.
-    let (turn, _) = ask_oil(
-        Reply::Content(
-            "It was changed on 2025-07-02 for 129.99 USD, next due in 5 months [evt_oil_2].".into(),
-        ),
-        Duration::from_secs(8),
-    )
-    .await;
-    assert_fell_back(&turn, &expected, "the answer holds 5");
 }
 
 #[tokio::test]
 async fn an_answer_citing_a_record_it_was_not_given_falls_back() {
     let _one_at_a_time = ONE_AT_A_TIME.lock().await;
-    let expected = deterministic_oil_answer().await;
-    let (turn, _) = ask_oil(
-        Reply::Content("The oil was changed on 2025-07-02 [evt_999].".into()),
-        Duration::from_secs(8),
-    )
+    assert_each_falls_back(&[
+        (
+            "The oil was changed on 2025-07-02 [evt_999].",
+            "cites evt_999",
+        ),
+        // The vehicle's own record, but not one retrieved for this question.
+        (
+            "The oil was changed on 2025-07-02 [evt_oil_2] [evt_brakes].",
+            "cites evt_brakes",
+        ),
+        ("The oil was changed on 2025-07-02.", "cites nothing"),
+    ])
     .await;
-    assert_fell_back(&turn, &expected, "cites evt_999");
-    // The vehicle's own record, but not one retrieved for this question.
-    let (turn, _) = ask_oil(
-        Reply::Content("The oil was changed on 2025-07-02 [evt_oil_2] [evt_brakes].".into()),
-        Duration::from_secs(8),
-    )
-    .await;
-    assert_fell_back(&turn, &expected, "cites evt_brakes");
-    let (turn, _) = ask_oil(
-        Reply::Content("The oil was changed on 2025-07-02.".into()),
-        Duration::from_secs(8),
-    )
-    .await;
-    assert_fell_back(&turn, &expected, "cites nothing");
 }
 
 #[tokio::test]

@@ -7,7 +7,9 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use vwc_chat_historian::engine::Citation;
 use vwc_chat_historian::knowledge::{ValuationPoint, ValuationView};
 use vwc_chat_historian::store::{KnowledgeChange as Change, MessageRef, Revision, VehicleRef};
-use vwc_chat_historian::{ChatStore, ChatTurn, Feedback, SqliteChatStore};
+use vwc_chat_historian::{
+    ChatStore, ChatTurn, Conversation, Feedback, SqliteChatStore, VehicleKnowledge,
+};
 use vwc_contracts::maintenance::{
     MaintenanceItemView, MaintenanceScheduleUpdated, MaintenanceStatus,
 };
@@ -81,13 +83,10 @@ fn valuation(amount: u64, day: u32, computed_hour: u32) -> ValuationPoint {
     }
 }
 
-fn schedule(
-    vehicle_id: &str,
-    evaluated_at: DateTime<Utc>,
-    status: MaintenanceStatus,
-) -> MaintenanceScheduleUpdated {
-    MaintenanceScheduleUpdated {
-        vehicle_id: vehicle_id.into(),
+/// `veh_1`'s maintenance schedule evaluated at `evaluated_at`: one oil-change item in `status`.
+fn scheduled(evaluated_at: DateTime<Utc>, status: MaintenanceStatus) -> Change {
+    let schedule = MaintenanceScheduleUpdated {
+        vehicle_id: "veh_1".into(),
         items: vec![MaintenanceItemView {
             task: "oil_change".into(),
             title: "Oil change".into(),
@@ -106,7 +105,21 @@ fn schedule(
         }],
         odometer: None,
         evaluated_at,
-    }
+    };
+    Change::Maintenance(OrgId::from("org_a"), schedule)
+}
+
+/// `veh_1` valued at `amount` as of June `day`, computed at `computed_hour` that day.
+fn valued(amount: u64, day: u32, computed_hour: u32) -> Change {
+    Change::Valuation(veh_1(), valuation(amount, day, computed_hour))
+}
+
+fn corrected(event: &VehicleEvent, revision: u32) -> Change {
+    Change::Revision(Revision::corrected(event.clone(), revision))
+}
+
+fn voided(event: &VehicleEvent, revision: u32) -> Change {
+    Change::Revision(Revision::voided(event.clone(), revision))
 }
 
 fn turn(
@@ -148,49 +161,59 @@ async fn apply(store: &Store, envelope: &str, change: Change) -> bool {
     store.apply_change(envelope, change).await.unwrap()
 }
 
+/// `veh_1`'s knowledge version (it must be known).
+async fn version(store: &Store) -> u64 {
+    store.knowledge_version(&veh_1()).await.unwrap().unwrap()
+}
+
+/// What the store knows of `veh_1` (it must be known).
+async fn known(store: &Store) -> VehicleKnowledge {
+    store.knowledge(&veh_1()).await.unwrap().unwrap()
+}
+
+async fn save(store: &Store, turn: ChatTurn) {
+    store.save_turn(&turn).await.unwrap();
+}
+
+async fn conversation(store: &Store, vehicle: VehicleRef, id: &str) -> Option<Conversation> {
+    store.conversation(&vehicle, id).await.unwrap()
+}
+
+/// Sets `feedback` on `message`: whether the message was there to take it.
+async fn give_feedback(store: &Store, message: MessageRef, feedback: &Feedback) -> bool {
+    store.set_feedback(&message, feedback).await.unwrap()
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Checks
 
 async fn a_vehicle_is_known_only_in_its_organisation(store: Store) {
     let v = vehicle("org_a", "veh_1");
+    let org_b = vref("org_b", "veh_1");
     assert_eq!(store.knowledge_version(&veh_1()).await.unwrap(), None);
     assert!(apply(&store, "env-1", Change::Vehicle(v.clone())).await);
     assert!(store.knowledge_version(&veh_1()).await.unwrap().is_some());
-    assert_eq!(
-        store
-            .knowledge_version(&vref("org_b", "veh_1"))
-            .await
-            .unwrap(),
-        None
-    );
-    assert!(
-        store
-            .knowledge(&vref("org_b", "veh_1"))
-            .await
-            .unwrap()
-            .is_none()
-    );
-    let k = store.knowledge(&veh_1()).await.unwrap().unwrap();
+    assert_eq!(store.knowledge_version(&org_b).await.unwrap(), None);
+    assert!(store.knowledge(&org_b).await.unwrap().is_none());
+    let k = known(&store).await;
     assert_eq!(k.vehicle, Some(v));
     assert!(k.events.is_empty());
 }
 
 async fn events_come_back_in_time_order_and_duplicates_change_nothing(store: Store) {
     let v = vehicle("org_a", "veh_1");
+    let record = |id, day| Change::Record(event(&v, id, at(day, 9)));
     // An event may arrive before its vehicle's registration.
-    assert!(apply(&store, "env-0", Change::Record(event(&v, "e2", at(5, 9)))).await);
+    assert!(apply(&store, "env-0", record("e2", 5)).await);
     apply(&store, "env-1", Change::Vehicle(v.clone())).await;
-    assert!(apply(&store, "env-2", Change::Record(event(&v, "e1", at(1, 9)))).await);
-    assert!(apply(&store, "env-3", Change::Record(event(&v, "e3", at(9, 9)))).await);
-    let before = store.knowledge_version(&veh_1()).await.unwrap().unwrap();
+    assert!(apply(&store, "env-2", record("e1", 1)).await);
+    assert!(apply(&store, "env-3", record("e3", 9)).await);
+    let before = version(&store).await;
     // The same envelope twice; the same record under another envelope.
-    assert!(!apply(&store, "env-3", Change::Record(event(&v, "e3", at(9, 9)))).await);
-    assert!(!apply(&store, "env-9", Change::Record(event(&v, "e3", at(9, 9)))).await);
-    assert_eq!(
-        store.knowledge_version(&veh_1()).await.unwrap(),
-        Some(before)
-    );
-    let k = store.knowledge(&veh_1()).await.unwrap().unwrap();
+    assert!(!apply(&store, "env-3", record("e3", 9)).await);
+    assert!(!apply(&store, "env-9", record("e3", 9)).await);
+    assert_eq!(version(&store).await, before);
+    let k = known(&store).await;
     let ids: Vec<&str> = k.events.iter().map(|e| e.id.as_str()).collect();
     assert_eq!(ids, ["e1", "e2", "e3"]);
     assert_eq!(k.events[0], event(&v, "e1", at(1, 9)));
@@ -200,132 +223,56 @@ async fn events_come_back_in_time_order_and_duplicates_change_nothing(store: Sto
 async fn every_applied_change_bumps_the_knowledge_version(store: Store) {
     let v = vehicle("org_a", "veh_1");
     apply(&store, "env-1", Change::Vehicle(v.clone())).await;
-    let v1 = store.knowledge_version(&veh_1()).await.unwrap().unwrap();
+    let v1 = version(&store).await;
     apply(&store, "env-2", Change::Record(event(&v, "e1", at(1, 9)))).await;
-    let v2 = store.knowledge_version(&veh_1()).await.unwrap().unwrap();
-    apply(
-        &store,
-        "env-3",
-        Change::Valuation(veh_1(), valuation(1_000_000, 2, 0)),
-    )
-    .await;
-    let v3 = store.knowledge_version(&veh_1()).await.unwrap().unwrap();
-    apply(
-        &store,
-        "env-4",
-        Change::Maintenance(
-            OrgId::from("org_a"),
-            schedule("veh_1", at(3, 0), MaintenanceStatus::Ok),
-        ),
-    )
-    .await;
-    let v4 = store.knowledge_version(&veh_1()).await.unwrap().unwrap();
+    let v2 = version(&store).await;
+    apply(&store, "env-3", valued(1_000_000, 2, 0)).await;
+    let v3 = version(&store).await;
+    apply(&store, "env-4", scheduled(at(3, 0), MaintenanceStatus::Ok)).await;
+    let v4 = version(&store).await;
     assert!(v1 < v2 && v2 < v3 && v3 < v4, "{v1} {v2} {v3} {v4}");
 }
 
 async fn a_later_valuation_replaces_an_earlier_one_never_the_reverse(store: Store) {
     apply(&store, "env-1", Change::Vehicle(vehicle("org_a", "veh_1"))).await;
-    assert!(
-        apply(
-            &store,
-            "env-2",
-            Change::Valuation(veh_1(), valuation(2_000_000, 10, 0))
-        )
-        .await
-    );
+    assert!(apply(&store, "env-2", valued(2_000_000, 10, 0)).await);
     // An older point arriving late is acknowledged and ignored.
-    assert!(
-        apply(
-            &store,
-            "env-3",
-            Change::Valuation(veh_1(), valuation(2_100_000, 5, 0))
-        )
-        .await
-    );
-    let k = store.knowledge(&veh_1()).await.unwrap().unwrap();
+    assert!(apply(&store, "env-3", valued(2_100_000, 5, 0)).await);
+    let k = known(&store).await;
     assert_eq!(k.valuation.unwrap().valuation.amount_cents, 2_000_000);
     // The same day computed later wins.
-    apply(
-        &store,
-        "env-4",
-        Change::Valuation(veh_1(), valuation(1_990_000, 10, 6)),
-    )
-    .await;
-    let k = store.knowledge(&veh_1()).await.unwrap().unwrap();
-    assert_eq!(
-        k.valuation.as_ref().unwrap().valuation.amount_cents,
-        1_990_000
-    );
-    assert_eq!(k.valuation.unwrap().envelope_id, "val-1990000");
-    assert!(
-        !apply(
-            &store,
-            "env-4",
-            Change::Valuation(veh_1(), valuation(1, 30, 0))
-        )
-        .await
-    );
+    apply(&store, "env-4", valued(1_990_000, 10, 6)).await;
+    let point = known(&store).await.valuation.unwrap();
+    assert_eq!(point.valuation.amount_cents, 1_990_000);
+    assert_eq!(point.envelope_id, "val-1990000");
+    assert!(!apply(&store, "env-4", valued(1, 30, 0)).await);
 }
 
 async fn a_newer_schedule_replaces_an_older_one_never_the_reverse(store: Store) {
+    let status = |k: VehicleKnowledge| k.maintenance.unwrap().items[0].status;
     apply(&store, "env-1", Change::Vehicle(vehicle("org_a", "veh_1"))).await;
     apply(
         &store,
         "env-2",
-        Change::Maintenance(
-            OrgId::from("org_a"),
-            schedule("veh_1", at(10, 0), MaintenanceStatus::Overdue),
-        ),
+        scheduled(at(10, 0), MaintenanceStatus::Overdue),
     )
     .await;
-    apply(
-        &store,
-        "env-3",
-        Change::Maintenance(
-            OrgId::from("org_a"),
-            schedule("veh_1", at(5, 0), MaintenanceStatus::Ok),
-        ),
-    )
-    .await;
-    let k = store.knowledge(&veh_1()).await.unwrap().unwrap();
-    assert_eq!(
-        k.maintenance.as_ref().unwrap().items[0].status,
-        MaintenanceStatus::Overdue
-    );
+    apply(&store, "env-3", scheduled(at(5, 0), MaintenanceStatus::Ok)).await;
+    assert_eq!(status(known(&store).await), MaintenanceStatus::Overdue);
     apply(
         &store,
         "env-4",
-        Change::Maintenance(
-            OrgId::from("org_a"),
-            schedule("veh_1", at(11, 0), MaintenanceStatus::DueSoon),
-        ),
+        scheduled(at(11, 0), MaintenanceStatus::DueSoon),
     )
     .await;
-    let k = store.knowledge(&veh_1()).await.unwrap().unwrap();
-    assert_eq!(
-        k.maintenance.unwrap().items[0].status,
-        MaintenanceStatus::DueSoon
-    );
+    assert_eq!(status(known(&store).await), MaintenanceStatus::DueSoon);
 }
 
 async fn turns_make_conversations_that_only_their_organisation_and_vehicle_read(store: Store) {
-    store
-        .save_turn(&turn("org_a", "veh_1", "conv_1", "msg_2", at(2, 10)))
-        .await
-        .unwrap();
-    store
-        .save_turn(&turn("org_a", "veh_1", "conv_1", "msg_1", at(2, 9)))
-        .await
-        .unwrap();
-    store
-        .save_turn(&turn("org_a", "veh_1", "conv_2", "msg_3", at(2, 11)))
-        .await
-        .unwrap();
-    let c = store
-        .conversation(&veh_1(), "conv_1")
-        .await
-        .unwrap()
-        .unwrap();
+    save(&store, turn("org_a", "veh_1", "conv_1", "msg_2", at(2, 10))).await;
+    save(&store, turn("org_a", "veh_1", "conv_1", "msg_1", at(2, 9))).await;
+    save(&store, turn("org_a", "veh_1", "conv_2", "msg_3", at(2, 11))).await;
+    let c = conversation(&store, veh_1(), "conv_1").await.unwrap();
     assert_eq!(c.started_by, "user-1");
     let ids: Vec<&str> = c.messages.iter().map(|m| m.message_id.as_str()).collect();
     assert_eq!(ids, ["msg_1", "msg_2"]);
@@ -333,88 +280,45 @@ async fn turns_make_conversations_that_only_their_organisation_and_vehicle_read(
         c.messages[0],
         turn("org_a", "veh_1", "conv_1", "msg_1", at(2, 9))
     );
-    assert!(
-        store
-            .conversation(&vref("org_b", "veh_1"), "conv_1")
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        store
-            .conversation(&vref("org_a", "veh_2"), "conv_1")
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        store
-            .conversation(&veh_1(), "conv_9")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    for (vehicle, id) in [
+        (vref("org_b", "veh_1"), "conv_1"),
+        (vref("org_a", "veh_2"), "conv_1"),
+        (veh_1(), "conv_9"),
+    ] {
+        assert!(conversation(&store, vehicle, id).await.is_none());
+    }
 }
 
 async fn feedback_lands_on_its_turn_only(store: Store) {
-    store
-        .save_turn(&turn("org_a", "veh_1", "conv_1", "msg_1", at(2, 9)))
-        .await
-        .unwrap();
-    store
-        .save_turn(&turn("org_a", "veh_1", "conv_1", "msg_2", at(2, 10)))
-        .await
-        .unwrap();
+    save(&store, turn("org_a", "veh_1", "conv_1", "msg_1", at(2, 9))).await;
+    save(&store, turn("org_a", "veh_1", "conv_1", "msg_2", at(2, 10))).await;
     let fb = Feedback {
         helpful: false,
         comment: Some("wrong date".into()),
         at: at(3, 0),
         by: "user-1".into(),
     };
-    assert!(
-        !store
-            .set_feedback(&message("org_b", "veh_1", "conv_1", "msg_1"), &fb)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .set_feedback(&message("org_a", "veh_1", "conv_2", "msg_1"), &fb)
-            .await
-            .unwrap()
-    );
-    assert!(
-        store
-            .set_feedback(&message("org_a", "veh_1", "conv_1", "msg_1"), &fb)
-            .await
-            .unwrap()
-    );
-    let c = store
-        .conversation(&veh_1(), "conv_1")
-        .await
-        .unwrap()
-        .unwrap();
+    for (org, conversation) in [("org_b", "conv_1"), ("org_a", "conv_2")] {
+        let elsewhere = message(org, "veh_1", conversation, "msg_1");
+        assert!(!give_feedback(&store, elsewhere, &fb).await);
+    }
+    let mine = message("org_a", "veh_1", "conv_1", "msg_1");
+    assert!(give_feedback(&store, mine, &fb).await);
+    let c = conversation(&store, veh_1(), "conv_1").await.unwrap();
     assert_eq!(c.messages[0].feedback, Some(fb));
     assert_eq!(c.messages[1].feedback, None);
 }
 
 async fn the_audit_lists_an_organisations_turns_since_an_instant(store: Store) {
     for (i, hour) in [9, 10, 11, 12].into_iter().enumerate() {
-        store
-            .save_turn(&turn(
-                "org_a",
-                "veh_1",
-                "conv_1",
-                &format!("msg_{i}"),
-                at(2, hour),
-            ))
-            .await
-            .unwrap();
+        let message = format!("msg_{i}");
+        save(
+            &store,
+            turn("org_a", "veh_1", "conv_1", &message, at(2, hour)),
+        )
+        .await;
     }
-    store
-        .save_turn(&turn("org_b", "veh_9", "conv_9", "msg_b", at(2, 10)))
-        .await
-        .unwrap();
+    save(&store, turn("org_b", "veh_9", "conv_9", "msg_b", at(2, 10))).await;
     let (org_a, org_c) = (OrgId::from("org_a"), OrgId::from("org_c"));
     let all = store.audit(&org_a, None, 100).await.unwrap();
     assert_eq!(all.len(), 4);
@@ -455,58 +359,24 @@ async fn a_corrected_record_is_replaced_and_a_voided_one_never_read(store: Store
     let (first, second) = (event(&v, "e1", at(1, 9)), event(&v, "e2", at(2, 9)));
     apply(&store, "env-2", Change::Record(first.clone())).await;
     apply(&store, "env-3", Change::Record(second.clone())).await;
-    let before = store.knowledge_version(&veh_1()).await.unwrap().unwrap();
+    let before = version(&store).await;
     let fixed = VehicleEvent {
         cost_cents: Some(1),
         ..first.clone()
     };
-    assert!(
-        apply(
-            &store,
-            "env-4",
-            Change::Revision(Revision::corrected(fixed.clone(), 2))
-        )
-        .await
-    );
-    assert!(
-        apply(
-            &store,
-            "env-5",
-            Change::Revision(Revision::voided(second.clone(), 2))
-        )
-        .await
-    );
+    assert!(apply(&store, "env-4", corrected(&fixed, 2)).await);
+    assert!(apply(&store, "env-5", voided(&second, 2)).await);
     // Duplicates and older revisions change nothing.
-    assert!(
-        !apply(
-            &store,
-            "env-5",
-            Change::Revision(Revision::voided(second.clone(), 2))
-        )
-        .await
-    );
-    assert!(
-        apply(
-            &store,
-            "env-6",
-            Change::Revision(Revision::corrected(first.clone(), 1))
-        )
-        .await
-    );
-    let k = store.knowledge(&veh_1()).await.unwrap().unwrap();
+    assert!(!apply(&store, "env-5", voided(&second, 2)).await);
+    assert!(apply(&store, "env-6", corrected(&first, 1)).await);
+    let k = known(&store).await;
     assert_eq!(k.events, [fixed]);
     assert!(k.version > before);
     // A void that arrives before its record: the record then stays unread.
     let third = event(&v, "e3", at(3, 9));
-    apply(
-        &store,
-        "env-7",
-        Change::Revision(Revision::voided(third.clone(), 2)),
-    )
-    .await;
+    apply(&store, "env-7", voided(&third, 2)).await;
     apply(&store, "env-8", Change::Record(third.clone())).await;
-    let k = store.knowledge(&veh_1()).await.unwrap().unwrap();
-    assert_eq!(k.events.len(), 1);
+    assert_eq!(known(&store).await.events.len(), 1);
 }
 
 vwc_testkit::conformance!(

@@ -8,14 +8,13 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use vwc_auth::Permission;
 use vwc_contracts::{OrgId, VehicleId};
 use vwc_http::openapi::ResourceQuery;
-use vwc_http::{ApiError, Auth};
+use vwc_http::{Admitted, ApiError};
 
 use crate::EdgeStore;
 use crate::http::EdgeState;
-use crate::http::org_of;
+use crate::http::gate::ReadVehicles;
 use crate::query::ApiQuery;
 use crate::store::{EventFilter, TimelinePosition};
 
@@ -121,12 +120,10 @@ pub fn to_csv(events: &[serde_json::Value]) -> Result<String, csv::Error> {
 )]
 async fn export(
     State(state): State<EdgeState>,
-    auth: Auth,
+    Admitted { org, .. }: Admitted<ReadVehicles>,
     Path(id): Path<VehicleId>,
     ApiQuery(query): ApiQuery<ExportQuery>,
 ) -> Result<Response, ApiError> {
-    auth.require(Permission::ReadVehicles)?;
-    let org = org_of(&auth);
     let csv = match query.format.as_deref() {
         None | Some("csv") => true,
         Some("json") => false,

@@ -17,7 +17,7 @@ use vwc_contracts::maintenance::{MaintenanceItemView, OdometerEstimateView};
 use vwc_contracts::valuation::Valuation;
 use vwc_contracts::{OrgId, VehicleEvent, VehicleId};
 use vwc_http::openapi::{BearerRoute, QueryParams, ResourceQuery, ResourceRoute};
-use vwc_http::{ApiError, Auth, Json};
+use vwc_http::{Admitted, ApiError, Auth, Json};
 
 use crate::EdgeStore;
 use crate::cursor;
@@ -35,6 +35,17 @@ use crate::store::{
 };
 
 pub use crate::query::{DEFAULT_LIMIT, MAX_LIMIT};
+
+/// The gates of the edge's routes: the one permission each needs (docs/roles.md).
+pub(crate) mod gate {
+    pub use vwc_http::gate::ReadVehicles;
+
+    vwc_http::permission_gate!(ReadFleet);
+    vwc_http::permission_gate!(ReadNotifications);
+    vwc_http::permission_gate!(ConfigureNotifications);
+}
+
+use gate::{ReadFleet, ReadNotifications, ReadVehicles};
 
 /// The caller's organisation, as the store port names it.
 pub(crate) fn org_of(auth: &Auth) -> OrgId {
@@ -96,11 +107,9 @@ pub struct Page<T> {
 )]
 async fn list_vehicles(
     State(state): State<EdgeState>,
-    auth: Auth,
+    Admitted { org, .. }: Admitted<ReadVehicles>,
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<VehicleView>>, ApiError> {
-    auth.require(Permission::ReadVehicles)?;
-    let org = org_of(&auth);
     let (limit, after): (usize, Option<VehicleId>) = page.read()?;
     let mut items = state
         .store
@@ -126,11 +135,9 @@ async fn list_vehicles(
 )]
 async fn get_vehicle(
     State(state): State<EdgeState>,
-    auth: Auth,
+    Admitted { org, .. }: Admitted<ReadVehicles>,
     Path(id): Path<VehicleId>,
 ) -> Result<Json<VehicleView>, ApiError> {
-    auth.require(Permission::ReadVehicles)?;
-    let org = org_of(&auth);
     state
         .store
         .vehicle(&org, &id)
@@ -271,11 +278,9 @@ pub struct VehicleMaintenance {
 )]
 async fn overview(
     State(state): State<EdgeState>,
-    auth: Auth,
+    Admitted { org, .. }: Admitted<ReadVehicles>,
     Path(id): Path<VehicleId>,
 ) -> Result<Json<Overview>, ApiError> {
-    auth.require(Permission::ReadVehicles)?;
-    let org = org_of(&auth);
     let vehicle = vehicle_in_org(&state, &org, &id).await?;
     let store = &state.store;
     let everything = EventFilter::default();
@@ -315,11 +320,9 @@ async fn overview(
 )]
 async fn maintenance(
     State(state): State<EdgeState>,
-    auth: Auth,
+    Admitted { org, .. }: Admitted<ReadVehicles>,
     Path(id): Path<VehicleId>,
 ) -> Result<Json<VehicleMaintenance>, ApiError> {
-    auth.require(Permission::ReadVehicles)?;
-    let org = org_of(&auth);
     vehicle_in_org(&state, &org, &id).await?;
     let view = state.store.maintenance(&org, &id).await?;
     Ok(Json(match view {
@@ -355,12 +358,10 @@ async fn maintenance(
 )]
 async fn valuations(
     State(state): State<EdgeState>,
-    auth: Auth,
+    Admitted { org, .. }: Admitted<ReadVehicles>,
     Path(id): Path<VehicleId>,
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<Valuation>>, ApiError> {
-    auth.require(Permission::ReadVehicles)?;
-    let org = org_of(&auth);
     let (limit, before): (usize, Option<NaiveDate>) = page.read()?;
     vehicle_in_org(&state, &org, &id).await?;
     let mut items = state.store.valuations(&org, &id, before, limit + 1).await?;
@@ -385,12 +386,10 @@ async fn valuations(
 )]
 async fn notifications(
     State(state): State<EdgeState>,
-    auth: Auth,
+    Admitted { org, .. }: Admitted<ReadNotifications>,
     ApiQuery(unread): ApiQuery<UnreadQuery>,
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<NotificationView>>, ApiError> {
-    auth.require(Permission::ReadNotifications)?;
-    let org = org_of(&auth);
     let (limit, after) = page.read::<TimelineCursor>()?;
     let after = after.map(|c| (c.t, c.i));
     let unread = unread.read()?;
@@ -419,11 +418,9 @@ async fn notifications(
 )]
 async fn mark_read(
     State(state): State<EdgeState>,
-    auth: Auth,
+    Admitted { org, .. }: Admitted<ReadNotifications>,
     Path(id): Path<String>,
 ) -> Result<axum::http::StatusCode, ApiError> {
-    auth.require(Permission::ReadNotifications)?;
-    let org = org_of(&auth);
     if state
         .store
         .mark_notification_read(&org, &id, state.clock.now())
@@ -480,11 +477,9 @@ pub struct FleetOverview {
 )]
 async fn fleet_overview(
     State(state): State<EdgeState>,
-    auth: Auth,
+    Admitted { org, .. }: Admitted<ReadFleet>,
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<FleetOverview>, ApiError> {
-    auth.require(Permission::ReadFleet)?;
-    let org = org_of(&auth);
     let (limit, after): (usize, Option<VehicleId>) = page.read()?;
     let mut items: Vec<FleetRow> = state.store.fleet(&org, after.as_ref(), limit + 1).await?;
     let next_cursor = cursor::next_page(&mut items, limit, |v| v.vehicle.vehicle.id.clone());
@@ -567,13 +562,11 @@ async fn fleet_fuel(
 )]
 async fn fleet_costs(
     State(state): State<EdgeState>,
-    auth: Auth,
+    Admitted { org, .. }: Admitted<ReadFleet>,
     ApiQuery(group_by): ApiQuery<GroupByQuery>,
     ApiQuery(range): ApiQuery<RangeQuery>,
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<FleetCosts>, ApiError> {
-    auth.require(Permission::ReadFleet)?;
-    let org = org_of(&auth);
     let grouping = group_by.read()?;
     let (from, to) = range.read()?;
     // The organisation's buckets give the whole fleet's totals and, by month or kind, the groups; by

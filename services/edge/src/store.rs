@@ -184,6 +184,26 @@ pub trait EdgeStore: Plumbing + crate::corrections::RevisionProjection {
         org_id: &OrgId,
         vehicle_id: &VehicleId,
     ) -> StoreResult<Option<VehicleView>>;
+    /// Up to `at_most` of the organisation's vehicles that `keep` accepts, by id, read a page at a time.
+    async fn vehicles_up_to(
+        &self,
+        org_id: &OrgId,
+        keep: for<'v> fn(&'v VehicleView) -> bool,
+        at_most: usize,
+    ) -> StoreResult<Vec<VehicleView>> {
+        let mut kept = Vec::new();
+        let mut after: Option<VehicleId> = None;
+        loop {
+            let page = self.vehicles(org_id, after.as_ref(), VEHICLE_PAGE).await?;
+            let last_page = page.len() < VEHICLE_PAGE;
+            after = page.last().map(|v| v.vehicle.id.clone());
+            kept.extend(page.into_iter().filter(keep));
+            if last_page || kept.len() >= at_most {
+                kept.truncate(at_most);
+                return Ok(kept);
+            }
+        }
+    }
     /// Timeline newest first (occurredAt, then id, descending), strictly after `after`.
     async fn events(
         &self,
@@ -415,6 +435,9 @@ pub trait EdgeStore: Plumbing + crate::corrections::RevisionProjection {
         }
     }
 }
+
+/// Page size `vehicles_up_to` reads the vehicles with.
+const VEHICLE_PAGE: usize = 200;
 
 /// Page size `fuel_events` reads the timeline with.
 const FUEL_PAGE: usize = 1_000;

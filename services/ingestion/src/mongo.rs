@@ -129,15 +129,8 @@ pub struct MongoIngestionStore {
 impl MongoIngestionStore {
     /// Uses `database` through the process's client and creates the indexes (idempotent), so the store
     /// is ready once this returns.
-    pub async fn connect(
-        client: mongodb::Client,
-        database: &str,
-    ) -> StoreResult<MongoIngestionStore> {
-        MongoIngestionStore::with_db(MongoDb::new(client, database)).await
-    }
-
-    /// Like [`connect`](Self::connect), over an existing database handle.
-    pub async fn with_db(db: MongoDb) -> StoreResult<MongoIngestionStore> {
+    pub async fn connect(client: mongodb::Client, database: &str) -> StoreResult<Self> {
+        let db = MongoDb::new(client, database);
         db.ensure_common_indexes().await?;
         for (collection, keys, unique) in indexes().into_iter().chain(dealers::mongo::indexes()) {
             db.create_index(collection, keys, unique).await?;

@@ -59,6 +59,22 @@ pub struct SqliteIngestionStore {
     db: SqliteDb,
 }
 
+/// The tables that keep each row as one JSON `body` under the primary key `id`.
+#[derive(Clone, Copy)]
+enum Documents {
+    Vehicles,
+    Events,
+}
+
+impl Documents {
+    fn by_id(self) -> &'static str {
+        match self {
+            Documents::Vehicles => "SELECT body FROM vehicles WHERE org_id = ?1 AND id = ?2",
+            Documents::Events => "SELECT body FROM vehicle_events WHERE org_id = ?1 AND id = ?2",
+        }
+    }
+}
+
 impl SqliteIngestionStore {
     /// The JSON `body` column of the rows `sql` selects with two text parameters, decoded in order.
     async fn json_rows<T: serde::de::DeserializeOwned>(
@@ -79,6 +95,19 @@ impl SqliteIngestionStore {
             .iter()
             .map(|b| Ok(serde_json::from_str(b)?))
             .collect()
+    }
+
+    /// The organisation's document `id` of `table` (its primary key: one row at most).
+    async fn document<T: serde::de::DeserializeOwned>(
+        &self,
+        table: Documents,
+        org_id: &OrgId,
+        id: &str,
+    ) -> StoreResult<Option<T>> {
+        let found = self
+            .json_rows(table.by_id(), org_id.to_string(), id.to_string())
+            .await?;
+        Ok(found.into_iter().next())
     }
 
     pub fn open(path: &Path) -> StoreResult<SqliteIngestionStore> {
@@ -126,15 +155,8 @@ impl IngestionStore for SqliteIngestionStore {
         org_id: &OrgId,
         vehicle_id: &VehicleId,
     ) -> StoreResult<Option<Vehicle>> {
-        // `id` is the primary key: one row at most.
-        let mut found = self
-            .json_rows(
-                "SELECT body FROM vehicles WHERE org_id = ?1 AND id = ?2",
-                org_id.to_string(),
-                vehicle_id.to_string(),
-            )
-            .await?;
-        Ok(found.pop())
+        self.document(Documents::Vehicles, org_id, vehicle_id.as_str())
+            .await
     }
 
     async fn insert_event(
@@ -180,15 +202,8 @@ impl IngestionStore for SqliteIngestionStore {
     }
 
     async fn event(&self, org_id: &OrgId, event_id: &EventId) -> StoreResult<Option<VehicleEvent>> {
-        // `id` is the primary key: one row at most.
-        let mut found = self
-            .json_rows(
-                "SELECT body FROM vehicle_events WHERE org_id = ?1 AND id = ?2",
-                org_id.to_string(),
-                event_id.to_string(),
-            )
-            .await?;
-        Ok(found.pop())
+        self.document(Documents::Events, org_id, event_id.as_str())
+            .await
     }
 
     async fn count_events(&self, org_id: &OrgId, vehicle_id: &VehicleId) -> StoreResult<u64> {

@@ -142,14 +142,20 @@ async fn drain_outbox(store: &Store) {
     store.mark_sent(&ids).await.unwrap();
 }
 
-async fn pending_envelopes(store: &Store) -> Vec<Envelope> {
+/// The envelopes the outbox would publish next, oldest first, at most `limit`.
+async fn oldest_pending(store: &Store, limit: usize) -> Vec<Envelope> {
     store
-        .pending(1000)
+        .pending(limit)
         .await
         .unwrap()
         .into_iter()
         .map(|(_, e)| e)
         .collect()
+}
+
+/// Every envelope the outbox would publish, oldest first.
+async fn pending_envelopes(store: &Store) -> Vec<Envelope> {
+    oldest_pending(store, 1000).await
 }
 
 /// A dealer of `org` with one secret, created on day 1.
@@ -379,14 +385,7 @@ async fn pending_envelopes_come_oldest_first_and_respect_the_limit(store: Store)
             .unwrap();
         written.push(envelope);
     }
-    let first_two: Vec<Envelope> = store
-        .pending(2)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|(_, e)| e)
-        .collect();
-    assert_eq!(first_two, written[..2]);
+    assert_eq!(oldest_pending(&store, 2).await, written[..2]);
     assert_eq!(pending_envelopes(&store).await, written);
 }
 

@@ -2,6 +2,7 @@
 //! HTTP), a JSON extractor whose rejections are problems too, the bearer-token extractor, W3C trace
 //! context taken from the request, and the OpenAPI pieces every service's routes document themselves with.
 
+mod admitted;
 mod auth;
 mod body;
 mod clock;
@@ -13,6 +14,7 @@ mod problem;
 mod trace;
 mod vehicle;
 
+pub use admitted::Admitted;
 pub use auth::{Auth, Authentication, HasVerifier, authenticate, verify_headers};
 pub use body::{JsonBody, RawBody, parse_json};
 pub use clock::Clock;

@@ -1,5 +1,6 @@
 //! `CallerVehicle` over real HTTP: the gate's 403 comes before any lookup, another organisation's vehicle
-//! is a 404 like a missing one, and `AfterLookup` leaves the role check to the route.
+//! is a 404 like a missing one, and `AfterLookup` leaves the role check to the route. `Admitted`: the
+//! gate's 403 comes before the rest of the request is read, and the organisation is the token's.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use axum::routing::get;
 use vwc_auth::{Hs256Keys, Role, Secret, TokenVerifier};
 use vwc_contracts::{OrgId, VehicleId};
 use vwc_http::gate::{AfterLookup, ManageVehicles};
-use vwc_http::{ApiError, CallerVehicle, FindVehicle, Query};
+use vwc_http::{Admitted, ApiError, CallerVehicle, FindVehicle, Query};
 
 const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 
@@ -52,7 +53,11 @@ async fn after_lookup(
     ))
 }
 
-/// Serves the two routes on a free port; answers the base URL.
+async fn fleet(caller: Admitted<ManageVehicles>, Query(q): Query<Greeting>) -> String {
+    format!("{} {}", q.greeting.unwrap_or_default(), caller.org)
+}
+
+/// Serves the routes on a free port; answers the base URL.
 async fn serve() -> String {
     let state = Fleet {
         verifier: Arc::new(Hs256Keys::new(&Secret::from_bytes(SECRET).unwrap())),
@@ -64,6 +69,7 @@ async fn serve() -> String {
     let app = Router::new()
         .route("/v1/vehicles/{id}", get(manage))
         .route("/v1/vehicles/{id}/after", get(after_lookup))
+        .route("/v1/fleet", get(fleet))
         .with_state(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -87,11 +93,26 @@ async fn get_as(base: &str, path: &str, caller: Option<(&str, Role)>) -> (u16, S
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
+/// `(path, caller, status, answer)`: `GET path` as `caller` (organisation and role, or no token) answers
+/// `status` with the body `answer`, or with a problem of that status.
+type Case<'a> = (&'a str, Option<(&'a str, Role)>, u16, Option<&'a str>);
+
+async fn answers_each(base: &str, cases: &[Case<'_>]) {
+    for &(path, caller, status, answer) in cases {
+        let (got, body) = get_as(base, path, caller).await;
+        assert_eq!(got, status, "{path} as {caller:?}: {body}");
+        match answer {
+            Some(answer) => assert_eq!(body, answer),
+            None => assert!(body.contains(&format!("\"status\":{status}")), "{body}"),
+        }
+    }
+}
+
 #[tokio::test]
 async fn the_gate_answers_before_the_lookup_and_another_organisations_vehicle_is_a_404() {
     let base = serve().await;
     let (owner, viewer) = (Some(("org_a", Role::Owner)), Some(("org_a", Role::Viewer)));
-    for (path, caller, status, answer) in [
+    let cases = [
         ("/v1/vehicles/veh_a", owner, 200, Some("Accord of usr_1")),
         // Another organisation's vehicle and a missing one answer the same.
         ("/v1/vehicles/veh_b", owner, 404, None),
@@ -117,12 +138,23 @@ async fn the_gate_answers_before_the_lookup_and_another_organisations_vehicle_is
             400,
             None,
         ),
-    ] {
-        let (got, body) = get_as(&base, path, caller).await;
-        assert_eq!(got, status, "{path} as {caller:?}: {body}");
-        match answer {
-            Some(answer) => assert_eq!(body, answer),
-            None => assert!(body.contains(&format!("\"status\":{status}")), "{body}"),
-        }
-    }
+    ];
+    answers_each(&base, &cases).await;
+}
+
+#[tokio::test]
+async fn an_admitted_caller_is_checked_before_its_query_and_reads_its_own_organisation() {
+    let base = serve().await;
+    let (owner_a, owner_b) = (Some(("org_a", Role::Owner)), Some(("org_b", Role::Owner)));
+    let viewer = Some(("org_a", Role::Viewer));
+    let cases = [
+        ("/v1/fleet?greeting=hi", owner_a, 200, Some("hi org_a")),
+        ("/v1/fleet?greeting=hi", owner_b, 200, Some("hi org_b")),
+        // Without the permission: 403, even where the query string could not be read.
+        ("/v1/fleet?greeting=hi", viewer, 403, None),
+        ("/v1/fleet?greeting=a&greeting=b", viewer, 403, None),
+        ("/v1/fleet?greeting=a&greeting=b", owner_a, 400, None),
+        ("/v1/fleet", None, 401, None),
+    ];
+    answers_each(&base, &cases).await;
 }

@@ -12,18 +12,18 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use vwc_auth::{Permission, TokenVerifier};
+use vwc_auth::TokenVerifier;
 use vwc_contracts::{OrgId, VehicleId};
 use vwc_http::openapi::{
     BearerRoute, InternalServerError, NotFound, ResourceRoute, ServiceUnavailable, TooManyRequests,
 };
-use vwc_http::{ApiError, Auth, Disposition, FileHeaders, Json, file_response};
+use vwc_http::{Admitted, ApiError, Auth, Disposition, FileHeaders, Json, file_response};
 
 use super::ics::{self, VehicleCalendar};
 use super::keys::{CalendarKeyStore, FeedSecret};
 use super::signing::{self, FeedScope};
 use crate::EdgeStore;
-use crate::http::org_of;
+use crate::http::gate::{ConfigureNotifications, ReadFleet, ReadVehicles};
 use crate::query::VehicleIdParam;
 use crate::store::VehicleView;
 
@@ -178,24 +178,12 @@ async fn vehicle_calendar(
 }
 
 async fn fleet_calendar(state: &CalendarState, org_id: &OrgId) -> Result<Response, ApiError> {
-    let mut vehicles = Vec::new();
-    let mut after: Option<VehicleId> = None;
-    loop {
-        let page = state
-            .store
-            .vehicles(org_id, after.as_ref(), 200)
-            .await
-            .map_err(ApiError::internal)?;
-        let last = page.last().map(|v| v.vehicle.id.clone());
-        let full = page.len() == 200;
-        // Sold and archived vehicles leave the fleet feed.
-        vehicles.extend(page.into_iter().filter(|v| !v.vehicle.is_retired()));
-        if !full || vehicles.len() >= MAX_FLEET_VEHICLES {
-            break;
-        }
-        after = last;
-    }
-    vehicles.truncate(MAX_FLEET_VEHICLES);
+    // Sold and archived vehicles leave the fleet feed.
+    let vehicles = state
+        .store
+        .vehicles_up_to(org_id, |v| !v.vehicle.is_retired(), MAX_FLEET_VEHICLES)
+        .await
+        .map_err(ApiError::internal)?;
     let mut views = Vec::with_capacity(vehicles.len());
     for v in &vehicles {
         let m = state
@@ -259,11 +247,10 @@ async fn check_signature(
 )]
 async fn vehicle_feed(
     State(state): State<CalendarState>,
-    auth: Auth,
+    Admitted { org, .. }: Admitted<ReadVehicles>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    auth.require(Permission::ReadVehicles)?;
-    vehicle_calendar(&state, &org_of(&auth), &id.into()).await
+    vehicle_calendar(&state, &org, &id.into()).await
 }
 
 /// The fleet's maintenance calendar
@@ -279,9 +266,11 @@ async fn vehicle_feed(
         BearerRoute,
     )
 )]
-async fn fleet_feed(State(state): State<CalendarState>, auth: Auth) -> Result<Response, ApiError> {
-    auth.require(Permission::ReadFleet)?;
-    fleet_calendar(&state, &org_of(&auth)).await
+async fn fleet_feed(
+    State(state): State<CalendarState>,
+    Admitted { org, .. }: Admitted<ReadFleet>,
+) -> Result<Response, ApiError> {
+    fleet_calendar(&state, &org).await
 }
 
 /// A vehicle's calendar subscription URL
@@ -300,13 +289,12 @@ async fn fleet_feed(State(state): State<CalendarState>, auth: Auth) -> Result<Re
 )]
 async fn vehicle_feed_url(
     State(state): State<CalendarState>,
-    auth: Auth,
+    caller: Admitted<ReadVehicles>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<CalendarFeed>, ApiError> {
-    auth.require(Permission::ReadVehicles)?;
-    vehicle_in_org(&state, &org_of(&auth), &VehicleId::from(&id)).await?;
-    current_feed_url(&state, &auth, &headers, FeedScope::Vehicle(id)).await
+    vehicle_in_org(&state, &caller.org, &VehicleId::from(&id)).await?;
+    current_feed_url(&state, &caller.auth, &headers, FeedScope::Vehicle(id)).await
 }
 
 /// The fleet's calendar subscription URL
@@ -324,11 +312,10 @@ async fn vehicle_feed_url(
 )]
 async fn fleet_feed_url(
     State(state): State<CalendarState>,
-    auth: Auth,
+    caller: Admitted<ReadFleet>,
     headers: HeaderMap,
 ) -> Result<Json<CalendarFeed>, ApiError> {
-    auth.require(Permission::ReadFleet)?;
-    current_feed_url(&state, &auth, &headers, FeedScope::Fleet).await
+    current_feed_url(&state, &caller.auth, &headers, FeedScope::Fleet).await
 }
 
 /// Rotate the calendar URLs
@@ -348,19 +335,18 @@ async fn fleet_feed_url(
 )]
 async fn rotate_feed_urls(
     State(state): State<CalendarState>,
-    auth: Auth,
+    caller: Admitted<ConfigureNotifications>,
     headers: HeaderMap,
 ) -> Result<Json<CalendarFeed>, ApiError> {
-    auth.require(Permission::ConfigureNotifications)?;
     let secret = state
         .keys
-        .rotate(auth.org())
+        .rotate(caller.auth.org())
         .await
         .map_err(ApiError::internal)?;
-    tracing::info!(org = auth.org(), "calendar secret rotated");
+    tracing::info!(org = caller.auth.org(), "calendar secret rotated");
     Ok(Json(signed_feed(
         &headers,
-        auth.org(),
+        caller.auth.org(),
         &FeedScope::Fleet,
         &secret,
     )))

@@ -6,16 +6,15 @@ use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use vwc_auth::Permission;
-use vwc_contracts::{OrgId, VehicleId};
+use vwc_contracts::OrgId;
 use vwc_http::openapi::ResourceQuery;
-use vwc_http::{ApiError, Auth, Json};
+use vwc_http::{Admitted, ApiError, Json};
 
 use super::{Highlight, document, highlights, searchable_fields};
 use crate::calendar::ics::vehicle_label;
 use crate::cursor;
 use crate::http::EdgeState;
-use crate::http::org_of;
+use crate::http::gate::ReadVehicles;
 use crate::query::ApiQuery;
 use crate::store::{EventFilter, TimelinePosition, VehicleView};
 
@@ -140,24 +139,6 @@ async fn records(
     Ok((out, truncated))
 }
 
-async fn all_vehicles(state: &EdgeState, org: &OrgId) -> Result<Vec<VehicleView>, ApiError> {
-    let mut all = Vec::new();
-    let mut after: Option<VehicleId> = None;
-    loop {
-        let page = state
-            .store
-            .vehicles(org, after.as_ref(), 200)
-            .await
-            .map_err(ApiError::internal)?;
-        let full = page.len() == 200;
-        after = page.last().map(|v| v.vehicle.id.clone());
-        all.extend(page);
-        if !full || all.len() >= MAX_RECORDS {
-            return Ok(all);
-        }
-    }
-}
-
 /// Search the organisation's records
 ///
 /// Every timeline record of the caller's organisation (or of one vehicle) whose title, notes, vendor or
@@ -176,10 +157,9 @@ async fn all_vehicles(state: &EdgeState, org: &OrgId) -> Result<Vec<VehicleView>
 )]
 async fn search(
     State(state): State<EdgeState>,
-    auth: Auth,
+    Admitted { org, .. }: Admitted<ReadVehicles>,
     ApiQuery(query): ApiQuery<SearchQuery>,
 ) -> Result<Json<SearchResults>, ApiError> {
-    auth.require(Permission::ReadVehicles)?;
     let q = query.q.as_deref().map(str::trim).unwrap_or("");
     if q.is_empty() {
         return Err(ApiError::field("q", "required: the words to look for"));
@@ -223,7 +203,6 @@ async fn search(
             }
         },
     };
-    let org = org_of(&auth);
     let vehicles = match vehicle {
         Some(id) => vec![
             state
@@ -233,7 +212,11 @@ async fn search(
                 .map_err(ApiError::internal)?
                 .ok_or(ApiError::NotFound("vehicle"))?,
         ],
-        None => all_vehicles(&state, &org).await?,
+        None => state
+            .store
+            .vehicles_up_to(&org, |_| true, MAX_RECORDS)
+            .await
+            .map_err(ApiError::internal)?,
     };
     let (records, truncated) = records(&state, &org, vehicles).await?;
     let fields: Vec<_> = records.iter().map(|(_, e)| searchable_fields(e)).collect();
