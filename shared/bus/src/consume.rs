@@ -43,7 +43,7 @@ where
 /// in a batch of several is applied **once more on its own**: an item that failed only because another of
 /// its batch did is applied now, and one that fails again answers its own error (the bus retries it or
 /// dead-letters it alone; SQS reports it as the batch's failure). The outcome of an item is always that of
-/// its own last try.
+/// its own last try; a failed item of a batch of several was tried twice.
 pub async fn apply_batch<'a, T, F, Fut>(items: &'a [T], apply: F) -> Vec<Result<(), HandleError>>
 where
     F: Fn(&'a T) -> Fut,

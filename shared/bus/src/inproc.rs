@@ -166,12 +166,14 @@ impl InProcessBus {
                     .instrument(delivery_span(&slot, envelope))
             })
             .await;
+            // Each handling counts as an attempt: an event that failed in a batch of several was tried twice.
+            let tried = if envelopes.len() > 1 { 2 } else { 1 };
             let outcomes = futures::future::join_all(envelopes.iter().zip(first).map(
                 |(envelope, outcome)| async {
                     match outcome {
                         Ok(()) => Ok(()),
                         Err(e) => {
-                            retry_then_dead_letter(&slot, envelope, inner.policy, e)
+                            retry_then_dead_letter(&slot, envelope, inner.policy, tried, e)
                                 .instrument(delivery_span(&slot, envelope))
                                 .await
                         }
@@ -200,16 +202,17 @@ fn delivery_span(slot: &Slot, envelope: &Envelope) -> tracing::Span {
     span
 }
 
-/// After the first attempt failed with `error`: retries with backoff; after the last attempt the envelope is
-/// stored as a dead letter. `Err` only when even the dead letter could not be stored: then the envelope
-/// must be published again.
+/// After `tried` attempts, the last of which failed with `error`: retries with backoff until the policy's
+/// attempts are used up, then stores the envelope as a dead letter. `Err` only when even the dead letter
+/// could not be stored: then the envelope must be published again.
 async fn retry_then_dead_letter(
     slot: &Slot,
     envelope: &Envelope,
     policy: RetryPolicy,
+    tried: u32,
     error: HandleError,
 ) -> Result<(), String> {
-    let mut attempt = 1;
+    let mut attempt = tried;
     let mut error = error;
     loop {
         if attempt >= policy.max_attempts {

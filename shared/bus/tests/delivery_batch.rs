@@ -168,6 +168,9 @@ async fn a_poison_event_is_retried_and_dead_lettered_alone_and_the_rest_of_its_b
     assert_eq!(dead[0].envelope.id, poison.id);
     assert_eq!(dead[0].consumer, CONSUMER);
     assert_eq!(dead[0].attempts, 3, "its own attempts, as without batches");
+    // Handled 19 + 19 times (its batch, rolled back by the poison, then each alone) and the poison 3 times:
+    // the batch's try counts as one of the poison's attempts.
+    assert_eq!(*f.recorder.handled.lock().unwrap(), 19 * 2 + 3);
     assert!(dead[0].error.contains("poison"), "{}", dead[0].error);
 }
 
