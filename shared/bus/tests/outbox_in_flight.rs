@@ -4,10 +4,9 @@
 
 use std::collections::HashSet;
 
-use vwc_contracts::maintenance::MaintenanceScheduleUpdated;
 use uuid::Uuid;
 use vwc_contracts::Envelope;
-use vwc_store::mongo::MongoDb;
+use vwc_contracts::maintenance::MaintenanceScheduleUpdated;
 use vwc_store::{Outbox, SqliteDb};
 
 fn envelopes() -> Vec<Envelope> {
@@ -71,8 +70,10 @@ async fn sqlite_leaves_out_the_rows_in_flight() {
     leaves_out_the_rows_in_flight(&db, &written).await;
 }
 
+#[cfg(feature = "aws")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mongodb_leaves_out_the_rows_in_flight() {
+    use vwc_store::mongo::MongoDb;
     vwc_testkit::mongo::on_fresh_database(
         "outbox_in_flight",
         |client, name| async move { MongoDb::new(client, &name) },
