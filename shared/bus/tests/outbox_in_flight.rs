@@ -71,23 +71,20 @@ async fn sqlite_leaves_out_the_rows_in_flight() {
 }
 
 #[cfg(feature = "aws")]
+mod common;
+
+#[cfg(feature = "aws")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mongodb_leaves_out_the_rows_in_flight() {
-    use vwc_store::mongo::MongoDb;
-    vwc_testkit::mongo::on_fresh_database(
-        "outbox_in_flight",
-        |client, name| async move { MongoDb::new(client, &name) },
-        |db| async move {
-            db.ensure_common_indexes().await.unwrap();
-            let written = envelopes();
-            let mut session = db.client().start_session().await.unwrap();
-            for e in &written {
-                db.enqueue(&mut session, std::slice::from_ref(e))
-                    .await
-                    .unwrap();
-            }
-            leaves_out_the_rows_in_flight(&db, &written).await;
-        },
-    )
+    common::on_fresh_mongodb("outbox_in_flight", |db| async move {
+        let written = envelopes();
+        let mut session = db.client().start_session().await.unwrap();
+        for e in &written {
+            db.enqueue(&mut session, std::slice::from_ref(e))
+                .await
+                .unwrap();
+        }
+        leaves_out_the_rows_in_flight(&db, &written).await;
+    })
     .await;
 }
