@@ -36,6 +36,40 @@ where
     apply(outgoing).instrument(span).await
 }
 
+/// Applies one consumer's delivery batch — the envelopes of one outbox batch routed to it, or one batch of
+/// SQS messages — and answers one outcome per item, in order. The items are applied concurrently inside
+/// [`vwc_store::sqlite::batched`], so the SQLite writes they make go to the writer as one transaction (per
+/// database and round) instead of one each. That transaction is all or nothing; so every item that failed
+/// in a batch of several is applied **once more on its own**: an item that failed only because another of
+/// its batch did is applied now, and one that fails again answers its own error (the bus retries it or
+/// dead-letters it alone; SQS reports it as the batch's failure). The outcome of an item is always that of
+/// its own last try; a failed item of a batch of several was tried twice.
+pub async fn apply_batch<'a, T, F, Fut>(items: &'a [T], apply: F) -> Vec<Result<(), HandleError>>
+where
+    F: Fn(&'a T) -> Fut,
+    Fut: Future<Output = Result<(), HandleError>>,
+{
+    let mut outcomes = vwc_store::sqlite::batched(items.iter().map(&apply)).await;
+    if items.len() > 1 {
+        let failed: Vec<usize> = (outcomes.iter().enumerate())
+            .filter(|(_, o)| o.is_err())
+            .map(|(i, _)| i)
+            .collect();
+        if !failed.is_empty() {
+            tracing::debug!(
+                failed = failed.len(),
+                of = items.len(),
+                "a delivery batch failed in part; applying its failed items one by one"
+            );
+            let again = futures::future::join_all(failed.iter().map(|&i| apply(&items[i]))).await;
+            for (i, outcome) in failed.into_iter().zip(again) {
+                outcomes[i] = outcome;
+            }
+        }
+    }
+    outcomes
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

@@ -1,5 +1,6 @@
-//! The in-process bus (embedded mode): routes by `contracts/routes.json`, delivers asynchronously, retries a
-//! failing consumer with exponential backoff and then moves the envelope to that consumer's dead-letter table.
+//! The in-process bus (embedded mode): routes by `contracts/routes.json`, delivers asynchronously — each
+//! consumer's share of a published batch as one delivery batch ([`apply_batch`]) —, retries a failing
+//! envelope alone with exponential backoff and then moves it to that consumer's dead-letter table.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -11,7 +12,7 @@ use tokio::sync::{Notify, Semaphore};
 use tracing::{Instrument, info_span, warn};
 use vwc_contracts::{Envelope, Routes};
 
-use crate::{Bus, BusError, Consumer, DeadLetterStore};
+use crate::{Bus, BusError, Consumer, DeadLetterStore, HandleError, apply_batch};
 use vwc_store::NewDeadLetter;
 
 /// How often and how patiently a delivery is retried before it is dead-lettered.
@@ -74,7 +75,7 @@ pub struct InProcessBus {
     inner: Arc<Inner>,
 }
 
-/// Concurrent deliveries per consumer.
+/// Delivery batches (one outbox batch's share each) applied at once per consumer.
 const CONCURRENCY_PER_CONSUMER: usize = 32;
 
 impl InProcessBus {
@@ -148,67 +149,95 @@ impl InProcessBus {
             .map_err(|e| e.to_string())
     }
 
-    fn spawn_delivery(
+    /// Delivers `envelopes` (one outbox batch's share routed to this consumer) as one delivery batch:
+    /// applied together ([`apply_batch`]: one writer transaction on SQLite), then each one that failed is
+    /// retried alone with backoff and dead-lettered alone. Resolves once each is applied or dead-lettered.
+    fn spawn_batch(
         &self,
         slot: Arc<Slot>,
-        envelope: Envelope,
-    ) -> tokio::task::JoinHandle<Result<(), String>> {
+        envelopes: Vec<Envelope>,
+    ) -> tokio::task::JoinHandle<Vec<Result<(), String>>> {
         let inner = self.inner.clone();
         inner.in_flight.fetch_add(1, Ordering::SeqCst);
-        let span = info_span!(
-            "deliver",
-            consumer = slot.consumer.name(),
-            event_id = %envelope.id,
-            event_type = %envelope.event_type(),
-        );
-        // The bus hop: a child of the span that published the event; the consumer's span is its child.
-        vwc_telemetry::continue_trace(&span, envelope.traceparent.as_deref());
-        tokio::spawn(
-            async move {
-                let _permit = slot.permits.clone().acquire_owned().await;
-                let outcome = deliver_with_retries(&slot, &envelope, inner.policy).await;
-                if inner.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
-                    inner.idle.notify_waiters();
-                }
-                outcome
+        tokio::spawn(async move {
+            let _permit = slot.permits.clone().acquire_owned().await;
+            let first = apply_batch(&envelopes, |envelope| {
+                slot.consumer
+                    .handle(envelope)
+                    .instrument(delivery_span(&slot, envelope))
+            })
+            .await;
+            // Each handling counts as an attempt: an event that failed in a batch of several was tried twice.
+            let tried = if envelopes.len() > 1 { 2 } else { 1 };
+            let outcomes = futures::future::join_all(envelopes.iter().zip(first).map(
+                |(envelope, outcome)| async {
+                    match outcome {
+                        Ok(()) => Ok(()),
+                        Err(e) => {
+                            retry_then_dead_letter(&slot, envelope, inner.policy, tried, e)
+                                .instrument(delivery_span(&slot, envelope))
+                                .await
+                        }
+                    }
+                },
+            ))
+            .await;
+            if inner.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
+                inner.idle.notify_waiters();
             }
-            .instrument(span),
-        )
+            outcomes
+        })
     }
 }
 
-/// Applies the envelope, retrying with backoff; after the last attempt it is stored as a dead letter.
-/// `Err` only when even the dead letter could not be stored: then the envelope must be published again.
-async fn deliver_with_retries(
+/// The span one envelope's delivery runs in: a child of the span that published it (the bus hop); the
+/// consumer's span is its child.
+fn delivery_span(slot: &Slot, envelope: &Envelope) -> tracing::Span {
+    let span = info_span!(
+        "deliver",
+        consumer = slot.consumer.name(),
+        event_id = %envelope.id,
+        event_type = %envelope.event_type(),
+    );
+    vwc_telemetry::continue_trace(&span, envelope.traceparent.as_deref());
+    span
+}
+
+/// After `tried` attempts, the last of which failed with `error`: retries with backoff until the policy's
+/// attempts are used up, then stores the envelope as a dead letter. `Err` only when even the dead letter
+/// could not be stored: then the envelope must be published again.
+async fn retry_then_dead_letter(
     slot: &Slot,
     envelope: &Envelope,
     policy: RetryPolicy,
+    tried: u32,
+    error: HandleError,
 ) -> Result<(), String> {
-    let mut attempt = 1;
+    let mut attempt = tried;
+    let mut error = error;
     loop {
+        if attempt >= policy.max_attempts {
+            warn!(attempt, error = %error, "delivery failed for good; dead-lettering");
+            let error = error.to_string();
+            let letter = NewDeadLetter {
+                consumer: slot.consumer.name(),
+                envelope,
+                error: &error,
+                attempts: attempt,
+            };
+            let stored = slot.dead_letters.put_dead_letter(letter).await;
+            return stored.map_err(|store_err| {
+                tracing::error!(error = %store_err, "could not store a dead letter; the outbox will resend");
+                format!("dead letter not stored: {store_err}")
+            });
+        }
+        let delay = policy.backoff(attempt);
+        warn!(attempt, error = %error, ?delay, "delivery failed; retrying");
+        tokio::time::sleep(delay).await;
+        attempt += 1;
         match slot.consumer.handle(envelope).await {
             Ok(()) => return Ok(()),
-            Err(e) if attempt >= policy.max_attempts => {
-                warn!(attempt, error = %e, "delivery failed for good; dead-lettering");
-                let error = e.to_string();
-                let letter = NewDeadLetter {
-                    consumer: slot.consumer.name(),
-                    envelope,
-                    error: &error,
-                    attempts: attempt,
-                };
-                let stored = slot.dead_letters.put_dead_letter(letter).await;
-                return stored.map_err(|store_err| {
-                    tracing::error!(error = %store_err, "could not store a dead letter; the outbox will resend");
-                    format!("dead letter not stored: {store_err}")
-                });
-            }
-            Err(e) => {
-                let delay = policy.backoff(attempt);
-                warn!(attempt, error = %e, ?delay, "delivery failed; retrying");
-                tokio::time::sleep(delay).await;
-                attempt += 1;
-            }
+            Err(e) => error = e,
         }
     }
 }
@@ -221,12 +250,16 @@ impl Bus for InProcessBus {
         }
         // Accepted means handled: applied or durably dead-lettered by every consumer. Only then may the
         // relay mark the outbox rows sent, so a crash mid-delivery republishes instead of losing events.
-        let mut deliveries = Vec::new();
+        // Each consumer gets its share of the batch as one delivery batch, in the order published.
+        let mut batches: Vec<(Arc<Slot>, Vec<Envelope>)> = Vec::new();
         for envelope in envelopes {
             for name in self.inner.routes.consumers_of(envelope.event_type()) {
                 let slot = self.inner.slots.read().unwrap().get(name).cloned();
                 match slot {
-                    Some(slot) => deliveries.push(self.spawn_delivery(slot, envelope.clone())),
+                    Some(slot) => match batches.iter_mut().find(|(s, _)| Arc::ptr_eq(s, &slot)) {
+                        Some((_, batch)) => batch.push(envelope.clone()),
+                        None => batches.push((slot, vec![envelope.clone()])),
+                    },
                     None => {
                         if self.inner.warned.lock().unwrap().insert(name.to_string()) {
                             warn!(
@@ -238,13 +271,22 @@ impl Bus for InProcessBus {
                 }
             }
         }
-        let total = deliveries.len();
+        let deliveries: Vec<_> = batches
+            .into_iter()
+            .map(|(slot, batch)| self.spawn_batch(slot, batch))
+            .collect();
+        let mut total = 0;
         let mut failures = Vec::new();
         for d in deliveries {
             match d.await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => failures.push(e),
-                Err(join) => failures.push(join.to_string()),
+                Ok(outcomes) => {
+                    total += outcomes.len();
+                    failures.extend(outcomes.into_iter().filter_map(Result::err));
+                }
+                Err(join) => {
+                    total += 1;
+                    failures.push(join.to_string());
+                }
             }
         }
         if failures.is_empty() {

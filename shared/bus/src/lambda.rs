@@ -2,25 +2,25 @@
 //! worker (`crate::sqs`), and the response names only the messages that failed (partial batch failure).
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use futures::future::join_all;
 use tracing::{error, info};
 
 use crate::Consumer;
 use crate::sqs::handle_message;
 
-/// Handles every record on its own, concurrently. The response lists the message ids of the failed records
+/// Handles the records as one delivery batch ([`crate::apply_batch`]: concurrently, their SQLite writes in
+/// one transaction; a record that failed is tried once more on its own). The response lists the message ids of the failed records
 /// only, so SQS retries just those (the event source mapping needs `ReportBatchItemFailures`). A record
 /// without a message id cannot be named (an empty id would fail the whole batch); it is handled anyway and
 /// logged.
 pub async fn handle_sqs_batch(event: SqsEvent, consumer: &dyn Consumer) -> SqsBatchResponse {
     let records = event.records;
-    let outcomes = join_all(records.iter().map(|record| {
+    let outcomes = crate::apply_batch(&records, |record| {
         handle_message(
             consumer,
             record.message_id.as_deref().unwrap_or_default(),
             record.body.as_deref(),
         )
-    }))
+    })
     .await;
 
     let mut response = SqsBatchResponse::default();

@@ -99,7 +99,7 @@ pub trait Consumer: Send + Sync {
     async fn handle(&self, envelope: &Envelope) -> Result<(), HandleError>;
 }
 
-pub use consume::in_consumer_span;
+pub use consume::{apply_batch, in_consumer_span};
 pub use ledger_consumer::LedgerConsumer;
 pub use projection::{Applied, Projection, ProjectionConsumer, project};
 pub use relay::OutboxRelay;

@@ -168,18 +168,13 @@ impl OutboxRelay {
             if paused_until.is_none_or(|t| Instant::now() >= t) {
                 paused_until = None;
                 while in_flight.len() < MAX_IN_FLIGHT {
-                    let rows = match self.outbox.pending(in_flight_ids.len() + BATCH).await {
+                    let fresh = match self.outbox.pending_except(BATCH, &in_flight_ids).await {
                         Ok(rows) => rows,
                         Err(e) => {
                             warn!(relay = %self.name, error = %e, "reading the outbox failed");
                             break;
                         }
                     };
-                    let fresh: Vec<_> = rows
-                        .into_iter()
-                        .filter(|(id, _)| !in_flight_ids.contains(&id.0))
-                        .take(BATCH)
-                        .collect();
                     if fresh.is_empty() {
                         break;
                     }

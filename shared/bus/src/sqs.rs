@@ -12,7 +12,6 @@ use aws_sdk_sqs::types::{
     MessageSystemAttributeName,
 };
 use futures::FutureExt;
-use futures::future::join_all;
 use tokio::sync::watch;
 use tracing::{Instrument, debug, error, field, info, info_span, warn};
 use vwc_contracts::Envelope;
@@ -291,11 +290,9 @@ impl SqsWorker {
             return PollStats::default();
         }
         let consumer = self.consumer.as_ref();
-        let outcomes = join_all(
-            messages
-                .iter()
-                .map(|m| handle_message(consumer, m.message_id().unwrap_or_default(), m.body())),
-        )
+        let outcomes = crate::apply_batch(&messages, |m| {
+            handle_message(consumer, m.message_id().unwrap_or_default(), m.body())
+        })
         .await;
         let mut stats = PollStats {
             received: messages.len(),

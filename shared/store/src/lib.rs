@@ -12,6 +12,7 @@ pub mod outbox;
 pub mod plumbing;
 pub mod sqlite;
 pub mod vehicle_ledger;
+mod write_batch;
 
 pub use dead_letters::{DeadLetter, DeadLetterStore, NewDeadLetter};
 pub use outbox::{Outbox, OutboxId};

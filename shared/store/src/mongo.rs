@@ -353,12 +353,16 @@ pub fn int(doc: &Document, field: &str) -> StoreResult<Option<i64>> {
 
 pub use crate::parse_ts;
 
-#[async_trait]
-impl Outbox for MongoDb {
-    async fn pending(&self, limit: usize) -> StoreResult<Vec<(OutboxId, Envelope)>> {
+impl MongoDb {
+    /// Unsent outbox rows matching `filter`, oldest first.
+    async fn pending_matching(
+        &self,
+        filter: Document,
+        limit: usize,
+    ) -> StoreResult<Vec<(OutboxId, Envelope)>> {
         let cursor = self
             .collection(OUTBOX)
-            .find(doc! { "sent_at": Bson::Null })
+            .find(filter)
             .sort(doc! { "_id": 1 })
             .limit(i64::try_from(limit).unwrap_or(i64::MAX))
             .await?;
@@ -371,6 +375,28 @@ impl Outbox for MongoDb {
                 Ok((OutboxId(id), envelope))
             })
             .collect()
+    }
+}
+
+#[async_trait]
+impl Outbox for MongoDb {
+    async fn pending(&self, limit: usize) -> StoreResult<Vec<(OutboxId, Envelope)>> {
+        self.pending_matching(doc! { "sent_at": Bson::Null }, limit)
+            .await
+    }
+
+    /// The server leaves out the skipped rows (`$nin`), so they are neither sent nor parsed again.
+    async fn pending_except(
+        &self,
+        limit: usize,
+        skip: &std::collections::HashSet<String>,
+    ) -> StoreResult<Vec<(OutboxId, Envelope)>> {
+        let skip: Vec<&str> = skip.iter().map(String::as_str).collect();
+        self.pending_matching(
+            doc! { "sent_at": Bson::Null, "_id": { "$nin": skip } },
+            limit,
+        )
+        .await
     }
 
     async fn mark_sent(&self, ids: &[OutboxId]) -> StoreResult<()> {

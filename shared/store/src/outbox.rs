@@ -1,5 +1,6 @@
 //! The outbox port: rows written in the same transaction as a state change, published later by the relay.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -16,6 +17,20 @@ pub struct OutboxId(pub String);
 pub trait Outbox: Send + Sync {
     /// Unsent rows, oldest first.
     async fn pending(&self, limit: usize) -> StoreResult<Vec<(OutboxId, Envelope)>>;
+    /// Up to `limit` unsent rows, oldest first, leaving out the rows whose ids `skip` holds (the relay's
+    /// rows in flight). Adapters override it to avoid reading or parsing the skipped rows.
+    async fn pending_except(
+        &self,
+        limit: usize,
+        skip: &HashSet<String>,
+    ) -> StoreResult<Vec<(OutboxId, Envelope)>> {
+        let rows = self.pending(limit + skip.len()).await?;
+        Ok(rows
+            .into_iter()
+            .filter(|(id, _)| !skip.contains(&id.0))
+            .take(limit)
+            .collect())
+    }
     async fn mark_sent(&self, ids: &[OutboxId]) -> StoreResult<()>;
     /// Moves a row the bus refuses for good (too large, say) out of the pending rows into the dead letters
     /// (as `consumer`, which `vwc dlq list` shows), so the relay can go on with the rows after it.

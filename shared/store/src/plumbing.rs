@@ -36,6 +36,13 @@ impl<T: Plumbed> Outbox for T {
     async fn pending(&self, limit: usize) -> StoreResult<Vec<(OutboxId, Envelope)>> {
         self.plumbing().pending(limit).await
     }
+    async fn pending_except(
+        &self,
+        limit: usize,
+        skip: &std::collections::HashSet<String>,
+    ) -> StoreResult<Vec<(OutboxId, Envelope)>> {
+        self.plumbing().pending_except(limit, skip).await
+    }
     async fn mark_sent(&self, ids: &[OutboxId]) -> StoreResult<()> {
         self.plumbing().mark_sent(ids).await
     }
