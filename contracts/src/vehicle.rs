@@ -25,6 +25,26 @@ crate::wire_enum! {
     }
 }
 
+impl OdometerUnit {
+    /// 41250 → "41,250 mi": how texts write a distance.
+    pub fn distance_text(self, value: u64) -> String {
+        format!("{} {}", grouped_thousands(value), self.as_str())
+    }
+}
+
+/// 1234567 → "1,234,567".
+pub fn grouped_thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// A registered vehicle.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "camelCase")]

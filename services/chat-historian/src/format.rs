@@ -4,17 +4,7 @@ use chrono::{DateTime, Utc};
 use vwc_contracts::OdometerUnit;
 
 /// 1234567 → "1,234,567".
-pub fn grouped(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+pub use vwc_contracts::grouped_thousands as grouped;
 
 /// 123456, "USD" → "1,234.56 USD".
 pub fn money(cents: u64, currency: &str) -> String {
@@ -29,7 +19,7 @@ pub fn signed_money(cents: i64, currency: &str) -> String {
 
 /// 41250, mi → "41,250 mi".
 pub fn odometer(value: u64, unit: OdometerUnit) -> String {
-    format!("{} {}", grouped(value), unit.as_str())
+    unit.distance_text(value)
 }
 
 /// "2026-03-02".

@@ -106,6 +106,8 @@ fn schedule(
         }],
         odometer: None,
         evaluated_at,
+        evaluated_on: None,
+        unit: None,
     }
 }
 
