@@ -40,13 +40,12 @@ pub struct MaintenanceItemView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub projected_due_at: Option<NaiveDate>,
     pub status: MaintenanceStatus,
-    /// Why the item has its status ([`MaintenanceItemView::reason_on`]). Always present in the API; a
-    /// `MaintenanceScheduleUpdated` of version 2 leaves it out and its readers write it again.
+    // Why the item has its status (`reason_on`). Always present in the API; a `MaintenanceScheduleUpdated`
+    // of version 2 leaves it out, and `dueCycle` (`cycle_of`), and decoding it writes them again.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     #[schema(required = true)]
     pub reason: String,
-    /// Changes whenever the item is reset or its interval changes; reminders are once per cycle
-    /// ([`MaintenanceItemView::cycle_of`]; left out like `reason`).
+    /// Changes whenever the item is reset or its interval changes; reminders are once per cycle.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     #[schema(required = true)]
     pub due_cycle: String,
