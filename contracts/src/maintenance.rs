@@ -165,7 +165,8 @@ pub struct OdometerEstimateView {
 /// Version 2 (the envelope's `version`, docs/events.md): with `unit` set, the items leave out `reason` and
 /// `dueCycle`, which are derived from the other fields ([`MaintenanceItemView::reason_on`] on the day
 /// evaluated with `odometer`'s value, [`MaintenanceItemView::cycle_of`]); decoding this type writes them
-/// back, so a reader holds whole items either way. Version 1 (no `unit`) carried them in every item.
+/// back, so a reader holds whole items either way. Version 1 (no `unit`) carried them in every item and is
+/// read as written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(remote = "Self", rename_all = "camelCase")]
 pub struct MaintenanceScheduleUpdated {
@@ -242,10 +243,8 @@ impl<'de> Deserialize<'de> for MaintenanceScheduleUpdated {
             if item.due_cycle.is_empty() {
                 item.due_cycle = MaintenanceItemView::cycle_of(item.due_at, item.due_odometer);
             }
-            if item.reason.is_empty() {
-                let unit = update.unit.ok_or_else(|| {
-                    serde::de::Error::custom("an item without `reason` needs the schedule's `unit`")
-                })?;
+            // Version 1 (no `unit`) is read as written: an empty reason was left out, not derived.
+            if let Some(unit) = update.unit.filter(|_| item.reason.is_empty()) {
                 item.reason = item.reason_on(unit, today, odometer);
             }
         }
@@ -373,11 +372,16 @@ mod tests {
     }
 
     #[test]
-    fn an_item_without_reason_needs_the_unit_to_decode() {
+    fn without_the_unit_an_item_is_read_as_written() {
         let json = json!({"vehicleId": "veh_1", "evaluatedAt": "2026-05-01T10:00:00Z", "items": [{
             "task": "oil_change", "title": "Oil change", "status": "ok", "enabled": true}]});
-        let err = serde_json::from_value::<MaintenanceScheduleUpdated>(json).unwrap_err();
-        assert!(err.to_string().contains("`unit`"), "{err}");
+        let decoded: MaintenanceScheduleUpdated = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(decoded.items[0].reason, "");
+        assert_eq!(decoded.items[0].due_cycle, "-@-");
+        let mut with_unit = json;
+        with_unit["unit"] = json!("mi");
+        let decoded: MaintenanceScheduleUpdated = serde_json::from_value(with_unit).unwrap();
+        assert_eq!(decoded.items[0].reason, "Unknown: no interval configured");
     }
 
     #[test]
