@@ -94,8 +94,9 @@ pub enum SweepError {
 /// Re-evaluates every vehicle of the run's organisation (or of every organisation) against its day.
 ///
 /// Three stages run at once, a page apart: reading (the store's read pool), evaluating (a blocking
-/// thread) and writing (the store's writer). Each hands its page to the next over a one-slot channel, so
-/// at most three pages are in memory whatever the fleet size.
+/// thread) and writing (the store's writer, with [`COMMITS_IN_FLIGHT`] pages being prepared or written).
+/// Each hands its page to the next over a one-slot channel, so at most a handful of pages are in memory
+/// whatever the fleet size.
 pub async fn sweep(store: &dyn SchedulerStore, run: &DailyRun) -> Result<SweepReport, SweepError> {
     let started = Instant::now();
     let (org, today) = (run.org.as_deref(), run.day);
