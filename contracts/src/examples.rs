@@ -4,8 +4,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::maintenance::{
-    Channel, MaintenanceScheduleUpdated, MaintenanceStatus, MaintenanceStatusChanged,
-    NotificationDelivered, ReminderDue,
+    Channel, MaintenanceItemView, MaintenanceScheduleUpdated, MaintenanceStatus,
+    MaintenanceStatusChanged, NotificationDelivered, OdometerEstimateView, ReminderDue,
 };
 use crate::valuation::{Valuation, ValuationMethod, ValuationPointKind, ValuationUpdated};
 use crate::{
@@ -19,6 +19,41 @@ fn at() -> DateTime<Utc> {
 
 fn day() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 5, 1).expect("a valid date")
+}
+
+/// The schedule of `veh_1` (miles) with one item, an oil change due on 1 September 2026 or at 45,000 mi,
+/// evaluated on 1 May 2026 at an estimated 41,000 mi: as the scheduler publishes it (version 2).
+pub fn maintenance_schedule() -> MaintenanceScheduleUpdated {
+    let mut oil = MaintenanceItemView {
+        task: "oil_change".into(),
+        title: "Oil and filter change".into(),
+        interval_miles: Some(5_000),
+        interval_km: Some(8_000),
+        interval_months: Some(6),
+        last_done_at: Some("2026-03-01T09:30:00Z".parse().expect("a valid timestamp")),
+        last_done_odometer: Some(40_000),
+        due_at: NaiveDate::from_ymd_opt(2026, 9, 1),
+        due_odometer: Some(45_000),
+        projected_due_at: NaiveDate::from_ymd_opt(2026, 8, 2),
+        status: MaintenanceStatus::Ok,
+        reason: String::new(),
+        due_cycle: MaintenanceItemView::cycle_of(NaiveDate::from_ymd_opt(2026, 9, 1), Some(45_000)),
+        enabled: true,
+    };
+    oil.reason = oil.reason_on(OdometerUnit::Mi, day(), Some(41_000));
+    MaintenanceScheduleUpdated {
+        vehicle_id: "veh_1".into(),
+        items: vec![oil],
+        odometer: Some(OdometerEstimateView {
+            value: 41_000,
+            unit: OdometerUnit::Mi,
+            as_of: day(),
+            estimated: true,
+        }),
+        evaluated_at: at(),
+        evaluated_on: None,
+        unit: Some(OdometerUnit::Mi),
+    }
 }
 
 /// A 2021 Toyota RAV4 of `org_1`, id `veh_1`.
@@ -139,13 +174,7 @@ pub fn event(event_type: EventType) -> Event {
             delivered_at: at(),
         }
         .into(),
-        EventType::MaintenanceScheduleUpdated => MaintenanceScheduleUpdated {
-            vehicle_id: "veh_1".into(),
-            items: Vec::new(),
-            odometer: None,
-            evaluated_at: at(),
-        }
-        .into(),
+        EventType::MaintenanceScheduleUpdated => maintenance_schedule().into(),
         EventType::VehicleEventCorrected => {
             let previous = vehicle_event();
             let event = VehicleEvent {

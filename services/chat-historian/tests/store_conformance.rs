@@ -105,6 +105,8 @@ fn scheduled(evaluated_at: DateTime<Utc>, status: MaintenanceStatus) -> Change {
         }],
         odometer: None,
         evaluated_at,
+        evaluated_on: None,
+        unit: None,
     };
     Change::Maintenance(OrgId::from("org_a"), schedule)
 }

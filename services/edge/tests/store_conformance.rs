@@ -168,6 +168,8 @@ fn schedule(
             estimated: true,
         }),
         evaluated_at,
+        evaluated_on: None,
+        unit: None,
     }
 }
 

@@ -216,7 +216,7 @@ mod tests {
     #[test]
     fn docs_table_matches_the_catalogue() {
         fn cell(v: Option<u32>) -> String {
-            v.map(|n| crate::due::group_thousands(u64::from(n)))
+            v.map(|n| vwc_contracts::text::grouped(u64::from(n)))
                 .unwrap_or_else(|| "—".to_string())
         }
         for e in Catalogue::standard().entries() {

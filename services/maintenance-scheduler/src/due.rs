@@ -256,73 +256,13 @@ pub fn evaluate(
     // Worth showing only when the odometer wins the race against the calendar.
     let projected_due_at = projected.filter(|p| next.due_at.is_none_or(|due| *p < due));
 
-    let (status, reason) = if !item.enabled {
-        (
-            MaintenanceStatus::Unknown,
-            "Unknown: tracking is turned off for this item".to_string(),
-        )
-    } else if item.months().is_none() && distance.is_none() {
-        (
-            MaintenanceStatus::Unknown,
-            "Unknown: no interval configured".to_string(),
-        )
+    let status = if !item.enabled || (item.months().is_none() && distance.is_none()) {
+        MaintenanceStatus::Unknown
     } else {
-        let status = worse(date_status, odometer_status);
-        let odometer_gap = distance.and(odometer_gap(&next, estimate.is_some(), anchor));
-        let reason = match status {
-            MaintenanceStatus::Unknown => {
-                format!(
-                    "Unknown: {}",
-                    odometer_gap.unwrap_or("due date out of range")
-                )
-            }
-            MaintenanceStatus::Overdue => {
-                let mut parts = Vec::new();
-                if let Some(due) = next.due_at.filter(|_| days_left.is_some_and(|d| d < 0)) {
-                    parts.push(format!("on {due}"));
-                }
-                if let Some(due) = next
-                    .due_odometer
-                    .filter(|_| remaining.is_some_and(|r| r < 0))
-                {
-                    parts.push(format!("at {}", distance_text(due.into(), unit)));
-                }
-                format!("Overdue: was due {}", parts.join(" and "))
-            }
-            MaintenanceStatus::Ok | MaintenanceStatus::DueSoon => {
-                // Dates and odometer values, never "in N days": the text stays true until a fact changes,
-                // so a day passing alone republishes nothing (clients render the relative wording).
-                let odometer_text = remaining.zip(next.due_odometer).map(|(r, due)| {
-                    let about = projected_due_at
-                        .filter(|p| *p > today)
-                        .map(|p| format!(" (about {p} at current usage)"))
-                        .unwrap_or_default();
-                    (r, format!("at {}{about}", distance_text(due.into(), unit)))
-                });
-                let mut text = match (next.due_at.zip(days_left), odometer_text) {
-                    // Tomorrow the item is overdue, a status change that publishes anyway.
-                    (Some((_, 0)), _) => "Due today".to_string(),
-                    (_, Some((0, _))) => format!(
-                        "Due now: the odometer has reached {}",
-                        distance_text(next.due_odometer.unwrap_or_default().into(), unit)
-                    ),
-                    (Some((due, _)), Some((_, o))) => {
-                        format!("Due on {due} or {o}, whichever comes first")
-                    }
-                    (Some((due, _)), None) => format!("Due on {due}"),
-                    (None, Some((_, o))) => format!("Due {o}"),
-                    (None, None) => unreachable!("status is known, so one dimension is"),
-                };
-                if let Some(gap) = odometer_gap.filter(|_| remaining.is_none()) {
-                    text.push_str(&format!(" (odometer not checked: {gap})"));
-                }
-                text
-            }
-        };
-        (status, reason)
+        worse(date_status, odometer_status)
     };
 
-    MaintenanceItemView {
+    let mut view = MaintenanceItemView {
         task: item.task.clone(),
         title: item
             .title
@@ -337,21 +277,12 @@ pub fn evaluate(
         due_odometer: next.due_odometer,
         projected_due_at,
         status,
-        reason,
-        due_cycle: due_cycle(next.due_at, next.due_odometer),
+        reason: String::new(),
+        due_cycle: MaintenanceItemView::cycle_of(next.due_at, next.due_odometer),
         enabled: item.enabled,
-    }
-}
-
-/// Why the odometer side cannot be judged, if it cannot.
-fn odometer_gap(next: &NextDue, have_estimate: bool, anchor: &Anchor) -> Option<&'static str> {
-    match (next.due_odometer, next.last_done) {
-        (Some(_), _) if have_estimate => None,
-        (Some(_), _) => Some("no odometer readings"),
-        (None, Some(_)) => Some("no odometer recorded when last done"),
-        (None, None) if anchor.odometer.is_none() => Some("odometer at acquisition not recorded"),
-        (None, None) => Some("due odometer out of range"),
-    }
+    };
+    view.reason = view.reason_on(unit, today, odometer.map(|e| e.value));
+    view
 }
 
 /// The date at which the estimated odometer reaches `due`, at the estimate's usage rate.
@@ -404,32 +335,6 @@ fn first_odometer_after(origin: u64, interval: u32, threshold: Option<u64>) -> u
         }
         _ => origin.saturating_add(interval),
     }
-}
-
-fn due_cycle(due_at: Option<NaiveDate>, due_odometer: Option<u64>) -> String {
-    format!(
-        "{}@{}",
-        due_at.map_or_else(|| "-".to_string(), |d| d.to_string()),
-        due_odometer.map_or_else(|| "-".to_string(), |o| o.to_string())
-    )
-}
-
-fn distance_text(n: u128, unit: OdometerUnit) -> String {
-    let n = u64::try_from(n).unwrap_or(u64::MAX);
-    format!("{} {}", group_thousands(n), unit.as_str())
-}
-
-/// `45000` → `"45,000"`.
-pub(crate) fn group_thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]

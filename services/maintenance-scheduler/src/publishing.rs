@@ -262,6 +262,9 @@ pub fn plan(
                 items: current.items.clone(),
                 odometer: current.odometer.clone(),
                 evaluated_at: now,
+                evaluated_on: (now.date_naive() != today).then_some(today),
+                // Version 2: the items' reason and due cycle are left to readers to derive.
+                unit: Some(vehicle.unit),
             }));
     }
 

@@ -8,6 +8,8 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 use chrono::{DateTime, Months, NaiveDate, Utc};
+use futures::StreamExt;
+use futures::stream::FuturesOrdered;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use vwc_contracts::{OdometerUnit, OrgId, VehicleId};
@@ -23,6 +25,9 @@ use crate::store::{CommitOutcome, SchedulerStore, VehicleCommit, VehicleState};
 
 /// Vehicles read, evaluated and written together.
 pub const SWEEP_PAGE: usize = 2_000;
+
+/// Pages being committed at once (see [`sweep`]).
+const COMMITS_IN_FLIGHT: usize = 2;
 
 /// The key under which a sweep of every organisation records its day (no organisation id has this form).
 pub const EVERY_ORGANISATION: &str = "*";
@@ -89,8 +94,9 @@ pub enum SweepError {
 /// Re-evaluates every vehicle of the run's organisation (or of every organisation) against its day.
 ///
 /// Three stages run at once, a page apart: reading (the store's read pool), evaluating (a blocking
-/// thread) and writing (the store's writer). Each hands its page to the next over a one-slot channel, so
-/// at most three pages are in memory whatever the fleet size.
+/// thread) and writing (the store's writer, with [`COMMITS_IN_FLIGHT`] pages being prepared or written).
+/// Each hands its page to the next over a one-slot channel, so at most a handful of pages are in memory
+/// whatever the fleet size.
 pub async fn sweep(store: &dyn SchedulerStore, run: &DailyRun) -> Result<SweepReport, SweepError> {
     let started = Instant::now();
     let (org, today) = (run.org.as_deref(), run.day);
@@ -144,8 +150,24 @@ pub async fn sweep(store: &dyn SchedulerStore, run: &DailyRun) -> Result<SweepRe
         }
     };
     let write = async {
-        while let Some(page) = to_write.recv().await {
-            write_page(store, page, when, &trace, &mut report, &mut orgs).await?;
+        // Two pages' commits in flight: the store prepares one (its JSON, on a blocking thread) while its
+        // writer writes the other.
+        let mut committing = FuturesOrdered::new();
+        let mut pages_done = false;
+        loop {
+            tokio::select! {
+                page = to_write.recv(), if !pages_done && committing.len() < COMMITS_IN_FLIGHT => {
+                    match page {
+                        Some(page) => committing.push_back(commit_page(store, page)),
+                        None => pages_done = true,
+                    }
+                }
+                written = committing.next(), if !committing.is_empty() => {
+                    let written = written.expect("a commit was in flight")?;
+                    settle_page(store, written, when, &trace, &mut report, &mut orgs).await?;
+                }
+                else => break,
+            }
         }
         Ok::<(), SweepError>(())
     };
@@ -246,10 +268,41 @@ fn plan_page(states: Vec<VehicleState>, when: AsOf, trace: &str) -> PagePlan {
     out
 }
 
-/// Writes a page's commits in one batch; a vehicle that changed since it was read is evaluated again.
-async fn write_page(
+/// A page's commits written in one batch, with what they counted.
+struct WrittenPage {
+    vehicles: u64,
+    unchanged_items: u64,
+    orgs: BTreeSet<String>,
+    outcomes: Vec<CommitOutcome>,
+    counts: Vec<Planned>,
+    ids: Vec<VehicleId>,
+}
+
+/// Writes a page's commits in one batch.
+async fn commit_page(
     store: &dyn SchedulerStore,
     page: PagePlan,
+) -> Result<WrittenPage, SweepError> {
+    let (commits, counts): (Vec<VehicleCommit>, Vec<Planned>) = page.commits.into_iter().unzip();
+    let ids: Vec<VehicleId> = commits
+        .iter()
+        .map(|c| VehicleId::from(&c.vehicle_id))
+        .collect();
+    let outcomes = store.commit_batch(commits).await?;
+    Ok(WrittenPage {
+        vehicles: page.vehicles,
+        unchanged_items: page.unchanged_items,
+        orgs: page.orgs,
+        outcomes,
+        counts,
+        ids,
+    })
+}
+
+/// Counts a written page; a vehicle that changed since it was read is evaluated again.
+async fn settle_page(
+    store: &dyn SchedulerStore,
+    page: WrittenPage,
     when: AsOf,
     trace: &str,
     report: &mut SweepReport,
@@ -258,12 +311,7 @@ async fn write_page(
     report.vehicles += page.vehicles;
     report.items += page.unchanged_items;
     orgs.extend(page.orgs);
-    let (commits, counts): (Vec<VehicleCommit>, Vec<Planned>) = page.commits.into_iter().unzip();
-    let ids: Vec<VehicleId> = commits
-        .iter()
-        .map(|c| VehicleId::from(&c.vehicle_id))
-        .collect();
-    let outcomes = store.commit_batch(commits).await?;
+    let (outcomes, counts, ids) = (page.outcomes, page.counts, page.ids);
     for ((outcome, planned), vehicle_id) in outcomes.into_iter().zip(counts).zip(ids) {
         match outcome {
             CommitOutcome::Applied | CommitOutcome::Duplicate => planned.add_to(report),
@@ -408,4 +456,58 @@ pub async fn seed_bulk(
         }
     }
     Ok(added)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::decide;
+    use vwc_contracts::maintenance::MaintenanceScheduleUpdated;
+    use vwc_contracts::{Envelope, EventType};
+
+    /// A first sweep of the benchmark's fleet publishes each vehicle's schedule as facts only (version 2):
+    /// no item carries the `reason` or `dueCycle` its readers derive, the event is about a quarter smaller
+    /// than with them (2,958 bytes on average; 4,040 at version 1), and decoding it gives back exactly the
+    /// items the scheduler evaluated.
+    #[test]
+    fn a_schedule_event_carries_facts_only_and_decodes_to_the_items_evaluated() {
+        let now: DateTime<Utc> = "2026-11-29T10:00:00Z".parse().unwrap();
+        let (mut bytes, mut events) = (0, 0);
+        for i in 0..200 {
+            let seeded = bench_vehicle(i, now);
+            let state = VehicleState {
+                vehicle: seeded.register,
+                facts: seeded.facts,
+                settings: seeded.settings,
+                ..VehicleState::new(&seeded.vehicle_id)
+            };
+            let mut commit = VehicleCommit::on(&state);
+            let (evaluation, _) = decide(&state, &mut commit, now.date_naive(), now, None).unwrap();
+            let envelope = commit
+                .outbox
+                .iter()
+                .find(|e| e.event_type() == EventType::MaintenanceScheduleUpdated)
+                .expect("a first evaluation publishes the schedule");
+            assert_eq!(envelope.version, 2);
+            let json = serde_json::to_string(envelope).unwrap();
+            let wire: serde_json::Value = serde_json::from_str(&json).unwrap();
+            let items = wire["data"]["items"].as_array().unwrap();
+            assert_eq!(items.len(), 12);
+            for item in items {
+                assert_eq!(item.get("reason"), None, "{item}");
+                assert_eq!(item.get("dueCycle"), None, "{item}");
+            }
+            let decoded: Envelope = serde_json::from_str(&json).unwrap();
+            let schedule = decoded.payload::<MaintenanceScheduleUpdated>().unwrap();
+            assert_eq!(schedule.items, evaluation.items);
+            assert!(schedule.items.iter().all(|i| !i.reason.is_empty()));
+            bytes += json.len();
+            events += 1;
+        }
+        let average = bytes / events;
+        assert!(
+            average < 3_100,
+            "{average} bytes a schedule event on average"
+        );
+    }
 }

@@ -72,6 +72,8 @@ fn envelope(vehicle_id: &str) -> Envelope {
         items: Vec::new(),
         odometer: None,
         evaluated_at: vwc_clock::now(),
+        evaluated_on: None,
+        unit: None,
     };
     Envelope::new(
         "vwc.maintenance-scheduler",

@@ -70,6 +70,8 @@ fn envelope(n: usize) -> Envelope {
             items: Vec::new(),
             odometer: None,
             evaluated_at: vwc_clock::now(),
+            evaluated_on: None,
+            unit: None,
         },
     )
 }

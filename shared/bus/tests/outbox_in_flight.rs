@@ -22,6 +22,8 @@ fn envelopes() -> Vec<Envelope> {
                     items: Vec::new(),
                     odometer: None,
                     evaluated_at: vwc_clock::now(),
+                    evaluated_on: None,
+                    unit: None,
                 },
             )
         })

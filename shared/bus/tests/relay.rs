@@ -58,6 +58,8 @@ fn envelope(org: &str, data_bytes: usize) -> Envelope {
             items: Vec::new(),
             odometer: None,
             evaluated_at: vwc_clock::now(),
+            evaluated_on: None,
+            unit: None,
         },
     )
 }

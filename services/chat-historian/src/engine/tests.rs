@@ -391,6 +391,8 @@ fn valuation_and_due_items_come_from_their_projections() {
         }],
         odometer: None,
         evaluated_at: at(2026, 5, 10),
+        evaluated_on: None,
+        unit: None,
     });
     let a = ask(&k, "Is anything overdue?");
     assert!(

@@ -100,6 +100,8 @@ pub fn seed_fleet(data_dir: &Path, vehicles: usize) -> anyhow::Result<f64> {
                 items: Vec::new(),
                 odometer: None,
                 evaluated_at: now,
+                evaluated_on: None,
+                unit: None,
             };
             maintenance.execute(rusqlite::params![
                 v.id,
