@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -26,18 +25,13 @@ pub struct Readiness {
     pub checks: Arc<Vec<Box<dyn ReadinessCheck>>>,
 }
 
-/// Health, readiness and the dashboard, with their documentation.
-pub fn routes(readiness: Readiness) -> OpenApiRouter {
+/// Health, readiness and the dashboard, with their documentation; the readiness checks are the state.
+pub fn routes() -> OpenApiRouter<Readiness> {
     OpenApiRouter::with_openapi(vwc_http::openapi::components())
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(crate::dashboard::index))
         .routes(routes!(crate::dashboard::asset))
-        .with_state(readiness)
-}
-
-pub fn router(readiness: Readiness) -> Router {
-    routes(readiness).into()
 }
 
 /// `GET /healthz`.
@@ -152,19 +146,10 @@ pub async fn method_not_allowed() -> ApiError {
 }
 
 /// `POST /v1/auth/dev-token` (embedded mode only, and only from this machine): mints a token for any
-/// organisation, so it must never be reachable from elsewhere. Without keys the route (and its
-/// documentation) does not exist.
-pub fn dev_token_routes(keys: Option<Arc<vwc_auth::Hs256Keys>>) -> OpenApiRouter {
-    match keys {
-        Some(keys) => OpenApiRouter::with_openapi(vwc_http::openapi::components())
-            .routes(routes!(dev_token))
-            .with_state(keys),
-        None => OpenApiRouter::new(),
-    }
-}
-
-pub fn dev_token_router(keys: Option<Arc<vwc_auth::Hs256Keys>>) -> Router {
-    dev_token_routes(keys).into()
+/// organisation, so it must never be reachable from elsewhere. The composition serves (and documents) it
+/// only when it has the embedded keys, its state.
+pub fn dev_token_routes() -> OpenApiRouter<Arc<vwc_auth::Hs256Keys>> {
+    OpenApiRouter::with_openapi(vwc_http::openapi::components()).routes(routes!(dev_token))
 }
 
 /// `POST /v1/auth/dev-token` body.
