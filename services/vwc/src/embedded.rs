@@ -475,7 +475,7 @@ pub fn offers_dev_tokens(opts: &EmbeddedOptions) -> bool {
 /// needs no store, so [`System::start`] does it on another thread while the databases open, without the
 /// documentation ([`undocumented`](Self::undocumented)). The same composition, run again with it
 /// ([`documented`](Self::documented)), gives the OpenAPI document when `/openapi.json` is first asked
-/// for (docs/bench.md, "Cold start, idle memory and the timeline page").
+/// for (docs/bench.md, "Cold start and idle memory").
 pub struct ApiRoutes {
     ingestion: OpenApiRouter<vwc_ingestion::http::IngestionState>,
     attachments: OpenApiRouter<vwc_ingestion::attachments::http::AttachmentState>,

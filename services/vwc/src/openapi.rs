@@ -18,8 +18,7 @@ use vwc_http::openapi::Throttled;
 
 /// Adds `GET /openapi.json` to `router`. The document is composed by `compose` (the parts of every route
 /// the router serves) and rendered when it is first asked for, then kept: neither the start-up nor an idle
-/// server that is never asked for it pays for it (docs/bench.md, "Cold start, idle memory and the timeline
-/// page").
+/// server that is never asked for it pays for it (docs/bench.md, "Cold start and idle memory").
 pub fn serve(router: Router, compose: impl Fn() -> OpenApi + Send + Sync + 'static) -> Router {
     let document = Document {
         compose: Arc::new(move || {
