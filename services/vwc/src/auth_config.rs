@@ -215,7 +215,7 @@ impl AuthConfig {
 /// `GET /v1/auth/config`, public: a page must read it before anyone has signed in. The state is what it
 /// answers.
 pub fn routes() -> OpenApiRouter<std::sync::Arc<AuthConfig>> {
-    OpenApiRouter::with_openapi(vwc_http::openapi::components()).routes(routes!(auth_config))
+    crate::routes::documented(routes!(auth_config))
 }
 
 /// How to sign in

@@ -12,7 +12,6 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use utoipa::openapi::tag::TagBuilder;
 use utoipa::openapi::{InfoBuilder, LicenseBuilder, OpenApi, OpenApiVersion};
-use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vwc_http::openapi::Throttled;
 
@@ -23,12 +22,13 @@ pub fn serve(router: Router, compose: impl Fn() -> OpenApi + Send + Sync + 'stat
     let document = Document {
         compose: Arc::new(move || {
             let mut doc = compose();
-            doc.merge(routes().into_openapi());
+            doc.merge(crate::routes::documented(routes!(openapi_json)).into_openapi());
             finish(doc)
         }),
         rendered: Arc::default(),
     };
-    router.merge(Router::from(routes().with_state::<()>(document)))
+    let route = crate::routes::documented(routes!(openapi_json)).with_state::<()>(document);
+    router.merge(Router::from(route))
 }
 
 /// The document: how to compose it, and what it rendered to once asked for (composing and rendering take a
@@ -46,10 +46,6 @@ impl Document {
             .get_or_init(|| Bytes::from(render(&(self.compose)())))
             .clone()
     }
-}
-
-fn routes() -> OpenApiRouter<Document> {
-    OpenApiRouter::with_openapi(vwc_http::openapi::components()).routes(routes!(openapi_json))
 }
 
 /// This document

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
 use vwc_http::ApiError;
 use vwc_http::openapi::{Forbidden, RequestBody, Throttled, TooManyRequests};
@@ -25,10 +25,17 @@ pub struct Readiness {
     pub checks: Arc<Vec<Box<dyn ReadinessCheck>>>,
 }
 
+/// `route`, documented with the components every part of the document shares (the problem responses, the
+/// bearer scheme).
+pub fn documented<S: Clone + Send + Sync + 'static>(
+    route: UtoipaMethodRouter<S>,
+) -> OpenApiRouter<S> {
+    OpenApiRouter::with_openapi(vwc_http::openapi::components()).routes(route)
+}
+
 /// Health, readiness and the dashboard, with their documentation; the readiness checks are the state.
 pub fn routes() -> OpenApiRouter<Readiness> {
-    OpenApiRouter::with_openapi(vwc_http::openapi::components())
-        .routes(routes!(healthz))
+    documented(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(crate::dashboard::index))
         .routes(routes!(crate::dashboard::asset))
@@ -149,7 +156,7 @@ pub async fn method_not_allowed() -> ApiError {
 /// organisation, so it must never be reachable from elsewhere. The composition serves (and documents) it
 /// only when it has the embedded keys, its state.
 pub fn dev_token_routes() -> OpenApiRouter<Arc<vwc_auth::Hs256Keys>> {
-    OpenApiRouter::with_openapi(vwc_http::openapi::components()).routes(routes!(dev_token))
+    documented(routes!(dev_token))
 }
 
 /// `POST /v1/auth/dev-token` body.
