@@ -212,11 +212,10 @@ impl AuthConfig {
     }
 }
 
-/// `GET /v1/auth/config`, public: a page must read it before anyone has signed in.
-pub fn routes(config: AuthConfig) -> OpenApiRouter {
-    OpenApiRouter::with_openapi(vwc_http::openapi::components())
-        .routes(routes!(auth_config))
-        .with_state(std::sync::Arc::new(config))
+/// `GET /v1/auth/config`, public: a page must read it before anyone has signed in. The state is what it
+/// answers.
+pub fn routes() -> OpenApiRouter<std::sync::Arc<AuthConfig>> {
+    crate::routes::documented(routes!(auth_config))
 }
 
 /// How to sign in

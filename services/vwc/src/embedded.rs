@@ -13,6 +13,8 @@ use axum::http::Request;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tower_http::trace::TraceLayer;
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 use vwc_auth::{Hs256Keys, TokenVerifier};
 use vwc_bus::Bus;
 use vwc_bus::OutboxRelay;
@@ -36,7 +38,7 @@ pub enum BusChoice {
     },
 }
 
-/// Edge-of-HTTP settings for [`build_router`].
+/// Edge-of-HTTP settings for [`ApiRoutes::into_router`].
 pub struct HttpSettings {
     pub rate_limiter: Option<Arc<vwc_http::RateLimiter>>,
     pub cors_origin: Option<axum::http::HeaderValue>,
@@ -209,6 +211,8 @@ impl System {
         let secret = vwc_auth::load_or_create_secret(opts.jwt_secret.as_deref(), &opts.data_dir)
             .context("loading the JWT secret")?;
         let keys = Arc::new(Hs256Keys::new(&secret));
+        // Composing the routes needs no store: it runs on a thread of its own while the databases open.
+        let routes = tokio::task::spawn_blocking(ApiRoutes::undocumented);
         let stores = Stores::open_choice(&opts.store, &opts.data_dir).await?;
         // The one clock of the system: every service reads the time from it (tests move it forward).
         let clock = vwc_http::Clock::default();
@@ -220,6 +224,67 @@ impl System {
                 .is_none_or(|only| only.iter().any(|o| o == name))
         };
         let bus = InProcessBus::new(Routes::load(), opts.retry);
+        let allowlist = vwc_notification::ssrf::Allowlist::parse(&opts.outbound_allowlist)
+            .map_err(|e| anyhow::anyhow!("VWC_OUTBOUND_ALLOWLIST: {e:?}"))?;
+        if opts.oidc.is_some() && opts.jwks.is_none() {
+            anyhow::bail!(
+                "an OpenID Connect provider for sign-in (--oidc-authority) needs --jwks: its tokens are verified against its keys"
+            );
+        }
+        let verifier: Arc<dyn TokenVerifier> = match &opts.jwks {
+            None => keys.clone(),
+            Some(source) if source.starts_with("http://") || source.starts_with("https://") => {
+                Arc::new(
+                    vwc_auth::JwksVerifier::from_url(
+                        source.as_str(),
+                        opts.jwt_issuer.as_str(),
+                        opts.jwt_audience.as_str(),
+                    )
+                    .context("configuring the JWKS verifier")?,
+                )
+            }
+            Some(path) => Arc::new(
+                vwc_auth::JwksVerifier::from_file(
+                    path.as_str(),
+                    opts.jwt_issuer.as_str(),
+                    opts.jwt_audience.as_str(),
+                )
+                .context("configuring the JWKS verifier")?,
+            ),
+        };
+        let http = HttpSettings {
+            rate_limiter: vwc_http::RateLimiter::parse(&opts.rate_limit)
+                .map_err(anyhow::Error::msg)
+                .context("VWC_RATE_LIMIT")?
+                .map(Arc::new),
+            cors_origin: opts
+                .cors_origin
+                .as_deref()
+                .map(axum::http::HeaderValue::from_str)
+                .transpose()
+                .context("the CORS origin is not a valid header value")?,
+            request_timeout: opts.request_timeout,
+            dev_tokens: offers_dev_tokens(&opts).then(|| keys.clone()),
+            oidc: opts.oidc.clone(),
+            chat_llm: opts
+                .chat_llm
+                .clone()
+                .map(vwc_chat_historian::LlmProvider::new)
+                .transpose()
+                .context("the chat LLM provider")?
+                .map(Arc::new),
+            attachments: crate::attachments::open(&opts.attachments, &opts.data_dir).await?,
+        };
+        // The router before the background work (relays, consumers, the daily jobs) starts, so that work
+        // does not compete with it for the cores: the listener is bound as soon as this returns.
+        let router = routes.await.context("composing the routes")?.into_router(
+            &stores,
+            verifier,
+            allowlist.clone(),
+            (opts.bus == BusChoice::InProcess).then_some(&bus),
+            &clock,
+            &http,
+        );
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut relays = Vec::new();
         let shared_bus: Arc<dyn Bus> = match &opts.bus {
@@ -281,8 +346,6 @@ impl System {
             relays.push(tokio::spawn(relay.run(shutdown_rx.clone())));
         }
 
-        let allowlist = vwc_notification::ssrf::Allowlist::parse(&opts.outbound_allowlist)
-            .map_err(|e| anyhow::anyhow!("VWC_OUTBOUND_ALLOWLIST: {e:?}"))?;
         if wanted(vwc_notification::CONSUMER) {
             let mut worker = vwc_notification::worker::DeliveryWorker::new(
                 stores.notification.clone(),
@@ -351,64 +414,6 @@ impl System {
         if adopted > 0 {
             tracing::info!(adopted, "dealer records adopted at start-up");
         }
-        if opts.oidc.is_some() && opts.jwks.is_none() {
-            anyhow::bail!(
-                "an OpenID Connect provider for sign-in (--oidc-authority) needs --jwks: its tokens are verified against its keys"
-            );
-        }
-        let verifier: Arc<dyn TokenVerifier> = match &opts.jwks {
-            None => keys.clone(),
-            Some(source) if source.starts_with("http://") || source.starts_with("https://") => {
-                Arc::new(
-                    vwc_auth::JwksVerifier::from_url(
-                        source.as_str(),
-                        opts.jwt_issuer.as_str(),
-                        opts.jwt_audience.as_str(),
-                    )
-                    .context("configuring the JWKS verifier")?,
-                )
-            }
-            Some(path) => Arc::new(
-                vwc_auth::JwksVerifier::from_file(
-                    path.as_str(),
-                    opts.jwt_issuer.as_str(),
-                    opts.jwt_audience.as_str(),
-                )
-                .context("configuring the JWKS verifier")?,
-            ),
-        };
-        let http = HttpSettings {
-            rate_limiter: vwc_http::RateLimiter::parse(&opts.rate_limit)
-                .map_err(anyhow::Error::msg)
-                .context("VWC_RATE_LIMIT")?
-                .map(Arc::new),
-            cors_origin: opts
-                .cors_origin
-                .as_deref()
-                .map(axum::http::HeaderValue::from_str)
-                .transpose()
-                .context("the CORS origin is not a valid header value")?,
-            request_timeout: opts.request_timeout,
-            dev_tokens: offers_dev_tokens(&opts).then(|| keys.clone()),
-            oidc: opts.oidc.clone(),
-            chat_llm: opts
-                .chat_llm
-                .clone()
-                .map(vwc_chat_historian::LlmProvider::new)
-                .transpose()
-                .context("the chat LLM provider")?
-                .map(Arc::new),
-            attachments: crate::attachments::open(&opts.attachments, &opts.data_dir).await?,
-        };
-        let router = build_router(
-            &stores,
-            verifier,
-            allowlist,
-            &bus,
-            opts.bus == BusChoice::InProcess,
-            &clock,
-            &http,
-        );
         Ok(System {
             stores,
             bus,
@@ -465,109 +470,237 @@ pub fn offers_dev_tokens(opts: &EmbeddedOptions) -> bool {
     opts.jwks.is_none() && opts.bus == BusChoice::InProcess && opts.store == StoreChoice::Sqlite
 }
 
-pub fn build_router(
-    stores: &Stores,
-    verifier: Arc<dyn TokenVerifier>,
-    allowlist: vwc_notification::ssrf::Allowlist,
-    bus: &InProcessBus,
-    in_process_bus: bool,
-    clock: &vwc_http::Clock,
-    http: &HttpSettings,
-) -> Router {
-    let shared_clock: vwc_clock::SharedClock = Arc::new(clock.clone());
-    let mut checks = store_checks(stores);
-    if in_process_bus {
-        checks.push(Box::new(BusReady(bus.clone())));
+/// Every route of the API with its documentation, before any state is given to it. Composing them is most
+/// of building the router — utoipa collects each operation's schemas as the route is registered — and
+/// needs no store, so [`System::start`] does it on another thread while the databases open, without the
+/// documentation ([`undocumented`](Self::undocumented)). The same composition, run again with it
+/// ([`documented`](Self::documented)), gives the OpenAPI document when `/openapi.json` is first asked
+/// for (docs/bench.md, "Cold start and idle memory").
+pub struct ApiRoutes {
+    ingestion: OpenApiRouter<vwc_ingestion::http::IngestionState>,
+    attachments: OpenApiRouter<vwc_ingestion::attachments::http::AttachmentState>,
+    dealers: OpenApiRouter<vwc_ingestion::dealers::http::DealerState>,
+    edge: OpenApiRouter<vwc_edge::http::EdgeState>,
+    scheduler: OpenApiRouter<vwc_maintenance_scheduler::http::SchedulerState>,
+    notification: OpenApiRouter<vwc_notification::http::NotificationState>,
+    valuation: OpenApiRouter<vwc_valuation::http::ValuationState>,
+    chat: OpenApiRouter<vwc_chat_historian::http::ChatState>,
+    calendar: OpenApiRouter<vwc_edge::calendar::http::CalendarState>,
+    records: OpenApiRouter<vwc_edge::http::EdgeState>,
+    system: OpenApiRouter<Readiness>,
+    dev_token: OpenApiRouter<Arc<Hs256Keys>>,
+    auth_config: OpenApiRouter<Arc<crate::auth_config::AuthConfig>>,
+}
+
+impl ApiRoutes {
+    /// Each service's routes, as the service declares them, with their documentation.
+    pub fn documented() -> ApiRoutes {
+        ApiRoutes::compose(true)
     }
-    let readiness = Readiness {
-        checks: Arc::new(checks),
-    };
-    // Each service contributes its routes with their OpenAPI documentation; the document served at
-    // `/openapi.json` is assembled from exactly these.
-    use utoipa_axum::router::OpenApiRouter;
-    let api = OpenApiRouter::new()
-        .merge(
-            vwc_ingestion::http::routes().with_state(vwc_ingestion::http::IngestionState {
-                ingestion: Ingestion::new(stores.ingestion.clone(), shared_clock.clone()),
-                verifier: verifier.clone(),
-            }),
-        )
-        .merge(vwc_ingestion::attachments::http::routes().with_state(
-            vwc_ingestion::attachments::http::AttachmentState {
-                ingestion: Ingestion::new(stores.ingestion.clone(), shared_clock.clone()),
-                store: http.attachments.clone(),
-                verifier: verifier.clone(),
-            },
-        ))
-        .merge(vwc_ingestion::dealers::http::routes().with_state(
-            vwc_ingestion::dealers::http::DealerState {
-                cache: Default::default(),
-                dealers: stores.ingestion.clone(),
-                clock: shared_clock.clone(),
-                verifier: verifier.clone(),
-            },
-        ))
-        .merge(
-            vwc_edge::http::routes().with_state(vwc_edge::http::EdgeState {
-                store: stores.edge.clone(),
-                verifier: verifier.clone(),
-                clock: shared_clock.clone(),
-            }),
-        )
-        .merge(
-            vwc_maintenance_scheduler::http::routes().with_state(
-                vwc_maintenance_scheduler::http::SchedulerState {
-                    scheduler: vwc_maintenance_scheduler::Scheduler::new(stores.scheduler.clone())
-                        .with_clock(shared_clock.clone()),
+
+    /// The routes alone: each part's documentation is dropped as soon as it is composed, on the thread
+    /// that composed it (freed elsewhere, its memory would stay with this thread's allocator pages).
+    pub fn undocumented() -> ApiRoutes {
+        ApiRoutes::compose(false)
+    }
+
+    fn compose(documented: bool) -> ApiRoutes {
+        fn part<S: Clone + Send + Sync + 'static>(
+            routes: OpenApiRouter<S>,
+            documented: bool,
+        ) -> OpenApiRouter<S> {
+            if documented {
+                routes
+            } else {
+                OpenApiRouter::from(Router::from(routes))
+            }
+        }
+        ApiRoutes {
+            ingestion: part(vwc_ingestion::http::routes(), documented),
+            attachments: part(vwc_ingestion::attachments::http::routes(), documented),
+            dealers: part(vwc_ingestion::dealers::http::routes(), documented),
+            edge: part(vwc_edge::http::routes(), documented),
+            scheduler: part(vwc_maintenance_scheduler::http::routes(), documented),
+            notification: part(vwc_notification::http::routes(), documented),
+            valuation: part(vwc_valuation::http::routes(), documented),
+            chat: part(vwc_chat_historian::http::routes(), documented),
+            calendar: part(vwc_edge::calendar::http::routes(), documented),
+            records: part(crate::records::routes(), documented),
+            system: part(crate::routes::routes(), documented),
+            dev_token: part(crate::routes::dev_token_routes(), documented),
+            auth_config: part(crate::auth_config::routes(), documented),
+        }
+    }
+
+    /// The routes over their services' state, with `/openapi.json` and every HTTP layer. The development
+    /// token route exists only with the embedded keys (`http.dev_tokens`).
+    pub fn into_router(
+        self,
+        stores: &Stores,
+        verifier: Arc<dyn TokenVerifier>,
+        allowlist: vwc_notification::ssrf::Allowlist,
+        bus: Option<&InProcessBus>,
+        clock: &vwc_http::Clock,
+        http: &HttpSettings,
+    ) -> Router {
+        let ApiRoutes {
+            ingestion,
+            attachments,
+            dealers,
+            edge,
+            scheduler,
+            notification,
+            valuation,
+            chat,
+            calendar,
+            records,
+            system,
+            dev_token,
+            auth_config,
+        } = self;
+        let shared_clock: vwc_clock::SharedClock = Arc::new(clock.clone());
+        let mut checks = store_checks(stores);
+        if let Some(bus) = bus {
+            checks.push(Box::new(BusReady(bus.clone())));
+        }
+        let edge_state = vwc_edge::http::EdgeState {
+            store: stores.edge.clone(),
+            verifier: verifier.clone(),
+            clock: shared_clock.clone(),
+        };
+        let schedules = vwc_maintenance_scheduler::Scheduler::new(stores.scheduler.clone())
+            .with_clock(shared_clock.clone());
+        let valuer =
+            vwc_valuation::Valuer::new(stores.valuation.clone()).with_clock(shared_clock.clone());
+        let mut routers = vec![
+            served(
+                ingestion,
+                vwc_ingestion::http::IngestionState {
+                    ingestion: Ingestion::new(stores.ingestion.clone(), shared_clock.clone()),
                     verifier: verifier.clone(),
                 },
             ),
-        )
-        .merge(vwc_notification::http::routes().with_state(
-            vwc_notification::http::NotificationState {
-                clock: shared_clock.clone(),
-                ..vwc_notification::http::NotificationState::new(
-                    stores.notification.clone(),
-                    verifier.clone(),
-                    allowlist,
-                )
-            },
-        ))
-        .merge(
-            vwc_valuation::http::routes().with_state(vwc_valuation::http::ValuationState {
-                valuer: vwc_valuation::Valuer::new(stores.valuation.clone())
-                    .with_clock(shared_clock.clone()),
-                verifier: verifier.clone(),
-            }),
-        )
-        .merge(chat_routes(
-            stores.chat.clone(),
-            verifier.clone(),
-            clock,
-            http,
-        ))
-        .merge(crate::records::routes(stores, &verifier, &shared_clock))
-        .merge(crate::routes::routes(readiness))
-        .merge(crate::routes::dev_token_routes(http.dev_tokens.clone()))
-        .merge(crate::auth_config::routes(http.auth_config()));
-    with_http_layers(crate::openapi::serve(api), verifier, http)
+            served(
+                attachments,
+                vwc_ingestion::attachments::http::AttachmentState {
+                    ingestion: Ingestion::new(stores.ingestion.clone(), shared_clock.clone()),
+                    store: http.attachments.clone(),
+                    verifier: verifier.clone(),
+                },
+            ),
+            served(
+                dealers,
+                vwc_ingestion::dealers::http::DealerState {
+                    cache: Default::default(),
+                    dealers: stores.ingestion.clone(),
+                    clock: shared_clock.clone(),
+                    verifier: verifier.clone(),
+                },
+            ),
+            served(edge, edge_state.clone()),
+            served(
+                scheduler,
+                vwc_maintenance_scheduler::http::SchedulerState {
+                    scheduler: schedules,
+                    verifier: verifier.clone(),
+                },
+            ),
+            served(
+                notification,
+                vwc_notification::http::NotificationState {
+                    clock: shared_clock.clone(),
+                    ..vwc_notification::http::NotificationState::new(
+                        stores.notification.clone(),
+                        verifier.clone(),
+                        allowlist,
+                    )
+                },
+            ),
+            served(
+                valuation,
+                vwc_valuation::http::ValuationState {
+                    valuer,
+                    verifier: verifier.clone(),
+                },
+            ),
+            served(
+                chat,
+                chat_state(stores.chat.clone(), verifier.clone(), clock, http),
+            ),
+            served(
+                calendar,
+                vwc_edge::calendar::http::CalendarState {
+                    store: stores.edge.clone(),
+                    keys: stores.calendar_keys.clone(),
+                    verifier: verifier.clone(),
+                },
+            ),
+            served(records, edge_state),
+            served(
+                system,
+                Readiness {
+                    checks: Arc::new(checks),
+                },
+            ),
+        ];
+        if let Some(keys) = &http.dev_tokens {
+            routers.push(served(dev_token, keys.clone()));
+        }
+        routers.push(served(auth_config, Arc::new(http.auth_config())));
+        let router = routers.into_iter().fold(Router::new(), Router::merge);
+        let with_dev_token = http.dev_tokens.is_some();
+        let document = move || ApiRoutes::documented().document(with_dev_token);
+        with_http_layers(crate::openapi::serve(router, document), verifier, http)
+    }
+
+    /// The OpenAPI parts of every route [`into_router`](Self::into_router) serves, merged in the same
+    /// order (where two parts name the same path, schema or response, the first one stays).
+    pub fn document(self, with_dev_token: bool) -> OpenApi {
+        let mut document = OpenApiRouter::<()>::new().into_openapi();
+        let mut parts = vec![
+            self.ingestion.into_openapi(),
+            self.attachments.into_openapi(),
+            self.dealers.into_openapi(),
+            self.edge.into_openapi(),
+            self.scheduler.into_openapi(),
+            self.notification.into_openapi(),
+            self.valuation.into_openapi(),
+            self.chat.into_openapi(),
+            self.calendar.into_openapi(),
+            self.records.into_openapi(),
+            self.system.into_openapi(),
+        ];
+        if with_dev_token {
+            parts.push(self.dev_token.into_openapi());
+        }
+        parts.push(self.auth_config.into_openapi());
+        for part in parts {
+            document.merge(part);
+        }
+        document
+    }
 }
 
-/// The chat historian's routes over its store: the whole API serves them, and so does the chat function
-/// on its own (`vwc-lambda-chat`, which streams).
-pub fn chat_routes(
+/// `routes` over `state`, without their documentation.
+fn served<S: Clone + Send + Sync + 'static>(routes: OpenApiRouter<S>, state: S) -> Router {
+    routes.with_state::<()>(state).split_for_parts().0
+}
+
+/// The chat historian's state over its store: the whole API serves its routes, and so does the chat
+/// function on its own (`vwc-lambda-chat`, which streams).
+pub fn chat_state(
     store: Arc<dyn vwc_chat_historian::ChatStore>,
     verifier: Arc<dyn TokenVerifier>,
     clock: &vwc_http::Clock,
     http: &HttpSettings,
-) -> utoipa_axum::router::OpenApiRouter {
-    vwc_chat_historian::http::routes().with_state(vwc_chat_historian::http::ChatState {
+) -> vwc_chat_historian::http::ChatState {
+    vwc_chat_historian::http::ChatState {
         historian: Arc::new(
             vwc_chat_historian::Historian::new(store).with_llm(http.chat_llm.clone()),
         ),
         verifier,
         clock: clock.clone(),
-    })
+    }
 }
 
 /// What every HTTP entry point puts around its routes: problem+json for unknown routes and methods, the

@@ -137,14 +137,11 @@ pub async fn run_api() -> Result<(), lambda_http::Error> {
             .await?
         },
     };
-    let idle_bus =
-        vwc_bus::inproc::InProcessBus::new(vwc_contracts::Routes::load(), Default::default());
-    let router = crate::embedded::build_router(
+    let router = crate::embedded::ApiRoutes::undocumented().into_router(
         &rt.stores,
         verifier,
         allowlist,
-        &idle_bus,
-        false,
+        None,
         &vwc_http::Clock::default(),
         &http,
     );
@@ -242,7 +239,14 @@ pub async fn run_chat() -> Result<(), lambda_http::Error> {
     };
     let clock = vwc_http::Clock::default();
     let router = crate::embedded::with_http_layers(
-        crate::embedded::chat_routes(chat, verifier.clone(), &clock, &http).into(),
+        vwc_chat_historian::http::routes()
+            .with_state(crate::embedded::chat_state(
+                chat,
+                verifier.clone(),
+                &clock,
+                &http,
+            ))
+            .into(),
         verifier,
         &http,
     );

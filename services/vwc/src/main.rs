@@ -48,10 +48,14 @@ fn return_freed_pages_at_once() {
 }
 
 /// Blocking-pool threads at most. Reads run there (a few per database at a time, see `vwc_store::sqlite`),
-/// and each thread that ever ran one keeps allocator state of its own; tokio's default allows 512.
+/// and each thread that ever ran one keeps allocator state of its own; tokio's default allows 512. Two per
+/// core (at least four): the reads are CPU work, and the relays' polls every 500 ms kept every thread a burst
+/// had started alive past tokio's 10 s keep-alive, so an idle server held 14 of them. With 16 at most
+/// (8 per core) an idle demo server held 41–42 MiB, with 4 35–36 MiB; ingest and the timeline page kept
+/// their rates (docs/bench.md, "Cold start and idle memory").
 fn max_blocking_threads() -> usize {
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
-    (8 * cores).clamp(8, 64)
+    (2 * cores).clamp(4, 64)
 }
 
 fn main() -> anyhow::Result<()> {

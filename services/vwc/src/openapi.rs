@@ -6,51 +6,46 @@
 use std::sync::{Arc, OnceLock};
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use utoipa::openapi::tag::TagBuilder;
 use utoipa::openapi::{InfoBuilder, LicenseBuilder, OpenApi, OpenApiVersion};
-use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vwc_http::openapi::Throttled;
 
-/// Splits the composed routes into the router and its document, and adds `GET /openapi.json`.
-pub fn serve(api: OpenApiRouter) -> Router {
-    let document = Document::default();
-    let (router, doc) = api.merge(routes(document.clone())).split_for_parts();
-    *document.parts.lock().unwrap_or_else(|e| e.into_inner()) = Some(doc);
-    // Rendered off the start-up path, and dropped as parts once rendered.
-    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-        runtime.spawn_blocking(move || {
-            document.rendered();
-        });
-    }
-    router
+/// Adds `GET /openapi.json` to `router`. The document is composed by `compose` (the parts of every route
+/// the router serves) and rendered when it is first asked for, then kept: neither the start-up nor an idle
+/// server that is never asked for it pays for it (docs/bench.md, "Cold start and idle memory").
+pub fn serve(router: Router, compose: impl Fn() -> OpenApi + Send + Sync + 'static) -> Router {
+    let document = Document {
+        compose: Arc::new(move || {
+            let mut doc = compose();
+            doc.merge(crate::routes::documented(routes!(openapi_json)).into_openapi());
+            finish(doc)
+        }),
+        rendered: Arc::default(),
+    };
+    let route = crate::routes::documented(routes!(openapi_json)).with_state::<()>(document);
+    router.merge(Router::from(route))
 }
 
-/// The document: its parts, set once the router is composed, and rendered after start-up (or by the
-/// first request for it, whichever comes first). Rendering it (schemas sorted, ~2.5 ms) was the largest single step before a cold `vwc up` answered
-/// `/healthz` (docs/bench.md, "Memory, cold start and the first sweep").
-#[derive(Clone, Default)]
+/// The document: how to compose it, and what it rendered to once asked for (composing and rendering take a
+/// few milliseconds of CPU, so that runs on the blocking pool; concurrent first requests wait for the one
+/// rendering).
+#[derive(Clone)]
 struct Document {
-    parts: Arc<std::sync::Mutex<Option<OpenApi>>>,
-    rendered: Arc<OnceLock<String>>,
+    compose: Arc<dyn Fn() -> OpenApi + Send + Sync>,
+    rendered: Arc<OnceLock<Bytes>>,
 }
 
 impl Document {
-    fn rendered(&self) -> &str {
-        self.rendered.get_or_init(|| {
-            let parts = self.parts.lock().unwrap_or_else(|e| e.into_inner()).take();
-            parts.map(|doc| render(&finish(doc))).unwrap_or_default()
-        })
+    fn rendered(&self) -> Bytes {
+        self.rendered
+            .get_or_init(|| Bytes::from(render(&(self.compose)())))
+            .clone()
     }
-}
-
-fn routes(document: Document) -> OpenApiRouter {
-    OpenApiRouter::with_openapi(vwc_http::openapi::components())
-        .routes(routes!(openapi_json))
-        .with_state(document)
 }
 
 /// This document
@@ -66,8 +61,10 @@ fn routes(document: Document) -> OpenApiRouter {
     )
 )]
 async fn openapi_json(State(document): State<Document>) -> Response {
-    let body = document.rendered().to_string();
-    ([(CONTENT_TYPE, "application/json")], body).into_response()
+    match tokio::task::spawn_blocking(move || document.rendered()).await {
+        Ok(body) => ([(CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(e) => vwc_http::ApiError::Internal(Box::new(e)).into_response(),
+    }
 }
 
 /// Adds what no route says: the version, the title and description, and the tags' descriptions.
@@ -138,6 +135,7 @@ pub fn render(doc: &OpenApi) -> String {
 mod tests {
     use std::collections::BTreeSet;
     use std::path::PathBuf;
+    use std::sync::Arc;
 
     use serde_json::Value;
 
@@ -306,6 +304,43 @@ mod tests {
             );
         }
         app.stop().await;
+    }
+
+    /// The document is composed when it is first asked for, not when the router is built, and once: two
+    /// requests (the second while nothing else changed) get the same bytes from one composition.
+    #[tokio::test]
+    async fn the_document_is_composed_on_the_first_request_for_it_and_then_kept() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let composed = Arc::new(AtomicUsize::new(0));
+        let counter = composed.clone();
+        let router = super::serve(axum::Router::new(), move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            crate::embedded::ApiRoutes::documented().document(true)
+        });
+        assert_eq!(
+            composed.load(Ordering::SeqCst),
+            0,
+            "composed before any request"
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/openapi.json", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        let http = reqwest::Client::new();
+        let (first, second) = tokio::join!(http.get(&url).send(), http.get(&url).send());
+        let (first, second) = (first.unwrap(), second.unwrap());
+        assert_eq!(
+            (first.status().as_u16(), second.status().as_u16()),
+            (200, 200)
+        );
+        let (first, second) = (first.text().await.unwrap(), second.text().await.unwrap());
+        assert_eq!(first, second);
+        let third = http.get(&url).send().await.unwrap().text().await.unwrap();
+        assert_eq!(first, third);
+        assert_eq!(composed.load(Ordering::SeqCst), 1, "composed once");
+        let doc: Value = serde_json::from_str(&first).unwrap();
+        assert_eq!(doc["openapi"], "3.1.0");
+        assert!(doc["paths"]["/openapi.json"]["get"].is_object());
+        assert!(doc["paths"]["/v1/auth/dev-token"]["post"].is_object());
     }
 
     /// Every `$ref` in `value`, recursively.

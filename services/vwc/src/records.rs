@@ -1,33 +1,10 @@
-//! The routes of the records features (issue 14) that live in their own modules: the maintenance calendar
-//! feeds and their signed URLs, search, and the history export. One merge in `build_router`, so the composition stays small.
-
-use std::sync::Arc;
+//! The routes of the records features (issue 14) that live in their own modules: search and the history
+//! export over the edge's read model (the calendar feeds are the edge's own routes). Composed in
+//! `embedded::ApiRoutes`.
 
 use utoipa_axum::router::OpenApiRouter;
-use vwc_auth::TokenVerifier;
+use vwc_edge::http::EdgeState;
 
-use crate::stores::Stores;
-
-pub fn routes(
-    stores: &Stores,
-    verifier: &Arc<dyn TokenVerifier>,
-    clock: &vwc_clock::SharedClock,
-) -> OpenApiRouter {
-    OpenApiRouter::new()
-        .merge(vwc_edge::calendar::http::routes().with_state(
-            vwc_edge::calendar::http::CalendarState {
-                store: stores.edge.clone(),
-                keys: stores.calendar_keys.clone(),
-                verifier: verifier.clone(),
-            },
-        ))
-        .merge(
-            vwc_edge::search::http::routes()
-                .merge(vwc_edge::export::routes())
-                .with_state(vwc_edge::http::EdgeState {
-                    store: stores.edge.clone(),
-                    verifier: verifier.clone(),
-                    clock: clock.clone(),
-                }),
-        )
+pub fn routes() -> OpenApiRouter<EdgeState> {
+    vwc_edge::search::http::routes().merge(vwc_edge::export::routes())
 }

@@ -3,13 +3,12 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
 use vwc_http::ApiError;
 use vwc_http::openapi::{Forbidden, RequestBody, Throttled, TooManyRequests};
@@ -26,18 +25,20 @@ pub struct Readiness {
     pub checks: Arc<Vec<Box<dyn ReadinessCheck>>>,
 }
 
-/// Health, readiness and the dashboard, with their documentation.
-pub fn routes(readiness: Readiness) -> OpenApiRouter {
-    OpenApiRouter::with_openapi(vwc_http::openapi::components())
-        .routes(routes!(healthz))
+/// `route`, documented with the components every part of the document shares (the problem responses, the
+/// bearer scheme).
+pub fn documented<S: Clone + Send + Sync + 'static>(
+    route: UtoipaMethodRouter<S>,
+) -> OpenApiRouter<S> {
+    OpenApiRouter::with_openapi(vwc_http::openapi::components()).routes(route)
+}
+
+/// Health, readiness and the dashboard, with their documentation; the readiness checks are the state.
+pub fn routes() -> OpenApiRouter<Readiness> {
+    documented(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(crate::dashboard::index))
         .routes(routes!(crate::dashboard::asset))
-        .with_state(readiness)
-}
-
-pub fn router(readiness: Readiness) -> Router {
-    routes(readiness).into()
 }
 
 /// `GET /healthz`.
@@ -152,19 +153,10 @@ pub async fn method_not_allowed() -> ApiError {
 }
 
 /// `POST /v1/auth/dev-token` (embedded mode only, and only from this machine): mints a token for any
-/// organisation, so it must never be reachable from elsewhere. Without keys the route (and its
-/// documentation) does not exist.
-pub fn dev_token_routes(keys: Option<Arc<vwc_auth::Hs256Keys>>) -> OpenApiRouter {
-    match keys {
-        Some(keys) => OpenApiRouter::with_openapi(vwc_http::openapi::components())
-            .routes(routes!(dev_token))
-            .with_state(keys),
-        None => OpenApiRouter::new(),
-    }
-}
-
-pub fn dev_token_router(keys: Option<Arc<vwc_auth::Hs256Keys>>) -> Router {
-    dev_token_routes(keys).into()
+/// organisation, so it must never be reachable from elsewhere. The composition serves (and documents) it
+/// only when it has the embedded keys, its state.
+pub fn dev_token_routes() -> OpenApiRouter<Arc<vwc_auth::Hs256Keys>> {
+    documented(routes!(dev_token))
 }
 
 /// `POST /v1/auth/dev-token` body.
