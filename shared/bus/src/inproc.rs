@@ -161,7 +161,7 @@ impl InProcessBus {
         inner.in_flight.fetch_add(1, Ordering::SeqCst);
         tokio::spawn(async move {
             let _permit = slot.permits.clone().acquire_owned().await;
-            let first = apply_batch(&envelopes, |envelope| {
+            let first = apply_batch(&envelopes, vehicle_of, |envelope| {
                 slot.consumer
                     .handle(envelope)
                     .instrument(delivery_span(&slot, envelope))
@@ -299,4 +299,9 @@ impl Bus for InProcessBus {
             })
         }
     }
+}
+
+/// The key of an envelope's chain in a delivery batch: events of one vehicle are applied in order.
+fn vehicle_of(envelope: &Envelope) -> Option<&str> {
+    envelope.vehicle_id.as_ref().map(|v| v.as_str())
 }

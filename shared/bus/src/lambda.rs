@@ -14,13 +14,17 @@ use crate::sqs::handle_message;
 /// logged.
 pub async fn handle_sqs_batch(event: SqsEvent, consumer: &dyn Consumer) -> SqsBatchResponse {
     let records = event.records;
-    let outcomes = crate::apply_batch(&records, |record| {
-        handle_message(
-            consumer,
-            record.message_id.as_deref().unwrap_or_default(),
-            record.body.as_deref(),
-        )
-    })
+    let outcomes = crate::apply_batch(
+        &records,
+        |_| None,
+        |record| {
+            handle_message(
+                consumer,
+                record.message_id.as_deref().unwrap_or_default(),
+                record.body.as_deref(),
+            )
+        },
+    )
     .await;
 
     let mut response = SqsBatchResponse::default();

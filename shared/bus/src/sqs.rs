@@ -290,9 +290,11 @@ impl SqsWorker {
             return PollStats::default();
         }
         let consumer = self.consumer.as_ref();
-        let outcomes = crate::apply_batch(&messages, |m| {
-            handle_message(consumer, m.message_id().unwrap_or_default(), m.body())
-        })
+        let outcomes = crate::apply_batch(
+            &messages,
+            |_| None,
+            |m| handle_message(consumer, m.message_id().unwrap_or_default(), m.body()),
+        )
         .await;
         let mut stats = PollStats {
             received: messages.len(),
