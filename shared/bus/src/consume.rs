@@ -39,7 +39,8 @@ where
 /// Applies one consumer's delivery batch — the envelopes of one outbox batch routed to it, or one batch of
 /// SQS messages — and answers one outcome per item, in order. The items are applied concurrently inside
 /// [`vwc_store::sqlite::batched`], so the SQLite writes they make go to the writer as one transaction (per
-/// database and round) instead of one each. Items `chain_of` gives the same key (the same vehicle) are
+/// database and round) instead of one each. Items `chain_of` gives the same key (the same vehicle, for a
+/// consumer that applies one vehicle at a time: [`crate::Consumer::one_vehicle_at_a_time`]) are
 /// applied one after another in batch order, in one future: concurrently they would only queue on the
 /// consumer's per-vehicle lock, and a future waiting on a lock holds a round open until the batch's flush
 /// timer fires — a 2,000-row import into one vehicle took twice as long that way (docs/bench.md). Items

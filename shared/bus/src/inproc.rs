@@ -161,7 +161,12 @@ impl InProcessBus {
         inner.in_flight.fetch_add(1, Ordering::SeqCst);
         tokio::spawn(async move {
             let _permit = slot.permits.clone().acquire_owned().await;
-            let first = apply_batch(&envelopes, vehicle_of, |envelope| {
+            let chain_of: fn(&Envelope) -> Option<&str> = if slot.consumer.one_vehicle_at_a_time() {
+                vehicle_of
+            } else {
+                |_| None
+            };
+            let first = apply_batch(&envelopes, chain_of, |envelope| {
                 slot.consumer
                     .handle(envelope)
                     .instrument(delivery_span(&slot, envelope))

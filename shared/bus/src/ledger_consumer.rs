@@ -34,6 +34,11 @@ impl<S: LedgerService> Consumer for LedgerConsumer<S> {
         Self::CONSUMES
     }
 
+    /// The ledger services update a vehicle under its lock (`vwc_store::vehicle_ledger::VehicleLocks`).
+    fn one_vehicle_at_a_time(&self) -> bool {
+        true
+    }
+
     async fn handle(&self, envelope: &Envelope) -> Result<(), HandleError> {
         crate::in_consumer_span(self.name(), envelope, |outgoing| async move {
             let event = envelope.event().map_err(HandleError::malformed)?;

@@ -97,6 +97,13 @@ pub trait Consumer: Send + Sync {
     /// `vwc` checks both ways). Any other type is refused with [`HandleError::NotConsumed`].
     fn consumes(&self) -> &'static [EventType];
     async fn handle(&self, envelope: &Envelope) -> Result<(), HandleError>;
+    /// Whether this consumer applies one vehicle's events one at a time (behind a per-vehicle lock). The
+    /// in-process bus then runs a delivery batch's events of one vehicle as one chain ([`apply_batch`]):
+    /// concurrently they would only queue on the lock, each holding the batch's round open until its flush
+    /// timer. Consumers without such a lock apply a whole batch at once, in one transaction.
+    fn one_vehicle_at_a_time(&self) -> bool {
+        false
+    }
 }
 
 pub use consume::{apply_batch, in_consumer_span};
