@@ -135,18 +135,13 @@ async fn an_oil_change_goes_due_soon_then_overdue_and_the_reminder_reaches_every
     // Wait for the view that reflects the recorded oil change (the first one, from registration, has no
     // odometer to go by).
     let path = format!("/v1/vehicles/{vehicle}/maintenance");
-    let ok = eventually(
-        "oil change due at 45,000 mi",
-        Duration::from_secs(10),
-        || async {
-            let m = app.get_ok(&token, &path).await;
-            m["items"]
-                .as_array()?
-                .iter()
-                .find(|i| i["task"] == "oil_change" && i["dueOdometer"] == 45000)
-                .cloned()
-        },
-    )
+    let ok = poll_get(&app, &token, &path, "oil change due at 45,000 mi", |m| {
+        m["items"]
+            .as_array()?
+            .iter()
+            .find(|i| i["task"] == "oil_change" && i["dueOdometer"] == 45000)
+            .cloned()
+    })
     .await;
     assert_eq!(ok["status"], "ok");
     let due_date = (done_at.date_naive() + Months::new(6)).to_string();

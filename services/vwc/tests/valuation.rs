@@ -12,7 +12,7 @@ use vwc_testkit::{eventually, vin};
 
 mod common;
 use common::{
-    days_ago, demo_rav4, get, pluck, record, record_each, register, registered, spawn_as,
+    days_ago, demo_rav4, get, pluck, poll_get, record, record_each, register, registered, spawn_as,
     spawn_with_vehicle,
 };
 
@@ -85,8 +85,7 @@ async fn a_vehicle_s_value_is_explained_by_its_events_over_http() {
 
     // The overview's current value, once the valuation service has seen the appraisal.
     let overview_path = format!("/v1/vehicles/{vehicle}/overview");
-    let valuation = eventually("the current value", Duration::from_secs(15), || async {
-        let o = app.get_ok(&token, &overview_path).await;
+    let valuation = poll_get(&app, &token, &overview_path, "the current value", |o| {
         let v = o["valuation"].clone();
         (v["method"] == "dealer_appraisal").then_some(v)
     })
