@@ -82,14 +82,10 @@ where
         outcomes
     }))
     .await;
-    let mut in_order: Vec<Option<Result<(), HandleError>>> = items.iter().map(|_| None).collect();
-    for (i, outcome) in applied.into_iter().flatten() {
-        in_order[i] = Some(outcome);
-    }
-    let mut outcomes: Vec<Result<(), HandleError>> = in_order
-        .into_iter()
-        .map(|o| o.expect("every item is in exactly one chain"))
-        .collect();
+    let mut applied: Vec<(usize, Result<(), HandleError>)> =
+        applied.into_iter().flatten().collect();
+    applied.sort_unstable_by_key(|(i, _)| *i);
+    let mut outcomes: Vec<Result<(), HandleError>> = applied.into_iter().map(|(_, o)| o).collect();
     if items.len() > 1 {
         let failed: Vec<usize> = (outcomes.iter().enumerate())
             .filter(|(_, o)| o.is_err())
