@@ -267,13 +267,6 @@ crate::wire_enum! {
 }
 
 impl EventKind {
-    /// Every variant, in declaration order.
-    pub const ALL: &[EventKind] = <EventKind as strum::VariantArray>::VARIANTS;
-
-    pub fn parse(s: &str) -> Option<EventKind> {
-        s.parse().ok()
-    }
-
     fn default_title(self) -> &'static str {
         match self {
             EventKind::Acquisition => "Vehicle acquired",

@@ -8,7 +8,7 @@ use std::str::FromStr;
 use serde::Serialize;
 
 /// Declares a unit-like enum that travels as a string, on the wire (serde) and in stores (strum's
-/// `IntoStaticStr`/`EnumString`, `as_str()` and `parse()`), under one naming rule: `snake_case` unless the
+/// `IntoStaticStr`/`EnumString`, `as_str()` and `parse()`; `ALL` lists the variants), under one naming rule: `snake_case` unless the
 /// name is followed by `as "lowercase"` (any serde/strum rule). It derives `Debug, Clone, Copy, PartialEq,
 /// Eq, Hash` and `strum::VariantArray` (so [`check_names`] can prove the names agree); more derives — the
 /// contracts' `JsonSchema, ToSchema` among them — go in an attribute of their own:
@@ -25,6 +25,8 @@ use serde::Serialize;
 /// }
 /// assert_eq!(Reading::Telematics.as_str(), "telematics");
 /// assert_eq!("manual".parse::<Reading>().ok(), Some(Reading::Manual));
+/// assert_eq!(Reading::parse("Manual"), None);
+/// assert_eq!(Reading::ALL, [Reading::Manual, Reading::Telematics]);
 /// vwc_contracts::wire::check_names::<Reading>();
 /// ```
 ///
@@ -53,10 +55,21 @@ macro_rules! wire_enum {
         #[strum(serialize_all = $case)]
         $vis enum $name { $($variants)* }
 
+        // Not every enum uses all three.
+        #[allow(dead_code)]
         impl $name {
+            /// Every variant, in declaration order.
+            pub const ALL: &'static [$name] = <$name as ::strum::VariantArray>::VARIANTS;
+
             /// The name on the wire and in stores.
             pub fn as_str(self) -> &'static str {
                 self.into()
+            }
+
+            /// The variant whose wire name is `name`; anything else (another case, an unknown name) is
+            /// `None`.
+            pub fn parse(name: &str) -> Option<$name> {
+                name.parse().ok()
             }
         }
     };

@@ -80,9 +80,7 @@ async fn stand_in(reply: Reply) -> (String, StandIn) {
     let app = axum::Router::new()
         .route("/v1/chat/completions", axum::routing::post(completions))
         .with_state(state.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (addr, _) = vwc_testkit::serve(app).await;
     (format!("http://{addr}/v1"), state)
 }
 

@@ -3,7 +3,6 @@
 //! history and today.
 
 use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
 use vwc_contracts::maintenance::{MaintenanceItemView, MaintenanceStatus};
 use vwc_contracts::{EventKind, OdometerUnit, VehicleEvent};
 
@@ -16,11 +15,9 @@ const MAX_PROJECTION_DAYS: f64 = 36_500.0;
 
 /// Where a never-done item counts from: when the vehicle was acquired (or registered here) and the
 /// odometer then.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Anchor {
     pub at: DateTime<Utc>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub odometer: Option<u64>,
 }
 
@@ -68,11 +65,9 @@ impl Anchor {
 }
 
 /// One completion of a task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Done {
     pub done_at: DateTime<Utc>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub odometer: Option<u64>,
 }
 
@@ -372,9 +367,22 @@ mod tests {
         }
     }
 
+    /// `item` of a mile vehicle anchored by [`anchor`], done as `history` says, on `today` with `odometer`
+    /// read that day (`None`: no readings).
+    fn status_on(
+        item: &ItemSettings,
+        history: &[Done],
+        today: NaiveDate,
+        odometer: Option<u64>,
+    ) -> MaintenanceItemView {
+        let estimate = odometer.map(|o| read(o, today));
+        let unit = OdometerUnit::Mi;
+        evaluate(item, unit, &anchor(), history, today, estimate.as_ref())
+    }
+
     /// The brief's example: oil change done at 40,000 mi on 1 March 2025, every 5,000 mi or 6 months.
     fn oil_status(today: NaiveDate, odometer: Option<u64>) -> MaintenanceItemView {
-        oil_status_by(today, odometer.map(|o| read(o, today)).as_ref())
+        oil_like(&settings("oil_change", OdometerUnit::Mi), today, odometer)
     }
 
     /// [`oil_status`] with the odometer `estimate` given.
@@ -401,49 +409,35 @@ mod tests {
         assert_eq!(s.due_at, Some(day(2025, 9, 1)));
         assert_eq!(s.last_done_at, Some(at(2025, 3, 1)));
         assert_eq!(s.last_done_odometer, Some(40_000));
-        assert_eq!(s.status, MaintenanceStatus::Ok);
-        assert_eq!(
-            s.reason,
-            "Due on 2025-09-01 or at 45,000 mi, whichever comes first"
-        );
     }
 
     #[test]
-    fn reading_of_44600_makes_the_oil_change_due_soon() {
-        let s = oil_status(day(2025, 6, 1), Some(44_600));
-        assert_eq!(s.status, MaintenanceStatus::DueSoon);
-        assert_eq!(
-            s.reason,
-            "Due on 2025-09-01 or at 45,000 mi, whichever comes first"
-        );
-    }
-
-    #[test]
-    fn reading_of_45100_makes_the_oil_change_overdue_by_100_mi() {
-        let s = oil_status(day(2025, 6, 1), Some(45_100));
-        assert_eq!(s.status, MaintenanceStatus::Overdue);
-        assert_eq!(s.reason, "Overdue: was due at 45,000 mi");
-    }
-
-    #[test]
-    fn past_the_due_date_is_overdue_by_days_whatever_the_odometer() {
-        let s = oil_status(day(2025, 9, 4), Some(42_000));
-        assert_eq!(s.status, MaintenanceStatus::Overdue);
-        assert_eq!(s.reason, "Overdue: was due on 2025-09-01");
-        let s = oil_status(day(2025, 9, 2), Some(46_000));
-        assert_eq!(s.reason, "Overdue: was due on 2025-09-01 and at 45,000 mi");
-    }
-
-    #[test]
-    fn the_due_day_itself_is_due_soon_and_the_due_odometer_itself_is_due_now() {
-        let s = oil_status(day(2025, 9, 1), Some(42_000));
-        assert_eq!(
-            (s.status, s.reason.as_str()),
-            (MaintenanceStatus::DueSoon, "Due today")
-        );
-        let s = oil_status(day(2025, 6, 1), Some(45_000));
-        assert_eq!(s.status, MaintenanceStatus::DueSoon);
-        assert_eq!(s.reason, "Due now: the odometer has reached 45,000 mi");
+    fn the_worked_example_turns_due_soon_then_overdue_by_odometer_or_date() {
+        use MaintenanceStatus::{DueSoon, Ok, Overdue};
+        // Due on 2025-09-01 or at 45,000 mi; due soon 30 days or 500 mi before.
+        let either = "Due on 2025-09-01 or at 45,000 mi, whichever comes first";
+        let reached = "Due now: the odometer has reached 45,000 mi";
+        let past_distance = "Overdue: was due at 45,000 mi";
+        let past_date = "Overdue: was due on 2025-09-01";
+        let past_both = "Overdue: was due on 2025-09-01 and at 45,000 mi";
+        // (today, odometer read today, status, reason)
+        let cases = [
+            (day(2025, 4, 1), 41_000, Ok, either),
+            (day(2025, 6, 1), 44_600, DueSoon, either),
+            (day(2025, 6, 1), 45_000, DueSoon, reached),
+            (day(2025, 6, 1), 45_100, Overdue, past_distance),
+            (day(2025, 9, 1), 42_000, DueSoon, "Due today"),
+            (day(2025, 9, 4), 42_000, Overdue, past_date),
+            (day(2025, 9, 2), 46_000, Overdue, past_both),
+        ];
+        for (today, odometer, status, reason) in cases {
+            let s = oil_status(today, Some(odometer));
+            assert_eq!(
+                (s.status, s.reason.as_str()),
+                (status, reason),
+                "{today} at {odometer} mi"
+            );
+        }
     }
 
     #[test]
@@ -455,30 +449,26 @@ mod tests {
         );
         let history = [done(2025, 3, 1, Some(64_000))];
         let today = day(2025, 5, 1);
-        let s = evaluate(
-            &item,
-            OdometerUnit::Km,
-            &anchor(),
-            &history,
-            today,
-            Some(&read(71_300, today)),
-        );
+        let read_at = |km| {
+            let estimate = read(km, today);
+            evaluate(
+                &item,
+                OdometerUnit::Km,
+                &anchor(),
+                &history,
+                today,
+                Some(&estimate),
+            )
+        };
+        let s = read_at(71_300);
         assert_eq!(s.due_odometer, Some(72_000));
         assert_eq!(s.status, MaintenanceStatus::DueSoon);
         assert_eq!(
             s.reason,
             "Due on 2025-09-01 or at 72,000 km, whichever comes first"
         );
-        let s = evaluate(
-            &item,
-            OdometerUnit::Km,
-            &anchor(),
-            &history,
-            today,
-            Some(&read(71_100, today)),
-        );
         assert_eq!(
-            s.status,
+            read_at(71_100).status,
             MaintenanceStatus::Ok,
             "900 km is outside the 800 km window"
         );
@@ -486,15 +476,8 @@ mod tests {
 
     #[test]
     fn a_task_never_done_counts_from_the_anchor() {
-        let today = day(2024, 3, 1);
-        let s = evaluate(
-            &settings("oil_change", OdometerUnit::Mi),
-            OdometerUnit::Mi,
-            &anchor(),
-            &[],
-            today,
-            Some(&read(31_000, today)),
-        );
+        let oil = settings("oil_change", OdometerUnit::Mi);
+        let s = status_on(&oil, &[], day(2024, 3, 1), Some(31_000));
         assert_eq!(s.due_at, Some(day(2024, 7, 1)));
         assert_eq!(s.due_odometer, Some(35_000));
         assert_eq!(s.last_done_at, None);
@@ -528,15 +511,8 @@ mod tests {
 
     #[test]
     fn a_time_only_item_needs_no_odometer() {
-        let today = day(2025, 1, 1);
-        let s = evaluate(
-            &settings("brake_fluid", OdometerUnit::Mi),
-            OdometerUnit::Mi,
-            &anchor(),
-            &[done(2023, 2, 1, None)],
-            today,
-            None,
-        );
+        let fluid = settings("brake_fluid", OdometerUnit::Mi);
+        let s = status_on(&fluid, &[done(2023, 2, 1, None)], day(2025, 1, 1), None);
         assert_eq!(s.due_at, Some(day(2025, 2, 1)));
         assert_eq!(s.due_odometer, None);
         assert_eq!(s.status, MaintenanceStatus::Ok);
@@ -545,14 +521,8 @@ mod tests {
 
     #[test]
     fn a_distance_only_item_without_readings_is_unknown() {
-        let s = evaluate(
-            &settings("transmission_fluid", OdometerUnit::Mi),
-            OdometerUnit::Mi,
-            &anchor(),
-            &[],
-            day(2025, 1, 1),
-            None,
-        );
+        let fluid = settings("transmission_fluid", OdometerUnit::Mi);
+        let s = status_on(&fluid, &[], day(2025, 1, 1), None);
         assert_eq!(s.due_odometer, Some(90_000));
         assert_eq!(s.status, MaintenanceStatus::Unknown);
         assert_eq!(s.reason, "Unknown: no odometer readings");
@@ -581,14 +551,7 @@ mod tests {
         let mut item = settings("oil_change", OdometerUnit::Mi);
         item.interval_miles = None;
         item.interval_months = None;
-        let s = evaluate(
-            &item,
-            OdometerUnit::Mi,
-            &anchor(),
-            &[],
-            day(2025, 1, 1),
-            None,
-        );
+        let s = status_on(&item, &[], day(2025, 1, 1), None);
         assert_eq!(s.status, MaintenanceStatus::Unknown);
         assert_eq!(s.reason, "Unknown: no interval configured");
         assert_eq!(s.due_cycle, "-@-");
@@ -609,28 +572,14 @@ mod tests {
         today: NaiveDate,
         odometer: Option<u64>,
     ) -> MaintenanceItemView {
-        let estimate = odometer.map(|o| read(o, today));
-        evaluate(
-            item,
-            OdometerUnit::Mi,
-            &anchor(),
-            &[done(2025, 3, 1, Some(40_000))],
-            today,
-            estimate.as_ref(),
-        )
+        status_on(item, &[done(2025, 3, 1, Some(40_000))], today, odometer)
     }
 
     #[test]
     fn a_completion_without_an_odometer_is_judged_by_date_only() {
-        let today = day(2025, 4, 1);
-        let s = evaluate(
-            &settings("oil_change", OdometerUnit::Mi),
-            OdometerUnit::Mi,
-            &anchor(),
-            &[done(2024, 9, 1, Some(35_000)), done(2025, 3, 1, None)],
-            today,
-            Some(&read(44_000, today)),
-        );
+        let oil = settings("oil_change", OdometerUnit::Mi);
+        let history = [done(2024, 9, 1, Some(35_000)), done(2025, 3, 1, None)];
+        let s = status_on(&oil, &history, day(2025, 4, 1), Some(44_000));
         assert_eq!(
             s.due_odometer, None,
             "the older 35,000 must not make this look overdue"
@@ -715,17 +664,12 @@ mod tests {
         let b = oil_status(day(2025, 8, 20), Some(44_800));
         assert_eq!(a.due_cycle, "2025-09-01@45000");
         assert_eq!(a.due_cycle, b.due_cycle);
-        let reset = evaluate(
-            &settings("oil_change", OdometerUnit::Mi),
-            OdometerUnit::Mi,
-            &anchor(),
-            &[
-                done(2025, 3, 1, Some(40_000)),
-                done(2025, 8, 25, Some(44_900)),
-            ],
-            day(2025, 8, 26),
-            None,
-        );
+        let oil = settings("oil_change", OdometerUnit::Mi);
+        let history = [
+            done(2025, 3, 1, Some(40_000)),
+            done(2025, 8, 25, Some(44_900)),
+        ];
+        let reset = status_on(&oil, &history, day(2025, 8, 26), None);
         assert_eq!(reset.due_cycle, "2026-02-25@49900");
     }
 

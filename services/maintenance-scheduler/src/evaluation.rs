@@ -306,15 +306,6 @@ mod tests {
         }
     }
 
-    fn event(kind: &str, odometer: Option<u64>, details: serde_json::Value) -> VehicleEvent {
-        serde_json::from_value(json!({
-            "id": "evt_1", "vehicleId": "veh_1", "orgId": "org_a", "kind": kind,
-            "occurredAt": "2025-03-01T10:00:00Z", "recordedAt": "2025-03-01T10:00:00Z",
-            "odometer": odometer, "title": "t", "source": "user", "details": details
-        }))
-        .unwrap()
-    }
-
     #[test]
     fn the_display_name_reads_like_the_reminder_example() {
         let v: Vehicle = serde_json::from_value(json!({
@@ -328,57 +319,65 @@ mod tests {
         );
     }
 
+    /// The fact an event of `kind` recorded on 1 March 2025 becomes, if any.
+    fn fact_of(
+        kind: &str,
+        odometer: Option<u64>,
+        details: serde_json::Value,
+    ) -> Option<TimelineFact> {
+        let event: VehicleEvent = serde_json::from_value(json!({
+            "id": "evt_1", "vehicleId": "veh_1", "orgId": "org_a", "kind": kind,
+            "occurredAt": "2025-03-01T10:00:00Z", "recordedAt": "2025-03-01T10:00:00Z",
+            "odometer": odometer, "title": "t", "source": "user", "details": details
+        }))
+        .unwrap();
+        TimelineFact::from_event(&event)
+    }
+
     #[test]
     fn only_events_that_matter_to_maintenance_become_facts() {
-        let oil = TimelineFact::from_event(&event(
+        let oil = fact_of(
             "maintenance",
             Some(40_000),
             json!({"tasks": ["oil_change"]}),
-        ))
+        )
         .unwrap();
         assert_eq!(
             (oil.kind, oil.tasks.as_slice()),
             (FactKind::Maintenance, &["oil_change".to_string()][..])
         );
-        let repair = TimelineFact::from_event(&event("repair", Some(41_000), json!({}))).unwrap();
+        let repair = fact_of("repair", Some(41_000), json!({})).unwrap();
         assert_eq!(
             (repair.kind, repair.odometer),
             (FactKind::Reading, Some(41_000))
         );
+        assert_eq!(fact_of("repair", None, json!({})), None);
         assert_eq!(
-            TimelineFact::from_event(&event("repair", None, json!({}))),
-            None
-        );
-        assert_eq!(
-            TimelineFact::from_event(&event(
+            fact_of(
                 "valuation",
                 None,
                 json!({"amountCents": 1, "source": "user_estimate"})
-            )),
+            ),
             None
         );
-        let bought = TimelineFact::from_event(&event("acquisition", None, json!({}))).unwrap();
+        let bought = fact_of("acquisition", None, json!({})).unwrap();
         assert_eq!(bought.kind, FactKind::Acquisition);
     }
 
     #[test]
     fn a_fill_up_is_an_odometer_reading_and_never_maintenance() {
-        let fuel = TimelineFact::from_event(&event(
+        let fuel = fact_of(
             "fuel",
             Some(42_000),
             json!({"volume": 11.2, "volumeUnit": "gal", "fullTank": true}),
-        ))
+        )
         .unwrap();
         assert_eq!(
             (fuel.kind, fuel.odometer, fuel.tasks.len()),
             (FactKind::Reading, Some(42_000), 0)
         );
         assert_eq!(
-            TimelineFact::from_event(&event(
-                "fuel",
-                None,
-                json!({"volume": 11.2, "volumeUnit": "gal"})
-            )),
+            fact_of("fuel", None, json!({"volume": 11.2, "volumeUnit": "gal"})),
             None
         );
     }
@@ -393,91 +392,64 @@ mod tests {
         assert_eq!(e.odometer, None);
     }
 
+    /// An oil change recorded as event `id`.
+    fn oil_change(id: &str, when: DateTime<Utc>, odometer: u64) -> TimelineFact {
+        TimelineFact::new(
+            id,
+            FactKind::Maintenance,
+            when,
+            Some(odometer),
+            &["oil_change"],
+        )
+    }
+
+    fn reading(id: &str, when: DateTime<Utc>, odometer: u64) -> TimelineFact {
+        TimelineFact::new(id, FactKind::Reading, when, Some(odometer), &[])
+    }
+
+    /// The oil change item of a mile vehicle registered on 1 January 2024 with `facts`, on `today`.
+    fn oil_item(facts: &[TimelineFact], today: NaiveDate) -> MaintenanceItemView {
+        let e = evaluate_vehicle(&vehicle(OdometerUnit::Mi), facts, &[], today);
+        e.item("oil_change").unwrap().clone()
+    }
+
     #[test]
     fn the_worked_example_is_due_soon_at_44600_and_overdue_at_45100() {
-        let v = vehicle(OdometerUnit::Mi);
-        let mut facts = vec![TimelineFact::new(
-            "e1",
-            FactKind::Maintenance,
-            at(2025, 3, 1),
-            Some(40_000),
-            &["oil_change"],
-        )];
-        let oil = |facts: &[TimelineFact], today| {
-            evaluate_vehicle(&v, facts, &[], today)
-                .item("oil_change")
-                .unwrap()
-                .clone()
-        };
-        let o = oil(&facts, day(2025, 3, 2));
+        let mut facts = vec![oil_change("e1", at(2025, 3, 1), 40_000)];
+        let o = oil_item(&facts, day(2025, 3, 2));
         assert_eq!(
             (o.due_odometer, o.due_at),
             (Some(45_000), Some(day(2025, 9, 1)))
         );
         assert_eq!(o.status, MaintenanceStatus::Ok);
-        facts.push(TimelineFact::new(
-            "e2",
-            FactKind::Reading,
-            at(2025, 6, 1),
-            Some(44_600),
-            &[],
-        ));
+        facts.push(reading("e2", at(2025, 6, 1), 44_600));
         assert_eq!(
-            oil(&facts, day(2025, 6, 1)).status,
+            oil_item(&facts, day(2025, 6, 1)).status,
             MaintenanceStatus::DueSoon
         );
-        facts.push(TimelineFact::new(
-            "e3",
-            FactKind::Reading,
-            at(2025, 6, 10),
-            Some(45_100),
-            &[],
-        ));
-        let o = oil(&facts, day(2025, 6, 10));
+        facts.push(reading("e3", at(2025, 6, 10), 45_100));
+        let o = oil_item(&facts, day(2025, 6, 10));
         assert_eq!(o.status, MaintenanceStatus::Overdue);
         assert_eq!(o.reason, "Overdue: was due at 45,000 mi");
     }
 
     #[test]
     fn a_back_dated_completion_does_not_displace_a_later_one() {
-        let v = vehicle(OdometerUnit::Mi);
         let facts = [
-            TimelineFact::new(
-                "late",
-                FactKind::Maintenance,
-                at(2025, 3, 1),
-                Some(40_000),
-                &["oil_change"],
-            ),
-            TimelineFact::new(
-                "early",
-                FactKind::Maintenance,
-                at(2024, 9, 1),
-                Some(35_000),
-                &["oil_change"],
-            ),
+            oil_change("late", at(2025, 3, 1), 40_000),
+            oil_change("early", at(2024, 9, 1), 35_000),
         ];
-        let e = evaluate_vehicle(&v, &facts, &[], day(2025, 3, 2));
-        assert_eq!(
-            e.item("oil_change").unwrap().last_done_odometer,
-            Some(40_000)
-        );
+        let oil = oil_item(&facts, day(2025, 3, 2));
+        assert_eq!(oil.last_done_odometer, Some(40_000));
     }
 
     #[test]
     fn a_completion_with_a_rolled_back_odometer_keeps_its_date_only() {
-        let v = vehicle(OdometerUnit::Mi);
         let facts = [
-            TimelineFact::new("r", FactKind::Reading, at(2025, 1, 1), Some(50_000), &[]),
-            TimelineFact::new(
-                "typo",
-                FactKind::Maintenance,
-                at(2025, 3, 1),
-                Some(5_000),
-                &["oil_change"],
-            ),
+            reading("r", at(2025, 1, 1), 50_000),
+            oil_change("typo", at(2025, 3, 1), 5_000),
         ];
-        let e = evaluate_vehicle(&v, &facts, &[], day(2025, 3, 2));
+        let e = evaluate_vehicle(&vehicle(OdometerUnit::Mi), &facts, &[], day(2025, 3, 2));
         let oil = e.item("oil_change").unwrap();
         assert_eq!(oil.last_done_at, Some(at(2025, 3, 1)));
         assert_eq!((oil.last_done_odometer, oil.due_odometer), (None, None));

@@ -77,16 +77,11 @@ impl ItemSettings {
     pub fn default_for(task: &str, unit: OdometerUnit) -> Option<ItemSettings> {
         let entry = Catalogue::standard().get(task)?;
         Some(ItemSettings {
-            task: entry.task.clone(),
-            title: None,
             interval_miles: entry.interval_miles.filter(|_| unit == OdometerUnit::Mi),
             interval_km: entry.interval_km.filter(|_| unit == OdometerUnit::Km),
             interval_months: entry.interval_months,
-            due_soon_days: DEFAULT_DUE_SOON_DAYS,
-            due_soon_miles: DEFAULT_DUE_SOON_MILES,
-            due_soon_km: DEFAULT_DUE_SOON_KM,
-            enabled: true,
             mode: entry.mode,
+            ..ItemChange::blank(&entry.task)
         })
     }
 
@@ -256,6 +251,13 @@ pub struct ItemChange {
     pub title: Option<Option<String>>,
 }
 
+/// `field` takes the value sent; a field not sent (`None`) keeps its value.
+fn set_if_sent<T>(field: &mut T, sent: Option<T>) {
+    if let Some(value) = sent {
+        *field = value;
+    }
+}
+
 /// A field that is present, `null` or not: `Some(None)` for `null`, `None` (via `default`) when absent.
 fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
@@ -269,46 +271,24 @@ impl ItemChange {
     /// ignored in favour of the old `intervalKm` (the vehicle's own unit wins in `distance_interval`).
     pub fn apply_to(&self, current: &ItemSettings) -> ItemSettings {
         let mut s = current.clone();
+        set_if_sent(&mut s.interval_miles, self.interval_miles);
+        set_if_sent(&mut s.interval_km, self.interval_km);
         match (self.interval_miles, self.interval_km) {
-            (Some(miles), None) => {
-                s.interval_miles = miles;
-                if miles.is_some() {
-                    s.interval_km = None;
-                }
-            }
-            (None, Some(km)) => {
-                s.interval_km = km;
-                if km.is_some() {
-                    s.interval_miles = None;
-                }
-            }
-            (Some(miles), Some(km)) => {
-                s.interval_miles = miles;
-                s.interval_km = km;
-            }
-            (None, None) => {}
+            (Some(Some(_)), None) => s.interval_km = None,
+            (None, Some(Some(_))) => s.interval_miles = None,
+            _ => {}
         }
-        if let Some(months) = self.interval_months {
-            s.interval_months = months;
-        }
-        if let Some(d) = self.due_soon_days {
-            s.due_soon_days = d;
-        }
-        if let Some(d) = self.due_soon_miles {
-            s.due_soon_miles = d;
-        }
-        if let Some(d) = self.due_soon_km {
-            s.due_soon_km = d;
-        }
-        if let Some(e) = self.enabled {
-            s.enabled = e;
-        }
-        if let Some(m) = self.mode {
-            s.mode = m;
-        }
-        if let Some(title) = &self.title {
-            s.title = title.as_ref().map(|t| t.trim().to_string());
-        }
+        set_if_sent(&mut s.interval_months, self.interval_months);
+        set_if_sent(&mut s.due_soon_days, self.due_soon_days);
+        set_if_sent(&mut s.due_soon_miles, self.due_soon_miles);
+        set_if_sent(&mut s.due_soon_km, self.due_soon_km);
+        set_if_sent(&mut s.enabled, self.enabled);
+        set_if_sent(&mut s.mode, self.mode);
+        let title = self
+            .title
+            .as_ref()
+            .map(|t| t.as_deref().map(|t| t.trim().to_string()));
+        set_if_sent(&mut s.title, title);
         s
     }
 
@@ -320,9 +300,9 @@ impl ItemChange {
             interval_miles: None,
             interval_km: None,
             interval_months: None,
-            due_soon_days: crate::settings::DEFAULT_DUE_SOON_DAYS,
-            due_soon_miles: crate::settings::DEFAULT_DUE_SOON_MILES,
-            due_soon_km: crate::settings::DEFAULT_DUE_SOON_KM,
+            due_soon_days: DEFAULT_DUE_SOON_DAYS,
+            due_soon_miles: DEFAULT_DUE_SOON_MILES,
+            due_soon_km: DEFAULT_DUE_SOON_KM,
             enabled: true,
             mode: DueMode::FromLastDone,
         }

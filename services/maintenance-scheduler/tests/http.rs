@@ -2,7 +2,6 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
@@ -41,11 +40,7 @@ impl App {
         })
         .layer(axum::middleware::from_fn(vwc_http::trace_context))
         .layer(DefaultBodyLimit::max(vwc_http::MAX_BODY_BYTES));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr: SocketAddr = listener.local_addr().unwrap();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
+        let (addr, server) = vwc_testkit::serve(app).await;
         App {
             base: format!("http://{addr}"),
             http: reqwest::Client::new(),
@@ -173,24 +168,13 @@ async fn put_sets_the_interval_and_answers_with_the_item_re_evaluated() {
     assert_eq!(serde_json::to_value(&schedule.items[0]).unwrap(), item);
 
     // The same settings again change nothing and publish nothing.
-    let (status, _, again) = app
-        .put_json(
-            &owner,
-            "/v1/vehicles/veh_1/maintenance/oil_change",
-            &json!({"intervalMiles": 5_000, "intervalMonths": 3}),
-        )
-        .await;
+    let same = json!({"intervalMiles": 5_000, "intervalMonths": 3});
+    let (status, _, again) = app.put_json(&owner, path, &same).await;
     assert_eq!((status, &again), (200, &item));
     assert_eq!(drain_outbox(app.t.store.as_ref()).await, []);
 
     // Turned off: unknown, and said so.
-    let (status, _, off) = app
-        .put_json(
-            &owner,
-            "/v1/vehicles/veh_1/maintenance/oil_change",
-            &json!({"enabled": false}),
-        )
-        .await;
+    let (status, _, off) = app.put_json(&owner, path, &json!({"enabled": false})).await;
     assert_eq!(status, 200);
     assert_eq!(
         (off["status"].as_str(), off["enabled"].as_bool()),
@@ -239,18 +223,15 @@ async fn an_unknown_task_is_a_404_unless_it_is_created_with_a_title() {
         assert_eq!(status, 404, "{task}: {problem}");
         assert_eq!(problem["detail"], "maintenance task not found");
     }
-    let (status, _, item) = app.put_json(&owner, "/v1/vehicles/veh_1/maintenance/timing_belt",
+    let belt = "/v1/vehicles/veh_1/maintenance/timing_belt";
+    let (status, _, item) = app.put_json(&owner, belt,
             &json!({"title": "Timing belt and water pump", "intervalMiles": 90_000, "intervalMonths": 84})).await;
     assert_eq!(status, 200, "{item}");
     assert_eq!(item["title"], "Timing belt and water pump");
     assert_eq!(item["dueAt"], "2032-01-01");
     // Once created it is part of the schedule: later changes need no title.
     let (status, _, item) = app
-        .put_json(
-            &owner,
-            "/v1/vehicles/veh_1/maintenance/timing_belt",
-            &json!({"intervalMonths": 96}),
-        )
+        .put_json(&owner, belt, &json!({"intervalMonths": 96}))
         .await;
     assert_eq!(
         (status, item["title"].as_str()),
@@ -368,12 +349,9 @@ async fn miles_sent_for_a_km_vehicle_take_effect() {
     let owner = app.token("org_a", &[Role::Owner]);
     let v = app.vehicle("org_a", "veh_km", OdometerUnit::Km).await;
     app.oil_change(&v, at(2025, 2, 1), 60_000).await;
+    let path = "/v1/vehicles/veh_km/maintenance/oil_change";
     let (status, _, item) = app
-        .put_json(
-            &owner,
-            "/v1/vehicles/veh_km/maintenance/oil_change",
-            &json!({"intervalMiles": 3_000}),
-        )
+        .put_json(&owner, path, &json!({"intervalMiles": 3_000}))
         .await;
     assert_eq!(status, 200, "{item}");
     assert_eq!(item["intervalMiles"], 3_000);

@@ -13,7 +13,7 @@ use vwc_maintenance_scheduler::{
     SqliteSchedulerStore, TimelineFact, VehicleCommit, VehicleRecord, VehicleState,
 };
 use vwc_testkit::ledger::{
-    self, a_ready_store_answers_ping, dead_letters_are_listed_oldest_first_until_replayed,
+    self, a_ready_store_answers_ping, dead_letters_are_listed_oldest_first_until_replayed, stored,
     the_last_day_is_kept_per_organisation,
 };
 
@@ -90,10 +90,6 @@ fn registration(org: &str, id: &str) -> VehicleCommit {
         register: Some(record(org, id)),
         ..VehicleCommit::on(&VehicleState::new(id))
     }
-}
-
-async fn stored(store: &Store, id: &str) -> VehicleState {
-    store.vehicle_state(&id.into()).await.unwrap()
 }
 
 async fn pending(store: &Store) -> Vec<Envelope> {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{NaiveDate, TimeZone, Utc};
 use vwc_contracts::{Envelope, Event, EventType, OdometerUnit, Severity};
 use vwc_testkit::ledger::{
-    self, a_ready_store_answers_ping, dead_letters_are_listed_oldest_first_until_replayed,
+    self, a_ready_store_answers_ping, dead_letters_are_listed_oldest_first_until_replayed, stored,
     the_last_day_is_kept_per_organisation,
 };
 use vwc_valuation::model::{Fact, FactDetail, VehicleProfile};
@@ -67,10 +67,6 @@ fn registration(org: &str, id: &str) -> VehicleCommit {
         register: Some(profile(org, id)),
         ..VehicleCommit::on(&VehicleState::new(id))
     }
-}
-
-async fn stored(store: &Store, id: &str) -> VehicleState {
-    store.vehicle_state(&id.into()).await.unwrap()
 }
 
 async fn an_unknown_vehicle_has_an_empty_state_at_version_zero(store: Store) {

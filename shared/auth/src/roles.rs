@@ -14,16 +14,6 @@ vwc_contracts::wire_enum! {
     }
 }
 
-impl Role {
-    /// Every variant, in declaration order.
-    pub const ALL: &[Role] = <Role as strum::VariantArray>::VARIANTS;
-
-    /// Parses the wire name (`owner`, `fleet_manager`, `technician`, `viewer`); anything else is `None`.
-    pub fn parse(name: &str) -> Option<Role> {
-        name.parse().ok()
-    }
-}
-
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -58,9 +48,6 @@ vwc_contracts::wire_enum! {
 const SERVICE_EVENT_KINDS: [&str; 3] = ["maintenance", "repair", "odometer_reading"];
 
 impl Permission {
-    /// Every variant, in declaration order.
-    pub const ALL: &[Permission] = <Permission as strum::VariantArray>::VARIANTS;
-
     /// The permission `POST /v1/vehicles/{id}/events` needs for an event of `kind`.
     pub fn for_event_kind(kind: &str) -> Permission {
         if SERVICE_EVENT_KINDS.contains(&kind) {

@@ -123,6 +123,15 @@ pub async fn the_highest_revision_of_each_record_is_kept<S>(
     assert_eq!(kept, [("evt_1".to_string(), 3), ("evt_2".to_string(), 4)]);
 }
 
+/// Vehicle `id`'s state as `store` holds it now (version 0 and nothing else for an id never seen).
+pub async fn stored<S: VehicleLedger + ?Sized>(store: &Arc<S>, id: &str) -> S::State {
+    let vehicle: VehicleId = id.into();
+    store
+        .vehicle_state(&vehicle)
+        .await
+        .expect("the state reads")
+}
+
 /// A store that is up answers the readiness probe.
 pub async fn a_ready_store_answers_ping<S: Plumbing + ?Sized>(store: Arc<S>) {
     store.ping().await.unwrap();

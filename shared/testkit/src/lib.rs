@@ -8,8 +8,24 @@ pub mod process;
 pub mod webhook;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
+
+/// Serves `app` on a free local port: its address, and the server's task (it runs until the runtime
+/// ends or the task is aborted).
+pub async fn serve(app: axum::Router) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a free port");
+    let addr = listener.local_addr().expect("the bound address");
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .await
+            .expect("the test server runs");
+    });
+    (addr, server)
+}
 
 /// Polls `probe` until it returns `Some`, or panics with `what` after `timeout`.
 pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut probe: F) -> T

@@ -71,10 +71,6 @@ impl Receiver {
     }
 
     async fn serve(script: &[Answer], otherwise: Answer, hang: bool) -> Receiver {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
         let state = ReceiverState {
             script: Arc::new(Mutex::new(script.iter().copied().collect())),
             otherwise,
@@ -85,9 +81,7 @@ impl Receiver {
         let app = axum::Router::new()
             .route("/hooks/vwc", axum::routing::post(receive))
             .with_state(state);
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("receiver");
-        });
+        let (addr, server) = crate::serve(app).await;
         Receiver {
             addr,
             received,

@@ -2,9 +2,8 @@
 //! the fixture, and every answer's citations against the records it should use.
 
 use chrono::{NaiveDate, TimeZone};
-use serde_json::json;
 use vwc_contracts::maintenance::{MaintenanceItemView, MaintenanceScheduleUpdated};
-use vwc_contracts::{OdometerUnit, Vehicle, Vendor};
+use vwc_contracts::{OdometerUnit, Vehicle};
 
 use super::*;
 use crate::knowledge::{ValuationFactorView, ValuationPoint, ValuationView};
@@ -17,121 +16,14 @@ fn now() -> DateTime<Utc> {
     at(2026, 5, 10)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn event(
-    id: &str,
-    kind: EventKind,
-    when: DateTime<Utc>,
-    odo: Option<u64>,
-    cost: Option<u64>,
-    title: &str,
-    vendor: Option<&str>,
-    details: serde_json::Value,
-) -> VehicleEvent {
-    VehicleEvent {
-        id: id.into(),
-        org_id: "org_a".into(),
-        kind,
-        occurred_at: when,
-        recorded_at: when,
-        odometer: odo,
-        cost_cents: cost,
-        currency: cost.map(|_| "USD".into()),
-        title: title.into(),
-        vendor: vendor.map(|v| Vendor {
-            name: v.into(),
-            dealer_id: None,
-        }),
-        details,
-        ..vwc_contracts::examples::vehicle_event()
-    }
-}
+/// A RAV4's records from its purchase in May 2024 to an odometer reading two years later (`e01`–`e08`:
+/// acquisition, three oil changes, brakes, a minor collision, a tow hitch, a reading), as the API holds
+/// them.
+const FIXTURE_RECORDS: &str = include_str!("fixture_records.json");
 
 fn fixture() -> VehicleKnowledge {
-    use EventKind::*;
-    let events = vec![
-        event(
-            "e01",
-            Acquisition,
-            at(2024, 5, 1),
-            Some(28_410),
-            Some(2_749_000),
-            "Bought from Lakeside Toyota",
-            Some("Lakeside Toyota"),
-            json!({"priceCents": 2_749_000, "condition": "used", "seller": "Lakeside Toyota"}),
-        ),
-        event(
-            "e02",
-            Maintenance,
-            at(2024, 6, 1),
-            Some(29_400),
-            Some(12_999),
-            "Oil and filter change + tire rotation",
-            Some("Main St Auto"),
-            json!({"tasks": ["oil_change", "tire_rotation"]}),
-        ),
-        event(
-            "e03",
-            Maintenance,
-            at(2024, 11, 20),
-            Some(34_350),
-            Some(16_499),
-            "Oil change",
-            Some("Main St Auto"),
-            json!({"tasks": ["oil_change"]}),
-        ),
-        event(
-            "e04",
-            Repair,
-            at(2025, 1, 15),
-            Some(36_660),
-            Some(48_750),
-            "Front brake pads and rotors",
-            Some("Main St Auto"),
-            json!({"system": "brakes", "parts": ["front brake pads", "front rotors"], "warranty": false}),
-        ),
-        event(
-            "e05",
-            Collision,
-            at(2025, 6, 14),
-            Some(41_610),
-            Some(84_000),
-            "Rear bumper scuff",
-            Some("Precision Collision"),
-            json!({"severity": "minor", "structural": false, "airbagDeployed": false,
-                "insuranceClaimId": "CLM-2291-77"}),
-        ),
-        event(
-            "e06",
-            Upgrade,
-            at(2025, 7, 14),
-            Some(42_600),
-            Some(52_500),
-            "Tow hitch installed",
-            Some("U-Haul"),
-            json!({"category": "towing", "valueAddCents": 25_000}),
-        ),
-        event(
-            "e07",
-            Maintenance,
-            at(2025, 8, 30),
-            Some(44_085),
-            Some(12_999),
-            "Oil change",
-            Some("Quick Lube"),
-            json!({"tasks": ["oil_change"]}),
-        ),
-        event(
-            "e08",
-            OdometerReading,
-            at(2026, 5, 8),
-            Some(52_434),
-            None,
-            "Odometer reading",
-            None,
-            json!({}),
-        ),
-    ];
+    let events: Vec<VehicleEvent> =
+        serde_json::from_str(FIXTURE_RECORDS).expect("the fixture records are events");
     VehicleKnowledge {
         vehicle_id: "veh_1".into(),
         org_id: "org_a".into(),
@@ -151,6 +43,14 @@ fn fixture() -> VehicleKnowledge {
 
 fn ask(k: &VehicleKnowledge, q: &str) -> Answer {
     answer(q, &Prepared::new(k.clone()), None, now())
+}
+
+/// `a` as the turn a follow-up question follows.
+fn previous(a: &Answer) -> PreviousTurn {
+    PreviousTurn {
+        understanding: a.understanding.clone(),
+        citations: a.citations.clone(),
+    }
 }
 
 fn cited(a: &Answer) -> Vec<&str> {
@@ -173,28 +73,19 @@ fn a_follow_up_goes_before_what_was_cited_and_then_asks_the_cost() {
     let k = fixture();
     let p = Prepared::new(k);
     let first = answer("When was the oil last changed?", &p, None, now());
-    let prev = PreviousTurn {
-        understanding: first.understanding.clone(),
-        citations: first.citations.clone(),
-    };
+    let prev = previous(&first);
     let before = answer("and before that?", &p, Some(&prev), now());
     assert_eq!(before.follow_up, Some(Intent::FollowUpBefore));
     assert_eq!(cited(&before), ["e03"]);
     assert!(before.text.contains("2024-11-20"), "{}", before.text);
-    let prev = PreviousTurn {
-        understanding: before.understanding.clone(),
-        citations: before.citations.clone(),
-    };
+    let prev = previous(&before);
     let cost = answer("How much did it cost?", &p, Some(&prev), now());
     assert_eq!(cost.follow_up, Some(Intent::FollowUpCost));
     assert_eq!(cited(&cost), ["e03"]);
     assert!(cost.text.contains("164.99 USD"), "{}", cost.text);
     let even_earlier = answer("before that?", &p, Some(&prev), now());
     assert_eq!(cited(&even_earlier), ["e02"]);
-    let prev = PreviousTurn {
-        understanding: even_earlier.understanding.clone(),
-        citations: even_earlier.citations.clone(),
-    };
+    let prev = previous(&even_earlier);
     let none = answer("and before that?", &p, Some(&prev), now());
     assert!(none.citations.is_empty());
     assert!(

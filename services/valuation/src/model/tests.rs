@@ -75,6 +75,24 @@ fn appraisal(id: &str, when: DateTime<Utc>, amount: u64) -> Fact {
     )
 }
 
+/// A mile vehicle's acquisition on 1 January 2024 at 10,000 mi for `price`.
+fn bought_for(price: u64) -> Vec<Fact> {
+    vec![acquisition(at(2024, 1, 1), 10_000, price)]
+}
+
+/// `facts` with `more` added, in timeline order.
+fn with(facts: &[Fact], more: impl IntoIterator<Item = Fact>) -> Vec<Fact> {
+    let mut all = facts.to_vec();
+    all.extend(more);
+    sort_facts(&mut all);
+    all
+}
+
+/// The value of the mile [`profile`] with `facts` on `on`, as a point of `kind`.
+fn mile_value(facts: &[Fact], on: NaiveDate, kind: ValuationPointKind) -> Valuation {
+    value_on(&profile(OdometerUnit::Mi), facts, on, kind)
+}
+
 fn sum(v: &Valuation) -> i64 {
     v.factors.iter().map(|f| f.amount_cents).sum()
 }
@@ -243,38 +261,33 @@ fn without_an_acquisition_price_the_registration_price_is_the_base_and_an_acquis
 
 #[test]
 fn driving_more_than_expected_lowers_the_value_and_less_raises_it() {
-    let p = profile(OdometerUnit::Mi);
-    let base = vec![acquisition(at(2024, 1, 1), 10_000, 2_000_000)];
-    let mut heavy = base.clone();
-    heavy.push(reading("r", at(2025, 1, 1), 10_000 + 33_476)); // 20,000 mi over a year's expectation
-    let mut light = base.clone();
-    light.push(reading("r", at(2025, 1, 1), 10_000 + 3_476)); // 10,000 under
+    use ValuationPointKind::Event;
+    let base = bought_for(2_000_000);
     let on = day(2025, 1, 1);
-    let none = value_on(&p, &base, on, ValuationPointKind::Event);
-    let h = value_on(&p, &heavy, on, ValuationPointKind::Event);
-    let l = value_on(&p, &light, on, ValuationPointKind::Event);
+    let driven = |miles: u64| with(&base, [reading("r", at(2025, 1, 1), 10_000 + miles)]);
+    let none = mile_value(&base, on, Event);
+    let h = mile_value(&driven(33_476), on, Event); // 20,000 mi over a year's expectation
+    let l = mile_value(&driven(3_476), on, Event); // 10,000 under
     assert!(h.amount_cents < none.amount_cents && none.amount_cents < l.amount_cents);
+    // The mileage adjustment as a share of the value before it.
+    let share = |v: &Valuation| {
+        let adjustment = factor(v, FactorCode::MileageAdjustment);
+        adjustment as f64 / (v.amount_cents as i64 - adjustment) as f64
+    };
     // 20,000 mi over → −10 %; 10,000 under → +5 % (a leap year: expectation 13,513 mi, a little more)
-    let heavy_share = factor(&h, FactorCode::MileageAdjustment) as f64
-        / (h.amount_cents as i64 - factor(&h, FactorCode::MileageAdjustment)) as f64;
+    let heavy_share = share(&h);
     assert!((heavy_share + 0.0998).abs() < 0.001, "{heavy_share}");
     // Capped at 15 %.
-    let mut extreme = base.clone();
-    extreme.push(reading("r", at(2025, 1, 1), 500_000));
-    let e = value_on(&p, &extreme, on, ValuationPointKind::Event);
-    let share = factor(&e, FactorCode::MileageAdjustment) as f64
-        / (e.amount_cents as i64 - factor(&e, FactorCode::MileageAdjustment)) as f64;
-    assert!((share + 0.15).abs() < 1e-4, "{share}");
+    let extreme = with(&base, [reading("r", at(2025, 1, 1), 500_000)]);
+    let extreme_share = share(&mile_value(&extreme, on, Event));
+    assert!((extreme_share + 0.15).abs() < 1e-4, "{extreme_share}");
 }
 
 #[test]
 fn a_severe_structural_collision_takes_the_17c_amount_of_the_pre_loss_value() {
-    let p = profile(OdometerUnit::Mi);
-    let facts = vec![
-        acquisition(at(2024, 1, 1), 10_000, 2_000_000),
-        collision("c", at(2024, 1, 1), Some(12_000), Severity::Severe),
-    ];
-    let v = value_on(&p, &facts, day(2024, 1, 1), ValuationPointKind::Event);
+    let crash = collision("c", at(2024, 1, 1), Some(12_000), Severity::Severe);
+    let facts = with(&bought_for(2_000_000), [crash]);
+    let v = mile_value(&facts, day(2024, 1, 1), ValuationPointKind::Event);
     // Same day: no depreciation; 2,000 mi driven in no time is 2,000 mi over → −1 % pre-loss.
     let pre_loss = 2_000_000.0 * (1.0 - 0.01);
     let dv = (pre_loss * 0.10 * 1.0 * 1.0_f64).round() as i64;
@@ -284,18 +297,19 @@ fn a_severe_structural_collision_takes_the_17c_amount_of_the_pre_loss_value() {
 
 #[test]
 fn an_appraisal_re_anchors_the_value_on_its_day() {
-    let p = profile(OdometerUnit::Mi);
-    let facts = vec![
-        acquisition(at(2024, 1, 1), 10_000, 3_000_000),
-        reading("r1", at(2024, 6, 1), 30_000),
-        appraisal("a", at(2025, 1, 1), 2_100_000),
-    ];
-    let v = value_on(&p, &facts, day(2025, 1, 1), ValuationPointKind::Event);
+    let facts = with(
+        &bought_for(3_000_000),
+        [
+            reading("r1", at(2024, 6, 1), 30_000),
+            appraisal("a", at(2025, 1, 1), 2_100_000),
+        ],
+    );
+    let v = mile_value(&facts, day(2025, 1, 1), ValuationPointKind::Event);
     assert_eq!(v.amount_cents, 2_100_000);
     assert_eq!(v.method, ValuationMethod::DealerAppraisal);
     assert_ne!(factor(&v, FactorCode::DealerAppraisal), 0);
     // Later, the value depreciates from the appraisal, not from the acquisition.
-    let later = value_on(&p, &facts, day(2026, 1, 1), ValuationPointKind::Current);
+    let later = mile_value(&facts, day(2026, 1, 1), ValuationPointKind::Current);
     assert!(later.amount_cents < 2_100_000);
     assert!(later.amount_cents > 2_100_000 * 80 / 100);
     assert_eq!(sum(&later), later.amount_cents as i64);
@@ -303,31 +317,16 @@ fn an_appraisal_re_anchors_the_value_on_its_day() {
 
 #[test]
 fn a_collision_before_an_appraisal_is_absorbed_and_one_after_it_counts() {
-    let p = profile(OdometerUnit::Mi);
-    let base = vec![
-        acquisition(at(2024, 1, 1), 10_000, 3_000_000),
-        appraisal("a", at(2025, 1, 1), 2_400_000),
-    ];
-    let mut before = base.clone();
-    before.push(collision(
-        "c",
-        at(2024, 6, 1),
-        Some(15_000),
-        Severity::Severe,
-    ));
-    let mut after = base.clone();
-    after.push(collision(
-        "c",
-        at(2025, 2, 1),
-        Some(25_000),
-        Severity::Severe,
-    ));
-    sort_facts(&mut before);
-    sort_facts(&mut after);
+    use ValuationPointKind::Monthly;
+    let appraised = appraisal("a", at(2025, 1, 1), 2_400_000);
+    let base = with(&bought_for(3_000_000), [appraised]);
+    let crash = |when, odometer| collision("c", when, Some(odometer), Severity::Severe);
+    let before = with(&base, [crash(at(2024, 6, 1), 15_000)]);
+    let after = with(&base, [crash(at(2025, 2, 1), 25_000)]);
     let on = day(2025, 3, 1);
-    let plain = value_on(&p, &base, on, ValuationPointKind::Monthly);
-    let b = value_on(&p, &before, on, ValuationPointKind::Monthly);
-    let a = value_on(&p, &after, on, ValuationPointKind::Monthly);
+    let plain = mile_value(&base, on, Monthly);
+    let b = mile_value(&before, on, Monthly);
+    let a = mile_value(&after, on, Monthly);
     // The appraisal already saw the collision before it: same value as without it.
     assert!(b.amount_cents.abs_diff(plain.amount_cents) <= 1);
     assert!(factor(&b, FactorCode::CollisionDiminishedValue) < 0);
@@ -340,22 +339,16 @@ fn a_collision_before_an_appraisal_is_absorbed_and_one_after_it_counts() {
 
 #[test]
 fn an_upgrade_raises_the_value() {
-    let p = profile(OdometerUnit::Mi);
-    let base = vec![acquisition(at(2024, 1, 1), 10_000, 3_000_000)];
-    let mut upgraded = base.clone();
-    upgraded.push(fact(
-        "u",
-        at(2024, 2, 1),
-        None,
-        FactDetail::Upgrade {
-            category: Some("towing".into()),
-            value_add_cents: None,
-            cost_cents: Some(100_000),
-        },
-    ));
+    let base = bought_for(3_000_000);
+    let towing = FactDetail::Upgrade {
+        category: Some("towing".into()),
+        value_add_cents: None,
+        cost_cents: Some(100_000),
+    };
+    let upgraded = with(&base, [fact("u", at(2024, 2, 1), None, towing)]);
     let on = day(2024, 8, 1);
-    let plain = value_on(&p, &base, on, ValuationPointKind::Monthly);
-    let u = value_on(&p, &upgraded, on, ValuationPointKind::Monthly);
+    let plain = mile_value(&base, on, ValuationPointKind::Monthly);
+    let u = mile_value(&upgraded, on, ValuationPointKind::Monthly);
     assert!(u.amount_cents > plain.amount_cents);
     assert_eq!(factor(&u, FactorCode::Upgrade), 50_000);
 }
@@ -382,13 +375,9 @@ fn the_history_has_a_point_per_event_day_and_per_month() {
 
 #[test]
 fn a_drop_of_more_than_ten_percent_names_its_cause() {
-    let p = profile(OdometerUnit::Mi);
-    let mut facts = vec![
-        acquisition(at(2024, 1, 1), 10_000, 3_000_000),
-        appraisal("a", at(2024, 2, 1), 2_000_000),
-    ];
-    sort_facts(&mut facts);
-    let points = history(&p, &facts, day(2024, 2, 1));
+    let appraised = appraisal("a", at(2024, 2, 1), 2_000_000);
+    let facts = with(&bought_for(3_000_000), [appraised]);
+    let points = history(&profile(OdometerUnit::Mi), &facts, day(2024, 2, 1));
     let cause = drop_cause(points[0].amount_cents, &points[1], &facts).expect("a drop");
     assert_eq!(cause.event_id, "a");
     assert_eq!(drop_basis_points(3_000_000, 2_000_000), 3_333);
@@ -400,11 +389,11 @@ fn a_drop_of_more_than_ten_percent_names_its_cause() {
 
 #[test]
 fn the_forecast_drives_on_at_the_measured_rate() {
+    let facts = with(
+        &bought_for(3_000_000),
+        [reading("r", at(2025, 1, 1), 40_000)],
+    );
     let p = profile(OdometerUnit::Mi);
-    let facts = vec![
-        acquisition(at(2024, 1, 1), 10_000, 3_000_000),
-        reading("r", at(2025, 1, 1), 40_000),
-    ];
     let (points, per_year, measured) = forecast(&p, &facts, day(2025, 1, 1), 12);
     assert!(measured);
     assert!((per_year - 30_000.0 * 365.25 / 366.0).abs() < 1.0);
