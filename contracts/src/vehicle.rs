@@ -25,6 +25,10 @@ crate::wire_enum! {
     }
 }
 
+/// Kilometres in a mile: the international mile is 1,609.344 m exactly (by the 1959 international yard
+/// and pound agreement).
+pub const KM_PER_MILE: f64 = 1.609_344;
+
 /// A registered vehicle.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "camelCase")]

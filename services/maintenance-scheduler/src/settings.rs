@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 use vwc_contracts::validation::Validator;
-use vwc_contracts::{FieldError, OdometerUnit, is_task_code};
+use vwc_contracts::{FieldError, KM_PER_MILE, OdometerUnit, is_task_code};
 
 use crate::catalogue::Catalogue;
 
@@ -16,8 +16,6 @@ pub const MAX_INTERVAL_DISTANCE: u32 = 1_000_000;
 pub const MAX_DUE_SOON_DAYS: u32 = 365;
 pub const MAX_DUE_SOON_DISTANCE: u32 = 100_000;
 pub const MAX_ITEM_TITLE: usize = 120;
-
-const KM_PER_MILE: f64 = 1.609_344;
 
 /// How the next due point follows a completion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]

@@ -11,15 +11,13 @@ use serde::{Deserialize, Serialize};
 use vwc_contracts::valuation::{
     FactorCode, Valuation, ValuationFactor, ValuationMethod, ValuationPointKind,
 };
-use vwc_contracts::{OdometerUnit, Severity, ValuationSource};
+use vwc_contracts::{KM_PER_MILE, OdometerUnit, Severity, ValuationSource};
 
 /// Kelley Blue Book's average transaction price of a new vehicle in the US, May 2025 ($48,799): the base
 /// when no acquisition price is known.
 pub const FALLBACK_NEW_PRICE_CENTS: u64 = 4_879_900;
 /// FHWA: the average driver covers 13,476 miles a year.
 pub const EXPECTED_MILES_PER_YEAR: f64 = 13_476.0;
-/// One mile in kilometres (exact by definition).
-pub const KM_PER_MILE: f64 = 1.609_344;
 /// Mileage adjustment per 1,000 miles above (−) or below (+) the expected mileage (project assumption).
 pub const MILEAGE_RATE_PER_1000_MILES: f64 = 0.005;
 /// The mileage adjustment never exceeds ±15 % of the depreciated value (project assumption).
