@@ -96,8 +96,8 @@ impl From<&Valuation> for ValuationView {
             amount_cents: v.amount_cents,
             currency: v.currency.clone(),
             as_of: v.as_of,
-            method: wire_text(v.method),
-            kind: Some(wire_text(v.kind)),
+            method: v.method.as_str().to_string(),
+            kind: Some(v.kind.as_str().to_string()),
             odometer: v.odometer,
             factors: v
                 .factors
@@ -111,14 +111,6 @@ impl From<&Valuation> for ValuationView {
                 })
                 .collect(),
         }
-    }
-}
-
-/// The JSON string a unit enum serialises to (`"dealer_appraisal"`).
-fn wire_text(value: impl Serialize) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => s,
-        other => unreachable!("a unit enum serialises to a string, not {other:?}"),
     }
 }
 
