@@ -7,11 +7,16 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
+#[doc(hidden)]
+pub use pastey::paste;
+
 /// Declares a unit-like enum that travels as a string, on the wire (serde) and in stores (strum's
-/// `IntoStaticStr`/`EnumString`, `as_str()` and `parse()`; `ALL` lists the variants), under one naming rule: `snake_case` unless the
-/// name is followed by `as "lowercase"` (any serde/strum rule). It derives `Debug, Clone, Copy, PartialEq,
-/// Eq, Hash` and `strum::VariantArray` (so [`check_names`] can prove the names agree); more derives — the
-/// contracts' `JsonSchema, ToSchema` among them — go in an attribute of their own:
+/// `IntoStaticStr`/`EnumString`, `as_str()` and `parse()`; `ALL` lists the variants), under one naming
+/// rule: `snake_case` unless the name is followed by `as "lowercase"` (any serde/strum rule). It derives
+/// `Debug, Clone, Copy, PartialEq, Eq, Hash` and `strum::VariantArray`, and writes a unit test into the
+/// crate that declares it (`<enum>_names_are_one_on_the_wire_and_in_stores`) running [`check_names`] on it,
+/// so no enum goes unchecked. More derives — the contracts' `JsonSchema, ToSchema` among them — go in an
+/// attribute of their own:
 ///
 /// ```
 /// vwc_contracts::wire_enum! {
@@ -72,6 +77,14 @@ macro_rules! wire_enum {
                 name.parse().ok()
             }
         }
+
+        $crate::wire::paste! {
+            #[cfg(test)]
+            #[test]
+            fn [<$name:snake _names_are_one_on_the_wire_and_in_stores>]() {
+                $crate::wire::check_names::<$name>();
+            }
+        }
     };
     (
         $(#[$meta:meta])*
@@ -101,32 +114,4 @@ where
         );
     }
     assert!("no_such_name".parse::<T>().is_err());
-}
-
-#[cfg(test)]
-mod tests {
-    use super::check_names;
-    use crate::OdometerUnit;
-    use crate::maintenance::{Channel, MaintenanceStatus};
-    use crate::valuation::FactorCode;
-
-    #[test]
-    fn derived_names_are_the_serde_names() {
-        check_names::<MaintenanceStatus>();
-        check_names::<Channel>();
-        check_names::<OdometerUnit>();
-        check_names::<FactorCode>();
-        check_names::<crate::EventKind>();
-        check_names::<crate::EventSource>();
-        check_names::<crate::vehicle::Condition>();
-        check_names::<crate::vehicle::Severity>();
-        check_names::<crate::valuation::ValuationMethod>();
-        check_names::<crate::valuation::ValuationPointKind>();
-        check_names::<crate::lifecycle::VehicleStatus>();
-        check_names::<crate::lifecycle::PurchasePriceSource>();
-        check_names::<crate::corrections::RevisionChange>();
-        check_names::<crate::vehicle::VolumeUnit>();
-        check_names::<crate::vehicle::ValuationSource>();
-        check_names::<crate::vin::VinCheck>();
-    }
 }

@@ -962,11 +962,6 @@ fn intent_of(q: &str, slots: &Slots) -> Intent {
 mod tests {
     use super::*;
 
-    #[test]
-    fn intents_are_audited_by_their_serde_names() {
-        vwc_contracts::wire::check_names::<Intent>();
-    }
-
     fn vocab() -> Vocabulary {
         Vocabulary {
             vendors: vec![

@@ -287,11 +287,6 @@ mod tests {
     use super::*;
     use crate::settings::{DueMode, ItemChange};
     use crate::test_support::{at, day};
-
-    #[test]
-    fn fact_kinds_are_stored_by_their_serde_names() {
-        vwc_contracts::wire::check_names::<FactKind>();
-    }
     use serde_json::json;
     use vwc_contracts::maintenance::MaintenanceStatus;
 

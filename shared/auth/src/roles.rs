@@ -125,12 +125,6 @@ impl Caller {
 mod tests {
     use super::*;
 
-    #[test]
-    fn roles_and_permissions_have_their_serde_names() {
-        vwc_contracts::wire::check_names::<Role>();
-        vwc_contracts::wire::check_names::<Permission>();
-    }
-
     fn caller(roles: &[Role]) -> Caller {
         Caller {
             sub: "usr_1".into(),
