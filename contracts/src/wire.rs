@@ -11,8 +11,8 @@ use serde::Serialize;
 pub use pastey::paste;
 
 /// Declares a unit-like enum that travels as a string, on the wire (serde) and in stores (strum's
-/// `IntoStaticStr`/`EnumString`, `as_str()` and `parse()`; `ALL` lists the variants), under one naming
-/// rule: `snake_case` unless the name is followed by `as "lowercase"` (any serde/strum rule). It derives
+/// `IntoStaticStr`/`EnumString`, `as_str()`, `parse()` and `Display`; `ALL` lists the variants), under one
+/// naming rule: `snake_case` unless the name is followed by `as "lowercase"` (any serde/strum rule). It derives
 /// `Debug, Clone, Copy, PartialEq, Eq, Hash` and `strum::VariantArray`, and writes a unit test into the
 /// crate that declares it (`<enum>_names_are_one_on_the_wire_and_in_stores`) running [`check_names`] on it,
 /// so no enum goes unchecked. More derives — the contracts' `JsonSchema, ToSchema` among them — go in an
@@ -32,6 +32,7 @@ pub use pastey::paste;
 /// assert_eq!("manual".parse::<Reading>().ok(), Some(Reading::Manual));
 /// assert_eq!(Reading::parse("Manual"), None);
 /// assert_eq!(Reading::ALL, [Reading::Manual, Reading::Telematics]);
+/// assert_eq!(format!("taken by {}", Reading::Telematics), "taken by telematics");
 /// vwc_contracts::wire::check_names::<Reading>();
 /// ```
 ///
@@ -75,6 +76,13 @@ macro_rules! wire_enum {
             /// `None`.
             pub fn parse(name: &str) -> Option<$name> {
                 name.parse().ok()
+            }
+        }
+
+        /// The wire name.
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
             }
         }
 

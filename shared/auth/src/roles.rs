@@ -1,8 +1,6 @@
 //! Roles carried in tokens, the permissions each grants, and the verified [`Caller`].
 //! `docs/roles.md` lists the same table together with the route → permission mapping.
 
-use std::fmt;
-
 use crate::AuthError;
 
 vwc_contracts::wire_enum! {
@@ -11,12 +9,6 @@ vwc_contracts::wire_enum! {
         FleetManager,
         Technician,
         Viewer,
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -55,12 +47,6 @@ impl Permission {
         } else {
             Permission::RecordAnyEvent
         }
-    }
-}
-
-impl fmt::Display for Permission {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
