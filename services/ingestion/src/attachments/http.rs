@@ -103,10 +103,21 @@ pub struct EventPath {
     event_id: String,
 }
 
-/// `{attachmentId}` of a route on one attachment (documented by each route, which words it its own way).
-#[derive(Debug, Deserialize)]
+/// `{attachmentId}` of the download route.
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Path, rename_all = "camelCase")]
 struct AttachmentPath {
+    /// The attachment's id (`att_…`).
+    attachment_id: String,
+}
+
+/// `{attachmentId}` of the confirm route: the id its upload ticket gave.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Path, rename_all = "camelCase")]
+struct TicketPath {
+    /// `attachmentId` of the upload ticket.
     attachment_id: String,
 }
 
@@ -326,10 +337,7 @@ async fn list_attachments(
     path = "/v1/vehicles/{id}/events/{eventId}/attachments/{attachmentId}",
     tag = "attachments",
     security(("bearer" = [])),
-    params(
-        EventPath,
-        ("attachmentId" = String, Path, description = "The attachment's id (`att_…`)."),
-    ),
+    params(EventPath, AttachmentPath),
     responses(
         (status = 200, description = "The file.", content(
             (BinaryFile = "image/jpeg"), (BinaryFile = "image/png"), (BinaryFile = "image/webp"),
@@ -452,10 +460,7 @@ async fn start_upload(
     path = "/v1/vehicles/{id}/events/{eventId}/attachments/{attachmentId}/confirm",
     tag = "attachments",
     security(("bearer" = [])),
-    params(
-        EventPath,
-        ("attachmentId" = String, Path, description = "`attachmentId` of the upload ticket."),
-    ),
+    params(EventPath, TicketPath),
     responses(
         (status = 201, description = "Checked and attached.", body = Attachment),
         StateChange,
@@ -465,7 +470,7 @@ async fn start_upload(
 async fn confirm_upload(
     State(state): State<AttachmentState>,
     EventFiles { key, .. }: EventFiles<Attach>,
-    Path(AttachmentPath { attachment_id: id }): Path<AttachmentPath>,
+    Path(TicketPath { attachment_id: id }): Path<TicketPath>,
 ) -> Result<Created<Attachment>, ApiError> {
     if let Some(done) = state.store.get(&key, &id).await? {
         // Confirming twice answers the attachment again.

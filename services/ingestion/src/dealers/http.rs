@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use vwc_auth::{Permission, TokenVerifier};
 use vwc_clock::SharedClock;
@@ -177,6 +177,15 @@ pub fn routes() -> OpenApiRouter<DealerState> {
     vwc_http::service_routes![register_dealer, rotate_secret, receive_webhook,]
 }
 
+/// `{id}` of a route on one dealer.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+struct DealerPath {
+    /// The dealer's id (`dlr_…`).
+    #[param(value_type = String)]
+    id: DealerId,
+}
+
 /// `POST /v1/dealers` body.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -298,7 +307,7 @@ async fn register_dealer(
     path = "/v1/dealers/{id}/rotate-secret",
     tag = "dealers",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "The dealer's id (`dlr_…`).")),
+    params(DealerPath),
     responses(
         (status = 200, description = "Rotated.", body = SecretRotated),
         ResourceRoute,
@@ -307,7 +316,7 @@ async fn register_dealer(
 async fn rotate_secret(
     State(state): State<DealerState>,
     auth: Auth,
-    Path(id): Path<DealerId>,
+    Path(DealerPath { id }): Path<DealerPath>,
 ) -> Result<Json<SecretRotated>, ApiError> {
     let dealer = state
         .dealers
