@@ -592,3 +592,22 @@ async fn fleet_costs(
         fuel,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_keeps_limit_items_and_its_cursor_points_past_the_last_kept_one() {
+        let page = Page::cut(vec![10, 20, 30], 2, |n| *n);
+        assert_eq!(page.items, vec![10, 20]);
+        let next = page
+            .next_cursor
+            .expect("a row beyond the limit means a next page");
+        assert_eq!(cursor::decode::<i32>(&next), Some(20));
+
+        let last = Page::cut(vec![10, 20], 2, |n| *n);
+        assert_eq!(last.items, vec![10, 20]);
+        assert_eq!(last.next_cursor, None);
+    }
+}
