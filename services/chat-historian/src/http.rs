@@ -9,17 +9,16 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use vwc_auth::TokenVerifier;
-use vwc_http::openapi::{RequestBody, ResourceRoute};
-use vwc_http::{Admitted, ApiError, Json, RawBody, parse_json};
+use vwc_http::openapi::{ResourceBody, ResourceRoute};
+use vwc_http::{Admitted, ApiError, Json, JsonBody, VehiclePath};
 
 use crate::engine::{Citation, KnowledgeCitation, chunks};
 use crate::historian::{Ask, AskError, FeedbackError, Historian, Suggestions};
@@ -39,15 +38,7 @@ pub struct ChatState {
 vwc_http::has_verifier!(ChatState);
 
 pub fn routes() -> OpenApiRouter<ChatState> {
-    OpenApiRouter::with_openapi(vwc_http::openapi::components())
-        .routes(routes!(ask))
-        .routes(routes!(suggestions))
-        .routes(routes!(conversation))
-        .routes(routes!(feedback))
-}
-
-pub fn router(state: ChatState) -> Router {
-    Router::from(routes()).with_state(state)
+    vwc_http::service_routes![ask, suggestions, conversation, feedback,]
 }
 
 impl From<AskError> for ApiError {
@@ -136,6 +127,24 @@ pub struct FeedbackRequest {
     pub comment: Option<String>,
 }
 
+/// `{conversationId}` of the routes on one conversation (with the vehicle's [`VehiclePath`]).
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Path, rename_all = "camelCase")]
+struct ConversationPath {
+    /// The conversation's id (`conv_…`).
+    conversation_id: String,
+}
+
+/// `{messageId}` of the route on one answer (with [`VehiclePath`] and [`ConversationPath`]).
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Path, rename_all = "camelCase")]
+struct MessagePath {
+    /// The answer's message id (`msg_…`).
+    message_id: String,
+}
+
 fn wants_json(headers: &HeaderMap) -> bool {
     let accept = headers
         .get(header::ACCEPT)
@@ -157,7 +166,7 @@ fn wants_json(headers: &HeaderMap) -> bool {
     path = "/v1/vehicles/{id}/chat",
     tag = "chat",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "The vehicle's id (`veh_…`).")),
+    params(VehiclePath),
     request_body(content = ChatRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "The answer: an SSE stream (`event: delta`, then `event: done`) or, \
@@ -166,24 +175,23 @@ fn wants_json(headers: &HeaderMap) -> bool {
                 (ChatAnswer = "application/json"),
                 (ChatStreamEvent = "text/event-stream", example = "event: delta\ndata: {\"text\":\"The last oil \"}\n\nevent: done\ndata: {\"answer\":\"…\",\"citations\":[…],\"conversationId\":\"conv_…\",\"messageId\":\"msg_…\"}\n\n"),
             )),
-        ResourceRoute,
-        RequestBody,
+        ResourceBody,
     )
 )]
 async fn ask(
     State(state): State<ChatState>,
     caller: Admitted<Chat>,
-    Path(vehicle_id): Path<String>,
+    Path(VehiclePath { id }): Path<VehiclePath>,
     headers: HeaderMap,
-    RawBody(body): RawBody,
+    body: JsonBody,
 ) -> Result<Response, ApiError> {
-    let request: ChatRequest = parse_json(&headers, &body)?;
+    let request: ChatRequest = body.parse()?;
     let asked = state
         .historian
         .ask(
             Ask {
                 org_id: caller.auth.org().to_string(),
-                vehicle_id,
+                vehicle_id: id.to_string(),
                 asked_by: caller.auth.0.sub.clone(),
                 question: request.question,
                 conversation_id: request.conversation_id,
@@ -235,7 +243,7 @@ async fn ask(
     path = "/v1/vehicles/{id}/chat/suggestions",
     tag = "chat",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "The vehicle's id (`veh_…`).")),
+    params(VehiclePath),
     responses(
         (status = 200, description = "Prompts and recommendations.", body = Suggestions),
         ResourceRoute,
@@ -244,12 +252,12 @@ async fn ask(
 async fn suggestions(
     State(state): State<ChatState>,
     caller: Admitted<Chat>,
-    Path(vehicle_id): Path<String>,
+    Path(VehiclePath { id }): Path<VehiclePath>,
 ) -> Result<Json<Suggestions>, ApiError> {
     Ok(Json(
         state
             .historian
-            .suggestions(&VehicleRef::new(caller.auth.org(), vehicle_id))
+            .suggestions(&VehicleRef::new(caller.org, id))
             .await?,
     ))
 }
@@ -263,10 +271,7 @@ async fn suggestions(
     path = "/v1/vehicles/{id}/chat/{conversationId}",
     tag = "chat",
     security(("bearer" = [])),
-    params(
-        ("id" = String, Path, description = "The vehicle's id (`veh_…`)."),
-        ("conversationId" = String, Path, description = "The conversation's id (`conv_…`)."),
-    ),
+    params(VehiclePath, ConversationPath),
     responses(
         (status = 200, description = "The conversation.", body = Conversation),
         ResourceRoute,
@@ -275,14 +280,12 @@ async fn suggestions(
 async fn conversation(
     State(state): State<ChatState>,
     caller: Admitted<Chat>,
-    Path((vehicle_id, conversation_id)): Path<(String, String)>,
+    Path(VehiclePath { id }): Path<VehiclePath>,
+    Path(ConversationPath { conversation_id }): Path<ConversationPath>,
 ) -> Result<Json<Conversation>, ApiError> {
     state
         .historian
-        .conversation(
-            &VehicleRef::new(caller.auth.org(), vehicle_id),
-            &conversation_id,
-        )
+        .conversation(&VehicleRef::new(caller.org, id), &conversation_id)
         .await?
         .map(Json)
         .ok_or(ApiError::NotFound("conversation"))
@@ -297,31 +300,27 @@ async fn conversation(
     path = "/v1/vehicles/{id}/chat/{conversationId}/messages/{messageId}/feedback",
     tag = "chat",
     security(("bearer" = [])),
-    params(
-        ("id" = String, Path, description = "The vehicle's id (`veh_…`)."),
-        ("conversationId" = String, Path, description = "The conversation's id (`conv_…`)."),
-        ("messageId" = String, Path, description = "The answer's message id (`msg_…`)."),
-    ),
+    params(VehiclePath, ConversationPath, MessagePath),
     request_body(content = FeedbackRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "The feedback as stored.", body = Feedback),
-        ResourceRoute,
-        RequestBody,
+        ResourceBody,
     )
 )]
 async fn feedback(
     State(state): State<ChatState>,
     caller: Admitted<Chat>,
-    Path((vehicle_id, conversation_id, message_id)): Path<(String, String, String)>,
-    headers: HeaderMap,
-    RawBody(body): RawBody,
+    Path(VehiclePath { id }): Path<VehiclePath>,
+    Path(ConversationPath { conversation_id }): Path<ConversationPath>,
+    Path(MessagePath { message_id }): Path<MessagePath>,
+    body: JsonBody,
 ) -> Result<Json<Feedback>, ApiError> {
-    let request: FeedbackRequest = parse_json(&headers, &body)?;
+    let request: FeedbackRequest = body.parse()?;
     let feedback = state
         .historian
         .feedback(
             &MessageRef {
-                vehicle: VehicleRef::new(caller.auth.org(), vehicle_id),
+                vehicle: VehicleRef::new(caller.org, id),
                 conversation_id,
                 message_id,
             },

@@ -7,10 +7,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use vwc_contracts::{OrgId, VehicleId};
 use vwc_http::openapi::ResourceQuery;
-use vwc_http::{Admitted, ApiError};
+use vwc_http::{Admitted, ApiError, FindVehicle, VehiclePath};
 
 use crate::EdgeStore;
 use crate::http::EdgeState;
@@ -35,7 +34,7 @@ pub const COLUMNS: [&str; 12] = [
 ];
 
 pub fn routes() -> OpenApiRouter<EdgeState> {
-    OpenApiRouter::with_openapi(vwc_http::openapi::components()).routes(routes!(export))
+    vwc_http::service_routes![export]
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -109,7 +108,7 @@ pub fn to_csv(events: &[serde_json::Value]) -> Result<String, csv::Error> {
     path = "/v1/vehicles/{id}/export",
     tag = "timeline",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "The vehicle's id (`veh_…`)."), ExportQuery),
+    params(VehiclePath, ExportQuery),
     responses(
         (status = 200, description = "The history.", content(
             (String = "text/csv"),
@@ -129,12 +128,7 @@ async fn export(
         Some("json") => false,
         Some(_) => return Err(ApiError::field("format", "must be csv or json")),
     };
-    state
-        .store
-        .vehicle(&org, &id)
-        .await
-        .map_err(ApiError::internal)?
-        .ok_or(ApiError::NotFound("vehicle"))?;
+    state.vehicle_of(&org, &id).await?;
     let events = history(state.store.as_ref(), &org, &id)
         .await
         .map_err(ApiError::internal)?;

@@ -3,27 +3,24 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
 use vwc_clock::SharedClock;
 use vwc_contracts::maintenance::{MaintenanceItemView, OdometerEstimateView};
 use vwc_contracts::valuation::Valuation;
 use vwc_contracts::{OrgId, VehicleEvent, VehicleId};
-use vwc_http::openapi::{BearerRoute, QueryParams, ResourceQuery, ResourceRoute};
-use vwc_http::{Admitted, ApiError, Auth, Json};
+use vwc_http::openapi::{BearerQuery, ResourceQuery, ResourceRoute};
+use vwc_http::{Admitted, ApiError, Auth, CallerVehicle, FindVehicle, Json, VehiclePath};
 
 use crate::EdgeStore;
 use crate::cursor;
 use crate::query::{
-    ApiQuery, GroupByQuery, KindQuery, PageQuery, RangeQuery, UnreadQuery, VehicleIdParam,
-    VoidedQuery,
+    ApiQuery, GroupByQuery, KindQuery, PageQuery, RangeQuery, UnreadQuery, VoidedQuery,
 };
 use crate::read_model::{
     self, CostGroup, CostGrouping, CostSummary, CurrencyTotal, FleetFuelRow, OdometerSnapshot,
@@ -38,11 +35,10 @@ pub use crate::query::{DEFAULT_LIMIT, MAX_LIMIT};
 
 /// The gates of the edge's routes: the one permission each needs (docs/roles.md).
 pub(crate) mod gate {
-    pub use vwc_http::gate::ReadVehicles;
+    pub use vwc_http::gate::{ConfigureNotifications, ReadVehicles};
 
     vwc_http::permission_gate!(ReadFleet);
     vwc_http::permission_gate!(ReadNotifications);
-    vwc_http::permission_gate!(ConfigureNotifications);
 }
 
 use gate::{ReadFleet, ReadNotifications, ReadVehicles};
@@ -62,23 +58,43 @@ pub struct EdgeState {
 
 vwc_http::has_verifier!(EdgeState);
 
+/// Implements [`FindVehicle`] for an edge router state with a `store` field: the vehicle as the read
+/// model has it (both the edge's and the calendar's routes start from it).
+macro_rules! finds_vehicles_in_read_model {
+    ($state:ty) => {
+        impl vwc_http::FindVehicle<crate::store::VehicleView> for $state {
+            async fn find_vehicle(
+                &self,
+                org: &vwc_contracts::OrgId,
+                id: &vwc_contracts::VehicleId,
+            ) -> Result<Option<crate::store::VehicleView>, vwc_http::ApiError> {
+                Ok(self.store.vehicle(org, id).await?)
+            }
+        }
+    };
+}
+pub(crate) use finds_vehicles_in_read_model;
+
+finds_vehicles_in_read_model!(EdgeState);
+
+/// The vehicle `{id}` of the caller's organisation as the read model has it, once gate `G` has admitted
+/// the caller (another organisation's is a 404 like a missing one).
+pub(crate) type VehicleOf<G> = CallerVehicle<VehicleView, G>;
+
 /// The edge's routes and their OpenAPI documentation; the composition merges them and adds the state.
 pub fn routes() -> OpenApiRouter<EdgeState> {
-    OpenApiRouter::with_openapi(vwc_http::openapi::components())
-        .routes(routes!(list_vehicles))
-        .routes(routes!(get_vehicle))
-        .routes(routes!(list_events))
-        .routes(routes!(overview))
-        .routes(routes!(maintenance))
-        .routes(routes!(valuations))
-        .routes(routes!(notifications))
-        .routes(routes!(mark_read))
-        .routes(routes!(fleet_overview))
-        .routes(routes!(fleet_costs))
-}
-
-pub fn router(state: EdgeState) -> Router {
-    Router::from(routes()).with_state(state)
+    vwc_http::service_routes![
+        list_vehicles,
+        get_vehicle,
+        list_events,
+        overview,
+        maintenance,
+        valuations,
+        notifications,
+        mark_read,
+        fleet_overview,
+        fleet_costs,
+    ]
 }
 
 /// A page of items and the cursor of the next page (`null` on the last page).
@@ -88,6 +104,15 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// Pass as `cursor` to get the next page; `null` on the last page.
     pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// The page of `limit` items out of `items`, read with one extra (see [`cursor::next_page`]); the
+    /// cursor of the next page is `position` of its last item.
+    fn cut<P: Serialize>(mut items: Vec<T>, limit: usize, position: impl Fn(&T) -> P) -> Page<T> {
+        let next_cursor = cursor::next_page(&mut items, limit, position);
+        Page { items, next_cursor }
+    }
 }
 
 /// List the organisation's vehicles
@@ -101,8 +126,7 @@ pub struct Page<T> {
     params(PageQuery),
     responses(
         (status = 200, description = "A page of vehicles.", body = Page<VehicleView>),
-        BearerRoute,
-        QueryParams,
+        BearerQuery,
     )
 )]
 async fn list_vehicles(
@@ -111,12 +135,11 @@ async fn list_vehicles(
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<VehicleView>>, ApiError> {
     let (limit, after): (usize, Option<VehicleId>) = page.read()?;
-    let mut items = state
+    let items = state
         .store
         .vehicles(&org, after.as_ref(), limit + 1)
         .await?;
-    let next_cursor = cursor::next_page(&mut items, limit, |v| v.vehicle.id.clone());
-    Ok(Json(Page { items, next_cursor }))
+    Ok(Json(Page::cut(items, limit, |v| v.vehicle.id.clone())))
 }
 
 /// Get a vehicle
@@ -127,23 +150,14 @@ async fn list_vehicles(
     path = "/v1/vehicles/{id}",
     tag = "vehicles",
     security(("bearer" = [])),
-    params(VehicleIdParam),
+    params(VehiclePath),
     responses(
         (status = 200, description = "The vehicle.", body = VehicleView),
         ResourceRoute,
     )
 )]
-async fn get_vehicle(
-    State(state): State<EdgeState>,
-    Admitted { org, .. }: Admitted<ReadVehicles>,
-    Path(id): Path<VehicleId>,
-) -> Result<Json<VehicleView>, ApiError> {
-    state
-        .store
-        .vehicle(&org, &id)
-        .await?
-        .map(Json)
-        .ok_or(ApiError::NotFound("vehicle"))
+async fn get_vehicle(caller: VehicleOf<ReadVehicles>) -> Json<VehicleView> {
+    Json(caller.vehicle)
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -160,7 +174,7 @@ struct TimelineCursor {
     path = "/v1/vehicles/{id}/events",
     tag = "timeline",
     security(("bearer" = [])),
-    params(VehicleIdParam, KindQuery, RangeQuery, PageQuery, VoidedQuery),
+    params(VehiclePath, KindQuery, RangeQuery, PageQuery, VoidedQuery),
     responses(
         (status = 200, description = "A page of events, newest first; a corrected record shows its current version, marked.", body = Page<crate::corrections::TimelineItem>),
         ResourceQuery,
@@ -219,18 +233,6 @@ async fn list_events(
         .into_response())
 }
 
-async fn vehicle_in_org(
-    state: &EdgeState,
-    org: &OrgId,
-    id: &VehicleId,
-) -> Result<VehicleView, ApiError> {
-    state
-        .store
-        .vehicle(org, id)
-        .await?
-        .ok_or(ApiError::NotFound("vehicle"))
-}
-
 /// `GET /v1/vehicles/{id}/overview`: everything the vehicle page shows at once.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -270,7 +272,7 @@ pub struct VehicleMaintenance {
     path = "/v1/vehicles/{id}/overview",
     tag = "vehicles",
     security(("bearer" = [])),
-    params(VehicleIdParam),
+    params(VehiclePath),
     responses(
         (status = 200, description = "The overview.", body = Overview),
         ResourceRoute,
@@ -278,10 +280,10 @@ pub struct VehicleMaintenance {
 )]
 async fn overview(
     State(state): State<EdgeState>,
-    Admitted { org, .. }: Admitted<ReadVehicles>,
-    Path(id): Path<VehicleId>,
+    caller: VehicleOf<ReadVehicles>,
 ) -> Result<Json<Overview>, ApiError> {
-    let vehicle = vehicle_in_org(&state, &org, &id).await?;
+    let (org, vehicle) = (caller.org(), caller.vehicle);
+    let id = vehicle.vehicle.id.clone();
     let store = &state.store;
     let everything = EventFilter::default();
     let (maintenance, buckets, recent, valuation, fuel_events) = tokio::try_join!(
@@ -312,7 +314,7 @@ async fn overview(
     path = "/v1/vehicles/{id}/maintenance",
     tag = "maintenance",
     security(("bearer" = [])),
-    params(VehicleIdParam),
+    params(VehiclePath),
     responses(
         (status = 200, description = "The maintenance items.", body = VehicleMaintenance),
         ResourceRoute,
@@ -320,24 +322,17 @@ async fn overview(
 )]
 async fn maintenance(
     State(state): State<EdgeState>,
-    Admitted { org, .. }: Admitted<ReadVehicles>,
-    Path(id): Path<VehicleId>,
+    caller: VehicleOf<ReadVehicles>,
 ) -> Result<Json<VehicleMaintenance>, ApiError> {
-    vehicle_in_org(&state, &org, &id).await?;
-    let view = state.store.maintenance(&org, &id).await?;
-    Ok(Json(match view {
-        Some(v) => VehicleMaintenance {
-            vehicle_id: id.to_string(),
-            items: v.items,
-            odometer: v.odometer,
-            evaluated_at: Some(v.evaluated_at),
-        },
-        None => VehicleMaintenance {
-            vehicle_id: id.to_string(),
-            items: Vec::new(),
-            odometer: None,
-            evaluated_at: None,
-        },
+    let (org, id) = (caller.org(), &caller.vehicle.vehicle.id);
+    let view = state.store.maintenance(&org, id).await?;
+    let evaluated_at = view.as_ref().map(|v| v.evaluated_at);
+    let (items, odometer) = view.map(|v| (v.items, v.odometer)).unwrap_or_default();
+    Ok(Json(VehicleMaintenance {
+        vehicle_id: id.to_string(),
+        items,
+        odometer,
+        evaluated_at,
     }))
 }
 
@@ -350,7 +345,7 @@ async fn maintenance(
     path = "/v1/vehicles/{id}/valuations",
     tag = "vehicles",
     security(("bearer" = [])),
-    params(VehicleIdParam, PageQuery),
+    params(VehiclePath, PageQuery),
     responses(
         (status = 200, description = "The valuation history, newest first.", body = Page<Valuation>),
         ResourceQuery,
@@ -363,10 +358,9 @@ async fn valuations(
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<Valuation>>, ApiError> {
     let (limit, before): (usize, Option<NaiveDate>) = page.read()?;
-    vehicle_in_org(&state, &org, &id).await?;
-    let mut items = state.store.valuations(&org, &id, before, limit + 1).await?;
-    let next_cursor = cursor::next_page(&mut items, limit, |v| v.as_of);
-    Ok(Json(Page { items, next_cursor }))
+    state.vehicle_of(&org, &id).await?;
+    let items = state.store.valuations(&org, &id, before, limit + 1).await?;
+    Ok(Json(Page::cut(items, limit, |v| v.as_of)))
 }
 
 /// List the organisation's in-app notifications
@@ -380,8 +374,7 @@ async fn valuations(
     params(UnreadQuery, PageQuery),
     responses(
         (status = 200, description = "A page of notifications, newest first.", body = Page<NotificationView>),
-        BearerRoute,
-        QueryParams,
+        BearerQuery,
     )
 )]
 async fn notifications(
@@ -393,15 +386,14 @@ async fn notifications(
     let (limit, after) = page.read::<TimelineCursor>()?;
     let after = after.map(|c| (c.t, c.i));
     let unread = unread.read()?;
-    let mut items = state
+    let items = state
         .store
         .notifications(&org, unread, after.as_ref(), limit + 1)
         .await?;
-    let next_cursor = cursor::next_page(&mut items, limit, |n| TimelineCursor {
+    Ok(Json(Page::cut(items, limit, |n| TimelineCursor {
         t: n.created_at,
         i: n.id.clone(),
-    });
-    Ok(Json(Page { items, next_cursor }))
+    })))
 }
 
 /// Mark a notification read
@@ -471,8 +463,7 @@ pub struct FleetOverview {
     params(PageQuery),
     responses(
         (status = 200, description = "A page of the fleet.", body = FleetOverview),
-        BearerRoute,
-        QueryParams,
+        BearerQuery,
     )
 )]
 async fn fleet_overview(
@@ -556,8 +547,7 @@ async fn fleet_fuel(
     params(GroupByQuery, RangeQuery, PageQuery),
     responses(
         (status = 200, description = "Cost totals.", body = FleetCosts),
-        BearerRoute,
-        QueryParams,
+        BearerQuery,
     )
 )]
 async fn fleet_costs(
@@ -601,4 +591,23 @@ async fn fleet_costs(
         totals: read_model::currency_totals(&buckets),
         fuel,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_keeps_limit_items_and_its_cursor_points_past_the_last_kept_one() {
+        let page = Page::cut(vec![10, 20, 30], 2, |n| *n);
+        assert_eq!(page.items, vec![10, 20]);
+        let next = page
+            .next_cursor
+            .expect("a row beyond the limit means a next page");
+        assert_eq!(cursor::decode::<i32>(&next), Some(20));
+
+        let last = Page::cut(vec![10, 20], 2, |n| *n);
+        assert_eq!(last.items, vec![10, 20]);
+        assert_eq!(last.next_cursor, None);
+    }
 }

@@ -20,14 +20,6 @@ pub const MAX_LIMIT: usize = 200;
 /// extractor every service shares).
 pub use vwc_http::Query as ApiQuery;
 
-/// `{id}` of a vehicle.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Path)]
-pub struct VehicleIdParam {
-    /// The vehicle's id (`veh_…`).
-    pub id: String,
-}
-
 /// `limit` and `cursor` of a paged route, and the one place they are read.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -3,28 +3,26 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
 use vwc_contracts::{
     EventKind, EventSource, NewVehicle, NewVehicleEvent, OrgId, Vehicle, VehicleEvent, VehicleId,
 };
 use vwc_http::gate::AfterLookup;
-use vwc_http::openapi::{Conflict, NotFound};
+use vwc_http::openapi::Conflict;
 use vwc_http::{
-    ApiError, Auth, CallerVehicle, FindVehicle, Gate, JsonBody, RawBody, RequestTrace, VehiclePath,
-    parse_json,
+    ApiError, Auth, CallerVehicle, Created, FindVehicle, Gate, JsonBody, RawBody, RequestTrace,
+    VehiclePath, parse_json,
 };
 
 use crate::Ingestion;
-use crate::openapi::{BearerRoute, RequestBody};
+use crate::openapi::{BearerBody, ResourceBody};
 use crate::service::{RecordError, RegisterError};
 use crate::store::IdempotencyKey;
 
@@ -38,16 +36,13 @@ vwc_http::has_verifier!(IngestionState);
 
 /// The ingestion routes and their OpenAPI documentation; the composition merges them and adds the state.
 pub fn routes() -> OpenApiRouter<IngestionState> {
-    OpenApiRouter::with_openapi(vwc_http::openapi::components())
-        .routes(routes!(register_vehicle))
-        .routes(routes!(record_event))
-        .routes(routes!(crate::vin::decode_vin))
-        .routes(routes!(crate::import::http::import_csv))
-        .merge(crate::corrections::http::routes())
-}
-
-pub fn router(state: IngestionState) -> Router {
-    Router::from(routes()).with_state(state)
+    vwc_http::service_routes![
+        register_vehicle,
+        record_event,
+        crate::vin::decode_vin,
+        crate::import::http::import_csv,
+    ]
+    .merge(crate::corrections::http::routes())
 }
 
 /// `201` of `POST /v1/vehicles/{id}/events`.
@@ -92,8 +87,7 @@ impl From<RecordError> for ApiError {
         (status = 201, description = "Registered.", body = Vehicle,
             headers(("Location" = String, description = "`/v1/vehicles/{id}` of the new vehicle."))),
         (status = 409, response = Conflict),
-        BearerRoute,
-        RequestBody,
+        BearerBody,
     )
 )]
 async fn register_vehicle(
@@ -109,7 +103,7 @@ async fn register_vehicle(
         .register_vehicle(auth.org(), new, Some(trace.0.to_string()))
         .await?;
     let location = format!("/v1/vehicles/{}", vehicle.id);
-    let mut response = (StatusCode::CREATED, axum::Json(vehicle)).into_response();
+    let mut response = Created(vehicle).into_response();
     if let Ok(v) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, v);
     }
@@ -210,9 +204,7 @@ fn request_fingerprint(method: &str, route: &str, params: &[&str], body: &[u8]) 
         (status = 201, description = "Recorded (or replayed for a repeated `Idempotency-Key`).",
             body = RecordedEvent,
             headers(("Idempotent-Replayed" = String, description = "`true` when this answers an earlier request with the same key."))),
-        (status = 404, response = NotFound),
-        BearerRoute,
-        RequestBody,
+        ResourceBody,
     )
 )]
 async fn record_event(
@@ -237,13 +229,10 @@ async fn record_event(
         .ingestion
         .record_event(vehicle, new, EventSource::User, key, caller.traceparent())
         .await?;
-    let mut response = (
-        StatusCode::CREATED,
-        axum::Json(RecordedEvent {
-            event: recorded.event,
-        }),
-    )
-        .into_response();
+    let mut response = Created(RecordedEvent {
+        event: recorded.event,
+    })
+    .into_response();
     if recorded.replayed {
         response
             .headers_mut()

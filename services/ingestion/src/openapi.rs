@@ -3,7 +3,10 @@
 //! [`BodyChange`]'s when a request body describes the change. A route lists its success response, its
 //! sets and the statuses only it has.
 
-pub use vwc_http::openapi::{Authenticated, BearerRoute, CheckedContent, QueryParams, RequestBody};
+pub use vwc_http::openapi::{
+    Authenticated, BearerBody, BearerRoute, CheckedContent, QueryParams, RequestBody, ResourceBody,
+    ResourceRoute,
+};
 use vwc_http::openapi::{Conflict, NotFound};
 use vwc_http::response_set;
 

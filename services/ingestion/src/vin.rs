@@ -3,10 +3,10 @@
 
 use axum::extract::{Path, State};
 use chrono::Datelike;
-use vwc_auth::Permission;
 use vwc_contracts::vin::{VinDecoding, decode};
+use vwc_http::gate::ReadVehicles;
 use vwc_http::openapi::UnprocessableEntity;
-use vwc_http::{ApiError, Auth};
+use vwc_http::{Admitted, ApiError};
 
 use crate::http::IngestionState;
 use crate::openapi::Authenticated;
@@ -31,10 +31,9 @@ use crate::openapi::Authenticated;
 )]
 pub(crate) async fn decode_vin(
     State(state): State<IngestionState>,
-    auth: Auth,
+    _: Admitted<ReadVehicles>,
     Path(vin): Path<String>,
 ) -> Result<axum::Json<VinDecoding>, ApiError> {
-    auth.require(Permission::ReadVehicles)?;
     let year = u16::try_from(state.ingestion.now().year()).unwrap_or(u16::MAX - 2);
     decode(&vin, year)
         .map(axum::Json)

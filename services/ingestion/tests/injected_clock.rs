@@ -38,10 +38,13 @@ async fn registering_and_recording_over_http_carry_the_injected_clocks_instant()
     ));
     let keys = Hs256Keys::new(&Secret::from_bytes([9u8; 32]).unwrap());
     let (token, _) = keys.issue("usr_1", "org_a", &[Role::Owner], chrono::Duration::hours(1));
-    let router = vwc_ingestion::http::router(IngestionState {
-        ingestion: Ingestion::new(store.clone(), clock.clone()),
-        verifier: Arc::new(keys),
-    });
+    let router = vwc_http::router(
+        vwc_ingestion::http::routes(),
+        IngestionState {
+            ingestion: Ingestion::new(store.clone(), clock.clone()),
+            verifier: Arc::new(keys),
+        },
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });

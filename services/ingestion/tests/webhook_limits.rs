@@ -34,12 +34,15 @@ async fn serve() -> Server {
     store.insert_dealer(&dealer).await.unwrap();
     let cache = Arc::new(DealerCache::default());
     let keys = vwc_auth::Hs256Keys::new(&vwc_auth::Secret::from_bytes([7u8; 32]).unwrap());
-    let router = vwc_ingestion::dealers::http::router(DealerState {
-        dealers: store,
-        clock: vwc_clock::system(),
-        verifier: Arc::new(keys),
-        cache: cache.clone(),
-    });
+    let router = vwc_http::router(
+        vwc_ingestion::dealers::http::routes(),
+        DealerState {
+            dealers: store,
+            clock: vwc_clock::system(),
+            verifier: Arc::new(keys),
+            cache: cache.clone(),
+        },
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {

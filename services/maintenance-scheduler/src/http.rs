@@ -4,16 +4,14 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use serde::Deserialize;
+use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
-use vwc_contracts::VehicleId;
 use vwc_contracts::maintenance::MaintenanceItemView;
-use vwc_http::openapi::{BearerRoute, RequestBody, ResourceRoute};
-use vwc_http::{ApiError, Auth, Json, RawBody, RequestTrace, parse_json};
+use vwc_http::openapi::{BearerRoute, ResourceBody};
+use vwc_http::{Admitted, ApiError, Auth, Json, JsonBody, RequestTrace, VehiclePath};
 
 use crate::service::{ConfigureError, Scheduler};
 use crate::settings::ItemChange;
@@ -28,15 +26,12 @@ pub struct SchedulerState {
 
 vwc_http::has_verifier!(SchedulerState);
 
+// Fleet managers' permission to sweep now (docs/roles.md).
+vwc_http::permission_gate!(RunSweep);
+
 /// The scheduler's routes and their OpenAPI documentation; the composition merges them and adds the state.
 pub fn routes() -> OpenApiRouter<SchedulerState> {
-    OpenApiRouter::with_openapi(vwc_http::openapi::components())
-        .routes(routes!(configure_item))
-        .routes(routes!(run_sweep))
-}
-
-pub fn router(state: SchedulerState) -> Router {
-    Router::from(routes()).with_state(state)
+    vwc_http::service_routes![configure_item, run_sweep]
 }
 
 impl From<ConfigureError> for ApiError {
@@ -52,9 +47,9 @@ impl From<ConfigureError> for ApiError {
 
 /// The body as an [`ItemChange`]: not JSON → 415, bad syntax → 400, not an object, a wrong type or an
 /// unknown field → 422 naming the field.
-fn parse_change(headers: &HeaderMap, body: &[u8]) -> Result<ItemChange, ApiError> {
-    // `parse_json` refuses anything but an object (serde would read `[1, 2]` into two intervals).
-    let value: serde_json::Value = parse_json(headers, body)?;
+fn parse_change(body: &JsonBody) -> Result<ItemChange, ApiError> {
+    // `parse` refuses anything but an object (serde would read `[1, 2]` into two intervals).
+    let value: serde_json::Value = body.parse()?;
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let field = if path.is_empty() || path == "." {
@@ -64,6 +59,15 @@ fn parse_change(headers: &HeaderMap, body: &[u8]) -> Result<ItemChange, ApiError
         };
         ApiError::field(&field, e.into_inner().to_string())
     })
+}
+
+/// `{task}` of the route on one maintenance item (with the vehicle's [`VehiclePath`]).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+struct TaskPath {
+    /// A catalogue task, one configured before, or a new one (then `title` is required).
+    #[param(value_type = vwc_contracts::schema_types::TaskCode)]
+    task: String,
 }
 
 /// Customise a vehicle's maintenance item
@@ -76,11 +80,7 @@ fn parse_change(headers: &HeaderMap, body: &[u8]) -> Result<ItemChange, ApiError
     path = "/v1/vehicles/{id}/maintenance/{task}",
     tag = "maintenance",
     security(("bearer" = [])),
-    params(
-        ("id" = String, Path, description = "The vehicle's id (`veh_…`)."),
-        ("task" = vwc_contracts::schema_types::TaskCode, Path,
-            description = "A catalogue task, one configured before, or a new one (then `title` is required)."),
-    ),
+    params(VehiclePath, TaskPath),
     request_body(content = ItemChange, content_type = "application/json"),
     responses(
         (status = 200, description = "The item after the change.", body = MaintenanceItemView,
@@ -89,29 +89,22 @@ fn parse_change(headers: &HeaderMap, body: &[u8]) -> Result<ItemChange, ApiError
                 "dueAt": "2026-06-11", "dueOdometer": 45000, "projectedDueAt": "2026-05-02", "status": "ok",
                 "reason": "Due on 2026-06-11 or at 45,000 mi (about 2026-05-02 at current usage), whichever comes first",
                 "dueCycle": "2026-06-11@45000", "enabled": true})),
-        ResourceRoute,
-        RequestBody,
+        ResourceBody,
     )
 )]
 async fn configure_item(
     State(state): State<SchedulerState>,
     auth: Auth,
     trace: RequestTrace,
-    Path((vehicle_id, task)): Path<(VehicleId, String)>,
-    headers: HeaderMap,
-    RawBody(body): RawBody,
+    Path(VehiclePath { id }): Path<VehiclePath>,
+    Path(TaskPath { task }): Path<TaskPath>,
+    body: JsonBody,
 ) -> Result<Json<MaintenanceItemView>, ApiError> {
     auth.require(Permission::ConfigureMaintenance)?;
-    let change = parse_change(&headers, &body)?;
+    let change = parse_change(&body)?;
     let view = state
         .scheduler
-        .configure_item(
-            auth.org(),
-            &vehicle_id,
-            &task,
-            &change,
-            Some(&trace.0.to_string()),
-        )
+        .configure_item(auth.org(), &id, &task, &change, Some(&trace.0.to_string()))
         .await?;
     Ok(Json(view))
 }
@@ -133,10 +126,9 @@ async fn configure_item(
 )]
 async fn run_sweep(
     State(state): State<SchedulerState>,
-    auth: Auth,
+    Admitted { auth, .. }: Admitted<RunSweep>,
     trace: RequestTrace,
 ) -> Result<Json<SweepReport>, ApiError> {
-    auth.require(Permission::RunSweep)?;
     let now = state.scheduler.now();
     let run = DailyRun::of_day(Some(auth.org()), now.date_naive(), now)
         .traced(Some(&trace.0.to_string()));

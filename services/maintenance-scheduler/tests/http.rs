@@ -12,7 +12,7 @@ use vwc_auth::{Hs256Keys, Role, Secret, TokenVerifier};
 use vwc_bus::Consumer;
 use vwc_contracts::maintenance::MaintenanceScheduleUpdated;
 use vwc_contracts::{EventType, OdometerUnit};
-use vwc_maintenance_scheduler::http::{SchedulerState, router};
+use vwc_maintenance_scheduler::http::{SchedulerState, routes};
 use vwc_maintenance_scheduler::{Scheduler, SchedulerConsumer};
 use vwc_store::vehicle_ledger::DailyRuns;
 use vwc_testkit::json as body;
@@ -34,10 +34,13 @@ impl App {
         let scheduler = Scheduler::new(t.shared()).with_clock(clock.clock());
         let keys = Arc::new(Hs256Keys::new(&Secret::from_bytes(vec![7u8; 32]).unwrap()));
         let verifier: Arc<dyn TokenVerifier> = keys.clone();
-        let app = router(SchedulerState {
-            scheduler: scheduler.clone(),
-            verifier,
-        })
+        let app = vwc_http::router(
+            routes(),
+            SchedulerState {
+                scheduler: scheduler.clone(),
+                verifier,
+            },
+        )
         .layer(axum::middleware::from_fn(vwc_http::trace_context))
         .layer(DefaultBodyLimit::max(vwc_http::MAX_BODY_BYTES));
         let (addr, server) = vwc_testkit::serve(app).await;

@@ -3,16 +3,15 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
 use vwc_contracts::OrgId;
-use vwc_http::openapi::{BearerRoute, RequestBody};
-use vwc_http::{ApiError, Auth, Json, JsonBody};
+use vwc_http::gate::ConfigureNotifications;
+use vwc_http::openapi::{BearerBody, BearerRoute};
+use vwc_http::{Admitted, ApiError, Auth, Json, JsonBody};
 
 use crate::NotificationStore;
 use crate::clock::{Clock, SystemClock};
@@ -51,12 +50,7 @@ vwc_http::has_verifier!(NotificationState);
 /// `GET` and `PUT /v1/notifications/preferences` and their OpenAPI documentation; the composition merges
 /// them and adds the state.
 pub fn routes() -> OpenApiRouter<NotificationState> {
-    OpenApiRouter::with_openapi(vwc_http::openapi::components())
-        .routes(routes!(read_preferences, put_preferences))
-}
-
-pub fn router(state: NotificationState) -> Router {
-    Router::from(routes()).with_state(state)
+    vwc_http::service_routes![read_preferences | put_preferences]
 }
 
 impl From<UpdatePreferencesError> for ApiError {
@@ -89,10 +83,9 @@ impl From<UpdatePreferencesError> for ApiError {
 )]
 async fn read_preferences(
     State(state): State<NotificationState>,
-    auth: Auth,
+    Admitted { org, .. }: Admitted<ConfigureNotifications>,
 ) -> Result<Json<PreferencesView>, ApiError> {
-    auth.require(Permission::ConfigureNotifications)?;
-    let stored = state.store.preferences(&OrgId::from(auth.org())).await?;
+    let stored = state.store.preferences(&org).await?;
     Ok(Json(match stored {
         Some(stored) => PreferencesView::of(&stored, None),
         None => PreferencesView::defaults(),
@@ -121,8 +114,7 @@ async fn read_preferences(
                 "quietHours": {"start": "22:00", "end": "07:00", "tzOffsetMinutes": 60},
                 "hasWebhookSecret": true, "webhookSecret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
                 "updatedAt": "2026-01-10T12:00:00Z"})),
-        BearerRoute,
-        RequestBody,
+        BearerBody,
     )
 )]
 async fn put_preferences(

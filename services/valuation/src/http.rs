@@ -3,17 +3,15 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::{Path, State};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
-use vwc_auth::{Permission, TokenVerifier};
-use vwc_contracts::VehicleId;
+use vwc_auth::TokenVerifier;
 use vwc_contracts::valuation::ValuationForecast;
+use vwc_http::gate::ReadVehicles;
 use vwc_http::openapi::ResourceQuery;
-use vwc_http::{ApiError, Auth, Json, Query};
+use vwc_http::{Admitted, ApiError, Json, Query, VehiclePath};
 
 use crate::valuer::{ForecastError, MAX_FORECAST_MONTHS, Valuer};
 
@@ -30,11 +28,7 @@ vwc_http::has_verifier!(ValuationState);
 
 /// The service's routes and their OpenAPI documentation; the composition merges them and adds the state.
 pub fn routes() -> OpenApiRouter<ValuationState> {
-    OpenApiRouter::with_openapi(vwc_http::openapi::components()).routes(routes!(forecast))
-}
-
-pub fn router(state: ValuationState) -> Router {
-    Router::from(routes()).with_state(state)
+    vwc_http::service_routes![forecast]
 }
 
 impl From<ForecastError> for ApiError {
@@ -46,20 +40,13 @@ impl From<ForecastError> for ApiError {
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct ForecastQuery {
-    months: Option<String>,
-}
-
-/// `{id}` and `months` as the OpenAPI document describes them; the handler parses `months` itself so a
-/// bad value is a 422 naming the field.
-#[derive(IntoParams)]
+/// `months`, kept as sent: [`months`] reads it, so a bad value is a 422 naming the field.
+#[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-struct MonthsParam {
+struct ForecastQuery {
     /// Months to forecast, 1–60 (default 12).
-    #[param(minimum = 1, maximum = 60)]
-    months: Option<u32>,
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 60)]
+    months: Option<String>,
 }
 
 fn months(raw: Option<&str>) -> Result<u32, ApiError> {
@@ -85,7 +72,7 @@ fn months(raw: Option<&str>) -> Result<u32, ApiError> {
     path = "/v1/vehicles/{id}/valuations/forecast",
     tag = "vehicles",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "The vehicle's id (`veh_…`)."), MonthsParam),
+    params(VehiclePath, ForecastQuery),
     responses(
         (status = 200, description = "The forecast, month by month.", body = ValuationForecast),
         ResourceQuery,
@@ -93,12 +80,10 @@ fn months(raw: Option<&str>) -> Result<u32, ApiError> {
 )]
 async fn forecast(
     State(state): State<ValuationState>,
-    auth: Auth,
-    Path(id): Path<VehicleId>,
-    q: Result<Query<ForecastQuery>, ApiError>,
+    Admitted { auth, .. }: Admitted<ReadVehicles>,
+    Path(VehiclePath { id }): Path<VehiclePath>,
+    Query(q): Query<ForecastQuery>,
 ) -> Result<Json<ValuationForecast>, ApiError> {
-    auth.require(Permission::ReadVehicles)?;
-    let Query(q) = q?;
     let months = months(q.months.as_deref())?;
     Ok(Json(state.valuer.forecast(auth.org(), &id, months).await?))
 }

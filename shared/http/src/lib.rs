@@ -19,7 +19,7 @@ pub use auth::{Auth, Authentication, HasVerifier, authenticate, verify_headers};
 pub use body::{JsonBody, RawBody, parse_json};
 pub use clock::Clock;
 pub use file::{Disposition, FileHeaders, file_response};
-pub use json::Json;
+pub use json::{Created, Json};
 pub use limit::{RateLimiter, rate_limit};
 pub use problem::{ApiError, Problem};
 pub use trace::{RequestTrace, trace_context};
@@ -36,5 +36,26 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 /// What this crate's macros name in the crate that expands them.
 #[doc(hidden)]
 pub mod __private {
+    pub use utoipa_axum;
     pub use vwc_auth::Permission;
+}
+
+/// A service's routes and their OpenAPI documentation, starting from the [`openapi::components`] every
+/// service shares: `service_routes![a, b | c]` registers handler `a`, then `b` and `c` (two methods of one
+/// path) together; each with the `#[utoipa::path]` it is declared with, so neither can go missing.
+#[macro_export]
+macro_rules! service_routes {
+    ($($handler:path $(| $same_path:path)*),* $(,)?) => {
+        $crate::__private::utoipa_axum::router::OpenApiRouter::with_openapi($crate::openapi::components())
+            $(.routes($crate::__private::utoipa_axum::routes!($handler $(, $same_path)*)))*
+    };
+}
+
+/// The router of a service's `routes` on its `state`: what a test, or a server running that service
+/// alone, serves.
+pub fn router<S: Clone + Send + Sync + 'static>(
+    routes: utoipa_axum::router::OpenApiRouter<S>,
+    state: S,
+) -> axum::Router {
+    axum::Router::from(routes).with_state(state)
 }

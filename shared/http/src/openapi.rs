@@ -199,6 +199,23 @@ response_set! {
 }
 
 response_set! {
+    /// A route behind a bearer token that reads query parameters about the caller's organisation:
+    /// [`BearerRoute`]'s and [`QueryParams`]'.
+    BearerQuery: BearerRoute, QueryParams {}
+}
+
+response_set! {
+    /// A route behind a bearer token that reads a request body: [`BearerRoute`]'s and [`RequestBody`]'s.
+    BearerBody: BearerRoute, RequestBody {}
+}
+
+response_set! {
+    /// A route that reads a request body about a resource of the caller's organisation:
+    /// [`ResourceRoute`]'s and [`RequestBody`]'s.
+    ResourceBody: ResourceRoute, RequestBody {}
+}
+
+response_set! {
     /// Content that is checked before it is kept: too large (413), of a type not taken (415) or invalid
     /// (422).
     CheckedContent {

@@ -62,6 +62,19 @@ pub trait FindVehicle<V>: HasVerifier + Send + Sync {
         org: &OrgId,
         id: &VehicleId,
     ) -> impl Future<Output = Result<Option<V>, ApiError>> + Send;
+
+    /// The vehicle `id` of `org`, or the 404 that a missing vehicle and another organisation's both get.
+    fn vehicle_of(
+        &self,
+        org: &OrgId,
+        id: &VehicleId,
+    ) -> impl Future<Output = Result<V, ApiError>> + Send {
+        async move {
+            self.find_vehicle(org, id)
+                .await?
+                .ok_or(ApiError::NotFound("vehicle"))
+        }
+    }
 }
 
 /// The check a route makes on the caller's roles alone, before it looks anything up (403).
@@ -96,6 +109,10 @@ pub mod gate {
         /// `manage_vehicles`.
         ManageVehicles
     );
+    permission_gate!(
+        /// `configure_notifications` (the edge's calendar URLs and the notification service's channels).
+        ConfigureNotifications
+    );
 
     /// No check before the lookup: the route decides once it has the vehicle (another organisation's
     /// vehicle is then a 404 for every caller).
@@ -118,6 +135,11 @@ pub struct CallerVehicle<V, G> {
 }
 
 impl<V, G> CallerVehicle<V, G> {
+    /// The caller's organisation (from the token, which the vehicle belongs to).
+    pub fn org(&self) -> OrgId {
+        OrgId::from(self.auth.org())
+    }
+
     /// The caller's id (the token's `sub`): who recorded or changed something.
     pub fn actor(&self) -> &str {
         &self.auth.0.sub
@@ -149,10 +171,7 @@ where
         let Path(VehiclePath { id }) = Path::<VehiclePath>::from_request_parts(parts, state)
             .await
             .map_err(ApiError::internal)?;
-        let vehicle = state
-            .find_vehicle(&OrgId::from(auth.org()), &id)
-            .await?
-            .ok_or(ApiError::NotFound("vehicle"))?;
+        let vehicle = state.vehicle_of(&OrgId::from(auth.org()), &id).await?;
         let Ok(trace) = RequestTrace::from_request_parts(parts, state).await;
         Ok(CallerVehicle {
             auth,

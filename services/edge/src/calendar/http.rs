@@ -11,20 +11,22 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use vwc_auth::TokenVerifier;
-use vwc_contracts::{OrgId, VehicleId};
+use vwc_contracts::OrgId;
 use vwc_http::openapi::{
     BearerRoute, InternalServerError, NotFound, ResourceRoute, ServiceUnavailable, TooManyRequests,
 };
-use vwc_http::{Admitted, ApiError, Auth, Disposition, FileHeaders, Json, file_response};
+use vwc_http::{
+    Admitted, ApiError, Auth, Disposition, FileHeaders, FindVehicle, Json, VehiclePath,
+    file_response,
+};
 
 use super::ics::{self, VehicleCalendar};
 use super::keys::{CalendarKeyStore, FeedSecret};
 use super::signing::{self, FeedScope};
 use crate::EdgeStore;
+use crate::http::VehicleOf;
 use crate::http::gate::{ConfigureNotifications, ReadFleet, ReadVehicles};
-use crate::query::VehicleIdParam;
 use crate::store::VehicleView;
 
 /// Most vehicles a fleet feed lists.
@@ -38,6 +40,7 @@ pub struct CalendarState {
 }
 
 vwc_http::has_verifier!(CalendarState);
+crate::http::finds_vehicles_in_read_model!(CalendarState);
 
 vwc_http::response_set! {
     /// A feed reached through a signed URL, without a token: 404 for a wrong or revoked signature as for
@@ -51,14 +54,15 @@ vwc_http::response_set! {
 }
 
 pub fn routes() -> OpenApiRouter<CalendarState> {
-    OpenApiRouter::with_openapi(vwc_http::openapi::components())
-        .routes(routes!(vehicle_feed))
-        .routes(routes!(fleet_feed))
-        .routes(routes!(vehicle_feed_url))
-        .routes(routes!(fleet_feed_url))
-        .routes(routes!(rotate_feed_urls))
-        .routes(routes!(signed_vehicle_feed))
-        .routes(routes!(signed_fleet_feed))
+    vwc_http::service_routes![
+        vehicle_feed,
+        fleet_feed,
+        vehicle_feed_url,
+        fleet_feed_url,
+        rotate_feed_urls,
+        signed_vehicle_feed,
+        signed_fleet_feed,
+    ]
 }
 
 /// A signed feed URL: subscribe to it in a calendar app; it needs no token. Rotating the organisation's
@@ -133,25 +137,12 @@ fn calendar_response(name: &str, body: String) -> Response {
     )
 }
 
-async fn vehicle_in_org(
-    state: &CalendarState,
-    org_id: &OrgId,
-    vehicle_id: &VehicleId,
-) -> Result<VehicleView, ApiError> {
-    state
-        .store
-        .vehicle(org_id, vehicle_id)
-        .await
-        .map_err(ApiError::internal)?
-        .ok_or(ApiError::NotFound("vehicle"))
-}
-
 async fn vehicle_calendar(
     state: &CalendarState,
     org_id: &OrgId,
-    vehicle_id: &VehicleId,
+    view: VehicleView,
 ) -> Result<Response, ApiError> {
-    let view = vehicle_in_org(state, org_id, vehicle_id).await?;
+    let vehicle_id = &view.vehicle.id;
     let maintenance = state
         .store
         .maintenance(org_id, vehicle_id)
@@ -239,7 +230,7 @@ async fn check_signature(
     path = "/v1/vehicles/{id}/maintenance.ics",
     tag = "maintenance",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "The vehicle's id (`veh_…`).")),
+    params(VehiclePath),
     responses(
         (status = 200, description = "The calendar.", content_type = "text/calendar", body = String),
         ResourceRoute,
@@ -247,10 +238,9 @@ async fn check_signature(
 )]
 async fn vehicle_feed(
     State(state): State<CalendarState>,
-    Admitted { org, .. }: Admitted<ReadVehicles>,
-    Path(id): Path<String>,
+    caller: VehicleOf<ReadVehicles>,
 ) -> Result<Response, ApiError> {
-    vehicle_calendar(&state, &org, &id.into()).await
+    vehicle_calendar(&state, &caller.org(), caller.vehicle).await
 }
 
 /// The fleet's maintenance calendar
@@ -281,7 +271,7 @@ async fn fleet_feed(
     path = "/v1/vehicles/{id}/maintenance/calendar",
     tag = "maintenance",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "The vehicle's id (`veh_…`).")),
+    params(VehiclePath),
     responses(
         (status = 200, description = "The signed URL.", body = CalendarFeed),
         ResourceRoute,
@@ -289,12 +279,11 @@ async fn fleet_feed(
 )]
 async fn vehicle_feed_url(
     State(state): State<CalendarState>,
-    caller: Admitted<ReadVehicles>,
+    caller: VehicleOf<ReadVehicles>,
     headers: HeaderMap,
-    Path(id): Path<String>,
 ) -> Result<Json<CalendarFeed>, ApiError> {
-    vehicle_in_org(&state, &caller.org, &VehicleId::from(&id)).await?;
-    current_feed_url(&state, &caller.auth, &headers, FeedScope::Vehicle(id)).await
+    let scope = FeedScope::Vehicle(caller.vehicle.vehicle.id.to_string());
+    current_feed_url(&state, &caller.auth, &headers, scope).await
 }
 
 /// The fleet's calendar subscription URL
@@ -370,7 +359,7 @@ struct SignedFeedPath {
     get,
     path = "/calendar/{org}/{signature}/vehicles/{id}/maintenance.ics",
     tag = "maintenance",
-    params(SignedFeedPath, VehicleIdParam),
+    params(SignedFeedPath, VehiclePath),
     responses(
         (status = 200, description = "The calendar.", content_type = "text/calendar", body = String),
         SignedUrl,
@@ -379,10 +368,12 @@ struct SignedFeedPath {
 async fn signed_vehicle_feed(
     State(state): State<CalendarState>,
     Path(feed): Path<SignedFeedPath>,
-    Path(VehicleIdParam { id }): Path<VehicleIdParam>,
+    Path(VehiclePath { id }): Path<VehiclePath>,
 ) -> Result<Response, ApiError> {
-    check_signature(&state, &feed, &FeedScope::Vehicle(id.clone())).await?;
-    vehicle_calendar(&state, &feed.org.into(), &id.into()).await
+    check_signature(&state, &feed, &FeedScope::Vehicle(id.to_string())).await?;
+    let org = OrgId::from(feed.org);
+    let vehicle = state.vehicle_of(&org, &id).await?;
+    vehicle_calendar(&state, &org, vehicle).await
 }
 
 /// The fleet's calendar (signed URL)

@@ -5,10 +5,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use vwc_contracts::OrgId;
 use vwc_http::openapi::ResourceQuery;
-use vwc_http::{Admitted, ApiError, Json};
+use vwc_http::{Admitted, ApiError, FindVehicle, Json};
 
 use super::{Highlight, document, highlights, searchable_fields};
 use crate::calendar::ics::vehicle_label;
@@ -25,7 +24,7 @@ pub const MAX_QUERY_CHARS: usize = 200;
 pub const MAX_RECORDS: usize = 20_000;
 
 pub fn routes() -> OpenApiRouter<EdgeState> {
-    OpenApiRouter::with_openapi(vwc_http::openapi::components()).routes(routes!(search))
+    vwc_http::service_routes![search]
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -204,14 +203,7 @@ async fn search(
         },
     };
     let vehicles = match vehicle {
-        Some(id) => vec![
-            state
-                .store
-                .vehicle(&org, &id.into())
-                .await
-                .map_err(ApiError::internal)?
-                .ok_or(ApiError::NotFound("vehicle"))?,
-        ],
+        Some(id) => vec![state.vehicle_of(&org, &id.into()).await?],
         None => state
             .store
             .vehicles_up_to(&org, |_| true, MAX_RECORDS)

@@ -15,18 +15,18 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
 use vwc_contracts::{EventId, OrgId, VehicleEvent};
-use vwc_http::openapi::NotFound;
-use vwc_http::{ApiError, Auth, Disposition, FileHeaders, Json, JsonBody, Query, file_response};
+use vwc_http::{
+    ApiError, Auth, Created, Disposition, FileHeaders, Json, JsonBody, Query, file_response,
+};
 
 use super::{
     Attachment, AttachmentStore, AttachmentStoreError, Content, EventKey, MAX_ATTACHMENT_BYTES,
     MAX_ATTACHMENTS_PER_EVENT, PresignedUrl, Refusal, UploadIntent, clean_file_name, sniff,
 };
 use crate::Ingestion;
-use crate::openapi::{BearerRoute, BodyChange, CheckedContent, StateChange};
+use crate::openapi::{BodyChange, CheckedContent, ResourceRoute, StateChange};
 
 #[derive(Clone)]
 pub struct AttachmentState {
@@ -38,11 +38,12 @@ pub struct AttachmentState {
 vwc_http::has_verifier!(AttachmentState);
 
 pub fn routes() -> OpenApiRouter<AttachmentState> {
-    OpenApiRouter::with_openapi(vwc_http::openapi::components())
-        .routes(routes!(upload_attachment, list_attachments))
-        .routes(routes!(download_attachment))
-        .routes(routes!(start_upload))
-        .routes(routes!(confirm_upload))
+    vwc_http::service_routes![
+        upload_attachment | list_attachments,
+        download_attachment,
+        start_upload,
+        confirm_upload,
+    ]
 }
 
 impl From<AttachmentStoreError> for ApiError {
@@ -102,10 +103,21 @@ pub struct EventPath {
     event_id: String,
 }
 
-/// `{attachmentId}` of a route on one attachment (documented by each route, which words it its own way).
-#[derive(Debug, Deserialize)]
+/// `{attachmentId}` of the download route.
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Path, rename_all = "camelCase")]
 struct AttachmentPath {
+    /// The attachment's id (`att_…`).
+    attachment_id: String,
+}
+
+/// `{attachmentId}` of the confirm route: the id its upload ticket gave.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Path, rename_all = "camelCase")]
+struct TicketPath {
+    /// `attachmentId` of the upload ticket.
     attachment_id: String,
 }
 
@@ -243,7 +255,7 @@ async fn upload_attachment(
     Query(query): Query<UploadQuery>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response, ApiError> {
+) -> Result<Created<Attachment>, ApiError> {
     if query
         .file_name
         .as_deref()
@@ -290,7 +302,7 @@ async fn upload_attachment(
     state.store.put(&key, &attachment, content).await?;
     tracing::info!(attachment = %attachment.id, event = %attachment.event_id, bytes = attachment.size_bytes,
         content_type = attachment.content_type.as_str(), "attachment stored");
-    Ok((StatusCode::CREATED, axum::Json(attachment)).into_response())
+    Ok(Created(attachment))
 }
 
 /// List an event's attachments
@@ -304,8 +316,7 @@ async fn upload_attachment(
     params(EventPath),
     responses(
         (status = 200, description = "The attachments.", body = AttachmentList),
-        (status = 404, response = NotFound),
-        BearerRoute,
+        ResourceRoute,
     )
 )]
 async fn list_attachments(
@@ -326,18 +337,14 @@ async fn list_attachments(
     path = "/v1/vehicles/{id}/events/{eventId}/attachments/{attachmentId}",
     tag = "attachments",
     security(("bearer" = [])),
-    params(
-        EventPath,
-        ("attachmentId" = String, Path, description = "The attachment's id (`att_…`)."),
-    ),
+    params(EventPath, AttachmentPath),
     responses(
         (status = 200, description = "The file.", content(
             (BinaryFile = "image/jpeg"), (BinaryFile = "image/png"), (BinaryFile = "image/webp"),
             (BinaryFile = "image/heic"), (BinaryFile = "application/pdf"))),
         (status = 303, description = "AWS mode: fetch the file from `Location` (pre-signed, 15 minutes).",
             headers(("Location" = String, description = "The pre-signed URL."))),
-        (status = 404, response = NotFound),
-        BearerRoute,
+        ResourceRoute,
     )
 )]
 async fn download_attachment(
@@ -415,7 +422,7 @@ async fn start_upload(
     State(state): State<AttachmentState>,
     EventFiles { auth, key, .. }: EventFiles<Attach>,
     body: JsonBody,
-) -> Result<Response, ApiError> {
+) -> Result<Created<UploadTicket>, ApiError> {
     let new: NewUpload = body.parse()?;
     if new.file_name.trim().is_empty() || new.file_name.chars().count() > 200 {
         return Err(ApiError::field("fileName", "must be 1–200 characters"));
@@ -436,16 +443,12 @@ async fn start_upload(
         "/v1/vehicles/{}/events/{}/attachments/{id}/confirm",
         key.vehicle, key.event
     );
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(UploadTicket {
-            attachment_id: id,
-            upload,
-            confirm_path,
-            max_bytes: MAX_ATTACHMENT_BYTES,
-        }),
-    )
-        .into_response())
+    Ok(Created(UploadTicket {
+        attachment_id: id,
+        upload,
+        confirm_path,
+        max_bytes: MAX_ATTACHMENT_BYTES,
+    }))
 }
 
 /// Confirm a pre-signed upload
@@ -457,10 +460,7 @@ async fn start_upload(
     path = "/v1/vehicles/{id}/events/{eventId}/attachments/{attachmentId}/confirm",
     tag = "attachments",
     security(("bearer" = [])),
-    params(
-        EventPath,
-        ("attachmentId" = String, Path, description = "`attachmentId` of the upload ticket."),
-    ),
+    params(EventPath, TicketPath),
     responses(
         (status = 201, description = "Checked and attached.", body = Attachment),
         StateChange,
@@ -470,11 +470,11 @@ async fn start_upload(
 async fn confirm_upload(
     State(state): State<AttachmentState>,
     EventFiles { key, .. }: EventFiles<Attach>,
-    Path(AttachmentPath { attachment_id: id }): Path<AttachmentPath>,
-) -> Result<Response, ApiError> {
+    Path(TicketPath { attachment_id: id }): Path<TicketPath>,
+) -> Result<Created<Attachment>, ApiError> {
     if let Some(done) = state.store.get(&key, &id).await? {
         // Confirming twice answers the attachment again.
-        return Ok((StatusCode::CREATED, axum::Json(done)).into_response());
+        return Ok(Created(done));
     }
     let pending = state
         .store
@@ -512,5 +512,5 @@ async fn confirm_upload(
         uploaded_by: pending.intent.uploaded_by,
     };
     state.store.accept_pending(&key, &attachment).await?;
-    Ok((StatusCode::CREATED, axum::Json(attachment)).into_response())
+    Ok(Created(attachment))
 }

@@ -5,27 +5,26 @@ use axum::extract::{Path, State};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use vwc_auth::Permission;
 use vwc_contracts::corrections::{EventCorrection, EventHistory};
 use vwc_contracts::lifecycle::{SellRequest, VehicleChanges};
 use vwc_contracts::{EventId, EventKind, EventSource, Vehicle};
 use vwc_http::gate::{ManageVehicles, ReadVehicles};
-use vwc_http::openapi::NotFound;
 use vwc_http::{ApiError, Json, JsonBody, Query, VehicleEventPath, VehiclePath};
 
 use super::ChangeError;
 use crate::http::{IngestionState, Recording, VehicleOf, permission_for};
-use crate::openapi::{BearerRoute, BodyChange, QueryParams, StateChange};
+use crate::openapi::{BodyChange, QueryParams, ResourceRoute, StateChange};
 
 /// The correction, void, history and lifecycle routes.
 pub fn routes() -> OpenApiRouter<IngestionState> {
-    OpenApiRouter::with_openapi(vwc_http::openapi::components())
-        .routes(routes!(correct_event, void_event))
-        .routes(routes!(event_history))
-        .routes(routes!(update_vehicle))
-        .routes(routes!(sell_vehicle))
-        .routes(routes!(archive_vehicle))
+    vwc_http::service_routes![
+        correct_event | void_event,
+        event_history,
+        update_vehicle,
+        sell_vehicle,
+        archive_vehicle,
+    ]
 }
 
 impl From<ChangeError> for ApiError {
@@ -172,8 +171,7 @@ async fn void_event(
     params(VehicleEventPath),
     responses(
         (status = 200, description = "The record's history.", body = EventHistory),
-        (status = 404, response = NotFound),
-        BearerRoute,
+        ResourceRoute,
     )
 )]
 async fn event_history(

@@ -3,29 +3,25 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use vwc_auth::{Permission, TokenVerifier};
 use vwc_clock::SharedClock;
 use vwc_contracts::check_vin;
 use vwc_contracts::ids::new_id;
 use vwc_contracts::{DealerId, OrgId};
-use vwc_http::openapi::NotFound;
-use vwc_http::{ApiError, Auth, RawBody, RequestTrace, parse_json};
+use vwc_http::{ApiError, Auth, Created, Json, JsonBody, RawBody, RequestTrace, parse_json};
 use vwc_webhook::{WebhookHeaders, WebhookSecret};
 
 use super::store::{
     DealerRow, DealerStore, IncomingWebhook, SecretRotation, StoredSecret, WebhookOutcome,
 };
 use super::{DealerPayload, ROTATION_GRACE_HOURS};
-use crate::openapi::{Authenticated, BearerRoute, RequestBody};
+use crate::openapi::{Authenticated, BearerBody, RequestBody, ResourceRoute};
 
 #[derive(Clone)]
 pub struct DealerState {
@@ -178,14 +174,16 @@ vwc_http::has_verifier!(DealerState);
 
 /// The dealer routes and their OpenAPI documentation; the composition merges them and adds the state.
 pub fn routes() -> OpenApiRouter<DealerState> {
-    OpenApiRouter::with_openapi(vwc_http::openapi::components())
-        .routes(routes!(register_dealer))
-        .routes(routes!(rotate_secret))
-        .routes(routes!(receive_webhook))
+    vwc_http::service_routes![register_dealer, rotate_secret, receive_webhook,]
 }
 
-pub fn router(state: DealerState) -> Router {
-    Router::from(routes()).with_state(state)
+/// `{id}` of a route on one dealer.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+struct DealerPath {
+    /// The dealer's id (`dlr_…`).
+    #[param(value_type = String)]
+    id: DealerId,
 }
 
 /// `POST /v1/dealers` body.
@@ -262,18 +260,16 @@ pub struct WebhookReceipt {
             example = json!({"dealerId": "dlr_0197a3c25b1e7d409c1a6f0e2b8d4a10", "name": "Main St Auto",
                 "createdAt": "2026-01-10T12:00:00Z", "webhookUrl": "/webhooks/dealers/dlr_0197a3c25b1e7d409c1a6f0e2b8d4a10",
                 "webhookSecret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"})),
-        BearerRoute,
-        RequestBody,
+        BearerBody,
     )
 )]
 async fn register_dealer(
     State(state): State<DealerState>,
     auth: Auth,
-    headers: HeaderMap,
-    RawBody(body): RawBody,
-) -> Result<Response, ApiError> {
+    body: JsonBody,
+) -> Result<Created<DealerRegistered>, ApiError> {
     auth.require(Permission::ManageDealers)?;
-    let new: NewDealer = parse_json(&headers, &body)?;
+    let new: NewDealer = body.parse()?;
     let name = new.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 120 {
         return Err(ApiError::field("name", "must be 1–120 characters"));
@@ -294,17 +290,13 @@ async fn register_dealer(
     state.dealers.insert_dealer(&dealer).await?;
     state.cache.evict(&dealer.id);
     tracing::info!(dealer = %dealer.id, "dealer registered");
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(DealerRegistered {
-            webhook_url: format!("/webhooks/dealers/{}", dealer.id),
-            dealer_id: dealer.id,
-            name: dealer.name,
-            created_at: dealer.created_at,
-            webhook_secret: secret.expose().to_string(),
-        }),
-    )
-        .into_response())
+    Ok(Created(DealerRegistered {
+        webhook_url: format!("/webhooks/dealers/{}", dealer.id),
+        dealer_id: dealer.id,
+        name: dealer.name,
+        created_at: dealer.created_at,
+        webhook_secret: secret.expose().to_string(),
+    }))
 }
 
 /// Rotate a dealer's webhook secret
@@ -315,18 +307,17 @@ async fn register_dealer(
     path = "/v1/dealers/{id}/rotate-secret",
     tag = "dealers",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "The dealer's id (`dlr_…`).")),
+    params(DealerPath),
     responses(
         (status = 200, description = "Rotated.", body = SecretRotated),
-        (status = 404, response = NotFound),
-        BearerRoute,
+        ResourceRoute,
     )
 )]
 async fn rotate_secret(
     State(state): State<DealerState>,
     auth: Auth,
-    Path(id): Path<DealerId>,
-) -> Result<Response, ApiError> {
+    Path(DealerPath { id }): Path<DealerPath>,
+) -> Result<Json<SecretRotated>, ApiError> {
     let dealer = state
         .dealers
         .dealer(&id)
@@ -351,12 +342,11 @@ async fn rotate_secret(
         return Err(ApiError::NotFound("dealer"));
     }
     state.cache.evict(&dealer.id);
-    Ok(axum::Json(SecretRotated {
+    Ok(Json(SecretRotated {
         dealer_id: dealer.id,
         webhook_secret: rotation.secret.expose().to_string(),
         previous_secret_valid_until: old_until,
-    })
-    .into_response())
+    }))
 }
 
 /// Receive a dealer webhook
@@ -405,7 +395,7 @@ async fn receive_webhook(
     extensions: axum::http::Extensions,
     headers: HeaderMap,
     RawBody(body): RawBody,
-) -> Result<Response, ApiError> {
+) -> Result<Json<WebhookReceipt>, ApiError> {
     let source = extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip());
@@ -476,7 +466,7 @@ async fn accept_webhook(
     headers: &HeaderMap,
     body: &[u8],
     now: DateTime<Utc>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<WebhookReceipt>, ApiError> {
     if webhook_id.len() > 255 {
         return Err(ApiError::BadRequest(
             "webhook-id is longer than 255 characters".into(),
@@ -535,5 +525,5 @@ async fn accept_webhook(
             dealer_record_id: record_id,
         },
     };
-    Ok((StatusCode::OK, axum::Json(body)).into_response())
+    Ok(Json(body))
 }

@@ -8,12 +8,11 @@ use utoipa::{IntoParams, ToSchema};
 use vwc_auth::Permission;
 use vwc_contracts::EventKind;
 use vwc_http::gate::AfterLookup;
-use vwc_http::openapi::NotFound;
 use vwc_http::{ApiError, Json, Query, RawBody, VehiclePath};
 
 use super::{CsvFormat, ImportOptions, RowError, read};
 use crate::http::{IngestionState, VehicleOf};
-use crate::openapi::{BearerRoute, RequestBody};
+use crate::openapi::ResourceBody;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
@@ -65,9 +64,7 @@ pub struct ImportReport {
         description = "The CSV file, UTF-8, with a header row; at most 256 KiB."),
     responses(
         (status = 200, description = "The report.", body = ImportReport),
-        (status = 404, response = NotFound),
-        BearerRoute,
-        RequestBody,
+        ResourceBody,
     )
 )]
 pub(crate) async fn import_csv(

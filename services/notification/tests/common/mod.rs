@@ -15,7 +15,7 @@ pub use vwc_contracts::OrgId;
 use vwc_contracts::maintenance::{MaintenanceStatus, NotificationDelivered, ReminderDue};
 use vwc_contracts::{Envelope, EventType};
 use vwc_notification::email::{EmailSender, OutgoingEmail};
-use vwc_notification::http::{NotificationState, router};
+use vwc_notification::http::{NotificationState, routes};
 use vwc_notification::outcome::SendResult;
 use vwc_notification::retry::RetryPolicy;
 use vwc_notification::ssrf::Allowlist;
@@ -180,12 +180,15 @@ impl Api {
         ));
         let verifier: Arc<dyn TokenVerifier> = keys.clone();
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let app = router(NotificationState {
-            store,
-            verifier,
-            allowlist: Arc::new(allowlist),
-            clock,
-        });
+        let app = vwc_http::router(
+            routes(),
+            NotificationState {
+                store,
+                verifier,
+                allowlist: Arc::new(allowlist),
+                clock,
+            },
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
