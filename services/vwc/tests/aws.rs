@@ -12,7 +12,7 @@ use vwc_edge::{EdgeConsumer, EdgeStore, SqliteEdgeStore};
 use vwc_testkit::vin;
 
 mod common;
-use common::{bootstrapped, chat, poll_get, unique_bus};
+use common::{bootstrapped, chat, poll_get, poll_get_within, unique_bus};
 
 /// The whole system on the AWS bus `bus_name` at `endpoint` (moto, or a forwarder in front of it).
 async fn spawn_on_aws(endpoint: &str, bus_name: &str) -> TestApp {
@@ -372,11 +372,13 @@ async fn writes_acknowledged_while_aws_is_unreachable_are_projected_once_when_it
 
     outage.restore();
     let path = format!("/v1/vehicles/{vehicle}/events?limit=200");
-    let items = vwc_testkit::eventually(
+    let items = poll_get_within(
+        &app,
+        &token,
+        &path,
         "every acknowledged write projected after the outage",
         std::time::Duration::from_secs(90),
-        || async {
-            let body = app.get_ok(&token, &path).await;
+        |body| {
             let items = body["items"].as_array()?.clone();
             (items.len() >= recorded.len()).then_some(items)
         },
