@@ -1276,23 +1276,4 @@ mod tests {
             .unwrap();
         assert!(first && !second && other);
     }
-
-    #[tokio::test]
-    async fn dead_letters_are_listed_until_replayed() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = SqliteDb::open(&dir.path().join("d.db"), &[]).unwrap();
-        let envelope = envelope();
-        let letter = NewDeadLetter {
-            consumer: "edge",
-            envelope: &envelope,
-            error: "boom",
-            attempts: 5,
-        };
-        db.put_dead_letter(letter).await.unwrap();
-        let list = db.list_dead_letters().await.unwrap();
-        assert_eq!(list.len(), 1);
-        assert_eq!(list[0].attempts, 5);
-        db.mark_replayed(list[0].id).await.unwrap();
-        assert!(db.list_dead_letters().await.unwrap().is_empty());
-    }
 }

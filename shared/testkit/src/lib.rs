@@ -38,6 +38,17 @@ pub async fn until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool
     .await
 }
 
+/// Serves `router` in the background on a free local port (a stand-in for a service a test talks to); its
+/// base URL, `http://127.0.0.1:<port>`.
+pub async fn serve(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, router).await.expect("serve") });
+    base
+}
+
 /// An unauthenticated GET of `url` (what a browser, or a stranger, sends).
 pub async fn get_anonymous(http: &reqwest::Client, url: String) -> reqwest::Response {
     http.get(url).send().await.expect("request")
