@@ -18,9 +18,9 @@ use crate::claims::{self, Claims};
 use crate::{AuthError, Caller, TokenVerifier};
 
 /// How long a fetched key set is trusted before it is fetched again.
-pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(600);
+pub const CACHE_TTL: Duration = Duration::from_secs(600);
 /// Least time between two fetches caused by unknown `kid`s (or failed refreshes).
-pub const DEFAULT_REFETCH_INTERVAL: Duration = Duration::from_secs(30);
+pub const REFETCH_INTERVAL: Duration = Duration::from_secs(30);
 /// While no key set has ever loaded, retries come this often (at most), so a cold start rides out a blip.
 const EMPTY_RETRY_INTERVAL: Duration = Duration::from_secs(5);
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -30,8 +30,6 @@ pub struct JwksVerifier {
     source: Source,
     issuer: String,
     audience: String,
-    cache_ttl: Duration,
-    refetch_interval: Duration,
     /// The cached keys; held only for a moment, never across a fetch.
     state: std::sync::RwLock<KeyState>,
     /// Held by the one request fetching; requests that need the new keys wait on it instead of fetching too.
@@ -143,18 +141,6 @@ impl JwksVerifier {
         ))
     }
 
-    /// Replaces [`DEFAULT_CACHE_TTL`].
-    pub fn with_cache_ttl(mut self, ttl: Duration) -> JwksVerifier {
-        self.cache_ttl = ttl;
-        self
-    }
-
-    /// Replaces [`DEFAULT_REFETCH_INTERVAL`].
-    pub fn with_refetch_interval(mut self, interval: Duration) -> JwksVerifier {
-        self.refetch_interval = interval;
-        self
-    }
-
     /// Fetches the key set now (e.g. at start-up or from a readiness check); returns how many keys it holds.
     pub async fn refresh(&self) -> Result<usize, AuthError> {
         let _flight = self.in_flight.lock().await;
@@ -179,8 +165,6 @@ impl JwksVerifier {
             source,
             issuer,
             audience,
-            cache_ttl: DEFAULT_CACHE_TTL,
-            refetch_interval: DEFAULT_REFETCH_INTERVAL,
             state: std::sync::RwLock::new(state),
             in_flight: tokio::sync::Mutex::new(()),
         }
@@ -237,7 +221,7 @@ impl JwksVerifier {
             if let Lookup::Found(key) = self.lookup(Some(kid)) {
                 return Ok(key);
             }
-            if self.read_state().may_attempt(now, self.refetch_interval) {
+            if self.read_state().may_attempt(now, REFETCH_INTERVAL) {
                 match self.reload(now).await {
                     Ok(()) => {
                         if let Lookup::Found(key) = self.lookup(Some(kid)) {
@@ -258,11 +242,11 @@ impl JwksVerifier {
     async fn refresh_if_stale(&self, now: Instant) -> Result<(), AuthError> {
         let due = |state: &KeyState| {
             let retry_interval = if state.keys.is_empty() {
-                self.refetch_interval.min(EMPTY_RETRY_INTERVAL)
+                REFETCH_INTERVAL.min(EMPTY_RETRY_INTERVAL)
             } else {
-                self.refetch_interval
+                REFETCH_INTERVAL
             };
-            state.is_stale(now, self.cache_ttl) && state.may_attempt(now, retry_interval)
+            state.is_stale(now, CACHE_TTL) && state.may_attempt(now, retry_interval)
         };
         let (needed, empty) = {
             let state = self.read_state();
