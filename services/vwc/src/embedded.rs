@@ -234,24 +234,17 @@ impl System {
         }
         let verifier: Arc<dyn TokenVerifier> = match &opts.jwks {
             None => keys.clone(),
-            Some(source) if source.starts_with("http://") || source.starts_with("https://") => {
-                Arc::new(
-                    vwc_auth::JwksVerifier::from_url(
-                        source.as_str(),
-                        opts.jwt_issuer.as_str(),
-                        opts.jwt_audience.as_str(),
-                    )
-                    .context("configuring the JWKS verifier")?,
-                )
+            Some(source) => {
+                let keys = if source.starts_with("http://") || source.starts_with("https://") {
+                    vwc_auth::JwksKeys::Url(source)
+                } else {
+                    vwc_auth::JwksKeys::File(std::path::Path::new(source))
+                };
+                let verifier =
+                    vwc_auth::JwksVerifier::new(keys, &opts.jwt_issuer, &opts.jwt_audience)
+                        .context("configuring the JWKS verifier")?;
+                Arc::new(verifier)
             }
-            Some(path) => Arc::new(
-                vwc_auth::JwksVerifier::from_file(
-                    path.as_str(),
-                    opts.jwt_issuer.as_str(),
-                    opts.jwt_audience.as_str(),
-                )
-                .context("configuring the JWKS verifier")?,
-            ),
         };
         let http = HttpSettings {
             rate_limiter: vwc_http::RateLimiter::parse(&opts.rate_limit)

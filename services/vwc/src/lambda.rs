@@ -90,8 +90,10 @@ fn token_verifier(layers: &vwc_config::Layers) -> anyhow::Result<Arc<dyn vwc_aut
     let audience = layers
         .value(None, "VWC_JWT_AUDIENCE", "jwt_audience")
         .unwrap_or_else(|| vwc_auth::AUDIENCE.into());
-    Ok(Arc::new(vwc_auth::JwksVerifier::from_url(
-        jwks, issuer, audience,
+    Ok(Arc::new(vwc_auth::JwksVerifier::new(
+        vwc_auth::JwksKeys::Url(&jwks),
+        issuer,
+        audience,
     )?))
 }
 

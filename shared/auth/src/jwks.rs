@@ -5,7 +5,7 @@
 //! on a loopback host.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -83,62 +83,53 @@ impl KeyFamily {
     }
 }
 
-impl JwksVerifier {
-    /// Keys come from `url` (fetched on first use, then cached). Tokens must carry `iss == issuer` and
-    /// `aud == audience`.
-    pub fn from_url(
-        url: impl Into<String>,
-        issuer: impl Into<String>,
-        audience: impl Into<String>,
-    ) -> Result<JwksVerifier, AuthError> {
-        let url = url.into();
-        let loopback = check_jwks_url(&url)?;
-        let client = reqwest::Client::builder()
-            .timeout(FETCH_TIMEOUT)
-            // No redirect may take the fetch off https.
-            .https_only(!loopback)
-            .build()
-            .map_err(|err| AuthError::KeysUnavailable(format!("HTTP client: {err}")))?;
-        Ok(JwksVerifier::new(
-            Source::Url { client, url },
-            issuer.into(),
-            audience.into(),
-            KeyState::default(),
-        ))
-    }
-
-    /// Keys come from a JWKS file, read now (so a bad file fails at start-up) and re-read like a URL.
-    pub fn from_file(
-        path: impl Into<PathBuf>,
-        issuer: impl Into<String>,
-        audience: impl Into<String>,
-    ) -> Result<JwksVerifier, AuthError> {
-        let path = path.into();
-        let json = std::fs::read_to_string(&path).map_err(|err| {
-            AuthError::KeysUnavailable(format!("reading {}: {err}", path.display()))
-        })?;
-        let keys = parse_jwks(&json).map_err(AuthError::KeysUnavailable)?;
-        Ok(JwksVerifier::new(
-            Source::File(path),
-            issuer.into(),
-            audience.into(),
-            KeyState::loaded(keys, Instant::now()),
-        ))
-    }
-
+/// Where a verifier's keys come from.
+#[derive(Debug, Clone, Copy)]
+pub enum JwksKeys<'a> {
+    /// A JWKS URL, fetched on first use, then cached (https only, but for a loopback host).
+    Url(&'a str),
+    /// A JWKS file, read now (so a bad file fails at start-up) and re-read like a URL.
+    File(&'a Path),
     /// A fixed key set given as a JWKS document.
-    pub fn from_jwks_json(
-        json: &str,
+    Json(&'a str),
+}
+
+impl JwksVerifier {
+    /// A verifier of tokens signed with `keys` that carry `iss == issuer` and `aud == audience`.
+    pub fn new(
+        keys: JwksKeys<'_>,
         issuer: impl Into<String>,
         audience: impl Into<String>,
     ) -> Result<JwksVerifier, AuthError> {
-        let keys = parse_jwks(json).map_err(AuthError::KeysUnavailable)?;
-        Ok(JwksVerifier::new(
-            Source::Fixed,
-            issuer.into(),
-            audience.into(),
-            KeyState::loaded(keys, Instant::now()),
-        ))
+        let loaded = |json: &str| {
+            let keys = parse_jwks(json).map_err(AuthError::KeysUnavailable)?;
+            Ok::<_, AuthError>(KeyState::loaded(keys, Instant::now()))
+        };
+        let (source, state) = match keys {
+            JwksKeys::Url(url) => {
+                let loopback = check_jwks_url(url)?;
+                let client = reqwest::Client::builder()
+                    .timeout(FETCH_TIMEOUT)
+                    // No redirect may take the fetch off https.
+                    .https_only(!loopback)
+                    .build()
+                    .map_err(|err| AuthError::KeysUnavailable(format!("HTTP client: {err}")))?;
+                let url = url.to_string();
+                (Source::Url { client, url }, KeyState::default())
+            }
+            JwksKeys::File(path) => {
+                let json = std::fs::read_to_string(path).map_err(|err| unreadable(path, err))?;
+                (Source::File(path.to_path_buf()), loaded(&json)?)
+            }
+            JwksKeys::Json(json) => (Source::Fixed, loaded(json)?),
+        };
+        Ok(JwksVerifier {
+            source,
+            issuer: issuer.into(),
+            audience: audience.into(),
+            state: std::sync::RwLock::new(state),
+            in_flight: tokio::sync::Mutex::new(()),
+        })
     }
 
     /// Fetches the key set now (e.g. at start-up or from a readiness check); returns how many keys it holds.
@@ -158,16 +149,6 @@ impl JwksVerifier {
         self.state
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn new(source: Source, issuer: String, audience: String, state: KeyState) -> JwksVerifier {
-        JwksVerifier {
-            source,
-            issuer,
-            audience,
-            state: std::sync::RwLock::new(state),
-            in_flight: tokio::sync::Mutex::new(()),
-        }
     }
 
     /// [`TokenVerifier::verify`] with the cache clock at `now`, so tests can move it forward.
@@ -306,9 +287,9 @@ impl JwksVerifier {
             }
             Source::File(path) => {
                 self.write_state().attempted_at = Some(now);
-                tokio::fs::read_to_string(path).await.map_err(|err| {
-                    AuthError::KeysUnavailable(format!("reading {}: {err}", path.display()))
-                })?
+                tokio::fs::read_to_string(path)
+                    .await
+                    .map_err(|err| unreadable(path, err))?
             }
         };
         let keys = parse_jwks(&json).map_err(AuthError::KeysUnavailable)?;
@@ -327,6 +308,10 @@ enum Lookup {
 
 /// `Ok(true)` for an `http://` URL on a loopback host, `Ok(false)` for `https://`; anything else is
 /// refused: keys fetched in clear text could be swapped by anyone on the path.
+fn unreadable(path: &Path, err: std::io::Error) -> AuthError {
+    AuthError::KeysUnavailable(format!("reading {}: {err}", path.display()))
+}
+
 fn check_jwks_url(url: &str) -> Result<bool, AuthError> {
     let refuse = |why: &str| AuthError::KeysUnavailable(format!("JWKS URL {url:?} {why}"));
     let parsed = reqwest::Url::parse(url).map_err(|_| refuse("is not a URL"))?;
