@@ -523,14 +523,10 @@ async fn scale_rows(duration: Duration) -> anyhow::Result<String> {
         let (import, dir) = scale::import_bench(rows).await?;
         eprint!("{}", import.row());
         table.push_str(&import.row());
-        eprintln!("  (k) cold starts on the import's data dir");
-        let times = scale::cold_starts(dir.path(), cold_runs)?;
-        table.push_str(&scale::cold_start_row(
-            &format!(
-                "data dir of the import (every service's database, one vehicle of {rows} events)"
-            ),
-            &times,
-        ));
+        let what = format!(
+            "data dir of the import (every service's database, one vehicle of {rows} events)"
+        );
+        table.push_str(&scale::cold_starts_row(dir.path(), cold_runs, &what)?);
     }
     if only.is_empty() || only.contains("fleet") {
         let vehicles = env_or("VWC_BENCH_FLEET_VEHICLES", 100_000);
@@ -539,15 +535,11 @@ async fn scale_rows(duration: Duration) -> anyhow::Result<String> {
         let (fleet, dir) = scale::fleet_bench(vehicles, duration, concurrency).await?;
         eprint!("{}", fleet.rows());
         table.push_str(&fleet.rows());
-        eprintln!("  (k) cold starts on the fleet's data dir");
-        let times = scale::cold_starts(dir.path(), cold_runs)?;
-        table.push_str(&scale::cold_start_row(
-            &format!(
-                "data dir of the fleet ({vehicles} vehicles, {} events)",
-                fleet.vehicles * 10
-            ),
-            &times,
-        ));
+        let what = format!(
+            "data dir of the fleet ({vehicles} vehicles, {} events)",
+            fleet.vehicles * 10
+        );
+        table.push_str(&scale::cold_starts_row(dir.path(), cold_runs, &what)?);
         table.push_str(&format!(
             "\nSeeding the fleet's projection ({vehicles} vehicles) took {:.1} s.\n",
             fleet.seed_secs

@@ -358,7 +358,7 @@ pub async fn import_bench(rows: usize) -> anyhow::Result<(ImportBench, tempfile:
 }
 
 /// `vwc up` started `runs` times on `data_dir`: exec → the first `GET /healthz` answered 200, in ms, sorted.
-pub fn cold_starts(data_dir: &Path, runs: usize) -> anyhow::Result<Vec<f64>> {
+fn cold_starts(data_dir: &Path, runs: usize) -> anyhow::Result<Vec<f64>> {
     let mut times = Vec::new();
     for _ in 0..runs {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
@@ -407,7 +407,13 @@ fn healthz(port: u16) -> bool {
     s.read_exact(&mut head).is_ok() && &head[9..12] == b"200"
 }
 
-pub fn cold_start_row(what: &str, times: &[f64]) -> String {
+/// Row (k) on `data_dir`: `runs` cold starts, measured now; `what` says what the data dir holds.
+pub fn cold_starts_row(data_dir: &Path, runs: usize, what: &str) -> anyhow::Result<String> {
+    eprintln!("  (k) cold starts on the {what}");
+    Ok(cold_start_row(what, &cold_starts(data_dir, runs)?))
+}
+
+fn cold_start_row(what: &str, times: &[f64]) -> String {
     let us: Vec<u64> = times.iter().map(|t| (t * 1000.0) as u64).collect();
     format!(
         "| (k) cold start: exec → `/healthz` 200, {what}, {} starts | — | {} (median) | {} (max) | — | — |\n",
