@@ -1129,7 +1129,8 @@ async fn llm_stand_in() -> (
     let app = axum::Router::new()
         .route("/v1/chat/completions", axum::routing::post(completions))
         .with_state(seen.clone());
-    (format!("{}/v1", vwc_testkit::serve(app).await), seen)
+    let (addr, _) = vwc_testkit::serve(app).await;
+    (format!("http://{addr}/v1"), seen)
 }
 
 #[tokio::test]

@@ -43,7 +43,8 @@ async fn otlp_receiver() -> (String, Arc<Mutex<Vec<Span>>>) {
             }
         }),
     );
-    (vwc_testkit::serve(app).await, spans)
+    let (addr, _) = vwc_testkit::serve(app).await;
+    (format!("http://{addr}"), spans)
 }
 
 #[tokio::test]

@@ -8,8 +8,24 @@ pub mod process;
 pub mod webhook;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
+
+/// Serves `app` on a free local port: its address, and the server's task (it runs until the runtime
+/// ends or the task is aborted).
+pub async fn serve(app: axum::Router) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a free port");
+    let addr = listener.local_addr().expect("the bound address");
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .await
+            .expect("the test server runs");
+    });
+    (addr, server)
+}
 
 /// Polls `probe` until it returns `Some`, or panics with `what` after `timeout`.
 pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut probe: F) -> T
@@ -36,17 +52,6 @@ pub async fn until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool
         async move { reached.then_some(()) }
     })
     .await
-}
-
-/// Serves `router` in the background on a free local port (a stand-in for a service a test talks to); its
-/// base URL, `http://127.0.0.1:<port>`.
-pub async fn serve(router: axum::Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move { axum::serve(listener, router).await.expect("serve") });
-    base
 }
 
 /// An unauthenticated GET of `url` (what a browser, or a stranger, sends).
