@@ -217,27 +217,49 @@ fn bench_vehicle(
 }
 
 fn synthetic_event(vehicle: &str, i: usize) -> VehicleEvent {
-    let at = vwc_clock::now() - chrono::Duration::minutes(i as i64 * 7);
+    bench_event(
+        format!("evt_bench_{vehicle}_{i:08}"),
+        vehicle,
+        ORG,
+        i,
+        vwc_clock::now() - chrono::Duration::minutes(i as i64 * 7),
+        200_000 - (i as u64 % 200_000),
+        5_000 + (i as u64 % 20_000),
+    )
+}
+
+/// A system-recorded event for a bench's data: of the `n`th kind in turn (maintenance, repair, odometer
+/// reading), at `at`; the first two cost `cost_cents` in USD and carry their details.
+fn bench_event(
+    id: String,
+    vehicle: &str,
+    org: &str,
+    n: usize,
+    at: chrono::DateTime<chrono::Utc>,
+    odometer: u64,
+    cost_cents: u64,
+) -> VehicleEvent {
     let kind = [
-        EventKind::OdometerReading,
         EventKind::Maintenance,
         EventKind::Repair,
-    ][i % 3];
+        EventKind::OdometerReading,
+    ][n % 3];
     let details = match kind {
         EventKind::Maintenance => json!({"tasks": ["oil_change"]}),
         EventKind::Repair => json!({"parts": [], "warranty": false}),
         _ => json!({}),
     };
+    let costed = kind != EventKind::OdometerReading;
     VehicleEvent {
-        id: format!("evt_bench_{vehicle}_{i:08}").into(),
+        id: id.into(),
         vehicle_id: vehicle.to_string().into(),
-        org_id: ORG.into(),
+        org_id: org.into(),
         kind,
         occurred_at: at,
         recorded_at: at,
-        odometer: Some(200_000 - (i as u64 % 200_000)),
-        cost_cents: (kind != EventKind::OdometerReading).then_some(5_000 + (i as u64 % 20_000)),
-        currency: (kind != EventKind::OdometerReading).then(|| "USD".into()),
+        odometer: Some(odometer),
+        cost_cents: costed.then_some(cost_cents),
+        currency: costed.then(|| "USD".into()),
         title: "Bench event".into(),
         notes: None,
         vendor: None,
@@ -501,14 +523,10 @@ async fn scale_rows(duration: Duration) -> anyhow::Result<String> {
         let (import, dir) = scale::import_bench(rows).await?;
         eprint!("{}", import.row());
         table.push_str(&import.row());
-        eprintln!("  (k) cold starts on the import's data dir");
-        let times = scale::cold_starts(dir.path(), cold_runs)?;
-        table.push_str(&scale::cold_start_row(
-            &format!(
-                "data dir of the import (every service's database, one vehicle of {rows} events)"
-            ),
-            &times,
-        ));
+        let what = format!(
+            "data dir of the import (every service's database, one vehicle of {rows} events)"
+        );
+        table.push_str(&scale::cold_starts_row(dir.path(), cold_runs, &what)?);
     }
     if only.is_empty() || only.contains("fleet") {
         let vehicles = env_or("VWC_BENCH_FLEET_VEHICLES", 100_000);
@@ -517,15 +535,11 @@ async fn scale_rows(duration: Duration) -> anyhow::Result<String> {
         let (fleet, dir) = scale::fleet_bench(vehicles, duration, concurrency).await?;
         eprint!("{}", fleet.rows());
         table.push_str(&fleet.rows());
-        eprintln!("  (k) cold starts on the fleet's data dir");
-        let times = scale::cold_starts(dir.path(), cold_runs)?;
-        table.push_str(&scale::cold_start_row(
-            &format!(
-                "data dir of the fleet ({vehicles} vehicles, {} events)",
-                fleet.vehicles * 10
-            ),
-            &times,
-        ));
+        let what = format!(
+            "data dir of the fleet ({vehicles} vehicles, {} events)",
+            fleet.vehicles * 10
+        );
+        table.push_str(&scale::cold_starts_row(dir.path(), cold_runs, &what)?);
         table.push_str(&format!(
             "\nSeeding the fleet's projection ({vehicles} vehicles) took {:.1} s.\n",
             fleet.seed_secs

@@ -10,6 +10,7 @@ use vwc_auth::Role;
 
 use vwc_store::vehicle_ledger::DailyRun;
 
+use crate::daily::DailyJob;
 use crate::embedded::{BusChoice, EmbeddedOptions, Stores, System};
 
 #[derive(Debug, Parser)]
@@ -526,27 +527,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("{} turn(s)", lines.len());
             Ok(())
         }
-        Command::Sweep { org, data } => {
-            report_once(
-                &data,
-                |_| {},
-                async |system: &System| {
-                    let scheduler = system.stores.scheduler.as_ref();
-                    let run = DailyRun::today(org.as_deref(), &system.clock);
-                    Ok(vwc_maintenance_scheduler::sweep(scheduler, &run).await?)
-                },
-            )
-            .await
-        }
-        Command::Revalue { org, data } => {
-            let no_revalue_loop = |o: &mut EmbeddedOptions| o.revalue_every = None;
-            report_once(&data, no_revalue_loop, async |system: &System| {
-                let valuation = system.stores.valuation.as_ref();
-                let run = DailyRun::today(org.as_deref(), &system.clock);
-                Ok(vwc_valuation::revalue(valuation, &run).await?)
-            })
-            .await
-        }
+        Command::Sweep { org, data } => daily_once(DailyJob::MaintenanceSweep, org, &data).await,
+        Command::Revalue { org, data } => daily_once(DailyJob::Revaluation, org, &data).await,
         Command::Worker {
             service,
             data,
@@ -641,20 +623,20 @@ pub async fn audit_lines(cli: Cli) -> anyhow::Result<Vec<String>> {
         .collect()
 }
 
-/// Runs the one-off `job` on the system of `data` (without the background sweep, and as `tweak` sets it
-/// up besides), shuts the system down, and prints the job's report as JSON.
-async fn report_once<R: serde::Serialize>(
-    data: &DataDir,
-    tweak: impl FnOnce(&mut EmbeddedOptions),
-    job: impl AsyncFnOnce(&System) -> anyhow::Result<R>,
-) -> anyhow::Result<()> {
+/// Runs the daily `job` once, for today by the system's clock, on the system of `data` (with no daily job
+/// of its own in the background), shuts the system down, and prints the job's report as JSON.
+async fn daily_once(job: DailyJob, org: Option<String>, data: &DataDir) -> anyhow::Result<()> {
     let mut opts = options(data);
     opts.sweep_every = None;
-    tweak(&mut opts);
+    opts.revalue_every = None;
     let system = System::start(opts).await?;
-    let report = job(&system).await;
+    let run = DailyRun::today(org.as_deref(), &system.clock);
+    let report = job.run(&system.stores, &run).await;
     system.shutdown().await;
-    println!("{}", serde_json::to_string_pretty(&report?)?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&report.map_err(anyhow::Error::from_boxed)?)?
+    );
     Ok(())
 }
 

@@ -23,6 +23,7 @@ use vwc_contracts::Routes;
 use vwc_ingestion::Ingestion;
 use vwc_store::vehicle_ledger::run_daily;
 
+use crate::daily::DailyJob;
 use crate::routes::{Readiness, ReadinessCheck};
 pub use crate::stores::{StoreChoice, Stores};
 
@@ -233,24 +234,17 @@ impl System {
         }
         let verifier: Arc<dyn TokenVerifier> = match &opts.jwks {
             None => keys.clone(),
-            Some(source) if source.starts_with("http://") || source.starts_with("https://") => {
-                Arc::new(
-                    vwc_auth::JwksVerifier::from_url(
-                        source.as_str(),
-                        opts.jwt_issuer.as_str(),
-                        opts.jwt_audience.as_str(),
-                    )
-                    .context("configuring the JWKS verifier")?,
-                )
+            Some(source) => {
+                let keys = if source.starts_with("http://") || source.starts_with("https://") {
+                    vwc_auth::JwksKeys::Url(source)
+                } else {
+                    vwc_auth::JwksKeys::File(std::path::Path::new(source))
+                };
+                let verifier =
+                    vwc_auth::JwksVerifier::new(keys, &opts.jwt_issuer, &opts.jwt_audience)
+                        .context("configuring the JWKS verifier")?;
+                Arc::new(verifier)
             }
-            Some(path) => Arc::new(
-                vwc_auth::JwksVerifier::from_file(
-                    path.as_str(),
-                    opts.jwt_issuer.as_str(),
-                    opts.jwt_audience.as_str(),
-                )
-                .context("configuring the JWKS verifier")?,
-            ),
         };
         let http = HttpSettings {
             rate_limiter: vwc_http::RateLimiter::parse(&opts.rate_limit)
@@ -375,35 +369,25 @@ impl System {
             relays.push(tokio::spawn(Arc::new(worker).run(shutdown_rx.clone())));
         }
         // The daily jobs, for today by the system's clock (the first right away).
-        if let Some(every) = opts.sweep_every
-            && wanted(vwc_maintenance_scheduler::CONSUMER)
-        {
-            let store = stores.scheduler.clone();
-            relays.push(tokio::spawn(run_daily(
-                "maintenance sweep",
-                every,
-                shared_clock.clone(),
-                shutdown_rx.clone(),
-                move |run| {
-                    let store = store.clone();
-                    async move { vwc_maintenance_scheduler::sweep(store.as_ref(), &run).await }
-                },
-            )));
-        }
-        if let Some(every) = opts.revalue_every
-            && wanted(vwc_valuation::CONSUMER)
-        {
-            let store = stores.valuation.clone();
-            relays.push(tokio::spawn(run_daily(
-                "re-valuation",
-                every,
-                shared_clock.clone(),
-                shutdown_rx.clone(),
-                move |run| {
-                    let store = store.clone();
-                    async move { vwc_valuation::revalue(store.as_ref(), &run).await }
-                },
-            )));
+        for (job, every) in [
+            (DailyJob::MaintenanceSweep, opts.sweep_every),
+            (DailyJob::Revaluation, opts.revalue_every),
+        ] {
+            if let Some(every) = every
+                && wanted(job.service())
+            {
+                let stores = stores.clone();
+                relays.push(tokio::spawn(run_daily(
+                    job.name(),
+                    every,
+                    shared_clock.clone(),
+                    shutdown_rx.clone(),
+                    move |run| {
+                        let stores = stores.clone();
+                        async move { job.run(&stores, &run).await }
+                    },
+                )));
+            }
         }
 
         let adopted = vwc_ingestion::dealers::adopt_waiting_dealer_records(

@@ -16,6 +16,7 @@ use tower::ServiceExt;
 use vwc_bus::Bus;
 use vwc_bus::OutboxRelay;
 
+use crate::daily::DailyJob;
 use crate::stores::Stores;
 
 /// Clients and stores of one cold start.
@@ -89,8 +90,10 @@ fn token_verifier(layers: &vwc_config::Layers) -> anyhow::Result<Arc<dyn vwc_aut
     let audience = layers
         .value(None, "VWC_JWT_AUDIENCE", "jwt_audience")
         .unwrap_or_else(|| vwc_auth::AUDIENCE.into());
-    Ok(Arc::new(vwc_auth::JwksVerifier::from_url(
-        jwks, issuer, audience,
+    Ok(Arc::new(vwc_auth::JwksVerifier::new(
+        vwc_auth::JwksKeys::Url(&jwks),
+        issuer,
+        audience,
     )?))
 }
 
@@ -310,24 +313,19 @@ impl ScheduledRun {
     }
 }
 
-/// Serves a scheduled job: each invocation runs `job` on the stores for its [`ScheduledRun`], then
-/// flushes the outbox of `consumer` (the service whose store the job wrote) and returns the job's report.
-async fn run_scheduled<J, F, R, E>(
-    consumer: &'static str,
-    job: J,
-) -> Result<(), lambda_runtime::Error>
-where
-    J: Fn(Stores, ScheduledRun) -> F + Clone + Send + 'static,
-    F: std::future::Future<Output = Result<R, E>> + Send,
-    R: serde::Serialize,
-    E: Into<lambda_runtime::Error>,
-{
+/// Serves the daily `job`, invoked by an EventBridge scheduled rule: each invocation runs it on the stores
+/// for its [`ScheduledRun`], then flushes the outbox of the job's service and returns the job's report.
+pub async fn run_daily_job(job: DailyJob) -> Result<(), lambda_runtime::Error> {
     let rt = AwsRuntime::start().await?;
     let stores = rt.stores.clone();
     serve_reports(
-        rt.relay(consumer),
+        rt.relay(job.service()),
         move |event: lambda_runtime::LambdaEvent<EventBridgeEvent<serde_json::Value>>| {
-            job(stores.clone(), ScheduledRun::of(&event.payload))
+            let stores = stores.clone();
+            async move {
+                job.run(&stores, &ScheduledRun::of(&event.payload).daily())
+                    .await
+            }
         },
     )
     .await
@@ -357,17 +355,6 @@ where
             }
         },
     ))
-    .await
-}
-
-/// The maintenance sweep, invoked by an EventBridge scheduled rule.
-pub async fn run_sweep() -> Result<(), lambda_runtime::Error> {
-    run_scheduled(
-        vwc_maintenance_scheduler::CONSUMER,
-        |stores: Stores, run: ScheduledRun| async move {
-            vwc_maintenance_scheduler::sweep(stores.scheduler.as_ref(), &run.daily()).await
-        },
-    )
     .await
 }
 
@@ -452,17 +439,6 @@ pub async fn run_delivery() -> Result<(), lambda_runtime::Error> {
                 tracing::info!(?report, "delivery invocation done");
                 Ok::<_, vwc_store::StoreError>(report)
             }
-        },
-    )
-    .await
-}
-
-/// The daily re-valuation, invoked by an EventBridge scheduled rule.
-pub async fn run_revalue() -> Result<(), lambda_runtime::Error> {
-    run_scheduled(
-        vwc_valuation::CONSUMER,
-        |stores: Stores, run: ScheduledRun| async move {
-            vwc_valuation::revalue(stores.valuation.as_ref(), &run.daily()).await
         },
     )
     .await

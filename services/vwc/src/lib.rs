@@ -7,6 +7,7 @@ pub mod auth_config;
 pub mod bench;
 pub mod cli;
 pub mod cognito;
+pub mod daily;
 pub mod dashboard;
 pub mod embedded;
 pub mod infra;

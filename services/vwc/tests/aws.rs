@@ -7,12 +7,14 @@ use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use vwc::embedded::BusChoice;
 use vwc::testing::TestApp;
 use vwc_auth::Role;
-use vwc_contracts::{Envelope, EventType, OdometerUnit, Vehicle, VehicleId, VehicleRegistered};
+use vwc_contracts::{
+    Envelope, Event, EventType, OdometerUnit, Vehicle, VehicleId, VehicleRegistered,
+};
 use vwc_edge::{EdgeConsumer, EdgeStore, SqliteEdgeStore};
 use vwc_testkit::vin;
 
 mod common;
-use common::{bootstrapped, chat, poll_get, unique_bus};
+use common::{bootstrapped, chat, poll_get, poll_get_within, unique_bus};
 
 /// The whole system on the AWS bus `bus_name` at `endpoint` (moto, or a forwarder in front of it).
 async fn spawn_on_aws(endpoint: &str, bus_name: &str) -> TestApp {
@@ -119,31 +121,36 @@ async fn the_lambda_handler_reports_only_the_poison_message_of_a_batch() {
     }
 }
 
+/// `vwc aws bootstrap` with the daily jobs' Lambda functions named puts each one's scheduled rule (on the
+/// default bus, at its default schedule) with the function as its target.
 #[tokio::test]
-async fn bootstrap_can_schedule_the_daily_sweep_lambda() {
-    let lambda = "arn:aws:lambda:us-east-1:123456789012:function:vwc-lambda-sweep";
-    let Some((endpoint, bus_name, created)) =
-        bootstrapped("distributed-local mode", &["--sweep-lambda-arn", lambda])
-    else {
+async fn bootstrap_can_schedule_the_daily_lambdas() {
+    let sweep = "arn:aws:lambda:us-east-1:123456789012:function:vwc-lambda-sweep";
+    let revalue = "arn:aws:lambda:us-east-1:123456789012:function:vwc-lambda-revalue";
+    let flags = ["--sweep-lambda-arn", sweep, "--revalue-lambda-arn", revalue];
+    let Some((endpoint, bus_name, created)) = bootstrapped("distributed-local mode", &flags) else {
         return;
     };
-    assert_eq!(created["sweepRule"]["schedule"], "cron(0 6 * * ? *)");
     let config = vwc_bus::aws::sdk_config(Some(&endpoint)).await;
     let eb = aws_sdk_eventbridge::Client::new(&config);
-    let rule = eb
-        .describe_rule()
-        .name(format!("{bus_name}-maintenance-sweep"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(rule.schedule_expression(), Some("cron(0 6 * * ? *)"));
-    let targets = eb
-        .list_targets_by_rule()
-        .rule(format!("{bus_name}-maintenance-sweep"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(targets.targets()[0].arn(), lambda);
+    for (field, rule, lambda, schedule) in [
+        ("sweepRule", "maintenance-sweep", sweep, "cron(0 6 * * ? *)"),
+        (
+            "revalueRule",
+            "valuation-revalue",
+            revalue,
+            "cron(30 5 * * ? *)",
+        ),
+    ] {
+        assert_eq!(created[field]["schedule"], schedule, "{created}");
+        assert_eq!(created[field]["target"], lambda, "{created}");
+        let rule = format!("{bus_name}-{rule}");
+        let described = eb.describe_rule().name(&rule).send().await.unwrap();
+        assert_eq!(described.schedule_expression(), Some(schedule));
+        let targets = eb.list_targets_by_rule().rule(&rule).send().await.unwrap();
+        let arns: Vec<&str> = targets.targets().iter().map(|t| t.arn()).collect();
+        assert_eq!(arns, [lambda]);
+    }
 }
 
 /// Issue 8 against moto: `vwc aws bootstrap` gives the valuation service its queue (with a DLQ) and the
@@ -151,10 +158,7 @@ async fn bootstrap_can_schedule_the_daily_sweep_lambda() {
 /// EventBridge + SQS values a vehicle (valuation worker → `ValuationUpdated` → edge worker → overview).
 #[tokio::test]
 async fn the_valuation_queue_receives_its_routed_events_and_values_vehicles_over_sqs() {
-    let revalue = "arn:aws:lambda:us-east-1:123456789012:function:vwc-lambda-revalue";
-    let Some((endpoint, bus_name, created)) =
-        bootstrapped("distributed-local mode", &["--revalue-lambda-arn", revalue])
-    else {
+    let Some((endpoint, bus_name, created)) = bootstrapped("distributed-local mode", &[]) else {
         return;
     };
     let queue = created["queues"]["valuation"]["url"]
@@ -168,7 +172,6 @@ async fn the_valuation_queue_receives_its_routed_events_and_values_vehicles_over
             .unwrap()
             .ends_with(&format!("{bus_name}-valuation-dlq"))
     );
-    assert_eq!(created["revalueRule"]["target"], revalue);
 
     // Publish one of each routed type and one that is not routed here; read the queue directly.
     let config = vwc_bus::aws::sdk_config(Some(&endpoint)).await;
@@ -177,27 +180,21 @@ async fn the_valuation_queue_receives_its_routed_events_and_values_vehicles_over
         bus_name.clone(),
     );
     let vehicle = niro("veh_moto", 5);
-    let registered = Envelope::new(
+    let about_the_niro =
+        |source: &str, event: Event| Envelope::new(source, "org_a", Some("veh_moto"), None, event);
+    let registered = about_the_niro(
         "vwc.ingestion",
-        "org_a",
-        Some("veh_moto"),
-        None,
         VehicleRegistered {
             vehicle: vehicle.clone(),
-        },
+        }
+        .into(),
     );
-    let not_routed = Envelope::new(
+    let not_routed = about_the_niro(
         "vwc.maintenance-scheduler",
-        "org_a",
-        Some("veh_moto"),
-        None,
         vwc_contracts::examples::event(EventType::ReminderDue),
     );
-    let recorded = Envelope::new(
+    let recorded = about_the_niro(
         "vwc.ingestion",
-        "org_a",
-        Some("veh_moto"),
-        None,
         vwc_contracts::examples::event(EventType::VehicleEventRecorded),
     );
     use vwc_bus::Bus;
@@ -372,15 +369,13 @@ async fn writes_acknowledged_while_aws_is_unreachable_are_projected_once_when_it
 
     outage.restore();
     let path = format!("/v1/vehicles/{vehicle}/events?limit=200");
-    let items = vwc_testkit::eventually(
-        "every acknowledged write projected after the outage",
-        std::time::Duration::from_secs(90),
-        || async {
-            let body = app.get_ok(&token, &path).await;
-            let items = body["items"].as_array()?.clone();
-            (items.len() >= recorded.len()).then_some(items)
-        },
-    )
+    let what = "every acknowledged write projected after the outage";
+    // Longer than a projection: the relays and the workers back off while AWS is away.
+    let catch_up = std::time::Duration::from_secs(90);
+    let items = poll_get_within(&app, &token, &path, what, catch_up, |body| {
+        let items = body["items"].as_array()?.clone();
+        (items.len() >= recorded.len()).then_some(items)
+    })
     .await;
     let mut ids: Vec<String> = items
         .iter()

@@ -1129,9 +1129,7 @@ async fn llm_stand_in() -> (
     let app = axum::Router::new()
         .route("/v1/chat/completions", axum::routing::post(completions))
         .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (addr, _) = vwc_testkit::serve(app).await;
     (format!("http://{addr}/v1"), seen)
 }
 

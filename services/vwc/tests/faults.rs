@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use vwc_auth::Role;
-use vwc_testkit::process::{post_json, start_vwc_up, vwc_token};
+use vwc_testkit::process::{Api, start_vwc_up, vwc_token};
 use vwc_testkit::{eventually, vin};
 use vwc_webhook::{WebhookSecret, sign};
 
@@ -74,12 +74,13 @@ async fn kill_9_during_a_webhook_burst_then_resending_everything_stores_and_proj
         "org_a",
         &["owner", "fleet_manager"],
     );
+    let api = Api::new(&base, &token);
     let car = vin(7);
     let mazda = json!({"vin": car, "year": 2019, "make": "Mazda", "model": "3"});
-    let vehicle = post_json(&http, &base, &token, "/v1/vehicles", &mazda).await;
+    let vehicle = api.post("/v1/vehicles", &mazda).await;
     let vehicle = vehicle["id"].as_str().unwrap().to_string();
     let dealer = json!({"name": "Main St Auto"});
-    let dealer = post_json(&http, &base, &token, "/v1/dealers", &dealer).await;
+    let dealer = api.post("/v1/dealers", &dealer).await;
     let dealer_id = dealer["dealerId"].as_str().unwrap().to_string();
     let secret = WebhookSecret::parse(dealer["webhookSecret"].as_str().unwrap()).unwrap();
 

@@ -103,6 +103,17 @@ impl RuntimeApi {
         }
         outcome
     }
+
+    /// A function URL request (the event [`url_event`] builds): its streamed answer.
+    async fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Streamed {
+        streamed(self.invoke(url_event(method, path, token, body)).await)
+    }
 }
 
 async fn serve(conn: TcpStream, shared: Arc<Shared>) {
@@ -258,6 +269,15 @@ impl Streamed {
 
     fn header(&self, name: &str) -> &str {
         self.headers[name].as_str().unwrap_or_default()
+    }
+
+    /// Asserts a problem+json answer of `status`; the problem.
+    fn problem(&self, status: u16) -> Value {
+        assert_eq!(self.status, status, "{}", self.body());
+        assert_eq!(self.header("content-type"), "application/problem+json");
+        let problem = self.json();
+        assert_eq!(problem["status"], status, "{problem}");
+        problem
     }
 }
 
@@ -485,10 +505,9 @@ async fn streams_with_the_apis_auth_and_tenancy(api: &mut RuntimeApi, ours: &str
     let question = json!({"question": "When was the oil last changed?"});
     let chat = format!("/v1/vehicles/{ours}/chat");
     let asked = std::time::Instant::now();
-    let answer = streamed(
-        api.invoke(url_event("POST", &chat, Some(&owner), Some(&question)))
-            .await,
-    );
+    let answer = api
+        .request("POST", &chat, Some(&owner), Some(&question))
+        .await;
     let took = asked.elapsed();
     assert_eq!(answer.status, 200, "{}", answer.body());
     assert!(
@@ -543,15 +562,9 @@ async fn streams_with_the_apis_auth_and_tenancy(api: &mut RuntimeApi, ours: &str
 
     // The turn was stored before the first byte: the conversation reads back through the same function.
     let conversation = done["conversationId"].as_str().unwrap();
-    let history = streamed(
-        api.invoke(url_event(
-            "GET",
-            &format!("{chat}/{conversation}"),
-            Some(&owner),
-            None,
-        ))
-        .await,
-    );
+    let history = api
+        .request("GET", &format!("{chat}/{conversation}"), Some(&owner), None)
+        .await;
     assert_eq!(history.status, 200, "{}", history.body());
     assert_eq!(
         history.json()["messages"][0]["messageId"],
@@ -559,56 +572,31 @@ async fn streams_with_the_apis_auth_and_tenancy(api: &mut RuntimeApi, ours: &str
     );
 
     // A bad token: 401 problem+json, as from the API function.
-    let bad = streamed(
-        api.invoke(url_event(
-            "POST",
-            &chat,
-            Some("not.a.token"),
-            Some(&question),
-        ))
-        .await,
-    );
-    assert_eq!(bad.status, 401, "{}", bad.body());
-    assert_eq!(bad.header("content-type"), "application/problem+json");
-    assert_eq!(bad.json()["status"], 401);
+    let bad = api
+        .request("POST", &chat, Some("not.a.token"), Some(&question))
+        .await;
+    bad.problem(401);
 
     // Only the signature CloudFront put in Authorization, no carried token: unauthenticated.
-    let unsigned_viewer = streamed(
-        api.invoke(url_event("POST", &chat, None, Some(&question)))
-            .await,
-    );
-    assert_eq!(unsigned_viewer.status, 401, "{}", unsigned_viewer.body());
-    assert_eq!(
-        unsigned_viewer.header("content-type"),
-        "application/problem+json"
-    );
+    let unsigned_viewer = api.request("POST", &chat, None, Some(&question)).await;
+    unsigned_viewer.problem(401);
 
     // Another organisation's vehicle is a 404, exactly like one that does not exist.
     for vehicle in [theirs, "veh_does_not_exist"] {
-        let other = streamed(
-            api.invoke(url_event(
+        let other = api
+            .request(
                 "POST",
                 &format!("/v1/vehicles/{vehicle}/chat"),
                 Some(&owner),
                 Some(&question),
-            ))
-            .await,
-        );
-        assert_eq!(other.status, 404, "{}", other.body());
-        assert_eq!(other.header("content-type"), "application/problem+json");
-        assert_eq!(other.json()["status"], 404);
+            )
+            .await;
+        other.problem(404);
     }
 
     // Bad input: 422 problem+json naming the field.
-    let empty = streamed(
-        api.invoke(url_event(
-            "POST",
-            &chat,
-            Some(&owner),
-            Some(&json!({"question": ""})),
-        ))
-        .await,
-    );
-    assert_eq!(empty.status, 422, "{}", empty.body());
-    assert_eq!(empty.header("content-type"), "application/problem+json");
+    let empty = api
+        .request("POST", &chat, Some(&owner), Some(&json!({"question": ""})))
+        .await;
+    empty.problem(422);
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use vwc_testkit::process::{get_json as get, post_json as post};
+use vwc_testkit::process::Api;
 use vwc_testkit::{eventually, json as body, vin};
 use vwc_webhook::{WebhookSecret, sign};
 
@@ -246,16 +246,11 @@ fn stop(mut child: Child) {
     kill_9(child);
 }
 
-async fn timeline(http: &reqwest::Client, base: &str, token: &str, vehicle: &str) -> Vec<Value> {
-    get(
-        http,
-        base,
-        token,
-        &format!("/v1/vehicles/{vehicle}/events?limit=100"),
-    )
-    .await
-    .and_then(|t| t["items"].as_array().cloned())
-    .unwrap_or_default()
+async fn timeline(api: &Api, vehicle: &str) -> Vec<Value> {
+    api.get(&format!("/v1/vehicles/{vehicle}/events?limit=100"))
+        .await
+        .and_then(|t| t["items"].as_array().cloned())
+        .unwrap_or_default()
 }
 
 /// Both checks, one after the other, the `kill -9` one last: on the SecantusDB surrogate a process killed
@@ -271,31 +266,19 @@ async fn the_whole_system_runs_on_mongodb_seeds_on_request_and_survives_kill_9()
 }
 
 async fn whole_system_and_kill_9(d: Arc<Deployment>) {
-    let http = reqwest::Client::new();
     let (child, base) = d.up();
-    let token = d.token("org_a", "fleet_manager");
+    let api = Api::new(&base, &d.token("org_a", "fleet_manager"));
 
     // A vehicle, and a dealer whose signed webhook lands on its timeline.
     let car_vin = vin(41);
-    let vehicle = post(
-        &http,
-        &base,
-        &token,
-        "/v1/vehicles",
-        &json!({"vin": car_vin, "year": 2020, "make": "Toyota", "model": "Corolla"}),
-    )
-    .await["id"]
+    let corolla = json!({"vin": car_vin, "year": 2020, "make": "Toyota", "model": "Corolla"});
+    let vehicle = api.post("/v1/vehicles", &corolla).await["id"]
         .as_str()
         .unwrap()
         .to_string();
-    let dealer = post(
-        &http,
-        &base,
-        &token,
-        "/v1/dealers",
-        &json!({"name": "Main St Motors"}),
-    )
-    .await;
+    let dealer = api
+        .post("/v1/dealers", &json!({"name": "Main St Motors"}))
+        .await;
     let dealer_id = dealer["dealerId"].as_str().unwrap();
     let secret = WebhookSecret::parse(dealer["webhookSecret"].as_str().unwrap()).unwrap();
     let record = json!({"type": "service_record", "vin": car_vin, "occurredAt": "2026-02-01T09:00:00Z",
@@ -304,20 +287,23 @@ async fn whole_system_and_kill_9(d: Arc<Deployment>) {
     let raw = serde_json::to_vec(&record).unwrap();
     let now = vwc_clock::now().timestamp();
     let (status, _, answer) = body(
-        http.post(format!("{base}/webhooks/dealers/{dealer_id}"))
-            .header("content-type", "application/json")
-            .header("webhook-id", "msg_e2e_1")
-            .header("webhook-timestamp", now.to_string())
-            .header("webhook-signature", sign(&secret, "msg_e2e_1", now, &raw))
-            .body(raw)
-            .send()
-            .await
-            .unwrap(),
+        api.request(
+            reqwest::Method::POST,
+            &format!("/webhooks/dealers/{dealer_id}"),
+        )
+        .header("content-type", "application/json")
+        .header("webhook-id", "msg_e2e_1")
+        .header("webhook-timestamp", now.to_string())
+        .header("webhook-signature", sign(&secret, "msg_e2e_1", now, &raw))
+        .body(raw)
+        .send()
+        .await
+        .unwrap(),
     )
     .await;
     assert!(status == 200 || status == 202, "{status} {answer}");
     eventually("the dealer record on the timeline", WAIT, || async {
-        let items = timeline(&http, &base, &token, &vehicle).await;
+        let items = timeline(&api, &vehicle).await;
         items.iter().any(|e| e["source"] == "dealer").then_some(())
     })
     .await;
@@ -326,35 +312,17 @@ async fn whole_system_and_kill_9(d: Arc<Deployment>) {
     // a reading past the limit.
     let done_at = vwc_clock::now() - chrono::Duration::days(30);
     let events = format!("/v1/vehicles/{vehicle}/events");
-    post(
-        &http,
-        &base,
-        &token,
-        &events,
-        &json!({"kind": "maintenance", "occurredAt": done_at,
-        "odometer": 40000, "details": {"tasks": ["oil_change"]}}),
-    )
-    .await;
-    let (status, _, item) = body(
-        http.put(format!(
-            "{base}/v1/vehicles/{vehicle}/maintenance/oil_change"
-        ))
-        .bearer_auth(&token)
-        .json(&json!({"intervalMiles": 5000, "intervalMonths": 6}))
-        .send()
-        .await
-        .unwrap(),
-    )
-    .await;
+    let oil_change = json!({"kind": "maintenance", "occurredAt": done_at,
+        "odometer": 40000, "details": {"tasks": ["oil_change"]}});
+    api.post(&events, &oil_change).await;
+    let every_5000 = json!({"intervalMiles": 5000, "intervalMonths": 6});
+    let oil_change_item = format!("/v1/vehicles/{vehicle}/maintenance/oil_change");
+    let (status, item) = api
+        .send(reqwest::Method::PUT, &oil_change_item, &every_5000)
+        .await;
     assert_eq!(status, 200, "{item}");
-    eventually("the oil change due at 45,000 mi", WAIT, || async {
-        let m = get(
-            &http,
-            &base,
-            &token,
-            &format!("/v1/vehicles/{vehicle}/maintenance"),
-        )
-        .await?;
+    let maintenance = format!("/v1/vehicles/{vehicle}/maintenance");
+    api.poll(&maintenance, "the oil change due at 45,000 mi", WAIT, |m| {
         m["items"]
             .as_array()?
             .iter()
@@ -363,56 +331,37 @@ async fn whole_system_and_kill_9(d: Arc<Deployment>) {
     })
     .await;
     // The valuation service values it from MongoDB too; the edge serves its current value.
-    eventually("a current value", WAIT, || async {
-        let o = get(
-            &http,
-            &base,
-            &token,
-            &format!("/v1/vehicles/{vehicle}/overview"),
-        )
-        .await?;
+    let overview = format!("/v1/vehicles/{vehicle}/overview");
+    api.poll(&overview, "a current value", WAIT, |o| {
         (o["valuation"]["kind"] == "current").then_some(())
     })
     .await;
-    post(
-        &http,
-        &base,
-        &token,
-        &events,
-        &json!({"kind": "odometer_reading",
-        "occurredAt": vwc_clock::now(), "odometer": 45100}),
-    )
-    .await;
-    let feed = eventually("the overdue reminder in the in-app feed", WAIT, || async {
-        let f = get(&http, &base, &token, "/v1/notifications?limit=100").await?;
-        let items = f["items"].as_array()?.clone();
-        items
-            .iter()
-            .any(|n| n["title"].as_str().is_some_and(|t| t.contains("overdue")))
-            .then_some(items)
-    })
-    .await;
+    let reading = |odometer: u64| json!({"kind": "odometer_reading", "occurredAt": vwc_clock::now(), "odometer": odometer});
+    api.post(&events, &reading(45100)).await;
+    let overdue = "the overdue reminder in the in-app feed";
+    let feed = api
+        .poll("/v1/notifications?limit=100", overdue, WAIT, |f| {
+            let items = f["items"].as_array()?.clone();
+            items
+                .iter()
+                .any(|n| n["title"].as_str().is_some_and(|t| t.contains("overdue")))
+                .then_some(items)
+        })
+        .await;
 
     // An acknowledged write, then kill -9 at once.
-    let last = post(
-        &http,
-        &base,
-        &token,
-        &events,
-        &json!({"kind": "odometer_reading",
-        "occurredAt": vwc_clock::now(), "odometer": 45222}),
-    )
-    .await;
+    let last = api.post(&events, &reading(45222)).await;
     let last_id = last["event"]["id"].as_str().unwrap().to_string();
     kill_9(child);
 
     // After the restart the acknowledged write is projected, once, and nothing is lost or doubled.
     let (child, base) = d.up();
+    let api = api.at(&base);
     let items = eventually(
         "the last write projected after the restart",
         RECOVERY,
         || async {
-            let items = timeline(&http, &base, &token, &vehicle).await;
+            let items = timeline(&api, &vehicle).await;
             items
                 .iter()
                 .any(|e| e["id"] == last_id.as_str())
@@ -427,17 +376,13 @@ async fn whole_system_and_kill_9(d: Arc<Deployment>) {
     assert_eq!(ids.len(), n, "an event projected twice: {items:#?}");
     // The dealer's service record, the maintenance and two odometer readings.
     assert_eq!(n, 4, "{items:#?}");
-    let view = get(&http, &base, &token, &format!("/v1/vehicles/{vehicle}"))
-        .await
-        .unwrap();
+    let view = api.get(&format!("/v1/vehicles/{vehicle}")).await.unwrap();
     assert_eq!(view["odometer"]["value"], 45222, "{view}");
     assert_eq!(view["eventCount"], 4, "{view}");
     // Nothing delivered before the crash is lost, and nothing is delivered twice: other reminders (the
     // registration's first evaluation) may still have been on their way at the snapshot, so the check is
     // on identity, not on the count.
-    let feed_after = get(&http, &base, &token, "/v1/notifications?limit=100")
-        .await
-        .unwrap();
+    let feed_after = api.get("/v1/notifications?limit=100").await.unwrap();
     let after = feed_after["items"].as_array().unwrap();
     for n in &feed {
         assert!(
@@ -464,12 +409,10 @@ async fn whole_system_and_kill_9(d: Arc<Deployment>) {
 }
 
 async fn seed_on_request(d: Arc<Deployment>) {
-    let http = reqwest::Client::new();
-
     // `vwc up` on an empty MongoDB deployment loads nothing by itself.
     let (child, base) = d.up();
-    let token = d.token("org_demo", "owner");
-    let listed = get(&http, &base, &token, "/v1/vehicles").await.unwrap();
+    let api = Api::new(&base, &d.token("org_demo", "owner"));
+    let listed = api.get("/v1/vehicles").await.unwrap();
     assert_eq!(listed["items"].as_array().unwrap().len(), 0, "{listed}");
     stop(child);
 
@@ -485,12 +428,13 @@ async fn seed_on_request(d: Arc<Deployment>) {
     assert!(said.contains("seeded"), "{said}");
 
     let (child, base) = d.up();
-    let vehicles = eventually("the demo vehicles", RECOVERY, || async {
-        let v = get(&http, &base, &token, "/v1/vehicles").await?;
-        let items = v["items"].as_array()?.clone();
-        (!items.is_empty()).then_some(items)
-    })
-    .await;
+    let vehicles = api
+        .at(&base)
+        .poll("/v1/vehicles", "the demo vehicles", RECOVERY, |v| {
+            let items = v["items"].as_array()?.clone();
+            (!items.is_empty()).then_some(items)
+        })
+        .await;
     assert!(
         vehicles.iter().any(|v| v["make"] == "Toyota"),
         "{vehicles:#?}"

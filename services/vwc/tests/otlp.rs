@@ -43,10 +43,8 @@ async fn otlp_receiver() -> (String, Arc<Mutex<Vec<Span>>>) {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, spans)
+    let (addr, _) = vwc_testkit::serve(app).await;
+    (format!("http://{addr}"), spans)
 }
 
 #[tokio::test]

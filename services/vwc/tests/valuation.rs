@@ -297,10 +297,8 @@ async fn bad_forecast_and_history_parameters_are_problems() {
 async fn the_demo_rav4_shows_its_appraisal_and_collision_as_factors() {
     let app = TestApp::spawn().await;
     let (token, rav4) = demo_rav4(&app, &[Role::Owner]).await;
-    let valuation = eventually("the RAV4's value", Duration::from_secs(20), || async {
-        let o = app
-            .get_ok(&token, &format!("/v1/vehicles/{rav4}/overview"))
-            .await;
+    let overview_path = format!("/v1/vehicles/{rav4}/overview");
+    let valuation = poll_get(&app, &token, &overview_path, "the RAV4's value", |o| {
         let v = o["valuation"].clone();
         (v["method"] == "dealer_appraisal").then_some(v)
     })

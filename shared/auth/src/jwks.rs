@@ -5,7 +5,7 @@
 //! on a loopback host.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,9 +18,9 @@ use crate::claims::{self, Claims};
 use crate::{AuthError, Caller, TokenVerifier};
 
 /// How long a fetched key set is trusted before it is fetched again.
-pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(600);
+pub const CACHE_TTL: Duration = Duration::from_secs(600);
 /// Least time between two fetches caused by unknown `kid`s (or failed refreshes).
-pub const DEFAULT_REFETCH_INTERVAL: Duration = Duration::from_secs(30);
+pub const REFETCH_INTERVAL: Duration = Duration::from_secs(30);
 /// While no key set has ever loaded, retries come this often (at most), so a cold start rides out a blip.
 const EMPTY_RETRY_INTERVAL: Duration = Duration::from_secs(5);
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -30,8 +30,6 @@ pub struct JwksVerifier {
     source: Source,
     issuer: String,
     audience: String,
-    cache_ttl: Duration,
-    refetch_interval: Duration,
     /// The cached keys; held only for a moment, never across a fetch.
     state: std::sync::RwLock<KeyState>,
     /// Held by the one request fetching; requests that need the new keys wait on it instead of fetching too.
@@ -85,74 +83,53 @@ impl KeyFamily {
     }
 }
 
-impl JwksVerifier {
-    /// Keys come from `url` (fetched on first use, then cached). Tokens must carry `iss == issuer` and
-    /// `aud == audience`.
-    pub fn from_url(
-        url: impl Into<String>,
-        issuer: impl Into<String>,
-        audience: impl Into<String>,
-    ) -> Result<JwksVerifier, AuthError> {
-        let url = url.into();
-        let loopback = check_jwks_url(&url)?;
-        let client = reqwest::Client::builder()
-            .timeout(FETCH_TIMEOUT)
-            // No redirect may take the fetch off https.
-            .https_only(!loopback)
-            .build()
-            .map_err(|err| AuthError::KeysUnavailable(format!("HTTP client: {err}")))?;
-        Ok(JwksVerifier::new(
-            Source::Url { client, url },
-            issuer.into(),
-            audience.into(),
-            KeyState::default(),
-        ))
-    }
-
-    /// Keys come from a JWKS file, read now (so a bad file fails at start-up) and re-read like a URL.
-    pub fn from_file(
-        path: impl Into<PathBuf>,
-        issuer: impl Into<String>,
-        audience: impl Into<String>,
-    ) -> Result<JwksVerifier, AuthError> {
-        let path = path.into();
-        let json = std::fs::read_to_string(&path).map_err(|err| {
-            AuthError::KeysUnavailable(format!("reading {}: {err}", path.display()))
-        })?;
-        let keys = parse_jwks(&json).map_err(AuthError::KeysUnavailable)?;
-        Ok(JwksVerifier::new(
-            Source::File(path),
-            issuer.into(),
-            audience.into(),
-            KeyState::loaded(keys, Instant::now()),
-        ))
-    }
-
+/// Where a verifier's keys come from.
+#[derive(Debug, Clone, Copy)]
+pub enum JwksKeys<'a> {
+    /// A JWKS URL, fetched on first use, then cached (https only, but for a loopback host).
+    Url(&'a str),
+    /// A JWKS file, read now (so a bad file fails at start-up) and re-read like a URL.
+    File(&'a Path),
     /// A fixed key set given as a JWKS document.
-    pub fn from_jwks_json(
-        json: &str,
+    Json(&'a str),
+}
+
+impl JwksVerifier {
+    /// A verifier of tokens signed with `keys` that carry `iss == issuer` and `aud == audience`.
+    pub fn new(
+        keys: JwksKeys<'_>,
         issuer: impl Into<String>,
         audience: impl Into<String>,
     ) -> Result<JwksVerifier, AuthError> {
-        let keys = parse_jwks(json).map_err(AuthError::KeysUnavailable)?;
-        Ok(JwksVerifier::new(
-            Source::Fixed,
-            issuer.into(),
-            audience.into(),
-            KeyState::loaded(keys, Instant::now()),
-        ))
-    }
-
-    /// Replaces [`DEFAULT_CACHE_TTL`].
-    pub fn with_cache_ttl(mut self, ttl: Duration) -> JwksVerifier {
-        self.cache_ttl = ttl;
-        self
-    }
-
-    /// Replaces [`DEFAULT_REFETCH_INTERVAL`].
-    pub fn with_refetch_interval(mut self, interval: Duration) -> JwksVerifier {
-        self.refetch_interval = interval;
-        self
+        let loaded = |json: &str| {
+            let keys = parse_jwks(json).map_err(AuthError::KeysUnavailable)?;
+            Ok::<_, AuthError>(KeyState::loaded(keys, Instant::now()))
+        };
+        let (source, state) = match keys {
+            JwksKeys::Url(url) => {
+                let loopback = check_jwks_url(url)?;
+                let client = reqwest::Client::builder()
+                    .timeout(FETCH_TIMEOUT)
+                    // No redirect may take the fetch off https.
+                    .https_only(!loopback)
+                    .build()
+                    .map_err(|err| AuthError::KeysUnavailable(format!("HTTP client: {err}")))?;
+                let url = url.to_string();
+                (Source::Url { client, url }, KeyState::default())
+            }
+            JwksKeys::File(path) => {
+                let json = std::fs::read_to_string(path).map_err(|err| unreadable(path, err))?;
+                (Source::File(path.to_path_buf()), loaded(&json)?)
+            }
+            JwksKeys::Json(json) => (Source::Fixed, loaded(json)?),
+        };
+        Ok(JwksVerifier {
+            source,
+            issuer: issuer.into(),
+            audience: audience.into(),
+            state: std::sync::RwLock::new(state),
+            in_flight: tokio::sync::Mutex::new(()),
+        })
     }
 
     /// Fetches the key set now (e.g. at start-up or from a readiness check); returns how many keys it holds.
@@ -172,18 +149,6 @@ impl JwksVerifier {
         self.state
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn new(source: Source, issuer: String, audience: String, state: KeyState) -> JwksVerifier {
-        JwksVerifier {
-            source,
-            issuer,
-            audience,
-            cache_ttl: DEFAULT_CACHE_TTL,
-            refetch_interval: DEFAULT_REFETCH_INTERVAL,
-            state: std::sync::RwLock::new(state),
-            in_flight: tokio::sync::Mutex::new(()),
-        }
     }
 
     /// [`TokenVerifier::verify`] with the cache clock at `now`, so tests can move it forward.
@@ -237,7 +202,7 @@ impl JwksVerifier {
             if let Lookup::Found(key) = self.lookup(Some(kid)) {
                 return Ok(key);
             }
-            if self.read_state().may_attempt(now, self.refetch_interval) {
+            if self.read_state().may_attempt(now, REFETCH_INTERVAL) {
                 match self.reload(now).await {
                     Ok(()) => {
                         if let Lookup::Found(key) = self.lookup(Some(kid)) {
@@ -258,11 +223,11 @@ impl JwksVerifier {
     async fn refresh_if_stale(&self, now: Instant) -> Result<(), AuthError> {
         let due = |state: &KeyState| {
             let retry_interval = if state.keys.is_empty() {
-                self.refetch_interval.min(EMPTY_RETRY_INTERVAL)
+                REFETCH_INTERVAL.min(EMPTY_RETRY_INTERVAL)
             } else {
-                self.refetch_interval
+                REFETCH_INTERVAL
             };
-            state.is_stale(now, self.cache_ttl) && state.may_attempt(now, retry_interval)
+            state.is_stale(now, CACHE_TTL) && state.may_attempt(now, retry_interval)
         };
         let (needed, empty) = {
             let state = self.read_state();
@@ -322,9 +287,9 @@ impl JwksVerifier {
             }
             Source::File(path) => {
                 self.write_state().attempted_at = Some(now);
-                tokio::fs::read_to_string(path).await.map_err(|err| {
-                    AuthError::KeysUnavailable(format!("reading {}: {err}", path.display()))
-                })?
+                tokio::fs::read_to_string(path)
+                    .await
+                    .map_err(|err| unreadable(path, err))?
             }
         };
         let keys = parse_jwks(&json).map_err(AuthError::KeysUnavailable)?;
@@ -343,6 +308,10 @@ enum Lookup {
 
 /// `Ok(true)` for an `http://` URL on a loopback host, `Ok(false)` for `https://`; anything else is
 /// refused: keys fetched in clear text could be swapped by anyone on the path.
+fn unreadable(path: &Path, err: std::io::Error) -> AuthError {
+    AuthError::KeysUnavailable(format!("reading {}: {err}", path.display()))
+}
+
 fn check_jwks_url(url: &str) -> Result<bool, AuthError> {
     let refuse = |why: &str| AuthError::KeysUnavailable(format!("JWKS URL {url:?} {why}"));
     let parsed = reqwest::Url::parse(url).map_err(|_| refuse("is not a URL"))?;

@@ -15,7 +15,7 @@ mod secret;
 pub use claims::{Claims, LEEWAY_SECONDS, bearer_token};
 pub use error::AuthError;
 pub use hs256::Hs256Keys;
-pub use jwks::{DEFAULT_CACHE_TTL, DEFAULT_REFETCH_INTERVAL, JwksVerifier};
+pub use jwks::{CACHE_TTL, JwksKeys, JwksVerifier, REFETCH_INTERVAL};
 pub use roles::{Caller, Permission, Role, role_permissions};
 pub use secret::{MIN_SECRET_BYTES, SECRET_FILE_NAME, Secret, load_or_create_secret};
 

@@ -5,16 +5,16 @@ mod common;
 
 use common::*;
 use serde_json::json;
-use vwc_auth::{AuthError, Caller, JwksVerifier, Role, TokenVerifier};
+use vwc_auth::{AuthError, Caller, JwksKeys, JwksVerifier, Role, TokenVerifier};
 
 const ISSUER: &str = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_TEST";
 
 fn verifier() -> JwksVerifier {
-    JwksVerifier::from_jwks_json(JWKS, ISSUER, "vwc-api").unwrap()
+    JwksVerifier::new(JwksKeys::Json(JWKS), ISSUER, "vwc-api").unwrap()
 }
 
 fn single_key_verifier() -> JwksVerifier {
-    JwksVerifier::from_jwks_json(JWKS_RSA2, ISSUER, "vwc-api").unwrap()
+    JwksVerifier::new(JwksKeys::Json(JWKS_RSA2), ISSUER, "vwc-api").unwrap()
 }
 
 fn expected_caller() -> Caller {
@@ -118,7 +118,7 @@ async fn symmetric_keys_published_in_the_jwks_are_never_used() {
         { "kty": "oct", "kid": "shared", "k": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY" },
         serde_json::from_str::<serde_json::Value>(JWKS_RSA2).unwrap()["keys"][0],
     ]});
-    let verifier = JwksVerifier::from_jwks_json(&jwks.to_string(), ISSUER, "vwc-api").unwrap();
+    let verifier = JwksVerifier::new(JwksKeys::Json(&jwks.to_string()), ISSUER, "vwc-api").unwrap();
     let token = sign_hs256_with_kid(HS_SECRET, Some("shared"), &claims(ISSUER));
     assert_rejected(verifier.verify(&token).await);
 }
@@ -150,7 +150,7 @@ async fn token_without_kid_is_accepted_when_the_jwks_holds_exactly_one_key() {
 async fn key_whose_own_alg_differs_from_the_token_header_is_rejected() {
     let mut jwks: serde_json::Value = serde_json::from_str(JWKS_RSA2).unwrap();
     jwks["keys"][0]["alg"] = json!("RS512");
-    let verifier = JwksVerifier::from_jwks_json(&jwks.to_string(), ISSUER, "vwc-api").unwrap();
+    let verifier = JwksVerifier::new(JwksKeys::Json(&jwks.to_string()), ISSUER, "vwc-api").unwrap();
     let token = sign_rs256(RSA2_KEY, Some("rsa-2"), &claims(ISSUER));
     assert_rejected(verifier.verify(&token).await);
 }
@@ -159,7 +159,7 @@ async fn key_whose_own_alg_differs_from_the_token_header_is_rejected() {
 async fn key_without_its_own_alg_accepts_the_matching_family() {
     let mut jwks: serde_json::Value = serde_json::from_str(JWKS_RSA2).unwrap();
     jwks["keys"][0].as_object_mut().unwrap().remove("alg");
-    let verifier = JwksVerifier::from_jwks_json(&jwks.to_string(), ISSUER, "vwc-api").unwrap();
+    let verifier = JwksVerifier::new(JwksKeys::Json(&jwks.to_string()), ISSUER, "vwc-api").unwrap();
     let token = sign_rs256(RSA2_KEY, Some("rsa-2"), &claims(ISSUER));
     assert_eq!(verifier.verify(&token).await.unwrap(), expected_caller());
 }
@@ -169,7 +169,7 @@ async fn jwks_file_verifies_tokens() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("jwks.json");
     std::fs::write(&path, JWKS).unwrap();
-    let verifier = JwksVerifier::from_file(&path, ISSUER, "vwc-api").unwrap();
+    let verifier = JwksVerifier::new(JwksKeys::File(&path), ISSUER, "vwc-api").unwrap();
     let token = sign_es256(EC1_KEY, Some("ec-1"), &claims(ISSUER));
     assert_eq!(verifier.verify(&token).await.unwrap(), expected_caller());
 }
@@ -182,12 +182,17 @@ fn jwks_without_a_usable_signature_key_is_refused_at_construction() {
         r#"{"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}"#,
         r#"{"keys": [{"kty": "EC", "crv": "P-384", "x": "AA", "y": "AA"}]}"#,
     ] {
-        let err = JwksVerifier::from_jwks_json(jwks, ISSUER, "vwc-api").unwrap_err();
+        let err = JwksVerifier::new(JwksKeys::Json(jwks), ISSUER, "vwc-api").unwrap_err();
         assert!(
             matches!(err, AuthError::KeysUnavailable(_)),
             "{jwks}: {err}"
         );
     }
-    let missing = JwksVerifier::from_file("/nonexistent/jwks.json", ISSUER, "vwc-api").unwrap_err();
+    let missing = JwksVerifier::new(
+        JwksKeys::File(std::path::Path::new("/nonexistent/jwks.json")),
+        ISSUER,
+        "vwc-api",
+    )
+    .unwrap_err();
     assert!(matches!(missing, AuthError::KeysUnavailable(_)));
 }

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use aws_sdk_eventbridge::operation::put_rule::builders::PutRuleFluentBuilder;
 use aws_sdk_eventbridge::types::{RuleState, Target};
 use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::QueueAttributeName;
@@ -226,24 +227,16 @@ async fn put_rule(
     types: &[EventType],
 ) -> Result<String, BootstrapError> {
     let rule = rule_name(consumer);
-    let rule_error = |message: String| BootstrapError::Rule {
-        rule: rule.clone(),
-        bus: bus_name.to_string(),
-        message,
-    };
-    eb.put_rule()
+    let put = eb
+        .put_rule()
         .name(&rule)
         .event_bus_name(bus_name)
         .event_pattern(event_pattern(types))
         .state(RuleState::Enabled)
         .description(format!(
             "Routes the event types {consumer} consumes to its queue (contracts/routes.json)"
-        ))
-        .send()
-        .await
-        .map_err(|e| rule_error(DisplayErrorContext(&e).to_string()))?
-        .rule_arn
-        .ok_or_else(|| rule_error("EventBridge returned no rule ARN".into()))
+        ));
+    send_rule(put).await.map_err(rule_error(&rule, bus_name))
 }
 
 async fn put_queue_target(
@@ -253,24 +246,69 @@ async fn put_queue_target(
     queue_arn: &str,
 ) -> Result<(), BootstrapError> {
     let rule = rule_name(consumer);
-    let rule_error = |message: String| BootstrapError::Rule {
-        rule: rule.clone(),
-        bus: bus_name.to_string(),
-        message,
-    };
+    put_target(eb, &rule, Some(bus_name), TARGET_ID, queue_arn)
+        .await
+        .map_err(rule_error(&rule, bus_name))
+}
+
+/// The scheduled rule that runs the maintenance sweep: on the account's default bus (schedules only run
+/// there), `schedule` such as `cron(0 6 * * ? *)`, targeting the sweep Lambda. Idempotent. Returns the
+/// rule's ARN.
+pub async fn schedule_sweep(
+    eb: &aws_sdk_eventbridge::Client,
+    rule: &str,
+    schedule: &str,
+    lambda_arn: &str,
+) -> Result<String, BootstrapError> {
+    let put = eb
+        .put_rule()
+        .name(rule)
+        .schedule_expression(schedule)
+        .state(RuleState::Enabled)
+        .description("Runs the daily maintenance sweep (vwc-lambda-sweep)");
+    let arn = send_rule(put).await.map_err(rule_error(rule, "default"))?;
+    put_target(eb, rule, None, "sweep", lambda_arn)
+        .await
+        .map_err(rule_error(rule, "default"))?;
+    Ok(arn)
+}
+
+/// What a failure to set up `rule` on `bus` becomes.
+fn rule_error(rule: &str, bus: &str) -> impl FnOnce(String) -> BootstrapError {
+    let (rule, bus) = (rule.to_string(), bus.to_string());
+    move |message| BootstrapError::Rule { rule, bus, message }
+}
+
+/// Sends a rule's creation or update; the rule's ARN.
+async fn send_rule(put: PutRuleFluentBuilder) -> Result<String, String> {
+    put.send()
+        .await
+        .map_err(|e| DisplayErrorContext(&e).to_string())?
+        .rule_arn
+        .ok_or_else(|| "EventBridge returned no rule ARN".to_string())
+}
+
+/// Points `rule` (on `bus`; the account's default bus when `None`) at `arn`, as its target `id`.
+async fn put_target(
+    eb: &aws_sdk_eventbridge::Client,
+    rule: &str,
+    bus: Option<&str>,
+    id: &str,
+    arn: &str,
+) -> Result<(), String> {
     let target = Target::builder()
-        .id(TARGET_ID)
-        .arn(queue_arn)
+        .id(id)
+        .arn(arn)
         .build()
-        .map_err(|e| rule_error(e.to_string()))?;
+        .map_err(|e| e.to_string())?;
     let output = eb
         .put_targets()
-        .rule(&rule)
-        .event_bus_name(bus_name)
+        .rule(rule)
+        .set_event_bus_name(bus.map(str::to_string))
         .targets(target)
         .send()
         .await
-        .map_err(|e| rule_error(DisplayErrorContext(&e).to_string()))?;
+        .map_err(|e| DisplayErrorContext(&e).to_string())?;
     if output.failed_entry_count() > 0 {
         let reasons: Vec<String> = output
             .failed_entries()
@@ -283,55 +321,12 @@ async fn put_queue_target(
                 )
             })
             .collect();
-        return Err(rule_error(format!(
-            "the queue target was refused: {}",
+        return Err(format!(
+            "the target {arn} was refused: {}",
             reasons.join("; ")
-        )));
+        ));
     }
     Ok(())
-}
-
-/// The scheduled rule that runs the maintenance sweep: on the account's default bus (schedules only run
-/// there), `schedule` such as `cron(0 6 * * ? *)`, targeting the sweep Lambda. Idempotent. Returns the
-/// rule's ARN.
-pub async fn schedule_sweep(
-    eb: &aws_sdk_eventbridge::Client,
-    rule: &str,
-    schedule: &str,
-    lambda_arn: &str,
-) -> Result<String, BootstrapError> {
-    let rule_error = |message: String| BootstrapError::Rule {
-        rule: rule.to_string(),
-        bus: "default".into(),
-        message,
-    };
-    let arn = eb
-        .put_rule()
-        .name(rule)
-        .schedule_expression(schedule)
-        .state(RuleState::Enabled)
-        .description("Runs the daily maintenance sweep (vwc-lambda-sweep)")
-        .send()
-        .await
-        .map_err(|e| rule_error(DisplayErrorContext(&e).to_string()))?
-        .rule_arn
-        .ok_or_else(|| rule_error("EventBridge returned no rule ARN".into()))?;
-    let target = Target::builder()
-        .id("sweep")
-        .arn(lambda_arn)
-        .build()
-        .map_err(|e| rule_error(e.to_string()))?;
-    let output = eb
-        .put_targets()
-        .rule(rule)
-        .targets(target)
-        .send()
-        .await
-        .map_err(|e| rule_error(DisplayErrorContext(&e).to_string()))?;
-    if output.failed_entry_count() > 0 {
-        return Err(rule_error("the sweep Lambda target was refused".into()));
-    }
-    Ok(arn)
 }
 
 #[cfg(test)]

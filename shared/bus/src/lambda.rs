@@ -55,35 +55,11 @@ pub async fn handle_sqs_batch(event: SqsEvent, consumer: &dyn Consumer) -> SqsBa
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
-
-    use async_trait::async_trait;
     use aws_lambda_events::event::sqs::SqsMessage;
     use vwc_contracts::{Envelope, EventType};
 
     use super::*;
-    use crate::HandleError;
-
-    /// Fails envelopes whose data is not an event (as every real consumer does); records the rest.
-    #[derive(Default)]
-    struct Picky {
-        handled: Mutex<Vec<uuid::Uuid>>,
-    }
-
-    #[async_trait]
-    impl Consumer for Picky {
-        fn name(&self) -> &str {
-            "picky"
-        }
-        fn consumes(&self) -> &'static [EventType] {
-            EventType::ALL
-        }
-        async fn handle(&self, envelope: &Envelope) -> Result<(), HandleError> {
-            envelope.event().map_err(HandleError::malformed)?;
-            self.handled.lock().unwrap().push(envelope.id);
-            Ok(())
-        }
-    }
+    use crate::testing::Picky;
 
     fn record(id: Option<&str>, body: Option<String>) -> SqsMessage {
         let mut record = SqsMessage::default();

@@ -18,6 +18,8 @@ mod projection;
 pub mod relay;
 #[cfg(feature = "aws")]
 pub mod sqs;
+#[cfg(all(test, feature = "aws"))]
+mod testing;
 
 use async_trait::async_trait;
 use vwc_contracts::{Envelope, EventType};

@@ -25,8 +25,6 @@ pub struct OutboxRelay {
     outbox: Arc<dyn Outbox>,
     bus: Arc<dyn Bus>,
     poll_every: Duration,
-    /// Sent rows are kept this long (audit, replays), then pruned.
-    keep_sent: Duration,
     /// Rows moved to the dead letters because the bus refuses them for good.
     dead_lettered: AtomicU64,
 }
@@ -40,6 +38,9 @@ pub fn is_relay_dead_letter(consumer: &str) -> bool {
     consumer.ends_with(DEAD_LETTER_SUFFIX)
 }
 
+/// Sent rows are kept this long (audit, replays), then pruned.
+const KEEP_SENT: chrono::TimeDelta = chrono::TimeDelta::days(7);
+
 /// How often the relay prunes sent rows.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
@@ -50,7 +51,6 @@ impl OutboxRelay {
             outbox,
             bus,
             poll_every: Duration::from_millis(500),
-            keep_sent: Duration::from_secs(7 * 24 * 3600),
             dead_lettered: AtomicU64::new(0),
         }
     }
@@ -102,15 +102,9 @@ impl OutboxRelay {
         self
     }
 
-    pub fn keep_sent(mut self, keep: Duration) -> OutboxRelay {
-        self.keep_sent = keep;
-        self
-    }
-
     /// Deletes rows sent longer ago than the retention.
     pub async fn prune(&self) -> Result<u64, String> {
-        let before = vwc_clock::now()
-            - chrono::Duration::from_std(self.keep_sent).unwrap_or(chrono::Duration::days(7));
+        let before = vwc_clock::now() - KEEP_SENT;
         self.outbox
             .prune_sent(before)
             .await

@@ -322,22 +322,14 @@ impl SqsWorker {
     /// Deletes handled messages. A message whose delete fails comes back later; the idempotent consumer
     /// makes the second delivery harmless.
     async fn delete(&self, messages: &[&Message]) {
-        for chunk in messages.chunks(10) {
-            let entries: Vec<DeleteMessageBatchRequestEntry> = chunk
-                .iter()
-                .enumerate()
-                .filter_map(|(i, m)| {
-                    DeleteMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .set_receipt_handle(m.receipt_handle().map(str::to_string))
-                        .build()
-                        .inspect_err(|e| warn!(message_id = m.message_id(), error = %e, "cannot delete a message without a receipt handle"))
-                        .ok()
-                })
-                .collect();
-            if entries.is_empty() {
-                continue;
-            }
+        let entries = |id, handle, _: &Message| {
+            DeleteMessageBatchRequestEntry::builder()
+                .id(id)
+                .receipt_handle(handle)
+                .build()
+                .ok()
+        };
+        for (chunk, entries) in in_batches(messages, entries) {
             match self
                 .client
                 .delete_message_batch()
@@ -373,23 +365,16 @@ impl SqsWorker {
     }
 
     async fn hide_for_backoff(&self, messages: &[&Message], backoff: VisibilityBackoff) {
-        for chunk in messages.chunks(10) {
-            let entries: Vec<ChangeMessageVisibilityBatchRequestEntry> = chunk
-                .iter()
-                .enumerate()
-                .filter_map(|(i, m)| {
-                    let timeout = backoff.after(receive_count(m));
-                    ChangeMessageVisibilityBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .set_receipt_handle(m.receipt_handle().map(str::to_string))
-                        .visibility_timeout(timeout.as_secs() as i32)
-                        .build()
-                        .ok()
-                })
-                .collect();
-            if entries.is_empty() {
-                continue;
-            }
+        let entries = |id, handle, message: &Message| {
+            let timeout = backoff.after(receive_count(message));
+            ChangeMessageVisibilityBatchRequestEntry::builder()
+                .id(id)
+                .receipt_handle(handle)
+                .visibility_timeout(timeout.as_secs() as i32)
+                .build()
+                .ok()
+        };
+        for (_, entries) in in_batches(messages, entries) {
             // Best effort: if this fails, the message reappears after the ordinary visibility timeout.
             match self
                 .client
@@ -412,6 +397,32 @@ impl SqsWorker {
     }
 }
 
+/// SQS acts on at most ten messages a batch call: `messages` in chunks of ten, each with the entries `entry`
+/// builds from a message's index in its chunk (the entry's id) and its receipt handle. A message without a
+/// receipt handle cannot be deleted or hidden: it is left out, with a warning.
+fn in_batches<'m, E>(
+    messages: &'m [&'m Message],
+    entry: impl Fn(String, String, &Message) -> Option<E> + 'm,
+) -> impl Iterator<Item = (&'m [&'m Message], Vec<E>)> + 'm {
+    messages.chunks(10).filter_map(move |chunk| {
+        let entries: Vec<E> = chunk
+            .iter()
+            .enumerate()
+            .filter_map(|(i, message)| {
+                let Some(handle) = message.receipt_handle() else {
+                    warn!(
+                        message_id = message.message_id(),
+                        "a message without a receipt handle cannot be deleted or hidden"
+                    );
+                    return None;
+                };
+                entry(i.to_string(), handle.to_string(), message)
+            })
+            .collect();
+        (!entries.is_empty()).then_some((chunk, entries))
+    })
+}
+
 fn receive_count(message: &Message) -> u32 {
     message
         .attributes()
@@ -424,6 +435,8 @@ fn receive_count(message: &Message) -> u32 {
 mod tests {
     use super::*;
     use vwc_contracts::EventType;
+
+    use crate::testing::Picky;
 
     fn envelope() -> Envelope {
         Envelope::new(
@@ -563,21 +576,6 @@ mod tests {
         fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
     }
 
-    struct Accepts;
-
-    #[async_trait::async_trait]
-    impl Consumer for Accepts {
-        fn name(&self) -> &str {
-            "accepts"
-        }
-        fn consumes(&self) -> &'static [EventType] {
-            EventType::ALL
-        }
-        async fn handle(&self, _: &Envelope) -> Result<(), HandleError> {
-            Ok(())
-        }
-    }
-
     #[tokio::test]
     async fn the_handling_span_carries_the_envelopes_traceparent() {
         use tracing_subscriber::layer::SubscriberExt;
@@ -587,30 +585,17 @@ mod tests {
 
         let e = envelope();
         let body = eventbridge_body("VehicleEventRecorded", serde_json::to_value(&e).unwrap());
-        handle_message(&Accepts, "m1", Some(&body)).await.unwrap();
+        handle_message(&Picky::default(), "m1", Some(&body))
+            .await
+            .unwrap();
 
         assert_eq!(*capture.0.lock().unwrap(), vec![e.traceparent.unwrap()]);
-    }
-
-    struct Panics;
-
-    #[async_trait::async_trait]
-    impl Consumer for Panics {
-        fn name(&self) -> &str {
-            "panics"
-        }
-        fn consumes(&self) -> &'static [EventType] {
-            EventType::ALL
-        }
-        async fn handle(&self, _: &Envelope) -> Result<(), HandleError> {
-            panic!("boom")
-        }
     }
 
     #[tokio::test]
     async fn a_panicking_consumer_fails_only_its_message() {
         let body = serde_json::to_string(&envelope()).unwrap();
-        let outcome = handle_message(&Panics, "m1", Some(&body)).await;
+        let outcome = handle_message(&Picky::panicking(), "m1", Some(&body)).await;
         assert!(matches!(outcome, Err(HandleError::Failed(e)) if e.to_string().contains("boom")));
     }
 }

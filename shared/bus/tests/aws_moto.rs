@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::{Message, QueueAttributeName};
-use vwc_bus::bootstrap::{Bootstrapped, bootstrap, dead_letter_queue_name, queue_name, rule_name};
+use vwc_bus::bootstrap::{
+    Bootstrapped, QueueInfo, bootstrap, dead_letter_queue_name, queue_name, rule_name,
+};
 use vwc_bus::eventbridge::EventBridgeBus;
 use vwc_bus::lambda::handle_sqs_batch;
 use vwc_bus::sqs::{PollStats, SqsWorker, VisibilityBackoff, WorkerOptions};
@@ -38,6 +40,36 @@ fn unique(prefix: &str) -> String {
         "{prefix}-{}",
         &uuid::Uuid::new_v4().simple().to_string()[..10]
     )
+}
+
+/// A bus of its own with one consumer (named `<service>-<unique>`), bootstrapped; what the consumer is given
+/// is recorded.
+struct OneConsumer {
+    bus: String,
+    queue: QueueInfo,
+    recorder: Arc<Recorder>,
+}
+
+impl Moto {
+    /// [`OneConsumer`] of `types`, its queue redriving after `max_receive_count` receives.
+    async fn one_consumer(
+        &self,
+        service: &str,
+        types: &[EventType],
+        max_receive_count: u32,
+    ) -> OneConsumer {
+        let bus = unique("vwc-bus");
+        let consumer = unique(service);
+        let routes = routes(&[(&consumer, types)]);
+        let mut done = bootstrap(&self.eb, &self.sqs, &routes, &bus, max_receive_count)
+            .await
+            .expect("bootstrap");
+        OneConsumer {
+            bus,
+            queue: done.queues.remove(&consumer).expect("its queue"),
+            recorder: Recorder::new(&consumer),
+        }
+    }
 }
 
 fn routes(consumers: &[(&str, &[EventType])]) -> Routes {
@@ -284,18 +316,15 @@ async fn bootstrap_is_idempotent_and_gives_every_queue_a_dead_letter_redrive() {
 #[tokio::test]
 async fn published_envelopes_reach_the_consumer_queue_exactly_once() {
     let Some(moto) = moto().await else { return };
-    let bus_name = unique("vwc-bus");
-    let consumer_name = unique("edge");
-    let routes = routes(&[(
-        &consumer_name,
-        &[
-            EventType::VehicleRegistered,
-            EventType::VehicleEventRecorded,
-        ],
-    )]);
-    let queues = bootstrap(&moto.eb, &moto.sqs, &routes, &bus_name, 3)
-        .await
-        .expect("bootstrap");
+    let types = [
+        EventType::VehicleRegistered,
+        EventType::VehicleEventRecorded,
+    ];
+    let OneConsumer {
+        bus: bus_name,
+        queue,
+        recorder,
+    } = moto.one_consumer("edge", &types, 3).await;
 
     let mut published: Vec<Envelope> = (0..25)
         .map(|n| {
@@ -313,10 +342,9 @@ async fn published_envelopes_reach_the_consumer_queue_exactly_once() {
     let bus = EventBridgeBus::new(moto.eb.clone(), bus_name.clone());
     bus.publish(&published).await.expect("publish 26 envelopes");
 
-    let recorder = Recorder::new(&consumer_name);
     let worker = SqsWorker::new(
         moto.sqs.clone(),
-        queues.queues[&consumer_name].url.clone(),
+        queue.url.clone(),
         recorder.clone(),
         quick_options(),
     );
@@ -436,20 +464,18 @@ async fn lambda_batch_reports_only_the_poison_message_as_failed() {
 #[tokio::test]
 async fn worker_deletes_handled_messages_and_leaves_the_failing_one_queued() {
     let Some(moto) = moto().await else { return };
-    let bus_name = unique("vwc-bus");
-    let consumer_name = unique("notification");
-    let routes = routes(&[(&consumer_name, &[EventType::ReminderDue])]);
-    let queues = bootstrap(&moto.eb, &moto.sqs, &routes, &bus_name, 5)
-        .await
-        .expect("bootstrap");
-    let url = queues.queues[&consumer_name].url.clone();
+    let OneConsumer {
+        queue, recorder, ..
+    } = moto
+        .one_consumer("notification", &[EventType::ReminderDue], 5)
+        .await;
+    let url = queue.url;
     let poison = envelope(EventType::ReminderDue, 3, true);
     for n in 0..3 {
         send_raw(&moto.sqs, &url, &envelope(EventType::ReminderDue, n, false)).await;
     }
     send_raw(&moto.sqs, &url, &poison).await;
 
-    let recorder = Recorder::new(&consumer_name);
     let worker = SqsWorker::new(
         moto.sqs.clone(),
         url.clone(),
@@ -492,20 +518,19 @@ async fn worker_deletes_handled_messages_and_leaves_the_failing_one_queued() {
 #[tokio::test]
 async fn a_message_that_keeps_failing_moves_to_the_dead_letter_queue() {
     let Some(moto) = moto().await else { return };
-    let bus_name = unique("vwc-bus");
-    let consumer_name = unique("edge");
-    let routes = routes(&[(&consumer_name, &[EventType::VehicleRegistered])]);
-    let queues = bootstrap(&moto.eb, &moto.sqs, &routes, &bus_name, 2)
-        .await
-        .expect("bootstrap");
-    let info = &queues.queues[&consumer_name];
+    let OneConsumer {
+        bus: bus_name,
+        queue: info,
+        recorder,
+    } = moto
+        .one_consumer("edge", &[EventType::VehicleRegistered], 2)
+        .await;
     let poison = envelope(EventType::VehicleRegistered, 0, true);
     EventBridgeBus::new(moto.eb.clone(), bus_name.clone())
         .publish(std::slice::from_ref(&poison))
         .await
         .expect("publish");
 
-    let recorder = Recorder::new(&consumer_name);
     let worker = SqsWorker::new(
         moto.sqs.clone(),
         info.url.clone(),
@@ -539,17 +564,21 @@ async fn a_message_that_keeps_failing_moves_to_the_dead_letter_queue() {
 #[tokio::test]
 async fn a_running_worker_handles_published_events_and_stops_mid_long_poll_on_shutdown() {
     let Some(moto) = moto().await else { return };
-    let bus_name = unique("vwc-bus");
-    let consumer_name = unique("maintenance-scheduler");
-    let routes = routes(&[(&consumer_name, &[EventType::VehicleEventRecorded])]);
-    let queues = bootstrap(&moto.eb, &moto.sqs, &routes, &bus_name, 3)
-        .await
-        .expect("bootstrap");
-    let recorder = Recorder::new(&consumer_name);
+    let OneConsumer {
+        bus: bus_name,
+        queue,
+        recorder,
+    } = moto
+        .one_consumer(
+            "maintenance-scheduler",
+            &[EventType::VehicleEventRecorded],
+            3,
+        )
+        .await;
     // The default 20 s long poll: shutdown must not wait for it to end.
     let worker = SqsWorker::new(
         moto.sqs.clone(),
-        queues.queues[&consumer_name].url.clone(),
+        queue.url.clone(),
         recorder.clone(),
         WorkerOptions::default(),
     );

@@ -947,14 +947,20 @@ mod tests {
         assert_eq!(db.write(cache).await.unwrap(), -2000, "SQLite's default");
     }
 
-    #[tokio::test]
-    async fn a_failing_write_rolls_back_alone_and_the_others_commit() {
+    /// A new database with one table, `t`, whose `x` is unique: a second insert of the same `x` fails.
+    fn unique_x_table() -> (tempfile::TempDir, SqliteDb) {
         let dir = tempfile::tempdir().unwrap();
         let db = SqliteDb::open(
             &dir.path().join("t.db"),
             &["CREATE TABLE t (x INTEGER UNIQUE);"],
         )
         .unwrap();
+        (dir, db)
+    }
+
+    #[tokio::test]
+    async fn a_failing_write_rolls_back_alone_and_the_others_commit() {
+        let (_dir, db) = unique_x_table();
         let mut handles = Vec::new();
         for x in [1, 2, 2, 3] {
             let db = db.clone();
@@ -1181,12 +1187,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_panicking_write_fails_alone_and_later_writes_and_the_ping_still_work() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = SqliteDb::open(
-            &dir.path().join("p.db"),
-            &["CREATE TABLE t (x INTEGER UNIQUE);"],
-        )
-        .unwrap();
+        let (_dir, db) = unique_x_table();
         let panicked = db
             .write(|c| -> StoreResult<()> {
                 c.execute("INSERT INTO t (x) VALUES (1)", [])?;
@@ -1274,24 +1275,5 @@ mod tests {
             .await
             .unwrap();
         assert!(first && !second && other);
-    }
-
-    #[tokio::test]
-    async fn dead_letters_are_listed_until_replayed() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = SqliteDb::open(&dir.path().join("d.db"), &[]).unwrap();
-        let envelope = envelope();
-        let letter = NewDeadLetter {
-            consumer: "edge",
-            envelope: &envelope,
-            error: "boom",
-            attempts: 5,
-        };
-        db.put_dead_letter(letter).await.unwrap();
-        let list = db.list_dead_letters().await.unwrap();
-        assert_eq!(list.len(), 1);
-        assert_eq!(list[0].attempts, 5);
-        db.mark_replayed(list[0].id).await.unwrap();
-        assert!(db.list_dead_letters().await.unwrap().is_empty());
     }
 }

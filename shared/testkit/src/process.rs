@@ -46,38 +46,83 @@ pub fn vwc_token(vwc: &str, data_dir: &Path, org: &str, roles: &[&str]) -> Strin
         .to_string()
 }
 
-/// `GET base + path` as the holder of `token`: the JSON body of a 200, else (another status, no answer,
-/// not JSON) `None` — for polling a process that may be restarting.
-pub async fn get_json(
-    http: &reqwest::Client,
-    base: &str,
-    token: &str,
-    path: &str,
-) -> Option<serde_json::Value> {
-    let request = http.get(format!("{base}{path}")).bearer_auth(token);
-    match request.send().await.ok()? {
-        ok if ok.status() == reqwest::StatusCode::OK => ok.json().await.ok(),
-        _ => None,
-    }
+/// A running process's HTTP API at `base`, called as the holder of one token.
+#[derive(Clone)]
+pub struct Api {
+    http: reqwest::Client,
+    base: String,
+    token: String,
 }
 
-/// `POST base + path` with the JSON `body` as the holder of `token`, which must create something: asserts
-/// a 201 and returns the JSON answer.
-pub async fn post_json(
-    http: &reqwest::Client,
-    base: &str,
-    token: &str,
-    path: &str,
-    body: &serde_json::Value,
-) -> serde_json::Value {
-    let response = http
-        .post(format!("{base}{path}"))
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await
-        .expect("request");
-    let (status, _, answer) = crate::json(response).await;
-    assert_eq!(status, 201, "{path}: {answer}");
-    answer
+impl Api {
+    pub fn new(base: &str, token: &str) -> Api {
+        Api {
+            http: reqwest::Client::new(),
+            base: base.to_string(),
+            token: token.to_string(),
+        }
+    }
+
+    /// The same token against `base` (the process restarted on another port).
+    pub fn at(&self, base: &str) -> Api {
+        Api {
+            base: base.to_string(),
+            ..self.clone()
+        }
+    }
+
+    /// A request to `base + path`, the token not yet attached (for requests that carry another credential).
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, format!("{}{path}", self.base))
+    }
+
+    /// `GET path`: the JSON body of a 200, else (another status, no answer, not JSON) `None` — for polling a
+    /// process that may be restarting.
+    pub async fn get(&self, path: &str) -> Option<serde_json::Value> {
+        let request = self
+            .request(reqwest::Method::GET, path)
+            .bearer_auth(&self.token);
+        match request.send().await.ok()? {
+            ok if ok.status() == reqwest::StatusCode::OK => ok.json().await.ok(),
+            _ => None,
+        }
+    }
+
+    /// [`Api::get`]s `path` until it answers 200 with a body `pick` takes something from, for at most
+    /// `timeout`; that thing. `what` names it in the timeout panic.
+    pub async fn poll<T>(
+        &self,
+        path: &str,
+        what: &str,
+        timeout: std::time::Duration,
+        pick: impl Fn(serde_json::Value) -> Option<T>,
+    ) -> T {
+        crate::eventually(what, timeout, || async { pick(self.get(path).await?) }).await
+    }
+
+    /// `POST path` with the JSON `body`, which must create something: asserts a 201 and returns the JSON
+    /// answer.
+    pub async fn post(&self, path: &str, body: &serde_json::Value) -> serde_json::Value {
+        let (status, answer) = self.send(reqwest::Method::POST, path, body).await;
+        assert_eq!(status, 201, "{path}: {answer}");
+        answer
+    }
+
+    /// `method path` with the JSON `body`: the status and the JSON answer.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let response = self
+            .request(method, path)
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await
+            .expect("request");
+        let (status, _, answer) = crate::json(response).await;
+        (status, answer)
+    }
 }

@@ -84,14 +84,7 @@ impl S3AttachmentStore {
 
 fn s3_error(e: impl std::error::Error) -> AttachmentStoreError {
     // The SDK's Display is terse ("service error"); the chain says what failed.
-    let mut message = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        message.push_str(": ");
-        message.push_str(&s.to_string());
-        source = s.source();
-    }
-    AttachmentStoreError::S3(message)
+    AttachmentStoreError::S3(vwc_telemetry::error_chain(&e))
 }
 
 fn is_not_found<E>(e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> bool {

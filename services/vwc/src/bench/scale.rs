@@ -12,9 +12,9 @@ use vwc_contracts::maintenance::MaintenanceScheduleUpdated;
 use vwc_contracts::valuation::{
     FactorCode, Valuation, ValuationFactor, ValuationMethod, ValuationPointKind,
 };
-use vwc_contracts::{EventKind, EventSource, OdometerUnit, Vehicle, VehicleEvent};
+use vwc_contracts::{OdometerUnit, Vehicle, VehicleEvent};
 
-use super::{LoadStats, load, ms, percentile, start_server, token, wait_drained};
+use super::{LoadStats, bench_event, load, ms, percentile, start_server, token, wait_drained};
 
 pub const FLEET_ORG: &str = "org_fleet_bench";
 const EVENTS_PER_VEHICLE: usize = 10;
@@ -31,34 +31,15 @@ fn fleet_vehicle(i: usize) -> Vehicle {
 
 /// Event `j` of vehicle `i`: one every ~40 days over the last ~13 months, two in three with a cost.
 fn fleet_event(i: usize, j: usize) -> VehicleEvent {
-    let at = vwc_clock::now() - chrono::Duration::days((j * 40 + i % 37) as i64);
-    let kind = [
-        EventKind::Maintenance,
-        EventKind::Repair,
-        EventKind::OdometerReading,
-    ][(i + j) % 3];
-    let details = match kind {
-        EventKind::Maintenance => json!({"tasks": ["oil_change"]}),
-        EventKind::Repair => json!({"parts": [], "warranty": false}),
-        _ => json!({}),
-    };
-    let vehicle = fleet_vehicle(i);
-    VehicleEvent {
-        id: format!("evt_fleet_{i:07}_{j:02}").into(),
-        vehicle_id: vehicle.id,
-        org_id: FLEET_ORG.into(),
-        kind,
-        occurred_at: at,
-        recorded_at: at,
-        odometer: Some(50_000 - j as u64 * 1_000),
-        cost_cents: (kind != EventKind::OdometerReading).then_some(5_000 + (i as u64 * 7 % 20_000)),
-        currency: (kind != EventKind::OdometerReading).then(|| "USD".into()),
-        title: "Bench event".into(),
-        notes: None,
-        vendor: None,
-        source: EventSource::System,
-        details,
-    }
+    bench_event(
+        format!("evt_fleet_{i:07}_{j:02}"),
+        fleet_vehicle(i).id.as_str(),
+        FLEET_ORG,
+        i + j,
+        vwc_clock::now() - chrono::Duration::days((j * 40 + i % 37) as i64),
+        50_000 - j as u64 * 1_000,
+        5_000 + (i as u64 * 7 % 20_000),
+    )
 }
 
 /// Seeds the edge projection of a fleet of `vehicles` (×10 events, a maintenance view with attention
@@ -377,7 +358,7 @@ pub async fn import_bench(rows: usize) -> anyhow::Result<(ImportBench, tempfile:
 }
 
 /// `vwc up` started `runs` times on `data_dir`: exec → the first `GET /healthz` answered 200, in ms, sorted.
-pub fn cold_starts(data_dir: &Path, runs: usize) -> anyhow::Result<Vec<f64>> {
+fn cold_starts(data_dir: &Path, runs: usize) -> anyhow::Result<Vec<f64>> {
     let mut times = Vec::new();
     for _ in 0..runs {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
@@ -426,7 +407,13 @@ fn healthz(port: u16) -> bool {
     s.read_exact(&mut head).is_ok() && &head[9..12] == b"200"
 }
 
-pub fn cold_start_row(what: &str, times: &[f64]) -> String {
+/// Row (k) on `data_dir`: `runs` cold starts, measured now; `what` says what the data dir holds.
+pub fn cold_starts_row(data_dir: &Path, runs: usize, what: &str) -> anyhow::Result<String> {
+    eprintln!("  (k) cold starts on the {what}");
+    Ok(cold_start_row(what, &cold_starts(data_dir, runs)?))
+}
+
+fn cold_start_row(what: &str, times: &[f64]) -> String {
     let us: Vec<u64> = times.iter().map(|t| (t * 1000.0) as u64).collect();
     format!(
         "| (k) cold start: exec → `/healthz` 200, {what}, {} starts | — | {} (median) | {} (max) | — | — |\n",

@@ -2,6 +2,7 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let _telemetry = vwc_telemetry::init("valuation", vwc_telemetry::LogFormat::Json);
-    vwc::lambda::run_revalue().await
+    let job = vwc::daily::DailyJob::Revaluation;
+    let _telemetry = vwc_telemetry::init(job.service(), vwc_telemetry::LogFormat::Json);
+    vwc::lambda::run_daily_job(job).await
 }

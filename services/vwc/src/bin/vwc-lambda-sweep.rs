@@ -2,6 +2,7 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let _telemetry = vwc_telemetry::init("maintenance-scheduler", vwc_telemetry::LogFormat::Json);
-    vwc::lambda::run_sweep().await
+    let job = vwc::daily::DailyJob::MaintenanceSweep;
+    let _telemetry = vwc_telemetry::init(job.service(), vwc_telemetry::LogFormat::Json);
+    vwc::lambda::run_daily_job(job).await
 }

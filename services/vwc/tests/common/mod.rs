@@ -277,7 +277,27 @@ pub async fn poll_get<T>(
     what: &str,
     pick: impl Fn(Value) -> Option<T>,
 ) -> T {
-    vwc_testkit::eventually(what, std::time::Duration::from_secs(30), || async {
+    poll_get_within(
+        app,
+        token,
+        path,
+        what,
+        std::time::Duration::from_secs(30),
+        pick,
+    )
+    .await
+}
+
+/// [`poll_get`] for at most `timeout` (a catch-up after an outage takes longer than a projection).
+pub async fn poll_get_within<T>(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    what: &str,
+    timeout: std::time::Duration,
+    pick: impl Fn(Value) -> Option<T>,
+) -> T {
+    vwc_testkit::eventually(what, timeout, || async {
         let (status, _, answer) = get(app, token, path).await;
         if status != 200 {
             return None; // the read model has not seen the write yet

@@ -105,7 +105,7 @@ impl JwksServer {
     }
 
     fn verifier(&self) -> JwksVerifier {
-        JwksVerifier::from_url(&self.url, ISSUER, AUDIENCE).unwrap()
+        JwksVerifier::new(JwksKeys::Url(&self.url), ISSUER, AUDIENCE).unwrap()
     }
 }
 
@@ -232,7 +232,8 @@ async fn refresh_loads_the_key_set_ahead_of_the_first_token() {
 
 #[test]
 fn jwks_url_must_be_http() {
-    let err = JwksVerifier::from_url("file:///etc/jwks.json", ISSUER, AUDIENCE).unwrap_err();
+    let err =
+        JwksVerifier::new(JwksKeys::Url("file:///etc/jwks.json"), ISSUER, AUDIENCE).unwrap_err();
     assert!(matches!(err, AuthError::KeysUnavailable(_)));
 }
 
@@ -245,7 +246,7 @@ fn jwks_url_must_be_https_except_on_a_loopback_host() {
         "ftp://issuer.example/jwks.json",
         "not a url",
     ] {
-        let err = JwksVerifier::from_url(refused, ISSUER, AUDIENCE).unwrap_err();
+        let err = JwksVerifier::new(JwksKeys::Url(refused), ISSUER, AUDIENCE).unwrap_err();
         assert!(matches!(err, AuthError::KeysUnavailable(_)), "{refused}");
     }
     for accepted in [
@@ -255,7 +256,7 @@ fn jwks_url_must_be_https_except_on_a_loopback_host() {
         "http://[::1]:9000/jwks.json",
     ] {
         assert!(
-            JwksVerifier::from_url(accepted, ISSUER, AUDIENCE).is_ok(),
+            JwksVerifier::new(JwksKeys::Url(accepted), ISSUER, AUDIENCE).is_ok(),
             "{accepted}"
         );
     }
