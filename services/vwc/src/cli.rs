@@ -568,21 +568,24 @@ async fn aws_bootstrap(action: AwsAction) -> anyhow::Result<()> {
             "maintenance-sweep",
             sweep_lambda_arn,
             sweep_schedule,
+            "Runs the daily maintenance sweep (vwc-lambda-sweep)",
         ),
         (
             "revalueRule",
             "valuation-revalue",
             revalue_lambda_arn,
             revalue_schedule,
+            "Runs the daily re-valuation (vwc-lambda-revalue)",
         ),
     ];
-    for (field, rule_name, lambda, schedule) in schedules {
+    for (field, rule_name, lambda, schedule, description) in schedules {
         let Some(lambda) = lambda else { continue };
-        let rule = vwc_bus::bootstrap::schedule_sweep(
+        let rule = vwc_bus::bootstrap::schedule_daily_job(
             &aws_sdk_eventbridge::Client::new(&config),
             &format!("{bus_name}-{rule_name}"),
             &schedule,
             &lambda,
+            description,
         )
         .await?;
         out[field] = serde_json::json!({"arn": rule, "schedule": schedule, "target": lambda});

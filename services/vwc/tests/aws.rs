@@ -133,13 +133,20 @@ async fn bootstrap_can_schedule_the_daily_lambdas() {
     };
     let config = vwc_bus::aws::sdk_config(Some(&endpoint)).await;
     let eb = aws_sdk_eventbridge::Client::new(&config);
-    for (field, rule, lambda, schedule) in [
-        ("sweepRule", "maintenance-sweep", sweep, "cron(0 6 * * ? *)"),
+    for (field, rule, lambda, schedule, job) in [
+        (
+            "sweepRule",
+            "maintenance-sweep",
+            sweep,
+            "cron(0 6 * * ? *)",
+            "maintenance sweep",
+        ),
         (
             "revalueRule",
             "valuation-revalue",
             revalue,
             "cron(30 5 * * ? *)",
+            "re-valuation",
         ),
     ] {
         assert_eq!(created[field]["schedule"], schedule, "{created}");
@@ -147,6 +154,8 @@ async fn bootstrap_can_schedule_the_daily_lambdas() {
         let rule = format!("{bus_name}-{rule}");
         let described = eb.describe_rule().name(&rule).send().await.unwrap();
         assert_eq!(described.schedule_expression(), Some(schedule));
+        let description = described.description().unwrap_or_default();
+        assert!(description.contains(job), "{rule}: {description}");
         let targets = eb.list_targets_by_rule().rule(&rule).send().await.unwrap();
         let arns: Vec<&str> = targets.targets().iter().map(|t| t.arn()).collect();
         assert_eq!(arns, [lambda]);

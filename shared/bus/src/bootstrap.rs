@@ -251,21 +251,24 @@ async fn put_queue_target(
         .map_err(rule_error(&rule, bus_name))
 }
 
-/// The scheduled rule that runs the maintenance sweep: on the account's default bus (schedules only run
-/// there), `schedule` such as `cron(0 6 * * ? *)`, targeting the sweep Lambda. Idempotent. Returns the
-/// rule's ARN.
-pub async fn schedule_sweep(
+/// The scheduled rule that runs a daily job (the maintenance sweep, the re-valuation): on the account's
+/// default bus (schedules only run there), `schedule` such as `cron(0 6 * * ? *)`, targeting the job's
+/// Lambda; `description` says which job. Idempotent. Returns the rule's ARN. The target keeps the id
+/// `sweep` on every rule (the first rule's, from before there were two jobs): a new id would leave an
+/// already bootstrapped rule with two targets.
+pub async fn schedule_daily_job(
     eb: &aws_sdk_eventbridge::Client,
     rule: &str,
     schedule: &str,
     lambda_arn: &str,
+    description: &str,
 ) -> Result<String, BootstrapError> {
     let put = eb
         .put_rule()
         .name(rule)
         .schedule_expression(schedule)
         .state(RuleState::Enabled)
-        .description("Runs the daily maintenance sweep (vwc-lambda-sweep)");
+        .description(description);
     let arn = send_rule(put).await.map_err(rule_error(rule, "default"))?;
     put_target(eb, rule, None, "sweep", lambda_arn)
         .await
