@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::response::IntoResponse;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -203,34 +202,27 @@ async fn list_events(
         to,
         include_voided: voided.read()?,
     };
-    let mut items = state
+    // The stored JSON goes out as it is, written into the response by the store: the
+    // `Page<TimelineItem>` shape without decoding and re-encoding every event (docs/bench.md).
+    let page = state
         .store
-        .timeline_page(&org, &id, &filter, after.as_ref(), limit + 1)
+        .timeline_page(&org, &id, &filter, after.as_ref(), limit)
         .await?
         .ok_or(ApiError::NotFound("vehicle"))?;
-    let next_cursor = cursor::next_page(&mut items, limit, |e| TimelineCursor {
-        t: e.occurred_at,
-        i: e.id.clone(),
+    let next_cursor = page.next.as_ref().map(|p| {
+        cursor::encode(&TimelineCursor {
+            t: p.occurred_at,
+            i: p.id.clone(),
+        })
     });
-    // The stored JSON goes out as it is: the `Page<VehicleEvent>` shape without decoding and re-encoding
-    // every event.
-    let mut body =
-        String::with_capacity(64 + items.iter().map(|e| e.json.len() + 1).sum::<usize>());
-    body.push_str("{\"items\":[");
-    for (i, e) in items.iter().enumerate() {
-        if i > 0 {
-            body.push(',');
-        }
-        body.push_str(&e.json);
-    }
-    body.push_str("],\"nextCursor\":");
-    body.push_str(&serde_json::to_string(&next_cursor).map_err(ApiError::internal)?);
-    body.push('}');
-    Ok((
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        body,
-    )
-        .into_response())
+    let mut response = axum::response::Response::new(axum::body::Body::from(
+        page.into_json(next_cursor.as_deref()),
+    ));
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    Ok(response)
 }
 
 /// `GET /v1/vehicles/{id}/overview`: everything the vehicle page shows at once.

@@ -16,6 +16,7 @@ pub mod read_model;
 pub mod search;
 pub mod sqlite;
 pub mod store;
+pub mod timeline_page;
 
 pub use consumer::EdgeConsumer;
 #[cfg(feature = "aws")]

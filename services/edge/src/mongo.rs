@@ -24,9 +24,9 @@ use crate::aggregates::{Change, CurrentValue, Fact, FleetMember, MonthRange, cha
 use crate::read_model::VehicleTotalsPage;
 use crate::store::{
     CostBucket, CostKey, CostScope, CostTotal, EdgeStore, EventFilter, FleetCounts, FleetRow,
-    FleetValue, MaintenanceView, NotificationView, OdometerView, RawEvent, TimelinePosition,
-    VehicleView,
+    FleetValue, MaintenanceView, NotificationView, OdometerView, TimelinePosition, VehicleView,
 };
+use crate::timeline_page::{self, TimelinePage, TimelinePageBuilder};
 
 const VEHICLES: &str = "vehicles";
 /// `{_id: vehicle_id, event_count, last_event_at, odometer, odometer_at}`; kept apart from `vehicles`
@@ -1009,32 +1009,34 @@ impl EdgeStore for MongoEdgeStore {
         filter: &EventFilter,
         after: Option<&TimelinePosition>,
         limit: usize,
-    ) -> StoreResult<Option<Vec<RawEvent>>> {
+    ) -> StoreResult<Option<TimelinePage>> {
         if self.vehicle(org_id, vehicle_id).await?.is_none() {
             return Ok(None);
         }
-        let Some(limit) = page_limit(limit) else {
-            return Ok(Some(Vec::new()));
+        let mut page = TimelinePageBuilder::new(limit);
+        let Some(rows) = page_limit(page.rows()) else {
+            return Ok(Some(page.finish()));
         };
         let cursor = self
             .db
             .collection(TIMELINE)
             .find(timeline_filter(org_id, vehicle_id, filter, after))
             .sort(doc! { "occurred_at": -1, "_id": -1 })
-            .limit(limit)
+            .limit(rows)
             .await?;
-        collect(cursor)
-            .await?
-            .iter()
-            .map(|d| {
-                Ok(RawEvent {
-                    occurred_at: parse_ts(&required_text(d, "occurred_at")?)?,
-                    id: required_text(d, "_id")?,
-                    json: required_text(d, "body")?,
-                })
-            })
-            .collect::<StoreResult<Vec<_>>>()
-            .map(Some)
+        for d in collect(cursor).await? {
+            let json = required_text(&d, "body")?;
+            let position = || {
+                timeline_page::position(
+                    &required_text(&d, "occurred_at")?,
+                    &required_text(&d, "_id")?,
+                )
+            };
+            if !page.push(json.as_bytes(), position)? {
+                break;
+            }
+        }
+        Ok(Some(page.finish()))
     }
 
     async fn apply_maintenance(

@@ -151,14 +151,6 @@ pub struct FleetValue {
     pub vehicles: u64,
 }
 
-/// A timeline event as stored: its position and its JSON, ready to send without re-encoding.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RawEvent {
-    pub occurred_at: DateTime<Utc>,
-    pub id: String,
-    pub json: String,
-}
-
 #[async_trait]
 pub trait EdgeStore: Plumbing + crate::corrections::RevisionProjection {
     async fn apply_vehicle_registered(
@@ -353,7 +345,9 @@ pub trait EdgeStore: Plumbing + crate::corrections::RevisionProjection {
         limit: usize,
     ) -> StoreResult<Vec<FleetRow>>;
     /// The timeline page the API serves: `None` when the vehicle is not in the organisation's read model,
-    /// else up to `limit` events as stored JSON. Adapters may answer it in one round trip.
+    /// else up to `limit` events as their stored JSON, and where the next page starts
+    /// ([`TimelinePage`](crate::timeline_page::TimelinePage)). Adapters answer it in one round trip
+    /// when the page is not empty.
     async fn timeline_page(
         &self,
         org_id: &OrgId,
@@ -361,25 +355,7 @@ pub trait EdgeStore: Plumbing + crate::corrections::RevisionProjection {
         filter: &EventFilter,
         after: Option<&TimelinePosition>,
         limit: usize,
-    ) -> StoreResult<Option<Vec<RawEvent>>> {
-        if self.vehicle(org_id, vehicle_id).await?.is_none() {
-            return Ok(None);
-        }
-        let events = self
-            .events(org_id, vehicle_id, filter, after, limit)
-            .await?;
-        events
-            .into_iter()
-            .map(|e| {
-                Ok(RawEvent {
-                    occurred_at: e.occurred_at,
-                    json: serde_json::to_string(&e)?,
-                    id: e.id.into(),
-                })
-            })
-            .collect::<StoreResult<Vec<_>>>()
-            .map(Some)
-    }
+    ) -> StoreResult<Option<crate::timeline_page::TimelinePage>>;
     /// Projects one valuation point: a history point replaces the vehicle's point of the same `asOf`,
     /// a `current` one the vehicle's current value; an older computation never replaces a newer one.
     async fn apply_valuation(

@@ -547,6 +547,84 @@ async fn paging_strictly_after_a_position_covers_every_event_exactly_once(store:
     }
 }
 
+/// The API's timeline page: each event's stored JSON as the typed event serialises, newest first, and
+/// the position of the page's last event exactly when more follow; an unknown vehicle, or another
+/// organisation's, is `None`, a known one without events an empty last page.
+async fn timeline_pages_hold_the_stored_json_and_where_the_next_page_starts(store: Store) {
+    let v = vehicle_with_history(&store).await;
+    let typed = store
+        .events(&v.org_id, &v.id, &EventFilter::default(), None, 100)
+        .await
+        .unwrap();
+    let everything: Vec<serde_json::Value> = typed
+        .iter()
+        .map(|e| serde_json::to_value(e).unwrap())
+        .collect();
+    assert_eq!(everything.len(), 6);
+    for page_size in [1, 2, 4, 6, 7] {
+        let (mut seen, mut after, mut pages) = (Vec::new(), None::<TimelinePosition>, 0);
+        loop {
+            let page = store
+                .timeline_page(
+                    &v.org_id,
+                    &v.id,
+                    &EventFilter::default(),
+                    after.as_ref(),
+                    page_size,
+                )
+                .await
+                .unwrap()
+                .expect("the vehicle is known");
+            pages += 1;
+            assert!(page.len() <= page_size);
+            let items: Vec<serde_json::Value> =
+                serde_json::from_slice(&[b"[", page.items_json(), b"]"].concat()).unwrap();
+            assert_eq!(items.len(), page.len());
+            let more = seen.len() + items.len() < everything.len();
+            seen.extend(items);
+            let Some(next) = page.next else {
+                assert!(!more, "pages of {page_size}: the last page came early");
+                break;
+            };
+            assert!(more, "pages of {page_size}: a cursor after the last event");
+            let last = &typed[seen.len() - 1];
+            assert_eq!(
+                next,
+                TimelinePosition {
+                    occurred_at: last.occurred_at,
+                    id: last.id.to_string()
+                }
+            );
+            after = Some(next);
+        }
+        assert_eq!(seen, everything, "pages of {page_size}");
+        assert_eq!(
+            pages,
+            everything.len().div_ceil(page_size),
+            "pages of {page_size}"
+        );
+    }
+    register(&store, "org_a", "veh_2").await;
+    let empty_page = br#"{"items":[],"nextCursor":null}"#.to_vec();
+    for (who, which, answer) in [
+        ("org_b", "veh_1", None),
+        ("org_a", "veh_unknown", None),
+        ("org_a", "veh_2", Some(empty_page)),
+    ] {
+        let page = store
+            .timeline_page(
+                &org(who),
+                &vehicle_id(which),
+                &EventFilter::default(),
+                None,
+                10,
+            )
+            .await
+            .unwrap();
+        assert_eq!(page.map(|p| p.into_json(None)), answer, "{who} {which}");
+    }
+}
+
 async fn another_org_sees_neither_the_vehicle_nor_its_timeline(store: Store) {
     let v = vehicle_with_history(&store).await;
     assert_eq!(store.vehicle(&org("org_b"), &v.id).await.unwrap(), None);
@@ -1774,7 +1852,8 @@ async fn a_correction_replaces_the_row_and_a_void_withdraws_it_from_timeline_cos
         .await
         .unwrap()
         .unwrap();
-    let item: serde_json::Value = serde_json::from_str(&page[0].json).unwrap();
+    let items: serde_json::Value = serde_json::from_slice(&page.into_json(None)).unwrap();
+    let item = &items["items"][0];
     assert_eq!(
         (item["corrected"].as_bool(), item["revision"].as_u64()),
         (Some(true), Some(2))
@@ -1918,6 +1997,7 @@ vwc_testkit::conformance!(
     the_timeline_filters_by_kind,
     the_timeline_filters_by_an_inclusive_time_range,
     paging_strictly_after_a_position_covers_every_event_exactly_once,
+    timeline_pages_hold_the_stored_json_and_where_the_next_page_starts,
     another_org_sees_neither_the_vehicle_nor_its_timeline,
     vehicles_are_listed_in_id_order_after_a_position,
     the_vehicle_view_counts_events_and_keeps_the_latest_time,

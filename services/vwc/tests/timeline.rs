@@ -5,7 +5,7 @@ use vwc_auth::Role;
 use vwc_testkit::{json as body, vin};
 
 mod common;
-use common::{get, post, spawn_as, spawn_with_vehicle, stored_events};
+use common::{get, patch, post, spawn_as, spawn_with_vehicle, stored_events};
 
 #[tokio::test]
 async fn a_recorded_event_appears_in_the_timeline() {
@@ -245,5 +245,102 @@ async fn the_overviews_last_12_months_follow_the_systems_clock() {
         usd(app.get_ok(&token, &path).await),
         (json!(12_500), json!(2_500))
     );
+    app.stop().await;
+}
+
+/// The page is written from the events' stored JSON without decoding it: its bytes are exactly what
+/// serde_json writes for the typed page (`Page<TimelineItem>`) — field order, string escapes, a corrected
+/// record's marks, the cursor, no whitespace — on every page, and the answer is `application/json`.
+#[tokio::test]
+async fn a_timeline_page_is_byte_for_byte_the_typed_page() {
+    use vwc_contracts::VehicleEvent;
+    use vwc_edge::corrections::TimelineItem;
+    use vwc_edge::http::Page;
+
+    let (app, token, vehicle) = spawn_with_vehicle(&[Role::Owner], 4).await;
+    let path = format!("/v1/vehicles/{vehicle}/events");
+    let mut events = Vec::new();
+    for event in [
+        json!({"kind": "maintenance", "occurredAt": "2026-03-02T09:30:00Z", "odometer": 41250,
+               "costCents": 8999, "currency": "USD", "title": "Oil and filter change",
+               "notes": "Überprüfung – 5 % ✓, a \"quoted\" part C:\\shop\\bay 2\nsecond line\ttab",
+               "vendor": {"name": "Main St Auto"}, "details": {"tasks": ["oil_change", "tire_rotation"]}}),
+        json!({"kind": "repair", "occurredAt": "2026-03-02T09:30:00Z", "costCents": 120000,
+               "currency": "EUR", "title": "Brakes </script>", "details": {"system": "brakes"}}),
+        json!({"kind": "odometer_reading", "occurredAt": "2026-04-01T00:00:00.123456Z",
+               "odometer": 42000}),
+        json!({"kind": "repair", "occurredAt": "2026-01-15T12:00:00+02:00", "title": "Wipers",
+               "details": {"system": "body"}}),
+        json!({"kind": "maintenance", "occurredAt": "2026-05-20T08:00:00Z", "odometer": 43000,
+               "title": "Tyres", "details": {"tasks": ["tire_rotation"]}}),
+    ] {
+        let (status, _, created) = post(&app, &token, &path, &event).await;
+        assert_eq!(status, 201, "{created}");
+        events.push(serde_json::from_value::<VehicleEvent>(created["event"].clone()).unwrap());
+    }
+    let fixed = events[3].id.to_string();
+    let (status, _, corrected) = patch(
+        &app,
+        &token,
+        &format!("{path}/{fixed}"),
+        &json!({"notes": "wiper blades, both", "reason": "forgot the notes"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{corrected}");
+    app.settle().await;
+    let shown = app.timeline_of_len(&token, &vehicle, 5).await;
+    let corrected_at = shown
+        .iter()
+        .find(|i| i["id"] == fixed.as_str())
+        .and_then(|i| i["correctedAt"].as_str())
+        .map(|t| t.parse().unwrap());
+    assert!(corrected_at.is_some(), "{shown:?}");
+
+    let mut expected: Vec<TimelineItem> = events
+        .into_iter()
+        .map(|event| TimelineItem {
+            event,
+            corrected: None,
+            revision: None,
+            corrected_at: None,
+            voided: None,
+            voided_at: None,
+            void_reason: None,
+        })
+        .collect();
+    expected[3] = TimelineItem {
+        event: serde_json::from_value(corrected["current"].clone()).unwrap(),
+        corrected: Some(true),
+        revision: Some(2),
+        corrected_at,
+        ..expected[3].clone()
+    };
+    expected.sort_by(|a, b| {
+        (b.event.occurred_at, b.event.id.as_str()).cmp(&(a.event.occurred_at, a.event.id.as_str()))
+    });
+
+    let mut cursor: Option<String> = None;
+    for (n, want) in expected.chunks(2).enumerate() {
+        let query = match &cursor {
+            Some(c) => format!("{path}?limit=2&cursor={c}"),
+            None => format!("{path}?limit=2"),
+        };
+        let answer = app.get(&token, &query).await;
+        assert_eq!(answer.status(), 200);
+        assert_eq!(answer.headers()["content-type"], "application/json");
+        let bytes = answer.bytes().await.unwrap();
+        let parsed: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        cursor = parsed["nextCursor"].as_str().map(str::to_string);
+        assert_eq!(cursor.is_some(), n < 2, "page {n}: {parsed}");
+        let typed = Page {
+            items: want.to_vec(),
+            next_cursor: cursor.clone(),
+        };
+        assert_eq!(
+            String::from_utf8(bytes.to_vec()).unwrap(),
+            serde_json::to_string(&typed).unwrap(),
+            "page {n}"
+        );
+    }
     app.stop().await;
 }

@@ -6,12 +6,15 @@ use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 
 use crate::claims::{self, Claims};
+use crate::verified::VerifiedTokens;
 use crate::{AUDIENCE, AuthError, Caller, ISSUER, Role, Secret, TokenVerifier};
 
 pub struct Hs256Keys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    /// Tokens these keys verified, checked again for expiry on every use (`verified.rs`).
+    verified: VerifiedTokens,
 }
 
 impl Hs256Keys {
@@ -22,6 +25,7 @@ impl Hs256Keys {
             encoding: EncodingKey::from_secret(secret.bytes()).expect(NON_EMPTY),
             decoding: DecodingKey::from_secret(secret.bytes()).expect(NON_EMPTY),
             validation: claims::validation(Algorithm::HS256, ISSUER, AUDIENCE),
+            verified: VerifiedTokens::default(),
         }
     }
 
@@ -70,8 +74,16 @@ impl TokenVerifier for Hs256Keys {
     async fn verify(&self, token: &str) -> Result<Caller, AuthError> {
         // `validation.algorithms` is exactly [HS256]: jsonwebtoken rejects any other header alg (including
         // `none`, which does not even parse) before checking the signature.
+        // A token seen before verified with these same keys and checks; its expiry is checked again.
+        let now = jsonwebtoken::get_current_timestamp();
+        if let Some(caller) = self.verified.get(token, now) {
+            return Ok(caller);
+        }
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(claims::invalid)?;
-        claims::into_caller(data.claims, ISSUER, AUDIENCE)
+        let (exp, nbf) = (data.claims.exp, data.claims.nbf);
+        let caller = claims::into_caller(data.claims, ISSUER, AUDIENCE)?;
+        self.verified.insert(token, &caller, exp, nbf, now);
+        Ok(caller)
     }
 }

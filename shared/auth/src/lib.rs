@@ -11,6 +11,7 @@ mod hs256;
 mod jwks;
 mod roles;
 mod secret;
+mod verified;
 
 pub use claims::{Claims, LEEWAY_SECONDS, bearer_token};
 pub use error::AuthError;

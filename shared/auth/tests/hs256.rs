@@ -141,3 +141,34 @@ fn hs256_keys_do_not_print_the_secret() {
     let printed = format!("{:?}", keys());
     assert!(!printed.contains("0123456789abcdef"), "{printed}");
 }
+
+/// The verifier remembers tokens it verified (`verified.rs`): the same token answers the same caller
+/// again, but a remembered token does not vouch for any other text — another signature on the same
+/// header and claims is refused — and a token past its expiry (beyond the leeway) is refused every time.
+#[tokio::test]
+async fn a_remembered_token_vouches_only_for_its_exact_text_and_never_outlives_its_expiry() {
+    let keys = keys();
+    let (token, _) = keys.issue("usr_1", "org_1", &[Role::Viewer], Duration::hours(1));
+    let first = keys.verify(&token).await.unwrap();
+    for _ in 0..3 {
+        assert_eq!(keys.verify(&token).await.unwrap(), first);
+    }
+    let (signed, signature) = token.rsplit_once('.').unwrap();
+    let flipped = if signature.starts_with('A') { "B" } else { "A" };
+    let forged = format!("{signed}.{flipped}{}", &signature[1..]);
+    assert!(matches!(
+        keys.verify(&forged).await,
+        Err(AuthError::Invalid(_))
+    ));
+    let unsigned_copy = format!("{signed}.");
+    assert!(keys.verify(&unsigned_copy).await.is_err());
+    assert_eq!(keys.verify(&token).await.unwrap(), first);
+
+    let (expired, _) = keys.issue("usr_1", "org_1", &[Role::Viewer], Duration::seconds(-120));
+    for _ in 0..2 {
+        assert!(matches!(
+            keys.verify(&expired).await,
+            Err(AuthError::Invalid(_))
+        ));
+    }
+}

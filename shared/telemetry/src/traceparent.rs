@@ -9,14 +9,20 @@ pub struct TraceParent {
     pub flags: u8,
 }
 
-fn random_hex(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    loop {
-        rand::thread_rng().fill_bytes(&mut buf);
-        if buf.iter().any(|b| *b != 0) {
-            return buf.iter().map(|b| format!("{b:02x}")).collect();
-        }
+/// `N` random bytes, not all zero (an all-zero id is invalid), as `2 * N` lowercase hex digits.
+fn random_hex<const N: usize>() -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [0u8; N];
+    let mut rng = rand::thread_rng();
+    while buf.iter().all(|b| *b == 0) {
+        rng.fill_bytes(&mut buf);
     }
+    let mut hex = String::with_capacity(2 * N);
+    for b in buf {
+        hex.push(char::from(DIGITS[usize::from(b >> 4)]));
+        hex.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    hex
 }
 
 fn is_lower_hex(s: &str, len: usize) -> bool {
@@ -30,8 +36,8 @@ impl TraceParent {
     /// A new trace (sampled).
     pub fn new_root() -> TraceParent {
         TraceParent {
-            trace_id: random_hex(16),
-            parent_id: random_hex(8),
+            trace_id: random_hex::<16>(),
+            parent_id: random_hex::<8>(),
             flags: 1,
         }
     }
@@ -58,7 +64,7 @@ impl TraceParent {
     pub fn child(&self) -> TraceParent {
         TraceParent {
             trace_id: self.trace_id.clone(),
-            parent_id: random_hex(8),
+            parent_id: random_hex::<8>(),
             flags: self.flags,
         }
     }
@@ -77,6 +83,22 @@ impl std::fmt::Display for TraceParent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn new_ids_are_lowercase_hex_of_their_length_and_differ() {
+        let (a, b) = (TraceParent::new_root(), TraceParent::new_root());
+        for t in [&a, &b] {
+            assert!(is_lower_hex(&t.trace_id, 32), "{}", t.trace_id);
+            assert!(is_lower_hex(&t.parent_id, 16), "{}", t.parent_id);
+        }
+        assert_ne!(a.trace_id, b.trace_id);
+        assert_ne!(a.child().parent_id, a.parent_id);
+        // Every digit value appears in a few hundred ids: the digits come from the whole byte.
+        let digits: std::collections::HashSet<char> = (0..200)
+            .flat_map(|_| TraceParent::new_root().trace_id.chars().collect::<Vec<_>>())
+            .collect();
+        assert_eq!(digits.len(), 16);
+    }
 
     #[test]
     fn round_trips_and_rejects_malformed_headers() {
