@@ -9,7 +9,7 @@ use vwc_http::openapi::UnprocessableEntity;
 use vwc_http::{Admitted, ApiError};
 
 use crate::http::IngestionState;
-use crate::openapi::Authenticated;
+use crate::openapi::BearerRoute;
 
 /// Decode a VIN
 ///
@@ -26,7 +26,7 @@ use crate::openapi::Authenticated;
     responses(
         (status = 200, description = "The decoding.", body = VinDecoding),
         (status = 422, response = UnprocessableEntity),
-        Authenticated,
+        BearerRoute,
     )
 )]
 pub(crate) async fn decode_vin(
