@@ -776,9 +776,31 @@ fn control(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 pub fn enqueue(conn: &Connection, envelopes: &[Envelope]) -> StoreResult<()> {
     let rows = envelopes
         .iter()
-        .map(|e| Ok((e.id.to_string(), serde_json::to_string(e)?)))
+        .map(|e| Ok((e.id.to_string(), envelope_json(e)?)))
         .collect::<StoreResult<Vec<_>>>()?;
     enqueue_serialized(conn, &rows)
+}
+
+/// An envelope's JSON for the outbox. It is written into a buffer the thread keeps and copied once into a
+/// string of its size: written into a new string, a schedule event of 3 KB grew it five times over.
+pub fn envelope_json(envelope: &Envelope) -> StoreResult<String> {
+    /// A buffer grown past this by an unusually large envelope is not kept.
+    const KEPT: usize = 64 * 1024;
+    thread_local! {
+        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BUFFER.with_borrow_mut(|buffer| {
+        buffer.clear();
+        let written = serde_json::to_writer(&mut *buffer, envelope);
+        let json = written.map_err(StoreError::from).and_then(|()| {
+            String::from_utf8(buffer.to_vec())
+                .map_err(|e| StoreError::Other(format!("an envelope's JSON is not UTF-8: {e}")))
+        });
+        if buffer.capacity() > KEPT {
+            *buffer = Vec::new();
+        }
+        json
+    })
 }
 
 /// [`enqueue`] for envelopes already serialised as `(event id, envelope JSON)`, so callers can do the

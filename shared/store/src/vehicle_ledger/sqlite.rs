@@ -250,7 +250,7 @@ fn ready<L: SqliteLedger>(commit: CommitOf<L>) -> StoreResult<ReadyCommit<L>> {
     let outbox = commit
         .outbox()
         .iter()
-        .map(|e| Ok((e.id.to_string(), serde_json::to_string(e)?)))
+        .map(|e| Ok((e.id.to_string(), crate::sqlite::envelope_json(e)?)))
         .collect::<StoreResult<_>>()?;
     Ok(ReadyCommit {
         commit,
