@@ -62,6 +62,18 @@ impl MaintenanceItemView {
         )
     }
 
+    /// A copy of the item without the fields a version-2 schedule event leaves out (`reason`, `dueCycle`),
+    /// cloning only what it keeps: serialising a sweep's schedules cloned every reason only to drop it.
+    pub fn without_derived(&self) -> MaintenanceItemView {
+        MaintenanceItemView {
+            task: self.task.clone(),
+            title: self.title.clone(),
+            reason: String::new(),
+            due_cycle: String::new(),
+            ..*self
+        }
+    }
+
     /// The sentence that explains the item's status, written from the item's own facts, the vehicle's
     /// unit, the day it was evaluated for and the odometer estimated for that day. It names dates and
     /// odometer values, never "in N days", so it stays true until a fact changes. The scheduler writes
@@ -214,11 +226,7 @@ impl Serialize for MaintenanceScheduleUpdated {
                     item.due_cycle,
                     MaintenanceItemView::cycle_of(item.due_at, item.due_odometer)
                 );
-                MaintenanceItemView {
-                    reason: String::new(),
-                    due_cycle: String::new(),
-                    ..item.clone()
-                }
+                item.without_derived()
             })
             .collect();
         let compact = MaintenanceScheduleUpdated {

@@ -38,9 +38,9 @@ impl PublishedSchedule {
         let facts: Vec<MaintenanceItemView> = items
             .iter()
             .map(|i| MaintenanceItemView {
-                reason: String::new(),
                 projected_due_at: None,
-                ..i.clone()
+                due_cycle: i.due_cycle.clone(),
+                ..i.without_derived()
             })
             .collect();
         let mut hash = Fnv64::default();
@@ -372,6 +372,40 @@ mod tests {
 
     use crate::evaluation::{FactKind, TimelineFact, evaluate_vehicle};
     use crate::settings::ItemSettings;
+
+    #[test]
+    fn the_fingerprint_hashes_the_items_facts_as_it_always_did() {
+        // Stored fingerprints are compared with new ones: the bytes hashed must not change, or every
+        // vehicle's schedule would look changed and be published again after an upgrade.
+        let mut items = vwc_contracts::examples::maintenance_schedule().items;
+        items.push(MaintenanceItemView {
+            task: "wiper_blades".into(),
+            title: "Wiper blade replacement".into(),
+            reason: "Overdue: was due on 2026-01-05".into(),
+            projected_due_at: None,
+            ..items[0].clone()
+        });
+        let facts: Vec<MaintenanceItemView> = items
+            .iter()
+            .map(|i| MaintenanceItemView {
+                reason: String::new(),
+                projected_due_at: None,
+                ..i.clone()
+            })
+            .collect();
+        let json = serde_json::to_string(&facts).unwrap();
+        assert!(json.contains(r#""dueCycle":"2026-09-01@45000""#), "{json}");
+        assert!(!json.contains("reason") && !json.contains("projectedDueAt"));
+        let fnv = json.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        let published = PublishedSchedule::of(&items);
+        assert_eq!(published.fingerprint, fnv);
+        assert_eq!(published.fingerprint, FINGERPRINT_OF_THE_EXAMPLE);
+    }
+
+    /// The fingerprint of the items above (FNV-1a of their facts' JSON), pinned.
+    const FINGERPRINT_OF_THE_EXAMPLE: u64 = 1_590_864_306_597_534_063;
 
     fn noon(d: NaiveDate) -> DateTime<Utc> {
         d.and_hms_opt(12, 0, 0).unwrap().and_utc()

@@ -243,21 +243,138 @@ mod rust_alloc {
     pub unsafe extern "C" fn shutdown(_: *mut c_void) {}
 }
 
-/// The writer's own connection: [`open_connection`], checkpointing the WAL into the database less often
-/// than SQLite's default of every 1,000 pages. A checkpoint copies the newest version of each page the
-/// WAL holds, and the hot pages (the outbox's and the inbox's last leaves, the indexes' right edges) are
-/// rewritten by nearly every commit, so a longer WAL copies (and fsyncs) far fewer pages per write. Each
-/// database's WAL grows to about 16 MiB on disk before it is checkpointed and reused.
+/// The writer's own connection: [`open_connection`], with the WAL checkpointed by [`Checkpoints`] instead
+/// of by SQLite's automatic checkpoint on the committing connection. A checkpoint copies the newest version
+/// of each page the WAL holds into the database and fsyncs both files; run by the writer, every write of the
+/// service waited behind it (the first sweep of 100,000 vehicles checkpointed ≈ 60 times; docs/bench.md).
 fn open_writer_connection(path: &Path) -> rusqlite::Result<Connection> {
-    let conn = open_connection(path)?;
-    conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
+    let mut conn = open_connection(path)?;
+    let mut checkpoints = Checkpoints::new(path);
+    conn.wal_hook(Some(move |wal: &mut rusqlite::hooks::Wal, pages| {
+        checkpoints.after_commit(wal, pages);
+        Ok(())
+    }))?;
     // Every service's writes and the group's control statements stay prepared (the default keeps 16).
     conn.set_prepared_statement_cache_capacity(WRITER_STATEMENT_CACHE);
     Ok(conn)
 }
 
-/// WAL pages (of 4 KiB) after which a commit checkpoints; SQLite's default is 1,000.
-const WAL_AUTOCHECKPOINT_PAGES: i64 = 4_000;
+/// WAL pages (of 4 KiB) after which a commit has the WAL checkpointed; SQLite's default is 1,000. The hot
+/// pages (the outbox's and the inbox's last leaves, the indexes' right edges) are rewritten by nearly every
+/// commit, so a longer WAL copies (and fsyncs) far fewer pages per write. Each database's WAL grows to about
+/// 16 MiB on disk before it is checkpointed and reused.
+const WAL_CHECKPOINT_PAGES: i32 = 4_000;
+
+/// WAL pages after which the writer checkpoints itself, as SQLite's automatic checkpoint did. The WAL goes
+/// back to its start only when a write transaction begins with every frame copied; a writer busy without
+/// a pause begins its next transaction before a checkpoint run elsewhere ends, so the WAL would grow for as
+/// long as the writes keep coming. Here the writer waits for the checkpoint thread's run to end and copies
+/// what is left itself, right after its commit, so its next transaction starts the WAL over.
+const WAL_WRITER_CHECKPOINT_PAGES: i32 = 4 * WAL_CHECKPOINT_PAGES;
+
+/// The writer connection's WAL checkpoints (PASSIVE, SQLite's default): past [`WAL_CHECKPOINT_PAGES`] a
+/// commit wakes a thread of the database's own (started at the first need) that checkpoints on a
+/// connection of its own — SQLite lets a checkpoint run beside the writer and the readers; it copies the
+/// frames committed when it began and blocks neither. Past [`WAL_WRITER_CHECKPOINT_PAGES`] (or without the
+/// thread) the writer checkpoints itself.
+struct Checkpoints {
+    path: PathBuf,
+    /// Wakes the checkpoint thread; holds one wake-up at most (a second would find nothing more to do).
+    wake: Option<std::sync::mpsc::SyncSender<()>>,
+    /// The thread could not be started or its connection opened: the writer checkpoints.
+    no_thread: bool,
+    /// Held while a checkpoint runs, by the thread or the writer: the writer's own waits for the thread's
+    /// (SQLite would answer it SQLITE_BUSY at once) and the thread starts no new one meanwhile.
+    running: Arc<Mutex<()>>,
+}
+
+impl Checkpoints {
+    fn new(path: &Path) -> Checkpoints {
+        Checkpoints {
+            path: path.to_path_buf(),
+            wake: None,
+            no_thread: false,
+            running: Arc::new(Mutex::new(())),
+        }
+    }
+
+    /// Called by SQLite on the writer thread after each commit, with the WAL's length in pages. A failed
+    /// checkpoint is only logged: the commit happened, and a later one tries again.
+    fn after_commit(&mut self, wal: &mut rusqlite::hooks::Wal, pages: i32) {
+        if pages < WAL_CHECKPOINT_PAGES {
+            return;
+        }
+        if pages < WAL_WRITER_CHECKPOINT_PAGES && self.wake_checkpointer() {
+            return;
+        }
+        let _running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(e) = wal.checkpoint() {
+            tracing::warn!(error = %e, pages, "the writer's WAL checkpoint failed");
+        }
+    }
+
+    /// Wakes the checkpoint thread, starting it the first time; `false` when there is none.
+    fn wake_checkpointer(&mut self) -> bool {
+        if self.no_thread {
+            return false;
+        }
+        if self.wake.is_none() {
+            self.wake = spawn_checkpointer(&self.path, self.running.clone());
+        }
+        let woken = self.wake.as_ref().is_some_and(|wake| {
+            !matches!(
+                wake.try_send(()),
+                Err(std::sync::mpsc::TrySendError::Disconnected(()))
+            )
+        });
+        self.no_thread = !woken;
+        woken
+    }
+}
+
+/// Starts the database's checkpoint thread; `None` (logged) when the thread cannot be started.
+fn spawn_checkpointer(
+    path: &Path,
+    running: Arc<Mutex<()>>,
+) -> Option<std::sync::mpsc::SyncSender<()>> {
+    let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+    let name = format!(
+        "sqlite-ckpt-{}",
+        path.file_stem().and_then(|s| s.to_str()).unwrap_or("db")
+    );
+    let path = path.to_path_buf();
+    let spawned = std::thread::Builder::new().name(name).spawn(move || {
+        // A checkpoint reads WAL frames and writes database pages without going through the page cache,
+        // so its connection keeps a small one.
+        let conn = match open_connection(&path).and_then(|c| {
+            c.pragma_update(None, "cache_size", -CHECKPOINTER_CACHE_KIB)
+                .map(|()| c)
+        }) {
+            Ok(conn) => conn,
+            Err(e) => {
+                tracing::warn!(error = %e, path = %path.display(), "the WAL checkpoint thread could not open the database; the writer checkpoints");
+                return;
+            }
+        };
+        // Ends when the writer's connection, which holds the other end, is closed.
+        while woken.recv().is_ok() {
+            let _running = running.lock().unwrap_or_else(|e| e.into_inner());
+            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                tracing::warn!(error = %e, path = %path.display(), "a WAL checkpoint failed");
+            }
+        }
+    });
+    match spawned {
+        Ok(_) => Some(wake),
+        Err(e) => {
+            tracing::warn!(error = %e, "starting the WAL checkpoint thread failed; the writer checkpoints");
+            None
+        }
+    }
+}
+
+/// The checkpoint thread's page cache.
+const CHECKPOINTER_CACHE_KIB: i64 = 64;
 
 /// Prepared statements the writer's connection keeps.
 const WRITER_STATEMENT_CACHE: usize = 64;
@@ -659,9 +776,31 @@ fn control(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 pub fn enqueue(conn: &Connection, envelopes: &[Envelope]) -> StoreResult<()> {
     let rows = envelopes
         .iter()
-        .map(|e| Ok((e.id.to_string(), serde_json::to_string(e)?)))
+        .map(|e| Ok((e.id.to_string(), envelope_json(e)?)))
         .collect::<StoreResult<Vec<_>>>()?;
     enqueue_serialized(conn, &rows)
+}
+
+/// An envelope's JSON for the outbox. It is written into a buffer the thread keeps and copied once into a
+/// string of its size: written into a new string, a schedule event of 3 KB grew it five times over.
+pub fn envelope_json(envelope: &Envelope) -> StoreResult<String> {
+    /// A buffer grown past this by an unusually large envelope is not kept.
+    const KEPT: usize = 64 * 1024;
+    thread_local! {
+        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BUFFER.with_borrow_mut(|buffer| {
+        buffer.clear();
+        let written = serde_json::to_writer(&mut *buffer, envelope);
+        let json = written.map_err(StoreError::from).and_then(|()| {
+            String::from_utf8(buffer.to_vec())
+                .map_err(|e| StoreError::Other(format!("an envelope's JSON is not UTF-8: {e}")))
+        });
+        if buffer.capacity() > KEPT {
+            *buffer = Vec::new();
+        }
+        json
+    })
 }
 
 /// [`enqueue`] for envelopes already serialised as `(event id, envelope JSON)`, so callers can do the
@@ -1082,6 +1221,72 @@ mod tests {
             write.await.unwrap();
         }
         assert_eq!(rows_seen_by_a_fresh_connection(&path).len(), 200);
+    }
+
+    /// Names of this process's threads (Linux shows the first 15 bytes).
+    fn thread_names() -> Vec<String> {
+        std::fs::read_dir("/proc/self/task")
+            .map(|tasks| {
+                tasks
+                    .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+                    .map(|name| name.trim().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn the_wal_is_checkpointed_by_a_thread_of_its_own_and_stays_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ckptwal.db");
+        let wal = dir.path().join("ckptwal.db-wal");
+        let checkpointer = "sqlite-ckpt-ckp";
+        let db = SqliteDb::open(&path, &["CREATE TABLE t (x INTEGER, pad BLOB);"]).unwrap();
+        assert!(
+            !thread_names().iter().any(|n| n == checkpointer),
+            "the checkpoint thread starts only when a WAL first needs it"
+        );
+        // 180 commits of 100 rows of a page each: ≈ 18,000 WAL pages written, past the checkpoint
+        // threshold four times over and past the writer's own bound.
+        let mut wal_most = 0;
+        for commit in 0..180_i64 {
+            db.write(move |c| {
+                let mut insert =
+                    c.prepare_cached("INSERT INTO t (x, pad) VALUES (?1, zeroblob(3900))")?;
+                for row in 0..100 {
+                    insert.execute([commit * 100 + row])?;
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+            wal_most = wal_most.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+        }
+        assert!(
+            thread_names().iter().any(|n| n == checkpointer),
+            "a thread of the database's own checkpoints its WAL: {:?}",
+            thread_names()
+        );
+        let page = 4096 + 24;
+        assert!(
+            wal_most <= (WAL_WRITER_CHECKPOINT_PAGES as u64 + 200) * page,
+            "the WAL grew to {wal_most} bytes"
+        );
+        assert!(
+            std::fs::metadata(&path).unwrap().len() > 4_000 * 4096,
+            "the checkpoints copied the WAL into the database"
+        );
+        assert_eq!(rows_seen_by_a_fresh_connection(&path).len(), 18_000);
+        // The thread ends with the writer's connection.
+        drop(db);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while thread_names().iter().any(|n| n == checkpointer) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the checkpoint thread outlived its database"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 
     #[tokio::test]

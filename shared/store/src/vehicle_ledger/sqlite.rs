@@ -111,7 +111,8 @@ pub fn revisions_of(conn: &Connection, ids: &str) -> StoreResult<Vec<RevisionRow
 
 /// Applies `commits` on the writer thread in one transaction, each by `apply`, after `prepare` turned
 /// each into what it writes off that thread (serialising a page's envelopes is most of a commit's cost,
-/// and the writer is shared by every write of the service). One outcome per commit, in order.
+/// and the writer is shared by every write of the service); they are freed off that thread too. One
+/// outcome per commit, in order.
 pub async fn commit_prepared<C, P>(
     db: &SqliteDb,
     commits: Vec<C>,
@@ -133,8 +134,19 @@ where
     })
     .await
     .map_err(|e| StoreError::Other(format!("preparing a commit failed: {e}")))??;
-    db.write_with_events(move |conn| prepared.iter().map(|p| apply(conn, p)).collect())
-        .await
+    let (outcomes, applied) = db
+        .write_with_events(move |conn| {
+            let outcomes = prepared
+                .iter()
+                .map(|p| apply(conn, p))
+                .collect::<StoreResult<Vec<_>>>()?;
+            Ok((outcomes, prepared))
+        })
+        .await?;
+    // The commits come back to be freed here: freeing a sweep page's commits (their events, schedules
+    // and JSON) on the writer thread was ≈ 9 % of its time, and every write of the service waits for it.
+    drop(applied);
+    Ok(outcomes)
 }
 
 #[async_trait]
@@ -238,7 +250,7 @@ fn ready<L: SqliteLedger>(commit: CommitOf<L>) -> StoreResult<ReadyCommit<L>> {
     let outbox = commit
         .outbox()
         .iter()
-        .map(|e| Ok((e.id.to_string(), serde_json::to_string(e)?)))
+        .map(|e| Ok((e.id.to_string(), crate::sqlite::envelope_json(e)?)))
         .collect::<StoreResult<_>>()?;
     Ok(ReadyCommit {
         commit,
