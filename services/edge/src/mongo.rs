@@ -479,179 +479,6 @@ impl MongoEdgeStore {
         &self.db
     }
 
-    async fn try_apply_vehicle_registered(
-        &self,
-        session: &mut ClientSession,
-        v: &Vehicle,
-        body: &str,
-    ) -> StoreResult<bool> {
-        let (_, before) = self.fleet_member(session, &v.id).await?;
-        let value_before = self.counted_value(session, &v.id).await?;
-        // As in SQLite: a re-registration replaces the body but never moves the vehicle to another org.
-        let update = doc! {
-            "$set": { "body": body, "status": v.status.as_str() },
-            "$setOnInsert": { "org_id": &v.org_id },
-        };
-        self.upsert_in(session, VEHICLES, &v.id, update).await?;
-        self.value_moved(session, &v.id, value_before).await?;
-        self.fleet_member_moved(session, &v.id, before).await?;
-        Ok(true)
-    }
-
-    async fn try_apply_vehicle_event(
-        &self,
-        session: &mut ClientSession,
-        e: &VehicleEvent,
-        body: &str,
-        traceparent: Option<&str>,
-    ) -> StoreResult<bool> {
-        let at = ts(&e.occurred_at);
-        let mut record = timeline_record(e, body);
-        record.insert("traceparent", traceparent);
-        let insert = doc! { "$setOnInsert": record };
-        let inserted = self.upsert_in(session, TIMELINE, &e.id, insert).await?;
-        if inserted.upserted_id.is_none() {
-            // The same timeline event under another envelope id (a re-publish): no second effect.
-            return Ok(false);
-        }
-        let counted = doc! { "$inc": { "event_count": 1_i64 }, "$max": { "last_event_at": &at } };
-        self.upsert_in(session, VEHICLE_STATS, &e.vehicle_id, counted)
-            .await?;
-        if let Some(odometer) = e.odometer {
-            // The latest reading by occurredAt wins, whatever order the events arrive in.
-            (self.db.collection(VEHICLE_STATS))
-                .update_one(
-                    doc! {
-                        "_id": &e.vehicle_id,
-                        "$or": [ { "odometer_at": Bson::Null }, { "odometer_at": { "$lte": &at } } ],
-                    },
-                    doc! { "$set": { "odometer": odometer as i64, "odometer_at": &at } },
-                )
-                .session(&mut *session)
-                .await?;
-        }
-        self.apply_changes(session, &changes(Fact::EventRecorded(e)))
-            .await?;
-        Ok(true)
-    }
-
-    async fn try_apply_valuation(
-        &self,
-        session: &mut ClientSession,
-        org_id: &str,
-        update: &ValuationUpdated,
-        body: &str,
-    ) -> StoreResult<bool> {
-        let v = &update.valuation;
-        let computed_at = ts(&update.computed_at);
-        let as_of = v.as_of.to_string();
-        let (collection, key) = if v.kind == ValuationPointKind::Current {
-            (CURRENT_VALUATIONS, update.vehicle_id.clone())
-        } else {
-            (VALUATIONS, format!("{}/{as_of}", update.vehicle_id))
-        };
-        // Read before writing (see `try_apply_maintenance`): an older computation is only claimed.
-        let computed = doc! { "as_of": 1, "computed_at": 1 };
-        let stored = self.find_in(session, collection, &key, computed).await?;
-        if let Some(stored) = stored {
-            let stored_key = (
-                text(&stored, "as_of")?.unwrap_or_default(),
-                text(&stored, "computed_at")?.unwrap_or_default(),
-            );
-            if stored_key > (as_of.clone(), computed_at.clone()) {
-                return Ok(true);
-            }
-        }
-        let before = if collection == CURRENT_VALUATIONS {
-            self.counted_value(session, &update.vehicle_id).await?
-        } else {
-            None
-        };
-        let point = doc! {
-            "$set": {
-                "vehicle_id": &update.vehicle_id,
-                "as_of": &as_of,
-                "amount": v.amount_cents as i64,
-                "currency": &v.currency,
-                "body": body,
-                "computed_at": &computed_at,
-            },
-            "$setOnInsert": { "org_id": org_id },
-        };
-        self.upsert_in(session, collection, &key, point).await?;
-        if collection == CURRENT_VALUATIONS {
-            self.value_moved(session, &update.vehicle_id, before)
-                .await?;
-        }
-        Ok(true)
-    }
-
-    async fn try_apply_maintenance(
-        &self,
-        session: &mut ClientSession,
-        org_id: &str,
-        update: &MaintenanceScheduleUpdated,
-        body: &str,
-    ) -> StoreResult<bool> {
-        let evaluated_at = ts(&update.evaluated_at);
-        // Read before writing: an upsert filtered on the evaluation time would hit the existing `_id` when
-        // a newer evaluation is stored, and a duplicate key aborts the transaction. A concurrent writer
-        // makes this transaction meet a write conflict, which is retried.
-        let stored = self
-            .find_in(
-                session,
-                MAINTENANCE,
-                &update.vehicle_id,
-                doc! { "evaluated_at": 1 },
-            )
-            .await?;
-        if let Some(stored) = stored
-            && text(&stored, "evaluated_at")?.is_some_and(|newer| newer > evaluated_at)
-        {
-            // Evaluations may arrive out of order: the newest one wins, an older one is only claimed.
-            return Ok(true);
-        }
-        let (due_soon, overdue) = attention_counts(&update.items);
-        let (_, before) = self.fleet_member(session, &update.vehicle_id).await?;
-        let evaluation = doc! {
-            "$set": {
-                "body": body,
-                "due_soon": due_soon,
-                "overdue": overdue,
-                "evaluated_at": &evaluated_at,
-            },
-            // As in SQLite: a later evaluation never moves the view to another org.
-            "$setOnInsert": { "org_id": org_id },
-        };
-        self.upsert_in(session, MAINTENANCE, &update.vehicle_id, evaluation)
-            .await?;
-        self.fleet_member_moved(session, &update.vehicle_id, before)
-            .await?;
-        Ok(true)
-    }
-
-    async fn try_apply_notification(
-        &self,
-        session: &mut ClientSession,
-        org_id: &str,
-        delivered: &NotificationDelivered,
-    ) -> StoreResult<bool> {
-        let Some(view) = NotificationView::in_app(delivered) else {
-            return Ok(true);
-        };
-        // Insert-or-ignore by notification id: a re-delivery under another envelope keeps the first
-        // record, and so its read state.
-        let insert = doc! { "$setOnInsert": {
-            "org_id": org_id,
-            "body": serde_json::to_string(&view)?,
-            "created_at": ts(&view.created_at),
-            "read_at": Bson::Null,
-        } };
-        self.upsert_in(session, NOTIFICATIONS, &view.id, insert)
-            .await?;
-        Ok(true)
-    }
-
     /// Stats of the given vehicles, by vehicle id.
     async fn stats(&self, vehicle_ids: Vec<String>) -> StoreResult<HashMap<String, VehicleStats>> {
         if vehicle_ids.is_empty() {
@@ -694,6 +521,11 @@ struct StatsDoc {
 /// A document's JSON `body`, decoded.
 fn decode_body<T: DeserializeOwned>(d: &Document) -> StoreResult<T> {
     Ok(serde_json::from_str(&required_text(d, "body")?)?)
+}
+
+/// The documents' JSON bodies, decoded.
+fn decode_bodies<T: DeserializeOwned>(docs: &[Document]) -> StoreResult<Vec<T>> {
+    docs.iter().map(decode_body).collect()
 }
 
 /// (due soon, overdue) of a `maintenance` document.
@@ -869,9 +701,21 @@ impl EdgeStore for MongoEdgeStore {
         envelope_id: &str,
         vehicle: &Vehicle,
     ) -> StoreResult<bool> {
-        let body = serde_json::to_string(vehicle)?;
-        apply_once!(self, envelope_id, |session| self
-            .try_apply_vehicle_registered(session, vehicle, &body))
+        apply_once!(self, envelope_id, |session| async {
+            let v = vehicle;
+            let body = serde_json::to_string(v)?;
+            let (_, before) = self.fleet_member(session, &v.id).await?;
+            let value_before = self.counted_value(session, &v.id).await?;
+            // As in SQLite: a re-registration replaces the body but never moves the vehicle to another org.
+            let update = doc! {
+                "$set": { "body": body, "status": v.status.as_str() },
+                "$setOnInsert": { "org_id": &v.org_id },
+            };
+            self.upsert_in(session, VEHICLES, &v.id, update).await?;
+            self.value_moved(session, &v.id, value_before).await?;
+            self.fleet_member_moved(session, &v.id, before).await?;
+            Ok(true)
+        })
     }
 
     async fn apply_vehicle_event(
@@ -880,13 +724,38 @@ impl EdgeStore for MongoEdgeStore {
         event: &VehicleEvent,
         traceparent: Option<&str>,
     ) -> StoreResult<bool> {
-        let body = serde_json::to_string(event)?;
-        apply_once!(self, envelope_id, |session| self.try_apply_vehicle_event(
-            session,
-            event,
-            &body,
-            traceparent
-        ))
+        apply_once!(self, envelope_id, |session| async {
+            let e = event;
+            let at = ts(&e.occurred_at);
+            let mut record = timeline_record(e, &serde_json::to_string(e)?);
+            record.insert("traceparent", traceparent);
+            let insert = doc! { "$setOnInsert": record };
+            let inserted = self.upsert_in(session, TIMELINE, &e.id, insert).await?;
+            if inserted.upserted_id.is_none() {
+                // The same timeline event under another envelope id (a re-publish): no second effect.
+                return Ok(false);
+            }
+            let counted =
+                doc! { "$inc": { "event_count": 1_i64 }, "$max": { "last_event_at": &at } };
+            self.upsert_in(session, VEHICLE_STATS, &e.vehicle_id, counted)
+                .await?;
+            if let Some(odometer) = e.odometer {
+                // The latest reading by occurredAt wins, whatever order the events arrive in.
+                (self.db.collection(VEHICLE_STATS))
+                    .update_one(
+                        doc! {
+                            "_id": &e.vehicle_id,
+                            "$or": [ { "odometer_at": Bson::Null }, { "odometer_at": { "$lte": &at } } ],
+                        },
+                        doc! { "$set": { "odometer": odometer as i64, "odometer_at": &at } },
+                    )
+                    .session(&mut *session)
+                    .await?;
+            }
+            self.apply_changes(session, &changes(Fact::EventRecorded(e)))
+                .await?;
+            Ok(true)
+        })
     }
 
     async fn vehicles(
@@ -929,7 +798,7 @@ impl EdgeStore for MongoEdgeStore {
     ) -> StoreResult<Vec<VehicleEvent>> {
         let query = timeline_filter(org_id, vehicle_id, filter, after);
         let page = self.page(TIMELINE, query, newest_first(), limit).await?;
-        page.iter().map(decode_body).collect()
+        decode_bodies(&page)
     }
 
     /// The stored JSON as it is: a corrected or voided record's body carries its marks.
@@ -964,9 +833,43 @@ impl EdgeStore for MongoEdgeStore {
         org_id: &OrgId,
         update: &MaintenanceScheduleUpdated,
     ) -> StoreResult<bool> {
-        let body = serde_json::to_string(update)?;
-        apply_once!(self, envelope_id, |session| self
-            .try_apply_maintenance(session, org_id, update, &body))
+        apply_once!(self, envelope_id, |session| async {
+            let evaluated_at = ts(&update.evaluated_at);
+            // Read before writing: an upsert filtered on the evaluation time would hit the existing `_id` when
+            // a newer evaluation is stored, and a duplicate key aborts the transaction. A concurrent writer
+            // makes this transaction meet a write conflict, which is retried.
+            let stored = self
+                .find_in(
+                    session,
+                    MAINTENANCE,
+                    &update.vehicle_id,
+                    doc! { "evaluated_at": 1 },
+                )
+                .await?;
+            if let Some(stored) = stored
+                && text(&stored, "evaluated_at")?.is_some_and(|newer| newer > evaluated_at)
+            {
+                // Evaluations may arrive out of order: the newest one wins, an older one is only claimed.
+                return Ok(true);
+            }
+            let (due_soon, overdue) = attention_counts(&update.items);
+            let (_, before) = self.fleet_member(session, &update.vehicle_id).await?;
+            let evaluation = doc! {
+                "$set": {
+                    "body": serde_json::to_string(update)?,
+                    "due_soon": due_soon,
+                    "overdue": overdue,
+                    "evaluated_at": &evaluated_at,
+                },
+                // As in SQLite: a later evaluation never moves the view to another org.
+                "$setOnInsert": { "org_id": org_id },
+            };
+            self.upsert_in(session, MAINTENANCE, &update.vehicle_id, evaluation)
+                .await?;
+            self.fleet_member_moved(session, &update.vehicle_id, before)
+                .await?;
+            Ok(true)
+        })
     }
 
     async fn maintenance(
@@ -974,7 +877,8 @@ impl EdgeStore for MongoEdgeStore {
         org_id: &OrgId,
         vehicle_id: &VehicleId,
     ) -> StoreResult<Option<MaintenanceView>> {
-        let update = (self.body(MAINTENANCE, doc! { "org_id": org_id, "_id": vehicle_id })).await?;
+        let in_org = doc! { "org_id": org_id, "_id": vehicle_id };
+        let update = self.body(MAINTENANCE, in_org).await?;
         Ok(update.map(MaintenanceView::of))
     }
 
@@ -984,8 +888,22 @@ impl EdgeStore for MongoEdgeStore {
         org_id: &OrgId,
         delivered: &NotificationDelivered,
     ) -> StoreResult<bool> {
-        apply_once!(self, envelope_id, |session| self
-            .try_apply_notification(session, org_id, delivered))
+        apply_once!(self, envelope_id, |session| async {
+            let Some(view) = NotificationView::in_app(delivered) else {
+                return Ok(true);
+            };
+            // Insert-or-ignore by notification id: a re-delivery under another envelope keeps the first
+            // record, and so its read state.
+            let insert = doc! { "$setOnInsert": {
+                "org_id": org_id,
+                "body": serde_json::to_string(&view)?,
+                "created_at": ts(&view.created_at),
+                "read_at": Bson::Null,
+            } };
+            self.upsert_in(session, NOTIFICATIONS, &view.id, insert)
+                .await?;
+            Ok(true)
+        })
     }
 
     async fn notifications(
@@ -1190,9 +1108,51 @@ impl EdgeStore for MongoEdgeStore {
         org_id: &OrgId,
         update: &ValuationUpdated,
     ) -> StoreResult<bool> {
-        let body = serde_json::to_string(&update.valuation)?;
-        apply_once!(self, envelope_id, |session| self
-            .try_apply_valuation(session, org_id, update, &body))
+        apply_once!(self, envelope_id, |session| async {
+            let v = &update.valuation;
+            let body = serde_json::to_string(v)?;
+            let computed_at = ts(&update.computed_at);
+            let as_of = v.as_of.to_string();
+            let (collection, key) = if v.kind == ValuationPointKind::Current {
+                (CURRENT_VALUATIONS, update.vehicle_id.clone())
+            } else {
+                (VALUATIONS, format!("{}/{as_of}", update.vehicle_id))
+            };
+            // Read before writing (see `apply_maintenance`): an older computation is only claimed.
+            let computed = doc! { "as_of": 1, "computed_at": 1 };
+            let stored = self.find_in(session, collection, &key, computed).await?;
+            if let Some(stored) = stored {
+                let stored_key = (
+                    text(&stored, "as_of")?.unwrap_or_default(),
+                    text(&stored, "computed_at")?.unwrap_or_default(),
+                );
+                if stored_key > (as_of.clone(), computed_at.clone()) {
+                    return Ok(true);
+                }
+            }
+            let before = if collection == CURRENT_VALUATIONS {
+                self.counted_value(session, &update.vehicle_id).await?
+            } else {
+                None
+            };
+            let point = doc! {
+                "$set": {
+                    "vehicle_id": &update.vehicle_id,
+                    "as_of": &as_of,
+                    "amount": v.amount_cents as i64,
+                    "currency": &v.currency,
+                    "body": body,
+                    "computed_at": &computed_at,
+                },
+                "$setOnInsert": { "org_id": org_id },
+            };
+            self.upsert_in(session, collection, &key, point).await?;
+            if collection == CURRENT_VALUATIONS {
+                self.value_moved(session, &update.vehicle_id, before)
+                    .await?;
+            }
+            Ok(true)
+        })
     }
 
     async fn valuations(
@@ -1208,7 +1168,7 @@ impl EdgeStore for MongoEdgeStore {
         let page = self
             .page(VALUATIONS, filter, doc! { "as_of": -1 }, limit)
             .await?;
-        page.iter().map(decode_body).collect()
+        decode_bodies(&page)
     }
 
     async fn current_valuation(
@@ -1216,11 +1176,8 @@ impl EdgeStore for MongoEdgeStore {
         org_id: &OrgId,
         vehicle_id: &VehicleId,
     ) -> StoreResult<Option<Valuation>> {
-        self.body(
-            CURRENT_VALUATIONS,
-            doc! { "org_id": org_id, "_id": vehicle_id },
-        )
-        .await
+        let in_org = doc! { "org_id": org_id, "_id": vehicle_id };
+        self.body(CURRENT_VALUATIONS, in_org).await
     }
 
     async fn fuel_vehicles(&self, org_id: &OrgId) -> StoreResult<Vec<VehicleId>> {
@@ -1265,42 +1222,6 @@ impl EdgeStore for MongoEdgeStore {
 const RETIRED: [&str; 2] = ["sold", "archived"];
 
 impl MongoEdgeStore {
-    async fn try_apply_event_revision(
-        &self,
-        session: &mut ClientSession,
-        r: &crate::corrections::TimelineRevision,
-    ) -> StoreResult<bool> {
-        let e = &r.event;
-        let held_fields = doc! { "revision": 1, "org_id": 1, "voided": 1, "body": 1 };
-        let held = self.find_in(session, TIMELINE, &e.id, held_fields).await?;
-        let newer = match &held {
-            None => true,
-            Some(d) => {
-                required_text(d, "org_id")? == e.org_id.as_str()
-                    && int(d, "revision")?.unwrap_or(1) < i64::from(r.revision)
-            }
-        };
-        if newer {
-            // What the record counted in the cost aggregates before (nothing when voided or absent).
-            let before: Option<VehicleEvent> = held
-                .filter(|d| !matches!(d.get("voided"), Some(Bson::Boolean(true))))
-                .map(|d| decode_body(&d))
-                .transpose()?;
-            let found = changes(Fact::EventRevised {
-                before: before.as_ref(),
-                after: (!r.voided).then_some(e),
-            });
-            self.apply_changes(session, &found).await?;
-            let mut revised = timeline_record(e, &r.json);
-            revised.insert("revision", i64::from(r.revision));
-            revised.insert("voided", r.voided);
-            self.upsert_in(session, TIMELINE, &e.id, doc! { "$set": revised })
-                .await?;
-        }
-        self.recount(session, &e.vehicle_id).await?;
-        Ok(true)
-    }
-
     /// Recomputes a vehicle's event count, last event and odometer over its records that are not voided.
     async fn recount(&self, session: &mut ClientSession, vehicle_id: &str) -> StoreResult<()> {
         let mut cursor = self
@@ -1346,8 +1267,38 @@ impl crate::corrections::RevisionProjection for MongoEdgeStore {
         envelope_id: &str,
         revision: &crate::corrections::TimelineRevision,
     ) -> StoreResult<bool> {
-        apply_once!(self, envelope_id, |session| self
-            .try_apply_event_revision(session, revision))
+        apply_once!(self, envelope_id, |session| async {
+            let r = revision;
+            let e = &r.event;
+            let held_fields = doc! { "revision": 1, "org_id": 1, "voided": 1, "body": 1 };
+            let held = self.find_in(session, TIMELINE, &e.id, held_fields).await?;
+            let newer = match &held {
+                None => true,
+                Some(d) => {
+                    required_text(d, "org_id")? == e.org_id.as_str()
+                        && int(d, "revision")?.unwrap_or(1) < i64::from(r.revision)
+                }
+            };
+            if newer {
+                // What the record counted in the cost aggregates before (nothing when voided or absent).
+                let before: Option<VehicleEvent> = held
+                    .filter(|d| !matches!(d.get("voided"), Some(Bson::Boolean(true))))
+                    .map(|d| decode_body(&d))
+                    .transpose()?;
+                let found = changes(Fact::EventRevised {
+                    before: before.as_ref(),
+                    after: (!r.voided).then_some(e),
+                });
+                self.apply_changes(session, &found).await?;
+                let mut revised = timeline_record(e, &r.json);
+                revised.insert("revision", i64::from(r.revision));
+                revised.insert("voided", r.voided);
+                self.upsert_in(session, TIMELINE, &e.id, doc! { "$set": revised })
+                    .await?;
+            }
+            self.recount(session, &e.vehicle_id).await?;
+            Ok(true)
+        })
     }
 }
 
