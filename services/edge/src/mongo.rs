@@ -186,22 +186,28 @@ impl MongoEdgeStore {
         }
         let mut found = Vec::new();
         let costly = doc! { "cost_cents": { "$ne": Bson::Null }, "voided": { "$ne": true } };
-        self.scan(session, TIMELINE, costly, doc! { "body": 1 }, |d| {
-            let event: VehicleEvent = decode_body(&d)?;
-            found.extend(changes(Fact::EventRecorded(&event)));
-            Ok(())
-        })
+        self.scan(
+            session,
+            TIMELINE,
+            costly,
+            doc! { "body": 1 },
+            |d: Document| {
+                let event: VehicleEvent = decode_body(&d)?;
+                found.extend(changes(Fact::EventRecorded(&event)));
+                Ok(())
+            },
+        )
         .await?;
         let mut attention: HashMap<String, (i64, i64)> = HashMap::new();
         let counts = doc! { "due_soon": 1, "overdue": 1 };
-        self.scan(session, MAINTENANCE, doc! {}, counts, |d| {
-            attention.insert(required_text(&d, "_id")?, attention_of(&d)?);
+        self.scan(session, MAINTENANCE, doc! {}, counts, |a: AttentionDoc| {
+            attention.insert(a.vehicle_id, (a.due_soon, a.overdue));
             Ok(())
         })
         .await?;
         let mut retired: std::collections::HashSet<String> = std::collections::HashSet::new();
         let membership = doc! { "org_id": 1, "status": 1 };
-        self.scan(session, VEHICLES, doc! {}, membership, |d| {
+        self.scan(session, VEHICLES, doc! {}, membership, |d: Document| {
             let id = required_text(&d, "_id")?;
             if !is_active(&d) {
                 retired.insert(id);
@@ -216,32 +222,38 @@ impl MongoEdgeStore {
         })
         .await?;
         let values = doc! { "org_id": 1, "currency": 1, "amount": 1 };
-        self.scan(session, CURRENT_VALUATIONS, doc! {}, values, |d| {
-            if !retired.contains(&required_text(&d, "_id")?) {
-                let (org_id, value) = current_value_of(&d)?;
-                found.extend(changes(Fact::CurrentValue {
-                    org_id: &org_id,
-                    before: None,
-                    after: Some(&value),
-                }));
-            }
-            Ok(())
-        })
+        self.scan(
+            session,
+            CURRENT_VALUATIONS,
+            doc! {},
+            values,
+            |d: Document| {
+                if !retired.contains(&required_text(&d, "_id")?) {
+                    let (org_id, value) = current_value_of(&d)?;
+                    found.extend(changes(Fact::CurrentValue {
+                        org_id: &org_id,
+                        before: None,
+                        after: Some(&value),
+                    }));
+                }
+                Ok(())
+            },
+        )
         .await?;
         self.apply_changes(session, &found).await
     }
 
     /// Calls `visit` with each document of `collection` matching `filter` (fields of `projection`), read
     /// inside the caller's transaction.
-    async fn scan(
+    async fn scan<T: DeserializeOwned + Send + Sync>(
         &self,
         session: &mut ClientSession,
         collection: &str,
         filter: Document,
         projection: Document,
-        mut visit: impl FnMut(Document) -> StoreResult<()>,
+        mut visit: impl FnMut(T) -> StoreResult<()>,
     ) -> StoreResult<()> {
-        let mut cursor = (self.db.collection(collection))
+        let mut cursor = (self.db.collection(collection).clone_with_type::<T>())
             .find(filter)
             .projection(projection)
             .session(&mut *session)
@@ -410,10 +422,10 @@ impl MongoEdgeStore {
         let active = vehicle.as_ref().is_some_and(is_active);
         let org = vehicle.map(|d| required_text(&d, "org_id")).transpose()?;
         let counts = doc! { "due_soon": 1, "overdue": 1 };
-        let maintenance = self
+        let maintenance: Option<AttentionDoc> = self
             .find_in(session, MAINTENANCE, vehicle_id, counts)
             .await?;
-        let attention = maintenance.map(|d| attention_of(&d)).transpose()?;
+        let attention = maintenance.map(|a| (a.due_soon, a.overdue));
         Ok((org, FleetMember::of(active, attention)))
     }
 
@@ -528,12 +540,36 @@ fn decode_bodies<T: DeserializeOwned>(docs: &[Document]) -> StoreResult<Vec<T>> 
     docs.iter().map(decode_body).collect()
 }
 
-/// (due soon, overdue) of a `maintenance` document.
-fn attention_of(d: &Document) -> StoreResult<(i64, i64)> {
-    Ok((
-        int(d, "due_soon")?.unwrap_or(0),
-        int(d, "overdue")?.unwrap_or(0),
-    ))
+/// The attention counts of a `maintenance` document: what the fleet totals add up.
+#[derive(Debug, serde::Deserialize)]
+struct AttentionDoc {
+    #[serde(rename = "_id")]
+    vehicle_id: String,
+    #[serde(default)]
+    due_soon: i64,
+    #[serde(default)]
+    overdue: i64,
+}
+
+/// An organisation's `fleet_counts` document.
+#[derive(Debug, Default, serde::Deserialize)]
+struct FleetCountsDoc {
+    #[serde(default)]
+    vehicles: i64,
+    #[serde(default)]
+    due_soon: i64,
+    #[serde(default)]
+    overdue: i64,
+}
+
+/// A `fleet_values` document: an organisation's current values in one currency.
+#[derive(Debug, serde::Deserialize)]
+struct FleetValueDoc {
+    currency: String,
+    #[serde(default)]
+    total_cents: i64,
+    #[serde(default)]
+    vehicles: i64,
 }
 
 /// The organisation and the counted value of a `current_valuations` document.
@@ -1031,19 +1067,15 @@ impl EdgeStore for MongoEdgeStore {
     }
 
     async fn fleet_counts(&self, org_id: &OrgId) -> StoreResult<FleetCounts> {
-        let found = self
-            .db
-            .collection(FLEET_COUNTS)
+        let found: Option<FleetCountsDoc> = (self.db.collection(FLEET_COUNTS).clone_with_type())
             .find_one(doc! { "_id": org_id })
             .await?;
-        let Some(d) = found else {
-            return Ok(FleetCounts::default());
-        };
-        let count = |field| -> StoreResult<u64> { Ok(int(&d, field)?.unwrap_or(0).max(0) as u64) };
+        let d = found.unwrap_or_default();
+        let count = |n: i64| n.max(0) as u64;
         Ok(FleetCounts {
-            vehicles: count("vehicles")?,
-            due_soon: count("due_soon")?,
-            overdue: count("overdue")?,
+            vehicles: count(d.vehicles),
+            due_soon: count(d.due_soon),
+            overdue: count(d.overdue),
         })
     }
 
@@ -1067,25 +1099,16 @@ impl EdgeStore for MongoEdgeStore {
             return Ok(Vec::new());
         }
         let ids: Vec<&str> = vehicles.iter().map(|v| v.vehicle.id.as_str()).collect();
-        let cursor = self
-            .db
-            .collection(MAINTENANCE)
+        let evaluated: Vec<AttentionDoc> = (self.db.collection(MAINTENANCE).clone_with_type())
             .find(doc! { "org_id": org_id, "_id": { "$in": ids } })
             .projection(doc! { "due_soon": 1, "overdue": 1 })
-            .await?;
-        let counts = collect(cursor)
             .await?
-            .iter()
-            .map(|d| {
-                let count = |field| -> StoreResult<u32> {
-                    Ok(u32::try_from(int(d, field)?.unwrap_or(0)).unwrap_or(0))
-                };
-                Ok((
-                    required_text(d, "_id")?,
-                    (count("due_soon")?, count("overdue")?),
-                ))
-            })
-            .collect::<StoreResult<HashMap<String, (u32, u32)>>>()?;
+            .try_collect()
+            .await?;
+        let count = |n: i64| u32::try_from(n).unwrap_or(0);
+        let counts: HashMap<String, (u32, u32)> = (evaluated.into_iter())
+            .map(|a| (a.vehicle_id, (count(a.due_soon), count(a.overdue))))
+            .collect();
         Ok(vehicles
             .into_iter()
             .map(|vehicle| {
@@ -1198,23 +1221,20 @@ impl EdgeStore for MongoEdgeStore {
     }
 
     async fn fleet_value(&self, org_id: &OrgId) -> StoreResult<Vec<FleetValue>> {
-        let cursor = self
-            .db
-            .collection(FLEET_VALUES)
+        let values: Vec<FleetValueDoc> = (self.db.collection(FLEET_VALUES).clone_with_type())
             .find(doc! { "org_id": org_id, "vehicles": { "$gt": 0_i64 } })
             .sort(doc! { "org_id": 1, "currency": 1 })
-            .await?;
-        collect(cursor)
             .await?
-            .iter()
-            .map(|d| {
-                Ok(FleetValue {
-                    currency: required_text(d, "currency")?,
-                    total_cents: int(d, "total_cents")?.unwrap_or(0).max(0) as u64,
-                    vehicles: int(d, "vehicles")?.unwrap_or(0).max(0) as u64,
-                })
+            .try_collect()
+            .await?;
+        Ok(values
+            .into_iter()
+            .map(|v| FleetValue {
+                currency: v.currency,
+                total_cents: v.total_cents.max(0) as u64,
+                vehicles: v.vehicles.max(0) as u64,
             })
-            .collect()
+            .collect())
     }
 }
 
