@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
+use vwc_contracts::maintenance::{MaintenanceItemView, MaintenanceStatus};
 use vwc_contracts::{EventKind, VehicleEvent};
 
 use crate::store::CostBucket;
@@ -76,6 +77,20 @@ impl FleetMember {
             overdue,
         }
     }
+}
+
+/// (due soon, overdue) among the enabled items of a maintenance evaluation: what the fleet counts.
+pub fn attention_counts(items: &[MaintenanceItemView]) -> (i64, i64) {
+    let count = |status: MaintenanceStatus| {
+        items
+            .iter()
+            .filter(|i| i.enabled && i.status == status)
+            .count() as i64
+    };
+    (
+        count(MaintenanceStatus::DueSoon),
+        count(MaintenanceStatus::Overdue),
+    )
 }
 
 /// A vehicle's current value as the fleet value sums it.

@@ -10,23 +10,42 @@ use bson::{Bson, Document, doc};
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use mongodb::ClientSession;
-use vwc_contracts::maintenance::{
-    Channel, MaintenanceItemView, MaintenanceScheduleUpdated, MaintenanceStatus,
-    NotificationDelivered,
-};
+use mongodb::results::UpdateResult;
+use serde::de::DeserializeOwned;
+use vwc_contracts::maintenance::{MaintenanceScheduleUpdated, NotificationDelivered};
 use vwc_contracts::valuation::{Valuation, ValuationPointKind, ValuationUpdated};
 use vwc_contracts::{EventKind, OrgId, Vehicle, VehicleEvent, VehicleId};
 use vwc_store::mongo::{MongoDb, collect, int, parse_ts, required_text, text};
 use vwc_store::{Plumbed, StoreResult, ts};
 
 use crate::CONSUMER;
-use crate::aggregates::{Change, CurrentValue, Fact, FleetMember, MonthRange, changes};
+use crate::aggregates::{
+    Change, CurrentValue, Fact, FleetMember, MonthRange, attention_counts, changes,
+};
 use crate::read_model::VehicleTotalsPage;
 use crate::store::{
-    CostBucket, CostKey, CostScope, CostTotal, EdgeStore, EventFilter, FleetCounts, FleetRow,
-    FleetValue, MaintenanceView, NotificationView, OdometerView, TimelinePosition, VehicleView,
+    CostBucket, CostKey, CostRow, CostScope, CostTotal, EdgeStore, EventFilter, FleetCounts,
+    FleetRow, FleetValue, MaintenanceView, NotificationView, TimelinePosition,
+    VehicleStats, VehicleView, valuations_before,
 };
 use crate::timeline_page::{self, TimelinePage, TimelinePageBuilder};
+
+/// Runs `$effect` (a future over `$session`) in a transaction once per envelope: the envelope id is
+/// claimed in the inbox first, and a duplicate delivery answers `false` without running it.
+macro_rules! apply_once {
+    ($store:expr, $envelope_id:expr, |$session:ident| $effect:expr) => {
+        Ok(vwc_store::mongo_transaction!($store.db, |$session| async {
+            if !$store
+                .db
+                .claim_inbox($session, CONSUMER, $envelope_id)
+                .await?
+            {
+                return Ok(false);
+            }
+            $effect.await
+        }))
+    };
+}
 
 const VEHICLES: &str = "vehicles";
 /// `{_id: vehicle_id, event_count, last_event_at, odometer, odometer_at}`; kept apart from `vehicles`
@@ -167,87 +186,169 @@ impl MongoEdgeStore {
             return Ok(());
         }
         let mut found = Vec::new();
-        {
-            let mut cursor = self
-                .db
-                .collection(TIMELINE)
-                .find(doc! { "cost_cents": { "$ne": Bson::Null }, "voided": { "$ne": true } })
-                .projection(doc! { "body": 1 })
-                .session(&mut *session)
-                .await?;
-            while let Some(d) = cursor.next(&mut *session).await {
-                let event: VehicleEvent = serde_json::from_str(&required_text(&d?, "body")?)?;
+        let costly = doc! { "cost_cents": { "$ne": Bson::Null }, "voided": { "$ne": true } };
+        self.scan(
+            session,
+            TIMELINE,
+            costly,
+            doc! { "body": 1 },
+            |d: Document| {
+                let event: VehicleEvent = decode_body(&d)?;
                 found.extend(changes(Fact::EventRecorded(&event)));
-            }
-        }
+                Ok(())
+            },
+        )
+        .await?;
         let mut attention: HashMap<String, (i64, i64)> = HashMap::new();
+        let counts = doc! { "due_soon": 1, "overdue": 1 };
+        self.scan(session, MAINTENANCE, doc! {}, counts, |a: AttentionDoc| {
+            attention.insert(a.vehicle_id, (a.due_soon, a.overdue));
+            Ok(())
+        })
+        .await?;
         let mut retired: std::collections::HashSet<String> = std::collections::HashSet::new();
-        {
-            let mut cursor = self
-                .db
-                .collection(MAINTENANCE)
-                .find(doc! {})
-                .projection(doc! { "due_soon": 1, "overdue": 1 })
-                .session(&mut *session)
-                .await?;
-            while let Some(d) = cursor.next(&mut *session).await {
-                let d = d?;
-                attention.insert(
-                    required_text(&d, "_id")?,
-                    (
-                        int(&d, "due_soon")?.unwrap_or(0),
-                        int(&d, "overdue")?.unwrap_or(0),
-                    ),
-                );
+        let membership = doc! { "org_id": 1, "status": 1 };
+        self.scan(session, VEHICLES, doc! {}, membership, |d: Document| {
+            let id = required_text(&d, "_id")?;
+            if !is_active(&d) {
+                retired.insert(id);
+                return Ok(());
             }
-        }
-        {
-            let mut cursor = self
-                .db
-                .collection(VEHICLES)
-                .find(doc! {})
-                .projection(doc! { "org_id": 1, "status": 1 })
-                .session(&mut *session)
-                .await?;
-            while let Some(d) = cursor.next(&mut *session).await {
-                let d = d?;
-                let id = required_text(&d, "_id")?;
-                if !is_active(&d) {
-                    retired.insert(id);
-                    continue;
+            found.extend(changes(Fact::FleetMember {
+                org_id: &required_text(&d, "org_id")?,
+                before: FleetMember::default(),
+                after: FleetMember::of(true, attention.get(&id).copied()),
+            }));
+            Ok(())
+        })
+        .await?;
+        let values = doc! { "org_id": 1, "currency": 1, "amount": 1 };
+        self.scan(
+            session,
+            CURRENT_VALUATIONS,
+            doc! {},
+            values,
+            |d: Document| {
+                if !retired.contains(&required_text(&d, "_id")?) {
+                    let (org_id, value) = current_value_of(&d)?;
+                    found.extend(changes(Fact::CurrentValue {
+                        org_id: &org_id,
+                        before: None,
+                        after: Some(&value),
+                    }));
                 }
-                found.extend(changes(Fact::FleetMember {
-                    org_id: &required_text(&d, "org_id")?,
-                    before: FleetMember::default(),
-                    after: FleetMember::of(true, attention.get(&id).copied()),
-                }));
-            }
-        }
-        {
-            let mut cursor = self
-                .db
-                .collection(CURRENT_VALUATIONS)
-                .find(doc! {})
-                .projection(doc! { "org_id": 1, "currency": 1, "amount": 1 })
-                .session(&mut *session)
-                .await?;
-            while let Some(d) = cursor.next(&mut *session).await {
-                let d = d?;
-                if retired.contains(&required_text(&d, "_id")?) {
-                    continue;
-                }
-                let value = CurrentValue {
-                    currency: required_text(&d, "currency")?,
-                    cents: int(&d, "amount")?.unwrap_or(0),
-                };
-                found.extend(changes(Fact::CurrentValue {
-                    org_id: &required_text(&d, "org_id")?,
-                    before: None,
-                    after: Some(&value),
-                }));
-            }
-        }
+                Ok(())
+            },
+        )
+        .await?;
         self.apply_changes(session, &found).await
+    }
+
+    /// Calls `visit` with each document of `collection` matching `filter` (fields of `projection`), read
+    /// inside the caller's transaction.
+    async fn scan<T: DeserializeOwned + Send + Sync>(
+        &self,
+        session: &mut ClientSession,
+        collection: &str,
+        filter: Document,
+        projection: Document,
+        mut visit: impl FnMut(T) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        let mut cursor = (self.db.collection(collection).clone_with_type::<T>())
+            .find(filter)
+            .projection(projection)
+            .session(&mut *session)
+            .await?;
+        while let Some(d) = cursor.next(&mut *session).await.transpose()? {
+            visit(d)?;
+        }
+        Ok(())
+    }
+
+    /// The fields `projection` names of document `id` of `collection` (as a `T`), read inside the
+    /// caller's transaction.
+    async fn find_in<T: DeserializeOwned + Send + Sync>(
+        &self,
+        session: &mut ClientSession,
+        collection: &str,
+        id: &str,
+        projection: Document,
+    ) -> StoreResult<Option<T>> {
+        let typed = self.db.collection(collection).clone_with_type::<T>();
+        Ok(typed
+            .find_one(doc! { "_id": id })
+            .projection(projection)
+            .session(&mut *session)
+            .await?)
+    }
+
+    /// Up to `limit` documents of `collection` matching `filter`, in `sort` order.
+    async fn page(
+        &self,
+        collection: &str,
+        filter: Document,
+        sort: Document,
+        limit: usize,
+    ) -> StoreResult<Vec<Document>> {
+        let Some(limit) = page_limit(limit) else {
+            return Ok(Vec::new());
+        };
+        let cursor = (self.db.collection(collection))
+            .find(filter)
+            .sort(sort)
+            .limit(limit)
+            .await?;
+        collect(cursor).await
+    }
+
+    /// The JSON `body` of the document of `collection` matching `filter`, decoded.
+    async fn body<T: DeserializeOwned>(
+        &self,
+        collection: &str,
+        filter: Document,
+    ) -> StoreResult<Option<T>> {
+        let found = (self.db.collection(collection))
+            .find_one(filter)
+            .projection(doc! { "body": 1 })
+            .await?;
+        found.map(|d| decode_body(&d)).transpose()
+    }
+
+    /// Updates document `id` of `collection`, inserting it when there is none, inside the caller's
+    /// transaction.
+    async fn upsert_in(
+        &self,
+        session: &mut ClientSession,
+        collection: &str,
+        id: &str,
+        update: Document,
+    ) -> StoreResult<UpdateResult> {
+        Ok((self.db.collection(collection))
+            .update_one(doc! { "_id": id }, update)
+            .upsert(true)
+            .session(&mut *session)
+            .await?)
+    }
+
+    /// Adds `update` (an `$inc`, and the fields of a new document) to aggregate document `key` of
+    /// `collection`; a change that `lowered` its count field (events or vehicles) removes the document
+    /// once that count reaches zero.
+    async fn add_up(
+        &self,
+        session: &mut ClientSession,
+        collection: &str,
+        key: &str,
+        update: Document,
+        lowered: Option<&str>,
+    ) -> StoreResult<()> {
+        self.upsert_in(session, collection, key, update).await?;
+        if let Some(count) = lowered {
+            (self.db.collection(collection))
+                .delete_one(doc! { "_id": key, count: { "$lte": 0_i64 } })
+                .session(&mut *session)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Adds the changes up in the aggregate collections (inside the caller's transaction).
@@ -280,58 +381,28 @@ impl MongoEdgeStore {
                             "currency": &c.currency },
                         ),
                     ] {
-                        self.db
-                            .collection(collection)
-                            .update_one(
-                                doc! { "_id": &key },
-                                doc! { "$inc": inc.clone(), "$setOnInsert": on_insert },
-                            )
-                            .upsert(true)
-                            .session(&mut *session)
+                        let update = doc! { "$inc": inc.clone(), "$setOnInsert": on_insert };
+                        let lowered = (c.events < 0).then_some("events");
+                        self.add_up(session, collection, &key, update, lowered)
                             .await?;
-                        if c.events < 0 {
-                            self.db
-                                .collection(collection)
-                                .delete_one(doc! { "_id": &key, "events": { "$lte": 0_i64 } })
-                                .session(&mut *session)
-                                .await?;
-                        }
                     }
                 }
                 Change::Fleet(f) => {
-                    self.db
-                        .collection(FLEET_COUNTS)
-                        .update_one(
-                            doc! { "_id": &f.org_id },
-                            doc! { "$inc": {
-                                "vehicles": f.vehicles, "due_soon": f.due_soon, "overdue": f.overdue,
-                            } },
-                        )
-                        .upsert(true)
-                        .session(&mut *session)
+                    let update = doc! { "$inc": {
+                        "vehicles": f.vehicles, "due_soon": f.due_soon, "overdue": f.overdue,
+                    } };
+                    self.add_up(session, FLEET_COUNTS, &f.org_id, update, None)
                         .await?;
                 }
                 Change::Value(v) => {
                     let key = format!("{}|{}", v.org_id, v.currency);
-                    self.db
-                        .collection(FLEET_VALUES)
-                        .update_one(
-                            doc! { "_id": &key },
-                            doc! {
-                                "$inc": { "total_cents": v.cents, "vehicles": v.vehicles },
-                                "$setOnInsert": { "org_id": &v.org_id, "currency": &v.currency },
-                            },
-                        )
-                        .upsert(true)
-                        .session(&mut *session)
+                    let update = doc! {
+                        "$inc": { "total_cents": v.cents, "vehicles": v.vehicles },
+                        "$setOnInsert": { "org_id": &v.org_id, "currency": &v.currency },
+                    };
+                    let lowered = (v.vehicles < 0).then_some("vehicles");
+                    self.add_up(session, FLEET_VALUES, &key, update, lowered)
                         .await?;
-                    if v.vehicles < 0 {
-                        self.db
-                            .collection(FLEET_VALUES)
-                            .delete_one(doc! { "_id": &key, "vehicles": { "$lte": 0_i64 } })
-                            .session(&mut *session)
-                            .await?;
-                    }
                 }
             }
         }
@@ -344,29 +415,19 @@ impl MongoEdgeStore {
         session: &mut ClientSession,
         vehicle_id: &str,
     ) -> StoreResult<(Option<String>, FleetMember)> {
-        let vehicle = (self.db.collection(VEHICLES))
-            .find_one(doc! { "_id": vehicle_id })
-            .projection(doc! { "org_id": 1, "status": 1 })
-            .session(&mut *session)
+        let membership = doc! { "org_id": 1, "status": 1 };
+        let vehicle = self
+            .find_in(session, VEHICLES, vehicle_id, membership)
             .await?;
         // Sold and archived vehicles leave the fleet (docs/corrections.md).
         let active = vehicle.as_ref().is_some_and(is_active);
         let org = vehicle.map(|d| required_text(&d, "org_id")).transpose()?;
-        let maintenance = (self.db.collection(MAINTENANCE))
-            .find_one(doc! { "_id": vehicle_id })
-            .projection(doc! { "due_soon": 1, "overdue": 1 })
-            .session(&mut *session)
+        let counts = doc! { "due_soon": 1, "overdue": 1 };
+        let maintenance: Option<AttentionDoc> = self
+            .find_in(session, MAINTENANCE, vehicle_id, counts)
             .await?;
-        let attention = maintenance
-            .map(|d| -> StoreResult<(i64, i64)> {
-                Ok((
-                    int(&d, "due_soon")?.unwrap_or(0),
-                    int(&d, "overdue")?.unwrap_or(0),
-                ))
-            })
-            .transpose()?;
-        let member = FleetMember::of(active, attention);
-        Ok((org, member))
+        let attention = maintenance.map(|a| (a.due_soon, a.overdue));
+        Ok((org, FleetMember::of(active, attention)))
     }
 
     /// The vehicle's current value as the fleet value counts it, with its organisation: none once the
@@ -376,29 +437,17 @@ impl MongoEdgeStore {
         session: &mut ClientSession,
         vehicle_id: &str,
     ) -> StoreResult<Option<(String, CurrentValue)>> {
-        let vehicle = (self.db.collection(VEHICLES))
-            .find_one(doc! { "_id": vehicle_id })
-            .projection(doc! { "status": 1 })
-            .session(&mut *session)
+        let vehicle = self
+            .find_in(session, VEHICLES, vehicle_id, doc! { "status": 1 })
             .await?;
         if vehicle.as_ref().is_some_and(|d| !is_active(d)) {
             return Ok(None);
         }
-        let Some(d) = (self.db.collection(CURRENT_VALUATIONS))
-            .find_one(doc! { "_id": vehicle_id })
-            .projection(doc! { "org_id": 1, "currency": 1, "amount": 1 })
-            .session(&mut *session)
+        let value = doc! { "org_id": 1, "currency": 1, "amount": 1 };
+        self.find_in(session, CURRENT_VALUATIONS, vehicle_id, value)
             .await?
-        else {
-            return Ok(None);
-        };
-        Ok(Some((
-            required_text(&d, "org_id")?,
-            CurrentValue {
-                currency: required_text(&d, "currency")?,
-                cents: int(&d, "amount")?.unwrap_or(0),
-            },
-        )))
+            .map(|d| current_value_of(&d))
+            .transpose()
     }
 
     /// Moves the fleet value from what `before` counted to what the vehicle counts now.
@@ -443,264 +492,17 @@ impl MongoEdgeStore {
         &self.db
     }
 
-    async fn try_apply_vehicle_registered(
-        &self,
-        session: &mut ClientSession,
-        envelope_id: &str,
-        v: &Vehicle,
-        body: &str,
-    ) -> StoreResult<bool> {
-        if !self.db.claim_inbox(session, CONSUMER, envelope_id).await? {
-            return Ok(false);
-        }
-        let (_, before) = self.fleet_member(session, &v.id).await?;
-        let value_before = self.counted_value(session, &v.id).await?;
-        // As in SQLite: a re-registration replaces the body but never moves the vehicle to another org.
-        self.db
-            .collection(VEHICLES)
-            .update_one(
-                doc! { "_id": &v.id },
-                doc! {
-                    "$set": { "body": body, "status": v.status.as_str() },
-                    "$setOnInsert": { "org_id": &v.org_id },
-                },
-            )
-            .upsert(true)
-            .session(&mut *session)
-            .await?;
-        self.value_moved(session, &v.id, value_before).await?;
-        self.fleet_member_moved(session, &v.id, before).await?;
-        Ok(true)
-    }
-
-    async fn try_apply_vehicle_event(
-        &self,
-        session: &mut ClientSession,
-        envelope_id: &str,
-        e: &VehicleEvent,
-        body: &str,
-        traceparent: Option<&str>,
-    ) -> StoreResult<bool> {
-        if !self.db.claim_inbox(session, CONSUMER, envelope_id).await? {
-            return Ok(false);
-        }
-        let at = ts(&e.occurred_at);
-        let mut record = timeline_record(e, body);
-        record.insert("traceparent", traceparent);
-        let inserted = self
-            .db
-            .collection(TIMELINE)
-            .update_one(doc! { "_id": &e.id }, doc! { "$setOnInsert": record })
-            .upsert(true)
-            .session(&mut *session)
-            .await?;
-        if inserted.upserted_id.is_none() {
-            // The same timeline event under another envelope id (a re-publish): no second effect.
-            return Ok(false);
-        }
-        let stats = self.db.collection(VEHICLE_STATS);
-        stats
-            .update_one(
-                doc! { "_id": &e.vehicle_id },
-                doc! { "$inc": { "event_count": 1_i64 }, "$max": { "last_event_at": &at } },
-            )
-            .upsert(true)
-            .session(&mut *session)
-            .await?;
-        if let Some(odometer) = e.odometer {
-            // The latest reading by occurredAt wins, whatever order the events arrive in.
-            stats
-                .update_one(
-                    doc! {
-                        "_id": &e.vehicle_id,
-                        "$or": [ { "odometer_at": Bson::Null }, { "odometer_at": { "$lte": &at } } ],
-                    },
-                    doc! { "$set": { "odometer": odometer as i64, "odometer_at": &at } },
-                )
-                .session(&mut *session)
-                .await?;
-        }
-        self.apply_changes(session, &changes(Fact::EventRecorded(e)))
-            .await?;
-        Ok(true)
-    }
-
-    async fn try_apply_valuation(
-        &self,
-        session: &mut ClientSession,
-        envelope_id: &str,
-        org_id: &str,
-        update: &ValuationUpdated,
-        body: &str,
-    ) -> StoreResult<bool> {
-        if !self.db.claim_inbox(session, CONSUMER, envelope_id).await? {
-            return Ok(false);
-        }
-        let v = &update.valuation;
-        let computed_at = ts(&update.computed_at);
-        let as_of = v.as_of.to_string();
-        let (collection, key) = if v.kind == ValuationPointKind::Current {
-            (CURRENT_VALUATIONS, update.vehicle_id.clone())
-        } else {
-            (VALUATIONS, format!("{}/{as_of}", update.vehicle_id))
-        };
-        // Read before writing (see `try_apply_maintenance`): an older computation is only claimed.
-        let stored = self
-            .db
-            .collection(collection)
-            .find_one(doc! { "_id": &key })
-            .projection(
-                doc! { "as_of": 1, "computed_at": 1, "org_id": 1, "currency": 1, "amount": 1 },
-            )
-            .session(&mut *session)
-            .await?;
-        if let Some(stored) = stored {
-            let stored_key = (
-                text(&stored, "as_of")?.unwrap_or_default(),
-                text(&stored, "computed_at")?.unwrap_or_default(),
-            );
-            if stored_key > (as_of.clone(), computed_at.clone()) {
-                return Ok(true);
-            }
-        }
-        let before = if collection == CURRENT_VALUATIONS {
-            self.counted_value(session, &update.vehicle_id).await?
-        } else {
-            None
-        };
-        self.db
-            .collection(collection)
-            .update_one(
-                doc! { "_id": &key },
-                doc! {
-                    "$set": {
-                        "vehicle_id": &update.vehicle_id,
-                        "as_of": &as_of,
-                        "amount": v.amount_cents as i64,
-                        "currency": &v.currency,
-                        "body": body,
-                        "computed_at": &computed_at,
-                    },
-                    "$setOnInsert": { "org_id": org_id },
-                },
-            )
-            .upsert(true)
-            .session(&mut *session)
-            .await?;
-        if collection == CURRENT_VALUATIONS {
-            self.value_moved(session, &update.vehicle_id, before)
-                .await?;
-        }
-        Ok(true)
-    }
-
-    async fn try_apply_maintenance(
-        &self,
-        session: &mut ClientSession,
-        envelope_id: &str,
-        org_id: &str,
-        update: &MaintenanceScheduleUpdated,
-        body: &str,
-    ) -> StoreResult<bool> {
-        if !self.db.claim_inbox(session, CONSUMER, envelope_id).await? {
-            return Ok(false);
-        }
-        let evaluated_at = ts(&update.evaluated_at);
-        let maintenance = self.db.collection(MAINTENANCE);
-        // Read before writing: an upsert filtered on the evaluation time would hit the existing `_id` when
-        // a newer evaluation is stored, and a duplicate key aborts the transaction. A concurrent writer
-        // makes this transaction meet a write conflict, which is retried.
-        let stored = maintenance
-            .find_one(doc! { "_id": &update.vehicle_id })
-            .projection(doc! { "evaluated_at": 1 })
-            .session(&mut *session)
-            .await?;
-        if let Some(stored) = stored
-            && text(&stored, "evaluated_at")?.is_some_and(|newer| newer > evaluated_at)
-        {
-            // Evaluations may arrive out of order: the newest one wins, an older one is only claimed.
-            return Ok(true);
-        }
-        let (due_soon, overdue) = attention_counts(&update.items);
-        let (_, before) = self.fleet_member(session, &update.vehicle_id).await?;
-        maintenance
-            .update_one(
-                doc! { "_id": &update.vehicle_id },
-                doc! {
-                    "$set": {
-                        "body": body,
-                        "due_soon": due_soon,
-                        "overdue": overdue,
-                        "evaluated_at": &evaluated_at,
-                    },
-                    // As in SQLite: a later evaluation never moves the view to another org.
-                    "$setOnInsert": { "org_id": org_id },
-                },
-            )
-            .upsert(true)
-            .session(&mut *session)
-            .await?;
-        self.fleet_member_moved(session, &update.vehicle_id, before)
-            .await?;
-        Ok(true)
-    }
-
-    async fn try_apply_notification(
-        &self,
-        session: &mut ClientSession,
-        envelope_id: &str,
-        org_id: &str,
-        delivered: &NotificationDelivered,
-    ) -> StoreResult<bool> {
-        if !self.db.claim_inbox(session, CONSUMER, envelope_id).await? {
-            return Ok(false);
-        }
-        if delivered.channel != Channel::InApp {
-            return Ok(true);
-        }
-        let view = NotificationView {
-            id: delivered.notification_id.clone(),
-            title: delivered.title.clone(),
-            body: delivered.body.clone(),
-            vehicle_id: delivered.vehicle_id.clone(),
-            severity: delivered.severity,
-            created_at: delivered.delivered_at,
-            read_at: None,
-        };
-        // Insert-or-ignore by notification id: a re-delivery under another envelope keeps the first
-        // record, and so its read state.
-        self.db
-            .collection(NOTIFICATIONS)
-            .update_one(
-                doc! { "_id": &view.id },
-                doc! { "$setOnInsert": {
-                    "org_id": org_id,
-                    "body": serde_json::to_string(&view)?,
-                    "created_at": ts(&view.created_at),
-                    "read_at": Bson::Null,
-                } },
-            )
-            .upsert(true)
-            .session(&mut *session)
-            .await?;
-        Ok(true)
-    }
-
     /// Stats of the given vehicles, by vehicle id.
-    async fn stats(&self, vehicle_ids: Vec<String>) -> StoreResult<HashMap<String, Document>> {
+    async fn stats(&self, vehicle_ids: Vec<String>) -> StoreResult<HashMap<String, VehicleStats>> {
         if vehicle_ids.is_empty() {
             return Ok(HashMap::new());
         }
-        let cursor = self
-            .db
-            .collection(VEHICLE_STATS)
+        let found: Vec<StatsDoc> = (self.db.collection(VEHICLE_STATS).clone_with_type())
             .find(doc! { "_id": { "$in": vehicle_ids } })
-            .await?;
-        collect(cursor)
             .await?
-            .into_iter()
-            .map(|d| Ok((required_text(&d, "_id")?, d)))
-            .collect()
+            .try_collect()
+            .await?;
+        Ok(found.into_iter().map(|d| (d.vehicle_id, d.stats)).collect())
     }
 
     async fn views(&self, vehicles: Vec<Document>) -> StoreResult<Vec<VehicleView>> {
@@ -708,44 +510,78 @@ impl MongoEdgeStore {
             .iter()
             .map(|d| required_text(d, "_id"))
             .collect::<StoreResult<Vec<String>>>()?;
-        let stats = self.stats(ids).await?;
+        let mut stats = self.stats(ids).await?;
         vehicles
             .iter()
             .map(|d| {
-                let vehicle: Vehicle = serde_json::from_str(&required_text(d, "body")?)?;
-                vehicle_view(vehicle, stats.get(&required_text(d, "_id")?))
+                let vehicle: Vehicle = decode_body(d)?;
+                let stats = stats.remove(vehicle.id.as_str()).unwrap_or_default();
+                stats.view(vehicle)
             })
             .collect()
     }
 }
 
-fn vehicle_view(vehicle: Vehicle, stats: Option<&Document>) -> StoreResult<VehicleView> {
-    let Some(stats) = stats else {
-        return Ok(VehicleView {
-            vehicle,
-            odometer: None,
-            event_count: 0,
-            last_event_at: None,
-        });
-    };
-    let odometer = match (int(stats, "odometer")?, text(stats, "odometer_at")?) {
-        (Some(value), Some(at)) => Some(OdometerView {
-            value: value as u64,
-            unit: vehicle.odometer_unit,
-            as_of: parse_ts(&at)?,
-            estimated: false,
-        }),
-        _ => None,
-    };
-    Ok(VehicleView {
-        odometer,
-        event_count: int(stats, "event_count")?.unwrap_or(0) as u64,
-        last_event_at: text(stats, "last_event_at")?
-            .as_deref()
-            .map(parse_ts)
-            .transpose()?,
-        vehicle,
-    })
+/// A `vehicle_stats` document: the vehicle's id and its stats.
+#[derive(Debug, serde::Deserialize)]
+struct StatsDoc {
+    #[serde(rename = "_id")]
+    vehicle_id: String,
+    #[serde(flatten)]
+    stats: VehicleStats,
+}
+
+/// A document's JSON `body`, decoded.
+fn decode_body<T: DeserializeOwned>(d: &Document) -> StoreResult<T> {
+    Ok(serde_json::from_str(&required_text(d, "body")?)?)
+}
+
+/// The documents' JSON bodies, decoded.
+fn decode_bodies<T: DeserializeOwned>(docs: &[Document]) -> StoreResult<Vec<T>> {
+    docs.iter().map(decode_body).collect()
+}
+
+/// The attention counts of a `maintenance` document: what the fleet totals add up.
+#[derive(Debug, serde::Deserialize)]
+struct AttentionDoc {
+    #[serde(rename = "_id")]
+    vehicle_id: String,
+    #[serde(default)]
+    due_soon: i64,
+    #[serde(default)]
+    overdue: i64,
+}
+
+/// An organisation's `fleet_counts` document.
+#[derive(Debug, Default, serde::Deserialize)]
+struct FleetCountsDoc {
+    #[serde(default)]
+    vehicles: i64,
+    #[serde(default)]
+    due_soon: i64,
+    #[serde(default)]
+    overdue: i64,
+}
+
+/// A `fleet_values` document: an organisation's current values in one currency.
+#[derive(Debug, serde::Deserialize)]
+struct FleetValueDoc {
+    currency: String,
+    #[serde(default)]
+    total_cents: i64,
+    #[serde(default)]
+    vehicles: i64,
+}
+
+/// The organisation and the counted value of a `current_valuations` document.
+fn current_value_of(d: &Document) -> StoreResult<(String, CurrentValue)> {
+    Ok((
+        required_text(d, "org_id")?,
+        CurrentValue {
+            currency: required_text(d, "currency")?,
+            cents: int(d, "amount")?.unwrap_or(0),
+        },
+    ))
 }
 
 /// A timeline record's stored fields: the JSON `body` beside the fields the pages and cost queries read.
@@ -759,6 +595,11 @@ fn timeline_record(e: &VehicleEvent, body: &str) -> Document {
         "currency": e.currency.as_deref(),
         "body": body,
     }
+}
+
+/// The timeline page order: occurred_at, then id, descending.
+fn newest_first() -> Document {
+    doc! { "occurred_at": -1, "_id": -1 }
 }
 
 fn timeline_filter(
@@ -885,20 +726,6 @@ fn cost_buckets_of(rows: &[Document]) -> StoreResult<Vec<CostBucket>> {
         .collect())
 }
 
-/// (due soon, overdue) among the enabled items: what the fleet view shows.
-fn attention_counts(items: &[MaintenanceItemView]) -> (i64, i64) {
-    let count = |status: MaintenanceStatus| {
-        items
-            .iter()
-            .filter(|i| i.enabled && i.status == status)
-            .count() as i64
-    };
-    (
-        count(MaintenanceStatus::DueSoon),
-        count(MaintenanceStatus::Overdue),
-    )
-}
-
 /// A page size for the driver, `None` for an empty page: the driver reads a limit of 0 as "no limit".
 fn page_limit(limit: usize) -> Option<i64> {
     (limit > 0).then(|| i64::try_from(limit).unwrap_or(i64::MAX))
@@ -911,14 +738,21 @@ impl EdgeStore for MongoEdgeStore {
         envelope_id: &str,
         vehicle: &Vehicle,
     ) -> StoreResult<bool> {
-        let body = serde_json::to_string(vehicle)?;
-        Ok(vwc_store::mongo_transaction!(self.db, |session| self
-            .try_apply_vehicle_registered(
-                session,
-                envelope_id,
-                vehicle,
-                &body
-            )))
+        apply_once!(self, envelope_id, |session| async {
+            let v = vehicle;
+            let body = serde_json::to_string(v)?;
+            let (_, before) = self.fleet_member(session, &v.id).await?;
+            let value_before = self.counted_value(session, &v.id).await?;
+            // As in SQLite: a re-registration replaces the body but never moves the vehicle to another org.
+            let update = doc! {
+                "$set": { "body": body, "status": v.status.as_str() },
+                "$setOnInsert": { "org_id": &v.org_id },
+            };
+            self.upsert_in(session, VEHICLES, &v.id, update).await?;
+            self.value_moved(session, &v.id, value_before).await?;
+            self.fleet_member_moved(session, &v.id, before).await?;
+            Ok(true)
+        })
     }
 
     async fn apply_vehicle_event(
@@ -927,15 +761,38 @@ impl EdgeStore for MongoEdgeStore {
         event: &VehicleEvent,
         traceparent: Option<&str>,
     ) -> StoreResult<bool> {
-        let body = serde_json::to_string(event)?;
-        Ok(vwc_store::mongo_transaction!(self.db, |session| self
-            .try_apply_vehicle_event(
-                session,
-                envelope_id,
-                event,
-                &body,
-                traceparent
-            )))
+        apply_once!(self, envelope_id, |session| async {
+            let e = event;
+            let at = ts(&e.occurred_at);
+            let mut record = timeline_record(e, &serde_json::to_string(e)?);
+            record.insert("traceparent", traceparent);
+            let insert = doc! { "$setOnInsert": record };
+            let inserted = self.upsert_in(session, TIMELINE, &e.id, insert).await?;
+            if inserted.upserted_id.is_none() {
+                // The same timeline event under another envelope id (a re-publish): no second effect.
+                return Ok(false);
+            }
+            let counted =
+                doc! { "$inc": { "event_count": 1_i64 }, "$max": { "last_event_at": &at } };
+            self.upsert_in(session, VEHICLE_STATS, &e.vehicle_id, counted)
+                .await?;
+            if let Some(odometer) = e.odometer {
+                // The latest reading by occurredAt wins, whatever order the events arrive in.
+                (self.db.collection(VEHICLE_STATS))
+                    .update_one(
+                        doc! {
+                            "_id": &e.vehicle_id,
+                            "$or": [ { "odometer_at": Bson::Null }, { "odometer_at": { "$lte": &at } } ],
+                        },
+                        doc! { "$set": { "odometer": odometer as i64, "odometer_at": &at } },
+                    )
+                    .session(&mut *session)
+                    .await?;
+            }
+            self.apply_changes(session, &changes(Fact::EventRecorded(e)))
+                .await?;
+            Ok(true)
+        })
     }
 
     async fn vehicles(
@@ -944,19 +801,11 @@ impl EdgeStore for MongoEdgeStore {
         after_id: Option<&VehicleId>,
         limit: usize,
     ) -> StoreResult<Vec<VehicleView>> {
-        let Some(limit) = page_limit(limit) else {
-            return Ok(Vec::new());
-        };
-        let cursor = self
-            .db
-            .collection(VEHICLES)
-            .find(
-                doc! { "org_id": org_id, "_id": { "$gt": after_id.map_or("", VehicleId::as_str) } },
-            )
-            .sort(doc! { "_id": 1 })
-            .limit(limit)
+        let after = after_id.map_or("", VehicleId::as_str);
+        let filter = doc! { "org_id": org_id, "_id": { "$gt": after } };
+        let vehicles = self
+            .page(VEHICLES, filter, doc! { "_id": 1 }, limit)
             .await?;
-        let vehicles = collect(cursor).await?;
         self.views(vehicles).await
     }
 
@@ -984,21 +833,9 @@ impl EdgeStore for MongoEdgeStore {
         after: Option<&TimelinePosition>,
         limit: usize,
     ) -> StoreResult<Vec<VehicleEvent>> {
-        let Some(limit) = page_limit(limit) else {
-            return Ok(Vec::new());
-        };
-        let cursor = self
-            .db
-            .collection(TIMELINE)
-            .find(timeline_filter(org_id, vehicle_id, filter, after))
-            .sort(doc! { "occurred_at": -1, "_id": -1 })
-            .limit(limit)
-            .await?;
-        collect(cursor)
-            .await?
-            .iter()
-            .map(|d| Ok(serde_json::from_str(&required_text(d, "body")?)?))
-            .collect()
+        let query = timeline_filter(org_id, vehicle_id, filter, after);
+        let page = self.page(TIMELINE, query, newest_first(), limit).await?;
+        decode_bodies(&page)
     }
 
     /// The stored JSON as it is: a corrected or voided record's body carries its marks.
@@ -1045,15 +882,43 @@ impl EdgeStore for MongoEdgeStore {
         org_id: &OrgId,
         update: &MaintenanceScheduleUpdated,
     ) -> StoreResult<bool> {
-        let body = serde_json::to_string(update)?;
-        Ok(vwc_store::mongo_transaction!(self.db, |session| self
-            .try_apply_maintenance(
-                session,
-                envelope_id,
-                org_id,
-                update,
-                &body
-            )))
+        apply_once!(self, envelope_id, |session| async {
+            let evaluated_at = ts(&update.evaluated_at);
+            // Read before writing: an upsert filtered on the evaluation time would hit the existing `_id` when
+            // a newer evaluation is stored, and a duplicate key aborts the transaction. A concurrent writer
+            // makes this transaction meet a write conflict, which is retried.
+            let stored = self
+                .find_in(
+                    session,
+                    MAINTENANCE,
+                    &update.vehicle_id,
+                    doc! { "evaluated_at": 1 },
+                )
+                .await?;
+            if let Some(stored) = stored
+                && text(&stored, "evaluated_at")?.is_some_and(|newer| newer > evaluated_at)
+            {
+                // Evaluations may arrive out of order: the newest one wins, an older one is only claimed.
+                return Ok(true);
+            }
+            let (due_soon, overdue) = attention_counts(&update.items);
+            let (_, before) = self.fleet_member(session, &update.vehicle_id).await?;
+            let evaluation = doc! {
+                "$set": {
+                    "body": serde_json::to_string(update)?,
+                    "due_soon": due_soon,
+                    "overdue": overdue,
+                    "evaluated_at": &evaluated_at,
+                },
+                // As in SQLite: a later evaluation never moves the view to another org.
+                "$setOnInsert": { "org_id": org_id },
+            };
+            self.upsert_in(session, MAINTENANCE, &update.vehicle_id, evaluation)
+                .await?;
+            self.fleet_member_moved(session, &update.vehicle_id, before)
+                .await?;
+            Ok(true)
+        })
     }
 
     async fn maintenance(
@@ -1061,22 +926,9 @@ impl EdgeStore for MongoEdgeStore {
         org_id: &OrgId,
         vehicle_id: &VehicleId,
     ) -> StoreResult<Option<MaintenanceView>> {
-        let found = self
-            .db
-            .collection(MAINTENANCE)
-            .find_one(doc! { "org_id": org_id, "_id": vehicle_id })
-            .await?;
-        let Some(found) = found else {
-            return Ok(None);
-        };
-        let update: MaintenanceScheduleUpdated =
-            serde_json::from_str(&required_text(&found, "body")?)?;
-        Ok(Some(MaintenanceView {
-            vehicle_id: update.vehicle_id,
-            items: update.items,
-            odometer: update.odometer,
-            evaluated_at: update.evaluated_at,
-        }))
+        let in_org = doc! { "org_id": org_id, "_id": vehicle_id };
+        let update = self.body(MAINTENANCE, in_org).await?;
+        Ok(update.map(MaintenanceView::of))
     }
 
     async fn apply_notification(
@@ -1085,13 +937,22 @@ impl EdgeStore for MongoEdgeStore {
         org_id: &OrgId,
         delivered: &NotificationDelivered,
     ) -> StoreResult<bool> {
-        Ok(vwc_store::mongo_transaction!(self.db, |session| self
-            .try_apply_notification(
-                session,
-                envelope_id,
-                org_id,
-                delivered
-            )))
+        apply_once!(self, envelope_id, |session| async {
+            let Some(view) = NotificationView::in_app(delivered) else {
+                return Ok(true);
+            };
+            // Insert-or-ignore by notification id: a re-delivery under another envelope keeps the first
+            // record, and so its read state.
+            let insert = doc! { "$setOnInsert": {
+                "org_id": org_id,
+                "body": serde_json::to_string(&view)?,
+                "created_at": ts(&view.created_at),
+                "read_at": Bson::Null,
+            } };
+            self.upsert_in(session, NOTIFICATIONS, &view.id, insert)
+                .await?;
+            Ok(true)
+        })
     }
 
     async fn notifications(
@@ -1101,21 +962,14 @@ impl EdgeStore for MongoEdgeStore {
         after: Option<&(DateTime<Utc>, String)>,
         limit: usize,
     ) -> StoreResult<Vec<NotificationView>> {
-        let Some(limit) = page_limit(limit) else {
-            return Ok(Vec::new());
-        };
-        let cursor = self
-            .db
-            .collection(NOTIFICATIONS)
-            .find(notification_filter(org_id, unread_only, after))
-            .sort(doc! { "created_at": -1, "_id": -1 })
-            .limit(limit)
+        let filter = notification_filter(org_id, unread_only, after);
+        let newest_first = doc! { "created_at": -1, "_id": -1 };
+        let page = self
+            .page(NOTIFICATIONS, filter, newest_first, limit)
             .await?;
-        collect(cursor)
-            .await?
-            .iter()
+        page.iter()
             .map(|d| {
-                let mut view: NotificationView = serde_json::from_str(&required_text(d, "body")?)?;
+                let mut view: NotificationView = decode_body(d)?;
                 view.read_at = text(d, "read_at")?.as_deref().map(parse_ts).transpose()?;
                 Ok(view)
             })
@@ -1159,34 +1013,15 @@ impl EdgeStore for MongoEdgeStore {
             CostScope::EachVehicle => COST_MONTHS,
         };
         filter_months(&mut filter, months);
-        let cursor = self
-            .db
-            .collection(collection)
+        let rows: Vec<CostRow> = (self.db.collection(collection).clone_with_type())
             .find(filter)
             .projection(doc! {
                 "_id": 0, "vehicle_id": 1, "kind": 1, "month": 1, "currency": 1, "total_cents": 1, "events": 1,
             })
-            .await?;
-        collect(cursor)
             .await?
-            .iter()
-            .filter_map(|d| {
-                let bucket = || -> StoreResult<Option<CostBucket>> {
-                    let Some(kind) = EventKind::parse(&required_text(d, "kind")?) else {
-                        return Ok(None);
-                    };
-                    Ok(Some(CostBucket {
-                        vehicle_id: text(d, "vehicle_id")?.unwrap_or_default(),
-                        kind,
-                        month: required_text(d, "month")?,
-                        currency: required_text(d, "currency")?,
-                        total_cents: int(d, "total_cents")?.unwrap_or(0).max(0) as u64,
-                        events: int(d, "events")?.unwrap_or(0).max(0) as u64,
-                    }))
-                };
-                bucket().transpose()
-            })
-            .collect()
+            .try_collect()
+            .await?;
+        Ok(rows.into_iter().filter_map(CostRow::bucket).collect())
     }
 
     async fn costs_between(
@@ -1245,19 +1080,15 @@ impl EdgeStore for MongoEdgeStore {
     }
 
     async fn fleet_counts(&self, org_id: &OrgId) -> StoreResult<FleetCounts> {
-        let found = self
-            .db
-            .collection(FLEET_COUNTS)
+        let found: Option<FleetCountsDoc> = (self.db.collection(FLEET_COUNTS).clone_with_type())
             .find_one(doc! { "_id": org_id })
             .await?;
-        let Some(d) = found else {
-            return Ok(FleetCounts::default());
-        };
-        let count = |field| -> StoreResult<u64> { Ok(int(&d, field)?.unwrap_or(0).max(0) as u64) };
+        let d = found.unwrap_or_default();
+        let count = |n: i64| n.max(0) as u64;
         Ok(FleetCounts {
-            vehicles: count("vehicles")?,
-            due_soon: count("due_soon")?,
-            overdue: count("overdue")?,
+            vehicles: count(d.vehicles),
+            due_soon: count(d.due_soon),
+            overdue: count(d.overdue),
         })
     }
 
@@ -1267,45 +1098,30 @@ impl EdgeStore for MongoEdgeStore {
         after_id: Option<&VehicleId>,
         limit: usize,
     ) -> StoreResult<Vec<FleetRow>> {
-        let Some(limit) = page_limit(limit) else {
-            return Ok(Vec::new());
-        };
         // Sold and archived vehicles leave the fleet (a missing status is an active vehicle).
-        let cursor = self
-            .db
-            .collection(VEHICLES)
-            .find(doc! {
-                "org_id": org_id,
-                "_id": { "$gt": after_id.map_or("", VehicleId::as_str) },
-                "status": { "$nin": &RETIRED[..] },
-            })
-            .sort(doc! { "_id": 1 })
-            .limit(limit)
+        let filter = doc! {
+            "org_id": org_id,
+            "_id": { "$gt": after_id.map_or("", VehicleId::as_str) },
+            "status": { "$nin": &RETIRED[..] },
+        };
+        let active = self
+            .page(VEHICLES, filter, doc! { "_id": 1 }, limit)
             .await?;
-        let vehicles = self.views(collect(cursor).await?).await?;
+        let vehicles = self.views(active).await?;
         if vehicles.is_empty() {
             return Ok(Vec::new());
         }
         let ids: Vec<&str> = vehicles.iter().map(|v| v.vehicle.id.as_str()).collect();
-        let cursor = self
-            .db
-            .collection(MAINTENANCE)
+        let evaluated: Vec<AttentionDoc> = (self.db.collection(MAINTENANCE).clone_with_type())
             .find(doc! { "org_id": org_id, "_id": { "$in": ids } })
             .projection(doc! { "due_soon": 1, "overdue": 1 })
-            .await?;
-        let counts = collect(cursor)
             .await?
-            .iter()
-            .map(|d| {
-                let count = |field| -> StoreResult<u32> {
-                    Ok(u32::try_from(int(d, field)?.unwrap_or(0)).unwrap_or(0))
-                };
-                Ok((
-                    required_text(d, "_id")?,
-                    (count("due_soon")?, count("overdue")?),
-                ))
-            })
-            .collect::<StoreResult<HashMap<String, (u32, u32)>>>()?;
+            .try_collect()
+            .await?;
+        let count = |n: i64| u32::try_from(n).unwrap_or(0);
+        let counts: HashMap<String, (u32, u32)> = (evaluated.into_iter())
+            .map(|a| (a.vehicle_id, (count(a.due_soon), count(a.overdue))))
+            .collect();
         Ok(vehicles
             .into_iter()
             .map(|vehicle| {
@@ -1328,15 +1144,51 @@ impl EdgeStore for MongoEdgeStore {
         org_id: &OrgId,
         update: &ValuationUpdated,
     ) -> StoreResult<bool> {
-        let body = serde_json::to_string(&update.valuation)?;
-        Ok(vwc_store::mongo_transaction!(self.db, |session| self
-            .try_apply_valuation(
-                session,
-                envelope_id,
-                org_id,
-                update,
-                &body
-            )))
+        apply_once!(self, envelope_id, |session| async {
+            let v = &update.valuation;
+            let body = serde_json::to_string(v)?;
+            let computed_at = ts(&update.computed_at);
+            let as_of = v.as_of.to_string();
+            let (collection, key) = if v.kind == ValuationPointKind::Current {
+                (CURRENT_VALUATIONS, update.vehicle_id.clone())
+            } else {
+                (VALUATIONS, format!("{}/{as_of}", update.vehicle_id))
+            };
+            // Read before writing (see `apply_maintenance`): an older computation is only claimed.
+            let computed = doc! { "as_of": 1, "computed_at": 1 };
+            let stored = self.find_in(session, collection, &key, computed).await?;
+            if let Some(stored) = stored {
+                let stored_key = (
+                    text(&stored, "as_of")?.unwrap_or_default(),
+                    text(&stored, "computed_at")?.unwrap_or_default(),
+                );
+                if stored_key > (as_of.clone(), computed_at.clone()) {
+                    return Ok(true);
+                }
+            }
+            let before = if collection == CURRENT_VALUATIONS {
+                self.counted_value(session, &update.vehicle_id).await?
+            } else {
+                None
+            };
+            let point = doc! {
+                "$set": {
+                    "vehicle_id": &update.vehicle_id,
+                    "as_of": &as_of,
+                    "amount": v.amount_cents as i64,
+                    "currency": &v.currency,
+                    "body": body,
+                    "computed_at": &computed_at,
+                },
+                "$setOnInsert": { "org_id": org_id },
+            };
+            self.upsert_in(session, collection, &key, point).await?;
+            if collection == CURRENT_VALUATIONS {
+                self.value_moved(session, &update.vehicle_id, before)
+                    .await?;
+            }
+            Ok(true)
+        })
     }
 
     async fn valuations(
@@ -1346,19 +1198,13 @@ impl EdgeStore for MongoEdgeStore {
         before: Option<chrono::NaiveDate>,
         limit: usize,
     ) -> StoreResult<Vec<Valuation>> {
-        let before = before.map_or_else(|| "9999-12-31".to_string(), |d| d.to_string());
-        let cursor = self
-            .db
-            .collection(VALUATIONS)
-            .find(doc! { "org_id": org_id, "vehicle_id": vehicle_id, "as_of": { "$lt": before } })
-            .sort(doc! { "as_of": -1 })
-            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+        let before = valuations_before(before);
+        let filter =
+            doc! { "org_id": org_id, "vehicle_id": vehicle_id, "as_of": { "$lt": before } };
+        let page = self
+            .page(VALUATIONS, filter, doc! { "as_of": -1 }, limit)
             .await?;
-        collect(cursor)
-            .await?
-            .iter()
-            .map(|d| Ok(serde_json::from_str(&required_text(d, "body")?)?))
-            .collect()
+        decode_bodies(&page)
     }
 
     async fn current_valuation(
@@ -1366,14 +1212,8 @@ impl EdgeStore for MongoEdgeStore {
         org_id: &OrgId,
         vehicle_id: &VehicleId,
     ) -> StoreResult<Option<Valuation>> {
-        let found = self
-            .db
-            .collection(CURRENT_VALUATIONS)
-            .find_one(doc! { "org_id": org_id, "_id": vehicle_id })
-            .await?;
-        found
-            .map(|d| Ok(serde_json::from_str(&required_text(&d, "body")?)?))
-            .transpose()
+        let in_org = doc! { "org_id": org_id, "_id": vehicle_id };
+        self.body(CURRENT_VALUATIONS, in_org).await
     }
 
     async fn fuel_vehicles(&self, org_id: &OrgId) -> StoreResult<Vec<VehicleId>> {
@@ -1394,23 +1234,20 @@ impl EdgeStore for MongoEdgeStore {
     }
 
     async fn fleet_value(&self, org_id: &OrgId) -> StoreResult<Vec<FleetValue>> {
-        let cursor = self
-            .db
-            .collection(FLEET_VALUES)
+        let values: Vec<FleetValueDoc> = (self.db.collection(FLEET_VALUES).clone_with_type())
             .find(doc! { "org_id": org_id, "vehicles": { "$gt": 0_i64 } })
             .sort(doc! { "org_id": 1, "currency": 1 })
-            .await?;
-        collect(cursor)
             .await?
-            .iter()
-            .map(|d| {
-                Ok(FleetValue {
-                    currency: required_text(d, "currency")?,
-                    total_cents: int(d, "total_cents")?.unwrap_or(0).max(0) as u64,
-                    vehicles: int(d, "vehicles")?.unwrap_or(0).max(0) as u64,
-                })
+            .try_collect()
+            .await?;
+        Ok(values
+            .into_iter()
+            .map(|v| FleetValue {
+                currency: v.currency,
+                total_cents: v.total_cents.max(0) as u64,
+                vehicles: v.vehicles.max(0) as u64,
             })
-            .collect()
+            .collect())
     }
 }
 
@@ -1418,58 +1255,6 @@ impl EdgeStore for MongoEdgeStore {
 const RETIRED: [&str; 2] = ["sold", "archived"];
 
 impl MongoEdgeStore {
-    async fn try_apply_event_revision(
-        &self,
-        session: &mut ClientSession,
-        envelope_id: &str,
-        r: &crate::corrections::TimelineRevision,
-    ) -> StoreResult<bool> {
-        if !self.db.claim_inbox(session, CONSUMER, envelope_id).await? {
-            return Ok(false);
-        }
-        let e = &r.event;
-        let timeline = self.db.collection(TIMELINE);
-        let held = timeline
-            .find_one(doc! { "_id": &e.id })
-            .projection(doc! { "revision": 1, "org_id": 1 })
-            .session(&mut *session)
-            .await?;
-        let newer = match &held {
-            None => true,
-            Some(d) => {
-                required_text(d, "org_id")? == e.org_id.as_str()
-                    && int(d, "revision")?.unwrap_or(1) < i64::from(r.revision)
-            }
-        };
-        if newer {
-            // What the record counted in the cost aggregates before (nothing when voided or absent).
-            let before: Option<VehicleEvent> = match timeline
-                .find_one(doc! { "_id": &e.id, "voided": { "$ne": true } })
-                .projection(doc! { "body": 1 })
-                .session(&mut *session)
-                .await?
-            {
-                Some(d) => Some(serde_json::from_str(&required_text(&d, "body")?)?),
-                None => None,
-            };
-            let found = changes(Fact::EventRevised {
-                before: before.as_ref(),
-                after: (!r.voided).then_some(e),
-            });
-            self.apply_changes(session, &found).await?;
-            let mut revised = timeline_record(e, &r.json);
-            revised.insert("revision", i64::from(r.revision));
-            revised.insert("voided", r.voided);
-            timeline
-                .update_one(doc! { "_id": &e.id }, doc! { "$set": revised })
-                .upsert(true)
-                .session(&mut *session)
-                .await?;
-        }
-        self.recount(session, &e.vehicle_id).await?;
-        Ok(true)
-    }
-
     /// Recomputes a vehicle's event count, last event and odometer over its records that are not voided.
     async fn recount(&self, session: &mut ClientSession, vehicle_id: &str) -> StoreResult<()> {
         let mut cursor = self
@@ -1496,19 +1281,13 @@ impl MongoEdgeStore {
             Some((v, at)) => (Bson::Int64(v), Bson::String(at)),
             None => (Bson::Null, Bson::Null),
         };
-        self.db
-            .collection(VEHICLE_STATS)
-            .update_one(
-                doc! { "_id": vehicle_id },
-                doc! { "$set": {
-                    "event_count": count,
-                    "last_event_at": last.map_or(Bson::Null, Bson::String),
-                    "odometer": odo,
-                    "odometer_at": odo_at,
-                } },
-            )
-            .upsert(true)
-            .session(&mut *session)
+        let stats = doc! { "$set": {
+            "event_count": count,
+            "last_event_at": last.map_or(Bson::Null, Bson::String),
+            "odometer": odo,
+            "odometer_at": odo_at,
+        } };
+        self.upsert_in(session, VEHICLE_STATS, vehicle_id, stats)
             .await?;
         Ok(())
     }
@@ -1521,8 +1300,38 @@ impl crate::corrections::RevisionProjection for MongoEdgeStore {
         envelope_id: &str,
         revision: &crate::corrections::TimelineRevision,
     ) -> StoreResult<bool> {
-        Ok(vwc_store::mongo_transaction!(self.db, |session| self
-            .try_apply_event_revision(session, envelope_id, revision)))
+        apply_once!(self, envelope_id, |session| async {
+            let r = revision;
+            let e = &r.event;
+            let held_fields = doc! { "revision": 1, "org_id": 1, "voided": 1, "body": 1 };
+            let held = self.find_in(session, TIMELINE, &e.id, held_fields).await?;
+            let newer = match &held {
+                None => true,
+                Some(d) => {
+                    required_text(d, "org_id")? == e.org_id.as_str()
+                        && int(d, "revision")?.unwrap_or(1) < i64::from(r.revision)
+                }
+            };
+            if newer {
+                // What the record counted in the cost aggregates before (nothing when voided or absent).
+                let before: Option<VehicleEvent> = held
+                    .filter(|d| !matches!(d.get("voided"), Some(Bson::Boolean(true))))
+                    .map(|d| decode_body(&d))
+                    .transpose()?;
+                let found = changes(Fact::EventRevised {
+                    before: before.as_ref(),
+                    after: (!r.voided).then_some(e),
+                });
+                self.apply_changes(session, &found).await?;
+                let mut revised = timeline_record(e, &r.json);
+                revised.insert("revision", i64::from(r.revision));
+                revised.insert("voided", r.voided);
+                self.upsert_in(session, TIMELINE, &e.id, doc! { "$set": revised })
+                    .await?;
+            }
+            self.recount(session, &e.vehicle_id).await?;
+            Ok(true)
+        })
     }
 }
 

@@ -5,19 +5,20 @@ use std::path::Path;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, ToSql, params};
-use vwc_contracts::maintenance::{
-    Channel, MaintenanceScheduleUpdated, MaintenanceStatus, NotificationDelivered,
-};
+use vwc_contracts::maintenance::{MaintenanceScheduleUpdated, NotificationDelivered};
 use vwc_contracts::valuation::{Valuation, ValuationPointKind, ValuationUpdated};
-use vwc_contracts::{EventKind, OrgId, Vehicle, VehicleEvent, VehicleId};
+use vwc_contracts::{OrgId, Vehicle, VehicleEvent, VehicleId};
 use vwc_store::sqlite::claim_inbox;
 use vwc_store::{Plumbed, SqliteDb, StoreError, StoreResult, ts};
 
 use crate::CONSUMER;
-use crate::aggregates::{Change, CurrentValue, Fact, FleetMember, MonthRange, changes};
+use crate::aggregates::{
+    Change, CurrentValue, Fact, FleetMember, MonthRange, attention_counts, changes,
+};
 use crate::store::{
-    CostBucket, CostKey, CostScope, CostTotal, EdgeStore, EventFilter, FleetCounts, FleetRow,
-    FleetValue, MaintenanceView, NotificationView, OdometerView, TimelinePosition, VehicleView,
+    CostBucket, CostKey, CostRow, CostScope, CostTotal, EdgeStore, EventFilter, FleetCounts,
+    FleetRow, FleetValue, MaintenanceView, NotificationView, TimelinePosition,
+    VehicleStats, VehicleView, valuations_before,
 };
 use crate::timeline_page::{self, TimelinePage, TimelinePageBuilder};
 
@@ -209,6 +210,44 @@ impl SqliteEdgeStore {
             .await?;
         Ok(body.map(|b| serde_json::from_str(&b)).transpose()?)
     }
+
+    /// The cost buckets `sql` selects as (vehicle, kind, month, currency, total, events); unknown kinds are
+    /// left out.
+    async fn cost_rows(&self, sql: String, args: SqlArgs) -> StoreResult<Vec<CostBucket>> {
+        self.db
+            .read(move |conn| {
+                let refs: Vec<&dyn ToSql> = args.iter().map(|a| a.as_ref() as &dyn ToSql).collect();
+                let found = rows(conn, &sql, refs.as_slice(), cost_row)?;
+                Ok(found.into_iter().filter_map(CostRow::bucket).collect())
+            })
+            .await
+    }
+
+    /// Runs `effect` in a write transaction once per envelope: the envelope id is claimed in the inbox
+    /// first, and a duplicate delivery answers `false` without running it.
+    async fn apply_once(
+        &self,
+        envelope_id: &str,
+        effect: impl FnOnce(&rusqlite::Connection) -> StoreResult<bool> + Send + 'static,
+    ) -> StoreResult<bool> {
+        let id = envelope_id.to_string();
+        self.db
+            .write(move |conn| Ok(claim_inbox(conn, CONSUMER, &id)? && effect(conn)?))
+            .await
+    }
+}
+
+/// Every row `sql` selects with `params`, mapped by `row`.
+fn rows<T>(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> StoreResult<Vec<T>> {
+    Ok(conn
+        .prepare_cached(sql)?
+        .query_map(params, row)?
+        .collect::<Result<_, _>>()?)
 }
 
 fn parse_ts(s: &str) -> StoreResult<DateTime<Utc>> {
@@ -217,33 +256,22 @@ fn parse_ts(s: &str) -> StoreResult<DateTime<Utc>> {
         .map_err(|e| StoreError::Other(format!("bad timestamp {s:?}: {e}")))
 }
 
-/// event_count, last_event_at, odometer, odometer_at
-type StatsRow = (i64, Option<String>, Option<i64>, Option<String>);
-
 fn vehicle_view(conn: &rusqlite::Connection, body: &str) -> StoreResult<VehicleView> {
     let vehicle: Vehicle = serde_json::from_str(body)?;
-    let stats: Option<StatsRow> = conn
+    let stats = conn
         .prepare_cached(
             "SELECT event_count, last_event_at, odometer, odometer_at FROM vehicle_stats WHERE vehicle_id = ?1",
         )?
-        .query_row([&vehicle.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .query_row([&vehicle.id], |r| {
+            Ok(VehicleStats {
+                event_count: r.get(0)?,
+                last_event_at: r.get(1)?,
+                odometer: r.get(2)?,
+                odometer_at: r.get(3)?,
+            })
+        })
         .optional()?;
-    let (count, last, odometer, odometer_at) = stats.unwrap_or((0, None, None, None));
-    let odometer = match (odometer, odometer_at) {
-        (Some(v), Some(at)) => Some(OdometerView {
-            value: v as u64,
-            unit: vehicle.odometer_unit,
-            as_of: parse_ts(&at)?,
-            estimated: false,
-        }),
-        _ => None,
-    };
-    Ok(VehicleView {
-        odometer,
-        event_count: count as u64,
-        last_event_at: last.as_deref().map(parse_ts).transpose()?,
-        vehicle,
-    })
+    stats.unwrap_or_default().view(vehicle)
 }
 
 /// Adds the changes up in the aggregate tables (inside the caller's transaction).
@@ -383,33 +411,16 @@ fn with_fleet_member<R>(
     Ok(out)
 }
 
-fn bucket_row(
-    r: &rusqlite::Row<'_>,
-) -> rusqlite::Result<(String, String, String, String, i64, i64)> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-    ))
-}
-
-/// Rows of (vehicle, kind, month, currency, total, events) as buckets; unknown kinds are left out.
-fn buckets_of(rows: Vec<(String, String, String, String, i64, i64)>) -> Vec<CostBucket> {
-    rows.into_iter()
-        .filter_map(|(vehicle_id, kind, month, currency, total, events)| {
-            Some(CostBucket {
-                vehicle_id,
-                kind: EventKind::parse(&kind)?,
-                month,
-                currency,
-                total_cents: total.max(0) as u64,
-                events: events.max(0) as u64,
-            })
-        })
-        .collect()
+/// A row of (vehicle, kind, month, currency, total, events).
+fn cost_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CostRow> {
+    Ok(CostRow {
+        vehicle_id: r.get(0)?,
+        kind: r.get(1)?,
+        month: r.get(2)?,
+        currency: r.get(3)?,
+        total_cents: r.get(4)?,
+        events: r.get(5)?,
+    })
 }
 
 type SqlArgs = Vec<Box<dyn ToSql + Send>>;
@@ -476,27 +487,19 @@ impl EdgeStore for SqliteEdgeStore {
         envelope_id: &str,
         vehicle: &Vehicle,
     ) -> StoreResult<bool> {
-        let (id, v, body) = (
-            envelope_id.to_string(),
-            vehicle.clone(),
-            serde_json::to_string(vehicle)?,
-        );
-        self.db
-            .write(move |conn| {
-                if !claim_inbox(conn, CONSUMER, &id)? {
-                    return Ok(false);
-                }
-                with_fleet_member(conn, &v.id, || {
-                    conn.execute(
-                        "INSERT INTO vehicles (id, org_id, body) VALUES (?1, ?2, ?3)
-                         ON CONFLICT (id) DO UPDATE SET body = excluded.body",
-                        params![v.id, v.org_id, body],
-                    )?;
-                    Ok(())
-                })?;
-                Ok(true)
-            })
-            .await
+        let (v, body) = (vehicle.clone(), serde_json::to_string(vehicle)?);
+        self.apply_once(envelope_id, move |conn| {
+            with_fleet_member(conn, &v.id, || {
+                conn.execute(
+                    "INSERT INTO vehicles (id, org_id, body) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+                    params![v.id, v.org_id, body],
+                )?;
+                Ok(())
+            })?;
+            Ok(true)
+        })
+        .await
     }
 
     async fn apply_vehicle_event(
@@ -505,45 +508,37 @@ impl EdgeStore for SqliteEdgeStore {
         event: &VehicleEvent,
         traceparent: Option<&str>,
     ) -> StoreResult<bool> {
-        let (id, e, body) = (
-            envelope_id.to_string(),
-            event.clone(),
-            serde_json::to_string(event)?,
-        );
+        let (e, body) = (event.clone(), serde_json::to_string(event)?);
         let trace = traceparent.map(str::to_string);
-        self.db
-            .write(move |conn| {
-                if !claim_inbox(conn, CONSUMER, &id)? {
-                    return Ok(false);
-                }
-                let at = ts(&e.occurred_at);
-                let inserted = conn.prepare_cached(
-                    "INSERT OR IGNORE INTO timeline (id, org_id, vehicle_id, kind, occurred_at, cost_cents, currency, body, traceparent, projected_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                )?
-                .execute(params![e.id, e.org_id, e.vehicle_id, e.kind.as_str(), at,
-                    e.cost_cents.map(|c| c as i64), e.currency, body, trace, ts(&vwc_clock::now())])?;
-                if inserted == 0 {
-                    // The same timeline event under another envelope id (a re-publish): no second effect.
-                    return Ok(false);
-                }
+        self.apply_once(envelope_id, move |conn| {
+            let at = ts(&e.occurred_at);
+            let inserted = conn.prepare_cached(
+                "INSERT OR IGNORE INTO timeline (id, org_id, vehicle_id, kind, occurred_at, cost_cents, currency, body, traceparent, projected_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![e.id, e.org_id, e.vehicle_id, e.kind.as_str(), at,
+                e.cost_cents.map(|c| c as i64), e.currency, body, trace, ts(&vwc_clock::now())])?;
+            if inserted == 0 {
+                // The same timeline event under another envelope id (a re-publish): no second effect.
+                return Ok(false);
+            }
+            conn.prepare_cached(
+                "INSERT INTO vehicle_stats (vehicle_id, event_count, last_event_at) VALUES (?1, 1, ?2)
+                 ON CONFLICT (vehicle_id) DO UPDATE SET event_count = event_count + 1,
+                   last_event_at = max(coalesce(last_event_at, ''), excluded.last_event_at)",
+            )?
+            .execute(params![e.vehicle_id, at])?;
+            if let Some(odo) = e.odometer {
                 conn.prepare_cached(
-                    "INSERT INTO vehicle_stats (vehicle_id, event_count, last_event_at) VALUES (?1, 1, ?2)
-                     ON CONFLICT (vehicle_id) DO UPDATE SET event_count = event_count + 1,
-                       last_event_at = max(coalesce(last_event_at, ''), excluded.last_event_at)",
+                    "UPDATE vehicle_stats SET odometer = ?2, odometer_at = ?3
+                     WHERE vehicle_id = ?1 AND (odometer_at IS NULL OR odometer_at <= ?3)",
                 )?
-                .execute(params![e.vehicle_id, at])?;
-                if let Some(odo) = e.odometer {
-                    conn.prepare_cached(
-                        "UPDATE vehicle_stats SET odometer = ?2, odometer_at = ?3
-                         WHERE vehicle_id = ?1 AND (odometer_at IS NULL OR odometer_at <= ?3)",
-                    )?
-                    .execute(params![e.vehicle_id, odo as i64, at])?;
-                }
-                apply_changes(conn, &changes(Fact::EventRecorded(&e)))?;
-                Ok(true)
-            })
-            .await
+                .execute(params![e.vehicle_id, odo as i64, at])?;
+            }
+            apply_changes(conn, &changes(Fact::EventRecorded(&e)))?;
+            Ok(true)
+        })
+        .await
     }
 
     async fn vehicles(
@@ -558,12 +553,12 @@ impl EdgeStore for SqliteEdgeStore {
         );
         self.db
             .read(move |conn| {
-                let mut stmt = conn.prepare_cached(
+                let bodies: Vec<String> = rows(
+                    conn,
                     "SELECT body FROM vehicles WHERE org_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+                    params![org, after, limit as i64],
+                    |r| r.get(0),
                 )?;
-                let bodies: Vec<String> = stmt
-                    .query_map(params![org, after, limit as i64], |r| r.get(0))?
-                    .collect::<Result<_, _>>()?;
                 bodies.iter().map(|b| vehicle_view(conn, b)).collect()
             })
             .await
@@ -674,37 +669,24 @@ impl EdgeStore for SqliteEdgeStore {
         org_id: &OrgId,
         update: &MaintenanceScheduleUpdated,
     ) -> StoreResult<bool> {
-        let (id, org, u) = (envelope_id.to_string(), org_id.to_string(), update.clone());
-        let count = |s: MaintenanceStatus| {
-            u.items
-                .iter()
-                .filter(|i| i.enabled && i.status == s)
-                .count() as i64
-        };
-        let (due_soon, overdue) = (
-            count(MaintenanceStatus::DueSoon),
-            count(MaintenanceStatus::Overdue),
-        );
+        let (org, u) = (org_id.to_string(), update.clone());
+        let (due_soon, overdue) = attention_counts(&u.items);
         let body = serde_json::to_string(update)?;
-        self.db
-            .write(move |conn| {
-                if !claim_inbox(conn, CONSUMER, &id)? {
-                    return Ok(false);
-                }
-                with_fleet_member(conn, &u.vehicle_id, || {
-                    conn.prepare_cached(
-                        "INSERT INTO maintenance (vehicle_id, org_id, body, due_soon, overdue, evaluated_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                         ON CONFLICT (vehicle_id) DO UPDATE SET body = excluded.body, due_soon = excluded.due_soon,
-                           overdue = excluded.overdue, evaluated_at = excluded.evaluated_at
-                         WHERE excluded.evaluated_at >= maintenance.evaluated_at",
-                    )?
-                    .execute(params![u.vehicle_id, org, body, due_soon, overdue, ts(&u.evaluated_at)])?;
-                    Ok(())
-                })?;
-                Ok(true)
-            })
-            .await
+        self.apply_once(envelope_id, move |conn| {
+            with_fleet_member(conn, &u.vehicle_id, || {
+                conn.prepare_cached(
+                    "INSERT INTO maintenance (vehicle_id, org_id, body, due_soon, overdue, evaluated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (vehicle_id) DO UPDATE SET body = excluded.body, due_soon = excluded.due_soon,
+                       overdue = excluded.overdue, evaluated_at = excluded.evaluated_at
+                     WHERE excluded.evaluated_at >= maintenance.evaluated_at",
+                )?
+                .execute(params![u.vehicle_id, org, body, due_soon, overdue, ts(&u.evaluated_at)])?;
+                Ok(())
+            })?;
+            Ok(true)
+        })
+        .await
     }
 
     async fn maintenance(
@@ -712,14 +694,8 @@ impl EdgeStore for SqliteEdgeStore {
         org_id: &OrgId,
         vehicle_id: &VehicleId,
     ) -> StoreResult<Option<MaintenanceView>> {
-        let update: Option<MaintenanceScheduleUpdated> =
-            self.vehicle_body("maintenance", org_id, vehicle_id).await?;
-        Ok(update.map(|u| MaintenanceView {
-            vehicle_id: u.vehicle_id,
-            items: u.items,
-            odometer: u.odometer,
-            evaluated_at: u.evaluated_at,
-        }))
+        let update = self.vehicle_body("maintenance", org_id, vehicle_id).await?;
+        Ok(update.map(MaintenanceView::of))
     }
 
     async fn apply_notification(
@@ -728,35 +704,17 @@ impl EdgeStore for SqliteEdgeStore {
         org_id: &OrgId,
         delivered: &NotificationDelivered,
     ) -> StoreResult<bool> {
-        let (id, org, n) = (
-            envelope_id.to_string(),
-            org_id.to_string(),
-            delivered.clone(),
-        );
-        self.db
-            .write(move |conn| {
-                if !claim_inbox(conn, CONSUMER, &id)? {
-                    return Ok(false);
-                }
-                if n.channel != Channel::InApp {
-                    return Ok(true);
-                }
-                let view = NotificationView {
-                    id: n.notification_id.clone(),
-                    title: n.title.clone(),
-                    body: n.body.clone(),
-                    vehicle_id: n.vehicle_id.clone(),
-                    severity: n.severity,
-                    created_at: n.delivered_at,
-                    read_at: None,
-                };
+        let (org, view) = (org_id.to_string(), NotificationView::in_app(delivered));
+        self.apply_once(envelope_id, move |conn| {
+            if let Some(view) = view {
                 conn.execute(
                     "INSERT OR IGNORE INTO notifications (id, org_id, body, created_at) VALUES (?1, ?2, ?3, ?4)",
                     params![view.id, org, serde_json::to_string(&view)?, ts(&view.created_at)],
                 )?;
-                Ok(true)
-            })
-            .await
+            }
+            Ok(true)
+        })
+        .await
     }
 
     async fn notifications(
@@ -773,19 +731,17 @@ impl EdgeStore for SqliteEdgeStore {
         };
         self.db
             .read(move |conn| {
-                let mut stmt = conn.prepare_cached(
+                let found: Vec<(String, Option<String>)> = rows(
+                    conn,
                     "SELECT body, read_at FROM notifications WHERE org_id = ?1
                        AND (?2 = 0 OR read_at IS NULL)
                        AND (created_at < ?3 OR (created_at = ?3 AND id < ?4))
                      ORDER BY created_at DESC, id DESC LIMIT ?5",
+                    params![org, unread_only as i64, after_t, after_id, limit as i64],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
                 )?;
-                let rows: Vec<(String, Option<String>)> = stmt
-                    .query_map(
-                        params![org, unread_only as i64, after_t, after_id, limit as i64],
-                        |r| Ok((r.get(0)?, r.get(1)?)),
-                    )?
-                    .collect::<Result<_, _>>()?;
-                rows.into_iter()
+                found
+                    .into_iter()
                     .map(|(body, read_at)| {
                         let mut v: NotificationView = serde_json::from_str(&body)?;
                         v.read_at = read_at.as_deref().map(parse_ts).transpose()?;
@@ -823,40 +779,21 @@ impl EdgeStore for SqliteEdgeStore {
         let org = org_id.to_string();
         let first = months.first.clone().unwrap_or_default();
         let last = months.last.clone().unwrap_or_else(|| "9999".into());
-        // `None`: the organisation's totals; `Some(None)`: every vehicle; `Some(Some(v))`: one vehicle.
-        let vehicles = match scope {
-            CostScope::Fleet => None,
-            CostScope::EachVehicle => Some(None),
-            CostScope::Vehicle(v) => Some(Some(v.to_string())),
+        // The organisation's totals are their own aggregate, without a vehicle.
+        let (vehicle_column, table) = match scope {
+            CostScope::Fleet => ("''", "fleet_cost_months"),
+            CostScope::Vehicle(_) | CostScope::EachVehicle => ("vehicle_id", "cost_months"),
         };
-        self.db
-            .read(move |conn| {
-                let rows = match vehicles {
-                    None => conn
-                        .prepare_cached(
-                            "SELECT '', kind, month, currency, total_cents, events FROM fleet_cost_months
-                             WHERE org_id = ?1 AND month >= ?2 AND month <= ?3",
-                        )?
-                        .query_map(params![org, first, last], bucket_row)?
-                        .collect::<Result<Vec<_>, _>>()?,
-                    Some(Some(vehicle)) => conn
-                        .prepare_cached(
-                            "SELECT vehicle_id, kind, month, currency, total_cents, events FROM cost_months
-                             WHERE org_id = ?1 AND vehicle_id = ?2 AND month >= ?3 AND month <= ?4",
-                        )?
-                        .query_map(params![org, vehicle, first, last], bucket_row)?
-                        .collect::<Result<Vec<_>, _>>()?,
-                    Some(None) => conn
-                        .prepare_cached(
-                            "SELECT vehicle_id, kind, month, currency, total_cents, events FROM cost_months
-                             WHERE org_id = ?1 AND month >= ?2 AND month <= ?3",
-                        )?
-                        .query_map(params![org, first, last], bucket_row)?
-                        .collect::<Result<Vec<_>, _>>()?,
-                };
-                Ok(buckets_of(rows))
-            })
-            .await
+        let mut sql = format!(
+            "SELECT {vehicle_column}, kind, month, currency, total_cents, events FROM {table}
+             WHERE org_id = ?1 AND month >= ?2 AND month <= ?3"
+        );
+        let mut args: SqlArgs = vec![Box::new(org), Box::new(first), Box::new(last)];
+        if let CostScope::Vehicle(vehicle_id) = scope {
+            sql.push_str(" AND vehicle_id = ?4");
+            args.push(Box::new(vehicle_id.to_string()));
+        }
+        self.cost_rows(sql, args).await
     }
 
     async fn costs_between(
@@ -866,37 +803,24 @@ impl EdgeStore for SqliteEdgeStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> StoreResult<Vec<CostBucket>> {
-        let (org, vehicle) = (org_id.to_string(), vehicle_id.map(VehicleId::to_string));
-        let (from, to) = (ts(&from), ts(&to));
-        self.db
-            .read(move |conn| {
-                let rows = match vehicle {
-                    Some(vehicle) => conn
-                        .prepare_cached(
-                            "SELECT vehicle_id, kind, substr(occurred_at, 1, 7), coalesce(currency, 'USD'),
-                               sum(cost_cents), count(*)
-                             FROM timeline
-                             WHERE org_id = ?1 AND vehicle_id = ?2 AND occurred_at >= ?3 AND occurred_at <= ?4
-                               AND cost_cents IS NOT NULL AND voided = 0
-                             GROUP BY 1, 2, 3, 4",
-                        )?
-                        .query_map(params![org, vehicle, from, to], bucket_row)?
-                        .collect::<Result<Vec<_>, _>>()?,
-                    None => conn
-                        .prepare_cached(
-                            "SELECT vehicle_id, kind, substr(occurred_at, 1, 7), coalesce(currency, 'USD'),
-                               sum(cost_cents), count(*)
-                             FROM timeline
-                             WHERE org_id = ?1 AND occurred_at >= ?2 AND occurred_at <= ?3
-                               AND cost_cents IS NOT NULL AND voided = 0
-                             GROUP BY 1, 2, 3, 4",
-                        )?
-                        .query_map(params![org, from, to], bucket_row)?
-                        .collect::<Result<Vec<_>, _>>()?,
-                };
-                Ok(buckets_of(rows))
-            })
-            .await
+        let mut sql = String::from(
+            "SELECT vehicle_id, kind, substr(occurred_at, 1, 7), coalesce(currency, 'USD'),
+               sum(cost_cents), count(*)
+             FROM timeline
+             WHERE org_id = ?1 AND occurred_at >= ?2 AND occurred_at <= ?3
+               AND cost_cents IS NOT NULL AND voided = 0",
+        );
+        let mut args: SqlArgs = vec![
+            Box::new(org_id.to_string()),
+            Box::new(ts(&from)),
+            Box::new(ts(&to)),
+        ];
+        if let Some(vehicle_id) = vehicle_id {
+            sql.push_str(" AND vehicle_id = ?4");
+            args.push(Box::new(vehicle_id.to_string()));
+        }
+        sql.push_str(" GROUP BY 1, 2, 3, 4");
+        self.cost_rows(sql, args).await
     }
 
     async fn vehicle_cost_totals(
@@ -916,27 +840,24 @@ impl EdgeStore for SqliteEdgeStore {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.db
             .read(move |conn| {
-                Ok(conn
-                    .prepare_cached(
-                        "SELECT vehicle_id, currency, sum(total_cents), sum(events)
-                         FROM cost_months INDEXED BY cost_months_by_vehicle
-                         WHERE org_id = ?1 AND (vehicle_id, currency) > (?2, ?3)
-                           AND month >= ?4 AND month <= ?5
-                         GROUP BY vehicle_id, currency HAVING sum(events) > 0
-                         ORDER BY vehicle_id, currency LIMIT ?6",
-                    )?
-                    .query_map(
-                        params![org, after_vehicle, after_currency, first, last, limit],
-                        |r| {
-                            Ok(CostTotal {
-                                vehicle_id: r.get(0)?,
-                                currency: r.get(1)?,
-                                total_cents: r.get::<_, i64>(2)?.max(0) as u64,
-                                events: r.get::<_, i64>(3)?.max(0) as u64,
-                            })
-                        },
-                    )?
-                    .collect::<Result<_, _>>()?)
+                rows(
+                    conn,
+                    "SELECT vehicle_id, currency, sum(total_cents), sum(events)
+                     FROM cost_months INDEXED BY cost_months_by_vehicle
+                     WHERE org_id = ?1 AND (vehicle_id, currency) > (?2, ?3)
+                       AND month >= ?4 AND month <= ?5
+                     GROUP BY vehicle_id, currency HAVING sum(events) > 0
+                     ORDER BY vehicle_id, currency LIMIT ?6",
+                    params![org, after_vehicle, after_currency, first, last, limit],
+                    |r| {
+                        Ok(CostTotal {
+                            vehicle_id: r.get(0)?,
+                            currency: r.get(1)?,
+                            total_cents: r.get::<_, i64>(2)?.max(0) as u64,
+                            events: r.get::<_, i64>(3)?.max(0) as u64,
+                        })
+                    },
+                )
             })
             .await
     }
@@ -974,17 +895,18 @@ impl EdgeStore for SqliteEdgeStore {
         );
         self.db
             .read(move |conn| {
-                let mut stmt = conn.prepare_cached(&format!(
-                    "SELECT v.body, coalesce(m.due_soon, 0), coalesce(m.overdue, 0)
-                     FROM vehicles v LEFT JOIN maintenance m ON m.vehicle_id = v.id
-                     WHERE v.org_id = ?1 AND v.id > ?2 AND {ACTIVE} ORDER BY v.id LIMIT ?3"
-                ))?;
-                let rows: Vec<(String, i64, i64)> = stmt
-                    .query_map(params![org, after, limit as i64], |r| {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                    })?
-                    .collect::<Result<_, _>>()?;
-                rows.iter()
+                let found: Vec<(String, i64, i64)> = rows(
+                    conn,
+                    &format!(
+                        "SELECT v.body, coalesce(m.due_soon, 0), coalesce(m.overdue, 0)
+                         FROM vehicles v LEFT JOIN maintenance m ON m.vehicle_id = v.id
+                         WHERE v.org_id = ?1 AND v.id > ?2 AND {ACTIVE} ORDER BY v.id LIMIT ?3"
+                    ),
+                    params![org, after, limit as i64],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )?;
+                found
+                    .iter()
                     .map(|(body, due_soon, overdue)| {
                         Ok(FleetRow {
                             vehicle: vehicle_view(conn, body)?,
@@ -1003,7 +925,7 @@ impl EdgeStore for SqliteEdgeStore {
         org_id: &OrgId,
         update: &ValuationUpdated,
     ) -> StoreResult<bool> {
-        let (id, org) = (envelope_id.to_string(), org_id.to_string());
+        let org = org_id.to_string();
         let v = &update.valuation;
         let (vehicle, as_of, amount, currency) = (
             update.vehicle_id.clone(),
@@ -1014,40 +936,44 @@ impl EdgeStore for SqliteEdgeStore {
         let current = v.kind == ValuationPointKind::Current;
         let body = serde_json::to_string(v)?;
         let computed_at = ts(&update.computed_at);
-        self.db
-            .write(move |conn| {
-                if !claim_inbox(conn, CONSUMER, &id)? {
-                    return Ok(false);
-                }
-                if current {
-                    let before = counted_value(conn, &vehicle)?;
-                    // A later day wins; the same day, the later computation.
-                    conn.prepare_cached(
-                        "INSERT INTO current_valuations
-                           (vehicle_id, org_id, as_of, amount, currency, body, computed_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                         ON CONFLICT (vehicle_id) DO UPDATE SET as_of = excluded.as_of,
-                           amount = excluded.amount, currency = excluded.currency, body = excluded.body,
-                           computed_at = excluded.computed_at
-                         WHERE excluded.as_of > current_valuations.as_of
-                           OR (excluded.as_of = current_valuations.as_of
-                               AND excluded.computed_at >= current_valuations.computed_at)",
-                    )?
-                    .execute(params![vehicle, org, as_of, amount, currency, body, computed_at])?;
-                    value_moved(conn, &vehicle, before)?;
-                } else {
-                    conn.prepare_cached(
-                        "INSERT INTO valuations (vehicle_id, as_of, org_id, body, computed_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5)
-                         ON CONFLICT (vehicle_id, as_of) DO UPDATE SET body = excluded.body,
-                           computed_at = excluded.computed_at
-                         WHERE excluded.computed_at >= valuations.computed_at",
-                    )?
-                    .execute(params![vehicle, as_of, org, body, computed_at])?;
-                }
-                Ok(true)
-            })
-            .await
+        self.apply_once(envelope_id, move |conn| {
+            if current {
+                let before = counted_value(conn, &vehicle)?;
+                // A later day wins; the same day, the later computation.
+                conn.prepare_cached(
+                    "INSERT INTO current_valuations
+                       (vehicle_id, org_id, as_of, amount, currency, body, computed_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT (vehicle_id) DO UPDATE SET as_of = excluded.as_of,
+                       amount = excluded.amount, currency = excluded.currency, body = excluded.body,
+                       computed_at = excluded.computed_at
+                     WHERE excluded.as_of > current_valuations.as_of
+                       OR (excluded.as_of = current_valuations.as_of
+                           AND excluded.computed_at >= current_valuations.computed_at)",
+                )?
+                .execute(params![
+                    vehicle,
+                    org,
+                    as_of,
+                    amount,
+                    currency,
+                    body,
+                    computed_at
+                ])?;
+                value_moved(conn, &vehicle, before)?;
+            } else {
+                conn.prepare_cached(
+                    "INSERT INTO valuations (vehicle_id, as_of, org_id, body, computed_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (vehicle_id, as_of) DO UPDATE SET body = excluded.body,
+                       computed_at = excluded.computed_at
+                     WHERE excluded.computed_at >= valuations.computed_at",
+                )?
+                .execute(params![vehicle, as_of, org, body, computed_at])?;
+            }
+            Ok(true)
+        })
+        .await
     }
 
     async fn valuations(
@@ -1058,19 +984,18 @@ impl EdgeStore for SqliteEdgeStore {
         limit: usize,
     ) -> StoreResult<Vec<Valuation>> {
         let (org, id) = (org_id.to_string(), vehicle_id.to_string());
-        // Dates compare as text: `YYYY-MM-DD`; "9999-12-31" is after every day.
-        let before = before.map_or_else(|| "9999-12-31".to_string(), |d| d.to_string());
+        let before = valuations_before(before);
         let bodies: Vec<String> = self
             .db
             .read(move |conn| {
-                Ok(conn
-                    .prepare_cached(
-                        "SELECT body FROM valuations
-                         WHERE vehicle_id = ?1 AND org_id = ?2 AND as_of < ?3
-                         ORDER BY as_of DESC LIMIT ?4",
-                    )?
-                    .query_map(params![id, org, before, limit as i64], |r| r.get(0))?
-                    .collect::<Result<_, _>>()?)
+                rows(
+                    conn,
+                    "SELECT body FROM valuations
+                     WHERE vehicle_id = ?1 AND org_id = ?2 AND as_of < ?3
+                     ORDER BY as_of DESC LIMIT ?4",
+                    params![id, org, before, limit as i64],
+                    |r| r.get(0),
+                )
             })
             .await?;
         bodies
@@ -1092,13 +1017,13 @@ impl EdgeStore for SqliteEdgeStore {
         let org = org_id.to_string();
         self.db
             .read(move |conn| {
-                Ok(conn
-                    .prepare_cached(
-                        "SELECT DISTINCT vehicle_id FROM timeline
-                         WHERE org_id = ?1 AND kind = 'fuel' AND voided = 0 ORDER BY vehicle_id",
-                    )?
-                    .query_map([org], |r| r.get(0))?
-                    .collect::<Result<_, _>>()?)
+                rows(
+                    conn,
+                    "SELECT DISTINCT vehicle_id FROM timeline
+                     WHERE org_id = ?1 AND kind = 'fuel' AND voided = 0 ORDER BY vehicle_id",
+                    [org],
+                    |r| r.get(0),
+                )
             })
             .await
     }
@@ -1107,19 +1032,19 @@ impl EdgeStore for SqliteEdgeStore {
         let org = org_id.to_string();
         self.db
             .read(move |conn| {
-                Ok(conn
-                    .prepare_cached(
-                        "SELECT currency, total_cents, vehicles FROM fleet_values
-                         WHERE org_id = ?1 AND vehicles > 0 ORDER BY currency",
-                    )?
-                    .query_map([org], |r| {
+                rows(
+                    conn,
+                    "SELECT currency, total_cents, vehicles FROM fleet_values
+                     WHERE org_id = ?1 AND vehicles > 0 ORDER BY currency",
+                    [org],
+                    |r| {
                         Ok(FleetValue {
                             currency: r.get(0)?,
                             total_cents: r.get::<_, i64>(1)? as u64,
                             vehicles: r.get::<_, i64>(2)? as u64,
                         })
-                    })?
-                    .collect::<Result<_, _>>()?)
+                    },
+                )
             })
             .await
     }
@@ -1132,47 +1057,43 @@ impl crate::corrections::RevisionProjection for SqliteEdgeStore {
         envelope_id: &str,
         revision: &crate::corrections::TimelineRevision,
     ) -> StoreResult<bool> {
-        let (id, r) = (envelope_id.to_string(), revision.clone());
-        self.db
-            .write(move |conn| {
-                if !claim_inbox(conn, CONSUMER, &id)? {
-                    return Ok(false);
-                }
-                let e = &r.event;
-                // What the row counted in the cost aggregates before (nothing when voided or absent).
-                let before: Option<VehicleEvent> = conn
-                    .prepare_cached("SELECT body FROM timeline WHERE id = ?1 AND voided = 0")?
-                    .query_row([e.id.as_str()], |row| row.get::<_, String>(0))
-                    .optional()?
-                    .map(|body| serde_json::from_str(&body))
-                    .transpose()?;
-                let replaced = conn.prepare_cached(
-                    "INSERT INTO timeline (id, org_id, vehicle_id, kind, occurred_at, cost_cents, currency, body,
-                       projected_at, revision, voided)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-                     ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, occurred_at = excluded.occurred_at,
-                       cost_cents = excluded.cost_cents, currency = excluded.currency, body = excluded.body,
-                       projected_at = excluded.projected_at, revision = excluded.revision,
-                       voided = excluded.voided
-                     WHERE excluded.revision > timeline.revision AND timeline.org_id = excluded.org_id",
-                )?
-                .execute(params![e.id, e.org_id, e.vehicle_id, e.kind.as_str(), ts(&e.occurred_at),
-                    e.cost_cents.map(|c| c as i64), e.currency, r.json, ts(&vwc_clock::now()),
-                    r.revision, r.voided as i64])?;
-                if replaced == 1 {
-                    let after = (!r.voided).then_some(e);
-                    apply_changes(
-                        conn,
-                        &changes(Fact::EventRevised {
-                            before: before.as_ref(),
-                            after,
-                        }),
-                    )?;
-                }
-                recount(conn, &e.vehicle_id)?;
-                Ok(true)
-            })
-            .await
+        let r = revision.clone();
+        self.apply_once(envelope_id, move |conn| {
+            let e = &r.event;
+            // What the row counted in the cost aggregates before (nothing when voided or absent).
+            let before: Option<VehicleEvent> = conn
+                .prepare_cached("SELECT body FROM timeline WHERE id = ?1 AND voided = 0")?
+                .query_row([e.id.as_str()], |row| row.get::<_, String>(0))
+                .optional()?
+                .map(|body| serde_json::from_str(&body))
+                .transpose()?;
+            let replaced = conn.prepare_cached(
+                "INSERT INTO timeline (id, org_id, vehicle_id, kind, occurred_at, cost_cents, currency, body,
+                   projected_at, revision, voided)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, occurred_at = excluded.occurred_at,
+                   cost_cents = excluded.cost_cents, currency = excluded.currency, body = excluded.body,
+                   projected_at = excluded.projected_at, revision = excluded.revision,
+                   voided = excluded.voided
+                 WHERE excluded.revision > timeline.revision AND timeline.org_id = excluded.org_id",
+            )?
+            .execute(params![e.id, e.org_id, e.vehicle_id, e.kind.as_str(), ts(&e.occurred_at),
+                e.cost_cents.map(|c| c as i64), e.currency, r.json, ts(&vwc_clock::now()),
+                r.revision, r.voided as i64])?;
+            if replaced == 1 {
+                let after = (!r.voided).then_some(e);
+                apply_changes(
+                    conn,
+                    &changes(Fact::EventRevised {
+                        before: before.as_ref(),
+                        after,
+                    }),
+                )?;
+            }
+            recount(conn, &e.vehicle_id)?;
+            Ok(true)
+        })
+        .await
     }
 }
 
@@ -1278,6 +1199,7 @@ impl Plumbed for SqliteEdgeStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vwc_contracts::EventKind;
 
     /// The timeline page is one walk of `timeline_page`'s index in its order, whatever the filters: no
     /// temporary B-tree to sort, no scan (`EXPLAIN QUERY PLAN` on the real schema).

@@ -5,12 +5,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use vwc_contracts::maintenance::{
-    MaintenanceItemView, MaintenanceScheduleUpdated, MaintenanceStatus, NotificationDelivered,
-    OdometerEstimateView,
+    Channel, MaintenanceItemView, MaintenanceScheduleUpdated, MaintenanceStatus,
+    NotificationDelivered, OdometerEstimateView,
 };
 use vwc_contracts::valuation::{Valuation, ValuationUpdated};
 use vwc_contracts::{EventKind, OdometerUnit, OrgId, Vehicle, VehicleEvent, VehicleId};
-use vwc_store::{Plumbing, StoreResult};
+use vwc_store::{Plumbing, StoreResult, parse_ts};
 
 use crate::aggregates::{MonthRange, merge_buckets, split_by_month};
 
@@ -71,6 +71,99 @@ pub struct NotificationView {
     pub severity: Option<MaintenanceStatus>,
     pub created_at: DateTime<Utc>,
     pub read_at: Option<DateTime<Utc>>,
+}
+
+impl MaintenanceView {
+    /// The view of the scheduler's evaluation as both adapters store it (the event's JSON as the body).
+    pub fn of(update: MaintenanceScheduleUpdated) -> MaintenanceView {
+        MaintenanceView {
+            vehicle_id: update.vehicle_id,
+            items: update.items,
+            odometer: update.odometer,
+            evaluated_at: update.evaluated_at,
+        }
+    }
+}
+
+impl NotificationView {
+    /// The feed entry of a delivery, unread; `None` for the channels the feed does not show (only in-app
+    /// deliveries are projected).
+    pub fn in_app(delivered: &NotificationDelivered) -> Option<NotificationView> {
+        (delivered.channel == Channel::InApp).then(|| NotificationView {
+            id: delivered.notification_id.clone(),
+            title: delivered.title.clone(),
+            body: delivered.body.clone(),
+            vehicle_id: delivered.vehicle_id.clone(),
+            severity: delivered.severity,
+            created_at: delivered.delivered_at,
+            read_at: None,
+        })
+    }
+}
+
+/// A vehicle's running stats as both adapters keep them (`vehicle_stats`, apart from the vehicle because
+/// events may arrive before the registration they follow); timestamps as stored by [`vwc_store::ts`].
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+pub struct VehicleStats {
+    #[serde(default)]
+    pub event_count: i64,
+    pub last_event_at: Option<String>,
+    pub odometer: Option<i64>,
+    pub odometer_at: Option<String>,
+}
+
+impl VehicleStats {
+    /// The read model's view of `vehicle` with these stats (no stats yet: no events, no odometer).
+    pub fn view(self, vehicle: Vehicle) -> StoreResult<VehicleView> {
+        let odometer = match (self.odometer, self.odometer_at) {
+            (Some(value), Some(at)) => Some(OdometerView {
+                value: value.max(0) as u64,
+                unit: vehicle.odometer_unit,
+                as_of: parse_ts(&at)?,
+                estimated: false,
+            }),
+            _ => None,
+        };
+        Ok(VehicleView {
+            odometer,
+            event_count: self.event_count.max(0) as u64,
+            last_event_at: self.last_event_at.as_deref().map(parse_ts).transpose()?,
+            vehicle,
+        })
+    }
+}
+
+/// One stored cost aggregate row (`cost_months`, or `fleet_cost_months` without a vehicle), as both
+/// adapters read it.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct CostRow {
+    #[serde(default)]
+    pub vehicle_id: String,
+    pub kind: String,
+    pub month: String,
+    pub currency: String,
+    pub total_cents: i64,
+    pub events: i64,
+}
+
+impl CostRow {
+    /// The row as a bucket; `None` for a kind this version does not know.
+    pub fn bucket(self) -> Option<CostBucket> {
+        Some(CostBucket {
+            vehicle_id: self.vehicle_id,
+            kind: EventKind::parse(&self.kind)?,
+            month: self.month,
+            currency: self.currency,
+            total_cents: self.total_cents.max(0) as u64,
+            events: self.events.max(0) as u64,
+        })
+    }
+}
+
+/// The `asOf` text every valuation day is before: the history's first page when no position is given.
+pub fn valuations_before(before: Option<chrono::NaiveDate>) -> String {
+    // Dates compare as text: `YYYY-MM-DD`; "9999-12-31" is after every day.
+    before.map_or_else(|| "9999-12-31".to_string(), |d| d.to_string())
 }
 
 /// Costs summed by (vehicle, kind, calendar month, currency): the unit every cost view is built from.
@@ -266,16 +359,8 @@ pub trait EdgeStore: Plumbing + crate::corrections::RevisionProjection {
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
     ) -> StoreResult<Vec<CostBucket>> {
-        let period = split_by_month(from, to);
-        let mut buckets = Vec::new();
-        if let Some(months) = &period.whole {
-            let scope = vehicle_id.map_or(CostScope::EachVehicle, CostScope::Vehicle);
-            buckets.extend(self.cost_months(org_id, scope, months).await?);
-        }
-        for (from, to) in period.partial {
-            buckets.extend(self.costs_between(org_id, vehicle_id, from, to).await?);
-        }
-        Ok(merge_buckets(buckets))
+        let scope = vehicle_id.map_or(CostScope::EachVehicle, CostScope::Vehicle);
+        costs_over_period(self, org_id, scope, from, to).await
     }
     /// The organisation's costs with `occurredAt` in [from, to] by (month, kind, currency), `vehicle_id`
     /// empty: what the fleet's cost by month or by kind is folded from.
@@ -285,19 +370,7 @@ pub trait EdgeStore: Plumbing + crate::corrections::RevisionProjection {
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
     ) -> StoreResult<Vec<CostBucket>> {
-        let period = split_by_month(from, to);
-        let mut buckets = Vec::new();
-        if let Some(months) = &period.whole {
-            buckets.extend(self.cost_months(org_id, CostScope::Fleet, months).await?);
-        }
-        for (from, to) in period.partial {
-            let pieces = self.costs_between(org_id, None, from, to).await?;
-            buckets.extend(pieces.into_iter().map(|b| CostBucket {
-                vehicle_id: String::new(),
-                ..b
-            }));
-        }
-        Ok(merge_buckets(buckets))
+        costs_over_period(self, org_id, CostScope::Fleet, from, to).await
     }
     /// A page of each vehicle's costs over whole months `months.first..=months.last`, per currency, summed
     /// by the store from the cost aggregates: up to `limit` totals ordered by (vehicle id, currency),
@@ -417,3 +490,34 @@ const VEHICLE_PAGE: usize = 200;
 
 /// Page size `fuel_events` reads the timeline with.
 const FUEL_PAGE: usize = 1_000;
+
+/// Cost buckets of `scope` with `occurredAt` in [from, to]: whole months from the aggregates, the pieces
+/// at the ends from the timeline (the fleet's pieces summed without their vehicle, as its aggregate is).
+async fn costs_over_period<S: EdgeStore + ?Sized>(
+    store: &S,
+    org_id: &OrgId,
+    scope: CostScope<'_>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> StoreResult<Vec<CostBucket>> {
+    let period = split_by_month(from, to);
+    let mut buckets = Vec::new();
+    if let Some(months) = &period.whole {
+        buckets.extend(store.cost_months(org_id, scope, months).await?);
+    }
+    let vehicle_id = match scope {
+        CostScope::Vehicle(vehicle_id) => Some(vehicle_id),
+        CostScope::Fleet | CostScope::EachVehicle => None,
+    };
+    for (from, to) in period.partial {
+        let pieces = store.costs_between(org_id, vehicle_id, from, to).await?;
+        buckets.extend(pieces.into_iter().map(|b| match scope {
+            CostScope::Fleet => CostBucket {
+                vehicle_id: String::new(),
+                ..b
+            },
+            CostScope::Vehicle(_) | CostScope::EachVehicle => b,
+        }));
+    }
+    Ok(merge_buckets(buckets))
+}

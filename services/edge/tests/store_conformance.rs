@@ -18,7 +18,8 @@ use vwc_contracts::{
 };
 use vwc_edge::corrections::TimelineRevision;
 use vwc_edge::store::{
-    CostBucket, CostKey, CostTotal, EventFilter, NotificationView, TimelinePosition,
+    CostBucket, CostKey, CostTotal, EventFilter, MaintenanceView, NotificationView,
+    TimelinePosition, VehicleView,
 };
 use vwc_edge::{EdgeStore, SqliteEdgeStore};
 
@@ -84,26 +85,37 @@ fn envelope_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
+/// Whether the store applied the registration delivered under `envelope` (`false`: a duplicate).
+async fn registered(store: &Store, envelope: &str, v: &Vehicle) -> bool {
+    store.apply_vehicle_registered(envelope, v).await.unwrap()
+}
+
 async fn register(store: &Store, org: &str, id: &str) -> Vehicle {
     let v = vehicle(org, id);
-    assert!(
-        store
-            .apply_vehicle_registered(&envelope_id(), &v)
-            .await
-            .unwrap()
-    );
+    assert!(registered(store, &envelope_id(), &v).await);
     v
 }
 
+/// Whether the store applied the event delivered under `envelope` (`false`: a duplicate).
+async fn recorded(store: &Store, envelope: &str, e: &VehicleEvent) -> bool {
+    store.apply_vehicle_event(envelope, e, None).await.unwrap()
+}
+
 async fn apply(store: &Store, e: &VehicleEvent) {
-    assert!(
-        store
-            .apply_vehicle_event(&envelope_id(), e, None)
-            .await
-            .unwrap(),
-        "event {} was not applied",
-        e.id
-    );
+    let applied = recorded(store, &envelope_id(), e).await;
+    assert!(applied, "event {} was not applied", e.id);
+}
+
+/// The vehicle counts one event and its timeline is `evt_1` alone.
+async fn holds_only_evt_1(store: &Store, v: &Vehicle) {
+    assert_eq!(view(store, "org_a", &v.id).await.event_count, 1);
+    assert_eq!(timeline(store, v, &EventFilter::default()).await, ["evt_1"]);
+}
+
+/// The vehicle's view, which must exist.
+async fn view(store: &Store, org_id: &str, id: &str) -> VehicleView {
+    let found = store.vehicle(&org(org_id), &vehicle_id(id)).await.unwrap();
+    found.expect("the vehicle is in the read model")
 }
 
 async fn timeline(store: &Store, v: &Vehicle, filter: &EventFilter) -> Vec<String> {
@@ -173,13 +185,45 @@ fn schedule(
     }
 }
 
+/// veh_1 evaluated on day `day` of June: `oil` due soon and `brakes` overdue, and `wipers` overdue but
+/// disabled (so not counted); then `more` items.
+fn needs_attention(day: u32, more: Vec<MaintenanceItemView>) -> MaintenanceScheduleUpdated {
+    let mut items = vec![
+        item("oil", MaintenanceStatus::DueSoon, true),
+        item("brakes", MaintenanceStatus::Overdue, true),
+        item("wipers", MaintenanceStatus::Overdue, false),
+    ];
+    items.extend(more);
+    schedule("veh_1", at(day, 8), items)
+}
+
+/// One enabled `oil` item of `status`, evaluated on day `day` of June at 08:00.
+fn oil(vehicle_id: &str, day: u32, status: MaintenanceStatus) -> MaintenanceScheduleUpdated {
+    schedule(vehicle_id, at(day, 8), vec![item("oil", status, true)])
+}
+
+/// Whether the store applied the evaluation delivered under `envelope` (`false`: a duplicate).
+async fn evaluated(
+    store: &Store,
+    envelope: &str,
+    org: &str,
+    update: &MaintenanceScheduleUpdated,
+) -> bool {
+    (store.apply_maintenance(envelope, &org.into(), update))
+        .await
+        .unwrap()
+}
+
 async fn maintain(store: &Store, org: &str, update: &MaintenanceScheduleUpdated) {
-    assert!(
-        store
-            .apply_maintenance(&envelope_id(), &org.into(), update)
-            .await
-            .unwrap()
-    );
+    assert!(evaluated(store, &envelope_id(), org, update).await);
+}
+
+/// The vehicle's maintenance view, which must exist.
+async fn maintenance(store: &Store, org_id: &str, id: &str) -> MaintenanceView {
+    let found = (store.maintenance(&org(org_id), &vehicle_id(id)))
+        .await
+        .unwrap();
+    found.expect("the vehicle has been evaluated")
 }
 
 fn delivered(id: &str, channel: Channel, delivered_at: DateTime<Utc>) -> NotificationDelivered {
@@ -195,23 +239,38 @@ fn delivered(id: &str, channel: Channel, delivered_at: DateTime<Utc>) -> Notific
     }
 }
 
+/// Whether the store applied the delivery delivered under `envelope` (`false`: a duplicate).
+async fn notified(store: &Store, envelope: &str, org: &str, n: &NotificationDelivered) -> bool {
+    (store.apply_notification(envelope, &org.into(), n))
+        .await
+        .unwrap()
+}
+
 async fn notify(store: &Store, org: &str, n: &NotificationDelivered) {
-    assert!(
-        store
-            .apply_notification(&envelope_id(), &org.into(), n)
-            .await
-            .unwrap()
-    );
+    assert!(notified(store, &envelope_id(), org, n).await);
+}
+
+/// The organisation's whole feed, newest first.
+async fn notifications(store: &Store, org: &str) -> Vec<NotificationView> {
+    (store.notifications(&org.into(), false, None, 100))
+        .await
+        .unwrap()
 }
 
 async fn feed(store: &Store, org: &str, unread_only: bool) -> Vec<String> {
-    store
-        .notifications(&org.into(), unread_only, None, 100)
+    (store.notifications(&org.into(), unread_only, None, 100))
         .await
         .unwrap()
         .into_iter()
         .map(|n| n.id)
         .collect()
+}
+
+/// Whether marking the notification read found it in the organisation.
+async fn mark_read(store: &Store, org_id: &str, id: &str, at: DateTime<Utc>) -> bool {
+    (store.mark_notification_read(&org(org_id), id, at))
+        .await
+        .unwrap()
 }
 
 /// Notifications `ntf_1`..`ntf_5` of org_a, `ntf_3a` and `ntf_3b` at the same instant, applied out of
@@ -228,12 +287,7 @@ async fn feed_with_history(store: &Store) {
         notify(store, "org_a", &delivered(id, Channel::InApp, when)).await;
     }
     for id in ["ntf_2", "ntf_3b"] {
-        assert!(
-            store
-                .mark_notification_read(&org("org_a"), id, at(10, 8))
-                .await
-                .unwrap()
-        );
+        assert!(mark_read(store, "org_a", id, at(10, 8)).await);
     }
 }
 
@@ -272,6 +326,19 @@ fn bucket(
         total_cents,
         events,
     }
+}
+
+/// The cost buckets of the organisation (or one vehicle) with `occurredAt` in [from, to].
+async fn buckets(
+    store: &Store,
+    org_id: &str,
+    vehicle: Option<&VehicleId>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Vec<CostBucket> {
+    (store.cost_buckets(&org(org_id), vehicle, from, to))
+        .await
+        .unwrap()
 }
 
 /// Two vehicles of org_a with costs in June and July 2024, in two currencies, plus events without a
@@ -354,11 +421,7 @@ async fn fleet_with_costs(store: &Store) -> (Vehicle, Vehicle) {
 
 async fn a_registered_vehicle_reads_back_without_stats(store: Store) {
     let v = register(&store, "org_a", "veh_1").await;
-    let view = store
-        .vehicle(&org("org_a"), &vehicle_id("veh_1"))
-        .await
-        .unwrap()
-        .unwrap();
+    let view = view(&store, "org_a", "veh_1").await;
     assert_eq!(view.vehicle, v);
     assert_eq!(view.event_count, 0);
     assert_eq!(view.last_event_at, None);
@@ -370,71 +433,23 @@ async fn a_registered_vehicle_reads_back_without_stats(store: Store) {
 async fn a_duplicate_delivery_returns_false_and_has_no_second_effect(store: Store) {
     let v = vehicle("org_a", "veh_1");
     let registration = envelope_id();
-    assert!(
-        store
-            .apply_vehicle_registered(&registration, &v)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .apply_vehicle_registered(&registration, &v)
-            .await
-            .unwrap()
-    );
+    assert!(registered(&store, &registration, &v).await);
+    assert!(!registered(&store, &registration, &v).await);
 
     let e = reading(&v, "evt_1", at(2, 8), 1_000);
     let delivery = envelope_id();
-    assert!(
-        store
-            .apply_vehicle_event(&delivery, &e, None)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .apply_vehicle_event(&delivery, &e, None)
-            .await
-            .unwrap()
-    );
+    assert!(recorded(&store, &delivery, &e).await);
+    assert!(!recorded(&store, &delivery, &e).await);
 
-    let view = store
-        .vehicle(&org("org_a"), &vehicle_id("veh_1"))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(view.event_count, 1);
-    assert_eq!(
-        timeline(&store, &v, &EventFilter::default()).await,
-        ["evt_1"]
-    );
+    holds_only_evt_1(&store, &v).await;
 }
 
 async fn the_same_event_under_another_envelope_has_no_second_effect(store: Store) {
     let v = register(&store, "org_a", "veh_1").await;
     let e = event(&v, "evt_1", EventKind::Repair, at(2, 8));
-    assert!(
-        store
-            .apply_vehicle_event(&envelope_id(), &e, None)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .apply_vehicle_event(&envelope_id(), &e, None)
-            .await
-            .unwrap()
-    );
-    let view = store
-        .vehicle(&org("org_a"), &vehicle_id("veh_1"))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(view.event_count, 1);
-    assert_eq!(
-        timeline(&store, &v, &EventFilter::default()).await,
-        ["evt_1"]
-    );
+    assert!(recorded(&store, &envelope_id(), &e).await);
+    assert!(!recorded(&store, &envelope_id(), &e).await);
+    holds_only_evt_1(&store, &v).await;
 }
 
 async fn an_applied_event_reads_back_unchanged(store: Store) {
@@ -483,27 +498,23 @@ async fn the_timeline_filters_by_kind(store: Store) {
 
 async fn the_timeline_filters_by_an_inclusive_time_range(store: Store) {
     let v = vehicle_with_history(&store).await;
-    let from = EventFilter {
-        from: Some(at(3, 8)),
+    let range = |from, to| EventFilter {
+        from,
+        to,
         ..EventFilter::default()
     };
     assert_eq!(
-        timeline(&store, &v, &from).await,
+        timeline(&store, &v, &range(Some(at(3, 8)), None)).await,
         ["evt_5", "evt_4", "evt_3b", "evt_3a"]
     );
-    let to = EventFilter {
-        to: Some(at(3, 8)),
-        ..EventFilter::default()
-    };
     assert_eq!(
-        timeline(&store, &v, &to).await,
+        timeline(&store, &v, &range(None, Some(at(3, 8)))).await,
         ["evt_3b", "evt_3a", "evt_2", "evt_1"]
     );
     let between = EventFilter {
         kinds: vec![EventKind::Maintenance],
-        from: Some(at(2, 9)),
-        to: Some(at(4, 8)),
         include_voided: false,
+        ..range(Some(at(2, 9)), Some(at(4, 8)))
     };
     assert_eq!(timeline(&store, &v, &between).await, ["evt_3b"]);
 }
@@ -657,7 +668,7 @@ async fn vehicles_are_listed_in_id_order_after_a_position(store: Store) {
         register(&store, "org_a", id).await;
     }
     register(&store, "org_b", "veh_0").await;
-    let listed = |views: Vec<vwc_edge::store::VehicleView>| -> Vec<String> {
+    let listed = |views: Vec<VehicleView>| -> Vec<String> {
         views.into_iter().map(|v| v.vehicle.id.into()).collect()
     };
     let all = listed(store.vehicles(&org("org_a"), None, 100).await.unwrap());
@@ -672,8 +683,8 @@ async fn vehicles_are_listed_in_id_order_after_a_position(store: Store) {
 }
 
 async fn the_vehicle_view_counts_events_and_keeps_the_latest_time(store: Store) {
-    let v = vehicle_with_history(&store).await;
-    let view = store.vehicle(&org("org_a"), &v.id).await.unwrap().unwrap();
+    vehicle_with_history(&store).await;
+    let view = view(&store, "org_a", "veh_1").await;
     assert_eq!(view.event_count, 6);
     assert_eq!(view.last_event_at, Some(at(5, 8)));
     let listed = store.vehicles(&org("org_a"), None, 10).await.unwrap();
@@ -691,11 +702,7 @@ async fn the_odometer_is_the_latest_reading_by_occurred_at_even_out_of_order(sto
     )
     .await;
 
-    let view = store
-        .vehicle(&org("org_a"), &vehicle_id("veh_1"))
-        .await
-        .unwrap()
-        .unwrap();
+    let view = view(&store, "org_a", "veh_1").await;
     let odometer = view.odometer.expect("an odometer reading");
     assert_eq!(odometer.value, 42_000);
     assert_eq!(odometer.as_of, at(20, 8));
@@ -705,13 +712,9 @@ async fn the_odometer_is_the_latest_reading_by_occurred_at_even_out_of_order(sto
     assert_eq!(view.last_event_at, Some(at(25, 8)));
 
     apply(&store, &reading(&v, "evt_latest", at(28, 8), 43_500)).await;
-    let view = store
-        .vehicle(&org("org_a"), &vehicle_id("veh_1"))
-        .await
-        .unwrap()
-        .unwrap();
+    let latest = self::view(&store, "org_a", "veh_1").await;
     assert_eq!(
-        view.odometer.map(|o| (o.value, o.as_of)),
+        latest.odometer.map(|o| (o.value, o.as_of)),
         Some((43_500, at(28, 8)))
     );
 }
@@ -720,11 +723,7 @@ async fn events_applied_before_the_registration_still_count(store: Store) {
     let v = vehicle("org_a", "veh_1");
     apply(&store, &reading(&v, "evt_1", at(3, 8), 5_000)).await;
     register(&store, "org_a", "veh_1").await;
-    let view = store
-        .vehicle(&org("org_a"), &vehicle_id("veh_1"))
-        .await
-        .unwrap()
-        .unwrap();
+    let view = view(&store, "org_a", "veh_1").await;
     assert_eq!(view.event_count, 1);
     assert_eq!(view.odometer.map(|o| o.value), Some(5_000));
 }
@@ -787,11 +786,7 @@ async fn a_maintenance_update_reads_back_as_the_vehicle_view(store: Store) {
         ],
     );
     maintain(&store, "org_a", &update).await;
-    let view = store
-        .maintenance(&org("org_a"), &vehicle_id("veh_1"))
-        .await
-        .unwrap()
-        .unwrap();
+    let view = maintenance(&store, "org_a", "veh_1").await;
     assert_eq!(view.vehicle_id, "veh_1");
     assert_eq!(view.items, update.items);
     assert_eq!(view.odometer, update.odometer);
@@ -802,83 +797,37 @@ async fn a_maintenance_update_reads_back_as_the_vehicle_view(store: Store) {
 
 async fn a_duplicate_maintenance_delivery_returns_false_and_has_no_second_effect(store: Store) {
     let delivery = envelope_id();
-    let first = schedule(
-        "veh_1",
-        at(5, 8),
-        vec![item("oil", MaintenanceStatus::Ok, true)],
-    );
-    assert!(
-        store
-            .apply_maintenance(&delivery, &org("org_a"), &first)
-            .await
-            .unwrap()
-    );
+    let first = oil("veh_1", 5, MaintenanceStatus::Ok);
+    assert!(evaluated(&store, &delivery, "org_a", &first).await);
     // A newer evaluation would replace it, so only the inbox can be keeping it out.
-    let newer = schedule(
-        "veh_1",
-        at(6, 8),
-        vec![item("oil", MaintenanceStatus::Overdue, true)],
-    );
-    assert!(
-        !store
-            .apply_maintenance(&delivery, &org("org_a"), &newer)
-            .await
-            .unwrap()
-    );
-    let view = store
-        .maintenance(&org("org_a"), &vehicle_id("veh_1"))
-        .await
-        .unwrap()
-        .unwrap();
+    let newer = oil("veh_1", 6, MaintenanceStatus::Overdue);
+    assert!(!evaluated(&store, &delivery, "org_a", &newer).await);
+    let view = maintenance(&store, "org_a", "veh_1").await;
     assert_eq!(view.items, first.items);
     assert_eq!(view.evaluated_at, at(5, 8));
 }
 
 async fn an_older_evaluation_does_not_overwrite_a_newer_one(store: Store) {
-    let newer = schedule(
-        "veh_1",
-        at(6, 8),
-        vec![item("oil", MaintenanceStatus::Overdue, true)],
-    );
-    let older = schedule(
-        "veh_1",
-        at(5, 8),
-        vec![item("oil", MaintenanceStatus::Ok, true)],
-    );
+    let newer = oil("veh_1", 6, MaintenanceStatus::Overdue);
+    let older = oil("veh_1", 5, MaintenanceStatus::Ok);
     maintain(&store, "org_a", &newer).await;
     // Claimed (it was delivered and handled) but without effect.
     maintain(&store, "org_a", &older).await;
-    let view = store
-        .maintenance(&org("org_a"), &vehicle_id("veh_1"))
-        .await
-        .unwrap()
-        .unwrap();
+    let view = maintenance(&store, "org_a", "veh_1").await;
     assert_eq!(view.items, newer.items);
     assert_eq!(view.evaluated_at, at(6, 8));
 
-    let newest = schedule(
-        "veh_1",
-        at(7, 8),
-        vec![item("oil", MaintenanceStatus::Ok, true)],
-    );
+    let newest = oil("veh_1", 7, MaintenanceStatus::Ok);
     maintain(&store, "org_a", &newest).await;
-    let view = store
-        .maintenance(&org("org_a"), &vehicle_id("veh_1"))
-        .await
-        .unwrap()
-        .unwrap();
+    let view = maintenance(&store, "org_a", "veh_1").await;
     assert_eq!(view.items, newest.items);
     assert_eq!(view.evaluated_at, at(7, 8));
 }
 
 async fn another_org_cannot_read_the_maintenance_view(store: Store) {
     let (org_a, org_b, veh_1) = (org("org_a"), org("org_b"), vehicle_id("veh_1"));
-    let update = schedule(
-        "veh_1",
-        at(5, 8),
-        vec![item("oil", MaintenanceStatus::Overdue, true)],
-    );
-    maintain(&store, "org_a", &update).await;
+    let overdue = oil("veh_1", 5, MaintenanceStatus::Overdue);
+    maintain(&store, "org_a", &overdue).await;
     assert_eq!(store.maintenance(&org_b, &veh_1).await.unwrap(), None);
     assert!(store.maintenance(&org_a, &veh_1).await.unwrap().is_some());
 }
@@ -890,44 +839,17 @@ async fn the_fleet_view_counts_enabled_due_soon_and_overdue_items(store: Store) 
     register(&store, "org_b", "veh_9").await;
     let v1 = vehicle("org_a", "veh_1");
     apply(&store, &reading(&v1, "evt_1", at(2, 8), 9_000)).await;
-    maintain(
-        &store,
-        "org_a",
-        &schedule(
-            "veh_1",
-            at(5, 8),
-            vec![
-                item("oil", MaintenanceStatus::DueSoon, true),
-                item("brakes", MaintenanceStatus::Overdue, true),
-                item("coolant", MaintenanceStatus::Overdue, true),
-                item("wipers", MaintenanceStatus::Overdue, false),
-                item("cabin_filter", MaintenanceStatus::DueSoon, false),
-                item("tires", MaintenanceStatus::Ok, true),
-                item("battery", MaintenanceStatus::Unknown, true),
-            ],
-        ),
-    )
-    .await;
-    maintain(
-        &store,
-        "org_a",
-        &schedule(
-            "veh_3",
-            at(5, 8),
-            vec![item("oil", MaintenanceStatus::DueSoon, true)],
-        ),
-    )
-    .await;
-    maintain(
-        &store,
-        "org_b",
-        &schedule(
-            "veh_9",
-            at(5, 8),
-            vec![item("oil", MaintenanceStatus::Overdue, true)],
-        ),
-    )
-    .await;
+    let more = vec![
+        item("coolant", MaintenanceStatus::Overdue, true),
+        item("cabin_filter", MaintenanceStatus::DueSoon, false),
+        item("tires", MaintenanceStatus::Ok, true),
+        item("battery", MaintenanceStatus::Unknown, true),
+    ];
+    maintain(&store, "org_a", &needs_attention(5, more)).await;
+    let veh_3 = oil("veh_3", 5, MaintenanceStatus::DueSoon);
+    maintain(&store, "org_a", &veh_3).await;
+    let veh_9 = oil("veh_9", 5, MaintenanceStatus::Overdue);
+    maintain(&store, "org_b", &veh_9).await;
 
     let rows = store.fleet(&org("org_a"), None, 100).await.unwrap();
     let summary: Vec<(&str, u32, u32)> = rows
@@ -949,16 +871,7 @@ async fn the_fleet_view_counts_enabled_due_soon_and_overdue_items(store: Store) 
     assert_eq!(page[0].vehicle.vehicle.id, "veh_2");
 
     // A newer evaluation replaces the counts.
-    maintain(
-        &store,
-        "org_a",
-        &schedule(
-            "veh_1",
-            at(6, 8),
-            vec![item("oil", MaintenanceStatus::Ok, true)],
-        ),
-    )
-    .await;
+    maintain(&store, "org_a", &oil("veh_1", 6, MaintenanceStatus::Ok)).await;
     let rows = store.fleet(&org("org_a"), None, 1).await.unwrap();
     assert_eq!((rows[0].due_soon, rows[0].overdue), (0, 0));
 
@@ -971,25 +884,11 @@ async fn an_in_app_notification_is_added_and_other_channels_are_ignored(store: S
     let n = delivered("ntf_1", Channel::InApp, at(3, 8));
     notify(&store, "org_a", &n).await;
     // Delivered (and claimed) on another channel, but not part of the in-app feed.
-    notify(
-        &store,
-        "org_a",
-        &delivered("ntf_2", Channel::Email, at(4, 8)),
-    )
-    .await;
-    notify(
-        &store,
-        "org_a",
-        &delivered("ntf_3", Channel::Webhook, at(5, 8)),
-    )
-    .await;
-
-    let listed = store
-        .notifications(&org("org_a"), false, None, 100)
-        .await
-        .unwrap();
+    for (id, channel, day) in [("ntf_2", Channel::Email, 4), ("ntf_3", Channel::Webhook, 5)] {
+        notify(&store, "org_a", &delivered(id, channel, at(day, 8))).await;
+    }
     assert_eq!(
-        listed,
+        notifications(&store, "org_a").await,
         vec![NotificationView {
             id: "ntf_1".into(),
             title: n.title.clone(),
@@ -1006,24 +905,9 @@ async fn an_in_app_notification_is_added_and_other_channels_are_ignored(store: S
 async fn the_same_notification_under_two_envelopes_is_stored_once(store: Store) {
     let n = delivered("ntf_1", Channel::InApp, at(3, 8));
     let delivery = envelope_id();
-    assert!(
-        store
-            .apply_notification(&delivery, &org("org_a"), &n)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .apply_notification(&delivery, &org("org_a"), &n)
-            .await
-            .unwrap()
-    );
-    assert!(
-        store
-            .mark_notification_read(&org("org_a"), "ntf_1", at(4, 8))
-            .await
-            .unwrap()
-    );
+    assert!(notified(&store, &delivery, "org_a", &n).await);
+    assert!(!notified(&store, &delivery, "org_a", &n).await);
+    assert!(mark_read(&store, "org_a", "ntf_1", at(4, 8)).await);
     // A re-publish under a new envelope id: handled, but neither a second row nor a reset read state.
     let republished = NotificationDelivered {
         title: "Changed".into(),
@@ -1032,10 +916,7 @@ async fn the_same_notification_under_two_envelopes_is_stored_once(store: Store) 
     };
     notify(&store, "org_a", &republished).await;
 
-    let listed = store
-        .notifications(&org("org_a"), false, None, 100)
-        .await
-        .unwrap();
+    let listed = notifications(&store, "org_a").await;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].title, n.title);
     assert_eq!(listed[0].created_at, at(3, 8));
@@ -1044,12 +925,8 @@ async fn the_same_notification_under_two_envelopes_is_stored_once(store: Store) 
 
 async fn the_feed_is_newest_first_and_filters_unread(store: Store) {
     feed_with_history(&store).await;
-    notify(
-        &store,
-        "org_b",
-        &delivered("ntf_other", Channel::InApp, at(9, 8)),
-    )
-    .await;
+    let other = delivered("ntf_other", Channel::InApp, at(9, 8));
+    notify(&store, "org_b", &other).await;
     assert_eq!(
         feed(&store, "org_a", false).await,
         ["ntf_5", "ntf_4", "ntf_3b", "ntf_3a", "ntf_2", "ntf_1"]
@@ -1058,10 +935,7 @@ async fn the_feed_is_newest_first_and_filters_unread(store: Store) {
         feed(&store, "org_a", true).await,
         ["ntf_5", "ntf_4", "ntf_3a", "ntf_1"]
     );
-    let listed = store
-        .notifications(&org("org_a"), false, None, 100)
-        .await
-        .unwrap();
+    let listed = notifications(&store, "org_a").await;
     let read: Vec<(&str, Option<DateTime<Utc>>)> = listed
         .iter()
         .map(|n| (n.id.as_str(), n.read_at))
@@ -1109,36 +983,13 @@ async fn marking_read_keeps_the_first_time_and_stays_in_the_org(store: Store) {
         &delivered("ntf_1", Channel::InApp, at(3, 8)),
     )
     .await;
-    assert!(
-        !store
-            .mark_notification_read(&org("org_b"), "ntf_1", at(4, 8))
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .mark_notification_read(&org("org_a"), "ntf_missing", at(4, 8))
-            .await
-            .unwrap()
-    );
+    assert!(!mark_read(&store, "org_b", "ntf_1", at(4, 8)).await);
+    assert!(!mark_read(&store, "org_a", "ntf_missing", at(4, 8)).await);
     assert_eq!(feed(&store, "org_a", true).await, ["ntf_1"]);
 
-    assert!(
-        store
-            .mark_notification_read(&org("org_a"), "ntf_1", at(5, 8))
-            .await
-            .unwrap()
-    );
-    assert!(
-        store
-            .mark_notification_read(&org("org_a"), "ntf_1", at(7, 8))
-            .await
-            .unwrap()
-    );
-    let listed = store
-        .notifications(&org("org_a"), false, None, 10)
-        .await
-        .unwrap();
+    assert!(mark_read(&store, "org_a", "ntf_1", at(5, 8)).await);
+    assert!(mark_read(&store, "org_a", "ntf_1", at(7, 8)).await);
+    let listed = notifications(&store, "org_a").await;
     assert_eq!(listed[0].read_at, Some(at(5, 8)));
     assert!(feed(&store, "org_a", true).await.is_empty());
 }
@@ -1146,10 +997,7 @@ async fn marking_read_keeps_the_first_time_and_stays_in_the_org(store: Store) {
 async fn cost_buckets_group_by_vehicle_kind_month_and_currency(store: Store) {
     fleet_with_costs(&store).await;
     assert_eq!(
-        store
-            .cost_buckets(&org("org_a"), None, None, None)
-            .await
-            .unwrap(),
+        buckets(&store, "org_a", None, None, None).await,
         vec![
             bucket("veh_1", EventKind::Maintenance, "2024-06", "USD", 4_000, 1),
             bucket("veh_1", EventKind::Repair, "2024-06", "EUR", 7_000, 1),
@@ -1159,36 +1007,15 @@ async fn cost_buckets_group_by_vehicle_kind_month_and_currency(store: Store) {
             bucket("veh_2", EventKind::Repair, "2024-07", "USD", 1_000, 1),
         ]
     );
-    assert_eq!(
-        store
-            .cost_buckets(&org("org_b"), None, None, None)
-            .await
-            .unwrap(),
-        vec![bucket(
-            "veh_9",
-            EventKind::Repair,
-            "2024-06",
-            "USD",
-            55_500,
-            1
-        )]
-    );
-    assert!(
-        store
-            .cost_buckets(&org("org_c"), None, None, None)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    let org_b = bucket("veh_9", EventKind::Repair, "2024-06", "USD", 55_500, 1);
+    assert_eq!(buckets(&store, "org_b", None, None, None).await, [org_b]);
+    assert!(buckets(&store, "org_c", None, None, None).await.is_empty());
 }
 
 async fn cost_buckets_filter_by_vehicle_and_an_inclusive_time_range(store: Store) {
     let (v1, v2) = fleet_with_costs(&store).await;
     assert_eq!(
-        store
-            .cost_buckets(&org("org_a"), Some(&v2.id), None, None)
-            .await
-            .unwrap(),
+        buckets(&store, "org_a", Some(&v2.id), None, None).await,
         vec![
             bucket("veh_2", EventKind::Upgrade, "2024-06", "USD", 90_000, 1),
             bucket("veh_2", EventKind::Repair, "2024-07", "USD", 1_000, 1),
@@ -1196,10 +1023,14 @@ async fn cost_buckets_filter_by_vehicle_and_an_inclusive_time_range(store: Store
     );
     // Both bounds are inclusive: c2 (June 20) and c5 (July 1) are on them.
     assert_eq!(
-        store
-            .cost_buckets(&org("org_a"), Some(&v1.id), Some(on(6, 20)), Some(on(7, 1)))
-            .await
-            .unwrap(),
+        buckets(
+            &store,
+            "org_a",
+            Some(&v1.id),
+            Some(on(6, 20)),
+            Some(on(7, 1))
+        )
+        .await,
         vec![
             bucket("veh_1", EventKind::Repair, "2024-06", "EUR", 7_000, 1),
             bucket("veh_1", EventKind::Repair, "2024-06", "USD", 2_500, 1),
@@ -1207,10 +1038,7 @@ async fn cost_buckets_filter_by_vehicle_and_an_inclusive_time_range(store: Store
         ]
     );
     assert_eq!(
-        store
-            .cost_buckets(&org("org_a"), None, Some(on(6, 30)), None)
-            .await
-            .unwrap(),
+        buckets(&store, "org_a", None, Some(on(6, 30)), None).await,
         vec![
             bucket("veh_2", EventKind::Upgrade, "2024-06", "USD", 90_000, 1),
             bucket("veh_1", EventKind::Maintenance, "2024-07", "USD", 4_500, 1),
@@ -1218,21 +1046,17 @@ async fn cost_buckets_filter_by_vehicle_and_an_inclusive_time_range(store: Store
         ]
     );
     assert_eq!(
-        store
-            .cost_buckets(&org("org_a"), None, None, Some(on(6, 4)))
-            .await
-            .unwrap(),
+        buckets(&store, "org_a", None, None, Some(on(6, 4))).await,
         vec![
             bucket("veh_1", EventKind::Maintenance, "2024-06", "USD", 4_000, 1),
             bucket("veh_1", EventKind::Repair, "2024-06", "USD", 10_000, 1),
         ]
     );
     // Another org's vehicle id finds nothing of it.
+    let elsewhere = vehicle_id("veh_9");
     assert!(
-        store
-            .cost_buckets(&org("org_a"), Some(&vehicle_id("veh_9")), None, None)
+        buckets(&store, "org_a", Some(&elsewhere), None, None)
             .await
-            .unwrap()
             .is_empty()
     );
 }
@@ -1246,77 +1070,28 @@ async fn fleet_counts_cover_the_whole_fleet_and_follow_each_newest_evaluation(st
         due_soon,
         overdue,
     };
-    assert_eq!(
-        store.fleet_counts(&org("org_a")).await.unwrap(),
-        counts(0, 0, 0)
-    );
+    let fleet_counts = |org_id: &'static str| {
+        let store = store.clone();
+        async move { store.fleet_counts(&org(org_id)).await.unwrap() }
+    };
+    assert_eq!(fleet_counts("org_a").await, counts(0, 0, 0));
     for id in ["veh_1", "veh_2", "veh_3"] {
         register(&store, "org_a", id).await;
     }
-    maintain(
-        &store,
-        "org_a",
-        &schedule(
-            "veh_1",
-            at(5, 8),
-            vec![
-                item("oil", MaintenanceStatus::DueSoon, true),
-                item("brakes", MaintenanceStatus::Overdue, true),
-                item("wipers", MaintenanceStatus::Overdue, false),
-            ],
-        ),
-    )
-    .await;
+    maintain(&store, "org_a", &needs_attention(5, vec![])).await;
     // veh_4's evaluation arrives before its registration.
-    maintain(
-        &store,
-        "org_a",
-        &schedule(
-            "veh_4",
-            at(5, 8),
-            vec![item("oil", MaintenanceStatus::Overdue, true)],
-        ),
-    )
-    .await;
-    assert_eq!(
-        store.fleet_counts(&org("org_a")).await.unwrap(),
-        counts(3, 1, 1)
-    );
+    let early = oil("veh_4", 5, MaintenanceStatus::Overdue);
+    maintain(&store, "org_a", &early).await;
+    assert_eq!(fleet_counts("org_a").await, counts(3, 1, 1));
     register(&store, "org_a", "veh_4").await;
-    assert_eq!(
-        store.fleet_counts(&org("org_a")).await.unwrap(),
-        counts(4, 1, 2)
-    );
+    assert_eq!(fleet_counts("org_a").await, counts(4, 1, 2));
     // A re-registration does not count twice; an older evaluation changes nothing; a newer one replaces.
     register(&store, "org_a", "veh_4").await;
-    maintain(
-        &store,
-        "org_a",
-        &schedule(
-            "veh_1",
-            at(4, 8),
-            vec![item("oil", MaintenanceStatus::Overdue, true)],
-        ),
-    )
-    .await;
-    assert_eq!(
-        store.fleet_counts(&org("org_a")).await.unwrap(),
-        counts(4, 1, 2)
-    );
-    maintain(
-        &store,
-        "org_a",
-        &schedule(
-            "veh_1",
-            at(6, 8),
-            vec![item("oil", MaintenanceStatus::Ok, true)],
-        ),
-    )
-    .await;
-    assert_eq!(
-        store.fleet_counts(&org("org_a")).await.unwrap(),
-        counts(4, 0, 1)
-    );
+    let older = oil("veh_1", 4, MaintenanceStatus::Overdue);
+    maintain(&store, "org_a", &older).await;
+    assert_eq!(fleet_counts("org_a").await, counts(4, 1, 2));
+    maintain(&store, "org_a", &oil("veh_1", 6, MaintenanceStatus::Ok)).await;
+    assert_eq!(fleet_counts("org_a").await, counts(4, 0, 1));
     // The counts equal the rows summed over every page.
     let mut after: Option<VehicleId> = None;
     let mut summed = counts(0, 0, 0);
@@ -1328,12 +1103,9 @@ async fn fleet_counts_cover_the_whole_fleet_and_follow_each_newest_evaluation(st
         summed.overdue += u64::from(row.overdue);
         after = Some(row.vehicle.vehicle.id.clone());
     }
-    assert_eq!(summed, store.fleet_counts(&org("org_a")).await.unwrap());
+    assert_eq!(summed, fleet_counts("org_a").await);
     register(&store, "org_b", "veh_9").await;
-    assert_eq!(
-        store.fleet_counts(&org("org_b")).await.unwrap(),
-        counts(1, 0, 0)
-    );
+    assert_eq!(fleet_counts("org_b").await, counts(1, 0, 0));
 }
 
 /// Whatever the range, the buckets equal the timeline's costly events summed by hand: whole months come
@@ -1437,18 +1209,9 @@ async fn cost_buckets_of_any_range_equal_the_timeline_summed(store: Store) {
     ];
     for (from, to) in ranges {
         for vehicle in [None, Some(v1.id.as_str()), Some(v2.id.as_str())] {
+            let vehicle_id = vehicle.map(VehicleId::from);
             assert_eq!(
-                as_map(
-                    store
-                        .cost_buckets(
-                            &org("org_a"),
-                            vehicle.map(VehicleId::from).as_ref(),
-                            from,
-                            to
-                        )
-                        .await
-                        .unwrap()
-                ),
+                as_map(buckets(&store, "org_a", vehicle_id.as_ref(), from, to).await),
                 by_hand(vehicle, from, to),
                 "{vehicle:?} {from:?} {to:?}"
             );
@@ -1565,6 +1328,33 @@ fn valuation_update(
     }
 }
 
+/// Whether the store applied the valuation delivered under `envelope` (`false`: a duplicate).
+async fn valued(
+    store: &Store,
+    envelope: &str,
+    org_id: &str,
+    update: &vwc_contracts::valuation::ValuationUpdated,
+) -> bool {
+    (store.apply_valuation(envelope, &org(org_id), update))
+        .await
+        .unwrap()
+}
+
+/// The days of June of a page of valuation points.
+fn days(points: &[vwc_contracts::valuation::Valuation]) -> Vec<u32> {
+    (points.iter())
+        .map(|p| chrono::Datelike::day(&p.as_of))
+        .collect()
+}
+
+/// The organisation's fleet value as (currency, total, vehicles).
+async fn fleet_value(store: &Store, org_id: &str) -> Vec<(String, u64, u64)> {
+    (store.fleet_value(&org(org_id)).await.unwrap())
+        .into_iter()
+        .map(|f| (f.currency, f.total_cents, f.vehicles))
+        .collect()
+}
+
 async fn valuation_history_is_newest_first_paged_and_a_point_is_replaced_by_a_newer_computation(
     store: Store,
 ) {
@@ -1573,62 +1363,27 @@ async fn valuation_history_is_newest_first_paged_and_a_point_is_replaced_by_a_ne
     store.apply_vehicle_registered("env_r", &v).await.unwrap();
     for (i, day) in [1u32, 5, 3, 2].into_iter().enumerate() {
         let kind = if day == 1 { Monthly } else { Event };
-        let applied = store
-            .apply_valuation(
-                &format!("env_{i}"),
-                &org("org_a"),
-                &valuation_update("veh_1", day, kind, 1_000 - u64::from(day), at(10, 0)),
-            )
-            .await
-            .unwrap();
-        assert!(applied);
+        let update = valuation_update("veh_1", day, kind, 1_000 - u64::from(day), at(10, 0));
+        assert!(valued(&store, &format!("env_{i}"), "org_a", &update).await);
     }
     // A duplicate envelope: no second effect.
-    assert!(
-        !store
-            .apply_valuation(
-                "env_0",
-                &org("org_a"),
-                &valuation_update("veh_1", 1, Monthly, 5, at(11, 0))
-            )
-            .await
-            .unwrap()
-    );
+    let again = valuation_update("veh_1", 1, Monthly, 5, at(11, 0));
+    assert!(!valued(&store, "env_0", "org_a", &again).await);
     let page = store
         .valuations(&org("org_a"), &vehicle_id("veh_1"), None, 2)
         .await
         .unwrap();
-    let days: Vec<u32> = page
-        .iter()
-        .map(|p| chrono::Datelike::day(&p.as_of))
-        .collect();
-    assert_eq!(days, [5, 3]);
+    assert_eq!(days(&page), [5, 3]);
     let rest = store
         .valuations(&org("org_a"), &vehicle_id("veh_1"), Some(page[1].as_of), 10)
         .await
         .unwrap();
-    let days: Vec<u32> = rest
-        .iter()
-        .map(|p| chrono::Datelike::day(&p.as_of))
-        .collect();
-    assert_eq!(days, [2, 1]);
+    assert_eq!(days(&rest), [2, 1]);
     // A newer computation of day 3 replaces it; an older one does not.
-    store
-        .apply_valuation(
-            "env_new",
-            &org("org_a"),
-            &valuation_update("veh_1", 3, Event, 777, at(12, 0)),
-        )
-        .await
-        .unwrap();
-    store
-        .apply_valuation(
-            "env_old",
-            &org("org_a"),
-            &valuation_update("veh_1", 3, Event, 111, at(9, 0)),
-        )
-        .await
-        .unwrap();
+    for (envelope, amount, computed) in [("env_new", 777, at(12, 0)), ("env_old", 111, at(9, 0))] {
+        let update = valuation_update("veh_1", 3, Event, amount, computed);
+        assert!(valued(&store, envelope, "org_a", &update).await);
+    }
     let all = store
         .valuations(&org("org_a"), &vehicle_id("veh_1"), None, 10)
         .await
@@ -1659,46 +1414,35 @@ async fn the_current_value_is_the_latest_day_and_the_fleet_sums_it_per_currency(
             .unwrap();
     }
     assert_eq!(store.current_valuation(&org_a, &veh_1).await.unwrap(), None);
-    assert!(store.fleet_value(&org("org_a")).await.unwrap().is_empty());
-    store
-        .apply_valuation(
-            "e1",
-            &org("org_a"),
-            &valuation_update("veh_1", 5, Current, 1_000, at(5, 0)),
-        )
-        .await
-        .unwrap();
-    // An earlier day never replaces a later one, whatever the computation time.
-    store
-        .apply_valuation(
-            "e2",
-            &org("org_a"),
-            &valuation_update("veh_1", 4, Current, 9_999, at(20, 0)),
-        )
-        .await
-        .unwrap();
-    store
-        .apply_valuation(
-            "e3",
-            &org("org_a"),
-            &valuation_update("veh_1", 6, Current, 990, at(6, 0)),
-        )
-        .await
-        .unwrap();
+    assert!(fleet_value(&store, "org_a").await.is_empty());
+    // e2: an earlier day never replaces a later one, whatever the computation time.
     let mut eur = valuation_update("veh_2", 6, Current, 500, at(6, 0));
     eur.valuation.currency = "EUR".into();
-    store
-        .apply_valuation("e4", &org("org_a"), &eur)
-        .await
-        .unwrap();
-    store
-        .apply_valuation(
+    for (envelope, org_id, update) in [
+        (
+            "e1",
+            "org_a",
+            valuation_update("veh_1", 5, Current, 1_000, at(5, 0)),
+        ),
+        (
+            "e2",
+            "org_a",
+            valuation_update("veh_1", 4, Current, 9_999, at(20, 0)),
+        ),
+        (
+            "e3",
+            "org_a",
+            valuation_update("veh_1", 6, Current, 990, at(6, 0)),
+        ),
+        ("e4", "org_a", eur),
+        (
             "e5",
-            &org("org_b"),
-            &valuation_update("veh_3", 6, Current, 7, at(6, 0)),
-        )
-        .await
-        .unwrap();
+            "org_b",
+            valuation_update("veh_3", 6, Current, 7, at(6, 0)),
+        ),
+    ] {
+        assert!(valued(&store, envelope, org_id, &update).await);
+    }
     let current = store
         .current_valuation(&org_a, &veh_1)
         .await
@@ -1717,29 +1461,17 @@ async fn the_current_value_is_the_latest_day_and_the_fleet_sums_it_per_currency(
             .unwrap()
             .is_empty()
     );
-    let fleet = store.fleet_value(&org("org_a")).await.unwrap();
-    let totals: Vec<(String, u64, u64)> = fleet
-        .into_iter()
-        .map(|f| (f.currency, f.total_cents, f.vehicles))
-        .collect();
     assert_eq!(
-        totals,
+        fleet_value(&store, "org_a").await,
         [("EUR".to_string(), 500, 1), ("USD".to_string(), 990, 1)]
     );
     // A vehicle whose value moves to another currency leaves the first currency's total.
-    store
-        .apply_valuation(
-            "e6",
-            &org("org_a"),
-            &valuation_update("veh_2", 7, Current, 300, at(7, 0)),
-        )
-        .await
-        .unwrap();
-    let totals: Vec<(String, u64, u64)> = (store.fleet_value(&org("org_a")).await.unwrap())
-        .into_iter()
-        .map(|f| (f.currency, f.total_cents, f.vehicles))
-        .collect();
-    assert_eq!(totals, [("USD".to_string(), 1_290, 2)]);
+    let usd = valuation_update("veh_2", 7, Current, 300, at(7, 0));
+    assert!(valued(&store, "e6", "org_a", &usd).await);
+    assert_eq!(
+        fleet_value(&store, "org_a").await,
+        [("USD".to_string(), 1_290, 2)]
+    );
 }
 
 async fn fuel_events_are_every_fill_up_of_the_vehicle_and_nothing_else(store: Store) {
@@ -1863,18 +1595,15 @@ async fn a_correction_replaces_the_row_and_a_void_withdraws_it_from_timeline_cos
         ..EventFilter::default()
     };
     assert_eq!(timeline(&store, &v, &with_voided).await, ["evt_2", "evt_1"]);
-    let buckets = store
-        .cost_buckets(&v.org_id, Some(&v.id), None, None)
-        .await
-        .unwrap();
+    let costs = buckets(&store, "org_a", Some(&v.id), None, None).await;
     assert_eq!(
-        buckets
+        costs
             .iter()
             .map(|b| (b.total_cents, b.events))
             .collect::<Vec<_>>(),
         [(9_000, 1)]
     );
-    let view = store.vehicle(&v.org_id, &v.id).await.unwrap().unwrap();
+    let view = view(&store, "org_a", "veh_1").await;
     assert_eq!(view.event_count, 1);
     assert_eq!(view.odometer.map(|o| o.value), Some(1_100));
     assert_eq!(view.last_event_at, Some(at(1, 9)));
@@ -1909,7 +1638,7 @@ async fn an_older_revision_or_the_original_never_replaces_a_newer_one(store: Sto
         .await
         .unwrap();
     assert_eq!(events, [third]);
-    let view = store.vehicle(&v.org_id, &v.id).await.unwrap().unwrap();
+    let view = view(&store, "org_a", "veh_1").await;
     assert_eq!(
         (view.event_count, view.odometer.map(|o| o.value)),
         (1, Some(1_300))
@@ -1935,18 +1664,12 @@ async fn sold_and_archived_vehicles_leave_the_fleet_and_its_value_but_stay_liste
         status,
         ..v.clone()
     };
-    assert!(
-        store
-            .apply_vehicle_registered(&envelope_id(), &retire(&sold, VehicleStatus::Sold))
-            .await
-            .unwrap()
-    );
-    assert!(
-        store
-            .apply_vehicle_registered(&envelope_id(), &retire(&archived, VehicleStatus::Archived))
-            .await
-            .unwrap()
-    );
+    for (v, status) in [
+        (&sold, VehicleStatus::Sold),
+        (&archived, VehicleStatus::Archived),
+    ] {
+        assert!(registered(&store, &envelope_id(), &retire(v, status)).await);
+    }
     let fleet: Vec<String> = store
         .fleet(&org("org_a"), None, 10)
         .await
@@ -1960,28 +1683,17 @@ async fn sold_and_archived_vehicles_leave_the_fleet_and_its_value_but_stay_liste
         store.vehicles(&org("org_a"), None, 10).await.unwrap().len(),
         3
     );
-    let read = store
-        .vehicle(&org("org_a"), &sold.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let read = view(&store, "org_a", "veh_2").await;
     assert_eq!(read.vehicle.status, VehicleStatus::Sold);
     // The fleet's value sums the active vehicle only.
     use vwc_contracts::valuation::ValuationPointKind::Current;
     for (n, v) in [&active, &sold, &archived].into_iter().enumerate() {
         let update = valuation_update(&v.id, 5, Current, 1_000 * (n as u64 + 1), at(5, 0));
-        store
-            .apply_valuation(&envelope_id(), &org("org_a"), &update)
-            .await
-            .unwrap();
+        assert!(valued(&store, &envelope_id(), "org_a", &update).await);
     }
-    let value = store.fleet_value(&org("org_a")).await.unwrap();
     assert_eq!(
-        value
-            .iter()
-            .map(|v| (v.total_cents, v.vehicles))
-            .collect::<Vec<_>>(),
-        [(1_000, 1)]
+        fleet_value(&store, "org_a").await,
+        [("USD".to_string(), 1_000, 1)]
     );
 }
 
@@ -2037,33 +1749,12 @@ async fn sqlite_aggregates_rebuilt_from_the_projection_equal_the_incremental_one
     let store: Store = Arc::new(SqliteEdgeStore::open(&path).unwrap());
     fleet_with_costs(&store).await;
     register(&store, "org_a", "veh_3").await;
-    maintain(
-        &store,
-        "org_a",
-        &schedule(
-            "veh_1",
-            at(5, 8),
-            vec![
-                item("oil", MaintenanceStatus::DueSoon, true),
-                item("brakes", MaintenanceStatus::Overdue, true),
-            ],
-        ),
-    )
-    .await;
+    maintain(&store, "org_a", &needs_attention(5, vec![])).await;
     let mut eur = valuation_update("veh_2", 6, Current, 500, at(6, 0));
     eur.valuation.currency = "EUR".into();
-    store
-        .apply_valuation("v1", &org("org_a"), &eur)
-        .await
-        .unwrap();
-    store
-        .apply_valuation(
-            "v2",
-            &org("org_a"),
-            &valuation_update("veh_1", 6, Current, 990, at(6, 0)),
-        )
-        .await
-        .unwrap();
+    assert!(valued(&store, "v1", "org_a", &eur).await);
+    let usd = valuation_update("veh_1", 6, Current, 990, at(6, 0));
+    assert!(valued(&store, "v2", "org_a", &usd).await);
     type Snapshot = Vec<(String, String, Vec<CostBucket>, Vec<CostBucket>, String)>;
     async fn snapshot(store: &Store) -> Snapshot {
         let mut out = Vec::new();
@@ -2071,10 +1762,7 @@ async fn sqlite_aggregates_rebuilt_from_the_projection_equal_the_incremental_one
             out.push((
                 format!("{:?}", store.fleet_counts(&org.into()).await.unwrap()),
                 format!("{:?}", store.fleet_value(&org.into()).await.unwrap()),
-                store
-                    .cost_buckets(&org.into(), None, None, None)
-                    .await
-                    .unwrap(),
+                buckets(store, org, None, None, None).await,
                 store
                     .fleet_cost_buckets(&org.into(), None, None)
                     .await

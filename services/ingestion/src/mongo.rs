@@ -17,7 +17,7 @@ use vwc_store::{Outbox, Plumbed, StoreError, StoreResult, ts};
 
 use crate::corrections::{RevisionStore, RevisionsOf};
 use crate::dealers;
-use crate::store::{IdempotencyKey, IngestionStore, InsertEventOutcome};
+use crate::store::{IdempotencyKey, IngestionStore, InsertEventOutcome, conflict};
 use vwc_contracts::corrections::EventRevision;
 
 pub(crate) const VEHICLES: &str = "vehicles";
@@ -79,22 +79,14 @@ impl Body {
     }
 }
 
-/// Runs `$attempt` (a future using the transaction's `$session`) in one transaction of `$db`, again while
-/// the server calls the failure transient; evaluates to the committed outcome. A macro, not a function
-/// taking an async closure: the adapters' futures must be `Send`, which the compiler cannot yet prove
-/// through an `AsyncFnMut` that borrows its arguments.
+/// Runs `$attempt` (a future using the transaction's `$session`) in one transaction of `$db` through the one
+/// retry loop, `vwc_store::mongo_transaction!`, and evaluates to its outcome as a `StoreResult` instead of
+/// returning early on a failure: a caller looks at the failure (a duplicate key means a concurrent request
+/// won, and one more run reads its row) and wakes the relay only after a commit.
 macro_rules! in_transaction {
-    ($db:expr, |$session:ident| $attempt:expr) => {{
-        let mut tx = $db.transaction().await?;
-        loop {
-            tx.begin().await?;
-            let $session = tx.session();
-            let outcome = $attempt.await;
-            if let Some(answer) = tx.settle(outcome).await.transpose() {
-                break answer;
-            }
-        }
-    }};
+    ($db:expr, |$session:ident| $attempt:expr) => {
+        async { StoreResult::Ok(vwc_store::mongo_transaction!($db, |$session| $attempt)) }.await
+    };
 }
 pub(crate) use in_transaction;
 
@@ -168,7 +160,7 @@ impl MongoIngestionStore {
             .session(&mut *session)
             .await?;
         if taken.is_some() {
-            return Err(vin_conflict(v));
+            return Err(conflict::vin_taken(&v.vin));
         }
         let inserted = vehicles
             .insert_one(VehicleDoc {
@@ -183,7 +175,7 @@ impl MongoIngestionStore {
         match inserted.map_err(StoreError::from) {
             // Another registration of the same VIN (or id) committed after our read: as in SQLite, any
             // uniqueness violation of the vehicle row is the VIN conflict.
-            Err(e) if is_duplicate_key(&e) => return Err(vin_conflict(v)),
+            Err(e) if is_duplicate_key(&e) => return Err(conflict::vin_taken(&v.vin)),
             other => other?,
         };
         self.db.enqueue(session, outbox).await
@@ -317,10 +309,7 @@ impl MongoIngestionStore {
             None => false,
         };
         if !unchanged {
-            return Err(StoreError::Conflict(format!(
-                "vehicle {} changed",
-                after.id
-            )));
+            return Err(conflict::vehicle_changed(&after.id));
         }
         self.db
             .collection(VEHICLES)
@@ -354,10 +343,7 @@ impl MongoIngestionStore {
             .await;
         match inserted.map_err(StoreError::from) {
             Err(err) if is_duplicate_key(&err) => {
-                return Err(StoreError::Conflict(format!(
-                    "revision {} of event {} exists already",
-                    r.revision, e.id
-                )));
+                return Err(conflict::revision_taken(r.revision, &e.id));
             }
             other => other?,
         };
@@ -420,13 +406,6 @@ impl RevisionStore for MongoIngestionStore {
             .try_replace_vehicle(session, before, after, &body, outbox));
         self.published(committed, outbox)
     }
-}
-
-fn vin_conflict(v: &Vehicle) -> StoreError {
-    StoreError::Conflict(format!(
-        "a vehicle with VIN {} is already registered in this organisation",
-        v.vin
-    ))
 }
 
 #[async_trait]

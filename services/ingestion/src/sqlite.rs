@@ -6,10 +6,10 @@ use async_trait::async_trait;
 use rusqlite::{ErrorCode, params};
 use vwc_contracts::{Envelope, EventId, OrgId, Vehicle, VehicleEvent, VehicleId};
 use vwc_store::sqlite::{enqueue, optional};
-use vwc_store::{Plumbed, SqliteDb, StoreError, StoreResult, ts};
+use vwc_store::{Plumbed, SqliteDb, StoreResult, ts};
 
 use crate::corrections::{RevisionStore, RevisionsOf};
-use crate::store::{IdempotencyKey, IngestionStore, InsertEventOutcome};
+use crate::store::{IdempotencyKey, IngestionStore, InsertEventOutcome, conflict};
 use vwc_contracts::corrections::EventRevision;
 
 const MIGRATIONS: &[&str] = &[
@@ -138,10 +138,7 @@ impl IngestionStore for SqliteIngestionStore {
                 );
                 match inserted {
                     Err(e) if is_unique_violation(&e) => {
-                        return Err(StoreError::Conflict(format!(
-                            "a vehicle with VIN {} is already registered in this organisation",
-                            v.vin
-                        )));
+                        return Err(conflict::vin_taken(&v.vin));
                     }
                     other => other?,
                 };
@@ -273,10 +270,7 @@ impl RevisionStore for SqliteIngestionStore {
                 );
                 match inserted {
                     Err(err) if is_unique_violation(&err) => {
-                        return Err(StoreError::Conflict(format!(
-                            "revision {} of event {} exists already",
-                            r.revision, e.id
-                        )));
+                        return Err(conflict::revision_taken(r.revision, &e.id));
                     }
                     other => other?,
                 };
@@ -316,7 +310,7 @@ impl RevisionStore for SqliteIngestionStore {
                     None => false,
                 };
                 if !unchanged {
-                    return Err(StoreError::Conflict(format!("vehicle {id} changed")));
+                    return Err(conflict::vehicle_changed(&id));
                 }
                 conn.execute(
                     "UPDATE vehicles SET body = ?3 WHERE org_id = ?1 AND id = ?2",

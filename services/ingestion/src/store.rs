@@ -36,3 +36,29 @@ pub trait IngestionStore: Plumbing + crate::corrections::RevisionStore {
     async fn event(&self, org_id: &OrgId, event_id: &EventId) -> StoreResult<Option<VehicleEvent>>;
     async fn count_events(&self, org_id: &OrgId, vehicle_id: &VehicleId) -> StoreResult<u64>;
 }
+
+/// The conflicts both adapters answer, worded once (the API shows them in its 409 problem).
+pub(crate) mod conflict {
+    use std::fmt::Display;
+
+    use vwc_store::StoreError;
+
+    /// The VIN is registered in the organisation already.
+    pub fn vin_taken(vin: impl Display) -> StoreError {
+        StoreError::Conflict(format!(
+            "a vehicle with VIN {vin} is already registered in this organisation"
+        ))
+    }
+
+    /// The event has this revision already.
+    pub fn revision_taken(revision: impl Display, event_id: impl Display) -> StoreError {
+        StoreError::Conflict(format!(
+            "revision {revision} of event {event_id} exists already"
+        ))
+    }
+
+    /// The vehicle changed since it was read.
+    pub fn vehicle_changed(vehicle_id: impl Display) -> StoreError {
+        StoreError::Conflict(format!("vehicle {vehicle_id} changed"))
+    }
+}
