@@ -1,11 +1,15 @@
 //! The consumer of a service that keeps a per-vehicle ledger (the maintenance scheduler, the valuation):
 //! each envelope is applied by [`vwc_store::vehicle_ledger::deliver`] inside the consumer's span, and
-//! claimed in the inbox in the same transaction as its effect and what it publishes.
+//! claimed in the inbox in the same transaction as its effect and what it publishes. A chain of one
+//! vehicle's envelopes ([`Consumer::handle_chain`]) is applied by
+//! [`vwc_store::vehicle_ledger::deliver_chain`]: one read of the vehicle, one commit batch.
 
 use async_trait::async_trait;
+use tracing::Instrument;
 use vwc_contracts::{Envelope, EventType};
 use vwc_store::vehicle_ledger::{
-    CommitOutcome, Delivery, DeliveryError, LEDGER_EVENTS, LedgerService, deliver,
+    CommitOutcome, Delivery, DeliveryError, LEDGER_EVENTS, LedgerService, UpdateError, deliver,
+    deliver_chain,
 };
 
 use crate::{Consumer, HandleError};
@@ -46,18 +50,65 @@ impl<S: LedgerService> Consumer for LedgerConsumer<S> {
                 envelope_id: &envelope.id.to_string(),
                 traceparent: outgoing.as_deref(),
             };
-            match deliver(&self.service, at, event).await {
-                Ok(Some(CommitOutcome::Duplicate)) => {
-                    tracing::debug!("duplicate delivery ignored");
-                    Ok(())
-                }
-                Ok(_) => Ok(()),
-                Err(DeliveryError::NotConsumed(event_type)) => {
-                    Err(HandleError::NotConsumed(event_type))
-                }
-                Err(DeliveryError::Failed(e)) => Err(HandleError::failed(e)),
-            }
+            handled(deliver(&self.service, at, event).await)
         })
         .await
+    }
+
+    /// The chain's envelopes are applied in order with one read of the vehicle and one commit batch
+    /// (the same effects and published events as one at a time); one that does not decode fails alone.
+    async fn handle_chain(&self, envelopes: &[&Envelope]) -> Vec<Result<(), HandleError>> {
+        let [first, ..] = envelopes else {
+            return Vec::new();
+        };
+        let ids: Vec<String> = envelopes.iter().map(|e| e.id.to_string()).collect();
+        let traces: Vec<Option<String>> = envelopes
+            .iter()
+            .map(|e| crate::outgoing_traceparent(e))
+            .collect();
+        let mut outcomes: Vec<Result<(), HandleError>> = Vec::with_capacity(envelopes.len());
+        let mut chain = Vec::with_capacity(envelopes.len());
+        let mut at = Vec::with_capacity(envelopes.len());
+        for (i, envelope) in envelopes.iter().enumerate() {
+            match envelope.event() {
+                Ok(event) => {
+                    let delivery = Delivery {
+                        envelope_id: &ids[i],
+                        traceparent: traces[i].as_deref(),
+                    };
+                    chain.push((delivery, event));
+                    at.push(i);
+                    outcomes.push(Ok(()));
+                }
+                Err(undecodable) => outcomes.push(Err(HandleError::malformed(undecodable))),
+            }
+        }
+        let span = tracing::info_span!("apply",
+            otel.name = %format_args!("{}.apply", self.name().replace('-', "_")),
+            consumer = self.name(),
+            event_id = %first.id,
+            chain = envelopes.len());
+        let applied = deliver_chain(&self.service, &chain)
+            .instrument(span)
+            .await;
+        for (i, result) in at.into_iter().zip(applied) {
+            outcomes[i] = handled(result);
+        }
+        outcomes
+    }
+}
+
+/// What the bus hears of one delivery's outcome.
+fn handled(
+    outcome: Result<Option<CommitOutcome>, DeliveryError<UpdateError>>,
+) -> Result<(), HandleError> {
+    match outcome {
+        Ok(Some(CommitOutcome::Duplicate)) => {
+            tracing::debug!("duplicate delivery ignored");
+            Ok(())
+        }
+        Ok(_) => Ok(()),
+        Err(DeliveryError::NotConsumed(event_type)) => Err(HandleError::NotConsumed(event_type)),
+        Err(DeliveryError::Failed(e)) => Err(HandleError::failed(e)),
     }
 }

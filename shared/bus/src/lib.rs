@@ -97,16 +97,28 @@ pub trait Consumer: Send + Sync {
     /// `vwc` checks both ways). Any other type is refused with [`HandleError::NotConsumed`].
     fn consumes(&self) -> &'static [EventType];
     async fn handle(&self, envelope: &Envelope) -> Result<(), HandleError>;
+    /// Handles a chain of envelopes — one vehicle's, in the order delivered (see
+    /// [`Consumer::one_vehicle_at_a_time`]) — and answers one outcome per envelope, in order, each as
+    /// [`Consumer::handle`] would have answered it alone. By default each is handled in turn; the ledger
+    /// consumers read the vehicle once for the whole chain and commit it in one batch.
+    async fn handle_chain(&self, envelopes: &[&Envelope]) -> Vec<Result<(), HandleError>> {
+        let mut outcomes = Vec::with_capacity(envelopes.len());
+        for envelope in envelopes {
+            outcomes.push(self.handle(envelope).await);
+        }
+        outcomes
+    }
     /// Whether this consumer applies one vehicle's events one at a time (behind a per-vehicle lock). The
-    /// in-process bus then runs a delivery batch's events of one vehicle as one chain ([`apply_batch`]):
-    /// concurrently they would only queue on the lock, each holding the batch's round open until its flush
-    /// timer. Consumers without such a lock apply a whole batch at once, in one transaction.
+    /// in-process bus then hands a delivery batch's events of one vehicle to [`Consumer::handle_chain`] as
+    /// one chain ([`apply_chains`]): concurrently they would only queue on the lock, each holding the
+    /// batch's round open until its flush timer. Consumers without such a lock apply a whole batch at
+    /// once, in one transaction.
     fn one_vehicle_at_a_time(&self) -> bool {
         false
     }
 }
 
-pub use consume::{apply_batch, in_consumer_span};
+pub use consume::{apply_batch, apply_chains, in_consumer_span, outgoing_traceparent};
 pub use ledger_consumer::LedgerConsumer;
 pub use projection::{Applied, Projection, ProjectionConsumer, project};
 pub use relay::OutboxRelay;
