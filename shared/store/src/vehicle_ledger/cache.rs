@@ -88,24 +88,25 @@ impl<S: LedgerState> StateCache<S> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use std::collections::BTreeMap;
 
+    /// The smallest ledger state and commit, for this module's tests and its siblings'.
     #[derive(Debug, Default, Clone, PartialEq)]
-    struct State {
+    pub(in super::super) struct State {
         vehicle_id: String,
         version: u64,
         revisions: BTreeMap<String, u32>,
     }
 
     #[derive(Default)]
-    struct Commit {
+    pub(in super::super) struct Commit {
         vehicle_id: String,
         expected_version: u64,
         claim: Option<String>,
-        revisions: Vec<(String, u32)>,
-        remove_facts: Vec<String>,
+        pub(in super::super) revisions: Vec<(String, u32)>,
+        pub(in super::super) remove_facts: Vec<String>,
         outbox: Vec<vwc_contracts::Envelope>,
     }
     crate::ledger_commit!(Commit on State);

@@ -519,18 +519,8 @@ pub async fn deliver_chain<S: LedgerService + ?Sized>(
 
 #[cfg(test)]
 mod tests {
+    use super::super::cache::tests::Commit;
     use super::*;
-
-    #[derive(Default)]
-    struct Commit {
-        vehicle_id: String,
-        expected_version: u64,
-        claim: Option<String>,
-        revisions: Vec<(String, u32)>,
-        remove_facts: Vec<String>,
-        outbox: Vec<vwc_contracts::Envelope>,
-    }
-    crate::ledger_commit!(Commit);
 
     fn revision(number: u32) -> Revision {
         Revision {
