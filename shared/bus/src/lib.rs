@@ -49,13 +49,26 @@ pub trait Bus: Send + Sync {
 
 /// `Some(reason)` when `envelope` serialises to more than [`vwc_contracts::MAX_ENVELOPE_BYTES`].
 pub fn envelope_too_large(envelope: &Envelope) -> Option<String> {
-    match serde_json::to_vec(envelope) {
-        Ok(json) if json.len() > vwc_contracts::MAX_ENVELOPE_BYTES => Some(format!(
+    /// Counts the bytes written: the relay screens every row it publishes, so the JSON is measured, not
+    /// kept.
+    struct Measured(usize);
+    impl std::io::Write for Measured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut json = Measured(0);
+    match serde_json::to_writer(&mut json, envelope) {
+        Ok(()) if json.0 > vwc_contracts::MAX_ENVELOPE_BYTES => Some(format!(
             "the envelope is {} bytes, over the {}-byte limit every bus is held to",
-            json.len(),
+            json.0,
             vwc_contracts::MAX_ENVELOPE_BYTES
         )),
-        Ok(_) => None,
+        Ok(()) => None,
         Err(e) => Some(format!("the envelope does not serialise: {e}")),
     }
 }

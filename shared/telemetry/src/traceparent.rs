@@ -10,11 +10,19 @@ pub struct TraceParent {
 }
 
 fn random_hex(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [0u8; 16];
+    let buf = &mut buf[..bytes];
     loop {
-        rand::thread_rng().fill_bytes(&mut buf);
+        rand::thread_rng().fill_bytes(buf);
         if buf.iter().any(|b| *b != 0) {
-            return buf.iter().map(|b| format!("{b:02x}")).collect();
+            // Written into one string: a `format!` per byte was 1.7 % of the server under ingest.
+            let mut hex = String::with_capacity(bytes * 2);
+            for b in buf.iter() {
+                hex.push(char::from(DIGITS[usize::from(b >> 4)]));
+                hex.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+            }
+            return hex;
         }
     }
 }
