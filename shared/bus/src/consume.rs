@@ -21,6 +21,13 @@ where
     F: FnOnce(Option<String>) -> Fut,
     Fut: Future<Output = Result<(), HandleError>>,
 {
+    let (span, outgoing) = consumer_span(consumer, envelope);
+    apply(outgoing).instrument(span).await
+}
+
+/// The span `<consumer>.apply` of `envelope` (see [`in_consumer_span`]), not entered, and the
+/// `traceparent` for what the consumer publishes in answer.
+pub fn consumer_span(consumer: &str, envelope: &Envelope) -> (tracing::Span, Option<String>) {
     let trace = envelope.traceparent.as_deref().and_then(TraceParent::parse);
     // A span's name is fixed where it is declared; `otel.name` names the exported span per consumer.
     let span = tracing::info_span!("apply",
@@ -32,16 +39,7 @@ where
     if let Some(t) = &trace {
         vwc_telemetry::set_remote_parent(&span, t);
     }
-    let outgoing = trace.map(|t| t.child().to_string());
-    apply(outgoing).instrument(span).await
-}
-
-/// The `traceparent` the envelopes a consumer publishes in answer to `envelope` carry: a child of the
-/// incoming one (none when it has none, or an invalid one).
-pub fn outgoing_traceparent(envelope: &Envelope) -> Option<String> {
-    (envelope.traceparent.as_deref())
-        .and_then(TraceParent::parse)
-        .map(|t| t.child().to_string())
+    (span, trace.map(|t| t.child().to_string()))
 }
 
 /// Applies one consumer's delivery batch — the envelopes of one outbox batch routed to it, or one batch of

@@ -49,6 +49,7 @@ impl<S: LedgerService> Consumer for LedgerConsumer<S> {
             let at = Delivery {
                 envelope_id: &envelope.id.to_string(),
                 traceparent: outgoing.as_deref(),
+                span: None,
             };
             handled(deliver(&self.service, at, event).await)
         })
@@ -57,14 +58,13 @@ impl<S: LedgerService> Consumer for LedgerConsumer<S> {
 
     /// The chain's envelopes are applied in order with one read of the vehicle and one commit batch
     /// (the same effects and published events as one at a time); one that does not decode fails alone.
+    /// Each envelope keeps its own span (its change and decision run in it, in its own trace); the read
+    /// and the commit run in the first one's.
     async fn handle_chain(&self, envelopes: &[&Envelope]) -> Vec<Result<(), HandleError>> {
-        let [first, ..] = envelopes else {
-            return Vec::new();
-        };
         let ids: Vec<String> = envelopes.iter().map(|e| e.id.to_string()).collect();
-        let traces: Vec<Option<String>> = envelopes
+        let spans: Vec<(tracing::Span, Option<String>)> = envelopes
             .iter()
-            .map(|e| crate::outgoing_traceparent(e))
+            .map(|e| crate::consumer_span(self.name(), e))
             .collect();
         let mut outcomes: Vec<Result<(), HandleError>> = Vec::with_capacity(envelopes.len());
         let mut chain = Vec::with_capacity(envelopes.len());
@@ -74,7 +74,8 @@ impl<S: LedgerService> Consumer for LedgerConsumer<S> {
                 Ok(event) => {
                     let delivery = Delivery {
                         envelope_id: &ids[i],
-                        traceparent: traces[i].as_deref(),
+                        traceparent: spans[i].1.as_deref(),
+                        span: (i > 0).then_some(&spans[i].0),
                     };
                     chain.push((delivery, event));
                     at.push(i);
@@ -83,13 +84,11 @@ impl<S: LedgerService> Consumer for LedgerConsumer<S> {
                 Err(undecodable) => outcomes.push(Err(HandleError::malformed(undecodable))),
             }
         }
-        let span = tracing::info_span!("apply",
-            otel.name = %format_args!("{}.apply", self.name().replace('-', "_")),
-            consumer = self.name(),
-            event_id = %first.id,
-            chain = envelopes.len());
+        let Some((first, _)) = spans.first() else {
+            return outcomes;
+        };
         let applied = deliver_chain(&self.service, &chain)
-            .instrument(span)
+            .instrument(first.clone())
             .await;
         for (i, result) in at.into_iter().zip(applied) {
             outcomes[i] = handled(result);

@@ -131,7 +131,7 @@ pub trait Consumer: Send + Sync {
     }
 }
 
-pub use consume::{apply_batch, apply_chains, in_consumer_span, outgoing_traceparent};
+pub use consume::{apply_batch, apply_chains, consumer_span, in_consumer_span};
 pub use ledger_consumer::LedgerConsumer;
 pub use projection::{Applied, Projection, ProjectionConsumer, project};
 pub use relay::OutboxRelay;

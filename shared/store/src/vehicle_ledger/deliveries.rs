@@ -30,6 +30,9 @@ pub const LEDGER_EVENTS: &[EventType] = &[
 pub struct Delivery<'a> {
     pub envelope_id: &'a str,
     pub traceparent: Option<&'a str>,
+    /// The consumer's span of this envelope when it is applied in a chain with others
+    /// ([`apply_steps`]): its own part (the change and the decision) runs in it. `None`: the caller's.
+    pub span: Option<&'a tracing::Span>,
 }
 
 /// A timeline record's new version: corrected to revision `number`, or voided by it.
@@ -388,6 +391,7 @@ pub async fn apply_steps<L: LedgerService + ?Sized>(
         let mut commits = Vec::with_capacity(rest.len());
         let mut decisions = Vec::with_capacity(rest.len());
         for step in rest {
+            let _in_its_span = step.at.span.map(tracing::Span::enter);
             let mut commit = state.begin(Some(step.at.envelope_id));
             if !step.change(&mut state, &mut commit) {
                 decisions.push(None);
