@@ -9,9 +9,7 @@ use vwc_contracts::maintenance::MaintenanceItemView;
 use vwc_contracts::{FieldError, VehicleId, is_task_code};
 use vwc_store::StoreError;
 pub use vwc_store::vehicle_ledger::UpdateError;
-use vwc_store::vehicle_ledger::{
-    Applied, Decide, LedgerService, StateCache, VehicleLocks, update,
-};
+use vwc_store::vehicle_ledger::{Applied, Decide, LedgerService, StateCache, VehicleLocks, update};
 
 use crate::evaluation::{Evaluation, TimelineFact, VehicleRecord, evaluate_vehicle};
 use crate::publishing::{Plan, SentReminder, next_reminder_repeat, plan};

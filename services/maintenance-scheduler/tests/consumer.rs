@@ -377,8 +377,8 @@ fn published(envelopes: &[Envelope]) -> Vec<serde_json::Value> {
             let object = json.as_object_mut().unwrap();
             object.remove("id");
             object.remove("occurredAt");
-            let trace = (object.get("traceparent").and_then(|t| t.as_str()))
-                .map(|t| t[..35].to_string());
+            let trace =
+                (object.get("traceparent").and_then(|t| t.as_str())).map(|t| t[..35].to_string());
             object.insert("traceparent".into(), json!(trace));
             json
         })
@@ -391,7 +391,13 @@ fn published(envelopes: &[Envelope]) -> Vec<serde_json::Value> {
 /// kept in memory), and applied as one chain (one read, one commit batch).
 fn chain_of_one_vehicle(v: &Vehicle) -> Vec<Envelope> {
     let fine = chrono::Duration::nanoseconds(123_456_789);
-    let oil = maintenance(v, "evt_oil", at(2025, 1, 10) + fine, 10_000, &["oil_change"]);
+    let oil = maintenance(
+        v,
+        "evt_oil",
+        at(2025, 1, 10) + fine,
+        10_000,
+        &["oil_change"],
+    );
     let first_reading = recorded(&reading(v, "evt_r1", at(2025, 1, 2), 9_000));
     let mut foreign = reading(v, "evt_foreign", at(2025, 3, 1), 90_000);
     foreign.org_id = "org_b".into();
@@ -441,17 +447,28 @@ async fn a_chain_applied_at_once_answers_publishes_and_stores_what_one_at_a_time
         .filter(|(_, o)| o.is_err())
         .map(|(i, _)| i)
         .collect();
-    assert_eq!(refused, [3], "only the poison is refused: {one_at_a_time:?}");
+    assert_eq!(
+        refused,
+        [3],
+        "only the poison is refused: {one_at_a_time:?}"
+    );
     let (alone_out, together_out) = (alone.drain().await, together.drain().await);
     assert!(
-        !reminders(&alone_out).is_empty() && of_type(&alone_out, EventType::MaintenanceScheduleUpdated).len() > 3,
+        !reminders(&alone_out).is_empty()
+            && of_type(&alone_out, EventType::MaintenanceScheduleUpdated).len() > 3,
         "the chain publishes schedules and reminders: {:?}",
-        alone_out.iter().map(Envelope::event_type).collect::<Vec<_>>()
+        alone_out
+            .iter()
+            .map(Envelope::event_type)
+            .collect::<Vec<_>>()
     );
     assert_eq!(published(&together_out), published(&alone_out));
     assert_eq!(together.state().await, alone.state().await);
     let kept = together.state().await;
-    assert_eq!(kept.version, 8, "every applied envelope committed once: {kept:?}");
+    assert_eq!(
+        kept.version, 8,
+        "every applied envelope committed once: {kept:?}"
+    );
 
     // Delivered again, one at a time or at once, the chain changes and publishes nothing more.
     let again: Vec<_> = (together.c.handle_chain(&refs).await.into_iter())
@@ -467,14 +484,23 @@ async fn a_chain_without_surprises_is_one_writer_job_and_the_next_delivery_reads
     let f = Fixture::unregistered(at(2025, 6, 1));
     let mut chain = vec![registered(&f.v)];
     for i in 0..20u64 {
-        let e = reading(&f.v, &format!("evt_r{i}"), at(2025, 2, 1) + chrono::Duration::days(i as i64), 9_000 + i * 300);
+        let e = reading(
+            &f.v,
+            &format!("evt_r{i}"),
+            at(2025, 2, 1) + chrono::Duration::days(i as i64),
+            9_000 + i * 300,
+        );
         chain.push(recorded(&e));
     }
     let jobs = f.t.store.db().writer_jobs();
     let refs: Vec<&Envelope> = chain.iter().collect();
     let outcomes = f.c.handle_chain(&refs).await;
     assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
-    assert_eq!(f.t.store.db().writer_jobs() - jobs, 1, "21 envelopes, one commit batch");
+    assert_eq!(
+        f.t.store.db().writer_jobs() - jobs,
+        1,
+        "21 envelopes, one commit batch"
+    );
     assert_eq!(f.state().await.version, 21);
     assert_eq!(f.state().await.facts.len(), 20);
 
@@ -487,9 +513,14 @@ async fn a_chain_without_surprises_is_one_writer_job_and_the_next_delivery_reads
         .await
         .unwrap();
     f.drain().await;
-    f.service("evt_oil", at(2025, 5, 1), 15_000, &["oil_change"]).await;
+    f.service("evt_oil", at(2025, 5, 1), 15_000, &["oil_change"])
+        .await;
     let out = f.drain().await;
-    assert_eq!(oil_view(&out).due_odometer, Some(19_000), "the owner's 4,000 mi kept");
+    assert_eq!(
+        oil_view(&out).due_odometer,
+        Some(19_000),
+        "the owner's 4,000 mi kept"
+    );
     let state = f.state().await;
     assert_eq!((state.version, state.facts.len()), (23, 21));
 }

@@ -12,9 +12,7 @@ use vwc_contracts::valuation::{
 use vwc_contracts::{Envelope, VehicleId};
 use vwc_store::StoreError;
 pub use vwc_store::vehicle_ledger::UpdateError;
-use vwc_store::vehicle_ledger::{
-    Applied, Decide, LedgerService, StateCache, VehicleLocks, update,
-};
+use vwc_store::vehicle_ledger::{Applied, Decide, LedgerService, StateCache, VehicleLocks, update};
 
 use crate::SOURCE;
 use crate::model::{self, Fact, VehicleProfile};

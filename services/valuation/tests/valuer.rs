@@ -330,3 +330,88 @@ async fn revisions_apply_in_revision_order_whatever_order_they_arrive_in() {
     );
     assert_eq!(state.revisions.get("evt_other"), Some(&3));
 }
+
+/// A chain of one vehicle's envelopes — with a poison in the middle, a redelivery, another
+/// organisation's event, a correction and a void — applied at once (one read, one commit batch) answers,
+/// publishes and stores what delivering each alone does (a new valuer per envelope: each read from the
+/// store, nothing kept in memory).
+#[tokio::test]
+async fn a_chain_applied_at_once_answers_publishes_and_stores_what_one_at_a_time_does() {
+    use vwc_store::vehicle_ledger::VehicleLedger;
+    let acquisition = recorded(event(
+        "evt_acq",
+        EventKind::Acquisition,
+        300,
+        20_000,
+        serde_json::json!({"priceCents": 3_000_000}),
+    ));
+    let collision = event(
+        "evt_crash",
+        EventKind::Collision,
+        5,
+        30_000,
+        serde_json::json!({"severity": "severe", "structural": true}),
+    );
+    let late_reading = reading("evt_r2", 3, 30_050);
+    let mut poison = serde_json::to_value(recorded(reading("evt_bad", 4, 1))).unwrap();
+    poison["data"] =
+        serde_json::json!({ "event": { "id": "evt_bad", "odometer": "not a number" } });
+    let poison: Envelope = serde_json::from_value(poison).unwrap();
+    assert!(poison.event().is_err(), "the poison must not decode");
+    let mut foreign = reading("evt_foreign", 1, 90_000);
+    foreign.org_id = "org_b".into();
+    let chain = vec![
+        registered("org_a"),
+        acquisition.clone(),
+        recorded(reading("evt_r1", 100, 25_000)),
+        recorded(collision.clone()),
+        poison,
+        acquisition,
+        recorded(late_reading.clone()),
+        recorded(foreign),
+        recorded(event(
+            "evt_appraisal",
+            EventKind::Valuation,
+            2,
+            30_100,
+            serde_json::json!({"amountCents": 1_500_000, "source": "dealer_appraisal"}),
+        )),
+        revised(&collision, 2, false),
+        revised(&late_reading, 2, true),
+    ];
+
+    let (_alone_dir, alone, _) = setup();
+    let mut one_at_a_time = Vec::new();
+    for envelope in &chain {
+        let fresh = ValuationConsumer::new(Valuer::new(alone.clone()).with_clock(Arc::new(now)));
+        one_at_a_time.push(fresh.handle(envelope).await.map_err(|e| e.to_string()));
+    }
+    let (_together_dir, together, consumer) = setup();
+    let refs: Vec<&Envelope> = chain.iter().collect();
+    let at_once: Vec<_> = (consumer.handle_chain(&refs).await.into_iter())
+        .map(|o| o.map_err(|e| e.to_string()))
+        .collect();
+
+    assert_eq!(at_once, one_at_a_time);
+    let refused: Vec<usize> = (one_at_a_time.iter().enumerate())
+        .filter(|(_, o)| o.is_err())
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(
+        refused,
+        [4],
+        "only the poison is refused: {one_at_a_time:?}"
+    );
+    let (alone_points, together_points) = (
+        published(alone.as_ref()).await,
+        published(together.as_ref()).await,
+    );
+    assert!(alone_points.len() > 20, "{}", alone_points.len());
+    assert_eq!(together_points, alone_points);
+    let (kept, expected) = (
+        together.vehicle_state(&"veh_1".into()).await.unwrap(),
+        alone.vehicle_state(&"veh_1".into()).await.unwrap(),
+    );
+    assert_eq!(kept, expected);
+    assert_eq!(kept.version, 8, "every applied envelope committed once");
+}

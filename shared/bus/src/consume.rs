@@ -88,7 +88,9 @@ where
     let applied = vwc_store::sqlite::batched(chains.iter().map(|chain| async move {
         let mut outcomes = apply_chain(chain.iter().map(|&i| &items[i]).collect()).await;
         outcomes.resize_with(chain.len(), || {
-            Err(HandleError::malformed("the consumer answered no outcome for it"))
+            Err(HandleError::malformed(
+                "the consumer answered no outcome for it",
+            ))
         });
         chain.iter().copied().zip(outcomes).collect::<Vec<_>>()
     }))

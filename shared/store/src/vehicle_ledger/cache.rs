@@ -50,7 +50,10 @@ impl<S> StateCache<S> {
     /// committed).
     pub fn take(&self, vehicle_id: &str) -> Option<S> {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.by_vehicle.remove(vehicle_id).map(|(state, _)| state)
+        entries
+            .by_vehicle
+            .remove(vehicle_id)
+            .map(|(state, _)| state)
     }
 
     /// How many states are kept.
@@ -117,12 +120,19 @@ pub(super) mod tests {
         for id in ["veh_a", "veh_b"] {
             cache.keep(State::new(id));
         }
-        assert_eq!(cache.take("veh_a").map(|s| s.vehicle_id), Some("veh_a".into()));
+        assert_eq!(
+            cache.take("veh_a").map(|s| s.vehicle_id),
+            Some("veh_a".into())
+        );
         assert_eq!(cache.take("veh_a"), None, "taken out");
         cache.keep(State::new("veh_a"));
         cache.keep(State::new("veh_c"));
         assert_eq!(cache.len(), 2);
-        assert_eq!(cache.take("veh_b"), None, "kept longest ago, so it made room");
+        assert_eq!(
+            cache.take("veh_b"),
+            None,
+            "kept longest ago, so it made room"
+        );
         assert!(cache.take("veh_a").is_some() && cache.take("veh_c").is_some());
         let none = StateCache::new(0);
         none.keep(State::new("veh_a"));

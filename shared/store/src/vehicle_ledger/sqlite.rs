@@ -109,13 +109,14 @@ pub fn revisions_of(conn: &Connection, ids: &str) -> StoreResult<Vec<RevisionRow
     Ok(rows)
 }
 
-/// Commits of one call prepared on the calling thread; more go to the blocking pool (a sweep's page).
-const PREPARED_IN_PLACE: usize = 16;
-
 /// Applies `commits` on the writer thread in one transaction, each by `apply`, after `prepare` turned
 /// each into what it writes off that thread (serialising a page's envelopes is most of a commit's cost,
-/// and the writer is shared by every write of the service; up to [`PREPARED_IN_PLACE`] commits — a
-/// delivery's — are prepared on the caller's thread). One outcome per commit, in order.
+/// and the writer is shared by every write of the service). One outcome per commit, in order.
+///
+/// Preparing a delivery's few commits on the calling task instead (no hop to the blocking pool) was
+/// measured and left: it cut the server's CPU per webhook by ≈ 8 % but put the work on the runtime's
+/// worker threads, in front of the HTTP requests, and the ingest rate fell (docs/bench.md, "Ledger
+/// chains").
 pub async fn commit_prepared<C, P>(
     db: &SqliteDb,
     commits: Vec<C>,
@@ -126,21 +127,17 @@ where
     C: Send + 'static,
     P: Send + 'static,
 {
-    let few = commits.len() <= PREPARED_IN_PLACE;
     if commits.is_empty() {
         return Ok(Vec::new());
     }
-    let prepare_all =
-        move || -> StoreResult<Vec<P>> { commits.into_iter().map(prepare).collect() };
-    // A delivery's few commits are prepared where they were computed: a hop to the blocking pool and
-    // back costs more than serialising them (and holds a delivery batch's round open meanwhile).
-    let prepared = if few {
-        prepare_all()?
-    } else {
-        tokio::task::spawn_blocking(prepare_all)
-            .await
-            .map_err(|e| StoreError::Other(format!("preparing a commit failed: {e}")))??
-    };
+    let prepared = tokio::task::spawn_blocking(move || {
+        commits
+            .into_iter()
+            .map(prepare)
+            .collect::<StoreResult<Vec<_>>>()
+    })
+    .await
+    .map_err(|e| StoreError::Other(format!("preparing a commit failed: {e}")))??;
     db.write_with_events(move |conn| prepared.iter().map(|p| apply(conn, p)).collect())
         .await
 }
