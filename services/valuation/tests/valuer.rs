@@ -337,7 +337,6 @@ async fn revisions_apply_in_revision_order_whatever_order_they_arrive_in() {
 /// store, nothing kept in memory).
 #[tokio::test]
 async fn a_chain_applied_at_once_answers_publishes_and_stores_what_one_at_a_time_does() {
-    use vwc_store::vehicle_ledger::VehicleLedger;
     let acquisition = recorded(event(
         "evt_acq",
         EventKind::Acquisition,
@@ -408,10 +407,12 @@ async fn a_chain_applied_at_once_answers_publishes_and_stores_what_one_at_a_time
     );
     assert!(alone_points.len() > 20, "{}", alone_points.len());
     assert_eq!(together_points, alone_points);
-    let (kept, expected) = (
-        together.vehicle_state(&"veh_1".into()).await.unwrap(),
-        alone.vehicle_state(&"veh_1".into()).await.unwrap(),
-    );
+    let state = |store: Arc<dyn ValuationStore>| async move {
+        vwc_store::vehicle_ledger::VehicleLedger::vehicle_state(store.as_ref(), &"veh_1".into())
+            .await
+            .unwrap()
+    };
+    let (kept, expected) = (state(together).await, state(alone).await);
     assert_eq!(kept, expected);
     assert_eq!(kept.version, 8, "every applied envelope committed once");
 }
