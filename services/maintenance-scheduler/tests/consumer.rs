@@ -17,7 +17,7 @@ use vwc_contracts::{Envelope, EventType, OdometerUnit, Vehicle, VehicleEvent};
 use vwc_maintenance_scheduler::{
     ItemChange, PublishedSchedule, Scheduler, SchedulerConsumer, VehicleState,
 };
-use vwc_testkit::ledger::{corrections_newest_first, revised};
+use vwc_testkit::ledger::{assert_same_answers, corrections_newest_first, revised, undecodable};
 
 /// The consumer on a fresh store, its clock, and the vehicle the test delivers events of.
 struct Fixture {
@@ -358,15 +358,6 @@ async fn revisions_apply_in_revision_order_whatever_order_they_arrive_in() {
     assert_eq!(state.revisions.get("evt_tires"), Some(&3));
 }
 
-/// An envelope of `e` whose data does not decode: a poison event, refused however often it is tried.
-fn poison(e: &VehicleEvent) -> Envelope {
-    let mut json = serde_json::to_value(recorded(e)).unwrap();
-    json["data"] = json!({ "event": { "id": e.id, "odometer": "not a number" } });
-    let envelope: Envelope = serde_json::from_value(json).unwrap();
-    assert!(envelope.event().is_err(), "the poison must not decode");
-    envelope
-}
-
 /// What a published envelope says, without what differs between two runs (its id, its own time, the
 /// span part of its trace).
 fn published(envelopes: &[Envelope]) -> Vec<serde_json::Value> {
@@ -405,7 +396,7 @@ fn chain_of_one_vehicle(v: &Vehicle) -> Vec<Envelope> {
         registered(v),
         first_reading.clone(),
         recorded(&oil),
-        poison(&reading(v, "evt_bad", at(2025, 2, 1), 11_000)),
+        undecodable(&recorded(&reading(v, "evt_bad", at(2025, 2, 1), 11_000))),
         recorded(&reading(v, "evt_r2", at(2025, 5, 20) + fine, 16_500)),
         first_reading,
         recorded(&foreign),
@@ -442,16 +433,7 @@ async fn a_chain_applied_at_once_answers_publishes_and_stores_what_one_at_a_time
         .map(|o| o.map_err(|e| e.to_string()))
         .collect();
 
-    assert_eq!(at_once, one_at_a_time);
-    let refused: Vec<usize> = (one_at_a_time.iter().enumerate())
-        .filter(|(_, o)| o.is_err())
-        .map(|(i, _)| i)
-        .collect();
-    assert_eq!(
-        refused,
-        [3],
-        "only the poison is refused: {one_at_a_time:?}"
-    );
+    assert_same_answers(&at_once, &one_at_a_time, &[3]);
     let (alone_out, together_out) = (alone.drain().await, together.drain().await);
     assert!(
         !reminders(&alone_out).is_empty()

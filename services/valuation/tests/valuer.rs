@@ -2,7 +2,7 @@
 //! duplicates, tenancy, the drop worth telling, and the daily job's idempotency.
 
 use std::sync::Arc;
-use vwc_testkit::ledger::{corrections_newest_first, revised};
+use vwc_testkit::ledger::{assert_same_answers, corrections_newest_first, revised, undecodable};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use vwc_bus::Consumer;
@@ -112,6 +112,17 @@ async fn setup_registered() -> (
     (dir, store, consumer)
 }
 
+/// The acquisition of `veh_1` (org_a), used, for $30,000, 300 days before [`now`].
+fn acquisition() -> Envelope {
+    recorded(event(
+        "evt_acq",
+        EventKind::Acquisition,
+        300,
+        20_000,
+        serde_json::json!({"priceCents": 3_000_000}),
+    ))
+}
+
 /// An odometer reading of `veh_1` (org_a), `days_ago` before [`now`].
 fn reading(id: &str, days_ago: i64, odometer: u64) -> VehicleEvent {
     event(
@@ -141,13 +152,7 @@ async fn a_registration_publishes_a_history_and_a_current_value_from_the_fallbac
 #[tokio::test]
 async fn events_re_value_duplicates_change_nothing_and_a_big_drop_is_told() {
     let (_dir, store, consumer) = setup_registered().await;
-    let acquisition = recorded(event(
-        "evt_acq",
-        EventKind::Acquisition,
-        300,
-        20_000,
-        serde_json::json!({"priceCents": 3_000_000}),
-    ));
+    let acquisition = acquisition();
     consumer.handle(&acquisition).await.unwrap();
     let after_acquisition = published(store.as_ref()).await;
     assert!(!after_acquisition.is_empty());
@@ -337,13 +342,7 @@ async fn revisions_apply_in_revision_order_whatever_order_they_arrive_in() {
 /// store, nothing kept in memory).
 #[tokio::test]
 async fn a_chain_applied_at_once_answers_publishes_and_stores_what_one_at_a_time_does() {
-    let acquisition = recorded(event(
-        "evt_acq",
-        EventKind::Acquisition,
-        300,
-        20_000,
-        serde_json::json!({"priceCents": 3_000_000}),
-    ));
+    let acquisition = acquisition();
     let collision = event(
         "evt_crash",
         EventKind::Collision,
@@ -352,11 +351,7 @@ async fn a_chain_applied_at_once_answers_publishes_and_stores_what_one_at_a_time
         serde_json::json!({"severity": "severe", "structural": true}),
     );
     let late_reading = reading("evt_r2", 3, 30_050);
-    let mut poison = serde_json::to_value(recorded(reading("evt_bad", 4, 1))).unwrap();
-    poison["data"] =
-        serde_json::json!({ "event": { "id": "evt_bad", "odometer": "not a number" } });
-    let poison: Envelope = serde_json::from_value(poison).unwrap();
-    assert!(poison.event().is_err(), "the poison must not decode");
+    let poison = undecodable(&recorded(reading("evt_bad", 4, 1)));
     let mut foreign = reading("evt_foreign", 1, 90_000);
     foreign.org_id = "org_b".into();
     let chain = vec![
@@ -391,16 +386,7 @@ async fn a_chain_applied_at_once_answers_publishes_and_stores_what_one_at_a_time
         .map(|o| o.map_err(|e| e.to_string()))
         .collect();
 
-    assert_eq!(at_once, one_at_a_time);
-    let refused: Vec<usize> = (one_at_a_time.iter().enumerate())
-        .filter(|(_, o)| o.is_err())
-        .map(|(i, _)| i)
-        .collect();
-    assert_eq!(
-        refused,
-        [4],
-        "only the poison is refused: {one_at_a_time:?}"
-    );
+    assert_same_answers(&at_once, &one_at_a_time, &[4]);
     let (alone_points, together_points) = (
         published(alone.as_ref()).await,
         published(together.as_ref()).await,
