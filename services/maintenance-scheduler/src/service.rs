@@ -9,7 +9,7 @@ use vwc_contracts::maintenance::MaintenanceItemView;
 use vwc_contracts::{FieldError, VehicleId, is_task_code};
 use vwc_store::StoreError;
 pub use vwc_store::vehicle_ledger::UpdateError;
-use vwc_store::vehicle_ledger::{Applied, Decide, LedgerService, VehicleLocks, update};
+use vwc_store::vehicle_ledger::{Applied, Decide, LedgerService, StateCache, VehicleLocks, update};
 
 use crate::evaluation::{Evaluation, TimelineFact, VehicleRecord, evaluate_vehicle};
 use crate::publishing::{Plan, SentReminder, next_reminder_repeat, plan};
@@ -161,6 +161,8 @@ pub struct Scheduler {
     clock: Clock,
     /// Concurrent deliveries for one vehicle queue here instead of conflicting in the store.
     locks: Arc<VehicleLocks>,
+    /// The states the consumer last committed (checked against the stored version by every commit).
+    states: Arc<StateCache<VehicleState>>,
 }
 
 impl Scheduler {
@@ -169,6 +171,7 @@ impl Scheduler {
             store,
             clock: system_clock(),
             locks: Arc::default(),
+            states: Arc::default(),
         }
     }
 
@@ -212,6 +215,10 @@ impl LedgerService for Scheduler {
         &self.locks
     }
 
+    fn states(&self) -> &StateCache<VehicleState> {
+        &self.states
+    }
+
     fn scope_after(_: &TimelineFact) {}
 
     fn decide(
@@ -223,6 +230,43 @@ impl LedgerService for Scheduler {
         let AsOf { today, now } = AsOf::at(self.now());
         decide(state, commit, today, now, how.traceparent)
     }
+
+    /// The schedule published, the reminders sent and the wake day, as the stores keep them — and times
+    /// to the microsecond, as they are stored (the next evaluation then reads what a fresh read would).
+    fn settle(state: &mut VehicleState, commit: &VehicleCommit) {
+        if let Some(published) = &commit.published {
+            state.published = Some(published.clone());
+        }
+        for sent in &commit.reminders {
+            if !state.reminders.iter().any(|r| same_reminder(r, sent)) {
+                state.reminders.push(SentReminder {
+                    sent_at: as_stored(sent.sent_at),
+                    ..sent.clone()
+                });
+            }
+        }
+        if commit.wake_on.is_some() {
+            state.wake_on = commit.wake_on;
+        }
+        if let Some(vehicle) = &mut state.vehicle {
+            vehicle.registered_at = as_stored(vehicle.registered_at);
+        }
+        for fact in &mut state.facts {
+            fact.at = as_stored(fact.at);
+        }
+    }
+}
+
+/// Whether two reminders are one stored row (its key: task, status, due cycle, occurrence).
+fn same_reminder(a: &SentReminder, b: &SentReminder) -> bool {
+    (a.task == b.task && a.status == b.status)
+        && (a.due_cycle == b.due_cycle && a.occurrence == b.occurrence)
+}
+
+/// `t` as the stores keep it: to the microsecond.
+fn as_stored(t: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::SubsecRound;
+    t.trunc_subsecs(6)
 }
 
 impl Scheduler {

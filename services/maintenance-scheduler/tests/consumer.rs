@@ -17,7 +17,7 @@ use vwc_contracts::{Envelope, EventType, OdometerUnit, Vehicle, VehicleEvent};
 use vwc_maintenance_scheduler::{
     ItemChange, PublishedSchedule, Scheduler, SchedulerConsumer, VehicleState,
 };
-use vwc_testkit::ledger::{corrections_newest_first, revised};
+use vwc_testkit::ledger::{assert_same_answers, corrections_newest_first, revised, undecodable};
 
 /// The consumer on a fresh store, its clock, and the vehicle the test delivers events of.
 struct Fixture {
@@ -356,4 +356,153 @@ async fn revisions_apply_in_revision_order_whatever_order_they_arrive_in() {
         .unwrap();
     assert_eq!(fact.odometer, Some(40_150));
     assert_eq!(state.revisions.get("evt_tires"), Some(&3));
+}
+
+/// What a published envelope says, without what differs between two runs (its id, its own time, the
+/// span part of its trace).
+fn published(envelopes: &[Envelope]) -> Vec<serde_json::Value> {
+    envelopes
+        .iter()
+        .map(|e| {
+            let mut json = serde_json::to_value(e).unwrap();
+            let object = json.as_object_mut().unwrap();
+            object.remove("id");
+            object.remove("occurredAt");
+            let trace =
+                (object.get("traceparent").and_then(|t| t.as_str())).map(|t| t[..35].to_string());
+            object.insert("traceparent".into(), json!(trace));
+            json
+        })
+        .collect()
+}
+
+/// A vehicle's chain of envelopes — with a poison in the middle, a redelivery, an event naming the
+/// vehicle from another organisation, a correction and a void, times finer than the store keeps —
+/// delivered one envelope at a time, each read from the store (a new consumer per envelope: nothing
+/// kept in memory), and applied as one chain (one read, one commit batch).
+fn chain_of_one_vehicle(v: &Vehicle) -> Vec<Envelope> {
+    let fine = chrono::Duration::nanoseconds(123_456_789);
+    let oil = maintenance(
+        v,
+        "evt_oil",
+        at(2025, 1, 10) + fine,
+        10_000,
+        &["oil_change"],
+    );
+    let first_reading = recorded(&reading(v, "evt_r1", at(2025, 1, 2), 9_000));
+    let mut foreign = reading(v, "evt_foreign", at(2025, 3, 1), 90_000);
+    foreign.org_id = "org_b".into();
+    vec![
+        registered(v),
+        first_reading.clone(),
+        recorded(&oil),
+        undecodable(&recorded(&reading(v, "evt_bad", at(2025, 2, 1), 11_000))),
+        recorded(&reading(v, "evt_r2", at(2025, 5, 20) + fine, 16_500)),
+        first_reading,
+        recorded(&foreign),
+        revised(&oil, 2, false),
+        recorded(&maintenance(
+            v,
+            "evt_oil2",
+            at(2025, 5, 25),
+            16_600,
+            &["oil_change", "tire_rotation"],
+        )),
+        revised(&oil, 3, true),
+        recorded(&reading(v, "evt_r3", at(2025, 5, 30), 17_100)),
+    ]
+}
+
+#[tokio::test]
+async fn a_chain_applied_at_once_answers_publishes_and_stores_what_one_at_a_time_does() {
+    let now = at(2025, 6, 1);
+    let v = vehicle("org_a", "veh_1", OdometerUnit::Mi);
+    let chain = chain_of_one_vehicle(&v);
+
+    let alone = Fixture::of(v.clone(), now);
+    let mut one_at_a_time = Vec::new();
+    for envelope in &chain {
+        let fresh = Scheduler::new(alone.t.shared()).with_clock(alone.clock.clock());
+        let outcome = SchedulerConsumer::new(fresh).handle(envelope).await;
+        one_at_a_time.push(outcome.map_err(|e| e.to_string()));
+    }
+
+    let together = Fixture::of(v.clone(), now);
+    let refs: Vec<&Envelope> = chain.iter().collect();
+    let at_once: Vec<_> = (together.c.handle_chain(&refs).await.into_iter())
+        .map(|o| o.map_err(|e| e.to_string()))
+        .collect();
+
+    assert_same_answers(&at_once, &one_at_a_time, &[3]);
+    let (alone_out, together_out) = (alone.drain().await, together.drain().await);
+    assert!(
+        !reminders(&alone_out).is_empty()
+            && of_type(&alone_out, EventType::MaintenanceScheduleUpdated).len() > 3,
+        "the chain publishes schedules and reminders: {:?}",
+        alone_out
+            .iter()
+            .map(Envelope::event_type)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(published(&together_out), published(&alone_out));
+    assert_eq!(together.state().await, alone.state().await);
+    let kept = together.state().await;
+    assert_eq!(
+        kept.version, 8,
+        "every applied envelope committed once: {kept:?}"
+    );
+
+    // Delivered again, one at a time or at once, the chain changes and publishes nothing more.
+    let again: Vec<_> = (together.c.handle_chain(&refs).await.into_iter())
+        .map(|o| o.map_err(|e| e.to_string()))
+        .collect();
+    assert_eq!(again, one_at_a_time);
+    assert_eq!(together.drain().await, []);
+    assert_eq!(together.state().await, kept);
+}
+
+#[tokio::test]
+async fn a_chain_without_surprises_is_one_writer_job_and_the_next_delivery_reads_nothing() {
+    let f = Fixture::unregistered(at(2025, 6, 1));
+    let mut chain = vec![registered(&f.v)];
+    for i in 0..20u64 {
+        let e = reading(
+            &f.v,
+            &format!("evt_r{i}"),
+            at(2025, 2, 1) + chrono::Duration::days(i as i64),
+            9_000 + i * 300,
+        );
+        chain.push(recorded(&e));
+    }
+    let jobs = f.t.store.db().writer_jobs();
+    let refs: Vec<&Envelope> = chain.iter().collect();
+    let outcomes = f.c.handle_chain(&refs).await;
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+    assert_eq!(
+        f.t.store.db().writer_jobs() - jobs,
+        1,
+        "21 envelopes, one commit batch"
+    );
+    assert_eq!(f.state().await.version, 21);
+    assert_eq!(f.state().await.facts.len(), 20);
+
+    // Another writer moves the vehicle on (the owner changes an interval): the state the consumer kept
+    // is now behind; its next delivery is refused by the version, reads the vehicle and applies on it.
+    let change: ItemChange =
+        serde_json::from_value(json!({"intervalMiles": 4_000, "intervalMonths": 6})).unwrap();
+    f.scheduler
+        .configure_item("org_a", &"veh_1".into(), "oil_change", &change, None)
+        .await
+        .unwrap();
+    f.drain().await;
+    f.service("evt_oil", at(2025, 5, 1), 15_000, &["oil_change"])
+        .await;
+    let out = f.drain().await;
+    assert_eq!(
+        oil_view(&out).due_odometer,
+        Some(19_000),
+        "the owner's 4,000 mi kept"
+    );
+    let state = f.state().await;
+    assert_eq!((state.version, state.facts.len()), (23, 21));
 }

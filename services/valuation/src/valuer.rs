@@ -12,7 +12,7 @@ use vwc_contracts::valuation::{
 use vwc_contracts::{Envelope, VehicleId};
 use vwc_store::StoreError;
 pub use vwc_store::vehicle_ledger::UpdateError;
-use vwc_store::vehicle_ledger::{Applied, Decide, LedgerService, VehicleLocks, update};
+use vwc_store::vehicle_ledger::{Applied, Decide, LedgerService, StateCache, VehicleLocks, update};
 
 use crate::SOURCE;
 use crate::model::{self, Fact, VehicleProfile};
@@ -227,6 +227,8 @@ pub struct Valuer {
     clock: Clock,
     /// Concurrent deliveries for one vehicle queue here instead of conflicting in the store.
     locks: Arc<VehicleLocks>,
+    /// The states the consumer last committed (checked against the stored version by every commit).
+    states: Arc<StateCache<VehicleState>>,
 }
 
 impl Valuer {
@@ -235,6 +237,7 @@ impl Valuer {
             store,
             clock: vwc_clock::system(),
             locks: Arc::default(),
+            states: Arc::default(),
         }
     }
 
@@ -279,6 +282,10 @@ impl LedgerService for Valuer {
         &self.locks
     }
 
+    fn states(&self) -> &StateCache<VehicleState> {
+        &self.states
+    }
+
     fn scope_after(fact: &Fact) -> Scope {
         Scope::after(fact)
     }
@@ -298,6 +305,14 @@ impl LedgerService for Valuer {
             how.traceparent,
             how.scope,
         )
+    }
+
+    /// The points published and the current value, as the stores keep them.
+    fn settle(state: &mut VehicleState, commit: &VehicleCommit) {
+        state.published.extend(commit.published.iter().copied());
+        if commit.current.is_some() {
+            state.current = commit.current;
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! duplicates, tenancy, the drop worth telling, and the daily job's idempotency.
 
 use std::sync::Arc;
-use vwc_testkit::ledger::{corrections_newest_first, revised};
+use vwc_testkit::ledger::{assert_same_answers, corrections_newest_first, revised, undecodable};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use vwc_bus::Consumer;
@@ -112,6 +112,17 @@ async fn setup_registered() -> (
     (dir, store, consumer)
 }
 
+/// The acquisition of `veh_1` (org_a), used, for $30,000, 300 days before [`now`].
+fn acquisition() -> Envelope {
+    recorded(event(
+        "evt_acq",
+        EventKind::Acquisition,
+        300,
+        20_000,
+        serde_json::json!({"priceCents": 3_000_000}),
+    ))
+}
+
 /// An odometer reading of `veh_1` (org_a), `days_ago` before [`now`].
 fn reading(id: &str, days_ago: i64, odometer: u64) -> VehicleEvent {
     event(
@@ -141,13 +152,7 @@ async fn a_registration_publishes_a_history_and_a_current_value_from_the_fallbac
 #[tokio::test]
 async fn events_re_value_duplicates_change_nothing_and_a_big_drop_is_told() {
     let (_dir, store, consumer) = setup_registered().await;
-    let acquisition = recorded(event(
-        "evt_acq",
-        EventKind::Acquisition,
-        300,
-        20_000,
-        serde_json::json!({"priceCents": 3_000_000}),
-    ));
+    let acquisition = acquisition();
     consumer.handle(&acquisition).await.unwrap();
     let after_acquisition = published(store.as_ref()).await;
     assert!(!after_acquisition.is_empty());
@@ -329,4 +334,71 @@ async fn revisions_apply_in_revision_order_whatever_order_they_arrive_in() {
         &vwc_valuation::model::Fact::from_event(&newest).unwrap()
     );
     assert_eq!(state.revisions.get("evt_other"), Some(&3));
+}
+
+/// A chain of one vehicle's envelopes — with a poison in the middle, a redelivery, another
+/// organisation's event, a correction and a void — applied at once (one read, one commit batch) answers,
+/// publishes and stores what delivering each alone does (a new valuer per envelope: each read from the
+/// store, nothing kept in memory).
+#[tokio::test]
+async fn a_chain_applied_at_once_answers_publishes_and_stores_what_one_at_a_time_does() {
+    let acquisition = acquisition();
+    let collision = event(
+        "evt_crash",
+        EventKind::Collision,
+        5,
+        30_000,
+        serde_json::json!({"severity": "severe", "structural": true}),
+    );
+    let late_reading = reading("evt_r2", 3, 30_050);
+    let poison = undecodable(&recorded(reading("evt_bad", 4, 1)));
+    let mut foreign = reading("evt_foreign", 1, 90_000);
+    foreign.org_id = "org_b".into();
+    let chain = vec![
+        registered("org_a"),
+        acquisition.clone(),
+        recorded(reading("evt_r1", 100, 25_000)),
+        recorded(collision.clone()),
+        poison,
+        acquisition,
+        recorded(late_reading.clone()),
+        recorded(foreign),
+        recorded(event(
+            "evt_appraisal",
+            EventKind::Valuation,
+            2,
+            30_100,
+            serde_json::json!({"amountCents": 1_500_000, "source": "dealer_appraisal"}),
+        )),
+        revised(&collision, 2, false),
+        revised(&late_reading, 2, true),
+    ];
+
+    let (_alone_dir, alone, _) = setup();
+    let mut one_at_a_time = Vec::new();
+    for envelope in &chain {
+        let fresh = ValuationConsumer::new(Valuer::new(alone.clone()).with_clock(Arc::new(now)));
+        one_at_a_time.push(fresh.handle(envelope).await.map_err(|e| e.to_string()));
+    }
+    let (_together_dir, together, consumer) = setup();
+    let refs: Vec<&Envelope> = chain.iter().collect();
+    let at_once: Vec<_> = (consumer.handle_chain(&refs).await.into_iter())
+        .map(|o| o.map_err(|e| e.to_string()))
+        .collect();
+
+    assert_same_answers(&at_once, &one_at_a_time, &[4]);
+    let (alone_points, together_points) = (
+        published(alone.as_ref()).await,
+        published(together.as_ref()).await,
+    );
+    assert!(alone_points.len() > 20, "{}", alone_points.len());
+    assert_eq!(together_points, alone_points);
+    let state = |store: Arc<dyn ValuationStore>| async move {
+        vwc_store::vehicle_ledger::VehicleLedger::vehicle_state(store.as_ref(), &"veh_1".into())
+            .await
+            .unwrap()
+    };
+    let (kept, expected) = (state(together).await, state(alone).await);
+    assert_eq!(kept, expected);
+    assert_eq!(kept.version, 8, "every applied envelope committed once");
 }

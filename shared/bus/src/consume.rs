@@ -21,6 +21,13 @@ where
     F: FnOnce(Option<String>) -> Fut,
     Fut: Future<Output = Result<(), HandleError>>,
 {
+    let (span, outgoing) = consumer_span(consumer, envelope);
+    apply(outgoing).instrument(span).await
+}
+
+/// The span `<consumer>.apply` of `envelope` (see [`in_consumer_span`]), not entered, and the
+/// `traceparent` for what the consumer publishes in answer.
+pub fn consumer_span(consumer: &str, envelope: &Envelope) -> (tracing::Span, Option<String>) {
     let trace = envelope.traceparent.as_deref().and_then(TraceParent::parse);
     // A span's name is fixed where it is declared; `otel.name` names the exported span per consumer.
     let span = tracing::info_span!("apply",
@@ -32,30 +39,34 @@ where
     if let Some(t) = &trace {
         vwc_telemetry::set_remote_parent(&span, t);
     }
-    let outgoing = trace.map(|t| t.child().to_string());
-    apply(outgoing).instrument(span).await
+    (span, trace.map(|t| t.child().to_string()))
 }
 
 /// Applies one consumer's delivery batch — the envelopes of one outbox batch routed to it, or one batch of
 /// SQS messages — and answers one outcome per item, in order. The items are applied concurrently inside
 /// [`vwc_store::sqlite::batched`], so the SQLite writes they make go to the writer as one transaction (per
 /// database and round) instead of one each. Items `chain_of` gives the same key (the same vehicle, for a
-/// consumer that applies one vehicle at a time: [`crate::Consumer::one_vehicle_at_a_time`]) are
-/// applied one after another in batch order, in one future: concurrently they would only queue on the
-/// consumer's per-vehicle lock, and a future waiting on a lock holds a round open until the batch's flush
-/// timer fires — a 2,000-row import into one vehicle took twice as long that way (docs/bench.md). Items
-/// without a key are each their own chain. That transaction is all or nothing; so every item that failed
-/// in a batch of several is applied **once more on its own**: an item that failed only because another of
-/// its batch did is applied now, and one that fails again answers its own error (the bus retries it or
-/// dead-letters it alone; SQS reports it as the batch's failure). The outcome of an item is always that of
-/// its own last try; a failed item of a batch of several was tried twice.
-pub async fn apply_batch<'a, T, K, F, Fut>(
+/// consumer that applies one vehicle at a time: [`crate::Consumer::one_vehicle_at_a_time`]) form one
+/// chain, handed in batch order to `apply_chain` (which answers one outcome per item of it, in order):
+/// concurrently they would only queue on the consumer's per-vehicle lock, and a future waiting on a lock
+/// holds a round open until the batch's flush timer fires — a 2,000-row import into one vehicle took
+/// twice as long that way (docs/bench.md); the ledger consumers apply a chain with one read of the
+/// vehicle and one commit batch. Items without a key are each a chain of one. That transaction is all or
+/// nothing; so every item that failed in a batch of several is applied **once more on its own** by
+/// `apply`: an item that failed only because another of its batch did is applied now, and one that fails
+/// again answers its own error (the bus retries it or dead-letters it alone; SQS reports it as the
+/// batch's failure). The outcome of an item is always that of its own last try; a failed item of a batch
+/// of several was tried twice.
+pub async fn apply_chains<'a, T, K, C, CFut, F, Fut>(
     items: &'a [T],
     chain_of: K,
+    apply_chain: C,
     apply: F,
 ) -> Vec<Result<(), HandleError>>
 where
     K: Fn(&'a T) -> Option<&'a str>,
+    C: Fn(Vec<&'a T>) -> CFut,
+    CFut: Future<Output = Vec<Result<(), HandleError>>>,
     F: Fn(&'a T) -> Fut,
     Fut: Future<Output = Result<(), HandleError>>,
 {
@@ -73,13 +84,15 @@ where
             None => chains.push(vec![i]),
         }
     }
-    let apply = &apply;
+    let apply_chain = &apply_chain;
     let applied = vwc_store::sqlite::batched(chains.iter().map(|chain| async move {
-        let mut outcomes = Vec::with_capacity(chain.len());
-        for &i in chain {
-            outcomes.push((i, apply(&items[i]).await));
-        }
-        outcomes
+        let mut outcomes = apply_chain(chain.iter().map(|&i| &items[i]).collect()).await;
+        outcomes.resize_with(chain.len(), || {
+            Err(HandleError::malformed(
+                "the consumer answered no outcome for it",
+            ))
+        });
+        chain.iter().copied().zip(outcomes).collect::<Vec<_>>()
     }))
     .await;
     let mut applied: Vec<(usize, Result<(), HandleError>)> =
@@ -104,6 +117,28 @@ where
         }
     }
     outcomes
+}
+
+/// [`apply_chains`] where a chain's items are applied by `apply` one after another.
+pub async fn apply_batch<'a, T, K, F, Fut>(
+    items: &'a [T],
+    chain_of: K,
+    apply: F,
+) -> Vec<Result<(), HandleError>>
+where
+    K: Fn(&'a T) -> Option<&'a str>,
+    F: Fn(&'a T) -> Fut,
+    Fut: Future<Output = Result<(), HandleError>>,
+{
+    let apply = &apply;
+    let one_by_one = |chain: Vec<&'a T>| async move {
+        let mut outcomes = Vec::with_capacity(chain.len());
+        for item in chain {
+            outcomes.push(apply(item).await);
+        }
+        outcomes
+    };
+    apply_chains(items, chain_of, one_by_one, apply).await
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! The in-process bus (embedded mode): routes by `contracts/routes.json`, delivers asynchronously — each
-//! consumer's share of a published batch as one delivery batch ([`apply_batch`]) —, retries a failing
+//! consumer's share of a published batch as one delivery batch ([`apply_chains`]) —, retries a failing
 //! envelope alone with exponential backoff and then moves it to that consumer's dead-letter table.
 
 use std::collections::HashMap;
@@ -12,7 +12,7 @@ use tokio::sync::{Notify, Semaphore};
 use tracing::{Instrument, info_span, warn};
 use vwc_contracts::{Envelope, Routes};
 
-use crate::{Bus, BusError, Consumer, DeadLetterStore, HandleError, apply_batch};
+use crate::{Bus, BusError, Consumer, DeadLetterStore, HandleError, apply_chains};
 use vwc_store::NewDeadLetter;
 
 /// How often and how patiently a delivery is retried before it is dead-lettered.
@@ -150,7 +150,7 @@ impl InProcessBus {
     }
 
     /// Delivers `envelopes` (one outbox batch's share routed to this consumer) as one delivery batch:
-    /// applied together ([`apply_batch`]: one writer transaction on SQLite), then each one that failed is
+    /// applied together ([`apply_chains`]: one writer transaction on SQLite), then each one that failed is
     /// retried alone with backoff and dead-lettered alone. Resolves once each is applied or dead-lettered.
     fn spawn_batch(
         &self,
@@ -166,12 +166,13 @@ impl InProcessBus {
             } else {
                 |_| None
             };
-            let first = apply_batch(&envelopes, chain_of, |envelope| {
+            let handle = |envelope| {
                 slot.consumer
                     .handle(envelope)
                     .instrument(delivery_span(&slot, envelope))
-            })
-            .await;
+            };
+            let handle_chain = |chain| handle_chain(&slot, chain);
+            let first = apply_chains(&envelopes, chain_of, handle_chain, handle).await;
             // Each handling counts as an attempt: an event that failed in a batch of several was tried twice.
             let tried = if envelopes.len() > 1 { 2 } else { 1 };
             let outcomes = futures::future::join_all(envelopes.iter().zip(first).map(
@@ -192,6 +193,22 @@ impl InProcessBus {
             }
             outcomes
         })
+    }
+}
+
+/// Hands a chain of one vehicle's envelopes to the consumer: one alone to `handle`, in its delivery
+/// span; more to `handle_chain`, in the first one's.
+async fn handle_chain(slot: &Slot, chain: Vec<&Envelope>) -> Vec<Result<(), HandleError>> {
+    match chain.as_slice() {
+        [one] => {
+            let span = delivery_span(slot, one);
+            vec![slot.consumer.handle(one).instrument(span).await]
+        }
+        [first, ..] => {
+            let span = delivery_span(slot, first);
+            slot.consumer.handle_chain(&chain).instrument(span).await
+        }
+        [] => Vec::new(),
     }
 }
 

@@ -51,13 +51,26 @@ pub trait Bus: Send + Sync {
 
 /// `Some(reason)` when `envelope` serialises to more than [`vwc_contracts::MAX_ENVELOPE_BYTES`].
 pub fn envelope_too_large(envelope: &Envelope) -> Option<String> {
-    match serde_json::to_vec(envelope) {
-        Ok(json) if json.len() > vwc_contracts::MAX_ENVELOPE_BYTES => Some(format!(
+    /// Counts the bytes written: the relay screens every row it publishes, so the JSON is measured, not
+    /// kept.
+    struct Measured(usize);
+    impl std::io::Write for Measured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut json = Measured(0);
+    match serde_json::to_writer(&mut json, envelope) {
+        Ok(()) if json.0 > vwc_contracts::MAX_ENVELOPE_BYTES => Some(format!(
             "the envelope is {} bytes, over the {}-byte limit every bus is held to",
-            json.len(),
+            json.0,
             vwc_contracts::MAX_ENVELOPE_BYTES
         )),
-        Ok(_) => None,
+        Ok(()) => None,
         Err(e) => Some(format!("the envelope does not serialise: {e}")),
     }
 }
@@ -99,16 +112,28 @@ pub trait Consumer: Send + Sync {
     /// `vwc` checks both ways). Any other type is refused with [`HandleError::NotConsumed`].
     fn consumes(&self) -> &'static [EventType];
     async fn handle(&self, envelope: &Envelope) -> Result<(), HandleError>;
+    /// Handles a chain of envelopes — one vehicle's, in the order delivered (see
+    /// [`Consumer::one_vehicle_at_a_time`]) — and answers one outcome per envelope, in order, each as
+    /// [`Consumer::handle`] would have answered it alone. By default each is handled in turn; the ledger
+    /// consumers read the vehicle once for the whole chain and commit it in one batch.
+    async fn handle_chain(&self, envelopes: &[&Envelope]) -> Vec<Result<(), HandleError>> {
+        let mut outcomes = Vec::with_capacity(envelopes.len());
+        for envelope in envelopes {
+            outcomes.push(self.handle(envelope).await);
+        }
+        outcomes
+    }
     /// Whether this consumer applies one vehicle's events one at a time (behind a per-vehicle lock). The
-    /// in-process bus then runs a delivery batch's events of one vehicle as one chain ([`apply_batch`]):
-    /// concurrently they would only queue on the lock, each holding the batch's round open until its flush
-    /// timer. Consumers without such a lock apply a whole batch at once, in one transaction.
+    /// in-process bus then hands a delivery batch's events of one vehicle to [`Consumer::handle_chain`] as
+    /// one chain ([`apply_chains`]): concurrently they would only queue on the lock, each holding the
+    /// batch's round open until its flush timer. Consumers without such a lock apply a whole batch at
+    /// once, in one transaction.
     fn one_vehicle_at_a_time(&self) -> bool {
         false
     }
 }
 
-pub use consume::{apply_batch, in_consumer_span};
+pub use consume::{apply_batch, apply_chains, consumer_span, in_consumer_span};
 pub use ledger_consumer::LedgerConsumer;
 pub use projection::{Applied, Projection, ProjectionConsumer, project};
 pub use relay::OutboxRelay;

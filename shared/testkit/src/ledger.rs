@@ -188,3 +188,29 @@ pub fn corrections_newest_first(record: &VehicleEvent, newest: u64, older: u64) 
         ),
     ]
 }
+
+/// `envelope` with data that does not decode (its event's odometer a word): a poison event, refused
+/// however often it is tried.
+pub fn undecodable(envelope: &Envelope) -> Envelope {
+    let mut json = serde_json::to_value(envelope).expect("an envelope serialises");
+    json["data"] =
+        serde_json::json!({ "event": { "id": "evt_poison", "odometer": "not a number" } });
+    let poison: Envelope = serde_json::from_value(json).expect("an envelope's frame reads");
+    assert!(poison.event().is_err(), "the poison must not decode");
+    poison
+}
+
+/// Asserts that a chain handled at once answered what its envelopes answered handled one at a time, and
+/// that only the envelopes at `refused` were refused.
+pub fn assert_same_answers(
+    at_once: &[Result<(), String>],
+    one_at_a_time: &[Result<(), String>],
+    refused: &[usize],
+) {
+    assert_eq!(at_once, one_at_a_time);
+    let failed: Vec<usize> = (one_at_a_time.iter().enumerate())
+        .filter(|(_, o)| o.is_err())
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(failed, refused, "refused: {one_at_a_time:?}");
+}

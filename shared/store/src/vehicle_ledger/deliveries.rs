@@ -5,12 +5,13 @@
 
 use std::collections::BTreeMap;
 
-use async_trait::async_trait;
 use vwc_contracts::{Event, EventType, Vehicle, VehicleEvent, VehicleId};
 
 use super::{
-    CommitOutcome, LedgerCommit, LedgerState, UpdateError, VehicleLedger, VehicleLocks, update,
+    CommitOutcome, LedgerCommit, LedgerState, MAX_ATTEMPTS, StateCache, UpdateError, VehicleLedger,
+    VehicleLocks,
 };
+use crate::StoreError;
 
 /// The event types a ledger consumes: exactly what `contracts/routes.json` routes to either service.
 pub const LEDGER_EVENTS: &[EventType] = &[
@@ -29,6 +30,9 @@ pub const LEDGER_EVENTS: &[EventType] = &[
 pub struct Delivery<'a> {
     pub envelope_id: &'a str,
     pub traceparent: Option<&'a str>,
+    /// The consumer's span of this envelope when it is applied in a chain with others
+    /// ([`apply_steps`]): its own part (the change and the decision) runs in it. `None`: the caller's.
+    pub span: Option<&'a tracing::Span>,
 }
 
 /// A timeline record's new version: corrected to revision `number`, or voided by it.
@@ -188,9 +192,8 @@ pub struct Decide<'a, Scope> {
 }
 
 /// A service that keeps a per-vehicle ledger. Its use cases for the envelopes in [`LEDGER_EVENTS`] are
-/// written here once; the service says what it keeps ([`VehicleFacts`]) and what it decides. Each use case
-/// returns what the update did (`None` where the event meant nothing to the service).
-#[async_trait]
+/// written here once ([`Step`], applied by [`apply_steps`]); the service says what it keeps
+/// ([`VehicleFacts`]), what it decides, and what a commit leaves in the state ([`LedgerService::settle`]).
 pub trait LedgerService: Send + Sync {
     /// The consumer name in `contracts/routes.json`.
     const CONSUMER: &'static str;
@@ -207,6 +210,8 @@ pub trait LedgerService: Send + Sync {
     fn ledger(&self) -> &Self::Store;
     /// Deliveries of one vehicle go one at a time through these.
     fn locks(&self) -> &VehicleLocks;
+    /// The states its deliveries last committed, so the next delivery of a vehicle need not read it.
+    fn states(&self) -> &StateCache<Self::State>;
     /// The scope a new fact needs.
     fn scope_after(fact: &<Self::State as VehicleFacts>::Fact) -> Self::Scope;
     /// Fills `commit` with what the changed `state` publishes, now.
@@ -216,118 +221,247 @@ pub trait LedgerService: Send + Sync {
         commit: &mut CommitOf<Self::State>,
         how: Decide<'_, Self::Scope>,
     ) -> <Self::Updated as Applied>::Decision;
+    /// Makes `state` (already changed by a delivery, and decided on) read as the store would read it back
+    /// once `commit` is applied, its version aside: what [`LedgerService::decide`] put in the commit (what was
+    /// published, reminders sent, the wake day…).
+    fn settle(state: &mut Self::State, commit: &CommitOf<Self::State>);
+}
 
-    /// The whole vehicle as it now reads: a registration, or the vehicle updated, sold or archived.
-    /// Creates (or refreshes) what the service keeps of it and publishes what follows.
-    async fn vehicle_registered(
-        &self,
-        at: Delivery<'_>,
-        vehicle: &Vehicle,
-    ) -> Result<Self::Updated, UpdateError> {
-        let registration = <Self::State as VehicleFacts>::registration_of(vehicle);
-        let updated = apply(self, at, &vehicle.id, Self::EVERYTHING, |state, commit| {
-            state.register(commit, &registration);
-            Ok::<(), std::convert::Infallible>(())
-        })
-        .await?;
-        Ok(updated.unwrap_or_else(|never| match never {}))
-    }
+/// What one delivered event does to its vehicle, known before the vehicle is read.
+pub struct Step<'e, L: LedgerService + ?Sized> {
+    at: Delivery<'e>,
+    vehicle_id: &'e VehicleId,
+    change: Change<'e, L::State>,
+}
 
-    /// A timeline event recorded: what it says to the service is kept and the vehicle decided again. An
-    /// event that says nothing to the service changes nothing (`None`).
-    async fn vehicle_event(
-        &self,
-        at: Delivery<'_>,
-        event: &VehicleEvent,
-    ) -> Result<Option<Self::Updated>, UpdateError> {
-        let Some(fact) = <Self::State as VehicleFacts>::fact_of(event) else {
-            return Ok(None);
-        };
-        apply_event(
-            self,
-            at,
-            event,
-            Self::scope_after(&fact),
-            |state, commit| {
-                // A correction or void of this record arrived first: it supersedes the original.
-                if !state.revisions().contains_key(event.id.as_str()) {
-                    state.record_fact(commit, &fact);
-                }
-            },
-        )
-        .await
-    }
-
-    /// A timeline event corrected to `revision`, or voided: its fact is replaced by the new version's
-    /// (none when voided, or when the new version says nothing to the service) and every point decided
-    /// again, so a voided oil change no longer counts as done.
-    ///
-    /// Revisions apply in revision order whatever order they arrive in: one older than a revision already
-    /// applied changes nothing, and an original record arriving after any revision of it is ignored
-    /// ([`LedgerState::revisions`]).
-    async fn event_revised(
-        &self,
-        at: Delivery<'_>,
-        event: &VehicleEvent,
+enum Change<'e, S: VehicleFacts> {
+    /// The whole vehicle as it now reads — registered, updated, sold or archived: its registration is
+    /// replaced (created before the first).
+    Register(S::Registration),
+    /// A timeline event recorded: what it says to the service is kept, unless a correction or void of
+    /// its record arrived first (that supersedes the original).
+    Record {
+        event: &'e VehicleEvent,
+        fact: S::Fact,
+    },
+    /// A timeline event corrected to `revision.number`, or voided: its fact is replaced by the new
+    /// version's (none when voided, or when the new version says nothing to the service), so a voided oil
+    /// change no longer counts as done. Revisions apply in revision order whatever order they arrive in
+    /// ([`Revision::take`], [`LedgerState::revisions`]).
+    Revise {
+        event: &'e VehicleEvent,
         revision: Revision,
-    ) -> Result<Option<Self::Updated>, UpdateError> {
-        let fact = match revision.voided {
-            true => None,
-            false => <Self::State as VehicleFacts>::fact_of(event),
+        fact: Option<S::Fact>,
+    },
+}
+
+impl<'e, L: LedgerService + ?Sized> Step<'e, L> {
+    /// What `event`, delivered `at`, does; `Ok(None)` when it says nothing to the service.
+    pub fn of(
+        at: Delivery<'e>,
+        event: &'e Event,
+    ) -> Result<Option<Step<'e, L>>, DeliveryError<UpdateError>> {
+        let fact_of = <L::State as VehicleFacts>::fact_of;
+        let revised = |event: &'e VehicleEvent, number: u32, voided: bool| Change::Revise {
+            event,
+            revision: Revision { number, voided },
+            fact: if voided { None } else { fact_of(event) },
         };
-        apply_event(self, at, event, Self::EVERYTHING, |state, commit| {
-            let event_id = event.id.as_str();
-            if revision.take(state.revisions(), commit, event_id) {
-                state.forget_fact(event_id);
-                if let Some(fact) = &fact {
+        let (vehicle_id, change) = match event {
+            Event::VehicleRegistered(vwc_contracts::vehicle::VehicleRegistered { vehicle })
+            | Event::VehicleUpdated(vwc_contracts::lifecycle::VehicleUpdated { vehicle, .. })
+            | Event::VehicleSold(vwc_contracts::lifecycle::VehicleSold { vehicle })
+            | Event::VehicleArchived(vwc_contracts::lifecycle::VehicleArchived { vehicle }) => (
+                &vehicle.id,
+                Change::Register(<L::State as VehicleFacts>::registration_of(vehicle)),
+            ),
+            Event::VehicleEventRecorded(data) => match fact_of(&data.event) {
+                Some(fact) => (
+                    &data.event.vehicle_id,
+                    Change::Record {
+                        event: &data.event,
+                        fact,
+                    },
+                ),
+                None => return Ok(None),
+            },
+            Event::VehicleEventCorrected(data) => (
+                &data.event.vehicle_id,
+                revised(&data.event, data.revision, false),
+            ),
+            Event::VehicleEventVoided(data) => (
+                &data.event.vehicle_id,
+                revised(&data.event, data.revision, true),
+            ),
+            // The services' own events, and what other services make of a vehicle, move no ledger.
+            Event::ValuationUpdated(_)
+            | Event::MaintenanceStatusChanged(_)
+            | Event::ReminderDue(_)
+            | Event::NotificationDelivered(_)
+            | Event::MaintenanceScheduleUpdated(_) => {
+                return Err(DeliveryError::NotConsumed(event.event_type()));
+            }
+        };
+        Ok(Some(Step {
+            at,
+            vehicle_id,
+            change,
+        }))
+    }
+
+    /// How much the service decides again after this step.
+    fn scope(&self) -> L::Scope {
+        match &self.change {
+            Change::Record { fact, .. } => L::scope_after(fact),
+            Change::Register(_) | Change::Revise { .. } => L::EVERYTHING,
+        }
+    }
+
+    /// Applies the step to `state` and records what to store in `commit`. A timeline event naming a
+    /// vehicle registered to another organisation is refused (`false`, with a warning), changing nothing.
+    fn change(&self, state: &mut L::State, commit: &mut CommitOf<L::State>) -> bool {
+        let (event, owned) = match &self.change {
+            Change::Register(registration) => {
+                state.register(commit, registration);
+                return true;
+            }
+            Change::Record { event, .. } | Change::Revise { event, .. } => {
+                (*event, ForeignVehicle::unless_owned(state.owner(), event))
+            }
+        };
+        if unless_foreign(owned, event).is_none() {
+            return false;
+        }
+        match &self.change {
+            Change::Register(_) => {}
+            Change::Record { event, fact } => {
+                if !state.revisions().contains_key(event.id.as_str()) {
                     state.record_fact(commit, fact);
                 }
             }
-        })
-        .await
+            Change::Revise {
+                event,
+                revision,
+                fact,
+            } => {
+                let event_id = event.id.as_str();
+                if revision.take(state.revisions(), commit, event_id) {
+                    state.forget_fact(event_id);
+                    if let Some(fact) = fact {
+                        state.record_fact(commit, fact);
+                    }
+                }
+            }
+        }
+        true
     }
 }
 
-/// Applies `change` to the vehicle under its lock, as delivered `at` (the envelope claimed with it),
-/// deciding what `scope` covers.
-async fn apply<S: LedgerService + ?Sized, E>(
-    service: &S,
-    at: Delivery<'_>,
-    vehicle_id: &VehicleId,
-    scope: S::Scope,
-    change: impl FnMut(&mut S::State, &mut CommitOf<S::State>) -> Result<(), E> + Send,
-) -> Result<Result<S::Updated, E>, UpdateError> {
-    let _vehicle = service.locks().lock(vehicle_id).await;
-    let how = Decide {
-        traceparent: at.traceparent,
-        scope,
+/// Applies `steps`, all of one vehicle, in order, under the vehicle's lock — with the same effects and
+/// the same published events as applying them one delivery at a time, for less: each step changes the
+/// state in memory, the service decides on it and the step's commit (claiming its envelope) is computed
+/// as one delivery would compute it, but the vehicle is read **once** (not at all when the service kept
+/// the state its last delivery committed: [`StateCache`]) and the steps' commits go to the store in
+/// **one** [`VehicleLedger::commit_batch`] (one transaction). A commit refused as a duplicate or a
+/// conflict leaves the steps after it (which were computed on a state the store does not hold) to be
+/// computed again from a fresh read, as one-at-a-time deliveries would have read it; a conflict is tried
+/// again up to [`MAX_ATTEMPTS`] times. One result per step, in order: `None` for a timeline event naming
+/// another organisation's vehicle (ignored, nothing claimed).
+pub async fn apply_steps<L: LedgerService + ?Sized>(
+    service: &L,
+    steps: &[Step<'_, L>],
+) -> Vec<Result<Option<L::Updated>, UpdateError>> {
+    let mut done: Vec<Result<Option<L::Updated>, UpdateError>> = Vec::with_capacity(steps.len());
+    let Some(first) = steps.first() else {
+        return done;
     };
-    update(
-        service.ledger(),
-        vehicle_id,
-        Some(at.envelope_id),
-        change,
-        |state, commit| service.decide(state, commit, how),
-    )
-    .await
+    let vehicle_id = first.vehicle_id;
+    let _vehicle = service.locks().lock(vehicle_id).await;
+    let mut known = service.states().take(vehicle_id.as_str());
+    let mut conflicts = 0;
+    while done.len() < steps.len() {
+        let mut state = match known.take() {
+            Some(state) => state,
+            None => match service.ledger().vehicle_state(vehicle_id).await {
+                Ok(state) => state,
+                Err(e) => return failed(done, steps.len(), e),
+            },
+        };
+        let rest = &steps[done.len()..];
+        let mut commits = Vec::with_capacity(rest.len());
+        let mut decisions = Vec::with_capacity(rest.len());
+        for step in rest {
+            let _in_its_span = step.at.span.map(tracing::Span::enter);
+            let mut commit = state.begin(Some(step.at.envelope_id));
+            if !step.change(&mut state, &mut commit) {
+                decisions.push(None);
+                continue;
+            }
+            let how = Decide {
+                traceparent: step.at.traceparent,
+                scope: step.scope(),
+            };
+            decisions.push(Some(service.decide(&state, &mut commit, how)));
+            L::settle(&mut state, &commit);
+            state.advance();
+            commits.push(commit);
+        }
+        let mut outcomes = match service.ledger().commit_batch(commits).await {
+            Ok(outcomes) => outcomes.into_iter(),
+            Err(e) => return failed(done, steps.len(), e),
+        };
+        let mut stored = true;
+        for decision in decisions {
+            let Some(decision) = decision else {
+                done.push(Ok(None));
+                continue;
+            };
+            match outcomes.next().unwrap_or(CommitOutcome::Conflict) {
+                outcome @ CommitOutcome::Applied => {
+                    conflicts = 0;
+                    done.push(Ok(Some(L::Updated::of(outcome, Some(decision)))));
+                }
+                outcome @ CommitOutcome::Duplicate => {
+                    conflicts = 0;
+                    done.push(Ok(Some(L::Updated::of(outcome, None))));
+                    stored = false;
+                    break;
+                }
+                CommitOutcome::Conflict => {
+                    conflicts += 1;
+                    if conflicts >= MAX_ATTEMPTS {
+                        conflicts = 0;
+                        done.push(Err(UpdateError::Contention(vehicle_id.to_string())));
+                    }
+                    stored = false;
+                    break;
+                }
+            }
+        }
+        if stored {
+            known = Some(state);
+        }
+    }
+    if let Some(state) = known {
+        service.states().keep(state);
+    }
+    done
 }
 
-/// [`apply`] of a timeline event's `change`: refused, changing nothing (`None`), when the event names a
-/// vehicle registered to another organisation.
-async fn apply_event<S: LedgerService + ?Sized>(
-    service: &S,
-    at: Delivery<'_>,
-    event: &VehicleEvent,
-    scope: S::Scope,
-    mut change: impl FnMut(&mut S::State, &mut CommitOf<S::State>) + Send,
-) -> Result<Option<S::Updated>, UpdateError> {
-    let updated = apply(service, at, &event.vehicle_id, scope, |state, commit| {
-        ForeignVehicle::unless_owned(state.owner(), event)?;
-        change(state, commit);
-        Ok(())
-    })
-    .await?;
-    Ok(unless_foreign(updated, event))
+/// `done`, and the steps not done (of `total`) failed with `e` — the first with `e` itself.
+fn failed<U>(
+    mut done: Vec<Result<U, UpdateError>>,
+    total: usize,
+    e: StoreError,
+) -> Vec<Result<U, UpdateError>> {
+    let message = e.to_string();
+    done.push(Err(UpdateError::Store(e)));
+    while done.len() < total {
+        done.push(Err(UpdateError::Store(StoreError::Other(format!(
+            "not applied: an earlier delivery of the vehicle failed: {message}"
+        )))));
+    }
+    done
 }
 
 /// Why a delivery was not applied.
@@ -346,54 +480,51 @@ pub async fn deliver<S: LedgerService + ?Sized>(
     at: Delivery<'_>,
     event: &Event,
 ) -> Result<Option<CommitOutcome>, DeliveryError<UpdateError>> {
-    let outcome = match event {
-        Event::VehicleRegistered(vwc_contracts::vehicle::VehicleRegistered { vehicle })
-        | Event::VehicleUpdated(vwc_contracts::lifecycle::VehicleUpdated { vehicle, .. })
-        | Event::VehicleSold(vwc_contracts::lifecycle::VehicleSold { vehicle })
-        | Event::VehicleArchived(vwc_contracts::lifecycle::VehicleArchived { vehicle }) => {
-            service.vehicle_registered(at, vehicle).await.map(Some)
+    let mut outcomes = deliver_chain(service, &[(at, event)]).await;
+    outcomes.pop().unwrap_or(Ok(None))
+}
+
+/// Applies a chain of events — one vehicle's, in the order they were delivered — to `service`: each
+/// run of consecutive events of one vehicle by [`apply_steps`] (one read, one commit batch). One outcome
+/// per event, in order: `None` where the event meant nothing to the service.
+pub async fn deliver_chain<S: LedgerService + ?Sized>(
+    service: &S,
+    chain: &[(Delivery<'_>, &Event)],
+) -> Vec<Result<Option<CommitOutcome>, DeliveryError<UpdateError>>> {
+    let mut outcomes: Vec<Result<Option<CommitOutcome>, DeliveryError<UpdateError>>> =
+        Vec::with_capacity(chain.len());
+    let mut steps: Vec<(usize, Step<'_, S>)> = Vec::with_capacity(chain.len());
+    for (i, (at, event)) in chain.iter().enumerate() {
+        match Step::of(*at, event) {
+            Ok(Some(step)) => {
+                steps.push((i, step));
+                outcomes.push(Ok(None));
+            }
+            other => outcomes.push(other.map(|_| None)),
         }
-        Event::VehicleEventRecorded(data) => service.vehicle_event(at, &data.event).await,
-        Event::VehicleEventCorrected(data) => {
-            let revision = Revision {
-                number: data.revision,
-                voided: false,
-            };
-            service.event_revised(at, &data.event, revision).await
+    }
+    let mut steps = steps.into_iter().peekable();
+    while let Some((i, step)) = steps.next() {
+        let vehicle_id = step.vehicle_id;
+        let mut run = vec![step];
+        let mut at = vec![i];
+        while let Some((i, step)) = steps.next_if(|(_, s)| s.vehicle_id == vehicle_id) {
+            run.push(step);
+            at.push(i);
         }
-        Event::VehicleEventVoided(data) => {
-            let revision = Revision {
-                number: data.revision,
-                voided: true,
-            };
-            service.event_revised(at, &data.event, revision).await
+        for (i, result) in at.into_iter().zip(apply_steps(service, &run).await) {
+            outcomes[i] = result
+                .map(|updated| updated.map(|u| u.outcome()))
+                .map_err(DeliveryError::Failed);
         }
-        // The services' own events, and what other services make of a vehicle, move no ledger.
-        Event::ValuationUpdated(_)
-        | Event::MaintenanceStatusChanged(_)
-        | Event::ReminderDue(_)
-        | Event::NotificationDelivered(_)
-        | Event::MaintenanceScheduleUpdated(_) => {
-            return Err(DeliveryError::NotConsumed(event.event_type()));
-        }
-    };
-    Ok(outcome.map_err(DeliveryError::Failed)?.map(|u| u.outcome()))
+    }
+    outcomes
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::cache::tests::Commit;
     use super::*;
-
-    #[derive(Default)]
-    struct Commit {
-        vehicle_id: String,
-        expected_version: u64,
-        claim: Option<String>,
-        revisions: Vec<(String, u32)>,
-        remove_facts: Vec<String>,
-        outbox: Vec<vwc_contracts::Envelope>,
-    }
-    crate::ledger_commit!(Commit);
 
     fn revision(number: u32) -> Revision {
         Revision {

@@ -16,15 +16,18 @@ use vwc_contracts::{Envelope, OrgId, VehicleId};
 use crate::{Plumbed, Plumbing, StoreError, StoreResult};
 
 pub mod bench;
+pub mod cache;
 pub mod deliveries;
 #[cfg(feature = "aws")]
 pub mod mongo;
 pub mod sqlite;
 pub mod update;
 
+pub use cache::{KEPT_STATES, StateCache};
 pub use deliveries::{
     Applied, CommitOf, Decide, Delivery, DeliveryError, ForeignVehicle, LEDGER_EVENTS,
-    LedgerService, Revision, VehicleFacts, deliver, unless_foreign,
+    LedgerService, Revision, Step, VehicleFacts, apply_steps, deliver, deliver_chain,
+    unless_foreign,
 };
 pub use update::{LedgerState, MAX_ATTEMPTS, UpdateError, VehicleLedger, update};
 
@@ -125,6 +128,9 @@ macro_rules! ledger_commit {
                     claim: envelope_id.map(str::to_string),
                     ..$commit::on(self)
                 }
+            }
+            fn advance(&mut self) {
+                self.version += 1;
             }
             fn unstored(vehicle_id: &str) -> $state {
                 $state::new(vehicle_id)

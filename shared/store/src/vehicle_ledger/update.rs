@@ -36,6 +36,8 @@ pub trait LedgerState: Send + Sync + 'static {
     fn revisions(&mut self) -> &mut BTreeMap<String, u32>;
     /// A commit computed from this state (its version), claiming `envelope_id` when given.
     fn begin(&self, envelope_id: Option<&str>) -> Self::Commit;
+    /// Counts a commit of this state as applied: its version is one more, as the store now holds it.
+    fn advance(&mut self);
     /// A vehicle of which nothing is stored yet: version 0.
     fn unstored(vehicle_id: &str) -> Self
     where
