@@ -25,8 +25,8 @@ use crate::aggregates::{
 use crate::read_model::VehicleTotalsPage;
 use crate::store::{
     CostBucket, CostKey, CostRow, CostScope, CostTotal, EdgeStore, EventFilter, FleetCounts,
-    FleetRow, FleetValue, MaintenanceView, NotificationView, TimelinePosition,
-    VehicleStats, VehicleView, valuations_before,
+    FleetRow, FleetValue, MaintenanceView, NotificationView, TimelinePosition, VehicleStats,
+    VehicleView, valuations_before,
 };
 use crate::timeline_page::{self, TimelinePage, TimelinePageBuilder};
 
