@@ -185,7 +185,7 @@ mod tests {
         for e in Catalogue::standard().entries() {
             if let (Some(mi), Some(km)) = (e.interval_miles, e.interval_km) {
                 assert_eq!(km % 1000, 0, "{}: {km} km is not a round number", e.task);
-                let exact = f64::from(mi) * 1.609_344;
+                let exact = f64::from(mi) * vwc_contracts::KM_PER_MILE;
                 let off = (f64::from(km) - exact).abs() / exact;
                 assert!(
                     off < 0.05,
