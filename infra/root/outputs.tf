@@ -1,27 +1,7 @@
-output "api_url" {
-  value = module.stack.api_url
-}
-
-output "dashboard_url" {
-  value = module.stack.dashboard_url
-}
-
-output "dashboard_bucket" {
-  value = module.stack.dashboard_bucket
-}
-
-output "dashboard_distribution_id" {
-  value = module.stack.dashboard_distribution_id
-}
-
-output "chat_url" {
-  value = module.stack.chat_url
-}
-
-output "functions" {
-  value = module.stack.functions
-}
-
-output "alarm_topic_arn" {
-  value = module.stack.alarm_topic_arn
+# Everything the stack reports (modules/stack/outputs.tf: the API's and the dashboard's addresses, the bundle's
+# bucket and distribution, the chat function's URL, the functions', bus's, alarm topic's and parameters' names),
+# passed on as one object rather than an output each: `scripts/tf ENV output -json stack`. scripts/deploy
+# reads its fields from it, so an output the stack adds needs nothing here.
+output "stack" {
+  value = module.stack
 }

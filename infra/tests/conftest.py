@@ -40,6 +40,7 @@ class Module:
         self.modules: dict = {}
         self.locals: dict = {}
         self.variables: dict = {}
+        self.outputs: dict = {}
         self.terraform: list = []
         for path in sorted(directory.glob("*.tf")):
             doc = load(path)
@@ -54,6 +55,8 @@ class Module:
                 self.locals.update(block)
             for block in doc.get("variable", []):
                 self.variables.update(block)
+            for block in doc.get("output", []):
+                self.outputs.update(block)
             self.terraform.extend(doc.get("terraform", []))
 
     def text(self) -> str:

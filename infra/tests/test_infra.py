@@ -504,6 +504,17 @@ def test_terraform_and_providers_are_pinned(modules, root):
     assert modules["atlas"].terraform[0]["required_providers"][0]["mongodbatlas"]["source"] == "mongodb/mongodbatlas"
 
 
+def test_the_root_passes_on_the_stacks_outputs_and_deploy_reads_only_those(modules, root):
+    # One object, the whole stack's outputs, rather than a pass-through output per field.
+    assert root.outputs == {"stack": {"value": "${module.stack}"}}
+    # Every field scripts/deploy reads from it (`output NAME`) is one the stack declares.
+    deploy = (REPO / "scripts" / "deploy").read_text()
+    assert "tf output -json stack" in deploy and "-raw" not in deploy
+    read = set(re.findall(r'\$\(output ([a-z_]+)\)', deploy))
+    assert read == {"api_url", "dashboard_bucket", "dashboard_distribution_id", "dashboard_url", "chat_url"}
+    assert read <= set(modules["stack"].outputs), read - set(modules["stack"].outputs)
+
+
 def test_the_generated_file_is_committed_next_to_a_generator():
     assert os.access(REPO / "scripts" / "gen-infra-routes", os.X_OK)
 

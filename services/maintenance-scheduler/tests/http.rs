@@ -100,6 +100,22 @@ impl App {
         record(&self.consumer, &e).await;
     }
 
+    /// A server on which an owner of `org_a` had the oil of their vehicle `id` (odometer in `unit`) changed
+    /// at `odometer` on `on`: the app, the owner's token and the path of that vehicle's oil-change item.
+    async fn after_an_oil_change(
+        id: &str,
+        unit: OdometerUnit,
+        on: DateTime<Utc>,
+        odometer: u64,
+    ) -> (App, String, String) {
+        let app = App::spawn().await;
+        let owner = app.token("org_a", &[Role::Owner]);
+        let v = app.vehicle("org_a", id, unit).await;
+        app.oil_change(&v, on, odometer).await;
+        let path = format!("/v1/vehicles/{id}/maintenance/oil_change");
+        (app, owner, path)
+    }
+
     async fn sweep(&self, token: &str) -> reqwest::Response {
         self.http
             .post(format!("{}/v1/maintenance/sweep", self.base))
@@ -122,13 +138,11 @@ impl Drop for App {
 
 #[tokio::test]
 async fn put_sets_the_interval_and_answers_with_the_item_re_evaluated() {
-    let app = App::spawn().await;
-    let owner = app.token("org_a", &[Role::Owner]);
-    let v = app.vehicle("org_a", "veh_1", OdometerUnit::Mi).await;
-    app.oil_change(&v, at(2025, 3, 1), 40_000).await;
+    let (app, owner, path) =
+        App::after_an_oil_change("veh_1", OdometerUnit::Mi, at(2025, 3, 1), 40_000).await;
+    let path = path.as_str();
     drain_outbox(app.t.store.as_ref()).await;
 
-    let path = "/v1/vehicles/veh_1/maintenance/oil_change";
     let response = app
         .put_traced(
             &owner,
@@ -348,13 +362,10 @@ async fn roles_decide_who_may_configure_and_who_may_sweep() {
 
 #[tokio::test]
 async fn miles_sent_for_a_km_vehicle_take_effect() {
-    let app = App::spawn().await;
-    let owner = app.token("org_a", &[Role::Owner]);
-    let v = app.vehicle("org_a", "veh_km", OdometerUnit::Km).await;
-    app.oil_change(&v, at(2025, 2, 1), 60_000).await;
-    let path = "/v1/vehicles/veh_km/maintenance/oil_change";
+    let (app, owner, path) =
+        App::after_an_oil_change("veh_km", OdometerUnit::Km, at(2025, 2, 1), 60_000).await;
     let (status, _, item) = app
-        .put_json(&owner, path, &json!({"intervalMiles": 3_000}))
+        .put_json(&owner, &path, &json!({"intervalMiles": 3_000}))
         .await;
     assert_eq!(status, 200, "{item}");
     assert_eq!(item["intervalMiles"], 3_000);

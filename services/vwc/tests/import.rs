@@ -8,7 +8,7 @@ use vwc_auth::Role;
 use vwc_testkit::{json as body, vin};
 
 mod common;
-use common::{get, post, spawn_as, spawn_with_vehicle, vwc, vwc_json, vwc_output};
+use common::{get, post, spawn_with_vehicle, vwc, vwc_json, vwc_output};
 
 /// LubeLogger's service-record export (Date, Odometer, Description, Notes, Cost; US dates), three bad rows.
 const SERVICE_RECORDS: &str = "Date,Odometer,Description,Notes,Cost\n\
@@ -215,9 +215,8 @@ Blue,RAV4,1,2025-02-19,0,10,,3.49,50,\n";
 
 #[tokio::test]
 async fn an_export_imported_into_a_new_vehicle_reproduces_the_history() {
-    let (app, token) = spawn_as(&[Role::Owner]).await;
+    let (app, token, original) = spawn_with_vehicle(&[Role::Owner], 3).await;
     let other = app.token("org_b", &[Role::Owner]);
-    let original = app.register(&token, &vin(3)).await;
     for event in [
         json!({"kind": "acquisition", "occurredAt": "2024-05-01T10:00:00Z", "odometer": 28410,
             "costCents": 2749000, "currency": "USD", "title": "Bought, certified pre-owned",

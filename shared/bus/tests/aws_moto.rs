@@ -251,6 +251,27 @@ async fn bootstrap_is_idempotent_and_gives_every_queue_a_dead_letter_redrive() {
         vec![&edge, &notification]
     );
 
+    // The bus holds exactly one rule per consumer, nothing else: listed once, with their patterns.
+    let listed = moto
+        .eb
+        .list_rules()
+        .event_bus_name(&bus)
+        .send()
+        .await
+        .expect("ListRules");
+    let patterns: BTreeMap<&str, serde_json::Value> = listed
+        .rules()
+        .iter()
+        .map(|r| {
+            let pattern = r.event_pattern().expect("a rule's event pattern");
+            (r.name().unwrap(), serde_json::from_str(pattern).unwrap())
+        })
+        .collect();
+    assert_eq!(
+        patterns.keys().copied().collect::<Vec<_>>(),
+        [rule_name(&edge), rule_name(&notification)]
+    );
+
     for (consumer, info) in &first.queues {
         assert!(
             info.url
@@ -273,21 +294,15 @@ async fn bootstrap_is_idempotent_and_gives_every_queue_a_dead_letter_redrive() {
             Some("1209600")
         );
 
-        let rule = moto
-            .eb
-            .describe_rule()
-            .name(rule_name(consumer))
-            .event_bus_name(&bus)
-            .send()
-            .await
-            .expect("DescribeRule");
-        let pattern: serde_json::Value =
-            serde_json::from_str(rule.event_pattern().unwrap()).unwrap();
         let types: Vec<&str> = routes.consumers[consumer]
             .iter()
             .map(|t| t.as_str())
             .collect();
-        assert_eq!(pattern, serde_json::json!({ "detail-type": types }));
+        assert_eq!(
+            patterns[rule_name(consumer).as_str()],
+            serde_json::json!({ "detail-type": types }),
+            "{consumer}: the rule routes exactly its event types"
+        );
         let targets = moto
             .eb
             .list_targets_by_rule()
