@@ -26,6 +26,8 @@ pub use trace::{RequestTrace, trace_context};
 pub use vehicle::{CallerVehicle, FindVehicle, Gate, Query, VehicleEventPath, VehiclePath, gate};
 /// The verifier a [`HasVerifier`] state hands out (re-exported for [`has_verifier!`]).
 pub use vwc_auth::TokenVerifier;
+/// A handler's route and its OpenAPI documentation in one attribute (see `vwc_http_macros`).
+pub use vwc_http_macros::route;
 
 /// Largest request body accepted anywhere (DESIGN: 256 KiB → 413).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;

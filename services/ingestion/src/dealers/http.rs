@@ -14,6 +14,7 @@ use vwc_clock::SharedClock;
 use vwc_contracts::check_vin;
 use vwc_contracts::ids::new_id;
 use vwc_contracts::{DealerId, OrgId};
+use vwc_http::route;
 use vwc_http::{ApiError, Auth, Created, Json, JsonBody, RawBody, RequestTrace, parse_json};
 use vwc_webhook::{WebhookHeaders, WebhookSecret};
 
@@ -249,20 +250,11 @@ pub struct WebhookReceipt {
 /// Register a dealer integration
 ///
 /// Fleet managers only. Answers the dealer's id and its webhook signing secret, shown this once.
-#[utoipa::path(
-    post,
-    path = "/v1/dealers",
-    tag = "dealers",
-    security(("bearer" = [])),
-    request_body(content = NewDealer, content_type = "application/json"),
-    responses(
-        (status = 201, description = "Registered.", body = DealerRegistered,
-            example = json!({"dealerId": "dlr_0197a3c25b1e7d409c1a6f0e2b8d4a10", "name": "Main St Auto",
-                "createdAt": "2026-01-10T12:00:00Z", "webhookUrl": "/webhooks/dealers/dlr_0197a3c25b1e7d409c1a6f0e2b8d4a10",
-                "webhookSecret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"})),
-        BearerBody,
-    )
-)]
+#[route(post "/v1/dealers", tag = "dealers", body = NewDealer,
+    ok(201, "Registered.", DealerRegistered, example = json!({"dealerId": "dlr_0197a3c25b1e7d409c1a6f0e2b8d4a10", "name": "Main St Auto",
+        "createdAt": "2026-01-10T12:00:00Z", "webhookUrl": "/webhooks/dealers/dlr_0197a3c25b1e7d409c1a6f0e2b8d4a10",
+        "webhookSecret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"})),
+    errors(BearerBody))]
 async fn register_dealer(
     State(state): State<DealerState>,
     auth: Auth,
@@ -302,17 +294,8 @@ async fn register_dealer(
 /// Rotate a dealer's webhook secret
 ///
 /// Fleet managers only. Issues a new secret; the previous one keeps verifying for 24 hours.
-#[utoipa::path(
-    post,
-    path = "/v1/dealers/{id}/rotate-secret",
-    tag = "dealers",
-    security(("bearer" = [])),
-    params(DealerPath),
-    responses(
-        (status = 200, description = "Rotated.", body = SecretRotated),
-        ResourceRoute,
-    )
-)]
+#[route(post "/v1/dealers/{id}/rotate-secret", tag = "dealers", params(DealerPath),
+    ok(200, "Rotated.", SecretRotated), errors(ResourceRoute))]
 async fn rotate_secret(
     State(state): State<DealerState>,
     auth: Auth,
@@ -357,37 +340,30 @@ async fn rotate_secret(
 /// 5 minutes of the server's clock. Any signature problem (and an unknown dealer) is a 401 that does not say
 /// which. A repeated `webhook-id` answers `duplicate` and changes nothing. A VIN that matches no vehicle of
 /// the dealer's organisation is kept (`unmatched`) and becomes a timeline event when the VIN is registered.
-#[utoipa::path(
-    post,
-    path = "/webhooks/dealers/{dealerId}",
-    tag = "webhooks",
+#[route(post "/webhooks/dealers/{dealerId}", tag = "webhooks",
     params(
         ("dealerId" = String, Path, description = "The dealer's id (`dlr_…`), from `POST /v1/dealers`."),
         ("webhook-id" = String, Header, max_length = 255,
-            description = "The delivery's unique id; a repeat is answered `duplicate`. Up to 255 characters.",
-            example = "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W"),
+        description = "The delivery's unique id; a repeat is answered `duplicate`. Up to 255 characters.",
+        example = "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W"),
         ("webhook-timestamp" = String, Header, pattern = "^[0-9]{1,19}$",
-            description = "Unix seconds when the delivery was signed; within ±300 s of the server's clock.",
-            example = "1767000000"),
+        description = "Unix seconds when the delivery was signed; within ±300 s of the server's clock.",
+        example = "1767000000"),
         ("webhook-signature" = String, Header,
-            description = "Space-separated `v1,<base64 HMAC-SHA256>` signatures (several during a secret rotation).",
-            example = "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4="),
-    ),
+        description = "Space-separated `v1,<base64 HMAC-SHA256>` signatures (several during a secret rotation).",
+        example = "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4="),
+        ),
     request_body(content = DealerPayload, content_type = "application/json",
         description = "The payload; its exact bytes are what is signed.",
         examples(
-            ("service_record" = (summary = "Service record: becomes a maintenance event", value = json!(super::payload::examples::service_record()))),
-            ("repair_order" = (summary = "Repair order: becomes a repair", value = json!(super::payload::examples::repair_order()))),
-            ("appraisal" = (summary = "Appraisal: becomes a valuation", value = json!(super::payload::examples::appraisal()))),
-            ("sale" = (summary = "Sale: becomes the acquisition", value = json!(super::payload::examples::sale()))),
-            ("collision_report" = (summary = "Collision report: becomes a collision", value = json!(super::payload::examples::collision_report()))),
+        ("service_record" = (summary = "Service record: becomes a maintenance event", value = json!(super::payload::examples::service_record()))),
+        ("repair_order" = (summary = "Repair order: becomes a repair", value = json!(super::payload::examples::repair_order()))),
+        ("appraisal" = (summary = "Appraisal: becomes a valuation", value = json!(super::payload::examples::appraisal()))),
+        ("sale" = (summary = "Sale: becomes the acquisition", value = json!(super::payload::examples::sale()))),
+        ("collision_report" = (summary = "Collision report: becomes a collision", value = json!(super::payload::examples::collision_report()))),
         )),
-    responses(
-        (status = 200, description = "Accepted: recorded, kept unmatched, or a duplicate.", body = WebhookReceipt),
-        Authenticated,
-        RequestBody,
-    )
-)]
+    ok(200, "Accepted: recorded, kept unmatched, or a duplicate.", WebhookReceipt),
+    errors(Authenticated, RequestBody))]
 async fn receive_webhook(
     State(state): State<DealerState>,
     Path(dealer_id): Path<String>,
