@@ -164,9 +164,10 @@ fn wants_json(headers: &HeaderMap) -> bool {
 /// audit trail). Pass `conversationId` to continue a conversation.
 #[route(post "/v1/vehicles/{id}/chat", tag = "chat", params(VehiclePath), body = ChatRequest,
     ok(200, "The answer: an SSE stream (`event: delta`, then `event: done`) or, \
-        with `Accept: application/json`, the answer object.", content(
-        (ChatAnswer = "application/json"),
-        (ChatStreamEvent = "text/event-stream", example = "event: delta\ndata: {\"text\":\"The last oil \"}\n\nevent: done\ndata: {\"answer\":\"…\",\"citations\":[…],\"conversationId\":\"conv_…\",\"messageId\":\"msg_…\"}\n\n"),
+        with `Accept: application/json`, the answer object.",
+        content(
+            (ChatAnswer = "application/json"),
+            (ChatStreamEvent = "text/event-stream", example = "event: delta\ndata: {\"text\":\"The last oil \"}\n\nevent: done\ndata: {\"answer\":\"…\",\"citations\":[…],\"conversationId\":\"conv_…\",\"messageId\":\"msg_…\"}\n\n"),
         )),
     errors(ResourceBody))]
 async fn ask(

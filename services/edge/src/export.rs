@@ -105,10 +105,7 @@ pub fn to_csv(events: &[serde_json::Value]) -> Result<String, csv::Error> {
 /// odometer, costCents, currency, vendor, notes, details (JSON), source, recordedAt`, which
 /// `POST /v1/vehicles/{id}/imports` reads back into another vehicle, or `json` (`{vehicleId, events}`).
 #[route(get "/v1/vehicles/{id}/export", tag = "timeline", params(VehiclePath, ExportQuery),
-    ok(200, "The history.", content(
-        (String = "text/csv"),
-        (Object = "application/json"),
-        )),
+    ok(200, "The history.", content((String = "text/csv"), (Object = "application/json"))),
     errors(ResourceQuery))]
 async fn export(
     State(state): State<EdgeState>,

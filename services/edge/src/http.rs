@@ -147,7 +147,8 @@ struct TimelineCursor {
 /// Events newest first (by `occurredAt`, then id), optionally filtered by kind and time range.
 #[route(get "/v1/vehicles/{id}/events", tag = "timeline",
     params(VehiclePath, KindQuery, RangeQuery, PageQuery, VoidedQuery),
-    ok(200, "A page of events, newest first; a corrected record shows its current version, marked.", Page<crate::corrections::TimelineItem>),
+    ok(200, "A page of events, newest first; a corrected record shows its current version, marked.",
+        Page<crate::corrections::TimelineItem>),
     errors(ResourceQuery))]
 async fn list_events(
     State(state): State<EdgeState>,

@@ -18,8 +18,8 @@ use vwc_http::gate::AfterLookup;
 use vwc_http::openapi::Conflict;
 use vwc_http::route;
 use vwc_http::{
-    ApiError, Auth, CallerVehicle, Created, FindVehicle, Gate, JsonBody, RawBody, RequestTrace,
-    VehiclePath, parse_json,
+    Admitted, ApiError, Auth, CallerVehicle, Created, FindVehicle, Gate, JsonBody, RawBody,
+    RequestTrace, VehiclePath, parse_json,
 };
 
 use crate::Ingestion;
@@ -79,15 +79,15 @@ impl From<RecordError> for ApiError {
 /// Registers a vehicle in the caller's organisation. Dealer records that arrived earlier for its VIN become
 /// its timeline events now.
 #[route(post "/v1/vehicles", tag = "vehicles", body = NewVehicle,
-    ok(201, "Registered.", Vehicle, headers(("Location" = String, description = "`/v1/vehicles/{id}` of the new vehicle."))),
+    ok(201, "Registered.", Vehicle,
+        headers(("Location" = String, description = "`/v1/vehicles/{id}` of the new vehicle."))),
     errors(409 => Conflict, BearerBody))]
 async fn register_vehicle(
     State(state): State<IngestionState>,
-    auth: Auth,
+    Admitted { auth, .. }: Admitted<RegisterVehicles>,
     trace: RequestTrace,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
-    auth.require(Permission::RegisterVehicles)?;
     let new: NewVehicle = body.parse()?;
     let vehicle = state
         .ingestion
@@ -110,6 +110,11 @@ impl FindVehicle<Vehicle> for IngestionState {
 /// The vehicle `{id}` of the caller's organisation, once gate `G` has admitted the caller (another
 /// organisation's vehicle is a 404 like a missing one). Every route on `/v1/vehicles/{id}…` starts here.
 pub(crate) type VehicleOf<G> = CallerVehicle<Vehicle, G>;
+
+vwc_http::permission_gate!(
+    /// The role-only check of `POST /v1/vehicles`.
+    RegisterVehicles
+);
 
 /// The role-only check of the routes that record or change records, before the kind is known: 403
 /// unless the caller may record some kind of event (any kind, or service work).
@@ -184,10 +189,11 @@ fn request_fingerprint(method: &str, route: &str, params: &[&str], body: &[u8]) 
     params(
         VehiclePath,
         ("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = "^[ -~]*[!-~][ -~]*$",
-        description = "Makes retries safe: 1–255 visible ASCII characters, unique per request."),
-        ),
+            description = "Makes retries safe: 1–255 visible ASCII characters, unique per request."),
+    ),
     body = vwc_contracts::schema_types::NewVehicleEventSchema,
-    ok(201, "Recorded (or replayed for a repeated `Idempotency-Key`).", RecordedEvent, headers(("Idempotent-Replayed" = String, description = "`true` when this answers an earlier request with the same key."))),
+    ok(201, "Recorded (or replayed for a repeated `Idempotency-Key`).", RecordedEvent,
+        headers(("Idempotent-Replayed" = String, description = "`true` when this answers an earlier request with the same key."))),
     errors(ResourceBody))]
 async fn record_event(
     State(state): State<IngestionState>,

@@ -7,12 +7,11 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
-use vwc_auth::{Permission, TokenVerifier};
-use vwc_contracts::OrgId;
+use vwc_auth::TokenVerifier;
 use vwc_http::gate::ConfigureNotifications;
 use vwc_http::openapi::{BearerBody, BearerRoute};
 use vwc_http::route;
-use vwc_http::{Admitted, ApiError, Auth, Json, JsonBody};
+use vwc_http::{Admitted, ApiError, Json, JsonBody};
 
 use crate::NotificationStore;
 use crate::clock::{Clock, SystemClock};
@@ -68,10 +67,11 @@ impl From<UpdatePreferencesError> for ApiError {
 /// Its channels (in-app always; webhook and e-mail when set) and quiet hours. The webhook secret is never
 /// shown here, only whether one exists.
 #[route(get "/v1/notifications/preferences", tag = "notifications",
-    ok(200, "The preferences (in-app only for an organisation that never set any).", PreferencesView, example = json!({"inApp": true, "webhookUrl": "https://hooks.example.com/vwc",
-        "email": "fleet@example.com",
-        "quietHours": {"start": "22:00", "end": "07:00", "tzOffsetMinutes": 60},
-        "hasWebhookSecret": true, "updatedAt": "2026-01-10T12:00:00Z"})),
+    ok(200, "The preferences (in-app only for an organisation that never set any).", PreferencesView,
+        example = json!({"inApp": true, "webhookUrl": "https://hooks.example.com/vwc",
+            "email": "fleet@example.com",
+            "quietHours": {"start": "22:00", "end": "07:00", "tzOffsetMinutes": 60},
+            "hasWebhookSecret": true, "updatedAt": "2026-01-10T12:00:00Z"})),
     errors(BearerRoute))]
 async fn read_preferences(
     State(state): State<NotificationState>,
@@ -91,25 +91,25 @@ async fn read_preferences(
 /// (`webhookSecret`); `rotateWebhookSecret` issues a new one and the old one stops working at once. A
 /// webhook URL must be `https` on a publicly reachable host.
 #[route(put "/v1/notifications/preferences", tag = "notifications", body = PreferencesUpdate,
-    ok(200, "The preferences as saved, with `webhookSecret` when this request \
-        issued one.", PreferencesView, headers(("Cache-Control" = String, description = "Always `no-store`: the answer may carry the \
-        webhook secret.")), example = json!({"inApp": true, "webhookUrl": "https://hooks.example.com/vwc",
-        "email": "fleet@example.com",
-        "quietHours": {"start": "22:00", "end": "07:00", "tzOffsetMinutes": 60},
-        "hasWebhookSecret": true, "webhookSecret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-        "updatedAt": "2026-01-10T12:00:00Z"})),
+    ok(200, "The preferences as saved, with `webhookSecret` when this request issued one.", PreferencesView,
+        headers(("Cache-Control" = String, description = "Always `no-store`: the answer may carry the \
+            webhook secret.")),
+        example = json!({"inApp": true, "webhookUrl": "https://hooks.example.com/vwc",
+            "email": "fleet@example.com",
+            "quietHours": {"start": "22:00", "end": "07:00", "tzOffsetMinutes": 60},
+            "hasWebhookSecret": true, "webhookSecret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "updatedAt": "2026-01-10T12:00:00Z"})),
     errors(BearerBody))]
 async fn put_preferences(
     State(state): State<NotificationState>,
-    auth: Auth,
+    Admitted { org, .. }: Admitted<ConfigureNotifications>,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
-    auth.require(Permission::ConfigureNotifications)?;
     let update: PreferencesUpdate = body.parse()?;
     let saved = update_preferences(
         state.store.as_ref(),
         &state.allowlist,
-        &OrgId::from(auth.org()),
+        &org,
         update,
         state.clock.now(),
     )

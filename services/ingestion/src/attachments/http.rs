@@ -321,7 +321,8 @@ async fn list_attachments(
     ok(200, "The file.", content(
         (BinaryFile = "image/jpeg"), (BinaryFile = "image/png"), (BinaryFile = "image/webp"),
         (BinaryFile = "image/heic"), (BinaryFile = "application/pdf"))),
-    ok(303, "AWS mode: fetch the file from `Location` (pre-signed, 15 minutes).", headers(("Location" = String, description = "The pre-signed URL."))),
+    ok(303, "AWS mode: fetch the file from `Location` (pre-signed, 15 minutes).",
+        headers(("Location" = String, description = "The pre-signed URL."))),
     errors(ResourceRoute))]
 async fn download_attachment(
     State(state): State<AttachmentState>,

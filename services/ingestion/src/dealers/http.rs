@@ -15,7 +15,9 @@ use vwc_contracts::check_vin;
 use vwc_contracts::ids::new_id;
 use vwc_contracts::{DealerId, OrgId};
 use vwc_http::route;
-use vwc_http::{ApiError, Auth, Created, Json, JsonBody, RawBody, RequestTrace, parse_json};
+use vwc_http::{
+    Admitted, ApiError, Auth, Created, Json, JsonBody, RawBody, RequestTrace, parse_json,
+};
 use vwc_webhook::{WebhookHeaders, WebhookSecret};
 
 use super::store::{
@@ -173,6 +175,9 @@ async fn load_dealer(
 
 vwc_http::has_verifier!(DealerState);
 
+// Fleet managers' permission to register dealers and rotate their secrets (docs/roles.md).
+vwc_http::permission_gate!(ManageDealers);
+
 /// The dealer routes and their OpenAPI documentation; the composition merges them and adds the state.
 pub fn routes() -> OpenApiRouter<DealerState> {
     vwc_http::service_routes![register_dealer, rotate_secret, receive_webhook,]
@@ -251,16 +256,16 @@ pub struct WebhookReceipt {
 ///
 /// Fleet managers only. Answers the dealer's id and its webhook signing secret, shown this once.
 #[route(post "/v1/dealers", tag = "dealers", body = NewDealer,
-    ok(201, "Registered.", DealerRegistered, example = json!({"dealerId": "dlr_0197a3c25b1e7d409c1a6f0e2b8d4a10", "name": "Main St Auto",
-        "createdAt": "2026-01-10T12:00:00Z", "webhookUrl": "/webhooks/dealers/dlr_0197a3c25b1e7d409c1a6f0e2b8d4a10",
-        "webhookSecret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"})),
+    ok(201, "Registered.", DealerRegistered,
+        example = json!({"dealerId": "dlr_0197a3c25b1e7d409c1a6f0e2b8d4a10", "name": "Main St Auto",
+            "createdAt": "2026-01-10T12:00:00Z", "webhookUrl": "/webhooks/dealers/dlr_0197a3c25b1e7d409c1a6f0e2b8d4a10",
+            "webhookSecret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"})),
     errors(BearerBody))]
 async fn register_dealer(
     State(state): State<DealerState>,
-    auth: Auth,
+    Admitted { auth, .. }: Admitted<ManageDealers>,
     body: JsonBody,
 ) -> Result<Created<DealerRegistered>, ApiError> {
-    auth.require(Permission::ManageDealers)?;
     let new: NewDealer = body.parse()?;
     let name = new.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 120 {
@@ -344,23 +349,23 @@ async fn rotate_secret(
     params(
         ("dealerId" = String, Path, description = "The dealer's id (`dlr_…`), from `POST /v1/dealers`."),
         ("webhook-id" = String, Header, max_length = 255,
-        description = "The delivery's unique id; a repeat is answered `duplicate`. Up to 255 characters.",
-        example = "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W"),
+            description = "The delivery's unique id; a repeat is answered `duplicate`. Up to 255 characters.",
+            example = "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W"),
         ("webhook-timestamp" = String, Header, pattern = "^[0-9]{1,19}$",
-        description = "Unix seconds when the delivery was signed; within ±300 s of the server's clock.",
-        example = "1767000000"),
+            description = "Unix seconds when the delivery was signed; within ±300 s of the server's clock.",
+            example = "1767000000"),
         ("webhook-signature" = String, Header,
-        description = "Space-separated `v1,<base64 HMAC-SHA256>` signatures (several during a secret rotation).",
-        example = "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4="),
-        ),
+            description = "Space-separated `v1,<base64 HMAC-SHA256>` signatures (several during a secret rotation).",
+            example = "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4="),
+    ),
     request_body(content = DealerPayload, content_type = "application/json",
         description = "The payload; its exact bytes are what is signed.",
         examples(
-        ("service_record" = (summary = "Service record: becomes a maintenance event", value = json!(super::payload::examples::service_record()))),
-        ("repair_order" = (summary = "Repair order: becomes a repair", value = json!(super::payload::examples::repair_order()))),
-        ("appraisal" = (summary = "Appraisal: becomes a valuation", value = json!(super::payload::examples::appraisal()))),
-        ("sale" = (summary = "Sale: becomes the acquisition", value = json!(super::payload::examples::sale()))),
-        ("collision_report" = (summary = "Collision report: becomes a collision", value = json!(super::payload::examples::collision_report()))),
+            ("service_record" = (summary = "Service record: becomes a maintenance event", value = json!(super::payload::examples::service_record()))),
+            ("repair_order" = (summary = "Repair order: becomes a repair", value = json!(super::payload::examples::repair_order()))),
+            ("appraisal" = (summary = "Appraisal: becomes a valuation", value = json!(super::payload::examples::appraisal()))),
+            ("sale" = (summary = "Sale: becomes the acquisition", value = json!(super::payload::examples::sale()))),
+            ("collision_report" = (summary = "Collision report: becomes a collision", value = json!(super::payload::examples::collision_report()))),
         )),
     ok(200, "Accepted: recorded, kept unmatched, or a duplicate.", WebhookReceipt),
     errors(Authenticated, RequestBody))]

@@ -325,17 +325,10 @@ impl ToTokens for ErrorEntry {
 
 impl Route {
     fn expand(&self, handler: &Ident, item: TokenStream) -> TokenStream {
-        let Route {
-            method,
-            path,
-            tag,
-            params,
-            body,
-            answers,
-            errors,
-        } = self;
-        let params = params.as_ref().map(|p| quote!(params(#p),));
-        let body = body.as_ref().map(|body| match body {
+        let (method, path, tag) = (&self.method, &self.path, &self.tag);
+        let (answers, errors) = (&self.answers, &self.errors);
+        let params = self.params.as_ref().map(|p| quote!(params(#p),));
+        let body = self.body.as_ref().map(|body| match body {
             Body::Json(ty) => {
                 quote!(request_body(content = #ty, content_type = "application/json"),)
             }
