@@ -76,7 +76,7 @@ struct Route {
 
 /// The request body: JSON of a type, or `#[utoipa::path]`'s own `request_body(…)` arguments.
 enum Body {
-    Json(Type),
+    Json(Box<Type>),
     Other(TokenStream),
 }
 
@@ -185,7 +185,7 @@ impl Parse for Route {
                 "body" => {
                     once(body.is_some())?;
                     input.parse::<Token![=]>()?;
-                    body = Some(Body::Json(input.parse()?));
+                    body = Some(Body::Json(Box::new(input.parse()?)));
                 }
                 "request_body" => {
                     once(body.is_some())?;
