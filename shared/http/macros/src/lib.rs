@@ -113,6 +113,18 @@ fn status_in(lit: &LitInt, range: std::ops::RangeInclusive<u16>, what: &str) -> 
     }
 }
 
+/// A second request body (`body = …` or `request_body(…)`) is an error at `name`.
+fn one_body(name: &Ident, seen: bool) -> syn::Result<()> {
+    if seen {
+        Err(syn::Error::new(
+            name.span(),
+            "a route has one request body: `body = Type` or `request_body(…)`",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// Names an argument may have after the method and the path.
 const ARGUMENTS: &str =
     "`tag = \"…\"`, `params(…)`, `body = Type`, `request_body(…)`, `ok(…)` or `errors(…)`";
@@ -183,12 +195,12 @@ impl Parse for Route {
                     params = Some(content.parse::<TokenStream>()?);
                 }
                 "body" => {
-                    once(body.is_some())?;
+                    one_body(&name, body.is_some())?;
                     input.parse::<Token![=]>()?;
                     body = Some(Body::Json(Box::new(input.parse()?)));
                 }
                 "request_body" => {
-                    once(body.is_some())?;
+                    one_body(&name, body.is_some())?;
                     let content;
                     parenthesized!(content in input);
                     body = Some(Body::Other(content.parse()?));
@@ -516,6 +528,10 @@ mod tests {
             (
                 quote!(get "/v1", tag = "t", tag = "u"),
                 "`tag` is given twice",
+            ),
+            (
+                quote!(post "/v1", tag = "t", body = A, request_body(content = B)),
+                "a route has one request body",
             ),
             (
                 quote!(get "/v1", tag = "t", security(("bearer" = []))),
