@@ -19,7 +19,9 @@
 //!   out (no body), and what follows it (`content_type = …`, `headers(…)`, `example = …`, `content(…)`) is
 //!   passed on as written;
 //! - `errors(…)`: the response sets the route answers (`ResourceRoute`, `BodyChange`, …, each a
-//!   `vwc_http::openapi::ResponseSet`) and its own `status => Response` errors (`409 => Conflict`).
+//!   `vwc_http::openapi::ResponseSet`), its own `status => Response` errors (`409 => Conflict`), and an
+//!   error answer of its own in `#[utoipa::path]`'s words where no shared response fits
+//!   (`(status = 503, description = "…", content(…))`).
 //!
 //! The route needs the bearer token when one of its response sets says so (`ResponseSet::BEARER`, set by
 //! the sets that include `BearerRoute`): the document then lists the bearer `security` requirement for it,
@@ -94,6 +96,9 @@ enum ErrorEntry {
     Set(syn::Path),
     /// `409 => Conflict`: one reusable error response.
     One(LitInt, syn::Path),
+    /// `(status = 503, description = "…", content(…))`: an error answer of the route's own, in
+    /// `#[utoipa::path]`'s words (passed on as written).
+    Own(proc_macro2::Group),
 }
 
 /// The status of `lit`, checked to lie in `range` (what `what` may answer).
@@ -303,6 +308,9 @@ impl Parse for ErrorEntry {
             input.parse::<Token![=>]>()?;
             return Ok(ErrorEntry::One(status, input.parse()?));
         }
+        if input.peek(syn::token::Paren) {
+            return Ok(ErrorEntry::Own(input.parse()?));
+        }
         input.parse().map(ErrorEntry::Set).map_err(|e| {
             syn::Error::new(
                 e.span(),
@@ -331,6 +339,7 @@ impl ToTokens for ErrorEntry {
         tokens.extend(match self {
             ErrorEntry::Set(set) => quote!(#set),
             ErrorEntry::One(status, response) => quote!((status = #status, response = #response)),
+            ErrorEntry::Own(answer) => quote!(#answer),
         });
     }
 }
@@ -348,7 +357,7 @@ impl Route {
         });
         let sets = errors.iter().filter_map(|e| match e {
             ErrorEntry::Set(set) => Some(set),
-            ErrorEntry::One(..) => None,
+            ErrorEntry::One(..) | ErrorEntry::Own(_) => None,
         });
         let documented = format_ident!("__route_{}", handler);
         let path_type = format_ident!("__path_{}", handler);
@@ -487,11 +496,19 @@ mod tests {
     }
 
     #[test]
-    fn a_route_without_sets_has_an_empty_set_list() {
+    fn a_route_without_sets_has_an_empty_set_list_and_its_own_errors_are_passed_on() {
         let got = expanded(quote! {
-            get "/v1/auth/config", tag = "auth", ok(200, "How to sign in.", AuthConfig),
-            errors(429 => TooManyRequests)
+            get "/readyz", tag = "system", ok(200, "Ready.", ReadinessReport),
+            errors(429 => TooManyRequests, (status = 503, description = "Not ready.", body = ReadinessReport))
         });
+        let want = quote! {
+            responses(
+                (status = 200, description = "Ready.", body = ReadinessReport),
+                (status = 429, response = TooManyRequests),
+                (status = 503, description = "Not ready.", body = ReadinessReport),
+            ),
+        };
+        assert!(got.contains(&want.to_string()), "{got}");
         assert!(got.contains(&quote!(RouteDoc<__route_get_vehicle, ()>).to_string()));
     }
 
