@@ -1,4 +1,4 @@
-//! HTTP routes of the chat historian. Errors become HTTP only here; each route's `#[utoipa::path]` documents
+//! HTTP routes of the chat historian. Errors become HTTP only here; each route's `#[route]` documents
 //! it, and [`routes`] registers handler and documentation together.
 //!
 //! `POST /v1/vehicles/{id}/chat` answers as Server-Sent Events (`delta` events with pieces of the answer,

@@ -1,5 +1,5 @@
 //! HTTP routes of the edge (the read side of the API), each documented for the OpenAPI document by its
-//! `#[utoipa::path]`: [`routes`] registers handler and documentation together, so neither can go missing.
+//! `#[route]`: [`routes`] registers handler and documentation together, so neither can go missing.
 
 use std::sync::Arc;
 

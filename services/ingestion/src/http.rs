@@ -1,5 +1,5 @@
 //! HTTP routes of the ingestion service (the write side of the API). Errors become HTTP only here; each
-//! route's `#[utoipa::path]` documents it, and [`routes`] registers handler and documentation together.
+//! route's `#[route]` documents it, and [`routes`] registers handler and documentation together.
 
 use std::sync::Arc;
 

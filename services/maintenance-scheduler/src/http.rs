@@ -1,5 +1,5 @@
 //! HTTP routes of the scheduler: customise one item of a vehicle's schedule, and run the sweep of the
-//! caller's organisation now. Errors become HTTP only here; each route's `#[utoipa::path]` documents it,
+//! caller's organisation now. Errors become HTTP only here; each route's `#[route]` documents it,
 //! and [`routes`] registers handler and documentation together.
 
 use std::sync::Arc;

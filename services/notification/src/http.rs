@@ -1,5 +1,5 @@
 //! HTTP routes of the notification service: an organisation's channels. Errors become HTTP only here;
-//! each route's `#[utoipa::path]` documents it, and [`routes`] registers handler and documentation together.
+//! each route's `#[route]` documents it, and [`routes`] registers handler and documentation together.
 
 use std::sync::Arc;
 
@@ -91,7 +91,8 @@ async fn read_preferences(
 /// (`webhookSecret`); `rotateWebhookSecret` issues a new one and the old one stops working at once. A
 /// webhook URL must be `https` on a publicly reachable host.
 #[route(put "/v1/notifications/preferences", tag = "notifications", body = PreferencesUpdate,
-    ok(200, "The preferences as saved, with `webhookSecret` when this request issued one.", PreferencesView,
+    ok(200, "The preferences as saved, with `webhookSecret` when this request issued one.",
+        PreferencesView,
         headers(("Cache-Control" = String, description = "Always `no-store`: the answer may carry the \
             webhook secret.")),
         example = json!({"inApp": true, "webhookUrl": "https://hooks.example.com/vwc",

@@ -1,5 +1,5 @@
 //! The OpenAPI 3.1 document of the whole API, assembled from the routes the composition serves: every
-//! service contributes an `OpenApiRouter` (handlers registered together with their `#[utoipa::path]`), so
+//! service contributes an `OpenApiRouter` (handlers registered together with their `#[route]`), so
 //! the document describes exactly the router. Served at `GET /openapi.json`; committed as
 //! `contracts/openapi.json` and drift-tested (`VWC_BLESS=1 cargo test -p vwc --lib openapi` re-blesses it).
 

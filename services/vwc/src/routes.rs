@@ -1,5 +1,5 @@
 //! Routes that belong to no single service: health, readiness, the dashboard, dev tokens, and the
-//! problem+json fallbacks for unknown routes and wrong methods. Each is documented by its `#[utoipa::path]`.
+//! problem+json fallbacks for unknown routes and wrong methods. Each is documented by its `#[route]`.
 
 use std::sync::Arc;
 

@@ -44,7 +44,7 @@ pub mod __private {
 
 /// A service's routes and their OpenAPI documentation, starting from the [`openapi::components`] every
 /// service shares: `service_routes![a, b | c]` registers handler `a`, then `b` and `c` (two methods of one
-/// path) together; each with the `#[utoipa::path]` it is declared with, so neither can go missing.
+/// path) together; each with the `#[route]` it is declared with, so neither can go missing.
 #[macro_export]
 macro_rules! service_routes {
     ($($handler:path $(| $same_path:path)*),* $(,)?) => {

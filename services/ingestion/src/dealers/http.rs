@@ -1,5 +1,5 @@
 //! Dealer routes: registration and rotation (fleet managers, bearer token) and the signed webhook, each
-//! documented by its `#[utoipa::path]` and registered with it by [`routes`].
+//! documented by its `#[route]` and registered with it by [`routes`].
 
 use std::sync::Arc;
 
