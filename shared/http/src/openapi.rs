@@ -191,6 +191,11 @@ macro_rules! response_set {
 }
 
 /// A set of error responses routes list together (declared with [`response_set!`](crate::response_set)).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a response set",
+    label = "not declared with `vwc_http::response_set!`",
+    note = "`errors(…)` of a `#[route]` names response sets; a single response is written `status => Response`, e.g. `409 => Conflict`"
+)]
 pub trait ResponseSet: IntoResponses {
     /// Whether a route answering this set is behind a bearer token: its document then lists the
     /// [`BEARER`] security requirement.
