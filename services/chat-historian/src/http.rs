@@ -1,4 +1,4 @@
-//! HTTP routes of the chat historian. Errors become HTTP only here; each route's `#[utoipa::path]` documents
+//! HTTP routes of the chat historian. Errors become HTTP only here; each route's `#[route]` documents
 //! it, and [`routes`] registers handler and documentation together.
 //!
 //! `POST /v1/vehicles/{id}/chat` answers as Server-Sent Events (`delta` events with pieces of the answer,
@@ -18,6 +18,7 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use vwc_auth::TokenVerifier;
 use vwc_http::openapi::{ResourceBody, ResourceRoute};
+use vwc_http::route;
 use vwc_http::{Admitted, ApiError, Json, JsonBody, VehiclePath};
 
 use crate::engine::{Citation, KnowledgeCitation, chunks};
@@ -161,23 +162,14 @@ fn wants_json(headers: &HeaderMap) -> bool {
 /// one `done` event with the `ChatAnswer`. With `Accept: application/json` the answer is one JSON object.
 /// Every turn is stored with its understood intent, the records used, the engine and its latency (the
 /// audit trail). Pass `conversationId` to continue a conversation.
-#[utoipa::path(
-    post,
-    path = "/v1/vehicles/{id}/chat",
-    tag = "chat",
-    security(("bearer" = [])),
-    params(VehiclePath),
-    request_body(content = ChatRequest, content_type = "application/json"),
-    responses(
-        (status = 200, description = "The answer: an SSE stream (`event: delta`, then `event: done`) or, \
-            with `Accept: application/json`, the answer object.",
-            content(
-                (ChatAnswer = "application/json"),
-                (ChatStreamEvent = "text/event-stream", example = "event: delta\ndata: {\"text\":\"The last oil \"}\n\nevent: done\ndata: {\"answer\":\"…\",\"citations\":[…],\"conversationId\":\"conv_…\",\"messageId\":\"msg_…\"}\n\n"),
-            )),
-        ResourceBody,
-    )
-)]
+#[route(post "/v1/vehicles/{id}/chat", tag = "chat", params(VehiclePath), body = ChatRequest,
+    ok(200, "The answer: an SSE stream (`event: delta`, then `event: done`) or, \
+        with `Accept: application/json`, the answer object.",
+        content(
+            (ChatAnswer = "application/json"),
+            (ChatStreamEvent = "text/event-stream", example = "event: delta\ndata: {\"text\":\"The last oil \"}\n\nevent: done\ndata: {\"answer\":\"…\",\"citations\":[…],\"conversationId\":\"conv_…\",\"messageId\":\"msg_…\"}\n\n"),
+        )),
+    errors(ResourceBody))]
 async fn ask(
     State(state): State<ChatState>,
     caller: Admitted<Chat>,
@@ -238,17 +230,8 @@ async fn ask(
 ///
 /// Quick prompts this vehicle's records can answer, and its due and overdue maintenance items (overdue
 /// first) as recommendations.
-#[utoipa::path(
-    get,
-    path = "/v1/vehicles/{id}/chat/suggestions",
-    tag = "chat",
-    security(("bearer" = [])),
-    params(VehiclePath),
-    responses(
-        (status = 200, description = "Prompts and recommendations.", body = Suggestions),
-        ResourceRoute,
-    )
-)]
+#[route(get "/v1/vehicles/{id}/chat/suggestions", tag = "chat", params(VehiclePath),
+    ok(200, "Prompts and recommendations.", Suggestions), errors(ResourceRoute))]
 async fn suggestions(
     State(state): State<ChatState>,
     caller: Admitted<Chat>,
@@ -266,17 +249,9 @@ async fn suggestions(
 ///
 /// Every turn, oldest first: the question, the understood intent and slots, the records used, the answer,
 /// the engine and its version, the latency and any feedback.
-#[utoipa::path(
-    get,
-    path = "/v1/vehicles/{id}/chat/{conversationId}",
-    tag = "chat",
-    security(("bearer" = [])),
-    params(VehiclePath, ConversationPath),
-    responses(
-        (status = 200, description = "The conversation.", body = Conversation),
-        ResourceRoute,
-    )
-)]
+#[route(get "/v1/vehicles/{id}/chat/{conversationId}", tag = "chat",
+    params(VehiclePath, ConversationPath), ok(200, "The conversation.", Conversation),
+    errors(ResourceRoute))]
 async fn conversation(
     State(state): State<ChatState>,
     caller: Admitted<Chat>,
@@ -295,18 +270,9 @@ async fn conversation(
 ///
 /// Whether the answer helped, with an optional comment; a second rating replaces the first. Kept with the
 /// turn in the audit trail.
-#[utoipa::path(
-    post,
-    path = "/v1/vehicles/{id}/chat/{conversationId}/messages/{messageId}/feedback",
-    tag = "chat",
-    security(("bearer" = [])),
-    params(VehiclePath, ConversationPath, MessagePath),
-    request_body(content = FeedbackRequest, content_type = "application/json"),
-    responses(
-        (status = 200, description = "The feedback as stored.", body = Feedback),
-        ResourceBody,
-    )
-)]
+#[route(post "/v1/vehicles/{id}/chat/{conversationId}/messages/{messageId}/feedback", tag = "chat",
+    params(VehiclePath, ConversationPath, MessagePath), body = FeedbackRequest,
+    ok(200, "The feedback as stored.", Feedback), errors(ResourceBody))]
 async fn feedback(
     State(state): State<ChatState>,
     caller: Admitted<Chat>,

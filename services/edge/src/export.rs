@@ -9,6 +9,7 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use vwc_contracts::{OrgId, VehicleId};
 use vwc_http::openapi::ResourceQuery;
+use vwc_http::route;
 use vwc_http::{Admitted, ApiError, FindVehicle, VehiclePath};
 
 use crate::EdgeStore;
@@ -103,20 +104,9 @@ pub fn to_csv(events: &[serde_json::Value]) -> Result<String, csv::Error> {
 /// Every timeline event of the vehicle, oldest first: `csv` in the columns `id, occurredAt, kind, title,
 /// odometer, costCents, currency, vendor, notes, details (JSON), source, recordedAt`, which
 /// `POST /v1/vehicles/{id}/imports` reads back into another vehicle, or `json` (`{vehicleId, events}`).
-#[utoipa::path(
-    get,
-    path = "/v1/vehicles/{id}/export",
-    tag = "timeline",
-    security(("bearer" = [])),
-    params(VehiclePath, ExportQuery),
-    responses(
-        (status = 200, description = "The history.", content(
-            (String = "text/csv"),
-            (Object = "application/json"),
-        )),
-        ResourceQuery,
-    )
-)]
+#[route(get "/v1/vehicles/{id}/export", tag = "timeline", params(VehiclePath, ExportQuery),
+    ok(200, "The history.", content((String = "text/csv"), (Object = "application/json"))),
+    errors(ResourceQuery))]
 async fn export(
     State(state): State<EdgeState>,
     Admitted { org, .. }: Admitted<ReadVehicles>,

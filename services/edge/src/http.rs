@@ -1,5 +1,5 @@
 //! HTTP routes of the edge (the read side of the API), each documented for the OpenAPI document by its
-//! `#[utoipa::path]`: [`routes`] registers handler and documentation together, so neither can go missing.
+//! `#[route]`: [`routes`] registers handler and documentation together, so neither can go missing.
 
 use std::sync::Arc;
 
@@ -8,13 +8,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
-use vwc_auth::{Permission, TokenVerifier};
+use vwc_auth::TokenVerifier;
 use vwc_clock::SharedClock;
 use vwc_contracts::maintenance::{MaintenanceItemView, OdometerEstimateView};
 use vwc_contracts::valuation::Valuation;
 use vwc_contracts::{OrgId, VehicleEvent, VehicleId};
 use vwc_http::openapi::{BearerQuery, ResourceQuery, ResourceRoute};
-use vwc_http::{Admitted, ApiError, Auth, CallerVehicle, FindVehicle, Json, VehiclePath};
+use vwc_http::{Admitted, ApiError, CallerVehicle, FindVehicle, Json, VehiclePath, route};
 
 use crate::EdgeStore;
 use crate::cursor;
@@ -41,11 +41,6 @@ pub(crate) mod gate {
 }
 
 use gate::{ReadFleet, ReadNotifications, ReadVehicles};
-
-/// The caller's organisation, as the store port names it.
-pub(crate) fn org_of(auth: &Auth) -> OrgId {
-    OrgId::from(auth.org())
-}
 
 #[derive(Clone)]
 pub struct EdgeState {
@@ -117,17 +112,8 @@ impl<T> Page<T> {
 /// List the organisation's vehicles
 ///
 /// In registration order, `limit` at a time; follow `nextCursor` for the next page.
-#[utoipa::path(
-    get,
-    path = "/v1/vehicles",
-    tag = "vehicles",
-    security(("bearer" = [])),
-    params(PageQuery),
-    responses(
-        (status = 200, description = "A page of vehicles.", body = Page<VehicleView>),
-        BearerQuery,
-    )
-)]
+#[route(get "/v1/vehicles", tag = "vehicles", params(PageQuery),
+    ok(200, "A page of vehicles.", Page<VehicleView>), errors(BearerQuery))]
 async fn list_vehicles(
     State(state): State<EdgeState>,
     Admitted { org, .. }: Admitted<ReadVehicles>,
@@ -144,17 +130,8 @@ async fn list_vehicles(
 /// Get a vehicle
 ///
 /// The vehicle with its latest odometer reading and timeline counts.
-#[utoipa::path(
-    get,
-    path = "/v1/vehicles/{id}",
-    tag = "vehicles",
-    security(("bearer" = [])),
-    params(VehiclePath),
-    responses(
-        (status = 200, description = "The vehicle.", body = VehicleView),
-        ResourceRoute,
-    )
-)]
+#[route(get "/v1/vehicles/{id}", tag = "vehicles", params(VehiclePath),
+    ok(200, "The vehicle.", VehicleView), errors(ResourceRoute))]
 async fn get_vehicle(caller: VehicleOf<ReadVehicles>) -> Json<VehicleView> {
     Json(caller.vehicle)
 }
@@ -168,28 +145,21 @@ struct TimelineCursor {
 /// List a vehicle's timeline
 ///
 /// Events newest first (by `occurredAt`, then id), optionally filtered by kind and time range.
-#[utoipa::path(
-    get,
-    path = "/v1/vehicles/{id}/events",
-    tag = "timeline",
-    security(("bearer" = [])),
+#[route(get "/v1/vehicles/{id}/events", tag = "timeline",
     params(VehiclePath, KindQuery, RangeQuery, PageQuery, VoidedQuery),
-    responses(
-        (status = 200, description = "A page of events, newest first; a corrected record shows its current version, marked.", body = Page<crate::corrections::TimelineItem>),
-        ResourceQuery,
-    )
-)]
+    ok(200, "A page of events, newest first; a corrected record shows its current version, marked.",
+        Page<crate::corrections::TimelineItem>),
+    errors(ResourceQuery))]
 async fn list_events(
     State(state): State<EdgeState>,
-    auth: Auth,
-    Path(id): Path<VehicleId>,
+    // The page's one read checks the vehicle too: another organisation's is a 404 like a missing one.
+    Admitted { org, .. }: Admitted<ReadVehicles>,
+    Path(VehiclePath { id }): Path<VehiclePath>,
     ApiQuery(kinds): ApiQuery<KindQuery>,
     ApiQuery(range): ApiQuery<RangeQuery>,
     ApiQuery(page): ApiQuery<PageQuery>,
     ApiQuery(voided): ApiQuery<VoidedQuery>,
 ) -> Result<axum::response::Response, ApiError> {
-    auth.require(Permission::ReadVehicles)?;
-    let org = org_of(&auth);
     let (limit, after) = page.read::<TimelineCursor>()?;
     let after = after.map(|c| TimelinePosition {
         occurred_at: c.t,
@@ -259,17 +229,8 @@ pub struct VehicleMaintenance {
 /// Get a vehicle's overview
 ///
 /// Odometer, valuation, maintenance items, costs (lifetime, last 12 months, by kind) and the 5 newest events.
-#[utoipa::path(
-    get,
-    path = "/v1/vehicles/{id}/overview",
-    tag = "vehicles",
-    security(("bearer" = [])),
-    params(VehiclePath),
-    responses(
-        (status = 200, description = "The overview.", body = Overview),
-        ResourceRoute,
-    )
-)]
+#[route(get "/v1/vehicles/{id}/overview", tag = "vehicles", params(VehiclePath),
+    ok(200, "The overview.", Overview), errors(ResourceRoute))]
 async fn overview(
     State(state): State<EdgeState>,
     caller: VehicleOf<ReadVehicles>,
@@ -301,17 +262,8 @@ async fn overview(
 /// Get a vehicle's maintenance items
 ///
 /// Each item's interval, last service, due date and odometer, projection and status.
-#[utoipa::path(
-    get,
-    path = "/v1/vehicles/{id}/maintenance",
-    tag = "maintenance",
-    security(("bearer" = [])),
-    params(VehiclePath),
-    responses(
-        (status = 200, description = "The maintenance items.", body = VehicleMaintenance),
-        ResourceRoute,
-    )
-)]
+#[route(get "/v1/vehicles/{id}/maintenance", tag = "maintenance", params(VehiclePath),
+    ok(200, "The maintenance items.", VehicleMaintenance), errors(ResourceRoute))]
 async fn maintenance(
     State(state): State<EdgeState>,
     caller: VehicleOf<ReadVehicles>,
@@ -332,17 +284,8 @@ async fn maintenance(
 ///
 /// The valuation history with its factors, newest first: a point on every day an event moved the value
 /// and on the first of every month. The current value is the overview's `valuation`.
-#[utoipa::path(
-    get,
-    path = "/v1/vehicles/{id}/valuations",
-    tag = "vehicles",
-    security(("bearer" = [])),
-    params(VehiclePath, PageQuery),
-    responses(
-        (status = 200, description = "The valuation history, newest first.", body = Page<Valuation>),
-        ResourceQuery,
-    )
-)]
+#[route(get "/v1/vehicles/{id}/valuations", tag = "vehicles", params(VehiclePath, PageQuery),
+    ok(200, "The valuation history, newest first.", Page<Valuation>), errors(ResourceQuery))]
 async fn valuations(
     State(state): State<EdgeState>,
     Admitted { org, .. }: Admitted<ReadVehicles>,
@@ -358,17 +301,8 @@ async fn valuations(
 /// List the organisation's in-app notifications
 ///
 /// Newest first; `unread=true` leaves out the ones already read.
-#[utoipa::path(
-    get,
-    path = "/v1/notifications",
-    tag = "notifications",
-    security(("bearer" = [])),
-    params(UnreadQuery, PageQuery),
-    responses(
-        (status = 200, description = "A page of notifications, newest first.", body = Page<NotificationView>),
-        BearerQuery,
-    )
-)]
+#[route(get "/v1/notifications", tag = "notifications", params(UnreadQuery, PageQuery),
+    ok(200, "A page of notifications, newest first.", Page<NotificationView>), errors(BearerQuery))]
 async fn notifications(
     State(state): State<EdgeState>,
     Admitted { org, .. }: Admitted<ReadNotifications>,
@@ -389,17 +323,9 @@ async fn notifications(
 }
 
 /// Mark a notification read
-#[utoipa::path(
-    post,
-    path = "/v1/notifications/{id}/read",
-    tag = "notifications",
-    security(("bearer" = [])),
+#[route(post "/v1/notifications/{id}/read", tag = "notifications",
     params(("id" = String, Path, description = "The notification's id.")),
-    responses(
-        (status = 204, description = "Marked read (again, if it already was)."),
-        ResourceRoute,
-    )
-)]
+    ok(204, "Marked read (again, if it already was)."), errors(ResourceRoute))]
 async fn mark_read(
     State(state): State<EdgeState>,
     Admitted { org, .. }: Admitted<ReadNotifications>,
@@ -447,17 +373,8 @@ pub struct FleetOverview {
 ///
 /// Every vehicle of the organisation (paged) with its due-soon and overdue maintenance counts, and the
 /// whole fleet's totals.
-#[utoipa::path(
-    get,
-    path = "/v1/fleet/overview",
-    tag = "fleet",
-    security(("bearer" = [])),
-    params(PageQuery),
-    responses(
-        (status = 200, description = "A page of the fleet.", body = FleetOverview),
-        BearerQuery,
-    )
-)]
+#[route(get "/v1/fleet/overview", tag = "fleet", params(PageQuery),
+    ok(200, "A page of the fleet.", FleetOverview), errors(BearerQuery))]
 async fn fleet_overview(
     State(state): State<EdgeState>,
     Admitted { org, .. }: Admitted<ReadFleet>,
@@ -531,17 +448,8 @@ async fn fleet_fuel(
 /// Costs of every vehicle of the organisation with `occurredAt` in [`from`, `to`], grouped by month, event
 /// kind or vehicle, one row per group and currency; `fuel` adds each vehicle's fuel economy and cost per
 /// distance (docs/fuel.md).
-#[utoipa::path(
-    get,
-    path = "/v1/fleet/costs",
-    tag = "fleet",
-    security(("bearer" = [])),
-    params(GroupByQuery, RangeQuery, PageQuery),
-    responses(
-        (status = 200, description = "Cost totals.", body = FleetCosts),
-        BearerQuery,
-    )
-)]
+#[route(get "/v1/fleet/costs", tag = "fleet", params(GroupByQuery, RangeQuery, PageQuery),
+    ok(200, "Cost totals.", FleetCosts), errors(BearerQuery))]
 async fn fleet_costs(
     State(state): State<EdgeState>,
     Admitted { org, .. }: Admitted<ReadFleet>,

@@ -1,5 +1,5 @@
 //! HTTP routes of the ingestion service (the write side of the API). Errors become HTTP only here; each
-//! route's `#[utoipa::path]` documents it, and [`routes`] registers handler and documentation together.
+//! route's `#[route]` documents it, and [`routes`] registers handler and documentation together.
 
 use std::sync::Arc;
 
@@ -16,9 +16,10 @@ use vwc_contracts::{
 };
 use vwc_http::gate::AfterLookup;
 use vwc_http::openapi::Conflict;
+use vwc_http::route;
 use vwc_http::{
-    ApiError, Auth, CallerVehicle, Created, FindVehicle, Gate, JsonBody, RawBody, RequestTrace,
-    VehiclePath, parse_json,
+    Admitted, ApiError, Auth, CallerVehicle, Created, FindVehicle, Gate, JsonBody, RawBody,
+    RequestTrace, VehiclePath, parse_json,
 };
 
 use crate::Ingestion;
@@ -77,26 +78,16 @@ impl From<RecordError> for ApiError {
 ///
 /// Registers a vehicle in the caller's organisation. Dealer records that arrived earlier for its VIN become
 /// its timeline events now.
-#[utoipa::path(
-    post,
-    path = "/v1/vehicles",
-    tag = "vehicles",
-    security(("bearer" = [])),
-    request_body(content = NewVehicle, content_type = "application/json"),
-    responses(
-        (status = 201, description = "Registered.", body = Vehicle,
-            headers(("Location" = String, description = "`/v1/vehicles/{id}` of the new vehicle."))),
-        (status = 409, response = Conflict),
-        BearerBody,
-    )
-)]
+#[route(post "/v1/vehicles", tag = "vehicles", body = NewVehicle,
+    ok(201, "Registered.", Vehicle,
+        headers(("Location" = String, description = "`/v1/vehicles/{id}` of the new vehicle."))),
+    errors(409 => Conflict, BearerBody))]
 async fn register_vehicle(
     State(state): State<IngestionState>,
-    auth: Auth,
+    Admitted { auth, .. }: Admitted<RegisterVehicles>,
     trace: RequestTrace,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
-    auth.require(Permission::RegisterVehicles)?;
     let new: NewVehicle = body.parse()?;
     let vehicle = state
         .ingestion
@@ -119,6 +110,11 @@ impl FindVehicle<Vehicle> for IngestionState {
 /// The vehicle `{id}` of the caller's organisation, once gate `G` has admitted the caller (another
 /// organisation's vehicle is a 404 like a missing one). Every route on `/v1/vehicles/{id}…` starts here.
 pub(crate) type VehicleOf<G> = CallerVehicle<Vehicle, G>;
+
+vwc_http::permission_gate!(
+    /// The role-only check of `POST /v1/vehicles`.
+    RegisterVehicles
+);
 
 /// The role-only check of the routes that record or change records, before the kind is known: 403
 /// unless the caller may record some kind of event (any kind, or service work).
@@ -189,24 +185,16 @@ fn request_fingerprint(method: &str, route: &str, params: &[&str], body: &[u8]) 
 /// Technicians may record `maintenance`, `repair` and `odometer_reading` events; owners and fleet managers
 /// any kind. With an `Idempotency-Key`, a retry of the same request answers the first event again (with
 /// `Idempotent-Replayed: true`); the same key with a different body is a 422.
-#[utoipa::path(
-    post,
-    path = "/v1/vehicles/{id}/events",
-    tag = "timeline",
-    security(("bearer" = [])),
+#[route(post "/v1/vehicles/{id}/events", tag = "timeline",
     params(
         VehiclePath,
         ("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = "^[ -~]*[!-~][ -~]*$",
             description = "Makes retries safe: 1–255 visible ASCII characters, unique per request."),
     ),
-    request_body(content = vwc_contracts::schema_types::NewVehicleEventSchema, content_type = "application/json"),
-    responses(
-        (status = 201, description = "Recorded (or replayed for a repeated `Idempotency-Key`).",
-            body = RecordedEvent,
-            headers(("Idempotent-Replayed" = String, description = "`true` when this answers an earlier request with the same key."))),
-        ResourceBody,
-    )
-)]
+    body = vwc_contracts::schema_types::NewVehicleEventSchema,
+    ok(201, "Recorded (or replayed for a repeated `Idempotency-Key`).", RecordedEvent,
+        headers(("Idempotent-Replayed" = String, description = "`true` when this answers an earlier request with the same key."))),
+    errors(ResourceBody))]
 async fn record_event(
     State(state): State<IngestionState>,
     // Existence in the caller's organisation first: another organisation's vehicle is a 404 for everyone.

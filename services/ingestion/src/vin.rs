@@ -6,6 +6,7 @@ use chrono::Datelike;
 use vwc_contracts::vin::{VinDecoding, decode};
 use vwc_http::gate::ReadVehicles;
 use vwc_http::openapi::UnprocessableEntity;
+use vwc_http::route;
 use vwc_http::{Admitted, ApiError};
 
 use crate::http::IngestionState;
@@ -17,18 +18,9 @@ use crate::openapi::BearerRoute;
 /// American VINs), the model year from position 10 (disambiguated by position 7 for North American VINs)
 /// and the manufacturer and country from the WMI. A check-digit mismatch is reported, not refused; a VIN
 /// that is not 17 letters and digits without I, O and Q is a 422.
-#[utoipa::path(
-    get,
-    path = "/v1/vin/{vin}",
-    tag = "vehicles",
-    security(("bearer" = [])),
+#[route(get "/v1/vin/{vin}", tag = "vehicles",
     params(("vin" = String, Path, description = "The VIN, 17 characters (case does not matter).")),
-    responses(
-        (status = 200, description = "The decoding.", body = VinDecoding),
-        (status = 422, response = UnprocessableEntity),
-        BearerRoute,
-    )
-)]
+    ok(200, "The decoding.", VinDecoding), errors(422 => UnprocessableEntity, BearerRoute))]
 pub(crate) async fn decode_vin(
     State(state): State<IngestionState>,
     _: Admitted<ReadVehicles>,

@@ -1,5 +1,5 @@
 //! HTTP routes of the scheduler: customise one item of a vehicle's schedule, and run the sweep of the
-//! caller's organisation now. Errors become HTTP only here; each route's `#[utoipa::path]` documents it,
+//! caller's organisation now. Errors become HTTP only here; each route's `#[route]` documents it,
 //! and [`routes`] registers handler and documentation together.
 
 use std::sync::Arc;
@@ -8,10 +8,11 @@ use axum::extract::{Path, State};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
-use vwc_auth::{Permission, TokenVerifier};
+use vwc_auth::TokenVerifier;
 use vwc_contracts::maintenance::MaintenanceItemView;
 use vwc_http::openapi::{BearerRoute, ResourceBody};
-use vwc_http::{Admitted, ApiError, Auth, Json, JsonBody, RequestTrace, VehiclePath};
+use vwc_http::route;
+use vwc_http::{Admitted, ApiError, Json, JsonBody, RequestTrace, VehiclePath};
 
 use crate::service::{ConfigureError, Scheduler};
 use crate::settings::ItemChange;
@@ -26,8 +27,10 @@ pub struct SchedulerState {
 
 vwc_http::has_verifier!(SchedulerState);
 
-// Fleet managers' permission to sweep now (docs/roles.md).
+// Fleet managers' permission to sweep now, and owners' and fleet managers' to customise an item
+// (docs/roles.md).
 vwc_http::permission_gate!(RunSweep);
+vwc_http::permission_gate!(ConfigureMaintenance);
 
 /// The scheduler's routes and their OpenAPI documentation; the composition merges them and adds the state.
 pub fn routes() -> OpenApiRouter<SchedulerState> {
@@ -75,32 +78,23 @@ struct TaskPath {
 /// Changes the item's intervals, due-soon thresholds, due mode, title or tracking; only the fields sent
 /// change, and an interval sent as `null` is cleared. A task outside the catalogue is created by sending a
 /// `title`. Answers the item re-evaluated with its new settings.
-#[utoipa::path(
-    put,
-    path = "/v1/vehicles/{id}/maintenance/{task}",
-    tag = "maintenance",
-    security(("bearer" = [])),
-    params(VehiclePath, TaskPath),
-    request_body(content = ItemChange, content_type = "application/json"),
-    responses(
-        (status = 200, description = "The item after the change.", body = MaintenanceItemView,
-            example = json!({"task": "oil_change", "title": "Oil change", "intervalMiles": 5000,
-                "intervalMonths": 6, "lastDoneAt": "2025-12-11T09:30:00Z", "lastDoneOdometer": 40000,
-                "dueAt": "2026-06-11", "dueOdometer": 45000, "projectedDueAt": "2026-05-02", "status": "ok",
-                "reason": "Due on 2026-06-11 or at 45,000 mi (about 2026-05-02 at current usage), whichever comes first",
-                "dueCycle": "2026-06-11@45000", "enabled": true})),
-        ResourceBody,
-    )
-)]
+#[route(put "/v1/vehicles/{id}/maintenance/{task}", tag = "maintenance",
+    params(VehiclePath, TaskPath), body = ItemChange,
+    ok(200, "The item after the change.", MaintenanceItemView,
+        example = json!({"task": "oil_change", "title": "Oil change", "intervalMiles": 5000,
+            "intervalMonths": 6, "lastDoneAt": "2025-12-11T09:30:00Z", "lastDoneOdometer": 40000,
+            "dueAt": "2026-06-11", "dueOdometer": 45000, "projectedDueAt": "2026-05-02", "status": "ok",
+            "reason": "Due on 2026-06-11 or at 45,000 mi (about 2026-05-02 at current usage), whichever comes first",
+            "dueCycle": "2026-06-11@45000", "enabled": true})),
+    errors(ResourceBody))]
 async fn configure_item(
     State(state): State<SchedulerState>,
-    auth: Auth,
+    Admitted { auth, .. }: Admitted<ConfigureMaintenance>,
     trace: RequestTrace,
     Path(VehiclePath { id }): Path<VehiclePath>,
     Path(TaskPath { task }): Path<TaskPath>,
     body: JsonBody,
 ) -> Result<Json<MaintenanceItemView>, ApiError> {
-    auth.require(Permission::ConfigureMaintenance)?;
     let change = parse_change(&body)?;
     let view = state
         .scheduler
@@ -114,16 +108,8 @@ async fn configure_item(
 /// Fleet managers only. Re-evaluates every vehicle of the caller's organisation for today (UTC) and
 /// publishes what changed. Idempotent per day: a second sweep the same day changes nothing and sends no
 /// reminder again.
-#[utoipa::path(
-    post,
-    path = "/v1/maintenance/sweep",
-    tag = "maintenance",
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "What the sweep did.", body = SweepReport),
-        BearerRoute,
-    )
-)]
+#[route(post "/v1/maintenance/sweep", tag = "maintenance",
+    ok(200, "What the sweep did.", SweepReport), errors(BearerRoute))]
 async fn run_sweep(
     State(state): State<SchedulerState>,
     Admitted { auth, .. }: Admitted<RunSweep>,

@@ -1,5 +1,5 @@
 //! HTTP routes of the notification service: an organisation's channels. Errors become HTTP only here;
-//! each route's `#[utoipa::path]` documents it, and [`routes`] registers handler and documentation together.
+//! each route's `#[route]` documents it, and [`routes`] registers handler and documentation together.
 
 use std::sync::Arc;
 
@@ -7,11 +7,11 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
-use vwc_auth::{Permission, TokenVerifier};
-use vwc_contracts::OrgId;
+use vwc_auth::TokenVerifier;
 use vwc_http::gate::ConfigureNotifications;
 use vwc_http::openapi::{BearerBody, BearerRoute};
-use vwc_http::{Admitted, ApiError, Auth, Json, JsonBody};
+use vwc_http::route;
+use vwc_http::{Admitted, ApiError, Json, JsonBody};
 
 use crate::NotificationStore;
 use crate::clock::{Clock, SystemClock};
@@ -66,21 +66,13 @@ impl From<UpdatePreferencesError> for ApiError {
 ///
 /// Its channels (in-app always; webhook and e-mail when set) and quiet hours. The webhook secret is never
 /// shown here, only whether one exists.
-#[utoipa::path(
-    get,
-    path = "/v1/notifications/preferences",
-    tag = "notifications",
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "The preferences (in-app only for an organisation that never set any).",
-            body = PreferencesView,
-            example = json!({"inApp": true, "webhookUrl": "https://hooks.example.com/vwc",
-                "email": "fleet@example.com",
-                "quietHours": {"start": "22:00", "end": "07:00", "tzOffsetMinutes": 60},
-                "hasWebhookSecret": true, "updatedAt": "2026-01-10T12:00:00Z"})),
-        BearerRoute,
-    )
-)]
+#[route(get "/v1/notifications/preferences", tag = "notifications",
+    ok(200, "The preferences (in-app only for an organisation that never set any).", PreferencesView,
+        example = json!({"inApp": true, "webhookUrl": "https://hooks.example.com/vwc",
+            "email": "fleet@example.com",
+            "quietHours": {"start": "22:00", "end": "07:00", "tzOffsetMinutes": 60},
+            "hasWebhookSecret": true, "updatedAt": "2026-01-10T12:00:00Z"})),
+    errors(BearerRoute))]
 async fn read_preferences(
     State(state): State<NotificationState>,
     Admitted { org, .. }: Admitted<ConfigureNotifications>,
@@ -98,36 +90,27 @@ async fn read_preferences(
 /// while the organisation has no outbound webhook secret issues one, which this response shows once
 /// (`webhookSecret`); `rotateWebhookSecret` issues a new one and the old one stops working at once. A
 /// webhook URL must be `https` on a publicly reachable host.
-#[utoipa::path(
-    put,
-    path = "/v1/notifications/preferences",
-    tag = "notifications",
-    security(("bearer" = [])),
-    request_body(content = PreferencesUpdate, content_type = "application/json"),
-    responses(
-        (status = 200, description = "The preferences as saved, with `webhookSecret` when this request \
-            issued one.", body = PreferencesView,
-            headers(("Cache-Control" = String, description = "Always `no-store`: the answer may carry the \
-                webhook secret.")),
-            example = json!({"inApp": true, "webhookUrl": "https://hooks.example.com/vwc",
-                "email": "fleet@example.com",
-                "quietHours": {"start": "22:00", "end": "07:00", "tzOffsetMinutes": 60},
-                "hasWebhookSecret": true, "webhookSecret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-                "updatedAt": "2026-01-10T12:00:00Z"})),
-        BearerBody,
-    )
-)]
+#[route(put "/v1/notifications/preferences", tag = "notifications", body = PreferencesUpdate,
+    ok(200, "The preferences as saved, with `webhookSecret` when this request issued one.",
+        PreferencesView,
+        headers(("Cache-Control" = String, description = "Always `no-store`: the answer may carry the \
+            webhook secret.")),
+        example = json!({"inApp": true, "webhookUrl": "https://hooks.example.com/vwc",
+            "email": "fleet@example.com",
+            "quietHours": {"start": "22:00", "end": "07:00", "tzOffsetMinutes": 60},
+            "hasWebhookSecret": true, "webhookSecret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "updatedAt": "2026-01-10T12:00:00Z"})),
+    errors(BearerBody))]
 async fn put_preferences(
     State(state): State<NotificationState>,
-    auth: Auth,
+    Admitted { org, .. }: Admitted<ConfigureNotifications>,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
-    auth.require(Permission::ConfigureNotifications)?;
     let update: PreferencesUpdate = body.parse()?;
     let saved = update_preferences(
         state.store.as_ref(),
         &state.allowlist,
-        &OrgId::from(auth.org()),
+        &org,
         update,
         state.clock.now(),
     )

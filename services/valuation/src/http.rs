@@ -11,6 +11,7 @@ use vwc_auth::TokenVerifier;
 use vwc_contracts::valuation::ValuationForecast;
 use vwc_http::gate::ReadVehicles;
 use vwc_http::openapi::ResourceQuery;
+use vwc_http::route;
 use vwc_http::{Admitted, ApiError, Json, Query, VehiclePath};
 
 use crate::valuer::{ForecastError, MAX_FORECAST_MONTHS, Valuer};
@@ -67,17 +68,9 @@ fn months(raw: Option<&str>) -> Result<u32, ApiError> {
 /// The value month by month for `months` months from today, driving on at the vehicle's measured usage
 /// rate (from its odometer values; the FHWA average when they are too few), with the same factors as the
 /// history.
-#[utoipa::path(
-    get,
-    path = "/v1/vehicles/{id}/valuations/forecast",
-    tag = "vehicles",
-    security(("bearer" = [])),
-    params(VehiclePath, ForecastQuery),
-    responses(
-        (status = 200, description = "The forecast, month by month.", body = ValuationForecast),
-        ResourceQuery,
-    )
-)]
+#[route(get "/v1/vehicles/{id}/valuations/forecast", tag = "vehicles",
+    params(VehiclePath, ForecastQuery), ok(200, "The forecast, month by month.", ValuationForecast),
+    errors(ResourceQuery))]
 async fn forecast(
     State(state): State<ValuationState>,
     Admitted { auth, .. }: Admitted<ReadVehicles>,

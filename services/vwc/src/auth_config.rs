@@ -5,6 +5,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vwc_http::openapi::Throttled;
+use vwc_http::route;
 
 /// The OpenID Connect provider the dashboard signs in with (authorization code + PKCE in the browser).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -223,15 +224,8 @@ pub fn routes() -> OpenApiRouter<std::sync::Arc<AuthConfig>> {
 /// Public (no token): whether this server mints development tokens (`embedded`), trusts an OpenID Connect
 /// provider (`oidc`, with what a browser needs for the authorization code flow with PKCE), or only verifies
 /// tokens issued elsewhere (`token`).
-#[utoipa::path(
-    get,
-    path = "/v1/auth/config",
-    tag = "auth",
-    responses(
-        (status = 200, description = "How to sign in.", body = AuthConfig),
-        Throttled,
-    )
-)]
+#[route(get "/v1/auth/config", tag = "auth", ok(200, "How to sign in.", AuthConfig),
+    errors(Throttled))]
 async fn auth_config(
     axum::extract::State(config): axum::extract::State<std::sync::Arc<AuthConfig>>,
 ) -> axum::response::Response {

@@ -9,6 +9,7 @@ use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use vwc_http::ApiError;
 use vwc_http::openapi::Throttled;
+use vwc_http::route;
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/dashboard_assets.rs"));
@@ -117,15 +118,8 @@ fn respond(
 ///
 /// The single-page dashboard (HTML). It signs in with a dev token (embedded mode) and calls this API.
 /// Never cached; the scripts and styles it links live under `/assets/` with hashed names.
-#[utoipa::path(
-    get,
-    path = "/",
-    tag = "system",
-    responses(
-        (status = 200, description = "The dashboard page.", content_type = "text/html", body = String),
-        Throttled,
-    )
-)]
+#[route(get "/", tag = "system", ok(200, "The dashboard page.", String, content_type = "text/html"),
+    errors(Throttled))]
 pub async fn index(csp: Option<Extension<ContentSecurityPolicy>>) -> Response {
     let body = file("index.html").unwrap_or(NOT_BUILT.as_bytes());
     respond(body, "text/html; charset=utf-8", "no-cache", csp)
@@ -135,17 +129,10 @@ pub async fn index(csp: Option<Extension<ContentSecurityPolicy>>) -> Response {
 ///
 /// A script, stylesheet or image of the dashboard. The name carries a hash of the content, so the
 /// response may be cached for a year.
-#[utoipa::path(
-    get,
-    path = "/assets/{file}",
-    tag = "system",
+#[route(get "/assets/{file}", tag = "system",
     params(("file" = String, Path, description = "The hashed file name, as `/` links it.")),
-    responses(
-        (status = 200, description = "The file.", content_type = "application/octet-stream", body = Vec<u8>),
-        (status = 404, response = vwc_http::openapi::NotFound),
-        Throttled,
-    )
-)]
+    ok(200, "The file.", Vec<u8>, content_type = "application/octet-stream"),
+    errors(404 => vwc_http::openapi::NotFound, Throttled))]
 pub async fn asset(
     Path(name): Path<String>,
     csp: Option<Extension<ContentSecurityPolicy>>,

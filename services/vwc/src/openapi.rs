@@ -1,5 +1,5 @@
 //! The OpenAPI 3.1 document of the whole API, assembled from the routes the composition serves: every
-//! service contributes an `OpenApiRouter` (handlers registered together with their `#[utoipa::path]`), so
+//! service contributes an `OpenApiRouter` (handlers registered together with their `#[route]`), so
 //! the document describes exactly the router. Served at `GET /openapi.json`; committed as
 //! `contracts/openapi.json` and drift-tested (`VWC_BLESS=1 cargo test -p vwc --lib openapi` re-blesses it).
 
@@ -14,6 +14,7 @@ use utoipa::openapi::tag::TagBuilder;
 use utoipa::openapi::{InfoBuilder, LicenseBuilder, OpenApi, OpenApiVersion};
 use utoipa_axum::routes;
 use vwc_http::openapi::Throttled;
+use vwc_http::route;
 
 /// Adds `GET /openapi.json` to `router`. The document is composed by `compose` (the parts of every route
 /// the router serves) and rendered when it is first asked for, then kept: neither the start-up nor an idle
@@ -51,15 +52,8 @@ impl Document {
 /// This document
 ///
 /// The OpenAPI 3.1 document of every route this server serves.
-#[utoipa::path(
-    get,
-    path = "/openapi.json",
-    tag = "system",
-    responses(
-        (status = 200, description = "The OpenAPI document.", content_type = "application/json", body = Object),
-        Throttled,
-    )
-)]
+#[route(get "/openapi.json", tag = "system",
+    ok(200, "The OpenAPI document.", Object, content_type = "application/json"), errors(Throttled))]
 async fn openapi_json(State(document): State<Document>) -> Response {
     match tokio::task::spawn_blocking(move || document.rendered()).await {
         Ok(body) => ([(CONTENT_TYPE, "application/json")], body).into_response(),

@@ -1,5 +1,5 @@
 //! Routes that belong to no single service: health, readiness, the dashboard, dev tokens, and the
-//! problem+json fallbacks for unknown routes and wrong methods. Each is documented by its `#[utoipa::path]`.
+//! problem+json fallbacks for unknown routes and wrong methods. Each is documented by its `#[route]`.
 
 use std::sync::Arc;
 
@@ -12,6 +12,7 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
 use vwc_http::ApiError;
 use vwc_http::openapi::{Forbidden, RequestBody, Throttled, TooManyRequests};
+use vwc_http::route;
 
 /// Something `/readyz` must reach.
 #[async_trait::async_trait]
@@ -81,15 +82,7 @@ pub enum CheckStatus {
 /// Liveness
 ///
 /// Answers as long as the process serves HTTP.
-#[utoipa::path(
-    get,
-    path = "/healthz",
-    tag = "system",
-    responses(
-        (status = 200, description = "Alive.", body = Health),
-        Throttled,
-    )
-)]
+#[route(get "/healthz", tag = "system", ok(200, "Alive.", Health), errors(Throttled))]
 async fn healthz() -> axum::Json<Health> {
     axum::Json(Health {
         status: HealthStatus::Ok,
@@ -99,20 +92,15 @@ async fn healthz() -> axum::Json<Health> {
 /// Readiness
 ///
 /// `200` when every store and the bus are reachable, else `503` with the same report.
-#[utoipa::path(
-    get,
-    path = "/readyz",
-    tag = "system",
-    responses(
-        (status = 200, description = "Ready.", body = ReadinessReport),
-        (status = 429, response = TooManyRequests),
+#[route(get "/readyz", tag = "system", ok(200, "Ready.", ReadinessReport),
+    errors(
+        429 => TooManyRequests,
         (status = 503, description = "Not ready (the report says what is unreachable), or the request timed out (a problem).",
             content(
                 (ReadinessReport = "application/json"),
                 (vwc_http::Problem = "application/problem+json"),
             )),
-    )
-)]
+    ))]
 async fn readyz(State(readiness): State<Readiness>) -> Response {
     let mut checks = std::collections::BTreeMap::new();
     let mut ready = true;
@@ -198,18 +186,8 @@ pub struct DevToken {
 ///
 /// Embedded mode only, and only for callers on the same machine: a token for any user, organisation and
 /// roles, valid 12 hours.
-#[utoipa::path(
-    post,
-    path = "/v1/auth/dev-token",
-    tag = "auth",
-    request_body(content = DevTokenRequest, content_type = "application/json"),
-    responses(
-        (status = 200, description = "The token.", body = DevToken),
-        (status = 403, response = Forbidden),
-        Throttled,
-        RequestBody,
-    )
-)]
+#[route(post "/v1/auth/dev-token", tag = "auth", body = DevTokenRequest,
+    ok(200, "The token.", DevToken), errors(403 => Forbidden, Throttled, RequestBody))]
 async fn dev_token(
     State(keys): State<Arc<vwc_auth::Hs256Keys>>,
     request: Request,

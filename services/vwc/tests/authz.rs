@@ -383,3 +383,31 @@ async fn cors_allows_only_the_configured_dashboard_origin() {
     assert!(other.headers().get("access-control-allow-origin").is_none());
     app.stop().await;
 }
+
+/// docs/roles.md: the 403 comes first. The routes whose permission does not depend on the body or the
+/// record refuse a caller without it before they read the body, so even an oversized body is a 403 for it
+/// (and still a 413 for a caller who may).
+#[tokio::test]
+async fn a_caller_without_the_permission_is_refused_before_its_body_is_read() {
+    let (app, manager, vehicle) = spawn_with_vehicle(&[Role::FleetManager], 1).await;
+    let oversized = json!({"padding": "x".repeat(vwc_http::MAX_BODY_BYTES + 1)});
+    let maintenance = format!("/v1/vehicles/{vehicle}/maintenance/oil_change");
+    let routes: [(&str, &str, Role); 4] = [
+        ("POST", "/v1/vehicles", Role::Viewer),
+        ("POST", "/v1/dealers", Role::Owner),
+        ("PUT", "/v1/notifications/preferences", Role::Technician),
+        ("PUT", &maintenance, Role::Viewer),
+    ];
+    for (method, path, refused) in routes {
+        let token = app.token("org_a", &[refused]);
+        let (status, problem) = call(&app, &token, method, path, Some(&oversized)).await;
+        assert_eq!(status, 403, "{method} {path} as {refused:?}: {problem}");
+        assert_eq!(problem["status"], 403);
+        let (status, _) = call(&app, &manager, method, path, Some(&oversized)).await;
+        assert_eq!(status, 413, "{method} {path} as a fleet manager");
+    }
+    // Nothing was registered or configured on the way.
+    let (_, vehicles) = call(&app, &manager, "GET", "/v1/vehicles", None).await;
+    assert_eq!(vehicles["items"].as_array().map(Vec::len), Some(1));
+    app.stop().await;
+}

@@ -26,6 +26,8 @@ pub use trace::{RequestTrace, trace_context};
 pub use vehicle::{CallerVehicle, FindVehicle, Gate, Query, VehicleEventPath, VehiclePath, gate};
 /// The verifier a [`HasVerifier`] state hands out (re-exported for [`has_verifier!`]).
 pub use vwc_auth::TokenVerifier;
+/// A handler's route and its OpenAPI documentation in one attribute (see `vwc_http_macros`).
+pub use vwc_http_macros::route;
 
 /// Largest request body accepted anywhere (DESIGN: 256 KiB → 413).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -42,7 +44,7 @@ pub mod __private {
 
 /// A service's routes and their OpenAPI documentation, starting from the [`openapi::components`] every
 /// service shares: `service_routes![a, b | c]` registers handler `a`, then `b` and `c` (two methods of one
-/// path) together; each with the `#[utoipa::path]` it is declared with, so neither can go missing.
+/// path) together; each with the `#[route]` it is declared with, so neither can go missing.
 #[macro_export]
 macro_rules! service_routes {
     ($($handler:path $(| $same_path:path)*),* $(,)?) => {

@@ -1,17 +1,25 @@
 //! OpenAPI pieces every service documents its routes with: the `Problem` schema, the bearer-token security
 //! scheme and one reusable response per error status, all registered once by [`components`].
 //!
-//! A handler lists its errors by name, e.g. `(status = 404, response = NotFound)`, or by the set they come
-//! in ([`BearerRoute`], [`RequestBody`], … declared with [`response_set!`](crate::response_set)); each of
-//! these answers `application/problem+json` exactly as [`ApiError`](crate::ApiError) renders it.
+//! A handler's [`route`](crate::route) lists its errors by name, e.g. `404 => NotFound`, or by the set they
+//! come in ([`BearerRoute`], [`RequestBody`], … declared with [`response_set!`](crate::response_set)); each
+//! of these answers `application/problem+json` exactly as [`ApiError`](crate::ApiError) renders it. The
+//! sets also say whether the route needs a bearer token ([`ResponseSet::BEARER`]), so its `security` is
+//! never written by hand.
 
+use std::marker::PhantomData;
+
+use utoipa::__dev::{SchemaReferences, Tags};
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::{HttpMethod, Operation};
 use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::schema::Schema;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{ComponentsBuilder, OpenApi, OpenApiBuilder, Ref, RefOr};
-use utoipa::{PartialSchema, ToResponse, ToSchema};
+use utoipa::{IntoResponses, PartialSchema, Path, ToResponse, ToSchema};
 use vwc_contracts::FieldError;
 
 use crate::{PROBLEM_JSON, Problem};
@@ -129,18 +137,37 @@ problem_responses! {
         "The request took longer than the request timeout, or a dependency (e.g. the token keys) is unavailable.";
 }
 
-/// Declares a set of responses a route lists by name in `responses(…)`: the sets it includes (after `:`)
-/// and its own `status => response` pairs, each a `$ref` to the reusable response of that status (so the
-/// document is the same as if the route listed them one by one). The sets every service needs are below;
-/// a service declares its own the same way.
+/// Declares a set of responses a route lists by name in `errors(…)` of its [`route`](crate::route): the
+/// sets it includes (after `:`) and its own `status => response` pairs, each a `$ref` to the reusable
+/// response of that status (so the document is the same as if the route listed them one by one). A set
+/// declared `bearer`, and every set that includes one, is answered by routes behind a bearer token
+/// ([`ResponseSet::BEARER`]). The sets every service needs are below; a service declares its own the same
+/// way.
 #[macro_export]
 macro_rules! response_set {
     (
         $(#[$doc:meta])*
+        bearer $name:ident $(: $($set:ident),+)? { $($status:literal => $response:ty),* $(,)? }
+    ) => {
+        $crate::response_set!(@declare [true] $(#[$doc])* $name $(: $($set),+)? { $($status => $response),* });
+    };
+    (
+        $(#[$doc:meta])*
         $name:ident $(: $($set:ident),+)? { $($status:literal => $response:ty),* $(,)? }
+    ) => {
+        $crate::response_set!(@declare [false] $(#[$doc])* $name $(: $($set),+)? { $($status => $response),* });
+    };
+    (
+        @declare [$bearer:literal]
+        $(#[$doc:meta])*
+        $name:ident $(: $($set:ident),+)? { $($status:literal => $response:ty),* }
     ) => {
         $(#[$doc])*
         pub struct $name;
+
+        impl $crate::openapi::ResponseSet for $name {
+            const BEARER: bool = $bearer $($(|| <$set as $crate::openapi::ResponseSet>::BEARER)+)?;
+        }
 
         impl ::utoipa::IntoResponses for $name {
             fn responses() -> ::std::collections::BTreeMap<
@@ -163,6 +190,70 @@ macro_rules! response_set {
     };
 }
 
+/// A set of error responses routes list together (declared with [`response_set!`](crate::response_set)).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a response set",
+    label = "not declared with `vwc_http::response_set!`",
+    note = "`errors(…)` of a `#[route]` names response sets; a single response is written `status => Response`, e.g. `409 => Conflict`"
+)]
+pub trait ResponseSet: IntoResponses {
+    /// Whether a route answering this set is behind a bearer token: its document then lists the
+    /// [`BEARER`] security requirement.
+    const BEARER: bool;
+}
+
+/// The response sets one route lists, as a tuple: behind a bearer token when any of them is.
+pub trait ResponseSets {
+    const BEARER: bool;
+}
+
+macro_rules! response_sets_of_tuples {
+    ($(($($set:ident),*))*) => {
+        $(
+            impl<$($set: ResponseSet),*> ResponseSets for ($($set,)*) {
+                const BEARER: bool = false $(|| $set::BEARER)*;
+            }
+        )*
+    };
+}
+
+response_sets_of_tuples! { () (A) (A, B) (A, B, C) (A, B, C, D) }
+
+/// The documentation of a handler declared with [`route`](crate::route): what `#[utoipa::path]` wrote of
+/// it (`P`), with the bearer security requirement added when its response sets `S` need the token. The
+/// route attribute names it `__path_<handler>`, where `utoipa_axum::routes!` looks.
+pub struct RouteDoc<P, S>(PhantomData<fn() -> (P, S)>);
+
+impl<P: Path, S: ResponseSets> Path for RouteDoc<P, S> {
+    fn path() -> String {
+        P::path()
+    }
+
+    fn methods() -> Vec<HttpMethod> {
+        P::methods()
+    }
+
+    fn operation() -> Operation {
+        let mut operation = P::operation();
+        if S::BEARER {
+            operation.security = Some(vec![SecurityRequirement::new(BEARER, [""; 0])]);
+        }
+        operation
+    }
+}
+
+impl<'t, P: Tags<'t>, S> Tags<'t> for RouteDoc<P, S> {
+    fn tags() -> Vec<&'t str> {
+        P::tags()
+    }
+}
+
+impl<P: SchemaReferences, S> SchemaReferences for RouteDoc<P, S> {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        P::schemas(schemas)
+    }
+}
+
 response_set! {
     /// What any route may answer, public ones included: 429 past the rate limit, 503 when the request
     /// outlives the request timeout.
@@ -183,7 +274,7 @@ response_set! {
 
 response_set! {
     /// A route behind a bearer token: [`Authenticated`]'s, and 403 without the permission.
-    BearerRoute: Authenticated { 403 => Forbidden }
+    bearer BearerRoute: Authenticated { 403 => Forbidden }
 }
 
 response_set! {

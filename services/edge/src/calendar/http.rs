@@ -16,6 +16,7 @@ use vwc_contracts::OrgId;
 use vwc_http::openapi::{
     BearerRoute, InternalServerError, NotFound, ResourceRoute, ServiceUnavailable, TooManyRequests,
 };
+use vwc_http::route;
 use vwc_http::{
     Admitted, ApiError, Auth, Disposition, FileHeaders, FindVehicle, Json, VehiclePath,
     file_response,
@@ -225,17 +226,8 @@ async fn check_signature(
 /// falls due, or on the date the vehicle's usage is projected to reach its due odometer, whichever comes
 /// first. Each event's `UID` is the vehicle and the task, so a refreshed feed moves events rather than
 /// adding them. Calendar apps use the signed URL of `GET /v1/vehicles/{id}/maintenance/calendar` instead.
-#[utoipa::path(
-    get,
-    path = "/v1/vehicles/{id}/maintenance.ics",
-    tag = "maintenance",
-    security(("bearer" = [])),
-    params(VehiclePath),
-    responses(
-        (status = 200, description = "The calendar.", content_type = "text/calendar", body = String),
-        ResourceRoute,
-    )
-)]
+#[route(get "/v1/vehicles/{id}/maintenance.ics", tag = "maintenance", params(VehiclePath),
+    ok(200, "The calendar.", String, content_type = "text/calendar"), errors(ResourceRoute))]
 async fn vehicle_feed(
     State(state): State<CalendarState>,
     caller: VehicleOf<ReadVehicles>,
@@ -246,16 +238,8 @@ async fn vehicle_feed(
 /// The fleet's maintenance calendar
 ///
 /// The maintenance calendar of every vehicle of the organisation (up to 5,000) in one feed.
-#[utoipa::path(
-    get,
-    path = "/v1/fleet/maintenance.ics",
-    tag = "fleet",
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "The calendar.", content_type = "text/calendar", body = String),
-        BearerRoute,
-    )
-)]
+#[route(get "/v1/fleet/maintenance.ics", tag = "fleet",
+    ok(200, "The calendar.", String, content_type = "text/calendar"), errors(BearerRoute))]
 async fn fleet_feed(
     State(state): State<CalendarState>,
     Admitted { org, .. }: Admitted<ReadFleet>,
@@ -266,17 +250,8 @@ async fn fleet_feed(
 /// A vehicle's calendar subscription URL
 ///
 /// The signed URL of the vehicle's maintenance calendar, for calendar apps that cannot send a token.
-#[utoipa::path(
-    get,
-    path = "/v1/vehicles/{id}/maintenance/calendar",
-    tag = "maintenance",
-    security(("bearer" = [])),
-    params(VehiclePath),
-    responses(
-        (status = 200, description = "The signed URL.", body = CalendarFeed),
-        ResourceRoute,
-    )
-)]
+#[route(get "/v1/vehicles/{id}/maintenance/calendar", tag = "maintenance", params(VehiclePath),
+    ok(200, "The signed URL.", CalendarFeed), errors(ResourceRoute))]
 async fn vehicle_feed_url(
     State(state): State<CalendarState>,
     caller: VehicleOf<ReadVehicles>,
@@ -289,16 +264,8 @@ async fn vehicle_feed_url(
 /// The fleet's calendar subscription URL
 ///
 /// The signed URL of the fleet's maintenance calendar (part of the notification preferences).
-#[utoipa::path(
-    get,
-    path = "/v1/notifications/preferences/calendar",
-    tag = "notifications",
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "The signed URL.", body = CalendarFeed),
-        BearerRoute,
-    )
-)]
+#[route(get "/v1/notifications/preferences/calendar", tag = "notifications",
+    ok(200, "The signed URL.", CalendarFeed), errors(BearerRoute))]
 async fn fleet_feed_url(
     State(state): State<CalendarState>,
     caller: Admitted<ReadFleet>,
@@ -312,16 +279,8 @@ async fn fleet_feed_url(
 /// Replaces the organisation's calendar secret: every signed calendar URL issued before (fleet and
 /// vehicles) stops working at once. Answers the fleet's new URL; vehicles' new URLs come from
 /// `GET /v1/vehicles/{id}/maintenance/calendar`.
-#[utoipa::path(
-    post,
-    path = "/v1/notifications/preferences/calendar/rotate",
-    tag = "notifications",
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "The fleet's new signed URL.", body = CalendarFeed),
-        BearerRoute,
-    )
-)]
+#[route(post "/v1/notifications/preferences/calendar/rotate", tag = "notifications",
+    ok(200, "The fleet's new signed URL.", CalendarFeed), errors(BearerRoute))]
 async fn rotate_feed_urls(
     State(state): State<CalendarState>,
     caller: Admitted<ConfigureNotifications>,
@@ -355,16 +314,9 @@ struct SignedFeedPath {
 ///
 /// What `GET /v1/vehicles/{id}/maintenance.ics` answers, for whoever holds the signed URL: no token. A
 /// signature that is wrong, or revoked by a rotation, is a 404.
-#[utoipa::path(
-    get,
-    path = "/calendar/{org}/{signature}/vehicles/{id}/maintenance.ics",
-    tag = "maintenance",
+#[route(get "/calendar/{org}/{signature}/vehicles/{id}/maintenance.ics", tag = "maintenance",
     params(SignedFeedPath, VehiclePath),
-    responses(
-        (status = 200, description = "The calendar.", content_type = "text/calendar", body = String),
-        SignedUrl,
-    )
-)]
+    ok(200, "The calendar.", String, content_type = "text/calendar"), errors(SignedUrl))]
 async fn signed_vehicle_feed(
     State(state): State<CalendarState>,
     Path(feed): Path<SignedFeedPath>,
@@ -380,16 +332,9 @@ async fn signed_vehicle_feed(
 ///
 /// What `GET /v1/fleet/maintenance.ics` answers, for whoever holds the signed URL: no token. A signature
 /// that is wrong, or revoked by a rotation, is a 404.
-#[utoipa::path(
-    get,
-    path = "/calendar/{org}/{signature}/fleet/maintenance.ics",
-    tag = "fleet",
-    params(SignedFeedPath),
-    responses(
-        (status = 200, description = "The calendar.", content_type = "text/calendar", body = String),
-        SignedUrl,
-    )
-)]
+#[route(get "/calendar/{org}/{signature}/fleet/maintenance.ics", tag = "fleet",
+    params(SignedFeedPath), ok(200, "The calendar.", String, content_type = "text/calendar"),
+    errors(SignedUrl))]
 async fn signed_fleet_feed(
     State(state): State<CalendarState>,
     Path(feed): Path<SignedFeedPath>,

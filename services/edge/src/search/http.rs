@@ -7,6 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use vwc_contracts::OrgId;
 use vwc_http::openapi::ResourceQuery;
+use vwc_http::route;
 use vwc_http::{Admitted, ApiError, FindVehicle, Json};
 
 use super::{Highlight, document, highlights, searchable_fields};
@@ -143,17 +144,8 @@ async fn records(
 /// Every timeline record of the caller's organisation (or of one vehicle) whose title, notes, vendor or
 /// parts contain a word of `q`, best first by BM25 relevance, with each matching field highlighted
 /// (character offsets into its fragment). Paged with `cursor`.
-#[utoipa::path(
-    get,
-    path = "/v1/search",
-    tag = "timeline",
-    security(("bearer" = [])),
-    params(SearchQuery),
-    responses(
-        (status = 200, description = "The matching records, best first.", body = SearchResults),
-        ResourceQuery,
-    )
-)]
+#[route(get "/v1/search", tag = "timeline", params(SearchQuery),
+    ok(200, "The matching records, best first.", SearchResults), errors(ResourceQuery))]
 async fn search(
     State(state): State<EdgeState>,
     Admitted { org, .. }: Admitted<ReadVehicles>,

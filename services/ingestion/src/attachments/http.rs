@@ -17,6 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use vwc_auth::{Permission, TokenVerifier};
 use vwc_contracts::{EventId, OrgId, VehicleEvent};
+use vwc_http::route;
 use vwc_http::{
     ApiError, Auth, Created, Disposition, FileHeaders, Json, JsonBody, Query, file_response,
 };
@@ -236,19 +237,11 @@ async fn guard_count(state: &AttachmentState, key: &EventKey) -> Result<(), ApiE
 /// or a PDF, judged by its first bytes, at most 10 MiB. Anything else — an executable named
 /// `receipt.pdf`, say — is a 415. Stored durably before the 201. Recording events of the event's kind is
 /// the permission needed (technicians may attach to service records).
-#[utoipa::path(
-    post,
-    path = "/v1/vehicles/{id}/events/{eventId}/attachments",
-    tag = "attachments",
-    security(("bearer" = [])),
+#[route(post "/v1/vehicles/{id}/events/{eventId}/attachments", tag = "attachments",
     params(EventPath, UploadQuery),
     request_body(content = BinaryFile, content_type = "application/octet-stream",
         description = "The file's bytes, at most 10 MiB."),
-    responses(
-        (status = 201, description = "Stored.", body = Attachment),
-        BodyChange,
-    )
-)]
+    ok(201, "Stored.", Attachment), errors(BodyChange))]
 async fn upload_attachment(
     State(state): State<AttachmentState>,
     EventFiles { auth, key, .. }: EventFiles<Attach>,
@@ -308,17 +301,8 @@ async fn upload_attachment(
 /// List an event's attachments
 ///
 /// Oldest first. An event that is not the vehicle's, or not in the caller's organisation, is a 404.
-#[utoipa::path(
-    get,
-    path = "/v1/vehicles/{id}/events/{eventId}/attachments",
-    tag = "attachments",
-    security(("bearer" = [])),
-    params(EventPath),
-    responses(
-        (status = 200, description = "The attachments.", body = AttachmentList),
-        ResourceRoute,
-    )
-)]
+#[route(get "/v1/vehicles/{id}/events/{eventId}/attachments", tag = "attachments",
+    params(EventPath), ok(200, "The attachments.", AttachmentList), errors(ResourceRoute))]
 async fn list_attachments(
     State(state): State<AttachmentState>,
     files: EventFiles<Read>,
@@ -332,21 +316,14 @@ async fn list_attachments(
 ///
 /// Embedded mode answers the bytes (with the sniffed `Content-Type`, `Content-Disposition: attachment`
 /// and `X-Content-Type-Options: nosniff`); in AWS mode a `303` to a pre-signed URL valid 15 minutes.
-#[utoipa::path(
-    get,
-    path = "/v1/vehicles/{id}/events/{eventId}/attachments/{attachmentId}",
-    tag = "attachments",
-    security(("bearer" = [])),
+#[route(get "/v1/vehicles/{id}/events/{eventId}/attachments/{attachmentId}", tag = "attachments",
     params(EventPath, AttachmentPath),
-    responses(
-        (status = 200, description = "The file.", content(
-            (BinaryFile = "image/jpeg"), (BinaryFile = "image/png"), (BinaryFile = "image/webp"),
-            (BinaryFile = "image/heic"), (BinaryFile = "application/pdf"))),
-        (status = 303, description = "AWS mode: fetch the file from `Location` (pre-signed, 15 minutes).",
-            headers(("Location" = String, description = "The pre-signed URL."))),
-        ResourceRoute,
-    )
-)]
+    ok(200, "The file.", content(
+        (BinaryFile = "image/jpeg"), (BinaryFile = "image/png"), (BinaryFile = "image/webp"),
+        (BinaryFile = "image/heic"), (BinaryFile = "application/pdf"))),
+    ok(303, "AWS mode: fetch the file from `Location` (pre-signed, 15 minutes).",
+        headers(("Location" = String, description = "The pre-signed URL."))),
+    errors(ResourceRoute))]
 async fn download_attachment(
     State(state): State<AttachmentState>,
     EventFiles { key, .. }: EventFiles<Read>,
@@ -406,18 +383,9 @@ pub struct UploadTicket {
 /// Answers a pre-signed `PUT` URL (15 minutes) for a file of at most 10 MiB; the file becomes an
 /// attachment only when `POST …/attachments/{attachmentId}/confirm` has checked its size and first bytes.
 /// A deployment that keeps attachments on its own disk answers 409: upload through the API instead.
-#[utoipa::path(
-    post,
-    path = "/v1/vehicles/{id}/events/{eventId}/attachments/uploads",
-    tag = "attachments",
-    security(("bearer" = [])),
-    params(EventPath),
-    request_body(content = NewUpload, content_type = "application/json"),
-    responses(
-        (status = 201, description = "Upload there, then confirm.", body = UploadTicket),
-        BodyChange,
-    )
-)]
+#[route(post "/v1/vehicles/{id}/events/{eventId}/attachments/uploads", tag = "attachments",
+    params(EventPath), body = NewUpload, ok(201, "Upload there, then confirm.", UploadTicket),
+    errors(BodyChange))]
 async fn start_upload(
     State(state): State<AttachmentState>,
     EventFiles { auth, key, .. }: EventFiles<Attach>,
@@ -455,18 +423,9 @@ async fn start_upload(
 ///
 /// Reads the uploaded object's size and first bytes: over 10 MiB is a 413, not an image or a PDF a 415
 /// (either way the upload is deleted); otherwise it becomes the attachment (201). Nothing uploaded yet: 409.
-#[utoipa::path(
-    post,
-    path = "/v1/vehicles/{id}/events/{eventId}/attachments/{attachmentId}/confirm",
-    tag = "attachments",
-    security(("bearer" = [])),
-    params(EventPath, TicketPath),
-    responses(
-        (status = 201, description = "Checked and attached.", body = Attachment),
-        StateChange,
-        CheckedContent,
-    )
-)]
+#[route(post "/v1/vehicles/{id}/events/{eventId}/attachments/{attachmentId}/confirm",
+    tag = "attachments", params(EventPath, TicketPath),
+    ok(201, "Checked and attached.", Attachment), errors(StateChange, CheckedContent))]
 async fn confirm_upload(
     State(state): State<AttachmentState>,
     EventFiles { key, .. }: EventFiles<Attach>,

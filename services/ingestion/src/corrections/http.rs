@@ -10,6 +10,7 @@ use vwc_contracts::corrections::{EventCorrection, EventHistory};
 use vwc_contracts::lifecycle::{SellRequest, VehicleChanges};
 use vwc_contracts::{EventId, EventKind, EventSource, Vehicle};
 use vwc_http::gate::{ManageVehicles, ReadVehicles};
+use vwc_http::route;
 use vwc_http::{ApiError, Json, JsonBody, Query, VehicleEventPath, VehiclePath};
 
 use super::ChangeError;
@@ -74,18 +75,9 @@ fn object(body: &JsonBody) -> Result<serde_json::Map<String, serde_json::Value>,
 /// field) and the result is validated like a new record (422 changes nothing). Changing a record needs the
 /// permission to record its kind (and the new kind); a dealer's record needs `correct_dealer_records`.
 /// A voided record cannot be corrected (409).
-#[utoipa::path(
-    patch,
-    path = "/v1/vehicles/{id}/events/{eventId}",
-    tag = "timeline",
-    security(("bearer" = [])),
-    params(VehicleEventPath),
-    request_body(content = EventCorrection, content_type = "application/json"),
-    responses(
-        (status = 200, description = "Corrected: the record now and its revisions.", body = EventHistory),
-        BodyChange,
-    )
-)]
+#[route(patch "/v1/vehicles/{id}/events/{eventId}", tag = "timeline", params(VehicleEventPath),
+    body = EventCorrection, ok(200, "Corrected: the record now and its revisions.", EventHistory),
+    errors(BodyChange))]
 async fn correct_event(
     State(state): State<IngestionState>,
     caller: VehicleOf<Recording>,
@@ -127,18 +119,10 @@ struct VoidQuery {
 /// The record leaves the timeline (shown with `includeVoided=true`, marked), the costs, the maintenance
 /// due state, the valuation and the chat; its history is kept. Publishes `VehicleEventVoided`. Needs a
 /// `reason`; voiding twice is a 409. Permissions as for a correction.
-#[utoipa::path(
-    delete,
-    path = "/v1/vehicles/{id}/events/{eventId}",
-    tag = "timeline",
-    security(("bearer" = [])),
+#[route(delete "/v1/vehicles/{id}/events/{eventId}", tag = "timeline",
     params(VehicleEventPath, VoidQuery),
-    responses(
-        (status = 200, description = "Voided: the record and its revisions.", body = EventHistory),
-        StateChange,
-        QueryParams,
-    )
-)]
+    ok(200, "Voided: the record and its revisions.", EventHistory),
+    errors(StateChange, QueryParams))]
 async fn void_event(
     State(state): State<IngestionState>,
     caller: VehicleOf<Recording>,
@@ -163,17 +147,9 @@ async fn void_event(
 ///
 /// The record as it now reads, whether it is voided, and every revision oldest first: as recorded, each
 /// correction (with the fields it changed, who and why) and the void.
-#[utoipa::path(
-    get,
-    path = "/v1/vehicles/{id}/events/{eventId}/history",
-    tag = "timeline",
-    security(("bearer" = [])),
-    params(VehicleEventPath),
-    responses(
-        (status = 200, description = "The record's history.", body = EventHistory),
-        ResourceRoute,
-    )
-)]
+#[route(get "/v1/vehicles/{id}/events/{eventId}/history", tag = "timeline",
+    params(VehicleEventPath), ok(200, "The record's history.", EventHistory),
+    errors(ResourceRoute))]
 async fn event_history(
     State(state): State<IngestionState>,
     caller: VehicleOf<ReadVehicles>,
@@ -191,18 +167,8 @@ async fn event_history(
 ///
 /// Nickname, trim, plate and colour (`null` or an empty string clears one); the odometer unit only while
 /// no record carries an odometer (else 409). Publishes `VehicleUpdated`.
-#[utoipa::path(
-    patch,
-    path = "/v1/vehicles/{id}",
-    tag = "vehicles",
-    security(("bearer" = [])),
-    params(VehiclePath),
-    request_body(content = VehicleChanges, content_type = "application/json"),
-    responses(
-        (status = 200, description = "The vehicle as it now reads.", body = Vehicle),
-        BodyChange,
-    )
-)]
+#[route(patch "/v1/vehicles/{id}", tag = "vehicles", params(VehiclePath), body = VehicleChanges,
+    ok(200, "The vehicle as it now reads.", Vehicle), errors(BodyChange))]
 async fn update_vehicle(
     State(state): State<IngestionState>,
     caller: VehicleOf<ManageVehicles>,
@@ -222,18 +188,8 @@ async fn update_vehicle(
 /// Records the sale and the realised total cost of ownership (purchase price + costs − sale price, in the
 /// sale's currency; `sale.totalCostOfOwnership`). The vehicle leaves the fleet counts, reminders and
 /// calendar feeds; its history stays readable. Publishes `VehicleSold`. Only an active vehicle can be sold.
-#[utoipa::path(
-    post,
-    path = "/v1/vehicles/{id}/sell",
-    tag = "vehicles",
-    security(("bearer" = [])),
-    params(VehiclePath),
-    request_body(content = SellRequest, content_type = "application/json"),
-    responses(
-        (status = 200, description = "Sold: the vehicle with its sale.", body = Vehicle),
-        BodyChange,
-    )
-)]
+#[route(post "/v1/vehicles/{id}/sell", tag = "vehicles", params(VehiclePath), body = SellRequest,
+    ok(200, "Sold: the vehicle with its sale.", Vehicle), errors(BodyChange))]
 async fn sell_vehicle(
     State(state): State<IngestionState>,
     caller: VehicleOf<ManageVehicles>,
@@ -252,17 +208,8 @@ async fn sell_vehicle(
 ///
 /// The vehicle (active or sold) leaves the fleet counts, reminders and calendar feeds; its history stays
 /// readable. Publishes `VehicleArchived`. Archiving twice is a 409.
-#[utoipa::path(
-    post,
-    path = "/v1/vehicles/{id}/archive",
-    tag = "vehicles",
-    security(("bearer" = [])),
-    params(VehiclePath),
-    responses(
-        (status = 200, description = "Archived.", body = Vehicle),
-        StateChange,
-    )
-)]
+#[route(post "/v1/vehicles/{id}/archive", tag = "vehicles", params(VehiclePath),
+    ok(200, "Archived.", Vehicle), errors(StateChange))]
 async fn archive_vehicle(
     State(state): State<IngestionState>,
     caller: VehicleOf<ManageVehicles>,

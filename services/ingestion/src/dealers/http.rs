@@ -1,5 +1,5 @@
 //! Dealer routes: registration and rotation (fleet managers, bearer token) and the signed webhook, each
-//! documented by its `#[utoipa::path]` and registered with it by [`routes`].
+//! documented by its `#[route]` and registered with it by [`routes`].
 
 use std::sync::Arc;
 
@@ -14,7 +14,10 @@ use vwc_clock::SharedClock;
 use vwc_contracts::check_vin;
 use vwc_contracts::ids::new_id;
 use vwc_contracts::{DealerId, OrgId};
-use vwc_http::{ApiError, Auth, Created, Json, JsonBody, RawBody, RequestTrace, parse_json};
+use vwc_http::route;
+use vwc_http::{
+    Admitted, ApiError, Auth, Created, Json, JsonBody, RawBody, RequestTrace, parse_json,
+};
 use vwc_webhook::{WebhookHeaders, WebhookSecret};
 
 use super::store::{
@@ -172,6 +175,9 @@ async fn load_dealer(
 
 vwc_http::has_verifier!(DealerState);
 
+// Fleet managers' permission to register dealers and rotate their secrets (docs/roles.md).
+vwc_http::permission_gate!(ManageDealers);
+
 /// The dealer routes and their OpenAPI documentation; the composition merges them and adds the state.
 pub fn routes() -> OpenApiRouter<DealerState> {
     vwc_http::service_routes![register_dealer, rotate_secret, receive_webhook,]
@@ -249,26 +255,17 @@ pub struct WebhookReceipt {
 /// Register a dealer integration
 ///
 /// Fleet managers only. Answers the dealer's id and its webhook signing secret, shown this once.
-#[utoipa::path(
-    post,
-    path = "/v1/dealers",
-    tag = "dealers",
-    security(("bearer" = [])),
-    request_body(content = NewDealer, content_type = "application/json"),
-    responses(
-        (status = 201, description = "Registered.", body = DealerRegistered,
-            example = json!({"dealerId": "dlr_0197a3c25b1e7d409c1a6f0e2b8d4a10", "name": "Main St Auto",
-                "createdAt": "2026-01-10T12:00:00Z", "webhookUrl": "/webhooks/dealers/dlr_0197a3c25b1e7d409c1a6f0e2b8d4a10",
-                "webhookSecret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"})),
-        BearerBody,
-    )
-)]
+#[route(post "/v1/dealers", tag = "dealers", body = NewDealer,
+    ok(201, "Registered.", DealerRegistered,
+        example = json!({"dealerId": "dlr_0197a3c25b1e7d409c1a6f0e2b8d4a10", "name": "Main St Auto",
+            "createdAt": "2026-01-10T12:00:00Z", "webhookUrl": "/webhooks/dealers/dlr_0197a3c25b1e7d409c1a6f0e2b8d4a10",
+            "webhookSecret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"})),
+    errors(BearerBody))]
 async fn register_dealer(
     State(state): State<DealerState>,
-    auth: Auth,
+    Admitted { auth, .. }: Admitted<ManageDealers>,
     body: JsonBody,
 ) -> Result<Created<DealerRegistered>, ApiError> {
-    auth.require(Permission::ManageDealers)?;
     let new: NewDealer = body.parse()?;
     let name = new.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 120 {
@@ -302,17 +299,8 @@ async fn register_dealer(
 /// Rotate a dealer's webhook secret
 ///
 /// Fleet managers only. Issues a new secret; the previous one keeps verifying for 24 hours.
-#[utoipa::path(
-    post,
-    path = "/v1/dealers/{id}/rotate-secret",
-    tag = "dealers",
-    security(("bearer" = [])),
-    params(DealerPath),
-    responses(
-        (status = 200, description = "Rotated.", body = SecretRotated),
-        ResourceRoute,
-    )
-)]
+#[route(post "/v1/dealers/{id}/rotate-secret", tag = "dealers", params(DealerPath),
+    ok(200, "Rotated.", SecretRotated), errors(ResourceRoute))]
 async fn rotate_secret(
     State(state): State<DealerState>,
     auth: Auth,
@@ -357,10 +345,7 @@ async fn rotate_secret(
 /// 5 minutes of the server's clock. Any signature problem (and an unknown dealer) is a 401 that does not say
 /// which. A repeated `webhook-id` answers `duplicate` and changes nothing. A VIN that matches no vehicle of
 /// the dealer's organisation is kept (`unmatched`) and becomes a timeline event when the VIN is registered.
-#[utoipa::path(
-    post,
-    path = "/webhooks/dealers/{dealerId}",
-    tag = "webhooks",
+#[route(post "/webhooks/dealers/{dealerId}", tag = "webhooks",
     params(
         ("dealerId" = String, Path, description = "The dealer's id (`dlr_…`), from `POST /v1/dealers`."),
         ("webhook-id" = String, Header, max_length = 255,
@@ -382,12 +367,8 @@ async fn rotate_secret(
             ("sale" = (summary = "Sale: becomes the acquisition", value = json!(super::payload::examples::sale()))),
             ("collision_report" = (summary = "Collision report: becomes a collision", value = json!(super::payload::examples::collision_report()))),
         )),
-    responses(
-        (status = 200, description = "Accepted: recorded, kept unmatched, or a duplicate.", body = WebhookReceipt),
-        Authenticated,
-        RequestBody,
-    )
-)]
+    ok(200, "Accepted: recorded, kept unmatched, or a duplicate.", WebhookReceipt),
+    errors(Authenticated, RequestBody))]
 async fn receive_webhook(
     State(state): State<DealerState>,
     Path(dealer_id): Path<String>,

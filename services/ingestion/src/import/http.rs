@@ -8,6 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use vwc_auth::Permission;
 use vwc_contracts::EventKind;
 use vwc_http::gate::AfterLookup;
+use vwc_http::route;
 use vwc_http::{ApiError, Json, Query, RawBody, VehiclePath};
 
 use super::{CsvFormat, ImportOptions, RowError, read};
@@ -54,19 +55,10 @@ pub struct ImportReport {
 /// API's own `GET …/export?format=csv`, recognised by the header row (docs/import.md). Each row becomes a
 /// timeline event or an entry in `errors` (its line number, column and reason). Importing the same file
 /// again adds nothing: each row carries a key derived from its content. Fuel rows become `fuel` events.
-#[utoipa::path(
-    post,
-    path = "/v1/vehicles/{id}/imports",
-    tag = "timeline",
-    security(("bearer" = [])),
-    params(VehiclePath, ImportQuery),
+#[route(post "/v1/vehicles/{id}/imports", tag = "timeline", params(VehiclePath, ImportQuery),
     request_body(content = String, content_type = "text/csv",
         description = "The CSV file, UTF-8, with a header row; at most 256 KiB."),
-    responses(
-        (status = 200, description = "The report.", body = ImportReport),
-        ResourceBody,
-    )
-)]
+    ok(200, "The report.", ImportReport), errors(ResourceBody))]
 pub(crate) async fn import_csv(
     State(state): State<IngestionState>,
     caller: VehicleOf<AfterLookup>,
