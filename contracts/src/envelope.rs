@@ -246,10 +246,16 @@ impl Envelope {
 
 impl Serialize for Envelope {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        struct Data<'a>(&'a Payload);
+        struct Data<'a>(&'a Envelope);
         impl Serialize for Data<'_> {
             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                match self.0 {
+                match &self.0.payload {
+                    // A schedule (version 3) leaves out the vehicle the envelope names.
+                    Payload::Event(Event::MaintenanceScheduleUpdated(schedule))
+                        if self.0.vehicle_id.as_deref() == Some(schedule.vehicle_id.as_str()) =>
+                    {
+                        schedule.serialize_as(serializer, true)
+                    }
                     Payload::Event(event) => event.serialize_data(serializer),
                     Payload::Undecodable(u) => u.data.serialize(serializer),
                 }
@@ -270,7 +276,7 @@ impl Serialize for Envelope {
             Some(t) => s.serialize_field("traceparent", t)?,
             None => s.skip_field("traceparent")?,
         }
-        s.serialize_field("data", &Data(&self.payload))?;
+        s.serialize_field("data", &Data(self))?;
         s.end()
     }
 }
@@ -298,12 +304,20 @@ impl<'de> Deserialize<'de> for Envelope {
     /// becomes [`Payload::Undecodable`], which consumers refuse.
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Envelope, D::Error> {
         let wire = WireEnvelope::deserialize(deserializer)?;
-        let payload = match Event::decode(wire.event_type, &wire.data) {
+        let decoded = Event::decode(wire.event_type, &wire.data)
+            .map_err(|e| e.to_string())
+            .and_then(|mut event| {
+                if let Event::MaintenanceScheduleUpdated(schedule) = &mut event {
+                    schedule.adopt_vehicle(wire.vehicle_id.as_deref())?;
+                }
+                Ok(event)
+            });
+        let payload = match decoded {
             Ok(event) => Payload::Event(event),
-            Err(e) => Payload::Undecodable(Undecodable {
+            Err(error) => Payload::Undecodable(Undecodable {
                 event_type: wire.event_type,
                 data: wire.data,
-                error: e.to_string(),
+                error,
             }),
         };
         Ok(Envelope {

@@ -22,7 +22,7 @@ fn day() -> NaiveDate {
 }
 
 /// The schedule of `veh_1` (miles) with one item, an oil change due on 1 September 2026 or at 45,000 mi,
-/// evaluated on 1 May 2026 at an estimated 41,000 mi: as the scheduler publishes it (version 2).
+/// evaluated on 1 May 2026 at an estimated 41,000 mi: as the scheduler publishes it.
 pub fn maintenance_schedule() -> MaintenanceScheduleUpdated {
     let mut oil = MaintenanceItemView {
         task: "oil_change".into(),
