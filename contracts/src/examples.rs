@@ -56,6 +56,31 @@ pub fn maintenance_schedule() -> MaintenanceScheduleUpdated {
     }
 }
 
+/// [`maintenance_schedule`]'s envelope as a scheduler publishing `version` 2 or 3 of
+/// `MaintenanceScheduleUpdated` wrote it (docs/events.md), for the readers' tests: both decode to the same
+/// schedule.
+pub fn maintenance_schedule_wire(version: u32) -> serde_json::Value {
+    let envelope = Envelope::new(
+        "vwc.maintenance-scheduler",
+        "org_1",
+        Some("veh_1"),
+        None,
+        maintenance_schedule(),
+    );
+    let mut wire = serde_json::to_value(envelope).expect("an envelope serialises");
+    if version == 2 {
+        wire["version"] = serde_json::json!(2);
+        wire["data"] = serde_json::json!({"vehicleId": "veh_1", "items": [{"task": "oil_change",
+            "title": "Oil and filter change", "intervalMiles": 5000, "intervalKm": 8000,
+            "intervalMonths": 6, "lastDoneAt": "2026-03-01T09:30:00Z", "lastDoneOdometer": 40000,
+            "dueAt": "2026-09-01", "dueOdometer": 45000, "projectedDueAt": "2026-08-02",
+            "status": "ok", "enabled": true}],
+            "odometer": {"value": 41000, "unit": "mi", "asOf": "2026-05-01", "estimated": true},
+            "evaluatedAt": "2026-05-01T10:00:00Z", "unit": "mi"});
+    }
+    wire
+}
+
 /// A 2021 Toyota RAV4 of `org_1`, id `veh_1`.
 pub fn vehicle() -> Vehicle {
     Vehicle {

@@ -781,16 +781,8 @@ mod tests {
         assert_eq!(schedule.vehicle_id, "veh_1");
         assert_eq!(schedule.items[0].due_cycle, "2026-09-01@45000");
         // A version-2 envelope (the payload names its vehicle, every title and interval) still decodes.
-        let mut v2 = wire.clone();
-        v2["version"] = json!(2);
-        let data = &mut v2["data"];
-        data["vehicleId"] = json!("veh_1");
-        data.as_object_mut().unwrap().remove("catalogue");
-        let item = &mut data["items"][0];
-        item["title"] = json!("Oil and filter change");
-        item["intervalMiles"] = json!(5000);
-        item["intervalMonths"] = json!(6);
-        item["enabled"] = json!(true);
+        let v2 = crate::examples::maintenance_schedule_wire(2);
+        assert_eq!(v2["data"]["items"][0]["title"], "Oil and filter change");
         let decoded: crate::Envelope = serde_json::from_value(v2).unwrap();
         assert_eq!(
             decoded.payload::<MaintenanceScheduleUpdated>(),
