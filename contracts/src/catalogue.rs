@@ -25,18 +25,17 @@ pub enum DueMode {
     Fixed,
 }
 
-/// One task of the catalogue with its default schedule.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One task of the catalogue with its default schedule (an interval left out is none).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CatalogueEntry {
     /// Task code, as found in `details.tasks` of maintenance events.
     pub task: String,
     pub title: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The distance in miles for vehicles in miles; given with `interval_km`, or neither is.
     pub interval_miles: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The distance in km for vehicles in km: a round metric number, not the miles converted.
     pub interval_km: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval_months: Option<u32>,
     #[serde(default)]
     pub mode: DueMode,
