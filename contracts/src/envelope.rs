@@ -141,6 +141,7 @@ impl EventType {
     pub fn version(self) -> u32 {
         match self {
             EventType::MaintenanceScheduleUpdated => crate::maintenance::SCHEDULE_VERSION,
+            EventType::ReminderDue => crate::maintenance::REMINDER_VERSION,
             _ => 1,
         }
     }
@@ -249,12 +250,19 @@ impl Serialize for Envelope {
         struct Data<'a>(&'a Envelope);
         impl Serialize for Data<'_> {
             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let vehicle = self.0.vehicle_id.as_deref();
                 match &self.0.payload {
-                    // A schedule (version 3) leaves out the vehicle the envelope names.
+                    // A schedule (version 3) and a reminder (version 2) leave out the vehicle the
+                    // envelope names.
                     Payload::Event(Event::MaintenanceScheduleUpdated(schedule))
-                        if self.0.vehicle_id.as_deref() == Some(schedule.vehicle_id.as_str()) =>
+                        if vehicle == Some(schedule.vehicle_id.as_str()) =>
                     {
                         schedule.serialize_as(serializer, true)
+                    }
+                    Payload::Event(Event::ReminderDue(reminder))
+                        if vehicle == Some(reminder.vehicle_id.as_str()) =>
+                    {
+                        reminder.serialize_in_envelope(serializer)
                     }
                     Payload::Event(event) => event.serialize_data(serializer),
                     Payload::Undecodable(u) => u.data.serialize(serializer),
@@ -307,8 +315,13 @@ impl<'de> Deserialize<'de> for Envelope {
         let decoded = Event::decode(wire.event_type, &wire.data)
             .map_err(|e| e.to_string())
             .and_then(|mut event| {
-                if let Event::MaintenanceScheduleUpdated(schedule) = &mut event {
-                    schedule.adopt_vehicle(wire.vehicle_id.as_deref())?;
+                let vehicle = wire.vehicle_id.as_deref();
+                match &mut event {
+                    Event::MaintenanceScheduleUpdated(schedule) => {
+                        schedule.adopt_vehicle(vehicle)?
+                    }
+                    Event::ReminderDue(reminder) => reminder.complete_in_envelope(vehicle)?,
+                    _ => {}
                 }
                 Ok(event)
             });

@@ -81,6 +81,43 @@ pub fn maintenance_schedule_wire(version: u32) -> serde_json::Value {
     wire
 }
 
+/// The reminder of [`maintenance_schedule`]'s oil change turning due soon, as the scheduler publishes it.
+pub fn oil_change_reminder() -> ReminderDue {
+    let (due_at, due_odometer) = (NaiveDate::from_ymd_opt(2026, 9, 1), Some(45_000));
+    ReminderDue {
+        reminder_id: "rem_5f0c2a9e41b7d3c8e6a1f09b2d".into(),
+        vehicle_id: "veh_1".into(),
+        vehicle_name: "2021 Toyota RAV4 (Blue)".into(),
+        task: "oil_change".into(),
+        title: "Oil and filter change".into(),
+        status: MaintenanceStatus::DueSoon,
+        reason: "Due on 2026-09-01 or at 45,000 mi, whichever comes first".into(),
+        due_cycle: MaintenanceItemView::cycle_of(due_at, due_odometer),
+        due_at,
+        due_odometer,
+        occurrence: 0,
+    }
+}
+
+/// [`oil_change_reminder`]'s envelope as a scheduler publishing `version` 1 or 2 of `ReminderDue` wrote it
+/// (docs/events.md), for the readers' tests: both decode to the same reminder.
+pub fn oil_change_reminder_wire(version: u32) -> serde_json::Value {
+    let envelope = Envelope::new(
+        "vwc.maintenance-scheduler",
+        "org_1",
+        Some("veh_1"),
+        None,
+        oil_change_reminder(),
+    );
+    let mut wire = serde_json::to_value(envelope).expect("an envelope serialises");
+    if version == 1 {
+        // Version 1 carried the whole payload, as it is written outside an envelope.
+        wire["version"] = serde_json::json!(1);
+        wire["data"] = serde_json::to_value(oil_change_reminder()).expect("a reminder serialises");
+    }
+    wire
+}
+
 /// A 2021 Toyota RAV4 of `org_1`, id `veh_1`.
 pub fn vehicle() -> Vehicle {
     Vehicle {

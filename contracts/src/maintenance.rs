@@ -394,12 +394,7 @@ impl MaintenanceScheduleUpdated {
 
     /// After decoding `data` inside an envelope: a payload that left out its vehicle takes the envelope's.
     pub(crate) fn adopt_vehicle(&mut self, envelope_vehicle: Option<&str>) -> Result<(), String> {
-        if self.vehicle_id.is_empty() {
-            let vehicle =
-                envelope_vehicle.ok_or("neither the payload nor the envelope names the vehicle")?;
-            self.vehicle_id = vehicle.to_string();
-        }
-        Ok(())
+        vehicle_of_envelope(&mut self.vehicle_id, envelope_vehicle)
     }
 }
 
@@ -464,16 +459,6 @@ const INTERVAL_FIELDS: [&str; 3] = ["intervalMiles", "intervalKm", "intervalMont
 
 impl Serialize for CompactItem<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        fn optional<S: SerializeStruct, T: Serialize>(
-            s: &mut S,
-            key: &'static str,
-            value: &Option<T>,
-        ) -> Result<(), S::Error> {
-            match value {
-                Some(value) => s.serialize_field(key, value),
-                None => s.skip_field(key),
-            }
-        }
         let (item, catalogue) = (self.item, Catalogue::standard());
         let mut s = serializer.serialize_struct("MaintenanceItemFacts", 11)?;
         s.serialize_field("task", &item.task)?;
@@ -491,15 +476,15 @@ impl Serialize for CompactItem<'_> {
                 s.serialize_field(key, &interval.unwrap_or(0))?;
             }
         }
-        optional(
+        optional_field(
             &mut s,
             "lastDoneAt",
             &item.last_done_at.as_ref().map(CompactTime),
         )?;
-        optional(&mut s, "lastDoneOdometer", &item.last_done_odometer)?;
-        optional(&mut s, "dueAt", &item.due_at)?;
-        optional(&mut s, "dueOdometer", &item.due_odometer)?;
-        optional(&mut s, "projectedDueAt", &item.projected_due_at)?;
+        optional_field(&mut s, "lastDoneOdometer", &item.last_done_odometer)?;
+        optional_field(&mut s, "dueAt", &item.due_at)?;
+        optional_field(&mut s, "dueOdometer", &item.due_odometer)?;
+        optional_field(&mut s, "projectedDueAt", &item.projected_due_at)?;
         if item.status != MaintenanceStatus::Ok {
             s.serialize_field("status", &item.status)?;
         }
@@ -591,11 +576,18 @@ pub struct MaintenanceStatusChanged {
 
 /// Payload of `ReminderDue`: an item entered `due_soon` or `overdue` (once per item, status and due cycle),
 /// or is still overdue a week later (`occurrence` counts those repeats from 0).
+///
+/// Version 2 (docs/events.md): inside an envelope the payload leaves out `vehicleId` (the envelope's),
+/// `dueCycle` when it is [`MaintenanceItemView::cycle_of`] its due point, and `occurrence` when 0; decoding
+/// the envelope writes them back. Outside an envelope (the notification's stored copy, the outbound
+/// webhook's `reminder`) it is whole.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReminderDue {
     /// Stable per (vehicle, task, status, due cycle, occurrence): the notification service's dedup key.
     pub reminder_id: String,
+    /// Left out inside an envelope (version 2).
+    #[serde(default)]
     pub vehicle_id: String,
     /// e.g. "2021 Toyota RAV4 (Blue)".
     pub vehicle_name: String,
@@ -603,12 +595,78 @@ pub struct ReminderDue {
     pub title: String,
     pub status: MaintenanceStatus,
     pub reason: String,
+    /// Left out inside an envelope when derived from the due point (version 2).
+    #[serde(default)]
     pub due_cycle: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_at: Option<NaiveDate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_odometer: Option<u64>,
+    /// Left out inside an envelope when 0 (version 2).
+    #[serde(default)]
     pub occurrence: u32,
+}
+
+/// The version of `ReminderDue` envelopes: their payload leaves out what the envelope says or a reader
+/// derives.
+pub const REMINDER_VERSION: u32 = 2;
+
+impl ReminderDue {
+    /// The payload inside an envelope (version 2).
+    pub(crate) fn serialize_in_envelope<S: Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("ReminderDue", 11)?;
+        s.serialize_field("reminderId", &self.reminder_id)?;
+        s.serialize_field("vehicleName", &self.vehicle_name)?;
+        s.serialize_field("task", &self.task)?;
+        s.serialize_field("title", &self.title)?;
+        s.serialize_field("status", &self.status)?;
+        s.serialize_field("reason", &self.reason)?;
+        if self.due_cycle != MaintenanceItemView::cycle_of(self.due_at, self.due_odometer) {
+            s.serialize_field("dueCycle", &self.due_cycle)?;
+        }
+        optional_field(&mut s, "dueAt", &self.due_at)?;
+        optional_field(&mut s, "dueOdometer", &self.due_odometer)?;
+        if self.occurrence != 0 {
+            s.serialize_field("occurrence", &self.occurrence)?;
+        }
+        s.end()
+    }
+
+    /// After decoding `data` inside an envelope: what version 2 left out.
+    pub(crate) fn complete_in_envelope(
+        &mut self,
+        envelope_vehicle: Option<&str>,
+    ) -> Result<(), String> {
+        vehicle_of_envelope(&mut self.vehicle_id, envelope_vehicle)?;
+        if self.due_cycle.is_empty() {
+            self.due_cycle = MaintenanceItemView::cycle_of(self.due_at, self.due_odometer);
+        }
+        Ok(())
+    }
+}
+
+/// A payload's vehicle that was left out for the envelope's.
+fn vehicle_of_envelope(vehicle_id: &mut String, envelope: Option<&str>) -> Result<(), String> {
+    if vehicle_id.is_empty() {
+        let vehicle = envelope.ok_or("neither the payload nor the envelope names the vehicle")?;
+        *vehicle_id = vehicle.to_string();
+    }
+    Ok(())
+}
+
+/// `value` under `key` when present.
+fn optional_field<S: SerializeStruct, T: Serialize>(
+    s: &mut S,
+    key: &'static str,
+    value: &Option<T>,
+) -> Result<(), S::Error> {
+    match value {
+        Some(value) => s.serialize_field(key, value),
+        None => s.skip_field(key),
+    }
 }
 
 crate::wire_enum! {
@@ -852,5 +910,50 @@ mod tests {
         let decoded: MaintenanceScheduleUpdated = serde_json::from_value(json).unwrap();
         assert_eq!(decoded.items[0].reason, "Due today");
         assert_eq!(decoded, schedule);
+    }
+    #[test]
+    fn a_reminder_of_version_2_leaves_the_vehicle_its_cycle_and_a_first_occurrence_to_the_envelope()
+    {
+        use crate::examples::{oil_change_reminder, oil_change_reminder_wire};
+        let v2 = oil_change_reminder_wire(2);
+        assert_eq!(v2["version"], REMINDER_VERSION);
+        let data = v2["data"].as_object().unwrap();
+        for left_out in ["vehicleId", "dueCycle", "occurrence"] {
+            assert!(!data.contains_key(left_out), "{left_out}: {v2}");
+        }
+        let v1 = oil_change_reminder_wire(1);
+        assert_eq!(v1["data"]["dueCycle"], "2026-09-01@45000");
+        for wire in [v2, v1] {
+            let decoded: crate::Envelope = serde_json::from_value(wire).unwrap();
+            assert_eq!(decoded.payload(), Some(&oil_change_reminder()));
+        }
+        // Standalone (a stored copy, the outbound webhook) the reminder is whole.
+        let whole = serde_json::to_value(oil_change_reminder()).unwrap();
+        assert_eq!(
+            (&whole["vehicleId"], &whole["occurrence"]),
+            (&json!("veh_1"), &json!(0))
+        );
+        // What is not derived travels.
+        let repeat = ReminderDue {
+            due_cycle: "c7".into(),
+            occurrence: 2,
+            ..oil_change_reminder()
+        };
+        let envelope = crate::Envelope::new(
+            "vwc.maintenance-scheduler",
+            "org_1",
+            Some("veh_1"),
+            None,
+            repeat,
+        );
+        let wire = serde_json::to_value(&envelope).unwrap();
+        assert_eq!(
+            (&wire["data"]["dueCycle"], &wire["data"]["occurrence"]),
+            (&json!("c7"), &json!(2))
+        );
+        assert_eq!(
+            serde_json::from_value::<crate::Envelope>(wire).unwrap(),
+            envelope
+        );
     }
 }
