@@ -87,7 +87,7 @@ struct CompactTime<'a>(&'a DateTime<Utc>);
 
 impl Serialize for CompactTime<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        if self.0.timestamp_subsec_nanos() % 1_000 == 0 {
+        if self.0.timestamp_subsec_nanos().is_multiple_of(1_000) {
             serializer.serialize_i64(self.0.timestamp_micros())
         } else {
             self.0.serialize(serializer)
