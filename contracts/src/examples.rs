@@ -56,18 +56,23 @@ pub fn maintenance_schedule() -> MaintenanceScheduleUpdated {
     }
 }
 
-/// [`maintenance_schedule`]'s envelope as a scheduler publishing `version` 2 or 3 of
-/// `MaintenanceScheduleUpdated` wrote it (docs/events.md), for the readers' tests: both decode to the same
-/// schedule.
-pub fn maintenance_schedule_wire(version: u32) -> serde_json::Value {
+/// The JSON of the scheduler's envelope of `event`, about `veh_1` of `org_1`, as published today.
+fn scheduler_wire(event: impl Into<Event>) -> serde_json::Value {
     let envelope = Envelope::new(
         "vwc.maintenance-scheduler",
         "org_1",
         Some("veh_1"),
         None,
-        maintenance_schedule(),
+        event,
     );
-    let mut wire = serde_json::to_value(envelope).expect("an envelope serialises");
+    serde_json::to_value(envelope).expect("an envelope serialises")
+}
+
+/// [`maintenance_schedule`]'s envelope as a scheduler publishing `version` 2 or 3 of
+/// `MaintenanceScheduleUpdated` wrote it (docs/events.md), for the readers' tests: both decode to the same
+/// schedule.
+pub fn maintenance_schedule_wire(version: u32) -> serde_json::Value {
+    let mut wire = scheduler_wire(maintenance_schedule());
     if version == 2 {
         wire["version"] = serde_json::json!(2);
         wire["data"] = serde_json::json!({"vehicleId": "veh_1", "items": [{"task": "oil_change",
@@ -102,14 +107,7 @@ pub fn oil_change_reminder() -> ReminderDue {
 /// [`oil_change_reminder`]'s envelope as a scheduler publishing `version` 1 or 2 of `ReminderDue` wrote it
 /// (docs/events.md), for the readers' tests: both decode to the same reminder.
 pub fn oil_change_reminder_wire(version: u32) -> serde_json::Value {
-    let envelope = Envelope::new(
-        "vwc.maintenance-scheduler",
-        "org_1",
-        Some("veh_1"),
-        None,
-        oil_change_reminder(),
-    );
-    let mut wire = serde_json::to_value(envelope).expect("an envelope serialises");
+    let mut wire = scheduler_wire(oil_change_reminder());
     if version == 1 {
         // Version 1 carried the whole payload, as it is written outside an envelope.
         wire["version"] = serde_json::json!(1);

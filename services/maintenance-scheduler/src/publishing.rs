@@ -617,6 +617,11 @@ mod tests {
             self.facts.push(reading);
         }
 
+        /// The oil change's reminders of the plan for `today`.
+        fn oil_reminders_on(&mut self, today: NaiveDate) -> Vec<(MaintenanceStatus, u32)> {
+            oil_reminders(&self.run(today))
+        }
+
         fn done(&mut self, on: NaiveDate, value: u64) {
             let id = format!("d{value}");
             let oil = ["oil_change"];
@@ -732,12 +737,12 @@ mod tests {
         assert_eq!(oil_reminders(&p), [(MaintenanceStatus::Overdue, 0)]);
         assert!(s.run(day(2025, 6, 10)).is_empty());
         // Six days later: the reason text moved on, but no reminder yet.
-        assert_eq!(oil_reminders(&s.run(day(2025, 6, 16))), []);
+        assert_eq!(s.oil_reminders_on(day(2025, 6, 16)), []);
         let week = s.run(day(2025, 6, 17));
         assert_eq!(oil_reminders(&week), [(MaintenanceStatus::Overdue, 1)]);
         assert!(s.run(day(2025, 6, 17)).is_empty());
         assert_eq!(
-            oil_reminders(&s.run(day(2025, 6, 24))),
+            s.oil_reminders_on(day(2025, 6, 24)),
             [(MaintenanceStatus::Overdue, 2)]
         );
     }
@@ -747,7 +752,7 @@ mod tests {
         let mut s = Scenario::new();
         s.read(day(2025, 6, 10), 45_100);
         assert_eq!(
-            oil_reminders(&s.run(day(2025, 6, 10))),
+            s.oil_reminders_on(day(2025, 6, 10)),
             [(MaintenanceStatus::Overdue, 0)]
         );
         s.done(day(2025, 6, 12), 45_200);
@@ -815,7 +820,7 @@ mod tests {
         s.run(day(2025, 3, 2));
         s.read(day(2025, 6, 10), 46_000);
         assert_eq!(
-            oil_reminders(&s.run(day(2025, 6, 10))),
+            s.oil_reminders_on(day(2025, 6, 10)),
             [(MaintenanceStatus::Overdue, 0)]
         );
     }
@@ -826,7 +831,7 @@ mod tests {
         s.read(day(2025, 6, 10), 45_100);
         s.run(day(2025, 6, 10));
         assert_eq!(
-            oil_reminders(&s.run(day(2025, 6, 10) + Duration::days(15))),
+            s.oil_reminders_on(day(2025, 6, 10) + Duration::days(15)),
             [(MaintenanceStatus::Overdue, 2)]
         );
     }
