@@ -139,25 +139,53 @@ impl Catalogue {
 
     /// The human title of a task; a task outside the catalogue gets its code spelled out ("Timing belt").
     pub fn title_of(&self, task: &str) -> String {
-        match self.get(task) {
-            Some(e) => e.title.clone(),
-            None => spelled_out(task),
-        }
+        self.defaults(task).title()
     }
 
-    /// Whether `title` is the one [`title_of`](Self::title_of) gives `task` (without building it for a
-    /// catalogue task).
+    /// Whether `title` is the one [`title_of`](Self::title_of) gives `task`.
     pub fn is_default_title(&self, task: &str, title: &str) -> bool {
-        match self.get(task) {
+        self.defaults(task).has_title(title)
+    }
+
+    /// The intervals a vehicle with odometer `unit` starts with for `task` (see [`Defaults::intervals`]).
+    pub fn default_intervals(&self, task: &str, unit: OdometerUnit) -> Intervals {
+        self.defaults(task).intervals(unit)
+    }
+
+    /// What an item of `task` starts with: one look-up for its title and its intervals.
+    pub fn defaults<'a>(&'a self, task: &'a str) -> Defaults<'a> {
+        Defaults {
+            task,
+            entry: self.get(task),
+        }
+    }
+}
+
+/// The defaults of one task (of the catalogue, or outside it).
+#[derive(Debug, Clone, Copy)]
+pub struct Defaults<'a> {
+    task: &'a str,
+    entry: Option<&'a CatalogueEntry>,
+}
+
+impl Defaults<'_> {
+    pub fn title(&self) -> String {
+        self.entry
+            .map_or_else(|| spelled_out(self.task), |e| e.title.clone())
+    }
+
+    /// Whether `title` is [`title`](Self::title) (without building it for a catalogue task).
+    pub fn has_title(&self, title: &str) -> bool {
+        match self.entry {
             Some(e) => e.title == title,
-            None => spelled_out(task) == title,
+            None => spelled_out(self.task) == title,
         }
     }
 
-    /// The intervals a vehicle with odometer `unit` starts with for `task`: the distance in that unit only
-    /// (the round number the guidance uses), and the months; none for a task outside the catalogue.
-    pub fn default_intervals(&self, task: &str, unit: OdometerUnit) -> Intervals {
-        self.get(task).map_or([None; 3], |e| {
+    /// The intervals a vehicle with odometer `unit` starts with: the distance in that unit only (the round
+    /// number the guidance uses), and the months; none for a task outside the catalogue.
+    pub fn intervals(&self, unit: OdometerUnit) -> Intervals {
+        self.entry.map_or([None; 3], |e| {
             [
                 e.interval_miles.filter(|_| unit == OdometerUnit::Mi),
                 e.interval_km.filter(|_| unit == OdometerUnit::Km),

@@ -367,10 +367,11 @@ impl MaintenanceScheduleUpdated {
                 .unit
                 .ok_or("a schedule that names a catalogue names its unit")?;
             for item in &mut self.items {
+                let defaults = standard.defaults(&item.task);
                 if item.title.is_empty() {
-                    item.title = standard.title_of(&item.task);
+                    item.title = defaults.title();
                 }
-                let defaults = standard.default_intervals(&item.task, unit);
+                let defaults = defaults.intervals(unit);
                 for (interval, default) in item.intervals_mut().into_iter().zip(defaults) {
                     *interval = match *interval {
                         None => default,
@@ -459,13 +460,14 @@ const INTERVAL_FIELDS: [&str; 3] = ["intervalMiles", "intervalKm", "intervalMont
 
 impl Serialize for CompactItem<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let (item, catalogue) = (self.item, Catalogue::standard());
+        let item = self.item;
+        let defaults = Catalogue::standard().defaults(&item.task);
         let mut s = serializer.serialize_struct("MaintenanceItemFacts", 11)?;
         s.serialize_field("task", &item.task)?;
-        if !catalogue.is_default_title(&item.task, &item.title) {
+        if !defaults.has_title(&item.title) {
             s.serialize_field("title", &item.title)?;
         }
-        let defaults = catalogue.default_intervals(&item.task, self.unit);
+        let defaults = defaults.intervals(self.unit);
         for ((key, interval), default) in INTERVAL_FIELDS
             .into_iter()
             .zip(item.intervals())
