@@ -43,22 +43,33 @@ impl PublishedSchedule {
     /// (`reason`, `projectedDueAt`): a day passing, or a reading that moves no due point and no status,
     /// publishes nothing.
     pub fn of(items: &[MaintenanceItemView]) -> PublishedSchedule {
+        PublishedSchedule::remembering(items, PublishedSchedule::fingerprint_of(items))
+    }
+
+    /// The fingerprint of `items` by [`FINGERPRINT_HASH`] (see [`of`](Self::of)).
+    pub fn fingerprint_of(items: &[MaintenanceItemView]) -> u64 {
         let mut hash = Fnv64::default();
         for item in items {
             hash.item_facts(item);
         }
+        hash.0
+    }
+
+    /// What to remember of `items`, whose fingerprint is `fingerprint`: the statuses are built only for a
+    /// schedule that is stored, not for every one compared.
+    fn remembering(items: &[MaintenanceItemView], fingerprint: u64) -> PublishedSchedule {
         PublishedSchedule {
-            fingerprint: hash.0,
+            fingerprint,
             hash: FINGERPRINT_HASH,
             statuses: items.iter().map(|i| (i.task.clone(), i.status)).collect(),
         }
     }
 
-    /// Whether `current` (of which `of` gave `now`) is the schedule this one remembers, whatever hash
-    /// remembered it.
-    pub fn describes(&self, current: &[MaintenanceItemView], now: &PublishedSchedule) -> bool {
+    /// Whether `current` (whose [`fingerprint_of`](Self::fingerprint_of) is `fingerprint`) is the schedule
+    /// this one remembers, whatever hash remembered it.
+    pub fn describes(&self, current: &[MaintenanceItemView], fingerprint: u64) -> bool {
         match self.hash {
-            FINGERPRINT_HASH => self.fingerprint == now.fingerprint,
+            FINGERPRINT_HASH => self.fingerprint == fingerprint,
             _ => self.fingerprint == json_fingerprint(current),
         }
     }
@@ -345,13 +356,13 @@ pub fn plan(
     now: DateTime<Utc>,
 ) -> Plan {
     let mut out = Plan::default();
-    let published = PublishedSchedule::of(&current.items);
-    let unchanged = previous.is_some_and(|p| p.describes(&current.items, &published));
-    if unchanged && previous.is_some_and(|p| p.hash != published.hash) {
+    let fingerprint = PublishedSchedule::fingerprint_of(&current.items);
+    let unchanged = previous.is_some_and(|p| p.describes(&current.items, fingerprint));
+    if unchanged && previous.is_some_and(|p| p.hash != FINGERPRINT_HASH) {
         // The same schedule, remembered by an older hash: remembered anew, published again never.
-        out.published = Some(published);
+        out.published = Some(PublishedSchedule::remembering(&current.items, fingerprint));
     } else if !unchanged {
-        out.published = Some(published);
+        out.published = Some(PublishedSchedule::remembering(&current.items, fingerprint));
         out.outgoing
             .push(Outgoing::ScheduleUpdated(MaintenanceScheduleUpdated {
                 vehicle_id: vehicle.id.clone(),
