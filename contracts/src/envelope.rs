@@ -141,6 +141,7 @@ impl EventType {
     pub fn version(self) -> u32 {
         match self {
             EventType::MaintenanceScheduleUpdated => crate::maintenance::SCHEDULE_VERSION,
+            EventType::ReminderDue => crate::maintenance::REMINDER_VERSION,
             _ => 1,
         }
     }
@@ -246,10 +247,23 @@ impl Envelope {
 
 impl Serialize for Envelope {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        struct Data<'a>(&'a Payload);
+        struct Data<'a>(&'a Envelope);
         impl Serialize for Data<'_> {
             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                match self.0 {
+                let vehicle = self.0.vehicle_id.as_deref();
+                match &self.0.payload {
+                    // A schedule (version 3) and a reminder (version 2) leave out the vehicle the
+                    // envelope names.
+                    Payload::Event(Event::MaintenanceScheduleUpdated(schedule))
+                        if vehicle == Some(schedule.vehicle_id.as_str()) =>
+                    {
+                        schedule.serialize_as(serializer, true)
+                    }
+                    Payload::Event(Event::ReminderDue(reminder))
+                        if vehicle == Some(reminder.vehicle_id.as_str()) =>
+                    {
+                        reminder.serialize_in_envelope(serializer)
+                    }
                     Payload::Event(event) => event.serialize_data(serializer),
                     Payload::Undecodable(u) => u.data.serialize(serializer),
                 }
@@ -270,7 +284,7 @@ impl Serialize for Envelope {
             Some(t) => s.serialize_field("traceparent", t)?,
             None => s.skip_field("traceparent")?,
         }
-        s.serialize_field("data", &Data(&self.payload))?;
+        s.serialize_field("data", &Data(self))?;
         s.end()
     }
 }
@@ -298,12 +312,25 @@ impl<'de> Deserialize<'de> for Envelope {
     /// becomes [`Payload::Undecodable`], which consumers refuse.
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Envelope, D::Error> {
         let wire = WireEnvelope::deserialize(deserializer)?;
-        let payload = match Event::decode(wire.event_type, &wire.data) {
+        let decoded = Event::decode(wire.event_type, &wire.data)
+            .map_err(|e| e.to_string())
+            .and_then(|mut event| {
+                let vehicle = wire.vehicle_id.as_deref();
+                match &mut event {
+                    Event::MaintenanceScheduleUpdated(schedule) => {
+                        schedule.adopt_vehicle(vehicle)?
+                    }
+                    Event::ReminderDue(reminder) => reminder.complete_in_envelope(vehicle)?,
+                    _ => {}
+                }
+                Ok(event)
+            });
+        let payload = match decoded {
             Ok(event) => Payload::Event(event),
-            Err(e) => Payload::Undecodable(Undecodable {
+            Err(error) => Payload::Undecodable(Undecodable {
                 event_type: wire.event_type,
                 data: wire.data,
-                error: e.to_string(),
+                error,
             }),
         };
         Ok(Envelope {

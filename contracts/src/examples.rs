@@ -22,7 +22,7 @@ fn day() -> NaiveDate {
 }
 
 /// The schedule of `veh_1` (miles) with one item, an oil change due on 1 September 2026 or at 45,000 mi,
-/// evaluated on 1 May 2026 at an estimated 41,000 mi: as the scheduler publishes it (version 2).
+/// evaluated on 1 May 2026 at an estimated 41,000 mi: as the scheduler publishes it.
 pub fn maintenance_schedule() -> MaintenanceScheduleUpdated {
     let mut oil = MaintenanceItemView {
         task: "oil_change".into(),
@@ -54,6 +54,66 @@ pub fn maintenance_schedule() -> MaintenanceScheduleUpdated {
         evaluated_on: None,
         unit: Some(OdometerUnit::Mi),
     }
+}
+
+/// The JSON of the scheduler's envelope of `event`, about `veh_1` of `org_1`, as published today.
+fn scheduler_wire(event: impl Into<Event>) -> serde_json::Value {
+    let envelope = Envelope::new(
+        "vwc.maintenance-scheduler",
+        "org_1",
+        Some("veh_1"),
+        None,
+        event,
+    );
+    serde_json::to_value(envelope).expect("an envelope serialises")
+}
+
+/// [`maintenance_schedule`]'s envelope as a scheduler publishing `version` 2 or 3 of
+/// `MaintenanceScheduleUpdated` wrote it (docs/events.md), for the readers' tests: both decode to the same
+/// schedule.
+pub fn maintenance_schedule_wire(version: u32) -> serde_json::Value {
+    let mut wire = scheduler_wire(maintenance_schedule());
+    if version == 2 {
+        wire["version"] = serde_json::json!(2);
+        wire["data"] = serde_json::json!({"vehicleId": "veh_1", "items": [{"task": "oil_change",
+            "title": "Oil and filter change", "intervalMiles": 5000, "intervalKm": 8000,
+            "intervalMonths": 6, "lastDoneAt": "2026-03-01T09:30:00Z", "lastDoneOdometer": 40000,
+            "dueAt": "2026-09-01", "dueOdometer": 45000, "projectedDueAt": "2026-08-02",
+            "status": "ok", "enabled": true}],
+            "odometer": {"value": 41000, "unit": "mi", "asOf": "2026-05-01", "estimated": true},
+            "evaluatedAt": "2026-05-01T10:00:00Z", "unit": "mi"});
+    }
+    wire
+}
+
+/// The reminder of [`maintenance_schedule`]'s oil change turning due soon, as the scheduler publishes it.
+pub fn oil_change_reminder() -> ReminderDue {
+    let (due_at, due_odometer) = (NaiveDate::from_ymd_opt(2026, 9, 1), Some(45_000));
+    ReminderDue {
+        reminder_id: "rem_5f0c2a9e41b7d3c8e6a1f09b2d".into(),
+        vehicle_id: "veh_1".into(),
+        vehicle_name: "2021 Toyota RAV4 (Blue)".into(),
+        task: "oil_change".into(),
+        title: "Oil and filter change".into(),
+        status: MaintenanceStatus::DueSoon,
+        reason: "Due on 2026-09-01 or at 45,000 mi, whichever comes first".into(),
+        due_cycle: MaintenanceItemView::cycle_of(due_at, due_odometer),
+        due_at,
+        due_odometer,
+        occurrence: 0,
+    }
+}
+
+/// [`oil_change_reminder`]'s envelope as a scheduler publishing `version` 1 or 2 of `ReminderDue` wrote it
+/// (docs/events.md), for the readers' tests: both decode to the same reminder.
+pub fn oil_change_reminder_wire(version: u32) -> serde_json::Value {
+    let mut wire = scheduler_wire(oil_change_reminder());
+    if version == 1 {
+        // Version 1 carried the whole payload, as it is written outside an envelope.
+        wire["version"] = serde_json::json!(1);
+        wire["data"] = serde_json::to_value(oil_change_reminder()).expect("a reminder serialises");
+    }
+    wire
 }
 
 /// A 2021 Toyota RAV4 of `org_1`, id `veh_1`.

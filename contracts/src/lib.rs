@@ -1,6 +1,7 @@
 //! The contracts every service shares: the event envelope, the vehicle timeline model with its validation,
 //! the routing table and the generated JSON Schemas.
 
+pub mod catalogue;
 pub mod corrections;
 pub mod currency;
 pub mod envelope;

@@ -6,9 +6,9 @@ use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Utc};
 use vwc_contracts::maintenance::{MaintenanceItemView, MaintenanceStatus};
 use vwc_contracts::{EventKind, OdometerUnit, VehicleEvent};
 
-use crate::catalogue::Catalogue;
 use crate::settings::{DueMode, ItemSettings};
 use crate::usage_estimate::OdometerEstimate;
+use vwc_contracts::catalogue::Catalogue;
 
 /// A projection further out than this says nothing useful (and would overflow date arithmetic).
 const MAX_PROJECTION_DAYS: f64 = 36_500.0;

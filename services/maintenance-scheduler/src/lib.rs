@@ -1,7 +1,6 @@
 //! The maintenance scheduler: per-vehicle schedules, due/overdue status by date and odometer, reminders.
 //!
 //! The pure domain (no I/O):
-//! - `catalogue`: the standard maintenance tasks and their intervals;
 //! - `settings`: an item's settings (defaults, the owner's changes, validation) and the items a vehicle tracks;
 //! - `usage_estimate`: odometer readings → a usage rate → the odometer estimated for a day;
 //! - `due`: due computation of one item (next due point, status and its reason);
@@ -12,7 +11,6 @@
 //! scheduler's writes: registrations, timeline events, setting changes), `consumer` (bus events),
 //! `http` (routes) and `sweep` (every vehicle against a day).
 
-pub mod catalogue;
 pub mod consumer;
 pub mod due;
 pub mod evaluation;
@@ -26,11 +24,12 @@ pub mod sweep;
 mod test_support;
 pub mod usage_estimate;
 
-pub use catalogue::{Catalogue, CatalogueEntry, CatalogueError};
 pub use consumer::SchedulerConsumer;
 pub use due::{Anchor, Done, MaintenanceItem, NextDue, evaluate, next_due, worse};
 pub use evaluation::{Evaluation, TimelineFact, VehicleRecord, evaluate_vehicle};
-pub use publishing::{Outgoing, Plan, PublishedSchedule, SentReminder, plan};
+pub use publishing::{
+    FINGERPRINT_HASH, Outgoing, Plan, Published, PublishedSchedule, SentReminder, plan,
+};
 pub use service::{Clock, ConfigureError, Scheduler, UpdateError};
 pub use settings::{DueMode, ItemChange, ItemSettings};
 #[cfg(feature = "aws")]
@@ -39,6 +38,7 @@ pub use store::sqlite::SqliteSchedulerStore;
 pub use store::{CommitOutcome, SchedulerStore, VehicleCommit, VehicleLedger, VehicleState};
 pub use sweep::{SweepError, SweepReport, seed_bulk, sweep};
 pub use usage_estimate::{OdometerEstimate, OdometerReading, Usage};
+pub use vwc_contracts::catalogue::{Catalogue, CatalogueEntry, CatalogueError};
 
 /// The consumer name in `contracts/routes.json`.
 pub const CONSUMER: &str = "maintenance-scheduler";

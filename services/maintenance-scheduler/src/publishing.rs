@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use vwc_contracts::maintenance::{
@@ -26,28 +26,51 @@ pub const OVERDUE_REPEAT_DAYS: i64 = 7;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublishedSchedule {
     pub fingerprint: u64,
+    /// How `fingerprint` was computed ([`FINGERPRINT_HASH`] today; 1 for rows written before it).
+    pub hash: u32,
     /// Each item's status, by task code.
     pub statuses: BTreeMap<String, MaintenanceStatus>,
 }
 
+/// The fingerprint's hash today: FNV-1a of each item's facts as fixed-width fields (2). Hash 1 was FNV-1a of
+/// the facts' JSON, ten times the bytes and a date formatted for each; a stored fingerprint of hash 1 is
+/// compared with hash 1 of the new items, so an upgrade publishes nothing again, and is then stored anew.
+pub const FINGERPRINT_HASH: u32 = 2;
+
 impl PublishedSchedule {
-    /// The fingerprint covers each item's facts — settings, last done, due date and odometer, status, due
-    /// cycle — and not what only re-words or re-estimates them (`reason`, `projectedDueAt`): a day
-    /// passing, or a reading that moves no due point and no status, publishes nothing.
+    /// The fingerprint covers each item's facts — task, title, intervals, last done, due date and odometer
+    /// (so its due cycle), status, whether it is tracked — and not what only re-words or re-estimates them
+    /// (`reason`, `projectedDueAt`): a day passing, or a reading that moves no due point and no status,
+    /// publishes nothing.
     pub fn of(items: &[MaintenanceItemView]) -> PublishedSchedule {
-        let facts: Vec<MaintenanceItemView> = items
-            .iter()
-            .map(|i| MaintenanceItemView {
-                projected_due_at: None,
-                due_cycle: i.due_cycle.clone(),
-                ..i.without_derived()
-            })
-            .collect();
+        PublishedSchedule::remembering(items, PublishedSchedule::fingerprint_of(items))
+    }
+
+    /// The fingerprint of `items` by [`FINGERPRINT_HASH`] (see [`of`](Self::of)).
+    pub fn fingerprint_of(items: &[MaintenanceItemView]) -> u64 {
         let mut hash = Fnv64::default();
-        serde_json::to_writer(&mut hash, &facts).expect("item views serialise");
+        for item in items {
+            hash.item_facts(item);
+        }
+        hash.0
+    }
+
+    /// What to remember of `items`, whose fingerprint is `fingerprint`: the statuses are built only for a
+    /// schedule that is stored, not for every one compared.
+    fn remembering(items: &[MaintenanceItemView], fingerprint: u64) -> PublishedSchedule {
         PublishedSchedule {
-            fingerprint: hash.0,
+            fingerprint,
+            hash: FINGERPRINT_HASH,
             statuses: items.iter().map(|i| (i.task.clone(), i.status)).collect(),
+        }
+    }
+
+    /// Whether `current` (whose [`fingerprint_of`](Self::fingerprint_of) is `fingerprint`) is the schedule
+    /// this one remembers, whatever hash remembered it.
+    pub fn describes(&self, current: &[MaintenanceItemView], fingerprint: u64) -> bool {
+        match self.hash {
+            FINGERPRINT_HASH => self.fingerprint == fingerprint,
+            _ => self.fingerprint == json_fingerprint(current),
         }
     }
 
@@ -64,7 +87,7 @@ impl PublishedSchedule {
     /// Reads what [`statuses_json`](Self::statuses_json) wrote. Rows written before statuses were
     /// structured hold `task=status,…` (task codes never contain `=` or `,`); those are read as well, and
     /// the vehicle's next published schedule rewrites them.
-    pub fn decode(fingerprint: u64, statuses: &str) -> Option<PublishedSchedule> {
+    pub fn decode(fingerprint: u64, hash: u32, statuses: &str) -> Option<PublishedSchedule> {
         let statuses = if statuses.starts_with('{') {
             serde_json::from_str(statuses).ok()?
         } else {
@@ -79,9 +102,26 @@ impl PublishedSchedule {
         };
         Some(PublishedSchedule {
             fingerprint,
+            hash,
             statuses,
         })
     }
+}
+
+/// Hash 1 of the fingerprint: FNV-1a of the items' facts as JSON (each item without `reason` and
+/// `projectedDueAt`). Only compared with fingerprints stored before hash 2.
+fn json_fingerprint(items: &[MaintenanceItemView]) -> u64 {
+    let facts: Vec<MaintenanceItemView> = items
+        .iter()
+        .map(|i| MaintenanceItemView {
+            projected_due_at: None,
+            due_cycle: i.due_cycle.clone(),
+            ..i.without_derived()
+        })
+        .collect();
+    let mut hash = Fnv64::default();
+    serde_json::to_writer(&mut hash, &facts).expect("item views serialise");
+    hash.0
 }
 
 /// FNV-1a, 64 bits: stable across builds and platforms (unlike `std`'s hasher), so a restart or an
@@ -94,12 +134,53 @@ impl Default for Fnv64 {
     }
 }
 
-impl std::io::Write for Fnv64 {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+impl Fnv64 {
+    fn bytes(&mut self, bytes: &[u8]) {
         for b in bytes {
             self.0 ^= u64::from(*b);
             self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
         }
+    }
+
+    /// A string and its end (0xff never occurs in UTF-8), so "ab"+"c" and "a"+"bc" differ.
+    fn text(&mut self, text: &str) {
+        self.bytes(text.as_bytes());
+        self.bytes(&[0xff]);
+    }
+
+    /// A present value as 1 and its little-endian bytes, an absent one as 0.
+    fn optional<const N: usize>(&mut self, value: Option<[u8; N]>) {
+        match value {
+            Some(bytes) => {
+                self.bytes(&[1]);
+                self.bytes(&bytes);
+            }
+            None => self.bytes(&[0]),
+        }
+    }
+
+    /// Hash 2 of one item.
+    fn item_facts(&mut self, item: &MaintenanceItemView) {
+        self.text(&item.task);
+        self.text(&item.title);
+        for interval in [item.interval_miles, item.interval_km, item.interval_months] {
+            self.optional(interval.map(u32::to_le_bytes));
+        }
+        let done_at = item
+            .last_done_at
+            .map(|t| t.timestamp_nanos_opt().unwrap_or(t.timestamp()));
+        self.optional(done_at.map(i64::to_le_bytes));
+        self.optional(item.last_done_odometer.map(u64::to_le_bytes));
+        self.optional(item.due_at.map(|d| d.num_days_from_ce().to_le_bytes()));
+        self.optional(item.due_odometer.map(u64::to_le_bytes));
+        self.text(item.status.as_str());
+        self.bytes(&[u8::from(item.enabled)]);
+    }
+}
+
+impl std::io::Write for Fnv64 {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.bytes(bytes);
         Ok(bytes.len())
     }
 
@@ -139,13 +220,13 @@ impl Outgoing {
         }
     }
 
-    pub fn envelope(
-        &self,
+    pub fn into_envelope(
+        self,
         org_id: &str,
         vehicle_id: &str,
         traceparent: Option<String>,
     ) -> Envelope {
-        let event: Event = match self.clone() {
+        let event: Event = match self {
             Outgoing::ScheduleUpdated(d) => d.into(),
             Outgoing::StatusChanged(d) => d.into(),
             Outgoing::Reminder(d) => d.into(),
@@ -183,11 +264,25 @@ impl Plan {
             .count()
     }
 
-    pub fn envelopes(&self, vehicle: &VehicleRecord, traceparent: Option<&str>) -> Vec<Envelope> {
+    /// What the plan publishes, counted.
+    pub fn counts(&self) -> Published {
+        Published {
+            schedule: self.schedule().is_some(),
+            status_changes: self.status_changes(),
+            reminders: self.reminders.len(),
+        }
+    }
+
+    /// The events to publish, each moved into its envelope.
+    pub fn into_envelopes(
+        self,
+        vehicle: &VehicleRecord,
+        traceparent: Option<&str>,
+    ) -> Vec<Envelope> {
         self.outgoing
-            .iter()
+            .into_iter()
             .map(|o| {
-                o.envelope(
+                o.into_envelope(
                     &vehicle.org_id,
                     &vehicle.id,
                     traceparent.map(str::to_string),
@@ -197,11 +292,19 @@ impl Plan {
     }
 }
 
+/// What a plan published: whether the schedule, and how many status changes and reminders.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Published {
+    pub schedule: bool,
+    pub status_changes: usize,
+    pub reminders: usize,
+}
+
 /// The first day after `today` on which an item that stays overdue is reminded again (weekly, counted
 /// from its first overdue reminder), given every reminder sent so far.
-pub fn next_reminder_repeat(
+pub fn next_reminder_repeat<'a>(
     items: &[MaintenanceItemView],
-    sent: &[SentReminder],
+    sent: impl Iterator<Item = &'a SentReminder> + Clone,
     today: NaiveDate,
 ) -> Option<NaiveDate> {
     items
@@ -209,7 +312,7 @@ pub fn next_reminder_repeat(
         .filter(|i| i.enabled && i.status == MaintenanceStatus::Overdue)
         .filter_map(|i| {
             let first = sent
-                .iter()
+                .clone()
                 .filter(|r| {
                     r.status == MaintenanceStatus::Overdue
                         && r.occurrence == 0
@@ -253,17 +356,22 @@ pub fn plan(
     now: DateTime<Utc>,
 ) -> Plan {
     let mut out = Plan::default();
-    let published = PublishedSchedule::of(&current.items);
-    if previous.map(|p| p.fingerprint) != Some(published.fingerprint) {
-        out.published = Some(published);
+    let fingerprint = PublishedSchedule::fingerprint_of(&current.items);
+    let unchanged = previous.is_some_and(|p| p.describes(&current.items, fingerprint));
+    if unchanged && previous.is_some_and(|p| p.hash != FINGERPRINT_HASH) {
+        // The same schedule, remembered by an older hash: remembered anew, published again never.
+        out.published = Some(PublishedSchedule::remembering(&current.items, fingerprint));
+    } else if !unchanged {
+        out.published = Some(PublishedSchedule::remembering(&current.items, fingerprint));
         out.outgoing
             .push(Outgoing::ScheduleUpdated(MaintenanceScheduleUpdated {
                 vehicle_id: vehicle.id.clone(),
                 items: current.items.clone(),
                 odometer: current.odometer.clone(),
-                evaluated_at: now,
+                // To the microsecond, as every store keeps it (and a version-3 event writes it).
+                evaluated_at: now.trunc_subsecs(6),
                 evaluated_on: (now.date_naive() != today).then_some(today),
-                // Version 2: the items' reason and due cycle are left to readers to derive.
+                // From version 2: readers derive or resolve what the items leave out by the unit.
                 unit: Some(vehicle.unit),
             }));
     }
@@ -373,10 +481,7 @@ mod tests {
     use crate::evaluation::{FactKind, TimelineFact, evaluate_vehicle};
     use crate::settings::ItemSettings;
 
-    #[test]
-    fn the_fingerprint_hashes_the_items_facts_as_it_always_did() {
-        // Stored fingerprints are compared with new ones: the bytes hashed must not change, or every
-        // vehicle's schedule would look changed and be published again after an upgrade.
+    fn example_items() -> Vec<MaintenanceItemView> {
         let mut items = vwc_contracts::examples::maintenance_schedule().items;
         items.push(MaintenanceItemView {
             task: "wiper_blades".into(),
@@ -385,6 +490,14 @@ mod tests {
             projected_due_at: None,
             ..items[0].clone()
         });
+        items
+    }
+
+    #[test]
+    fn hash_1_of_the_fingerprint_hashes_the_items_facts_as_it_always_did() {
+        // Fingerprints stored before hash 2 are compared with hash 1 of new items: its bytes must not
+        // change, or every such vehicle's schedule would look changed and be published again.
+        let items = example_items();
         let facts: Vec<MaintenanceItemView> = items
             .iter()
             .map(|i| MaintenanceItemView {
@@ -399,13 +512,74 @@ mod tests {
         let fnv = json.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
         });
-        let published = PublishedSchedule::of(&items);
-        assert_eq!(published.fingerprint, fnv);
-        assert_eq!(published.fingerprint, FINGERPRINT_OF_THE_EXAMPLE);
+        assert_eq!(json_fingerprint(&items), fnv);
+        assert_eq!(json_fingerprint(&items), HASH_1_OF_THE_EXAMPLE);
     }
 
-    /// The fingerprint of the items above (FNV-1a of their facts' JSON), pinned.
-    const FINGERPRINT_OF_THE_EXAMPLE: u64 = 1_590_864_306_597_534_063;
+    /// The fingerprints of the items above, pinned: hash 1 (FNV-1a of their facts' JSON) and hash 2.
+    const HASH_1_OF_THE_EXAMPLE: u64 = 1_590_864_306_597_534_063;
+    const HASH_2_OF_THE_EXAMPLE: u64 = 15_333_674_176_387_149_169;
+
+    #[test]
+    fn hash_2_of_the_fingerprint_is_pinned_and_sees_every_fact() {
+        // Stored fingerprints are compared with new ones: hash 2's bytes must not change either.
+        let items = example_items();
+        let published = PublishedSchedule::of(&items);
+        assert_eq!(published.hash, FINGERPRINT_HASH);
+        assert_eq!(published.fingerprint, HASH_2_OF_THE_EXAMPLE);
+        let changes: [fn(&mut MaintenanceItemView); 11] = [
+            |i| i.task.push('s'),
+            |i| i.title.push('s'),
+            |i| i.interval_miles = None,
+            |i| i.interval_km = Some(1),
+            |i| i.interval_months = Some(7),
+            |i| i.last_done_at = i.last_done_at.map(|t| t + chrono::Duration::nanoseconds(1)),
+            |i| i.last_done_odometer = None,
+            |i| i.due_at = i.due_at.and_then(|d| d.succ_opt()),
+            |i| i.due_odometer = Some(45_001),
+            |i| i.status = MaintenanceStatus::Overdue,
+            |i| i.enabled = false,
+        ];
+        for (n, change) in changes.iter().enumerate() {
+            let mut changed = items.clone();
+            change(&mut changed[1]);
+            assert_ne!(PublishedSchedule::of(&changed), published, "change {n}");
+        }
+        // Moving a title's end into the next field is another schedule.
+        let mut shifted = items.clone();
+        shifted[0].task = "oil_chang".into();
+        shifted[0].title = format!("e{}", shifted[0].title);
+        assert_ne!(
+            PublishedSchedule::of(&shifted).fingerprint,
+            published.fingerprint
+        );
+    }
+
+    #[test]
+    fn a_schedule_remembered_by_hash_1_is_not_published_again_and_is_remembered_anew() {
+        let mut s = Scenario::new();
+        s.read(day(2025, 6, 10), 45_100);
+        let first = s.run(day(2025, 6, 10));
+        assert!(first.schedule().is_some());
+        let remembered = s.published.clone().unwrap();
+        s.published = Some(PublishedSchedule {
+            fingerprint: json_fingerprint(&s.last_items),
+            hash: 1,
+            ..remembered.clone()
+        });
+        let upgraded = s.run(day(2025, 6, 10));
+        assert_eq!(upgraded.outgoing, [], "nothing is published again");
+        assert_eq!(upgraded.published, Some(remembered.clone()));
+        assert_eq!(upgraded.counts(), Published::default());
+        assert!(s.run(day(2025, 6, 10)).is_empty());
+        // A schedule that did change is published, whichever hash remembered it.
+        s.published = Some(PublishedSchedule {
+            fingerprint: json_fingerprint(&s.last_items) ^ 1,
+            hash: 1,
+            ..remembered
+        });
+        assert!(s.run(day(2025, 6, 10)).schedule().is_some());
+    }
 
     fn noon(d: NaiveDate) -> DateTime<Utc> {
         d.and_hms_opt(12, 0, 0).unwrap().and_utc()
@@ -454,6 +628,11 @@ mod tests {
             self.facts.push(reading);
         }
 
+        /// The oil change's reminders of the plan for `today`.
+        fn oil_reminders_on(&mut self, today: NaiveDate) -> Vec<(MaintenanceStatus, u32)> {
+            oil_reminders(&self.run(today))
+        }
+
         fn done(&mut self, on: NaiveDate, value: u64) {
             let id = format!("d{value}");
             let oil = ["oil_change"];
@@ -474,7 +653,9 @@ mod tests {
             );
             if let Some(published) = &p.published {
                 self.published = Some(published.clone());
-                self.last_items = p.schedule().unwrap().items.clone();
+            }
+            if let Some(schedule) = p.schedule() {
+                self.last_items = schedule.items.clone();
             }
             self.sent.extend(p.reminders.iter().cloned());
             p
@@ -567,12 +748,12 @@ mod tests {
         assert_eq!(oil_reminders(&p), [(MaintenanceStatus::Overdue, 0)]);
         assert!(s.run(day(2025, 6, 10)).is_empty());
         // Six days later: the reason text moved on, but no reminder yet.
-        assert_eq!(oil_reminders(&s.run(day(2025, 6, 16))), []);
+        assert_eq!(s.oil_reminders_on(day(2025, 6, 16)), []);
         let week = s.run(day(2025, 6, 17));
         assert_eq!(oil_reminders(&week), [(MaintenanceStatus::Overdue, 1)]);
         assert!(s.run(day(2025, 6, 17)).is_empty());
         assert_eq!(
-            oil_reminders(&s.run(day(2025, 6, 24))),
+            s.oil_reminders_on(day(2025, 6, 24)),
             [(MaintenanceStatus::Overdue, 2)]
         );
     }
@@ -582,7 +763,7 @@ mod tests {
         let mut s = Scenario::new();
         s.read(day(2025, 6, 10), 45_100);
         assert_eq!(
-            oil_reminders(&s.run(day(2025, 6, 10))),
+            s.oil_reminders_on(day(2025, 6, 10)),
             [(MaintenanceStatus::Overdue, 0)]
         );
         s.done(day(2025, 6, 12), 45_200);
@@ -650,7 +831,7 @@ mod tests {
         s.run(day(2025, 3, 2));
         s.read(day(2025, 6, 10), 46_000);
         assert_eq!(
-            oil_reminders(&s.run(day(2025, 6, 10))),
+            s.oil_reminders_on(day(2025, 6, 10)),
             [(MaintenanceStatus::Overdue, 0)]
         );
     }
@@ -661,7 +842,7 @@ mod tests {
         s.read(day(2025, 6, 10), 45_100);
         s.run(day(2025, 6, 10));
         assert_eq!(
-            oil_reminders(&s.run(day(2025, 6, 10) + Duration::days(15))),
+            s.oil_reminders_on(day(2025, 6, 10) + Duration::days(15)),
             [(MaintenanceStatus::Overdue, 2)]
         );
     }
@@ -684,7 +865,7 @@ mod tests {
             "{encoded}"
         );
         assert_eq!(
-            PublishedSchedule::decode(published.fingerprint, &encoded),
+            PublishedSchedule::decode(published.fingerprint, 2, &encoded),
             Some(published.clone())
         );
         // Rows written before the statuses were structured still read.
@@ -694,12 +875,12 @@ mod tests {
             .map(|(t, s)| format!("{t}={}", s.as_str()))
             .collect();
         assert_eq!(
-            PublishedSchedule::decode(published.fingerprint, &legacy.join(",")),
+            PublishedSchedule::decode(published.fingerprint, 2, &legacy.join(",")),
             Some(published.clone())
         );
-        assert_eq!(PublishedSchedule::decode(1, "oil_change=broken"), None);
+        assert_eq!(PublishedSchedule::decode(1, 2, "oil_change=broken"), None);
         assert_eq!(
-            PublishedSchedule::decode(1, r#"{"oil_change":"broken"}"#),
+            PublishedSchedule::decode(1, 2, r#"{"oil_change":"broken"}"#),
             None
         );
         // A fact changes the fingerprint; re-wording or re-estimating does not.
@@ -742,7 +923,7 @@ mod tests {
         let mut s = Scenario::new();
         s.read(day(2025, 6, 10), 45_100);
         let p = s.run(day(2025, 6, 10));
-        let envelopes = p.envelopes(
+        let envelopes = p.into_envelopes(
             &vehicle(),
             Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
         );

@@ -12,7 +12,7 @@ pub use vwc_store::vehicle_ledger::UpdateError;
 use vwc_store::vehicle_ledger::{Applied, Decide, LedgerService, StateCache, VehicleLocks, update};
 
 use crate::evaluation::{Evaluation, TimelineFact, VehicleRecord, evaluate_vehicle};
-use crate::publishing::{Plan, SentReminder, next_reminder_repeat, plan};
+use crate::publishing::{Published, SentReminder, next_reminder_repeat, plan};
 use crate::settings::{ItemChange, ItemSettings, current_settings};
 use crate::store::{CommitOutcome, SchedulerStore, VehicleCommit, VehicleState};
 
@@ -29,41 +29,43 @@ pub struct Updated {
     pub outcome: CommitOutcome,
     /// The vehicle's schedule after the update; `None` for a duplicate or an unregistered vehicle.
     pub evaluation: Option<Evaluation>,
-    pub plan: Plan,
+    /// What the update published.
+    pub published: Published,
 }
 
 impl Applied for Updated {
-    type Decision = Option<(Evaluation, Plan)>;
+    type Decision = Option<(Evaluation, Published)>;
 
     fn outcome(&self) -> CommitOutcome {
         self.outcome
     }
 
-    fn of(outcome: CommitOutcome, decided: Option<Option<(Evaluation, Plan)>>) -> Updated {
-        let (evaluation, plan) = match decided.flatten() {
-            Some((evaluation, plan)) => (Some(evaluation), plan),
-            None => (None, Plan::default()),
+    fn of(outcome: CommitOutcome, decided: Option<Option<(Evaluation, Published)>>) -> Updated {
+        let (evaluation, published) = match decided.flatten() {
+            Some((evaluation, published)) => (Some(evaluation), published),
+            None => (None, Published::default()),
         };
         Updated {
             outcome,
             evaluation,
-            plan,
+            published,
         }
     }
 }
 
-/// Evaluates `state` (already changed in memory), fills the commit's published schedule, reminders and
-/// events, and returns the evaluation and the plan; `None` before the vehicle is registered.
+/// Evaluates `state` (already changed in memory), moves the plan's published schedule, reminders and
+/// events into the commit, and returns the evaluation and what the plan published; `None` before the
+/// vehicle is registered.
 pub fn decide(
     state: &VehicleState,
     commit: &mut VehicleCommit,
     today: NaiveDate,
     now: DateTime<Utc>,
     traceparent: Option<&str>,
-) -> Option<(Evaluation, Plan)> {
+) -> Option<(Evaluation, Published)> {
     let vehicle = state.vehicle.as_ref()?;
     let evaluation = evaluate_vehicle(vehicle, &state.facts, &state.settings, today);
-    let p = plan(
+    let mut p = plan(
         vehicle,
         state.published.as_ref(),
         &state.reminders,
@@ -71,17 +73,13 @@ pub fn decide(
         today,
         now,
     );
-    commit.published = p.published.clone();
-    commit.reminders = p.reminders.clone();
-    commit.outbox = p.envelopes(vehicle, traceparent);
-    let sent: Vec<SentReminder> = state
-        .reminders
-        .iter()
-        .chain(&p.reminders)
-        .cloned()
-        .collect();
-    commit.wake_on = Some(wake_on(&evaluation, &sent, today));
-    Some((evaluation, p))
+    let published = p.counts();
+    let sent = state.reminders.iter().chain(&p.reminders);
+    commit.wake_on = Some(wake_on(&evaluation, sent, today));
+    commit.published = p.published.take();
+    commit.reminders = std::mem::take(&mut p.reminders);
+    commit.outbox = p.into_envelopes(vehicle, traceparent);
+    Some((evaluation, published))
 }
 
 /// However far off its next change, the sweep evaluates every vehicle at least this often: a safety net
@@ -91,7 +89,11 @@ pub const MAX_DAYS_ASLEEP: u64 = 90;
 /// The day the sweep must next evaluate a vehicle evaluated on `today`: the first day an item's status
 /// may change by time alone or an overdue item is reminded again, at most [`MAX_DAYS_ASLEEP`] away.
 /// Every fact that arrives re-evaluates the vehicle (and sets this again) anyway.
-pub fn wake_on(evaluation: &Evaluation, sent: &[SentReminder], today: NaiveDate) -> NaiveDate {
+pub fn wake_on<'a>(
+    evaluation: &Evaluation,
+    sent: impl Iterator<Item = &'a SentReminder> + Clone,
+    today: NaiveDate,
+) -> NaiveDate {
     let latest = today + chrono::Days::new(MAX_DAYS_ASLEEP);
     [
         evaluation.status_may_change_on,
@@ -226,7 +228,7 @@ impl LedgerService for Scheduler {
         state: &VehicleState,
         commit: &mut VehicleCommit,
         how: Decide<'_, ()>,
-    ) -> Option<(Evaluation, Plan)> {
+    ) -> Option<(Evaluation, Published)> {
         let AsOf { today, now } = AsOf::at(self.now());
         decide(state, commit, today, now, how.traceparent)
     }

@@ -5,7 +5,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 use vwc_contracts::validation::Validator;
 use vwc_contracts::{FieldError, KM_PER_MILE, OdometerUnit, is_task_code};
 
-use crate::catalogue::Catalogue;
+use vwc_contracts::catalogue::Catalogue;
+pub use vwc_contracts::catalogue::DueMode;
 
 pub const DEFAULT_DUE_SOON_DAYS: u32 = 30;
 pub const DEFAULT_DUE_SOON_MILES: u32 = 500;
@@ -16,18 +17,6 @@ pub const MAX_INTERVAL_DISTANCE: u32 = 1_000_000;
 pub const MAX_DUE_SOON_DAYS: u32 = 365;
 pub const MAX_DUE_SOON_DISTANCE: u32 = 100_000;
 pub const MAX_ITEM_TITLE: usize = 120;
-
-/// How the next due point follows a completion.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum DueMode {
-    /// Next due = last done + interval (oil changes, filters).
-    #[default]
-    FromLastDone,
-    /// The due dates keep a fixed cadence set by the first completion (or the anchor), like a
-    /// registration renewal: doing it late or early does not shift the calendar.
-    Fixed,
-}
 
 /// One schedule item of a vehicle, as the owner or fleet manager configured it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,11 +62,14 @@ impl ItemSettings {
     /// The catalogue defaults for a vehicle with odometer `unit`: the distance interval is set in that
     /// unit only, so what the owner sees is the round number the guidance uses.
     pub fn default_for(task: &str, unit: OdometerUnit) -> Option<ItemSettings> {
-        let entry = Catalogue::standard().get(task)?;
+        let catalogue = Catalogue::standard();
+        let entry = catalogue.get(task)?;
+        let [interval_miles, interval_km, interval_months] =
+            catalogue.default_intervals(task, unit);
         Some(ItemSettings {
-            interval_miles: entry.interval_miles.filter(|_| unit == OdometerUnit::Mi),
-            interval_km: entry.interval_km.filter(|_| unit == OdometerUnit::Km),
-            interval_months: entry.interval_months,
+            interval_miles,
+            interval_km,
+            interval_months,
             mode: entry.mode,
             ..ItemChange::blank(&entry.task)
         })

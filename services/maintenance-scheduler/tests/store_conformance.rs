@@ -9,7 +9,7 @@ use vwc_contracts::maintenance::MaintenanceStatus;
 use vwc_contracts::{Envelope, OdometerUnit, Vehicle};
 use vwc_maintenance_scheduler::evaluation::FactKind;
 use vwc_maintenance_scheduler::{
-    CommitOutcome, ItemSettings, PublishedSchedule, SchedulerStore, SentReminder,
+    CommitOutcome, FINGERPRINT_HASH, ItemSettings, PublishedSchedule, SchedulerStore, SentReminder,
     SqliteSchedulerStore, TimelineFact, VehicleCommit, VehicleRecord, VehicleState,
 };
 use vwc_testkit::ledger::{
@@ -62,6 +62,8 @@ fn reminder(task: &str, status: MaintenanceStatus, occurrence: u32) -> SentRemin
 fn published(statuses: &[(&str, MaintenanceStatus)], fingerprint: u64) -> PublishedSchedule {
     PublishedSchedule {
         fingerprint,
+        // Not the column's default (1, rows written before hashes were recorded): the store keeps it.
+        hash: FINGERPRINT_HASH,
         statuses: statuses.iter().map(|(t, s)| (t.to_string(), *s)).collect(),
     }
 }

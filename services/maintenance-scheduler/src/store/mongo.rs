@@ -29,7 +29,8 @@ use crate::store::{SchedulerStore, VehicleCommit, VehicleState, parse_wire};
 const FACTS: &str = "facts";
 /// `{_id: "<vehicle>/<task>", vehicle_id, task, body}`.
 const ITEM_SETTINGS: &str = "item_settings";
-/// `{_id: vehicle_id, vehicle_id, fingerprint, statuses}`: what was last published.
+/// `{_id: vehicle_id, vehicle_id, fingerprint, hash, statuses}`: what was last published (`hash` absent:
+/// hash 1).
 const PUBLISHED: &str = "published";
 /// `{_id: "<vehicle>/<task>/<status>/<cycle>/<occurrence>", vehicle_id, …}`.
 const REMINDERS: &str = "reminders";
@@ -93,9 +94,9 @@ impl MongoLedger for VehicleState {
         if let Some(published) = &c.published {
             let statuses = mongodb::bson::to_document(&published.statuses)
                 .map_err(|e| other(format!("statuses: {e}")))?;
-            let fingerprint = published.fingerprint as i64;
-            let schedule =
-                doc! { "vehicle_id": vehicle, "fingerprint": fingerprint, "statuses": statuses };
+            let (fingerprint, hash) = (published.fingerprint as i64, i64::from(published.hash));
+            let schedule = doc! { "vehicle_id": vehicle, "fingerprint": fingerprint, "hash": hash,
+            "statuses": statuses };
             tx.upsert(PUBLISHED, vehicle.as_str(), doc! { "$set": schedule })
                 .await?;
         }
@@ -192,7 +193,14 @@ impl ReminderDoc {
 #[derive(Deserialize)]
 struct PublishedDoc {
     fingerprint: i64,
+    #[serde(default = "first_hash")]
+    hash: u32,
     statuses: PublishedStatuses,
+}
+
+/// Documents written before the hash was recorded.
+fn first_hash() -> u32 {
+    1
 }
 
 #[derive(Deserialize)]
@@ -205,14 +213,17 @@ enum PublishedStatuses {
 
 impl PublishedDoc {
     fn into_schedule(self) -> StoreResult<PublishedSchedule> {
-        let fingerprint = self.fingerprint as u64;
+        let (fingerprint, hash) = (self.fingerprint as u64, self.hash);
         match self.statuses {
             PublishedStatuses::Structured(statuses) => Ok(PublishedSchedule {
                 fingerprint,
+                hash,
                 statuses,
             }),
-            PublishedStatuses::Legacy(legacy) => PublishedSchedule::decode(fingerprint, &legacy)
-                .ok_or_else(|| other(format!("bad published statuses {legacy:?}"))),
+            PublishedStatuses::Legacy(legacy) => {
+                PublishedSchedule::decode(fingerprint, hash, &legacy)
+                    .ok_or_else(|| other(format!("bad published statuses {legacy:?}")))
+            }
         }
     }
 }

@@ -69,6 +69,8 @@ CREATE TABLE sweeps (
 ALTER TABLE vehicles ADD COLUMN wake_on TEXT;
 "#,
     vwc_store::vehicle_ledger::sqlite::FACT_REVISIONS_MIGRATION,
+    // How the fingerprint was computed (`publishing::FINGERPRINT_HASH`); rows before it are hash 1.
+    "ALTER TABLE published ADD COLUMN hash INTEGER NOT NULL DEFAULT 1;",
 ];
 
 /// The scheduler's SQLite store.
@@ -118,11 +120,12 @@ impl SqliteLedger for VehicleState {
             },
         )?;
         details.fill(
-            "SELECT vehicle_id, fingerprint, statuses FROM published
+            "SELECT vehicle_id, fingerprint, statuses, hash FROM published
              WHERE vehicle_id IN (SELECT value FROM json_each(?1))",
             |s, r| {
-                let statuses: String = r.get(2)?;
-                let published = PublishedSchedule::decode(r.get::<_, i64>(1)? as u64, &statuses)
+                let (statuses, hash): (String, u32) = (r.get(2)?, r.get(3)?);
+                let fingerprint = r.get::<_, i64>(1)? as u64;
+                let published = PublishedSchedule::decode(fingerprint, hash, &statuses)
                     .ok_or_else(|| other(format!("bad published statuses {statuses:?}")))?;
                 s.published = Some(published);
                 Ok(())
@@ -207,14 +210,15 @@ fn apply(conn: &Connection, c: &VehicleCommit, p: &PreparedCommit) -> StoreResul
     }
     if let (Some(published), Some(statuses)) = (&c.published, &p.statuses) {
         conn.prepare_cached(
-            "INSERT INTO published (vehicle_id, fingerprint, statuses) VALUES (?1, ?2, ?3)
+            "INSERT INTO published (vehicle_id, fingerprint, statuses, hash) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (vehicle_id) DO UPDATE SET fingerprint = excluded.fingerprint,
-               statuses = excluded.statuses",
+               statuses = excluded.statuses, hash = excluded.hash",
         )?
         .execute(params![
             c.vehicle_id,
             published.fingerprint as i64,
-            statuses
+            statuses,
+            published.hash
         ])?;
     }
     let mut reminders = conn.prepare_cached(

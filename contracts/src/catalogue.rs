@@ -1,29 +1,41 @@
 //! The maintenance catalogue: which tasks the scheduler knows, their titles and default intervals.
 //! The data lives in `seeds/maintenance-catalogue.json` (compiled in), each entry citing its public source.
+//! It is part of the contracts because a `MaintenanceScheduleUpdated` of version 3 leaves out the standard
+//! titles and default intervals, and every reader resolves them here (docs/events.md).
 
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
-use vwc_contracts::{OdometerUnit, is_task_code};
 
-use crate::settings::DueMode;
+use crate::{OdometerUnit, is_task_code};
 
-/// The catalogue as shipped, compiled into the binary so the scheduler never reads files at run time.
-pub const STANDARD_CATALOGUE_JSON: &str = include_str!("../../../seeds/maintenance-catalogue.json");
+/// The catalogue as shipped, compiled into the binary so no service reads files at run time.
+pub const STANDARD_CATALOGUE_JSON: &str = include_str!("../../seeds/maintenance-catalogue.json");
 
-/// One task of the catalogue with its default schedule.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// How the next due point follows a completion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DueMode {
+    /// Next due = last done + interval (oil changes, filters).
+    #[default]
+    FromLastDone,
+    /// The due dates keep a fixed cadence set by the first completion (or the anchor), like a
+    /// registration renewal: doing it late or early does not shift the calendar.
+    Fixed,
+}
+
+/// One task of the catalogue with its default schedule (an interval left out is none).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CatalogueEntry {
     /// Task code, as found in `details.tasks` of maintenance events.
     pub task: String,
     pub title: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The distance in miles for vehicles in miles; given with `interval_km`, or neither is.
     pub interval_miles: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The distance in km for vehicles in km: a round metric number, not the miles converted.
     pub interval_km: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval_months: Option<u32>,
     #[serde(default)]
     pub mode: DueMode,
@@ -59,14 +71,21 @@ pub enum CatalogueError {
 
 #[derive(Deserialize)]
 struct CatalogueFile {
+    version: u32,
     tasks: Vec<CatalogueEntry>,
 }
 
 /// The known maintenance tasks, in catalogue order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Catalogue {
+    /// Raised whenever a title or a default interval changes: a schedule event names the version whose
+    /// defaults it leaves out, and one naming another version is not read with these.
+    version: u32,
     entries: Vec<CatalogueEntry>,
 }
+
+/// An item's intervals: distance in miles and in km, and months.
+pub type Intervals = [Option<u32>; 3];
 
 impl Catalogue {
     /// Parses and checks a catalogue document (`{"tasks": [...]}`).
@@ -92,6 +111,7 @@ impl Catalogue {
             }
         }
         Ok(Catalogue {
+            version: file.version,
             entries: file.tasks,
         })
     }
@@ -105,6 +125,10 @@ impl Catalogue {
         })
     }
 
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+
     pub fn entries(&self) -> &[CatalogueEntry] {
         &self.entries
     }
@@ -115,17 +139,69 @@ impl Catalogue {
 
     /// The human title of a task; a task outside the catalogue gets its code spelled out ("Timing belt").
     pub fn title_of(&self, task: &str) -> String {
-        match self.get(task) {
-            Some(e) => e.title.clone(),
-            None => {
-                let words = task.replace('_', " ");
-                let mut chars = words.chars();
-                match chars.next() {
-                    Some(first) => first.to_uppercase().chain(chars).collect(),
-                    None => String::new(),
-                }
-            }
+        self.defaults(task).title()
+    }
+
+    /// Whether `title` is the one [`title_of`](Self::title_of) gives `task`.
+    pub fn is_default_title(&self, task: &str, title: &str) -> bool {
+        self.defaults(task).has_title(title)
+    }
+
+    /// The intervals a vehicle with odometer `unit` starts with for `task` (see [`Defaults::intervals`]).
+    pub fn default_intervals(&self, task: &str, unit: OdometerUnit) -> Intervals {
+        self.defaults(task).intervals(unit)
+    }
+
+    /// What an item of `task` starts with: one look-up for its title and its intervals.
+    pub fn defaults<'a>(&'a self, task: &'a str) -> Defaults<'a> {
+        Defaults {
+            task,
+            entry: self.get(task),
         }
+    }
+}
+
+/// The defaults of one task (of the catalogue, or outside it).
+#[derive(Debug, Clone, Copy)]
+pub struct Defaults<'a> {
+    task: &'a str,
+    entry: Option<&'a CatalogueEntry>,
+}
+
+impl Defaults<'_> {
+    pub fn title(&self) -> String {
+        self.entry
+            .map_or_else(|| spelled_out(self.task), |e| e.title.clone())
+    }
+
+    /// Whether `title` is [`title`](Self::title) (without building it for a catalogue task).
+    pub fn has_title(&self, title: &str) -> bool {
+        match self.entry {
+            Some(e) => e.title == title,
+            None => spelled_out(self.task) == title,
+        }
+    }
+
+    /// The intervals a vehicle with odometer `unit` starts with: the distance in that unit only (the round
+    /// number the guidance uses), and the months; none for a task outside the catalogue.
+    pub fn intervals(&self, unit: OdometerUnit) -> Intervals {
+        self.entry.map_or([None; 3], |e| {
+            [
+                e.interval_miles.filter(|_| unit == OdometerUnit::Mi),
+                e.interval_km.filter(|_| unit == OdometerUnit::Km),
+                e.interval_months,
+            ]
+        })
+    }
+}
+
+/// "timing_belt" → "Timing belt".
+fn spelled_out(task: &str) -> String {
+    let words = task.replace('_', " ");
+    let mut chars = words.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 
@@ -133,36 +209,58 @@ impl Catalogue {
 mod tests {
     use super::*;
 
-    const DOCS: &str = include_str!("../../../docs/maintenance-intervals.md");
+    const DOCS: &str = include_str!("../../docs/maintenance-intervals.md");
 
     fn with_tasks(tasks: &str) -> Result<Catalogue, CatalogueError> {
-        Catalogue::parse(&format!(r#"{{"tasks": [{tasks}]}}"#))
+        Catalogue::parse(&format!(r#"{{"version": 1, "tasks": [{tasks}]}}"#))
+    }
+
+    /// Schedule events of version 3 leave out what this table holds, and readers resolve it from the
+    /// catalogue of the version the event names: changing a title or an interval means raising the
+    /// catalogue's `version` and keeping this version's table for the events already written.
+    #[test]
+    fn standard_catalogue_version_1_has_the_twelve_tasks_in_order_with_their_defaults() {
+        let catalogue = Catalogue::standard();
+        assert_eq!(catalogue.version(), 1);
+        let table: Vec<(&str, &str, Intervals)> = catalogue
+            .entries()
+            .iter()
+            .map(|e| {
+                let intervals = [e.interval_miles, e.interval_km, e.interval_months];
+                (e.task.as_str(), e.title.as_str(), intervals)
+            })
+            .collect();
+        #[rustfmt::skip]
+        assert_eq!(table, [
+            ("oil_change", "Oil and filter change", [Some(5_000), Some(8_000), Some(6)]),
+            ("tire_rotation", "Tire rotation", [Some(5_000), Some(8_000), Some(6)]),
+            ("engine_air_filter", "Engine air filter replacement", [Some(30_000), Some(48_000), Some(36)]),
+            ("cabin_air_filter", "Cabin air filter replacement", [Some(15_000), Some(24_000), Some(12)]),
+            ("brake_inspection", "Brake inspection", [Some(12_000), Some(20_000), Some(12)]),
+            ("brake_fluid", "Brake fluid replacement", [None, None, Some(24)]),
+            ("coolant", "Coolant replacement", [Some(50_000), Some(80_000), Some(60)]),
+            ("battery_check", "Battery test", [None, None, Some(12)]),
+            ("wiper_blades", "Wiper blade replacement", [None, None, Some(12)]),
+            ("transmission_fluid", "Transmission fluid replacement", [Some(60_000), Some(100_000), None]),
+            ("spark_plugs", "Spark plug replacement", [Some(100_000), Some(160_000), None]),
+            ("annual_inspection", "Annual safety inspection", [None, None, Some(12)]),
+        ]);
     }
 
     #[test]
-    fn standard_catalogue_has_the_twelve_tasks_in_order() {
-        let tasks: Vec<&str> = Catalogue::standard()
-            .entries()
-            .iter()
-            .map(|e| e.task.as_str())
-            .collect();
+    fn a_vehicle_starts_with_the_distance_of_its_own_unit_and_a_custom_task_with_none() {
+        let c = Catalogue::standard();
+        let oil = [Some(5_000), None, Some(6)];
+        assert_eq!(c.default_intervals("oil_change", OdometerUnit::Mi), oil);
+        let oil_km = [None, Some(8_000), Some(6)];
+        assert_eq!(c.default_intervals("oil_change", OdometerUnit::Km), oil_km);
         assert_eq!(
-            tasks,
-            [
-                "oil_change",
-                "tire_rotation",
-                "engine_air_filter",
-                "cabin_air_filter",
-                "brake_inspection",
-                "brake_fluid",
-                "coolant",
-                "battery_check",
-                "wiper_blades",
-                "transmission_fluid",
-                "spark_plugs",
-                "annual_inspection",
-            ]
+            c.default_intervals("timing_belt", OdometerUnit::Km),
+            [None; 3]
         );
+        assert!(c.is_default_title("oil_change", "Oil and filter change"));
+        assert!(c.is_default_title("timing_belt", "Timing belt"));
+        assert!(!c.is_default_title("oil_change", "Oil change"));
     }
 
     #[test]
@@ -185,7 +283,7 @@ mod tests {
         for e in Catalogue::standard().entries() {
             if let (Some(mi), Some(km)) = (e.interval_miles, e.interval_km) {
                 assert_eq!(km % 1000, 0, "{}: {km} km is not a round number", e.task);
-                let exact = f64::from(mi) * vwc_contracts::KM_PER_MILE;
+                let exact = f64::from(mi) * crate::KM_PER_MILE;
                 let off = (f64::from(km) - exact).abs() / exact;
                 assert!(
                     off < 0.05,
@@ -216,7 +314,7 @@ mod tests {
     #[test]
     fn docs_table_matches_the_catalogue() {
         fn cell(v: Option<u32>) -> String {
-            v.map(|n| vwc_contracts::text::grouped(u64::from(n)))
+            v.map(|n| crate::text::grouped(u64::from(n)))
                 .unwrap_or_else(|| "—".to_string())
         }
         for e in Catalogue::standard().entries() {
