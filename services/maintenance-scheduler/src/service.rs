@@ -9,7 +9,9 @@ use vwc_contracts::maintenance::MaintenanceItemView;
 use vwc_contracts::{FieldError, VehicleId, is_task_code};
 use vwc_store::StoreError;
 pub use vwc_store::vehicle_ledger::UpdateError;
-use vwc_store::vehicle_ledger::{Applied, Decide, LedgerService, StateCache, VehicleLocks, update};
+use vwc_store::vehicle_ledger::{
+    Applied, Decide, KeptStates, LedgerService, StateCache, VehicleLocks, update,
+};
 
 use crate::evaluation::{Evaluation, TimelineFact, VehicleRecord, evaluate_vehicle};
 use crate::publishing::{Published, SentReminder, next_reminder_repeat, plan};
@@ -163,7 +165,8 @@ pub struct Scheduler {
     clock: Clock,
     /// Concurrent deliveries for one vehicle queue here instead of conflicting in the store.
     locks: Arc<VehicleLocks>,
-    /// The states the consumer last committed (checked against the stored version by every commit).
+    /// The states the consumer last committed (checked against the stored version by every commit);
+    /// none unless the composition root asks ([`Self::with_kept_states`]).
     states: Arc<StateCache<VehicleState>>,
 }
 
@@ -181,6 +184,19 @@ impl Scheduler {
     pub fn with_clock(mut self, clock: Clock) -> Scheduler {
         self.clock = clock;
         self
+    }
+
+    /// Keeps (or not) the vehicle states its deliveries committed, so the next delivery of a vehicle need
+    /// not read it: worth it only where this process delivers all of the vehicle's events (embedded mode;
+    /// `vwc_store::vehicle_ledger::cache`). Off by default.
+    pub fn with_kept_states(mut self, kept: KeptStates) -> Scheduler {
+        self.states = Arc::new(kept.into());
+        self
+    }
+
+    /// The most vehicle states it keeps between deliveries (0: none).
+    pub fn kept_states(&self) -> usize {
+        self.states.capacity()
     }
 
     pub fn store(&self) -> &Arc<dyn SchedulerStore> {

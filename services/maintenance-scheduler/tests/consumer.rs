@@ -17,6 +17,7 @@ use vwc_contracts::{Envelope, EventType, OdometerUnit, Vehicle, VehicleEvent};
 use vwc_maintenance_scheduler::{
     ItemChange, PublishedSchedule, Scheduler, SchedulerConsumer, VehicleState,
 };
+use vwc_store::vehicle_ledger::{KeptStates, LedgerService};
 use vwc_testkit::ledger::{assert_same_answers, corrections_newest_first, revised, undecodable};
 
 /// The consumer on a fresh store, its clock, and the vehicle the test delivers events of.
@@ -29,11 +30,19 @@ struct Fixture {
 }
 
 impl Fixture {
-    /// Nothing delivered yet about `v`; the clock reads `now`.
+    /// Nothing delivered yet about `v`; the clock reads `now`; vehicle states kept, as embedded mode
+    /// runs it.
     fn of(v: Vehicle, now: DateTime<Utc>) -> Fixture {
+        Fixture::keeping(KeptStates::Recent, v, now)
+    }
+
+    /// [`Fixture::of`], keeping vehicle states as `kept` says.
+    fn keeping(kept: KeptStates, v: Vehicle, now: DateTime<Utc>) -> Fixture {
         let t = TempStore::new();
         let clock = TestClock::at(now);
-        let scheduler = Scheduler::new(t.shared()).with_clock(clock.clock());
+        let scheduler = Scheduler::new(t.shared())
+            .with_clock(clock.clock())
+            .with_kept_states(kept);
         let c = Arc::new(SchedulerConsumer::new(scheduler.clone()));
         Fixture {
             t,
@@ -459,6 +468,24 @@ async fn a_chain_applied_at_once_answers_publishes_and_stores_what_one_at_a_time
     assert_eq!(again, one_at_a_time);
     assert_eq!(together.drain().await, []);
     assert_eq!(together.state().await, kept);
+}
+
+/// The state a delivery committed is kept for the vehicle's next delivery only when the composition root
+/// asks (embedded mode); otherwise nothing stays in memory and every delivery reads its vehicle.
+#[tokio::test]
+async fn a_delivered_state_is_kept_only_when_the_scheduler_is_asked_to_keep_states() {
+    for (kept, held) in [(KeptStates::None, 0), (KeptStates::Recent, 1)] {
+        let v = vehicle("org_a", "veh_1", OdometerUnit::Mi);
+        let f = Fixture::keeping(kept, v, at(2025, 6, 1));
+        f.register().await;
+        f.service("evt_oil", at(2025, 5, 1), 15_000, &["oil_change"])
+            .await;
+        f.read("evt_r1", at(2025, 5, 20), 15_400).await;
+        assert_eq!(LedgerService::states(&f.scheduler).len(), held, "{kept:?}");
+        let state = f.state().await;
+        assert_eq!((state.version, state.facts.len()), (3, 2), "{kept:?}");
+        assert_eq!(oil_view(&f.drain().await).due_odometer, Some(20_000));
+    }
 }
 
 #[tokio::test]

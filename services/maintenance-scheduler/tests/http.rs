@@ -14,7 +14,7 @@ use vwc_contracts::maintenance::MaintenanceScheduleUpdated;
 use vwc_contracts::{EventType, OdometerUnit};
 use vwc_maintenance_scheduler::http::{SchedulerState, routes};
 use vwc_maintenance_scheduler::{Scheduler, SchedulerConsumer};
-use vwc_store::vehicle_ledger::DailyRuns;
+use vwc_store::vehicle_ledger::{DailyRuns, KeptStates};
 use vwc_testkit::json as body;
 
 struct App {
@@ -31,7 +31,10 @@ impl App {
     async fn spawn() -> App {
         let t = TempStore::new();
         let clock = TestClock::at(at(2025, 3, 1));
-        let scheduler = Scheduler::new(t.shared()).with_clock(clock.clock());
+        // Kept states, as embedded mode runs it.
+        let scheduler = Scheduler::new(t.shared())
+            .with_clock(clock.clock())
+            .with_kept_states(KeptStates::Recent);
         let keys = Arc::new(Hs256Keys::new(&Secret::from_bytes(vec![7u8; 32]).unwrap()));
         let verifier: Arc<dyn TokenVerifier> = keys.clone();
         let app = vwc_http::router(

@@ -12,7 +12,9 @@ use vwc_contracts::valuation::{
 use vwc_contracts::{Envelope, VehicleId};
 use vwc_store::StoreError;
 pub use vwc_store::vehicle_ledger::UpdateError;
-use vwc_store::vehicle_ledger::{Applied, Decide, LedgerService, StateCache, VehicleLocks, update};
+use vwc_store::vehicle_ledger::{
+    Applied, Decide, KeptStates, LedgerService, StateCache, VehicleLocks, update,
+};
 
 use crate::SOURCE;
 use crate::model::{self, Fact, VehicleProfile};
@@ -227,7 +229,8 @@ pub struct Valuer {
     clock: Clock,
     /// Concurrent deliveries for one vehicle queue here instead of conflicting in the store.
     locks: Arc<VehicleLocks>,
-    /// The states the consumer last committed (checked against the stored version by every commit).
+    /// The states the consumer last committed (checked against the stored version by every commit);
+    /// none unless the composition root asks ([`Self::with_kept_states`]).
     states: Arc<StateCache<VehicleState>>,
 }
 
@@ -244,6 +247,19 @@ impl Valuer {
     pub fn with_clock(mut self, clock: Clock) -> Valuer {
         self.clock = clock;
         self
+    }
+
+    /// Keeps (or not) the vehicle states its deliveries committed, so the next delivery of a vehicle need
+    /// not read it: worth it only where this process delivers all of the vehicle's events (embedded mode;
+    /// `vwc_store::vehicle_ledger::cache`). Off by default.
+    pub fn with_kept_states(mut self, kept: KeptStates) -> Valuer {
+        self.states = Arc::new(kept.into());
+        self
+    }
+
+    /// The most vehicle states it keeps between deliveries (0: none).
+    pub fn kept_states(&self) -> usize {
+        self.states.capacity()
     }
 
     pub fn store(&self) -> &Arc<dyn ValuationStore> {

@@ -11,7 +11,7 @@ use vwc_contracts::{
     Envelope, EventKind, EventSource, EventType, Vehicle, VehicleEvent, VehicleEventRecorded,
     VehicleRegistered,
 };
-use vwc_store::vehicle_ledger::DailyRun;
+use vwc_store::vehicle_ledger::{DailyRun, KeptStates};
 use vwc_valuation::{SqliteValuationStore, ValuationConsumer, ValuationStore, Valuer, revalue};
 
 fn now() -> DateTime<Utc> {
@@ -96,7 +96,10 @@ fn setup() -> (
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn ValuationStore> =
         Arc::new(SqliteValuationStore::open(&dir.path().join("valuation.db")).unwrap());
-    let valuer = Valuer::new(store.clone()).with_clock(Arc::new(now));
+    // Kept states, as embedded mode runs it.
+    let valuer = Valuer::new(store.clone())
+        .with_clock(Arc::new(now))
+        .with_kept_states(KeptStates::Recent);
     (dir, store, ValuationConsumer::new(valuer))
 }
 

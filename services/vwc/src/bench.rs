@@ -453,13 +453,54 @@ async fn lag(
 /// Resident memory of a freshly started `vwc up` with the demo data seeded, once every consumer has
 /// caught up and it has sat idle for a second: (KiB now, KiB peak).
 async fn idle_rss() -> anyhow::Result<(u64, u64)> {
+    let (rss, _, peak) = idle_memory(Duration::from_secs(1)).await?;
+    Ok((rss, peak))
+}
+
+/// [`idle_rss`] after `idle` instead of a second: (VmRSS, RssAnon, peak VmRSS) in KiB. RssAnon leaves out
+/// the binary's own pages, which differ between builds of the same code (codegen units, symbols).
+async fn idle_memory(idle: Duration) -> anyhow::Result<(u64, u64, u64)> {
     let dir = private_dir()?;
     let server = start_server_seeded(dir.path(), true)?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     wait_drained(dir.path()).await?;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    tokio::time::sleep(idle).await;
     let now = server.status_kib("VmRSS").context("reading VmRSS")?;
-    Ok((now, server.peak_rss_kib().unwrap_or(0)))
+    let anon = server.status_kib("RssAnon").context("reading RssAnon")?;
+    Ok((now, anon, server.peak_rss_kib().unwrap_or(0)))
+}
+
+/// Row (e′) alone (`VWC_BENCH_ONLY=idle`): `starts` fresh starts, each measured a second and again
+/// `VWC_BENCH_IDLE_SECONDS` (default 15) after its consumers caught up; the median of each and every value.
+async fn idle_rows(starts: usize) -> anyhow::Result<String> {
+    let later = Duration::from_secs(env_or("VWC_BENCH_IDLE_SECONDS", 15));
+    let mib = |kib: u64| format!("{:.1}", kib as f64 / 1024.0);
+    let mut rows = String::new();
+    for idle in [Duration::from_secs(1), later] {
+        let (mut rss, mut anon) = (Vec::with_capacity(starts), Vec::with_capacity(starts));
+        for _ in 0..starts {
+            let (now, anonymous, _) = idle_memory(idle).await?;
+            rss.push(now);
+            anon.push(anonymous);
+        }
+        let each = |values: &[u64]| {
+            values
+                .iter()
+                .map(|k| mib(*k))
+                .collect::<Vec<_>>()
+                .join(" / ")
+        };
+        let (rss_each, anon_each) = (each(&rss), each(&anon));
+        rss.sort_unstable();
+        anon.sort_unstable();
+        rows.push_str(&format!(
+            "| (e′) idle RSS {} s after the consumers caught up (demo seeded; {starts} starts) | — | — | — | — | median {} MiB ({rss_each}); anonymous {} MiB ({anon_each}) |\n",
+            idle.as_secs(),
+            mib(percentile(&rss, 0.5)),
+            mib(percentile(&anon, 0.5)),
+        ));
+    }
+    Ok(rows)
 }
 
 /// Waits until no service has unsent outbox rows (every consumer caught up), so one phase's backlog does
@@ -560,6 +601,14 @@ pub async fn run() -> anyhow::Result<()> {
     }
     if only == "sweep" {
         println!("{}", sweep_rows(sweep_vehicles()).await?);
+        return Ok(());
+    }
+    if only == "idle" {
+        // Row (e′) alone, over several starts.
+        println!(
+            "| measure | requests/s | p50 | p99 | errors | |\n| --- | ---: | ---: | ---: | ---: | ---: |"
+        );
+        println!("{}", idle_rows(env_or("VWC_BENCH_IDLE_STARTS", 5)).await?);
         return Ok(());
     }
     if only == "footprint" {

@@ -21,7 +21,7 @@ use vwc_bus::OutboxRelay;
 use vwc_bus::inproc::{InProcessBus, RetryPolicy};
 use vwc_contracts::Routes;
 use vwc_ingestion::Ingestion;
-use vwc_store::vehicle_ledger::run_daily;
+use vwc_store::vehicle_ledger::{KeptStates, run_daily};
 
 use crate::daily::DailyJob;
 use crate::routes::{Readiness, ReadinessCheck};
@@ -37,6 +37,20 @@ pub enum BusChoice {
         endpoint: Option<String>,
         bus_name: String,
     },
+}
+
+impl BusChoice {
+    /// Whether the vehicle-ledger services keep vehicle states between deliveries
+    /// (`vwc_store::vehicle_ledger::cache`): only with the in-process bus, where this process's consumers
+    /// deliver every event of every vehicle, so a kept state is what the store holds unless this process's
+    /// own sweep or routes moved it. With SQS, other workers and Lambda functions deliver to the same
+    /// ledgers: a kept state would mostly be stale and hold memory for nothing.
+    pub fn kept_states(&self) -> KeptStates {
+        match self {
+            BusChoice::InProcess => KeptStates::Recent,
+            BusChoice::Aws { .. } => KeptStates::None,
+        }
+    }
 }
 
 /// Edge-of-HTTP settings for [`ApiRoutes::into_router`].
@@ -281,9 +295,10 @@ impl System {
         );
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut relays = Vec::new();
+        let kept = opts.bus.kept_states();
         let shared_bus: Arc<dyn Bus> = match &opts.bus {
             BusChoice::InProcess => {
-                for (name, (consumer, dead_letters)) in stores.consumers(&shared_clock) {
+                for (name, (consumer, dead_letters)) in stores.consumers(&shared_clock, kept) {
                     if wanted(name) {
                         bus.register(consumer, dead_letters);
                     }
@@ -294,7 +309,7 @@ impl System {
             BusChoice::Aws { endpoint, bus_name } => {
                 let config = vwc_bus::aws::sdk_config(endpoint.as_deref()).await;
                 let sqs = aws_sdk_sqs::Client::new(&config);
-                for (name, (consumer, _)) in stores.consumers(&shared_clock) {
+                for (name, (consumer, _)) in stores.consumers(&shared_clock, kept) {
                     if !wanted(name) {
                         continue;
                     }

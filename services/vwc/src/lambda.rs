@@ -15,6 +15,7 @@ use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use tower::ServiceExt;
 use vwc_bus::Bus;
 use vwc_bus::OutboxRelay;
+use vwc_store::vehicle_ledger::KeptStates;
 
 use crate::daily::DailyJob;
 use crate::stores::Stores;
@@ -267,7 +268,8 @@ pub async fn run_consumer(service: &str) -> Result<(), lambda_runtime::Error> {
     let rt = AwsRuntime::start().await?;
     let consumer = rt
         .stores
-        .consumers(&vwc_clock::system())
+        // Other invocations (other sandboxes) deliver the same vehicles' events: no kept states.
+        .consumers(&vwc_clock::system(), KeptStates::None)
         .into_iter()
         .find(|(name, _)| *name == service)
         .map(|(_, (consumer, _))| consumer)

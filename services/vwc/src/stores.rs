@@ -15,6 +15,7 @@ use vwc_maintenance_scheduler::{
 };
 use vwc_notification::store::NotificationStore;
 use vwc_notification::{NotificationConsumer, SqliteNotificationStore};
+use vwc_store::vehicle_ledger::KeptStates;
 use vwc_store::{Outbox, Plumbing};
 use vwc_valuation::{SqliteValuationStore, ValuationConsumer, ValuationStore, Valuer};
 #[cfg(feature = "aws")]
@@ -155,13 +156,29 @@ impl Stores {
             .collect()
     }
 
+    /// The two vehicle-ledger services, reading the time from `clock` and keeping vehicle states between
+    /// deliveries as `kept` says (the caller knows whether its consumers are the vehicles' only writers:
+    /// [`crate::embedded::BusChoice::kept_states`]).
+    pub fn ledger_services(&self, clock: &SharedClock, kept: KeptStates) -> (Scheduler, Valuer) {
+        (
+            Scheduler::new(self.scheduler.clone())
+                .with_clock(clock.clone())
+                .with_kept_states(kept),
+            Valuer::new(self.valuation.clone())
+                .with_clock(clock.clone())
+                .with_kept_states(kept),
+        )
+    }
+
     /// Every consumer, by service name, with the store that keeps its dead letters; every one reads the
-    /// time from `clock`.
+    /// time from `clock`; the ledger services keep vehicle states as `kept` says.
     #[allow(clippy::type_complexity)]
     pub fn consumers(
         &self,
         clock: &SharedClock,
+        kept: KeptStates,
     ) -> Vec<(&'static str, (Arc<dyn Consumer>, Arc<dyn DeadLetterStore>))> {
+        let (scheduler, valuer) = self.ledger_services(clock, kept);
         let consumers: [(&'static str, Arc<dyn Consumer>); 5] = [
             (
                 vwc_edge::CONSUMER,
@@ -169,9 +186,7 @@ impl Stores {
             ),
             (
                 vwc_maintenance_scheduler::CONSUMER,
-                Arc::new(SchedulerConsumer::new(
-                    Scheduler::new(self.scheduler.clone()).with_clock(clock.clone()),
-                )),
+                Arc::new(SchedulerConsumer::new(scheduler)),
             ),
             (
                 vwc_notification::CONSUMER,
@@ -181,9 +196,7 @@ impl Stores {
             ),
             (
                 vwc_valuation::CONSUMER,
-                Arc::new(ValuationConsumer::new(
-                    Valuer::new(self.valuation.clone()).with_clock(clock.clone()),
-                )),
+                Arc::new(ValuationConsumer::new(valuer)),
             ),
             (
                 vwc_chat_historian::CONSUMER,
@@ -251,4 +264,31 @@ async fn connect_chat_mongodb(
     Ok(Arc::new(
         MongoChatStore::connect(client, &format!("{prefix}_chat_historian")).await?,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::embedded::BusChoice;
+    use vwc_store::vehicle_ledger::KEPT_STATES;
+
+    /// Embedded mode (the in-process bus) keeps the ledger services' vehicle states between deliveries;
+    /// with SQS (`vwc worker`, `vwc up --bus aws`) other processes deliver the same vehicles, so none are
+    /// kept (the Lambda consumer passes `KeptStates::None` for the same reason).
+    #[test]
+    fn only_the_in_process_bus_keeps_vehicle_states() {
+        let dir = tempfile::tempdir().unwrap();
+        let stores = Stores::open(dir.path()).unwrap();
+        let sqs = BusChoice::Aws {
+            endpoint: None,
+            bus_name: "vwc".into(),
+        };
+        for (bus, kept) in [(BusChoice::InProcess, KEPT_STATES), (sqs, 0)] {
+            let (scheduler, valuer) =
+                stores.ledger_services(&vwc_clock::system(), bus.kept_states());
+            assert_eq!(scheduler.kept_states(), kept, "the scheduler, {bus:?}");
+            assert_eq!(valuer.kept_states(), kept, "the valuation, {bus:?}");
+        }
+        assert_eq!(KeptStates::default(), KeptStates::None, "off unless asked");
+    }
 }

@@ -9,6 +9,7 @@ use vwc::routing::{ROUTES_FILE, declared_routes, disagreements, render};
 use vwc::testing::TestApp;
 use vwc_bus::HandleError;
 use vwc_contracts::{Envelope, EventType, Routes};
+use vwc_store::vehicle_ledger::KeptStates;
 
 #[test]
 fn routes_json_is_rendered_from_what_the_consumers_declare() {
@@ -68,7 +69,10 @@ fn a_route_to_a_consumer_that_does_not_handle_the_event_is_a_disagreement() {
 async fn every_consumer_refuses_exactly_the_event_types_it_does_not_declare() {
     let app = TestApp::spawn().await;
     let declared = declared_routes();
-    let consumers = app.system().stores.consumers(&vwc_clock::system());
+    let consumers = app
+        .system()
+        .stores
+        .consumers(&vwc_clock::system(), KeptStates::Recent);
     assert_eq!(consumers.len(), declared.consumers.len());
     for (name, (consumer, _)) in consumers {
         assert_eq!(consumer.name(), name);

@@ -694,8 +694,30 @@ fn checkpoint_left_wal(conn: &Connection) {
     }
 }
 
+/// How long a writer goes without a job before it hands back the pages its connection caches.
+const SHRINK_WHEN_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(2);
+
 fn writer_loop(conn: &Connection, rx: &std::sync::mpsc::Receiver<Job>) {
-    while let Ok(first) = rx.recv() {
+    use std::sync::mpsc::RecvTimeoutError;
+    let mut cached = false;
+    loop {
+        let first = if cached {
+            match rx.recv_timeout(SHRINK_WHEN_IDLE_FOR) {
+                Ok(job) => job,
+                Err(RecvTimeoutError::Timeout) => {
+                    shrink_page_cache(conn);
+                    cached = false;
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        } else {
+            match rx.recv() {
+                Ok(job) => job,
+                Err(_) => break,
+            }
+        };
+        cached = true;
         let mut jobs = vec![first];
         while jobs.len() < GROUP_COMMIT_MAX {
             match rx.try_recv() {
@@ -704,6 +726,16 @@ fn writer_loop(conn: &Connection, rx: &std::sync::mpsc::Receiver<Job>) {
             }
         }
         run_group(conn, jobs);
+    }
+}
+
+/// Frees the writer connection's cached pages (`sqlite3_db_release_memory`): once a burst is over they
+/// are memory held for nothing — after the demo seed, ≈ 2 MiB over the seven databases' writers (a heap
+/// profile of the idle server; docs/bench.md, "Idle memory: pages emptied by other threads"). The next
+/// write reads the pages it needs again, from the OS's file cache. A failure only leaves them cached.
+fn shrink_page_cache(conn: &Connection) {
+    if let Err(e) = conn.release_memory() {
+        tracing::debug!(error = %e, "shrinking the writer's page cache failed");
     }
 }
 
@@ -833,6 +865,21 @@ fn parse_time(s: &str) -> StoreResult<chrono::DateTime<chrono::Utc>> {
         .map_err(|e| StoreError::Other(format!("bad timestamp {s:?}: {e}")))
 }
 
+impl SqliteDb {
+    /// Whether any outbox row waits to be sent: one step into the `outbox_pending` index, so it runs on the
+    /// calling thread ([`SqliteDb::read_inline`]). The relays ask every 500 ms; on the blocking pool, an idle
+    /// server's polls kept its threads — and the allocator pages each holds — alive for good
+    /// (docs/bench.md, "Idle memory: pages emptied by other threads").
+    async fn any_pending(&self) -> StoreResult<bool> {
+        self.read_inline(|conn| {
+            let mut stmt =
+                conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM outbox WHERE sent_at IS NULL)")?;
+            Ok(stmt.query_row([], |r| r.get(0))?)
+        })
+        .await
+    }
+}
+
 #[async_trait]
 impl Outbox for SqliteDb {
     async fn pending(&self, limit: usize) -> StoreResult<Vec<(OutboxId, Envelope)>> {
@@ -861,6 +908,9 @@ impl Outbox for SqliteDb {
         limit: usize,
         skip: &HashSet<String>,
     ) -> StoreResult<Vec<(OutboxId, Envelope)>> {
+        if skip.is_empty() && !self.any_pending().await? {
+            return Ok(Vec::new());
+        }
         let skip: Vec<i64> = skip.iter().filter_map(|s| s.parse().ok()).collect();
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
@@ -1235,6 +1285,60 @@ mod tests {
             .unwrap_or_default()
     }
 
+    /// The bytes of page cache `conn` holds (`SQLITE_DBSTATUS_CACHE_USED`).
+    fn cache_used(conn: &Connection) -> i64 {
+        let (mut current, mut highest) = (0, 0);
+        // SAFETY: the handle is the live connection's; both out-pointers point at locals.
+        let rc = unsafe {
+            rusqlite::ffi::sqlite3_db_status(
+                conn.handle(),
+                rusqlite::ffi::SQLITE_DBSTATUS_CACHE_USED,
+                &mut current,
+                &mut highest,
+                0,
+            )
+        };
+        assert_eq!(rc, rusqlite::ffi::SQLITE_OK);
+        current.into()
+    }
+
+    #[tokio::test]
+    async fn a_writer_idle_for_a_while_hands_back_its_page_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDb::open(
+            &dir.path().join("idle.db"),
+            &["CREATE TABLE t (x INTEGER, pad BLOB);"],
+        )
+        .unwrap();
+        // A burst: 500 rows of a page each, read back, so the writer's cache holds their pages.
+        let after_burst = db
+            .write(|c| {
+                let mut insert =
+                    c.prepare_cached("INSERT INTO t (x, pad) VALUES (?1, zeroblob(3900))")?;
+                for x in 0..500 {
+                    insert.execute([x])?;
+                }
+                c.query_row("SELECT count(*) FROM t WHERE length(pad) > 0", [], |_| {
+                    Ok(())
+                })?;
+                Ok(cache_used(c))
+            })
+            .await
+            .unwrap();
+        assert!(after_burst > 1_000_000, "{after_burst} bytes cached");
+        let busy = db.write(|c| Ok(cache_used(c))).await.unwrap();
+        assert_eq!(busy, after_burst, "kept while writes keep coming");
+        tokio::time::sleep(SHRINK_WHEN_IDLE_FOR * 2).await;
+        let idle = db.write(|c| Ok(cache_used(c))).await.unwrap();
+        assert!(idle < after_burst / 10, "{idle} bytes still cached");
+        // Nothing is lost: the next write reads what it needs again.
+        let rows: i64 = db
+            .write(|c| Ok(c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(rows, 500);
+    }
+
     #[tokio::test]
     async fn the_wal_is_checkpointed_by_a_thread_of_its_own_and_stays_bounded() {
         let dir = tempfile::tempdir().unwrap();
@@ -1354,6 +1458,40 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((thread, n), (caller, 1));
+    }
+
+    /// The relays' poll of an empty outbox is answered on the polling thread: with the one blocking-pool
+    /// thread busy it still answers at once; a pending row is read as before.
+    #[test]
+    fn an_empty_outbox_is_polled_without_the_blocking_pool() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .max_blocking_threads(1)
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let db = SqliteDb::open(&dir.path().join("poll.db"), &[]).unwrap();
+            let (release, held) = std::sync::mpsc::channel::<()>();
+            let busy = tokio::task::spawn_blocking(move || held.recv());
+            let none = HashSet::new();
+            let poll = db.pending_except(10, &none);
+            let polled = tokio::time::timeout(std::time::Duration::from_secs(5), poll).await;
+            assert!(
+                polled
+                    .expect("answered without a blocking thread")
+                    .unwrap()
+                    .is_empty()
+            );
+            release.send(()).unwrap();
+            busy.await.unwrap().unwrap();
+            let e = envelope();
+            let stored = e.clone();
+            db.write(move |c| enqueue(c, &[stored])).await.unwrap();
+            let pending = db.pending_except(10, &none).await.unwrap();
+            assert_eq!(pending.len(), 1);
+            assert_eq!(pending[0].1, e);
+        });
     }
 
     #[tokio::test]

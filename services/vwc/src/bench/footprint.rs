@@ -1,11 +1,13 @@
 //! The footprint rows of `scripts/bench`: the build time (read from a `cargo build --timings` report), the
 //! Lambda zips' sizes (read from `scripts/package`'s output) and each Lambda function's init time — from
 //! exec to its first `GET /2018-06-01/runtime/invocation/next` on a Lambda Runtime API that this module
-//! serves on a loopback port (host builds of the `lambda` profile).
+//! serves on a loopback port (host builds of the functions).
 //!
 //! Where the inputs are: `VWC_BENCH_TARGET_DIR` (scripts/bench sets it to cargo's target dir); the newest
 //! report in `<target>/cargo-timings/` unless `VWC_BENCH_TIMINGS` names one; the zips in
-//! `<target>/lambda/<function>/bootstrap.zip`; the host Lambda binaries in `<target>/<host triple>/lambda/`.
+//! `<target>/lambda/<function>/bootstrap.zip`; the host Lambda binaries in `<target>/<host triple>/lambda/`
+//! (the zips' `lambda` profile, a long build) or else `<target>/release/` (the release profile with the
+//! `aws` feature: minutes once the AWS SDK is built; each row names the profile it measured).
 //! A missing input gives a row that says how to produce it.
 
 use std::path::{Path, PathBuf};
@@ -174,12 +176,21 @@ pub fn zip_rows() -> String {
     rows
 }
 
-/// The host's Lambda binaries: `<target>/<host triple>/lambda/` (cargo's directory for the `lambda`
-/// profile built with an explicit `--target`).
-fn host_lambda_dir() -> PathBuf {
-    target_dir()
+/// Where the host's build of `function` is, and which profile built it: `<target>/<host triple>/lambda/`
+/// (cargo's directory for the `lambda` profile built with an explicit `--target`: the zips' profile — fat
+/// LTO, `opt-level = "s"`, stripped), else `<target>/release/` (the release profile: opt-level 3, no LTO,
+/// symbols kept, so a larger file for the loader to map and relocate).
+fn host_lambda_binary(function: &str) -> Option<(PathBuf, &'static str)> {
+    let lambda = target_dir()
         .join(format!("{}-unknown-linux-gnu", std::env::consts::ARCH))
-        .join("lambda")
+        .join("lambda");
+    [
+        (lambda, "lambda"),
+        (target_dir().join("release"), "release"),
+    ]
+    .into_iter()
+    .map(|(dir, profile)| (dir.join(function), profile))
+    .find(|(binary, _)| binary.is_file())
 }
 
 /// The Lambda environment every function reads (lambda_runtime's `Config::from_env`) and the Runtime API.
@@ -204,10 +215,30 @@ fn lambda_env(api: std::net::SocketAddr, function: &str) -> Vec<(String, String)
     .collect()
 }
 
-/// Starts `binary` against a Runtime API on a loopback port and returns the time from spawning it to its
-/// first `GET /2018-06-01/runtime/invocation/next` (the end of its init phase); the request is left
-/// unanswered and the process killed.
-pub async fn init_once(binary: &Path, env: &[(String, String)]) -> anyhow::Result<Duration> {
+/// The CPU time the process `pid` has used so far, its threads alive now (the first field of each thread's
+/// `/proc/<pid>/task/<tid>/schedstat`, in nanoseconds); `None` where the kernel does not say.
+fn cpu_used(pid: u32) -> Option<Duration> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let nanos = tasks
+        .filter_map(Result::ok)
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Some(Duration::from_nanos(nanos))
+}
+
+/// One measured init: the wall time from spawning the function to its first request for an invocation,
+/// and the CPU time it had used by then (`None` where the kernel does not say).
+#[derive(Debug, Clone, Copy)]
+pub struct Init {
+    pub wall: Duration,
+    pub cpu: Option<Duration>,
+}
+
+/// Starts `binary` against a Runtime API on a loopback port and measures its init: from spawning it to its
+/// first `GET /2018-06-01/runtime/invocation/next` (the end of its init phase), and the CPU it used until
+/// then (read while the request waits); the request is left unanswered and the process killed.
+pub async fn init_once(binary: &Path, env: &[(String, String)]) -> anyhow::Result<Init> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let api = listener.local_addr()?;
     let function = binary
@@ -233,7 +264,8 @@ pub async fn init_once(binary: &Path, env: &[(String, String)]) -> anyhow::Resul
                     let mut head = [0u8; 256];
                     let n = stream.read(&mut head).await?;
                     if head[..n].starts_with(b"GET /2018-06-01/runtime/invocation/next") {
-                        return Ok(started.elapsed());
+                        let wall = started.elapsed();
+                        return Ok(Init { wall, cpu: child.id().and_then(cpu_used) });
                     }
                     // Anything else (an init error report): not the end of a successful init.
                     let _ = stream.write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n").await;
@@ -292,15 +324,31 @@ fn init_cases(data_dir: &Path) -> Vec<InitCase> {
             "bench_init_{}",
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
+        let mongo = [
+            ("VWC_MONGODB_URI".to_string(), uri),
+            ("VWC_MONGODB_PREFIX".to_string(), prefix),
+        ];
         cases.push(InitCase {
             function: "vwc-lambda-api",
             opens: "every MongoDB store, indexes ensured",
-            env: vec![
+            env: [
                 jwks,
-                ("VWC_MONGODB_URI".to_string(), uri),
-                ("VWC_MONGODB_PREFIX".to_string(), prefix),
                 ("VWC_ATTACHMENTS_BUCKET".to_string(), "bench".to_string()),
-            ],
+            ]
+            .into_iter()
+            .chain(mongo.clone())
+            .collect(),
+        });
+        cases.push(InitCase {
+            function: "vwc-lambda-consumer",
+            opens: "the scheduler's SQS consumer: every MongoDB store, indexes ensured",
+            env: [(
+                "VWC_SERVICE".to_string(),
+                "maintenance-scheduler".to_string(),
+            )]
+            .into_iter()
+            .chain(mongo)
+            .collect(),
         });
     }
     cases
@@ -309,7 +357,6 @@ fn init_cases(data_dir: &Path) -> Vec<InitCase> {
 /// Rows (n): each measured function's init time, median and slowest of `runs` (after one unmeasured start
 /// that creates what the first start creates, such as the SQLite files).
 pub async fn init_rows(runs: usize) -> anyhow::Result<String> {
-    let dir = host_lambda_dir();
     let data = super::private_dir()?;
     let mut rows = String::new();
     for InitCase {
@@ -318,24 +365,28 @@ pub async fn init_rows(runs: usize) -> anyhow::Result<String> {
         env,
     } in init_cases(data.path())
     {
-        let binary = dir.join(function);
-        let measure =
-            format!("(n) Lambda init `{function}` (exec → first `GET …/invocation/next`; {opens})");
-        if !binary.exists() {
+        let Some((binary, profile)) = host_lambda_binary(function) else {
             rows.push_str(&none_row(
-                &measure,
+                &format!("(n) Lambda init `{function}`"),
                 &format!(
-                    "no {}; `VWC_BENCH_LAMBDA=1 scripts/bench` builds the host Lambda binaries",
-                    binary.display()
+                    "no host build of {function}; `VWC_BENCH_LAMBDA=release scripts/bench` builds one \
+                     with the release profile (minutes), `VWC_BENCH_LAMBDA=1` with the zips' `lambda` \
+                     profile (35+ min)"
                 ),
             ));
             continue;
-        }
-        let mut times = Vec::with_capacity(runs);
+        };
+        let measure = format!(
+            "(n) Lambda init `{function}`, {profile} profile (exec → first `GET …/invocation/next`; {opens})"
+        );
+        let (mut times, mut cpu) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
         let mut failure = None;
         for run in 0..=runs {
             match init_once(&binary, &env).await {
-                Ok(t) if run > 0 => times.push(t.as_micros() as u64),
+                Ok(init) if run > 0 => {
+                    times.push(init.wall.as_micros() as u64);
+                    cpu.extend(init.cpu.map(|c| c.as_micros() as u64));
+                }
                 Ok(_) => {}
                 Err(e) => {
                     failure = Some(format!("{e:#}"));
@@ -348,8 +399,14 @@ pub async fn init_rows(runs: usize) -> anyhow::Result<String> {
             continue;
         }
         times.sort_unstable();
+        cpu.sort_unstable();
+        let cpu = if cpu.len() == times.len() {
+            format!("{} CPU (median); ", super::ms(super::percentile(&cpu, 0.5)))
+        } else {
+            String::new()
+        };
         rows.push_str(&format!(
-            "| {measure} | — | {} | {} (slowest of {runs}) | — | {:.1} MiB binary |\n",
+            "| {measure} | — | {} | {} (slowest of {runs}) | — | {cpu}{:.1} MiB binary |\n",
             super::ms(super::percentile(&times, 0.5)),
             super::ms(*times.last().unwrap_or(&0)),
             std::fs::metadata(&binary)?.len() as f64 / (1024.0 * 1024.0)
@@ -399,7 +456,7 @@ mod tests {
 
     /// [`init_once`] of a stand-in function named `name`: a bash script running `body` (one that asks the
     /// Runtime API for an invocation through bash's /dev/tcp, or one that fails its init).
-    async fn init_of_script(name: &str, body: &str) -> anyhow::Result<Duration> {
+    async fn init_of_script(name: &str, body: &str) -> anyhow::Result<Init> {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir()?;
         let path = dir.path().join(name);
@@ -414,9 +471,12 @@ mod tests {
 exec 3<>"/dev/tcp/${AWS_LAMBDA_RUNTIME_API%:*}/${AWS_LAMBDA_RUNTIME_API#*:}"
 printf 'GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nhost: x\r\n\r\n' >&3
 sleep 30"#;
-        let t = init_of_script("asks", asks).await.unwrap();
-        // The clock starts before the exec, so the script's own sleep is inside the measure.
-        assert!(t >= Duration::from_millis(200), "{t:?}");
+        let init = init_of_script("asks", asks).await.unwrap();
+        // The clock starts before the exec, so the script's own sleep is inside the measure; sleeping
+        // uses no CPU, so the CPU time is well below it.
+        assert!(init.wall >= Duration::from_millis(200), "{init:?}");
+        let cpu = init.cpu.expect("the kernel reports the CPU time");
+        assert!(cpu > Duration::ZERO && cpu < init.wall, "{init:?}");
     }
 
     #[tokio::test]

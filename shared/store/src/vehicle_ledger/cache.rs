@@ -7,14 +7,43 @@
 //! an owner's change of an item, another process) — then the delivery reads the vehicle and is computed
 //! again ([`super::apply_steps`]). A state is taken out while a delivery works on it, so a failed delivery
 //! leaves nothing behind to be trusted.
+//!
+//! Whether a service keeps states at all is the composition root's choice ([`KeptStates`]): a kept state
+//! pays off only where this process's consumer is the vehicle's sole writer of deliveries (embedded mode).
+//! Where other processes deliver the same vehicles' events (SQS workers, Lambda functions) the next
+//! delivery of a vehicle usually lands elsewhere, so a kept state would mostly be stale — one wasted
+//! evaluation and a refused commit — and hold memory for nothing.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use super::LedgerState;
 
-/// How many vehicles' states a service keeps by default: a few hundred states of a few KiB each.
+/// How many vehicles' states a service keeps when it keeps any: a few hundred states of a few KiB each.
 pub const KEPT_STATES: usize = 512;
+
+/// Whether a ledger service keeps the states its deliveries committed; set by the composition root, which
+/// alone knows who else writes the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeptStates {
+    /// None: every delivery reads its vehicle. Where other processes deliver the same vehicles' events
+    /// (SQS workers, Lambda functions, `vwc up --bus aws`).
+    #[default]
+    None,
+    /// The last [`KEPT_STATES`] vehicles' states: where this process's consumer is the only one delivering
+    /// the vehicles' events (embedded mode, the in-process bus).
+    Recent,
+}
+
+impl KeptStates {
+    /// How many states this setting keeps at most.
+    pub fn capacity(self) -> usize {
+        match self {
+            KeptStates::None => 0,
+            KeptStates::Recent => KEPT_STATES,
+        }
+    }
+}
 
 /// Vehicle states kept by id, at most `capacity`; the one kept longest ago goes first.
 pub struct StateCache<S> {
@@ -29,8 +58,15 @@ struct Entries<S> {
 }
 
 impl<S> Default for StateCache<S> {
+    /// Keeps nothing ([`KeptStates::None`]).
     fn default() -> StateCache<S> {
-        StateCache::new(KEPT_STATES)
+        StateCache::new(0)
+    }
+}
+
+impl<S> From<KeptStates> for StateCache<S> {
+    fn from(kept: KeptStates) -> StateCache<S> {
+        StateCache::new(kept.capacity())
     }
 }
 
@@ -54,6 +90,11 @@ impl<S> StateCache<S> {
             .by_vehicle
             .remove(vehicle_id)
             .map(|(state, _)| state)
+    }
+
+    /// The most states this cache keeps (0: it keeps none).
+    pub fn capacity(&self) -> usize {
+        self.capacity
     }
 
     /// How many states are kept.

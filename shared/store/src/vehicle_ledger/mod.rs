@@ -23,7 +23,7 @@ pub mod mongo;
 pub mod sqlite;
 pub mod update;
 
-pub use cache::{KEPT_STATES, StateCache};
+pub use cache::{KEPT_STATES, KeptStates, StateCache};
 pub use deliveries::{
     Applied, CommitOf, Decide, Delivery, DeliveryError, ForeignVehicle, LEDGER_EVENTS,
     LedgerService, Revision, Step, VehicleFacts, apply_steps, deliver, deliver_chain,
