@@ -1430,19 +1430,13 @@ pub(crate) mod tests {
         })
         .await
         .unwrap();
-        let pending: Vec<Envelope> = db
-            .pending(10)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|(_, e)| e)
-            .collect();
+        let envelopes = |rows: Vec<(OutboxId, Envelope)>| -> Vec<Envelope> {
+            rows.into_iter().map(|(_, e)| e).collect()
+        };
+        let pending = envelopes(db.pending(10).await.unwrap());
         assert_eq!(pending, [kept.clone(), rewritten.clone()]);
         // Read again (nothing kept any more): the same.
-        let again: Vec<Envelope> = (db.pending_except(10, &HashSet::new()).await.unwrap())
-            .into_iter()
-            .map(|(_, e)| e)
-            .collect();
+        let again = envelopes(db.pending_except(10, &HashSet::new()).await.unwrap());
         assert_eq!(again, [kept, rewritten]);
     }
 
