@@ -861,6 +861,7 @@ fn row_envelope(row: &rusqlite::Row<'_>) -> StoreResult<Envelope> {
 #[async_trait]
 impl Outbox for SqliteDb {
     async fn pending(&self, limit: usize) -> StoreResult<Vec<(OutboxId, Envelope)>> {
+        crate::kept_envelopes::read_by_a_relay();
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT seq, event_id, envelope FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ?1",
@@ -884,6 +885,7 @@ impl Outbox for SqliteDb {
         limit: usize,
         skip: &HashSet<String>,
     ) -> StoreResult<Vec<(OutboxId, Envelope)>> {
+        crate::kept_envelopes::read_by_a_relay();
         let skip: Vec<i64> = skip.iter().filter_map(|s| s.parse().ok()).collect();
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
@@ -1415,6 +1417,8 @@ pub(crate) mod tests {
     async fn a_pending_row_is_what_the_outbox_holds_even_when_the_process_kept_it_typed() {
         let dir = tempfile::tempdir().unwrap();
         let db = SqliteDb::open(&dir.path().join("o.db"), &[]).unwrap();
+        // The relay reads first: from then on the process keeps what it enqueues.
+        assert!(db.pending(10).await.unwrap().is_empty());
         let (kept, changed) = (envelope(), envelope());
         let mut rewritten = changed.clone();
         rewritten.org_id = "org_b".into();
