@@ -155,7 +155,13 @@ impl Timeline {
                 odometer: f.odometer.filter(|_| !rolled_back),
             };
             for task in &f.tasks {
-                history.entry(task.clone()).or_default().push(done);
+                // A task's key is copied once, when first seen, not for every completion of it.
+                match history.get_mut(task.as_str()) {
+                    Some(completions) => completions.push(done),
+                    None => {
+                        history.insert(task.clone(), vec![done]);
+                    }
+                }
             }
         }
         Timeline {

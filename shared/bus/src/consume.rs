@@ -31,7 +31,7 @@ pub fn consumer_span(consumer: &str, envelope: &Envelope) -> (tracing::Span, Opt
     let trace = envelope.traceparent.as_deref().and_then(TraceParent::parse);
     // A span's name is fixed where it is declared; `otel.name` names the exported span per consumer.
     let span = tracing::info_span!("apply",
-        otel.name = %format_args!("{}.apply", consumer.replace('-', "_")),
+        otel.name = %format_args!("{}.apply", Underscored(consumer)),
         consumer,
         event_id = %envelope.id,
         event_type = %envelope.event_type(),
@@ -40,6 +40,21 @@ pub fn consumer_span(consumer: &str, envelope: &Envelope) -> (tracing::Span, Opt
         vwc_telemetry::set_remote_parent(&span, t);
     }
     (span, trace.map(|t| t.child().to_string()))
+}
+
+/// A service name with `-` written as `_`, formatted in place (a span per envelope need not allocate it).
+struct Underscored<'a>(&'a str);
+
+impl std::fmt::Display for Underscored<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = self.0.split('-');
+        f.write_str(parts.next().unwrap_or_default())?;
+        for part in parts {
+            f.write_str("_")?;
+            f.write_str(part)?;
+        }
+        Ok(())
+    }
 }
 
 /// Applies one consumer's delivery batch — the envelopes of one outbox batch routed to it, or one batch of
@@ -189,6 +204,20 @@ pub(crate) mod tests {
             outgoing_of(&envelope(Some("not-a-traceparent"))).await,
             None
         );
+    }
+
+    #[test]
+    fn a_service_name_is_written_with_underscores_for_its_span() {
+        for (name, written) in [
+            ("maintenance-scheduler", "maintenance_scheduler"),
+            ("edge", "edge"),
+            ("chat-historian", "chat_historian"),
+            ("-a--b-", "_a__b_"),
+            ("", ""),
+        ] {
+            assert_eq!(Underscored(name).to_string(), written);
+            assert_eq!(Underscored(name).to_string(), name.replace('-', "_"));
+        }
     }
 
     #[tokio::test]

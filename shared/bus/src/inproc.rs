@@ -149,30 +149,35 @@ impl InProcessBus {
             .map_err(|e| e.to_string())
     }
 
-    /// Delivers `envelopes` (one outbox batch's share routed to this consumer) as one delivery batch:
-    /// applied together ([`apply_chains`]: one writer transaction on SQLite), then each one that failed is
-    /// retried alone with backoff and dead-lettered alone. Resolves once each is applied or dead-lettered.
+    /// Delivers the envelopes of `published` at `share` (one outbox batch's share routed to this consumer)
+    /// as one delivery batch: applied together ([`apply_chains`]: one writer transaction on SQLite), then
+    /// each one that failed is retried alone with backoff and dead-lettered alone. Resolves once each is
+    /// applied or dead-lettered. Every consumer's task reads the same published envelopes: none is copied.
     fn spawn_batch(
         &self,
         slot: Arc<Slot>,
-        envelopes: Vec<Envelope>,
+        published: Arc<[Envelope]>,
+        share: Vec<usize>,
     ) -> tokio::task::JoinHandle<Vec<Result<(), String>>> {
         let inner = self.inner.clone();
         inner.in_flight.fetch_add(1, Ordering::SeqCst);
         tokio::spawn(async move {
             let _permit = slot.permits.clone().acquire_owned().await;
-            let chain_of: fn(&Envelope) -> Option<&str> = if slot.consumer.one_vehicle_at_a_time() {
-                vehicle_of
-            } else {
-                |_| None
-            };
-            let handle = |envelope| {
+            let envelopes: Vec<&Envelope> = share.iter().map(|&i| &published[i]).collect();
+            let chain_of: for<'x, 'y> fn(&'x &'y Envelope) -> Option<&'x str> =
+                if slot.consumer.one_vehicle_at_a_time() {
+                    |envelope| vehicle_of(envelope)
+                } else {
+                    |_| None
+                };
+            let handle_chain = |chain| handle_chain(&slot, chain);
+            let first = apply_chains(&envelopes, chain_of, handle_chain, |envelope| {
+                let envelope: &Envelope = envelope;
                 slot.consumer
                     .handle(envelope)
                     .instrument(delivery_span(&slot, envelope))
-            };
-            let handle_chain = |chain| handle_chain(&slot, chain);
-            let first = apply_chains(&envelopes, chain_of, handle_chain, handle).await;
+            })
+            .await;
             // Each handling counts as an attempt: an event that failed in a batch of several was tried twice.
             let tried = if envelopes.len() > 1 { 2 } else { 1 };
             let outcomes = futures::future::join_all(envelopes.iter().zip(first).map(
@@ -198,7 +203,8 @@ impl InProcessBus {
 
 /// Hands a chain of one vehicle's envelopes to the consumer: one alone to `handle`, in its delivery
 /// span; more to `handle_chain`, in the first one's.
-async fn handle_chain(slot: &Slot, chain: Vec<&Envelope>) -> Vec<Result<(), HandleError>> {
+async fn handle_chain(slot: &Slot, chain: Vec<&&Envelope>) -> Vec<Result<(), HandleError>> {
+    let chain: Vec<&Envelope> = chain.into_iter().copied().collect();
     match chain.as_slice() {
         [one] => {
             let span = delivery_span(slot, one);
@@ -267,20 +273,26 @@ async fn retry_then_dead_letter(
 #[async_trait]
 impl Bus for InProcessBus {
     async fn publish(&self, envelopes: &[Envelope]) -> Result<(), BusError> {
+        self.publish_owned(envelopes.to_vec()).await
+    }
+
+    async fn publish_owned(&self, envelopes: Vec<Envelope>) -> Result<(), BusError> {
         if !self.inner.available.load(Ordering::SeqCst) {
             return Err(BusError::Unavailable("in-process bus is paused".into()));
         }
         // Accepted means handled: applied or durably dead-lettered by every consumer. Only then may the
         // relay mark the outbox rows sent, so a crash mid-delivery republishes instead of losing events.
-        // Each consumer gets its share of the batch as one delivery batch, in the order published.
-        let mut batches: Vec<(Arc<Slot>, Vec<Envelope>)> = Vec::new();
-        for envelope in envelopes {
+        // Each consumer gets its share of the batch as one delivery batch, in the order published: the
+        // positions of its envelopes in the batch, which every consumer's task shares.
+        let published: Arc<[Envelope]> = envelopes.into();
+        let mut batches: Vec<(Arc<Slot>, Vec<usize>)> = Vec::new();
+        for (i, envelope) in published.iter().enumerate() {
             for name in self.inner.routes.consumers_of(envelope.event_type()) {
                 let slot = self.inner.slots.read().unwrap().get(name).cloned();
                 match slot {
                     Some(slot) => match batches.iter_mut().find(|(s, _)| Arc::ptr_eq(s, &slot)) {
-                        Some((_, batch)) => batch.push(envelope.clone()),
-                        None => batches.push((slot, vec![envelope.clone()])),
+                        Some((_, batch)) => batch.push(i),
+                        None => batches.push((slot, vec![i])),
                     },
                     None => {
                         if self.inner.warned.lock().unwrap().insert(name.to_string()) {
@@ -295,7 +307,7 @@ impl Bus for InProcessBus {
         }
         let deliveries: Vec<_> = batches
             .into_iter()
-            .map(|(slot, batch)| self.spawn_batch(slot, batch))
+            .map(|(slot, share)| self.spawn_batch(slot, published.clone(), share))
             .collect();
         let mut total = 0;
         let mut failures = Vec::new();

@@ -41,6 +41,12 @@ pub enum BusError {
 pub trait Bus: Send + Sync {
     async fn publish(&self, envelopes: &[Envelope]) -> Result<(), BusError>;
 
+    /// [`Bus::publish`] for a caller done with the envelopes (the outbox relay): a bus that hands them to
+    /// consumers in this process shares them instead of copying each once per consumer.
+    async fn publish_owned(&self, envelopes: Vec<Envelope>) -> Result<(), BusError> {
+        self.publish(&envelopes).await
+    }
+
     /// Why this bus would refuse `envelope` however often it is sent (`None`: it may be sent). The outbox
     /// relay dead-letters such an envelope instead of retrying it forever ahead of everything after it.
     /// Every bus refuses envelopes over [`vwc_contracts::MAX_ENVELOPE_BYTES`], so all modes behave alike.

@@ -129,7 +129,7 @@ impl OutboxRelay {
             }
             let (ids, envelopes): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
             self.bus
-                .publish(&envelopes)
+                .publish_owned(envelopes)
                 .await
                 .map_err(|e| e.to_string())?;
             self.outbox
@@ -190,7 +190,10 @@ impl OutboxRelay {
                     let (ids, envelopes): (Vec<_>, Vec<_>) = fresh.into_iter().unzip();
                     let bus = self.bus.clone();
                     in_flight.spawn(async move {
-                        let accepted = bus.publish(&envelopes).await.map_err(|e| e.to_string());
+                        let accepted = bus
+                            .publish_owned(envelopes)
+                            .await
+                            .map_err(|e| e.to_string());
                         (ids, accepted)
                     });
                 }

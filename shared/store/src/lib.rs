@@ -2,6 +2,7 @@
 //! database, and on both the transactional outbox, the idempotent inbox and the dead-letter table.
 
 pub mod dead_letters;
+mod kept_envelopes;
 #[cfg(feature = "aws")]
 pub mod mongo;
 #[cfg(feature = "aws")]

@@ -808,9 +808,26 @@ fn control(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 pub fn enqueue(conn: &Connection, envelopes: &[Envelope]) -> StoreResult<()> {
     let rows = envelopes
         .iter()
-        .map(|e| Ok((e.id.to_string(), envelope_json(e)?)))
+        .map(|e| outbox_row(e.clone()))
         .collect::<StoreResult<Vec<_>>>()?;
     enqueue_serialized(conn, &rows)
+}
+
+/// An envelope's outbox row, `(event id, JSON)` ([`envelope_json`]); the envelope itself is kept for this
+/// process's relay, which then need not parse the row back ([`crate::kept_envelopes`]).
+pub fn outbox_row(envelope: Envelope) -> StoreResult<(String, Arc<str>)> {
+    let json: Arc<str> = envelope_json(&envelope)?.into();
+    let id = envelope.id.to_string();
+    crate::kept_envelopes::keep(envelope, json.clone());
+    Ok((id, json))
+}
+
+/// An outbox row's envelope: the one this process kept when it wrote exactly this JSON, else parsed.
+fn outbox_envelope(event_id: &str, json: &str) -> StoreResult<Envelope> {
+    match crate::kept_envelopes::take(event_id, json) {
+        Some(envelope) => Ok(envelope),
+        None => Ok(serde_json::from_str(json)?),
+    }
 }
 
 /// An envelope's JSON for the outbox. It is written into a buffer the thread keeps and copied once into a
@@ -837,7 +854,7 @@ pub fn envelope_json(envelope: &Envelope) -> StoreResult<String> {
 
 /// [`enqueue`] for envelopes already serialised as `(event id, envelope JSON)`, so callers can do the
 /// JSON work before they reach the single writer thread.
-pub fn enqueue_serialized(conn: &Connection, rows: &[(String, String)]) -> StoreResult<()> {
+pub fn enqueue_serialized(conn: &Connection, rows: &[(String, Arc<str>)]) -> StoreResult<()> {
     let now = crate::ts(&vwc_clock::now());
     let mut stmt = conn.prepare_cached(
         "INSERT INTO outbox (event_id, envelope, created_at) VALUES (?1, ?2, ?3)",
@@ -880,20 +897,27 @@ impl SqliteDb {
     }
 }
 
+/// The envelope of a pending outbox row read as `seq, event_id, envelope`.
+fn row_envelope(row: &rusqlite::Row<'_>) -> StoreResult<Envelope> {
+    let text = |i: usize| -> StoreResult<&str> {
+        (row.get_ref(i)?.as_str()).map_err(|e| StoreError::Other(e.to_string()))
+    };
+    outbox_envelope(text(1)?, text(2)?)
+}
+
 #[async_trait]
 impl Outbox for SqliteDb {
     async fn pending(&self, limit: usize) -> StoreResult<Vec<(OutboxId, Envelope)>> {
+        crate::kept_envelopes::read_by_a_relay();
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT seq, envelope FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ?1",
+                "SELECT seq, event_id, envelope FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ?1",
             )?;
-            let rows = stmt.query_map([limit as i64], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-            })?;
+            let mut rows = stmt.query([limit as i64])?;
             let mut out = Vec::new();
-            for row in rows {
-                let (seq, json) = row?;
-                out.push((OutboxId(seq.to_string()), serde_json::from_str(&json)?));
+            while let Some(row) = rows.next()? {
+                let seq: i64 = row.get(0)?;
+                out.push((OutboxId(seq.to_string()), row_envelope(row)?));
             }
             Ok(out)
         })
@@ -908,13 +932,14 @@ impl Outbox for SqliteDb {
         limit: usize,
         skip: &HashSet<String>,
     ) -> StoreResult<Vec<(OutboxId, Envelope)>> {
+        crate::kept_envelopes::read_by_a_relay();
         if skip.is_empty() && !self.any_pending().await? {
             return Ok(Vec::new());
         }
         let skip: Vec<i64> = skip.iter().filter_map(|s| s.parse().ok()).collect();
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT seq, envelope FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ?1",
+                "SELECT seq, event_id, envelope FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ?1",
             )?;
             let mut rows = stmt.query([(limit + skip.len()) as i64])?;
             let mut out = Vec::new();
@@ -923,11 +948,7 @@ impl Outbox for SqliteDb {
                 if skip.contains(&seq) {
                     continue;
                 }
-                let json = row
-                    .get_ref(1)?
-                    .as_str()
-                    .map_err(|e| StoreError::Other(e.to_string()))?;
-                out.push((OutboxId(seq.to_string()), serde_json::from_str(json)?));
+                out.push((OutboxId(seq.to_string()), row_envelope(row)?));
                 if out.len() == limit {
                     break;
                 }
@@ -1074,11 +1095,11 @@ pub fn optional<T>(r: rusqlite::Result<T>) -> StoreResult<Option<T>> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use vwc_contracts::EventType;
 
-    fn envelope() -> Envelope {
+    pub(crate) fn envelope() -> Envelope {
         Envelope::new(
             "vwc.test",
             "org_a",
@@ -1526,6 +1547,39 @@ mod tests {
             1
         );
         assert_eq!(db.pending(10).await.unwrap().len(), 1);
+    }
+
+    /// The relay is handed the envelope this process kept only while its row holds what was written; a
+    /// row changed since (here by hand) is read from the row.
+    #[tokio::test]
+    async fn a_pending_row_is_what_the_outbox_holds_even_when_the_process_kept_it_typed() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDb::open(&dir.path().join("o.db"), &[]).unwrap();
+        // The relay reads first: from then on the process keeps what it enqueues.
+        assert!(db.pending(10).await.unwrap().is_empty());
+        let (kept, changed) = (envelope(), envelope());
+        let mut rewritten = changed.clone();
+        rewritten.org_id = "org_b".into();
+        let json = serde_json::to_string(&rewritten).unwrap();
+        let (k, c) = (kept.clone(), changed.clone());
+        db.write(move |conn| {
+            enqueue(conn, &[k, c])?;
+            conn.execute(
+                "UPDATE outbox SET envelope = ?1 WHERE event_id = ?2",
+                params![json, changed.id.to_string()],
+            )?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let envelopes = |rows: Vec<(OutboxId, Envelope)>| -> Vec<Envelope> {
+            rows.into_iter().map(|(_, e)| e).collect()
+        };
+        let pending = envelopes(db.pending(10).await.unwrap());
+        assert_eq!(pending, [kept.clone(), rewritten.clone()]);
+        // Read again (nothing kept any more): the same.
+        let again = envelopes(db.pending_except(10, &HashSet::new()).await.unwrap());
+        assert_eq!(again, [kept, rewritten]);
     }
 
     #[tokio::test]

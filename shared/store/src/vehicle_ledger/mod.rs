@@ -66,6 +66,9 @@ pub trait LedgerCommit: Send + Sync + 'static {
     fn remove_facts(&self) -> &[String];
     /// Envelopes enqueued in the same transaction.
     fn outbox(&self) -> &[Envelope];
+    /// The envelopes to enqueue, taken out of the commit: the SQLite ledger writes their JSON and hands the
+    /// envelopes themselves on to the relay ([`crate::sqlite::outbox_row`]) instead of copying them.
+    fn take_outbox(&mut self) -> Vec<Envelope>;
     /// Records revision `revision` of record `event_id` as applied, and its previous fact as removed.
     fn revise(&mut self, event_id: &str, revision: u32);
 }
@@ -102,6 +105,9 @@ macro_rules! ledger_commit {
             }
             fn outbox(&self) -> &[vwc_contracts::Envelope] {
                 &self.outbox
+            }
+            fn take_outbox(&mut self) -> Vec<vwc_contracts::Envelope> {
+                std::mem::take(&mut self.outbox)
             }
             fn revise(&mut self, event_id: &str, revision: u32) {
                 self.revisions = vec![(event_id.to_string(), revision)];

@@ -242,20 +242,19 @@ impl<S> Details<'_, S> {
     }
 }
 
-/// A commit ready for the writer: the service's part and the outbox rows serialised.
+/// A commit ready for the writer: the service's part and the outbox rows serialised (the commit's
+/// envelopes themselves went to the relay).
 struct ReadyCommit<L: SqliteLedger> {
     commit: CommitOf<L>,
     own: L::Prepared,
     /// (event id, envelope JSON)
-    outbox: Vec<(String, String)>,
+    outbox: Vec<(String, std::sync::Arc<str>)>,
 }
 
-fn ready<L: SqliteLedger>(commit: CommitOf<L>) -> StoreResult<ReadyCommit<L>> {
+fn ready<L: SqliteLedger>(mut commit: CommitOf<L>) -> StoreResult<ReadyCommit<L>> {
     let own = L::prepare(&commit)?;
-    let outbox = commit
-        .outbox()
-        .iter()
-        .map(|e| Ok((e.id.to_string(), crate::sqlite::envelope_json(e)?)))
+    let outbox = (commit.take_outbox().into_iter())
+        .map(crate::sqlite::outbox_row)
         .collect::<StoreResult<_>>()?;
     Ok(ReadyCommit {
         commit,
