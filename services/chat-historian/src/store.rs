@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use vwc_contracts::maintenance::MaintenanceScheduleUpdated;
 use vwc_contracts::{OrgId, Vehicle, VehicleEvent, VehicleId};
+pub use vwc_store::VehicleRef;
 use vwc_store::{Plumbing, StoreResult};
 
 use crate::engine::{Citation, KnowledgeCitation};
@@ -177,23 +178,6 @@ pub trait ChatStore: Plumbing {
         since: Option<DateTime<Utc>>,
         limit: usize,
     ) -> StoreResult<Vec<ChatTurn>>;
-}
-
-/// A vehicle as its organisation names it: every read of the chat's data is scoped by both ids, so
-/// another organisation's vehicle is never found.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct VehicleRef {
-    pub org_id: OrgId,
-    pub vehicle_id: VehicleId,
-}
-
-impl VehicleRef {
-    pub fn new(org_id: impl Into<OrgId>, vehicle_id: impl Into<VehicleId>) -> VehicleRef {
-        VehicleRef {
-            org_id: org_id.into(),
-            vehicle_id: vehicle_id.into(),
-        }
-    }
 }
 
 /// One answer of a conversation about an organisation's vehicle.

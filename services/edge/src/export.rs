@@ -15,7 +15,7 @@ use crate::EdgeStore;
 use crate::http::EdgeState;
 use crate::http::gate::ReadVehicles;
 use crate::query::ApiQuery;
-use crate::store::{EventFilter, TimelinePosition};
+use crate::store::{EventFilter, Page, TimelinePosition, TimelineQuery, VehicleRef};
 
 /// The CSV columns, in order.
 pub const COLUMNS: [&str; 12] = [
@@ -51,11 +51,15 @@ pub async fn history(
     vehicle: &VehicleId,
 ) -> Result<Vec<serde_json::Value>, vwc_store::StoreError> {
     let mut events = Vec::new();
+    let vehicle = VehicleRef::new(org.clone(), vehicle.clone());
     let mut after: Option<TimelinePosition> = None;
     loop {
-        let page = store
-            .events(org, vehicle, &EventFilter::default(), after.as_ref(), 200)
-            .await?;
+        let query = TimelineQuery {
+            vehicle: &vehicle,
+            filter: &EventFilter::default(),
+            page: Page::after(after.as_ref(), 200),
+        };
+        let page = store.events(&query).await?;
         let full = page.len() == 200;
         after = page.last().map(|e| TimelinePosition {
             occurred_at: e.occurred_at,

@@ -143,7 +143,8 @@ pub async fn export(args: ExportArgs, opts: EmbeddedOptions) -> anyhow::Result<(
         vwc_contracts::OrgId::from(&args.org),
         vwc_contracts::VehicleId::from(&args.vehicle),
     );
-    let found = system.stores.edge.vehicle(&org, &vehicle).await;
+    let of = vwc_edge::store::VehicleRef::new(org.clone(), vehicle.clone());
+    let found = system.stores.edge.vehicle(&of).await;
     let events = match found {
         Ok(Some(_)) => vwc_edge::export::history(system.stores.edge.as_ref(), &org, &vehicle).await,
         Ok(None) => {

@@ -10,6 +10,7 @@ mod mongo_indexes;
 mod mongo_transaction;
 pub mod outbox;
 pub mod plumbing;
+pub mod scope;
 pub mod sqlite;
 pub mod vehicle_ledger;
 mod write_batch;
@@ -17,6 +18,7 @@ mod write_batch;
 pub use dead_letters::{DeadLetter, DeadLetterStore, NewDeadLetter};
 pub use outbox::{Outbox, OutboxId};
 pub use plumbing::{Plumbed, Plumbing};
+pub use scope::{Page, VehicleRef};
 pub use sqlite::SqliteDb;
 
 /// Errors of the storage layer. Conflicts and misses are answers, not faults; the rest are faults.
