@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
-use vwc_contracts::{OrgId, VehicleId};
+use vwc_contracts::VehicleId;
 use vwc_http::openapi::ResourceQuery;
 use vwc_http::{Admitted, ApiError, FindVehicle, VehiclePath};
 
@@ -47,15 +47,13 @@ pub struct ExportQuery {
 /// The vehicle's events, oldest first, as their JSON (`vwc export` uses it too).
 pub async fn history(
     store: &dyn EdgeStore,
-    org: &OrgId,
-    vehicle: &VehicleId,
+    vehicle: &VehicleRef,
 ) -> Result<Vec<serde_json::Value>, vwc_store::StoreError> {
     let mut events = Vec::new();
-    let vehicle = VehicleRef::new(org.clone(), vehicle.clone());
     let mut after: Option<TimelinePosition> = None;
     loop {
         let query = TimelineQuery {
-            vehicle: &vehicle,
+            vehicle,
             filter: &EventFilter::default(),
             page: Page::after(after.as_ref(), 200),
         };
@@ -133,7 +131,7 @@ async fn export(
         Some(_) => return Err(ApiError::field("format", "must be csv or json")),
     };
     state.vehicle_of(&org, &id).await?;
-    let events = history(state.store.as_ref(), &org, &id)
+    let events = history(state.store.as_ref(), &VehicleRef::new(org, id.clone()))
         .await
         .map_err(ApiError::internal)?;
     let mut response = if csv {

@@ -139,6 +139,13 @@ async fn holds_only_evt_1(store: &Store, v: &Vehicle) {
     assert_eq!(timeline(store, v, &EventFilter::default()).await, ["evt_1"]);
 }
 
+/// The organisation's vehicles (the first hundred), by id.
+async fn vehicles_of(store: &Store, org_id: &str) -> Vec<VehicleView> {
+    (store.vehicles(&org(org_id), Page::first(100)))
+        .await
+        .unwrap()
+}
+
 /// The vehicle's view, which must exist.
 async fn view(store: &Store, org_id: &str, id: &str) -> VehicleView {
     let found = store.vehicle(&in_org(org_id, id)).await.unwrap();
@@ -229,6 +236,16 @@ fn oil(vehicle_id: &str, day: u32, status: MaintenanceStatus) -> MaintenanceSche
     schedule(vehicle_id, at(day, 8), vec![item("oil", status, true)])
 }
 
+/// Whether the store applied `change`, delivered to organisation `org` under `envelope` (`false`: a
+/// duplicate).
+async fn applied(store: &Store, envelope: &str, org: &str, change: Projected<'_>) -> bool {
+    let org = OrgId::from(org);
+    store
+        .apply(&Delivery::new(envelope, &org), change)
+        .await
+        .unwrap()
+}
+
 /// Whether the store applied the evaluation delivered under `envelope` (`false`: a duplicate).
 async fn evaluated(
     store: &Store,
@@ -236,12 +253,7 @@ async fn evaluated(
     org: &str,
     update: &MaintenanceScheduleUpdated,
 ) -> bool {
-    (store.apply(
-        &Delivery::new(envelope, &org.into()),
-        Projected::Maintenance(update),
-    ))
-    .await
-    .unwrap()
+    applied(store, envelope, org, Projected::Maintenance(update)).await
 }
 
 async fn maintain(store: &Store, org: &str, update: &MaintenanceScheduleUpdated) {
@@ -269,12 +281,7 @@ fn delivered(id: &str, channel: Channel, delivered_at: DateTime<Utc>) -> Notific
 
 /// Whether the store applied the delivery delivered under `envelope` (`false`: a duplicate).
 async fn notified(store: &Store, envelope: &str, org: &str, n: &NotificationDelivered) -> bool {
-    (store.apply(
-        &Delivery::new(envelope, &org.into()),
-        Projected::Notification(n),
-    ))
-    .await
-    .unwrap()
+    applied(store, envelope, org, Projected::Notification(n)).await
 }
 
 async fn notify(store: &Store, org: &str, n: &NotificationDelivered) {
@@ -684,13 +691,7 @@ async fn timeline_pages_hold_the_stored_json_and_where_the_next_page_starts(stor
 async fn another_org_sees_neither_the_vehicle_nor_its_timeline(store: Store) {
     let v = vehicle_with_history(&store).await;
     assert_eq!(store.vehicle(&in_org("org_b", &v.id)).await.unwrap(), None);
-    assert!(
-        store
-            .vehicles(&org("org_b"), Page::first(100))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(vehicles_of(&store, "org_b").await.is_empty());
     assert!(
         store
             .events(&query(
@@ -703,14 +704,7 @@ async fn another_org_sees_neither_the_vehicle_nor_its_timeline(store: Store) {
             .unwrap()
             .is_empty()
     );
-    assert_eq!(
-        store
-            .vehicles(&org("org_a"), Page::first(100))
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(vehicles_of(&store, "org_a").await.len(), 1);
 }
 
 async fn vehicles_are_listed_in_id_order_after_a_position(store: Store) {
@@ -721,12 +715,7 @@ async fn vehicles_are_listed_in_id_order_after_a_position(store: Store) {
     let listed = |views: Vec<VehicleView>| -> Vec<String> {
         views.into_iter().map(|v| v.vehicle.id.into()).collect()
     };
-    let all = listed(
-        store
-            .vehicles(&org("org_a"), Page::first(100))
-            .await
-            .unwrap(),
-    );
+    let all = listed(vehicles_of(&store, "org_a").await);
     assert_eq!(all, ["veh_1", "veh_2", "veh_3", "veh_4"]);
     let page = listed(
         store
@@ -742,10 +731,7 @@ async fn the_vehicle_view_counts_events_and_keeps_the_latest_time(store: Store) 
     let view = view(&store, "org_a", "veh_1").await;
     assert_eq!(view.event_count, 6);
     assert_eq!(view.last_event_at, Some(at(5, 8)));
-    let listed = store
-        .vehicles(&org("org_a"), Page::first(10))
-        .await
-        .unwrap();
+    let listed = vehicles_of(&store, "org_a").await;
     assert_eq!(listed, vec![view]);
 }
 
@@ -916,10 +902,7 @@ async fn the_fleet_view_counts_enabled_due_soon_and_overdue_items(store: Store) 
         .collect();
     assert_eq!(summary, [("veh_1", 1, 2), ("veh_2", 0, 0), ("veh_3", 1, 0)]);
     // Each row carries the same vehicle view as the vehicle list.
-    let views = store
-        .vehicles(&org("org_a"), Page::first(100))
-        .await
-        .unwrap();
+    let views = vehicles_of(&store, "org_a").await;
     let fleet_views: Vec<_> = rows.into_iter().map(|r| r.vehicle).collect();
     assert_eq!(fleet_views, views);
     assert_eq!(fleet_views[0].event_count, 1);
@@ -1402,12 +1385,7 @@ async fn valued(
     org_id: &str,
     update: &vwc_contracts::valuation::ValuationUpdated,
 ) -> bool {
-    (store.apply(
-        &Delivery::new(envelope, &org(org_id)),
-        Projected::Valuation(update),
-    ))
-    .await
-    .unwrap()
+    applied(store, envelope, org_id, Projected::Valuation(update)).await
 }
 
 /// The days of June of a page of valuation points.
@@ -1740,14 +1718,7 @@ async fn sold_and_archived_vehicles_leave_the_fleet_and_its_value_but_stay_liste
         .collect();
     assert_eq!(fleet, [active.id.to_string()]);
     // Still listed and readable.
-    assert_eq!(
-        store
-            .vehicles(&org("org_a"), Page::first(10))
-            .await
-            .unwrap()
-            .len(),
-        3
-    );
+    assert_eq!(vehicles_of(&store, "org_a").await.len(), 3);
     let read = view(&store, "org_a", "veh_2").await;
     assert_eq!(read.vehicle.status, VehicleStatus::Sold);
     // The fleet's value sums the active vehicle only.

@@ -11,11 +11,11 @@ use bson::{Document, doc};
 use mongodb::{ClientSession, Collection};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use vwc_contracts::{Envelope, EventId, OrgId, Vehicle, VehicleEvent, VehicleId};
+use vwc_contracts::{Envelope, EventId, OrgId, Vehicle, VehicleEvent};
 use vwc_store::mongo::{MongoDb, is_duplicate_key};
-use vwc_store::{Outbox, Plumbed, StoreError, StoreResult, ts};
+use vwc_store::{Outbox, Plumbed, StoreError, StoreResult, VehicleRef, WithOutbox, ts};
 
-use crate::corrections::{RevisionStore, RevisionsOf};
+use crate::corrections::RevisionsOf;
 use crate::dealers;
 use crate::store::{IdempotencyKey, IngestionStore, InsertEventOutcome, conflict};
 use vwc_contracts::corrections::EventRevision;
@@ -90,6 +90,23 @@ macro_rules! in_transaction {
 }
 pub(crate) use in_transaction;
 
+/// Runs `$attempt` and then enqueues `$outbox` in one transaction (through `in_transaction!`), and wakes
+/// the relay once the transaction committed envelopes.
+macro_rules! publish {
+    ($store:expr, $outbox:expr, |$session:ident| $attempt:expr) => {{
+        let committed = in_transaction!($store.db, |$session| async {
+            $attempt.await?;
+            $store.db.enqueue($session, $outbox).await
+        });
+        $store.published(committed, $outbox)
+    }};
+}
+
+/// The documents of one vehicle of the organisation.
+fn of_vehicle(vehicle: &VehicleRef) -> Document {
+    doc! { "org_id": &vehicle.org_id, "vehicle_id": &vehicle.vehicle_id }
+}
+
 /// An index: its collection, its keys and whether they are unique.
 pub(crate) type Index = (&'static str, Document, bool);
 
@@ -151,8 +168,6 @@ impl MongoIngestionStore {
         &self,
         session: &mut ClientSession,
         v: &Vehicle,
-        body: &str,
-        outbox: &[Envelope],
     ) -> StoreResult<()> {
         let vehicles = self.typed::<VehicleDoc>(VEHICLES);
         let taken = vehicles
@@ -168,27 +183,25 @@ impl MongoIngestionStore {
                 org_id: v.org_id.to_string(),
                 vin: v.vin.clone(),
                 registered_at: ts(&v.registered_at),
-                body: body.to_string(),
+                body: serde_json::to_string(v)?,
             })
             .session(&mut *session)
             .await;
         match inserted.map_err(StoreError::from) {
             // Another registration of the same VIN (or id) committed after our read: as in SQLite, any
             // uniqueness violation of the vehicle row is the VIN conflict.
-            Err(e) if is_duplicate_key(&e) => return Err(conflict::vin_taken(&v.vin)),
-            other => other?,
-        };
-        self.db.enqueue(session, outbox).await
+            Err(e) if is_duplicate_key(&e) => Err(conflict::vin_taken(&v.vin)),
+            other => other.map(drop),
+        }
     }
 
     async fn try_insert_event(
         &self,
         session: &mut ClientSession,
-        e: &VehicleEvent,
-        body: &str,
+        event: WithOutbox<'_, VehicleEvent>,
         key: Option<&IdempotencyKey>,
-        outbox: &[Envelope],
     ) -> StoreResult<InsertEventOutcome> {
+        let e = event.write;
         if let Some(k) = key {
             let keys = self.typed::<IdempotencyDoc>(IDEMPOTENCY_KEYS);
             let seen = keys
@@ -222,7 +235,8 @@ impl MongoIngestionStore {
             .session(&mut *session)
             .await?;
         }
-        self.write_event(session, e, body, outbox).await?;
+        let body = serde_json::to_string(e)?;
+        self.write_event(session, e, &body, event.outbox).await?;
         Ok(InsertEventOutcome::Created)
     }
 
@@ -290,13 +304,34 @@ impl MongoIngestionStore {
         Ok(values)
     }
 
+    async fn try_append_revision(
+        &self,
+        session: &mut ClientSession,
+        r: &EventRevision,
+    ) -> StoreResult<()> {
+        let e = &r.event;
+        let inserted = self
+            .typed::<RevisionDoc>(EVENT_REVISIONS)
+            .insert_one(RevisionDoc {
+                event_id: e.id.to_string(),
+                revision: i64::from(r.revision),
+                org_id: e.org_id.to_string(),
+                vehicle_id: e.vehicle_id.to_string(),
+                body: serde_json::to_string(r)?,
+            })
+            .session(&mut *session)
+            .await;
+        match inserted.map_err(StoreError::from) {
+            Err(err) if is_duplicate_key(&err) => Err(conflict::revision_taken(r.revision, &e.id)),
+            other => other.map(drop),
+        }
+    }
+
     async fn try_replace_vehicle(
         &self,
         session: &mut ClientSession,
         before: &Vehicle,
         after: &Vehicle,
-        body: &str,
-        outbox: &[Envelope],
     ) -> StoreResult<()> {
         let current = self
             .typed::<Body>(VEHICLES)
@@ -315,124 +350,66 @@ impl MongoIngestionStore {
             .collection(VEHICLES)
             .update_one(
                 doc! { "org_id": &after.org_id, "_id": &after.id },
-                doc! { "$set": { "body": body } },
+                doc! { "$set": { "body": serde_json::to_string(after)? } },
             )
             .session(&mut *session)
             .await?;
-        self.db.enqueue(session, outbox).await
-    }
-
-    async fn try_append_revision(
-        &self,
-        session: &mut ClientSession,
-        r: &EventRevision,
-        body: &str,
-        outbox: &[Envelope],
-    ) -> StoreResult<()> {
-        let e = &r.event;
-        let inserted = self
-            .typed::<RevisionDoc>(EVENT_REVISIONS)
-            .insert_one(RevisionDoc {
-                event_id: e.id.to_string(),
-                revision: i64::from(r.revision),
-                org_id: e.org_id.to_string(),
-                vehicle_id: e.vehicle_id.to_string(),
-                body: body.to_string(),
-            })
-            .session(&mut *session)
-            .await;
-        match inserted.map_err(StoreError::from) {
-            Err(err) if is_duplicate_key(&err) => {
-                return Err(conflict::revision_taken(r.revision, &e.id));
-            }
-            other => other?,
-        };
-        self.db.enqueue(session, outbox).await
-    }
-}
-
-#[async_trait]
-impl RevisionStore for MongoIngestionStore {
-    async fn revisions(
-        &self,
-        org_id: &OrgId,
-        of: RevisionsOf<'_>,
-    ) -> StoreResult<Vec<EventRevision>> {
-        let (filter, order) = match of {
-            RevisionsOf::Event(id) => (
-                doc! { "org_id": org_id, "event_id": id },
-                doc! { "revision": 1 },
-            ),
-            RevisionsOf::Vehicle(id) => (
-                doc! { "org_id": org_id, "vehicle_id": id },
-                doc! { "event_id": 1, "revision": 1 },
-            ),
-        };
-        self.values(EVENT_REVISIONS, filter, order).await
-    }
-
-    async fn vehicle_events(
-        &self,
-        org_id: &OrgId,
-        vehicle_id: &VehicleId,
-    ) -> StoreResult<Vec<VehicleEvent>> {
-        self.values(
-            VEHICLE_EVENTS,
-            doc! { "org_id": org_id, "vehicle_id": vehicle_id },
-            doc! { "occurred_at": 1, "_id": 1 },
-        )
-        .await
-    }
-
-    async fn append_revision(
-        &self,
-        revision: &EventRevision,
-        outbox: &[Envelope],
-    ) -> StoreResult<()> {
-        let body = serde_json::to_string(revision)?;
-        let committed = in_transaction!(self.db, |session| self
-            .try_append_revision(session, revision, &body, outbox));
-        self.published(committed, outbox)
-    }
-
-    async fn replace_vehicle(
-        &self,
-        before: &Vehicle,
-        after: &Vehicle,
-        outbox: &[Envelope],
-    ) -> StoreResult<()> {
-        let body = serde_json::to_string(after)?;
-        let committed = in_transaction!(self.db, |session| self
-            .try_replace_vehicle(session, before, after, &body, outbox));
-        self.published(committed, outbox)
+        Ok(())
     }
 }
 
 #[async_trait]
 impl IngestionStore for MongoIngestionStore {
-    async fn insert_vehicle(&self, vehicle: &Vehicle, outbox: &[Envelope]) -> StoreResult<()> {
-        let body = serde_json::to_string(vehicle)?;
-        let committed = in_transaction!(self.db, |session| self
-            .try_insert_vehicle(session, vehicle, &body, outbox));
-        self.published(committed, outbox)
+    async fn revisions(&self, of: RevisionsOf<'_>) -> StoreResult<Vec<EventRevision>> {
+        let (filter, order) = match of {
+            RevisionsOf::Event(org_id, id) => (
+                doc! { "org_id": org_id, "event_id": id },
+                doc! { "revision": 1 },
+            ),
+            RevisionsOf::Vehicle(vehicle) => {
+                (of_vehicle(vehicle), doc! { "event_id": 1, "revision": 1 })
+            }
+        };
+        self.values(EVENT_REVISIONS, filter, order).await
     }
 
-    async fn vehicle(
+    async fn vehicle_events(&self, vehicle: &VehicleRef) -> StoreResult<Vec<VehicleEvent>> {
+        let oldest_first = doc! { "occurred_at": 1, "_id": 1 };
+        (self.values(VEHICLE_EVENTS, of_vehicle(vehicle), oldest_first)).await
+    }
+
+    async fn append_revision(&self, revision: WithOutbox<'_, EventRevision>) -> StoreResult<()> {
+        publish!(self, revision.outbox, |session| self
+            .try_append_revision(session, revision.write))
+    }
+
+    async fn replace_vehicle(
         &self,
-        org_id: &OrgId,
-        vehicle_id: &VehicleId,
-    ) -> StoreResult<Option<Vehicle>> {
-        self.find_value(VEHICLES, doc! { "org_id": org_id, "_id": vehicle_id })
-            .await
+        before: &Vehicle,
+        after: WithOutbox<'_, Vehicle>,
+    ) -> StoreResult<()> {
+        publish!(self, after.outbox, |session| self.try_replace_vehicle(
+            session,
+            before,
+            after.write
+        ))
+    }
+
+    async fn insert_vehicle(&self, vehicle: WithOutbox<'_, Vehicle>) -> StoreResult<()> {
+        publish!(self, vehicle.outbox, |session| self
+            .try_insert_vehicle(session, vehicle.write))
+    }
+
+    async fn vehicle(&self, vehicle: &VehicleRef) -> StoreResult<Option<Vehicle>> {
+        let in_org = doc! { "org_id": &vehicle.org_id, "_id": &vehicle.vehicle_id };
+        self.find_value(VEHICLES, in_org).await
     }
 
     async fn insert_event(
         &self,
-        event: &VehicleEvent,
+        event: WithOutbox<'_, VehicleEvent>,
         idempotency: Option<&IdempotencyKey>,
-        outbox: &[Envelope],
     ) -> StoreResult<InsertEventOutcome> {
-        let body = serde_json::to_string(event)?;
         // A concurrent request with the same idempotency key may commit between our read of the key and
         // our insert of it: the unique index rejects ours, and one more run reads theirs.
         let mut runs_left = if idempotency.is_some() { 2 } else { 1 };
@@ -441,16 +418,15 @@ impl IngestionStore for MongoIngestionStore {
             let settled = in_transaction!(self.db, |session| self.try_insert_event(
                 session,
                 event,
-                &body,
-                idempotency,
-                outbox
+                idempotency
             ));
             match settled {
                 Err(e) if runs_left > 0 && is_duplicate_key(&e) => continue,
                 other => break other?,
             }
         };
-        if outcome == InsertEventOutcome::Created && !outbox.is_empty() {
+        // Only a new event wrote its outbox (a replayed key wrote nothing).
+        if outcome == InsertEventOutcome::Created && !event.outbox.is_empty() {
             self.db.wakeup().notify_one();
         }
         Ok(outcome)
@@ -461,12 +437,9 @@ impl IngestionStore for MongoIngestionStore {
             .await
     }
 
-    async fn count_events(&self, org_id: &OrgId, vehicle_id: &VehicleId) -> StoreResult<u64> {
-        Ok(self
-            .db
-            .collection(VEHICLE_EVENTS)
-            .count_documents(doc! { "org_id": org_id, "vehicle_id": vehicle_id })
-            .await?)
+    async fn count_events(&self, vehicle: &VehicleRef) -> StoreResult<u64> {
+        let events = self.db.collection(VEHICLE_EVENTS);
+        Ok(events.count_documents(of_vehicle(vehicle)).await?)
     }
 }
 

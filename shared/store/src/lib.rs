@@ -16,7 +16,7 @@ pub mod vehicle_ledger;
 mod write_batch;
 
 pub use dead_letters::{DeadLetter, DeadLetterStore, NewDeadLetter};
-pub use outbox::{Outbox, OutboxId};
+pub use outbox::{Outbox, OutboxId, WithOutbox};
 pub use plumbing::{Plumbed, Plumbing};
 pub use scope::{Page, VehicleRef};
 pub use sqlite::SqliteDb;

@@ -12,6 +12,11 @@ pub struct VehicleRef {
 }
 
 impl VehicleRef {
+    /// The vehicle as its own organisation names it.
+    pub fn of(vehicle: &vwc_contracts::Vehicle) -> VehicleRef {
+        VehicleRef::new(vehicle.org_id.clone(), vehicle.id.clone())
+    }
+
     pub fn new(org_id: impl Into<OrgId>, vehicle_id: impl Into<VehicleId>) -> VehicleRef {
         VehicleRef {
             org_id: org_id.into(),
