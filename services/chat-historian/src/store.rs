@@ -171,13 +171,17 @@ pub trait ChatStore: Plumbing {
     ) -> StoreResult<Option<Conversation>>;
     /// Sets (or replaces) the feedback on one turn; `false` when there is no such turn.
     async fn set_feedback(&self, message: &MessageRef, feedback: &Feedback) -> StoreResult<bool>;
-    /// The organisation's turns asked at or after `since`, oldest first, at most `limit`.
-    async fn audit(
-        &self,
-        org_id: &OrgId,
-        since: Option<DateTime<Utc>>,
-        limit: usize,
-    ) -> StoreResult<Vec<ChatTurn>>;
+    /// The turns an audit listing reads (see [`AuditQuery`]).
+    async fn audit(&self, query: AuditQuery<'_>) -> StoreResult<Vec<ChatTurn>>;
+}
+
+/// Which turns an audit listing reads: the organisation's, asked at or after `since` (all when `None`),
+/// oldest first, at most `limit`.
+#[derive(Debug, Clone, Copy)]
+pub struct AuditQuery<'a> {
+    pub org_id: &'a OrgId,
+    pub since: Option<DateTime<Utc>>,
+    pub limit: usize,
 }
 
 /// One answer of a conversation about an organisation's vehicle.

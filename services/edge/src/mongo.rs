@@ -285,19 +285,6 @@ impl MongoEdgeStore {
         collect(cursor).await
     }
 
-    /// The JSON `body` of the document of `collection` matching `filter`, decoded.
-    async fn body<T: DeserializeOwned>(
-        &self,
-        collection: &str,
-        filter: Document,
-    ) -> StoreResult<Option<T>> {
-        let found = (self.db.collection(collection))
-            .find_one(filter)
-            .projection(doc! { "body": 1 })
-            .await?;
-        found.map(|d| decode_body(&d)).transpose()
-    }
-
     /// Updates document `id` of `collection`, inserting it when there is none, inside the caller's
     /// transaction.
     async fn upsert_in(
@@ -1019,7 +1006,7 @@ impl EdgeStore for MongoEdgeStore {
     }
 
     async fn maintenance(&self, vehicle: &VehicleRef) -> StoreResult<Option<MaintenanceView>> {
-        let update = self.body(MAINTENANCE, in_org(vehicle)).await?;
+        let update = self.db.find_body(MAINTENANCE, in_org(vehicle)).await?;
         Ok(update.map(MaintenanceView::of))
     }
 
@@ -1203,7 +1190,7 @@ impl EdgeStore for MongoEdgeStore {
     }
 
     async fn current_valuation(&self, vehicle: &VehicleRef) -> StoreResult<Option<Valuation>> {
-        self.body(CURRENT_VALUATIONS, in_org(vehicle)).await
+        self.db.find_body(CURRENT_VALUATIONS, in_org(vehicle)).await
     }
 
     async fn fuel_vehicles(&self, org_id: &OrgId) -> StoreResult<Vec<VehicleId>> {

@@ -8,11 +8,10 @@
 
 use async_trait::async_trait;
 use bson::{Document, doc};
-use mongodb::{ClientSession, Collection};
-use serde::de::DeserializeOwned;
+use mongodb::ClientSession;
 use serde::{Deserialize, Serialize};
 use vwc_contracts::{Envelope, EventId, OrgId, Vehicle, VehicleEvent};
-use vwc_store::mongo::{MongoDb, is_duplicate_key};
+use vwc_store::mongo::{Body, MongoDb, is_duplicate_key};
 use vwc_store::{Outbox, Plumbed, StoreError, StoreResult, VehicleRef, WithOutbox, ts};
 
 use crate::corrections::RevisionsOf;
@@ -65,18 +64,6 @@ struct RevisionDoc {
     org_id: String,
     vehicle_id: String,
     body: String,
-}
-
-/// Any document whose `body` is the JSON of a value (a vehicle, an event, a revision).
-#[derive(Debug, Deserialize)]
-struct Body {
-    body: String,
-}
-
-impl Body {
-    fn value<T: DeserializeOwned>(&self) -> StoreResult<T> {
-        Ok(serde_json::from_str(&self.body)?)
-    }
 }
 
 /// Runs `$attempt` (a future using the transaction's `$session`) in one transaction of `$db` through the one
@@ -139,8 +126,7 @@ impl MongoIngestionStore {
     /// Uses `database` through the process's client and creates the indexes (idempotent), so the store
     /// is ready once this returns.
     pub async fn connect(client: mongodb::Client, database: &str) -> StoreResult<Self> {
-        let db = MongoDb::new(client, database);
-        db.ensure_common_indexes().await?;
+        let db = MongoDb::open(client, database).await?;
         for (collection, keys, unique) in indexes().into_iter().chain(dealers::mongo::indexes()) {
             db.create_index(collection, keys, unique).await?;
         }
@@ -149,11 +135,6 @@ impl MongoIngestionStore {
 
     pub fn db(&self) -> &MongoDb {
         &self.db
-    }
-
-    /// `name` as a collection of `T` documents.
-    pub(crate) fn typed<T: Send + Sync>(&self, name: &str) -> Collection<T> {
-        self.db.database().collection(name)
     }
 
     /// `committed` as it is, the outbox relay woken when it committed envelopes.
@@ -169,7 +150,7 @@ impl MongoIngestionStore {
         session: &mut ClientSession,
         v: &Vehicle,
     ) -> StoreResult<()> {
-        let vehicles = self.typed::<VehicleDoc>(VEHICLES);
+        let vehicles = self.db.typed::<VehicleDoc>(VEHICLES);
         let taken = vehicles
             .find_one(doc! { "org_id": &v.org_id, "vin": &v.vin })
             .session(&mut *session)
@@ -203,7 +184,7 @@ impl MongoIngestionStore {
     ) -> StoreResult<InsertEventOutcome> {
         let e = event.write;
         if let Some(k) = key {
-            let keys = self.typed::<IdempotencyDoc>(IDEMPOTENCY_KEYS);
+            let keys = self.db.typed::<IdempotencyDoc>(IDEMPOTENCY_KEYS);
             let seen = keys
                 .find_one(doc! { "org_id": &e.org_id, "key": &k.key })
                 .session(&mut *session)
@@ -213,6 +194,7 @@ impl MongoIngestionStore {
                     return Ok(InsertEventOutcome::KeyReused);
                 }
                 let first = self
+                    .db
                     .typed::<Body>(VEHICLE_EVENTS)
                     .find_one(doc! { "_id": &seen.event_id })
                     .session(&mut *session)
@@ -223,7 +205,7 @@ impl MongoIngestionStore {
                             k.key, seen.event_id
                         ))
                     })?;
-                return Ok(InsertEventOutcome::Replayed(Box::new(first.value()?)));
+                return Ok(InsertEventOutcome::Replayed(Box::new(first.decode()?)));
             }
             keys.insert_one(IdempotencyDoc {
                 org_id: e.org_id.to_string(),
@@ -262,7 +244,8 @@ impl MongoIngestionStore {
                 e.id, e.vehicle_id
             )));
         }
-        self.typed::<EventDoc>(VEHICLE_EVENTS)
+        self.db
+            .typed::<EventDoc>(VEHICLE_EVENTS)
             .insert_one(EventDoc {
                 id: e.id.to_string(),
                 org_id: e.org_id.to_string(),
@@ -275,35 +258,6 @@ impl MongoIngestionStore {
         self.db.enqueue(session, outbox).await
     }
 
-    /// The value whose JSON is the `body` of the document `filter` finds.
-    async fn find_value<T: DeserializeOwned>(
-        &self,
-        collection: &str,
-        filter: Document,
-    ) -> StoreResult<Option<T>> {
-        let found = self.typed::<Body>(collection).find_one(filter).await?;
-        found.as_ref().map(Body::value).transpose()
-    }
-
-    /// The values whose JSON is the `body` of the documents `filter` finds, in `sort` order.
-    async fn values<T: DeserializeOwned>(
-        &self,
-        collection: &str,
-        filter: Document,
-        sort: Document,
-    ) -> StoreResult<Vec<T>> {
-        let mut cursor = self
-            .typed::<Body>(collection)
-            .find(filter)
-            .sort(sort)
-            .await?;
-        let mut values = Vec::new();
-        while cursor.advance().await? {
-            values.push(cursor.deserialize_current()?.value()?);
-        }
-        Ok(values)
-    }
-
     async fn try_append_revision(
         &self,
         session: &mut ClientSession,
@@ -311,6 +265,7 @@ impl MongoIngestionStore {
     ) -> StoreResult<()> {
         let e = &r.event;
         let inserted = self
+            .db
             .typed::<RevisionDoc>(EVENT_REVISIONS)
             .insert_one(RevisionDoc {
                 event_id: e.id.to_string(),
@@ -334,13 +289,14 @@ impl MongoIngestionStore {
         after: &Vehicle,
     ) -> StoreResult<()> {
         let current = self
+            .db
             .typed::<Body>(VEHICLES)
             .find_one(doc! { "org_id": &after.org_id, "_id": &after.id })
             .session(&mut *session)
             .await?;
         // Compared as values: the stored text may predate fields added since.
         let unchanged = match &current {
-            Some(d) => d.value::<Vehicle>()? == *before,
+            Some(d) => d.decode::<Vehicle>()? == *before,
             None => false,
         };
         if !unchanged {
@@ -370,12 +326,15 @@ impl IngestionStore for MongoIngestionStore {
                 (of_vehicle(vehicle), doc! { "event_id": 1, "revision": 1 })
             }
         };
-        self.values(EVENT_REVISIONS, filter, order).await
+        self.db.find_bodies(EVENT_REVISIONS, filter, order).await
     }
 
     async fn vehicle_events(&self, vehicle: &VehicleRef) -> StoreResult<Vec<VehicleEvent>> {
         let oldest_first = doc! { "occurred_at": 1, "_id": 1 };
-        (self.values(VEHICLE_EVENTS, of_vehicle(vehicle), oldest_first)).await
+        (self
+            .db
+            .find_bodies(VEHICLE_EVENTS, of_vehicle(vehicle), oldest_first))
+        .await
     }
 
     async fn append_revision(&self, revision: WithOutbox<'_, EventRevision>) -> StoreResult<()> {
@@ -402,7 +361,7 @@ impl IngestionStore for MongoIngestionStore {
 
     async fn vehicle(&self, vehicle: &VehicleRef) -> StoreResult<Option<Vehicle>> {
         let in_org = doc! { "org_id": &vehicle.org_id, "_id": &vehicle.vehicle_id };
-        self.find_value(VEHICLES, in_org).await
+        self.db.find_body(VEHICLES, in_org).await
     }
 
     async fn insert_event(
@@ -433,7 +392,8 @@ impl IngestionStore for MongoIngestionStore {
     }
 
     async fn event(&self, org_id: &OrgId, event_id: &EventId) -> StoreResult<Option<VehicleEvent>> {
-        self.find_value(VEHICLE_EVENTS, doc! { "org_id": org_id, "_id": event_id })
+        self.db
+            .find_body(VEHICLE_EVENTS, doc! { "org_id": org_id, "_id": event_id })
             .await
     }
 

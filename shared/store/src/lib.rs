@@ -5,6 +5,8 @@ pub mod dead_letters;
 #[cfg(feature = "aws")]
 pub mod mongo;
 #[cfg(feature = "aws")]
+mod mongo_bodies;
+#[cfg(feature = "aws")]
 mod mongo_indexes;
 #[cfg(feature = "aws")]
 mod mongo_transaction;

@@ -173,7 +173,7 @@ async fn vehicle_by_vin(
     org_id: &str,
     vin: &str,
 ) -> StoreResult<Option<Vehicle>> {
-    let vehicles = store.typed::<VehicleDoc>(VEHICLES);
+    let vehicles = store.db().typed::<VehicleDoc>(VEHICLES);
     let find = vehicles.find_one(doc! { "org_id": org_id, "vin": vin });
     let found = match session {
         Some(session) => find.session(session).await?,
@@ -194,7 +194,7 @@ impl MongoIngestionStore {
         let dealer_id = &rotation.dealer_id;
         let (now, old_expires_at) = (ts(&rotation.at), ts(&rotation.old_expires_at));
         let (now, old_expires_at) = (now.as_str(), old_expires_at.as_str());
-        let dealers = self.typed::<DealerDoc>(DEALERS);
+        let dealers = self.db().typed::<DealerDoc>(DEALERS);
         let Some(found) = dealers
             .find_one(doc! { "_id": dealer_id, "org_id": org_id })
             .session(&mut *session)
@@ -237,7 +237,7 @@ impl MongoIngestionStore {
         incoming: &IncomingWebhook,
         build: &EventBuilder,
     ) -> StoreResult<WebhookOutcome> {
-        let records = self.typed::<DealerRecordDoc>(DEALER_RECORDS);
+        let records = self.db().typed::<DealerRecordDoc>(DEALER_RECORDS);
         let seen = records
             .find_one(doc! { "dealer_id": &dealer.id, "webhook_id": &incoming.webhook_id })
             .session(&mut *session)
@@ -297,6 +297,7 @@ impl MongoIngestionStore {
         build: &EventBuilder,
     ) -> StoreResult<usize> {
         let mut cursor = self
+            .db()
             .typed::<WaitingRecord>(DEALER_RECORDS)
             .find(doc! { "org_id": &vehicle.org_id, "vin": &vehicle.vin, "status": UNMATCHED })
             .projection(doc! { "template": 1 })
@@ -343,7 +344,8 @@ impl MongoIngestionStore {
 impl DealerStore for MongoIngestionStore {
     async fn insert_dealer(&self, dealer: &DealerRow) -> StoreResult<()> {
         // One document: the dealer and its secrets are written atomically without a transaction.
-        self.typed::<DealerDoc>(DEALERS)
+        self.db()
+            .typed::<DealerDoc>(DEALERS)
             .insert_one(DealerDoc::from(dealer))
             .await?;
         Ok(())
@@ -351,6 +353,7 @@ impl DealerStore for MongoIngestionStore {
 
     async fn dealer(&self, dealer_id: &DealerId) -> StoreResult<Option<DealerRow>> {
         let found = self
+            .db()
             .typed::<DealerDoc>(DEALERS)
             .find_one(doc! { "_id": dealer_id })
             .await?;
