@@ -154,7 +154,7 @@ async fn view(store: &Store, org_id: &str, id: &str) -> VehicleView {
 
 async fn timeline(store: &Store, v: &Vehicle, filter: &EventFilter) -> Vec<String> {
     ids(store
-        .events(&query(&of(&v), filter, None, 100))
+        .events(&query(&of(v), filter, None, 100))
         .await
         .unwrap())
 }
@@ -319,7 +319,7 @@ async fn mark_read(store: &Store, org_id: &str, id: &str, at: DateTime<Utc>) -> 
     (store.mark_notification_read(
         NotificationRef {
             org_id: &org(org_id),
-            id: id,
+            id,
         },
         at,
     ))
