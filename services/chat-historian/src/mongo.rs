@@ -172,6 +172,18 @@ impl MongoChatStore {
         Ok(inserted.upserted_id.is_some())
     }
 
+    /// Document `id` of `collection`, read inside the transaction.
+    async fn held<T: serde::de::DeserializeOwned + Send + Sync>(
+        &self,
+        tx: &mut ClientSession,
+        collection: &str,
+        id: &str,
+    ) -> StoreResult<Option<T>> {
+        let documents = self.db.typed::<T>(collection);
+        let found = documents.find_one(doc! { "_id": id }).session(&mut *tx);
+        Ok(found.await?)
+    }
+
     /// Replaces the record with a later revision of it (of the same organisation).
     async fn revise_record(
         &self,
@@ -180,12 +192,7 @@ impl MongoChatStore {
         body: &str,
     ) -> StoreResult<bool> {
         let (event, number) = (&r.event, i64::from(r.number));
-        let held = self
-            .db
-            .typed::<TimelineHead>(TIMELINE)
-            .find_one(doc! { "_id": event.id.as_str() })
-            .session(&mut *tx)
-            .await?;
+        let held: Option<TimelineHead> = self.held(tx, TIMELINE, event.id.as_str()).await?;
         if held.is_some_and(|held| {
             held.org_id != event.org_id.as_str() || held.revision.unwrap_or(1) >= number
         }) {
@@ -207,12 +214,7 @@ impl MongoChatStore {
         point: &ValuationPoint,
         body: &str,
     ) -> StoreResult<bool> {
-        let stored = self
-            .db
-            .typed::<Body>(VALUATIONS)
-            .find_one(doc! { "_id": v.vehicle_id.as_str() })
-            .session(&mut *tx)
-            .await?;
+        let stored: Option<Body> = self.held(tx, VALUATIONS, v.vehicle_id.as_str()).await?;
         if let Some(stored) = stored
             && !point.supersedes(&stored.decode()?)
         {
