@@ -252,6 +252,8 @@ fn service_record(dealer: &DealerRow, webhook_id: &str, vin: &str, day: u32) -> 
         "lines": [{ "description": "Oil and filter", "task": "oil_change", "amountCents": 8_999 }],
     });
     IncomingWebhook {
+        dealer_id: dealer.id.clone(),
+        org_id: dealer.org_id.clone(),
         webhook_id: webhook_id.into(),
         vin: vin.into(),
         payload_type: "service_record".into(),
@@ -270,7 +272,6 @@ async fn receive(
 ) -> WebhookOutcome {
     dealers
         .receive_webhook(
-            dealer,
             &service_record(dealer, webhook_id, vin, day),
             dealer_event_builder(vwc_clock::system(), None),
         )

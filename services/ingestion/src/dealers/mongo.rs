@@ -233,13 +233,12 @@ impl MongoIngestionStore {
     async fn try_receive_webhook(
         &self,
         session: &mut ClientSession,
-        dealer: &DealerRow,
         incoming: &IncomingWebhook,
         build: &EventBuilder,
     ) -> StoreResult<WebhookOutcome> {
         let records = self.db().typed::<DealerRecordDoc>(DEALER_RECORDS);
         let seen = records
-            .find_one(doc! { "dealer_id": &dealer.id, "webhook_id": &incoming.webhook_id })
+            .find_one(doc! { "dealer_id": &incoming.dealer_id, "webhook_id": &incoming.webhook_id })
             .session(&mut *session)
             .await?;
         if let Some(seen) = seen {
@@ -250,7 +249,7 @@ impl MongoIngestionStore {
         }
         let record_id = new_id("dlrec");
         let vehicle =
-            vehicle_by_vin(self, Some(&mut *session), &dealer.org_id, &incoming.vin).await?;
+            vehicle_by_vin(self, Some(&mut *session), &incoming.org_id, &incoming.vin).await?;
         let built = match vehicle {
             Some(v) => build(&v, incoming.template.clone(), &record_id),
             None => None,
@@ -263,8 +262,8 @@ impl MongoIngestionStore {
         records
             .insert_one(DealerRecordDoc {
                 id: record_id.clone(),
-                dealer_id: dealer.id.clone(),
-                org_id: dealer.org_id.clone(),
+                dealer_id: incoming.dealer_id.clone(),
+                org_id: incoming.org_id.clone(),
                 webhook_id: incoming.webhook_id.clone(),
                 vin: incoming.vin.clone(),
                 payload_type: incoming.payload_type.clone(),
@@ -367,7 +366,6 @@ impl DealerStore for MongoIngestionStore {
 
     async fn receive_webhook(
         &self,
-        dealer: &DealerRow,
         incoming: &IncomingWebhook,
         build: EventBuilder,
     ) -> StoreResult<WebhookOutcome> {
@@ -377,7 +375,7 @@ impl DealerStore for MongoIngestionStore {
         let outcome = loop {
             runs_left -= 1;
             let settled = in_transaction!(self.db(), |session| self
-                .try_receive_webhook(session, dealer, incoming, &build));
+                .try_receive_webhook(session, incoming, &build));
             match settled {
                 Err(e) if runs_left > 0 && is_duplicate_key(&e) => continue,
                 other => break other?,
