@@ -24,7 +24,11 @@ fn every_f64_written_as_json_parses_back_to_the_same_bits() {
         }
         let text = serde_json::to_string(&x).unwrap();
         let back: f64 = serde_json::from_str(&text).unwrap();
-        assert_eq!(back.to_bits(), x.to_bits(), "{x:e} was written as {text} and read back as {back:e}");
+        assert_eq!(
+            back.to_bits(),
+            x.to_bits(),
+            "{x:e} was written as {text} and read back as {back:e}"
+        );
         checked += 1;
     }
     assert!(checked > 190_000);

@@ -5,21 +5,20 @@
 
 use async_trait::async_trait;
 use bson::{Document, doc};
-use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
+use mongodb::ClientSession;
 use mongodb::results::UpdateResult;
-use mongodb::{ClientSession, Collection};
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use vwc_contracts::maintenance::MaintenanceScheduleUpdated;
 use vwc_contracts::{OrgId, Vehicle, VehicleEvent};
-use vwc_store::mongo::{MongoDb, parse_ts};
+use vwc_store::mongo::{Body, MongoDb, parse_ts};
 use vwc_store::{Plumbed, StoreResult, ts};
 
 use crate::CONSUMER;
 use crate::knowledge::{ValuationPoint, VehicleKnowledge};
 use crate::store::{
-    ChatStore, ChatTurn, Conversation, Feedback, KnowledgeChange, MessageRef, Revision, VehicleRef,
+    AuditQuery, ChatStore, ChatTurn, Conversation, Feedback, KnowledgeChange, MessageRef, Revision,
+    VehicleRef,
 };
 
 const VEHICLES: &str = "vehicles";
@@ -39,8 +38,7 @@ pub struct MongoChatStore {
 impl MongoChatStore {
     /// Uses `database` through the process's client and creates the indexes (idempotent).
     pub async fn connect(client: mongodb::Client, database: &str) -> StoreResult<MongoChatStore> {
-        let db = MongoDb::new(client, database);
-        db.ensure_common_indexes().await?;
+        let db = MongoDb::open(client, database).await?;
         db.create_indexes([
             (VEHICLES, doc! { "org_id": 1, "_id": 1 }),
             (
@@ -104,18 +102,6 @@ macro_rules! apply {
     };
 }
 
-/// A record's JSON text, the one field every read of the projection needs.
-#[derive(Deserialize)]
-struct Body {
-    body: String,
-}
-
-impl Body {
-    fn decode<T: DeserializeOwned>(&self) -> StoreResult<T> {
-        Ok(serde_json::from_str(&self.body)?)
-    }
-}
-
 /// A `timeline` document: which organisation holds the record, and which revision of it.
 #[derive(Deserialize)]
 struct TimelineHead {
@@ -154,43 +140,6 @@ struct MessageDoc<'a> {
     body: &'a str,
 }
 
-impl MongoChatStore {
-    fn typed<T: Send + Sync>(&self, name: &str) -> Collection<T> {
-        self.db.database().collection(name)
-    }
-
-    /// The JSON text of every document `filter` selects in `name`, in `sort` order, decoded.
-    async fn bodies<T: DeserializeOwned>(
-        &self,
-        name: &str,
-        filter: Document,
-        sort: Document,
-    ) -> StoreResult<Vec<T>> {
-        let found: Vec<Body> = self
-            .typed::<Body>(name)
-            .find(filter)
-            .sort(sort)
-            .await?
-            .try_collect()
-            .await?;
-        found.iter().map(Body::decode).collect()
-    }
-
-    /// The JSON text of the document `filter` selects in `name`, decoded.
-    async fn body<T: DeserializeOwned>(
-        &self,
-        name: &str,
-        filter: Document,
-    ) -> StoreResult<Option<T>> {
-        self.typed::<Body>(name)
-            .find_one(filter)
-            .await?
-            .as_ref()
-            .map(Body::decode)
-            .transpose()
-    }
-}
-
 fn vehicle_filter(v: &VehicleRef) -> Document {
     doc! { "_id": v.vehicle_id.as_str(), "org_id": v.org_id.as_str() }
 }
@@ -223,6 +172,18 @@ impl MongoChatStore {
         Ok(inserted.upserted_id.is_some())
     }
 
+    /// Document `id` of `collection`, read inside the transaction.
+    async fn held<T: serde::de::DeserializeOwned + Send + Sync>(
+        &self,
+        tx: &mut ClientSession,
+        collection: &str,
+        id: &str,
+    ) -> StoreResult<Option<T>> {
+        let documents = self.db.typed::<T>(collection);
+        let found = documents.find_one(doc! { "_id": id }).session(&mut *tx);
+        Ok(found.await?)
+    }
+
     /// Replaces the record with a later revision of it (of the same organisation).
     async fn revise_record(
         &self,
@@ -231,11 +192,7 @@ impl MongoChatStore {
         body: &str,
     ) -> StoreResult<bool> {
         let (event, number) = (&r.event, i64::from(r.number));
-        let held = self
-            .typed::<TimelineHead>(TIMELINE)
-            .find_one(doc! { "_id": event.id.as_str() })
-            .session(&mut *tx)
-            .await?;
+        let held: Option<TimelineHead> = self.held(tx, TIMELINE, event.id.as_str()).await?;
         if held.is_some_and(|held| {
             held.org_id != event.org_id.as_str() || held.revision.unwrap_or(1) >= number
         }) {
@@ -257,11 +214,7 @@ impl MongoChatStore {
         point: &ValuationPoint,
         body: &str,
     ) -> StoreResult<bool> {
-        let stored = self
-            .typed::<Body>(VALUATIONS)
-            .find_one(doc! { "_id": v.vehicle_id.as_str() })
-            .session(&mut *tx)
-            .await?;
+        let stored: Option<Body> = self.held(tx, VALUATIONS, v.vehicle_id.as_str()).await?;
         if let Some(stored) = stored
             && !point.supersedes(&stored.decode()?)
         {
@@ -282,6 +235,7 @@ impl MongoChatStore {
     ) -> StoreResult<bool> {
         let evaluated_at = ts(&u.evaluated_at);
         let stored = self
+            .db
             .typed::<MaintenanceHead>(MAINTENANCE)
             .find_one(doc! { "_id": &u.vehicle_id })
             .session(&mut *tx)
@@ -355,6 +309,7 @@ impl ChatStore for MongoChatStore {
             return Ok(None);
         }
         let version = self
+            .db
             .typed::<VersionDoc>(VERSIONS)
             .find_one(doc! { "_id": vehicle.vehicle_id.as_str() })
             .await?;
@@ -366,12 +321,13 @@ impl ChatStore for MongoChatStore {
         let Some(version) = self.knowledge_version(vehicle).await? else {
             return Ok(None);
         };
-        let Some(registered) = self.body(VEHICLES, vehicle_filter(vehicle)).await? else {
+        let Some(registered) = self.db.find_body(VEHICLES, vehicle_filter(vehicle)).await? else {
             return Ok(None);
         };
         let (org_id, vehicle_id) = (vehicle.org_id.as_str(), vehicle.vehicle_id.as_str());
         let events = self
-            .bodies(
+            .db
+            .find_bodies(
                 TIMELINE,
                 doc! { "org_id": org_id, "vehicle_id": vehicle_id, "voided": { "$ne": true } },
                 doc! { "occurred_at": 1, "_id": 1 },
@@ -382,8 +338,14 @@ impl ChatStore for MongoChatStore {
             org_id: org_id.to_string(),
             vehicle: Some(registered),
             events,
-            valuation: self.body(VALUATIONS, vehicle_filter(vehicle)).await?,
-            maintenance: self.body(MAINTENANCE, vehicle_filter(vehicle)).await?,
+            valuation: self
+                .db
+                .find_body(VALUATIONS, vehicle_filter(vehicle))
+                .await?,
+            maintenance: self
+                .db
+                .find_body(MAINTENANCE, vehicle_filter(vehicle))
+                .await?,
             version,
         };
         knowledge.sort_events();
@@ -408,7 +370,8 @@ impl ChatStore for MongoChatStore {
                 .upsert(true)
                 .session(&mut *session)
                 .await?;
-            self.typed::<MessageDoc>(CHAT_MESSAGES)
+            self.db
+                .typed::<MessageDoc>(CHAT_MESSAGES)
                 .insert_one(MessageDoc {
                     id: &turn.message_id,
                     conversation_id: &turn.conversation_id,
@@ -431,6 +394,7 @@ impl ChatStore for MongoChatStore {
     ) -> StoreResult<Option<Conversation>> {
         let (org_id, vehicle_id) = (vehicle.org_id.as_str(), vehicle.vehicle_id.as_str());
         let Some(head) = self
+            .db
             .typed::<ConversationHead>(CONVERSATIONS)
             .find_one(doc! { "_id": conversation_id, "org_id": org_id, "vehicle_id": vehicle_id })
             .await?
@@ -438,7 +402,8 @@ impl ChatStore for MongoChatStore {
             return Ok(None);
         };
         let messages = self
-            .bodies(
+            .db
+            .find_bodies(
                 CHAT_MESSAGES,
                 doc! { "conversation_id": conversation_id, "org_id": org_id },
                 doc! { "asked_at": 1, "_id": 1 },
@@ -462,6 +427,7 @@ impl ChatStore for MongoChatStore {
         };
         Ok(vwc_store::mongo_transaction!(self.db, |session| async {
             let Some(stored) = self
+                .db
                 .typed::<Body>(CHAT_MESSAGES)
                 .find_one(filter.clone())
                 .session(&mut *session)
@@ -483,17 +449,14 @@ impl ChatStore for MongoChatStore {
         }))
     }
 
-    async fn audit(
-        &self,
-        org_id: &OrgId,
-        since: Option<DateTime<Utc>>,
-        limit: usize,
-    ) -> StoreResult<Vec<ChatTurn>> {
+    async fn audit(&self, query: AuditQuery<'_>) -> StoreResult<Vec<ChatTurn>> {
+        let (org_id, limit) = (query.org_id, query.limit);
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let since = since.map(|s| ts(&s)).unwrap_or_default();
+        let since = query.since.map(|s| ts(&s)).unwrap_or_default();
         let found: Vec<Body> = self
+            .db
             .typed::<Body>(CHAT_MESSAGES)
             .find(doc! { "org_id": org_id.as_str(), "asked_at": { "$gte": since } })
             .sort(doc! { "asked_at": 1, "_id": 1 })

@@ -3,7 +3,6 @@
 use std::path::Path;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::de::DeserializeOwned;
 use vwc_contracts::maintenance::MaintenanceScheduleUpdated;
@@ -15,7 +14,8 @@ use vwc_store::{Plumbed, SqliteDb, StoreResult, ts};
 use crate::CONSUMER;
 use crate::knowledge::{ValuationPoint, VehicleKnowledge};
 use crate::store::{
-    ChatStore, ChatTurn, Conversation, Feedback, KnowledgeChange, MessageRef, Revision, VehicleRef,
+    AuditQuery, ChatStore, ChatTurn, Conversation, Feedback, KnowledgeChange, MessageRef, Revision,
+    VehicleRef,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -417,14 +417,9 @@ impl ChatStore for SqliteChatStore {
             .await
     }
 
-    async fn audit(
-        &self,
-        org_id: &OrgId,
-        since: Option<DateTime<Utc>>,
-        limit: usize,
-    ) -> StoreResult<Vec<ChatTurn>> {
-        let org = org_id.clone();
-        let since = since.map(|s| ts(&s)).unwrap_or_default();
+    async fn audit(&self, query: AuditQuery<'_>) -> StoreResult<Vec<ChatTurn>> {
+        let (org, limit) = (query.org_id.clone(), query.limit);
+        let since = query.since.map(|s| ts(&s)).unwrap_or_default();
         self.db
             .read(move |conn| {
                 bodies(

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use vwc_contracts::maintenance::MaintenanceScheduleUpdated;
 use vwc_contracts::{OrgId, Vehicle, VehicleEvent, VehicleId};
+pub use vwc_store::VehicleRef;
 use vwc_store::{Plumbing, StoreResult};
 
 use crate::engine::{Citation, KnowledgeCitation};
@@ -170,30 +171,17 @@ pub trait ChatStore: Plumbing {
     ) -> StoreResult<Option<Conversation>>;
     /// Sets (or replaces) the feedback on one turn; `false` when there is no such turn.
     async fn set_feedback(&self, message: &MessageRef, feedback: &Feedback) -> StoreResult<bool>;
-    /// The organisation's turns asked at or after `since`, oldest first, at most `limit`.
-    async fn audit(
-        &self,
-        org_id: &OrgId,
-        since: Option<DateTime<Utc>>,
-        limit: usize,
-    ) -> StoreResult<Vec<ChatTurn>>;
+    /// The turns an audit listing reads (see [`AuditQuery`]).
+    async fn audit(&self, query: AuditQuery<'_>) -> StoreResult<Vec<ChatTurn>>;
 }
 
-/// A vehicle as its organisation names it: every read of the chat's data is scoped by both ids, so
-/// another organisation's vehicle is never found.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct VehicleRef {
-    pub org_id: OrgId,
-    pub vehicle_id: VehicleId,
-}
-
-impl VehicleRef {
-    pub fn new(org_id: impl Into<OrgId>, vehicle_id: impl Into<VehicleId>) -> VehicleRef {
-        VehicleRef {
-            org_id: org_id.into(),
-            vehicle_id: vehicle_id.into(),
-        }
-    }
+/// Which turns an audit listing reads: the organisation's, asked at or after `since` (all when `None`),
+/// oldest first, at most `limit`.
+#[derive(Debug, Clone, Copy)]
+pub struct AuditQuery<'a> {
+    pub org_id: &'a OrgId,
+    pub since: Option<DateTime<Utc>>,
+    pub limit: usize,
 }
 
 /// One answer of a conversation about an organisation's vehicle.

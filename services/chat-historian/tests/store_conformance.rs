@@ -6,7 +6,9 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use vwc_chat_historian::engine::Citation;
 use vwc_chat_historian::knowledge::{ValuationPoint, ValuationView};
-use vwc_chat_historian::store::{KnowledgeChange as Change, MessageRef, Revision, VehicleRef};
+use vwc_chat_historian::store::{
+    AuditQuery, KnowledgeChange as Change, MessageRef, Revision, VehicleRef,
+};
 use vwc_chat_historian::{
     ChatStore, ChatTurn, Conversation, Feedback, SqliteChatStore, VehicleKnowledge,
 };
@@ -16,6 +18,21 @@ use vwc_contracts::maintenance::{
 use vwc_contracts::{EventKind, EventType, OrgId, Vehicle, VehicleEvent};
 
 type Store = Arc<dyn ChatStore>;
+
+/// The organisation's turns asked at or after `since`, oldest first, at most `limit`.
+async fn audit(
+    store: &Store,
+    org_id: &OrgId,
+    since: Option<DateTime<Utc>>,
+    limit: usize,
+) -> Vec<ChatTurn> {
+    let query = AuditQuery {
+        org_id,
+        since,
+        limit,
+    };
+    store.audit(query).await.unwrap()
+}
 
 fn vref(org: &str, vehicle: &str) -> VehicleRef {
     VehicleRef::new(org, vehicle)
@@ -322,14 +339,14 @@ async fn the_audit_lists_an_organisations_turns_since_an_instant(store: Store) {
     }
     save(&store, turn("org_b", "veh_9", "conv_9", "msg_b", at(2, 10))).await;
     let (org_a, org_c) = (OrgId::from("org_a"), OrgId::from("org_c"));
-    let all = store.audit(&org_a, None, 100).await.unwrap();
+    let all = audit(&store, &org_a, None, 100).await;
     assert_eq!(all.len(), 4);
     assert!(all.windows(2).all(|w| w[0].asked_at <= w[1].asked_at));
-    let since = store.audit(&org_a, Some(at(2, 10)), 100).await.unwrap();
+    let since = audit(&store, &org_a, Some(at(2, 10)), 100).await;
     let ids: Vec<&str> = since.iter().map(|t| t.message_id.as_str()).collect();
     assert_eq!(ids, ["msg_1", "msg_2", "msg_3"]);
-    assert_eq!(store.audit(&org_a, None, 2).await.unwrap().len(), 2);
-    assert_eq!(store.audit(&org_c, None, 100).await.unwrap().len(), 0);
+    assert_eq!(audit(&store, &org_a, None, 2).await.len(), 2);
+    assert_eq!(audit(&store, &org_c, None, 100).await.len(), 0);
 }
 
 async fn dead_letters_are_kept_and_marked_replayed(store: Store) {

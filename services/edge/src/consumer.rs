@@ -7,6 +7,7 @@ use vwc_bus::{Applied, HandleError, Projection, ProjectionConsumer};
 use vwc_contracts::{Envelope, Event, EventType};
 
 use crate::corrections::TimelineRevision;
+use crate::store::{Delivery, Projected};
 use crate::{CONSUMER, EdgeStore};
 
 /// The edge's bus consumer.
@@ -30,38 +31,37 @@ impl Projection for dyn EdgeStore {
     ];
 
     async fn apply(&self, id: &str, envelope: &Envelope, event: &Event) -> Applied {
-        let org_id = &envelope.org_id;
-        match event {
-            Event::VehicleEventRecorded(data) => {
-                let traceparent = envelope.traceparent.as_deref();
-                self.apply_vehicle_event(id, &data.event, traceparent).await
-            }
-            Event::MaintenanceScheduleUpdated(data) => {
-                self.apply_maintenance(id, org_id, data).await
-            }
-            Event::NotificationDelivered(data) => self.apply_notification(id, org_id, data).await,
-            Event::ValuationUpdated(data) => self.apply_valuation(id, org_id, data).await,
+        // A revision is built from its event, and projected by reference like every other change.
+        let revision;
+        let change = match event {
+            Event::VehicleEventRecorded(data) => Projected::Event(&data.event),
+            Event::MaintenanceScheduleUpdated(data) => Projected::Maintenance(data),
+            Event::NotificationDelivered(data) => Projected::Notification(data),
+            Event::ValuationUpdated(data) => Projected::Valuation(data),
             Event::VehicleEventCorrected(data) => {
-                let revision = TimelineRevision::corrected(data).map_err(HandleError::malformed)?;
-                self.apply_event_revision(id, &revision).await
+                revision = TimelineRevision::corrected(data).map_err(HandleError::malformed)?;
+                Projected::Revision(&revision)
             }
             Event::VehicleEventVoided(data) => {
-                let revision = TimelineRevision::voided(data).map_err(HandleError::malformed)?;
-                self.apply_event_revision(id, &revision).await
+                revision = TimelineRevision::voided(data).map_err(HandleError::malformed)?;
+                Projected::Revision(&revision)
             }
             // Registration and each lifecycle event carry the whole vehicle as it now reads.
             Event::VehicleRegistered(vwc_contracts::VehicleRegistered { vehicle })
             | Event::VehicleUpdated(vwc_contracts::lifecycle::VehicleUpdated { vehicle, .. })
             | Event::VehicleSold(vwc_contracts::lifecycle::VehicleSold { vehicle })
             | Event::VehicleArchived(vwc_contracts::lifecycle::VehicleArchived { vehicle }) => {
-                self.apply_vehicle_registered(id, vehicle).await
+                Projected::Vehicle(vehicle)
             }
             // The scheduler's status changes and reminders are told through the schedule and the
             // notifications; the read model has nothing of its own to take from them.
             Event::MaintenanceStatusChanged(_) | Event::ReminderDue(_) => {
                 return Err(HandleError::NotConsumed(event.event_type()));
             }
-        }
-        .map_err(HandleError::failed)
+        };
+        let delivery = Delivery::of(id, envelope);
+        EdgeStore::apply(self, &delivery, change)
+            .await
+            .map_err(HandleError::failed)
     }
 }

@@ -2,7 +2,6 @@
 //! replaced by each later revision and marked; a voided row leaves the default timeline, the costs and the
 //! vehicle's counts, and is shown (marked) only on request.
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use vwc_contracts::VehicleEvent;
@@ -79,18 +78,4 @@ impl TimelineRevision {
             json: serde_json::to_string(&item)?,
         })
     }
-}
-
-/// The read model's side of corrections (both adapters implement it).
-#[async_trait]
-pub trait RevisionProjection: Send + Sync {
-    /// Replaces the record's row with `revision` unless a later revision is held (a revision that
-    /// arrives before the original is held, and the original then changes nothing), and recounts the
-    /// vehicle's events, last event and odometer over its records that are not voided. `false` for a
-    /// duplicate delivery.
-    async fn apply_event_revision(
-        &self,
-        envelope_id: &str,
-        revision: &TimelineRevision,
-    ) -> StoreResult<bool>;
 }

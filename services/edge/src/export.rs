@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
-use vwc_contracts::{OrgId, VehicleId};
+use vwc_contracts::VehicleId;
 use vwc_http::openapi::ResourceQuery;
 use vwc_http::route;
 use vwc_http::{Admitted, ApiError, FindVehicle, VehiclePath};
@@ -16,7 +16,7 @@ use crate::EdgeStore;
 use crate::http::EdgeState;
 use crate::http::gate::ReadVehicles;
 use crate::query::ApiQuery;
-use crate::store::{EventFilter, TimelinePosition};
+use crate::store::{EventFilter, Page, TimelinePosition, TimelineQuery, VehicleRef};
 
 /// The CSV columns, in order.
 pub const COLUMNS: [&str; 12] = [
@@ -48,15 +48,17 @@ pub struct ExportQuery {
 /// The vehicle's events, oldest first, as their JSON (`vwc export` uses it too).
 pub async fn history(
     store: &dyn EdgeStore,
-    org: &OrgId,
-    vehicle: &VehicleId,
+    vehicle: &VehicleRef,
 ) -> Result<Vec<serde_json::Value>, vwc_store::StoreError> {
     let mut events = Vec::new();
     let mut after: Option<TimelinePosition> = None;
     loop {
-        let page = store
-            .events(org, vehicle, &EventFilter::default(), after.as_ref(), 200)
-            .await?;
+        let query = TimelineQuery {
+            vehicle,
+            filter: &EventFilter::default(),
+            page: Page::after(after.as_ref(), 200),
+        };
+        let page = store.events(&query).await?;
         let full = page.len() == 200;
         after = page.last().map(|e| TimelinePosition {
             occurred_at: e.occurred_at,
@@ -119,7 +121,7 @@ async fn export(
         Some(_) => return Err(ApiError::field("format", "must be csv or json")),
     };
     state.vehicle_of(&org, &id).await?;
-    let events = history(state.store.as_ref(), &org, &id)
+    let events = history(state.store.as_ref(), &VehicleRef::new(org, id.clone()))
         .await
         .map_err(ApiError::internal)?;
     let mut response = if csv {

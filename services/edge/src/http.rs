@@ -26,8 +26,8 @@ use crate::read_model::{
     last_12_months_since, summarise_costs,
 };
 use crate::store::{
-    CostKey, CostTotal, EventFilter, FleetRow, FleetValue, NotificationView, TimelinePosition,
-    VehicleView,
+    CostKey, CostTotal, EventFilter, Feed, FleetRow, FleetValue, NotificationRef, NotificationView,
+    TimelinePosition, TimelineQuery, VehicleRef, VehicleView,
 };
 
 pub use crate::query::{DEFAULT_LIMIT, MAX_LIMIT};
@@ -62,7 +62,8 @@ macro_rules! finds_vehicles_in_read_model {
                 org: &vwc_contracts::OrgId,
                 id: &vwc_contracts::VehicleId,
             ) -> Result<Option<crate::store::VehicleView>, vwc_http::ApiError> {
-                Ok(self.store.vehicle(org, id).await?)
+                let vehicle = crate::store::VehicleRef::new(org.clone(), id.clone());
+                Ok(self.store.vehicle(&vehicle).await?)
             }
         }
     };
@@ -122,7 +123,7 @@ async fn list_vehicles(
     let (limit, after): (usize, Option<VehicleId>) = page.read()?;
     let items = state
         .store
-        .vehicles(&org, after.as_ref(), limit + 1)
+        .vehicles(&org, vwc_store::Page::after(after.as_ref(), limit + 1))
         .await?;
     Ok(Json(Page::cut(items, limit, |v| v.vehicle.id.clone())))
 }
@@ -174,9 +175,15 @@ async fn list_events(
     };
     // The stored JSON goes out as it is, written into the response by the store: the
     // `Page<TimelineItem>` shape without decoding and re-encoding every event (docs/bench.md).
+    let vehicle = VehicleRef::new(org, id);
+    let query = TimelineQuery {
+        vehicle: &vehicle,
+        filter: &filter,
+        page: vwc_store::Page::after(after.as_ref(), limit),
+    };
     let page = state
         .store
-        .timeline_page(&org, &id, &filter, after.as_ref(), limit)
+        .timeline_page(&query)
         .await?
         .ok_or(ApiError::NotFound("vehicle"))?;
     let next_cursor = page.next.as_ref().map(|p| {
@@ -236,15 +243,19 @@ async fn overview(
     caller: VehicleOf<ReadVehicles>,
 ) -> Result<Json<Overview>, ApiError> {
     let (org, vehicle) = (caller.org(), caller.vehicle);
-    let id = vehicle.vehicle.id.clone();
     let store = &state.store;
-    let everything = EventFilter::default();
+    let of = VehicleRef::new(org, vehicle.vehicle.id.clone());
+    let recent = TimelineQuery {
+        vehicle: &of,
+        filter: &EventFilter::default(),
+        page: vwc_store::Page::first(5),
+    };
     let (maintenance, buckets, recent, valuation, fuel_events) = tokio::try_join!(
-        store.maintenance(&org, &id),
-        store.cost_buckets(&org, Some(&id), None, None),
-        store.events(&org, &id, &everything, None, 5),
-        store.current_valuation(&org, &id),
-        store.fuel_events(&org, &id),
+        store.maintenance(&of),
+        store.cost_buckets(&of.org_id, Some(&of.vehicle_id), None, None),
+        store.events(&recent),
+        store.current_valuation(&of),
+        store.fuel_events(&of),
     )?;
     let fuel = crate::fuel::economy(vehicle.vehicle.odometer_unit, &fuel_events);
     let odometer = OdometerSnapshot::of(maintenance.as_ref(), vehicle.odometer.as_ref());
@@ -268,8 +279,8 @@ async fn maintenance(
     State(state): State<EdgeState>,
     caller: VehicleOf<ReadVehicles>,
 ) -> Result<Json<VehicleMaintenance>, ApiError> {
-    let (org, id) = (caller.org(), &caller.vehicle.vehicle.id);
-    let view = state.store.maintenance(&org, id).await?;
+    let of = VehicleRef::new(caller.org(), caller.vehicle.vehicle.id.clone());
+    let (view, id) = (state.store.maintenance(&of).await?, &of.vehicle_id);
     let evaluated_at = view.as_ref().map(|v| v.evaluated_at);
     let (items, odometer) = view.map(|v| (v.items, v.odometer)).unwrap_or_default();
     Ok(Json(VehicleMaintenance {
@@ -294,7 +305,11 @@ async fn valuations(
 ) -> Result<Json<Page<Valuation>>, ApiError> {
     let (limit, before): (usize, Option<NaiveDate>) = page.read()?;
     state.vehicle_of(&org, &id).await?;
-    let items = state.store.valuations(&org, &id, before, limit + 1).await?;
+    let (of, page) = (
+        VehicleRef::new(org, id),
+        vwc_store::Page::after(before.as_ref(), limit + 1),
+    );
+    let items = state.store.valuations(&of, page).await?;
     Ok(Json(Page::cut(items, limit, |v| v.as_of)))
 }
 
@@ -312,10 +327,12 @@ async fn notifications(
     let (limit, after) = page.read::<TimelineCursor>()?;
     let after = after.map(|c| (c.t, c.i));
     let unread = unread.read()?;
-    let items = state
-        .store
-        .notifications(&org, unread, after.as_ref(), limit + 1)
-        .await?;
+    let feed = Feed {
+        org_id: &org,
+        unread_only: unread,
+        page: vwc_store::Page::after(after.as_ref(), limit + 1),
+    };
+    let items = state.store.notifications(feed).await?;
     Ok(Json(Page::cut(items, limit, |n| TimelineCursor {
         t: n.created_at,
         i: n.id.clone(),
@@ -333,7 +350,13 @@ async fn mark_read(
 ) -> Result<axum::http::StatusCode, ApiError> {
     if state
         .store
-        .mark_notification_read(&org, &id, state.clock.now())
+        .mark_notification_read(
+            NotificationRef {
+                org_id: &org,
+                id: &id,
+            },
+            state.clock.now(),
+        )
         .await?
     {
         Ok(axum::http::StatusCode::NO_CONTENT)
@@ -381,7 +404,8 @@ async fn fleet_overview(
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<FleetOverview>, ApiError> {
     let (limit, after): (usize, Option<VehicleId>) = page.read()?;
-    let mut items: Vec<FleetRow> = state.store.fleet(&org, after.as_ref(), limit + 1).await?;
+    let page = vwc_store::Page::after(after.as_ref(), limit + 1);
+    let mut items: Vec<FleetRow> = state.store.fleet(&org, page).await?;
     let next_cursor = cursor::next_page(&mut items, limit, |v| v.vehicle.vehicle.id.clone());
     // The totals come from the fleet aggregates (kept with the projection), not from this page.
     let (counts, value) = tokio::try_join!(
@@ -428,12 +452,13 @@ async fn fleet_fuel(
     let mut rows = Vec::new();
     // Only the vehicles with fill-ups: one query each, not one per vehicle of the fleet.
     for id in store.fuel_vehicles(org).await? {
-        let Some(v) = store.vehicle(org, &id).await? else {
+        let of = VehicleRef::new(org.clone(), id);
+        let Some(v) = store.vehicle(&of).await? else {
             continue;
         };
-        let events = store.fuel_events(org, &id).await?;
+        let events = store.fuel_events(&of).await?;
         rows.extend(read_model::fleet_fuel_row(
-            &id,
+            &of.vehicle_id,
             v.vehicle.odometer_unit,
             &events,
             from,

@@ -22,30 +22,14 @@ use crate::CONSUMER;
 use crate::aggregates::{
     Change, CurrentValue, Fact, FleetMember, MonthRange, attention_counts, changes,
 };
+use crate::corrections::TimelineRevision;
 use crate::read_model::VehicleTotalsPage;
 use crate::store::{
-    CostBucket, CostKey, CostRow, CostScope, CostTotal, EdgeStore, EventFilter, FleetCounts,
-    FleetRow, FleetValue, MaintenanceView, NotificationView, TimelinePosition, VehicleStats,
-    VehicleView, valuations_before,
+    CostBucket, CostRow, CostScope, CostTotal, CostsOf, Delivery, EdgeStore, Feed, FleetCounts,
+    FleetRow, FleetValue, MaintenanceView, NotificationRef, NotificationView, Page, Projected,
+    TimelineQuery, VehicleRef, VehicleStats, VehicleTotals, VehicleView, valuations_before,
 };
 use crate::timeline_page::{self, TimelinePage, TimelinePageBuilder};
-
-/// Runs `$effect` (a future over `$session`) in a transaction once per envelope: the envelope id is
-/// claimed in the inbox first, and a duplicate delivery answers `false` without running it.
-macro_rules! apply_once {
-    ($store:expr, $envelope_id:expr, |$session:ident| $effect:expr) => {
-        Ok(vwc_store::mongo_transaction!($store.db, |$session| async {
-            if !$store
-                .db
-                .claim_inbox($session, CONSUMER, $envelope_id)
-                .await?
-            {
-                return Ok(false);
-            }
-            $effect.await
-        }))
-    };
-}
 
 const VEHICLES: &str = "vehicles";
 /// `{_id: vehicle_id, event_count, last_event_at, odometer, odometer_at}`; kept apart from `vehicles`
@@ -299,19 +283,6 @@ impl MongoEdgeStore {
             .limit(limit)
             .await?;
         collect(cursor).await
-    }
-
-    /// The JSON `body` of the document of `collection` matching `filter`, decoded.
-    async fn body<T: DeserializeOwned>(
-        &self,
-        collection: &str,
-        filter: Document,
-    ) -> StoreResult<Option<T>> {
-        let found = (self.db.collection(collection))
-            .find_one(filter)
-            .projection(doc! { "body": 1 })
-            .await?;
-        found.map(|d| decode_body(&d)).transpose()
     }
 
     /// Updates document `id` of `collection`, inserting it when there is none, inside the caller's
@@ -597,18 +568,19 @@ fn timeline_record(e: &VehicleEvent, body: &str) -> Document {
     }
 }
 
+/// A document keyed by its vehicle, in the vehicle's organisation.
+fn in_org(vehicle: &VehicleRef) -> Document {
+    doc! { "org_id": &vehicle.org_id, "_id": &vehicle.vehicle_id }
+}
+
 /// The timeline page order: occurred_at, then id, descending.
 fn newest_first() -> Document {
     doc! { "occurred_at": -1, "_id": -1 }
 }
 
-fn timeline_filter(
-    org_id: &str,
-    vehicle_id: &str,
-    filter: &EventFilter,
-    after: Option<&TimelinePosition>,
-) -> Document {
-    let mut query = doc! { "org_id": org_id, "vehicle_id": vehicle_id };
+fn timeline_filter(timeline: &TimelineQuery<'_>) -> Document {
+    let (vehicle, filter) = (timeline.vehicle, timeline.filter);
+    let mut query = doc! { "org_id": &vehicle.org_id, "vehicle_id": &vehicle.vehicle_id };
     if !filter.kinds.is_empty() {
         let kinds: Vec<&str> = filter.kinds.iter().map(|k| k.as_str()).collect();
         query.insert("kind", doc! { "$in": kinds });
@@ -626,7 +598,7 @@ fn timeline_filter(
     if !range.is_empty() {
         query.insert("occurred_at", range);
     }
-    if let Some(p) = after {
+    if let Some(p) = timeline.page.after {
         let at = ts(&p.occurred_at);
         query.insert(
             "$or",
@@ -640,17 +612,13 @@ fn timeline_filter(
 }
 
 /// The feed query: the organisation's notifications (only unread ones if asked), strictly after `after`.
-fn notification_filter(
-    org_id: &str,
-    unread_only: bool,
-    after: Option<&(DateTime<Utc>, String)>,
-) -> Document {
-    let mut query = doc! { "org_id": org_id };
-    if unread_only {
+fn notification_filter(feed: Feed<'_>) -> Document {
+    let mut query = doc! { "org_id": feed.org_id };
+    if feed.unread_only {
         // Matches a missing field too, as SQLite's `read_at IS NULL` matches a row never marked read.
         query.insert("read_at", Bson::Null);
     }
-    if let Some((created_at, id)) = after {
+    if let Some((created_at, id)) = feed.page.after {
         let at = ts(created_at);
         query.insert(
             "$or",
@@ -731,93 +699,268 @@ fn page_limit(limit: usize) -> Option<i64> {
     (limit > 0).then(|| i64::try_from(limit).unwrap_or(i64::MAX))
 }
 
-#[async_trait]
-impl EdgeStore for MongoEdgeStore {
-    async fn apply_vehicle_registered(
-        &self,
-        envelope_id: &str,
-        vehicle: &Vehicle,
-    ) -> StoreResult<bool> {
-        apply_once!(self, envelope_id, |session| async {
-            let v = vehicle;
-            let body = serde_json::to_string(v)?;
-            let (_, before) = self.fleet_member(session, &v.id).await?;
-            let value_before = self.counted_value(session, &v.id).await?;
-            // As in SQLite: a re-registration replaces the body but never moves the vehicle to another org.
-            let update = doc! {
-                "$set": { "body": body, "status": v.status.as_str() },
-                "$setOnInsert": { "org_id": &v.org_id },
-            };
-            self.upsert_in(session, VEHICLES, &v.id, update).await?;
-            self.value_moved(session, &v.id, value_before).await?;
-            self.fleet_member_moved(session, &v.id, before).await?;
-            Ok(true)
-        })
+/// The projected changes' effects, each inside the transaction that claims its envelope.
+impl MongoEdgeStore {
+    /// A registration's (or lifecycle change's) effect, inside the transaction that claims it.
+    async fn register(&self, session: &mut ClientSession, vehicle: &Vehicle) -> StoreResult<()> {
+        let v = vehicle;
+        let body = serde_json::to_string(v)?;
+        let (_, before) = self.fleet_member(session, &v.id).await?;
+        let value_before = self.counted_value(session, &v.id).await?;
+        // As in SQLite: a re-registration replaces the body but never moves the vehicle to another org.
+        let update = doc! {
+            "$set": { "body": body, "status": v.status.as_str() },
+            "$setOnInsert": { "org_id": &v.org_id },
+        };
+        self.upsert_in(session, VEHICLES, &v.id, update).await?;
+        self.value_moved(session, &v.id, value_before).await?;
+        self.fleet_member_moved(session, &v.id, before).await?;
+        Ok(())
     }
 
-    async fn apply_vehicle_event(
+    /// A timeline event's effect (see [`Projected::Event`]).
+    async fn record(
         &self,
-        envelope_id: &str,
+        session: &mut ClientSession,
         event: &VehicleEvent,
         traceparent: Option<&str>,
     ) -> StoreResult<bool> {
-        apply_once!(self, envelope_id, |session| async {
-            let e = event;
-            let at = ts(&e.occurred_at);
-            let mut record = timeline_record(e, &serde_json::to_string(e)?);
-            record.insert("traceparent", traceparent);
-            let insert = doc! { "$setOnInsert": record };
-            let inserted = self.upsert_in(session, TIMELINE, &e.id, insert).await?;
-            if inserted.upserted_id.is_none() {
-                // The same timeline event under another envelope id (a re-publish): no second effect.
+        let e = event;
+        let at = ts(&e.occurred_at);
+        let mut record = timeline_record(e, &serde_json::to_string(e)?);
+        record.insert("traceparent", traceparent);
+        let insert = doc! { "$setOnInsert": record };
+        let inserted = self.upsert_in(session, TIMELINE, &e.id, insert).await?;
+        if inserted.upserted_id.is_none() {
+            // The same timeline event under another envelope id (a re-publish): no second effect.
+            return Ok(false);
+        }
+        let counted = doc! { "$inc": { "event_count": 1_i64 }, "$max": { "last_event_at": &at } };
+        self.upsert_in(session, VEHICLE_STATS, &e.vehicle_id, counted)
+            .await?;
+        if let Some(odometer) = e.odometer {
+            // The latest reading by occurredAt wins, whatever order the events arrive in.
+            (self.db.collection(VEHICLE_STATS))
+                .update_one(
+                    doc! {
+                        "_id": &e.vehicle_id,
+                        "$or": [ { "odometer_at": Bson::Null }, { "odometer_at": { "$lte": &at } } ],
+                    },
+                    doc! { "$set": { "odometer": odometer as i64, "odometer_at": &at } },
+                )
+                .session(&mut *session)
+                .await?;
+        }
+        self.apply_changes(session, &changes(Fact::EventRecorded(e)))
+            .await?;
+        Ok(true)
+    }
+
+    /// An evaluation's effect (see [`Projected::Maintenance`]).
+    async fn evaluate(
+        &self,
+        session: &mut ClientSession,
+        org_id: &OrgId,
+        update: &MaintenanceScheduleUpdated,
+    ) -> StoreResult<()> {
+        let evaluated_at = ts(&update.evaluated_at);
+        // Read before writing: an upsert filtered on the evaluation time would hit the existing `_id` when
+        // a newer evaluation is stored, and a duplicate key aborts the transaction. A concurrent writer
+        // makes this transaction meet a write conflict, which is retried.
+        let stored = self
+            .find_in(
+                session,
+                MAINTENANCE,
+                &update.vehicle_id,
+                doc! { "evaluated_at": 1 },
+            )
+            .await?;
+        if let Some(stored) = stored
+            && text(&stored, "evaluated_at")?.is_some_and(|newer| newer > evaluated_at)
+        {
+            // Evaluations may arrive out of order: the newest one wins, an older one is only claimed.
+            return Ok(());
+        }
+        let (due_soon, overdue) = attention_counts(&update.items);
+        let (_, before) = self.fleet_member(session, &update.vehicle_id).await?;
+        let evaluation = doc! {
+            "$set": {
+                "body": serde_json::to_string(update)?,
+                "due_soon": due_soon,
+                "overdue": overdue,
+                "evaluated_at": &evaluated_at,
+            },
+            // As in SQLite: a later evaluation never moves the view to another org.
+            "$setOnInsert": { "org_id": org_id },
+        };
+        self.upsert_in(session, MAINTENANCE, &update.vehicle_id, evaluation)
+            .await?;
+        self.fleet_member_moved(session, &update.vehicle_id, before)
+            .await
+    }
+
+    /// A delivery's effect (see [`Projected::Notification`]).
+    async fn notify(
+        &self,
+        session: &mut ClientSession,
+        org_id: &OrgId,
+        delivered: &NotificationDelivered,
+    ) -> StoreResult<()> {
+        let Some(view) = NotificationView::in_app(delivered) else {
+            return Ok(());
+        };
+        // Insert-or-ignore by notification id: a re-delivery under another envelope keeps the first
+        // record, and so its read state.
+        let insert = doc! { "$setOnInsert": {
+            "org_id": org_id,
+            "body": serde_json::to_string(&view)?,
+            "created_at": ts(&view.created_at),
+            "read_at": Bson::Null,
+        } };
+        self.upsert_in(session, NOTIFICATIONS, &view.id, insert)
+            .await?;
+        Ok(())
+    }
+
+    /// A valuation point's effect (see [`Projected::Valuation`]).
+    async fn value(
+        &self,
+        session: &mut ClientSession,
+        org_id: &OrgId,
+        update: &ValuationUpdated,
+    ) -> StoreResult<()> {
+        let v = &update.valuation;
+        let body = serde_json::to_string(v)?;
+        let computed_at = ts(&update.computed_at);
+        let as_of = v.as_of.to_string();
+        let (collection, key) = if v.kind == ValuationPointKind::Current {
+            (CURRENT_VALUATIONS, update.vehicle_id.clone())
+        } else {
+            (VALUATIONS, format!("{}/{as_of}", update.vehicle_id))
+        };
+        // Read before writing (see `evaluate`): an older computation is only claimed.
+        let computed = doc! { "as_of": 1, "computed_at": 1 };
+        let stored = self.find_in(session, collection, &key, computed).await?;
+        if let Some(stored) = stored {
+            let stored_key = (
+                text(&stored, "as_of")?.unwrap_or_default(),
+                text(&stored, "computed_at")?.unwrap_or_default(),
+            );
+            if stored_key > (as_of.clone(), computed_at.clone()) {
+                return Ok(());
+            }
+        }
+        let before = if collection == CURRENT_VALUATIONS {
+            self.counted_value(session, &update.vehicle_id).await?
+        } else {
+            None
+        };
+        let point = doc! {
+            "$set": {
+                "vehicle_id": &update.vehicle_id,
+                "as_of": &as_of,
+                "amount": v.amount_cents as i64,
+                "currency": &v.currency,
+                "body": body,
+                "computed_at": &computed_at,
+            },
+            "$setOnInsert": { "org_id": org_id },
+        };
+        self.upsert_in(session, collection, &key, point).await?;
+        if collection == CURRENT_VALUATIONS {
+            self.value_moved(session, &update.vehicle_id, before)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// A revision's effect (see [`Projected::Revision`]).
+    async fn revise(
+        &self,
+        session: &mut ClientSession,
+        revision: &TimelineRevision,
+    ) -> StoreResult<()> {
+        let r = revision;
+        let e = &r.event;
+        let held_fields = doc! { "revision": 1, "org_id": 1, "voided": 1, "body": 1 };
+        let held = self.find_in(session, TIMELINE, &e.id, held_fields).await?;
+        let newer = match &held {
+            None => true,
+            Some(d) => {
+                required_text(d, "org_id")? == e.org_id.as_str()
+                    && int(d, "revision")?.unwrap_or(1) < i64::from(r.revision)
+            }
+        };
+        if newer {
+            // What the record counted in the cost aggregates before (nothing when voided or absent).
+            let before: Option<VehicleEvent> = held
+                .filter(|d| !matches!(d.get("voided"), Some(Bson::Boolean(true))))
+                .map(|d| decode_body(&d))
+                .transpose()?;
+            let found = changes(Fact::EventRevised {
+                before: before.as_ref(),
+                after: (!r.voided).then_some(e),
+            });
+            self.apply_changes(session, &found).await?;
+            let mut revised = timeline_record(e, &r.json);
+            revised.insert("revision", i64::from(r.revision));
+            revised.insert("voided", r.voided);
+            self.upsert_in(session, TIMELINE, &e.id, doc! { "$set": revised })
+                .await?;
+        }
+        self.recount(session, &e.vehicle_id).await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl EdgeStore for MongoEdgeStore {
+    async fn apply(&self, delivery: &Delivery<'_>, change: Projected<'_>) -> StoreResult<bool> {
+        let org_id = delivery.org_id;
+        Ok(vwc_store::mongo_transaction!(self.db, |session| async {
+            // The envelope id is claimed in the inbox first: a duplicate delivery answers `false`
+            // without the effect.
+            if !(self.db)
+                .claim_inbox(session, CONSUMER, delivery.envelope_id)
+                .await?
+            {
                 return Ok(false);
             }
-            let counted =
-                doc! { "$inc": { "event_count": 1_i64 }, "$max": { "last_event_at": &at } };
-            self.upsert_in(session, VEHICLE_STATS, &e.vehicle_id, counted)
-                .await?;
-            if let Some(odometer) = e.odometer {
-                // The latest reading by occurredAt wins, whatever order the events arrive in.
-                (self.db.collection(VEHICLE_STATS))
-                    .update_one(
-                        doc! {
-                            "_id": &e.vehicle_id,
-                            "$or": [ { "odometer_at": Bson::Null }, { "odometer_at": { "$lte": &at } } ],
-                        },
-                        doc! { "$set": { "odometer": odometer as i64, "odometer_at": &at } },
-                    )
-                    .session(&mut *session)
-                    .await?;
+            // Every change but a re-published event is applied (an outdated one only claimed).
+            match change {
+                Projected::Event(event) => {
+                    return self.record(session, event, delivery.traceparent).await;
+                }
+                Projected::Vehicle(vehicle) => self.register(session, vehicle).await?,
+                Projected::Maintenance(update) => self.evaluate(session, org_id, update).await?,
+                Projected::Notification(delivered) => {
+                    self.notify(session, org_id, delivered).await?
+                }
+                Projected::Valuation(update) => self.value(session, org_id, update).await?,
+                Projected::Revision(revision) => self.revise(session, revision).await?,
             }
-            self.apply_changes(session, &changes(Fact::EventRecorded(e)))
-                .await?;
             Ok(true)
-        })
+        }))
     }
 
     async fn vehicles(
         &self,
         org_id: &OrgId,
-        after_id: Option<&VehicleId>,
-        limit: usize,
+        page: Page<'_, VehicleId>,
     ) -> StoreResult<Vec<VehicleView>> {
-        let after = after_id.map_or("", VehicleId::as_str);
+        let after = page.after.map_or("", VehicleId::as_str);
         let filter = doc! { "org_id": org_id, "_id": { "$gt": after } };
         let vehicles = self
-            .page(VEHICLES, filter, doc! { "_id": 1 }, limit)
+            .page(VEHICLES, filter, doc! { "_id": 1 }, page.limit)
             .await?;
         self.views(vehicles).await
     }
 
-    async fn vehicle(
-        &self,
-        org_id: &OrgId,
-        vehicle_id: &VehicleId,
-    ) -> StoreResult<Option<VehicleView>> {
+    async fn vehicle(&self, vehicle: &VehicleRef) -> StoreResult<Option<VehicleView>> {
         let found = self
             .db
             .collection(VEHICLES)
-            .find_one(doc! { "org_id": org_id, "_id": vehicle_id })
+            .find_one(in_org(vehicle))
             .await?;
         match found {
             Some(d) => Ok(self.views(vec![d]).await?.pop()),
@@ -825,39 +968,25 @@ impl EdgeStore for MongoEdgeStore {
         }
     }
 
-    async fn events(
-        &self,
-        org_id: &OrgId,
-        vehicle_id: &VehicleId,
-        filter: &EventFilter,
-        after: Option<&TimelinePosition>,
-        limit: usize,
-    ) -> StoreResult<Vec<VehicleEvent>> {
-        let query = timeline_filter(org_id, vehicle_id, filter, after);
-        let page = self.page(TIMELINE, query, newest_first(), limit).await?;
+    async fn events(&self, query: &TimelineQuery<'_>) -> StoreResult<Vec<VehicleEvent>> {
+        let (filter, limit) = (timeline_filter(query), query.page.limit);
+        let page = self.page(TIMELINE, filter, newest_first(), limit).await?;
         decode_bodies(&page)
     }
 
     /// The stored JSON as it is: a corrected or voided record's body carries its marks.
-    async fn timeline_page(
-        &self,
-        org_id: &OrgId,
-        vehicle_id: &VehicleId,
-        filter: &EventFilter,
-        after: Option<&TimelinePosition>,
-        limit: usize,
-    ) -> StoreResult<Option<TimelinePage>> {
-        if self.vehicle(org_id, vehicle_id).await?.is_none() {
+    async fn timeline_page(&self, query: &TimelineQuery<'_>) -> StoreResult<Option<TimelinePage>> {
+        if self.vehicle(query.vehicle).await?.is_none() {
             return Ok(None);
         }
-        let mut page = TimelinePageBuilder::new(limit);
+        let mut page = TimelinePageBuilder::new(query.page.limit);
         let Some(rows) = page_limit(page.rows()) else {
             return Ok(Some(page.finish()));
         };
         let cursor = self
             .db
             .collection(TIMELINE)
-            .find(timeline_filter(org_id, vehicle_id, filter, after))
+            .find(timeline_filter(query))
             .sort(doc! { "occurred_at": -1, "_id": -1 })
             .limit(rows)
             .await?;
@@ -876,96 +1005,16 @@ impl EdgeStore for MongoEdgeStore {
         Ok(Some(page.finish()))
     }
 
-    async fn apply_maintenance(
-        &self,
-        envelope_id: &str,
-        org_id: &OrgId,
-        update: &MaintenanceScheduleUpdated,
-    ) -> StoreResult<bool> {
-        apply_once!(self, envelope_id, |session| async {
-            let evaluated_at = ts(&update.evaluated_at);
-            // Read before writing: an upsert filtered on the evaluation time would hit the existing `_id` when
-            // a newer evaluation is stored, and a duplicate key aborts the transaction. A concurrent writer
-            // makes this transaction meet a write conflict, which is retried.
-            let stored = self
-                .find_in(
-                    session,
-                    MAINTENANCE,
-                    &update.vehicle_id,
-                    doc! { "evaluated_at": 1 },
-                )
-                .await?;
-            if let Some(stored) = stored
-                && text(&stored, "evaluated_at")?.is_some_and(|newer| newer > evaluated_at)
-            {
-                // Evaluations may arrive out of order: the newest one wins, an older one is only claimed.
-                return Ok(true);
-            }
-            let (due_soon, overdue) = attention_counts(&update.items);
-            let (_, before) = self.fleet_member(session, &update.vehicle_id).await?;
-            let evaluation = doc! {
-                "$set": {
-                    "body": serde_json::to_string(update)?,
-                    "due_soon": due_soon,
-                    "overdue": overdue,
-                    "evaluated_at": &evaluated_at,
-                },
-                // As in SQLite: a later evaluation never moves the view to another org.
-                "$setOnInsert": { "org_id": org_id },
-            };
-            self.upsert_in(session, MAINTENANCE, &update.vehicle_id, evaluation)
-                .await?;
-            self.fleet_member_moved(session, &update.vehicle_id, before)
-                .await?;
-            Ok(true)
-        })
-    }
-
-    async fn maintenance(
-        &self,
-        org_id: &OrgId,
-        vehicle_id: &VehicleId,
-    ) -> StoreResult<Option<MaintenanceView>> {
-        let in_org = doc! { "org_id": org_id, "_id": vehicle_id };
-        let update = self.body(MAINTENANCE, in_org).await?;
+    async fn maintenance(&self, vehicle: &VehicleRef) -> StoreResult<Option<MaintenanceView>> {
+        let update = self.db.find_body(MAINTENANCE, in_org(vehicle)).await?;
         Ok(update.map(MaintenanceView::of))
     }
 
-    async fn apply_notification(
-        &self,
-        envelope_id: &str,
-        org_id: &OrgId,
-        delivered: &NotificationDelivered,
-    ) -> StoreResult<bool> {
-        apply_once!(self, envelope_id, |session| async {
-            let Some(view) = NotificationView::in_app(delivered) else {
-                return Ok(true);
-            };
-            // Insert-or-ignore by notification id: a re-delivery under another envelope keeps the first
-            // record, and so its read state.
-            let insert = doc! { "$setOnInsert": {
-                "org_id": org_id,
-                "body": serde_json::to_string(&view)?,
-                "created_at": ts(&view.created_at),
-                "read_at": Bson::Null,
-            } };
-            self.upsert_in(session, NOTIFICATIONS, &view.id, insert)
-                .await?;
-            Ok(true)
-        })
-    }
-
-    async fn notifications(
-        &self,
-        org_id: &OrgId,
-        unread_only: bool,
-        after: Option<&(DateTime<Utc>, String)>,
-        limit: usize,
-    ) -> StoreResult<Vec<NotificationView>> {
-        let filter = notification_filter(org_id, unread_only, after);
+    async fn notifications(&self, feed: Feed<'_>) -> StoreResult<Vec<NotificationView>> {
+        let filter = notification_filter(feed);
         let newest_first = doc! { "created_at": -1, "_id": -1 };
         let page = self
-            .page(NOTIFICATIONS, filter, newest_first, limit)
+            .page(NOTIFICATIONS, filter, newest_first, feed.page.limit)
             .await?;
         page.iter()
             .map(|d| {
@@ -978,8 +1027,7 @@ impl EdgeStore for MongoEdgeStore {
 
     async fn mark_notification_read(
         &self,
-        org_id: &OrgId,
-        notification_id: &str,
+        notification: NotificationRef<'_>,
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
         // An update pipeline, so keeping the first read time is one atomic write (SQLite's `coalesce`);
@@ -988,7 +1036,7 @@ impl EdgeStore for MongoEdgeStore {
             .db
             .collection(NOTIFICATIONS)
             .update_one(
-                doc! { "org_id": org_id, "_id": notification_id },
+                doc! { "org_id": notification.org_id, "_id": notification.id },
                 vec![doc! { "$set": {
                     "read_at": { "$ifNull": [ "$read_at", { "$literal": ts(&at) } ] },
                 } }],
@@ -999,8 +1047,7 @@ impl EdgeStore for MongoEdgeStore {
 
     async fn cost_months(
         &self,
-        org_id: &OrgId,
-        scope: CostScope<'_>,
+        CostsOf { org_id, scope }: CostsOf<'_>,
         months: &MonthRange,
     ) -> StoreResult<Vec<CostBucket>> {
         let mut filter = doc! { "org_id": org_id };
@@ -1026,17 +1073,16 @@ impl EdgeStore for MongoEdgeStore {
 
     async fn costs_between(
         &self,
-        org_id: &OrgId,
-        vehicle_id: Option<&VehicleId>,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
+        of: CostsOf<'_>,
+        (from, to): (DateTime<Utc>, DateTime<Utc>),
     ) -> StoreResult<Vec<CostBucket>> {
+        let vehicle_id = of.scope.vehicle_id().map(VehicleId::as_str);
         // Folded here rather than in a `$group` stage: the rows are at most a month's costly events of
         // the org, and the grouping then matches the SQLite adapter's by construction.
         let cursor = self
             .db
             .collection(TIMELINE)
-            .find(cost_filter(org_id, vehicle_id.map(VehicleId::as_str), Some(from), Some(to)))
+            .find(cost_filter(of.org_id, vehicle_id, Some(from), Some(to)))
             .projection(doc! {
                 "_id": 0, "vehicle_id": 1, "kind": 1, "occurred_at": 1, "cost_cents": 1, "currency": 1,
             })
@@ -1044,18 +1090,13 @@ impl EdgeStore for MongoEdgeStore {
         cost_buckets_of(&collect(cursor).await?)
     }
 
-    async fn vehicle_cost_totals(
-        &self,
-        org_id: &OrgId,
-        months: &MonthRange,
-        after: Option<&CostKey>,
-        limit: usize,
-    ) -> StoreResult<Vec<CostTotal>> {
-        let mut filter = doc! { "org_id": org_id };
+    async fn vehicle_cost_totals(&self, totals: VehicleTotals<'_>) -> StoreResult<Vec<CostTotal>> {
+        let (after, limit) = (totals.page.after, totals.page.limit);
+        let mut filter = doc! { "org_id": totals.org_id };
         if let Some(after) = after {
             filter.insert("vehicle_id", doc! { "$gte": &after.vehicle_id });
         }
-        filter_months(&mut filter, months);
+        filter_months(&mut filter, totals.months);
         // Read in (vehicle, currency) order through `{org_id, vehicle_id, currency, month}` and stop at
         // the first row past the page.
         let mut rows = self
@@ -1092,20 +1133,15 @@ impl EdgeStore for MongoEdgeStore {
         })
     }
 
-    async fn fleet(
-        &self,
-        org_id: &OrgId,
-        after_id: Option<&VehicleId>,
-        limit: usize,
-    ) -> StoreResult<Vec<FleetRow>> {
+    async fn fleet(&self, org_id: &OrgId, page: Page<'_, VehicleId>) -> StoreResult<Vec<FleetRow>> {
         // Sold and archived vehicles leave the fleet (a missing status is an active vehicle).
         let filter = doc! {
             "org_id": org_id,
-            "_id": { "$gt": after_id.map_or("", VehicleId::as_str) },
+            "_id": { "$gt": page.after.map_or("", VehicleId::as_str) },
             "status": { "$nin": &RETIRED[..] },
         };
         let active = self
-            .page(VEHICLES, filter, doc! { "_id": 1 }, limit)
+            .page(VEHICLES, filter, doc! { "_id": 1 }, page.limit)
             .await?;
         let vehicles = self.views(active).await?;
         if vehicles.is_empty() {
@@ -1138,82 +1174,23 @@ impl EdgeStore for MongoEdgeStore {
             .collect())
     }
 
-    async fn apply_valuation(
-        &self,
-        envelope_id: &str,
-        org_id: &OrgId,
-        update: &ValuationUpdated,
-    ) -> StoreResult<bool> {
-        apply_once!(self, envelope_id, |session| async {
-            let v = &update.valuation;
-            let body = serde_json::to_string(v)?;
-            let computed_at = ts(&update.computed_at);
-            let as_of = v.as_of.to_string();
-            let (collection, key) = if v.kind == ValuationPointKind::Current {
-                (CURRENT_VALUATIONS, update.vehicle_id.clone())
-            } else {
-                (VALUATIONS, format!("{}/{as_of}", update.vehicle_id))
-            };
-            // Read before writing (see `apply_maintenance`): an older computation is only claimed.
-            let computed = doc! { "as_of": 1, "computed_at": 1 };
-            let stored = self.find_in(session, collection, &key, computed).await?;
-            if let Some(stored) = stored {
-                let stored_key = (
-                    text(&stored, "as_of")?.unwrap_or_default(),
-                    text(&stored, "computed_at")?.unwrap_or_default(),
-                );
-                if stored_key > (as_of.clone(), computed_at.clone()) {
-                    return Ok(true);
-                }
-            }
-            let before = if collection == CURRENT_VALUATIONS {
-                self.counted_value(session, &update.vehicle_id).await?
-            } else {
-                None
-            };
-            let point = doc! {
-                "$set": {
-                    "vehicle_id": &update.vehicle_id,
-                    "as_of": &as_of,
-                    "amount": v.amount_cents as i64,
-                    "currency": &v.currency,
-                    "body": body,
-                    "computed_at": &computed_at,
-                },
-                "$setOnInsert": { "org_id": org_id },
-            };
-            self.upsert_in(session, collection, &key, point).await?;
-            if collection == CURRENT_VALUATIONS {
-                self.value_moved(session, &update.vehicle_id, before)
-                    .await?;
-            }
-            Ok(true)
-        })
-    }
-
     async fn valuations(
         &self,
-        org_id: &OrgId,
-        vehicle_id: &VehicleId,
-        before: Option<chrono::NaiveDate>,
-        limit: usize,
+        vehicle: &VehicleRef,
+        page: Page<'_, chrono::NaiveDate>,
     ) -> StoreResult<Vec<Valuation>> {
-        let before = valuations_before(before);
+        let before = valuations_before(page.after.copied());
+        let (org_id, vehicle_id) = (&vehicle.org_id, &vehicle.vehicle_id);
         let filter =
             doc! { "org_id": org_id, "vehicle_id": vehicle_id, "as_of": { "$lt": before } };
-        let page = self
-            .page(VALUATIONS, filter, doc! { "as_of": -1 }, limit)
+        let points = self
+            .page(VALUATIONS, filter, doc! { "as_of": -1 }, page.limit)
             .await?;
-        decode_bodies(&page)
+        decode_bodies(&points)
     }
 
-    async fn current_valuation(
-        &self,
-        org_id: &OrgId,
-        vehicle_id: &VehicleId,
-    ) -> StoreResult<Option<Valuation>> {
-        let in_org = doc! { "org_id": org_id, "_id": vehicle_id };
-        self.body(CURRENT_VALUATIONS, in_org).await
+    async fn current_valuation(&self, vehicle: &VehicleRef) -> StoreResult<Option<Valuation>> {
+        self.db.find_body(CURRENT_VALUATIONS, in_org(vehicle)).await
     }
 
     async fn fuel_vehicles(&self, org_id: &OrgId) -> StoreResult<Vec<VehicleId>> {
@@ -1293,48 +1270,6 @@ impl MongoEdgeStore {
     }
 }
 
-#[async_trait]
-impl crate::corrections::RevisionProjection for MongoEdgeStore {
-    async fn apply_event_revision(
-        &self,
-        envelope_id: &str,
-        revision: &crate::corrections::TimelineRevision,
-    ) -> StoreResult<bool> {
-        apply_once!(self, envelope_id, |session| async {
-            let r = revision;
-            let e = &r.event;
-            let held_fields = doc! { "revision": 1, "org_id": 1, "voided": 1, "body": 1 };
-            let held = self.find_in(session, TIMELINE, &e.id, held_fields).await?;
-            let newer = match &held {
-                None => true,
-                Some(d) => {
-                    required_text(d, "org_id")? == e.org_id.as_str()
-                        && int(d, "revision")?.unwrap_or(1) < i64::from(r.revision)
-                }
-            };
-            if newer {
-                // What the record counted in the cost aggregates before (nothing when voided or absent).
-                let before: Option<VehicleEvent> = held
-                    .filter(|d| !matches!(d.get("voided"), Some(Bson::Boolean(true))))
-                    .map(|d| decode_body(&d))
-                    .transpose()?;
-                let found = changes(Fact::EventRevised {
-                    before: before.as_ref(),
-                    after: (!r.voided).then_some(e),
-                });
-                self.apply_changes(session, &found).await?;
-                let mut revised = timeline_record(e, &r.json);
-                revised.insert("revision", i64::from(r.revision));
-                revised.insert("voided", r.voided);
-                self.upsert_in(session, TIMELINE, &e.id, doc! { "$set": revised })
-                    .await?;
-            }
-            self.recount(session, &e.vehicle_id).await?;
-            Ok(true)
-        })
-    }
-}
-
 impl Plumbed for MongoEdgeStore {
     type Db = MongoDb;
     fn plumbing(&self) -> &MongoDb {
@@ -1354,6 +1289,7 @@ mod tests {
     use vwc_contracts::EventKind;
 
     use super::*;
+    use crate::store::{EventFilter, TimelinePosition};
 
     #[test]
     fn the_page_position_is_strictly_after_by_time_then_id() {
@@ -1368,7 +1304,12 @@ mod tests {
             occurred_at: at,
             id: "evt_9".into(),
         };
-        let q = timeline_filter("org_a", "veh_1", &filter, Some(&position));
+        let vehicle = VehicleRef::new("org_a", "veh_1");
+        let q = timeline_filter(&TimelineQuery {
+            vehicle: &vehicle,
+            filter: &filter,
+            page: Page::after(Some(&position), 10),
+        });
         let t = ts(&at);
         assert_eq!(
             q,
@@ -1389,9 +1330,14 @@ mod tests {
     #[test]
     fn the_feed_position_is_strictly_after_by_time_then_id_among_unread_ones() {
         let at = Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap();
-        let t = ts(&at);
+        let (t, org_a, after) = (ts(&at), OrgId::from("org_a"), (at, "ntf_9".to_string()));
+        let unread_after = Feed {
+            org_id: &org_a,
+            unread_only: true,
+            page: Page::after(Some(&after), 10),
+        };
         assert_eq!(
-            notification_filter("org_a", true, Some(&(at, "ntf_9".to_string()))),
+            notification_filter(unread_after),
             doc! {
                 "org_id": "org_a",
                 "read_at": Bson::Null,
@@ -1402,7 +1348,11 @@ mod tests {
             }
         );
         assert_eq!(
-            notification_filter("org_a", false, None),
+            notification_filter(Feed {
+                org_id: &org_a,
+                unread_only: false,
+                page: Page::first(10)
+            }),
             doc! { "org_id": "org_a" }
         );
     }

@@ -15,10 +15,11 @@ use crate::CONSUMER;
 use crate::aggregates::{
     Change, CurrentValue, Fact, FleetMember, MonthRange, attention_counts, changes,
 };
+use crate::corrections::TimelineRevision;
 use crate::store::{
-    CostBucket, CostKey, CostRow, CostScope, CostTotal, EdgeStore, EventFilter, FleetCounts,
-    FleetRow, FleetValue, MaintenanceView, NotificationView, TimelinePosition, VehicleStats,
-    VehicleView, valuations_before,
+    CostBucket, CostRow, CostScope, CostTotal, CostsOf, Delivery, EdgeStore, Feed, FleetCounts,
+    FleetRow, FleetValue, MaintenanceView, NotificationRef, NotificationView, Page, Projected,
+    TimelineQuery, VehicleRef, VehicleStats, VehicleTotals, VehicleView, valuations_before,
 };
 use crate::timeline_page::{self, TimelinePage, TimelinePageBuilder};
 
@@ -193,10 +194,9 @@ impl SqliteEdgeStore {
     async fn vehicle_body<T: serde::de::DeserializeOwned>(
         &self,
         table: &'static str,
-        org_id: &OrgId,
-        vehicle_id: &VehicleId,
+        vehicle: &VehicleRef,
     ) -> StoreResult<Option<T>> {
-        let (org, id) = (org_id.to_string(), vehicle_id.to_string());
+        let (org, id) = (vehicle.org_id.to_string(), vehicle.vehicle_id.to_string());
         let body: Option<String> = self
             .db
             .read(move |conn| {
@@ -213,6 +213,17 @@ impl SqliteEdgeStore {
 
     /// The cost buckets `sql` selects as (vehicle, kind, month, currency, total, events); unknown kinds are
     /// left out.
+    /// Every row of `sql`, whose one parameter (`?1`) is the organisation, mapped by `row`.
+    async fn org_rows<T: Send + 'static>(
+        &self,
+        org_id: &OrgId,
+        sql: &'static str,
+        row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> StoreResult<Vec<T>> {
+        let org = org_id.to_string();
+        self.db.read(move |conn| rows(conn, sql, [org], row)).await
+    }
+
     async fn cost_rows(&self, sql: String, args: SqlArgs) -> StoreResult<Vec<CostBucket>> {
         self.db
             .read(move |conn| {
@@ -222,19 +233,20 @@ impl SqliteEdgeStore {
             })
             .await
     }
+}
 
-    /// Runs `effect` in a write transaction once per envelope: the envelope id is claimed in the inbox
-    /// first, and a duplicate delivery answers `false` without running it.
-    async fn apply_once(
-        &self,
-        envelope_id: &str,
-        effect: impl FnOnce(&rusqlite::Connection) -> StoreResult<bool> + Send + 'static,
-    ) -> StoreResult<bool> {
-        let id = envelope_id.to_string();
-        self.db
-            .write(move |conn| Ok(claim_inbox(conn, CONSUMER, &id)? && effect(conn)?))
-            .await
-    }
+/// The first and last `YYYY-MM` of `months` as the queries bind them (open ends: before and after every
+/// month).
+fn month_bounds(months: &MonthRange) -> (String, String) {
+    let first = months.first.clone().unwrap_or_default();
+    (first, months.last.clone().unwrap_or_else(|| "9999".into()))
+}
+
+/// An organisation's page of a listing by vehicle id, as the queries bind it (no position: `''` sorts
+/// before every id).
+fn org_page(org_id: &OrgId, page: Page<'_, VehicleId>) -> (String, String, i64) {
+    let after = page.after.map_or("", VehicleId::as_str);
+    (org_id.to_string(), after.to_string(), page.limit as i64)
 }
 
 /// Every row `sql` selects with `params`, mapped by `row`.
@@ -430,17 +442,15 @@ type SqlArgs = Vec<Box<dyn ToSql + Send>>;
 fn timeline_query(
     columns: &str,
     guard: &str,
-    org_id: &str,
-    vehicle_id: &str,
-    filter: &EventFilter,
-    after: Option<&TimelinePosition>,
+    query: &TimelineQuery<'_>,
     limit: usize,
 ) -> (String, SqlArgs) {
+    let (filter, after) = (query.filter, query.page.after);
     let mut sql =
         format!("SELECT {columns} FROM timeline WHERE org_id = ? AND vehicle_id = ?{guard}");
     let mut args: SqlArgs = vec![
-        Box::new(org_id.to_string()),
-        Box::new(vehicle_id.to_string()),
+        Box::new(query.vehicle.org_id.to_string()),
+        Box::new(query.vehicle.vehicle_id.to_string()),
     ];
     if !filter.include_voided {
         sql.push_str(" AND voided = 0");
@@ -480,83 +490,220 @@ const KNOWN_VEHICLE: &str = " AND (SELECT 1 FROM vehicles WHERE org_id = ?1 AND 
 /// What the timeline page reads of each row: its position and its JSON.
 const PAGE_COLUMNS: &str = "occurred_at, id, body";
 
+/// What one projected change does inside the write transaction that claims its envelope (`false`: a
+/// change with nothing to do, such as a re-published event).
+type Effect = Box<dyn FnOnce(&rusqlite::Connection) -> StoreResult<bool> + Send>;
+
+/// A registration's (or lifecycle change's) effect: the vehicle's body replaced, its fleet membership moved.
+fn registration(vehicle: &Vehicle) -> StoreResult<Effect> {
+    let (v, body) = (vehicle.clone(), serde_json::to_string(vehicle)?);
+    Ok(Box::new(move |conn| {
+        with_fleet_member(conn, &v.id, || {
+            conn.execute(
+                "INSERT INTO vehicles (id, org_id, body) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+                params![v.id, v.org_id, body],
+            )?;
+            Ok(())
+        })?;
+        Ok(true)
+    }))
+}
+
+/// A timeline event's effect: its row, the vehicle's stats and the aggregates; a re-published event
+/// (another envelope id) has none and answers `false`.
+fn recording(event: &VehicleEvent, traceparent: Option<&str>) -> StoreResult<Effect> {
+    let (e, body) = (event.clone(), serde_json::to_string(event)?);
+    let trace = traceparent.map(str::to_string);
+    Ok(Box::new(move |conn| {
+        let at = ts(&e.occurred_at);
+        let inserted = conn.prepare_cached(
+            "INSERT OR IGNORE INTO timeline (id, org_id, vehicle_id, kind, occurred_at, cost_cents, currency, body, traceparent, projected_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?
+        .execute(params![e.id, e.org_id, e.vehicle_id, e.kind.as_str(), at,
+            e.cost_cents.map(|c| c as i64), e.currency, body, trace, ts(&vwc_clock::now())])?;
+        if inserted == 0 {
+            // The same timeline event under another envelope id (a re-publish): no second effect.
+            return Ok(false);
+        }
+        conn.prepare_cached(
+            "INSERT INTO vehicle_stats (vehicle_id, event_count, last_event_at) VALUES (?1, 1, ?2)
+             ON CONFLICT (vehicle_id) DO UPDATE SET event_count = event_count + 1,
+               last_event_at = max(coalesce(last_event_at, ''), excluded.last_event_at)",
+        )?
+        .execute(params![e.vehicle_id, at])?;
+        if let Some(odo) = e.odometer {
+            conn.prepare_cached(
+                "UPDATE vehicle_stats SET odometer = ?2, odometer_at = ?3
+                 WHERE vehicle_id = ?1 AND (odometer_at IS NULL OR odometer_at <= ?3)",
+            )?
+            .execute(params![e.vehicle_id, odo as i64, at])?;
+        }
+        apply_changes(conn, &changes(Fact::EventRecorded(&e)))?;
+        Ok(true)
+    }))
+}
+
+/// An evaluation's effect: the maintenance view, unless a newer evaluation is stored.
+fn evaluation(org_id: &OrgId, update: &MaintenanceScheduleUpdated) -> StoreResult<Effect> {
+    let (org, u) = (org_id.to_string(), update.clone());
+    let (due_soon, overdue) = attention_counts(&u.items);
+    let body = serde_json::to_string(update)?;
+    Ok(Box::new(move |conn| {
+        with_fleet_member(conn, &u.vehicle_id, || {
+            conn.prepare_cached(
+                "INSERT INTO maintenance (vehicle_id, org_id, body, due_soon, overdue, evaluated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (vehicle_id) DO UPDATE SET body = excluded.body, due_soon = excluded.due_soon,
+                   overdue = excluded.overdue, evaluated_at = excluded.evaluated_at
+                 WHERE excluded.evaluated_at >= maintenance.evaluated_at",
+            )?
+            .execute(params![u.vehicle_id, org, body, due_soon, overdue, ts(&u.evaluated_at)])?;
+            Ok(())
+        })?;
+        Ok(true)
+    }))
+}
+
+/// A delivery's effect: an in-app notification joins the feed (once per notification id).
+fn notification(org_id: &OrgId, delivered: &NotificationDelivered) -> StoreResult<Effect> {
+    let (org, view) = (org_id.to_string(), NotificationView::in_app(delivered));
+    Ok(Box::new(move |conn| {
+        if let Some(view) = view {
+            conn.execute(
+                "INSERT OR IGNORE INTO notifications (id, org_id, body, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![view.id, org, serde_json::to_string(&view)?, ts(&view.created_at)],
+            )?;
+        }
+        Ok(true)
+    }))
+}
+
+/// A valuation point's effect: the history point or the current value, unless a newer computation
+/// is stored.
+fn valuation(org_id: &OrgId, update: &ValuationUpdated) -> StoreResult<Effect> {
+    let org = org_id.to_string();
+    let v = &update.valuation;
+    let (vehicle, as_of, amount, currency) = (
+        update.vehicle_id.clone(),
+        v.as_of.to_string(),
+        v.amount_cents as i64,
+        v.currency.clone(),
+    );
+    let current = v.kind == ValuationPointKind::Current;
+    let body = serde_json::to_string(v)?;
+    let computed_at = ts(&update.computed_at);
+    Ok(Box::new(move |conn| {
+        if current {
+            let before = counted_value(conn, &vehicle)?;
+            // A later day wins; the same day, the later computation.
+            conn.prepare_cached(
+                "INSERT INTO current_valuations
+                   (vehicle_id, org_id, as_of, amount, currency, body, computed_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (vehicle_id) DO UPDATE SET as_of = excluded.as_of,
+                   amount = excluded.amount, currency = excluded.currency, body = excluded.body,
+                   computed_at = excluded.computed_at
+                 WHERE excluded.as_of > current_valuations.as_of
+                   OR (excluded.as_of = current_valuations.as_of
+                       AND excluded.computed_at >= current_valuations.computed_at)",
+            )?
+            .execute(params![
+                vehicle,
+                org,
+                as_of,
+                amount,
+                currency,
+                body,
+                computed_at
+            ])?;
+            value_moved(conn, &vehicle, before)?;
+        } else {
+            conn.prepare_cached(
+                "INSERT INTO valuations (vehicle_id, as_of, org_id, body, computed_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (vehicle_id, as_of) DO UPDATE SET body = excluded.body,
+                   computed_at = excluded.computed_at
+                 WHERE excluded.computed_at >= valuations.computed_at",
+            )?
+            .execute(params![vehicle, as_of, org, body, computed_at])?;
+        }
+        Ok(true)
+    }))
+}
+
+/// A revision's effect: see [`Projected::Revision`].
+fn correction(revision: &TimelineRevision) -> StoreResult<Effect> {
+    let r = revision.clone();
+    Ok(Box::new(move |conn| {
+        let e = &r.event;
+        // What the row counted in the cost aggregates before (nothing when voided or absent).
+        let before: Option<VehicleEvent> = conn
+            .prepare_cached("SELECT body FROM timeline WHERE id = ?1 AND voided = 0")?
+            .query_row([e.id.as_str()], |row| row.get::<_, String>(0))
+            .optional()?
+            .map(|body| serde_json::from_str(&body))
+            .transpose()?;
+        let replaced = conn.prepare_cached(
+            "INSERT INTO timeline (id, org_id, vehicle_id, kind, occurred_at, cost_cents, currency, body,
+               projected_at, revision, voided)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+             ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, occurred_at = excluded.occurred_at,
+               cost_cents = excluded.cost_cents, currency = excluded.currency, body = excluded.body,
+               projected_at = excluded.projected_at, revision = excluded.revision,
+               voided = excluded.voided
+             WHERE excluded.revision > timeline.revision AND timeline.org_id = excluded.org_id",
+        )?
+        .execute(params![e.id, e.org_id, e.vehicle_id, e.kind.as_str(), ts(&e.occurred_at),
+            e.cost_cents.map(|c| c as i64), e.currency, r.json, ts(&vwc_clock::now()),
+            r.revision, r.voided as i64])?;
+        if replaced == 1 {
+            let after = (!r.voided).then_some(e);
+            apply_changes(
+                conn,
+                &changes(Fact::EventRevised {
+                    before: before.as_ref(),
+                    after,
+                }),
+            )?;
+        }
+        recount(conn, &e.vehicle_id)?;
+        Ok(true)
+    }))
+}
+
 #[async_trait]
 impl EdgeStore for SqliteEdgeStore {
-    async fn apply_vehicle_registered(
-        &self,
-        envelope_id: &str,
-        vehicle: &Vehicle,
-    ) -> StoreResult<bool> {
-        let (v, body) = (vehicle.clone(), serde_json::to_string(vehicle)?);
-        self.apply_once(envelope_id, move |conn| {
-            with_fleet_member(conn, &v.id, || {
-                conn.execute(
-                    "INSERT INTO vehicles (id, org_id, body) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (id) DO UPDATE SET body = excluded.body",
-                    params![v.id, v.org_id, body],
-                )?;
-                Ok(())
-            })?;
-            Ok(true)
-        })
-        .await
-    }
-
-    async fn apply_vehicle_event(
-        &self,
-        envelope_id: &str,
-        event: &VehicleEvent,
-        traceparent: Option<&str>,
-    ) -> StoreResult<bool> {
-        let (e, body) = (event.clone(), serde_json::to_string(event)?);
-        let trace = traceparent.map(str::to_string);
-        self.apply_once(envelope_id, move |conn| {
-            let at = ts(&e.occurred_at);
-            let inserted = conn.prepare_cached(
-                "INSERT OR IGNORE INTO timeline (id, org_id, vehicle_id, kind, occurred_at, cost_cents, currency, body, traceparent, projected_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )?
-            .execute(params![e.id, e.org_id, e.vehicle_id, e.kind.as_str(), at,
-                e.cost_cents.map(|c| c as i64), e.currency, body, trace, ts(&vwc_clock::now())])?;
-            if inserted == 0 {
-                // The same timeline event under another envelope id (a re-publish): no second effect.
-                return Ok(false);
-            }
-            conn.prepare_cached(
-                "INSERT INTO vehicle_stats (vehicle_id, event_count, last_event_at) VALUES (?1, 1, ?2)
-                 ON CONFLICT (vehicle_id) DO UPDATE SET event_count = event_count + 1,
-                   last_event_at = max(coalesce(last_event_at, ''), excluded.last_event_at)",
-            )?
-            .execute(params![e.vehicle_id, at])?;
-            if let Some(odo) = e.odometer {
-                conn.prepare_cached(
-                    "UPDATE vehicle_stats SET odometer = ?2, odometer_at = ?3
-                     WHERE vehicle_id = ?1 AND (odometer_at IS NULL OR odometer_at <= ?3)",
-                )?
-                .execute(params![e.vehicle_id, odo as i64, at])?;
-            }
-            apply_changes(conn, &changes(Fact::EventRecorded(&e)))?;
-            Ok(true)
-        })
-        .await
+    async fn apply(&self, delivery: &Delivery<'_>, change: Projected<'_>) -> StoreResult<bool> {
+        let effect = match change {
+            Projected::Vehicle(vehicle) => registration(vehicle)?,
+            Projected::Event(event) => recording(event, delivery.traceparent)?,
+            Projected::Maintenance(update) => evaluation(delivery.org_id, update)?,
+            Projected::Notification(delivered) => notification(delivery.org_id, delivered)?,
+            Projected::Valuation(update) => valuation(delivery.org_id, update)?,
+            Projected::Revision(revision) => correction(revision)?,
+        };
+        // The envelope id is claimed in the inbox first: a duplicate delivery answers `false` without
+        // the effect.
+        let id = delivery.envelope_id.to_string();
+        self.db
+            .write(move |conn| Ok(claim_inbox(conn, CONSUMER, &id)? && effect(conn)?))
+            .await
     }
 
     async fn vehicles(
         &self,
         org_id: &OrgId,
-        after_id: Option<&VehicleId>,
-        limit: usize,
+        page: Page<'_, VehicleId>,
     ) -> StoreResult<Vec<VehicleView>> {
-        let (org, after) = (
-            org_id.to_string(),
-            after_id.map_or("", VehicleId::as_str).to_string(),
-        );
+        let (org, after, limit) = org_page(org_id, page);
         self.db
             .read(move |conn| {
                 let bodies: Vec<String> = rows(
                     conn,
                     "SELECT body FROM vehicles WHERE org_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
-                    params![org, after, limit as i64],
+                    params![org, after, limit],
                     |r| r.get(0),
                 )?;
                 bodies.iter().map(|b| vehicle_view(conn, b)).collect()
@@ -564,12 +711,8 @@ impl EdgeStore for SqliteEdgeStore {
             .await
     }
 
-    async fn vehicle(
-        &self,
-        org_id: &OrgId,
-        vehicle_id: &VehicleId,
-    ) -> StoreResult<Option<VehicleView>> {
-        let (org, id) = (org_id.to_string(), vehicle_id.to_string());
+    async fn vehicle(&self, vehicle: &VehicleRef) -> StoreResult<Option<VehicleView>> {
+        let (org, id) = (vehicle.org_id.to_string(), vehicle.vehicle_id.to_string());
         self.db
             .read(move |conn| {
                 let body: Option<String> = conn
@@ -581,15 +724,8 @@ impl EdgeStore for SqliteEdgeStore {
             .await
     }
 
-    async fn events(
-        &self,
-        org_id: &OrgId,
-        vehicle_id: &VehicleId,
-        filter: &EventFilter,
-        after: Option<&TimelinePosition>,
-        limit: usize,
-    ) -> StoreResult<Vec<VehicleEvent>> {
-        let (sql, args) = timeline_query("body", "", org_id, vehicle_id, filter, after, limit);
+    async fn events(&self, query: &TimelineQuery<'_>) -> StoreResult<Vec<VehicleEvent>> {
+        let (sql, args) = timeline_query("body", "", query, query.page.limit);
         self.db
             .read(move |conn| {
                 let mut stmt = conn.prepare_cached(&sql)?;
@@ -605,28 +741,16 @@ impl EdgeStore for SqliteEdgeStore {
             .await
     }
 
-    async fn timeline_page(
-        &self,
-        org_id: &OrgId,
-        vehicle_id: &VehicleId,
-        filter: &EventFilter,
-        after: Option<&TimelinePosition>,
-        limit: usize,
-    ) -> StoreResult<Option<TimelinePage>> {
-        let mut page = TimelinePageBuilder::new(limit);
-        let (sql, args) = timeline_query(
-            PAGE_COLUMNS,
-            KNOWN_VEHICLE,
-            org_id,
-            vehicle_id,
-            filter,
-            after,
-            page.rows(),
-        );
+    async fn timeline_page(&self, query: &TimelineQuery<'_>) -> StoreResult<Option<TimelinePage>> {
+        let mut page = TimelinePageBuilder::new(query.page.limit);
+        let (sql, args) = timeline_query(PAGE_COLUMNS, KNOWN_VEHICLE, query, page.rows());
         // A page is at most 201 rows read through `timeline_page`'s index: short enough to run on this
         // task's thread rather than hand it to the blocking pool and back (docs/bench.md). Each row's JSON
         // is copied from SQLite's buffer into the page as it is (it was written from a Rust `String`).
-        let (org, vehicle) = (org_id.as_str(), vehicle_id.as_str());
+        let (org, vehicle) = (
+            query.vehicle.org_id.as_str(),
+            query.vehicle.vehicle_id.as_str(),
+        );
         self.db
             .read_inline(move |conn| {
                 let mut stmt = conn.prepare_cached(&sql)?;
@@ -663,69 +787,15 @@ impl EdgeStore for SqliteEdgeStore {
             .await
     }
 
-    async fn apply_maintenance(
-        &self,
-        envelope_id: &str,
-        org_id: &OrgId,
-        update: &MaintenanceScheduleUpdated,
-    ) -> StoreResult<bool> {
-        let (org, u) = (org_id.to_string(), update.clone());
-        let (due_soon, overdue) = attention_counts(&u.items);
-        let body = serde_json::to_string(update)?;
-        self.apply_once(envelope_id, move |conn| {
-            with_fleet_member(conn, &u.vehicle_id, || {
-                conn.prepare_cached(
-                    "INSERT INTO maintenance (vehicle_id, org_id, body, due_soon, overdue, evaluated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                     ON CONFLICT (vehicle_id) DO UPDATE SET body = excluded.body, due_soon = excluded.due_soon,
-                       overdue = excluded.overdue, evaluated_at = excluded.evaluated_at
-                     WHERE excluded.evaluated_at >= maintenance.evaluated_at",
-                )?
-                .execute(params![u.vehicle_id, org, body, due_soon, overdue, ts(&u.evaluated_at)])?;
-                Ok(())
-            })?;
-            Ok(true)
-        })
-        .await
-    }
-
-    async fn maintenance(
-        &self,
-        org_id: &OrgId,
-        vehicle_id: &VehicleId,
-    ) -> StoreResult<Option<MaintenanceView>> {
-        let update = self.vehicle_body("maintenance", org_id, vehicle_id).await?;
+    async fn maintenance(&self, vehicle: &VehicleRef) -> StoreResult<Option<MaintenanceView>> {
+        let update = self.vehicle_body("maintenance", vehicle).await?;
         Ok(update.map(MaintenanceView::of))
     }
 
-    async fn apply_notification(
-        &self,
-        envelope_id: &str,
-        org_id: &OrgId,
-        delivered: &NotificationDelivered,
-    ) -> StoreResult<bool> {
-        let (org, view) = (org_id.to_string(), NotificationView::in_app(delivered));
-        self.apply_once(envelope_id, move |conn| {
-            if let Some(view) = view {
-                conn.execute(
-                    "INSERT OR IGNORE INTO notifications (id, org_id, body, created_at) VALUES (?1, ?2, ?3, ?4)",
-                    params![view.id, org, serde_json::to_string(&view)?, ts(&view.created_at)],
-                )?;
-            }
-            Ok(true)
-        })
-        .await
-    }
-
-    async fn notifications(
-        &self,
-        org_id: &OrgId,
-        unread_only: bool,
-        after: Option<&(DateTime<Utc>, String)>,
-        limit: usize,
-    ) -> StoreResult<Vec<NotificationView>> {
-        let org = org_id.to_string();
-        let (after_t, after_id) = match after {
+    async fn notifications(&self, feed: Feed<'_>) -> StoreResult<Vec<NotificationView>> {
+        let (org, unread_only, limit) =
+            (feed.org_id.to_string(), feed.unread_only, feed.page.limit);
+        let (after_t, after_id) = match feed.page.after {
             Some((t, id)) => (ts(t), id.clone()),
             None => ("9999".to_string(), String::new()),
         };
@@ -754,11 +824,10 @@ impl EdgeStore for SqliteEdgeStore {
 
     async fn mark_notification_read(
         &self,
-        org_id: &OrgId,
-        notification_id: &str,
+        notification: NotificationRef<'_>,
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let (org, id) = (org_id.to_string(), notification_id.to_string());
+        let (org, id) = (notification.org_id.to_string(), notification.id.to_string());
         self.db
             .write(move |conn| {
                 let n = conn.execute(
@@ -772,13 +841,10 @@ impl EdgeStore for SqliteEdgeStore {
 
     async fn cost_months(
         &self,
-        org_id: &OrgId,
-        scope: CostScope<'_>,
+        CostsOf { org_id, scope }: CostsOf<'_>,
         months: &MonthRange,
     ) -> StoreResult<Vec<CostBucket>> {
-        let org = org_id.to_string();
-        let first = months.first.clone().unwrap_or_default();
-        let last = months.last.clone().unwrap_or_else(|| "9999".into());
+        let (org, (first, last)) = (org_id.to_string(), month_bounds(months));
         // The organisation's totals are their own aggregate, without a vehicle.
         let (vehicle_column, table) = match scope {
             CostScope::Fleet => ("''", "fleet_cost_months"),
@@ -798,10 +864,8 @@ impl EdgeStore for SqliteEdgeStore {
 
     async fn costs_between(
         &self,
-        org_id: &OrgId,
-        vehicle_id: Option<&VehicleId>,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
+        of: CostsOf<'_>,
+        (from, to): (DateTime<Utc>, DateTime<Utc>),
     ) -> StoreResult<Vec<CostBucket>> {
         let mut sql = String::from(
             "SELECT vehicle_id, kind, substr(occurred_at, 1, 7), coalesce(currency, 'USD'),
@@ -811,11 +875,11 @@ impl EdgeStore for SqliteEdgeStore {
                AND cost_cents IS NOT NULL AND voided = 0",
         );
         let mut args: SqlArgs = vec![
-            Box::new(org_id.to_string()),
+            Box::new(of.org_id.to_string()),
             Box::new(ts(&from)),
             Box::new(ts(&to)),
         ];
-        if let Some(vehicle_id) = vehicle_id {
+        if let Some(vehicle_id) = of.scope.vehicle_id() {
             sql.push_str(" AND vehicle_id = ?4");
             args.push(Box::new(vehicle_id.to_string()));
         }
@@ -823,21 +887,13 @@ impl EdgeStore for SqliteEdgeStore {
         self.cost_rows(sql, args).await
     }
 
-    async fn vehicle_cost_totals(
-        &self,
-        org_id: &OrgId,
-        months: &MonthRange,
-        after: Option<&CostKey>,
-        limit: usize,
-    ) -> StoreResult<Vec<CostTotal>> {
-        let org = org_id.to_string();
-        let first = months.first.clone().unwrap_or_default();
-        let last = months.last.clone().unwrap_or_else(|| "9999".into());
+    async fn vehicle_cost_totals(&self, totals: VehicleTotals<'_>) -> StoreResult<Vec<CostTotal>> {
+        let (org, (first, last)) = (totals.org_id.to_string(), month_bounds(totals.months));
         // No cursor: ('', '') sorts before every key.
-        let (after_vehicle, after_currency) = after
+        let (after_vehicle, after_currency) = (totals.page.after)
             .map(|k| (k.vehicle_id.clone(), k.currency.clone()))
             .unwrap_or_default();
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let limit = i64::try_from(totals.page.limit).unwrap_or(i64::MAX);
         self.db
             .read(move |conn| {
                 rows(
@@ -863,36 +919,20 @@ impl EdgeStore for SqliteEdgeStore {
     }
 
     async fn fleet_counts(&self, org_id: &OrgId) -> StoreResult<FleetCounts> {
-        let org = org_id.to_string();
-        self.db
-            .read(move |conn| {
-                let counts = conn
-                    .prepare_cached(
-                        "SELECT vehicles, due_soon, overdue FROM fleet_counts WHERE org_id = ?1",
-                    )?
-                    .query_row([org], |r| {
-                        Ok(FleetCounts {
-                            vehicles: r.get::<_, i64>(0)?.max(0) as u64,
-                            due_soon: r.get::<_, i64>(1)?.max(0) as u64,
-                            overdue: r.get::<_, i64>(2)?.max(0) as u64,
-                        })
-                    })
-                    .optional()?;
-                Ok(counts.unwrap_or_default())
+        // One row per organisation, none before its first vehicle.
+        let sql = "SELECT vehicles, due_soon, overdue FROM fleet_counts WHERE org_id = ?1";
+        let counts = self.org_rows(org_id, sql, |r| {
+            Ok(FleetCounts {
+                vehicles: r.get::<_, i64>(0)?.max(0) as u64,
+                due_soon: r.get::<_, i64>(1)?.max(0) as u64,
+                overdue: r.get::<_, i64>(2)?.max(0) as u64,
             })
-            .await
+        });
+        Ok(counts.await?.pop().unwrap_or_default())
     }
 
-    async fn fleet(
-        &self,
-        org_id: &OrgId,
-        after_id: Option<&VehicleId>,
-        limit: usize,
-    ) -> StoreResult<Vec<FleetRow>> {
-        let (org, after) = (
-            org_id.to_string(),
-            after_id.map_or("", VehicleId::as_str).to_string(),
-        );
+    async fn fleet(&self, org_id: &OrgId, page: Page<'_, VehicleId>) -> StoreResult<Vec<FleetRow>> {
+        let (org, after, limit) = org_page(org_id, page);
         self.db
             .read(move |conn| {
                 let found: Vec<(String, i64, i64)> = rows(
@@ -902,7 +942,7 @@ impl EdgeStore for SqliteEdgeStore {
                          FROM vehicles v LEFT JOIN maintenance m ON m.vehicle_id = v.id
                          WHERE v.org_id = ?1 AND v.id > ?2 AND {ACTIVE} ORDER BY v.id LIMIT ?3"
                     ),
-                    params![org, after, limit as i64],
+                    params![org, after, limit],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )?;
                 found
@@ -919,72 +959,13 @@ impl EdgeStore for SqliteEdgeStore {
             .await
     }
 
-    async fn apply_valuation(
-        &self,
-        envelope_id: &str,
-        org_id: &OrgId,
-        update: &ValuationUpdated,
-    ) -> StoreResult<bool> {
-        let org = org_id.to_string();
-        let v = &update.valuation;
-        let (vehicle, as_of, amount, currency) = (
-            update.vehicle_id.clone(),
-            v.as_of.to_string(),
-            v.amount_cents as i64,
-            v.currency.clone(),
-        );
-        let current = v.kind == ValuationPointKind::Current;
-        let body = serde_json::to_string(v)?;
-        let computed_at = ts(&update.computed_at);
-        self.apply_once(envelope_id, move |conn| {
-            if current {
-                let before = counted_value(conn, &vehicle)?;
-                // A later day wins; the same day, the later computation.
-                conn.prepare_cached(
-                    "INSERT INTO current_valuations
-                       (vehicle_id, org_id, as_of, amount, currency, body, computed_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                     ON CONFLICT (vehicle_id) DO UPDATE SET as_of = excluded.as_of,
-                       amount = excluded.amount, currency = excluded.currency, body = excluded.body,
-                       computed_at = excluded.computed_at
-                     WHERE excluded.as_of > current_valuations.as_of
-                       OR (excluded.as_of = current_valuations.as_of
-                           AND excluded.computed_at >= current_valuations.computed_at)",
-                )?
-                .execute(params![
-                    vehicle,
-                    org,
-                    as_of,
-                    amount,
-                    currency,
-                    body,
-                    computed_at
-                ])?;
-                value_moved(conn, &vehicle, before)?;
-            } else {
-                conn.prepare_cached(
-                    "INSERT INTO valuations (vehicle_id, as_of, org_id, body, computed_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT (vehicle_id, as_of) DO UPDATE SET body = excluded.body,
-                       computed_at = excluded.computed_at
-                     WHERE excluded.computed_at >= valuations.computed_at",
-                )?
-                .execute(params![vehicle, as_of, org, body, computed_at])?;
-            }
-            Ok(true)
-        })
-        .await
-    }
-
     async fn valuations(
         &self,
-        org_id: &OrgId,
-        vehicle_id: &VehicleId,
-        before: Option<chrono::NaiveDate>,
-        limit: usize,
+        vehicle: &VehicleRef,
+        page: Page<'_, chrono::NaiveDate>,
     ) -> StoreResult<Vec<Valuation>> {
-        let (org, id) = (org_id.to_string(), vehicle_id.to_string());
-        let before = valuations_before(before);
+        let (org, id) = (vehicle.org_id.to_string(), vehicle.vehicle_id.to_string());
+        let (before, limit) = (valuations_before(page.after.copied()), page.limit);
         let bodies: Vec<String> = self
             .db
             .read(move |conn| {
@@ -1004,94 +985,25 @@ impl EdgeStore for SqliteEdgeStore {
             .collect()
     }
 
-    async fn current_valuation(
-        &self,
-        org_id: &OrgId,
-        vehicle_id: &VehicleId,
-    ) -> StoreResult<Option<Valuation>> {
-        self.vehicle_body("current_valuations", org_id, vehicle_id)
-            .await
+    async fn current_valuation(&self, vehicle: &VehicleRef) -> StoreResult<Option<Valuation>> {
+        self.vehicle_body("current_valuations", vehicle).await
     }
 
     async fn fuel_vehicles(&self, org_id: &OrgId) -> StoreResult<Vec<VehicleId>> {
-        let org = org_id.to_string();
-        self.db
-            .read(move |conn| {
-                rows(
-                    conn,
-                    "SELECT DISTINCT vehicle_id FROM timeline
-                     WHERE org_id = ?1 AND kind = 'fuel' AND voided = 0 ORDER BY vehicle_id",
-                    [org],
-                    |r| r.get(0),
-                )
-            })
-            .await
+        let sql = "SELECT DISTINCT vehicle_id FROM timeline
+                   WHERE org_id = ?1 AND kind = 'fuel' AND voided = 0 ORDER BY vehicle_id";
+        self.org_rows(org_id, sql, |r| r.get(0)).await
     }
 
     async fn fleet_value(&self, org_id: &OrgId) -> StoreResult<Vec<FleetValue>> {
-        let org = org_id.to_string();
-        self.db
-            .read(move |conn| {
-                rows(
-                    conn,
-                    "SELECT currency, total_cents, vehicles FROM fleet_values
-                     WHERE org_id = ?1 AND vehicles > 0 ORDER BY currency",
-                    [org],
-                    |r| {
-                        Ok(FleetValue {
-                            currency: r.get(0)?,
-                            total_cents: r.get::<_, i64>(1)? as u64,
-                            vehicles: r.get::<_, i64>(2)? as u64,
-                        })
-                    },
-                )
+        let sql = "SELECT currency, total_cents, vehicles FROM fleet_values
+                   WHERE org_id = ?1 AND vehicles > 0 ORDER BY currency";
+        self.org_rows(org_id, sql, |r| {
+            Ok(FleetValue {
+                currency: r.get(0)?,
+                total_cents: r.get::<_, i64>(1)? as u64,
+                vehicles: r.get::<_, i64>(2)? as u64,
             })
-            .await
-    }
-}
-
-#[async_trait]
-impl crate::corrections::RevisionProjection for SqliteEdgeStore {
-    async fn apply_event_revision(
-        &self,
-        envelope_id: &str,
-        revision: &crate::corrections::TimelineRevision,
-    ) -> StoreResult<bool> {
-        let r = revision.clone();
-        self.apply_once(envelope_id, move |conn| {
-            let e = &r.event;
-            // What the row counted in the cost aggregates before (nothing when voided or absent).
-            let before: Option<VehicleEvent> = conn
-                .prepare_cached("SELECT body FROM timeline WHERE id = ?1 AND voided = 0")?
-                .query_row([e.id.as_str()], |row| row.get::<_, String>(0))
-                .optional()?
-                .map(|body| serde_json::from_str(&body))
-                .transpose()?;
-            let replaced = conn.prepare_cached(
-                "INSERT INTO timeline (id, org_id, vehicle_id, kind, occurred_at, cost_cents, currency, body,
-                   projected_at, revision, voided)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-                 ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, occurred_at = excluded.occurred_at,
-                   cost_cents = excluded.cost_cents, currency = excluded.currency, body = excluded.body,
-                   projected_at = excluded.projected_at, revision = excluded.revision,
-                   voided = excluded.voided
-                 WHERE excluded.revision > timeline.revision AND timeline.org_id = excluded.org_id",
-            )?
-            .execute(params![e.id, e.org_id, e.vehicle_id, e.kind.as_str(), ts(&e.occurred_at),
-                e.cost_cents.map(|c| c as i64), e.currency, r.json, ts(&vwc_clock::now()),
-                r.revision, r.voided as i64])?;
-            if replaced == 1 {
-                let after = (!r.voided).then_some(e);
-                apply_changes(
-                    conn,
-                    &changes(Fact::EventRevised {
-                        before: before.as_ref(),
-                        after,
-                    }),
-                )?;
-            }
-            recount(conn, &e.vehicle_id)?;
-            Ok(true)
         })
         .await
     }
@@ -1199,6 +1111,7 @@ impl Plumbed for SqliteEdgeStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::{EventFilter, TimelinePosition};
     use vwc_contracts::EventKind;
 
     /// The timeline page is one walk of `timeline_page`'s index in its order, whatever the filters: no
@@ -1224,15 +1137,13 @@ mod tests {
             ),
         ];
         for (filter, after) in filters {
-            let (sql, args) = timeline_query(
-                PAGE_COLUMNS,
-                KNOWN_VEHICLE,
-                "org_a",
-                "veh_1",
-                &filter,
-                after.as_ref(),
-                51,
-            );
+            let vehicle = VehicleRef::new("org_a", "veh_1");
+            let query = TimelineQuery {
+                vehicle: &vehicle,
+                filter: &filter,
+                page: Page::after(after.as_ref(), 50),
+            };
+            let (sql, args) = timeline_query(PAGE_COLUMNS, KNOWN_VEHICLE, &query, 51);
             let plan = store
                 .db()
                 .read(move |conn| {

@@ -9,10 +9,12 @@ use vwc_contracts::maintenance::{
     NotificationDelivered, OdometerEstimateView,
 };
 use vwc_contracts::valuation::{Valuation, ValuationUpdated};
-use vwc_contracts::{EventKind, OdometerUnit, OrgId, Vehicle, VehicleEvent, VehicleId};
+use vwc_contracts::{Envelope, EventKind, OdometerUnit, OrgId, Vehicle, VehicleEvent, VehicleId};
+pub use vwc_store::{Page, VehicleRef};
 use vwc_store::{Plumbing, StoreResult, parse_ts};
 
 use crate::aggregates::{MonthRange, merge_buckets, split_by_month};
+use crate::corrections::TimelineRevision;
 
 /// A vehicle as the read model shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -48,6 +50,84 @@ pub struct EventFilter {
 pub struct TimelinePosition {
     pub occurred_at: DateTime<Utc>,
     pub id: String,
+}
+
+/// A read of one vehicle's timeline, newest first (occurredAt, then id, descending): which events, and
+/// the page strictly after a position.
+#[derive(Debug, Clone, Copy)]
+pub struct TimelineQuery<'a> {
+    pub vehicle: &'a VehicleRef,
+    pub filter: &'a EventFilter,
+    pub page: Page<'a, TimelinePosition>,
+}
+
+/// One delivery the read model projects: the envelope's id, claimed in the inbox in the same
+/// transaction as the effect (a redelivery changes nothing and answers `false`), the organisation it
+/// was published for and its trace context.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery<'a> {
+    pub envelope_id: &'a str,
+    pub org_id: &'a OrgId,
+    pub traceparent: Option<&'a str>,
+}
+
+impl<'a> Delivery<'a> {
+    /// The delivery of `envelope` under the id the bus claims it by.
+    pub fn of(envelope_id: &'a str, envelope: &'a Envelope) -> Delivery<'a> {
+        Delivery {
+            envelope_id,
+            org_id: &envelope.org_id,
+            traceparent: envelope.traceparent.as_deref(),
+        }
+    }
+
+    /// A delivery without trace context.
+    pub fn new(envelope_id: &'a str, org_id: &'a OrgId) -> Delivery<'a> {
+        Delivery {
+            envelope_id,
+            org_id,
+            traceparent: None,
+        }
+    }
+}
+
+/// One change the read model projects, as its event carries it.
+#[derive(Debug, Clone, Copy)]
+pub enum Projected<'a> {
+    /// A registration or lifecycle change: the whole vehicle as it now reads replaces the stored one
+    /// (never moving it to another organisation).
+    Vehicle(&'a Vehicle),
+    /// A timeline event. The same event under another envelope id (a re-publish) has no second effect
+    /// and answers `false`.
+    Event(&'a VehicleEvent),
+    /// The scheduler's evaluation: replaces the vehicle's maintenance view unless a newer evaluation is
+    /// already stored.
+    Maintenance(&'a MaintenanceScheduleUpdated),
+    /// A delivery: an in-app one joins the organisation's feed (other channels are ignored).
+    Notification(&'a NotificationDelivered),
+    /// One valuation point: a history point replaces the vehicle's point of the same `asOf`, a
+    /// `current` one the vehicle's current value; an older computation never replaces a newer one.
+    Valuation(&'a ValuationUpdated),
+    /// A correction or void: replaces the record's row unless a later revision is held (a revision that
+    /// arrives before the original is held, and the original then changes nothing), and recounts the
+    /// vehicle's events, last event and odometer over its records that are not voided.
+    Revision(&'a TimelineRevision),
+}
+
+/// A page of an organisation's notification feed, newest first (createdAt, then id).
+#[derive(Debug, Clone, Copy)]
+pub struct Feed<'a> {
+    pub org_id: &'a OrgId,
+    /// Only the notifications not read yet.
+    pub unread_only: bool,
+    pub page: Page<'a, (DateTime<Utc>, String)>,
+}
+
+/// One notification of an organisation's feed.
+#[derive(Debug, Clone, Copy)]
+pub struct NotificationRef<'a> {
+    pub org_id: &'a OrgId,
+    pub id: &'a str,
 }
 
 /// The maintenance picture of a vehicle, as the scheduler last published it.
@@ -216,6 +296,31 @@ pub enum CostScope<'a> {
     EachVehicle,
 }
 
+impl CostScope<'_> {
+    /// The one vehicle read, if the scope is one vehicle.
+    pub fn vehicle_id(&self) -> Option<&VehicleId> {
+        match self {
+            CostScope::Vehicle(vehicle_id) => Some(vehicle_id),
+            CostScope::Fleet | CostScope::EachVehicle => None,
+        }
+    }
+}
+
+/// Whose costs a read sums: an organisation, and which of its vehicles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CostsOf<'a> {
+    pub org_id: &'a OrgId,
+    pub scope: CostScope<'a>,
+}
+
+/// A page of each vehicle's cost totals over whole months, ordered by (vehicle id, currency).
+#[derive(Debug, Clone, Copy)]
+pub struct VehicleTotals<'a> {
+    pub org_id: &'a OrgId,
+    pub months: &'a MonthRange,
+    pub page: Page<'a, CostKey>,
+}
+
 /// The whole fleet's counts, from the fleet aggregate.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FleetCounts {
@@ -245,30 +350,17 @@ pub struct FleetValue {
 }
 
 #[async_trait]
-pub trait EdgeStore: Plumbing + crate::corrections::RevisionProjection {
-    async fn apply_vehicle_registered(
-        &self,
-        envelope_id: &str,
-        vehicle: &Vehicle,
-    ) -> StoreResult<bool>;
-    async fn apply_vehicle_event(
-        &self,
-        envelope_id: &str,
-        event: &VehicleEvent,
-        traceparent: Option<&str>,
-    ) -> StoreResult<bool>;
-    /// Vehicles of the organisation ordered by id (registration order), after `after_id`.
+pub trait EdgeStore: Plumbing {
+    /// Applies `change` once per delivery: the envelope id is claimed in the inbox in the same
+    /// transaction as the effect, and a duplicate delivery answers `false` with no effect.
+    async fn apply(&self, delivery: &Delivery<'_>, change: Projected<'_>) -> StoreResult<bool>;
+    /// Vehicles of the organisation ordered by id (registration order).
     async fn vehicles(
         &self,
         org_id: &OrgId,
-        after_id: Option<&VehicleId>,
-        limit: usize,
+        page: Page<'_, VehicleId>,
     ) -> StoreResult<Vec<VehicleView>>;
-    async fn vehicle(
-        &self,
-        org_id: &OrgId,
-        vehicle_id: &VehicleId,
-    ) -> StoreResult<Option<VehicleView>>;
+    async fn vehicle(&self, vehicle: &VehicleRef) -> StoreResult<Option<VehicleView>>;
     /// Up to `at_most` of the organisation's vehicles that `keep` accepts, by id, read a page at a time.
     async fn vehicles_up_to(
         &self,
@@ -279,7 +371,8 @@ pub trait EdgeStore: Plumbing + crate::corrections::RevisionProjection {
         let mut kept = Vec::new();
         let mut after: Option<VehicleId> = None;
         loop {
-            let page = self.vehicles(org_id, after.as_ref(), VEHICLE_PAGE).await?;
+            let page = Page::after(after.as_ref(), VEHICLE_PAGE);
+            let page = self.vehicles(org_id, page).await?;
             let last_page = page.len() < VEHICLE_PAGE;
             after = page.last().map(|v| v.vehicle.id.clone());
             kept.extend(page.into_iter().filter(keep));
@@ -289,47 +382,15 @@ pub trait EdgeStore: Plumbing + crate::corrections::RevisionProjection {
             }
         }
     }
-    /// Timeline newest first (occurredAt, then id, descending), strictly after `after`.
-    async fn events(
-        &self,
-        org_id: &OrgId,
-        vehicle_id: &VehicleId,
-        filter: &EventFilter,
-        after: Option<&TimelinePosition>,
-        limit: usize,
-    ) -> StoreResult<Vec<VehicleEvent>>;
-    /// Replaces the vehicle's maintenance view unless a newer evaluation is already stored.
-    async fn apply_maintenance(
-        &self,
-        envelope_id: &str,
-        org_id: &OrgId,
-        update: &MaintenanceScheduleUpdated,
-    ) -> StoreResult<bool>;
-    async fn maintenance(
-        &self,
-        org_id: &OrgId,
-        vehicle_id: &VehicleId,
-    ) -> StoreResult<Option<MaintenanceView>>;
-    /// Adds an in-app notification to the organisation's feed (other channels are ignored).
-    async fn apply_notification(
-        &self,
-        envelope_id: &str,
-        org_id: &OrgId,
-        delivered: &NotificationDelivered,
-    ) -> StoreResult<bool>;
-    /// The feed newest first, strictly after `after` (createdAt, id).
-    async fn notifications(
-        &self,
-        org_id: &OrgId,
-        unread_only: bool,
-        after: Option<&(DateTime<Utc>, String)>,
-        limit: usize,
-    ) -> StoreResult<Vec<NotificationView>>;
+    /// The vehicle's timeline page (see [`TimelineQuery`]).
+    async fn events(&self, query: &TimelineQuery<'_>) -> StoreResult<Vec<VehicleEvent>>;
+    async fn maintenance(&self, vehicle: &VehicleRef) -> StoreResult<Option<MaintenanceView>>;
+    /// A page of the feed (see [`Feed`]).
+    async fn notifications(&self, feed: Feed<'_>) -> StoreResult<Vec<NotificationView>>;
     /// `false` when no such notification in the organisation.
     async fn mark_notification_read(
         &self,
-        org_id: &OrgId,
-        notification_id: &str,
+        notification: NotificationRef<'_>,
         at: DateTime<Utc>,
     ) -> StoreResult<bool>;
     /// Cost buckets of whole calendar months `months.first..=months.last`, read from the cost aggregates:
@@ -337,18 +398,16 @@ pub trait EdgeStore: Plumbing + crate::corrections::RevisionProjection {
     /// vehicle's.
     async fn cost_months(
         &self,
-        org_id: &OrgId,
-        scope: CostScope<'_>,
+        of: CostsOf<'_>,
         months: &MonthRange,
     ) -> StoreResult<Vec<CostBucket>>;
     /// Cost buckets summed from the timeline events with `occurredAt` in [from, to] (inclusive): only for
-    /// the pieces of a month at the ends of a range (see [`split_by_month`]).
+    /// the pieces of a month at the ends of a range (see [`split_by_month`]). The fleet scope reads
+    /// every vehicle's, as [`CostScope::EachVehicle`] does.
     async fn costs_between(
         &self,
-        org_id: &OrgId,
-        vehicle_id: Option<&VehicleId>,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
+        of: CostsOf<'_>,
+        range: (DateTime<Utc>, DateTime<Utc>),
     ) -> StoreResult<Vec<CostBucket>>;
     /// Cost buckets of the organisation (or one vehicle) with `occurredAt` in [from, to]: whole months from
     /// the aggregates, the pieces at the ends from the timeline.
@@ -375,13 +434,7 @@ pub trait EdgeStore: Plumbing + crate::corrections::RevisionProjection {
     /// A page of each vehicle's costs over whole months `months.first..=months.last`, per currency, summed
     /// by the store from the cost aggregates: up to `limit` totals ordered by (vehicle id, currency),
     /// strictly after `after`, each with at least one event.
-    async fn vehicle_cost_totals(
-        &self,
-        org_id: &OrgId,
-        months: &MonthRange,
-        after: Option<&CostKey>,
-        limit: usize,
-    ) -> StoreResult<Vec<CostTotal>>;
+    async fn vehicle_cost_totals(&self, totals: VehicleTotals<'_>) -> StoreResult<Vec<CostTotal>>;
     /// A page of the fleet's cost by vehicle: each vehicle's costs with `occurredAt` in [from, to], per
     /// currency, up to `limit` totals ordered by (vehicle id, currency), strictly after `after`.
     async fn fleet_costs_by_vehicle(
@@ -395,14 +448,23 @@ pub trait EdgeStore: Plumbing + crate::corrections::RevisionProjection {
         let period = split_by_month(from, to);
         let whole = match &period.whole {
             Some(months) => {
-                self.vehicle_cost_totals(org_id, months, after, limit)
-                    .await?
+                let page = Page::after(after, limit);
+                let totals = VehicleTotals {
+                    org_id,
+                    months,
+                    page,
+                };
+                self.vehicle_cost_totals(totals).await?
             }
             None => Vec::new(),
         };
+        let each_vehicle = CostsOf {
+            org_id,
+            scope: CostScope::EachVehicle,
+        };
         let mut pieces = Vec::new();
-        for (from, to) in period.partial {
-            pieces.extend(self.costs_between(org_id, None, from, to).await?);
+        for range in period.partial {
+            pieces.extend(self.costs_between(each_vehicle, range).await?);
         }
         Ok(crate::read_model::page_of_vehicle_totals(
             whole, pieces, after, limit,
@@ -410,58 +472,32 @@ pub trait EdgeStore: Plumbing + crate::corrections::RevisionProjection {
     }
     /// The whole fleet's vehicle and attention counts (every vehicle of the organisation).
     async fn fleet_counts(&self, org_id: &OrgId) -> StoreResult<FleetCounts>;
-    /// Vehicles with their due-soon and overdue counts, by id after `after_id`.
-    async fn fleet(
-        &self,
-        org_id: &OrgId,
-        after_id: Option<&VehicleId>,
-        limit: usize,
-    ) -> StoreResult<Vec<FleetRow>>;
+    /// Vehicles with their due-soon and overdue counts, by id.
+    async fn fleet(&self, org_id: &OrgId, page: Page<'_, VehicleId>) -> StoreResult<Vec<FleetRow>>;
     /// The timeline page the API serves: `None` when the vehicle is not in the organisation's read model,
     /// else up to `limit` events as their stored JSON, and where the next page starts
     /// ([`TimelinePage`](crate::timeline_page::TimelinePage)). Adapters answer it in one round trip
     /// when the page is not empty.
     async fn timeline_page(
         &self,
-        org_id: &OrgId,
-        vehicle_id: &VehicleId,
-        filter: &EventFilter,
-        after: Option<&TimelinePosition>,
-        limit: usize,
+        query: &TimelineQuery<'_>,
     ) -> StoreResult<Option<crate::timeline_page::TimelinePage>>;
-    /// Projects one valuation point: a history point replaces the vehicle's point of the same `asOf`,
-    /// a `current` one the vehicle's current value; an older computation never replaces a newer one.
-    async fn apply_valuation(
-        &self,
-        envelope_id: &str,
-        org_id: &OrgId,
-        update: &ValuationUpdated,
-    ) -> StoreResult<bool>;
-    /// The valuation history newest first (`asOf` descending), strictly before `before`.
+    /// The valuation history newest first (`asOf` descending): the page's `after` is the day the
+    /// points are strictly before.
     async fn valuations(
         &self,
-        org_id: &OrgId,
-        vehicle_id: &VehicleId,
-        before: Option<chrono::NaiveDate>,
-        limit: usize,
+        vehicle: &VehicleRef,
+        page: Page<'_, chrono::NaiveDate>,
     ) -> StoreResult<Vec<Valuation>>;
     /// The vehicle's current value.
-    async fn current_valuation(
-        &self,
-        org_id: &OrgId,
-        vehicle_id: &VehicleId,
-    ) -> StoreResult<Option<Valuation>>;
+    async fn current_valuation(&self, vehicle: &VehicleRef) -> StoreResult<Option<Valuation>>;
     /// The organisation's current values summed per currency (by currency code).
     async fn fleet_value(&self, org_id: &OrgId) -> StoreResult<Vec<FleetValue>>;
     /// The ids of the organisation's vehicles that have a `fuel` event not voided: the fleet's fuel rows
     /// read only those (not every vehicle of a fleet that mostly records no fill-ups).
     async fn fuel_vehicles(&self, org_id: &OrgId) -> StoreResult<Vec<VehicleId>>;
     /// Every `fuel` event of one vehicle (any order). Voided events must not be answered once voids exist.
-    async fn fuel_events(
-        &self,
-        org_id: &OrgId,
-        vehicle_id: &VehicleId,
-    ) -> StoreResult<Vec<VehicleEvent>> {
+    async fn fuel_events(&self, vehicle: &VehicleRef) -> StoreResult<Vec<VehicleEvent>> {
         let filter = EventFilter {
             kinds: vec![EventKind::Fuel],
             ..EventFilter::default()
@@ -469,9 +505,13 @@ pub trait EdgeStore: Plumbing + crate::corrections::RevisionProjection {
         let mut all = Vec::new();
         let mut after: Option<TimelinePosition> = None;
         loop {
-            let page = self
-                .events(org_id, vehicle_id, &filter, after.as_ref(), FUEL_PAGE)
-                .await?;
+            let page = Page::after(after.as_ref(), FUEL_PAGE);
+            let query = TimelineQuery {
+                vehicle,
+                filter: &filter,
+                page,
+            };
+            let page = self.events(&query).await?;
             let done = page.len() < FUEL_PAGE;
             after = page.last().map(|e| TimelinePosition {
                 occurred_at: e.occurred_at,
@@ -501,16 +541,13 @@ async fn costs_over_period<S: EdgeStore + ?Sized>(
     to: Option<DateTime<Utc>>,
 ) -> StoreResult<Vec<CostBucket>> {
     let period = split_by_month(from, to);
+    let of = CostsOf { org_id, scope };
     let mut buckets = Vec::new();
     if let Some(months) = &period.whole {
-        buckets.extend(store.cost_months(org_id, scope, months).await?);
+        buckets.extend(store.cost_months(of, months).await?);
     }
-    let vehicle_id = match scope {
-        CostScope::Vehicle(vehicle_id) => Some(vehicle_id),
-        CostScope::Fleet | CostScope::EachVehicle => None,
-    };
-    for (from, to) in period.partial {
-        let pieces = store.costs_between(org_id, vehicle_id, from, to).await?;
+    for range in period.partial {
+        let pieces = store.costs_between(of, range).await?;
         buckets.extend(pieces.into_iter().map(|b| match scope {
             CostScope::Fleet => CostBucket {
                 vehicle_id: String::new(),

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use vwc_contracts::examples::{maintenance_schedule, maintenance_schedule_wire};
 use vwc_contracts::maintenance::MaintenanceScheduleUpdated;
 use vwc_contracts::{Envelope, OrgId, VehicleId};
+use vwc_edge::store::{Delivery, Projected};
 use vwc_edge::{EdgeStore, SqliteEdgeStore};
+use vwc_store::VehicleRef;
 
 #[tokio::test]
 async fn a_schedule_of_version_3_or_2_becomes_the_same_maintenance_view() {
@@ -21,8 +23,11 @@ async fn a_schedule_of_version_3_or_2_becomes_the_same_maintenance_view() {
         assert_eq!(envelope.version, version);
         let update = envelope.payload::<MaintenanceScheduleUpdated>().unwrap();
         let id = envelope.id.to_string();
-        assert!(store.apply_maintenance(&id, &org, update).await.unwrap());
-        let view = store.maintenance(&org, &vehicle).await.unwrap().unwrap();
+        let delivery = Delivery::new(&id, &org);
+        let change = Projected::Maintenance(&update);
+        assert!(store.apply(&delivery, change).await.unwrap());
+        let vehicle_ref = VehicleRef::new(org.clone(), vehicle.clone());
+        let view = store.maintenance(&vehicle_ref).await.unwrap().unwrap();
         assert_eq!(view.vehicle_id, "veh_1");
         assert_eq!(
             view.items,

@@ -18,8 +18,8 @@ use vwc_contracts::{
 };
 use vwc_edge::corrections::TimelineRevision;
 use vwc_edge::store::{
-    CostBucket, CostKey, CostTotal, EventFilter, MaintenanceView, NotificationView,
-    TimelinePosition, VehicleView,
+    CostBucket, CostKey, CostTotal, Delivery, EventFilter, Feed, MaintenanceView, NotificationRef,
+    NotificationView, Page, Projected, TimelinePosition, TimelineQuery, VehicleRef, VehicleView,
 };
 use vwc_edge::{EdgeStore, SqliteEdgeStore};
 
@@ -31,6 +31,31 @@ fn org(id: &str) -> OrgId {
 
 fn vehicle_id(id: &str) -> VehicleId {
     VehicleId::from(id)
+}
+
+/// The vehicle `id` as organisation `org` names it.
+fn in_org(org: &str, id: &str) -> VehicleRef {
+    VehicleRef::new(org, id)
+}
+
+/// The vehicle as its own organisation names it.
+fn of(v: &Vehicle) -> VehicleRef {
+    VehicleRef::new(v.org_id.clone(), v.id.clone())
+}
+
+/// The timeline read of `vehicle`: `filter`'s events, up to `limit` strictly after `after`.
+fn query<'a>(
+    vehicle: &'a VehicleRef,
+    filter: &'a EventFilter,
+    after: Option<&'a TimelinePosition>,
+    limit: usize,
+) -> TimelineQuery<'a> {
+    let page = Page::after(after, limit);
+    TimelineQuery {
+        vehicle,
+        filter,
+        page,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -87,7 +112,8 @@ fn envelope_id() -> String {
 
 /// Whether the store applied the registration delivered under `envelope` (`false`: a duplicate).
 async fn registered(store: &Store, envelope: &str, v: &Vehicle) -> bool {
-    store.apply_vehicle_registered(envelope, v).await.unwrap()
+    let delivery = Delivery::new(envelope, &v.org_id);
+    store.apply(&delivery, Projected::Vehicle(v)).await.unwrap()
 }
 
 async fn register(store: &Store, org: &str, id: &str) -> Vehicle {
@@ -98,7 +124,8 @@ async fn register(store: &Store, org: &str, id: &str) -> Vehicle {
 
 /// Whether the store applied the event delivered under `envelope` (`false`: a duplicate).
 async fn recorded(store: &Store, envelope: &str, e: &VehicleEvent) -> bool {
-    store.apply_vehicle_event(envelope, e, None).await.unwrap()
+    let delivery = Delivery::new(envelope, &e.org_id);
+    store.apply(&delivery, Projected::Event(e)).await.unwrap()
 }
 
 async fn apply(store: &Store, e: &VehicleEvent) {
@@ -112,15 +139,22 @@ async fn holds_only_evt_1(store: &Store, v: &Vehicle) {
     assert_eq!(timeline(store, v, &EventFilter::default()).await, ["evt_1"]);
 }
 
+/// The organisation's vehicles (the first hundred), by id.
+async fn vehicles_of(store: &Store, org_id: &str) -> Vec<VehicleView> {
+    (store.vehicles(&org(org_id), Page::first(100)))
+        .await
+        .unwrap()
+}
+
 /// The vehicle's view, which must exist.
 async fn view(store: &Store, org_id: &str, id: &str) -> VehicleView {
-    let found = store.vehicle(&org(org_id), &vehicle_id(id)).await.unwrap();
+    let found = store.vehicle(&in_org(org_id, id)).await.unwrap();
     found.expect("the vehicle is in the read model")
 }
 
 async fn timeline(store: &Store, v: &Vehicle, filter: &EventFilter) -> Vec<String> {
     ids(store
-        .events(&v.org_id, &v.id, filter, None, 100)
+        .events(&query(&of(v), filter, None, 100))
         .await
         .unwrap())
 }
@@ -202,6 +236,16 @@ fn oil(vehicle_id: &str, day: u32, status: MaintenanceStatus) -> MaintenanceSche
     schedule(vehicle_id, at(day, 8), vec![item("oil", status, true)])
 }
 
+/// Whether the store applied `change`, delivered to organisation `org` under `envelope` (`false`: a
+/// duplicate).
+async fn applied(store: &Store, envelope: &str, org: &str, change: Projected<'_>) -> bool {
+    let org = OrgId::from(org);
+    store
+        .apply(&Delivery::new(envelope, &org), change)
+        .await
+        .unwrap()
+}
+
 /// Whether the store applied the evaluation delivered under `envelope` (`false`: a duplicate).
 async fn evaluated(
     store: &Store,
@@ -209,9 +253,7 @@ async fn evaluated(
     org: &str,
     update: &MaintenanceScheduleUpdated,
 ) -> bool {
-    (store.apply_maintenance(envelope, &org.into(), update))
-        .await
-        .unwrap()
+    applied(store, envelope, org, Projected::Maintenance(update)).await
 }
 
 async fn maintain(store: &Store, org: &str, update: &MaintenanceScheduleUpdated) {
@@ -220,9 +262,7 @@ async fn maintain(store: &Store, org: &str, update: &MaintenanceScheduleUpdated)
 
 /// The vehicle's maintenance view, which must exist.
 async fn maintenance(store: &Store, org_id: &str, id: &str) -> MaintenanceView {
-    let found = (store.maintenance(&org(org_id), &vehicle_id(id)))
-        .await
-        .unwrap();
+    let found = (store.maintenance(&in_org(org_id, id))).await.unwrap();
     found.expect("the vehicle has been evaluated")
 }
 
@@ -241,36 +281,50 @@ fn delivered(id: &str, channel: Channel, delivered_at: DateTime<Utc>) -> Notific
 
 /// Whether the store applied the delivery delivered under `envelope` (`false`: a duplicate).
 async fn notified(store: &Store, envelope: &str, org: &str, n: &NotificationDelivered) -> bool {
-    (store.apply_notification(envelope, &org.into(), n))
-        .await
-        .unwrap()
+    applied(store, envelope, org, Projected::Notification(n)).await
 }
 
 async fn notify(store: &Store, org: &str, n: &NotificationDelivered) {
     assert!(notified(store, &envelope_id(), org, n).await);
 }
 
+/// A page of the organisation's feed (only the unread notifications if asked).
+async fn feed_page(
+    store: &Store,
+    org: &str,
+    unread_only: bool,
+    page: Page<'_, (DateTime<Utc>, String)>,
+) -> Vec<NotificationView> {
+    let org_id = OrgId::from(org);
+    let feed = Feed {
+        org_id: &org_id,
+        unread_only,
+        page,
+    };
+    store.notifications(feed).await.unwrap()
+}
+
 /// The organisation's whole feed, newest first.
 async fn notifications(store: &Store, org: &str) -> Vec<NotificationView> {
-    (store.notifications(&org.into(), false, None, 100))
-        .await
-        .unwrap()
+    feed_page(store, org, false, Page::first(100)).await
 }
 
 async fn feed(store: &Store, org: &str, unread_only: bool) -> Vec<String> {
-    (store.notifications(&org.into(), unread_only, None, 100))
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|n| n.id)
-        .collect()
+    let page = feed_page(store, org, unread_only, Page::first(100)).await;
+    page.into_iter().map(|n| n.id).collect()
 }
 
 /// Whether marking the notification read found it in the organisation.
 async fn mark_read(store: &Store, org_id: &str, id: &str, at: DateTime<Utc>) -> bool {
-    (store.mark_notification_read(&org(org_id), id, at))
-        .await
-        .unwrap()
+    (store.mark_notification_read(
+        NotificationRef {
+            org_id: &org(org_id),
+            id,
+        },
+        at,
+    ))
+    .await
+    .unwrap()
 }
 
 /// Notifications `ntf_1`..`ntf_5` of org_a, `ntf_3a` and `ntf_3b` at the same instant, applied out of
@@ -426,8 +480,8 @@ async fn a_registered_vehicle_reads_back_without_stats(store: Store) {
     assert_eq!(view.event_count, 0);
     assert_eq!(view.last_event_at, None);
     assert_eq!(view.odometer, None);
-    let (org_a, missing) = (org("org_a"), vehicle_id("veh_missing"));
-    assert_eq!(store.vehicle(&org_a, &missing).await.unwrap(), None);
+    let missing = in_org("org_a", "veh_missing");
+    assert_eq!(store.vehicle(&missing).await.unwrap(), None);
 }
 
 async fn a_duplicate_delivery_returns_false_and_has_no_second_effect(store: Store) {
@@ -456,21 +510,22 @@ async fn an_applied_event_reads_back_unchanged(store: Store) {
     let v = register(&store, "org_a", "veh_1").await;
     let e = reading(&v, "evt_1", at(2, 8), 1_234);
     store
-        .apply_vehicle_event(
-            &envelope_id(),
-            &e,
-            Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+        .apply(
+            &Delivery {
+                traceparent: Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+                ..Delivery::new(&envelope_id(), &e.org_id)
+            },
+            Projected::Event(&e),
         )
         .await
         .unwrap();
     let events = store
-        .events(
-            &org("org_a"),
-            &vehicle_id("veh_1"),
+        .events(&query(
+            &in_org("org_a", "veh_1"),
             &EventFilter::default(),
             None,
             10,
-        )
+        ))
         .await
         .unwrap();
     assert_eq!(events, vec![e]);
@@ -534,13 +589,12 @@ async fn paging_strictly_after_a_position_covers_every_event_exactly_once(store:
             let mut after: Option<TimelinePosition> = None;
             loop {
                 let page = store
-                    .events(
-                        &org("org_a"),
-                        &vehicle_id("veh_1"),
+                    .events(&query(
+                        &in_org("org_a", "veh_1"),
                         &filter,
                         after.as_ref(),
                         page_size,
-                    )
+                    ))
                     .await
                     .unwrap();
                 assert!(page.len() <= page_size);
@@ -564,7 +618,7 @@ async fn paging_strictly_after_a_position_covers_every_event_exactly_once(store:
 async fn timeline_pages_hold_the_stored_json_and_where_the_next_page_starts(store: Store) {
     let v = vehicle_with_history(&store).await;
     let typed = store
-        .events(&v.org_id, &v.id, &EventFilter::default(), None, 100)
+        .events(&query(&of(&v), &EventFilter::default(), None, 100))
         .await
         .unwrap();
     let everything: Vec<serde_json::Value> = typed
@@ -576,13 +630,12 @@ async fn timeline_pages_hold_the_stored_json_and_where_the_next_page_starts(stor
         let (mut seen, mut after, mut pages) = (Vec::new(), None::<TimelinePosition>, 0);
         loop {
             let page = store
-                .timeline_page(
-                    &v.org_id,
-                    &v.id,
+                .timeline_page(&query(
+                    &of(&v),
                     &EventFilter::default(),
                     after.as_ref(),
                     page_size,
-                )
+                ))
                 .await
                 .unwrap()
                 .expect("the vehicle is known");
@@ -623,13 +676,12 @@ async fn timeline_pages_hold_the_stored_json_and_where_the_next_page_starts(stor
         ("org_a", "veh_2", Some(empty_page)),
     ] {
         let page = store
-            .timeline_page(
-                &org(who),
-                &vehicle_id(which),
+            .timeline_page(&query(
+                &in_org(who, which),
                 &EventFilter::default(),
                 None,
                 10,
-            )
+            ))
             .await
             .unwrap();
         assert_eq!(page.map(|p| p.into_json(None)), answer, "{who} {which}");
@@ -638,29 +690,21 @@ async fn timeline_pages_hold_the_stored_json_and_where_the_next_page_starts(stor
 
 async fn another_org_sees_neither_the_vehicle_nor_its_timeline(store: Store) {
     let v = vehicle_with_history(&store).await;
-    assert_eq!(store.vehicle(&org("org_b"), &v.id).await.unwrap(), None);
+    assert_eq!(store.vehicle(&in_org("org_b", &v.id)).await.unwrap(), None);
+    assert!(vehicles_of(&store, "org_b").await.is_empty());
     assert!(
         store
-            .vehicles(&org("org_b"), None, 100)
+            .events(&query(
+                &in_org("org_b", &v.id),
+                &EventFilter::default(),
+                None,
+                100
+            ))
             .await
             .unwrap()
             .is_empty()
     );
-    assert!(
-        store
-            .events(&org("org_b"), &v.id, &EventFilter::default(), None, 100)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert_eq!(
-        store
-            .vehicles(&org("org_a"), None, 100)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(vehicles_of(&store, "org_a").await.len(), 1);
 }
 
 async fn vehicles_are_listed_in_id_order_after_a_position(store: Store) {
@@ -671,11 +715,11 @@ async fn vehicles_are_listed_in_id_order_after_a_position(store: Store) {
     let listed = |views: Vec<VehicleView>| -> Vec<String> {
         views.into_iter().map(|v| v.vehicle.id.into()).collect()
     };
-    let all = listed(store.vehicles(&org("org_a"), None, 100).await.unwrap());
+    let all = listed(vehicles_of(&store, "org_a").await);
     assert_eq!(all, ["veh_1", "veh_2", "veh_3", "veh_4"]);
     let page = listed(
         store
-            .vehicles(&org("org_a"), Some(&vehicle_id("veh_2")), 1)
+            .vehicles(&org("org_a"), Page::after(Some(&vehicle_id("veh_2")), 1))
             .await
             .unwrap(),
     );
@@ -687,7 +731,7 @@ async fn the_vehicle_view_counts_events_and_keeps_the_latest_time(store: Store) 
     let view = view(&store, "org_a", "veh_1").await;
     assert_eq!(view.event_count, 6);
     assert_eq!(view.last_event_at, Some(at(5, 8)));
-    let listed = store.vehicles(&org("org_a"), None, 10).await.unwrap();
+    let listed = vehicles_of(&store, "org_a").await;
     assert_eq!(listed, vec![view]);
 }
 
@@ -791,8 +835,8 @@ async fn a_maintenance_update_reads_back_as_the_vehicle_view(store: Store) {
     assert_eq!(view.items, update.items);
     assert_eq!(view.odometer, update.odometer);
     assert_eq!(view.evaluated_at, at(5, 8));
-    let (org_a, unevaluated) = (org("org_a"), vehicle_id("veh_2"));
-    assert_eq!(store.maintenance(&org_a, &unevaluated).await.unwrap(), None);
+    let unevaluated = in_org("org_a", "veh_2");
+    assert_eq!(store.maintenance(&unevaluated).await.unwrap(), None);
 }
 
 async fn a_duplicate_maintenance_delivery_returns_false_and_has_no_second_effect(store: Store) {
@@ -825,11 +869,11 @@ async fn an_older_evaluation_does_not_overwrite_a_newer_one(store: Store) {
 }
 
 async fn another_org_cannot_read_the_maintenance_view(store: Store) {
-    let (org_a, org_b, veh_1) = (org("org_a"), org("org_b"), vehicle_id("veh_1"));
+    let (veh_1, foreign) = (in_org("org_a", "veh_1"), in_org("org_b", "veh_1"));
     let overdue = oil("veh_1", 5, MaintenanceStatus::Overdue);
     maintain(&store, "org_a", &overdue).await;
-    assert_eq!(store.maintenance(&org_b, &veh_1).await.unwrap(), None);
-    assert!(store.maintenance(&org_a, &veh_1).await.unwrap().is_some());
+    assert_eq!(store.maintenance(&foreign).await.unwrap(), None);
+    assert!(store.maintenance(&veh_1).await.unwrap().is_some());
 }
 
 async fn the_fleet_view_counts_enabled_due_soon_and_overdue_items(store: Store) {
@@ -851,20 +895,20 @@ async fn the_fleet_view_counts_enabled_due_soon_and_overdue_items(store: Store) 
     let veh_9 = oil("veh_9", 5, MaintenanceStatus::Overdue);
     maintain(&store, "org_b", &veh_9).await;
 
-    let rows = store.fleet(&org("org_a"), None, 100).await.unwrap();
+    let rows = store.fleet(&org("org_a"), Page::first(100)).await.unwrap();
     let summary: Vec<(&str, u32, u32)> = rows
         .iter()
         .map(|r| (r.vehicle.vehicle.id.as_str(), r.due_soon, r.overdue))
         .collect();
     assert_eq!(summary, [("veh_1", 1, 2), ("veh_2", 0, 0), ("veh_3", 1, 0)]);
     // Each row carries the same vehicle view as the vehicle list.
-    let views = store.vehicles(&org("org_a"), None, 100).await.unwrap();
+    let views = vehicles_of(&store, "org_a").await;
     let fleet_views: Vec<_> = rows.into_iter().map(|r| r.vehicle).collect();
     assert_eq!(fleet_views, views);
     assert_eq!(fleet_views[0].event_count, 1);
 
     let page = store
-        .fleet(&org("org_a"), Some(&vehicle_id("veh_1")), 1)
+        .fleet(&org("org_a"), Page::after(Some(&vehicle_id("veh_1")), 1))
         .await
         .unwrap();
     assert_eq!(page.len(), 1);
@@ -872,10 +916,10 @@ async fn the_fleet_view_counts_enabled_due_soon_and_overdue_items(store: Store) 
 
     // A newer evaluation replaces the counts.
     maintain(&store, "org_a", &oil("veh_1", 6, MaintenanceStatus::Ok)).await;
-    let rows = store.fleet(&org("org_a"), None, 1).await.unwrap();
+    let rows = store.fleet(&org("org_a"), Page::first(1)).await.unwrap();
     assert_eq!((rows[0].due_soon, rows[0].overdue), (0, 0));
 
-    let other = store.fleet(&org("org_b"), None, 100).await.unwrap();
+    let other = store.fleet(&org("org_b"), Page::first(100)).await.unwrap();
     assert_eq!(other.len(), 1);
     assert_eq!((other[0].due_soon, other[0].overdue), (0, 1));
 }
@@ -957,10 +1001,8 @@ async fn paging_the_feed_strictly_after_a_position_covers_every_notification_exa
             let mut seen = Vec::new();
             let mut after: Option<(DateTime<Utc>, String)> = None;
             loop {
-                let page = store
-                    .notifications(&org("org_a"), unread_only, after.as_ref(), page_size)
-                    .await
-                    .unwrap();
+                let page = Page::after(after.as_ref(), page_size);
+                let page = feed_page(&store, "org_a", unread_only, page).await;
                 assert!(page.len() <= page_size);
                 let Some(last) = page.last() else { break };
                 after = Some((last.created_at, last.id.clone()));
@@ -1096,7 +1138,10 @@ async fn fleet_counts_cover_the_whole_fleet_and_follow_each_newest_evaluation(st
     let mut after: Option<VehicleId> = None;
     let mut summed = counts(0, 0, 0);
     loop {
-        let page = store.fleet(&org("org_a"), after.as_ref(), 1).await.unwrap();
+        let page = store
+            .fleet(&org("org_a"), Page::after(after.as_ref(), 1))
+            .await
+            .unwrap();
         let Some(row) = page.first() else { break };
         summed.vehicles += 1;
         summed.due_soon += u64::from(row.due_soon);
@@ -1142,7 +1187,12 @@ async fn cost_buckets_of_any_range_equal_the_timeline_summed(store: Store) {
         for v in [&v1, &v2] {
             all.extend(
                 store
-                    .events(&org("org_a"), &v.id, &EventFilter::default(), None, 1000)
+                    .events(&query(
+                        &in_org("org_a", &v.id),
+                        &EventFilter::default(),
+                        None,
+                        1000,
+                    ))
                     .await
                     .unwrap(),
             );
@@ -1335,9 +1385,7 @@ async fn valued(
     org_id: &str,
     update: &vwc_contracts::valuation::ValuationUpdated,
 ) -> bool {
-    (store.apply_valuation(envelope, &org(org_id), update))
-        .await
-        .unwrap()
+    applied(store, envelope, org_id, Projected::Valuation(update)).await
 }
 
 /// The days of June of a page of valuation points.
@@ -1360,7 +1408,7 @@ async fn valuation_history_is_newest_first_paged_and_a_point_is_replaced_by_a_ne
 ) {
     use vwc_contracts::valuation::ValuationPointKind::{Event, Monthly};
     let v = vehicle("org_a", "veh_1");
-    store.apply_vehicle_registered("env_r", &v).await.unwrap();
+    registered(&store, "env_r", &v).await;
     for (i, day) in [1u32, 5, 3, 2].into_iter().enumerate() {
         let kind = if day == 1 { Monthly } else { Event };
         let update = valuation_update("veh_1", day, kind, 1_000 - u64::from(day), at(10, 0));
@@ -1370,12 +1418,15 @@ async fn valuation_history_is_newest_first_paged_and_a_point_is_replaced_by_a_ne
     let again = valuation_update("veh_1", 1, Monthly, 5, at(11, 0));
     assert!(!valued(&store, "env_0", "org_a", &again).await);
     let page = store
-        .valuations(&org("org_a"), &vehicle_id("veh_1"), None, 2)
+        .valuations(&in_org("org_a", "veh_1"), Page::first(2))
         .await
         .unwrap();
     assert_eq!(days(&page), [5, 3]);
     let rest = store
-        .valuations(&org("org_a"), &vehicle_id("veh_1"), Some(page[1].as_of), 10)
+        .valuations(
+            &in_org("org_a", "veh_1"),
+            Page::after(Some(page[1].as_of).as_ref(), 10),
+        )
         .await
         .unwrap();
     assert_eq!(days(&rest), [2, 1]);
@@ -1385,7 +1436,7 @@ async fn valuation_history_is_newest_first_paged_and_a_point_is_replaced_by_a_ne
         assert!(valued(&store, envelope, "org_a", &update).await);
     }
     let all = store
-        .valuations(&org("org_a"), &vehicle_id("veh_1"), None, 10)
+        .valuations(&in_org("org_a", "veh_1"), Page::first(10))
         .await
         .unwrap();
     assert_eq!(all.len(), 4);
@@ -1397,7 +1448,7 @@ async fn valuation_history_is_newest_first_paged_and_a_point_is_replaced_by_a_ne
     // Another organisation sees nothing.
     assert!(
         store
-            .valuations(&org("org_b"), &vehicle_id("veh_1"), None, 10)
+            .valuations(&in_org("org_b", "veh_1"), Page::first(10))
             .await
             .unwrap()
             .is_empty()
@@ -1405,15 +1456,12 @@ async fn valuation_history_is_newest_first_paged_and_a_point_is_replaced_by_a_ne
 }
 
 async fn the_current_value_is_the_latest_day_and_the_fleet_sums_it_per_currency(store: Store) {
-    let (org_a, org_b, veh_1) = (org("org_a"), org("org_b"), vehicle_id("veh_1"));
+    let (veh_1, foreign) = (in_org("org_a", "veh_1"), in_org("org_b", "veh_1"));
     use vwc_contracts::valuation::ValuationPointKind::Current;
     for (org, id) in [("org_a", "veh_1"), ("org_a", "veh_2"), ("org_b", "veh_3")] {
-        store
-            .apply_vehicle_registered(&format!("env_r_{id}"), &vehicle(org, id))
-            .await
-            .unwrap();
+        registered(&store, &format!("env_r_{id}"), &vehicle(org, id)).await;
     }
-    assert_eq!(store.current_valuation(&org_a, &veh_1).await.unwrap(), None);
+    assert_eq!(store.current_valuation(&veh_1).await.unwrap(), None);
     assert!(fleet_value(&store, "org_a").await.is_empty());
     // e2: an earlier day never replaces a later one, whatever the computation time.
     let mut eur = valuation_update("veh_2", 6, Current, 500, at(6, 0));
@@ -1443,20 +1491,16 @@ async fn the_current_value_is_the_latest_day_and_the_fleet_sums_it_per_currency(
     ] {
         assert!(valued(&store, envelope, org_id, &update).await);
     }
-    let current = store
-        .current_valuation(&org_a, &veh_1)
-        .await
-        .unwrap()
-        .unwrap();
+    let current = store.current_valuation(&veh_1).await.unwrap().unwrap();
     assert_eq!(
         (current.amount_cents, current.as_of.to_string()),
         (990, "2024-06-06".to_string())
     );
-    assert_eq!(store.current_valuation(&org_b, &veh_1).await.unwrap(), None);
+    assert_eq!(store.current_valuation(&foreign).await.unwrap(), None);
     // Current values are not part of the history.
     assert!(
         store
-            .valuations(&org_a, &veh_1, None, 10)
+            .valuations(&veh_1, Page::first(10))
             .await
             .unwrap()
             .is_empty()
@@ -1490,29 +1534,20 @@ async fn fuel_events_are_every_fill_up_of_the_vehicle_and_nothing_else(store: St
     ] {
         apply(&store, &e).await;
     }
-    let mut got = ids(store
-        .fuel_events(&org("org_a"), &vehicle_id("veh_1"))
-        .await
-        .unwrap());
+    let mut got = ids(store.fuel_events(&in_org("org_a", "veh_1")).await.unwrap());
     got.sort();
     assert_eq!(got, ["evt_f2", "evt_f4", "evt_f6"]);
-    let back = store
-        .fuel_events(&org("org_a"), &vehicle_id("veh_1"))
-        .await
-        .unwrap();
+    let back = store.fuel_events(&in_org("org_a", "veh_1")).await.unwrap();
     assert!(back.iter().all(|e| e.fuel_details().is_some()));
     assert!(
         store
-            .fuel_events(&org("org_b"), &vehicle_id("veh_1"))
+            .fuel_events(&in_org("org_b", "veh_1"))
             .await
             .unwrap()
             .is_empty()
     );
     assert_eq!(
-        ids(store
-            .fuel_events(&org("org_a"), &vehicle_id("veh_2"))
-            .await
-            .unwrap()),
+        ids(store.fuel_events(&in_org("org_a", "veh_2")).await.unwrap()),
         ["evt_g1"]
     );
     // The fleet's fuel rows start from the vehicles with fill-ups, in id order, of the organisation only.
@@ -1555,7 +1590,14 @@ fn voided(e: &VehicleEvent, revision: u32) -> TimelineRevision {
 }
 
 async fn revise(store: &Store, r: &TimelineRevision) {
-    assert!(store.apply_event_revision(&envelope_id(), r).await.unwrap());
+    let envelope = envelope_id();
+    let delivery = Delivery::new(&envelope, &r.event.org_id);
+    assert!(
+        store
+            .apply(&delivery, Projected::Revision(r))
+            .await
+            .unwrap()
+    );
 }
 
 async fn a_correction_replaces_the_row_and_a_void_withdraws_it_from_timeline_costs_and_counts(
@@ -1575,12 +1617,12 @@ async fn a_correction_replaces_the_row_and_a_void_withdraws_it_from_timeline_cos
     revise(&store, &voided(&second, 2)).await;
     let everything = EventFilter::default();
     let events = store
-        .events(&v.org_id, &v.id, &everything, None, 10)
+        .events(&query(&of(&v), &everything, None, 10))
         .await
         .unwrap();
     assert_eq!(events, std::slice::from_ref(&fixed));
     let page = store
-        .timeline_page(&v.org_id, &v.id, &everything, None, 10)
+        .timeline_page(&query(&of(&v), &everything, None, 10))
         .await
         .unwrap()
         .unwrap();
@@ -1618,10 +1660,7 @@ async fn an_older_revision_or_the_original_never_replaces_a_newer_one(store: Sto
     };
     // The revision arrives first; the original and an older revision then change nothing.
     revise(&store, &corrected(&third, 3)).await;
-    store
-        .apply_vehicle_event(&envelope_id(), &e, None)
-        .await
-        .unwrap();
+    recorded(&store, &envelope_id(), &e).await;
     revise(
         &store,
         &corrected(
@@ -1634,7 +1673,7 @@ async fn an_older_revision_or_the_original_never_replaces_a_newer_one(store: Sto
     )
     .await;
     let events = store
-        .events(&v.org_id, &v.id, &EventFilter::default(), None, 10)
+        .events(&query(&of(&v), &EventFilter::default(), None, 10))
         .await
         .unwrap();
     assert_eq!(events, [third]);
@@ -1671,7 +1710,7 @@ async fn sold_and_archived_vehicles_leave_the_fleet_and_its_value_but_stay_liste
         assert!(registered(&store, &envelope_id(), &retire(v, status)).await);
     }
     let fleet: Vec<String> = store
-        .fleet(&org("org_a"), None, 10)
+        .fleet(&org("org_a"), Page::first(10))
         .await
         .unwrap()
         .into_iter()
@@ -1679,10 +1718,7 @@ async fn sold_and_archived_vehicles_leave_the_fleet_and_its_value_but_stay_liste
         .collect();
     assert_eq!(fleet, [active.id.to_string()]);
     // Still listed and readable.
-    assert_eq!(
-        store.vehicles(&org("org_a"), None, 10).await.unwrap().len(),
-        3
-    );
+    assert_eq!(vehicles_of(&store, "org_a").await.len(), 3);
     let read = view(&store, "org_a", "veh_2").await;
     assert_eq!(read.vehicle.status, VehicleStatus::Sold);
     // The fleet's value sums the active vehicle only.

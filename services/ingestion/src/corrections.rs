@@ -5,7 +5,6 @@
 
 pub mod http;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use vwc_contracts::corrections::{
     self, EventHistory, EventRevision, RevisionChange, VehicleEventCorrected, VehicleEventVoided,
@@ -14,10 +13,8 @@ use vwc_contracts::lifecycle::{
     self, Sale, SellRequest, UpdateRefused, VehicleArchived, VehicleSold, VehicleStatus,
     VehicleUpdated,
 };
-use vwc_contracts::{
-    Envelope, Event, EventId, FieldError, OrgId, Vehicle, VehicleEvent, VehicleId,
-};
-use vwc_store::{StoreError, StoreResult};
+use vwc_contracts::{Envelope, Event, EventId, FieldError, OrgId, Vehicle, VehicleEvent};
+use vwc_store::{StoreError, StoreResult, VehicleRef, WithOutbox};
 
 use crate::service::{Ingestion, envelope};
 
@@ -25,39 +22,8 @@ use crate::service::{Ingestion, envelope};
 /// every event of one vehicle, by event and oldest first.
 #[derive(Debug, Clone, Copy)]
 pub enum RevisionsOf<'a> {
-    Event(&'a EventId),
-    Vehicle(&'a VehicleId),
-}
-
-/// The store methods corrections and the lifecycle need (both adapters implement them).
-#[async_trait]
-pub trait RevisionStore: Send + Sync {
-    /// The revisions `of` one event or one vehicle of the organisation.
-    async fn revisions(
-        &self,
-        org_id: &OrgId,
-        of: RevisionsOf<'_>,
-    ) -> StoreResult<Vec<EventRevision>>;
-    /// The vehicle's events as first recorded, oldest first.
-    async fn vehicle_events(
-        &self,
-        org_id: &OrgId,
-        vehicle_id: &VehicleId,
-    ) -> StoreResult<Vec<VehicleEvent>>;
-    /// Appends a revision of `revision.event.id` with the envelopes to publish; `StoreError::Conflict`
-    /// when that revision of the event is already stored (a concurrent change won).
-    async fn append_revision(
-        &self,
-        revision: &EventRevision,
-        outbox: &[Envelope],
-    ) -> StoreResult<()>;
-    /// Replaces the stored vehicle when it still reads `before`; `StoreError::Conflict` otherwise.
-    async fn replace_vehicle(
-        &self,
-        before: &Vehicle,
-        after: &Vehicle,
-        outbox: &[Envelope],
-    ) -> StoreResult<()>;
+    Event(&'a OrgId, &'a EventId),
+    Vehicle(&'a VehicleRef),
 }
 
 /// Why a correction, a void or a lifecycle change was refused.
@@ -146,7 +112,7 @@ impl Ingestion {
     ) -> Result<Vehicle, ChangeError> {
         let envelope = envelope(vehicle, traceparent, at, published(next.clone()));
         self.store()
-            .replace_vehicle(vehicle, &next, &[envelope])
+            .replace_vehicle(vehicle, WithOutbox::new(&next, &[envelope]))
             .await
             .map_err(|e| conflict(e, "the vehicle"))?;
         Ok(next)
@@ -160,7 +126,7 @@ impl Ingestion {
         envelope: Envelope,
     ) -> Result<(), ChangeError> {
         self.store()
-            .append_revision(revision, &[envelope])
+            .append_revision(WithOutbox::new(revision, &[envelope]))
             .await
             .map_err(|e| conflict(e, "the record"))
     }
@@ -179,17 +145,17 @@ impl Ingestion {
             .ok_or(ChangeError::NotFound("event"))?;
         let revisions = self
             .store()
-            .revisions(&vehicle.org_id, RevisionsOf::Event(event_id))
+            .revisions(RevisionsOf::Event(&vehicle.org_id, event_id))
             .await?;
         Ok(history(original, revisions))
     }
 
     /// The vehicle's records as they now read (voided ones left out).
     pub async fn current_events(&self, vehicle: &Vehicle) -> StoreResult<Vec<VehicleEvent>> {
-        let store = self.store();
+        let (store, of) = (self.store(), VehicleRef::of(vehicle));
         let (originals, revisions) = tokio::try_join!(
-            store.vehicle_events(&vehicle.org_id, &vehicle.id),
-            store.revisions(&vehicle.org_id, RevisionsOf::Vehicle(&vehicle.id)),
+            store.vehicle_events(&of),
+            store.revisions(RevisionsOf::Vehicle(&of)),
         )?;
         Ok(current_events(originals, &revisions))
     }

@@ -26,6 +26,7 @@ use crate::Ingestion;
 use crate::openapi::{BearerBody, ResourceBody};
 use crate::service::{RecordError, RegisterError};
 use crate::store::IdempotencyKey;
+use vwc_store::VehicleRef;
 
 #[derive(Clone)]
 pub struct IngestionState {
@@ -103,7 +104,8 @@ async fn register_vehicle(
 
 impl FindVehicle<Vehicle> for IngestionState {
     async fn find_vehicle(&self, org: &OrgId, id: &VehicleId) -> Result<Option<Vehicle>, ApiError> {
-        Ok(self.ingestion.store().vehicle(org, id).await?)
+        let vehicle = VehicleRef::new(org.clone(), id.clone());
+        Ok(self.ingestion.store().vehicle(&vehicle).await?)
     }
 }
 

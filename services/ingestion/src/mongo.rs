@@ -8,14 +8,13 @@
 
 use async_trait::async_trait;
 use bson::{Document, doc};
-use mongodb::{ClientSession, Collection};
-use serde::de::DeserializeOwned;
+use mongodb::ClientSession;
 use serde::{Deserialize, Serialize};
-use vwc_contracts::{Envelope, EventId, OrgId, Vehicle, VehicleEvent, VehicleId};
-use vwc_store::mongo::{MongoDb, is_duplicate_key};
-use vwc_store::{Outbox, Plumbed, StoreError, StoreResult, ts};
+use vwc_contracts::{Envelope, EventId, OrgId, Vehicle, VehicleEvent};
+use vwc_store::mongo::{Body, MongoDb, is_duplicate_key};
+use vwc_store::{Outbox, Plumbed, StoreError, StoreResult, VehicleRef, WithOutbox, ts};
 
-use crate::corrections::{RevisionStore, RevisionsOf};
+use crate::corrections::RevisionsOf;
 use crate::dealers;
 use crate::store::{IdempotencyKey, IngestionStore, InsertEventOutcome, conflict};
 use vwc_contracts::corrections::EventRevision;
@@ -67,18 +66,6 @@ struct RevisionDoc {
     body: String,
 }
 
-/// Any document whose `body` is the JSON of a value (a vehicle, an event, a revision).
-#[derive(Debug, Deserialize)]
-struct Body {
-    body: String,
-}
-
-impl Body {
-    fn value<T: DeserializeOwned>(&self) -> StoreResult<T> {
-        Ok(serde_json::from_str(&self.body)?)
-    }
-}
-
 /// Runs `$attempt` (a future using the transaction's `$session`) in one transaction of `$db` through the one
 /// retry loop, `vwc_store::mongo_transaction!`, and evaluates to its outcome as a `StoreResult` instead of
 /// returning early on a failure: a caller looks at the failure (a duplicate key means a concurrent request
@@ -89,6 +76,23 @@ macro_rules! in_transaction {
     };
 }
 pub(crate) use in_transaction;
+
+/// Runs `$attempt` and then enqueues `$outbox` in one transaction (through `in_transaction!`), and wakes
+/// the relay once the transaction committed envelopes.
+macro_rules! publish {
+    ($store:expr, $outbox:expr, |$session:ident| $attempt:expr) => {{
+        let committed = in_transaction!($store.db, |$session| async {
+            $attempt.await?;
+            $store.db.enqueue($session, $outbox).await
+        });
+        $store.published(committed, $outbox)
+    }};
+}
+
+/// The documents of one vehicle of the organisation.
+fn of_vehicle(vehicle: &VehicleRef) -> Document {
+    doc! { "org_id": &vehicle.org_id, "vehicle_id": &vehicle.vehicle_id }
+}
 
 /// An index: its collection, its keys and whether they are unique.
 pub(crate) type Index = (&'static str, Document, bool);
@@ -122,8 +126,7 @@ impl MongoIngestionStore {
     /// Uses `database` through the process's client and creates the indexes (idempotent), so the store
     /// is ready once this returns.
     pub async fn connect(client: mongodb::Client, database: &str) -> StoreResult<Self> {
-        let db = MongoDb::new(client, database);
-        db.ensure_common_indexes().await?;
+        let db = MongoDb::open(client, database).await?;
         for (collection, keys, unique) in indexes().into_iter().chain(dealers::mongo::indexes()) {
             db.create_index(collection, keys, unique).await?;
         }
@@ -132,11 +135,6 @@ impl MongoIngestionStore {
 
     pub fn db(&self) -> &MongoDb {
         &self.db
-    }
-
-    /// `name` as a collection of `T` documents.
-    pub(crate) fn typed<T: Send + Sync>(&self, name: &str) -> Collection<T> {
-        self.db.database().collection(name)
     }
 
     /// `committed` as it is, the outbox relay woken when it committed envelopes.
@@ -151,10 +149,8 @@ impl MongoIngestionStore {
         &self,
         session: &mut ClientSession,
         v: &Vehicle,
-        body: &str,
-        outbox: &[Envelope],
     ) -> StoreResult<()> {
-        let vehicles = self.typed::<VehicleDoc>(VEHICLES);
+        let vehicles = self.db.typed::<VehicleDoc>(VEHICLES);
         let taken = vehicles
             .find_one(doc! { "org_id": &v.org_id, "vin": &v.vin })
             .session(&mut *session)
@@ -168,29 +164,27 @@ impl MongoIngestionStore {
                 org_id: v.org_id.to_string(),
                 vin: v.vin.clone(),
                 registered_at: ts(&v.registered_at),
-                body: body.to_string(),
+                body: serde_json::to_string(v)?,
             })
             .session(&mut *session)
             .await;
         match inserted.map_err(StoreError::from) {
             // Another registration of the same VIN (or id) committed after our read: as in SQLite, any
             // uniqueness violation of the vehicle row is the VIN conflict.
-            Err(e) if is_duplicate_key(&e) => return Err(conflict::vin_taken(&v.vin)),
-            other => other?,
-        };
-        self.db.enqueue(session, outbox).await
+            Err(e) if is_duplicate_key(&e) => Err(conflict::vin_taken(&v.vin)),
+            other => other.map(drop),
+        }
     }
 
     async fn try_insert_event(
         &self,
         session: &mut ClientSession,
-        e: &VehicleEvent,
-        body: &str,
+        event: WithOutbox<'_, VehicleEvent>,
         key: Option<&IdempotencyKey>,
-        outbox: &[Envelope],
     ) -> StoreResult<InsertEventOutcome> {
+        let e = event.write;
         if let Some(k) = key {
-            let keys = self.typed::<IdempotencyDoc>(IDEMPOTENCY_KEYS);
+            let keys = self.db.typed::<IdempotencyDoc>(IDEMPOTENCY_KEYS);
             let seen = keys
                 .find_one(doc! { "org_id": &e.org_id, "key": &k.key })
                 .session(&mut *session)
@@ -200,6 +194,7 @@ impl MongoIngestionStore {
                     return Ok(InsertEventOutcome::KeyReused);
                 }
                 let first = self
+                    .db
                     .typed::<Body>(VEHICLE_EVENTS)
                     .find_one(doc! { "_id": &seen.event_id })
                     .session(&mut *session)
@@ -210,7 +205,7 @@ impl MongoIngestionStore {
                             k.key, seen.event_id
                         ))
                     })?;
-                return Ok(InsertEventOutcome::Replayed(Box::new(first.value()?)));
+                return Ok(InsertEventOutcome::Replayed(Box::new(first.decode()?)));
             }
             keys.insert_one(IdempotencyDoc {
                 org_id: e.org_id.to_string(),
@@ -222,7 +217,8 @@ impl MongoIngestionStore {
             .session(&mut *session)
             .await?;
         }
-        self.write_event(session, e, body, outbox).await?;
+        let body = serde_json::to_string(e)?;
+        self.write_event(session, e, &body, event.outbox).await?;
         Ok(InsertEventOutcome::Created)
     }
 
@@ -248,7 +244,8 @@ impl MongoIngestionStore {
                 e.id, e.vehicle_id
             )));
         }
-        self.typed::<EventDoc>(VEHICLE_EVENTS)
+        self.db
+            .typed::<EventDoc>(VEHICLE_EVENTS)
             .insert_one(EventDoc {
                 id: e.id.to_string(),
                 org_id: e.org_id.to_string(),
@@ -261,33 +258,28 @@ impl MongoIngestionStore {
         self.db.enqueue(session, outbox).await
     }
 
-    /// The value whose JSON is the `body` of the document `filter` finds.
-    async fn find_value<T: DeserializeOwned>(
+    async fn try_append_revision(
         &self,
-        collection: &str,
-        filter: Document,
-    ) -> StoreResult<Option<T>> {
-        let found = self.typed::<Body>(collection).find_one(filter).await?;
-        found.as_ref().map(Body::value).transpose()
-    }
-
-    /// The values whose JSON is the `body` of the documents `filter` finds, in `sort` order.
-    async fn values<T: DeserializeOwned>(
-        &self,
-        collection: &str,
-        filter: Document,
-        sort: Document,
-    ) -> StoreResult<Vec<T>> {
-        let mut cursor = self
-            .typed::<Body>(collection)
-            .find(filter)
-            .sort(sort)
-            .await?;
-        let mut values = Vec::new();
-        while cursor.advance().await? {
-            values.push(cursor.deserialize_current()?.value()?);
+        session: &mut ClientSession,
+        r: &EventRevision,
+    ) -> StoreResult<()> {
+        let e = &r.event;
+        let inserted = self
+            .db
+            .typed::<RevisionDoc>(EVENT_REVISIONS)
+            .insert_one(RevisionDoc {
+                event_id: e.id.to_string(),
+                revision: i64::from(r.revision),
+                org_id: e.org_id.to_string(),
+                vehicle_id: e.vehicle_id.to_string(),
+                body: serde_json::to_string(r)?,
+            })
+            .session(&mut *session)
+            .await;
+        match inserted.map_err(StoreError::from) {
+            Err(err) if is_duplicate_key(&err) => Err(conflict::revision_taken(r.revision, &e.id)),
+            other => other.map(drop),
         }
-        Ok(values)
     }
 
     async fn try_replace_vehicle(
@@ -295,17 +287,16 @@ impl MongoIngestionStore {
         session: &mut ClientSession,
         before: &Vehicle,
         after: &Vehicle,
-        body: &str,
-        outbox: &[Envelope],
     ) -> StoreResult<()> {
         let current = self
+            .db
             .typed::<Body>(VEHICLES)
             .find_one(doc! { "org_id": &after.org_id, "_id": &after.id })
             .session(&mut *session)
             .await?;
         // Compared as values: the stored text may predate fields added since.
         let unchanged = match &current {
-            Some(d) => d.value::<Vehicle>()? == *before,
+            Some(d) => d.decode::<Vehicle>()? == *before,
             None => false,
         };
         if !unchanged {
@@ -315,124 +306,69 @@ impl MongoIngestionStore {
             .collection(VEHICLES)
             .update_one(
                 doc! { "org_id": &after.org_id, "_id": &after.id },
-                doc! { "$set": { "body": body } },
+                doc! { "$set": { "body": serde_json::to_string(after)? } },
             )
             .session(&mut *session)
             .await?;
-        self.db.enqueue(session, outbox).await
-    }
-
-    async fn try_append_revision(
-        &self,
-        session: &mut ClientSession,
-        r: &EventRevision,
-        body: &str,
-        outbox: &[Envelope],
-    ) -> StoreResult<()> {
-        let e = &r.event;
-        let inserted = self
-            .typed::<RevisionDoc>(EVENT_REVISIONS)
-            .insert_one(RevisionDoc {
-                event_id: e.id.to_string(),
-                revision: i64::from(r.revision),
-                org_id: e.org_id.to_string(),
-                vehicle_id: e.vehicle_id.to_string(),
-                body: body.to_string(),
-            })
-            .session(&mut *session)
-            .await;
-        match inserted.map_err(StoreError::from) {
-            Err(err) if is_duplicate_key(&err) => {
-                return Err(conflict::revision_taken(r.revision, &e.id));
-            }
-            other => other?,
-        };
-        self.db.enqueue(session, outbox).await
-    }
-}
-
-#[async_trait]
-impl RevisionStore for MongoIngestionStore {
-    async fn revisions(
-        &self,
-        org_id: &OrgId,
-        of: RevisionsOf<'_>,
-    ) -> StoreResult<Vec<EventRevision>> {
-        let (filter, order) = match of {
-            RevisionsOf::Event(id) => (
-                doc! { "org_id": org_id, "event_id": id },
-                doc! { "revision": 1 },
-            ),
-            RevisionsOf::Vehicle(id) => (
-                doc! { "org_id": org_id, "vehicle_id": id },
-                doc! { "event_id": 1, "revision": 1 },
-            ),
-        };
-        self.values(EVENT_REVISIONS, filter, order).await
-    }
-
-    async fn vehicle_events(
-        &self,
-        org_id: &OrgId,
-        vehicle_id: &VehicleId,
-    ) -> StoreResult<Vec<VehicleEvent>> {
-        self.values(
-            VEHICLE_EVENTS,
-            doc! { "org_id": org_id, "vehicle_id": vehicle_id },
-            doc! { "occurred_at": 1, "_id": 1 },
-        )
-        .await
-    }
-
-    async fn append_revision(
-        &self,
-        revision: &EventRevision,
-        outbox: &[Envelope],
-    ) -> StoreResult<()> {
-        let body = serde_json::to_string(revision)?;
-        let committed = in_transaction!(self.db, |session| self
-            .try_append_revision(session, revision, &body, outbox));
-        self.published(committed, outbox)
-    }
-
-    async fn replace_vehicle(
-        &self,
-        before: &Vehicle,
-        after: &Vehicle,
-        outbox: &[Envelope],
-    ) -> StoreResult<()> {
-        let body = serde_json::to_string(after)?;
-        let committed = in_transaction!(self.db, |session| self
-            .try_replace_vehicle(session, before, after, &body, outbox));
-        self.published(committed, outbox)
+        Ok(())
     }
 }
 
 #[async_trait]
 impl IngestionStore for MongoIngestionStore {
-    async fn insert_vehicle(&self, vehicle: &Vehicle, outbox: &[Envelope]) -> StoreResult<()> {
-        let body = serde_json::to_string(vehicle)?;
-        let committed = in_transaction!(self.db, |session| self
-            .try_insert_vehicle(session, vehicle, &body, outbox));
-        self.published(committed, outbox)
+    async fn revisions(&self, of: RevisionsOf<'_>) -> StoreResult<Vec<EventRevision>> {
+        let (filter, order) = match of {
+            RevisionsOf::Event(org_id, id) => (
+                doc! { "org_id": org_id, "event_id": id },
+                doc! { "revision": 1 },
+            ),
+            RevisionsOf::Vehicle(vehicle) => {
+                (of_vehicle(vehicle), doc! { "event_id": 1, "revision": 1 })
+            }
+        };
+        self.db.find_bodies(EVENT_REVISIONS, filter, order).await
     }
 
-    async fn vehicle(
+    async fn vehicle_events(&self, vehicle: &VehicleRef) -> StoreResult<Vec<VehicleEvent>> {
+        let oldest_first = doc! { "occurred_at": 1, "_id": 1 };
+        (self
+            .db
+            .find_bodies(VEHICLE_EVENTS, of_vehicle(vehicle), oldest_first))
+        .await
+    }
+
+    async fn append_revision(&self, revision: WithOutbox<'_, EventRevision>) -> StoreResult<()> {
+        publish!(self, revision.outbox, |session| self
+            .try_append_revision(session, revision.write))
+    }
+
+    async fn replace_vehicle(
         &self,
-        org_id: &OrgId,
-        vehicle_id: &VehicleId,
-    ) -> StoreResult<Option<Vehicle>> {
-        self.find_value(VEHICLES, doc! { "org_id": org_id, "_id": vehicle_id })
-            .await
+        before: &Vehicle,
+        after: WithOutbox<'_, Vehicle>,
+    ) -> StoreResult<()> {
+        publish!(self, after.outbox, |session| self.try_replace_vehicle(
+            session,
+            before,
+            after.write
+        ))
+    }
+
+    async fn insert_vehicle(&self, vehicle: WithOutbox<'_, Vehicle>) -> StoreResult<()> {
+        publish!(self, vehicle.outbox, |session| self
+            .try_insert_vehicle(session, vehicle.write))
+    }
+
+    async fn vehicle(&self, vehicle: &VehicleRef) -> StoreResult<Option<Vehicle>> {
+        let in_org = doc! { "org_id": &vehicle.org_id, "_id": &vehicle.vehicle_id };
+        self.db.find_body(VEHICLES, in_org).await
     }
 
     async fn insert_event(
         &self,
-        event: &VehicleEvent,
+        event: WithOutbox<'_, VehicleEvent>,
         idempotency: Option<&IdempotencyKey>,
-        outbox: &[Envelope],
     ) -> StoreResult<InsertEventOutcome> {
-        let body = serde_json::to_string(event)?;
         // A concurrent request with the same idempotency key may commit between our read of the key and
         // our insert of it: the unique index rejects ours, and one more run reads theirs.
         let mut runs_left = if idempotency.is_some() { 2 } else { 1 };
@@ -441,32 +377,29 @@ impl IngestionStore for MongoIngestionStore {
             let settled = in_transaction!(self.db, |session| self.try_insert_event(
                 session,
                 event,
-                &body,
-                idempotency,
-                outbox
+                idempotency
             ));
             match settled {
                 Err(e) if runs_left > 0 && is_duplicate_key(&e) => continue,
                 other => break other?,
             }
         };
-        if outcome == InsertEventOutcome::Created && !outbox.is_empty() {
+        // Only a new event wrote its outbox (a replayed key wrote nothing).
+        if outcome == InsertEventOutcome::Created && !event.outbox.is_empty() {
             self.db.wakeup().notify_one();
         }
         Ok(outcome)
     }
 
     async fn event(&self, org_id: &OrgId, event_id: &EventId) -> StoreResult<Option<VehicleEvent>> {
-        self.find_value(VEHICLE_EVENTS, doc! { "org_id": org_id, "_id": event_id })
+        self.db
+            .find_body(VEHICLE_EVENTS, doc! { "org_id": org_id, "_id": event_id })
             .await
     }
 
-    async fn count_events(&self, org_id: &OrgId, vehicle_id: &VehicleId) -> StoreResult<u64> {
-        Ok(self
-            .db
-            .collection(VEHICLE_EVENTS)
-            .count_documents(doc! { "org_id": org_id, "vehicle_id": vehicle_id })
-            .await?)
+    async fn count_events(&self, vehicle: &VehicleRef) -> StoreResult<u64> {
+        let events = self.db.collection(VEHICLE_EVENTS);
+        Ok(events.count_documents(of_vehicle(vehicle)).await?)
     }
 }
 

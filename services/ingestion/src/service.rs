@@ -15,7 +15,7 @@ use vwc_contracts::{
     VehicleEventRecorded, VehicleRegistered,
 };
 use vwc_contracts::{EventId, VehicleId};
-use vwc_store::{StoreError, StoreResult};
+use vwc_store::{StoreError, StoreResult, WithOutbox};
 
 use crate::dealers::{DealerStore, EventBuilder};
 use crate::store::{IdempotencyKey, IngestionStore, InsertEventOutcome};
@@ -173,7 +173,11 @@ impl Ingestion {
                 vehicle: vehicle.clone(),
             },
         );
-        match self.db.insert_vehicle(&vehicle, &[registered]).await {
+        match self
+            .db
+            .insert_vehicle(WithOutbox::new(&vehicle, &[registered]))
+            .await
+        {
             Ok(()) => {}
             Err(StoreError::Conflict(m)) => return Err(RegisterError::VinTaken(m)),
             Err(e) => return Err(RegisterError::Store(e)),
@@ -210,7 +214,7 @@ impl Ingestion {
         );
         match self
             .db
-            .insert_event(&event, idempotency.as_ref(), &[envelope])
+            .insert_event(WithOutbox::new(&event, &[envelope]), idempotency.as_ref())
             .await?
         {
             InsertEventOutcome::Created => Ok(Recorded {

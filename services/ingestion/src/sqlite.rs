@@ -4,11 +4,11 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use rusqlite::{ErrorCode, params};
-use vwc_contracts::{Envelope, EventId, OrgId, Vehicle, VehicleEvent, VehicleId};
+use vwc_contracts::{EventId, OrgId, Vehicle, VehicleEvent};
 use vwc_store::sqlite::{enqueue, optional};
-use vwc_store::{Plumbed, SqliteDb, StoreResult, ts};
+use vwc_store::{Plumbed, SqliteDb, StoreResult, VehicleRef, WithOutbox, ts};
 
-use crate::corrections::{RevisionStore, RevisionsOf};
+use crate::corrections::RevisionsOf;
 use crate::store::{IdempotencyKey, IngestionStore, InsertEventOutcome, conflict};
 use vwc_contracts::corrections::EventRevision;
 
@@ -127,9 +127,9 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
 
 #[async_trait]
 impl IngestionStore for SqliteIngestionStore {
-    async fn insert_vehicle(&self, vehicle: &Vehicle, outbox: &[Envelope]) -> StoreResult<()> {
-        let body = serde_json::to_string(vehicle)?;
-        let (v, outbox) = (vehicle.clone(), outbox.to_vec());
+    async fn insert_vehicle(&self, vehicle: WithOutbox<'_, Vehicle>) -> StoreResult<()> {
+        let body = serde_json::to_string(vehicle.write)?;
+        let (v, outbox) = (vehicle.write.clone(), vehicle.outbox.to_vec());
         self.db
             .write_with_events(move |conn| {
                 let inserted = conn.execute(
@@ -147,23 +147,23 @@ impl IngestionStore for SqliteIngestionStore {
             .await
     }
 
-    async fn vehicle(
-        &self,
-        org_id: &OrgId,
-        vehicle_id: &VehicleId,
-    ) -> StoreResult<Option<Vehicle>> {
-        self.document(Documents::Vehicles, org_id, vehicle_id.as_str())
+    async fn vehicle(&self, vehicle: &VehicleRef) -> StoreResult<Option<Vehicle>> {
+        let id = vehicle.vehicle_id.as_str();
+        self.document(Documents::Vehicles, &vehicle.org_id, id)
             .await
     }
 
     async fn insert_event(
         &self,
-        event: &VehicleEvent,
+        event: WithOutbox<'_, VehicleEvent>,
         idempotency: Option<&IdempotencyKey>,
-        outbox: &[Envelope],
     ) -> StoreResult<InsertEventOutcome> {
-        let body = serde_json::to_string(event)?;
-        let (e, key, outbox) = (event.clone(), idempotency.cloned(), outbox.to_vec());
+        let (e, key, outbox) = (
+            event.write.clone(),
+            idempotency.cloned(),
+            event.outbox.to_vec(),
+        );
+        let body = serde_json::to_string(&e)?;
         self.db
             .write_with_events(move |conn| {
                 if let Some(k) = &key {
@@ -203,8 +203,8 @@ impl IngestionStore for SqliteIngestionStore {
             .await
     }
 
-    async fn count_events(&self, org_id: &OrgId, vehicle_id: &VehicleId) -> StoreResult<u64> {
-        let (org, id) = (org_id.to_string(), vehicle_id.to_string());
+    async fn count_events(&self, vehicle: &VehicleRef) -> StoreResult<u64> {
+        let (org, id) = (vehicle.org_id.to_string(), vehicle.vehicle_id.to_string());
         self.db
             .read(move |conn| {
                 Ok(conn.query_row(
@@ -215,51 +215,39 @@ impl IngestionStore for SqliteIngestionStore {
             })
             .await
     }
-}
 
-#[async_trait]
-impl RevisionStore for SqliteIngestionStore {
-    async fn revisions(
-        &self,
-        org_id: &OrgId,
-        of: RevisionsOf<'_>,
-    ) -> StoreResult<Vec<EventRevision>> {
-        let (sql, id) = match of {
-            RevisionsOf::Event(id) => (
+    async fn revisions(&self, of: RevisionsOf<'_>) -> StoreResult<Vec<EventRevision>> {
+        let (sql, org_id, id) = match of {
+            RevisionsOf::Event(org_id, id) => (
                 "SELECT body FROM event_revisions WHERE org_id = ?1 AND event_id = ?2
                  ORDER BY revision",
-                id.to_string(),
+                org_id,
+                id.as_str(),
             ),
-            RevisionsOf::Vehicle(id) => (
+            RevisionsOf::Vehicle(vehicle) => (
                 "SELECT body FROM event_revisions WHERE org_id = ?1 AND vehicle_id = ?2
                  ORDER BY event_id, revision",
-                id.to_string(),
+                &vehicle.org_id,
+                vehicle.vehicle_id.as_str(),
             ),
         };
-        self.json_rows(sql, org_id.to_string(), id).await
+        self.json_rows(sql, org_id.to_string(), id.to_string())
+            .await
     }
 
-    async fn vehicle_events(
-        &self,
-        org_id: &OrgId,
-        vehicle_id: &VehicleId,
-    ) -> StoreResult<Vec<VehicleEvent>> {
+    async fn vehicle_events(&self, vehicle: &VehicleRef) -> StoreResult<Vec<VehicleEvent>> {
         self.json_rows(
             "SELECT body FROM vehicle_events WHERE org_id = ?1 AND vehicle_id = ?2
              ORDER BY occurred_at, id",
-            org_id.to_string(),
-            vehicle_id.to_string(),
+            vehicle.org_id.to_string(),
+            vehicle.vehicle_id.to_string(),
         )
         .await
     }
 
-    async fn append_revision(
-        &self,
-        revision: &EventRevision,
-        outbox: &[Envelope],
-    ) -> StoreResult<()> {
-        let body = serde_json::to_string(revision)?;
-        let (r, outbox) = (revision.clone(), outbox.to_vec());
+    async fn append_revision(&self, revision: WithOutbox<'_, EventRevision>) -> StoreResult<()> {
+        let (r, outbox) = (revision.write.clone(), revision.outbox.to_vec());
+        let body = serde_json::to_string(&r)?;
         self.db
             .write_with_events(move |conn| {
                 let e = &r.event;
@@ -282,17 +270,16 @@ impl RevisionStore for SqliteIngestionStore {
     async fn replace_vehicle(
         &self,
         before: &Vehicle,
-        after: &Vehicle,
-        outbox: &[Envelope],
+        after: WithOutbox<'_, Vehicle>,
     ) -> StoreResult<()> {
         let (old, new) = (
             serde_json::to_string(before)?,
-            serde_json::to_string(after)?,
+            serde_json::to_string(after.write)?,
         );
         let (org, id, outbox) = (
-            after.org_id.to_string(),
-            after.id.to_string(),
-            outbox.to_vec(),
+            after.write.org_id.to_string(),
+            after.write.id.to_string(),
+            after.outbox.to_vec(),
         );
         self.db
             .write_with_events(move |conn| {

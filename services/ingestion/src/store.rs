@@ -2,8 +2,11 @@
 //! them to the outbox in the same transaction.
 
 use async_trait::async_trait;
-use vwc_contracts::{Envelope, EventId, OrgId, Vehicle, VehicleEvent, VehicleId};
-use vwc_store::{Plumbing, StoreResult};
+use vwc_contracts::corrections::EventRevision;
+use vwc_contracts::{EventId, OrgId, Vehicle, VehicleEvent};
+use vwc_store::{Plumbing, StoreResult, VehicleRef, WithOutbox};
+
+use crate::corrections::RevisionsOf;
 
 /// An `Idempotency-Key` with a fingerprint of the request it was first used for.
 #[derive(Debug, Clone)]
@@ -22,19 +25,34 @@ pub enum InsertEventOutcome {
 }
 
 #[async_trait]
-pub trait IngestionStore: Plumbing + crate::corrections::RevisionStore {
+pub trait IngestionStore: Plumbing {
     /// `StoreError::Conflict` when the VIN is already registered in the organisation.
-    async fn insert_vehicle(&self, vehicle: &Vehicle, outbox: &[Envelope]) -> StoreResult<()>;
-    async fn vehicle(&self, org_id: &OrgId, vehicle_id: &VehicleId)
-    -> StoreResult<Option<Vehicle>>;
+    async fn insert_vehicle(&self, vehicle: WithOutbox<'_, Vehicle>) -> StoreResult<()>;
+    async fn vehicle(&self, vehicle: &VehicleRef) -> StoreResult<Option<Vehicle>>;
+    /// Writes the event and its outbox unless `idempotency` was used before (then nothing is written).
     async fn insert_event(
         &self,
-        event: &VehicleEvent,
+        event: WithOutbox<'_, VehicleEvent>,
         idempotency: Option<&IdempotencyKey>,
-        outbox: &[Envelope],
     ) -> StoreResult<InsertEventOutcome>;
     async fn event(&self, org_id: &OrgId, event_id: &EventId) -> StoreResult<Option<VehicleEvent>>;
-    async fn count_events(&self, org_id: &OrgId, vehicle_id: &VehicleId) -> StoreResult<u64>;
+    async fn count_events(&self, vehicle: &VehicleRef) -> StoreResult<u64>;
+
+    // What corrections and the lifecycle need.
+
+    /// The revisions `of` one event or one vehicle of the organisation.
+    async fn revisions(&self, of: RevisionsOf<'_>) -> StoreResult<Vec<EventRevision>>;
+    /// The vehicle's events as first recorded, oldest first.
+    async fn vehicle_events(&self, vehicle: &VehicleRef) -> StoreResult<Vec<VehicleEvent>>;
+    /// Appends a revision of `revision.event.id`; `StoreError::Conflict` when that revision of the
+    /// event is already stored (a concurrent change won).
+    async fn append_revision(&self, revision: WithOutbox<'_, EventRevision>) -> StoreResult<()>;
+    /// Replaces the stored vehicle when it still reads `before`; `StoreError::Conflict` otherwise.
+    async fn replace_vehicle(
+        &self,
+        before: &Vehicle,
+        after: WithOutbox<'_, Vehicle>,
+    ) -> StoreResult<()>;
 }
 
 /// The conflicts both adapters answer, worded once (the API shows them in its 409 problem).

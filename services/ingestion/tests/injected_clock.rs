@@ -65,7 +65,8 @@ async fn registering_and_recording_over_http_carry_the_injected_clocks_instant()
         registered_at
     );
     let vehicle_id = VehicleId::from(vehicle["id"].as_str().unwrap());
-    let row = store.vehicle(&org, &vehicle_id).await.unwrap().unwrap();
+    let vehicle = vwc_store::VehicleRef::new(org.clone(), vehicle_id.clone());
+    let row = store.vehicle(&vehicle).await.unwrap().unwrap();
     assert_eq!(row.registered_at, registered_at);
 
     clock.advance(chrono::Duration::days(3));

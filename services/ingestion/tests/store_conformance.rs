@@ -20,7 +20,7 @@ use vwc_ingestion::dealers::{
 use vwc_ingestion::service::dealer_event_builder;
 use vwc_ingestion::store::IdempotencyKey;
 use vwc_ingestion::{Ingestion, IngestionDb, InsertEventOutcome, SOURCE, SqliteIngestionStore};
-use vwc_store::StoreError;
+use vwc_store::{StoreError, StoreResult, VehicleRef, WithOutbox};
 use vwc_testkit::vin;
 use vwc_webhook::WebhookSecret;
 
@@ -94,25 +94,40 @@ fn key(key: &str, request_hash: &str) -> IdempotencyKey {
     }
 }
 
+/// Records `e` with its envelope, under the idempotency key if one is given.
+async fn insert_recorded(
+    store: &Store,
+    e: &VehicleEvent,
+    key: Option<&IdempotencyKey>,
+) -> InsertEventOutcome {
+    let envelope = recorded(e);
+    let event = WithOutbox::new(e, std::slice::from_ref(&envelope));
+    store.insert_event(event, key).await.unwrap()
+}
+
 /// Records `e` with its envelope under the idempotency key `k`, first used for the request `hash`.
 async fn record_keyed(store: &Store, e: &VehicleEvent, k: &str, hash: &str) -> InsertEventOutcome {
-    store
-        .insert_event(e, Some(&key(k, hash)), &[recorded(e)])
-        .await
-        .unwrap()
+    insert_recorded(store, e, Some(&key(k, hash))).await
+}
+
+/// Registers `v` with its envelope.
+async fn insert_registered(store: &Store, v: &Vehicle) -> StoreResult<()> {
+    let envelope = registered(v);
+    (store.insert_vehicle(WithOutbox::new(v, std::slice::from_ref(&envelope)))).await
 }
 
 /// Registers a vehicle and empties the outbox, so a check sees only the rows it causes.
 async fn registered_vehicle(store: &Store, org: &str, n: u32) -> Vehicle {
     let v = vehicle(org, n);
-    store.insert_vehicle(&v, &[registered(&v)]).await.unwrap();
+    insert_registered(store, &v).await.unwrap();
     drain_outbox(store).await;
     v
 }
 
 /// The vehicle as organisation `org` sees it (another organisation's is `None`).
 async fn vehicle_in(store: &Store, org: &str, vehicle_id: &VehicleId) -> Option<Vehicle> {
-    store.vehicle(&OrgId::from(org), vehicle_id).await.unwrap()
+    let vehicle = VehicleRef::new(org, vehicle_id.clone());
+    store.vehicle(&vehicle).await.unwrap()
 }
 
 /// The event as organisation `org` sees it.
@@ -122,10 +137,8 @@ async fn event_in(store: &Store, org: &str, event_id: &EventId) -> Option<Vehicl
 
 /// How many events `vehicle_id` has as organisation `org` sees them.
 async fn events_in(store: &Store, org: &str, vehicle_id: &VehicleId) -> u64 {
-    store
-        .count_events(&OrgId::from(org), vehicle_id)
-        .await
-        .unwrap()
+    let vehicle = VehicleRef::new(org, vehicle_id.clone());
+    store.count_events(&vehicle).await.unwrap()
 }
 
 /// Adopts the records waiting for `vehicle`'s VIN, as registration does; how many.
@@ -239,6 +252,8 @@ fn service_record(dealer: &DealerRow, webhook_id: &str, vin: &str, day: u32) -> 
         "lines": [{ "description": "Oil and filter", "task": "oil_change", "amountCents": 8_999 }],
     });
     IncomingWebhook {
+        dealer_id: dealer.id.clone(),
+        org_id: dealer.org_id.clone(),
         webhook_id: webhook_id.into(),
         vin: vin.into(),
         payload_type: "service_record".into(),
@@ -257,7 +272,6 @@ async fn receive(
 ) -> WebhookOutcome {
     dealers
         .receive_webhook(
-            dealer,
             &service_record(dealer, webhook_id, vin, day),
             dealer_event_builder(vwc_clock::system(), None),
         )
@@ -303,7 +317,7 @@ fn expiry_of(dealer: &DealerRow, secret: &WebhookSecret) -> Option<DateTime<Utc>
 
 async fn a_registered_vehicle_reads_back_unchanged(store: Store) {
     let v = vehicle("org_a", 1);
-    store.insert_vehicle(&v, &[registered(&v)]).await.unwrap();
+    insert_registered(&store, &v).await.unwrap();
     assert_eq!(vehicle_in(&store, "org_a", &v.id).await, Some(v));
     assert_eq!(
         vehicle_in(&store, "org_a", &VehicleId::from("veh_missing")).await,
@@ -315,7 +329,7 @@ async fn registering_a_vehicle_writes_its_envelope_to_the_outbox(store: Store) {
     let v = vehicle("org_a", 1);
     let envelope = registered(&v);
     store
-        .insert_vehicle(&v, std::slice::from_ref(&envelope))
+        .insert_vehicle(WithOutbox::new(&v, std::slice::from_ref(&envelope)))
         .await
         .unwrap();
     assert_eq!(pending_envelopes(&store).await, vec![envelope]);
@@ -324,7 +338,7 @@ async fn registering_a_vehicle_writes_its_envelope_to_the_outbox(store: Store) {
 async fn registering_the_same_vin_twice_in_an_org_conflicts_and_writes_nothing(store: Store) {
     let first = registered_vehicle(&store, "org_a", 7).await;
     let again = vehicle("org_a", 7);
-    let result = store.insert_vehicle(&again, &[registered(&again)]).await;
+    let result = insert_registered(&store, &again).await;
     assert!(
         matches!(result, Err(StoreError::Conflict(_))),
         "expected a conflict, got {result:?}"
@@ -337,7 +351,7 @@ async fn registering_the_same_vin_twice_in_an_org_conflicts_and_writes_nothing(s
 async fn the_same_vin_may_be_registered_in_another_org(store: Store) {
     let a = registered_vehicle(&store, "org_a", 7).await;
     let b = vehicle("org_b", 7);
-    store.insert_vehicle(&b, &[registered(&b)]).await.unwrap();
+    insert_registered(&store, &b).await.unwrap();
     assert_eq!(vehicle_in(&store, "org_b", &b.id).await, Some(b));
     assert_eq!(vehicle_in(&store, "org_a", &a.id).await, Some(a));
 }
@@ -345,7 +359,7 @@ async fn the_same_vin_may_be_registered_in_another_org(store: Store) {
 async fn another_org_sees_neither_the_vehicle_nor_its_events(store: Store) {
     let v = registered_vehicle(&store, "org_a", 1).await;
     let e = event(&v, 1);
-    store.insert_event(&e, None, &[recorded(&e)]).await.unwrap();
+    insert_recorded(&store, &e, None).await;
     assert_eq!(vehicle_in(&store, "org_b", &v.id).await, None);
     assert_eq!(event_in(&store, "org_b", &e.id).await, None);
     assert_eq!(events_in(&store, "org_b", &v.id).await, 0);
@@ -357,7 +371,7 @@ async fn recording_an_event_writes_exactly_one_envelope_until_it_is_marked_sent(
     let e = event(&v, 2);
     let envelope = recorded(&e);
     let outcome = store
-        .insert_event(&e, None, std::slice::from_ref(&envelope))
+        .insert_event(WithOutbox::new(&e, std::slice::from_ref(&envelope)), None)
         .await
         .unwrap();
     assert_eq!(outcome, InsertEventOutcome::Created);
@@ -380,7 +394,7 @@ async fn pending_envelopes_come_oldest_first_and_respect_the_limit(store: Store)
         let e = event(&v, day);
         let envelope = recorded(&e);
         store
-            .insert_event(&e, None, std::slice::from_ref(&envelope))
+            .insert_event(WithOutbox::new(&e, std::slice::from_ref(&envelope)), None)
             .await
             .unwrap();
         written.push(envelope);
@@ -430,15 +444,9 @@ async fn idempotency_keys_are_scoped_to_the_org(store: Store) {
     let in_a = event(&a, 3);
     let in_b = event(&b, 3);
     let k = key("shared-key", "hash-1");
-    let outcome = store
-        .insert_event(&in_a, Some(&k), &[recorded(&in_a)])
-        .await
-        .unwrap();
+    let outcome = insert_recorded(&store, &in_a, Some(&k)).await;
     assert_eq!(outcome, InsertEventOutcome::Created);
-    let outcome = store
-        .insert_event(&in_b, Some(&k), &[recorded(&in_b)])
-        .await
-        .unwrap();
+    let outcome = insert_recorded(&store, &in_b, Some(&k)).await;
     assert_eq!(outcome, InsertEventOutcome::Created);
     assert_eq!(event_in(&store, "org_b", &in_b.id).await, Some(in_b));
 }
@@ -449,10 +457,10 @@ async fn events_are_counted_per_vehicle(store: Store) {
     assert_eq!(events_in(&store, "org_a", &one.id).await, 0);
     for day in 1..=3 {
         let e = event(&one, day);
-        store.insert_event(&e, None, &[recorded(&e)]).await.unwrap();
+        insert_recorded(&store, &e, None).await;
     }
     let e = event(&two, 1);
-    store.insert_event(&e, None, &[recorded(&e)]).await.unwrap();
+    insert_recorded(&store, &e, None).await;
     assert_eq!(events_in(&store, "org_a", &one.id).await, 3);
     assert_eq!(events_in(&store, "org_a", &two.id).await, 1);
     assert_eq!(
@@ -850,27 +858,30 @@ fn revision(e: &VehicleEvent, n: u32, change: RevisionChange) -> EventRevision {
 async fn revisions_append_in_order_with_their_envelope_and_never_twice(store: Store) {
     let v = registered_vehicle(&store, "org_a", 1).await;
     let e = event(&v, 1);
-    store.insert_event(&e, None, &[recorded(&e)]).await.unwrap();
+    insert_recorded(&store, &e, None).await;
     drain_outbox(&store).await;
     let second = revision(&e, 2, RevisionChange::Corrected);
     let envelope = recorded(&second.event);
     store
-        .append_revision(&second, std::slice::from_ref(&envelope))
+        .append_revision(WithOutbox::new(&second, std::slice::from_ref(&envelope)))
         .await
         .unwrap();
     assert_eq!(pending_envelopes(&store).await, [envelope]);
     // The same revision number again: a concurrent change won; nothing written.
     let clash = revision(&e, 2, RevisionChange::Voided);
     let err = store
-        .append_revision(&clash, &[recorded(&clash.event)])
+        .append_revision(WithOutbox::new(&clash, &[recorded(&clash.event)]))
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
     assert_eq!(pending_envelopes(&store).await.len(), 1);
     let third = revision(&e, 3, RevisionChange::Voided);
-    store.append_revision(&third, &[]).await.unwrap();
+    store
+        .append_revision(WithOutbox::new(&third, &[]))
+        .await
+        .unwrap();
     let read = store
-        .revisions(&v.org_id, RevisionsOf::Event(&e.id))
+        .revisions(RevisionsOf::Event(&v.org_id, &e.id))
         .await
         .unwrap();
     assert_eq!(read, [second.clone(), third.clone()]);
@@ -883,16 +894,22 @@ async fn revisions_append_in_order_with_their_envelope_and_never_twice(store: St
     let other = OrgId::from("org_b");
     let seen_by_other = (
         store
-            .revisions(&other, RevisionsOf::Event(&e.id))
+            .revisions(RevisionsOf::Event(&other, &e.id))
             .await
             .unwrap()
             .len(),
         store
-            .revisions(&other, RevisionsOf::Vehicle(&v.id))
+            .revisions(RevisionsOf::Vehicle(&VehicleRef::new(
+                other.clone(),
+                v.id.clone(),
+            )))
             .await
             .unwrap()
             .len(),
-        store.vehicle_events(&other, &v.id).await.unwrap().len(),
+        (store.vehicle_events(&VehicleRef::new(other.clone(), v.id.clone())))
+            .await
+            .unwrap()
+            .len(),
     );
     assert_eq!(seen_by_other, (0, 0, 0));
 }
@@ -902,10 +919,13 @@ async fn a_vehicles_events_and_revisions_are_listed_together(store: Store) {
     let other = registered_vehicle(&store, "org_a", 2).await;
     let (late, early, elsewhere) = (event(&v, 9), event(&v, 2), event(&other, 3));
     for e in [&late, &early, &elsewhere] {
-        store.insert_event(e, None, &[]).await.unwrap();
+        store
+            .insert_event(WithOutbox::new(e, &[]), None)
+            .await
+            .unwrap();
     }
     let ids: Vec<EventId> = store
-        .vehicle_events(&v.org_id, &v.id)
+        .vehicle_events(&VehicleRef::of(&v))
         .await
         .unwrap()
         .into_iter()
@@ -913,14 +933,20 @@ async fn a_vehicles_events_and_revisions_are_listed_together(store: Store) {
         .collect();
     assert_eq!(ids, [early.id.clone(), late.id.clone()]);
     let r = revision(&late, 2, RevisionChange::Corrected);
-    store.append_revision(&r, &[]).await.unwrap();
     store
-        .append_revision(&revision(&elsewhere, 2, RevisionChange::Voided), &[])
+        .append_revision(WithOutbox::new(&r, &[]))
+        .await
+        .unwrap();
+    store
+        .append_revision(WithOutbox::new(
+            &revision(&elsewhere, 2, RevisionChange::Voided),
+            &[],
+        ))
         .await
         .unwrap();
     assert_eq!(
         store
-            .revisions(&v.org_id, RevisionsOf::Vehicle(&v.id))
+            .revisions(RevisionsOf::Vehicle(&VehicleRef::of(&v)))
             .await
             .unwrap(),
         [r]
@@ -936,11 +962,11 @@ async fn a_vehicle_is_replaced_only_while_it_reads_as_expected(store: Store) {
     };
     let envelope = registered(&sold);
     store
-        .replace_vehicle(&v, &sold, std::slice::from_ref(&envelope))
+        .replace_vehicle(&v, WithOutbox::new(&sold, std::slice::from_ref(&envelope)))
         .await
         .unwrap();
     assert_eq!(
-        store.vehicle(&v.org_id, &v.id).await.unwrap(),
+        store.vehicle(&VehicleRef::of(&v)).await.unwrap(),
         Some(sold.clone())
     );
     assert_eq!(pending_envelopes(&store).await, [envelope]);
@@ -950,11 +976,14 @@ async fn a_vehicle_is_replaced_only_while_it_reads_as_expected(store: Store) {
         ..v.clone()
     };
     let err = store
-        .replace_vehicle(&v, &archived, &[registered(&archived)])
+        .replace_vehicle(&v, WithOutbox::new(&archived, &[registered(&archived)]))
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
-    assert_eq!(store.vehicle(&v.org_id, &v.id).await.unwrap(), Some(sold));
+    assert_eq!(
+        store.vehicle(&VehicleRef::of(&v)).await.unwrap(),
+        Some(sold)
+    );
     assert_eq!(pending_envelopes(&store).await.len(), 1);
 }
 

@@ -275,16 +275,17 @@ async fn seed_timeline(data_dir: &std::path::Path) -> anyhow::Result<f64> {
     {
         use vwc_edge::EdgeStore;
         let store = vwc_edge::SqliteEdgeStore::open(&path)?;
+        let org = vwc_contracts::OrgId::from(ORG);
         store
-            .apply_vehicle_registered(
-                "bench-registration",
-                &bench_vehicle(
+            .apply(
+                &vwc_edge::store::Delivery::new("bench-registration", &org),
+                vwc_edge::store::Projected::Vehicle(&bench_vehicle(
                     BIG_VEHICLE,
                     ORG,
                     "1HGCM82633A000000",
                     2020,
                     ("Bench", "Big"),
-                ),
+                )),
             )
             .await?;
     }

@@ -616,10 +616,13 @@ pub async fn audit_lines(cli: Cli) -> anyhow::Result<Vec<String>> {
     };
     let choice = store.store_choice(&config_layers().await?)?;
     let stores = Stores::open_choice(&choice, &data.data_dir).await?;
-    let turns = stores
-        .chat
-        .audit(&vwc_contracts::OrgId::from(&org), since, limit)
-        .await?;
+    let org_id = vwc_contracts::OrgId::from(&org);
+    let query = vwc_chat_historian::store::AuditQuery {
+        org_id: &org_id,
+        since,
+        limit,
+    };
+    let turns = stores.chat.audit(query).await?;
     turns
         .iter()
         .map(|t| Ok(serde_json::to_string(t)?))

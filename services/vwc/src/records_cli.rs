@@ -82,10 +82,10 @@ pub async fn import(args: ImportArgs, opts: EmbeddedOptions) -> anyhow::Result<(
     );
     let Some(vehicle) = ingestion
         .store()
-        .vehicle(
-            &vwc_contracts::OrgId::from(&args.org),
-            &vwc_contracts::VehicleId::from(&args.vehicle),
-        )
+        .vehicle(&vwc_store::VehicleRef::new(
+            args.org.as_str(),
+            args.vehicle.as_str(),
+        ))
         .await?
     else {
         system.shutdown().await;
@@ -139,13 +139,10 @@ pub async fn export(args: ExportArgs, opts: EmbeddedOptions) -> anyhow::Result<(
         other => anyhow::bail!("--format {other}: must be csv or json"),
     };
     let system = System::start(quiet(opts)).await?;
-    let (org, vehicle) = (
-        vwc_contracts::OrgId::from(&args.org),
-        vwc_contracts::VehicleId::from(&args.vehicle),
-    );
-    let found = system.stores.edge.vehicle(&org, &vehicle).await;
+    let of = vwc_edge::store::VehicleRef::new(args.org.as_str(), args.vehicle.as_str());
+    let found = system.stores.edge.vehicle(&of).await;
     let events = match found {
-        Ok(Some(_)) => vwc_edge::export::history(system.stores.edge.as_ref(), &org, &vehicle).await,
+        Ok(Some(_)) => vwc_edge::export::history(system.stores.edge.as_ref(), &of).await,
         Ok(None) => {
             system.shutdown().await;
             anyhow::bail!("no vehicle {} in organisation {}", args.vehicle, args.org);

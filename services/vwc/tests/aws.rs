@@ -10,6 +10,7 @@ use vwc_auth::Role;
 use vwc_contracts::{
     Envelope, Event, EventType, OdometerUnit, Vehicle, VehicleId, VehicleRegistered,
 };
+use vwc_edge::store::VehicleRef;
 use vwc_edge::{EdgeConsumer, EdgeStore, SqliteEdgeStore};
 use vwc_testkit::vin;
 
@@ -116,7 +117,7 @@ async fn the_lambda_handler_reports_only_the_poison_message_of_a_batch() {
         .collect();
     assert_eq!(failed, vec!["m-poison".to_string()]);
     for vehicle in ["veh_1", "veh_3"] {
-        let found = store.vehicle(&"org_a".into(), &vehicle.into()).await;
+        let found = store.vehicle(&VehicleRef::new("org_a", vehicle)).await;
         assert!(found.unwrap().is_some(), "{vehicle}");
     }
 }

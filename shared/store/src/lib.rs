@@ -6,18 +6,22 @@ mod kept_envelopes;
 #[cfg(feature = "aws")]
 pub mod mongo;
 #[cfg(feature = "aws")]
+mod mongo_bodies;
+#[cfg(feature = "aws")]
 mod mongo_indexes;
 #[cfg(feature = "aws")]
 mod mongo_transaction;
 pub mod outbox;
 pub mod plumbing;
+pub mod scope;
 pub mod sqlite;
 pub mod vehicle_ledger;
 mod write_batch;
 
 pub use dead_letters::{DeadLetter, DeadLetterStore, NewDeadLetter};
-pub use outbox::{Outbox, OutboxId};
+pub use outbox::{Outbox, OutboxId, WithOutbox};
 pub use plumbing::{Plumbed, Plumbing};
+pub use scope::{Page, VehicleRef};
 pub use sqlite::SqliteDb;
 
 /// Errors of the storage layer. Conflicts and misses are answers, not faults; the rest are faults.

@@ -351,6 +351,7 @@ pub fn int(doc: &Document, field: &str) -> StoreResult<Option<i64>> {
     }
 }
 
+pub use crate::mongo_bodies::Body;
 pub use crate::parse_ts;
 
 impl MongoDb {

@@ -9,6 +9,29 @@ use vwc_contracts::Envelope;
 
 use crate::{NewDeadLetter, StoreResult};
 
+/// A state change with the envelopes that announce it: an adapter writes both in one transaction (the
+/// transactional outbox), so the envelopes are published exactly when the change is stored.
+#[derive(Debug)]
+pub struct WithOutbox<'a, T: ?Sized> {
+    pub write: &'a T,
+    pub outbox: &'a [Envelope],
+}
+
+impl<'a, T: ?Sized> WithOutbox<'a, T> {
+    pub fn new(write: &'a T, outbox: &'a [Envelope]) -> WithOutbox<'a, T> {
+        WithOutbox { write, outbox }
+    }
+}
+
+// Not derived: a derive would ask `T: Clone`, and only references are held.
+impl<T: ?Sized> Clone for WithOutbox<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: ?Sized> Copy for WithOutbox<'_, T> {}
+
 /// Opaque position of an outbox row in its store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxId(pub String);

@@ -28,7 +28,7 @@ use super::signing::{self, FeedScope};
 use crate::EdgeStore;
 use crate::http::VehicleOf;
 use crate::http::gate::{ConfigureNotifications, ReadFleet, ReadVehicles};
-use crate::store::VehicleView;
+use crate::store::{VehicleRef, VehicleView};
 
 /// Most vehicles a fleet feed lists.
 pub const MAX_FLEET_VEHICLES: usize = 5_000;
@@ -144,9 +144,8 @@ async fn vehicle_calendar(
     view: VehicleView,
 ) -> Result<Response, ApiError> {
     let vehicle_id = &view.vehicle.id;
-    let maintenance = state
-        .store
-        .maintenance(org_id, vehicle_id)
+    let of = VehicleRef::new(org_id.clone(), vehicle_id.clone());
+    let maintenance = (state.store.maintenance(&of))
         .await
         .map_err(ApiError::internal)?;
     // A sold or archived vehicle is reminded of nothing: its feed stays subscribable, and empty.
@@ -178,9 +177,8 @@ async fn fleet_calendar(state: &CalendarState, org_id: &OrgId) -> Result<Respons
         .map_err(ApiError::internal)?;
     let mut views = Vec::with_capacity(vehicles.len());
     for v in &vehicles {
-        let m = state
-            .store
-            .maintenance(org_id, &v.vehicle.id)
+        let of = VehicleRef::new(org_id.clone(), v.vehicle.id.clone());
+        let m = (state.store.maintenance(&of))
             .await
             .map_err(ApiError::internal)?;
         views.push(m);

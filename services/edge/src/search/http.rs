@@ -16,7 +16,7 @@ use crate::cursor;
 use crate::http::EdgeState;
 use crate::http::gate::ReadVehicles;
 use crate::query::ApiQuery;
-use crate::store::{EventFilter, TimelinePosition, VehicleView};
+use crate::store::{EventFilter, Page, TimelinePosition, TimelineQuery, VehicleRef, VehicleView};
 
 pub const DEFAULT_LIMIT: usize = 20;
 pub const MAX_LIMIT: usize = 50;
@@ -101,18 +101,16 @@ async fn records(
     let mut out = Vec::new();
     let mut truncated = false;
     for v in vehicles {
+        let vehicle = VehicleRef::new(org.clone(), v.vehicle.id.clone());
         let mut after: Option<TimelinePosition> = None;
         let mut taken = 0;
         loop {
-            let page = state
-                .store
-                .events(
-                    org,
-                    &v.vehicle.id,
-                    &EventFilter::default(),
-                    after.as_ref(),
-                    200,
-                )
+            let query = TimelineQuery {
+                vehicle: &vehicle,
+                filter: &EventFilter::default(),
+                page: Page::after(after.as_ref(), 200),
+            };
+            let page = (state.store.events(&query))
                 .await
                 .map_err(ApiError::internal)?;
             let full = page.len() == 200;

@@ -82,7 +82,7 @@ async fn visible_event(
         return Ok(None);
     };
     let revisions = store
-        .revisions(&org, crate::corrections::RevisionsOf::Event(&event))
+        .revisions(crate::corrections::RevisionsOf::Event(&org, &event))
         .await?;
     if revisions
         .last()

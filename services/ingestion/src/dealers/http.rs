@@ -471,8 +471,9 @@ async fn accept_webhook(
     let outcome = state
         .dealers
         .receive_webhook(
-            dealer,
             &IncomingWebhook {
+                dealer_id: dealer.id.clone(),
+                org_id: dealer.org_id.clone(),
                 webhook_id,
                 vin,
                 payload_type,

@@ -173,7 +173,7 @@ async fn vehicle_by_vin(
     org_id: &str,
     vin: &str,
 ) -> StoreResult<Option<Vehicle>> {
-    let vehicles = store.typed::<VehicleDoc>(VEHICLES);
+    let vehicles = store.db().typed::<VehicleDoc>(VEHICLES);
     let find = vehicles.find_one(doc! { "org_id": org_id, "vin": vin });
     let found = match session {
         Some(session) => find.session(session).await?,
@@ -194,7 +194,7 @@ impl MongoIngestionStore {
         let dealer_id = &rotation.dealer_id;
         let (now, old_expires_at) = (ts(&rotation.at), ts(&rotation.old_expires_at));
         let (now, old_expires_at) = (now.as_str(), old_expires_at.as_str());
-        let dealers = self.typed::<DealerDoc>(DEALERS);
+        let dealers = self.db().typed::<DealerDoc>(DEALERS);
         let Some(found) = dealers
             .find_one(doc! { "_id": dealer_id, "org_id": org_id })
             .session(&mut *session)
@@ -233,13 +233,12 @@ impl MongoIngestionStore {
     async fn try_receive_webhook(
         &self,
         session: &mut ClientSession,
-        dealer: &DealerRow,
         incoming: &IncomingWebhook,
         build: &EventBuilder,
     ) -> StoreResult<WebhookOutcome> {
-        let records = self.typed::<DealerRecordDoc>(DEALER_RECORDS);
+        let records = self.db().typed::<DealerRecordDoc>(DEALER_RECORDS);
         let seen = records
-            .find_one(doc! { "dealer_id": &dealer.id, "webhook_id": &incoming.webhook_id })
+            .find_one(doc! { "dealer_id": &incoming.dealer_id, "webhook_id": &incoming.webhook_id })
             .session(&mut *session)
             .await?;
         if let Some(seen) = seen {
@@ -250,7 +249,7 @@ impl MongoIngestionStore {
         }
         let record_id = new_id("dlrec");
         let vehicle =
-            vehicle_by_vin(self, Some(&mut *session), &dealer.org_id, &incoming.vin).await?;
+            vehicle_by_vin(self, Some(&mut *session), &incoming.org_id, &incoming.vin).await?;
         let built = match vehicle {
             Some(v) => build(&v, incoming.template.clone(), &record_id),
             None => None,
@@ -263,8 +262,8 @@ impl MongoIngestionStore {
         records
             .insert_one(DealerRecordDoc {
                 id: record_id.clone(),
-                dealer_id: dealer.id.clone(),
-                org_id: dealer.org_id.clone(),
+                dealer_id: incoming.dealer_id.clone(),
+                org_id: incoming.org_id.clone(),
                 webhook_id: incoming.webhook_id.clone(),
                 vin: incoming.vin.clone(),
                 payload_type: incoming.payload_type.clone(),
@@ -297,6 +296,7 @@ impl MongoIngestionStore {
         build: &EventBuilder,
     ) -> StoreResult<usize> {
         let mut cursor = self
+            .db()
             .typed::<WaitingRecord>(DEALER_RECORDS)
             .find(doc! { "org_id": &vehicle.org_id, "vin": &vehicle.vin, "status": UNMATCHED })
             .projection(doc! { "template": 1 })
@@ -343,7 +343,8 @@ impl MongoIngestionStore {
 impl DealerStore for MongoIngestionStore {
     async fn insert_dealer(&self, dealer: &DealerRow) -> StoreResult<()> {
         // One document: the dealer and its secrets are written atomically without a transaction.
-        self.typed::<DealerDoc>(DEALERS)
+        self.db()
+            .typed::<DealerDoc>(DEALERS)
             .insert_one(DealerDoc::from(dealer))
             .await?;
         Ok(())
@@ -351,6 +352,7 @@ impl DealerStore for MongoIngestionStore {
 
     async fn dealer(&self, dealer_id: &DealerId) -> StoreResult<Option<DealerRow>> {
         let found = self
+            .db()
             .typed::<DealerDoc>(DEALERS)
             .find_one(doc! { "_id": dealer_id })
             .await?;
@@ -364,7 +366,6 @@ impl DealerStore for MongoIngestionStore {
 
     async fn receive_webhook(
         &self,
-        dealer: &DealerRow,
         incoming: &IncomingWebhook,
         build: EventBuilder,
     ) -> StoreResult<WebhookOutcome> {
@@ -374,7 +375,7 @@ impl DealerStore for MongoIngestionStore {
         let outcome = loop {
             runs_left -= 1;
             let settled = in_transaction!(self.db(), |session| self
-                .try_receive_webhook(session, dealer, incoming, &build));
+                .try_receive_webhook(session, incoming, &build));
             match settled {
                 Err(e) if runs_left > 0 && is_duplicate_key(&e) => continue,
                 other => break other?,

@@ -175,12 +175,12 @@ impl DealerStore for SqliteIngestionStore {
 
     async fn receive_webhook(
         &self,
-        dealer: &DealerRow,
         incoming: &IncomingWebhook,
         build: EventBuilder,
     ) -> StoreResult<WebhookOutcome> {
-        let (dealer_id, org_id) = (dealer.id.clone(), dealer.org_id.clone());
         let IncomingWebhook {
+            dealer_id,
+            org_id,
             webhook_id,
             vin,
             payload_type,

@@ -66,6 +66,10 @@ pub enum WebhookOutcome {
 /// One verified webhook delivery, as the store keeps it.
 #[derive(Debug, Clone)]
 pub struct IncomingWebhook {
+    /// The dealer whose secret signed it (replays are told apart per dealer).
+    pub dealer_id: String,
+    /// The dealer's organisation: only its vehicles may match the VIN.
+    pub org_id: String,
     /// `webhook-id`: replays of it are duplicates.
     pub webhook_id: String,
     pub vin: String,
@@ -108,7 +112,6 @@ pub trait DealerStore: Send + Sync {
     /// `build` with its outbox envelope.
     async fn receive_webhook(
         &self,
-        dealer: &DealerRow,
         incoming: &IncomingWebhook,
         build: EventBuilder,
     ) -> StoreResult<WebhookOutcome>;

@@ -9,7 +9,6 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use vwc::testing::TestApp;
 use vwc_auth::Role;
-use vwc_contracts::{OrgId, VehicleId};
 use vwc_testkit::json as body;
 
 /// The instant `n` days before now, on the shared clock.
@@ -94,7 +93,7 @@ pub async fn stored_events(app: &TestApp, org: &str, vehicle: &str) -> u64 {
     app.system()
         .stores
         .ingestion
-        .count_events(&OrgId::from(org), &VehicleId::from(vehicle))
+        .count_events(&vwc_store::VehicleRef::new(org, vehicle))
         .await
         .unwrap()
 }
