@@ -24,7 +24,7 @@ async fn a_schedule_of_version_3_or_2_becomes_the_same_maintenance_view() {
         let update = envelope.payload::<MaintenanceScheduleUpdated>().unwrap();
         let id = envelope.id.to_string();
         let delivery = Delivery::new(&id, &org);
-        let change = Projected::Maintenance(&update);
+        let change = Projected::Maintenance(update);
         assert!(store.apply(&delivery, change).await.unwrap());
         let vehicle_ref = VehicleRef::new(org.clone(), vehicle.clone());
         let view = store.maintenance(&vehicle_ref).await.unwrap().unwrap();
