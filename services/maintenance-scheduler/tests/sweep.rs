@@ -15,7 +15,7 @@ use vwc_maintenance_scheduler::{
     Scheduler, SchedulerConsumer, SchedulerStore, SweepReport, VehicleCommit, VehicleState,
     seed_bulk, sweep,
 };
-use vwc_store::vehicle_ledger::{DailyRun, DailyRuns, run_daily};
+use vwc_store::vehicle_ledger::{DailyRun, DailyRuns, LedgerService, run_daily};
 
 /// A sweep of `day` for `org` (every organisation when `None`), stamped with the wall clock's "now" as the
 /// seeded states are.

@@ -2,8 +2,6 @@
 //! as time passes, forecast. Each reads the vehicle's state, lets the pure model decide, and commits
 //! against the version it read (retrying when another writer got there first).
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
 use vwc_contracts::valuation::{
@@ -12,9 +10,7 @@ use vwc_contracts::valuation::{
 use vwc_contracts::{Envelope, VehicleId};
 use vwc_store::StoreError;
 pub use vwc_store::vehicle_ledger::UpdateError;
-use vwc_store::vehicle_ledger::{
-    Applied, Decide, KeptStates, LedgerService, StateCache, VehicleLocks, update,
-};
+use vwc_store::vehicle_ledger::{Applied, Decide, LedgerParts, LedgerService, update};
 
 use crate::SOURCE;
 use crate::model::{self, Fact, VehicleProfile};
@@ -222,54 +218,11 @@ pub async fn update_vehicle<E>(
     .await
 }
 
-/// The valuation service's operations, for the consumer, the HTTP routes and the daily job.
+/// The valuation service's operations, for the consumer, the HTTP routes and the daily job. Its store,
+/// clock, locks and kept states, its constructor (`new`) and the builders over them (`with_clock`,
+/// `with_kept_states`), come with [`LedgerService`].
 #[derive(Clone)]
-pub struct Valuer {
-    store: Arc<dyn ValuationStore>,
-    clock: Clock,
-    /// Concurrent deliveries for one vehicle queue here instead of conflicting in the store.
-    locks: Arc<VehicleLocks>,
-    /// The states the consumer last committed (checked against the stored version by every commit);
-    /// none unless the composition root asks ([`Self::with_kept_states`]).
-    states: Arc<StateCache<VehicleState>>,
-}
-
-impl Valuer {
-    pub fn new(store: Arc<dyn ValuationStore>) -> Valuer {
-        Valuer {
-            store,
-            clock: vwc_clock::system(),
-            locks: Arc::default(),
-            states: Arc::default(),
-        }
-    }
-
-    pub fn with_clock(mut self, clock: Clock) -> Valuer {
-        self.clock = clock;
-        self
-    }
-
-    /// Keeps (or not) the vehicle states its deliveries committed, so the next delivery of a vehicle need
-    /// not read it: worth it only where this process delivers all of the vehicle's events (embedded mode;
-    /// `vwc_store::vehicle_ledger::cache`). Off by default.
-    pub fn with_kept_states(mut self, kept: KeptStates) -> Valuer {
-        self.states = Arc::new(kept.into());
-        self
-    }
-
-    /// The most vehicle states it keeps between deliveries (0: none).
-    pub fn kept_states(&self) -> usize {
-        self.states.capacity()
-    }
-
-    pub fn store(&self) -> &Arc<dyn ValuationStore> {
-        &self.store
-    }
-
-    pub fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
-    }
-}
+pub struct Valuer(LedgerParts<dyn ValuationStore, VehicleState>);
 
 // Facts are kept sorted by time (then event id), as the model reads them.
 vwc_store::vehicle_facts!(VehicleState {
@@ -290,16 +243,8 @@ impl LedgerService for Valuer {
     const EVERYTHING: Scope = Scope::Full;
     type Updated = Updated;
 
-    fn ledger(&self) -> &(dyn ValuationStore + 'static) {
-        self.store.as_ref()
-    }
-
-    fn locks(&self) -> &VehicleLocks {
-        &self.locks
-    }
-
-    fn states(&self) -> &StateCache<VehicleState> {
-        &self.states
+    fn parts(&self) -> &LedgerParts<dyn ValuationStore, VehicleState> {
+        &self.0
     }
 
     fn scope_after(fact: &Fact) -> Scope {
@@ -332,6 +277,13 @@ impl LedgerService for Valuer {
     }
 }
 
+/// What [`LedgerService::new`] and the builders make the service of.
+impl From<LedgerParts<dyn ValuationStore, VehicleState>> for Valuer {
+    fn from(parts: LedgerParts<dyn ValuationStore, VehicleState>) -> Valuer {
+        Valuer(parts)
+    }
+}
+
 impl Valuer {
     /// The value month by month for `months` months, at the vehicle's measured usage.
     pub async fn forecast(
@@ -340,7 +292,7 @@ impl Valuer {
         vehicle_id: &VehicleId,
         months: u32,
     ) -> Result<ValuationForecast, ForecastError> {
-        let state = self.store.vehicle_state(vehicle_id).await?;
+        let state = self.ledger().vehicle_state(vehicle_id).await?;
         let profile = state
             .profile
             .as_ref()
