@@ -6,8 +6,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use vwc_contracts::maintenance::MaintenanceItemView;
 use vwc_contracts::{FieldError, VehicleId, is_task_code};
 use vwc_store::StoreError;
-pub use vwc_store::vehicle_ledger::UpdateError;
 use vwc_store::vehicle_ledger::{Applied, Decide, LedgerParts, LedgerService, update};
+pub use vwc_store::vehicle_ledger::{AsOf, UpdateError};
 
 use crate::evaluation::{Evaluation, TimelineFact, VehicleRecord, evaluate_vehicle};
 use crate::publishing::{Published, SentReminder, next_reminder_repeat, plan};
@@ -57,10 +57,10 @@ impl Applied for Updated {
 pub fn decide(
     state: &VehicleState,
     commit: &mut VehicleCommit,
-    today: NaiveDate,
-    now: DateTime<Utc>,
+    when: AsOf,
     traceparent: Option<&str>,
 ) -> Option<(Evaluation, Published)> {
+    let AsOf { today, now } = when;
     let vehicle = state.vehicle.as_ref()?;
     let evaluation = evaluate_vehicle(vehicle, &state.facts, &state.settings, today);
     let mut p = plan(
@@ -102,22 +102,6 @@ pub fn wake_on<'a>(
     .fold(latest, NaiveDate::min)
 }
 
-/// When an update happens: the day it evaluates for and the instant it stamps events with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AsOf {
-    pub today: NaiveDate,
-    pub now: DateTime<Utc>,
-}
-
-impl AsOf {
-    pub fn at(now: DateTime<Utc>) -> AsOf {
-        AsOf {
-            today: now.date_naive(),
-            now,
-        }
-    }
-}
-
 /// Reads the vehicle, applies `change` to the state in memory (recording what to store in the commit),
 /// re-evaluates as of `when`, and commits; again from the top on a conflict. `change` may refuse.
 pub async fn update_vehicle<E>(
@@ -128,9 +112,8 @@ pub async fn update_vehicle<E>(
     traceparent: Option<&str>,
     change: impl FnMut(&mut VehicleState, &mut VehicleCommit) -> Result<(), E>,
 ) -> Result<Result<Updated, E>, UpdateError> {
-    let AsOf { today, now } = when;
     update(store, vehicle_id, claim, change, |state, commit| {
-        decide(state, commit, today, now, traceparent)
+        decide(state, commit, when, traceparent)
     })
     .await
 }
@@ -189,8 +172,7 @@ impl LedgerService for Scheduler {
         commit: &mut VehicleCommit,
         how: Decide<'_, ()>,
     ) -> Option<(Evaluation, Published)> {
-        let AsOf { today, now } = AsOf::at(self.now());
-        decide(state, commit, today, now, how.traceparent)
+        decide(state, commit, AsOf::at(self.now()), how.traceparent)
     }
 
     /// The schedule published, the reminders sent and the wake day, as the stores keep them — and times

@@ -10,7 +10,7 @@ use common::*;
 use vwc_bus::Consumer;
 use vwc_contracts::maintenance::MaintenanceStatus;
 use vwc_contracts::{EventType, OdometerUnit};
-use vwc_maintenance_scheduler::service::decide;
+use vwc_maintenance_scheduler::service::{AsOf, decide};
 use vwc_maintenance_scheduler::{
     Scheduler, SchedulerConsumer, SchedulerStore, SweepReport, VehicleCommit, VehicleState,
     seed_bulk, sweep,
@@ -345,7 +345,17 @@ async fn sweeping_only_awake_vehicles_publishes_what_evaluating_every_vehicle_da
         let mut expected = Vec::new();
         for state in &mut reference {
             let mut commit = VehicleCommit::on(state);
-            if decide(state, &mut commit, today, vwc_clock::now(), None).is_none() {
+            if decide(
+                state,
+                &mut commit,
+                AsOf {
+                    today,
+                    now: vwc_clock::now(),
+                },
+                None,
+            )
+            .is_none()
+            {
                 continue;
             }
             expected.extend(commit.outbox.iter().map(said));

@@ -10,7 +10,7 @@ use vwc_contracts::valuation::{
 use vwc_contracts::{Envelope, VehicleId};
 use vwc_store::StoreError;
 pub use vwc_store::vehicle_ledger::UpdateError;
-use vwc_store::vehicle_ledger::{Applied, Decide, LedgerParts, LedgerService, update};
+use vwc_store::vehicle_ledger::{Applied, AsOf, Decide, LedgerParts, LedgerService, update};
 
 use crate::SOURCE;
 use crate::model::{self, Fact, VehicleProfile};
@@ -75,11 +75,11 @@ pub struct Decision {
 pub fn decide(
     state: &VehicleState,
     commit: &mut VehicleCommit,
-    today: NaiveDate,
-    now: DateTime<Utc>,
+    when: AsOf,
     traceparent: Option<&str>,
     scope: Scope,
 ) -> Decision {
+    let AsOf { today, now } = when;
     let Some(profile) = state.profile.as_ref() else {
         return Decision::default();
     };
@@ -213,7 +213,7 @@ pub async fn update_vehicle<E>(
     change: impl FnMut(&mut VehicleState, &mut VehicleCommit) -> Result<(), E>,
 ) -> Result<Result<Updated, E>, UpdateError> {
     update(store, vehicle_id, claim, change, |state, commit| {
-        decide(state, commit, now.date_naive(), now, traceparent, scope)
+        decide(state, commit, AsOf::at(now), traceparent, scope)
     })
     .await
 }
@@ -257,12 +257,10 @@ impl LedgerService for Valuer {
         commit: &mut VehicleCommit,
         how: Decide<'_, Scope>,
     ) -> Decision {
-        let now = self.now();
         decide(
             state,
             commit,
-            now.date_naive(),
-            now,
+            AsOf::at(self.now()),
             how.traceparent,
             how.scope,
         )
@@ -368,6 +366,7 @@ mod tests {
         ) {
             let today = NaiveDate::from_ymd_opt(2025, 7, 15).unwrap();
             let now = Utc.with_ymd_and_hms(2025, 7, 15, 12, 0, 0).unwrap();
+            let when = AsOf { today, now };
             let mut full = VehicleState::new("veh_1");
             full.profile = Some(VehicleProfile {
                 id: "veh_1".into(),
@@ -380,7 +379,7 @@ mod tests {
                 purchase_currency: Some("USD".into()),
             });
             let mut commit = VehicleCommit::on(&full);
-            decide(&full, &mut commit, today, now, None, Scope::Full);
+            decide(&full, &mut commit, when, None, Scope::Full);
             apply(&mut full, &commit);
             let mut since = full.clone();
             for (i, (kind, days)) in facts.into_iter().enumerate() {
@@ -390,9 +389,9 @@ mod tests {
                     model::sort_facts(&mut state.facts);
                 }
                 let mut full_commit = VehicleCommit::on(&full);
-                let expected = decide(&full, &mut full_commit, today, now, None, Scope::Full);
+                let expected = decide(&full, &mut full_commit, when, None, Scope::Full);
                 let mut since_commit = VehicleCommit::on(&since);
-                let got = decide(&since, &mut since_commit, today, now, None, Scope::after(&f));
+                let got = decide(&since, &mut since_commit, when, None, Scope::after(&f));
                 prop_assert_eq!(&got, &expected, "after {:?}", f);
                 prop_assert_eq!(&since_commit.published, &full_commit.published);
                 apply(&mut full, &full_commit);

@@ -30,7 +30,7 @@ pub use deliveries::{
     LedgerService, Revision, Step, VehicleFacts, apply_steps, deliver, deliver_chain,
     unless_foreign,
 };
-pub use parts::LedgerParts;
+pub use parts::{AsOf, LedgerParts};
 pub use update::{LedgerState, MAX_ATTEMPTS, UpdateError, VehicleLedger, update};
 
 /// How a commit of one vehicle ended.

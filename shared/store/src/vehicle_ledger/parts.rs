@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use vwc_clock::SharedClock;
 
 use super::{KeptStates, StateCache, VehicleLocks};
@@ -67,5 +67,23 @@ impl<S: ?Sized, V> LedgerParts<S, V> {
 
     pub fn states(&self) -> &StateCache<V> {
         &self.states
+    }
+}
+
+/// When an update decides: the day it evaluates for and the instant it stamps events with (a daily job's
+/// day may differ from the day of its "now").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AsOf {
+    pub today: NaiveDate,
+    pub now: DateTime<Utc>,
+}
+
+impl AsOf {
+    /// The day of `now`, at `now`.
+    pub fn at(now: DateTime<Utc>) -> AsOf {
+        AsOf {
+            today: now.date_naive(),
+            now,
+        }
     }
 }
