@@ -17,7 +17,7 @@ use vwc_http::{Admitted, ApiError, Json, JsonBody, RequestTrace, VehiclePath};
 use crate::service::{ConfigureError, Scheduler};
 use crate::settings::ItemChange;
 use crate::sweep::{SweepReport, sweep};
-use vwc_store::vehicle_ledger::DailyRun;
+use vwc_store::vehicle_ledger::{DailyRun, LedgerService};
 
 #[derive(Clone)]
 pub struct SchedulerState {

@@ -2,16 +2,12 @@
 //! settings. Each one reads the vehicle's state, lets the pure evaluation and plan decide, and commits
 //! against the version it read (retrying when another writer got there first).
 
-use std::sync::Arc;
-
 use chrono::{DateTime, NaiveDate, Utc};
 use vwc_contracts::maintenance::MaintenanceItemView;
 use vwc_contracts::{FieldError, VehicleId, is_task_code};
 use vwc_store::StoreError;
-pub use vwc_store::vehicle_ledger::UpdateError;
-use vwc_store::vehicle_ledger::{
-    Applied, Decide, KeptStates, LedgerService, StateCache, VehicleLocks, update,
-};
+use vwc_store::vehicle_ledger::{Applied, Decide, LedgerParts, LedgerService, update};
+pub use vwc_store::vehicle_ledger::{AsOf, UpdateError};
 
 use crate::evaluation::{Evaluation, TimelineFact, VehicleRecord, evaluate_vehicle};
 use crate::publishing::{Published, SentReminder, next_reminder_repeat, plan};
@@ -61,10 +57,10 @@ impl Applied for Updated {
 pub fn decide(
     state: &VehicleState,
     commit: &mut VehicleCommit,
-    today: NaiveDate,
-    now: DateTime<Utc>,
+    when: AsOf,
     traceparent: Option<&str>,
 ) -> Option<(Evaluation, Published)> {
+    let AsOf { today, now } = when;
     let vehicle = state.vehicle.as_ref()?;
     let evaluation = evaluate_vehicle(vehicle, &state.facts, &state.settings, today);
     let mut p = plan(
@@ -106,22 +102,6 @@ pub fn wake_on<'a>(
     .fold(latest, NaiveDate::min)
 }
 
-/// When an update happens: the day it evaluates for and the instant it stamps events with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AsOf {
-    pub today: NaiveDate,
-    pub now: DateTime<Utc>,
-}
-
-impl AsOf {
-    pub fn at(now: DateTime<Utc>) -> AsOf {
-        AsOf {
-            today: now.date_naive(),
-            now,
-        }
-    }
-}
-
 /// Reads the vehicle, applies `change` to the state in memory (recording what to store in the commit),
 /// re-evaluates as of `when`, and commits; again from the top on a conflict. `change` may refuse.
 pub async fn update_vehicle<E>(
@@ -132,9 +112,8 @@ pub async fn update_vehicle<E>(
     traceparent: Option<&str>,
     change: impl FnMut(&mut VehicleState, &mut VehicleCommit) -> Result<(), E>,
 ) -> Result<Result<Updated, E>, UpdateError> {
-    let AsOf { today, now } = when;
     update(store, vehicle_id, claim, change, |state, commit| {
-        decide(state, commit, today, now, traceparent)
+        decide(state, commit, when, traceparent)
     })
     .await
 }
@@ -158,55 +137,11 @@ pub enum ConfigureError {
     Update(#[from] UpdateError),
 }
 
-/// The scheduler's write operations, for the consumer and the HTTP routes.
+/// The scheduler's write operations, for the consumer and the HTTP routes. Its store, clock, locks and
+/// kept states, its constructor (`new`) and the builders over them (`with_clock`, `with_kept_states`), come
+/// with [`LedgerService`].
 #[derive(Clone)]
-pub struct Scheduler {
-    store: Arc<dyn SchedulerStore>,
-    clock: Clock,
-    /// Concurrent deliveries for one vehicle queue here instead of conflicting in the store.
-    locks: Arc<VehicleLocks>,
-    /// The states the consumer last committed (checked against the stored version by every commit);
-    /// none unless the composition root asks ([`Self::with_kept_states`]).
-    states: Arc<StateCache<VehicleState>>,
-}
-
-impl Scheduler {
-    pub fn new(store: Arc<dyn SchedulerStore>) -> Scheduler {
-        Scheduler {
-            store,
-            clock: system_clock(),
-            locks: Arc::default(),
-            states: Arc::default(),
-        }
-    }
-
-    /// Evaluates "today" by another clock (tests, demos).
-    pub fn with_clock(mut self, clock: Clock) -> Scheduler {
-        self.clock = clock;
-        self
-    }
-
-    /// Keeps (or not) the vehicle states its deliveries committed, so the next delivery of a vehicle need
-    /// not read it: worth it only where this process delivers all of the vehicle's events (embedded mode;
-    /// `vwc_store::vehicle_ledger::cache`). Off by default.
-    pub fn with_kept_states(mut self, kept: KeptStates) -> Scheduler {
-        self.states = Arc::new(kept.into());
-        self
-    }
-
-    /// The most vehicle states it keeps between deliveries (0: none).
-    pub fn kept_states(&self) -> usize {
-        self.states.capacity()
-    }
-
-    pub fn store(&self) -> &Arc<dyn SchedulerStore> {
-        &self.store
-    }
-
-    pub fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
-    }
-}
+pub struct Scheduler(LedgerParts<dyn SchedulerStore, VehicleState>);
 
 vwc_store::vehicle_facts!(VehicleState {
     registration: vehicle: VehicleRecord = VehicleRecord::from_vehicle,
@@ -225,16 +160,8 @@ impl LedgerService for Scheduler {
     const EVERYTHING: () = ();
     type Updated = Updated;
 
-    fn ledger(&self) -> &(dyn SchedulerStore + 'static) {
-        self.store.as_ref()
-    }
-
-    fn locks(&self) -> &VehicleLocks {
-        &self.locks
-    }
-
-    fn states(&self) -> &StateCache<VehicleState> {
-        &self.states
+    fn parts(&self) -> &LedgerParts<dyn SchedulerStore, VehicleState> {
+        &self.0
     }
 
     fn scope_after(_: &TimelineFact) {}
@@ -245,8 +172,7 @@ impl LedgerService for Scheduler {
         commit: &mut VehicleCommit,
         how: Decide<'_, ()>,
     ) -> Option<(Evaluation, Published)> {
-        let AsOf { today, now } = AsOf::at(self.now());
-        decide(state, commit, today, now, how.traceparent)
+        decide(state, commit, AsOf::at(self.now()), how.traceparent)
     }
 
     /// The schedule published, the reminders sent and the wake day, as the stores keep them — and times
@@ -272,6 +198,13 @@ impl LedgerService for Scheduler {
         for fact in &mut state.facts {
             fact.at = as_stored(fact.at);
         }
+    }
+}
+
+/// What [`LedgerService::new`] and the builders make the service of.
+impl From<LedgerParts<dyn SchedulerStore, VehicleState>> for Scheduler {
+    fn from(parts: LedgerParts<dyn SchedulerStore, VehicleState>) -> Scheduler {
+        Scheduler(parts)
     }
 }
 
@@ -301,7 +234,7 @@ impl Scheduler {
             return Err(ConfigureError::TaskNotFound);
         }
         let updated = update_vehicle(
-            self.store.as_ref(),
+            self.ledger(),
             vehicle_id,
             None,
             AsOf::at(self.now()),

@@ -247,9 +247,7 @@ fn plan_page(states: Vec<VehicleState>, when: AsOf, trace: &str) -> PagePlan {
     let mut out = PagePlan::default();
     for state in &states {
         let mut commit = VehicleCommit::on(state);
-        let Some((evaluation, published)) =
-            decide(state, &mut commit, when.today, when.now, Some(trace))
-        else {
+        let Some((evaluation, published)) = decide(state, &mut commit, when, Some(trace)) else {
             continue;
         };
         out.vehicles += 1;
@@ -492,8 +490,7 @@ mod tests {
             };
             let mut commit = VehicleCommit::on(&state);
             let trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
-            let (evaluation, _) =
-                decide(&state, &mut commit, now.date_naive(), now, Some(trace)).unwrap();
+            let (evaluation, _) = decide(&state, &mut commit, AsOf::at(now), Some(trace)).unwrap();
             let envelope = commit
                 .outbox
                 .iter()

@@ -14,7 +14,7 @@ use vwc_contracts::maintenance::MaintenanceScheduleUpdated;
 use vwc_contracts::{EventType, OdometerUnit};
 use vwc_maintenance_scheduler::http::{SchedulerState, routes};
 use vwc_maintenance_scheduler::{Scheduler, SchedulerConsumer};
-use vwc_store::vehicle_ledger::{DailyRuns, KeptStates};
+use vwc_store::vehicle_ledger::{DailyRuns, KeptStates, LedgerService};
 use vwc_testkit::json as body;
 
 struct App {

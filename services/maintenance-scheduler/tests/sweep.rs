@@ -10,12 +10,12 @@ use common::*;
 use vwc_bus::Consumer;
 use vwc_contracts::maintenance::MaintenanceStatus;
 use vwc_contracts::{EventType, OdometerUnit};
-use vwc_maintenance_scheduler::service::decide;
+use vwc_maintenance_scheduler::service::{AsOf, decide};
 use vwc_maintenance_scheduler::{
     Scheduler, SchedulerConsumer, SchedulerStore, SweepReport, VehicleCommit, VehicleState,
     seed_bulk, sweep,
 };
-use vwc_store::vehicle_ledger::{DailyRun, DailyRuns, run_daily};
+use vwc_store::vehicle_ledger::{DailyRun, DailyRuns, LedgerService, run_daily};
 
 /// A sweep of `day` for `org` (every organisation when `None`), stamped with the wall clock's "now" as the
 /// seeded states are.
@@ -345,7 +345,17 @@ async fn sweeping_only_awake_vehicles_publishes_what_evaluating_every_vehicle_da
         let mut expected = Vec::new();
         for state in &mut reference {
             let mut commit = VehicleCommit::on(state);
-            if decide(state, &mut commit, today, vwc_clock::now(), None).is_none() {
+            if decide(
+                state,
+                &mut commit,
+                AsOf {
+                    today,
+                    now: vwc_clock::now(),
+                },
+                None,
+            )
+            .is_none()
+            {
                 continue;
             }
             expected.extend(commit.outbox.iter().map(said));

@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use vwc_contracts::{OrgId, VehicleId};
 use vwc_store::StoreError;
-use vwc_store::vehicle_ledger::DailyRun;
+use vwc_store::vehicle_ledger::{AsOf, DailyRun};
 
 use crate::store::{CommitOutcome, ValuationStore, VehicleCommit};
 use crate::valuer::{Scope, decide};
@@ -47,6 +47,7 @@ pub async fn revalue(
         run.now,
         run.traceparent.as_deref(),
     );
+    let when = AsOf { today, now };
     let mut report = RevalueReport {
         day: today,
         org_id: org.map(str::to_string),
@@ -68,7 +69,7 @@ pub async fn revalue(
                 orgs.insert(p.org_id.clone());
             }
             let mut commit = VehicleCommit::on(state);
-            let decision = decide(state, &mut commit, today, now, traceparent, Scope::Recent);
+            let decision = decide(state, &mut commit, when, traceparent, Scope::Recent);
             if !decision.points.is_empty() {
                 report.changed += 1;
                 report.published += decision.points.len() as u64;
@@ -86,7 +87,7 @@ pub async fn revalue(
                 // in full; one more pass on the fresh state picks up anything still missing.
                 let state = store.vehicle_state(id).await?;
                 let mut commit = VehicleCommit::on(&state);
-                decide(&state, &mut commit, today, now, traceparent, Scope::Full);
+                decide(&state, &mut commit, when, traceparent, Scope::Full);
                 if commit.changes_state() {
                     store.commit(commit).await?;
                 }

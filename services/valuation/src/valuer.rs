@@ -2,8 +2,6 @@
 //! as time passes, forecast. Each reads the vehicle's state, lets the pure model decide, and commits
 //! against the version it read (retrying when another writer got there first).
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
 use vwc_contracts::valuation::{
@@ -12,9 +10,7 @@ use vwc_contracts::valuation::{
 use vwc_contracts::{Envelope, VehicleId};
 use vwc_store::StoreError;
 pub use vwc_store::vehicle_ledger::UpdateError;
-use vwc_store::vehicle_ledger::{
-    Applied, Decide, KeptStates, LedgerService, StateCache, VehicleLocks, update,
-};
+use vwc_store::vehicle_ledger::{Applied, AsOf, Decide, LedgerParts, LedgerService, update};
 
 use crate::SOURCE;
 use crate::model::{self, Fact, VehicleProfile};
@@ -79,11 +75,11 @@ pub struct Decision {
 pub fn decide(
     state: &VehicleState,
     commit: &mut VehicleCommit,
-    today: NaiveDate,
-    now: DateTime<Utc>,
+    when: AsOf,
     traceparent: Option<&str>,
     scope: Scope,
 ) -> Decision {
+    let AsOf { today, now } = when;
     let Some(profile) = state.profile.as_ref() else {
         return Decision::default();
     };
@@ -217,59 +213,16 @@ pub async fn update_vehicle<E>(
     change: impl FnMut(&mut VehicleState, &mut VehicleCommit) -> Result<(), E>,
 ) -> Result<Result<Updated, E>, UpdateError> {
     update(store, vehicle_id, claim, change, |state, commit| {
-        decide(state, commit, now.date_naive(), now, traceparent, scope)
+        decide(state, commit, AsOf::at(now), traceparent, scope)
     })
     .await
 }
 
-/// The valuation service's operations, for the consumer, the HTTP routes and the daily job.
+/// The valuation service's operations, for the consumer, the HTTP routes and the daily job. Its store,
+/// clock, locks and kept states, its constructor (`new`) and the builders over them (`with_clock`,
+/// `with_kept_states`), come with [`LedgerService`].
 #[derive(Clone)]
-pub struct Valuer {
-    store: Arc<dyn ValuationStore>,
-    clock: Clock,
-    /// Concurrent deliveries for one vehicle queue here instead of conflicting in the store.
-    locks: Arc<VehicleLocks>,
-    /// The states the consumer last committed (checked against the stored version by every commit);
-    /// none unless the composition root asks ([`Self::with_kept_states`]).
-    states: Arc<StateCache<VehicleState>>,
-}
-
-impl Valuer {
-    pub fn new(store: Arc<dyn ValuationStore>) -> Valuer {
-        Valuer {
-            store,
-            clock: vwc_clock::system(),
-            locks: Arc::default(),
-            states: Arc::default(),
-        }
-    }
-
-    pub fn with_clock(mut self, clock: Clock) -> Valuer {
-        self.clock = clock;
-        self
-    }
-
-    /// Keeps (or not) the vehicle states its deliveries committed, so the next delivery of a vehicle need
-    /// not read it: worth it only where this process delivers all of the vehicle's events (embedded mode;
-    /// `vwc_store::vehicle_ledger::cache`). Off by default.
-    pub fn with_kept_states(mut self, kept: KeptStates) -> Valuer {
-        self.states = Arc::new(kept.into());
-        self
-    }
-
-    /// The most vehicle states it keeps between deliveries (0: none).
-    pub fn kept_states(&self) -> usize {
-        self.states.capacity()
-    }
-
-    pub fn store(&self) -> &Arc<dyn ValuationStore> {
-        &self.store
-    }
-
-    pub fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
-    }
-}
+pub struct Valuer(LedgerParts<dyn ValuationStore, VehicleState>);
 
 // Facts are kept sorted by time (then event id), as the model reads them.
 vwc_store::vehicle_facts!(VehicleState {
@@ -290,16 +243,8 @@ impl LedgerService for Valuer {
     const EVERYTHING: Scope = Scope::Full;
     type Updated = Updated;
 
-    fn ledger(&self) -> &(dyn ValuationStore + 'static) {
-        self.store.as_ref()
-    }
-
-    fn locks(&self) -> &VehicleLocks {
-        &self.locks
-    }
-
-    fn states(&self) -> &StateCache<VehicleState> {
-        &self.states
+    fn parts(&self) -> &LedgerParts<dyn ValuationStore, VehicleState> {
+        &self.0
     }
 
     fn scope_after(fact: &Fact) -> Scope {
@@ -312,12 +257,10 @@ impl LedgerService for Valuer {
         commit: &mut VehicleCommit,
         how: Decide<'_, Scope>,
     ) -> Decision {
-        let now = self.now();
         decide(
             state,
             commit,
-            now.date_naive(),
-            now,
+            AsOf::at(self.now()),
             how.traceparent,
             how.scope,
         )
@@ -332,6 +275,13 @@ impl LedgerService for Valuer {
     }
 }
 
+/// What [`LedgerService::new`] and the builders make the service of.
+impl From<LedgerParts<dyn ValuationStore, VehicleState>> for Valuer {
+    fn from(parts: LedgerParts<dyn ValuationStore, VehicleState>) -> Valuer {
+        Valuer(parts)
+    }
+}
+
 impl Valuer {
     /// The value month by month for `months` months, at the vehicle's measured usage.
     pub async fn forecast(
@@ -340,7 +290,7 @@ impl Valuer {
         vehicle_id: &VehicleId,
         months: u32,
     ) -> Result<ValuationForecast, ForecastError> {
-        let state = self.store.vehicle_state(vehicle_id).await?;
+        let state = self.ledger().vehicle_state(vehicle_id).await?;
         let profile = state
             .profile
             .as_ref()
@@ -416,6 +366,7 @@ mod tests {
         ) {
             let today = NaiveDate::from_ymd_opt(2025, 7, 15).unwrap();
             let now = Utc.with_ymd_and_hms(2025, 7, 15, 12, 0, 0).unwrap();
+            let when = AsOf { today, now };
             let mut full = VehicleState::new("veh_1");
             full.profile = Some(VehicleProfile {
                 id: "veh_1".into(),
@@ -428,7 +379,7 @@ mod tests {
                 purchase_currency: Some("USD".into()),
             });
             let mut commit = VehicleCommit::on(&full);
-            decide(&full, &mut commit, today, now, None, Scope::Full);
+            decide(&full, &mut commit, when, None, Scope::Full);
             apply(&mut full, &commit);
             let mut since = full.clone();
             for (i, (kind, days)) in facts.into_iter().enumerate() {
@@ -438,9 +389,9 @@ mod tests {
                     model::sort_facts(&mut state.facts);
                 }
                 let mut full_commit = VehicleCommit::on(&full);
-                let expected = decide(&full, &mut full_commit, today, now, None, Scope::Full);
+                let expected = decide(&full, &mut full_commit, when, None, Scope::Full);
                 let mut since_commit = VehicleCommit::on(&since);
-                let got = decide(&since, &mut since_commit, today, now, None, Scope::after(&f));
+                let got = decide(&since, &mut since_commit, when, None, Scope::after(&f));
                 prop_assert_eq!(&got, &expected, "after {:?}", f);
                 prop_assert_eq!(&since_commit.published, &full_commit.published);
                 apply(&mut full, &full_commit);

@@ -11,7 +11,7 @@ use vwc_contracts::{
     Envelope, EventKind, EventSource, EventType, Vehicle, VehicleEvent, VehicleEventRecorded,
     VehicleRegistered,
 };
-use vwc_store::vehicle_ledger::{DailyRun, KeptStates};
+use vwc_store::vehicle_ledger::{DailyRun, KeptStates, LedgerService};
 use vwc_valuation::{SqliteValuationStore, ValuationConsumer, ValuationStore, Valuer, revalue};
 
 fn now() -> DateTime<Utc> {

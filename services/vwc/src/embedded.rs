@@ -21,7 +21,7 @@ use vwc_bus::OutboxRelay;
 use vwc_bus::inproc::{InProcessBus, RetryPolicy};
 use vwc_contracts::Routes;
 use vwc_ingestion::Ingestion;
-use vwc_store::vehicle_ledger::{KeptStates, run_daily};
+use vwc_store::vehicle_ledger::{KeptStates, LedgerService, run_daily};
 
 use crate::daily::DailyJob;
 use crate::routes::{Readiness, ReadinessCheck};

@@ -15,7 +15,7 @@ use vwc_maintenance_scheduler::{
 };
 use vwc_notification::store::NotificationStore;
 use vwc_notification::{NotificationConsumer, SqliteNotificationStore};
-use vwc_store::vehicle_ledger::KeptStates;
+use vwc_store::vehicle_ledger::{KeptStates, LedgerService};
 use vwc_store::{Outbox, Plumbing};
 use vwc_valuation::{SqliteValuationStore, ValuationConsumer, ValuationStore, Valuer};
 #[cfg(feature = "aws")]

@@ -4,12 +4,15 @@
 //! events and the other services' are not consumed.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+use vwc_clock::SharedClock;
 use vwc_contracts::{Event, EventType, Vehicle, VehicleEvent, VehicleId};
 
 use super::{
-    CommitOutcome, LedgerCommit, LedgerState, MAX_ATTEMPTS, StateCache, UpdateError, VehicleLedger,
-    VehicleLocks,
+    CommitOutcome, KeptStates, LedgerCommit, LedgerParts, LedgerState, MAX_ATTEMPTS, StateCache,
+    UpdateError, VehicleLedger, VehicleLocks,
 };
 use crate::StoreError;
 
@@ -206,12 +209,55 @@ pub trait LedgerService: Send + Sync {
     const EVERYTHING: Self::Scope;
     type Updated: Applied;
 
+    /// Its store, clock, locks and kept states.
+    fn parts(&self) -> &LedgerParts<Self::Store, Self::State>;
     /// The service's store.
-    fn ledger(&self) -> &Self::Store;
+    fn ledger(&self) -> &Self::Store {
+        self.parts().store()
+    }
     /// Deliveries of one vehicle go one at a time through these.
-    fn locks(&self) -> &VehicleLocks;
+    fn locks(&self) -> &VehicleLocks {
+        self.parts().locks()
+    }
     /// The states its deliveries last committed, so the next delivery of a vehicle need not read it.
-    fn states(&self) -> &StateCache<Self::State>;
+    fn states(&self) -> &StateCache<Self::State> {
+        self.parts().states()
+    }
+    /// Its store, shared.
+    fn store(&self) -> &Arc<Self::Store> {
+        self.parts().store()
+    }
+    /// Now, by its clock.
+    fn now(&self) -> DateTime<Utc> {
+        self.parts().now()
+    }
+    /// The most vehicle states it keeps between deliveries (0: none).
+    fn kept_states(&self) -> usize {
+        self.states().capacity()
+    }
+    /// The service over `store`, by the wall clock, keeping no states.
+    fn new(store: Arc<Self::Store>) -> Self
+    where
+        Self: Sized + From<LedgerParts<Self::Store, Self::State>>,
+    {
+        LedgerParts::new(store).into()
+    }
+    /// Reads "now" from another clock (tests, demos).
+    fn with_clock(self, clock: SharedClock) -> Self
+    where
+        Self: Sized + From<LedgerParts<Self::Store, Self::State>>,
+    {
+        self.parts().clone().with_clock(clock).into()
+    }
+    /// Keeps (or not) the vehicle states its deliveries committed, so the next delivery of a vehicle need
+    /// not read it: worth it only where this process delivers all of the vehicle's events (embedded mode;
+    /// [`super::cache`]). Off by default.
+    fn with_kept_states(self, kept: KeptStates) -> Self
+    where
+        Self: Sized + From<LedgerParts<Self::Store, Self::State>>,
+    {
+        self.parts().clone().with_kept_states(kept).into()
+    }
     /// The scope a new fact needs.
     fn scope_after(fact: &<Self::State as VehicleFacts>::Fact) -> Self::Scope;
     /// Fills `commit` with what the changed `state` publishes, now.

@@ -20,6 +20,7 @@ pub mod cache;
 pub mod deliveries;
 #[cfg(feature = "aws")]
 pub mod mongo;
+pub mod parts;
 pub mod sqlite;
 pub mod update;
 
@@ -29,6 +30,7 @@ pub use deliveries::{
     LedgerService, Revision, Step, VehicleFacts, apply_steps, deliver, deliver_chain,
     unless_foreign,
 };
+pub use parts::{AsOf, LedgerParts};
 pub use update::{LedgerState, MAX_ATTEMPTS, UpdateError, VehicleLedger, update};
 
 /// How a commit of one vehicle ended.
