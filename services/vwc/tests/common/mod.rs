@@ -114,8 +114,10 @@ pub async fn demo_rav4(app: &TestApp, roles: &[Role]) -> (String, String) {
     (token, rav4)
 }
 
-/// The id of the demo seed's RAV4, as the vehicle list shows it to `token`.
+/// The id of the demo seed's RAV4, as the vehicle list shows it to `token` — once every event written so far
+/// is projected (the list is the edge's read model: read at once after the seed, it could still miss the RAV4).
 pub async fn demo_rav4_id(app: &TestApp, token: &str) -> String {
+    app.settle().await;
     let vehicles = app.get_ok(token, "/v1/vehicles").await;
     vehicles["items"]
         .as_array()
