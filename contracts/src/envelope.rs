@@ -257,7 +257,7 @@ impl Serialize for Envelope {
                     Payload::Event(Event::MaintenanceScheduleUpdated(schedule))
                         if vehicle == Some(schedule.vehicle_id.as_str()) =>
                     {
-                        schedule.serialize_as(serializer, true)
+                        schedule.serialize_in_envelope(serializer)
                     }
                     Payload::Event(Event::ReminderDue(reminder))
                         if vehicle == Some(reminder.vehicle_id.as_str()) =>
@@ -318,7 +318,7 @@ impl<'de> Deserialize<'de> for Envelope {
                 let vehicle = wire.vehicle_id.as_deref();
                 match &mut event {
                     Event::MaintenanceScheduleUpdated(schedule) => {
-                        schedule.adopt_vehicle(vehicle)?
+                        schedule.complete_in_envelope(vehicle)?
                     }
                     Event::ReminderDue(reminder) => reminder.complete_in_envelope(vehicle)?,
                     _ => {}

@@ -316,8 +316,16 @@ impl MaintenanceScheduleUpdated {
             .unwrap_or_else(|| self.evaluated_at.date_naive())
     }
 
+    /// The payload inside an envelope (version 3): without `vehicleId`, which the envelope names.
+    pub(crate) fn serialize_in_envelope<S: Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        self.serialize_payload(serializer, true)
+    }
+
     /// Serialises the payload, without `vehicleId` when `in_envelope` (the envelope names the vehicle).
-    pub(crate) fn serialize_as<S: Serializer>(
+    fn serialize_payload<S: Serializer>(
         &self,
         serializer: S,
         in_envelope: bool,
@@ -394,7 +402,10 @@ impl MaintenanceScheduleUpdated {
     }
 
     /// After decoding `data` inside an envelope: a payload that left out its vehicle takes the envelope's.
-    pub(crate) fn adopt_vehicle(&mut self, envelope_vehicle: Option<&str>) -> Result<(), String> {
+    pub(crate) fn complete_in_envelope(
+        &mut self,
+        envelope_vehicle: Option<&str>,
+    ) -> Result<(), String> {
         vehicle_of_envelope(&mut self.vehicle_id, envelope_vehicle)
     }
 }
@@ -417,7 +428,7 @@ impl MaintenanceItemView {
 impl Serialize for MaintenanceScheduleUpdated {
     /// With `unit`, version 3's items (see the type); without, version 1's whole items.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.serialize_as(serializer, false)
+        self.serialize_payload(serializer, false)
     }
 }
 
