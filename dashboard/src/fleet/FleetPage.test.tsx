@@ -80,6 +80,14 @@ describe("FleetPage", () => {
     });
     renderWithApi(<FleetPage />);
     expect(await screen.findByText("$250")).toBeInTheDocument();
+    // Cost per mile, in dollars: $10 over 1,000 mi, $240 over 2,000 mi, and the fleet's $250 over 3,000 mi.
+    const table = screen.getByRole("table", { name: "" });
+    const perMile = within(table)
+      .getAllByRole("row")
+      .slice(1)
+      .map((r) => r.lastElementChild?.textContent);
+    expect(perMile.sort()).toEqual(["$0.01", "$0.12"]);
+    expect(screen.getByText("$0.08")).toBeInTheDocument();
     const costCalls = fetch.mock.calls
       .map(([input]) => new URL(String(input), "http://localhost"))
       .filter((u) => u.searchParams.get("groupBy") === "vehicle");

@@ -175,7 +175,7 @@ export function FleetPage() {
           <dt>Cost per {unit}</dt>
           <dd title={`Lifetime cost ÷ odometer total (${formatDistance(totals.distance, unit)})`}>
             {byVehicle.data && totals.distance
-              ? formatMoney((totals.cost / totals.distance) * 100, currency)
+              ? formatMoney(totals.cost / totals.distance, currency)
               : "—"}
           </dd>
         </div>
@@ -246,9 +246,7 @@ export function FleetPage() {
                       </td>
                       <td className="num">{formatMoney(r.costCents, currency, true)}</td>
                       <td className="num">
-                        {r.perDistance !== undefined
-                          ? formatMoney(r.perDistance * 100, currency)
-                          : "—"}
+                        {r.perDistance !== undefined ? formatMoney(r.perDistance, currency) : "—"}
                       </td>
                     </tr>
                   ))}
