@@ -1,5 +1,5 @@
-// Names for the contract's schemas. `schema.d.ts` is generated from contracts/openapi.json
-// (`npm run gen:api`); scripts/lib/dashboard.sh fails when it drifts from the contract.
+// Names for the contract's schemas. `schema.d.ts` is generated from contracts/openapi.json (`npm run
+// gen:api`, run by `npm ci` and before every `npm run typecheck`) and not committed, so it cannot drift.
 import type { components } from "./schema";
 
 type S = components["schemas"];
