@@ -78,6 +78,11 @@ async function settledAnswer() {
   return page.locator(".turn .answer").last();
 }
 
+/** The chat pane's "Recommended maintenance" items as text (none when it shows no list). */
+async function recommendations() {
+  return page.locator(".recommendations li").allTextContents();
+}
+
 /** A JWT whose signature is wrong (the server answers 401) with the given expiry. */
 function forgedToken(expSeconds) {
   const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
@@ -130,6 +135,11 @@ await step("sign in with a dev token", async () => {
 
 await step("pick the RAV4", async () => {
   const picker = page.getByLabel("Vehicle", { exact: true });
+  // The list loads after the picker shows (a busy machine takes a moment).
+  await picker
+    .locator("option", { hasText: "RAV4" })
+    .waitFor({ state: "attached" })
+    .catch(() => {});
   const options = await picker.locator("option").allTextContents();
   const rav4 = options.find((o) => o.includes("RAV4"));
   assert(rav4, `no RAV4 among ${JSON.stringify(options)}`);
@@ -196,10 +206,15 @@ await step("event details on click", async () => {
   await first.click();
 });
 
+// The recommendations before the oil change is recorded (the demo RAV4's is due or overdue).
+let recommendedBefore = [];
+
 await step("record an event: bad odometer shows its field error", async () => {
+  recommendedBefore = await recommendations();
+  console.log(`    recommended maintenance: ${recommendedBefore.join(" | ") || "none"}`);
   await page.getByRole("button", { name: "Record event" }).click();
   const form = page.getByRole("form", { name: "Record an event" });
-  await form.getByLabel("Title").fill("E2E tyre pressure check");
+  await form.getByLabel("Title").fill("E2E oil and filter change");
   await form.getByLabel(/Odometer/).fill("9999999");
   await form.getByRole("button", { name: "Record", exact: true }).click();
   const err = form.locator(".field.invalid .field-error");
@@ -222,10 +237,43 @@ await step("record an event: a good one appears", async () => {
   const form = page.getByRole("form", { name: "Record an event" });
   await form.getByLabel(/Odometer/).fill("52610");
   await form.getByRole("button", { name: "Record", exact: true }).click();
-  const item = page.locator(".event", { hasText: "E2E tyre pressure check" });
+  const item = page.locator(".event", { hasText: "E2E oil and filter change" });
   await item.waitFor();
-  await page.locator(".event.highlighted", { hasText: "E2E tyre pressure check" }).waitFor();
+  await page.locator(".event.highlighted", { hasText: "E2E oil and filter change" }).waitFor();
   await shot("record-good");
+});
+
+await step("record an event: the chat's recommended maintenance drops the oil change", async () => {
+  const oil = (text) => /\boil\b/i.test(text);
+  assert(
+    recommendedBefore.some(oil),
+    `the demo RAV4's oil change should be recommended before one is recorded, got: ${recommendedBefore.join(" | ") || "none"}`,
+  );
+  await page
+    .waitForFunction(
+      () =>
+        ![...document.querySelectorAll(".recommendations li")].some((li) =>
+          /\boil\b/i.test(li.textContent ?? ""),
+        ),
+      null,
+      { timeout: 15_000 },
+    )
+    .catch(async () => {
+      throw new Error(
+        `the recommendations still list the oil change after recording one: ${(await recommendations()).join(" | ")}`,
+      );
+    });
+  const after = await recommendations();
+  console.log(`    recommended maintenance after: ${after.join(" | ") || "none"}`);
+  // The other items stay (their status may move: the new odometer reading can make one overdue).
+  const title = (text) => text.split(" · ")[0];
+  for (const t of recommendedBefore.filter((t) => !oil(t)).map(title))
+    assert(after.map(title).includes(t), `"${t}" is no longer recommended`);
+  await page
+    .locator(".recommendations")
+    .scrollIntoViewIfNeeded()
+    .catch(() => {});
+  await shot("record-recommendations");
 });
 
 await step("chat", async () => {
@@ -245,6 +293,11 @@ await step("chat", async () => {
     await page.getByRole("status").filter({ hasText: "not available" }).first().waitFor();
   } else {
     chatAvailable = true;
+    // The oil change recorded above is the last one: the historian names it (and cites it).
+    assert(
+      text.includes("E2E oil and filter change"),
+      `the answer does not name the oil change just recorded: "${text}"`,
+    );
   }
   await shot("chat");
 });

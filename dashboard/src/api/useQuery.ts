@@ -46,3 +46,21 @@ export function useQuery<T>(
     reload,
   };
 }
+
+/** How long after a write the page reads the derived views once more (see `useReloadAfterWrite`). */
+export const CATCH_UP_MS = 1500;
+
+/**
+ * Re-reads a query after each write the page made (`writes` counts them; 0 = none yet): at once, and again
+ * `CATCH_UP_MS` later. Views derived from a write (the overview's due items, the value, the historian's
+ * recommendations) are read models the bus updates a moment after the write is accepted, so the first read
+ * can still be the old one; the second picks up what they computed from it.
+ */
+export function useReloadAfterWrite(writes: number, reload: () => void) {
+  useEffect(() => {
+    if (writes === 0) return;
+    reload();
+    const later = window.setTimeout(reload, CATCH_UP_MS);
+    return () => window.clearTimeout(later);
+  }, [writes, reload]);
+}

@@ -2,7 +2,7 @@ import { useEffect, useRef, useState, type FormEvent } from "react";
 import { useApi } from "../api/context";
 import type { MaintenanceItem, Vehicle } from "../api/types";
 import { formatDate } from "../format";
-import { useQuery } from "../api/useQuery";
+import { useQuery, useReloadAfterWrite } from "../api/useQuery";
 import { nextDue } from "../vehicle/VehicleHeader";
 import { StatusBadge } from "../ui/StatusBadge";
 import {
@@ -36,10 +36,13 @@ export function recommendationsFrom(items: readonly MaintenanceItem[]): Recommen
 export function ChatPane({
   vehicle,
   maintenance,
+  recorded = 0,
   onCitation,
 }: {
   vehicle: Vehicle;
   maintenance: MaintenanceItem[];
+  /** Events the page has recorded: the suggestions (and their recommendations) are read again after each. */
+  recorded?: number;
   onCitation: (eventId: string) => void;
 }) {
   const { api } = useApi();
@@ -59,6 +62,7 @@ export function ChatPane({
       return { prompts: [], recommendations: [] };
     });
   });
+  useReloadAfterWrite(recorded, hints.reload);
 
   // The conversation of this tab, if there is one: show its history.
   useEffect(() => {

@@ -1,6 +1,6 @@
 import { EVENT_KINDS } from "../api/types";
 import { formatMoney, formatMonth, formatMonthShort } from "../format";
-import { kindStyle } from "../timeline/kinds";
+import { kindColor, kindStyle } from "../timeline/kinds";
 import { niceMax, type MonthBar } from "./costs";
 
 const W = 960;
@@ -50,6 +50,7 @@ export function CostChart({ bars, currency }: { bars: MonthBar[]; currency: stri
                   <rect
                     key={k}
                     className={`kind-${k} kind-fill`}
+                    style={kindColor(k)}
                     x={x}
                     y={top}
                     width={barW}
@@ -68,7 +69,11 @@ export function CostChart({ bars, currency }: { bars: MonthBar[]; currency: stri
         <ul className="legend">
           {kinds.map((k) => (
             <li key={k}>
-              <span className={`swatch kind-${k} kind-fill`} aria-hidden="true" />
+              <span
+                className={`swatch kind-${k} kind-fill`}
+                style={kindColor(k)}
+                aria-hidden="true"
+              />
               {kindStyle(k).label}
             </li>
           ))}

@@ -47,6 +47,8 @@ describe("Timeline", () => {
     renderWithApi(<Timeline vehicle={vehicle} onRecorded={() => {}} />);
     const row = await screen.findByRole("button", { name: /Event a/ });
     expect(row).toHaveAttribute("aria-expanded", "false");
+    // Its kind's colour (timeline/kinds.ts) for the border and icon.
+    expect(row.closest("li")!.style.getPropertyValue("--kind")).toBe("#15803d");
     await userEvent.click(row);
     expect(row).toHaveAttribute("aria-expanded", "true");
     expect(screen.getByText("Oil change")).toBeInTheDocument();

@@ -11,7 +11,7 @@ import {
 import { formatDate, formatDistance, formatMoney, formatMonth, humanize } from "../format";
 import { Empty, ErrorText, Loading } from "../ui/Feedback";
 import { groupByMonth } from "./group";
-import { kindStyle } from "./kinds";
+import { kindColor, kindStyle } from "./kinds";
 import { RecordEventForm } from "./RecordEventForm";
 
 export const PAGE_SIZE = 20;
@@ -189,6 +189,7 @@ export function Timeline({
             key={k}
             type="button"
             className={`chip kind-${k}`}
+            style={kindColor(k)}
             aria-pressed={kinds.includes(k)}
             onClick={() => toggle(k)}
           >
@@ -273,7 +274,11 @@ function EventItem({
   const style = kindStyle(e.kind);
   const detailsId = `event-${e.id}-details`;
   return (
-    <li id={`event-${e.id}`} className={`event kind-${e.kind}${highlighted ? " highlighted" : ""}`}>
+    <li
+      id={`event-${e.id}`}
+      className={`event kind-${e.kind}${highlighted ? " highlighted" : ""}`}
+      style={kindColor(e.kind)}
+    >
       <button
         type="button"
         className="event-row"

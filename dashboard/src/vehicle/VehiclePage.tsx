@@ -2,7 +2,7 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import { qs } from "../api/client";
 import { useApi } from "../api/context";
 import type { Overview, Page, Valuation, Vehicle } from "../api/types";
-import { useQuery } from "../api/useQuery";
+import { useQuery, useReloadAfterWrite } from "../api/useQuery";
 import { ChatPane } from "../chat/ChatPane";
 import { Timeline, type TimelineHandle } from "../timeline/Timeline";
 import { Empty, ErrorText, Loading } from "../ui/Feedback";
@@ -79,13 +79,11 @@ function VehicleView({ vehicle }: { vehicle: Vehicle }) {
       .catch(() => ({ items: [] }) as Page<Valuation>),
   );
   const timeline = useRef<TimelineHandle>(null);
-  const [, setRecorded] = useState(0);
-
-  const onRecorded = useCallback(() => {
-    setRecorded((n) => n + 1);
-    overview.reload();
-    valuations.reload();
-  }, [overview, valuations]);
+  // Events recorded on this page: every view derived from them is read again after each one.
+  const [recorded, setRecorded] = useState(0);
+  const onRecorded = useCallback(() => setRecorded((n) => n + 1), []);
+  useReloadAfterWrite(recorded, overview.reload);
+  useReloadAfterWrite(recorded, valuations.reload);
 
   useEffect(() => {
     document.title = `${vehicleName(vehicle)} · Vehicle Wellness Center`;
@@ -111,6 +109,7 @@ function VehicleView({ vehicle }: { vehicle: Vehicle }) {
           <ChatPane
             vehicle={vehicle}
             maintenance={overview.data?.maintenance ?? []}
+            recorded={recorded}
             onCitation={(eventId) => timeline.current?.reveal(eventId)}
           />
         </section>

@@ -1,0 +1,78 @@
+import { screen, waitFor, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { MaintenanceItem } from "../api/types";
+import { CATCH_UP_MS } from "../api/useQuery";
+import { demoVehicle, event, json, mockFetch, renderWithApi } from "../test-utils";
+import { VehiclePage } from "./VehiclePage";
+
+const vehicle = demoVehicle();
+const oilChange = (status: MaintenanceItem["status"], reason: string) =>
+  ({
+    task: "oil_change",
+    title: "Oil and filter change",
+    status,
+    reason,
+    dueCycle: "1",
+    enabled: true,
+  }) as MaintenanceItem;
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+  sessionStorage.clear();
+});
+
+/** The chat pane's "Recommended maintenance" list, or null when it shows none. */
+function recommended(): HTMLElement | null {
+  return screen.queryByRole("heading", { name: "Recommended maintenance" })?.parentElement ?? null;
+}
+
+describe("VehiclePage", () => {
+  it("reads the chat's recommended maintenance again after an event is recorded", async () => {
+    Element.prototype.scrollIntoView = vi.fn(); // the recorded event is scrolled to; jsdom has no layout
+    // The read models catch up through the bus: a read right after the write still gets the old state.
+    let recordedAt: number | undefined;
+    const caughtUp = () => recordedAt !== undefined && Date.now() - recordedAt >= 500;
+    const suggestionReads: number[] = [];
+    const fetch = mockFetch((url, init) => {
+      const path = url.pathname;
+      if (init.method === "POST") {
+        recordedAt = Date.now();
+        return json({ event: event("evt_new", "2026-03-21T12:00:00Z") }, 201);
+      }
+      if (path === "/v1/vehicles") return json({ items: [vehicle], nextCursor: null });
+      if (path.endsWith("/events")) return json({ items: [], nextCursor: null });
+      if (path.endsWith("/valuations")) return json({ items: [] });
+      if (path.endsWith("/overview")) {
+        const item = caughtUp()
+          ? oilChange("ok", "Done today")
+          : oilChange("overdue", "Overdue by 30 days");
+        return json({ vehicle, maintenance: [item], costs: [], recentEvents: [] });
+      }
+      if (path.endsWith("/chat/suggestions")) {
+        suggestionReads.push(Date.now());
+        const due = [
+          { title: "Oil and filter change", reason: "Overdue by 30 days", status: "overdue" },
+        ];
+        return json({ prompts: [], recommendations: caughtUp() ? [] : due, recordCount: 3 });
+      }
+      return json({}, 404);
+    });
+    renderWithApi(<VehiclePage vehicleId="veh_1" />);
+
+    await waitFor(() =>
+      expect(recommended()).toHaveTextContent(/Oil and filter change.*Overdue by 30 days/),
+    );
+    await userEvent.click(screen.getByRole("button", { name: "Record event" }));
+    const form = screen.getByRole("form", { name: "Record an event" });
+    await userEvent.type(within(form).getByLabelText("Title"), "Oil and filter change");
+    await userEvent.click(within(form).getByRole("button", { name: "Record" }));
+
+    // Read at once (still the old list) and again once the read models have caught up: none is due now.
+    await waitFor(() => expect(recommended()).toBeNull(), { timeout: CATCH_UP_MS + 2000 });
+    expect(suggestionReads).toHaveLength(3);
+    expect(suggestionReads[2]! - recordedAt!).toBeGreaterThanOrEqual(CATCH_UP_MS - 50);
+    const posts = fetch.mock.calls.filter((c) => c[1]?.method === "POST");
+    expect(posts).toHaveLength(1);
+  });
+});
