@@ -47,20 +47,23 @@ export function useQuery<T>(
   };
 }
 
-/** How long after a write the page reads the derived views once more (see `useReloadAfterWrite`). */
-export const CATCH_UP_MS = 1500;
+/**
+ * When the page reads the views derived from a write again, in ms after it (see `useReloadAfterWrite`): at
+ * once, then twice more as the bus catches up — in-process in milliseconds, through EventBridge and SQS
+ * (AWS mode) in up to a few seconds.
+ */
+export const RELOAD_AFTER_WRITE_MS = [0, 1_500, 5_000];
 
 /**
- * Re-reads a query after each write the page made (`writes` counts them; 0 = none yet): at once, and again
- * `CATCH_UP_MS` later. Views derived from a write (the overview's due items, the value, the historian's
+ * Re-reads a query after each write the page made (`writes` counts them; 0 = none yet), at the times in
+ * `RELOAD_AFTER_WRITE_MS`. Views derived from a write (the overview's due items, the value, the historian's
  * recommendations) are read models the bus updates a moment after the write is accepted, so the first read
- * can still be the old one; the second picks up what they computed from it.
+ * can still be the old one; the later ones pick up what they computed from it.
  */
 export function useReloadAfterWrite(writes: number, reload: () => void) {
   useEffect(() => {
     if (writes === 0) return;
-    reload();
-    const later = window.setTimeout(reload, CATCH_UP_MS);
-    return () => window.clearTimeout(later);
+    const timers = RELOAD_AFTER_WRITE_MS.map((ms) => window.setTimeout(reload, ms));
+    return () => timers.forEach((t) => window.clearTimeout(t));
   }, [writes, reload]);
 }

@@ -2,7 +2,7 @@ import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { MaintenanceItem } from "../api/types";
-import { CATCH_UP_MS } from "../api/useQuery";
+import { RELOAD_AFTER_WRITE_MS } from "../api/useQuery";
 import { demoVehicle, event, json, mockFetch, renderWithApi } from "../test-utils";
 import { VehiclePage } from "./VehiclePage";
 
@@ -69,10 +69,17 @@ describe("VehiclePage", () => {
     await userEvent.click(within(form).getByRole("button", { name: "Record" }));
 
     // Read at once (still the old list) and again once the read models have caught up: none is due now.
-    await waitFor(() => expect(recommended()).toBeNull(), { timeout: CATCH_UP_MS + 2000 });
+    const [, secondRead] = RELOAD_AFTER_WRITE_MS;
+    await waitFor(() => expect(recommended()).toBeNull(), { timeout: secondRead! + 2000 });
     expect(suggestionReads).toHaveLength(3);
-    expect(suggestionReads[2]! - recordedAt!).toBeGreaterThanOrEqual(CATCH_UP_MS - 50);
+    expect(suggestionReads[2]! - recordedAt!).toBeGreaterThanOrEqual(secondRead! - 50);
     const posts = fetch.mock.calls.filter((c) => c[1]?.method === "POST");
     expect(posts).toHaveLength(1);
+    // Only the newest value is shown: the history is not read whole on every write.
+    const valuationUrls = fetch.mock.calls
+      .map((c) => String(c[0]))
+      .filter((u) => u.includes("/valuations"));
+    expect(valuationUrls.length).toBeGreaterThan(1);
+    expect(valuationUrls.every((u) => u.endsWith("/valuations?limit=1"))).toBe(true);
   });
 });

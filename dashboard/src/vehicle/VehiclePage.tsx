@@ -72,10 +72,10 @@ function VehicleView({ vehicle }: { vehicle: Vehicle }) {
   const overview = useQuery(`overview:${vehicle.id}`, (signal) =>
     api.json<Overview>(`${base}/overview`, { signal }),
   );
-  // The valuation service may not exist yet: an empty history or a 404 both mean "no value yet".
+  // The newest value, when the overview has none. An empty history or a 404 both mean "no value yet".
   const valuations = useQuery(`valuations:${vehicle.id}`, (signal) =>
     api
-      .json<Page<Valuation>>(`${base}/valuations`, { signal })
+      .json<Page<Valuation>>(`${base}/valuations?limit=1`, { signal })
       .catch(() => ({ items: [] }) as Page<Valuation>),
   );
   const timeline = useRef<TimelineHandle>(null);
