@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from "react";
 import { ApiError, problemSentence } from "../api/client";
 import type { DevToken, Problem } from "../api/types";
+import { LineForm } from "../ui/LineForm";
 import type { OidcConfig, SignInConfig } from "./config";
 
 const ROLES = [
@@ -195,37 +196,27 @@ function DevTokenForm({ onToken }: { onToken: (token: string) => void }) {
 }
 
 function PasteForm({ onToken, embedded }: { onToken: (token: string) => void; embedded: boolean }) {
-  const [pasted, setPasted] = useState("");
-
-  function usePasted(e: FormEvent) {
-    e.preventDefault();
-    const t = pasted.trim().replace(/^Bearer\s+/i, "");
-    if (t) onToken(t);
-  }
-
   return (
-    <form onSubmit={usePasted} className="card" aria-label="Sign in with a token">
+    <LineForm
+      className="card"
+      aria-label="Sign in with a token"
+      label={
+        embedded ? (
+          <>
+            Token printed by <code>vwc up</code> or <code>vwc token</code>
+          </>
+        ) : (
+          "A bearer token for this API"
+        )
+      }
+      input={{ name: "token" }}
+      button="Use this token"
+      onSubmit={(text) => {
+        const token = text.replace(/^Bearer\s+/i, "");
+        if (token) onToken(token);
+      }}
+    >
       <h2>Or paste a token</h2>
-      <label>
-        <span>
-          {embedded ? (
-            <>
-              Token printed by <code>vwc up</code> or <code>vwc token</code>
-            </>
-          ) : (
-            "A bearer token for this API"
-          )}
-        </span>
-        <input
-          name="token"
-          value={pasted}
-          onChange={(e) => setPasted(e.target.value)}
-          autoComplete="off"
-        />
-      </label>
-      <button type="submit" disabled={!pasted.trim()}>
-        Use this token
-      </button>
-    </form>
+    </LineForm>
   );
 }

@@ -1,9 +1,10 @@
-import { useEffect, useRef, useState, type FormEvent } from "react";
+import { useEffect, useRef, useState } from "react";
 import { useApi } from "../api/context";
 import type { MaintenanceItem, Vehicle } from "../api/types";
 import { formatDate } from "../format";
 import { useQuery, useReloadAfterWrite } from "../api/useQuery";
 import { nextDue } from "../vehicle/VehicleHeader";
+import { LineForm } from "../ui/LineForm";
 import { StatusBadge } from "../ui/StatusBadge";
 import {
   ask,
@@ -50,7 +51,6 @@ export function ChatPane({
   const [conversationId, setConversationId] = useState<string | undefined>(
     () => sessionStorage.getItem(conversationKey(vehicle.id)) ?? undefined,
   );
-  const [question, setQuestion] = useState("");
   const [unavailable, setUnavailable] = useState(false);
   const [busy, setBusy] = useState(false);
   const log = useRef<HTMLOListElement>(null);
@@ -90,7 +90,6 @@ export function ChatPane({
   async function submit(text: string) {
     const q = text.trim();
     if (!q || busy) return;
-    setQuestion("");
     setBusy(true);
     const id = `t${Date.now()}`;
     setTurns((ts) => [...ts, { id, question: q, answer: "", citations: [], streaming: true }]);
@@ -138,11 +137,6 @@ export function ChatPane({
   const recommendations = hints.data?.recommendations.length
     ? hints.data.recommendations
     : recommendationsFrom(maintenance);
-
-  function onSubmit(e: FormEvent) {
-    e.preventDefault();
-    void submit(question);
-  }
 
   return (
     <div className="chat card">
@@ -244,22 +238,16 @@ export function ChatPane({
           </button>
         ))}
       </div>
-      <form className="ask" onSubmit={onSubmit}>
-        <label htmlFor="chat-question" className="visually-hidden">
-          Your question
-        </label>
-        <input
-          id="chat-question"
-          value={question}
-          onChange={(e) => setQuestion(e.target.value)}
-          placeholder="Ask about this vehicle…"
-          autoComplete="off"
-          maxLength={2000}
-        />
-        <button type="submit" className="primary" disabled={busy || !question.trim()}>
-          Ask
-        </button>
-      </form>
+      <LineForm
+        className="ask"
+        label="Your question"
+        hideLabel
+        input={{ placeholder: "Ask about this vehicle…", maxLength: 2000 }}
+        button="Ask"
+        buttonClass="primary"
+        busy={busy}
+        onSubmit={(text) => void submit(text)}
+      />
     </div>
   );
 }
