@@ -76,11 +76,14 @@ def test_the_bus_builds_one_rule_target_queue_and_dead_letter_queue_per_consumer
         ("aws_cloudwatch_event_target", "consumer"),
     ]:
         assert bus[rtype][name]["for_each"] == "${var.consumers}", (rtype, name)
-    # Both dead-letter queues of each consumer, through modules/dead_letters (its resource once per name).
-    calls = modules["bus"].modules
-    assert calls["dead_letter"]["names"] == "${{for consumer, n in local.names : consumer => n.dead_letter_queue}}"
-    assert calls["target_dead_letter"]["names"] == "${{for consumer, n in local.names : consumer => n.target_dlq}}"
-    assert all(calls[c]["source"] == "../dead_letters" for c in ("dead_letter", "target_dead_letter"))
+    # Both dead-letter queues of each consumer, through one modules/dead_letters call per kind (its resource
+    # once per name): the consumer's (redrive) from the generated name, the rule target's from the queue's.
+    dead_letters = modules["bus"].modules["dead_letters"]
+    assert dead_letters["source"] == "../dead_letters"
+    assert dead_letters["for_each"] == {"consumer": "dead_letter_queue", "target": "target_dlq"}
+    assert dead_letters["names"] == "${{for consumer, n in local.names : consumer => n[each.value]}}"
+    assert set(modules["bus"].modules) == {"dead_letters", "rule_sends"}
+    assert '"${k}-target-dlq" => q.name' in modules["bus"].outputs["dead_letter_queues"]["value"]
     assert modules["dead_letters"].resources["aws_sqs_queue"]["this"]["for_each"] == "${var.names}"
     rule = bus["aws_cloudwatch_event_rule"]["consumer"]
     assert rule["event_pattern"] == "${each.value.event_pattern}"
@@ -93,7 +96,7 @@ def test_the_bus_builds_one_rule_target_queue_and_dead_letter_queue_per_consumer
 def test_every_consumer_queue_has_a_dead_letter_queue_and_a_redrive_policy(modules):
     queue = modules["bus"].resources["aws_sqs_queue"]["consumer"]
     redrive = queue["redrive_policy"]
-    assert "deadLetterTargetArn = module.dead_letter.queues[each.key].arn" in redrive
+    assert 'deadLetterTargetArn = module.dead_letters["consumer"].queues[each.key].arn' in redrive
     assert "maxReceiveCount = var.max_receive_count" in redrive
     assert queue["sqs_managed_sse_enabled"] is True
 
@@ -411,42 +414,78 @@ def test_every_parameter_is_a_secure_string_under_the_key(modules):
         assert parameter["key_id"] == "${var.kms_key_arn}", name
 
 
-def test_the_dashboard_bucket_is_private_and_read_through_origin_access_control(modules):
-    dashboard = modules["dashboard"].resources
-    block = dashboard["aws_s3_bucket_public_access_block"]["this"]
+def test_every_bucket_is_private_owner_enforced_versioned_encrypted_and_aborts_stale_uploads(modules):
+    bucket = modules["private_bucket"].resources
+    block = bucket["aws_s3_bucket_public_access_block"]["this"]
     assert all(block[k] is True for k in (
         "block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"))
-    origin = dashboard["aws_cloudfront_distribution"]["this"]["origin"][0]
+    assert bucket["aws_s3_bucket_ownership_controls"]["this"]["rule"][0]["object_ownership"] == "BucketOwnerEnforced"
+    assert bucket["aws_s3_bucket_versioning"]["this"]["versioning_configuration"][0]["status"] == "Enabled"
+    sse = bucket["aws_s3_bucket_server_side_encryption_configuration"]["this"]["rule"][0]
+    default = sse["apply_server_side_encryption_by_default"][0]
+    # The caller's key (SSE-KMS with a bucket key), or SSE-S3 without one.
+    assert default["sse_algorithm"] == '${var.kms_key_arn == null ? "AES256" : "aws:kms"}'
+    assert default["kms_master_key_id"] == "${var.kms_key_arn}"
+    assert sse["bucket_key_enabled"] == "${var.kms_key_arn == null ? null : true}"
+    # The caller's lifecycle rules, then every bucket's: incomplete multipart uploads go after a day.
+    lifecycle = bucket["aws_s3_bucket_lifecycle_configuration"]["this"]
+    assert lifecycle["dynamic"][0]["rule"]["for_each"] == "${var.lifecycle_rules}"
+    (abort,) = lifecycle["rule"]
+    assert (abort["id"], abort["filter"]) == ("abort-incomplete-uploads", [{}])
+    assert abort["abort_incomplete_multipart_upload"][0]["days_after_initiation"] == 1
+    # The policy goes on after public access is blocked (a public-looking policy would be refused).
+    policy = bucket["aws_s3_bucket_policy"]["this"]
+    assert policy["policy"] == "${var.policy}"
+    assert policy["depends_on"] == ["${aws_s3_bucket_public_access_block.this}"]
+    # Every bucket of the stack is one of these: no bucket resource anywhere else.
+    for name, module in modules.items():
+        if name != "private_bucket":
+            assert not [t for t in module.resources if t.startswith("aws_s3_bucket") and t != "aws_s3_bucket_cors_configuration"], name
+    callers = {(m.directory.name, n) for m in modules.values() for n, c in m.modules.items() if c["source"] == "../private_bucket"}
+    assert callers == {("dashboard", "bucket"), ("stack", "attachments_bucket")}
+
+
+def test_the_dashboard_bucket_is_private_and_read_through_origin_access_control(modules):
+    dashboard = modules["dashboard"]
+    bucket = dashboard.modules["bucket"]
+    # SSE-S3: CloudFront reads the files without a key grant (the skip on the call says why).
+    assert "kms_key_arn" not in bucket
+    assert "checkov:skip=CKV_AWS_145:" in dashboard.text()
+    assert bucket["lifecycle_rules"] == [{"id": "expire-old-bundles", "noncurrent_days": 30}]
+    # Only this distribution reads (and lists) it.
+    assert bucket["policy"] == "${module.cloudfront_read.json}"
+    read = dashboard.modules["cloudfront_read"]
+    assert read["condition"]["values"] == ["${aws_cloudfront_distribution.this.arn}"]
+    origin = dashboard.resources["aws_cloudfront_distribution"]["this"]["origin"][0]
+    assert origin["domain_name"] == "${module.bucket.bucket.bucket_regional_domain_name}"
     assert origin["origin_access_control_id"] == '${aws_cloudfront_origin_access_control.this["s3"].id}'
-    oac = dashboard["aws_cloudfront_origin_access_control"]["this"]
+    oac = dashboard.resources["aws_cloudfront_origin_access_control"]["this"]
     assert (oac["origin_access_control_origin_type"], oac["signing_behavior"]) == ("${each.key}", "always")
 
 
 def test_the_attachments_bucket_is_private_encrypted_versioned_and_only_the_api_touches_it(modules):
     stack = modules["stack"]
-    r = stack.resources
-    block = r["aws_s3_bucket_public_access_block"]["attachments"]
-    assert all(block[k] is True for k in (
-        "block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"))
-    assert r["aws_s3_bucket_ownership_controls"]["attachments"]["rule"][0]["object_ownership"] == "BucketOwnerEnforced"
-    assert r["aws_s3_bucket_versioning"]["attachments"]["versioning_configuration"][0]["status"] == "Enabled"
-    sse = r["aws_s3_bucket_server_side_encryption_configuration"]["attachments"]["rule"][0]
-    default = sse["apply_server_side_encryption_by_default"][0]
-    assert (default["sse_algorithm"], default["kms_master_key_id"]) == ("aws:kms", "${aws_kms_key.this.arn}")
+    bucket = stack.modules["attachments_bucket"]
+    assert bucket["source"] == "../private_bucket"
+    assert bucket["kms_key_arn"] == "${aws_kms_key.this.arn}"
     # Unconfirmed uploads expire; the API confirms (reads) every upload before it is an attachment.
-    rules = {rule["id"]: rule for rule in r["aws_s3_bucket_lifecycle_configuration"]["attachments"]["rule"]}
-    assert rules["expire-unconfirmed-uploads"]["filter"][0]["prefix"] == "pending/"
-    assert rules["expire-unconfirmed-uploads"]["expiration"][0]["days"] == 1
-    assert "abort_incomplete_multipart_upload" in rules["abort-incomplete-uploads"]
+    rules = {rule["id"]: rule for rule in bucket["lifecycle_rules"]}
+    assert rules["expire-unconfirmed-uploads"]["prefix"] == "pending/"
+    assert rules["expire-unconfirmed-uploads"]["expiration_days"] == 1
+    assert rules["keep-replaced-versions-a-while"]["noncurrent_days"] == "${var.attachments_noncurrent_days}"
     # Object access: the API function's role only (its policy names the bucket; the bucket denies others).
+    assert bucket["policy"] == "${data.aws_iam_policy_document.attachments.json}"
     policy = stack.data["aws_iam_policy_document"]["attachments"]["statement"]
     only_api = next(s for s in policy if s["sid"] == "OnlyTheApiFunctionTouchesObjects")
     assert only_api["effect"] == "Deny"
     assert only_api["condition"][0]["values"] == ['${module.function["api"].role_arn}']
     tls = next(s for s in policy if s["sid"] == "TlsOnly")
     assert tls["condition"][0]["variable"] == "aws:SecureTransport"
+    cors = stack.resources["aws_s3_bucket_cors_configuration"]["attachments"]
+    assert cors["bucket"] == "${module.attachments_bucket.bucket.id}"
+    assert cors["cors_rule"][0]["allowed_origins"] == ["${module.dashboard.url}"]
     function = stack.modules["function"]
-    assert function["attachments_bucket_arn"] == '${each.key == "api" ? aws_s3_bucket.attachments.arn : null}'
+    assert function["attachments_bucket_arn"] == '${each.key == "api" ? module.attachments_bucket.bucket.arn : null}'
     # The API function reads the bucket's name from its own parameters (attachments_bucket).
     assert "api/attachments_bucket" in str(stack.locals["parameters"])
 
@@ -664,20 +703,71 @@ def moves(directory) -> dict:
     return found
 
 
+# One step of an address: `module.NAME` or `TYPE.NAME`, either with an optional instance key.
+ADDRESS_STEP = re.compile(r'(?:(module)\.([a-z0-9_]+)|([a-z0-9_]+)\.([a-z0-9_]+))(?:\[("[^"]*"|\d+)\])?')
+
+
+def declared(modules, address: str, instance: bool = False) -> bool:
+    """Whether a `moved` address names something modules/stack declares: module calls down to a resource
+    (or a module call), an instance key only where the call or resource has for_each or count. With
+    `instance`, an address without a key names the unkeyed instance, which a for_each or count has not."""
+    module, rest = modules["stack"], address.removeprefix("${").removesuffix("}")
+    while rest:
+        step = ADDRESS_STEP.match(rest)
+        is_module, call_name, rtype, name, key = step.groups()
+        rest = rest[step.end():].removeprefix(".")
+        if is_module:
+            call = module.modules.get(call_name)
+            body, module = call, call and modules.get(call["source"].removeprefix("../"))
+        else:
+            body = module.resources.get(rtype, {}).get(name)
+        repeated = body is not None and ("for_each" in body or "count" in body)
+        if body is None or (key is not None and not repeated) or (instance and not rest and key is None and repeated):
+            return False
+    return True
+
+
+def test_every_moved_address_leads_from_what_is_gone_to_what_is_declared(modules):
+    moved = moves(modules["stack"].directory)
+    assert moved
+    for old, new in moved.items():
+        assert declared(modules, new), new
+        # From the unkeyed instance to a key (a resource given for_each) names the instance that is gone.
+        assert not declared(modules, old, instance=new.endswith("]}")), old
+    # Every move is written once, in the stack's moved.tf (the stack calls every module; Terraform resolves a
+    # move from the module declaring it down into its local modules). modules/alarms keeps its own, with
+    # the `removed` blocks that go with them.
+    for name, module in modules.items():
+        if name not in ("stack", "alarms"):
+            assert not moves(module.directory), name
+    assert [p.name for p in modules["stack"].directory.glob("*.tf") if "moved {" in p.read_text()] == ["moved.tf"]
+
+
 def test_dead_letter_queues_keep_two_weeks_encrypted_and_their_old_addresses_move(modules):
     queue = modules["dead_letters"].resources["aws_sqs_queue"]["this"]
     assert queue["message_retention_seconds"] == "${14 * 24 * 60 * 60}"
     assert queue["sqs_managed_sse_enabled"] is True
-    # Each queue keeps its key, so an existing deployment's queues move rather than being replaced.
-    assert moves(modules["bus"].directory) == {
-        "${aws_sqs_queue.dead_letter}": "${module.dead_letter.aws_sqs_queue.this}",
-        "${aws_sqs_queue.target_dead_letter}": "${module.target_dead_letter.aws_sqs_queue.this}",
-    }
-    assert moves(modules["stack"].directory) == {
+    # Each queue keeps its key, so an existing deployment's queues move rather than being replaced; every
+    # earlier address moves straight to where the queue is now.
+    queues = {old: new for old, new in moves(modules["stack"].directory).items() if "sqs" in old or "dead_letter" in old}
+    assert queues == {
         "${aws_sqs_queue.failures}": "${module.failures.aws_sqs_queue.this}",
         "${aws_sqs_queue.async_failures}": '${module.failures.aws_sqs_queue.this["lambda-async"]}',
         "${aws_sqs_queue.schedule_failures}": '${module.failures.aws_sqs_queue.this["schedule"]}',
+        "${module.bus.aws_sqs_queue.dead_letter}": '${module.bus.module.dead_letters["consumer"].aws_sqs_queue.this}',
+        "${module.bus.aws_sqs_queue.target_dead_letter}": '${module.bus.module.dead_letters["target"].aws_sqs_queue.this}',
+        "${module.bus.module.dead_letter}": '${module.bus.module.dead_letters["consumer"]}',
+        "${module.bus.module.target_dead_letter}": '${module.bus.module.dead_letters["target"]}',
     }
+
+
+def test_both_buckets_and_their_settings_move_into_the_shared_module(modules):
+    moved = moves(modules["stack"].directory)
+    settings = [t for t in modules["private_bucket"].resources if t.startswith("aws_s3_bucket")]
+    assert len(settings) == 7
+    for rtype in settings:
+        assert moved[f"${{module.dashboard.{rtype}.this}}"] == f"${{module.dashboard.module.bucket.{rtype}.this}}"
+        assert moved[f"${{{rtype}.attachments}}"] == f"${{module.attachments_bucket.{rtype}.this}}"
 
 
 def test_the_root_and_every_module_pin_terraform_and_aws_through_the_one_shared_file(modules, root):

@@ -4,85 +4,20 @@
 # any request without TLS). Browsers upload and download through pre-signed URLs the API signs, so CORS
 # allows the dashboard's origin for PUT and GET. Unconfirmed uploads (`pending/`) expire after a day.
 
-resource "aws_s3_bucket" "attachments" {
-  #checkov:skip=CKV_AWS_18:Server access logs would need a second bucket and duplicate what the API logs per request (who uploaded or downloaded which attachment).
-  #checkov:skip=CKV_AWS_144:Cross-region replication doubles storage for a disaster this stack does not plan for (the databases are single-region too); versioning covers deletion and overwrite.
-  #checkov:skip=CKV2_AWS_62:No consumer of object events: the API confirms each upload itself (it reads the object before accepting it).
-  bucket = "${local.prefix}-attachments-${data.aws_caller_identity.current.account_id}"
+module "attachments_bucket" {
+  source      = "../private_bucket"
+  name        = "${local.prefix}-attachments-${data.aws_caller_identity.current.account_id}"
+  kms_key_arn = aws_kms_key.this.arn
+  lifecycle_rules = [
+    { id = "expire-unconfirmed-uploads", prefix = "pending/", expiration_days = 1, noncurrent_days = 1 },
+    { id = "keep-replaced-versions-a-while", prefix = "attachments/", noncurrent_days = var.attachments_noncurrent_days },
+  ]
+  policy = data.aws_iam_policy_document.attachments.json
   tags   = local.tags
 }
 
-resource "aws_s3_bucket_public_access_block" "attachments" {
-  bucket                  = aws_s3_bucket.attachments.id
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
-}
-
-resource "aws_s3_bucket_ownership_controls" "attachments" {
-  bucket = aws_s3_bucket.attachments.id
-  rule {
-    object_ownership = "BucketOwnerEnforced"
-  }
-}
-
-resource "aws_s3_bucket_versioning" "attachments" {
-  bucket = aws_s3_bucket.attachments.id
-  versioning_configuration {
-    status = "Enabled"
-  }
-}
-
-resource "aws_s3_bucket_server_side_encryption_configuration" "attachments" {
-  bucket = aws_s3_bucket.attachments.id
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm     = "aws:kms"
-      kms_master_key_id = aws_kms_key.this.arn
-    }
-    bucket_key_enabled = true
-  }
-}
-
-resource "aws_s3_bucket_lifecycle_configuration" "attachments" {
-  bucket = aws_s3_bucket.attachments.id
-  rule {
-    id     = "expire-unconfirmed-uploads"
-    status = "Enabled"
-    filter {
-      prefix = "pending/"
-    }
-    expiration {
-      days = 1
-    }
-    noncurrent_version_expiration {
-      noncurrent_days = 1
-    }
-  }
-  rule {
-    id     = "keep-replaced-versions-a-while"
-    status = "Enabled"
-    filter {
-      prefix = "attachments/"
-    }
-    noncurrent_version_expiration {
-      noncurrent_days = var.attachments_noncurrent_days
-    }
-  }
-  rule {
-    id     = "abort-incomplete-uploads"
-    status = "Enabled"
-    filter {}
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 1
-    }
-  }
-  depends_on = [aws_s3_bucket_versioning.attachments]
-}
-
 resource "aws_s3_bucket_cors_configuration" "attachments" {
-  bucket = aws_s3_bucket.attachments.id
+  bucket = module.attachments_bucket.bucket.id
   cors_rule {
     allowed_methods = ["PUT", "GET"]
     allowed_origins = [module.dashboard.url]
@@ -96,7 +31,7 @@ data "aws_iam_policy_document" "attachments" {
     sid       = "OnlyTheApiFunctionTouchesObjects"
     effect    = "Deny"
     actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
-    resources = ["${aws_s3_bucket.attachments.arn}/*"]
+    resources = ["${module.attachments_bucket.bucket.arn}/*"]
     principals {
       type        = "AWS"
       identifiers = ["*"]
@@ -112,7 +47,7 @@ data "aws_iam_policy_document" "attachments" {
     sid       = "TlsOnly"
     effect    = "Deny"
     actions   = ["s3:*"]
-    resources = [aws_s3_bucket.attachments.arn, "${aws_s3_bucket.attachments.arn}/*"]
+    resources = [module.attachments_bucket.bucket.arn, "${module.attachments_bucket.bucket.arn}/*"]
     principals {
       type        = "AWS"
       identifiers = ["*"]
@@ -123,10 +58,4 @@ data "aws_iam_policy_document" "attachments" {
       values   = ["false"]
     }
   }
-}
-
-resource "aws_s3_bucket_policy" "attachments" {
-  bucket     = aws_s3_bucket.attachments.id
-  policy     = data.aws_iam_policy_document.attachments.json
-  depends_on = [aws_s3_bucket_public_access_block.attachments]
 }

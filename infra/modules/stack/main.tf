@@ -137,7 +137,7 @@ locals {
     local.common_parameters,
     local.bus_parameters,
     {
-      "api/attachments_bucket" = aws_s3_bucket.attachments.bucket
+      "api/attachments_bucket" = module.attachments_bucket.bucket.bucket
       "api/jwks_url"           = local.jwt.jwks_url
       "api/jwt_issuer"         = local.jwt.issuer
       "api/jwt_audience"       = local.jwt.audience
@@ -201,23 +201,6 @@ module "failures" {
     schedule     = "${local.prefix}-schedule-dlq"
   }
   tags = local.tags
-}
-
-# These queues were aws_sqs_queue.failures (a table here), and before that one resource each; every earlier
-# address moves straight to where they are now.
-moved {
-  from = aws_sqs_queue.failures
-  to   = module.failures.aws_sqs_queue.this
-}
-
-moved {
-  from = aws_sqs_queue.async_failures
-  to   = module.failures.aws_sqs_queue.this["lambda-async"]
-}
-
-moved {
-  from = aws_sqs_queue.schedule_failures
-  to   = module.failures.aws_sqs_queue.this["schedule"]
 }
 
 # Only the schedule rules may dead-letter into it.
@@ -289,7 +272,7 @@ module "function" {
   kms_key_arn            = aws_kms_key.this.arn
   bus_arn                = each.value.publishes ? module.bus.bus.arn : null
   consumer_queue_arn     = each.value.queue == null ? null : module.bus.queue_arns[each.value.queue]
-  attachments_bucket_arn = each.key == "api" ? aws_s3_bucket.attachments.arn : null
+  attachments_bucket_arn = each.key == "api" ? module.attachments_bucket.bucket.arn : null
   ses_identity_arns      = each.key == "delivery" && local.send_mail ? [var.ses_identity_arn] : []
   ses_from_address       = each.key == "delivery" ? var.email_from : null
   async_dead_letter_arn  = module.failures.queues["lambda-async"].arn
