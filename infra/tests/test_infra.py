@@ -133,16 +133,25 @@ def test_every_event_source_mapping_reports_batch_item_failures(modules, root):
     assert found > 0
 
 
+def function_input(stack, field: str) -> str:
+    """The expression the stack gives modules/function for `field` of each function (local.function_inputs)."""
+    inputs = stack.locals["function_inputs"]
+    assert inputs.startswith("${{for k, f in local.functions : k => {"), inputs
+    match = re.search(rf"[{{ ]{field} = (.*?)(?:, [a-z_]+ = |\}}\}}\}}$)", inputs)
+    assert match, field
+    return match.group(1)
+
+
 def test_every_consumer_function_consumes_only_its_own_queue(modules):
     stack = modules["stack"]
     consumers = stack.locals["consumer_functions"]
     # "consumer-<c>" reads queue <c>, and the function module is handed that queue's ARN only.
     assert 'for c in keys(var.consumers) : "consumer-${c}" =>' in consumers
     assert re.search(r"queue\s*=\s*c\b", consumers)
+    assert function_input(stack, "consumer_queue_arn") == "f.queue == null ? null : module.bus.queue_arns[f.queue]"
     function = stack.modules["function"]
-    assert function["consumer_queue_arn"] == (
-        "${each.value.queue == null ? null : module.bus.queue_arns[each.value.queue]}"
-    )
+    assert function["for_each"] == '${{for k, f in local.function_inputs : k => f if k != "chat"}}'
+    assert (function["function"], function["shared"]) == ("${each.value}", "${local.function_shared}")
     mapping = stack.resources["aws_lambda_event_source_mapping"]["consumer"]
     assert mapping["event_source_arn"] == "${module.bus.queue_arns[each.key]}"
     assert mapping["function_name"] == '${module.function["consumer-${each.key}"].lambda.arn}'
@@ -153,8 +162,8 @@ def test_every_function_policy_names_only_its_own_resources(modules):
     policy = function.data["aws_iam_policy_document"]["own"]
     own = {
         "OwnLogs": ["${aws_cloudwatch_log_group.this.arn}:*"],
-        "DecryptOwnSecrets": ["${var.kms_key_arn}"],
-        "AsyncFailuresToOwnDeadLetterQueue": ["${var.async_dead_letter_arn}"],
+        "DecryptOwnSecrets": ["${var.shared.kms_key_arn}"],
+        "AsyncFailuresToOwnDeadLetterQueue": ["${var.shared.async_dead_letter_arn}"],
     }
     for statement in policy["statement"]:
         assert statement["resources"] == own[statement["sid"]], statement["sid"]
@@ -175,30 +184,32 @@ def test_every_function_policy_names_only_its_own_resources(modules):
     resources = {sid: s["resources"] for sid, s in statements.items()}
     assert resources == {
         "OwnParameters": '${local.ssm_path_arn == null ? null : [local.ssm_path_arn, "${local.ssm_path_arn}/*"]}',
-        "PublishToOwnBus": "${var.bus_arn == null ? null : [var.bus_arn]}",
-        "ConsumeOwnQueue": "${var.consumer_queue_arn == null ? null : [var.consumer_queue_arn]}",
+        "PublishToOwnBus": "${var.function.bus_arn == null ? null : [var.function.bus_arn]}",
+        "ConsumeOwnQueue": "${var.function.consumer_queue_arn == null ? null : [var.function.consumer_queue_arn]}",
         "OwnAttachmentObjects":
-            '${var.attachments_bucket_arn == null ? null : ["${var.attachments_bucket_arn}/*"]}',
-        "ListOwnAttachments": "${var.attachments_bucket_arn == null ? null : [var.attachments_bucket_arn]}",
-        "EncryptAttachments": "${var.attachments_bucket_arn == null ? null : [var.kms_key_arn]}",
+            '${var.function.attachments_bucket_arn == null ? null : ["${var.function.attachments_bucket_arn}/*"]}',
+        "ListOwnAttachments":
+            "${var.function.attachments_bucket_arn == null ? null : [var.function.attachments_bucket_arn]}",
+        "EncryptAttachments": "${var.function.attachments_bucket_arn == null ? null : [var.shared.kms_key_arn]}",
     }
     assert statements["EncryptAttachments"]["actions"] == ["kms:GenerateDataKey"]
     assert statements["ListOwnAttachments"]["actions"] == ["s3:ListBucket"]
     assert statements["PublishToOwnBus"]["actions"] == ["events:PutEvents"]
     assert not any("*" in a for s in statements.values() for a in s["actions"])
     ses = dynamic[1]
-    assert ses["for_each"] == "${length(var.ses_identity_arns) == 0 ? [] : [var.ses_identity_arns]}"
+    assert ses["for_each"] == "${length(var.function.ses_identity_arns) == 0 ? [] : [var.function.ses_identity_arns]}"
     ses = ses["content"][0]
     assert ses["sid"] == "SendReminderEmail"
     assert ses["resources"] == "${statement.value}"
     assert ses["condition"][0]["variable"] == "ses:FromAddress"
     # The SSM path is the function's own: /vwc/<env>/<function>.
-    assert function.locals["ssm_path_arn"].endswith(':parameter${var.ssm_path}"}')
-    stack = modules["stack"].modules["function"]
-    assert stack["ssm_path"] == "${local.ssm_root}/${each.key}"
-    assert stack["environment"] == '${merge({VWC_ENV = "${var.environment}/${each.key}"}, each.value.environment)}'
+    assert function.locals["ssm_path_arn"].endswith(':parameter${var.function.ssm_path}"}')
+    stack = modules["stack"]
+    assert function_input(stack, "ssm_path") == '"${local.ssm_root}/${k}"'
+    assert function_input(stack, "environment") == 'merge({VWC_ENV = "${var.environment}/${k}"}, f.environment)'
     # SES only for the delivery worker.
-    assert stack["ses_identity_arns"].startswith('${each.key == "delivery"')
+    assert function_input(stack, "ses_identity_arns").startswith('k == "delivery"')
+    assert function_input(stack, "ses_from_address") == 'k == "delivery" ? var.email_from : null'
 
 
 def test_no_iam_statement_grants_every_resource_outside_the_key_policy(modules, root):
@@ -229,7 +240,7 @@ def test_every_schedule_may_invoke_only_its_own_function(modules):
 def test_the_delivery_worker_runs_on_a_schedule_from_its_own_binary(modules):
     stack = modules["stack"]
     functions = stack.locals["functions"]
-    assert 'binary      = "vwc-lambda-delivery"' in stack.text()
+    assert 'binary = "vwc-lambda-delivery"' in functions
     assert "delivery" in functions
     assert stack.variables["delivery_schedule"]["default"] == "rate(1 minute)"
 
@@ -366,17 +377,20 @@ def test_the_chat_function_reads_only_its_own_parameters_and_store_and_publishes
     chat = re.search(r"\{chat = \{([^}]*)\}", stack.locals["functions"]).group(1)
     assert 'db_user = "chat-historian"' in chat  # its Atlas user reads and writes only its database
     assert "publishes = false" in chat
-    assert "environment = {}" in chat or chat.endswith("environment = {")
-    # Its own module call: the same function module, its own SSM path, and no bus (it publishes nothing) —
-    # neither the PutEvents statement (bus_arn left null) nor the parameter.
-    assert stack.modules["function"]["for_each"] == '${{for k, f in local.functions : k => f if k != "chat"}}'
+    # No queue, no environment of its own: the defaults.
+    assert "queue" not in chat and "environment" not in chat
+    assert (stack.locals["function_default"]["queue"], stack.locals["function_default"]["environment"]) == (None, {})
+    assert stack.locals["functions"].endswith(" : name => merge(local.function_default, f)}}")
+    # Its own module call: the same function module and the same inputs as every function (its own SSM path
+    # and environment), and no bus (it publishes nothing) — neither the PutEvents statement (bus_arn null)
+    # nor the parameter; no queue, no SES (those go by queue and key).
+    assert stack.modules["function"]["for_each"] == '${{for k, f in local.function_inputs : k => f if k != "chat"}}'
     module = stack.modules["chat_function"]
-    assert module["for_each"] == '${{for k, f in local.functions : k => f if k == "chat"}}'
+    assert module["for_each"] == '${{for k, f in local.function_inputs : k => f if k == "chat"}}'
     assert module["source"] == "../function"
-    assert module["ssm_path"] == "${local.ssm_root}/${each.key}"
-    assert module["environment"] == stack.modules["function"]["environment"]
-    for absent in ("bus_arn", "consumer_queue_arn", "ses_identity_arns"):
-        assert absent not in module, absent
+    assert (module["function"], module["shared"]) == ("${each.value}", "${local.function_shared}")
+    assert function_input(stack, "bus_arn") == "f.publishes ? module.bus.bus.arn : null"
+    assert function_input(stack, "consumer_queue_arn").startswith("f.queue == null ? null")
     # Not ordered after the parameters: the distribution → chat URL → function → parameters → Cognito
     # client → callback (the distribution) would be a cycle.
     assert "depends_on" not in module
@@ -484,8 +498,7 @@ def test_the_attachments_bucket_is_private_encrypted_versioned_and_only_the_api_
     cors = stack.resources["aws_s3_bucket_cors_configuration"]["attachments"]
     assert cors["bucket"] == "${module.attachments_bucket.bucket.id}"
     assert cors["cors_rule"][0]["allowed_origins"] == ["${module.dashboard.url}"]
-    function = stack.modules["function"]
-    assert function["attachments_bucket_arn"] == '${each.key == "api" ? module.attachments_bucket.bucket.arn : null}'
+    assert function_input(stack, "attachments_bucket_arn") == 'k == "api" ? module.attachments_bucket.bucket.arn : null'
     # The API function reads the bucket's name from its own parameters (attachments_bucket).
     assert "api/attachments_bucket" in str(stack.locals["parameters"])
 
@@ -601,7 +614,9 @@ def test_the_default_issuer_puts_org_and_roles_into_tokens(modules):
     assert permission["source_arn"] == "${aws_cognito_user_pool.this.arn}"
     token_claims = modules["stack"].modules["token_claims"]
     # No database, bus or parameters for this one.
-    assert not {"bus_arn", "ssm_path", "consumer_queue_arn"} & set(token_claims)
+    assert not {"bus_arn", "ssm_path", "consumer_queue_arn"} & set(token_claims["function"])
+    # Outside the VPC even with PrivateLink to Atlas: it reaches no database.
+    assert token_claims["shared"] == "${merge(local.function_shared, {vpc = null})}"
 
 
 API_PATHS = ["/v1/*", "/webhooks/*", "/calendar/*", "/healthz", "/readyz", "/openapi.json"]

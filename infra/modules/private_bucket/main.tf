@@ -54,18 +54,19 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
     content {
       id     = rule.value.id
       status = "Enabled"
-      # A null prefix is `filter {}`: the whole bucket.
+      # A null prefix is `filter {}`: the whole bucket. `x[*]` is [] for a null x, else [x]: each expiration
+      # is there only when its days are given.
       filter {
         prefix = rule.value.prefix
       }
       dynamic "expiration" {
-        for_each = rule.value.expiration_days == null ? [] : [rule.value.expiration_days]
+        for_each = rule.value.expiration_days[*]
         content {
           days = expiration.value
         }
       }
       dynamic "noncurrent_version_expiration" {
-        for_each = rule.value.noncurrent_days == null ? [] : [rule.value.noncurrent_days]
+        for_each = rule.value.noncurrent_days[*]
         content {
           noncurrent_days = noncurrent_version_expiration.value
         }

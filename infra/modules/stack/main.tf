@@ -21,7 +21,9 @@ locals {
     var.chat.enabled ? ["chat-historian"] : [],
   ))
 
-  # Every function: its binary, the Atlas user it connects as, the queue it consumes, and its sizing.
+  # Every function: its binary, the Atlas user it connects as, the queue it consumes, and its sizing; what an
+  # entry leaves out is the default's (256 MB, no queue, publishes through the bus, no extra environment).
+  function_default = { queue = null, memory_mb = 256, publishes = true, environment = {} }
   consumer_functions = {
     for c in keys(var.consumers) : "consumer-${c}" => {
       binary      = "vwc-lambda-consumer"
@@ -30,73 +32,27 @@ locals {
       queue       = c
       memory_mb   = var.consumer.memory_mb
       timeout     = var.consumer.timeout_seconds
-      publishes   = true
       environment = { VWC_SERVICE = c }
     }
   }
-  functions = merge(
+  functions = { for name, f in merge(
     {
-      api = {
-        binary      = "vwc-lambda-api"
-        description = "The HTTP API behind API Gateway"
-        db_user     = "api"
-        queue       = null
-        memory_mb   = var.api_memory_mb
-        timeout     = 29
-        publishes   = true
-        # No CORS: the dashboard calls the API on its own origin (its distribution routes the API's
-        # paths here), and naming the distribution would make the API depend on itself through it.
-        environment = {}
-      }
-      sweep = {
-        binary      = "vwc-lambda-sweep"
-        description = "The daily maintenance sweep"
-        db_user     = "maintenance-scheduler"
-        queue       = null
-        memory_mb   = 256
-        timeout     = 300
-        publishes   = true
-        environment = {}
-      }
-      delivery = {
-        binary      = "vwc-lambda-delivery"
-        description = "Sends due notification deliveries (webhooks, e-mail, retries)"
-        db_user     = "notification"
-        queue       = null
-        memory_mb   = 256
-        timeout     = 60
-        publishes   = true
-        environment = {}
-      }
+      # No CORS: the dashboard calls the API on its own origin (its distribution routes the API's paths here),
+      # and naming the distribution would make the API depend on itself through it.
+      api      = { binary = "vwc-lambda-api", description = "The HTTP API behind API Gateway", db_user = "api", memory_mb = var.api_memory_mb, timeout = 29 }
+      sweep    = { binary = "vwc-lambda-sweep", description = "The daily maintenance sweep", db_user = "maintenance-scheduler", timeout = 300 }
+      delivery = { binary = "vwc-lambda-delivery", description = "Sends due notification deliveries (webhooks, e-mail, retries)", db_user = "notification", timeout = 60 }
     },
     local.consumer_functions,
     var.revaluation.enabled ? {
-      revaluation = {
-        binary      = var.revaluation.binary
-        description = "The daily re-valuation"
-        db_user     = "valuation"
-        queue       = null
-        memory_mb   = 256
-        timeout     = 300
-        publishes   = true
-        environment = {}
-      }
+      revaluation = { binary = var.revaluation.binary, description = "The daily re-valuation", db_user = "valuation", timeout = 300 }
     } : {},
+    # The chat reads and writes its store only (conversations, the audit trail) and publishes nothing: no bus,
+    # no bus parameter. No CORS: the dashboard's distribution routes the chat's paths here.
     var.chat.enabled ? {
-      chat = {
-        binary      = var.chat.binary
-        description = "The chat historian, streamed through a function URL"
-        db_user     = "chat-historian"
-        queue       = null
-        memory_mb   = var.chat.memory_mb
-        timeout     = var.chat.timeout_seconds
-        # It reads and writes the chat store only (conversations, the audit trail) and publishes nothing:
-        # no bus, no bus parameter. No CORS: the dashboard's distribution routes the chat's paths here.
-        publishes   = false
-        environment = {}
-      }
+      chat = { binary = var.chat.binary, description = "The chat historian, streamed through a function URL", db_user = "chat-historian", memory_mb = var.chat.memory_mb, timeout = var.chat.timeout_seconds, publishes = false }
     } : {},
-  )
+  ) : name => merge(local.function_default, f) }
 
   # Scheduled functions: the rule, and the permission for that rule (only) to invoke the function.
   schedules = merge(
@@ -156,10 +112,35 @@ locals {
     } : {},
     local.send_mail ? { "delivery/email_from" = var.email_from } : {},
   )
-  # With PrivateLink to Atlas the functions run in its subnets.
-  function_vpc = var.atlas_private_endpoint == null ? null : {
-    subnet_ids         = var.atlas_private_endpoint.subnet_ids
-    security_group_ids = var.atlas_private_endpoint.security_group_ids
+  # What modules/function is told of each function: its name, zip, sizing, Parameter Store path and VWC_ENV
+  # follow from its key; what its policy names follows from what it is (the bus when it publishes, its queue
+  # when it consumes one, the attachments bucket for the API, SES for the delivery worker).
+  function_inputs = {
+    for k, f in local.functions : k => {
+      name                   = "${local.prefix}-${k}"
+      description            = f.description
+      zip_path               = "${var.lambda_dir}/${f.binary}/bootstrap.zip"
+      memory_mb              = f.memory_mb
+      timeout_seconds        = f.timeout
+      ssm_path               = "${local.ssm_root}/${k}"
+      environment            = merge({ VWC_ENV = "${var.environment}/${k}" }, f.environment)
+      bus_arn                = f.publishes ? module.bus.bus.arn : null
+      consumer_queue_arn     = f.queue == null ? null : module.bus.queue_arns[f.queue]
+      attachments_bucket_arn = k == "api" ? module.attachments_bucket.bucket.arn : null
+      ses_identity_arns      = k == "delivery" && local.send_mail ? [var.ses_identity_arn] : []
+      ses_from_address       = k == "delivery" ? var.email_from : null
+    }
+  }
+  # What every function shares. With PrivateLink to Atlas the functions run in its subnets.
+  function_shared = {
+    kms_key_arn           = aws_kms_key.this.arn
+    async_dead_letter_arn = module.failures.queues["lambda-async"].arn
+    log_retention_days    = var.log_retention_days
+    vpc = var.atlas_private_endpoint == null ? null : {
+      subnet_ids         = var.atlas_private_endpoint.subnet_ids
+      security_group_ids = var.atlas_private_endpoint.security_group_ids
+    }
+    tags = local.tags
   }
 
   operator_parameters = toset(concat(
@@ -237,17 +218,17 @@ module "identity" {
 
 # Cognito's pre-token-generation trigger: no database, no bus, no parameters — user attributes in, claims out.
 module "token_claims" {
-  count                 = var.jwt == null ? 1 : 0
-  source                = "../function"
-  name                  = "${local.prefix}-token-claims"
-  description           = "Puts org and roles into Cognito tokens"
-  zip_path              = "${var.lambda_dir}/vwc-lambda-token-claims/bootstrap.zip"
-  memory_mb             = 128
-  timeout_seconds       = 5
-  kms_key_arn           = aws_kms_key.this.arn
-  async_dead_letter_arn = module.failures.queues["lambda-async"].arn
-  log_retention_days    = var.log_retention_days
-  tags                  = local.tags
+  count  = var.jwt == null ? 1 : 0
+  source = "../function"
+  function = {
+    name            = "${local.prefix}-token-claims"
+    description     = "Puts org and roles into Cognito tokens"
+    zip_path        = "${var.lambda_dir}/vwc-lambda-token-claims/bootstrap.zip"
+    memory_mb       = 128
+    timeout_seconds = 5
+  }
+  # Outside the VPC even with PrivateLink: it reaches no database.
+  shared = merge(local.function_shared, { vpc = null })
 }
 
 module "parameters" {
@@ -260,26 +241,11 @@ module "parameters" {
 }
 
 module "function" {
-  source                 = "../function"
-  for_each               = { for k, f in local.functions : k => f if k != "chat" }
-  name                   = "${local.prefix}-${each.key}"
-  description            = each.value.description
-  zip_path               = "${var.lambda_dir}/${each.value.binary}/bootstrap.zip"
-  memory_mb              = each.value.memory_mb
-  timeout_seconds        = each.value.timeout
-  ssm_path               = "${local.ssm_root}/${each.key}"
-  environment            = merge({ VWC_ENV = "${var.environment}/${each.key}" }, each.value.environment)
-  kms_key_arn            = aws_kms_key.this.arn
-  bus_arn                = each.value.publishes ? module.bus.bus.arn : null
-  consumer_queue_arn     = each.value.queue == null ? null : module.bus.queue_arns[each.value.queue]
-  attachments_bucket_arn = each.key == "api" ? module.attachments_bucket.bucket.arn : null
-  ses_identity_arns      = each.key == "delivery" && local.send_mail ? [var.ses_identity_arn] : []
-  ses_from_address       = each.key == "delivery" ? var.email_from : null
-  async_dead_letter_arn  = module.failures.queues["lambda-async"].arn
-  log_retention_days     = var.log_retention_days
-  vpc                    = local.function_vpc
-  tags                   = local.tags
-  depends_on             = [module.parameters]
+  source     = "../function"
+  for_each   = { for k, f in local.function_inputs : k => f if k != "chat" }
+  function   = each.value
+  shared     = local.function_shared
+  depends_on = [module.parameters]
 }
 
 # The chat function apart from module.function, and not ordered after module.parameters: the dashboard's
@@ -287,20 +253,10 @@ module "function" {
 # has the distribution as its callback, so that ordering would be a cycle. Until its parameters exist (the
 # seconds of a first apply) a cold start fails and the next one reads them. It publishes nothing: no bus.
 module "chat_function" {
-  source                = "../function"
-  for_each              = { for k, f in local.functions : k => f if k == "chat" }
-  name                  = "${local.prefix}-${each.key}"
-  description           = each.value.description
-  zip_path              = "${var.lambda_dir}/${each.value.binary}/bootstrap.zip"
-  memory_mb             = each.value.memory_mb
-  timeout_seconds       = each.value.timeout
-  ssm_path              = "${local.ssm_root}/${each.key}"
-  environment           = merge({ VWC_ENV = "${var.environment}/${each.key}" }, each.value.environment)
-  kms_key_arn           = aws_kms_key.this.arn
-  async_dead_letter_arn = module.failures.queues["lambda-async"].arn
-  log_retention_days    = var.log_retention_days
-  vpc                   = local.function_vpc
-  tags                  = local.tags
+  source   = "../function"
+  for_each = { for k, f in local.function_inputs : k => f if k == "chat" }
+  function = each.value
+  shared   = local.function_shared
 }
 
 resource "aws_lambda_event_source_mapping" "consumer" {
