@@ -5,7 +5,7 @@
 # allows the dashboard's origin for PUT and GET. Unconfirmed uploads (`pending/`) expire after a day.
 
 module "attachments_bucket" {
-  source      = "../private_bucket"
+  source      = "../modules/private_bucket"
   name        = "${local.prefix}-attachments-${data.aws_caller_identity.current.account_id}"
   kms_key_arn = aws_kms_key.this.arn
   lifecycle_rules = [
