@@ -19,10 +19,14 @@ resource "aws_cloudwatch_event_bus" "this" {
   tags = var.tags
 }
 
-module "dead_letter" {
-  source = "../dead_letters"
-  names  = { for consumer, n in local.names : consumer => n.dead_letter_queue }
-  tags   = var.tags
+# Each consumer's two dead-letter queues, one table per kind: "consumer", what its queue redrives after
+# max_receive_count failed receives; "target", the events EventBridge could not put on the queue after its
+# retries.
+module "dead_letters" {
+  source   = "../dead_letters"
+  for_each = { consumer = "dead_letter_queue", target = "target_dlq" }
+  names    = { for consumer, n in local.names : consumer => n[each.value] }
+  tags     = var.tags
 }
 
 resource "aws_sqs_queue" "consumer" {
@@ -31,7 +35,7 @@ resource "aws_sqs_queue" "consumer" {
   visibility_timeout_seconds = local.visibility_timeout_seconds
   sqs_managed_sse_enabled    = true
   redrive_policy = jsonencode({
-    deadLetterTargetArn = module.dead_letter.queues[each.key].arn
+    deadLetterTargetArn = module.dead_letters["consumer"].queues[each.key].arn
     maxReceiveCount     = var.max_receive_count
   })
   tags = var.tags
@@ -47,29 +51,11 @@ resource "aws_sqs_queue" "consumer" {
 # Only the dead-letter queue of each consumer may redrive into it (and back, for redrive to source).
 resource "aws_sqs_queue_redrive_allow_policy" "dead_letter" {
   for_each  = var.consumers
-  queue_url = module.dead_letter.queues[each.key].id
+  queue_url = module.dead_letters["consumer"].queues[each.key].id
   redrive_allow_policy = jsonencode({
     redrivePermission = "byQueue"
     sourceQueueArns   = [aws_sqs_queue.consumer[each.key].arn]
   })
-}
-
-# Events EventBridge could not put on the queue after its retries.
-module "target_dead_letter" {
-  source = "../dead_letters"
-  names  = { for consumer, n in local.names : consumer => n.target_dlq }
-  tags   = var.tags
-}
-
-# Both kinds of dead-letter queue were resources here before modules/dead_letters; same keys, same queues.
-moved {
-  from = aws_sqs_queue.dead_letter
-  to   = module.dead_letter.aws_sqs_queue.this
-}
-
-moved {
-  from = aws_sqs_queue.target_dead_letter
-  to   = module.target_dead_letter.aws_sqs_queue.this
 }
 
 resource "aws_cloudwatch_event_rule" "consumer" {
@@ -94,7 +80,7 @@ resource "aws_cloudwatch_event_target" "consumer" {
   }
 
   dead_letter_config {
-    arn = module.target_dead_letter.queues[each.key].arn
+    arn = module.dead_letters["target"].queues[each.key].arn
   }
 }
 
@@ -110,7 +96,7 @@ locals {
       }
       "${consumer}/target-dlq" = {
         sid   = "AllowTheRuleToDeadLetter"
-        queue = module.target_dead_letter.queues[consumer].arn
+        queue = module.dead_letters["target"].queues[consumer].arn
         rule  = aws_cloudwatch_event_rule.consumer[consumer].arn
       }
     }
@@ -135,6 +121,6 @@ resource "aws_sqs_queue_policy" "consumer" {
 
 resource "aws_sqs_queue_policy" "target_dead_letter" {
   for_each  = var.consumers
-  queue_url = module.target_dead_letter.queues[each.key].id
+  queue_url = module.dead_letters["target"].queues[each.key].id
   policy    = module.rule_sends["${each.key}/target-dlq"].json
 }

@@ -11,7 +11,7 @@ output "queue_arns" {
 output "dead_letter_queues" {
   description = "Every dead-letter queue by a readable key (for the alarms)."
   value = merge(
-    { for k, q in module.dead_letter.queues : "${k}-dlq" => q.name },
-    { for k, q in module.target_dead_letter.queues : "${k}-target-dlq" => q.name },
+    { for k, q in module.dead_letters["consumer"].queues : "${k}-dlq" => q.name },
+    { for k, q in module.dead_letters["target"].queues : "${k}-target-dlq" => q.name },
   )
 }

@@ -4,7 +4,7 @@ variable "bus_name" {
 }
 
 variable "consumers" {
-  description = "From infra/generated/routes.auto.tfvars.json (generated from contracts/routes.json); the one declaration of its shape (the root and the stack pass it on as map(any))."
+  description = "From infra/generated/routes.auto.tfvars.json (generated from contracts/routes.json); the one declaration of its shape (the root passes it on as map(any))."
   type = map(object({
     queue             = string
     dead_letter_queue = string

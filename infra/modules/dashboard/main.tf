@@ -52,60 +52,19 @@ locals {
   ])
 }
 
-resource "aws_s3_bucket" "this" {
-  #checkov:skip=CKV_AWS_18:Server access logs of a bucket of public static files would cost more than they tell; CloudFront is the only reader.
-  #checkov:skip=CKV_AWS_144:Cross-region replication is pointless for a bundle scripts/deploy can re-upload from any commit.
+# The bucket as every bucket here is kept (modules/private_bucket): private, owner-enforced, versioned,
+# encrypted. SSE-S3, not the environment's key: CloudFront reads these files on every cache miss, and SSE-KMS
+# would need the key to grant CloudFront decrypt and add a KMS request each time. Old bundles are kept a
+# little for rollback, then removed.
+module "bucket" {
   #checkov:skip=CKV_AWS_145:SSE-S3 (AES256) is used: SSE-KMS would need the CMK to grant CloudFront decrypt on every request and adds KMS request charges for public files.
-  #checkov:skip=CKV2_AWS_62:No event consumer exists for dashboard uploads.
-  bucket = var.bucket_name
+  source = "../private_bucket"
+  name   = var.bucket_name
+  lifecycle_rules = [
+    { id = "expire-old-bundles", noncurrent_days = 30 },
+  ]
+  policy = module.cloudfront_read.json
   tags   = var.tags
-}
-
-resource "aws_s3_bucket_public_access_block" "this" {
-  bucket                  = aws_s3_bucket.this.id
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
-}
-
-resource "aws_s3_bucket_ownership_controls" "this" {
-  bucket = aws_s3_bucket.this.id
-  rule {
-    object_ownership = "BucketOwnerEnforced"
-  }
-}
-
-resource "aws_s3_bucket_versioning" "this" {
-  bucket = aws_s3_bucket.this.id
-  versioning_configuration {
-    status = "Enabled"
-  }
-}
-
-resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
-  bucket = aws_s3_bucket.this.id
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm = "AES256"
-    }
-  }
-}
-
-# Old bundles are kept a little for rollback, then removed.
-resource "aws_s3_bucket_lifecycle_configuration" "this" {
-  bucket = aws_s3_bucket.this.id
-  rule {
-    id     = "expire-old-bundles"
-    status = "Enabled"
-    filter {}
-    noncurrent_version_expiration {
-      noncurrent_days = 30
-    }
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 1
-    }
-  }
 }
 
 # Origin access control, by origin type: CloudFront signs every request (SigV4) to the bucket, and to the chat
@@ -121,17 +80,6 @@ resource "aws_cloudfront_origin_access_control" "this" {
   origin_access_control_origin_type = each.key
   signing_behavior                  = "always"
   signing_protocol                  = "sigv4"
-}
-
-# The two were separate resources before.
-moved {
-  from = aws_cloudfront_origin_access_control.this
-  to   = aws_cloudfront_origin_access_control.this["s3"]
-}
-
-moved {
-  from = aws_cloudfront_origin_access_control.chat[0]
-  to   = aws_cloudfront_origin_access_control.this["lambda"]
 }
 
 # The signature overwrites the viewer's `Authorization` (the bearer token the function verifies), so the
@@ -197,7 +145,7 @@ resource "aws_cloudfront_distribution" "this" {
   comment             = "vwc dashboard"
 
   origin {
-    domain_name              = aws_s3_bucket.this.bucket_regional_domain_name
+    domain_name              = module.bucket.bucket.bucket_regional_domain_name
     origin_id                = "dashboard"
     origin_access_control_id = aws_cloudfront_origin_access_control.this["s3"].id
   }
@@ -279,14 +227,8 @@ module "cloudfront_read" {
   source   = "../service_grant"
   services = ["cloudfront.amazonaws.com"]
   statements = {
-    CloudFrontReadsThroughOac  = { actions = ["s3:GetObject"], resources = ["${aws_s3_bucket.this.arn}/*"] }
-    CloudFrontSeesMissingFiles = { actions = ["s3:ListBucket"], resources = [aws_s3_bucket.this.arn] }
+    CloudFrontReadsThroughOac  = { actions = ["s3:GetObject"], resources = ["${module.bucket.bucket.arn}/*"] }
+    CloudFrontSeesMissingFiles = { actions = ["s3:ListBucket"], resources = [module.bucket.bucket.arn] }
   }
   condition = { test = "StringEquals", variable = "AWS:SourceArn", values = [aws_cloudfront_distribution.this.arn] }
-}
-
-resource "aws_s3_bucket_policy" "this" {
-  bucket     = aws_s3_bucket.this.id
-  policy     = module.cloudfront_read.json
-  depends_on = [aws_s3_bucket_public_access_block.this]
 }

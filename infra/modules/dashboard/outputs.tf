@@ -1,5 +1,5 @@
 output "bucket" {
-  value = aws_s3_bucket.this.id
+  value = module.bucket.bucket.id
 }
 
 output "url" {
