@@ -173,7 +173,6 @@ fn bench_vehicle(i: usize, today: NaiveDate) -> VehicleCommit {
         facts,
         published: vec![(first_of_month.min(today - chrono::Duration::days(1)), point)],
         current: Some((today - chrono::Duration::days(1), point)),
-        ..VehicleCommit::default()
     }
 }
 

@@ -195,6 +195,8 @@ macro_rules! ledger_commit {
 
         impl $commit {
             /// A commit computed from `state` (its version), claiming nothing yet.
+            // A commit holding nothing but its `ledger` has no other field to default.
+            #[allow(clippy::needless_update)]
             pub fn on(state: &$state) -> $commit {
                 $commit {
                     ledger: $crate::vehicle_ledger::LedgerChange::on(
