@@ -44,12 +44,18 @@ pub struct CatalogueEntry {
 }
 
 impl CatalogueEntry {
+    /// The task's default intervals, in both distance units.
+    pub fn intervals(&self) -> Intervals {
+        Intervals {
+            miles: self.interval_miles,
+            km: self.interval_km,
+            months: self.interval_months,
+        }
+    }
+
     /// The distance interval in the vehicle's own unit.
     pub fn interval_distance(&self, unit: OdometerUnit) -> Option<u32> {
-        match unit {
-            OdometerUnit::Mi => self.interval_miles,
-            OdometerUnit::Km => self.interval_km,
-        }
+        self.intervals().distance(unit)
     }
 }
 
@@ -84,8 +90,45 @@ pub struct Catalogue {
     entries: Vec<CatalogueEntry>,
 }
 
-/// An item's intervals: distance in miles and in km, and months.
-pub type Intervals = [Option<u32>; 3];
+/// An item's intervals, whichever comes first: a distance in miles (for a vehicle in miles) or in km (for a
+/// vehicle in km), and months; an interval left out is none. On the wire, the fields `intervalMiles`,
+/// `intervalKm` and `intervalMonths` of the item that holds them (`#[serde(flatten)]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Intervals {
+    #[serde(
+        rename = "intervalMiles",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub miles: Option<u32>,
+    #[serde(
+        rename = "intervalKm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub km: Option<u32>,
+    #[serde(
+        rename = "intervalMonths",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub months: Option<u32>,
+}
+
+impl Intervals {
+    /// Miles, km and months, in that order.
+    pub fn values(&self) -> [Option<u32>; 3] {
+        [self.miles, self.km, self.months]
+    }
+
+    /// The distance interval in the vehicle's own unit (the other unit's is not converted).
+    pub fn distance(&self, unit: OdometerUnit) -> Option<u32> {
+        match unit {
+            OdometerUnit::Mi => self.miles,
+            OdometerUnit::Km => self.km,
+        }
+    }
+}
 
 impl Catalogue {
     /// Parses and checks a catalogue document (`{"tasks": [...]}`).
@@ -102,7 +145,7 @@ impl Catalogue {
             if e.title.trim().is_empty() || e.source.trim().is_empty() {
                 return Err(CatalogueError::MissingText(e.task.clone()));
             }
-            let intervals = [e.interval_miles, e.interval_km, e.interval_months];
+            let intervals = e.intervals().values();
             if intervals.iter().all(Option::is_none) || intervals.contains(&Some(0)) {
                 return Err(CatalogueError::NoInterval(e.task.clone()));
             }
@@ -185,12 +228,10 @@ impl Defaults<'_> {
     /// The intervals a vehicle with odometer `unit` starts with: the distance in that unit only (the round
     /// number the guidance uses), and the months; none for a task outside the catalogue.
     pub fn intervals(&self, unit: OdometerUnit) -> Intervals {
-        self.entry.map_or([None; 3], |e| {
-            [
-                e.interval_miles.filter(|_| unit == OdometerUnit::Mi),
-                e.interval_km.filter(|_| unit == OdometerUnit::Km),
-                e.interval_months,
-            ]
+        self.entry.map_or_else(Intervals::default, |e| Intervals {
+            miles: e.interval_miles.filter(|_| unit == OdometerUnit::Mi),
+            km: e.interval_km.filter(|_| unit == OdometerUnit::Km),
+            months: e.interval_months,
         })
     }
 }
@@ -222,13 +263,10 @@ mod tests {
     fn standard_catalogue_version_1_has_the_twelve_tasks_in_order_with_their_defaults() {
         let catalogue = Catalogue::standard();
         assert_eq!(catalogue.version(), 1);
-        let table: Vec<(&str, &str, Intervals)> = catalogue
+        let table: Vec<(&str, &str, [Option<u32>; 3])> = catalogue
             .entries()
             .iter()
-            .map(|e| {
-                let intervals = [e.interval_miles, e.interval_km, e.interval_months];
-                (e.task.as_str(), e.title.as_str(), intervals)
-            })
+            .map(|e| (e.task.as_str(), e.title.as_str(), e.intervals().values()))
             .collect();
         #[rustfmt::skip]
         assert_eq!(table, [
@@ -251,12 +289,18 @@ mod tests {
     fn a_vehicle_starts_with_the_distance_of_its_own_unit_and_a_custom_task_with_none() {
         let c = Catalogue::standard();
         let oil = [Some(5_000), None, Some(6)];
-        assert_eq!(c.default_intervals("oil_change", OdometerUnit::Mi), oil);
+        assert_eq!(
+            c.default_intervals("oil_change", OdometerUnit::Mi).values(),
+            oil
+        );
         let oil_km = [None, Some(8_000), Some(6)];
-        assert_eq!(c.default_intervals("oil_change", OdometerUnit::Km), oil_km);
+        assert_eq!(
+            c.default_intervals("oil_change", OdometerUnit::Km).values(),
+            oil_km
+        );
         assert_eq!(
             c.default_intervals("timing_belt", OdometerUnit::Km),
-            [None; 3]
+            Intervals::default()
         );
         assert!(c.is_default_title("oil_change", "Oil and filter change"));
         assert!(c.is_default_title("timing_belt", "Timing belt"));

@@ -380,7 +380,7 @@ impl MaintenanceScheduleUpdated {
                     item.title = defaults.title();
                 }
                 let defaults = defaults.intervals(unit);
-                for (interval, default) in item.intervals_mut().into_iter().zip(defaults) {
+                for (interval, default) in item.intervals_mut().into_iter().zip(defaults.values()) {
                     *interval = match *interval {
                         None => default,
                         Some(0) => None,
@@ -412,8 +412,12 @@ impl MaintenanceScheduleUpdated {
 
 impl MaintenanceItemView {
     /// The item's distance interval in miles and in km, and its months.
-    fn intervals(&self) -> Intervals {
-        [self.interval_miles, self.interval_km, self.interval_months]
+    pub fn intervals(&self) -> Intervals {
+        Intervals {
+            miles: self.interval_miles,
+            km: self.interval_km,
+            months: self.interval_months,
+        }
     }
 
     fn intervals_mut(&mut self) -> [&mut Option<u32>; 3] {
@@ -481,8 +485,8 @@ impl Serialize for CompactItem<'_> {
         let defaults = defaults.intervals(self.unit);
         for ((key, interval), default) in INTERVAL_FIELDS
             .into_iter()
-            .zip(item.intervals())
-            .zip(defaults)
+            .zip(item.intervals().values())
+            .zip(defaults.values())
         {
             if interval != default {
                 // No interval where the catalogue has one: 0, which every computation reads as none.
@@ -803,7 +807,7 @@ mod tests {
         let item = &decoded.items[0];
         assert_eq!(item.title, "Oil change");
         // Absent at version 2 is none, not the catalogue's 8,000 km.
-        assert_eq!(item.intervals(), [None, None, Some(6)]);
+        assert_eq!(item.intervals().values(), [None, None, Some(6)]);
         assert_eq!(item.reason, "Due on 2026-05-20");
         assert_eq!(item.due_cycle, "2026-05-20@-");
         let again: MaintenanceScheduleUpdated =

@@ -263,9 +263,9 @@ pub fn evaluate(
             .title
             .clone()
             .unwrap_or_else(|| Catalogue::standard().title_of(&item.task)),
-        interval_miles: item.interval_miles,
-        interval_km: item.interval_km,
-        interval_months: item.interval_months,
+        interval_miles: item.intervals.miles,
+        interval_km: item.intervals.km,
+        interval_months: item.intervals.months,
         last_done_at: next.last_done.map(|d| d.done_at),
         last_done_odometer: next.last_done.and_then(|d| d.odometer),
         due_at: next.due_at,
@@ -339,6 +339,7 @@ mod tests {
     use crate::test_support::{at, day};
     use proptest::prelude::*;
     use serde_json::json;
+    use vwc_contracts::catalogue::Intervals;
 
     fn done(y: i32, m: u32, d: u32, odometer: Option<u64>) -> Done {
         Done {
@@ -444,7 +445,11 @@ mod tests {
     fn a_km_vehicle_gets_km_intervals_and_thresholds() {
         let item = settings("oil_change", OdometerUnit::Km);
         assert_eq!(
-            (item.interval_km, item.interval_miles, item.interval_months),
+            (
+                item.intervals.km,
+                item.intervals.miles,
+                item.intervals.months
+            ),
             (Some(8_000), None, Some(6))
         );
         let history = [done(2025, 3, 1, Some(64_000))];
@@ -549,8 +554,8 @@ mod tests {
     #[test]
     fn an_item_without_any_interval_is_unknown() {
         let mut item = settings("oil_change", OdometerUnit::Mi);
-        item.interval_miles = None;
-        item.interval_months = None;
+        item.intervals.miles = None;
+        item.intervals.months = None;
         let s = status_on(&item, &[], day(2025, 1, 1), None);
         assert_eq!(s.status, MaintenanceStatus::Unknown);
         assert_eq!(s.reason, "Unknown: no interval configured");
@@ -625,7 +630,7 @@ mod tests {
     fn fixed_mode_odometer_keeps_its_milestones() {
         let mut item = settings("tire_rotation", OdometerUnit::Mi);
         item.mode = DueMode::Fixed;
-        item.interval_months = None;
+        item.intervals.months = None;
         let history = [
             done(2024, 2, 1, Some(5_100)),
             done(2024, 9, 1, Some(11_000)),
@@ -734,10 +739,10 @@ mod tests {
     fn an_interval_in_the_other_unit_is_converted_not_ignored() {
         let mut item = settings("oil_change", OdometerUnit::Mi);
         assert_eq!(item.distance_interval(OdometerUnit::Km), Some(8_047));
-        item.interval_km = Some(10_000);
+        item.intervals.km = Some(10_000);
         assert_eq!(item.distance_interval(OdometerUnit::Km), Some(10_000));
         assert_eq!(item.distance_interval(OdometerUnit::Mi), Some(5_000));
-        item.interval_miles = None;
+        item.intervals.miles = None;
         assert_eq!(item.distance_interval(OdometerUnit::Mi), Some(6_214));
     }
 
@@ -752,15 +757,15 @@ mod tests {
         assert!(
             schedule
                 .iter()
-                .all(|s| s.interval_miles.is_none() && s.validate().is_ok())
+                .all(|s| s.intervals.miles.is_none() && s.validate().is_ok())
         );
     }
 
     #[test]
     fn invalid_settings_are_refused_field_by_field() {
         let mut item = settings("oil_change", OdometerUnit::Mi);
-        item.interval_miles = Some(0);
-        item.interval_months = Some(MAX_INTERVAL_MONTHS + 1);
+        item.intervals.miles = Some(0);
+        item.intervals.months = Some(MAX_INTERVAL_MONTHS + 1);
         item.due_soon_days = 400;
         item.due_soon_km = MAX_DUE_SOON_DISTANCE + 1;
         item.task = "Oil Change".into();
@@ -781,8 +786,8 @@ mod tests {
             ]
         );
         let mut none = settings("oil_change", OdometerUnit::Mi);
-        none.interval_miles = None;
-        none.interval_months = None;
+        none.intervals.miles = None;
+        none.intervals.months = None;
         assert!(none.validate().is_err());
         none.enabled = false;
         assert!(none.validate().is_ok());
@@ -917,9 +922,11 @@ mod tests {
                 ItemSettings {
                     task: "oil_change".into(),
                     title: None,
-                    interval_miles: distance.filter(|_| unit == OdometerUnit::Mi),
-                    interval_km: distance.filter(|_| unit == OdometerUnit::Km),
-                    interval_months: months,
+                    intervals: Intervals {
+                        miles: distance.filter(|_| unit == OdometerUnit::Mi),
+                        km: distance.filter(|_| unit == OdometerUnit::Km),
+                        months,
+                    },
                     due_soon_days: soon_days,
                     due_soon_miles: soon_distance,
                     due_soon_km: soon_distance,
@@ -997,9 +1004,9 @@ mod tests {
         ) {
             let mut item = item;
             // Put the interval in this vehicle's unit, whatever unit the strategy drew.
-            let distance = item.interval_miles.or(item.interval_km);
-            item.interval_miles = distance.filter(|_| unit == OdometerUnit::Mi);
-            item.interval_km = distance.filter(|_| unit == OdometerUnit::Km);
+            let distance = item.intervals.miles.or(item.intervals.km);
+            item.intervals.miles = distance.filter(|_| unit == OdometerUnit::Mi);
+            item.intervals.km = distance.filter(|_| unit == OdometerUnit::Km);
             let before = next_due(&item, unit, &anchor, &history);
             let latest = history.iter().map(|d| d.done_at).max().unwrap();
             let mut reset = history.clone();
@@ -1011,7 +1018,7 @@ mod tests {
             if let (Some(b), Some(a)) = (before.due_odometer, after.due_odometer) {
                 prop_assert!(a >= b, "due odometer moved back from {b} to {a}");
             }
-            prop_assert_eq!(after.due_at.is_some(), item.interval_months.is_some());
+            prop_assert_eq!(after.due_at.is_some(), item.intervals.months.is_some());
             prop_assert_eq!(after.due_odometer.is_some(), distance.is_some());
         }
 
@@ -1021,7 +1028,8 @@ mod tests {
         ) {
             let full = evaluate(&item, unit, &anchor, &history, today, estimate.as_ref());
             let by_date = evaluate(&item, unit, &anchor, &history, today, None);
-            let odometer_only = ItemSettings { interval_months: None, ..item.clone() };
+            let mut odometer_only = item.clone();
+            odometer_only.intervals.months = None;
             let by_odometer =
                 evaluate(&odometer_only, unit, &anchor, &history, today, estimate.as_ref());
             prop_assert_eq!(full.status, worse(by_date.status, by_odometer.status));
@@ -1037,11 +1045,12 @@ mod tests {
         fn miles_and_km_schedules_behave_alike(
             (_, item, anchor, history, today, estimate) in scenario(),
         ) {
-            let distance = item.interval_miles.or(item.interval_km);
-            let in_unit = |unit: OdometerUnit| ItemSettings {
-                interval_miles: distance.filter(|_| unit == OdometerUnit::Mi),
-                interval_km: distance.filter(|_| unit == OdometerUnit::Km),
-                ..item.clone()
+            let distance = item.intervals.miles.or(item.intervals.km);
+            let in_unit = |unit: OdometerUnit| {
+                let mut item = item.clone();
+                item.intervals.miles = distance.filter(|_| unit == OdometerUnit::Mi);
+                item.intervals.km = distance.filter(|_| unit == OdometerUnit::Km);
+                item
             };
             let mi = evaluate(&in_unit(OdometerUnit::Mi), OdometerUnit::Mi, &anchor, &history, today, estimate.as_ref());
             let km = evaluate(&in_unit(OdometerUnit::Km), OdometerUnit::Km, &anchor, &history, today, estimate.as_ref());

@@ -461,17 +461,17 @@ mod tests {
     #[test]
     fn owner_settings_replace_defaults_and_custom_tasks_follow_in_task_order() {
         let mut oil = ItemSettings::default_for("oil_change", OdometerUnit::Mi).unwrap();
-        oil.interval_miles = Some(7_500);
+        oil.intervals.miles = Some(7_500);
         let mut belt = ItemChange::blank("timing_belt");
-        belt.interval_months = Some(60);
+        belt.intervals.months = Some(60);
         let mut axle = ItemChange::blank("axle_boots");
         axle.title = Some("CV axle boots".into());
-        axle.interval_months = Some(24);
+        axle.intervals.months = Some(24);
         let items = schedule_for(OdometerUnit::Mi, &[belt, oil, axle]);
         let tasks: Vec<&str> = items.iter().map(|i| i.task.as_str()).collect();
         assert_eq!(tasks.len(), 14);
         assert_eq!(&tasks[12..], ["axle_boots", "timing_belt"]);
-        assert_eq!(items[0].interval_miles, Some(7_500));
+        assert_eq!(items[0].intervals.miles, Some(7_500));
         let e = evaluate_vehicle(
             &vehicle(OdometerUnit::Mi),
             &[],
@@ -487,7 +487,10 @@ mod tests {
         let current = ItemSettings::default_for("oil_change", OdometerUnit::Km).unwrap();
         let change: ItemChange = serde_json::from_value(json!({"intervalMiles": 3_000})).unwrap();
         let next = change.apply_to(&current);
-        assert_eq!((next.interval_miles, next.interval_km), (Some(3_000), None));
+        assert_eq!(
+            (next.intervals.miles, next.intervals.km),
+            (Some(3_000), None)
+        );
         assert_eq!(next.distance_interval(OdometerUnit::Km), Some(4_828));
         // And the other way round on a mile vehicle.
         let current = ItemSettings::default_for("oil_change", OdometerUnit::Mi).unwrap();
@@ -508,8 +511,8 @@ mod tests {
         )
         .unwrap();
         let next = change.apply_to(&current);
-        assert_eq!(next.interval_months, None);
-        assert_eq!(next.interval_miles, Some(5_000));
+        assert_eq!(next.intervals.months, None);
+        assert_eq!(next.intervals.miles, Some(5_000));
         assert_eq!((next.due_soon_days, next.mode), (14, DueMode::Fixed));
         assert_eq!(ItemChange::default().apply_to(&current), current);
         assert!(serde_json::from_value::<ItemChange>(json!({"intervalFurlongs": 3})).is_err());

@@ -76,7 +76,7 @@ pub fn decide(
     commit.wake_on = Some(wake_on(&evaluation, sent, today));
     commit.published = p.published.take();
     commit.reminders = std::mem::take(&mut p.reminders);
-    commit.outbox = p.into_envelopes(vehicle, traceparent);
+    commit.ledger.outbox = p.into_envelopes(vehicle, traceparent);
     Some((evaluation, published))
 }
 

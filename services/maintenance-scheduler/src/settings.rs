@@ -5,8 +5,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 use vwc_contracts::validation::Validator;
 use vwc_contracts::{FieldError, KM_PER_MILE, OdometerUnit, is_task_code};
 
-use vwc_contracts::catalogue::Catalogue;
 pub use vwc_contracts::catalogue::DueMode;
+use vwc_contracts::catalogue::{Catalogue, Intervals};
 
 pub const DEFAULT_DUE_SOON_DAYS: u32 = 30;
 pub const DEFAULT_DUE_SOON_MILES: u32 = 500;
@@ -27,12 +27,9 @@ pub struct ItemSettings {
     /// tasks outside the catalogue are created with one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interval_miles: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interval_km: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interval_months: Option<u32>,
+    /// `intervalMiles`, `intervalKm` and `intervalMonths`, as the API and the stored settings write them.
+    #[serde(flatten)]
+    pub intervals: Intervals,
     #[serde(default = "default_due_soon_days")]
     pub due_soon_days: u32,
     #[serde(default = "default_due_soon_miles")]
@@ -64,12 +61,8 @@ impl ItemSettings {
     pub fn default_for(task: &str, unit: OdometerUnit) -> Option<ItemSettings> {
         let catalogue = Catalogue::standard();
         let entry = catalogue.get(task)?;
-        let [interval_miles, interval_km, interval_months] =
-            catalogue.default_intervals(task, unit);
         Some(ItemSettings {
-            interval_miles,
-            interval_km,
-            interval_months,
+            intervals: catalogue.default_intervals(task, unit),
             mode: entry.mode,
             ..ItemChange::blank(&entry.task)
         })
@@ -87,8 +80,8 @@ impl ItemSettings {
     /// The distance interval in the vehicle's unit. The vehicle's own unit wins; an interval given only
     /// in the other unit is converted (and rounded) rather than ignored.
     pub fn distance_interval(&self, unit: OdometerUnit) -> Option<u32> {
-        let miles = self.interval_miles.filter(|n| *n > 0);
-        let km = self.interval_km.filter(|n| *n > 0);
+        let miles = self.intervals.miles.filter(|n| *n > 0);
+        let km = self.intervals.km.filter(|n| *n > 0);
         let converted = match unit {
             OdometerUnit::Mi => km.map(|k| f64::from(k) / KM_PER_MILE),
             OdometerUnit::Km => miles.map(|m| f64::from(m) * KM_PER_MILE),
@@ -110,7 +103,7 @@ impl ItemSettings {
     }
 
     pub(crate) fn months(&self) -> Option<u32> {
-        self.interval_months.filter(|m| *m > 0)
+        self.intervals.months.filter(|m| *m > 0)
     }
 
     /// Checks settings coming from a user (`PUT …/maintenance/{task}`); field names as in the API.
@@ -126,9 +119,9 @@ impl ItemSettings {
             v.text("title", title, 1, MAX_ITEM_TITLE);
         }
         for (field, value, max) in [
-            ("intervalMiles", self.interval_miles, MAX_INTERVAL_DISTANCE),
-            ("intervalKm", self.interval_km, MAX_INTERVAL_DISTANCE),
-            ("intervalMonths", self.interval_months, MAX_INTERVAL_MONTHS),
+            ("intervalMiles", self.intervals.miles, MAX_INTERVAL_DISTANCE),
+            ("intervalKm", self.intervals.km, MAX_INTERVAL_DISTANCE),
+            ("intervalMonths", self.intervals.months, MAX_INTERVAL_MONTHS),
         ] {
             if let Some(n) = value
                 && !(1..=max).contains(&n)
@@ -136,11 +129,7 @@ impl ItemSettings {
                 v.fail(field, format!("must be between 1 and {max}"));
             }
         }
-        if self.enabled
-            && self.interval_miles.is_none()
-            && self.interval_km.is_none()
-            && self.interval_months.is_none()
-        {
+        if self.enabled && self.intervals == Intervals::default() {
             v.fail(
                 "intervalMonths",
                 "an enabled item needs at least one interval (miles, km or months)",
@@ -261,14 +250,14 @@ impl ItemChange {
     /// ignored in favour of the old `intervalKm` (the vehicle's own unit wins in `distance_interval`).
     pub fn apply_to(&self, current: &ItemSettings) -> ItemSettings {
         let mut s = current.clone();
-        set_if_sent(&mut s.interval_miles, self.interval_miles);
-        set_if_sent(&mut s.interval_km, self.interval_km);
+        set_if_sent(&mut s.intervals.miles, self.interval_miles);
+        set_if_sent(&mut s.intervals.km, self.interval_km);
         match (self.interval_miles, self.interval_km) {
-            (Some(Some(_)), None) => s.interval_km = None,
-            (None, Some(Some(_))) => s.interval_miles = None,
+            (Some(Some(_)), None) => s.intervals.km = None,
+            (None, Some(Some(_))) => s.intervals.miles = None,
             _ => {}
         }
-        set_if_sent(&mut s.interval_months, self.interval_months);
+        set_if_sent(&mut s.intervals.months, self.interval_months);
         set_if_sent(&mut s.due_soon_days, self.due_soon_days);
         set_if_sent(&mut s.due_soon_miles, self.due_soon_miles);
         set_if_sent(&mut s.due_soon_km, self.due_soon_km);
@@ -287,9 +276,7 @@ impl ItemChange {
         ItemSettings {
             task: task.to_string(),
             title: None,
-            interval_miles: None,
-            interval_km: None,
-            interval_months: None,
+            intervals: Intervals::default(),
             due_soon_days: DEFAULT_DUE_SOON_DAYS,
             due_soon_miles: DEFAULT_DUE_SOON_MILES,
             due_soon_km: DEFAULT_DUE_SOON_KM,

@@ -21,7 +21,7 @@ use crate::evaluation::{Evaluation, FactKind, TimelineFact, VehicleRecord};
 use crate::publishing::Published;
 use crate::service::{AsOf, UpdateError, decide, update_vehicle};
 use crate::settings::ItemSettings;
-use crate::store::{CommitOutcome, SchedulerStore, VehicleCommit, VehicleState};
+use crate::store::{CommitOutcome, LedgerChange, SchedulerStore, VehicleCommit, VehicleState};
 
 /// Vehicles read, evaluated and written together.
 pub const SWEEP_PAGE: usize = 2_000;
@@ -256,8 +256,9 @@ fn plan_page(states: Vec<VehicleState>, when: AsOf, trace: &str) -> PagePlan {
         {
             out.orgs.insert(v.org_id.clone());
         }
-        let nothing_to_write =
-            commit.published.is_none() && commit.reminders.is_empty() && commit.outbox.is_empty();
+        let nothing_to_write = commit.published.is_none()
+            && commit.reminders.is_empty()
+            && commit.ledger.outbox.is_empty();
         if nothing_to_write && commit.wake_on == state.wake_on {
             out.unchanged_items += evaluation.items.len() as u64;
         } else {
@@ -287,7 +288,7 @@ async fn commit_page(
     let (commits, counts): (Vec<VehicleCommit>, Vec<Planned>) = page.commits.into_iter().unzip();
     let ids: Vec<VehicleId> = commits
         .iter()
-        .map(|c| VehicleId::from(&c.vehicle_id))
+        .map(|c| VehicleId::from(&c.ledger.vehicle_id))
         .collect();
     let outcomes = store.commit_batch(commits).await?;
     Ok(WrittenPage {
@@ -392,7 +393,7 @@ fn bench_vehicle(i: usize, today: DateTime<Utc>) -> VehicleCommit {
         if rng.below(10) == 0 {
             continue;
         }
-        let by_date = item.interval_months.map(|m| u64::from(m) * 30);
+        let by_date = item.intervals.months.map(|m| u64::from(m) * 30);
         let by_distance = item.distance_interval(unit).map(|d| u64::from(d) / per_day);
         let period = by_date.into_iter().chain(by_distance).min().unwrap_or(365);
         let at = today - days(period * (1 + rng.below(104)) / 100);
@@ -410,12 +411,11 @@ fn bench_vehicle(i: usize, today: DateTime<Utc>) -> VehicleCommit {
     let mut settings = Vec::new();
     if rng.below(10) == 0 {
         let mut oil = tasks[0].clone();
-        oil.interval_months = Some(12);
+        oil.intervals.months = Some(12);
         settings.push(oil);
     }
     VehicleCommit {
-        vehicle_id: id.clone(),
-        expected_version: 0,
+        ledger: LedgerChange::on(&id, 0),
         register: Some(VehicleRecord {
             id,
             org_id: BENCH_ORGS[i % BENCH_ORGS.len()].to_string(),
@@ -486,12 +486,13 @@ mod tests {
                 vehicle: seeded.register,
                 facts: facts.collect(),
                 settings: seeded.settings,
-                ..VehicleState::new(&seeded.vehicle_id)
+                ..VehicleState::new(&seeded.ledger.vehicle_id)
             };
             let mut commit = VehicleCommit::on(&state);
             let trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
             let (evaluation, _) = decide(&state, &mut commit, AsOf::at(now), Some(trace)).unwrap();
             let envelope = commit
+                .ledger
                 .outbox
                 .iter()
                 .find(|e| e.event_type() == EventType::MaintenanceScheduleUpdated)

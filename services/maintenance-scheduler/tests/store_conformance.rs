@@ -12,6 +12,7 @@ use vwc_maintenance_scheduler::{
     CommitOutcome, FINGERPRINT_HASH, ItemSettings, PublishedSchedule, SchedulerStore, SentReminder,
     SqliteSchedulerStore, TimelineFact, VehicleCommit, VehicleRecord, VehicleState,
 };
+use vwc_store::vehicle_ledger::{LedgerChange, LedgerCommit};
 use vwc_testkit::ledger::{
     self, a_ready_store_answers_ping, dead_letters_are_listed_oldest_first_until_replayed, stored,
     the_last_day_is_kept_per_organisation,
@@ -118,7 +119,7 @@ async fn an_unknown_vehicle_has_an_empty_state_at_version_zero(store: Store) {
 
 async fn a_commit_reads_back_exactly(store: Store) {
     let mut oil = ItemSettings::default_for("oil_change", OdometerUnit::Km).unwrap();
-    oil.interval_km = Some(10_000);
+    oil.intervals.km = Some(10_000);
     oil.title = Some("Oil & filter".into());
     let facts = vec![
         TimelineFact::new("evt_1", FactKind::Acquisition, at(1, 9), Some(30_000), &[]),
@@ -144,9 +145,9 @@ async fn a_commit_reads_back_exactly(store: Store) {
         settings: vec![oil.clone()],
         published: Some(schedule.clone()),
         reminders: reminders.clone(),
-        outbox: vec![envelope("veh_1")],
         ..registration("org_a", "veh_1")
-    };
+    }
+    .enqueuing(vec![envelope("veh_1")]);
     assert_eq!(store.commit(commit).await.unwrap(), CommitOutcome::Applied);
     let state = stored(&store, "veh_1").await;
     assert_eq!(state.version, 1);
@@ -162,42 +163,33 @@ async fn a_commit_reads_back_exactly(store: Store) {
 async fn a_commit_from_a_stale_version_conflicts_and_writes_nothing(store: Store) {
     store.commit(registration("org_a", "veh_1")).await.unwrap();
     let stale = VehicleCommit {
-        expected_version: 0,
-        claim: Some("env_1".into()),
+        ledger: LedgerChange::on("veh_1", 0),
         facts: vec![reading("evt_1", at(2, 9), Some(100))],
-        outbox: vec![envelope("veh_1")],
-        ..VehicleCommit::on(&stored(&store, "veh_2").await)
-    };
-    let stale = VehicleCommit {
-        vehicle_id: "veh_1".into(),
-        ..stale
-    };
+        ..VehicleCommit::default()
+    }
+    .claiming("env_1")
+    .enqueuing(vec![envelope("veh_1")]);
     assert_eq!(store.commit(stale).await.unwrap(), CommitOutcome::Conflict);
     let state = stored(&store, "veh_1").await;
     assert_eq!((state.version, state.facts.len()), (1, 0));
     assert!(pending(&store).await.is_empty());
     // The claim was not taken either: the same envelope applies once the version is right.
-    let fresh = VehicleCommit {
-        claim: Some("env_1".into()),
-        ..VehicleCommit::on(&state)
-    };
+    let fresh = VehicleCommit::on(&state).claiming("env_1");
     assert_eq!(store.commit(fresh).await.unwrap(), CommitOutcome::Applied);
 }
 
 async fn a_claimed_envelope_is_a_duplicate_and_writes_nothing(store: Store) {
-    let first = VehicleCommit {
-        claim: Some("env_1".into()),
-        outbox: vec![envelope("veh_1")],
-        ..registration("org_a", "veh_1")
-    };
+    let first = registration("org_a", "veh_1")
+        .claiming("env_1")
+        .enqueuing(vec![envelope("veh_1")]);
     assert_eq!(store.commit(first).await.unwrap(), CommitOutcome::Applied);
     let state = stored(&store, "veh_1").await;
     let again = VehicleCommit {
-        claim: Some("env_1".into()),
         facts: vec![reading("evt_1", at(2, 9), Some(100))],
-        outbox: vec![envelope("veh_1")],
         ..VehicleCommit::on(&state)
-    };
+    }
+    .claiming("env_1")
+    .enqueuing(vec![envelope("veh_1")]);
     assert_eq!(store.commit(again).await.unwrap(), CommitOutcome::Duplicate);
     let after = stored(&store, "veh_1").await;
     assert_eq!((after.version, after.facts.len()), (1, 0));
@@ -243,11 +235,11 @@ async fn a_removed_fact_is_gone_and_its_replacement_kept(store: Store) {
         &["oil_change"],
     );
     let state = stored(&store, "veh_1").await;
-    let correction = VehicleCommit {
-        remove_facts: vec!["evt_1".into()],
+    let mut correction = VehicleCommit {
         facts: vec![corrected.clone()],
         ..VehicleCommit::on(&state)
     };
+    correction.ledger.remove_facts = vec!["evt_1".into()];
     assert_eq!(
         store.commit(correction).await.unwrap(),
         CommitOutcome::Applied
@@ -257,10 +249,8 @@ async fn a_removed_fact_is_gone_and_its_replacement_kept(store: Store) {
     assert_eq!(facts, [corrected, other.clone()]);
     // A void: the fact removed.
     let state = stored(&store, "veh_1").await;
-    let void = VehicleCommit {
-        remove_facts: vec!["evt_1".into()],
-        ..VehicleCommit::on(&state)
-    };
+    let mut void = VehicleCommit::on(&state);
+    void.ledger.remove_facts = vec!["evt_1".into()];
     store.commit(void).await.unwrap();
     assert_eq!(stored(&store, "veh_1").await.facts, [other]);
 }
@@ -338,11 +328,10 @@ async fn a_reminder_is_recorded_once_per_key(store: Store) {
 
 async fn facts_before_the_registration_are_kept_and_the_vehicle_is_not_listed(store: Store) {
     let early = VehicleCommit {
-        vehicle_id: "veh_1".into(),
-        claim: Some("env_1".into()),
         facts: vec![reading("evt_1", at(2, 9), Some(100))],
-        ..VehicleCommit::default()
-    };
+        ..VehicleCommit::on(&VehicleState::new("veh_1"))
+    }
+    .claiming("env_1");
     assert_eq!(store.commit(early).await.unwrap(), CommitOutcome::Applied);
     let state = stored(&store, "veh_1").await;
     assert_eq!(
@@ -501,32 +490,17 @@ async fn the_highest_revision_of_each_record_is_kept(store: Store) {
 
 async fn a_batch_applies_each_commit_on_its_own(store: Store) {
     store
-        .commit(VehicleCommit {
-            claim: Some("env_seen".into()),
-            ..registration("org_a", "veh_1")
-        })
+        .commit(registration("org_a", "veh_1").claiming("env_seen"))
         .await
         .unwrap();
     let batch = vec![
-        VehicleCommit {
-            outbox: vec![envelope("veh_2")],
-            ..registration("org_a", "veh_2")
-        },
+        registration("org_a", "veh_2").enqueuing(vec![envelope("veh_2")]),
         // Stale: veh_1 is at version 1.
-        VehicleCommit {
-            outbox: vec![envelope("veh_1")],
-            ..registration("org_a", "veh_1")
-        },
-        VehicleCommit {
-            vehicle_id: "veh_3".into(),
-            claim: Some("env_seen".into()),
-            outbox: vec![envelope("veh_3")],
-            ..VehicleCommit::default()
-        },
-        VehicleCommit {
-            outbox: vec![envelope("veh_4")],
-            ..registration("org_b", "veh_4")
-        },
+        registration("org_a", "veh_1").enqueuing(vec![envelope("veh_1")]),
+        VehicleCommit::on(&VehicleState::new("veh_3"))
+            .claiming("env_seen")
+            .enqueuing(vec![envelope("veh_3")]),
+        registration("org_b", "veh_4").enqueuing(vec![envelope("veh_4")]),
     ];
     let outcomes = store.commit_batch(batch).await.unwrap();
     assert_eq!(
@@ -551,10 +525,7 @@ async fn a_batch_applies_each_commit_on_its_own(store: Store) {
 async fn outbox_rows_are_pending_until_marked_sent(store: Store) {
     let written = vec![envelope("veh_1"), envelope("veh_1")];
     store
-        .commit(VehicleCommit {
-            outbox: written.clone(),
-            ..registration("org_a", "veh_1")
-        })
+        .commit(registration("org_a", "veh_1").enqueuing(written.clone()))
         .await
         .unwrap();
     ledger::outbox_rows_are_pending_until_marked_sent(store.as_ref(), &written).await;

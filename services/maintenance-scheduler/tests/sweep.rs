@@ -358,7 +358,7 @@ async fn sweeping_only_awake_vehicles_publishes_what_evaluating_every_vehicle_da
             {
                 continue;
             }
-            expected.extend(commit.outbox.iter().map(said));
+            expected.extend(commit.ledger.outbox.iter().map(said));
             if commit.published.is_some() {
                 state.published = commit.published;
             }

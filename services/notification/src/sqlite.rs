@@ -366,16 +366,12 @@ impl NotificationStore for SqliteNotificationStore {
         org_id: &OrgId,
         reminder_id: &str,
     ) -> StoreResult<Option<Notification>> {
-        let (org, reminder) = (org_id.clone(), reminder_id.to_owned());
         self.db
-            .read(move |conn| {
-                optional(
-                    conn.prepare_cached(
-                        "SELECT * FROM notifications WHERE org_id = ?1 AND reminder_id = ?2",
-                    )?
-                    .query_row(params![org.as_str(), reminder], record::<Notification>),
-                )
-            })
+            .query_optional(
+                "SELECT * FROM notifications WHERE org_id = ?1 AND reminder_id = ?2",
+                (org_id.as_str().to_owned(), reminder_id.to_owned()),
+                record::<Notification>,
+            )
             .await
     }
 

@@ -8,7 +8,7 @@ use vwc_contracts::{OrgId, VehicleId};
 use vwc_store::StoreError;
 use vwc_store::vehicle_ledger::{AsOf, DailyRun};
 
-use crate::store::{CommitOutcome, ValuationStore, VehicleCommit};
+use crate::store::{CommitOutcome, LedgerChange, ValuationStore, VehicleCommit};
 use crate::valuer::{Scope, decide};
 
 /// Vehicles read and committed together.
@@ -78,7 +78,7 @@ pub async fn revalue(
         }
         let ids: Vec<VehicleId> = commits
             .iter()
-            .map(|c| VehicleId::from(&c.vehicle_id))
+            .map(|c| VehicleId::from(&c.ledger.vehicle_id))
             .collect();
         let outcomes = store.commit_batch(commits).await?;
         for (id, outcome) in ids.iter().zip(outcomes) {
@@ -159,8 +159,7 @@ fn bench_vehicle(i: usize, today: NaiveDate) -> VehicleCommit {
         amount_cents: 1,
     };
     VehicleCommit {
-        vehicle_id: id.clone(),
-        expected_version: 0,
+        ledger: LedgerChange::on(&id, 0),
         register: Some(VehicleProfile {
             id,
             org_id: BENCH_ORGS[i % BENCH_ORGS.len()].to_string(),
@@ -174,7 +173,6 @@ fn bench_vehicle(i: usize, today: NaiveDate) -> VehicleCommit {
         facts,
         published: vec![(first_of_month.min(today - chrono::Duration::days(1)), point)],
         current: Some((today - chrono::Duration::days(1), point)),
-        ..VehicleCommit::default()
     }
 }
 

@@ -4,6 +4,7 @@
 use crate::store::RevaluePage;
 use async_trait::async_trait;
 use rusqlite::{Connection, params};
+use vwc_store::sqlite::execute_each;
 use vwc_store::vehicle_ledger::sqlite::{Details, RowPage, SqliteLedger};
 use vwc_store::vehicle_ledger::{LedgerStore, parse_day};
 use vwc_store::{SqliteDb, StoreResult};
@@ -106,7 +107,7 @@ impl SqliteLedger for VehicleState {
     fn apply(conn: &Connection, c: &VehicleCommit, p: &PreparedCommit) -> StoreResult<()> {
         if let (Some(v), Some(profile)) = (&c.register, &p.profile) {
             conn.prepare_cached("UPDATE vehicles SET org_id = ?2, profile = ?3 WHERE id = ?1")?
-                .execute(params![c.vehicle_id, v.org_id, profile])?;
+                .execute(params![c.ledger.vehicle_id, v.org_id, profile])?;
         }
         if let Some((on, point)) = &c.current {
             conn.prepare_cached(
@@ -114,31 +115,34 @@ impl SqliteLedger for VehicleState {
                  WHERE id = ?1",
             )?
             .execute(params![
-                c.vehicle_id,
+                c.ledger.vehicle_id,
                 on.to_string(),
                 point.fingerprint as i64,
                 point.amount_cents as i64
             ])?;
         }
-        let mut facts = conn.prepare_cached(
+        let vehicle = c.ledger.vehicle_id.as_str();
+        execute_each(
+            conn,
             "INSERT OR IGNORE INTO facts (vehicle_id, event_id, body) VALUES (?1, ?2, ?3)",
+            p.facts
+                .iter()
+                .map(|(event_id, body)| (vehicle, event_id, body)),
         )?;
-        for (event_id, body) in &p.facts {
-            facts.execute(params![c.vehicle_id, event_id, body])?;
-        }
-        let mut published = conn.prepare_cached(
+        execute_each(
+            conn,
             "INSERT INTO published (vehicle_id, as_of, fingerprint, amount) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (vehicle_id, as_of) DO UPDATE SET fingerprint = excluded.fingerprint,
                amount = excluded.amount",
+            c.published.iter().map(|(on, point)| {
+                (
+                    vehicle,
+                    on.to_string(),
+                    point.fingerprint as i64,
+                    point.amount_cents as i64,
+                )
+            }),
         )?;
-        for (on, point) in &c.published {
-            published.execute(params![
-                c.vehicle_id,
-                on.to_string(),
-                point.fingerprint as i64,
-                point.amount_cents as i64
-            ])?;
-        }
         Ok(())
     }
 }

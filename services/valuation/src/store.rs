@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
-use vwc_contracts::{Envelope, OrgId, VehicleId};
-pub use vwc_store::vehicle_ledger::{CommitOutcome, VehicleLedger};
+use vwc_contracts::{OrgId, VehicleId};
+pub use vwc_store::vehicle_ledger::{CommitOutcome, LedgerChange, VehicleLedger};
 use vwc_store::vehicle_ledger::{
     DailyRuns, DayLedger, Ledger, StoredVehicle, VehiclePage, parse_day,
 };
@@ -99,21 +99,15 @@ const REVALUES: DayLedger = DayLedger {
 /// One atomic change of a vehicle's state.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct VehicleCommit {
-    pub vehicle_id: String,
-    pub expected_version: u64,
-    /// Envelope id to claim in the inbox (consumer `valuation`): a duplicate changes nothing.
-    pub claim: Option<String>,
+    /// Which vehicle, from which version, the envelope claimed in the inbox (consumer `valuation`), the
+    /// revisions applied with the facts they remove, and the events published.
+    pub ledger: LedgerChange,
     pub register: Option<VehicleProfile>,
-    /// Event ids whose facts are removed before `facts` are added (a corrected or voided record).
-    pub remove_facts: Vec<String>,
     /// Facts to add; one already stored (same event id) is ignored.
     pub facts: Vec<Fact>,
     /// History points published by this commit (replacing those of the same day).
     pub published: Vec<(NaiveDate, PublishedPoint)>,
     pub current: Option<(NaiveDate, PublishedPoint)>,
-    pub outbox: Vec<Envelope>,
-    /// Revisions applied: (event id, revision); the store keeps the highest per event.
-    pub revisions: Vec<(String, u32)>,
 }
 
 vwc_store::ledger_commit!(VehicleCommit on VehicleState);
@@ -123,11 +117,11 @@ impl VehicleCommit {
     pub fn changes_state(&self) -> bool {
         self.register.is_some()
             || !self.facts.is_empty()
-            || !self.remove_facts.is_empty()
-            || !self.revisions.is_empty()
+            || !self.ledger.remove_facts.is_empty()
+            || !self.ledger.revisions.is_empty()
             || !self.published.is_empty()
             || self.current.is_some()
-            || !self.outbox.is_empty()
+            || !self.ledger.outbox.is_empty()
     }
 }
 

@@ -164,7 +164,7 @@ pub fn decide(
         ));
         publish(current, previous_amount, None);
     }
-    commit.outbox = out
+    commit.ledger.outbox = out
         .iter()
         .map(|u| {
             Envelope::new(

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use vwc_contracts::{Envelope, Event, EventType, OdometerUnit, Severity};
+use vwc_store::vehicle_ledger::{LedgerChange, LedgerCommit};
 use vwc_testkit::ledger::{
     self, a_ready_store_answers_ping, dead_letters_are_listed_oldest_first_until_replayed, stored,
     the_last_day_is_kept_per_organisation,
@@ -98,14 +99,14 @@ async fn a_commit_reads_back_exactly(store: Store) {
     );
     let e = envelope("veh_1");
     let mut commit = registration("org_a", "veh_1");
-    commit.claim = Some("env_1".into());
+    commit.ledger.claim = Some("env_1".into());
     commit.facts = vec![collision.clone(), acquisition.clone()];
     commit.published = vec![
         (day(2), point(11, 2_000_000)),
         (day(3), point(12, 1_800_000)),
     ];
     commit.current = Some((day(4), point(13, 1_790_000)));
-    commit.outbox = vec![e.clone()];
+    commit.ledger.outbox = vec![e.clone()];
     assert_eq!(store.commit(commit).await.unwrap(), CommitOutcome::Applied);
     let s = stored(&store, "veh_1").await;
     assert_eq!(s.version, 1);
@@ -129,7 +130,7 @@ async fn a_commit_from_a_stale_version_conflicts_and_writes_nothing(store: Store
     store.commit(registration("org_a", "veh_1")).await.unwrap();
     let mut stale = registration("org_a", "veh_1");
     stale.facts = vec![fact("evt_9", 5, Some(1), FactDetail::Odometer)];
-    stale.outbox = vec![envelope("veh_1")];
+    stale.ledger.outbox = vec![envelope("veh_1")];
     assert_eq!(store.commit(stale).await.unwrap(), CommitOutcome::Conflict);
     let s = stored(&store, "veh_1").await;
     assert!(s.facts.is_empty());
@@ -138,16 +139,15 @@ async fn a_commit_from_a_stale_version_conflicts_and_writes_nothing(store: Store
 
 async fn a_claimed_envelope_is_a_duplicate_and_writes_nothing(store: Store) {
     let mut first = registration("org_a", "veh_1");
-    first.claim = Some("env_1".into());
+    first.ledger.claim = Some("env_1".into());
     assert_eq!(store.commit(first).await.unwrap(), CommitOutcome::Applied);
     let mut again = VehicleCommit {
-        vehicle_id: "veh_1".into(),
-        expected_version: 1,
-        claim: Some("env_1".into()),
+        ledger: LedgerChange::on("veh_1", 1),
         facts: vec![fact("evt_1", 2, Some(5), FactDetail::Odometer)],
-        outbox: vec![envelope("veh_1")],
         ..VehicleCommit::default()
-    };
+    }
+    .claiming("env_1")
+    .enqueuing(vec![envelope("veh_1")]);
     assert_eq!(
         store.commit(again.clone()).await.unwrap(),
         CommitOutcome::Duplicate
@@ -156,7 +156,7 @@ async fn a_claimed_envelope_is_a_duplicate_and_writes_nothing(store: Store) {
     assert_eq!(s.version, 1);
     assert!(s.facts.is_empty());
     assert!(store.pending(10).await.unwrap().is_empty());
-    again.claim = Some("env_2".into());
+    again.ledger.claim = Some("env_2".into());
     assert_eq!(store.commit(again).await.unwrap(), CommitOutcome::Applied);
 }
 
@@ -167,24 +167,22 @@ async fn a_removed_fact_is_gone_and_its_replacement_kept(store: Store) {
     c.facts = vec![first, other.clone()];
     store.commit(c).await.unwrap();
     let corrected = fact("evt_1", 2, Some(7), FactDetail::Odometer);
-    let c = VehicleCommit {
-        vehicle_id: "veh_1".into(),
-        expected_version: 1,
-        remove_facts: vec!["evt_1".into()],
+    let mut c = VehicleCommit {
+        ledger: LedgerChange::on("veh_1", 1),
         facts: vec![corrected.clone()],
         ..VehicleCommit::default()
     };
+    c.ledger.remove_facts = vec!["evt_1".into()];
     assert!(c.changes_state());
     store.commit(c).await.unwrap();
     let mut facts = stored(&store, "veh_1").await.facts;
     facts.sort_by(|a, b| a.event_id.cmp(&b.event_id));
     assert_eq!(facts, [corrected, other.clone()]);
-    let c = VehicleCommit {
-        vehicle_id: "veh_1".into(),
-        expected_version: 2,
-        remove_facts: vec!["evt_1".into()],
+    let mut c = VehicleCommit {
+        ledger: LedgerChange::on("veh_1", 2),
         ..VehicleCommit::default()
     };
+    c.ledger.remove_facts = vec!["evt_1".into()];
     store.commit(c).await.unwrap();
     assert_eq!(stored(&store, "veh_1").await.facts, [other]);
 }
@@ -193,10 +191,8 @@ async fn the_highest_revision_of_each_record_is_kept(store: Store) {
     let registration = registration("org_a", "veh_1");
     ledger::the_highest_revision_of_each_record_is_kept(store.as_ref(), registration).await;
     // A commit of revisions alone changes the state (it is not skipped as a mere claim).
-    let revisions_only = VehicleCommit {
-        revisions: vec![("evt_3".to_string(), 2)],
-        ..VehicleCommit::default()
-    };
+    let mut revisions_only = VehicleCommit::default();
+    revisions_only.ledger.revisions = vec![("evt_3".to_string(), 2)];
     assert!(revisions_only.changes_state());
 }
 
@@ -207,8 +203,7 @@ async fn the_same_fact_twice_is_kept_once_and_a_point_is_replaced(store: Store) 
     c.published = vec![(day(2), point(1, 100))];
     store.commit(c).await.unwrap();
     let c = VehicleCommit {
-        vehicle_id: "veh_1".into(),
-        expected_version: 1,
+        ledger: LedgerChange::on("veh_1", 1),
         facts: vec![f.clone()],
         published: vec![(day(2), point(2, 90))],
         ..VehicleCommit::default()
@@ -222,7 +217,7 @@ async fn the_same_fact_twice_is_kept_once_and_a_point_is_replaced(store: Store) 
 
 async fn facts_before_the_registration_are_kept_and_the_vehicle_is_not_listed(store: Store) {
     let c = VehicleCommit {
-        vehicle_id: "veh_1".into(),
+        ledger: LedgerChange::on("veh_1", 0),
         facts: vec![fact("evt_1", 2, Some(5), FactDetail::Odometer)],
         ..VehicleCommit::default()
     };
@@ -237,7 +232,7 @@ async fn facts_before_the_registration_are_kept_and_the_vehicle_is_not_listed(st
     let s = stored(&store, "veh_1").await;
     assert_eq!((s.version, s.facts.len()), (1, 1));
     let mut register = registration("org_a", "veh_1");
-    register.expected_version = 1;
+    register.ledger.expected_version = 1;
     store.commit(register).await.unwrap();
     let listed = store.vehicle_states(None, None, 10, true).await.unwrap();
     assert_eq!(listed.len(), 1);
@@ -278,11 +273,11 @@ async fn vehicle_states_page_by_organisation_and_may_leave_out_the_older_history
 async fn a_batch_applies_each_commit_on_its_own(store: Store) {
     store.commit(registration("org_a", "veh_1")).await.unwrap();
     let ok = VehicleCommit {
-        vehicle_id: "veh_2".into(),
+        ledger: LedgerChange::on("veh_2", 0),
         register: Some(profile("org_a", "veh_2")),
-        outbox: vec![envelope("veh_2")],
         ..VehicleCommit::default()
-    };
+    }
+    .enqueuing(vec![envelope("veh_2")]);
     let stale = registration("org_a", "veh_1");
     let outcomes = store.commit_batch(vec![stale, ok]).await.unwrap();
     assert_eq!(outcomes, [CommitOutcome::Conflict, CommitOutcome::Applied]);
@@ -291,8 +286,8 @@ async fn a_batch_applies_each_commit_on_its_own(store: Store) {
 
 async fn outbox_rows_are_pending_until_marked_sent(store: Store) {
     let mut c = registration("org_a", "veh_1");
-    c.outbox = vec![envelope("veh_1"), envelope("veh_1")];
-    let written = c.outbox.clone();
+    c.ledger.outbox = vec![envelope("veh_1"), envelope("veh_1")];
+    let written = c.ledger.outbox.clone();
     store.commit(c).await.unwrap();
     ledger::outbox_rows_are_pending_until_marked_sent(store.as_ref(), &written).await;
 }

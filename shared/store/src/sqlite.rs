@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, Params, Row, params};
 use tokio::sync::{Notify, Semaphore, oneshot};
 use vwc_contracts::Envelope;
 
@@ -518,6 +518,24 @@ impl SqliteDb {
         })
         .await
         .map_err(|e| StoreError::Other(format!("reader task failed: {e}")))?
+    }
+
+    /// The first row the cached statement `sql` selects with `params`, read by `row`; `None` when no row
+    /// matches. A read on the blocking pool ([`read`](Self::read)); `params` are owned values (a tuple or
+    /// an array) moved there.
+    pub async fn query_optional<T, P, F>(
+        &self,
+        sql: &'static str,
+        params: P,
+        row: F,
+    ) -> StoreResult<Option<T>>
+    where
+        T: Send + 'static,
+        P: Params + Send + 'static,
+        F: FnOnce(&Row<'_>) -> rusqlite::Result<T> + Send + 'static,
+    {
+        self.read(move |conn| optional(conn.prepare_cached(sql)?.query_row(params, row)))
+            .await
     }
 
     /// Runs `f` on a pooled read connection **on the calling task's thread**, without the hand-off to the
@@ -1087,6 +1105,19 @@ impl Plumbing for SqliteDb {
     async fn ping(&self) -> StoreResult<()> {
         SqliteDb::ping(self).await
     }
+}
+
+/// Runs the cached statement `sql` once with each of `rows`' parameters: a commit's rows of one table.
+pub fn execute_each<P: Params>(
+    conn: &Connection,
+    sql: &str,
+    rows: impl IntoIterator<Item = P>,
+) -> StoreResult<()> {
+    let mut statement = conn.prepare_cached(sql)?;
+    for row in rows {
+        statement.execute(row)?;
+    }
+    Ok(())
 }
 
 /// Convenience for adapters: one optional row.

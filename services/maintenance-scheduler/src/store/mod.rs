@@ -9,9 +9,9 @@ use async_trait::async_trait;
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use vwc_contracts::{Envelope, OrgId, VehicleId};
+use vwc_contracts::{OrgId, VehicleId};
 use vwc_store::parse_ts;
-pub use vwc_store::vehicle_ledger::{CommitOutcome, VehicleLedger};
+pub use vwc_store::vehicle_ledger::{CommitOutcome, LedgerChange, VehicleLedger};
 use vwc_store::vehicle_ledger::{
     DailyRuns, DayLedger, Ledger, StoredVehicle, VehiclePage, parse_day,
 };
@@ -95,15 +95,11 @@ const SWEEPS: DayLedger = DayLedger {
 /// One atomic change of a vehicle's state.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct VehicleCommit {
-    pub vehicle_id: String,
-    /// The version the change was computed from; the commit is refused when the stored one differs.
-    pub expected_version: u64,
-    /// Envelope id to claim in the inbox (consumer `maintenance-scheduler`): a duplicate changes nothing.
-    pub claim: Option<String>,
+    /// Which vehicle, from which version, the envelope claimed in the inbox (consumer
+    /// `maintenance-scheduler`), the revisions applied with the facts they remove, and the events published.
+    pub ledger: LedgerChange,
     /// Sets (or refreshes) the vehicle's registration.
     pub register: Option<VehicleRecord>,
-    /// Event ids whose facts are removed before `facts` are added (a corrected or voided record).
-    pub remove_facts: Vec<String>,
     /// Facts to add; one already stored (same event id) is ignored.
     pub facts: Vec<TimelineFact>,
     /// Item settings to store, replacing the vehicle's settings of the same task.
@@ -111,11 +107,8 @@ pub struct VehicleCommit {
     /// The schedule this commit publishes.
     pub published: Option<PublishedSchedule>,
     pub reminders: Vec<SentReminder>,
-    pub outbox: Vec<Envelope>,
     /// When set, the day the sweep must next evaluate the vehicle (see `service::wake_on`).
     pub wake_on: Option<NaiveDate>,
-    /// Revisions applied: (event id, revision); the store keeps the highest per event.
-    pub revisions: Vec<(String, u32)>,
 }
 
 vwc_store::ledger_commit!(VehicleCommit on VehicleState);

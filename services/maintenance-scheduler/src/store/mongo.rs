@@ -71,7 +71,7 @@ impl MongoLedger for VehicleState {
     }
 
     async fn write_details(tx: &mut Writes<'_>, c: &VehicleCommit) -> StoreResult<()> {
-        let vehicle = &c.vehicle_id;
+        let vehicle = &c.ledger.vehicle_id;
         for f in &c.facts {
             let fact = doc! {
                 "vehicle_id": vehicle,

@@ -5,6 +5,7 @@ use crate::store::SweepPage;
 use async_trait::async_trait;
 use rusqlite::{Connection, params};
 use vwc_store::parse_ts;
+use vwc_store::sqlite::execute_each;
 use vwc_store::vehicle_ledger::sqlite::{Details, RowPage, SqliteLedger};
 use vwc_store::vehicle_ledger::{LedgerStore, parse_day};
 use vwc_store::{SqliteDb, StoreError, StoreResult, ts};
@@ -183,31 +184,32 @@ fn apply(conn: &Connection, c: &VehicleCommit, p: &PreparedCommit) -> StoreResul
         )?
         .execute(params![v.id, v.org_id, v.name, v.unit.as_str(), ts(&v.registered_at), v.retired])?;
     }
+    let vehicle = c.ledger.vehicle_id.as_str();
     if let Some(day) = c.wake_on {
         conn.prepare_cached("UPDATE vehicles SET wake_on = ?2 WHERE id = ?1")?
-            .execute(params![c.vehicle_id, day.to_string()])?;
+            .execute(params![vehicle, day.to_string()])?;
     }
-    let mut facts = conn.prepare_cached(
+    execute_each(
+        conn,
         "INSERT OR IGNORE INTO facts (vehicle_id, event_id, kind, occurred_at, odometer, tasks)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        c.facts.iter().map(|f| {
+            (
+                vehicle,
+                &f.event_id,
+                f.kind.as_str(),
+                ts(&f.at),
+                f.odometer.map(|o| o as i64),
+                f.tasks.join(","),
+            )
+        }),
     )?;
-    for f in &c.facts {
-        facts.execute(params![
-            c.vehicle_id,
-            f.event_id,
-            f.kind.as_str(),
-            ts(&f.at),
-            f.odometer.map(|o| o as i64),
-            f.tasks.join(","),
-        ])?;
-    }
-    let mut settings = conn.prepare_cached(
+    execute_each(
+        conn,
         "INSERT INTO item_settings (vehicle_id, task, body) VALUES (?1, ?2, ?3)
          ON CONFLICT (vehicle_id, task) DO UPDATE SET body = excluded.body",
+        p.settings.iter().map(|(task, body)| (vehicle, task, body)),
     )?;
-    for (task, body) in &p.settings {
-        settings.execute(params![c.vehicle_id, task, body])?;
-    }
     if let (Some(published), Some(statuses)) = (&c.published, &p.statuses) {
         conn.prepare_cached(
             "INSERT INTO published (vehicle_id, fingerprint, statuses, hash) VALUES (?1, ?2, ?3, ?4)
@@ -215,29 +217,30 @@ fn apply(conn: &Connection, c: &VehicleCommit, p: &PreparedCommit) -> StoreResul
                statuses = excluded.statuses, hash = excluded.hash",
         )?
         .execute(params![
-            c.vehicle_id,
+            vehicle,
             published.fingerprint as i64,
             statuses,
             published.hash
         ])?;
     }
-    let mut reminders = conn.prepare_cached(
+    execute_each(
+        conn,
         "INSERT OR IGNORE INTO reminders
          (vehicle_id, task, status, due_cycle, occurrence, reminder_id, sent_on, sent_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        c.reminders.iter().map(|r| {
+            (
+                vehicle,
+                &r.task,
+                r.status.as_str(),
+                &r.due_cycle,
+                i64::from(r.occurrence),
+                &r.reminder_id,
+                r.sent_on.to_string(),
+                ts(&r.sent_at),
+            )
+        }),
     )?;
-    for r in &c.reminders {
-        reminders.execute(params![
-            c.vehicle_id,
-            r.task,
-            r.status.as_str(),
-            r.due_cycle,
-            i64::from(r.occurrence),
-            r.reminder_id,
-            r.sent_on.to_string(),
-            ts(&r.sent_at),
-        ])?;
-    }
     Ok(())
 }
 

@@ -146,12 +146,7 @@ pub(super) mod tests {
 
     #[derive(Default)]
     pub(in super::super) struct Commit {
-        vehicle_id: String,
-        expected_version: u64,
-        claim: Option<String>,
-        pub(in super::super) revisions: Vec<(String, u32)>,
-        pub(in super::super) remove_facts: Vec<String>,
-        outbox: Vec<vwc_contracts::Envelope>,
+        pub(in super::super) ledger: crate::vehicle_ledger::LedgerChange,
     }
     crate::ledger_commit!(Commit on State);
 

@@ -585,12 +585,12 @@ mod tests {
         let mut commit = Commit::default();
         assert!(revision(3).take(&mut applied, &mut commit, "evt_1"));
         assert_eq!(applied.get("evt_1"), Some(&3));
-        assert_eq!(commit.revisions, [("evt_1".to_string(), 3)]);
-        assert_eq!(commit.remove_facts, ["evt_1"]);
+        assert_eq!(commit.ledger.revisions, [("evt_1".to_string(), 3)]);
+        assert_eq!(commit.ledger.remove_facts, ["evt_1"]);
         for older_or_same in [2, 3] {
             let mut again = Commit::default();
             assert!(!revision(older_or_same).take(&mut applied, &mut again, "evt_1"));
-            assert!(again.revisions.is_empty() && again.remove_facts.is_empty());
+            assert!(again.ledger.revisions.is_empty() && again.ledger.remove_facts.is_empty());
         }
         assert!(revision(4).take(&mut applied, &mut Commit::default(), "evt_1"));
         assert_eq!(applied.get("evt_1"), Some(&4));

@@ -53,31 +53,92 @@ impl CommitOutcome {
     }
 }
 
-/// The ledger's part of one atomic change of a vehicle, whatever else the service's commit carries.
-/// Implemented with [`ledger_commit!`](crate::ledger_commit) on a struct with these fields.
-pub trait LedgerCommit: Send + Sync + 'static {
-    fn vehicle_id(&self) -> &str;
+/// The ledger's part of one atomic change of a vehicle, whatever else the service's commit carries: each
+/// service's commit holds one as its `ledger` field.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LedgerChange {
+    pub vehicle_id: String,
     /// The version the change was computed from; the commit is refused when the stored one differs.
-    fn expected_version(&self) -> u64;
+    pub expected_version: u64,
     /// Envelope id to claim in the consumer's inbox: a duplicate changes nothing.
-    fn claim(&self) -> Option<&str>;
-    /// Revisions applied: (event id, revision); the store keeps the highest per event.
-    fn revisions(&self) -> &[(String, u32)];
-    fn revisions_mut(&mut self) -> &mut Vec<(String, u32)>;
-    /// Event ids whose facts are removed (a corrected or voided record).
-    fn remove_facts(&self) -> &[String];
+    pub claim: Option<String>,
+    /// Event ids whose facts are removed before the commit's own facts are added (a corrected or voided
+    /// record).
+    pub remove_facts: Vec<String>,
     /// Envelopes enqueued in the same transaction.
-    fn outbox(&self) -> &[Envelope];
-    /// The envelopes to enqueue, taken out of the commit: the SQLite ledger writes their JSON and hands the
-    /// envelopes themselves on to the relay ([`crate::sqlite::outbox_row`]) instead of copying them.
-    fn take_outbox(&mut self) -> Vec<Envelope>;
-    /// Records revision `revision` of record `event_id` as applied, and its previous fact as removed.
-    fn revise(&mut self, event_id: &str, revision: u32);
+    pub outbox: Vec<Envelope>,
+    /// Revisions applied: (event id, revision); the store keeps the highest per event.
+    pub revisions: Vec<(String, u32)>,
 }
 
-/// Implements [`LedgerCommit`] for a commit struct with the fields `vehicle_id: String`,
-/// `expected_version: u64`, `claim: Option<String>`, `revisions: Vec<(String, u32)>`,
-/// `remove_facts: Vec<String>` and `outbox: Vec<Envelope>`: the field names are the contract.
+impl LedgerChange {
+    /// A change of vehicle `vehicle_id` computed from its version `expected_version`, claiming nothing yet.
+    pub fn on(vehicle_id: &str, expected_version: u64) -> LedgerChange {
+        LedgerChange {
+            vehicle_id: vehicle_id.to_string(),
+            expected_version,
+            ..LedgerChange::default()
+        }
+    }
+}
+
+/// A service's commit, through its [`LedgerChange`]. Implemented with [`ledger_commit!`](crate::ledger_commit)
+/// on a struct with the field `ledger: LedgerChange`.
+pub trait LedgerCommit: Send + Sync + 'static {
+    fn ledger(&self) -> &LedgerChange;
+    fn ledger_mut(&mut self) -> &mut LedgerChange;
+
+    fn vehicle_id(&self) -> &str {
+        &self.ledger().vehicle_id
+    }
+    fn expected_version(&self) -> u64 {
+        self.ledger().expected_version
+    }
+    fn claim(&self) -> Option<&str> {
+        self.ledger().claim.as_deref()
+    }
+    fn revisions(&self) -> &[(String, u32)] {
+        &self.ledger().revisions
+    }
+    fn revisions_mut(&mut self) -> &mut Vec<(String, u32)> {
+        &mut self.ledger_mut().revisions
+    }
+    fn remove_facts(&self) -> &[String] {
+        &self.ledger().remove_facts
+    }
+    fn outbox(&self) -> &[Envelope] {
+        &self.ledger().outbox
+    }
+    /// The envelopes to enqueue, taken out of the commit: the SQLite ledger writes their JSON and hands the
+    /// envelopes themselves on to the relay ([`crate::sqlite::outbox_row`]) instead of copying them.
+    fn take_outbox(&mut self) -> Vec<Envelope> {
+        std::mem::take(&mut self.ledger_mut().outbox)
+    }
+    /// Records revision `revision` of record `event_id` as applied, and its previous fact as removed.
+    fn revise(&mut self, event_id: &str, revision: u32) {
+        let ledger = self.ledger_mut();
+        ledger.revisions = vec![(event_id.to_string(), revision)];
+        ledger.remove_facts = vec![event_id.to_string()];
+    }
+    /// The commit, claiming envelope `envelope_id` in the consumer's inbox.
+    fn claiming(mut self, envelope_id: &str) -> Self
+    where
+        Self: Sized,
+    {
+        self.ledger_mut().claim = Some(envelope_id.to_string());
+        self
+    }
+    /// The commit, enqueuing `envelopes` in its transaction.
+    fn enqueuing(mut self, envelopes: Vec<Envelope>) -> Self
+    where
+        Self: Sized,
+    {
+        self.ledger_mut().outbox = envelopes;
+        self
+    }
+}
+
+/// Implements [`LedgerCommit`] for a commit struct with the field `ledger: LedgerChange`.
 ///
 /// `ledger_commit!(Commit on State)` also makes `State` (a `Default` struct with the fields
 /// `vehicle_id: String`, `version: u64` and `revisions: BTreeMap<String, u32>`) a [`LedgerState`]
@@ -87,33 +148,11 @@ pub trait LedgerCommit: Send + Sync + 'static {
 macro_rules! ledger_commit {
     ($commit:ty) => {
         impl $crate::vehicle_ledger::LedgerCommit for $commit {
-            fn vehicle_id(&self) -> &str {
-                &self.vehicle_id
+            fn ledger(&self) -> &$crate::vehicle_ledger::LedgerChange {
+                &self.ledger
             }
-            fn expected_version(&self) -> u64 {
-                self.expected_version
-            }
-            fn claim(&self) -> Option<&str> {
-                self.claim.as_deref()
-            }
-            fn revisions(&self) -> &[(String, u32)] {
-                &self.revisions
-            }
-            fn revisions_mut(&mut self) -> &mut Vec<(String, u32)> {
-                &mut self.revisions
-            }
-            fn remove_facts(&self) -> &[String] {
-                &self.remove_facts
-            }
-            fn outbox(&self) -> &[vwc_contracts::Envelope] {
-                &self.outbox
-            }
-            fn take_outbox(&mut self) -> Vec<vwc_contracts::Envelope> {
-                std::mem::take(&mut self.outbox)
-            }
-            fn revise(&mut self, event_id: &str, revision: u32) {
-                self.revisions = vec![(event_id.to_string(), revision)];
-                self.remove_facts = vec![event_id.to_string()];
+            fn ledger_mut(&mut self) -> &mut $crate::vehicle_ledger::LedgerChange {
+                &mut self.ledger
             }
         }
     };
@@ -132,10 +171,9 @@ macro_rules! ledger_commit {
                 &mut self.revisions
             }
             fn begin(&self, envelope_id: Option<&str>) -> $commit {
-                $commit {
-                    claim: envelope_id.map(str::to_string),
-                    ..$commit::on(self)
-                }
+                let mut commit = $commit::on(self);
+                commit.ledger.claim = envelope_id.map(str::to_string);
+                commit
             }
             fn advance(&mut self) {
                 self.version += 1;
@@ -157,10 +195,14 @@ macro_rules! ledger_commit {
 
         impl $commit {
             /// A commit computed from `state` (its version), claiming nothing yet.
+            // A commit holding nothing but its `ledger` has no other field to default.
+            #[allow(clippy::needless_update)]
             pub fn on(state: &$state) -> $commit {
                 $commit {
-                    vehicle_id: state.vehicle_id.clone(),
-                    expected_version: state.version,
+                    ledger: $crate::vehicle_ledger::LedgerChange::on(
+                        &state.vehicle_id,
+                        state.version,
+                    ),
                     ..$commit::default()
                 }
             }
