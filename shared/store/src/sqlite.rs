@@ -256,13 +256,6 @@ fn open_writer_connection(path: &Path) -> rusqlite::Result<Connection> {
     }))?;
     // Every service's writes and the group's control statements stay prepared (the default keeps 16).
     conn.set_prepared_statement_cache_capacity(WRITER_STATEMENT_CACHE);
-    // The sub-journal (the pages a savepoint or a statement may have to roll back) in memory. By default
-    // SQLite spills it to a temporary file past 64 KiB, so a group of jobs (a savepoint each) opened a
-    // file and wrote every page it changed through `pwrite`: 6.5 % of the server's CPU under webhook
-    // ingest (docs/bench.md, "Sub-journal in memory"). The sub-journal serves only a rollback inside the
-    // open transaction — recovery after a crash reads the WAL, never it — and is emptied whenever the
-    // outermost savepoint is released, so it holds one job's pages at most.
-    conn.pragma_update(None, "temp_store", "MEMORY")?;
     Ok(conn)
 }
 
@@ -398,6 +391,14 @@ impl SqliteDb {
             .map_err(|e| StoreError::Other(format!("protecting {}: {e}", path.display())))?;
         let mut conn = open_writer_connection(path)?;
         migrate(&mut conn, migrations)?;
+        // The sub-journal (the pages a savepoint or a statement may have to roll back) in memory. By
+        // default SQLite spills it to a temporary file past 64 KiB, so a group of jobs (a savepoint each)
+        // opened a file and wrote every page it changed through `pwrite`: 6.5 % of the server's CPU under
+        // webhook ingest (docs/bench.md, "The sub-journal in memory"). It serves only a rollback inside the
+        // open transaction — recovery after a crash reads the WAL, never it — and is emptied whenever the
+        // outermost savepoint is released, so it holds one job's pages at most. Set after the migrations,
+        // which keep the default: a migration's temporary tables over a large table may spill to disk.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
         let name = format!(
             "sqlite-writer-{}",
