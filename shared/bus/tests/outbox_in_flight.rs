@@ -31,7 +31,7 @@ fn envelopes() -> Vec<Envelope> {
 }
 
 /// The five rows pending; two of them in flight (the first and the fourth in the outbox's order): the others
-/// come back in that order, whole, and at most `limit` of them.
+/// come back in that order, whole, and at most `limit` of them; one marked sent no longer comes back.
 async fn leaves_out_the_rows_in_flight(outbox: &dyn Outbox, written: &[Envelope]) {
     let all = outbox.pending(10).await.unwrap();
     let ids = |rows: &[(vwc_store::OutboxId, Envelope)]| -> Vec<Uuid> {
@@ -56,6 +56,13 @@ async fn leaves_out_the_rows_in_flight(outbox: &dyn Outbox, written: &[Envelope]
     assert_eq!(ids(&first), [order[1]]);
     let none_skipped = outbox.pending_except(2, &HashSet::new()).await.unwrap();
     assert_eq!(ids(&none_skipped), [order[0], order[1]]);
+    outbox.mark_sent(&[all[1].0.clone()]).await.unwrap();
+    let after_sent = outbox.pending_except(10, &in_flight).await.unwrap();
+    assert_eq!(
+        ids(&after_sent),
+        [order[2], order[4]],
+        "a row marked sent never comes back"
+    );
 }
 
 #[tokio::test]
