@@ -18,7 +18,7 @@ use vwc_http::gate::AfterLookup;
 use vwc_http::openapi::Conflict;
 use vwc_http::route;
 use vwc_http::{
-    Admitted, ApiError, Auth, CallerVehicle, Created, FindVehicle, Gate, JsonBody, RawBody,
+    Admitted, ApiError, Auth, CallerVehicle, Created, FindVehicle, Gate, Json, RawBody,
     RequestTrace, VehiclePath, parse_json,
 };
 
@@ -87,9 +87,8 @@ async fn register_vehicle(
     State(state): State<IngestionState>,
     Admitted { auth, .. }: Admitted<RegisterVehicles>,
     trace: RequestTrace,
-    body: JsonBody,
+    Json(new): Json<NewVehicle>,
 ) -> Result<Response, ApiError> {
-    let new: NewVehicle = body.parse()?;
     let vehicle = state
         .ingestion
         .register_vehicle(auth.org(), new, Some(trace.0.to_string()))

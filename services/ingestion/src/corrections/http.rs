@@ -193,9 +193,8 @@ async fn update_vehicle(
 async fn sell_vehicle(
     State(state): State<IngestionState>,
     caller: VehicleOf<ManageVehicles>,
-    body: JsonBody,
+    Json(sale): Json<SellRequest>,
 ) -> Result<Json<Vehicle>, ApiError> {
-    let sale: SellRequest = body.parse()?;
     Ok(Json(
         state
             .ingestion
