@@ -96,12 +96,8 @@ fn event(
     let stamp = v.evaluated_at.format("%Y%m%dT%H%M%SZ").to_string();
     let date = due.date();
     let end = date.checked_add_days(Days::new(1)).unwrap_or(date);
-    let status = match item.status {
-        MaintenanceStatus::Ok => "ok",
-        MaintenanceStatus::DueSoon => "due soon",
-        MaintenanceStatus::Overdue => "overdue",
-        MaintenanceStatus::Unknown => "unknown",
-    };
+    // The status's wire name in words: "ok", "due soon", "overdue", "unknown".
+    let status = item.status.as_str().replace('_', " ");
     let mut description = format!("Status: {status}. {}", item.reason);
     match due {
         DueBy::Date(_) => {
