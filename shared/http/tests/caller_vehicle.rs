@@ -1,6 +1,7 @@
 //! `CallerVehicle` over real HTTP: the gate's 403 comes before any lookup, another organisation's vehicle
 //! is a 404 like a missing one, and `AfterLookup` leaves the role check to the route. `Admitted`: the
 //! gate's 403 comes before the rest of the request is read, and the organisation is the token's.
+//! `VehicleScope`: the same gate, and the path's vehicle named in the token's organisation, not looked up.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use axum::routing::get;
 use vwc_auth::{Hs256Keys, Role, Secret, TokenVerifier};
 use vwc_contracts::{OrgId, VehicleId};
 use vwc_http::gate::{AfterLookup, ManageVehicles};
-use vwc_http::{Admitted, ApiError, CallerVehicle, FindVehicle, Query};
+use vwc_http::{Admitted, ApiError, CallerVehicle, FindVehicle, Query, VehicleScope};
 
 const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 
@@ -57,6 +58,17 @@ async fn fleet(caller: Admitted<ManageVehicles>, Query(q): Query<Greeting>) -> S
     format!("{} {}", q.greeting.unwrap_or_default(), caller.org)
 }
 
+async fn scoped(caller: VehicleScope<ManageVehicles>, Query(q): Query<Greeting>) -> String {
+    let v = &caller.vehicle;
+    let greeting = q.greeting.unwrap_or_default();
+    format!(
+        "{greeting} {}/{} by {}",
+        v.org_id,
+        v.vehicle_id,
+        caller.actor()
+    )
+}
+
 /// Serves the routes on a free port; answers the base URL.
 async fn serve() -> String {
     let state = Fleet {
@@ -70,6 +82,7 @@ async fn serve() -> String {
         .route("/v1/vehicles/{id}", get(manage))
         .route("/v1/vehicles/{id}/after", get(after_lookup))
         .route("/v1/fleet", get(fleet))
+        .route("/v1/vehicles/{id}/scoped", get(scoped))
         .with_state(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -143,7 +156,7 @@ async fn the_gate_answers_before_the_lookup_and_another_organisations_vehicle_is
 }
 
 #[tokio::test]
-async fn an_admitted_caller_is_checked_before_its_query_and_reads_its_own_organisation() {
+async fn admitted_and_scoped_callers_pass_the_gate_first_in_their_own_organisation() {
     let base = serve().await;
     let (owner_a, owner_b) = (Some(("org_a", Role::Owner)), Some(("org_b", Role::Owner)));
     let viewer = Some(("org_a", Role::Viewer));
@@ -155,6 +168,41 @@ async fn an_admitted_caller_is_checked_before_its_query_and_reads_its_own_organi
         ("/v1/fleet?greeting=a&greeting=b", viewer, 403, None),
         ("/v1/fleet?greeting=a&greeting=b", owner_a, 400, None),
         ("/v1/fleet", None, 401, None),
+        // `VehicleScope`: the same gate, then the path's vehicle named in the caller's organisation.
+        (
+            "/v1/vehicles/veh_a/scoped?greeting=hi",
+            owner_a,
+            200,
+            Some("hi org_a/veh_a by usr_1"),
+        ),
+        // Not looked up: the id is named in the caller's own organisation, never the vehicle's.
+        (
+            "/v1/vehicles/veh_a/scoped",
+            owner_b,
+            200,
+            Some(" org_b/veh_a by usr_1"),
+        ),
+        (
+            "/v1/vehicles/veh_x/scoped",
+            owner_a,
+            200,
+            Some(" org_a/veh_x by usr_1"),
+        ),
+        // The gate first: 403 even where the query string could not be read.
+        ("/v1/vehicles/veh_a/scoped", viewer, 403, None),
+        (
+            "/v1/vehicles/veh_a/scoped?greeting=a&greeting=b",
+            viewer,
+            403,
+            None,
+        ),
+        (
+            "/v1/vehicles/veh_a/scoped?greeting=a&greeting=b",
+            owner_a,
+            400,
+            None,
+        ),
+        ("/v1/vehicles/veh_a/scoped", None, 401, None),
     ];
     answers_each(&base, &cases).await;
 }
