@@ -82,7 +82,7 @@ async fn serve() -> String {
         .route("/v1/vehicles/{id}", get(manage))
         .route("/v1/vehicles/{id}/after", get(after_lookup))
         .route("/v1/fleet", get(fleet))
-        .route("/v1/vehicles/{id}/scoped", get(scoped))
+        .route("/s/{id}", get(scoped))
         .with_state(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -156,7 +156,7 @@ async fn the_gate_answers_before_the_lookup_and_another_organisations_vehicle_is
 }
 
 #[tokio::test]
-async fn admitted_and_scoped_callers_pass_the_gate_first_in_their_own_organisation() {
+async fn an_admitted_caller_is_checked_before_its_query_and_reads_its_own_organisation() {
     let base = serve().await;
     let (owner_a, owner_b) = (Some(("org_a", Role::Owner)), Some(("org_b", Role::Owner)));
     let viewer = Some(("org_a", Role::Viewer));
@@ -168,41 +168,30 @@ async fn admitted_and_scoped_callers_pass_the_gate_first_in_their_own_organisati
         ("/v1/fleet?greeting=a&greeting=b", viewer, 403, None),
         ("/v1/fleet?greeting=a&greeting=b", owner_a, 400, None),
         ("/v1/fleet", None, 401, None),
-        // `VehicleScope`: the same gate, then the path's vehicle named in the caller's organisation.
-        (
-            "/v1/vehicles/veh_a/scoped?greeting=hi",
-            owner_a,
-            200,
-            Some("hi org_a/veh_a by usr_1"),
-        ),
-        // Not looked up: the id is named in the caller's own organisation, never the vehicle's.
-        (
-            "/v1/vehicles/veh_a/scoped",
-            owner_b,
-            200,
-            Some(" org_b/veh_a by usr_1"),
-        ),
-        (
-            "/v1/vehicles/veh_x/scoped",
-            owner_a,
-            200,
-            Some(" org_a/veh_x by usr_1"),
-        ),
+    ];
+    answers_each(&base, &cases).await;
+}
+
+#[tokio::test]
+async fn a_vehicle_scope_names_the_path_vehicle_in_the_callers_organisation_after_the_gate() {
+    let base = serve().await;
+    // Not looked up: whichever organisation asks, the path's id is named in its own.
+    for org in ["org_a", "org_b", "org_c"] {
+        let (status, body) = get_as(&base, "/s/veh_a", Some((org, Role::Owner))).await;
+        assert_eq!((status, body), (200, format!("{org}/veh_a by usr_1")));
+    }
+    let viewer = Some(("org_a", Role::Viewer));
+    let cases = [
+        ("/s/veh_a", viewer, 403, None),
         // The gate first: 403 even where the query string could not be read.
-        ("/v1/vehicles/veh_a/scoped", viewer, 403, None),
+        ("/s/veh_a?greeting=a&greeting=b", viewer, 403, None),
         (
-            "/v1/vehicles/veh_a/scoped?greeting=a&greeting=b",
-            viewer,
-            403,
-            None,
-        ),
-        (
-            "/v1/vehicles/veh_a/scoped?greeting=a&greeting=b",
-            owner_a,
+            "/s/veh_a?greeting=a&greeting=b",
+            Some(("org_a", Role::Owner)),
             400,
             None,
         ),
-        ("/v1/vehicles/veh_a/scoped", None, 401, None),
+        ("/s/veh_a", None, 401, None),
     ];
     answers_each(&base, &cases).await;
 }
