@@ -58,15 +58,10 @@ async fn fleet(caller: Admitted<ManageVehicles>, Query(q): Query<Greeting>) -> S
     format!("{} {}", q.greeting.unwrap_or_default(), caller.org)
 }
 
-async fn scoped(caller: VehicleScope<ManageVehicles>, Query(q): Query<Greeting>) -> String {
+/// The query is read (after the gate) but not used.
+async fn scoped(caller: VehicleScope<ManageVehicles>, _: Query<Greeting>) -> String {
     let v = &caller.vehicle;
-    let greeting = q.greeting.unwrap_or_default();
-    format!(
-        "{greeting} {}/{} by {}",
-        v.org_id,
-        v.vehicle_id,
-        caller.actor()
-    )
+    format!("{}/{} by {}", v.org_id, v.vehicle_id, caller.actor())
 }
 
 /// Serves the routes on a free port; answers the base URL.
