@@ -253,10 +253,11 @@ impl DealerStore for SqliteIngestionStore {
                     // Valid when received, but not for this vehicle: kept for audit, rejected.
                     let (status, event_id) = record_built(conn, built, "rejected")?;
                     adopted += usize::from(event_id.is_some());
-                    conn.execute(
+                    // Once per record: the statement is prepared once.
+                    conn.prepare_cached(
                         "UPDATE dealer_records SET status = ?2, event_id = ?3 WHERE id = ?1",
-                        params![record_id, status, event_id],
-                    )?;
+                    )?
+                    .execute(params![record_id, status, event_id])?;
                 }
                 Ok(adopted)
             })
