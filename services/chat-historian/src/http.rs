@@ -19,7 +19,7 @@ use utoipa_axum::router::OpenApiRouter;
 use vwc_auth::TokenVerifier;
 use vwc_http::openapi::{ResourceBody, ResourceRoute};
 use vwc_http::route;
-use vwc_http::{Admitted, ApiError, Json, JsonBody, VehiclePath};
+use vwc_http::{Admitted, ApiError, Json, VehiclePath};
 
 use crate::engine::{Citation, KnowledgeCitation, chunks};
 use crate::historian::{Ask, AskError, FeedbackError, Historian, Suggestions};
@@ -175,9 +175,8 @@ async fn ask(
     caller: Admitted<Chat>,
     Path(VehiclePath { id }): Path<VehiclePath>,
     headers: HeaderMap,
-    body: JsonBody,
+    Json(request): Json<ChatRequest>,
 ) -> Result<Response, ApiError> {
-    let request: ChatRequest = body.parse()?;
     let asked = state
         .historian
         .ask(
@@ -279,9 +278,8 @@ async fn feedback(
     Path(VehiclePath { id }): Path<VehiclePath>,
     Path(ConversationPath { conversation_id }): Path<ConversationPath>,
     Path(MessagePath { message_id }): Path<MessagePath>,
-    body: JsonBody,
+    Json(request): Json<FeedbackRequest>,
 ) -> Result<Json<Feedback>, ApiError> {
-    let request: FeedbackRequest = body.parse()?;
     let feedback = state
         .historian
         .feedback(

@@ -9,25 +9,21 @@ use vwc_contracts::corrections::{VehicleEventCorrected, VehicleEventVoided};
 use vwc_store::StoreResult;
 
 /// A timeline item as the API shows it: the record as it now reads, with its marks.
+// Each mark is left out of the JSON when `None`.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TimelineItem {
     #[serde(flatten)]
     pub event: VehicleEvent,
     /// Present (`true`) when the record was corrected; `GET …/events/{eventId}/history` lists its versions.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub corrected: Option<bool>,
     /// The record's revision, when above 1 (the original).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub corrected_at: Option<DateTime<Utc>>,
     /// Present (`true`) on a voided record, which only `includeVoided=true` lists.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voided: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voided_at: Option<DateTime<Utc>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub void_reason: Option<String>,
 }
 

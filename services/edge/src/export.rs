@@ -1,16 +1,15 @@
 //! `GET /v1/vehicles/{id}/export?format=csv|json`: a vehicle's whole history out of the read model, oldest
 //! first, in columns `POST /v1/vehicles/{id}/imports` reads back (the round trip).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
-use vwc_contracts::VehicleId;
 use vwc_http::openapi::ResourceQuery;
 use vwc_http::route;
-use vwc_http::{Admitted, ApiError, FindVehicle, VehiclePath};
+use vwc_http::{ApiError, FindVehicle, VehiclePath, VehicleScope};
 
 use crate::EdgeStore;
 use crate::http::EdgeState;
@@ -111,8 +110,7 @@ pub fn to_csv(events: &[serde_json::Value]) -> Result<String, csv::Error> {
     errors(ResourceQuery))]
 async fn export(
     State(state): State<EdgeState>,
-    Admitted { org, .. }: Admitted<ReadVehicles>,
-    Path(id): Path<VehicleId>,
+    VehicleScope { vehicle, .. }: VehicleScope<ReadVehicles>,
     ApiQuery(query): ApiQuery<ExportQuery>,
 ) -> Result<Response, ApiError> {
     let csv = match query.format.as_deref() {
@@ -120,8 +118,11 @@ async fn export(
         Some("json") => false,
         Some(_) => return Err(ApiError::field("format", "must be csv or json")),
     };
-    state.vehicle_of(&org, &id).await?;
-    let events = history(state.store.as_ref(), &VehicleRef::new(org, id.clone()))
+    state
+        .vehicle_of(&vehicle.org_id, &vehicle.vehicle_id)
+        .await?;
+    let id = &vehicle.vehicle_id;
+    let events = history(state.store.as_ref(), &vehicle)
         .await
         .map_err(ApiError::internal)?;
     let mut response = if csv {

@@ -14,7 +14,9 @@ use vwc_contracts::maintenance::{MaintenanceItemView, OdometerEstimateView};
 use vwc_contracts::valuation::Valuation;
 use vwc_contracts::{OrgId, VehicleEvent, VehicleId};
 use vwc_http::openapi::{BearerQuery, ResourceQuery, ResourceRoute};
-use vwc_http::{Admitted, ApiError, CallerVehicle, FindVehicle, Json, VehiclePath, route};
+use vwc_http::{
+    Admitted, ApiError, CallerVehicle, FindVehicle, Json, VehiclePath, VehicleScope, route,
+};
 
 use crate::EdgeStore;
 use crate::cursor;
@@ -154,8 +156,7 @@ struct TimelineCursor {
 async fn list_events(
     State(state): State<EdgeState>,
     // The page's one read checks the vehicle too: another organisation's is a 404 like a missing one.
-    Admitted { org, .. }: Admitted<ReadVehicles>,
-    Path(VehiclePath { id }): Path<VehiclePath>,
+    VehicleScope { vehicle, .. }: VehicleScope<ReadVehicles>,
     ApiQuery(kinds): ApiQuery<KindQuery>,
     ApiQuery(range): ApiQuery<RangeQuery>,
     ApiQuery(page): ApiQuery<PageQuery>,
@@ -175,7 +176,6 @@ async fn list_events(
     };
     // The stored JSON goes out as it is, written into the response by the store: the
     // `Page<TimelineItem>` shape without decoding and re-encoding every event (docs/bench.md).
-    let vehicle = VehicleRef::new(org, id);
     let query = TimelineQuery {
         vehicle: &vehicle,
         filter: &filter,
@@ -299,17 +299,15 @@ async fn maintenance(
     ok(200, "The valuation history, newest first.", Page<Valuation>), errors(ResourceQuery))]
 async fn valuations(
     State(state): State<EdgeState>,
-    Admitted { org, .. }: Admitted<ReadVehicles>,
-    Path(id): Path<VehicleId>,
+    VehicleScope { vehicle, .. }: VehicleScope<ReadVehicles>,
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<Valuation>>, ApiError> {
     let (limit, before): (usize, Option<NaiveDate>) = page.read()?;
-    state.vehicle_of(&org, &id).await?;
-    let (of, page) = (
-        VehicleRef::new(org, id),
-        vwc_store::Page::after(before.as_ref(), limit + 1),
-    );
-    let items = state.store.valuations(&of, page).await?;
+    state
+        .vehicle_of(&vehicle.org_id, &vehicle.vehicle_id)
+        .await?;
+    let page = vwc_store::Page::after(before.as_ref(), limit + 1);
+    let items = state.store.valuations(&vehicle, page).await?;
     Ok(Json(Page::cut(items, limit, |v| v.as_of)))
 }
 

@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{FromRef, FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -18,7 +19,7 @@ use vwc_http::gate::AfterLookup;
 use vwc_http::openapi::Conflict;
 use vwc_http::route;
 use vwc_http::{
-    Admitted, ApiError, Auth, CallerVehicle, Created, FindVehicle, Gate, JsonBody, RawBody,
+    Admitted, ApiError, Auth, CallerVehicle, Created, FindVehicle, Gate, Json, RawBody,
     RequestTrace, VehiclePath, parse_json,
 };
 
@@ -87,9 +88,8 @@ async fn register_vehicle(
     State(state): State<IngestionState>,
     Admitted { auth, .. }: Admitted<RegisterVehicles>,
     trace: RequestTrace,
-    body: JsonBody,
+    Json(new): Json<NewVehicle>,
 ) -> Result<Response, ApiError> {
-    let new: NewVehicle = body.parse()?;
     let vehicle = state
         .ingestion
         .register_vehicle(auth.org(), new, Some(trace.0.to_string()))
@@ -110,8 +110,42 @@ impl FindVehicle<Vehicle> for IngestionState {
 }
 
 /// The vehicle `{id}` of the caller's organisation, once gate `G` has admitted the caller (another
-/// organisation's vehicle is a 404 like a missing one). Every route on `/v1/vehicles/{id}…` starts here.
-pub(crate) type VehicleOf<G> = CallerVehicle<Vehicle, G>;
+/// organisation's vehicle is a 404 like a missing one), with the service that records and changes it.
+/// Every route on `/v1/vehicles/{id}…` starts here; it reads as the [`CallerVehicle`] it holds.
+pub(crate) struct VehicleOf<G> {
+    pub ingestion: Ingestion,
+    caller: CallerVehicle<Vehicle, G>,
+}
+
+impl<G> std::ops::Deref for VehicleOf<G> {
+    type Target = CallerVehicle<Vehicle, G>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.caller
+    }
+}
+
+/// The service of the state, as axum hands a part of the state to an extractor.
+impl FromRef<IngestionState> for Ingestion {
+    fn from_ref(state: &IngestionState) -> Ingestion {
+        state.ingestion.clone()
+    }
+}
+
+impl<S, G> FromRequestParts<S> for VehicleOf<G>
+where
+    S: FindVehicle<Vehicle>,
+    Ingestion: FromRef<S>,
+    G: Gate,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let caller = CallerVehicle::from_request_parts(parts, state).await?;
+        let ingestion = Ingestion::from_ref(state);
+        Ok(VehicleOf { ingestion, caller })
+    }
+}
 
 vwc_http::permission_gate!(
     /// The role-only check of `POST /v1/vehicles`.
@@ -198,7 +232,6 @@ fn request_fingerprint(method: &str, route: &str, params: &[&str], body: &[u8]) 
         headers(("Idempotent-Replayed" = String, description = "`true` when this answers an earlier request with the same key."))),
     errors(ResourceBody))]
 async fn record_event(
-    State(state): State<IngestionState>,
     // Existence in the caller's organisation first: another organisation's vehicle is a 404 for everyone.
     caller: VehicleOf<AfterLookup>,
     headers: HeaderMap,
@@ -215,7 +248,7 @@ async fn record_event(
     )?;
     let new: NewVehicleEvent = parse_json(&headers, &body)?;
     caller.require(permission_for(new.kind))?;
-    let recorded = state
+    let recorded = caller
         .ingestion
         .record_event(vehicle, new, EventSource::User, key, caller.traceparent())
         .await?;

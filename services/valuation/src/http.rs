@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -12,7 +13,7 @@ use vwc_contracts::valuation::ValuationForecast;
 use vwc_http::gate::ReadVehicles;
 use vwc_http::openapi::ResourceQuery;
 use vwc_http::route;
-use vwc_http::{Admitted, ApiError, Json, Query, VehiclePath};
+use vwc_http::{ApiError, Json, Query, VehiclePath, VehicleScope};
 
 use crate::valuer::{ForecastError, MAX_FORECAST_MONTHS, Valuer};
 
@@ -41,7 +42,7 @@ impl From<ForecastError> for ApiError {
     }
 }
 
-/// `months`, kept as sent: [`months`] reads it, so a bad value is a 422 naming the field.
+/// `months`, kept as sent: [`Months`] reads it, so a bad value is a 422 naming the field.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct ForecastQuery {
@@ -50,16 +51,25 @@ struct ForecastQuery {
     months: Option<String>,
 }
 
-fn months(raw: Option<&str>) -> Result<u32, ApiError> {
-    match raw {
-        None => Ok(DEFAULT_FORECAST_MONTHS),
-        Some(s) => match s.parse::<u32>() {
-            Ok(n) if (1..=MAX_FORECAST_MONTHS).contains(&n) => Ok(n),
+/// `months` read and checked: 1–60, [`DEFAULT_FORECAST_MONTHS`] when absent; any other value is a 422
+/// naming the field.
+struct Months(u32);
+
+impl<S: Send + Sync> FromRequestParts<S> for Months {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Query(q) = Query::<ForecastQuery>::from_request_parts(parts, state).await?;
+        let Some(raw) = q.months else {
+            return Ok(Months(DEFAULT_FORECAST_MONTHS));
+        };
+        match raw.parse::<u32>() {
+            Ok(n) if (1..=MAX_FORECAST_MONTHS).contains(&n) => Ok(Months(n)),
             _ => Err(ApiError::field(
                 "months",
                 format!("must be an integer from 1 to {MAX_FORECAST_MONTHS}"),
             )),
-        },
+        }
     }
 }
 
@@ -73,10 +83,13 @@ fn months(raw: Option<&str>) -> Result<u32, ApiError> {
     errors(ResourceQuery))]
 async fn forecast(
     State(state): State<ValuationState>,
-    Admitted { auth, .. }: Admitted<ReadVehicles>,
-    Path(VehiclePath { id }): Path<VehiclePath>,
-    Query(q): Query<ForecastQuery>,
+    caller: VehicleScope<ReadVehicles>,
+    Months(months): Months,
 ) -> Result<Json<ValuationForecast>, ApiError> {
-    let months = months(q.months.as_deref())?;
-    Ok(Json(state.valuer.forecast(auth.org(), &id, months).await?))
+    Ok(Json(
+        state
+            .valuer
+            .forecast(caller.auth.org(), &caller.vehicle.vehicle_id, months)
+            .await?,
+    ))
 }

@@ -23,7 +23,9 @@ pub use json::{Created, Json};
 pub use limit::{RateLimiter, rate_limit};
 pub use problem::{ApiError, Problem};
 pub use trace::{RequestTrace, trace_context};
-pub use vehicle::{CallerVehicle, FindVehicle, Gate, Query, VehicleEventPath, VehiclePath, gate};
+pub use vehicle::{
+    CallerVehicle, FindVehicle, Gate, Query, VehicleEventPath, VehiclePath, VehicleScope, gate,
+};
 /// The verifier a [`HasVerifier`] state hands out (re-exported for [`has_verifier!`]).
 pub use vwc_auth::TokenVerifier;
 /// A handler's route and its OpenAPI documentation in one attribute (see `vwc_http_macros`).

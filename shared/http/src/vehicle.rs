@@ -14,8 +14,9 @@ use serde::de::DeserializeOwned;
 use utoipa::IntoParams;
 use vwc_auth::Permission;
 use vwc_contracts::{EventId, OrgId, VehicleId};
+use vwc_store::VehicleRef;
 
-use crate::{ApiError, Auth, HasVerifier, RequestTrace};
+use crate::{Admitted, ApiError, Auth, HasVerifier, RequestTrace};
 
 /// `{id}` of a route on `/v1/vehicles/{id}…`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -166,17 +167,54 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let auth = Auth::from_request_parts(parts, state).await?;
-        G::admit(&auth)?;
-        let Path(VehiclePath { id }) = Path::<VehiclePath>::from_request_parts(parts, state)
-            .await
-            .map_err(ApiError::internal)?;
-        let vehicle = state.vehicle_of(&OrgId::from(auth.org()), &id).await?;
+        let VehicleScope { auth, vehicle, .. } =
+            VehicleScope::<G>::from_request_parts(parts, state).await?;
+        let vehicle = state
+            .vehicle_of(&vehicle.org_id, &vehicle.vehicle_id)
+            .await?;
         let Ok(trace) = RequestTrace::from_request_parts(parts, state).await;
         Ok(CallerVehicle {
             auth,
             vehicle,
             trace,
+            gate: PhantomData,
+        })
+    }
+}
+
+/// The caller, admitted by `G`, and the vehicle `{id}` as the caller's organisation names it, not looked
+/// up: for a route whose own read of its store finds the vehicle (or nothing, the route's 404, for a
+/// missing vehicle and another organisation's alike). [`CallerVehicle`] is this and the lookup.
+pub struct VehicleScope<G> {
+    pub auth: Auth,
+    /// The caller's organisation (from the token only) and the path's `{id}`.
+    pub vehicle: VehicleRef,
+    gate: PhantomData<fn() -> G>,
+}
+
+impl<G> VehicleScope<G> {
+    /// The caller's id (the token's `sub`).
+    pub fn actor(&self) -> &str {
+        &self.auth.0.sub
+    }
+}
+
+impl<S, G> FromRequestParts<S> for VehicleScope<G>
+where
+    S: Send + Sync,
+    Admitted<G>: FromRequestParts<S, Rejection = ApiError>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // The gate first: a caller without the permission is a 403 whatever the path names.
+        let Admitted { auth, org, .. } = Admitted::<G>::from_request_parts(parts, state).await?;
+        let Path(VehiclePath { id }) = Path::<VehiclePath>::from_request_parts(parts, state)
+            .await
+            .map_err(ApiError::internal)?;
+        Ok(VehicleScope {
+            auth,
+            vehicle: VehicleRef::new(org, id),
             gate: PhantomData,
         })
     }

@@ -1,6 +1,7 @@
 //! `CallerVehicle` over real HTTP: the gate's 403 comes before any lookup, another organisation's vehicle
 //! is a 404 like a missing one, and `AfterLookup` leaves the role check to the route. `Admitted`: the
 //! gate's 403 comes before the rest of the request is read, and the organisation is the token's.
+//! `VehicleScope`: the same gate, and the path's vehicle named in the token's organisation, not looked up.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use axum::routing::get;
 use vwc_auth::{Hs256Keys, Role, Secret, TokenVerifier};
 use vwc_contracts::{OrgId, VehicleId};
 use vwc_http::gate::{AfterLookup, ManageVehicles};
-use vwc_http::{Admitted, ApiError, CallerVehicle, FindVehicle, Query};
+use vwc_http::{Admitted, ApiError, CallerVehicle, FindVehicle, Query, VehicleScope};
 
 const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 
@@ -57,6 +58,12 @@ async fn fleet(caller: Admitted<ManageVehicles>, Query(q): Query<Greeting>) -> S
     format!("{} {}", q.greeting.unwrap_or_default(), caller.org)
 }
 
+/// The query is read (after the gate) but not used.
+async fn scoped(caller: VehicleScope<ManageVehicles>, _: Query<Greeting>) -> String {
+    let v = &caller.vehicle;
+    format!("{}/{} by {}", v.org_id, v.vehicle_id, caller.actor())
+}
+
 /// Serves the routes on a free port; answers the base URL.
 async fn serve() -> String {
     let state = Fleet {
@@ -70,6 +77,7 @@ async fn serve() -> String {
         .route("/v1/vehicles/{id}", get(manage))
         .route("/v1/vehicles/{id}/after", get(after_lookup))
         .route("/v1/fleet", get(fleet))
+        .route("/s/{id}", get(scoped))
         .with_state(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -155,6 +163,30 @@ async fn an_admitted_caller_is_checked_before_its_query_and_reads_its_own_organi
         ("/v1/fleet?greeting=a&greeting=b", viewer, 403, None),
         ("/v1/fleet?greeting=a&greeting=b", owner_a, 400, None),
         ("/v1/fleet", None, 401, None),
+    ];
+    answers_each(&base, &cases).await;
+}
+
+#[tokio::test]
+async fn a_vehicle_scope_names_the_path_vehicle_in_the_callers_organisation_after_the_gate() {
+    let base = serve().await;
+    // Not looked up: whichever organisation asks, the path's id is named in its own.
+    for org in ["org_a", "org_b", "org_c"] {
+        let (status, body) = get_as(&base, "/s/veh_a", Some((org, Role::Owner))).await;
+        assert_eq!((status, body), (200, format!("{org}/veh_a by usr_1")));
+    }
+    let viewer = Some(("org_a", Role::Viewer));
+    let cases = [
+        ("/s/veh_a", viewer, 403, None),
+        // The gate first: 403 even where the query string could not be read.
+        ("/s/veh_a?greeting=a&greeting=b", viewer, 403, None),
+        (
+            "/s/veh_a?greeting=a&greeting=b",
+            Some(("org_a", Role::Owner)),
+            400,
+            None,
+        ),
+        ("/s/veh_a", None, 401, None),
     ];
     answers_each(&base, &cases).await;
 }

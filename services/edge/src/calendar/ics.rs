@@ -85,6 +85,11 @@ pub fn render(name: &str, vehicles: &[VehicleCalendar<'_>]) -> String {
     out.0
 }
 
+/// A status in the words of an event's description: its wire name, spaced ("due soon").
+fn status_words(status: MaintenanceStatus) -> String {
+    status.as_str().replace('_', " ")
+}
+
 fn event(
     out: &mut Lines,
     v: &VehicleCalendar<'_>,
@@ -96,12 +101,7 @@ fn event(
     let stamp = v.evaluated_at.format("%Y%m%dT%H%M%SZ").to_string();
     let date = due.date();
     let end = date.checked_add_days(Days::new(1)).unwrap_or(date);
-    let status = match item.status {
-        MaintenanceStatus::Ok => "ok",
-        MaintenanceStatus::DueSoon => "due soon",
-        MaintenanceStatus::Overdue => "overdue",
-        MaintenanceStatus::Unknown => "unknown",
-    };
+    let status = status_words(item.status);
     let mut description = format!("Status: {status}. {}", item.reason);
     match due {
         DueBy::Date(_) => {
@@ -227,6 +227,13 @@ mod tests {
         let mut disabled = item(Some("2026-06-01"), None);
         disabled.enabled = false;
         assert_eq!(due_by(&disabled), None);
+    }
+
+    #[test]
+    fn statuses_read_as_words() {
+        let words = MaintenanceStatus::ALL.iter().map(|s| status_words(*s));
+        let want = ["ok", "due soon", "overdue", "unknown"];
+        assert_eq!(words.collect::<Vec<_>>(), want);
     }
 
     #[test]

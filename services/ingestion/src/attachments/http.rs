@@ -18,9 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use vwc_auth::{Permission, TokenVerifier};
 use vwc_contracts::{EventId, OrgId, VehicleEvent};
 use vwc_http::route;
-use vwc_http::{
-    ApiError, Auth, Created, Disposition, FileHeaders, Json, JsonBody, Query, file_response,
-};
+use vwc_http::{ApiError, Auth, Created, Disposition, FileHeaders, Json, Query, file_response};
 
 use super::{
     Attachment, AttachmentStore, AttachmentStoreError, Content, EventKey, MAX_ATTACHMENT_BYTES,
@@ -389,9 +387,8 @@ pub struct UploadTicket {
 async fn start_upload(
     State(state): State<AttachmentState>,
     EventFiles { auth, key, .. }: EventFiles<Attach>,
-    body: JsonBody,
+    Json(new): Json<NewUpload>,
 ) -> Result<Created<UploadTicket>, ApiError> {
-    let new: NewUpload = body.parse()?;
     if new.file_name.trim().is_empty() || new.file_name.chars().count() > 200 {
         return Err(ApiError::field("fileName", "must be 1–200 characters"));
     }

@@ -1,7 +1,7 @@
 //! HTTP routes of corrections, voids and the vehicle lifecycle (docs/corrections.md). Errors become HTTP
 //! here; [`routes`] registers each handler with its OpenAPI documentation.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -43,11 +43,10 @@ impl From<ChangeError> for ApiError {
 /// permission to record its kind, and for a dealer's record also `correct_dealer_records` (403,
 /// docs/roles.md). Another organisation's record is a 404, never a 403.
 async fn changeable_record(
-    state: &IngestionState,
     caller: &VehicleOf<Recording>,
     event_id: &EventId,
 ) -> Result<EventHistory, ApiError> {
-    let history = state
+    let history = caller
         .ingestion
         .event_history(&caller.vehicle, event_id)
         .await?;
@@ -79,12 +78,11 @@ fn object(body: &JsonBody) -> Result<serde_json::Map<String, serde_json::Value>,
     body = EventCorrection, ok(200, "Corrected: the record now and its revisions.", EventHistory),
     errors(BodyChange))]
 async fn correct_event(
-    State(state): State<IngestionState>,
     caller: VehicleOf<Recording>,
     Path(path): Path<VehicleEventPath>,
     body: JsonBody,
 ) -> Result<Json<EventHistory>, ApiError> {
-    let history = changeable_record(&state, &caller, &path.event_id).await?;
+    let history = changeable_record(&caller, &path.event_id).await?;
     let patch = object(&body)?;
     if let Some(kind) = patch
         .get("kind")
@@ -93,7 +91,7 @@ async fn correct_event(
     {
         caller.require(permission_for(kind))?;
     }
-    let after = state
+    let after = caller
         .ingestion
         .correct_event(
             &caller.vehicle,
@@ -124,13 +122,12 @@ struct VoidQuery {
     ok(200, "Voided: the record and its revisions.", EventHistory),
     errors(StateChange, QueryParams))]
 async fn void_event(
-    State(state): State<IngestionState>,
     caller: VehicleOf<Recording>,
     Path(path): Path<VehicleEventPath>,
     Query(q): Query<VoidQuery>,
 ) -> Result<Json<EventHistory>, ApiError> {
-    let history = changeable_record(&state, &caller, &path.event_id).await?;
-    let after = state
+    let history = changeable_record(&caller, &path.event_id).await?;
+    let after = caller
         .ingestion
         .void_event(
             &caller.vehicle,
@@ -151,12 +148,11 @@ async fn void_event(
     params(VehicleEventPath), ok(200, "The record's history.", EventHistory),
     errors(ResourceRoute))]
 async fn event_history(
-    State(state): State<IngestionState>,
     caller: VehicleOf<ReadVehicles>,
     Path(path): Path<VehicleEventPath>,
 ) -> Result<Json<EventHistory>, ApiError> {
     Ok(Json(
-        state
+        caller
             .ingestion
             .event_history(&caller.vehicle, &path.event_id)
             .await?,
@@ -170,13 +166,12 @@ async fn event_history(
 #[route(patch "/v1/vehicles/{id}", tag = "vehicles", params(VehiclePath), body = VehicleChanges,
     ok(200, "The vehicle as it now reads.", Vehicle), errors(BodyChange))]
 async fn update_vehicle(
-    State(state): State<IngestionState>,
     caller: VehicleOf<ManageVehicles>,
     body: JsonBody,
 ) -> Result<Json<Vehicle>, ApiError> {
     let patch = object(&body)?;
     Ok(Json(
-        state
+        caller
             .ingestion
             .update_vehicle(&caller.vehicle, &patch, caller.traceparent())
             .await?,
@@ -191,13 +186,11 @@ async fn update_vehicle(
 #[route(post "/v1/vehicles/{id}/sell", tag = "vehicles", params(VehiclePath), body = SellRequest,
     ok(200, "Sold: the vehicle with its sale.", Vehicle), errors(BodyChange))]
 async fn sell_vehicle(
-    State(state): State<IngestionState>,
     caller: VehicleOf<ManageVehicles>,
-    body: JsonBody,
+    Json(sale): Json<SellRequest>,
 ) -> Result<Json<Vehicle>, ApiError> {
-    let sale: SellRequest = body.parse()?;
     Ok(Json(
-        state
+        caller
             .ingestion
             .sell_vehicle(&caller.vehicle, sale, caller.traceparent())
             .await?,
@@ -210,12 +203,9 @@ async fn sell_vehicle(
 /// readable. Publishes `VehicleArchived`. Archiving twice is a 409.
 #[route(post "/v1/vehicles/{id}/archive", tag = "vehicles", params(VehiclePath),
     ok(200, "Archived.", Vehicle), errors(StateChange))]
-async fn archive_vehicle(
-    State(state): State<IngestionState>,
-    caller: VehicleOf<ManageVehicles>,
-) -> Result<Json<Vehicle>, ApiError> {
+async fn archive_vehicle(caller: VehicleOf<ManageVehicles>) -> Result<Json<Vehicle>, ApiError> {
     Ok(Json(
-        state
+        caller
             .ingestion
             .archive_vehicle(&caller.vehicle, caller.traceparent())
             .await?,

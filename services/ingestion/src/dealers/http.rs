@@ -15,9 +15,7 @@ use vwc_contracts::check_vin;
 use vwc_contracts::ids::new_id;
 use vwc_contracts::{DealerId, OrgId};
 use vwc_http::route;
-use vwc_http::{
-    Admitted, ApiError, Auth, Created, Json, JsonBody, RawBody, RequestTrace, parse_json,
-};
+use vwc_http::{Admitted, ApiError, Auth, Created, Json, RawBody, RequestTrace, parse_json};
 use vwc_webhook::{WebhookHeaders, WebhookSecret};
 
 use super::store::{
@@ -264,9 +262,8 @@ pub struct WebhookReceipt {
 async fn register_dealer(
     State(state): State<DealerState>,
     Admitted { auth, .. }: Admitted<ManageDealers>,
-    body: JsonBody,
+    Json(new): Json<NewDealer>,
 ) -> Result<Created<DealerRegistered>, ApiError> {
-    let new: NewDealer = body.parse()?;
     let name = new.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 120 {
         return Err(ApiError::field("name", "must be 1–120 characters"));

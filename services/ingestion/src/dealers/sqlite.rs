@@ -74,6 +74,22 @@ fn insert_event(conn: &Connection, event: &VehicleEvent, envelope: &Envelope) ->
     enqueue(conn, std::slice::from_ref(envelope))
 }
 
+/// Inserts the event a dealer record was built into, if it was: the record's status then (`recorded`,
+/// else `otherwise`) and the event's id.
+fn record_built(
+    conn: &Connection,
+    built: Option<(VehicleEvent, Envelope)>,
+    otherwise: &'static str,
+) -> StoreResult<(&'static str, Option<String>)> {
+    Ok(match built {
+        Some((event, envelope)) => {
+            insert_event(conn, &event, &envelope)?;
+            ("recorded", Some(event.id.to_string()))
+        }
+        None => (otherwise, None),
+    })
+}
+
 #[async_trait]
 impl DealerStore for SqliteIngestionStore {
     async fn insert_dealer(&self, dealer: &DealerRow) -> StoreResult<()> {
@@ -205,13 +221,7 @@ impl DealerStore for SqliteIngestionStore {
                     None => None,
                 };
                 let template = template_text(&template)?;
-                let (status, event_id) = match &built {
-                    Some((event, envelope)) => {
-                        insert_event(conn, event, envelope)?;
-                        ("recorded", Some(event.id.to_string()))
-                    }
-                    None => ("unmatched", None),
-                };
+                let (status, event_id) = record_built(conn, built, "unmatched")?;
                 conn.prepare_cached(
                     "INSERT INTO dealer_records (id, dealer_id, org_id, webhook_id, vin, payload_type, payload, template, status, event_id, received_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -240,19 +250,14 @@ impl DealerStore for SqliteIngestionStore {
                 for (record_id, template) in records {
                     let built = template_from_text(&template)
                         .and_then(|template| build(&v, template, &record_id));
-                    let (status, event_id) = match built {
-                        Some((event, envelope)) => {
-                            insert_event(conn, &event, &envelope)?;
-                            adopted += 1;
-                            ("recorded", Some(event.id))
-                        }
-                        // Valid when received, but not for this vehicle: keep it for audit.
-                        None => ("rejected", None),
-                    };
-                    conn.execute(
+                    // Valid when received, but not for this vehicle: kept for audit, rejected.
+                    let (status, event_id) = record_built(conn, built, "rejected")?;
+                    adopted += usize::from(event_id.is_some());
+                    // Once per record: the statement is prepared once.
+                    conn.prepare_cached(
                         "UPDATE dealer_records SET status = ?2, event_id = ?3 WHERE id = ?1",
-                        params![record_id, status, event_id],
-                    )?;
+                    )?
+                    .execute(params![record_id, status, event_id])?;
                 }
                 Ok(adopted)
             })

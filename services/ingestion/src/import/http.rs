@@ -1,6 +1,5 @@
 //! `POST /v1/vehicles/{id}/imports`: a CSV file in, a per-row report out.
 
-use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::http::header::CONTENT_TYPE;
 use serde::{Deserialize, Serialize};
@@ -12,7 +11,7 @@ use vwc_http::route;
 use vwc_http::{ApiError, Json, Query, RawBody, VehiclePath};
 
 use super::{CsvFormat, ImportOptions, RowError, read};
-use crate::http::{IngestionState, VehicleOf};
+use crate::http::VehicleOf;
 use crate::openapi::ResourceBody;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -60,7 +59,6 @@ pub struct ImportReport {
         description = "The CSV file, UTF-8, with a header row; at most 256 KiB."),
     ok(200, "The report.", ImportReport), errors(ResourceBody))]
 pub(crate) async fn import_csv(
-    State(state): State<IngestionState>,
     caller: VehicleOf<AfterLookup>,
     query: Result<Query<ImportQuery>, ApiError>,
     headers: HeaderMap,
@@ -107,7 +105,7 @@ pub(crate) async fn import_csv(
     let (format, rows, mut errors) = read(text, &options).map_err(ApiError::Unprocessable)?;
     let dry_run = query.dry_run.unwrap_or(false);
     let outcome = super::apply(
-        &state.ingestion,
+        &caller.ingestion,
         vehicle,
         rows,
         dry_run,
