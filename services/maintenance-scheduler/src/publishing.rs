@@ -557,8 +557,7 @@ mod tests {
 
     #[test]
     fn a_schedule_remembered_by_hash_1_is_not_published_again_and_is_remembered_anew() {
-        let mut s = Scenario::new();
-        s.read(day(2025, 6, 10), 45_100);
+        let mut s = Scenario::overdue_on_10_june();
         let first = s.run(day(2025, 6, 10));
         assert!(first.schedule().is_some());
         let remembered = s.published.clone().unwrap();
@@ -628,9 +627,22 @@ mod tests {
             self.facts.push(reading);
         }
 
-        /// The oil change's reminders of the plan for `today`.
-        fn oil_reminders_on(&mut self, today: NaiveDate) -> Vec<(MaintenanceStatus, u32)> {
-            oil_reminders(&self.run(today))
+        /// The oil change overdue: 45,100 mi read on 10 June 2025, past the 45,000 it was due at.
+        fn overdue_on_10_june() -> Scenario {
+            let mut s = Scenario::new();
+            s.read(day(2025, 6, 10), 45_100);
+            s
+        }
+
+        /// Runs the plan for `today` and checks the oil change's reminders in it.
+        #[track_caller]
+        fn expect_oil_reminders_on(
+            &mut self,
+            today: NaiveDate,
+            expected: &[(MaintenanceStatus, u32)],
+        ) {
+            let reminders = oil_reminders(&self.run(today));
+            assert_eq!(reminders, expected, "the oil change's reminders on {today}");
         }
 
         fn done(&mut self, on: NaiveDate, value: u64) {
@@ -662,21 +674,14 @@ mod tests {
         }
     }
 
-    fn reminders(p: &Plan) -> Vec<(&str, MaintenanceStatus, u32)> {
+    /// The oil change's reminders among the plan's outgoing events: (status, occurrence).
+    fn oil_reminders(p: &Plan) -> Vec<(MaintenanceStatus, u32)> {
         p.outgoing
             .iter()
             .filter_map(|o| match o {
-                Outgoing::Reminder(r) => Some((r.task.as_str(), r.status, r.occurrence)),
+                Outgoing::Reminder(r) if r.task == "oil_change" => Some((r.status, r.occurrence)),
                 _ => None,
             })
-            .collect()
-    }
-
-    fn oil_reminders(p: &Plan) -> Vec<(MaintenanceStatus, u32)> {
-        reminders(p)
-            .into_iter()
-            .filter(|r| r.0 == "oil_change")
-            .map(|r| (r.1, r.2))
             .collect()
     }
 
@@ -748,24 +753,17 @@ mod tests {
         assert_eq!(oil_reminders(&p), [(MaintenanceStatus::Overdue, 0)]);
         assert!(s.run(day(2025, 6, 10)).is_empty());
         // Six days later: the reason text moved on, but no reminder yet.
-        assert_eq!(s.oil_reminders_on(day(2025, 6, 16)), []);
+        s.expect_oil_reminders_on(day(2025, 6, 16), &[]);
         let week = s.run(day(2025, 6, 17));
         assert_eq!(oil_reminders(&week), [(MaintenanceStatus::Overdue, 1)]);
         assert!(s.run(day(2025, 6, 17)).is_empty());
-        assert_eq!(
-            s.oil_reminders_on(day(2025, 6, 24)),
-            [(MaintenanceStatus::Overdue, 2)]
-        );
+        s.expect_oil_reminders_on(day(2025, 6, 24), &[(MaintenanceStatus::Overdue, 2)]);
     }
 
     #[test]
     fn maintenance_resets_the_item_and_its_next_cycle_reminds_again() {
-        let mut s = Scenario::new();
-        s.read(day(2025, 6, 10), 45_100);
-        assert_eq!(
-            s.oil_reminders_on(day(2025, 6, 10)),
-            [(MaintenanceStatus::Overdue, 0)]
-        );
+        let mut s = Scenario::overdue_on_10_june();
+        s.expect_oil_reminders_on(day(2025, 6, 10), &[(MaintenanceStatus::Overdue, 0)]);
         s.done(day(2025, 6, 12), 45_200);
         let reset = s.run(day(2025, 6, 12));
         assert_eq!(oil_reminders(&reset), []);
@@ -792,8 +790,7 @@ mod tests {
 
     #[test]
     fn a_sold_or_archived_vehicle_is_reminded_of_nothing_but_its_schedule_is_published() {
-        let mut s = Scenario::new();
-        s.read(day(2025, 6, 10), 45_100);
+        let s = Scenario::overdue_on_10_june();
         let today = day(2025, 6, 10);
         let evaluation = evaluate_vehicle(&vehicle(), &s.facts, &s.settings, today);
         let retired = VehicleRecord {
@@ -830,27 +827,22 @@ mod tests {
         let mut s = Scenario::new();
         s.run(day(2025, 3, 2));
         s.read(day(2025, 6, 10), 46_000);
-        assert_eq!(
-            s.oil_reminders_on(day(2025, 6, 10)),
-            [(MaintenanceStatus::Overdue, 0)]
-        );
+        s.expect_oil_reminders_on(day(2025, 6, 10), &[(MaintenanceStatus::Overdue, 0)]);
     }
 
     #[test]
     fn a_missed_week_is_not_sent_late_the_current_week_is() {
-        let mut s = Scenario::new();
-        s.read(day(2025, 6, 10), 45_100);
+        let mut s = Scenario::overdue_on_10_june();
         s.run(day(2025, 6, 10));
-        assert_eq!(
-            s.oil_reminders_on(day(2025, 6, 10) + Duration::days(15)),
-            [(MaintenanceStatus::Overdue, 2)]
+        s.expect_oil_reminders_on(
+            day(2025, 6, 10) + Duration::days(15),
+            &[(MaintenanceStatus::Overdue, 2)],
         );
     }
 
     #[test]
     fn the_published_schedule_is_remembered_by_fingerprint_and_statuses() {
-        let mut s = Scenario::new();
-        s.read(day(2025, 6, 10), 45_100);
+        let mut s = Scenario::overdue_on_10_june();
         let p = s.run(day(2025, 6, 10));
         let published = p.published.unwrap();
         assert_eq!(published, PublishedSchedule::of(&s.last_items));
@@ -920,8 +912,7 @@ mod tests {
 
     #[test]
     fn outgoing_events_become_envelopes_of_this_service() {
-        let mut s = Scenario::new();
-        s.read(day(2025, 6, 10), 45_100);
+        let mut s = Scenario::overdue_on_10_june();
         let p = s.run(day(2025, 6, 10));
         let envelopes = p.into_envelopes(
             &vehicle(),

@@ -184,11 +184,71 @@ mod tests {
         }
     }
 
+    /// A day's reading of the odometer: (year, month, day, value).
+    type Read = (i32, u32, u32, u64);
+
+    /// 10,000 on 1 January 2025 and 10,400 ten days later: 40 a day.
+    const FORTY_A_DAY: [Read; 2] = [(2025, 1, 1, 10_000), (2025, 1, 11, 10_400)];
+
+    /// The usage of readings, in the order they arrive.
+    fn usage(reads: impl IntoIterator<Item = Read>) -> Usage {
+        let readings: Vec<_> = reads
+            .into_iter()
+            .map(|(y, m, d, value)| reading(y, m, d, value))
+            .collect();
+        Usage::from_readings(&readings)
+    }
+
+    /// What the case shows, its readings as (days after 1 January 2023, odometer) in the order they
+    /// arrive, the rate per day expected and the tolerance.
+    type RateCase = (&'static str, &'static [(i64, u64)], f64, f64);
+
     #[test]
-    fn two_readings_give_the_daily_rate_and_a_projection() {
-        let usage =
-            Usage::from_readings(&[reading(2025, 1, 1, 10_000), reading(2025, 1, 11, 10_400)]);
-        assert!((usage.rate_per_day().unwrap() - 40.0).abs() < 1e-9);
+    fn the_rate_is_the_least_squares_slope_of_the_trusted_readings_of_the_last_year() {
+        let cases: [RateCase; 4] = [
+            ("two readings", &[(0, 10_000), (10, 10_400)], 40.0, 1e-9),
+            // Not on one line: the fit weighs every point (sxy 14,900 / sxx 500).
+            (
+                "off one line",
+                &[(0, 1_000), (10, 1_310), (20, 1_590), (30, 1_900)],
+                29.8,
+                1e-9,
+            ),
+            // The reading of day 5 is below day 0's, which arrived before it: a rollback, not fitted.
+            (
+                "a rollback",
+                &[(10, 10_400), (0, 10_000), (5, 9_000)],
+                40.0,
+                1e-9,
+            ),
+            // 100/day in 2023, 10/day over the last twelve months (2024 has 366 days).
+            (
+                "last year",
+                &[(0, 0), (365, 36_500), (547, 38_320), (731, 40_150)],
+                10.0,
+                0.1,
+            ),
+        ];
+        let origin = at(2023, 1, 1);
+        for (case, reads, expected, tolerance) in cases {
+            let readings: Vec<_> = reads
+                .iter()
+                .map(|&(days, value)| OdometerReading {
+                    at: origin + Duration::days(days),
+                    value,
+                })
+                .collect();
+            let rate = Usage::from_readings(&readings).rate_per_day();
+            assert!(
+                rate.is_some_and(|rate| (rate - expected).abs() < tolerance),
+                "{case}: rate {rate:?}, expected {expected} ± {tolerance}"
+            );
+        }
+    }
+
+    #[test]
+    fn two_readings_project_the_daily_rate_forward() {
+        let usage = usage(FORTY_A_DAY);
         let e = usage.estimate_at(day(2025, 1, 21)).unwrap();
         assert_eq!(e.value, 10_800);
         assert!(e.estimated);
@@ -197,44 +257,23 @@ mod tests {
     }
 
     #[test]
-    fn rate_is_the_least_squares_slope_over_all_points() {
-        // Not on one line: the fit weighs every point (sxy 14,900 / sxx 500).
-        let usage = Usage::from_readings(&[
-            reading(2025, 3, 1, 1_000),
-            reading(2025, 3, 11, 1_310),
-            reading(2025, 3, 21, 1_590),
-            reading(2025, 3, 31, 1_900),
-        ]);
-        let rate = usage.rate_per_day().unwrap();
-        assert!((rate - 29.8).abs() < 1e-9, "{rate}");
-    }
-
-    #[test]
     fn a_lower_reading_after_a_higher_one_is_a_flagged_rollback() {
-        let usage = Usage::from_readings(&[
-            reading(2025, 1, 11, 10_400),
-            reading(2025, 1, 1, 10_000),
-            reading(2025, 1, 6, 9_000),
-        ]);
+        // 9,000 on 6 January, after 10,000 on the 1st: lower than a reading before it.
+        let usage = usage(FORTY_A_DAY.into_iter().rev().chain([(2025, 1, 6, 9_000)]));
         assert_eq!(usage.rollbacks(), &[reading(2025, 1, 6, 9_000)]);
         assert_eq!(usage.trusted().len(), 2);
-        assert!((usage.rate_per_day().unwrap() - 40.0).abs() < 1e-9);
     }
 
     #[test]
     fn a_late_rollback_does_not_pull_the_estimate_down() {
-        let usage = Usage::from_readings(&[
-            reading(2025, 1, 1, 10_000),
-            reading(2025, 1, 11, 10_400),
-            reading(2025, 1, 12, 500),
-        ]);
+        let usage = usage(FORTY_A_DAY.into_iter().chain([(2025, 1, 12, 500)]));
         assert_eq!(usage.latest().unwrap().value, 10_400);
         assert_eq!(usage.estimate_at(day(2025, 1, 12)).unwrap().value, 10_440);
     }
 
     #[test]
     fn a_single_reading_is_returned_as_read_not_projected() {
-        let usage = Usage::from_readings(&[reading(2025, 1, 1, 10_000)]);
+        let usage = usage([(2025, 1, 1, 10_000)]);
         assert_eq!(usage.rate_per_day(), None);
         let e = usage.estimate_at(day(2026, 1, 1)).unwrap();
         assert_eq!(
@@ -272,8 +311,7 @@ mod tests {
 
     #[test]
     fn estimate_for_the_day_of_the_latest_reading_is_not_estimated() {
-        let usage =
-            Usage::from_readings(&[reading(2025, 1, 1, 10_000), reading(2025, 1, 11, 10_400)]);
+        let usage = usage(FORTY_A_DAY);
         let e = usage.estimate_at(day(2025, 1, 11)).unwrap();
         assert_eq!((e.value, e.estimated), (10_400, false));
         // A day before the latest reading still answers the latest reading: never less.
@@ -282,19 +320,6 @@ mod tests {
             (e.value, e.estimated, e.as_of),
             (10_400, false, day(2025, 1, 11))
         );
-    }
-
-    #[test]
-    fn only_the_last_twelve_months_shape_the_rate() {
-        // Two years ago the car did 100/day; for the last year it has done 10/day.
-        let usage = Usage::from_readings(&[
-            reading(2023, 1, 1, 0),
-            reading(2024, 1, 1, 36_500),
-            reading(2024, 7, 1, 38_320),
-            reading(2025, 1, 1, 40_150),
-        ]);
-        let rate = usage.rate_per_day().unwrap();
-        assert!((rate - 10.0).abs() < 0.1, "{rate}");
     }
 
     #[test]
