@@ -729,9 +729,15 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     if fresh && !args.no_seed {
         eprintln!("Empty data dir: loading the demo seed…");
         let report = crate::seed::load(&system.router, &system.keys, &crate::seed::demo()).await?;
+        // The consumers project the seed in the background: wait, so the first read the printed login
+        // makes (the dashboard's vehicle list) sees every seeded vehicle.
+        let started = std::time::Instant::now();
+        system.settle().await?;
         eprintln!(
-            "Seeded {} vehicles and {} events.",
-            report.vehicles, report.events
+            "Seeded {} vehicles and {} events (projected in {} ms).",
+            report.vehicles,
+            report.events,
+            started.elapsed().as_millis()
         );
     }
     if let Some(jwks) = &args.http.jwks {

@@ -434,6 +434,22 @@ impl System {
         Ok(n)
     }
 
+    /// Waits until every consumer has applied every event written so far, reactions to reactions
+    /// included: publishes whatever any outbox still holds and waits for the deliveries in flight, until a
+    /// round publishes nothing. `vwc up` waits on it after the demo seed, so the first read sees the seed
+    /// projected; tests use it as the barrier for "nothing (more) happened" checks.
+    pub async fn settle(&self) -> anyhow::Result<()> {
+        const ROUNDS: usize = 50;
+        for _ in 0..ROUNDS {
+            let published = self.flush_outboxes().await?;
+            self.bus.drain().await;
+            if published == 0 {
+                return Ok(());
+            }
+        }
+        anyhow::bail!("the outboxes still held events after {ROUNDS} rounds of publishing")
+    }
+
     /// Stops the relays (each flushes a last time) and waits for deliveries in flight.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
