@@ -123,14 +123,15 @@ impl TimelineFact {
 
 /// A vehicle's timeline facts digested for evaluation: the anchor, the usage and each task's history.
 #[derive(Debug, Clone)]
-pub struct Timeline {
+pub struct Timeline<'a> {
     pub anchor: Anchor,
     pub usage: Usage,
-    history: HashMap<String, Vec<Done>>,
+    /// By task, borrowed from the facts.
+    history: HashMap<&'a str, Vec<Done>>,
 }
 
-impl Timeline {
-    pub fn from_facts(registered_at: DateTime<Utc>, facts: &[TimelineFact]) -> Timeline {
+impl<'a> Timeline<'a> {
+    pub fn from_facts(registered_at: DateTime<Utc>, facts: &'a [TimelineFact]) -> Timeline<'a> {
         let readings: Vec<OdometerReading> = facts
             .iter()
             .filter_map(|f| f.odometer.map(|value| OdometerReading { at: f.at, value }))
@@ -141,7 +142,7 @@ impl Timeline {
             .filter(|f| f.kind == FactKind::Acquisition)
             .map(|f| (f.at, f.odometer));
         let anchor = Anchor::from_parts(registered_at, acquisitions, &readings);
-        let mut history: HashMap<String, Vec<Done>> = HashMap::new();
+        let mut history: HashMap<&str, Vec<Done>> = HashMap::new();
         for f in facts.iter().filter(|f| f.kind == FactKind::Maintenance) {
             // A completion recorded with a rolled-back odometer keeps its date; its odometer is not
             // trusted, or a typo would make the next due odometer land in the past.
@@ -155,13 +156,7 @@ impl Timeline {
                 odometer: f.odometer.filter(|_| !rolled_back),
             };
             for task in &f.tasks {
-                // A task's key is copied once, when first seen, not for every completion of it.
-                match history.get_mut(task.as_str()) {
-                    Some(completions) => completions.push(done),
-                    None => {
-                        history.insert(task.clone(), vec![done]);
-                    }
-                }
+                history.entry(task.as_str()).or_default().push(done);
             }
         }
         Timeline {
