@@ -144,11 +144,19 @@ fn any_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D:
 impl MaintenanceItemView {
     /// The due cycle of a due point: `"{dueAt}@{dueOdometer}"`, `-` for what is not known.
     pub fn cycle_of(due_at: Option<NaiveDate>, due_odometer: Option<u64>) -> String {
-        format!(
-            "{}@{}",
-            due_at.map_or_else(|| "-".to_string(), |d| d.to_string()),
-            due_odometer.map_or_else(|| "-".to_string(), |o| o.to_string())
-        )
+        use std::fmt::Write;
+        // Written into one string of its size (it is computed for every item of every evaluation).
+        let mut cycle = String::with_capacity(32);
+        let _ = match due_at {
+            Some(d) => write!(cycle, "{d}"),
+            None => write!(cycle, "-"),
+        };
+        cycle.push('@');
+        let _ = match due_odometer {
+            Some(o) => write!(cycle, "{o}"),
+            None => write!(cycle, "-"),
+        };
+        cycle
     }
 
     /// A copy of the item without the fields a version-2 schedule event leaves out (`reason`, `dueCycle`),
@@ -168,6 +176,8 @@ impl MaintenanceItemView {
     /// odometer values, never "in N days", so it stays true until a fact changes. The scheduler writes
     /// `reason` with this function, and readers of a schedule event that leaves it out write it again.
     pub fn reason_on(&self, unit: OdometerUnit, today: NaiveDate, odometer: Option<u64>) -> String {
+        use crate::text::Distance;
+        use std::fmt::Write;
         let by_distance = [self.interval_miles, self.interval_km]
             .into_iter()
             .flatten()
@@ -195,33 +205,39 @@ impl MaintenanceItemView {
                 )
             }
             MaintenanceStatus::Overdue => {
-                let mut parts = Vec::new();
-                if let Some(due) = self.due_at.filter(|_| days_left.is_some_and(|d| d < 0)) {
-                    parts.push(format!("on {due}"));
+                // Written into one string: reasons are worded for every item of every evaluation.
+                let mut text = String::with_capacity(64);
+                text.push_str("Overdue: was due ");
+                let on = self.due_at.filter(|_| days_left.is_some_and(|d| d < 0));
+                if let Some(due) = on {
+                    let _ = write!(text, "on {due}");
                 }
                 if let Some(due) = self
                     .due_odometer
                     .filter(|_| remaining.is_some_and(|r| r < 0))
                 {
-                    parts.push(format!("at {}", crate::text::distance(due, unit)));
+                    if on.is_some() {
+                        text.push_str(" and ");
+                    }
+                    let _ = write!(text, "at {}", Distance(due, unit));
                 }
-                format!("Overdue: was due {}", parts.join(" and "))
+                text
             }
             MaintenanceStatus::Ok | MaintenanceStatus::DueSoon => {
                 let odometer_text = remaining.zip(self.due_odometer).map(|(r, due)| {
-                    let about = self
-                        .projected_due_at
-                        .filter(|p| *p > today)
-                        .map(|p| format!(" (about {p} at current usage)"))
-                        .unwrap_or_default();
-                    (r, format!("at {}{about}", crate::text::distance(due, unit)))
+                    let mut text = String::with_capacity(64);
+                    let _ = write!(text, "at {}", Distance(due, unit));
+                    if let Some(p) = self.projected_due_at.filter(|p| *p > today) {
+                        let _ = write!(text, " (about {p} at current usage)");
+                    }
+                    (r, text)
                 });
                 let mut text = match (self.due_at.zip(days_left), odometer_text) {
                     // Tomorrow the item is overdue, a status change that publishes anyway.
                     (Some((_, 0)), _) => "Due today".to_string(),
                     (_, Some((0, _))) => format!(
                         "Due now: the odometer has reached {}",
-                        crate::text::distance(self.due_odometer.unwrap_or_default(), unit)
+                        Distance(self.due_odometer.unwrap_or_default(), unit)
                     ),
                     (Some((due, _)), Some((_, o))) => {
                         format!("Due on {due} or {o}, whichever comes first")
@@ -232,7 +248,7 @@ impl MaintenanceItemView {
                     (None, None) => "Due".to_string(),
                 };
                 if let Some(gap) = odometer_gap.filter(|_| remaining.is_none()) {
-                    text.push_str(&format!(" (odometer not checked: {gap})"));
+                    let _ = write!(text, " (odometer not checked: {gap})");
                 }
                 text
             }

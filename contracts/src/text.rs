@@ -6,10 +6,43 @@ use crate::OdometerUnit;
 
 /// 1234567 → "1,234,567".
 pub fn grouped(n: u64) -> String {
-    if n < 1000 {
-        n.to_string()
-    } else {
-        format!("{},{:03}", grouped(n / 1000), n % 1000)
+    Grouped(n).to_string()
+}
+
+/// A number with its thousands grouped, written where it is formatted: `Grouped(1234567)` shows
+/// "1,234,567" (as [`grouped`], without a string of its own).
+#[derive(Debug, Clone, Copy)]
+pub struct Grouped(pub u64);
+
+impl std::fmt::Display for Grouped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // u64::MAX has 20 digits, so 6 commas.
+        let mut buf = [0u8; 26];
+        let (mut at, mut n, mut digits) = (buf.len(), self.0, 0);
+        loop {
+            if digits > 0 && digits % 3 == 0 {
+                at -= 1;
+                buf[at] = b',';
+            }
+            at -= 1;
+            buf[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            digits += 1;
+            if n == 0 {
+                break;
+            }
+        }
+        f.write_str(std::str::from_utf8(&buf[at..]).map_err(|_| std::fmt::Error)?)
+    }
+}
+
+/// A distance as [`distance`] writes it, where it is formatted: `Distance(41250, mi)` shows "41,250 mi".
+#[derive(Debug, Clone, Copy)]
+pub struct Distance(pub u64, pub OdometerUnit);
+
+impl std::fmt::Display for Distance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", Grouped(self.0), self.1.as_str())
     }
 }
 
@@ -26,7 +59,7 @@ pub fn signed_money(cents: i64, currency: &str) -> String {
 
 /// 41250, mi → "41,250 mi".
 pub fn distance(value: u64, unit: OdometerUnit) -> String {
-    format!("{} {}", grouped(value), unit.as_str())
+    Distance(value, unit).to_string()
 }
 
 #[cfg(test)]

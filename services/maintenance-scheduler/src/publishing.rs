@@ -257,6 +257,20 @@ impl Plan {
         })
     }
 
+    fn schedule_mut(&mut self) -> Option<&mut MaintenanceScheduleUpdated> {
+        self.outgoing.iter_mut().find_map(|o| match o {
+            Outgoing::ScheduleUpdated(s) => Some(s),
+            _ => None,
+        })
+    }
+
+    /// The schedule event's items (see [`plan`]).
+    pub fn set_schedule_items(&mut self, items: Vec<MaintenanceItemView>) {
+        if let Some(schedule) = self.schedule_mut() {
+            schedule.items = items;
+        }
+    }
+
     pub fn status_changes(&self) -> usize {
         self.outgoing
             .iter()
@@ -337,16 +351,28 @@ pub fn reminder_id(
     due_cycle: &str,
     occurrence: u32,
 ) -> String {
-    let key = format!(
-        "{vehicle_id}\n{task}\n{}\n{due_cycle}\n{occurrence}",
-        status.as_str()
-    );
-    let digest = Sha256::digest(key.as_bytes());
-    let hex: String = digest.iter().take(13).map(|b| format!("{b:02x}")).collect();
-    format!("rem_{hex}")
+    // The key "vehicle\ntask\nstatus\ncycle\noccurrence" fed to the hash in parts, and the id's hex
+    // written in place: the same id as formatting them, without a string per byte.
+    let mut hasher = Sha256::new();
+    for part in [vehicle_id, task, status.as_str(), due_cycle] {
+        hasher.update(part.as_bytes());
+        hasher.update(b"\n");
+    }
+    hasher.update(occurrence.to_string().as_bytes());
+    let digest = hasher.finalize();
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut id = String::with_capacity(4 + 26);
+    id.push_str("rem_");
+    for b in &digest[..13] {
+        id.push(char::from(HEX[usize::from(b >> 4)]));
+        id.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    id
 }
 
-/// Decides what `current` (evaluated on `today`) changes against what was published before.
+/// Decides what `current` (evaluated on `today`) changes against what was published before. The schedule
+/// event's `items` are left empty for the caller to set ([`Plan::set_schedule_items`]): moved from
+/// `current` when it needs the evaluation no more (a sweep cloned every vehicle's items only to free them).
 pub fn plan(
     vehicle: &VehicleRecord,
     previous: Option<&PublishedSchedule>,
@@ -366,7 +392,7 @@ pub fn plan(
         out.outgoing
             .push(Outgoing::ScheduleUpdated(MaintenanceScheduleUpdated {
                 vehicle_id: vehicle.id.clone(),
-                items: current.items.clone(),
+                items: Vec::new(),
                 odometer: current.odometer.clone(),
                 // To the microsecond, as every store keeps it (and a version-3 event writes it).
                 evaluated_at: now.trunc_subsecs(6),
@@ -655,7 +681,7 @@ mod tests {
         /// Evaluates, plans and "commits" like the store would; returns the plan.
         fn run(&mut self, today: NaiveDate) -> Plan {
             let evaluation = evaluate_vehicle(&vehicle(), &self.facts, &self.settings, today);
-            let p = plan(
+            let mut p = plan(
                 &vehicle(),
                 self.published.as_ref(),
                 &self.sent,
@@ -663,6 +689,7 @@ mod tests {
                 today,
                 noon(today),
             );
+            p.set_schedule_items(evaluation.items.clone());
             if let Some(published) = &p.published {
                 self.published = Some(published.clone());
             }
@@ -899,6 +926,13 @@ mod tests {
             reminder_id("veh_1", "oil_change", MaintenanceStatus::Overdue, "c", 0)
         );
         assert!(a.starts_with("rem_") && a.len() == 30);
+        // Ids are stored and delivered: the hash of the same key as always, the first 13 bytes in hex.
+        let key = "veh_1\noil_change\noverdue\nc\n0";
+        let hex: String = Sha256::digest(key.as_bytes())[..13]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(a, format!("rem_{hex}"));
         for other in [
             reminder_id("veh_2", "oil_change", MaintenanceStatus::Overdue, "c", 0),
             reminder_id("veh_1", "coolant", MaintenanceStatus::Overdue, "c", 0),

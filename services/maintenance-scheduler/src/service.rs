@@ -51,18 +51,44 @@ impl Applied for Updated {
     }
 }
 
+/// What a caller of [`decide`] keeps of the evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// The whole evaluation (its items cloned into the schedule event).
+    Evaluation,
+    /// Only the counts (the sweep): the evaluation's items move into the schedule event, and the one
+    /// returned may have none left.
+    Counts,
+}
+
+/// What [`decide`] evaluated and planned.
+pub struct Decided {
+    pub evaluation: Evaluation,
+    /// Items evaluated (whatever `evaluation` kept).
+    pub items: u64,
+    pub published: Published,
+}
+
+impl Decided {
+    /// The evaluation and what was published, as an update reports them.
+    pub fn into_parts(self) -> (Evaluation, Published) {
+        (self.evaluation, self.published)
+    }
+}
+
 /// Evaluates `state` (already changed in memory), moves the plan's published schedule, reminders and
-/// events into the commit, and returns the evaluation and what the plan published; `None` before the
-/// vehicle is registered.
+/// events into the commit, and returns the evaluation (as `keep` says) and what the plan published; `None`
+/// before the vehicle is registered.
 pub fn decide(
     state: &VehicleState,
     commit: &mut VehicleCommit,
     when: AsOf,
     traceparent: Option<&str>,
-) -> Option<(Evaluation, Published)> {
+    keep: Keep,
+) -> Option<Decided> {
     let AsOf { today, now } = when;
     let vehicle = state.vehicle.as_ref()?;
-    let evaluation = evaluate_vehicle(vehicle, &state.facts, &state.settings, today);
+    let mut evaluation = evaluate_vehicle(vehicle, &state.facts, &state.settings, today);
     let mut p = plan(
         vehicle,
         state.published.as_ref(),
@@ -74,10 +100,21 @@ pub fn decide(
     let published = p.counts();
     let sent = state.reminders.iter().chain(&p.reminders);
     commit.wake_on = Some(wake_on(&evaluation, sent, today));
+    let items = evaluation.items.len() as u64;
+    if published.schedule {
+        p.set_schedule_items(match keep {
+            Keep::Evaluation => evaluation.items.clone(),
+            Keep::Counts => std::mem::take(&mut evaluation.items),
+        });
+    }
     commit.published = p.published.take();
     commit.reminders = std::mem::take(&mut p.reminders);
     commit.ledger.outbox = p.into_envelopes(vehicle, traceparent);
-    Some((evaluation, published))
+    Some(Decided {
+        evaluation,
+        items,
+        published,
+    })
 }
 
 /// However far off its next change, the sweep evaluates every vehicle at least this often: a safety net
@@ -113,7 +150,7 @@ pub async fn update_vehicle<E>(
     change: impl FnMut(&mut VehicleState, &mut VehicleCommit) -> Result<(), E>,
 ) -> Result<Result<Updated, E>, UpdateError> {
     update(store, vehicle_id, claim, change, |state, commit| {
-        decide(state, commit, when, traceparent)
+        decide(state, commit, when, traceparent, Keep::Evaluation).map(Decided::into_parts)
     })
     .await
 }
@@ -172,7 +209,14 @@ impl LedgerService for Scheduler {
         commit: &mut VehicleCommit,
         how: Decide<'_, ()>,
     ) -> Option<(Evaluation, Published)> {
-        decide(state, commit, AsOf::at(self.now()), how.traceparent)
+        decide(
+            state,
+            commit,
+            AsOf::at(self.now()),
+            how.traceparent,
+            Keep::Evaluation,
+        )
+        .map(Decided::into_parts)
     }
 
     /// The schedule published, the reminders sent and the wake day, as the stores keep them — and times

@@ -17,9 +17,9 @@ use vwc_store::vehicle_ledger::DailyRun;
 use vwc_store::{StoreError, StoreResult};
 use vwc_telemetry::TraceParent;
 
-use crate::evaluation::{Evaluation, FactKind, TimelineFact, VehicleRecord};
+use crate::evaluation::{FactKind, TimelineFact, VehicleRecord};
 use crate::publishing::Published;
-use crate::service::{AsOf, UpdateError, decide, update_vehicle};
+use crate::service::{AsOf, Decided, Keep, UpdateError, decide, update_vehicle};
 use crate::settings::ItemSettings;
 use crate::store::{CommitOutcome, LedgerChange, SchedulerStore, VehicleCommit, VehicleState};
 
@@ -216,9 +216,9 @@ struct Planned {
 }
 
 impl Planned {
-    fn of(evaluation: &Evaluation, published: Published) -> Planned {
+    fn of(items: u64, published: Published) -> Planned {
         Planned {
-            items: evaluation.items.len() as u64,
+            items,
             changed: published.schedule,
             status_changes: published.status_changes as u64,
             reminders: published.reminders as u64,
@@ -247,7 +247,10 @@ fn plan_page(states: Vec<VehicleState>, when: AsOf, trace: &str) -> PagePlan {
     let mut out = PagePlan::default();
     for state in &states {
         let mut commit = VehicleCommit::on(state);
-        let Some((evaluation, published)) = decide(state, &mut commit, when, Some(trace)) else {
+        let Some(Decided {
+            items, published, ..
+        }) = decide(state, &mut commit, when, Some(trace), Keep::Counts)
+        else {
             continue;
         };
         out.vehicles += 1;
@@ -260,11 +263,10 @@ fn plan_page(states: Vec<VehicleState>, when: AsOf, trace: &str) -> PagePlan {
             && commit.reminders.is_empty()
             && commit.ledger.outbox.is_empty();
         if nothing_to_write && commit.wake_on == state.wake_on {
-            out.unchanged_items += evaluation.items.len() as u64;
+            out.unchanged_items += items;
         } else {
             // Nothing to publish still moves the vehicle's wake day past today.
-            out.commits
-                .push((commit, Planned::of(&evaluation, published)));
+            out.commits.push((commit, Planned::of(items, published)));
         }
     }
     out
@@ -327,7 +329,7 @@ async fn settle_page(
                     .await?
                     .unwrap_or_else(|never| match never {});
                 if let Some(evaluation) = &updated.evaluation {
-                    Planned::of(evaluation, updated.published).add_to(report);
+                    Planned::of(evaluation.items.len() as u64, updated.published).add_to(report);
                 }
             }
         }
@@ -462,7 +464,7 @@ pub async fn seed_bulk(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::service::decide;
+    use crate::service::{Keep, decide};
     use chrono::SubsecRound;
     use vwc_contracts::maintenance::MaintenanceScheduleUpdated;
     use vwc_contracts::{Envelope, EventType};
@@ -490,7 +492,14 @@ mod tests {
             };
             let mut commit = VehicleCommit::on(&state);
             let trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
-            let (evaluation, _) = decide(&state, &mut commit, AsOf::at(now), Some(trace)).unwrap();
+            let decided = decide(
+                &state,
+                &mut commit,
+                AsOf::at(now),
+                Some(trace),
+                Keep::Evaluation,
+            );
+            let evaluation = decided.unwrap().evaluation;
             let envelope = commit
                 .ledger
                 .outbox

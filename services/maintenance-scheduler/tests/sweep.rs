@@ -10,7 +10,7 @@ use common::*;
 use vwc_bus::Consumer;
 use vwc_contracts::maintenance::MaintenanceStatus;
 use vwc_contracts::{EventType, OdometerUnit};
-use vwc_maintenance_scheduler::service::{AsOf, decide};
+use vwc_maintenance_scheduler::service::{AsOf, Keep, decide};
 use vwc_maintenance_scheduler::{
     Scheduler, SchedulerConsumer, SchedulerStore, SweepReport, VehicleCommit, VehicleState,
     seed_bulk, sweep,
@@ -353,6 +353,7 @@ async fn sweeping_only_awake_vehicles_publishes_what_evaluating_every_vehicle_da
                     now: vwc_clock::now(),
                 },
                 None,
+                Keep::Counts,
             )
             .is_none()
             {

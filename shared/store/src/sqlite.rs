@@ -842,7 +842,7 @@ pub fn enqueue(conn: &Connection, envelopes: &[Envelope]) -> StoreResult<()> {
 /// An envelope's outbox row, `(event id, JSON)` ([`envelope_json`]); the envelope itself is kept for this
 /// process's relay, which then need not parse the row back ([`crate::kept_envelopes`]).
 pub fn outbox_row(envelope: Envelope) -> StoreResult<(String, Arc<str>)> {
-    let json: Arc<str> = envelope_json(&envelope)?.into();
+    let json: Arc<str> = envelope_json(&envelope)?;
     let id = envelope.id.to_string();
     crate::kept_envelopes::keep(envelope, json.clone());
     Ok((id, json))
@@ -857,8 +857,9 @@ fn outbox_envelope(event_id: &str, json: &str) -> StoreResult<Envelope> {
 }
 
 /// An envelope's JSON for the outbox. It is written into a buffer the thread keeps and copied once into a
-/// string of its size: written into a new string, a schedule event of 3 KB grew it five times over.
-pub fn envelope_json(envelope: &Envelope) -> StoreResult<String> {
+/// shared string of its size: written into a new string, a schedule event of 3 KB grew it five times over
+/// (and a `String` turned into the `Arc<str>` the row and the kept envelope share was a second copy).
+pub fn envelope_json(envelope: &Envelope) -> StoreResult<Arc<str>> {
     /// A buffer grown past this by an unusually large envelope is not kept.
     const KEPT: usize = 64 * 1024;
     thread_local! {
@@ -868,7 +869,8 @@ pub fn envelope_json(envelope: &Envelope) -> StoreResult<String> {
         buffer.clear();
         let written = serde_json::to_writer(&mut *buffer, envelope);
         let json = written.map_err(StoreError::from).and_then(|()| {
-            String::from_utf8(buffer.to_vec())
+            std::str::from_utf8(buffer)
+                .map(Arc::from)
                 .map_err(|e| StoreError::Other(format!("an envelope's JSON is not UTF-8: {e}")))
         });
         if buffer.capacity() > KEPT {

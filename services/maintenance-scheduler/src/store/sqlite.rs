@@ -81,6 +81,14 @@ fn other(message: String) -> StoreError {
     StoreError::Other(message)
 }
 
+/// A text column read in place (no copy), for what is parsed rather than kept.
+fn text<'r>(row: &'r rusqlite::Row<'_>, column: usize) -> StoreResult<&'r str> {
+    Ok(row
+        .get_ref(column)?
+        .as_str()
+        .map_err(rusqlite::Error::from)?)
+}
+
 impl SqliteLedger for VehicleState {
     type Detail = ();
     type Prepared = PreparedCommit;
@@ -96,13 +104,13 @@ impl SqliteLedger for VehicleState {
             "SELECT vehicle_id, event_id, kind, occurred_at, odometer, tasks FROM facts
              WHERE vehicle_id IN (SELECT value FROM json_each(?1))",
             |s, r| {
-                let tasks: String = r.get(5)?;
+                // The text columns are read in place; only what the fact keeps is copied.
                 s.facts.push(TimelineFact {
                     event_id: r.get(1)?,
-                    kind: parse_wire("fact kind", &r.get::<_, String>(2)?)?,
-                    at: parse_ts(&r.get::<_, String>(3)?)?,
+                    kind: parse_wire("fact kind", text(r, 2)?)?,
+                    at: parse_ts(text(r, 3)?)?,
                     odometer: r.get::<_, Option<i64>>(4)?.map(|o| o as u64),
-                    tasks: tasks
+                    tasks: text(r, 5)?
                         .split(',')
                         .filter(|t| !t.is_empty())
                         .map(str::to_string)
@@ -115,8 +123,7 @@ impl SqliteLedger for VehicleState {
             "SELECT vehicle_id, body FROM item_settings
              WHERE vehicle_id IN (SELECT value FROM json_each(?1))",
             |s, r| {
-                s.settings
-                    .push(serde_json::from_str(&r.get::<_, String>(1)?)?);
+                s.settings.push(serde_json::from_str(text(r, 1)?)?);
                 Ok(())
             },
         )?;
@@ -124,9 +131,9 @@ impl SqliteLedger for VehicleState {
             "SELECT vehicle_id, fingerprint, statuses, hash FROM published
              WHERE vehicle_id IN (SELECT value FROM json_each(?1))",
             |s, r| {
-                let (statuses, hash): (String, u32) = (r.get(2)?, r.get(3)?);
+                let (statuses, hash) = (text(r, 2)?, r.get::<_, u32>(3)?);
                 let fingerprint = r.get::<_, i64>(1)? as u64;
-                let published = PublishedSchedule::decode(fingerprint, hash, &statuses)
+                let published = PublishedSchedule::decode(fingerprint, hash, statuses)
                     .ok_or_else(|| other(format!("bad published statuses {statuses:?}")))?;
                 s.published = Some(published);
                 Ok(())
@@ -138,12 +145,12 @@ impl SqliteLedger for VehicleState {
             |s, r| {
                 s.reminders.push(SentReminder {
                     task: r.get(1)?,
-                    status: parse_wire("status", &r.get::<_, String>(2)?)?,
+                    status: parse_wire("status", text(r, 2)?)?,
                     due_cycle: r.get(3)?,
                     occurrence: r.get::<_, i64>(4)? as u32,
                     reminder_id: r.get(5)?,
-                    sent_on: parse_day(&r.get::<_, String>(6)?)?,
-                    sent_at: parse_ts(&r.get::<_, String>(7)?)?,
+                    sent_on: parse_day(text(r, 6)?)?,
+                    sent_at: parse_ts(text(r, 7)?)?,
                 });
                 Ok(())
             },

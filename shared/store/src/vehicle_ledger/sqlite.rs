@@ -233,8 +233,10 @@ impl<S> Details<'_, S> {
         let mut stmt = self.conn.prepare_cached(sql)?;
         let mut rows = stmt.query([self.ids])?;
         while let Some(r) = rows.next()? {
-            let vehicle_id: String = r.get(0)?;
-            if let Some(state) = self.states.get_mut(&vehicle_id) {
+            // Borrowed from the row: a sweep page reads ≈ 15 facts per vehicle, and a string allocated
+            // per row only to look its vehicle up was a measurable share of reading it.
+            let vehicle_id = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
+            if let Some(state) = self.states.get_mut(vehicle_id) {
                 apply(state, r)?;
             }
         }
