@@ -112,7 +112,7 @@ pub async fn the_highest_revision_of_each_record_is_kept<S>(
         vec![("evt_2", 4)],
     ] {
         let mut commit = store.vehicle_state(&vehicle).await.unwrap().begin(None);
-        *commit.revisions_mut() = revisions
+        commit.ledger_mut().revisions = revisions
             .into_iter()
             .map(|(event, revision)| (event.to_string(), revision))
             .collect();

@@ -63,7 +63,7 @@ impl Revision {
             return false;
         }
         applied.insert(event_id.to_string(), self.number);
-        commit.revise(event_id, self.number);
+        commit.ledger_mut().revise(event_id, self.number);
         true
     }
 }

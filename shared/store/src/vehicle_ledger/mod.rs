@@ -80,6 +80,12 @@ impl LedgerChange {
             ..LedgerChange::default()
         }
     }
+
+    /// Records revision `revision` of record `event_id` as applied, and its previous fact as removed.
+    pub fn revise(&mut self, event_id: &str, revision: u32) {
+        self.revisions = vec![(event_id.to_string(), revision)];
+        self.remove_facts = vec![event_id.to_string()];
+    }
 }
 
 /// A service's commit, through its [`LedgerChange`]. Implemented with [`ledger_commit!`](crate::ledger_commit)
@@ -88,38 +94,6 @@ pub trait LedgerCommit: Send + Sync + 'static {
     fn ledger(&self) -> &LedgerChange;
     fn ledger_mut(&mut self) -> &mut LedgerChange;
 
-    fn vehicle_id(&self) -> &str {
-        &self.ledger().vehicle_id
-    }
-    fn expected_version(&self) -> u64 {
-        self.ledger().expected_version
-    }
-    fn claim(&self) -> Option<&str> {
-        self.ledger().claim.as_deref()
-    }
-    fn revisions(&self) -> &[(String, u32)] {
-        &self.ledger().revisions
-    }
-    fn revisions_mut(&mut self) -> &mut Vec<(String, u32)> {
-        &mut self.ledger_mut().revisions
-    }
-    fn remove_facts(&self) -> &[String] {
-        &self.ledger().remove_facts
-    }
-    fn outbox(&self) -> &[Envelope] {
-        &self.ledger().outbox
-    }
-    /// The envelopes to enqueue, taken out of the commit: the SQLite ledger writes their JSON and hands the
-    /// envelopes themselves on to the relay ([`crate::sqlite::outbox_row`]) instead of copying them.
-    fn take_outbox(&mut self) -> Vec<Envelope> {
-        std::mem::take(&mut self.ledger_mut().outbox)
-    }
-    /// Records revision `revision` of record `event_id` as applied, and its previous fact as removed.
-    fn revise(&mut self, event_id: &str, revision: u32) {
-        let ledger = self.ledger_mut();
-        ledger.revisions = vec![(event_id.to_string(), revision)];
-        ledger.remove_facts = vec![event_id.to_string()];
-    }
     /// The commit, claiming envelope `envelope_id` in the consumer's inbox.
     fn claiming(mut self, envelope_id: &str) -> Self
     where

@@ -53,7 +53,8 @@ pub async fn apply_head(
     consumer: &str,
     commit: &impl LedgerCommit,
 ) -> StoreResult<Result<i64, CommitOutcome>> {
-    let vehicle_id = commit.vehicle_id();
+    let ledger = commit.ledger();
+    let vehicle_id = &ledger.vehicle_id;
     let current = db
         .database()
         .collection::<Versioned>(VEHICLES)
@@ -62,15 +63,15 @@ pub async fn apply_head(
         .session(&mut *session)
         .await?;
     let version = current.map_or(0, |v| v.version);
-    if version as u64 != commit.expected_version() {
+    if version as u64 != ledger.expected_version {
         return Ok(Err(CommitOutcome::Conflict));
     }
-    if let Some(envelope_id) = commit.claim()
+    if let Some(envelope_id) = ledger.claim.as_deref()
         && !db.claim_inbox(session, consumer, envelope_id).await?
     {
         return Ok(Err(CommitOutcome::Duplicate));
     }
-    for (event_id, revision) in commit.revisions() {
+    for (event_id, revision) in &ledger.revisions {
         db.collection(FACT_REVISIONS)
             .update_one(
                 doc! { "_id": format!("{vehicle_id}/{event_id}") },
@@ -83,7 +84,7 @@ pub async fn apply_head(
             .session(&mut *session)
             .await?;
     }
-    for event_id in commit.remove_facts() {
+    for event_id in &ledger.remove_facts {
         db.collection(FACTS)
             .delete_one(doc! { "_id": format!("{vehicle_id}/{event_id}") })
             .session(&mut *session)
@@ -171,7 +172,7 @@ pub async fn commit_in_transactions<M: MongoCommits>(
         published |= chunk
             .iter()
             .zip(&chunk_outcomes)
-            .any(|(c, o)| *o == CommitOutcome::Applied && !c.outbox().is_empty());
+            .any(|(c, o)| *o == CommitOutcome::Applied && !c.ledger().outbox.is_empty());
         outcomes.extend(chunk_outcomes);
     }
     if published {
@@ -385,10 +386,10 @@ impl<L: MongoLedger> MongoCommits for LedgerStore<MongoDb, L> {
             db,
             session: &mut *session,
         };
-        tx.upsert(VEHICLES, c.vehicle_id(), doc! { "$set": set })
+        tx.upsert(VEHICLES, &c.ledger().vehicle_id, doc! { "$set": set })
             .await?;
         L::write_details(&mut tx, c).await?;
-        db.enqueue(session, c.outbox()).await?;
+        db.enqueue(session, &c.ledger().outbox).await?;
         Ok(CommitOutcome::Applied)
     }
 }

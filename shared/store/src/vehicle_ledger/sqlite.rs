@@ -42,16 +42,17 @@ pub fn apply_head(
     consumer: &str,
     commit: &impl LedgerCommit,
 ) -> StoreResult<Option<CommitOutcome>> {
-    let vehicle_id = commit.vehicle_id();
+    let ledger = commit.ledger();
+    let vehicle_id = &ledger.vehicle_id;
     let current: i64 = optional(
         conn.prepare_cached("SELECT version FROM vehicles WHERE id = ?1")?
             .query_row([vehicle_id], |r| r.get(0)),
     )?
     .unwrap_or(0);
-    if current as u64 != commit.expected_version() {
+    if current as u64 != ledger.expected_version {
         return Ok(Some(CommitOutcome::Conflict));
     }
-    if let Some(envelope_id) = commit.claim()
+    if let Some(envelope_id) = ledger.claim.as_deref()
         && !claim_inbox(conn, consumer, envelope_id)?
     {
         return Ok(Some(CommitOutcome::Duplicate));
@@ -65,12 +66,12 @@ pub fn apply_head(
         "INSERT INTO fact_revisions (vehicle_id, event_id, revision) VALUES (?1, ?2, ?3)
          ON CONFLICT (vehicle_id, event_id) DO UPDATE SET revision = max(revision, excluded.revision)",
     )?;
-    for (event_id, revision) in commit.revisions() {
+    for (event_id, revision) in &ledger.revisions {
         upsert.execute(params![vehicle_id, event_id, i64::from(*revision)])?;
     }
     let mut removed =
         conn.prepare_cached("DELETE FROM facts WHERE vehicle_id = ?1 AND event_id = ?2")?;
-    for event_id in commit.remove_facts() {
+    for event_id in &ledger.remove_facts {
         removed.execute(params![vehicle_id, event_id])?;
     }
     Ok(None)
@@ -255,7 +256,9 @@ struct ReadyCommit<L: SqliteLedger> {
 
 fn ready<L: SqliteLedger>(mut commit: CommitOf<L>) -> StoreResult<ReadyCommit<L>> {
     let own = L::prepare(&commit)?;
-    let outbox = (commit.take_outbox().into_iter())
+    // The envelopes are taken out of the commit: their JSON is written and the envelopes themselves are
+    // handed on to the relay (`outbox_row`) instead of copied.
+    let outbox = (std::mem::take(&mut commit.ledger_mut().outbox).into_iter())
         .map(crate::sqlite::outbox_row)
         .collect::<StoreResult<_>>()?;
     Ok(ReadyCommit {
