@@ -145,7 +145,20 @@ fn start_server(data_dir: &std::path::Path) -> anyhow::Result<Server> {
 
 /// `vwc up` on `data_dir`, with the demo data seeded on a fresh dir when `seed`.
 fn start_server_seeded(data_dir: &std::path::Path, seed: bool) -> anyhow::Result<Server> {
-    let mut child = Command::new(vwc_binary())
+    start_server_with(data_dir, seed, None)
+}
+
+/// [`start_server_seeded`], running only the `services` named (their consumers and relays) when given.
+fn start_server_with(
+    data_dir: &std::path::Path,
+    seed: bool,
+    services: Option<&str>,
+) -> anyhow::Result<Server> {
+    let mut command = Command::new(vwc_binary());
+    if let Some(services) = services {
+        command.env("VWC_BENCH_SERVICES", services);
+    }
+    let mut child = command
         .arg("up")
         .args((!seed).then_some("--no-seed"))
         .args(["--listen", "127.0.0.1:0", "--data-dir"])
@@ -699,6 +712,10 @@ pub async fn run() -> anyhow::Result<()> {
     .await?;
     let rss = server.peak_rss_kib().unwrap_or(0);
     drop(server);
+    eprintln!(
+        "  (b′) the same ingest with the ingestion service alone (its relay publishes; no consumer runs)"
+    );
+    let alone = ingest_alone(&http, duration, concurrency).await?;
     eprintln!("  (e′) idle RSS of a freshly started, demo-seeded `vwc up`");
     let (idle_kib, idle_peak_kib) = idle_rss().await?;
 
@@ -714,6 +731,10 @@ pub async fn run() -> anyhow::Result<()> {
         (
             "(b) signed webhook ingest (200 vehicles, one dealer)",
             &ingest,
+        ),
+        (
+            "(b′) the same ingest, the ingestion service alone (no consumer: the floor of (b))",
+            &alone,
         ),
         (
             "(c) timeline page (50 of 10,000; store of 1,000,000)",
@@ -782,16 +803,39 @@ pub async fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Row (b′): row (b)'s load against a fresh server that runs the ingestion service's relay and no consumer
+/// — what a webhook costs before any service projects it, so (b)'s distance from its aim splits into the
+/// ingest path's share and the consumers'.
+async fn ingest_alone(
+    http: &reqwest::Client,
+    duration: Duration,
+    concurrency: usize,
+) -> anyhow::Result<LoadStats> {
+    let dir = private_dir()?;
+    let server = start_server_with(dir.path(), false, Some("ingestion"))?;
+    let token = token(dir.path(), ORG)?;
+    let hooks = Arc::new(setup_webhooks(http, &server.base, &token, 10_000, 200, "alone").await?);
+    Ok(load(duration, concurrency, move |n| {
+        let hooks = hooks.clone();
+        async move { hooks.send(n).await.is_some() }
+    })
+    .await)
+}
+
 /// `VWC_BENCH_SWEEP_VEHICLES`: the fleet of rows (f) and (g); 100,000 unless set.
 fn sweep_vehicles() -> usize {
     env_or("VWC_BENCH_SWEEP_VEHICLES", 100_000)
 }
 
-/// Rows (f) and (f′), also alone with `VWC_BENCH_ONLY=sweep`.
+/// Rows (f), (f′) and (f″), also alone with `VWC_BENCH_ONLY=sweep`.
 async fn sweep_rows(n: usize) -> anyhow::Result<String> {
     eprintln!("  (f) maintenance sweep of {n} vehicles × 12 items");
-    let (first, first_secs, second, second_secs) = sweep_bench(n).await?;
-    Ok(first_and_again_rows(
+    let [
+        (first, first_secs),
+        (second, second_secs),
+        (next, next_secs),
+    ] = sweep_bench(n).await?;
+    let mut rows = first_and_again_rows(
         &format!(
             "(f) maintenance sweep: {} vehicles, {} items ({} changed, {} reminders)",
             first.vehicles, first.items, first.changed, first.reminders
@@ -802,7 +846,12 @@ async fn sweep_rows(n: usize) -> anyhow::Result<String> {
             second_secs,
             &format!("{} changed, {} reminders", second.changed, second.reminders),
         ),
-    ))
+    );
+    rows.push_str(&format!(
+        "| (f″) the next day's sweep (every schedule published the day before) | — | — | — | — | {next_secs:.1} s: {} vehicles woke, {} changed, {} reminders |\n",
+        next.vehicles, next.changed, next.reminders
+    ));
+    Ok(rows)
 }
 
 /// Two table rows: a daily job's first run over every vehicle (its rate and total time) and the same job
@@ -1033,15 +1082,13 @@ pub async fn chat_bench() -> anyhow::Result<ChatBench> {
     })
 }
 
-/// Seeds a scheduler store with `n` vehicles (12 items each) and sweeps it twice on the same day.
+/// Seeds a scheduler store with `n` vehicles (12 items each), sweeps it twice on the same day, then once
+/// on the next day: the first sweep publishes every schedule (none was published when its facts were
+/// seeded), the second finds the day swept, and the third is the daily case — only the vehicles whose
+/// wake day has come are read, and only what changed by the date is published.
 async fn sweep_bench(
     n: usize,
-) -> anyhow::Result<(
-    vwc_maintenance_scheduler::SweepReport,
-    f64,
-    vwc_maintenance_scheduler::SweepReport,
-    f64,
-)> {
+) -> anyhow::Result<[(vwc_maintenance_scheduler::SweepReport, f64); 3]> {
     let dir = private_dir()?;
     let store: Arc<dyn vwc_maintenance_scheduler::SchedulerStore> =
         Arc::new(vwc_maintenance_scheduler::SqliteSchedulerStore::open(
@@ -1054,11 +1101,14 @@ async fn sweep_bench(
         "  seeded {n} vehicles in {:.1} s",
         t.elapsed().as_secs_f64()
     );
-    let run = DailyRun::of_day(None, now.date_naive(), now);
-    let t = Instant::now();
-    let first = vwc_maintenance_scheduler::sweep(store.as_ref(), &run).await?;
-    let first_secs = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let second = vwc_maintenance_scheduler::sweep(store.as_ref(), &run).await?;
-    Ok((first, first_secs, second, t.elapsed().as_secs_f64()))
+    let tomorrow = now + chrono::Duration::days(1);
+    let mut runs = Vec::with_capacity(3);
+    for at in [now, now, tomorrow] {
+        let run = DailyRun::of_day(None, at.date_naive(), at);
+        let t = Instant::now();
+        let report = vwc_maintenance_scheduler::sweep(store.as_ref(), &run).await?;
+        runs.push((report, t.elapsed().as_secs_f64()));
+    }
+    runs.try_into()
+        .map_err(|_| anyhow::anyhow!("three sweeps ran"))
 }

@@ -698,6 +698,11 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         .secret(None, "VWC_JWT_SECRET", "jwt_secret")
         .map(|s| s.expose().to_string());
     opts.bus = args.bus.choice();
+    // The benchmark's floor row (b′) runs one service alone; production builds have no such switch.
+    #[cfg(feature = "bench")]
+    if let Ok(only) = std::env::var("VWC_BENCH_SERVICES") {
+        opts.only = Some(only.split(',').map(str::to_string).collect());
+    }
     if let Some(bucket) = &args.http.attachments_bucket {
         opts.attachments = crate::attachments::AttachmentsChoice::S3 {
             bucket: bucket.clone(),

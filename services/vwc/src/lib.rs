@@ -14,6 +14,7 @@ pub mod infra;
 #[cfg(feature = "aws")]
 pub mod lambda;
 pub mod openapi;
+pub mod process;
 pub mod records;
 pub mod records_cli;
 pub mod routes;

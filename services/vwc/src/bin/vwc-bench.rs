@@ -1,17 +1,16 @@
 //! `scripts/bench` entry point: measures the release build and prints a table (see `vwc::bench`).
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+vwc::allocator!();
 
 fn main() -> anyhow::Result<()> {
-    // The rows measured in this process (sweep, re-valuation, chat) use SQLite as `vwc` does: through
-    // the global allocator. First, before the runtime's threads and before any database is opened.
+    // The rows measured in this process (sweep, re-valuation, chat) allocate as `vwc` does: the same
+    // allocator settings, runtime and SQLite through the global allocator.
     // `VWC_BENCH_SQLITE_MALLOC=libc` keeps SQLite's own (`malloc`), to measure the difference.
-    if std::env::var("VWC_BENCH_SQLITE_MALLOC").as_deref() != Ok("libc") {
-        vwc_store::sqlite::allocate_through_rust();
+    if std::env::var("VWC_BENCH_SQLITE_MALLOC").as_deref() == Ok("libc") {
+        return tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(vwc::bench::run());
     }
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(vwc::bench::run())
+    vwc::process::runtime()?.block_on(vwc::bench::run())
 }
