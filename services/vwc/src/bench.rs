@@ -127,6 +127,25 @@ impl Server {
     fn peak_rss_kib(&self) -> Option<u64> {
         self.status_kib("VmHWM")
     }
+
+    /// Stops the server as Ctrl-C does (it drains the bus, flushes every outbox and closes its databases,
+    /// which empties their WALs), waiting up to a minute; dropping a [`Server`] kills it instead.
+    fn stop(mut self) -> anyhow::Result<()> {
+        let pid = libc::pid_t::try_from(self.child.id())?;
+        // SAFETY: kill(2) with a pid this process spawned and has not yet waited for (so not reused).
+        if unsafe { libc::kill(pid, libc::SIGINT) } != 0 {
+            anyhow::bail!("SIGINT to vwc: {}", std::io::Error::last_os_error());
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.child.try_wait()?.is_none() {
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "vwc did not stop within a minute"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
 }
 
 /// The `vwc` next to this binary, or `VWC_BENCH_VWC` (another build of the server, e.g. an older one, driven
@@ -578,8 +597,16 @@ async fn scale_rows(duration: Duration) -> anyhow::Result<String> {
         let (import, dir) = scale::import_bench(rows).await?;
         eprint!("{}", import.row());
         table.push_str(&import.row());
+        // The import's server was killed (`kill -9`), as was each start below: every start replays the
+        // WALs it left (tens of MiB) before it answers, and is killed before it has emptied them.
         let what = format!(
-            "data dir of the import (every service's database, one vehicle of {rows} events)"
+            "data dir of the import (every service's database, one vehicle of {rows} events), its server killed (`kill -9`) after the import and each start killed in turn"
+        );
+        table.push_str(&scale::cold_starts_row(dir.path(), cold_runs, &what)?);
+        // The usual restart: the last server stopped as Ctrl-C stops it.
+        start_server(dir.path())?.stop()?;
+        let what = format!(
+            "data dir of the import (every service's database, one vehicle of {rows} events), its server stopped with Ctrl-C"
         );
         table.push_str(&scale::cold_starts_row(dir.path(), cold_runs, &what)?);
     }
