@@ -131,19 +131,10 @@ impl Server {
     /// Stops the server as Ctrl-C does (it drains the bus, flushes every outbox and closes its databases,
     /// which empties their WALs), waiting up to a minute; dropping a [`Server`] kills it instead.
     fn stop(mut self) -> anyhow::Result<()> {
-        let pid = libc::pid_t::try_from(self.child.id())?;
-        // SAFETY: kill(2) with a pid this process spawned and has not yet waited for (so not reused).
-        if unsafe { libc::kill(pid, libc::SIGINT) } != 0 {
-            anyhow::bail!("SIGINT to vwc: {}", std::io::Error::last_os_error());
-        }
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while self.child.try_wait()?.is_none() {
-            anyhow::ensure!(
-                Instant::now() < deadline,
-                "vwc did not stop within a minute"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        anyhow::ensure!(
+            vwc_testkit::process::stop_gracefully(&mut self.child, Duration::from_secs(60)),
+            "vwc did not stop within a minute"
+        );
         Ok(())
     }
 }
@@ -694,14 +685,7 @@ pub async fn run() -> anyhow::Result<()> {
 
     eprintln!("  (b) signed webhook ingest (200 vehicles, one dealer)");
     let hooks = Arc::new(setup_webhooks(&http, &base, &token, 10_000, 200, "ingest").await?);
-    let ingest = {
-        let hooks = hooks.clone();
-        load(duration, concurrency, move |n| {
-            let hooks = hooks.clone();
-            async move { hooks.send(n).await.is_some() }
-        })
-        .await
-    };
+    let ingest = ingest(hooks, duration, concurrency).await;
 
     let drained = wait_drained(dir.path()).await?;
     eprintln!("      consumers caught up {drained:.1} s after the ingest run");
@@ -842,11 +826,16 @@ async fn ingest_alone(
     let server = start_server_with(dir.path(), false, Some("ingestion"))?;
     let token = token(dir.path(), ORG)?;
     let hooks = Arc::new(setup_webhooks(http, &server.base, &token, 10_000, 200, "alone").await?);
-    Ok(load(duration, concurrency, move |n| {
+    Ok(ingest(hooks, duration, concurrency).await)
+}
+
+/// Sends `hooks`' signed webhooks from `concurrency` connections for `duration`.
+async fn ingest(hooks: Arc<Webhooks>, duration: Duration, concurrency: usize) -> LoadStats {
+    load(duration, concurrency, move |n| {
         let hooks = hooks.clone();
         async move { hooks.send(n).await.is_some() }
     })
-    .await)
+    .await
 }
 
 /// `VWC_BENCH_SWEEP_VEHICLES`: the fleet of rows (f) and (g); 100,000 unless set.

@@ -19,7 +19,7 @@ pub const PURGE_DELAY_MS: &std::ffi::CStr = c"1000";
 /// with THP in `madvise` mode one touched byte makes a whole 2 MiB page resident: a demo-seeded idle
 /// `vwc up` held 138 MiB instead of 60 MiB, and the bench's peak was 539 MiB instead of 267 MiB
 /// (docs/bench.md, "Memory").
-pub fn small_pages() {
+fn small_pages() {
     #[cfg(target_os = "linux")]
     // SAFETY: prctl(PR_SET_THP_DISABLE) sets one flag of this process; it takes plain integers and touches
     // no memory of ours.

@@ -234,16 +234,9 @@ fn kill_9(mut child: Child) {
 
 /// SIGTERM: `vwc up` drains the bus, flushes its outboxes and ends its transactions; SIGKILL after 30 s.
 fn stop(mut child: Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    for _ in 0..300 {
-        if child.try_wait().unwrap().is_some() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
+    if !vwc_testkit::process::stop_gracefully(&mut child, Duration::from_secs(30)) {
+        kill_9(child);
     }
-    kill_9(child);
 }
 
 async fn timeline(api: &Api, vehicle: &str) -> Vec<Value> {

@@ -27,6 +27,25 @@ pub fn start_vwc_up(vwc: &str, data_dir: &Path) -> (Child, String) {
     (child, base)
 }
 
+/// Stops `child` as Ctrl-C stops `vwc up` (SIGTERM, which it handles the same way: it drains the bus,
+/// flushes its outboxes and closes its databases) and waits up to `within`; `false` when it is still running
+/// then (the caller decides whether to kill it).
+pub fn stop_gracefully(child: &mut Child, within: std::time::Duration) -> bool {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if !matches!(child.try_wait(), Ok(None)) {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// A token from `vwc token` for user `u1` of `org` with `roles`, signed with `data_dir`'s secret.
 pub fn vwc_token(vwc: &str, data_dir: &Path, org: &str, roles: &[&str]) -> String {
     let mut command = Command::new(vwc);
