@@ -203,6 +203,8 @@ impl LedgerService for Scheduler {
 
     fn scope_after(_: &TimelineFact) {}
 
+    fn widen((): (), (): ()) {}
+
     fn decide(
         &self,
         state: &VehicleState,

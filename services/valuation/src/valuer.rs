@@ -56,6 +56,21 @@ impl Scope {
     }
 }
 
+impl Scope {
+    /// One scope that recomputes whatever `self` or `other` would: the earlier day of two, everything
+    /// when either is.
+    pub fn widen(self, other: Scope) -> Scope {
+        match (self, other) {
+            (Scope::Full, _) | (_, Scope::Full) => Scope::Full,
+            (Scope::Since(a), Scope::Since(b)) => Scope::Since(a.min(b)),
+            (Scope::Since(day), Scope::Recent) | (Scope::Recent, Scope::Since(day)) => {
+                Scope::Since(day)
+            }
+            (Scope::Recent, Scope::Recent) => Scope::Recent,
+        }
+    }
+}
+
 /// A stable fingerprint of a published point: its JSON hashed.
 pub fn fingerprint(v: &Valuation) -> u64 {
     let json = serde_json::to_vec(v).expect("a valuation serialises");
@@ -249,6 +264,10 @@ impl LedgerService for Valuer {
 
     fn scope_after(fact: &Fact) -> Scope {
         Scope::after(fact)
+    }
+
+    fn widen(a: Scope, b: Scope) -> Scope {
+        a.widen(b)
     }
 
     fn decide(

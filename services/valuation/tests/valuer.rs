@@ -340,11 +340,12 @@ async fn revisions_apply_in_revision_order_whatever_order_they_arrive_in() {
 }
 
 /// A chain of one vehicle's envelopes — with a poison in the middle, a redelivery, another
-/// organisation's event, a correction and a void — applied at once (one read, one commit batch) answers,
-/// publishes and stores what delivering each alone does (a new valuer per envelope: each read from the
-/// store, nothing kept in memory).
+/// organisation's event, a correction and a void — applied at once (one read, one commit batch, one
+/// decision) answers and stores what delivering each alone does (a new valuer per envelope: each read
+/// from the store, nothing kept in memory), and publishes only the points it ends with.
 #[tokio::test]
-async fn a_chain_applied_at_once_answers_publishes_and_stores_what_one_at_a_time_does() {
+async fn a_chain_applied_at_once_answers_and_stores_what_one_at_a_time_does_and_publishes_where_it_ends()
+ {
     let acquisition = acquisition();
     let collision = event(
         "evt_crash",
@@ -394,14 +395,77 @@ async fn a_chain_applied_at_once_answers_publishes_and_stores_what_one_at_a_time
         published(alone.as_ref()).await,
         published(together.as_ref()).await,
     );
+    // Decided once for the run, on its last state: every point the one-at-a-time deliveries end with,
+    // each published once, and none of the values they published on the way there.
     assert!(alone_points.len() > 20, "{}", alone_points.len());
-    assert_eq!(together_points, alone_points);
+    let last_of = |points: &[ValuationUpdated]| {
+        let mut last = std::collections::BTreeMap::new();
+        for p in points {
+            let key = match p.valuation.kind {
+                ValuationPointKind::Current => None,
+                _ => Some(p.valuation.as_of),
+            };
+            last.insert(key, p.valuation.clone());
+        }
+        last
+    };
+    let (mut alone_last, together_last) = (last_of(&alone_points), last_of(&together_points));
+    // One at a time, the late reading's day had its own point before the reading was voided (a void
+    // does not withdraw a published point); at once, that point was never published.
+    let voided_day = (now() - Duration::days(3)).date_naive();
+    assert!(alone_last.remove(&Some(voided_day)).is_some());
+    assert_eq!(together_last, alone_last);
+    assert_eq!(
+        together_points.len(),
+        together_last.len(),
+        "one point per key"
+    );
+    assert!(together_points.len() < alone_points.len());
     let state = |store: Arc<dyn ValuationStore>| async move {
         vwc_store::vehicle_ledger::VehicleLedger::vehicle_state(store.as_ref(), &"veh_1".into())
             .await
             .unwrap()
     };
-    let (kept, expected) = (state(together).await, state(alone).await);
+    let (kept, mut expected) = (state(together).await, state(alone).await);
+    expected.published.remove(&voided_day);
     assert_eq!(kept, expected);
     assert_eq!(kept.version, 8, "every applied envelope committed once");
+}
+
+/// A chain whose last envelope turns out a redelivery (its commit refused as a duplicate) still publishes
+/// what the steps before it changed: their decision, which was to ride in the refused commit, is made in a
+/// commit of its own — the same points as delivering the new envelope alone.
+#[tokio::test]
+async fn a_chain_ending_in_a_redelivery_still_publishes_what_its_new_envelopes_changed() {
+    let acquisition = acquisition();
+    let late = recorded(reading("evt_late", 10, 26_000));
+    let early = recorded(reading("evt_early", 200, 22_000));
+    let (_dir, store, consumer) = setup_registered().await;
+    let (_alone_dir, alone, alone_consumer) = setup_registered().await;
+    for c in [&consumer, &alone_consumer] {
+        c.handle(&acquisition).await.unwrap();
+        c.handle(&late).await.unwrap();
+    }
+    published(store.as_ref()).await;
+    published(alone.as_ref()).await;
+    alone_consumer.handle(&early).await.unwrap();
+    let expected = published(alone.as_ref()).await;
+    assert!(expected.len() > 3, "{expected:?}");
+
+    let outcomes = consumer.handle_chain(&[&early, &late]).await;
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+    assert_eq!(published(store.as_ref()).await, expected);
+    let state = |s: Arc<dyn ValuationStore>| async move {
+        vwc_store::vehicle_ledger::VehicleLedger::vehicle_state(s.as_ref(), &"veh_1".into())
+            .await
+            .unwrap()
+    };
+    let (kept, alone_kept) = (state(store).await, state(alone).await);
+    assert_eq!(kept.published, alone_kept.published);
+    assert_eq!(kept.current, alone_kept.current);
+    assert_eq!(
+        kept.version,
+        alone_kept.version + 1,
+        "the decision's own commit"
+    );
 }

@@ -261,13 +261,22 @@ pub struct ImportBench {
     pub answered_secs: f64,
     pub timeline_secs: f64,
     pub drained_secs: f64,
+    /// Events each publishing service wrote to its outbox for the import (database file, rows).
+    pub published: Vec<(&'static str, i64)>,
 }
 
 impl ImportBench {
     pub fn row(&self) -> String {
+        let published: Vec<String> = (self.published.iter())
+            .map(|(db, rows)| format!("{} {rows}", db.trim_end_matches(".db")))
+            .collect();
         format!(
-            "| (j) CSV import of {} rows into one vehicle (`POST …/imports`): answered / all on the timeline / every consumer caught up | — | — | — | — | {:.1} s / {:.1} s / {:.1} s |\n",
-            self.rows, self.answered_secs, self.timeline_secs, self.drained_secs
+            "| (j) CSV import of {} rows into one vehicle (`POST …/imports`): answered / all on the timeline / every consumer caught up (events published: {}) | — | — | — | — | {:.1} s / {:.1} s / {:.1} s |\n",
+            self.rows,
+            published.join(", "),
+            self.answered_secs,
+            self.timeline_secs,
+            self.drained_secs
         )
     }
 }
@@ -308,6 +317,7 @@ pub async fn import_bench(rows: usize) -> anyhow::Result<(ImportBench, tempfile:
         .await?;
     let vehicle = created["id"].as_str().context("vehicle id")?.to_string();
     wait_drained(dir.path()).await?;
+    let before = outbox_rows(dir.path())?;
     let csv = import_csv(rows);
     eprintln!("  (j) importing {rows} rows ({} KiB)", csv.len() / 1024);
     let started = Instant::now();
@@ -345,6 +355,12 @@ pub async fn import_bench(rows: usize) -> anyhow::Result<(ImportBench, tempfile:
     let timeline_secs = started.elapsed().as_secs_f64();
     wait_drained(dir.path()).await?;
     let drained_secs = started.elapsed().as_secs_f64();
+    let published = (outbox_rows(dir.path())?.into_iter())
+        .map(|(db, rows)| {
+            let earlier = before.iter().find(|(d, _)| *d == db).map_or(0, |(_, r)| *r);
+            (db, rows - earlier)
+        })
+        .collect();
     drop(server);
     Ok((
         ImportBench {
@@ -352,9 +368,36 @@ pub async fn import_bench(rows: usize) -> anyhow::Result<(ImportBench, tempfile:
             answered_secs,
             timeline_secs,
             drained_secs,
+            published,
         },
         dir,
     ))
+}
+
+/// The events each publishing service in `data_dir` has written to its outbox so far (its `AUTOINCREMENT`
+/// counter: sent rows are pruned after a while).
+fn outbox_rows(data_dir: &Path) -> anyhow::Result<Vec<(&'static str, i64)>> {
+    let mut rows = Vec::new();
+    for db in [
+        "ingestion.db",
+        "valuation.db",
+        "maintenance-scheduler.db",
+        "notification.db",
+    ] {
+        let conn = rusqlite::Connection::open_with_flags(
+            data_dir.join(db),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )?;
+        rows.push((
+            db,
+            conn.query_row(
+                "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'outbox'",
+                [],
+                |r| r.get(0),
+            )?,
+        ));
+    }
+    Ok(rows)
 }
 
 /// `vwc up` started `runs` times on `data_dir`: exec → the first `GET /healthz` answered 200, in ms, sorted.

@@ -260,6 +260,8 @@ pub trait LedgerService: Send + Sync {
     }
     /// The scope a new fact needs.
     fn scope_after(fact: &<Self::State as VehicleFacts>::Fact) -> Self::Scope;
+    /// One scope that covers both `a` and `b`: the decision of a run of steps ([`apply_steps`]).
+    fn widen(a: Self::Scope, b: Self::Scope) -> Self::Scope;
     /// Fills `commit` with what the changed `state` publishes, now.
     fn decide(
         &self,
@@ -403,16 +405,26 @@ impl<'e, L: LedgerService + ?Sized> Step<'e, L> {
     }
 }
 
-/// Applies `steps`, all of one vehicle, in order, under the vehicle's lock — with the same effects and
-/// the same published events as applying them one delivery at a time, for less: each step changes the
-/// state in memory, the service decides on it and the step's commit (claiming its envelope) is computed
-/// as one delivery would compute it, but the vehicle is read **once** (not at all when the service kept
-/// the state its last delivery committed: [`StateCache`]) and the steps' commits go to the store in
-/// **one** [`VehicleLedger::commit_batch`] (one transaction). A commit refused as a duplicate or a
-/// conflict leaves the steps after it (which were computed on a state the store does not hold) to be
-/// computed again from a fresh read, as one-at-a-time deliveries would have read it; a conflict is tried
-/// again up to [`MAX_ATTEMPTS`] times. One result per step, in order: `None` for a timeline event naming
-/// another organisation's vehicle (ignored, nothing claimed).
+/// Applies `steps`, all of one vehicle, in order, under the vehicle's lock, to the same stored state as
+/// applying them one delivery at a time, for less: each step changes the state in memory and its commit
+/// claims its envelope, but the vehicle is read **once** (not at all when the service kept the state its
+/// last delivery committed: [`StateCache`]), the steps' commits go to the store in **one**
+/// [`VehicleLedger::commit_batch`], and the service **decides once** for the run — on the state after
+/// its last step, over every step's scope ([`LedgerService::widen`]), in the last commit — instead of once
+/// per step. What a step alone would have published and the next step changed again within the run
+/// (a history point recomputed by each of 2,000 imported readings, a schedule re-published per event) is
+/// never published: what the run publishes is what a decision after the last step publishes, the same
+/// final points and schedule the one-at-a-time deliveries leave behind. Where one transaction holds
+/// fewer commits than the run ([`VehicleLedger::commits_per_transaction`]), the service decides in the
+/// last commit of each transaction, so an acknowledged commit never leaves its decision to a later one.
+///
+/// A commit refused as a duplicate or a conflict leaves the steps after it (which were computed on a
+/// state the store does not hold) to be computed again from a fresh read, as one-at-a-time deliveries
+/// would have read it, and the scopes of the steps that did apply without their decision to be decided
+/// with them (or, when no step is left to carry it, in a commit of its own, claiming nothing); a
+/// conflict is tried again up to [`MAX_ATTEMPTS`] times. One result per step, in order: `None` for a
+/// timeline event naming another organisation's vehicle (ignored, nothing claimed); an applied step
+/// whose decision went into a later step's commit answers no decision of its own.
 pub async fn apply_steps<L: LedgerService + ?Sized>(
     service: &L,
     steps: &[Step<'_, L>],
@@ -423,8 +435,11 @@ pub async fn apply_steps<L: LedgerService + ?Sized>(
     };
     let vehicle_id = first.vehicle_id;
     let _vehicle = service.locks().lock(vehicle_id).await;
+    let per_transaction = service.ledger().commits_per_transaction().max(1);
     let mut known = service.states().take(vehicle_id.as_str());
     let mut conflicts = 0;
+    // The scope of the applied steps whose decision is still owed (their deciding commit was refused).
+    let mut owed: Option<L::Scope> = None;
     while done.len() < steps.len() {
         let mut state = match known.take() {
             Some(state) => state,
@@ -434,38 +449,68 @@ pub async fn apply_steps<L: LedgerService + ?Sized>(
             },
         };
         let rest = &steps[done.len()..];
+        // Per step of `rest`: the index of its commit, `None` when it changed nothing.
+        let mut commit_of = Vec::with_capacity(rest.len());
         let mut commits = Vec::with_capacity(rest.len());
+        let mut scopes = Vec::with_capacity(rest.len());
         let mut decisions = Vec::with_capacity(rest.len());
+        let mut deciding = owed;
+        let mut last_changed = None;
         for step in rest {
             let _in_its_span = step.at.span.map(tracing::Span::enter);
             let mut commit = state.begin(Some(step.at.envelope_id));
             if !step.change(&mut state, &mut commit) {
-                decisions.push(None);
+                commit_of.push(None);
                 continue;
             }
-            let how = Decide {
-                traceparent: step.at.traceparent,
-                scope: step.scope(),
-            };
-            decisions.push(Some(service.decide(&state, &mut commit, how)));
-            L::settle(&mut state, &commit);
-            state.advance();
+            deciding = Some(widened::<L>(deciding, step.scope()));
+            commit_of.push(Some(commits.len()));
+            scopes.push(step.scope());
+            decisions.push(None);
             commits.push(commit);
+            state.advance();
+            last_changed = Some(step);
+            if commits.len() % per_transaction == 0 {
+                decide_in_last(
+                    service,
+                    &mut state,
+                    &mut commits,
+                    &mut decisions,
+                    step,
+                    &mut deciding,
+                );
+            }
+        }
+        if let Some(step) = last_changed {
+            let _in_its_span = step.at.span.map(tracing::Span::enter);
+            decide_in_last(
+                service,
+                &mut state,
+                &mut commits,
+                &mut decisions,
+                step,
+                &mut deciding,
+            );
         }
         let mut outcomes = match service.ledger().commit_batch(commits).await {
             Ok(outcomes) => outcomes.into_iter(),
             Err(e) => return failed(done, steps.len(), e),
         };
         let mut stored = true;
-        for decision in decisions {
-            let Some(decision) = decision else {
+        for at in commit_of {
+            let Some(at) = at else {
                 done.push(Ok(None));
                 continue;
             };
+            let decision = decisions[at].take();
             match outcomes.next().unwrap_or(CommitOutcome::Conflict) {
                 outcome @ CommitOutcome::Applied => {
                     conflicts = 0;
-                    done.push(Ok(Some(L::Updated::of(outcome, Some(decision)))));
+                    owed = match decision {
+                        Some(_) => None,
+                        None => Some(widened::<L>(owed, scopes[at])),
+                    };
+                    done.push(Ok(Some(L::Updated::of(outcome, decision))));
                 }
                 outcome @ CommitOutcome::Duplicate => {
                     conflicts = 0;
@@ -488,10 +533,89 @@ pub async fn apply_steps<L: LedgerService + ?Sized>(
             known = Some(state);
         }
     }
+    if let Some(scope) = owed {
+        known = decide_owed(service, vehicle_id, known, scope).await;
+    }
     if let Some(state) = known {
         service.states().keep(state);
     }
     done
+}
+
+/// `scope` widened by what an earlier step owed, if anything.
+fn widened<L: LedgerService + ?Sized>(owed: Option<L::Scope>, scope: L::Scope) -> L::Scope {
+    match owed {
+        Some(owed) => L::widen(owed, scope),
+        None => scope,
+    }
+}
+
+/// Lets the service decide over `deciding` (taken) on `state` into the last of `commits`, by `step`'s
+/// trace, and settles the state.
+fn decide_in_last<L: LedgerService + ?Sized>(
+    service: &L,
+    state: &mut L::State,
+    commits: &mut [CommitOf<L::State>],
+    decisions: &mut [Option<<L::Updated as Applied>::Decision>],
+    step: &Step<'_, L>,
+    deciding: &mut Option<L::Scope>,
+) {
+    let (Some(commit), Some(decision), Some(scope)) =
+        (commits.last_mut(), decisions.last_mut(), deciding.take())
+    else {
+        return;
+    };
+    let how = Decide {
+        traceparent: step.at.traceparent,
+        scope,
+    };
+    *decision = Some(service.decide(state, commit, how));
+    L::settle(state, commit);
+}
+
+/// The decision the applied steps of a run still owe when no step was left to carry it (the step that
+/// was to carry it turned out a duplicate): made in a commit of its own that claims no envelope, on a
+/// fresh read after a conflict. The state it leaves, to keep; `None` (logged) when it could not be
+/// stored — what it would have published then waits for the vehicle's next change.
+async fn decide_owed<L: LedgerService + ?Sized>(
+    service: &L,
+    vehicle_id: &VehicleId,
+    mut known: Option<L::State>,
+    scope: L::Scope,
+) -> Option<L::State> {
+    for _ in 0..MAX_ATTEMPTS {
+        let mut state = match known.take() {
+            Some(state) => state,
+            None => match service.ledger().vehicle_state(vehicle_id).await {
+                Ok(state) => state,
+                Err(e) => {
+                    tracing::error!(%vehicle_id, error = %e, "a chain's decision could not be made");
+                    return None;
+                }
+            },
+        };
+        let mut commit = state.begin(None);
+        service.decide(
+            &state,
+            &mut commit,
+            Decide {
+                traceparent: None,
+                scope,
+            },
+        );
+        L::settle(&mut state, &commit);
+        state.advance();
+        match service.ledger().commit(commit).await {
+            Ok(CommitOutcome::Conflict) => continue,
+            Ok(_) => return Some(state),
+            Err(e) => {
+                tracing::error!(%vehicle_id, error = %e, "a chain's decision could not be stored");
+                return None;
+            }
+        }
+    }
+    tracing::error!(%vehicle_id, "a chain's decision met a conflict every time");
+    None
 }
 
 /// `done`, and the steps not done (of `total`) failed with `e` — the first with `e` itself.

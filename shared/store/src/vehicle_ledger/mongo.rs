@@ -409,4 +409,8 @@ impl<L: MongoLedger> VehicleLedger for LedgerStore<MongoDb, L> {
     async fn commit_batch(&self, commits: Vec<CommitOf<L>>) -> StoreResult<Vec<CommitOutcome>> {
         commit_in_transactions(self, &commits).await
     }
+
+    fn commits_per_transaction(&self) -> usize {
+        COMMITS_PER_TRANSACTION
+    }
 }

@@ -60,6 +60,12 @@ pub trait VehicleLedger: Send + Sync {
         commits: Vec<<Self::State as LedgerState>::Commit>,
     ) -> StoreResult<Vec<CommitOutcome>>;
 
+    /// The most commits [`VehicleLedger::commit_batch`] applies in one transaction: all of them unless
+    /// the backend says otherwise.
+    fn commits_per_transaction(&self) -> usize {
+        usize::MAX
+    }
+
     async fn commit(
         &self,
         commit: <Self::State as LedgerState>::Commit,
