@@ -547,8 +547,15 @@ pub struct Applied {
     pub errors: Vec<RowError>,
 }
 
+/// Rows of one import recorded at once: their writes reach the store's writer together and commit in
+/// one transaction, and the bus hands the consumers their events in batches (each ledger consumer decides
+/// once per batch of a vehicle's events: docs/vehicle-ledger.md) instead of one by one.
+pub const ROWS_IN_FLIGHT: usize = 64;
+
 /// Records `rows` on `vehicle` (or, with `dry_run`, only validates them), each under its import key, so
-/// a row imported before is `skipped`. `progress` is called after each row (the CLI's progress bar).
+/// a row imported before is `skipped`. Up to [`ROWS_IN_FLIGHT`] rows are recorded at once (a row's
+/// validation reads only the row, the vehicle and the clock, so the order they commit in changes no
+/// outcome); `progress` is called after each row, in file order (the CLI's progress bar).
 pub async fn apply(
     ingestion: &crate::Ingestion,
     vehicle: &vwc_contracts::Vehicle,
@@ -558,11 +565,11 @@ pub async fn apply(
     mut progress: impl FnMut(u64),
 ) -> Result<Applied, vwc_store::StoreError> {
     use crate::service::RecordError;
+    use futures::StreamExt;
     use vwc_contracts::EventSource;
     let mut out = Applied::default();
-    for row in rows {
-        let line = row.row;
-        if dry_run {
+    if dry_run {
+        for row in rows {
             match row.event.validate(
                 "evt_dry_run".into(),
                 vehicle,
@@ -570,25 +577,33 @@ pub async fn apply(
                 ingestion.now(),
             ) {
                 Ok(_) => out.imported += 1,
-                Err(e) => out.errors.extend(validation_errors(line, e)),
+                Err(e) => out.errors.extend(validation_errors(row.row, e)),
             }
-            progress(line);
-            continue;
+            progress(row.row);
         }
-        let key = crate::store::IdempotencyKey {
-            key: row.key.clone(),
-            request_hash: row.key,
-        };
-        match ingestion
-            .record_event(
-                vehicle,
-                row.event,
-                EventSource::User,
-                Some(key),
-                traceparent.clone(),
-            )
-            .await
-        {
+        return Ok(out);
+    }
+    let traceparent = traceparent.as_deref();
+    let mut recorded = futures::stream::iter(rows)
+        .map(|row| async move {
+            let key = crate::store::IdempotencyKey {
+                key: row.key.clone(),
+                request_hash: row.key,
+            };
+            let recorded = ingestion
+                .record_event(
+                    vehicle,
+                    row.event,
+                    EventSource::User,
+                    Some(key),
+                    traceparent.map(str::to_string),
+                )
+                .await;
+            (row.row, recorded)
+        })
+        .buffered(ROWS_IN_FLIGHT);
+    while let Some((line, recorded)) = recorded.next().await {
+        match recorded {
             Ok(r) if r.replayed => out.skipped += 1,
             Ok(_) => out.imported += 1,
             Err(RecordError::Invalid(e)) => out.errors.extend(validation_errors(line, e)),
