@@ -107,6 +107,75 @@ pub(crate) async fn handle_message(
     .await
 }
 
+/// One SQS message of a batch: its id and body, and the envelope read from the body (`None` when it does
+/// not decode: [`handle_message`] then answers why).
+pub(crate) struct Received<'m> {
+    pub message_id: &'m str,
+    pub body: Option<&'m str>,
+    envelope: Option<Envelope>,
+}
+
+impl<'m> Received<'m> {
+    pub fn new(message_id: &'m str, body: Option<&'m str>) -> Received<'m> {
+        Received {
+            message_id,
+            body,
+            envelope: body.and_then(|b| envelope_from_sqs_body(b).ok()),
+        }
+    }
+}
+
+/// Handles a received batch (worker or Lambda) as one delivery batch ([`crate::apply_chains`]): each
+/// message by [`handle_message`], except that for a consumer that applies one vehicle at a time
+/// ([`Consumer::one_vehicle_at_a_time`]: the scheduler, the valuation) the batch's messages of one vehicle
+/// go to [`Consumer::handle_chain`] together, in the order received — one read of the vehicle, one commit
+/// batch, one decision, as the in-process bus hands them over — inside the first message's span. A chain
+/// that panics fails its messages; each failed message of a batch of several is tried once more alone.
+pub(crate) async fn handle_messages(
+    consumer: &dyn Consumer,
+    messages: &[Received<'_>],
+) -> Vec<Result<(), HandleError>> {
+    let chained = consumer.one_vehicle_at_a_time();
+    crate::apply_chains(
+        messages,
+        |m| {
+            (m.envelope.as_ref())
+                .filter(|_| chained)
+                .and_then(|e| e.vehicle_id.as_ref())
+                .map(|v| v.as_str())
+        },
+        |chain: Vec<&Received<'_>>| async move {
+            let envelopes: Vec<&Envelope> =
+                chain.iter().filter_map(|m| m.envelope.as_ref()).collect();
+            match (chain.as_slice(), envelopes.len() == chain.len()) {
+                ([one], _) => vec![handle_message(consumer, one.message_id, one.body).await],
+                ([first, ..], true) => {
+                    let span = info_span!(
+                        "bus.handle",
+                        consumer = consumer.name(),
+                        message_id = first.message_id,
+                        messages = chain.len(),
+                    );
+                    vwc_telemetry::continue_trace(&span, envelopes[0].traceparent.as_deref());
+                    AssertUnwindSafe(consumer.handle_chain(&envelopes))
+                        .catch_unwind()
+                        .instrument(span)
+                        .await
+                        .unwrap_or_else(|panic| {
+                            let message = panic_message(panic);
+                            (chain.iter())
+                                .map(|_| Err(HandleError::Failed(message.clone().into())))
+                                .collect()
+                        })
+                }
+                _ => Vec::new(),
+            }
+        },
+        |m| handle_message(consumer, m.message_id, m.body),
+    )
+    .await
+}
+
 fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
     let text = panic
         .downcast_ref::<&str>()
@@ -289,13 +358,10 @@ impl SqsWorker {
         if messages.is_empty() {
             return PollStats::default();
         }
-        let consumer = self.consumer.as_ref();
-        let outcomes = crate::apply_batch(
-            &messages,
-            |_| None,
-            |m| handle_message(consumer, m.message_id().unwrap_or_default(), m.body()),
-        )
-        .await;
+        let received: Vec<Received<'_>> = (messages.iter())
+            .map(|m| Received::new(m.message_id().unwrap_or_default(), m.body()))
+            .collect();
+        let outcomes = handle_messages(self.consumer.as_ref(), &received).await;
         let mut stats = PollStats {
             received: messages.len(),
             ..PollStats::default()
