@@ -685,10 +685,18 @@ pub async fn run() -> anyhow::Result<()> {
 
     eprintln!("  (b) signed webhook ingest (200 vehicles, one dealer)");
     let hooks = Arc::new(setup_webhooks(&http, &base, &token, 10_000, 200, "ingest").await?);
+    let before = scale::outbox_rows(dir.path())?;
     let ingest = ingest(hooks, duration, concurrency).await;
 
     let drained = wait_drained(dir.path()).await?;
     eprintln!("      consumers caught up {drained:.1} s after the ingest run");
+    let per_webhook: Vec<String> = (scale::outbox_rows(dir.path())?.into_iter())
+        .map(|(db, rows)| {
+            let earlier = before.iter().find(|(d, _)| *d == db).map_or(0, |(_, r)| *r);
+            let per = (rows - earlier) as f64 / ingest.requests.max(1) as f64;
+            format!("{} {per:.2}", db.trim_end_matches(".db"))
+        })
+        .collect();
 
     eprintln!("  (c) timeline page of 50 on a 10,000-event vehicle in a 1,000,000-event store");
     let timeline = {
@@ -777,7 +785,9 @@ pub async fn run() -> anyhow::Result<()> {
     ));
     let caught_up = format!(
         "\nSeeding 1,000,000 timeline events took {seed_secs:.1} s. After the ingest run every consumer \
-         (edge, scheduler, valuation, chat, notification) had caught up {drained:.1} s later; the timeline run started after that.\n"
+         (edge, scheduler, valuation, chat, notification) had caught up {drained:.1} s later; the timeline run started after that. \
+         Events published per webhook of the ingest run: {}.\n",
+        per_webhook.join(", ")
     );
     if http_only {
         println!("{table}{caught_up}");

@@ -376,7 +376,7 @@ pub async fn import_bench(rows: usize) -> anyhow::Result<(ImportBench, tempfile:
 
 /// The events each publishing service in `data_dir` has written to its outbox so far (its `AUTOINCREMENT`
 /// counter: sent rows are pruned after a while).
-fn outbox_rows(data_dir: &Path) -> anyhow::Result<Vec<(&'static str, i64)>> {
+pub(super) fn outbox_rows(data_dir: &Path) -> anyhow::Result<Vec<(&'static str, i64)>> {
     let mut rows = Vec::new();
     for db in [
         "ingestion.db",
