@@ -292,6 +292,60 @@ async fn outbox_rows_are_pending_until_marked_sent(store: Store) {
     ledger::outbox_rows_are_pending_until_marked_sent(store.as_ref(), &written).await;
 }
 
+fn chain_now() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 15, 12, 0, 0).unwrap()
+}
+
+/// A chain of one vehicle's envelopes longer than one transaction holds (MongoDB: 100 commits) is decided
+/// in the last commit of each transaction: every point the stored state implies was published as the
+/// chain left it (a full decision on it publishes nothing), and no more decisions were published than
+/// transactions.
+async fn a_chain_longer_than_a_transaction_leaves_nothing_unpublished(store: Store) {
+    use vwc_bus::Consumer;
+    use vwc_contracts::{VehicleEvent, VehicleEventRecorded, VehicleRegistered};
+    use vwc_store::vehicle_ledger::LedgerService;
+    const READINGS: usize = 250;
+    let vehicle = vwc_contracts::Vehicle {
+        org_id: "org_a".into(),
+        registered_at: chain_now() - chrono::Duration::days(400),
+        ..vwc_contracts::examples::vehicle()
+    };
+    let envelope =
+        |event: Event| Envelope::new("vwc.ingestion", "org_a", Some("veh_1"), None, event);
+    let mut chain = vec![envelope(VehicleRegistered { vehicle }.into())];
+    for i in 0..READINGS {
+        let event = VehicleEvent {
+            id: format!("evt_{i:03}").into(),
+            org_id: "org_a".into(),
+            occurred_at: chain_now() - chrono::Duration::days((READINGS - i) as i64),
+            odometer: Some(20_000 + i as u64 * 40),
+            ..vwc_contracts::examples::vehicle_event()
+        };
+        chain.push(envelope(VehicleEventRecorded { event }.into()));
+    }
+    let consumer = vwc_valuation::ValuationConsumer::new(
+        vwc_valuation::Valuer::new(store.clone()).with_clock(Arc::new(chain_now)),
+    );
+    let refs: Vec<&Envelope> = chain.iter().collect();
+    let outcomes = consumer.handle_chain(&refs).await;
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+
+    let state = stored(&store, "veh_1").await;
+    assert_eq!(state.version, READINGS as u64 + 1);
+    let mut commit = VehicleCommit::on(&state);
+    let when = vwc_store::vehicle_ledger::AsOf::at(chain_now());
+    let full = vwc_valuation::valuer::Scope::Full;
+    let left = vwc_valuation::decide(&state, &mut commit, when, None, full);
+    assert_eq!(left.points, [], "published as the chain left them");
+    let points = state.published.len() + 1;
+    let transactions = chain.len().div_ceil(store.commits_per_transaction());
+    let published = store.pending(100_000).await.unwrap().len();
+    assert!(
+        published <= points * transactions,
+        "{published} published for {points} points in {transactions} transaction(s)"
+    );
+}
+
 vwc_testkit::conformance!(
     "valuation", Store;
     sqlite("valuation.db"): SqliteValuationStore::open,
@@ -310,4 +364,5 @@ vwc_testkit::conformance!(
     the_last_day_is_kept_per_organisation,
     dead_letters_are_listed_oldest_first_until_replayed,
     a_ready_store_answers_ping,
+    a_chain_longer_than_a_transaction_leaves_nothing_unpublished,
 );
