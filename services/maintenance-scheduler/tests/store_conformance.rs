@@ -534,6 +534,83 @@ async fn outbox_rows_are_pending_until_marked_sent(store: Store) {
 // ---------------------------------------------------------------------------------------------------
 // Running every check against every adapter
 
+fn chain_now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 15, 12, 0, 0).unwrap()
+}
+
+/// A chain of one vehicle's envelopes longer than one transaction holds (MongoDB: 100 commits) is decided
+/// in the last commit of each transaction: the schedule the stored state implies was published as the
+/// chain left it (a decision on it publishes nothing), at most once per transaction.
+async fn a_chain_longer_than_a_transaction_leaves_nothing_unpublished(store: Store) {
+    use vwc_bus::Consumer;
+    use vwc_contracts::{
+        Event, EventKind, EventType, VehicleEvent, VehicleEventRecorded, VehicleRegistered,
+    };
+    use vwc_maintenance_scheduler::service::{Keep, decide};
+    use vwc_store::vehicle_ledger::{AsOf, LedgerService};
+    const RECORDS: usize = 250;
+    let vehicle = Vehicle {
+        org_id: "org_a".into(),
+        registered_at: chain_now() - chrono::Duration::days(400),
+        ..vwc_contracts::examples::vehicle()
+    };
+    let envelope =
+        |event: Event| Envelope::new("vwc.ingestion", "org_a", Some("veh_1"), None, event);
+    let mut chain = vec![envelope(VehicleRegistered { vehicle }.into())];
+    for i in 0..RECORDS {
+        let serviced = i % 25 == 0;
+        let event = VehicleEvent {
+            id: format!("evt_{i:03}").into(),
+            org_id: "org_a".into(),
+            kind: if serviced {
+                EventKind::Maintenance
+            } else {
+                EventKind::OdometerReading
+            },
+            occurred_at: chain_now() - chrono::Duration::days((RECORDS - i) as i64),
+            odometer: Some(20_000 + i as u64 * 40),
+            details: if serviced {
+                serde_json::json!({"tasks": ["oil_change", "tire_rotation"]})
+            } else {
+                serde_json::json!({})
+            },
+            ..vwc_contracts::examples::vehicle_event()
+        };
+        chain.push(envelope(VehicleEventRecorded { event }.into()));
+    }
+    let consumer = vwc_maintenance_scheduler::SchedulerConsumer::new(
+        vwc_maintenance_scheduler::Scheduler::new(store.clone()).with_clock(Arc::new(chain_now)),
+    );
+    let refs: Vec<&Envelope> = chain.iter().collect();
+    let outcomes = consumer.handle_chain(&refs).await;
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+
+    let state = stored(&store, "veh_1").await;
+    assert_eq!(state.version, RECORDS as u64 + 1);
+    let mut commit = VehicleCommit::on(&state);
+    let decided = decide(
+        &state,
+        &mut commit,
+        AsOf::at(chain_now()),
+        None,
+        Keep::Counts,
+    )
+    .expect("a registered vehicle");
+    assert_eq!(
+        decided.published,
+        Default::default(),
+        "published as the chain left it"
+    );
+    let transactions = chain.len().div_ceil(store.commits_per_transaction());
+    let schedules = (store.pending(100_000).await.unwrap().iter())
+        .filter(|(_, e)| e.event_type() == EventType::MaintenanceScheduleUpdated)
+        .count();
+    assert!(
+        (1..=transactions).contains(&schedules),
+        "{schedules} schedules published in {transactions} transaction(s)"
+    );
+}
+
 vwc_testkit::conformance!(
     "maintenance-scheduler", Store;
     sqlite("maintenance.db"): SqliteSchedulerStore::open,
@@ -556,4 +633,5 @@ vwc_testkit::conformance!(
     the_last_day_is_kept_per_organisation,
     dead_letters_are_listed_oldest_first_until_replayed,
     a_ready_store_answers_ping,
+    a_chain_longer_than_a_transaction_leaves_nothing_unpublished,
 );
