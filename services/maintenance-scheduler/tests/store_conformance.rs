@@ -543,41 +543,18 @@ fn chain_now() -> DateTime<Utc> {
 /// chain left it (a decision on it publishes nothing), at most once per transaction.
 async fn a_chain_longer_than_a_transaction_leaves_nothing_unpublished(store: Store) {
     use vwc_bus::Consumer;
-    use vwc_contracts::{
-        Event, EventKind, EventType, VehicleEvent, VehicleEventRecorded, VehicleRegistered,
-    };
+    use vwc_contracts::{EventKind, EventType};
     use vwc_maintenance_scheduler::service::{Keep, decide};
     use vwc_store::vehicle_ledger::{AsOf, LedgerService};
     const RECORDS: usize = 250;
-    let vehicle = Vehicle {
-        org_id: "org_a".into(),
-        registered_at: chain_now() - chrono::Duration::days(400),
-        ..vwc_contracts::examples::vehicle()
-    };
-    let envelope =
-        |event: Event| Envelope::new("vwc.ingestion", "org_a", Some("veh_1"), None, event);
-    let mut chain = vec![envelope(VehicleRegistered { vehicle }.into())];
-    for i in 0..RECORDS {
-        let serviced = i % 25 == 0;
-        let event = VehicleEvent {
-            id: format!("evt_{i:03}").into(),
-            org_id: "org_a".into(),
-            kind: if serviced {
-                EventKind::Maintenance
-            } else {
-                EventKind::OdometerReading
-            },
-            occurred_at: chain_now() - chrono::Duration::days((RECORDS - i) as i64),
-            odometer: Some(20_000 + i as u64 * 40),
-            details: if serviced {
-                serde_json::json!({"tasks": ["oil_change", "tire_rotation"]})
-            } else {
-                serde_json::json!({})
-            },
-            ..vwc_contracts::examples::vehicle_event()
-        };
-        chain.push(envelope(VehicleEventRecorded { event }.into()));
-    }
+    // Readings, and every 25th day an oil change and a tire rotation.
+    let chain = ledger::long_chain(chain_now(), RECORDS, |i| match i % 25 {
+        0 => (
+            EventKind::Maintenance,
+            serde_json::json!({"tasks": ["oil_change", "tire_rotation"]}),
+        ),
+        _ => (EventKind::OdometerReading, serde_json::json!({})),
+    });
     let consumer = vwc_maintenance_scheduler::SchedulerConsumer::new(
         vwc_maintenance_scheduler::Scheduler::new(store.clone()).with_clock(Arc::new(chain_now)),
     );

@@ -302,27 +302,14 @@ fn chain_now() -> chrono::DateTime<Utc> {
 /// transactions.
 async fn a_chain_longer_than_a_transaction_leaves_nothing_unpublished(store: Store) {
     use vwc_bus::Consumer;
-    use vwc_contracts::{VehicleEvent, VehicleEventRecorded, VehicleRegistered};
     use vwc_store::vehicle_ledger::LedgerService;
     const READINGS: usize = 250;
-    let vehicle = vwc_contracts::Vehicle {
-        org_id: "org_a".into(),
-        registered_at: chain_now() - chrono::Duration::days(400),
-        ..vwc_contracts::examples::vehicle()
-    };
-    let envelope =
-        |event: Event| Envelope::new("vwc.ingestion", "org_a", Some("veh_1"), None, event);
-    let mut chain = vec![envelope(VehicleRegistered { vehicle }.into())];
-    for i in 0..READINGS {
-        let event = VehicleEvent {
-            id: format!("evt_{i:03}").into(),
-            org_id: "org_a".into(),
-            occurred_at: chain_now() - chrono::Duration::days((READINGS - i) as i64),
-            odometer: Some(20_000 + i as u64 * 40),
-            ..vwc_contracts::examples::vehicle_event()
-        };
-        chain.push(envelope(VehicleEventRecorded { event }.into()));
-    }
+    let chain = ledger::long_chain(chain_now(), READINGS, |_| {
+        (
+            vwc_contracts::EventKind::OdometerReading,
+            serde_json::json!({}),
+        )
+    });
     let consumer = vwc_valuation::ValuationConsumer::new(
         vwc_valuation::Valuer::new(store.clone()).with_clock(Arc::new(chain_now)),
     );

@@ -6,7 +6,10 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use vwc_contracts::VehicleId;
 use vwc_contracts::corrections::{VehicleEventCorrected, VehicleEventVoided};
-use vwc_contracts::{Envelope, Event, EventType, VehicleEvent, VehicleEventRecorded, examples};
+use vwc_contracts::{
+    Envelope, Event, EventKind, EventType, Vehicle, VehicleEvent, VehicleEventRecorded,
+    VehicleRegistered, examples,
+};
 use vwc_store::vehicle_ledger::{
     CommitOutcome, DailyRuns, LedgerCommit, LedgerState, VehicleLedger,
 };
@@ -198,6 +201,38 @@ pub fn undecodable(envelope: &Envelope) -> Envelope {
     let poison: Envelope = serde_json::from_value(json).expect("an envelope's frame reads");
     assert!(poison.event().is_err(), "the poison must not decode");
     poison
+}
+
+/// One chain of envelopes for org_a's `veh_1` (the contracts' example vehicle, registered 400 days before
+/// `now`): its registration, then `records` timeline records one day apart up to the day before `now`,
+/// the odometer 40 a day from 20,000, each of the kind and details `record(i)` gives.
+pub fn long_chain(
+    now: chrono::DateTime<chrono::Utc>,
+    records: usize,
+    record: impl Fn(usize) -> (EventKind, serde_json::Value),
+) -> Vec<Envelope> {
+    let envelope =
+        |event: Event| Envelope::new("vwc.ingestion", "org_a", Some("veh_1"), None, event);
+    let vehicle = Vehicle {
+        org_id: "org_a".into(),
+        registered_at: now - chrono::Duration::days(400),
+        ..examples::vehicle()
+    };
+    let mut chain = vec![envelope(VehicleRegistered { vehicle }.into())];
+    for i in 0..records {
+        let (kind, details) = record(i);
+        let event = VehicleEvent {
+            id: format!("evt_{i:03}").into(),
+            org_id: "org_a".into(),
+            kind,
+            occurred_at: now - chrono::Duration::days((records - i) as i64),
+            odometer: Some(20_000 + i as u64 * 40),
+            details,
+            ..examples::vehicle_event()
+        };
+        chain.push(envelope(VehicleEventRecorded { event }.into()));
+    }
+    chain
 }
 
 /// Asserts that a chain handled at once answered what its envelopes answered handled one at a time, and

@@ -451,10 +451,7 @@ pub async fn apply_steps<L: LedgerService + ?Sized>(
         let rest = &steps[done.len()..];
         // Per step of `rest`: the index of its commit, `None` when it changed nothing.
         let mut commit_of = Vec::with_capacity(rest.len());
-        let mut commits = Vec::with_capacity(rest.len());
-        let mut scopes = Vec::with_capacity(rest.len());
-        let mut decisions = Vec::with_capacity(rest.len());
-        let mut deciding = owed;
+        let mut round = Round::<L>::owing(owed, rest.len());
         let mut last_changed = None;
         for step in rest {
             let _in_its_span = step.at.span.map(tracing::Span::enter);
@@ -463,35 +460,24 @@ pub async fn apply_steps<L: LedgerService + ?Sized>(
                 commit_of.push(None);
                 continue;
             }
-            deciding = Some(widened::<L>(deciding, step.scope()));
-            commit_of.push(Some(commits.len()));
-            scopes.push(step.scope());
-            decisions.push(None);
-            commits.push(commit);
+            commit_of.push(Some(round.commits.len()));
+            round.push(commit, step.scope());
             state.advance();
             last_changed = Some(step);
-            if commits.len() % per_transaction == 0 {
-                decide_in_last(
-                    service,
-                    &mut state,
-                    &mut commits,
-                    &mut decisions,
-                    step,
-                    &mut deciding,
-                );
+            if round.commits.len().is_multiple_of(per_transaction) {
+                round.decide_in_last(service, &mut state, step);
             }
         }
         if let Some(step) = last_changed {
             let _in_its_span = step.at.span.map(tracing::Span::enter);
-            decide_in_last(
-                service,
-                &mut state,
-                &mut commits,
-                &mut decisions,
-                step,
-                &mut deciding,
-            );
+            round.decide_in_last(service, &mut state, step);
         }
+        let Round {
+            commits,
+            scopes,
+            mut decisions,
+            ..
+        } = round;
         let mut outcomes = match service.ledger().commit_batch(commits).await {
             Ok(outcomes) => outcomes.into_iter(),
             Err(e) => return failed(done, steps.len(), e),
@@ -550,27 +536,51 @@ fn widened<L: LedgerService + ?Sized>(owed: Option<L::Scope>, scope: L::Scope) -
     }
 }
 
-/// Lets the service decide over `deciding` (taken) on `state` into the last of `commits`, by `step`'s
-/// trace, and settles the state.
-fn decide_in_last<L: LedgerService + ?Sized>(
-    service: &L,
-    state: &mut L::State,
-    commits: &mut [CommitOf<L::State>],
-    decisions: &mut [Option<<L::Updated as Applied>::Decision>],
-    step: &Step<'_, L>,
-    deciding: &mut Option<L::Scope>,
-) {
-    let (Some(commit), Some(decision), Some(scope)) =
-        (commits.last_mut(), decisions.last_mut(), deciding.take())
-    else {
-        return;
-    };
-    let how = Decide {
-        traceparent: step.at.traceparent,
-        scope,
-    };
-    *decision = Some(service.decide(state, commit, how));
-    L::settle(state, commit);
+/// The commits of one round of [`apply_steps`] (the steps computed on one read), the scope of each, what
+/// each decided (only the deciding ones), and the scope the next decision must cover.
+struct Round<L: LedgerService + ?Sized> {
+    commits: Vec<CommitOf<L::State>>,
+    scopes: Vec<L::Scope>,
+    decisions: Vec<Option<<L::Updated as Applied>::Decision>>,
+    deciding: Option<L::Scope>,
+}
+
+impl<L: LedgerService + ?Sized> Round<L> {
+    /// A round that still owes the decision of `owed` (steps applied in an earlier round without theirs).
+    fn owing(owed: Option<L::Scope>, steps: usize) -> Round<L> {
+        Round {
+            commits: Vec::with_capacity(steps),
+            scopes: Vec::with_capacity(steps),
+            decisions: Vec::with_capacity(steps),
+            deciding: owed,
+        }
+    }
+
+    /// A step's commit, its decision to come.
+    fn push(&mut self, commit: CommitOf<L::State>, scope: L::Scope) {
+        self.deciding = Some(widened::<L>(self.deciding, scope));
+        self.commits.push(commit);
+        self.scopes.push(scope);
+        self.decisions.push(None);
+    }
+
+    /// Lets the service decide over the scope owed so far on `state`, in the last commit, by `step`'s
+    /// trace, and settles the state; nothing when nothing is owed.
+    fn decide_in_last(&mut self, service: &L, state: &mut L::State, step: &Step<'_, L>) {
+        let (Some(commit), Some(decision), Some(scope)) = (
+            self.commits.last_mut(),
+            self.decisions.last_mut(),
+            self.deciding.take(),
+        ) else {
+            return;
+        };
+        let how = Decide {
+            traceparent: step.at.traceparent,
+            scope,
+        };
+        *decision = Some(service.decide(state, commit, how));
+        L::settle(state, commit);
+    }
 }
 
 /// The decision the applied steps of a run still owe when no step was left to carry it (the step that
