@@ -5,7 +5,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use tracing::{error, info};
 
 use crate::Consumer;
-use crate::sqs::{Received, handle_messages};
+use crate::sqs::handle_messages;
 
 /// Handles the records as one delivery batch (`crate::sqs::handle_messages`: concurrently, their SQLite
 /// writes in one transaction, a vehicle's records as one chain for the ledger consumers; a record that
@@ -15,9 +15,9 @@ use crate::sqs::{Received, handle_messages};
 /// logged.
 pub async fn handle_sqs_batch(event: SqsEvent, consumer: &dyn Consumer) -> SqsBatchResponse {
     let records = event.records;
-    let received: Vec<Received<'_>> = (records.iter())
+    let received: Vec<(&str, Option<&str>)> = (records.iter())
         .map(|r| {
-            Received::new(
+            (
                 r.message_id.as_deref().unwrap_or_default(),
                 r.body.as_deref(),
             )

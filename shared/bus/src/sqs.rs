@@ -107,22 +107,12 @@ pub(crate) async fn handle_message(
     .await
 }
 
-/// One SQS message of a batch: its id and body, and the envelope read from the body (`None` when it does
-/// not decode: [`handle_message`] then answers why).
-pub(crate) struct Received<'m> {
-    pub message_id: &'m str,
-    pub body: Option<&'m str>,
+/// One SQS message of a batch: its id and body, and — for a consumer that chains — the envelope read
+/// from the body (`None` when it does not decode: [`handle_message`] then answers why).
+struct Received<'m> {
+    message_id: &'m str,
+    body: Option<&'m str>,
     envelope: Option<Envelope>,
-}
-
-impl<'m> Received<'m> {
-    pub fn new(message_id: &'m str, body: Option<&'m str>) -> Received<'m> {
-        Received {
-            message_id,
-            body,
-            envelope: body.and_then(|b| envelope_from_sqs_body(b).ok()),
-        }
-    }
 }
 
 /// Handles a received batch (worker or Lambda) as one delivery batch ([`crate::apply_chains`]): each
@@ -131,16 +121,25 @@ impl<'m> Received<'m> {
 /// go to [`Consumer::handle_chain`] together, in the order received — one read of the vehicle, one commit
 /// batch, one decision, as the in-process bus hands them over — inside the first message's span. A chain
 /// that panics fails its messages; each failed message of a batch of several is tried once more alone.
+/// `messages` are (message id, body) pairs.
 pub(crate) async fn handle_messages(
     consumer: &dyn Consumer,
-    messages: &[Received<'_>],
+    messages: &[(&str, Option<&str>)],
 ) -> Vec<Result<(), HandleError>> {
     let chained = consumer.one_vehicle_at_a_time();
+    let messages: Vec<Received<'_>> = (messages.iter())
+        .map(|&(message_id, body)| Received {
+            message_id,
+            body,
+            envelope: body
+                .filter(|_| chained)
+                .and_then(|b| envelope_from_sqs_body(b).ok()),
+        })
+        .collect();
     crate::apply_chains(
-        messages,
+        &messages,
         |m| {
             (m.envelope.as_ref())
-                .filter(|_| chained)
                 .and_then(|e| e.vehicle_id.as_ref())
                 .map(|v| v.as_str())
         },
@@ -358,8 +357,8 @@ impl SqsWorker {
         if messages.is_empty() {
             return PollStats::default();
         }
-        let received: Vec<Received<'_>> = (messages.iter())
-            .map(|m| Received::new(m.message_id().unwrap_or_default(), m.body()))
+        let received: Vec<(&str, Option<&str>)> = (messages.iter())
+            .map(|m| (m.message_id().unwrap_or_default(), m.body()))
             .collect();
         let outcomes = handle_messages(self.consumer.as_ref(), &received).await;
         let mut stats = PollStats {
