@@ -406,7 +406,22 @@ async fn a_caller_without_the_permission_is_refused_before_its_body_is_read() {
         let (status, _) = call(&app, &manager, method, path, Some(&oversized)).await;
         assert_eq!(status, 413, "{method} {path} as a fleet manager");
     }
-    // Nothing was registered or configured on the way.
+    // Nothing was registered or configured on the way. The list is the edge's projection, which arrives a
+    // little after a write: wait for the vehicle registered first, then for the bus to be idle.
+    poll_get(
+        &app,
+        &manager,
+        "/v1/vehicles",
+        "the registered vehicle",
+        |v| {
+            v["items"]
+                .as_array()
+                .filter(|items| !items.is_empty())
+                .map(Vec::len)
+        },
+    )
+    .await;
+    app.system().bus.drain().await;
     let (_, vehicles) = call(&app, &manager, "GET", "/v1/vehicles", None).await;
     assert_eq!(vehicles["items"].as_array().map(Vec::len), Some(1));
     app.stop().await;
