@@ -690,10 +690,9 @@ pub async fn run() -> anyhow::Result<()> {
 
     let drained = wait_drained(dir.path()).await?;
     eprintln!("      consumers caught up {drained:.1} s after the ingest run");
-    let per_webhook: Vec<String> = (scale::outbox_rows(dir.path())?.into_iter())
+    let per_webhook: Vec<String> = (scale::published_since(dir.path(), &before)?.into_iter())
         .map(|(db, rows)| {
-            let earlier = before.iter().find(|(d, _)| *d == db).map_or(0, |(_, r)| *r);
-            let per = (rows - earlier) as f64 / ingest.requests.max(1) as f64;
+            let per = rows as f64 / ingest.requests.max(1) as f64;
             format!("{} {per:.2}", db.trim_end_matches(".db"))
         })
         .collect();

@@ -355,12 +355,7 @@ pub async fn import_bench(rows: usize) -> anyhow::Result<(ImportBench, tempfile:
     let timeline_secs = started.elapsed().as_secs_f64();
     wait_drained(dir.path()).await?;
     let drained_secs = started.elapsed().as_secs_f64();
-    let published = (outbox_rows(dir.path())?.into_iter())
-        .map(|(db, rows)| {
-            let earlier = before.iter().find(|(d, _)| *d == db).map_or(0, |(_, r)| *r);
-            (db, rows - earlier)
-        })
-        .collect();
+    let published = published_since(dir.path(), &before)?;
     drop(server);
     Ok((
         ImportBench {
@@ -398,6 +393,19 @@ pub(super) fn outbox_rows(data_dir: &Path) -> anyhow::Result<Vec<(&'static str, 
         ));
     }
     Ok(rows)
+}
+
+/// The events each publishing service in `data_dir` wrote since [`outbox_rows`] read `before`.
+pub(super) fn published_since(
+    data_dir: &Path,
+    before: &[(&'static str, i64)],
+) -> anyhow::Result<Vec<(&'static str, i64)>> {
+    Ok((outbox_rows(data_dir)?.into_iter())
+        .map(|(db, rows)| {
+            let earlier = before.iter().find(|(d, _)| *d == db).map_or(0, |(_, r)| *r);
+            (db, rows - earlier)
+        })
+        .collect())
 }
 
 /// `vwc up` started `runs` times on `data_dir`: exec → the first `GET /healthz` answered 200, in ms, sorted.
