@@ -469,3 +469,52 @@ async fn a_chain_ending_in_a_redelivery_still_publishes_what_its_new_envelopes_c
         "the decision's own commit"
     );
 }
+
+/// When the store fails a chain's later commit, the decision owed by steps that did apply before it (a
+/// redelivery between them took their deciding commit) is still made, in a commit of its own: those
+/// steps are acknowledged and never delivered again, and the failed step's redelivery decides only over
+/// its own days. The failed step answers the store's error and applies when delivered again.
+#[tokio::test]
+async fn a_store_error_after_a_redelivery_still_publishes_what_the_applied_envelopes_changed() {
+    let acquisition = acquisition();
+    let late = recorded(reading("evt_late", 10, 26_000));
+    let early = recorded(reading("evt_early", 200, 22_000));
+    let next = recorded(reading("evt_next", 5, 26_400));
+    let (dir, store, consumer) = setup_registered().await;
+    let (_alone_dir, alone, alone_consumer) = setup_registered().await;
+    for c in [&consumer, &alone_consumer] {
+        c.handle(&acquisition).await.unwrap();
+        c.handle(&late).await.unwrap();
+    }
+    published(store.as_ref()).await;
+    published(alone.as_ref()).await;
+    alone_consumer.handle(&early).await.unwrap();
+    let expected = published(alone.as_ref()).await;
+    assert!(expected.len() > 3, "{expected:?}");
+
+    // The store refuses any transaction that claims `next` (a real SQLite error, not a conflict).
+    let db = rusqlite::Connection::open(dir.path().join("valuation.db")).unwrap();
+    db.execute_batch(&format!(
+        "CREATE TRIGGER refuse_next BEFORE INSERT ON inbox WHEN NEW.event_id = '{}'
+         BEGIN SELECT RAISE(ABORT, 'the disk is on fire'); END;",
+        next.id
+    ))
+    .unwrap();
+    let outcomes = consumer.handle_chain(&[&early, &late, &next]).await;
+    assert!(outcomes[0].is_ok() && outcomes[1].is_ok(), "{outcomes:?}");
+    let error = outcomes[2].as_ref().unwrap_err().to_string();
+    assert!(error.contains("the disk is on fire"), "{error}");
+    assert_eq!(published(store.as_ref()).await, expected);
+
+    db.execute_batch("DROP TRIGGER refuse_next").unwrap();
+    consumer.handle(&next).await.unwrap();
+    alone_consumer.handle(&next).await.unwrap();
+    let state = |s: Arc<dyn ValuationStore>| async move {
+        vwc_store::vehicle_ledger::VehicleLedger::vehicle_state(s.as_ref(), &"veh_1".into())
+            .await
+            .unwrap()
+    };
+    let (kept, alone_kept) = (state(store).await, state(alone).await);
+    assert_eq!(kept.published, alone_kept.published);
+    assert_eq!(kept.current, alone_kept.current);
+}

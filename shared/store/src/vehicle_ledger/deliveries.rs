@@ -422,7 +422,8 @@ impl<'e, L: LedgerService + ?Sized> Step<'e, L> {
 /// state the store does not hold) to be computed again from a fresh read, as one-at-a-time deliveries
 /// would have read it, and the scopes of the steps that did apply without their decision to be decided
 /// with them (or, when no step is left to carry it, in a commit of its own, claiming nothing); a
-/// conflict is tried again up to [`MAX_ATTEMPTS`] times. One result per step, in order: `None` for a
+/// conflict is tried again up to [`MAX_ATTEMPTS`] times. A read or commit that fails with a store error
+/// fails the steps not done, after the owed decision is made in a commit of its own. One result per step, in order: `None` for a
 /// timeline event naming another organisation's vehicle (ignored, nothing claimed); an applied step
 /// whose decision went into a later step's commit answers no decision of its own.
 pub async fn apply_steps<L: LedgerService + ?Sized>(
@@ -440,12 +441,17 @@ pub async fn apply_steps<L: LedgerService + ?Sized>(
     let mut conflicts = 0;
     // The scope of the applied steps whose decision is still owed (their deciding commit was refused).
     let mut owed: Option<L::Scope> = None;
+    // A read or a commit the store refused with an error: the steps not done fail with it.
+    let mut failure = None;
     while done.len() < steps.len() {
         let mut state = match known.take() {
             Some(state) => state,
             None => match service.ledger().vehicle_state(vehicle_id).await {
                 Ok(state) => state,
-                Err(e) => return failed(done, steps.len(), e),
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
             },
         };
         let rest = &steps[done.len()..];
@@ -480,7 +486,10 @@ pub async fn apply_steps<L: LedgerService + ?Sized>(
         } = round;
         let mut outcomes = match service.ledger().commit_batch(commits).await {
             Ok(outcomes) => outcomes.into_iter(),
-            Err(e) => return failed(done, steps.len(), e),
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
         };
         let mut stored = true;
         for at in commit_of {
@@ -519,13 +528,19 @@ pub async fn apply_steps<L: LedgerService + ?Sized>(
             known = Some(state);
         }
     }
+    // Made even when the store failed the steps after them: the steps that did apply are acknowledged and
+    // will not be delivered again, so their decision cannot wait for the failed ones' redelivery (which
+    // decides only over their own scope).
     if let Some(scope) = owed {
         known = decide_owed(service, vehicle_id, known, scope).await;
     }
     if let Some(state) = known {
         service.states().keep(state);
     }
-    done
+    match failure {
+        Some(e) => failed(done, steps.len(), e),
+        None => done,
+    }
 }
 
 /// `scope` widened by what an earlier step owed, if anything.
