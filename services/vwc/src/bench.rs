@@ -673,7 +673,9 @@ pub async fn run() -> anyhow::Result<()> {
         .pool_max_idle_per_host(concurrency * 2)
         .build()?;
 
+    let pid = server.child.id();
     eprintln!("  (a) /healthz ceiling");
+    let (server_cpu, client_cpu) = PerRequest::start(pid);
     let healthz = {
         let (http, url) = (http.clone(), format!("{base}/healthz"));
         load(duration, concurrency, move |_| {
@@ -682,13 +684,26 @@ pub async fn run() -> anyhow::Result<()> {
         })
         .await
     };
+    let healthz_cpu = PerRequest::of(
+        Cpu::of(&pid.to_string()).since(server_cpu),
+        Cpu::now().since(client_cpu),
+        healthz.requests,
+    );
 
     eprintln!("  (b) signed webhook ingest (200 vehicles, one dealer)");
     let hooks = Arc::new(setup_webhooks(&http, &base, &token, 10_000, 200, "ingest").await?);
     let before = scale::outbox_rows(dir.path())?;
+    let (server_cpu, client_cpu) = PerRequest::start(pid);
     let ingest = ingest(hooks, duration, concurrency).await;
+    let client_secs = Cpu::now().since(client_cpu);
 
     let drained = wait_drained(dir.path()).await?;
+    // Until every consumer caught up: the whole cost of a webhook.
+    let ingest_cpu = PerRequest::of(
+        Cpu::of(&pid.to_string()).since(server_cpu),
+        client_secs,
+        ingest.requests,
+    );
     eprintln!("      consumers caught up {drained:.1} s after the ingest run");
     let per_webhook: Vec<String> = (scale::published_since(dir.path(), &before)?.into_iter())
         .map(|(db, rows)| {
@@ -698,6 +713,7 @@ pub async fn run() -> anyhow::Result<()> {
         .collect();
 
     eprintln!("  (c) timeline page of 50 on a 10,000-event vehicle in a 1,000,000-event store");
+    let (server_cpu, client_cpu) = PerRequest::start(pid);
     let timeline = {
         let (http, url, token) = (
             http.clone(),
@@ -715,6 +731,11 @@ pub async fn run() -> anyhow::Result<()> {
         })
         .await
     };
+    let timeline_cpu = PerRequest::of(
+        Cpu::of(&pid.to_string()).since(server_cpu),
+        Cpu::now().since(client_cpu),
+        timeline.requests,
+    );
 
     let lag_rate = (ingest.rps() / 2.0).max(1.0);
     eprintln!(
@@ -733,7 +754,7 @@ pub async fn run() -> anyhow::Result<()> {
     eprintln!(
         "  (b′) the same ingest with the ingestion service alone (its relay publishes; no consumer runs)"
     );
-    let alone = ingest_alone(&http, duration, concurrency).await?;
+    let (alone, alone_cpu) = ingest_alone(&http, duration, concurrency).await?;
     eprintln!("  (e′) idle RSS of a freshly started, demo-seeded `vwc up`");
     let (idle_kib, idle_peak_kib) = idle_rss().await?;
 
@@ -744,19 +765,23 @@ pub async fn run() -> anyhow::Result<()> {
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
     ));
     table.push_str("| measure | requests/s | p50 | p99 | errors | ratio to /healthz |\n| --- | ---: | ---: | ---: | ---: | ---: |\n");
-    for (name, s) in [
-        ("(a) GET /healthz (ceiling)", &healthz),
+    let mut cpu_lines = Vec::new();
+    for (name, s, cpu) in [
+        ("(a) GET /healthz (ceiling)", &healthz, healthz_cpu),
         (
             "(b) signed webhook ingest (200 vehicles, one dealer)",
             &ingest,
+            ingest_cpu,
         ),
         (
             "(b′) the same ingest, the ingestion service alone (no consumer: the floor of (b))",
             &alone,
+            alone_cpu,
         ),
         (
             "(c) timeline page (50 of 10,000; store of 1,000,000)",
             &timeline,
+            timeline_cpu,
         ),
     ] {
         table.push_str(&format!(
@@ -767,6 +792,8 @@ pub async fn run() -> anyhow::Result<()> {
             s.errors,
             100.0 * s.rps() / ceiling
         ));
+        let row = name.split_once(' ').map_or(name, |(row, _)| row);
+        cpu_lines.push(format!("{row} {}", cpu.describe()));
     }
     table.push_str(&format!(
         "| (d) webhook 200 → committed to the timeline projection, at {lag_rate:.0}/s ({lag_n} events) | — | {} | {} | — | — |\n",
@@ -785,8 +812,10 @@ pub async fn run() -> anyhow::Result<()> {
     let caught_up = format!(
         "\nSeeding 1,000,000 timeline events took {seed_secs:.1} s. After the ingest run every consumer \
          (edge, scheduler, valuation, chat, notification) had caught up {drained:.1} s later; the timeline run started after that. \
-         Events published per webhook of the ingest run: {}.\n",
-        per_webhook.join(", ")
+         Events published per webhook of the ingest run: {}.\n\
+         CPU per request (user + system, `/proc/<pid>/stat`; (b) until every consumer caught up): {}.\n",
+        per_webhook.join(", "),
+        cpu_lines.join("; ")
     );
     if http_only {
         println!("{table}{caught_up}");
@@ -802,13 +831,13 @@ pub async fn run() -> anyhow::Result<()> {
     let scale = scale_rows(duration).await?;
 
     table.push_str(&sweep);
-    let (first, first_secs, second, second_secs) = &revalue;
+    let (first, first_took, second, second_secs) = &revalue;
     table.push_str(&first_and_again_rows(
         &format!(
             "(g) daily re-valuation: {} vehicles ({} changed, {} `ValuationUpdated` published)",
             first.vehicles, first.changed, first.published
         ),
-        (first.vehicles, *first_secs),
+        (first.vehicles, *first_took),
         "(g′) the same re-valuation again the same day",
         (
             *second_secs,
@@ -830,12 +859,20 @@ async fn ingest_alone(
     http: &reqwest::Client,
     duration: Duration,
     concurrency: usize,
-) -> anyhow::Result<LoadStats> {
+) -> anyhow::Result<(LoadStats, PerRequest)> {
     let dir = private_dir()?;
     let server = start_server_with(dir.path(), false, Some("ingestion"))?;
     let token = token(dir.path(), ORG)?;
     let hooks = Arc::new(setup_webhooks(http, &server.base, &token, 10_000, 200, "alone").await?);
-    Ok(ingest(hooks, duration, concurrency).await)
+    let pid = server.child.id().to_string();
+    let (server_cpu, client_cpu) = (Cpu::of(&pid), Cpu::now());
+    let stats = ingest(hooks, duration, concurrency).await;
+    let cpu = PerRequest::of(
+        Cpu::of(&pid).since(server_cpu),
+        Cpu::now().since(client_cpu),
+        stats.requests,
+    );
+    Ok((stats, cpu))
 }
 
 /// Sends `hooks`' signed webhooks from `concurrency` connections for `duration`.
@@ -856,25 +893,25 @@ fn sweep_vehicles() -> usize {
 async fn sweep_rows(n: usize) -> anyhow::Result<String> {
     eprintln!("  (f) maintenance sweep of {n} vehicles × 12 items");
     let [
-        (first, first_secs),
-        (second, second_secs),
-        (next, next_secs),
+        (first, first_took),
+        (second, second_took),
+        (next, next_took),
     ] = sweep_bench(n).await?;
     let mut rows = first_and_again_rows(
         &format!(
             "(f) maintenance sweep: {} vehicles, {} items ({} changed, {} reminders)",
             first.vehicles, first.items, first.changed, first.reminders
         ),
-        (first.vehicles, first_secs),
+        (first.vehicles, first_took),
         "(f′) the same sweep again the same day",
         (
-            second_secs,
+            second_took.secs,
             &format!("{} changed, {} reminders", second.changed, second.reminders),
         ),
     );
     rows.push_str(&format!(
-        "| (f″) the next day's sweep (every schedule published the day before) | — | — | — | — | {next_secs:.1} s: {} vehicles woke, {} changed, {} reminders |\n",
-        next.vehicles, next.changed, next.reminders
+        "| (f″) the next day's sweep (every schedule published the day before) | — | — | — | — | {:.1} s ({:.1} s of CPU): {} vehicles woke, {} changed, {} reminders |\n",
+        next_took.secs, next_took.cpu.unwrap_or(f64::NAN), next.vehicles, next.changed, next.reminders
     ));
     Ok(rows)
 }
@@ -883,13 +920,14 @@ async fn sweep_rows(n: usize) -> anyhow::Result<String> {
 /// again the same day (its time and what it did).
 fn first_and_again_rows(
     first: &str,
-    (vehicles, first_secs): (u64, f64),
+    (vehicles, took): (u64, Took),
     again: &str,
     (again_secs, again_did): (f64, &str),
 ) -> String {
     format!(
-        "| {first} | {:.0} vehicles/s | — | — | — | {first_secs:.1} s total |\n| {again} | — | — | — | — | {again_secs:.1} s: {again_did} |\n",
-        vehicles as f64 / first_secs
+        "| {first} | {:.0} vehicles/s | — | — | — | {} |\n| {again} | — | — | — | — | {again_secs:.1} s: {again_did} |\n",
+        vehicles as f64 / took.secs,
+        took.total()
     )
 }
 
@@ -898,7 +936,7 @@ async fn revalue_bench(
     n: usize,
 ) -> anyhow::Result<(
     vwc_valuation::RevalueReport,
-    f64,
+    Took,
     vwc_valuation::RevalueReport,
     f64,
 )> {
@@ -915,12 +953,101 @@ async fn revalue_bench(
         "  seeded {n} vehicles in {:.1} s",
         t.elapsed().as_secs_f64()
     );
-    let t = Instant::now();
+    let (t, cpu) = (Instant::now(), Cpu::now());
     let first = vwc_valuation::revalue(&store, &run).await?;
-    let first_secs = t.elapsed().as_secs_f64();
+    let first_took = Took::since(t, cpu);
     let t = Instant::now();
     let second = vwc_valuation::revalue(&store, &run).await?;
-    Ok((first, first_secs, second, t.elapsed().as_secs_f64()))
+    Ok((first, first_took, second, t.elapsed().as_secs_f64()))
+}
+
+/// The CPU seconds (user + system) of every thread a process has run so far, those that ended included,
+/// from `/proc/<pid>/stat` (in Linux's clock ticks of 1/100 s); `None` where the kernel does not say. Next to
+/// a wall time, the figure another process's load does not move.
+#[derive(Debug, Clone, Copy)]
+struct Cpu(Option<f64>);
+
+impl Cpu {
+    /// This process's.
+    fn now() -> Cpu {
+        Cpu::of("self")
+    }
+
+    /// Process `pid`'s (a number, or `self`).
+    fn of(pid: &str) -> Cpu {
+        let read = || {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // After the command name (in parentheses, which may hold spaces): state is the first field,
+            // utime the 12th and stime the 13th.
+            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+            let ticks =
+                fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+            Some(ticks as f64 / 100.0)
+        };
+        Cpu(read())
+    }
+
+    /// Seconds used since `earlier`.
+    fn since(self, earlier: Cpu) -> Option<f64> {
+        self.0.zip(earlier.0).map(|(now, then)| now - then)
+    }
+}
+
+/// The CPU a load run cost per request: the server's (`vwc up`, its consumers included where the run
+/// waited for them) and the load generator's (this process), in microseconds.
+#[derive(Debug, Clone, Copy, Default)]
+struct PerRequest {
+    server_us: Option<f64>,
+    client_us: Option<f64>,
+}
+
+impl PerRequest {
+    /// Starts counting the CPU of `server` (a pid) and of this process.
+    fn start(server: u32) -> (Cpu, Cpu) {
+        (Cpu::of(&server.to_string()), Cpu::now())
+    }
+
+    fn of(server: Option<f64>, client: Option<f64>, requests: usize) -> PerRequest {
+        let per = |secs: f64| secs * 1e6 / requests.max(1) as f64;
+        PerRequest {
+            server_us: server.map(per),
+            client_us: client.map(per),
+        }
+    }
+
+    /// "server 31 µs, load generator 52 µs".
+    fn describe(&self) -> String {
+        let us = |v: Option<f64>| v.map_or("?".to_string(), |v| format!("{v:.0} µs"));
+        format!(
+            "server {}, load generator {}",
+            us(self.server_us),
+            us(self.client_us)
+        )
+    }
+}
+
+/// How long a run took: wall seconds, and the process's CPU seconds over them (when known).
+#[derive(Debug, Clone, Copy)]
+struct Took {
+    secs: f64,
+    cpu: Option<f64>,
+}
+
+impl Took {
+    fn since(started: Instant, cpu: Cpu) -> Took {
+        Took {
+            secs: started.elapsed().as_secs_f64(),
+            cpu: Cpu::now().since(cpu),
+        }
+    }
+
+    /// "4.1 s total (7.9 s of CPU)".
+    fn total(&self) -> String {
+        match self.cpu {
+            Some(cpu) => format!("{:.1} s total ({cpu:.1} s of CPU)", self.secs),
+            None => format!("{:.1} s total", self.secs),
+        }
+    }
 }
 
 /// Chat answer latency: the whole `ask` use case (knowledge version read, cached engine data, the
@@ -1113,7 +1240,7 @@ pub async fn chat_bench() -> anyhow::Result<ChatBench> {
 /// wake day has come are read, and only what changed by the date is published.
 async fn sweep_bench(
     n: usize,
-) -> anyhow::Result<[(vwc_maintenance_scheduler::SweepReport, f64); 3]> {
+) -> anyhow::Result<[(vwc_maintenance_scheduler::SweepReport, Took); 3]> {
     let dir = private_dir()?;
     let store: Arc<dyn vwc_maintenance_scheduler::SchedulerStore> =
         Arc::new(vwc_maintenance_scheduler::SqliteSchedulerStore::open(
@@ -1130,10 +1257,36 @@ async fn sweep_bench(
     let mut runs = Vec::with_capacity(3);
     for at in [now, now, tomorrow] {
         let run = DailyRun::of_day(None, at.date_naive(), at);
-        let t = Instant::now();
+        let (t, cpu) = (Instant::now(), Cpu::now());
         let report = vwc_maintenance_scheduler::sweep(store.as_ref(), &run).await?;
-        runs.push((report, t.elapsed().as_secs_f64()));
+        runs.push((report, Took::since(t, cpu)));
     }
     runs.try_into()
         .map_err(|_| anyhow::anyhow!("three sweeps ran"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The CPU figures read `/proc/<pid>/stat` past the command name: this process's own count grows
+    /// with work done, another process's is read by its pid, and an unknown pid says nothing.
+    #[test]
+    fn cpu_time_is_read_for_this_process_and_another_and_per_request() {
+        let before = Cpu::now();
+        let started = Instant::now();
+        let mut x = 0u64;
+        while started.elapsed() < Duration::from_millis(300) {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        }
+        let spent = Cpu::now().since(before).expect("this process's CPU time");
+        assert!((0.1..5.0).contains(&spent), "{spent} s");
+        let mut child = Command::new("sleep").arg("5").spawn().unwrap();
+        assert!(Cpu::of(&child.id().to_string()).0.is_some());
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(Cpu::of("4294967295").0.is_none());
+        let per = PerRequest::of(Some(0.5), None, 10_000);
+        assert_eq!(per.describe(), "server 50 µs, load generator ?");
+    }
 }
