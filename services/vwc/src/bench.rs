@@ -693,17 +693,16 @@ pub async fn run() -> anyhow::Result<()> {
     eprintln!("  (b) signed webhook ingest (200 vehicles, one dealer)");
     let hooks = Arc::new(setup_webhooks(&http, &base, &token, 10_000, 200, "ingest").await?);
     let before = scale::outbox_rows(dir.path())?;
+    let threads = Threads::of(pid);
     let (server_cpu, client_cpu) = PerRequest::start(pid);
     let ingest = ingest(hooks, duration, concurrency).await;
     let client_secs = Cpu::now().since(client_cpu);
 
     let drained = wait_drained(dir.path()).await?;
     // Until every consumer caught up: the whole cost of a webhook.
-    let ingest_cpu = PerRequest::of(
-        Cpu::of(&pid.to_string()).since(server_cpu),
-        client_secs,
-        ingest.requests,
-    );
+    let server_secs = Cpu::of(&pid.to_string()).since(server_cpu);
+    let ingest_cpu = PerRequest::of(server_secs, client_secs, ingest.requests);
+    let ingest_threads = Threads::of(pid).since(&threads, server_secs);
     eprintln!("      consumers caught up {drained:.1} s after the ingest run");
     let per_webhook: Vec<String> = (scale::published_since(dir.path(), &before)?.into_iter())
         .map(|(db, rows)| {
@@ -813,7 +812,8 @@ pub async fn run() -> anyhow::Result<()> {
         "\nSeeding 1,000,000 timeline events took {seed_secs:.1} s. After the ingest run every consumer \
          (edge, scheduler, valuation, chat, notification) had caught up {drained:.1} s later; the timeline run started after that. \
          Events published per webhook of the ingest run: {}.\n\
-         CPU per request (user + system, `/proc/<pid>/stat`; (b) until every consumer caught up): {}.\n",
+         CPU per request (user + system, `/proc/<pid>/stat`; (b) until every consumer caught up): {}.\n\
+         The server's CPU in (b), by thread: {ingest_threads}.\n",
         per_webhook.join(", "),
         cpu_lines.join("; ")
     );
@@ -990,6 +990,58 @@ impl Cpu {
     /// Seconds used since `earlier`.
     fn since(self, earlier: Cpu) -> Option<f64> {
         self.0.zip(earlier.0).map(|(now, then)| now - then)
+    }
+}
+
+/// The CPU each thread of a process has used so far, by thread id: its name (as the kernel keeps it, at
+/// most 15 bytes: `sqlite-writer-i` is the ingestion database's writer) and its seconds.
+struct Threads(std::collections::HashMap<String, (String, f64)>);
+
+impl Threads {
+    fn of(pid: u32) -> Threads {
+        let mut threads = std::collections::HashMap::new();
+        if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+            for task in tasks.filter_map(Result::ok) {
+                let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+                    continue;
+                };
+                let (Some((head, rest)), tid) = (stat.rsplit_once(')'), task.file_name()) else {
+                    continue;
+                };
+                let name = head.split_once('(').map_or("?", |(_, n)| n).to_string();
+                let fields: Vec<&str> = rest.split_whitespace().collect();
+                let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+                if let (Some(user), Some(system)) = (ticks(11), ticks(12)) {
+                    let secs = (user + system) as f64 / 100.0;
+                    threads.insert(tid.to_string_lossy().into_owned(), (name, secs));
+                }
+            }
+        }
+        Threads(threads)
+    }
+
+    /// The seconds each kind of thread used since `earlier`, most first, as "name 1.23 s": threads of one
+    /// name summed (the runtime's workers, the blocking pool), and what threads that ended in between used
+    /// (the process's total less the threads alive) as "ended threads".
+    fn since(&self, earlier: &Threads, total: Option<f64>) -> String {
+        let mut by_name: std::collections::BTreeMap<&str, f64> = Default::default();
+        for (tid, (name, secs)) in &self.0 {
+            let before = earlier.0.get(tid).map_or(0.0, |(_, s)| *s);
+            *by_name.entry(name.as_str()).or_default() += secs - before;
+        }
+        let alive: f64 = by_name.values().sum();
+        let mut parts: Vec<(String, f64)> = (by_name.into_iter())
+            .filter(|(_, secs)| *secs >= 0.01)
+            .map(|(name, secs)| (name.to_string(), secs))
+            .collect();
+        if let Some(ended) = total.map(|t| t - alive).filter(|e| *e >= 0.01) {
+            parts.push(("ended threads".to_string(), ended));
+        }
+        parts.sort_by(|a, b| b.1.total_cmp(&a.1));
+        (parts.iter())
+            .map(|(name, secs)| format!("{name} {secs:.2} s"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -1288,5 +1340,35 @@ mod tests {
         assert!(Cpu::of("4294967295").0.is_none());
         let per = PerRequest::of(Some(0.5), None, 10_000);
         assert_eq!(per.describe(), "server 50 µs, load generator ?");
+    }
+
+    /// Per-thread CPU is told by the threads' names.
+    #[test]
+    fn the_cpu_of_a_process_is_told_by_thread_name() {
+        let pid = std::process::id();
+        let before = Threads::of(pid);
+        let (done, finished) = std::sync::mpsc::channel();
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let spinner = std::thread::Builder::new()
+            .name("bench-spinner".into())
+            .spawn(move || {
+                let started = Instant::now();
+                let mut x = 0u64;
+                while started.elapsed() < Duration::from_millis(400) {
+                    x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+                }
+                done.send(()).unwrap();
+                stopped.recv().ok();
+            })
+            .unwrap();
+        finished.recv().unwrap();
+        let told = Threads::of(pid).since(&before, None);
+        stop.send(()).unwrap();
+        spinner.join().unwrap();
+        let spinner_secs: f64 = (told.split(", "))
+            .find_map(|part| part.strip_prefix("bench-spinner ")?.strip_suffix(" s"))
+            .and_then(|secs| secs.parse().ok())
+            .unwrap_or_else(|| panic!("no bench-spinner in {told}"));
+        assert!((0.05..5.0).contains(&spinner_secs), "{told}");
     }
 }
