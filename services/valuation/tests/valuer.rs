@@ -421,27 +421,41 @@ async fn a_chain_applied_at_once_answers_and_stores_what_one_at_a_time_does_and_
         "one point per key"
     );
     assert!(together_points.len() < alone_points.len());
-    let state = |store: Arc<dyn ValuationStore>| async move {
-        vwc_store::vehicle_ledger::VehicleLedger::vehicle_state(store.as_ref(), &"veh_1".into())
-            .await
-            .unwrap()
-    };
-    let (kept, mut expected) = (state(together).await, state(alone).await);
+    let kept = stored_state(together.as_ref()).await;
+    let mut expected = stored_state(alone.as_ref()).await;
     expected.published.remove(&voided_day);
     assert_eq!(kept, expected);
     assert_eq!(kept.version, 8, "every applied envelope committed once");
 }
 
-/// A chain whose last envelope turns out a redelivery (its commit refused as a duplicate) still publishes
-/// what the steps before it changed: their decision, which was to ride in the refused commit, is made in a
-/// commit of its own — the same points as delivering the new envelope alone.
-#[tokio::test]
-async fn a_chain_ending_in_a_redelivery_still_publishes_what_its_new_envelopes_changed() {
+/// The vehicle's state as `store` holds it.
+async fn stored_state(store: &dyn ValuationStore) -> vwc_valuation::store::VehicleState {
+    vwc_store::vehicle_ledger::VehicleLedger::vehicle_state(store, &"veh_1".into())
+        .await
+        .unwrap()
+}
+
+/// Two registered stores that applied the acquisition and a reading 10 days old (`late`), both outboxes
+/// emptied: `store` (with `consumer`) for the chain under test, and `alone`, which was then given a reading
+/// 200 days old (`early`) on its own; `expected` is what that delivery published.
+struct EarlyAfterLate {
+    dir: tempfile::TempDir,
+    store: Arc<dyn ValuationStore>,
+    consumer: ValuationConsumer,
+    _alone_dir: tempfile::TempDir,
+    alone: Arc<dyn ValuationStore>,
+    alone_consumer: ValuationConsumer,
+    early: Envelope,
+    late: Envelope,
+    expected: Vec<ValuationUpdated>,
+}
+
+async fn early_after_late() -> EarlyAfterLate {
     let acquisition = acquisition();
     let late = recorded(reading("evt_late", 10, 26_000));
     let early = recorded(reading("evt_early", 200, 22_000));
-    let (_dir, store, consumer) = setup_registered().await;
-    let (_alone_dir, alone, alone_consumer) = setup_registered().await;
+    let (dir, store, consumer) = setup_registered().await;
+    let (alone_dir, alone, alone_consumer) = setup_registered().await;
     for c in [&consumer, &alone_consumer] {
         c.handle(&acquisition).await.unwrap();
         c.handle(&late).await.unwrap();
@@ -451,16 +465,30 @@ async fn a_chain_ending_in_a_redelivery_still_publishes_what_its_new_envelopes_c
     alone_consumer.handle(&early).await.unwrap();
     let expected = published(alone.as_ref()).await;
     assert!(expected.len() > 3, "{expected:?}");
+    EarlyAfterLate {
+        dir,
+        store,
+        consumer,
+        _alone_dir: alone_dir,
+        alone,
+        alone_consumer,
+        early,
+        late,
+        expected,
+    }
+}
 
-    let outcomes = consumer.handle_chain(&[&early, &late]).await;
+/// A chain whose last envelope turns out a redelivery (its commit refused as a duplicate) still publishes
+/// what the steps before it changed: their decision, which was to ride in the refused commit, is made in a
+/// commit of its own — the same points as delivering the new envelope alone.
+#[tokio::test]
+async fn a_chain_ending_in_a_redelivery_still_publishes_what_its_new_envelopes_changed() {
+    let case = early_after_late().await;
+    let outcomes = case.consumer.handle_chain(&[&case.early, &case.late]).await;
     assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
-    assert_eq!(published(store.as_ref()).await, expected);
-    let state = |s: Arc<dyn ValuationStore>| async move {
-        vwc_store::vehicle_ledger::VehicleLedger::vehicle_state(s.as_ref(), &"veh_1".into())
-            .await
-            .unwrap()
-    };
-    let (kept, alone_kept) = (state(store).await, state(alone).await);
+    assert_eq!(published(case.store.as_ref()).await, case.expected);
+    let kept = stored_state(case.store.as_ref()).await;
+    let alone_kept = stored_state(case.alone.as_ref()).await;
     assert_eq!(kept.published, alone_kept.published);
     assert_eq!(kept.current, alone_kept.current);
     assert_eq!(
@@ -476,45 +504,28 @@ async fn a_chain_ending_in_a_redelivery_still_publishes_what_its_new_envelopes_c
 /// its own days. The failed step answers the store's error and applies when delivered again.
 #[tokio::test]
 async fn a_store_error_after_a_redelivery_still_publishes_what_the_applied_envelopes_changed() {
-    let acquisition = acquisition();
-    let late = recorded(reading("evt_late", 10, 26_000));
-    let early = recorded(reading("evt_early", 200, 22_000));
+    let case = early_after_late().await;
     let next = recorded(reading("evt_next", 5, 26_400));
-    let (dir, store, consumer) = setup_registered().await;
-    let (_alone_dir, alone, alone_consumer) = setup_registered().await;
-    for c in [&consumer, &alone_consumer] {
-        c.handle(&acquisition).await.unwrap();
-        c.handle(&late).await.unwrap();
-    }
-    published(store.as_ref()).await;
-    published(alone.as_ref()).await;
-    alone_consumer.handle(&early).await.unwrap();
-    let expected = published(alone.as_ref()).await;
-    assert!(expected.len() > 3, "{expected:?}");
-
     // The store refuses any transaction that claims `next` (a real SQLite error, not a conflict).
-    let db = rusqlite::Connection::open(dir.path().join("valuation.db")).unwrap();
+    let db = rusqlite::Connection::open(case.dir.path().join("valuation.db")).unwrap();
     db.execute_batch(&format!(
         "CREATE TRIGGER refuse_next BEFORE INSERT ON inbox WHEN NEW.event_id = '{}'
          BEGIN SELECT RAISE(ABORT, 'the disk is on fire'); END;",
         next.id
     ))
     .unwrap();
-    let outcomes = consumer.handle_chain(&[&early, &late, &next]).await;
+    let chain = [&case.early, &case.late, &next];
+    let outcomes = case.consumer.handle_chain(&chain).await;
     assert!(outcomes[0].is_ok() && outcomes[1].is_ok(), "{outcomes:?}");
     let error = outcomes[2].as_ref().unwrap_err().to_string();
     assert!(error.contains("the disk is on fire"), "{error}");
-    assert_eq!(published(store.as_ref()).await, expected);
+    assert_eq!(published(case.store.as_ref()).await, case.expected);
 
     db.execute_batch("DROP TRIGGER refuse_next").unwrap();
-    consumer.handle(&next).await.unwrap();
-    alone_consumer.handle(&next).await.unwrap();
-    let state = |s: Arc<dyn ValuationStore>| async move {
-        vwc_store::vehicle_ledger::VehicleLedger::vehicle_state(s.as_ref(), &"veh_1".into())
-            .await
-            .unwrap()
-    };
-    let (kept, alone_kept) = (state(store).await, state(alone).await);
+    case.consumer.handle(&next).await.unwrap();
+    case.alone_consumer.handle(&next).await.unwrap();
+    let kept = stored_state(case.store.as_ref()).await;
+    let alone_kept = stored_state(case.alone.as_ref()).await;
     assert_eq!(kept.published, alone_kept.published);
     assert_eq!(kept.current, alone_kept.current);
 }
