@@ -111,7 +111,7 @@ pub fn decide(
         });
     };
     let newest_published = state.published.iter().next_back().map(|(d, p)| (*d, *p));
-    let dates = model::history_dates(profile, facts, today);
+    let dates = with_days_published(model::history_dates(profile, facts, today), state, today);
     // The amount of the point before: the `previousAmountCents` published, and what a drop is measured
     // from (points skipped as unchanged by `Recent` are not, as before).
     let mut previous_amount: Option<u64> = None;
@@ -192,6 +192,34 @@ pub fn decide(
         })
         .collect();
     Decision { points: out }
+}
+
+/// `dates` and every day a point was published for that is no longer one of them, from the history's first
+/// day to `today`, as an event point, in order. A correction or a void can take a record away from its day
+/// (voided, or moved to another day); `ValuationUpdated` cannot withdraw a point, so the day keeps one,
+/// valued again from the records as they now read — not the value that counted the record. (A day before
+/// the history's new first day, after an acquisition moved later, keeps its point as published.)
+fn with_days_published(
+    mut dates: Vec<(NaiveDate, ValuationPointKind)>,
+    state: &VehicleState,
+    today: NaiveDate,
+) -> Vec<(NaiveDate, ValuationPointKind)> {
+    let Some(&(first, _)) = dates.first() else {
+        return dates;
+    };
+    let before = dates.len();
+    for &day in state.published.range(first..=today).map(|(day, _)| day) {
+        if dates[..before]
+            .binary_search_by_key(&day, |(d, _)| *d)
+            .is_err()
+        {
+            dates.push((day, ValuationPointKind::Event));
+        }
+    }
+    if dates.len() > before {
+        dates.sort_unstable_by_key(|(day, _)| *day);
+    }
+    dates
 }
 
 /// What an update did.

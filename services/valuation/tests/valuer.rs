@@ -410,8 +410,8 @@ async fn a_chain_applied_at_once_answers_and_stores_what_one_at_a_time_does_and_
         last
     };
     let (mut alone_last, together_last) = (last_of(&alone_points), last_of(&together_points));
-    // One at a time, the late reading's day had its own point before the reading was voided (a void
-    // does not withdraw a published point); at once, that point was never published.
+    // One at a time, the late reading's day had its own point before the reading was voided, and keeps
+    // one (valued again without it); at once, the chain never published a point for that day.
     let voided_day = (now() - Duration::days(3)).date_naive();
     assert!(alone_last.remove(&Some(voided_day)).is_some());
     assert_eq!(together_last, alone_last);
@@ -426,6 +426,45 @@ async fn a_chain_applied_at_once_answers_and_stores_what_one_at_a_time_does_and_
     expected.published.remove(&voided_day);
     assert_eq!(kept, expected);
     assert_eq!(kept.version, 8, "every applied envelope committed once");
+}
+
+/// A record voided, or corrected to another day, leaves its day's point valued again from the records as
+/// they now read: the typo's mileage no longer counts on that day, the moved reading no longer on its old
+/// day. (Nothing can withdraw a published point; the day keeps one, with the right value.)
+#[tokio::test]
+async fn a_day_whose_record_was_voided_or_moved_is_valued_again_without_it() {
+    let (_dir, store, consumer) = setup_registered().await;
+    consumer.handle(&acquisition()).await.unwrap();
+    let typo = reading("evt_typo", 20, 250_000);
+    let moved = reading("evt_moved", 40, 24_000);
+    consumer.handle(&recorded(moved.clone())).await.unwrap();
+    consumer.handle(&recorded(typo.clone())).await.unwrap();
+    let (typo_day, old_day) = (
+        (now() - Duration::days(20)).date_naive(),
+        (now() - Duration::days(40)).date_naive(),
+    );
+    let day_point = |points: &[ValuationUpdated], day| {
+        (points.iter().rev())
+            .find(|p| p.valuation.as_of == day && p.valuation.kind != ValuationPointKind::Current)
+            .map(|p| p.valuation.clone())
+    };
+    let with_typo = day_point(&published(store.as_ref()).await, typo_day).unwrap();
+
+    let mut earlier = moved.clone();
+    earlier.occurred_at = now() - Duration::days(30);
+    consumer.handle(&revised(&typo, 2, true)).await.unwrap();
+    consumer.handle(&revised(&earlier, 2, false)).await.unwrap();
+    // What the corrections published (the outbox was emptied before them).
+    let points = published(store.as_ref()).await;
+    let state = stored_state(store.as_ref()).await;
+    let profile = state.profile.as_ref().unwrap();
+    for day in [typo_day, old_day] {
+        let point = day_point(&points, day).unwrap_or_else(|| panic!("{day}: no point"));
+        let valued =
+            vwc_valuation::model::value_on(profile, &state.facts, day, ValuationPointKind::Event);
+        assert_eq!(point, valued, "{day}");
+    }
+    assert!(day_point(&points, typo_day).unwrap().amount_cents > with_typo.amount_cents);
 }
 
 /// The vehicle's state as `store` holds it.
