@@ -963,7 +963,7 @@ async fn revalue_bench(
 
 /// The CPU seconds (user + system) of every thread a process has run so far, those that ended included,
 /// from `/proc/<pid>/stat` (in Linux's clock ticks of 1/100 s); `None` where the kernel does not say. Next to
-/// a wall time, the figure another process's load does not move.
+/// a wall time, a figure other processes' load moves less (a neighbour sharing the caches still does).
 #[derive(Debug, Clone, Copy)]
 struct Cpu(Option<f64>);
 
