@@ -675,7 +675,7 @@ pub async fn run() -> anyhow::Result<()> {
 
     let pid = server.child.id();
     eprintln!("  (a) /healthz ceiling");
-    let (server_cpu, client_cpu) = PerRequest::start(pid);
+    let count = CpuCount::start(pid);
     let healthz = {
         let (http, url) = (http.clone(), format!("{base}/healthz"));
         load(duration, concurrency, move |_| {
@@ -684,23 +684,19 @@ pub async fn run() -> anyhow::Result<()> {
         })
         .await
     };
-    let healthz_cpu = PerRequest::of(
-        Cpu::of(&pid.to_string()).since(server_cpu),
-        Cpu::now().since(client_cpu),
-        healthz.requests,
-    );
+    let healthz_cpu = count.per_request(healthz.requests);
 
     eprintln!("  (b) signed webhook ingest (200 vehicles, one dealer)");
     let hooks = Arc::new(setup_webhooks(&http, &base, &token, 10_000, 200, "ingest").await?);
     let before = scale::outbox_rows(dir.path())?;
     let threads = Threads::of(pid);
-    let (server_cpu, client_cpu) = PerRequest::start(pid);
+    let count = CpuCount::start(pid);
     let ingest = ingest(hooks, duration, concurrency).await;
-    let client_secs = Cpu::now().since(client_cpu);
+    let client_secs = count.client_secs();
 
     let drained = wait_drained(dir.path()).await?;
     // Until every consumer caught up: the whole cost of a webhook.
-    let server_secs = Cpu::of(&pid.to_string()).since(server_cpu);
+    let server_secs = count.server_secs();
     let ingest_cpu = PerRequest::of(server_secs, client_secs, ingest.requests);
     let ingest_threads = Threads::of(pid).since(&threads, server_secs);
     eprintln!("      consumers caught up {drained:.1} s after the ingest run");
@@ -712,7 +708,7 @@ pub async fn run() -> anyhow::Result<()> {
         .collect();
 
     eprintln!("  (c) timeline page of 50 on a 10,000-event vehicle in a 1,000,000-event store");
-    let (server_cpu, client_cpu) = PerRequest::start(pid);
+    let count = CpuCount::start(pid);
     let timeline = {
         let (http, url, token) = (
             http.clone(),
@@ -730,11 +726,7 @@ pub async fn run() -> anyhow::Result<()> {
         })
         .await
     };
-    let timeline_cpu = PerRequest::of(
-        Cpu::of(&pid.to_string()).since(server_cpu),
-        Cpu::now().since(client_cpu),
-        timeline.requests,
-    );
+    let timeline_cpu = count.per_request(timeline.requests);
 
     let lag_rate = (ingest.rps() / 2.0).max(1.0);
     eprintln!(
@@ -864,14 +856,9 @@ async fn ingest_alone(
     let server = start_server_with(dir.path(), false, Some("ingestion"))?;
     let token = token(dir.path(), ORG)?;
     let hooks = Arc::new(setup_webhooks(http, &server.base, &token, 10_000, 200, "alone").await?);
-    let pid = server.child.id().to_string();
-    let (server_cpu, client_cpu) = (Cpu::of(&pid), Cpu::now());
+    let count = CpuCount::start(server.child.id());
     let stats = ingest(hooks, duration, concurrency).await;
-    let cpu = PerRequest::of(
-        Cpu::of(&pid).since(server_cpu),
-        Cpu::now().since(client_cpu),
-        stats.requests,
-    );
+    let cpu = count.per_request(stats.requests);
     Ok((stats, cpu))
 }
 
@@ -975,22 +962,25 @@ impl Cpu {
 
     /// Process `pid`'s (a number, or `self`).
     fn of(pid: &str) -> Cpu {
-        let read = || {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            // After the command name (in parentheses, which may hold spaces): state is the first field,
-            // utime the 12th and stime the 13th.
-            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-            let ticks =
-                fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-            Some(ticks as f64 / 100.0)
-        };
-        Cpu(read())
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok();
+        Cpu(stat.as_deref().and_then(stat_cpu).map(|(_, secs)| secs))
     }
 
     /// Seconds used since `earlier`.
     fn since(self, earlier: Cpu) -> Option<f64> {
         self.0.zip(earlier.0).map(|(now, then)| now - then)
     }
+}
+
+/// The name and the CPU seconds (user + system) of a `/proc/<pid>[/task/<tid>]/stat` line. After the name (in
+/// parentheses, which may hold spaces) the state is the first field, utime the 12th and stime the 13th, in
+/// Linux's clock ticks of 1/100 s.
+fn stat_cpu(stat: &str) -> Option<(&str, f64)> {
+    let (head, rest) = stat.rsplit_once(')')?;
+    let name = head.split_once('(').map_or("?", |(_, n)| n);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some((name, ticks as f64 / 100.0))
 }
 
 /// The CPU each thread of a process has used so far, by thread id: its name (as the kernel keeps it, at
@@ -1005,15 +995,9 @@ impl Threads {
                 let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
                     continue;
                 };
-                let (Some((head, rest)), tid) = (stat.rsplit_once(')'), task.file_name()) else {
-                    continue;
-                };
-                let name = head.split_once('(').map_or("?", |(_, n)| n).to_string();
-                let fields: Vec<&str> = rest.split_whitespace().collect();
-                let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
-                if let (Some(user), Some(system)) = (ticks(11), ticks(12)) {
-                    let secs = (user + system) as f64 / 100.0;
-                    threads.insert(tid.to_string_lossy().into_owned(), (name, secs));
+                if let Some((name, secs)) = stat_cpu(&stat) {
+                    let tid = task.file_name().to_string_lossy().into_owned();
+                    threads.insert(tid, (name.to_string(), secs));
                 }
             }
         }
@@ -1053,12 +1037,38 @@ struct PerRequest {
     client_us: Option<f64>,
 }
 
-impl PerRequest {
-    /// Starts counting the CPU of `server` (a pid) and of this process.
-    fn start(server: u32) -> (Cpu, Cpu) {
-        (Cpu::of(&server.to_string()), Cpu::now())
+/// The CPU of a server (by pid) and of this process, counted from when it started.
+struct CpuCount {
+    pid: String,
+    server: Cpu,
+    client: Cpu,
+}
+
+impl CpuCount {
+    fn start(pid: u32) -> CpuCount {
+        let pid = pid.to_string();
+        CpuCount {
+            server: Cpu::of(&pid),
+            client: Cpu::now(),
+            pid,
+        }
     }
 
+    fn server_secs(&self) -> Option<f64> {
+        Cpu::of(&self.pid).since(self.server)
+    }
+
+    fn client_secs(&self) -> Option<f64> {
+        Cpu::now().since(self.client)
+    }
+
+    /// Both, per request of `requests`, counted until now.
+    fn per_request(&self, requests: usize) -> PerRequest {
+        PerRequest::of(self.server_secs(), self.client_secs(), requests)
+    }
+}
+
+impl PerRequest {
     fn of(server: Option<f64>, client: Option<f64>, requests: usize) -> PerRequest {
         let per = |secs: f64| secs * 1e6 / requests.max(1) as f64;
         PerRequest {
