@@ -423,9 +423,10 @@ impl<'e, L: LedgerService + ?Sized> Step<'e, L> {
 /// would have read it, and the scopes of the steps that did apply without their decision to be decided
 /// with them (or, when no step is left to carry it, in a commit of its own, claiming nothing); a
 /// conflict is tried again up to [`MAX_ATTEMPTS`] times. A read or commit that fails with a store error
-/// fails the steps not done, after the owed decision is made in a commit of its own. One result per step, in order: `None` for a
-/// timeline event naming another organisation's vehicle (ignored, nothing claimed); an applied step
-/// whose decision went into a later step's commit answers no decision of its own.
+/// fails the steps not done, after the owed decision is made in a commit of its own. One result per
+/// step, in order: `None` for a timeline event naming another organisation's vehicle (ignored, nothing
+/// claimed); an applied step whose decision went into a later step's commit answers no decision of its
+/// own.
 pub async fn apply_steps<L: LedgerService + ?Sized>(
     service: &L,
     steps: &[Step<'_, L>],
