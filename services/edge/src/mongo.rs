@@ -908,7 +908,8 @@ impl MongoEdgeStore {
             self.upsert_in(session, TIMELINE, &e.id, doc! { "$set": revised })
                 .await?;
         }
-        self.recount(session, &e.vehicle_id).await?;
+        self.recount(session, e.org_id.as_str(), &e.vehicle_id)
+            .await?;
         Ok(())
     }
 }
@@ -1232,12 +1233,19 @@ impl EdgeStore for MongoEdgeStore {
 const RETIRED: [&str; 2] = ["sold", "archived"];
 
 impl MongoEdgeStore {
-    /// Recomputes a vehicle's event count, last event and odometer over its records that are not voided.
-    async fn recount(&self, session: &mut ClientSession, vehicle_id: &str) -> StoreResult<()> {
+    /// Recomputes a vehicle's event count, last event and odometer over its records that are not voided:
+    /// a walk of the timeline's page index (naming the organisation; by the vehicle alone the find would
+    /// scan every organisation's timeline).
+    async fn recount(
+        &self,
+        session: &mut ClientSession,
+        org_id: &str,
+        vehicle_id: &str,
+    ) -> StoreResult<()> {
         let mut cursor = self
             .db
             .collection(TIMELINE)
-            .find(doc! { "vehicle_id": vehicle_id, "voided": { "$ne": true } })
+            .find(doc! { "org_id": org_id, "vehicle_id": vehicle_id, "voided": { "$ne": true } })
             .sort(doc! { "occurred_at": -1, "_id": -1 })
             .projection(doc! { "occurred_at": 1, "body": 1 })
             .session(&mut *session)
