@@ -292,7 +292,56 @@ fn bench_event(
 }
 
 /// Seeds the edge projection with a 10,000-event vehicle inside a million-event store, printing progress.
-async fn seed_timeline(data_dir: &std::path::Path) -> anyhow::Result<f64> {
+/// The order the (c) store's events are written in: `grouped` (the default, as every run so far), the big
+/// vehicle's 10,000 first and then each filler vehicle's 1,000; or `interleaved`, as a fleet's events
+/// arrive — round after round one event of every filler vehicle, with one of the big vehicle's after each
+/// 99 of theirs, so no two of its events are written next to each other.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Layout {
+    Grouped,
+    Interleaved,
+}
+
+impl std::str::FromStr for Layout {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Layout, String> {
+        match s {
+            "grouped" => Ok(Layout::Grouped),
+            "interleaved" => Ok(Layout::Interleaved),
+            other => Err(format!(
+                "VWC_BENCH_TIMELINE: grouped or interleaved, not {other:?}"
+            )),
+        }
+    }
+}
+
+/// The events of the (c) store in the order `layout` writes them: 10,000 of the big vehicle and 1,000 of
+/// each of 990 filler vehicles.
+fn timeline_seed(layout: Layout) -> Box<dyn Iterator<Item = VehicleEvent> + Send> {
+    const PER_FILLER: usize = 1000;
+    let fillers = (TOTAL_EVENTS - BIG_EVENTS) / PER_FILLER;
+    let filler = |v: usize, i: usize| synthetic_event(&format!("veh_fill_{v:04}"), i);
+    match layout {
+        Layout::Grouped => Box::new(
+            (0..BIG_EVENTS)
+                .map(|i| synthetic_event(BIG_VEHICLE, i))
+                .chain((0..fillers).flat_map(move |v| (0..PER_FILLER).map(move |i| filler(v, i)))),
+        ),
+        Layout::Interleaved => {
+            let every = fillers / (BIG_EVENTS / PER_FILLER);
+            Box::new((0..PER_FILLER).flat_map(move |round| {
+                (0..fillers).flat_map(move |v| {
+                    let big = ((v + 1) % every == 0).then(|| {
+                        synthetic_event(BIG_VEHICLE, round * (fillers / every) + v / every)
+                    });
+                    std::iter::once(filler(v, round)).chain(big)
+                })
+            }))
+        }
+    }
+}
+
+async fn seed_timeline(data_dir: &std::path::Path, layout: Layout) -> anyhow::Result<f64> {
     let started = Instant::now();
     let path = data_dir.join("edge.db");
     {
@@ -312,13 +361,7 @@ async fn seed_timeline(data_dir: &std::path::Path) -> anyhow::Result<f64> {
             )
             .await?;
     }
-    let fillers = (TOTAL_EVENTS - BIG_EVENTS) / 1000;
-    let events =
-        (0..BIG_EVENTS)
-            .map(|i| synthetic_event(BIG_VEHICLE, i))
-            .chain((0..fillers).flat_map(|v| {
-                (0..1000).map(move |i| synthetic_event(&format!("veh_fill_{v:04}"), i))
-            }));
+    let events = timeline_seed(layout);
     let path2 = path.clone();
     tokio::task::spawn_blocking(move || {
         vwc_edge::SqliteEdgeStore::bulk_load_timeline(&path2, events, 50_000, |n| {
@@ -665,7 +708,8 @@ pub async fn run() -> anyhow::Result<()> {
         "vwc bench: data dir {} ({seconds} s per run, {concurrency} connections)",
         dir.path().display()
     );
-    let seed_secs = seed_timeline(dir.path()).await?;
+    let layout = env_or("VWC_BENCH_TIMELINE", Layout::Grouped);
+    let seed_secs = seed_timeline(dir.path(), layout).await?;
     let server = start_server(dir.path())?;
     let base = server.base.clone();
     let token = token(dir.path(), ORG)?;
@@ -770,7 +814,12 @@ pub async fn run() -> anyhow::Result<()> {
             alone_cpu,
         ),
         (
-            "(c) timeline page (50 of 10,000; store of 1,000,000)",
+            match layout {
+                Layout::Grouped => "(c) timeline page (50 of 10,000; store of 1,000,000)",
+                Layout::Interleaved => {
+                    "(c) timeline page (50 of 10,000; store of 1,000,000, its events interleaved)"
+                }
+            },
             &timeline,
             timeline_cpu,
         ),
@@ -1333,6 +1382,33 @@ mod tests {
 
     /// The CPU figures read `/proc/<pid>/stat` past the command name: this process's own count grows
     /// with work done, another process's is read by its pid, and an unknown pid says nothing.
+    /// Both layouts write the same million events; interleaved, the big vehicle's are never next to each
+    /// other and come one per 100 events.
+    #[test]
+    fn the_timeline_layouts_write_the_same_events() {
+        let ids = |layout| -> Vec<(String, String)> {
+            timeline_seed(layout)
+                .map(|e| (e.vehicle_id.to_string(), e.id.to_string()))
+                .collect()
+        };
+        let (grouped, interleaved) = (ids(Layout::Grouped), ids(Layout::Interleaved));
+        assert_eq!(grouped.len(), TOTAL_EVENTS);
+        let big: Vec<usize> = (interleaved.iter().enumerate())
+            .filter(|(_, (v, _))| v == BIG_VEHICLE)
+            .map(|(at, _)| at)
+            .collect();
+        assert_eq!(big.len(), BIG_EVENTS);
+        assert!(
+            big.windows(2).all(|w| w[1] - w[0] == 100),
+            "{:?}",
+            &big[..5]
+        );
+        let (mut grouped, mut interleaved) = (grouped, interleaved);
+        grouped.sort();
+        interleaved.sort();
+        assert_eq!(grouped, interleaved);
+    }
+
     #[test]
     fn cpu_time_is_read_for_this_process_and_another_and_per_request() {
         let before = Cpu::now();
