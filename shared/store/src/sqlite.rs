@@ -658,11 +658,22 @@ fn migrate(conn: &mut Connection, migrations: &[&str]) -> StoreResult<()> {
             all.len()
         )));
     }
+    // An existing database being upgraded is told about: a migration that rewrites a large table (the
+    // edge's timeline, clustered by vehicle) takes seconds once, before the service answers.
+    let upgrade = (current > 0 && current < all.len()).then(|| {
+        let db = conn.path().unwrap_or_default().to_string();
+        tracing::info!(%db, from = current, to = all.len(), "upgrading the database schema");
+        (db, std::time::Instant::now())
+    });
     for (i, sql) in all.iter().enumerate().skip(current) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
         tx.commit()?;
+    }
+    if let Some((db, started)) = upgrade {
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        tracing::info!(%db, version = all.len(), elapsed_ms, "database schema upgraded");
     }
     Ok(())
 }
