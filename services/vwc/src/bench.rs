@@ -291,7 +291,6 @@ fn bench_event(
     }
 }
 
-/// Seeds the edge projection with a 10,000-event vehicle inside a million-event store, printing progress.
 /// The order the (c) store's events are written in: `grouped` (the default, as every run so far), the big
 /// vehicle's 10,000 first and then each filler vehicle's 1,000; or `interleaved`, as a fleet's events
 /// arrive — round after round one event of every filler vehicle, with one of the big vehicle's after each
@@ -341,6 +340,8 @@ fn timeline_seed(layout: Layout) -> Box<dyn Iterator<Item = VehicleEvent> + Send
     }
 }
 
+/// Seeds the edge projection with a 10,000-event vehicle inside a million-event store, written in
+/// `layout`'s order, printing progress.
 async fn seed_timeline(data_dir: &std::path::Path, layout: Layout) -> anyhow::Result<f64> {
     let started = Instant::now();
     let path = data_dir.join("edge.db");
@@ -1380,8 +1381,6 @@ async fn sweep_bench(
 mod tests {
     use super::*;
 
-    /// The CPU figures read `/proc/<pid>/stat` past the command name: this process's own count grows
-    /// with work done, another process's is read by its pid, and an unknown pid says nothing.
     /// Both layouts write the same million events; interleaved, the big vehicle's are never next to each
     /// other and come one per 100 events.
     #[test]
@@ -1409,6 +1408,8 @@ mod tests {
         assert_eq!(grouped, interleaved);
     }
 
+    /// The CPU figures read `/proc/<pid>/stat` past the command name: this process's own count grows
+    /// with work done, another process's is read by its pid, and an unknown pid says nothing.
     #[test]
     fn cpu_time_is_read_for_this_process_and_another_and_per_request() {
         let before = Cpu::now();
