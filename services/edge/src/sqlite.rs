@@ -1169,6 +1169,15 @@ mod tests {
             .unwrap()
     }
 
+    /// Asserts that `plan` has a step naming `uses` and none naming any of `never`.
+    fn assert_plan(plan: &[String], uses: &str, never: &[&str]) {
+        assert!(plan.iter().any(|l| l.contains(uses)), "{uses}: {plan:?}");
+        assert!(
+            !plan.iter().any(|l| never.iter().any(|n| l.contains(n))),
+            "{never:?}: {plan:?}"
+        );
+    }
+
     /// A correction's recount of the vehicle's stats reads only that vehicle's rows: four walks of the
     /// timeline's key, never a scan of every organisation's timeline.
     #[tokio::test]
@@ -1192,16 +1201,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteEdgeStore::open(&dir.path().join("edge.db")).unwrap();
         let plan = query_plan(&store, FUEL_VEHICLES.to_string(), vec![Box::new("org_a")]).await;
-        assert!(
-            plan.iter()
-                .any(|l| l.contains("COVERING INDEX timeline_fuel (org_id=?)")),
-            "{plan:?}"
-        );
-        assert!(
-            !plan
-                .iter()
-                .any(|l| l.contains("SCAN") || l.contains("PRIMARY KEY")),
-            "{plan:?}"
+        assert_plan(
+            &plan,
+            "COVERING INDEX timeline_fuel (org_id=?)",
+            &["SCAN", "PRIMARY KEY"],
         );
     }
 
@@ -1312,17 +1315,10 @@ mod tests {
             };
             let (sql, args) = timeline_query(PAGE_COLUMNS, KNOWN_VEHICLE, &query, 51);
             let plan = query_plan(&store, sql, args).await;
-            assert!(
-                plan.iter()
-                    .any(|l| l
-                        .contains("SEARCH timeline USING PRIMARY KEY (org_id=? AND vehicle_id=?")),
-                "{plan:?}"
-            );
-            assert!(
-                !plan
-                    .iter()
-                    .any(|l| l.contains("TEMP B-TREE") || l.starts_with("SCAN")),
-                "{plan:?}"
+            assert_plan(
+                &plan,
+                "SEARCH timeline USING PRIMARY KEY (org_id=? AND vehicle_id=?",
+                &["TEMP B-TREE", "SCAN"],
             );
         }
     }
