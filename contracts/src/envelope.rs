@@ -395,6 +395,8 @@ mod tests {
             body: "Soon".into(),
             severity: None,
             delivered_at: "2026-05-01T10:00:00Z".parse().unwrap(),
+            task: None,
+            reminded_at: None,
         }
     }
 

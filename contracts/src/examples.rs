@@ -232,6 +232,8 @@ pub fn event(event_type: EventType) -> Event {
             body: "Due in 300 mi".into(),
             severity: Some(MaintenanceStatus::DueSoon),
             delivered_at: at(),
+            task: Some("oil_change".into()),
+            reminded_at: Some(at()),
         }
         .into(),
         EventType::MaintenanceScheduleUpdated => maintenance_schedule().into(),

@@ -726,6 +726,14 @@ pub struct NotificationDelivered {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity: Option<MaintenanceStatus>,
     pub delivered_at: DateTime<Utc>,
+    /// The maintenance item the reminder is about (`oil_change`; `valuation_drop` for a valuation drop), so
+    /// the feed can tell a newer reminder about the same item, or an evaluation that settled it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    /// When the evaluation that made the reminder ran (the `ReminderDue` envelope's `occurredAt`; in-app
+    /// deliveries only): the feed compares it with other reminders' and with evaluations' times.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reminded_at: Option<DateTime<Utc>>,
 }
 
 #[cfg(test)]

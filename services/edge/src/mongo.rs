@@ -27,7 +27,8 @@ use crate::read_model::VehicleTotalsPage;
 use crate::store::{
     CostBucket, CostRow, CostScope, CostTotal, CostsOf, Delivery, EdgeStore, Feed, FleetCounts,
     FleetRow, FleetValue, MaintenanceView, NotificationRef, NotificationView, Page, Projected,
-    TimelineQuery, VehicleRef, VehicleStats, VehicleTotals, VehicleView, valuations_before,
+    ReminderItem, TimelineQuery, VehicleRef, VehicleStats, VehicleTotals, VehicleView,
+    settled_tasks, valuations_before,
 };
 use crate::timeline_page::{self, TimelinePage, TimelinePageBuilder};
 
@@ -111,6 +112,11 @@ impl MongoEdgeStore {
             (
                 NOTIFICATIONS,
                 doc! { "org_id": 1, "created_at": -1, "_id": -1 },
+            ),
+            // The reminders about one item (`ReminderItem`), in the order they were made.
+            (
+                NOTIFICATIONS,
+                doc! { "org_id": 1, "vehicle_id": 1, "task": 1, "reminded_at": 1 },
             ),
             (
                 VALUATIONS,
@@ -796,7 +802,70 @@ impl MongoEdgeStore {
         self.upsert_in(session, MAINTENANCE, &update.vehicle_id, evaluation)
             .await?;
         self.fleet_member_moved(session, &update.vehicle_id, before)
-            .await
+            .await?;
+        // The reminders this newest evaluation settled (as in SQLite's `read_settled_reminders`).
+        let settled: Vec<&str> = settled_tasks(update).collect();
+        if !settled.is_empty() {
+            let reminders = doc! {
+                "org_id": org_id, "vehicle_id": &update.vehicle_id, "task": { "$in": settled },
+                "reminded_at": { "$lt": &evaluated_at },
+            };
+            self.read_reminders(session, reminders).await?;
+        }
+        Ok(())
+    }
+
+    /// Marks the unread reminders `filter` selects read, now.
+    async fn read_reminders(
+        &self,
+        session: &mut ClientSession,
+        mut filter: Document,
+    ) -> StoreResult<()> {
+        filter.insert("read_at", Bson::Null);
+        (self.db.collection(NOTIFICATIONS))
+            .update_many(
+                filter,
+                doc! { "$set": { "read_at": ts(&vwc_clock::now()) } },
+            )
+            .session(&mut *session)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether a reminder arriving now no longer holds (as in SQLite's `reminder_done`): a newer reminder
+    /// about its item is in the feed, or the vehicle's stored evaluation ran after it and settled the item.
+    async fn reminder_done(
+        &self,
+        session: &mut ClientSession,
+        org_id: &OrgId,
+        item: &ReminderItem,
+    ) -> StoreResult<bool> {
+        let newer = (self.db.collection(NOTIFICATIONS))
+            .find_one(doc! {
+                "org_id": org_id, "vehicle_id": &item.vehicle_id, "task": &item.task,
+                "reminded_at": { "$gt": ts(&item.reminded_at) },
+            })
+            .projection(doc! { "_id": 1 })
+            .session(&mut *session)
+            .await?;
+        if newer.is_some() {
+            return Ok(true);
+        }
+        let stored: Option<Document> = self
+            .find_in(
+                session,
+                MAINTENANCE,
+                &item.vehicle_id,
+                doc! { "org_id": 1, "body": 1 },
+            )
+            .await?;
+        let Some(stored) =
+            stored.filter(|d| text(d, "org_id").ok().flatten().as_deref() == Some(org_id.as_str()))
+        else {
+            return Ok(false);
+        };
+        let evaluation: MaintenanceScheduleUpdated = decode_body(&stored)?;
+        Ok(item.settled_by(&evaluation))
     }
 
     /// A delivery's effect (see [`Projected::Notification`]).
@@ -809,16 +878,42 @@ impl MongoEdgeStore {
         let Some(view) = NotificationView::in_app(delivered) else {
             return Ok(());
         };
+        let item = ReminderItem::of(delivered);
+        let done = match &item {
+            Some(item) => self.reminder_done(session, org_id, item).await?,
+            None => false,
+        };
+        let now = ts(&vwc_clock::now());
         // Insert-or-ignore by notification id: a re-delivery under another envelope keeps the first
         // record, and so its read state.
-        let insert = doc! { "$setOnInsert": {
+        let mut fields = doc! {
             "org_id": org_id,
             "body": serde_json::to_string(&view)?,
             "created_at": ts(&view.created_at),
-            "read_at": Bson::Null,
-        } };
-        self.upsert_in(session, NOTIFICATIONS, &view.id, insert)
-            .await?;
+            "read_at": if done { Bson::String(now) } else { Bson::Null },
+        };
+        if let Some(item) = &item {
+            fields.insert("vehicle_id", &item.vehicle_id);
+            fields.insert("task", &item.task);
+            fields.insert("reminded_at", ts(&item.reminded_at));
+        }
+        let inserted = self
+            .upsert_in(
+                session,
+                NOTIFICATIONS,
+                &view.id,
+                doc! { "$setOnInsert": fields },
+            )
+            .await?
+            .upserted_id
+            .is_some();
+        if let (true, false, Some(item)) = (inserted, done, &item) {
+            let older = doc! {
+                "org_id": org_id, "vehicle_id": &item.vehicle_id, "task": &item.task,
+                "reminded_at": { "$lt": ts(&item.reminded_at) },
+            };
+            self.read_reminders(session, older).await?;
+        }
         Ok(())
     }
 

@@ -19,7 +19,8 @@ use crate::corrections::TimelineRevision;
 use crate::store::{
     CostBucket, CostRow, CostScope, CostTotal, CostsOf, Delivery, EdgeStore, Feed, FleetCounts,
     FleetRow, FleetValue, MaintenanceView, NotificationRef, NotificationView, Page, Projected,
-    TimelineQuery, VehicleRef, VehicleStats, VehicleTotals, VehicleView, valuations_before,
+    ReminderItem, TimelineQuery, VehicleRef, VehicleStats, VehicleTotals, VehicleView,
+    settled_tasks, valuations_before,
 };
 use crate::timeline_page::{self, TimelinePage, TimelinePageBuilder};
 
@@ -197,6 +198,16 @@ ALTER TABLE timeline_by_vehicle RENAME TO timeline;
 CREATE UNIQUE INDEX timeline_id ON timeline (id);
 CREATE INDEX timeline_costs ON timeline (org_id, occurred_at) WHERE cost_cents IS NOT NULL;
 CREATE INDEX timeline_fuel ON timeline (org_id, vehicle_id) WHERE kind = 'fuel' AND voided = 0;
+"#,
+    // The item a reminder is about and when it was made (`ReminderItem`): a newer reminder about the same
+    // item, or an evaluation that settled it, marks it read (docs/events.md, "Reminders that no longer hold").
+    r#"
+ALTER TABLE notifications ADD COLUMN vehicle_id TEXT;
+ALTER TABLE notifications ADD COLUMN task TEXT;
+ALTER TABLE notifications ADD COLUMN reminded_at TEXT;
+CREATE INDEX notifications_by_item ON notifications (org_id, vehicle_id, task, reminded_at);
+CREATE INDEX notifications_unread_by_item ON notifications (org_id, vehicle_id, task, reminded_at)
+  WHERE read_at IS NULL;
 "#,
 ];
 
@@ -582,7 +593,7 @@ fn evaluation(org_id: &OrgId, update: &MaintenanceScheduleUpdated) -> StoreResul
     let body = serde_json::to_string(update)?;
     Ok(Box::new(move |conn| {
         with_fleet_member(conn, &u.vehicle_id, || {
-            conn.prepare_cached(
+            let stored = conn.prepare_cached(
                 "INSERT INTO maintenance (vehicle_id, org_id, body, due_soon, overdue, evaluated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (vehicle_id) DO UPDATE SET body = excluded.body, due_soon = excluded.due_soon,
@@ -590,24 +601,120 @@ fn evaluation(org_id: &OrgId, update: &MaintenanceScheduleUpdated) -> StoreResul
                  WHERE excluded.evaluated_at >= maintenance.evaluated_at",
             )?
             .execute(params![u.vehicle_id, org, body, due_soon, overdue, ts(&u.evaluated_at)])?;
+            if stored == 1 {
+                read_settled_reminders(conn, &org, &u)?;
+            }
             Ok(())
         })?;
         Ok(true)
     }))
 }
 
-/// A delivery's effect: an in-app notification joins the feed (once per notification id).
+/// Marks read the unread reminders the vehicle's newest evaluation settled: those about an item it says
+/// needs no attention, made before it ran. One read of the vehicle's unread reminders first (a partial
+/// index), so an evaluation of a vehicle without any costs a single probe.
+fn read_settled_reminders(
+    conn: &rusqlite::Connection,
+    org: &str,
+    evaluation: &MaintenanceScheduleUpdated,
+) -> StoreResult<()> {
+    let unread: Vec<String> = conn
+        .prepare_cached(
+            "SELECT DISTINCT task FROM notifications
+             WHERE org_id = ?1 AND vehicle_id = ?2 AND task IS NOT NULL AND read_at IS NULL",
+        )?
+        .query_map(params![org, evaluation.vehicle_id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    if unread.is_empty() {
+        return Ok(());
+    }
+    let (now, evaluated_at) = (ts(&vwc_clock::now()), ts(&evaluation.evaluated_at));
+    let mut read = conn.prepare_cached(READ_OLDER_REMINDERS)?;
+    for task in settled_tasks(evaluation).filter(|t| unread.iter().any(|u| u == t)) {
+        read.execute(params![org, evaluation.vehicle_id, task, evaluated_at, now])?;
+    }
+    Ok(())
+}
+
+/// A delivery's effect: an in-app notification joins the feed (once per notification id). A reminder that
+/// no longer holds when it arrives — a newer one about its item is there, or the vehicle's evaluation
+/// settled the item since — joins it read; otherwise it marks the older unread reminders about its item
+/// read.
 fn notification(org_id: &OrgId, delivered: &NotificationDelivered) -> StoreResult<Effect> {
     let (org, view) = (org_id.to_string(), NotificationView::in_app(delivered));
+    let item = ReminderItem::of(delivered);
     Ok(Box::new(move |conn| {
-        if let Some(view) = view {
-            conn.execute(
-                "INSERT OR IGNORE INTO notifications (id, org_id, body, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![view.id, org, serde_json::to_string(&view)?, ts(&view.created_at)],
-            )?;
+        let Some(view) = view else {
+            return Ok(true);
+        };
+        let now = ts(&vwc_clock::now());
+        let done = match &item {
+            Some(item) => reminder_done(conn, &org, item)?,
+            None => false,
+        };
+        let (vehicle, task, reminded_at) = match &item {
+            Some(i) => (Some(&i.vehicle_id), Some(&i.task), Some(ts(&i.reminded_at))),
+            None => (None, None, None),
+        };
+        let inserted = conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO notifications
+                   (id, org_id, body, created_at, vehicle_id, task, reminded_at, read_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                view.id,
+                org,
+                serde_json::to_string(&view)?,
+                ts(&view.created_at),
+                vehicle,
+                task,
+                reminded_at,
+                done.then_some(&now)
+            ])?;
+        if let (1, false, Some(_)) = (inserted, done, &item) {
+            conn.prepare_cached(READ_OLDER_REMINDERS)?.execute(params![
+                org,
+                vehicle,
+                task,
+                reminded_at,
+                now
+            ])?;
         }
         Ok(true)
     }))
+}
+
+/// Marks read the unread reminders about one item (`?1` organisation, `?2` vehicle, `?3` task) made before
+/// `?4`, at `?5`.
+const READ_OLDER_REMINDERS: &str = "UPDATE notifications SET read_at = ?5
+    WHERE org_id = ?1 AND vehicle_id = ?2 AND task = ?3 AND reminded_at < ?4 AND read_at IS NULL";
+
+/// Whether a reminder arriving now no longer holds: a newer reminder about its item is in the feed (read
+/// or not), or the vehicle's stored evaluation ran after it and settled the item.
+fn reminder_done(conn: &rusqlite::Connection, org: &str, item: &ReminderItem) -> StoreResult<bool> {
+    let newer = conn
+        .prepare_cached(
+            "SELECT 1 FROM notifications
+             WHERE org_id = ?1 AND vehicle_id = ?2 AND task = ?3 AND reminded_at > ?4 LIMIT 1",
+        )?
+        .query_row(
+            params![org, item.vehicle_id, item.task, ts(&item.reminded_at)],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some();
+    if newer {
+        return Ok(true);
+    }
+    let evaluation: Option<String> = conn
+        .prepare_cached("SELECT body FROM maintenance WHERE vehicle_id = ?1 AND org_id = ?2")?
+        .query_row(params![item.vehicle_id, org], |r| r.get(0))
+        .optional()?;
+    Ok(match evaluation {
+        Some(body) => item.settled_by(&serde_json::from_str(&body)?),
+        None => false,
+    })
 }
 
 /// A valuation point's effect: the history point or the current value, unless a newer computation

@@ -181,6 +181,49 @@ impl NotificationView {
     }
 }
 
+/// The item an in-app reminder is about and when the evaluation that made it ran: what the feed needs to tell
+/// a reminder that no longer holds (docs/events.md, "Reminders that no longer hold"). `None` for a
+/// delivery written before `NotificationDelivered` carried `task` and `remindedAt`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReminderItem {
+    pub vehicle_id: String,
+    pub task: String,
+    pub reminded_at: DateTime<Utc>,
+}
+
+impl ReminderItem {
+    pub fn of(delivered: &NotificationDelivered) -> Option<ReminderItem> {
+        Some(ReminderItem {
+            vehicle_id: delivered.vehicle_id.clone()?,
+            task: delivered.task.clone()?,
+            reminded_at: delivered.reminded_at?,
+        })
+    }
+
+    /// Whether `evaluation` settles this reminder: it ran after the reminder was made and says the item
+    /// needs no attention (ok, unknown or turned off). An item the evaluation does not hold (a valuation
+    /// drop's) is never settled by one.
+    pub fn settled_by(&self, evaluation: &MaintenanceScheduleUpdated) -> bool {
+        evaluation.evaluated_at > self.reminded_at
+            && settled_tasks(evaluation).any(|task| task == self.task)
+    }
+}
+
+/// The tasks an evaluation says need no attention: their earlier reminders no longer hold.
+pub fn settled_tasks(evaluation: &MaintenanceScheduleUpdated) -> impl Iterator<Item = &str> {
+    evaluation
+        .items
+        .iter()
+        .filter(|i| {
+            !(i.enabled
+                && matches!(
+                    i.status,
+                    MaintenanceStatus::DueSoon | MaintenanceStatus::Overdue
+                ))
+        })
+        .map(|i| i.task.as_str())
+}
+
 /// A vehicle's running stats as both adapters keep them (`vehicle_stats`, apart from the vehicle because
 /// events may arrive before the registration they follow); timestamps as stored by [`vwc_store::ts`].
 #[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]

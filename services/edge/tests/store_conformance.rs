@@ -276,6 +276,8 @@ fn delivered(id: &str, channel: Channel, delivered_at: DateTime<Utc>) -> Notific
         body: format!("Body {id}"),
         severity: Some(MaintenanceStatus::DueSoon),
         delivered_at,
+        task: None,
+        reminded_at: None,
     }
 }
 
@@ -944,6 +946,107 @@ async fn an_in_app_notification_is_added_and_other_channels_are_ignored(store: S
         }]
     );
     assert!(feed(&store, "org_b", false).await.is_empty());
+}
+
+/// An in-app reminder about `task` of veh_1, made (evaluated) at `reminded_at` and delivered a minute later.
+fn reminder(id: &str, task: &str, reminded_at: DateTime<Utc>) -> NotificationDelivered {
+    NotificationDelivered {
+        task: Some(task.into()),
+        reminded_at: Some(reminded_at),
+        ..delivered(
+            id,
+            Channel::InApp,
+            reminded_at + chrono::Duration::minutes(1),
+        )
+    }
+}
+
+/// The organisation's unread feed, sorted by id.
+async fn unread(store: &Store, org: &str) -> Vec<String> {
+    let mut ids = feed(store, org, true).await;
+    ids.sort();
+    ids
+}
+
+async fn a_newer_reminder_about_the_same_item_reads_the_older_ones(store: Store) {
+    notify(&store, "org_a", &reminder("ntf_oil_1", "oil", at(3, 8))).await;
+    notify(&store, "org_a", &reminder("ntf_tires", "tires", at(3, 8))).await;
+    let other_vehicle = NotificationDelivered {
+        vehicle_id: Some("veh_2".into()),
+        ..reminder("ntf_oil_v2", "oil", at(3, 8))
+    };
+    notify(&store, "org_a", &other_vehicle).await;
+    notify(&store, "org_b", &reminder("ntf_oil_b", "oil", at(3, 8))).await;
+    // A delivery from before reminders carried their item is left as it is.
+    notify(
+        &store,
+        "org_a",
+        &delivered("ntf_plain", Channel::InApp, at(3, 9)),
+    )
+    .await;
+
+    notify(&store, "org_a", &reminder("ntf_oil_2", "oil", at(3, 9))).await;
+    let expected = ["ntf_oil_2", "ntf_oil_v2", "ntf_plain", "ntf_tires"];
+    assert_eq!(unread(&store, "org_a").await, expected);
+    // An older reminder about the item arriving after the newer one joins the feed read.
+    notify(&store, "org_a", &reminder("ntf_oil_0", "oil", at(3, 7))).await;
+    assert_eq!(unread(&store, "org_a").await, expected);
+    let all = notifications(&store, "org_a").await;
+    assert_eq!(all.len(), 6);
+    for id in ["ntf_oil_0", "ntf_oil_1"] {
+        let n = all.iter().find(|n| n.id == id).unwrap();
+        assert!(n.read_at.is_some(), "{id} is read: {n:?}");
+    }
+    assert_eq!(unread(&store, "org_b").await, ["ntf_oil_b"]);
+}
+
+async fn an_evaluation_that_settles_an_item_reads_its_reminders(store: Store) {
+    notify(&store, "org_a", &reminder("ntf_oil", "oil", at(3, 8))).await;
+    notify(&store, "org_a", &reminder("ntf_brakes", "brakes", at(3, 8))).await;
+    notify(&store, "org_a", &reminder("ntf_wipers", "wipers", at(3, 8))).await;
+    notify(&store, "org_b", &reminder("ntf_oil_b", "oil", at(3, 8))).await;
+    // Day 4: oil back to ok, brakes still overdue, wipers overdue but turned off.
+    let day_4 = schedule(
+        "veh_1",
+        at(4, 8),
+        vec![
+            item("oil", MaintenanceStatus::Ok, true),
+            item("brakes", MaintenanceStatus::Overdue, true),
+            item("wipers", MaintenanceStatus::Overdue, false),
+        ],
+    );
+    maintain(&store, "org_a", &day_4).await;
+    assert_eq!(unread(&store, "org_a").await, ["ntf_brakes"]);
+    assert_eq!(
+        unread(&store, "org_b").await,
+        ["ntf_oil_b"],
+        "another org's"
+    );
+
+    // A reminder made before that evaluation, arriving after it (one hop more than the schedule), joins
+    // the feed read; one made after it stays unread — its own evaluation is still on its way.
+    notify(&store, "org_a", &reminder("ntf_oil_late", "oil", at(3, 20))).await;
+    notify(&store, "org_a", &reminder("ntf_oil_new", "oil", at(5, 8))).await;
+    assert_eq!(unread(&store, "org_a").await, ["ntf_brakes", "ntf_oil_new"]);
+    // An older evaluation arriving late settles nothing.
+    let day_2 = schedule(
+        "veh_1",
+        at(2, 8),
+        vec![item("brakes", MaintenanceStatus::Ok, true)],
+    );
+    assert!(evaluated(&store, &envelope_id(), "org_a", &day_2).await);
+    assert_eq!(unread(&store, "org_a").await, ["ntf_brakes", "ntf_oil_new"]);
+    // The next evaluation settles the brakes, and not the oil reminder made after it ran.
+    let day_5 = schedule(
+        "veh_1",
+        at(5, 7),
+        vec![
+            item("oil", MaintenanceStatus::Ok, true),
+            item("brakes", MaintenanceStatus::Ok, true),
+        ],
+    );
+    maintain(&store, "org_a", &day_5).await;
+    assert_eq!(unread(&store, "org_a").await, ["ntf_oil_new"]);
 }
 
 async fn the_same_notification_under_two_envelopes_is_stored_once(store: Store) {
@@ -1759,6 +1862,8 @@ vwc_testkit::conformance!(
     the_fleet_view_counts_enabled_due_soon_and_overdue_items,
     an_in_app_notification_is_added_and_other_channels_are_ignored,
     the_same_notification_under_two_envelopes_is_stored_once,
+    a_newer_reminder_about_the_same_item_reads_the_older_ones,
+    an_evaluation_that_settles_an_item_reads_its_reminders,
     the_feed_is_newest_first_and_filters_unread,
     paging_the_feed_strictly_after_a_position_covers_every_notification_exactly_once,
     marking_read_keeps_the_first_time_and_stays_in_the_org,

@@ -85,7 +85,12 @@ pub fn plan_notification(
         http_status: None,
         error: None,
     }];
-    let events = vec![delivered_event(&notification, Channel::InApp, now)];
+    let events = vec![delivered_event(
+        &notification,
+        Channel::InApp,
+        now,
+        Some(envelope.occurred_at),
+    )];
     let mut deliveries = vec![in_app];
 
     if let Some(p) = preferences {
@@ -154,15 +159,22 @@ pub fn plan_valuation_drop(
     let mut plan = plan_notification(envelope, &carrier, None, now);
     plan.notification.title = title;
     plan.notification.body = body;
-    plan.events = vec![delivered_event(&plan.notification, Channel::InApp, now)];
+    plan.events = vec![delivered_event(
+        &plan.notification,
+        Channel::InApp,
+        now,
+        Some(envelope.occurred_at),
+    )];
     plan
 }
 
-/// `NotificationDelivered` for one channel, traced to the event that caused the notification.
+/// `NotificationDelivered` for one channel, traced to the event that caused the notification. `reminded_at`
+/// (the in-app delivery's: the caused event's `occurredAt`) lets the feed order reminders about one item.
 pub fn delivered_event(
     notification: &Notification,
     channel: Channel,
     at: DateTime<Utc>,
+    reminded_at: Option<DateTime<Utc>>,
 ) -> Envelope {
     Envelope::new(
         SOURCE,
@@ -178,6 +190,8 @@ pub fn delivered_event(
             body: notification.body.clone(),
             severity: Some(notification.severity),
             delivered_at: at,
+            task: Some(notification.reminder.task.clone()),
+            reminded_at,
         },
     )
 }
@@ -278,7 +292,8 @@ mod tests {
     fn without_preferences_only_in_app_is_planned_and_it_is_delivered_at_once() {
         let r = reminder(MaintenanceStatus::DueSoon, 0);
         let now = at("2026-05-01T12:00:00Z");
-        let plan = plan_notification(&envelope(&r), &r, None, now);
+        let caused = envelope(&r);
+        let plan = plan_notification(&caused, &r, None, now);
         assert_eq!(plan.deliveries.len(), 1);
         let in_app = &plan.deliveries[0];
         assert_eq!(in_app.channel, Channel::InApp);
@@ -288,6 +303,11 @@ mod tests {
         let event: NotificationDelivered = plan.events[0].payload().cloned().unwrap();
         assert_eq!(event.channel, Channel::InApp);
         assert_eq!(event.notification_id, plan.notification.id);
+        // What the feed orders reminders about one item by: the item, and when the reminder was made.
+        assert_eq!(
+            (event.task.as_deref(), event.reminded_at),
+            (Some(r.task.as_str()), Some(caused.occurred_at))
+        );
         assert_eq!(plan.events[0].source, SOURCE);
         assert_eq!(plan.events[0].traceparent, envelope(&r).traceparent);
     }

@@ -472,6 +472,7 @@ impl DeliveryWorker {
                 notification,
                 delivery.channel,
                 self.clock.now(),
+                None,
             ))
         });
         Settlement::Attempted {

@@ -277,7 +277,7 @@ async fn settling_applies_each_outcome_with_its_attempt_and_event(
     assert_eq!(retried.len(), 1);
     let webhook = &retried[0];
     assert_eq!(webhook.delivery.attempts, 1);
-    let event = delivered_event(&webhook.notification, Channel::Webhook, retry_at);
+    let event = delivered_event(&webhook.notification, Channel::Webhook, retry_at, None);
     let delivered = Settlement::Attempted {
         attempt: attempt(webhook, 2, AttemptOutcome::Delivered, retry_at),
         retry_at: None,
