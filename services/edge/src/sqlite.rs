@@ -610,6 +610,11 @@ fn evaluation(org_id: &OrgId, update: &MaintenanceScheduleUpdated) -> StoreResul
     }))
 }
 
+/// The tasks of a vehicle's unread reminders (`?1` organisation, `?2` vehicle): every evaluation asks, so
+/// it reads the partial index of unread reminders only.
+const UNREAD_TASKS: &str = "SELECT DISTINCT task FROM notifications
+    WHERE org_id = ?1 AND vehicle_id = ?2 AND task IS NOT NULL AND read_at IS NULL";
+
 /// Marks read the unread reminders the vehicle's newest evaluation settled: those about an item it says
 /// needs no attention, made before it ran. One read of the vehicle's unread reminders first (a partial
 /// index), so an evaluation of a vehicle without any costs a single probe.
@@ -619,10 +624,7 @@ fn read_settled_reminders(
     evaluation: &MaintenanceScheduleUpdated,
 ) -> StoreResult<()> {
     let unread: Vec<String> = conn
-        .prepare_cached(
-            "SELECT DISTINCT task FROM notifications
-             WHERE org_id = ?1 AND vehicle_id = ?2 AND task IS NOT NULL AND read_at IS NULL",
-        )?
+        .prepare_cached(UNREAD_TASKS)?
         .query_map(params![org, evaluation.vehicle_id], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     if unread.is_empty() {
@@ -1312,6 +1314,21 @@ mod tests {
             &plan,
             "COVERING INDEX timeline_fuel (org_id=?)",
             &["SCAN", "PRIMARY KEY"],
+        );
+    }
+
+    /// Every evaluation asks for the vehicle's unread reminders: a search of the partial index of unread
+    /// reminders, whatever the vehicle's read ones.
+    #[tokio::test]
+    async fn an_evaluation_reads_only_the_index_of_unread_reminders() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteEdgeStore::open(&dir.path().join("edge.db")).unwrap();
+        let args: SqlArgs = vec![Box::new("org_a"), Box::new("veh_1")];
+        let plan = query_plan(&store, UNREAD_TASKS.to_string(), args).await;
+        assert_plan(
+            &plan,
+            "INDEX notifications_unread_by_item (org_id=? AND vehicle_id=?",
+            &["SCAN"],
         );
     }
 
