@@ -1261,8 +1261,10 @@ mod tests {
     use crate::store::{EventFilter, TimelinePosition};
     use vwc_contracts::EventKind;
 
-    /// `EXPLAIN QUERY PLAN` of `sql` with `args`: one line per step.
-    async fn query_plan(store: &SqliteEdgeStore, sql: String, args: SqlArgs) -> Vec<String> {
+    /// `EXPLAIN QUERY PLAN` of `sql` with `args` on the real schema (a new edge database): one line per step.
+    async fn query_plan(sql: String, args: SqlArgs) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteEdgeStore::open(&dir.path().join("edge.db")).unwrap();
         store
             .db()
             .read(move |conn| {
@@ -1291,10 +1293,8 @@ mod tests {
     /// timeline's key, never a scan of every organisation's timeline.
     #[tokio::test]
     async fn a_recount_walks_the_vehicles_own_rows() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteEdgeStore::open(&dir.path().join("edge.db")).unwrap();
         let args: SqlArgs = vec![Box::new("veh_1"), Box::new("org_a")];
-        let plan = query_plan(&store, RECOUNT.to_string(), args).await;
+        let plan = query_plan(RECOUNT.to_string(), args).await;
         let walks = plan
             .iter()
             .filter(|l| l.contains("SEARCH timeline USING PRIMARY KEY (org_id=? AND vehicle_id=?"))
@@ -1307,9 +1307,7 @@ mod tests {
     /// rows alone: not a walk of every row of the organisation.
     #[tokio::test]
     async fn the_fuel_vehicles_come_from_the_fuel_index() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteEdgeStore::open(&dir.path().join("edge.db")).unwrap();
-        let plan = query_plan(&store, FUEL_VEHICLES.to_string(), vec![Box::new("org_a")]).await;
+        let plan = query_plan(FUEL_VEHICLES.to_string(), vec![Box::new("org_a")]).await;
         assert_plan(
             &plan,
             "COVERING INDEX timeline_fuel (org_id=?)",
@@ -1321,10 +1319,8 @@ mod tests {
     /// reminders, whatever the vehicle's read ones.
     #[tokio::test]
     async fn an_evaluation_reads_only_the_index_of_unread_reminders() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteEdgeStore::open(&dir.path().join("edge.db")).unwrap();
         let args: SqlArgs = vec![Box::new("org_a"), Box::new("veh_1")];
-        let plan = query_plan(&store, UNREAD_TASKS.to_string(), args).await;
+        let plan = query_plan(UNREAD_TASKS.to_string(), args).await;
         assert_plan(
             &plan,
             "INDEX notifications_unread_by_item (org_id=? AND vehicle_id=?",
@@ -1412,8 +1408,6 @@ mod tests {
     /// (`EXPLAIN QUERY PLAN` on the real schema).
     #[tokio::test]
     async fn the_timeline_page_query_walks_its_index_in_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteEdgeStore::open(&dir.path().join("edge.db")).unwrap();
         let at = DateTime::from_timestamp(1_717_228_800, 0).unwrap();
         let filters = [
             (EventFilter::default(), None),
@@ -1438,7 +1432,7 @@ mod tests {
                 page: Page::after(after.as_ref(), 50),
             };
             let (sql, args) = timeline_query(PAGE_COLUMNS, KNOWN_VEHICLE, &query, 51);
-            let plan = query_plan(&store, sql, args).await;
+            let plan = query_plan(sql, args).await;
             assert_plan(
                 &plan,
                 "SEARCH timeline USING PRIMARY KEY (org_id=? AND vehicle_id=?",
