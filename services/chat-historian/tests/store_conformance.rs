@@ -252,6 +252,28 @@ async fn every_applied_change_bumps_the_knowledge_version(store: Store) {
     assert!(v1 < v2 && v2 < v3 && v3 < v4, "{v1} {v2} {v3} {v4}");
 }
 
+/// Claims younger than the cut-off keep a redelivery out; once pruned, the same envelope is applied again
+/// (so a claim is pruned only when no redelivery can come any more: `vwc_store::KEEP_CLAIMS`).
+async fn claims_are_pruned_by_age_and_only_then_let_an_envelope_in_again(store: Store) {
+    let v = vehicle("org_a", "veh_1");
+    assert!(apply(&store, "env-1", Change::Vehicle(v.clone())).await);
+    assert!(apply(&store, "env-2", valued(1_000_000, 2, 0)).await);
+    let hour = chrono::Duration::hours(1);
+    assert_eq!(store.prune_claims(Utc::now() - hour).await.unwrap(), 0);
+    assert!(
+        !apply(&store, "env-1", Change::Vehicle(v.clone())).await,
+        "still claimed"
+    );
+    let before = version(&store).await;
+    assert_eq!(store.prune_claims(Utc::now() + hour).await.unwrap(), 2);
+    assert!(
+        apply(&store, "env-1", Change::Vehicle(v)).await,
+        "its claim was pruned"
+    );
+    assert!(version(&store).await > before);
+    assert_eq!(store.prune_claims(Utc::now() - hour).await.unwrap(), 0);
+}
+
 async fn a_later_valuation_replaces_an_earlier_one_never_the_reverse(store: Store) {
     apply(&store, "env-1", Change::Vehicle(vehicle("org_a", "veh_1"))).await;
     assert!(apply(&store, "env-2", valued(2_000_000, 10, 0)).await);
@@ -411,5 +433,6 @@ vwc_testkit::conformance!(
     feedback_lands_on_its_turn_only,
     the_audit_lists_an_organisations_turns_since_an_instant,
     dead_letters_are_kept_and_marked_replayed,
+    claims_are_pruned_by_age_and_only_then_let_an_envelope_in_again,
     a_corrected_record_is_replaced_and_a_voided_one_never_read,
 );

@@ -325,8 +325,13 @@ pub async fn run_daily_job(job: DailyJob) -> Result<(), lambda_runtime::Error> {
         move |event: lambda_runtime::LambdaEvent<EventBridgeEvent<serde_json::Value>>| {
             let stores = stores.clone();
             async move {
-                job.run(&stores, &ScheduledRun::of(&event.payload).daily())
-                    .await
+                let report = job
+                    .run(&stores, &ScheduledRun::of(&event.payload).daily())
+                    .await;
+                // Once a day: the inbox claims older than any redelivery, of every service's database.
+                let before = vwc_clock::now() - vwc_store::KEEP_CLAIMS;
+                crate::embedded::prune_claims(&stores.plumbing(), before).await;
+                report
             }
         },
     )

@@ -20,7 +20,7 @@ mod write_batch;
 
 pub use dead_letters::{DeadLetter, DeadLetterStore, NewDeadLetter};
 pub use outbox::{Outbox, OutboxId, WithOutbox};
-pub use plumbing::{Plumbed, Plumbing};
+pub use plumbing::{KEEP_CLAIMS, Plumbed, Plumbing};
 pub use scope::{Page, VehicleRef};
 pub use sqlite::SqliteDb;
 

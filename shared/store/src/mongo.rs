@@ -100,6 +100,9 @@ impl MongoDb {
             .await?;
         self.create_index(INBOX, doc! { "consumer": 1, "event_id": 1 }, true)
             .await?;
+        // Claims are pruned by age (`Plumbing::prune_claims`).
+        self.create_index(INBOX, doc! { "applied_at": 1 }, false)
+            .await?;
         self.create_index(DEAD_LETTERS, doc! { "replayed_at": 1, "_id": 1 }, false)
             .await?;
         Ok(())
@@ -504,6 +507,15 @@ impl Plumbing for MongoDb {
     async fn ping(&self) -> StoreResult<()> {
         self.db.run_command(doc! { "ping": 1 }).await?;
         Ok(())
+    }
+
+    async fn prune_claims(&self, before: chrono::DateTime<chrono::Utc>) -> StoreResult<u64> {
+        // `applied_at` is the fixed-width text of `ts()`: text order is time order (index `applied_at`).
+        let deleted = self
+            .collection(INBOX)
+            .delete_many(doc! { "applied_at": { "$lt": ts(&before) } })
+            .await?;
+        Ok(deleted.deleted_count)
     }
 }
 

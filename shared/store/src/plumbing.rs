@@ -11,11 +11,22 @@ use vwc_contracts::Envelope;
 
 use crate::{DeadLetter, DeadLetterStore, NewDeadLetter, Outbox, OutboxId, StoreResult};
 
-/// The port every service store extends: its outbox, its dead letters and whether it can serve.
+/// How long a consumer's inbox keeps the claim of an event it applied: longer than any redelivery can
+/// come late. SQS keeps a message at most 14 days (and a message redriven from a dead-letter queue was
+/// never applied); the in-process bus redelivers only rows its relay had not yet marked sent. Older
+/// claims only grow the database: about a dozen per webhook across the services, never read again.
+pub const KEEP_CLAIMS: chrono::TimeDelta = chrono::TimeDelta::days(30);
+
+/// The port every service store extends: its outbox, its dead letters, its inbox's claims and whether it
+/// can serve.
 #[async_trait]
 pub trait Plumbing: Outbox + DeadLetterStore {
     /// `Ok` when the store can serve requests (the readiness probe).
     async fn ping(&self) -> StoreResult<()>;
+    /// Deletes the inbox claims made before `before` (see [`KEEP_CLAIMS`]); returns how many. An event
+    /// delivered again after its claim is gone would be applied again, so `before` must lie further back
+    /// than any redelivery.
+    async fn prune_claims(&self, before: chrono::DateTime<chrono::Utc>) -> StoreResult<u64>;
 }
 
 /// A service adapter whose outbox, dead letters and ping are those of the database it keeps.
@@ -28,6 +39,9 @@ pub trait Plumbed: Send + Sync {
 impl<T: Plumbed> Plumbing for T {
     async fn ping(&self) -> StoreResult<()> {
         self.plumbing().ping().await
+    }
+    async fn prune_claims(&self, before: chrono::DateTime<chrono::Utc>) -> StoreResult<u64> {
+        self.plumbing().prune_claims(before).await
     }
 }
 

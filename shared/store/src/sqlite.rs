@@ -1132,10 +1132,56 @@ impl DeadLetterStore for SqliteDb {
     }
 }
 
+/// Inbox rows looked at per write job while pruning claims: each job is short, so the writes that queue
+/// behind it wait for a few milliseconds at most.
+const CLAIMS_PER_PRUNE_JOB: i64 = 5_000;
+
 #[async_trait]
 impl Plumbing for SqliteDb {
     async fn ping(&self) -> StoreResult<()> {
         SqliteDb::ping(self).await
+    }
+
+    /// Claims are rows of `inbox` in the order they were made (its rowid grows with each), so the old ones
+    /// are its first rows: each write job reads the next [`CLAIMS_PER_PRUNE_JOB`] in rowid order, deletes
+    /// the run of them made before `before`, and the pruning stops at the first claim made since. A prune
+    /// with nothing to delete reads one row; none scans the table.
+    async fn prune_claims(&self, before: chrono::DateTime<chrono::Utc>) -> StoreResult<u64> {
+        let mut pruned = 0;
+        loop {
+            let (deleted, done) = self
+                .write(move |conn| {
+                    let mut oldest = conn.prepare_cached(
+                        "SELECT rowid, applied_at FROM inbox ORDER BY rowid LIMIT ?1",
+                    )?;
+                    let mut rows = oldest.query([CLAIMS_PER_PRUNE_JOB])?;
+                    let (mut last_old, mut seen, mut newer) = (None, 0, false);
+                    while let Some(row) = rows.next()? {
+                        seen += 1;
+                        let applied = parse_time(row.get_ref(1)?.as_str().map_err(|e| {
+                            StoreError::Other(format!("an inbox claim's time: {e}"))
+                        })?)?;
+                        if applied >= before {
+                            newer = true;
+                            break;
+                        }
+                        last_old = Some(row.get::<_, i64>(0)?);
+                    }
+                    drop(rows);
+                    let deleted = match last_old {
+                        Some(last) => conn
+                            .prepare_cached("DELETE FROM inbox WHERE rowid <= ?1")?
+                            .execute([last])? as u64,
+                        None => 0,
+                    };
+                    Ok((deleted, newer || seen < CLAIMS_PER_PRUNE_JOB))
+                })
+                .await?;
+            pruned += deleted;
+            if done {
+                return Ok(pruned);
+            }
+        }
     }
 }
 
@@ -1651,6 +1697,50 @@ pub(crate) mod tests {
             1
         );
         assert_eq!(db.pending(10).await.unwrap().len(), 1);
+    }
+
+    /// Pruning deletes the run of claims made before the cut-off, however many write jobs it takes, and
+    /// stops at the first claim made since: those younger are kept, even ones older than the cut-off
+    /// that follow them (a wall clock set back), which a later run prunes.
+    #[tokio::test]
+    async fn old_claims_are_pruned_oldest_first_in_bounded_jobs() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDb::open(&dir.path().join("i.db"), &[]).unwrap();
+        let old = CLAIMS_PER_PRUNE_JOB * 2 + 7;
+        let now = vwc_clock::now();
+        let at = |days: i64| (now - chrono::Duration::days(days)).to_rfc3339();
+        let (long_ago, recent) = (at(40), at(1));
+        db.write(move |conn| {
+            let mut insert = conn.prepare(
+                "INSERT INTO inbox (consumer, event_id, applied_at) VALUES ('edge', ?1, ?2)",
+            )?;
+            for i in 0..old {
+                insert.execute(params![format!("old-{i}"), long_ago])?;
+            }
+            insert.execute(params!["recent", recent])?;
+            insert.execute(params!["late-stamped", long_ago])?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let jobs_before = db.writer_jobs();
+        let cut_off = now - chrono::Duration::days(30);
+        assert_eq!(db.prune_claims(cut_off).await.unwrap(), old as u64);
+        let jobs = db.writer_jobs() - jobs_before;
+        assert_eq!(jobs, 3, "a job per {CLAIMS_PER_PRUNE_JOB} claims looked at");
+        let left: Vec<String> = db
+            .read(|c| {
+                let mut q = c.prepare("SELECT event_id FROM inbox ORDER BY rowid")?;
+                let ids = q.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+                Ok(ids)
+            })
+            .await
+            .unwrap();
+        assert_eq!(left, ["recent", "late-stamped"]);
+        assert_eq!(db.prune_claims(cut_off).await.unwrap(), 0);
+        // A claim pruned is a claim that can be made again.
+        let claimed = db.write(|c| claim_inbox(c, "edge", "old-3")).await.unwrap();
+        assert!(claimed);
     }
 
     /// The relay is handed the envelope this process kept only while its row holds what was written; a
