@@ -98,11 +98,16 @@ impl MongoDb {
         // Pending rows are `sent_at: null`, read in `_id` order (the envelope's UUID v7, time-ordered).
         self.create_index(OUTBOX, doc! { "sent_at": 1, "_id": 1 }, false)
             .await?;
-        self.create_index(INBOX, doc! { "consumer": 1, "event_id": 1 }, true)
-            .await?;
-        // Claims are pruned by age (`Plumbing::prune_claims`).
-        self.create_index(INBOX, doc! { "applied_at": 1 }, false)
-            .await?;
+        // Claims are unique, and pruned by age (`Plumbing::prune_claims`): both in one round trip.
+        let claims = [
+            (doc! { "consumer": 1, "event_id": 1 }, true),
+            (doc! { "applied_at": 1 }, false),
+        ];
+        let models = claims.map(|(keys, unique)| {
+            let options = IndexOptions::builder().unique(unique).build();
+            IndexModel::builder().keys(keys).options(options).build()
+        });
+        self.collection(INBOX).create_indexes(models).await?;
         self.create_index(DEAD_LETTERS, doc! { "replayed_at": 1, "_id": 1 }, false)
             .await?;
         Ok(())
