@@ -1134,7 +1134,7 @@ impl DeadLetterStore for SqliteDb {
 
 /// Inbox rows looked at per write job while pruning claims: each job is short, so the writes that queue
 /// behind it wait for a few milliseconds at most.
-const CLAIMS_PER_PRUNE_JOB: i64 = 5_000;
+const CLAIMS_PER_PRUNE_JOB: i64 = 1_000;
 
 #[async_trait]
 impl Plumbing for SqliteDb {
