@@ -398,3 +398,23 @@ async fn sweeping_only_awake_vehicles_publishes_what_evaluating_every_vehicle_da
         "{read} vehicles read: the wake days do not spare the sweep much"
     );
 }
+
+/// The scheduler's database is made with pages of 16 KiB (the sweep writes in bulk; docs/bench.md), and the
+/// sweep runs on it as on any other.
+#[tokio::test]
+async fn the_schedulers_database_is_made_with_pages_of_16_kib() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("maintenance-scheduler.db");
+    let store = vwc_maintenance_scheduler::SqliteSchedulerStore::open(&path).unwrap();
+    let page: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_query_value(None, "page_size", |r| r.get(0))
+        .unwrap();
+    assert_eq!(page, 16 * 1024);
+    let now = chrono::Utc::now();
+    seed_bulk(&store, 50, now).await.unwrap();
+    let report = sweep(&store, &DailyRun::of_day(None, now.date_naive(), now))
+        .await
+        .unwrap();
+    assert_eq!((report.vehicles, report.changed), (50, 50));
+}

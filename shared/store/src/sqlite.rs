@@ -84,9 +84,23 @@ pub struct SqliteDb {
     inner: Arc<Inner>,
 }
 
+/// SQLite's page size, and the one a database gets unless its service asks for another
+/// ([`SqliteDb::open_with_pages`]).
+pub const DEFAULT_PAGE_BYTES: u32 = 4096;
+
 fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
+    open_connection_with_pages(path, DEFAULT_PAGE_BYTES)
+}
+
+/// [`open_connection`] for a database that is created with pages of `page_bytes` (a database that exists
+/// keeps the size it was made with: SQLite changes it only by rewriting the file).
+fn open_connection_with_pages(path: &Path, page_bytes: u32) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    if page_bytes != DEFAULT_PAGE_BYTES {
+        // Before anything writes the file's header (setting WAL mode does).
+        conn.pragma_update(None, "page_size", page_bytes)?;
+    }
     // WAL + synchronous=NORMAL: a committed transaction survives a process crash (kill -9); only an OS crash
     // or power loss can lose the last few commits. FULL would fsync every commit.
     conn.execute_batch(
@@ -247,9 +261,10 @@ mod rust_alloc {
 /// of by SQLite's automatic checkpoint on the committing connection. A checkpoint copies the newest version
 /// of each page the WAL holds into the database and fsyncs both files; run by the writer, every write of the
 /// service waited behind it (the first sweep of 100,000 vehicles checkpointed ≈ 60 times; docs/bench.md).
-fn open_writer_connection(path: &Path) -> rusqlite::Result<Connection> {
-    let mut conn = open_connection(path)?;
-    let mut checkpoints = Checkpoints::new(path);
+fn open_writer_connection(path: &Path, page_bytes: u32) -> rusqlite::Result<Connection> {
+    let mut conn = open_connection_with_pages(path, page_bytes)?;
+    let page_bytes: i64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
+    let mut checkpoints = Checkpoints::new(path, page_bytes);
     conn.wal_hook(Some(move |wal: &mut rusqlite::hooks::Wal, pages| {
         checkpoints.after_commit(wal, pages);
         Ok(())
@@ -259,10 +274,10 @@ fn open_writer_connection(path: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
-/// WAL pages (of 4 KiB) after which a commit has the WAL checkpointed; SQLite's default is 1,000. The hot
-/// pages (the outbox's and the inbox's last leaves, the indexes' right edges) are rewritten by nearly every
-/// commit, so a longer WAL copies (and fsyncs) far fewer pages per write. Each database's WAL grows to about
-/// 16 MiB on disk before it is checkpointed and reused.
+/// WAL pages (of 4 KiB; fewer of larger pages, the same bytes) after which a commit has the WAL
+/// checkpointed; SQLite's default is 1,000. The hot pages (the outbox's and the inbox's last leaves, the
+/// indexes' right edges) are rewritten by nearly every commit, so a longer WAL copies (and fsyncs) far fewer
+/// pages per write. Each database's WAL grows to about 16 MiB on disk before it is checkpointed and reused.
 const WAL_CHECKPOINT_PAGES: i32 = 4_000;
 
 /// WAL pages after which the writer checkpoints itself, as SQLite's automatic checkpoint did. The WAL goes
@@ -279,6 +294,9 @@ const WAL_WRITER_CHECKPOINT_PAGES: i32 = 4 * WAL_CHECKPOINT_PAGES;
 /// thread) the writer checkpoints itself.
 struct Checkpoints {
     path: PathBuf,
+    /// [`WAL_CHECKPOINT_PAGES`] and [`WAL_WRITER_CHECKPOINT_PAGES`] in this database's pages.
+    thread_at: i32,
+    writer_at: i32,
     /// Wakes the checkpoint thread; holds one wake-up at most (a second would find nothing more to do).
     wake: Option<std::sync::mpsc::SyncSender<()>>,
     /// The thread could not be started or its connection opened: the writer checkpoints.
@@ -289,9 +307,12 @@ struct Checkpoints {
 }
 
 impl Checkpoints {
-    fn new(path: &Path) -> Checkpoints {
+    fn new(path: &Path, page_bytes: i64) -> Checkpoints {
+        let scale = (page_bytes / i64::from(DEFAULT_PAGE_BYTES)).clamp(1, 16) as i32;
         Checkpoints {
             path: path.to_path_buf(),
+            thread_at: WAL_CHECKPOINT_PAGES / scale,
+            writer_at: WAL_WRITER_CHECKPOINT_PAGES / scale,
             wake: None,
             no_thread: false,
             running: Arc::new(Mutex::new(())),
@@ -301,10 +322,10 @@ impl Checkpoints {
     /// Called by SQLite on the writer thread after each commit, with the WAL's length in pages. A failed
     /// checkpoint is only logged: the commit happened, and a later one tries again.
     fn after_commit(&mut self, wal: &mut rusqlite::hooks::Wal, pages: i32) {
-        if pages < WAL_CHECKPOINT_PAGES {
+        if pages < self.thread_at {
             return;
         }
-        if pages < WAL_WRITER_CHECKPOINT_PAGES && self.wake_checkpointer() {
+        if pages < self.writer_at && self.wake_checkpointer() {
             return;
         }
         let _running = self.running.lock().unwrap_or_else(|e| e.into_inner());
@@ -383,13 +404,25 @@ impl SqliteDb {
     /// Opens (creating if needed) the database at `path` and applies the common and the service's
     /// migrations in order, tracked by `PRAGMA user_version`.
     pub fn open(path: &Path, migrations: &[&str]) -> StoreResult<SqliteDb> {
+        SqliteDb::open_with_pages(path, migrations, DEFAULT_PAGE_BYTES)
+    }
+
+    /// [`open`](Self::open), creating a new database with pages of `page_bytes` (a power of two from 512
+    /// to 65,536; a database that exists keeps its own). Larger pages suit a database written mostly in
+    /// bulk — fewer WAL frames, each written with two `pwrite`s, and fewer B-tree pages to balance per
+    /// row — and cost a small write more: every page it changes is written whole.
+    pub fn open_with_pages(
+        path: &Path,
+        migrations: &[&str],
+        page_bytes: u32,
+    ) -> StoreResult<SqliteDb> {
         if let Some(parent) = path.parent() {
             create_private_dir(parent)
                 .map_err(|e| StoreError::Other(format!("creating {}: {e}", parent.display())))?;
         }
         make_private_file(path)
             .map_err(|e| StoreError::Other(format!("protecting {}: {e}", path.display())))?;
-        let mut conn = open_writer_connection(path)?;
+        let mut conn = open_writer_connection(path, page_bytes)?;
         migrate(&mut conn, migrations)?;
         // The sub-journal (the pages a savepoint or a statement may have to roll back) in memory. By
         // default SQLite spills it to a temporary file past 64 KiB, so a group of jobs (a savepoint each)
@@ -1508,6 +1541,54 @@ pub(crate) mod tests {
             .await
             .unwrap();
         assert_eq!(rows, 500);
+    }
+
+    /// A database asked for larger pages is made with them, keeps its WAL within the same bytes as one
+    /// of 4 KiB pages (the checkpoint thresholds count its pages), and a database that exists keeps the
+    /// page size it was made with.
+    #[tokio::test]
+    async fn larger_pages_are_made_at_creation_and_bound_the_wal_in_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let page_size = |path: &Path| -> i64 {
+            let c = Connection::open(path).unwrap();
+            c.pragma_query_value(None, "page_size", |r| r.get(0))
+                .unwrap()
+        };
+        let (large, small) = (dir.path().join("large.db"), dir.path().join("small.db"));
+        drop(SqliteDb::open(&small, &["CREATE TABLE t (x INTEGER);"]).unwrap());
+        let kept = SqliteDb::open_with_pages(&small, &["CREATE TABLE t (x INTEGER);"], 16_384);
+        drop(kept.unwrap());
+        assert_eq!(
+            page_size(&small),
+            4096,
+            "an existing database keeps its pages"
+        );
+
+        let schema = ["CREATE TABLE t (x INTEGER, pad BLOB);"];
+        let db = SqliteDb::open_with_pages(&large, &schema, 16_384).unwrap();
+        assert_eq!(page_size(&large), 16_384);
+        // ≈ 4,500 pages of 16 KiB through the WAL (72 MiB): past the writer's bound (64 MiB of pages);
+        // the WAL must stay near 64 MiB, not grow to 16,000 pages of 16 KiB (256 MiB).
+        let wal = dir.path().join("large.db-wal");
+        let mut wal_most = 0;
+        for commit in 0..45_i64 {
+            db.write(move |c| {
+                let mut insert =
+                    c.prepare_cached("INSERT INTO t (x, pad) VALUES (?1, zeroblob(16000))")?;
+                for row in 0..100 {
+                    insert.execute([commit * 100 + row])?;
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+            wal_most = wal_most.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+        }
+        // The writer's bound in pages of 16 KiB, and a commit's worth (≈ 100 pages) past it.
+        let bound = (WAL_WRITER_CHECKPOINT_PAGES as u64 / 4 + 200) * (16_384 + 24);
+        assert!(wal_most <= bound, "the WAL grew to {wal_most} bytes");
+        assert!(std::fs::metadata(&large).unwrap().len() > 50 * 1024 * 1024);
+        assert_eq!(rows_seen_by_a_fresh_connection(&large).len(), 4_500);
     }
 
     #[tokio::test]

@@ -93,6 +93,10 @@ impl SqliteLedger for VehicleState {
     type Detail = ();
     type Prepared = PreparedCommit;
     const MIGRATIONS: &'static [&'static str] = MIGRATIONS;
+    /// 16 KiB pages: the first sweep of 100,000 vehicles writes ≈ 300 MB of schedules and reminders in
+    /// bulk, and took 12–14 % less CPU than on 4 KiB pages (docs/bench.md, "Pages of 16 KiB for the
+    /// scheduler").
+    const PAGE_BYTES: u32 = 16 * 1024;
     // `retired` is an integer column.
     const FIELDS: &'static str = "json_object('org_id', org_id, 'name', name, 'unit', unit,
         'registered_at', registered_at, 'retired', json(iif(retired, 'true', 'false')), 'wake_on', wake_on)";

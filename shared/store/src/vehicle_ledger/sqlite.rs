@@ -199,6 +199,8 @@ pub trait SqliteLedger: Ledger {
     /// What a commit writes, serialised off the writer thread.
     type Prepared: Send + 'static;
     const MIGRATIONS: &'static [&'static str];
+    /// The page size a new database of the service is made with ([`SqliteDb::open_with_pages`]).
+    const PAGE_BYTES: u32 = crate::sqlite::DEFAULT_PAGE_BYTES;
     /// The `json_object(…)` of the service's columns of `vehicles` (read as [`Ledger::Fields`]).
     const FIELDS: &'static str;
     const FULL: Self::Detail;
@@ -332,7 +334,11 @@ impl RowPage {
 
 impl<L: SqliteLedger> LedgerStore<SqliteDb, L> {
     pub fn open(path: &Path) -> StoreResult<Self> {
-        Ok(LedgerStore::new(SqliteDb::open(path, L::MIGRATIONS)?))
+        Ok(LedgerStore::new(SqliteDb::open_with_pages(
+            path,
+            L::MIGRATIONS,
+            L::PAGE_BYTES,
+        )?))
     }
 
     /// The vehicles of `page` with their details (as `detail` asks), read in one snapshot.
