@@ -718,27 +718,15 @@ const CLAIMS_FIRST_PRUNED_AFTER: Duration = Duration::from_secs(600);
 async fn prune_claims_every(
     every: Duration,
     stores: Vec<(&'static str, Arc<dyn vwc_store::Plumbing>)>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
     let first = tokio::time::Instant::now() + CLAIMS_FIRST_PRUNED_AFTER.min(every);
-    let mut ticker = tokio::time::interval_at(first, every);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        if *shutdown.borrow() {
-            return;
-        }
-        tokio::select! {
-            _ = ticker.tick() => {
-                // Claims are stamped by the wall clock (inbox bookkeeping), not the system's clock.
-                prune_claims(&stores, vwc_clock::now() - vwc_store::KEEP_CLAIMS).await;
-            }
-            changed = shutdown.changed() => {
-                if changed.is_err() {
-                    return;
-                }
-            }
-        }
-    }
+    let ticker = tokio::time::interval_at(first, every);
+    vwc_store::run_every(ticker, shutdown, || async {
+        // Claims are stamped by the wall clock (inbox bookkeeping), not the system's clock.
+        prune_claims(&stores, vwc_clock::now() - vwc_store::KEEP_CLAIMS).await;
+    })
+    .await
 }
 
 /// Prunes the inbox claims of `stores` made before `before`, logging what each pruned (or why it could

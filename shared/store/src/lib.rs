@@ -58,3 +58,30 @@ pub fn parse_ts(s: &str) -> StoreResult<chrono::DateTime<chrono::Utc>> {
         .map(|t| t.with_timezone(&chrono::Utc))
         .map_err(|e| StoreError::Other(format!("bad timestamp {s:?}: {e}")))
 }
+
+/// Runs `tick` at each of `ticker`'s ticks (a tick missed while one runs is delayed, not bunched) until
+/// `shutdown` turns true or its sender is gone; a tick never starts once shutdown began. The loop of every
+/// periodic job of a running system (the daily jobs, the pruning of old inbox claims).
+pub async fn run_every<F, Fut>(
+    mut ticker: tokio::time::Interval,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    mut tick: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        tokio::select! {
+            _ = ticker.tick() => tick().await,
+            changed = shutdown.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}

@@ -1385,6 +1385,26 @@ pub(crate) mod tests {
     }
 
     /// What another process would see: a connection of its own on the database file.
+    /// Commits `commits` transactions of 100 rows of `t (x, pad)`, each padded with `pad` zero bytes, and
+    /// returns the most bytes the WAL at `wal` held after any of them.
+    async fn commit_padded_rows(db: &SqliteDb, wal: &Path, commits: i64, pad: i64) -> u64 {
+        let mut wal_most = 0;
+        for commit in 0..commits {
+            db.write(move |c| {
+                let mut insert =
+                    c.prepare_cached("INSERT INTO t (x, pad) VALUES (?1, zeroblob(?2))")?;
+                for row in 0..100 {
+                    insert.execute([commit * 100 + row, pad])?;
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+            wal_most = wal_most.max(std::fs::metadata(wal).map_or(0, |m| m.len()));
+        }
+        wal_most
+    }
+
     fn rows_seen_by_a_fresh_connection(path: &Path) -> Vec<i64> {
         let fresh = Connection::open(path).unwrap();
         let mut stmt = fresh.prepare("SELECT x FROM t ORDER BY x").unwrap();
@@ -1569,21 +1589,7 @@ pub(crate) mod tests {
         assert_eq!(page_size(&large), 16_384);
         // ≈ 4,500 pages of 16 KiB through the WAL (72 MiB): past the writer's bound (64 MiB of pages);
         // the WAL must stay near 64 MiB, not grow to 16,000 pages of 16 KiB (256 MiB).
-        let wal = dir.path().join("large.db-wal");
-        let mut wal_most = 0;
-        for commit in 0..45_i64 {
-            db.write(move |c| {
-                let mut insert =
-                    c.prepare_cached("INSERT INTO t (x, pad) VALUES (?1, zeroblob(16000))")?;
-                for row in 0..100 {
-                    insert.execute([commit * 100 + row])?;
-                }
-                Ok(())
-            })
-            .await
-            .unwrap();
-            wal_most = wal_most.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
-        }
+        let wal_most = commit_padded_rows(&db, &dir.path().join("large.db-wal"), 45, 16_000).await;
         // The writer's bound in pages of 16 KiB, and a commit's worth (≈ 100 pages) past it.
         let bound = (WAL_WRITER_CHECKPOINT_PAGES as u64 / 4 + 200) * (16_384 + 24);
         assert!(wal_most <= bound, "the WAL grew to {wal_most} bytes");
@@ -1604,20 +1610,7 @@ pub(crate) mod tests {
         );
         // 180 commits of 100 rows of a page each: ≈ 18,000 WAL pages written, past the checkpoint
         // threshold four times over and past the writer's own bound.
-        let mut wal_most = 0;
-        for commit in 0..180_i64 {
-            db.write(move |c| {
-                let mut insert =
-                    c.prepare_cached("INSERT INTO t (x, pad) VALUES (?1, zeroblob(3900))")?;
-                for row in 0..100 {
-                    insert.execute([commit * 100 + row])?;
-                }
-                Ok(())
-            })
-            .await
-            .unwrap();
-            wal_most = wal_most.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
-        }
+        let wal_most = commit_padded_rows(&db, &wal, 180, 3_900).await;
         assert!(
             thread_names().iter().any(|n| n == checkpointer),
             "a thread of the database's own checkpoints its WAL: {:?}",

@@ -479,30 +479,21 @@ pub async fn run_daily<F, Fut, R, E>(
     job: &'static str,
     interval: std::time::Duration,
     clock: vwc_clock::SharedClock,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
     mut run: F,
 ) where
     F: FnMut(DailyRun) -> Fut,
     Fut: std::future::Future<Output = Result<R, E>>,
     E: std::fmt::Display,
 {
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        if *shutdown.borrow() {
-            return;
-        }
-        tokio::select! {
-            _ = ticker.tick() => {
-                if let Err(e) = run(DailyRun::today(None, clock.as_ref())).await {
-                    tracing::error!(error = %e, job, "a daily job failed; retrying at the next tick");
-                }
-            }
-            changed = shutdown.changed() => {
-                if changed.is_err() {
-                    return;
-                }
+    let ticker = tokio::time::interval(interval);
+    crate::run_every(ticker, shutdown, || {
+        let run = run(DailyRun::today(None, clock.as_ref()));
+        async move {
+            if let Err(e) = run.await {
+                tracing::error!(error = %e, job, "a daily job failed; retrying at the next tick");
             }
         }
-    }
+    })
+    .await
 }
