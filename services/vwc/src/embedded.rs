@@ -724,35 +724,9 @@ async fn prune_claims_every(
     let ticker = tokio::time::interval_at(first, every);
     vwc_store::run_every(ticker, shutdown, || async {
         // Claims are stamped by the wall clock (inbox bookkeeping), not the system's clock.
-        prune_claims(&stores, vwc_clock::now() - vwc_store::KEEP_CLAIMS).await;
+        crate::stores::prune_claims(&stores, vwc_clock::now() - vwc_store::KEEP_CLAIMS).await;
     })
     .await
-}
-
-/// Prunes the inbox claims of `stores` made before `before`, logging what each pruned (or why it could
-/// not: the claims are then pruned at the next run). Returns how many were pruned in all.
-pub async fn prune_claims(
-    stores: &[(&'static str, Arc<dyn vwc_store::Plumbing>)],
-    before: chrono::DateTime<chrono::Utc>,
-) -> u64 {
-    let mut total = 0;
-    for (service, store) in stores {
-        let started = std::time::Instant::now();
-        match store.prune_claims(before).await {
-            Ok(0) => {}
-            Ok(pruned) => {
-                total += pruned;
-                tracing::info!(
-                    service,
-                    pruned,
-                    elapsed_ms = started.elapsed().as_millis() as u64,
-                    "old inbox claims pruned"
-                );
-            }
-            Err(e) => tracing::warn!(service, error = %e, "pruning old inbox claims failed"),
-        }
-    }
-    total
 }
 
 fn served<S: Clone + Send + Sync + 'static>(routes: OpenApiRouter<S>, state: S) -> Router {
@@ -869,43 +843,6 @@ impl ReadinessCheck for BusReady {
             Ok(())
         } else {
             Err("the in-process bus is paused".into())
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// One run prunes the old claims of every service's database and keeps the recent ones.
-    #[tokio::test]
-    async fn one_run_prunes_every_services_old_claims() {
-        let dir = tempfile::tempdir().unwrap();
-        let stores = crate::stores::Stores::open(dir.path()).unwrap();
-        let databases: Vec<_> = (stores.plumbing().iter())
-            .map(|(service, _)| dir.path().join(format!("{service}.db")))
-            .collect();
-        assert!(databases.iter().all(|db| db.exists()), "{databases:?}");
-        let now = vwc_clock::now();
-        for db in &databases {
-            let conn = rusqlite::Connection::open(db).unwrap();
-            for (id, days) in [("a", 45), ("b", 31), ("c", 31), ("kept", 29)] {
-                let at = (now - chrono::Duration::days(days)).to_rfc3339();
-                conn.execute(
-                    "INSERT INTO inbox (consumer, event_id, applied_at) VALUES ('x', ?1, ?2)",
-                    [id, at.as_str()],
-                )
-                .unwrap();
-            }
-        }
-        let pruned = prune_claims(&stores.plumbing(), now - vwc_store::KEEP_CLAIMS).await;
-        assert_eq!(pruned, 3 * databases.len() as u64);
-        for db in &databases {
-            let conn = rusqlite::Connection::open(db).unwrap();
-            let left: String = conn
-                .query_row("SELECT group_concat(event_id) FROM inbox", [], |r| r.get(0))
-                .unwrap();
-            assert_eq!(left, "kept", "{}", db.display());
         }
     }
 }

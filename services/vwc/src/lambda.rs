@@ -330,7 +330,7 @@ pub async fn run_daily_job(job: DailyJob) -> Result<(), lambda_runtime::Error> {
                     .await;
                 // Once a day: the inbox claims older than any redelivery, of every service's database.
                 let before = vwc_clock::now() - vwc_store::KEEP_CLAIMS;
-                crate::embedded::prune_claims(&stores.plumbing(), before).await;
+                crate::stores::prune_claims(&stores.plumbing(), before).await;
                 report
             }
         },

@@ -103,11 +103,7 @@ impl MongoDb {
             (doc! { "consumer": 1, "event_id": 1 }, true),
             (doc! { "applied_at": 1 }, false),
         ];
-        let models = claims.map(|(keys, unique)| {
-            let options = IndexOptions::builder().unique(unique).build();
-            IndexModel::builder().keys(keys).options(options).build()
-        });
-        self.collection(INBOX).create_indexes(models).await?;
+        self.create_indexes_on(INBOX, claims).await?;
         self.create_index(DEAD_LETTERS, doc! { "replayed_at": 1, "_id": 1 }, false)
             .await?;
         Ok(())
@@ -120,9 +116,21 @@ impl MongoDb {
         keys: Document,
         unique: bool,
     ) -> StoreResult<()> {
-        let options = IndexOptions::builder().unique(unique).build();
-        let model = IndexModel::builder().keys(keys).options(options).build();
-        self.collection(collection).create_index(model).await?;
+        self.create_indexes_on(collection, [(keys, unique)]).await
+    }
+
+    /// Creates the indexes `(keys, unique)` on `collection` in one round trip (each a no-op when it exists
+    /// with the same options). [`MongoDb::create_indexes`] lists indexes of several collections.
+    pub async fn create_indexes_on(
+        &self,
+        collection: &str,
+        indexes: impl IntoIterator<Item = (Document, bool)>,
+    ) -> StoreResult<()> {
+        let models = indexes.into_iter().map(|(keys, unique)| {
+            let options = IndexOptions::builder().unique(unique).build();
+            IndexModel::builder().keys(keys).options(options).build()
+        });
+        self.collection(collection).create_indexes(models).await?;
         Ok(())
     }
 
