@@ -92,11 +92,14 @@ fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     open_connection_with_pages(path, DEFAULT_PAGE_BYTES)
 }
 
+/// How long a connection waits for a lock another holds before it answers SQLITE_BUSY.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// [`open_connection`] for a database that is created with pages of `page_bytes` (a database that exists
 /// keeps the size it was made with: SQLite changes it only by rewriting the file).
 fn open_connection_with_pages(path: &Path, page_bytes: u32) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     if page_bytes != DEFAULT_PAGE_BYTES {
         // Before anything writes the file's header (setting WAL mode does).
         conn.pragma_update(None, "page_size", page_bytes)?;
@@ -767,26 +770,49 @@ fn checkpoint_left_wal(conn: &Connection) {
 /// How long a writer goes without a job before it hands back the pages its connection caches.
 const SHRINK_WHEN_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// How long a writer goes without a job before it empties its WAL file ([`empty_wal`]). Not sooner: the
+/// next burst writes its WAL again by growing the file, which costs more than writing over it — emptied
+/// after 2 s, the webhook lag of the bench's row (d), run a few seconds after the ingest run, read p50
+/// 1.2–1.7 ms / p99 8–11 ms against 0.9–1.2 / 5–7 ms (docs/bench.md).
+const EMPTY_WAL_WHEN_IDLE_FOR: std::time::Duration = if cfg!(test) {
+    std::time::Duration::from_secs(6)
+} else {
+    std::time::Duration::from_secs(60)
+};
+
 fn writer_loop(conn: &Connection, rx: &std::sync::mpsc::Receiver<Job>) {
     use std::sync::mpsc::RecvTimeoutError;
-    let mut cached = false;
+    // What is left to do once the writes stop: hand back the page cache, then empty the WAL.
+    let (mut cached, mut wal_written) = (false, false);
     loop {
-        let first = if cached {
-            match rx.recv_timeout(SHRINK_WHEN_IDLE_FOR) {
+        let wait = if cached {
+            Some(SHRINK_WHEN_IDLE_FOR)
+        } else if wal_written {
+            Some(EMPTY_WAL_WHEN_IDLE_FOR.saturating_sub(SHRINK_WHEN_IDLE_FOR))
+        } else {
+            None
+        };
+        let first = match wait {
+            Some(wait) => match rx.recv_timeout(wait) {
                 Ok(job) => job,
                 Err(RecvTimeoutError::Timeout) => {
-                    shrink_page_cache(conn);
-                    cached = false;
+                    if cached {
+                        shrink_page_cache(conn);
+                        cached = false;
+                    } else {
+                        empty_wal(conn);
+                        wal_written = false;
+                    }
                     continue;
                 }
                 Err(RecvTimeoutError::Disconnected) => break,
-            }
-        } else {
-            match rx.recv() {
+            },
+            None => match rx.recv() {
                 Ok(job) => job,
                 Err(_) => break,
-            }
+            },
         };
+        wal_written = true;
         cached = true;
         let mut jobs = vec![first];
         while jobs.len() < GROUP_COMMIT_MAX {
@@ -806,6 +832,33 @@ fn writer_loop(conn: &Connection, rx: &std::sync::mpsc::Receiver<Job>) {
 fn shrink_page_cache(conn: &Connection) {
     if let Err(e) = conn.release_memory() {
         tracing::debug!(error = %e, "shrinking the writer's page cache failed");
+    }
+}
+
+/// Copies the WAL into the database and empties the file once the writer has gone without a job for
+/// [`EMPTY_WAL_WHEN_IDLE_FOR`]. A PASSIVE checkpoint (the thresholds above) copies frames but leaves the
+/// file at its length, so after a burst each database kept 16–64 MiB of WAL on disk for as long as it
+/// stayed quiet (≈ 140 MB over the seven after the bench's webhook run), and a crash in that time left all
+/// of it for the next start to replay before it could answer (docs/bench.md, row k). It does not wait: a
+/// reader still on an older snapshot, or the checkpoint thread at work, makes it stop at once, and the
+/// next quiet spell tries again.
+fn empty_wal(conn: &Connection) {
+    if let Err(e) = conn.busy_timeout(std::time::Duration::ZERO) {
+        tracing::debug!(error = %e, "the idle writer could not set its busy timeout");
+        return;
+    }
+    let checkpoint = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+        Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?))
+    });
+    if let Err(e) = conn.busy_timeout(BUSY_TIMEOUT) {
+        tracing::warn!(error = %e, "the writer could not set its busy timeout back");
+    }
+    match checkpoint {
+        Ok((0, _)) => {}
+        Ok((_, frames)) => {
+            tracing::debug!(frames, "the idle WAL was not emptied: a reader held it")
+        }
+        Err(e) => tracing::debug!(error = %e, "emptying the idle WAL failed"),
     }
 }
 
@@ -1602,6 +1655,47 @@ pub(crate) mod tests {
             .await
             .unwrap();
         assert_eq!(rows, 500);
+    }
+
+    /// Once the writer has been idle a while its WAL file is emptied (its rows are in the database), not
+    /// after a moment's pause; a reader still on an older snapshot only postpones it: the writer does not
+    /// wait for that reader.
+    #[tokio::test]
+    async fn an_idle_writer_empties_its_wal_without_waiting_for_readers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("idle.db");
+        let wal = dir.path().join("idle.db-wal");
+        let db = SqliteDb::open(&path, &["CREATE TABLE t (x INTEGER, pad BLOB);"]).unwrap();
+        let wal_len = || std::fs::metadata(&wal).map_or(0, |m| m.len());
+        commit_padded_rows(&db, &wal, 10, 3_900).await;
+        assert!(wal_len() > 1_000_000, "the burst is in the WAL");
+        // A reader holds a snapshot from before the next write.
+        let reader = open_connection(&path).unwrap();
+        reader.execute_batch("BEGIN").unwrap();
+        let seen: i64 = reader
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(seen, 1_000);
+        commit_padded_rows(&db, &wal, 1, 3_900).await;
+        tokio::time::sleep(EMPTY_WAL_WHEN_IDLE_FOR + std::time::Duration::from_secs(1)).await;
+        assert!(wal_len() > 0, "the reader's snapshot is still in the WAL");
+        let started = std::time::Instant::now();
+        commit_padded_rows(&db, &wal, 1, 3_900).await;
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "the writer waited for the reader: {:?}",
+            started.elapsed()
+        );
+        reader.execute_batch("COMMIT").unwrap();
+        drop(reader);
+        tokio::time::sleep(SHRINK_WHEN_IDLE_FOR * 2).await;
+        assert!(
+            wal_len() > 0,
+            "not emptied while the writer has been idle for only a moment"
+        );
+        tokio::time::sleep(EMPTY_WAL_WHEN_IDLE_FOR).await;
+        assert_eq!(wal_len(), 0, "the idle WAL is emptied");
+        assert_eq!(rows_seen_by_a_fresh_connection(&path).len(), 1_200);
     }
 
     /// A database asked for larger pages is made with them, keeps its WAL within the same bytes as one
