@@ -271,7 +271,7 @@ impl DeliveryWorker {
             }
             let free = self.options.batch.saturating_sub(in_flight.len());
             let mut more_due = false;
-            if free > 0 {
+            if free > 0 && self.any_due().await {
                 let busy: Vec<OrgId> = self
                     .orgs
                     .at_limit(self.options.per_org)
@@ -346,6 +346,19 @@ impl DeliveryWorker {
             .await
         {
             tracing::warn!(error = %e, "deferring a delivery failed; it is retried when its lease ends");
+        }
+    }
+
+    /// Whether a pending delivery is due now: a read, so a worker with nothing to do asks it every
+    /// `poll_every` without a write transaction. Claiming is one (it leases what it takes); run every
+    /// second whatever the answer, it kept the database's writer from ever being idle — so its page
+    /// cache was never handed back nor its WAL emptied (`vwc_store::sqlite`). A failed read claims
+    /// anyway, and the claim reports the store's error.
+    async fn any_due(&self) -> bool {
+        match self.store.next_due_at().await {
+            Ok(Some(at)) => at <= self.clock.now(),
+            Ok(None) => false,
+            Err(_) => true,
         }
     }
 
