@@ -21,12 +21,76 @@ mod footprint;
 mod scale;
 
 /// A temporary data directory only its owner can open, as `vwc up` expects of a data dir (a world-readable
-/// one makes every start log a warning).
+/// one makes every start log a warning), inside this run's [`run_dir`].
 fn private_dir() -> std::io::Result<tempfile::TempDir> {
-    use std::os::unix::fs::PermissionsExt;
     tempfile::Builder::new()
-        .permissions(std::fs::Permissions::from_mode(0o700))
-        .tempdir()
+        .permissions(private())
+        .tempdir_in(run_dir()?)
+}
+
+fn private() -> std::fs::Permissions {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::Permissions::from_mode(0o700)
+}
+
+/// What a run's directories are named after: `vwc-bench-<process id>`.
+const RUN_DIR_PREFIX: &str = "vwc-bench-";
+
+/// This run's directory in the system's temp dir, which holds every data dir it makes. A run stopped before
+/// its end (Ctrl-C, a timeout) cannot remove what it made — the timeline page's store alone is ≈ 2 GB
+/// while it is being seeded — so each run first removes the directories of runs no longer alive
+/// ([`remove_stopped_runs`]).
+fn run_dir() -> std::io::Result<&'static std::path::Path> {
+    static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    if let Some(dir) = DIR.get() {
+        return Ok(dir);
+    }
+    let dir = std::env::temp_dir().join(format!("{RUN_DIR_PREFIX}{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    std::fs::set_permissions(&dir, private())?;
+    Ok(DIR.get_or_init(|| dir))
+}
+
+/// Removes the run directories in `temp` whose process is gone; how many, and the bytes they held. Nothing
+/// where `/proc` does not tell which processes live.
+fn remove_stopped_runs(temp: &std::path::Path) -> (usize, u64) {
+    if !std::path::Path::new("/proc/self").exists() {
+        return (0, 0);
+    }
+    let mut removed = (0, 0);
+    let Ok(entries) = std::fs::read_dir(temp) else {
+        return removed;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = (name.to_str())
+            .and_then(|n| n.strip_prefix(RUN_DIR_PREFIX))
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if std::path::Path::new("/proc").join(pid.to_string()).exists() {
+            continue;
+        }
+        let bytes = bytes_under(&entry.path());
+        if std::fs::remove_dir_all(entry.path()).is_ok() {
+            removed = (removed.0 + 1, removed.1 + bytes);
+        }
+    }
+    removed
+}
+
+/// The bytes of the files under `path`.
+fn bytes_under(path: &std::path::Path) -> u64 {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return 0;
+    };
+    if !meta.is_dir() {
+        return meta.len();
+    }
+    (std::fs::read_dir(path).into_iter().flatten().flatten())
+        .map(|e| bytes_under(&e.path()))
+        .sum()
 }
 
 /// Requests per second, latency percentiles (µs) and error count of one load run.
@@ -666,6 +730,22 @@ async fn scale_rows(duration: Duration) -> anyhow::Result<String> {
 }
 
 pub async fn run() -> anyhow::Result<()> {
+    let (runs, bytes) = remove_stopped_runs(&std::env::temp_dir());
+    if runs > 0 {
+        eprintln!(
+            "vwc bench: removed the data dirs of {runs} stopped run(s) ({:.1} MB)",
+            bytes as f64 / 1e6
+        );
+    }
+    let rows = run_rows().await;
+    // Every data dir was removed as it went; an error leaves this run's for the next run to remove.
+    if let Ok(dir) = run_dir() {
+        let _ = std::fs::remove_dir(dir);
+    }
+    rows
+}
+
+async fn run_rows() -> anyhow::Result<()> {
     let only = std::env::var("VWC_BENCH_ONLY").unwrap_or_default();
     let seconds: u64 = env_or("VWC_BENCH_SECONDS", 8);
     let concurrency: usize = env_or("VWC_BENCH_CONCURRENCY", 32);
@@ -1380,6 +1460,27 @@ async fn sweep_bench(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Only the run directories of processes that are gone are removed, with what they held.
+    #[test]
+    fn the_data_dirs_of_stopped_runs_are_removed_and_no_others() {
+        let temp = tempfile::tempdir().unwrap();
+        let mut ended = Command::new("true").spawn().unwrap();
+        ended.wait().unwrap();
+        let stopped = temp.path().join(format!("{RUN_DIR_PREFIX}{}", ended.id()));
+        let alive = temp
+            .path()
+            .join(format!("{RUN_DIR_PREFIX}{}", std::process::id()));
+        let other = temp.path().join("vwc-bench-notes");
+        for dir in [&stopped, &alive, &other] {
+            std::fs::create_dir_all(dir.join("data")).unwrap();
+            std::fs::write(dir.join("data").join("edge.db"), vec![0u8; 1_000]).unwrap();
+        }
+        assert_eq!(remove_stopped_runs(temp.path()), (1, 1_000));
+        assert!(!stopped.exists());
+        assert!(alive.exists() && other.exists());
+        assert_eq!(remove_stopped_runs(temp.path()), (0, 0));
+    }
 
     /// Both layouts write the same million events; interleaved, the big vehicle's are never next to each
     /// other and come one per 100 events.
