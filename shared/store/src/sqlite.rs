@@ -1108,51 +1108,21 @@ impl Outbox for SqliteDb {
     }
 
     /// Rows are sent in about the order they were written (`seq`), so the old sent ones are the table's
-    /// first rows: each write job reads the next [`SENT_PER_PRUNE_JOB`] rows in `seq` order, deletes those
-    /// of them sent before `before` — passing over pending rows, which stay — and the pruning stops at the
-    /// first row sent since. No job scans the table: a single `DELETE … WHERE sent_at < ?` walked the
-    /// whole outbox every hour (there is no index on `sent_at`) and, after a first sweep, deleted ≈ 200,000
-    /// rows in one transaction that held the writer ≈ 1.8 s and grew the WAL by ≈ 230 MB (docs/bench.md).
+    /// first rows: [`SqliteDb::prune_oldest`] deletes those sent before `before` — passing over pending
+    /// rows, which stay — and stops at the first row sent since. No run scans the table: a single
+    /// `DELETE … WHERE sent_at < ?` walked the whole outbox every hour (there is no index on `sent_at`)
+    /// and, after a first sweep, deleted ≈ 200,000 rows in one transaction that held the writer 0.7–0.8 s
+    /// and grew the WAL by ≈ 44 MB (docs/bench.md).
     async fn prune_sent(&self, before: chrono::DateTime<chrono::Utc>) -> StoreResult<u64> {
-        let before: Arc<str> = crate::ts(&before).into();
-        let (mut pruned, mut after) = (0, 0_i64);
-        loop {
-            let before = before.clone();
-            let (deleted, last, done) = self
-                .write(move |conn| {
-                    let mut oldest = conn.prepare_cached(
-                        "SELECT seq, sent_at FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-                    )?;
-                    let mut rows = oldest.query(params![after, SENT_PER_PRUNE_JOB])?;
-                    let (mut last, mut seen, mut newer) = (after, 0, false);
-                    while let Some(row) = rows.next()? {
-                        seen += 1;
-                        let sent = row.get_ref(1)?.as_str_or_null().map_err(|e| {
-                            StoreError::Other(format!("an outbox row's sent time: {e}"))
-                        })?;
-                        // Times are the fixed-width text of `ts()`: text order is time order.
-                        if sent.is_some_and(|sent| sent >= &*before) {
-                            newer = true;
-                            break;
-                        }
-                        last = row.get(0)?;
-                    }
-                    drop(rows);
-                    // Every row of the run is sent before the cut-off or pending; the pending ones stay.
-                    let deleted = conn
-                        .prepare_cached(
-                            "DELETE FROM outbox WHERE seq > ?1 AND seq <= ?2 AND sent_at IS NOT NULL",
-                        )?
-                        .execute(params![after, last])? as u64;
-                    Ok((deleted, last, newer || seen < SENT_PER_PRUNE_JOB))
-                })
-                .await?;
-            pruned += deleted;
-            after = last;
-            if done {
-                return Ok(pruned);
-            }
-        }
+        // Times are the fixed-width text of `ts()`: text order is time order.
+        let before = crate::ts(&before);
+        let oldest = Oldest {
+            table: "outbox",
+            key: "seq",
+            time: "sent_at",
+        };
+        self.prune_oldest(oldest, move |sent| Ok(sent < before.as_str()))
+            .await
     }
 
     async fn dead_letter(&self, id: &OutboxId, letter: NewDeadLetter<'_>) -> StoreResult<()> {
@@ -1255,13 +1225,9 @@ impl DeadLetterStore for SqliteDb {
     }
 }
 
-/// Outbox rows looked at per write job while pruning sent rows: like [`CLAIMS_PER_PRUNE_JOB`], a job of a
-/// few milliseconds (≈ 1 MB of envelopes deleted).
-const SENT_PER_PRUNE_JOB: i64 = 1_000;
-
-/// Inbox rows looked at per write job while pruning claims: each job is short, so the writes that queue
-/// behind it wait for a few milliseconds at most.
-const CLAIMS_PER_PRUNE_JOB: i64 = 1_000;
+/// Rows looked at per write job while pruning inbox claims or sent outbox rows ([`SqliteDb::prune_oldest`]):
+/// a job of a few milliseconds (≈ 1.0 ms for claims, ≈ 2.2 ms for outbox rows of ≈ 1 KB; docs/bench.md).
+const ROWS_PER_PRUNE_JOB: i64 = 1_000;
 
 #[async_trait]
 impl Plumbing for SqliteDb {
@@ -1270,41 +1236,77 @@ impl Plumbing for SqliteDb {
     }
 
     /// Claims are rows of `inbox` in the order they were made (its rowid grows with each), so the old ones
-    /// are its first rows: each write job reads the next [`CLAIMS_PER_PRUNE_JOB`] in rowid order, deletes
-    /// the run of them made before `before`, and the pruning stops at the first claim made since. A prune
-    /// with nothing to delete reads one row; none scans the table.
+    /// are its first rows: [`SqliteDb::prune_oldest`] deletes those made before `before` and stops at the
+    /// first claim made since. A prune with nothing to delete reads one row; none scans the table.
     async fn prune_claims(&self, before: chrono::DateTime<chrono::Utc>) -> StoreResult<u64> {
-        let mut pruned = 0;
+        let oldest = Oldest {
+            table: "inbox",
+            key: "rowid",
+            time: "applied_at",
+        };
+        self.prune_oldest(oldest, move |applied| Ok(parse_time(applied)? < before))
+            .await
+    }
+}
+
+/// The rows [`SqliteDb::prune_oldest`] walks: `table` in the order of `key` (which grows with each row
+/// written), each stamped with `time` (text; null for a row that is not done with yet).
+struct Oldest {
+    table: &'static str,
+    key: &'static str,
+    time: &'static str,
+}
+
+impl SqliteDb {
+    /// Deletes the old rows of a table whose rows age in the order they were written (an inbox's claims,
+    /// an outbox's sent rows), oldest first, in write jobs that each look at the next
+    /// [`ROWS_PER_PRUNE_JOB`] rows after the last one looked at: the rows whose `time` `is_old` says is old
+    /// are deleted, rows without a time are passed over (and stay), and the pruning stops at the first row
+    /// whose time is not old — those after it wait for a later run, even one stamped earlier (a wall
+    /// clock set back). Each job is short, so the writes queued behind it wait milliseconds at most, and
+    /// none reads further than the first row it keeps. Returns how many rows it deleted.
+    async fn prune_oldest(
+        &self,
+        rows: Oldest,
+        is_old: impl Fn(&str) -> StoreResult<bool> + Send + Sync + 'static,
+    ) -> StoreResult<u64> {
+        let Oldest { table, key, time } = rows;
+        let is_old = Arc::new(is_old);
+        let (mut pruned, mut after) = (0, 0_i64);
         loop {
-            let (deleted, done) = self
+            let is_old = is_old.clone();
+            let (deleted, last, done) = self
                 .write(move |conn| {
-                    let mut oldest = conn.prepare_cached(
-                        "SELECT rowid, applied_at FROM inbox ORDER BY rowid LIMIT ?1",
-                    )?;
-                    let mut rows = oldest.query([CLAIMS_PER_PRUNE_JOB])?;
-                    let (mut last_old, mut seen, mut newer) = (None, 0, false);
+                    let mut oldest = conn.prepare_cached(&format!(
+                        "SELECT {key}, {time} FROM {table} WHERE {key} > ?1 ORDER BY {key} LIMIT ?2"
+                    ))?;
+                    let mut rows = oldest.query(params![after, ROWS_PER_PRUNE_JOB])?;
+                    let (mut last, mut seen, mut newer) = (after, 0, false);
                     while let Some(row) = rows.next()? {
                         seen += 1;
-                        let applied = parse_time(row.get_ref(1)?.as_str().map_err(|e| {
-                            StoreError::Other(format!("an inbox claim's time: {e}"))
-                        })?)?;
-                        if applied >= before {
+                        let stamped = row.get_ref(1)?.as_str_or_null().map_err(|e| {
+                            StoreError::Other(format!("a time of {table}.{time}: {e}"))
+                        })?;
+                        if let Some(stamped) = stamped
+                            && !is_old(stamped)?
+                        {
                             newer = true;
                             break;
                         }
-                        last_old = Some(row.get::<_, i64>(0)?);
+                        last = row.get(0)?;
                     }
                     drop(rows);
-                    let deleted = match last_old {
-                        Some(last) => conn
-                            .prepare_cached("DELETE FROM inbox WHERE rowid <= ?1")?
-                            .execute([last])? as u64,
-                        None => 0,
-                    };
-                    Ok((deleted, newer || seen < CLAIMS_PER_PRUNE_JOB))
+                    // Every row of the run is old or not done with yet; the latter stay.
+                    let deleted = conn
+                        .prepare_cached(&format!(
+                            "DELETE FROM {table} WHERE {key} > ?1 AND {key} <= ?2 AND {time} IS NOT NULL"
+                        ))?
+                        .execute(params![after, last])? as u64;
+                    Ok((deleted, last, newer || seen < ROWS_PER_PRUNE_JOB))
                 })
                 .await?;
             pruned += deleted;
+            after = last;
             if done {
                 return Ok(pruned);
             }
@@ -1915,7 +1917,7 @@ pub(crate) mod tests {
     async fn sent_rows_are_pruned_oldest_first_in_bounded_jobs_and_pending_rows_stay() {
         let dir = tempfile::tempdir().unwrap();
         let db = SqliteDb::open(&dir.path().join("o.db"), &[]).unwrap();
-        let old = SENT_PER_PRUNE_JOB * 2 + 7;
+        let old = ROWS_PER_PRUNE_JOB * 2 + 7;
         let now = vwc_clock::now();
         let at = |days: i64| crate::ts(&(now - chrono::Duration::days(days)));
         let (long_ago, recent) = (at(10), at(1));
@@ -1925,7 +1927,7 @@ pub(crate) mod tests {
             )?;
             for i in 0..old {
                 insert.execute(params![format!("old-{i}"), long_ago, long_ago])?;
-                if i == SENT_PER_PRUNE_JOB + 3 {
+                if i == ROWS_PER_PRUNE_JOB + 3 {
                     insert.execute(params!["pending", long_ago, None::<String>])?;
                 }
             }
@@ -1939,7 +1941,7 @@ pub(crate) mod tests {
         let cut_off = now - chrono::Duration::days(7);
         assert_eq!(db.prune_sent(cut_off).await.unwrap(), old as u64);
         let jobs = db.writer_jobs() - jobs_before;
-        assert_eq!(jobs, 3, "a job per {SENT_PER_PRUNE_JOB} rows looked at");
+        assert_eq!(jobs, 3, "a job per {ROWS_PER_PRUNE_JOB} rows looked at");
         let left: Vec<(String, Option<String>)> = db
             .read(|c| {
                 let mut q = c.prepare("SELECT event_id, sent_at FROM outbox ORDER BY seq")?;
@@ -1966,7 +1968,7 @@ pub(crate) mod tests {
     async fn old_claims_are_pruned_oldest_first_in_bounded_jobs() {
         let dir = tempfile::tempdir().unwrap();
         let db = SqliteDb::open(&dir.path().join("i.db"), &[]).unwrap();
-        let old = CLAIMS_PER_PRUNE_JOB * 2 + 7;
+        let old = ROWS_PER_PRUNE_JOB * 2 + 7;
         let now = vwc_clock::now();
         let at = |days: i64| (now - chrono::Duration::days(days)).to_rfc3339();
         let (long_ago, recent) = (at(40), at(1));
@@ -1987,7 +1989,7 @@ pub(crate) mod tests {
         let cut_off = now - chrono::Duration::days(30);
         assert_eq!(db.prune_claims(cut_off).await.unwrap(), old as u64);
         let jobs = db.writer_jobs() - jobs_before;
-        assert_eq!(jobs, 3, "a job per {CLAIMS_PER_PRUNE_JOB} claims looked at");
+        assert_eq!(jobs, 3, "a job per {ROWS_PER_PRUNE_JOB} claims looked at");
         let left: Vec<String> = db
             .read(|c| {
                 let mut q = c.prepare("SELECT event_id FROM inbox ORDER BY rowid")?;
