@@ -127,9 +127,8 @@ impl MongoIngestionStore {
     /// is ready once this returns.
     pub async fn connect(client: mongodb::Client, database: &str) -> StoreResult<Self> {
         let db = MongoDb::open(client, database).await?;
-        for (collection, keys, unique) in indexes().into_iter().chain(dealers::mongo::indexes()) {
-            db.create_index(collection, keys, unique).await?;
-        }
+        let indexes = indexes().into_iter().chain(dealers::mongo::indexes());
+        db.create_indexes_by_collection(indexes).await?;
         Ok(MongoIngestionStore { db })
     }
 

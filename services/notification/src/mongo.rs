@@ -63,7 +63,7 @@ impl MongoNotificationStore {
         // (collection, keys, unique). Preferences are keyed by `_id` (the organisation); their index makes
         // the collection exist before a transaction writes to it, on servers that cannot create
         // collections inside one.
-        for (collection, keys, unique) in [
+        let indexes = [
             (NOTIFICATIONS, doc! { "org_id": 1, "reminder_id": 1 }, true),
             (
                 DELIVERIES,
@@ -78,10 +78,8 @@ impl MongoNotificationStore {
             ),
             (ATTEMPTS, doc! { "delivery_id": 1, "attempt": 1 }, true),
             (PREFERENCES, doc! { "updated_at": 1 }, false),
-        ] {
-            self.db.create_index(collection, keys, unique).await?;
-        }
-        Ok(())
+        ];
+        self.db.create_indexes_by_collection(indexes).await
     }
 }
 

@@ -85,7 +85,15 @@ impl Stores {
     /// One MongoDB database per service, through one client; indexes are created here.
     #[cfg(feature = "aws")]
     pub async fn connect_mongodb(uri: &str, prefix: &str) -> anyhow::Result<Stores> {
-        let client = mongo_client(uri).await?;
+        Stores::connect_mongodb_with(mongo_client(uri).await?, prefix).await
+    }
+
+    /// [`connect_mongodb`](Self::connect_mongodb) through `client`.
+    #[cfg(feature = "aws")]
+    pub async fn connect_mongodb_with(
+        client: mongodb::Client,
+        prefix: &str,
+    ) -> anyhow::Result<Stores> {
         let db = |service: &str| format!("{prefix}_{service}");
         Ok(Stores {
             ingestion: Arc::new(
@@ -297,6 +305,55 @@ mod tests {
     use super::*;
     use crate::embedded::BusChoice;
     use vwc_store::vehicle_ledger::KEPT_STATES;
+
+    /// Opening every service's MongoDB store (what the API function's start-up does) asks for each
+    /// collection's indexes in one `createIndexes` round trip, not one per index.
+    #[cfg(feature = "aws")]
+    #[tokio::test]
+    async fn every_mongodb_store_asks_for_a_collections_indexes_in_one_round_trip() {
+        use std::collections::BTreeMap;
+        use std::sync::Mutex;
+        let Some(uri) = vwc_testkit::mongo::mongodb_uri() else {
+            return;
+        };
+        let asked: Arc<Mutex<BTreeMap<(String, String), usize>>> = Arc::default();
+        let mut options = mongodb::options::ClientOptions::parse(&uri).await.unwrap();
+        let seen = asked.clone();
+        options.command_event_handler = Some(mongodb::event::EventHandler::callback(
+            move |event: mongodb::event::command::CommandEvent| {
+                if let mongodb::event::command::CommandEvent::Started(started) = event
+                    && started.command_name == "createIndexes"
+                {
+                    let collection = started.command.get_str("createIndexes").unwrap_or("?");
+                    let key = (started.db.clone(), collection.to_string());
+                    *seen.lock().unwrap().entry(key).or_default() += 1;
+                }
+            },
+        ));
+        let client = mongodb::Client::with_options(options).unwrap();
+        // MongoDB names are at most 63 characters: the random tail of a UUID v7.
+        let prefix = format!(
+            "vwc_ix_{}",
+            &uuid::Uuid::now_v7().simple().to_string()[20..]
+        );
+        let started = std::time::Instant::now();
+        let stores = Stores::connect_mongodb_with(client.clone(), &prefix).await;
+        let took = started.elapsed();
+        let asked = asked.lock().unwrap().clone();
+        let databases = client.list_database_names().await.unwrap();
+        for name in databases.iter().filter(|n| n.starts_with(&prefix)) {
+            let _ = client.database(name).drop().await;
+        }
+        stores.unwrap();
+        eprintln!(
+            "{} createIndexes round trips over {} collections in {took:?}",
+            asked.values().sum::<usize>(),
+            asked.len()
+        );
+        let repeated: Vec<_> = asked.iter().filter(|(_, n)| **n > 1).collect();
+        assert!(repeated.is_empty(), "asked more than once: {repeated:?}");
+        assert!(asked.len() > 30, "{asked:?}");
+    }
 
     /// One run prunes the old claims of every service's database and keeps the recent ones.
     #[tokio::test]

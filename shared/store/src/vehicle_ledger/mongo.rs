@@ -332,12 +332,14 @@ impl<L: MongoLedger> LedgerStore<MongoDb, L> {
 
     pub async fn with_db(db: MongoDb) -> StoreResult<Self> {
         db.ensure_common_indexes().await?;
-        db.create_index(VEHICLES, doc! { "org_id": 1, "_id": 1 }, false)
-            .await?;
-        for collection in L::COLLECTIONS.iter().chain([&FACT_REVISIONS]) {
-            db.create_index(collection, doc! { "vehicle_id": 1 }, false)
-                .await?;
-        }
+        let by_vehicle = (L::COLLECTIONS.iter().chain([&FACT_REVISIONS]))
+            .map(|collection| (*collection, doc! { "vehicle_id": 1 }));
+        db.create_indexes(
+            [(VEHICLES, doc! { "org_id": 1, "_id": 1 })]
+                .into_iter()
+                .chain(by_vehicle),
+        )
+        .await?;
         Ok(LedgerStore::new(db))
     }
 
