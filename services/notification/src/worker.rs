@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::watch;
 use vwc_contracts::OrgId;
 use vwc_contracts::maintenance::Channel;
@@ -271,7 +271,9 @@ impl DeliveryWorker {
             }
             let free = self.options.batch.saturating_sub(in_flight.len());
             let mut more_due = false;
-            if free > 0 && self.any_due().await {
+            // Read, not claimed, when nothing is due (see `is_due`); a claim changes what is due next.
+            let mut next_due = self.store.next_due_at().await;
+            if free > 0 && self.is_due(&next_due) {
                 let busy: Vec<OrgId> = self
                     .orgs
                     .at_limit(self.options.per_org)
@@ -313,11 +315,12 @@ impl DeliveryWorker {
                         tracing::warn!(error = %e, "delivery worker: claiming due deliveries failed")
                     }
                 }
+                next_due = self.store.next_due_at().await;
             }
             if more_due && in_flight.len() < self.options.batch {
                 continue;
             }
-            let wait = self.until_next_due().await;
+            let wait = self.wait_for(next_due);
             tokio::select! {
                 Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
                     if let Err(e) = done {
@@ -349,23 +352,24 @@ impl DeliveryWorker {
         }
     }
 
-    /// Whether a pending delivery is due now: a read, so a worker with nothing to do asks it every
-    /// `poll_every` without a write transaction. Claiming is one (it leases what it takes); run every
-    /// second whatever the answer, it kept the database's writer from ever being idle — so its page
-    /// cache was never handed back nor its WAL emptied (`vwc_store::sqlite`). A failed read claims
-    /// anyway, and the claim reports the store's error.
-    async fn any_due(&self) -> bool {
-        match self.store.next_due_at().await {
-            Ok(Some(at)) => at <= self.clock.now(),
+    /// Whether a pending delivery is due now, by `next_due` (the store's `next_due_at`): a read, so a
+    /// worker with nothing to do asks it every `poll_every` without a write transaction. Claiming is one
+    /// (it leases what it takes); run every second whatever the answer, it kept the database's writer
+    /// from ever being idle — so its page cache was never handed back nor its WAL emptied
+    /// (`vwc_store::sqlite`). A failed read claims anyway, and the claim reports the store's error.
+    fn is_due(&self, next_due: &StoreResult<Option<DateTime<Utc>>>) -> bool {
+        match next_due {
+            Ok(Some(at)) => *at <= self.clock.now(),
             Ok(None) => false,
             Err(_) => true,
         }
     }
 
-    async fn until_next_due(&self) -> Duration {
+    /// How long to sleep when nothing wakes the worker: until `next_due`, at most `poll_every`.
+    fn wait_for(&self, next_due: StoreResult<Option<DateTime<Utc>>>) -> Duration {
         const MIN_WAIT: Duration = Duration::from_millis(5);
         let poll = self.options.poll_every;
-        match self.store.next_due_at().await {
+        match next_due {
             Ok(Some(at)) => (at - self.clock.now())
                 .to_std()
                 .unwrap_or(Duration::ZERO)

@@ -1272,14 +1272,19 @@ impl SqliteDb {
     ) -> StoreResult<u64> {
         let Oldest { table, key, time } = rows;
         let is_old = Arc::new(is_old);
+        let select: Arc<str> =
+            format!("SELECT {key}, {time} FROM {table} WHERE {key} > ?1 ORDER BY {key} LIMIT ?2")
+                .into();
+        // Every row of a job's run is old or not done with yet; the latter stay.
+        let delete: Arc<str> =
+            format!("DELETE FROM {table} WHERE {key} > ?1 AND {key} <= ?2 AND {time} IS NOT NULL")
+                .into();
         let (mut pruned, mut after) = (0, 0_i64);
         loop {
-            let is_old = is_old.clone();
+            let (is_old, select, delete) = (is_old.clone(), select.clone(), delete.clone());
             let (deleted, last, done) = self
                 .write(move |conn| {
-                    let mut oldest = conn.prepare_cached(&format!(
-                        "SELECT {key}, {time} FROM {table} WHERE {key} > ?1 ORDER BY {key} LIMIT ?2"
-                    ))?;
+                    let mut oldest = conn.prepare_cached(&select)?;
                     let mut rows = oldest.query(params![after, ROWS_PER_PRUNE_JOB])?;
                     let (mut last, mut seen, mut newer) = (after, 0, false);
                     while let Some(row) = rows.next()? {
@@ -1296,11 +1301,8 @@ impl SqliteDb {
                         last = row.get(0)?;
                     }
                     drop(rows);
-                    // Every row of the run is old or not done with yet; the latter stay.
                     let deleted = conn
-                        .prepare_cached(&format!(
-                            "DELETE FROM {table} WHERE {key} > ?1 AND {key} <= ?2 AND {time} IS NOT NULL"
-                        ))?
+                        .prepare_cached(&delete)?
                         .execute(params![after, last])? as u64;
                     Ok((deleted, last, newer || seen < ROWS_PER_PRUNE_JOB))
                 })
