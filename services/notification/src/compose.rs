@@ -1,7 +1,7 @@
 //! What a reminder becomes: the notification's words, the deliveries an organisation's channels call
 //! for, the outbound webhook payload and the e-mail. Pure functions.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use serde_json::json;
 use vwc_contracts::ids::new_id;
 use vwc_contracts::maintenance::{Channel, MaintenanceStatus, NotificationDelivered, ReminderDue};
@@ -40,12 +40,16 @@ pub fn body(reminder: &ReminderDue) -> String {
 }
 
 /// The notification for `reminder` and the deliveries `preferences` call for: in-app delivered at once
-/// (with its `NotificationDelivered`), webhook and e-mail pending until `now`, or until quiet hours end.
+/// (with its `NotificationDelivered`), webhook and e-mail pending until `settle` after `now`, or until
+/// quiet hours end if that is later. The settle time lets a later word about the same item arrive first
+/// (a vehicle's history imported in several deliveries): the worker then drops the older reminder's
+/// outbound deliveries instead of sending every intermediate one (docs/events.md).
 pub fn plan_notification(
     envelope: &Envelope,
     reminder: &ReminderDue,
     preferences: Option<&Preferences>,
     now: DateTime<Utc>,
+    settle: TimeDelta,
 ) -> NewNotification {
     let notification = Notification {
         id: new_id("ntf"),
@@ -58,6 +62,8 @@ pub fn plan_notification(
         reminder: reminder.clone(),
         traceparent: envelope.traceparent.clone(),
         created_at: now,
+        // As the stores keep times: to the microsecond.
+        reminded_at: Some(envelope.occurred_at.trunc_subsecs(6)),
     };
     let delivery = |channel: Channel, status: DeliveryStatus| Delivery {
         id: new_id("dlv"),
@@ -95,7 +101,11 @@ pub fn plan_notification(
 
     if let Some(p) = preferences {
         // Quiet hours hold outbound channels only; the in-app feed is read when the reader chooses.
-        let due_at = p.quiet_hours.and_then(|q| q.release_at(now)).unwrap_or(now);
+        let settled = now + settle.max(TimeDelta::zero());
+        let due_at = p
+            .quiet_hours
+            .and_then(|q| q.release_at(now))
+            .map_or(settled, |released| released.max(settled));
         let outbound = [
             (Channel::Webhook, p.webhook_url.is_some()),
             (Channel::Email, p.email.is_some()),
@@ -156,7 +166,9 @@ pub fn plan_valuation_drop(
         due_odometer: None,
         occurrence: 0,
     };
-    let mut plan = plan_notification(envelope, &carrier, None, now);
+    let mut plan = plan_notification(envelope, &carrier, None, now, TimeDelta::zero());
+    // Not a reminder: no item's word (told in-app only, so never pending anyway).
+    plan.notification.reminded_at = None;
     plan.notification.title = title;
     plan.notification.body = body;
     plan.events = vec![delivered_event(
@@ -293,7 +305,7 @@ mod tests {
         let r = reminder(MaintenanceStatus::DueSoon, 0);
         let now = at("2026-05-01T12:00:00Z");
         let caused = envelope(&r);
-        let plan = plan_notification(&caused, &r, None, now);
+        let plan = plan_notification(&caused, &r, None, now, TimeDelta::zero());
         assert_eq!(plan.deliveries.len(), 1);
         let in_app = &plan.deliveries[0];
         assert_eq!(in_app.channel, Channel::InApp);
@@ -325,7 +337,7 @@ mod tests {
             }),
         };
         let night = at("2026-05-01T23:00:00Z");
-        let plan = plan_notification(&envelope(&r), &r, Some(&prefs), night);
+        let plan = plan_notification(&envelope(&r), &r, Some(&prefs), night, TimeDelta::zero());
         let channels: Vec<Channel> = plan.deliveries.iter().map(|d| d.channel).collect();
         assert_eq!(channels, [Channel::InApp, Channel::Webhook, Channel::Email]);
         assert_eq!(plan.deliveries[0].status, DeliveryStatus::Delivered);
@@ -334,14 +346,61 @@ mod tests {
             assert_eq!(d.next_attempt_at, Some(at("2026-05-02T07:00:00Z")));
         }
         let noon = at("2026-05-02T12:00:00Z");
-        let plan = plan_notification(&envelope(&r), &r, Some(&prefs), noon);
+        let plan = plan_notification(&envelope(&r), &r, Some(&prefs), noon, TimeDelta::zero());
         assert_eq!(plan.deliveries[1].next_attempt_at, Some(noon));
+    }
+
+    /// Outbound channels wait the settle time (in-app never does); quiet hours that end later win.
+    #[test]
+    fn outbound_channels_wait_the_settle_time_or_quiet_hours_whichever_ends_later() {
+        let r = reminder(MaintenanceStatus::Overdue, 0);
+        let mut prefs = Preferences {
+            webhook_url: Some("https://hooks.example.com/vwc".into()),
+            email: Some("fleet@example.com".into()),
+            quiet_hours: None,
+        };
+        let settle = TimeDelta::seconds(60);
+        let noon = at("2026-05-02T12:00:00Z");
+        let caused = envelope(&r);
+        let plan = plan_notification(&caused, &r, Some(&prefs), noon, settle);
+        assert_eq!(
+            plan.notification.reminded_at,
+            Some(caused.occurred_at.trunc_subsecs(6))
+        );
+        assert_eq!(plan.deliveries[0].status, DeliveryStatus::Delivered);
+        assert_eq!(plan.deliveries[0].delivered_at, Some(noon));
+        for d in &plan.deliveries[1..] {
+            assert_eq!(d.next_attempt_at, Some(at("2026-05-02T12:01:00Z")));
+        }
+        prefs.quiet_hours = Some(QuietHours {
+            start: NaiveTime::from_hms_opt(22, 0, 0).unwrap(),
+            end: NaiveTime::from_hms_opt(7, 0, 0).unwrap(),
+            tz_offset_minutes: 0,
+        });
+        let night = at("2026-05-01T23:00:00Z");
+        let plan = plan_notification(&envelope(&r), &r, Some(&prefs), night, settle);
+        assert_eq!(
+            plan.deliveries[1].next_attempt_at,
+            Some(at("2026-05-02T07:00:00Z"))
+        );
+        let almost_morning = at("2026-05-02T06:59:30Z");
+        let plan = plan_notification(&envelope(&r), &r, Some(&prefs), almost_morning, settle);
+        assert_eq!(
+            plan.deliveries[1].next_attempt_at,
+            Some(at("2026-05-02T07:00:30Z"))
+        );
     }
 
     #[test]
     fn webhook_payload_carries_the_type_the_notification_and_the_reminder() {
         let r = reminder(MaintenanceStatus::DueSoon, 0);
-        let plan = plan_notification(&envelope(&r), &r, None, at("2026-05-01T12:00:00Z"));
+        let plan = plan_notification(
+            &envelope(&r),
+            &r,
+            None,
+            at("2026-05-01T12:00:00Z"),
+            TimeDelta::zero(),
+        );
         let bytes = webhook_payload(&plan.notification);
         assert_eq!(bytes, webhook_payload(&plan.notification), "stable bytes");
         let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
@@ -354,7 +413,13 @@ mod tests {
     #[test]
     fn email_subject_is_the_title_and_the_text_says_what_is_due() {
         let r = reminder(MaintenanceStatus::DueSoon, 0);
-        let plan = plan_notification(&envelope(&r), &r, None, at("2026-05-01T12:00:00Z"));
+        let plan = plan_notification(
+            &envelope(&r),
+            &r,
+            None,
+            at("2026-05-01T12:00:00Z"),
+            TimeDelta::zero(),
+        );
         let (subject, text) = email_content(&plan.notification);
         assert_eq!(subject, "Oil change due soon — 2021 Toyota RAV4");
         assert!(text.contains("Due in 12 days or 420 mi"));

@@ -11,22 +11,24 @@ use mongodb::bson::{Bson, doc};
 use mongodb::options::ReturnDocument;
 use mongodb::{ClientSession, Collection};
 use tokio::sync::Notify;
-use vwc_contracts::OrgId;
+use vwc_contracts::{OrgId, VehicleId};
 use vwc_store::mongo::MongoDb;
 use vwc_store::{Outbox, Plumbed, StoreError, StoreResult, ts};
 
 use crate::CONSUMER;
-use crate::records::{DeliveryChange, DeliveryRecord, PreferencesRecord};
+use crate::records::{self, DeliveryChange, DeliveryRecord, PreferencesRecord};
 use crate::store::{
-    ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryStatus, DueClaim, Lease, NewNotification,
-    Notification, NotificationStore, PreferencesChange, SavedPreferences, Settlement,
-    StoredPreferences, channel_rank,
+    ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryStatus, DueClaim, ItemWord, Lease,
+    NewNotification, Notification, NotificationStore, PreferencesChange, SavedPreferences,
+    Settlement, StoredPreferences, channel_rank,
 };
 
 pub const PREFERENCES: &str = "preferences";
 pub const NOTIFICATIONS: &str = "notifications";
 pub const DELIVERIES: &str = "deliveries";
 pub const ATTEMPTS: &str = "delivery_attempts";
+/// The newest word of each kind about each item: `_id` {org_id, vehicle_id, task, kind}, `value`, `at`.
+pub const ITEM_WORDS: &str = "item_words";
 
 #[derive(Clone)]
 pub struct MongoNotificationStore {
@@ -78,6 +80,8 @@ impl MongoNotificationStore {
             ),
             (ATTEMPTS, doc! { "delivery_id": 1, "attempt": 1 }, true),
             (PREFERENCES, doc! { "updated_at": 1 }, false),
+            // Read by `_id` only; this index makes the collection exist before a transaction writes.
+            (ITEM_WORDS, doc! { "at": 1 }, false),
         ];
         self.db.create_indexes_by_collection(indexes).await
     }
@@ -99,6 +103,16 @@ fn keyed_attempt(a: DeliveryAttempt) -> Keyed<DeliveryAttempt> {
     }
 }
 
+/// A word's key in `item_words`.
+fn item_key(
+    org_id: &OrgId,
+    vehicle_id: &VehicleId,
+    task: &str,
+    kind: &str,
+) -> mongodb::bson::Document {
+    doc! { "org_id": org_id.as_str(), "vehicle_id": vehicle_id.as_str(), "task": task, "kind": kind }
+}
+
 impl MongoNotificationStore {
     fn preferences_collection(&self) -> Collection<PreferencesRecord> {
         self.db.database().collection(PREFERENCES)
@@ -114,6 +128,42 @@ impl MongoNotificationStore {
 
     fn attempts_collection(&self) -> Collection<DeliveryAttempt> {
         self.db.database().collection(ATTEMPTS)
+    }
+
+    fn item_words_collection(&self) -> Collection<mongodb::bson::Document> {
+        self.db.database().collection(ITEM_WORDS)
+    }
+
+    /// Keeps `w` as its item's newest word of its kind unless one at least as recent is kept (read first,
+    /// so a transaction never meets a duplicate key).
+    async fn note_in(&self, session: &mut ClientSession, w: &ItemWord) -> StoreResult<()> {
+        let (kind, value) = w.word.stored();
+        let key = item_key(&w.org_id, &w.vehicle_id, &w.task, kind);
+        let at = ts(&w.at);
+        let kept = self
+            .item_words_collection()
+            .find_one(doc! { "_id": key.clone() })
+            .session(&mut *session)
+            .await?;
+        let word = doc! { "value": value, "at": &at };
+        match kept {
+            None => {
+                let mut new = word;
+                new.insert("_id", key);
+                self.item_words_collection()
+                    .insert_one(new)
+                    .session(&mut *session)
+                    .await?;
+            }
+            Some(kept) if kept.get_str("at").unwrap_or_default() < at.as_str() => {
+                self.item_words_collection()
+                    .update_one(doc! { "_id": key }, doc! { "$set": word })
+                    .session(&mut *session)
+                    .await?;
+            }
+            Some(_) => {}
+        }
+        Ok(())
     }
 
     async fn insert_attempt(
@@ -193,6 +243,9 @@ impl MongoNotificationStore {
             .insert_one(n)
             .session(&mut *session)
             .await?;
+        if let Some(word) = ItemWord::of_reminder(n) {
+            self.note_in(session, &word).await?;
+        }
         let deliveries: Vec<DeliveryRecord> = new
             .deliveries
             .iter()
@@ -360,6 +413,47 @@ impl NotificationStore for MongoNotificationStore {
             self.db.wakeup().notify_one();
         }
         Ok(applied)
+    }
+
+    async fn note_item_word(&self, word: &ItemWord) -> StoreResult<()> {
+        vwc_store::mongo_transaction!(self.db, |session| self.note_in(session, word));
+        Ok(())
+    }
+
+    async fn item_words(
+        &self,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
+        task: &str,
+    ) -> StoreResult<Vec<ItemWord>> {
+        let keys: Vec<_> = ["reminder", "status"]
+            .into_iter()
+            .map(|kind| item_key(org_id, vehicle_id, task, kind))
+            .collect();
+        let found: Vec<mongodb::bson::Document> = self
+            .item_words_collection()
+            .find(doc! { "_id": { "$in": keys } })
+            .await?
+            .try_collect()
+            .await?;
+        found
+            .iter()
+            .map(|d| {
+                let text = |field: &str| -> StoreResult<&str> {
+                    d.get_str(field)
+                        .or_else(|_| d.get_document("_id").and_then(|id| id.get_str(field)))
+                        .map_err(|e| {
+                            StoreError::Other(format!("item word without its {field}: {e}"))
+                        })
+                };
+                records::item_word(
+                    (org_id.clone(), vehicle_id.clone(), task.to_owned()),
+                    text("kind")?,
+                    text("value")?,
+                    text("at")?,
+                )
+            })
+            .collect()
     }
 
     async fn next_due_at(&self) -> StoreResult<Option<DateTime<Utc>>> {

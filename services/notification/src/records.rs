@@ -16,8 +16,34 @@ use vwc_webhook::WebhookSecret;
 use crate::preferences::{format_hhmm, parse_hhmm};
 use crate::quiet_hours::QuietHours;
 use crate::store::{
-    AttemptOutcome, Delivery, DeliveryStatus, Preferences, Settlement, StoredPreferences,
+    AttemptOutcome, Delivery, DeliveryStatus, ItemWord, Preferences, Settlement, StoredPreferences,
+    Word,
 };
+use vwc_contracts::maintenance::MaintenanceStatus;
+
+/// An item's word as both adapters store it: its kind and value ([`Word::stored`]), the time as text.
+pub(crate) fn item_word(
+    (org_id, vehicle_id, task): (vwc_contracts::OrgId, vwc_contracts::VehicleId, String),
+    kind: &str,
+    value: &str,
+    at: &str,
+) -> StoreResult<ItemWord> {
+    let word = match kind {
+        "reminder" => Word::Reminded(value.to_owned()),
+        "status" => Word::Status(
+            MaintenanceStatus::parse(value)
+                .ok_or_else(|| StoreError::Other(format!("bad item status {value:?}")))?,
+        ),
+        other => return Err(StoreError::Other(format!("bad item word kind {other:?}"))),
+    };
+    Ok(ItemWord {
+        org_id,
+        vehicle_id,
+        task,
+        word,
+        at: parse_ts(at)?,
+    })
+}
 
 fn parse_opt_ts(text: Option<&str>) -> StoreResult<Option<DateTime<Utc>>> {
     text.map(parse_ts).transpose()

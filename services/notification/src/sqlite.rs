@@ -10,20 +10,21 @@ use rusqlite::{Connection, Row, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
-use vwc_contracts::OrgId;
+use vwc_contracts::{OrgId, VehicleId};
 use vwc_store::parse_ts;
 use vwc_store::sqlite::{claim_inbox, enqueue, optional};
 use vwc_store::{Plumbed, SqliteDb, StoreError, StoreResult, ts};
 
 use crate::CONSUMER;
-use crate::records::{DeliveryChange, DeliveryRecord, PreferencesRecord};
+use crate::records::{self, DeliveryChange, DeliveryRecord, PreferencesRecord};
 use crate::store::{
-    ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryStatus, DueClaim, Lease, NewNotification,
-    Notification, NotificationStore, PreferencesChange, SavedPreferences, Settlement,
-    StoredPreferences, channel_rank,
+    ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryStatus, DueClaim, ItemWord, Lease,
+    NewNotification, Notification, NotificationStore, PreferencesChange, SavedPreferences,
+    Settlement, StoredPreferences, channel_rank,
 };
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE preferences (
     org_id TEXT PRIMARY KEY,
     webhook_url TEXT,
@@ -73,7 +74,22 @@ CREATE TABLE delivery_attempts (
     error TEXT,
     PRIMARY KEY (delivery_id, attempt)
 );
-"#];
+"#,
+    r#"
+-- When the scheduler made a notification's reminder, and the newest word about each item (docs/events.md,
+-- "Reminders that no longer hold"): a pending outbound delivery of an older reminder is not sent.
+ALTER TABLE notifications ADD COLUMN reminded_at TEXT;
+CREATE TABLE item_words (
+    org_id TEXT NOT NULL,
+    vehicle_id TEXT NOT NULL,
+    task TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    value TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (org_id, vehicle_id, task, kind)
+) WITHOUT ROWID;
+"#,
+];
 
 #[derive(Clone)]
 pub struct SqliteNotificationStore {
@@ -168,6 +184,26 @@ fn write_row<T: Serialize>(
     Ok(())
 }
 
+/// Keeps `w` as its item's newest word of its kind unless one at least as recent is kept (timestamps are
+/// fixed-width text, so they compare as times).
+fn note_item_word(conn: &Connection, w: &ItemWord) -> StoreResult<()> {
+    let (kind, value) = w.word.stored();
+    conn.prepare_cached(
+        "INSERT INTO item_words (org_id, vehicle_id, task, kind, value, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (org_id, vehicle_id, task, kind) DO UPDATE SET value = excluded.value, at = excluded.at
+         WHERE excluded.at > item_words.at",
+    )?
+    .execute(params![
+        w.org_id.as_str(),
+        w.vehicle_id.as_str(),
+        w.task,
+        kind,
+        value,
+        ts(&w.at)
+    ])?;
+    Ok(())
+}
+
 fn read_notification(conn: &Connection, id: &str) -> StoreResult<Notification> {
     Ok(conn
         .prepare_cached("SELECT * FROM notifications WHERE id = ?1")?
@@ -240,6 +276,9 @@ impl NotificationStore for SqliteNotificationStore {
                     return Ok(false);
                 }
                 write_row(conn, "INSERT", "notifications", "id", n)?;
+                if let Some(word) = ItemWord::of_reminder(n) {
+                    note_item_word(conn, &word)?;
+                }
                 for d in &new.deliveries {
                     let d = DeliveryRecord::new(&n.reminder_id, d);
                     write_row(conn, "INSERT", "deliveries", "id", &d)?;
@@ -345,6 +384,40 @@ impl NotificationStore for SqliteNotificationStore {
         } else {
             self.db.write(apply).await
         }
+    }
+
+    async fn note_item_word(&self, word: &ItemWord) -> StoreResult<()> {
+        let word = word.clone();
+        self.db.write(move |conn| note_item_word(conn, &word)).await
+    }
+
+    async fn item_words(
+        &self,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
+        task: &str,
+    ) -> StoreResult<Vec<ItemWord>> {
+        let key = (org_id.clone(), vehicle_id.clone(), task.to_owned());
+        self.db
+            .read(move |conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT kind, value, at FROM item_words
+                     WHERE org_id = ?1 AND vehicle_id = ?2 AND task = ?3",
+                )?;
+                let mut rows = stmt.query(params![key.0.as_str(), key.1.as_str(), key.2])?;
+                let mut words = Vec::new();
+                while let Some(r) = rows.next()? {
+                    let text = |i| -> StoreResult<String> { Ok(r.get(i)?) };
+                    words.push(records::item_word(
+                        key.clone(),
+                        &text(0)?,
+                        &text(1)?,
+                        &text(2)?,
+                    )?);
+                }
+                Ok(words)
+            })
+            .await
     }
 
     async fn next_due_at(&self) -> StoreResult<Option<DateTime<Utc>>> {

@@ -115,6 +115,89 @@ pub struct Notification {
     pub traceparent: Option<String>,
     #[serde(with = "records::stored_ts")]
     pub created_at: DateTime<Utc>,
+    /// When the scheduler made the reminder (its `ReminderDue` envelope's `occurredAt`): a later word
+    /// about the same item ([`ItemWord`]) may mean it no longer holds. Absent on a valuation drop, and on
+    /// notifications stored before it was kept.
+    #[serde(default, with = "records::stored_opt_ts")]
+    pub reminded_at: Option<DateTime<Utc>>,
+}
+
+/// The newest word of one kind about one maintenance item of a vehicle, and when the scheduler said it
+/// (its envelope's `occurredAt`). Two are kept per item: the latest reminder and the latest status change.
+/// A reminder whose outbound deliveries are still waiting is not sent when a later word says it no
+/// longer holds ([`no_longer_holds`]; docs/events.md, "Reminders that no longer hold").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemWord {
+    pub org_id: OrgId,
+    pub vehicle_id: VehicleId,
+    pub task: String,
+    pub word: Word,
+    pub at: DateTime<Utc>,
+}
+
+/// What was said about an item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Word {
+    /// A reminder (`ReminderDue`), by its id.
+    Reminded(String),
+    /// A status change (`MaintenanceStatusChanged`), by the status it changed to.
+    Status(MaintenanceStatus),
+}
+
+impl Word {
+    /// The kind under which it is kept (one of each per item) and its value, as both adapters store them.
+    pub fn stored(&self) -> (&'static str, &str) {
+        match self {
+            Word::Reminded(id) => ("reminder", id),
+            Word::Status(status) => ("status", status.as_str()),
+        }
+    }
+}
+
+impl ItemWord {
+    /// The word a reminder notification says about its item, when it is one.
+    pub fn of_reminder(n: &Notification) -> Option<ItemWord> {
+        Some(ItemWord {
+            org_id: n.org_id.clone(),
+            vehicle_id: n.vehicle_id.clone()?,
+            task: n.reminder.task.clone(),
+            word: Word::Reminded(n.reminder_id.clone()),
+            at: n.reminded_at?,
+        })
+    }
+}
+
+/// Why `notification`'s reminder no longer holds, given the words kept about its item: a later reminder
+/// about the same item (which is told itself), or a later status change to a status that needs no
+/// attention (the item was serviced, its schedule turned off…). A status change to `due_soon` or
+/// `overdue` does not count: the decision that makes it publishes its reminder too, a moment apart.
+pub fn no_longer_holds(notification: &Notification, words: &[ItemWord]) -> Option<String> {
+    let reminded_at = notification.reminded_at?;
+    let later = words.iter().filter(|w| w.at > reminded_at);
+    for w in later {
+        match &w.word {
+            Word::Reminded(id) if *id != notification.reminder_id => {
+                return Some(format!(
+                    "a later reminder about {} ({id}) replaces it",
+                    notification.reminder.task
+                ));
+            }
+            Word::Status(status)
+                if !matches!(
+                    status,
+                    MaintenanceStatus::DueSoon | MaintenanceStatus::Overdue
+                ) =>
+            {
+                return Some(format!(
+                    "{} is {status} since {}",
+                    notification.reminder.task,
+                    vwc_store::ts(&w.at)
+                ));
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 vwc_contracts::wire_enum! {
@@ -126,7 +209,8 @@ vwc_contracts::wire_enum! {
         Failed,
         /// Every attempt the retry policy allows failed.
         DeadLettered,
-        /// The channel was switched off before the delivery could go out.
+        /// Not sent and never will be: the channel was switched off before the delivery could go out,
+        /// or the reminder no longer held when it came due (`last_error` says which).
         Cancelled,
     }
 }
@@ -228,7 +312,7 @@ pub enum Settlement {
     },
     /// Not attempted now (quiet hours): due again at `until`, no attempt counted.
     Held { until: DateTime<Utc> },
-    /// Not attempted and never will be (the channel was switched off).
+    /// Not attempted and never will be (the channel was switched off, or the reminder no longer holds).
     Cancelled { reason: String },
 }
 
@@ -258,6 +342,19 @@ pub trait NotificationStore: Plumbing {
     /// Applies what became of a claimed delivery (with its attempt record and event) in one
     /// transaction. `false` when the lease was lost (another worker took over): nothing changed.
     async fn settle(&self, lease: &Lease, settlement: &Settlement) -> StoreResult<bool>;
+
+    /// Keeps `word` as its item's newest of its kind unless one at least as recent is kept already (so
+    /// applying the same one twice, or an older one late, changes nothing). `record_notification` notes
+    /// a reminder's own word in its transaction.
+    async fn note_item_word(&self, word: &ItemWord) -> StoreResult<()>;
+
+    /// The newest words kept about one item of a vehicle (at most one of each kind).
+    async fn item_words(
+        &self,
+        org_id: &OrgId,
+        vehicle_id: &VehicleId,
+        task: &str,
+    ) -> StoreResult<Vec<ItemWord>>;
 
     /// When the earliest pending delivery is due, if any.
     async fn next_due_at(&self) -> StoreResult<Option<DateTime<Utc>>>;

@@ -29,8 +29,8 @@ use crate::outcome::{SendResult, decide};
 use crate::retry::RetryPolicy;
 use crate::ssrf::Allowlist;
 use crate::store::{
-    AttemptOutcome, ClaimedDelivery, DeliveryAttempt, DueClaim, NotificationStore, Settlement,
-    StoredPreferences,
+    AttemptOutcome, ClaimedDelivery, DeliveryAttempt, DueClaim, Notification, NotificationStore,
+    Settlement, StoredPreferences, no_longer_holds,
 };
 use crate::webhook::{SignedWebhook, WebhookSender};
 
@@ -384,13 +384,31 @@ impl DeliveryWorker {
 
     /// Sends one claimed delivery and settles it. `Ok(None)` when the lease was lost meanwhile.
     async fn deliver(&self, claimed: ClaimedDelivery) -> StoreResult<Option<Settlement>> {
-        let preferences = self.store.preferences(&claimed.delivery.org_id).await?;
-        let settlement = self.attempt(&claimed, preferences.as_ref()).await;
+        let settlement = match self.no_longer_holds(&claimed.notification).await? {
+            Some(reason) => Settlement::Cancelled { reason },
+            None => {
+                let preferences = self.store.preferences(&claimed.delivery.org_id).await?;
+                self.attempt(&claimed, preferences.as_ref()).await
+            }
+        };
         tracing::info_span!("notification.deliver",
             delivery_id = %claimed.delivery.id, channel = claimed.delivery.channel.as_str())
         .in_scope(|| log_settlement(&settlement));
         let applied = self.store.settle(&claimed.lease, &settlement).await?;
         Ok(applied.then_some(settlement))
+    }
+
+    /// Why the reminder behind `notification` no longer holds, if a later word about its item says so
+    /// (see [`no_longer_holds`]); a store error leaves the delivery to its lease's end and a later try.
+    async fn no_longer_holds(&self, notification: &Notification) -> StoreResult<Option<String>> {
+        let (Some(vehicle), Some(_)) = (&notification.vehicle_id, notification.reminded_at) else {
+            return Ok(None);
+        };
+        let words = self
+            .store
+            .item_words(&notification.org_id, vehicle, &notification.reminder.task)
+            .await?;
+        Ok(no_longer_holds(notification, &words))
     }
 
     async fn attempt(

@@ -520,7 +520,10 @@ async fn a_reminder_without_preferences_is_told_in_app_only() {
     let e = &events[0].1;
     assert_eq!(e.source, "vwc.notification");
     assert_eq!(e.org_id, ORG);
-    assert_eq!(e.vehicle_id.as_deref(), Some("veh_rav4"));
+    assert_eq!(
+        e.vehicle_id.as_ref().map(|v| v.as_str()),
+        Some(own_vehicle("rem_plain").as_str())
+    );
 }
 
 #[tokio::test]
@@ -577,4 +580,182 @@ async fn a_status_change_alone_tells_nothing() {
     );
     s.consumer.handle(&changed).await.unwrap();
     assert!(s.store.pending(10).await.unwrap().is_empty());
+}
+
+/// A reminder about the RAV4's oil change (`status`) made by the scheduler at `made_at`.
+fn oil_change_reminder(reminder_id: &str, status: MaintenanceStatus, made_at: &str) -> Envelope {
+    let mut r = reminder(reminder_id);
+    r.status = status;
+    let mut envelope = reminder_envelope(ORG, &r);
+    envelope.occurred_at = at(made_at);
+    envelope
+}
+
+/// The oil change's status changing to `status`, decided at `made_at`.
+fn oil_change_status(status: MaintenanceStatus, made_at: &str) -> Envelope {
+    let mut envelope = Envelope::new(
+        "vwc.maintenance-scheduler",
+        ORG,
+        Some("veh_rav4"),
+        None,
+        MaintenanceStatusChanged {
+            vehicle_id: "veh_rav4".into(),
+            task: "oil_change".into(),
+            title: "Oil change".into(),
+            previous_status: Some(MaintenanceStatus::Overdue),
+            status,
+            reason: "Serviced".into(),
+            due_cycle: "cycle_2".into(),
+            due_at: None,
+            due_odometer: Some(50_000),
+        },
+    );
+    envelope.occurred_at = at(made_at);
+    envelope
+}
+
+/// A consumer whose reminders' outbound deliveries wait 60 s, on `s`'s store and clock.
+fn settling(s: &Setup) -> NotificationConsumer {
+    NotificationConsumer::new(s.store.clone())
+        .with_clock(s.clock.clone())
+        .with_settle(Duration::from_secs(60))
+}
+
+/// What an import does: the scheduler's intermediate reminders about one item arrive within the settle
+/// time, the newest last or first. Only the newest is sent outbound; the others are cancelled with a
+/// reason, and every one stays in the in-app feed (where the edge marks the older ones read).
+#[tokio::test]
+async fn a_later_reminder_about_the_same_item_replaces_the_older_ones_outbound() {
+    let s = setup("2026-05-01T12:00:00Z");
+    let receiver = Receiver::start(&[], answer(200)).await;
+    s.set_channels(Some(receiver.url()), None, None).await;
+    let consumer = settling(&s);
+    let reminders = [
+        ("rem_a", MaintenanceStatus::DueSoon, "2026-05-01T11:59:50Z"),
+        // Arrives before the one the scheduler made earlier (SQS keeps no order).
+        ("rem_c", MaintenanceStatus::Overdue, "2026-05-01T11:59:58Z"),
+        ("rem_b", MaintenanceStatus::Overdue, "2026-05-01T11:59:54Z"),
+    ];
+    for (id, status, made_at) in reminders {
+        consumer
+            .handle(&oil_change_reminder(id, status, made_at))
+            .await
+            .unwrap();
+    }
+    // Nothing is due before the settle time has passed.
+    assert_eq!(s.worker(3).run_once().await.unwrap().claimed, 0);
+    s.clock.advance(TimeDelta::seconds(60));
+    let round = s.worker(3).run_once().await.unwrap();
+    assert_eq!((round.delivered, round.cancelled), (1, 2), "{round:?}");
+    assert_eq!(receiver.count(), 1);
+    assert_eq!(
+        receiver.received()[0].json()["reminder"]["reminderId"],
+        "rem_c"
+    );
+    for older in ["rem_a", "rem_b"] {
+        let d = s.delivery(older, Channel::Webhook).await;
+        assert_eq!(d.status, DeliveryStatus::Cancelled);
+        assert_eq!(d.attempts, 0);
+        let reason = d.last_error.unwrap_or_default();
+        assert!(
+            reason.contains("later reminder about oil_change (rem_c)"),
+            "{reason}"
+        );
+        let in_app = s.delivery(older, Channel::InApp).await;
+        assert_eq!(in_app.status, DeliveryStatus::Delivered);
+    }
+    assert_eq!(
+        s.delivery("rem_c", Channel::Webhook).await.status,
+        DeliveryStatus::Delivered
+    );
+}
+
+/// A later status change to a status that needs no attention (the item was serviced) cancels a pending
+/// reminder; one to `overdue` (made with its own reminder, a moment apart) does not, nor does one made
+/// before the reminder, nor one about another item.
+#[tokio::test]
+async fn a_later_status_that_needs_no_attention_cancels_a_pending_reminder() {
+    let s = setup("2026-05-01T12:00:00Z");
+    let receiver = Receiver::start(&[], answer(200)).await;
+    s.set_channels(Some(receiver.url()), None, None).await;
+    let consumer = settling(&s);
+    let made_at = "2026-05-01T11:59:50Z";
+    consumer
+        .handle(&oil_change_reminder(
+            "rem_kept",
+            MaintenanceStatus::Overdue,
+            made_at,
+        ))
+        .await
+        .unwrap();
+    for (status, at_) in [
+        (MaintenanceStatus::Overdue, "2026-05-01T11:59:50.000001Z"),
+        (MaintenanceStatus::Ok, "2026-05-01T11:59:40Z"),
+    ] {
+        consumer
+            .handle(&oil_change_status(status, at_))
+            .await
+            .unwrap();
+    }
+    let mut other_item = oil_change_status(MaintenanceStatus::Ok, "2026-05-01T11:59:55Z");
+    let mut other_change: MaintenanceStatusChanged = match other_item.event().unwrap() {
+        vwc_contracts::Event::MaintenanceStatusChanged(c) => c.clone(),
+        other => panic!("{other:?}"),
+    };
+    other_change.task = "tire_rotation".into();
+    other_item = Envelope {
+        occurred_at: other_item.occurred_at,
+        ..Envelope::new(
+            "vwc.maintenance-scheduler",
+            ORG,
+            Some("veh_rav4"),
+            None,
+            other_change,
+        )
+    };
+    consumer.handle(&other_item).await.unwrap();
+    s.clock.advance(TimeDelta::seconds(60));
+    assert_eq!(s.worker(3).run_once().await.unwrap().delivered, 1);
+
+    s.clock.advance(TimeDelta::days(7));
+    consumer
+        .handle(&oil_change_reminder(
+            "rem_serviced",
+            MaintenanceStatus::Overdue,
+            "2026-05-08T12:00:00Z",
+        ))
+        .await
+        .unwrap();
+    consumer
+        .handle(&oil_change_status(
+            MaintenanceStatus::Ok,
+            "2026-05-08T12:00:05Z",
+        ))
+        .await
+        .unwrap();
+    // Applying the same change again, or an older one late, keeps the newest word.
+    consumer
+        .handle(&oil_change_status(
+            MaintenanceStatus::Ok,
+            "2026-05-08T12:00:05Z",
+        ))
+        .await
+        .unwrap();
+    consumer
+        .handle(&oil_change_status(
+            MaintenanceStatus::Overdue,
+            "2026-05-08T12:00:01Z",
+        ))
+        .await
+        .unwrap();
+    s.clock.advance(TimeDelta::seconds(60));
+    assert_eq!(s.worker(3).run_once().await.unwrap().cancelled, 1);
+    let d = s.delivery("rem_serviced", Channel::Webhook).await;
+    assert_eq!(d.status, DeliveryStatus::Cancelled);
+    let reason = d.last_error.unwrap_or_default();
+    assert!(
+        reason.contains("oil_change is ok since 2026-05-08T12:00:05"),
+        "{reason}"
+    );
+    assert_eq!(receiver.count(), 1);
 }

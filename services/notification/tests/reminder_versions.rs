@@ -16,7 +16,8 @@ fn a_reminder_of_version_2_or_1_becomes_the_same_notification() {
         assert_eq!(envelope.version, version);
         let reminder: &ReminderDue = envelope.payload().unwrap();
         assert_eq!(reminder, &oil_change_reminder(), "version {version}");
-        let planned = plan_notification(&envelope, reminder, None, now).notification;
+        let planned = plan_notification(&envelope, reminder, None, now, chrono::TimeDelta::zero())
+            .notification;
         assert_eq!(
             planned.title,
             "Oil and filter change due soon — 2021 Toyota RAV4 (Blue)"

@@ -8,13 +8,14 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveTime, TimeDelta, Utc};
 use common::{outcomes, reminder, reminder_envelope};
-use vwc_contracts::maintenance::Channel;
-use vwc_contracts::{Envelope, OrgId};
+use vwc_contracts::maintenance::{Channel, MaintenanceStatus};
+use vwc_contracts::{Envelope, OrgId, VehicleId};
 use vwc_notification::compose::{delivered_event, plan_notification};
 use vwc_notification::quiet_hours::QuietHours;
 use vwc_notification::store::{
-    AttemptOutcome, ClaimedDelivery, DeliveryAttempt, DeliveryStatus, DueClaim, NewNotification,
-    NotificationStore, Preferences, PreferencesChange, SavedPreferences, SecretChange, Settlement,
+    AttemptOutcome, ClaimedDelivery, DeliveryAttempt, DeliveryStatus, DueClaim, ItemWord,
+    NewNotification, NotificationStore, Preferences, PreferencesChange, SavedPreferences,
+    SecretChange, Settlement, Word,
 };
 use vwc_webhook::WebhookSecret;
 
@@ -39,7 +40,7 @@ fn plan(
 ) -> (Envelope, NewNotification) {
     let r = reminder(reminder_id);
     let envelope = reminder_envelope(org, &r);
-    let new = plan_notification(&envelope, &r, preferences, t0());
+    let new = plan_notification(&envelope, &r, preferences, t0(), TimeDelta::zero());
     (envelope, new)
 }
 
@@ -352,6 +353,68 @@ async fn final_failures_leave_nothing_pending(store: Arc<dyn NotificationStore>)
     store.ping().await.unwrap();
 }
 
+/// Each item keeps its newest reminder and its newest status change: an older or repeated word changes
+/// nothing, a reminder's own word is noted when it is recorded, and items are told apart by organisation,
+/// vehicle and task.
+async fn an_item_keeps_its_newest_word_of_each_kind(store: Arc<dyn NotificationStore>) {
+    let (org, vehicle) = (OrgId::from("org_words"), VehicleId::from("veh_rav4"));
+    let word = |w: Word, at: DateTime<Utc>| ItemWord {
+        org_id: org.clone(),
+        vehicle_id: vehicle.clone(),
+        task: "oil_change".into(),
+        word: w,
+        at,
+    };
+    let words = || store.item_words(&org, &vehicle, "oil_change");
+    assert!(words().await.unwrap().is_empty());
+    let serviced = word(Word::Status(MaintenanceStatus::Ok), t0());
+    store.note_item_word(&serviced).await.unwrap();
+    store.note_item_word(&serviced).await.unwrap();
+    let older = word(
+        Word::Status(MaintenanceStatus::Overdue),
+        t0() - TimeDelta::seconds(1),
+    );
+    store.note_item_word(&older).await.unwrap();
+    assert_eq!(words().await.unwrap(), [serviced.clone()]);
+    let later = word(
+        Word::Status(MaintenanceStatus::DueSoon),
+        t0() + TimeDelta::microseconds(1),
+    );
+    store.note_item_word(&later).await.unwrap();
+    assert_eq!(words().await.unwrap(), [later.clone()]);
+
+    let (envelope, mut new) = plan("org_words", "rem_words", Some(&all_channels()));
+    new.notification.reminded_at = Some(t0() + TimeDelta::seconds(5));
+    assert!(
+        store
+            .record_notification(&envelope.id.to_string(), &new)
+            .await
+            .unwrap()
+    );
+    let mut kept = words().await.unwrap();
+    kept.sort_by_key(|w| w.at);
+    let reminded = word(
+        Word::Reminded("rem_words".into()),
+        t0() + TimeDelta::seconds(5),
+    );
+    assert_eq!(kept, [later, reminded]);
+    let stored = store
+        .notification_for_reminder(&org, "rem_words")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.reminded_at, new.notification.reminded_at);
+
+    let elsewhere = [
+        (OrgId::from("org_other"), vehicle.clone(), "oil_change"),
+        (org.clone(), VehicleId::from("veh_other"), "oil_change"),
+        (org.clone(), vehicle.clone(), "tire_rotation"),
+    ];
+    for (o, v, task) in elsewhere {
+        assert!(store.item_words(&o, &v, task).await.unwrap().is_empty());
+    }
+}
+
 type Store = Arc<dyn NotificationStore>;
 
 vwc_testkit::conformance!(
@@ -363,4 +426,5 @@ vwc_testkit::conformance!(
     due_deliveries_are_leased_to_one_worker_at_a_time,
     settling_applies_each_outcome_with_its_attempt_and_event,
     final_failures_leave_nothing_pending,
+    an_item_keeps_its_newest_word_of_each_kind,
 );

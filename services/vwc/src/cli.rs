@@ -109,6 +109,10 @@ pub struct HttpArgs {
     /// Private hosts or CIDRs outbound webhooks may reach (comma-separated).
     #[arg(long, env = "VWC_OUTBOUND_ALLOWLIST", default_value = "")]
     pub outbound_allowlist: String,
+    /// Seconds a reminder's webhook and e-mail wait before they go out, so that a later word about the
+    /// same item (an import's next rows) can replace them; 0 sends at once (docs/events.md).
+    #[arg(long, env = "VWC_NOTIFICATION_SETTLE_SECONDS", default_value_t = 60)]
+    pub notification_settle_secs: u64,
     /// The chat's optional OpenAI-compatible LLM provider: its API root (e.g. `https://api.openai.com/v1`);
     /// with --llm-model it turns the provider on. The key comes from `VWC_LLM_API_KEY` (or SSM
     /// `llm_api_key`), never from a flag.
@@ -161,6 +165,7 @@ impl HttpArgs {
             from: self.email_from.clone(),
         });
         opts.outbound_allowlist = self.outbound_allowlist.clone();
+        opts.notification_settle = std::time::Duration::from_secs(self.notification_settle_secs);
     }
 }
 

@@ -124,6 +124,8 @@ pub struct EmbeddedOptions {
     pub email: Option<EmailOptions>,
     /// Private hosts outbound webhooks may reach (`VWC_OUTBOUND_ALLOWLIST`).
     pub outbound_allowlist: String,
+    /// How long a reminder's outbound deliveries wait (`VWC_NOTIFICATION_SETTLE_SECONDS`).
+    pub notification_settle: Duration,
     /// Delivery worker tuning (tests shorten the retries); the service's defaults when `None`.
     pub notification_tuning: Option<NotificationTuning>,
     /// The chat historian's optional OpenAI-compatible LLM provider; off when `None` (the default).
@@ -168,6 +170,7 @@ impl EmbeddedOptions {
             revalue_every: Some(Duration::from_secs(3600)),
             email: None,
             outbound_allowlist: String::new(),
+            notification_settle: vwc_notification::consumer::DEFAULT_SETTLE,
             notification_tuning: None,
             chat_llm: None,
             attachments: Default::default(),
@@ -298,7 +301,9 @@ impl System {
         let kept = opts.bus.kept_states();
         let shared_bus: Arc<dyn Bus> = match &opts.bus {
             BusChoice::InProcess => {
-                for (name, (consumer, dead_letters)) in stores.consumers(&shared_clock, kept) {
+                for (name, (consumer, dead_letters)) in
+                    stores.consumers(&shared_clock, kept, opts.notification_settle)
+                {
                     if wanted(name) {
                         bus.register(consumer, dead_letters);
                     }
@@ -309,7 +314,9 @@ impl System {
             BusChoice::Aws { endpoint, bus_name } => {
                 let config = vwc_bus::aws::sdk_config(endpoint.as_deref()).await;
                 let sqs = aws_sdk_sqs::Client::new(&config);
-                for (name, (consumer, _)) in stores.consumers(&shared_clock, kept) {
+                for (name, (consumer, _)) in
+                    stores.consumers(&shared_clock, kept, opts.notification_settle)
+                {
                     if !wanted(name) {
                         continue;
                     }

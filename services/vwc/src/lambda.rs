@@ -263,13 +263,29 @@ pub async fn run_chat() -> Result<(), lambda_http::Error> {
     .await
 }
 
+/// `VWC_NOTIFICATION_SETTLE_SECONDS` (as `vwc up` reads it), else the service's default.
+fn notification_settle() -> anyhow::Result<std::time::Duration> {
+    match std::env::var("VWC_NOTIFICATION_SETTLE_SECONDS") {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .map(std::time::Duration::from_secs)
+            .map_err(|e| anyhow::anyhow!("VWC_NOTIFICATION_SETTLE_SECONDS {text:?}: {e}")),
+        Err(_) => Ok(vwc_notification::consumer::DEFAULT_SETTLE),
+    }
+}
+
 /// One service's SQS consumer (`service` as in routes.json); partial batch failures.
 pub async fn run_consumer(service: &str) -> Result<(), lambda_runtime::Error> {
     let rt = AwsRuntime::start().await?;
     let consumer = rt
         .stores
         // Other invocations (other sandboxes) deliver the same vehicles' events: no kept states.
-        .consumers(&vwc_clock::system(), KeptStates::None)
+        .consumers(
+            &vwc_clock::system(),
+            KeptStates::None,
+            notification_settle()?,
+        )
         .into_iter()
         .find(|(name, _)| *name == service)
         .map(|(_, (consumer, _))| consumer)

@@ -179,12 +179,14 @@ impl Stores {
     }
 
     /// Every consumer, by service name, with the store that keeps its dead letters; every one reads the
-    /// time from `clock`; the ledger services keep vehicle states as `kept` says.
+    /// time from `clock`; the ledger services keep vehicle states as `kept` says; a reminder's outbound
+    /// deliveries wait `settle`.
     #[allow(clippy::type_complexity)]
     pub fn consumers(
         &self,
         clock: &SharedClock,
         kept: KeptStates,
+        settle: std::time::Duration,
     ) -> Vec<(&'static str, (Arc<dyn Consumer>, Arc<dyn DeadLetterStore>))> {
         let (scheduler, valuer) = self.ledger_services(clock, kept);
         let consumers: [(&'static str, Arc<dyn Consumer>); 5] = [
@@ -199,7 +201,9 @@ impl Stores {
             (
                 vwc_notification::CONSUMER,
                 Arc::new(
-                    NotificationConsumer::new(self.notification.clone()).with_clock(clock.clone()),
+                    NotificationConsumer::new(self.notification.clone())
+                        .with_clock(clock.clone())
+                        .with_settle(settle),
                 ),
             ),
             (

@@ -43,6 +43,8 @@ async fn deliveries_settled(app: &TestApp) {
 
 fn fast_notifications(o: &mut vwc::EmbeddedOptions) {
     o.outbound_allowlist = "127.0.0.1".into();
+    // Sent as soon as made: these tests follow each reminder to its receiver.
+    o.notification_settle = Duration::ZERO;
     o.notification_tuning = Some(NotificationTuning {
         retry: vwc_notification::retry::RetryPolicy {
             max_attempts: 3,
@@ -264,6 +266,99 @@ async fn an_oil_change_goes_due_soon_then_overdue_and_the_reminder_reaches_every
         feed_before,
         "no second in-app notification"
     );
+    app.stop().await;
+}
+
+/// What a vehicle's history arriving in several deliveries does (an import, a dealer's backlog): within the
+/// settle time the oil change goes due soon, then overdue, then is serviced. Each step is a reminder or
+/// a status change the notification service hears of; none of the oil change's reminders is sent to the
+/// webhook (the due-soon one is replaced by the overdue one, which the service made obsolete), while
+/// the in-app feed has both.
+#[tokio::test]
+async fn reminders_made_obsolete_within_the_settle_time_are_not_sent_outbound() {
+    let app = TestApp::spawn_with(tempfile::tempdir().unwrap(), |o| {
+        fast_notifications(o);
+        o.notification_settle = Duration::from_secs(5);
+    })
+    .await;
+    let receiver = Receiver::start(&[], answer(200)).await;
+    let token = app.token("org_a", &[Role::FleetManager]);
+    set_webhook(&app, &token, &receiver.url()).await;
+    let vehicle = app.register(&token, &vin(4)).await;
+    record(
+        &app,
+        &token,
+        &vehicle,
+        json!({"kind": "maintenance", "occurredAt": vwc_clock::now() - chrono::Duration::days(30),
+        "odometer": 40000, "details": {"tasks": ["oil_change"]}}),
+    )
+    .await;
+    app.system().bus.drain().await;
+    let path = format!("/v1/vehicles/{vehicle}/maintenance/oil_change");
+    let (status, _, item) = put(&app, &token, &path, &json!({"intervalMiles": 5000})).await;
+    assert_eq!(status, 200, "{item}");
+    app.record_odometer(&token, &vehicle, 0, 44600).await;
+    maintenance_item(&app, &token, &vehicle, "oil_change", "due_soon").await;
+    app.record_odometer(&token, &vehicle, 0, 45100).await;
+    maintenance_item(&app, &token, &vehicle, "oil_change", "overdue").await;
+    record(
+        &app,
+        &token,
+        &vehicle,
+        json!({"kind": "maintenance", "occurredAt": vwc_clock::now(), "odometer": 45150,
+        "details": {"tasks": ["oil_change"]}}),
+    )
+    .await;
+    maintenance_item(&app, &token, &vehicle, "oil_change", "ok").await;
+    deliveries_settled(&app).await;
+
+    let conn = rusqlite::Connection::open(app.data_dir.path().join("notification.db")).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT json_extract(n.reminder, '$.status'), d.status, d.last_error
+             FROM deliveries d JOIN notifications n ON n.id = d.notification_id
+             WHERE d.channel = 'webhook' AND json_extract(n.reminder, '$.task') = 'oil_change'
+             ORDER BY n.reminded_at",
+        )
+        .unwrap();
+    let oil: Vec<(String, String, String)> = stmt
+        .query_map([], |r| {
+            let reason: Option<String> = r.get(2)?;
+            Ok((r.get(0)?, r.get(1)?, reason.unwrap_or_default()))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(oil.len(), 2, "{oil:?}");
+    assert_eq!(
+        (oil[0].0.as_str(), oil[0].1.as_str()),
+        ("due_soon", "cancelled")
+    );
+    assert!(
+        oil[0].2.contains("later reminder about oil_change"),
+        "{oil:?}"
+    );
+    assert_eq!(
+        (oil[1].0.as_str(), oil[1].1.as_str()),
+        ("overdue", "cancelled")
+    );
+    assert!(oil[1].2.contains("oil_change is ok since"), "{oil:?}");
+    let sent_about_oil = receiver
+        .received()
+        .iter()
+        .filter(|hook| hook.json()["reminder"]["task"] == "oil_change")
+        .count();
+    assert_eq!(sent_about_oil, 0);
+    let feed = app.get_ok(&token, "/v1/notifications?limit=200").await;
+    let titles = pluck(&feed["items"], "title");
+    for status in ["due soon", "overdue"] {
+        let prefix = format!("Oil and filter change {status}");
+        assert_eq!(
+            titles.iter().filter(|t| t.starts_with(&prefix)).count(),
+            1,
+            "{titles:?}"
+        );
+    }
     app.stop().await;
 }
 

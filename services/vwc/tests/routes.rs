@@ -69,10 +69,11 @@ fn a_route_to_a_consumer_that_does_not_handle_the_event_is_a_disagreement() {
 async fn every_consumer_refuses_exactly_the_event_types_it_does_not_declare() {
     let app = TestApp::spawn().await;
     let declared = declared_routes();
-    let consumers = app
-        .system()
-        .stores
-        .consumers(&vwc_clock::system(), KeptStates::Recent);
+    let consumers = app.system().stores.consumers(
+        &vwc_clock::system(),
+        KeptStates::Recent,
+        std::time::Duration::ZERO,
+    );
     assert_eq!(consumers.len(), declared.consumers.len());
     for (name, (consumer, _)) in consumers {
         assert_eq!(consumer.name(), name);

@@ -95,12 +95,21 @@ pub fn webhook_only(url: String) -> Preferences {
     }
 }
 
-/// Tells `consumer` the reminder `reminder_id` of `org`.
+/// Tells `consumer` the reminder `reminder_id` of `org`, about a vehicle of its own
+/// ([`own_vehicle`]): reminders about one item replace each other (the older's outbound deliveries are
+/// cancelled), and these stand for unrelated ones.
 pub async fn remind(consumer: &NotificationConsumer, org: &str, reminder_id: &str) {
+    let mut r = reminder(reminder_id);
+    r.vehicle_id = own_vehicle(reminder_id);
     consumer
-        .handle(&reminder_envelope(org, &reminder(reminder_id)))
+        .handle(&reminder_envelope(org, &r))
         .await
         .expect("the reminder is applied");
+}
+
+/// The vehicle [`remind`] tells `reminder_id` about.
+pub fn own_vehicle(reminder_id: &str) -> String {
+    format!("veh_{reminder_id}")
 }
 
 /// Stores preferences directly (the HTTP route is tested on its own), with a fresh webhook secret.
