@@ -61,11 +61,12 @@ pub fn parse_timings(html: &str) -> anyhow::Result<Timings> {
     let groups = GROUPS
         .iter()
         .map(|prefix| {
+            // A fold from +0.0: `Sum` of no floats is -0.0, printed "-0 s".
             let sum = units
                 .iter()
                 .filter(|u| u["name"].as_str().is_some_and(|n| n.starts_with(prefix)))
                 .map(secs)
-                .sum();
+                .fold(0.0, |total, s| total + s);
             (*prefix, sum)
         })
         .collect();
@@ -452,6 +453,8 @@ mod tests {
                 ("vwc", 12.5)
             ]
         );
+        // A prefix no unit has reads "0 s", not "-0 s".
+        assert_eq!(format!("{:.0}", t.groups[1].1), "0");
     }
 
     /// [`init_once`] of a stand-in function named `name`: a bash script running `body` (one that asks the
