@@ -273,6 +273,16 @@ mod tests {
         text.parse().unwrap()
     }
 
+    /// The plan with outbound deliveries due at once (no settle time).
+    fn plan_at(
+        envelope: &Envelope,
+        r: &ReminderDue,
+        preferences: Option<&Preferences>,
+        now: DateTime<Utc>,
+    ) -> NewNotification {
+        plan_notification(envelope, r, preferences, now, TimeDelta::zero())
+    }
+
     #[test]
     fn title_names_the_task_its_state_and_the_vehicle() {
         for (status, occurrence, expected) in [
@@ -305,7 +315,7 @@ mod tests {
         let r = reminder(MaintenanceStatus::DueSoon, 0);
         let now = at("2026-05-01T12:00:00Z");
         let caused = envelope(&r);
-        let plan = plan_notification(&caused, &r, None, now, TimeDelta::zero());
+        let plan = plan_at(&caused, &r, None, now);
         assert_eq!(plan.deliveries.len(), 1);
         let in_app = &plan.deliveries[0];
         assert_eq!(in_app.channel, Channel::InApp);
@@ -337,7 +347,7 @@ mod tests {
             }),
         };
         let night = at("2026-05-01T23:00:00Z");
-        let plan = plan_notification(&envelope(&r), &r, Some(&prefs), night, TimeDelta::zero());
+        let plan = plan_at(&envelope(&r), &r, Some(&prefs), night);
         let channels: Vec<Channel> = plan.deliveries.iter().map(|d| d.channel).collect();
         assert_eq!(channels, [Channel::InApp, Channel::Webhook, Channel::Email]);
         assert_eq!(plan.deliveries[0].status, DeliveryStatus::Delivered);
@@ -346,7 +356,7 @@ mod tests {
             assert_eq!(d.next_attempt_at, Some(at("2026-05-02T07:00:00Z")));
         }
         let noon = at("2026-05-02T12:00:00Z");
-        let plan = plan_notification(&envelope(&r), &r, Some(&prefs), noon, TimeDelta::zero());
+        let plan = plan_at(&envelope(&r), &r, Some(&prefs), noon);
         assert_eq!(plan.deliveries[1].next_attempt_at, Some(noon));
     }
 
@@ -394,13 +404,7 @@ mod tests {
     #[test]
     fn webhook_payload_carries_the_type_the_notification_and_the_reminder() {
         let r = reminder(MaintenanceStatus::DueSoon, 0);
-        let plan = plan_notification(
-            &envelope(&r),
-            &r,
-            None,
-            at("2026-05-01T12:00:00Z"),
-            TimeDelta::zero(),
-        );
+        let plan = plan_at(&envelope(&r), &r, None, at("2026-05-01T12:00:00Z"));
         let bytes = webhook_payload(&plan.notification);
         assert_eq!(bytes, webhook_payload(&plan.notification), "stable bytes");
         let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
@@ -413,13 +417,7 @@ mod tests {
     #[test]
     fn email_subject_is_the_title_and_the_text_says_what_is_due() {
         let r = reminder(MaintenanceStatus::DueSoon, 0);
-        let plan = plan_notification(
-            &envelope(&r),
-            &r,
-            None,
-            at("2026-05-01T12:00:00Z"),
-            TimeDelta::zero(),
-        );
+        let plan = plan_at(&envelope(&r), &r, None, at("2026-05-01T12:00:00Z"));
         let (subject, text) = email_content(&plan.notification);
         assert_eq!(subject, "Oil change due soon — 2021 Toyota RAV4");
         assert!(text.contains("Due in 12 days or 420 mi"));

@@ -20,7 +20,7 @@ use crate::records::{self, DeliveryChange, DeliveryRecord, PreferencesRecord};
 use crate::store::{
     ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryStatus, DueClaim, ItemWord, Lease,
     NewNotification, Notification, NotificationStore, PreferencesChange, SavedPreferences,
-    Settlement, StoredPreferences, channel_rank,
+    Settlement, StoredPreferences, Word, channel_rank,
 };
 
 pub const PREFERENCES: &str = "preferences";
@@ -426,7 +426,7 @@ impl NotificationStore for MongoNotificationStore {
         vehicle_id: &VehicleId,
         task: &str,
     ) -> StoreResult<Vec<ItemWord>> {
-        let keys: Vec<_> = ["reminder", "status"]
+        let keys: Vec<_> = Word::KINDS
             .into_iter()
             .map(|kind| item_key(org_id, vehicle_id, task, kind))
             .collect();

@@ -29,8 +29,8 @@ pub(crate) fn item_word(
     at: &str,
 ) -> StoreResult<ItemWord> {
     let word = match kind {
-        "reminder" => Word::Reminded(value.to_owned()),
-        "status" => Word::Status(
+        k if k == Word::KINDS[0] => Word::Reminded(value.to_owned()),
+        k if k == Word::KINDS[1] => Word::Status(
             MaintenanceStatus::parse(value)
                 .ok_or_else(|| StoreError::Other(format!("bad item status {value:?}")))?,
         ),

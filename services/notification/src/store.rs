@@ -145,11 +145,14 @@ pub enum Word {
 }
 
 impl Word {
-    /// The kind under which it is kept (one of each per item) and its value, as both adapters store them.
+    /// The kinds kept, one word of each per item.
+    pub const KINDS: [&'static str; 2] = ["reminder", "status"];
+
+    /// The kind under which it is kept and its value, as both adapters store them.
     pub fn stored(&self) -> (&'static str, &str) {
         match self {
-            Word::Reminded(id) => ("reminder", id),
-            Word::Status(status) => ("status", status.as_str()),
+            Word::Reminded(id) => (Self::KINDS[0], id),
+            Word::Status(status) => (Self::KINDS[1], status.as_str()),
         }
     }
 }

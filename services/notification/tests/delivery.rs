@@ -726,28 +726,17 @@ async fn a_later_status_that_needs_no_attention_cancels_a_pending_reminder() {
         ))
         .await
         .unwrap();
-    consumer
-        .handle(&oil_change_status(
-            MaintenanceStatus::Ok,
-            "2026-05-08T12:00:05Z",
-        ))
-        .await
-        .unwrap();
-    // Applying the same change again, or an older one late, keeps the newest word.
-    consumer
-        .handle(&oil_change_status(
-            MaintenanceStatus::Ok,
-            "2026-05-08T12:00:05Z",
-        ))
-        .await
-        .unwrap();
-    consumer
-        .handle(&oil_change_status(
-            MaintenanceStatus::Overdue,
-            "2026-05-08T12:00:01Z",
-        ))
-        .await
-        .unwrap();
+    // The change, then the same change again and an older one arriving late: the newest word stays.
+    for (status, made_at) in [
+        (MaintenanceStatus::Ok, "2026-05-08T12:00:05Z"),
+        (MaintenanceStatus::Ok, "2026-05-08T12:00:05Z"),
+        (MaintenanceStatus::Overdue, "2026-05-08T12:00:01Z"),
+    ] {
+        consumer
+            .handle(&oil_change_status(status, made_at))
+            .await
+            .unwrap();
+    }
     s.clock.advance(TimeDelta::seconds(60));
     assert_eq!(s.worker(3).run_once().await.unwrap().cancelled, 1);
     let d = s.delivery("rem_serviced", Channel::Webhook).await;

@@ -375,13 +375,13 @@ async fn an_item_keeps_its_newest_word_of_each_kind(store: Arc<dyn NotificationS
         t0() - TimeDelta::seconds(1),
     );
     store.note_item_word(&older).await.unwrap();
-    assert_eq!(words().await.unwrap(), [serviced.clone()]);
+    assert_eq!(words().await.unwrap(), std::slice::from_ref(&serviced));
     let later = word(
         Word::Status(MaintenanceStatus::DueSoon),
         t0() + TimeDelta::microseconds(1),
     );
     store.note_item_word(&later).await.unwrap();
-    assert_eq!(words().await.unwrap(), [later.clone()]);
+    assert_eq!(words().await.unwrap(), std::slice::from_ref(&later));
 
     let (envelope, mut new) = plan("org_words", "rem_words", Some(&all_channels()));
     new.notification.reminded_at = Some(t0() + TimeDelta::seconds(5));
