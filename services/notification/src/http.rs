@@ -89,7 +89,10 @@ async fn read_preferences(
 /// Replaces the channels and quiet hours (an absent field is the same as `null`). Setting a webhook URL
 /// while the organisation has no outbound webhook secret issues one, which this response shows once
 /// (`webhookSecret`); `rotateWebhookSecret` issues a new one and the old one stops working at once. A
-/// webhook URL must be `https` on a publicly reachable host.
+/// webhook URL must be `https` on a publicly reachable host. Reminders go out on the webhook and by
+/// e-mail a settle time after the scheduler makes them (60 s unless the operator set
+/// `VWC_NOTIFICATION_SETTLE_SECONDS`); one that a later reminder, or a later status change that needs no
+/// attention, about the same item replaced meanwhile is not sent (the in-app feed keeps it, marked read).
 #[route(put "/v1/notifications/preferences", tag = "notifications", body = PreferencesUpdate,
     ok(200, "The preferences as saved, with `webhookSecret` when this request issued one.",
         PreferencesView,
