@@ -593,6 +593,11 @@ fn oil_change_reminder(reminder_id: &str, status: MaintenanceStatus, made_at: &s
 
 /// The oil change's status changing to `status`, decided at `made_at`.
 fn oil_change_status(status: MaintenanceStatus, made_at: &str) -> Envelope {
+    status_change("oil_change", status, made_at)
+}
+
+/// The RAV4's `task` changing to `status`, decided at `made_at`.
+fn status_change(task: &str, status: MaintenanceStatus, made_at: &str) -> Envelope {
     let mut envelope = Envelope::new(
         "vwc.maintenance-scheduler",
         ORG,
@@ -600,7 +605,7 @@ fn oil_change_status(status: MaintenanceStatus, made_at: &str) -> Envelope {
         None,
         MaintenanceStatusChanged {
             vehicle_id: "veh_rav4".into(),
-            task: "oil_change".into(),
+            task: task.into(),
             title: "Oil change".into(),
             previous_status: Some(MaintenanceStatus::Overdue),
             status,
@@ -697,22 +702,11 @@ async fn a_later_status_that_needs_no_attention_cancels_a_pending_reminder() {
             .await
             .unwrap();
     }
-    let mut other_item = oil_change_status(MaintenanceStatus::Ok, "2026-05-01T11:59:55Z");
-    let mut other_change: MaintenanceStatusChanged = match other_item.event().unwrap() {
-        vwc_contracts::Event::MaintenanceStatusChanged(c) => c.clone(),
-        other => panic!("{other:?}"),
-    };
-    other_change.task = "tire_rotation".into();
-    other_item = Envelope {
-        occurred_at: other_item.occurred_at,
-        ..Envelope::new(
-            "vwc.maintenance-scheduler",
-            ORG,
-            Some("veh_rav4"),
-            None,
-            other_change,
-        )
-    };
+    let other_item = status_change(
+        "tire_rotation",
+        MaintenanceStatus::Ok,
+        "2026-05-01T11:59:55Z",
+    );
     consumer.handle(&other_item).await.unwrap();
     s.clock.advance(TimeDelta::seconds(60));
     assert_eq!(s.worker(3).run_once().await.unwrap().delivered, 1);
