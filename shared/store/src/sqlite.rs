@@ -21,11 +21,12 @@ pub(crate) type Finish = Box<dyn FnOnce(bool) + Send>;
 /// succeeded; given `None` (the transaction could not begin) it must not touch the database.
 pub(crate) type Job = Box<dyn FnOnce(Option<&Connection>) -> (bool, Finish) + Send>;
 
-/// Tables every service database has, before the service's own migrations.
+/// Tables every service database has, before the service's own migrations. A database made before the
+/// outbox took its present shape ([`OUTBOX`]) has it rebuilt when it is opened ([`upgrade_outbox`]).
 const COMMON_MIGRATIONS: &[&str] = &[r#"
 CREATE TABLE outbox (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    event_id TEXT NOT NULL UNIQUE,
+    seq INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL,
     envelope TEXT NOT NULL,
     created_at TEXT NOT NULL,
     sent_at TEXT
@@ -47,6 +48,15 @@ CREATE TABLE dead_letters (
     replayed_at TEXT
 );
 "#];
+
+/// The outbox's columns. `seq` is the row id — a new row's is one more than the highest there, so pending
+/// rows keep the order they were written in — without `AUTOINCREMENT`, and `event_id` has no index of its
+/// own: nothing looks a row up by it. The first shape had both, and each outbox row then updated
+/// `sqlite_sequence` and a unique index of 36-byte keys besides the table and the pending index: ≈ 8 % of
+/// the CPU of a first maintenance sweep, which writes ≈ 316,000 rows (docs/bench.md, "The outbox without
+/// `AUTOINCREMENT`").
+const OUTBOX: &str = "seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL, envelope TEXT NOT NULL,
+    created_at TEXT NOT NULL, sent_at TEXT";
 
 pub(crate) struct Inner {
     path: PathBuf,
@@ -707,10 +717,44 @@ fn migrate(conn: &mut Connection, migrations: &[&str]) -> StoreResult<()> {
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
         tx.commit()?;
     }
+    upgrade_outbox(conn)?;
     if let Some((db, started)) = upgrade {
         let elapsed_ms = started.elapsed().as_millis() as u64;
         tracing::info!(%db, version = all.len(), elapsed_ms, "database schema upgraded");
     }
+    Ok(())
+}
+
+/// Rebuilds an outbox made in its first shape (`seq … AUTOINCREMENT`, `event_id … UNIQUE`) as [`OUTBOX`],
+/// keeping every row and its `seq`, in one transaction; an outbox already in that shape is left as it is.
+/// Not a numbered migration: the common migrations share `user_version` with each service's own, so one
+/// added to them would renumber every service's.
+fn upgrade_outbox(conn: &mut Connection) -> StoreResult<()> {
+    let sql: Option<String> = conn
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'outbox'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if !sql.is_some_and(|sql| sql.contains("AUTOINCREMENT")) {
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
+    let tx = conn.transaction()?;
+    tx.execute_batch(&format!(
+        "CREATE TABLE outbox_reshaped ({OUTBOX});
+         INSERT INTO outbox_reshaped (seq, event_id, envelope, created_at, sent_at)
+           SELECT seq, event_id, envelope, created_at, sent_at FROM outbox ORDER BY seq;
+         DROP TABLE outbox;
+         ALTER TABLE outbox_reshaped RENAME TO outbox;
+         CREATE INDEX outbox_pending ON outbox(seq) WHERE sent_at IS NULL;"
+    ))?;
+    let rows: i64 = tx.query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))?;
+    tx.commit()?;
+    let db = conn.path().unwrap_or_default().to_string();
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    tracing::info!(%db, rows, elapsed_ms, "outbox rebuilt without AUTOINCREMENT and its event id index");
     Ok(())
 }
 
@@ -2130,5 +2174,96 @@ pub(crate) mod tests {
             .await
             .unwrap();
         assert!(first && !second && other);
+    }
+
+    /// An outbox of the first shape (`AUTOINCREMENT`, a unique event id) is rebuilt when its database is
+    /// opened: every row keeps its `seq` and state, the pending ones are read in order, a new row comes
+    /// after them, and the table has a new database's columns and indexes; opening it again changes nothing.
+    #[tokio::test]
+    async fn an_outbox_of_the_first_shape_is_rebuilt_keeping_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let (old, new) = (dir.path().join("old.db"), dir.path().join("new.db"));
+        let first_shape = COMMON_MIGRATIONS[0]
+            .replacen(
+                "seq INTEGER PRIMARY KEY,",
+                "seq INTEGER PRIMARY KEY AUTOINCREMENT,",
+                1,
+            )
+            .replacen(
+                "event_id TEXT NOT NULL,\n    envelope",
+                "event_id TEXT NOT NULL UNIQUE,\n    envelope",
+                1,
+            );
+        assert_ne!(first_shape, COMMON_MIGRATIONS[0]);
+        let envelopes: Vec<Envelope> = (0..3).map(|_| envelope()).collect();
+        {
+            let conn = Connection::open(&old).unwrap();
+            conn.execute_batch(&first_shape).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            let rows: Vec<_> = (envelopes.iter().cloned())
+                .map(|e| outbox_row(e).unwrap())
+                .collect();
+            enqueue_serialized(&conn, &rows).unwrap();
+            conn.execute("UPDATE outbox SET sent_at = created_at WHERE seq = 1", [])
+                .unwrap();
+        }
+        type Shape = (Vec<String>, Vec<String>, Vec<String>, Vec<String>);
+        async fn shape(db: &SqliteDb) -> Shape {
+            db.read(|conn| {
+                let text = |sql: &str| -> StoreResult<Vec<String>> {
+                    let mut stmt = conn.prepare(sql)?;
+                    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+                    Ok(rows.collect::<Result<_, _>>()?)
+                };
+                Ok((
+                    text("SELECT name || ' ' || type || ' ' || \"notnull\" || ' ' || pk FROM pragma_table_info('outbox')")?,
+                    text("SELECT name FROM pragma_index_list('outbox') ORDER BY name")?,
+                    text("SELECT sql FROM sqlite_master WHERE name = 'outbox'")?,
+                    text("SELECT name FROM sqlite_sequence WHERE name = 'outbox'")?,
+                ))
+            })
+            .await
+            .unwrap()
+        }
+        let db = SqliteDb::open(&old, &[]).unwrap();
+        let upgraded = shape(&db).await;
+        let fresh = shape(&SqliteDb::open(&new, &[]).unwrap()).await;
+        assert_eq!(upgraded.0, fresh.0);
+        assert_eq!(upgraded.1, vec!["outbox_pending".to_string()]);
+        assert_eq!(upgraded.1, fresh.1);
+        assert!(
+            !upgraded.2[0].contains("AUTOINCREMENT"),
+            "{}",
+            upgraded.2[0]
+        );
+        assert!(upgraded.3.is_empty() && fresh.3.is_empty());
+
+        let pending = db.pending(10).await.unwrap();
+        let seen: Vec<(String, uuid::Uuid)> = (pending.iter())
+            .map(|(id, e)| (id.0.clone(), e.id))
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                ("2".to_string(), envelopes[1].id),
+                ("3".to_string(), envelopes[2].id)
+            ]
+        );
+        db.write(|conn| enqueue(conn, &[envelope()])).await.unwrap();
+        let seqs = db
+            .read(|conn| {
+                let mut stmt =
+                    conn.prepare("SELECT seq, sent_at IS NULL FROM outbox ORDER BY seq")?;
+                let rows =
+                    stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, bool>(1)?)))?;
+                Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(seqs, vec![(1, false), (2, true), (3, true), (4, true)]);
+        drop(db);
+        let again = SqliteDb::open(&old, &[]).unwrap();
+        assert_eq!(shape(&again).await, upgraded);
+        assert_eq!(again.pending(10).await.unwrap().len(), 3);
     }
 }
