@@ -619,6 +619,16 @@ fn status_change(task: &str, status: MaintenanceStatus, made_at: &str) -> Envelo
     envelope
 }
 
+/// Hands `envelopes` to `consumer` one after the other, each accepted.
+async fn handle_in_order(
+    consumer: &NotificationConsumer,
+    envelopes: impl IntoIterator<Item = Envelope>,
+) {
+    for envelope in envelopes {
+        consumer.handle(&envelope).await.unwrap();
+    }
+}
+
 /// A consumer whose reminders' outbound deliveries wait 60 s, on `s`'s store and clock.
 fn settling(s: &Setup) -> NotificationConsumer {
     NotificationConsumer::new(s.store.clone())
@@ -641,12 +651,11 @@ async fn a_later_reminder_about_the_same_item_replaces_the_older_ones_outbound()
         ("rem_c", MaintenanceStatus::Overdue, "2026-05-01T11:59:58Z"),
         ("rem_b", MaintenanceStatus::Overdue, "2026-05-01T11:59:54Z"),
     ];
-    for (id, status, made_at) in reminders {
-        consumer
-            .handle(&oil_change_reminder(id, status, made_at))
-            .await
-            .unwrap();
-    }
+    handle_in_order(
+        &consumer,
+        reminders.map(|(id, status, made_at)| oil_change_reminder(id, status, made_at)),
+    )
+    .await;
     // Nothing is due before the settle time has passed.
     assert_eq!(s.worker(3).run_once().await.unwrap().claimed, 0);
     s.clock.advance(TimeDelta::seconds(60));
@@ -684,53 +693,44 @@ async fn a_later_status_that_needs_no_attention_cancels_a_pending_reminder() {
     let receiver = Receiver::start(&[], answer(200)).await;
     s.set_channels(Some(receiver.url()), None, None).await;
     let consumer = settling(&s);
-    let made_at = "2026-05-01T11:59:50Z";
-    consumer
-        .handle(&oil_change_reminder(
-            "rem_kept",
-            MaintenanceStatus::Overdue,
-            made_at,
-        ))
-        .await
-        .unwrap();
-    for (status, at_) in [
-        (MaintenanceStatus::Overdue, "2026-05-01T11:59:50.000001Z"),
-        (MaintenanceStatus::Ok, "2026-05-01T11:59:40Z"),
-    ] {
-        consumer
-            .handle(&oil_change_status(status, at_))
-            .await
-            .unwrap();
-    }
-    let other_item = status_change(
-        "tire_rotation",
-        MaintenanceStatus::Ok,
-        "2026-05-01T11:59:55Z",
-    );
-    consumer.handle(&other_item).await.unwrap();
+    handle_in_order(
+        &consumer,
+        [
+            oil_change_reminder(
+                "rem_kept",
+                MaintenanceStatus::Overdue,
+                "2026-05-01T11:59:50Z",
+            ),
+            oil_change_status(MaintenanceStatus::Overdue, "2026-05-01T11:59:50.000001Z"),
+            oil_change_status(MaintenanceStatus::Ok, "2026-05-01T11:59:40Z"),
+            status_change(
+                "tire_rotation",
+                MaintenanceStatus::Ok,
+                "2026-05-01T11:59:55Z",
+            ),
+        ],
+    )
+    .await;
     s.clock.advance(TimeDelta::seconds(60));
     assert_eq!(s.worker(3).run_once().await.unwrap().delivered, 1);
 
     s.clock.advance(TimeDelta::days(7));
-    consumer
-        .handle(&oil_change_reminder(
-            "rem_serviced",
-            MaintenanceStatus::Overdue,
-            "2026-05-08T12:00:00Z",
-        ))
-        .await
-        .unwrap();
-    // The change, then the same change again and an older one arriving late: the newest word stays.
-    for (status, made_at) in [
-        (MaintenanceStatus::Ok, "2026-05-08T12:00:05Z"),
-        (MaintenanceStatus::Ok, "2026-05-08T12:00:05Z"),
-        (MaintenanceStatus::Overdue, "2026-05-08T12:00:01Z"),
-    ] {
-        consumer
-            .handle(&oil_change_status(status, made_at))
-            .await
-            .unwrap();
-    }
+    // The reminder; the change, then the same change again and an older one arriving late: the newest
+    // word stays.
+    handle_in_order(
+        &consumer,
+        [
+            oil_change_reminder(
+                "rem_serviced",
+                MaintenanceStatus::Overdue,
+                "2026-05-08T12:00:00Z",
+            ),
+            oil_change_status(MaintenanceStatus::Ok, "2026-05-08T12:00:05Z"),
+            oil_change_status(MaintenanceStatus::Ok, "2026-05-08T12:00:05Z"),
+            oil_change_status(MaintenanceStatus::Overdue, "2026-05-08T12:00:01Z"),
+        ],
+    )
+    .await;
     s.clock.advance(TimeDelta::seconds(60));
     assert_eq!(s.worker(3).run_once().await.unwrap().cancelled, 1);
     let d = s.delivery("rem_serviced", Channel::Webhook).await;
