@@ -45,11 +45,12 @@ dashboard_ensure_tools() {
     ((major >= 20)) || dashboard_fail "Node $(node -v) is too old: the dashboard's tools need Node 20 or newer" || return 1
 }
 
-# The vwc binary the browser test runs: the debug build of this checkout (cargo reuses the test run's build),
-# copied to $1 so a build of another checkout sharing the target dir cannot swap it mid-run.
+# The vwc binary the browser test runs: the debug build of this checkout, copied to $1 so a build of another checkout sharing the target dir cannot swap it mid-run.
 dashboard_vwc_binary() {
     local copy="$1" target js
-    cargo build -p vwc --all-features --locked --quiet >&2 || return 1
+    # `--workspace`: the features the test run resolved for the whole workspace, so cargo reuses that build
+    # (`-p vwc` resolves fewer features for some dependencies and rebuilt everything above them).
+    cargo build --workspace --bin vwc --all-features --locked --quiet >&2 || return 1
     # Where cargo put it: $CARGO_TARGET_DIR, a `target-dir` in .cargo/config.toml, or $REPO/target.
     target=$(cd "$REPO" && cargo metadata --format-version 1 --no-deps |
         node -p 'JSON.parse(require("fs").readFileSync(0, "utf8")).target_directory') || return 1

@@ -37,8 +37,8 @@ schemathesis_main() {
     local work
     work="$(mktemp -d "${TMPDIR:-/tmp}/vwc-schemathesis.XXXXXX")"
     # The shared target dir may be rebuilt by others meanwhile: run a private copy of this tree's binary
-    # (with the test run's features, so cargo reuses that build).
-    (cd "$REPO" && cargo build -p vwc --all-features --locked --quiet)
+    # (with the test run's features resolved for the whole workspace, so cargo reuses that build).
+    (cd "$REPO" && cargo build --workspace --bin vwc --all-features --locked --quiet)
     local target="${CARGO_TARGET_DIR:-$REPO/target}"
     cp "$target/debug/vwc" "$work/vwc"
     local port
