@@ -38,7 +38,7 @@ mod tests {
     #[test]
     fn every_event_type_has_a_consumer() {
         // Which consumer takes which type is checked against the consumers themselves in
-        // `services/vwc/tests/routes.rs`; here: no event is published into the void.
+        // `services/vwc/tests/all/routes.rs`; here: no event is published into the void.
         let routes = Routes::load();
         for t in EventType::ALL {
             assert!(!routes.consumers_of(*t).is_empty(), "{t} has no consumer");

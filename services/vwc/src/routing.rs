@@ -1,6 +1,6 @@
 //! The routing table as the consumers declare it: each consumer says which event types it handles (its
 //! exhaustive match refuses the rest), and `contracts/routes.json` is rendered from those declarations and
-//! checked against them (`tests/routes.rs`; `VWC_BLESS=1` rewrites it).
+//! checked against them (`tests/all/routes.rs`; `VWC_BLESS=1` rewrites it).
 
 use vwc_chat_historian::ChatConsumer;
 use vwc_contracts::{EventType, Routes};

@@ -7,7 +7,7 @@ use serde_json::json;
 use vwc::testing::TestApp;
 use vwc_auth::Role;
 
-mod common;
+use super::common;
 use common::{get, pluck, post, register, registered, spawn_as};
 
 /// The demo RAV4's old VIN: 2 T3P1RFV 8 MW123456, transliterated 2 3 3 7 1 9 6 5 (8) 4 6 1 2 3 4 5 6:

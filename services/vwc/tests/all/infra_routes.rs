@@ -9,7 +9,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use vwc::infra::{BUS_PLACEHOLDER, GENERATED_ROUTES, render_terraform_routes};
 use vwc_contracts::Routes;
 
-mod common;
+use super::common;
 use common::bootstrapped;
 
 fn generated_path() -> PathBuf {

@@ -14,7 +14,7 @@ use vwc::testing::TestApp;
 use vwc_auth::Role;
 use vwc_testkit::json as body;
 
-mod common;
+use super::common;
 use common::{ask, chat, demo_rav4, pluck, poll_get, post, send_raw, spawn_with_vehicle};
 
 // ---------------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ use vwc::testing::TestApp;
 use vwc_auth::Role;
 use vwc_testkit::{json as body, vin};
 
-mod common;
+use super::common;
 use common::{put, spawn_as, spawn_with_vehicle, stored_events};
 
 /// Finding 1: the limiter and authentication parse `Authorization` the same way, so a lower-case scheme

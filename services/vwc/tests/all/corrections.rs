@@ -8,7 +8,7 @@ use vwc_auth::Role;
 use vwc_testkit::{json as body, vin};
 use vwc_webhook::{WebhookSecret, sign};
 
-mod common;
+use super::common;
 use common::{
     ask, days_ago, delete, detail_mentions, names_field, patch, pluck, poll_get, post, record,
     send_raw, spawn_as, spawn_with_vehicle,

@@ -6,7 +6,7 @@ use vwc_auth::Role;
 use vwc_testkit::{json as body, vin};
 use vwc_webhook::{WebhookSecret, sign};
 
-mod common;
+use super::common;
 use common::{post, spawn_as, spawn_with_vehicle};
 
 struct Dealer {

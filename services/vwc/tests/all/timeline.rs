@@ -4,7 +4,7 @@ use serde_json::json;
 use vwc_auth::Role;
 use vwc_testkit::{json as body, vin};
 
-mod common;
+use super::common;
 use common::{get, patch, post, spawn_as, spawn_with_vehicle, stored_events};
 
 #[tokio::test]

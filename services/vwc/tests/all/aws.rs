@@ -14,7 +14,7 @@ use vwc_edge::store::VehicleRef;
 use vwc_edge::{EdgeConsumer, EdgeStore, SqliteEdgeStore};
 use vwc_testkit::vin;
 
-mod common;
+use super::common;
 use common::{bootstrapped, chat, poll_get, poll_get_within, unique_bus};
 
 /// The whole system on the AWS bus `bus_name` at `endpoint` (moto, or a forwarder in front of it).

@@ -13,7 +13,7 @@ use vwc_testkit::process::{Api, start_vwc_up, vwc_token};
 use vwc_testkit::{eventually, vin};
 use vwc_webhook::{WebhookSecret, sign};
 
-mod common;
+use super::common;
 use common::{post, spawn_with_vehicle, stored_events};
 
 fn record(vin: &str, i: usize) -> Vec<u8> {

@@ -11,7 +11,7 @@ use vwc_auth::Role;
 use vwc_testkit::webhook::{Receiver, answer};
 use vwc_testkit::{eventually, vin};
 
-mod common;
+use super::common;
 use common::{
     demo_rav4_id, item_with_id, load_demo, pluck, poll_get, put, record, send_raw, spawn_as,
     spawn_with_vehicle, vwc_json,
@@ -39,6 +39,32 @@ async fn deliveries_settled(app: &TestApp) {
         }
     })
     .await;
+}
+
+/// `PUT`s `change` to the vehicle's `task` once the scheduler knows the vehicle (404 until then) and returns
+/// the item. The scheduler learns of a vehicle through the bus, and neither `register`, `record` (they
+/// answer once ingestion has stored the write) nor `bus.drain` (it waits for deliveries under way, not
+/// for rows a relay has yet to publish) waits for that.
+async fn configure_item(
+    app: &TestApp,
+    token: &str,
+    vehicle: &str,
+    task: &str,
+    change: &Value,
+) -> Value {
+    let path = format!("/v1/vehicles/{vehicle}/maintenance/{task}");
+    eventually(
+        "the scheduler to know the vehicle",
+        Duration::from_secs(30),
+        || async {
+            match put(app, token, &path, change).await {
+                (200, _, item) => Some(item),
+                (404, _, _) => None,
+                (status, _, body) => panic!("PUT {path}: {status} {body}"),
+            }
+        },
+    )
+    .await
 }
 
 fn fast_notifications(o: &mut vwc::EmbeddedOptions) {
@@ -124,16 +150,14 @@ async fn an_oil_change_goes_due_soon_then_overdue_and_the_reminder_reaches_every
         "details": {"tasks": ["oil_change"]}}),
     )
     .await;
-    // The scheduler learns of the vehicle through the bus: wait for it before changing an item.
-    app.system().bus.drain().await;
-    let (status, _, item) = put(
+    configure_item(
         &app,
         &token,
-        &format!("/v1/vehicles/{vehicle}/maintenance/oil_change"),
+        &vehicle,
+        "oil_change",
         &json!({"intervalMiles": 5000, "intervalMonths": 6}),
     )
     .await;
-    assert_eq!(status, 200, "{item}");
     // Wait for the view that reflects the recorded oil change (the first one, from registration, has no
     // odometer to go by).
     let path = format!("/v1/vehicles/{vehicle}/maintenance");
@@ -293,10 +317,14 @@ async fn reminders_made_obsolete_within_the_settle_time_are_not_sent_outbound() 
         "odometer": 40000, "details": {"tasks": ["oil_change"]}}),
     )
     .await;
-    app.system().bus.drain().await;
-    let path = format!("/v1/vehicles/{vehicle}/maintenance/oil_change");
-    let (status, _, item) = put(&app, &token, &path, &json!({"intervalMiles": 5000})).await;
-    assert_eq!(status, 200, "{item}");
+    configure_item(
+        &app,
+        &token,
+        &vehicle,
+        "oil_change",
+        &json!({"intervalMiles": 5000}),
+    )
+    .await;
     app.record_odometer(&token, &vehicle, 0, 44600).await;
     maintenance_item(&app, &token, &vehicle, "oil_change", "due_soon").await;
     app.record_odometer(&token, &vehicle, 0, 45100).await;

@@ -12,7 +12,7 @@ use vwc::testing::TestApp;
 use vwc_auth::Role;
 use vwc_testkit::{eventually, json as body, vin};
 
-mod common;
+use super::common;
 use common::{demo_rav4, get, poll_get, post, record, spawn_as};
 
 /// One parsed event: (DTSTART date, STATUS, SUMMARY, vehicle id).

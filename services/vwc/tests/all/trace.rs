@@ -4,7 +4,7 @@ use serde_json::json;
 use vwc::testing::TestApp;
 use vwc_auth::Role;
 
-mod common;
+use super::common;
 use common::spawn_with_vehicle;
 
 #[tokio::test]

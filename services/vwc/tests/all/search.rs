@@ -8,7 +8,7 @@ use vwc::testing::TestApp;
 use vwc_auth::Role;
 use vwc_testkit::{json as body, vin};
 
-mod common;
+use super::common;
 use common::{pluck, record, spawn_as};
 
 async fn search(app: &TestApp, token: &str, query: &str) -> Value {

@@ -8,7 +8,7 @@ use vwc::testing::TestApp;
 use vwc_auth::Role;
 use vwc_testkit::vin;
 
-mod common;
+use super::common;
 use common::{poll_get, spawn_as, spawn_with_vehicle};
 
 const ROLES: [Role; 4] = [

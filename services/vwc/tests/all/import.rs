@@ -7,7 +7,7 @@ use vwc::testing::TestApp;
 use vwc_auth::Role;
 use vwc_testkit::{json as body, vin};
 
-mod common;
+use super::common;
 use common::{get, post, spawn_with_vehicle, vwc, vwc_json, vwc_output};
 
 /// LubeLogger's service-record export (Date, Odometer, Description, Notes, Cost; US dates), three bad rows.

@@ -5,7 +5,7 @@ use vwc::testing::TestApp;
 use vwc_auth::Role;
 use vwc_testkit::vin;
 
-mod common;
+use super::common;
 use common::{get, post, spawn_as};
 
 #[tokio::test]

@@ -14,7 +14,7 @@ use vwc_contracts::{Envelope, EventType, VehicleEventRecorded};
 use vwc_edge::EdgeConsumer;
 use vwc_testkit::eventually;
 
-mod common;
+use super::common;
 use common::spawn_with_vehicle;
 
 /// The real edge consumer, except that it fails the envelopes named poisonous until they are cured.

@@ -9,7 +9,7 @@ use vwc::testing::TestApp;
 use vwc_auth::Role;
 use vwc_testkit::{eventually, vin};
 
-mod common;
+use super::common;
 use common::{
     days_ago, detail_mentions, names_field, patch, pluck, poll_get, post, record, record_each,
     registered, spawn_as, spawn_with_vehicle,

@@ -9,7 +9,7 @@ use vwc::testing::TestApp;
 use vwc_auth::Role;
 use vwc_testkit::{json as body, vin};
 
-mod common;
+use super::common;
 use common::{get, pluck, post, record, send_raw};
 
 /// A tiny but well-formed JPEG header (SOI, APP0/JFIF) and some bytes: the sniffer reads the magic only.

@@ -26,8 +26,8 @@ use vwc_auth::Role;
 
 const ISSUER: &str = "https://issuer.test";
 const AUDIENCE: &str = "vwc-dashboard";
-const JWKS: &str = include_str!("../../../shared/auth/tests/fixtures/jwks.json");
-const RSA1_KEY: &[u8] = include_bytes!("../../../shared/auth/tests/fixtures/rsa1.key.pem");
+const JWKS: &str = include_str!("../../../../shared/auth/tests/fixtures/jwks.json");
+const RSA1_KEY: &[u8] = include_bytes!("../../../../shared/auth/tests/fixtures/rsa1.key.pem");
 /// How long one invocation may take before the test gives up (the function answers in milliseconds).
 const WAIT: Duration = Duration::from_secs(30);
 

@@ -5,7 +5,7 @@ use vwc::testing::TestApp;
 use vwc_auth::Role;
 use vwc_testkit::{json as body, vin};
 
-mod common;
+use super::common;
 use common::{pluck, post, send_raw, spawn_with_vehicle, stored_events};
 use reqwest::Method;
 

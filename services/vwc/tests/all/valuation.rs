@@ -10,7 +10,7 @@ use vwc_auth::Role;
 use vwc_contracts::{Envelope, VehicleEvent, VehicleEventRecorded};
 use vwc_testkit::{eventually, vin};
 
-mod common;
+use super::common;
 use common::{
     days_ago, demo_rav4, get, pluck, poll_get, record, record_each, register, registered, spawn_as,
     spawn_with_vehicle,

@@ -9,7 +9,7 @@ use vwc::testing::TestApp;
 use vwc_auth::Role;
 use vwc_testkit::vin;
 
-mod common;
+use super::common;
 use common::{record, send};
 use reqwest::Method;
 

@@ -7,7 +7,7 @@ use vwc::testing::TestApp;
 use vwc_auth::Role;
 use vwc_testkit::vin;
 
-mod common;
+use super::common;
 use common::{ask, names_field, pluck, post, registered, spawn_as, spawn_with_vehicle};
 
 /// One fill-up of a table: day, odometer, volume, whether the tank was filled, and its cost in cents.
