@@ -45,7 +45,8 @@ dashboard_ensure_tools() {
     ((major >= 20)) || dashboard_fail "Node $(node -v) is too old: the dashboard's tools need Node 20 or newer" || return 1
 }
 
-# The vwc binary the browser test runs: the debug build of this checkout, copied to $1 so a build of another checkout sharing the target dir cannot swap it mid-run.
+# The vwc binary the browser test runs: the debug build of this checkout, copied to $1 so a build of another
+# checkout sharing the target dir cannot swap it mid-run.
 dashboard_vwc_binary() {
     local copy="$1" target js
     # `--workspace`: the features the test run resolved for the whole workspace, so cargo reuses that build

@@ -1,7 +1,7 @@
 //! One source for routes: `infra/generated/routes.auto.tfvars.json` (what Terraform builds its rules and
 //! queues from) is generated from `contracts/routes.json`, and `vwc aws bootstrap` creates exactly the queues,
 //! dead-letter queues, redrive and rule patterns it names (checked against moto).
-//! `VWC_BLESS=1 cargo test -p vwc --test infra_routes` (or `scripts/gen-infra-routes`) regenerates the file.
+//! `VWC_BLESS=1 cargo test -p vwc --features aws --test all infra_routes::` (or `scripts/gen-infra-routes`) regenerates the file.
 
 use std::path::PathBuf;
 
@@ -42,7 +42,7 @@ fn the_terraform_routes_file_is_generated_from_contracts_routes_json() {
     assert!(
         committed == expected,
         "{GENERATED_ROUTES} is out of date with contracts/routes.json: run scripts/gen-infra-routes \
-         (VWC_BLESS=1 cargo test -p vwc --test infra_routes) and commit the result"
+         (VWC_BLESS=1 cargo test -p vwc --features aws --test all infra_routes::) and commit the result"
     );
 }
 

@@ -1,7 +1,7 @@
 //! `contracts/routes.json` against the consumers: it is rendered from what each consumer declares it
 //! handles, and each consumer's exhaustive match refuses exactly the event types it does not declare, so a
 //! route to a consumer that does not handle an event fails here instead of being acknowledged silently.
-//! `VWC_BLESS=1 cargo test -p vwc --test routes` rewrites routes.json from the declarations.
+//! `VWC_BLESS=1 cargo test -p vwc --test all routes::` rewrites routes.json from the declarations.
 
 use std::path::PathBuf;
 
@@ -31,7 +31,7 @@ fn routes_json_is_rendered_from_what_the_consumers_declare() {
     assert!(
         std::fs::read_to_string(&path).unwrap() == expected,
         "{ROUTES_FILE} is not rendered from the declarations: run \
-         `VWC_BLESS=1 cargo test -p vwc --test routes` (then scripts/gen-infra-routes) and commit"
+         `VWC_BLESS=1 cargo test -p vwc --test all routes::` (then scripts/gen-infra-routes) and commit"
     );
 }
 
