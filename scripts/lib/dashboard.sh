@@ -3,7 +3,8 @@
 # types generated from the contract, Vitest, the committed bundle against its sources, and the browser
 # end-to-end tests (headless Debian chromium driven by playwright-core against `vwc up`: embedded sign-in,
 # then OpenID Connect sign-in through a local provider). Installs what it needs: chromium through apt-get
-# when it is missing and this runs as root; Node and npm likewise. Fails, never skips, when it cannot.
+# when it is missing and this runs as root; Node and npm likewise (`--install-only`: only that). Fails, never
+# skips, when it cannot.
 
 dashboard_fail() {
     echo "!!! dashboard: $*" >&2
@@ -117,6 +118,11 @@ dashboard_checks() {
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
     set -euo pipefail
     REPO="${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+    if [[ "${1:-}" == "--install-only" ]]; then
+        # Only what dashboard_ensure_tools installs (scripts/test does this in the background).
+        dashboard_ensure_tools
+        exit
+    fi
     echo "== dashboard (npm ci, eslint, prettier, tsc, vitest, bundle drift, browser e2e)"
     start=$(date +%s)
     dashboard_checks

@@ -7,7 +7,8 @@
 # server rejects; docs/reliability.md explains each kind.
 #
 # Runs on its own (`scripts/lib/schemathesis.sh`) or from scripts/test. Installs a pinned schemathesis into
-# the git-ignored $REPO/.venv/schemathesis (its own venv, so its dependencies never meet moto's).
+# the git-ignored $REPO/.venv/schemathesis (its own venv, so its dependencies never meet moto's);
+# `--install-only` only does that (scripts/test, in the background while it builds).
 #
 #   SCHEMATHESIS_VERSION  pinned release (default below)
 #   SCHEMATHESIS_SEED     generation seed (default 42)
@@ -96,5 +97,9 @@ schemathesis_main() {
 }
 
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
-    schemathesis_main "$@"
+    if [[ "${1:-}" == "--install-only" ]]; then
+        schemathesis_ensure_venv
+    else
+        schemathesis_main "$@"
+    fi
 fi
