@@ -14,7 +14,13 @@ background_start() {
     local name=$1 log
     shift
     log="$(mktemp "${TMPDIR:-/tmp}/vwc-background-$name.XXXXXX")"
-    "$@" >"$log" 2>&1 </dev/null &
+    (
+        set +e
+        "$@"
+        rc=$?
+        date +%s >"$log.end"
+        exit "$rc"
+    ) >"$log" 2>&1 </dev/null &
     BACKGROUND_PID[$name]=$!
     BACKGROUND_LOG[$name]=$log
     BACKGROUND_STARTED[$name]=$(date +%s)
@@ -22,15 +28,16 @@ background_start() {
 }
 
 background_wait() {
-    local name=$1 rc=0 waited
+    local name=$1 rc=0 waited ended
     local pid=${BACKGROUND_PID[$name]:-}
     [[ -n "$pid" ]] || return 0
     waited=$(date +%s)
     wait "$pid" || rc=$?
-    echo "-- $name (in the background): done $(($(date +%s) - BACKGROUND_STARTED[$name])) s after it started, \
-waited $(($(date +%s) - waited)) s for it, exit status $rc"
+    ended=$(cat "${BACKGROUND_LOG[$name]}.end" 2>/dev/null || date +%s)
+    echo "-- $name (in the background): took $((ended - BACKGROUND_STARTED[$name])) s, \
+waited for $(($(date +%s) - waited)) s, exit status $rc"
     sed 's/^/   /' "${BACKGROUND_LOG[$name]}"
-    rm -f "${BACKGROUND_LOG[$name]}"
+    rm -f "${BACKGROUND_LOG[$name]}" "${BACKGROUND_LOG[$name]}.end"
     unset "BACKGROUND_PID[$name]"
     return "$rc"
 }

@@ -6,6 +6,9 @@
 # when it is missing and this runs as root; Node and npm likewise (`--install-only`: only that). Fails, never
 # skips, when it cannot.
 
+# shellcheck source=vwc-binary.sh
+source "$(dirname "${BASH_SOURCE[0]}")/vwc-binary.sh"
+
 dashboard_fail() {
     echo "!!! dashboard: $*" >&2
     return 1
@@ -46,21 +49,15 @@ dashboard_ensure_tools() {
     ((major >= 20)) || dashboard_fail "Node $(node -v) is too old: the dashboard's tools need Node 20 or newer" || return 1
 }
 
-# The vwc binary the browser test runs: the debug build of this checkout, copied to $1 so a build of another
-# checkout sharing the target dir cannot swap it mid-run.
+# The vwc binary the browser test runs: the debug build of this checkout (as the test run built it),
+# copied to $1.
 dashboard_vwc_binary() {
-    local copy="$1" target js
-    # `--workspace`: the features the test run resolved for the whole workspace, so cargo reuses that build
-    # (`-p vwc` resolves fewer features for some dependencies and rebuilt everything above them).
-    cargo build --workspace --bin vwc --all-features --locked --quiet >&2 || return 1
-    # Where cargo put it: $CARGO_TARGET_DIR, a `target-dir` in .cargo/config.toml, or $REPO/target.
-    target=$(cd "$REPO" && cargo metadata --format-version 1 --no-deps |
-        node -p 'JSON.parse(require("fs").readFileSync(0, "utf8")).target_directory') || return 1
-    cp "$target/debug/vwc" "$copy" || return 1
+    local copy="$1" js
+    vwc_test_binary "$copy" || return 1
     # It must embed this checkout's bundle (a target dir shared between checkouts can hold another's build).
     js=$(cd "$REPO/dashboard/dist/assets" && ls index-*.js | head -1)
     grep -qF "$js" "$copy" ||
-        dashboard_fail "$target/debug/vwc does not embed this checkout's dashboard/dist ($js): rebuild it (cargo build -p vwc)" ||
+        dashboard_fail "the debug vwc does not embed this checkout's dashboard/dist ($js): rebuild it (cargo build -p vwc)" ||
         return 1
 }
 

@@ -16,6 +16,8 @@
 set -euo pipefail
 REPO="${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 SCHEMATHESIS_VERSION="${SCHEMATHESIS_VERSION:-4.32.5}"
+# shellcheck source=vwc-binary.sh
+source "$REPO/scripts/lib/vwc-binary.sh"
 SEED="${SCHEMATHESIS_SEED:-42}"
 EXAMPLES="${SCHEMATHESIS_EXAMPLES:-10}"
 VENV="$REPO/.venv/schemathesis"
@@ -37,11 +39,8 @@ schemathesis_main() {
     schemathesis_ensure_venv
     local work
     work="$(mktemp -d "${TMPDIR:-/tmp}/vwc-schemathesis.XXXXXX")"
-    # The shared target dir may be rebuilt by others meanwhile: run a private copy of this tree's binary
-    # (with the test run's features resolved for the whole workspace, so cargo reuses that build).
-    (cd "$REPO" && cargo build --workspace --bin vwc --all-features --locked --quiet)
-    local target="${CARGO_TARGET_DIR:-$REPO/target}"
-    cp "$target/debug/vwc" "$work/vwc"
+    # A private copy of this tree's debug binary, as the test run built it (scripts/lib/vwc-binary.sh).
+    vwc_test_binary "$work/vwc"
     local port
     port="$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
     local base="http://127.0.0.1:$port"
