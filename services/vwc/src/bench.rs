@@ -531,12 +531,58 @@ async fn setup_webhooks(
 /// Webhooks at a fixed `rate` for `duration`; per event, the time from the webhook's 200 to the moment
 /// the edge projection committed it (its `projected_at`, read from the edge database afterwards — the
 /// same machine's clock, so no polling load skews the run).
+/// Row (d)'s lags, and how the slow ones are spread: a few bursts (a stall) or all along (a queue).
+struct Lags {
+    n: usize,
+    p50_us: u64,
+    p99_us: u64,
+    max_us: u64,
+    /// Lags over [`SLOW_LAG_US`].
+    slow: usize,
+    /// The 100 ms windows (of the webhooks' acknowledgements) those fall in.
+    slow_windows: usize,
+}
+
+/// Row (d)'s aim: a lag over this is slow.
+const SLOW_LAG_US: u64 = 20_000;
+
+impl Lags {
+    /// `lags`: (acknowledged, µs from acknowledgement to projection).
+    fn of(mut lags: Vec<(chrono::DateTime<Utc>, u64)>) -> Lags {
+        let windows: std::collections::BTreeSet<i64> = (lags.iter())
+            .filter(|(_, lag)| *lag > SLOW_LAG_US)
+            .map(|(at, _)| at.timestamp_millis() / 100)
+            .collect();
+        let slow = lags.iter().filter(|(_, lag)| *lag > SLOW_LAG_US).count();
+        lags.sort_unstable_by_key(|(_, lag)| *lag);
+        let sorted: Vec<u64> = lags.into_iter().map(|(_, lag)| lag).collect();
+        Lags {
+            n: sorted.len(),
+            p50_us: percentile(&sorted, 0.50),
+            p99_us: percentile(&sorted, 0.99),
+            max_us: sorted.last().copied().unwrap_or(0),
+            slow,
+            slow_windows: windows.len(),
+        }
+    }
+
+    fn spread(&self) -> String {
+        format!(
+            "{} over {} ms, in {} windows of 100 ms; max {}",
+            self.slow,
+            SLOW_LAG_US / 1000,
+            self.slow_windows,
+            ms(self.max_us)
+        )
+    }
+}
+
 async fn lag(
     hooks: Arc<Webhooks>,
     edge_db: std::path::PathBuf,
     rate: f64,
     duration: Duration,
-) -> anyhow::Result<(usize, u64, u64)> {
+) -> anyhow::Result<Lags> {
     type Acks = Arc<Mutex<Vec<(String, chrono::DateTime<Utc>)>>>;
     let acked: Acks = Default::default();
     let interval = Duration::from_secs_f64(1.0 / rate);
@@ -558,7 +604,7 @@ async fn lag(
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let acked = acked.lock().await.clone();
-    let lags = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<u64>> {
+    let lags = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<_>> {
         let conn = rusqlite::Connection::open_with_flags(
             &edge_db,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
@@ -571,15 +617,13 @@ async fn lag(
                 projected.and_then(|p: String| chrono::DateTime::parse_from_rfc3339(&p).ok())
             {
                 let lag = p.with_timezone(&Utc) - *at;
-                lags.push(lag.num_microseconds().unwrap_or(0).max(0) as u64);
+                lags.push((*at, lag.num_microseconds().unwrap_or(0).max(0) as u64));
             }
         }
         Ok(lags)
     })
     .await??;
-    let mut lags = lags;
-    lags.sort_unstable();
-    Ok((lags.len(), percentile(&lags, 0.5), percentile(&lags, 0.99)))
+    Ok(Lags::of(lags))
 }
 
 /// Resident memory of a freshly started `vwc up` with the demo data seeded, once every consumer has
@@ -858,7 +902,7 @@ async fn run_rows() -> anyhow::Result<()> {
         "  (d) acknowledged → visible lag at {lag_rate:.0} webhooks/s (half the saturating rate)"
     );
     let lag_hooks = setup_webhooks(&http, &base, &token, 20_000, 200, "lag").await?;
-    let (lag_n, lag_p50, lag_p99) = lag(
+    let lags = lag(
         Arc::new(lag_hooks),
         dir.path().join("edge.db"),
         lag_rate,
@@ -917,9 +961,11 @@ async fn run_rows() -> anyhow::Result<()> {
         cpu_lines.push(format!("{row} {}", cpu.describe()));
     }
     table.push_str(&format!(
-        "| (d) webhook 200 → committed to the timeline projection, at {lag_rate:.0}/s ({lag_n} events) | — | {} | {} | — | — |\n",
-        ms(lag_p50),
-        ms(lag_p99)
+        "| (d) webhook 200 → committed to the timeline projection, at {lag_rate:.0}/s ({} events; {}) | — | {} | {} | — | — |\n",
+        lags.n,
+        lags.spread(),
+        ms(lags.p50_us),
+        ms(lags.p99_us)
     ));
     table.push_str(&format!(
         "| (e) peak RSS of `vwc up` | — | — | — | — | {:.1} MiB |\n",
@@ -1460,6 +1506,27 @@ async fn sweep_bench(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slow_lags_are_counted_with_the_windows_they_fall_in() {
+        let at = |ms: i64| chrono::DateTime::from_timestamp_millis(1_800_000_000_000 + ms).unwrap();
+        let lags = Lags::of(vec![
+            (at(0), 1_000),
+            (at(10), 25_000),
+            (at(90), 30_000),
+            (at(150), 2_000),
+            (at(420), 70_000),
+            (at(500), 20_000),
+        ]);
+        assert_eq!((lags.n, lags.slow, lags.slow_windows), (6, 3, 2));
+        assert_eq!((lags.p50_us, lags.max_us), (25_000, 70_000));
+        assert_eq!(
+            lags.spread(),
+            "3 over 20 ms, in 2 windows of 100 ms; max 70.00 ms"
+        );
+        let none = Lags::of(Vec::new());
+        assert_eq!((none.n, none.slow, none.max_us), (0, 0, 0));
+    }
 
     /// Only the run directories of processes that are gone are removed, with what they held.
     #[test]
