@@ -528,9 +528,6 @@ async fn setup_webhooks(
     })
 }
 
-/// Webhooks at a fixed `rate` for `duration`; per event, the time from the webhook's 200 to the moment
-/// the edge projection committed it (its `projected_at`, read from the edge database afterwards — the
-/// same machine's clock, so no polling load skews the run).
 /// Row (d)'s lags, and how the slow ones are spread: a few bursts (a stall) or all along (a queue).
 struct Lags {
     n: usize,
@@ -549,11 +546,11 @@ const SLOW_LAG_US: u64 = 20_000;
 impl Lags {
     /// `lags`: (acknowledged, µs from acknowledgement to projection).
     fn of(mut lags: Vec<(chrono::DateTime<Utc>, u64)>) -> Lags {
-        let windows: std::collections::BTreeSet<i64> = (lags.iter())
+        let slow: Vec<i64> = (lags.iter())
             .filter(|(_, lag)| *lag > SLOW_LAG_US)
             .map(|(at, _)| at.timestamp_millis() / 100)
             .collect();
-        let slow = lags.iter().filter(|(_, lag)| *lag > SLOW_LAG_US).count();
+        let windows: std::collections::BTreeSet<&i64> = slow.iter().collect();
         lags.sort_unstable_by_key(|(_, lag)| *lag);
         let sorted: Vec<u64> = lags.into_iter().map(|(_, lag)| lag).collect();
         Lags {
@@ -561,7 +558,7 @@ impl Lags {
             p50_us: percentile(&sorted, 0.50),
             p99_us: percentile(&sorted, 0.99),
             max_us: sorted.last().copied().unwrap_or(0),
-            slow,
+            slow: slow.len(),
             slow_windows: windows.len(),
         }
     }
@@ -577,6 +574,9 @@ impl Lags {
     }
 }
 
+/// Webhooks at a fixed `rate` for `duration`; per event, the time from the webhook's 200 to the moment
+/// the edge projection committed it (its `projected_at`, read from the edge database afterwards — the
+/// same machine's clock, so no polling load skews the run).
 async fn lag(
     hooks: Arc<Webhooks>,
     edge_db: std::path::PathBuf,
