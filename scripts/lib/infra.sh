@@ -10,34 +10,18 @@ CHECKOV_VERSION="${CHECKOV_VERSION:-3.3.30}"
 PYTHON_HCL2_VERSION="${PYTHON_HCL2_VERSION:-8.1.4}"
 PYTEST_VERSION="${PYTEST_VERSION:-9.2.0}"
 REPO="${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
-
-_infra_python() {
-    if command -v python3.11 >/dev/null 2>&1; then echo python3.11; else echo python3; fi
-}
-
-_infra_has() { # venv package version
-    [[ "$("$1/bin/python" -c "import importlib.metadata as m; print(m.version('$2'))" 2>/dev/null)" == "$3" ]]
-}
+# shellcheck source=python.sh
+source "$(dirname "${BASH_SOURCE[0]}")/python.sh"
 
 # Installs the pinned tools where they are missing or of another version.
 infra_ensure_tools() {
     local venv="$REPO/.venv" checkov_venv="$REPO/.venv/checkov"
-    if [[ ! -x "$venv/bin/python" ]]; then
-        echo "infra: creating $venv" >&2
-        "$(_infra_python)" -m venv "$venv" || return 1
+    if [[ "$(python_installed_version "$venv" python-hcl2)" != "$PYTHON_HCL2_VERSION" ||
+        "$(python_installed_version "$venv" pytest)" != "$PYTEST_VERSION" ]]; then
+        python_install infra "$venv" "python-hcl2==$PYTHON_HCL2_VERSION" "pytest==$PYTEST_VERSION" || return 1
     fi
-    if ! _infra_has "$venv" python-hcl2 "$PYTHON_HCL2_VERSION" || ! _infra_has "$venv" pytest "$PYTEST_VERSION"; then
-        echo "infra: installing python-hcl2==$PYTHON_HCL2_VERSION pytest==$PYTEST_VERSION into $venv" >&2
-        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-            "python-hcl2==$PYTHON_HCL2_VERSION" "pytest==$PYTEST_VERSION" || return 1
-    fi
-    if [[ ! -x "$checkov_venv/bin/python" ]]; then
-        "$(_infra_python)" -m venv "$checkov_venv" || return 1
-    fi
-    if ! _infra_has "$checkov_venv" checkov "$CHECKOV_VERSION"; then
-        echo "infra: installing checkov==$CHECKOV_VERSION into $checkov_venv" >&2
-        "$checkov_venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-            "checkov==$CHECKOV_VERSION" || return 1
+    if [[ "$(python_installed_version "$checkov_venv" checkov)" != "$CHECKOV_VERSION" ]]; then
+        python_install infra "$checkov_venv" "checkov==$CHECKOV_VERSION" || return 1
     fi
 }
 
@@ -54,15 +38,18 @@ infra_check() {
         echo "!!! terraform fmt was SKIPPED: no terraform binary here (the GitHub workflow runs fmt, init and validate)."
     fi
     echo "== infra: checkov"
+    # One scan, two outputs: the findings on the console, the summary from the JSON (a scan takes ≈ 12 s).
+    local report
+    report="$(mktemp -d)"
     "$REPO/.venv/checkov/bin/checkov" --directory "$REPO/infra" --framework terraform --compact --quiet \
-        --skip-download --output cli || return 1
-    "$REPO/.venv/checkov/bin/checkov" --directory "$REPO/infra" --framework terraform --skip-download \
-        --output json 2>/dev/null | "$REPO/.venv/bin/python" -c '
+        --skip-download --output cli --output json --output-file-path "console,$report/checkov.json" || return 1
+    "$REPO/.venv/bin/python" - "$report/checkov.json" <<'PY' || return 1
 import json, sys
-reports = json.load(sys.stdin)
+reports = json.load(open(sys.argv[1]))
 for r in reports if isinstance(reports, list) else [reports]:
     print("checkov result: passed={passed} failed={failed} skipped={skipped} (each skip justified inline)".format(**r["summary"]))
-' || return 1
+PY
+    rm -rf "$report"
     echo "== infra: pytest infra/tests"
     "$REPO/.venv/bin/python" -m pytest -q -p no:cacheprovider "$REPO/infra/tests" || return 1
     echo "== infra checks passed in $(( $(date +%s) - start )) s"

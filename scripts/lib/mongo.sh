@@ -22,12 +22,10 @@ mongo_ensure_surrogate() {
         echo "mongo: $venv is missing; call moto_ensure_venv first" >&2
         return 1
     fi
-    if [[ -x "$venv/bin/secantusd-py" ]] &&
-        [[ "$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("SecantusDB"))' 2>/dev/null)" == "$SECANTUS_VERSION" ]]; then
+    if [[ -x "$venv/bin/secantusd-py" && "$(python_installed_version "$venv" SecantusDB)" == "$SECANTUS_VERSION" ]]; then
         return 0
     fi
-    echo "mongo: installing SecantusDB==$SECANTUS_VERSION into $venv" >&2
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "SecantusDB==$SECANTUS_VERSION"
+    python_install mongo "$venv" "SecantusDB==$SECANTUS_VERSION"
 }
 
 # Starts the surrogate on a free loopback port with a fresh storage dir; exports VWC_TEST_MONGODB_URI,

@@ -10,24 +10,16 @@ MOTO_VERSION="${MOTO_VERSION:-5.2.5}"
 REPO="${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 # shellcheck source=server.sh
 source "$(dirname "${BASH_SOURCE[0]}")/server.sh"
+# shellcheck source=python.sh
+source "$(dirname "${BASH_SOURCE[0]}")/python.sh"
 
 # Creates (or reuses) the git-ignored venv at $REPO/.venv with the pinned moto[server].
 moto_ensure_venv() {
     local venv="$REPO/.venv"
-    local python="${MOTO_PYTHON:-}"
-    if [[ -z "$python" ]]; then
-        if command -v python3.11 >/dev/null 2>&1; then python=python3.11; else python=python3; fi
-    fi
-    if [[ -x "$venv/bin/moto_server" ]] &&
-        [[ "$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("moto"))' 2>/dev/null)" == "$MOTO_VERSION" ]]; then
+    if [[ -x "$venv/bin/moto_server" && "$(python_installed_version "$venv" moto)" == "$MOTO_VERSION" ]]; then
         return 0
     fi
-    if [[ ! -x "$venv/bin/python" ]]; then
-        echo "moto: creating $venv with $python" >&2
-        "$python" -m venv "$venv" || return 1
-    fi
-    echo "moto: installing moto[server]==$MOTO_VERSION into $venv" >&2
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" || return 1
+    PYTHON="${MOTO_PYTHON:-${PYTHON:-}}" python_install moto "$venv" "moto[server]==$MOTO_VERSION"
 }
 
 # Starts moto_server on a free loopback port; exports VWC_TEST_AWS_ENDPOINT and MOTO_PID.

@@ -18,21 +18,17 @@ REPO="${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 SCHEMATHESIS_VERSION="${SCHEMATHESIS_VERSION:-4.32.5}"
 # shellcheck source=vwc-binary.sh
 source "$REPO/scripts/lib/vwc-binary.sh"
+# shellcheck source=python.sh
+source "$REPO/scripts/lib/python.sh"
 SEED="${SCHEMATHESIS_SEED:-42}"
 EXAMPLES="${SCHEMATHESIS_EXAMPLES:-10}"
 VENV="$REPO/.venv/schemathesis"
 
 schemathesis_ensure_venv() {
-    if [[ -x "$VENV/bin/st" ]] &&
-        [[ "$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("schemathesis"))' 2>/dev/null)" == "$SCHEMATHESIS_VERSION" ]]; then
+    if [[ -x "$VENV/bin/st" && "$(python_installed_version "$VENV" schemathesis)" == "$SCHEMATHESIS_VERSION" ]]; then
         return 0
     fi
-    local python=python3
-    command -v python3.11 >/dev/null 2>&1 && python=python3.11
-    mkdir -p "$REPO/.venv"
-    [[ -x "$VENV/bin/python" ]] || "$python" -m venv "$VENV"
-    echo "schemathesis: installing schemathesis==$SCHEMATHESIS_VERSION into $VENV" >&2
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+    python_install schemathesis "$VENV" "schemathesis==$SCHEMATHESIS_VERSION"
 }
 
 schemathesis_main() {
