@@ -13,9 +13,10 @@ REPO="${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 
 vwc_test_binary() {
     local dest="$1" target
-    # Without incremental state unless told otherwise, as scripts/test builds (its artifacts are kept apart
-    # from an incremental build's: the other setting would compile the workspace again).
+    # Built as scripts/test builds, unless told otherwise: without incremental state, the workspace compiled by
+    # clippy-driver (either setting is part of what cargo fingerprints; the other would compile it again).
     (cd "$REPO" && CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}" \
+        RUSTC_WORKSPACE_WRAPPER="${RUSTC_WORKSPACE_WRAPPER-$REPO/scripts/lib/clippy-rustc}" \
         cargo test --workspace --all-features --locked --no-run --quiet --test all) >&2 || return 1
     # Where cargo put it: $CARGO_TARGET_DIR, a `target-dir` in .cargo/config.toml, or $REPO/target.
     target=$(cd "$REPO" && cargo metadata --format-version 1 --no-deps |
