@@ -21,6 +21,8 @@ SCHEMATHESIS_VERSION="${SCHEMATHESIS_VERSION:-4.32.5}"
 source "$REPO/scripts/lib/vwc-binary.sh"
 # shellcheck source=python.sh
 source "$REPO/scripts/lib/python.sh"
+# shellcheck source=server.sh
+source "$REPO/scripts/lib/server.sh"
 SEED="${SCHEMATHESIS_SEED:-42}"
 EXAMPLES="${SCHEMATHESIS_EXAMPLES:-10}"
 VENV="$REPO/.venv/schemathesis"
@@ -33,25 +35,19 @@ schemathesis_ensure_venv() {
 }
 
 # Starts a seeded `vwc up` of $work/vwc on a free port with its data in $work/$1; sets SERVER_PID and
-# SERVER_BASE. Fails (with the server's log) when it does not become ready.
+# SERVER_BASE. Fails (with the server's log, the server stopped) when it does not become ready in 30 s.
 schemathesis_server() {
-    local name=$1 port tries=0
-    port="$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+    local name=$1 port
+    port="$(server_free_port)" || return 1
     SERVER_BASE="http://127.0.0.1:$port"
     VWC_LOG_JSON=true RUST_BACKTRACE=1 "$work/vwc" up --data-dir "$work/$name" --listen "127.0.0.1:$port" \
         --rate-limit 0 >"$work/$name.log" 2>&1 &
     SERVER_PID=$!
-    until "$VENV/bin/python" -c "import urllib.request; urllib.request.urlopen('$SERVER_BASE/readyz', timeout=1)" 2>/dev/null; do
-        tries=$((tries + 1))
-        if ((tries > 150)) || ! kill -0 "$SERVER_PID" 2>/dev/null; then
-            echo "schemathesis: vwc up ($name) did not become ready; log:" >&2
-            tail -50 "$work/$name.log" >&2
-            kill "$SERVER_PID" 2>/dev/null || true
-            return 1
-        fi
-        sleep 0.2
-    done
+    server_wait "schemathesis: vwc up ($name)" "$SERVER_PID" "$work/$name.log" 30 0.2 schemathesis_server_stop \
+        "$VENV/bin/python" -c "import urllib.request; urllib.request.urlopen('$SERVER_BASE/readyz', timeout=1)"
 }
+
+schemathesis_server_stop() { server_stop "$SERVER_PID"; }
 
 # An owner's and fleet manager's token for the server whose data is in $1/$2.
 schemathesis_token() {

@@ -6,9 +6,9 @@
 
 REPO="${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 
-# Prints a loopback port nothing listens on.
+# Prints a loopback port nothing listens on (any Python 3 will do: schemathesis.sh asks before .venv exists).
 server_free_port() {
-    "$REPO/.venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
 # server_wait NAME PID LOG SECONDS INTERVAL STOP PROBE…: runs PROBE (a command) every INTERVAL seconds until it
