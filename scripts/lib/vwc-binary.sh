@@ -8,6 +8,7 @@
 #
 #   vwc_test_binary DEST   builds (when needed) and copies the binary to DEST (a private copy: another
 #                          checkout sharing the target dir cannot swap it mid-run)
+#   vwc_target_dir         prints cargo's target dir (scripts/bench uses it too)
 
 REPO="${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 
@@ -18,8 +19,12 @@ vwc_test_binary() {
     (cd "$REPO" && CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}" \
         RUSTC_WORKSPACE_WRAPPER="${RUSTC_WORKSPACE_WRAPPER-$REPO/scripts/lib/clippy-rustc}" \
         cargo test --workspace --all-features --locked --no-run --quiet --test all) >&2 || return 1
-    # Where cargo put it: $CARGO_TARGET_DIR, a `target-dir` in .cargo/config.toml, or $REPO/target.
-    target=$(cd "$REPO" && cargo metadata --format-version 1 --no-deps |
-        python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])') || return 1
+    target=$(vwc_target_dir) || return 1
     cp "$target/debug/vwc" "$dest"
+}
+
+# Where cargo puts things: $CARGO_TARGET_DIR, a `target-dir` in .cargo/config.toml, or $REPO/target.
+vwc_target_dir() {
+    (cd "$REPO" && cargo metadata --format-version 1 --no-deps) |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])'
 }
