@@ -2,7 +2,7 @@
 //! re-evaluated, every envelope applied exactly once, and the worked example end to end at the
 //! store level.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

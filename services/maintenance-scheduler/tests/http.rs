@@ -1,6 +1,6 @@
 //! The scheduler's routes on a real server (port 0) over a real SQLite file, spoken to like a client.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

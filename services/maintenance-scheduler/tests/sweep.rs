@@ -2,7 +2,7 @@
 //! only the vehicles whose wake day has come, the embedded loop, and a performance smoke run (timed, not
 //! asserted).
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -2,7 +2,7 @@
 //! real local receivers: signed, retried with backoff (honouring `Retry-After`), dead-lettered, held by
 //! quiet hours, refused when the address turns internal. A manual clock stands in for waiting.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! accepts and never answers ties up only its organisation's (and its host's) share of the running
 //! worker, while the other organisations' webhooks are delivered meanwhile.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! writer idle (so it can hand back its page cache and empty its WAL), and it still finds what another
 //! process queues without waking it.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! internal addresses refused unless allow-listed, bad input refused with nothing changed, roles and
 //! tenancy.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

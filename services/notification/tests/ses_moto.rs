@@ -3,7 +3,7 @@
 //! Start moto with `scripts/lib/moto.sh` (`moto_ensure_venv; moto_start`); without
 //! `VWC_TEST_AWS_ENDPOINT` these tests say so and pass, unless `VWC_REQUIRE_AWS_TESTS=1`.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

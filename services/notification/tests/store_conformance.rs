@@ -2,7 +2,7 @@
 //! `VWC_TEST_MONGODB_URI` names a server (a replica set: the adapter uses transactions). Each MongoDB test
 //! uses a database of its own and drops it afterwards.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

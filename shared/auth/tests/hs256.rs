@@ -1,6 +1,6 @@
 //! Embedded mode: HS256 tokens issued by `Hs256Keys` and everything the verifier must refuse.
 
-mod common;
+use crate::common;
 
 use chrono::Duration;
 use common::*;

@@ -1,7 +1,7 @@
 //! AWS mode: RS256/ES256 tokens checked against a JWKS given inline or as a file. (Fetching from a URL and
 //! the cache timing are tested beside the code, in `src/jwks/tests.rs`.)
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::json;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use mongodb::bson::doc;
 use vwc_store::{StoreError, StoreResult};
 
-mod common;
+use crate::common;
 
 /// How long the other transaction holds the document: longer than the old budget of 8 quick attempts
 /// (about 1 s), which turned such a conflict into a failed delivery and then a dead letter.

@@ -80,7 +80,7 @@ async fn sqlite_leaves_out_the_rows_in_flight() {
 }
 
 #[cfg(feature = "aws")]
-mod common;
+use crate::common;
 
 #[cfg(feature = "aws")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

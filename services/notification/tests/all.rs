@@ -1,0 +1,13 @@
+//! The crate's integration tests in one binary: each module is one file beside this one. One executable
+//! instead of one per file: fewer links and fewer copies of the same generic code (docs/building.md,
+//! "A fresh machine").
+
+mod common;
+mod delivery;
+mod fairness;
+mod idle;
+mod preferences_http;
+mod reminder_versions;
+#[cfg(feature = "aws")]
+mod ses_moto;
+mod store_conformance;

@@ -1,0 +1,9 @@
+//! The crate's integration tests in one binary: each module is one file beside this one. One executable
+//! instead of one per file: fewer links and fewer copies of the same generic code (docs/building.md,
+//! "A fresh machine").
+
+mod common;
+mod hs256;
+mod jwks;
+mod secret;
+mod token_properties;
