@@ -4,7 +4,7 @@
 //! serves on a loopback port (host builds of the functions).
 //!
 //! Where the inputs are: `VWC_BENCH_TARGET_DIR` (scripts/bench sets it to cargo's target dir); the newest
-//! report in `<target>/cargo-timings/` unless `VWC_BENCH_TIMINGS` names one; the zips in
+//! report of a release build in `<target>/cargo-timings/` unless `VWC_BENCH_TIMINGS` names one; the zips in
 //! `<target>/lambda/<function>/bootstrap.zip`; the host Lambda binaries in `<target>/<host triple>/lambda/`
 //! (the zips' `lambda` profile, a long build) or else `<target>/release/` (the release profile with the
 //! `aws` feature: minutes once the AWS SDK is built; each row names the profile it measured).
@@ -71,7 +71,7 @@ pub fn parse_timings(html: &str) -> anyhow::Result<Timings> {
         })
         .collect();
     Ok(Timings {
-        profile: summary_cell(html, "Profile").unwrap_or("?").to_string(),
+        profile: report_profile(html).unwrap_or("?").to_string(),
         wall_secs: number("Total time")?,
         total_units: number("Total units")? as usize,
         fresh_units: number("Fresh units")? as usize,
@@ -86,12 +86,18 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("target"))
 }
 
-/// The newest `cargo-timing-*.html` in `<target>/cargo-timings`, or the report `VWC_BENCH_TIMINGS` names.
+/// The report `VWC_BENCH_TIMINGS` names, or else [`newest_release_report`] in `<target>/cargo-timings`.
 fn timings_report() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("VWC_BENCH_TIMINGS") {
         return Some(PathBuf::from(path));
     }
-    std::fs::read_dir(target_dir().join("cargo-timings"))
+    newest_release_report(&target_dir().join("cargo-timings"))
+}
+
+/// The newest `cargo-timing-*.html` in `dir` of a build of the release profile: cargo puts the report of
+/// every `cargo … --timings` there (a test build's too, whose compile times are not row (l)'s).
+fn newest_release_report(dir: &Path) -> Option<PathBuf> {
+    let mut reports: Vec<PathBuf> = std::fs::read_dir(dir)
         .ok()?
         .filter_map(Result::ok)
         .map(|e| e.path())
@@ -100,7 +106,17 @@ fn timings_report() -> Option<PathBuf> {
                 .and_then(|n| n.to_str())
                 .is_some_and(|n| n.starts_with("cargo-timing-") && n.ends_with(".html"))
         })
-        .max()
+        .collect();
+    // The names carry the report's UTC time, so the last in name order is the newest.
+    reports.sort_unstable_by(|a, b| b.cmp(a));
+    reports.into_iter().find(|path| {
+        std::fs::read_to_string(path).is_ok_and(|html| report_profile(&html) == Some("release"))
+    })
+}
+
+/// The profile a `--timings` report was built with.
+fn report_profile(html: &str) -> Option<&str> {
+    summary_cell(html, "Profile")
 }
 
 fn none_row(measure: &str, how: &str) -> String {
@@ -113,7 +129,7 @@ pub fn build_row() -> String {
     let Some(path) = timings_report() else {
         return none_row(
             measure,
-            "no report; `VWC_BENCH_BUILD=1 scripts/bench` makes a cold one",
+            "no report of a release build; `VWC_BENCH_BUILD=1 scripts/bench` makes a cold one",
         );
     };
     let parsed = std::fs::read_to_string(&path)
@@ -488,6 +504,32 @@ sleep 30"#;
         let err = format!("{:#}", init_of_script("fails", fails).await.unwrap_err());
         assert!(err.contains("exited"), "{err}");
         assert!(err.contains("VWC_MONGODB_URI is required (fails)"), "{err}");
+    }
+
+    #[test]
+    fn row_l_reads_the_newest_report_of_a_release_build() {
+        let report = |profile: &str| format!("<td>Profile:</td><td>{profile}</td>");
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, profile: &str| {
+            std::fs::write(dir.path().join(name), report(profile)).unwrap();
+        };
+        assert_eq!(newest_release_report(dir.path()), None);
+        write("cargo-timing-20261201T100000Z-a.html", "release");
+        write("cargo-timing-20261201T110000Z-a.html", "release");
+        write("cargo-timing-20261201T120000Z-a.html", "dev");
+        write("cargo-timing.html", "dev");
+        write("notes.html", "release");
+        assert_eq!(
+            newest_release_report(dir.path()),
+            Some(dir.path().join("cargo-timing-20261201T110000Z-a.html"))
+        );
+        std::fs::remove_file(dir.path().join("cargo-timing-20261201T100000Z-a.html")).unwrap();
+        std::fs::remove_file(dir.path().join("cargo-timing-20261201T110000Z-a.html")).unwrap();
+        assert_eq!(
+            newest_release_report(dir.path()),
+            None,
+            "a test build's report is not row (l)'s"
+        );
     }
 
     #[test]
