@@ -13,7 +13,7 @@ use futures::stream::FuturesOrdered;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use vwc_contracts::{OdometerUnit, OrgId, VehicleId};
-use vwc_store::vehicle_ledger::DailyRun;
+use vwc_store::vehicle_ledger::{DailyRun, ran_already};
 use vwc_store::{StoreError, StoreResult};
 use vwc_telemetry::TraceParent;
 
@@ -29,8 +29,8 @@ pub const SWEEP_PAGE: usize = 2_000;
 /// Pages being committed at once (see [`sweep`]).
 const COMMITS_IN_FLIGHT: usize = 2;
 
-/// The key under which a sweep of every organisation records its day (no organisation id has this form).
-pub const EVERY_ORGANISATION: &str = "*";
+/// The key under which a sweep of every organisation records its day.
+pub use vwc_store::vehicle_ledger::EVERY_ORGANISATION;
 
 /// What a sweep did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -109,7 +109,7 @@ pub async fn sweep(store: &dyn SchedulerStore, run: &DailyRun) -> Result<SweepRe
         .clone()
         .unwrap_or_else(|| TraceParent::new_root().to_string());
     let mut report = SweepReport::new(today, org);
-    if swept_already(store, org, today).await? {
+    if ran_already(store, org, today).await? {
         report.already_swept = true;
         report.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         tracing::info!(day = %today, org = org.unwrap_or("*"), "maintenance sweep: day already swept");
@@ -186,24 +186,6 @@ pub async fn sweep(store: &dyn SchedulerStore, run: &DailyRun) -> Result<SweepRe
         changed = report.changed, reminders = report.reminders, elapsed_ms = report.elapsed_ms,
         "maintenance sweep done");
     Ok(report)
-}
-
-/// Whether `today` was swept already for `org` (or for every organisation, which covers each). Every
-/// event, setting and registration since was evaluated when it arrived, and a second evaluation against
-/// the same day finds nothing new (reminders are keyed by cycle and weekly occurrence), so the second
-/// sweep of a day need not read a single vehicle.
-async fn swept_already(
-    store: &dyn SchedulerStore,
-    org: Option<&str>,
-    today: NaiveDate,
-) -> Result<bool, SweepError> {
-    if store.last_day(&EVERY_ORGANISATION.into()).await? == Some(today) {
-        return Ok(true);
-    }
-    Ok(match org {
-        Some(org) => store.last_day(&org.into()).await? == Some(today),
-        None => false,
-    })
 }
 
 /// Counts of one vehicle's plan.

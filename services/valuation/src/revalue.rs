@@ -1,12 +1,14 @@
 //! Time passing re-values: the daily job. For every registered vehicle (of one organisation, or all) it
 //! computes the current value and any monthly point that came due, and publishes what changed. Running it
-//! twice the same day publishes nothing the second time.
+//! twice the same day publishes nothing the second time, and reads nothing either: a day already re-valued
+//! for the organisation (or for every organisation) returns at once, since every event and registration
+//! since was valued when it arrived.
 
 use chrono::NaiveDate;
 use serde::Serialize;
 use vwc_contracts::{OrgId, VehicleId};
 use vwc_store::StoreError;
-use vwc_store::vehicle_ledger::{AsOf, DailyRun};
+use vwc_store::vehicle_ledger::{AsOf, DailyRun, EVERY_ORGANISATION, ran_already};
 
 use crate::store::{CommitOutcome, LedgerChange, ValuationStore, VehicleCommit};
 use crate::valuer::{Scope, decide};
@@ -33,6 +35,9 @@ pub struct RevalueReport {
     pub changed: u64,
     /// `ValuationUpdated` events published.
     pub published: u64,
+    /// The day was already re-valued (for this organisation, or for every one): no vehicle was read.
+    #[serde(default)]
+    pub already_revalued: bool,
 }
 
 /// Re-values every registered vehicle of the run's organisation (or of all organisations) as of its day;
@@ -53,6 +58,11 @@ pub async fn revalue(
         org_id: org.map(str::to_string),
         ..RevalueReport::default()
     };
+    if ran_already(store, org, today).await? {
+        report.already_revalued = true;
+        tracing::info!(day = %today, org = org.unwrap_or(EVERY_ORGANISATION), "re-valuation: day already re-valued");
+        return Ok(report);
+    }
     let mut orgs = std::collections::BTreeSet::new();
     let org_id = org.map(OrgId::from);
     let mut after: Option<VehicleId> = None;
@@ -99,7 +109,11 @@ pub async fn revalue(
     }
     let orgs: Vec<OrgId> = match org_id {
         Some(o) => vec![o],
-        None => orgs.into_iter().map(OrgId::from).collect(),
+        None => orgs
+            .into_iter()
+            .chain([EVERY_ORGANISATION.to_string()])
+            .map(OrgId::from)
+            .collect(),
     };
     store.record_day(&orgs, today).await?;
     Ok(report)

@@ -244,8 +244,20 @@ async fn the_daily_job_publishes_once_per_day() {
         .await
         .unwrap();
     assert_eq!((second.changed, second.published), (0, 0));
+    assert!(second.already_revalued, "{second:?}");
+    assert_eq!(
+        second.vehicles, 0,
+        "the second run of a day reads no vehicle"
+    );
     assert_eq!(
         store.last_day(&"org_a".into()).await.unwrap(),
+        Some(tomorrow)
+    );
+    assert_eq!(
+        store
+            .last_day(&vwc_store::vehicle_ledger::EVERY_ORGANISATION.into())
+            .await
+            .unwrap(),
         Some(tomorrow)
     );
     // The first of next month brings a monthly point too.
@@ -257,6 +269,34 @@ async fn the_daily_job_publishes_once_per_day() {
     .await
     .unwrap();
     assert_eq!(report.published, 2);
+}
+
+#[tokio::test]
+async fn a_day_re_valued_for_one_organisation_is_still_re_valued_for_every_one() {
+    let (_dir, store, _) = setup_registered().await;
+    let day = now().date_naive() + Duration::days(1);
+    let run = |org: Option<&str>| DailyRun::of_day(org, day, now());
+    let org_a = revalue(store.as_ref(), &run(Some("org_a"))).await.unwrap();
+    assert!(!org_a.already_revalued);
+    assert_eq!((org_a.vehicles, org_a.published), (1, 1));
+    let again = revalue(store.as_ref(), &run(Some("org_a"))).await.unwrap();
+    assert!(again.already_revalued);
+    assert_eq!((again.vehicles, again.published), (0, 0));
+    // One organisation's run does not cover the others: every organisation's reads every vehicle (org_a's
+    // find nothing new).
+    let every = revalue(store.as_ref(), &run(None)).await.unwrap();
+    assert!(!every.already_revalued);
+    assert_eq!((every.vehicles, every.published), (1, 0));
+    // Every organisation's run covers each, and itself.
+    for org in [None, Some("org_a"), Some("org_b")] {
+        let report = revalue(store.as_ref(), &run(org)).await.unwrap();
+        assert!(report.already_revalued, "{org:?}: {report:?}");
+        assert_eq!(report.vehicles, 0, "{org:?}");
+    }
+    let next_day = DailyRun::of_day(None, day + Duration::days(1), now());
+    let next = revalue(store.as_ref(), &next_day).await.unwrap();
+    assert!(!next.already_revalued);
+    assert_eq!(next.vehicles, 1);
 }
 
 #[tokio::test]

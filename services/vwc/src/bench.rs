@@ -1009,7 +1009,10 @@ async fn run_rows() -> anyhow::Result<()> {
         "(g′) the same re-valuation again the same day",
         (
             *second_secs,
-            &format!("{} changed, {} published", second.changed, second.published),
+            &format!(
+                "{} vehicles read, {} changed, {} published",
+                second.vehicles, second.changed, second.published
+            ),
         ),
     ));
     table.push_str(&chat.row());
@@ -1069,7 +1072,10 @@ async fn sweep_rows(n: usize) -> anyhow::Result<String> {
         "(f′) the same sweep again the same day",
         (
             second_took.secs,
-            &format!("{} changed, {} reminders", second.changed, second.reminders),
+            &format!(
+                "{} vehicles read, {} changed, {} reminders",
+                second.vehicles, second.changed, second.reminders
+            ),
         ),
     );
     rows.push_str(&format!(

@@ -255,6 +255,27 @@ pub trait DailyRuns: Send + Sync {
     async fn last_day(&self, org: &OrgId) -> StoreResult<Option<NaiveDate>>;
 }
 
+/// The key under which a daily job run for every organisation records its day (no organisation id has
+/// this form).
+pub const EVERY_ORGANISATION: &str = "*";
+
+/// Whether the daily job already ran on `day` for `org`, or for every organisation (which covers each).
+/// Every event, setting and registration since was handled when it arrived, and a second run against the
+/// same day finds nothing new, so the second run of a day need not read a single vehicle.
+pub async fn ran_already<R: DailyRuns + ?Sized>(
+    runs: &R,
+    org: Option<&str>,
+    day: NaiveDate,
+) -> StoreResult<bool> {
+    if runs.last_day(&EVERY_ORGANISATION.into()).await? == Some(day) {
+        return Ok(true);
+    }
+    Ok(match org {
+        Some(org) => runs.last_day(&org.into()).await? == Some(day),
+        None => false,
+    })
+}
+
 /// A database that can keep a [`DayLedger`] (SQLite and MongoDB).
 #[async_trait]
 pub trait DayLedgerDb: Send + Sync {
