@@ -13,7 +13,7 @@ use futures::stream::FuturesOrdered;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use vwc_contracts::{OdometerUnit, OrgId, VehicleId};
-use vwc_store::vehicle_ledger::{DailyRun, ran_already};
+use vwc_store::vehicle_ledger::{DailyRun, ran_already, record_run};
 use vwc_store::{StoreError, StoreResult};
 use vwc_telemetry::TraceParent;
 
@@ -112,7 +112,7 @@ pub async fn sweep(store: &dyn SchedulerStore, run: &DailyRun) -> Result<SweepRe
     if ran_already(store, org, today).await? {
         report.already_swept = true;
         report.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        tracing::info!(day = %today, org = org.unwrap_or("*"), "maintenance sweep: day already swept");
+        tracing::info!(day = %today, org = org.unwrap_or(EVERY_ORGANISATION), "maintenance sweep: day already swept");
         return Ok(report);
     }
     let mut orgs: BTreeSet<String> = org.map(str::to_string).into_iter().collect();
@@ -176,13 +176,9 @@ pub async fn sweep(store: &dyn SchedulerStore, run: &DailyRun) -> Result<SweepRe
     evaluate?;
     read?;
 
-    if org.is_none() {
-        orgs.insert(EVERY_ORGANISATION.to_string());
-    }
-    let orgs: Vec<OrgId> = orgs.into_iter().map(OrgId::from).collect();
-    store.record_day(&orgs, today).await?;
+    record_run(store, org, orgs, today).await?;
     report.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    tracing::info!(day = %today, org = org.unwrap_or("*"), vehicles = report.vehicles,
+    tracing::info!(day = %today, org = org.unwrap_or(EVERY_ORGANISATION), vehicles = report.vehicles,
         changed = report.changed, reminders = report.reminders, elapsed_ms = report.elapsed_ms,
         "maintenance sweep done");
     Ok(report)

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use vwc_contracts::{OrgId, VehicleId};
 use vwc_store::StoreError;
-use vwc_store::vehicle_ledger::{AsOf, DailyRun, EVERY_ORGANISATION, ran_already};
+use vwc_store::vehicle_ledger::{AsOf, DailyRun, EVERY_ORGANISATION, ran_already, record_run};
 
 use crate::store::{CommitOutcome, LedgerChange, ValuationStore, VehicleCommit};
 use crate::valuer::{Scope, decide};
@@ -107,15 +107,7 @@ pub async fn revalue(
             break;
         }
     }
-    let orgs: Vec<OrgId> = match org_id {
-        Some(o) => vec![o],
-        None => orgs
-            .into_iter()
-            .chain([EVERY_ORGANISATION.to_string()])
-            .map(OrgId::from)
-            .collect(),
-    };
-    store.record_day(&orgs, today).await?;
+    record_run(store, org, orgs, today).await?;
     Ok(report)
 }
 

@@ -276,6 +276,25 @@ pub async fn ran_already<R: DailyRuns + ?Sized>(
     })
 }
 
+/// Records that the daily job ran on `day` for `org`, or — a run of every organisation — for each
+/// organisation in `seen` and for [`EVERY_ORGANISATION`], the key [`ran_already`] reads.
+pub async fn record_run<R: DailyRuns + ?Sized>(
+    runs: &R,
+    org: Option<&str>,
+    seen: impl IntoIterator<Item = String>,
+    day: NaiveDate,
+) -> StoreResult<()> {
+    let orgs: Vec<OrgId> = match org {
+        Some(org) => vec![org.into()],
+        None => seen
+            .into_iter()
+            .chain([EVERY_ORGANISATION.to_string()])
+            .map(OrgId::from)
+            .collect(),
+    };
+    runs.record_day(&orgs, day).await
+}
+
 /// A database that can keep a [`DayLedger`] (SQLite and MongoDB).
 #[async_trait]
 pub trait DayLedgerDb: Send + Sync {
