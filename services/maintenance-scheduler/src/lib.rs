@@ -9,7 +9,8 @@
 //!
 //! The port and its adapters: `store` (`store::sqlite`, `store::mongo`). The use cases: `service` (the
 //! scheduler's writes: registrations, timeline events, setting changes), `consumer` (bus events),
-//! `http` (routes) and `sweep` (every vehicle against a day).
+//! `http` (routes) and `sweep` (every vehicle against a day); `write_floor` writes a sweep's rows again,
+//! alone, for the benchmark's floor of the sweep.
 
 pub mod consumer;
 pub mod due;
@@ -23,6 +24,7 @@ pub mod sweep;
 #[cfg(test)]
 mod test_support;
 pub mod usage_estimate;
+pub mod write_floor;
 
 pub use consumer::SchedulerConsumer;
 pub use due::{Anchor, Done, MaintenanceItem, NextDue, evaluate, next_due, worse};
