@@ -2,7 +2,8 @@
 //! vehicle state in bulk, evaluates them off the async threads while the next page is read, and writes
 //! only what changed, a page per transaction. Idempotent per day: a second run of a day that was swept
 //! already returns at once (and would find nothing changed and every reminder already sent: reminders are
-//! keyed by cycle and weekly occurrence).
+//! keyed by cycle and weekly occurrence). A forced run (`DailyRun::force`) evaluates every vehicle again,
+//! and publishes only what its evaluation now says differently.
 
 use std::collections::BTreeSet;
 use std::time::Instant;
@@ -109,7 +110,7 @@ pub async fn sweep(store: &dyn SchedulerStore, run: &DailyRun) -> Result<SweepRe
         .clone()
         .unwrap_or_else(|| TraceParent::new_root().to_string());
     let mut report = SweepReport::new(today, org);
-    if ran_already(store, org, today).await? {
+    if ran_already(store, run).await? {
         report.already_swept = true;
         report.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         tracing::info!(day = %today, org = org.unwrap_or(EVERY_ORGANISATION), "maintenance sweep: day already swept");
@@ -117,6 +118,8 @@ pub async fn sweep(store: &dyn SchedulerStore, run: &DailyRun) -> Result<SweepRe
     }
     let mut orgs: BTreeSet<String> = org.map(str::to_string).into_iter().collect();
     let org_id = org.map(OrgId::from);
+    // A forced run reads every vehicle, not only those whose wake day has come.
+    let due_on = (!run.force).then_some(today);
 
     let (pages, mut to_evaluate) = mpsc::channel::<Vec<VehicleState>>(1);
     let (plans, mut to_write) = mpsc::channel::<PagePlan>(1);
@@ -124,7 +127,7 @@ pub async fn sweep(store: &dyn SchedulerStore, run: &DailyRun) -> Result<SweepRe
         let mut after: Option<VehicleId> = None;
         loop {
             let page = store
-                .vehicle_states(org_id.as_ref(), after.as_ref(), Some(today), SWEEP_PAGE)
+                .vehicle_states(org_id.as_ref(), after.as_ref(), due_on, SWEEP_PAGE)
                 .await?;
             let last_page = page.len() < SWEEP_PAGE;
             after = page.last().map(|s| VehicleId::from(&s.vehicle_id));

@@ -2,7 +2,7 @@
 //! kind of writer (its own thread, a page per transaction, the WAL checkpointed by a thread of its own) into
 //! a copy of the store as it was before that sweep — with nothing read, evaluated or serialised. However
 //! the sweep is made faster, it cannot take less than the time its own writes take there, unless it writes
-//! less.
+//! less. The statements are the sweep's own (the ledger's, the scheduler's and the outbox's constants).
 
 use std::path::Path;
 
@@ -11,8 +11,10 @@ use futures::StreamExt;
 use futures::stream::FuturesOrdered;
 use rusqlite::params;
 use vwc_store::StoreResult;
+use vwc_store::sqlite::INSERT_OUTBOX_ROW;
+use vwc_store::vehicle_ledger::sqlite::SET_VERSION;
 
-use crate::store::sqlite::SqliteSchedulerStore;
+use crate::store::sqlite::{INSERT_REMINDER, SET_PUBLISHED, SET_WAKE_ON, SqliteSchedulerStore};
 use crate::sweep::SWEEP_PAGE;
 
 /// Copies the store's database as it is now into a new file `to` (`VACUUM INTO`: a consistent snapshot,
@@ -176,34 +178,21 @@ pub async fn write_again(store: &SqliteSchedulerStore, writes: SweepWrites) -> S
 
 /// One page's rows, with the statements the sweep's commit runs.
 fn write_page(conn: &rusqlite::Connection, page: &PageWrites) -> StoreResult<()> {
-    let mut vehicle = conn.prepare_cached(
-        "INSERT INTO vehicles (id, version) VALUES (?1, ?2)
-         ON CONFLICT (id) DO UPDATE SET version = excluded.version",
-    )?;
-    let mut wake = conn.prepare_cached("UPDATE vehicles SET wake_on = ?2 WHERE id = ?1")?;
+    let mut vehicle = conn.prepare_cached(SET_VERSION)?;
+    let mut wake = conn.prepare_cached(SET_WAKE_ON)?;
     for (id, version, wake_on) in &page.vehicles {
         vehicle.execute(params![id, version])?;
         wake.execute(params![id, wake_on])?;
     }
-    let mut published = conn.prepare_cached(
-        "INSERT INTO published (vehicle_id, fingerprint, statuses, hash) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (vehicle_id) DO UPDATE SET fingerprint = excluded.fingerprint,
-           statuses = excluded.statuses, hash = excluded.hash",
-    )?;
+    let mut published = conn.prepare_cached(SET_PUBLISHED)?;
     for row in &page.published {
         published.execute(params![row.0, row.1, row.2, row.3])?;
     }
-    let mut reminder = conn.prepare_cached(
-        "INSERT OR IGNORE INTO reminders
-         (vehicle_id, task, status, due_cycle, occurrence, reminder_id, sent_on, sent_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?;
+    let mut reminder = conn.prepare_cached(INSERT_REMINDER)?;
     for r in &page.reminders {
         reminder.execute(params![r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7])?;
     }
-    let mut outbox = conn.prepare_cached(
-        "INSERT INTO outbox (event_id, envelope, created_at) VALUES (?1, ?2, ?3)",
-    )?;
+    let mut outbox = conn.prepare_cached(INSERT_OUTBOX_ROW)?;
     for (event_id, envelope, created_at) in &page.outbox {
         outbox.execute(params![event_id, envelope, created_at])?;
     }

@@ -97,6 +97,20 @@ async fn days_passing_without_events_publish_nothing_and_a_second_sweep_the_same
         "every organisation's sweep covers each"
     );
     assert_eq!(drain_outbox(t.store.as_ref()).await, []);
+    // Forced (after an upgrade, say): every vehicle is evaluated again, asleep or not, and what was
+    // published already is not published again.
+    let forced = sweep(t.store.as_ref(), &run(None, day(2025, 6, 12)).forced(true))
+        .await
+        .unwrap();
+    assert!(!forced.already_swept);
+    assert_eq!(forced.vehicles, 2, "{forced:?}");
+    assert!(forced.items >= 2 * 10, "{forced:?}");
+    assert_eq!(
+        (forced.changed, forced.status_changes, forced.reminders),
+        (0, 0, 0)
+    );
+    assert_eq!(drain_outbox(t.store.as_ref()).await, []);
+    assert_eq!(t.state("veh_1").await.wake_on, Some(day(2025, 6, 17)));
     // A sweep of every organisation records the day for all of them at once.
     assert_eq!(
         t.store

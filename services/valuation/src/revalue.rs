@@ -58,7 +58,7 @@ pub async fn revalue(
         org_id: org.map(str::to_string),
         ..RevalueReport::default()
     };
-    if ran_already(store, org, today).await? {
+    if ran_already(store, run).await? {
         report.already_revalued = true;
         tracing::info!(day = %today, org = org.unwrap_or(EVERY_ORGANISATION), "re-valuation: day already re-valued");
         return Ok(report);

@@ -249,6 +249,20 @@ async fn the_daily_job_publishes_once_per_day() {
         second.vehicles, 0,
         "the second run of a day reads no vehicle"
     );
+    // Forced (after an upgrade, say): every vehicle is valued again, and a value published already is not
+    // published again.
+    let forced = revalue(
+        store.as_ref(),
+        &DailyRun::of_day(None, tomorrow, now()).forced(true),
+    )
+    .await
+    .unwrap();
+    assert!(!forced.already_revalued, "{forced:?}");
+    assert_eq!(
+        (forced.vehicles, forced.changed, forced.published),
+        (1, 0, 0)
+    );
+    assert!(published(store.as_ref()).await.is_empty());
     assert_eq!(
         store.last_day(&"org_a".into()).await.unwrap(),
         Some(tomorrow)

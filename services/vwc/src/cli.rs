@@ -281,6 +281,10 @@ pub enum Command {
     Sweep {
         #[arg(long)]
         org: Option<String>,
+        /// Sweep even if today was swept already, every vehicle (after upgrading vwc, say): only what
+        /// the schedules now say differently is published, no reminder is sent twice
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         data: DataDir,
     },
@@ -289,6 +293,10 @@ pub enum Command {
     Revalue {
         #[arg(long)]
         org: Option<String>,
+        /// Re-value even if today was re-valued already (after upgrading vwc, say): only values that
+        /// now come out differently are published
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         data: DataDir,
     },
@@ -532,8 +540,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("{} turn(s)", lines.len());
             Ok(())
         }
-        Command::Sweep { org, data } => daily_once(DailyJob::MaintenanceSweep, org, &data).await,
-        Command::Revalue { org, data } => daily_once(DailyJob::Revaluation, org, &data).await,
+        Command::Sweep { org, force, data } => {
+            daily_once(DailyJob::MaintenanceSweep, org, force, &data).await
+        }
+        Command::Revalue { org, force, data } => {
+            daily_once(DailyJob::Revaluation, org, force, &data).await
+        }
         Command::Worker {
             service,
             data,
@@ -636,12 +648,17 @@ pub async fn audit_lines(cli: Cli) -> anyhow::Result<Vec<String>> {
 
 /// Runs the daily `job` once, for today by the system's clock, on the system of `data` (with no daily job
 /// of its own in the background), shuts the system down, and prints the job's report as JSON.
-async fn daily_once(job: DailyJob, org: Option<String>, data: &DataDir) -> anyhow::Result<()> {
+async fn daily_once(
+    job: DailyJob,
+    org: Option<String>,
+    force: bool,
+    data: &DataDir,
+) -> anyhow::Result<()> {
     let mut opts = options(data);
     opts.sweep_every = None;
     opts.revalue_every = None;
     let system = System::start(opts).await?;
-    let run = DailyRun::today(org.as_deref(), &system.clock);
+    let run = DailyRun::today(org.as_deref(), &system.clock).forced(force);
     let report = job.run(&system.stores, &run).await;
     system.shutdown().await;
     println!(

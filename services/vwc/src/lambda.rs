@@ -306,11 +306,13 @@ pub async fn run_consumer(service: &str) -> Result<(), lambda_runtime::Error> {
 }
 
 /// What an invocation by an EventBridge scheduled rule asks for: the day the rule fired for (so a retried
-/// invocation repeats that day) and, when the rule's input sets `detail.orgId`, one organisation.
+/// invocation repeats that day), one organisation when the rule's input sets `detail.orgId`, and a forced
+/// run (`DailyRun::force`) when an operator's invocation sets `detail.force` to `true`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScheduledRun {
     pub day: chrono::NaiveDate,
     pub org: Option<String>,
+    pub force: bool,
 }
 
 impl ScheduledRun {
@@ -322,12 +324,14 @@ impl ScheduledRun {
                 .get("orgId")
                 .and_then(serde_json::Value::as_str)
                 .map(str::to_string),
+            force: event.detail.get("force") == Some(&serde_json::Value::Bool(true)),
         }
     }
 
     /// The daily job's run: this invocation's day, "now" by the wall clock (a Lambda has no other).
     pub fn daily(&self) -> vwc_store::vehicle_ledger::DailyRun {
         vwc_store::vehicle_ledger::DailyRun::of_day(self.org.as_deref(), self.day, vwc_clock::now())
+            .forced(self.force)
     }
 }
 
@@ -483,7 +487,15 @@ mod tests {
         }))
         .unwrap();
         let day = chrono::NaiveDate::from_ymd_opt(2025, 6, 17).unwrap();
-        assert_eq!(ScheduledRun::of(&every), ScheduledRun { day, org: None });
+        assert_eq!(
+            ScheduledRun::of(&every),
+            ScheduledRun {
+                day,
+                org: None,
+                force: false
+            }
+        );
+        assert!(!ScheduledRun::of(&every).daily().force);
         let one: EventBridgeEvent<serde_json::Value> = serde_json::from_value(serde_json::json!({
             "detail-type": "Scheduled Event", "source": "aws.events", "time": "2025-06-18T23:59:59Z",
             "detail": {"orgId": "org_a"}
@@ -493,9 +505,24 @@ mod tests {
             ScheduledRun::of(&one),
             ScheduledRun {
                 day: day.succ_opt().unwrap(),
-                org: Some("org_a".into())
+                org: Some("org_a".into()),
+                force: false
             }
         );
+        // An operator's invocation may force the run; anything but `true` does not.
+        for (force, forced) in [
+            (serde_json::json!(true), true),
+            (serde_json::json!("true"), false),
+            (serde_json::json!(false), false),
+        ] {
+            let event: EventBridgeEvent<serde_json::Value> =
+                serde_json::from_value(serde_json::json!({
+                    "detail-type": "Scheduled Event", "source": "aws.events",
+                    "time": "2025-06-18T03:00:00Z", "detail": {"force": force}
+                }))
+                .unwrap();
+            assert_eq!(ScheduledRun::of(&event).daily().force, forced, "{force}");
+        }
     }
 
     fn worker(dir: &tempfile::TempDir) -> vwc_notification::DeliveryWorker {

@@ -1023,11 +1023,13 @@ pub fn envelope_json(envelope: &Envelope) -> StoreResult<Arc<str>> {
 
 /// [`enqueue`] for envelopes already serialised as `(event id, envelope JSON)`, so callers can do the
 /// JSON work before they reach the single writer thread.
+/// The statement that writes an outbox row: event id, envelope JSON, when written.
+pub const INSERT_OUTBOX_ROW: &str =
+    "INSERT INTO outbox (event_id, envelope, created_at) VALUES (?1, ?2, ?3)";
+
 pub fn enqueue_serialized(conn: &Connection, rows: &[(String, Arc<str>)]) -> StoreResult<()> {
     let now = crate::ts(&vwc_clock::now());
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO outbox (event_id, envelope, created_at) VALUES (?1, ?2, ?3)",
-    )?;
+    let mut stmt = conn.prepare_cached(INSERT_OUTBOX_ROW)?;
     for (event_id, envelope) in rows {
         stmt.execute(params![event_id, envelope, now])?;
     }

@@ -187,6 +187,20 @@ pub struct PreparedCommit {
     statuses: Option<String>,
 }
 
+/// Sets a vehicle's wake day (id, day).
+pub(crate) const SET_WAKE_ON: &str = "UPDATE vehicles SET wake_on = ?2 WHERE id = ?1";
+
+/// Sets what a vehicle's schedule published (vehicle, fingerprint, statuses, hash).
+pub(crate) const SET_PUBLISHED: &str =
+    "INSERT INTO published (vehicle_id, fingerprint, statuses, hash) VALUES (?1, ?2, ?3, ?4)
+     ON CONFLICT (vehicle_id) DO UPDATE SET fingerprint = excluded.fingerprint,
+       statuses = excluded.statuses, hash = excluded.hash";
+
+/// Records a reminder sent (its eight columns); one sent already stays as it was.
+pub(crate) const INSERT_REMINDER: &str = "INSERT OR IGNORE INTO reminders
+     (vehicle_id, task, status, due_cycle, occurrence, reminder_id, sent_on, sent_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
 /// The service's writes of a commit, after the ledger's.
 fn apply(conn: &Connection, c: &VehicleCommit, p: &PreparedCommit) -> StoreResult<()> {
     if let Some(v) = &c.register {
@@ -197,7 +211,7 @@ fn apply(conn: &Connection, c: &VehicleCommit, p: &PreparedCommit) -> StoreResul
     }
     let vehicle = c.ledger.vehicle_id.as_str();
     if let Some(day) = c.wake_on {
-        conn.prepare_cached("UPDATE vehicles SET wake_on = ?2 WHERE id = ?1")?
+        conn.prepare_cached(SET_WAKE_ON)?
             .execute(params![vehicle, day.to_string()])?;
     }
     execute_each(
@@ -222,12 +236,7 @@ fn apply(conn: &Connection, c: &VehicleCommit, p: &PreparedCommit) -> StoreResul
         p.settings.iter().map(|(task, body)| (vehicle, task, body)),
     )?;
     if let (Some(published), Some(statuses)) = (&c.published, &p.statuses) {
-        conn.prepare_cached(
-            "INSERT INTO published (vehicle_id, fingerprint, statuses, hash) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (vehicle_id) DO UPDATE SET fingerprint = excluded.fingerprint,
-               statuses = excluded.statuses, hash = excluded.hash",
-        )?
-        .execute(params![
+        conn.prepare_cached(SET_PUBLISHED)?.execute(params![
             vehicle,
             published.fingerprint as i64,
             statuses,
@@ -236,9 +245,7 @@ fn apply(conn: &Connection, c: &VehicleCommit, p: &PreparedCommit) -> StoreResul
     }
     execute_each(
         conn,
-        "INSERT OR IGNORE INTO reminders
-         (vehicle_id, task, status, due_cycle, occurrence, reminder_id, sent_on, sent_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        INSERT_REMINDER,
         c.reminders.iter().map(|r| {
             (
                 vehicle,

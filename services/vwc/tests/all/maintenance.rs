@@ -525,7 +525,8 @@ async fn the_demo_seed_shows_ok_due_soon_and_overdue_items_and_the_fleet_counts_
 }
 
 #[tokio::test]
-async fn vwc_sweep_runs_now_and_a_second_sweep_the_same_day_reads_nothing() {
+async fn vwc_sweep_runs_now_a_second_sweep_the_same_day_reads_nothing_and_a_forced_one_changes_nothing()
+ {
     // No sweep loop: the command below is the day's first sweep.
     let app = TestApp::spawn_with(tempfile::tempdir().unwrap(), |o| o.sweep_every = None).await;
     load_demo(&app).await;
@@ -534,6 +535,14 @@ async fn vwc_sweep_runs_now_and_a_second_sweep_the_same_day_reads_nothing() {
     let sweep = || {
         vwc_json([
             OsStr::new("sweep"),
+            OsStr::new("--data-dir"),
+            dir.path().as_os_str(),
+        ])
+    };
+    let forced = || {
+        vwc_json([
+            OsStr::new("sweep"),
+            OsStr::new("--force"),
             OsStr::new("--data-dir"),
             dir.path().as_os_str(),
         ])
@@ -550,6 +559,15 @@ async fn vwc_sweep_runs_now_and_a_second_sweep_the_same_day_reads_nothing() {
         for field in zeros {
             assert_eq!(report[field].as_u64(), Some(0), "{field}: {report}");
         }
+    }
+    // Forced (after an upgrade, say): every demo vehicle is evaluated again, and nothing published already
+    // (schedule, status, reminder) goes out again.
+    let report = forced();
+    assert_eq!(report["alreadySwept"], false, "{report}");
+    assert_eq!(report["vehicles"].as_u64(), Some(6), "{report}");
+    assert!(report["items"].as_u64().unwrap() >= 6 * 12, "{report}");
+    for field in ["changed", "statusChanges", "reminders"] {
+        assert_eq!(report[field].as_u64(), Some(0), "{field}: {report}");
     }
 }
 

@@ -259,19 +259,19 @@ pub trait DailyRuns: Send + Sync {
 /// this form).
 pub const EVERY_ORGANISATION: &str = "*";
 
-/// Whether the daily job already ran on `day` for `org`, or for every organisation (which covers each).
-/// Every event, setting and registration since was handled when it arrived, and a second run against the
-/// same day finds nothing new, so the second run of a day need not read a single vehicle.
-pub async fn ran_already<R: DailyRuns + ?Sized>(
-    runs: &R,
-    org: Option<&str>,
-    day: NaiveDate,
-) -> StoreResult<bool> {
-    if runs.last_day(&EVERY_ORGANISATION.into()).await? == Some(day) {
+/// Whether the daily job already ran on `run`'s day for its organisation, or for every organisation (which
+/// covers each) — never for a forced run ([`DailyRun::forced`]). Every event, setting and registration since
+/// was handled when it arrived, and a second run against the same day finds nothing new, so the second run
+/// of a day need not read a single vehicle.
+pub async fn ran_already<R: DailyRuns + ?Sized>(runs: &R, run: &DailyRun) -> StoreResult<bool> {
+    if run.force {
+        return Ok(false);
+    }
+    if runs.last_day(&EVERY_ORGANISATION.into()).await? == Some(run.day) {
         return Ok(true);
     }
-    Ok(match org {
-        Some(org) => runs.last_day(&org.into()).await? == Some(day),
+    Ok(match run.org.as_deref() {
+        Some(org) => runs.last_day(&org.into()).await? == Some(run.day),
         None => false,
     })
 }
@@ -480,6 +480,10 @@ pub struct DailyRun {
     pub day: NaiveDate,
     pub now: chrono::DateTime<chrono::Utc>,
     pub traceparent: Option<String>,
+    /// Run even when the day already ran, over every vehicle (not only those a daily job would read): for
+    /// after a change of the job's own rules, such as an upgrade of `vwc`. What was published already is not
+    /// published again; only what the new rules decide differently is.
+    pub force: bool,
 }
 
 impl DailyRun {
@@ -494,6 +498,7 @@ impl DailyRun {
             day,
             now,
             traceparent: None,
+            force: false,
         }
     }
 
@@ -509,6 +514,11 @@ impl DailyRun {
             traceparent: traceparent.map(str::to_string),
             ..self
         }
+    }
+
+    /// The same run, forced when `force` ([`DailyRun::force`]).
+    pub fn forced(self, force: bool) -> DailyRun {
+        DailyRun { force, ..self }
     }
 }
 

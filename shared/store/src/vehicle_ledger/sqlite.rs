@@ -37,6 +37,10 @@ CREATE TABLE fact_revisions (
 /// (`Some(Duplicate)`), writing nothing; otherwise bumps the version (creating the vehicle row), records
 /// the revisions (the highest per record wins), removes the revised records' facts and answers `None`.
 /// The caller then writes its own state.
+/// The statement that sets a vehicle's version (id, version), adding its row when it has none.
+pub const SET_VERSION: &str = "INSERT INTO vehicles (id, version) VALUES (?1, ?2)
+     ON CONFLICT (id) DO UPDATE SET version = excluded.version";
+
 pub fn apply_head(
     conn: &Connection,
     consumer: &str,
@@ -57,11 +61,8 @@ pub fn apply_head(
     {
         return Ok(Some(CommitOutcome::Duplicate));
     }
-    conn.prepare_cached(
-        "INSERT INTO vehicles (id, version) VALUES (?1, ?2)
-         ON CONFLICT (id) DO UPDATE SET version = excluded.version",
-    )?
-    .execute(params![vehicle_id, current + 1])?;
+    conn.prepare_cached(SET_VERSION)?
+        .execute(params![vehicle_id, current + 1])?;
     let mut upsert = conn.prepare_cached(
         "INSERT INTO fact_revisions (vehicle_id, event_id, revision) VALUES (?1, ?2, ?3)
          ON CONFLICT (vehicle_id, event_id) DO UPDATE SET revision = max(revision, excluded.revision)",
