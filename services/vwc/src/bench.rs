@@ -1055,7 +1055,7 @@ fn sweep_vehicles() -> usize {
     env_or("VWC_BENCH_SWEEP_VEHICLES", 100_000)
 }
 
-/// Rows (f), (f′) and (f″), also alone with `VWC_BENCH_ONLY=sweep`.
+/// Rows (f), (f′), (f″) and (f‴), also alone with `VWC_BENCH_ONLY=sweep`.
 async fn sweep_rows(n: usize) -> anyhow::Result<String> {
     eprintln!("  (f) maintenance sweep of {n} vehicles × 12 items");
     let (
@@ -1486,8 +1486,8 @@ pub async fn chat_bench() -> anyhow::Result<ChatBench> {
 /// Seeds a scheduler store with `n` vehicles (12 items each), sweeps it twice on the same day, then once
 /// on the next day: the first sweep publishes every schedule (none was published when its facts were
 /// seeded), the second finds the day swept, and the third is the daily case — only the vehicles whose
-/// wake day has come are read, and only what changed by the date is published.
-/// The three sweeps of rows (f), (f′), (f″), and the floor of the first (f‴, [`SweepFloor`]).
+/// wake day has come are read, and only what changed by the date is published. Then the floor of the
+/// first sweep ([`SweepFloor`]): its rows written again alone into a copy of the store made before it.
 async fn sweep_bench(
     n: usize,
 ) -> anyhow::Result<(

@@ -293,8 +293,8 @@ pub enum Command {
     Revalue {
         #[arg(long)]
         org: Option<String>,
-        /// Re-value even if today was re-valued already (after upgrading vwc, say): only values that
-        /// now come out differently are published
+        /// Re-value even if today was re-valued already (after upgrading vwc, say): today's value of
+        /// every vehicle is worked out again and published only if it comes out differently
         #[arg(long)]
         force: bool,
         #[command(flatten)]
