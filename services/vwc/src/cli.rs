@@ -279,6 +279,7 @@ pub enum Command {
     /// Run the maintenance sweep now (every organisation, or one), deliver what it publishes, print the
     /// report. Idempotent per day.
     Sweep {
+        /// Only this organisation (every organisation when absent)
         #[arg(long)]
         org: Option<String>,
         /// Sweep even if today was swept already, every vehicle (after upgrading vwc, say): only what
@@ -291,6 +292,7 @@ pub enum Command {
     /// Re-value every vehicle (of every organisation, or one) as of today, deliver what changed, print
     /// the report. Idempotent per day.
     Revalue {
+        /// Only this organisation (every organisation when absent)
         #[arg(long)]
         org: Option<String>,
         /// Re-value even if today was re-valued already (after upgrading vwc, say): today's value of
