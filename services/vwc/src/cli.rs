@@ -710,6 +710,44 @@ async fn worker(
     Ok(())
 }
 
+/// Takes `data_dir`'s `vwc-up.lock` (made if missing, with the process id in it) for as long as the returned
+/// file lives; fails at once, naming the holder, when another process holds it.
+fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    use std::io::{Read, Seek, Write};
+    use std::os::unix::fs::OpenOptionsExt;
+    vwc_store::sqlite::create_private_dir(data_dir)
+        .with_context(|| format!("creating the data dir {}", data_dir.display()))?;
+    let path = data_dir.join("vwc-up.lock");
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            anyhow::bail!(
+                "the data dir {} is in use by another `vwc up` (process {}); stop it first, or give this \
+                 one another --data-dir",
+                data_dir.display(),
+                holder.trim()
+            );
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("locking {}", path.display()));
+        }
+    }
+    file.set_len(0)?;
+    file.rewind()?;
+    write!(file, "{}", std::process::id())?;
+    Ok(file)
+}
+
 async fn up(args: UpArgs) -> anyhow::Result<()> {
     // The demo seed goes into an empty SQLite data dir; a MongoDB deployment is never seeded implicitly.
     let fresh = !args.http.store.is_mongodb() && !args.data.data_dir.join("ingestion.db").exists();
@@ -745,6 +783,12 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
             llm.model, llm.base_url
         );
     }
+    // One `vwc up` per SQLite data dir: a second would run its own relays and timers over the same
+    // databases. Held until this process ends (the kernel lets go of it even after `kill -9`).
+    let _data_dir_lock = match opts.store {
+        crate::stores::StoreChoice::Sqlite => Some(lock_data_dir(&args.data.data_dir)?),
+        crate::stores::StoreChoice::Mongodb { .. } => None,
+    };
     let system = System::start(opts).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

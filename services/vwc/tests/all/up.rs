@@ -100,3 +100,50 @@ async fn the_first_read_after_vwc_up_prints_its_login_sees_every_seeded_vehicle_
         "vwc up reports the seed and its projection: {stderr}"
     );
 }
+
+/// A second `vwc up` on a data dir another `vwc up` serves stops at once and names the first; once the first
+/// is gone — even by `kill -9` — the data dir can be served again.
+#[tokio::test]
+async fn a_second_vwc_up_on_the_same_data_dir_refuses_to_start_until_the_first_is_gone() {
+    let vwc = env!("CARGO_BIN_EXE_vwc");
+    let dir = tempfile::tempdir().unwrap();
+    let (mut first, _) = vwc_testkit::process::start_vwc_up(vwc, dir.path());
+    let mut second = Command::new(vwc)
+        .args(["up", "--no-seed", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env_remove("VWC_DATA_DIR")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("vwc runs");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = second.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            second.kill().unwrap();
+            let _ = second.wait();
+            first.kill().unwrap();
+            panic!("a second vwc up served the same data dir");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(!status.success());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut second.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(
+        stderr.contains(&format!(
+            "is in use by another `vwc up` (process {})",
+            first.id()
+        )),
+        "{stderr}"
+    );
+    first.kill().unwrap();
+    let _ = first.wait();
+    let (mut again, base) = vwc_testkit::process::start_vwc_up(vwc, dir.path());
+    let health = reqwest::get(format!("{base}/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+    again.kill().unwrap();
+    let _ = again.wait();
+}
