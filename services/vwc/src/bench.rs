@@ -1038,6 +1038,17 @@ async fn ingest_alone(
     let count = CpuCount::start(server.child.id());
     let stats = ingest(hooks, duration, concurrency).await;
     let cpu = count.per_request(stats.requests);
+    // A `vwc` built without the `bench` feature ignores `VWC_BENCH_SERVICES` and runs every consumer: the
+    // row would then measure (b) again under another name. Only the ingestion service may have published.
+    let consumed: Vec<_> = (scale::outbox_rows(dir.path())?.into_iter())
+        .filter(|(db, rows)| *db != "ingestion.db" && *rows > 0)
+        .collect();
+    anyhow::ensure!(
+        consumed.is_empty(),
+        "row (b′): the server at {} ran consumers ({consumed:?} published); it ignores VWC_BENCH_SERVICES — \
+         build it with `cargo build --release -p vwc --features bench`",
+        vwc_binary().display()
+    );
     Ok((stats, cpu))
 }
 
