@@ -236,6 +236,7 @@ impl SellRequest {
         if self.sold_at > now + Duration::days(1) {
             v.fail("soldAt", "must not be more than a day in the future");
         }
+        v.instant("soldAt", &self.sold_at);
         if let Some(last) = events.iter().map(|e| e.occurred_at).max()
             && self.sold_at < last
         {

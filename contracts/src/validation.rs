@@ -51,6 +51,16 @@ impl Validator {
         }
     }
 
+    /// A point in time stored and shown to others: not a leap second. chrono reads `23:59:60` as the last
+    /// second of the day plus a second of nanoseconds and writes it back as `:60`, which JavaScript's `Date`
+    /// and most other readers refuse, while arithmetic on it lands on the next day.
+    pub fn instant(&mut self, field: &str, at: &chrono::DateTime<chrono::Utc>) {
+        use chrono::Timelike;
+        if at.nanosecond() >= 1_000_000_000 {
+            self.fail(field, "must not be a leap second (:60)");
+        }
+    }
+
     pub fn finish(self) -> Result<(), Vec<FieldError>> {
         if self.errors.is_empty() {
             Ok(())

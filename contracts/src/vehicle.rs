@@ -827,6 +827,7 @@ impl NewVehicleEvent {
         if self.occurred_at > now + Duration::days(1) {
             v.fail("occurredAt", "must not be more than a day in the future");
         }
+        v.instant("occurredAt", &self.occurred_at);
         if self
             .occurred_at
             .format("%Y")
@@ -1056,6 +1057,14 @@ mod tests {
         let fields: Vec<_> = err.iter().map(|e| e.field.as_str()).collect();
         assert!(fields.contains(&"occurredAt"));
         assert!(fields.contains(&"currency"));
+    }
+
+    #[test]
+    fn a_leap_second_is_refused_and_the_second_before_it_is_not() {
+        let err = event(json!({"kind":"repair","occurredAt":"2025-06-30T23:59:60Z"})).unwrap_err();
+        assert_eq!(err[0].field, "occurredAt");
+        assert!(err[0].message.contains("leap second"), "{err:?}");
+        assert!(event(json!({"kind":"repair","occurredAt":"2025-06-30T23:59:59.999Z"})).is_ok());
     }
 
     #[test]

@@ -64,21 +64,31 @@ pub fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Resu
             "expected a request with `Content-Type: application/json`".into(),
         ));
     }
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    let parsed: T = serde_path_to_error::deserialize(de).map_err(|e| {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let parsed: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        // A body that is not one well-formed JSON value is a 400 whatever the first problem serde met
+        // (`{} {…}` fails on a missing field before it reaches the second value).
+        if let Err(syntax) = serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+            return ApiError::BadRequest(format!("malformed JSON: {syntax}"));
+        }
         let path = e.path().to_string();
         let inner = e.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Data => {
-                ApiError::Unprocessable(if path == "." || path.is_empty() {
-                    inner.to_string()
-                } else {
-                    format!("{path}: {inner}")
-                })
-            }
-            _ => ApiError::BadRequest(format!("malformed JSON: {inner}")),
-        }
+        let path = (!path.is_empty() && path != ".").then_some(path);
+        ApiError::Unprocessable(match (inner.classify(), path) {
+            (serde_json::error::Category::Data, None) => inner.to_string(),
+            (serde_json::error::Category::Data, Some(path)) => format!("{path}: {inner}"),
+            // serde_json reports an enum read from a number, `null` or an array as a syntax error
+            // ("expected value"), though the body is well-formed JSON with a field of the wrong type.
+            (_, path) => format!(
+                "{}: has a value of the wrong type (a string is expected)",
+                path.as_deref().unwrap_or("body")
+            ),
+        })
     })?;
+    // One JSON value and nothing after it but whitespace: `{…}xyz` is malformed, not a request with
+    // something ignored at its end.
+    de.end()
+        .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
     // Every request body of this API is a JSON object; serde would also read an array such as
     // `[null, null]` into a struct, field by field.
     if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {

@@ -52,6 +52,53 @@ async fn bad_vehicle_and_event_requests_are_problems_and_store_nothing() {
         ),
         ("malformed event JSON", &events, raw("[1,"), 400),
         (
+            "an event followed by more than whitespace",
+            &events,
+            raw(&format!(
+                "{}xyz",
+                json!({"kind": "repair", "occurredAt": at})
+            )),
+            400,
+        ),
+        (
+            "two JSON values",
+            &events,
+            raw(&format!(
+                "{{}} {}",
+                json!({"kind": "repair", "occurredAt": at})
+            )),
+            400,
+        ),
+        (
+            "a vehicle followed by brackets",
+            vehicles,
+            raw(&format!(
+                "{}]]}}",
+                json!({"vin": vin(2), "year": 2020, "make": "a", "model": "b"})
+            )),
+            400,
+        ),
+        (
+            "a number where a kind is expected (well-formed JSON: not a syntax error)",
+            &events,
+            json(json!({"kind": 5, "occurredAt": at})),
+            422,
+        ),
+        (
+            "a number where a unit is expected",
+            vehicles,
+            json(
+                json!({"vin": vin(2), "year": 2020, "make": "a", "model": "b", "odometerUnit": 7}),
+            ),
+            422,
+        ),
+        (
+            "a leap second",
+            &events,
+            json(json!({"kind": "repair", "occurredAt": "2025-12-31T23:59:60Z"})),
+            422,
+        ),
+        (
             "negative odometer",
             &events,
             json(json!({"kind": "odometer_reading", "occurredAt": at, "odometer": -5})),
