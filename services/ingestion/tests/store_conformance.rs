@@ -524,24 +524,29 @@ async fn a_rotated_out_secret_verifies_until_its_expiry_and_the_new_one_at_once(
     );
     assert_eq!(valid_at(&read, until), sorted(&[&new]));
 
-    // Rotating again within the grace period leaves the earlier expiry where it was.
+    // Rotating again within the grace period: only the secret it replaces keeps a grace period; the
+    // one before it stops verifying at once (two rotations revoke a leaked secret).
     let newer = WebhookSecret::generate();
-    assert!(
-        rotate(
-            &dealers,
-            &OrgId::from("org_a"),
-            &row,
-            &newer,
-            now + Duration::hours(1),
-            at(4)
-        )
-        .await
-    );
+    let again = now + Duration::hours(1);
+    assert!(rotate(&dealers, &OrgId::from("org_a"), &row, &newer, again, at(4)).await);
     let read = dealer_as_stored(&dealers, &row).await;
-    assert_eq!(expiry_of(&read, &old), Some(until));
+    assert_eq!(expiry_of(&read, &old), Some(again));
     assert_eq!(expiry_of(&read, &new), Some(at(4)));
     assert_eq!(expiry_of(&read, &newer), None);
-    assert_eq!(valid_at(&read, until), sorted(&[&new, &newer]));
+    assert_eq!(valid_at(&read, again), sorted(&[&new, &newer]));
+    assert_eq!(
+        valid_at(&read, again - Duration::seconds(1)),
+        sorted(&[&old, &new, &newer])
+    );
+
+    // An expiry already past stays where it was.
+    let newest = WebhookSecret::generate();
+    assert!(rotate(&dealers, &OrgId::from("org_a"), &row, &newest, at(5), at(6)).await);
+    let read = dealer_as_stored(&dealers, &row).await;
+    assert_eq!(expiry_of(&read, &old), Some(again));
+    assert_eq!(expiry_of(&read, &new), Some(at(4)));
+    assert_eq!(expiry_of(&read, &newer), Some(at(6)));
+    assert_eq!(valid_at(&read, at(5)), sorted(&[&newer, &newest]));
 }
 
 async fn another_org_cannot_rotate_a_dealers_secret(store: Store) {

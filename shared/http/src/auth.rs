@@ -44,7 +44,8 @@ impl Auth {
             Ok(())
         } else {
             Err(ApiError::Forbidden(format!(
-                "your roles do not allow {permission:?}"
+                "your roles do not allow {}",
+                permission.as_str()
             )))
         }
     }

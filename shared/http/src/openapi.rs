@@ -108,7 +108,7 @@ problem_responses! {
         "Missing or invalid credentials. The reason is logged, never told.",
         header = ("WWW-Authenticate", Type::String, "Always `Bearer`.");
     /// 403: the caller's roles lack the permission (same organisation).
-    Forbidden => 403, "forbidden", "your roles do not allow RegisterVehicles",
+    Forbidden => 403, "forbidden", "your roles do not allow register_vehicles",
         "The caller's roles do not grant the permission this route needs (see docs/roles.md).";
     /// 404: no such resource in the caller's organisation (another organisation's looks the same).
     NotFound => 404, "not-found", "vehicle not found",

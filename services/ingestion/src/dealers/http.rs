@@ -295,7 +295,8 @@ async fn register_dealer(
 
 /// Rotate a dealer's webhook secret
 ///
-/// Fleet managers only. Issues a new secret; the previous one keeps verifying for 24 hours.
+/// Fleet managers only. Issues a new secret; the one it replaces keeps verifying for 24 hours, and one still
+/// verifying from an earlier rotation stops at once (so rotating twice revokes a leaked secret).
 #[route(post "/v1/dealers/{id}/rotate-secret", tag = "dealers", params(DealerPath),
     ok(200, "Rotated.", SecretRotated), errors(ResourceRoute))]
 async fn rotate_secret(

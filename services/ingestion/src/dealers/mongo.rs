@@ -202,13 +202,15 @@ impl MongoIngestionStore {
         else {
             return Ok(false);
         };
-        // A secret valid past both `now` and `old_expires_at` expires at the latter; an earlier expiry
-        // stands (SQLite's `UPDATE dealer_secrets`, compared as the same fixed-width text).
-        let cutoff = now.max(old_expires_at);
+        // The secret being replaced (the one without an expiry) verifies until `old_expires_at`; one still
+        // verifying from an earlier rotation ends now, as SQLite's `UPDATE dealer_secrets` does (compared
+        // as the same fixed-width text).
         let mut secrets = found.secrets.unwrap_or_default();
         for s in &mut secrets {
-            if s.expires_at.as_deref().is_none_or(|e| e > cutoff) {
-                s.expires_at = Some(old_expires_at.to_string());
+            match s.expires_at.as_deref() {
+                None => s.expires_at = Some(old_expires_at.to_string()),
+                Some(e) if e > now => s.expires_at = Some(now.to_string()),
+                Some(_) => {}
             }
         }
         secrets.push(SecretDoc {

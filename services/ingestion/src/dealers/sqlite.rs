@@ -174,11 +174,16 @@ impl DealerStore for SqliteIngestionStore {
                     return Ok(false);
                 }
                 let now = ts(&now);
+                // Only the secret being replaced keeps its grace period: one still verifying from an
+                // earlier rotation ends now, so rotating twice revokes a leaked secret at once.
                 conn.execute(
                     "UPDATE dealer_secrets SET expires_at = ?2
-                     WHERE dealer_id = ?1 AND (expires_at IS NULL OR expires_at > ?3)
-                       AND (expires_at IS NULL OR expires_at > ?2)",
-                    params![id, ts(&old_expires_at), now],
+                     WHERE dealer_id = ?1 AND expires_at IS NOT NULL AND expires_at > ?2",
+                    params![id, now],
+                )?;
+                conn.execute(
+                    "UPDATE dealer_secrets SET expires_at = ?2 WHERE dealer_id = ?1 AND expires_at IS NULL",
+                    params![id, ts(&old_expires_at)],
                 )?;
                 conn.execute(
                     "INSERT INTO dealer_secrets (dealer_id, secret, created_at) VALUES (?1, ?2, ?3)",

@@ -352,5 +352,8 @@ async fn dealer_secrets_are_shown_once_and_only_fleet_managers_manage_dealers() 
         let (status, _, _) = post(&app, token, &rotate, &json!({})).await;
         assert_eq!(status, want);
     }
+    // The 403 names the permission as docs/roles.md does.
+    let (_, _, problem) = post(&app, &owner, &rotate, &json!({})).await;
+    assert_eq!(problem["detail"], "your roles do not allow manage_dealers");
     app.stop().await;
 }
