@@ -502,11 +502,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Seed { data, store } => {
-            let mut opts = options(&data);
             // A batch load through the router: no background sweep or re-valuation competing with it, and
             // no HTTP deadline meant for interactive callers (a slow MongoDB would turn it into 503s).
-            opts.sweep_every = None;
-            opts.revalue_every = None;
+            let mut opts = batch_options(&data);
             opts.request_timeout = std::time::Duration::from_secs(600);
             if store.is_mongodb() {
                 opts.store = store.store_choice(&config_layers().await?)?;
@@ -522,11 +520,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Import(args) => {
-            let opts = options(&args.data);
+            let opts = batch_options(&args.data);
             crate::records_cli::import(args, opts).await
         }
         Command::Export(args) => {
-            let opts = options(&args.data);
+            let opts = batch_options(&args.data);
             crate::records_cli::export(args, opts).await
         }
         Command::Dlq { action } => dlq(action).await,
@@ -656,10 +654,7 @@ async fn daily_once(
     force: bool,
     data: &DataDir,
 ) -> anyhow::Result<()> {
-    let mut opts = options(data);
-    opts.sweep_every = None;
-    opts.revalue_every = None;
-    let system = System::start(opts).await?;
+    let system = System::start(batch_options(data)).await?;
     let run = DailyRun::today(org.as_deref(), &system.clock).forced(force);
     let report = job.run(&system.stores, &run).await;
     system.shutdown().await;
@@ -673,6 +668,16 @@ async fn daily_once(
 fn options(data: &DataDir) -> EmbeddedOptions {
     let mut opts = EmbeddedOptions::new(&data.data_dir);
     opts.jwt_secret = jwt_secret_env();
+    opts
+}
+
+/// [`options`] for a command that does one piece of work and stops (seed, import, export, a daily job run
+/// by hand, a dead-letter replay): no daily sweep or re-valuation of its own in the background — the
+/// system's first tick would otherwise run today's jobs as a side effect of the command.
+fn batch_options(data: &DataDir) -> EmbeddedOptions {
+    let mut opts = options(data);
+    opts.sweep_every = None;
+    opts.revalue_every = None;
     opts
 }
 
@@ -885,7 +890,7 @@ async fn dlq(action: DlqAction) -> anyhow::Result<()> {
             Ok(())
         }
         DlqAction::Replay { id, data } => {
-            let system = System::start(options(&data)).await?;
+            let system = System::start(batch_options(&data)).await?;
             let (replayed, failed) = replay(&system, id.as_deref()).await?;
             system.shutdown().await;
             println!("replayed {replayed}, still failing {failed}");

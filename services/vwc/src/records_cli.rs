@@ -66,16 +66,10 @@ fn parse_kind(s: &str) -> Result<EventKind, String> {
         .ok_or_else(|| "must be maintenance, repair or upgrade".into())
 }
 
-fn quiet(mut opts: EmbeddedOptions) -> EmbeddedOptions {
-    opts.sweep_every = None;
-    opts.revalue_every = None;
-    opts
-}
-
 pub async fn import(args: ImportArgs, opts: EmbeddedOptions) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&args.file)
         .with_context(|| format!("reading {}", args.file.display()))?;
-    let system = System::start(quiet(opts)).await?;
+    let system = System::start(opts).await?;
     let ingestion = vwc_ingestion::Ingestion::new(
         system.stores.ingestion.clone(),
         std::sync::Arc::new(system.clock.clone()),
@@ -138,7 +132,7 @@ pub async fn export(args: ExportArgs, opts: EmbeddedOptions) -> anyhow::Result<(
         "json" => false,
         other => anyhow::bail!("--format {other}: must be csv or json"),
     };
-    let system = System::start(quiet(opts)).await?;
+    let system = System::start(opts).await?;
     let of = vwc_edge::store::VehicleRef::new(args.org.as_str(), args.vehicle.as_str());
     let found = system.stores.edge.vehicle(&of).await;
     let events = match found {

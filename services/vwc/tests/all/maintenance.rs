@@ -547,6 +547,15 @@ async fn vwc_sweep_runs_now_a_second_sweep_the_same_day_reads_nothing_and_a_forc
             dir.path().as_os_str(),
         ])
     };
+    // Commands that do one thing start no daily job of their own: a dead-letter replay (nothing to
+    // replay here) leaves today's sweep to the sweep.
+    let replay = common::vwc([
+        OsStr::new("dlq"),
+        OsStr::new("replay"),
+        OsStr::new("--data-dir"),
+        dir.path().as_os_str(),
+    ]);
+    assert_eq!(replay.trim(), "replayed 0, still failing 0");
     // The first sweep: every vehicle was evaluated as its events arrived, today, and its wake day (the
     // first day a status can move by time alone) is after today: the sweep has no vehicle to read, let
     // alone change. The second, the same day, knows the day was swept and reads nothing either.
