@@ -86,10 +86,16 @@ pub enum FactDetail {
         category: Option<String>,
         value_add_cents: Option<u64>,
         cost_cents: Option<u64>,
+        /// The cost's currency (the event's); `None` for facts stored before it was kept.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        currency: Option<String>,
     },
     Appraisal {
         amount_cents: u64,
         source: ValuationSource,
+        /// The amount's currency (the event's); `None`: the valuation's own (facts stored before it was kept).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        currency: Option<String>,
     },
 }
 
@@ -121,10 +127,12 @@ impl Fact {
                 category: u.category,
                 value_add_cents: u.value_add_cents,
                 cost_cents: e.cost_cents,
+                currency: e.currency.clone(),
             },
             D::Valuation(v) => FactDetail::Appraisal {
                 amount_cents: v.amount_cents,
                 source: v.source,
+                currency: e.currency.clone(),
             },
             _ if e.odometer.is_some() => FactDetail::Odometer,
             _ => return None,
@@ -246,6 +254,12 @@ fn years_between(from: NaiveDate, to: NaiveDate) -> f64 {
 }
 
 /// Whole cents, "-" before a loss only: "27,490.00 USD", "-582.00 USD".
+/// `given` when it names another currency than the valuation's `currency`: an amount in it cannot be added
+/// to the valuation's (no exchange rates are kept), so its fact explains itself and counts for nothing.
+fn other_currency<'a>(given: &'a Option<String>, currency: &str) -> Option<&'a str> {
+    given.as_deref().filter(|c| !c.eq_ignore_ascii_case(currency))
+}
+
 fn money(cents: f64, currency: &str) -> String {
     let c = cents.round() as i64;
     let sign = if c < 0 { "-" } else { "" };
@@ -528,9 +542,18 @@ pub fn value_on(
                 category,
                 value_add_cents,
                 cost_cents,
+                currency: cost_currency,
             } => {
                 walk.observe(f.odometer, day);
+                let foreign = other_currency(cost_currency, &currency);
                 let (amount, detail) = match (value_add_cents, cost_cents) {
+                    (None, Some(cost)) if let Some(other) = foreign => (
+                        0.0,
+                        format!(
+                            "Cost {}, not in the valuation's currency ({currency}): not counted",
+                            money(*cost as f64, other)
+                        ),
+                    ),
                     (Some(v), _) => (
                         *v as f64,
                         format!("Adds {} (as recorded)", money(*v as f64, &currency)),
@@ -561,21 +584,43 @@ pub fn value_on(
             FactDetail::Appraisal {
                 amount_cents,
                 source,
+                currency: given,
             } => {
                 walk.observe(f.odometer, day);
                 let modelled = walk.value(day);
+                let (code, label, what, by) = match source {
+                    ValuationSource::DealerAppraisal => (
+                        FactorCode::DealerAppraisal,
+                        "Dealer appraisal",
+                        "Appraised",
+                        ValuationMethod::DealerAppraisal,
+                    ),
+                    ValuationSource::UserEstimate => (
+                        FactorCode::UserEstimate,
+                        "Owner's estimate",
+                        "Estimated",
+                        ValuationMethod::UserEstimate,
+                    ),
+                };
+                if let Some(other) = other_currency(given, &currency) {
+                    // Shown, not used: the value does not re-anchor to a number in another currency.
+                    walk.components.push(Component {
+                        code,
+                        label: label.into(),
+                        amount: 0.0,
+                        on: day,
+                        detail: format!(
+                            "{what} {} on {day}, not in the valuation's currency ({currency}): not used; the model said {}",
+                            money(*amount_cents as f64, other),
+                            money(modelled, &currency)
+                        ),
+                        event_id: Some(f.event_id.clone()),
+                    });
+                    continue;
+                }
+                method = by;
                 // Re-anchor: the components now sum to the appraisal, and mileage counts from here.
                 let correction = *amount_cents as f64 - walk.depreciated(day);
-                let (code, label, what) = match source {
-                    ValuationSource::DealerAppraisal => {
-                        method = ValuationMethod::DealerAppraisal;
-                        (FactorCode::DealerAppraisal, "Dealer appraisal", "Appraised")
-                    }
-                    ValuationSource::UserEstimate => {
-                        method = ValuationMethod::UserEstimate;
-                        (FactorCode::UserEstimate, "Owner's estimate", "Estimated")
-                    }
-                };
                 walk.components.push(Component {
                     code,
                     label: label.into(),

@@ -156,6 +156,7 @@ fn bench_vehicle(i: usize, today: NaiveDate) -> VehicleCommit {
                 category: Some("towing".into()),
                 value_add_cents: None,
                 cost_cents: Some(60_000),
+                currency: None,
             },
         });
     }

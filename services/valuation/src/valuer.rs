@@ -378,6 +378,7 @@ mod tests {
             1 => FactDetail::Appraisal {
                 amount_cents: 1_500_000 + i as u64 * 10_000,
                 source: ValuationSource::DealerAppraisal,
+                currency: None,
             },
             2 => FactDetail::Acquisition {
                 price_cents: Some(3_000_000),

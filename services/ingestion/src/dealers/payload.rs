@@ -246,7 +246,9 @@ impl DealerPayload {
             occurred_at: self.occurred_at,
             odometer: self.odometer,
             cost_cents,
-            currency: cost_cents.map(|_| currency),
+            // With any amount, the cost's or an appraisal's (the valuation reads it in this currency), so
+            // it is checked as an ISO 4217 code either way.
+            currency: self.total_cents.map(|_| currency),
             title: Some(
                 self.title
                     .clone()
@@ -303,6 +305,14 @@ mod tests {
         let a = base("appraisal", json!({}));
         assert_eq!((a.kind, a.cost_cents), (EventKind::Valuation, None));
         assert_eq!(a.details["source"], "dealer_appraisal");
+        // An appraisal keeps its currency (USD unless given), and a bad one is refused like a cost's.
+        assert_eq!(a.currency.as_deref(), Some("USD"));
+        let now = vwc_clock::now();
+        let euros = base("appraisal", json!({"currency": "EUR"}));
+        assert_eq!(euros.currency.as_deref(), Some("EUR"));
+        assert!(euros.check(now).is_ok());
+        let bad = base("appraisal", json!({"currency": "usd1"})).check(now).unwrap_err();
+        assert_eq!(bad[0].field, "currency", "{bad:?}");
         assert_eq!(
             base("sale", json!({"condition": "used"})).kind,
             EventKind::Acquisition

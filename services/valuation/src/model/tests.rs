@@ -71,6 +71,7 @@ fn appraisal(id: &str, when: DateTime<Utc>, amount: u64) -> Fact {
         FactDetail::Appraisal {
             amount_cents: amount,
             source: ValuationSource::DealerAppraisal,
+            currency: None,
         },
     )
 }
@@ -316,6 +317,47 @@ fn an_appraisal_re_anchors_the_value_on_its_day() {
 }
 
 #[test]
+fn an_amount_in_another_currency_is_shown_and_not_used() {
+    let base = with(
+        &bought_for(3_000_000),
+        [reading("r1", at(2024, 6, 1), 30_000)],
+    );
+    let on = day(2025, 1, 1);
+    let plain = mile_value(&base, on, ValuationPointKind::Event);
+    let in_yen = |amount, currency: &str| FactDetail::Appraisal {
+        amount_cents: amount,
+        source: ValuationSource::DealerAppraisal,
+        currency: Some(currency.into()),
+    };
+    // 500,000 JPY is not 500,000 USD cents: the value stays the model's, and the factor says why.
+    let yen = with(&base, [fact("a", at(2025, 1, 1), None, in_yen(500_000, "JPY"))]);
+    let v = mile_value(&yen, on, ValuationPointKind::Event);
+    assert_eq!(v.amount_cents, plain.amount_cents);
+    assert_eq!(v.method, ValuationMethod::AcquisitionPrice);
+    let shown = v.factors.iter().find(|f| f.code == FactorCode::DealerAppraisal);
+    let shown = shown.expect("the appraisal is listed");
+    assert_eq!(shown.amount_cents, 0);
+    assert!(shown.detail.contains("not in the valuation's currency (USD)"), "{}", shown.detail);
+    assert_eq!(sum(&v), v.amount_cents as i64);
+    // The valuation's own currency, in any case, re-anchors as before.
+    let dollars = with(&base, [fact("a", at(2025, 1, 1), None, in_yen(2_100_000, "usd"))]);
+    let v = mile_value(&dollars, on, ValuationPointKind::Event);
+    assert_eq!(v.amount_cents, 2_100_000);
+    assert_eq!(v.method, ValuationMethod::DealerAppraisal);
+    // An upgrade's cost in euros adds nothing to a dollar value.
+    let upgrade = FactDetail::Upgrade {
+        category: Some("towing".into()),
+        value_add_cents: None,
+        cost_cents: Some(100_000),
+        currency: Some("EUR".into()),
+    };
+    let up = with(&base, [fact("u", at(2024, 8, 1), None, upgrade)]);
+    let v = mile_value(&up, on, ValuationPointKind::Event);
+    assert_eq!(v.amount_cents, plain.amount_cents);
+    assert_eq!(factor(&v, FactorCode::Upgrade), 0);
+}
+
+#[test]
 fn a_collision_before_an_appraisal_is_absorbed_and_one_after_it_counts() {
     use ValuationPointKind::Monthly;
     let appraised = appraisal("a", at(2025, 1, 1), 2_400_000);
@@ -344,6 +386,7 @@ fn an_upgrade_raises_the_value() {
         category: Some("towing".into()),
         value_add_cents: None,
         cost_cents: Some(100_000),
+        currency: None,
     };
     let upgraded = with(&base, [fact("u", at(2024, 2, 1), None, towing)]);
     let on = day(2024, 8, 1);
@@ -435,11 +478,13 @@ fn arbitrary_fact() -> impl Strategy<Value = Fact> {
             .prop_map(|(v, c)| FactDetail::Upgrade {
                 category: None,
                 value_add_cents: v,
-                cost_cents: c
+                cost_cents: c,
+                currency: None,
             }),
         (0u64..10_000_000).prop_map(|a| FactDetail::Appraisal {
             amount_cents: a,
-            source: ValuationSource::UserEstimate
+            source: ValuationSource::UserEstimate,
+            currency: None,
         }),
     ];
     (
