@@ -794,7 +794,8 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         crate::stores::StoreChoice::Sqlite => Some(lock_data_dir(&args.data.data_dir)?),
         crate::stores::StoreChoice::Mongodb { .. } => None,
     };
-    let system = System::start(opts).await?;
+    // The address before the databases: a start that cannot listen leaves an empty data dir empty, so
+    // the next start still finds it fresh and seeds the demo.
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| {
@@ -804,6 +805,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
             )
         })?;
     let addr = listener.local_addr()?;
+    let system = System::start(opts).await?;
     if fresh && !args.no_seed {
         eprintln!("Empty data dir: loading the demo seed…");
         let report = crate::seed::load(&system.router, &system.keys, &crate::seed::demo()).await?;

@@ -147,3 +147,27 @@ async fn a_second_vwc_up_on_the_same_data_dir_refuses_to_start_until_the_first_i
     again.kill().unwrap();
     let _ = again.wait();
 }
+
+/// A first `vwc up` that cannot listen (the port is taken) stops before it creates a database, so the next
+/// start still finds the data dir empty and seeds the demo.
+#[test]
+fn a_vwc_up_that_cannot_listen_leaves_an_empty_data_dir_empty() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_vwc"))
+        .args(["up", "--listen", &address, "--data-dir"])
+        .arg(dir.path())
+        .env_remove("VWC_DATA_DIR")
+        .output()
+        .expect("vwc runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("binding {address}")), "{stderr}");
+    let made: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".db"))
+        .collect();
+    assert!(made.is_empty(), "databases left behind: {made:?}");
+}
