@@ -23,11 +23,44 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+/// The longest interval `--sweep-interval-minutes` and `--revalue-interval-minutes` take: a year.
+const MAX_INTERVAL_MINUTES: u64 = 525_600;
+
+/// A claim of `vwc token`: the server refuses a token whose `org` or `sub` is blank, so none is printed.
+fn not_blank(value: &str) -> Result<String, String> {
+    if value.trim().is_empty() {
+        Err("must not be blank".into())
+    } else {
+        Ok(value.to_string())
+    }
+}
+
 #[derive(Debug, clap::Args, Clone)]
 pub struct DataDir {
     /// Where every service keeps its database (one SQLite file per service).
     #[arg(long, env = "VWC_DATA_DIR", default_value = "vwc-data")]
     pub data_dir: PathBuf,
+}
+
+impl DataDir {
+    /// For the commands that work on data already there (dlq, sweep, revalue, chat audit, import,
+    /// export): a data dir that `vwc up` or `vwc seed` made, not a new empty one made by a mistyped path
+    /// (which answered "0 dead letters" and left the empty dir behind).
+    fn existing(&self) -> anyhow::Result<&DataDir> {
+        if self.data_dir.join("ingestion.db").is_file() {
+            return Ok(self);
+        }
+        let what = if self.data_dir.exists() {
+            "holds no databases"
+        } else {
+            "does not exist"
+        };
+        anyhow::bail!(
+            "the data dir {} {what}: `vwc up` or `vwc seed` makes one; give the right one with \
+             --data-dir or VWC_DATA_DIR",
+            self.data_dir.display()
+        )
+    }
 }
 
 #[derive(Debug, clap::Args, Clone)]
@@ -91,11 +124,13 @@ pub struct HttpArgs {
     pub oidc_connect_origins: Vec<String>,
     #[command(flatten)]
     pub store: StoreArgs,
-    /// Minutes between maintenance sweeps in this process; 0 turns the schedule off.
-    #[arg(long, env = "VWC_SWEEP_INTERVAL_MINUTES", default_value_t = 60)]
+    /// Minutes between maintenance sweeps in this process (at most 525,600: a year); 0 turns the schedule off.
+    #[arg(long, env = "VWC_SWEEP_INTERVAL_MINUTES", default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(0..=MAX_INTERVAL_MINUTES))]
     pub sweep_interval_minutes: u64,
-    /// Minutes between valuation re-runs in this process (idempotent per day); 0 turns them off.
-    #[arg(long, env = "VWC_REVALUE_INTERVAL_MINUTES", default_value_t = 60)]
+    /// Minutes between valuation re-runs in this process (idempotent per day; at most 525,600); 0 turns them off.
+    #[arg(long, env = "VWC_REVALUE_INTERVAL_MINUTES", default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(0..=MAX_INTERVAL_MINUTES))]
     pub revalue_interval_minutes: u64,
     /// Send reminder e-mail through Amazon SES v2 (credentials from the usual AWS chain).
     #[arg(long, env = "VWC_EMAIL")]
@@ -245,15 +280,17 @@ pub enum Command {
     Up(UpArgs),
     /// Print a token for embedded mode.
     Token {
-        #[arg(long)]
+        /// The organisation the token acts in (its `org` claim), e.g. `org_demo`.
+        #[arg(long, value_parser = not_blank)]
         org: String,
-        #[arg(long)]
+        /// Who the token is for (its `sub` claim), e.g. `demo-owner`.
+        #[arg(long, value_parser = not_blank)]
         sub: String,
         /// owner, fleet_manager, technician or viewer; repeat for several.
         #[arg(long = "role", required = true, value_parser = parse_role)]
         roles: Vec<Role>,
-        /// Validity in hours.
-        #[arg(long, default_value_t = 24)]
+        /// Validity in hours, 1 to 8,760 (a year).
+        #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(i64).range(1..=8_760))]
         ttl_hours: i64,
         #[command(flatten)]
         data: DataDir,
@@ -330,8 +367,10 @@ pub enum AwsAction {
     /// Create the event bus, one queue + dead-letter queue per consumer, and the rules from
     /// contracts/routes.json (idempotent). Prints what exists as JSON.
     Bootstrap {
+        /// The AWS endpoint to create them at (a moto server, say); AWS itself when absent.
         #[arg(long, env = "VWC_AWS_ENDPOINT")]
         endpoint: Option<String>,
+        /// The EventBridge bus's name (its rules and queues are named after it).
         #[arg(long, env = "VWC_BUS_NAME", default_value = "vwc")]
         bus_name: String,
         /// Receives before a message moves to the dead-letter queue.
@@ -357,6 +396,7 @@ pub enum ChatAction {
     /// Print an organisation's chat turns as JSON lines, oldest first: the question, the understood intent
     /// and slots, the records used, the answer, the engine and its version, latency and feedback.
     Audit {
+        /// The organisation whose turns are listed, e.g. `org_demo`.
         #[arg(long)]
         org: String,
         /// Only turns asked at or after this instant (RFC 3339) or day (YYYY-MM-DD).
@@ -520,11 +560,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Import(args) => {
-            let opts = batch_options(&args.data);
+            let opts = batch_options(args.data.existing()?);
             crate::records_cli::import(args, opts).await
         }
         Command::Export(args) => {
-            let opts = batch_options(&args.data);
+            let opts = batch_options(args.data.existing()?);
             crate::records_cli::export(args, opts).await
         }
         Command::Dlq { action } => dlq(action).await,
@@ -541,10 +581,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Sweep { org, force, data } => {
-            daily_once(DailyJob::MaintenanceSweep, org, force, &data).await
+            daily_once(DailyJob::MaintenanceSweep, org, force, data.existing()?).await
         }
         Command::Revalue { org, force, data } => {
-            daily_once(DailyJob::Revaluation, org, force, &data).await
+            daily_once(DailyJob::Revaluation, org, force, data.existing()?).await
         }
         Command::Worker {
             service,
@@ -632,6 +672,9 @@ pub async fn audit_lines(cli: Cli) -> anyhow::Result<Vec<String>> {
         anyhow::bail!("not a `vwc chat audit` command");
     };
     let choice = store.store_choice(&config_layers().await?)?;
+    if matches!(choice, crate::stores::StoreChoice::Sqlite) {
+        data.existing()?;
+    }
     let stores = Stores::open_choice(&choice, &data.data_dir).await?;
     let org_id = vwc_contracts::OrgId::from(&org);
     let query = vwc_chat_historian::store::AuditQuery {
@@ -872,7 +915,7 @@ async fn shutdown_signal() {
 async fn dlq(action: DlqAction) -> anyhow::Result<()> {
     match action {
         DlqAction::List { data } => {
-            let stores = Stores::open(&data.data_dir)?;
+            let stores = Stores::open(&data.existing()?.data_dir)?;
             let mut total = 0;
             for (consumer, store) in stores.dead_letters() {
                 for d in store.list_dead_letters().await? {
@@ -892,7 +935,7 @@ async fn dlq(action: DlqAction) -> anyhow::Result<()> {
             Ok(())
         }
         DlqAction::Replay { id, data } => {
-            let system = System::start(batch_options(&data)).await?;
+            let system = System::start(batch_options(data.existing()?)).await?;
             let (replayed, failed) = replay(&system, id.as_deref()).await?;
             system.shutdown().await;
             println!("replayed {replayed}, still failing {failed}");
@@ -942,6 +985,43 @@ pub async fn replay(system: &System, only: Option<&str>) -> anyhow::Result<(usiz
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn out_of_range_intervals_and_token_claims_are_refused_when_parsed() {
+        let parse = |args: &[&str]| Cli::try_parse_from([&["vwc"], args].concat());
+        // A year of minutes is the longest interval: more used to overflow `minutes × 60` and wrap around.
+        assert!(parse(&["up", "--sweep-interval-minutes", "525600"]).is_ok());
+        for flag in ["--sweep-interval-minutes", "--revalue-interval-minutes"] {
+            let err = parse(&["up", flag, "307445734561825861"]).unwrap_err();
+            assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation, "{err}");
+        }
+        let token = |extra: &[&str]| {
+            parse(
+                &[
+                    &["token", "--org", "org_a", "--sub", "u", "--role", "viewer"],
+                    extra,
+                ]
+                .concat(),
+            )
+        };
+        assert!(token(&[]).is_ok());
+        // A token that is expired when printed, or whose lifetime overflows chrono (a panic before).
+        for ttl in ["0", "-1", "9223372036854775807"] {
+            assert!(token(&["--ttl-hours", ttl]).is_err(), "--ttl-hours {ttl}");
+        }
+        assert!(token(&["--ttl-hours", "8760"]).is_ok());
+        // Blank claims: a token the server would refuse.
+        for blank in [["--org", ""], ["--sub", " "]] {
+            let args = [&["token", "--role", "viewer"], &blank[..]].concat();
+            let mut args = args;
+            args.extend(if blank[0] == "--org" {
+                ["--sub", "u"]
+            } else {
+                ["--org", "o"]
+            });
+            assert!(parse(&args).is_err(), "{args:?}");
+        }
+    }
 
     #[test]
     fn the_chat_llm_is_off_unless_a_base_url_and_a_model_are_configured() {

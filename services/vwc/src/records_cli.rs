@@ -41,8 +41,10 @@ fn parse_volume_unit(s: &str) -> Result<vwc_contracts::VolumeUnit, String> {
 
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
+    /// The vehicle's organisation, e.g. `org_demo` (another organisation's vehicle is not found).
     #[arg(long)]
     pub org: String,
+    /// The vehicle's id (`veh_…`).
     #[arg(long)]
     pub vehicle: String,
     /// csv or json.

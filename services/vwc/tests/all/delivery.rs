@@ -234,3 +234,47 @@ async fn events_written_while_the_bus_is_down_reach_the_projection_when_it_is_ba
     assert_eq!(r.status(), 200);
     app.stop().await;
 }
+
+/// The commands that work on data already there refuse a data dir that does not exist (or holds no
+/// databases) instead of making an empty one and reporting nothing found.
+#[test]
+fn commands_on_existing_data_refuse_a_missing_data_dir_and_make_nothing() {
+    let parent = tempfile::tempdir().unwrap();
+    let missing = parent.path().join("mistyped");
+    let empty = parent.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    for dir in [&missing, &empty] {
+        let dir = dir.to_str().unwrap();
+        for args in [
+            vec!["dlq", "list", "--data-dir", dir],
+            vec!["dlq", "replay", "--data-dir", dir],
+            vec!["sweep", "--data-dir", dir],
+            vec!["revalue", "--data-dir", dir],
+            vec!["chat", "audit", "--org", "org_a", "--data-dir", dir],
+            vec![
+                "export",
+                "--org",
+                "org_a",
+                "--vehicle",
+                "veh_x",
+                "--data-dir",
+                dir,
+            ],
+        ] {
+            let out = common::vwc_output(&args);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success(), "{args:?} succeeded");
+            assert!(
+                stderr.contains(&format!("the data dir {dir} "))
+                    && stderr.contains("`vwc up` or `vwc seed` makes one"),
+                "{args:?}: {stderr}"
+            );
+        }
+    }
+    assert!(!missing.exists(), "a mistyped data dir was created");
+    assert_eq!(
+        std::fs::read_dir(&empty).unwrap().count(),
+        0,
+        "files made in an empty dir"
+    );
+}
