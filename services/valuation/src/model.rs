@@ -257,7 +257,9 @@ fn years_between(from: NaiveDate, to: NaiveDate) -> f64 {
 /// `given` when it names another currency than the valuation's `currency`: an amount in it cannot be added
 /// to the valuation's (no exchange rates are kept), so its fact explains itself and counts for nothing.
 fn other_currency<'a>(given: &'a Option<String>, currency: &str) -> Option<&'a str> {
-    given.as_deref().filter(|c| !c.eq_ignore_ascii_case(currency))
+    given
+        .as_deref()
+        .filter(|c| !c.eq_ignore_ascii_case(currency))
 }
 
 fn money(cents: f64, currency: &str) -> String {

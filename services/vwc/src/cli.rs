@@ -317,7 +317,7 @@ pub enum Command {
     /// report. Idempotent per day.
     Sweep {
         /// Only this organisation (every organisation when absent)
-        #[arg(long)]
+        #[arg(long, value_parser = not_blank)]
         org: Option<String>,
         /// Sweep even if today was swept already, every vehicle (after upgrading vwc, say): only what
         /// the schedules now say differently is published, no reminder is sent twice
@@ -330,7 +330,7 @@ pub enum Command {
     /// the report. Idempotent per day.
     Revalue {
         /// Only this organisation (every organisation when absent)
-        #[arg(long)]
+        #[arg(long, value_parser = not_blank)]
         org: Option<String>,
         /// Re-value even if today was re-valued already (after upgrading vwc, say): today's value of
         /// every vehicle is worked out again and published only if it comes out differently
@@ -936,8 +936,9 @@ async fn dlq(action: DlqAction) -> anyhow::Result<()> {
         }
         DlqAction::Replay { id, data } => {
             let system = System::start(batch_options(data.existing()?)).await?;
-            let (replayed, failed) = replay(&system, id.as_deref()).await?;
+            let replayed = replay(&system, id.as_deref()).await;
             system.shutdown().await;
+            let (replayed, failed) = replayed?;
             println!("replayed {replayed}, still failing {failed}");
             if failed > 0 {
                 std::process::exit(1);
@@ -949,7 +950,7 @@ async fn dlq(action: DlqAction) -> anyhow::Result<()> {
 
 /// Delivers dead letters (one, or all) to their consumer once; marks those applied as replayed.
 pub async fn replay(system: &System, only: Option<&str>) -> anyhow::Result<(usize, usize)> {
-    let (mut replayed, mut failed) = (0, 0);
+    let (mut replayed, mut failed, mut matched) = (0, 0, 0);
     for (consumer, store) in system.stores.dead_letters() {
         let store: Arc<dyn vwc_bus::DeadLetterStore> = store;
         for d in store.list_dead_letters().await? {
@@ -960,6 +961,7 @@ pub async fn replay(system: &System, only: Option<&str>) -> anyhow::Result<(usiz
             if !wanted {
                 continue;
             }
+            matched += 1;
             if vwc_bus::relay::is_relay_dead_letter(&d.consumer) {
                 eprintln!(
                     "{consumer}:{} was refused for good by the bus ({}); it cannot be replayed",
@@ -978,6 +980,11 @@ pub async fn replay(system: &System, only: Option<&str>) -> anyhow::Result<(usiz
                 }
             }
         }
+    }
+    if let Some(sel) = only
+        && matched == 0
+    {
+        anyhow::bail!("no dead letter {sel} to replay (`vwc dlq list` shows them, as CONSUMER:ID)");
     }
     Ok((replayed, failed))
 }
@@ -1010,6 +1017,11 @@ mod tests {
             assert!(token(&["--ttl-hours", ttl]).is_err(), "--ttl-hours {ttl}");
         }
         assert!(token(&["--ttl-hours", "8760"]).is_ok());
+        // `--org ''` would sweep (or re-value) an organisation no token can name.
+        for job in ["sweep", "revalue"] {
+            assert!(parse(&[job, "--org", ""]).is_err(), "{job} --org ''");
+            assert!(parse(&[job, "--org", "org_a"]).is_ok(), "{job} --org org_a");
+        }
         // Blank claims: a token the server would refuse.
         for blank in [["--org", ""], ["--sub", " "]] {
             let args = [&["token", "--role", "viewer"], &blank[..]].concat();

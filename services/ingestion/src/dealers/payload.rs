@@ -311,7 +311,9 @@ mod tests {
         let euros = base("appraisal", json!({"currency": "EUR"}));
         assert_eq!(euros.currency.as_deref(), Some("EUR"));
         assert!(euros.check(now).is_ok());
-        let bad = base("appraisal", json!({"currency": "usd1"})).check(now).unwrap_err();
+        let bad = base("appraisal", json!({"currency": "usd1"}))
+            .check(now)
+            .unwrap_err();
         assert_eq!(bad[0].field, "currency", "{bad:?}");
         assert_eq!(
             base("sale", json!({"condition": "used"})).kind,

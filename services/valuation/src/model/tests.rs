@@ -330,17 +330,32 @@ fn an_amount_in_another_currency_is_shown_and_not_used() {
         currency: Some(currency.into()),
     };
     // 500,000 JPY is not 500,000 USD cents: the value stays the model's, and the factor says why.
-    let yen = with(&base, [fact("a", at(2025, 1, 1), None, in_yen(500_000, "JPY"))]);
+    let yen = with(
+        &base,
+        [fact("a", at(2025, 1, 1), None, in_yen(500_000, "JPY"))],
+    );
     let v = mile_value(&yen, on, ValuationPointKind::Event);
     assert_eq!(v.amount_cents, plain.amount_cents);
     assert_eq!(v.method, ValuationMethod::AcquisitionPrice);
-    let shown = v.factors.iter().find(|f| f.code == FactorCode::DealerAppraisal);
+    let shown = v
+        .factors
+        .iter()
+        .find(|f| f.code == FactorCode::DealerAppraisal);
     let shown = shown.expect("the appraisal is listed");
     assert_eq!(shown.amount_cents, 0);
-    assert!(shown.detail.contains("not in the valuation's currency (USD)"), "{}", shown.detail);
+    assert!(
+        shown
+            .detail
+            .contains("not in the valuation's currency (USD)"),
+        "{}",
+        shown.detail
+    );
     assert_eq!(sum(&v), v.amount_cents as i64);
     // The valuation's own currency, in any case, re-anchors as before.
-    let dollars = with(&base, [fact("a", at(2025, 1, 1), None, in_yen(2_100_000, "usd"))]);
+    let dollars = with(
+        &base,
+        [fact("a", at(2025, 1, 1), None, in_yen(2_100_000, "usd"))],
+    );
     let v = mile_value(&dollars, on, ValuationPointKind::Event);
     assert_eq!(v.amount_cents, 2_100_000);
     assert_eq!(v.method, ValuationMethod::DealerAppraisal);

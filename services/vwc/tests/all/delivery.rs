@@ -137,6 +137,10 @@ async fn a_poison_message_is_dead_lettered_while_the_others_go_through_and_repla
     // While still poisoned, replay fails and leaves it dead-lettered.
     let (replayed, failed) = vwc::cli::replay(app.system(), None).await.unwrap();
     assert_eq!((replayed, failed), (0, 1));
+    // An id that names no dead letter is an error, not "replayed 0".
+    let none = vwc::cli::replay(app.system(), Some("edge:999999")).await;
+    let err = none.expect_err("no such dead letter").to_string();
+    assert!(err.contains("no dead letter edge:999999"), "{err}");
     // Fixed: replay delivers it once and marks it replayed.
     edge.poisoned.lock().unwrap().clear();
     let (replayed, failed) = vwc::cli::replay(app.system(), None).await.unwrap();
