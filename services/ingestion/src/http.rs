@@ -202,8 +202,13 @@ fn idempotency_key(
 }
 
 /// SHA-256 over the method, the route template, each parameter and the body, each part length-prefixed so
-/// no two different requests share the input.
+/// no two different requests share the input. A JSON body counts as its value, not its bytes: a client
+/// that serialises its retry again (other spacing, other key order) sends the same request.
 fn request_fingerprint(method: &str, route: &str, params: &[&str], body: &[u8]) -> String {
+    let canonical = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .map(|value| canonical_json(&value));
+    let body = canonical.as_deref().unwrap_or(body);
     let mut hash = Sha256::new();
     for part in [method.as_bytes(), route.as_bytes()]
         .into_iter()
@@ -214,6 +219,11 @@ fn request_fingerprint(method: &str, route: &str, params: &[&str], body: &[u8]) 
         hash.update(part);
     }
     format!("{:x}", hash.finalize())
+}
+
+/// `value` written with no spaces and every object's keys in order (serde_json's map is ordered by key).
+fn canonical_json(value: &serde_json::Value) -> Vec<u8> {
+    serde_json::to_vec(value).expect("a JSON value serialises")
 }
 
 /// Record a timeline event

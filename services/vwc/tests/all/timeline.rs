@@ -199,6 +199,21 @@ async fn an_idempotency_key_returns_the_same_event_and_stores_it_once() {
     let (s2, _, second) = send(payload.clone()).await;
     assert_eq!((s1, s2), (201, 201));
     assert_eq!(first["event"]["id"], second["event"]["id"]);
+    // The same JSON serialised again (other key order, other spacing) is the same request.
+    let (s4, _, again) = body(
+        app.http
+            .post(app.url(&path))
+            .bearer_auth(&token)
+            .header("idempotency-key", "reading-42")
+            .header("content-type", "application/json")
+            .body("{ \"odometer\": 5,\n  \"occurredAt\": \"2026-01-01T00:00:00Z\", \"kind\": \"odometer_reading\" }")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s4, 201, "{again}");
+    assert_eq!(again["event"]["id"], first["event"]["id"]);
     let (s3, ct, _) = send(
         json!({"kind": "odometer_reading", "occurredAt": "2026-01-01T00:00:00Z", "odometer": 6}),
     )
