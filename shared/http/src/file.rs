@@ -28,24 +28,12 @@ pub struct FileHeaders<'a> {
 /// `X-Content-Type-Options: nosniff`, so a browser never takes it for another type than the one stated.
 pub fn file_response(body: impl IntoResponse, file: FileHeaders<'_>) -> Response {
     let mut response = body.into_response();
-    let disposition = match file.disposition {
-        Disposition::Inline => "inline",
-        Disposition::Attachment => "attachment",
-    };
-    let name: String = file
-        .file_name
-        .chars()
-        .map(|c| match c {
-            ' '..='~' if c != '"' && c != '\\' => c,
-            _ => '_',
-        })
-        .collect();
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(file.content_type),
     );
-    if let Ok(v) = HeaderValue::from_str(&format!("{disposition}; filename=\"{name}\"")) {
+    if let Ok(v) = HeaderValue::from_str(&content_disposition(file.disposition, file.file_name)) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     h.insert(
@@ -57,6 +45,36 @@ pub fn file_response(body: impl IntoResponse, file: FileHeaders<'_>) -> Response
         HeaderValue::from_static(file.cache_control),
     );
     response
+}
+
+/// The `Content-Disposition` value offering `file_name` (RFC 6266): `filename` in printable ASCII (other
+/// characters, quotes and backslashes as `_`) for every client, and — when that changed the name —
+/// `filename*` with the name itself, UTF-8 percent-encoded (RFC 8187), which browsers prefer.
+pub fn content_disposition(disposition: Disposition, file_name: &str) -> String {
+    let disposition = match disposition {
+        Disposition::Inline => "inline",
+        Disposition::Attachment => "attachment",
+    };
+    let ascii: String = file_name
+        .chars()
+        .map(|c| match c {
+            ' '..='~' if c != '"' && c != '\\' => c,
+            _ => '_',
+        })
+        .collect();
+    if ascii == file_name {
+        return format!("{disposition}; filename=\"{ascii}\"");
+    }
+    let mut encoded = String::with_capacity(file_name.len() * 3);
+    for byte in file_name.bytes() {
+        // RFC 8187's attr-char: letters, digits and !#$&+-.^_`|~ stand for themselves.
+        if byte.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&byte) {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    format!("{disposition}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
 #[cfg(test)]
@@ -78,9 +96,28 @@ mod tests {
         assert_eq!(h[header::CONTENT_TYPE], "text/calendar; charset=utf-8");
         assert_eq!(
             h[header::CONTENT_DISPOSITION],
-            "inline; filename=\"Se_or _Blue_ car.ics\""
+            "inline; filename=\"Se_or _Blue_ car.ics\"; filename*=UTF-8''Se%C3%B1or%20%22Blue%22%20car.ics"
         );
         assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
         assert_eq!(h[header::CACHE_CONTROL], "private, max-age=300");
+    }
+
+    #[test]
+    fn a_plain_ascii_name_has_no_encoded_form_and_an_other_name_keeps_its_characters_encoded() {
+        assert_eq!(
+            content_disposition(Disposition::Attachment, "receipt-2024.pdf"),
+            "attachment; filename=\"receipt-2024.pdf\""
+        );
+        assert_eq!(
+            content_disposition(Disposition::Attachment, "réçu 🚗.png"),
+            "attachment; filename=\"r__u _.png\"; filename*=UTF-8''r%C3%A9%C3%A7u%20%F0%9F%9A%97.png"
+        );
+        // A header can never be broken by a name: CR, LF and quotes are encoded (or `_` in the fallback).
+        let tricky = content_disposition(Disposition::Inline, "a\"b\r\nSet-Cookie: x");
+        assert!(HeaderValue::from_str(&tricky).is_ok(), "{tricky}");
+        assert!(
+            tricky.ends_with("filename*=UTF-8''a%22b%0D%0ASet-Cookie%3A%20x"),
+            "{tricky}"
+        );
     }
 }

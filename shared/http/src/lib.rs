@@ -18,7 +18,7 @@ pub use admitted::Admitted;
 pub use auth::{Auth, Authentication, HasVerifier, authenticate, verify_headers};
 pub use body::{JsonBody, RawBody, parse_json};
 pub use clock::Clock;
-pub use file::{Disposition, FileHeaders, file_response};
+pub use file::{Disposition, FileHeaders, content_disposition, file_response};
 pub use json::{Created, Json};
 pub use limit::{RateLimiter, rate_limit};
 pub use problem::{ApiError, Problem};

@@ -174,10 +174,8 @@ impl AttachmentStore for S3AttachmentStore {
     }
 
     async fn content(&self, key: &EventKey, attachment: &Attachment) -> AttachmentResult<Content> {
-        let disposition = format!(
-            "attachment; filename=\"{}\"",
-            attachment.file_name.replace(|c: char| !c.is_ascii(), "_")
-        );
+        let disposition =
+            vwc_http::content_disposition(vwc_http::Disposition::Attachment, &attachment.file_name);
         let request = self
             .client
             .get_object()
