@@ -32,14 +32,35 @@ impl Validator {
             self.fail(field, "must not be blank");
         } else if value.chars().count() > max {
             self.fail(field, format!("must be at most {max} characters"));
+        } else {
+            self.printable(field, value);
         }
     }
 
     pub fn opt_text(&mut self, field: &str, value: Option<&str>, max: usize) {
-        if let Some(v) = value
-            && v.chars().count() > max
+        if let Some(v) = value {
+            if v.chars().count() > max {
+                self.fail(field, format!("must be at most {max} characters"));
+            } else {
+                self.printable(field, v);
+            }
+        }
+    }
+
+    /// Text shown to people, exported and sent on: no control characters (a NUL, an escape, a bell), which
+    /// no one types and which break terminals, CSV readers and logs; line breaks and tabs are text.
+    fn printable(&mut self, field: &str, value: &str) {
+        if let Some(c) = value
+            .chars()
+            .find(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
         {
-            self.fail(field, format!("must be at most {max} characters"));
+            self.fail(
+                field,
+                format!(
+                    "must not contain control characters (U+{:04X})",
+                    u32::from(c)
+                ),
+            );
         }
     }
 
@@ -67,5 +88,33 @@ impl Validator {
         } else {
             Err(self.errors)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_refuses_control_characters_but_not_line_breaks_or_tabs() {
+        let mut v = Validator::default();
+        v.text("title", "a\u{0}b", 1, 200);
+        v.opt_text("notes", Some("bell\u{7}"), 200);
+        v.opt_text("notes", Some("escape\u{1b}[31m"), 200);
+        v.opt_text("notes", Some("line one\r\nline two\tand a tab"), 200);
+        v.text("title", "Ölwechsel 🚗", 1, 200);
+        let errors = v.finish().unwrap_err();
+        let messages: Vec<_> = errors
+            .iter()
+            .map(|e| (e.field.as_str(), e.message.as_str()))
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                ("title", "must not contain control characters (U+0000)"),
+                ("notes", "must not contain control characters (U+0007)"),
+                ("notes", "must not contain control characters (U+001B)"),
+            ]
+        );
     }
 }

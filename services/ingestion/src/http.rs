@@ -221,9 +221,41 @@ fn request_fingerprint(method: &str, route: &str, params: &[&str], body: &[u8]) 
     format!("{:x}", hash.finalize())
 }
 
-/// `value` written with no spaces and every object's keys in order (serde_json's map is ordered by key).
+/// `value` written with no spaces and every object's keys sorted (sorted here: whether serde_json's map
+/// keeps insertion order depends on the features other crates of the build turn on).
 fn canonical_json(value: &serde_json::Value) -> Vec<u8> {
-    serde_json::to_vec(value).expect("a JSON value serialises")
+    fn write(value: &serde_json::Value, out: &mut Vec<u8>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                let mut entries: Vec<_> = map.iter().collect();
+                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                out.push(b'{');
+                for (i, (key, value)) in entries.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write(&serde_json::Value::String(key.clone()), out);
+                    out.push(b':');
+                    write(value, out);
+                }
+                out.push(b'}');
+            }
+            serde_json::Value::Array(items) => {
+                out.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write(item, out);
+                }
+                out.push(b']');
+            }
+            scalar => out.extend(serde_json::to_vec(scalar).expect("a JSON value serialises")),
+        }
+    }
+    let mut out = Vec::new();
+    write(value, &mut out);
+    out
 }
 
 /// Record a timeline event

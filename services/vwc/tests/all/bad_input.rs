@@ -93,6 +93,12 @@ async fn bad_vehicle_and_event_requests_are_problems_and_store_nothing() {
             422,
         ),
         (
+            "a NUL in the title",
+            &events,
+            json(json!({"kind": "repair", "occurredAt": at, "title": "a\u{0}b"})),
+            422,
+        ),
+        (
             "a leap second",
             &events,
             json(json!({"kind": "repair", "occurredAt": "2025-12-31T23:59:60Z"})),
