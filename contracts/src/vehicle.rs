@@ -299,6 +299,8 @@ crate::wire_enum! {
 pub struct Vendor {
     #[schema(min_length = 1, max_length = 120, pattern = "\\S")]
     pub name: String,
+    /// The dealer that sent the record (set by its webhook). A record a person writes or corrects may name
+    /// only a dealer of the vehicle's organisation (422 otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dealer_id: Option<String>,
 }

@@ -173,6 +173,12 @@ impl Ingestion {
         let now = self.now();
         let valid = corrections::correct(&history.current, patch, vehicle, now)
             .map_err(ChangeError::Invalid)?;
+        if let Some(error) = self
+            .unknown_dealer(vehicle, &valid.event, Some(&history.current))
+            .await?
+        {
+            return Err(ChangeError::Invalid(vec![error]));
+        }
         let revision = EventRevision {
             revision: history.revisions.len() as u32 + 1,
             change: RevisionChange::Corrected,

@@ -10,11 +10,11 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use vwc_clock::SharedClock;
 
+use vwc_contracts::{DealerId, EventId, VehicleId};
 use vwc_contracts::{
     Envelope, Event, EventSource, FieldError, NewVehicle, NewVehicleEvent, Vehicle, VehicleEvent,
     VehicleEventRecorded, VehicleRegistered,
 };
-use vwc_contracts::{EventId, VehicleId};
 use vwc_store::{StoreError, StoreResult, WithOutbox};
 
 use crate::dealers::{DealerStore, EventBuilder};
@@ -132,6 +132,32 @@ impl Ingestion {
         Ingestion { db, clock }
     }
 
+    /// The field error when `event`'s `vendor.dealerId` names no dealer of `vehicle`'s organisation
+    /// (another organisation's, or none at all), unless it is the one `before` (the version a correction
+    /// replaces) already named: the timeline would otherwise attribute a record to a dealer who never sent it.
+    pub(crate) async fn unknown_dealer(
+        &self,
+        vehicle: &Vehicle,
+        event: &VehicleEvent,
+        before: Option<&VehicleEvent>,
+    ) -> Result<Option<FieldError>, StoreError> {
+        let dealer_of = |e: &VehicleEvent| e.vendor.as_ref().and_then(|v| v.dealer_id.clone());
+        let Some(named) = dealer_of(event) else {
+            return Ok(None);
+        };
+        if before.and_then(dealer_of).as_deref() == Some(named.as_str()) {
+            return Ok(None);
+        }
+        let found = self.db.dealer(&DealerId::from(named.as_str())).await?;
+        Ok(match found {
+            Some(dealer) if dealer.org_id == vehicle.org_id.as_str() => None,
+            _ => Some(FieldError {
+                field: "vendor.dealerId".into(),
+                message: format!("{named:?} is not a dealer of this organisation"),
+            }),
+        })
+    }
+
     pub fn store(&self) -> &dyn IngestionStore {
         self.db.as_ref()
     }
@@ -204,6 +230,12 @@ impl Ingestion {
         let event = new
             .validate(EventId::generate(), vehicle, source, now)
             .map_err(RecordError::Invalid)?;
+        // A dealer record's `dealerId` is the webhook's own; a person's must name one of the organisation's.
+        if source != EventSource::Dealer
+            && let Some(error) = self.unknown_dealer(vehicle, &event, None).await?
+        {
+            return Err(RecordError::Invalid(vec![error]));
+        }
         let envelope = envelope(
             vehicle,
             traceparent,

@@ -7,7 +7,7 @@ use vwc_testkit::{json as body, vin};
 use vwc_webhook::{WebhookSecret, sign};
 
 use super::common;
-use common::{post, spawn_as, spawn_with_vehicle};
+use common::{patch, post, spawn_as, spawn_with_vehicle};
 
 struct Dealer {
     id: String,
@@ -355,5 +355,49 @@ async fn dealer_secrets_are_shown_once_and_only_fleet_managers_manage_dealers() 
     // The 403 names the permission as docs/roles.md does.
     let (_, _, problem) = post(&app, &owner, &rotate, &json!({})).await;
     assert_eq!(problem["detail"], "your roles do not allow manage_dealers");
+    app.stop().await;
+}
+
+/// A record a person writes may name a dealer only of its own organisation: another organisation's id,
+/// or no dealer's, is a 422 that records nothing (the timeline would attribute it to that dealer).
+#[tokio::test]
+async fn a_persons_record_names_only_a_dealer_of_its_organisation() {
+    let (app, fleet, vehicle) = spawn_with_vehicle(&[Role::FleetManager], 61).await;
+    let ours = register_dealer(&app, &fleet, "Main St Auto").await;
+    let theirs = register_dealer(
+        &app,
+        &app.token("org_b", &[Role::FleetManager]),
+        "Elsewhere Motors",
+    )
+    .await;
+    let events = format!("/v1/vehicles/{vehicle}/events");
+    let repair = |dealer: &str| {
+        json!({"kind": "repair", "occurredAt": "2026-02-01T09:00:00Z",
+            "vendor": {"name": "A garage", "dealerId": dealer}})
+    };
+    for named in [theirs.id.as_str(), "dlr_made_up", "anything <script>"] {
+        let (status, _, problem) = post(&app, &fleet, &events, &repair(named)).await;
+        assert_eq!(status, 422, "{named}: {problem}");
+        assert_eq!(
+            problem["errors"][0]["field"], "vendor.dealerId",
+            "{problem}"
+        );
+    }
+    let (status, _, created) = post(&app, &fleet, &events, &repair(&ours.id)).await;
+    assert_eq!(status, 201, "{created}");
+    app.timeline_of_len(&fleet, &vehicle, 1).await;
+    // A correction cannot move the record to another organisation's dealer either.
+    let id = created["event"]["id"].as_str().unwrap();
+    let moved = json!({"vendor": {"name": "A garage", "dealerId": theirs.id}, "reason": "moved"});
+    let (status, _, problem) = patch(&app, &fleet, &format!("{events}/{id}"), &moved).await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(
+        problem["errors"][0]["field"], "vendor.dealerId",
+        "{problem}"
+    );
+    // Its own dealer stays, whatever else the correction changes.
+    let costed = json!({"costCents": 1200, "currency": "USD", "reason": "receipt"});
+    let (status, _, corrected) = patch(&app, &fleet, &format!("{events}/{id}"), &costed).await;
+    assert_eq!(status, 200, "{corrected}");
     app.stop().await;
 }
