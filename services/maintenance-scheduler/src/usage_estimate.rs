@@ -120,8 +120,11 @@ impl Usage {
         let days = (date - read_on).num_days() as f64;
         // `as` saturates, and the latest reading is the floor whatever the arithmetic says.
         let driven = (rate * days).round().max(0.0) as u64;
+        // And no estimate goes past what an odometer can read (the highest value a record may carry): a
+        // typo such as 4,999,999 after 11,000 would otherwise project tens of millions.
+        let ceiling = (vwc_contracts::vehicle::MAX_ODOMETER - 1).max(latest.value);
         Some(OdometerEstimate {
-            value: latest.value.saturating_add(driven),
+            value: latest.value.saturating_add(driven).min(ceiling),
             as_of: date,
             estimated: true,
             rate_per_day: Some(rate),
@@ -182,6 +185,15 @@ mod tests {
             at: at(y, m, d),
             value,
         }
+    }
+
+    #[test]
+    fn an_estimate_never_passes_the_highest_value_a_record_may_carry() {
+        let u = usage([(2025, 1, 1, 11_000), (2025, 1, 3, 4_999_999)]);
+        let ceiling = vwc_contracts::vehicle::MAX_ODOMETER - 1;
+        let e = u.estimate_at(day(2025, 3, 1)).unwrap();
+        assert_eq!((e.value, e.estimated), (ceiling, true));
+        assert!(e.rate_per_day.unwrap() > 1_000_000.0);
     }
 
     /// A day's reading of the odometer: (year, month, day, value).
