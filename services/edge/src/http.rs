@@ -207,7 +207,7 @@ async fn list_events(
 #[serde(rename_all = "camelCase")]
 pub struct Overview {
     pub vehicle: VehicleView,
-    /// The scheduler's estimate when it is at least as recent as the last reading, else the last reading.
+    /// The scheduler's estimate when it is at least as recent as the highest reading, else the highest reading.
     pub odometer: Option<OdometerSnapshot>,
     /// The current value with its factors; `null` until the valuation service has valued the vehicle.
     pub valuation: Option<Valuation>,

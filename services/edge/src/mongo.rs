@@ -745,12 +745,18 @@ impl MongoEdgeStore {
         self.upsert_in(session, VEHICLE_STATS, &e.vehicle_id, counted)
             .await?;
         if let Some(odometer) = e.odometer {
-            // The latest reading by occurredAt wins, whatever order the events arrive in.
+            // The highest reading (the latest of equal ones) wins, whatever order the events arrive in:
+            // a lower one is a rollback, as the scheduler reads it (SQLite's `UPDATE vehicle_stats`).
+            let odometer_i64 = odometer as i64;
             (self.db.collection(VEHICLE_STATS))
                 .update_one(
                     doc! {
                         "_id": &e.vehicle_id,
-                        "$or": [ { "odometer_at": Bson::Null }, { "odometer_at": { "$lte": &at } } ],
+                        "$or": [
+                            { "odometer": Bson::Null },
+                            { "odometer": { "$lt": odometer_i64 } },
+                            { "odometer": odometer_i64, "odometer_at": { "$lte": &at } },
+                        ],
                     },
                     doc! { "$set": { "odometer": odometer as i64, "odometer_at": &at } },
                 )
@@ -1352,9 +1358,14 @@ impl MongoEdgeStore {
             if last.is_none() {
                 last = Some(at.clone());
             }
-            if odometer.is_none() {
-                let event: VehicleEvent = serde_json::from_str(&required_text(&d, "body")?)?;
-                odometer = event.odometer.map(|o| (o as i64, at));
+            // Newest first: the first of the highest readings is the latest of them.
+            let event: VehicleEvent = serde_json::from_str(&required_text(&d, "body")?)?;
+            if let Some(value) = event.odometer.map(|o| o as i64)
+                && odometer
+                    .as_ref()
+                    .is_none_or(|(highest, _)| value > *highest)
+            {
+                odometer = Some((value, at));
             }
         }
         let (odo, odo_at) = match odometer {

@@ -299,7 +299,7 @@ pub fn fleet_fuel_row(
     })
 }
 
-/// The odometer of an overview: an estimate (`asOf` a date) or the last reading (`asOf` an instant).
+/// The odometer of an overview: an estimate (`asOf` a date) or the highest reading (`asOf` an instant).
 /// On the wire it is the one or the other object as it is (untagged).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
@@ -310,7 +310,7 @@ pub enum OdometerSnapshot {
 
 impl OdometerSnapshot {
     /// The scheduler's estimate (projected from usage) when it is at least as recent and as high as the
-    /// last reading, else the last reading.
+    /// last reading, else the highest reading.
     pub fn of(
         maintenance: Option<&MaintenanceView>,
         reading: Option<&OdometerView>,
@@ -334,7 +334,7 @@ impl utoipa::PartialSchema for OdometerSnapshot {
             .item(Ref::from_schema_name(OdometerEstimateView::name()))
             .item(Ref::from_schema_name(OdometerView::name()))
             .description(Some(
-                "The scheduler's estimate (`OdometerEstimateView`) or the last reading (`OdometerView`).",
+                "The scheduler's estimate (`OdometerEstimateView`) or the highest reading (`OdometerView`).",
             ))
             .into()
     }

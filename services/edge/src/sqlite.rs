@@ -575,9 +575,13 @@ fn recording(event: &VehicleEvent, traceparent: Option<&str>) -> StoreResult<Eff
         )?
         .execute(params![e.vehicle_id, at])?;
         if let Some(odo) = e.odometer {
+            // The highest reading (the latest of equal ones), whatever order the events arrive in: one
+            // lower than an earlier reading is a rollback the scheduler leaves out too (docs/maintenance-
+            // intervals.md), so the vehicle's odometer and its maintenance never disagree.
             conn.prepare_cached(
                 "UPDATE vehicle_stats SET odometer = ?2, odometer_at = ?3
-                 WHERE vehicle_id = ?1 AND (odometer_at IS NULL OR odometer_at <= ?3)",
+                 WHERE vehicle_id = ?1
+                   AND (odometer IS NULL OR ?2 > odometer OR (?2 = odometer AND ?3 >= odometer_at))",
             )?
             .execute(params![e.vehicle_id, odo as i64, at])?;
         }
@@ -1159,10 +1163,10 @@ const RECOUNT: &str = "UPDATE vehicle_stats SET
            last_event_at = (SELECT max(occurred_at) FROM timeline WHERE org_id = ?2 AND vehicle_id = ?1 AND voided = 0),
            odometer = (SELECT json_extract(body, '$.odometer') FROM timeline
                        WHERE org_id = ?2 AND vehicle_id = ?1 AND voided = 0 AND json_extract(body, '$.odometer') IS NOT NULL
-                       ORDER BY occurred_at DESC, id DESC LIMIT 1),
+                       ORDER BY json_extract(body, '$.odometer') DESC, occurred_at DESC LIMIT 1),
            odometer_at = (SELECT occurred_at FROM timeline
                        WHERE org_id = ?2 AND vehicle_id = ?1 AND voided = 0 AND json_extract(body, '$.odometer') IS NOT NULL
-                       ORDER BY occurred_at DESC, id DESC LIMIT 1)
+                       ORDER BY json_extract(body, '$.odometer') DESC, occurred_at DESC LIMIT 1)
          WHERE vehicle_id = ?1";
 
 /// Recomputes a vehicle's event count, last event and odometer over its records that are not voided: a
@@ -1205,9 +1209,11 @@ impl SqliteEdgeStore {
                      VALUES (?1, 1, ?2, ?3, ?2)
                      ON CONFLICT (vehicle_id) DO UPDATE SET event_count = event_count + 1,
                        last_event_at = max(coalesce(last_event_at, ''), excluded.last_event_at),
-                       odometer = CASE WHEN excluded.odometer IS NOT NULL AND excluded.last_event_at >= coalesce(odometer_at, '')
+                       odometer = CASE WHEN excluded.odometer IS NOT NULL AND (odometer IS NULL OR excluded.odometer > odometer
+                                            OR (excluded.odometer = odometer AND excluded.last_event_at >= odometer_at))
                                        THEN excluded.odometer ELSE odometer END,
-                       odometer_at = CASE WHEN excluded.odometer IS NOT NULL AND excluded.last_event_at >= coalesce(odometer_at, '')
+                       odometer_at = CASE WHEN excluded.odometer IS NOT NULL AND (odometer IS NULL OR excluded.odometer > odometer
+                                            OR (excluded.odometer = odometer AND excluded.last_event_at >= odometer_at))
                                        THEN excluded.last_event_at ELSE odometer_at END",
                 )?;
                 for e in events.by_ref().take(batch) {

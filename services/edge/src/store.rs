@@ -22,6 +22,8 @@ use crate::corrections::TimelineRevision;
 pub struct VehicleView {
     #[serde(flatten)]
     pub vehicle: Vehicle,
+    /// The highest reading of its records (the latest of equal ones): a later, lower one is a rollback,
+    /// left out here as the maintenance scheduler leaves it out.
     pub odometer: Option<OdometerView>,
     pub event_count: u64,
     pub last_event_at: Option<DateTime<Utc>>,

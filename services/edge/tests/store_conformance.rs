@@ -737,7 +737,7 @@ async fn the_vehicle_view_counts_events_and_keeps_the_latest_time(store: Store) 
     assert_eq!(listed, vec![view]);
 }
 
-async fn the_odometer_is_the_latest_reading_by_occurred_at_even_out_of_order(store: Store) {
+async fn the_odometer_is_the_highest_reading_the_latest_of_equals_even_out_of_order(store: Store) {
     let v = register(&store, "org_a", "veh_1").await;
     apply(&store, &reading(&v, "evt_late", at(20, 8), 42_000)).await;
     apply(&store, &reading(&v, "evt_early", at(10, 8), 30_000)).await;
@@ -762,6 +762,15 @@ async fn the_odometer_is_the_latest_reading_by_occurred_at_even_out_of_order(sto
     assert_eq!(
         latest.odometer.map(|o| (o.value, o.as_of)),
         Some((43_500, at(28, 8)))
+    );
+    // A later but lower reading is a rollback (a typo, a swapped cluster): the scheduler leaves it out,
+    // and so does the vehicle's odometer; an equal later one moves the date on.
+    apply(&store, &reading(&v, "evt_typo", at(29, 8), 4_350)).await;
+    apply(&store, &reading(&v, "evt_again", at(30, 8), 43_500)).await;
+    let after = self::view(&store, "org_a", "veh_1").await;
+    assert_eq!(
+        after.odometer.map(|o| (o.value, o.as_of)),
+        Some((43_500, at(30, 8)))
     );
 }
 
@@ -1852,7 +1861,7 @@ vwc_testkit::conformance!(
     another_org_sees_neither_the_vehicle_nor_its_timeline,
     vehicles_are_listed_in_id_order_after_a_position,
     the_vehicle_view_counts_events_and_keeps_the_latest_time,
-    the_odometer_is_the_latest_reading_by_occurred_at_even_out_of_order,
+    the_odometer_is_the_highest_reading_the_latest_of_equals_even_out_of_order,
     events_applied_before_the_registration_still_count,
     dead_letters_are_listed_oldest_first_until_replayed,
     a_maintenance_update_reads_back_as_the_vehicle_view,
