@@ -676,9 +676,17 @@ pub fn value_on(
         ),
         event_id: None,
     });
+    // The expected rate in the vehicle's own unit (a km vehicle's is 13,476 mi in km).
+    let rate = match profile.unit {
+        OdometerUnit::Mi => "13,476 mi/year".to_string(),
+        OdometerUnit::Km => format!(
+            "{} km/year, 13,476 mi",
+            vwc_contracts::text::grouped((EXPECTED_MILES_PER_YEAR * KM_PER_MILE).round() as u64)
+        ),
+    };
     let mileage_detail = match mileage {
         Some((share, excess, driven, expected)) => format!(
-            "{driven} {unit} driven since {} against {expected:.0} {unit} expected (13,476 mi/year): \
+            "{driven} {unit} driven since {} against {expected:.0} {unit} expected ({rate}): \
              {excess:+.0} mi → {:+.2} % (0.5 % per 1,000 mi, capped at ±15 %)",
             walk.baseline.on,
             share * 100.0,
