@@ -415,6 +415,15 @@ impl Ctx<'_> {
 
     fn compute(&self, u: &Understanding) -> Answer {
         let s = &u.slots;
+        if let Some(RangeSpec::Unreadable { said }) = &s.range {
+            return text_answer(
+                format!(
+                    "I could not read the time range “{said}”. Ask, for example, “in the last 30 days”, \
+                     “last month”, “in March 2026”, “in 2025” or “since I bought it”."
+                ),
+                Vec::new(),
+            );
+        }
         match u.intent {
             Intent::LastDone => self.last_done(s),
             Intent::CountDone => self.count_done(s),

@@ -54,11 +54,33 @@ vwc_contracts::wire_enum! {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RangeSpec {
-    Year { year: i32 },
+    Year {
+        year: i32,
+    },
     LastYear,
     ThisYear,
     SincePurchase,
-    LastMonths { months: u32 },
+    LastMonths {
+        months: u32,
+    },
+    /// "in the last 30 days", "in the past 2 weeks".
+    LastDays {
+        days: u32,
+    },
+    /// The calendar month so far.
+    ThisMonth,
+    /// The calendar month before this one ("last month").
+    PreviousMonth,
+    /// A calendar month ("in March 2026").
+    Month {
+        year: i32,
+        month: u32,
+    },
+    /// A range the question names but that cannot be read ("in the last 0 months"): said back, never
+    /// answered as if no range had been asked.
+    Unreadable {
+        said: String,
+    },
 }
 
 /// A range resolved against now and the records: `[from, to)`.
@@ -340,13 +362,61 @@ pub fn range_of(q: &str) -> Option<RangeSpec> {
     ) {
         return Some(RangeSpec::LastMonths { months: 12 });
     }
+    if has_any(q, &["this month", "so far this month"]) {
+        return Some(RangeSpec::ThisMonth);
+    }
+    // "in the last month" is the month up to today; "last month" the calendar month before this one.
+    if has_any(q, &["the last month", "the past month", "past month"]) {
+        return Some(RangeSpec::LastMonths { months: 1 });
+    }
+    if has_any(q, &["last month", "previous month"]) {
+        return Some(RangeSpec::PreviousMonth);
+    }
+    if has_any(
+        q,
+        &["the last week", "the past week", "past week", "last week"],
+    ) {
+        return Some(RangeSpec::LastDays { days: 7 });
+    }
+    if has_any(
+        q,
+        &["the last fortnight", "past fortnight", "last fortnight"],
+    ) {
+        return Some(RangeSpec::LastDays { days: 14 });
+    }
     let words: Vec<&str> = q.split_whitespace().collect();
     for w in words.windows(3) {
-        if matches!(w[0], "last" | "past")
-            && matches!(w[2], "months" | "month")
-            && let Some(n) = number_word(w[1])
+        if !matches!(w[0], "last" | "past") {
+            continue;
+        }
+        // Days, weeks, months or years, at most 50 years' worth.
+        let unit_days = match w[2] {
+            "day" | "days" => 1,
+            "week" | "weeks" => 7,
+            "month" | "months" => 30,
+            "year" | "years" => 365,
+            _ => continue,
+        };
+        let n = number_word(w[1]).filter(|n| u64::from(*n) * unit_days <= 50 * 365);
+        return Some(match (n, w[2]) {
+            (Some(n), "month" | "months") => RangeSpec::LastMonths { months: n },
+            (Some(n), "year" | "years") => RangeSpec::LastMonths { months: n * 12 },
+            (Some(n), _) => RangeSpec::LastDays {
+                days: n * unit_days as u32,
+            },
+            (None, _) => RangeSpec::Unreadable { said: w.join(" ") },
+        });
+    }
+    for w in words.windows(2) {
+        if let Some(month) = MONTHS.iter().position(|m| *m == w[0] || m[..3] == *w[0])
+            && w[1].len() == 4
+            && let Ok(year) = w[1].parse::<i32>()
+            && (1900..=2200).contains(&year)
         {
-            return Some(RangeSpec::LastMonths { months: n });
+            return Some(RangeSpec::Month {
+                year,
+                month: month as u32 + 1,
+            });
         }
     }
     for w in &words {
@@ -359,6 +429,22 @@ pub fn range_of(q: &str) -> Option<RangeSpec> {
     }
     None
 }
+
+/// Month names as questions spell them (lower case; the first three letters also count).
+const MONTHS: [&str; 12] = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
 
 fn number_word(w: &str) -> Option<u32> {
     if let Ok(n) = w.parse::<u32>() {
@@ -378,6 +464,7 @@ pub fn resolve_range(
     acquired_at: Option<DateTime<Utc>>,
 ) -> Option<TimeRange> {
     let year_start = |y: i32| Utc.with_ymd_and_hms(y, 1, 1, 0, 0, 0).single();
+    let month_start = |y: i32, m: u32| Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0).single();
     Some(match spec {
         RangeSpec::Year { year } => TimeRange {
             from: year_start(*year)?,
@@ -402,6 +489,47 @@ pub fn resolve_range(
             to: now + Duration::days(2),
             label: "since you bought it".into(),
         },
+        RangeSpec::LastDays { days } => TimeRange {
+            from: (now.date_naive() - Duration::days(i64::from(*days)))
+                .and_hms_opt(0, 0, 0)?
+                .and_utc(),
+            to: now + Duration::days(2),
+            label: format!(
+                "in the last {days} day{}",
+                if *days == 1 { "" } else { "s" }
+            ),
+        },
+        RangeSpec::ThisMonth => TimeRange {
+            from: month_start(now.year(), now.month())?,
+            to: now + Duration::days(2),
+            label: format!("this month ({})", now.format("%B %Y")),
+        },
+        RangeSpec::PreviousMonth => {
+            let (year, month) = match now.month() {
+                1 => (now.year() - 1, 12),
+                m => (now.year(), m - 1),
+            };
+            let from = month_start(year, month)?;
+            TimeRange {
+                from,
+                to: month_start(now.year(), now.month())?,
+                label: format!("last month ({})", from.format("%B %Y")),
+            }
+        }
+        RangeSpec::Month { year, month } => {
+            let from = month_start(*year, *month)?;
+            let (next_year, next) = if *month == 12 {
+                (year + 1, 1)
+            } else {
+                (*year, month + 1)
+            };
+            TimeRange {
+                from,
+                to: month_start(next_year, next)?,
+                label: format!("in {}", from.format("%B %Y")),
+            }
+        }
+        RangeSpec::Unreadable { .. } => return None,
         RangeSpec::LastMonths { months } => {
             let from = now
                 .date_naive()
@@ -467,6 +595,46 @@ fn kind_of(q: &str) -> Option<EventKind> {
 }
 
 /// The recorded name (vendor, part, system) the question mentions, longest first.
+/// A vendor the question names after "spent at", "paid at" (…) that no record names: kept, so the answer
+/// says nothing was recorded there instead of answering for every vendor.
+fn vendor_asked(q: &str) -> Option<String> {
+    const AFTER: [&str; 8] = [
+        "spent at",
+        "spend at",
+        "paid at",
+        "pay at",
+        "cost at",
+        "costs at",
+        "spending at",
+        "done at",
+    ];
+    const STOP: [&str; 12] = [
+        "last", "past", "this", "in", "since", "for", "on", "during", "over", "so", "before", "and",
+    ];
+    let rest = AFTER
+        .iter()
+        .find_map(|p| q.split_once(&format!(" {p} ")).map(|(_, r)| r))?;
+    let words: Vec<&str> = rest
+        .split_whitespace()
+        .take_while(|w| !STOP.contains(w))
+        .take(5)
+        .collect();
+    let first = words.first()?;
+    if first.chars().next().is_some_and(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let name: Vec<String> = words
+        .iter()
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect())
+                .unwrap_or_default()
+        })
+        .collect();
+    Some(name.join(" "))
+}
+
 fn recorded_name(q: &str, names: &[String]) -> Option<String> {
     let mut best: Option<&String> = None;
     for name in names {
@@ -528,7 +696,7 @@ pub fn understand(question: &str, vocabulary: &Vocabulary) -> Understanding {
     let q = normalise(question);
     let mut slots = Slots {
         range: range_of(&q),
-        vendor: recorded_name(&q, &vocabulary.vendors),
+        vendor: recorded_name(&q, &vocabulary.vendors).or_else(|| vendor_asked(&q)),
         kind: kind_of(&q),
         ..Slots::default()
     };
@@ -1038,6 +1206,11 @@ mod tests {
         let s = slots("How much did I spend at Main St Auto last year?");
         assert_eq!(s.vendor.as_deref(), Some("Main St Auto"));
         assert_eq!(s.range, Some(RangeSpec::LastYear));
+        // A vendor no record names is kept (the answer then finds nothing there), not dropped.
+        let s = slots("How much have I spent at Jiffy Lube last year?");
+        assert_eq!(s.vendor.as_deref(), Some("Jiffy Lube"));
+        assert_eq!(s.range, Some(RangeSpec::LastYear));
+        assert_eq!(slots("How much have I spent at 50000 miles?").vendor, None);
         assert_eq!(intent("Who did the brakes?"), Intent::WhoDid);
         assert_eq!(
             intent("Where do I usually take it for service?"),
@@ -1096,5 +1269,76 @@ mod tests {
         );
         let r = resolve_range(&RangeSpec::LastMonths { months: 6 }, now, None).unwrap();
         assert_eq!(r.from, Utc.with_ymd_and_hms(2025, 11, 10, 0, 0, 0).unwrap());
+    }
+
+    #[test]
+    fn days_weeks_months_and_named_months_are_read_and_an_unreadable_range_is_kept() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap();
+        let read = |q: &str| range_of(&normalise(q));
+        let from =
+            |q: &str| resolve_range(&read(q).unwrap(), now, None).map(|r| (r.from, r.to, r.label));
+        let day = |y, m, d| Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).unwrap();
+        assert_eq!(
+            read("How much in the last 30 days?"),
+            Some(RangeSpec::LastDays { days: 30 })
+        );
+        assert_eq!(
+            read("What was done in the last 2 weeks?"),
+            Some(RangeSpec::LastDays { days: 14 })
+        );
+        assert_eq!(
+            read("spent in the past week"),
+            Some(RangeSpec::LastDays { days: 7 })
+        );
+        assert_eq!(
+            read("in the last 2 years"),
+            Some(RangeSpec::LastMonths { months: 24 })
+        );
+        assert_eq!(
+            read("in the last month"),
+            Some(RangeSpec::LastMonths { months: 1 })
+        );
+        let (f, t, label) = from("How much did I spend last month?").unwrap();
+        assert_eq!(
+            (f, t, label.as_str()),
+            (
+                day(2026, 11, 1),
+                day(2026, 12, 1),
+                "last month (November 2026)"
+            )
+        );
+        let (f, _, label) = from("this month").unwrap();
+        assert_eq!(
+            (f, label.as_str()),
+            (day(2026, 12, 1), "this month (December 2026)")
+        );
+        let (f, t, label) = from("What did I spend in March 2026?").unwrap();
+        assert_eq!(
+            (f, t, label.as_str()),
+            (day(2026, 3, 1), day(2026, 4, 1), "in March 2026")
+        );
+        let (f, t, _) = from("in dec 2025").unwrap();
+        assert_eq!((f, t), (day(2025, 12, 1), day(2026, 1, 1)));
+        let (f, _, label) = from("in the last 30 days").unwrap();
+        assert_eq!(
+            (f, label.as_str()),
+            (day(2026, 11, 1), "in the last 30 days")
+        );
+        // Named but not readable: kept as said, so the answer can say so instead of answering all time.
+        for (q, said) in [
+            ("in the last 0 months", "last 0 months"),
+            (
+                "in the last 99999999999999999999 months",
+                "last 99999999999999999999 months",
+            ),
+            ("in the last 100 years", "last 100 years"),
+        ] {
+            assert_eq!(
+                read(q),
+                Some(RangeSpec::Unreadable { said: said.into() }),
+                "{q}"
+            );
+            assert!(from(q).is_none(), "{q}");
+        }
     }
 }

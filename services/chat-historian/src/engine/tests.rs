@@ -199,6 +199,10 @@ fn nothing_recorded_says_so_without_numbers_of_its_own() {
         "When was the coolant changed?",
         "How much did I spend on repairs in 2023?",
         "What was done in 2019?",
+        // A vendor no record names, and a range with no cost in it: not the all-time total.
+        "How much have I spent at Jiffy Lube?",
+        "How much have I spent in the last 30 days?",
+        "How much did I spend in March 2026?",
     ] {
         let a = ask(&k, q);
         assert!(a.citations.is_empty(), "{q}: {:?}", a.citations);
@@ -353,4 +357,25 @@ fn calendar_differences_count_whole_months() {
         calendar_difference(d(2024, 5, 10), d(2024, 5, 1)),
         (0, 0, 0)
     );
+}
+
+#[test]
+fn a_range_that_cannot_be_read_is_said_back_not_answered_for_all_time() {
+    let k = fixture();
+    for q in [
+        "How much have I spent in the last 0 months?",
+        "What was done in the last 99999999999999999999 months?",
+    ] {
+        let a = ask(&k, q);
+        assert!(a.citations.is_empty(), "{q}: {:?}", a.citations);
+        assert!(
+            a.text.starts_with("I could not read the time range"),
+            "{q}: {}",
+            a.text
+        );
+    }
+    // A range that is read selects its records and names itself in the answer.
+    let a = ask(&k, "How much did I spend in the last 2 years?");
+    assert!(!a.citations.is_empty(), "{}", a.text);
+    assert!(a.text.contains("in the last 24 months"), "{}", a.text);
 }
