@@ -761,8 +761,21 @@ impl Ctx<'_> {
     fn purchase(&self) -> Answer {
         let found: Vec<&VehicleEvent> = self.k.of_kind(EventKind::Acquisition).collect();
         let Some(last) = found.last() else {
+            // No acquisition record, but the price may have been given when the vehicle was registered
+            // (the valuation's base then, too).
+            let given = self.k.vehicle.as_ref().and_then(|v| {
+                v.purchase_price_cents.map(|price| {
+                    let currency = v.purchase_currency.as_deref().unwrap_or("USD");
+                    format!(
+                        "No purchase record is on the timeline; a price of {} was given when the vehicle was \
+                         registered on {}.",
+                        money(price, currency),
+                        date(&v.registered_at)
+                    )
+                })
+            });
             return text_answer(
-                "No purchase is recorded for this vehicle.".into(),
+                given.unwrap_or_else(|| "No purchase is recorded for this vehicle.".into()),
                 Vec::new(),
             );
         };

@@ -628,10 +628,14 @@ pub fn value_on(
                     label: label.into(),
                     amount: correction,
                     on: day,
+                    // The factor is the appraisal less the model's value before its mileage adjustment
+                    // (mileage counts afresh from here), so both numbers are said.
                     detail: format!(
-                        "{what} {} on {day}; the model said {}",
+                        "{what} {} on {day}; the model said {} ({} before its mileage adjustment, which \
+                         counts afresh from here)",
                         money(*amount_cents as f64, &currency),
-                        money(modelled, &currency)
+                        money(modelled, &currency),
+                        money(walk.depreciated(day), &currency)
                     ),
                     event_id: Some(f.event_id.clone()),
                 });

@@ -379,3 +379,19 @@ fn a_range_that_cannot_be_read_is_said_back_not_answered_for_all_time() {
     assert!(!a.citations.is_empty(), "{}", a.text);
     assert!(a.text.contains("in the last 24 months"), "{}", a.text);
 }
+
+#[test]
+fn a_price_given_at_registration_is_the_purchase_when_no_record_holds_one() {
+    let mut k = fixture();
+    k.events.retain(|e| e.kind != EventKind::Acquisition);
+    let a = ask(&k, "When did I buy it?");
+    assert_eq!(a.text, "No purchase is recorded for this vehicle.");
+    if let Some(v) = k.vehicle.as_mut() {
+        v.purchase_price_cents = Some(1_800_000);
+        v.purchase_currency = Some("EUR".into());
+    }
+    let a = ask(&k, "When did I buy it?");
+    assert!(a.text.contains(&money(1_800_000, "EUR")), "{}", a.text);
+    assert!(a.text.contains("2024-05-01"), "{}", a.text);
+    assert!(a.citations.is_empty());
+}

@@ -573,11 +573,17 @@ fn the_mileage_factor_names_the_expected_rate_in_the_vehicles_unit() {
     let on = day(2025, 1, 1);
     let detail = |unit| {
         let v = value_on(&profile(unit), &facts, on, ValuationPointKind::Current);
-        let f = v.factors.iter().find(|f| f.code == FactorCode::MileageAdjustment);
+        let f = v
+            .factors
+            .iter()
+            .find(|f| f.code == FactorCode::MileageAdjustment);
         f.expect("a mileage factor").detail.clone()
     };
     let km = detail(OdometerUnit::Km);
-    assert!(km.contains("km expected (21,688 km/year, 13,476 mi)"), "{km}");
+    assert!(
+        km.contains("km expected (21,688 km/year, 13,476 mi)"),
+        "{km}"
+    );
     assert!(!km.contains("mi/year"), "{km}");
     let mi = detail(OdometerUnit::Mi);
     assert!(mi.contains("mi expected (13,476 mi/year)"), "{mi}");
