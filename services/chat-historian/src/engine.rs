@@ -967,7 +967,15 @@ impl Ctx<'_> {
                 if !i.reason.is_empty() {
                     line.push_str(&format!(" — {}", i.reason));
                 }
-                citations.extend(self.last_done_record(i).map(cite));
+                // One record may have done several due items (an oil change and a tire rotation):
+                // cited once.
+                if let Some(record) = self.last_done_record(i)
+                    && !citations
+                        .iter()
+                        .any(|c: &Citation| c.event_id == record.id.as_str())
+                {
+                    citations.push(cite(record));
+                }
                 line
             })
             .collect();

@@ -297,6 +297,20 @@ fn valuation_and_due_items_come_from_their_projections() {
     );
     assert!(a.text.contains("49,085 mi"), "{}", a.text);
     assert_eq!(cited(&a), ["e07"]);
+
+    // Two due items last done by one record (e02: oil and tire rotation): the record is cited once.
+    if let Some(schedule) = k.maintenance.as_mut() {
+        let oil = schedule.items[0].clone();
+        schedule.items = ["oil_change", "tire_rotation"]
+            .map(|task| MaintenanceItemView {
+                task: task.into(),
+                last_done_at: Some(at(2024, 6, 1)),
+                ..oil.clone()
+            })
+            .to_vec();
+    }
+    let a = ask(&k, "What's due?");
+    assert_eq!(cited(&a), ["e02"], "{}", a.text);
 }
 
 #[test]
