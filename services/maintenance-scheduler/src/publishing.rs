@@ -456,14 +456,31 @@ pub fn plan(
             }
             MaintenanceStatus::Ok | MaintenanceStatus::Unknown => continue,
         };
-        if already.contains(&(
+        let key = (
             item.task.as_str(),
             item.status,
             item.due_cycle.as_str(),
             occurrence,
-        )) {
-            continue;
-        }
+        );
+        // An item that comes back to a status it was reminded of (a voided completion makes it overdue
+        // again in the same cycle) is reminded again: the earlier reminder may have been read, or marked
+        // read when the item was done. The next occurrence number keeps the reminder's id new.
+        let came_back = previous
+            .and_then(|p| p.status_of(&item.task))
+            .is_some_and(|p| p != item.status);
+        let occurrence = match (already.contains(&key), came_back) {
+            (false, _) => occurrence,
+            (true, false) => continue,
+            (true, true) => sent
+                .iter()
+                .filter(|r| {
+                    (r.task.as_str(), r.status, r.due_cycle.as_str()) == (key.0, key.1, key.2)
+                })
+                .map(|r| r.occurrence)
+                .max()
+                .unwrap_or(occurrence)
+                .saturating_add(1),
+        };
         let id = reminder_id(
             &vehicle.id,
             &item.task,
@@ -813,6 +830,23 @@ mod tests {
             (r.status, r.occurrence, r.due_cycle.as_str()),
             (MaintenanceStatus::DueSoon, 0, "2025-12-12@50200")
         );
+    }
+
+    #[test]
+    fn an_item_back_in_a_status_it_was_reminded_of_is_reminded_again_with_a_new_id() {
+        let mut s = Scenario::overdue_on_10_june();
+        s.expect_oil_reminders_on(day(2025, 6, 10), &[(MaintenanceStatus::Overdue, 0)]);
+        // Done (ok again), then the record turns out wrong and is voided: overdue again, same cycle.
+        s.done(day(2025, 6, 11), 45_150);
+        s.expect_oil_reminders_on(day(2025, 6, 11), &[]);
+        s.facts.retain(|f| f.event_id != "d45150");
+        s.expect_oil_reminders_on(day(2025, 6, 12), &[(MaintenanceStatus::Overdue, 1)]);
+        // The same state again: nothing; the weekly repeat then goes on past the numbers used.
+        s.expect_oil_reminders_on(day(2025, 6, 12), &[]);
+        s.expect_oil_reminders_on(day(2025, 6, 17), &[]);
+        s.expect_oil_reminders_on(day(2025, 6, 24), &[(MaintenanceStatus::Overdue, 2)]);
+        let ids: HashSet<&str> = s.sent.iter().map(|r| r.reminder_id.as_str()).collect();
+        assert_eq!(ids.len(), s.sent.len(), "every reminder has its own id");
     }
 
     #[test]
