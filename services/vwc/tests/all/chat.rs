@@ -517,8 +517,9 @@ fn demo_checks(h: &History, maintenance: &Value) -> Vec<Check> {
         "What maintenance is coming up?",
         "What should I do next?",
     ] {
-        // Each due item cites the record it was last done by, when there is one.
-        let done_by: Vec<String> = due
+        // Each due item cites the record it was last done by, when there is one; a record that did
+        // several of them (an oil change with a tire rotation) once.
+        let mut done_by: Vec<String> = due
             .iter()
             .filter_map(|i| {
                 let when: DateTime<Utc> = i["lastDoneAt"].as_str()?.parse().ok()?;
@@ -530,6 +531,8 @@ fn demo_checks(h: &History, maintenance: &Value) -> Vec<Check> {
                     .map(id)
             })
             .collect();
+        let mut seen = std::collections::HashSet::new();
+        done_by.retain(|id| seen.insert(id.clone()));
         let mut c = check(q, "due_items").cites(done_by);
         for item in &due {
             c = c.says(item["title"].as_str().unwrap());
