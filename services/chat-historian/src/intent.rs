@@ -408,15 +408,12 @@ pub fn range_of(q: &str) -> Option<RangeSpec> {
         });
     }
     for w in words.windows(2) {
-        if let Some(month) = MONTHS.iter().position(|m| *m == w[0] || m[..3] == *w[0])
+        if let Some(month) = month_of(w[0])
             && w[1].len() == 4
             && let Ok(year) = w[1].parse::<i32>()
             && (1900..=2200).contains(&year)
         {
-            return Some(RangeSpec::Month {
-                year,
-                month: month as u32 + 1,
-            });
+            return Some(RangeSpec::Month { year, month });
         }
     }
     for w in &words {
@@ -430,7 +427,19 @@ pub fn range_of(q: &str) -> Option<RangeSpec> {
     None
 }
 
-/// Month names as questions spell them (lower case; the first three letters also count).
+/// The month a lower-case word names: its name, its first three letters, or "sept".
+pub(crate) fn month_of(word: &str) -> Option<u32> {
+    MONTHS
+        .iter()
+        .position(|m| {
+            word == *m
+                || (word.len() == 3 && m.starts_with(word))
+                || (word == "sept" && *m == "september")
+        })
+        .map(|i| i as u32 + 1)
+}
+
+/// Month names, lower case.
 const MONTHS: [&str; 12] = [
     "january",
     "february",

@@ -446,27 +446,7 @@ fn month_number(word: &str) -> Option<u32> {
     if !word.starts_with(|c: char| c.is_uppercase()) {
         return None;
     }
-    const MONTHS: [&str; 12] = [
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-    ];
-    let w = word.to_ascii_lowercase();
-    MONTHS
-        .iter()
-        .position(|m| {
-            w == *m || (w.len() == 3 && m.starts_with(&w)) || (w == "sept" && *m == "september")
-        })
-        .map(|i| i as u32 + 1)
+    crate::intent::month_of(&word.to_ascii_lowercase())
 }
 
 fn normalise_number(raw: &str) -> String {
