@@ -139,9 +139,20 @@ async fn get_vehicle(caller: VehicleOf<ReadVehicles>) -> Json<VehicleView> {
     Json(caller.vehicle)
 }
 
+/// A position in one vehicle's timeline: the vehicle is part of it, so a cursor of another vehicle's
+/// timeline (or of another list) is refused rather than read as a position in this one.
 #[derive(Debug, Serialize, Deserialize)]
 struct TimelineCursor {
+    v: String,
     t: DateTime<Utc>,
+    i: String,
+}
+
+/// A position in the organisation's notification feed (field names of its own, so a timeline's cursor does
+/// not read as one).
+#[derive(Debug, Serialize, Deserialize)]
+struct FeedCursor {
+    n: DateTime<Utc>,
     i: String,
 }
 
@@ -163,6 +174,15 @@ async fn list_events(
     ApiQuery(voided): ApiQuery<VoidedQuery>,
 ) -> Result<axum::response::Response, ApiError> {
     let (limit, after) = page.read::<TimelineCursor>()?;
+    if after
+        .as_ref()
+        .is_some_and(|c| c.v != vehicle.vehicle_id.as_str())
+    {
+        return Err(ApiError::field(
+            "cursor",
+            "is a cursor of another vehicle's timeline",
+        ));
+    }
     let after = after.map(|c| TimelinePosition {
         occurred_at: c.t,
         id: c.i,
@@ -188,6 +208,7 @@ async fn list_events(
         .ok_or(ApiError::NotFound("vehicle"))?;
     let next_cursor = page.next.as_ref().map(|p| {
         cursor::encode(&TimelineCursor {
+            v: vehicle.vehicle_id.to_string(),
             t: p.occurred_at,
             i: p.id.clone(),
         })
@@ -322,8 +343,8 @@ async fn notifications(
     ApiQuery(unread): ApiQuery<UnreadQuery>,
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<NotificationView>>, ApiError> {
-    let (limit, after) = page.read::<TimelineCursor>()?;
-    let after = after.map(|c| (c.t, c.i));
+    let (limit, after) = page.read::<FeedCursor>()?;
+    let after = after.map(|c| (c.n, c.i));
     let unread = unread.read()?;
     let feed = Feed {
         org_id: &org,
@@ -331,8 +352,8 @@ async fn notifications(
         page: vwc_store::Page::after(after.as_ref(), limit + 1),
     };
     let items = state.store.notifications(feed).await?;
-    Ok(Json(Page::cut(items, limit, |n| TimelineCursor {
-        t: n.created_at,
+    Ok(Json(Page::cut(items, limit, |n| FeedCursor {
+        n: n.created_at,
         i: n.id.clone(),
     })))
 }

@@ -359,3 +359,39 @@ async fn a_timeline_page_is_byte_for_byte_the_typed_page() {
     }
     app.stop().await;
 }
+
+/// A timeline cursor belongs to its vehicle's timeline: another vehicle's list, or the notification feed,
+/// refuses it (422) instead of reading it as a position of its own.
+#[tokio::test]
+async fn a_timeline_cursor_is_refused_by_another_vehicle_and_by_the_notification_feed() {
+    let (app, token, vehicle) = spawn_with_vehicle(&[Role::FleetManager], 71).await;
+    let other = app.register(&token, &vin(72)).await;
+    for n in 0..3 {
+        app.record_odometer(&token, &vehicle, 10 - n, 1_000 + n as u64)
+            .await;
+    }
+    app.timeline_of_len(&token, &vehicle, 3).await;
+    let first = app
+        .get_ok(&token, &format!("/v1/vehicles/{vehicle}/events?limit=1"))
+        .await;
+    let cursor = first["nextCursor"]
+        .as_str()
+        .expect("a next page")
+        .to_string();
+    let next = app
+        .get_ok(
+            &token,
+            &format!("/v1/vehicles/{vehicle}/events?limit=1&cursor={cursor}"),
+        )
+        .await;
+    assert_eq!(next["items"].as_array().map(Vec::len), Some(1));
+    for path in [
+        format!("/v1/vehicles/{other}/events?limit=1&cursor={cursor}"),
+        format!("/v1/notifications?limit=1&cursor={cursor}"),
+    ] {
+        let (status, _, problem) = get(&app, &token, &path).await;
+        assert_eq!(status, 422, "{path}: {problem}");
+        assert_eq!(problem["errors"][0]["field"], "cursor", "{problem}");
+    }
+    app.stop().await;
+}
