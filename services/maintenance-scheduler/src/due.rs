@@ -178,18 +178,43 @@ pub fn next_due(
                 .copied()
                 .min_by_key(|d| (d.done_at, d.odometer));
             let date_origin = first.map_or(anchor.at, |d| d.done_at).date_naive();
-            let date_threshold = last_done
-                .map(|d| d.done_at.date_naive() + Duration::days(i64::from(item.due_soon_days)));
+            // A completion inside the due-soon window counts for the coming date — for that one date at
+            // most, however wide the window (a window as long as the interval skipped whole cycles), and not
+            // when it fell on a date of the calendar itself (it was on time for that one).
+            let date_threshold = last_done.map(|d| {
+                let done = d.done_at.date_naive();
+                let window = done + Duration::days(i64::from(item.due_soon_days));
+                let on_calendar = done == date_origin
+                    || months
+                        .and_then(|m| first_date_after(date_origin, m, done.pred_opt()))
+                        .is_some_and(|date| date == done);
+                match months.and_then(|m| first_date_after(date_origin, m, Some(done))) {
+                    _ if on_calendar => done,
+                    Some(coming) => window.min(coming),
+                    None => window,
+                }
+            });
             let odometer_origin = history
                 .iter()
                 .filter(|d| d.odometer.is_some())
                 .min_by_key(|d| (d.done_at, d.odometer))
                 .and_then(|d| d.odometer)
                 .or(anchor.odometer);
+            // The same bound by distance: early for the coming odometer at most.
             let odometer_threshold = match last_done {
                 None => Some(None),
-                Some(_) => done_odometer
-                    .map(|o| Some(o.saturating_add(u64::from(item.due_soon_distance(unit))))),
+                Some(_) => done_odometer.map(|o| {
+                    let window = o.saturating_add(u64::from(item.due_soon_distance(unit)));
+                    match distance.zip(odometer_origin) {
+                        Some((i, origin)) if o >= origin && (o - origin) % u64::from(i) == 0 => {
+                            Some(o)
+                        }
+                        Some((i, origin)) => {
+                            Some(window.min(first_odometer_after(origin, i, Some(o))))
+                        }
+                        None => Some(window),
+                    }
+                }),
             };
             (
                 months.and_then(|m| first_date_after(date_origin, m, date_threshold)),
@@ -617,6 +642,48 @@ mod tests {
         let very_early = [done(2024, 1, 10, None), done(2024, 11, 10, None)];
         let next = next_due(&item, OdometerUnit::Mi, &anchor(), &very_early);
         assert_eq!(next.due_at, Some(day(2025, 1, 10)));
+    }
+
+    #[test]
+    fn fixed_mode_counts_a_completion_for_one_coming_date_at_most_however_wide_the_window() {
+        let mut item = settings("oil_change", OdometerUnit::Mi);
+        item.mode = DueMode::Fixed;
+        item.intervals.months = Some(3);
+        item.intervals.miles = Some(3_000);
+        let due = |due_soon_days: u32, due_soon_miles: u32, history: &[Done]| {
+            let mut item = item.clone();
+            item.due_soon_days = due_soon_days;
+            item.due_soon_miles = due_soon_miles;
+            let next = next_due(&item, OdometerUnit::Mi, &anchor(), history);
+            (next.due_at, next.due_odometer)
+        };
+        // One completion, the one that sets the calendar: on time for its own date, so the next date is
+        // one interval on whatever the window (a 95-, 200- or 365-day window used to skip 1, 2 or 4 cycles).
+        let once = [done(2026, 8, 31, Some(20_000))];
+        for (days, miles) in [(30, 500), (95, 3_100), (200, 6_500), (365, 12_000)] {
+            assert_eq!(
+                due(days, miles, &once),
+                (Some(day(2026, 11, 30)), Some(23_000)),
+                "window {days} days / {miles} mi"
+            );
+        }
+        // Done again 20 days (and 2,800 mi) after the calendar date: inside a wide window before the
+        // coming one, so it counts for that one — and for no date after it.
+        let twice = [
+            done(2026, 8, 31, Some(20_000)),
+            done(2026, 9, 20, Some(22_800)),
+        ];
+        assert_eq!(
+            due(30, 500, &twice),
+            (Some(day(2026, 11, 30)), Some(26_000))
+        );
+        for (days, miles) in [(95, 3_100), (365, 12_000)] {
+            assert_eq!(
+                due(days, miles, &twice),
+                (Some(day(2027, 2, 28)), Some(26_000)),
+                "window {days} days / {miles} mi"
+            );
+        }
     }
 
     #[test]
