@@ -494,9 +494,16 @@ impl Ctx<'_> {
             self.describe(last)
         );
         if found.len() > 1 {
+            // Counted in the question's bounds: "in all", "in 2025", or before a follow-up's record.
+            let bounds = format!("{}{}", self.range_label(s), self.before_label(s));
             text.push_str(&format!(
-                " {} recorded in all.",
-                plural(found.len(), "is", "are")
+                " {} recorded{}.",
+                plural(found.len(), "is", "are"),
+                if bounds.is_empty() {
+                    " in all"
+                } else {
+                    &bounds
+                }
             ));
         }
         text_answer(text, vec![cite(last)])

@@ -78,6 +78,17 @@ fn a_follow_up_goes_before_what_was_cited_and_then_asks_the_cost() {
     assert_eq!(before.follow_up, Some(Intent::FollowUpBefore));
     assert_eq!(cited(&before), ["e03"]);
     assert!(before.text.contains("2024-11-20"), "{}", before.text);
+    // Two oil changes before the one cited first (e03, e02): counted as such, not "in all".
+    assert!(
+        before.text.ends_with("2 are recorded before 2025-08-30."),
+        "{}",
+        before.text
+    );
+    assert!(
+        first.text.ends_with("3 are recorded in all."),
+        "{}",
+        first.text
+    );
     let prev = previous(&before);
     let cost = answer("How much did it cost?", &p, Some(&prev), now());
     assert_eq!(cost.follow_up, Some(Intent::FollowUpCost));
