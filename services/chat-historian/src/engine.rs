@@ -892,6 +892,21 @@ impl Ctx<'_> {
     }
 
     fn due_items(&self, s: &Slots) -> Answer {
+        // A sold or archived vehicle is reminded of nothing (docs/corrections.md, the lifecycle): nothing is "due" for it.
+        if let Some(v) = self.k.vehicle.as_ref().filter(|v| v.is_retired()) {
+            let how = match (&v.sale, v.archived_at) {
+                (Some(sale), _) => format!("was sold on {}", date(&sale.sold_at)),
+                (None, Some(at)) => format!("was archived on {}", date(&at)),
+                (None, None) => "is no longer active".to_string(),
+            };
+            return text_answer(
+                format!(
+                    "This vehicle {how}: its maintenance is no longer tracked and no reminders are sent. \
+                     Its history is kept; ask about what was done."
+                ),
+                Vec::new(),
+            );
+        }
         let Some(schedule) = &self.k.maintenance else {
             return text_answer(
                 "No maintenance schedule has been computed for this vehicle yet.".into(),

@@ -304,9 +304,12 @@ impl Historian {
     pub async fn suggestions(&self, vehicle: &VehicleRef) -> Result<Suggestions, AskError> {
         let prepared = self.prepared_for(vehicle).await?;
         let k = &prepared.knowledge;
+        // A sold or archived vehicle is reminded of nothing, so nothing is recommended for it either.
+        let retired = k.vehicle.as_ref().is_some_and(|v| v.is_retired());
         let mut recommendations: Vec<Recommendation> = k
             .maintenance
             .iter()
+            .filter(|_| !retired)
             .flat_map(|m| m.items.iter())
             .filter(|i| {
                 i.enabled

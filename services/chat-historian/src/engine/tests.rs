@@ -322,6 +322,31 @@ fn valuation_and_due_items_come_from_their_projections() {
     }
     let a = ask(&k, "What's due?");
     assert_eq!(cited(&a), ["e02"], "{}", a.text);
+
+    // Sold: reminded of nothing, so nothing is due for it, whatever its last schedule said.
+    let tco = vwc_contracts::lifecycle::total_cost_of_ownership(
+        k.vehicle.as_ref().unwrap(),
+        &k.events,
+        2_000_000,
+        "USD",
+    );
+    if let Some(v) = k.vehicle.as_mut() {
+        v.status = vwc_contracts::lifecycle::VehicleStatus::Sold;
+        v.sale = Some(vwc_contracts::lifecycle::Sale {
+            sold_at: at(2026, 5, 1),
+            price_cents: 2_000_000,
+            currency: "USD".into(),
+            odometer: 50_000,
+            total_cost_of_ownership: tco,
+        });
+    }
+    let a = ask(&k, "What's due?");
+    assert!(a.citations.is_empty(), "{:?}", a.citations);
+    assert!(
+        a.text.starts_with("This vehicle was sold on 2026-05-01"),
+        "{}",
+        a.text
+    );
 }
 
 #[test]
