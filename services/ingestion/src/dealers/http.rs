@@ -460,7 +460,14 @@ async fn accept_webhook(
         .to_new_event(&dealer.id, &dealer.name)
         .map_err(ApiError::Validation)?;
     // Checked now, whether or not a vehicle matches yet: the event does not depend on which one.
-    new.check(now).map_err(ApiError::Validation)?;
+    new.check(now).map_err(|errors| {
+        ApiError::Validation(
+            errors
+                .into_iter()
+                .map(super::payload::payload_field)
+                .collect(),
+        )
+    })?;
     let raw = String::from_utf8_lossy(body).into_owned();
     let payload_type = serde_json::to_value(payload.payload_type)
         .ok()

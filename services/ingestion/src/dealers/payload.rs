@@ -142,6 +142,18 @@ fn field(field: &str, message: &str) -> FieldError {
     }
 }
 
+/// The payload's name for a field of the event it becomes, so a 422 names what the dealer sent: the
+/// amounts (a cost, an appraisal's value, a sale's price) all come from `totalCents`.
+pub fn payload_field(mut error: FieldError) -> FieldError {
+    if matches!(
+        error.field.as_str(),
+        "costCents" | "details.amountCents" | "details.priceCents"
+    ) {
+        error.field = "totalCents".into();
+    }
+    error
+}
+
 impl DealerPayload {
     /// The timeline event this payload becomes, before the per-vehicle validation every event gets.
     pub fn to_new_event(
@@ -287,6 +299,28 @@ mod tests {
         assert_eq!(e.details["tasks"], json!(["oil_change", "tire_rotation"]));
         assert_eq!(e.cost_cents, Some(12999));
         assert_eq!(e.vendor.unwrap().dealer_id.as_deref(), Some("dlr_1"));
+    }
+
+    #[test]
+    fn an_amount_out_of_bounds_is_reported_as_the_payloads_total() {
+        let now = vwc_clock::now();
+        for t in ["appraisal", "repair_order", "sale"] {
+            let p = payload(json!({"type": t, "vin": "1HGCM82633A004352",
+                "occurredAt": "2026-01-01T00:00:00Z", "totalCents": u64::MAX, "condition": "used",
+                "lines": [{"description": "pads"}]}));
+            let errors = p.to_new_event("d", "D").unwrap().check(now).unwrap_err();
+            let fields: Vec<String> = errors.into_iter().map(|e| payload_field(e).field).collect();
+            assert!(
+                fields.contains(&"totalCents".to_string()),
+                "{t}: {fields:?}"
+            );
+            assert!(
+                fields
+                    .iter()
+                    .all(|f| !f.starts_with("details.") && f != "costCents"),
+                "{t}: {fields:?}"
+            );
+        }
     }
 
     #[test]
