@@ -222,40 +222,28 @@ fn request_fingerprint(method: &str, route: &str, params: &[&str], body: &[u8]) 
 }
 
 /// `value` written with no spaces and every object's keys sorted (sorted here: whether serde_json's map
-/// keeps insertion order depends on the features other crates of the build turn on).
+/// keeps insertion order depends on the features other crates of the build turn on; either way a map built
+/// from sorted keys writes them sorted).
 fn canonical_json(value: &serde_json::Value) -> Vec<u8> {
-    fn write(value: &serde_json::Value, out: &mut Vec<u8>) {
+    fn sorted(value: &serde_json::Value) -> serde_json::Value {
         match value {
             serde_json::Value::Object(map) => {
                 let mut entries: Vec<_> = map.iter().collect();
                 entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-                out.push(b'{');
-                for (i, (key, value)) in entries.into_iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    write(&serde_json::Value::String(key.clone()), out);
-                    out.push(b':');
-                    write(value, out);
-                }
-                out.push(b'}');
+                serde_json::Value::Object(
+                    entries
+                        .into_iter()
+                        .map(|(k, v)| (k.clone(), sorted(v)))
+                        .collect(),
+                )
             }
             serde_json::Value::Array(items) => {
-                out.push(b'[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    write(item, out);
-                }
-                out.push(b']');
+                serde_json::Value::Array(items.iter().map(sorted).collect())
             }
-            scalar => out.extend(serde_json::to_vec(scalar).expect("a JSON value serialises")),
+            scalar => scalar.clone(),
         }
     }
-    let mut out = Vec::new();
-    write(value, &mut out);
-    out
+    serde_json::to_vec(&sorted(value)).expect("a JSON value serialises")
 }
 
 /// Record a timeline event
