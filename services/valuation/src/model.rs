@@ -463,8 +463,11 @@ pub fn value_on(
                 currency = c.clone();
             }
             method = ValuationMethod::RegistrationPurchasePrice;
-            // The price is as of registration (or of the day valued, for history recorded before it).
-            let day = profile.registered_on.min(on);
+            // The price is as of the history's start — the registration day, or the first record's day
+            // when history was recorded from before it — one day for every point, so a point before
+            // registration neither moves the base nor values the same collision or appraisal
+            // differently from a later point (only a point before every record is its own day).
+            let day = history_start(profile, facts).min(on);
             let odometer = known
                 .iter()
                 .rev()

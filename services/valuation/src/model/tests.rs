@@ -588,3 +588,51 @@ fn the_mileage_factor_names_the_expected_rate_in_the_vehicles_unit() {
     let mi = detail(OdometerUnit::Mi);
     assert!(mi.contains("mi expected (13,476 mi/year)"), "{mi}");
 }
+
+/// A registration price with history recorded from before registration: the base is dated once (the first
+/// record's day), so every point agrees on it, the same collision is valued alike at every point after it,
+/// and age only ever takes value away.
+#[test]
+fn a_registration_price_with_earlier_records_is_dated_once_for_every_point() {
+    let mut p = profile(OdometerUnit::Mi);
+    p.purchase_price_cents = Some(3_000_000);
+    let facts = with(
+        &[],
+        [
+            reading("r1", at(2022, 3, 1), 20_000),
+            collision("c1", at(2023, 5, 1), Some(32_000), Severity::Severe),
+            reading("r2", at(2024, 6, 1), 45_000),
+        ],
+    );
+    let points: Vec<Valuation> = [
+        day(2022, 3, 1),
+        day(2022, 9, 1),
+        day(2023, 5, 1),
+        day(2023, 8, 1),
+        day(2024, 1, 10),
+        day(2024, 6, 1),
+        day(2025, 1, 1),
+    ]
+    .into_iter()
+    .map(|on| value_on(&p, &facts, on, ValuationPointKind::Event))
+    .collect();
+    for v in &points {
+        assert_eq!(v.method, ValuationMethod::RegistrationPurchasePrice);
+        assert_eq!(factor(v, FactorCode::Base), 3_000_000);
+        assert!(
+            factor(v, FactorCode::AgeDepreciation) <= 0,
+            "age added value on {}: {v:?}",
+            v.as_of
+        );
+        assert_eq!(sum(v), v.amount_cents as i64);
+    }
+    let collisions: Vec<i64> = points[2..]
+        .iter()
+        .map(|v| factor(v, FactorCode::CollisionDiminishedValue))
+        .collect();
+    assert!(collisions[0] < 0, "{collisions:?}");
+    assert!(
+        collisions.iter().all(|c| *c == collisions[0]),
+        "the same collision valued differently: {collisions:?}"
+    );
+}
