@@ -199,9 +199,14 @@ pub fn answer(
     let (understanding, follow_up) = match (asked.intent, previous) {
         (Intent::FollowUpBefore, Some(prev)) => {
             let mut u = prev.understanding.clone();
-            // Before the earliest record the previous answer cited.
-            if let Some(earliest) = prev.citations.iter().map(|c| c.occurred_at).min() {
-                u.slots.before = Some(earliest);
+            // Before the earliest record the previous answer cited — for a value, before the value it
+            // gave (cited first; the records its factors cite come after it and go further back).
+            let before = match u.intent {
+                Intent::Valuation => prev.citations.first().map(|c| c.occurred_at),
+                _ => prev.citations.iter().map(|c| c.occurred_at).min(),
+            };
+            if let Some(before) = before {
+                u.slots.before = Some(before);
             }
             (u, Some(Intent::FollowUpBefore))
         }
@@ -433,7 +438,7 @@ impl Ctx<'_> {
             Intent::CostOfOwnership => self.cost_of_ownership(),
             Intent::Accidents => self.accidents(s),
             Intent::Purchase => self.purchase(),
-            Intent::Valuation => self.valuation(),
+            Intent::Valuation => self.valuation(s),
             Intent::DueItems => self.due_items(s),
             Intent::UsageRate => self.usage_rate(),
             Intent::FuelEconomy => self.fuel_economy(),
@@ -550,7 +555,8 @@ impl Ctx<'_> {
                 .unwrap_or_else(|| "no vendor recorded".into())
         };
         let mut text = format!(
-            "The latest {subject} ({}) was done by {}.",
+            "{}: the latest, on {}, was done by {}.",
+            capitalised(&subject),
             date(&last.occurred_at),
             who(last)
         );
@@ -815,7 +821,26 @@ impl Ctx<'_> {
         text_answer(text, vec![cite(last)])
     }
 
-    fn valuation(&self) -> Answer {
+    fn valuation(&self, s: &Slots) -> Answer {
+        // "and before that?": the chat keeps only the current estimate, so what came before it is the
+        // latest value recorded on the timeline (an appraisal or the owner's estimate) before that day.
+        if let Some(before) = s.before {
+            let earlier = self
+                .k
+                .of_kind(EventKind::Valuation)
+                .rfind(|e| e.occurred_at < before);
+            return match earlier {
+                Some(e) => self.recorded_valuation(e, &format!("Before {}, the", date(&before))),
+                None => text_answer(
+                    format!(
+                        "No valuation is recorded before {}. The estimate's history over time is on the \
+                         vehicle's valuation chart (GET /v1/vehicles/{{id}}/valuations).",
+                        date(&before)
+                    ),
+                    Vec::new(),
+                ),
+            };
+        }
         if let Some(point) = &self.k.valuation {
             let v = &point.valuation;
             let as_of = v
@@ -860,14 +885,22 @@ impl Ctx<'_> {
             }
             return text_answer(text, citations);
         }
-        let appraisals: Vec<&VehicleEvent> = self.k.of_kind(EventKind::Valuation).collect();
-        let Some(last) = appraisals.last() else {
+        let Some(last) = self.k.of_kind(EventKind::Valuation).next_back() else {
             return text_answer(
                 "No valuation is recorded for this vehicle yet, and the valuation service has not published an estimate."
                     .into(),
                 Vec::new(),
             );
         };
+        let mut answer = self.recorded_valuation(last, "The");
+        answer
+            .text
+            .push_str(" No estimate with its factors has been published for this vehicle yet.");
+        answer
+    }
+
+    /// "{lead} latest recorded valuation is $X on D, from a dealer appraisal by V." citing the record.
+    fn recorded_valuation(&self, last: &VehicleEvent, lead: &str) -> Answer {
         let (amount, source) = match last.typed_details() {
             Some(EventDetails::Valuation(v)) => (
                 v.amount_cents,
@@ -880,14 +913,14 @@ impl Ctx<'_> {
         };
         let currency = last.currency.as_deref().unwrap_or("USD");
         let mut text = format!(
-            "The latest recorded valuation is {} on {}, from {source}",
+            "{lead} latest recorded valuation is {} on {}, from {source}",
             money(amount, currency),
             date(&last.occurred_at)
         );
         if let Some(v) = &last.vendor {
             text.push_str(&format!(" by {}", v.name));
         }
-        text.push_str(". No estimate with its factors has been published for this vehicle yet.");
+        text.push('.');
         text_answer(text, vec![cite(last)])
     }
 

@@ -275,6 +275,37 @@ fn valuation_and_due_items_come_from_their_projections() {
     assert!(a.text.contains("-4,515.85 USD"), "{}", a.text);
     assert_eq!(cited(&a), ["0193-val", "e01", "e05"]);
 
+    // "and before that?" is not the current estimate again: the latest value recorded before its day.
+    let p = Prepared::new(k.clone());
+    let before = answer("and before that?", &p, Some(&previous(&a)), now());
+    assert!(before.citations.is_empty());
+    assert!(
+        before
+            .text
+            .starts_with("No valuation is recorded before 2026-05-10."),
+        "{}",
+        before.text
+    );
+    let mut appraised = k.clone();
+    appraised.events.push(VehicleEvent {
+        id: "e09".into(),
+        kind: EventKind::Valuation,
+        occurred_at: at(2025, 12, 1),
+        title: "Dealer appraisal".into(),
+        currency: Some("USD".into()),
+        details: serde_json::json!({"amountCents": 2_450_000, "source": "dealer_appraisal"}),
+        vendor: None,
+        cost_cents: None,
+        ..appraised.events[0].clone()
+    });
+    let p = Prepared::new(appraised);
+    let before = answer("and before that?", &p, Some(&previous(&a)), now());
+    assert_eq!(cited(&before), ["e09"]);
+    assert_eq!(
+        before.text,
+        "Before 2026-05-10, the latest recorded valuation is 24,500.00 USD on 2025-12-01, from a dealer appraisal."
+    );
+
     let a = ask(&k, "What's due?");
     assert!(a.text.starts_with("No maintenance schedule"), "{}", a.text);
     k.maintenance = Some(MaintenanceScheduleUpdated {

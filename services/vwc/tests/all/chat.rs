@@ -406,7 +406,7 @@ fn demo_checks(h: &History, maintenance: &Value) -> Vec<Check> {
     }
     checks.push(
         check("Which shop did the last oil change?", "who_did").says(format!(
-            "The latest oil change ({}) was done by {}",
+            "Oil change: the latest, on {}, was done by {}",
             day(last_oil),
             vendor(last_oil).unwrap()
         )),
