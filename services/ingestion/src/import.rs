@@ -196,14 +196,89 @@ fn key_of(event: &NewVehicleEvent, occurrence: usize) -> String {
     )
 }
 
+/// The line of a byte of the file (the header is line 1); a line ends at `\n`, `\r\n` or a lone `\r`. The
+/// csv reader's own line count leaves out blank lines and counts every row of a CRLF file one short.
+struct Lines<'t> {
+    text: &'t [u8],
+    starts: Vec<usize>,
+}
+
+impl<'t> Lines<'t> {
+    fn of(text: &'t str) -> Lines<'t> {
+        let text = text.as_bytes();
+        let mut starts = vec![0];
+        for (i, b) in text.iter().enumerate() {
+            let ends_line = *b == b'\n' || (*b == b'\r' && text.get(i + 1) != Some(&b'\n'));
+            if ends_line {
+                starts.push(i + 1);
+            }
+        }
+        Lines { text, starts }
+    }
+
+    /// The line a record starting at `byte` is on: the reader may place the start on the line break
+    /// before it (the `\n` of a `\r\n`), which no record starts with.
+    fn line(&self, byte: u64) -> u64 {
+        let mut at = usize::try_from(byte)
+            .unwrap_or(usize::MAX)
+            .min(self.text.len());
+        while self
+            .text
+            .get(at)
+            .is_some_and(|b| matches!(b, b'\r' | b'\n'))
+        {
+            at += 1;
+        }
+        self.starts.partition_point(|&s| s <= at).max(1) as u64
+    }
+}
+
+/// Where a quoted field that the file never closes opens (a byte offset), read as the csv reader reads
+/// fields: a quote opens one only as a field's first character, and `""` inside it is a quote. The reader
+/// itself takes such a field to the end of the file, rows and all, and reports nothing.
+fn unclosed_quote(text: &str) -> Option<usize> {
+    enum State {
+        FieldStart,
+        Unquoted,
+        Quoted(usize),
+        QuoteInQuoted(usize),
+    }
+    let mut state = State::FieldStart;
+    for (i, b) in text.bytes().enumerate() {
+        let ends_field = matches!(b, b',' | b'\n' | b'\r');
+        state = match state {
+            State::FieldStart if b == b'"' => State::Quoted(i),
+            State::FieldStart | State::Unquoted if ends_field => State::FieldStart,
+            State::FieldStart | State::Unquoted => State::Unquoted,
+            State::Quoted(at) if b == b'"' => State::QuoteInQuoted(at),
+            State::Quoted(at) => State::Quoted(at),
+            State::QuoteInQuoted(at) if b == b'"' => State::Quoted(at),
+            State::QuoteInQuoted(_) if ends_field => State::FieldStart,
+            State::QuoteInQuoted(_) => State::Unquoted,
+        };
+    }
+    match state {
+        State::Quoted(at) => Some(at),
+        _ => None,
+    }
+}
+
 /// Reads the file: the rows to record and the rows refused. Header problems refuse the whole file.
 pub fn read(
     csv_text: &str,
     options: &ImportOptions,
 ) -> Result<(CsvFormat, Vec<ImportRow>, Vec<RowError>), String> {
+    let lines = Lines::of(csv_text);
+    if let Some(at) = unclosed_quote(csv_text) {
+        return Err(format!(
+            "line {}: a quoted field opens here and is never closed, so every line after it would be read \
+             as part of that one field; close the quote (a quote inside a quoted field is written twice: \"\")",
+            lines.line(at as u64)
+        ));
+    }
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
-        .trim(csv::Trim::All)
+        .trim(csv::Trim::Headers)
         .from_reader(csv_text.as_bytes());
     let headers = header_index(
         reader
@@ -222,7 +297,7 @@ pub fn read(
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let row = e.position().map_or(0, |p| p.line());
+                let row = e.position().map_or(0, |p| lines.line(p.byte()));
                 errors.push(RowError {
                     row,
                     field: "row".into(),
@@ -231,8 +306,8 @@ pub fn read(
                 continue;
             }
         };
-        let row = record.position().map_or(0, |p| p.line());
-        if record.iter().all(str::is_empty) {
+        let row = record.position().map_or(0, |p| lines.line(p.byte()));
+        if record.iter().all(|field| field.trim().is_empty()) {
             continue;
         }
         let get = Row {
@@ -274,12 +349,19 @@ struct Row<'a> {
 type Fail<'f> = &'f mut dyn FnMut(&str, String);
 
 impl<'a> Row<'a> {
+    /// Trimmed, but for the notes: they are kept as written (an export's notes that begin or end with
+    /// spaces come back the same).
     fn get(&self, name: &str) -> &'a str {
-        self.headers
+        let value = self
+            .headers
             .iter()
             .position(|h| h == name)
             .and_then(|i| self.record.get(i))
-            .unwrap_or("")
+            .unwrap_or("");
+        match name {
+            "notes" if !value.trim().is_empty() => value,
+            _ => value.trim(),
+        }
     }
 
     /// The column `name` read by `parse`; a refusal is reported against `label` and ends the row (`None`).
@@ -588,19 +670,27 @@ pub async fn apply(
     let traceparent = traceparent.as_deref();
     let mut recorded = futures::stream::iter(rows)
         .map(|row| async move {
-            let key = crate::store::IdempotencyKey {
-                key: row.key.clone(),
-                request_hash: row.key,
-            };
-            let recorded = ingestion
-                .record_event(
+            let record = |key: String| {
+                ingestion.record_event(
                     vehicle,
-                    row.event,
+                    row.event.clone(),
                     EventSource::User,
-                    Some(key),
+                    Some(crate::store::IdempotencyKey {
+                        key: key.clone(),
+                        request_hash: key,
+                    }),
                     traceparent.map(str::to_string),
                 )
-                .await;
+            };
+            // A row's key says what the row is, not where it went (the keys of imports before this
+            // rule), so the same row imported into another vehicle of the organisation finds it — that
+            // is not this vehicle's replay: such a row is keyed again with this vehicle in its key.
+            let recorded = match record(row.key.clone()).await {
+                Ok(r) if r.replayed && r.event.vehicle_id != vehicle.id => {
+                    record(format!("{}:{}", row.key, vehicle.id)).await
+                }
+                other => other,
+            };
             (row.row, recorded)
         })
         .buffered(ROWS_IN_FLIGHT);
@@ -636,6 +726,60 @@ pub fn validation_errors(row: u64, errors: Vec<FieldError>) -> Vec<RowError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn options() -> ImportOptions {
+        ImportOptions {
+            kind: EventKind::Maintenance,
+            currency: "USD".into(),
+            volume_unit: VolumeUnit::Gal,
+        }
+    }
+
+    fn error_rows(csv_text: &str) -> Vec<u64> {
+        let (_, _, errors) = read(csv_text, &options()).unwrap();
+        errors.iter().map(|e| e.row).collect()
+    }
+
+    #[test]
+    fn a_rows_number_is_its_line_with_crlf_blank_lines_and_a_bom() {
+        let header = "Date,Odometer,Description,Notes,Cost";
+        let good = "2024-03-02,100,Oil change,a,1";
+        let bad = "2024-13-40,200,Oil change,b,2";
+        for (text, line) in [
+            (format!("{header}\n{good}\n{bad}\n"), 3),
+            (format!("{header}\r\n{good}\r\n{bad}\r\n"), 3),
+            (format!("{header}\n{good}\n\n{bad}\n"), 4),
+            (format!("{header}\n{good}\n\n\n{bad}\n"), 5),
+            (format!("{header}\r\n{good}\r\n\r\n{bad}\r\n"), 4),
+            (format!("{header}\r{good}\r\r{bad}\r"), 4),
+            (format!("\u{feff}{header}\r\n{bad}"), 2),
+            (
+                format!("{header}\n2024-03-02,100,Oil change,\"two\nlines\",1\n{bad}\n"),
+                4,
+            ),
+        ] {
+            assert_eq!(error_rows(&text), [line], "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_quote_never_closed_refuses_the_file_naming_its_line() {
+        let text = "Date,Odometer,Description,Notes,Cost\n2024-03-02,100,Oil change,a,1\n\
+                    2024-03-03,200,\"Oil change,b,2\n2024-03-04,300,Oil change,c,3\n";
+        let err = read(text, &options()).unwrap_err();
+        assert!(
+            err.starts_with("line 3: a quoted field opens here"),
+            "{err}"
+        );
+        // Closed quotes, doubled quotes, a quote inside an unquoted field, quoted line breaks: read.
+        for fine in [
+            "Date,Odometer,Description,Notes,Cost\n2024-03-02,100,\"Oil, \"\"good\"\"\",\"two\nlines\",1\n",
+            "Date,Odometer,Description,Notes,Cost\n2024-03-02,100,17\" tires,a,1\n",
+            "Date,Odometer,Description,Notes,Cost\n2024-03-02,100,\"\",a,1",
+        ] {
+            assert!(read(fine, &options()).is_ok(), "{fine:?}");
+        }
+    }
 
     #[test]
     fn amounts_dates_and_odometers_parse_as_lubelogger_writes_them() {

@@ -134,6 +134,26 @@ async fn a_lubelogger_service_file_imports_reports_bad_rows_and_a_second_import_
     );
     app.settle().await;
     app.timeline_of_len_at_most(&token, &vehicle, 4).await;
+    // The same file into another vehicle of the organisation records its rows there (its rows were once
+    // taken for replays of the first vehicle's and skipped, leaving the second vehicle empty), and a second
+    // import there adds nothing either.
+    let other = app.register(&token, &vin(2)).await;
+    let (_, _, there) = import(&app, &token, &other, "", SERVICE_RECORDS).await;
+    assert_eq!(
+        (there["imported"].as_u64(), there["skipped"].as_u64()),
+        (Some(4), Some(0)),
+        "{there}"
+    );
+    let (_, _, there) = import(&app, &token, &other, "", SERVICE_RECORDS).await;
+    assert_eq!(
+        (there["imported"].as_u64(), there["skipped"].as_u64()),
+        (Some(0), Some(4)),
+        "{there}"
+    );
+    app.timeline_of_len(&token, &other, 4).await;
+    app.settle().await;
+    app.timeline_of_len_at_most(&token, &other, 4).await;
+    app.timeline_of_len_at_most(&token, &vehicle, 4).await;
     // Repairs from LubeLogger's repair file: the same columns with kind=repair.
     let repairs =
         "Date,Odometer,Description,Notes,Cost\n2025-08-03,36100,Replaced alternator,,612.40\n";
@@ -226,7 +246,7 @@ async fn an_export_imported_into_a_new_vehicle_reproduces_the_history() {
             "costCents": 8999, "currency": "USD", "title": "Oil, filter; \"synthetic\"",
             "notes": "Line one,\nline two", "details": {"tasks": ["oil_change", "tire_rotation"]}}),
         json!({"kind": "repair", "occurredAt": "2025-01-10T10:00:00Z", "odometer": 36000,
-            "costCents": 61240, "currency": "EUR", "title": "Alternator",
+            "costCents": 61240, "currency": "EUR", "title": "Alternator", "notes": "  kept as written\t",
             "details": {"system": "electrical", "parts": ["Alternator", "Belt"], "warranty": true}}),
         json!({"kind": "odometer_reading", "occurredAt": "2025-03-01T10:00:00Z", "odometer": 38000}),
         json!({"kind": "collision", "occurredAt": "2025-04-01T10:00:00Z", "title": "Parking dent",
