@@ -465,9 +465,11 @@ pub fn plan(
         // An item that comes back to a status it was reminded of (a voided completion makes it overdue
         // again in the same cycle) is reminded again: the earlier reminder may have been read, or marked
         // read when the item was done. The next occurrence number keeps the reminder's id new.
+        // Turning an item off and on (unknown while off) is not a status it comes back from: nothing new.
+        // Turning an item off and on (unknown while off) is not a status it comes back from: nothing new.
         let came_back = previous
             .and_then(|p| p.status_of(&item.task))
-            .is_some_and(|p| p != item.status);
+            .is_some_and(|p| p != item.status && p != MaintenanceStatus::Unknown);
         let occurrence = match (already.contains(&key), came_back) {
             (false, _) => occurrence,
             (true, false) => continue,
@@ -847,6 +849,15 @@ mod tests {
         s.expect_oil_reminders_on(day(2025, 6, 24), &[(MaintenanceStatus::Overdue, 2)]);
         let ids: HashSet<&str> = s.sent.iter().map(|r| r.reminder_id.as_str()).collect();
         assert_eq!(ids.len(), s.sent.len(), "every reminder has its own id");
+        // Turned off and on again (unknown while off) is not coming back: nothing until the weekly repeat.
+        let mut oil = ItemSettings::default_for("oil_change", OdometerUnit::Mi).unwrap();
+        oil.enabled = false;
+        s.settings = vec![oil.clone()];
+        s.expect_oil_reminders_on(day(2025, 6, 25), &[]);
+        oil.enabled = true;
+        s.settings = vec![oil];
+        s.expect_oil_reminders_on(day(2025, 6, 25), &[]);
+        s.expect_oil_reminders_on(day(2025, 7, 1), &[(MaintenanceStatus::Overdue, 3)]);
     }
 
     #[test]
