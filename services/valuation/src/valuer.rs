@@ -194,21 +194,18 @@ pub fn decide(
     Decision { points: out }
 }
 
-/// `dates` and every day a point was published for that is no longer one of them, from the history's first
-/// day to `today`, as an event point, in order. A correction or a void can take a record away from its day
-/// (voided, or moved to another day); `ValuationUpdated` cannot withdraw a point, so the day keeps one,
-/// valued again from the records as they now read — not the value that counted the record. (A day before
-/// the history's new first day, after an acquisition moved later, keeps its point as published.)
+/// `dates` and every day up to `today` a point was published for that is no longer one of them, as an event
+/// point, in order. A correction or a void can take a record away from its day (voided, or moved to another
+/// day); `ValuationUpdated` cannot withdraw a point, so the day keeps one, valued again from the records as
+/// they now read — not the value that counted the record. That holds for days before the history's new
+/// first day too (its earliest record voided or moved later): their points counted the record as well.
 fn with_days_published(
     mut dates: Vec<(NaiveDate, ValuationPointKind)>,
     state: &VehicleState,
     today: NaiveDate,
 ) -> Vec<(NaiveDate, ValuationPointKind)> {
-    let Some(&(first, _)) = dates.first() else {
-        return dates;
-    };
     let before = dates.len();
-    for &day in state.published.range(first..=today).map(|(day, _)| day) {
+    for &day in state.published.range(..=today).map(|(day, _)| day) {
         if dates[..before]
             .binary_search_by_key(&day, |(d, _)| *d)
             .is_err()

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use vwc_testkit::ledger::{assert_same_answers, corrections_newest_first, revised, undecodable};
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use vwc_bus::Consumer;
 use vwc_contracts::valuation::{FactorCode, ValuationPointKind, ValuationUpdated};
 use vwc_contracts::{
@@ -519,6 +519,37 @@ async fn a_day_whose_record_was_voided_or_moved_is_valued_again_without_it() {
         assert_eq!(point, valued, "{day}");
     }
     assert!(day_point(&points, typo_day).unwrap().amount_cents > with_typo.amount_cents);
+}
+
+/// Voiding the earliest record moves the history's first day later (here to the registration); the points
+/// published before the new first day counted the record too, and are valued again without it.
+#[tokio::test]
+async fn a_void_of_the_earliest_record_values_the_days_before_the_new_first_day_again() {
+    let (_dir, store, consumer) = setup_registered().await;
+    let first = reading("evt_first", 500, 250_000);
+    consumer.handle(&recorded(first.clone())).await.unwrap();
+    let registered_on = (now() - Duration::days(400)).date_naive();
+    let counted: Vec<NaiveDate> = published(store.as_ref())
+        .await
+        .iter()
+        .filter(|p| p.valuation.kind != ValuationPointKind::Current)
+        .filter(|p| p.valuation.as_of < registered_on && p.valuation.odometer == Some(250_000))
+        .map(|p| p.valuation.as_of)
+        .collect();
+    assert!(counted.len() >= 3, "{counted:?}");
+    consumer.handle(&revised(&first, 2, true)).await.unwrap();
+    let points = published(store.as_ref()).await;
+    let state = stored_state(store.as_ref()).await;
+    let profile = state.profile.as_ref().unwrap();
+    for day in counted {
+        let point = (points.iter().rev())
+            .find(|p| p.valuation.as_of == day && p.valuation.kind != ValuationPointKind::Current)
+            .unwrap_or_else(|| panic!("{day}: not valued again"));
+        assert_eq!(point.valuation.odometer, None, "{day}");
+        let valued =
+            vwc_valuation::model::value_on(profile, &state.facts, day, ValuationPointKind::Event);
+        assert_eq!(point.valuation, valued, "{day}");
+    }
 }
 
 /// The vehicle's state as `store` holds it.
