@@ -122,12 +122,15 @@ async fn list_vehicles(
     Admitted { org, .. }: Admitted<ReadVehicles>,
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<VehicleView>>, ApiError> {
-    let (limit, after): (usize, Option<VehicleId>) = page.read()?;
+    let (limit, after) = page.read::<VehicleListCursor>()?;
+    let after = after.map(|c| c.r);
     let items = state
         .store
         .vehicles(&org, vwc_store::Page::after(after.as_ref(), limit + 1))
         .await?;
-    Ok(Json(Page::cut(items, limit, |v| v.vehicle.id.clone())))
+    Ok(Json(Page::cut(items, limit, |v| VehicleListCursor {
+        r: v.vehicle.id.clone(),
+    })))
 }
 
 /// Get a vehicle
@@ -146,6 +149,27 @@ struct TimelineCursor {
     v: String,
     t: DateTime<Utc>,
     i: String,
+}
+
+/// A position in the organisation's vehicles, in registration order (a field name of its own, so no other
+/// list's cursor reads as one).
+#[derive(Debug, Serialize, Deserialize)]
+struct VehicleListCursor {
+    r: VehicleId,
+}
+
+/// A position in the fleet overview (its own field name, though it lists vehicles too).
+#[derive(Debug, Serialize, Deserialize)]
+struct FleetCursor {
+    f: VehicleId,
+}
+
+/// A position in one vehicle's valuation history, newest first: the vehicle is part of it, as in
+/// [`TimelineCursor`].
+#[derive(Debug, Serialize, Deserialize)]
+struct ValuationsCursor {
+    v: String,
+    d: NaiveDate,
 }
 
 /// A position in the organisation's notification feed (field names of its own, so a timeline's cursor does
@@ -323,13 +347,26 @@ async fn valuations(
     VehicleScope { vehicle, .. }: VehicleScope<ReadVehicles>,
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<Valuation>>, ApiError> {
-    let (limit, before): (usize, Option<NaiveDate>) = page.read()?;
+    let (limit, before) = page.read::<ValuationsCursor>()?;
+    if before
+        .as_ref()
+        .is_some_and(|c| c.v != vehicle.vehicle_id.as_str())
+    {
+        return Err(ApiError::field(
+            "cursor",
+            "is a cursor of another vehicle's valuations",
+        ));
+    }
+    let before = before.map(|c| c.d);
     state
         .vehicle_of(&vehicle.org_id, &vehicle.vehicle_id)
         .await?;
     let page = vwc_store::Page::after(before.as_ref(), limit + 1);
     let items = state.store.valuations(&vehicle, page).await?;
-    Ok(Json(Page::cut(items, limit, |v| v.as_of)))
+    Ok(Json(Page::cut(items, limit, |v| ValuationsCursor {
+        v: vehicle.vehicle_id.to_string(),
+        d: v.as_of,
+    })))
 }
 
 /// List the organisation's in-app notifications
@@ -422,10 +459,13 @@ async fn fleet_overview(
     Admitted { org, .. }: Admitted<ReadFleet>,
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<FleetOverview>, ApiError> {
-    let (limit, after): (usize, Option<VehicleId>) = page.read()?;
+    let (limit, after) = page.read::<FleetCursor>()?;
+    let after = after.map(|c| c.f);
     let page = vwc_store::Page::after(after.as_ref(), limit + 1);
     let mut items: Vec<FleetRow> = state.store.fleet(&org, page).await?;
-    let next_cursor = cursor::next_page(&mut items, limit, |v| v.vehicle.vehicle.id.clone());
+    let next_cursor = cursor::next_page(&mut items, limit, |v| FleetCursor {
+        f: v.vehicle.vehicle.id.clone(),
+    });
     // The totals come from the fleet aggregates (kept with the projection), not from this page.
     let (counts, value) = tokio::try_join!(
         state.store.fleet_counts(&org),

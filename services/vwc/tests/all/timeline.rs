@@ -360,38 +360,55 @@ async fn a_timeline_page_is_byte_for_byte_the_typed_page() {
     app.stop().await;
 }
 
-/// A timeline cursor belongs to its vehicle's timeline: another vehicle's list, or the notification feed,
-/// refuses it (422) instead of reading it as a position of its own.
+/// A cursor belongs to the list that issued it: every other list — another vehicle's timeline or
+/// valuations, the vehicles, the fleet overview, the fleet's costs by vehicle, the notification feed —
+/// refuses it (422 on `cursor`) instead of reading it as a position of its own; its own list reads it.
 #[tokio::test]
-async fn a_timeline_cursor_is_refused_by_another_vehicle_and_by_the_notification_feed() {
+async fn a_cursor_is_refused_by_every_list_but_its_own() {
     let (app, token, vehicle) = spawn_with_vehicle(&[Role::FleetManager], 71).await;
     let other = app.register(&token, &vin(72)).await;
-    for n in 0..3 {
-        app.record_odometer(&token, &vehicle, 10 - n, 1_000 + n as u64)
+    for v in [&vehicle, &other] {
+        for n in 0..3 {
+            let at = vwc_clock::now() - chrono::Duration::days(40 * (3 - n));
+            let (status, _, body) = post(
+                &app,
+                &token,
+                &format!("/v1/vehicles/{v}/events"),
+                &json!({"kind": "repair", "occurredAt": at, "odometer": 1_000 + n * 500,
+                        "costCents": 1_000 + n, "currency": if n == 0 { "EUR" } else { "USD" }}),
+            )
             .await;
+            assert_eq!(status, 201, "{body}");
+        }
     }
     app.timeline_of_len(&token, &vehicle, 3).await;
-    let first = app
-        .get_ok(&token, &format!("/v1/vehicles/{vehicle}/events?limit=1"))
-        .await;
-    let cursor = first["nextCursor"]
-        .as_str()
-        .expect("a next page")
-        .to_string();
-    let next = app
-        .get_ok(
-            &token,
-            &format!("/v1/vehicles/{vehicle}/events?limit=1&cursor={cursor}"),
-        )
-        .await;
-    assert_eq!(next["items"].as_array().map(Vec::len), Some(1));
-    for path in [
-        format!("/v1/vehicles/{other}/events?limit=1&cursor={cursor}"),
-        format!("/v1/notifications?limit=1&cursor={cursor}"),
-    ] {
-        let (status, _, problem) = get(&app, &token, &path).await;
-        assert_eq!(status, 422, "{path}: {problem}");
-        assert_eq!(problem["errors"][0]["field"], "cursor", "{problem}");
+    app.settle().await;
+    let lists = [
+        format!("/v1/vehicles/{vehicle}/events?limit=1"),
+        format!("/v1/vehicles/{vehicle}/valuations?limit=1"),
+        "/v1/vehicles?limit=1".to_string(),
+        "/v1/fleet/overview?limit=1".to_string(),
+        "/v1/fleet/costs?groupBy=vehicle&limit=1".to_string(),
+    ];
+    let others = [
+        format!("/v1/vehicles/{other}/events?limit=1"),
+        format!("/v1/vehicles/{other}/valuations?limit=1"),
+        "/v1/notifications?limit=1".to_string(),
+    ];
+    for list in &lists {
+        let first = app.get_ok(&token, list).await;
+        let cursor = first["nextCursor"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{list}: no next page: {first}"))
+            .to_string();
+        let next = app.get_ok(&token, &format!("{list}&cursor={cursor}")).await;
+        let page = next["items"].as_array();
+        assert_eq!(page.map(Vec::len), Some(1), "{list}: {next}");
+        for path in lists.iter().chain(&others).filter(|p| *p != list) {
+            let (status, _, problem) = get(&app, &token, &format!("{path}&cursor={cursor}")).await;
+            assert_eq!(status, 422, "{list}'s cursor on {path}: {problem}");
+            assert_eq!(problem["errors"][0]["field"], "cursor", "{problem}");
+        }
     }
     app.stop().await;
 }
