@@ -619,6 +619,7 @@ impl ApiRoutes {
                     ingestion: Ingestion::new(stores.ingestion.clone(), shared_clock.clone()),
                     store: http.attachments.clone(),
                     verifier: verifier.clone(),
+                    uploads: Default::default(),
                 },
             ),
             served(

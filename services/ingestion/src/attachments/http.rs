@@ -32,6 +32,31 @@ pub struct AttachmentState {
     pub ingestion: Ingestion,
     pub store: Arc<dyn AttachmentStore>,
     pub verifier: Arc<dyn TokenVerifier>,
+    /// Taken for the count check and the write it guards (see [`UploadLocks`]).
+    pub uploads: Arc<UploadLocks>,
+}
+
+/// Adding files to one event happens one at a time in this process: the check against
+/// [`MAX_ATTACHMENTS_PER_EVENT`] and the write it allows are one step, so uploads made in parallel cannot
+/// all pass the check together (30 at once stored 24–27). Events share 64 locks by the hash of their key;
+/// each API process keeps its own (docs/attachments.md).
+pub struct UploadLocks(Box<[tokio::sync::Mutex<()>]>);
+
+impl Default for UploadLocks {
+    fn default() -> UploadLocks {
+        UploadLocks((0..64).map(|_| tokio::sync::Mutex::new(())).collect())
+    }
+}
+
+impl UploadLocks {
+    async fn of(&self, key: &EventKey) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (&key.org, &key.vehicle, &key.event).hash(&mut hasher);
+        self.0[(hasher.finish() % self.0.len() as u64) as usize]
+            .lock()
+            .await
+    }
 }
 
 vwc_http::has_verifier!(AttachmentState);
@@ -273,6 +298,7 @@ async fn upload_attachment(
         .await
         .map_err(|_| too_large)?;
     let media = sniff(&content)?;
+    let _one_at_a_time = state.uploads.of(&key).await;
     guard_count(&state, &key).await?;
     let attachment = Attachment {
         id: new_id(),
@@ -428,10 +454,13 @@ async fn confirm_upload(
     EventFiles { key, .. }: EventFiles<Attach>,
     Path(TicketPath { attachment_id: id }): Path<TicketPath>,
 ) -> Result<Created<Attachment>, ApiError> {
+    let _one_at_a_time = state.uploads.of(&key).await;
     if let Some(done) = state.store.get(&key, &id).await? {
         // Confirming twice answers the attachment again.
         return Ok(Created(done));
     }
+    // Tickets are handed out while there is room; the room is checked again when one becomes a file.
+    guard_count(&state, &key).await?;
     let pending = state
         .store
         .pending(&key, &id)

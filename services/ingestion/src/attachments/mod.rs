@@ -157,12 +157,15 @@ pub trait AttachmentStore: Send + Sync {
 }
 
 /// A file name fit to show and to send back in `Content-Disposition`: the last path segment, without
-/// control characters, quotes or backslashes, at most 200 characters; `attachment` when nothing is left.
+/// control characters, quotes or backslashes, nor the invisible characters that change how a name reads
+/// (bidirectional overrides — `\u{202e}gpj.exe` shows as `exe.jpg` — and zero-width ones), at most 200
+/// characters; `attachment` when nothing is left.
 pub fn clean_file_name(raw: &str) -> String {
     let last = raw.rsplit(['/', '\\']).next().unwrap_or("");
+    let invisible = |c: char| matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}');
     let cleaned: String = last
         .chars()
-        .filter(|c| !c.is_control() && !matches!(c, '"' | '\\' | ';'))
+        .filter(|c| !c.is_control() && !invisible(*c) && !matches!(c, '"' | '\\' | ';'))
         .take(200)
         .collect();
     let cleaned = cleaned.trim().trim_start_matches('.').to_string();
@@ -170,5 +173,26 @@ pub fn clean_file_name(raw: &str) -> String {
         "attachment".into()
     } else {
         cleaned
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clean_file_name;
+
+    #[test]
+    fn a_file_name_keeps_its_last_segment_without_what_changes_how_it_reads() {
+        for (raw, kept) in [
+            ("../../etc/passwd", "passwd"),
+            ("C:\\Users\\me\\receipt.pdf", "receipt.pdf"),
+            ("re\"ce;ipt\u{7}.pdf", "receipt.pdf"),
+            ("\u{202e}gpj.exe", "gpj.exe"),
+            ("inv\u{200b}oice\u{2066}.pdf\u{feff}", "invoice.pdf"),
+            ("reçu d’atelier 🚗.jpg", "reçu d’atelier 🚗.jpg"),
+            ("...", "attachment"),
+            ("\u{202e}", "attachment"),
+        ] {
+            assert_eq!(clean_file_name(raw), kept, "{raw:?}");
+        }
     }
 }

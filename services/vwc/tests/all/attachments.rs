@@ -435,3 +435,27 @@ async fn voiding_an_event_hides_its_attachments_and_refuses_new_ones() {
         upload(&app, &owner, &path, ("again.pdf", "application/pdf"), pdf()).await;
     assert_eq!(status, 404, "{refused}");
 }
+
+/// Thirty uploads to one event at once: exactly twenty are stored (the limit per event), the others are
+/// 409s, and the listing shows twenty. The count check and the write were two steps, so parallel uploads
+/// passed the check together and stored 24–27.
+#[tokio::test]
+async fn parallel_uploads_to_one_event_stop_at_the_limit() {
+    let (app, owner, _, _, path) = receipt_event(TestApp::spawn().await, 26).await;
+    let statuses = futures::future::join_all((0..30).map(|i| {
+        let (app, owner, path) = (&app, &owner, &path);
+        async move {
+            let name = format!("r{i}.jpg");
+            upload(app, owner, path, (&name, "image/jpeg"), jpeg())
+                .await
+                .0
+        }
+    }))
+    .await;
+    let created = statuses.iter().filter(|s| **s == 201).count();
+    let refused = statuses.iter().filter(|s| **s == 409).count();
+    assert_eq!((created, refused), (20, 10), "{statuses:?}");
+    let listed = app.get_ok(&owner, &path).await;
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(20));
+    app.stop().await;
+}
