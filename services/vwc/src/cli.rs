@@ -552,7 +552,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let system = System::start(opts).await?;
             let report =
                 crate::seed::load(&system.router, &system.keys, &crate::seed::demo()).await?;
-            system.shutdown().await;
+            system.finish().await?;
             println!(
                 "seeded {} vehicles and {} events",
                 report.vehicles, report.events
@@ -700,7 +700,7 @@ async fn daily_once(
     let system = System::start(batch_options(data)).await?;
     let run = DailyRun::today(org.as_deref(), &system.clock).forced(force);
     let report = job.run(&system.stores, &run).await;
-    system.shutdown().await;
+    system.finish().await?;
     println!(
         "{}",
         serde_json::to_string_pretty(&report.map_err(anyhow::Error::from_boxed)?)?
@@ -937,7 +937,7 @@ async fn dlq(action: DlqAction) -> anyhow::Result<()> {
         DlqAction::Replay { id, data } => {
             let system = System::start(batch_options(data.existing()?)).await?;
             let replayed = replay(&system, id.as_deref()).await;
-            system.shutdown().await;
+            system.finish().await?;
             let (replayed, failed) = replayed?;
             println!("replayed {replayed}, still failing {failed}");
             if failed > 0 {

@@ -468,6 +468,15 @@ impl System {
         anyhow::bail!("the outboxes still held events after {ROUNDS} rounds of publishing")
     }
 
+    /// For a one-shot command (`vwc seed`, `import`, `sweep`, `revalue`, `dlq replay`): delivers what it
+    /// caused through every hop ([`settle`](Self::settle)), then shuts down — so its effects are all
+    /// projected when it returns instead of waiting in the consumers' outboxes for the next start.
+    pub async fn finish(self) -> anyhow::Result<()> {
+        let settled = self.settle().await;
+        self.shutdown().await;
+        settled
+    }
+
     /// Stops the relays (each flushes a last time) and waits for deliveries in flight.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);

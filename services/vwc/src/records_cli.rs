@@ -113,9 +113,10 @@ pub async fn import(args: ImportArgs, opts: EmbeddedOptions) -> anyhow::Result<(
         })
         .await;
     bar.finish_and_clear();
-    // Deliver what was recorded before stopping (the relays flush on shutdown).
-    system.shutdown().await;
+    // Deliver what was recorded, and what the consumers made of it, before stopping.
+    let finished = system.finish().await;
     let outcome = outcome?;
+    finished?;
     errors.extend(outcome.errors);
     errors.sort_by_key(|e| e.row);
     println!(
@@ -135,6 +136,8 @@ pub async fn export(args: ExportArgs, opts: EmbeddedOptions) -> anyhow::Result<(
         other => anyhow::bail!("--format {other}: must be csv or json"),
     };
     let system = System::start(opts).await?;
+    // Records a stopped server acknowledged but had not projected yet are delivered before reading.
+    system.settle().await?;
     let of = vwc_edge::store::VehicleRef::new(args.org.as_str(), args.vehicle.as_str());
     let found = system.stores.edge.vehicle(&of).await;
     let events = match found {

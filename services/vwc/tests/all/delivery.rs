@@ -282,3 +282,31 @@ fn commands_on_existing_data_refuse_a_missing_data_dir_and_make_nothing() {
         "files made in an empty dir"
     );
 }
+
+/// `vwc seed` returns with everything it caused delivered through every hop: no outbox of the data dir
+/// holds an unsent event (the valuation and notification services' own events were left for the next
+/// start, so the first command after it — even `vwc import --dry-run` — projected them).
+#[test]
+fn vwc_seed_leaves_no_event_undelivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    common::vwc(["seed", "--data-dir", data]);
+    let mut databases = 0;
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "db") {
+            continue;
+        }
+        databases += 1;
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let unsent: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM outbox WHERE sent_at IS NULL",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(unsent, 0, "{}", path.display());
+    }
+    assert!(databases >= 6, "{databases} databases");
+}
