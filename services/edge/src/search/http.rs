@@ -84,6 +84,9 @@ struct Position {
     o: usize,
     /// The query it belongs to.
     f: String,
+    /// When the first page was read: records recorded after it are left out of the later pages, so a
+    /// record arriving while the pages are read does not push one already shown onto the next page.
+    t: chrono::DateTime<chrono::Utc>,
 }
 
 fn fingerprint(q: &str, vehicle: Option<&str>) -> String {
@@ -96,6 +99,7 @@ async fn records(
     state: &EdgeState,
     org: &OrgId,
     vehicles: Vec<VehicleView>,
+    recorded_by: chrono::DateTime<chrono::Utc>,
 ) -> Result<(Vec<(VehicleView, serde_json::Value)>, bool), ApiError> {
     let per_vehicle = (MAX_RECORDS / vehicles.len().max(1)).max(1);
     let mut out = Vec::new();
@@ -118,7 +122,7 @@ async fn records(
                 occurred_at: e.occurred_at,
                 id: e.id.to_string(),
             });
-            for e in page {
+            for e in page.into_iter().filter(|e| e.recorded_at <= recorded_by) {
                 if taken == per_vehicle {
                     truncated = true;
                     break;
@@ -180,10 +184,10 @@ async fn search(
     };
     let vehicle = query.vehicle_id.as_deref().filter(|v| !v.is_empty());
     let print = fingerprint(q, vehicle);
-    let offset = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
-        None => 0,
+    let (offset, as_of) = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => (0, state.clock.now()),
         Some(c) => match cursor::decode::<Position>(c) {
-            Some(p) if p.f == print => p.o,
+            Some(p) if p.f == print => (p.o, p.t),
             _ => {
                 return Err(ApiError::field(
                     "cursor",
@@ -200,7 +204,7 @@ async fn search(
             .await
             .map_err(ApiError::internal)?,
     };
-    let (records, truncated) = records(&state, &org, vehicles).await?;
+    let (records, truncated) = records(&state, &org, vehicles, as_of).await?;
     let fields: Vec<_> = records.iter().map(|(_, e)| searchable_fields(e)).collect();
     let documents: Vec<String> = fields.iter().map(|f| document(f)).collect();
     let index = vwc_search::Bm25Index::build(documents.iter().map(String::as_str));
@@ -226,7 +230,13 @@ async fn search(
         })
         .collect();
     let next = offset + items.len();
-    let next_cursor = (next < total).then(|| cursor::encode(&Position { o: next, f: print }));
+    let next_cursor = (next < total).then(|| {
+        cursor::encode(&Position {
+            o: next,
+            f: print,
+            t: as_of,
+        })
+    });
     Ok(Json(SearchResults {
         items,
         next_cursor,

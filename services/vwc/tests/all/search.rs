@@ -202,12 +202,27 @@ async fn search_pages_with_a_cursor_and_refuses_bad_input() {
             assert!(seen.insert(hit["eventId"].as_str().unwrap().to_string()));
         }
         pages += 1;
+        if pages == 1 {
+            // A matching record arrives while the pages are read: the later pages go on with the
+            // listing the first began (it used to push a record already shown onto the next page).
+            record(
+                &f.app,
+                &f.a,
+                &f.car_a,
+                json!({"kind": "maintenance", "occurredAt": "2026-01-01T09:00:00Z",
+                    "title": "Tire rotation, tires tires", "details": {"tasks": ["tire_rotation"]}}),
+            )
+            .await;
+            f.app.timeline_of_len(&f.a, &f.car_a, 9).await;
+        }
         match page["nextCursor"].as_str() {
             Some(c) => cursor = Some(c.to_string()),
             None => break,
         }
     }
     assert_eq!((pages, seen.len()), (3, 5));
+    // A new listing has it.
+    assert_eq!(search(&f.app, &f.a, "q=tires&limit=2").await["total"], 6);
 
     let first = search(&f.app, &f.a, "q=tires&limit=2").await;
     let other_query_cursor = first["nextCursor"].as_str().unwrap();
