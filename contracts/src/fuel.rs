@@ -224,6 +224,8 @@ pub fn economy(odometer_unit: OdometerUnit, events: &[VehicleEvent]) -> Option<F
     // (interval, litres) oldest first.
     let mut measured: Vec<(EconomyInterval, f64)> = Vec::new();
     let mut open: Option<Open<'_>> = None;
+    // The previous fill's odometer, not the last one read: after a fill without one, the distance from
+    // the last odometer includes steps already counted by their trip distances.
     let mut previous_odometer: Option<u64> = None;
     for fill in &fills {
         let e = fill.event;
@@ -232,9 +234,7 @@ pub fn economy(odometer_unit: OdometerUnit, events: &[VehicleEvent]) -> Option<F
             (Some(_), Some(_)) => None, // the odometer went backwards: not measurable
             _ => fill.trip_distance,
         };
-        if e.odometer.is_some() {
-            previous_odometer = e.odometer;
-        }
+        previous_odometer = e.odometer;
         let Some(mut current) = open.take() else {
             open = restart(fill);
             continue;
@@ -325,7 +325,8 @@ pub fn economy(odometer_unit: OdometerUnit, events: &[VehicleEvent]) -> Option<F
         }),
         _ => None,
     };
-    let measured_distance: f64 = measured.iter().map(|(iv, _)| iv.distance).sum();
+    // Folded from +0.0: an empty `sum()` of floats is -0.0, which a client shows as "-0 mi".
+    let measured_distance = measured.iter().fold(0.0, |sum, (iv, _)| sum + iv.distance);
     let measured_litres: f64 = measured.iter().map(|(_, l)| l).sum();
 
     let mut costs: std::collections::BTreeMap<String, FuelCost> = Default::default();
@@ -429,6 +430,41 @@ mod tests {
             .map(|i| (i.from_event_id.as_str(), i.to_event_id.as_str()))
             .collect();
         assert_eq!(pairs, [("evt_3", "evt_4"), ("evt_1", "evt_2")]);
+    }
+
+    /// A fill without an odometer: its step is its trip distance, and the next step is measured from it
+    /// (not again from the last odometer, which counted the miles before it twice: 60 mpg for 30). Without
+    /// a trip distance either, the interval is not measured.
+    #[test]
+    fn a_fill_without_an_odometer_is_a_step_of_its_trip_distance_and_counted_once() {
+        let trip = |id: &str, day: u32, odometer: Option<u64>, trip: Option<f64>| {
+            let mut f = fill(id, day, odometer, 10.0, true, 0);
+            f.details = json!({"volume": 10.0, "volumeUnit": "gal", "fullTank": true, "tripDistance": trip});
+            f
+        };
+        let events = [
+            fill("evt_1", 1, Some(10_000), 8.0, true, 0),
+            trip("evt_2", 2, None, Some(300.0)),
+            trip("evt_3", 3, Some(10_600), Some(300.0)),
+        ];
+        let e = economy(OdometerUnit::Mi, &events).unwrap();
+        let measured: Vec<(f64, f64)> = e
+            .intervals
+            .iter()
+            .map(|i| (i.distance, i.economy))
+            .collect();
+        assert_eq!(measured, [(300.0, 30.0), (300.0, 30.0)]);
+        assert_eq!((e.measured_distance, e.average), (600.0, Some(30.0)));
+        let events = [
+            fill("evt_1", 1, Some(10_000), 8.0, true, 0),
+            trip("evt_2", 2, None, None),
+            fill("evt_3", 3, Some(10_600), 10.0, true, 0),
+        ];
+        let e = economy(OdometerUnit::Mi, &events).unwrap();
+        assert!(e.intervals.is_empty(), "{:?}", e.intervals);
+        // Nothing measured is 0, not -0.
+        assert_eq!(e.measured_distance.to_string(), "0");
+        assert_eq!(e.average, None);
     }
 
     #[test]

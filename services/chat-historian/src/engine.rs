@@ -1161,7 +1161,7 @@ impl Ctx<'_> {
                 .collect();
             return text_answer(
                 format!(
-                    "{} fill-up{} recorded, but economy needs two full fills with the distance between                      them (a partial fill counts toward the next full one).",
+                    "{} fill-up{} recorded, but economy needs two full fills with the distance between them (a partial fill counts toward the next full one).",
                     e.fill_ups,
                     if e.fill_ups == 1 { " is" } else { "s are" }
                 ),
@@ -1170,7 +1170,7 @@ impl Ctx<'_> {
         };
         let distance_unit = unit.as_str();
         let mut text = format!(
-            "Your fuel economy averages {average} {label} over {} {distance_unit} measured ({}              full-to-full interval{}, {} fill-ups). The latest interval, {} to {}, was {} {label}",
+            "Your fuel economy averages {average} {label} over {} {distance_unit} measured ({} full-to-full interval{}, {} fill-ups). The latest interval, {} to {}, was {} {label}",
             e.measured_distance,
             e.intervals.len(),
             if e.intervals.len() == 1 { "" } else { "s" },
@@ -1181,7 +1181,7 @@ impl Ctx<'_> {
         );
         match (&e.drop, e.trailing_average) {
             (Some(drop), _) => text.push_str(&format!(
-                " — {:.1} % worse than your trailing average of {} {label}: worth a look (tyre                  pressure, a dragging brake, a sensor).",
+                " — {:.1} % worse than your trailing average of {} {label}: worth a look (tyre pressure, a dragging brake, a sensor).",
                 drop.drop_percent, drop.trailing_average
             )),
             (None, Some(avg)) => text.push_str(&format!(" (trailing average {avg} {label}).")),

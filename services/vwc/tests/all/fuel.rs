@@ -171,6 +171,11 @@ async fn economy_in_mpg_counts_a_partial_fill_toward_the_next_full_one_and_flags
         "{text}"
     );
     assert!(text.contains("0.13 USD per mi"), "{text}");
+    assert!(
+        text.contains("(3 full-to-full intervals") && text.contains("(tyre pressure"),
+        "{text}"
+    );
+    assert!(!text.contains("  "), "runs of spaces: {text:?}");
     let cited = pluck(&answer["citations"], "eventId");
     assert_eq!(
         cited,
