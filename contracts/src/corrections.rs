@@ -166,6 +166,10 @@ pub fn correct(
     }
     v.finish()?;
     let mut base = as_request(current);
+    // A title that is its kind's default was never chosen: it follows the kind a correction gives.
+    if current.title == current.kind.default_title() && !patch.contains_key("title") {
+        base.remove("title");
+    }
     for (field, value) in patch {
         if value.is_null() {
             base.remove(&field);
@@ -274,6 +278,27 @@ mod tests {
                 assert_eq!(errors[0].field, field, "{body}");
             }
         }
+    }
+
+    #[test]
+    fn a_default_title_follows_the_kind_a_correction_gives_and_a_chosen_one_stays() {
+        let vehicle = examples::vehicle();
+        let defaulted = VehicleEvent {
+            kind: crate::EventKind::Maintenance,
+            title: "Maintenance".into(),
+            details: json!({"tasks": ["oil_change"]}),
+            ..examples::vehicle_event()
+        };
+        let to_repair = patch(json!({"kind": "repair", "details": {}}));
+        let c = correct(&defaulted, to_repair.clone(), &vehicle, vwc_clock::now()).unwrap();
+        assert_eq!(c.event.title, "Repair");
+        assert!(c.changed.contains(&"title".to_string()), "{:?}", c.changed);
+        let chosen = VehicleEvent {
+            title: "Oil change at Quick Lube".into(),
+            ..defaulted
+        };
+        let c = correct(&chosen, to_repair, &vehicle, vwc_clock::now()).unwrap();
+        assert_eq!(c.event.title, "Oil change at Quick Lube");
     }
 
     #[test]

@@ -271,7 +271,7 @@ crate::wire_enum! {
 }
 
 impl EventKind {
-    fn default_title(self) -> &'static str {
+    pub(crate) fn default_title(self) -> &'static str {
         match self {
             EventKind::Acquisition => "Vehicle acquired",
             EventKind::Maintenance => "Maintenance",
