@@ -379,7 +379,8 @@ await step("fleet page: chart and counts", async () => {
   await page.getByRole("link", { name: "Fleet" }).click();
   await page.getByRole("heading", { level: 1, name: "Fleet" }).waitFor();
   await page.locator(".fleet-table tbody tr").first().waitFor();
-  await page.getByTestId("cost-chart").waitFor();
+  // One chart per currency the costs are in (the demo's are all in dollars).
+  await page.getByTestId("cost-chart").first().waitFor();
   const bars = await page.locator("[data-testid=cost-chart] rect").count();
   assert(bars > 0, "the cost chart has no bars");
   const vehicles = Number(await page.getByTestId("fleet-vehicles").textContent());
@@ -473,6 +474,23 @@ await step("layout at 390 px: stacked, no sideways scroll", async () => {
   );
   assert(overflow <= 0, `the page scrolls sideways by ${overflow} px at 390 px`);
   await shot("layout-390");
+  // The bell's panel hangs from the top bar, within the screen (not from the bell, mid-screen on a phone).
+  await page.getByRole("button", { name: /^Notifications, / }).click();
+  const panel = await page.locator("#notifications-panel").boundingBox();
+  assert(
+    panel && panel.x >= 0 && panel.x + panel.width <= 390,
+    `the notifications panel is not within the 390 px screen: ${JSON.stringify(panel)}`,
+  );
+  await shot("layout-390-bell");
+  await page.keyboard.press("Escape");
+  // The fleet table scrolls in its own box; the page does not scroll sideways.
+  await page.getByRole("link", { name: "Fleet" }).click();
+  await page.locator(".fleet-table tbody tr").first().waitFor();
+  const fleetOverflow = await page.evaluate(
+    () => document.documentElement.scrollWidth - window.innerWidth,
+  );
+  assert(fleetOverflow <= 0, `the fleet page scrolls sideways by ${fleetOverflow} px at 390 px`);
+  await shot("layout-390-fleet");
   await page.setViewportSize({ width: 1400, height: 900 });
 });
 
@@ -488,6 +506,20 @@ await step("keyboard: focus is visible", async () => {
   assert(
     !/^none/.test(outline) && !/ 0px$/.test(outline),
     `focused element has no visible outline (${outline})`,
+  );
+});
+
+await step("keyboard: skip to content moves focus, not the page", async () => {
+  const hash = await page.evaluate(() => window.location.hash);
+  await page.getByRole("link", { name: "Skip to content" }).focus();
+  await page.keyboard.press("Enter");
+  const after = await page.evaluate(() => ({
+    focused: document.activeElement?.id,
+    hash: window.location.hash,
+  }));
+  assert(
+    after.focused === "main" && after.hash === hash,
+    `"Skip to content" should focus <main> and stay on ${hash}, got ${JSON.stringify(after)}`,
   );
 });
 

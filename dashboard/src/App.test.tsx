@@ -1,11 +1,19 @@
 import { render, screen } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { App, parseRoute } from "./App";
 import { json, mockFetch } from "./test-utils";
 
-function token(exp: number): string {
+function token(exp: number, sub = "u"): string {
   const b64 = (o: object) => btoa(JSON.stringify(o)).replace(/=+$/, "");
-  return `${b64({ alg: "HS256" })}.${b64({ sub: "u", org: "o", roles: ["owner"], exp })}.sig`;
+  return `${b64({ alg: "HS256" })}.${b64({ sub, org: "o", roles: ["owner"], exp })}.sig`;
+}
+
+/** Signed in with a token valid for an hour, against an API with nothing in it. */
+function signedIn() {
+  sessionStorage.setItem("vwc.token", token(Math.floor(Date.now() / 1000) + 3600));
+  mockFetch(() => json({ items: [], nextCursor: null }));
+  return render(<App />);
 }
 
 afterEach(() => {
@@ -67,5 +75,25 @@ describe("App", () => {
     expect(parseRoute("#/fleet")).toEqual({ page: "fleet" });
     expect(parseRoute("#/vehicles/veh_1")).toEqual({ page: "vehicles", vehicleId: "veh_1" });
     expect(parseRoute("")).toEqual({ page: "vehicles", vehicleId: undefined });
+  });
+
+  it("skips to the content without changing the page", async () => {
+    window.history.replaceState(null, "", "/#/fleet");
+    signedIn();
+    const before = window.history.length;
+    await userEvent.click(screen.getByRole("link", { name: "Skip to content" }));
+    expect(screen.getByRole("main")).toHaveFocus();
+    expect(window.location.hash).toBe("#/fleet");
+    expect(window.history.length).toBe(before);
+    expect(screen.getByRole("heading", { level: 1, name: "Fleet" })).toBeInTheDocument();
+  });
+
+  it("forgets the tab's chat conversations on sign-out", async () => {
+    sessionStorage.setItem("vwc.chat.veh_1", "conv_1");
+    signedIn();
+    await userEvent.click(screen.getByRole("button", { name: "Sign out" }));
+    expect(await screen.findByText("You have signed out.")).toBeInTheDocument();
+    expect(sessionStorage.getItem("vwc.chat.veh_1")).toBeNull();
+    expect(sessionStorage.getItem("vwc.token")).toBeNull();
   });
 });

@@ -61,8 +61,9 @@ export function App() {
   const pendingCallback = useRef(isSignInCallback(window.location.search));
   const [completing, setCompleting] = useState(pendingCallback.current);
 
-  const signOut = useCallback((why?: string) => {
-    clearSession();
+  // `forget`: the user signed out (rather than the session expiring): the tab's chats go too.
+  const signOut = useCallback((why?: string, forget = false) => {
+    clearSession(forget);
     forgetProviderSession();
     setSession(undefined);
     setMessage(why);
@@ -142,7 +143,15 @@ export function App() {
 
   return (
     <ApiContext.Provider value={{ api, session }}>
-      <a className="skip" href="#main">
+      <a
+        className="skip"
+        href="#main"
+        onClick={(e) => {
+          // The hash is the router's: `#main` would be read as a page. Move focus only.
+          e.preventDefault();
+          document.getElementById("main")?.focus();
+        }}
+      >
         Skip to content
       </a>
       <header className="topbar">
@@ -160,7 +169,7 @@ export function App() {
           <span className="who" title={`Roles: ${session.roles.join(", ")}`}>
             {session.sub} · {session.org}
           </span>
-          <button type="button" onClick={() => signOut("You have signed out.")}>
+          <button type="button" onClick={() => signOut("You have signed out.", true)}>
             Sign out
           </button>
         </div>

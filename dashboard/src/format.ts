@@ -16,6 +16,25 @@ export function formatMoney(cents: number, currency = "USD", whole = false): str
   }
 }
 
+/** An amount in one currency. */
+export interface Amount {
+  currency: string;
+  cents: number;
+}
+
+/**
+ * Amounts in several currencies, each in its own (`$1,200 · €800`), by currency code; amounts in different
+ * currencies are never added together. `empty` when there are none.
+ */
+export function formatAmounts(amounts: readonly Amount[], whole = false, empty = "—"): string {
+  if (!amounts.length) return empty;
+  return amounts
+    .slice()
+    .sort((a, b) => a.currency.localeCompare(b.currency))
+    .map((a) => formatMoney(a.cents, a.currency, whole))
+    .join(" · ");
+}
+
 /** Dates as read in the UK style, in UTC: a date does not shift with the viewer's zone. */
 function utcFormat(options: Intl.DateTimeFormatOptions): Intl.DateTimeFormat {
   return new Intl.DateTimeFormat("en-GB", { ...options, timeZone: "UTC" });

@@ -56,9 +56,10 @@ export function demoVehicle(overrides: Partial<Vehicle> = {}): Vehicle {
   } as Vehicle;
 }
 
-export function renderWithApi(ui: ReactElement, onUnauthorized = vi.fn()) {
+/** Renders `ui` signed in (as the demo owner unless `roles` says otherwise). */
+export function renderWithApi(ui: ReactElement, onUnauthorized = vi.fn(), roles = ["owner"]) {
   const api = new Api("t0k3n", onUnauthorized);
-  const session = { token: "t0k3n", sub: "demo-owner", org: "org_demo", roles: ["owner"] };
+  const session = { token: "t0k3n", sub: "demo-owner", org: "org_demo", roles };
   return render(<ApiContext.Provider value={{ api, session }}>{ui}</ApiContext.Provider>);
 }
 

@@ -51,3 +51,23 @@ describe("the body hash a signed origin needs", () => {
     expect(sentHeaders(fetch)["x-amz-content-sha256"]).toBeUndefined();
   });
 });
+
+describe("refusals", () => {
+  afterEach(() => vi.unstubAllGlobals());
+
+  it("say what the role may not do, not the permission's internal name", async () => {
+    mockFetch(() =>
+      json(
+        { status: 403, title: "forbidden", detail: "your roles do not allow record_service_event" },
+        403,
+        "application/problem+json",
+      ),
+    );
+    const api = new Api("t0k3n", vi.fn());
+    await expect(
+      api.json("/v1/vehicles/veh_1/events", { method: "POST", body: {} }),
+    ).rejects.toThrow(
+      "Your role does not allow you to record maintenance, repairs or odometer readings.",
+    );
+  });
+});

@@ -1,5 +1,6 @@
 // One typed fetch wrapper: bearer token, JSON, and problem+json turned into an `ApiError` whose message
 // is a sentence and whose `fields` map field names to their messages.
+import { refusalSentence } from "../auth/permissions";
 import type { FieldError, Problem } from "./types";
 
 export class ApiError extends Error {
@@ -22,6 +23,11 @@ export class ApiError extends Error {
 /** A sentence for a person: the problem's detail, else a plain description of the status. */
 export function problemSentence(status: number, problem?: Partial<Problem>): string {
   const detail = problem?.detail?.trim();
+  // A refusal names the permission it lacks (`record_service_event`): say what it means instead.
+  if (status === 403) {
+    const plain = refusalSentence(detail);
+    if (plain) return plain;
+  }
   if (detail) return sentence(detail);
   switch (status) {
     case 401:

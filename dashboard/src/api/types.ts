@@ -14,6 +14,7 @@ export type FleetOverview = S["FleetOverview"];
 export type FleetRow = S["FleetRow"];
 export type FleetCosts = S["FleetCosts"];
 export type CostGroup = S["CostGroup"];
+export type CurrencyTotal = S["CurrencyTotal"];
 export type NotificationView = S["NotificationView"];
 export type Problem = S["Problem"];
 export type FieldError = S["FieldError"];

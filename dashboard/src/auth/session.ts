@@ -1,6 +1,10 @@
 // The signed-in token, kept for this tab only (sessionStorage), and what its claims say.
 
 const KEY = "vwc.token";
+/** Whose chat conversations this tab holds (`org/sub` of the token that started them). */
+const OWNER_KEY = "vwc.chat.owner";
+/** The chat's conversation ids, one per vehicle (`vwc.chat.<vehicleId>`, chat/ChatPane.tsx). */
+export const CHAT_KEY_PREFIX = "vwc.chat.";
 
 export interface Session {
   token: string;
@@ -45,10 +49,29 @@ export function loadSession(): Session | undefined {
   return token ? decodeToken(token) : undefined;
 }
 
+/** Keeps the token; a token for another user or organisation first forgets the chats of the previous one. */
 export function saveSession(token: string): void {
+  const s = decodeToken(token);
+  const owner = s ? `${s.org}/${s.sub}` : "";
+  if (sessionStorage.getItem(OWNER_KEY) !== owner) forgetChats();
+  sessionStorage.setItem(OWNER_KEY, owner);
   sessionStorage.setItem(KEY, token);
 }
 
-export function clearSession(): void {
+/**
+ * Removes the token. Signing out (`forget`) also removes this tab's chat conversations, so the next person
+ * to sign in here does not see (or continue) them; an expired session keeps them for its user's return.
+ */
+export function clearSession(forget = false): void {
   sessionStorage.removeItem(KEY);
+  if (forget) forgetChats();
+}
+
+function forgetChats(): void {
+  const keys: string[] = [];
+  for (let i = 0; i < sessionStorage.length; i++) {
+    const k = sessionStorage.key(i);
+    if (k?.startsWith(CHAT_KEY_PREFIX)) keys.push(k);
+  }
+  keys.forEach((k) => sessionStorage.removeItem(k));
 }

@@ -89,4 +89,24 @@ describe("ChatPane", () => {
       expect(screen.getAllByText(/not available on this server yet/)).toHaveLength(2),
     );
   });
+
+  it("takes the historian's empty recommendations at its word: no fallback to the scheduler's items", async () => {
+    mockFetch((url) => {
+      if (url.pathname.endsWith("/suggestions"))
+        return json({ prompts: ["What is due?"], recommendations: [], recordCount: 3 });
+      return problem(404, "route not found");
+    });
+    renderWithApi(<ChatPane vehicle={vehicle} maintenance={[overdue]} onCitation={() => {}} />);
+    expect(await screen.findByRole("button", { name: "What is due?" })).toBeInTheDocument();
+    expect(screen.queryByRole("heading", { name: "Recommended maintenance" })).toBeNull();
+    expect(screen.queryByText("Oil and filter change")).toBeNull();
+  });
+
+  it("recommends nothing for an archived vehicle, even without the historian", async () => {
+    mockFetch(() => problem(404, "route not found"));
+    const archived = { ...vehicle, status: "archived" } as Vehicle;
+    renderWithApi(<ChatPane vehicle={archived} maintenance={[overdue]} onCitation={() => {}} />);
+    expect(await screen.findByRole("status")).toHaveTextContent("not available on this server yet");
+    expect(screen.queryByText("Oil and filter change")).toBeNull();
+  });
 });

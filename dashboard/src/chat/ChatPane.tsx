@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from "react";
 import { useApi } from "../api/context";
+import { CHAT_KEY_PREFIX } from "../auth/session";
 import type { MaintenanceItem, Vehicle } from "../api/types";
 import { formatDate } from "../format";
 import { useQuery, useReloadAfterWrite } from "../api/useQuery";
@@ -25,7 +26,7 @@ const DEFAULT_PROMPTS = [
 const UNAVAILABLE =
   "The chat historian is not available on this server yet. The timeline has the full history.";
 
-const conversationKey = (vehicleId: string) => `vwc.chat.${vehicleId}`;
+const conversationKey = (vehicleId: string) => `${CHAT_KEY_PREFIX}${vehicleId}`;
 
 /** Maintenance recommendations from the scheduler's own status, when the historian offers none. */
 export function recommendationsFrom(items: readonly MaintenanceItem[]): Recommendation[] {
@@ -134,9 +135,14 @@ export function ChatPane({
   }
 
   const prompts = hints.data?.prompts.length ? hints.data.prompts : DEFAULT_PROMPTS;
-  const recommendations = hints.data?.recommendations.length
-    ? hints.data.recommendations
-    : recommendationsFrom(maintenance);
+  // The historian's list when it answers (empty means nothing is due); the scheduler's own due items only
+  // while the historian is not deployed, and never for a sold or archived vehicle (nothing is due for it).
+  const retired = (vehicle.status ?? "active") !== "active";
+  const recommendations = retired
+    ? []
+    : unavailable
+      ? recommendationsFrom(maintenance)
+      : (hints.data?.recommendations ?? []);
 
   return (
     <div className="chat card">

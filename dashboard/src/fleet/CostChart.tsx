@@ -7,8 +7,19 @@ const W = 960;
 const H = 260;
 const PAD = { left: 64, right: 8, top: 12, bottom: 28 };
 
-/** Stacked bars of cost per month by kind, in SVG, with the same numbers in a table for screen readers. */
-export function CostChart({ bars, currency }: { bars: MonthBar[]; currency: string }) {
+/**
+ * Stacked bars of cost per month by kind, in SVG, with the same numbers in a table for screen readers. One
+ * currency a chart; `titled` names it (the page shows a chart per currency when there are several).
+ */
+export function CostChart({
+  bars,
+  currency,
+  titled = false,
+}: {
+  bars: MonthBar[];
+  currency: string;
+  titled?: boolean;
+}) {
   const max = niceMax(Math.max(0, ...bars.map((b) => b.totalCents)));
   const plotW = W - PAD.left - PAD.right;
   const plotH = H - PAD.top - PAD.bottom;
@@ -20,10 +31,11 @@ export function CostChart({ bars, currency }: { bars: MonthBar[]; currency: stri
 
   return (
     <figure className="chart">
+      {titled && <h3 className="chart-currency">In {currency}</h3>}
       <svg
         viewBox={`0 0 ${W} ${H}`}
         role="img"
-        aria-label={`Costs per month by kind: ${formatMoney(total, currency, true)} over ${bars.length} months`}
+        aria-label={`Costs per month by kind${titled ? ` in ${currency}` : ""}: ${formatMoney(total, currency, true)} over ${bars.length} months`}
         data-testid="cost-chart"
       >
         {[0, 0.25, 0.5, 0.75, 1].map((f) => (
@@ -79,31 +91,34 @@ export function CostChart({ bars, currency }: { bars: MonthBar[]; currency: stri
           ))}
         </ul>
       </figcaption>
-      <table className="visually-hidden">
-        <caption>Costs per month by kind</caption>
-        <thead>
-          <tr>
-            <th scope="col">Month</th>
-            {kinds.map((k) => (
-              <th key={k} scope="col">
-                {kindStyle(k).label}
-              </th>
-            ))}
-            <th scope="col">Total</th>
-          </tr>
-        </thead>
-        <tbody>
-          {bars.map((b) => (
-            <tr key={b.month}>
-              <th scope="row">{formatMonth(b.month)}</th>
+      {/* Hidden in a box: a table is never narrower than its content, so hidden itself it widened the page. */}
+      <div className="visually-hidden">
+        <table>
+          <caption>Costs per month by kind{titled ? ` in ${currency}` : ""}</caption>
+          <thead>
+            <tr>
+              <th scope="col">Month</th>
               {kinds.map((k) => (
-                <td key={k}>{formatMoney(b.byKind[k] ?? 0, currency)}</td>
+                <th key={k} scope="col">
+                  {kindStyle(k).label}
+                </th>
               ))}
-              <td>{formatMoney(b.totalCents, currency)}</td>
+              <th scope="col">Total</th>
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {bars.map((b) => (
+              <tr key={b.month}>
+                <th scope="row">{formatMonth(b.month)}</th>
+                {kinds.map((k) => (
+                  <td key={k}>{formatMoney(b.byKind[k] ?? 0, currency)}</td>
+                ))}
+                <td>{formatMoney(b.totalCents, currency)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
     </figure>
   );
 }

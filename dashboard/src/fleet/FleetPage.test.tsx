@@ -1,11 +1,11 @@
-import { screen, within } from "@testing-library/react";
+import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { FleetRow } from "../api/types";
 import { json, mockFetch, renderWithApi } from "../test-utils";
 import { FLEET_PAGE_SIZE, FleetPage } from "./FleetPage";
 
-function row(i: number, overdue: number): FleetRow {
+function row(i: number, overdue: number, overrides: Partial<FleetRow> = {}): FleetRow {
   return {
     id: `veh_${i}`,
     orgId: "org_demo",
@@ -19,7 +19,21 @@ function row(i: number, overdue: number): FleetRow {
     odometer: { value: 1000 * (i + 1), unit: "mi", asOf: "2026-01-01T00:00:00Z", estimated: false },
     dueSoon: 0,
     overdue,
+    ...overrides,
   };
+}
+
+/** The table's rows (not its header) by the vehicle's model. */
+function tableRows(): HTMLElement[] {
+  return within(screen.getByRole("table", { name: "" }))
+    .getAllByRole("row")
+    .slice(1);
+}
+
+function cells(model: string): string[] {
+  const r = tableRows().find((tr) => tr.textContent?.includes(model));
+  if (!r) throw new Error(`no row for ${model}`);
+  return [...r.children].map((c) => c.textContent ?? "");
 }
 
 afterEach(() => vi.unstubAllGlobals());
@@ -92,5 +106,130 @@ describe("FleetPage", () => {
       .map(([input]) => new URL(String(input), "http://localhost"))
       .filter((u) => u.searchParams.get("groupBy") === "vehicle");
     expect(costCalls.map((u) => u.searchParams.get("cursor"))).toEqual([null, "c2"]);
+  });
+
+  it("shows every currency and each vehicle's own unit, converting only across units and saying so", async () => {
+    // The first vehicle costs euros and reads in km; the second costs only dollars and reads in miles.
+    const golf = row(0, 0, {
+      make: "Volkswagen",
+      model: "Golf",
+      odometerUnit: "km",
+      odometer: { value: 10_000, unit: "km", asOf: "2026-01-01T00:00:00Z", estimated: false },
+    });
+    const rav4 = row(1, 0, {
+      make: "Toyota",
+      model: "RAV4",
+      odometer: { value: 7_000, unit: "mi", asOf: "2026-01-01T00:00:00Z", estimated: false },
+    });
+    mockFetch((url) => {
+      if (url.pathname === "/v1/fleet/overview")
+        return json({ items: [golf, rav4], nextCursor: null, totals: {} });
+      if (url.pathname === "/v1/fleet/costs" && url.searchParams.get("groupBy") === "vehicle")
+        return json({
+          groupBy: "vehicle",
+          items: [
+            { key: "veh_0", currency: "EUR", totalCents: 100_000, events: 2 },
+            { key: "veh_1", currency: "USD", totalCents: 50_000, events: 1 },
+          ],
+          nextCursor: null,
+          totals: [
+            { currency: "EUR", totalCents: 100_000, events: 2 },
+            { currency: "USD", totalCents: 50_000, events: 1 },
+          ],
+          fuel: [],
+        });
+      if (url.pathname === "/v1/fleet/costs")
+        return json({
+          groupBy: "kind",
+          items: [
+            { key: "maintenance", currency: "EUR", totalCents: 1_000, events: 1 },
+            { key: "repair", currency: "USD", totalCents: 2_000, events: 1 },
+          ],
+          totals: [],
+          fuel: [],
+        });
+      return json({ items: [] });
+    });
+    renderWithApi(<FleetPage />);
+    await waitFor(() =>
+      expect(screen.getByTestId("fleet-cost")).toHaveTextContent("€1,000 · $500"),
+    );
+    // Each vehicle's cost in its own currency (not €0 for the dollar one), per distance in its own unit.
+    expect(cells("RAV4").slice(-2)).toEqual(["$500", "$0.07/mi"]);
+    expect(cells("Golf").slice(-2)).toEqual(["€1,000", "€0.10/km"]);
+    expect(screen.getByRole("button", { name: /^Cost per distance/ })).toBeInTheDocument();
+    // The fleet's cost per km: euros over the Golf's 10,000 km, dollars over the RAV4's 7,000 mi in km.
+    expect(screen.getByText("Cost per km (miles converted)")).toBeInTheDocument();
+    expect(screen.getByTestId("fleet-cost-per-distance")).toHaveTextContent("€0.10 · $0.04");
+    expect(screen.getByTestId("fleet-cost-per-distance")).toHaveAttribute(
+      "title",
+      expect.stringContaining("1 mi = 1.609344 km"),
+    );
+    // A chart per currency.
+    const charts = await screen.findAllByTestId("cost-chart");
+    expect(charts.map((c) => c.getAttribute("aria-label"))).toEqual([
+      expect.stringContaining("in EUR: €120"),
+      expect.stringContaining("in USD: $240"),
+    ]);
+    // 7,000 mi is farther than 10,000 km.
+    await userEvent.click(screen.getByRole("button", { name: /^Odometer/ }));
+    expect(tableRows()[0]).toHaveTextContent("RAV4");
+    await userEvent.click(screen.getByRole("button", { name: /^Odometer/ }));
+    expect(tableRows()[0]).toHaveTextContent("Golf");
+  });
+
+  it("sorts by value, reading every vehicle's value when asked to", async () => {
+    const values: Record<string, number | undefined> = {
+      veh_0: 1_000_000,
+      veh_1: 3_000_000,
+      veh_2: undefined,
+    };
+    const fetch = mockFetch((url) => {
+      if (url.pathname === "/v1/fleet/overview")
+        return json({ items: [row(0, 2), row(1, 1), row(2, 0)], nextCursor: null, totals: {} });
+      const m = /^\/v1\/vehicles\/(veh_\d)\/valuations$/.exec(url.pathname);
+      if (m) {
+        const cents = values[m[1]!];
+        return json({ items: cents ? [{ amountCents: cents, currency: "USD" }] : [] });
+      }
+      return json({ groupBy: "kind", items: [], totals: [], fuel: [] });
+    });
+    renderWithApi(<FleetPage />);
+    await screen.findByText("$30,000");
+    await userEvent.click(screen.getByRole("button", { name: /^Value/ }));
+    await waitFor(() =>
+      expect(tableRows().map((r) => r.querySelector("a")?.textContent)).toEqual([
+        "2020 Ford Transit 001",
+        "2020 Ford Transit 000",
+        "2020 Ford Transit 002",
+      ]),
+    );
+    expect(screen.getByRole("columnheader", { name: /Value/ })).toHaveAttribute(
+      "aria-sort",
+      "descending",
+    );
+    const valued = fetch.mock.calls
+      .map(([input]) => new URL(String(input), "http://localhost").pathname)
+      .filter((p) => p.endsWith("/valuations"));
+    expect(new Set(valued)).toEqual(
+      new Set(["veh_0", "veh_1", "veh_2"].map((id) => `/v1/vehicles/${id}/valuations`)),
+    );
+  });
+
+  it("offers to try again when the server cannot be reached", async () => {
+    let up = false;
+    mockFetch((url) => {
+      if (!up) throw new TypeError("Failed to fetch");
+      if (url.pathname === "/v1/fleet/overview")
+        return json({ items: [row(0, 0)], nextCursor: null, totals: {} });
+      return json({ groupBy: "kind", items: [], totals: [], fuel: [] });
+    });
+    renderWithApi(<FleetPage />);
+    const retries = await screen.findAllByRole("button", { name: "Try again" });
+    expect(screen.getAllByRole("alert")[0]).toHaveTextContent("The server could not be reached.");
+    up = true;
+    for (const b of retries) await userEvent.click(b);
+    expect(await screen.findByText("2020 Ford Transit 000")).toBeInTheDocument();
+    expect(screen.queryByRole("button", { name: "Try again" })).toBeNull();
   });
 });

@@ -1,13 +1,21 @@
 import { useMemo, useState } from "react";
-import { qs } from "../api/client";
+import { qs, type Api } from "../api/client";
 import { useApi } from "../api/context";
-import type { CostGroup, FleetCosts, FleetOverview, FleetRow, Page } from "../api/types";
+import type {
+  CostGroup,
+  CurrencyTotal,
+  FleetCosts,
+  FleetOverview,
+  FleetRow,
+  Page,
+  Valuation,
+} from "../api/types";
 import { useQuery } from "../api/useQuery";
-import { formatDistance, formatMoney } from "../format";
+import { formatAmounts, formatDistance, formatMoney, type Amount } from "../format";
 import { Empty, ErrorText, Loading } from "../ui/Feedback";
 import { vehicleName } from "../vehicle/VehiclePage";
 import { CostChart } from "./CostChart";
-import { VehicleValue } from "./VehicleValue";
+import { latestValue, VehicleValue } from "./VehicleValue";
 import { lastMonths, monthBars, monthRange } from "./costs";
 
 export const FLEET_PAGE_SIZE = 25;
@@ -27,39 +35,161 @@ async function everyItem<T>(
   } while (cursor);
   return items;
 }
-type SortKey = "vehicle" | "odometer" | "dueSoon" | "overdue" | "cost" | "costPerDistance";
+type SortKey =
+  "vehicle" | "odometer" | "dueSoon" | "overdue" | "value" | "cost" | "costPerDistance";
 
-interface Row {
+/** Kilometres in a mile (the international mile, exactly): the only conversion the page makes. */
+export const KM_PER_MILE = 1.609344;
+
+export function toKm(value: number, unit: string): number {
+  return unit === "mi" ? value * KM_PER_MILE : value;
+}
+
+export interface Row {
   row: FleetRow;
   name: string;
-  costCents: number;
-  perDistance?: number;
+  /** The vehicle's distance unit (its odometer reading's, else the one it was registered with). */
+  unit: string;
+  /** Lifetime cost, one amount per currency (none: no costs). */
+  costs: Amount[];
+  /** Cost per `unit` per currency, in cents; undefined without an odometer reading. */
+  perDistance?: Amount[];
+  /** The latest value, once read for sorting (`null`: none yet). */
+  value?: Valuation | null;
+}
+
+/**
+ * Amounts in several currencies compared currency by currency, in `currencies`' order (a currency a row has
+ * no amount in counts as `missing`): amounts in different currencies are never compared with each other.
+ */
+function compareAmounts(
+  a: readonly Amount[],
+  b: readonly Amount[],
+  currencies: readonly string[],
+  missing: number,
+): number {
+  for (const c of currencies) {
+    const va = a.find((x) => x.currency === c)?.cents ?? missing;
+    const vb = b.find((x) => x.currency === c)?.cents ?? missing;
+    if (va !== vb) return va - vb;
+  }
+  return 0;
+}
+
+/** A row's cost per kilometre, per currency (miles converted), so that rows in km and mi compare. */
+function perKm(r: Row): Amount[] | undefined {
+  return r.perDistance?.map((a) => ({ currency: a.currency, cents: a.cents / toKm(1, r.unit) }));
+}
+
+/** The latest value as an amount (none without one). */
+function valueAmounts(r: Row): Amount[] {
+  return r.value?.amountCents !== undefined
+    ? [{ currency: r.value.currency ?? "USD", cents: r.value.amountCents }]
+    : [];
 }
 
 export function sortRows(rows: Row[], key: SortKey, ascending: boolean): Row[] {
-  const value = (r: Row): number | string => {
+  // Money compares currency by currency, the one most vehicles have first.
+  const currencies = currencyOrder(rows.map((r) => (key === "value" ? valueAmounts(r) : r.costs)));
+  const compare = (a: Row, b: Row): number => {
     switch (key) {
-      case "vehicle":
-        return `${r.row.make} ${r.row.model} ${r.row.year} ${r.row.nickname ?? ""}`.toLowerCase();
-      case "odometer":
-        return r.row.odometer?.value ?? -1;
+      case "vehicle": {
+        const name = (r: Row) =>
+          `${r.row.make} ${r.row.model} ${r.row.year} ${r.row.nickname ?? ""}`.toLowerCase();
+        return name(a).localeCompare(name(b));
+      }
+      case "odometer": {
+        // Distances compare in km whatever unit each vehicle reads in.
+        const km = (r: Row) =>
+          r.row.odometer ? toKm(r.row.odometer.value, r.row.odometer.unit) : -1;
+        return km(a) - km(b);
+      }
       case "dueSoon":
-        return r.row.dueSoon;
+        return a.row.dueSoon - b.row.dueSoon;
       case "overdue":
-        return r.row.overdue;
+        return a.row.overdue - b.row.overdue;
+      case "value":
+        return compareAmounts(valueAmounts(a), valueAmounts(b), currencies, -1);
       case "cost":
-        return r.costCents;
+        return compareAmounts(a.costs, b.costs, currencies, 0);
       case "costPerDistance":
-        return r.perDistance ?? -1;
+        return compareAmounts(perKm(a) ?? [], perKm(b) ?? [], currencies, -1);
     }
   };
-  const sorted = rows.slice().sort((a, b) => {
-    const va = value(a);
-    const vb = value(b);
-    const c = typeof va === "string" ? va.localeCompare(vb as string) : va - (vb as number);
-    return c || a.name.localeCompare(b.name);
-  });
+  const sorted = rows.slice().sort((a, b) => compare(a, b) || a.name.localeCompare(b.name));
   return ascending ? sorted : sorted.reverse();
+}
+
+/** The currencies of these amounts, the one most rows have first (then by code). */
+export function currencyOrder(lists: readonly (readonly Amount[])[]): string[] {
+  const count = new Map<string, number>();
+  for (const list of lists)
+    for (const a of list) count.set(a.currency, (count.get(a.currency) ?? 0) + 1);
+  return [...count.keys()].sort((a, b) => count.get(b)! - count.get(a)! || a.localeCompare(b));
+}
+
+export interface FleetPerDistance {
+  /** The unit of `amounts`: the vehicles' one unit, or km when they read in both. */
+  unit: string;
+  /** Whether miles were converted to km (the vehicles read in both units). */
+  converted: boolean;
+  /** The distance the costs are divided by, in `unit`. */
+  distance: number;
+  /** Cents per `unit`, per currency. */
+  amounts: Amount[];
+}
+
+/**
+ * The fleet's lifetime cost per distance over the vehicles with an odometer reading: each currency's costs
+ * ÷ the distance of the vehicles with costs in it (or with none at all). In the vehicles' unit when they
+ * share one; in km, miles converted at 1 mi = 1.609344 km, when they do not.
+ */
+export function fleetPerDistance(rows: readonly Row[]): FleetPerDistance {
+  const read = rows.filter((r) => r.row.odometer?.value);
+  const units = [...new Set(read.map((r) => r.unit))];
+  const converted = units.length > 1;
+  const unit = converted ? "km" : (units[0] ?? rows[0]?.unit ?? "mi");
+  const dist = (r: Row) => {
+    const v = r.row.odometer!.value;
+    return converted ? toKm(v, r.unit) : v;
+  };
+  const cost = new Map<string, number>();
+  const distance = new Map<string, number>();
+  const currencies = currencyOrder(read.map((r) => r.costs));
+  for (const r of read) {
+    for (const c of currencies) {
+      const amount = r.costs.find((a) => a.currency === c);
+      if (!amount && r.costs.length) continue;
+      cost.set(c, (cost.get(c) ?? 0) + (amount?.cents ?? 0));
+      distance.set(c, (distance.get(c) ?? 0) + dist(r));
+    }
+  }
+  return {
+    unit,
+    converted,
+    distance: read.reduce((d, r) => d + dist(r), 0),
+    amounts: currencies
+      .filter((c) => distance.get(c))
+      .map((c) => ({ currency: c, cents: cost.get(c)! / distance.get(c)! })),
+  };
+}
+
+/** Every vehicle's latest value, a few requests at a time (to sort by value). */
+async function everyValue(
+  api: Api,
+  ids: readonly string[],
+  signal: AbortSignal,
+): Promise<Map<string, Valuation | null>> {
+  const values = new Map<string, Valuation | null>();
+  let next = 0;
+  const worker = async () => {
+    while (next < ids.length) {
+      const id = ids[next++]!;
+      values.set(id, await latestValue(api, id, signal));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(6, ids.length) }, worker));
+  return values;
 }
 
 export function FleetPage() {
@@ -75,11 +205,20 @@ export function FleetPage() {
   const fleet = useQuery(`fleet:${session.org}`, (signal) =>
     everyItem((path) => api.json<FleetOverview>(path, { signal }), "/v1/fleet/overview", {}),
   );
-  const byVehicle = useQuery(`costs-vehicle:${session.org}`, async (signal) => ({
-    items: await everyItem((path) => api.json<FleetCosts>(path, { signal }), "/v1/fleet/costs", {
-      groupBy: "vehicle",
-    }),
-  }));
+  const byVehicle = useQuery(`costs-vehicle:${session.org}`, async (signal) => {
+    let totals: CurrencyTotal[] | undefined;
+    const items = await everyItem(
+      async (path) => {
+        const page = await api.json<FleetCosts>(path, { signal });
+        // The whole fleet's totals per currency, the same on every page.
+        totals ??= page.totals;
+        return page;
+      },
+      "/v1/fleet/costs",
+      { groupBy: "vehicle" },
+    );
+    return { items, totals };
+  });
   const thisMonth = new Date().toISOString().slice(0, 7);
   const chart = useQuery(`costs-months:${session.org}:${thisMonth}`, async (signal) => {
     const months = lastMonths(thisMonth, 12);
@@ -94,39 +233,74 @@ export function FleetPage() {
     months.forEach((m, i) => (byMonth[m] = results[i]!.items));
     return { months, byMonth };
   });
+  // Sorting by value needs every vehicle's value: read them when (and only when) that sort is chosen.
+  const ids = (fleet.data ?? []).map((r) => r.id);
+  const values = useQuery(
+    sort.key === "value" && fleet.data ? `values:${session.org}:${ids.join(",")}` : null,
+    (signal) => everyValue(api, ids, signal),
+  );
 
-  const currency = byVehicle.data?.items[0]?.currency ?? "USD";
   const rows = useMemo<Row[]>(() => {
-    const cost = new Map<string, number>();
+    const cost = new Map<string, Amount[]>();
     for (const g of byVehicle.data?.items ?? []) {
-      if (g.currency === currency) cost.set(g.key, (cost.get(g.key) ?? 0) + g.totalCents);
+      const list = cost.get(g.key) ?? [];
+      const same = list.find((a) => a.currency === g.currency);
+      if (same) same.cents += g.totalCents;
+      else list.push({ currency: g.currency, cents: g.totalCents });
+      cost.set(g.key, list);
     }
     return (fleet.data ?? []).map((row) => {
-      const costCents = cost.get(row.id) ?? 0;
+      const costs = (cost.get(row.id) ?? []).sort((a, b) => a.currency.localeCompare(b.currency));
       const odo = row.odometer?.value;
       return {
         row,
         name: vehicleName(row),
-        costCents,
-        perDistance: odo ? costCents / odo : undefined,
+        unit: row.odometer?.unit ?? row.odometerUnit,
+        costs,
+        perDistance: odo
+          ? costs.map((a) => ({ currency: a.currency, cents: a.cents / odo }))
+          : undefined,
+        value: values.data?.get(row.id),
       };
     });
-  }, [fleet.data, byVehicle.data, currency]);
+  }, [fleet.data, byVehicle.data, values.data]);
 
+  const currencies = useMemo(() => currencyOrder(rows.map((r) => r.costs)), [rows]);
   const sorted = useMemo(() => sortRows(rows, sort.key, sort.ascending), [rows, sort]);
   const pages = Math.max(1, Math.ceil(sorted.length / FLEET_PAGE_SIZE));
   const current = Math.min(page, pages - 1);
   const visible = sorted.slice(current * FLEET_PAGE_SIZE, (current + 1) * FLEET_PAGE_SIZE);
   const totals = rows.reduce(
-    (t, r) => ({
-      dueSoon: t.dueSoon + r.row.dueSoon,
-      overdue: t.overdue + r.row.overdue,
-      cost: t.cost + r.costCents,
-      distance: t.distance + (r.row.odometer?.value ?? 0),
-    }),
-    { dueSoon: 0, overdue: 0, cost: 0, distance: 0 },
+    (t, r) => ({ dueSoon: t.dueSoon + r.row.dueSoon, overdue: t.overdue + r.row.overdue }),
+    { dueSoon: 0, overdue: 0 },
   );
-  const unit = rows[0]?.row.odometerUnit ?? "mi";
+  // Every currency the API totals (sold vehicles' costs too, if it counts them), else the rows' sums.
+  const costTotals: Amount[] =
+    byVehicle.data?.totals?.map((t) => ({ currency: t.currency, cents: t.totalCents })) ??
+    currencies.map((c) => ({
+      currency: c,
+      cents: rows.reduce((s, r) => s + (r.costs.find((a) => a.currency === c)?.cents ?? 0), 0),
+    }));
+  const perDistance = fleetPerDistance(rows);
+  // One unit across the fleet: the column says it once; else each cell says its vehicle's own.
+  const units = new Set(rows.map((r) => r.unit));
+  const oneUnit = units.size <= 1 ? (rows[0]?.unit ?? "mi") : undefined;
+  // The chart: one per currency the last 12 months have costs in (amounts are never added across them).
+  const chartCurrencies = chart.data
+    ? [
+        ...new Set(
+          Object.values(chart.data.byMonth)
+            .flat()
+            .map((g) => g.currency),
+        ),
+      ].sort()
+    : [];
+  // No costs at all: nothing in the fleet's main currency.
+  const zero = formatMoney(0, currencies[0] ?? "USD", true);
+  const reloadFleet = () => {
+    fleet.reload();
+    byVehicle.reload();
+  };
 
   function header(key: SortKey, label: string, numeric = false) {
     const active = sort.key === key;
@@ -169,14 +343,20 @@ export function FleetPage() {
         </div>
         <div>
           <dt>Lifetime cost (incl. purchase)</dt>
-          <dd>{byVehicle.data ? formatMoney(totals.cost, currency, true) : "…"}</dd>
+          <dd data-testid="fleet-cost">
+            {byVehicle.data ? formatAmounts(costTotals, true, zero) : "…"}
+          </dd>
         </div>
         <div>
-          <dt>Cost per {unit}</dt>
-          <dd title={`Lifetime cost ÷ odometer total (${formatDistance(totals.distance, unit)})`}>
-            {byVehicle.data && totals.distance
-              ? formatMoney(totals.cost / totals.distance, currency)
-              : "—"}
+          <dt>
+            Cost per {perDistance.unit}
+            {perDistance.converted ? " (miles converted)" : ""}
+          </dt>
+          <dd
+            data-testid="fleet-cost-per-distance"
+            title={`Lifetime cost ÷ the odometers of the vehicles with a reading (${formatDistance(Math.round(perDistance.distance), perDistance.unit)})${perDistance.converted ? "; the vehicles read in miles and in km: miles are converted at 1 mi = 1.609344 km" : ""}`}
+          >
+            {byVehicle.data ? formatAmounts(perDistance.amounts) : "…"}
           </dd>
         </div>
       </dl>
@@ -184,19 +364,26 @@ export function FleetPage() {
       <section className="card" aria-labelledby="costs-title">
         <h2 id="costs-title">Costs by month and kind (last 12 months)</h2>
         {chart.loading && <Loading label="Loading costs…" />}
-        <ErrorText error={chart.error} />
-        {chart.data && (
-          <CostChart
-            bars={monthBars(chart.data.months, chart.data.byMonth, currency)}
-            currency={currency}
-          />
-        )}
+        <ErrorText error={chart.error} onRetry={chart.reload} />
+        {chart.data &&
+          (chartCurrencies.length ? chartCurrencies : ["USD"]).map((c) => (
+            <CostChart
+              key={c}
+              bars={monthBars(chart.data!.months, chart.data!.byMonth, c)}
+              currency={c}
+              titled={chartCurrencies.length > 1}
+            />
+          ))}
       </section>
 
       <section className="card" aria-labelledby="vehicles-title">
         <h2 id="vehicles-title">Vehicles</h2>
         {fleet.loading && <Loading label="Loading the fleet…" />}
-        <ErrorText error={fleet.error ?? byVehicle.error} />
+        <ErrorText error={fleet.error ?? byVehicle.error} onRetry={reloadFleet} />
+        {sort.key === "value" && values.loading && (
+          <Loading label="Reading every vehicle's value…" />
+        )}
+        <ErrorText error={values.error} onRetry={values.reload} />
         {fleet.data && rows.length === 0 && <Empty>No vehicles in this organisation yet.</Empty>}
         {rows.length > 0 && (
           <>
@@ -208,11 +395,13 @@ export function FleetPage() {
                     {header("odometer", "Odometer", true)}
                     {header("dueSoon", "Due soon", true)}
                     {header("overdue", "Overdue", true)}
-                    <th scope="col" className="num">
-                      Value
-                    </th>
+                    {header("value", "Value", true)}
                     {header("cost", "Lifetime cost", true)}
-                    {header("costPerDistance", `Cost per ${unit}`, true)}
+                    {header(
+                      "costPerDistance",
+                      oneUnit ? `Cost per ${oneUnit}` : "Cost per distance",
+                      true,
+                    )}
                   </tr>
                 </thead>
                 <tbody>
@@ -242,11 +431,18 @@ export function FleetPage() {
                         )}
                       </td>
                       <td className="num">
-                        <VehicleValue vehicleId={r.row.id} />
+                        <VehicleValue vehicleId={r.row.id} known={r.value} />
                       </td>
-                      <td className="num">{formatMoney(r.costCents, currency, true)}</td>
+                      <td className="num">{formatAmounts(r.costs, true, zero)}</td>
                       <td className="num">
-                        {r.perDistance !== undefined ? formatMoney(r.perDistance, currency) : "—"}
+                        {r.perDistance?.length
+                          ? r.perDistance
+                              .map(
+                                (a) =>
+                                  `${formatMoney(a.cents, a.currency)}${oneUnit ? "" : `/${r.unit}`}`,
+                              )
+                              .join(" · ")
+                          : "—"}
                       </td>
                     </tr>
                   ))}

@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState } from "react";
+import { qs } from "../api/client";
 import { useApi } from "../api/context";
 import type { NotificationView, Page } from "../api/types";
 import { useQuery } from "../api/useQuery";
@@ -6,8 +7,10 @@ import { formatDate } from "../format";
 import { ErrorText, Loading } from "../ui/Feedback";
 
 const POLL_MS = 60_000;
+/** Notifications a page of the panel. */
+export const FEED_PAGE_SIZE = 20;
 
-/** The unread count (polled each minute) and a panel listing the feed with mark-as-read. */
+/** The unread count (polled each minute) and a panel listing the feed, page by page, with mark-as-read. */
 export function Bell() {
   const { api, session } = useApi();
   const [open, setOpen] = useState(false);
@@ -15,12 +18,16 @@ export function Bell() {
   const [error, setError] = useState<unknown>(null);
   const panel = useRef<HTMLDivElement>(null);
   const button = useRef<HTMLButtonElement>(null);
+  // The older pages read with "Load more" since the panel opened (the first page is polled).
+  const [older, setOlder] = useState<{ items: NotificationView[]; nextCursor: string | null }>();
+  const [loadingMore, setLoadingMore] = useState(false);
+  const focusId = useRef<string | null>(null);
 
   const unread = useQuery(`unread:${session.org}`, (signal) =>
     api.json<Page<NotificationView>>(`/v1/notifications?unread=true&limit=100`, { signal }),
   );
   const feed = useQuery(open ? `feed:${session.org}` : null, (signal) =>
-    api.json<Page<NotificationView>>(`/v1/notifications?limit=20`, { signal }),
+    api.json<Page<NotificationView>>(`/v1/notifications?limit=${FEED_PAGE_SIZE}`, { signal }),
   );
   const { reload: reloadUnread } = unread;
   const { reload: reloadFeed } = feed;
@@ -57,6 +64,43 @@ export function Bell() {
     };
   }, [open]);
 
+  // A closed panel starts again from the first page.
+  useEffect(() => {
+    if (!open) setOlder(undefined);
+  }, [open]);
+
+  // After "Load more", focus moves to the first notification it brought (the button may be gone).
+  useEffect(() => {
+    const id = focusId.current;
+    if (!id || !older) return;
+    focusId.current = null;
+    document.getElementById(`notification-${id}`)?.focus();
+  }, [older]);
+
+  const items: NotificationView[] = [...(feed.data?.items ?? [])];
+  for (const n of older?.items ?? []) if (!items.some((m) => m.id === n.id)) items.push(n);
+  const nextCursor = older ? older.nextCursor : (feed.data?.nextCursor ?? null);
+
+  async function loadMore() {
+    if (!nextCursor || loadingMore) return;
+    setError(null);
+    setLoadingMore(true);
+    try {
+      const page = await api.json<Page<NotificationView>>(
+        `/v1/notifications${qs({ limit: FEED_PAGE_SIZE, cursor: nextCursor })}`,
+      );
+      focusId.current = page.items.find((n) => !items.some((m) => m.id === n.id))?.id ?? null;
+      setOlder((o) => ({
+        items: [...(o?.items ?? []), ...page.items],
+        nextCursor: page.nextCursor ?? null,
+      }));
+    } catch (e) {
+      setError(e);
+    } finally {
+      setLoadingMore(false);
+    }
+  }
+
   const count = unread.data?.items.length ?? 0;
   const countText = unread.data?.nextCursor ? `${count}+` : String(count);
 
@@ -64,6 +108,11 @@ export function Bell() {
     setError(null);
     try {
       await api.raw(`/v1/notifications/${encodeURIComponent(id)}/read`, { method: "POST" });
+      // The older pages are not read again: mark this one here.
+      const readAt = new Date().toISOString();
+      setOlder(
+        (o) => o && { ...o, items: o.items.map((n) => (n.id === id ? { ...n, readAt } : n)) },
+      );
       setTick((n) => n + 1);
     } catch (e) {
       setError(e);
@@ -104,11 +153,11 @@ export function Bell() {
           <h2 className="label">Notifications</h2>
           {feed.loading && !feed.data && <Loading label="Loading notifications…" />}
           <ErrorText error={feed.error ?? error} />
-          {feed.data && feed.data.items.length === 0 && <p className="muted">Nothing yet.</p>}
+          {feed.data && items.length === 0 && <p className="muted">Nothing yet.</p>}
           <ul>
-            {feed.data?.items.map((n) => (
+            {items.map((n) => (
               <li key={n.id} className={n.readAt ? "read" : "unread"}>
-                <p className="n-title">
+                <p className="n-title" id={`notification-${n.id}`} tabIndex={-1}>
                   {!n.readAt && <span className="visually-hidden">Unread: </span>}
                   {n.title}
                 </p>
@@ -123,6 +172,16 @@ export function Bell() {
               </li>
             ))}
           </ul>
+          {nextCursor && (
+            <button
+              type="button"
+              className="more"
+              aria-disabled={loadingMore || undefined}
+              onClick={() => void loadMore()}
+            >
+              {loadingMore ? "Loading…" : "Load more"}
+            </button>
+          )}
         </div>
       )}
     </div>

@@ -11,6 +11,8 @@ interface Fields {
   title: string;
   odometer: string;
   cost: string;
+  /** ISO 4217 code of the cost (and of a valuation's amount). */
+  currency: string;
   vendor: string;
   notes: string;
   tasks: string;
@@ -21,8 +23,18 @@ interface Fields {
   fullTank: string;
 }
 
-function today(): string {
-  return new Date().toISOString().slice(0, 10);
+/** The user's own calendar date (`YYYY-MM-DD`), not UTC's: late in the evening west of Greenwich, or early
+ * in the morning east of it, the two differ. */
+export function today(now = new Date()): string {
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
+}
+
+/** A real calendar date written `YYYY-MM-DD` (what a date input gives; empty when cleared). */
+function isDate(text: string): boolean {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(text)) return false;
+  const d = new Date(`${text}T00:00:00Z`);
+  return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === text;
 }
 
 /** Builds the request body; local problems (a cost that is not a number) come back as field errors. */
@@ -31,6 +43,7 @@ export function buildEvent(f: Fields): {
   errors: Record<string, string>;
 } {
   const errors: Record<string, string> = {};
+  if (!isDate(f.date)) errors.occurredAt = "Enter the date, such as 2026-03-02.";
   const body: Record<string, unknown> = { kind: f.kind, occurredAt: `${f.date}T12:00:00Z` };
   if (f.title.trim()) body.title = f.title.trim();
   if (f.odometer.trim()) {
@@ -43,7 +56,7 @@ export function buildEvent(f: Fields): {
     if (Number.isNaN(cost)) errors.costCents = "Enter an amount such as 89.99.";
     else {
       body.costCents = cost;
-      body.currency = "USD";
+      body.currency = f.currency;
     }
   }
   if (f.vendor.trim()) body.vendor = { name: f.vendor.trim() };
@@ -62,6 +75,7 @@ export function buildEvent(f: Fields): {
     if (amount === undefined || Number.isNaN(amount))
       errors["details.amountCents"] = "Enter the value, such as 24500.";
     body.details = { amountCents: amount, source: "user_estimate" };
+    body.currency = f.currency;
   } else if (f.kind === "fuel") {
     const volume = Number(f.volume.replace(/,/g, "."));
     if (!f.volume.trim() || !Number.isFinite(volume) || volume <= 0)
@@ -87,21 +101,28 @@ export function fieldFor(apiField: string): keyof Fields | "cost" | undefined {
 
 export function RecordEventForm({
   vehicle,
+  currencies = [vehicle.purchaseCurrency ?? "USD"],
+  kinds = EVENT_KINDS,
   onRecorded,
   onCancel,
 }: {
   vehicle: Vehicle;
+  /** The currencies to record a cost in, the vehicle's own first (`vehicleCurrencies`). */
+  currencies?: readonly string[];
+  /** The kinds the signed-in roles may record (`recordableKinds`). */
+  kinds?: readonly EventKind[];
   onRecorded: (e: VehicleEvent) => void;
   onCancel: () => void;
 }) {
   const { api } = useApi();
   const id = useId();
   const [f, setF] = useState<Fields>({
-    kind: "maintenance",
+    kind: kinds.includes("maintenance") ? "maintenance" : (kinds[0] ?? "maintenance"),
     date: today(),
     title: "",
     odometer: "",
     cost: "",
+    currency: currencies[0] ?? "USD",
     vendor: "",
     notes: "",
     tasks: "oil_change",
@@ -197,7 +218,7 @@ export function RecordEventForm({
           "kind",
           "Kind",
           <select {...attrs("kind")} value={f.kind} onChange={set("kind")}>
-            {EVENT_KINDS.map((k) => (
+            {kinds.map((k) => (
               <option key={k} value={k}>
                 {kindStyle(k).label}
               </option>
@@ -211,7 +232,17 @@ export function RecordEventForm({
           `Odometer (${vehicle.odometerUnit})`,
           textInput("odometer", { inputMode: "numeric" }),
         )}
-        {field("cost", "Cost (USD)", textInput("cost", { inputMode: "decimal" }))}
+        {field("cost", `Cost (${f.currency})`, textInput("cost", { inputMode: "decimal" }))}
+        {currencies.length > 1 &&
+          field(
+            "currency",
+            "Currency",
+            <select {...attrs("currency")} value={f.currency} onChange={set("currency")}>
+              {currencies.map((c) => (
+                <option key={c}>{c}</option>
+              ))}
+            </select>,
+          )}
         {field("vendor", "Vendor", textInput("vendor"))}
         {f.kind === "maintenance" &&
           field(
@@ -231,7 +262,7 @@ export function RecordEventForm({
             </select>,
           )}
         {f.kind === "valuation" &&
-          field("amount", "Value (USD)", textInput("amount", { inputMode: "decimal" }))}
+          field("amount", `Value (${f.currency})`, textInput("amount", { inputMode: "decimal" }))}
         {f.kind === "fuel" &&
           field("volume", "Volume", textInput("volume", { inputMode: "decimal" }))}
         {f.kind === "fuel" &&

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { demoVehicle, event, json, mockFetch, problem, renderWithApi } from "../test-utils";
 import { createRef } from "react";
 import { act } from "@testing-library/react";
-import { Timeline, type TimelineHandle } from "./Timeline";
+import { detailEntries, Timeline, type TimelineHandle } from "./Timeline";
 
 const vehicle = demoVehicle();
 
@@ -111,5 +111,103 @@ describe("Timeline", () => {
     await waitFor(() => expect(cited.querySelector(".event.highlighted")).not.toBeNull());
     expect(screen.getByRole("button", { name: "All" })).toHaveAttribute("aria-pressed", "true");
     expect(Element.prototype.scrollIntoView).toHaveBeenCalled();
+  });
+
+  it("offers a viewer no recording, and a technician only the kinds its role may record", async () => {
+    mockFetch(() => json({ items: [], nextCursor: null }));
+    const { unmount } = renderWithApi(
+      <Timeline vehicle={vehicle} onRecorded={() => {}} />,
+      vi.fn(),
+      ["viewer"],
+    );
+    expect(await screen.findByText("No events recorded yet.")).toBeInTheDocument();
+    expect(screen.queryByRole("button", { name: "Record event" })).toBeNull();
+    expect(screen.getByTestId("read-only")).toHaveTextContent("your role (viewer) cannot record");
+    unmount();
+    renderWithApi(<Timeline vehicle={vehicle} onRecorded={() => {}} />, vi.fn(), ["technician"]);
+    await userEvent.click(await screen.findByRole("button", { name: "Record event" }));
+    const kinds = within(screen.getByLabelText("Kind")).getAllByRole("option");
+    expect(kinds.map((o) => o.textContent)).toEqual(["Maintenance", "Repair", "Odometer"]);
+  });
+
+  it("records a cost in the vehicle's currency, and checks the date before sending", async () => {
+    const fetch = mockFetch((_url, init) => {
+      if (init.method === "POST")
+        return json({ event: { ...event("n", "2026-03-20T12:00:00Z"), currency: "EUR" } }, 201);
+      return json({ items: [], nextCursor: null });
+    });
+    Element.prototype.scrollIntoView = vi.fn();
+    renderWithApi(<Timeline vehicle={vehicle} currencies={["EUR", "USD"]} onRecorded={() => {}} />);
+    await userEvent.click(await screen.findByRole("button", { name: "Record event" }));
+    const form = screen.getByRole("form", { name: "Record an event" });
+    await userEvent.type(within(form).getByLabelText("Cost (EUR)"), "89.99");
+    const date = within(form).getByLabelText("Date");
+    await userEvent.clear(date);
+    await userEvent.click(within(form).getByRole("button", { name: "Record" }));
+    expect(date).toHaveAttribute("aria-invalid", "true");
+    expect(date).toHaveAccessibleDescription("Enter the date, such as 2026-03-02.");
+    expect(fetch.mock.calls.filter((c) => c[1]?.method === "POST")).toHaveLength(0);
+
+    await userEvent.type(date, "2026-03-20");
+    await userEvent.click(within(form).getByRole("button", { name: "Record" }));
+    await waitFor(() =>
+      expect(fetch.mock.calls.filter((c) => c[1]?.method === "POST")).toHaveLength(1),
+    );
+    const post = fetch.mock.calls.find((c) => c[1]?.method === "POST")!;
+    expect(JSON.parse(String(post[1]!.body))).toMatchObject({
+      occurredAt: "2026-03-20T12:00:00Z",
+      costCents: 8999,
+      currency: "EUR",
+    });
+  });
+
+  it("returns focus to the button that opened the form when it is cancelled", async () => {
+    mockFetch(() => json({ items: [], nextCursor: null }));
+    renderWithApi(<Timeline vehicle={vehicle} onRecorded={() => {}} />);
+    await userEvent.click(await screen.findByRole("button", { name: "Record event" }));
+    await userEvent.click(screen.getByRole("button", { name: "Cancel" }));
+    expect(screen.queryByRole("form", { name: "Record an event" })).toBeNull();
+    expect(screen.getByRole("button", { name: "Record event" })).toHaveFocus();
+  });
+
+  it("keeps focus while loading older events, then moves it to the first of them", async () => {
+    let release: () => void = () => {};
+    mockFetch((url) => {
+      if (url.searchParams.get("cursor") === "p2")
+        return new Promise<Response>((resolve) => {
+          release = () =>
+            resolve(json({ items: [event("c", "2025-12-01T00:00:00Z")], nextCursor: null }));
+        });
+      return json({ items: [event("a", "2026-03-20T00:00:00Z")], nextCursor: "p2" });
+    });
+    renderWithApi(<Timeline vehicle={vehicle} onRecorded={() => {}} />);
+    const more = await screen.findByRole("button", { name: "Load older events" });
+    await userEvent.click(more);
+    expect(more).toBeInTheDocument();
+    expect(more).toHaveFocus();
+    expect(more).toHaveAttribute("aria-disabled", "true");
+    act(() => release());
+    await screen.findByRole("region", { name: "December 2025" });
+    await waitFor(() => expect(screen.getByRole("button", { name: /Event c/ })).toHaveFocus());
+  });
+
+  it("humanises only the details that are codes, and shows free text as written", () => {
+    expect(
+      detailEntries({
+        severity: "minor",
+        insuranceClaimId: "clm_2026_ab12",
+        tasks: ["oil_change", "tire_rotation"],
+        parts: ["front_brake pads", "OEM filter"],
+        station: "shell_main_st",
+        volumeUnit: "l",
+      }),
+    ).toEqual([
+      ["severity", "Minor"],
+      ["insuranceClaimId", "clm_2026_ab12"],
+      ["tasks", "Oil change, Tire rotation"],
+      ["parts", "front_brake pads, OEM filter"],
+      ["station", "shell_main_st"],
+      ["volumeUnit", "litres"],
+    ]);
   });
 });

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useImperativeHandle, useRef, useState, type Ref } from "react";
-import { ApiError, qs } from "../api/client";
+import { qs } from "../api/client";
 import { useApi } from "../api/context";
+import { recordableKinds, rolesText } from "../auth/permissions";
 import {
   EVENT_KINDS,
   type EventKind,
@@ -42,14 +43,18 @@ const INITIAL: State = {
 
 export function Timeline({
   vehicle,
+  currencies,
   onRecorded,
   ref,
 }: {
   vehicle: Vehicle;
+  /** The currencies the record form offers, the vehicle's own first. */
+  currencies?: readonly string[];
   onRecorded: () => void;
   ref?: Ref<TimelineHandle>;
 }) {
-  const { api } = useApi();
+  const { api, session } = useApi();
+  const recordable = recordableKinds(session.roles);
   const [kinds, setKinds] = useState<EventKind[]>([]);
   const [state, setState] = useState<State>(INITIAL);
   const [open, setOpen] = useState<string | null>(null);
@@ -59,6 +64,10 @@ export function Timeline({
   const [showForm, setShowForm] = useState(false);
   const sentinel = useRef<HTMLDivElement>(null);
   const request = useRef(0);
+  const formButton = useRef<HTMLButtonElement>(null);
+  // After "Load older events", focus moves to the first event of the new page (the index it will have):
+  // the button itself goes once the last page is in.
+  const focusAt = useRef<number | null>(null);
 
   const load = useCallback(
     async (cursor: string | null) => {
@@ -97,6 +106,24 @@ export function Timeline({
   const loadMore = useCallback(() => {
     if (!state.loading && state.nextCursor && !state.error) void load(state.nextCursor);
   }, [state, load]);
+
+  const loadMoreFromButton = () => {
+    if (state.loading || !state.nextCursor || state.error) return;
+    focusAt.current = state.items.length;
+    loadMore();
+  };
+
+  useEffect(() => {
+    const at = focusAt.current;
+    if (at === null || state.loading) return;
+    focusAt.current = null;
+    const next = state.items[at];
+    if (!next) return;
+    document
+      .getElementById(`event-${next.id}`)
+      ?.querySelector<HTMLButtonElement>("button.event-row")
+      ?.focus();
+  }, [state]);
 
   // Infinite scroll: the sentinel after the last month loads the next page as it comes into view. Not
   // when the columns stack (narrow screens): the chat below would never be reached; the button loads more.
@@ -151,19 +178,31 @@ export function Timeline({
     <div className="timeline">
       <div className="column-head">
         <h2 id="timeline-title">Timeline</h2>
-        <button
-          type="button"
-          className="primary"
-          aria-expanded={showForm}
-          onClick={() => setShowForm((s) => !s)}
-        >
-          {showForm ? "Close form" : "Record event"}
-        </button>
+        {recordable.length > 0 ? (
+          <button
+            ref={formButton}
+            type="button"
+            className="primary"
+            aria-expanded={showForm}
+            onClick={() => setShowForm((s) => !s)}
+          >
+            {showForm ? "Close form" : "Record event"}
+          </button>
+        ) : (
+          <span className="muted small" data-testid="read-only">
+            Read only: your role ({rolesText(session.roles)}) cannot record events.
+          </span>
+        )}
       </div>
-      {showForm && (
+      {showForm && recordable.length > 0 && (
         <RecordEventForm
           vehicle={vehicle}
-          onCancel={() => setShowForm(false)}
+          currencies={currencies}
+          kinds={recordable}
+          onCancel={() => {
+            setShowForm(false);
+            formButton.current?.focus();
+          }}
           onRecorded={(event) => {
             setShowForm(false);
             onRecorded();
@@ -232,22 +271,19 @@ export function Timeline({
       {state.loading && (
         <Loading label={state.items.length ? "Loading older events…" : "Loading the timeline…"} />
       )}
-      {state.error ? (
-        <div>
-          <ErrorText error={state.error} />
-          {!(state.error instanceof ApiError && state.error.status === 401) && (
-            <button
-              type="button"
-              onClick={() => void load(state.items.length ? state.nextCursor : null)}
-            >
-              Try again
-            </button>
-          )}
-        </div>
-      ) : null}
+      <ErrorText
+        error={state.error}
+        onRetry={() => void load(state.items.length ? state.nextCursor : null)}
+      />
       <div ref={sentinel} className="sentinel" />
-      {state.nextCursor && !state.loading && !state.error && (
-        <button type="button" className="more" onClick={loadMore}>
+      {/* Stays while the page loads (aria-disabled, not disabled: a disabled button would drop focus). */}
+      {state.nextCursor && !state.error && (
+        <button
+          type="button"
+          className="more"
+          aria-disabled={state.loading || undefined}
+          onClick={loadMoreFromButton}
+        >
           Load older events
         </button>
       )}
@@ -341,19 +377,29 @@ function FragmentPair({ term, value }: { term: string; value: string }) {
   );
 }
 
+/**
+ * The details whose strings are codes from a fixed set (the contract's `TaskCode`, `Severity`,
+ * `ValuationSource`, `Condition`): those are humanised (`oil_change` → `Oil change`). Every other string is
+ * free text a person or a dealer wrote (a claim id, a part, a station) and is shown as written.
+ */
+const CODE_DETAILS = new Set(["tasks", "severity", "source", "condition"]);
+const VOLUME_UNITS: Record<string, string> = { gal: "US gallons", l: "litres" };
+
 /** The kind-specific details as readable pairs (`tasks: oil_change, tire_rotation` → `Oil change, Tire rotation`). */
 export function detailEntries(details: unknown, currency = "USD"): [string, string][] {
   if (!details || typeof details !== "object") return [];
   const out: [string, string][] = [];
   for (const [k, v] of Object.entries(details as Record<string, unknown>)) {
     if (v === null || v === undefined || v === "") continue;
+    const str = (x: string) =>
+      CODE_DETAILS.has(k) ? humanize(x) : k === "volumeUnit" ? (VOLUME_UNITS[x] ?? x) : x;
     let text: string;
     if (Array.isArray(v))
-      text = v.map((x) => (typeof x === "string" ? humanize(x) : JSON.stringify(x))).join(", ");
+      text = v.map((x) => (typeof x === "string" ? str(x) : JSON.stringify(x))).join(", ");
     else if (typeof v === "boolean") text = v ? "Yes" : "No";
     else if (typeof v === "number" && /Cents$/.test(k)) {
       text = formatMoney(v, currency);
-    } else if (typeof v === "string") text = humanize(v);
+    } else if (typeof v === "string") text = str(v);
     else if (typeof v === "number") text = String(v);
     else text = JSON.stringify(v);
     out.push([k.replace(/Cents$/, ""), text]);

@@ -1,4 +1,5 @@
 import type { ReactNode } from "react";
+import { ApiError } from "../api/client";
 
 export function Loading({ label }: { label: string }) {
   return (
@@ -8,13 +9,29 @@ export function Loading({ label }: { label: string }) {
   );
 }
 
-export function ErrorText({ error }: { error: unknown }) {
+/**
+ * An error as a sentence, with "Try again" when `onRetry` is given (not after a 401: that one returns to
+ * sign-in).
+ */
+export function ErrorText({ error, onRetry }: { error: unknown; onRetry?: () => void }) {
   if (!error) return null;
   const message = error instanceof Error ? error.message : String(error);
+  const retry = onRetry && !(error instanceof ApiError && error.status === 401);
+  if (!retry)
+    return (
+      <p className="error" role="alert">
+        {message}
+      </p>
+    );
   return (
-    <p className="error" role="alert">
-      {message}
-    </p>
+    <div className="error-retry">
+      <p className="error" role="alert">
+        {message}
+      </p>
+      <button type="button" onClick={onRetry}>
+        Try again
+      </button>
+    </div>
   );
 }
 

@@ -1,7 +1,8 @@
 import { render, screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { describe, expect, it } from "vitest";
-import type { MaintenanceItem, Overview } from "../api/types";
+import { describe, expect, it, vi } from "vitest";
+import { ApiError } from "../api/client";
+import type { MaintenanceItem, Overview, Vehicle } from "../api/types";
 import { demoVehicle } from "../test-utils";
 import { VehicleHeader, nextDue } from "./VehicleHeader";
 
@@ -115,5 +116,61 @@ describe("VehicleHeader", () => {
     expect(screen.getByText("Not valued yet")).toBeInTheDocument();
     expect(screen.getByText("No reading yet")).toBeInTheDocument();
     expect(screen.getByText("No maintenance schedule yet.")).toBeInTheDocument();
+  });
+
+  it("shows what was spent in every currency, not only the first", () => {
+    const twoCurrencies = {
+      ...overview,
+      costs: [
+        { currency: "EUR", lifetimeCents: 100, last12MonthsCents: 120_000, byKind: {} },
+        { currency: "USD", lifetimeCents: 100, last12MonthsCents: 169_500, byKind: {} },
+      ],
+    } as Overview;
+    render(
+      <VehicleHeader vehicle={vehicle} overview={twoCurrencies} loading={false} error={null} />,
+    );
+    expect(screen.getByTestId("spent-12-months")).toHaveTextContent("€1,200 · $1,695");
+  });
+
+  it("says when the vehicle was sold or archived, and tracks no maintenance for it", () => {
+    const sold = demoVehicle({
+      status: "sold",
+      sale: {
+        soldAt: "2026-03-02T00:00:00Z",
+        priceCents: 1_200_000,
+        currency: "USD",
+        odometer: 60_000,
+      } as Vehicle["sale"],
+    });
+    const { unmount } = render(
+      <VehicleHeader vehicle={sold} overview={overview} loading={false} error={null} />,
+    );
+    expect(screen.getByTestId("vehicle-retired")).toHaveTextContent(
+      "Sold on 2 Mar 2026 for $12,000.",
+    );
+    expect(screen.queryByRole("list", { name: "Maintenance status" })).toBeNull();
+    expect(screen.getByText("Not tracked: the vehicle is sold.")).toBeInTheDocument();
+    unmount();
+    const archived = demoVehicle({ status: "archived", archivedAt: "2026-01-05T10:00:00Z" });
+    render(<VehicleHeader vehicle={archived} loading={false} error={null} />);
+    expect(screen.getByTestId("vehicle-retired")).toHaveTextContent("Archived on 5 Jan 2026.");
+  });
+
+  it("does not claim there is no value or schedule yet when the overview could not be read", async () => {
+    const onRetry = vi.fn();
+    render(
+      <VehicleHeader
+        vehicle={vehicle}
+        loading={false}
+        error={new ApiError(0, "The server could not be reached. Check that vwc is running.")}
+        onRetry={onRetry}
+      />,
+    );
+    expect(screen.queryByText("Not valued yet")).toBeNull();
+    expect(screen.queryByText("No maintenance schedule yet.")).toBeNull();
+    expect(screen.getAllByText("Unavailable")).toHaveLength(2);
+    expect(screen.getByRole("alert")).toHaveTextContent("The server could not be reached.");
+    await userEvent.click(screen.getByRole("button", { name: "Try again" }));
+    expect(onRetry).toHaveBeenCalled();
   });
 });

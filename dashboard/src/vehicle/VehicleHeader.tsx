@@ -8,7 +8,7 @@ import type {
   ValuationFactor,
   Vehicle,
 } from "../api/types";
-import { formatDate, formatDistance, formatMoney } from "../format";
+import { formatAmounts, formatDate, formatDistance, formatMoney } from "../format";
 import { ErrorText } from "../ui/Feedback";
 import { StatusBadge } from "../ui/StatusBadge";
 import { vehicleName } from "./VehiclePage";
@@ -42,23 +42,43 @@ function factorText(f: ValuationFactor, currency: string): string {
   return `${name}${amount}${f.description ? ` (${f.description})` : ""}`;
 }
 
+/** "Sold on 2 Mar 2026 for $12,000", "Archived on 5 Jan 2026", or undefined for an active vehicle. */
+export function retiredText(vehicle: Vehicle): string | undefined {
+  const status = vehicle.status ?? "active";
+  if (status === "active") return undefined;
+  if (vehicle.sale)
+    return `Sold on ${formatDate(vehicle.sale.soldAt)} for ${formatMoney(vehicle.sale.priceCents, vehicle.sale.currency, true)}`;
+  if (vehicle.archivedAt) return `Archived on ${formatDate(vehicle.archivedAt)}`;
+  return status === "sold" ? "Sold" : "Archived";
+}
+
 export function VehicleHeader({
   vehicle,
   overview,
   valuation,
   loading,
   error,
+  valuationError,
+  onRetry,
 }: {
   vehicle: Vehicle;
   overview?: Overview;
   valuation?: Valuation;
   loading: boolean;
+  /** The overview could not be read: nothing it would have said is claimed ("not yet" is not known). */
   error: unknown;
+  /** The value could not be read (an error other than "none yet"). */
+  valuationError?: unknown;
+  onRetry?: () => void;
 }) {
   const tipId = useId();
   const odo = overview?.odometer ?? vehicle.odometer ?? null;
   const currency = valuation?.currency ?? "USD";
   const items = nextDue(overview?.maintenance ?? []);
+  const retired = retiredText(vehicle);
+  // Without the overview (or the value) the page cannot say there is none yet.
+  const unavailable = !loading && !!error && !overview;
+  const missing = (none: string) => (loading ? "…" : unavailable ? "Unavailable" : none);
 
   return (
     <section className="vehicle-header card" aria-labelledby="vehicle-title">
@@ -67,6 +87,12 @@ export function VehicleHeader({
         <p className="muted">
           {vehicle.trim ? `${vehicle.trim} · ` : ""}VIN <span className="mono">{vehicle.vin}</span>
         </p>
+        {retired && (
+          <p className="notice retired" data-testid="vehicle-retired">
+            {retired}. Its history is kept; its maintenance is no longer tracked and no reminders
+            are sent.
+          </p>
+        )}
       </div>
       <dl className="facts">
         <div>
@@ -91,7 +117,9 @@ export function VehicleHeader({
                 </span>
               </span>
             ) : (
-              <span className="muted">{loading ? "…" : "Not valued yet"}</span>
+              <span className="muted">
+                {valuationError && !loading ? "Unavailable" : missing("Not valued yet")}
+              </span>
             )}
           </dd>
         </div>
@@ -112,18 +140,21 @@ export function VehicleHeader({
                 )}
               </>
             ) : (
-              <span className="muted">{loading ? "…" : "No reading yet"}</span>
+              <span className="muted">{missing("No reading yet")}</span>
             )}
           </dd>
         </div>
-        {overview?.costs[0] && (
+        {overview?.costs.length ? (
           <div>
             <dt>Spent (12 months)</dt>
-            <dd>
-              {formatMoney(overview.costs[0].last12MonthsCents, overview.costs[0].currency, true)}
+            <dd data-testid="spent-12-months">
+              {formatAmounts(
+                overview.costs.map((c) => ({ currency: c.currency, cents: c.last12MonthsCents })),
+                true,
+              )}
             </dd>
           </div>
-        )}
+        ) : null}
         {overview?.fuel?.average != null && (
           <div>
             <dt>Fuel economy</dt>
@@ -141,7 +172,12 @@ export function VehicleHeader({
       </dl>
       <div className="due">
         <h2 className="label">Next due</h2>
-        {items.length ? (
+        {retired ? (
+          <p className="muted">
+            Not tracked: the vehicle is{" "}
+            {vehicle.sale || vehicle.status === "sold" ? "sold" : "archived"}.
+          </p>
+        ) : items.length ? (
           <ul className="badges" aria-label="Maintenance status">
             {items.map((i) => (
               <li key={i.task} title={i.reason}>
@@ -158,10 +194,12 @@ export function VehicleHeader({
             ))}
           </ul>
         ) : (
-          <p className="muted">{loading ? "Loading…" : "No maintenance schedule yet."}</p>
+          <p className="muted">
+            {loading ? "Loading…" : unavailable ? "Unavailable." : "No maintenance schedule yet."}
+          </p>
         )}
       </div>
-      <ErrorText error={error} />
+      <ErrorText error={error ?? valuationError} onRetry={onRetry} />
     </section>
   );
 }

@@ -3,7 +3,7 @@ import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { MaintenanceItem } from "../api/types";
 import { RELOAD_AFTER_WRITE_MS } from "../api/useQuery";
-import { demoVehicle, event, json, mockFetch, renderWithApi } from "../test-utils";
+import { demoVehicle, event, json, mockFetch, problem, renderWithApi } from "../test-utils";
 import { VehiclePage } from "./VehiclePage";
 
 const vehicle = demoVehicle();
@@ -81,5 +81,60 @@ describe("VehiclePage", () => {
       .filter((u) => u.includes("/valuations"));
     expect(valuationUrls.length).toBeGreaterThan(1);
     expect(valuationUrls.every((u) => u.endsWith("/valuations?limit=1"))).toBe(true);
+  });
+
+  it("offers to try again when the vehicles cannot be read, and claims nothing while requests fail", async () => {
+    let up = false;
+    mockFetch((url) => {
+      const path = url.pathname;
+      if (!up) throw new TypeError("Failed to fetch");
+      if (path === "/v1/vehicles") return json({ items: [vehicle], nextCursor: null });
+      if (path.endsWith("/events")) return json({ items: [], nextCursor: null });
+      // The value and the overview fail (not a 404: the valuation service is there, the store is not).
+      if (path.endsWith("/valuations")) return problem(503, "the store is unavailable");
+      if (path.endsWith("/overview")) return problem(503, "the store is unavailable");
+      if (path.endsWith("/chat/suggestions")) return json({ prompts: [], recommendations: [] });
+      return json({}, 404);
+    });
+    renderWithApi(<VehiclePage vehicleId="veh_1" />);
+    expect(await screen.findByRole("alert")).toHaveTextContent("The server could not be reached.");
+    up = true;
+    await userEvent.click(screen.getByRole("button", { name: "Try again" }));
+    expect(await screen.findByRole("heading", { level: 1, name: /RAV4/ })).toBeInTheDocument();
+    await waitFor(() => expect(screen.getAllByText("Unavailable")).toHaveLength(2));
+    expect(screen.queryByText("Not valued yet")).toBeNull();
+    expect(screen.queryByText("No maintenance schedule yet.")).toBeNull();
+    expect(screen.getByRole("button", { name: "Try again" })).toBeInTheDocument();
+  });
+
+  it("shows a sold vehicle as sold and recommends no maintenance for it", async () => {
+    const sold = demoVehicle({
+      status: "sold",
+      sale: {
+        soldAt: "2026-03-02T00:00:00Z",
+        priceCents: 1_200_000,
+        currency: "USD",
+        odometer: 60_000,
+      } as typeof vehicle.sale,
+    });
+    mockFetch((url) => {
+      const path = url.pathname;
+      if (path === "/v1/vehicles") return json({ items: [sold], nextCursor: null });
+      if (path.endsWith("/events")) return json({ items: [], nextCursor: null });
+      if (path.endsWith("/valuations")) return json({ items: [] });
+      if (path.endsWith("/overview"))
+        return json({
+          vehicle: sold,
+          maintenance: [oilChange("overdue", "Overdue by 30 days")],
+          costs: [],
+          recentEvents: [],
+        });
+      // The historian is not deployed: its fallback would be the scheduler's items.
+      return problem(404, "route not found");
+    });
+    renderWithApi(<VehiclePage vehicleId="veh_1" />);
+    expect(await screen.findByTestId("vehicle-retired")).toHaveTextContent("Sold on 2 Mar 2026");
+    await screen.findByText(/not available on this server yet/);
+    expect(recommended()).toBeNull();
   });
 });

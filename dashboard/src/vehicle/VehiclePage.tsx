@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from "react";
-import { qs } from "../api/client";
+import { ApiError, qs } from "../api/client";
 import { useApi } from "../api/context";
 import type { Overview, Page, Valuation, Vehicle } from "../api/types";
 import { useQuery, useReloadAfterWrite } from "../api/useQuery";
@@ -11,6 +11,19 @@ import { VehicleHeader } from "./VehicleHeader";
 export function vehicleName(v: Vehicle): string {
   const base = `${v.year} ${v.make} ${v.model}`;
   return v.nickname ? `${base} “${v.nickname}”` : base;
+}
+
+/**
+ * The currencies an event of this vehicle is recorded in, the default first: its purchase currency, then
+ * the currencies of its costs (most spent first); USD when it has neither.
+ */
+export function vehicleCurrencies(vehicle: Vehicle, overview?: Overview): string[] {
+  const costs = (overview?.costs ?? [])
+    .slice()
+    .sort((a, b) => b.lifetimeCents - a.lifetimeCents)
+    .map((c) => c.currency);
+  const all = [vehicle.purchaseCurrency, ...costs].filter((c): c is string => !!c);
+  return all.length ? [...new Set(all)] : ["USD"];
 }
 
 export function VehiclePage({ vehicleId }: { vehicleId?: string }) {
@@ -52,7 +65,7 @@ export function VehiclePage({ vehicleId }: { vehicleId?: string }) {
         </select>
       </div>
       {vehicles.loading && <Loading label="Loading vehicles…" />}
-      <ErrorText error={vehicles.error} />
+      <ErrorText error={vehicles.error} onRetry={vehicles.reload} />
       {vehicles.data && !list.length && (
         <Empty>No vehicles are registered in this organisation yet.</Empty>
       )}
@@ -72,11 +85,13 @@ function VehicleView({ vehicle }: { vehicle: Vehicle }) {
   const overview = useQuery(`overview:${vehicle.id}`, (signal) =>
     api.json<Overview>(`${base}/overview`, { signal }),
   );
-  // The newest value, when the overview has none. An empty history or a 404 both mean "no value yet".
+  // The newest value, when the overview has none. An empty history or a 404 both mean "no value yet";
+  // any other failure is shown as one (with "Try again"), not as "Not valued yet".
   const valuations = useQuery(`valuations:${vehicle.id}`, (signal) =>
-    api
-      .json<Page<Valuation>>(`${base}/valuations?limit=1`, { signal })
-      .catch(() => ({ items: [] }) as Page<Valuation>),
+    api.json<Page<Valuation>>(`${base}/valuations?limit=1`, { signal }).catch((e: unknown) => {
+      if (e instanceof ApiError && e.status === 404) return { items: [] } as Page<Valuation>;
+      throw e;
+    }),
   );
   const timeline = useRef<TimelineHandle>(null);
   // Events recorded on this page: every view derived from them is read again after each one.
@@ -91,23 +106,38 @@ function VehicleView({ vehicle }: { vehicle: Vehicle }) {
 
   const valuation =
     (overview.data?.valuation as Valuation | null | undefined) ?? valuations.data?.items[0];
+  // The overview's copy of the vehicle is the newer one (a sale or an archive since the list was read).
+  const current = overview.data?.vehicle ?? vehicle;
+  const { reload: reloadOverview } = overview;
+  const { reload: reloadValuations } = valuations;
+  const retry = useCallback(() => {
+    reloadOverview();
+    reloadValuations();
+  }, [reloadOverview, reloadValuations]);
 
   return (
     <>
       <VehicleHeader
-        vehicle={vehicle}
+        vehicle={current}
         overview={overview.data}
         valuation={valuation}
         loading={overview.loading && !overview.data}
         error={overview.error}
+        valuationError={valuation ? undefined : valuations.error}
+        onRetry={retry}
       />
       <div className="columns">
         <section className="column" aria-labelledby="timeline-title">
-          <Timeline ref={timeline} vehicle={vehicle} onRecorded={onRecorded} />
+          <Timeline
+            ref={timeline}
+            vehicle={vehicle}
+            currencies={vehicleCurrencies(current, overview.data)}
+            onRecorded={onRecorded}
+          />
         </section>
         <section className="column" aria-labelledby="chat-title">
           <ChatPane
-            vehicle={vehicle}
+            vehicle={current}
             maintenance={overview.data?.maintenance ?? []}
             recorded={recorded}
             onCitation={(eventId) => timeline.current?.reveal(eventId)}

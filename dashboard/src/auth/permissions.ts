@@ -1,0 +1,53 @@
+// What the signed-in roles may do, as docs/roles.md tabulates it (`vwc_auth::role_permissions`), for the
+// actions the dashboard offers: it hides or narrows what the API would refuse. The API still decides.
+import { EVENT_KINDS, type EventKind } from "../api/types";
+
+/** The kinds `record_service_event` covers (`Permission::for_event_kind`). */
+export const SERVICE_KINDS: readonly EventKind[] = ["maintenance", "repair", "odometer_reading"];
+
+/** Roles with `record_any_event`: every kind. */
+const RECORD_ANY = ["owner", "fleet_manager"];
+/** Roles with `record_service_event` (and not `record_any_event`): the service kinds. */
+const RECORD_SERVICE = ["technician"];
+
+/** The kinds these roles may record, in the form's order (none for a viewer). Roles add up. */
+export function recordableKinds(roles: readonly string[]): EventKind[] {
+  if (roles.some((r) => RECORD_ANY.includes(r))) return EVENT_KINDS.slice();
+  if (roles.some((r) => RECORD_SERVICE.includes(r)))
+    return EVENT_KINDS.filter((k) => SERVICE_KINDS.includes(k));
+  return [];
+}
+
+/** "viewer", "technician and viewer": the roles as a person reads them. */
+export function rolesText(roles: readonly string[]): string {
+  const names = roles.map((r) => r.replace(/_/g, " "));
+  if (names.length <= 1) return names[0] ?? "no role";
+  return `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}`;
+}
+
+/** What a permission lets someone do, for a refusal a person can read (`your roles do not allow …`). */
+const PERMISSION_TEXT: Record<string, string> = {
+  read_vehicles: "view vehicles",
+  register_vehicles: "register vehicles",
+  record_any_event: "record events of this kind",
+  record_service_event: "record maintenance, repairs or odometer readings",
+  manage_dealers: "manage dealers",
+  configure_maintenance: "change maintenance schedules",
+  run_sweep: "run the maintenance sweep",
+  read_notifications: "view notifications",
+  configure_notifications: "change notification settings",
+  read_fleet: "view the fleet",
+  chat: "ask the historian",
+  manage_vehicles: "change, sell or archive vehicles",
+  correct_dealer_records: "correct records a dealer sent",
+};
+
+/** The API's 403 detail (`your roles do not allow record_service_event`) in plain words. */
+export function refusalSentence(detail: string | undefined): string | undefined {
+  const m = /roles do not allow ([a-z_]+)/i.exec(detail ?? "");
+  if (!m) return undefined;
+  const what = PERMISSION_TEXT[m[1]!.toLowerCase()];
+  return what
+    ? `Your role does not allow you to ${what}.`
+    : "Your role does not allow you to do that.";
+}
