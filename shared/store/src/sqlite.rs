@@ -116,9 +116,22 @@ fn open_connection_with_pages(path: &Path, page_bytes: u32) -> rusqlite::Result<
     }
     // WAL + synchronous=NORMAL: a committed transaction survives a process crash (kill -9); only an OS crash
     // or power loss can lose the last few commits. FULL would fsync every commit.
-    conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-    )?;
+    // Turning a new file to WAL takes its lock without SQLite's busy handler: another process doing the
+    // same at that moment (`vwc worker`s started together on a new data dir) answers SQLITE_BUSY at once.
+    let started = std::time::Instant::now();
+    loop {
+        match conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+        ) {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && started.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            done => break done?,
+        }
+    }
     // Plans that do not depend on bound values. Without this, SQLite ≥ 3.47 reads a bound `LIMIT ?`
     // while planning and marks the statement to be re-planned whenever that parameter is bound again —
     // and rusqlite's statement cache clears the bindings of every statement it takes back, so each use of
@@ -711,10 +724,15 @@ fn migrate(conn: &mut Connection, migrations: &[&str]) -> StoreResult<()> {
         tracing::info!(%db, from = current, to = all.len(), "upgrading the database schema");
         (db, std::time::Instant::now())
     });
-    for (i, sql) in all.iter().enumerate().skip(current) {
-        let tx = conn.transaction()?;
+    // Each step takes the write lock first and reads the version again under it: processes opening one
+    // data dir at once (`vwc worker` per service beside `vwc up`) wait for each other's step instead of
+    // running it twice ("table outbox already exists").
+    loop {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let version = tx.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+        let Some(sql) = all.get(version) else { break };
         tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.pragma_update(None, "user_version", (version + 1) as i64)?;
         tx.commit()?;
     }
     upgrade_outbox(conn)?;
@@ -730,7 +748,9 @@ fn migrate(conn: &mut Connection, migrations: &[&str]) -> StoreResult<()> {
 /// Not a numbered migration: the common migrations share `user_version` with each service's own, so one
 /// added to them would renumber every service's.
 fn upgrade_outbox(conn: &mut Connection) -> StoreResult<()> {
-    let sql: Option<String> = conn
+    // Under the write lock, so another process upgrading the same database is waited for, not repeated.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let sql: Option<String> = tx
         .query_row(
             "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'outbox'",
             [],
@@ -741,7 +761,6 @@ fn upgrade_outbox(conn: &mut Connection) -> StoreResult<()> {
         return Ok(());
     }
     let started = std::time::Instant::now();
-    let tx = conn.transaction()?;
     tx.execute_batch(&format!(
         "CREATE TABLE outbox_reshaped ({OUTBOX});
          INSERT INTO outbox_reshaped (seq, event_id, envelope, created_at, sent_at)
@@ -1485,6 +1504,35 @@ pub(crate) mod tests {
             !rows.iter().any(|x| (5000..5025).contains(x)),
             "the failed job left nothing"
         );
+    }
+
+    /// Processes (here threads) opening one new database at once each run the migrations: every one of
+    /// them opens it, and each migration ran once (they raced: "table outbox already exists").
+    #[test]
+    fn databases_opened_at_once_are_migrated_once() {
+        for _ in 0..5 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("race.db");
+            let migrations: &[&str] = &[
+                "CREATE TABLE a (x INTEGER);",
+                "ALTER TABLE a ADD COLUMN y INTEGER;",
+                "CREATE TABLE b (z INTEGER);",
+            ];
+            let opened: Vec<StoreResult<SqliteDb>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..6)
+                    .map(|_| scope.spawn(|| SqliteDb::open(&path, migrations)))
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            for db in &opened {
+                assert!(db.is_ok(), "{:?}", db.as_ref().err());
+            }
+            let conn = Connection::open(&path).unwrap();
+            let version: i64 = conn
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(version as usize, COMMON_MIGRATIONS.len() + migrations.len());
+        }
     }
 
     /// A new database with one table, `t`, whose `x` is unique: a second insert of the same `x` fails.
