@@ -75,8 +75,38 @@ pub struct UpArgs {
     pub no_seed: bool,
     #[command(flatten)]
     pub bus: BusArgs,
+    /// With `--bus aws`: run only these services' consumers, outbox relays and daily jobs in this process
+    /// (comma-separated; `none`: serve HTTP only), each other one in a `vwc worker SERVICE` of its own —
+    /// two processes relaying one outbox would publish every event twice. All of them by default.
+    #[arg(long, env = "VWC_SERVICES", value_delimiter = ',')]
+    pub services: Vec<String>,
     #[command(flatten)]
     pub http: HttpArgs,
+}
+
+/// The services `vwc up --services` names: `None` (all) when it names none, checked against [`SERVICES`].
+fn services_here(services: &[String], bus: &BusChoice) -> anyhow::Result<Option<Vec<String>>> {
+    if services.is_empty() {
+        return Ok(None);
+    }
+    if matches!(bus, BusChoice::InProcess) {
+        anyhow::bail!(
+            "--services needs --bus aws: with the in-process bus every service runs in this process"
+        );
+    }
+    if services.iter().any(|s| s == "none") {
+        if services.len() > 1 {
+            anyhow::bail!("--services none names no other service");
+        }
+        return Ok(Some(Vec::new()));
+    }
+    if let Some(unknown) = services.iter().find(|s| !SERVICES.contains(&s.as_str())) {
+        anyhow::bail!(
+            "--services: unknown service {unknown:?}; one of {} (or none)",
+            SERVICES.join(", ")
+        );
+    }
+    Ok(Some(services.to_vec()))
 }
 
 #[derive(Debug, clap::Args, Clone)]
@@ -122,6 +152,49 @@ pub struct HttpArgs {
     /// endpoint is not on the authority's origin (a Cognito user pool domain).
     #[arg(long, env = "VWC_OIDC_CONNECT_ORIGINS", value_delimiter = ',')]
     pub oidc_connect_origins: Vec<String>,
+    /// What the services themselves are set up with (shared with `vwc worker`).
+    #[command(flatten)]
+    pub service: ServiceArgs,
+}
+
+impl HttpArgs {
+    /// The sign-in provider, when one is configured.
+    pub fn oidc(&self) -> anyhow::Result<Option<crate::auth_config::OidcSettings>> {
+        let (Some(authority), Some(client_id)) = (&self.oidc_authority, &self.oidc_client_id)
+        else {
+            return Ok(None);
+        };
+        let api_token = self
+            .oidc_api_token
+            .parse()
+            .map_err(anyhow::Error::msg)
+            .context("--oidc-api-token")?;
+        crate::auth_config::OidcSettings::new(
+            authority,
+            client_id,
+            &self.oidc_scope,
+            api_token,
+            &self.oidc_connect_origins,
+        )
+        .map(Some)
+        .context("the OpenID Connect settings")
+    }
+
+    fn apply(&self, opts: &mut EmbeddedOptions) {
+        opts.rate_limit = self.rate_limit.clone();
+        opts.cors_origin = self.cors_origin.clone();
+        opts.request_timeout = std::time::Duration::from_secs(self.request_timeout_secs.max(1));
+        opts.jwks = self.jwks.clone();
+        opts.jwt_issuer = self.jwt_issuer.clone();
+        opts.jwt_audience = self.jwt_audience.clone();
+        self.service.apply(opts);
+    }
+}
+
+/// The services' own settings (the store, the daily jobs' timers, reminders' e-mail, webhooks and settle time,
+/// the chat's LLM): `vwc up` and each `vwc worker SERVICE` take the same flags and `VWC_*` variables.
+#[derive(Debug, clap::Args, Clone)]
+pub struct ServiceArgs {
     #[command(flatten)]
     pub store: StoreArgs,
     /// Minutes between maintenance sweeps in this process (at most 525,600: a year); 0 turns the schedule off.
@@ -161,36 +234,8 @@ pub struct HttpArgs {
     pub llm_timeout_secs: Option<u64>,
 }
 
-impl HttpArgs {
-    /// The sign-in provider, when one is configured.
-    pub fn oidc(&self) -> anyhow::Result<Option<crate::auth_config::OidcSettings>> {
-        let (Some(authority), Some(client_id)) = (&self.oidc_authority, &self.oidc_client_id)
-        else {
-            return Ok(None);
-        };
-        let api_token = self
-            .oidc_api_token
-            .parse()
-            .map_err(anyhow::Error::msg)
-            .context("--oidc-api-token")?;
-        crate::auth_config::OidcSettings::new(
-            authority,
-            client_id,
-            &self.oidc_scope,
-            api_token,
-            &self.oidc_connect_origins,
-        )
-        .map(Some)
-        .context("the OpenID Connect settings")
-    }
-
+impl ServiceArgs {
     fn apply(&self, opts: &mut EmbeddedOptions) {
-        opts.rate_limit = self.rate_limit.clone();
-        opts.cors_origin = self.cors_origin.clone();
-        opts.request_timeout = std::time::Duration::from_secs(self.request_timeout_secs.max(1));
-        opts.jwks = self.jwks.clone();
-        opts.jwt_issuer = self.jwt_issuer.clone();
-        opts.jwt_audience = self.jwt_audience.clone();
         opts.sweep_every = (self.sweep_interval_minutes > 0)
             .then(|| std::time::Duration::from_secs(self.sweep_interval_minutes * 60));
         opts.revalue_every = (self.revalue_interval_minutes > 0)
@@ -201,6 +246,19 @@ impl HttpArgs {
         });
         opts.outbound_allowlist = self.outbound_allowlist.clone();
         opts.notification_settle = std::time::Duration::from_secs(self.notification_settle_secs);
+    }
+
+    /// The store and the chat's LLM, which read the configuration layers (SSM) too.
+    async fn apply_layered(&self, opts: &mut EmbeddedOptions) -> anyhow::Result<()> {
+        let layers = config_layers().await?;
+        opts.store = self.store.store_choice(&layers)?;
+        opts.chat_llm = chat_llm_settings(
+            &layers,
+            self.llm_base_url.as_deref(),
+            self.llm_model.as_deref(),
+            self.llm_timeout_secs,
+        )?;
+        Ok(())
     }
 }
 
@@ -349,6 +407,8 @@ pub enum Command {
         aws_endpoint: Option<String>,
         #[arg(long, env = "VWC_BUS_NAME", default_value = "vwc")]
         bus_name: String,
+        #[command(flatten)]
+        settings: ServiceArgs,
     },
     /// The chat historian's audit trail.
     Chat {
@@ -591,7 +651,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             data,
             aws_endpoint,
             bus_name,
-        } => worker(service, data, aws_endpoint, bus_name).await,
+            settings,
+        } => worker(service, data, aws_endpoint, bus_name, settings).await,
         Command::Aws { action } => aws_bootstrap(action).await,
     }
 }
@@ -738,6 +799,7 @@ async fn worker(
     data: DataDir,
     aws_endpoint: Option<String>,
     bus_name: String,
+    settings: ServiceArgs,
 ) -> anyhow::Result<()> {
     if !SERVICES.contains(&service.as_str()) {
         anyhow::bail!(
@@ -746,6 +808,10 @@ async fn worker(
         );
     }
     let mut opts = options(&data);
+    // The same service settings as `vwc up` (its webhooks' allowlist and settle time, e-mail, the store, the
+    // daily jobs, the chat's LLM): a worker built from the defaults refused every private webhook host.
+    settings.apply(&mut opts);
+    settings.apply_layered(&mut opts).await?;
     opts.bus = BusChoice::Aws {
         endpoint: aws_endpoint,
         bus_name,
@@ -798,16 +864,18 @@ fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
 
 async fn up(args: UpArgs) -> anyhow::Result<()> {
     // The demo seed goes into an empty SQLite data dir; a MongoDB deployment is never seeded implicitly.
-    let fresh = !args.http.store.is_mongodb() && !args.data.data_dir.join("ingestion.db").exists();
+    let fresh =
+        !args.http.service.store.is_mongodb() && !args.data.data_dir.join("ingestion.db").exists();
     let layers = config_layers().await?;
     let mut opts = options(&args.data);
     args.http.apply(&mut opts);
     opts.oidc = args.http.oidc()?;
-    opts.store = args.http.store.store_choice(&layers)?;
+    args.http.service.apply_layered(&mut opts).await?;
     opts.jwt_secret = layers
         .secret(None, "VWC_JWT_SECRET", "jwt_secret")
         .map(|s| s.expose().to_string());
     opts.bus = args.bus.choice();
+    opts.only = services_here(&args.services, &opts.bus)?;
     // The benchmark's floor row (b′) runs one service alone; production builds have no such switch.
     #[cfg(feature = "bench")]
     if let Ok(only) = std::env::var("VWC_BENCH_SERVICES") {
@@ -819,12 +887,6 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
             endpoint: args.bus.aws_endpoint.clone(),
         };
     }
-    opts.chat_llm = chat_llm_settings(
-        &layers,
-        args.http.llm_base_url.as_deref(),
-        args.http.llm_model.as_deref(),
-        args.http.llm_timeout_secs,
-    )?;
     if let Some(llm) = &opts.chat_llm {
         eprintln!(
             "Chat: LLM provider {} at {} (checked against the records; the deterministic answer otherwise)",
@@ -1069,7 +1131,63 @@ mod tests {
         let Some(Command::Up(args)) = cli.command else {
             panic!("up parses");
         };
-        assert_eq!(args.http.llm_model.as_deref(), Some("llama3.1"));
-        assert_eq!(args.http.llm_timeout_secs, Some(3));
+        assert_eq!(args.http.service.llm_model.as_deref(), Some("llama3.1"));
+        assert_eq!(args.http.service.llm_timeout_secs, Some(3));
+    }
+
+    #[test]
+    fn up_runs_the_services_it_names_only_on_the_aws_bus() {
+        let aws = BusChoice::Aws {
+            endpoint: None,
+            bus_name: "vwc".into(),
+        };
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(services_here(&[], &aws).unwrap(), None);
+        assert_eq!(services_here(&[], &BusChoice::InProcess).unwrap(), None);
+        assert_eq!(
+            services_here(&names(&["none"]), &aws).unwrap(),
+            Some(Vec::new())
+        );
+        assert_eq!(
+            services_here(&names(&["ingestion", "edge"]), &aws).unwrap(),
+            Some(names(&["ingestion", "edge"]))
+        );
+        for (given, bus) in [
+            (names(&["edge"]), BusChoice::InProcess),
+            (names(&["none", "edge"]), aws.clone()),
+            (names(&["edgy"]), aws.clone()),
+        ] {
+            assert!(services_here(&given, &bus).is_err(), "{given:?}");
+        }
+        let cli = Cli::parse_from(["vwc", "up", "--bus", "aws", "--services", "none"]);
+        let Some(Command::Up(args)) = cli.command else {
+            panic!("up parses");
+        };
+        assert_eq!(args.services, ["none"]);
+    }
+
+    /// A worker takes the services' settings as `vwc up` does (it was built from the defaults: its
+    /// notification service refused every private webhook host and held reminders 60 s).
+    #[test]
+    fn a_worker_takes_the_service_settings_up_takes() {
+        let cli = Cli::parse_from([
+            "vwc",
+            "worker",
+            "notification",
+            "--outbound-allowlist",
+            "127.0.0.1",
+            "--notification-settle-secs",
+            "0",
+            "--sweep-interval-minutes",
+            "0",
+        ]);
+        let Some(Command::Worker { settings, .. }) = cli.command else {
+            panic!("worker parses");
+        };
+        let mut opts = EmbeddedOptions::new(std::path::Path::new("unused"));
+        settings.apply(&mut opts);
+        assert_eq!(opts.outbound_allowlist, "127.0.0.1");
+        assert_eq!(opts.notification_settle, std::time::Duration::ZERO);
+        assert_eq!(opts.sweep_every, None);
     }
 }
