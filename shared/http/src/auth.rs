@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::HeaderMap;
-use axum::http::header::AUTHORIZATION;
+use axum::http::HeaderValue;
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL};
 use axum::http::request::Parts;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use vwc_auth::{AuthError, Caller, Permission, TokenVerifier};
 
 use crate::ApiError;
@@ -113,13 +114,56 @@ pub async fn authenticate(
     mut req: Request,
     next: Next,
 ) -> Response {
+    // A path that does not decode to UTF-8 names nothing here: 404 problem+json, before a route's `Path`
+    // extractor refuses it (a 500 behind the vehicle extractor, a plain-text 400 elsewhere).
+    if !path_decodes(req.uri().path()) {
+        return ApiError::NotFound("route").into_response();
+    }
+    // What answers a caller who showed a token (or asked for one) is theirs alone — dealer secrets, signed
+    // calendar URLs, records: no cache may keep it, unless the route said otherwise.
+    let private =
+        req.headers().contains_key(AUTHORIZATION) || req.uri().path().starts_with("/v1/auth/");
     if req.headers().contains_key(AUTHORIZATION) {
         let outcome = verify_headers(verifier.as_ref(), req.headers()).await;
         req.extensions_mut().insert(outcome);
     } else {
         req.extensions_mut().insert(Authentication::Refused);
     }
-    next.run(req).await
+    let mut response = next.run(req).await;
+    if private && !response.headers().contains_key(CACHE_CONTROL) {
+        response
+            .headers_mut()
+            .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+/// Whether `path`'s percent-escapes decode to UTF-8 (as every path parameter must).
+fn path_decodes(path: &str) -> bool {
+    if !path.contains('%') {
+        return true;
+    }
+    let bytes = path.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(hi), Some(lo)) => {
+                decoded.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                decoded.push(b);
+                i += 1;
+            }
+        }
+    }
+    std::str::from_utf8(&decoded).is_ok()
 }
 
 impl<S> FromRequestParts<S> for Auth
@@ -136,5 +180,27 @@ where
             None => verify_headers(state.verifier().as_ref(), &parts.headers).await,
         };
         outcome.into_auth()
+    }
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::path_decodes;
+
+    #[test]
+    fn a_path_decodes_when_its_escapes_are_utf8() {
+        for fine in [
+            "/v1/vehicles/veh_1",
+            "/v1/vehicles/caf%C3%A9",
+            "/v1/vin/%41BC",
+            "/a/%",
+            "/a/%zz",
+            "/a/100%25",
+        ] {
+            assert!(path_decodes(fine), "{fine}");
+        }
+        for bad in ["/v1/vehicles/%ff", "/v1/vehicles/%C3%28/overview", "/x/%c3"] {
+            assert!(!path_decodes(bad), "{bad}");
+        }
     }
 }

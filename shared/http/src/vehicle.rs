@@ -209,9 +209,10 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         // The gate first: a caller without the permission is a 403 whatever the path names.
         let Admitted { auth, org, .. } = Admitted::<G>::from_request_parts(parts, state).await?;
+        // A path that cannot be read (an id that is not UTF-8) names no vehicle.
         let Path(VehiclePath { id }) = Path::<VehiclePath>::from_request_parts(parts, state)
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(|_| ApiError::NotFound("vehicle"))?;
         Ok(VehicleScope {
             auth,
             vehicle: VehicleRef::new(org, id),

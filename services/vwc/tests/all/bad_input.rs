@@ -242,5 +242,44 @@ async fn unknown_routes_and_wrong_methods_are_problems() {
             "{method} {path}"
         );
     }
+    // A path whose escapes are not UTF-8 names nothing: 404 problem+json on every kind of route (behind
+    // the vehicle extractor it was a 500, elsewhere a plain-text 400).
+    let token = app.token("org_a", &[Role::Owner]);
+    let vehicle = app.register(&token, &vin(31)).await;
+    for (method, path) in [
+        (Method::GET, "/v1/vehicles/%ff".to_string()),
+        (Method::GET, "/v1/vehicles/%C3%28/overview".to_string()),
+        (
+            Method::GET,
+            format!("/v1/vehicles/{vehicle}/events/%ff/history"),
+        ),
+        (Method::GET, "/v1/vin/%ff".to_string()),
+        (Method::POST, "/webhooks/dealers/%ff".to_string()),
+        (Method::POST, "/v1/notifications/%ff/read".to_string()),
+    ] {
+        let r = app
+            .http
+            .request(method.clone(), app.url(&path))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        let (status, ct, _) = body(r).await;
+        assert_eq!(
+            (status, ct.as_str()),
+            (404, "application/problem+json"),
+            "{method} {path}"
+        );
+    }
+    // What answers a token is nobody else's: no cache keeps it (a dealer's secret, a signed calendar URL).
+    let r = app
+        .http
+        .get(app.url(&format!("/v1/vehicles/{vehicle}/maintenance/calendar")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
     app.stop().await;
 }
