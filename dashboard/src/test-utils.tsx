@@ -56,6 +56,19 @@ export function demoVehicle(overrides: Partial<Vehicle> = {}): Vehicle {
   } as Vehicle;
 }
 
+/** The demo vehicle, sold on 2 March 2026 for $12,000 at 60,000 mi. */
+export function soldDemoVehicle(): Vehicle {
+  return demoVehicle({
+    status: "sold",
+    sale: {
+      soldAt: "2026-03-02T00:00:00Z",
+      priceCents: 1_200_000,
+      currency: "USD",
+      odometer: 60_000,
+    } as Vehicle["sale"],
+  });
+}
+
 /** Renders `ui` signed in (as the demo owner unless `roles` says otherwise). */
 export function renderWithApi(ui: ReactElement, onUnauthorized = vi.fn(), roles = ["owner"]) {
   const api = new Api("t0k3n", onUnauthorized);

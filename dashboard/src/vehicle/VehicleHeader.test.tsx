@@ -2,8 +2,8 @@ import { render, screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
 import { ApiError } from "../api/client";
-import type { MaintenanceItem, Overview, Vehicle } from "../api/types";
-import { demoVehicle } from "../test-utils";
+import type { MaintenanceItem, Overview } from "../api/types";
+import { demoVehicle, soldDemoVehicle } from "../test-utils";
 import { VehicleHeader, nextDue } from "./VehicleHeader";
 
 const vehicle = demoVehicle({ nickname: "Blue" });
@@ -133,15 +133,7 @@ describe("VehicleHeader", () => {
   });
 
   it("says when the vehicle was sold or archived, and tracks no maintenance for it", () => {
-    const sold = demoVehicle({
-      status: "sold",
-      sale: {
-        soldAt: "2026-03-02T00:00:00Z",
-        priceCents: 1_200_000,
-        currency: "USD",
-        odometer: 60_000,
-      } as Vehicle["sale"],
-    });
+    const sold = soldDemoVehicle();
     const { unmount } = render(
       <VehicleHeader vehicle={sold} overview={overview} loading={false} error={null} />,
     );

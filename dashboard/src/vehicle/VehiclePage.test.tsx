@@ -3,7 +3,15 @@ import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { MaintenanceItem } from "../api/types";
 import { RELOAD_AFTER_WRITE_MS } from "../api/useQuery";
-import { demoVehicle, event, json, mockFetch, problem, renderWithApi } from "../test-utils";
+import {
+  demoVehicle,
+  soldDemoVehicle,
+  event,
+  json,
+  mockFetch,
+  problem,
+  renderWithApi,
+} from "../test-utils";
 import { VehiclePage } from "./VehiclePage";
 
 const vehicle = demoVehicle();
@@ -108,15 +116,7 @@ describe("VehiclePage", () => {
   });
 
   it("shows a sold vehicle as sold and recommends no maintenance for it", async () => {
-    const sold = demoVehicle({
-      status: "sold",
-      sale: {
-        soldAt: "2026-03-02T00:00:00Z",
-        priceCents: 1_200_000,
-        currency: "USD",
-        odometer: 60_000,
-      } as typeof vehicle.sale,
-    });
+    const sold = soldDemoVehicle();
     mockFetch((url) => {
       const path = url.pathname;
       if (path === "/v1/vehicles") return json({ items: [sold], nextCursor: null });
