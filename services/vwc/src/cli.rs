@@ -117,6 +117,10 @@ pub struct HttpArgs {
     /// Origin allowed to call the API from a browser (a dashboard served elsewhere).
     #[arg(long, env = "VWC_CORS_ORIGIN")]
     pub cors_origin: Option<String>,
+    /// Where users reach this service (`https://vwc.example.com`, behind a proxy): signed calendar URLs
+    /// start with it. Without it they name the host the request named.
+    #[arg(long, env = "VWC_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Seconds before a request is abandoned with a 503.
     #[arg(long, env = "VWC_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
@@ -183,6 +187,7 @@ impl HttpArgs {
     fn apply(&self, opts: &mut EmbeddedOptions) {
         opts.rate_limit = self.rate_limit.clone();
         opts.cors_origin = self.cors_origin.clone();
+        opts.public_url = self.public_url.clone();
         opts.request_timeout = std::time::Duration::from_secs(self.request_timeout_secs.max(1));
         opts.jwks = self.jwks.clone();
         opts.jwt_issuer = self.jwt_issuer.clone();

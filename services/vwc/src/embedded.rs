@@ -53,6 +53,25 @@ impl BusChoice {
     }
 }
 
+/// `url` as the origin signed links start with: `http(s)://host[:port]` and nothing after it (a trailing
+/// `/` dropped).
+pub fn public_url(url: &str) -> anyhow::Result<Arc<str>> {
+    let origin = url.trim().trim_end_matches('/');
+    let parsed: axum::http::Uri = origin
+        .parse()
+        .map_err(|e| anyhow::anyhow!("{url:?} is not a URL: {e}"))?;
+    let fine = matches!(parsed.scheme_str(), Some("http" | "https"))
+        && parsed.host().is_some_and(|h| !h.is_empty())
+        && parsed
+            .path_and_query()
+            .is_none_or(|p| p.as_str().is_empty() || p.as_str() == "/")
+        && !origin.contains('@');
+    if !fine {
+        anyhow::bail!("{url:?} must be http(s)://host[:port], with nothing after the host");
+    }
+    Ok(Arc::from(origin))
+}
+
 /// Edge-of-HTTP settings for [`ApiRoutes::into_router`].
 pub struct HttpSettings {
     pub rate_limiter: Option<Arc<vwc_http::RateLimiter>>,
@@ -66,6 +85,8 @@ pub struct HttpSettings {
     pub chat_llm: Option<Arc<vwc_chat_historian::LlmProvider>>,
     /// Where event attachments are kept.
     pub attachments: Arc<dyn vwc_ingestion::attachments::AttachmentStore>,
+    /// Where users reach this service (`--public-url`): signed calendar URLs start with it.
+    pub public_url: Option<Arc<str>>,
 }
 
 impl HttpSettings {
@@ -104,6 +125,8 @@ pub struct EmbeddedOptions {
     pub rate_limit: String,
     /// Origin allowed by CORS (a dashboard served elsewhere); none when `None`.
     pub cors_origin: Option<String>,
+    /// Where users reach this service (`https://vwc.example.com`); signed calendar URLs start with it.
+    pub public_url: Option<String>,
     /// Longest a request may take before it is answered 503.
     pub request_timeout: Duration,
     /// Verify RS256/ES256 tokens against this JWKS (URL or file) instead of the embedded HS256 secret.
@@ -160,6 +183,7 @@ impl EmbeddedOptions {
             jwt_secret: None,
             rate_limit: "500/s,1000".into(),
             cors_origin: None,
+            public_url: None,
             request_timeout: Duration::from_secs(30),
             jwks: None,
             jwt_issuer: vwc_auth::ISSUER.into(),
@@ -275,6 +299,12 @@ impl System {
                 .transpose()
                 .context("the CORS origin is not a valid header value")?,
             request_timeout: opts.request_timeout,
+            public_url: opts
+                .public_url
+                .as_deref()
+                .map(public_url)
+                .transpose()
+                .context("--public-url")?,
             dev_tokens: offers_dev_tokens(&opts).then(|| keys.clone()),
             oidc: opts.oidc.clone(),
             chat_llm: opts
@@ -676,6 +706,7 @@ impl ApiRoutes {
                     store: stores.edge.clone(),
                     keys: stores.calendar_keys.clone(),
                     verifier: verifier.clone(),
+                    public_url: http.public_url.clone(),
                 },
             ),
             served(records, edge_state),

@@ -125,6 +125,12 @@ pub async fn run_api() -> Result<(), lambda_http::Error> {
             .ok()
             .and_then(|o| axum::http::HeaderValue::from_str(&o).ok()),
         request_timeout: std::time::Duration::from_secs(25),
+        public_url: rt
+            .layers
+            .value(None, "VWC_PUBLIC_URL", "public_url")
+            .map(|u| crate::embedded::public_url(&u))
+            .transpose()
+            .context("VWC_PUBLIC_URL")?,
         dev_tokens: None,
         oidc,
         chat_llm: chat_llm(&rt.layers)?,
@@ -231,6 +237,7 @@ pub async fn run_chat() -> Result<(), lambda_http::Error> {
         cors_origin: None, // same origin: CloudFront serves the dashboard and this route
         // Until the answer's first byte (the body streams outside it): the LLM is bounded at 8 s.
         request_timeout: std::time::Duration::from_secs(60),
+        public_url: None, // the chat routes sign no URL
         dev_tokens: None,
         oidc: None,
         chat_llm: chat_llm(&layers)?,

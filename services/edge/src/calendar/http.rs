@@ -38,6 +38,10 @@ pub struct CalendarState {
     pub store: Arc<dyn EdgeStore>,
     pub keys: Arc<dyn CalendarKeyStore>,
     pub verifier: Arc<dyn TokenVerifier>,
+    /// Where subscribers reach this service (`https://vwc.example.com`, `--public-url`): the signed URLs
+    /// start with it. Without it they name the host the request named (`X-Forwarded-Host`, else `Host`),
+    /// which a client chooses — fine on one machine, not behind a proxy that passes such headers on.
+    pub public_url: Option<Arc<str>>,
 }
 
 vwc_http::has_verifier!(CalendarState);
@@ -89,21 +93,37 @@ async fn current_feed_url(
     scope: FeedScope,
 ) -> Result<Json<CalendarFeed>, ApiError> {
     let secret = (state.keys.secret_or_create(auth.org()).await).map_err(ApiError::internal)?;
-    Ok(Json(signed_feed(headers, auth.org(), &scope, &secret)))
+    Ok(Json(signed_feed(
+        state.origin(headers),
+        auth.org(),
+        &scope,
+        &secret,
+    )))
+}
+
+impl CalendarState {
+    /// Where the signed URLs point: the configured public URL, else the request's host.
+    fn origin(&self, headers: &HeaderMap) -> String {
+        match &self.public_url {
+            Some(url) => url.to_string(),
+            None => request_origin(headers),
+        }
+    }
 }
 
 /// The subscription URL of `scope`'s calendar, signed with `secret`.
-fn signed_feed(
-    headers: &HeaderMap,
-    org: &str,
-    scope: &FeedScope,
-    secret: &FeedSecret,
-) -> CalendarFeed {
+fn signed_feed(origin: String, org: &str, scope: &FeedScope, secret: &FeedSecret) -> CalendarFeed {
     let signature = signing::sign(&secret.secret, org, scope);
-    feed_url(headers, scope.path(org, &signature), secret)
+    let path = scope.path(org, &signature);
+    CalendarFeed {
+        calendar_url: format!("{origin}{path}"),
+        calendar_path: path,
+        rotated_at: secret.rotated_at,
+    }
 }
 
-fn feed_url(headers: &HeaderMap, path: String, secret: &FeedSecret) -> CalendarFeed {
+/// `scheme://host` as the request named it (`X-Forwarded-Proto`/`-Host`, else `Host`).
+fn request_origin(headers: &HeaderMap) -> String {
     let first = |name: &str| {
         headers
             .get(name)
@@ -119,11 +139,7 @@ fn feed_url(headers: &HeaderMap, path: String, secret: &FeedSecret) -> CalendarF
     let host = first("x-forwarded-host")
         .or_else(|| first("host"))
         .unwrap_or("localhost");
-    CalendarFeed {
-        calendar_url: format!("{scheme}://{host}{path}"),
-        calendar_path: path,
-        rotated_at: secret.rotated_at,
-    }
+    format!("{scheme}://{host}")
 }
 
 fn calendar_response(name: &str, body: String) -> Response {
@@ -291,7 +307,7 @@ async fn rotate_feed_urls(
         .map_err(ApiError::internal)?;
     tracing::info!(org = caller.auth.org(), "calendar secret rotated");
     Ok(Json(signed_feed(
-        &headers,
+        state.origin(&headers),
         caller.auth.org(),
         &FeedScope::Fleet,
         &secret,

@@ -302,3 +302,58 @@ async fn calendar_feeds_keep_to_their_organisation_and_rotation_revokes_every_si
     assert_eq!(response.status(), 401);
     app.stop().await;
 }
+
+/// With `--public-url` the signed URLs start with it, whatever host the request names; without it they
+/// name the request's host (`X-Forwarded-Host` first), which a client chooses.
+#[tokio::test]
+async fn signed_urls_start_with_the_public_url_not_a_host_the_client_names() {
+    let forged = |app: &TestApp, token: &str, path: &str| {
+        app.http
+            .get(app.url(path))
+            .bearer_auth(token)
+            .header("x-forwarded-host", "attacker.example")
+            .header("x-forwarded-proto", "https")
+            .send()
+    };
+    let app = TestApp::spawn_with(tempfile::tempdir().unwrap(), |o| {
+        o.public_url = Some("https://vwc.example.com/".into());
+    })
+    .await;
+    let token = app.token("org_a", &[Role::Owner]);
+    let vehicle = app.register(&token, &vin(41)).await;
+    for path in [
+        format!("/v1/vehicles/{vehicle}/maintenance/calendar"),
+        "/v1/notifications/preferences/calendar".to_string(),
+    ] {
+        let r = forged(&app, &token, &path).await.unwrap();
+        let (status, _, feed) = vwc_testkit::json(r).await;
+        assert_eq!(status, 200, "{path}: {feed}");
+        let url = feed["calendarUrl"].as_str().unwrap();
+        let path = feed["calendarPath"].as_str().unwrap();
+        assert_eq!(url, format!("https://vwc.example.com{path}"));
+    }
+    app.stop().await;
+
+    // Without it: the host the request named (one machine, no proxy in front).
+    let app = TestApp::spawn().await;
+    let token = app.token("org_a", &[Role::Owner]);
+    let feed = app
+        .get_ok(&token, "/v1/notifications/preferences/calendar")
+        .await;
+    let url = feed["calendarUrl"].as_str().unwrap();
+    assert!(url.starts_with(&format!("{}/calendar/", app.base)), "{url}");
+    app.stop().await;
+
+    for bad in [
+        "vwc.example.com",
+        "ftp://vwc.example.com",
+        "https://vwc.example.com/app",
+        "https://u@vwc.example.com",
+    ] {
+        assert!(vwc::embedded::public_url(bad).is_err(), "{bad}");
+    }
+    assert_eq!(
+        &*vwc::embedded::public_url("http://127.0.0.1:8080/").unwrap(),
+        "http://127.0.0.1:8080"
+    );
+}
