@@ -321,6 +321,8 @@ async fn signed_urls_start_with_the_public_url_not_a_host_the_client_names() {
     .await;
     let token = app.token("org_a", &[Role::Owner]);
     let vehicle = app.register(&token, &vin(41)).await;
+    // The calendar routes read the vehicle from the read model: wait until it is projected.
+    app.settle().await;
     for path in [
         format!("/v1/vehicles/{vehicle}/maintenance/calendar"),
         "/v1/notifications/preferences/calendar".to_string(),
