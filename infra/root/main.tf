@@ -98,9 +98,12 @@ locals {
     local.bus_parameters,
     {
       "api/attachments_bucket" = module.attachments_bucket.bucket.bucket
-      "api/jwks_url"           = local.jwt.jwks_url
-      "api/jwt_issuer"         = local.jwt.issuer
-      "api/jwt_audience"       = local.jwt.audience
+      # Where users reach the API: signed calendar URLs start with it, never with a host a request names.
+      # No cycle: the distribution needs the HTTP API's endpoint and the chat's URL, not module.function.
+      "api/public_url"   = module.dashboard.url
+      "api/jwks_url"     = local.jwt.jwks_url
+      "api/jwt_issuer"   = local.jwt.issuer
+      "api/jwt_audience" = local.jwt.audience
     },
     # How the dashboard signs in (`GET /v1/auth/config`): Cognito's hosted sign-in by default.
     local.sign_in == null ? {} : {

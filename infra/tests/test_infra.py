@@ -501,6 +501,16 @@ def test_the_attachments_bucket_is_private_encrypted_versioned_and_only_the_api_
     assert "api/attachments_bucket" in str(stack.locals["parameters"])
 
 
+def test_the_api_signs_calendar_urls_under_the_distributions_url(root):
+    # The API function reads `public_url` (VWC_PUBLIC_URL) and starts every signed calendar URL with it, so a
+    # signature is never handed out under a host the request named (X-Forwarded-Host through CloudFront).
+    assert '"api/public_url" = module.dashboard.url,' in root.locals["parameters"]
+    # ...which is where CloudFront sends /calendar/* to the HTTP API.
+    dashboard = (INFRA / "modules" / "dashboard" / "main.tf").read_text()
+    assert '"/calendar/*"' in dashboard
+    assert root.modules["dashboard"]["source"] == "../modules/dashboard"
+
+
 def test_alarms_cover_dead_letters_errors_throttles_5xx_and_the_budget(modules, root):
     alarms = modules["alarms"]
     table = alarms.locals["alarms"]
