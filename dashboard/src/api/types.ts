@@ -16,6 +16,7 @@ export type FleetCosts = S["FleetCosts"];
 export type CostGroup = S["CostGroup"];
 export type CurrencyTotal = S["CurrencyTotal"];
 export type NotificationView = S["NotificationView"];
+export type MarkedRead = S["MarkedRead"];
 export type Problem = S["Problem"];
 export type FieldError = S["FieldError"];
 export type DevToken = S["DevToken"];

@@ -65,4 +65,36 @@ describe("Bell", () => {
     await waitFor(() => expect(screen.queryByTestId("unread-count")).toBeNull());
     expect(within(panel).queryByRole("button", { name: /^Mark as read/ })).toBeNull();
   });
+
+  it("marks every listed notification read through the newest one shown, in one request", async () => {
+    let through: string | null = null;
+    const all = [note(0, false), note(1, true), note(2, false)];
+    const view = (n: NotificationView) =>
+      through !== null && !n.readAt ? { ...n, readAt: "2026-03-03T00:00:00Z" } : n;
+    const fetch = mockFetch((url, init) => {
+      if (init.method === "POST") {
+        expect(url.pathname).toBe("/v1/notifications/read");
+        through = (JSON.parse(String(init.body)) as { through: string }).through;
+        return json({ marked: 2 });
+      }
+      if (url.searchParams.get("unread") === "true")
+        return json({ items: all.map(view).filter((n) => !n.readAt), nextCursor: null });
+      return json({ items: all.map(view), nextCursor: null });
+    });
+    renderWithApi(<Bell />);
+    expect(await screen.findByTestId("unread-count")).toHaveTextContent("2");
+    await userEvent.click(screen.getByRole("button", { name: "Notifications, 2 unread" }));
+    const panel = screen.getByRole("region", { name: "Notifications" });
+    await within(panel).findByText("Reminder 0");
+    await userEvent.click(within(panel).getByRole("button", { name: "Mark all as read" }));
+    await waitFor(() => expect(screen.queryByTestId("unread-count")).toBeNull());
+    expect(through).toBe("ntf_0");
+    expect(fetch.mock.calls.filter((c) => c[1]?.method === "POST")).toHaveLength(1);
+    await waitFor(() =>
+      expect(within(panel).queryByRole("button", { name: /^Mark as read/ })).toBeNull(),
+    );
+    expect(within(panel).queryByRole("button", { name: "Mark all as read" })).toBeNull();
+    // Focus stays in the panel (the button it was on is gone).
+    expect(within(panel).getByRole("heading", { name: "Notifications" })).toHaveFocus();
+  });
 });

@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from "react";
 import { qs } from "../api/client";
 import { useApi } from "../api/context";
-import type { NotificationView, Page } from "../api/types";
+import type { MarkedRead, NotificationView, Page } from "../api/types";
 import { useQuery } from "../api/useQuery";
 import { formatDate } from "../format";
 import { ErrorText, Loading } from "../ui/Feedback";
@@ -119,6 +119,33 @@ export function Bell() {
     }
   }
 
+  // "Mark all as read" covers what the panel shows: the newest notification listed and every older one,
+  // not one that arrived since the list was read.
+  const newest = feed.data?.items[0];
+  const anyUnreadListed = items.some((n) => !n.readAt);
+  const [markingAll, setMarkingAll] = useState(false);
+
+  async function markAllRead() {
+    if (!newest || markingAll) return;
+    setError(null);
+    setMarkingAll(true);
+    try {
+      await api.json<MarkedRead>(`/v1/notifications/read`, {
+        method: "POST",
+        body: { through: newest.id },
+      });
+      const readAt = new Date().toISOString();
+      setOlder((o) => o && { ...o, items: o.items.map((n) => (n.readAt ? n : { ...n, readAt })) });
+      setTick((n) => n + 1);
+      focusId.current = null;
+      panel.current?.querySelector<HTMLElement>("h2")?.focus();
+    } catch (e) {
+      setError(e);
+    } finally {
+      setMarkingAll(false);
+    }
+  }
+
   return (
     <div className="bell">
       <button
@@ -150,7 +177,21 @@ export function Bell() {
           role="region"
           aria-label="Notifications"
         >
-          <h2 className="label">Notifications</h2>
+          <div className="bell-head">
+            <h2 className="label" tabIndex={-1}>
+              Notifications
+            </h2>
+            {anyUnreadListed && (
+              <button
+                type="button"
+                className="link"
+                aria-disabled={markingAll || undefined}
+                onClick={() => void markAllRead()}
+              >
+                {markingAll ? "Marking…" : "Mark all as read"}
+              </button>
+            )}
+          </div>
           {feed.loading && !feed.data && <Loading label="Loading notifications…" />}
           <ErrorText error={feed.error ?? error} />
           {feed.data && items.length === 0 && <p className="muted">Nothing yet.</p>}

@@ -13,9 +13,10 @@ use vwc_clock::SharedClock;
 use vwc_contracts::maintenance::{MaintenanceItemView, OdometerEstimateView};
 use vwc_contracts::valuation::Valuation;
 use vwc_contracts::{OrgId, VehicleEvent, VehicleId};
-use vwc_http::openapi::{BearerQuery, ResourceQuery, ResourceRoute};
+use vwc_http::openapi::{BearerQuery, ResourceBody, ResourceQuery, ResourceRoute};
 use vwc_http::{
-    Admitted, ApiError, CallerVehicle, FindVehicle, Json, VehiclePath, VehicleScope, route,
+    Admitted, ApiError, CallerVehicle, FindVehicle, Json, JsonBody, VehiclePath, VehicleScope,
+    route,
 };
 
 use crate::EdgeStore;
@@ -89,6 +90,7 @@ pub fn routes() -> OpenApiRouter<EdgeState> {
         valuations,
         notifications,
         mark_read,
+        mark_all_read,
         fleet_overview,
         fleet_costs,
     ]
@@ -418,6 +420,49 @@ async fn mark_read(
         Ok(axum::http::StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound("notification"))
+    }
+}
+
+/// `POST /v1/notifications/read`: which notifications to mark read.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MarkAllRead {
+    /// The newest notification the reader has seen: it and every older one are marked read, and nothing
+    /// that arrived after it. Left out, every notification of the organisation is.
+    #[schema(example = "ntf_0192f0c4e5a87d3b9c1e2f3a4b5c6d7e")]
+    pub through: Option<String>,
+}
+
+/// How many notifications were marked read.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MarkedRead {
+    /// Notifications that were unread and now are read (those already read are left as they were).
+    pub marked: u64,
+}
+
+/// Mark every notification read
+///
+/// Every unread notification of the organisation — or, with `through`, that one and every older one, so
+/// a notification that arrived after the reader looked stays unread. Those already read keep their time.
+/// The body may be left out.
+#[route(post "/v1/notifications/read", tag = "notifications",
+    request_body(content = Option<MarkAllRead>, content_type = "application/json",
+        description = "Optional: `through` the newest notification seen."),
+    ok(200, "How many were marked read.", MarkedRead), errors(ResourceBody))]
+async fn mark_all_read(
+    State(state): State<EdgeState>,
+    Admitted { org, .. }: Admitted<ReadNotifications>,
+    body: JsonBody,
+) -> Result<Json<MarkedRead>, ApiError> {
+    let MarkAllRead { through } = body.parse_or_default()?;
+    match state
+        .store
+        .mark_notifications_read(&org, through.as_deref(), state.clock.now())
+        .await?
+    {
+        Some(marked) => Ok(Json(MarkedRead { marked })),
+        None => Err(ApiError::NotFound("notification")),
     }
 }
 

@@ -1147,6 +1147,38 @@ impl EdgeStore for MongoEdgeStore {
         Ok(result.matched_count == 1)
     }
 
+    async fn mark_notifications_read(
+        &self,
+        org_id: &OrgId,
+        through: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<u64>> {
+        let notifications = self.db.collection(NOTIFICATIONS);
+        // Matches a missing field too, as SQLite's `read_at IS NULL` matches a row never marked read.
+        let mut filter = doc! { "org_id": org_id.as_str(), "read_at": Bson::Null };
+        if let Some(id) = through {
+            let found = notifications
+                .find_one(doc! { "org_id": org_id.as_str(), "_id": id })
+                .projection(doc! { "created_at": 1 })
+                .await?;
+            let Some(found) = found else {
+                return Ok(None);
+            };
+            let created_at = text(&found, "created_at")?.unwrap_or_default();
+            filter.insert(
+                "$or",
+                vec![
+                    doc! { "created_at": { "$lt": &created_at } },
+                    doc! { "created_at": &created_at, "_id": { "$lte": id } },
+                ],
+            );
+        }
+        let result = notifications
+            .update_many(filter, doc! { "$set": { "read_at": ts(&at) } })
+            .await?;
+        Ok(Some(result.modified_count))
+    }
+
     async fn cost_months(
         &self,
         CostsOf { org_id, scope }: CostsOf<'_>,

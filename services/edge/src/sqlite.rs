@@ -982,6 +982,40 @@ impl EdgeStore for SqliteEdgeStore {
             .await
     }
 
+    async fn mark_notifications_read(
+        &self,
+        org_id: &OrgId,
+        through: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<u64>> {
+        let (org, through) = (org_id.to_string(), through.map(str::to_string));
+        self.db
+            .write(move |conn| {
+                // The feed's position of `through` (newest first), or past the newest of all.
+                let (until_t, until_id) = match through {
+                    Some(id) => match conn
+                        .query_row(
+                            "SELECT created_at FROM notifications WHERE org_id = ?1 AND id = ?2",
+                            params![org, id],
+                            |r| r.get::<_, String>(0),
+                        )
+                        .optional()?
+                    {
+                        Some(t) => (t, id),
+                        None => return Ok(None),
+                    },
+                    None => ("9999".to_string(), String::new()),
+                };
+                let n = conn.execute(
+                    "UPDATE notifications SET read_at = ?4 WHERE org_id = ?1 AND read_at IS NULL
+                       AND (created_at < ?2 OR (created_at = ?2 AND id <= ?3))",
+                    params![org, until_t, until_id, ts(&at)],
+                )?;
+                Ok(Some(n as u64))
+            })
+            .await
+    }
+
     async fn cost_months(
         &self,
         CostsOf { org_id, scope }: CostsOf<'_>,

@@ -438,6 +438,15 @@ pub trait EdgeStore: Plumbing {
         notification: NotificationRef<'_>,
         at: DateTime<Utc>,
     ) -> StoreResult<bool>;
+    /// Marks read, at `at`, every unread notification of the organisation — only those up to and including
+    /// `through` in the feed's order (newest first: that one and every older one) when it is given — and
+    /// says how many it marked; `None` when `through` names no notification of the organisation.
+    async fn mark_notifications_read(
+        &self,
+        org_id: &OrgId,
+        through: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<u64>>;
     /// Cost buckets of whole calendar months `months.first..=months.last`, read from the cost aggregates:
     /// the organisation's totals ([`CostScope::Fleet`], `vehicle_id` empty), one vehicle's, or every
     /// vehicle's.

@@ -1148,6 +1148,80 @@ async fn marking_read_keeps_the_first_time_and_stays_in_the_org(store: Store) {
     assert!(feed(&store, "org_a", true).await.is_empty());
 }
 
+async fn marking_every_notification_read_stops_at_through_and_keeps_earlier_reads(store: Store) {
+    feed_with_history(&store).await;
+    let other = delivered("ntf_other", Channel::InApp, at(1, 8));
+    notify(&store, "org_b", &other).await;
+    let (a, b) = (org("org_a"), org("org_b"));
+    // Another organisation's notification, or none: nothing is marked.
+    assert_eq!(
+        store
+            .mark_notifications_read(&a, Some("ntf_other"), at(11, 8))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        (store.mark_notifications_read(&a, Some("ntf_missing"), at(11, 8)))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        feed(&store, "org_a", true).await,
+        ["ntf_5", "ntf_4", "ntf_3a", "ntf_1"]
+    );
+    // Through ntf_3a: it and the older unread ntf_1, not ntf_3b's tie-mate above it or anything newer.
+    assert_eq!(
+        (store.mark_notifications_read(&a, Some("ntf_3a"), at(11, 8)))
+            .await
+            .unwrap(),
+        Some(2)
+    );
+    assert_eq!(feed(&store, "org_a", true).await, ["ntf_5", "ntf_4"]);
+    // Everything: the two left; the ones read before keep their time.
+    assert_eq!(
+        store
+            .mark_notifications_read(&a, None, at(12, 8))
+            .await
+            .unwrap(),
+        Some(2)
+    );
+    assert!(feed(&store, "org_a", true).await.is_empty());
+    let read_at: Vec<(String, Option<DateTime<Utc>>)> = notifications(&store, "org_a")
+        .await
+        .into_iter()
+        .map(|n| (n.id, n.read_at))
+        .collect();
+    assert_eq!(
+        read_at,
+        [
+            ("ntf_5".to_string(), Some(at(12, 8))),
+            ("ntf_4".to_string(), Some(at(12, 8))),
+            ("ntf_3b".to_string(), Some(at(10, 8))),
+            ("ntf_3a".to_string(), Some(at(11, 8))),
+            ("ntf_2".to_string(), Some(at(10, 8))),
+            ("ntf_1".to_string(), Some(at(11, 8))),
+        ]
+    );
+    assert_eq!(
+        store
+            .mark_notifications_read(&a, None, at(13, 8))
+            .await
+            .unwrap(),
+        Some(0)
+    );
+    // The other organisation's feed is untouched.
+    assert_eq!(feed(&store, "org_b", true).await, ["ntf_other"]);
+    assert_eq!(
+        store
+            .mark_notifications_read(&b, None, at(13, 8))
+            .await
+            .unwrap(),
+        Some(1)
+    );
+}
+
 async fn cost_buckets_group_by_vehicle_kind_month_and_currency(store: Store) {
     fleet_with_costs(&store).await;
     assert_eq!(
@@ -1876,6 +1950,7 @@ vwc_testkit::conformance!(
     the_feed_is_newest_first_and_filters_unread,
     paging_the_feed_strictly_after_a_position_covers_every_notification_exactly_once,
     marking_read_keeps_the_first_time_and_stays_in_the_org,
+    marking_every_notification_read_stops_at_through_and_keeps_earlier_reads,
     cost_buckets_group_by_vehicle_kind_month_and_currency,
     cost_buckets_filter_by_vehicle_and_an_inclusive_time_range,
     valuation_history_is_newest_first_paged_and_a_point_is_replaced_by_a_newer_computation,

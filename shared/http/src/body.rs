@@ -45,25 +45,25 @@ impl JsonBody {
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
         parse_json(&self.headers, &self.bytes)
     }
+
+    /// [`JsonBody::parse`] for a route whose body may be left out: no body at all, or a JSON `null`, is
+    /// `T::default()`.
+    pub fn parse_or_default<T: DeserializeOwned + Default>(&self) -> Result<T, ApiError> {
+        if self.bytes.is_empty() {
+            return Ok(T::default());
+        }
+        if self.bytes.trim_ascii() == b"null" {
+            // Still only under a JSON content type, as every other body.
+            return require_json(&self.headers).map(|()| T::default());
+        }
+        self.parse()
+    }
 }
 
 /// Parses a JSON body the way [`crate::Json`] does: not JSON → 415, syntax → 400, wrong shape (including a
 /// body that is not a JSON object) → 422.
 pub fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, ApiError> {
-    let is_json = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|m| {
-            let m = m.trim().to_ascii_lowercase();
-            m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
-        })
-        .unwrap_or(false);
-    if !is_json {
-        return Err(ApiError::UnsupportedMediaType(
-            "expected a request with `Content-Type: application/json`".into(),
-        ));
-    }
+    require_json(headers)?;
     let mut de = serde_json::Deserializer::from_slice(body);
     let parsed: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         // A body that is not one well-formed JSON value is a 400 whatever the first problem serde met
@@ -95,4 +95,23 @@ pub fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Resu
         return Err(ApiError::field("body", "must be a JSON object"));
     }
     Ok(parsed)
+}
+
+/// 415 unless the request says its body is JSON (`application/json` or `application/…+json`).
+fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let is_json = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| {
+            let m = m.trim().to_ascii_lowercase();
+            m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+        })
+        .unwrap_or(false);
+    if !is_json {
+        return Err(ApiError::UnsupportedMediaType(
+            "expected a request with `Content-Type: application/json`".into(),
+        ));
+    }
+    Ok(())
 }

@@ -101,6 +101,13 @@ fn routes() -> Vec<Route> {
             true,
         ),
         read("/v1/notifications", false),
+        post(
+            "/v1/notifications/read",
+            json!({}),
+            &[Owner, FleetManager, Technician, Viewer],
+            200,
+            false,
+        ),
         read("/v1/fleet/overview", false),
         read("/v1/fleet/costs?groupBy=kind", false),
     ]

@@ -647,3 +647,121 @@ async fn the_in_app_feed_is_newest_first_filters_unread_and_marks_read_within_th
     assert!(read["readAt"].is_string());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn marking_every_notification_read_covers_what_the_reader_saw_and_nothing_newer() {
+    let app = TestApp::spawn().await;
+    load_demo(&app).await;
+    app.settle().await;
+    let token = app.token("org_demo", &[Role::Viewer]);
+    let unread_ids = |feed: &Value| -> Vec<String> {
+        feed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let before = unread_ids(
+        &app.get_ok(&token, "/v1/notifications?unread=true&limit=200")
+            .await,
+    );
+    assert!(before.len() >= 2, "{before:?}");
+    let other = app.token("org_northwind", &[Role::FleetManager]);
+    let others_before = unread_ids(
+        &app.get_ok(&other, "/v1/notifications?unread=true&limit=200")
+            .await,
+    );
+
+    // Bad input changes nothing: an unknown field (422), not JSON (415), another organisation's
+    // notification or none (404).
+    let r = send_raw(
+        &app,
+        Method::POST,
+        &token,
+        "/v1/notifications/read",
+        "application/json",
+        r#"{"upTo":"x"}"#,
+    )
+    .await;
+    assert_eq!(r.status(), 422);
+    let r = send_raw(
+        &app,
+        Method::POST,
+        &token,
+        "/v1/notifications/read",
+        "text/plain",
+        "all",
+    )
+    .await;
+    assert_eq!(r.status(), 415);
+    let foreign = json!({ "through": others_before.first().cloned().unwrap_or("ntf_x".into()) });
+    let (status, _, problem) = common::post(&app, &token, "/v1/notifications/read", &foreign).await;
+    assert_eq!(status, 404, "{problem}");
+    assert_eq!(problem["status"], 404);
+    assert_eq!(
+        unread_ids(
+            &app.get_ok(&token, "/v1/notifications?unread=true&limit=200")
+                .await
+        ),
+        before
+    );
+
+    // Through the second newest: it and everything older; the newest stays unread.
+    let (status, _, marked) = common::post(
+        &app,
+        &token,
+        "/v1/notifications/read",
+        &json!({ "through": before[1] }),
+    )
+    .await;
+    assert_eq!(status, 200, "{marked}");
+    assert_eq!(marked["marked"], (before.len() - 1) as u64);
+    assert_eq!(
+        unread_ids(
+            &app.get_ok(&token, "/v1/notifications?unread=true&limit=200")
+                .await
+        ),
+        [before[0].clone()]
+    );
+    // No body: the rest of the organisation's; then nothing left to mark.
+    let r = app
+        .http
+        .post(app.url("/v1/notifications/read"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["marked"], 1);
+    let (status, _, marked) =
+        common::post(&app, &token, "/v1/notifications/read", &json!({})).await;
+    assert_eq!((status, marked["marked"].as_u64()), (200, Some(0)));
+    let r = send_raw(
+        &app,
+        Method::POST,
+        &token,
+        "/v1/notifications/read",
+        "application/json",
+        "null",
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let all = app.get_ok(&token, "/v1/notifications?limit=200").await;
+    assert!(
+        all["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["readAt"].is_string())
+    );
+    // The other organisation's feed is untouched.
+    assert_eq!(
+        unread_ids(
+            &app.get_ok(&other, "/v1/notifications?unread=true&limit=200")
+                .await
+        ),
+        others_before
+    );
+    app.stop().await;
+}
