@@ -76,6 +76,21 @@ pub enum RangeSpec {
         year: i32,
         month: u32,
     },
+    /// A calendar month named without its year ("in March"): its latest one that has begun.
+    RecentMonth {
+        month: u32,
+    },
+    /// From the start of a month up to now ("since March", "since March 2025"); without a year, the
+    /// month's latest start that has come.
+    SinceMonth {
+        month: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        year: Option<i32>,
+    },
+    /// From the start of a year up to now ("since 2024").
+    SinceYear {
+        year: i32,
+    },
     /// A range the question names but that cannot be read ("in the last 0 months"): said back, never
     /// answered as if no range had been asked.
     Unreadable {
@@ -407,13 +422,38 @@ pub fn range_of(q: &str) -> Option<RangeSpec> {
             (None, _) => RangeSpec::Unreadable { said: w.join(" ") },
         });
     }
+    let year_of = |w: &str| {
+        w.parse::<i32>()
+            .ok()
+            .filter(|y| w.len() == 4 && (1900..=2200).contains(y))
+    };
+    // "since March [2025]", "since 2024".
+    for (i, w) in words.iter().enumerate() {
+        if *w != "since" {
+            continue;
+        }
+        let next = words.get(i + 1).copied().unwrap_or("");
+        if let Some(month) = month_of(next) {
+            let year = words.get(i + 2).and_then(|w| year_of(w));
+            return Some(RangeSpec::SinceMonth { month, year });
+        }
+        if let Some(year) = year_of(next) {
+            return Some(RangeSpec::SinceYear { year });
+        }
+    }
     for w in words.windows(2) {
         if let Some(month) = month_of(w[0])
-            && w[1].len() == 4
-            && let Ok(year) = w[1].parse::<i32>()
-            && (1900..=2200).contains(&year)
+            && let Some(year) = year_of(w[1])
         {
             return Some(RangeSpec::Month { year, month });
+        }
+    }
+    // "in March", "during May" (a month's name alone could be another word: only after these).
+    for w in words.windows(2) {
+        if matches!(w[0], "in" | "during" | "for")
+            && let Some(month) = month_of(w[1])
+        {
+            return Some(RangeSpec::RecentMonth { month });
         }
     }
     for w in &words {
@@ -538,6 +578,29 @@ pub fn resolve_range(
                 label: format!("in {}", from.format("%B %Y")),
             }
         }
+        RangeSpec::RecentMonth { month } => {
+            return resolve_range(
+                &RangeSpec::Month {
+                    year: latest_year_of(*month, now),
+                    month: *month,
+                },
+                now,
+                acquired_at,
+            );
+        }
+        RangeSpec::SinceMonth { month, year } => {
+            let from = month_start(year.unwrap_or_else(|| latest_year_of(*month, now)), *month)?;
+            TimeRange {
+                from,
+                to: now + Duration::days(2),
+                label: format!("since {}", from.format("%B %Y")),
+            }
+        }
+        RangeSpec::SinceYear { year } => TimeRange {
+            from: year_start(*year)?,
+            to: now + Duration::days(2),
+            label: format!("since {year}"),
+        },
         RangeSpec::Unreadable { .. } => return None,
         RangeSpec::LastMonths { months } => {
             let from = now
@@ -554,6 +617,15 @@ pub fn resolve_range(
             }
         }
     })
+}
+
+/// The year of `month`'s latest start at or before `now` (this year's once it has begun, else last year's).
+fn latest_year_of(month: u32, now: DateTime<Utc>) -> i32 {
+    if month <= now.month() {
+        now.year()
+    } else {
+        now.year() - 1
+    }
 }
 
 fn kind_of(q: &str) -> Option<EventKind> {
@@ -1278,6 +1350,89 @@ mod tests {
         );
         let r = resolve_range(&RangeSpec::LastMonths { months: 6 }, now, None).unwrap();
         assert_eq!(r.from, Utc.with_ymd_and_hms(2025, 11, 10, 0, 0, 0).unwrap());
+    }
+
+    #[test]
+    fn since_a_month_or_year_and_a_month_without_its_year_are_read_against_now() {
+        let now = Utc.with_ymd_and_hms(2026, 5, 10, 12, 0, 0).unwrap();
+        let day = |y, m, d| Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).unwrap();
+        let read = |q: &str| range_of(&normalise(q));
+        let resolved = |q: &str| {
+            let r = resolve_range(&read(q).unwrap(), now, None).unwrap();
+            (r.from, r.to, r.label)
+        };
+        let up_to_now = now + Duration::days(2);
+        for (question, from, label) in [
+            (
+                "How much have I spent since March?",
+                day(2026, 3, 1),
+                "since March 2026",
+            ),
+            ("What was done since may", day(2026, 5, 1), "since May 2026"),
+            // A month still to come this year is last year's.
+            (
+                "repairs since September",
+                day(2025, 9, 1),
+                "since September 2025",
+            ),
+            (
+                "costs since Sept 2024",
+                day(2024, 9, 1),
+                "since September 2024",
+            ),
+            (
+                "since 2024, what did it cost?",
+                day(2024, 1, 1),
+                "since 2024",
+            ),
+        ] {
+            assert_eq!(
+                resolved(question),
+                (from, up_to_now, label.to_string()),
+                "{question}"
+            );
+        }
+        assert_eq!(
+            read("since March"),
+            Some(RangeSpec::SinceMonth {
+                month: 3,
+                year: None
+            })
+        );
+        for (question, from, to, label) in [
+            (
+                "How much did I spend in March?",
+                day(2026, 3, 1),
+                day(2026, 4, 1),
+                "in March 2026",
+            ),
+            (
+                "what was done during may",
+                day(2026, 5, 1),
+                day(2026, 6, 1),
+                "in May 2026",
+            ),
+            (
+                "fuel in December",
+                day(2025, 12, 1),
+                day(2026, 1, 1),
+                "in December 2025",
+            ),
+        ] {
+            assert_eq!(
+                resolved(question),
+                (from, to, label.to_string()),
+                "{question}"
+            );
+        }
+        // A month's name alone is not a range ("may" is also a verb), nor "since" before anything else.
+        assert_eq!(read("May I see the repairs?"), None);
+        assert_eq!(read("what has been done since then"), None);
+        // "since I bought it" keeps its meaning.
+        assert_eq!(
+            read("since I bought it in March"),
+            Some(RangeSpec::SincePurchase)
+        );
     }
 
     #[test]

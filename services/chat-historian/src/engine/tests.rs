@@ -131,6 +131,21 @@ fn counts_and_totals_are_computed_from_the_records() {
         a.text
     );
 
+    // "since June" on 2026-05-10 is since June 2025 (this year's has not come); "in June" that month.
+    let a = ask(&k, "How much have I spent since June?");
+    assert_eq!(cited(&a), ["e05", "e06", "e07"]);
+    assert!(
+        a.text.contains(&money(84_000 + 52_500 + 12_999, "USD"))
+            && a.text.contains("since June 2025"),
+        "{}",
+        a.text
+    );
+    let a = ask(&k, "How much did I spend in June?");
+    assert_eq!(cited(&a), ["e05"]);
+    assert!(a.text.contains("in June 2025"), "{}", a.text);
+    let a = ask(&k, "How much did I spend on maintenance since 2025?");
+    assert_eq!(cited(&a), ["e07"]);
+
     let a = ask(&k, "What is the total cost of ownership?");
     let all: u64 = k.events.iter().filter_map(|e| e.cost_cents).sum();
     assert!(a.text.contains(&money(all, "USD")), "{}", a.text);
