@@ -216,10 +216,12 @@ impl Historian {
         let prepared = self.prepared_for(&vehicle).await?;
         let previous = match &ask.conversation_id {
             Some(id) => {
+                // A conversation is its starter's: anyone else continuing it finds none.
                 let conversation = self
                     .store
                     .conversation(&vehicle, id)
                     .await?
+                    .filter(|c| c.started_by == ask.asked_by)
                     .ok_or(AskError::ConversationNotFound)?;
                 conversation.messages.last().and_then(|m| {
                     Some(PreviousTurn {
@@ -263,15 +265,22 @@ impl Historian {
         })
     }
 
+    /// The conversation as `reader` may see it: only the user who started it reads it (it holds their
+    /// questions); for anyone else, as for another organisation, there is none.
     pub async fn conversation(
         &self,
         vehicle: &VehicleRef,
         conversation_id: &str,
+        reader: &str,
     ) -> Result<Option<Conversation>, StoreError> {
         if self.store.knowledge_version(vehicle).await?.is_none() {
             return Ok(None);
         }
-        self.store.conversation(vehicle, conversation_id).await
+        Ok(self
+            .store
+            .conversation(vehicle, conversation_id)
+            .await?
+            .filter(|c| c.started_by == reader))
     }
 
     pub async fn feedback(
@@ -294,7 +303,13 @@ impl Historian {
             at: now,
             by: by.to_string(),
         };
-        if self.store.set_feedback(message, &feedback).await? {
+        // Only the user whose conversation it is rates its answers (a rating by anyone else would replace
+        // theirs in the audit trail).
+        let theirs = self
+            .conversation(&message.vehicle, &message.conversation_id, by)
+            .await?
+            .is_some();
+        if theirs && self.store.set_feedback(message, &feedback).await? {
             Ok(feedback)
         } else {
             Err(FeedbackError::NotFound)

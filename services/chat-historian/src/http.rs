@@ -247,7 +247,8 @@ async fn suggestions(
 /// A conversation's history
 ///
 /// Every turn, oldest first: the question, the understood intent and slots, the records used, the answer,
-/// the engine and its version, the latency and any feedback.
+/// the engine and its version, the latency and any feedback. Only the user who started the conversation
+/// reads, continues or rates it; for anyone else it is a 404, as one that does not exist.
 #[route(get "/v1/vehicles/{id}/chat/{conversationId}", tag = "chat",
     params(VehiclePath, ConversationPath), ok(200, "The conversation.", Conversation),
     errors(ResourceRoute))]
@@ -259,7 +260,11 @@ async fn conversation(
 ) -> Result<Json<Conversation>, ApiError> {
     state
         .historian
-        .conversation(&VehicleRef::new(caller.org, id), &conversation_id)
+        .conversation(
+            &VehicleRef::new(caller.org, id),
+            &conversation_id,
+            &caller.auth.0.sub,
+        )
         .await?
         .map(Json)
         .ok_or(ApiError::NotFound("conversation"))

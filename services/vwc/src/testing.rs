@@ -79,8 +79,13 @@ impl TestApp {
     }
 
     pub fn token(&self, org: &str, roles: &[Role]) -> String {
+        self.token_of("test-user", org, roles)
+    }
+
+    /// A token of the user `sub` (another person than [`TestApp::token`]'s `test-user`).
+    pub fn token_of(&self, sub: &str, org: &str, roles: &[Role]) -> String {
         self.keys
-            .issue("test-user", org, roles, chrono::Duration::hours(1))
+            .issue(sub, org, roles, chrono::Duration::hours(1))
             .0
     }
 

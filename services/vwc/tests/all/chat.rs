@@ -1001,6 +1001,54 @@ async fn other_organisations_get_404_viewers_may_ask_and_bad_input_is_a_problem(
     let v = ask(&app, &viewer, &vehicle, "What's due?", None).await;
     assert!(v["answer"].is_string());
 
+    // A colleague of the same organisation (another user, any role) neither reads, continues nor rates
+    // this user's conversation: 404, as one that does not exist; the conversation is unchanged.
+    let colleague = app.token_of("colleague", "org_a", &[Role::Owner]);
+    let mine = format!("/v1/vehicles/{vehicle}/chat/{conversation}");
+    let before = body(app.get(&owner, &mine).await).await.2;
+    for (method, path, payload) in [
+        (
+            "POST",
+            format!("/v1/vehicles/{vehicle}/chat"),
+            json!({"question": "and before that?", "conversationId": conversation}),
+        ),
+        ("GET", mine.clone(), Value::Null),
+        (
+            "POST",
+            format!("{mine}/messages/{message}/feedback"),
+            json!({"helpful": false, "comment": "wrong"}),
+        ),
+    ] {
+        let r = if method == "GET" {
+            app.get(&colleague, &path).await
+        } else {
+            app.post(&colleague, &path, &payload).await
+        };
+        let (status, ct, b) = body(r).await;
+        assert_eq!(status, 404, "{method} {path}: {b}");
+        assert_eq!(ct, "application/problem+json");
+    }
+    assert_eq!(body(app.get(&owner, &mine).await).await.2, before);
+    // The colleague's own conversation is theirs to continue.
+    let theirs = ask(
+        &app,
+        &colleague,
+        &vehicle,
+        "When was the oil last changed?",
+        None,
+    )
+    .await;
+    let theirs = theirs["conversationId"].as_str().unwrap().to_string();
+    let again = ask(
+        &app,
+        &colleague,
+        &vehicle,
+        "and before that?",
+        Some(&theirs),
+    )
+    .await;
+    assert_eq!(again["conversationId"], theirs.as_str());
+
     let other = app.token("org_b", &[Role::Owner]);
     for (method, path, payload) in [
         (
