@@ -222,6 +222,7 @@ async fn ask_oil(reply: Reply, timeout: Duration) -> (ChatTurn, StandIn) {
         .conversation(
             &vwc_chat_historian::store::VehicleRef::new("org_a", "veh_1"),
             &turn.conversation_id,
+            "user_1",
         )
         .await
         .unwrap()
