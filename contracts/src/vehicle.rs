@@ -158,7 +158,13 @@ impl NewVehicle {
         }
         let max_year = current_year + 2;
         let year = match (self.year, &decoded) {
-            (Some(year), _) => year,
+            // A year given is checked as given: 0 too (it is not the placeholder of a failed decode).
+            (Some(year), _) => {
+                if !(1886..=max_year).contains(&year) {
+                    v.fail("year", format!("must be between 1886 and {max_year}"));
+                }
+                year
+            }
             (None, Some(d)) => match d.model_year {
                 Some(year) => year,
                 None => {
@@ -174,7 +180,7 @@ impl NewVehicle {
                 0
             }
         };
-        if year != 0 && (year < 1886 || year > max_year) {
+        if self.year.is_none() && year != 0 && !(1886..=max_year).contains(&year) {
             v.fail("year", format!("must be between 1886 and {max_year}"));
         }
         let make = match (self.make, &decoded) {
@@ -1031,6 +1037,24 @@ mod tests {
             .unwrap();
         assert_eq!(v.vin, "1HGCM82633A004352");
         assert_eq!(v.odometer_unit, OdometerUnit::Mi);
+    }
+
+    #[test]
+    fn a_model_year_given_is_checked_as_given_zero_included() {
+        let year = |y: i64| {
+            let v: NewVehicle = serde_json::from_value(
+                json!({"vin": "1HGCM82633A004352", "year": y, "make": "Honda", "model": "Accord"}),
+            )
+            .unwrap();
+            v.validate("veh_1".into(), "org_a".into(), vwc_clock::now())
+                .map(|v| v.year)
+                .map_err(|e| e[0].field.clone())
+        };
+        for refused in [0, 1, 1885] {
+            assert_eq!(year(refused), Err("year".to_string()), "{refused}");
+        }
+        assert_eq!(year(1886), Ok(1886));
+        assert_eq!(year(2020), Ok(2020));
     }
 
     #[test]
