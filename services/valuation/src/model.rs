@@ -302,6 +302,11 @@ struct Walk<'a> {
     baseline: Baseline,
     /// The latest odometer value seen, and its day.
     latest: Option<(u64, NaiveDate)>,
+    /// The highest odometer value of any record so far: a later one below it is a rollback (a typo, a
+    /// dealer's miles on a km vehicle, a wound-back odometer), ignored as the scheduler ignores it.
+    highest: Option<u64>,
+    /// The rollbacks ignored since the mileage baseline, with their days.
+    ignored: Vec<(u64, NaiveDate)>,
 }
 
 impl Walk<'_> {
@@ -318,8 +323,22 @@ impl Walk<'_> {
             .sum()
     }
 
+    /// `odometer` unless it is below the highest value seen (then recorded as ignored): what the walk
+    /// takes from a record.
+    fn trusted(&mut self, odometer: Option<u64>, on: NaiveDate) -> Option<u64> {
+        let o = odometer?;
+        if self.highest.is_some_and(|h| o < h) {
+            self.ignored.push((o, on));
+            return None;
+        }
+        self.highest = Some(o);
+        Some(o)
+    }
+
     fn observe(&mut self, odometer: Option<u64>, on: NaiveDate) {
-        let Some(o) = odometer else { return };
+        let Some(o) = self.trusted(odometer, on) else {
+            return;
+        };
         self.latest = Some((o, on));
         if self.baseline.odometer.is_none() {
             // The first value after an anchor without one becomes the baseline.
@@ -420,6 +439,8 @@ pub fn value_on(
             odometer: Some(0),
         },
         latest: None,
+        highest: None,
+        ignored: Vec::new(),
     };
     let rest: &[&Fact] = match base_at {
         Some(i) => {
@@ -438,6 +459,7 @@ pub fn value_on(
             method = ValuationMethod::AcquisitionPrice;
             // The odometer before the acquisition still tells where the baseline is when it has none.
             let before = known[..i].iter().rev().find_map(|f| f.odometer);
+            walk.highest = known[..=i].iter().filter_map(|f| f.odometer).max();
             walk.baseline = Baseline {
                 on: f.day(),
                 odometer: f.odometer.or(before),
@@ -473,6 +495,11 @@ pub fn value_on(
                 .rev()
                 .filter(|f| f.day() <= day)
                 .find_map(|f| f.odometer);
+            walk.highest = known
+                .iter()
+                .filter(|f| f.day() <= day)
+                .filter_map(|f| f.odometer)
+                .max();
             walk.baseline = Baseline { on: day, odometer };
             walk.latest = odometer.map(|o| (o, day));
             walk.components.push(Component {
@@ -642,11 +669,14 @@ pub fn value_on(
                     ),
                     event_id: Some(f.event_id.clone()),
                 });
+                let odometer = walk.trusted(f.odometer, day);
                 walk.baseline = Baseline {
                     on: day,
-                    odometer: f.odometer.or(walk.latest.map(|l| l.0)),
+                    odometer: odometer.or(walk.latest.map(|l| l.0)),
                 };
                 walk.latest = walk.baseline.odometer.map(|o| (o, day));
+                // Mileage counts afresh from here: so do the rollbacks it names.
+                walk.ignored.retain(|(_, on)| *on >= day);
             }
         }
     }
@@ -700,6 +730,19 @@ pub fn value_on(
             unit = unit_str(profile.unit),
         ),
         None => "No odometer value since the last anchor".to_string(),
+    };
+    let mileage_detail = match walk.ignored.last() {
+        None => mileage_detail,
+        Some((value, day)) => format!(
+            "{mileage_detail}; {} lower than an earlier one ignored as a rollback (the latest: {} {} on \
+             {day})",
+            match walk.ignored.len() {
+                1 => "a reading".to_string(),
+                n => format!("{n} readings"),
+            },
+            vwc_contracts::text::grouped(*value),
+            unit_str(profile.unit),
+        ),
     };
     factors.push(ValuationFactor {
         code: FactorCode::MileageAdjustment,

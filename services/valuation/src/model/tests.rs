@@ -636,3 +636,59 @@ fn a_registration_price_with_earlier_records_is_dated_once_for_every_point() {
         "the same collision valued differently: {collisions:?}"
     );
 }
+
+#[test]
+fn a_reading_below_an_earlier_one_is_a_rollback_the_mileage_ignores_and_says_so() {
+    let facts = with(
+        &bought_for(3_000_000),
+        [reading("r1", at(2024, 10, 1), 22_000)],
+    );
+    let on = day(2024, 12, 1);
+    let before = mile_value(&facts, on, ValuationPointKind::Current);
+    // A wound-back (or mistyped) reading after it: the value must not rise, the odometer stays 22,000.
+    let rolled = with(&facts, [reading("r2", at(2024, 11, 1), 3_000)]);
+    let after = mile_value(&rolled, on, ValuationPointKind::Current);
+    assert_eq!(after.amount_cents, before.amount_cents);
+    assert_eq!(after.odometer, Some(22_000));
+    assert_eq!(
+        factor(&after, FactorCode::MileageAdjustment),
+        factor(&before, FactorCode::MileageAdjustment)
+    );
+    let detail = &after
+        .factors
+        .iter()
+        .find(|f| f.code == FactorCode::MileageAdjustment)
+        .unwrap()
+        .detail;
+    assert!(
+        detail.ends_with(
+            "; a reading lower than an earlier one ignored as a rollback (the latest: 3,000 mi on \
+             2024-11-01)"
+        ),
+        "{detail}"
+    );
+    assert_eq!(sum(&after), after.amount_cents as i64);
+    // A later reading above the highest counts again.
+    let on = day(2025, 3, 1);
+    let later = with(&rolled, [reading("r3", at(2025, 2, 1), 40_000)]);
+    assert_eq!(
+        mile_value(&later, on, ValuationPointKind::Current).odometer,
+        Some(40_000)
+    );
+    // An appraisal with a rolled-back odometer re-anchors the value, not the mileage baseline.
+    let appraised = with(
+        &facts,
+        [fact(
+            "a1",
+            at(2024, 11, 1),
+            Some(5_000),
+            FactDetail::Appraisal {
+                amount_cents: 2_500_000,
+                source: ValuationSource::DealerAppraisal,
+                currency: None,
+            },
+        )],
+    );
+    let v = mile_value(&appraised, day(2024, 11, 2), ValuationPointKind::Current);
+    assert_eq!(v.odometer, Some(22_000));
+}
