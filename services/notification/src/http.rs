@@ -27,6 +27,9 @@ pub struct NotificationState {
     /// Outbound hosts allowed although not public (`VWC_OUTBOUND_ALLOWLIST`, via `Allowlist::from_env`).
     pub allowlist: Arc<Allowlist>,
     pub clock: Arc<dyn Clock>,
+    /// The reminders' settle time (`VWC_NOTIFICATION_SETTLE_SECONDS`): deliveries the old quiet hours held
+    /// are released no earlier than it when the preferences change.
+    pub settle: chrono::TimeDelta,
 }
 
 impl NotificationState {
@@ -41,6 +44,8 @@ impl NotificationState {
             verifier,
             allowlist: Arc::new(allowlist),
             clock: Arc::new(SystemClock),
+            settle: chrono::TimeDelta::from_std(crate::consumer::DEFAULT_SETTLE)
+                .unwrap_or(chrono::TimeDelta::MAX),
         }
     }
 }
@@ -116,6 +121,7 @@ async fn put_preferences(
         &org,
         update,
         state.clock.now(),
+        state.settle,
     )
     .await?;
     let mut response = Json(PreferencesView::of(

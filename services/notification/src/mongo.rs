@@ -20,7 +20,7 @@ use crate::records::{self, DeliveryChange, DeliveryRecord, PreferencesRecord};
 use crate::store::{
     ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryStatus, DueClaim, ItemWord, Lease,
     NewNotification, Notification, NotificationStore, PreferencesChange, SavedPreferences,
-    Settlement, StoredPreferences, Word, channel_rank,
+    Settlement, StoredPreferences, Word, channel_rank, released_at,
 };
 
 pub const PREFERENCES: &str = "preferences";
@@ -207,6 +207,32 @@ impl MongoNotificationStore {
             .upsert(true)
             .session(&mut *session)
             .await?;
+        // What the old quiet hours held is due again (the worker holds it by the new ones).
+        let deliveries = self.deliveries_collection();
+        let held: Vec<DeliveryRecord> = deliveries
+            .find(doc! {
+                "org_id": org_id.as_str(), "status": "pending", "attempts": 0,
+                "next_attempt_at": { "$gt": ts(&now) },
+            })
+            .session(&mut *session)
+            .await?
+            .stream(&mut *session)
+            .try_collect()
+            .await?;
+        for d in held {
+            let Some(due) = d.delivery.next_attempt_at else {
+                continue;
+            };
+            if let Some(at) = released_at(d.delivery.created_at, due, now, change.settle) {
+                deliveries
+                    .update_one(
+                        doc! { "_id": &d.delivery.id },
+                        doc! { "$set": { "next_attempt_at": ts(&at) } },
+                    )
+                    .session(&mut *session)
+                    .await?;
+            }
+        }
         Ok(SavedPreferences {
             stored: StoredPreferences {
                 preferences: p.clone(),

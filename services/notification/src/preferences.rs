@@ -136,6 +136,7 @@ pub async fn update_preferences(
     org_id: &OrgId,
     update: PreferencesUpdate,
     now: DateTime<Utc>,
+    settle: chrono::TimeDelta,
 ) -> Result<SavedPreferences, UpdatePreferencesError> {
     let mut errors = Vec::new();
     let webhook_url = non_blank(update.webhook_url);
@@ -185,6 +186,7 @@ pub async fn update_preferences(
         preferences: &preferences,
         secret,
         now,
+        settle,
     };
     Ok(store.save_preferences(change).await?)
 }

@@ -20,7 +20,7 @@ use crate::records::{self, DeliveryChange, DeliveryRecord, PreferencesRecord};
 use crate::store::{
     ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryStatus, DueClaim, ItemWord, Lease,
     NewNotification, Notification, NotificationStore, PreferencesChange, SavedPreferences,
-    Settlement, StoredPreferences, channel_rank,
+    Settlement, StoredPreferences, channel_rank, released_at,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -222,7 +222,7 @@ impl NotificationStore for SqliteNotificationStore {
         change: PreferencesChange<'_>,
     ) -> StoreResult<SavedPreferences> {
         let (org, p) = (change.org_id.clone(), change.preferences.clone());
-        let (secret, now) = (change.secret, change.now);
+        let (secret, now, settle) = (change.secret, change.now, change.settle);
         self.db
             .write(move |conn| {
                 let existing = read_preferences(conn, &org)?.and_then(|s| s.webhook_secret);
@@ -235,6 +235,27 @@ impl NotificationStore for SqliteNotificationStore {
                     "org_id",
                     &PreferencesRecord::new(&org, &p, kept.as_ref(), now),
                 )?;
+                // What the old quiet hours held is due again (the worker holds it by the new ones).
+                let held: Vec<(String, String, String)> = {
+                    let mut stmt = conn.prepare(
+                        "SELECT id, created_at, next_attempt_at FROM deliveries
+                         WHERE org_id = ?1 AND status = 'pending' AND attempts = 0
+                           AND next_attempt_at > ?2",
+                    )?;
+                    stmt.query_map(params![org.as_str(), ts(&now)], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    })?
+                    .collect::<Result<_, _>>()?
+                };
+                for (id, created, due) in held {
+                    if let Some(at) = released_at(parse_ts(&created)?, parse_ts(&due)?, now, settle)
+                    {
+                        conn.execute(
+                            "UPDATE deliveries SET next_attempt_at = ?2 WHERE id = ?1",
+                            params![id, ts(&at)],
+                        )?;
+                    }
+                }
                 Ok(SavedPreferences {
                     stored: StoredPreferences {
                         preferences: p,

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use vwc_contracts::maintenance::{Channel, MaintenanceStatus, ReminderDue};
@@ -44,6 +44,23 @@ pub struct PreferencesChange<'a> {
     pub preferences: &'a Preferences,
     pub secret: SecretChange,
     pub now: DateTime<Utc>,
+    /// The service's settle time: a pending delivery not yet tried that the old quiet hours held past it is
+    /// due again at `max(now, created + settle)` — the worker then holds it by the NEW quiet hours, if any
+    /// ([`released_at`]).
+    pub settle: TimeDelta,
+}
+
+/// When a pending delivery, never tried, created at `created` and due at `due` under the old preferences,
+/// is due once they change: the end of its settle time, or now if that has passed — `None` when it is due
+/// by then already (nothing to move). Held retries keep their backoff (they have been tried).
+pub fn released_at(
+    created: DateTime<Utc>,
+    due: DateTime<Utc>,
+    now: DateTime<Utc>,
+    settle: TimeDelta,
+) -> Option<DateTime<Utc>> {
+    let released = now.max(created + settle);
+    (due > released).then_some(released)
 }
 
 /// What a delivery worker asks [`NotificationStore::claim_due_deliveries`] for: up to `limit` pending

@@ -20,6 +20,8 @@ use vwc_notification::store::{
 use vwc_webhook::WebhookSecret;
 
 const LEASE: TimeDelta = TimeDelta::seconds(60);
+/// The settle time the preferences are saved with.
+const SETTLE: TimeDelta = TimeDelta::seconds(60);
 
 fn t0() -> DateTime<Utc> {
     "2026-05-01T12:00:00Z".parse().unwrap()
@@ -67,6 +69,7 @@ async fn save(
         preferences,
         secret,
         now,
+        settle: SETTLE,
     };
     store.save_preferences(change).await.unwrap()
 }
@@ -417,6 +420,87 @@ async fn an_item_keeps_its_newest_word_of_each_kind(store: Arc<dyn NotificationS
 
 type Store = Arc<dyn NotificationStore>;
 
+/// Records a reminder of `org` whose outbound deliveries quiet hours held until `until`.
+async fn held(store: &dyn NotificationStore, org: &str, reminder_id: &str, until: DateTime<Utc>) {
+    let (envelope, mut new) = plan(org, reminder_id, Some(&all_channels()));
+    for d in &mut new.deliveries {
+        if d.status == DeliveryStatus::Pending {
+            d.next_attempt_at = Some(until);
+        }
+    }
+    let fresh = store
+        .record_notification(&envelope.id.to_string(), &new)
+        .await
+        .unwrap();
+    assert!(fresh);
+}
+
+async fn deliveries_held_by_the_old_quiet_hours_are_due_again_when_the_preferences_change(
+    store: Arc<dyn NotificationStore>,
+) {
+    let night = t0() + TimeDelta::hours(8);
+    for (org, reminder) in [
+        ("org_q", "rem_q"),
+        ("org_late", "rem_late"),
+        ("org_other", "rem_o"),
+    ] {
+        held(store.as_ref(), org, reminder, night).await;
+    }
+    let orgs = |claimed: &[ClaimedDelivery]| -> Vec<String> {
+        let mut orgs: Vec<String> = claimed
+            .iter()
+            .map(|c| c.delivery.org_id.to_string())
+            .collect();
+        orgs.sort();
+        orgs
+    };
+    // Saved 30 s after the reminder: due when its settle time ends, not before.
+    let soon = t0() + TimeDelta::seconds(30);
+    save(
+        store.as_ref(),
+        &OrgId::from("org_q"),
+        &all_channels(),
+        SecretChange::Keep,
+        soon,
+    )
+    .await;
+    assert_eq!(store.next_due_at().await.unwrap(), Some(t0() + SETTLE));
+    assert!(
+        claim(store.as_ref(), t0() + SETTLE - TimeDelta::seconds(1))
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        orgs(&claim(store.as_ref(), t0() + SETTLE).await),
+        ["org_q", "org_q"]
+    );
+    // Saved after the settle time: due at once (org_q's leases have run out meanwhile: claimed again).
+    // Another organisation's stay held until the night ends.
+    let later = t0() + TimeDelta::minutes(5);
+    let count = |claimed: &[ClaimedDelivery], org: &str| {
+        claimed
+            .iter()
+            .filter(|c| c.delivery.org_id.as_str() == org)
+            .count()
+    };
+    assert_eq!(count(&claim(store.as_ref(), later).await, "org_late"), 0);
+    save(
+        store.as_ref(),
+        &OrgId::from("org_late"),
+        &all_channels(),
+        SecretChange::Keep,
+        later,
+    )
+    .await;
+    assert_eq!(count(&claim(store.as_ref(), later).await, "org_late"), 2);
+    let before_night = night - TimeDelta::seconds(1);
+    assert_eq!(
+        count(&claim(store.as_ref(), before_night).await, "org_other"),
+        0
+    );
+    assert_eq!(count(&claim(store.as_ref(), night).await, "org_other"), 2);
+}
+
 vwc_testkit::conformance!(
     "notification", Store;
     sqlite("notification.db"): vwc_notification::SqliteNotificationStore::open,
@@ -427,4 +511,5 @@ vwc_testkit::conformance!(
     settling_applies_each_outcome_with_its_attempt_and_event,
     final_failures_leave_nothing_pending,
     an_item_keeps_its_newest_word_of_each_kind,
+    deliveries_held_by_the_old_quiet_hours_are_due_again_when_the_preferences_change,
 );

@@ -87,6 +87,9 @@ pub struct HttpSettings {
     pub attachments: Arc<dyn vwc_ingestion::attachments::AttachmentStore>,
     /// Where users reach this service (`--public-url`): signed calendar URLs start with it.
     pub public_url: Option<Arc<str>>,
+    /// The reminders' settle time (`VWC_NOTIFICATION_SETTLE_SECONDS`): what a change of preferences
+    /// releases that the old quiet hours held waits no less.
+    pub notification_settle: Duration,
 }
 
 impl HttpSettings {
@@ -305,6 +308,7 @@ impl System {
                 .map(public_url)
                 .transpose()
                 .context("--public-url")?,
+            notification_settle: opts.notification_settle,
             dev_tokens: offers_dev_tokens(&opts).then(|| keys.clone()),
             oidc: opts.oidc.clone(),
             chat_llm: opts
@@ -682,6 +686,8 @@ impl ApiRoutes {
                 notification,
                 vwc_notification::http::NotificationState {
                     clock: shared_clock.clone(),
+                    settle: chrono::TimeDelta::from_std(http.notification_settle)
+                        .unwrap_or(chrono::TimeDelta::MAX),
                     ..vwc_notification::http::NotificationState::new(
                         stores.notification.clone(),
                         verifier.clone(),

@@ -131,6 +131,7 @@ pub async fn run_api() -> Result<(), lambda_http::Error> {
             .map(|u| crate::embedded::public_url(&u))
             .transpose()
             .context("VWC_PUBLIC_URL")?,
+        notification_settle: notification_settle()?,
         dev_tokens: None,
         oidc,
         chat_llm: chat_llm(&rt.layers)?,
@@ -238,6 +239,7 @@ pub async fn run_chat() -> Result<(), lambda_http::Error> {
         // Until the answer's first byte (the body streams outside it): the LLM is bounded at 8 s.
         request_timeout: std::time::Duration::from_secs(60),
         public_url: None, // the chat routes sign no URL
+        notification_settle: vwc_notification::consumer::DEFAULT_SETTLE, // nor save preferences
         dev_tokens: None,
         oidc: None,
         chat_llm: chat_llm(&layers)?,

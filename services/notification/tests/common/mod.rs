@@ -129,6 +129,7 @@ pub async fn set_preferences(
             preferences: &preferences,
             secret,
             now: vwc_clock::now(),
+            settle: chrono::TimeDelta::zero(),
         })
         .await
         .expect("save preferences")
@@ -196,6 +197,7 @@ impl Api {
                 verifier,
                 allowlist: Arc::new(allowlist),
                 clock,
+                settle: chrono::TimeDelta::zero(),
             },
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
