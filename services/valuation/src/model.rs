@@ -706,9 +706,13 @@ pub fn value_on(
         label: "Age depreciation".into(),
         amount_cents: age_amount,
         detail: format!(
-            "{:.1} years old on {on} (from {origin}); each amount above depreciates from its own date \
-             along the curve: 20 % the first year, 15 %/year to year 5, 10 %/year after ({} before age)",
-            walk.age(on),
+            "{} on {on} (from {origin}); each amount above depreciates from its own date along the \
+             curve: 20 % the first year, 15 %/year to year 5, 10 %/year after ({} before age)",
+            match walk.age(on) {
+                // A day before the model year's start (a record dated before it): new, not "-34 years".
+                age if age < 0.0 => "Not yet in its model year (age 0)".to_string(),
+                age => format!("{age:.1} years old"),
+            },
             money(original, &currency)
         ),
         event_id: None,

@@ -692,3 +692,23 @@ fn a_reading_below_an_earlier_one_is_a_rollback_the_mileage_ignores_and_says_so(
     let v = mile_value(&appraised, day(2024, 11, 2), ValuationPointKind::Current);
     assert_eq!(v.odometer, Some(22_000));
 }
+
+#[test]
+fn a_day_before_the_model_year_is_age_zero_in_words_too() {
+    // A reading dated decades before the model year (a mistyped date): the value never grows with
+    // negative age (kept_at_age clamps it) and the factor does not say "-34.0 years old".
+    let facts = with(&bought_for(3_000_000), [reading("r0", at(1990, 1, 1), 5)]);
+    let v = mile_value(&facts, day(1990, 1, 1), ValuationPointKind::Current);
+    let age = v
+        .factors
+        .iter()
+        .find(|f| f.code == FactorCode::AgeDepreciation)
+        .unwrap();
+    assert!(
+        age.detail
+            .starts_with("Not yet in its model year (age 0) on 1990-01-01"),
+        "{}",
+        age.detail
+    );
+    assert!(!age.detail.contains("years old"), "{}", age.detail);
+}
