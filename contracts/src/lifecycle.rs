@@ -2,7 +2,7 @@
 //! sale with the realised total cost of ownership (`VehicleSold`), its archiving (`VehicleArchived`). Each
 //! event carries the whole vehicle as it now reads, so a consumer refreshes what it holds.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::RefOr;
@@ -31,7 +31,8 @@ crate::wire_enum! {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schema(example = json!({"soldAt": "2026-04-30T12:00:00Z", "priceCents": 1850000, "currency": "USD", "odometer": 52000}))]
 pub struct SellRequest {
-    /// Not more than a day in the future, not before the vehicle's last record.
+    /// Not more than a day in the future, not before the vehicle's last record, nor before the year
+    /// before its model year.
     pub sold_at: DateTime<Utc>,
     #[schema(maximum = 100_000_000_000_u64)]
     pub price_cents: u64,
@@ -226,15 +227,27 @@ pub fn update_vehicle(
 }
 
 impl SellRequest {
-    /// Checks the sale against the vehicle's current records (voided ones left out).
+    /// Checks the sale against the vehicle's model year and current records (voided ones left out).
     pub fn validate(
         &self,
+        model_year: u16,
         events: &[VehicleEvent],
         now: DateTime<Utc>,
     ) -> Result<(), Vec<FieldError>> {
         let mut v = Validator::default();
         if self.sold_at > now + Duration::days(1) {
             v.fail("soldAt", "must not be more than a day in the future");
+        }
+        // A model year's vehicles go on sale in the year before it at the earliest.
+        let first_year = i32::from(model_year) - 1;
+        if model_year != 0 && self.sold_at.year() < first_year {
+            v.fail(
+                "soldAt",
+                format!(
+                    "must not be before {first_year} (a model year {model_year} vehicle cannot have \
+                     been sold earlier)"
+                ),
+            );
         }
         v.instant("soldAt", &self.sold_at);
         if let Some(last) = events.iter().map(|e| e.occurred_at).max()
@@ -331,6 +344,35 @@ mod tests {
 
     use super::*;
     use crate::examples;
+
+    #[test]
+    fn a_sale_before_the_year_before_the_model_year_is_refused() {
+        let now: DateTime<Utc> = "2026-12-02T12:00:00Z".parse().unwrap();
+        let sale = |at: &str| SellRequest {
+            sold_at: at.parse().unwrap(),
+            price_cents: 100,
+            currency: "USD".into(),
+            odometer: 10,
+        };
+        let refused = sale("1901-05-05T00:00:00Z")
+            .validate(2026, &[], now)
+            .unwrap_err();
+        assert_eq!(refused[0].field, "soldAt");
+        assert!(
+            refused[0].message.starts_with("must not be before 2025"),
+            "{refused:?}"
+        );
+        assert!(
+            sale("2024-12-31T23:59:59Z")
+                .validate(2026, &[], now)
+                .is_err()
+        );
+        assert!(
+            sale("2025-01-01T00:00:00Z")
+                .validate(2026, &[], now)
+                .is_ok()
+        );
+    }
 
     fn event(
         kind: EventKind,

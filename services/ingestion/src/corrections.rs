@@ -301,7 +301,7 @@ impl Ingestion {
         let events = self.current_events(vehicle).await?;
         let now = self.now();
         request
-            .validate(&events, now)
+            .validate(vehicle.year, &events, now)
             .map_err(ChangeError::Invalid)?;
         let tco = lifecycle::total_cost_of_ownership(
             vehicle,
