@@ -54,6 +54,8 @@ pub struct DealerPayload {
     pub vin: String,
     /// Not before 1886 and at most a day in the future.
     pub occurred_at: DateTime<Utc>,
+    /// In the vehicle's own unit, as registered (`odometerUnit`, mi or km): a dealer sending miles for a km
+    /// vehicle records a lower reading, which the maintenance schedule and valuation ignore as a rollback.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(maximum = 4_999_999)]
     pub odometer: Option<u64>,
