@@ -328,11 +328,14 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 }
 
 impl Ctx<'_> {
+    /// The latest acquisition: the current owner's story starts there (records before it are the previous
+    /// owner's, docs/valuation.md).
+    fn acquisition(&self) -> Option<&VehicleEvent> {
+        self.k.of_kind(EventKind::Acquisition).next_back()
+    }
+
     fn acquired_at(&self) -> Option<DateTime<Utc>> {
-        self.k
-            .of_kind(EventKind::Acquisition)
-            .next()
-            .map(|e| e.occurred_at)
+        self.acquisition().map(|e| e.occurred_at)
     }
 
     fn range(&self, slots: &Slots) -> Option<TimeRange> {
@@ -675,10 +678,14 @@ impl Ctx<'_> {
     }
 
     fn cost_of_ownership(&self) -> Answer {
+        // The current owner's: from the latest acquisition on, with its price as the purchase.
+        let bought = self.acquisition();
         let found: Vec<&VehicleEvent> = self
             .k
             .events
             .iter()
+            .filter(|e| bought.is_none_or(|b| e.occurred_at >= b.occurred_at))
+            .filter(|e| e.kind != EventKind::Acquisition || bought.is_some_and(|b| b.id == e.id))
             .filter(|e| e.cost_cents.is_some() && e.currency.is_some())
             .collect();
         if found.is_empty() {
@@ -1294,7 +1301,7 @@ impl Ctx<'_> {
     }
 
     fn ownership_length(&self) -> Answer {
-        let Some(bought) = self.k.of_kind(EventKind::Acquisition).next_back() else {
+        let Some(bought) = self.acquisition() else {
             return text_answer("No purchase is recorded for this vehicle, so how long it has been owned is not known.".into(), Vec::new());
         };
         let (y, m, d) = calendar_difference(bought.occurred_at.date_naive(), self.now.date_naive());

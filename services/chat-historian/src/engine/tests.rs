@@ -491,3 +491,91 @@ fn a_price_given_at_registration_is_the_purchase_when_no_record_holds_one() {
     assert!(a.text.contains("2024-05-01"), "{}", a.text);
     assert!(a.citations.is_empty());
 }
+
+/// A record of `kind` on `on` costing `cost_cents` USD, for tests that build their own history.
+fn record(
+    id: &str,
+    kind: EventKind,
+    on: DateTime<Utc>,
+    cost_cents: Option<u64>,
+    title: &str,
+    details: serde_json::Value,
+) -> VehicleEvent {
+    VehicleEvent {
+        id: id.into(),
+        kind,
+        occurred_at: on,
+        recorded_at: on,
+        odometer: None,
+        cost_cents,
+        currency: Some("USD".into()),
+        title: title.into(),
+        notes: None,
+        vendor: None,
+        details,
+        ..fixture().events[0].clone()
+    }
+}
+
+/// Bought new in 2019 by someone else (an oil change in 2020), bought used in 2024 by the owner (an oil change
+/// in 2025).
+fn resold() -> VehicleKnowledge {
+    use serde_json::json;
+    let mut k = fixture();
+    k.events = vec![
+        record(
+            "a1",
+            EventKind::Acquisition,
+            at(2019, 5, 1),
+            Some(3_000_000),
+            "Bought new",
+            json!({"priceCents": 3_000_000, "condition": "new"}),
+        ),
+        record(
+            "m1",
+            EventKind::Maintenance,
+            at(2020, 1, 1),
+            Some(5_000),
+            "Oil change",
+            json!({"tasks": ["oil_change"]}),
+        ),
+        record(
+            "a2",
+            EventKind::Acquisition,
+            at(2024, 1, 1),
+            Some(1_500_000),
+            "Bought used",
+            json!({"priceCents": 1_500_000, "condition": "used"}),
+        ),
+        record(
+            "m2",
+            EventKind::Maintenance,
+            at(2025, 1, 1),
+            Some(7_000),
+            "Oil change",
+            json!({"tasks": ["oil_change"]}),
+        ),
+    ];
+    k
+}
+
+#[test]
+fn the_ownership_starts_at_the_latest_acquisition_not_the_previous_owners() {
+    let k = resold();
+    let a = ask(&k, "How much have I spent since I bought it?");
+    assert_eq!(cited(&a), ["m2"], "{}", a.text);
+    assert!(a.text.contains(&money(7_000, "USD")), "{}", a.text);
+    let a = ask(&k, "What was done since I bought it?");
+    assert_eq!(cited(&a), ["m2", "a2"], "{}", a.text);
+    let a = ask(&k, "What's the total cost of ownership?");
+    assert_eq!(cited(&a), ["a2", "m2"], "{}", a.text);
+    assert!(
+        a.text.contains(&money(1_500_000 + 7_000, "USD"))
+            && a.text
+                .contains(&format!("purchase {}", money(1_500_000, "USD"))),
+        "{}",
+        a.text
+    );
+    let a = ask(&k, "How long have I owned it?");
+    assert_eq!(cited(&a), ["a2"], "{}", a.text);
+}
