@@ -91,6 +91,16 @@ pub enum RangeSpec {
     SinceYear {
         year: i32,
     },
+    /// Calendar bounds the question names ("before 2025", "after March 2024", "between January and March
+    /// 2026", "in Q1 2026"): from the first day `from` (or the beginning) up to the day `to` (or now),
+    /// `to` excluded.
+    Dates {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<NaiveDate>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<NaiveDate>,
+        label: String,
+    },
     /// A range the question names but that cannot be read ("in the last 0 months"): said back, never
     /// answered as if no range had been asked.
     Unreadable {
@@ -427,6 +437,31 @@ pub fn range_of(q: &str) -> Option<RangeSpec> {
             .ok()
             .filter(|y| w.len() == 4 && (1900..=2200).contains(y))
     };
+    // A distance is not a year: "at 2000 miles".
+    let distance_after = |i: usize| {
+        words.get(i + 1).is_some_and(|w| {
+            matches!(
+                *w,
+                "mile" | "miles" | "mi" | "km" | "kms" | "kilometers" | "kilometres" | "k"
+            )
+        })
+    };
+    if let Some(spec) = calendar_bounds(&words) {
+        return Some(spec);
+    }
+    // A year the question places a range at but that cannot be a record's ("in 1850"): said back.
+    for (i, w) in words.windows(2).enumerate() {
+        if matches!(
+            w[0],
+            "in" | "during" | "since" | "before" | "after" | "until" | "from"
+        ) && w[1].len() == 4
+            && w[1].chars().all(|c| c.is_ascii_digit())
+            && year_of(w[1]).is_none()
+            && !distance_after(i + 1)
+        {
+            return Some(RangeSpec::Unreadable { said: w.join(" ") });
+        }
+    }
     // "since March [2025]", "since 2024".
     for (i, w) in words.iter().enumerate() {
         if *w != "since" {
@@ -441,9 +476,10 @@ pub fn range_of(q: &str) -> Option<RangeSpec> {
             return Some(RangeSpec::SinceYear { year });
         }
     }
-    for w in words.windows(2) {
+    for (i, w) in words.windows(2).enumerate() {
         if let Some(month) = month_of(w[0])
             && let Some(year) = year_of(w[1])
+            && !distance_after(i + 1)
         {
             return Some(RangeSpec::Month { year, month });
         }
@@ -456,12 +492,195 @@ pub fn range_of(q: &str) -> Option<RangeSpec> {
             return Some(RangeSpec::RecentMonth { month });
         }
     }
-    for w in &words {
-        if w.len() == 4
-            && let Ok(year) = w.parse::<i32>()
-            && (1900..=2200).contains(&year)
+    for (i, w) in words.iter().enumerate() {
+        if let Some(year) = year_of(w)
+            && !distance_after(i)
         {
             return Some(RangeSpec::Year { year });
+        }
+    }
+    None
+}
+
+/// A calendar period as a question names it: a year, a month (its year may be left to the context) or a
+/// quarter.
+#[derive(Debug, Clone, Copy)]
+enum Period {
+    Year(i32),
+    Month(u32, Option<i32>),
+    Quarter(u32, Option<i32>),
+}
+
+impl Period {
+    fn year(self) -> Option<i32> {
+        match self {
+            Period::Year(y) => Some(y),
+            Period::Month(_, y) | Period::Quarter(_, y) => y,
+        }
+    }
+
+    /// The first month of the period (a year's is January).
+    fn first_month(self) -> u32 {
+        match self {
+            Period::Year(_) => 1,
+            Period::Month(m, _) => m,
+            Period::Quarter(q, _) => 3 * q - 2,
+        }
+    }
+
+    /// The same period in `year` when it names none.
+    fn in_year(self, year: i32) -> Period {
+        match self {
+            Period::Month(m, None) => Period::Month(m, Some(year)),
+            Period::Quarter(q, None) => Period::Quarter(q, Some(year)),
+            other => other,
+        }
+    }
+
+    /// Its first day and the first day after it; `None` while its year is unknown.
+    fn days(self) -> Option<(NaiveDate, NaiveDate)> {
+        let (year, month, months) = match self {
+            Period::Year(y) => (y, 1, 12),
+            Period::Month(m, y) => (y?, m, 1),
+            Period::Quarter(q, y) => (y?, 3 * q - 2, 3),
+        };
+        let from = NaiveDate::from_ymd_opt(year, month, 1)?;
+        Some((from, from.checked_add_months(chrono::Months::new(months))?))
+    }
+
+    fn label(self) -> String {
+        let with_year = |y: Option<i32>| y.map(|y| format!(" {y}")).unwrap_or_default();
+        match self {
+            Period::Year(y) => y.to_string(),
+            Period::Month(m, y) => format!("{}{}", capitalised_month(m), with_year(y)),
+            Period::Quarter(q, y) => format!(
+                "the {} quarter{}",
+                ["first", "second", "third", "fourth"][q as usize - 1],
+                y.map(|y| format!(" of {y}")).unwrap_or_default()
+            ),
+        }
+    }
+}
+
+fn capitalised_month(m: u32) -> String {
+    let name = MONTHS[m as usize - 1];
+    name[..1].to_uppercase() + &name[1..]
+}
+
+/// The period named at `words[i..]` and how many words it takes: "2025", "March 2025", "March", "Q1 2026",
+/// "the first quarter of 2026".
+fn period_at(words: &[&str], i: usize) -> Option<(Period, usize)> {
+    let word = |j: usize| words.get(j).copied().unwrap_or("");
+    let year_of = |w: &str| {
+        w.parse::<i32>()
+            .ok()
+            .filter(|y| w.len() == 4 && (1900..=2200).contains(y))
+    };
+    if let Some(y) = year_of(word(i)) {
+        return Some((Period::Year(y), 1));
+    }
+    if let Some(m) = month_of(word(i)) {
+        return Some(match year_of(word(i + 1)) {
+            Some(y) => (Period::Month(m, Some(y)), 2),
+            None => (Period::Month(m, None), 1),
+        });
+    }
+    let skip = usize::from(word(i) == "the");
+    let quarter = match word(i + skip) {
+        "q1" => Some((1, 1)),
+        "q2" => Some((2, 1)),
+        "q3" => Some((3, 1)),
+        "q4" => Some((4, 1)),
+        "first" | "1st" if word(i + skip + 1) == "quarter" => Some((1, 2)),
+        "second" | "2nd" if word(i + skip + 1) == "quarter" => Some((2, 2)),
+        "third" | "3rd" if word(i + skip + 1) == "quarter" => Some((3, 2)),
+        "fourth" | "4th" if word(i + skip + 1) == "quarter" => Some((4, 2)),
+        _ => None,
+    };
+    let (q, taken) = quarter?;
+    let mut end = i + skip + taken;
+    if word(end) == "of" {
+        end += 1;
+    }
+    match year_of(word(end)) {
+        Some(y) => Some((Period::Quarter(q, Some(y)), end + 1 - i)),
+        None => Some((Period::Quarter(q, None), i + skip + taken - i)),
+    }
+}
+
+/// "before 2025", "after March 2024", "between January and March 2026", "from May to July 2025", "in Q1
+/// 2026": calendar bounds. A period whose year cannot be told is said back rather than guessed.
+fn calendar_bounds(words: &[&str]) -> Option<RangeSpec> {
+    let unreadable = |from: usize, to: usize| RangeSpec::Unreadable {
+        said: words[from..to.min(words.len())].join(" "),
+    };
+    for i in 0..words.len() {
+        let w = words[i];
+        if matches!(w, "between" | "from")
+            && let Some((start, n)) = period_at(words, i + 1)
+            && matches!(
+                words.get(i + 1 + n).copied(),
+                Some("and" | "to" | "through" | "until" | "till")
+            )
+            && let Some((end, m)) = period_at(words, i + 2 + n)
+        {
+            let said_to = i + 2 + n + m;
+            // "between January and March 2026": the first takes the second's year (the year before, when it
+            // comes later in the calendar: "between November and February 2026").
+            let start = match (start.year(), end.year()) {
+                (None, Some(y)) if start.first_month() > end.first_month() => start.in_year(y - 1),
+                (None, Some(y)) => start.in_year(y),
+                _ => start,
+            };
+            let end = match (end.year(), start.year()) {
+                (None, Some(y)) => end.in_year(y),
+                _ => end,
+            };
+            let (Some((from, _)), Some((_, to))) = (start.days(), end.days()) else {
+                return Some(unreadable(i, said_to));
+            };
+            if to <= from {
+                return Some(unreadable(i, said_to));
+            }
+            return Some(RangeSpec::Dates {
+                from: Some(from),
+                to: Some(to),
+                label: format!("between {} and {}", start.label(), end.label()),
+            });
+        }
+        if matches!(w, "before" | "after")
+            && let Some((period, n)) = period_at(words, i + 1)
+        {
+            let Some((from, to)) = period.days() else {
+                return Some(unreadable(i, i + 1 + n));
+            };
+            let label = format!("{w} {}", period.label());
+            return Some(if w == "before" {
+                RangeSpec::Dates {
+                    from: None,
+                    to: Some(from),
+                    label,
+                }
+            } else {
+                RangeSpec::Dates {
+                    from: Some(to),
+                    to: None,
+                    label,
+                }
+            });
+        }
+    }
+    // A quarter, wherever it is named ("in the first quarter of 2026", "Q1 2026 costs").
+    for i in 0..words.len() {
+        if let Some((period @ Period::Quarter(..), n)) = period_at(words, i) {
+            let Some((from, to)) = period.days() else {
+                return Some(unreadable(i, i + n));
+            };
+            return Some(RangeSpec::Dates {
+                from: Some(from),
+                to: Some(to),
+                label: format!("in {}", period.label()),
+            });
         }
     }
     None
@@ -600,6 +819,17 @@ pub fn resolve_range(
             from: year_start(*year)?,
             to: now + Duration::days(2),
             label: format!("since {year}"),
+        },
+        RangeSpec::Dates { from, to, label } => TimeRange {
+            from: match from {
+                Some(d) => d.and_hms_opt(0, 0, 0)?.and_utc(),
+                None => DateTime::<Utc>::MIN_UTC,
+            },
+            to: match to {
+                Some(d) => d.and_hms_opt(0, 0, 0)?.and_utc(),
+                None => now + Duration::days(2),
+            },
+            label: label.clone(),
         },
         RangeSpec::Unreadable { .. } => return None,
         RangeSpec::LastMonths { months } => {
@@ -1425,6 +1655,14 @@ mod tests {
                 "{question}"
             );
         }
+        // "since June 2025" is from that month on, not that month alone.
+        assert_eq!(
+            read("How much have I spent since June 2025?"),
+            Some(RangeSpec::SinceMonth {
+                month: 6,
+                year: Some(2025)
+            })
+        );
         // A month's name alone is not a range ("may" is also a verb), nor "since" before anything else.
         assert_eq!(read("May I see the repairs?"), None);
         assert_eq!(read("what has been done since then"), None);
@@ -1488,6 +1726,27 @@ mod tests {
             (f, label.as_str()),
             (day(2026, 11, 1), "in the last 30 days")
         );
+        // A distance is not a year.
+        assert_eq!(read("What was done at 2000 miles?"), None);
+        assert_eq!(read("oil change in 5000 miles"), None);
+        // Bounds with a year missing are said back rather than guessed.
+        assert_eq!(
+            read("what was done before March?"),
+            Some(RangeSpec::Unreadable {
+                said: "before march".into()
+            })
+        );
+        let (f, t, label) = from("costs between November and February 2026").unwrap();
+        assert_eq!(
+            (f, t, label.as_str()),
+            (
+                day(2025, 11, 1),
+                day(2026, 3, 1),
+                "between November 2025 and February 2026"
+            )
+        );
+        let (f, t, _) = from("from 2023 to 2024").unwrap();
+        assert_eq!((f, t), (day(2023, 1, 1), day(2025, 1, 1)));
         // Named but not readable: kept as said, so the answer can say so instead of answering all time.
         for (q, said) in [
             ("in the last 0 months", "last 0 months"),
@@ -1496,6 +1755,8 @@ mod tests {
                 "last 99999999999999999999 months",
             ),
             ("in the last 100 years", "last 100 years"),
+            ("What did I spend in 1850?", "in 1850"),
+            ("in Q2", "q2"),
         ] {
             assert_eq!(
                 read(q),

@@ -579,3 +579,54 @@ fn the_ownership_starts_at_the_latest_acquisition_not_the_previous_owners() {
     let a = ask(&k, "How long have I owned it?");
     assert_eq!(cited(&a), ["a2"], "{}", a.text);
 }
+
+#[test]
+fn before_after_between_and_quarters_bound_the_records() {
+    let k = fixture();
+    for (q, ids, label) in [
+        (
+            "How much did I spend before 2025?",
+            &["e02", "e03"][..],
+            "before 2025",
+        ),
+        ("How many oil changes after 2024?", &["e07"], "after 2024"),
+        (
+            "How much have I spent since June 2025?",
+            &["e05", "e06", "e07"],
+            "since June 2025",
+        ),
+        (
+            "How much did I spend between January and March 2025?",
+            &["e04"],
+            "between January 2025 and March 2025",
+        ),
+        (
+            "How much did I spend in the first quarter of 2025?",
+            &["e04"],
+            "in the first quarter of 2025",
+        ),
+        (
+            "How much did I spend in Q1 2025?",
+            &["e04"],
+            "in the first quarter of 2025",
+        ),
+        (
+            "When was the last oil change before 2025?",
+            &["e03"],
+            "before 2025",
+        ),
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(cited(&a), ids, "{q}: {}", a.text);
+        assert!(a.text.contains(label), "{q}: {}", a.text);
+    }
+    // A year no record can have is said back, not answered for all time.
+    let a = ask(&k, "How much did I spend in 1850?");
+    assert!(a.citations.is_empty(), "{:?}", a.citations);
+    assert!(
+        a.text
+            .starts_with("I could not read the time range “in 1850”"),
+        "{}",
+        a.text
+    );
+}
