@@ -967,6 +967,40 @@ fn recorded_name(q: &str, names: &[String]) -> Option<String> {
     best.cloned()
 }
 
+/// The part a question asks about: a recorded part it names in full (the longest), else the words it names
+/// without a position ("brake pads" for "front brake pads") — as recorded when one part holds them, as asked
+/// when several do ("front brake pads", "rear brake pads"), so that every record of them is selected.
+fn part_asked(q: &str, parts: &[String]) -> Option<String> {
+    if let Some(full) = parts
+        .iter()
+        .filter(|p| {
+            let n = normalise(p);
+            !n.trim().is_empty() && has(q, n.trim())
+        })
+        .max_by_key(|p| p.len())
+    {
+        return Some(full.clone());
+    }
+    let tail_of = |name: &str| {
+        let n = normalise(name);
+        let tail: Vec<&str> = n.split_whitespace().skip(1).collect();
+        (tail.len() >= 2).then(|| tail.join(" "))
+    };
+    let asked = parts
+        .iter()
+        .filter_map(|p| tail_of(p))
+        .filter(|t| has(q, t))
+        .max_by_key(|t| t.len())?;
+    let holding: Vec<&String> = parts
+        .iter()
+        .filter(|p| has(&normalise(p), &asked))
+        .collect();
+    match holding.as_slice() {
+        [one] => Some((*one).clone()),
+        _ => Some(asked),
+    }
+}
+
 fn task_of(q: &str) -> Option<&'static TaskPhrase> {
     // Longest phrase first across every task, so "brake fluid" wins over a bare "brake".
     let mut best: Option<(&TaskPhrase, usize)> = None;
@@ -1012,7 +1046,7 @@ pub fn understand(question: &str, vocabulary: &Vocabulary) -> Understanding {
         ..Slots::default()
     };
     // A recorded part or system is more precise than a task phrase ("brake pads" is not "brake inspection").
-    if let Some(part) = recorded_name(&q, &vocabulary.parts) {
+    if let Some(part) = part_asked(&q, &vocabulary.parts) {
         slots.subject = Some(part.clone());
         slots.part = Some(part);
     } else if let Some(task) = task_of(&q) {

@@ -630,3 +630,34 @@ fn before_after_between_and_quarters_bound_the_records() {
         a.text
     );
 }
+
+#[test]
+fn a_part_asked_without_its_position_selects_every_part_holding_its_words() {
+    use serde_json::json;
+    let mut k = fixture();
+    k.events = vec![
+        record(
+            "r1",
+            EventKind::Repair,
+            at(2025, 2, 10),
+            Some(20_000),
+            "Brake job",
+            json!({"parts": ["front brake pads"]}),
+        ),
+        record(
+            "r2",
+            EventKind::Repair,
+            at(2026, 3, 10),
+            Some(22_000),
+            "Brake job",
+            json!({"parts": ["rear brake pads"]}),
+        ),
+    ];
+    let a = ask(&k, "When were the brake pads replaced?");
+    assert_eq!(cited(&a), ["r2"], "{}", a.text);
+    let a = ask(&k, "How many times were the brake pads replaced?");
+    assert_eq!(cited(&a), ["r1", "r2"], "{}", a.text);
+    // Named in full: that part only.
+    let a = ask(&k, "When were the front brake pads replaced?");
+    assert_eq!(cited(&a), ["r1"], "{}", a.text);
+}
