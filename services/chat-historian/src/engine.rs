@@ -108,6 +108,14 @@ impl Prepared {
                 _ => {}
             }
         }
+        if let Some(v) = &knowledge.vehicle {
+            vocabulary.vehicle = [Some(&v.make), Some(&v.model), v.nickname.as_ref()]
+                .into_iter()
+                .flatten()
+                .filter(|s| !s.trim().is_empty())
+                .cloned()
+                .collect();
+        }
         let documents: Vec<String> = knowledge.events.iter().map(searchable_text).collect();
         let index = Bm25Index::build(documents.iter().map(String::as_str));
         let facts = knowledge
@@ -311,6 +319,20 @@ fn kind_noun(kind: EventKind) -> &'static str {
     }
 }
 
+/// "maintenance", or "maintenance and repairs" when the question named several kinds.
+fn kinds_noun(s: &Slots) -> Option<String> {
+    if s.kinds.is_empty() {
+        return s.kind.map(|k| kind_noun(k).to_string());
+    }
+    Some(
+        s.kinds
+            .iter()
+            .map(|k| kind_noun(*k))
+            .collect::<Vec<_>>()
+            .join(" and "),
+    )
+}
+
 fn capitalised(s: &str) -> String {
     let mut c = s.chars();
     match c.next() {
@@ -391,7 +413,13 @@ impl Ctx<'_> {
             .events
             .iter()
             .zip(&self.p.facts)
-            .filter(|(e, _)| slots.kind.is_none_or(|k| e.kind == k))
+            .filter(|(e, _)| {
+                if slots.kinds.is_empty() {
+                    slots.kind.is_none_or(|k| e.kind == k)
+                } else {
+                    slots.kinds.contains(&e.kind)
+                }
+            })
             .filter(|(e, f)| {
                 slots.vendor.as_ref().is_none_or(|v| {
                     e.vendor
@@ -415,10 +443,7 @@ impl Ctx<'_> {
         if let Some(t) = &slots.task {
             return task_noun(t);
         }
-        match slots.kind {
-            Some(k) => kind_noun(k).to_string(),
-            None => "record".into(),
-        }
+        kinds_noun(slots).unwrap_or_else(|| "record".into())
     }
 
     fn compute(&self, u: &Understanding) -> Answer {
@@ -587,9 +612,7 @@ impl Ctx<'_> {
             return text_answer(
                 format!(
                     "Nothing is recorded{}{}{}.",
-                    s.kind
-                        .map(|k| format!(" ({})", kind_noun(k)))
-                        .unwrap_or_default(),
+                    kinds_noun(s).map(|k| format!(" ({k})")).unwrap_or_default(),
                     self.range_label(s),
                     self.before_label(s)
                 ),
@@ -623,10 +646,7 @@ impl Ctx<'_> {
         let what = if s.has_subject() {
             self.subject(s)
         } else {
-            match s.kind {
-                Some(k) => kind_noun(k).to_string(),
-                None => "the vehicle (purchase excluded)".into(),
-            }
+            kinds_noun(s).unwrap_or_else(|| "the vehicle (purchase excluded)".into())
         };
         let at = s
             .vendor

@@ -139,6 +139,9 @@ pub struct Slots {
     pub system: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<EventKind>,
+    /// Every kind, when the question names several ("maintenance and repairs"); `kind` is the first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kinds: Vec<EventKind>,
     /// A vendor as recorded ("Main St Auto").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vendor: Option<String>,
@@ -181,6 +184,8 @@ pub struct Vocabulary {
     pub vendors: Vec<String>,
     pub parts: Vec<String>,
     pub systems: Vec<String>,
+    /// The vehicle's own names (make, model, nickname): never the subject of a question about it.
+    pub vehicle: Vec<String>,
 }
 
 /// A maintenance task: its code, how answers name it, and the phrases that ask for it (normalised words).
@@ -858,13 +863,19 @@ fn latest_year_of(month: u32, now: DateTime<Utc>) -> i32 {
     }
 }
 
-fn kind_of(q: &str) -> Option<EventKind> {
-    if has_any(q, &["maintenance", "servicing", "service", "services"]) {
-        Some(EventKind::Maintenance)
-    } else if has_any(q, &["repair", "repairs", "repaired", "fixed", "fix"]) {
-        Some(EventKind::Repair)
-    } else if has_any(
-        q,
+/// The words that name each kind, in the order a question naming several is read ("repairs after the
+/// accident" is about repairs).
+const KIND_WORDS: &[(EventKind, &[&str])] = &[
+    (
+        EventKind::Maintenance,
+        &["maintenance", "servicing", "service", "services"],
+    ),
+    (
+        EventKind::Repair,
+        &["repair", "repairs", "repaired", "fixed", "fix"],
+    ),
+    (
+        EventKind::Collision,
         &[
             "collision",
             "collisions",
@@ -875,16 +886,18 @@ fn kind_of(q: &str) -> Option<EventKind> {
             "body work",
             "bodywork",
         ],
-    ) {
-        Some(EventKind::Collision)
-    } else if has_any(q, UPGRADE_WORDS) {
-        Some(EventKind::Upgrade)
-    } else if has_any(q, &["appraisal", "appraisals", "appraised"]) {
-        Some(EventKind::Valuation)
-    } else if has_any(q, &["odometer reading", "odometer readings", "readings"]) {
-        Some(EventKind::OdometerReading)
-    } else if has_any(
-        q,
+    ),
+    (EventKind::Upgrade, UPGRADE_WORDS),
+    (
+        EventKind::Valuation,
+        &["appraisal", "appraisals", "appraised"],
+    ),
+    (
+        EventKind::OdometerReading,
+        &["odometer reading", "odometer readings", "readings"],
+    ),
+    (
+        EventKind::Fuel,
         &[
             "fuel",
             "fuelled",
@@ -892,17 +905,98 @@ fn kind_of(q: &str) -> Option<EventKind> {
             "refuel",
             "refuelled",
             "petrol",
+            "gas",
             "gasoline",
+            "diesel",
             "fill-up",
             "fill-ups",
             "fillup",
             "fillups",
         ],
-    ) {
-        Some(EventKind::Fuel)
+    ),
+];
+
+/// The kinds a question names: the first, and every one when it joins several ("maintenance and repairs",
+/// "fuel or upgrades").
+fn kinds_of(q: &str) -> Vec<EventKind> {
+    let named: Vec<EventKind> = KIND_WORDS
+        .iter()
+        .filter(|(_, words)| has_any(q, words))
+        .map(|(k, _)| *k)
+        .collect();
+    if named.len() > 1 && has_any(q, &["and", "or", "plus"]) {
+        named
     } else {
-        None
+        named.into_iter().take(1).collect()
     }
+}
+
+/// What a cost question asks the cost of, in its own words, when nothing else read it: "the roof rack" in
+/// "How much did the roof rack cost?", "floor mats" in "spent on floor mats". Pronouns and the vehicle
+/// itself are not a subject.
+fn cost_subject(q: &str, vehicle: &[String]) -> Option<String> {
+    const AFTER: [&str; 14] = [
+        "spent on",
+        "spend on",
+        "spending on",
+        "paid for",
+        "pay for",
+        "cost of",
+        "price of",
+        "did the",
+        "does the",
+        "was the",
+        "were the",
+        "did my",
+        "was my",
+        "were my",
+    ];
+    const STOP: [&str; 22] = [
+        "cost", "costs", "in", "since", "last", "this", "at", "during", "before", "after", "over",
+        "so", "and", "or", "from", "between", "to", "for", "on", "by", "until", "with",
+    ];
+    const NOT_A_SUBJECT: [&str; 20] = [
+        "it",
+        "that",
+        "this",
+        "them",
+        "those",
+        "these",
+        "everything",
+        "all",
+        "anything",
+        "stuff",
+        "things",
+        "car",
+        "vehicle",
+        "truck",
+        "van",
+        "suv",
+        "total",
+        "overall",
+        "average",
+        "me",
+    ];
+    let rest = AFTER
+        .iter()
+        .filter_map(|p| q.split_once(&format!(" {p} ")).map(|(_, r)| r))
+        .next()?;
+    let words: Vec<&str> = rest
+        .split_whitespace()
+        .skip_while(|w| matches!(*w, "the" | "my" | "a" | "an" | "our"))
+        .take_while(|w| !STOP.contains(w))
+        .take(4)
+        .collect();
+    let first = words.first()?;
+    if NOT_A_SUBJECT.contains(first)
+        || first.chars().next().is_some_and(|c| c.is_ascii_digit())
+        || words
+            .iter()
+            .any(|w| vehicle.iter().any(|v| normalise(v).trim() == *w))
+    {
+        return None;
+    }
+    Some(words.join(" "))
 }
 
 /// The recorded name (vendor, part, system) the question mentions, longest first.
@@ -1042,9 +1136,13 @@ pub fn understand(question: &str, vocabulary: &Vocabulary) -> Understanding {
     let mut slots = Slots {
         range: range_of(&q),
         vendor: recorded_name(&q, &vocabulary.vendors).or_else(|| vendor_asked(&q)),
-        kind: kind_of(&q),
         ..Slots::default()
     };
+    let kinds = kinds_of(&q);
+    slots.kind = kinds.first().copied();
+    if kinds.len() > 1 {
+        slots.kinds = kinds;
+    }
     // A recorded part or system is more precise than a task phrase ("brake pads" is not "brake inspection").
     if let Some(part) = part_asked(&q, &vocabulary.parts) {
         slots.subject = Some(part.clone());
@@ -1062,9 +1160,22 @@ pub fn understand(question: &str, vocabulary: &Vocabulary) -> Understanding {
     let intent = intent_of(&q, &slots);
     if matches!(intent, Intent::Accidents) {
         slots.kind = Some(EventKind::Collision);
+        slots.kinds.clear();
     }
     if matches!(intent, Intent::Upgrades) {
         slots.kind = Some(EventKind::Upgrade);
+        slots.kinds.clear();
+    }
+    // A cost asked of something no task, part, system, kind or vendor names: its words select the records
+    // that hold them (titles included), and when none does the answer says so — never every record.
+    if intent == Intent::TotalCost
+        && !slots.has_subject()
+        && slots.kind.is_none()
+        && slots.vendor.is_none()
+        && let Some(subject) = cost_subject(&q, &vocabulary.vehicle)
+    {
+        slots.subject = Some(subject.clone());
+        slots.part = Some(subject);
     }
     Understanding { intent, slots }
 }
@@ -1488,6 +1599,7 @@ mod tests {
                 "12V battery".into(),
             ],
             systems: vec!["brakes".into(), "electrical".into()],
+            vehicle: vec!["Toyota".into(), "RAV4".into()],
         }
     }
 

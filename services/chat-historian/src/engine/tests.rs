@@ -661,3 +661,57 @@ fn a_part_asked_without_its_position_selects_every_part_holding_its_words() {
     let a = ask(&k, "When were the front brake pads replaced?");
     assert_eq!(cited(&a), ["r1"], "{}", a.text);
 }
+
+#[test]
+fn a_cost_asked_of_a_named_subject_is_its_cost_or_says_none_is_recorded() {
+    use serde_json::json;
+    let mut k = fixture();
+    let fill = |id: &str, on, cents| {
+        record(
+            id,
+            EventKind::Fuel,
+            on,
+            Some(cents),
+            "Fill-up",
+            json!({"volume": 40.0, "volumeUnit": "l"}),
+        )
+    };
+    k.events.extend([
+        fill("f1", at(2025, 3, 1), 7_000),
+        fill("f2", at(2025, 4, 1), 7_100),
+        record(
+            "u2",
+            EventKind::Upgrade,
+            at(2025, 9, 1),
+            Some(60_000),
+            "Roof rack",
+            json!({"category": "exterior"}),
+        ),
+    ]);
+    k.sort_events();
+    let a = ask(&k, "How much did the roof rack cost?");
+    assert_eq!(cited(&a), ["u2"], "{}", a.text);
+    assert!(a.text.contains(&money(60_000, "USD")), "{}", a.text);
+    let a = ask(&k, "How much did I spend on gas in 2025?");
+    assert_eq!(cited(&a), ["f1", "f2"], "{}", a.text);
+    assert!(a.text.contains(&money(14_100, "USD")), "{}", a.text);
+    let a = ask(&k, "How much did I spend on maintenance and repairs?");
+    assert_eq!(cited(&a), ["e02", "e03", "e04", "e07"], "{}", a.text);
+    assert!(
+        a.text
+            .contains(&money(12_999 + 16_499 + 48_750 + 12_999, "USD")),
+        "{}",
+        a.text
+    );
+    // Named but matching nothing: said so, not the vehicle's total.
+    let a = ask(&k, "How much did the floor mats cost?");
+    assert!(a.citations.is_empty(), "{}", a.text);
+    assert!(
+        a.text.starts_with("No cost is recorded for floor mats"),
+        "{}",
+        a.text
+    );
+    // The vehicle itself, or "it", is not a subject.
+    let a = ask(&k, "How much have I spent on the RAV4 in 2025?");
+    assert!(a.citations.len() > 2, "{}", a.text);
+}
