@@ -698,41 +698,96 @@ impl Ctx<'_> {
     }
 
     fn cost_of_ownership(&self) -> Answer {
-        // The current owner's: from the latest acquisition on, with its price as the purchase.
+        // The current owner's: from the latest acquisition on, with the purchase price as the purchase answer
+        // and the sale read it.
         let bought = self.acquisition();
+        let price = self.purchase_price();
         let found: Vec<&VehicleEvent> = self
             .k
             .events
             .iter()
+            .filter(|e| e.kind != EventKind::Acquisition)
             .filter(|e| bought.is_none_or(|b| e.occurred_at >= b.occurred_at))
-            .filter(|e| e.kind != EventKind::Acquisition || bought.is_some_and(|b| b.id == e.id))
             .filter(|e| e.cost_cents.is_some() && e.currency.is_some())
             .collect();
-        if found.is_empty() {
+        if found.is_empty() && price.is_none() {
             return text_answer("No cost is recorded for this vehicle.".into(), Vec::new());
+        }
+        let mut sums = totals(found.iter().copied());
+        let mut terms = Vec::new();
+        if let Some(p) = &price {
+            *sums.entry(p.currency.clone()).or_default() += p.cents;
+            terms.push(format!(
+                "purchase {}{}",
+                money(p.cents, &p.currency),
+                if p.record.is_none() {
+                    " (the price given at registration)"
+                } else {
+                    ""
+                }
+            ));
         }
         let mut by_kind: BTreeMap<EventKind, Vec<&VehicleEvent>> = BTreeMap::new();
         for e in &found {
             by_kind.entry(e.kind).or_default().push(e);
         }
+        terms.extend(by_kind.iter().map(|(k, es)| {
+            format!(
+                "{} {}",
+                kind_noun(*k),
+                join_totals(&totals(es.iter().copied()))
+            )
+        }));
+        let counted = found.len() + usize::from(price.as_ref().is_some_and(|p| p.record.is_some()));
         let mut text = format!(
             "The total cost of ownership recorded is {}, over {}: {}.",
-            join_totals(&totals(found.iter().copied())),
-            plural(found.len(), "record", "records"),
-            by_kind
-                .iter()
-                .map(|(k, es)| format!(
-                    "{} {}",
-                    kind_noun(*k),
-                    join_totals(&totals(es.iter().copied()))
-                ))
-                .collect::<Vec<_>>()
-                .join("; ")
+            join_totals(&sums),
+            plural(counted, "record", "records"),
+            terms.join("; ")
         );
-        if !by_kind.contains_key(&EventKind::Acquisition) {
+        if price.is_none() {
             text.push_str(" No purchase price is recorded, so it is not included.");
         }
-        text_answer(text, found.iter().map(|e| cite(e)).collect())
+        let mut citations: Vec<Citation> = price
+            .as_ref()
+            .and_then(|p| p.record)
+            .map(cite)
+            .into_iter()
+            .collect();
+        citations.extend(found.iter().map(|e| cite(e)));
+        text_answer(text, citations)
+    }
+
+    /// The purchase price, by the rule the sale's total cost of ownership uses (docs/corrections.md): the
+    /// latest acquisition's `details.priceCents`, else its `costCents`, else the price given at
+    /// registration.
+    fn purchase_price(&self) -> Option<PurchasePrice<'_>> {
+        let vehicle = self.k.vehicle.as_ref();
+        let registration_currency = vehicle.and_then(|v| v.purchase_currency.as_deref());
+        if let Some(e) = self.acquisition() {
+            let listed = match e.typed_details() {
+                Some(EventDetails::Acquisition(a)) => a.price_cents,
+                _ => None,
+            };
+            if let Some(cents) = listed.or(e.cost_cents) {
+                return Some(PurchasePrice {
+                    cents,
+                    currency: e
+                        .currency
+                        .as_deref()
+                        .or(registration_currency)
+                        .unwrap_or("USD")
+                        .to_string(),
+                    record: Some(e),
+                });
+            }
+        }
+        let v = vehicle?;
+        Some(PurchasePrice {
+            cents: v.purchase_price_cents?,
+            currency: registration_currency.unwrap_or("USD").to_string(),
+            record: None,
+        })
     }
 
     fn accidents(&self, s: &Slots) -> Answer {
@@ -834,9 +889,15 @@ impl Ctx<'_> {
         if let Some(c) = details.condition {
             facts.push(c.as_str().to_string());
         }
-        let currency = last.currency.as_deref().unwrap_or("USD");
-        if let Some(price) = details.price_cents.or(last.cost_cents) {
-            facts.push(format!("for {}", money(price, currency)));
+        match self.purchase_price() {
+            Some(p) if p.record.is_some() => {
+                facts.push(format!("for {}", money(p.cents, &p.currency)))
+            }
+            Some(p) => facts.push(format!(
+                "for {} (the price given at registration)",
+                money(p.cents, &p.currency)
+            )),
+            None => {}
         }
         if let Some(o) = last.odometer {
             facts.push(format!("at {}", odometer(o, self.k.unit())));
@@ -1444,6 +1505,13 @@ impl Ctx<'_> {
         a.suggestions = suggestions;
         a
     }
+}
+
+/// What the owner paid, and the acquisition record it was read from (none: given at registration).
+struct PurchasePrice<'a> {
+    cents: u64,
+    currency: String,
+    record: Option<&'a VehicleEvent>,
 }
 
 struct Usage<'a> {

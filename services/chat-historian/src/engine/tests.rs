@@ -715,3 +715,55 @@ fn a_cost_asked_of_a_named_subject_is_its_cost_or_says_none_is_recorded() {
     let a = ask(&k, "How much have I spent on the RAV4 in 2025?");
     assert!(a.citations.len() > 2, "{}", a.text);
 }
+
+#[test]
+fn the_purchase_answer_and_the_cost_of_ownership_read_one_purchase_price() {
+    use serde_json::json;
+    // A price only in the details.
+    let mut k = fixture();
+    k.events = vec![
+        record(
+            "a1",
+            EventKind::Acquisition,
+            at(2024, 1, 1),
+            None,
+            "Bought",
+            json!({"priceCents": 1_000_000, "condition": "used"}),
+        ),
+        record(
+            "m1",
+            EventKind::Maintenance,
+            at(2025, 1, 1),
+            Some(7_000),
+            "Oil change",
+            json!({"tasks": ["oil_change"]}),
+        ),
+    ];
+    let a = ask(&k, "How much did I pay for it?");
+    assert!(a.text.contains(&money(1_000_000, "USD")), "{}", a.text);
+    let a = ask(&k, "What's the total cost of ownership?");
+    assert_eq!(cited(&a), ["a1", "m1"], "{}", a.text);
+    assert!(
+        a.text.contains(&money(1_007_000, "USD"))
+            && a.text
+                .contains(&format!("purchase {}", money(1_000_000, "USD")))
+            && !a.text.contains("No purchase price"),
+        "{}",
+        a.text
+    );
+    // No acquisition record: the price given at registration.
+    k.events.remove(0);
+    if let Some(v) = k.vehicle.as_mut() {
+        v.purchase_price_cents = Some(1_800_000);
+        v.purchase_currency = Some("USD".into());
+    }
+    let a = ask(&k, "What's the total cost of ownership?");
+    assert_eq!(cited(&a), ["m1"], "{}", a.text);
+    assert!(
+        a.text.contains(&money(1_807_000, "USD"))
+            && a.text.contains("the price given at registration")
+            && !a.text.contains("No purchase price"),
+        "{}",
+        a.text
+    );
+}
