@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use vwc_contracts::lifecycle::{PurchasePriceSource, Sale};
 use vwc_contracts::maintenance::{MaintenanceItemView, MaintenanceStatus};
 use vwc_contracts::{EventDetails, EventKind, VehicleEvent};
 
@@ -473,6 +474,7 @@ impl Ctx<'_> {
             Intent::Upgrades => self.upgrades(s),
             Intent::UsualVendor => self.usual_vendor(s),
             Intent::OwnershipLength => self.ownership_length(),
+            Intent::Sale => self.sold(),
             Intent::Knowledge => self.knowledge(s),
             Intent::Search => self.search(),
             Intent::FollowUpBefore | Intent::FollowUpCost | Intent::Unclear => self.unclear(""),
@@ -697,7 +699,109 @@ impl Ctx<'_> {
         text_answer(text, found.iter().map(|e| cite(e)).collect())
     }
 
+    /// A sold vehicle's realised total cost of ownership, as fixed at the sale (docs/corrections.md), with
+    /// each term.
+    fn realised_cost_of_ownership(&self, sale: &Sale) -> Answer {
+        let tco = &sale.total_cost_of_ownership;
+        let cur = tco.currency.as_str();
+        let purchase = match tco.purchase_price_source {
+            PurchasePriceSource::AcquisitionEvent => {
+                format!("purchase {}", money(tco.purchase_price_cents, cur))
+            }
+            PurchasePriceSource::Registration => format!(
+                "purchase {} (the price given at registration)",
+                money(tco.purchase_price_cents, cur)
+            ),
+            PurchasePriceSource::Unknown => "no purchase price known (counted as 0)".to_string(),
+        };
+        let mut text = format!(
+            "It was sold on {} for {}. The realised total cost of ownership, fixed at the sale, is {}: {purchase} \
+             + costs {} ({}) − sale price {}.",
+            date(&sale.sold_at),
+            money(sale.price_cents, &sale.currency),
+            // Negative when the sale brought back more than everything cost.
+            if tco.total_cents < 0 {
+                signed_money(tco.total_cents, cur)
+            } else {
+                money(tco.total_cents.unsigned_abs(), cur)
+            },
+            money(tco.costs_cents, cur),
+            plural(tco.records_counted as usize, "record", "records"),
+            money(tco.sale_price_cents, cur),
+        );
+        if tco.records_in_other_currencies > 0 {
+            text.push_str(&format!(
+                " {} with a cost in another currency {} left out.",
+                plural(
+                    tco.records_in_other_currencies as usize,
+                    "record",
+                    "records"
+                ),
+                if tco.records_in_other_currencies == 1 {
+                    "was"
+                } else {
+                    "were"
+                }
+            ));
+        }
+        let mut citations: Vec<Citation> = Vec::new();
+        if tco.purchase_price_source == PurchasePriceSource::AcquisitionEvent
+            && let Some(e) = self
+                .k
+                .of_kind(EventKind::Acquisition)
+                .rfind(|e| e.occurred_at <= sale.sold_at)
+        {
+            citations.push(cite(e));
+        }
+        citations.extend(
+            self.k
+                .events
+                .iter()
+                .filter(|e| {
+                    e.kind != EventKind::Acquisition
+                        && e.occurred_at <= sale.sold_at
+                        && e.cost_cents.is_some()
+                        && e.currency.as_deref() == Some(cur)
+                })
+                .map(cite),
+        );
+        text_answer(text, citations)
+    }
+
+    /// "When did I sell it?", "How much did I sell it for?": the sale the vehicle carries.
+    fn sold(&self) -> Answer {
+        let Some(sale) = self.sale() else {
+            let archived = self.k.vehicle.as_ref().and_then(|v| v.archived_at);
+            return text_answer(
+                match archived {
+                    Some(at) => format!(
+                        "No sale is recorded for this vehicle; it was archived on {}.",
+                        date(&at)
+                    ),
+                    None => "No sale is recorded for this vehicle.".into(),
+                },
+                Vec::new(),
+            );
+        };
+        text_answer(
+            format!(
+                "You sold it on {} for {}, at {}.",
+                date(&sale.sold_at),
+                money(sale.price_cents, &sale.currency),
+                odometer(sale.odometer, self.k.unit())
+            ),
+            Vec::new(),
+        )
+    }
+
+    fn sale(&self) -> Option<&Sale> {
+        self.k.vehicle.as_ref().and_then(|v| v.sale.as_ref())
+    }
+
     fn cost_of_ownership(&self) -> Answer {
+        if let Some(sale) = self.sale() {
+            return self.realised_cost_of_ownership(sale);
+        }
         // The current owner's: from the latest acquisition on, with the purchase price as the purchase answer
         // and the sale read it.
         let bought = self.acquisition();
@@ -1182,6 +1286,30 @@ impl Ctx<'_> {
 
     fn usage_rate(&self) -> Answer {
         let unit = self.k.unit();
+        let sold = self.sale().map(|sale| {
+            format!(
+                "It was sold on {} at {} (the odometer at the sale); there is no odometer today to estimate.",
+                date(&sale.sold_at),
+                odometer(sale.odometer, unit)
+            )
+        });
+        if let Some(sold) = &sold {
+            return match self.usage() {
+                Some(u) => text_answer(
+                    format!(
+                        "You drove about {} a month ({} a year), measured from {} on {} to {} on {}. {sold}",
+                        odometer((u.per_day * 365.25 / 12.0).round() as u64, unit),
+                        odometer((u.per_day * 365.25).round() as u64, unit),
+                        odometer(u.first.odometer.unwrap_or_default(), unit),
+                        date(&u.first.occurred_at),
+                        odometer(u.last.odometer.unwrap_or_default(), unit),
+                        date(&u.last.occurred_at),
+                    ),
+                    vec![cite(u.first), cite(u.last)],
+                ),
+                None => text_answer(sold.clone(), Vec::new()),
+            };
+        }
         let Some(u) = self.usage() else {
             let readings: Vec<&VehicleEvent> = self
                 .k
@@ -1385,15 +1513,28 @@ impl Ctx<'_> {
         let Some(bought) = self.acquisition() else {
             return text_answer("No purchase is recorded for this vehicle, so how long it has been owned is not known.".into(), Vec::new());
         };
-        let (y, m, d) = calendar_difference(bought.occurred_at.date_naive(), self.now.date_naive());
-        let text = format!(
-            "You have owned it since {}: {}, {} and {} as of {}.",
-            date(&bought.occurred_at),
+        // A sold vehicle was owned until its sale.
+        let (until, how) = match self.sale() {
+            Some(sale) => (
+                sale.sold_at,
+                "You owned it from {from} until you sold it on {to}: {length}.",
+            ),
+            None => (
+                self.now,
+                "You have owned it since {from}: {length} as of {to}.",
+            ),
+        };
+        let (y, m, d) = calendar_difference(bought.occurred_at.date_naive(), until.date_naive());
+        let length = format!(
+            "{}, {} and {}",
             plural(y as usize, "year", "years"),
             plural(m as usize, "month", "months"),
             plural(d as usize, "day", "days"),
-            date(&self.now)
         );
+        let text = how
+            .replace("{from}", &date(&bought.occurred_at))
+            .replace("{to}", &date(&until))
+            .replace("{length}", &length);
         text_answer(text, vec![cite(bought)])
     }
 

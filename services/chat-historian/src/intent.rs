@@ -47,6 +47,8 @@ vwc_contracts::wire_enum! {
         Unclear,
         /// Fuel economy over full-to-full fill-ups, cost per distance, and a drop against the usual.
         FuelEconomy,
+        /// When it was sold and for how much.
+        Sale,
     }
 }
 
@@ -1199,6 +1201,24 @@ fn intent_of(q: &str, slots: &Slots) -> Intent {
     ) || (words <= 4 && has_any(q, &["before that", "previous one", "one before"]))
     {
         return Intent::FollowUpBefore;
+    }
+    if has_any(
+        q,
+        &[
+            "did i sell",
+            "did we sell",
+            "i sold",
+            "we sold",
+            "sold it",
+            "was it sold",
+            "it was sold",
+            "sold for",
+            "sale price",
+            "selling price",
+            "did it sell",
+        ],
+    ) {
+        return Intent::Sale;
     }
     let costs = has_any(
         q,

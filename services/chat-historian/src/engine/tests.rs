@@ -767,3 +767,59 @@ fn the_purchase_answer_and_the_cost_of_ownership_read_one_purchase_price() {
         a.text
     );
 }
+
+#[test]
+fn a_sold_vehicle_is_owned_until_its_sale_with_the_realised_cost_of_ownership() {
+    let mut k = fixture();
+    let tco = vwc_contracts::lifecycle::total_cost_of_ownership(
+        k.vehicle.as_ref().unwrap(),
+        &k.events,
+        2_000_000,
+        "USD",
+    );
+    let total = tco.total_cents;
+    if let Some(v) = k.vehicle.as_mut() {
+        v.status = vwc_contracts::lifecycle::VehicleStatus::Sold;
+        v.sale = Some(vwc_contracts::lifecycle::Sale {
+            sold_at: at(2026, 5, 9),
+            price_cents: 2_000_000,
+            currency: "USD".into(),
+            odometer: 52_500,
+            total_cost_of_ownership: tco,
+        });
+    }
+    let a = ask(&k, "How long have I owned it?");
+    assert!(
+        a.text.contains("until you sold it on 2026-05-09")
+            && a.text.contains("2 years, 0 months and 8 days"),
+        "{}",
+        a.text
+    );
+    let a = ask(&k, "What's the odometer today?");
+    assert!(
+        a.text.contains("52,500 mi") && a.text.contains("sold on 2026-05-09"),
+        "{}",
+        a.text
+    );
+    assert!(!a.text.contains("Estimated"), "{}", a.text);
+    let a = ask(&k, "What's the total cost of ownership?");
+    assert!(
+        a.text
+            .contains("realised total cost of ownership, fixed at the sale, is ")
+            && a.text
+                .contains(&money(u64::try_from(total).unwrap(), "USD")),
+        "{}",
+        a.text
+    );
+    assert_eq!(a.citations.len(), 7, "{}", a.text);
+    for q in ["When did I sell it?", "How much did I sell it for?"] {
+        let a = ask(&k, q);
+        assert_eq!(a.understanding.intent, Intent::Sale, "{q}");
+        assert_eq!(
+            a.text, "You sold it on 2026-05-09 for 20,000.00 USD, at 52,500 mi.",
+            "{q}"
+        );
+    }
+    let a = ask(&fixture(), "When did I sell it?");
+    assert_eq!(a.text, "No sale is recorded for this vehicle.");
+}
