@@ -12,7 +12,7 @@ use vwc_contracts::maintenance::{MaintenanceItemView, MaintenanceStatus};
 use vwc_contracts::{EventDetails, EventKind, VehicleEvent};
 
 use crate::excerpts::{KnowledgeBase, Source};
-use crate::format::{date, money, odometer, signed_money};
+use crate::format::{date, isolated, money, odometer, signed_money};
 use crate::intent::{
     Intent, RangeSpec, Slots, TimeRange, Understanding, Vocabulary, normalise, resolve_range,
     task_noun, understand,
@@ -439,7 +439,7 @@ impl Ctx<'_> {
 
     fn subject(&self, slots: &Slots) -> String {
         if let Some(s) = &slots.subject {
-            return s.clone();
+            return isolated(s);
         }
         if let Some(t) = &slots.task {
             return task_noun(t);
@@ -452,8 +452,9 @@ impl Ctx<'_> {
         if let Some(RangeSpec::Unreadable { said }) = &s.range {
             return text_answer(
                 format!(
-                    "I could not read the time range “{said}”. Ask, for example, “in the last 30 days”, \
-                     “last month”, “in March 2026”, “in 2025” or “since I bought it”."
+                    "I could not read the time range “{}”. Ask, for example, “in the last 30 days”, \
+                     “last month”, “in March 2026”, “in 2025” or “since I bought it”.",
+                    isolated(said)
                 ),
                 Vec::new(),
             );
@@ -505,10 +506,10 @@ impl Ctx<'_> {
             parts.push(format!("at {}", odometer(o, self.k.unit())));
         }
         if let Some(v) = &e.vendor {
-            parts.push(format!("by {}", v.name));
+            parts.push(format!("by {}", isolated(&v.name)));
         }
         let mut text = parts.join(", ");
-        text.push_str(&format!(" (“{}”", e.title));
+        text.push_str(&format!(" (“{}”", isolated(&e.title)));
         if let (Some(c), Some(cur)) = (e.cost_cents, e.currency.as_deref()) {
             text.push_str(&format!(", {}", money(c, cur)));
         }
@@ -581,7 +582,7 @@ impl Ctx<'_> {
         let who = |e: &VehicleEvent| {
             e.vendor
                 .as_ref()
-                .map(|v| v.name.clone())
+                .map(|v| isolated(&v.name))
                 .unwrap_or_else(|| "no vendor recorded".into())
         };
         let mut text = format!(
@@ -653,7 +654,7 @@ impl Ctx<'_> {
         let at = s
             .vendor
             .as_ref()
-            .map(|v| format!(" at {v}"))
+            .map(|v| format!(" at {}", isolated(v)))
             .unwrap_or_default();
         if found.is_empty() {
             return text_answer(
@@ -692,7 +693,7 @@ impl Ctx<'_> {
             text.push_str(&breakdown(
                 "vendor",
                 &found,
-                |e| e.vendor.as_ref().map(|v| v.name.clone()),
+                |e| e.vendor.as_ref().map(|v| isolated(&v.name)),
                 String::clone,
             ));
         }
@@ -904,7 +905,11 @@ impl Ctx<'_> {
             .iter()
             .rev()
             .map(|e| {
-                let mut facts = vec![format!("{}: “{}”", date(&e.occurred_at), e.title)];
+                let mut facts = vec![format!(
+                    "{}: “{}”",
+                    date(&e.occurred_at),
+                    isolated(&e.title)
+                )];
                 if let Some(EventDetails::Collision(c)) = e.typed_details() {
                     facts.push(format!(
                         "severity {}",
@@ -930,7 +935,7 @@ impl Ctx<'_> {
                         .into(),
                     );
                     facts.push(match &c.insurance_claim_id {
-                        Some(id) => format!("insurance claim {id}"),
+                        Some(id) => format!("insurance claim {}", isolated(id)),
                         None => "no insurance claim recorded".into(),
                     });
                 }
@@ -938,7 +943,7 @@ impl Ctx<'_> {
                     facts.push(format!("cost {}", money(c, cur)));
                 }
                 if let Some(v) = &e.vendor {
-                    facts.push(format!("repaired by {}", v.name));
+                    facts.push(format!("repaired by {}", isolated(&v.name)));
                 }
                 facts.join(", ")
             })
@@ -988,7 +993,7 @@ impl Ctx<'_> {
             .as_ref()
             .or(last.vendor.as_ref().map(|v| &v.name))
         {
-            facts.push(format!("from {seller}"));
+            facts.push(format!("from {}", isolated(seller)));
         }
         if let Some(c) = details.condition {
             facts.push(c.as_str().to_string());
@@ -1006,9 +1011,9 @@ impl Ctx<'_> {
         if let Some(o) = last.odometer {
             facts.push(format!("at {}", odometer(o, self.k.unit())));
         }
-        let mut text = format!("{} (“{}”).", facts.join(", "), last.title);
+        let mut text = format!("{} (“{}”).", facts.join(", "), isolated(&last.title));
         if let Some(n) = &last.notes {
-            text.push_str(&format!(" Notes: {n}"));
+            text.push_str(&format!(" Notes: {}", isolated(n)));
         }
         text_answer(text, vec![cite(last)])
     }
@@ -1055,13 +1060,17 @@ impl Ctx<'_> {
                         citations.push(cite(e));
                     }
                     if f.detail.is_empty() {
-                        format!("{} {}", f.label, signed_money(f.amount_cents, &v.currency))
+                        format!(
+                            "{} {}",
+                            isolated(&f.label),
+                            signed_money(f.amount_cents, &v.currency)
+                        )
                     } else {
                         format!(
                             "{} {} ({})",
-                            f.label,
+                            isolated(&f.label),
                             signed_money(f.amount_cents, &v.currency),
-                            f.detail
+                            isolated(&f.detail)
                         )
                     }
                 })
@@ -1110,7 +1119,7 @@ impl Ctx<'_> {
             date(&last.occurred_at)
         );
         if let Some(v) = &last.vendor {
-            text.push_str(&format!(" by {}", v.name));
+            text.push_str(&format!(" by {}", isolated(&v.name)));
         }
         text.push('.');
         text_answer(text, vec![cite(last)])
@@ -1155,7 +1164,7 @@ impl Ctx<'_> {
                 MaintenanceStatus::Overdue => "overdue",
                 MaintenanceStatus::Unknown => "of unknown status (no record to count from)",
             };
-            let mut text = format!("{}: {status}", item.title);
+            let mut text = format!("{}: {status}", isolated(&item.title));
             let when = self.due_terms(item, "at");
             if !when.is_empty() {
                 text.push_str(&format!(", {}", when.join(" or ")));
@@ -1206,7 +1215,7 @@ impl Ctx<'_> {
                 } else {
                     "due soon"
                 };
-                let mut line = format!("{}: {status}", i.title);
+                let mut line = format!("{}: {status}", isolated(&i.title));
                 let when = self.due_terms(i, "due at");
                 if !when.is_empty() {
                     line.push_str(&format!(" ({})", when.join(" or ")));
@@ -1440,7 +1449,7 @@ impl Ctx<'_> {
                 let mut line = self.describe(e);
                 if let Some(EventDetails::Upgrade(u)) = e.typed_details() {
                     if let Some(c) = u.category {
-                        line.push_str(&format!(", category {c}"));
+                        line.push_str(&format!(", category {}", isolated(&c)));
                     }
                     if let Some(v) = u.value_add_cents {
                         line.push_str(&format!(
@@ -1492,7 +1501,8 @@ impl Ctx<'_> {
         });
         let (top, visits) = &ranked[0];
         let mut text = format!(
-            "You usually go to {top}: {} of {} maintenance and repair records with a vendor{}, the latest on {}.",
+            "You usually go to {}: {} of {} maintenance and repair records with a vendor{}, the latest on {}.",
+            isolated(top),
             visits.len(),
             found.len(),
             self.range_label(s),
@@ -1502,7 +1512,7 @@ impl Ctx<'_> {
             let others: Vec<String> = ranked[1..]
                 .iter()
                 .take(3)
-                .map(|(v, es)| format!("{v} ({})", es.len()))
+                .map(|(v, es)| format!("{} ({})", isolated(v), es.len()))
                 .collect();
             text.push_str(&format!(" Also: {}.", others.join(", ")));
         }
@@ -1584,7 +1594,7 @@ impl Ctx<'_> {
         let found: Vec<&VehicleEvent> = hits.iter().map(|(i, _)| &self.k.events[*i]).collect();
         let text = format!(
             "Records that match “{}”: {}.",
-            self.question.trim(),
+            isolated(self.question.trim()),
             found
                 .iter()
                 .map(|e| self.describe(e))
@@ -1612,7 +1622,7 @@ impl Ctx<'_> {
             .map(|e| {
                 format!(
                     "“{}” on {} cost {}",
-                    e.title,
+                    isolated(&e.title),
                     date(&e.occurred_at),
                     money(
                         e.cost_cents.unwrap_or_default(),

@@ -823,3 +823,31 @@ fn a_sold_vehicle_is_owned_until_its_sale_with_the_realised_cost_of_ownership() 
     let a = ask(&fixture(), "When did I sell it?");
     assert_eq!(a.text, "No sale is recorded for this vehicle.");
 }
+
+#[test]
+fn record_text_that_could_reorder_the_answer_is_isolated() {
+    let mut k = fixture();
+    let e07 = k.events.iter_mut().find(|e| e.id == "e07").unwrap();
+    e07.vendor = Some(vwc_contracts::Vendor {
+        name: "Tire Pros \u{202e}".into(),
+        dealer_id: None,
+    });
+    e07.title = "تغيير الزيت".into();
+    let a = ask(&k, "When was the oil last changed?");
+    assert!(
+        a.text
+            .contains("by \u{2068}Tire Pros \u{202e}\u{2069} (“\u{2068}تغيير الزيت\u{2069}”"),
+        "{:?}",
+        a.text
+    );
+    let a = ask(&k, "Who did the oil changes?");
+    assert!(
+        a.text
+            .contains("done by \u{2068}Tire Pros \u{202e}\u{2069}."),
+        "{:?}",
+        a.text
+    );
+    // Plain text is left as it is.
+    let a = ask(&fixture(), "Who did the oil changes?");
+    assert!(!a.text.contains('\u{2068}'), "{:?}", a.text);
+}
