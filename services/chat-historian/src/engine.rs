@@ -523,8 +523,15 @@ impl Ctx<'_> {
         let Some(last) = found.last() else {
             return self.nothing(&subject, s);
         };
+        // A task is done ("the last oil change was"); a part or system is worked on ("the last work on the
+        // front brake pads was"), whatever its number.
+        let what = if s.task.is_some() || !s.has_subject() {
+            subject.clone()
+        } else {
+            format!("work on the {subject}")
+        };
         let mut text = format!(
-            "The last {subject}{}{} was on {}.",
+            "The last {what}{}{} was on {}.",
             self.range_label(s),
             self.before_label(s),
             self.describe(last)
@@ -1699,7 +1706,9 @@ pub fn suggestions(k: &VehicleKnowledge) -> Vec<String> {
     if has_task("oil_change") {
         out.push("When was the oil last changed?".to_string());
     }
-    if k.maintenance.is_some() {
+    // A sold or archived vehicle has nothing due (docs/corrections.md).
+    let retired = k.vehicle.as_ref().is_some_and(|v| v.is_retired());
+    if k.maintenance.is_some() && !retired {
         out.push("What is due next?".into());
     }
     if has(EventKind::Maintenance) || has(EventKind::Repair) {
@@ -1717,7 +1726,10 @@ pub fn suggestions(k: &VehicleKnowledge) -> Vec<String> {
         out.push("How long have I owned it?".into());
     }
     if k.events.iter().filter(|e| e.odometer.is_some()).count() >= 2 {
-        out.push("How many miles do I drive per month?".into());
+        out.push(match k.unit() {
+            vwc_contracts::OdometerUnit::Km => "How many km do I drive per month?".into(),
+            _ => "How many miles do I drive per month?".into(),
+        });
     }
     if has(EventKind::Upgrade) {
         out.push("What upgrades have I made?".into());

@@ -1140,26 +1140,35 @@ pub fn understand(question: &str, vocabulary: &Vocabulary) -> Understanding {
         vendor: recorded_name(&q, &vocabulary.vendors).or_else(|| vendor_asked(&q)),
         ..Slots::default()
     };
-    let kinds = kinds_of(&q);
+    // The vendor's name is not the subject: "at Tacoma Tire" is not about tires, nor "at Precision
+    // Collision" about a collision.
+    let q_vendor = normalise(slots.vendor.as_deref().unwrap_or_default());
+    let q_subject = if q_vendor.trim().is_empty() {
+        q.clone()
+    } else {
+        q.replace(&q_vendor, " ")
+    };
+    let q = q_subject.as_str();
+    let kinds = kinds_of(q);
     slots.kind = kinds.first().copied();
     if kinds.len() > 1 {
         slots.kinds = kinds;
     }
     // A recorded part or system is more precise than a task phrase ("brake pads" is not "brake inspection").
-    if let Some(part) = part_asked(&q, &vocabulary.parts) {
+    if let Some(part) = part_asked(q, &vocabulary.parts) {
         slots.subject = Some(part.clone());
         slots.part = Some(part);
-    } else if let Some(task) = task_of(&q) {
+    } else if let Some(task) = task_of(q) {
         slots.task = Some(task.code.to_string());
         slots.subject = Some(task.noun.to_string());
-    } else if let Some(system) = recorded_name(&q, &vocabulary.systems) {
+    } else if let Some(system) = recorded_name(q, &vocabulary.systems) {
         slots.subject = Some(system.clone());
         slots.system = Some(system);
-    } else if let Some((_, subject)) = GENERIC_SUBJECTS.iter().find(|(p, _)| has(&q, p)) {
+    } else if let Some((_, subject)) = GENERIC_SUBJECTS.iter().find(|(p, _)| has(q, p)) {
         slots.subject = Some(subject.to_string());
         slots.part = Some(subject.to_string());
     }
-    let intent = intent_of(&q, &slots);
+    let intent = intent_of(q, &slots);
     if matches!(intent, Intent::Accidents) {
         slots.kind = Some(EventKind::Collision);
         slots.kinds.clear();
@@ -1174,7 +1183,7 @@ pub fn understand(question: &str, vocabulary: &Vocabulary) -> Understanding {
         && !slots.has_subject()
         && slots.kind.is_none()
         && slots.vendor.is_none()
-        && let Some(subject) = cost_subject(&q, &vocabulary.vehicle)
+        && let Some(subject) = cost_subject(q, &vocabulary.vehicle)
     {
         slots.subject = Some(subject.clone());
         slots.part = Some(subject);

@@ -851,3 +851,64 @@ fn record_text_that_could_reorder_the_answer_is_isolated() {
     let a = ask(&fixture(), "Who did the oil changes?");
     assert!(!a.text.contains('\u{2068}'), "{:?}", a.text);
 }
+
+#[test]
+fn parts_read_as_worked_on_a_vendor_is_no_subject_and_suggestions_fit_the_vehicle() {
+    let k = fixture();
+    let a = ask(&k, "When were the front brake pads replaced?");
+    assert!(
+        a.text
+            .starts_with("The last work on the front brake pads was on 2025-01-15"),
+        "{}",
+        a.text
+    );
+    let a = ask(&k, "When was the oil last changed?");
+    assert!(
+        a.text.starts_with("The last oil change was on"),
+        "{}",
+        a.text
+    );
+    // "Tire" in a vendor's name is not the subject.
+    let a = ask(&k, "How much did I spend at Tacoma Tire?");
+    assert!(
+        a.text
+            .starts_with("No cost is recorded for the vehicle (purchase excluded) at Tacoma Tire"),
+        "{}",
+        a.text
+    );
+    let mut km = fixture();
+    let mut sold = fixture();
+    if let Some(v) = km.vehicle.as_mut() {
+        v.odometer_unit = OdometerUnit::Km;
+    }
+    km.maintenance = Some(MaintenanceScheduleUpdated {
+        vehicle_id: "veh_1".into(),
+        items: Vec::new(),
+        odometer: None,
+        evaluated_at: at(2026, 5, 10),
+        evaluated_on: None,
+        unit: None,
+    });
+    sold.maintenance = km.maintenance.clone();
+    if let Some(v) = sold.vehicle.as_mut() {
+        v.status = vwc_contracts::lifecycle::VehicleStatus::Sold;
+    }
+    let offered = suggestions(&km);
+    assert!(
+        offered.contains(&"How many km do I drive per month?".to_string())
+            && offered.contains(&"What is due next?".to_string()),
+        "{offered:?}"
+    );
+    assert_eq!(
+        ask(&km, "How many km do I drive per month?")
+            .understanding
+            .intent,
+        Intent::UsageRate
+    );
+    let offered = suggestions(&sold);
+    assert!(
+        !offered.contains(&"What is due next?".to_string())
+            && offered.contains(&"How many miles do I drive per month?".to_string()),
+        "{offered:?}"
+    );
+}
