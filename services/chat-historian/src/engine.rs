@@ -7,11 +7,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use vwc_contracts::lifecycle::{PurchasePriceSource, Sale};
 use vwc_contracts::maintenance::{MaintenanceItemView, MaintenanceStatus};
 use vwc_contracts::{EventDetails, EventKind, VehicleEvent};
 
 use crate::excerpts::{KnowledgeBase, Source};
-use crate::format::{date, money, odometer, signed_money};
+use crate::format::{date, isolated, money, odometer, signed_money};
 use crate::intent::{
     Intent, RangeSpec, Slots, TimeRange, Understanding, Vocabulary, normalise, resolve_range,
     task_noun, understand,
@@ -107,6 +108,14 @@ impl Prepared {
                 }
                 _ => {}
             }
+        }
+        if let Some(v) = &knowledge.vehicle {
+            vocabulary.vehicle = [Some(&v.make), Some(&v.model), v.nickname.as_ref()]
+                .into_iter()
+                .flatten()
+                .filter(|s| !s.trim().is_empty())
+                .cloned()
+                .collect();
         }
         let documents: Vec<String> = knowledge.events.iter().map(searchable_text).collect();
         let index = Bm25Index::build(documents.iter().map(String::as_str));
@@ -311,6 +320,20 @@ fn kind_noun(kind: EventKind) -> &'static str {
     }
 }
 
+/// "maintenance", or "maintenance and repairs" when the question named several kinds.
+fn kinds_noun(s: &Slots) -> Option<String> {
+    if s.kinds.is_empty() {
+        return s.kind.map(|k| kind_noun(k).to_string());
+    }
+    Some(
+        s.kinds
+            .iter()
+            .map(|k| kind_noun(*k))
+            .collect::<Vec<_>>()
+            .join(" and "),
+    )
+}
+
 fn capitalised(s: &str) -> String {
     let mut c = s.chars();
     match c.next() {
@@ -328,11 +351,14 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 }
 
 impl Ctx<'_> {
+    /// The latest acquisition: the current owner's story starts there (records before it are the previous
+    /// owner's, docs/valuation.md).
+    fn acquisition(&self) -> Option<&VehicleEvent> {
+        self.k.of_kind(EventKind::Acquisition).next_back()
+    }
+
     fn acquired_at(&self) -> Option<DateTime<Utc>> {
-        self.k
-            .of_kind(EventKind::Acquisition)
-            .next()
-            .map(|e| e.occurred_at)
+        self.acquisition().map(|e| e.occurred_at)
     }
 
     fn range(&self, slots: &Slots) -> Option<TimeRange> {
@@ -388,7 +414,13 @@ impl Ctx<'_> {
             .events
             .iter()
             .zip(&self.p.facts)
-            .filter(|(e, _)| slots.kind.is_none_or(|k| e.kind == k))
+            .filter(|(e, _)| {
+                if slots.kinds.is_empty() {
+                    slots.kind.is_none_or(|k| e.kind == k)
+                } else {
+                    slots.kinds.contains(&e.kind)
+                }
+            })
             .filter(|(e, f)| {
                 slots.vendor.as_ref().is_none_or(|v| {
                     e.vendor
@@ -407,15 +439,12 @@ impl Ctx<'_> {
 
     fn subject(&self, slots: &Slots) -> String {
         if let Some(s) = &slots.subject {
-            return s.clone();
+            return isolated(s);
         }
         if let Some(t) = &slots.task {
             return task_noun(t);
         }
-        match slots.kind {
-            Some(k) => kind_noun(k).to_string(),
-            None => "record".into(),
-        }
+        kinds_noun(slots).unwrap_or_else(|| "record".into())
     }
 
     fn compute(&self, u: &Understanding) -> Answer {
@@ -423,8 +452,9 @@ impl Ctx<'_> {
         if let Some(RangeSpec::Unreadable { said }) = &s.range {
             return text_answer(
                 format!(
-                    "I could not read the time range “{said}”. Ask, for example, “in the last 30 days”, \
-                     “last month”, “in March 2026”, “in 2025” or “since I bought it”."
+                    "I could not read the time range “{}”. Ask, for example, “in the last 30 days”, \
+                     “last month”, “in March 2026”, “in 2025” or “since I bought it”.",
+                    isolated(said)
                 ),
                 Vec::new(),
             );
@@ -445,6 +475,7 @@ impl Ctx<'_> {
             Intent::Upgrades => self.upgrades(s),
             Intent::UsualVendor => self.usual_vendor(s),
             Intent::OwnershipLength => self.ownership_length(),
+            Intent::Sale => self.sold(),
             Intent::Knowledge => self.knowledge(s),
             Intent::Search => self.search(),
             Intent::FollowUpBefore | Intent::FollowUpCost | Intent::Unclear => self.unclear(""),
@@ -475,10 +506,10 @@ impl Ctx<'_> {
             parts.push(format!("at {}", odometer(o, self.k.unit())));
         }
         if let Some(v) = &e.vendor {
-            parts.push(format!("by {}", v.name));
+            parts.push(format!("by {}", isolated(&v.name)));
         }
         let mut text = parts.join(", ");
-        text.push_str(&format!(" (“{}”", e.title));
+        text.push_str(&format!(" (“{}”", isolated(&e.title)));
         if let (Some(c), Some(cur)) = (e.cost_cents, e.currency.as_deref()) {
             text.push_str(&format!(", {}", money(c, cur)));
         }
@@ -492,8 +523,15 @@ impl Ctx<'_> {
         let Some(last) = found.last() else {
             return self.nothing(&subject, s);
         };
+        // A task is done ("the last oil change was"); a part or system is worked on ("the last work on the
+        // front brake pads was"), whatever its number.
+        let what = if s.task.is_some() || !s.has_subject() {
+            subject.clone()
+        } else {
+            format!("work on the {subject}")
+        };
         let mut text = format!(
-            "The last {subject}{}{} was on {}.",
+            "The last {what}{}{} was on {}.",
             self.range_label(s),
             self.before_label(s),
             self.describe(last)
@@ -551,7 +589,7 @@ impl Ctx<'_> {
         let who = |e: &VehicleEvent| {
             e.vendor
                 .as_ref()
-                .map(|v| v.name.clone())
+                .map(|v| isolated(&v.name))
                 .unwrap_or_else(|| "no vendor recorded".into())
         };
         let mut text = format!(
@@ -584,9 +622,7 @@ impl Ctx<'_> {
             return text_answer(
                 format!(
                     "Nothing is recorded{}{}{}.",
-                    s.kind
-                        .map(|k| format!(" ({})", kind_noun(k)))
-                        .unwrap_or_default(),
+                    kinds_noun(s).map(|k| format!(" ({k})")).unwrap_or_default(),
                     self.range_label(s),
                     self.before_label(s)
                 ),
@@ -620,15 +656,12 @@ impl Ctx<'_> {
         let what = if s.has_subject() {
             self.subject(s)
         } else {
-            match s.kind {
-                Some(k) => kind_noun(k).to_string(),
-                None => "the vehicle (purchase excluded)".into(),
-            }
+            kinds_noun(s).unwrap_or_else(|| "the vehicle (purchase excluded)".into())
         };
         let at = s
             .vendor
             .as_ref()
-            .map(|v| format!(" at {v}"))
+            .map(|v| format!(" at {}", isolated(v)))
             .unwrap_or_default();
         if found.is_empty() {
             return text_answer(
@@ -667,45 +700,206 @@ impl Ctx<'_> {
             text.push_str(&breakdown(
                 "vendor",
                 &found,
-                |e| e.vendor.as_ref().map(|v| v.name.clone()),
+                |e| e.vendor.as_ref().map(|v| isolated(&v.name)),
                 String::clone,
             ));
         }
         text_answer(text, found.iter().map(|e| cite(e)).collect())
     }
 
+    /// A sold vehicle's realised total cost of ownership, as fixed at the sale (docs/corrections.md), with
+    /// each term.
+    fn realised_cost_of_ownership(&self, sale: &Sale) -> Answer {
+        let tco = &sale.total_cost_of_ownership;
+        let cur = tco.currency.as_str();
+        let purchase = match tco.purchase_price_source {
+            PurchasePriceSource::AcquisitionEvent => {
+                format!("purchase {}", money(tco.purchase_price_cents, cur))
+            }
+            PurchasePriceSource::Registration => format!(
+                "purchase {} (the price given at registration)",
+                money(tco.purchase_price_cents, cur)
+            ),
+            PurchasePriceSource::Unknown => "no purchase price known (counted as 0)".to_string(),
+        };
+        let mut text = format!(
+            "It was sold on {} for {}. The realised total cost of ownership, fixed at the sale, is {}: {purchase} \
+             + costs {} ({}) − sale price {}.",
+            date(&sale.sold_at),
+            money(sale.price_cents, &sale.currency),
+            // Negative when the sale brought back more than everything cost.
+            if tco.total_cents < 0 {
+                signed_money(tco.total_cents, cur)
+            } else {
+                money(tco.total_cents.unsigned_abs(), cur)
+            },
+            money(tco.costs_cents, cur),
+            plural(tco.records_counted as usize, "record", "records"),
+            money(tco.sale_price_cents, cur),
+        );
+        if tco.records_in_other_currencies > 0 {
+            text.push_str(&format!(
+                " {} with a cost in another currency {} left out.",
+                plural(
+                    tco.records_in_other_currencies as usize,
+                    "record",
+                    "records"
+                ),
+                if tco.records_in_other_currencies == 1 {
+                    "was"
+                } else {
+                    "were"
+                }
+            ));
+        }
+        let mut citations: Vec<Citation> = Vec::new();
+        if tco.purchase_price_source == PurchasePriceSource::AcquisitionEvent
+            && let Some(e) = self
+                .k
+                .of_kind(EventKind::Acquisition)
+                .rfind(|e| e.occurred_at <= sale.sold_at)
+        {
+            citations.push(cite(e));
+        }
+        citations.extend(
+            self.k
+                .events
+                .iter()
+                .filter(|e| {
+                    e.kind != EventKind::Acquisition
+                        && e.occurred_at <= sale.sold_at
+                        && e.cost_cents.is_some()
+                        && e.currency.as_deref() == Some(cur)
+                })
+                .map(cite),
+        );
+        text_answer(text, citations)
+    }
+
+    /// "When did I sell it?", "How much did I sell it for?": the sale the vehicle carries.
+    fn sold(&self) -> Answer {
+        let Some(sale) = self.sale() else {
+            let archived = self.k.vehicle.as_ref().and_then(|v| v.archived_at);
+            return text_answer(
+                match archived {
+                    Some(at) => format!(
+                        "No sale is recorded for this vehicle; it was archived on {}.",
+                        date(&at)
+                    ),
+                    None => "No sale is recorded for this vehicle.".into(),
+                },
+                Vec::new(),
+            );
+        };
+        text_answer(
+            format!(
+                "You sold it on {} for {}, at {}.",
+                date(&sale.sold_at),
+                money(sale.price_cents, &sale.currency),
+                odometer(sale.odometer, self.k.unit())
+            ),
+            Vec::new(),
+        )
+    }
+
+    fn sale(&self) -> Option<&Sale> {
+        self.k.vehicle.as_ref().and_then(|v| v.sale.as_ref())
+    }
+
     fn cost_of_ownership(&self) -> Answer {
+        if let Some(sale) = self.sale() {
+            return self.realised_cost_of_ownership(sale);
+        }
+        // The current owner's: from the latest acquisition on, with the purchase price as the purchase answer
+        // and the sale read it.
+        let bought = self.acquisition();
+        let price = self.purchase_price();
         let found: Vec<&VehicleEvent> = self
             .k
             .events
             .iter()
+            .filter(|e| e.kind != EventKind::Acquisition)
+            .filter(|e| bought.is_none_or(|b| e.occurred_at >= b.occurred_at))
             .filter(|e| e.cost_cents.is_some() && e.currency.is_some())
             .collect();
-        if found.is_empty() {
+        if found.is_empty() && price.is_none() {
             return text_answer("No cost is recorded for this vehicle.".into(), Vec::new());
+        }
+        let mut sums = totals(found.iter().copied());
+        let mut terms = Vec::new();
+        if let Some(p) = &price {
+            *sums.entry(p.currency.clone()).or_default() += p.cents;
+            terms.push(format!(
+                "purchase {}{}",
+                money(p.cents, &p.currency),
+                if p.record.is_none() {
+                    " (the price given at registration)"
+                } else {
+                    ""
+                }
+            ));
         }
         let mut by_kind: BTreeMap<EventKind, Vec<&VehicleEvent>> = BTreeMap::new();
         for e in &found {
             by_kind.entry(e.kind).or_default().push(e);
         }
+        terms.extend(by_kind.iter().map(|(k, es)| {
+            format!(
+                "{} {}",
+                kind_noun(*k),
+                join_totals(&totals(es.iter().copied()))
+            )
+        }));
+        let counted = found.len() + usize::from(price.as_ref().is_some_and(|p| p.record.is_some()));
         let mut text = format!(
             "The total cost of ownership recorded is {}, over {}: {}.",
-            join_totals(&totals(found.iter().copied())),
-            plural(found.len(), "record", "records"),
-            by_kind
-                .iter()
-                .map(|(k, es)| format!(
-                    "{} {}",
-                    kind_noun(*k),
-                    join_totals(&totals(es.iter().copied()))
-                ))
-                .collect::<Vec<_>>()
-                .join("; ")
+            join_totals(&sums),
+            plural(counted, "record", "records"),
+            terms.join("; ")
         );
-        if !by_kind.contains_key(&EventKind::Acquisition) {
+        if price.is_none() {
             text.push_str(" No purchase price is recorded, so it is not included.");
         }
-        text_answer(text, found.iter().map(|e| cite(e)).collect())
+        let mut citations: Vec<Citation> = price
+            .as_ref()
+            .and_then(|p| p.record)
+            .map(cite)
+            .into_iter()
+            .collect();
+        citations.extend(found.iter().map(|e| cite(e)));
+        text_answer(text, citations)
+    }
+
+    /// The purchase price, by the rule the sale's total cost of ownership uses (docs/corrections.md): the
+    /// latest acquisition's `details.priceCents`, else its `costCents`, else the price given at
+    /// registration.
+    fn purchase_price(&self) -> Option<PurchasePrice<'_>> {
+        let vehicle = self.k.vehicle.as_ref();
+        let registration_currency = vehicle.and_then(|v| v.purchase_currency.as_deref());
+        if let Some(e) = self.acquisition() {
+            let listed = match e.typed_details() {
+                Some(EventDetails::Acquisition(a)) => a.price_cents,
+                _ => None,
+            };
+            if let Some(cents) = listed.or(e.cost_cents) {
+                return Some(PurchasePrice {
+                    cents,
+                    currency: e
+                        .currency
+                        .as_deref()
+                        .or(registration_currency)
+                        .unwrap_or("USD")
+                        .to_string(),
+                    record: Some(e),
+                });
+            }
+        }
+        let v = vehicle?;
+        Some(PurchasePrice {
+            cents: v.purchase_price_cents?,
+            currency: registration_currency.unwrap_or("USD").to_string(),
+            record: None,
+        })
     }
 
     fn accidents(&self, s: &Slots) -> Answer {
@@ -718,7 +912,11 @@ impl Ctx<'_> {
             .iter()
             .rev()
             .map(|e| {
-                let mut facts = vec![format!("{}: “{}”", date(&e.occurred_at), e.title)];
+                let mut facts = vec![format!(
+                    "{}: “{}”",
+                    date(&e.occurred_at),
+                    isolated(&e.title)
+                )];
                 if let Some(EventDetails::Collision(c)) = e.typed_details() {
                     facts.push(format!(
                         "severity {}",
@@ -744,7 +942,7 @@ impl Ctx<'_> {
                         .into(),
                     );
                     facts.push(match &c.insurance_claim_id {
-                        Some(id) => format!("insurance claim {id}"),
+                        Some(id) => format!("insurance claim {}", isolated(id)),
                         None => "no insurance claim recorded".into(),
                     });
                 }
@@ -752,7 +950,7 @@ impl Ctx<'_> {
                     facts.push(format!("cost {}", money(c, cur)));
                 }
                 if let Some(v) = &e.vendor {
-                    facts.push(format!("repaired by {}", v.name));
+                    facts.push(format!("repaired by {}", isolated(&v.name)));
                 }
                 facts.join(", ")
             })
@@ -802,21 +1000,27 @@ impl Ctx<'_> {
             .as_ref()
             .or(last.vendor.as_ref().map(|v| &v.name))
         {
-            facts.push(format!("from {seller}"));
+            facts.push(format!("from {}", isolated(seller)));
         }
         if let Some(c) = details.condition {
             facts.push(c.as_str().to_string());
         }
-        let currency = last.currency.as_deref().unwrap_or("USD");
-        if let Some(price) = details.price_cents.or(last.cost_cents) {
-            facts.push(format!("for {}", money(price, currency)));
+        match self.purchase_price() {
+            Some(p) if p.record.is_some() => {
+                facts.push(format!("for {}", money(p.cents, &p.currency)))
+            }
+            Some(p) => facts.push(format!(
+                "for {} (the price given at registration)",
+                money(p.cents, &p.currency)
+            )),
+            None => {}
         }
         if let Some(o) = last.odometer {
             facts.push(format!("at {}", odometer(o, self.k.unit())));
         }
-        let mut text = format!("{} (“{}”).", facts.join(", "), last.title);
+        let mut text = format!("{} (“{}”).", facts.join(", "), isolated(&last.title));
         if let Some(n) = &last.notes {
-            text.push_str(&format!(" Notes: {n}"));
+            text.push_str(&format!(" Notes: {}", isolated(n)));
         }
         text_answer(text, vec![cite(last)])
     }
@@ -863,13 +1067,17 @@ impl Ctx<'_> {
                         citations.push(cite(e));
                     }
                     if f.detail.is_empty() {
-                        format!("{} {}", f.label, signed_money(f.amount_cents, &v.currency))
+                        format!(
+                            "{} {}",
+                            isolated(&f.label),
+                            signed_money(f.amount_cents, &v.currency)
+                        )
                     } else {
                         format!(
                             "{} {} ({})",
-                            f.label,
+                            isolated(&f.label),
                             signed_money(f.amount_cents, &v.currency),
-                            f.detail
+                            isolated(&f.detail)
                         )
                     }
                 })
@@ -918,7 +1126,7 @@ impl Ctx<'_> {
             date(&last.occurred_at)
         );
         if let Some(v) = &last.vendor {
-            text.push_str(&format!(" by {}", v.name));
+            text.push_str(&format!(" by {}", isolated(&v.name)));
         }
         text.push('.');
         text_answer(text, vec![cite(last)])
@@ -963,7 +1171,7 @@ impl Ctx<'_> {
                 MaintenanceStatus::Overdue => "overdue",
                 MaintenanceStatus::Unknown => "of unknown status (no record to count from)",
             };
-            let mut text = format!("{}: {status}", item.title);
+            let mut text = format!("{}: {status}", isolated(&item.title));
             let when = self.due_terms(item, "at");
             if !when.is_empty() {
                 text.push_str(&format!(", {}", when.join(" or ")));
@@ -1014,7 +1222,7 @@ impl Ctx<'_> {
                 } else {
                     "due soon"
                 };
-                let mut line = format!("{}: {status}", i.title);
+                let mut line = format!("{}: {status}", isolated(&i.title));
                 let when = self.due_terms(i, "due at");
                 if !when.is_empty() {
                     line.push_str(&format!(" ({})", when.join(" or ")));
@@ -1094,6 +1302,30 @@ impl Ctx<'_> {
 
     fn usage_rate(&self) -> Answer {
         let unit = self.k.unit();
+        let sold = self.sale().map(|sale| {
+            format!(
+                "It was sold on {} at {} (the odometer at the sale); there is no odometer today to estimate.",
+                date(&sale.sold_at),
+                odometer(sale.odometer, unit)
+            )
+        });
+        if let Some(sold) = &sold {
+            return match self.usage() {
+                Some(u) => text_answer(
+                    format!(
+                        "You drove about {} a month ({} a year), measured from {} on {} to {} on {}. {sold}",
+                        odometer((u.per_day * 365.25 / 12.0).round() as u64, unit),
+                        odometer((u.per_day * 365.25).round() as u64, unit),
+                        odometer(u.first.odometer.unwrap_or_default(), unit),
+                        date(&u.first.occurred_at),
+                        odometer(u.last.odometer.unwrap_or_default(), unit),
+                        date(&u.last.occurred_at),
+                    ),
+                    vec![cite(u.first), cite(u.last)],
+                ),
+                None => text_answer(sold.clone(), Vec::new()),
+            };
+        }
         let Some(u) = self.usage() else {
             let readings: Vec<&VehicleEvent> = self
                 .k
@@ -1224,7 +1456,7 @@ impl Ctx<'_> {
                 let mut line = self.describe(e);
                 if let Some(EventDetails::Upgrade(u)) = e.typed_details() {
                     if let Some(c) = u.category {
-                        line.push_str(&format!(", category {c}"));
+                        line.push_str(&format!(", category {}", isolated(&c)));
                     }
                     if let Some(v) = u.value_add_cents {
                         line.push_str(&format!(
@@ -1276,7 +1508,8 @@ impl Ctx<'_> {
         });
         let (top, visits) = &ranked[0];
         let mut text = format!(
-            "You usually go to {top}: {} of {} maintenance and repair records with a vendor{}, the latest on {}.",
+            "You usually go to {}: {} of {} maintenance and repair records with a vendor{}, the latest on {}.",
+            isolated(top),
             visits.len(),
             found.len(),
             self.range_label(s),
@@ -1286,7 +1519,7 @@ impl Ctx<'_> {
             let others: Vec<String> = ranked[1..]
                 .iter()
                 .take(3)
-                .map(|(v, es)| format!("{v} ({})", es.len()))
+                .map(|(v, es)| format!("{} ({})", isolated(v), es.len()))
                 .collect();
             text.push_str(&format!(" Also: {}.", others.join(", ")));
         }
@@ -1294,18 +1527,31 @@ impl Ctx<'_> {
     }
 
     fn ownership_length(&self) -> Answer {
-        let Some(bought) = self.k.of_kind(EventKind::Acquisition).next_back() else {
+        let Some(bought) = self.acquisition() else {
             return text_answer("No purchase is recorded for this vehicle, so how long it has been owned is not known.".into(), Vec::new());
         };
-        let (y, m, d) = calendar_difference(bought.occurred_at.date_naive(), self.now.date_naive());
-        let text = format!(
-            "You have owned it since {}: {}, {} and {} as of {}.",
-            date(&bought.occurred_at),
+        // A sold vehicle was owned until its sale.
+        let (until, how) = match self.sale() {
+            Some(sale) => (
+                sale.sold_at,
+                "You owned it from {from} until you sold it on {to}: {length}.",
+            ),
+            None => (
+                self.now,
+                "You have owned it since {from}: {length} as of {to}.",
+            ),
+        };
+        let (y, m, d) = calendar_difference(bought.occurred_at.date_naive(), until.date_naive());
+        let length = format!(
+            "{}, {} and {}",
             plural(y as usize, "year", "years"),
             plural(m as usize, "month", "months"),
             plural(d as usize, "day", "days"),
-            date(&self.now)
         );
+        let text = how
+            .replace("{from}", &date(&bought.occurred_at))
+            .replace("{to}", &date(&until))
+            .replace("{length}", &length);
         text_answer(text, vec![cite(bought)])
     }
 
@@ -1355,7 +1601,7 @@ impl Ctx<'_> {
         let found: Vec<&VehicleEvent> = hits.iter().map(|(i, _)| &self.k.events[*i]).collect();
         let text = format!(
             "Records that match “{}”: {}.",
-            self.question.trim(),
+            isolated(self.question.trim()),
             found
                 .iter()
                 .map(|e| self.describe(e))
@@ -1383,7 +1629,7 @@ impl Ctx<'_> {
             .map(|e| {
                 format!(
                     "“{}” on {} cost {}",
-                    e.title,
+                    isolated(&e.title),
                     date(&e.occurred_at),
                     money(
                         e.cost_cents.unwrap_or_default(),
@@ -1417,6 +1663,13 @@ impl Ctx<'_> {
         a.suggestions = suggestions;
         a
     }
+}
+
+/// What the owner paid, and the acquisition record it was read from (none: given at registration).
+struct PurchasePrice<'a> {
+    cents: u64,
+    currency: String,
+    record: Option<&'a VehicleEvent>,
 }
 
 struct Usage<'a> {
@@ -1453,7 +1706,9 @@ pub fn suggestions(k: &VehicleKnowledge) -> Vec<String> {
     if has_task("oil_change") {
         out.push("When was the oil last changed?".to_string());
     }
-    if k.maintenance.is_some() {
+    // A sold or archived vehicle has nothing due (docs/corrections.md).
+    let retired = k.vehicle.as_ref().is_some_and(|v| v.is_retired());
+    if k.maintenance.is_some() && !retired {
         out.push("What is due next?".into());
     }
     if has(EventKind::Maintenance) || has(EventKind::Repair) {
@@ -1471,7 +1726,10 @@ pub fn suggestions(k: &VehicleKnowledge) -> Vec<String> {
         out.push("How long have I owned it?".into());
     }
     if k.events.iter().filter(|e| e.odometer.is_some()).count() >= 2 {
-        out.push("How many miles do I drive per month?".into());
+        out.push(match k.unit() {
+            vwc_contracts::OdometerUnit::Km => "How many km do I drive per month?".into(),
+            _ => "How many miles do I drive per month?".into(),
+        });
     }
     if has(EventKind::Upgrade) {
         out.push("What upgrades have I made?".into());

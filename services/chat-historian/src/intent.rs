@@ -47,6 +47,8 @@ vwc_contracts::wire_enum! {
         Unclear,
         /// Fuel economy over full-to-full fill-ups, cost per distance, and a drop against the usual.
         FuelEconomy,
+        /// When it was sold and for how much.
+        Sale,
     }
 }
 
@@ -91,6 +93,16 @@ pub enum RangeSpec {
     SinceYear {
         year: i32,
     },
+    /// Calendar bounds the question names ("before 2025", "after March 2024", "between January and March
+    /// 2026", "in Q1 2026"): from the first day `from` (or the beginning) up to the day `to` (or now),
+    /// `to` excluded.
+    Dates {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<NaiveDate>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<NaiveDate>,
+        label: String,
+    },
     /// A range the question names but that cannot be read ("in the last 0 months"): said back, never
     /// answered as if no range had been asked.
     Unreadable {
@@ -129,6 +141,9 @@ pub struct Slots {
     pub system: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<EventKind>,
+    /// Every kind, when the question names several ("maintenance and repairs"); `kind` is the first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kinds: Vec<EventKind>,
     /// A vendor as recorded ("Main St Auto").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vendor: Option<String>,
@@ -171,6 +186,8 @@ pub struct Vocabulary {
     pub vendors: Vec<String>,
     pub parts: Vec<String>,
     pub systems: Vec<String>,
+    /// The vehicle's own names (make, model, nickname): never the subject of a question about it.
+    pub vehicle: Vec<String>,
 }
 
 /// A maintenance task: its code, how answers name it, and the phrases that ask for it (normalised words).
@@ -427,6 +444,31 @@ pub fn range_of(q: &str) -> Option<RangeSpec> {
             .ok()
             .filter(|y| w.len() == 4 && (1900..=2200).contains(y))
     };
+    // A distance is not a year: "at 2000 miles".
+    let distance_after = |i: usize| {
+        words.get(i + 1).is_some_and(|w| {
+            matches!(
+                *w,
+                "mile" | "miles" | "mi" | "km" | "kms" | "kilometers" | "kilometres" | "k"
+            )
+        })
+    };
+    if let Some(spec) = calendar_bounds(&words) {
+        return Some(spec);
+    }
+    // A year the question places a range at but that cannot be a record's ("in 1850"): said back.
+    for (i, w) in words.windows(2).enumerate() {
+        if matches!(
+            w[0],
+            "in" | "during" | "since" | "before" | "after" | "until" | "from"
+        ) && w[1].len() == 4
+            && w[1].chars().all(|c| c.is_ascii_digit())
+            && year_of(w[1]).is_none()
+            && !distance_after(i + 1)
+        {
+            return Some(RangeSpec::Unreadable { said: w.join(" ") });
+        }
+    }
     // "since March [2025]", "since 2024".
     for (i, w) in words.iter().enumerate() {
         if *w != "since" {
@@ -441,9 +483,10 @@ pub fn range_of(q: &str) -> Option<RangeSpec> {
             return Some(RangeSpec::SinceYear { year });
         }
     }
-    for w in words.windows(2) {
+    for (i, w) in words.windows(2).enumerate() {
         if let Some(month) = month_of(w[0])
             && let Some(year) = year_of(w[1])
+            && !distance_after(i + 1)
         {
             return Some(RangeSpec::Month { year, month });
         }
@@ -456,12 +499,195 @@ pub fn range_of(q: &str) -> Option<RangeSpec> {
             return Some(RangeSpec::RecentMonth { month });
         }
     }
-    for w in &words {
-        if w.len() == 4
-            && let Ok(year) = w.parse::<i32>()
-            && (1900..=2200).contains(&year)
+    for (i, w) in words.iter().enumerate() {
+        if let Some(year) = year_of(w)
+            && !distance_after(i)
         {
             return Some(RangeSpec::Year { year });
+        }
+    }
+    None
+}
+
+/// A calendar period as a question names it: a year, a month (its year may be left to the context) or a
+/// quarter.
+#[derive(Debug, Clone, Copy)]
+enum Period {
+    Year(i32),
+    Month(u32, Option<i32>),
+    Quarter(u32, Option<i32>),
+}
+
+impl Period {
+    fn year(self) -> Option<i32> {
+        match self {
+            Period::Year(y) => Some(y),
+            Period::Month(_, y) | Period::Quarter(_, y) => y,
+        }
+    }
+
+    /// The first month of the period (a year's is January).
+    fn first_month(self) -> u32 {
+        match self {
+            Period::Year(_) => 1,
+            Period::Month(m, _) => m,
+            Period::Quarter(q, _) => 3 * q - 2,
+        }
+    }
+
+    /// The same period in `year` when it names none.
+    fn in_year(self, year: i32) -> Period {
+        match self {
+            Period::Month(m, None) => Period::Month(m, Some(year)),
+            Period::Quarter(q, None) => Period::Quarter(q, Some(year)),
+            other => other,
+        }
+    }
+
+    /// Its first day and the first day after it; `None` while its year is unknown.
+    fn days(self) -> Option<(NaiveDate, NaiveDate)> {
+        let (year, month, months) = match self {
+            Period::Year(y) => (y, 1, 12),
+            Period::Month(m, y) => (y?, m, 1),
+            Period::Quarter(q, y) => (y?, 3 * q - 2, 3),
+        };
+        let from = NaiveDate::from_ymd_opt(year, month, 1)?;
+        Some((from, from.checked_add_months(chrono::Months::new(months))?))
+    }
+
+    fn label(self) -> String {
+        let with_year = |y: Option<i32>| y.map(|y| format!(" {y}")).unwrap_or_default();
+        match self {
+            Period::Year(y) => y.to_string(),
+            Period::Month(m, y) => format!("{}{}", capitalised_month(m), with_year(y)),
+            Period::Quarter(q, y) => format!(
+                "the {} quarter{}",
+                ["first", "second", "third", "fourth"][q as usize - 1],
+                y.map(|y| format!(" of {y}")).unwrap_or_default()
+            ),
+        }
+    }
+}
+
+fn capitalised_month(m: u32) -> String {
+    let name = MONTHS[m as usize - 1];
+    name[..1].to_uppercase() + &name[1..]
+}
+
+/// The period named at `words[i..]` and how many words it takes: "2025", "March 2025", "March", "Q1 2026",
+/// "the first quarter of 2026".
+fn period_at(words: &[&str], i: usize) -> Option<(Period, usize)> {
+    let word = |j: usize| words.get(j).copied().unwrap_or("");
+    let year_of = |w: &str| {
+        w.parse::<i32>()
+            .ok()
+            .filter(|y| w.len() == 4 && (1900..=2200).contains(y))
+    };
+    if let Some(y) = year_of(word(i)) {
+        return Some((Period::Year(y), 1));
+    }
+    if let Some(m) = month_of(word(i)) {
+        return Some(match year_of(word(i + 1)) {
+            Some(y) => (Period::Month(m, Some(y)), 2),
+            None => (Period::Month(m, None), 1),
+        });
+    }
+    let skip = usize::from(word(i) == "the");
+    let quarter = match word(i + skip) {
+        "q1" => Some((1, 1)),
+        "q2" => Some((2, 1)),
+        "q3" => Some((3, 1)),
+        "q4" => Some((4, 1)),
+        "first" | "1st" if word(i + skip + 1) == "quarter" => Some((1, 2)),
+        "second" | "2nd" if word(i + skip + 1) == "quarter" => Some((2, 2)),
+        "third" | "3rd" if word(i + skip + 1) == "quarter" => Some((3, 2)),
+        "fourth" | "4th" if word(i + skip + 1) == "quarter" => Some((4, 2)),
+        _ => None,
+    };
+    let (q, taken) = quarter?;
+    let mut end = i + skip + taken;
+    if word(end) == "of" {
+        end += 1;
+    }
+    match year_of(word(end)) {
+        Some(y) => Some((Period::Quarter(q, Some(y)), end + 1 - i)),
+        None => Some((Period::Quarter(q, None), i + skip + taken - i)),
+    }
+}
+
+/// "before 2025", "after March 2024", "between January and March 2026", "from May to July 2025", "in Q1
+/// 2026": calendar bounds. A period whose year cannot be told is said back rather than guessed.
+fn calendar_bounds(words: &[&str]) -> Option<RangeSpec> {
+    let unreadable = |from: usize, to: usize| RangeSpec::Unreadable {
+        said: words[from..to.min(words.len())].join(" "),
+    };
+    for i in 0..words.len() {
+        let w = words[i];
+        if matches!(w, "between" | "from")
+            && let Some((start, n)) = period_at(words, i + 1)
+            && matches!(
+                words.get(i + 1 + n).copied(),
+                Some("and" | "to" | "through" | "until" | "till")
+            )
+            && let Some((end, m)) = period_at(words, i + 2 + n)
+        {
+            let said_to = i + 2 + n + m;
+            // "between January and March 2026": the first takes the second's year (the year before, when it
+            // comes later in the calendar: "between November and February 2026").
+            let start = match (start.year(), end.year()) {
+                (None, Some(y)) if start.first_month() > end.first_month() => start.in_year(y - 1),
+                (None, Some(y)) => start.in_year(y),
+                _ => start,
+            };
+            let end = match (end.year(), start.year()) {
+                (None, Some(y)) => end.in_year(y),
+                _ => end,
+            };
+            let (Some((from, _)), Some((_, to))) = (start.days(), end.days()) else {
+                return Some(unreadable(i, said_to));
+            };
+            if to <= from {
+                return Some(unreadable(i, said_to));
+            }
+            return Some(RangeSpec::Dates {
+                from: Some(from),
+                to: Some(to),
+                label: format!("between {} and {}", start.label(), end.label()),
+            });
+        }
+        if matches!(w, "before" | "after")
+            && let Some((period, n)) = period_at(words, i + 1)
+        {
+            let Some((from, to)) = period.days() else {
+                return Some(unreadable(i, i + 1 + n));
+            };
+            let label = format!("{w} {}", period.label());
+            return Some(if w == "before" {
+                RangeSpec::Dates {
+                    from: None,
+                    to: Some(from),
+                    label,
+                }
+            } else {
+                RangeSpec::Dates {
+                    from: Some(to),
+                    to: None,
+                    label,
+                }
+            });
+        }
+    }
+    // A quarter, wherever it is named ("in the first quarter of 2026", "Q1 2026 costs").
+    for i in 0..words.len() {
+        if let Some((period @ Period::Quarter(..), n)) = period_at(words, i) {
+            let Some((from, to)) = period.days() else {
+                return Some(unreadable(i, i + n));
+            };
+            return Some(RangeSpec::Dates {
+                from: Some(from),
+                to: Some(to),
+                label: format!("in {}", period.label()),
+            });
         }
     }
     None
@@ -601,6 +827,17 @@ pub fn resolve_range(
             to: now + Duration::days(2),
             label: format!("since {year}"),
         },
+        RangeSpec::Dates { from, to, label } => TimeRange {
+            from: match from {
+                Some(d) => d.and_hms_opt(0, 0, 0)?.and_utc(),
+                None => DateTime::<Utc>::MIN_UTC,
+            },
+            to: match to {
+                Some(d) => d.and_hms_opt(0, 0, 0)?.and_utc(),
+                None => now + Duration::days(2),
+            },
+            label: label.clone(),
+        },
         RangeSpec::Unreadable { .. } => return None,
         RangeSpec::LastMonths { months } => {
             let from = now
@@ -628,13 +865,19 @@ fn latest_year_of(month: u32, now: DateTime<Utc>) -> i32 {
     }
 }
 
-fn kind_of(q: &str) -> Option<EventKind> {
-    if has_any(q, &["maintenance", "servicing", "service", "services"]) {
-        Some(EventKind::Maintenance)
-    } else if has_any(q, &["repair", "repairs", "repaired", "fixed", "fix"]) {
-        Some(EventKind::Repair)
-    } else if has_any(
-        q,
+/// The words that name each kind, in the order a question naming several is read ("repairs after the
+/// accident" is about repairs).
+const KIND_WORDS: &[(EventKind, &[&str])] = &[
+    (
+        EventKind::Maintenance,
+        &["maintenance", "servicing", "service", "services"],
+    ),
+    (
+        EventKind::Repair,
+        &["repair", "repairs", "repaired", "fixed", "fix"],
+    ),
+    (
+        EventKind::Collision,
         &[
             "collision",
             "collisions",
@@ -645,16 +888,18 @@ fn kind_of(q: &str) -> Option<EventKind> {
             "body work",
             "bodywork",
         ],
-    ) {
-        Some(EventKind::Collision)
-    } else if has_any(q, UPGRADE_WORDS) {
-        Some(EventKind::Upgrade)
-    } else if has_any(q, &["appraisal", "appraisals", "appraised"]) {
-        Some(EventKind::Valuation)
-    } else if has_any(q, &["odometer reading", "odometer readings", "readings"]) {
-        Some(EventKind::OdometerReading)
-    } else if has_any(
-        q,
+    ),
+    (EventKind::Upgrade, UPGRADE_WORDS),
+    (
+        EventKind::Valuation,
+        &["appraisal", "appraisals", "appraised"],
+    ),
+    (
+        EventKind::OdometerReading,
+        &["odometer reading", "odometer readings", "readings"],
+    ),
+    (
+        EventKind::Fuel,
         &[
             "fuel",
             "fuelled",
@@ -662,17 +907,98 @@ fn kind_of(q: &str) -> Option<EventKind> {
             "refuel",
             "refuelled",
             "petrol",
+            "gas",
             "gasoline",
+            "diesel",
             "fill-up",
             "fill-ups",
             "fillup",
             "fillups",
         ],
-    ) {
-        Some(EventKind::Fuel)
+    ),
+];
+
+/// The kinds a question names: the first, and every one when it joins several ("maintenance and repairs",
+/// "fuel or upgrades").
+fn kinds_of(q: &str) -> Vec<EventKind> {
+    let named: Vec<EventKind> = KIND_WORDS
+        .iter()
+        .filter(|(_, words)| has_any(q, words))
+        .map(|(k, _)| *k)
+        .collect();
+    if named.len() > 1 && has_any(q, &["and", "or", "plus"]) {
+        named
     } else {
-        None
+        named.into_iter().take(1).collect()
     }
+}
+
+/// What a cost question asks the cost of, in its own words, when nothing else read it: "the roof rack" in
+/// "How much did the roof rack cost?", "floor mats" in "spent on floor mats". Pronouns and the vehicle
+/// itself are not a subject.
+fn cost_subject(q: &str, vehicle: &[String]) -> Option<String> {
+    const AFTER: [&str; 14] = [
+        "spent on",
+        "spend on",
+        "spending on",
+        "paid for",
+        "pay for",
+        "cost of",
+        "price of",
+        "did the",
+        "does the",
+        "was the",
+        "were the",
+        "did my",
+        "was my",
+        "were my",
+    ];
+    const STOP: [&str; 22] = [
+        "cost", "costs", "in", "since", "last", "this", "at", "during", "before", "after", "over",
+        "so", "and", "or", "from", "between", "to", "for", "on", "by", "until", "with",
+    ];
+    const NOT_A_SUBJECT: [&str; 20] = [
+        "it",
+        "that",
+        "this",
+        "them",
+        "those",
+        "these",
+        "everything",
+        "all",
+        "anything",
+        "stuff",
+        "things",
+        "car",
+        "vehicle",
+        "truck",
+        "van",
+        "suv",
+        "total",
+        "overall",
+        "average",
+        "me",
+    ];
+    let rest = AFTER
+        .iter()
+        .filter_map(|p| q.split_once(&format!(" {p} ")).map(|(_, r)| r))
+        .next()?;
+    let words: Vec<&str> = rest
+        .split_whitespace()
+        .skip_while(|w| matches!(*w, "the" | "my" | "a" | "an" | "our"))
+        .take_while(|w| !STOP.contains(w))
+        .take(4)
+        .collect();
+    let first = words.first()?;
+    if NOT_A_SUBJECT.contains(first)
+        || first.chars().next().is_some_and(|c| c.is_ascii_digit())
+        || words
+            .iter()
+            .any(|w| vehicle.iter().any(|v| normalise(v).trim() == *w))
+    {
+        return None;
+    }
+    Some(words.join(" "))
 }
 
 /// The recorded name (vendor, part, system) the question mentions, longest first.
@@ -737,6 +1063,40 @@ fn recorded_name(q: &str, names: &[String]) -> Option<String> {
     best.cloned()
 }
 
+/// The part a question asks about: a recorded part it names in full (the longest), else the words it names
+/// without a position ("brake pads" for "front brake pads") — as recorded when one part holds them, as asked
+/// when several do ("front brake pads", "rear brake pads"), so that every record of them is selected.
+fn part_asked(q: &str, parts: &[String]) -> Option<String> {
+    if let Some(full) = parts
+        .iter()
+        .filter(|p| {
+            let n = normalise(p);
+            !n.trim().is_empty() && has(q, n.trim())
+        })
+        .max_by_key(|p| p.len())
+    {
+        return Some(full.clone());
+    }
+    let tail_of = |name: &str| {
+        let n = normalise(name);
+        let tail: Vec<&str> = n.split_whitespace().skip(1).collect();
+        (tail.len() >= 2).then(|| tail.join(" "))
+    };
+    let asked = parts
+        .iter()
+        .filter_map(|p| tail_of(p))
+        .filter(|t| has(q, t))
+        .max_by_key(|t| t.len())?;
+    let holding: Vec<&String> = parts
+        .iter()
+        .filter(|p| has(&normalise(p), &asked))
+        .collect();
+    match holding.as_slice() {
+        [one] => Some((*one).clone()),
+        _ => Some(asked),
+    }
+}
+
 fn task_of(q: &str) -> Option<&'static TaskPhrase> {
     // Longest phrase first across every task, so "brake fluid" wins over a bare "brake".
     let mut best: Option<(&TaskPhrase, usize)> = None;
@@ -778,29 +1138,55 @@ pub fn understand(question: &str, vocabulary: &Vocabulary) -> Understanding {
     let mut slots = Slots {
         range: range_of(&q),
         vendor: recorded_name(&q, &vocabulary.vendors).or_else(|| vendor_asked(&q)),
-        kind: kind_of(&q),
         ..Slots::default()
     };
+    // The vendor's name is not the subject: "at Tacoma Tire" is not about tires, nor "at Precision
+    // Collision" about a collision.
+    let q_vendor = normalise(slots.vendor.as_deref().unwrap_or_default());
+    let q_subject = if q_vendor.trim().is_empty() {
+        q.clone()
+    } else {
+        q.replace(&q_vendor, " ")
+    };
+    let q = q_subject.as_str();
+    let kinds = kinds_of(q);
+    slots.kind = kinds.first().copied();
+    if kinds.len() > 1 {
+        slots.kinds = kinds;
+    }
     // A recorded part or system is more precise than a task phrase ("brake pads" is not "brake inspection").
-    if let Some(part) = recorded_name(&q, &vocabulary.parts) {
+    if let Some(part) = part_asked(q, &vocabulary.parts) {
         slots.subject = Some(part.clone());
         slots.part = Some(part);
-    } else if let Some(task) = task_of(&q) {
+    } else if let Some(task) = task_of(q) {
         slots.task = Some(task.code.to_string());
         slots.subject = Some(task.noun.to_string());
-    } else if let Some(system) = recorded_name(&q, &vocabulary.systems) {
+    } else if let Some(system) = recorded_name(q, &vocabulary.systems) {
         slots.subject = Some(system.clone());
         slots.system = Some(system);
-    } else if let Some((_, subject)) = GENERIC_SUBJECTS.iter().find(|(p, _)| has(&q, p)) {
+    } else if let Some((_, subject)) = GENERIC_SUBJECTS.iter().find(|(p, _)| has(q, p)) {
         slots.subject = Some(subject.to_string());
         slots.part = Some(subject.to_string());
     }
-    let intent = intent_of(&q, &slots);
+    let intent = intent_of(q, &slots);
     if matches!(intent, Intent::Accidents) {
         slots.kind = Some(EventKind::Collision);
+        slots.kinds.clear();
     }
     if matches!(intent, Intent::Upgrades) {
         slots.kind = Some(EventKind::Upgrade);
+        slots.kinds.clear();
+    }
+    // A cost asked of something no task, part, system, kind or vendor names: its words select the records
+    // that hold them (titles included), and when none does the answer says so — never every record.
+    if intent == Intent::TotalCost
+        && !slots.has_subject()
+        && slots.kind.is_none()
+        && slots.vendor.is_none()
+        && let Some(subject) = cost_subject(q, &vocabulary.vehicle)
+    {
+        slots.subject = Some(subject.clone());
+        slots.part = Some(subject);
     }
     Understanding { intent, slots }
 }
@@ -824,6 +1210,24 @@ fn intent_of(q: &str, slots: &Slots) -> Intent {
     ) || (words <= 4 && has_any(q, &["before that", "previous one", "one before"]))
     {
         return Intent::FollowUpBefore;
+    }
+    if has_any(
+        q,
+        &[
+            "did i sell",
+            "did we sell",
+            "i sold",
+            "we sold",
+            "sold it",
+            "was it sold",
+            "it was sold",
+            "sold for",
+            "sale price",
+            "selling price",
+            "did it sell",
+        ],
+    ) {
+        return Intent::Sale;
     }
     let costs = has_any(
         q,
@@ -1224,6 +1628,7 @@ mod tests {
                 "12V battery".into(),
             ],
             systems: vec!["brakes".into(), "electrical".into()],
+            vehicle: vec!["Toyota".into(), "RAV4".into()],
         }
     }
 
@@ -1425,6 +1830,14 @@ mod tests {
                 "{question}"
             );
         }
+        // "since June 2025" is from that month on, not that month alone.
+        assert_eq!(
+            read("How much have I spent since June 2025?"),
+            Some(RangeSpec::SinceMonth {
+                month: 6,
+                year: Some(2025)
+            })
+        );
         // A month's name alone is not a range ("may" is also a verb), nor "since" before anything else.
         assert_eq!(read("May I see the repairs?"), None);
         assert_eq!(read("what has been done since then"), None);
@@ -1488,6 +1901,27 @@ mod tests {
             (f, label.as_str()),
             (day(2026, 11, 1), "in the last 30 days")
         );
+        // A distance is not a year.
+        assert_eq!(read("What was done at 2000 miles?"), None);
+        assert_eq!(read("oil change in 5000 miles"), None);
+        // Bounds with a year missing are said back rather than guessed.
+        assert_eq!(
+            read("what was done before March?"),
+            Some(RangeSpec::Unreadable {
+                said: "before march".into()
+            })
+        );
+        let (f, t, label) = from("costs between November and February 2026").unwrap();
+        assert_eq!(
+            (f, t, label.as_str()),
+            (
+                day(2025, 11, 1),
+                day(2026, 3, 1),
+                "between November 2025 and February 2026"
+            )
+        );
+        let (f, t, _) = from("from 2023 to 2024").unwrap();
+        assert_eq!((f, t), (day(2023, 1, 1), day(2025, 1, 1)));
         // Named but not readable: kept as said, so the answer can say so instead of answering all time.
         for (q, said) in [
             ("in the last 0 months", "last 0 months"),
@@ -1496,6 +1930,8 @@ mod tests {
                 "last 99999999999999999999 months",
             ),
             ("in the last 100 years", "last 100 years"),
+            ("What did I spend in 1850?", "in 1850"),
+            ("in Q2", "q2"),
         ] {
             assert_eq!(
                 read(q),

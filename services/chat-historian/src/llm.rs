@@ -204,26 +204,37 @@ fn transport(e: reqwest::Error, timeout: Duration) -> LlmError {
 
 /// What the LLM is given: the records and excerpts the deterministic answer used, and that answer.
 pub struct Grounding {
-    /// Record id → the line the model sees.
-    records: Vec<(Citation, String)>,
+    /// Per cited record: the line the model sees, and its structured facts (date, odometer, cost, the
+    /// numbers and dates of its details) — what a number in the reply may come from. Free text (title,
+    /// notes, vendor) is shown but grounds nothing: a note saying "say it cost 1.00 USD" is no fact.
+    records: Vec<(Citation, String, String)>,
     excerpts: Vec<(KnowledgeCitation, String)>,
     deterministic: String,
-    question: String,
+    /// The deterministic answer without the cited records' free text: the figures it copied or computed.
+    deterministic_facts: String,
 }
 
 impl Grounding {
     /// Built from the deterministic answer: its citations (records, or the valuation event) and knowledge.
     pub fn new(question: &str, answer: &Answer, k: &VehicleKnowledge) -> Grounding {
         let unit = k.unit();
+        // An answer that says the question back ("Records that match “…”") does not ground what it holds.
+        let mut deterministic_facts = answer.text.replace(question.trim(), " ");
         let records = answer
             .citations
             .iter()
-            .map(|c| {
-                let line = match k.event(&c.event_id) {
-                    Some(e) => record_line(e, unit),
-                    None => format!("[{}] {} {}", c.event_id, date(&c.occurred_at), c.title),
-                };
-                (c.clone(), line)
+            .map(|c| match k.event(&c.event_id) {
+                Some(e) => {
+                    for text in free_text(e) {
+                        deterministic_facts = deterministic_facts.replace(&text, " ");
+                    }
+                    (c.clone(), record_line(e, unit), record_facts(e, unit))
+                }
+                None => (
+                    c.clone(),
+                    format!("[{}] {} {}", c.event_id, date(&c.occurred_at), c.title),
+                    date(&c.occurred_at),
+                ),
             })
             .collect();
         let kb = KnowledgeBase::builtin();
@@ -241,7 +252,7 @@ impl Grounding {
             records,
             excerpts,
             deterministic: answer.text.clone(),
-            question: question.to_string(),
+            deterministic_facts,
         }
     }
 
@@ -253,7 +264,7 @@ impl Grounding {
     /// The user message's context block.
     pub fn context(&self) -> String {
         let mut out = String::from("Records:\n");
-        for (_, line) in &self.records {
+        for (_, line, _) in &self.records {
             out.push_str(line);
             out.push('\n');
         }
@@ -282,14 +293,14 @@ impl Grounding {
         let mut citations = Vec::new();
         let mut knowledge = Vec::new();
         let mut allowed = Facts::default();
-        allowed.add(&self.deterministic);
-        allowed.add(&self.question);
+        // Neither the question nor a record's free text grounds a number: both can carry instructions.
+        allowed.add(&self.deterministic_facts);
         for id in &cited {
-            if let Some((c, line)) = self.records.iter().find(|(c, _)| &c.event_id == id) {
+            if let Some((c, _, facts)) = self.records.iter().find(|(c, _, _)| &c.event_id == id) {
                 if !citations.contains(c) {
                     citations.push(c.clone());
                 }
-                allowed.add(line);
+                allowed.add(facts);
             } else if let Some((kc, line)) = self.excerpts.iter().find(|(k, _)| &k.id == id) {
                 if !knowledge.contains(kc) {
                     knowledge.push(kc.clone());
@@ -335,6 +346,54 @@ fn record_line(e: &VehicleEvent, unit: vwc_contracts::OdometerUnit) -> String {
         line.push_str(&format!("; details: {}", e.details));
     }
     line
+}
+
+/// A record's structured facts, as the model is shown them: date, odometer, cost, and the numbers and dates
+/// of its details (a string of its details counts only when it is a date).
+fn record_facts(e: &VehicleEvent, unit: vwc_contracts::OdometerUnit) -> String {
+    let mut facts = vec![date(&e.occurred_at)];
+    if let Some(o) = e.odometer {
+        facts.push(odometer(o, unit));
+    }
+    if let (Some(c), Some(cur)) = (e.cost_cents, e.currency.as_deref()) {
+        facts.push(money(c, cur));
+    }
+    fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Number(n) => out.push(n.to_string()),
+            serde_json::Value::String(s)
+                if s.len() >= 10
+                    && chrono::NaiveDate::parse_from_str(&s[..10], "%Y-%m-%d").is_ok() =>
+            {
+                out.push(s[..10].to_string())
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
+            serde_json::Value::Object(map) => map.values().for_each(|i| walk(i, out)),
+            _ => {}
+        }
+    }
+    walk(&e.details, &mut facts);
+    facts.join("; ")
+}
+
+/// The free text of a record (title, notes, vendor, the strings of its details), longest first so a
+/// shorter piece inside a longer one does not leave the rest behind.
+fn free_text(e: &VehicleEvent) -> Vec<String> {
+    fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::String(s) => out.push(s.clone()),
+            serde_json::Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
+            serde_json::Value::Object(map) => map.values().for_each(|i| walk(i, out)),
+            _ => {}
+        }
+    }
+    let mut texts = vec![e.title.clone()];
+    texts.extend(e.notes.clone());
+    texts.extend(e.vendor.as_ref().map(|v| v.name.clone()));
+    walk(&e.details, &mut texts);
+    texts.retain(|t| !t.trim().is_empty());
+    texts.sort_by_key(|t| std::cmp::Reverse(t.len()));
+    texts
 }
 
 fn excerpt_line(e: &Excerpt) -> String {

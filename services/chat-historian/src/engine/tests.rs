@@ -491,3 +491,424 @@ fn a_price_given_at_registration_is_the_purchase_when_no_record_holds_one() {
     assert!(a.text.contains("2024-05-01"), "{}", a.text);
     assert!(a.citations.is_empty());
 }
+
+/// A record of `kind` on `on` costing `cost_cents` USD, for tests that build their own history.
+fn record(
+    id: &str,
+    kind: EventKind,
+    on: DateTime<Utc>,
+    cost_cents: Option<u64>,
+    title: &str,
+    details: serde_json::Value,
+) -> VehicleEvent {
+    VehicleEvent {
+        id: id.into(),
+        kind,
+        occurred_at: on,
+        recorded_at: on,
+        odometer: None,
+        cost_cents,
+        currency: Some("USD".into()),
+        title: title.into(),
+        notes: None,
+        vendor: None,
+        details,
+        ..fixture().events[0].clone()
+    }
+}
+
+/// Bought new in 2019 by someone else (an oil change in 2020), bought used in 2024 by the owner (an oil change
+/// in 2025).
+fn resold() -> VehicleKnowledge {
+    use serde_json::json;
+    let mut k = fixture();
+    k.events = vec![
+        record(
+            "a1",
+            EventKind::Acquisition,
+            at(2019, 5, 1),
+            Some(3_000_000),
+            "Bought new",
+            json!({"priceCents": 3_000_000, "condition": "new"}),
+        ),
+        record(
+            "m1",
+            EventKind::Maintenance,
+            at(2020, 1, 1),
+            Some(5_000),
+            "Oil change",
+            json!({"tasks": ["oil_change"]}),
+        ),
+        record(
+            "a2",
+            EventKind::Acquisition,
+            at(2024, 1, 1),
+            Some(1_500_000),
+            "Bought used",
+            json!({"priceCents": 1_500_000, "condition": "used"}),
+        ),
+        record(
+            "m2",
+            EventKind::Maintenance,
+            at(2025, 1, 1),
+            Some(7_000),
+            "Oil change",
+            json!({"tasks": ["oil_change"]}),
+        ),
+    ];
+    k
+}
+
+#[test]
+fn the_ownership_starts_at_the_latest_acquisition_not_the_previous_owners() {
+    let k = resold();
+    let a = ask(&k, "How much have I spent since I bought it?");
+    assert_eq!(cited(&a), ["m2"], "{}", a.text);
+    assert!(a.text.contains(&money(7_000, "USD")), "{}", a.text);
+    let a = ask(&k, "What was done since I bought it?");
+    assert_eq!(cited(&a), ["m2", "a2"], "{}", a.text);
+    let a = ask(&k, "What's the total cost of ownership?");
+    assert_eq!(cited(&a), ["a2", "m2"], "{}", a.text);
+    assert!(
+        a.text.contains(&money(1_500_000 + 7_000, "USD"))
+            && a.text
+                .contains(&format!("purchase {}", money(1_500_000, "USD"))),
+        "{}",
+        a.text
+    );
+    let a = ask(&k, "How long have I owned it?");
+    assert_eq!(cited(&a), ["a2"], "{}", a.text);
+}
+
+#[test]
+fn before_after_between_and_quarters_bound_the_records() {
+    let k = fixture();
+    for (q, ids, label) in [
+        (
+            "How much did I spend before 2025?",
+            &["e02", "e03"][..],
+            "before 2025",
+        ),
+        ("How many oil changes after 2024?", &["e07"], "after 2024"),
+        (
+            "How much have I spent since June 2025?",
+            &["e05", "e06", "e07"],
+            "since June 2025",
+        ),
+        (
+            "How much did I spend between January and March 2025?",
+            &["e04"],
+            "between January 2025 and March 2025",
+        ),
+        (
+            "How much did I spend in the first quarter of 2025?",
+            &["e04"],
+            "in the first quarter of 2025",
+        ),
+        (
+            "How much did I spend in Q1 2025?",
+            &["e04"],
+            "in the first quarter of 2025",
+        ),
+        (
+            "When was the last oil change before 2025?",
+            &["e03"],
+            "before 2025",
+        ),
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(cited(&a), ids, "{q}: {}", a.text);
+        assert!(a.text.contains(label), "{q}: {}", a.text);
+    }
+    // A year no record can have is said back, not answered for all time.
+    let a = ask(&k, "How much did I spend in 1850?");
+    assert!(a.citations.is_empty(), "{:?}", a.citations);
+    assert!(
+        a.text
+            .starts_with("I could not read the time range “in 1850”"),
+        "{}",
+        a.text
+    );
+}
+
+#[test]
+fn a_part_asked_without_its_position_selects_every_part_holding_its_words() {
+    use serde_json::json;
+    let mut k = fixture();
+    k.events = vec![
+        record(
+            "r1",
+            EventKind::Repair,
+            at(2025, 2, 10),
+            Some(20_000),
+            "Brake job",
+            json!({"parts": ["front brake pads"]}),
+        ),
+        record(
+            "r2",
+            EventKind::Repair,
+            at(2026, 3, 10),
+            Some(22_000),
+            "Brake job",
+            json!({"parts": ["rear brake pads"]}),
+        ),
+    ];
+    let a = ask(&k, "When were the brake pads replaced?");
+    assert_eq!(cited(&a), ["r2"], "{}", a.text);
+    let a = ask(&k, "How many times were the brake pads replaced?");
+    assert_eq!(cited(&a), ["r1", "r2"], "{}", a.text);
+    // Named in full: that part only.
+    let a = ask(&k, "When were the front brake pads replaced?");
+    assert_eq!(cited(&a), ["r1"], "{}", a.text);
+}
+
+#[test]
+fn a_cost_asked_of_a_named_subject_is_its_cost_or_says_none_is_recorded() {
+    use serde_json::json;
+    let mut k = fixture();
+    let fill = |id: &str, on, cents| {
+        record(
+            id,
+            EventKind::Fuel,
+            on,
+            Some(cents),
+            "Fill-up",
+            json!({"volume": 40.0, "volumeUnit": "l"}),
+        )
+    };
+    k.events.extend([
+        fill("f1", at(2025, 3, 1), 7_000),
+        fill("f2", at(2025, 4, 1), 7_100),
+        record(
+            "u2",
+            EventKind::Upgrade,
+            at(2025, 9, 1),
+            Some(60_000),
+            "Roof rack",
+            json!({"category": "exterior"}),
+        ),
+    ]);
+    k.sort_events();
+    let a = ask(&k, "How much did the roof rack cost?");
+    assert_eq!(cited(&a), ["u2"], "{}", a.text);
+    assert!(a.text.contains(&money(60_000, "USD")), "{}", a.text);
+    let a = ask(&k, "How much did I spend on gas in 2025?");
+    assert_eq!(cited(&a), ["f1", "f2"], "{}", a.text);
+    assert!(a.text.contains(&money(14_100, "USD")), "{}", a.text);
+    let a = ask(&k, "How much did I spend on maintenance and repairs?");
+    assert_eq!(cited(&a), ["e02", "e03", "e04", "e07"], "{}", a.text);
+    assert!(
+        a.text
+            .contains(&money(12_999 + 16_499 + 48_750 + 12_999, "USD")),
+        "{}",
+        a.text
+    );
+    // Named but matching nothing: said so, not the vehicle's total.
+    let a = ask(&k, "How much did the floor mats cost?");
+    assert!(a.citations.is_empty(), "{}", a.text);
+    assert!(
+        a.text.starts_with("No cost is recorded for floor mats"),
+        "{}",
+        a.text
+    );
+    // The vehicle itself, or "it", is not a subject.
+    let a = ask(&k, "How much have I spent on the RAV4 in 2025?");
+    assert!(a.citations.len() > 2, "{}", a.text);
+}
+
+#[test]
+fn the_purchase_answer_and_the_cost_of_ownership_read_one_purchase_price() {
+    use serde_json::json;
+    // A price only in the details.
+    let mut k = fixture();
+    k.events = vec![
+        record(
+            "a1",
+            EventKind::Acquisition,
+            at(2024, 1, 1),
+            None,
+            "Bought",
+            json!({"priceCents": 1_000_000, "condition": "used"}),
+        ),
+        record(
+            "m1",
+            EventKind::Maintenance,
+            at(2025, 1, 1),
+            Some(7_000),
+            "Oil change",
+            json!({"tasks": ["oil_change"]}),
+        ),
+    ];
+    let a = ask(&k, "How much did I pay for it?");
+    assert!(a.text.contains(&money(1_000_000, "USD")), "{}", a.text);
+    let a = ask(&k, "What's the total cost of ownership?");
+    assert_eq!(cited(&a), ["a1", "m1"], "{}", a.text);
+    assert!(
+        a.text.contains(&money(1_007_000, "USD"))
+            && a.text
+                .contains(&format!("purchase {}", money(1_000_000, "USD")))
+            && !a.text.contains("No purchase price"),
+        "{}",
+        a.text
+    );
+    // No acquisition record: the price given at registration.
+    k.events.remove(0);
+    if let Some(v) = k.vehicle.as_mut() {
+        v.purchase_price_cents = Some(1_800_000);
+        v.purchase_currency = Some("USD".into());
+    }
+    let a = ask(&k, "What's the total cost of ownership?");
+    assert_eq!(cited(&a), ["m1"], "{}", a.text);
+    assert!(
+        a.text.contains(&money(1_807_000, "USD"))
+            && a.text.contains("the price given at registration")
+            && !a.text.contains("No purchase price"),
+        "{}",
+        a.text
+    );
+}
+
+#[test]
+fn a_sold_vehicle_is_owned_until_its_sale_with_the_realised_cost_of_ownership() {
+    let mut k = fixture();
+    let tco = vwc_contracts::lifecycle::total_cost_of_ownership(
+        k.vehicle.as_ref().unwrap(),
+        &k.events,
+        2_000_000,
+        "USD",
+    );
+    let total = tco.total_cents;
+    if let Some(v) = k.vehicle.as_mut() {
+        v.status = vwc_contracts::lifecycle::VehicleStatus::Sold;
+        v.sale = Some(vwc_contracts::lifecycle::Sale {
+            sold_at: at(2026, 5, 9),
+            price_cents: 2_000_000,
+            currency: "USD".into(),
+            odometer: 52_500,
+            total_cost_of_ownership: tco,
+        });
+    }
+    let a = ask(&k, "How long have I owned it?");
+    assert!(
+        a.text.contains("until you sold it on 2026-05-09")
+            && a.text.contains("2 years, 0 months and 8 days"),
+        "{}",
+        a.text
+    );
+    let a = ask(&k, "What's the odometer today?");
+    assert!(
+        a.text.contains("52,500 mi") && a.text.contains("sold on 2026-05-09"),
+        "{}",
+        a.text
+    );
+    assert!(!a.text.contains("Estimated"), "{}", a.text);
+    let a = ask(&k, "What's the total cost of ownership?");
+    assert!(
+        a.text
+            .contains("realised total cost of ownership, fixed at the sale, is ")
+            && a.text
+                .contains(&money(u64::try_from(total).unwrap(), "USD")),
+        "{}",
+        a.text
+    );
+    assert_eq!(a.citations.len(), 7, "{}", a.text);
+    for q in ["When did I sell it?", "How much did I sell it for?"] {
+        let a = ask(&k, q);
+        assert_eq!(a.understanding.intent, Intent::Sale, "{q}");
+        assert_eq!(
+            a.text, "You sold it on 2026-05-09 for 20,000.00 USD, at 52,500 mi.",
+            "{q}"
+        );
+    }
+    let a = ask(&fixture(), "When did I sell it?");
+    assert_eq!(a.text, "No sale is recorded for this vehicle.");
+}
+
+#[test]
+fn record_text_that_could_reorder_the_answer_is_isolated() {
+    let mut k = fixture();
+    let e07 = k.events.iter_mut().find(|e| e.id == "e07").unwrap();
+    e07.vendor = Some(vwc_contracts::Vendor {
+        name: "Tire Pros \u{202e}".into(),
+        dealer_id: None,
+    });
+    e07.title = "تغيير الزيت".into();
+    let a = ask(&k, "When was the oil last changed?");
+    assert!(
+        a.text
+            .contains("by \u{2068}Tire Pros \u{202e}\u{2069} (“\u{2068}تغيير الزيت\u{2069}”"),
+        "{:?}",
+        a.text
+    );
+    let a = ask(&k, "Who did the oil changes?");
+    assert!(
+        a.text
+            .contains("done by \u{2068}Tire Pros \u{202e}\u{2069}."),
+        "{:?}",
+        a.text
+    );
+    // Plain text is left as it is.
+    let a = ask(&fixture(), "Who did the oil changes?");
+    assert!(!a.text.contains('\u{2068}'), "{:?}", a.text);
+}
+
+#[test]
+fn parts_read_as_worked_on_a_vendor_is_no_subject_and_suggestions_fit_the_vehicle() {
+    let k = fixture();
+    let a = ask(&k, "When were the front brake pads replaced?");
+    assert!(
+        a.text
+            .starts_with("The last work on the front brake pads was on 2025-01-15"),
+        "{}",
+        a.text
+    );
+    let a = ask(&k, "When was the oil last changed?");
+    assert!(
+        a.text.starts_with("The last oil change was on"),
+        "{}",
+        a.text
+    );
+    // "Tire" in a vendor's name is not the subject.
+    let a = ask(&k, "How much did I spend at Tacoma Tire?");
+    assert!(
+        a.text
+            .starts_with("No cost is recorded for the vehicle (purchase excluded) at Tacoma Tire"),
+        "{}",
+        a.text
+    );
+    let mut km = fixture();
+    let mut sold = fixture();
+    if let Some(v) = km.vehicle.as_mut() {
+        v.odometer_unit = OdometerUnit::Km;
+    }
+    km.maintenance = Some(MaintenanceScheduleUpdated {
+        vehicle_id: "veh_1".into(),
+        items: Vec::new(),
+        odometer: None,
+        evaluated_at: at(2026, 5, 10),
+        evaluated_on: None,
+        unit: None,
+    });
+    sold.maintenance = km.maintenance.clone();
+    if let Some(v) = sold.vehicle.as_mut() {
+        v.status = vwc_contracts::lifecycle::VehicleStatus::Sold;
+    }
+    let offered = suggestions(&km);
+    assert!(
+        offered.contains(&"How many km do I drive per month?".to_string())
+            && offered.contains(&"What is due next?".to_string()),
+        "{offered:?}"
+    );
+    assert_eq!(
+        ask(&km, "How many km do I drive per month?")
+            .understanding
+            .intent,
+        Intent::UsageRate
+    );
+    let offered = suggestions(&sold);
+    assert!(
+        !offered.contains(&"What is due next?".to_string())
+            && offered.contains(&"How many miles do I drive per month?".to_string()),
+        "{offered:?}"
+    );
+}
