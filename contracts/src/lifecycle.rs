@@ -283,31 +283,33 @@ impl SellRequest {
     }
 }
 
-/// purchase price + costs − sale price over the vehicle's current records, in the sale's currency.
+/// purchase price + costs − sale price over the vehicle's current records, in the sale's currency. The
+/// ownership is the seller's: from the latest acquisition record on (a previous owner's purchase and costs,
+/// recorded before it, are theirs), or the whole history without one.
 pub fn total_cost_of_ownership(
     vehicle: &Vehicle,
     events: &[VehicleEvent],
     sale_price_cents: u64,
     currency: &str,
 ) -> TotalCostOfOwnership {
-    let acquisition = events
+    let latest = events
         .iter()
         .filter(|e| e.kind == EventKind::Acquisition)
-        .filter_map(|e| {
-            let price = match e.typed_details() {
-                Some(EventDetails::Acquisition(d)) => d.price_cents,
-                _ => None,
-            };
-            // `details.priceCents` carries no currency of its own: the record's, else the registration's.
-            let price_currency = e
-                .currency
-                .as_deref()
-                .or(vehicle.purchase_currency.as_deref());
-            let amount = price.or(e.cost_cents)?;
-            (price_currency == Some(currency)).then_some((e.occurred_at, amount))
-        })
-        .max_by_key(|(at, _)| *at)
-        .map(|(_, amount)| amount);
+        .max_by_key(|e| e.occurred_at);
+    let acquisition = latest.and_then(|e| {
+        let price = match e.typed_details() {
+            Some(EventDetails::Acquisition(d)) => d.price_cents,
+            _ => None,
+        };
+        // `details.priceCents` carries no currency of its own: the record's, else the registration's.
+        let price_currency = e
+            .currency
+            .as_deref()
+            .or(vehicle.purchase_currency.as_deref());
+        let amount = price.or(e.cost_cents)?;
+        (price_currency == Some(currency)).then_some(amount)
+    });
+    let owned_from = latest.map(|e| e.occurred_at);
     let registration = vehicle
         .purchase_price_cents
         .filter(|_| vehicle.purchase_currency.as_deref() == Some(currency));
@@ -317,7 +319,12 @@ pub fn total_cost_of_ownership(
         (None, None) => (0, PurchasePriceSource::Unknown),
     };
     let (mut costs, mut counted, mut other) = (0u64, 0u64, 0u64);
-    for e in events.iter().filter(|e| e.kind != EventKind::Acquisition) {
+    let owned = |e: &&VehicleEvent| owned_from.is_none_or(|from| e.occurred_at >= from);
+    for e in events
+        .iter()
+        .filter(|e| e.kind != EventKind::Acquisition)
+        .filter(owned)
+    {
         let Some(cost) = e.cost_cents else { continue };
         if e.currency.as_deref() == Some(currency) {
             costs += cost;
@@ -387,6 +394,46 @@ mod tests {
             details,
             ..examples::vehicle_event()
         }
+    }
+
+    #[test]
+    fn tco_is_the_sellers_own_from_the_latest_acquisition_on() {
+        let on = |e: VehicleEvent, at: &str| VehicleEvent {
+            occurred_at: at.parse().unwrap(),
+            ..e
+        };
+        let events = [
+            on(
+                event(
+                    EventKind::Acquisition,
+                    Some(3_000_000),
+                    "USD",
+                    json!({"priceCents": 3_000_000}),
+                ),
+                "2019-05-01T00:00:00Z",
+            ),
+            on(
+                event(EventKind::Repair, Some(5_000), "USD", json!({})),
+                "2020-01-01T00:00:00Z",
+            ),
+            on(
+                event(
+                    EventKind::Acquisition,
+                    Some(1_500_000),
+                    "USD",
+                    json!({"priceCents": 1_500_000}),
+                ),
+                "2024-01-01T00:00:00Z",
+            ),
+            on(
+                event(EventKind::Repair, Some(7_000), "USD", json!({})),
+                "2025-01-01T00:00:00Z",
+            ),
+        ];
+        let tco = total_cost_of_ownership(&examples::vehicle(), &events, 1_000_000, "USD");
+        assert_eq!(tco.purchase_price_cents, 1_500_000);
+        assert_eq!((tco.costs_cents, tco.records_counted), (7_000, 1));
+        assert_eq!(tco.total_cents, 1_500_000 + 7_000 - 1_000_000);
     }
 
     #[test]
