@@ -10,14 +10,14 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use vwc_auth::TokenVerifier;
 use vwc_contracts::maintenance::MaintenanceItemView;
-use vwc_http::openapi::{BearerRoute, ResourceBody};
+use vwc_http::openapi::{BearerRoute, Conflict, ResourceBody};
 use vwc_http::route;
 use vwc_http::{Admitted, ApiError, Json, JsonBody, RequestTrace, VehiclePath};
 
 use crate::service::{ConfigureError, Scheduler};
 use crate::settings::ItemChange;
 use crate::sweep::{SweepReport, sweep};
-use vwc_store::vehicle_ledger::{DailyRun, LedgerService};
+use vwc_store::vehicle_ledger::{DailyRun, LedgerService, UpdateError};
 
 #[derive(Clone)]
 pub struct SchedulerState {
@@ -43,6 +43,11 @@ impl From<ConfigureError> for ApiError {
             ConfigureError::VehicleNotFound => ApiError::NotFound("vehicle"),
             ConfigureError::TaskNotFound => ApiError::NotFound("maintenance task"),
             ConfigureError::Invalid(errors) => ApiError::Validation(errors),
+            // Changed by others on every attempt (other processes: this one queues): try again.
+            ConfigureError::Update(UpdateError::Contention(_)) => ApiError::Conflict(
+                "the vehicle's maintenance changed while this request was handled; read it again and retry"
+                    .into(),
+            ),
             ConfigureError::Update(e) => ApiError::internal(e),
         }
     }
@@ -86,7 +91,7 @@ struct TaskPath {
             "dueAt": "2026-06-11", "dueOdometer": 45000, "projectedDueAt": "2026-05-02", "status": "ok",
             "reason": "Due on 2026-06-11 or at 45,000 mi (about 2026-05-02 at current usage), whichever comes first",
             "dueCycle": "2026-06-11@45000", "enabled": true})),
-    errors(ResourceBody))]
+    errors(ResourceBody, 409 => Conflict))]
 async fn configure_item(
     State(state): State<SchedulerState>,
     Admitted { auth, .. }: Admitted<ConfigureMaintenance>,

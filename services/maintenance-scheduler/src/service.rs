@@ -140,17 +140,19 @@ pub fn wake_on<'a>(
 }
 
 /// Reads the vehicle, applies `change` to the state in memory (recording what to store in the commit),
-/// re-evaluates as of `when`, and commits; again from the top on a conflict. `change` may refuse.
+/// re-evaluates as of `when()` — asked again by each attempt, so one retried after a conflict decides as
+/// of its own instant and a schedule saved later never carries an earlier `evaluatedAt` — and commits;
+/// again from the top on a conflict. `change` may refuse.
 pub async fn update_vehicle<E>(
     store: &dyn SchedulerStore,
     vehicle_id: &VehicleId,
     claim: Option<&str>,
-    when: AsOf,
+    when: impl Fn() -> AsOf,
     traceparent: Option<&str>,
     change: impl FnMut(&mut VehicleState, &mut VehicleCommit) -> Result<(), E>,
 ) -> Result<Result<Updated, E>, UpdateError> {
     update(store, vehicle_id, claim, change, |state, commit| {
-        decide(state, commit, when, traceparent, Keep::Evaluation).map(Decided::into_parts)
+        decide(state, commit, when(), traceparent, Keep::Evaluation).map(Decided::into_parts)
     })
     .await
 }
@@ -279,11 +281,14 @@ impl Scheduler {
         if !is_task_code(task) {
             return Err(ConfigureError::TaskNotFound);
         }
+        // One change of a vehicle at a time in this process, deliveries included: concurrent PUTs queue
+        // here instead of conflicting in the store (16 conflicts in a row gave up).
+        let _vehicle = self.locks().lock(vehicle_id.as_str()).await;
         let updated = update_vehicle(
             self.ledger(),
             vehicle_id,
             None,
-            AsOf::at(self.now()),
+            || AsOf::at(self.now()),
             traceparent,
             |state, commit| {
                 let vehicle = state

@@ -303,12 +303,16 @@ async fn settle_page(
             CommitOutcome::Conflict => {
                 // The vehicle changed since the page was read (an event arrived): evaluate it afresh.
                 report.retried += 1;
-                let updated =
-                    update_vehicle(store, &vehicle_id, None, when, Some(trace), |_, _| {
-                        Ok::<(), std::convert::Infallible>(())
-                    })
-                    .await?
-                    .unwrap_or_else(|never| match never {});
+                let updated = update_vehicle(
+                    store,
+                    &vehicle_id,
+                    None,
+                    || when,
+                    Some(trace),
+                    |_, _| Ok::<(), std::convert::Infallible>(()),
+                )
+                .await?
+                .unwrap_or_else(|never| match never {});
                 if let Some(evaluation) = &updated.evaluation {
                     Planned::of(evaluation.items.len() as u64, updated.published).add_to(report);
                 }

@@ -765,3 +765,52 @@ async fn marking_every_notification_read_covers_what_the_reader_saw_and_nothing_
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn parallel_changes_of_one_vehicles_maintenance_all_reach_every_view() {
+    let (app, token, vehicle) = spawn_with_vehicle(&[Role::Owner], 7).await;
+    let path = format!("/v1/vehicles/{vehicle}/maintenance");
+    poll_get(&app, &token, &path, "the schedule", |m| {
+        (!m["items"].as_array()?.is_empty()).then_some(())
+    })
+    .await;
+    // Twelve new tasks at once, and twenty interval changes of one task at once: every one is a 200
+    // (they queued; none gave up on contention) ...
+    let puts = (0..12)
+        .map(|i| {
+            (
+                format!("{path}/custom_{i}"),
+                json!({"title": format!("C{i}"), "intervalMonths": 6}),
+            )
+        })
+        .chain((0..20).map(|i| {
+            let months = if i % 2 == 0 { 1 } else { 24 };
+            (
+                format!("{path}/oil_change"),
+                json!({"intervalMonths": months}),
+            )
+        }))
+        .collect::<Vec<_>>();
+    let answers =
+        futures::future::join_all(puts.iter().map(|(p, body)| put(&app, &token, p, body))).await;
+    for (status, _, body) in &answers {
+        assert_eq!(*status, 200, "{body}");
+    }
+    // ... and the read side ends where the scheduler did: the view is the last schedule saved, not one
+    // saved earlier that carried a later `evaluatedAt`.
+    app.settle().await;
+    let (status, _, stored) = put(&app, &token, &format!("{path}/oil_change"), &json!({})).await;
+    assert_eq!(status, 200);
+    app.settle().await;
+    let view = app.get_ok(&token, &path).await;
+    let items = view["items"].as_array().unwrap();
+    let customs = items
+        .iter()
+        .filter(|i| i["task"].as_str().unwrap().starts_with("custom_"))
+        .count();
+    assert_eq!(customs, 12, "{view}");
+    let oil = items.iter().find(|i| i["task"] == "oil_change").unwrap();
+    assert_eq!(oil["intervalMonths"], stored["intervalMonths"], "{view}");
+    assert_eq!(oil["status"], stored["status"], "{view}");
+    app.stop().await;
+}
