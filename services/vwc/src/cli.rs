@@ -915,6 +915,9 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
             )
         })?;
     let addr = listener.local_addr()?;
+    if let Some(files) = crate::server::raise_open_file_limit() {
+        tracing::debug!(files, "open-file limit");
+    }
     let system = System::start(opts).await?;
     if fresh && !args.no_seed {
         eprintln!("Empty data dir: loading the demo seed…");

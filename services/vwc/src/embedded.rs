@@ -1,7 +1,6 @@
 //! The whole system in one process: every service's store, the bus, the consumers, the outbox relays and
 //! one HTTP router. The embedded default uses SQLite files and the in-process bus.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -526,14 +525,9 @@ impl System {
         listener: tokio::net::TcpListener,
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let app = self.router.clone();
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(stop)
-        .await
-        .context("serving HTTP")?;
+        crate::server::serve(listener, self.router.clone(), stop)
+            .await
+            .context("serving HTTP")?;
         tracing::info!("draining the bus and flushing outboxes");
         self.shutdown().await;
         Ok(())

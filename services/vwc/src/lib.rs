@@ -20,6 +20,7 @@ pub mod records_cli;
 pub mod routes;
 pub mod routing;
 pub mod seed;
+pub mod server;
 pub mod stores;
 #[cfg(feature = "testing")]
 pub mod testing;
