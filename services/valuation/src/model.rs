@@ -159,9 +159,16 @@ impl Fact {
     }
 }
 
-/// Facts in the order the model applies them: by time, then event id.
+/// Facts in the order the model applies them: by time, then odometer (none first, the highest last: of
+/// two readings at one instant the higher is the later), then event id. Ids are made when records arrive,
+/// so without the odometer the same history imported twice could order its same-instant readings apart
+/// and value the same days differently.
 pub fn sort_facts(facts: &mut [Fact]) {
-    facts.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.event_id.cmp(&b.event_id)));
+    facts.sort_by(|a, b| {
+        a.at.cmp(&b.at)
+            .then_with(|| a.odometer.cmp(&b.odometer))
+            .then_with(|| a.event_id.cmp(&b.event_id))
+    });
 }
 
 // ---------------------------------------------------------------------------------------------------

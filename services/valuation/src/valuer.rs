@@ -264,7 +264,7 @@ pub async fn update_vehicle<E>(
 #[derive(Clone)]
 pub struct Valuer(LedgerParts<dyn ValuationStore, VehicleState>);
 
-// Facts are kept sorted by time (then event id), as the model reads them.
+// Facts are kept sorted by time (then odometer, then event id), as the model reads them.
 vwc_store::vehicle_facts!(VehicleState {
     registration: profile: VehicleProfile = VehicleProfile::from_vehicle,
     fact: Fact = Fact::from_event,

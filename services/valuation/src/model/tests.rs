@@ -712,3 +712,31 @@ fn a_day_before_the_model_year_is_age_zero_in_words_too() {
     );
     assert!(!age.detail.contains("years old"), "{}", age.detail);
 }
+
+#[test]
+fn readings_at_one_instant_value_alike_whatever_their_ids() {
+    // Two rows of one day (a bare date is noon UTC) with different odometers: the ids come from the
+    // import, so two imports of one file may give them in either order.
+    let at_noon = at(2024, 6, 1);
+    let history = |first: &str, second: &str| {
+        with(
+            &bought_for(3_000_000),
+            [
+                reading(first, at_noon, 18_500),
+                reading(second, at_noon, 19_200),
+            ],
+        )
+    };
+    let one = mile_value(
+        &history("a", "b"),
+        day(2024, 6, 1),
+        ValuationPointKind::Current,
+    );
+    let other = mile_value(
+        &history("b", "a"),
+        day(2024, 6, 1),
+        ValuationPointKind::Current,
+    );
+    assert_eq!(one, other);
+    assert_eq!(one.odometer, Some(19_200));
+}
