@@ -1274,13 +1274,25 @@ impl Ctx<'_> {
         })
     }
 
-    fn usage(&self) -> Option<Usage<'_>> {
-        let readings: Vec<&VehicleEvent> = self
-            .k
+    /// The records with an odometer, in time order, leaving out rollbacks (a value below an earlier one:
+    /// a typo, a dealer's miles on a km vehicle), as the scheduler and the valuation leave them out.
+    fn trusted_readings(&self) -> Vec<&VehicleEvent> {
+        let mut highest = None;
+        self.k
             .events
             .iter()
-            .filter(|e| e.odometer.is_some())
-            .collect();
+            .filter(|e| match e.odometer {
+                Some(o) if highest.is_none_or(|h| o >= h) => {
+                    highest = Some(o);
+                    true
+                }
+                _ => false,
+            })
+            .collect()
+    }
+
+    fn usage(&self) -> Option<Usage<'_>> {
+        let readings = self.trusted_readings();
         let last = *readings.last()?;
         let window_start = last.occurred_at - chrono::Duration::days(365);
         let first = readings
@@ -1327,12 +1339,7 @@ impl Ctx<'_> {
             };
         }
         let Some(u) = self.usage() else {
-            let readings: Vec<&VehicleEvent> = self
-                .k
-                .events
-                .iter()
-                .filter(|e| e.odometer.is_some())
-                .collect();
+            let readings = self.trusted_readings();
             return match readings.last() {
                 Some(e) => text_answer(
                     format!(

@@ -218,6 +218,22 @@ fn usage_rate_and_the_estimated_odometer_are_computed_from_two_readings() {
 }
 
 #[test]
+fn a_reading_below_an_earlier_one_is_left_out_of_the_usage_rate() {
+    // A reading typed short (3,000 for 53,000) after the fixture's last one: the rate is measured to
+    // the last trusted reading, as before it was recorded.
+    let mut k = fixture();
+    let before = ask(&k, "How many miles do I drive per month?");
+    let mut typo = k.events.last().unwrap().clone();
+    typo.id = "e09".into();
+    typo.occurred_at = at(2026, 5, 9);
+    typo.odometer = Some(3_000);
+    k.events.push(typo);
+    let a = ask(&k, "How many miles do I drive per month?");
+    assert_eq!(cited(&a), ["e05", "e08"], "{}", a.text);
+    assert_eq!(a.text, before.text);
+}
+
+#[test]
 fn nothing_recorded_says_so_without_numbers_of_its_own() {
     let k = fixture();
     for q in [
