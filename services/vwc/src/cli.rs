@@ -867,10 +867,46 @@ fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
     Ok(file)
 }
 
+/// Whether a SQLite data dir is new — no database in it holds anything — for the demo seed. An error when
+/// the ingestion database (the record of every vehicle and event; the others are projections of it) is
+/// missing or empty while another database holds data: a lost or truncated file, over which seeding would
+/// mix the demo into the projections left, and starting afresh would orphan them.
+pub fn data_dir_is_new(dir: &std::path::Path) -> anyhow::Result<bool> {
+    let holds = |file: &std::path::Path| std::fs::metadata(file).is_ok_and(|m| m.len() > 0);
+    let db = |name: &str| dir.join(format!("{name}.db"));
+    let ingestion = db("ingestion");
+    if holds(&ingestion) || holds(&ingestion.with_extension("db-wal")) {
+        return Ok(false);
+    }
+    let mut others: Vec<String> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".db") && name != "ingestion.db")
+            .filter(|name| holds(&dir.join(name)))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    if others.is_empty() {
+        return Ok(true);
+    }
+    others.sort();
+    anyhow::bail!(
+        "{} is {} but {} hold data: the ingestion database is the record every other one is built from. \
+         Restore it (a backup, or the file moved away), or start with an empty data dir; nothing was changed",
+        ingestion.display(),
+        if ingestion.exists() {
+            "empty"
+        } else {
+            "missing"
+        },
+        others.join(", ")
+    )
+}
+
 async fn up(args: UpArgs) -> anyhow::Result<()> {
     // The demo seed goes into an empty SQLite data dir; a MongoDB deployment is never seeded implicitly.
-    let fresh =
-        !args.http.service.store.is_mongodb() && !args.data.data_dir.join("ingestion.db").exists();
+    let fresh = !args.http.service.store.is_mongodb() && data_dir_is_new(&args.data.data_dir)?;
     let layers = config_layers().await?;
     let mut opts = options(&args.data);
     args.http.apply(&mut opts);
@@ -1061,6 +1097,33 @@ pub async fn replay(system: &System, only: Option<&str>) -> anyhow::Result<(usiz
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_data_dir_is_new_only_when_no_database_holds_anything_and_never_without_its_ingestion_one()
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path();
+        let write = |name: &str, bytes: &[u8]| std::fs::write(path.join(name), bytes).unwrap();
+        assert!(super::data_dir_is_new(&path.join("not-made-yet")).unwrap());
+        assert!(super::data_dir_is_new(path).unwrap());
+        // An empty ingestion database left by a first start that stopped early: still new.
+        write("ingestion.db", b"");
+        assert!(super::data_dir_is_new(path).unwrap());
+        // Projections with data, the record empty or gone: refused, saying which.
+        write("edge.db", b"SQLite format 3\0");
+        let refused = super::data_dir_is_new(path).unwrap_err().to_string();
+        assert!(
+            refused.contains("ingestion.db is empty but edge.db hold data"),
+            "{refused}"
+        );
+        std::fs::remove_file(path.join("ingestion.db")).unwrap();
+        let refused = super::data_dir_is_new(path).unwrap_err().to_string();
+        assert!(refused.contains("ingestion.db is missing"), "{refused}");
+        // The record holds data: not new, whatever else is there or not.
+        write("ingestion.db", b"SQLite format 3\0");
+        std::fs::remove_file(path.join("edge.db")).unwrap();
+        assert!(!super::data_dir_is_new(path).unwrap());
+    }
+
     use super::*;
 
     #[test]
