@@ -24,6 +24,27 @@ use tower::ServiceExt;
 /// How long a connection may take to send a request head, or stay idle between requests.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a stopping server waits for its connections to finish the requests they are in before it
+/// closes them: a client that never finishes its request head must not hold the process (and its data
+/// dir's lock) until the header timeout, or for ever.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The server's timeouts ([`HEADER_READ_TIMEOUT`], [`DRAIN_TIMEOUT`] by default).
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub header_read: Duration,
+    pub drain: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            header_read: HEADER_READ_TIMEOUT,
+            drain: DRAIN_TIMEOUT,
+        }
+    }
+}
+
 /// Serves `router` on `listener` until `stop` resolves; then stops accepting, lets every connection
 /// finish the request it is in (hyper's graceful shutdown) and returns once all have closed. Each request
 /// carries its peer as `ConnectInfo<SocketAddr>`, as `into_make_service_with_connect_info` gave it.
@@ -32,15 +53,15 @@ pub async fn serve(
     router: Router,
     stop: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    serve_with(listener, router, stop, HEADER_READ_TIMEOUT).await
+    serve_with(listener, router, stop, Timeouts::default()).await
 }
 
-/// [`serve`] with another header-read timeout.
+/// [`serve`] with other timeouts.
 pub async fn serve_with(
     listener: TcpListener,
     router: Router,
     stop: impl Future<Output = ()>,
-    header_read_timeout: Duration,
+    timeouts: Timeouts,
 ) -> std::io::Result<()> {
     let (closing, closing_rx) = tokio::sync::watch::channel(false);
     let mut stop = std::pin::pin!(stop);
@@ -67,12 +88,29 @@ pub async fn serve_with(
             peer,
             router.clone(),
             closing_rx.clone(),
-            header_read_timeout,
+            timeouts.header_read,
         ));
     }
     drop(listener);
     let _ = closing.send(true);
-    while connections.join_next().await.is_some() {}
+    if !connections.is_empty() {
+        tracing::info!(
+            connections = connections.len(),
+            "stopping: finishing the requests in flight"
+        );
+    }
+    let drained = tokio::time::timeout(timeouts.drain, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            connections = connections.len(),
+            after = ?timeouts.drain,
+            "stopping: closing connections that did not finish"
+        );
+        connections.shutdown().await;
+    }
     Ok(())
 }
 
@@ -185,7 +223,10 @@ mod tests {
             async {
                 let _ = stopped.await;
             },
-            TIMEOUT,
+            Timeouts {
+                header_read: TIMEOUT,
+                drain: Duration::from_secs(2),
+            },
         ));
         (addr, stop, server)
     }
@@ -251,5 +292,44 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(TcpStream::connect(addr).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_client_that_never_finishes_its_request_head_does_not_hold_a_stopping_server() {
+        // The header timeout is far off: the drain's bound is what lets the server go.
+        let router = Router::new().route("/", get(|| async { "ok" }));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve_with(
+            listener,
+            router,
+            async {
+                let _ = stopped.await;
+            },
+            Timeouts {
+                header_read: Duration::from_secs(600),
+                drain: Duration::from_millis(500),
+            },
+        ));
+        let mut half = TcpStream::connect(addr).await.unwrap();
+        half.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let started = Instant::now();
+        stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), server)
+            .await
+            .expect("the server returns after its drain time")
+            .unwrap()
+            .unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
+        let (got, _) = until_closed(&mut half).await;
+        assert!(got.is_empty(), "{got}");
     }
 }
