@@ -245,7 +245,7 @@ async fn retry_then_dead_letter(
     let mut error = error;
     loop {
         if attempt >= policy.max_attempts {
-            warn!(attempt, error = %error, "delivery failed for good; dead-lettering");
+            tracing::error!(attempt, error = %error, "delivery failed for good; dead-lettering");
             let error = error.to_string();
             let letter = NewDeadLetter {
                 consumer: slot.consumer.name(),

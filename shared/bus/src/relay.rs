@@ -204,6 +204,9 @@ impl OutboxRelay {
                         Ok((ids, Ok(()))) => {
                             if let Err(e) = self.outbox.mark_sent(&ids).await {
                                 warn!(relay = %self.name, error = %e, "marking rows sent failed; they will be sent again");
+                                // The database cannot write (a full disk): wait a poll before publishing
+                                // the same rows again, instead of re-sending them in a tight loop.
+                                paused_until = Some(Instant::now() + self.poll_every);
                             }
                             for id in &ids {
                                 in_flight_ids.remove(&id.0);

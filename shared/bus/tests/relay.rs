@@ -132,3 +132,59 @@ async fn the_running_relay_goes_past_a_refused_event_and_retries_transient_failu
     assert_eq!(db.list_dead_letters().await.unwrap().len(), 1);
     assert!(db.pending(10).await.unwrap().is_empty());
 }
+
+/// The outbox of `db`, except that marking rows sent fails (a full disk).
+struct CannotMarkSent(SqliteDb);
+
+#[async_trait]
+impl Outbox for CannotMarkSent {
+    async fn pending(
+        &self,
+        limit: usize,
+    ) -> vwc_store::StoreResult<Vec<(vwc_store::OutboxId, Envelope)>> {
+        self.0.pending(limit).await
+    }
+    async fn mark_sent(&self, _: &[vwc_store::OutboxId]) -> vwc_store::StoreResult<()> {
+        Err(vwc_store::StoreError::Other(
+            "database or disk is full".into(),
+        ))
+    }
+    async fn dead_letter(
+        &self,
+        id: &vwc_store::OutboxId,
+        letter: vwc_store::NewDeadLetter<'_>,
+    ) -> vwc_store::StoreResult<()> {
+        self.0.dead_letter(id, letter).await
+    }
+    async fn prune_sent(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> vwc_store::StoreResult<u64> {
+        self.0.prune_sent(before).await
+    }
+    fn wakeup(&self) -> Arc<tokio::sync::Notify> {
+        self.0.wakeup()
+    }
+}
+
+#[tokio::test]
+async fn rows_that_cannot_be_marked_sent_are_published_again_a_poll_later_not_in_a_tight_loop() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = outbox_with(dir.path(), &[envelope("org_a", 10)]).await;
+    let bus = Arc::new(RecordingBus::default());
+    let poll = Duration::from_millis(100);
+    let relay = Arc::new(
+        OutboxRelay::new("full", Arc::new(CannotMarkSent(db)), bus.clone()).poll_every(poll),
+    );
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(relay.clone().run(stopped));
+    tokio::time::sleep(poll * 10).await;
+    stop.send(true).unwrap();
+    running.await.unwrap();
+    // Sent again after each pause (at least once), but about once a poll: not thousands of times.
+    let sent = bus.published.lock().unwrap().len();
+    assert!(
+        (2..=20).contains(&sent),
+        "published {sent} times in 10 polls"
+    );
+}
