@@ -543,7 +543,15 @@ impl SqliteDb {
     pub async fn ping(&self) -> StoreResult<()> {
         self.read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
             .await?;
-        match tokio::time::timeout(WRITER_PING_TIMEOUT, self.write(|_| Ok(()))).await {
+        // A real write — page 1, rewritten with the value it holds — so a database that cannot be written
+        // (a full disk, a read-only or immutable file) fails the ping, not only the next request's write:
+        // an empty transaction commits without touching the file.
+        let rewrite_header = |conn: &Connection| {
+            let id: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+            conn.pragma_update(None, "application_id", id)?;
+            Ok(())
+        };
+        match tokio::time::timeout(WRITER_PING_TIMEOUT, self.write(rewrite_header)).await {
             Ok(answer) => answer,
             Err(_) => Err(StoreError::Other(format!(
                 "the sqlite writer of {} did not answer within {} s",
@@ -2163,6 +2171,28 @@ pub(crate) mod tests {
             .unwrap();
         assert_eq!(rows, [2, 3, 4], "the panicking write left nothing behind");
         db.ping().await.unwrap();
+    }
+
+    /// The ping commits a real write (so a full disk or an unwritable file fails it): another connection
+    /// sees the database change with each ping, and nothing else does.
+    #[tokio::test]
+    async fn the_ping_writes_to_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.db");
+        let db = SqliteDb::open(&path, &[]).unwrap();
+        let other = Connection::open(&path).unwrap();
+        let version = || -> i64 {
+            other
+                .query_row("PRAGMA data_version", [], |r| r.get(0))
+                .unwrap()
+        };
+        let before = version();
+        db.ping().await.unwrap();
+        assert_ne!(version(), before, "the ping wrote nothing");
+        let id: i64 = other
+            .query_row("PRAGMA application_id", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(id, 0, "the header keeps its value");
     }
 
     #[tokio::test]
