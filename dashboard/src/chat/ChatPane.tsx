@@ -237,7 +237,7 @@ export function ChatPane({
             key={p}
             type="button"
             className="chip"
-            disabled={busy}
+            aria-disabled={busy || undefined}
             onClick={() => void submit(p)}
           >
             {p}
