@@ -145,6 +145,7 @@ export function RecordEventForm({
 
   async function submit(e: FormEvent) {
     e.preventDefault();
+    if (busy) return;
     const built = buildEvent(f);
     const local: Record<string, string> = {};
     for (const [k, v] of Object.entries(built.errors)) local[fieldFor(k) ?? k] = v;
@@ -298,7 +299,8 @@ export function RecordEventForm({
         </ul>
       )}
       <div className="actions">
-        <button type="submit" className="primary" disabled={busy}>
+        {/* aria-disabled, not disabled: a disabled button would drop focus to <body> while it records. */}
+        <button type="submit" className="primary" aria-disabled={busy || undefined}>
           {busy ? "Recording…" : "Record"}
         </button>
         <button type="button" onClick={onCancel}>
