@@ -155,4 +155,15 @@ describe("ChatPane", () => {
     await waitFor(() => expect(posts).toHaveLength(2));
     expect(posts[1]).toContain("And tyres?");
   });
+
+  it("takes questions up to the API's 500 characters, and says so", async () => {
+    mockFetch(() => problem(404, "route not found"));
+    renderWithApi(<ChatPane vehicle={vehicle} maintenance={[]} onCitation={() => {}} />);
+    const line = screen.getByLabelText("Your question");
+    expect(line).toHaveAttribute("maxLength", "500");
+    expect(line).toHaveAccessibleDescription("Up to 500 characters.");
+    await userEvent.click(line);
+    await userEvent.paste("x".repeat(600));
+    expect(line).toHaveValue("x".repeat(500));
+  });
 });

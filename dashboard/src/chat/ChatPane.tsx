@@ -23,6 +23,9 @@ const DEFAULT_PROMPTS = [
   "How much have I spent on this car in the last year?",
 ];
 
+/** The longest question the chat API takes (docs/chat.md: a longer one is a 422). */
+export const MAX_QUESTION_CHARS = 500;
+
 const UNAVAILABLE =
   "The chat historian is not available on this server yet. The timeline has the full history.";
 
@@ -248,12 +251,19 @@ export function ChatPane({
         className="ask"
         label="Your question"
         hideLabel
-        input={{ placeholder: "Ask about this vehicle…", maxLength: 2000 }}
+        input={{
+          placeholder: "Ask about this vehicle…",
+          maxLength: MAX_QUESTION_CHARS,
+          "aria-describedby": "chat-limit",
+        }}
         button="Ask"
         buttonClass="primary"
         busy={busy}
         onSubmit={(text) => void submit(text)}
       />
+      <p id="chat-limit" className="muted small chat-limit">
+        Up to {MAX_QUESTION_CHARS} characters.
+      </p>
     </div>
   );
 }
