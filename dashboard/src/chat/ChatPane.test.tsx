@@ -65,6 +65,8 @@ describe("ChatPane", () => {
       "aria-live",
       "polite",
     );
+    // It scrolls: reachable by keyboard whatever it holds.
+    expect(screen.getByRole("list", { name: "Conversation" })).toHaveAttribute("tabIndex", "0");
 
     await userEvent.click(
       await screen.findByRole("button", { name: /Oil and filter change · 2 Mar 2026/ }),

@@ -178,6 +178,9 @@ export function ChatPane({
         aria-live="polite"
         aria-busy={busy}
         aria-label="Conversation"
+        // It scrolls (on a short screen, after a few answers): keyboard users can reach and scroll it even
+        // when none of its answers has a button (axe: scrollable-region-focusable).
+        tabIndex={0}
       >
         {turns.length === 0 && (
           <li className="muted chat-empty">
