@@ -3,7 +3,7 @@ import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { VehicleEvent } from "../api/types";
 import { demoVehicle, event, json, mockFetch, renderWithApi } from "../test-utils";
-import { buildEvent, RecordEventForm, today } from "./RecordEventForm";
+import { buildEvent, newKey, RecordEventForm, today } from "./RecordEventForm";
 
 const zone = process.env.TZ;
 afterEach(() => {
@@ -69,5 +69,25 @@ describe("record form", () => {
     const recorded: VehicleEvent = event("evt_1", "2026-03-02T12:00:00Z");
     answer(json({ event: recorded }, 201));
     await waitFor(() => expect(onRecorded).toHaveBeenCalledWith(recorded));
+  });
+
+  it("opens and records on plain http from another machine, where crypto.randomUUID is missing", async () => {
+    const real = globalThis.crypto;
+    vi.stubGlobal("crypto", {
+      getRandomValues: <T extends ArrayBufferView>(a: T) => real.getRandomValues(a),
+      subtle: real.subtle,
+    });
+    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+    expect(newKey()).toMatch(uuid);
+    expect(newKey()).not.toBe(newKey());
+    const fetch = mockFetch(() => json({ event: event("evt_1", "2026-03-02T12:00:00Z") }, 201));
+    const onRecorded = vi.fn();
+    renderWithApi(
+      <RecordEventForm vehicle={demoVehicle()} onRecorded={onRecorded} onCancel={() => {}} />,
+    );
+    await userEvent.click(screen.getByRole("button", { name: "Record" }));
+    await waitFor(() => expect(onRecorded).toHaveBeenCalled());
+    const headers = fetch.mock.calls[0]![1]!.headers as Record<string, string>;
+    expect(headers["Idempotency-Key"]).toMatch(uuid);
   });
 });
