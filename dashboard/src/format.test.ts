@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   formatDate,
   formatDistance,
@@ -53,5 +53,29 @@ describe("words", () => {
   });
   it("turns codes into words", () => {
     expect(humanize("odometer_reading")).toBe("Odometer reading");
+  });
+});
+
+describe("formatters", () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it("builds each Intl formatter once, not once per value (3,000 timeline rows)", () => {
+    const dates = vi.spyOn(Intl, "DateTimeFormat");
+    const numbers = vi.spyOn(Intl, "NumberFormat");
+    for (let i = 0; i < 3000; i++) {
+      formatDate(`2026-03-${String((i % 28) + 1).padStart(2, "0")}T09:30:00Z`);
+      formatMonth("2026-03");
+      formatMoney(1000 + i, i % 2 ? "USD" : "EUR");
+      formatMoney(1000 + i, "USD", true);
+      formatDistance(i, "mi");
+    }
+    // One per options (date, month; USD, EUR, whole USD; plain number) at most: none if already built.
+    expect(dates.mock.calls.length).toBeLessThanOrEqual(2);
+    expect(numbers.mock.calls.length).toBeLessThanOrEqual(4);
+    // Still right after caching.
+    expect(formatDate("2026-03-02T09:30:00Z")).toBe("2 Mar 2026");
+    expect(formatMoney(1050, "EUR")).toBe("€10.50");
+    expect(formatMoney(2_450_000, "USD", true)).toBe("$24,500");
+    expect(formatDistance(41250, "mi")).toBe("41,250 mi");
   });
 });

@@ -1,8 +1,10 @@
 import { render, screen } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { describe, expect, it, vi } from "vitest";
-import { oidcSettings as oidc } from "../test-utils";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { mockFetch, oidcSettings as oidc, problem } from "../test-utils";
 import { SignIn } from "./SignIn";
+
+afterEach(() => vi.unstubAllGlobals());
 
 describe("SignIn", () => {
   it("leaves for the identity provider on one click, and says so while it goes", async () => {
@@ -13,7 +15,11 @@ describe("SignIn", () => {
       screen.getByRole("button", { name: "Sign in with your identity provider" }),
     );
     expect(onProvider).toHaveBeenCalledWith(oidc);
-    expect(screen.getByRole("button", { name: "Opening the identity provider…" })).toBeDisabled();
+    const opening = screen.getByRole("button", { name: "Opening the identity provider…" });
+    expect(opening).toHaveAttribute("aria-disabled", "true");
+    expect(opening).toHaveFocus();
+    await userEvent.click(opening);
+    expect(onProvider).toHaveBeenCalledOnce();
     leave();
   });
 
@@ -28,7 +34,7 @@ describe("SignIn", () => {
     );
     expect(
       screen.getByRole("button", { name: "Sign in with your identity provider" }),
-    ).toBeEnabled();
+    ).not.toHaveAttribute("aria-disabled");
   });
 
   it("offers only the paste box when the server verifies tokens from elsewhere", async () => {
@@ -48,5 +54,24 @@ describe("SignIn", () => {
     render(<SignIn config={{ mode: "oidc", oidc }} busy onToken={vi.fn()} onProvider={vi.fn()} />);
     expect(screen.getByRole("status")).toHaveTextContent("Signing you in…");
     expect(screen.queryByRole("button")).toBeNull();
+  });
+
+  it("announces the server's field error beside its field and keeps focus on Sign in", async () => {
+    let answer: (r: Response) => void = () => {};
+    mockFetch(() => new Promise<Response>((r) => (answer = r)));
+    render(<SignIn config={{ mode: "embedded" }} onToken={vi.fn()} onProvider={vi.fn()} />);
+    await userEvent.click(screen.getByRole("button", { name: "Sign in" }));
+    const busy = screen.getByRole("button", { name: "Signing in…" });
+    // aria-disabled, not disabled: a disabled button drops focus to <body>.
+    expect(busy).toHaveAttribute("aria-disabled", "true");
+    expect(busy).toHaveFocus();
+    answer(problem(422, "invalid", [{ field: "org", message: "must be 1–100 characters" }]));
+    const alert = await screen.findByRole("alert");
+    expect(alert).toHaveTextContent("Must be 1–100 characters.");
+    const org = screen.getByLabelText("Organisation");
+    expect(org).toHaveAttribute("aria-invalid", "true");
+    expect(org).toHaveAccessibleDescription("Must be 1–100 characters.");
+    expect(screen.getByLabelText("User")).not.toHaveAttribute("aria-invalid");
+    expect(screen.getByRole("button", { name: "Sign in" })).toHaveFocus();
   });
 });

@@ -69,6 +69,7 @@ function ProviderSignIn({
   const host = new URL(oidc.authority).host;
 
   async function go() {
+    if (leaving) return;
     setLeaving(true);
     setError(null);
     try {
@@ -91,7 +92,12 @@ function ProviderSignIn({
           {error}
         </p>
       )}
-      <button type="button" className="primary" onClick={go} disabled={leaving}>
+      <button
+        type="button"
+        className="primary"
+        onClick={() => void go()}
+        aria-disabled={leaving || undefined}
+      >
         {leaving ? "Opening the identity provider…" : "Sign in with your identity provider"}
       </button>
     </section>
@@ -107,6 +113,7 @@ function DevTokenForm({ onToken }: { onToken: (token: string) => void }) {
 
   async function mint(e: FormEvent) {
     e.preventDefault();
+    if (busy || roles.length === 0) return;
     setBusy(true);
     setError(null);
     try {
@@ -135,27 +142,32 @@ function DevTokenForm({ onToken }: { onToken: (token: string) => void }) {
     }
   }
 
+  // The server's message about a field, announced (role=alert) as the record form's are.
   const fieldError = (f: string) =>
     error?.fields[f] ? (
-      <span className="field-error" id={`signin-${f}-error`}>
-        {error.fields[f]}
+      <span className="field-error" id={`signin-${f}-error`} role="alert">
+        {sentence(error.fields[f])}
       </span>
     ) : null;
+  // A field error about none of the form's fields is shown as the error.
+  const shownFields = error ? FIELDS.filter((f) => error.fields[f]) : [];
 
-  // A required text input with its label and the server's message about it.
+  // A required text input with its label and the server's message about it (outside the label, so the
+  // message is the input's description, not part of its name).
   const textField = (name: string, label: string, value: string, setValue: (v: string) => void) => (
-    <label>
-      {label}
+    <div className="signin-field">
+      <label htmlFor={`signin-${name}`}>{label}</label>
       <input
+        id={`signin-${name}`}
         name={name}
         value={value}
         onChange={(e) => setValue(e.target.value)}
         required
-        aria-invalid={!!error?.fields[name]}
+        aria-invalid={error?.fields[name] ? true : undefined}
         aria-describedby={error?.fields[name] ? `signin-${name}-error` : undefined}
       />
       {fieldError(name)}
-    </label>
+    </div>
   );
 
   return (
@@ -163,7 +175,7 @@ function DevTokenForm({ onToken }: { onToken: (token: string) => void }) {
       <h2>Sign in (development token)</h2>
       {textField("org", "Organisation", org, setOrg)}
       {textField("sub", "User", sub, setSub)}
-      <fieldset>
+      <fieldset aria-describedby={error?.fields.roles ? "signin-roles-error" : undefined}>
         <legend>Roles</legend>
         {ROLES.map((r) => (
           <label key={r.value} className="check">
@@ -183,16 +195,29 @@ function DevTokenForm({ onToken }: { onToken: (token: string) => void }) {
         ))}
         {fieldError("roles")}
       </fieldset>
-      {error && !Object.keys(error.fields).length && (
+      {error && !shownFields.length && (
         <p className="error" role="alert">
           {error.message}
         </p>
       )}
-      <button type="submit" className="primary" disabled={busy || roles.length === 0}>
+      {/* aria-disabled, not disabled: a disabled button would drop focus to <body> while it signs in. */}
+      <button
+        type="submit"
+        className="primary"
+        aria-disabled={busy || roles.length === 0 || undefined}
+      >
         {busy ? "Signing in…" : "Sign in"}
       </button>
     </form>
   );
+}
+
+/** The dev-token form's fields, as the API names them in a 422. */
+const FIELDS = ["org", "sub", "roles"] as const;
+
+function sentence(s: string): string {
+  const t = s.charAt(0).toUpperCase() + s.slice(1);
+  return /[.!?]$/.test(t) ? t : `${t}.`;
 }
 
 function PasteForm({ onToken, embedded }: { onToken: (token: string) => void; embedded: boolean }) {

@@ -65,6 +65,8 @@ describe("ChatPane", () => {
       "aria-live",
       "polite",
     );
+    // It scrolls: reachable by keyboard whatever it holds.
+    expect(screen.getByRole("list", { name: "Conversation" })).toHaveAttribute("tabIndex", "0");
 
     await userEvent.click(
       await screen.findByRole("button", { name: /Oil and filter change · 2 Mar 2026/ }),
@@ -108,5 +110,62 @@ describe("ChatPane", () => {
     renderWithApi(<ChatPane vehicle={archived} maintenance={[overdue]} onCitation={() => {}} />);
     expect(await screen.findByRole("status")).toHaveTextContent("not available on this server yet");
     expect(screen.queryByText("Oil and filter change")).toBeNull();
+  });
+
+  it("keeps focus on the quick prompt and Ask while an answer streams, and ignores them meanwhile", async () => {
+    let finish: () => void = () => {};
+    const posts: string[] = [];
+    mockFetch((url, init) => {
+      if (url.pathname.endsWith("/suggestions"))
+        return json({ prompts: ["What is due?", "What did I spend?"], recommendations: [] });
+      if (init.method === "POST") {
+        posts.push(String(init.body));
+        const enc = new TextEncoder();
+        const body = new ReadableStream<Uint8Array>({
+          start(c) {
+            finish = () => {
+              c.enqueue(enc.encode('event: done\ndata: {"answer":"Nothing is due."}\n\n'));
+              c.close();
+            };
+          },
+        });
+        return new Response(body, { headers: { "Content-Type": "text/event-stream" } });
+      }
+      return problem(404, "route not found");
+    });
+    renderWithApi(<ChatPane vehicle={vehicle} maintenance={[]} onCitation={() => {}} />);
+    const prompt = await screen.findByRole("button", { name: "What is due?" });
+    await userEvent.click(prompt);
+    await waitFor(() => expect(posts).toHaveLength(1));
+    // Busy: the prompt keeps focus (aria-disabled; a disabled button would drop it to <body>).
+    expect(prompt).toHaveAttribute("aria-disabled", "true");
+    expect(prompt).not.toBeDisabled();
+    expect(prompt).toHaveFocus();
+    const other = screen.getByRole("button", { name: "What did I spend?" });
+    await userEvent.click(other);
+    expect(other).toHaveFocus();
+    await userEvent.type(screen.getByLabelText("Your question"), "And tyres?");
+    const ask = screen.getByRole("button", { name: "Ask" });
+    await userEvent.click(ask);
+    expect(ask).toHaveFocus();
+    expect(posts).toHaveLength(1);
+
+    finish();
+    expect(await screen.findByText("Nothing is due.")).toBeInTheDocument();
+    await waitFor(() => expect(prompt).not.toHaveAttribute("aria-disabled"));
+    await userEvent.click(ask);
+    await waitFor(() => expect(posts).toHaveLength(2));
+    expect(posts[1]).toContain("And tyres?");
+  });
+
+  it("takes questions up to the API's 500 characters, and says so", async () => {
+    mockFetch(() => problem(404, "route not found"));
+    renderWithApi(<ChatPane vehicle={vehicle} maintenance={[]} onCitation={() => {}} />);
+    const line = screen.getByLabelText("Your question");
+    expect(line).toHaveAttribute("maxLength", "500");
+    expect(line).toHaveAccessibleDescription("Up to 500 characters.");
+    await userEvent.click(line);
+    await userEvent.paste("x".repeat(600));
+    expect(line).toHaveValue("x".repeat(500));
   });
 });

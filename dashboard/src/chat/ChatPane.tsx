@@ -23,6 +23,9 @@ const DEFAULT_PROMPTS = [
   "How much have I spent on this car in the last year?",
 ];
 
+/** The longest question the chat API takes (docs/chat.md: a longer one is a 422). */
+export const MAX_QUESTION_CHARS = 500;
+
 const UNAVAILABLE =
   "The chat historian is not available on this server yet. The timeline has the full history.";
 
@@ -175,6 +178,9 @@ export function ChatPane({
         aria-live="polite"
         aria-busy={busy}
         aria-label="Conversation"
+        // It scrolls (on a short screen, after a few answers): keyboard users can reach and scroll it even
+        // when none of its answers has a button (axe: scrollable-region-focusable).
+        tabIndex={0}
       >
         {turns.length === 0 && (
           <li className="muted chat-empty">
@@ -237,7 +243,7 @@ export function ChatPane({
             key={p}
             type="button"
             className="chip"
-            disabled={busy}
+            aria-disabled={busy || undefined}
             onClick={() => void submit(p)}
           >
             {p}
@@ -248,12 +254,19 @@ export function ChatPane({
         className="ask"
         label="Your question"
         hideLabel
-        input={{ placeholder: "Ask about this vehicle…", maxLength: 2000 }}
+        input={{
+          placeholder: "Ask about this vehicle…",
+          maxLength: MAX_QUESTION_CHARS,
+          "aria-describedby": "chat-limit",
+        }}
         button="Ask"
         buttonClass="primary"
         busy={busy}
         onSubmit={(text) => void submit(text)}
       />
+      <p id="chat-limit" className="muted small chat-limit">
+        Up to {MAX_QUESTION_CHARS} characters.
+      </p>
     </div>
   );
 }

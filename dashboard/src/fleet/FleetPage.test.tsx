@@ -232,4 +232,33 @@ describe("FleetPage", () => {
     expect(await screen.findByText("2020 Ford Transit 000")).toBeInTheDocument();
     expect(screen.queryByRole("button", { name: "Try again" })).toBeNull();
   });
+
+  it("keeps focus on the pager's buttons at either end and announces the page", async () => {
+    const all = Array.from({ length: FLEET_PAGE_SIZE + 5 }, (_, i) => row(i, 0));
+    mockFetch((url) => {
+      if (url.pathname === "/v1/fleet/overview")
+        return json({ items: all, nextCursor: null, totals: {} });
+      return json({ groupBy: "kind", items: [], totals: [] });
+    });
+    renderWithApi(<FleetPage />);
+    const status = await screen.findByText(/^Page 1 of 2/);
+    expect(status).toHaveAttribute("role", "status");
+    const next = screen.getByRole("button", { name: "Next" });
+    const previous = screen.getByRole("button", { name: "Previous" });
+    expect(previous).toHaveAttribute("aria-disabled", "true");
+
+    await userEvent.click(next);
+    expect(status).toHaveTextContent(/^Page 2 of 2/);
+    // The last page: "Next" stays focusable (aria-disabled, not disabled) and does nothing.
+    expect(next).not.toBeDisabled();
+    expect(next).toHaveAttribute("aria-disabled", "true");
+    expect(next).toHaveFocus();
+    await userEvent.click(next);
+    expect(status).toHaveTextContent(/^Page 2 of 2/);
+
+    await userEvent.click(previous);
+    expect(status).toHaveTextContent(/^Page 1 of 2/);
+    expect(previous).not.toBeDisabled();
+    expect(previous).toHaveFocus();
+  });
 });

@@ -449,17 +449,23 @@ export function FleetPage() {
                 </tbody>
               </table>
             </div>
+            {/* aria-disabled, not disabled: "Next" on the last page (or "Previous" on the first) keeps focus,
+                and the new page is announced. */}
             <nav className="pager" aria-label="Fleet pages">
-              <button type="button" disabled={current === 0} onClick={() => setPage(current - 1)}>
+              <button
+                type="button"
+                aria-disabled={current === 0 || undefined}
+                onClick={() => current > 0 && setPage(current - 1)}
+              >
                 Previous
               </button>
-              <span>
+              <span role="status" aria-live="polite">
                 Page {current + 1} of {pages} · {sorted.length} vehicles
               </span>
               <button
                 type="button"
-                disabled={current >= pages - 1}
-                onClick={() => setPage(current + 1)}
+                aria-disabled={current >= pages - 1 || undefined}
+                onClick={() => current < pages - 1 && setPage(current + 1)}
               >
                 Next
               </button>

@@ -64,6 +64,12 @@ describe("Bell", () => {
     );
     await waitFor(() => expect(screen.queryByTestId("unread-count")).toBeNull());
     expect(within(panel).queryByRole("button", { name: /^Mark as read/ })).toBeNull();
+    // The button is gone; focus is on the notification's title, not <body>.
+    expect(
+      within(panel)
+        .getByText(`Reminder ${FEED_PAGE_SIZE + 2}`)
+        .closest("p"),
+    ).toHaveFocus();
   });
 
   it("marks every listed notification read through the newest one shown, in one request", async () => {

@@ -114,6 +114,8 @@ export function Bell() {
         (o) => o && { ...o, items: o.items.map((n) => (n.id === id ? { ...n, readAt } : n)) },
       );
       setTick((n) => n + 1);
+      // Its button goes: focus moves to the notification's title rather than falling to <body>.
+      document.getElementById(`notification-${id}`)?.focus();
     } catch (e) {
       setError(e);
     }

@@ -1,8 +1,13 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { buildEvent, today } from "./RecordEventForm";
+import { screen, waitFor } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { VehicleEvent } from "../api/types";
+import { demoVehicle, event, json, mockFetch, renderWithApi } from "../test-utils";
+import { buildEvent, newKey, RecordEventForm, today } from "./RecordEventForm";
 
 const zone = process.env.TZ;
 afterEach(() => {
+  vi.unstubAllGlobals();
   // Node reads TZ again whenever it is set.
   if (zone === undefined) delete process.env.TZ;
   else process.env.TZ = zone;
@@ -44,5 +49,45 @@ describe("record form", () => {
       occurredAt: "Enter the date, such as 2026-03-02.",
     });
     expect(buildEvent({ ...fields, date: "2026-02-30" }).body).toBeUndefined();
+  });
+
+  it("keeps focus on Record while it records, and records once however often it is pressed", async () => {
+    let answer: (r: Response) => void = () => {};
+    const posts = mockFetch(() => new Promise<Response>((r) => (answer = r)));
+    const onRecorded = vi.fn();
+    renderWithApi(
+      <RecordEventForm vehicle={demoVehicle()} onRecorded={onRecorded} onCancel={() => {}} />,
+    );
+    await userEvent.click(screen.getByRole("button", { name: "Record" }));
+    const recording = screen.getByRole("button", { name: "Recording…" });
+    // aria-disabled, not disabled: a disabled button drops focus to <body>.
+    expect(recording).toHaveAttribute("aria-disabled", "true");
+    expect(recording).not.toBeDisabled();
+    expect(recording).toHaveFocus();
+    await userEvent.click(recording);
+    expect(posts).toHaveBeenCalledOnce();
+    const recorded: VehicleEvent = event("evt_1", "2026-03-02T12:00:00Z");
+    answer(json({ event: recorded }, 201));
+    await waitFor(() => expect(onRecorded).toHaveBeenCalledWith(recorded));
+  });
+
+  it("opens and records on plain http from another machine, where crypto.randomUUID is missing", async () => {
+    const real = globalThis.crypto;
+    vi.stubGlobal("crypto", {
+      getRandomValues: <T extends ArrayBufferView>(a: T) => real.getRandomValues(a),
+      subtle: real.subtle,
+    });
+    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+    expect(newKey()).toMatch(uuid);
+    expect(newKey()).not.toBe(newKey());
+    const fetch = mockFetch(() => json({ event: event("evt_1", "2026-03-02T12:00:00Z") }, 201));
+    const onRecorded = vi.fn();
+    renderWithApi(
+      <RecordEventForm vehicle={demoVehicle()} onRecorded={onRecorded} onCancel={() => {}} />,
+    );
+    await userEvent.click(screen.getByRole("button", { name: "Record" }));
+    await waitFor(() => expect(onRecorded).toHaveBeenCalled());
+    const headers = fetch.mock.calls[0]![1]!.headers as Record<string, string>;
+    expect(headers["Idempotency-Key"]).toMatch(uuid);
   });
 });

@@ -37,6 +37,20 @@ function isDate(text: string): boolean {
   return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === text;
 }
 
+/**
+ * A random (version 4) UUID for the `Idempotency-Key`. `crypto.randomUUID` exists only in a secure context
+ * (https or localhost): on plain http from another machine the form would throw and take the page down, so
+ * the key is made from `crypto.getRandomValues` (available everywhere) there.
+ */
+export function newKey(): string {
+  if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6]! & 0x0f) | 0x40;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const hex = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
 /** Builds the request body; local problems (a cost that is not a number) come back as field errors. */
 export function buildEvent(f: Fields): {
   body?: Record<string, unknown>;
@@ -136,15 +150,16 @@ export function RecordEventForm({
   const [general, setGeneral] = useState<string[]>([]);
   const [busy, setBusy] = useState(false);
   // One key per filled-in form: a retry after a network error cannot record the event twice.
-  const [key, setKey] = useState(() => crypto.randomUUID());
+  const [key, setKey] = useState(newKey);
 
   const set = (k: keyof Fields) => (e: { target: { value: string } }) => {
     setF((x) => ({ ...x, [k]: e.target.value }));
-    setKey(crypto.randomUUID());
+    setKey(newKey());
   };
 
   async function submit(e: FormEvent) {
     e.preventDefault();
+    if (busy) return;
     const built = buildEvent(f);
     const local: Record<string, string> = {};
     for (const [k, v] of Object.entries(built.errors)) local[fieldFor(k) ?? k] = v;
@@ -298,7 +313,8 @@ export function RecordEventForm({
         </ul>
       )}
       <div className="actions">
-        <button type="submit" className="primary" disabled={busy}>
+        {/* aria-disabled, not disabled: a disabled button would drop focus to <body> while it records. */}
+        <button type="submit" className="primary" aria-disabled={busy || undefined}>
           {busy ? "Recording…" : "Record"}
         </button>
         <button type="button" onClick={onCancel}>

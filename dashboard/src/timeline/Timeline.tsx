@@ -1,4 +1,13 @@
-import { useCallback, useEffect, useImperativeHandle, useRef, useState, type Ref } from "react";
+import {
+  memo,
+  useCallback,
+  useEffect,
+  useImperativeHandle,
+  useMemo,
+  useRef,
+  useState,
+  type Ref,
+} from "react";
 import { qs } from "../api/client";
 import { useApi } from "../api/context";
 import { recordableKinds, rolesText } from "../auth/permissions";
@@ -172,7 +181,10 @@ export function Timeline({
     setKinds((ks) => (ks.includes(kind) ? ks.filter((k) => k !== kind) : [...ks, kind]));
   }
 
-  const groups = groupByMonth(state.items);
+  // Rows are memoised (EventItem): opening the form, loading a page or toggling one row re-renders only
+  // the rows whose props changed, not all of a long timeline's.
+  const groups = useMemo(() => groupByMonth(state.items), [state.items]);
+  const toggleOpen = useCallback((id: string) => setOpen((o) => (o === id ? null : id)), []);
 
   return (
     <div className="timeline">
@@ -261,7 +273,7 @@ export function Timeline({
                   unit={vehicle.odometerUnit}
                   open={open === e.id}
                   highlighted={highlight === e.id}
-                  onToggle={() => setOpen((o) => (o === e.id ? null : e.id))}
+                  onToggle={toggleOpen}
                 />
               ))}
             </ol>
@@ -294,7 +306,8 @@ export function Timeline({
   );
 }
 
-function EventItem({
+/** One row of the timeline; its props are stable, so a row re-renders only when it changes. */
+const EventItem = memo(function EventItem({
   event: e,
   unit,
   open,
@@ -305,7 +318,8 @@ function EventItem({
   unit: string;
   open: boolean;
   highlighted: boolean;
-  onToggle: () => void;
+  /** Opens or closes the row with this event id. */
+  onToggle: (eventId: string) => void;
 }) {
   const style = kindStyle(e.kind);
   const detailsId = `event-${e.id}-details`;
@@ -320,7 +334,7 @@ function EventItem({
         className="event-row"
         aria-expanded={open}
         aria-controls={detailsId}
-        onClick={onToggle}
+        onClick={() => onToggle(e.id)}
       >
         <span className="event-icon" aria-hidden="true">
           {style.glyph}
@@ -366,7 +380,7 @@ function EventItem({
       )}
     </li>
   );
-}
+});
 
 function FragmentPair({ term, value }: { term: string; value: string }) {
   return (

@@ -9,20 +9,27 @@ describe("LineForm", () => {
     render(<LineForm label="Question" hideLabel button="Ask" onSubmit={onSubmit} />);
     const line = screen.getByLabelText("Question");
     const ask = screen.getByRole("button", { name: "Ask" });
-    expect(ask).toBeDisabled();
+    expect(ask).toHaveAttribute("aria-disabled", "true");
     await userEvent.type(line, "   ");
-    expect(ask).toBeDisabled();
+    expect(ask).toHaveAttribute("aria-disabled", "true");
     await userEvent.type(line, "  when?{Enter}");
     expect(onSubmit).toHaveBeenCalledExactlyOnceWith("when?");
+    // Blank again: a click does nothing, and the button keeps focus (not `disabled`, which drops it).
+    await userEvent.click(ask);
+    expect(onSubmit).toHaveBeenCalledOnce();
+    expect(ask).not.toBeDisabled();
+    expect(ask).toHaveFocus();
     expect(line).toHaveValue("");
-    expect(ask).toBeDisabled();
+    expect(ask).toHaveAttribute("aria-disabled", "true");
   });
 
   it("submits nothing while busy, by button or by Enter", async () => {
     const onSubmit = vi.fn();
     render(<LineForm label="Token" button="Use" busy onSubmit={onSubmit} />);
     await userEvent.type(screen.getByLabelText("Token"), "abc{Enter}");
-    expect(screen.getByRole("button", { name: "Use" })).toBeDisabled();
+    const use = screen.getByRole("button", { name: "Use" });
+    expect(use).toHaveAttribute("aria-disabled", "true");
+    await userEvent.click(use);
     expect(onSubmit).not.toHaveBeenCalled();
     expect(screen.getByLabelText("Token")).toHaveValue("abc");
   });

@@ -1,8 +1,9 @@
 import { useState, type FormEvent, type InputHTMLAttributes, type ReactNode } from "react";
 
 /**
- * A form of one line of text and its button: the button stays disabled while the line is blank (or `busy`),
- * and a submit hands over the trimmed text and clears the line. The sign-in page's paste-a-token box and the
+ * A form of one line of text and its button: the button says it is disabled while the line is blank (or
+ * `busy`) and does nothing then, and a submit hands over the trimmed text and clears the line. It is
+ * `aria-disabled`, not `disabled`: a focused button that becomes disabled drops focus to <body>. The sign-in page's paste-a-token box and the
  * chat's question box.
  */
 export function LineForm({
@@ -52,7 +53,7 @@ export function LineForm({
           autoComplete="off"
         />
       </label>
-      <button type="submit" className={buttonClass} disabled={busy || blank}>
+      <button type="submit" className={buttonClass} aria-disabled={busy || blank || undefined}>
         {button}
       </button>
     </form>

@@ -79,6 +79,38 @@ describe("VehicleHeader", () => {
     expect(badges[3]).toHaveTextContent("battery test · OK");
   });
 
+  it("humanises the value's method and hides its tooltip on Escape until focus leaves", async () => {
+    render(
+      <VehicleHeader
+        vehicle={vehicle}
+        overview={overview}
+        valuation={{
+          amountCents: 2_450_000,
+          currency: "USD",
+          asOf: "2026-11-01T00:00:00Z",
+          method: "dealer_appraisal",
+          factors: [{ name: "high_mileage", amountCents: -120_000 }],
+        }}
+        loading={false}
+        error={null}
+      />,
+    );
+    const value = screen.getByRole("button", { name: "$24,500" });
+    await userEvent.tab();
+    expect(value).toHaveFocus();
+    const tip = screen.getByRole("tooltip");
+    expect(tip).toHaveTextContent(/^Dealer appraisal as of 1 Nov 2026:High mileage −\$1,200$/);
+    expect(tip).toBeVisible();
+    await userEvent.keyboard("{Escape}");
+    expect(tip).not.toBeVisible();
+    expect(value).toHaveFocus();
+    // Focus leaves and comes back: the tooltip shows again.
+    await userEvent.tab({ shift: true });
+    await userEvent.tab();
+    expect(value).toHaveFocus();
+    expect(screen.getByRole("tooltip")).toBeVisible();
+  });
+
   it("shows the fuel economy and a drop against the trailing average", () => {
     const withFuel = {
       ...overview,

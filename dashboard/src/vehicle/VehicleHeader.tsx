@@ -1,4 +1,4 @@
-import { useId } from "react";
+import { useEffect, useId, useRef, useState } from "react";
 import type {
   FuelEconomy,
   MaintenanceItem,
@@ -8,7 +8,7 @@ import type {
   ValuationFactor,
   Vehicle,
 } from "../api/types";
-import { formatAmounts, formatDate, formatDistance, formatMoney } from "../format";
+import { formatAmounts, formatDate, formatDistance, formatMoney, humanize } from "../format";
 import { ErrorText } from "../ui/Feedback";
 import { StatusBadge } from "../ui/StatusBadge";
 import { vehicleName } from "./VehiclePage";
@@ -31,7 +31,7 @@ export function economyText(fuel: FuelEconomy, value: number): string {
 }
 
 function factorText(f: ValuationFactor, currency: string): string {
-  const name = f.label ?? f.name ?? "Factor";
+  const name = f.label ?? (f.name ? humanize(f.name) : "Factor");
   const cents = f.amountCents ?? f.effectCents;
   const amount =
     cents !== undefined
@@ -40,6 +40,53 @@ function factorText(f: ValuationFactor, currency: string): string {
         ? ` ${f.percent >= 0 ? "+" : ""}${f.percent}%`
         : "";
   return `${name}${amount}${f.description ? ` (${f.description})` : ""}`;
+}
+
+/**
+ * The current value, a button whose tooltip (on hover or focus) gives its method, date and factors. Escape
+ * hides the tooltip until the pointer leaves or focus moves away (WCAG 1.4.13); a method given as a code
+ * (`dealer_appraisal`) is humanised.
+ */
+function ValueTip({ valuation, currency }: { valuation: Valuation; currency: string }) {
+  const tipId = useId();
+  const wrap = useRef<HTMLSpanElement>(null);
+  const [dismissed, setDismissed] = useState(false);
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === "Escape" && wrap.current?.matches(":hover, :focus-within")) setDismissed(true);
+    };
+    document.addEventListener("keydown", onKey);
+    return () => document.removeEventListener("keydown", onKey);
+  }, []);
+
+  const reset = () => setDismissed(false);
+  return (
+    <span
+      className="value-wrap"
+      ref={wrap}
+      onMouseLeave={reset}
+      onBlur={(e) => {
+        if (!e.currentTarget.contains(e.relatedTarget as Node | null)) reset();
+      }}
+    >
+      <button type="button" className="value" aria-describedby={tipId}>
+        {formatMoney(valuation.amountCents!, currency, true)}
+      </button>
+      <span role="tooltip" id={tipId} className="tooltip" hidden={dismissed}>
+        {valuation.method ? humanize(valuation.method) : "Valuation"}
+        {valuation.asOf ? ` as of ${formatDate(valuation.asOf)}` : ""}
+        {valuation.factors?.length ? ":" : "."}
+        {valuation.factors?.length ? (
+          <ul>
+            {valuation.factors.map((f, i) => (
+              <li key={i}>{factorText(f, currency)}</li>
+            ))}
+          </ul>
+        ) : null}
+      </span>
+    </span>
+  );
 }
 
 /** "Sold on 2 Mar 2026 for $12,000", "Archived on 5 Jan 2026", or undefined for an active vehicle. */
@@ -71,7 +118,6 @@ export function VehicleHeader({
   valuationError?: unknown;
   onRetry?: () => void;
 }) {
-  const tipId = useId();
   const odo = overview?.odometer ?? vehicle.odometer ?? null;
   const currency = valuation?.currency ?? "USD";
   const items = nextDue(overview?.maintenance ?? []);
@@ -99,23 +145,7 @@ export function VehicleHeader({
           <dt>Current value</dt>
           <dd>
             {valuation?.amountCents !== undefined ? (
-              <span className="value-wrap">
-                <button type="button" className="value" aria-describedby={tipId}>
-                  {formatMoney(valuation.amountCents, currency, true)}
-                </button>
-                <span role="tooltip" id={tipId} className="tooltip">
-                  {valuation.method ? `${valuation.method}` : "Valuation"}
-                  {valuation.asOf ? ` as of ${formatDate(valuation.asOf)}` : ""}
-                  {valuation.factors?.length ? ":" : "."}
-                  {valuation.factors?.length ? (
-                    <ul>
-                      {valuation.factors.map((f, i) => (
-                        <li key={i}>{factorText(f, currency)}</li>
-                      ))}
-                    </ul>
-                  ) : null}
-                </span>
-              </span>
+              <ValueTip valuation={valuation} currency={currency} />
             ) : (
               <span className="muted">
                 {valuationError && !loading ? "Unavailable" : missing("Not valued yet")}

@@ -1,4 +1,4 @@
-import { screen, waitFor, within } from "@testing-library/react";
+import { fireEvent, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { MaintenanceItem } from "../api/types";
@@ -12,7 +12,7 @@ import {
   problem,
   renderWithApi,
 } from "../test-utils";
-import { VehiclePage } from "./VehiclePage";
+import { PICKER_SETTLE_MS, VehiclePage } from "./VehiclePage";
 
 const vehicle = demoVehicle();
 const oilChange = (status: MaintenanceItem["status"], reason: string) =>
@@ -136,5 +136,54 @@ describe("VehiclePage", () => {
     expect(await screen.findByTestId("vehicle-retired")).toHaveTextContent("Sold on 2 Mar 2026");
     await screen.findByText(/not available on this server yet/);
     expect(recommended()).toBeNull();
+  });
+
+  it("lists vehicles by name and opens one once the arrow keys stop, not at every key", async () => {
+    window.location.hash = "#/vehicles/veh_1";
+    const b = demoVehicle({ id: "veh_b", make: "Audi", model: "A4", year: 2019 });
+    const c = demoVehicle({ id: "veh_c", make: "Ford", model: "Focus", year: 2020 });
+    const a = demoVehicle({ id: "veh_a", make: "Ford", model: "Focus", year: 2020 });
+    const fetch = mockFetch((url) => {
+      if (url.pathname === "/v1/vehicles") return json({ items: [vehicle, c, b, a] });
+      if (url.pathname.endsWith("/overview"))
+        return json({ vehicle, maintenance: [], costs: [], recentEvents: [] });
+      return json({ items: [], nextCursor: null });
+    });
+    renderWithApi(<VehiclePage vehicleId="veh_1" />);
+    await screen.findByRole("option", { name: "2019 Audi A4" });
+    const picker = screen.getByRole("combobox", { name: "Vehicle" });
+    // By name, then id (the two Focuses).
+    expect(
+      within(picker)
+        .getAllByRole("option")
+        .map((o) => o.getAttribute("value")),
+    ).toEqual(["veh_b", "veh_a", "veh_c", "veh_1"]);
+    const overviews = () =>
+      fetch.mock.calls.filter((call) => String(call[0]).endsWith("/overview")).length;
+    const before = overviews();
+
+    // Chromium's closed select: every arrow key changes the value.
+    for (const id of ["veh_c", "veh_a", "veh_b"]) {
+      fireEvent.keyDown(picker, { key: "ArrowUp" });
+      fireEvent.change(picker, { target: { value: id } });
+    }
+    expect(picker).toHaveValue("veh_b");
+    expect(window.location.hash).toBe("#/vehicles/veh_1");
+    await waitFor(() => expect(window.location.hash).toBe("#/vehicles/veh_b"), {
+      timeout: PICKER_SETTLE_MS + 1000,
+    });
+    expect(overviews()).toBe(before);
+
+    // Enter opens the choice at once.
+    fireEvent.keyDown(picker, { key: "ArrowDown" });
+    fireEvent.change(picker, { target: { value: "veh_a" } });
+    fireEvent.keyDown(picker, { key: "Enter" });
+    expect(window.location.hash).toBe("#/vehicles/veh_a");
+
+    // A choice with the pointer opens at once.
+    await new Promise((r) => setTimeout(r, 150));
+    await userEvent.selectOptions(picker, "veh_c");
+    expect(window.location.hash).toBe("#/vehicles/veh_c");
+    window.location.hash = "";
   });
 });

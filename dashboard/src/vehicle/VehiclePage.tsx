@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { ApiError, qs } from "../api/client";
 import { useApi } from "../api/context";
 import type { Overview, Page, Valuation, Vehicle } from "../api/types";
@@ -26,6 +26,75 @@ export function vehicleCurrencies(vehicle: Vehicle, overview?: Overview): string
   return all.length ? [...new Set(all)] : ["USD"];
 }
 
+/** Vehicles as the picker lists them: by name, then by id (two vehicles may share a name). */
+export function byName(vehicles: readonly Vehicle[]): Vehicle[] {
+  return vehicles
+    .slice()
+    .sort(
+      (a, b) =>
+        vehicleName(a).localeCompare(vehicleName(b), undefined, { numeric: true }) ||
+        a.id.localeCompare(b.id),
+    );
+}
+
+/** How long the picker waits after a keyboard change before it opens that vehicle. */
+export const PICKER_SETTLE_MS = 700;
+
+/**
+ * The vehicle picker. Chromium changes a closed select's value on every arrow key: a change right after a
+ * key (arrows, type-ahead) opens that vehicle only once the keys have stopped for `PICKER_SETTLE_MS`, or at
+ * once on Enter or when focus leaves; a choice made with the pointer opens it at once. So arrowing past 15
+ * vehicles is one navigation, not 15 (each with its requests and history entry).
+ */
+function VehiclePicker({ vehicles, selected }: { vehicles: Vehicle[]; selected?: Vehicle }) {
+  const [choice, setChoice] = useState<string | null>(null);
+  const lastKey = useRef(0);
+  const timer = useRef<number | undefined>(undefined);
+
+  const go = useCallback(
+    (id: string) => {
+      window.clearTimeout(timer.current);
+      timer.current = undefined;
+      setChoice(null);
+      if (id && id !== selected?.id) window.location.hash = `#/vehicles/${encodeURIComponent(id)}`;
+    },
+    [selected?.id],
+  );
+  useEffect(() => () => window.clearTimeout(timer.current), []);
+
+  return (
+    <div className="picker">
+      <label htmlFor="vehicle-picker">Vehicle</label>
+      <select
+        id="vehicle-picker"
+        value={choice ?? selected?.id ?? ""}
+        disabled={!vehicles.length}
+        onKeyDown={(e) => {
+          if (e.key === "Enter" && choice !== null) go(choice);
+          else lastKey.current = Date.now();
+        }}
+        onBlur={() => {
+          if (choice !== null) go(choice);
+        }}
+        onChange={(e) => {
+          const id = e.target.value;
+          if (Date.now() - lastKey.current > 100) return go(id);
+          setChoice(id);
+          window.clearTimeout(timer.current);
+          timer.current = window.setTimeout(() => go(id), PICKER_SETTLE_MS);
+        }}
+      >
+        {!selected && <option value="">Choose a vehicle</option>}
+        {vehicles.map((v) => (
+          <option key={v.id} value={v.id}>
+            {vehicleName(v)}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}
+
 export function VehiclePage({ vehicleId }: { vehicleId?: string }) {
   const { api, session } = useApi();
   const vehicles = useQuery(`vehicles:${session.org}`, async (signal) => {
@@ -41,29 +110,12 @@ export function VehiclePage({ vehicleId }: { vehicleId?: string }) {
     return all;
   });
 
-  const list = vehicles.data ?? [];
+  const list = useMemo(() => byName(vehicles.data ?? []), [vehicles.data]);
   const selected = list.find((v) => v.id === vehicleId) ?? (vehicleId ? undefined : list[0]);
 
   return (
     <div className="vehicle-page">
-      <div className="picker">
-        <label htmlFor="vehicle-picker">Vehicle</label>
-        <select
-          id="vehicle-picker"
-          value={selected?.id ?? ""}
-          disabled={!list.length}
-          onChange={(e) => {
-            window.location.hash = `#/vehicles/${encodeURIComponent(e.target.value)}`;
-          }}
-        >
-          {!selected && <option value="">Choose a vehicle</option>}
-          {list.map((v) => (
-            <option key={v.id} value={v.id}>
-              {vehicleName(v)}
-            </option>
-          ))}
-        </select>
-      </div>
+      <VehiclePicker vehicles={list} selected={selected} />
       {vehicles.loading && <Loading label="Loading vehicles…" />}
       <ErrorText error={vehicles.error} onRetry={vehicles.reload} />
       {vehicles.data && !list.length && (
