@@ -893,7 +893,8 @@ pub fn data_dir_is_new(dir: &std::path::Path) -> anyhow::Result<bool> {
     others.sort();
     anyhow::bail!(
         "{} is {} but {} hold data: the ingestion database is the record every other one is built from. \
-         Restore it (a backup, or the file moved away), or start with an empty data dir; nothing was changed",
+         Restore it (a backup, or the file moved away), or start with an empty data dir (`--no-seed` starts \
+         on it as it is, without the demo); nothing was changed",
         ingestion.display(),
         if ingestion.exists() {
             "empty"
@@ -906,7 +907,16 @@ pub fn data_dir_is_new(dir: &std::path::Path) -> anyhow::Result<bool> {
 
 async fn up(args: UpArgs) -> anyhow::Result<()> {
     // The demo seed goes into an empty SQLite data dir; a MongoDB deployment is never seeded implicitly.
-    let fresh = !args.http.service.store.is_mongodb() && data_dir_is_new(&args.data.data_dir)?;
+    // With `--no-seed` a data dir of projections alone (the benchmark's timeline store) starts as it is.
+    let fresh = !args.http.service.store.is_mongodb()
+        && match data_dir_is_new(&args.data.data_dir) {
+            Ok(new) => new,
+            Err(e) if args.no_seed => {
+                tracing::warn!("{e:#}");
+                false
+            }
+            Err(e) => return Err(e),
+        };
     let layers = config_layers().await?;
     let mut opts = options(&args.data);
     args.http.apply(&mut opts);
