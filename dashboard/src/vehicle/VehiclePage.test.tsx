@@ -160,6 +160,8 @@ describe("VehiclePage", () => {
     ).toEqual(["veh_b", "veh_a", "veh_c", "veh_1"]);
     const overviews = () =>
       fetch.mock.calls.filter((call) => String(call[0]).endsWith("/overview")).length;
+    // The page's own overview request may come after the options are listed: count from after it.
+    await waitFor(() => expect(overviews()).toBeGreaterThan(0));
     const before = overviews();
 
     // Chromium's closed select: every arrow key changes the value.
