@@ -761,12 +761,15 @@ impl Ctx<'_> {
         {
             citations.push(cite(e));
         }
+        // The records the sale counted: from the latest acquisition on (contracts' total_cost_of_ownership).
+        let owned_from = self.acquisition().map(|e| e.occurred_at);
         citations.extend(
             self.k
                 .events
                 .iter()
                 .filter(|e| {
                     e.kind != EventKind::Acquisition
+                        && owned_from.is_none_or(|from| e.occurred_at >= from)
                         && e.occurred_at <= sale.sold_at
                         && e.cost_cents.is_some()
                         && e.currency.as_deref() == Some(cur)
