@@ -201,12 +201,23 @@ mod tests {
 
     const TIMEOUT: Duration = Duration::from_millis(300);
 
-    /// A server of one route (`/slow` answers after 500 ms, with the peer's address) on a free port.
-    async fn server() -> (
+    /// A running test server: its address, what stops it, and its task.
+    type Running = (
         SocketAddr,
         tokio::sync::oneshot::Sender<()>,
         tokio::task::JoinHandle<std::io::Result<()>>,
-    ) {
+    );
+
+    /// A server of two routes (`/slow` answers after 500 ms, with the peer's address) on a free port.
+    async fn server() -> Running {
+        server_with(Timeouts {
+            header_read: TIMEOUT,
+            drain: Duration::from_secs(2),
+        })
+        .await
+    }
+
+    async fn server_with(timeouts: Timeouts) -> Running {
         let router = Router::new().route("/", get(|| async { "ok" })).route(
             "/slow",
             get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move {
@@ -217,17 +228,10 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(serve_with(
-            listener,
-            router,
-            async {
-                let _ = stopped.await;
-            },
-            Timeouts {
-                header_read: TIMEOUT,
-                drain: Duration::from_secs(2),
-            },
-        ));
+        let stopped = async {
+            let _ = stopped.await;
+        };
+        let server = tokio::spawn(serve_with(listener, router, stopped, timeouts));
         (addr, stop, server)
     }
 
@@ -297,21 +301,11 @@ mod tests {
     #[tokio::test]
     async fn a_client_that_never_finishes_its_request_head_does_not_hold_a_stopping_server() {
         // The header timeout is far off: the drain's bound is what lets the server go.
-        let router = Router::new().route("/", get(|| async { "ok" }));
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(serve_with(
-            listener,
-            router,
-            async {
-                let _ = stopped.await;
-            },
-            Timeouts {
-                header_read: Duration::from_secs(600),
-                drain: Duration::from_millis(500),
-            },
-        ));
+        let (addr, stop, server) = server_with(Timeouts {
+            header_read: Duration::from_secs(600),
+            drain: Duration::from_millis(500),
+        })
+        .await;
         let mut half = TcpStream::connect(addr).await.unwrap();
         half.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
             .await

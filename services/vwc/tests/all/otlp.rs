@@ -154,18 +154,27 @@ async fn vwc_up_exports_one_connected_trace_from_the_request_through_the_bus_to_
         "the traceparent passed on names the exported request span"
     );
     for name in consumers {
-        let consumer = ours
+        // The consumer's span of the request's own event. The edge also applies, in this trace, what the
+        // scheduler and the valuation publish about it: those hops are children of their spans, and the
+        // order spans are exported in is not fixed, so the first `edge.apply` may be one of them.
+        let hops: Vec<&&Span> = ours
             .iter()
-            .find(|s| s.name == name)
-            .unwrap_or_else(|| panic!("{name}: {ours:#?}"));
-        let hop = by_id
-            .get(&hex(&consumer.parent_span_id))
-            .unwrap_or_else(|| panic!("{name}'s parent was exported: {ours:#?}"));
-        assert_eq!(hop.name, "deliver", "{name} runs in the bus hop");
-        assert_eq!(
-            hex(&hop.parent_span_id),
-            hex(&request.span_id),
-            "the hop of {name} is a child of the request span"
+            .filter(|s| s.name == name)
+            .map(|consumer| {
+                by_id
+                    .get(&hex(&consumer.parent_span_id))
+                    .unwrap_or_else(|| panic!("{name}'s parent was exported: {ours:#?}"))
+            })
+            .collect();
+        assert!(!hops.is_empty(), "{name}: {ours:#?}");
+        assert!(
+            hops.iter().all(|hop| hop.name == "deliver"),
+            "{name} runs in the bus hop: {ours:#?}"
+        );
+        assert!(
+            hops.iter()
+                .any(|hop| hex(&hop.parent_span_id) == hex(&request.span_id)),
+            "a hop of {name} is a child of the request span: {ours:#?}"
         );
     }
 }
