@@ -50,6 +50,11 @@ python_install() { # name venv requirement...
     shift 2
     if [[ ! -x "$venv/bin/python" ]]; then
         echo "$name: creating $venv" >&2
+        # Made first: `python -m venv` checks that the directory is missing and then makes it, so an install
+        # running beside this one (scripts/test's background installs make `.venv/schemathesis` and
+        # `.venv/uv`) could make it in between — "[Errno 17] File exists: '.venv'" on a fresh clone. A venv
+        # is made into an existing directory as well.
+        mkdir -p "$venv" || return 1
         "$(python_interpreter)" -m venv "$venv" || return 1
     fi
     echo "$name: installing $* into $venv" >&2
