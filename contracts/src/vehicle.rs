@@ -10,6 +10,28 @@ use crate::ids::{EventId, OrgId, VehicleId};
 use crate::validation::{FieldError, Validator};
 
 pub const MAX_ODOMETER: u64 = 5_000_000;
+
+/// The odometer rule every service reads records by: taken in time order, a reading below the highest one
+/// before it is a rollback (a typo, a dealer's miles on a km vehicle, a wound-back odometer) and is left
+/// out of every figure; an equal one is not. Holds the highest reading admitted so far.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct HighestOdometer(Option<u64>);
+
+impl HighestOdometer {
+    /// The highest of `readings` (none admitted when there are none).
+    pub fn of(readings: impl IntoIterator<Item = u64>) -> HighestOdometer {
+        HighestOdometer(readings.into_iter().max())
+    }
+
+    /// Takes the next reading in time order: `true`, and it is now the highest, unless it is a rollback.
+    pub fn admit(&mut self, reading: u64) -> bool {
+        if self.0.is_some_and(|highest| reading < highest) {
+            return false;
+        }
+        self.0 = Some(reading);
+        true
+    }
+}
 pub const MAX_MONEY_CENTS: u64 = 100_000_000_000; // 1 billion in major units
 pub const MAX_TITLE: usize = 200;
 pub const MAX_NOTES: usize = 4_000;

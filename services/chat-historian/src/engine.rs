@@ -1280,17 +1280,11 @@ impl Ctx<'_> {
     /// The records with an odometer, in time order, leaving out rollbacks (a value below an earlier one:
     /// a typo, a dealer's miles on a km vehicle), as the scheduler and the valuation leave them out.
     fn trusted_readings(&self) -> Vec<&VehicleEvent> {
-        let mut highest = None;
+        let mut highest = vwc_contracts::HighestOdometer::default();
         self.k
             .events
             .iter()
-            .filter(|e| match e.odometer {
-                Some(o) if highest.is_none_or(|h| o >= h) => {
-                    highest = Some(o);
-                    true
-                }
-                _ => false,
-            })
+            .filter(|e| e.odometer.is_some_and(|o| highest.admit(o)))
             .collect()
     }
 

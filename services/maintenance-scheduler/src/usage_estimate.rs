@@ -62,11 +62,12 @@ impl Usage {
         sorted.sort_by_key(|r| (r.at, r.value));
         let mut trusted: Vec<OdometerReading> = Vec::with_capacity(sorted.len());
         let mut rollbacks = Vec::new();
+        let mut highest = vwc_contracts::HighestOdometer::default();
         for r in sorted {
-            // Trusted readings never decrease, so the last one is the running maximum.
-            match trusted.last() {
-                Some(highest) if r.value < highest.value => rollbacks.push(r),
-                _ => trusted.push(r),
+            if highest.admit(r.value) {
+                trusted.push(r);
+            } else {
+                rollbacks.push(r);
             }
         }
         let rate_per_day = fit_rate(&trusted);

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use vwc_contracts::valuation::{
     FactorCode, Valuation, ValuationFactor, ValuationMethod, ValuationPointKind,
 };
-use vwc_contracts::{KM_PER_MILE, OdometerUnit, Severity, ValuationSource};
+use vwc_contracts::{HighestOdometer, KM_PER_MILE, OdometerUnit, Severity, ValuationSource};
 
 /// Kelley Blue Book's average transaction price of a new vehicle in the US, May 2025 ($48,799): the base
 /// when no acquisition price is known.
@@ -309,9 +309,9 @@ struct Walk<'a> {
     baseline: Baseline,
     /// The latest odometer value seen, and its day.
     latest: Option<(u64, NaiveDate)>,
-    /// The highest odometer value of any record so far: a later one below it is a rollback (a typo, a
-    /// dealer's miles on a km vehicle, a wound-back odometer), ignored as the scheduler ignores it.
-    highest: Option<u64>,
+    /// The highest odometer value of any record so far: a later one below it is a rollback, ignored as
+    /// every service ignores it ([`HighestOdometer`]).
+    highest: HighestOdometer,
     /// The rollbacks ignored since the mileage baseline, with their days.
     ignored: Vec<(u64, NaiveDate)>,
 }
@@ -334,11 +334,10 @@ impl Walk<'_> {
     /// takes from a record.
     fn trusted(&mut self, odometer: Option<u64>, on: NaiveDate) -> Option<u64> {
         let o = odometer?;
-        if self.highest.is_some_and(|h| o < h) {
+        if !self.highest.admit(o) {
             self.ignored.push((o, on));
             return None;
         }
-        self.highest = Some(o);
         Some(o)
     }
 
@@ -446,7 +445,7 @@ pub fn value_on(
             odometer: Some(0),
         },
         latest: None,
-        highest: None,
+        highest: HighestOdometer::default(),
         ignored: Vec::new(),
     };
     let rest: &[&Fact] = match base_at {
@@ -466,7 +465,7 @@ pub fn value_on(
             method = ValuationMethod::AcquisitionPrice;
             // The odometer before the acquisition still tells where the baseline is when it has none.
             let before = known[..i].iter().rev().find_map(|f| f.odometer);
-            walk.highest = known[..=i].iter().filter_map(|f| f.odometer).max();
+            walk.highest = HighestOdometer::of(known[..=i].iter().filter_map(|f| f.odometer));
             walk.baseline = Baseline {
                 on: f.day(),
                 odometer: f.odometer.or(before),
@@ -502,11 +501,12 @@ pub fn value_on(
                 .rev()
                 .filter(|f| f.day() <= day)
                 .find_map(|f| f.odometer);
-            walk.highest = known
-                .iter()
-                .filter(|f| f.day() <= day)
-                .filter_map(|f| f.odometer)
-                .max();
+            walk.highest = HighestOdometer::of(
+                known
+                    .iter()
+                    .filter(|f| f.day() <= day)
+                    .filter_map(|f| f.odometer),
+            );
             walk.baseline = Baseline { on: day, odometer };
             walk.latest = odometer.map(|o| (o, day));
             walk.components.push(Component {

@@ -66,6 +66,11 @@ pub async fn serve_with(
     let (closing, closing_rx) = tokio::sync::watch::channel(false);
     let mut stop = std::pin::pin!(stop);
     let mut connections = JoinSet::new();
+    // One configuration for every connection (each gets a clone).
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    http1
+        .timer(TokioTimer::new())
+        .header_read_timeout(timeouts.header_read);
     loop {
         let (stream, peer) = tokio::select! {
             () = &mut stop => break,
@@ -88,7 +93,7 @@ pub async fn serve_with(
             peer,
             router.clone(),
             closing_rx.clone(),
-            timeouts.header_read,
+            http1.clone(),
         ));
     }
     drop(listener);
@@ -120,17 +125,13 @@ async fn connection(
     peer: SocketAddr,
     router: Router,
     mut closing: tokio::sync::watch::Receiver<bool>,
-    header_read_timeout: Duration,
+    http1: hyper::server::conn::http1::Builder,
 ) {
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         request.extensions_mut().insert(ConnectInfo(peer));
         router.clone().oneshot(request.map(Body::new))
     });
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(header_read_timeout);
-    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    let conn = http1.serve_connection(TokioIo::new(stream), service);
     let mut conn = std::pin::pin!(conn);
     let closed_first = async {
         // The guard `wait_for` returns is dropped here, not held across the connection's awaits.
