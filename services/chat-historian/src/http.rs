@@ -48,7 +48,7 @@ impl From<AskError> for ApiError {
             AskError::VehicleNotFound => ApiError::NotFound("vehicle"),
             AskError::ConversationNotFound => ApiError::NotFound("conversation"),
             AskError::Invalid(errors) => ApiError::Validation(errors),
-            AskError::Store(e) => ApiError::internal(e),
+            AskError::Store(e) => ApiError::from(e),
         }
     }
 }
@@ -58,7 +58,7 @@ impl From<FeedbackError> for ApiError {
         match e {
             FeedbackError::NotFound => ApiError::NotFound("message"),
             FeedbackError::Invalid(errors) => ApiError::Validation(errors),
-            FeedbackError::Store(e) => ApiError::internal(e),
+            FeedbackError::Store(e) => ApiError::from(e),
         }
     }
 }

@@ -59,7 +59,7 @@ impl From<RegisterError> for ApiError {
         match e {
             RegisterError::Invalid(errors) => ApiError::Validation(errors),
             RegisterError::VinTaken(m) => ApiError::Conflict(m),
-            RegisterError::Store(e) => ApiError::internal(e),
+            RegisterError::Store(e) => ApiError::from(e),
         }
     }
 }
@@ -71,7 +71,7 @@ impl From<RecordError> for ApiError {
             RecordError::KeyReused => ApiError::Unprocessable(
                 "the Idempotency-Key was already used for a different request".into(),
             ),
-            RecordError::Store(e) => ApiError::internal(e),
+            RecordError::Store(e) => ApiError::from(e),
         }
     }
 }

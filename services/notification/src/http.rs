@@ -62,7 +62,7 @@ impl From<UpdatePreferencesError> for ApiError {
     fn from(e: UpdatePreferencesError) -> ApiError {
         match e {
             UpdatePreferencesError::Invalid(errors) => ApiError::Validation(errors),
-            UpdatePreferencesError::Store(e) => ApiError::internal(e),
+            UpdatePreferencesError::Store(e) => ApiError::from(e),
         }
     }
 }

@@ -37,7 +37,7 @@ impl From<ForecastError> for ApiError {
     fn from(e: ForecastError) -> ApiError {
         match e {
             ForecastError::VehicleNotFound => ApiError::NotFound("vehicle"),
-            ForecastError::Store(e) => ApiError::internal(e),
+            ForecastError::Store(e) => ApiError::from(e),
         }
     }
 }

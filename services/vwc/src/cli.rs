@@ -35,6 +35,24 @@ fn not_blank(value: &str) -> Result<String, String> {
     }
 }
 
+// Flags checked as they are parsed, so that a mistyped one stops the command before anything is made (the
+// data dir, its `jwt.secret`), with clap's message naming the flag.
+fn valid_rate_limit(value: &str) -> Result<String, String> {
+    vwc_http::RateLimiter::parse(value).map(|_| value.to_string())
+}
+
+fn valid_header_value(value: &str) -> Result<String, String> {
+    axum::http::HeaderValue::from_str(value)
+        .map(|_| value.to_string())
+        .map_err(|_| format!("{value:?} is not a valid header value"))
+}
+
+fn valid_public_url(value: &str) -> Result<String, String> {
+    crate::embedded::public_url(value)
+        .map(|_| value.to_string())
+        .map_err(|e| e.to_string())
+}
+
 #[derive(Debug, clap::Args, Clone)]
 pub struct DataDir {
     /// Where every service keeps its database (one SQLite file per service).
@@ -112,14 +130,14 @@ fn services_here(services: &[String], bus: &BusChoice) -> anyhow::Result<Option<
 #[derive(Debug, clap::Args, Clone)]
 pub struct HttpArgs {
     /// Requests per second each organisation may make, `RATE[/s][,BURST]`; 0 disables.
-    #[arg(long, env = "VWC_RATE_LIMIT", default_value = "500/s,1000")]
+    #[arg(long, env = "VWC_RATE_LIMIT", default_value = "500/s,1000", value_parser = valid_rate_limit)]
     pub rate_limit: String,
     /// Origin allowed to call the API from a browser (a dashboard served elsewhere).
-    #[arg(long, env = "VWC_CORS_ORIGIN")]
+    #[arg(long, env = "VWC_CORS_ORIGIN", value_parser = valid_header_value)]
     pub cors_origin: Option<String>,
     /// Where users reach this service (`https://vwc.example.com`, behind a proxy): signed calendar URLs
     /// start with it. Without it they name the host the request named.
-    #[arg(long, env = "VWC_PUBLIC_URL")]
+    #[arg(long, env = "VWC_PUBLIC_URL", value_parser = valid_public_url)]
     pub public_url: Option<String>,
     /// Seconds before a request is abandoned with a 503.
     #[arg(long, env = "VWC_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
@@ -611,9 +629,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             // no HTTP deadline meant for interactive callers (a slow MongoDB would turn it into 503s).
             let mut opts = batch_options(&data);
             opts.request_timeout = std::time::Duration::from_secs(600);
-            if store.is_mongodb() {
+            let _lock = if store.is_mongodb() {
                 opts.store = store.store_choice(&config_layers().await?)?;
-            }
+                None
+            } else {
+                Some(lock_for_command(&data, "vwc seed")?)
+            };
             let system = System::start(opts).await?;
             let report =
                 crate::seed::load(&system.router, &system.keys, &crate::seed::demo()).await?;
@@ -626,6 +647,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Import(args) => {
             let opts = batch_options(args.data.existing()?);
+            let _lock = lock_for_command(&args.data, "vwc import")?;
             crate::records_cli::import(args, opts).await
         }
         Command::Export(args) => {
@@ -642,14 +664,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             for line in &lines {
                 println!("{line}");
             }
-            eprintln!("{} turn(s)", lines.len());
+            crate::say!("{} turn(s)", lines.len());
             Ok(())
         }
         Command::Sweep { org, force, data } => {
-            daily_once(DailyJob::MaintenanceSweep, org, force, data.existing()?).await
+            let _lock = lock_for_command(data.existing()?, "vwc sweep")?;
+            daily_once(DailyJob::MaintenanceSweep, org, force, &data).await
         }
         Command::Revalue { org, force, data } => {
-            daily_once(DailyJob::Revaluation, org, force, data.existing()?).await
+            let _lock = lock_for_command(data.existing()?, "vwc revalue")?;
+            daily_once(DailyJob::Revaluation, org, force, &data).await
         }
         Command::Worker {
             service,
@@ -823,7 +847,7 @@ async fn worker(
     };
     opts.only = Some(vec![service.clone()]);
     let system = System::start(opts).await?;
-    eprintln!("worker {service} running; Ctrl-C to stop");
+    crate::say!("worker {service} running; Ctrl-C to stop");
     shutdown_signal().await;
     system.shutdown().await;
     Ok(())
@@ -832,6 +856,22 @@ async fn worker(
 /// Takes `data_dir`'s `vwc-up.lock` (made if missing, with the process id in it) for as long as the returned
 /// file lives; fails at once, naming the holder, when another process holds it.
 fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    lock_data_dir_for(data_dir, None)
+}
+
+/// The command-line work that writes a SQLite data dir (seed, import, sweep, revalue, dead-letter replay)
+/// takes the same lock as `vwc up`: beside a running server it stops at once, naming it, instead of running a
+/// second writer, relays and consumers over the databases the server is serving. Reading commands (export,
+/// `dlq list`, `chat audit`, token) do not.
+fn lock_for_command(data: &DataDir, command: &str) -> anyhow::Result<std::fs::File> {
+    lock_data_dir_for(&data.data_dir, Some(command))
+}
+
+/// [`lock_data_dir`], recording which command holds the lock beside its process id.
+fn lock_data_dir_for(
+    data_dir: &std::path::Path,
+    command: Option<&str>,
+) -> anyhow::Result<std::fs::File> {
     use std::io::{Read, Seek, Write};
     use std::os::unix::fs::OpenOptionsExt;
     vwc_store::sqlite::create_private_dir(data_dir)
@@ -850,12 +890,33 @@ fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
         Err(std::fs::TryLockError::WouldBlock) => {
             let mut holder = String::new();
             let _ = file.read_to_string(&mut holder);
-            anyhow::bail!(
-                "the data dir {} is in use by another `vwc up` (process {}); stop it first, or give this \
-                 one another --data-dir",
-                data_dir.display(),
-                holder.trim()
-            );
+            let (pid, holding) = match holder.trim().split_once('\t') {
+                Some((pid, holding)) => (pid, holding),
+                None => (holder.trim(), "vwc up"),
+            };
+            let holding = if holding == "vwc up" {
+                "another `vwc up`".to_string()
+            } else {
+                format!("`{holding}`")
+            };
+            match command {
+                None => anyhow::bail!(
+                    "the data dir {} is in use by {holding} (process {pid}); stop it first, or give this \
+                     one another --data-dir",
+                    data_dir.display(),
+                ),
+                Some(command) => anyhow::bail!(
+                    "the data dir {} is in use by {holding} (process {pid}): `{command}` writes its databases, \
+                     so stop that process first{}; nothing was changed",
+                    data_dir.display(),
+                    match command {
+                        "vwc sweep" => ", or ask the running server: POST /v1/maintenance/sweep",
+                        "vwc import" =>
+                            ", or import through the running server: POST /v1/vehicles/{id}/imports",
+                        _ => "",
+                    }
+                ),
+            }
         }
         Err(std::fs::TryLockError::Error(e)) => {
             return Err(e).with_context(|| format!("locking {}", path.display()));
@@ -863,7 +924,10 @@ fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
     }
     file.set_len(0)?;
     file.rewind()?;
-    write!(file, "{}", std::process::id())?;
+    match command {
+        None => write!(file, "{}", std::process::id())?,
+        Some(command) => write!(file, "{}\t{command}", std::process::id())?,
+    }
     Ok(file)
 }
 
@@ -939,9 +1003,10 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         };
     }
     if let Some(llm) = &opts.chat_llm {
-        eprintln!(
+        crate::say!(
             "Chat: LLM provider {} at {} (checked against the records; the deterministic answer otherwise)",
-            llm.model, llm.base_url
+            llm.model,
+            llm.base_url
         );
     }
     // One `vwc up` per SQLite data dir: a second would run its own relays and timers over the same
@@ -966,13 +1031,13 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     }
     let system = System::start(opts).await?;
     if fresh && !args.no_seed {
-        eprintln!("Empty data dir: loading the demo seed…");
+        crate::say!("Empty data dir: loading the demo seed…");
         let report = crate::seed::load(&system.router, &system.keys, &crate::seed::demo()).await?;
         // The consumers project the seed in the background: wait, so the first read the printed login
         // makes (the dashboard's vehicle list) sees every seeded vehicle.
         let started = std::time::Instant::now();
         system.settle().await?;
-        eprintln!(
+        crate::say!(
             "Seeded {} vehicles and {} events (projected in {} ms).",
             report.vehicles,
             report.events,
@@ -1037,20 +1102,26 @@ async fn dlq(action: DlqAction) -> anyhow::Result<()> {
                 for d in store.list_dead_letters().await? {
                     total += 1;
                     println!(
-                        "{consumer}:{}\t{}\t{}\tattempts={}\t{}\t{}",
+                        "{consumer}:{}\t{}\t{}\torg={}\tvehicle={}\tattempts={}\t{}\t{}",
                         d.id,
                         d.failed_at.to_rfc3339(),
                         d.envelope.event_type(),
+                        d.envelope.org_id,
+                        d.envelope
+                            .vehicle_id
+                            .as_ref()
+                            .map_or_else(|| "-".to_string(), |v| v.to_string()),
                         d.attempts,
                         d.envelope.id,
                         d.error
                     );
                 }
             }
-            eprintln!("{total} dead letter(s)");
+            crate::say!("{total} dead letter(s)");
             Ok(())
         }
         DlqAction::Replay { id, data } => {
+            let _lock = lock_for_command(data.existing()?, "vwc dlq replay")?;
             let system = System::start(batch_options(data.existing()?)).await?;
             let replayed = replay(&system, id.as_deref()).await;
             system.finish().await?;
@@ -1079,9 +1150,10 @@ pub async fn replay(system: &System, only: Option<&str>) -> anyhow::Result<(usiz
             }
             matched += 1;
             if vwc_bus::relay::is_relay_dead_letter(&d.consumer) {
-                eprintln!(
+                crate::say!(
                     "{consumer}:{} was refused for good by the bus ({}); it cannot be replayed",
-                    d.id, d.error
+                    d.id,
+                    d.error
                 );
                 continue;
             }
@@ -1091,7 +1163,7 @@ pub async fn replay(system: &System, only: Option<&str>) -> anyhow::Result<(usiz
                     replayed += 1;
                 }
                 Err(e) => {
-                    eprintln!("{consumer}:{} still fails: {e}", d.id);
+                    crate::say!("{consumer}:{} still fails: {e}", d.id);
                     failed += 1;
                 }
             }

@@ -126,3 +126,29 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .on_thread_stop(collect_freed_pages)
         .build()
 }
+
+static LOG_JSON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether `vwc` logs as JSON lines (`--log-json`): then [`say`]'s lines are log records too.
+pub fn set_log_json(on: bool) {
+    LOG_JSON.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// A line for whoever runs the command — progress, a summary — on standard error: as text, or with
+/// `--log-json` as an `info` record, so that every line on standard error parses as JSON (standard output
+/// keeps the command's own output). Use through [`crate::say!`].
+pub fn say(line: std::fmt::Arguments<'_>) {
+    if LOG_JSON.load(std::sync::atomic::Ordering::Relaxed) {
+        tracing::info!("{line}");
+    } else {
+        eprintln!("{line}");
+    }
+}
+
+/// [`say`] with `format!`'s arguments.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::process::say(format_args!($($arg)*))
+    };
+}

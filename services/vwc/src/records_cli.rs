@@ -163,7 +163,7 @@ pub async fn export(args: ExportArgs, opts: EmbeddedOptions) -> anyhow::Result<(
         }
         None => print!("{text}"),
     }
-    eprintln!("{} events", events.len());
+    crate::say!("{} events", events.len());
     Ok(())
 }
 

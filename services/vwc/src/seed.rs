@@ -116,7 +116,7 @@ pub async fn load(router: &Router, keys: &Hs256Keys, seed: &Seed) -> anyhow::Res
                 report.events += 1;
             }
             report.vehicles += 1;
-            eprintln!(
+            crate::say!(
                 "  seeded {} ({}): {} events",
                 org.name,
                 vehicle["model"].as_str().unwrap_or(""),

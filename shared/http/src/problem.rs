@@ -118,10 +118,17 @@ impl ApiError {
     }
 }
 
-/// A store failure in a handler: a conflict is the client's 409; anything else is a fault (500, the cause
-/// logged under the error id).
+/// A store failure in a handler: a conflict is the client's 409; a database that cannot take writes now (a
+/// full disk) is a 503 that says so and changed nothing; anything else is a fault (500, the cause logged
+/// under the error id).
 impl From<vwc_store::StoreError> for ApiError {
     fn from(e: vwc_store::StoreError) -> ApiError {
+        if let Some(why) = e.unavailable() {
+            tracing::error!(error = %e, "a write failed: the store cannot take writes now");
+            return ApiError::Unavailable(format!(
+                "the server cannot store anything now ({why}); nothing was recorded: try again later"
+            ));
+        }
         match e {
             vwc_store::StoreError::Conflict(m) => ApiError::Conflict(m),
             other => ApiError::internal(other),
@@ -195,5 +202,27 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store that cannot take writes now answers 503 saying so (and that nothing was recorded); other
+    /// store failures stay 500s with an error id, conflicts 409s.
+    #[test]
+    fn store_errors_answer_by_what_they_say() {
+        let full = vwc_store::StoreError::Unavailable("the database's disk is full".into());
+        let e = ApiError::from(full);
+        assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            matches!(&e, ApiError::Unavailable(d) if d.contains("disk is full") && d.contains("nothing was recorded")),
+            "{e}"
+        );
+        let other = ApiError::from(vwc_store::StoreError::Other("boom".into()));
+        assert_eq!(other.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let conflict = ApiError::from(vwc_store::StoreError::Conflict("x".into()));
+        assert_eq!(conflict.status(), StatusCode::CONFLICT);
     }
 }

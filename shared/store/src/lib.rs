@@ -40,8 +40,46 @@ pub enum StoreError {
     Json(#[from] serde_json::Error),
     #[error("the store is closed")]
     Closed,
+    /// The database cannot take writes now (a full disk, a read-only or failing file): nothing was
+    /// written, and the same write may succeed later.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("{0}")]
     Other(String),
+}
+
+impl StoreError {
+    /// A COMMIT that failed with `cause`: every write of the transaction hears it.
+    pub fn did_not_commit(cause: &rusqlite::Error) -> StoreError {
+        match unavailable_cause(cause) {
+            Some(why) => StoreError::Unavailable(format!("{why}; the transaction did not commit")),
+            None => StoreError::Other(format!("the transaction did not commit: {cause}")),
+        }
+    }
+
+    /// Why the store cannot take writes now, when that is what this error says (a 503 at the edge, not a
+    /// 500): the database's disk is full, its file is read-only, or reading or writing it failed.
+    pub fn unavailable(&self) -> Option<String> {
+        match self {
+            StoreError::Unavailable(why) => Some(why.clone()),
+            StoreError::Sqlite(e) => unavailable_cause(e).map(str::to_string),
+            _ => None,
+        }
+    }
+}
+
+fn unavailable_cause(e: &rusqlite::Error) -> Option<&'static str> {
+    let rusqlite::Error::SqliteFailure(failure, _) = e else {
+        return None;
+    };
+    match failure.code {
+        rusqlite::ErrorCode::DiskFull => Some("the database's disk is full"),
+        rusqlite::ErrorCode::ReadOnly => Some("the database is read-only"),
+        rusqlite::ErrorCode::SystemIoFailure => {
+            Some("the database's file could not be read or written")
+        }
+        _ => None,
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -16,7 +16,17 @@ use crate::{DeadLetter, DeadLetterStore, NewDeadLetter, Plumbing, StoreError, St
 
 /// A write: runs on the writer thread, says whether it succeeded, and returns how to answer its caller
 /// once the transaction's fate is known.
-pub(crate) type Finish = Box<dyn FnOnce(bool) + Send>;
+pub(crate) type Finish = Box<dyn FnOnce(Fate) + Send>;
+
+/// What became of a group's transaction, for its writes' callers.
+#[derive(Clone, Debug)]
+pub(crate) enum Fate {
+    Committed,
+    /// Rolled back on purpose (a write of it failed, and that write answers its own error), or never begun.
+    RolledBack,
+    /// COMMIT failed: every write of the group answers this cause (a full disk is a 503, not a 500).
+    Failed(Arc<rusqlite::Error>),
+}
 /// A queued write: given the connection inside the group's transaction it runs and says whether it
 /// succeeded; given `None` (the transaction could not begin) it must not touch the database.
 pub(crate) type Job = Box<dyn FnOnce(Option<&Connection>) -> (bool, Finish) + Send>;
@@ -511,13 +521,14 @@ impl SqliteDb {
                     Err(StoreError::Other(format!("the write panicked: {message}")))
                 });
             let ok = result.is_ok();
-            let finish: Finish = Box::new(move |committed| {
+            let finish: Finish = Box::new(move |fate| {
                 // A failed write answers its own error whatever became of the others.
-                let answer = match result {
-                    Ok(_) if !committed => {
+                let answer = match (result, fate) {
+                    (Ok(_), Fate::RolledBack) => {
                         Err(StoreError::Other("the transaction did not commit".into()))
                     }
-                    answer => answer,
+                    (Ok(_), Fate::Failed(cause)) => Err(StoreError::did_not_commit(&cause)),
+                    (answer, _) => answer,
                 };
                 let _ = tx.send(answer);
             });
@@ -661,6 +672,15 @@ fn with_reader<R>(inner: &Inner, f: impl FnOnce(&Connection) -> StoreResult<R>) 
 /// dealer and outbound webhook secrets. An existing directory is left as it is, with a warning when other
 /// users can read it.
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    if let Ok(meta) = std::fs::metadata(dir)
+        && !meta.is_dir()
+    {
+        // DirBuilder would say only "File exists".
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotADirectory,
+            format!("{} is a file, not a directory", dir.display()),
+        ));
+    }
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
@@ -670,8 +690,14 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(dir)?.permissions().mode();
+        // Every database opens its directory through here: one warning a directory, not one a database.
+        static WARNED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
         if mode & 0o077 != 0 {
-            tracing::warn!(dir = %dir.display(), mode = format!("{:o}", mode & 0o777), "the data directory is open to other users; chmod 700 it");
+            let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
+            if !warned.iter().any(|d| d == dir) {
+                warned.push(dir.to_path_buf());
+                tracing::warn!(dir = %dir.display(), mode = format!("{:o}", mode & 0o777), "the data directory is open to other users; chmod 700 it");
+            }
         }
     }
     Ok(())
@@ -944,7 +970,7 @@ fn run_group(conn: &Connection, jobs: Vec<Job>) {
         tracing::error!(error = %e, "sqlite writer could not begin a transaction");
         for job in jobs {
             let (_, finish) = job(None);
-            finish(false);
+            finish(Fate::RolledBack);
         }
         return;
     }
@@ -971,24 +997,24 @@ fn run_group(conn: &Connection, jobs: Vec<Job>) {
         }
         finishers.push(finish);
     }
-    let committed = if failed_alone {
+    let fate = if failed_alone {
         // Nothing to keep: the only job failed (its caller hears its own error, not "did not commit").
         if let Err(e) = control(conn, "ROLLBACK") {
             tracing::error!(error = %e, "sqlite rollback failed");
         }
-        false
+        Fate::RolledBack
     } else {
         match control(conn, "COMMIT") {
-            Ok(()) => true,
+            Ok(()) => Fate::Committed,
             Err(e) => {
                 tracing::error!(error = %e, "sqlite commit failed; rolling back the group");
                 let _ = conn.execute_batch("ROLLBACK");
-                false
+                Fate::Failed(Arc::new(e))
             }
         }
     };
     for finish in finishers {
-        finish(committed);
+        finish(fate.clone());
     }
 }
 
@@ -1674,6 +1700,80 @@ pub(crate) mod tests {
         assert!(err.contains("write 7 refused"), "{err}");
         assert_eq!(insert_or_fail(db.clone(), 8, 7).await.unwrap(), 8);
         assert_eq!(rows_seen_by_a_fresh_connection(&path), [8]);
+    }
+
+    /// A full disk (here SQLite's own page limit, which fails the same way: SQLITE_FULL) is an error that
+    /// says the store cannot take writes now — a 503 at the edge, not a fault — and leaves nothing; once
+    /// there is room the same write goes in.
+    #[tokio::test]
+    async fn a_write_on_a_full_disk_says_so_and_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("full.db");
+        let db = SqliteDb::open(&path, &["CREATE TABLE t (x BLOB);"]).unwrap();
+        let limit = |extra: i64| {
+            move |conn: &Connection| -> StoreResult<()> {
+                let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+                conn.query_row(
+                    &format!("PRAGMA max_page_count = {}", pages + extra),
+                    [],
+                    |_| Ok(()),
+                )?;
+                Ok(())
+            }
+        };
+        db.write(limit(0)).await.unwrap();
+        let big = |conn: &Connection| -> StoreResult<()> {
+            conn.execute("INSERT INTO t (x) VALUES (zeroblob(65536))", [])?;
+            Ok(())
+        };
+        let err = db.write(big).await.unwrap_err();
+        let why = err
+            .unavailable()
+            .unwrap_or_else(|| panic!("not unavailable: {err}"));
+        assert!(why.contains("disk is full"), "{why}");
+        let count = || {
+            Connection::open(&path)
+                .unwrap()
+                .query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0))
+                .unwrap()
+        };
+        assert_eq!(count(), 0);
+        db.write(limit(1_000)).await.unwrap();
+        db.write(big).await.unwrap();
+        assert_eq!(count(), 1);
+    }
+
+    /// A COMMIT that fails answers every write of the transaction with its cause (here a deferred foreign
+    /// key; a full disk met at COMMIT the same way), not a bare "did not commit".
+    #[tokio::test]
+    async fn a_failed_commit_answers_its_cause() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDb::open(
+            &dir.path().join("fk.db"),
+            &["CREATE TABLE p (id INTEGER PRIMARY KEY);
+               CREATE TABLE c (p INTEGER REFERENCES p(id) DEFERRABLE INITIALLY DEFERRED);"],
+        )
+        .unwrap();
+        let err = db
+            .write(|conn| -> StoreResult<()> {
+                conn.execute("INSERT INTO c (p) VALUES (42)", [])?;
+                Ok(())
+            })
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("did not commit") && err.contains("FOREIGN KEY"),
+            "{err}"
+        );
+        assert!(
+            StoreError::did_not_commit(&rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+                None
+            ))
+            .unavailable()
+            .is_some()
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use futures::stream::{FuturesUnordered, StreamExt};
 
-use crate::sqlite::{Finish, Inner, Job};
+use crate::sqlite::{Fate, Finish, Inner, Job};
 
 tokio::task_local! {
     static BATCH: Arc<Collector>;
@@ -71,7 +71,7 @@ impl Collector {
             if let Err(job) = inner.send(job) {
                 // The writer thread is gone: every write of the job hears that it was not run.
                 let (_, finish) = job(None);
-                finish(false);
+                finish(Fate::RolledBack);
             }
         }
     }
@@ -88,9 +88,11 @@ fn combine(jobs: Vec<Job>) -> Job {
             all_ok &= ok;
             finishes.push(finish);
         }
-        let finish: Finish = Box::new(move |committed| {
+        let finish: Finish = Box::new(move |fate| {
+            // After a failed write nothing of the combined job is kept: the others hear it rolled back.
+            let fate = if all_ok { fate } else { Fate::RolledBack };
             for finish in finishes {
-                finish(committed && all_ok);
+                finish(fate.clone());
             }
         });
         (all_ok, finish)

@@ -196,6 +196,11 @@ async fn the_dlq_commands_list_and_replay_from_the_data_dir() {
     assert!(out.status.success());
     let listing = String::from_utf8_lossy(&out.stdout);
     assert!(listing.contains(&bad.id.to_string()), "{listing}");
+    // Whose it is: the organisation and the vehicle, for the operator deciding what to do with it.
+    assert!(
+        listing.contains(&format!("\torg=org_a\tvehicle={vehicle}\t")),
+        "{listing}"
+    );
     // Every consumer of VehicleEventRecorded dead-lettered it, each in its own store.
     for consumer in [
         "edge:",

@@ -9,6 +9,7 @@ mod aws;
 mod bad_input;
 mod calendar;
 mod chat;
+mod cli;
 mod common;
 mod corrections;
 mod crash;

@@ -1,0 +1,170 @@
+//! The command line around a data dir: what writes it refuses to run beside a live `vwc up`, mistyped flags
+//! stop before anything is made, and with `--log-json` every line on standard error is a JSON record.
+
+use std::os::unix::fs::PermissionsExt;
+
+use serde_json::Value;
+
+use crate::common::vwc_output;
+
+/// The commands that write a data dir stop at once beside a `vwc up` serving it, naming it; the reading ones
+/// run beside it. Once the server is gone, the writers run.
+#[test]
+fn writing_commands_refuse_to_run_beside_a_live_vwc_up_and_reading_ones_run() {
+    let vwc = env!("CARGO_BIN_EXE_vwc");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let (mut up, _) = vwc_testkit::process::start_vwc_up(vwc, dir.path());
+    let csv = dir.path().join("rows.csv");
+    std::fs::write(&csv, "Date,Odometer\n2026-01-01,100\n").unwrap();
+    let csv = csv.to_str().unwrap();
+    let server = format!("is in use by another `vwc up` (process {})", up.id());
+    for args in [
+        vec!["sweep", "--data-dir", data],
+        vec!["revalue", "--data-dir", data],
+        vec!["seed", "--data-dir", data],
+        vec!["dlq", "replay", "--data-dir", data],
+        vec![
+            "import",
+            "--org",
+            "org_a",
+            "--vehicle",
+            "veh_x",
+            csv,
+            "--data-dir",
+            data,
+        ],
+    ] {
+        let out = vwc_output(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} ran beside vwc up");
+        assert!(
+            stderr.contains(&server) && stderr.contains("nothing was changed"),
+            "{args:?}: {stderr}"
+        );
+    }
+    let sweep = vwc_output(["sweep", "--data-dir", data]);
+    assert!(
+        String::from_utf8_lossy(&sweep.stderr).contains("POST /v1/maintenance/sweep"),
+        "the sweep names the running server's route"
+    );
+    // Reading beside it is fine.
+    for args in [
+        vec!["dlq", "list", "--data-dir", data],
+        vec!["chat", "audit", "--org", "org_a", "--data-dir", data],
+    ] {
+        let out = vwc_output(&args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    up.kill().unwrap();
+    let _ = up.wait();
+    let out = vwc_output(["sweep", "--data-dir", data]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A mistyped `--rate-limit`, `--public-url` or `--cors-origin` stops `vwc up` before it makes the data dir
+/// or its JWT secret, with clap's message naming the flag.
+#[test]
+fn a_mistyped_flag_stops_vwc_up_before_it_makes_anything() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("d");
+    let data = dir.to_str().unwrap();
+    for (flag, value) in [
+        ("--rate-limit", "abc"),
+        ("--public-url", "ftp://example.com"),
+        ("--cors-origin", "bad\u{1}origin"),
+    ] {
+        let out = vwc_output([
+            "up",
+            "--listen",
+            "127.0.0.1:0",
+            flag,
+            value,
+            "--data-dir",
+            data,
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{flag} {value:?} started");
+        assert!(stderr.contains(flag), "{flag}: {stderr}");
+        assert!(!dir.exists(), "{flag}: the data dir was made");
+    }
+}
+
+/// A data dir that is a file is named as one (not "File exists"); with `--log-json` the reason `vwc` stopped
+/// is a JSON error record.
+#[test]
+fn a_data_dir_that_is_a_file_is_named_so_and_log_json_reports_it_as_json() {
+    let parent = tempfile::tempdir().unwrap();
+    let file = parent.path().join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    let data = file.to_str().unwrap();
+    let out = vwc_output(["up", "--listen", "127.0.0.1:0", "--data-dir", data]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("is a file, not a directory"), "{stderr}");
+
+    let out = vwc_output([
+        "--log-json",
+        "up",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let records = json_lines(&out.stderr);
+    let error = records
+        .iter()
+        .find(|r| r["level"] == "ERROR")
+        .expect("an error record");
+    assert!(
+        error["fields"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("is a file, not a directory")),
+        "{error}"
+    );
+}
+
+/// With `--log-json` the seed's progress is JSON records too, and a data dir open to other users is warned
+/// about once, not once per database.
+#[test]
+fn log_json_seeds_in_json_lines_and_an_open_data_dir_is_warned_about_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let data = data.to_str().unwrap();
+    let out = vwc_output(["--log-json", "seed", "--data-dir", data]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let records = json_lines(&out.stderr);
+    assert!(
+        records.iter().any(|r| r["fields"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("seeded"))),
+        "the seed's progress: {records:?}"
+    );
+    std::fs::set_permissions(data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = vwc_output(["dlq", "list", "--data-dir", data]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("open to other users").count(), 1, "{stderr}");
+}
+
+/// Every non-empty line of `stderr`, parsed as JSON (failing the test on a line that is not).
+fn json_lines(stderr: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
