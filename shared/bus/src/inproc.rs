@@ -245,6 +245,16 @@ async fn retry_then_dead_letter(
     let mut error = error;
     loop {
         if attempt >= policy.max_attempts {
+            // The consumer's store cannot take writes (a full disk): the event is sound, and a dead letter
+            // would keep it from the projection after the disk has room again, until someone replays it.
+            // Not delivered instead: the outbox sends it again.
+            if let HandleError::Failed(cause) = &error
+                && let Some(why) =
+                    vwc_store::unavailable_in(&**cause as &(dyn std::error::Error + 'static))
+            {
+                tracing::error!(attempt, error = %error, "delivery failed: {why}; not dead-lettered, the outbox will resend");
+                return Err(format!("the consumer's store cannot take writes: {why}"));
+            }
             tracing::error!(attempt, error = %error, "delivery failed for good; dead-lettering");
             let error = error.to_string();
             let letter = NewDeadLetter {

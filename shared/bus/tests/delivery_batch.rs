@@ -187,3 +187,77 @@ async fn a_batch_delivered_again_applies_nothing_twice() {
     f.bus.publish(&again).await.unwrap();
     assert_eq!(f.applied(), (ids(&again), 35));
 }
+
+/// A consumer's own error around the store's, as the services wrap it.
+#[derive(Debug, thiserror::Error)]
+enum ProjectionError {
+    #[error("projecting failed")]
+    Store(#[source] StoreError),
+}
+
+/// Fails with the error SQLite gives on a full disk while `full` is set.
+struct FullDisk {
+    full: std::sync::atomic::AtomicBool,
+    applied: Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl Consumer for FullDisk {
+    fn name(&self) -> &str {
+        CONSUMER
+    }
+
+    fn consumes(&self) -> &'static [EventType] {
+        &[EventType::MaintenanceScheduleUpdated]
+    }
+
+    async fn handle(&self, envelope: &Envelope) -> Result<(), HandleError> {
+        if self.full.load(std::sync::atomic::Ordering::SeqCst) {
+            let full = rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+                Some("database or disk is full".into()),
+            );
+            return Err(HandleError::failed(ProjectionError::Store(full.into())));
+        }
+        self.applied.lock().unwrap().push(envelope.id.to_string());
+        Ok(())
+    }
+}
+
+/// A consumer whose store cannot take writes (a full disk) is not handed a dead letter it would need
+/// replaying by hand once the disk has room: the delivery fails, so the outbox sends the event again, and
+/// then it applies. A poison event is still dead-lettered (the test above).
+#[tokio::test]
+async fn an_event_a_full_disk_refuses_is_not_dead_lettered_and_applies_when_sent_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let dead_letters = SqliteDb::open(&dir.path().join("dead.db"), &[]).unwrap();
+    let policy = RetryPolicy {
+        max_attempts: 3,
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(20),
+    };
+    let routes = Routes {
+        consumers: BTreeMap::from([(
+            CONSUMER.to_string(),
+            vec![EventType::MaintenanceScheduleUpdated],
+        )]),
+    };
+    let bus = InProcessBus::new(routes, policy);
+    let consumer = Arc::new(FullDisk {
+        full: true.into(),
+        applied: Mutex::new(Vec::new()),
+    });
+    bus.register(consumer.clone(), Arc::new(dead_letters.clone()));
+    let event = envelope(1);
+    let refused = bus.publish(std::slice::from_ref(&event)).await;
+    assert!(
+        refused.is_err(),
+        "a delivery the store refused is not acknowledged"
+    );
+    assert!(dead_letters.list_dead_letters().await.unwrap().is_empty());
+    consumer
+        .full
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    bus.publish(std::slice::from_ref(&event)).await.unwrap();
+    assert_eq!(*consumer.applied.lock().unwrap(), [event.id.to_string()]);
+}

@@ -68,6 +68,28 @@ impl StoreError {
     }
 }
 
+/// [`StoreError::unavailable`] of `error` or of any error in its chain of sources (a consumer's own error
+/// wrapping the store's, or the SQLite error under it).
+pub fn unavailable_in(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if let Some(why) = e
+            .downcast_ref::<StoreError>()
+            .and_then(StoreError::unavailable)
+        {
+            return Some(why);
+        }
+        if let Some(why) = e
+            .downcast_ref::<rusqlite::Error>()
+            .and_then(unavailable_cause)
+        {
+            return Some(why.to_string());
+        }
+        next = e.source();
+    }
+    None
+}
+
 fn unavailable_cause(e: &rusqlite::Error) -> Option<&'static str> {
     let rusqlite::Error::SqliteFailure(failure, _) = e else {
         return None;
