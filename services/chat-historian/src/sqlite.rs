@@ -18,7 +18,10 @@ use crate::store::{
     VehicleRef,
 };
 
-const MIGRATIONS: &[&str] = &[
+/// This database's schema steps, run in order once each (`user_version` counts those run). Append only: a
+/// step changed, moved or removed would be run twice, or never, on a database that ran the old list
+/// (`shared/store/migrations.lock` pins them; `VWC_BLESS=1 cargo test -p vwc --lib migrations` records a new one).
+pub const MIGRATIONS: &[&str] = &[
     r#"
 CREATE TABLE vehicles (
     id TEXT PRIMARY KEY,

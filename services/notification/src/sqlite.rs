@@ -23,7 +23,10 @@ use crate::store::{
     Settlement, StoredPreferences, channel_rank, released_at,
 };
 
-const MIGRATIONS: &[&str] = &[
+/// This database's schema steps, run in order once each (`user_version` counts those run). Append only: a
+/// step changed, moved or removed would be run twice, or never, on a database that ran the old list
+/// (`shared/store/migrations.lock` pins them; `VWC_BLESS=1 cargo test -p vwc --lib migrations` records a new one).
+pub const MIGRATIONS: &[&str] = &[
     r#"
 CREATE TABLE preferences (
     org_id TEXT PRIMARY KEY,

@@ -17,7 +17,7 @@ use crate::embedded::{BusChoice, EmbeddedOptions, Stores, System};
 #[command(name = "vwc", version, about = "Vehicle Wellness Center")]
 pub struct Cli {
     /// Log as JSON lines instead of text.
-    #[arg(long, global = true, env = "VWC_LOG_JSON")]
+    #[arg(long, global = true, env = "VWC_LOG_JSON", value_parser = clap::builder::BoolishValueParser::new())]
     pub log_json: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -68,7 +68,12 @@ impl DataDir {
         if self.data_dir.join("ingestion.db").is_file() {
             return Ok(self);
         }
-        let what = if self.data_dir.exists() {
+        // The other databases without ingestion's: say that, not "holds no databases" (whose hint, `vwc seed`,
+        // would mix the demo into what is left).
+        data_dir_is_new(&self.data_dir)?;
+        let what = if self.data_dir.is_file() {
+            "is a file, not a directory"
+        } else if self.data_dir.exists() {
             "holds no databases"
         } else {
             "does not exist"
@@ -229,7 +234,7 @@ pub struct ServiceArgs {
         value_parser = clap::value_parser!(u64).range(0..=MAX_INTERVAL_MINUTES))]
     pub revalue_interval_minutes: u64,
     /// Send reminder e-mail through Amazon SES v2 (credentials from the usual AWS chain).
-    #[arg(long, env = "VWC_EMAIL")]
+    #[arg(long, env = "VWC_EMAIL", value_parser = clap::builder::BoolishValueParser::new())]
     pub email: bool,
     /// SES endpoint override (e.g. moto).
     #[arg(long, env = "VWC_SES_ENDPOINT")]
@@ -617,8 +622,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             ttl_hours,
             data,
         } => {
-            let secret =
-                vwc_auth::load_or_create_secret(jwt_secret_env().as_deref(), &data.data_dir)?;
+            let from_env = jwt_secret_env();
+            if from_env.is_none() && !data.data_dir.join("jwt.secret").is_file() {
+                // A mistyped --data-dir would make a new secret, and print a token the server refuses.
+                anyhow::bail!(
+                    "no JWT secret in {}: `vwc up` (or `vwc seed`) makes `jwt.secret` there; give the server's \
+                     data dir with --data-dir or VWC_DATA_DIR, or its secret with VWC_JWT_SECRET",
+                    data.data_dir.display()
+                );
+            }
+            let secret = vwc_auth::load_or_create_secret(from_env.as_deref(), &data.data_dir)?;
             let keys = vwc_auth::Hs256Keys::new(&secret);
             let (token, _) = keys.issue(&sub, &org, &roles, chrono::Duration::hours(ttl_hours));
             println!("{token}");
@@ -633,6 +646,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 opts.store = store.store_choice(&config_layers().await?)?;
                 None
             } else {
+                // As `vwc up`: never into the projections left beside a lost ingestion database.
+                data_dir_is_new(&data.data_dir)?;
                 Some(lock_for_command(&data, "vwc seed")?)
             };
             let system = System::start(opts).await?;

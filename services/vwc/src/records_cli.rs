@@ -126,6 +126,16 @@ pub async fn import(args: ImportArgs, opts: EmbeddedOptions) -> anyhow::Result<(
             "skipped": outcome.skipped, "errors": errors,
         }))?
     );
+    if !errors.is_empty() {
+        // The rows without errors are recorded; a script must still be able to tell a partial import from a
+        // whole one without reading the report.
+        crate::say!(
+            "{} row(s) refused (listed under \"errors\"); the others were {}",
+            errors.len(),
+            if args.dry_run { "checked" } else { "imported" }
+        );
+        std::process::exit(1);
+    }
     Ok(())
 }
 

@@ -310,6 +310,103 @@ mod tests {
     use crate::embedded::BusChoice;
     use vwc_store::vehicle_ledger::KEPT_STATES;
 
+    /// Every database's schema steps, as `migrate` runs them: the common ones, then the service's own.
+    fn migration_lists() -> [(&'static str, &'static [&'static str]); 8] {
+        [
+            ("common", vwc_store::sqlite::COMMON_MIGRATIONS),
+            ("ingestion", vwc_ingestion::sqlite::MIGRATIONS),
+            ("edge", vwc_edge::sqlite::MIGRATIONS),
+            ("edge-calendar", vwc_edge::calendar::keys::MIGRATIONS),
+            (
+                "maintenance-scheduler",
+                vwc_maintenance_scheduler::store::sqlite::MIGRATIONS,
+            ),
+            ("notification", vwc_notification::sqlite::MIGRATIONS),
+            ("valuation", vwc_valuation::sqlite::MIGRATIONS),
+            ("chat-historian", vwc_chat_historian::sqlite::MIGRATIONS),
+        ]
+    }
+
+    /// FNV-1a, 64 bits: a fingerprint that stays the same across builds and Rust versions.
+    fn fingerprint(sql: &str) -> String {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in sql.bytes() {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        format!("{hash:016x}")
+    }
+
+    /// The migrations are append only. `user_version` counts the steps a database ran, not which: a step
+    /// changed, moved or removed runs twice, or never, on a database made before (a merge once put a new
+    /// step before another already on `main`, and databases made in between could not be opened again:
+    /// "duplicate column name: wake_on"). `shared/store/migrations.lock` pins every step; a new step at the end
+    /// is recorded with `VWC_BLESS=1 cargo test -p vwc --lib migrations`.
+    #[test]
+    fn migrations_are_append_only() {
+        let lock_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/store/migrations.lock");
+        let current: Vec<String> = migration_lists()
+            .iter()
+            .flat_map(|(db, steps)| {
+                steps.iter().enumerate().map(move |(i, sql)| {
+                    let first = sql
+                        .lines()
+                        .map(str::trim)
+                        .find(|l| !l.is_empty())
+                        .unwrap_or("");
+                    let first: String = first.chars().take(60).collect();
+                    format!("{db} {} {} {first}", i + 1, fingerprint(sql))
+                })
+            })
+            .collect();
+        let key = |line: &str| line.split(' ').take(3).collect::<Vec<_>>().join(" ");
+        let pinned = std::fs::read_to_string(&lock_path).unwrap_or_default();
+        let pinned: Vec<&str> = pinned
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .collect();
+        for line in &pinned {
+            let (db, step) = {
+                let mut words = line.split(' ');
+                (words.next().unwrap_or(""), words.next().unwrap_or(""))
+            };
+            let now = current
+                .iter()
+                .find(|c| c.starts_with(&format!("{db} {step} ")));
+            assert!(
+                now.is_some_and(|now| key(now) == key(line)),
+                "migration {step} of {db} was changed, moved or removed (pinned: `{line}`, now: `{}`): migrations \
+                 are append only — a database that ran the old step would run the new one never, or twice. \
+                 Put the change in a new step at the end of the list.",
+                now.map_or("none", String::as_str)
+            );
+        }
+        let new: Vec<&String> = current
+            .iter()
+            .filter(|c| !pinned.iter().any(|p| key(p) == key(c)))
+            .collect();
+        if new.is_empty() {
+            return;
+        }
+        if std::env::var_os("VWC_BLESS").is_some() {
+            let mut text = String::from(
+                "# Every SQLite schema step, pinned: `<database> <step> <FNV-1a of its SQL> <its first line>`.\n\
+                 # Append only (services/vwc/src/stores.rs, `migrations_are_append_only`).\n",
+            );
+            for line in &current {
+                text.push_str(line);
+                text.push('\n');
+            }
+            std::fs::write(&lock_path, text).unwrap();
+            return;
+        }
+        panic!(
+            "new migrations not recorded in shared/store/migrations.lock: {new:?}; run \
+             `VWC_BLESS=1 cargo test -p vwc --lib migrations`"
+        );
+    }
+
     /// Opening every service's MongoDB store (what the API function's start-up does) asks for each
     /// collection's indexes in one `createIndexes` round trip, not one per index.
     #[cfg(feature = "aws")]

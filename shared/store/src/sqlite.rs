@@ -33,7 +33,7 @@ pub(crate) type Job = Box<dyn FnOnce(Option<&Connection>) -> (bool, Finish) + Se
 
 /// Tables every service database has, before the service's own migrations. A database made before the
 /// outbox took its present shape ([`OUTBOX`]) has it rebuilt when it is opened ([`upgrade_outbox`]).
-const COMMON_MIGRATIONS: &[&str] = &[r#"
+pub const COMMON_MIGRATIONS: &[&str] = &[r#"
 CREATE TABLE outbox (
     seq INTEGER PRIMARY KEY,
     event_id TEXT NOT NULL,
@@ -152,6 +152,21 @@ fn open_connection_with_pages(path: &Path, page_bytes: u32) -> rusqlite::Result<
         true,
     )?;
     Ok(conn)
+}
+
+/// SQLite opens a file it may not write (a read-only or immutable file, a read-only file system) read-only
+/// without a word, and such a writer stays read-only after the cause is gone: every write would fail until a
+/// restart (`/readyz` 503, the log full of "attempt to write a readonly database"). A service writes its
+/// database, so that is a refusal at start, naming the file.
+fn refuse_read_only(conn: &Connection, path: &Path) -> StoreResult<()> {
+    if conn.is_readonly(rusqlite::MAIN_DB)? {
+        return Err(StoreError::Other(format!(
+            "{} can be read but not written (a read-only or immutable file, or a read-only file system): \
+             every service writes its own database; make it writable and start again",
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 /// A pooled read connection: [`open_connection`] with a small page cache ([`READER_CACHE_KIB`]).
@@ -459,6 +474,7 @@ impl SqliteDb {
         make_private_file(path)
             .map_err(|e| StoreError::Other(format!("protecting {}: {e}", path.display())))?;
         let mut conn = open_writer_connection(path, page_bytes)?;
+        refuse_read_only(&conn, path)?;
         migrate(&mut conn, migrations)?;
         // The sub-journal (the pages a savepoint or a statement may have to roll back) in memory. By
         // default SQLite spills it to a temporary file past 64 KiB, so a group of jobs (a savepoint each)
@@ -765,7 +781,15 @@ fn migrate(conn: &mut Connection, migrations: &[&str]) -> StoreResult<()> {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let version = tx.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
         let Some(sql) = all.get(version) else { break };
-        tx.execute_batch(sql)?;
+        tx.execute_batch(sql).map_err(|e| {
+            StoreError::Other(format!(
+                "schema step {} of {} failed: {e}. The database says it ran {version} steps, and their \
+                 shape does not match this build's: it was made by a build whose steps differ (a development \
+                 build of a reordered list; shared/store/migrations.lock pins them since); the step was rolled back",
+                version + 1,
+                all.len()
+            ))
+        })?;
         tx.pragma_update(None, "user_version", (version + 1) as i64)?;
         tx.commit()?;
     }
@@ -1700,6 +1724,24 @@ pub(crate) mod tests {
         assert!(err.contains("write 7 refused"), "{err}");
         assert_eq!(insert_or_fail(db.clone(), 8, 7).await.unwrap(), 8);
         assert_eq!(rows_seen_by_a_fresh_connection(&path), [8]);
+    }
+
+    /// A database SQLite could open only for reading is refused by name, not opened as a writer that can
+    /// never write.
+    #[test]
+    fn a_database_that_cannot_be_written_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ro.db");
+        drop(SqliteDb::open(&path, &["CREATE TABLE t (x);"]).unwrap());
+        let read_only =
+            Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        let err = refuse_read_only(&read_only, &path).unwrap_err().to_string();
+        assert!(
+            err.contains("ro.db") && err.contains("can be read but not written"),
+            "{err}"
+        );
+        let writer = open_connection(&path).unwrap();
+        refuse_read_only(&writer, &path).unwrap();
     }
 
     /// A full disk (here SQLite's own page limit, which fails the same way: SQLITE_FULL) is an error that

@@ -49,7 +49,10 @@ fn decode(secret: &str, rotated_at: &str) -> StoreResult<FeedSecret> {
     })
 }
 
-const MIGRATIONS: &[&str] = &[r#"
+/// This database's schema steps, run in order once each (`user_version` counts those run). Append only: a
+/// step changed, moved or removed would be run twice, or never, on a database that ran the old list
+/// (`shared/store/migrations.lock` pins them; `VWC_BLESS=1 cargo test -p vwc --lib migrations` records a new one).
+pub const MIGRATIONS: &[&str] = &[r#"
 CREATE TABLE calendar_feeds (
     org_id TEXT PRIMARY KEY,
     secret TEXT NOT NULL,

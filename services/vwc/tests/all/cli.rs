@@ -168,3 +168,107 @@ fn json_lines(stderr: &[u8]) -> Vec<Value> {
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
         .collect()
 }
+
+/// A data dir whose ingestion database was lost: `vwc seed` refuses it as `vwc up` does (seeding would mix the
+/// demo into the projections left), and the commands on existing data name the missing file instead of
+/// saying the dir "holds no databases" (whose hint was `vwc seed`).
+#[test]
+fn a_data_dir_without_its_ingestion_database_is_named_so_and_never_seeded() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let data = data.to_str().unwrap();
+    let out = vwc_output(["seed", "--data-dir", data]);
+    assert!(out.status.success());
+    for entry in std::fs::read_dir(data).unwrap() {
+        let path = entry.unwrap().path();
+        if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("ingestion.db")
+        {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+    let edge_before = std::fs::read(std::path::Path::new(data).join("edge.db")).unwrap();
+    for args in [
+        vec!["seed", "--data-dir", data],
+        vec!["sweep", "--data-dir", data],
+        vec!["dlq", "list", "--data-dir", data],
+    ] {
+        let out = vwc_output(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(
+            stderr.contains("ingestion.db is missing") && !stderr.contains("holds no databases"),
+            "{args:?}: {stderr}"
+        );
+    }
+    assert!(!std::path::Path::new(data).join("ingestion.db").exists());
+    assert_eq!(
+        std::fs::read(std::path::Path::new(data).join("edge.db")).unwrap(),
+        edge_before,
+        "nothing seeded into the projections"
+    );
+}
+
+/// `vwc token` on a data dir with no JWT secret (a mistyped path) refuses instead of making a new secret and
+/// printing a token the server would refuse; with the server's data dir it prints one.
+#[test]
+fn vwc_token_needs_the_servers_secret() {
+    let parent = tempfile::tempdir().unwrap();
+    let typo = parent.path().join("typo");
+    let token = |dir: &std::path::Path| {
+        vwc_output([
+            "token",
+            "--org",
+            "org_a",
+            "--sub",
+            "u",
+            "--role",
+            "owner",
+            "--data-dir",
+            dir.to_str().unwrap(),
+        ])
+    };
+    let out = token(&typo);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no JWT secret in"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!typo.exists(), "the mistyped dir was made");
+    let real = parent.path().join("real");
+    assert!(
+        vwc_output(["seed", "--data-dir", real.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let out = token(&real);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).matches('.').count(), 2);
+}
+
+/// `VWC_LOG_JSON=1` (and `yes`, `on`) turns JSON logs on like `true`, instead of stopping every command with
+/// a usage error.
+#[test]
+fn vwc_log_json_takes_the_usual_spellings_of_true() {
+    let missing = tempfile::tempdir().unwrap();
+    let missing = missing.path().join("missing");
+    for value in ["1", "yes", "on", "true"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_vwc"))
+            .args(["dlq", "list", "--data-dir"])
+            .arg(&missing)
+            .env("VWC_LOG_JSON", value)
+            .env_remove("VWC_DATA_DIR")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "VWC_LOG_JSON={value}");
+        let records = json_lines(&out.stderr);
+        assert!(
+            records.iter().any(|r| r["level"] == "ERROR"),
+            "VWC_LOG_JSON={value}: {records:?}"
+        );
+    }
+}

@@ -8,7 +8,7 @@ use vwc_auth::Role;
 use vwc_testkit::{json as body, vin};
 
 use super::common;
-use common::{get, post, spawn_with_vehicle, vwc, vwc_json, vwc_output};
+use common::{get, post, spawn_with_vehicle, vwc, vwc_output};
 
 /// LubeLogger's service-record export (Date, Odometer, Description, Notes, Cost; US dates), three bad rows.
 const SERVICE_RECORDS: &str = "Date,Odometer,Description,Notes,Cost\n\
@@ -361,7 +361,15 @@ async fn vwc_import_and_vwc_export_work_on_a_data_dir_and_a_second_import_adds_n
             &file,
         ];
         args.extend_from_slice(extra);
-        vwc_json(&args)
+        // The file has three bad rows: the report lists them and the exit status says some were refused.
+        let out = vwc_output(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("the report")
     };
     let dry = run_import(&["--dry-run"]);
     assert_eq!(
