@@ -17,7 +17,7 @@ use crate::intent::{
     Intent, RangeSpec, Slots, TimeRange, Understanding, Vocabulary, normalise, resolve_range,
     task_noun, understand,
 };
-use crate::knowledge::VehicleKnowledge;
+use crate::knowledge::{ValuationPoint, VehicleKnowledge};
 use crate::search::{Bm25Index, tokens};
 
 pub const ENGINE_NAME: &str = "deterministic";
@@ -220,17 +220,12 @@ pub fn answer(
             (u, Some(Intent::FollowUpBefore))
         }
         (Intent::FollowUpCost, Some(prev)) => {
-            let answer = ctx.cost_of(prev);
-            return Answer {
-                understanding: Understanding {
-                    intent: prev.understanding.intent,
-                    slots: prev.understanding.slots.clone(),
-                },
-                follow_up: Some(Intent::FollowUpCost),
-                ..answer
-            };
+            return leaning_on(prev, Intent::FollowUpCost, ctx.cost_of(prev));
         }
-        (Intent::FollowUpBefore | Intent::FollowUpCost, None) => {
+        (Intent::FollowUpWhy, Some(prev)) => {
+            return leaning_on(prev, Intent::FollowUpWhy, ctx.why(prev));
+        }
+        (Intent::FollowUpBefore | Intent::FollowUpCost | Intent::FollowUpWhy, None) => {
             let mut a =
                 ctx.unclear("There is no earlier question in this conversation to follow up on. ");
             a.understanding = asked;
@@ -242,6 +237,16 @@ pub fn answer(
     a.understanding = understanding;
     a.follow_up = follow_up;
     a
+}
+
+/// An answer about what the previous turn cited, stored as that turn's question with the follow-up it was
+/// (so "and before that?" after it still knows what was asked).
+fn leaning_on(prev: &PreviousTurn, follow_up: Intent, answer: Answer) -> Answer {
+    Answer {
+        understanding: prev.understanding.clone(),
+        follow_up: Some(follow_up),
+        ..answer
+    }
 }
 
 struct Ctx<'a> {
@@ -347,6 +352,21 @@ fn plural(n: usize, one: &str, many: &str) -> String {
         format!("1 {one}")
     } else {
         format!("{n} {many}")
+    }
+}
+
+/// How an answer is named when a follow-up cannot do for it what it asks ("why?" after a count).
+fn answer_noun(intent: Intent) -> &'static str {
+    match intent {
+        Intent::CostOfOwnership => "the total cost of ownership",
+        Intent::DueItems => "what is due",
+        Intent::UsageRate => "the usage rate and odometer estimate",
+        Intent::FuelEconomy => "the fuel economy",
+        Intent::OwnershipLength => "how long you have owned it",
+        Intent::Sale => "the sale",
+        Intent::Knowledge => "general maintenance knowledge",
+        Intent::Search => "a search of the records",
+        _ => "that answer",
     }
 }
 
@@ -478,7 +498,10 @@ impl Ctx<'_> {
             Intent::Sale => self.sold(),
             Intent::Knowledge => self.knowledge(s),
             Intent::Search => self.search(),
-            Intent::FollowUpBefore | Intent::FollowUpCost | Intent::Unclear => self.unclear(""),
+            Intent::FollowUpBefore
+            | Intent::FollowUpCost
+            | Intent::FollowUpWhy
+            | Intent::Unclear => self.unclear(""),
         }
     }
 
@@ -1050,41 +1073,7 @@ impl Ctx<'_> {
         }
         if let Some(point) = &self.k.valuation {
             let v = &point.valuation;
-            let as_of = v
-                .as_of
-                .and_hms_opt(0, 0, 0)
-                .map(|t| t.and_utc())
-                .unwrap_or(point.computed_at);
-            let mut citations = vec![Citation {
-                event_id: point.envelope_id.clone(),
-                occurred_at: as_of,
-                title: format!("Valuation as of {}", v.as_of),
-            }];
-            let why: Vec<String> = v
-                .factors
-                .iter()
-                .map(|f| {
-                    if let Some(e) = f.event_id.as_deref().and_then(|id| self.k.event(id))
-                        && !citations.iter().any(|c| c.event_id == e.id)
-                    {
-                        citations.push(cite(e));
-                    }
-                    if f.detail.is_empty() {
-                        format!(
-                            "{} {}",
-                            isolated(&f.label),
-                            signed_money(f.amount_cents, &v.currency)
-                        )
-                    } else {
-                        format!(
-                            "{} {} ({})",
-                            isolated(&f.label),
-                            signed_money(f.amount_cents, &v.currency),
-                            isolated(&f.detail)
-                        )
-                    }
-                })
-                .collect();
+            let (why, citations) = self.factors(point);
             let mut text = format!(
                 "Its estimated value is {} as of {} (method: {}).",
                 money(v.amount_cents, &v.currency),
@@ -1108,6 +1097,48 @@ impl Ctx<'_> {
             .text
             .push_str(" No estimate with its factors has been published for this vehicle yet.");
         answer
+    }
+
+    /// The estimate's factors in words ("Collision (17c) -4,515.85 USD (…)") and its citations: the
+    /// `ValuationUpdated` event first, then each record a factor names, once.
+    fn factors(&self, point: &ValuationPoint) -> (Vec<String>, Vec<Citation>) {
+        let v = &point.valuation;
+        let as_of = v
+            .as_of
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc())
+            .unwrap_or(point.computed_at);
+        let mut citations = vec![Citation {
+            event_id: point.envelope_id.clone(),
+            occurred_at: as_of,
+            title: format!("Valuation as of {}", v.as_of),
+        }];
+        let why = v
+            .factors
+            .iter()
+            .map(|f| {
+                if let Some(e) = f.event_id.as_deref().and_then(|id| self.k.event(id))
+                    && !citations.iter().any(|c| c.event_id == e.id)
+                {
+                    citations.push(cite(e));
+                }
+                if f.detail.is_empty() {
+                    format!(
+                        "{} {}",
+                        isolated(&f.label),
+                        signed_money(f.amount_cents, &v.currency)
+                    )
+                } else {
+                    format!(
+                        "{} {} ({})",
+                        isolated(&f.label),
+                        signed_money(f.amount_cents, &v.currency),
+                        isolated(&f.detail)
+                    )
+                }
+            })
+            .collect();
+        (why, citations)
     }
 
     /// "{lead} latest recorded valuation is $X on D, from a dealer appraisal by V." citing the record.
@@ -1650,6 +1681,70 @@ impl Ctx<'_> {
             ));
         }
         text_answer(text, cited.iter().map(|e| cite(e)).collect())
+    }
+
+    /// "why?": a valuation is explained by its factors (or, for a recorded value, by where it came from);
+    /// other answers say what can be explained.
+    fn why(&self, prev: &PreviousTurn) -> Answer {
+        if prev.understanding.intent != Intent::Valuation {
+            return text_answer(
+                format!(
+                    "I can explain a valuation from its factors (ask “What is it worth?”, then “why?”); \
+                     for {}, the records it used are cited with it.",
+                    answer_noun(prev.understanding.intent)
+                ),
+                Vec::new(),
+            );
+        }
+        let first = prev.citations.first();
+        // A value recorded on the timeline (an appraisal or the owner's estimate): where it came from.
+        if let Some(e) = first.and_then(|c| self.k.event(&c.event_id)) {
+            let mut a = self.recorded_valuation(e, "The");
+            a.text.push_str(
+                " A recorded valuation is a figure given to the timeline: it carries no factors to explain it.",
+            );
+            if let Some(n) = &e.notes {
+                a.text.push_str(&format!(" Its notes: {}", isolated(n)));
+            }
+            return a;
+        }
+        match (&self.k.valuation, first) {
+            (Some(point), Some(_)) => {
+                let v = &point.valuation;
+                let (why, citations) = self.factors(point);
+                if why.is_empty() {
+                    return text_answer(
+                        format!(
+                            "The estimate of {} as of {} (method: {}) lists no factors.",
+                            money(v.amount_cents, &v.currency),
+                            v.as_of,
+                            v.method.replace('_', " ")
+                        ),
+                        citations,
+                    );
+                }
+                let sum: i64 = v.factors.iter().map(|f| f.amount_cents).sum();
+                let how = if sum == v.amount_cents as i64 {
+                    "is the sum of its factors"
+                } else {
+                    "comes from its factors"
+                };
+                text_answer(
+                    format!(
+                        "The estimate of {} as of {} (method: {}) {how}: {}.",
+                        money(v.amount_cents, &v.currency),
+                        v.as_of,
+                        v.method.replace('_', " "),
+                        why.join("; ")
+                    ),
+                    citations,
+                )
+            }
+            _ => text_answer(
+                "The previous answer gave no valuation, so there is nothing to explain.".into(),
+                Vec::new(),
+            ),
+        }
     }
 
     fn unclear(&self, prefix: &str) -> Answer {

@@ -49,6 +49,8 @@ vwc_contracts::wire_enum! {
         FuelEconomy,
         /// When it was sold and for how much.
         Sale,
+        /// "why?": how the previous answer was reached (a valuation from its factors).
+        FollowUpWhy,
     }
 }
 
@@ -357,6 +359,76 @@ fn has_any(q: &str, phrases: &[&str]) -> bool {
 fn starts(q: &str, phrases: &[&str]) -> bool {
     phrases.iter().any(|p| q.starts_with(&format!(" {p} ")))
 }
+
+/// The question without the words that only lead into a follow-up ("and", "so", "what about") or trail it
+/// ("then"), trimmed: "and who did it then" is "who did it".
+fn follow_up_core(q: &str) -> String {
+    const LEADS: [&str; 10] = [
+        "and what about",
+        "and how about",
+        "what about",
+        "how about",
+        "and",
+        "so",
+        "but",
+        "ok",
+        "okay",
+        "then",
+    ];
+    let mut rest = q.trim().to_string();
+    while let Some(lead) = LEADS
+        .iter()
+        .find(|l| rest.starts_with(&format!("{l} ")) || rest == **l)
+    {
+        rest = rest[lead.len()..].trim().to_string();
+    }
+    for tail in [" then", " again", " please"] {
+        if let Some(r) = rest.strip_suffix(tail) {
+            rest = r.trim().to_string();
+        }
+    }
+    rest
+}
+
+/// "why?", "how come?", "why is that?": how the previous answer was reached.
+const WHY_FOLLOW_UPS: &[&str] = &[
+    "why",
+    "why is that",
+    "why so",
+    "why that",
+    "why is it",
+    "why not",
+    "how come",
+    "explain",
+    "explain that",
+    "explain it",
+    "explain why",
+    "please explain",
+    "why is it worth that",
+    "why is it worth that much",
+    "why is it worth so much",
+    "why is it worth so little",
+    "why that much",
+    "why so much",
+    "why so little",
+    "why so low",
+    "why so high",
+    "why that value",
+    "why that amount",
+    "why that price",
+    "what explains it",
+    "what explains that",
+    "how was it worked out",
+    "how was that worked out",
+    "how was it calculated",
+    "how was that calculated",
+    "how is it calculated",
+    "how is that calculated",
+    "how did you get that",
+    "how did you work that out",
+    "where does that come from",
+    "where does it come from",
+];
 
 /// The time range a question names, if any.
 pub fn range_of(q: &str) -> Option<RangeSpec> {
@@ -1194,6 +1266,10 @@ pub fn understand(question: &str, vocabulary: &Vocabulary) -> Understanding {
 fn intent_of(q: &str, slots: &Slots) -> Intent {
     let words = q.split_whitespace().count();
     // Follow-ups: short questions leaning on the previous turn.
+    let core = follow_up_core(q);
+    if WHY_FOLLOW_UPS.contains(&core.as_str()) {
+        return Intent::FollowUpWhy;
+    }
     if starts(
         q,
         &[

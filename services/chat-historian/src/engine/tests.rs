@@ -928,3 +928,110 @@ fn parts_read_as_worked_on_a_vendor_is_no_subject_and_suggestions_fit_the_vehicl
         "{offered:?}"
     );
 }
+
+/// The fixture with a published estimate: the acquisition price less the collision's 17c (`e01`, `e05`).
+fn valued() -> VehicleKnowledge {
+    let mut k = fixture();
+    k.valuation = Some(ValuationPoint {
+        envelope_id: "0193-val".into(),
+        computed_at: at(2026, 5, 10),
+        valuation: ValuationView {
+            amount_cents: 2_297_415,
+            currency: "USD".into(),
+            as_of: NaiveDate::from_ymd_opt(2026, 5, 10).unwrap(),
+            method: "acquisition_price".into(),
+            kind: Some("current".into()),
+            odometer: Some(52_434),
+            factors: vec![
+                ValuationFactorView {
+                    code: "base".into(),
+                    label: "Acquisition price".into(),
+                    amount_cents: 2_749_000,
+                    detail: "Bought 2024-05-01".into(),
+                    event_id: Some("e01".into()),
+                },
+                ValuationFactorView {
+                    code: "collision_diminished_value".into(),
+                    label: "Collision (17c)".into(),
+                    amount_cents: -451_585,
+                    detail: String::new(),
+                    event_id: Some("e05".into()),
+                },
+            ],
+        },
+    });
+    k
+}
+
+/// The answers to `questions` asked one after the other in one conversation.
+fn conversation(k: &VehicleKnowledge, questions: &[&str]) -> Vec<Answer> {
+    let p = Prepared::new(k.clone());
+    let mut answers: Vec<Answer> = Vec::new();
+    for q in questions {
+        let prev = answers.last().map(previous);
+        answers.push(answer(q, &p, prev.as_ref(), now()));
+    }
+    answers
+}
+
+#[test]
+fn why_after_a_valuation_explains_it_from_its_factors_and_after_other_answers_says_what_it_can() {
+    let k = valued();
+    for why in ["why?", "and why?", "Why is that?", "how come?"] {
+        let a = conversation(&k, &["What is it worth?", why]).pop().unwrap();
+        assert_eq!(a.follow_up, Some(Intent::FollowUpWhy), "{why}");
+        assert_eq!(a.understanding.intent, Intent::Valuation, "{why}");
+        assert_eq!(
+            a.text,
+            "The estimate of 22,974.15 USD as of 2026-05-10 (method: acquisition price) is the sum of its \
+             factors: Acquisition price +27,490.00 USD (Bought 2024-05-01); Collision (17c) -4,515.85 USD.",
+            "{why}"
+        );
+        assert_eq!(cited(&a), ["0193-val", "e01", "e05"], "{why}");
+    }
+    // A value recorded on the timeline has no factors: where it came from, cited.
+    let mut appraised = fixture();
+    appraised.events.push(VehicleEvent {
+        id: "e09".into(),
+        kind: EventKind::Valuation,
+        occurred_at: at(2025, 12, 1),
+        title: "Dealer appraisal".into(),
+        currency: Some("USD".into()),
+        details: serde_json::json!({"amountCents": 2_450_000, "source": "dealer_appraisal"}),
+        cost_cents: None,
+        ..appraised.events[0].clone()
+    });
+    let a = conversation(&appraised, &["What is it worth?", "why?"])
+        .pop()
+        .unwrap();
+    assert_eq!(cited(&a), ["e09"]);
+    assert!(
+        a.text.starts_with(
+            "The latest recorded valuation is 24,500.00 USD on 2025-12-01, from a dealer appraisal by Lakeside Toyota."
+        ) && a.text.contains("carries no factors"),
+        "{}",
+        a.text
+    );
+    // After another answer: what can be explained, no record.
+    let a = conversation(&k, &["When was the oil last changed?", "why?"])
+        .pop()
+        .unwrap();
+    assert!(
+        a.text
+            .starts_with("I can explain a valuation from its factors"),
+        "{}",
+        a.text
+    );
+    assert!(a.citations.is_empty());
+    let a = ask(&k, "why?");
+    assert!(
+        a.text.starts_with("There is no earlier question"),
+        "{}",
+        a.text
+    );
+    // A question of its own is not a follow-up.
+    assert_eq!(
+        ask(&k, "Why does 17c matter?").understanding.intent,
+        Intent::Knowledge
+    );
+}
