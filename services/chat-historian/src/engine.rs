@@ -208,14 +208,30 @@ pub fn answer(
     let (understanding, follow_up) = match (asked.intent, previous) {
         (Intent::FollowUpBefore, Some(prev)) => {
             let mut u = prev.understanding.clone();
+            if !bounded(u.intent) {
+                return ctx.not_bounded(prev, Intent::FollowUpBefore);
+            }
             // Before the earliest record the previous answer cited — for a value, before the value it
             // gave (cited first; the records its factors cite come after it and go further back).
             let before = match u.intent {
                 Intent::Valuation => prev.citations.first().map(|c| c.occurred_at),
                 _ => prev.citations.iter().map(|c| c.occurred_at).min(),
             };
-            if let Some(before) = before {
-                u.slots.before = Some(before);
+            match before {
+                Some(before) => u.slots.before = Some(before),
+                // Nothing cited and no bound yet: there is no record to go back from (an answer that
+                // found nothing before a bound says so again).
+                None if u.slots.before.is_none() => {
+                    let mut a = text_answer(
+                        "The previous answer named no dated record, so there is nothing before it to look for."
+                            .into(),
+                        Vec::new(),
+                    );
+                    a.understanding = u;
+                    a.follow_up = Some(Intent::FollowUpBefore);
+                    return a;
+                }
+                None => {}
             }
             (u, Some(Intent::FollowUpBefore))
         }
@@ -355,6 +371,23 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     }
 }
 
+/// Whether an intent's answer can be asked again "before that": it selects dated records.
+fn bounded(intent: Intent) -> bool {
+    matches!(
+        intent,
+        Intent::LastDone
+            | Intent::CountDone
+            | Intent::WhoDid
+            | Intent::ListEvents
+            | Intent::TotalCost
+            | Intent::Accidents
+            | Intent::Upgrades
+            | Intent::UsualVendor
+            | Intent::Valuation
+            | Intent::Purchase
+    )
+}
+
 /// How an answer is named when a follow-up cannot do for it what it asks ("why?" after a count).
 fn answer_noun(intent: Intent) -> &'static str {
     match intent {
@@ -487,7 +520,7 @@ impl Ctx<'_> {
             Intent::TotalCost => self.total_cost(s),
             Intent::CostOfOwnership => self.cost_of_ownership(),
             Intent::Accidents => self.accidents(s),
-            Intent::Purchase => self.purchase(),
+            Intent::Purchase => self.purchase(s),
             Intent::Valuation => self.valuation(s),
             Intent::DueItems => self.due_items(s),
             Intent::UsageRate => self.usage_rate(),
@@ -995,9 +1028,15 @@ impl Ctx<'_> {
         text_answer(text, found.iter().rev().map(|e| cite(e)).collect())
     }
 
-    fn purchase(&self) -> Answer {
-        let found: Vec<&VehicleEvent> = self.k.of_kind(EventKind::Acquisition).collect();
+    /// The latest acquisition in the question's bounds: the owner's purchase, or with "and before that?" the
+    /// one before it.
+    fn purchase(&self, s: &Slots) -> Answer {
+        let slots = s.of_kind(EventKind::Acquisition);
+        let found = self.select(&slots);
         let Some(last) = found.last() else {
+            if s.before.is_some() || s.range.is_some() {
+                return self.nothing("purchase", &slots);
+            }
             // No acquisition record, but the price may have been given when the vehicle was registered
             // (the valuation's base then, too).
             let given = self.k.vehicle.as_ref().and_then(|v| {
@@ -1016,7 +1055,18 @@ impl Ctx<'_> {
                 Vec::new(),
             );
         };
-        let mut facts = vec![format!("You bought it on {}", date(&last.occurred_at))];
+        // An earlier acquisition than the latest is someone's before the owner's (or theirs, before a
+        // resale): told as a purchase of the vehicle, not "you bought it".
+        let latest = self.acquisition().is_some_and(|a| a.id == last.id);
+        let mut facts = vec![format!(
+            "{} on {}",
+            if latest {
+                "You bought it"
+            } else {
+                "It was bought"
+            },
+            date(&last.occurred_at)
+        )];
         let details = match last.typed_details() {
             Some(EventDetails::Acquisition(a)) => a,
             _ => Default::default(),
@@ -1031,7 +1081,19 @@ impl Ctx<'_> {
         if let Some(c) = details.condition {
             facts.push(c.as_str().to_string());
         }
-        match self.purchase_price() {
+        let price = if latest {
+            self.purchase_price()
+        } else {
+            details
+                .price_cents
+                .or(last.cost_cents)
+                .map(|cents| PurchasePrice {
+                    cents,
+                    currency: last.currency.clone().unwrap_or_else(|| "USD".into()),
+                    record: Some(last),
+                })
+        };
+        match price {
             Some(p) if p.record.is_some() => {
                 facts.push(format!("for {}", money(p.cents, &p.currency)))
             }
@@ -1681,6 +1743,24 @@ impl Ctx<'_> {
             ));
         }
         text_answer(text, cited.iter().map(|e| cite(e)).collect())
+    }
+
+    /// "and before that?" after an answer not read from dated records: said so, with
+    /// what can be asked instead.
+    fn not_bounded(&self, prev: &PreviousTurn, follow_up: Intent) -> Answer {
+        let what = answer_noun(prev.understanding.intent);
+        let mut a = text_answer(
+            format!(
+                "{} is not read from dated records, so it cannot be asked {}. You can ask, for example, \
+                 “What was done before 2025?” or “How much did I spend in 2024?”.",
+                capitalised(what),
+                "again before that"
+            ),
+            Vec::new(),
+        );
+        a.understanding = prev.understanding.clone();
+        a.follow_up = Some(follow_up);
+        a
     }
 
     /// "why?": a valuation is explained by its factors (or, for a recorded value, by where it came from);

@@ -1035,3 +1035,64 @@ fn why_after_a_valuation_explains_it_from_its_factors_and_after_other_answers_sa
         Intent::Knowledge
     );
 }
+
+#[test]
+fn before_a_purchase_is_the_acquisition_before_it_and_answers_without_dates_say_so() {
+    let a = conversation(
+        &resold(),
+        &["When did I buy it?", "and before that?", "and before that?"],
+    );
+    assert_eq!(cited(&a[0]), ["a2"]);
+    assert_eq!(cited(&a[1]), ["a1"], "{}", a[1].text);
+    assert_eq!(
+        a[1].text,
+        "It was bought on 2019-05-01, new, for 30,000.00 USD (“Bought new”)."
+    );
+    assert!(a[2].citations.is_empty());
+    assert_eq!(
+        a[2].text,
+        "No purchase is recorded before 2019-05-01 for this vehicle."
+    );
+    let a = conversation(
+        &fixture(),
+        &["How much did I pay for it?", "and before that?"],
+    );
+    assert_eq!(
+        a[1].text,
+        "No purchase is recorded before 2024-05-01 for this vehicle."
+    );
+    // Other dated answers step back from what they cited.
+    let a = conversation(
+        &fixture(),
+        &["When were the tires rotated?", "and before that?"],
+    );
+    assert_eq!(
+        a[1].text,
+        "No tire rotation is recorded before 2024-06-01 for this vehicle."
+    );
+    // Answers not read from dated records do not repeat themselves as if they were earlier.
+    for q in [
+        "What's the total cost of ownership?",
+        "How many miles do I drive per month?",
+        "How long have I owned it?",
+        "Why does 17c matter?",
+    ] {
+        let a = conversation(&fixture(), &[q, "and before that?"]);
+        assert!(
+            a[1].text.contains("is not read from dated records")
+                && a[1].citations.is_empty()
+                && a[1].text != a[0].text,
+            "{q}: {}",
+            a[1].text
+        );
+    }
+    // Nothing cited: nothing to go back from.
+    let a = conversation(
+        &fixture(),
+        &["When was the timing belt replaced?", "and before that?"],
+    );
+    assert_eq!(
+        a[1].text,
+        "The previous answer named no dated record, so there is nothing before it to look for."
+    );
+}
