@@ -241,7 +241,16 @@ pub fn answer(
         (Intent::FollowUpWhy, Some(prev)) => {
             return leaning_on(prev, Intent::FollowUpWhy, ctx.why(prev));
         }
-        (Intent::FollowUpBefore | Intent::FollowUpCost | Intent::FollowUpWhy, None) => {
+        (Intent::FollowUpVendor, Some(prev)) => {
+            return leaning_on(prev, Intent::FollowUpVendor, ctx.vendor_of(prev));
+        }
+        (
+            Intent::FollowUpBefore
+            | Intent::FollowUpCost
+            | Intent::FollowUpWhy
+            | Intent::FollowUpVendor,
+            None,
+        ) => {
             let mut a =
                 ctx.unclear("There is no earlier question in this conversation to follow up on. ");
             a.understanding = asked;
@@ -534,6 +543,7 @@ impl Ctx<'_> {
             Intent::FollowUpBefore
             | Intent::FollowUpCost
             | Intent::FollowUpWhy
+            | Intent::FollowUpVendor
             | Intent::Unclear => self.unclear(""),
         }
     }
@@ -1761,6 +1771,47 @@ impl Ctx<'_> {
         a.understanding = prev.understanding.clone();
         a.follow_up = Some(follow_up);
         a
+    }
+
+    /// The timeline records the previous answer cited, in its order (a valuation's own id is no record).
+    fn cited_records(&self, prev: &PreviousTurn) -> Vec<&VehicleEvent> {
+        prev.citations
+            .iter()
+            .filter_map(|c| self.k.event(&c.event_id))
+            .collect()
+    }
+
+    /// "who did it?": the vendor (for a purchase, the seller) of each record the previous answer cited.
+    fn vendor_of(&self, prev: &PreviousTurn) -> Answer {
+        let cited = self.cited_records(prev);
+        if cited.is_empty() {
+            return text_answer(
+                "The previous answer cited no record, so there is no shop or seller to name."
+                    .into(),
+                Vec::new(),
+            );
+        }
+        let shown: Vec<&VehicleEvent> = cited.iter().take(10).copied().collect();
+        let lines: Vec<String> = shown
+            .iter()
+            .map(|e| {
+                let record = format!("“{}” on {}", isolated(&e.title), date(&e.occurred_at));
+                let seller = match e.typed_details() {
+                    Some(EventDetails::Acquisition(a)) => a.seller,
+                    _ => None,
+                };
+                match (&e.vendor, seller) {
+                    (_, Some(seller)) => format!("{record} was bought from {}", isolated(&seller)),
+                    (Some(v), None) => format!("{record} was done by {}", isolated(&v.name)),
+                    (None, None) => format!("no vendor is recorded on {record}"),
+                }
+            })
+            .collect();
+        let mut text = format!("{}.", capitalised(&lines.join("; ")));
+        if cited.len() > shown.len() {
+            text.push_str(&format!(" And {} more.", cited.len() - shown.len()));
+        }
+        text_answer(text, shown.iter().map(|e| cite(e)).collect())
     }
 
     /// "why?": a valuation is explained by its factors (or, for a recorded value, by where it came from);

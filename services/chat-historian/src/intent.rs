@@ -51,6 +51,8 @@ vwc_contracts::wire_enum! {
         Sale,
         /// "why?": how the previous answer was reached (a valuation from its factors).
         FollowUpWhy,
+        /// "who did it?", "which shop?": the vendor of the records the previous answer cited.
+        FollowUpVendor,
     }
 }
 
@@ -428,6 +430,56 @@ const WHY_FOLLOW_UPS: &[&str] = &[
     "how did you work that out",
     "where does that come from",
     "where does it come from",
+];
+
+/// "who did it?", "which shop?", "where was it done?": the vendor of what the previous answer cited.
+const VENDOR_FOLLOW_UPS: &[&str] = &[
+    "who",
+    "who did it",
+    "who did that",
+    "who did this",
+    "who did the work",
+    "who was it",
+    "who was that",
+    "who was it done by",
+    "who was that done by",
+    "who by",
+    "by whom",
+    "done by whom",
+    "who was the vendor",
+    "who was the shop",
+    "which shop",
+    "which shop was it",
+    "which shop was that",
+    "which shop did it",
+    "which shop did that",
+    "which garage",
+    "which garage was it",
+    "which garage did it",
+    "which mechanic",
+    "which mechanic was it",
+    "which dealer",
+    "which dealer was it",
+    "which vendor",
+    "what shop",
+    "what shop was it",
+    "what garage",
+    "what vendor",
+    "what was the shop",
+    "at which shop",
+    "at what shop",
+    "where",
+    "where was it",
+    "where was that",
+    "where was it done",
+    "where was that done",
+    "where was this done",
+    "where did i get it done",
+    "where did i get that done",
+    "where did i have it done",
+    "where did i have that done",
+    "where did i go",
+    "where did they do it",
 ];
 
 /// The time range a question names, if any.
@@ -1269,6 +1321,9 @@ fn intent_of(q: &str, slots: &Slots) -> Intent {
     let core = follow_up_core(q);
     if WHY_FOLLOW_UPS.contains(&core.as_str()) {
         return Intent::FollowUpWhy;
+    }
+    if VENDOR_FOLLOW_UPS.contains(&core.as_str()) {
+        return Intent::FollowUpVendor;
     }
     if starts(
         q,

@@ -1096,3 +1096,66 @@ fn before_a_purchase_is_the_acquisition_before_it_and_answers_without_dates_say_
         "The previous answer named no dated record, so there is nothing before it to look for."
     );
 }
+
+#[test]
+fn who_did_it_after_a_last_done_answer_names_the_cited_records_vendor() {
+    let k = fixture();
+    for who in [
+        "who did it?",
+        "Which shop?",
+        "where was it done?",
+        "and who did that?",
+    ] {
+        let a = conversation(&k, &["When was the last oil change?", who])
+            .pop()
+            .unwrap();
+        assert_eq!(a.follow_up, Some(Intent::FollowUpVendor), "{who}");
+        assert_eq!(a.understanding.intent, Intent::LastDone, "{who}");
+        assert_eq!(cited(&a), ["e07"], "{who}");
+        assert_eq!(
+            a.text, "“Oil change” on 2025-08-30 was done by Quick Lube.",
+            "{who}"
+        );
+    }
+    let a = conversation(&k, &["When did I buy it?", "who by?"]);
+    assert_eq!(
+        a[1].text,
+        "“Bought from Lakeside Toyota” on 2024-05-01 was bought from Lakeside Toyota."
+    );
+    // Without a vendor on the record: said so, still citing it.
+    let a = conversation(
+        &resold(),
+        &["When was the oil last changed?", "which shop?"],
+    );
+    assert_eq!(cited(&a[1]), ["m2"]);
+    assert_eq!(
+        a[1].text,
+        "No vendor is recorded on “Oil change” on 2025-01-01."
+    );
+    // And it chains: the shop before that.
+    let a = conversation(
+        &k,
+        &[
+            "When was the last oil change?",
+            "who did it?",
+            "and before that?",
+            "who did it?",
+        ],
+    );
+    assert_eq!(cited(&a[3]), ["e03"]);
+    assert_eq!(
+        a[3].text,
+        "“Oil change” on 2024-11-20 was done by Main St Auto."
+    );
+    // A question of its own is not a follow-up.
+    assert_eq!(
+        ask(&k, "Which shop did the last oil change?")
+            .understanding
+            .intent,
+        Intent::WhoDid
+    );
+    assert_eq!(
+        ask(&k, "Where do I usually take it?").understanding.intent,
+        Intent::UsualVendor
+    );
+}
