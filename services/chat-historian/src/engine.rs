@@ -235,6 +235,14 @@ pub fn answer(
             }
             (u, Some(Intent::FollowUpBefore))
         }
+        // "what was the mileage?" with nothing to follow: the odometer now.
+        (Intent::FollowUpOdometer, None) => (
+            Understanding {
+                intent: Intent::UsageRate,
+                slots: asked.slots,
+            },
+            None,
+        ),
         (Intent::FollowUpCost, Some(prev)) => {
             return leaning_on(prev, Intent::FollowUpCost, ctx.cost_of(prev));
         }
@@ -243,6 +251,9 @@ pub fn answer(
         }
         (Intent::FollowUpVendor, Some(prev)) => {
             return leaning_on(prev, Intent::FollowUpVendor, ctx.vendor_of(prev));
+        }
+        (Intent::FollowUpOdometer, Some(prev)) => {
+            return leaning_on(prev, Intent::FollowUpOdometer, ctx.odometer_of(prev));
         }
         (
             Intent::FollowUpBefore
@@ -544,6 +555,7 @@ impl Ctx<'_> {
             | Intent::FollowUpCost
             | Intent::FollowUpWhy
             | Intent::FollowUpVendor
+            | Intent::FollowUpOdometer
             | Intent::Unclear => self.unclear(""),
         }
     }
@@ -1812,6 +1824,50 @@ impl Ctx<'_> {
             text.push_str(&format!(" And {} more.", cited.len() - shown.len()));
         }
         text_answer(text, shown.iter().map(|e| cite(e)).collect())
+    }
+
+    /// "what was the mileage?": the odometer of each record the previous answer cited (a valuation's, the
+    /// one it was computed at), in the vehicle's unit.
+    fn odometer_of(&self, prev: &PreviousTurn) -> Answer {
+        let unit = self.k.unit();
+        let mut lines = Vec::new();
+        let mut citations = Vec::new();
+        for c in &prev.citations {
+            if let Some(e) = self.k.event(&c.event_id) {
+                let record = format!("“{}” on {}", isolated(&e.title), date(&e.occurred_at));
+                lines.push(match e.odometer {
+                    Some(o) => format!("{record} was at {}", odometer(o, unit)),
+                    None => format!("no odometer is recorded on {record}"),
+                });
+                citations.push(cite(e));
+            } else if let Some(point) = self
+                .k
+                .valuation
+                .as_ref()
+                .filter(|p| p.envelope_id == c.event_id)
+            {
+                let v = &point.valuation;
+                lines.push(match v.odometer {
+                    Some(o) => format!(
+                        "the estimate as of {} was computed at {}",
+                        v.as_of,
+                        odometer(o, unit)
+                    ),
+                    None => format!("the estimate as of {} names no odometer", v.as_of),
+                });
+                citations.push(c.clone());
+            }
+            if lines.len() == 10 {
+                break;
+            }
+        }
+        if lines.is_empty() {
+            return text_answer(
+                "The previous answer cited no record, so there is no odometer to give.".into(),
+                Vec::new(),
+            );
+        }
+        text_answer(format!("{}.", capitalised(&lines.join("; "))), citations)
     }
 
     /// "why?": a valuation is explained by its factors (or, for a recorded value, by where it came from);

@@ -53,6 +53,8 @@ vwc_contracts::wire_enum! {
         FollowUpWhy,
         /// "who did it?", "which shop?": the vendor of the records the previous answer cited.
         FollowUpVendor,
+        /// "what was the mileage?": the odometer of the records the previous answer cited.
+        FollowUpOdometer,
     }
 }
 
@@ -480,6 +482,48 @@ const VENDOR_FOLLOW_UPS: &[&str] = &[
     "where did i have that done",
     "where did i go",
     "where did they do it",
+];
+
+/// "what was the mileage?", "what was the odometer?": the odometer of what the previous answer cited.
+const ODOMETER_FOLLOW_UPS: &[&str] = &[
+    "mileage",
+    "the mileage",
+    "odometer",
+    "the odometer",
+    "what mileage",
+    "what odometer",
+    "what was the mileage",
+    "what was the odometer",
+    "what was the odometer reading",
+    "what was the reading",
+    "what were the miles",
+    "what was the km",
+    "what was the kilometers",
+    "what was the kilometres",
+    "what mileage was it",
+    "what mileage was it at",
+    "what mileage was that",
+    "what mileage was that at",
+    "at what mileage",
+    "at what mileage was it",
+    "at what mileage was that",
+    "at what odometer",
+    "at how many miles",
+    "at how many km",
+    "how many miles",
+    "how many miles was it",
+    "how many miles was it at",
+    "how many miles was that",
+    "how many miles was that at",
+    "how many miles did it have",
+    "how many miles were on it",
+    "how many km",
+    "how many km was it",
+    "how many km was it at",
+    "how many km did it have",
+    "how many kilometers was it",
+    "how many kilometres was it",
+    "how far had it gone",
 ];
 
 /// The time range a question names, if any.
@@ -1324,6 +1368,9 @@ fn intent_of(q: &str, slots: &Slots) -> Intent {
     }
     if VENDOR_FOLLOW_UPS.contains(&core.as_str()) {
         return Intent::FollowUpVendor;
+    }
+    if ODOMETER_FOLLOW_UPS.contains(&core.as_str()) {
+        return Intent::FollowUpOdometer;
     }
     if starts(
         q,

@@ -1159,3 +1159,48 @@ fn who_did_it_after_a_last_done_answer_names_the_cited_records_vendor() {
         Intent::UsualVendor
     );
 }
+
+#[test]
+fn the_mileage_after_a_last_done_answer_is_the_cited_records_odometer_in_the_vehicles_unit() {
+    let k = fixture();
+    for q in [
+        "what was the mileage?",
+        "What was the odometer?",
+        "at what mileage?",
+    ] {
+        let a = conversation(&k, &["When was the last oil change?", q])
+            .pop()
+            .unwrap();
+        assert_eq!(a.follow_up, Some(Intent::FollowUpOdometer), "{q}");
+        assert_eq!(cited(&a), ["e07"], "{q}");
+        assert_eq!(
+            a.text, "“Oil change” on 2025-08-30 was at 44,085 mi.",
+            "{q}"
+        );
+        assert!(a.knowledge.is_empty(), "{q}");
+    }
+    let mut km = fixture();
+    if let Some(v) = km.vehicle.as_mut() {
+        v.odometer_unit = vwc_contracts::OdometerUnit::Km;
+    }
+    let a = conversation(
+        &km,
+        &["When was the last oil change?", "what was the mileage?"],
+    );
+    assert_eq!(a[1].text, "“Oil change” on 2025-08-30 was at 44,085 km.");
+    let a = conversation(
+        &resold(),
+        &["When was the oil last changed?", "what was the mileage?"],
+    );
+    assert_eq!(
+        a[1].text,
+        "No odometer is recorded on “Oil change” on 2025-01-01."
+    );
+    let a = conversation(&valued(), &["What is it worth?", "what was the odometer?"]);
+    assert!(
+        a[1].text
+            .starts_with("The estimate as of 2026-05-10 was computed at 52,434 mi;"),
+        "{}",
+        a[1].text
+    );
+}
