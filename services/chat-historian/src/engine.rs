@@ -235,6 +235,25 @@ pub fn answer(
             }
             (u, Some(Intent::FollowUpBefore))
         }
+        (Intent::FollowUpRange, Some(prev)) => {
+            // The previous question again, over the range this one names (which replaces its range and
+            // any "before that").
+            let mut u = prev.understanding.clone();
+            if !bounded(u.intent) {
+                return ctx.not_bounded(prev, Intent::FollowUpRange);
+            }
+            u.slots.range = asked.slots.range.clone();
+            u.slots.before = None;
+            (u, Some(Intent::FollowUpRange))
+        }
+        // A range alone with nothing to follow: what was done in it.
+        (Intent::FollowUpRange, None) => (
+            Understanding {
+                intent: Intent::ListEvents,
+                slots: asked.slots,
+            },
+            None,
+        ),
         // "what was the mileage?" with nothing to follow: the odometer now.
         (Intent::FollowUpOdometer, None) => (
             Understanding {
@@ -391,7 +410,8 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     }
 }
 
-/// Whether an intent's answer can be asked again "before that": it selects dated records.
+/// Whether an intent's answer can be asked again "before that" or over another range ("and in 2024?"): it
+/// selects dated records.
 fn bounded(intent: Intent) -> bool {
     matches!(
         intent,
@@ -556,6 +576,7 @@ impl Ctx<'_> {
             | Intent::FollowUpWhy
             | Intent::FollowUpVendor
             | Intent::FollowUpOdometer
+            | Intent::FollowUpRange
             | Intent::Unclear => self.unclear(""),
         }
     }
@@ -1138,18 +1159,17 @@ impl Ctx<'_> {
     fn valuation(&self, s: &Slots) -> Answer {
         // "and before that?": the chat keeps only the current estimate, so what came before it is the
         // latest value recorded on the timeline (an appraisal or the owner's estimate) before that day.
-        if let Some(before) = s.before {
-            let earlier = self
-                .k
-                .of_kind(EventKind::Valuation)
-                .rfind(|e| e.occurred_at < before);
-            return match earlier {
-                Some(e) => self.recorded_valuation(e, &format!("Before {}, the", date(&before))),
+        // "and in 2025?" likewise: the latest value recorded in that range.
+        if s.before.is_some() || s.range.is_some() {
+            let bounds = format!("{}{}", self.range_label(s), self.before_label(s));
+            return match self.select(&s.of_kind(EventKind::Valuation)).last() {
+                Some(e) => {
+                    self.recorded_valuation(e, &format!("{}, the", capitalised(bounds.trim())))
+                }
                 None => text_answer(
                     format!(
-                        "No valuation is recorded before {}. The estimate's history over time is on the \
-                         vehicle's valuation chart (GET /v1/vehicles/{{id}}/valuations).",
-                        date(&before)
+                        "No valuation is recorded{bounds}. The estimate's history over time is on the \
+                         vehicle's valuation chart (GET /v1/vehicles/{{id}}/valuations)."
                     ),
                     Vec::new(),
                 ),
@@ -1767,7 +1787,7 @@ impl Ctx<'_> {
         text_answer(text, cited.iter().map(|e| cite(e)).collect())
     }
 
-    /// "and before that?" after an answer not read from dated records: said so, with
+    /// "and before that?" / "and in 2024?" after an answer not read from dated records: said so, with
     /// what can be asked instead.
     fn not_bounded(&self, prev: &PreviousTurn, follow_up: Intent) -> Answer {
         let what = answer_noun(prev.understanding.intent);
@@ -1776,7 +1796,11 @@ impl Ctx<'_> {
                 "{} is not read from dated records, so it cannot be asked {}. You can ask, for example, \
                  “What was done before 2025?” or “How much did I spend in 2024?”.",
                 capitalised(what),
-                "again before that"
+                if follow_up == Intent::FollowUpBefore {
+                    "again before that"
+                } else {
+                    "again over another time range"
+                }
             ),
             Vec::new(),
         );

@@ -55,6 +55,8 @@ vwc_contracts::wire_enum! {
         FollowUpVendor,
         /// "what was the mileage?": the odometer of the records the previous answer cited.
         FollowUpOdometer,
+        /// "and in 2024?", "and before 2025?": the previous question again, over the range named.
+        FollowUpRange,
     }
 }
 
@@ -525,6 +527,19 @@ const ODOMETER_FOLLOW_UPS: &[&str] = &[
     "how many kilometres was it",
     "how far had it gone",
 ];
+
+/// Whether the question is nothing but a time range, led into as a follow-up: "and in 2024?", "and before
+/// 2025?", "what about last year?", "since I bought it?". It asks the previous question again over that
+/// range; a question of its own ("in 2024, what was done?") holds a word of its own.
+fn only_a_range(q: &str) -> bool {
+    const QUESTION_WORDS: [&str; 22] = [
+        "what", "how", "when", "who", "which", "where", "why", "did", "do", "does", "was", "were",
+        "is", "are", "has", "much", "many", "cost", "costs", "spent", "spend", "done",
+    ];
+    let core = follow_up_core(q);
+    let words: Vec<&str> = core.split_whitespace().collect();
+    !words.is_empty() && words.len() <= 6 && !words.iter().any(|w| QUESTION_WORDS.contains(w))
+}
 
 /// The time range a question names, if any.
 pub fn range_of(q: &str) -> Option<RangeSpec> {
@@ -1361,7 +1376,16 @@ pub fn understand(question: &str, vocabulary: &Vocabulary) -> Understanding {
 
 fn intent_of(q: &str, slots: &Slots) -> Intent {
     let words = q.split_whitespace().count();
-    // Follow-ups: short questions leaning on the previous turn.
+    // Follow-ups: short questions leaning on the previous turn. A range alone first: "and before 2025" is
+    // that range, not "before that".
+    if slots.range.is_some()
+        && !slots.has_subject()
+        && slots.kind.is_none()
+        && slots.vendor.is_none()
+        && only_a_range(q)
+    {
+        return Intent::FollowUpRange;
+    }
     let core = follow_up_core(q);
     if WHY_FOLLOW_UPS.contains(&core.as_str()) {
         return Intent::FollowUpWhy;

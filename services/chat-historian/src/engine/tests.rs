@@ -1204,3 +1204,52 @@ fn the_mileage_after_a_last_done_answer_is_the_cited_records_odometer_in_the_veh
         a[1].text
     );
 }
+
+#[test]
+fn a_range_alone_asks_the_previous_question_again_over_it() {
+    let k = fixture();
+    for (q, ids, label) in [
+        ("and before 2025?", &["e03"][..], "before 2025"),
+        ("and in 2024?", &["e03"], "in 2024"),
+        ("and after 2024?", &["e07"], "after 2024"),
+        ("what about last year?", &["e07"], "last year (2025)"),
+    ] {
+        let a = conversation(&k, &["When was the oil last changed?", q])
+            .pop()
+            .unwrap();
+        assert_eq!(a.follow_up, Some(Intent::FollowUpRange), "{q}");
+        assert_eq!(a.understanding.intent, Intent::LastDone, "{q}");
+        assert_eq!(cited(&a), ids, "{q}: {}", a.text);
+        assert!(a.text.contains(label), "{q}: {}", a.text);
+    }
+    // The new range replaces the old one and any "before that".
+    let a = conversation(
+        &k,
+        &[
+            "How much did I spend on maintenance in 2025?",
+            "and before that?",
+            "and in 2024?",
+        ],
+    );
+    assert_eq!(cited(&a[2]), ["e02", "e03"], "{}", a[2].text);
+    assert_eq!(a[2].understanding.slots.before, None);
+    assert!(a[2].text.contains("in 2024"), "{}", a[2].text);
+    // A value in a range: the latest recorded in it.
+    let a = conversation(&valued(), &["What is it worth?", "and in 2024?"]);
+    assert_eq!(
+        a[1].text,
+        "No valuation is recorded in 2024. The estimate's history over time is on the vehicle's valuation chart (GET /v1/vehicles/{id}/valuations)."
+    );
+    // Alone, it lists what was done then; a question of its own keeps its intent.
+    assert_eq!(ask(&k, "in 2024?").understanding.intent, Intent::ListEvents);
+    assert_eq!(
+        ask(&k, "What was done before 2025?").understanding.intent,
+        Intent::ListEvents
+    );
+    let a = conversation(&k, &["What's the total cost of ownership?", "and in 2024?"]);
+    assert!(
+        a[1].text.contains("is not read from dated records"),
+        "{}",
+        a[1].text
+    );
+}
