@@ -752,6 +752,20 @@ impl Ctx<'_> {
             found.retain(|e| e.kind != EventKind::Acquisition);
         }
         found.retain(|e| e.cost_cents.is_some() && e.currency.is_some());
+        let mut bounds = format!("{}{}", self.range_label(s), self.before_label(s));
+        // What "I" spent, asked without bounds, is the owner's: from the latest acquisition on, when an
+        // earlier owner's records would count otherwise (docs/chat.md). The acquisition is cited for its date.
+        let mut bought_from = None;
+        if s.owner
+            && s.range.is_none()
+            && s.before.is_none()
+            && let Some(bought) = self.acquisition()
+            && found.iter().any(|e| e.occurred_at < bought.occurred_at)
+        {
+            found.retain(|e| e.occurred_at >= bought.occurred_at);
+            bounds = format!(" since you bought it on {}", date(&bought.occurred_at));
+            bought_from = Some(bought);
+        }
         let what = if s.has_subject() {
             self.subject(s)
         } else {
@@ -764,19 +778,13 @@ impl Ctx<'_> {
             .unwrap_or_default();
         if found.is_empty() {
             return text_answer(
-                format!(
-                    "No cost is recorded for {what}{at}{}{}.",
-                    self.range_label(s),
-                    self.before_label(s)
-                ),
-                Vec::new(),
+                format!("No cost is recorded for {what}{at}{bounds}."),
+                bought_from.map(cite).into_iter().collect(),
             );
         }
         let mut text = format!(
-            "You spent {} on {what}{at}{}{}, over {}.",
+            "You spent {} on {what}{at}{bounds}, over {}.",
             join_totals(&totals(found.iter().copied())),
-            self.range_label(s),
-            self.before_label(s),
             plural(found.len(), "record", "records")
         );
         if s.kind.is_none() && !s.has_subject() {
@@ -803,7 +811,13 @@ impl Ctx<'_> {
                 String::clone,
             ));
         }
-        text_answer(text, found.iter().map(|e| cite(e)).collect())
+        let mut citations: Vec<Citation> = found.iter().map(|e| cite(e)).collect();
+        if let Some(bought) = bought_from
+            && !found.iter().any(|e| e.id == bought.id)
+        {
+            citations.push(cite(bought));
+        }
+        text_answer(text, citations)
     }
 
     /// A sold vehicle's realised total cost of ownership, as fixed at the sale (docs/corrections.md), with

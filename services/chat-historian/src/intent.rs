@@ -163,6 +163,10 @@ pub struct Slots {
     /// What the question is about in words ("oil change", "brake pads"), for answers and search.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
+    /// A cost asked of what the owner spent ("How much have I spent…"): without a range it counts from the
+    /// latest acquisition, since an earlier owner's records are not what they spent.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub owner: bool,
 }
 
 impl Slots {
@@ -1352,6 +1356,8 @@ pub fn understand(question: &str, vocabulary: &Vocabulary) -> Understanding {
         slots.part = Some(subject.to_string());
     }
     let intent = intent_of(q, &slots);
+    // What "I" spent (not what "it" cost): the owner's own spending.
+    slots.owner = intent == Intent::TotalCost && has_any(q, &["i", "me", "my", "we", "us", "our"]);
     if matches!(intent, Intent::Accidents) {
         slots.kind = Some(EventKind::Collision);
         slots.kinds.clear();

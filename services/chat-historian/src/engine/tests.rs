@@ -1253,3 +1253,33 @@ fn a_range_alone_asks_the_previous_question_again_over_it() {
         a[1].text
     );
 }
+
+#[test]
+fn what_i_spent_counts_from_my_purchase_and_what_it_cost_is_the_whole_history() {
+    let k = resold();
+    for q in [
+        "How much have I spent?",
+        "How much did I spend on maintenance?",
+    ] {
+        let a = ask(&k, q);
+        assert!(a.understanding.slots.owner, "{q}");
+        assert_eq!(cited(&a), ["m2", "a2"], "{q}: {}", a.text);
+        assert!(
+            a.text.contains(&money(7_000, "USD"))
+                && a.text.contains("since you bought it on 2024-01-01"),
+            "{q}: {}",
+            a.text
+        );
+    }
+    let a = ask(&k, "How much has it cost in total?");
+    assert!(!a.understanding.slots.owner);
+    assert_eq!(cited(&a), ["m1", "m2"], "{}", a.text);
+    assert!(a.text.contains(&money(12_000, "USD")), "{}", a.text);
+    // A range asked is answered as asked, the previous owner's years too.
+    let a = ask(&k, "How much did I spend in 2020?");
+    assert_eq!(cited(&a), ["m1"], "{}", a.text);
+    // With nothing before the purchase, the answer is the whole history, said as before.
+    let a = ask(&fixture(), "How much have I spent?");
+    assert!(!a.text.contains("since you bought it"), "{}", a.text);
+    assert_eq!(a.citations.len(), 6);
+}
