@@ -1622,9 +1622,10 @@ impl Ctx<'_> {
             })
             .collect();
         let text = format!(
-            "{}{}: {}.",
+            "{}{}{}: {}.",
             plural(found.len(), "upgrade is recorded", "upgrades are recorded"),
             self.range_label(&slots),
+            self.before_label(&slots),
             lines.join("; ")
         );
         text_answer(text, found.iter().map(|e| cite(e)).collect())
@@ -1638,8 +1639,9 @@ impl Ctx<'_> {
         if found.is_empty() {
             return text_answer(
                 format!(
-                    "No maintenance or repair with a vendor is recorded{}.",
-                    self.range_label(s)
+                    "No maintenance or repair with a vendor is recorded{}{}.",
+                    self.range_label(s),
+                    self.before_label(s)
                 ),
                 Vec::new(),
             );
@@ -1661,11 +1663,12 @@ impl Ctx<'_> {
         });
         let (top, visits) = &ranked[0];
         let mut text = format!(
-            "You usually go to {}: {} of {} maintenance and repair records with a vendor{}, the latest on {}.",
+            "You usually go to {}: {} of {} maintenance and repair records with a vendor{}{}, the latest on {}.",
             isolated(top),
             visits.len(),
             found.len(),
             self.range_label(s),
+            self.before_label(s),
             date(&visits.last().expect("a vendor has visits").occurred_at)
         );
         if ranked.len() > 1 {

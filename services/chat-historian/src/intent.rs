@@ -1402,6 +1402,17 @@ fn intent_of(q: &str, slots: &Slots) -> Intent {
     if ODOMETER_FOLLOW_UPS.contains(&core.as_str()) {
         return Intent::FollowUpOdometer;
     }
+    // "how much?" alone asks the cost of what was just said, not of everything.
+    if matches!(
+        core.as_str(),
+        "how much"
+            | "how much was it"
+            | "how much was that"
+            | "what did it cost"
+            | "what did that cost"
+    ) {
+        return Intent::FollowUpCost;
+    }
     if starts(
         q,
         &[
@@ -1679,6 +1690,11 @@ fn intent_of(q: &str, slots: &Slots) -> Intent {
             "mileage now",
             "current mileage",
             "current odometer",
+            "what is the mileage",
+            "what is the odometer",
+            "what is the odometer reading",
+            "what is my mileage",
+            "what is my odometer",
             "odometer today",
             "miles today",
             "mileage today",

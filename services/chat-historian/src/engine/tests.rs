@@ -1283,3 +1283,42 @@ fn what_i_spent_counts_from_my_purchase_and_what_it_cost_is_the_whole_history() 
     assert!(!a.text.contains("since you bought it"), "{}", a.text);
     assert_eq!(a.citations.len(), 6);
 }
+
+#[test]
+fn the_odometer_now_how_much_and_before_a_usual_vendor_read_as_meant() {
+    let k = fixture();
+    for q in ["What is the mileage?", "What's the odometer?"] {
+        let a = ask(&k, q);
+        assert_eq!(a.understanding.intent, Intent::UsageRate, "{q}: {}", a.text);
+        assert!(a.knowledge.is_empty(), "{q}");
+    }
+    let a = conversation(&k, &["When was the oil last changed?", "how much?"]);
+    assert_eq!(a[1].follow_up, Some(Intent::FollowUpCost));
+    assert_eq!(a[1].text, "“Oil change” on 2025-08-30 cost 129.99 USD.");
+    let a = conversation(&k, &["Where do I usually take it?", "and before that?"]);
+    assert_eq!(
+        a[1].text,
+        "No maintenance or repair with a vendor is recorded before 2024-06-01."
+    );
+    let mut more = fixture();
+    more.events.push(VehicleEvent {
+        id: "e00".into(),
+        occurred_at: at(2024, 1, 2),
+        ..more.events[5].clone()
+    });
+    more.sort_events();
+    // An answer citing the later upgrade (an LLM's may cite fewer records than it found).
+    let p = Prepared::new(more);
+    let upgrades = answer("What upgrades have I made?", &p, None, now());
+    let prev = PreviousTurn {
+        citations: upgrades.citations[1..].to_vec(),
+        ..previous(&upgrades)
+    };
+    let a = answer("and before that?", &p, Some(&prev), now());
+    assert!(
+        a.text
+            .starts_with("1 upgrade is recorded before 2025-07-14: 2024-01-02"),
+        "{}",
+        a.text
+    );
+}
