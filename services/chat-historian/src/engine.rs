@@ -17,7 +17,7 @@ use crate::intent::{
     Intent, RangeSpec, Slots, TimeRange, Understanding, Vocabulary, normalise, resolve_range,
     task_noun, understand,
 };
-use crate::knowledge::VehicleKnowledge;
+use crate::knowledge::{ValuationPoint, VehicleKnowledge};
 use crate::search::{Bm25Index, tokens};
 
 pub const ENGINE_NAME: &str = "deterministic";
@@ -208,29 +208,79 @@ pub fn answer(
     let (understanding, follow_up) = match (asked.intent, previous) {
         (Intent::FollowUpBefore, Some(prev)) => {
             let mut u = prev.understanding.clone();
+            if !bounded(u.intent) {
+                return ctx.not_bounded(prev, Intent::FollowUpBefore);
+            }
             // Before the earliest record the previous answer cited — for a value, before the value it
             // gave (cited first; the records its factors cite come after it and go further back).
             let before = match u.intent {
                 Intent::Valuation => prev.citations.first().map(|c| c.occurred_at),
                 _ => prev.citations.iter().map(|c| c.occurred_at).min(),
             };
-            if let Some(before) = before {
-                u.slots.before = Some(before);
+            match before {
+                Some(before) => u.slots.before = Some(before),
+                // Nothing cited and no bound yet: there is no record to go back from (an answer that
+                // found nothing before a bound says so again).
+                None if u.slots.before.is_none() => {
+                    let mut a = text_answer(
+                        "The previous answer named no dated record, so there is nothing before it to look for."
+                            .into(),
+                        Vec::new(),
+                    );
+                    a.understanding = u;
+                    a.follow_up = Some(Intent::FollowUpBefore);
+                    return a;
+                }
+                None => {}
             }
             (u, Some(Intent::FollowUpBefore))
         }
-        (Intent::FollowUpCost, Some(prev)) => {
-            let answer = ctx.cost_of(prev);
-            return Answer {
-                understanding: Understanding {
-                    intent: prev.understanding.intent,
-                    slots: prev.understanding.slots.clone(),
-                },
-                follow_up: Some(Intent::FollowUpCost),
-                ..answer
-            };
+        (Intent::FollowUpRange, Some(prev)) => {
+            // The previous question again, over the range this one names (which replaces its range and
+            // any "before that").
+            let mut u = prev.understanding.clone();
+            if !bounded(u.intent) {
+                return ctx.not_bounded(prev, Intent::FollowUpRange);
+            }
+            u.slots.range = asked.slots.range.clone();
+            u.slots.before = None;
+            (u, Some(Intent::FollowUpRange))
         }
-        (Intent::FollowUpBefore | Intent::FollowUpCost, None) => {
+        // A range alone with nothing to follow: what was done in it.
+        (Intent::FollowUpRange, None) => (
+            Understanding {
+                intent: Intent::ListEvents,
+                slots: asked.slots,
+            },
+            None,
+        ),
+        // "what was the mileage?" with nothing to follow: the odometer now.
+        (Intent::FollowUpOdometer, None) => (
+            Understanding {
+                intent: Intent::UsageRate,
+                slots: asked.slots,
+            },
+            None,
+        ),
+        (Intent::FollowUpCost, Some(prev)) => {
+            return leaning_on(prev, Intent::FollowUpCost, ctx.cost_of(prev));
+        }
+        (Intent::FollowUpWhy, Some(prev)) => {
+            return leaning_on(prev, Intent::FollowUpWhy, ctx.why(prev));
+        }
+        (Intent::FollowUpVendor, Some(prev)) => {
+            return leaning_on(prev, Intent::FollowUpVendor, ctx.vendor_of(prev));
+        }
+        (Intent::FollowUpOdometer, Some(prev)) => {
+            return leaning_on(prev, Intent::FollowUpOdometer, ctx.odometer_of(prev));
+        }
+        (
+            Intent::FollowUpBefore
+            | Intent::FollowUpCost
+            | Intent::FollowUpWhy
+            | Intent::FollowUpVendor,
+            None,
+        ) => {
             let mut a =
                 ctx.unclear("There is no earlier question in this conversation to follow up on. ");
             a.understanding = asked;
@@ -242,6 +292,16 @@ pub fn answer(
     a.understanding = understanding;
     a.follow_up = follow_up;
     a
+}
+
+/// An answer about what the previous turn cited, stored as that turn's question with the follow-up it was
+/// (so "and before that?" after it still knows what was asked).
+fn leaning_on(prev: &PreviousTurn, follow_up: Intent, answer: Answer) -> Answer {
+    Answer {
+        understanding: prev.understanding.clone(),
+        follow_up: Some(follow_up),
+        ..answer
+    }
 }
 
 struct Ctx<'a> {
@@ -347,6 +407,39 @@ fn plural(n: usize, one: &str, many: &str) -> String {
         format!("1 {one}")
     } else {
         format!("{n} {many}")
+    }
+}
+
+/// Whether an intent's answer can be asked again "before that" or over another range ("and in 2024?"): it
+/// selects dated records.
+fn bounded(intent: Intent) -> bool {
+    matches!(
+        intent,
+        Intent::LastDone
+            | Intent::CountDone
+            | Intent::WhoDid
+            | Intent::ListEvents
+            | Intent::TotalCost
+            | Intent::Accidents
+            | Intent::Upgrades
+            | Intent::UsualVendor
+            | Intent::Valuation
+            | Intent::Purchase
+    )
+}
+
+/// How an answer is named when a follow-up cannot do for it what it asks ("why?" after a count).
+fn answer_noun(intent: Intent) -> &'static str {
+    match intent {
+        Intent::CostOfOwnership => "the total cost of ownership",
+        Intent::DueItems => "what is due",
+        Intent::UsageRate => "the usage rate and odometer estimate",
+        Intent::FuelEconomy => "the fuel economy",
+        Intent::OwnershipLength => "how long you have owned it",
+        Intent::Sale => "the sale",
+        Intent::Knowledge => "general maintenance knowledge",
+        Intent::Search => "a search of the records",
+        _ => "that answer",
     }
 }
 
@@ -467,7 +560,7 @@ impl Ctx<'_> {
             Intent::TotalCost => self.total_cost(s),
             Intent::CostOfOwnership => self.cost_of_ownership(),
             Intent::Accidents => self.accidents(s),
-            Intent::Purchase => self.purchase(),
+            Intent::Purchase => self.purchase(s),
             Intent::Valuation => self.valuation(s),
             Intent::DueItems => self.due_items(s),
             Intent::UsageRate => self.usage_rate(),
@@ -478,7 +571,13 @@ impl Ctx<'_> {
             Intent::Sale => self.sold(),
             Intent::Knowledge => self.knowledge(s),
             Intent::Search => self.search(),
-            Intent::FollowUpBefore | Intent::FollowUpCost | Intent::Unclear => self.unclear(""),
+            Intent::FollowUpBefore
+            | Intent::FollowUpCost
+            | Intent::FollowUpWhy
+            | Intent::FollowUpVendor
+            | Intent::FollowUpOdometer
+            | Intent::FollowUpRange
+            | Intent::Unclear => self.unclear(""),
         }
     }
 
@@ -653,6 +752,20 @@ impl Ctx<'_> {
             found.retain(|e| e.kind != EventKind::Acquisition);
         }
         found.retain(|e| e.cost_cents.is_some() && e.currency.is_some());
+        let mut bounds = format!("{}{}", self.range_label(s), self.before_label(s));
+        // What "I" spent, asked without bounds, is the owner's: from the latest acquisition on, when an
+        // earlier owner's records would count otherwise (docs/chat.md). The acquisition is cited for its date.
+        let mut bought_from = None;
+        if s.owner
+            && s.range.is_none()
+            && s.before.is_none()
+            && let Some(bought) = self.acquisition()
+            && found.iter().any(|e| e.occurred_at < bought.occurred_at)
+        {
+            found.retain(|e| e.occurred_at >= bought.occurred_at);
+            bounds = format!(" since you bought it on {}", date(&bought.occurred_at));
+            bought_from = Some(bought);
+        }
         let what = if s.has_subject() {
             self.subject(s)
         } else {
@@ -665,19 +778,13 @@ impl Ctx<'_> {
             .unwrap_or_default();
         if found.is_empty() {
             return text_answer(
-                format!(
-                    "No cost is recorded for {what}{at}{}{}.",
-                    self.range_label(s),
-                    self.before_label(s)
-                ),
-                Vec::new(),
+                format!("No cost is recorded for {what}{at}{bounds}."),
+                bought_from.map(cite).into_iter().collect(),
             );
         }
         let mut text = format!(
-            "You spent {} on {what}{at}{}{}, over {}.",
+            "You spent {} on {what}{at}{bounds}, over {}.",
             join_totals(&totals(found.iter().copied())),
-            self.range_label(s),
-            self.before_label(s),
             plural(found.len(), "record", "records")
         );
         if s.kind.is_none() && !s.has_subject() {
@@ -704,7 +811,13 @@ impl Ctx<'_> {
                 String::clone,
             ));
         }
-        text_answer(text, found.iter().map(|e| cite(e)).collect())
+        let mut citations: Vec<Citation> = found.iter().map(|e| cite(e)).collect();
+        if let Some(bought) = bought_from
+            && !found.iter().any(|e| e.id == bought.id)
+        {
+            citations.push(cite(bought));
+        }
+        text_answer(text, citations)
     }
 
     /// A sold vehicle's realised total cost of ownership, as fixed at the sale (docs/corrections.md), with
@@ -972,9 +1085,15 @@ impl Ctx<'_> {
         text_answer(text, found.iter().rev().map(|e| cite(e)).collect())
     }
 
-    fn purchase(&self) -> Answer {
-        let found: Vec<&VehicleEvent> = self.k.of_kind(EventKind::Acquisition).collect();
+    /// The latest acquisition in the question's bounds: the owner's purchase, or with "and before that?" the
+    /// one before it.
+    fn purchase(&self, s: &Slots) -> Answer {
+        let slots = s.of_kind(EventKind::Acquisition);
+        let found = self.select(&slots);
         let Some(last) = found.last() else {
+            if s.before.is_some() || s.range.is_some() {
+                return self.nothing("purchase", &slots);
+            }
             // No acquisition record, but the price may have been given when the vehicle was registered
             // (the valuation's base then, too).
             let given = self.k.vehicle.as_ref().and_then(|v| {
@@ -993,7 +1112,18 @@ impl Ctx<'_> {
                 Vec::new(),
             );
         };
-        let mut facts = vec![format!("You bought it on {}", date(&last.occurred_at))];
+        // An earlier acquisition than the latest is someone's before the owner's (or theirs, before a
+        // resale): told as a purchase of the vehicle, not "you bought it".
+        let latest = self.acquisition().is_some_and(|a| a.id == last.id);
+        let mut facts = vec![format!(
+            "{} on {}",
+            if latest {
+                "You bought it"
+            } else {
+                "It was bought"
+            },
+            date(&last.occurred_at)
+        )];
         let details = match last.typed_details() {
             Some(EventDetails::Acquisition(a)) => a,
             _ => Default::default(),
@@ -1008,7 +1138,19 @@ impl Ctx<'_> {
         if let Some(c) = details.condition {
             facts.push(c.as_str().to_string());
         }
-        match self.purchase_price() {
+        let price = if latest {
+            self.purchase_price()
+        } else {
+            details
+                .price_cents
+                .or(last.cost_cents)
+                .map(|cents| PurchasePrice {
+                    cents,
+                    currency: last.currency.clone().unwrap_or_else(|| "USD".into()),
+                    record: Some(last),
+                })
+        };
+        match price {
             Some(p) if p.record.is_some() => {
                 facts.push(format!("for {}", money(p.cents, &p.currency)))
             }
@@ -1031,18 +1173,17 @@ impl Ctx<'_> {
     fn valuation(&self, s: &Slots) -> Answer {
         // "and before that?": the chat keeps only the current estimate, so what came before it is the
         // latest value recorded on the timeline (an appraisal or the owner's estimate) before that day.
-        if let Some(before) = s.before {
-            let earlier = self
-                .k
-                .of_kind(EventKind::Valuation)
-                .rfind(|e| e.occurred_at < before);
-            return match earlier {
-                Some(e) => self.recorded_valuation(e, &format!("Before {}, the", date(&before))),
+        // "and in 2025?" likewise: the latest value recorded in that range.
+        if s.before.is_some() || s.range.is_some() {
+            let bounds = format!("{}{}", self.range_label(s), self.before_label(s));
+            return match self.select(&s.of_kind(EventKind::Valuation)).last() {
+                Some(e) => {
+                    self.recorded_valuation(e, &format!("{}, the", capitalised(bounds.trim())))
+                }
                 None => text_answer(
                     format!(
-                        "No valuation is recorded before {}. The estimate's history over time is on the \
-                         vehicle's valuation chart (GET /v1/vehicles/{{id}}/valuations).",
-                        date(&before)
+                        "No valuation is recorded{bounds}. The estimate's history over time is on the \
+                         vehicle's valuation chart (GET /v1/vehicles/{{id}}/valuations)."
                     ),
                     Vec::new(),
                 ),
@@ -1050,41 +1191,7 @@ impl Ctx<'_> {
         }
         if let Some(point) = &self.k.valuation {
             let v = &point.valuation;
-            let as_of = v
-                .as_of
-                .and_hms_opt(0, 0, 0)
-                .map(|t| t.and_utc())
-                .unwrap_or(point.computed_at);
-            let mut citations = vec![Citation {
-                event_id: point.envelope_id.clone(),
-                occurred_at: as_of,
-                title: format!("Valuation as of {}", v.as_of),
-            }];
-            let why: Vec<String> = v
-                .factors
-                .iter()
-                .map(|f| {
-                    if let Some(e) = f.event_id.as_deref().and_then(|id| self.k.event(id))
-                        && !citations.iter().any(|c| c.event_id == e.id)
-                    {
-                        citations.push(cite(e));
-                    }
-                    if f.detail.is_empty() {
-                        format!(
-                            "{} {}",
-                            isolated(&f.label),
-                            signed_money(f.amount_cents, &v.currency)
-                        )
-                    } else {
-                        format!(
-                            "{} {} ({})",
-                            isolated(&f.label),
-                            signed_money(f.amount_cents, &v.currency),
-                            isolated(&f.detail)
-                        )
-                    }
-                })
-                .collect();
+            let (why, citations) = self.factors(point);
             let mut text = format!(
                 "Its estimated value is {} as of {} (method: {}).",
                 money(v.amount_cents, &v.currency),
@@ -1108,6 +1215,48 @@ impl Ctx<'_> {
             .text
             .push_str(" No estimate with its factors has been published for this vehicle yet.");
         answer
+    }
+
+    /// The estimate's factors in words ("Collision (17c) -4,515.85 USD (…)") and its citations: the
+    /// `ValuationUpdated` event first, then each record a factor names, once.
+    fn factors(&self, point: &ValuationPoint) -> (Vec<String>, Vec<Citation>) {
+        let v = &point.valuation;
+        let as_of = v
+            .as_of
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc())
+            .unwrap_or(point.computed_at);
+        let mut citations = vec![Citation {
+            event_id: point.envelope_id.clone(),
+            occurred_at: as_of,
+            title: format!("Valuation as of {}", v.as_of),
+        }];
+        let why = v
+            .factors
+            .iter()
+            .map(|f| {
+                if let Some(e) = f.event_id.as_deref().and_then(|id| self.k.event(id))
+                    && !citations.iter().any(|c| c.event_id == e.id)
+                {
+                    citations.push(cite(e));
+                }
+                if f.detail.is_empty() {
+                    format!(
+                        "{} {}",
+                        isolated(&f.label),
+                        signed_money(f.amount_cents, &v.currency)
+                    )
+                } else {
+                    format!(
+                        "{} {} ({})",
+                        isolated(&f.label),
+                        signed_money(f.amount_cents, &v.currency),
+                        isolated(&f.detail)
+                    )
+                }
+            })
+            .collect();
+        (why, citations)
     }
 
     /// "{lead} latest recorded valuation is $X on D, from a dealer appraisal by V." citing the record.
@@ -1473,9 +1622,10 @@ impl Ctx<'_> {
             })
             .collect();
         let text = format!(
-            "{}{}: {}.",
+            "{}{}{}: {}.",
             plural(found.len(), "upgrade is recorded", "upgrades are recorded"),
             self.range_label(&slots),
+            self.before_label(&slots),
             lines.join("; ")
         );
         text_answer(text, found.iter().map(|e| cite(e)).collect())
@@ -1489,8 +1639,9 @@ impl Ctx<'_> {
         if found.is_empty() {
             return text_answer(
                 format!(
-                    "No maintenance or repair with a vendor is recorded{}.",
-                    self.range_label(s)
+                    "No maintenance or repair with a vendor is recorded{}{}.",
+                    self.range_label(s),
+                    self.before_label(s)
                 ),
                 Vec::new(),
             );
@@ -1512,11 +1663,12 @@ impl Ctx<'_> {
         });
         let (top, visits) = &ranked[0];
         let mut text = format!(
-            "You usually go to {}: {} of {} maintenance and repair records with a vendor{}, the latest on {}.",
+            "You usually go to {}: {} of {} maintenance and repair records with a vendor{}{}, the latest on {}.",
             isolated(top),
             visits.len(),
             found.len(),
             self.range_label(s),
+            self.before_label(s),
             date(&visits.last().expect("a vendor has visits").occurred_at)
         );
         if ranked.len() > 1 {
@@ -1650,6 +1802,177 @@ impl Ctx<'_> {
             ));
         }
         text_answer(text, cited.iter().map(|e| cite(e)).collect())
+    }
+
+    /// "and before that?" / "and in 2024?" after an answer not read from dated records: said so, with
+    /// what can be asked instead.
+    fn not_bounded(&self, prev: &PreviousTurn, follow_up: Intent) -> Answer {
+        let what = answer_noun(prev.understanding.intent);
+        let mut a = text_answer(
+            format!(
+                "{} is not read from dated records, so it cannot be asked {}. You can ask, for example, \
+                 “What was done before 2025?” or “How much did I spend in 2024?”.",
+                capitalised(what),
+                if follow_up == Intent::FollowUpBefore {
+                    "again before that"
+                } else {
+                    "again over another time range"
+                }
+            ),
+            Vec::new(),
+        );
+        a.understanding = prev.understanding.clone();
+        a.follow_up = Some(follow_up);
+        a
+    }
+
+    /// The timeline records the previous answer cited, in its order (a valuation's own id is no record).
+    fn cited_records(&self, prev: &PreviousTurn) -> Vec<&VehicleEvent> {
+        prev.citations
+            .iter()
+            .filter_map(|c| self.k.event(&c.event_id))
+            .collect()
+    }
+
+    /// "who did it?": the vendor (for a purchase, the seller) of each record the previous answer cited.
+    fn vendor_of(&self, prev: &PreviousTurn) -> Answer {
+        let cited = self.cited_records(prev);
+        if cited.is_empty() {
+            return text_answer(
+                "The previous answer cited no record, so there is no shop or seller to name."
+                    .into(),
+                Vec::new(),
+            );
+        }
+        let shown: Vec<&VehicleEvent> = cited.iter().take(10).copied().collect();
+        let lines: Vec<String> = shown
+            .iter()
+            .map(|e| {
+                let record = format!("“{}” on {}", isolated(&e.title), date(&e.occurred_at));
+                let seller = match e.typed_details() {
+                    Some(EventDetails::Acquisition(a)) => a.seller,
+                    _ => None,
+                };
+                match (&e.vendor, seller) {
+                    (_, Some(seller)) => format!("{record} was bought from {}", isolated(&seller)),
+                    (Some(v), None) => format!("{record} was done by {}", isolated(&v.name)),
+                    (None, None) => format!("no vendor is recorded on {record}"),
+                }
+            })
+            .collect();
+        let mut text = format!("{}.", capitalised(&lines.join("; ")));
+        if cited.len() > shown.len() {
+            text.push_str(&format!(" And {} more.", cited.len() - shown.len()));
+        }
+        text_answer(text, shown.iter().map(|e| cite(e)).collect())
+    }
+
+    /// "what was the mileage?": the odometer of each record the previous answer cited (a valuation's, the
+    /// one it was computed at), in the vehicle's unit.
+    fn odometer_of(&self, prev: &PreviousTurn) -> Answer {
+        let unit = self.k.unit();
+        let mut lines = Vec::new();
+        let mut citations = Vec::new();
+        for c in &prev.citations {
+            if let Some(e) = self.k.event(&c.event_id) {
+                let record = format!("“{}” on {}", isolated(&e.title), date(&e.occurred_at));
+                lines.push(match e.odometer {
+                    Some(o) => format!("{record} was at {}", odometer(o, unit)),
+                    None => format!("no odometer is recorded on {record}"),
+                });
+                citations.push(cite(e));
+            } else if let Some(point) = self
+                .k
+                .valuation
+                .as_ref()
+                .filter(|p| p.envelope_id == c.event_id)
+            {
+                let v = &point.valuation;
+                lines.push(match v.odometer {
+                    Some(o) => format!(
+                        "the estimate as of {} was computed at {}",
+                        v.as_of,
+                        odometer(o, unit)
+                    ),
+                    None => format!("the estimate as of {} names no odometer", v.as_of),
+                });
+                citations.push(c.clone());
+            }
+            if lines.len() == 10 {
+                break;
+            }
+        }
+        if lines.is_empty() {
+            return text_answer(
+                "The previous answer cited no record, so there is no odometer to give.".into(),
+                Vec::new(),
+            );
+        }
+        text_answer(format!("{}.", capitalised(&lines.join("; "))), citations)
+    }
+
+    /// "why?": a valuation is explained by its factors (or, for a recorded value, by where it came from);
+    /// other answers say what can be explained.
+    fn why(&self, prev: &PreviousTurn) -> Answer {
+        if prev.understanding.intent != Intent::Valuation {
+            return text_answer(
+                format!(
+                    "I can explain a valuation from its factors (ask “What is it worth?”, then “why?”); \
+                     for {}, the records it used are cited with it.",
+                    answer_noun(prev.understanding.intent)
+                ),
+                Vec::new(),
+            );
+        }
+        let first = prev.citations.first();
+        // A value recorded on the timeline (an appraisal or the owner's estimate): where it came from.
+        if let Some(e) = first.and_then(|c| self.k.event(&c.event_id)) {
+            let mut a = self.recorded_valuation(e, "The");
+            a.text.push_str(
+                " A recorded valuation is a figure given to the timeline: it carries no factors to explain it.",
+            );
+            if let Some(n) = &e.notes {
+                a.text.push_str(&format!(" Its notes: {}", isolated(n)));
+            }
+            return a;
+        }
+        match (&self.k.valuation, first) {
+            (Some(point), Some(_)) => {
+                let v = &point.valuation;
+                let (why, citations) = self.factors(point);
+                if why.is_empty() {
+                    return text_answer(
+                        format!(
+                            "The estimate of {} as of {} (method: {}) lists no factors.",
+                            money(v.amount_cents, &v.currency),
+                            v.as_of,
+                            v.method.replace('_', " ")
+                        ),
+                        citations,
+                    );
+                }
+                let sum: i64 = v.factors.iter().map(|f| f.amount_cents).sum();
+                let how = if sum == v.amount_cents as i64 {
+                    "is the sum of its factors"
+                } else {
+                    "comes from its factors"
+                };
+                text_answer(
+                    format!(
+                        "The estimate of {} as of {} (method: {}) {how}: {}.",
+                        money(v.amount_cents, &v.currency),
+                        v.as_of,
+                        v.method.replace('_', " "),
+                        why.join("; ")
+                    ),
+                    citations,
+                )
+            }
+            _ => text_answer(
+                "The previous answer gave no valuation, so there is nothing to explain.".into(),
+                Vec::new(),
+            ),
+        }
     }
 
     fn unclear(&self, prefix: &str) -> Answer {

@@ -49,6 +49,14 @@ vwc_contracts::wire_enum! {
         FuelEconomy,
         /// When it was sold and for how much.
         Sale,
+        /// "why?": how the previous answer was reached (a valuation from its factors).
+        FollowUpWhy,
+        /// "who did it?", "which shop?": the vendor of the records the previous answer cited.
+        FollowUpVendor,
+        /// "what was the mileage?": the odometer of the records the previous answer cited.
+        FollowUpOdometer,
+        /// "and in 2024?", "and before 2025?": the previous question again, over the range named.
+        FollowUpRange,
     }
 }
 
@@ -155,6 +163,10 @@ pub struct Slots {
     /// What the question is about in words ("oil change", "brake pads"), for answers and search.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
+    /// A cost asked of what the owner spent ("How much have I spent…"): without a range it counts from the
+    /// latest acquisition, since an earlier owner's records are not what they spent.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub owner: bool,
 }
 
 impl Slots {
@@ -356,6 +368,181 @@ fn has_any(q: &str, phrases: &[&str]) -> bool {
 
 fn starts(q: &str, phrases: &[&str]) -> bool {
     phrases.iter().any(|p| q.starts_with(&format!(" {p} ")))
+}
+
+/// The question without the words that only lead into a follow-up ("and", "so", "what about") or trail it
+/// ("then"), trimmed: "and who did it then" is "who did it".
+fn follow_up_core(q: &str) -> String {
+    const LEADS: [&str; 10] = [
+        "and what about",
+        "and how about",
+        "what about",
+        "how about",
+        "and",
+        "so",
+        "but",
+        "ok",
+        "okay",
+        "then",
+    ];
+    let mut rest = q.trim().to_string();
+    while let Some(lead) = LEADS
+        .iter()
+        .find(|l| rest.starts_with(&format!("{l} ")) || rest == **l)
+    {
+        rest = rest[lead.len()..].trim().to_string();
+    }
+    for tail in [" then", " again", " please"] {
+        if let Some(r) = rest.strip_suffix(tail) {
+            rest = r.trim().to_string();
+        }
+    }
+    rest
+}
+
+/// "why?", "how come?", "why is that?": how the previous answer was reached.
+const WHY_FOLLOW_UPS: &[&str] = &[
+    "why",
+    "why is that",
+    "why so",
+    "why that",
+    "why is it",
+    "why not",
+    "how come",
+    "explain",
+    "explain that",
+    "explain it",
+    "explain why",
+    "please explain",
+    "why is it worth that",
+    "why is it worth that much",
+    "why is it worth so much",
+    "why is it worth so little",
+    "why that much",
+    "why so much",
+    "why so little",
+    "why so low",
+    "why so high",
+    "why that value",
+    "why that amount",
+    "why that price",
+    "what explains it",
+    "what explains that",
+    "how was it worked out",
+    "how was that worked out",
+    "how was it calculated",
+    "how was that calculated",
+    "how is it calculated",
+    "how is that calculated",
+    "how did you get that",
+    "how did you work that out",
+    "where does that come from",
+    "where does it come from",
+];
+
+/// "who did it?", "which shop?", "where was it done?": the vendor of what the previous answer cited.
+const VENDOR_FOLLOW_UPS: &[&str] = &[
+    "who",
+    "who did it",
+    "who did that",
+    "who did this",
+    "who did the work",
+    "who was it",
+    "who was that",
+    "who was it done by",
+    "who was that done by",
+    "who by",
+    "by whom",
+    "done by whom",
+    "who was the vendor",
+    "who was the shop",
+    "which shop",
+    "which shop was it",
+    "which shop was that",
+    "which shop did it",
+    "which shop did that",
+    "which garage",
+    "which garage was it",
+    "which garage did it",
+    "which mechanic",
+    "which mechanic was it",
+    "which dealer",
+    "which dealer was it",
+    "which vendor",
+    "what shop",
+    "what shop was it",
+    "what garage",
+    "what vendor",
+    "what was the shop",
+    "at which shop",
+    "at what shop",
+    "where",
+    "where was it",
+    "where was that",
+    "where was it done",
+    "where was that done",
+    "where was this done",
+    "where did i get it done",
+    "where did i get that done",
+    "where did i have it done",
+    "where did i have that done",
+    "where did i go",
+    "where did they do it",
+];
+
+/// "what was the mileage?", "what was the odometer?": the odometer of what the previous answer cited.
+const ODOMETER_FOLLOW_UPS: &[&str] = &[
+    "mileage",
+    "the mileage",
+    "odometer",
+    "the odometer",
+    "what mileage",
+    "what odometer",
+    "what was the mileage",
+    "what was the odometer",
+    "what was the odometer reading",
+    "what was the reading",
+    "what were the miles",
+    "what was the km",
+    "what was the kilometers",
+    "what was the kilometres",
+    "what mileage was it",
+    "what mileage was it at",
+    "what mileage was that",
+    "what mileage was that at",
+    "at what mileage",
+    "at what mileage was it",
+    "at what mileage was that",
+    "at what odometer",
+    "at how many miles",
+    "at how many km",
+    "how many miles",
+    "how many miles was it",
+    "how many miles was it at",
+    "how many miles was that",
+    "how many miles was that at",
+    "how many miles did it have",
+    "how many miles were on it",
+    "how many km",
+    "how many km was it",
+    "how many km was it at",
+    "how many km did it have",
+    "how many kilometers was it",
+    "how many kilometres was it",
+    "how far had it gone",
+];
+
+/// Whether the question is nothing but a time range, led into as a follow-up: "and in 2024?", "and before
+/// 2025?", "what about last year?", "since I bought it?". It asks the previous question again over that
+/// range; a question of its own ("in 2024, what was done?") holds a word of its own.
+fn only_a_range(q: &str) -> bool {
+    const QUESTION_WORDS: [&str; 22] = [
+        "what", "how", "when", "who", "which", "where", "why", "did", "do", "does", "was", "were",
+        "is", "are", "has", "much", "many", "cost", "costs", "spent", "spend", "done",
+    ];
+    let core = follow_up_core(q);
+    let words: Vec<&str> = core.split_whitespace().collect();
+    !words.is_empty() && words.len() <= 6 && !words.iter().any(|w| QUESTION_WORDS.contains(w))
 }
 
 /// The time range a question names, if any.
@@ -1169,6 +1356,8 @@ pub fn understand(question: &str, vocabulary: &Vocabulary) -> Understanding {
         slots.part = Some(subject.to_string());
     }
     let intent = intent_of(q, &slots);
+    // What "I" spent (not what "it" cost): the owner's own spending.
+    slots.owner = intent == Intent::TotalCost && has_any(q, &["i", "me", "my", "we", "us", "our"]);
     if matches!(intent, Intent::Accidents) {
         slots.kind = Some(EventKind::Collision);
         slots.kinds.clear();
@@ -1193,7 +1382,37 @@ pub fn understand(question: &str, vocabulary: &Vocabulary) -> Understanding {
 
 fn intent_of(q: &str, slots: &Slots) -> Intent {
     let words = q.split_whitespace().count();
-    // Follow-ups: short questions leaning on the previous turn.
+    // Follow-ups: short questions leaning on the previous turn. A range alone first: "and before 2025" is
+    // that range, not "before that".
+    if slots.range.is_some()
+        && !slots.has_subject()
+        && slots.kind.is_none()
+        && slots.vendor.is_none()
+        && only_a_range(q)
+    {
+        return Intent::FollowUpRange;
+    }
+    let core = follow_up_core(q);
+    if WHY_FOLLOW_UPS.contains(&core.as_str()) {
+        return Intent::FollowUpWhy;
+    }
+    if VENDOR_FOLLOW_UPS.contains(&core.as_str()) {
+        return Intent::FollowUpVendor;
+    }
+    if ODOMETER_FOLLOW_UPS.contains(&core.as_str()) {
+        return Intent::FollowUpOdometer;
+    }
+    // "how much?" alone asks the cost of what was just said, not of everything.
+    if matches!(
+        core.as_str(),
+        "how much"
+            | "how much was it"
+            | "how much was that"
+            | "what did it cost"
+            | "what did that cost"
+    ) {
+        return Intent::FollowUpCost;
+    }
     if starts(
         q,
         &[
@@ -1471,6 +1690,11 @@ fn intent_of(q: &str, slots: &Slots) -> Intent {
             "mileage now",
             "current mileage",
             "current odometer",
+            "what is the mileage",
+            "what is the odometer",
+            "what is the odometer reading",
+            "what is my mileage",
+            "what is my odometer",
             "odometer today",
             "miles today",
             "mileage today",

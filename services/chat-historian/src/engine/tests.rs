@@ -928,3 +928,397 @@ fn parts_read_as_worked_on_a_vendor_is_no_subject_and_suggestions_fit_the_vehicl
         "{offered:?}"
     );
 }
+
+/// The fixture with a published estimate: the acquisition price less the collision's 17c (`e01`, `e05`).
+fn valued() -> VehicleKnowledge {
+    let mut k = fixture();
+    k.valuation = Some(ValuationPoint {
+        envelope_id: "0193-val".into(),
+        computed_at: at(2026, 5, 10),
+        valuation: ValuationView {
+            amount_cents: 2_297_415,
+            currency: "USD".into(),
+            as_of: NaiveDate::from_ymd_opt(2026, 5, 10).unwrap(),
+            method: "acquisition_price".into(),
+            kind: Some("current".into()),
+            odometer: Some(52_434),
+            factors: vec![
+                ValuationFactorView {
+                    code: "base".into(),
+                    label: "Acquisition price".into(),
+                    amount_cents: 2_749_000,
+                    detail: "Bought 2024-05-01".into(),
+                    event_id: Some("e01".into()),
+                },
+                ValuationFactorView {
+                    code: "collision_diminished_value".into(),
+                    label: "Collision (17c)".into(),
+                    amount_cents: -451_585,
+                    detail: String::new(),
+                    event_id: Some("e05".into()),
+                },
+            ],
+        },
+    });
+    k
+}
+
+/// The answers to `questions` asked one after the other in one conversation.
+fn conversation(k: &VehicleKnowledge, questions: &[&str]) -> Vec<Answer> {
+    let p = Prepared::new(k.clone());
+    let mut answers: Vec<Answer> = Vec::new();
+    for q in questions {
+        let prev = answers.last().map(previous);
+        answers.push(answer(q, &p, prev.as_ref(), now()));
+    }
+    answers
+}
+
+#[test]
+fn why_after_a_valuation_explains_it_from_its_factors_and_after_other_answers_says_what_it_can() {
+    let k = valued();
+    for why in ["why?", "and why?", "Why is that?", "how come?"] {
+        let a = conversation(&k, &["What is it worth?", why]).pop().unwrap();
+        assert_eq!(a.follow_up, Some(Intent::FollowUpWhy), "{why}");
+        assert_eq!(a.understanding.intent, Intent::Valuation, "{why}");
+        assert_eq!(
+            a.text,
+            "The estimate of 22,974.15 USD as of 2026-05-10 (method: acquisition price) is the sum of its \
+             factors: Acquisition price +27,490.00 USD (Bought 2024-05-01); Collision (17c) -4,515.85 USD.",
+            "{why}"
+        );
+        assert_eq!(cited(&a), ["0193-val", "e01", "e05"], "{why}");
+    }
+    // A value recorded on the timeline has no factors: where it came from, cited.
+    let mut appraised = fixture();
+    appraised.events.push(VehicleEvent {
+        id: "e09".into(),
+        kind: EventKind::Valuation,
+        occurred_at: at(2025, 12, 1),
+        title: "Dealer appraisal".into(),
+        currency: Some("USD".into()),
+        details: serde_json::json!({"amountCents": 2_450_000, "source": "dealer_appraisal"}),
+        cost_cents: None,
+        ..appraised.events[0].clone()
+    });
+    let a = conversation(&appraised, &["What is it worth?", "why?"])
+        .pop()
+        .unwrap();
+    assert_eq!(cited(&a), ["e09"]);
+    assert!(
+        a.text.starts_with(
+            "The latest recorded valuation is 24,500.00 USD on 2025-12-01, from a dealer appraisal by Lakeside Toyota."
+        ) && a.text.contains("carries no factors"),
+        "{}",
+        a.text
+    );
+    // After another answer: what can be explained, no record.
+    let a = conversation(&k, &["When was the oil last changed?", "why?"])
+        .pop()
+        .unwrap();
+    assert!(
+        a.text
+            .starts_with("I can explain a valuation from its factors"),
+        "{}",
+        a.text
+    );
+    assert!(a.citations.is_empty());
+    let a = ask(&k, "why?");
+    assert!(
+        a.text.starts_with("There is no earlier question"),
+        "{}",
+        a.text
+    );
+    // A question of its own is not a follow-up.
+    assert_eq!(
+        ask(&k, "Why does 17c matter?").understanding.intent,
+        Intent::Knowledge
+    );
+}
+
+#[test]
+fn before_a_purchase_is_the_acquisition_before_it_and_answers_without_dates_say_so() {
+    let a = conversation(
+        &resold(),
+        &["When did I buy it?", "and before that?", "and before that?"],
+    );
+    assert_eq!(cited(&a[0]), ["a2"]);
+    assert_eq!(cited(&a[1]), ["a1"], "{}", a[1].text);
+    assert_eq!(
+        a[1].text,
+        "It was bought on 2019-05-01, new, for 30,000.00 USD (“Bought new”)."
+    );
+    assert!(a[2].citations.is_empty());
+    assert_eq!(
+        a[2].text,
+        "No purchase is recorded before 2019-05-01 for this vehicle."
+    );
+    let a = conversation(
+        &fixture(),
+        &["How much did I pay for it?", "and before that?"],
+    );
+    assert_eq!(
+        a[1].text,
+        "No purchase is recorded before 2024-05-01 for this vehicle."
+    );
+    // Other dated answers step back from what they cited.
+    let a = conversation(
+        &fixture(),
+        &["When were the tires rotated?", "and before that?"],
+    );
+    assert_eq!(
+        a[1].text,
+        "No tire rotation is recorded before 2024-06-01 for this vehicle."
+    );
+    // Answers not read from dated records do not repeat themselves as if they were earlier.
+    for q in [
+        "What's the total cost of ownership?",
+        "How many miles do I drive per month?",
+        "How long have I owned it?",
+        "Why does 17c matter?",
+    ] {
+        let a = conversation(&fixture(), &[q, "and before that?"]);
+        assert!(
+            a[1].text.contains("is not read from dated records")
+                && a[1].citations.is_empty()
+                && a[1].text != a[0].text,
+            "{q}: {}",
+            a[1].text
+        );
+    }
+    // Nothing cited: nothing to go back from.
+    let a = conversation(
+        &fixture(),
+        &["When was the timing belt replaced?", "and before that?"],
+    );
+    assert_eq!(
+        a[1].text,
+        "The previous answer named no dated record, so there is nothing before it to look for."
+    );
+}
+
+#[test]
+fn who_did_it_after_a_last_done_answer_names_the_cited_records_vendor() {
+    let k = fixture();
+    for who in [
+        "who did it?",
+        "Which shop?",
+        "where was it done?",
+        "and who did that?",
+    ] {
+        let a = conversation(&k, &["When was the last oil change?", who])
+            .pop()
+            .unwrap();
+        assert_eq!(a.follow_up, Some(Intent::FollowUpVendor), "{who}");
+        assert_eq!(a.understanding.intent, Intent::LastDone, "{who}");
+        assert_eq!(cited(&a), ["e07"], "{who}");
+        assert_eq!(
+            a.text, "“Oil change” on 2025-08-30 was done by Quick Lube.",
+            "{who}"
+        );
+    }
+    let a = conversation(&k, &["When did I buy it?", "who by?"]);
+    assert_eq!(
+        a[1].text,
+        "“Bought from Lakeside Toyota” on 2024-05-01 was bought from Lakeside Toyota."
+    );
+    // Without a vendor on the record: said so, still citing it.
+    let a = conversation(
+        &resold(),
+        &["When was the oil last changed?", "which shop?"],
+    );
+    assert_eq!(cited(&a[1]), ["m2"]);
+    assert_eq!(
+        a[1].text,
+        "No vendor is recorded on “Oil change” on 2025-01-01."
+    );
+    // And it chains: the shop before that.
+    let a = conversation(
+        &k,
+        &[
+            "When was the last oil change?",
+            "who did it?",
+            "and before that?",
+            "who did it?",
+        ],
+    );
+    assert_eq!(cited(&a[3]), ["e03"]);
+    assert_eq!(
+        a[3].text,
+        "“Oil change” on 2024-11-20 was done by Main St Auto."
+    );
+    // A question of its own is not a follow-up.
+    assert_eq!(
+        ask(&k, "Which shop did the last oil change?")
+            .understanding
+            .intent,
+        Intent::WhoDid
+    );
+    assert_eq!(
+        ask(&k, "Where do I usually take it?").understanding.intent,
+        Intent::UsualVendor
+    );
+}
+
+#[test]
+fn the_mileage_after_a_last_done_answer_is_the_cited_records_odometer_in_the_vehicles_unit() {
+    let k = fixture();
+    for q in [
+        "what was the mileage?",
+        "What was the odometer?",
+        "at what mileage?",
+    ] {
+        let a = conversation(&k, &["When was the last oil change?", q])
+            .pop()
+            .unwrap();
+        assert_eq!(a.follow_up, Some(Intent::FollowUpOdometer), "{q}");
+        assert_eq!(cited(&a), ["e07"], "{q}");
+        assert_eq!(
+            a.text, "“Oil change” on 2025-08-30 was at 44,085 mi.",
+            "{q}"
+        );
+        assert!(a.knowledge.is_empty(), "{q}");
+    }
+    let mut km = fixture();
+    if let Some(v) = km.vehicle.as_mut() {
+        v.odometer_unit = vwc_contracts::OdometerUnit::Km;
+    }
+    let a = conversation(
+        &km,
+        &["When was the last oil change?", "what was the mileage?"],
+    );
+    assert_eq!(a[1].text, "“Oil change” on 2025-08-30 was at 44,085 km.");
+    let a = conversation(
+        &resold(),
+        &["When was the oil last changed?", "what was the mileage?"],
+    );
+    assert_eq!(
+        a[1].text,
+        "No odometer is recorded on “Oil change” on 2025-01-01."
+    );
+    let a = conversation(&valued(), &["What is it worth?", "what was the odometer?"]);
+    assert!(
+        a[1].text
+            .starts_with("The estimate as of 2026-05-10 was computed at 52,434 mi;"),
+        "{}",
+        a[1].text
+    );
+}
+
+#[test]
+fn a_range_alone_asks_the_previous_question_again_over_it() {
+    let k = fixture();
+    for (q, ids, label) in [
+        ("and before 2025?", &["e03"][..], "before 2025"),
+        ("and in 2024?", &["e03"], "in 2024"),
+        ("and after 2024?", &["e07"], "after 2024"),
+        ("what about last year?", &["e07"], "last year (2025)"),
+    ] {
+        let a = conversation(&k, &["When was the oil last changed?", q])
+            .pop()
+            .unwrap();
+        assert_eq!(a.follow_up, Some(Intent::FollowUpRange), "{q}");
+        assert_eq!(a.understanding.intent, Intent::LastDone, "{q}");
+        assert_eq!(cited(&a), ids, "{q}: {}", a.text);
+        assert!(a.text.contains(label), "{q}: {}", a.text);
+    }
+    // The new range replaces the old one and any "before that".
+    let a = conversation(
+        &k,
+        &[
+            "How much did I spend on maintenance in 2025?",
+            "and before that?",
+            "and in 2024?",
+        ],
+    );
+    assert_eq!(cited(&a[2]), ["e02", "e03"], "{}", a[2].text);
+    assert_eq!(a[2].understanding.slots.before, None);
+    assert!(a[2].text.contains("in 2024"), "{}", a[2].text);
+    // A value in a range: the latest recorded in it.
+    let a = conversation(&valued(), &["What is it worth?", "and in 2024?"]);
+    assert_eq!(
+        a[1].text,
+        "No valuation is recorded in 2024. The estimate's history over time is on the vehicle's valuation chart (GET /v1/vehicles/{id}/valuations)."
+    );
+    // Alone, it lists what was done then; a question of its own keeps its intent.
+    assert_eq!(ask(&k, "in 2024?").understanding.intent, Intent::ListEvents);
+    assert_eq!(
+        ask(&k, "What was done before 2025?").understanding.intent,
+        Intent::ListEvents
+    );
+    let a = conversation(&k, &["What's the total cost of ownership?", "and in 2024?"]);
+    assert!(
+        a[1].text.contains("is not read from dated records"),
+        "{}",
+        a[1].text
+    );
+}
+
+#[test]
+fn what_i_spent_counts_from_my_purchase_and_what_it_cost_is_the_whole_history() {
+    let k = resold();
+    for q in [
+        "How much have I spent?",
+        "How much did I spend on maintenance?",
+    ] {
+        let a = ask(&k, q);
+        assert!(a.understanding.slots.owner, "{q}");
+        assert_eq!(cited(&a), ["m2", "a2"], "{q}: {}", a.text);
+        assert!(
+            a.text.contains(&money(7_000, "USD"))
+                && a.text.contains("since you bought it on 2024-01-01"),
+            "{q}: {}",
+            a.text
+        );
+    }
+    let a = ask(&k, "How much has it cost in total?");
+    assert!(!a.understanding.slots.owner);
+    assert_eq!(cited(&a), ["m1", "m2"], "{}", a.text);
+    assert!(a.text.contains(&money(12_000, "USD")), "{}", a.text);
+    // A range asked is answered as asked, the previous owner's years too.
+    let a = ask(&k, "How much did I spend in 2020?");
+    assert_eq!(cited(&a), ["m1"], "{}", a.text);
+    // With nothing before the purchase, the answer is the whole history, said as before.
+    let a = ask(&fixture(), "How much have I spent?");
+    assert!(!a.text.contains("since you bought it"), "{}", a.text);
+    assert_eq!(a.citations.len(), 6);
+}
+
+#[test]
+fn the_odometer_now_how_much_and_before_a_usual_vendor_read_as_meant() {
+    let k = fixture();
+    for q in ["What is the mileage?", "What's the odometer?"] {
+        let a = ask(&k, q);
+        assert_eq!(a.understanding.intent, Intent::UsageRate, "{q}: {}", a.text);
+        assert!(a.knowledge.is_empty(), "{q}");
+    }
+    let a = conversation(&k, &["When was the oil last changed?", "how much?"]);
+    assert_eq!(a[1].follow_up, Some(Intent::FollowUpCost));
+    assert_eq!(a[1].text, "“Oil change” on 2025-08-30 cost 129.99 USD.");
+    let a = conversation(&k, &["Where do I usually take it?", "and before that?"]);
+    assert_eq!(
+        a[1].text,
+        "No maintenance or repair with a vendor is recorded before 2024-06-01."
+    );
+    let mut more = fixture();
+    more.events.push(VehicleEvent {
+        id: "e00".into(),
+        occurred_at: at(2024, 1, 2),
+        ..more.events[5].clone()
+    });
+    more.sort_events();
+    // An answer citing the later upgrade (an LLM's may cite fewer records than it found).
+    let p = Prepared::new(more);
+    let upgrades = answer("What upgrades have I made?", &p, None, now());
+    let prev = PreviousTurn {
+        citations: upgrades.citations[1..].to_vec(),
+        ..previous(&upgrades)
+    };
+    let a = answer("and before that?", &p, Some(&prev), now());
+    assert!(
+        a.text
+            .starts_with("1 upgrade is recorded before 2025-07-14: 2024-01-02"),
+        "{}",
+        a.text
+    );
+}
