@@ -335,7 +335,7 @@ export function HistoryDialog({
                         <div key={c.field}>
                           <dt>{c.field}</dt>
                           <dd>
-                            <del>{c.from}</del> <span aria-hidden="true">→</span>
+                            <del>{c.from}</del> <span aria-hidden="true">→ </span>
                             <span className="visually-hidden"> changed to </span>
                             <ins>{c.to}</ins>
                           </dd>
