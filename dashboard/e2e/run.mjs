@@ -95,6 +95,35 @@ console.log(`vwc up at ${base}; screenshots in ${out}`);
 
 const page = await h.openPage();
 
+// The vwc binary embeds the bundle it was built with (services/vwc/build.rs). scripts/lib/dashboard.sh
+// runs a binary that embeds this checkout's dashboard/dist; a prebuilt one (VWC_BIN from elsewhere) may
+// hold an older bundle, and the test would check that instead. Then the browser is served this checkout's
+// dist/ in its place (index.html with the server's own headers, CSP included), and the run says so.
+{
+  const dist = join(here, "dist");
+  const index = readFileSync(join(dist, "index.html"), "utf8");
+  const served = await (await fetch(`${base}/`)).text();
+  if (served !== index) {
+    console.log(
+      "    !!! this vwc embeds another dashboard bundle: the browser is served dashboard/dist instead",
+    );
+    const types = { js: "text/javascript", css: "text/css", svg: "image/svg+xml" };
+    await page.route(
+      (url) => url.origin === base && (url.pathname === "/" || url.pathname.startsWith("/assets/")),
+      async (route) => {
+        const { pathname } = new URL(route.request().url());
+        if (pathname === "/") return route.fulfill({ response: await route.fetch(), body: index });
+        const file = join(dist, "assets", pathname.slice("/assets/".length).replace(/[/\\]/g, ""));
+        return route.fulfill({
+          status: 200,
+          contentType: types[file.split(".").pop()] ?? "application/octet-stream",
+          body: readFileSync(file),
+        });
+      },
+    );
+  }
+}
+
 // Console errors fail the run, except the browser's own report of a response the test provoked on purpose
 // (the 422 of a bad odometer, the 401 of a forged token, the 404 of a chat route not yet deployed).
 const consoleErrors = [];
@@ -372,6 +401,150 @@ await step(
     }
     await page.unrouteAll();
     await axeCheck("vehicle page");
+  },
+);
+
+/** The timeline rows on screen: id, kind, title and cost as shown. */
+async function timelineRows() {
+  return page.locator(".event").evaluateAll((els) =>
+    els.map((e) => ({
+      id: e.id.replace(/^event-/, ""),
+      kind: [...e.classList].find((c) => c.startsWith("kind-"))?.slice(5),
+      title: e.querySelector(".event-title")?.textContent ?? "",
+      cost: e.querySelector(".event-cost")?.textContent ?? "",
+    })),
+  );
+}
+
+await step(
+  "correct a record's cost and void another; both show in the timeline and the history",
+  async () => {
+    await page.evaluate(() => window.scrollTo(0, 0));
+    const rows = await timelineRows();
+    const demo = rows.filter((r) => !r.title.startsWith("E2E"));
+    const priced = demo.filter((r) => /[1-9]/.test(r.cost));
+    const fix = priced.find((r) => r.kind !== "maintenance") ?? priced[0];
+    const drop = demo.find((r) => r.id !== fix?.id && r.kind !== "maintenance");
+    assert(fix && drop, `no demo record to correct and void among ${JSON.stringify(rows)}`);
+    console.log(`    correcting "${fix.title}" (${fix.cost}), voiding "${drop.title}"`);
+
+    const row = page.locator(`[id="event-${fix.id}"]`);
+    await row.locator("button.event-row").click();
+    await row.getByRole("button", { name: /^Correct / }).click();
+    const dialog = page.getByRole("dialog");
+    const form = dialog.getByRole("form", { name: "Correct the record" });
+    const cost = form.getByLabel(/^Cost/);
+    const shown = Number(fix.cost.replace(/[^\d.]/g, ""));
+    assert(
+      Number(await cost.inputValue()) === shown,
+      `the cost field is not prefilled with ${fix.cost}: "${await cost.inputValue()}"`,
+    );
+    assert(
+      (await page.evaluate(() => document.activeElement?.closest("dialog") != null)) === true,
+      "focus did not move into the dialog",
+    );
+    await cost.fill("123.45");
+    await form.getByLabel("Reason (optional)").fill("E2E: the receipt says 123.45");
+    await shot("correct-dialog");
+    // At 320 px the dialog stays within the screen and the page does not scroll sideways.
+    await page.setViewportSize({ width: 320, height: 640 });
+    await page.waitForTimeout(100);
+    const box = await dialog.boundingBox();
+    assert(
+      box && box.x >= 0 && box.x + box.width <= 320,
+      `the dialog leaves a 320 px screen: ${JSON.stringify(box)}`,
+    );
+    const overflow = await page.evaluate(
+      () => document.documentElement.scrollWidth - window.innerWidth,
+    );
+    assert(
+      overflow <= 0,
+      `the page scrolls sideways by ${overflow} px at 320 px with the dialog open`,
+    );
+    await shot("correct-dialog-320");
+    await page.setViewportSize({ width: 1400, height: 900 });
+    await form.getByRole("button", { name: "Save correction" }).click();
+    await dialog.waitFor({ state: "detached" });
+    const focused = await page.evaluate(() => document.activeElement?.id);
+    assert(
+      focused === `correct-${fix.id}`,
+      `focus did not return to the row's Correct button but to "${focused}"`,
+    );
+    await page.waitForFunction(
+      (id) =>
+        /\$123\.45/.test(
+          document.querySelector(`[id="event-${id}"] .event-cost`)?.textContent ?? "",
+        ),
+      fix.id,
+    );
+    assert(
+      /corrected/.test((await row.locator(".event-meta").textContent()) ?? ""),
+      "the row is not marked corrected",
+    );
+
+    await row.getByRole("button", { name: /^History / }).click();
+    const history = page.getByRole("dialog");
+    await history.getByText("Corrected (revision 2)").waitFor();
+    const text = (await history.textContent()) ?? "";
+    for (const want of [
+      "Recorded (revision 1)",
+      "by demo-owner",
+      "E2E: the receipt says 123.45",
+      "$123.45",
+    ])
+      assert(text.includes(want), `the history does not say "${want}": ${text}`);
+    await shot("record-history");
+    await page.keyboard.press("Escape");
+    await history.waitFor({ state: "detached" });
+    assert(
+      (await page.evaluate(() => document.activeElement?.id)) === `history-${fix.id}`,
+      "focus did not return to the row's History button",
+    );
+
+    const gone = page.locator(`[id="event-${drop.id}"]`);
+    await gone.locator("button.event-row").click();
+    await gone.getByRole("button", { name: /^Void / }).click();
+    const voiding = page.getByRole("dialog");
+    await voiding.getByRole("button", { name: "Continue" }).click();
+    await voiding.locator(".field-error").waitFor();
+    await voiding.getByLabel("Reason (required)").fill("E2E: entered twice");
+    await voiding.getByRole("button", { name: "Continue" }).click();
+    await voiding.getByRole("button", { name: "Void the record" }).click();
+    await voiding.waitFor({ state: "detached" });
+    await gone.waitFor({ state: "detached" });
+    assert(
+      (await page.evaluate(() => document.activeElement?.closest(".event, .timeline") != null)) ===
+        true,
+      "focus was lost after the void",
+    );
+
+    // The read model follows through the bus: once it has, a fresh page shows the same.
+    await page.evaluate(
+      async ([fixId, dropId]) => {
+        const h = { Authorization: `Bearer ${sessionStorage.getItem("vwc.token")}` };
+        const vehicles = await (await fetch("/v1/vehicles?limit=200", { headers: h })).json();
+        const vid = vehicles.items.find((v) => v.model === "RAV4").id;
+        for (let i = 0; i < 40; i++) {
+          const r = await (
+            await fetch(`/v1/vehicles/${vid}/events?limit=200`, { headers: h })
+          ).json();
+          const fixed = r.items.find((e) => e.id === fixId);
+          if (fixed?.costCents === 12345 && !r.items.some((e) => e.id === dropId)) return;
+          await new Promise((res) => setTimeout(res, 250));
+        }
+        throw new Error("the timeline's read model did not follow the correction and the void");
+      },
+      [fix.id, drop.id],
+    );
+    await page.reload();
+    await page.locator(".month").first().waitFor();
+    const after = await timelineRows();
+    assert(!after.some((r) => r.id === drop.id), "the voided record is still on the timeline");
+    assert(
+      after.find((r) => r.id === fix.id)?.cost.includes("123.45"),
+      "the corrected record does not show its new cost after a reload",
+    );
+    await shot("after-correct-and-void");
   },
 );
 

@@ -78,6 +78,28 @@ export function formatDate(iso: string): string {
   return utcFormat({ day: "numeric", month: "short", year: "numeric" }).format(d);
 }
 
+/** `2026-03-02T09:30:00Z` → `2 Mar 2026, 09:30 UTC`: when a change was made, to the minute. */
+export function formatDateTime(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const f = utcFormat({
+    day: "numeric",
+    month: "short",
+    year: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
+    hourCycle: "h23",
+  });
+  return `${f.format(d)} UTC`;
+}
+
+/** `8999` → `89.99`: cents as a person types them into a cost field (no symbol, no grouping). */
+export function centsToText(cents: number): string {
+  const sign = cents < 0 ? "-" : "";
+  const abs = Math.abs(cents);
+  return `${sign}${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, "0")}`;
+}
+
 /** `2026-03` (or any instant in it) → `March 2026`. */
 export function formatMonth(isoOrMonth: string): string {
   const start = monthStart(isoOrMonth);

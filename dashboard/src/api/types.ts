@@ -5,6 +5,11 @@ import type { components } from "./schema";
 type S = components["schemas"];
 export type Vehicle = S["VehicleView"];
 export type VehicleEvent = S["VehicleEvent"];
+/** A timeline row: the record as it now reads, with its marks (`corrected`, `revision`, `voided`…). */
+export type TimelineItem = S["TimelineItem"];
+export type EventHistory = S["EventHistory"];
+export type EventRevision = S["EventRevision"];
+export type EventCorrection = S["EventCorrection"];
 export type EventKind = S["EventKind"];
 export type Overview = S["Overview"];
 export type FuelEconomy = S["FuelEconomy"];

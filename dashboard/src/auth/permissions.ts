@@ -1,6 +1,6 @@
 // What the signed-in roles may do, as docs/roles.md tabulates it (`vwc_auth::role_permissions`), for the
 // actions the dashboard offers: it hides or narrows what the API would refuse. The API still decides.
-import { EVENT_KINDS, type EventKind } from "../api/types";
+import { EVENT_KINDS, type EventKind, type VehicleEvent } from "../api/types";
 
 /** The kinds `record_service_event` covers (`Permission::for_event_kind`). */
 export const SERVICE_KINDS: readonly EventKind[] = ["maintenance", "repair", "odometer_reading"];
@@ -16,6 +16,21 @@ export function recordableKinds(roles: readonly string[]): EventKind[] {
   if (roles.some((r) => RECORD_SERVICE.includes(r)))
     return EVENT_KINDS.filter((k) => SERVICE_KINDS.includes(k));
   return [];
+}
+
+/** Roles with `correct_dealer_records`: only they may correct or void what a dealer sent. */
+const CORRECT_DEALER = ["fleet_manager"];
+
+/**
+ * Whether these roles may correct or void this record: they must be allowed to record its kind, and a
+ * dealer's record (`source: dealer`) needs `correct_dealer_records` as well (docs/roles.md).
+ */
+export function mayChangeRecord(
+  roles: readonly string[],
+  event: Pick<VehicleEvent, "kind" | "source">,
+): boolean {
+  if (!recordableKinds(roles).includes(event.kind)) return false;
+  return event.source !== "dealer" || roles.some((r) => CORRECT_DEALER.includes(r));
 }
 
 /** "viewer", "technician and viewer": the roles as a person reads them. */

@@ -28,6 +28,7 @@ const fields = {
   volume: "",
   volumeUnit: "gal",
   fullTank: "yes",
+  reason: "",
 };
 
 describe("record form", () => {

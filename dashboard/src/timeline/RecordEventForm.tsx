@@ -1,8 +1,15 @@
 import { useId, useState, type FormEvent, type InputHTMLAttributes, type ReactNode } from "react";
 import { ApiError } from "../api/client";
 import { useApi } from "../api/context";
-import { EVENT_KINDS, type EventKind, type Vehicle, type VehicleEvent } from "../api/types";
-import { parseMoneyToCents } from "../format";
+import {
+  EVENT_KINDS,
+  type EventCorrection,
+  type EventHistory,
+  type EventKind,
+  type Vehicle,
+  type VehicleEvent,
+} from "../api/types";
+import { centsToText, formatDate, parseMoneyToCents } from "../format";
 import { kindStyle } from "./kinds";
 
 interface Fields {
@@ -21,6 +28,8 @@ interface Fields {
   volume: string;
   volumeUnit: string;
   fullTank: string;
+  /** Why a record is corrected (a correction only; kept in its history). */
+  reason: string;
 }
 
 /** The user's own calendar date (`YYYY-MM-DD`), not UTC's: late in the evening west of Greenwich, or early
@@ -56,6 +65,12 @@ export function buildEvent(f: Fields): {
   body?: Record<string, unknown>;
   errors: Record<string, string>;
 } {
+  const { body, errors } = eventBody(f);
+  return Object.keys(errors).length ? { errors } : { body, errors };
+}
+
+/** The body the fields make, with the local field errors beside it (the body leaves out what is wrong). */
+function eventBody(f: Fields): { body: Record<string, unknown>; errors: Record<string, string> } {
   const errors: Record<string, string> = {};
   if (!isDate(f.date)) errors.occurredAt = "Enter the date, such as 2026-03-02.";
   const body: Record<string, unknown> = { kind: f.kind, occurredAt: `${f.date}T12:00:00Z` };
@@ -96,7 +111,95 @@ export function buildEvent(f: Fields): {
       errors["details.volume"] = "Enter the volume pumped, such as 11.2.";
     body.details = { volume, volumeUnit: f.volumeUnit, fullTank: f.fullTank === "yes" };
   }
-  return Object.keys(errors).length ? { errors } : { body, errors };
+  return { body, errors };
+}
+
+/** The longest reason the API keeps for a correction or a void (`MAX_REASON`). */
+export const MAX_REASON = 500;
+
+/** The form's fields as a record now reads, for correcting it (its date is the UTC day the timeline shows). */
+export function fieldsFromEvent(e: VehicleEvent, unit: string, currency = "USD"): Fields {
+  const d = (e.details && typeof e.details === "object" ? e.details : {}) as Record<
+    string,
+    unknown
+  >;
+  return {
+    kind: e.kind,
+    date: e.occurredAt.slice(0, 10),
+    title: e.title ?? "",
+    odometer: e.odometer != null ? String(e.odometer) : "",
+    cost: e.costCents != null ? centsToText(e.costCents) : "",
+    currency: e.currency ?? currency,
+    vendor: e.vendor?.name ?? "",
+    notes: e.notes ?? "",
+    tasks: Array.isArray(d.tasks) ? d.tasks.join(", ") : "",
+    severity: typeof d.severity === "string" ? d.severity : "minor",
+    amount: typeof d.amountCents === "number" ? centsToText(d.amountCents) : "",
+    volume: typeof d.volume === "number" ? String(d.volume) : "",
+    volumeUnit: typeof d.volumeUnit === "string" ? d.volumeUnit : unit === "km" ? "l" : "gal",
+    fullTank: d.fullTank === false ? "no" : "yes",
+    reason: "",
+  };
+}
+
+/** The form fields each top-level field of the API reads from (for keeping a record's old oddities). */
+const SOURCES: Record<string, (keyof Fields)[]> = {
+  kind: ["kind"],
+  occurredAt: ["date"],
+  title: ["title"],
+  odometer: ["odometer"],
+  costCents: ["cost"],
+  currency: ["currency", "cost"],
+  vendor: ["vendor"],
+  notes: ["notes"],
+  details: ["kind", "tasks", "severity", "amount", "volume", "volumeUnit", "fullTank", "currency"],
+};
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+
+/**
+ * The `PATCH` body for a correction: only the fields whose value differs from the record as it was
+ * prefilled (`before`), a cleared optional field as `null`, and the reason when one is given. A changed
+ * detail is laid over the record's own details (the API replaces `details` whole, and the form shows only
+ * some of them); a changed vendor keeps its dealer id. `body` is undefined when a field is wrong
+ * (`errors`) or nothing changed (`unchanged`).
+ */
+export function buildCorrection(
+  original: VehicleEvent,
+  before: Fields,
+  after: Fields,
+): { body?: EventCorrection; errors: Record<string, string>; unchanged?: boolean } {
+  const was = eventBody(before);
+  const now = eventBody(after);
+  const body: Record<string, unknown> = {};
+  for (const key of Object.keys(SOURCES)) {
+    if (same(was.body[key], now.body[key])) continue;
+    const value = now.body[key] ?? null;
+    if (key === "details" && after.kind === original.kind && value && was.body.details) {
+      const old = (original.details ?? {}) as Record<string, unknown>;
+      const from = was.body.details as Record<string, unknown>;
+      const to = value as Record<string, unknown>;
+      const merged = { ...old };
+      for (const k of new Set([...Object.keys(from), ...Object.keys(to)]))
+        if (!same(from[k], to[k])) merged[k] = to[k];
+      body.details = merged;
+    } else if (key === "details") body.details = value ?? {};
+    else if (key === "vendor" && value) body.vendor = { ...original.vendor, ...value };
+    else body[key] = value;
+  }
+  // An error counts where the person changed something: a field the form cannot show as the record has it
+  // (a fuel record without a volume) does not block correcting another field.
+  const errors: Record<string, string> = {};
+  for (const [k, v] of Object.entries(now.errors)) {
+    const sources = SOURCES[k.split(".")[0]!] ?? [];
+    if (was.errors[k] !== v || sources.some((s) => before[s] !== after[s])) errors[k] = v;
+  }
+  const reason = after.reason.trim();
+  if (reason.length > MAX_REASON) errors.reason = `Keep the reason to ${MAX_REASON} characters.`;
+  if (Object.keys(errors).length) return { errors };
+  if (!Object.keys(body).length) return { errors, unchanged: true };
+  if (reason) body.reason = reason;
+  return { body: body as EventCorrection, errors };
 }
 
 /** Which form field shows an API field error (`details.tasks[0]` → tasks). */
@@ -109,8 +212,24 @@ export function fieldFor(apiField: string): keyof Fields | "cost" | undefined {
   if (f === "details.severity") return "severity";
   if (f === "details.amountCents") return "amount";
   if (f === "details.volume") return "volume";
-  if (["kind", "title", "odometer", "notes"].includes(f)) return f as keyof Fields;
+  if (["kind", "title", "odometer", "notes", "reason"].includes(f)) return f as keyof Fields;
   return undefined;
+}
+
+/** What the form needs to correct a record instead of recording a new one. */
+export interface Correcting {
+  /** The record as it now reads: the form is prefilled with it. */
+  event: VehicleEvent;
+  onCorrected: (h: EventHistory) => void;
+  /** The record read again after a 409 (changed meanwhile, or voided): the timeline shows it as it now is. */
+  onReloaded: (h: EventHistory) => void;
+}
+
+/** A 409's words and what reading the record again found. */
+interface Conflict {
+  message: string;
+  /** After "Reload the record": it was voided meanwhile (the form is then closed to changes). */
+  voided?: string;
 }
 
 export function RecordEventForm({
@@ -119,52 +238,90 @@ export function RecordEventForm({
   kinds = EVENT_KINDS,
   onRecorded,
   onCancel,
+  correcting,
 }: {
   vehicle: Vehicle;
   /** The currencies to record a cost in, the vehicle's own first (`vehicleCurrencies`). */
   currencies?: readonly string[];
   /** The kinds the signed-in roles may record (`recordableKinds`). */
   kinds?: readonly EventKind[];
-  onRecorded: (e: VehicleEvent) => void;
+  onRecorded?: (e: VehicleEvent) => void;
   onCancel: () => void;
+  /** Correct this record (prefilled, `PATCH` of the changed fields) rather than record a new one. */
+  correcting?: Correcting;
 }) {
   const { api } = useApi();
   const id = useId();
-  const [f, setF] = useState<Fields>({
-    kind: kinds.includes("maintenance") ? "maintenance" : (kinds[0] ?? "maintenance"),
-    date: today(),
-    title: "",
-    odometer: "",
-    cost: "",
-    currency: currencies[0] ?? "USD",
-    vendor: "",
-    notes: "",
-    tasks: "oil_change",
-    severity: "minor",
-    amount: "",
-    volume: "",
-    volumeUnit: vehicle.odometerUnit === "km" ? "l" : "gal",
-    fullTank: "yes",
-  });
+  const [before, setBefore] = useState<Fields>(() =>
+    correcting
+      ? fieldsFromEvent(correcting.event, vehicle.odometerUnit, currencies[0])
+      : {
+          kind: kinds.includes("maintenance") ? "maintenance" : (kinds[0] ?? "maintenance"),
+          date: today(),
+          title: "",
+          odometer: "",
+          cost: "",
+          currency: currencies[0] ?? "USD",
+          vendor: "",
+          notes: "",
+          tasks: "oil_change",
+          severity: "minor",
+          amount: "",
+          volume: "",
+          volumeUnit: vehicle.odometerUnit === "km" ? "l" : "gal",
+          fullTank: "yes",
+          reason: "",
+        },
+  );
+  const [f, setF] = useState<Fields>(before);
+  const [original, setOriginal] = useState(correcting?.event);
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [general, setGeneral] = useState<string[]>([]);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [conflict, setConflict] = useState<Conflict | null>(null);
   const [busy, setBusy] = useState(false);
   // One key per filled-in form: a retry after a network error cannot record the event twice.
   const [key, setKey] = useState(newKey);
+  // A record's currency may be one the vehicle's costs are not in: the form still offers it.
+  const currencyChoices = [...new Set([...currencies, ...(f.currency ? [f.currency] : [])])];
 
   const set = (k: keyof Fields) => (e: { target: { value: string } }) => {
     setF((x) => ({ ...x, [k]: e.target.value }));
     setKey(newKey());
   };
 
+  function showApiError(err: unknown, fallback: string) {
+    if (!(err instanceof ApiError)) {
+      setGeneral([fallback]);
+      return;
+    }
+    if (err.status === 409 && correcting) {
+      setConflict({ message: err.message });
+      return;
+    }
+    const byField: Record<string, string> = {};
+    const rest: string[] = [];
+    for (const fe of err.problem?.errors ?? []) {
+      const field = fieldFor(fe.field);
+      const message = sentence(fe.message);
+      if (field && !byField[field]) byField[field] = message;
+      else rest.push(`${fe.field}: ${message}`);
+    }
+    setErrors(byField);
+    setGeneral(Object.keys(byField).length || rest.length ? rest : [err.message]);
+  }
+
   async function submit(e: FormEvent) {
     e.preventDefault();
-    if (busy) return;
+    if (busy || conflict?.voided) return;
+    setGeneral([]);
+    setNotice(null);
+    setConflict(null);
+    if (correcting && original) return correct(original);
     const built = buildEvent(f);
     const local: Record<string, string> = {};
     for (const [k, v] of Object.entries(built.errors)) local[fieldFor(k) ?? k] = v;
     setErrors(local);
-    setGeneral([]);
     if (!built.body) return;
     setBusy(true);
     try {
@@ -176,20 +333,59 @@ export function RecordEventForm({
           headers: { "Idempotency-Key": key },
         },
       );
-      onRecorded(res.event);
+      onRecorded?.(res.event);
     } catch (err) {
-      if (err instanceof ApiError) {
-        const byField: Record<string, string> = {};
-        const rest: string[] = [];
-        for (const fe of err.problem?.errors ?? []) {
-          const field = fieldFor(fe.field);
-          const message = sentence(fe.message);
-          if (field && !byField[field]) byField[field] = message;
-          else rest.push(`${fe.field}: ${message}`);
-        }
-        setErrors(byField);
-        setGeneral(Object.keys(byField).length || rest.length ? rest : [err.message]);
-      } else setGeneral(["The event could not be recorded. Please try again."]);
+      showApiError(err, "The event could not be recorded. Please try again.");
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function correct(event: VehicleEvent) {
+    const built = buildCorrection(event, before, f);
+    const local: Record<string, string> = {};
+    for (const [k, v] of Object.entries(built.errors)) local[fieldFor(k) ?? k] = v;
+    setErrors(local);
+    if (built.unchanged) {
+      setNotice("Nothing has changed, so there is nothing to correct: change a field first.");
+      return;
+    }
+    if (!built.body) return;
+    setBusy(true);
+    try {
+      const history = await api.json<EventHistory>(eventPath(vehicle.id, event.id), {
+        method: "PATCH",
+        body: built.body,
+      });
+      correcting?.onCorrected(history);
+    } catch (err) {
+      showApiError(err, "The record could not be corrected. Please try again.");
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  /** After a 409: reads the record again and starts over from it (or says it is voided). */
+  async function reload() {
+    if (!original || busy) return;
+    setBusy(true);
+    try {
+      const history = await api.json<EventHistory>(`${eventPath(vehicle.id, original.id)}/history`);
+      correcting?.onReloaded(history);
+      if (history.voided) {
+        setConflict({ message: conflict?.message ?? "", voided: voidedSentence(history) });
+        return;
+      }
+      const fresh = fieldsFromEvent(history.current, vehicle.odometerUnit, currencies[0]);
+      setOriginal(history.current);
+      setBefore(fresh);
+      setF(fresh);
+      setErrors({});
+      setGeneral([]);
+      setConflict(null);
+      setNotice("The record has been reloaded as it now reads. Make your correction again.");
+    } catch (err) {
+      setGeneral([err instanceof Error ? err.message : String(err)]);
     } finally {
       setBusy(false);
     }
@@ -227,7 +423,12 @@ export function RecordEventForm({
   );
 
   return (
-    <form className="record card" onSubmit={submit} aria-label="Record an event" noValidate>
+    <form
+      className={correcting ? "record" : "record card"}
+      onSubmit={submit}
+      aria-label={correcting ? "Correct the record" : "Record an event"}
+      noValidate
+    >
       <div className="grid">
         {field(
           "kind",
@@ -248,12 +449,12 @@ export function RecordEventForm({
           textInput("odometer", { inputMode: "numeric" }),
         )}
         {field("cost", `Cost (${f.currency})`, textInput("cost", { inputMode: "decimal" }))}
-        {currencies.length > 1 &&
+        {currencyChoices.length > 1 &&
           field(
             "currency",
             "Currency",
             <select {...attrs("currency")} value={f.currency} onChange={set("currency")}>
-              {currencies.map((c) => (
+              {currencyChoices.map((c) => (
                 <option key={c}>{c}</option>
               ))}
             </select>,
@@ -305,6 +506,19 @@ export function RecordEventForm({
         "Notes",
         <textarea {...attrs("notes")} rows={2} value={f.notes} onChange={set("notes")} />,
       )}
+      {correcting &&
+        field(
+          "reason",
+          "Reason (optional)",
+          <textarea
+            {...attrs("reason")}
+            rows={2}
+            maxLength={MAX_REASON}
+            value={f.reason}
+            onChange={set("reason")}
+          />,
+          `Kept in the record's history; up to ${MAX_REASON} characters.`,
+        )}
       {general.length > 0 && (
         <ul className="error" role="alert">
           {general.map((g) => (
@@ -312,13 +526,30 @@ export function RecordEventForm({
           ))}
         </ul>
       )}
+      {notice && (
+        <p className="notice" role="status">
+          {notice}
+        </p>
+      )}
+      {conflict && (
+        <div className="error-retry" role="alert">
+          <p className="error">{conflict.voided ?? conflict.message}</p>
+          {!conflict.voided && (
+            <button type="button" onClick={() => void reload()} aria-disabled={busy || undefined}>
+              Reload the record
+            </button>
+          )}
+        </div>
+      )}
       <div className="actions">
         {/* aria-disabled, not disabled: a disabled button would drop focus to <body> while it records. */}
-        <button type="submit" className="primary" aria-disabled={busy || undefined}>
-          {busy ? "Recording…" : "Record"}
-        </button>
+        {!conflict?.voided && (
+          <button type="submit" className="primary" aria-disabled={busy || undefined}>
+            {correcting ? (busy ? "Saving…" : "Save correction") : busy ? "Recording…" : "Record"}
+          </button>
+        )}
         <button type="button" onClick={onCancel}>
-          Cancel
+          {conflict?.voided ? "Close" : "Cancel"}
         </button>
       </div>
     </form>
@@ -328,4 +559,17 @@ export function RecordEventForm({
 function sentence(s: string): string {
   const t = s.charAt(0).toUpperCase() + s.slice(1);
   return /[.!?]$/.test(t) ? t : `${t}.`;
+}
+
+/** `/v1/vehicles/{id}/events/{eventId}`: the record's own route (correct, void; `/history`). */
+export function eventPath(vehicleId: string, eventId: string): string {
+  return `/v1/vehicles/${encodeURIComponent(vehicleId)}/events/${encodeURIComponent(eventId)}`;
+}
+
+/** "This record was voided on 2 Mar 2026 (duplicate of …). It can no longer be changed." */
+export function voidedSentence(h: EventHistory): string {
+  const last = h.revisions[h.revisions.length - 1];
+  const when = last ? ` on ${formatDate(last.at)}` : "";
+  const why = last?.reason ? ` (${last.reason})` : "";
+  return `This record was voided${when}${why}. It can no longer be changed.`;
 }

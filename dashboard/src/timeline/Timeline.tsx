@@ -10,11 +10,13 @@ import {
 } from "react";
 import { qs } from "../api/client";
 import { useApi } from "../api/context";
-import { recordableKinds, rolesText } from "../auth/permissions";
+import { mayChangeRecord, recordableKinds, rolesText } from "../auth/permissions";
 import {
   EVENT_KINDS,
+  type EventHistory,
   type EventKind,
   type Page,
+  type TimelineItem,
   type Vehicle,
   type VehicleEvent,
 } from "../api/types";
@@ -22,6 +24,7 @@ import { formatDate, formatDistance, formatMoney, formatMonth, humanize } from "
 import { Empty, ErrorText, Loading } from "../ui/Feedback";
 import { groupByMonth } from "./group";
 import { kindColor, kindStyle } from "./kinds";
+import { CorrectDialog, HistoryDialog, VoidDialog } from "./RecordDialogs";
 import { RecordEventForm } from "./RecordEventForm";
 
 export const PAGE_SIZE = 20;
@@ -34,7 +37,7 @@ export interface TimelineHandle {
 interface State {
   /** The kinds filter the items were loaded with. */
   filter: string;
-  items: VehicleEvent[];
+  items: TimelineItem[];
   nextCursor: string | null;
   loading: boolean;
   error: unknown;
@@ -59,6 +62,8 @@ export function Timeline({
   vehicle: Vehicle;
   /** The currencies the record form offers, the vehicle's own first. */
   currencies?: readonly string[];
+  /** After each write from the timeline (a record, a correction, a void): the views derived from records
+   * are read again. */
   onRecorded: () => void;
   ref?: Ref<TimelineHandle>;
 }) {
@@ -71,6 +76,12 @@ export function Timeline({
   const [pending, setPending] = useState<string | null>(null);
   const [notFound, setNotFound] = useState<string | null>(null);
   const [showForm, setShowForm] = useState(false);
+  // The dialog open on a record (correct, void, history), with the record as it was when opened.
+  const [dialog, setDialog] = useState<{ action: RecordAction; event: TimelineItem } | null>(null);
+  const [changed, setChanged] = useState<string | null>(null);
+  // Where focus goes once the dialog has closed: the button that opened it, else (its row is gone: voided)
+  // the next row, else the previous one, else the timeline's heading. Never <body>.
+  const focusAfter = useRef<string[] | null>(null);
   const sentinel = useRef<HTMLDivElement>(null);
   const request = useRef(0);
   const formButton = useRef<HTMLButtonElement>(null);
@@ -84,7 +95,7 @@ export function Timeline({
       const filter = kinds.join(",");
       setState((s) => ({ ...(cursor ? s : INITIAL), filter, loading: true, error: null }));
       try {
-        const page = await api.json<Page<VehicleEvent>>(
+        const page = await api.json<Page<TimelineItem>>(
           `/v1/vehicles/${encodeURIComponent(vehicle.id)}/events${qs({
             limit: PAGE_SIZE,
             kind: kinds.join(",") || undefined,
@@ -185,11 +196,51 @@ export function Timeline({
   // the rows whose props changed, not all of a long timeline's.
   const groups = useMemo(() => groupByMonth(state.items), [state.items]);
   const toggleOpen = useCallback((id: string) => setOpen((o) => (o === id ? null : id)), []);
+  const openDialog = useCallback(
+    (action: RecordAction, event: TimelineItem) => setDialog({ action, event }),
+    [],
+  );
+
+  useEffect(() => {
+    const targets = focusAfter.current;
+    if (!targets || dialog) return;
+    focusAfter.current = null;
+    for (const t of targets) {
+      const el = document.getElementById(t);
+      if (el) {
+        el.focus();
+        return;
+      }
+    }
+  }, [dialog, state.items]);
+
+  /** Closes the dialog and sends focus back to the button that opened it (or, if its row is gone, near it). */
+  const closeDialog = (gone = false) => {
+    if (!dialog) return;
+    const { action, event } = dialog;
+    const at = state.items.findIndex((e) => e.id === event.id);
+    const rowButton = (e?: TimelineItem) => (e ? `event-${e.id}-row` : "");
+    focusAfter.current = [
+      `${action}-${event.id}`,
+      ...(gone || at === -1
+        ? [rowButton(state.items[at + 1]), rowButton(state.items[at - 1])]
+        : [rowButton(state.items[at])]),
+      "timeline-title",
+    ].filter(Boolean);
+    setDialog(null);
+  };
+
+  /** The timeline as a record's history says it now reads (the read model catches up a moment later). */
+  const applyHistory = (h: EventHistory) => {
+    setState((s) => ({ ...s, items: withHistory(s.items, h, kinds) }));
+  };
 
   return (
     <div className="timeline">
       <div className="column-head">
-        <h2 id="timeline-title">Timeline</h2>
+        <h2 id="timeline-title" tabIndex={-1}>
+          Timeline
+        </h2>
         {recordable.length > 0 ? (
           <button
             ref={formButton}
@@ -251,6 +302,43 @@ export function Timeline({
           </button>
         ))}
       </div>
+      {/* What the last correction or void did, for everyone (a screen reader hears it). */}
+      <p className="changed-status" aria-live="polite">
+        {changed}
+      </p>
+      {dialog?.action === "correct" && (
+        <CorrectDialog
+          vehicle={vehicle}
+          event={dialog.event}
+          currencies={currencies}
+          kinds={recordable}
+          onClose={() => closeDialog()}
+          onReloaded={applyHistory}
+          onCorrected={(h) => {
+            applyHistory(h);
+            setChanged(`“${h.current.title}” is corrected.`);
+            closeDialog();
+            onRecorded();
+          }}
+        />
+      )}
+      {dialog?.action === "void" && (
+        <VoidDialog
+          vehicle={vehicle}
+          event={dialog.event}
+          onClose={() => closeDialog(!state.items.some((e) => e.id === dialog.event.id))}
+          onReloaded={applyHistory}
+          onVoided={(h) => {
+            applyHistory(h);
+            setChanged(`“${h.current.title}” is voided: it has left the timeline.`);
+            closeDialog(true);
+            onRecorded();
+          }}
+        />
+      )}
+      {dialog?.action === "history" && (
+        <HistoryDialog vehicle={vehicle} event={dialog.event} onClose={() => closeDialog()} />
+      )}
       {notFound && (
         <p className="notice" role="status">
           The cited event is no longer on this vehicle&apos;s timeline.
@@ -273,7 +361,9 @@ export function Timeline({
                   unit={vehicle.odometerUnit}
                   open={open === e.id}
                   highlighted={highlight === e.id}
+                  mayChange={mayChangeRecord(session.roles, e)}
                   onToggle={toggleOpen}
+                  onAction={openDialog}
                 />
               ))}
             </ol>
@@ -312,14 +402,20 @@ const EventItem = memo(function EventItem({
   unit,
   open,
   highlighted,
+  mayChange,
   onToggle,
+  onAction,
 }: {
-  event: VehicleEvent;
+  event: TimelineItem;
   unit: string;
   open: boolean;
   highlighted: boolean;
+  /** The signed-in roles may correct and void this record (`mayChangeRecord`). */
+  mayChange: boolean;
   /** Opens or closes the row with this event id. */
   onToggle: (eventId: string) => void;
+  /** Opens the dialog to correct or void the record, or to read its history. */
+  onAction: (action: RecordAction, event: TimelineItem) => void;
 }) {
   const style = kindStyle(e.kind);
   const detailsId = `event-${e.id}-details`;
@@ -330,6 +426,7 @@ const EventItem = memo(function EventItem({
       style={kindColor(e.kind)}
     >
       <button
+        id={`event-${e.id}-row`}
         type="button"
         className="event-row"
         aria-expanded={open}
@@ -345,6 +442,7 @@ const EventItem = memo(function EventItem({
             <span className="kind-label">{style.label}</span> ·{" "}
             <time dateTime={e.occurredAt}>{formatDate(e.occurredAt)}</time>
             {e.odometer != null ? ` · ${formatDistance(e.odometer, unit)}` : ""}
+            {e.corrected ? " · corrected" : ""}
           </span>
         </span>
         {e.costCents != null && (
@@ -352,31 +450,57 @@ const EventItem = memo(function EventItem({
         )}
       </button>
       {open && (
-        <dl id={detailsId} className="event-details">
-          {e.vendor && (
-            <>
-              <dt>Vendor</dt>
-              <dd>{e.vendor.name}</dd>
-            </>
-          )}
-          {e.notes && (
-            <>
-              <dt>Notes</dt>
-              <dd>{e.notes}</dd>
-            </>
-          )}
-          {detailEntries(e.details, e.currency ?? "USD").map(([k, v]) => (
-            <FragmentPair
-              key={k}
-              term={humanize(k.replace(/([A-Z])/g, "_$1").toLowerCase())}
-              value={v}
-            />
-          ))}
-          <dt>Source</dt>
-          <dd>{humanize(e.source)}</dd>
-          <dt>Recorded</dt>
-          <dd>{formatDate(e.recordedAt)}</dd>
-        </dl>
+        <div id={detailsId} className="event-more">
+          <dl className="event-details">
+            {e.vendor && (
+              <>
+                <dt>Vendor</dt>
+                <dd>{e.vendor.name}</dd>
+              </>
+            )}
+            {e.notes && (
+              <>
+                <dt>Notes</dt>
+                <dd>{e.notes}</dd>
+              </>
+            )}
+            {detailEntries(e.details, e.currency ?? "USD").map(([k, v]) => (
+              <FragmentPair
+                key={k}
+                term={humanize(k.replace(/([A-Z])/g, "_$1").toLowerCase())}
+                value={v}
+              />
+            ))}
+            <dt>Source</dt>
+            <dd>{humanize(e.source)}</dd>
+            <dt>Recorded</dt>
+            <dd>{formatDate(e.recordedAt)}</dd>
+            {e.corrected && e.correctedAt && (
+              <>
+                <dt>Corrected</dt>
+                <dd>{formatDate(e.correctedAt)}</dd>
+              </>
+            )}
+          </dl>
+          <div className="event-actions">
+            {mayChange && (
+              <>
+                <button type="button" id={`correct-${e.id}`} onClick={() => onAction("correct", e)}>
+                  {"Correct "}
+                  <span className="visually-hidden">“{e.title}”</span>
+                </button>
+                <button type="button" id={`void-${e.id}`} onClick={() => onAction("void", e)}>
+                  {"Void "}
+                  <span className="visually-hidden">“{e.title}”</span>
+                </button>
+              </>
+            )}
+            <button type="button" id={`history-${e.id}`} onClick={() => onAction("history", e)}>
+              {"History "}
+              <span className="visually-hidden">of “{e.title}”</span>
+            </button>
+          </div>
+        </div>
       )}
     </li>
   );
@@ -421,8 +545,35 @@ export function detailEntries(details: unknown, currency = "USD"): [string, stri
   return out;
 }
 
+export type RecordAction = "correct" | "void" | "history";
+
+/**
+ * The timeline after a record's change, as its history tells it: a voided record leaves (the default
+ * timeline lists no voided records); a corrected one takes its new place (its date may have moved) with its
+ * marks, or leaves when the filter no longer covers its kind.
+ */
+export function withHistory(
+  items: readonly TimelineItem[],
+  h: EventHistory,
+  kinds: readonly EventKind[] = [],
+): TimelineItem[] {
+  const rest = items.filter((e) => e.id !== h.current.id);
+  if (rest.length === items.length || h.voided) return rest;
+  if (kinds.length && !kinds.includes(h.current.kind)) return rest;
+  const last = h.revisions[h.revisions.length - 1];
+  const corrections = h.revisions.filter((r) => r.change === "corrected");
+  const item: TimelineItem = {
+    ...h.current,
+    ...(corrections.length
+      ? { corrected: true, correctedAt: corrections[corrections.length - 1]!.at }
+      : {}),
+    ...(last && last.revision > 1 ? { revision: last.revision } : {}),
+  };
+  return insertEvent(rest, item);
+}
+
 /** Inserts an event into a newest-first list at its place (a no-op when it is already there). */
-export function insertEvent(items: readonly VehicleEvent[], event: VehicleEvent): VehicleEvent[] {
+export function insertEvent<E extends VehicleEvent>(items: readonly E[], event: E): E[] {
   if (items.some((e) => e.id === event.id)) return items.slice();
   const at = items.findIndex((e) => e.occurredAt < event.occurredAt);
   return at === -1 ? [...items, event] : [...items.slice(0, at), event, ...items.slice(at)];

@@ -1,0 +1,352 @@
+import { screen, waitFor, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { EventHistory, VehicleEvent } from "../api/types";
+import { demoVehicle, event, json, mockFetch, problem, renderWithApi } from "../test-utils";
+import { buildCorrection, fieldsFromEvent } from "./RecordEventForm";
+import { Timeline } from "./Timeline";
+
+const vehicle = demoVehicle();
+
+afterEach(() => vi.unstubAllGlobals());
+
+/** The oil change the tests correct: 1,000 mi, $89.99, Quick Lube. */
+function oilChange(overrides: Partial<VehicleEvent> = {}): VehicleEvent {
+  return {
+    ...event("a", "2026-03-20T09:30:00Z"),
+    title: "Oil change",
+    vendor: { name: "Quick Lube" },
+    ...overrides,
+  };
+}
+
+function history(current: VehicleEvent, more: Partial<EventHistory> = {}): EventHistory {
+  return {
+    current,
+    voided: false,
+    revisions: [
+      { revision: 1, change: "recorded", at: current.recordedAt, changed: [], event: oilChange() },
+      {
+        revision: 2,
+        change: "corrected",
+        at: "2026-03-21T10:05:00Z",
+        by: "demo-owner",
+        reason: "receipt says 79.99",
+        changed: ["costCents"],
+        event: current,
+      },
+    ],
+    ...more,
+  };
+}
+
+/** A timeline of two records (`a` newest, then `b`) whose PATCH, DELETE and history answer `answer`. */
+function setup(
+  answer: (url: URL, init: RequestInit) => Response | undefined,
+  roles = ["owner"],
+  first = oilChange(),
+) {
+  const fetch = mockFetch((url, init) => {
+    const r = answer(url, init);
+    if (r) return r;
+    return json({ items: [first, event("b", "2026-02-03T00:00:00Z")], nextCursor: null });
+  });
+  const onRecorded = vi.fn();
+  renderWithApi(<Timeline vehicle={vehicle} onRecorded={onRecorded} />, vi.fn(), roles);
+  return { fetch, onRecorded };
+}
+
+const calls = (fetch: ReturnType<typeof mockFetch>, method: string) =>
+  fetch.mock.calls.filter((c) => c[1]?.method === method);
+
+async function openAction(action: "Correct" | "Void" | "History", title = "Oil change") {
+  await userEvent.click(await screen.findByRole("button", { name: new RegExp(`^${title}`) }));
+  await userEvent.click(screen.getByRole("button", { name: new RegExp(`^${action} `) }));
+  return screen.getByRole("dialog");
+}
+
+describe("correcting a record", () => {
+  it("opens the record form prefilled with the record's fields, and an optional reason", async () => {
+    setup(() => undefined);
+    const dialog = await openAction("Correct");
+    const form = within(dialog).getByRole("form", { name: "Correct the record" });
+    expect(within(form).getByLabelText("Kind")).toHaveValue("maintenance");
+    expect(within(form).getByLabelText("Date")).toHaveValue("2026-03-20");
+    expect(within(form).getByLabelText("Title")).toHaveValue("Oil change");
+    expect(within(form).getByLabelText("Odometer (mi)")).toHaveValue("1000");
+    expect(within(form).getByLabelText("Cost (USD)")).toHaveValue("89.99");
+    expect(within(form).getByLabelText("Vendor")).toHaveValue("Quick Lube");
+    expect(within(form).getByLabelText("Tasks")).toHaveValue("oil_change");
+    expect(within(form).getByLabelText("Reason (optional)")).toHaveValue("");
+    // Focus moves into the dialog, to its first field.
+    expect(within(form).getByLabelText("Kind")).toHaveFocus();
+  });
+
+  it("sends only the fields that changed, then shows the corrected record and refreshes the rest", async () => {
+    const corrected = oilChange({ costCents: 7999 });
+    const { fetch, onRecorded } = setup((_url, init) =>
+      init.method === "PATCH" ? json(history(corrected)) : undefined,
+    );
+    const dialog = await openAction("Correct");
+    const cost = within(dialog).getByLabelText("Cost (USD)");
+    await userEvent.clear(cost);
+    await userEvent.type(cost, "79.99");
+    await userEvent.type(within(dialog).getByLabelText("Reason (optional)"), "receipt says 79.99");
+    await userEvent.click(within(dialog).getByRole("button", { name: "Save correction" }));
+
+    await waitFor(() => expect(screen.queryByRole("dialog")).toBeNull());
+    const [patch] = calls(fetch, "PATCH");
+    expect(String(patch![0])).toBe("/v1/vehicles/veh_1/events/a");
+    expect(JSON.parse(String(patch![1]!.body))).toEqual({
+      costCents: 7999,
+      reason: "receipt says 79.99",
+    });
+    const row = screen.getByRole("button", { name: /^Oil change/ });
+    expect(row).toHaveTextContent("$79.99");
+    expect(row).toHaveTextContent("corrected");
+    expect(onRecorded).toHaveBeenCalledOnce();
+    // Focus is back on the button that opened the dialog.
+    expect(screen.getByRole("button", { name: /^Correct / })).toHaveFocus();
+  });
+
+  it("refuses a correction that changes nothing, without sending it", async () => {
+    const { fetch } = setup(() => undefined);
+    const dialog = await openAction("Correct");
+    // Typing a space after the title changes nothing once trimmed.
+    await userEvent.type(within(dialog).getByLabelText("Title"), " ");
+    await userEvent.click(within(dialog).getByRole("button", { name: "Save correction" }));
+    expect(within(dialog).getByRole("status")).toHaveTextContent("Nothing has changed");
+    expect(calls(fetch, "PATCH")).toHaveLength(0);
+  });
+
+  it("shows the API's field errors beside their fields", async () => {
+    setup((_url, init) =>
+      init.method === "PATCH"
+        ? problem(422, "the request has invalid fields", [
+            { field: "odometer", message: "must not be below the previous reading (41000)" },
+          ])
+        : undefined,
+    );
+    const dialog = await openAction("Correct");
+    const odometer = within(dialog).getByLabelText("Odometer (mi)");
+    await userEvent.clear(odometer);
+    await userEvent.type(odometer, "12");
+    await userEvent.click(within(dialog).getByRole("button", { name: "Save correction" }));
+    await waitFor(() => expect(odometer).toHaveAttribute("aria-invalid", "true"));
+    expect(odometer).toHaveAccessibleDescription("Must not be below the previous reading (41000).");
+    expect(within(dialog).getByRole("alert")).toHaveTextContent("previous reading");
+  });
+
+  it("says when the record changed meanwhile, and reloads it to start again", async () => {
+    const newer = oilChange({ costCents: 6500, title: "Oil and filter" });
+    const { fetch } = setup((url, init) => {
+      if (init.method === "PATCH")
+        return problem(
+          409,
+          "event a changed while this request was handled; read it again and retry",
+        );
+      if (url.pathname.endsWith("/history")) return json(history(newer));
+      return undefined;
+    });
+    const dialog = await openAction("Correct");
+    await userEvent.type(within(dialog).getByLabelText("Notes"), "synthetic");
+    await userEvent.click(within(dialog).getByRole("button", { name: "Save correction" }));
+    expect(await within(dialog).findByRole("alert")).toHaveTextContent(
+      "Event a changed while this request was handled; read it again and retry.",
+    );
+    await userEvent.click(within(dialog).getByRole("button", { name: "Reload the record" }));
+    await waitFor(() => expect(within(dialog).getByLabelText("Cost (USD)")).toHaveValue("65.00"));
+    expect(within(dialog).getByLabelText("Title")).toHaveValue("Oil and filter");
+    expect(within(dialog).getByLabelText("Notes")).toHaveValue("");
+    expect(within(dialog).getByRole("status")).toHaveTextContent("reloaded");
+    expect(fetch.mock.calls.some((c) => String(c[0]).endsWith("/events/a/history"))).toBe(true);
+    // The row behind shows the record as it now reads too.
+    expect(screen.getByRole("button", { name: /^Oil and filter/ })).toHaveTextContent("$65.00");
+  });
+
+  it("shows a 403 in plain words", async () => {
+    setup((_url, init) =>
+      init.method === "PATCH"
+        ? problem(403, "your roles do not allow correct_dealer_records")
+        : undefined,
+    );
+    const dialog = await openAction("Correct");
+    await userEvent.type(within(dialog).getByLabelText("Notes"), "x");
+    await userEvent.click(within(dialog).getByRole("button", { name: "Save correction" }));
+    expect(await within(dialog).findByRole("alert")).toHaveTextContent(
+      "Your role does not allow you to correct records a dealer sent.",
+    );
+  });
+
+  it("returns focus to the row's button when the dialog is cancelled or closed with Escape", async () => {
+    setup((url) => (url.pathname.endsWith("/history") ? json(history(oilChange())) : undefined));
+    let dialog = await openAction("Correct");
+    await userEvent.click(within(dialog).getByRole("button", { name: "Cancel" }));
+    expect(screen.queryByRole("dialog")).toBeNull();
+    expect(screen.getByRole("button", { name: /^Correct / })).toHaveFocus();
+    await userEvent.click(screen.getByRole("button", { name: /^History / }));
+    dialog = screen.getByRole("dialog");
+    await userEvent.keyboard("{Escape}");
+    expect(screen.queryByRole("dialog")).toBeNull();
+    expect(screen.getByRole("button", { name: /^History / })).toHaveFocus();
+  });
+});
+
+describe("voiding a record", () => {
+  it("needs a reason, asks to confirm, then voids it: the row leaves and focus moves to the next", async () => {
+    const { fetch, onRecorded } = setup((_url, init) =>
+      init.method === "DELETE" ? json(history(oilChange(), { voided: true })) : undefined,
+    );
+    const dialog = await openAction("Void");
+    const reason = within(dialog).getByLabelText("Reason (required)");
+    expect(reason).toHaveFocus();
+    await userEvent.click(within(dialog).getByRole("button", { name: "Continue" }));
+    expect(reason).toHaveAttribute("aria-invalid", "true");
+    expect(reason).toHaveAccessibleDescription("Say why the record is voided.");
+    await userEvent.type(reason, "   ");
+    await userEvent.click(within(dialog).getByRole("button", { name: "Continue" }));
+    expect(reason).toHaveAttribute("aria-invalid", "true");
+    expect(calls(fetch, "DELETE")).toHaveLength(0);
+
+    await userEvent.type(reason, "entered twice");
+    await userEvent.click(within(dialog).getByRole("button", { name: "Continue" }));
+    const confirm = within(dialog).getByRole("button", { name: "Void the record" });
+    expect(confirm).toHaveFocus();
+    expect(calls(fetch, "DELETE")).toHaveLength(0);
+    await userEvent.click(confirm);
+
+    await waitFor(() => expect(screen.queryByRole("dialog")).toBeNull());
+    expect(String(calls(fetch, "DELETE")[0]![0])).toBe(
+      "/v1/vehicles/veh_1/events/a?reason=entered%20twice",
+    );
+    expect(screen.queryByRole("button", { name: /^Oil change/ })).toBeNull();
+    expect(screen.getByText(/is voided: it has left the timeline/)).toBeInTheDocument();
+    expect(onRecorded).toHaveBeenCalledOnce();
+    expect(screen.getByRole("button", { name: /Event b/ })).toHaveFocus();
+  });
+
+  it("says when the record is voided already, and takes it off the timeline on reload", async () => {
+    const voided: EventHistory = {
+      ...history(oilChange()),
+      voided: true,
+      revisions: [
+        ...history(oilChange()).revisions,
+        {
+          revision: 3,
+          change: "voided",
+          at: "2026-03-22T08:00:00Z",
+          by: "demo-fleet",
+          reason: "duplicate",
+          changed: [],
+          event: oilChange(),
+        },
+      ],
+    };
+    setup((url, init) => {
+      if (init.method === "DELETE")
+        return problem(
+          409,
+          "event a was voided at 2026-03-22T08:00:00Z (duplicate); a voided record cannot be voided again",
+        );
+      if (url.pathname.endsWith("/history")) return json(voided);
+      return undefined;
+    });
+    const dialog = await openAction("Void");
+    await userEvent.type(within(dialog).getByLabelText("Reason (required)"), "typo");
+    await userEvent.click(within(dialog).getByRole("button", { name: "Continue" }));
+    await userEvent.click(within(dialog).getByRole("button", { name: "Void the record" }));
+    expect(await within(dialog).findByRole("alert")).toHaveTextContent(
+      "a voided record cannot be voided again",
+    );
+    await userEvent.click(within(dialog).getByRole("button", { name: "Reload the record" }));
+    expect(
+      await within(dialog).findByText(
+        "This record was voided on 22 Mar 2026 (duplicate). It can no longer be changed.",
+      ),
+    ).toBeInTheDocument();
+    expect(screen.queryByRole("button", { name: /^Oil change/ })).toBeNull();
+    await userEvent.click(within(dialog).getByRole("button", { name: "Close" }));
+    expect(screen.getByRole("button", { name: /Event b/ })).toHaveFocus();
+  });
+});
+
+describe("a record's history", () => {
+  it("lists every revision: who changed what, when and why", async () => {
+    const corrected = oilChange({ costCents: 7999 });
+    setup(
+      (url) => (url.pathname.endsWith("/history") ? json(history(corrected)) : undefined),
+      ["viewer"],
+    );
+    const dialog = await openAction("History");
+    const items = await within(dialog).findAllByRole("listitem");
+    expect(items).toHaveLength(2);
+    expect(items[0]).toHaveTextContent("Recorded (revision 1)");
+    expect(items[1]).toHaveTextContent("Corrected (revision 2)");
+    expect(items[1]).toHaveTextContent("21 Mar 2026, 10:05 UTC by demo-owner");
+    expect(items[1]).toHaveTextContent("Reason: receipt says 79.99");
+    const cost = within(items[1]!).getByRole("definition");
+    expect(cost).toHaveTextContent("$89.99 → changed to $79.99");
+    expect(cost.querySelector("del")).toHaveTextContent("$89.99");
+    expect(cost.querySelector("ins")).toHaveTextContent("$79.99");
+  });
+});
+
+describe("who may change a record", () => {
+  it("offers a viewer the history only, and a dealer's record only to a fleet manager", async () => {
+    mockFetch(() => json({ items: [oilChange()], nextCursor: null }));
+    const { unmount } = renderWithApi(
+      <Timeline vehicle={vehicle} onRecorded={() => {}} />,
+      vi.fn(),
+      ["viewer"],
+    );
+    await userEvent.click(await screen.findByRole("button", { name: /^Oil change/ }));
+    expect(screen.getByRole("button", { name: /^History / })).toBeInTheDocument();
+    expect(screen.queryByRole("button", { name: /^Correct / })).toBeNull();
+    expect(screen.queryByRole("button", { name: /^Void / })).toBeNull();
+    unmount();
+
+    const dealer = oilChange({ source: "dealer" });
+    for (const [roles, may] of [
+      [["owner"], false],
+      [["technician"], false],
+      [["fleet_manager"], true],
+    ] as const) {
+      mockFetch(() => json({ items: [dealer], nextCursor: null }));
+      const r = renderWithApi(<Timeline vehicle={vehicle} onRecorded={() => {}} />, vi.fn(), [
+        ...roles,
+      ]);
+      await userEvent.click(await screen.findByRole("button", { name: /^Oil change/ }));
+      expect(screen.queryByRole("button", { name: /^Correct / }) !== null).toBe(may);
+      r.unmount();
+    }
+  });
+});
+
+describe("buildCorrection", () => {
+  const unit = "mi";
+  it("lays a changed detail over the record's own details and keeps a vendor's dealer id", () => {
+    const e = oilChange({
+      details: { tasks: ["oil_change"], parts: ["OEM filter"] },
+      vendor: { name: "Quick Lube", dealerId: "dlr_1" },
+    });
+    const before = fieldsFromEvent(e, unit);
+    const { body } = buildCorrection(e, before, {
+      ...before,
+      tasks: "oil_change, tire_rotation",
+      vendor: "Quick Lube Downtown",
+    });
+    expect(body).toEqual({
+      details: { tasks: ["oil_change", "tire_rotation"], parts: ["OEM filter"] },
+      vendor: { name: "Quick Lube Downtown", dealerId: "dlr_1" },
+    });
+  });
+
+  it("sends a cleared optional field as null, and a changed date as the form's noon UTC", () => {
+    const e = oilChange({ notes: "synthetic" });
+    const before = fieldsFromEvent(e, unit);
+    expect(buildCorrection(e, before, { ...before, notes: "", date: "2026-03-19" }).body).toEqual({
+      notes: null,
+      occurredAt: "2026-03-19T12:00:00Z",
+    });
+  });
+});

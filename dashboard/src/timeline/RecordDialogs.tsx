@@ -1,0 +1,359 @@
+// Changing a recorded event from the timeline: correcting it (the record form, prefilled), voiding it (a
+// reason, then a confirm step) and reading its history (every revision: who changed what, when and why).
+import { useEffect, useId, useState, type FormEvent } from "react";
+import { ApiError } from "../api/client";
+import { useApi } from "../api/context";
+import type { EventHistory, EventKind, EventRevision, Vehicle, VehicleEvent } from "../api/types";
+import { formatDate, formatDateTime, formatDistance, formatMoney, humanize } from "../format";
+import { Dialog } from "../ui/Dialog";
+import { ErrorText, Loading } from "../ui/Feedback";
+import { kindStyle } from "./kinds";
+import { eventPath, MAX_REASON, RecordEventForm, voidedSentence } from "./RecordEventForm";
+import { detailEntries } from "./Timeline";
+
+export function CorrectDialog({
+  vehicle,
+  event,
+  currencies,
+  kinds,
+  onCorrected,
+  onReloaded,
+  onClose,
+}: {
+  vehicle: Vehicle;
+  event: VehicleEvent;
+  currencies?: readonly string[];
+  kinds: readonly EventKind[];
+  onCorrected: (h: EventHistory) => void;
+  onReloaded: (h: EventHistory) => void;
+  onClose: () => void;
+}) {
+  return (
+    <Dialog title={`Correct “${event.title}”`} onClose={onClose}>
+      <RecordEventForm
+        vehicle={vehicle}
+        currencies={currencies}
+        kinds={kinds}
+        onCancel={onClose}
+        correcting={{ event, onCorrected, onReloaded }}
+      />
+    </Dialog>
+  );
+}
+
+/** Why a void's reason cannot be sent (the API's rule: 1–500 characters), or undefined. */
+export function voidReasonError(reason: string): string | undefined {
+  const r = reason.trim();
+  if (!r) return "Say why the record is voided.";
+  if (r.length > MAX_REASON) return `Keep the reason to ${MAX_REASON} characters.`;
+  return undefined;
+}
+
+export function VoidDialog({
+  vehicle,
+  event,
+  onVoided,
+  onReloaded,
+  onClose,
+}: {
+  vehicle: Vehicle;
+  event: VehicleEvent;
+  onVoided: (h: EventHistory) => void;
+  onReloaded: (h: EventHistory) => void;
+  onClose: () => void;
+}) {
+  const { api } = useApi();
+  const id = useId();
+  const [reason, setReason] = useState("");
+  const [confirming, setConfirming] = useState(false);
+  const [error, setError] = useState<string | undefined>();
+  const [general, setGeneral] = useState<string | undefined>();
+  const [conflict, setConflict] = useState<{ message: string; voided?: string } | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  // Each step's first control takes focus when the step shows (the one that was focused is gone).
+  useEffect(() => {
+    document.getElementById(confirming ? `${id}-confirm` : `${id}-reason`)?.focus();
+  }, [confirming, id]);
+
+  function next(e: FormEvent) {
+    e.preventDefault();
+    const err = voidReasonError(reason);
+    setError(err);
+    if (!err) setConfirming(true);
+  }
+
+  async function confirm() {
+    if (busy) return;
+    setBusy(true);
+    setGeneral(undefined);
+    setConflict(null);
+    try {
+      const history = await api.json<EventHistory>(
+        `${eventPath(vehicle.id, event.id)}?reason=${encodeURIComponent(reason.trim())}`,
+        { method: "DELETE" },
+      );
+      onVoided(history);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 409) setConflict({ message: err.message });
+      else if (err instanceof ApiError && err.fields.reason) {
+        setError(err.fields.reason.charAt(0).toUpperCase() + err.fields.reason.slice(1));
+        setConfirming(false);
+      } else setGeneral(err instanceof Error ? err.message : String(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function reload() {
+    if (busy) return;
+    setBusy(true);
+    try {
+      const history = await api.json<EventHistory>(`${eventPath(vehicle.id, event.id)}/history`);
+      onReloaded(history);
+      if (history.voided) setConflict({ message: "", voided: voidedSentence(history) });
+      else {
+        setConflict(null);
+        setConfirming(false);
+      }
+    } catch (err) {
+      setGeneral(err instanceof Error ? err.message : String(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <Dialog title={`Void “${event.title}”`} onClose={onClose}>
+      <p className="muted small">
+        A voided record leaves the timeline, the costs and the maintenance schedule. Its history is
+        kept.
+      </p>
+      {!confirming ? (
+        <form className="record" onSubmit={next} aria-label="Why void the record" noValidate>
+          <div className={`field${error ? " invalid" : ""}`}>
+            <label htmlFor={`${id}-reason`}>Reason (required)</label>
+            <textarea
+              id={`${id}-reason`}
+              rows={2}
+              maxLength={MAX_REASON}
+              value={reason}
+              onChange={(e) => setReason(e.target.value)}
+              aria-invalid={error ? true : undefined}
+              aria-describedby={error ? `${id}-reason-error` : `${id}-reason-hint`}
+            />
+            {error ? (
+              <span className="field-error" id={`${id}-reason-error`} role="alert">
+                {error}
+              </span>
+            ) : (
+              <span className="hint" id={`${id}-reason-hint`}>
+                Up to {MAX_REASON} characters; kept in the record&apos;s history.
+              </span>
+            )}
+          </div>
+          {general && (
+            <p className="error" role="alert">
+              {general}
+            </p>
+          )}
+          <div className="actions">
+            <button type="submit" className="primary">
+              Continue
+            </button>
+            <button type="button" onClick={onClose}>
+              Cancel
+            </button>
+          </div>
+        </form>
+      ) : (
+        <div className="record">
+          <p id={`${id}-question`}>
+            Void “{event.title}” of {formatDate(event.occurredAt)} because “{reason.trim()}”?
+          </p>
+          {general && (
+            <p className="error" role="alert">
+              {general}
+            </p>
+          )}
+          {conflict && (
+            <div className="error-retry" role="alert">
+              <p className="error">{conflict.voided ?? conflict.message}</p>
+              {!conflict.voided && (
+                <button
+                  type="button"
+                  onClick={() => void reload()}
+                  aria-disabled={busy || undefined}
+                >
+                  Reload the record
+                </button>
+              )}
+            </div>
+          )}
+          <div className="actions">
+            {!conflict?.voided && (
+              <button
+                id={`${id}-confirm`}
+                type="button"
+                className="danger"
+                aria-describedby={`${id}-question`}
+                aria-disabled={busy || undefined}
+                onClick={() => void confirm()}
+              >
+                {busy ? "Voiding…" : "Void the record"}
+              </button>
+            )}
+            {!conflict?.voided && (
+              <button type="button" onClick={() => setConfirming(false)}>
+                Back
+              </button>
+            )}
+            <button type="button" onClick={onClose}>
+              {conflict?.voided ? "Close" : "Cancel"}
+            </button>
+          </div>
+        </div>
+      )}
+    </Dialog>
+  );
+}
+
+/** One field of a record as a person reads it (`costCents` → `$79.99`), `—` when it has none. */
+export function fieldText(field: string, e: VehicleEvent, unit: string): string {
+  const currency = e.currency ?? "USD";
+  switch (field) {
+    case "kind":
+      return kindStyle(e.kind).label;
+    case "occurredAt":
+      return formatDate(e.occurredAt);
+    case "odometer":
+      return e.odometer != null ? formatDistance(e.odometer, unit) : "—";
+    case "costCents":
+      return e.costCents != null ? formatMoney(e.costCents, currency) : "—";
+    case "vendor":
+      return e.vendor?.name ?? "—";
+    case "details": {
+      const pairs = detailEntries(e.details, currency);
+      return pairs.length ? pairs.map(([k, v]) => `${humanize(k)}: ${v}`).join("; ") : "—";
+    }
+    default: {
+      const v = (e as unknown as Record<string, unknown>)[field];
+      return v === null || v === undefined || v === "" ? "—" : String(v);
+    }
+  }
+}
+
+const FIELD_LABELS: Record<string, string> = {
+  kind: "Kind",
+  occurredAt: "Date",
+  title: "Title",
+  odometer: "Odometer",
+  costCents: "Cost",
+  currency: "Currency",
+  vendor: "Vendor",
+  notes: "Notes",
+  details: "Details",
+};
+
+/** What a revision changed, each field with its value before and after (from the revision before it). */
+export function revisionChanges(
+  revisions: readonly EventRevision[],
+  index: number,
+  unit: string,
+): { field: string; from: string; to: string }[] {
+  const r = revisions[index];
+  const prev = revisions[index - 1];
+  if (!r || !prev || r.change !== "corrected") return [];
+  return (r.changed ?? []).map((field) => ({
+    field: FIELD_LABELS[field] ?? humanize(field),
+    from: fieldText(field, prev.event, unit),
+    to: fieldText(field, r.event, unit),
+  }));
+}
+
+const CHANGE_TEXT: Record<EventRevision["change"], string> = {
+  recorded: "Recorded",
+  corrected: "Corrected",
+  voided: "Voided",
+};
+
+export function HistoryDialog({
+  vehicle,
+  event,
+  onClose,
+}: {
+  vehicle: Vehicle;
+  event: VehicleEvent;
+  onClose: () => void;
+}) {
+  const { api } = useApi();
+  const [generation, setGeneration] = useState(0);
+  const [state, setState] = useState<{ history?: EventHistory; error?: unknown }>({});
+
+  useEffect(() => {
+    const controller = new AbortController();
+    setState({});
+    api
+      .json<EventHistory>(`${eventPath(vehicle.id, event.id)}/history`, {
+        signal: controller.signal,
+      })
+      .then(
+        (history) => setState({ history }),
+        (error: unknown) => {
+          if (!controller.signal.aborted) setState({ error });
+        },
+      );
+    return () => controller.abort();
+  }, [api, vehicle.id, event.id, generation]);
+
+  const { history, error } = state;
+  return (
+    <Dialog title={`History of “${event.title}”`} onClose={onClose} className="history-dialog">
+      {!history && !error && <Loading label="Loading the history…" />}
+      <ErrorText error={error} onRetry={() => setGeneration((g) => g + 1)} />
+      {history && (
+        <>
+          {history.voided && <p className="notice">{voidedSentence(history)}</p>}
+          <ol className="revisions">
+            {history.revisions.map((r, i) => {
+              const changes = revisionChanges(history.revisions, i, vehicle.odometerUnit);
+              return (
+                <li key={r.revision} className={`revision revision-${r.change}`}>
+                  <p className="revision-head">
+                    <strong>
+                      {CHANGE_TEXT[r.change]} (revision {r.revision})
+                    </strong>{" "}
+                    <span className="muted">
+                      <time dateTime={r.at}>{formatDateTime(r.at)}</time>
+                      {r.by ? ` by ${r.by}` : ""}
+                    </span>
+                  </p>
+                  {r.reason && <p className="revision-reason">Reason: {r.reason}</p>}
+                  {changes.length > 0 && (
+                    <dl className="revision-changes">
+                      {changes.map((c) => (
+                        <div key={c.field}>
+                          <dt>{c.field}</dt>
+                          <dd>
+                            <del>{c.from}</del> <span aria-hidden="true">→ </span>
+                            <span className="visually-hidden"> changed to </span>
+                            <ins>{c.to}</ins>
+                          </dd>
+                        </div>
+                      ))}
+                    </dl>
+                  )}
+                </li>
+              );
+            })}
+          </ol>
+        </>
+      )}
+      <div className="actions">
+        <button type="button" onClick={onClose}>
+          Close
+        </button>
+      </div>
+    </Dialog>
+  );
+}

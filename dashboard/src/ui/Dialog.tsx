@@ -1,0 +1,80 @@
+import { useEffect, useId, useRef, type ReactNode } from "react";
+
+/**
+ * A modal dialog (`<dialog>` opened with `showModal`, so the page behind it is inert and Tab stays inside).
+ * On open, focus moves to the first field (or button) in its body; Escape, the close button and the
+ * browser's own cancel all call `onClose` once. Where focus goes after it closes is the opener's to say:
+ * the dialog is unmounted, so the opener moves focus back to the button that opened it.
+ */
+export function Dialog({
+  title,
+  onClose,
+  children,
+  className,
+}: {
+  title: string;
+  onClose: () => void;
+  children: ReactNode;
+  className?: string;
+}) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const titleId = useId();
+  const closed = useRef(false);
+  const close = useRef(onClose);
+  close.current = onClose;
+
+  useEffect(() => {
+    const d = ref.current;
+    if (!d) return;
+    // jsdom (the unit tests) has no showModal: the dialog is then only marked open.
+    if (typeof d.showModal === "function") {
+      if (!d.open) d.showModal();
+    } else d.setAttribute("open", "");
+    const first = d.querySelector<HTMLElement>(
+      ".dialog-body input, .dialog-body select, .dialog-body textarea, .dialog-body button",
+    );
+    (first ?? d).focus();
+    return () => {
+      if (typeof d.close === "function" && d.open) d.close();
+    };
+  }, []);
+
+  const requestClose = () => {
+    if (closed.current) return;
+    closed.current = true;
+    close.current();
+  };
+
+  return (
+    <dialog
+      ref={ref}
+      className={`dialog${className ? ` ${className}` : ""}`}
+      aria-labelledby={titleId}
+      tabIndex={-1}
+      onCancel={(e) => {
+        e.preventDefault();
+        requestClose();
+      }}
+      onKeyDown={(e) => {
+        if (e.key === "Escape") {
+          e.preventDefault();
+          e.stopPropagation();
+          requestClose();
+        }
+      }}
+    >
+      <div className="dialog-head">
+        <h2 id={titleId}>{title}</h2>
+        <button
+          type="button"
+          className="dialog-close"
+          aria-label="Close the dialog"
+          onClick={requestClose}
+        >
+          <span aria-hidden="true">×</span>
+        </button>
+      </div>
+      <div className="dialog-body">{children}</div>
+    </dialog>
+  );
+}
