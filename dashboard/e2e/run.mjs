@@ -96,16 +96,21 @@ console.log(`vwc up at ${base}; screenshots in ${out}`);
 const page = await h.openPage();
 
 // The vwc binary embeds the bundle it was built with (services/vwc/build.rs). scripts/lib/dashboard.sh
-// runs a binary that embeds this checkout's dashboard/dist; a prebuilt one (VWC_BIN from elsewhere) may
-// hold an older bundle, and the test would check that instead. Then the browser is served this checkout's
-// dist/ in its place (index.html with the server's own headers, CSP included), and the run says so.
+// runs a binary that embeds this checkout's dashboard/dist; one that embeds another would have the run check
+// that bundle instead, so it stops here — unless VWC_E2E_SERVE_DIST=1 (a prebuilt binary, while working on
+// the dashboard without cargo): then the browser is served this checkout's dist/ in its place (index.html with
+// the server's own headers, CSP included), and the run says so.
 {
   const dist = join(here, "dist");
   const index = readFileSync(join(dist, "index.html"), "utf8");
   const served = await (await fetch(`${base}/`)).text();
   if (served !== index) {
+    assert(
+      process.env.VWC_E2E_SERVE_DIST === "1",
+      "this vwc embeds another dashboard bundle than dashboard/dist: rebuild it (cargo build -p vwc), or set VWC_E2E_SERVE_DIST=1 to have the browser served dashboard/dist",
+    );
     console.log(
-      "    !!! this vwc embeds another dashboard bundle: the browser is served dashboard/dist instead",
+      "    !!! this vwc embeds another dashboard bundle: the browser is served dashboard/dist instead (VWC_E2E_SERVE_DIST=1)",
     );
     const types = { js: "text/javascript", css: "text/css", svg: "image/svg+xml" };
     await page.route(
