@@ -94,8 +94,26 @@ impl MongoEdgeStore {
         MongoEdgeStore::with_db(MongoDb::new(client, database)).await
     }
 
+    /// [`connect`](Self::connect) for a process that neither serves the edge's reads nor runs its consumer
+    /// (a Lambda function of another service): its indexes, but not the one-time filling of the
+    /// aggregates, which reads the edge's collections — a function's database user may read and write its
+    /// own service's database only (infra/modules/atlas). The edge's own processes fill them.
+    pub async fn connect_unfilled(
+        client: mongodb::Client,
+        database: &str,
+    ) -> StoreResult<MongoEdgeStore> {
+        MongoEdgeStore::indexed(MongoDb::new(client, database)).await
+    }
+
     /// Like [`connect`](Self::connect), over an existing database handle.
     pub async fn with_db(db: MongoDb) -> StoreResult<MongoEdgeStore> {
+        let store = MongoEdgeStore::indexed(db).await?;
+        store.fill_aggregates().await?;
+        Ok(store)
+    }
+
+    /// The store over `db` with its indexes asked for, the aggregates not filled.
+    async fn indexed(db: MongoDb) -> StoreResult<MongoEdgeStore> {
         db.ensure_common_indexes().await?;
         db.create_indexes([
             (VEHICLES, doc! { "org_id": 1, "_id": 1 }),
@@ -143,9 +161,7 @@ impl MongoEdgeStore {
             (META, doc! { "filled_at": 1 }),
         ])
         .await?;
-        let store = MongoEdgeStore { db };
-        store.fill_aggregates().await?;
-        Ok(store)
+        Ok(MongoEdgeStore { db })
     }
 
     /// Once per database: sums what the projection already holds into the aggregates (a database written

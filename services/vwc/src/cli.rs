@@ -53,6 +53,24 @@ fn valid_public_url(value: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
+/// `--mongodb-prefix`, checked before connecting: MongoDB refuses database names with `/\. "$` and over 63
+/// bytes, and would say so only at the first write (a surrogate server may not at all).
+fn mongodb_prefix(value: &str) -> Result<String, String> {
+    crate::stores::check_mongodb_prefix(value).map(|()| value.to_string())
+}
+
+/// The `org` claim of `vwc token`: an organisation id, as the server requires of every token.
+fn org_id(value: &str) -> Result<String, String> {
+    if vwc_auth::is_org_id(value) {
+        Ok(value.to_string())
+    } else {
+        Err(format!(
+            "not an organisation id ({})",
+            vwc_auth::ORG_ID_RULE
+        ))
+    }
+}
+
 #[derive(Debug, clap::Args, Clone)]
 pub struct DataDir {
     /// Where every service keeps its database (one SQLite file per service).
@@ -300,7 +318,7 @@ pub struct StoreArgs {
     #[arg(long, env = "VWC_MONGODB_URI", hide_env_values = true)]
     pub mongodb_uri: Option<String>,
     /// Prefix of the per-service MongoDB databases.
-    #[arg(long, env = "VWC_MONGODB_PREFIX", default_value = "vwc")]
+    #[arg(long, env = "VWC_MONGODB_PREFIX", default_value = "vwc", value_parser = mongodb_prefix)]
     pub mongodb_prefix: String,
 }
 
@@ -367,7 +385,7 @@ pub enum Command {
     /// Print a token for embedded mode.
     Token {
         /// The organisation the token acts in (its `org` claim), e.g. `org_demo`.
-        #[arg(long, value_parser = not_blank)]
+        #[arg(long, value_parser = org_id)]
         org: String,
         /// Who the token is for (its `sub` claim), e.g. `demo-owner`.
         #[arg(long, value_parser = not_blank)]
@@ -411,6 +429,8 @@ pub enum Command {
         force: bool,
         #[command(flatten)]
         data: DataDir,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// Re-value every vehicle (of every organisation, or one) as of today, deliver what changed, print
     /// the report. Idempotent per day.
@@ -424,6 +444,8 @@ pub enum Command {
         force: bool,
         #[command(flatten)]
         data: DataDir,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// Run one service's consumer (SQS long-poll worker) and outbox relay against AWS (or moto).
     Worker {
@@ -515,6 +537,8 @@ pub enum DlqAction {
     List {
         #[command(flatten)]
         data: DataDir,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// Deliver dead letters to their consumer again; those applied are marked replayed.
     Replay {
@@ -523,6 +547,8 @@ pub enum DlqAction {
         id: Option<String>,
         #[command(flatten)]
         data: DataDir,
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 
@@ -682,13 +708,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::say!("{} turn(s)", lines.len());
             Ok(())
         }
-        Command::Sweep { org, force, data } => {
-            let _lock = lock_for_command(data.existing()?, "vwc sweep")?;
-            daily_once(DailyJob::MaintenanceSweep, org, force, &data).await
+        Command::Sweep {
+            org,
+            force,
+            data,
+            store,
+        } => {
+            let (opts, _lock) = on_existing_data(&data, &store, Some("vwc sweep")).await?;
+            daily_once(DailyJob::MaintenanceSweep, org, force, opts).await
         }
-        Command::Revalue { org, force, data } => {
-            let _lock = lock_for_command(data.existing()?, "vwc revalue")?;
-            daily_once(DailyJob::Revaluation, org, force, &data).await
+        Command::Revalue {
+            org,
+            force,
+            data,
+            store,
+        } => {
+            let (opts, _lock) = on_existing_data(&data, &store, Some("vwc revalue")).await?;
+            daily_once(DailyJob::Revaluation, org, force, opts).await
         }
         Command::Worker {
             service,
@@ -796,13 +832,36 @@ pub async fn audit_lines(cli: Cli) -> anyhow::Result<Vec<String>> {
 
 /// Runs the daily `job` once, for today by the system's clock, on the system of `data` (with no daily job
 /// of its own in the background), shuts the system down, and prints the job's report as JSON.
+/// What a command on existing data runs on: a SQLite data dir that `vwc up` or `vwc seed` made — locked for
+/// `writes` (the command's name) against a running server —, or the MongoDB deployment `store` names (no
+/// lock: several processes may share one).
+async fn on_existing_data(
+    data: &DataDir,
+    store: &StoreArgs,
+    writes: Option<&str>,
+) -> anyhow::Result<(EmbeddedOptions, Option<std::fs::File>)> {
+    if store.is_mongodb() {
+        let mut opts = batch_options(data);
+        opts.store = store.store_choice(&config_layers().await?)?;
+        return Ok((opts, None));
+    }
+    let lock = match writes {
+        Some(command) => Some(lock_for_command(data.existing()?, command)?),
+        None => {
+            data.existing()?;
+            None
+        }
+    };
+    Ok((batch_options(data), lock))
+}
+
 async fn daily_once(
     job: DailyJob,
     org: Option<String>,
     force: bool,
-    data: &DataDir,
+    opts: EmbeddedOptions,
 ) -> anyhow::Result<()> {
-    let system = System::start(batch_options(data)).await?;
+    let system = System::start(opts).await?;
     let run = DailyRun::today(org.as_deref(), &system.clock).forced(force);
     let report = job.run(&system.stores, &run).await;
     system.finish().await?;
@@ -1016,6 +1075,13 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
             bucket: bucket.clone(),
             endpoint: args.bus.aws_endpoint.clone(),
         };
+    } else if args.http.service.store.is_mongodb() {
+        tracing::warn!(
+            data_dir = %args.data.data_dir.display(),
+            "attachments are kept in this data dir, not in MongoDB: other instances on the same deployment \
+             do not see them, and restoring the deployment does not bring them back; give \
+             --attachments-bucket to keep them in S3"
+        );
     }
     if let Some(llm) = &opts.chat_llm {
         crate::say!(
@@ -1110,8 +1176,9 @@ async fn shutdown_signal() {
 
 async fn dlq(action: DlqAction) -> anyhow::Result<()> {
     match action {
-        DlqAction::List { data } => {
-            let stores = Stores::open(&data.existing()?.data_dir)?;
+        DlqAction::List { data, store } => {
+            let (opts, _) = on_existing_data(&data, &store, None).await?;
+            let stores = Stores::open_choice(&opts.store, &data.data_dir).await?;
             let mut total = 0;
             for (consumer, store) in stores.dead_letters() {
                 for d in store.list_dead_letters().await? {
@@ -1135,9 +1202,9 @@ async fn dlq(action: DlqAction) -> anyhow::Result<()> {
             crate::say!("{total} dead letter(s)");
             Ok(())
         }
-        DlqAction::Replay { id, data } => {
-            let _lock = lock_for_command(data.existing()?, "vwc dlq replay")?;
-            let system = System::start(batch_options(data.existing()?)).await?;
+        DlqAction::Replay { id, data, store } => {
+            let (opts, _lock) = on_existing_data(&data, &store, Some("vwc dlq replay")).await?;
+            let system = System::start(opts).await?;
             let replayed = replay(&system, id.as_deref()).await;
             system.finish().await?;
             let (replayed, failed) = replayed?;

@@ -8,6 +8,7 @@ use vwc_auth::Role;
 #[derive(Debug, PartialEq, Eq)]
 pub enum TokenClaimsError {
     NoOrganisation,
+    NotAnOrganisation(String),
     NoRoles,
     UnknownRole(String),
     NotAnEvent(&'static str),
@@ -17,6 +18,11 @@ impl std::fmt::Display for TokenClaimsError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             TokenClaimsError::NoOrganisation => f.write_str("the user has no custom:org attribute"),
+            TokenClaimsError::NotAnOrganisation(org) => write!(
+                f,
+                "custom:org {org:?} is not an organisation id ({})",
+                vwc_auth::ORG_ID_RULE
+            ),
             TokenClaimsError::NoRoles => f.write_str("the user has no roles in custom:roles"),
             TokenClaimsError::UnknownRole(name) => write!(
                 f,
@@ -48,6 +54,9 @@ pub fn add_token_claims(mut event: Value) -> Result<Value, TokenClaimsError> {
         .filter(|o| !o.is_empty())
         .ok_or(TokenClaimsError::NoOrganisation)?
         .to_string();
+    if !vwc_auth::is_org_id(&org) {
+        return Err(TokenClaimsError::NotAnOrganisation(org));
+    }
     let mut roles: Vec<Role> = Vec::new();
     let listed = attributes
         .get("custom:roles")
@@ -126,6 +135,13 @@ mod tests {
                 json!({ "custom:org": "org_a", "custom:roles": "admin" })
             )),
             Err(TokenClaimsError::UnknownRole("admin".into()))
+        );
+        // A free-text attribute that is not an organisation id: the API would refuse the token anyway.
+        assert_eq!(
+            add_token_claims(event(
+                json!({ "custom:org": "org/../x\"", "custom:roles": "owner" })
+            )),
+            Err(TokenClaimsError::NotAnOrganisation("org/../x\"".into()))
         );
     }
 }

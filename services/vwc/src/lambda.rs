@@ -28,11 +28,17 @@ pub struct AwsRuntime {
 }
 
 impl AwsRuntime {
-    pub async fn start() -> anyhow::Result<AwsRuntime> {
+    /// `serves_edge`: the function serves the edge's reads or runs its consumer (the API, the edge's
+    /// consumer), and so fills the edge's aggregates once; the others' database users may not read them.
+    pub async fn start(serves_edge: bool) -> anyhow::Result<AwsRuntime> {
         let layers = crate::cli::config_layers().await?;
         let (uri, prefix) = mongodb_settings(&layers)
             .context("VWC_MONGODB_URI (or SSM mongodb_uri) is required in AWS")?;
-        let stores = Stores::connect_mongodb(&uri, &prefix).await?;
+        let stores = if serves_edge {
+            Stores::connect_mongodb(&uri, &prefix).await?
+        } else {
+            Stores::connect_mongodb_beside_the_edge(&uri, &prefix).await?
+        };
         let bus_name = layers
             .value(None, "VWC_BUS_NAME", "bus_name")
             .unwrap_or_else(|| "vwc".into());
@@ -58,13 +64,85 @@ impl AwsRuntime {
             .map(|(name, outbox)| Arc::new(OutboxRelay::new(name, outbox, self.bus.clone())))
     }
 
-    async fn flush_all(relays: &[Arc<OutboxRelay>]) {
-        for r in relays {
-            if let Err(e) = r.flush().await {
+    /// The store of `service` as plumbing (its outbox, inbox claims, dead letters).
+    fn plumbing(&self, service: &str) -> Vec<(&'static str, Arc<dyn vwc_store::Plumbing>)> {
+        self.stores
+            .plumbing()
+            .into_iter()
+            .filter(|(name, _)| *name == service)
+            .collect()
+    }
+}
+
+/// How long an API or consumer invocation spends publishing its outboxes after its work, at most. The rows
+/// left stay pending for the next invocation: a backlog (thousands of rows after a sweep, or a bus that
+/// answers slowly) made one `GET /healthz` wait 61 s, past API Gateway's 29 s.
+const FLUSH_BUDGET: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// What a function's invocations owe the stores they write besides their work, since a Lambda has no
+/// background task (`vwc up`'s relays and timers do this there): the outboxes flushed within a budget, and
+/// once an hour of a warm instance the outbox rows sent over 7 days ago and the inbox claims over
+/// `KEEP_CLAIMS` old pruned — of the function's own service only, the one database its user may write
+/// (infra/modules/atlas).
+pub struct Upkeep {
+    relays: Vec<Arc<OutboxRelay>>,
+    claims: Vec<(&'static str, Arc<dyn vwc_store::Plumbing>)>,
+    last_pruned: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+/// How often a warm instance prunes (as `vwc up`'s relays do).
+const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+impl Upkeep {
+    pub fn new(
+        relays: Vec<Arc<OutboxRelay>>,
+        claims: Vec<(&'static str, Arc<dyn vwc_store::Plumbing>)>,
+    ) -> Upkeep {
+        Upkeep {
+            relays,
+            claims,
+            last_pruned: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Flushes every relay for at most `budget` in all, then prunes when an hour has passed since the last
+    /// prune (or none was made yet).
+    pub async fn after_invocation(&self, budget: std::time::Duration) {
+        let until = tokio::time::Instant::now() + budget;
+        for r in &self.relays {
+            match tokio::time::timeout_at(until, r.flush()).await {
+                Ok(Ok(_)) => {}
                 // The rows stay pending; the next invocation (or the next flush) sends them.
-                tracing::warn!(error = %e, "outbox flush failed");
+                Ok(Err(e)) => tracing::warn!(error = %e, "outbox flush failed"),
+                Err(_) => {
+                    tracing::warn!(
+                        budget_ms = budget.as_millis() as u64,
+                        "outbox flush cut at its budget; the rest goes with the next invocation"
+                    );
+                    break;
+                }
             }
         }
+        let due = {
+            let mut last = self.last_pruned.lock().unwrap_or_else(|e| e.into_inner());
+            let due = last.is_none_or(|t| t.elapsed() >= PRUNE_EVERY);
+            if due {
+                *last = Some(std::time::Instant::now());
+            }
+            due
+        };
+        if !due {
+            return;
+        }
+        for r in &self.relays {
+            match r.prune().await {
+                Ok(0) => {}
+                Ok(pruned) => tracing::info!(pruned, "sent outbox rows pruned"),
+                Err(e) => tracing::warn!(error = %e, "pruning the outbox failed"),
+            }
+        }
+        let before = vwc_clock::now() - vwc_store::KEEP_CLAIMS;
+        crate::stores::prune_claims(&self.claims, before).await;
     }
 }
 
@@ -111,7 +189,7 @@ fn chat_llm(
 
 /// The whole HTTP API behind API Gateway.
 pub async fn run_api() -> Result<(), lambda_http::Error> {
-    let rt = AwsRuntime::start().await?;
+    let rt = AwsRuntime::start(true).await?;
     let verifier = token_verifier(&rt.layers)?;
     let allowlist = vwc_notification::ssrf::Allowlist::from_env()
         .map_err(|e| anyhow::anyhow!("VWC_OUTBOUND_ALLOWLIST: {e:?}"))?;
@@ -165,12 +243,14 @@ pub async fn run_api() -> Result<(), lambda_http::Error> {
     .iter()
     .filter_map(|s| rt.relay(s))
     .collect();
-    let relays = Arc::new(relays);
+    // The API's user reads and writes every database; the inbox claims it prunes are ingestion's (each
+    // consumer prunes its own).
+    let upkeep = Arc::new(Upkeep::new(relays, rt.plumbing("ingestion")));
     lambda_http::run(tower::service_fn(move |req: lambda_http::Request| {
-        let (router, relays) = (router.clone(), relays.clone());
+        let (router, upkeep) = (router.clone(), upkeep.clone());
         async move {
             let response = router.oneshot(req).await?;
-            AwsRuntime::flush_all(&relays).await;
+            upkeep.after_invocation(FLUSH_BUDGET).await;
             Ok::<_, std::convert::Infallible>(response)
         }
     }))
@@ -286,7 +366,7 @@ fn notification_settle() -> anyhow::Result<std::time::Duration> {
 
 /// One service's SQS consumer (`service` as in routes.json); partial batch failures.
 pub async fn run_consumer(service: &str) -> Result<(), lambda_runtime::Error> {
-    let rt = AwsRuntime::start().await?;
+    let rt = AwsRuntime::start(service == vwc_edge::CONSUMER).await?;
     let consumer = rt
         .stores
         // Other invocations (other sandboxes) deliver the same vehicles' events: no kept states.
@@ -299,14 +379,17 @@ pub async fn run_consumer(service: &str) -> Result<(), lambda_runtime::Error> {
         .find(|(name, _)| *name == service)
         .map(|(_, (consumer, _))| consumer)
         .with_context(|| format!("no consumer named {service:?}"))?;
-    let relays = Arc::new(rt.relay(service).into_iter().collect::<Vec<_>>());
+    let upkeep = Arc::new(Upkeep::new(
+        rt.relay(service).into_iter().collect(),
+        rt.plumbing(service),
+    ));
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| {
-            let (consumer, relays) = (consumer.clone(), relays.clone());
+            let (consumer, upkeep) = (consumer.clone(), upkeep.clone());
             async move {
                 let response =
                     vwc_bus::lambda::handle_sqs_batch(event.payload, consumer.as_ref()).await;
-                AwsRuntime::flush_all(&relays).await;
+                upkeep.after_invocation(FLUSH_BUDGET).await;
                 Ok::<_, lambda_runtime::Error>(response)
             }
         },
@@ -347,30 +430,29 @@ impl ScheduledRun {
 /// Serves the daily `job`, invoked by an EventBridge scheduled rule: each invocation runs it on the stores
 /// for its [`ScheduledRun`], then flushes the outbox of the job's service and returns the job's report.
 pub async fn run_daily_job(job: DailyJob) -> Result<(), lambda_runtime::Error> {
-    let rt = AwsRuntime::start().await?;
+    let rt = AwsRuntime::start(false).await?;
     let stores = rt.stores.clone();
     serve_reports(
-        rt.relay(job.service()),
+        Upkeep::new(
+            rt.relay(job.service()).into_iter().collect(),
+            rt.plumbing(job.service()),
+        ),
         move |event: lambda_runtime::LambdaEvent<EventBridgeEvent<serde_json::Value>>| {
             let stores = stores.clone();
             async move {
-                let report = job
-                    .run(&stores, &ScheduledRun::of(&event.payload).daily())
-                    .await;
-                // Once a day: the inbox claims older than any redelivery, of every service's database.
-                let before = vwc_clock::now() - vwc_store::KEEP_CLAIMS;
-                crate::stores::prune_claims(&stores.plumbing(), before).await;
-                report
+                job.run(&stores, &ScheduledRun::of(&event.payload).daily())
+                    .await
             }
         },
     )
     .await
 }
 
-/// Serves invocations: each runs `handle` on its event, then flushes `relay` (the outbox of the service
-/// whose store the handler wrote) and returns the handler's report as JSON.
+/// Serves invocations: each runs `handle` on its event, then `upkeep` (the outbox of the service whose
+/// store the handler wrote, flushed in the time the invocation has left but a margin) and returns the
+/// handler's report as JSON.
 async fn serve_reports<P, H, F, R, E>(
-    relay: Option<Arc<OutboxRelay>>,
+    upkeep: Upkeep,
     handle: H,
 ) -> Result<(), lambda_runtime::Error>
 where
@@ -380,19 +462,29 @@ where
     R: serde::Serialize,
     E: Into<lambda_runtime::Error>,
 {
-    let relays: Arc<[Arc<OutboxRelay>]> = relay.into_iter().collect();
+    let upkeep = Arc::new(upkeep);
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<P>| {
-            let (handle, relays) = (handle.clone(), relays.clone());
+            let (handle, upkeep) = (handle.clone(), upkeep.clone());
+            let deadline = event.context.deadline();
             async move {
                 let report = handle(event).await.map_err(Into::into)?;
-                AwsRuntime::flush_all(&relays).await;
+                // A daily job may leave 100,000 rows: it flushes for as long as its invocation allows.
+                let left = deadline
+                    .duration_since(std::time::SystemTime::now())
+                    .unwrap_or_default();
+                upkeep
+                    .after_invocation(left.saturating_sub(FLUSH_MARGIN).max(FLUSH_BUDGET))
+                    .await;
                 Ok::<_, lambda_runtime::Error>(serde_json::to_value(report)?)
             }
         },
     ))
     .await
 }
+
+/// What a scheduled function keeps of its invocation's time after its outbox flush (the report, the prune).
+const FLUSH_MARGIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Deliveries claimed per round by the delivery Lambda (sent concurrently).
 const DELIVERY_BATCH: usize = 32;
@@ -443,7 +535,7 @@ impl DeliveryReport {
 /// hours), then publishes the `NotificationDelivered` events they wrote to the outbox. E-mail goes through
 /// SES when `VWC_EMAIL_FROM` (or SSM `email_from`) names the sender.
 pub async fn run_delivery() -> Result<(), lambda_runtime::Error> {
-    let rt = AwsRuntime::start().await?;
+    let rt = AwsRuntime::start(false).await?;
     let allowlist = vwc_notification::ssrf::Allowlist::from_env()
         .map_err(|e| anyhow::anyhow!("VWC_OUTBOUND_ALLOWLIST: {e:?}"))?;
     let mut worker =
@@ -460,7 +552,10 @@ pub async fn run_delivery() -> Result<(), lambda_runtime::Error> {
     }
     let worker = Arc::new(worker);
     serve_reports(
-        rt.relay(vwc_notification::CONSUMER),
+        Upkeep::new(
+            rt.relay(vwc_notification::CONSUMER).into_iter().collect(),
+            rt.plumbing(vwc_notification::CONSUMER),
+        ),
         move |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
             let worker = worker.clone();
             async move {
@@ -485,6 +580,123 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    /// A bus that takes `delay` to accept each call, as a slow or distant one does.
+    struct SlowBus {
+        delay: Duration,
+        published: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl Bus for SlowBus {
+        async fn publish(
+            &self,
+            envelopes: &[vwc_contracts::Envelope],
+        ) -> Result<(), vwc_bus::BusError> {
+            tokio::time::sleep(self.delay).await;
+            self.published
+                .fetch_add(envelopes.len(), std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    fn envelope(i: usize) -> vwc_contracts::Envelope {
+        vwc_contracts::Envelope::new(
+            "vwc.test",
+            "org_a",
+            Some(&format!("veh_{i}")),
+            None,
+            vwc_contracts::maintenance::MaintenanceScheduleUpdated {
+                vehicle_id: format!("veh_{i}"),
+                items: Vec::new(),
+                odometer: None,
+                evaluated_at: vwc_clock::now(),
+                evaluated_on: None,
+                unit: None,
+            },
+        )
+    }
+
+    /// After an invocation a function publishes its outbox for its budget at most — a backlog waits for
+    /// the next invocation instead of holding the answer (a `GET /healthz` waited 61 s) — and prunes the
+    /// rows sent over 7 days ago and the old inbox claims once an hour of a warm instance, not at every
+    /// invocation.
+    #[tokio::test]
+    async fn after_an_invocation_the_outbox_is_flushed_within_its_budget_and_pruned_hourly() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = vwc_store::SqliteDb::open(&dir.path().join("svc.db"), &[]).unwrap();
+        // 3 rows sent ten days ago, then 1,000 pending rows (5 of the relay's batches).
+        let old: Vec<_> = (0..3).map(envelope).collect();
+        db.write(move |c| {
+            vwc_store::sqlite::enqueue(c, &old)?;
+            c.execute(
+                "UPDATE outbox SET sent_at = ?1",
+                [vwc_store::ts(
+                    &(vwc_clock::now() - chrono::Duration::days(10)),
+                )],
+            )?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let pending: Vec<_> = (0..1_000).map(envelope).collect();
+        db.write(move |c| vwc_store::sqlite::enqueue(c, &pending))
+            .await
+            .unwrap();
+        let count = |sql: &'static str| {
+            let db = db.clone();
+            async move {
+                db.read(move |c| Ok(c.query_row(sql, [], |r| r.get::<_, i64>(0))?))
+                    .await
+                    .unwrap()
+            }
+        };
+        let bus = Arc::new(SlowBus {
+            delay: Duration::from_millis(300),
+            published: 0.into(),
+        });
+        let relay = Arc::new(OutboxRelay::new("svc", Arc::new(db.clone()), bus.clone()));
+        let plumbing: Arc<dyn vwc_store::Plumbing> = Arc::new(db.clone());
+        let upkeep = Upkeep::new(vec![relay], vec![("svc", plumbing)]);
+
+        let started = std::time::Instant::now();
+        upkeep.after_invocation(Duration::from_millis(400)).await;
+        assert!(
+            started.elapsed() < Duration::from_millis(900),
+            "the flush went on past its budget: {:?}",
+            started.elapsed()
+        );
+        let left = count("SELECT count(*) FROM outbox WHERE sent_at IS NULL").await;
+        assert!(left >= 600, "{left} rows left: the backlog waits");
+        assert_eq!(
+            count("SELECT count(*) FROM outbox WHERE seq <= 3").await,
+            0,
+            "pruned"
+        );
+
+        // Within the hour: no prune, whatever was sent long ago meanwhile.
+        db.write(|c| {
+            c.execute(
+                "UPDATE outbox SET sent_at = ?1 WHERE seq = 4",
+                [vwc_store::ts(
+                    &(vwc_clock::now() - chrono::Duration::days(10)),
+                )],
+            )?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        upkeep.after_invocation(Duration::from_secs(30)).await;
+        assert_eq!(
+            count("SELECT count(*) FROM outbox WHERE sent_at IS NULL").await,
+            0
+        );
+        assert_eq!(
+            count("SELECT count(*) FROM outbox WHERE seq = 4").await,
+            1,
+            "pruned again within the hour"
+        );
+    }
 
     #[test]
     fn a_scheduled_run_is_for_the_day_the_rule_fired_and_the_organisation_it_names() {

@@ -89,6 +89,9 @@ async fn healthz() -> axum::Json<Health> {
     })
 }
 
+/// How long `/readyz` waits for one check: a component that does not answer within it is unavailable.
+pub const READINESS_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Readiness
 ///
 /// `200` when every store and the bus are reachable, else `503` with the same report.
@@ -102,18 +105,32 @@ async fn healthz() -> axum::Json<Health> {
             )),
     ))]
 async fn readyz(State(readiness): State<Readiness>) -> Response {
+    // Every check at once, each within READINESS_CHECK_TIMEOUT: one after another, six stores of an
+    // unreachable MongoDB took 6 × its server-selection timeout, and a health checker saw only its own
+    // timeout, never the report.
+    let outcomes = futures::future::join_all(readiness.checks.iter().map(|c| async move {
+        let outcome = match tokio::time::timeout(READINESS_CHECK_TIMEOUT, c.check()).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(format!(
+                "no answer within {} ms",
+                READINESS_CHECK_TIMEOUT.as_millis()
+            )),
+        };
+        (c.name(), outcome)
+    }))
+    .await;
     let mut checks = std::collections::BTreeMap::new();
     let mut ready = true;
-    for c in readiness.checks.iter() {
-        let v = match c.check().await {
+    for (name, outcome) in outcomes {
+        let v = match outcome {
             Ok(()) => CheckStatus::Ok,
             Err(e) => {
                 ready = false;
-                tracing::warn!(check = c.name(), error = %e, "not ready");
+                tracing::warn!(check = name, error = %e, "not ready");
                 CheckStatus::Unavailable
             }
         };
-        checks.insert(c.name().to_string(), v);
+        checks.insert(name.to_string(), v);
     }
     let status = if ready {
         StatusCode::OK
@@ -263,6 +280,70 @@ fn is_port(tail: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::is_loopback_host;
+
+    /// A check that answers after `after`.
+    struct Slow {
+        name: &'static str,
+        after: std::time::Duration,
+    }
+
+    #[async_trait::async_trait]
+    impl super::ReadinessCheck for Slow {
+        fn name(&self) -> &str {
+            self.name
+        }
+        async fn check(&self) -> Result<(), String> {
+            tokio::time::sleep(self.after).await;
+            Ok(())
+        }
+    }
+
+    /// Checks run at once, each within its timeout: three components that hang (a MongoDB that went away)
+    /// give the report — naming them, the others ok — in one timeout, not three in a row.
+    #[tokio::test]
+    async fn readiness_reports_hanging_components_within_one_check_timeout() {
+        use axum::response::IntoResponse;
+        let hang = std::time::Duration::from_secs(60);
+        let checks: Vec<Box<dyn super::ReadinessCheck>> = vec![
+            Box::new(Slow {
+                name: "a",
+                after: hang,
+            }),
+            Box::new(Slow {
+                name: "b",
+                after: std::time::Duration::ZERO,
+            }),
+            Box::new(Slow {
+                name: "c",
+                after: hang,
+            }),
+            Box::new(Slow {
+                name: "d",
+                after: hang,
+            }),
+        ];
+        let readiness = super::Readiness {
+            checks: std::sync::Arc::new(checks),
+        };
+        let started = std::time::Instant::now();
+        let response = super::readyz(axum::extract::State(readiness))
+            .await
+            .into_response();
+        let took = started.elapsed();
+        assert!(
+            took < super::READINESS_CHECK_TIMEOUT * 2,
+            "the report took {took:?}"
+        );
+        assert_eq!(response.status(), 503);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            report["checks"],
+            serde_json::json!({"a": "unavailable", "b": "ok", "c": "unavailable", "d": "unavailable"})
+        );
+    }
 
     #[test]
     fn only_loopback_names_and_addresses_are_loopback_hosts() {

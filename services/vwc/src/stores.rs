@@ -85,7 +85,22 @@ impl Stores {
     /// One MongoDB database per service, through one client; indexes are created here.
     #[cfg(feature = "aws")]
     pub async fn connect_mongodb(uri: &str, prefix: &str) -> anyhow::Result<Stores> {
-        Stores::connect_mongodb_with(mongo_client(uri).await?, prefix).await
+        Stores::connect_mongodb_with(mongo_client(uri).await?, prefix)
+            .await
+            .context(MONGODB_UNREACHABLE)
+    }
+
+    /// [`connect_mongodb`](Self::connect_mongodb) for a process that does not serve the edge (a Lambda
+    /// function of another service): the edge's aggregates are left for the edge's processes to fill, since
+    /// this process's database user may not read the edge's collections.
+    #[cfg(feature = "aws")]
+    pub async fn connect_mongodb_beside_the_edge(
+        uri: &str,
+        prefix: &str,
+    ) -> anyhow::Result<Stores> {
+        Stores::connect_mongodb_for(mongo_client(uri).await?, prefix, false)
+            .await
+            .context(MONGODB_UNREACHABLE)
     }
 
     /// [`connect_mongodb`](Self::connect_mongodb) through `client`.
@@ -94,12 +109,27 @@ impl Stores {
         client: mongodb::Client,
         prefix: &str,
     ) -> anyhow::Result<Stores> {
+        Stores::connect_mongodb_for(client, prefix, true).await
+    }
+
+    #[cfg(feature = "aws")]
+    async fn connect_mongodb_for(
+        client: mongodb::Client,
+        prefix: &str,
+        serves_edge: bool,
+    ) -> anyhow::Result<Stores> {
+        check_mongodb_prefix(prefix).map_err(anyhow::Error::msg)?;
         let db = |service: &str| format!("{prefix}_{service}");
+        let edge = if serves_edge {
+            MongoEdgeStore::connect(client.clone(), &db("edge")).await?
+        } else {
+            MongoEdgeStore::connect_unfilled(client.clone(), &db("edge")).await?
+        };
         Ok(Stores {
             ingestion: Arc::new(
                 MongoIngestionStore::connect(client.clone(), &db("ingestion")).await?,
             ),
-            edge: Arc::new(MongoEdgeStore::connect(client.clone(), &db("edge")).await?),
+            edge: Arc::new(edge),
             scheduler: Arc::new(
                 MongoSchedulerStore::connect(client.clone(), &db("maintenance_scheduler")).await?,
             ),
@@ -244,10 +274,46 @@ const PUBLISHERS: [&str; 4] = [
 
 #[cfg(feature = "aws")]
 async fn mongo_client(uri: &str) -> anyhow::Result<mongodb::Client> {
-    mongodb::Client::with_uri_str(uri)
+    let mut options = mongodb::options::ClientOptions::parse(uri)
         .await
-        .context("connecting to MongoDB")
+        .context("the MongoDB URI")?;
+    // The driver's defaults wait 30 s for a server and 10 s for a connection: longer than a Lambda's
+    // start-up may take (10 s) and most of an API request's time, so an unreachable cluster was never
+    // reported as such. A URI that sets them (`serverSelectionTimeoutMS`, `connectTimeoutMS`) wins.
+    options
+        .server_selection_timeout
+        .get_or_insert(MONGODB_SERVER_SELECTION_TIMEOUT);
+    options
+        .connect_timeout
+        .get_or_insert(MONGODB_SERVER_SELECTION_TIMEOUT);
+    mongodb::Client::with_options(options).context("connecting to MongoDB")
 }
+
+/// The first thing said when opening the stores on MongoDB failed (the driver's own report follows).
+#[cfg(feature = "aws")]
+const MONGODB_UNREACHABLE: &str = "opening the stores on MongoDB failed: is the deployment running and \
+    reachable, and is the URI's `replicaSet` its name? (a replica set is needed: the outbox uses transactions)";
+
+/// Whether `prefix` makes valid MongoDB database names for every service (`<prefix>_maintenance_scheduler`
+/// is the longest): 1 to 40 letters, digits, `_` or `-`.
+pub fn check_mongodb_prefix(prefix: &str) -> Result<(), String> {
+    let fine = (1..=40).contains(&prefix.len())
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if fine {
+        Ok(())
+    } else {
+        Err(format!(
+            "{prefix:?} is not a database name prefix: 1 to 40 letters, digits, '_' or '-' (MongoDB refuses \
+             '/', '\\', '.', ' ', '\"' and '$' in database names, and names over 63 bytes)"
+        ))
+    }
+}
+
+/// How long a MongoDB operation waits for a server it can use before it fails (unless the URI says).
+#[cfg(feature = "aws")]
+pub const MONGODB_SERVER_SELECTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn open_chat_sqlite(data_dir: &Path) -> anyhow::Result<Arc<dyn ChatStore>> {
     Ok(open_sqlite(

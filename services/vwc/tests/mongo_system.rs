@@ -433,6 +433,28 @@ async fn seed_on_request(d: Arc<Deployment>) {
         "{vehicles:#?}"
     );
     stop(child);
+
+    // The operator's commands work on the deployment too (they were SQLite-only): the day's sweep and
+    // re-valuation, and the dead letters (none here).
+    for command in [
+        &["sweep"][..],
+        &["revalue"],
+        &["dlq", "list"],
+        &["dlq", "replay"],
+    ] {
+        let mut args = command.to_vec();
+        args.extend(d.store_args());
+        let out = d.command(&args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{command:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut args = vec!["sweep"];
+    args.extend(d.store_args());
+    let report: Value = serde_json::from_slice(&d.command(&args).output().unwrap().stdout).unwrap();
+    assert_eq!(report["alreadySwept"], true, "{report}");
     d.drop_databases().await;
     assert_data_dir_has_no_sqlite(d.dir.path());
 }

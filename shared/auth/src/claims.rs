@@ -23,6 +23,19 @@ pub struct Claims {
     pub nbf: Option<i64>,
 }
 
+/// What an organisation id is: it travels in URLs (signed calendar feeds) and in every stored row's key.
+pub const ORG_ID_RULE: &str = "1 to 64 letters, digits, '_' or '-'";
+
+/// Whether `org` is an organisation id ([`ORG_ID_RULE`]). A token naming anything else is refused: an
+/// identity provider's free-text attribute (`custom:org` set to `org/../x"`) made calendar URLs with the
+/// text unescaped in their path.
+pub fn is_org_id(org: &str) -> bool {
+    (1..=64).contains(&org.len())
+        && org
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
 /// The `jsonwebtoken` checks for a token whose header says `alg`, which the caller has already pinned.
 pub(crate) fn validation(alg: Algorithm, issuer: &str, audience: &str) -> Validation {
     let mut validation = Validation::new(alg);
@@ -62,8 +75,11 @@ pub(crate) fn into_caller(
     if claims.sub.trim().is_empty() {
         return Err(AuthError::Invalid("empty sub".into()));
     }
-    if claims.org.trim().is_empty() {
-        return Err(AuthError::Invalid("empty org".into()));
+    if !is_org_id(&claims.org) {
+        return Err(AuthError::Invalid(format!(
+            "org {:?} is not an organisation id ({ORG_ID_RULE})",
+            claims.org
+        )));
     }
     if claims.roles.is_empty() {
         return Err(AuthError::Invalid("no roles".into()));

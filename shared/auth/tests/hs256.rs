@@ -112,6 +112,10 @@ async fn a_token_with_a_wrong_empty_or_out_of_time_claim_is_rejected() {
         ("nbf", json!(now() + 45)),
         ("sub", json!("")),
         ("org", json!(" ")),
+        // Not an organisation id: it travels in URL paths (calendar feeds) and stored keys.
+        ("org", json!("org/../x\"")),
+        ("org", json!("org_a\u{0}")),
+        ("org", json!("x".repeat(65))),
         ("roles", json!([])),
         // An unknown role, or roles not as a list.
         ("roles", json!(["owner", "admin"])),

@@ -126,7 +126,7 @@ impl From<vwc_store::StoreError> for ApiError {
         if let Some(why) = e.unavailable() {
             tracing::error!(error = %e, "a write failed: the store cannot take writes now");
             return ApiError::Unavailable(format!(
-                "the server cannot store anything now ({why}); nothing was recorded: try again later"
+                "the database cannot be used now ({why}); nothing was changed: try again later"
             ));
         }
         match e {
@@ -217,7 +217,7 @@ mod tests {
         let e = ApiError::from(full);
         assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(
-            matches!(&e, ApiError::Unavailable(d) if d.contains("disk is full") && d.contains("nothing was recorded")),
+            matches!(&e, ApiError::Unavailable(d) if d.contains("disk is full") && d.contains("nothing was changed")),
             "{e}"
         );
         let other = ApiError::from(vwc_store::StoreError::Other("boom".into()));

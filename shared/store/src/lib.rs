@@ -63,6 +63,8 @@ impl StoreError {
         match self {
             StoreError::Unavailable(why) => Some(why.clone()),
             StoreError::Sqlite(e) => unavailable_cause(e).map(str::to_string),
+            #[cfg(feature = "aws")]
+            StoreError::Mongo(e) => mongo_unavailable(e).map(str::to_string),
             _ => None,
         }
     }
@@ -85,9 +87,29 @@ pub fn unavailable_in(error: &(dyn std::error::Error + 'static)) -> Option<Strin
         {
             return Some(why.to_string());
         }
+        #[cfg(feature = "aws")]
+        if let Some(why) = e
+            .downcast_ref::<mongodb::error::Error>()
+            .and_then(mongo_unavailable)
+        {
+            return Some(why.to_string());
+        }
         next = e.source();
     }
     None
+}
+
+/// A MongoDB deployment that cannot be reached (no server to select, the connection lost) is unavailable,
+/// not a fault: the same write may succeed once it is back.
+#[cfg(feature = "aws")]
+fn mongo_unavailable(e: &mongodb::error::Error) -> Option<&'static str> {
+    use mongodb::error::ErrorKind;
+    match e.kind.as_ref() {
+        ErrorKind::ServerSelection { .. }
+        | ErrorKind::Io(_)
+        | ErrorKind::ConnectionPoolCleared { .. } => Some("the database cannot be reached"),
+        _ => None,
+    }
 }
 
 fn unavailable_cause(e: &rusqlite::Error) -> Option<&'static str> {

@@ -97,6 +97,10 @@ fn presigned(request: PresignedRequest, ttl: Duration) -> PresignedUrl {
         method: request.method().to_string(),
         headers: request
             .headers()
+            // In a Lambda the SDK adds the invocation's X-Ray trace header to every request, presigned ones
+            // too; it is not signed, and the bucket's CORS rules (infra/root/attachments.tf) do not allow
+            // it, so a browser sending it as told would be refused at the preflight.
+            .filter(|(k, _)| !k.eq_ignore_ascii_case("x-amzn-trace-id"))
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
         // The wall clock, not the service's: the SDK signs the URL at the system time, and S3 enforces the

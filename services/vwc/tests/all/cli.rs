@@ -272,3 +272,54 @@ fn vwc_log_json_takes_the_usual_spellings_of_true() {
         );
     }
 }
+
+/// An unreachable MongoDB deployment is reported within seconds, saying what to check, not after the
+/// driver's 30 s with only its topology dump; a prefix MongoDB would refuse stops before connecting.
+#[cfg(feature = "aws")]
+#[test]
+fn an_unreachable_mongodb_is_said_so_within_seconds_and_a_bad_prefix_before_connecting() {
+    let unused = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = unused.local_addr().unwrap().port();
+    drop(unused);
+    let uri = format!("mongodb://127.0.0.1:{port}/?directConnection=true");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let started = std::time::Instant::now();
+    let out = vwc_output([
+        "dlq",
+        "list",
+        "--store",
+        "mongodb",
+        "--mongodb-uri",
+        &uri,
+        "--data-dir",
+        data,
+    ]);
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        took < std::time::Duration::from_secs(20),
+        "took {took:?}: {stderr}"
+    );
+    assert!(
+        stderr.contains("is the deployment running and reachable"),
+        "{stderr}"
+    );
+    for prefix in ["a.b", "bad/prefix", &"p".repeat(41)] {
+        let out = vwc_output([
+            "sweep",
+            "--store",
+            "mongodb",
+            "--mongodb-uri",
+            &uri,
+            "--mongodb-prefix",
+            prefix,
+            "--data-dir",
+            data,
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{prefix}: {stderr}");
+        assert!(stderr.contains("--mongodb-prefix"), "{prefix}: {stderr}");
+    }
+}
