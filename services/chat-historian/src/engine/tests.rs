@@ -272,34 +272,7 @@ fn valuation_and_due_items_come_from_their_projections() {
     let mut k = fixture();
     let a = ask(&k, "What is it worth?");
     assert!(a.text.starts_with("No valuation is recorded"), "{}", a.text);
-    k.valuation = Some(ValuationPoint {
-        envelope_id: "0193-val".into(),
-        computed_at: at(2026, 5, 10),
-        valuation: ValuationView {
-            amount_cents: 2_297_415,
-            currency: "USD".into(),
-            as_of: NaiveDate::from_ymd_opt(2026, 5, 10).unwrap(),
-            method: "acquisition_price".into(),
-            kind: Some("current".into()),
-            odometer: Some(52_434),
-            factors: vec![
-                ValuationFactorView {
-                    code: "base".into(),
-                    label: "Acquisition price".into(),
-                    amount_cents: 2_749_000,
-                    detail: "Bought 2024-05-01".into(),
-                    event_id: Some("e01".into()),
-                },
-                ValuationFactorView {
-                    code: "collision_diminished_value".into(),
-                    label: "Collision (17c)".into(),
-                    amount_cents: -451_585,
-                    detail: String::new(),
-                    event_id: Some("e05".into()),
-                },
-            ],
-        },
-    });
+    k.valuation = valued().valuation;
     let a = ask(&k, "What is it worth and why?");
     assert_eq!(a.understanding.intent, Intent::Valuation);
     assert!(a.text.contains("22,974.15 USD"), "{}", a.text);
