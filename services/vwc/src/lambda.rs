@@ -627,18 +627,21 @@ mod tests {
         let db = vwc_store::SqliteDb::open(&dir.path().join("svc.db"), &[]).unwrap();
         // 3 rows sent ten days ago, then 1,000 pending rows (5 of the relay's batches).
         let old: Vec<_> = (0..3).map(envelope).collect();
-        db.write(move |c| {
-            vwc_store::sqlite::enqueue(c, &old)?;
-            c.execute(
-                "UPDATE outbox SET sent_at = ?1",
-                [vwc_store::ts(
-                    &(vwc_clock::now() - chrono::Duration::days(10)),
-                )],
-            )?;
-            Ok(())
-        })
-        .await
-        .unwrap();
+        // Marks the rows `which` selects as sent ten days ago.
+        let sent_long_ago = |which: &'static str| {
+            move |c: &rusqlite::Connection| -> vwc_store::StoreResult<()> {
+                let then = vwc_store::ts(&(vwc_clock::now() - chrono::Duration::days(10)));
+                c.execute(
+                    &format!("UPDATE outbox SET sent_at = ?1 WHERE {which}"),
+                    [then],
+                )?;
+                Ok(())
+            }
+        };
+        db.write(move |c| vwc_store::sqlite::enqueue(c, &old))
+            .await
+            .unwrap();
+        db.write(sent_long_ago("seq <= 3")).await.unwrap();
         let pending: Vec<_> = (0..1_000).map(envelope).collect();
         db.write(move |c| vwc_store::sqlite::enqueue(c, &pending))
             .await
@@ -675,17 +678,7 @@ mod tests {
         );
 
         // Within the hour: no prune, whatever was sent long ago meanwhile.
-        db.write(|c| {
-            c.execute(
-                "UPDATE outbox SET sent_at = ?1 WHERE seq = 4",
-                [vwc_store::ts(
-                    &(vwc_clock::now() - chrono::Duration::days(10)),
-                )],
-            )?;
-            Ok(())
-        })
-        .await
-        .unwrap();
+        db.write(sent_long_ago("seq = 4")).await.unwrap();
         upkeep.after_invocation(Duration::from_secs(30)).await;
         assert_eq!(
             count("SELECT count(*) FROM outbox WHERE sent_at IS NULL").await,
