@@ -696,13 +696,15 @@ pub fn range_of(q: &str) -> Option<RangeSpec> {
     None
 }
 
-/// A calendar period as a question names it: a year, a month (its year may be left to the context) or a
-/// quarter.
+/// A calendar period as a question names it: a year, a month (its year may be left to the context), a
+/// quarter or a day.
 #[derive(Debug, Clone, Copy)]
 enum Period {
     Year(i32),
     Month(u32, Option<i32>),
     Quarter(u32, Option<i32>),
+    /// "2025-06-01", "June 1, 2025", "1 June 2025"; `None` when its numbers name no day ("2025-02-30").
+    Day(Option<NaiveDate>),
 }
 
 impl Period {
@@ -710,6 +712,7 @@ impl Period {
         match self {
             Period::Year(y) => Some(y),
             Period::Month(_, y) | Period::Quarter(_, y) => y,
+            Period::Day(d) => d.map(|d| d.year()),
         }
     }
 
@@ -719,6 +722,7 @@ impl Period {
             Period::Year(_) => 1,
             Period::Month(m, _) => m,
             Period::Quarter(q, _) => 3 * q - 2,
+            Period::Day(d) => d.map_or(1, |d| d.month()),
         }
     }
 
@@ -737,6 +741,10 @@ impl Period {
             Period::Year(y) => (y, 1, 12),
             Period::Month(m, y) => (y?, m, 1),
             Period::Quarter(q, y) => (y?, 3 * q - 2, 3),
+            Period::Day(d) => {
+                let d = d?;
+                return Some((d, d.succ_opt()?));
+            }
         };
         let from = NaiveDate::from_ymd_opt(year, month, 1)?;
         Some((from, from.checked_add_months(chrono::Months::new(months))?))
@@ -752,6 +760,8 @@ impl Period {
                 ["first", "second", "third", "fourth"][q as usize - 1],
                 y.map(|y| format!(" of {y}")).unwrap_or_default()
             ),
+            // Said back as the answers write dates.
+            Period::Day(d) => d.map(|d| d.to_string()).unwrap_or_default(),
         }
     }
 }
@@ -761,8 +771,49 @@ fn capitalised_month(m: u32) -> String {
     name[..1].to_uppercase() + &name[1..]
 }
 
-/// The period named at `words[i..]` and how many words it takes: "2025", "March 2025", "March", "Q1 2026",
-/// "the first quarter of 2026".
+/// The day named at `words[i..]` (three words): "2025 06 01" (an ISO date, its dashes made spaces by
+/// [`normalise`]), "june 1 2025" / "june 1st 2025", "1 june 2025". `Some(None)` when it has a day's shape but
+/// names no day ("2025-02-30").
+fn day_at(words: &[&str], i: usize) -> Option<Option<NaiveDate>> {
+    let word = |j: usize| words.get(j).copied().unwrap_or("");
+    let year_of = |w: &str| {
+        w.parse::<i32>()
+            .ok()
+            .filter(|y| w.len() == 4 && (1900..=2200).contains(y))
+    };
+    // One or two digits ("06", "1"), or a day with its ordinal ("1st", "22nd").
+    let small = |w: &str| -> Option<u32> {
+        let digits = ["st", "nd", "rd", "th"]
+            .iter()
+            .find_map(|s| w.strip_suffix(s))
+            .unwrap_or(w);
+        if (1..=2).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) {
+            digits.parse().ok()
+        } else {
+            None
+        }
+    };
+    let (year, month, day) = if let Some(y) = year_of(word(i)) {
+        // An ISO date's month and day are bare numbers.
+        let plain = |w: &str| {
+            if w.chars().all(|c| c.is_ascii_digit()) {
+                small(w)
+            } else {
+                None
+            }
+        };
+        (y, plain(word(i + 1))?, plain(word(i + 2))?)
+    } else if let Some(m) = month_of(word(i)) {
+        (year_of(word(i + 2))?, m, small(word(i + 1))?)
+    } else {
+        let d = small(word(i))?;
+        (year_of(word(i + 2))?, month_of(word(i + 1))?, d)
+    };
+    Some(NaiveDate::from_ymd_opt(year, month, day))
+}
+
+/// The period named at `words[i..]` and how many words it takes: "2025-06-01", "June 1, 2025", "2025",
+/// "March 2025", "March", "Q1 2026", "the first quarter of 2026".
 fn period_at(words: &[&str], i: usize) -> Option<(Period, usize)> {
     let word = |j: usize| words.get(j).copied().unwrap_or("");
     let year_of = |w: &str| {
@@ -770,6 +821,9 @@ fn period_at(words: &[&str], i: usize) -> Option<(Period, usize)> {
             .ok()
             .filter(|y| w.len() == 4 && (1900..=2200).contains(y))
     };
+    if let Some(day) = day_at(words, i) {
+        return Some((Period::Day(day), 3));
+    }
     if let Some(y) = year_of(word(i)) {
         return Some((Period::Year(y), 1));
     }
@@ -803,7 +857,8 @@ fn period_at(words: &[&str], i: usize) -> Option<(Period, usize)> {
 }
 
 /// "before 2025", "after March 2024", "between January and March 2026", "from May to July 2025", "in Q1
-/// 2026": calendar bounds. A period whose year cannot be told is said back rather than guessed.
+/// 2026", "since 2025-06-01", "on June 1, 2025": calendar bounds. A period whose year cannot be told, or a
+/// day that is none, is said back rather than guessed.
 fn calendar_bounds(words: &[&str]) -> Option<RangeSpec> {
     let unreadable = |from: usize, to: usize| RangeSpec::Unreadable {
         said: words[from..to.min(words.len())].join(" "),
@@ -863,6 +918,29 @@ fn calendar_bounds(words: &[&str]) -> Option<RangeSpec> {
                 }
             });
         }
+        // "since 2025-06-01" is from that day on; "until June 1, 2025" up to it, that day included. (A month
+        // or year after "since" is read by `range_of`.)
+        if matches!(w, "since" | "until" | "till")
+            && let Some((period @ Period::Day(_), n)) = period_at(words, i + 1)
+        {
+            let Some((day, next)) = period.days() else {
+                return Some(unreadable(i, i + 1 + n));
+            };
+            let label = format!("{w} {}", period.label());
+            return Some(if w == "since" {
+                RangeSpec::Dates {
+                    from: Some(day),
+                    to: None,
+                    label,
+                }
+            } else {
+                RangeSpec::Dates {
+                    from: None,
+                    to: Some(next),
+                    label,
+                }
+            });
+        }
     }
     // A quarter, wherever it is named ("in the first quarter of 2026", "Q1 2026 costs").
     for i in 0..words.len() {
@@ -874,6 +952,23 @@ fn calendar_bounds(words: &[&str]) -> Option<RangeSpec> {
                 from: Some(from),
                 to: Some(to),
                 label: format!("in {}", period.label()),
+            });
+        }
+    }
+    // A day, wherever it is named ("in 2025-06-01", "on June 1, 2025"): that day.
+    for i in 0..words.len() {
+        if let Some((period @ Period::Day(_), n)) = period_at(words, i) {
+            let Some((from, to)) = period.days() else {
+                let said_from = match i.checked_sub(1) {
+                    Some(j) if matches!(words[j], "in" | "on" | "during") => j,
+                    _ => i,
+                };
+                return Some(unreadable(said_from, i + n));
+            };
+            return Some(RangeSpec::Dates {
+                from: Some(from),
+                to: Some(to),
+                label: format!("on {}", period.label()),
             });
         }
     }
@@ -2164,5 +2259,105 @@ mod tests {
             );
             assert!(from(q).is_none(), "{q}");
         }
+    }
+
+    #[test]
+    fn a_full_date_bounds_the_range_at_that_day_not_its_year() {
+        let now = Utc.with_ymd_and_hms(2026, 5, 10, 12, 0, 0).unwrap();
+        let day = |y, m, d| Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).unwrap();
+        let read = |q: &str| range_of(&normalise(q));
+        let resolved = |q: &str| {
+            let r = resolve_range(&read(q).unwrap(), now, None).unwrap();
+            (r.from, r.to, r.label)
+        };
+        let up_to_now = now + Duration::days(2);
+        for (question, from, to, label) in [
+            (
+                "How many times was the oil changed since 2025-06-01?",
+                day(2025, 6, 1),
+                up_to_now,
+                "since 2025-06-01",
+            ),
+            (
+                "What did I spend since June 1, 2025?",
+                day(2025, 6, 1),
+                up_to_now,
+                "since 2025-06-01",
+            ),
+            (
+                "repairs since 1 June 2025",
+                day(2025, 6, 1),
+                up_to_now,
+                "since 2025-06-01",
+            ),
+            (
+                "What was done before 2025-06-01?",
+                DateTime::<Utc>::MIN_UTC,
+                day(2025, 6, 1),
+                "before 2025-06-01",
+            ),
+            (
+                "oil changes after June 1st, 2025",
+                day(2025, 6, 2),
+                up_to_now,
+                "after 2025-06-01",
+            ),
+            (
+                "How much between 2025-01-10 and 2025-02-20?",
+                day(2025, 1, 10),
+                day(2025, 2, 21),
+                "between 2025-01-10 and 2025-02-20",
+            ),
+            (
+                "from 2024-06-01 to 2025-05-31",
+                day(2024, 6, 1),
+                day(2025, 6, 1),
+                "between 2024-06-01 and 2025-05-31",
+            ),
+            (
+                "What was done in 2025-06-14?",
+                day(2025, 6, 14),
+                day(2025, 6, 15),
+                "on 2025-06-14",
+            ),
+            (
+                "what was done on 14 June 2025",
+                day(2025, 6, 14),
+                day(2025, 6, 15),
+                "on 2025-06-14",
+            ),
+            (
+                "costs until 2025-06-01",
+                DateTime::<Utc>::MIN_UTC,
+                day(2025, 6, 2),
+                "until 2025-06-01",
+            ),
+        ] {
+            assert_eq!(
+                resolved(question),
+                (from, to, label.to_string()),
+                "{question}"
+            );
+        }
+        // A day's shape that names no day is said back, not read as its year.
+        for (q, said) in [
+            ("since 2025-02-30", "since 2025 02 30"),
+            ("what was done on 2025-13-01", "on 2025 13 01"),
+        ] {
+            assert_eq!(
+                read(q),
+                Some(RangeSpec::Unreadable { said: said.into() }),
+                "{q}"
+            );
+        }
+        // Months and years keep their meaning.
+        assert_eq!(
+            read("since June 2025"),
+            Some(RangeSpec::SinceMonth {
+                month: 6,
+                year: Some(2025)
+            })
+        );
+        assert_eq!(read("in 2025"), Some(RangeSpec::Year { year: 2025 }));
     }
 }

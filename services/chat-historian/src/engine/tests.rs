@@ -1295,3 +1295,49 @@ fn the_odometer_now_how_much_and_before_a_usual_vendor_read_as_meant() {
         a.text
     );
 }
+
+#[test]
+fn a_full_date_in_a_range_bounds_it_at_that_day() {
+    use serde_json::json;
+    let mut k = fixture();
+    // An oil change in 2025 before the day asked: "since 2025" would count it.
+    k.events.push(record(
+        "e09",
+        EventKind::Maintenance,
+        at(2025, 1, 1),
+        Some(9_999),
+        "Oil change",
+        json!({"tasks": ["oil_change"]}),
+    ));
+    k.sort_events();
+    let a = ask(&k, "How many times was the oil changed since 2025-06-01?");
+    assert_eq!(cited(&a), ["e07"], "{}", a.text);
+    assert!(
+        a.text
+            .starts_with("Oil change: 1 time recorded since 2025-06-01, on 2025-08-30"),
+        "{}",
+        a.text
+    );
+    for (q, ids, label) in [
+        (
+            "How much have I spent since June 1, 2025?",
+            &["e05", "e06", "e07"][..],
+            "since 2025-06-01",
+        ),
+        (
+            "How many oil changes before 1 June 2025?",
+            &["e02", "e03", "e09"],
+            "before 2025-06-01",
+        ),
+        (
+            "What was done between 2025-01-01 and 2025-01-15?",
+            &["e04", "e09"],
+            "between 2025-01-01 and 2025-01-15",
+        ),
+        ("What was done on 2025-06-14?", &["e05"], "on 2025-06-14"),
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(cited(&a), ids, "{q}: {}", a.text);
+        assert!(a.text.contains(label), "{q}: {}", a.text);
+    }
+}
