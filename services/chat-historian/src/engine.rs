@@ -782,11 +782,31 @@ impl Ctx<'_> {
                 bought_from.map(cite).into_iter().collect(),
             );
         }
-        let mut text = format!(
-            "You spent {} on {what}{at}{bounds}, over {}.",
-            join_totals(&totals(found.iter().copied())),
-            plural(found.len(), "record", "records")
-        );
+        // Records before the latest acquisition are not what the owner spent (an earlier owner's, or theirs
+        // before a resale): the answer says what they are, the costs recorded, and cites the acquisition.
+        let acquisition = self.acquisition();
+        let earlier = found
+            .iter()
+            .filter(|e| acquisition.is_some_and(|a| e.occurred_at < a.occurred_at))
+            .count();
+        let sum = join_totals(&totals(found.iter().copied()));
+        let records = plural(found.len(), "record", "records");
+        let mut text = match acquisition {
+            Some(bought) if earlier > 0 => {
+                bought_from = Some(bought);
+                format!(
+                    "The costs recorded for {what}{at}{bounds} come to {sum}, over {records} ({}before you \
+                     bought it on {}).",
+                    if earlier == found.len() {
+                        String::new()
+                    } else {
+                        format!("{earlier} of them ")
+                    },
+                    date(&bought.occurred_at)
+                )
+            }
+            _ => format!("You spent {sum} on {what}{at}{bounds}, over {records}."),
+        };
         if s.kind.is_none() && !s.has_subject() {
             text.push_str(&breakdown(
                 "kind",

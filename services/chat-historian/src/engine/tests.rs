@@ -1246,11 +1246,18 @@ fn what_i_spent_counts_from_my_purchase_and_what_it_cost_is_the_whole_history() 
     }
     let a = ask(&k, "How much has it cost in total?");
     assert!(!a.understanding.slots.owner);
-    assert_eq!(cited(&a), ["m1", "m2"], "{}", a.text);
+    // The purchase is cited for its date: the answer says which costs came before it.
+    assert_eq!(cited(&a), ["m1", "m2", "a2"], "{}", a.text);
     assert!(a.text.contains(&money(12_000, "USD")), "{}", a.text);
-    // A range asked is answered as asked, the previous owner's years too.
+    // A range asked is answered as asked, the previous owner's years too (said to be before the purchase).
     let a = ask(&k, "How much did I spend in 2020?");
-    assert_eq!(cited(&a), ["m1"], "{}", a.text);
+    assert_eq!(cited(&a), ["m1", "a2"], "{}", a.text);
+    assert!(
+        a.text
+            .ends_with("over 1 record (before you bought it on 2024-01-01)."),
+        "{}",
+        a.text
+    );
     // With nothing before the purchase, the answer is the whole history, said as before.
     let a = ask(&fixture(), "How much have I spent?");
     assert!(!a.text.contains("since you bought it"), "{}", a.text);
@@ -1340,4 +1347,34 @@ fn a_full_date_in_a_range_bounds_it_at_that_day() {
         assert_eq!(cited(&a), ids, "{q}: {}", a.text);
         assert!(a.text.contains(label), "{q}: {}", a.text);
     }
+}
+
+#[test]
+fn costs_before_the_purchase_are_not_said_to_be_what_i_spent() {
+    let k = resold();
+    let a = conversation(&k, &["How much have I spent?", "and before that?"]);
+    assert!(
+        a[0].text.starts_with("You spent 70.00 USD"),
+        "{}",
+        a[0].text
+    );
+    // Before the purchase: the previous owner's costs, said as the costs recorded, the purchase cited.
+    assert_eq!(cited(&a[1]), ["m1", "a2"], "{}", a[1].text);
+    assert_eq!(
+        a[1].text,
+        "The costs recorded for the vehicle (purchase excluded) before 2024-01-01 come to 50.00 USD, over 1 \
+         record (before you bought it on 2024-01-01)."
+    );
+    // The whole history, or a range reaching before the purchase, says how much of it came before.
+    let a = ask(&k, "How much has it cost in total?");
+    assert!(
+        a.text.starts_with(
+            "The costs recorded for the vehicle (purchase excluded) come to 120.00 USD, over 2 records \
+             (1 of them before you bought it on 2024-01-01)."
+        ),
+        "{}",
+        a.text
+    );
+    let a = ask(&k, "How much did I spend in 2025?");
+    assert!(a.text.starts_with("You spent 70.00 USD"), "{}", a.text);
 }
