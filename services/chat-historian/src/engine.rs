@@ -380,6 +380,20 @@ fn kind_noun(kind: EventKind) -> &'static str {
     }
 }
 
+/// One record of a kind, for "No … is recorded" and "The last …": "repair", "collision".
+fn kind_one(kind: EventKind) -> &'static str {
+    match kind {
+        EventKind::Acquisition => "purchase",
+        EventKind::Maintenance => "maintenance",
+        EventKind::Repair => "repair",
+        EventKind::Collision => "collision",
+        EventKind::Upgrade => "upgrade",
+        EventKind::Valuation => "valuation",
+        EventKind::OdometerReading => "odometer reading",
+        EventKind::Fuel => "fill-up",
+    }
+}
+
 /// "maintenance", or "maintenance and repairs" when the question named several kinds.
 fn kinds_noun(s: &Slots) -> Option<String> {
     if s.kinds.is_empty() {
@@ -540,6 +554,25 @@ impl Ctx<'_> {
         kinds_noun(slots).unwrap_or_else(|| "record".into())
     }
 
+    /// One of what the slots ask about, as "No … is recorded" and "The last …" name it: a task ("oil
+    /// change") or a kind ("repair", "maintenance or repair") in the singular; a part or system as the work
+    /// on it ("work on the brakes"), which reads for "brakes" and "battery" alike; empty when nothing names
+    /// it.
+    fn one_of(&self, slots: &Slots) -> String {
+        if slots.task.is_some() {
+            return self.subject(slots);
+        }
+        if slots.has_subject() {
+            return format!("work on the {}", self.subject(slots));
+        }
+        let kinds: Vec<&str> = if slots.kinds.is_empty() {
+            slots.kind.map(kind_one).into_iter().collect()
+        } else {
+            slots.kinds.iter().map(|k| kind_one(*k)).collect()
+        };
+        kinds.join(" or ")
+    }
+
     fn compute(&self, u: &Understanding) -> Answer {
         let s = &u.slots;
         if let Some(RangeSpec::Unreadable { said }) = &s.range {
@@ -581,6 +614,7 @@ impl Ctx<'_> {
         }
     }
 
+    /// "No {what} is recorded …" (`what` one of it, as [`Self::one_of`] names it; "Nothing" when empty).
     fn nothing(&self, what: &str, s: &Slots) -> Answer {
         if s.range == Some(RangeSpec::SincePurchase) && self.acquired_at().is_none() {
             return text_answer(
@@ -589,9 +623,14 @@ impl Ctx<'_> {
                 Vec::new(),
             );
         }
+        let none = if what.is_empty() {
+            "Nothing".to_string()
+        } else {
+            format!("No {what}")
+        };
         text_answer(
             format!(
-                "No {what} is recorded{}{} for this vehicle.",
+                "{none} is recorded{}{} for this vehicle.",
                 self.range_label(s),
                 self.before_label(s)
             ),
@@ -617,17 +656,17 @@ impl Ctx<'_> {
     }
 
     fn last_done(&self, s: &Slots) -> Answer {
-        let subject = self.subject(s);
         let found = self.select(s);
-        let Some(last) = found.last() else {
-            return self.nothing(&subject, s);
-        };
         // A task is done ("the last oil change was"); a part or system is worked on ("the last work on the
-        // front brake pads was"), whatever its number.
-        let what = if s.task.is_some() || !s.has_subject() {
-            subject.clone()
+        // front brake pads was"), whatever its number; a kind is one of it ("the last repair was").
+        let what = self.one_of(s);
+        let Some(last) = found.last() else {
+            return self.nothing(&what, s);
+        };
+        let what = if what.is_empty() {
+            "record".into()
         } else {
-            format!("work on the {subject}")
+            what
         };
         let mut text = format!(
             "The last {what}{}{} was on {}.",
@@ -655,7 +694,7 @@ impl Ctx<'_> {
         let subject = self.subject(s);
         let found = self.select(s);
         let (Some(first), Some(last)) = (found.first(), found.last()) else {
-            return self.nothing(&subject, s);
+            return self.nothing(&self.one_of(s), s);
         };
         let text = if found.len() == 1 {
             format!(
@@ -683,7 +722,7 @@ impl Ctx<'_> {
         let subject = self.subject(s);
         let found = self.select(s);
         let Some(last) = found.last() else {
-            return self.nothing(&subject, s);
+            return self.nothing(&self.one_of(s), s);
         };
         let who = |e: &VehicleEvent| {
             e.vendor

@@ -1378,3 +1378,36 @@ fn costs_before_the_purchase_are_not_said_to_be_what_i_spent() {
     let a = ask(&k, "How much did I spend in 2025?");
     assert!(a.text.starts_with("You spent 70.00 USD"), "{}", a.text);
 }
+
+#[test]
+fn nothing_recorded_reads_for_plural_and_singular_subjects() {
+    let k = fixture();
+    let a = conversation(&k, &["Who did the brakes?", "and before that?"]);
+    assert_eq!(
+        a[1].text,
+        "No work on the brakes is recorded before 2025-01-15 for this vehicle."
+    );
+    for (q, said) in [
+        (
+            "When were the headlights replaced?",
+            "No work on the headlights is recorded for this vehicle.",
+        ),
+        (
+            "When was the battery replaced?",
+            "No work on the battery is recorded for this vehicle.",
+        ),
+        (
+            "How many oil changes in 2023?",
+            "No oil change is recorded in 2023 for this vehicle.",
+        ),
+    ] {
+        assert_eq!(ask(&k, q).text, said, "{q}");
+    }
+    // A kind is one of it: "No repair is recorded", not "No repairs is recorded".
+    let a = conversation(&k, &["Who did the repairs?", "and before that?"]);
+    assert_eq!(cited(&a[0]), ["e04"], "{}", a[0].text);
+    assert_eq!(
+        a[1].text,
+        "No repair is recorded before 2025-01-15 for this vehicle."
+    );
+}
