@@ -274,11 +274,15 @@ pub fn answer(
         (Intent::FollowUpOdometer, Some(prev)) => {
             return leaning_on(prev, Intent::FollowUpOdometer, ctx.odometer_of(prev));
         }
+        (Intent::FollowUpAgo, Some(prev)) => {
+            return leaning_on(prev, Intent::FollowUpAgo, ctx.since_cited(prev));
+        }
         (
             Intent::FollowUpBefore
             | Intent::FollowUpCost
             | Intent::FollowUpWhy
-            | Intent::FollowUpVendor,
+            | Intent::FollowUpVendor
+            | Intent::FollowUpAgo,
             None,
         ) => {
             let mut a =
@@ -610,6 +614,7 @@ impl Ctx<'_> {
             | Intent::FollowUpVendor
             | Intent::FollowUpOdometer
             | Intent::FollowUpRange
+            | Intent::FollowUpAgo
             | Intent::Unclear => self.unclear(""),
         }
     }
@@ -1970,6 +1975,65 @@ impl Ctx<'_> {
         text_answer(format!("{}.", capitalised(&lines.join("; "))), citations)
     }
 
+    /// "how long ago was that?", "how many miles ago?": for each record the previous answer cited, the time
+    /// from its date to today and the distance from its odometer to the latest trusted reading, in the
+    /// vehicle's unit (that reading cited too), or that it has no odometer.
+    fn since_cited(&self, prev: &PreviousTurn) -> Answer {
+        let unit = self.k.unit();
+        let cited: Vec<&VehicleEvent> = self.cited_records(prev).into_iter().take(10).collect();
+        if cited.is_empty() {
+            return text_answer(
+                "The previous answer cited no record, so there is nothing to count the time or distance from."
+                    .into(),
+                Vec::new(),
+            );
+        }
+        let latest = self.trusted_readings().last().copied();
+        let mut citations: Vec<Citation> = cited.iter().map(|e| cite(e)).collect();
+        let lines: Vec<String> = cited
+            .iter()
+            .map(|e| {
+                let (y, m, d) =
+                    calendar_difference(e.occurred_at.date_naive(), self.now.date_naive());
+                let mut line = format!(
+                    "“{}” on {} was {}",
+                    isolated(&e.title),
+                    date(&e.occurred_at),
+                    ago(y, m, d)
+                );
+                let distance = match (e.odometer, latest) {
+                    (None, _) => {
+                        "; no odometer is recorded on it, so the distance since cannot be given"
+                            .into()
+                    }
+                    (Some(o), Some(l)) if l.id == e.id => {
+                        format!(", at {}, the latest odometer reading", odometer(o, unit))
+                    }
+                    (Some(o), Some(l)) if l.odometer.is_some_and(|lo| lo >= o) => {
+                        if !citations.iter().any(|c| c.event_id == l.id.as_str()) {
+                            citations.push(cite(l));
+                        }
+                        let lo = l.odometer.unwrap_or_default();
+                        format!(
+                            ", at {}: {} before the latest reading ({} on {})",
+                            odometer(o, unit),
+                            odometer(lo - o, unit),
+                            odometer(lo, unit),
+                            date(&l.occurred_at)
+                        )
+                    }
+                    (Some(o), _) => format!(
+                        ", at {}; no later odometer reading is recorded to count the distance from",
+                        odometer(o, unit)
+                    ),
+                };
+                line.push_str(&distance);
+                line
+            })
+            .collect();
+        text_answer(format!("{}.", lines.join("; ")), citations)
+    }
+
     /// "why?": a valuation is explained by its factors (or, for a recorded value, by where it came from);
     /// other answers say what can be explained.
     fn why(&self, prev: &PreviousTurn) -> Answer {
@@ -2078,6 +2142,24 @@ pub fn calendar_difference(from: NaiveDate, to: NaiveDate) -> (u32, u32, u32) {
     let days = anchor.map(|a| (to - a).num_days()).unwrap_or(0);
     let months = months.max(0) as u32;
     (months / 12, months % 12, days as u32)
+}
+
+/// "1 year, 2 months and 3 days ago", leaving out what is zero; "today" for no time.
+fn ago(years: u32, months: u32, days: u32) -> String {
+    let parts: Vec<String> = [
+        (years, "year", "years"),
+        (months, "month", "months"),
+        (days, "day", "days"),
+    ]
+    .iter()
+    .filter(|(n, _, _)| *n > 0)
+    .map(|(n, one, many)| plural(*n as usize, one, many))
+    .collect();
+    match parts.as_slice() {
+        [] => "today".into(),
+        [one] => format!("{one} ago"),
+        [rest @ .., last] => format!("{} and {last} ago", rest.join(", ")),
+    }
 }
 
 /// Quick prompts for this vehicle: questions its records can answer.

@@ -57,6 +57,9 @@ vwc_contracts::wire_enum! {
         FollowUpOdometer,
         /// "and in 2024?", "and before 2025?": the previous question again, over the range named.
         FollowUpRange,
+        /// "how long ago was that?", "how many miles ago?": the time and distance since the records the previous
+        /// answer cited.
+        FollowUpAgo,
     }
 }
 
@@ -530,6 +533,51 @@ const ODOMETER_FOLLOW_UPS: &[&str] = &[
     "how many kilometers was it",
     "how many kilometres was it",
     "how far had it gone",
+];
+
+/// "how long ago was that?", "how many miles ago?": the time and distance since what the previous answer cited.
+const AGO_FOLLOW_UPS: &[&str] = &[
+    "how long ago",
+    "how long ago was that",
+    "how long ago was it",
+    "how long ago was this",
+    "how long ago is that",
+    "how long since",
+    "how long since then",
+    "how long has it been",
+    "how long has it been since",
+    "how long has it been since then",
+    "how far back was that",
+    "how many days ago",
+    "how many days ago was that",
+    "how many months ago",
+    "how many months ago was that",
+    "how many years ago",
+    "how many years ago was that",
+    "how many miles ago",
+    "how many miles ago was that",
+    "how many miles ago was it",
+    "how many km ago",
+    "how many km ago was that",
+    "how many km ago was it",
+    "how many kilometers ago",
+    "how many kilometers ago was that",
+    "how many kilometres ago",
+    "how many kilometres ago was that",
+    "how many miles since",
+    "how many miles since then",
+    "how many miles since that",
+    "how many km since",
+    "how many km since then",
+    "how many km since that",
+    "how far ago",
+    "how far since then",
+    "how far have i driven since",
+    "how far have i driven since then",
+    "how many miles have i driven since",
+    "how many miles have i driven since then",
+    "how many km have i driven since",
+    "how many km have i driven since then",
 ];
 
 /// Whether the question is nothing but a time range, led into as a follow-up: "and in 2024?", "and before
@@ -1496,6 +1544,9 @@ fn intent_of(q: &str, slots: &Slots) -> Intent {
     }
     if ODOMETER_FOLLOW_UPS.contains(&core.as_str()) {
         return Intent::FollowUpOdometer;
+    }
+    if AGO_FOLLOW_UPS.contains(&core.as_str()) {
+        return Intent::FollowUpAgo;
     }
     // "how much?" alone asks the cost of what was just said, not of everything.
     if matches!(

@@ -45,7 +45,7 @@ pub struct ChatTurn {
     /// The understood intent (`last_done`, …), follow-ups resolved.
     pub intent: String,
     /// The follow-up the question was (`follow_up_before`, `follow_up_range`, `follow_up_cost`,
-    /// `follow_up_vendor`, `follow_up_odometer`, `follow_up_why`; docs/chat.md), if any.
+    /// `follow_up_vendor`, `follow_up_odometer`, `follow_up_ago`, `follow_up_why`; docs/chat.md), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub follow_up: Option<String>,
     /// The understood slots (task, part, system, kind, vendor, range, before).

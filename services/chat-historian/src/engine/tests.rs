@@ -1411,3 +1411,54 @@ fn nothing_recorded_reads_for_plural_and_singular_subjects() {
         "No repair is recorded before 2025-01-15 for this vehicle."
     );
 }
+
+#[test]
+fn how_long_and_how_many_miles_ago_are_counted_from_the_cited_record() {
+    let k = fixture();
+    for q in [
+        "how many miles ago was that?",
+        "How long ago was that?",
+        "and how long ago?",
+    ] {
+        let a = conversation(&k, &["When was the last oil change?", q])
+            .pop()
+            .unwrap();
+        assert_eq!(a.follow_up, Some(Intent::FollowUpAgo), "{q}");
+        assert_eq!(a.understanding.intent, Intent::LastDone, "{q}");
+        assert!(a.knowledge.is_empty(), "{q}");
+        // 52,434 − 44,085 mi; 2025-08-30 to 2026-05-10.
+        assert_eq!(
+            a.text,
+            "“Oil change” on 2025-08-30 was 8 months and 10 days ago, at 44,085 mi: 8,349 mi before the \
+             latest reading (52,434 mi on 2026-05-08).",
+            "{q}"
+        );
+        assert_eq!(cited(&a), ["e07", "e08"], "{q}");
+    }
+    let mut km = fixture();
+    if let Some(v) = km.vehicle.as_mut() {
+        v.odometer_unit = vwc_contracts::OdometerUnit::Km;
+    }
+    let a = conversation(&km, &["When was the last oil change?", "how many km ago?"]);
+    assert!(a[1].text.contains("8,349 km before"), "{}", a[1].text);
+    // A record without an odometer: its time, and that the distance cannot be given.
+    let a = conversation(
+        &resold(),
+        &[
+            "When was the oil last changed?",
+            "how many miles ago was that?",
+        ],
+    );
+    assert_eq!(cited(&a[1]), ["m2"]);
+    assert_eq!(
+        a[1].text,
+        "“Oil change” on 2025-01-01 was 1 year, 4 months and 9 days ago; no odometer is recorded on it, so \
+         the distance since cannot be given."
+    );
+    let a = ask(&k, "how long ago was that?");
+    assert!(
+        a.text.starts_with("There is no earlier question"),
+        "{}",
+        a.text
+    );
+}
