@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use vwc_contracts::lifecycle::{PurchasePriceSource, Sale};
-use vwc_contracts::maintenance::{MaintenanceItemView, MaintenanceStatus};
+use vwc_contracts::maintenance::{
+    MaintenanceItemView, MaintenanceScheduleUpdated, MaintenanceStatus,
+};
 use vwc_contracts::{EventDetails, EventKind, VehicleEvent};
 
 use crate::excerpts::{KnowledgeBase, Source};
@@ -1402,24 +1404,7 @@ impl Ctx<'_> {
             let citations = self.last_done_record(item).map(cite).into_iter().collect();
             return text_answer(text, citations);
         }
-        let mut due: Vec<_> = schedule
-            .items
-            .iter()
-            .filter(|i| {
-                i.enabled
-                    && matches!(
-                        i.status,
-                        MaintenanceStatus::Overdue | MaintenanceStatus::DueSoon
-                    )
-            })
-            .collect();
-        due.sort_by_key(|i| {
-            (
-                i.status != MaintenanceStatus::Overdue,
-                i.due_at,
-                i.task.clone(),
-            )
-        });
+        let due = due_now(schedule);
         if due.is_empty() {
             return text_answer(
                 format!(
@@ -1465,6 +1450,94 @@ impl Ctx<'_> {
             lines.join("; ")
         );
         text_answer(text, citations)
+    }
+
+    /// "why?" after "What's due?": each due item (or the one asked) from the schedule — its interval, when and
+    /// at what odometer it was last done (that record cited), and so when it fell due.
+    fn why_due(&self, s: &Slots) -> Answer {
+        let retired = self.k.vehicle.as_ref().is_some_and(|v| v.is_retired());
+        let Some(schedule) = self.k.maintenance.as_ref().filter(|_| !retired) else {
+            // Nothing due to explain: the due answer says why.
+            return self.due_items(s);
+        };
+        let items: Vec<&MaintenanceItemView> = match &s.task {
+            Some(task) => schedule
+                .items
+                .iter()
+                .filter(|i| &i.task == task && i.enabled)
+                .collect(),
+            None => due_now(schedule),
+        };
+        if items.is_empty() {
+            return text_answer(
+                format!(
+                    "Nothing is due or overdue as of {}, so there is nothing to explain.",
+                    date(&schedule.evaluated_at)
+                ),
+                Vec::new(),
+            );
+        }
+        let unit = self.k.unit();
+        let mut citations: Vec<Citation> = Vec::new();
+        let lines: Vec<String> = items
+            .iter()
+            .map(|i| {
+                let status = match i.status {
+                    MaintenanceStatus::Ok => "not due yet",
+                    MaintenanceStatus::DueSoon => "due soon",
+                    MaintenanceStatus::Overdue => "overdue",
+                    MaintenanceStatus::Unknown => "of unknown status",
+                };
+                let distance = match unit {
+                    vwc_contracts::OdometerUnit::Km => i.interval_km,
+                    _ => i.interval_miles,
+                };
+                let every: Vec<String> = distance
+                    .map(|d| odometer(u64::from(d), unit))
+                    .into_iter()
+                    .chain(
+                        i.interval_months
+                            .map(|m| plural(m as usize, "month", "months")),
+                    )
+                    .collect();
+                let mut line = format!("{} ({status}): ", isolated(&i.title));
+                line.push_str(&if every.is_empty() {
+                    "no interval is set".to_string()
+                } else {
+                    format!("every {}", every.join(" or "))
+                });
+                match i.last_done_at {
+                    Some(at) => {
+                        line.push_str(&format!("; last done on {}", date(&at)));
+                        if let Some(o) = i.last_done_odometer {
+                            line.push_str(&format!(" at {}", odometer(o, unit)));
+                        }
+                    }
+                    None => line.push_str("; no record of it being done"),
+                }
+                let when = self.due_terms(i, "at");
+                if !when.is_empty() {
+                    line.push_str(&format!("; so {}", when.join(" or ")));
+                }
+                if !i.reason.is_empty() {
+                    line.push_str(&format!(" — {}", i.reason));
+                }
+                if let Some(record) = self.last_done_record(i)
+                    && !citations.iter().any(|c| c.event_id == record.id.as_str())
+                {
+                    citations.push(cite(record));
+                }
+                line
+            })
+            .collect();
+        text_answer(
+            format!(
+                "Each item falls due an interval after it was last done (the schedule as of {}). {}.",
+                date(&schedule.evaluated_at),
+                lines.join(". ")
+            ),
+            citations,
+        )
     }
 
     /// Readings over the last year of records (or all of them), the daily rate between the first and last.
@@ -2037,11 +2110,15 @@ impl Ctx<'_> {
     /// "why?": a valuation is explained by its factors (or, for a recorded value, by where it came from);
     /// other answers say what can be explained.
     fn why(&self, prev: &PreviousTurn) -> Answer {
+        if prev.understanding.intent == Intent::DueItems {
+            return self.why_due(&prev.understanding.slots);
+        }
         if prev.understanding.intent != Intent::Valuation {
             return text_answer(
                 format!(
-                    "I can explain a valuation from its factors (ask “What is it worth?”, then “why?”); \
-                     for {}, the records it used are cited with it.",
+                    "I can explain a valuation from its factors (ask “What is it worth?”, then “why?”) and \
+                     what is due from the maintenance schedule (ask “What's due?”, then “why?”); for {}, the \
+                     records it used are cited with it.",
                     answer_noun(prev.understanding.intent)
                 ),
                 Vec::new(),
@@ -2142,6 +2219,29 @@ pub fn calendar_difference(from: NaiveDate, to: NaiveDate) -> (u32, u32, u32) {
     let days = anchor.map(|a| (to - a).num_days()).unwrap_or(0);
     let months = months.max(0) as u32;
     (months / 12, months % 12, days as u32)
+}
+
+/// The schedule's enabled overdue and due-soon items, overdue first, then by due date.
+fn due_now(schedule: &MaintenanceScheduleUpdated) -> Vec<&MaintenanceItemView> {
+    let mut due: Vec<_> = schedule
+        .items
+        .iter()
+        .filter(|i| {
+            i.enabled
+                && matches!(
+                    i.status,
+                    MaintenanceStatus::Overdue | MaintenanceStatus::DueSoon
+                )
+        })
+        .collect();
+    due.sort_by_key(|i| {
+        (
+            i.status != MaintenanceStatus::Overdue,
+            i.due_at,
+            i.task.clone(),
+        )
+    });
+    due
 }
 
 /// "1 year, 2 months and 3 days ago", leaving out what is zero; "today" for no time.

@@ -1462,3 +1462,75 @@ fn how_long_and_how_many_miles_ago_are_counted_from_the_cited_record() {
         a.text
     );
 }
+
+#[test]
+fn why_after_what_is_due_explains_each_item_from_the_schedule() {
+    let mut k = fixture();
+    let oil = MaintenanceItemView {
+        task: "oil_change".into(),
+        title: "Oil and filter change".into(),
+        interval_miles: Some(5000),
+        interval_km: None,
+        interval_months: Some(6),
+        last_done_at: Some(at(2025, 8, 30)),
+        last_done_odometer: Some(44_085),
+        due_at: Some(NaiveDate::from_ymd_opt(2026, 2, 28).unwrap()),
+        due_odometer: Some(49_085),
+        projected_due_at: None,
+        status: MaintenanceStatus::Overdue,
+        reason: "Overdue since 2026-02-28".into(),
+        due_cycle: "c".into(),
+        enabled: true,
+    };
+    let cabin = MaintenanceItemView {
+        task: "cabin_air_filter".into(),
+        title: "Cabin air filter".into(),
+        interval_miles: None,
+        interval_months: Some(24),
+        last_done_at: None,
+        last_done_odometer: None,
+        due_at: Some(NaiveDate::from_ymd_opt(2026, 6, 1).unwrap()),
+        due_odometer: None,
+        status: MaintenanceStatus::DueSoon,
+        reason: String::new(),
+        ..oil.clone()
+    };
+    let rotation = MaintenanceItemView {
+        task: "tire_rotation".into(),
+        status: MaintenanceStatus::Ok,
+        ..oil.clone()
+    };
+    k.maintenance = Some(MaintenanceScheduleUpdated {
+        vehicle_id: "veh_1".into(),
+        items: vec![rotation, cabin, oil],
+        odometer: None,
+        evaluated_at: at(2026, 5, 10),
+        evaluated_on: None,
+        unit: None,
+    });
+    for why in ["why?", "and why?", "how come?"] {
+        let a = conversation(&k, &["What's due?", why]).pop().unwrap();
+        assert_eq!(a.follow_up, Some(Intent::FollowUpWhy), "{why}");
+        assert_eq!(a.understanding.intent, Intent::DueItems, "{why}");
+        assert_eq!(
+            a.text,
+            "Each item falls due an interval after it was last done (the schedule as of 2026-05-10). Oil and \
+             filter change (overdue): every 5,000 mi or 6 months; last done on 2025-08-30 at 44,085 mi; so due \
+             on 2026-02-28 or at 49,085 mi — Overdue since 2026-02-28. Cabin air filter (due soon): every 24 \
+             months; no record of it being done; so due on 2026-06-01.",
+            "{why}"
+        );
+        // The oil change's last record; the tire rotation is not due and not explained.
+        assert_eq!(cited(&a), ["e07"], "{why}");
+    }
+    // Nothing due: nothing to explain.
+    if let Some(schedule) = k.maintenance.as_mut() {
+        schedule.items.retain(|i| i.status == MaintenanceStatus::Ok);
+    }
+    let a = conversation(&k, &["What's due?", "why?"]);
+    assert_eq!(
+        a[1].text,
+        "Nothing is due or overdue as of 2026-05-10, so there is nothing to explain."
+    );
+    assert!(a[1].citations.is_empty());
+}
