@@ -17,6 +17,8 @@ use vwc_store::{NewDeadLetter, Outbox, OutboxId};
 use crate::Bus;
 
 const BATCH: usize = 200;
+/// Rows a budgeted flush publishes and marks at a time ([`OutboxRelay::flush_until`]): five EventBridge calls.
+pub const FLUSH_CHUNK: usize = 50;
 /// Batches published at once by a running relay.
 pub const MAX_IN_FLIGHT: usize = 4;
 
@@ -111,15 +113,35 @@ impl OutboxRelay {
             .map_err(|e| e.to_string())
     }
 
+    /// The outbox this relay publishes (its service's name).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Publishes until the outbox is empty or the bus refuses. Returns how many rows were sent.
     pub async fn flush(&self) -> Result<usize, String> {
+        self.flush_in(BATCH, None).await
+    }
+
+    /// [`flush`](Self::flush) that stops starting batches at `deadline`, with batches of [`FLUSH_CHUNK`] rows
+    /// marked sent as soon as the bus accepts each: a function flushing within a time budget (a Lambda)
+    /// makes progress on a backlog however slow the bus. Cut in the middle of one 200-row batch, a flush
+    /// marked nothing, and every later invocation published the same rows again.
+    pub async fn flush_until(&self, deadline: tokio::time::Instant) -> Result<usize, String> {
+        self.flush_in(FLUSH_CHUNK, Some(deadline)).await
+    }
+
+    async fn flush_in(
+        &self,
+        rows: usize,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<usize, String> {
         let mut sent = 0;
         loop {
-            let batch = self
-                .outbox
-                .pending(BATCH)
-                .await
-                .map_err(|e| e.to_string())?;
+            if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+                return Ok(sent);
+            }
+            let batch = self.outbox.pending(rows).await.map_err(|e| e.to_string())?;
             if batch.is_empty() {
                 return Ok(sent);
             }

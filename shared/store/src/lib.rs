@@ -102,7 +102,7 @@ pub fn unavailable_in(error: &(dyn std::error::Error + 'static)) -> Option<Strin
 /// A MongoDB deployment that cannot be reached (no server to select, the connection lost) is unavailable,
 /// not a fault: the same write may succeed once it is back.
 #[cfg(feature = "aws")]
-fn mongo_unavailable(e: &mongodb::error::Error) -> Option<&'static str> {
+pub(crate) fn mongo_unavailable(e: &mongodb::error::Error) -> Option<&'static str> {
     use mongodb::error::ErrorKind;
     match e.kind.as_ref() {
         ErrorKind::ServerSelection { .. }

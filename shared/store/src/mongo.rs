@@ -49,6 +49,10 @@ const DUPLICATE_KEY: i32 = 11000;
 /// fails with a transient `WriteConflict`. A shorter budget turned that into a dead letter: after
 /// `kill -9` the redelivered event was never projected.
 const TRANSACTION_RETRY_BUDGET: Duration = Duration::from_secs(120);
+/// The budget instead when the attempts fail because no server can be reached (server selection, I/O): a
+/// failover takes seconds, and a deployment that is down should be reported, not waited for — retried for
+/// [`TRANSACTION_RETRY_BUDGET`], an edge consumer ran 125 s against its Lambda's 30 s with MongoDB down.
+const UNREACHABLE_RETRY_BUDGET: Duration = Duration::from_secs(10);
 /// The longest pause between two attempts of a transaction.
 const MAX_TRANSACTION_BACKOFF: Duration = Duration::from_secs(1);
 /// Retries of a commit whose result is unknown before giving up.
@@ -260,9 +264,15 @@ impl MongoTransaction {
         &mut self.session
     }
 
-    /// Whether a transient failure may be attempted again (within [`TRANSACTION_RETRY_BUDGET`]).
-    fn may_retry(&self) -> bool {
-        let retry = self.started.elapsed() < TRANSACTION_RETRY_BUDGET;
+    /// Whether a transient failure may be attempted again (within [`TRANSACTION_RETRY_BUDGET`], or
+    /// [`UNREACHABLE_RETRY_BUDGET`] when `unreachable`).
+    fn may_retry(&self, unreachable: bool) -> bool {
+        let budget = if unreachable {
+            UNREACHABLE_RETRY_BUDGET
+        } else {
+            TRANSACTION_RETRY_BUDGET
+        };
+        let retry = self.started.elapsed() < budget;
         if retry && self.attempt.is_multiple_of(20) {
             tracing::info!(
                 attempt = self.attempt,
@@ -283,7 +293,7 @@ impl MongoTransaction {
                 if let Err(abort) = self.session.abort_transaction().await {
                     tracing::debug!(error = %abort, "aborting a failed mongodb transaction");
                 }
-                return if is_transient(&e) && self.may_retry() {
+                return if is_transient(&e) && self.may_retry(e.unavailable().is_some()) {
                     tracing::debug!(error = %e, attempt = self.attempt, "retrying a transaction");
                     Ok(None)
                 } else {
@@ -302,7 +312,10 @@ impl MongoTransaction {
                     commit_retries += 1;
                     tracing::debug!(error = %e, "retrying a commit whose result is unknown");
                 }
-                Err(e) if e.contains_label(TRANSIENT_TRANSACTION_ERROR) && self.may_retry() => {
+                Err(e)
+                    if e.contains_label(TRANSIENT_TRANSACTION_ERROR)
+                        && self.may_retry(crate::mongo_unavailable(&e).is_some()) =>
+                {
                     tracing::debug!(error = %e, attempt = self.attempt, "retrying a transaction");
                     return Ok(None);
                 }
