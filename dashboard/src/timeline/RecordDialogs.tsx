@@ -9,7 +9,7 @@ import { Dialog } from "../ui/Dialog";
 import { ErrorText, Loading } from "../ui/Feedback";
 import { kindStyle } from "./kinds";
 import { eventPath, MAX_REASON, RecordEventForm, voidedSentence } from "./RecordEventForm";
-import { detailEntries } from "./Timeline";
+import { detailEntries } from "./details";
 
 export function CorrectDialog({
   vehicle,

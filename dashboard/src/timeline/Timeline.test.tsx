@@ -4,7 +4,8 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { demoVehicle, event, json, mockFetch, problem, renderWithApi } from "../test-utils";
 import { createRef } from "react";
 import { act } from "@testing-library/react";
-import { detailEntries, Timeline, type TimelineHandle } from "./Timeline";
+import { detailEntries } from "./details";
+import { Timeline, type TimelineHandle } from "./Timeline";
 
 const vehicle = demoVehicle();
 
