@@ -20,6 +20,43 @@ use vwc_store::vehicle_ledger::KeptStates;
 use crate::daily::DailyJob;
 use crate::stores::Stores;
 
+/// Runs a function (its start-up, then its serving loop): a failure is told to Lambda's Runtime API as an
+/// init error — the console then shows `Runtime.InitError` with the reason, where the process used to exit 1
+/// (`Runtime.ExitError`) with the reason in the log alone. The serving loop itself ends only when the
+/// Runtime API fails, and then the report is refused, harmlessly.
+pub async fn reporting_init_errors<F>(run: F) -> Result<(), lambda_runtime::Error>
+where
+    F: std::future::Future<Output = Result<(), lambda_runtime::Error>>,
+{
+    let result = run.await;
+    if let Err(e) = &result {
+        tracing::error!(error = %e, "the function could not start");
+        if let Ok(api) = std::env::var("AWS_LAMBDA_RUNTIME_API") {
+            report_init_error(&api, &e.to_string()).await;
+        }
+    }
+    result
+}
+
+/// The error type an init error is reported with.
+pub const INIT_ERROR_TYPE: &str = "vwc.InitError";
+
+/// Posts `message` to the Runtime API at `api` (`host:port`) as the function's init error; best effort.
+pub async fn report_init_error(api: &str, message: &str) {
+    let body = serde_json::json!({ "errorMessage": message, "errorType": INIT_ERROR_TYPE });
+    let sent = reqwest::Client::new()
+        .post(format!("http://{api}/2018-06-01/runtime/init/error"))
+        .header("Lambda-Runtime-Function-Error-Type", INIT_ERROR_TYPE)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .timeout(std::time::Duration::from_secs(2))
+        .send()
+        .await;
+    if let Err(e) = sent {
+        tracing::warn!(error = %e, "reporting the init error to the Runtime API failed");
+    }
+}
+
 /// Clients and stores of one cold start.
 pub struct AwsRuntime {
     pub stores: Stores,
@@ -585,6 +622,56 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    /// A start-up failure reaches the Runtime API's init-error endpoint with its message and type.
+    #[tokio::test]
+    async fn a_start_up_failure_is_reported_as_an_init_error() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let api = listener.local_addr().unwrap().to_string();
+        let server = tokio::spawn(async move {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            // Until the JSON body's end: the request is small.
+            while !request.ends_with(b"}") {
+                let n = conn.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                request.extend_from_slice(&buf[..n]);
+            }
+            conn.write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n")
+                .await
+                .unwrap();
+            String::from_utf8(request).unwrap()
+        });
+        report_init_error(
+            &api,
+            "VWC_MONGODB_URI (or SSM mongodb_uri) is required in AWS",
+        )
+        .await;
+        let request = server.await.unwrap();
+        assert!(
+            request.starts_with("POST /2018-06-01/runtime/init/error HTTP/1.1"),
+            "{request}"
+        );
+        assert!(
+            request
+                .to_ascii_lowercase()
+                .contains("lambda-runtime-function-error-type: vwc.initerror"),
+            "{request}"
+        );
+        let body: serde_json::Value =
+            serde_json::from_str(&request[request.find("\r\n\r\n").unwrap() + 4..]).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "errorMessage": "VWC_MONGODB_URI (or SSM mongodb_uri) is required in AWS",
+                "errorType": "vwc.InitError"
+            })
+        );
+    }
 
     /// A bus that takes `delay` to accept each call, as a slow or distant one does.
     struct SlowBus {

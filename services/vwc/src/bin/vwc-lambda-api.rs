@@ -3,5 +3,5 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     let _telemetry = vwc_telemetry::init("vwc-api", vwc_telemetry::LogFormat::Json);
-    vwc::lambda::run_api().await
+    vwc::lambda::reporting_init_errors(vwc::lambda::run_api()).await
 }

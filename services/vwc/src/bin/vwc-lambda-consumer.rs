@@ -2,8 +2,13 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let service =
-        std::env::var("VWC_SERVICE").map_err(|_| "VWC_SERVICE must name the consuming service")?;
+    let service = std::env::var("VWC_SERVICE").unwrap_or_default();
     let _telemetry = vwc_telemetry::init(&service, vwc_telemetry::LogFormat::Json);
-    vwc::lambda::run_consumer(&service).await
+    vwc::lambda::reporting_init_errors(async {
+        if service.is_empty() {
+            return Err("VWC_SERVICE must name the consuming service".into());
+        }
+        vwc::lambda::run_consumer(&service).await
+    })
+    .await
 }

@@ -3,5 +3,5 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let _telemetry = vwc_telemetry::init("notification", vwc_telemetry::LogFormat::Json);
-    vwc::lambda::run_delivery().await
+    vwc::lambda::reporting_init_errors(vwc::lambda::run_delivery()).await
 }

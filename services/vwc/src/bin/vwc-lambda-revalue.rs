@@ -4,5 +4,5 @@
 async fn main() -> Result<(), lambda_runtime::Error> {
     let job = vwc::daily::DailyJob::Revaluation;
     let _telemetry = vwc_telemetry::init(job.service(), vwc_telemetry::LogFormat::Json);
-    vwc::lambda::run_daily_job(job).await
+    vwc::lambda::reporting_init_errors(vwc::lambda::run_daily_job(job)).await
 }
