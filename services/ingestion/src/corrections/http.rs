@@ -57,6 +57,37 @@ async fn changeable_record(
     Ok(history)
 }
 
+/// `If-Match: "<revision>"` (the `revision` of the last entry of the record's `revisions`): the change is
+/// made only to the record as the caller read it. Without the header the change applies to the record as it
+/// now reads; two changes racing inside one moment still cannot both win (409).
+fn check_if_match(headers: &axum::http::HeaderMap, history: &EventHistory) -> Result<(), ApiError> {
+    let Some(value) = headers.get(axum::http::header::IF_MATCH) else {
+        return Ok(());
+    };
+    let text = value.to_str().unwrap_or_default().trim();
+    if text == "*" {
+        return Ok(());
+    }
+    let expected: u32 = text
+        .trim_start_matches("W/")
+        .trim_matches('"')
+        .parse()
+        .map_err(|_| {
+            ApiError::BadRequest(format!(
+                "If-Match {text:?} is not a revision: send the `revision` of the last entry of the record's \
+                 `revisions` (GET …/history), quoted"
+            ))
+        })?;
+    let now = history.revisions.last().map_or(1, |r| r.revision);
+    if expected != now {
+        return Err(ApiError::Conflict(format!(
+            "the record changed since revision {expected} (it is now at revision {now}): read it again \
+             (GET …/history) and decide on its current version"
+        )));
+    }
+    Ok(())
+}
+
 fn object(body: &JsonBody) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
     match body.parse::<serde_json::Value>()? {
         serde_json::Value::Object(map) => Ok(map),
@@ -73,16 +104,20 @@ fn object(body: &JsonBody) -> Result<serde_json::Map<String, serde_json::Value>,
 /// fields to change, as in `POST …/events`; each replaces the whole value (`null` clears an optional
 /// field) and the result is validated like a new record (422 changes nothing). Changing a record needs the
 /// permission to record its kind (and the new kind); a dealer's record needs `correct_dealer_records`.
-/// A voided record cannot be corrected (409).
+/// A voided record cannot be corrected (409). With `If-Match: "<revision>"` (the last entry of the record's
+/// `revisions`) the correction is made only if the record is still at that revision, else 409 — so a form
+/// opened on an older version cannot undo a change made since.
 #[route(patch "/v1/vehicles/{id}/events/{eventId}", tag = "timeline", params(VehicleEventPath),
     body = EventCorrection, ok(200, "Corrected: the record now and its revisions.", EventHistory),
     errors(BodyChange))]
 async fn correct_event(
     caller: VehicleOf<Recording>,
     Path(path): Path<VehicleEventPath>,
+    headers: axum::http::HeaderMap,
     body: JsonBody,
 ) -> Result<Json<EventHistory>, ApiError> {
     let history = changeable_record(&caller, &path.event_id).await?;
+    check_if_match(&headers, &history)?;
     let patch = object(&body)?;
     if let Some(kind) = patch
         .get("kind")
@@ -116,7 +151,7 @@ struct VoidQuery {
 ///
 /// The record leaves the timeline (shown with `includeVoided=true`, marked), the costs, the maintenance
 /// due state, the valuation and the chat; its history is kept. Publishes `VehicleEventVoided`. Needs a
-/// `reason`; voiding twice is a 409. Permissions as for a correction.
+/// `reason`; voiding twice is a 409. Permissions as for a correction; `If-Match` as for a correction.
 #[route(delete "/v1/vehicles/{id}/events/{eventId}", tag = "timeline",
     params(VehicleEventPath, VoidQuery),
     ok(200, "Voided: the record and its revisions.", EventHistory),
@@ -125,8 +160,10 @@ async fn void_event(
     caller: VehicleOf<Recording>,
     Path(path): Path<VehicleEventPath>,
     Query(q): Query<VoidQuery>,
+    headers: axum::http::HeaderMap,
 ) -> Result<Json<EventHistory>, ApiError> {
     let history = changeable_record(&caller, &path.event_id).await?;
+    check_if_match(&headers, &history)?;
     let after = caller
         .ingestion
         .void_event(

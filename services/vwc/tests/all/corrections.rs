@@ -387,3 +387,74 @@ async fn a_dealer_record_is_corrected_only_by_the_roles_allowed() {
     app.timeline_of_len(&fleet, &vehicle, 0).await;
     app.stop().await;
 }
+
+/// A change sent with `If-Match: "<revision>"` is made only to the record as the caller read it: a form
+/// opened before another change answers 409 and changes nothing (it silently undid the other change: a
+/// stale dashboard dialog put back a claim id another tab had corrected).
+#[tokio::test]
+async fn a_change_based_on_an_older_revision_is_refused_and_changes_nothing() {
+    let (app, owner, vehicle) = spawn_with_vehicle(&[Role::Owner], 304).await;
+    let event = record(
+        &app,
+        &owner,
+        &vehicle,
+        json!({"kind": "odometer_reading", "occurredAt": days_ago(3), "odometer": 1_000}),
+    )
+    .await;
+    let path = format!("/v1/vehicles/{vehicle}/events/{event}");
+    let send_if = |method: Method, path: String, tag: &'static str, json: Option<Value>| {
+        let (app, owner) = (&app, &owner);
+        async move {
+            let mut request = app
+                .http
+                .request(method, app.url(&path))
+                .bearer_auth(owner)
+                .header("if-match", tag);
+            if let Some(json) = json {
+                request = request.json(&json);
+            }
+            body(request.send().await.unwrap()).await
+        }
+    };
+    // Read at revision 1; corrected at revision 1: fine, now at 2.
+    let (status, _, after) = send_if(
+        Method::PATCH,
+        path.clone(),
+        "\"1\"",
+        Some(json!({"odometer": 1_100})),
+    )
+    .await;
+    assert_eq!(status, 200, "{after}");
+    assert_eq!(after["revisions"].as_array().unwrap().len(), 2);
+    // A second form opened at revision 1: 409, naming both revisions; nothing changed.
+    let (status, ctype, problem) = send_if(
+        Method::PATCH,
+        path.clone(),
+        "\"1\"",
+        Some(json!({"odometer": 1_050})),
+    )
+    .await;
+    assert_eq!(status, 409, "{problem}");
+    assert!(ctype.starts_with("application/problem+json"));
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("changed since revision 1 (it is now at revision 2)"),
+        "{problem}"
+    );
+    let (status, _, voided) =
+        send_if(Method::DELETE, format!("{path}?reason=typo"), "\"1\"", None).await;
+    assert_eq!(status, 409, "{voided}");
+    let (_, _, history) = common::get(&app, &owner, &format!("{path}/history")).await;
+    assert_eq!(history["revisions"].as_array().unwrap().len(), 2);
+    assert_eq!(history["current"]["odometer"], 1_100);
+    // Not a revision: 400. The current one (or `*`): the void goes through.
+    let (status, _, _) = send_if(Method::DELETE, format!("{path}?reason=typo"), "abc", None).await;
+    assert_eq!(status, 400);
+    let (status, _, voided) =
+        send_if(Method::DELETE, format!("{path}?reason=typo"), "\"2\"", None).await;
+    assert_eq!(status, 200, "{voided}");
+    assert_eq!(voided["voided"], true);
+    app.stop().await;
+}
