@@ -215,12 +215,24 @@ pub fn answer(
             }
             // Before the earliest record the previous answer cited — for a value, before the value it
             // gave (cited first; the records its factors cite come after it and go further back).
-            let before = match u.intent {
-                Intent::Valuation => prev.citations.first().map(|c| c.occurred_at),
-                _ => prev.citations.iter().map(|c| c.occurred_at).min(),
+            // Earliest as the timeline orders records, (occurredAt, id), and "before" it in that order: a
+            // record at the same instant is not skipped.
+            let from = match u.intent {
+                Intent::Valuation => prev.citations.first(),
+                _ => prev
+                    .citations
+                    .iter()
+                    .min_by(|a, b| (a.occurred_at, &a.event_id).cmp(&(b.occurred_at, &b.event_id))),
             };
-            match before {
-                Some(before) => u.slots.before = Some(before),
+            match from {
+                Some(c) => {
+                    u.slots.before = Some(c.occurred_at);
+                    // A published estimate is no timeline record: before its day, as a day is bounded.
+                    u.slots.before_record = match u.intent {
+                        Intent::Valuation if ctx.k.event(&c.event_id).is_none() => None,
+                        _ => Some(c.event_id.clone()),
+                    };
+                }
                 // Nothing cited and no bound yet: there is no record to go back from (an answer that
                 // found nothing before a bound says so again).
                 None if u.slots.before.is_none() => {
@@ -246,6 +258,7 @@ pub fn answer(
             }
             u.slots.range = asked.slots.range.clone();
             u.slots.before = None;
+            u.slots.before_record = None;
             (u, Some(Intent::FollowUpRange))
         }
         // A range alone with nothing to follow: what was done in it.
@@ -430,6 +443,16 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     }
 }
 
+/// Whether a record is inside a follow-up's "before that": before the cited record in the timeline's order
+/// (occurredAt, then id), or before the instant when no record bounds it.
+fn before_bound(e: &VehicleEvent, slots: &Slots) -> bool {
+    match (slots.before, slots.before_record.as_deref()) {
+        (None, _) => true,
+        (Some(at), Some(id)) => (e.occurred_at, e.id.as_str()) < (at, id),
+        (Some(at), None) => e.occurred_at < at,
+    }
+}
+
 /// Whether an intent's answer can be asked again "before that" or over another range ("and in 2024?"): it
 /// selects dated records.
 fn bounded(intent: Intent) -> bool {
@@ -544,7 +567,7 @@ impl Ctx<'_> {
                 })
             })
             .filter(|(e, _)| range.as_ref().is_none_or(|r| r.contains(e.occurred_at)))
-            .filter(|(e, _)| slots.before.is_none_or(|b| e.occurred_at < b))
+            .filter(|(e, _)| before_bound(e, slots))
             .filter(|(_, f)| self.about_subject(f, slots))
             .map(|(e, _)| e)
             .collect()

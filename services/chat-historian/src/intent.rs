@@ -163,6 +163,11 @@ pub struct Slots {
     /// Only records strictly before this instant (a follow-up's "before that").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before: Option<DateTime<Utc>>,
+    /// The record `before` was read from: records at that same instant come before it when their id sorts
+    /// first, as the timeline orders records (occurredAt, then id), so a sibling at the same time is not
+    /// skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_record: Option<String>,
     /// What the question is about in words ("oil change", "brake pads"), for answers and search.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
@@ -183,6 +188,7 @@ impl Slots {
             kind: Some(kind),
             range: self.range.clone(),
             before: self.before,
+            before_record: self.before_record.clone(),
             ..Slots::default()
         }
     }

@@ -1534,3 +1534,50 @@ fn why_after_what_is_due_explains_each_item_from_the_schedule() {
     );
     assert!(a[1].citations.is_empty());
 }
+
+/// Two oil changes at the same instant (`o-alpha`, `o-beta`, ids in that order) and one a year earlier.
+fn same_instant_oil_changes() -> VehicleKnowledge {
+    use serde_json::json;
+    let mut k = fixture();
+    let oil = |id: &str, on, title: &str| {
+        record(
+            id,
+            EventKind::Maintenance,
+            on,
+            Some(5_000),
+            title,
+            json!({"tasks": ["oil_change"]}),
+        )
+    };
+    k.events = vec![
+        oil("o-zeta", at(2023, 5, 5), "Oil Zeta"),
+        oil("o-alpha", at(2024, 5, 5), "Oil Alpha Lube"),
+        oil("o-beta", at(2024, 5, 5), "Oil Beta Lube"),
+    ];
+    k.sort_events();
+    k
+}
+
+#[test]
+fn before_that_reaches_a_record_at_the_same_instant_as_the_one_cited() {
+    let k = same_instant_oil_changes();
+    let a = conversation(
+        &k,
+        &[
+            "When was the oil last changed?",
+            "and before that?",
+            "and before that?",
+            "and before that?",
+        ],
+    );
+    // The timeline's order is (occurredAt, id): Beta is the last, Alpha the one before it, then Zeta.
+    assert_eq!(cited(&a[0]), ["o-beta"], "{}", a[0].text);
+    assert!(
+        a[0].text.ends_with("3 are recorded in all."),
+        "{}",
+        a[0].text
+    );
+    assert_eq!(cited(&a[1]), ["o-alpha"], "{}", a[1].text);
+    assert_eq!(cited(&a[2]), ["o-zeta"], "{}", a[2].text);
+    assert!(a[3].citations.is_empty(), "{}", a[3].text);
+}
