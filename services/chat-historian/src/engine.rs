@@ -1107,6 +1107,23 @@ impl Ctx<'_> {
         })
     }
 
+    /// What was paid at the acquisition `e`: its `details.priceCents`, else its `costCents`; for the latest
+    /// acquisition, else the price given at registration ([`Self::purchase_price`]).
+    fn price_of_purchase<'e>(&'e self, e: &'e VehicleEvent) -> Option<PurchasePrice<'e>> {
+        if self.acquisition().is_some_and(|a| a.id == e.id) {
+            return self.purchase_price();
+        }
+        let listed = match e.typed_details() {
+            Some(EventDetails::Acquisition(a)) => a.price_cents,
+            _ => None,
+        };
+        listed.or(e.cost_cents).map(|cents| PurchasePrice {
+            cents,
+            currency: e.currency.clone().unwrap_or_else(|| "USD".into()),
+            record: Some(e),
+        })
+    }
+
     fn accidents(&self, s: &Slots) -> Answer {
         let slots = s.of_kind(EventKind::Collision);
         let found = self.select(&slots);
@@ -1227,19 +1244,7 @@ impl Ctx<'_> {
         if let Some(c) = details.condition {
             facts.push(c.as_str().to_string());
         }
-        let price = if latest {
-            self.purchase_price()
-        } else {
-            details
-                .price_cents
-                .or(last.cost_cents)
-                .map(|cents| PurchasePrice {
-                    cents,
-                    currency: last.currency.clone().unwrap_or_else(|| "USD".into()),
-                    record: Some(last),
-                })
-        };
-        match price {
+        match self.price_of_purchase(last) {
             Some(p) if p.record.is_some() => {
                 facts.push(format!("for {}", money(p.cents, &p.currency)))
             }
@@ -1927,39 +1932,56 @@ impl Ctx<'_> {
         text_answer(text, found.iter().map(|e| cite(e)).collect())
     }
 
+    /// "how much did it cost?": the cost of each record the previous answer cited (a purchase's price by the
+    /// purchase answer's rule, [`Self::price_of_purchase`]), and their sum. Every record stays cited, with a
+    /// cost or without, so "who did it?" and "and before that?" after it still know what was meant.
     fn cost_of(&self, prev: &PreviousTurn) -> Answer {
-        let cited: Vec<&VehicleEvent> = prev
-            .citations
-            .iter()
-            .filter_map(|c| self.k.event(&c.event_id))
-            .filter(|e| e.cost_cents.is_some() && e.currency.is_some())
-            .collect();
+        let cited: Vec<&VehicleEvent> = self.cited_records(prev).into_iter().take(10).collect();
         if cited.is_empty() {
             return text_answer(
                 "No cost is recorded on the records the previous answer used.".into(),
                 Vec::new(),
             );
         }
+        let mut sums: BTreeMap<String, u64> = BTreeMap::new();
+        let mut priced = 0;
         let lines: Vec<String> = cited
             .iter()
             .map(|e| {
-                format!(
-                    "“{}” on {} cost {}",
-                    isolated(&e.title),
-                    date(&e.occurred_at),
-                    money(
-                        e.cost_cents.unwrap_or_default(),
-                        e.currency.as_deref().unwrap_or_default()
-                    )
-                )
+                let record = format!("“{}” on {}", isolated(&e.title), date(&e.occurred_at));
+                let cost = if e.kind == EventKind::Acquisition {
+                    self.price_of_purchase(e)
+                } else {
+                    match (e.cost_cents, e.currency.as_deref()) {
+                        (Some(cents), Some(cur)) => Some(PurchasePrice {
+                            cents,
+                            currency: cur.to_string(),
+                            record: Some(e),
+                        }),
+                        _ => None,
+                    }
+                };
+                match cost {
+                    Some(p) => {
+                        priced += 1;
+                        *sums.entry(p.currency.clone()).or_default() += p.cents;
+                        format!(
+                            "{record} cost {}{}",
+                            money(p.cents, &p.currency),
+                            if p.record.is_none() {
+                                " (the price given at registration)"
+                            } else {
+                                ""
+                            }
+                        )
+                    }
+                    None => format!("no cost is recorded on {record}"),
+                }
             })
             .collect();
-        let mut text = format!("{}.", lines.join("; "));
-        if cited.len() > 1 {
-            text.push_str(&format!(
-                " Together: {}.",
-                join_totals(&totals(cited.iter().copied()))
-            ));
+        let mut text = format!("{}.", capitalised(&lines.join("; ")));
+        if priced > 1 {
+            text.push_str(&format!(" Together: {}.", join_totals(&sums)));
         }
         text_answer(text, cited.iter().map(|e| cite(e)).collect())
     }

@@ -1581,3 +1581,68 @@ fn before_that_reaches_a_record_at_the_same_instant_as_the_one_cited() {
     assert_eq!(cited(&a[2]), ["o-zeta"], "{}", a[2].text);
     assert!(a[3].citations.is_empty(), "{}", a[3].text);
 }
+
+#[test]
+fn the_cost_of_a_purchase_is_its_price_by_the_purchase_rule_and_the_record_stays_cited() {
+    let mut k = resold();
+    // The earlier purchase's price only in its details; the latest's only given at registration.
+    for e in k.events.iter_mut() {
+        if e.kind == EventKind::Acquisition {
+            e.cost_cents = None;
+        }
+        if e.id == "a2" {
+            e.details = serde_json::json!({"condition": "used"});
+        }
+    }
+    if let Some(v) = k.vehicle.as_mut() {
+        v.purchase_price_cents = Some(2_000_000);
+        v.purchase_currency = Some("USD".into());
+    }
+    let a = conversation(
+        &k,
+        &[
+            "When did I buy it?",
+            "how much did it cost?",
+            "who did it?",
+            "and before that?",
+            "how much did it cost?",
+            "and before that?",
+        ],
+    );
+    assert!(
+        a[0].text
+            .contains("for 20,000.00 USD (the price given at registration)"),
+        "{}",
+        a[0].text
+    );
+    assert_eq!(
+        a[1].text,
+        "“Bought used” on 2024-01-01 cost 20,000.00 USD (the price given at registration)."
+    );
+    assert_eq!(cited(&a[1]), ["a2"]);
+    // The record stays cited: the follow-ups after the cost still lean on it.
+    assert_eq!(cited(&a[2]), ["a2"], "{}", a[2].text);
+    assert_eq!(cited(&a[3]), ["a1"], "{}", a[3].text);
+    assert_eq!(a[4].text, "“Bought new” on 2019-05-01 cost 30,000.00 USD.");
+    assert_eq!(cited(&a[4]), ["a1"]);
+    assert_eq!(
+        a[5].text,
+        "No purchase is recorded before 2019-05-01 for this vehicle."
+    );
+    // A record without a cost says so, and stays cited.
+    k.events.retain(|e| e.id != "m2");
+    k.events.push(record(
+        "m3",
+        EventKind::Maintenance,
+        at(2025, 2, 1),
+        None,
+        "Oil change",
+        serde_json::json!({"tasks": ["oil_change"]}),
+    ));
+    let a = conversation(&k, &["When was the oil last changed?", "how much?"]);
+    assert_eq!(
+        a[1].text,
+        "No cost is recorded on “Oil change” on 2025-02-01."
+    );
+    assert_eq!(cited(&a[1]), ["m3"]);
+}
