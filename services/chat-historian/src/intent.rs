@@ -596,7 +596,15 @@ fn only_a_range(q: &str) -> bool {
     ];
     let core = follow_up_core(q);
     let words: Vec<&str> = core.split_whitespace().collect();
-    !words.is_empty() && words.len() <= 6 && !words.iter().any(|w| QUESTION_WORDS.contains(w))
+    // A day is one word of the range however it is written ("2025-01-01" is three words once normalised,
+    // as is "1 January 2025").
+    let mut said = 0;
+    let mut i = 0;
+    while i < words.len() {
+        i += if day_at(&words, i).is_some() { 3 } else { 1 };
+        said += 1;
+    }
+    !words.is_empty() && said <= 6 && !words.iter().any(|w| QUESTION_WORDS.contains(w))
 }
 
 /// The time range a question names, if any.

@@ -1646,3 +1646,36 @@ fn the_cost_of_a_purchase_is_its_price_by_the_purchase_rule_and_the_record_stays
     );
     assert_eq!(cited(&a[1]), ["m3"]);
 }
+
+#[test]
+fn a_range_of_full_dates_alone_is_a_follow_up_however_its_dates_are_written() {
+    let k = fixture();
+    for q in [
+        "and between 2025-01-01 and 2025-06-30?",
+        "and from 2025-01-01 to 2025-06-30?",
+        "what about between 2025-01-01 and 2025-06-30?",
+        "between 2025-01-01 and 2025-06-30?",
+        "and between 1 January 2025 and 30 June 2025?",
+        "and between January 1, 2025 and June 30, 2025?",
+    ] {
+        let a = conversation(&k, &["How much have I spent?", q])
+            .pop()
+            .unwrap();
+        assert_eq!(a.follow_up, Some(Intent::FollowUpRange), "{q}: {}", a.text);
+        assert_eq!(a.understanding.intent, Intent::TotalCost, "{q}");
+        assert_eq!(cited(&a), ["e04", "e05"], "{q}: {}", a.text);
+        assert!(
+            a.text.contains("between 2025-01-01 and 2025-06-30"),
+            "{q}: {}",
+            a.text
+        );
+        let a = conversation(&k, &["When was the oil last changed?", q])
+            .pop()
+            .unwrap();
+        assert_eq!(a.understanding.intent, Intent::LastDone, "{q}");
+        assert_eq!(
+            a.text, "No oil change is recorded between 2025-01-01 and 2025-06-30 for this vehicle.",
+            "{q}"
+        );
+    }
+}
