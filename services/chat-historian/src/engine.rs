@@ -614,6 +614,18 @@ impl Ctx<'_> {
                 Vec::new(),
             );
         }
+        // "since I bought it" without a purchase: nothing can be placed, whatever was asked over it (not
+        // "nothing is recorded since you bought it", which would say there was a purchase).
+        if s.range == Some(RangeSpec::SincePurchase)
+            && self.acquired_at().is_none()
+            && bounded(u.intent)
+        {
+            return text_answer(
+                "No purchase is recorded for this vehicle, so “since you bought it” cannot be placed."
+                    .into(),
+                Vec::new(),
+            );
+        }
         match u.intent {
             Intent::LastDone => self.last_done(s),
             Intent::CountDone => self.count_done(s),
@@ -646,13 +658,6 @@ impl Ctx<'_> {
 
     /// "No {what} is recorded …" (`what` one of it, as [`Self::one_of`] names it; "Nothing" when empty).
     fn nothing(&self, what: &str, s: &Slots) -> Answer {
-        if s.range == Some(RangeSpec::SincePurchase) && self.acquired_at().is_none() {
-            return text_answer(
-                "No purchase is recorded for this vehicle, so “since you bought it” cannot be placed."
-                    .into(),
-                Vec::new(),
-            );
-        }
         let none = if what.is_empty() {
             "Nothing".to_string()
         } else {
