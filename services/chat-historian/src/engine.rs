@@ -1546,7 +1546,19 @@ impl Ctx<'_> {
                             line.push_str(&format!(" at {}", odometer(o, unit)));
                         }
                     }
-                    None => line.push_str("; no record of it being done"),
+                    None => {
+                        // Counted from where the scheduler counts a never-done task from: named and cited,
+                        // so the due point below is explained.
+                        let (from, records) = self.never_done_anchor();
+                        line.push_str(&format!(
+                            "; no record of it being done: counted from {from}"
+                        ));
+                        for record in records {
+                            if !citations.iter().any(|c| c.event_id == record.id.as_str()) {
+                                citations.push(cite(record));
+                            }
+                        }
+                    }
                 }
                 let when = self.due_terms(i, "at");
                 if !when.is_empty() {
@@ -1571,6 +1583,46 @@ impl Ctx<'_> {
             ),
             citations,
         )
+    }
+
+    /// Where a task never done counts from, as the scheduler places it (docs/maintenance-intervals.md): the
+    /// latest acquisition, else the registration, with the odometer then (the acquisition's own, else the
+    /// reading nearest it: the last on or before it, else the first after). In words, with the records
+    /// it was read from.
+    fn never_done_anchor(&self) -> (String, Vec<&VehicleEvent>) {
+        let unit = self.k.unit();
+        let acquisition = self.acquisition();
+        let (at, mut words, mut records) = match (acquisition, &self.k.vehicle) {
+            (Some(a), _) => (
+                a.occurred_at,
+                format!("your purchase on {}", date(&a.occurred_at)),
+                vec![a],
+            ),
+            (None, Some(v)) => (
+                v.registered_at,
+                format!("the vehicle's registration on {}", date(&v.registered_at)),
+                Vec::new(),
+            ),
+            (None, None) => return ("the vehicle's acquisition".into(), Vec::new()),
+        };
+        match acquisition.and_then(|a| a.odometer) {
+            Some(o) => words.push_str(&format!(" at {}", odometer(o, unit))),
+            None => {
+                let readings = || self.k.events.iter().filter(|e| e.odometer.is_some());
+                let nearest = readings()
+                    .rfind(|e| e.occurred_at <= at)
+                    .or_else(|| readings().find(|e| e.occurred_at > at));
+                if let Some(r) = nearest {
+                    words.push_str(&format!(
+                        " at {} (the reading of {})",
+                        odometer(r.odometer.unwrap_or_default(), unit),
+                        date(&r.occurred_at)
+                    ));
+                    records.push(r);
+                }
+            }
+        }
+        (words, records)
     }
 
     /// Readings over the last year of records (or all of them), the daily rate between the first and last.

@@ -1528,12 +1528,29 @@ fn why_after_what_is_due_explains_each_item_from_the_schedule() {
             "Each item falls due an interval after it was last done (the schedule as of 2026-05-10). Oil and \
              filter change (overdue): every 5,000 mi or 6 months; last done on 2025-08-30 at 44,085 mi; so due \
              on 2026-02-28 or at 49,085 mi — Overdue since 2026-02-28. Cabin air filter (due soon): every 24 \
-             months; no record of it being done; so due on 2026-06-01.",
+             months; no record of it being done: counted from your purchase on 2024-05-01 at 28,410 mi; so \
+             due on 2026-06-01.",
             "{why}"
         );
-        // The oil change's last record; the tire rotation is not due and not explained.
-        assert_eq!(cited(&a), ["e07"], "{why}");
+        // The oil change's last record and the purchase the cabin filter counts from; the tire rotation is
+        // not due and not explained.
+        assert_eq!(cited(&a), ["e07", "e01"], "{why}");
     }
+    // No purchase: from the registration, at the reading nearest it (the first after, here), cited.
+    let mut registered = k.clone();
+    registered
+        .events
+        .retain(|e| e.kind != EventKind::Acquisition);
+    let a = conversation(&registered, &["What's due?", "why?"]);
+    assert!(
+        a[1].text.contains(
+            "no record of it being done: counted from the vehicle's registration on 2024-05-01 at 29,400 mi \
+             (the reading of 2024-06-01); so due on 2026-06-01."
+        ),
+        "{}",
+        a[1].text
+    );
+    assert_eq!(cited(&a[1]), ["e07", "e02"]);
     // Nothing due: nothing to explain.
     if let Some(schedule) = k.maintenance.as_mut() {
         schedule.items.retain(|i| i.status == MaintenanceStatus::Ok);
