@@ -215,12 +215,24 @@ pub fn answer(
             }
             // Before the earliest record the previous answer cited — for a value, before the value it
             // gave (cited first; the records its factors cite come after it and go further back).
-            let before = match u.intent {
-                Intent::Valuation => prev.citations.first().map(|c| c.occurred_at),
-                _ => prev.citations.iter().map(|c| c.occurred_at).min(),
+            // Earliest as the timeline orders records, (occurredAt, id), and "before" it in that order: a
+            // record at the same instant is not skipped.
+            let from = match u.intent {
+                Intent::Valuation => prev.citations.first(),
+                _ => prev
+                    .citations
+                    .iter()
+                    .min_by(|a, b| (a.occurred_at, &a.event_id).cmp(&(b.occurred_at, &b.event_id))),
             };
-            match before {
-                Some(before) => u.slots.before = Some(before),
+            match from {
+                Some(c) => {
+                    u.slots.before = Some(c.occurred_at);
+                    // A published estimate is no timeline record: before its day, as a day is bounded.
+                    u.slots.before_record = match u.intent {
+                        Intent::Valuation if ctx.k.event(&c.event_id).is_none() => None,
+                        _ => Some(c.event_id.clone()),
+                    };
+                }
                 // Nothing cited and no bound yet: there is no record to go back from (an answer that
                 // found nothing before a bound says so again).
                 None if u.slots.before.is_none() => {
@@ -246,6 +258,7 @@ pub fn answer(
             }
             u.slots.range = asked.slots.range.clone();
             u.slots.before = None;
+            u.slots.before_record = None;
             (u, Some(Intent::FollowUpRange))
         }
         // A range alone with nothing to follow: what was done in it.
@@ -430,6 +443,16 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     }
 }
 
+/// Whether a record is inside a follow-up's "before that": before the cited record in the timeline's order
+/// (occurredAt, then id), or before the instant when no record bounds it.
+fn before_bound(e: &VehicleEvent, slots: &Slots) -> bool {
+    match (slots.before, slots.before_record.as_deref()) {
+        (None, _) => true,
+        (Some(at), Some(id)) => (e.occurred_at, e.id.as_str()) < (at, id),
+        (Some(at), None) => e.occurred_at < at,
+    }
+}
+
 /// Whether an intent's answer can be asked again "before that" or over another range ("and in 2024?"): it
 /// selects dated records.
 fn bounded(intent: Intent) -> bool {
@@ -544,7 +567,7 @@ impl Ctx<'_> {
                 })
             })
             .filter(|(e, _)| range.as_ref().is_none_or(|r| r.contains(e.occurred_at)))
-            .filter(|(e, _)| slots.before.is_none_or(|b| e.occurred_at < b))
+            .filter(|(e, _)| before_bound(e, slots))
             .filter(|(_, f)| self.about_subject(f, slots))
             .map(|(e, _)| e)
             .collect()
@@ -591,6 +614,18 @@ impl Ctx<'_> {
                 Vec::new(),
             );
         }
+        // "since I bought it" without a purchase: nothing can be placed, whatever was asked over it (not
+        // "nothing is recorded since you bought it", which would say there was a purchase).
+        if s.range == Some(RangeSpec::SincePurchase)
+            && self.acquired_at().is_none()
+            && bounded(u.intent)
+        {
+            return text_answer(
+                "No purchase is recorded for this vehicle, so “since you bought it” cannot be placed."
+                    .into(),
+                Vec::new(),
+            );
+        }
         match u.intent {
             Intent::LastDone => self.last_done(s),
             Intent::CountDone => self.count_done(s),
@@ -623,13 +658,6 @@ impl Ctx<'_> {
 
     /// "No {what} is recorded …" (`what` one of it, as [`Self::one_of`] names it; "Nothing" when empty).
     fn nothing(&self, what: &str, s: &Slots) -> Answer {
-        if s.range == Some(RangeSpec::SincePurchase) && self.acquired_at().is_none() {
-            return text_answer(
-                "No purchase is recorded for this vehicle, so “since you bought it” cannot be placed."
-                    .into(),
-                Vec::new(),
-            );
-        }
         let none = if what.is_empty() {
             "Nothing".to_string()
         } else {
@@ -1084,6 +1112,23 @@ impl Ctx<'_> {
         })
     }
 
+    /// What was paid at the acquisition `e`: its `details.priceCents`, else its `costCents`; for the latest
+    /// acquisition, else the price given at registration ([`Self::purchase_price`]).
+    fn price_of_purchase<'e>(&'e self, e: &'e VehicleEvent) -> Option<PurchasePrice<'e>> {
+        if self.acquisition().is_some_and(|a| a.id == e.id) {
+            return self.purchase_price();
+        }
+        let listed = match e.typed_details() {
+            Some(EventDetails::Acquisition(a)) => a.price_cents,
+            _ => None,
+        };
+        listed.or(e.cost_cents).map(|cents| PurchasePrice {
+            cents,
+            currency: e.currency.clone().unwrap_or_else(|| "USD".into()),
+            record: Some(e),
+        })
+    }
+
     fn accidents(&self, s: &Slots) -> Answer {
         let slots = s.of_kind(EventKind::Collision);
         let found = self.select(&slots);
@@ -1204,19 +1249,7 @@ impl Ctx<'_> {
         if let Some(c) = details.condition {
             facts.push(c.as_str().to_string());
         }
-        let price = if latest {
-            self.purchase_price()
-        } else {
-            details
-                .price_cents
-                .or(last.cost_cents)
-                .map(|cents| PurchasePrice {
-                    cents,
-                    currency: last.currency.clone().unwrap_or_else(|| "USD".into()),
-                    record: Some(last),
-                })
-        };
-        match price {
+        match self.price_of_purchase(last) {
             Some(p) if p.record.is_some() => {
                 facts.push(format!("for {}", money(p.cents, &p.currency)))
             }
@@ -1513,7 +1546,19 @@ impl Ctx<'_> {
                             line.push_str(&format!(" at {}", odometer(o, unit)));
                         }
                     }
-                    None => line.push_str("; no record of it being done"),
+                    None => {
+                        // Counted from where the scheduler counts a never-done task from: named and cited,
+                        // so the due point below is explained.
+                        let (from, records) = self.never_done_anchor();
+                        line.push_str(&format!(
+                            "; no record of it being done: counted from {from}"
+                        ));
+                        for record in records {
+                            if !citations.iter().any(|c| c.event_id == record.id.as_str()) {
+                                citations.push(cite(record));
+                            }
+                        }
+                    }
                 }
                 let when = self.due_terms(i, "at");
                 if !when.is_empty() {
@@ -1538,6 +1583,46 @@ impl Ctx<'_> {
             ),
             citations,
         )
+    }
+
+    /// Where a task never done counts from, as the scheduler places it (docs/maintenance-intervals.md): the
+    /// latest acquisition, else the registration, with the odometer then (the acquisition's own, else the
+    /// reading nearest it: the last on or before it, else the first after). In words, with the records
+    /// it was read from.
+    fn never_done_anchor(&self) -> (String, Vec<&VehicleEvent>) {
+        let unit = self.k.unit();
+        let acquisition = self.acquisition();
+        let (at, mut words, mut records) = match (acquisition, &self.k.vehicle) {
+            (Some(a), _) => (
+                a.occurred_at,
+                format!("your purchase on {}", date(&a.occurred_at)),
+                vec![a],
+            ),
+            (None, Some(v)) => (
+                v.registered_at,
+                format!("the vehicle's registration on {}", date(&v.registered_at)),
+                Vec::new(),
+            ),
+            (None, None) => return ("the vehicle's acquisition".into(), Vec::new()),
+        };
+        match acquisition.and_then(|a| a.odometer) {
+            Some(o) => words.push_str(&format!(" at {}", odometer(o, unit))),
+            None => {
+                let readings = || self.k.events.iter().filter(|e| e.odometer.is_some());
+                let nearest = readings()
+                    .rfind(|e| e.occurred_at <= at)
+                    .or_else(|| readings().find(|e| e.occurred_at > at));
+                if let Some(r) = nearest {
+                    words.push_str(&format!(
+                        " at {} (the reading of {})",
+                        odometer(r.odometer.unwrap_or_default(), unit),
+                        date(&r.occurred_at)
+                    ));
+                    records.push(r);
+                }
+            }
+        }
+        (words, records)
     }
 
     /// Readings over the last year of records (or all of them), the daily rate between the first and last.
@@ -1904,39 +1989,56 @@ impl Ctx<'_> {
         text_answer(text, found.iter().map(|e| cite(e)).collect())
     }
 
+    /// "how much did it cost?": the cost of each record the previous answer cited (a purchase's price by the
+    /// purchase answer's rule, [`Self::price_of_purchase`]), and their sum. Every record stays cited, with a
+    /// cost or without, so "who did it?" and "and before that?" after it still know what was meant.
     fn cost_of(&self, prev: &PreviousTurn) -> Answer {
-        let cited: Vec<&VehicleEvent> = prev
-            .citations
-            .iter()
-            .filter_map(|c| self.k.event(&c.event_id))
-            .filter(|e| e.cost_cents.is_some() && e.currency.is_some())
-            .collect();
+        let cited: Vec<&VehicleEvent> = self.cited_records(prev).into_iter().take(10).collect();
         if cited.is_empty() {
             return text_answer(
                 "No cost is recorded on the records the previous answer used.".into(),
                 Vec::new(),
             );
         }
+        let mut sums: BTreeMap<String, u64> = BTreeMap::new();
+        let mut priced = 0;
         let lines: Vec<String> = cited
             .iter()
             .map(|e| {
-                format!(
-                    "“{}” on {} cost {}",
-                    isolated(&e.title),
-                    date(&e.occurred_at),
-                    money(
-                        e.cost_cents.unwrap_or_default(),
-                        e.currency.as_deref().unwrap_or_default()
-                    )
-                )
+                let record = format!("“{}” on {}", isolated(&e.title), date(&e.occurred_at));
+                let cost = if e.kind == EventKind::Acquisition {
+                    self.price_of_purchase(e)
+                } else {
+                    match (e.cost_cents, e.currency.as_deref()) {
+                        (Some(cents), Some(cur)) => Some(PurchasePrice {
+                            cents,
+                            currency: cur.to_string(),
+                            record: Some(e),
+                        }),
+                        _ => None,
+                    }
+                };
+                match cost {
+                    Some(p) => {
+                        priced += 1;
+                        *sums.entry(p.currency.clone()).or_default() += p.cents;
+                        format!(
+                            "{record} cost {}{}",
+                            money(p.cents, &p.currency),
+                            if p.record.is_none() {
+                                " (the price given at registration)"
+                            } else {
+                                ""
+                            }
+                        )
+                    }
+                    None => format!("no cost is recorded on {record}"),
+                }
             })
             .collect();
-        let mut text = format!("{}.", lines.join("; "));
-        if cited.len() > 1 {
-            text.push_str(&format!(
-                " Together: {}.",
-                join_totals(&totals(cited.iter().copied()))
-            ));
+        let mut text = format!("{}.", capitalised(&lines.join("; ")));
+        if priced > 1 {
+            text.push_str(&format!(" Together: {}.", join_totals(&sums)));
         }
         text_answer(text, cited.iter().map(|e| cite(e)).collect())
     }

@@ -163,6 +163,11 @@ pub struct Slots {
     /// Only records strictly before this instant (a follow-up's "before that").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before: Option<DateTime<Utc>>,
+    /// The record `before` was read from: records at that same instant come before it when their id sorts
+    /// first, as the timeline orders records (occurredAt, then id), so a sibling at the same time is not
+    /// skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_record: Option<String>,
     /// What the question is about in words ("oil change", "brake pads"), for answers and search.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
@@ -183,6 +188,7 @@ impl Slots {
             kind: Some(kind),
             range: self.range.clone(),
             before: self.before,
+            before_record: self.before_record.clone(),
             ..Slots::default()
         }
     }
@@ -590,7 +596,15 @@ fn only_a_range(q: &str) -> bool {
     ];
     let core = follow_up_core(q);
     let words: Vec<&str> = core.split_whitespace().collect();
-    !words.is_empty() && words.len() <= 6 && !words.iter().any(|w| QUESTION_WORDS.contains(w))
+    // A day is one word of the range however it is written ("2025-01-01" is three words once normalised,
+    // as is "1 January 2025").
+    let mut said = 0;
+    let mut i = 0;
+    while i < words.len() {
+        i += if day_at(&words, i).is_some() { 3 } else { 1 };
+        said += 1;
+    }
+    !words.is_empty() && said <= 6 && !words.iter().any(|w| QUESTION_WORDS.contains(w))
 }
 
 /// The time range a question names, if any.

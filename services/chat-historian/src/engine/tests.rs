@@ -408,9 +408,20 @@ fn unclear_questions_get_suggestions_and_free_text_finds_records() {
 fn since_the_purchase_without_a_purchase_says_so() {
     let mut k = fixture();
     k.events.retain(|e| e.kind != EventKind::Acquisition);
-    let a = ask(&k, "How many oil changes since I bought it?");
-    assert!(a.text.starts_with("No purchase is recorded"), "{}", a.text);
-    assert!(a.citations.is_empty());
+    for q in [
+        "How many oil changes since I bought it?",
+        "How much have I spent since I bought it?",
+        "What was done since I bought it?",
+        "Who did the oil changes since I bought it?",
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(
+            a.text,
+            "No purchase is recorded for this vehicle, so “since you bought it” cannot be placed.",
+            "{q}"
+        );
+        assert!(a.citations.is_empty(), "{q}");
+    }
     let a = ask(&fixture(), "How many oil changes since I bought it?");
     assert!(
         a.text.contains("3 times recorded since you bought it"),
@@ -1517,12 +1528,29 @@ fn why_after_what_is_due_explains_each_item_from_the_schedule() {
             "Each item falls due an interval after it was last done (the schedule as of 2026-05-10). Oil and \
              filter change (overdue): every 5,000 mi or 6 months; last done on 2025-08-30 at 44,085 mi; so due \
              on 2026-02-28 or at 49,085 mi — Overdue since 2026-02-28. Cabin air filter (due soon): every 24 \
-             months; no record of it being done; so due on 2026-06-01.",
+             months; no record of it being done: counted from your purchase on 2024-05-01 at 28,410 mi; so \
+             due on 2026-06-01.",
             "{why}"
         );
-        // The oil change's last record; the tire rotation is not due and not explained.
-        assert_eq!(cited(&a), ["e07"], "{why}");
+        // The oil change's last record and the purchase the cabin filter counts from; the tire rotation is
+        // not due and not explained.
+        assert_eq!(cited(&a), ["e07", "e01"], "{why}");
     }
+    // No purchase: from the registration, at the reading nearest it (the first after, here), cited.
+    let mut registered = k.clone();
+    registered
+        .events
+        .retain(|e| e.kind != EventKind::Acquisition);
+    let a = conversation(&registered, &["What's due?", "why?"]);
+    assert!(
+        a[1].text.contains(
+            "no record of it being done: counted from the vehicle's registration on 2024-05-01 at 29,400 mi \
+             (the reading of 2024-06-01); so due on 2026-06-01."
+        ),
+        "{}",
+        a[1].text
+    );
+    assert_eq!(cited(&a[1]), ["e07", "e02"]);
     // Nothing due: nothing to explain.
     if let Some(schedule) = k.maintenance.as_mut() {
         schedule.items.retain(|i| i.status == MaintenanceStatus::Ok);
@@ -1533,4 +1561,149 @@ fn why_after_what_is_due_explains_each_item_from_the_schedule() {
         "Nothing is due or overdue as of 2026-05-10, so there is nothing to explain."
     );
     assert!(a[1].citations.is_empty());
+}
+
+/// Two oil changes at the same instant (`o-alpha`, `o-beta`, ids in that order) and one a year earlier.
+fn same_instant_oil_changes() -> VehicleKnowledge {
+    use serde_json::json;
+    let mut k = fixture();
+    let oil = |id: &str, on, title: &str| {
+        record(
+            id,
+            EventKind::Maintenance,
+            on,
+            Some(5_000),
+            title,
+            json!({"tasks": ["oil_change"]}),
+        )
+    };
+    k.events = vec![
+        oil("o-zeta", at(2023, 5, 5), "Oil Zeta"),
+        oil("o-alpha", at(2024, 5, 5), "Oil Alpha Lube"),
+        oil("o-beta", at(2024, 5, 5), "Oil Beta Lube"),
+    ];
+    k.sort_events();
+    k
+}
+
+#[test]
+fn before_that_reaches_a_record_at_the_same_instant_as_the_one_cited() {
+    let k = same_instant_oil_changes();
+    let a = conversation(
+        &k,
+        &[
+            "When was the oil last changed?",
+            "and before that?",
+            "and before that?",
+            "and before that?",
+        ],
+    );
+    // The timeline's order is (occurredAt, id): Beta is the last, Alpha the one before it, then Zeta.
+    assert_eq!(cited(&a[0]), ["o-beta"], "{}", a[0].text);
+    assert!(
+        a[0].text.ends_with("3 are recorded in all."),
+        "{}",
+        a[0].text
+    );
+    assert_eq!(cited(&a[1]), ["o-alpha"], "{}", a[1].text);
+    assert_eq!(cited(&a[2]), ["o-zeta"], "{}", a[2].text);
+    assert!(a[3].citations.is_empty(), "{}", a[3].text);
+}
+
+#[test]
+fn the_cost_of_a_purchase_is_its_price_by_the_purchase_rule_and_the_record_stays_cited() {
+    let mut k = resold();
+    // The earlier purchase's price only in its details; the latest's only given at registration.
+    for e in k.events.iter_mut() {
+        if e.kind == EventKind::Acquisition {
+            e.cost_cents = None;
+        }
+        if e.id == "a2" {
+            e.details = serde_json::json!({"condition": "used"});
+        }
+    }
+    if let Some(v) = k.vehicle.as_mut() {
+        v.purchase_price_cents = Some(2_000_000);
+        v.purchase_currency = Some("USD".into());
+    }
+    let a = conversation(
+        &k,
+        &[
+            "When did I buy it?",
+            "how much did it cost?",
+            "who did it?",
+            "and before that?",
+            "how much did it cost?",
+            "and before that?",
+        ],
+    );
+    assert!(
+        a[0].text
+            .contains("for 20,000.00 USD (the price given at registration)"),
+        "{}",
+        a[0].text
+    );
+    assert_eq!(
+        a[1].text,
+        "“Bought used” on 2024-01-01 cost 20,000.00 USD (the price given at registration)."
+    );
+    assert_eq!(cited(&a[1]), ["a2"]);
+    // The record stays cited: the follow-ups after the cost still lean on it.
+    assert_eq!(cited(&a[2]), ["a2"], "{}", a[2].text);
+    assert_eq!(cited(&a[3]), ["a1"], "{}", a[3].text);
+    assert_eq!(a[4].text, "“Bought new” on 2019-05-01 cost 30,000.00 USD.");
+    assert_eq!(cited(&a[4]), ["a1"]);
+    assert_eq!(
+        a[5].text,
+        "No purchase is recorded before 2019-05-01 for this vehicle."
+    );
+    // A record without a cost says so, and stays cited.
+    k.events.retain(|e| e.id != "m2");
+    k.events.push(record(
+        "m3",
+        EventKind::Maintenance,
+        at(2025, 2, 1),
+        None,
+        "Oil change",
+        serde_json::json!({"tasks": ["oil_change"]}),
+    ));
+    let a = conversation(&k, &["When was the oil last changed?", "how much?"]);
+    assert_eq!(
+        a[1].text,
+        "No cost is recorded on “Oil change” on 2025-02-01."
+    );
+    assert_eq!(cited(&a[1]), ["m3"]);
+}
+
+#[test]
+fn a_range_of_full_dates_alone_is_a_follow_up_however_its_dates_are_written() {
+    let k = fixture();
+    for q in [
+        "and between 2025-01-01 and 2025-06-30?",
+        "and from 2025-01-01 to 2025-06-30?",
+        "what about between 2025-01-01 and 2025-06-30?",
+        "between 2025-01-01 and 2025-06-30?",
+        "and between 1 January 2025 and 30 June 2025?",
+        "and between January 1, 2025 and June 30, 2025?",
+    ] {
+        let a = conversation(&k, &["How much have I spent?", q])
+            .pop()
+            .unwrap();
+        assert_eq!(a.follow_up, Some(Intent::FollowUpRange), "{q}: {}", a.text);
+        assert_eq!(a.understanding.intent, Intent::TotalCost, "{q}");
+        assert_eq!(cited(&a), ["e04", "e05"], "{q}: {}", a.text);
+        assert!(
+            a.text.contains("between 2025-01-01 and 2025-06-30"),
+            "{q}: {}",
+            a.text
+        );
+        let a = conversation(&k, &["When was the oil last changed?", q])
+            .pop()
+            .unwrap();
+        assert_eq!(a.understanding.intent, Intent::LastDone, "{q}");
+        assert_eq!(
+            a.text, "No oil change is recorded between 2025-01-01 and 2025-06-30 for this vehicle.",
+            "{q}"
+        );
+    }
 }
