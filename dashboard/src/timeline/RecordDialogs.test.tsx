@@ -40,15 +40,19 @@ function history(current: VehicleEvent, more: Partial<EventHistory> = {}): Event
   };
 }
 
-/** A timeline of two records (`a` newest, then `b`) whose PATCH, DELETE and history answer `answer`. */
+/**
+ * A timeline of two records (`a` newest, then `b`) whose PATCH, DELETE and history answer `answer`; a
+ * history `answer` leaves alone is `first` at revision 2.
+ */
 function setup(
-  answer: (url: URL, init: RequestInit) => Response | undefined,
+  answer: (url: URL, init: RequestInit) => Response | Promise<Response> | undefined,
   roles = ["owner"],
   first = oilChange(),
 ) {
   const fetch = mockFetch((url, init) => {
     const r = answer(url, init);
     if (r) return r;
+    if (url.pathname.endsWith("/history")) return json(history(first));
     return json({ items: [first, event("b", "2026-02-03T00:00:00Z")], nextCursor: null });
   });
   const onRecorded = vi.fn();
@@ -59,11 +63,18 @@ function setup(
 const calls = (fetch: ReturnType<typeof mockFetch>, method: string) =>
   fetch.mock.calls.filter((c) => c[1]?.method === method);
 
+/** Opens the row's dialog and waits until it has read the record (Correct and Void read its history). */
 async function openAction(action: "Correct" | "Void" | "History", title = "Oil change") {
   await userEvent.click(await screen.findByRole("button", { name: new RegExp(`^${title}`) }));
   await userEvent.click(screen.getByRole("button", { name: new RegExp(`^${action} `) }));
-  return screen.getByRole("dialog");
+  const dialog = screen.getByRole("dialog");
+  if (action !== "History")
+    await waitFor(() => expect(dialog.querySelector("[aria-busy]")).toBeNull());
+  return dialog;
 }
+
+const header = (call: unknown[] | undefined, name: string) =>
+  ((call?.[1] as RequestInit | undefined)?.headers as Record<string, string> | undefined)?.[name];
 
 describe("correcting a record", () => {
   it("opens the record form prefilled with the record's fields, and an optional reason", async () => {
@@ -119,6 +130,109 @@ describe("correcting a record", () => {
     expect(calls(fetch, "PATCH")).toHaveLength(0);
   });
 
+  it("reads the record when it opens: prefills from what the server has and names its revision", async () => {
+    // The row is stale: another tab has since changed the claim id (revision 3).
+    const row = oilChange({
+      kind: "collision",
+      title: "Rear bumper scuff",
+      details: { severity: "minor", insuranceClaimId: "CLM-1", airbagDeployed: false },
+    });
+    const now: VehicleEvent = {
+      ...row,
+      vendor: { name: "Renamed body shop" },
+      details: { severity: "minor", insuranceClaimId: "CLM-OTHER-TAB", airbagDeployed: false },
+    };
+    const read = history(now, {
+      revisions: [
+        ...history(now).revisions,
+        { revision: 3, change: "corrected", at: "2026-03-22T08:00:00Z", changed: [], event: now },
+      ],
+    });
+    let answerHistory: (r: Response) => void = () => {};
+    const { fetch } = setup(
+      (url, init) => {
+        if (url.pathname.endsWith("/history"))
+          return new Promise<Response>((resolve) => (answerHistory = resolve));
+        if (init.method === "PATCH") return json(history(now));
+        return undefined;
+      },
+      ["owner"],
+      row,
+    );
+    await userEvent.click(await screen.findByRole("button", { name: /^Rear bumper scuff/ }));
+    await userEvent.click(screen.getByRole("button", { name: /^Correct / }));
+    const dialog = screen.getByRole("dialog");
+    // While it reads, the dialog says so and holds focus; the form is not offered yet.
+    expect(within(dialog).getByRole("status")).toHaveTextContent("Reading the record");
+    expect(within(dialog).queryByRole("form")).toBeNull();
+    expect(dialog).toHaveFocus();
+    answerHistory(json(read));
+    const vendor = await within(dialog).findByLabelText("Vendor");
+    expect(vendor).toHaveValue("Renamed body shop");
+    expect(within(dialog).getByLabelText("Kind")).toHaveFocus();
+
+    await userEvent.selectOptions(within(dialog).getByLabelText("Severity"), "severe");
+    await userEvent.click(within(dialog).getByRole("button", { name: "Save correction" }));
+    await waitFor(() => expect(calls(fetch, "PATCH")).toHaveLength(1));
+    const [patch] = calls(fetch, "PATCH");
+    // The change is laid over the record as the server has it: the other tab's claim id stays.
+    expect(JSON.parse(String(patch![1]!.body))).toEqual({
+      details: { severity: "severe", insuranceClaimId: "CLM-OTHER-TAB", airbagDeployed: false },
+    });
+    expect(header(patch, "If-Match")).toBe('"3"');
+  });
+
+  it("on a 409 for a stale revision, reloads the record and sends its new revision", async () => {
+    const newer = oilChange({ costCents: 6500 });
+    let reads = 0;
+    let patches = 0;
+    const { fetch } = setup((url, init) => {
+      if (url.pathname.endsWith("/history")) {
+        reads++;
+        return json(
+          reads === 1
+            ? history(oilChange())
+            : history(newer, {
+                revisions: [
+                  ...history(newer).revisions,
+                  {
+                    revision: 3,
+                    change: "corrected",
+                    at: "2026-03-22T08:00:00Z",
+                    changed: ["costCents"],
+                    event: newer,
+                  },
+                ],
+              }),
+        );
+      }
+      if (init.method === "PATCH")
+        return patches++ === 0
+          ? problem(
+              409,
+              "the record changed since revision 2 (it is now at revision 3): read it again",
+            )
+          : json(history(newer));
+      return undefined;
+    });
+    const dialog = await openAction("Correct");
+    await userEvent.type(within(dialog).getByLabelText("Notes"), "first try");
+    await userEvent.click(within(dialog).getByRole("button", { name: "Save correction" }));
+    expect(await within(dialog).findByRole("alert")).toHaveTextContent(
+      "The record changed since revision 2",
+    );
+    expect(header(calls(fetch, "PATCH")[0], "If-Match")).toBe('"2"');
+    await userEvent.click(within(dialog).getByRole("button", { name: "Reload the record" }));
+    await waitFor(() => expect(within(dialog).getByLabelText("Cost (USD)")).toHaveValue("65.00"));
+    await userEvent.type(within(dialog).getByLabelText("Notes"), "second try");
+    await userEvent.click(within(dialog).getByRole("button", { name: "Save correction" }));
+    await waitFor(() => expect(calls(fetch, "PATCH")).toHaveLength(2));
+    expect(header(calls(fetch, "PATCH")[1], "If-Match")).toBe('"3"');
+    expect(JSON.parse(String(calls(fetch, "PATCH")[1]![1]!.body))).toEqual({
+      notes: "second try",
+    });
+  });
+
   it("shows the API's field errors beside their fields", async () => {
     setup((_url, init) =>
       init.method === "PATCH"
@@ -139,13 +253,15 @@ describe("correcting a record", () => {
 
   it("says when the record changed meanwhile, and reloads it to start again", async () => {
     const newer = oilChange({ costCents: 6500, title: "Oil and filter" });
+    let reads = 0;
     const { fetch } = setup((url, init) => {
       if (init.method === "PATCH")
         return problem(
           409,
           "event a changed while this request was handled; read it again and retry",
         );
-      if (url.pathname.endsWith("/history")) return json(history(newer));
+      if (url.pathname.endsWith("/history"))
+        return json(reads++ === 0 ? history(oilChange()) : history(newer));
       return undefined;
     });
     const dialog = await openAction("Correct");
@@ -219,6 +335,8 @@ describe("voiding a record", () => {
     expect(String(calls(fetch, "DELETE")[0]![0])).toBe(
       "/v1/vehicles/veh_1/events/a?reason=entered%20twice",
     );
+    // Voiding names the revision read when the dialog opened.
+    expect(header(calls(fetch, "DELETE")[0], "If-Match")).toBe('"2"');
     expect(screen.queryByRole("button", { name: /^Oil change/ })).toBeNull();
     expect(screen.getByText(/is voided: it has left the timeline/)).toBeInTheDocument();
     expect(onRecorded).toHaveBeenCalledOnce();
@@ -242,13 +360,16 @@ describe("voiding a record", () => {
         },
       ],
     };
+    let reads = 0;
     setup((url, init) => {
       if (init.method === "DELETE")
         return problem(
           409,
           "event a was voided at 2026-03-22T08:00:00Z (duplicate); a voided record cannot be voided again",
         );
-      if (url.pathname.endsWith("/history")) return json(voided);
+      // Voided by someone else after this dialog read it.
+      if (url.pathname.endsWith("/history"))
+        return json(reads++ === 0 ? history(oilChange()) : voided);
       return undefined;
     });
     const dialog = await openAction("Void");

@@ -218,8 +218,12 @@ export function fieldFor(apiField: string): keyof Fields | "cost" | undefined {
 
 /** What the form needs to correct a record instead of recording a new one. */
 export interface Correcting {
-  /** The record as it now reads: the form is prefilled with it. */
+  /** The record as the server now has it (its history's `current`): the form is prefilled with it, and
+   * the correction is laid over it. */
   event: VehicleEvent;
+  /** The revision `event` is (the history's last): sent as `If-Match`, so a record changed meanwhile is a
+   * 409 rather than silently overwritten. */
+  revision: number;
   onCorrected: (h: EventHistory) => void;
   /** The record read again after a 409 (changed meanwhile, or voided): the timeline shows it as it now is. */
   onReloaded: (h: EventHistory) => void;
@@ -274,7 +278,9 @@ export function RecordEventForm({
         },
   );
   const [f, setF] = useState<Fields>(before);
-  const [original, setOriginal] = useState(correcting?.event);
+  const [original, setOriginal] = useState(
+    correcting && { event: correcting.event, revision: correcting.revision },
+  );
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [general, setGeneral] = useState<string[]>([]);
   const [notice, setNotice] = useState<string | null>(null);
@@ -317,7 +323,7 @@ export function RecordEventForm({
     setGeneral([]);
     setNotice(null);
     setConflict(null);
-    if (correcting && original) return correct(original);
+    if (correcting && original) return correct(original.event, original.revision);
     const built = buildEvent(f);
     const local: Record<string, string> = {};
     for (const [k, v] of Object.entries(built.errors)) local[fieldFor(k) ?? k] = v;
@@ -341,7 +347,7 @@ export function RecordEventForm({
     }
   }
 
-  async function correct(event: VehicleEvent) {
+  async function correct(event: VehicleEvent, revision: number) {
     const built = buildCorrection(event, before, f);
     const local: Record<string, string> = {};
     for (const [k, v] of Object.entries(built.errors)) local[fieldFor(k) ?? k] = v;
@@ -356,6 +362,7 @@ export function RecordEventForm({
       const history = await api.json<EventHistory>(eventPath(vehicle.id, event.id), {
         method: "PATCH",
         body: built.body,
+        headers: { "If-Match": `"${revision}"` },
       });
       correcting?.onCorrected(history);
     } catch (err) {
@@ -370,14 +377,19 @@ export function RecordEventForm({
     if (!original || busy) return;
     setBusy(true);
     try {
-      const history = await api.json<EventHistory>(`${eventPath(vehicle.id, original.id)}/history`);
+      const history = await api.json<EventHistory>(
+        `${eventPath(vehicle.id, original.event.id)}/history`,
+      );
       correcting?.onReloaded(history);
       if (history.voided) {
         setConflict({ message: conflict?.message ?? "", voided: voidedSentence(history) });
         return;
       }
       const fresh = fieldsFromEvent(history.current, vehicle.odometerUnit, currencies[0]);
-      setOriginal(history.current);
+      setOriginal({
+        event: history.current,
+        revision: history.revisions[history.revisions.length - 1]?.revision ?? 1,
+      });
       setBefore(fresh);
       setF(fresh);
       setErrors({});
@@ -572,4 +584,9 @@ export function voidedSentence(h: EventHistory): string {
   const when = last ? ` on ${formatDate(last.at)}` : "";
   const why = last?.reason ? ` (${last.reason})` : "";
   return `This record was voided${when}${why}. It can no longer be changed.`;
+}
+
+/** `voidedSentence` as an element (for the dialogs). */
+export function VoidedSentence({ history }: { history: EventHistory }) {
+  return <>{voidedSentence(history)}</>;
 }
