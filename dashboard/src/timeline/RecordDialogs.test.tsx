@@ -233,6 +233,60 @@ describe("correcting a record", () => {
     });
   });
 
+  it("offers an acquisition's purchase price, which follows its cost while the two are equal", async () => {
+    const bought = oilChange({
+      kind: "acquisition",
+      title: "Bought from Lakeside Toyota",
+      costCents: 2_749_000,
+      vendor: null,
+      details: { priceCents: 2_749_000, seller: "Lakeside Toyota", condition: "used" },
+    } as Partial<VehicleEvent>);
+    const { fetch } = setup(
+      (_url, init) => (init.method === "PATCH" ? json(history(bought)) : undefined),
+      ["owner"],
+      bought,
+    );
+    const dialog = await openAction("Correct", "Bought from");
+    const price = within(dialog).getByLabelText("Purchase price (USD)");
+    expect(price).toHaveValue("27490.00");
+    const cost = within(dialog).getByLabelText("Cost (USD)");
+    await userEvent.clear(cost);
+    await userEvent.type(cost, "27000");
+    expect(price).toHaveValue("27000");
+    await userEvent.click(within(dialog).getByRole("button", { name: "Save correction" }));
+    await waitFor(() => expect(calls(fetch, "PATCH")).toHaveLength(1));
+    // `details` is sent whole: the price changed, the seller and condition as the record has them.
+    expect(JSON.parse(String(calls(fetch, "PATCH")[0]![1]!.body))).toEqual({
+      costCents: 2_700_000,
+      details: { priceCents: 2_700_000, seller: "Lakeside Toyota", condition: "used" },
+    });
+  });
+
+  it("keeps an acquisition's price apart from a cost that includes fees", async () => {
+    const bought = oilChange({
+      kind: "acquisition",
+      title: "Bought from Lakeside Toyota",
+      costCents: 2_800_000,
+      vendor: null,
+      details: { priceCents: 2_749_000, seller: "Lakeside Toyota" },
+    } as Partial<VehicleEvent>);
+    const e = bought;
+    const before = fieldsFromEvent(e, "mi");
+    expect(buildCorrection(e, before, { ...before, cost: "28100" }).body).toEqual({
+      costCents: 2_810_000,
+    });
+    expect(buildCorrection(e, before, { ...before, price: "27000" }).body).toEqual({
+      details: { priceCents: 2_700_000, seller: "Lakeside Toyota" },
+    });
+    // A cleared price leaves the other details, and the purchase price falls back to the cost.
+    expect(buildCorrection(e, before, { ...before, price: "" }).body).toEqual({
+      details: { seller: "Lakeside Toyota" },
+    });
+    expect(buildCorrection(e, before, { ...before, price: "27k" }).errors).toEqual({
+      "details.priceCents": "Enter an amount such as 24500.",
+    });
+  });
+
   it("shows the API's field errors beside their fields", async () => {
     setup((_url, init) =>
       init.method === "PATCH"

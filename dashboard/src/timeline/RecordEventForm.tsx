@@ -25,6 +25,8 @@ interface Fields {
   tasks: string;
   severity: string;
   amount: string;
+  /** An acquisition's purchase price (`details.priceCents`), beside its cost (what was paid in all). */
+  price: string;
   volume: string;
   volumeUnit: string;
   fullTank: string;
@@ -105,6 +107,12 @@ function eventBody(f: Fields): { body: Record<string, unknown>; errors: Record<s
       errors["details.amountCents"] = "Enter the value, such as 24500.";
     body.details = { amountCents: amount, source: "user_estimate" };
     body.currency = f.currency;
+  } else if (f.kind === "acquisition") {
+    const price = parseMoneyToCents(f.price);
+    if (price !== undefined) {
+      if (Number.isNaN(price)) errors["details.priceCents"] = "Enter an amount such as 24500.";
+      else body.details = { priceCents: price };
+    }
   } else if (f.kind === "fuel") {
     const volume = Number(f.volume.replace(/,/g, "."));
     if (!f.volume.trim() || !Number.isFinite(volume) || volume <= 0)
@@ -135,6 +143,7 @@ export function fieldsFromEvent(e: VehicleEvent, unit: string, currency = "USD")
     tasks: Array.isArray(d.tasks) ? d.tasks.join(", ") : "",
     severity: typeof d.severity === "string" ? d.severity : "minor",
     amount: typeof d.amountCents === "number" ? centsToText(d.amountCents) : "",
+    price: typeof d.priceCents === "number" ? centsToText(d.priceCents) : "",
     volume: typeof d.volume === "number" ? String(d.volume) : "",
     volumeUnit: typeof d.volumeUnit === "string" ? d.volumeUnit : unit === "km" ? "l" : "gal",
     fullTank: d.fullTank === false ? "no" : "yes",
@@ -152,7 +161,17 @@ const SOURCES: Record<string, (keyof Fields)[]> = {
   currency: ["currency", "cost"],
   vendor: ["vendor"],
   notes: ["notes"],
-  details: ["kind", "tasks", "severity", "amount", "volume", "volumeUnit", "fullTank", "currency"],
+  details: [
+    "kind",
+    "tasks",
+    "severity",
+    "amount",
+    "price",
+    "volume",
+    "volumeUnit",
+    "fullTank",
+    "currency",
+  ],
 };
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
@@ -175,13 +194,15 @@ export function buildCorrection(
   for (const key of Object.keys(SOURCES)) {
     if (same(was.body[key], now.body[key])) continue;
     const value = now.body[key] ?? null;
-    if (key === "details" && after.kind === original.kind && value && was.body.details) {
+    if (key === "details" && after.kind === original.kind && (value || was.body.details)) {
       const old = (original.details ?? {}) as Record<string, unknown>;
-      const from = was.body.details as Record<string, unknown>;
-      const to = value as Record<string, unknown>;
+      const from = (was.body.details ?? {}) as Record<string, unknown>;
+      const to = (value ?? {}) as Record<string, unknown>;
       const merged = { ...old };
       for (const k of new Set([...Object.keys(from), ...Object.keys(to)]))
-        if (!same(from[k], to[k])) merged[k] = to[k];
+        if (same(from[k], to[k])) continue;
+        else if (to[k] === undefined) delete merged[k];
+        else merged[k] = to[k];
       body.details = merged;
     } else if (key === "details") body.details = value ?? {};
     else if (key === "vendor" && value) body.vendor = { ...original.vendor, ...value };
@@ -211,6 +232,7 @@ export function fieldFor(apiField: string): keyof Fields | "cost" | undefined {
   if (f === "details.tasks" || f === "details") return "tasks";
   if (f === "details.severity") return "severity";
   if (f === "details.amountCents") return "amount";
+  if (f === "details.priceCents") return "price";
   if (f === "details.volume") return "volume";
   if (["kind", "title", "odometer", "notes", "reason"].includes(f)) return f as keyof Fields;
   return undefined;
@@ -271,6 +293,7 @@ export function RecordEventForm({
           tasks: "oil_change",
           severity: "minor",
           amount: "",
+          price: "",
           volume: "",
           volumeUnit: vehicle.odometerUnit === "km" ? "l" : "gal",
           fullTank: "yes",
@@ -292,7 +315,16 @@ export function RecordEventForm({
   const currencyChoices = [...new Set([...currencies, ...(f.currency ? [f.currency] : [])])];
 
   const set = (k: keyof Fields) => (e: { target: { value: string } }) => {
-    setF((x) => ({ ...x, [k]: e.target.value }));
+    const value = e.target.value;
+    setF((x) => ({
+      ...x,
+      [k]: value,
+      // An acquisition's purchase price follows its cost while the two are the same (nothing paid beyond
+      // the price); once they differ, each is changed on its own.
+      ...(k === "cost" && x.kind === "acquisition" && sameAmount(x.cost, x.price)
+        ? { price: value }
+        : {}),
+    }));
     setKey(newKey());
   };
 
@@ -460,7 +492,12 @@ export function RecordEventForm({
           `Odometer (${vehicle.odometerUnit})`,
           textInput("odometer", { inputMode: "numeric" }),
         )}
-        {field("cost", `Cost (${f.currency})`, textInput("cost", { inputMode: "decimal" }))}
+        {field(
+          "cost",
+          `Cost (${f.currency})`,
+          textInput("cost", { inputMode: "decimal" }),
+          f.kind === "acquisition" ? "What was paid in all, fees and taxes included" : undefined,
+        )}
         {currencyChoices.length > 1 &&
           field(
             "currency",
@@ -491,6 +528,13 @@ export function RecordEventForm({
           )}
         {f.kind === "valuation" &&
           field("amount", `Value (${f.currency})`, textInput("amount", { inputMode: "decimal" }))}
+        {f.kind === "acquisition" &&
+          field(
+            "price",
+            `Purchase price (${f.currency})`,
+            textInput("price", { inputMode: "decimal" }),
+            "The vehicle's own price, where its cost of ownership starts; follows Cost while the two are equal",
+          )}
         {f.kind === "fuel" &&
           field("volume", "Volume", textInput("volume", { inputMode: "decimal" }))}
         {f.kind === "fuel" &&
@@ -566,6 +610,12 @@ export function RecordEventForm({
       </div>
     </form>
   );
+}
+
+/** Two typed amounts that mean the same (`27490` and `27490.00`; two empty fields). */
+function sameAmount(a: string, b: string): boolean {
+  const x = parseMoneyToCents(a);
+  return x === parseMoneyToCents(b) && !Number.isNaN(x);
 }
 
 function sentence(s: string): string {
