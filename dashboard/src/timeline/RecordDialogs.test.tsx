@@ -445,6 +445,81 @@ describe("voiding a record", () => {
   });
 });
 
+describe("a record voided while its dialog is open", () => {
+  /** Three rows (`x`, then the oil change `a`, then `b`); `a` is voided by someone else after it is read. */
+  function voidedMeanwhile() {
+    const voided: EventHistory = {
+      ...history(oilChange()),
+      voided: true,
+      revisions: [
+        ...history(oilChange()).revisions,
+        {
+          revision: 3,
+          change: "voided",
+          at: "2026-12-02T07:02:18.506387065+00:00",
+          by: "demo-fleet",
+          reason: "duplicate",
+          changed: [],
+          event: oilChange(),
+        },
+      ],
+    };
+    let reads = 0;
+    mockFetch((url, init) => {
+      if (url.pathname.endsWith("/history"))
+        return json(reads++ === 0 ? history(oilChange()) : voided);
+      if (init.method === "PATCH" || init.method === "DELETE")
+        return problem(
+          409,
+          "event a was voided at 2026-12-02T07:02:18.506387065+00:00 (duplicate); a voided record cannot be corrected",
+        );
+      return json({
+        items: [
+          event("x", "2026-04-01T00:00:00Z"),
+          oilChange(),
+          event("b", "2026-02-03T00:00:00Z"),
+        ],
+        nextCursor: null,
+      });
+    });
+    renderWithApi(<Timeline vehicle={vehicle} onRecorded={vi.fn()} />);
+  }
+
+  it("keeps focus in the dialog after the reload, then gives it to the voided row's neighbour", async () => {
+    voidedMeanwhile();
+    const dialog = await openAction("Correct");
+    await userEvent.type(within(dialog).getByLabelText("Notes"), "late");
+    await userEvent.click(within(dialog).getByRole("button", { name: "Save correction" }));
+    const alert = await within(dialog).findByRole("alert");
+    // The server's instant is written as the dashboard writes instants.
+    expect(alert).toHaveTextContent("was voided at 2 Dec 2026, 07:02 UTC (duplicate)");
+    expect(alert).not.toHaveTextContent("2026-12-02T07:02");
+    await userEvent.click(within(dialog).getByRole("button", { name: "Reload the record" }));
+    const notice = await within(dialog).findByText(/This record was voided on 2 Dec 2026/);
+    expect(within(dialog).queryByRole("button", { name: "Save correction" })).toBeNull();
+    // Reload and Save are gone: focus is on the sentence that says why, inside the dialog.
+    expect(notice).toHaveFocus();
+    expect(screen.queryByRole("button", { name: /^Oil change/ })).toBeNull();
+    await userEvent.keyboard("{Escape}");
+    expect(screen.queryByRole("dialog")).toBeNull();
+    // The row that followed it, not the timeline's first row.
+    expect(screen.getByRole("button", { name: /Event b/ })).toHaveFocus();
+  });
+
+  it("does the same in the void dialog", async () => {
+    voidedMeanwhile();
+    const dialog = await openAction("Void");
+    await userEvent.type(within(dialog).getByLabelText("Reason (required)"), "typo");
+    await userEvent.click(within(dialog).getByRole("button", { name: "Continue" }));
+    await userEvent.click(within(dialog).getByRole("button", { name: "Void the record" }));
+    expect(await within(dialog).findByRole("alert")).toHaveTextContent("2 Dec 2026, 07:02 UTC");
+    await userEvent.click(within(dialog).getByRole("button", { name: "Reload the record" }));
+    expect(await within(dialog).findByText(/This record was voided on/)).toHaveFocus();
+    await userEvent.click(within(dialog).getByRole("button", { name: "Close" }));
+    expect(screen.getByRole("button", { name: /Event b/ })).toHaveFocus();
+  });
+});
+
 describe("a record's history", () => {
   it("lists every revision: who changed what, when and why", async () => {
     const corrected = oilChange({ costCents: 7999 });

@@ -8,7 +8,14 @@ import { formatDate, formatDateTime, formatDistance, formatMoney, humanize } fro
 import { Dialog } from "../ui/Dialog";
 import { ErrorText, Loading } from "../ui/Feedback";
 import { kindStyle } from "./kinds";
-import { eventPath, MAX_REASON, RecordEventForm, VoidedSentence } from "./RecordEventForm";
+import {
+  conflictSentence,
+  eventPath,
+  MAX_REASON,
+  RecordEventForm,
+  VoidedNotice,
+  VoidedSentence,
+} from "./RecordEventForm";
 import { detailEntries } from "./details";
 
 /**
@@ -49,17 +56,6 @@ function useRecordHistory(vehicleId: string, eventId: string, onRead?: (h: Event
 /** The revision a record's history ends at: what `If-Match` names. */
 export function lastRevision(h: EventHistory): number {
   return h.revisions[h.revisions.length - 1]?.revision ?? 1;
-}
-
-/** A sentence that says a record is voided, with focus on it (the buttons that were focused are gone). */
-function VoidedNotice({ history }: { history: EventHistory }) {
-  const ref = useRef<HTMLParagraphElement>(null);
-  useEffect(() => ref.current?.focus(), []);
-  return (
-    <p className="notice" ref={ref} tabIndex={-1}>
-      <VoidedSentence history={history} />
-    </p>
-  );
 }
 
 export function CorrectDialog({
@@ -286,7 +282,7 @@ export function VoidDialog({
           )}
           {conflict && (
             <div className="error-retry" role="alert">
-              <p className="error">{conflict}</p>
+              <p className="error">{conflictSentence(conflict)}</p>
               <button type="button" onClick={() => void reload()} aria-disabled={busy || undefined}>
                 Reload the record
               </button>

@@ -1,4 +1,12 @@
-import { useId, useState, type FormEvent, type InputHTMLAttributes, type ReactNode } from "react";
+import {
+  useEffect,
+  useId,
+  useRef,
+  useState,
+  type FormEvent,
+  type InputHTMLAttributes,
+  type ReactNode,
+} from "react";
 import { ApiError } from "../api/client";
 import { useApi } from "../api/context";
 import {
@@ -9,7 +17,7 @@ import {
   type Vehicle,
   type VehicleEvent,
 } from "../api/types";
-import { centsToText, formatDate, parseMoneyToCents } from "../format";
+import { centsToText, formatDate, formatDateTime, parseMoneyToCents } from "../format";
 import { kindStyle } from "./kinds";
 
 interface Fields {
@@ -255,7 +263,7 @@ export interface Correcting {
 interface Conflict {
   message: string;
   /** After "Reload the record": it was voided meanwhile (the form is then closed to changes). */
-  voided?: string;
+  voided?: EventHistory;
 }
 
 export function RecordEventForm({
@@ -414,7 +422,7 @@ export function RecordEventForm({
       );
       correcting?.onReloaded(history);
       if (history.voided) {
-        setConflict({ message: conflict?.message ?? "", voided: voidedSentence(history) });
+        setConflict({ message: conflict?.message ?? "", voided: history });
         return;
       }
       const fresh = fieldsFromEvent(history.current, vehicle.odometerUnit, currencies[0]);
@@ -587,14 +595,13 @@ export function RecordEventForm({
           {notice}
         </p>
       )}
-      {conflict && (
+      {conflict?.voided && <VoidedNotice history={conflict.voided} />}
+      {conflict && !conflict.voided && (
         <div className="error-retry" role="alert">
-          <p className="error">{conflict.voided ?? conflict.message}</p>
-          {!conflict.voided && (
-            <button type="button" onClick={() => void reload()} aria-disabled={busy || undefined}>
-              Reload the record
-            </button>
-          )}
+          <p className="error">{conflictSentence(conflict.message)}</p>
+          <button type="button" onClick={() => void reload()} aria-disabled={busy || undefined}>
+            Reload the record
+          </button>
         </div>
       )}
       <div className="actions">
@@ -634,6 +641,31 @@ export function voidedSentence(h: EventHistory): string {
   const when = last ? ` on ${formatDate(last.at)}` : "";
   const why = last?.reason ? ` (${last.reason})` : "";
   return `This record was voided${when}${why}. It can no longer be changed.`;
+}
+
+/**
+ * A 409's detail with its instants as the dashboard writes them (`2026-12-02T07:02:18.506387065+00:00` →
+ * `2 Dec 2026, 07:02 UTC`).
+ */
+export function conflictSentence(message: string): string {
+  return message.replace(
+    /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})/g,
+    (iso) => formatDateTime(iso.replace(/(\.\d{3})\d+/, "$1")),
+  );
+}
+
+/**
+ * That a record is voided, when and why, as a notice that takes focus when it shows: the buttons that were
+ * focused ("Reload the record", "Save") are gone, and focus must stay in the dialog, not fall to <body>.
+ */
+export function VoidedNotice({ history }: { history: EventHistory }) {
+  const ref = useRef<HTMLParagraphElement>(null);
+  useEffect(() => ref.current?.focus(), []);
+  return (
+    <p className="notice" ref={ref} tabIndex={-1} role="status">
+      <VoidedSentence history={history} />
+    </p>
+  );
 }
 
 /** `voidedSentence` as an element (for the dialogs). */
