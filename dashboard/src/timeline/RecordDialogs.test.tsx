@@ -434,11 +434,9 @@ describe("voiding a record", () => {
       "a voided record cannot be voided again",
     );
     await userEvent.click(within(dialog).getByRole("button", { name: "Reload the record" }));
-    expect(
-      await within(dialog).findByText(
-        "This record was voided on 22 Mar 2026 (duplicate). It can no longer be changed.",
-      ),
-    ).toBeInTheDocument();
+    expect(await within(dialog).findByText(/This record was voided on/)).toHaveTextContent(
+      "This record was voided on 22 Mar 2026 (duplicate). It can no longer be changed.",
+    );
     expect(screen.queryByRole("button", { name: /^Oil change/ })).toBeNull();
     await userEvent.click(within(dialog).getByRole("button", { name: "Close" }));
     expect(screen.getByRole("button", { name: /Event b/ })).toHaveFocus();
@@ -538,6 +536,57 @@ describe("a record's history", () => {
     expect(cost).toHaveTextContent("$89.99 → changed to $79.99");
     expect(cost.querySelector("del")).toHaveTextContent("$89.99");
     expect(cost.querySelector("ins")).toHaveTextContent("$79.99");
+  });
+});
+
+describe("record text in the dialogs' sentences", () => {
+  it("is isolated, so a stray bidi control in a title or reason cannot reverse the words around it", async () => {
+    const title = "Brakes \u202Eunterminated override";
+    const odd = oilChange({ title });
+    const corrected: EventHistory = {
+      ...history(odd),
+      revisions: history(odd).revisions.map((r) => ({
+        ...r,
+        by: "\u202Edemo-owner",
+        reason: "\u202Ereceipt",
+        event: r.revision === 1 ? { ...odd, costCents: 8999 } : { ...odd, costCents: 7999 },
+      })),
+    };
+    const isolated = (el: Element, text: string) =>
+      [...el.querySelectorAll("bdi")].some((b) => b.textContent === text);
+    setup(
+      (url) => (url.pathname.endsWith("/history") ? json(corrected) : undefined),
+      ["owner"],
+      odd,
+    );
+
+    let dialog = await openAction("Void", "Brakes");
+    expect(isolated(within(dialog).getByRole("heading"), title)).toBe(true);
+    await userEvent.type(within(dialog).getByLabelText("Reason (required)"), "\u202Etest");
+    await userEvent.click(within(dialog).getByRole("button", { name: "Continue" }));
+    const question = within(dialog).getByText(/^Void/, { selector: "p" });
+    expect(isolated(question, title)).toBe(true);
+    expect(isolated(question, "\u202Etest")).toBe(true);
+    // The date stays outside the isolated pieces, in the sentence's own direction.
+    expect(
+      [...question.childNodes].some((n) => n.nodeType === 3 && /20 Mar 2026/.test(n.textContent!)),
+    ).toBe(true);
+    await userEvent.click(within(dialog).getByRole("button", { name: "Cancel" }));
+
+    await userEvent.click(screen.getByRole("button", { name: /^Correct / }));
+    dialog = screen.getByRole("dialog");
+    await within(dialog).findByRole("form");
+    expect(isolated(within(dialog).getByRole("heading"), title)).toBe(true);
+    await userEvent.click(within(dialog).getByRole("button", { name: "Cancel" }));
+
+    await userEvent.click(screen.getByRole("button", { name: /^History / }));
+    dialog = screen.getByRole("dialog");
+    await within(dialog).findAllByRole("listitem");
+    expect(isolated(within(dialog).getByRole("heading"), title)).toBe(true);
+    expect(isolated(dialog, "\u202Edemo-owner")).toBe(true);
+    expect(isolated(dialog, "\u202Ereceipt")).toBe(true);
+    expect(isolated(dialog, "$89.99")).toBe(true);
+    expect(isolated(dialog, "$79.99")).toBe(true);
   });
 });
 

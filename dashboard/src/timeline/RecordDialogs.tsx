@@ -79,7 +79,11 @@ export function CorrectDialog({
   const loading = !history && !error;
   return (
     <Dialog
-      title={<>Correct “{history?.current.title ?? event.title}”</>}
+      title={
+        <>
+          Correct “<bdi>{history?.current.title ?? event.title}</bdi>”
+        </>
+      }
       onClose={onClose}
       loading={loading}
     >
@@ -207,7 +211,15 @@ export function VoidDialog({
 
   const current = history?.current ?? event;
   return (
-    <Dialog title={<>Void “{current.title}”</>} onClose={onClose} loading={loading}>
+    <Dialog
+      title={
+        <>
+          Void “<bdi>{current.title}</bdi>”
+        </>
+      }
+      onClose={onClose}
+      loading={loading}
+    >
       {loading && <Loading label="Reading the record as it now is…" />}
       <ErrorText error={read.error} onRetry={read.retry} />
       {history?.voided ? (
@@ -273,7 +285,8 @@ export function VoidDialog({
       ) : (
         <div className="record">
           <p id={`${id}-question`}>
-            Void “{current.title}” of {formatDate(current.occurredAt)} because “{reason.trim()}”?
+            Void “<bdi>{current.title}</bdi>” of {formatDate(current.occurredAt)} because “
+            <bdi>{reason.trim()}</bdi>”?
           </p>
           {general && (
             <p className="error" role="alert">
@@ -282,7 +295,9 @@ export function VoidDialog({
           )}
           {conflict && (
             <div className="error-retry" role="alert">
-              <p className="error">{conflictSentence(conflict)}</p>
+              <p className="error">
+                <bdi>{conflictSentence(conflict)}</bdi>
+              </p>
               <button type="button" onClick={() => void reload()} aria-disabled={busy || undefined}>
                 Reload the record
               </button>
@@ -382,7 +397,15 @@ export function HistoryDialog({
 }) {
   const { history, error, retry } = useRecordHistory(vehicle.id, event.id);
   return (
-    <Dialog title={<>History of “{event.title}”</>} onClose={onClose} className="history-dialog">
+    <Dialog
+      title={
+        <>
+          History of “<bdi>{event.title}</bdi>”
+        </>
+      }
+      onClose={onClose}
+      className="history-dialog"
+    >
       {!history && !error && <Loading label="Loading the history…" />}
       <ErrorText error={error} onRetry={retry} />
       {history && (
@@ -403,19 +426,33 @@ export function HistoryDialog({
                     </strong>{" "}
                     <span className="muted">
                       <time dateTime={r.at}>{formatDateTime(r.at)}</time>
-                      {r.by && <> by {r.by}</>}
+                      {r.by && (
+                        <>
+                          {" "}
+                          by <bdi>{r.by}</bdi>
+                        </>
+                      )}
                     </span>
                   </p>
-                  {r.reason && <p className="revision-reason">Reason: {r.reason}</p>}
+                  {r.reason && (
+                    <p className="revision-reason">
+                      Reason: <bdi>{r.reason}</bdi>
+                    </p>
+                  )}
                   {changes.length > 0 && (
                     <dl className="revision-changes">
                       {changes.map((c) => (
                         <div key={c.field}>
                           <dt>{c.field}</dt>
                           <dd>
-                            <del>{c.from}</del> <span aria-hidden="true">→ </span>
+                            <del>
+                              <bdi>{c.from}</bdi>
+                            </del>{" "}
+                            <span aria-hidden="true">→ </span>
                             <span className="visually-hidden"> changed to </span>
-                            <ins>{c.to}</ins>
+                            <ins>
+                              <bdi>{c.to}</bdi>
+                            </ins>
                           </dd>
                         </div>
                       ))}

@@ -598,7 +598,9 @@ export function RecordEventForm({
       {conflict?.voided && <VoidedNotice history={conflict.voided} />}
       {conflict && !conflict.voided && (
         <div className="error-retry" role="alert">
-          <p className="error">{conflictSentence(conflict.message)}</p>
+          <p className="error">
+            <bdi>{conflictSentence(conflict.message)}</bdi>
+          </p>
           <button type="button" onClick={() => void reload()} aria-disabled={busy || undefined}>
             Reload the record
           </button>
@@ -636,11 +638,20 @@ export function eventPath(vehicleId: string, eventId: string): string {
 }
 
 /** "This record was voided on 2 Mar 2026 (duplicate of …). It can no longer be changed." */
-export function voidedSentence(h: EventHistory): string {
-  const last = h.revisions[h.revisions.length - 1];
-  const when = last ? ` on ${formatDate(last.at)}` : "";
-  const why = last?.reason ? ` (${last.reason})` : "";
-  return `This record was voided${when}${why}. It can no longer be changed.`;
+export function VoidedSentence({ history }: { history: EventHistory }) {
+  const last = history.revisions[history.revisions.length - 1];
+  return (
+    <>
+      This record was voided{last && ` on ${formatDate(last.at)}`}
+      {last?.reason && (
+        <>
+          {" "}
+          (<bdi>{last.reason}</bdi>)
+        </>
+      )}
+      . It can no longer be changed.
+    </>
+  );
 }
 
 /**
@@ -666,9 +677,4 @@ export function VoidedNotice({ history }: { history: EventHistory }) {
       <VoidedSentence history={history} />
     </p>
   );
-}
-
-/** `voidedSentence` as an element (for the dialogs). */
-export function VoidedSentence({ history }: { history: EventHistory }) {
-  return <>{voidedSentence(history)}</>;
 }

@@ -6,6 +6,7 @@ import {
   useMemo,
   useRef,
   useState,
+  type ReactNode,
   type Ref,
 } from "react";
 import { qs } from "../api/client";
@@ -85,7 +86,7 @@ export function Timeline({
     event: TimelineItem;
     neighbours: string[];
   } | null>(null);
-  const [changed, setChanged] = useState<string | null>(null);
+  const [changed, setChanged] = useState<ReactNode>(null);
   // Where focus goes once the dialog has closed: the button that opened it, else (its row is gone: voided)
   // the next row, else the previous one, else the timeline's heading. Never <body>.
   const focusAfter = useRef<string[] | null>(null);
@@ -328,7 +329,11 @@ export function Timeline({
           onReloaded={applyHistory}
           onCorrected={(h) => {
             applyHistory(h);
-            setChanged(`“${h.current.title}” is corrected.`);
+            setChanged(
+              <>
+                “<bdi>{h.current.title}</bdi>” is corrected.
+              </>,
+            );
             closeDialog();
             onRecorded();
           }}
@@ -342,7 +347,11 @@ export function Timeline({
           onReloaded={applyHistory}
           onVoided={(h) => {
             applyHistory(h);
-            setChanged(`“${h.current.title}” is voided: it has left the timeline.`);
+            setChanged(
+              <>
+                “<bdi>{h.current.title}</bdi>” is voided: it has left the timeline.
+              </>,
+            );
             closeDialog(true);
             onRecorded();
           }}
