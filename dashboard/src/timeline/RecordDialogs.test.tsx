@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -587,6 +588,36 @@ describe("record text in the dialogs' sentences", () => {
     expect(isolated(dialog, "\u202Ereceipt")).toBe(true);
     expect(isolated(dialog, "$89.99")).toBe(true);
     expect(isolated(dialog, "$79.99")).toBe(true);
+  });
+});
+
+describe("the dialogs' buttons on a narrow screen", () => {
+  it("wrap to another line whole rather than break inside a word (Back, Cancel at 320 px)", async () => {
+    // Vitest leaves CSS out of modules: the page's style sheet is read as a file.
+    const styles = readFileSync(`${__dirname}/../styles.css`, "utf8");
+    const sheet = document.createElement("style");
+    sheet.textContent = styles;
+    document.head.append(sheet);
+    try {
+      setup(() => undefined);
+      const dialog = await openAction("Void");
+      await userEvent.type(within(dialog).getByLabelText("Reason (required)"), "typo");
+      await userEvent.click(within(dialog).getByRole("button", { name: "Continue" }));
+      const back = within(dialog).getByRole("button", { name: "Back" });
+      // The dialog lets long unbroken record text wrap anywhere; a button's label must not inherit that.
+      // The dialog lets long unbroken record text wrap anywhere (`overflow-wrap: anywhere`, inherited); a
+      // button's label must not. (jsdom's CSS parser drops `overflow-wrap`: the style sheet's text is read.)
+      const wraps = styles
+        .replace(/\/\*[\s\S]*?\*\//g, "")
+        .split("}")
+        .map((block) => block.split("{"))
+        .filter(([selector, body]) => body && !selector!.includes("@") && back.matches(selector!))
+        .flatMap(([, body]) => [...body!.matchAll(/overflow-wrap:\s*([\w-]+)/g)].map((m) => m[1]));
+      expect(wraps.at(-1)).toBe("normal");
+      expect(getComputedStyle(back.parentElement!).flexWrap).toBe("wrap");
+    } finally {
+      sheet.remove();
+    }
   });
 });
 
