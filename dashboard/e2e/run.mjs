@@ -468,7 +468,11 @@ await step(
     );
     await shot("correct-dialog-320");
     await page.setViewportSize({ width: 1400, height: 900 });
+    const patched = page.waitForRequest((r) => r.method() === "PATCH");
     await form.getByRole("button", { name: "Save correction" }).click();
+    // The correction names the revision the dialog read (the record's history, read when it opened).
+    const ifMatch = (await patched).headers()["if-match"];
+    assert(ifMatch === '"1"', `the correction's If-Match is ${ifMatch}, not "1"`);
     await dialog.waitFor({ state: "detached" });
     const focused = await page.evaluate(() => document.activeElement?.id);
     assert(
@@ -506,15 +510,55 @@ await step(
       "focus did not return to the row's History button",
     );
 
+    // Another client renames the record to void after this page listed it: the dialog reads the record
+    // when it opens, so it names the record as it now is, at its new revision.
+    const renamed = `E2E renamed elsewhere ${drop.id.slice(-4)}`;
+    await page.evaluate(
+      async ([id, title]) => {
+        const h = {
+          Authorization: `Bearer ${sessionStorage.getItem("vwc.token")}`,
+          "Content-Type": "application/json",
+        };
+        const vehicles = await (await fetch("/v1/vehicles?limit=200", { headers: h })).json();
+        const vid = vehicles.items.find((v) => v.model === "RAV4").id;
+        const r = await fetch(`/v1/vehicles/${vid}/events/${id}`, {
+          method: "PATCH",
+          headers: h,
+          body: JSON.stringify({ title }),
+        });
+        if (!r.ok) throw new Error(`renaming the record answered ${r.status}`);
+      },
+      [drop.id, renamed],
+    );
     const gone = page.locator(`[id="event-${drop.id}"]`);
     await gone.locator("button.event-row").click();
     await gone.getByRole("button", { name: /^Void / }).click();
     const voiding = page.getByRole("dialog");
+    await voiding.getByRole("heading", { name: `Void “${renamed}”` }).waitFor();
     await voiding.getByRole("button", { name: "Continue" }).click();
     await voiding.locator(".field-error").waitFor();
     await voiding.getByLabel("Reason (required)").fill("E2E: entered twice");
     await voiding.getByRole("button", { name: "Continue" }).click();
+    // At 320 px the confirm step's buttons go onto another line whole: no label breaks inside a word.
+    await page.setViewportSize({ width: 320, height: 640 });
+    await page.waitForTimeout(100);
+    const broken = await voiding.locator(".actions button").evaluateAll((buttons) =>
+      buttons
+        .filter((b) => {
+          const range = document.createRange();
+          range.selectNodeContents(b);
+          const lines = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+          return !/\s/.test(b.textContent.trim()) && lines.size > 1;
+        })
+        .map((b) => b.textContent),
+    );
+    assert(broken.length === 0, `buttons broken mid-word at 320 px: ${JSON.stringify(broken)}`);
+    await shot("void-confirm-320");
+    await page.setViewportSize({ width: 1400, height: 900 });
+    const deleted = page.waitForRequest((r) => r.method() === "DELETE");
     await voiding.getByRole("button", { name: "Void the record" }).click();
+    const voidIfMatch = (await deleted).headers()["if-match"];
+    assert(voidIfMatch === '"2"', `the void's If-Match is ${voidIfMatch}, not "2"`);
     await voiding.waitFor({ state: "detached" });
     await gone.waitFor({ state: "detached" });
     assert(

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -40,15 +41,19 @@ function history(current: VehicleEvent, more: Partial<EventHistory> = {}): Event
   };
 }
 
-/** A timeline of two records (`a` newest, then `b`) whose PATCH, DELETE and history answer `answer`. */
+/**
+ * A timeline of two records (`a` newest, then `b`) whose PATCH, DELETE and history answer `answer`; a
+ * history `answer` leaves alone is `first` at revision 2.
+ */
 function setup(
-  answer: (url: URL, init: RequestInit) => Response | undefined,
+  answer: (url: URL, init: RequestInit) => Response | Promise<Response> | undefined,
   roles = ["owner"],
   first = oilChange(),
 ) {
   const fetch = mockFetch((url, init) => {
     const r = answer(url, init);
     if (r) return r;
+    if (url.pathname.endsWith("/history")) return json(history(first));
     return json({ items: [first, event("b", "2026-02-03T00:00:00Z")], nextCursor: null });
   });
   const onRecorded = vi.fn();
@@ -59,11 +64,18 @@ function setup(
 const calls = (fetch: ReturnType<typeof mockFetch>, method: string) =>
   fetch.mock.calls.filter((c) => c[1]?.method === method);
 
+/** Opens the row's dialog and waits until it has read the record (Correct and Void read its history). */
 async function openAction(action: "Correct" | "Void" | "History", title = "Oil change") {
   await userEvent.click(await screen.findByRole("button", { name: new RegExp(`^${title}`) }));
   await userEvent.click(screen.getByRole("button", { name: new RegExp(`^${action} `) }));
-  return screen.getByRole("dialog");
+  const dialog = screen.getByRole("dialog");
+  if (action !== "History")
+    await waitFor(() => expect(dialog.querySelector("[aria-busy]")).toBeNull());
+  return dialog;
 }
+
+const header = (call: unknown[] | undefined, name: string) =>
+  ((call?.[1] as RequestInit | undefined)?.headers as Record<string, string> | undefined)?.[name];
 
 describe("correcting a record", () => {
   it("opens the record form prefilled with the record's fields, and an optional reason", async () => {
@@ -119,6 +131,163 @@ describe("correcting a record", () => {
     expect(calls(fetch, "PATCH")).toHaveLength(0);
   });
 
+  it("reads the record when it opens: prefills from what the server has and names its revision", async () => {
+    // The row is stale: another tab has since changed the claim id (revision 3).
+    const row = oilChange({
+      kind: "collision",
+      title: "Rear bumper scuff",
+      details: { severity: "minor", insuranceClaimId: "CLM-1", airbagDeployed: false },
+    });
+    const now: VehicleEvent = {
+      ...row,
+      vendor: { name: "Renamed body shop" },
+      details: { severity: "minor", insuranceClaimId: "CLM-OTHER-TAB", airbagDeployed: false },
+    };
+    const read = history(now, {
+      revisions: [
+        ...history(now).revisions,
+        { revision: 3, change: "corrected", at: "2026-03-22T08:00:00Z", changed: [], event: now },
+      ],
+    });
+    let answerHistory: (r: Response) => void = () => {};
+    const { fetch } = setup(
+      (url, init) => {
+        if (url.pathname.endsWith("/history"))
+          return new Promise<Response>((resolve) => (answerHistory = resolve));
+        if (init.method === "PATCH") return json(history(now));
+        return undefined;
+      },
+      ["owner"],
+      row,
+    );
+    await userEvent.click(await screen.findByRole("button", { name: /^Rear bumper scuff/ }));
+    await userEvent.click(screen.getByRole("button", { name: /^Correct / }));
+    const dialog = screen.getByRole("dialog");
+    // While it reads, the dialog says so and holds focus; the form is not offered yet.
+    expect(within(dialog).getByRole("status")).toHaveTextContent("Reading the record");
+    expect(within(dialog).queryByRole("form")).toBeNull();
+    expect(dialog).toHaveFocus();
+    answerHistory(json(read));
+    const vendor = await within(dialog).findByLabelText("Vendor");
+    expect(vendor).toHaveValue("Renamed body shop");
+    expect(within(dialog).getByLabelText("Kind")).toHaveFocus();
+
+    await userEvent.selectOptions(within(dialog).getByLabelText("Severity"), "severe");
+    await userEvent.click(within(dialog).getByRole("button", { name: "Save correction" }));
+    await waitFor(() => expect(calls(fetch, "PATCH")).toHaveLength(1));
+    const [patch] = calls(fetch, "PATCH");
+    // The change is laid over the record as the server has it: the other tab's claim id stays.
+    expect(JSON.parse(String(patch![1]!.body))).toEqual({
+      details: { severity: "severe", insuranceClaimId: "CLM-OTHER-TAB", airbagDeployed: false },
+    });
+    expect(header(patch, "If-Match")).toBe('"3"');
+  });
+
+  it("on a 409 for a stale revision, reloads the record and sends its new revision", async () => {
+    const newer = oilChange({ costCents: 6500 });
+    let reads = 0;
+    let patches = 0;
+    const { fetch } = setup((url, init) => {
+      if (url.pathname.endsWith("/history")) {
+        reads++;
+        return json(
+          reads === 1
+            ? history(oilChange())
+            : history(newer, {
+                revisions: [
+                  ...history(newer).revisions,
+                  {
+                    revision: 3,
+                    change: "corrected",
+                    at: "2026-03-22T08:00:00Z",
+                    changed: ["costCents"],
+                    event: newer,
+                  },
+                ],
+              }),
+        );
+      }
+      if (init.method === "PATCH")
+        return patches++ === 0
+          ? problem(
+              409,
+              "the record changed since revision 2 (it is now at revision 3): read it again",
+            )
+          : json(history(newer));
+      return undefined;
+    });
+    const dialog = await openAction("Correct");
+    await userEvent.type(within(dialog).getByLabelText("Notes"), "first try");
+    await userEvent.click(within(dialog).getByRole("button", { name: "Save correction" }));
+    expect(await within(dialog).findByRole("alert")).toHaveTextContent(
+      "The record changed since revision 2",
+    );
+    expect(header(calls(fetch, "PATCH")[0], "If-Match")).toBe('"2"');
+    await userEvent.click(within(dialog).getByRole("button", { name: "Reload the record" }));
+    await waitFor(() => expect(within(dialog).getByLabelText("Cost (USD)")).toHaveValue("65.00"));
+    await userEvent.type(within(dialog).getByLabelText("Notes"), "second try");
+    await userEvent.click(within(dialog).getByRole("button", { name: "Save correction" }));
+    await waitFor(() => expect(calls(fetch, "PATCH")).toHaveLength(2));
+    expect(header(calls(fetch, "PATCH")[1], "If-Match")).toBe('"3"');
+    expect(JSON.parse(String(calls(fetch, "PATCH")[1]![1]!.body))).toEqual({
+      notes: "second try",
+    });
+  });
+
+  it("offers an acquisition's purchase price, which follows its cost while the two are equal", async () => {
+    const bought = oilChange({
+      kind: "acquisition",
+      title: "Bought from Lakeside Toyota",
+      costCents: 2_749_000,
+      vendor: null,
+      details: { priceCents: 2_749_000, seller: "Lakeside Toyota", condition: "used" },
+    } as Partial<VehicleEvent>);
+    const { fetch } = setup(
+      (_url, init) => (init.method === "PATCH" ? json(history(bought)) : undefined),
+      ["owner"],
+      bought,
+    );
+    const dialog = await openAction("Correct", "Bought from");
+    const price = within(dialog).getByLabelText("Purchase price (USD)");
+    expect(price).toHaveValue("27490.00");
+    const cost = within(dialog).getByLabelText("Cost (USD)");
+    await userEvent.clear(cost);
+    await userEvent.type(cost, "27000");
+    expect(price).toHaveValue("27000");
+    await userEvent.click(within(dialog).getByRole("button", { name: "Save correction" }));
+    await waitFor(() => expect(calls(fetch, "PATCH")).toHaveLength(1));
+    // `details` is sent whole: the price changed, the seller and condition as the record has them.
+    expect(JSON.parse(String(calls(fetch, "PATCH")[0]![1]!.body))).toEqual({
+      costCents: 2_700_000,
+      details: { priceCents: 2_700_000, seller: "Lakeside Toyota", condition: "used" },
+    });
+  });
+
+  it("keeps an acquisition's price apart from a cost that includes fees", async () => {
+    const bought = oilChange({
+      kind: "acquisition",
+      title: "Bought from Lakeside Toyota",
+      costCents: 2_800_000,
+      vendor: null,
+      details: { priceCents: 2_749_000, seller: "Lakeside Toyota" },
+    } as Partial<VehicleEvent>);
+    const e = bought;
+    const before = fieldsFromEvent(e, "mi");
+    expect(buildCorrection(e, before, { ...before, cost: "28100" }).body).toEqual({
+      costCents: 2_810_000,
+    });
+    expect(buildCorrection(e, before, { ...before, price: "27000" }).body).toEqual({
+      details: { priceCents: 2_700_000, seller: "Lakeside Toyota" },
+    });
+    // A cleared price leaves the other details, and the purchase price falls back to the cost.
+    expect(buildCorrection(e, before, { ...before, price: "" }).body).toEqual({
+      details: { seller: "Lakeside Toyota" },
+    });
+    expect(buildCorrection(e, before, { ...before, price: "27k" }).errors).toEqual({
+      "details.priceCents": "Enter an amount such as 24500.",
+    });
+  });
+
   it("shows the API's field errors beside their fields", async () => {
     setup((_url, init) =>
       init.method === "PATCH"
@@ -139,13 +308,15 @@ describe("correcting a record", () => {
 
   it("says when the record changed meanwhile, and reloads it to start again", async () => {
     const newer = oilChange({ costCents: 6500, title: "Oil and filter" });
+    let reads = 0;
     const { fetch } = setup((url, init) => {
       if (init.method === "PATCH")
         return problem(
           409,
           "event a changed while this request was handled; read it again and retry",
         );
-      if (url.pathname.endsWith("/history")) return json(history(newer));
+      if (url.pathname.endsWith("/history"))
+        return json(reads++ === 0 ? history(oilChange()) : history(newer));
       return undefined;
     });
     const dialog = await openAction("Correct");
@@ -219,6 +390,8 @@ describe("voiding a record", () => {
     expect(String(calls(fetch, "DELETE")[0]![0])).toBe(
       "/v1/vehicles/veh_1/events/a?reason=entered%20twice",
     );
+    // Voiding names the revision read when the dialog opened.
+    expect(header(calls(fetch, "DELETE")[0], "If-Match")).toBe('"2"');
     expect(screen.queryByRole("button", { name: /^Oil change/ })).toBeNull();
     expect(screen.getByText(/is voided: it has left the timeline/)).toBeInTheDocument();
     expect(onRecorded).toHaveBeenCalledOnce();
@@ -242,13 +415,16 @@ describe("voiding a record", () => {
         },
       ],
     };
+    let reads = 0;
     setup((url, init) => {
       if (init.method === "DELETE")
         return problem(
           409,
           "event a was voided at 2026-03-22T08:00:00Z (duplicate); a voided record cannot be voided again",
         );
-      if (url.pathname.endsWith("/history")) return json(voided);
+      // Voided by someone else after this dialog read it.
+      if (url.pathname.endsWith("/history"))
+        return json(reads++ === 0 ? history(oilChange()) : voided);
       return undefined;
     });
     const dialog = await openAction("Void");
@@ -259,12 +435,85 @@ describe("voiding a record", () => {
       "a voided record cannot be voided again",
     );
     await userEvent.click(within(dialog).getByRole("button", { name: "Reload the record" }));
-    expect(
-      await within(dialog).findByText(
-        "This record was voided on 22 Mar 2026 (duplicate). It can no longer be changed.",
-      ),
-    ).toBeInTheDocument();
+    expect(await within(dialog).findByText(/This record was voided on/)).toHaveTextContent(
+      "This record was voided on 22 Mar 2026 (duplicate). It can no longer be changed.",
+    );
     expect(screen.queryByRole("button", { name: /^Oil change/ })).toBeNull();
+    await userEvent.click(within(dialog).getByRole("button", { name: "Close" }));
+    expect(screen.getByRole("button", { name: /Event b/ })).toHaveFocus();
+  });
+});
+
+describe("a record voided while its dialog is open", () => {
+  /** Three rows (`x`, then the oil change `a`, then `b`); `a` is voided by someone else after it is read. */
+  function voidedMeanwhile() {
+    const voided: EventHistory = {
+      ...history(oilChange()),
+      voided: true,
+      revisions: [
+        ...history(oilChange()).revisions,
+        {
+          revision: 3,
+          change: "voided",
+          at: "2026-12-02T07:02:18.506387065+00:00",
+          by: "demo-fleet",
+          reason: "duplicate",
+          changed: [],
+          event: oilChange(),
+        },
+      ],
+    };
+    let reads = 0;
+    mockFetch((url, init) => {
+      if (url.pathname.endsWith("/history"))
+        return json(reads++ === 0 ? history(oilChange()) : voided);
+      if (init.method === "PATCH" || init.method === "DELETE")
+        return problem(
+          409,
+          "event a was voided at 2026-12-02T07:02:18.506387065+00:00 (duplicate); a voided record cannot be corrected",
+        );
+      return json({
+        items: [
+          event("x", "2026-04-01T00:00:00Z"),
+          oilChange(),
+          event("b", "2026-02-03T00:00:00Z"),
+        ],
+        nextCursor: null,
+      });
+    });
+    renderWithApi(<Timeline vehicle={vehicle} onRecorded={vi.fn()} />);
+  }
+
+  it("keeps focus in the dialog after the reload, then gives it to the voided row's neighbour", async () => {
+    voidedMeanwhile();
+    const dialog = await openAction("Correct");
+    await userEvent.type(within(dialog).getByLabelText("Notes"), "late");
+    await userEvent.click(within(dialog).getByRole("button", { name: "Save correction" }));
+    const alert = await within(dialog).findByRole("alert");
+    // The server's instant is written as the dashboard writes instants.
+    expect(alert).toHaveTextContent("was voided at 2 Dec 2026, 07:02 UTC (duplicate)");
+    expect(alert).not.toHaveTextContent("2026-12-02T07:02");
+    await userEvent.click(within(dialog).getByRole("button", { name: "Reload the record" }));
+    const notice = await within(dialog).findByText(/This record was voided on 2 Dec 2026/);
+    expect(within(dialog).queryByRole("button", { name: "Save correction" })).toBeNull();
+    // Reload and Save are gone: focus is on the sentence that says why, inside the dialog.
+    expect(notice).toHaveFocus();
+    expect(screen.queryByRole("button", { name: /^Oil change/ })).toBeNull();
+    await userEvent.keyboard("{Escape}");
+    expect(screen.queryByRole("dialog")).toBeNull();
+    // The row that followed it, not the timeline's first row.
+    expect(screen.getByRole("button", { name: /Event b/ })).toHaveFocus();
+  });
+
+  it("does the same in the void dialog", async () => {
+    voidedMeanwhile();
+    const dialog = await openAction("Void");
+    await userEvent.type(within(dialog).getByLabelText("Reason (required)"), "typo");
+    await userEvent.click(within(dialog).getByRole("button", { name: "Continue" }));
+    await userEvent.click(within(dialog).getByRole("button", { name: "Void the record" }));
+    expect(await within(dialog).findByRole("alert")).toHaveTextContent("2 Dec 2026, 07:02 UTC");
+    await userEvent.click(within(dialog).getByRole("button", { name: "Reload the record" }));
+    expect(await within(dialog).findByText(/This record was voided on/)).toHaveFocus();
     await userEvent.click(within(dialog).getByRole("button", { name: "Close" }));
     expect(screen.getByRole("button", { name: /Event b/ })).toHaveFocus();
   });
@@ -288,6 +537,87 @@ describe("a record's history", () => {
     expect(cost).toHaveTextContent("$89.99 → changed to $79.99");
     expect(cost.querySelector("del")).toHaveTextContent("$89.99");
     expect(cost.querySelector("ins")).toHaveTextContent("$79.99");
+  });
+});
+
+describe("record text in the dialogs' sentences", () => {
+  it("is isolated, so a stray bidi control in a title or reason cannot reverse the words around it", async () => {
+    const title = "Brakes \u202Eunterminated override";
+    const odd = oilChange({ title });
+    const corrected: EventHistory = {
+      ...history(odd),
+      revisions: history(odd).revisions.map((r) => ({
+        ...r,
+        by: "\u202Edemo-owner",
+        reason: "\u202Ereceipt",
+        event: r.revision === 1 ? { ...odd, costCents: 8999 } : { ...odd, costCents: 7999 },
+      })),
+    };
+    const isolated = (el: Element, text: string) =>
+      [...el.querySelectorAll("bdi")].some((b) => b.textContent === text);
+    setup(
+      (url) => (url.pathname.endsWith("/history") ? json(corrected) : undefined),
+      ["owner"],
+      odd,
+    );
+
+    let dialog = await openAction("Void", "Brakes");
+    expect(isolated(within(dialog).getByRole("heading"), title)).toBe(true);
+    await userEvent.type(within(dialog).getByLabelText("Reason (required)"), "\u202Etest");
+    await userEvent.click(within(dialog).getByRole("button", { name: "Continue" }));
+    const question = within(dialog).getByText(/^Void/, { selector: "p" });
+    expect(isolated(question, title)).toBe(true);
+    expect(isolated(question, "\u202Etest")).toBe(true);
+    // The date stays outside the isolated pieces, in the sentence's own direction.
+    expect(
+      [...question.childNodes].some((n) => n.nodeType === 3 && /20 Mar 2026/.test(n.textContent!)),
+    ).toBe(true);
+    await userEvent.click(within(dialog).getByRole("button", { name: "Cancel" }));
+
+    await userEvent.click(screen.getByRole("button", { name: /^Correct / }));
+    dialog = screen.getByRole("dialog");
+    await within(dialog).findByRole("form");
+    expect(isolated(within(dialog).getByRole("heading"), title)).toBe(true);
+    await userEvent.click(within(dialog).getByRole("button", { name: "Cancel" }));
+
+    await userEvent.click(screen.getByRole("button", { name: /^History / }));
+    dialog = screen.getByRole("dialog");
+    await within(dialog).findAllByRole("listitem");
+    expect(isolated(within(dialog).getByRole("heading"), title)).toBe(true);
+    expect(isolated(dialog, "\u202Edemo-owner")).toBe(true);
+    expect(isolated(dialog, "\u202Ereceipt")).toBe(true);
+    expect(isolated(dialog, "$89.99")).toBe(true);
+    expect(isolated(dialog, "$79.99")).toBe(true);
+  });
+});
+
+describe("the dialogs' buttons on a narrow screen", () => {
+  it("wrap to another line whole rather than break inside a word (Back, Cancel at 320 px)", async () => {
+    // Vitest leaves CSS out of modules: the page's style sheet is read as a file.
+    const styles = readFileSync(`${__dirname}/../styles.css`, "utf8");
+    const sheet = document.createElement("style");
+    sheet.textContent = styles;
+    document.head.append(sheet);
+    try {
+      setup(() => undefined);
+      const dialog = await openAction("Void");
+      await userEvent.type(within(dialog).getByLabelText("Reason (required)"), "typo");
+      await userEvent.click(within(dialog).getByRole("button", { name: "Continue" }));
+      const back = within(dialog).getByRole("button", { name: "Back" });
+      // The dialog lets long unbroken record text wrap anywhere; a button's label must not inherit that.
+      // The dialog lets long unbroken record text wrap anywhere (`overflow-wrap: anywhere`, inherited); a
+      // button's label must not. (jsdom's CSS parser drops `overflow-wrap`: the style sheet's text is read.)
+      const wraps = styles
+        .replace(/\/\*[\s\S]*?\*\//g, "")
+        .split("}")
+        .map((block) => block.split("{"))
+        .filter(([selector, body]) => body && !selector!.includes("@") && back.matches(selector!))
+        .flatMap(([, body]) => [...body!.matchAll(/overflow-wrap:\s*([\w-]+)/g)].map((m) => m[1]));
+      expect(wraps.at(-1)).toBe("normal");
+      expect(getComputedStyle(back.parentElement!).flexWrap).toBe("wrap");
+    } finally {
+      sheet.remove();
+    }
   });
 });
 

@@ -1,6 +1,6 @@
 // Changing a recorded event from the timeline: correcting it (the record form, prefilled), voiding it (a
 // reason, then a confirm step) and reading its history (every revision: who changed what, when and why).
-import { useEffect, useId, useState, type FormEvent } from "react";
+import { useEffect, useId, useRef, useState, type FormEvent } from "react";
 import { ApiError } from "../api/client";
 import { useApi } from "../api/context";
 import type { EventHistory, EventKind, EventRevision, Vehicle, VehicleEvent } from "../api/types";
@@ -8,8 +8,55 @@ import { formatDate, formatDateTime, formatDistance, formatMoney, humanize } fro
 import { Dialog } from "../ui/Dialog";
 import { ErrorText, Loading } from "../ui/Feedback";
 import { kindStyle } from "./kinds";
-import { eventPath, MAX_REASON, RecordEventForm, voidedSentence } from "./RecordEventForm";
+import {
+  conflictSentence,
+  eventPath,
+  MAX_REASON,
+  RecordEventForm,
+  VoidedNotice,
+  VoidedSentence,
+} from "./RecordEventForm";
 import { detailEntries } from "./details";
+
+/**
+ * Reads the record's history when a dialog opens: correcting and voiding work from the record as the server
+ * now has it (`current`) and name its last revision in `If-Match`, so a change made meanwhile elsewhere is
+ * a 409, never silently undone. `onRead` gets each history read (the timeline shows the record as it reads).
+ */
+function useRecordHistory(vehicleId: string, eventId: string, onRead?: (h: EventHistory) => void) {
+  const { api } = useApi();
+  const [generation, setGeneration] = useState(0);
+  const [state, setState] = useState<{ history?: EventHistory; error?: unknown }>({});
+  const read = useRef(onRead);
+  read.current = onRead;
+
+  useEffect(() => {
+    const controller = new AbortController();
+    setState({});
+    api
+      .json<EventHistory>(`${eventPath(vehicleId, eventId)}/history`, {
+        signal: controller.signal,
+      })
+      .then(
+        (history) => {
+          if (controller.signal.aborted) return;
+          setState({ history });
+          read.current?.(history);
+        },
+        (error: unknown) => {
+          if (!controller.signal.aborted) setState({ error });
+        },
+      );
+    return () => controller.abort();
+  }, [api, vehicleId, eventId, generation]);
+
+  return { ...state, retry: () => setGeneration((g) => g + 1) };
+}
+
+/** The revision a record's history ends at: what `If-Match` names. */
+export function lastRevision(h: EventHistory): number {
+  return h.revisions[h.revisions.length - 1]?.revision ?? 1;
+}
 
 export function CorrectDialog({
   vehicle,
@@ -28,15 +75,51 @@ export function CorrectDialog({
   onReloaded: (h: EventHistory) => void;
   onClose: () => void;
 }) {
+  const { history, error, retry } = useRecordHistory(vehicle.id, event.id, onReloaded);
+  const loading = !history && !error;
   return (
-    <Dialog title={`Correct “${event.title}”`} onClose={onClose}>
-      <RecordEventForm
-        vehicle={vehicle}
-        currencies={currencies}
-        kinds={kinds}
-        onCancel={onClose}
-        correcting={{ event, onCorrected, onReloaded }}
-      />
+    <Dialog
+      title={
+        <>
+          Correct “<bdi>{history?.current.title ?? event.title}</bdi>”
+        </>
+      }
+      onClose={onClose}
+      loading={loading}
+    >
+      {loading && <Loading label="Reading the record as it now is…" />}
+      <ErrorText error={error} onRetry={retry} />
+      {history?.voided && (
+        <>
+          <VoidedNotice history={history} />
+          <div className="actions">
+            <button type="button" onClick={onClose}>
+              Close
+            </button>
+          </div>
+        </>
+      )}
+      {history && !history.voided && (
+        <RecordEventForm
+          vehicle={vehicle}
+          currencies={currencies}
+          kinds={kinds}
+          onCancel={onClose}
+          correcting={{
+            event: history.current,
+            revision: lastRevision(history),
+            onCorrected,
+            onReloaded,
+          }}
+        />
+      )}
+      {error !== undefined && (
+        <div className="actions">
+          <button type="button" onClick={onClose}>
+            Cancel
+          </button>
+        </div>
+      )}
     </Dialog>
   );
 }
@@ -64,11 +147,16 @@ export function VoidDialog({
 }) {
   const { api } = useApi();
   const id = useId();
+  const read = useRecordHistory(vehicle.id, event.id, onReloaded);
+  // The history read at open, replaced by "Reload the record": what is voided and which revision.
+  const [reloaded, setReloaded] = useState<EventHistory | undefined>();
+  const history = reloaded ?? read.history;
+  const loading = !history && !read.error;
   const [reason, setReason] = useState("");
   const [confirming, setConfirming] = useState(false);
   const [error, setError] = useState<string | undefined>();
   const [general, setGeneral] = useState<string | undefined>();
-  const [conflict, setConflict] = useState<{ message: string; voided?: string } | null>(null);
+  const [conflict, setConflict] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
   // Each step's first control takes focus when the step shows (the one that was focused is gone).
@@ -84,18 +172,18 @@ export function VoidDialog({
   }
 
   async function confirm() {
-    if (busy) return;
+    if (busy || !history) return;
     setBusy(true);
     setGeneral(undefined);
     setConflict(null);
     try {
-      const history = await api.json<EventHistory>(
+      const voided = await api.json<EventHistory>(
         `${eventPath(vehicle.id, event.id)}?reason=${encodeURIComponent(reason.trim())}`,
-        { method: "DELETE" },
+        { method: "DELETE", headers: { "If-Match": `"${lastRevision(history)}"` } },
       );
-      onVoided(history);
+      onVoided(voided);
     } catch (err) {
-      if (err instanceof ApiError && err.status === 409) setConflict({ message: err.message });
+      if (err instanceof ApiError && err.status === 409) setConflict(err.message);
       else if (err instanceof ApiError && err.fields.reason) {
         setError(err.fields.reason.charAt(0).toUpperCase() + err.fields.reason.slice(1));
         setConfirming(false);
@@ -109,13 +197,11 @@ export function VoidDialog({
     if (busy) return;
     setBusy(true);
     try {
-      const history = await api.json<EventHistory>(`${eventPath(vehicle.id, event.id)}/history`);
-      onReloaded(history);
-      if (history.voided) setConflict({ message: "", voided: voidedSentence(history) });
-      else {
-        setConflict(null);
-        setConfirming(false);
-      }
+      const h = await api.json<EventHistory>(`${eventPath(vehicle.id, event.id)}/history`);
+      onReloaded(h);
+      setReloaded(h);
+      setConflict(null);
+      if (!h.voided) setConfirming(false);
     } catch (err) {
       setGeneral(err instanceof Error ? err.message : String(err));
     } finally {
@@ -123,53 +209,84 @@ export function VoidDialog({
     }
   }
 
+  const current = history?.current ?? event;
   return (
-    <Dialog title={`Void “${event.title}”`} onClose={onClose}>
-      <p className="muted small">
-        A voided record leaves the timeline, the costs and the maintenance schedule. Its history is
-        kept.
-      </p>
-      {!confirming ? (
-        <form className="record" onSubmit={next} aria-label="Why void the record" noValidate>
-          <div className={`field${error ? " invalid" : ""}`}>
-            <label htmlFor={`${id}-reason`}>Reason (required)</label>
-            <textarea
-              id={`${id}-reason`}
-              rows={2}
-              maxLength={MAX_REASON}
-              value={reason}
-              onChange={(e) => setReason(e.target.value)}
-              aria-invalid={error ? true : undefined}
-              aria-describedby={error ? `${id}-reason-error` : `${id}-reason-hint`}
-            />
-            {error ? (
-              <span className="field-error" id={`${id}-reason-error`} role="alert">
-                {error}
-              </span>
-            ) : (
-              <span className="hint" id={`${id}-reason-hint`}>
-                Up to {MAX_REASON} characters; kept in the record&apos;s history.
-              </span>
-            )}
-          </div>
-          {general && (
-            <p className="error" role="alert">
-              {general}
-            </p>
-          )}
+    <Dialog
+      title={
+        <>
+          Void “<bdi>{current.title}</bdi>”
+        </>
+      }
+      onClose={onClose}
+      loading={loading}
+    >
+      {loading && <Loading label="Reading the record as it now is…" />}
+      <ErrorText error={read.error} onRetry={read.retry} />
+      {history?.voided ? (
+        <>
+          <VoidedNotice history={history} />
           <div className="actions">
-            <button type="submit" className="primary">
-              Continue
+            <button type="button" onClick={onClose}>
+              Close
             </button>
+          </div>
+        </>
+      ) : !history ? (
+        read.error !== undefined && (
+          <div className="actions">
             <button type="button" onClick={onClose}>
               Cancel
             </button>
           </div>
-        </form>
+        )
+      ) : !confirming ? (
+        <>
+          <p className="muted small">
+            A voided record leaves the timeline, the costs and the maintenance schedule. Its history
+            is kept.
+          </p>
+          <form className="record" onSubmit={next} aria-label="Why void the record" noValidate>
+            <div className={`field${error ? " invalid" : ""}`}>
+              <label htmlFor={`${id}-reason`}>Reason (required)</label>
+              <textarea
+                id={`${id}-reason`}
+                rows={2}
+                maxLength={MAX_REASON}
+                value={reason}
+                onChange={(e) => setReason(e.target.value)}
+                aria-invalid={error ? true : undefined}
+                aria-describedby={error ? `${id}-reason-error` : `${id}-reason-hint`}
+              />
+              {error ? (
+                <span className="field-error" id={`${id}-reason-error`} role="alert">
+                  {error}
+                </span>
+              ) : (
+                <span className="hint" id={`${id}-reason-hint`}>
+                  Up to {MAX_REASON} characters; kept in the record&apos;s history.
+                </span>
+              )}
+            </div>
+            {general && (
+              <p className="error" role="alert">
+                {general}
+              </p>
+            )}
+            <div className="actions">
+              <button type="submit" className="primary">
+                Continue
+              </button>
+              <button type="button" onClick={onClose}>
+                Cancel
+              </button>
+            </div>
+          </form>
+        </>
       ) : (
         <div className="record">
           <p id={`${id}-question`}>
-            Void “{event.title}” of {formatDate(event.occurredAt)} because “{reason.trim()}”?
+            Void “<bdi>{current.title}</bdi>” of {formatDate(current.occurredAt)} because “
+            <bdi>{reason.trim()}</bdi>”?
           </p>
           {general && (
             <p className="error" role="alert">
@@ -178,38 +295,30 @@ export function VoidDialog({
           )}
           {conflict && (
             <div className="error-retry" role="alert">
-              <p className="error">{conflict.voided ?? conflict.message}</p>
-              {!conflict.voided && (
-                <button
-                  type="button"
-                  onClick={() => void reload()}
-                  aria-disabled={busy || undefined}
-                >
-                  Reload the record
-                </button>
-              )}
+              <p className="error">
+                <bdi>{conflictSentence(conflict)}</bdi>
+              </p>
+              <button type="button" onClick={() => void reload()} aria-disabled={busy || undefined}>
+                Reload the record
+              </button>
             </div>
           )}
           <div className="actions">
-            {!conflict?.voided && (
-              <button
-                id={`${id}-confirm`}
-                type="button"
-                className="danger"
-                aria-describedby={`${id}-question`}
-                aria-disabled={busy || undefined}
-                onClick={() => void confirm()}
-              >
-                {busy ? "Voiding…" : "Void the record"}
-              </button>
-            )}
-            {!conflict?.voided && (
-              <button type="button" onClick={() => setConfirming(false)}>
-                Back
-              </button>
-            )}
+            <button
+              id={`${id}-confirm`}
+              type="button"
+              className="danger"
+              aria-describedby={`${id}-question`}
+              aria-disabled={busy || undefined}
+              onClick={() => void confirm()}
+            >
+              {busy ? "Voiding…" : "Void the record"}
+            </button>
+            <button type="button" onClick={() => setConfirming(false)}>
+              Back
+            </button>
             <button type="button" onClick={onClose}>
-              {conflict?.voided ? "Close" : "Cancel"}
+              Cancel
             </button>
           </div>
         </div>
@@ -286,34 +395,26 @@ export function HistoryDialog({
   event: VehicleEvent;
   onClose: () => void;
 }) {
-  const { api } = useApi();
-  const [generation, setGeneration] = useState(0);
-  const [state, setState] = useState<{ history?: EventHistory; error?: unknown }>({});
-
-  useEffect(() => {
-    const controller = new AbortController();
-    setState({});
-    api
-      .json<EventHistory>(`${eventPath(vehicle.id, event.id)}/history`, {
-        signal: controller.signal,
-      })
-      .then(
-        (history) => setState({ history }),
-        (error: unknown) => {
-          if (!controller.signal.aborted) setState({ error });
-        },
-      );
-    return () => controller.abort();
-  }, [api, vehicle.id, event.id, generation]);
-
-  const { history, error } = state;
+  const { history, error, retry } = useRecordHistory(vehicle.id, event.id);
   return (
-    <Dialog title={`History of “${event.title}”`} onClose={onClose} className="history-dialog">
+    <Dialog
+      title={
+        <>
+          History of “<bdi>{event.title}</bdi>”
+        </>
+      }
+      onClose={onClose}
+      className="history-dialog"
+    >
       {!history && !error && <Loading label="Loading the history…" />}
-      <ErrorText error={error} onRetry={() => setGeneration((g) => g + 1)} />
+      <ErrorText error={error} onRetry={retry} />
       {history && (
         <>
-          {history.voided && <p className="notice">{voidedSentence(history)}</p>}
+          {history.voided && (
+            <p className="notice">
+              <VoidedSentence history={history} />
+            </p>
+          )}
           <ol className="revisions">
             {history.revisions.map((r, i) => {
               const changes = revisionChanges(history.revisions, i, vehicle.odometerUnit);
@@ -325,19 +426,33 @@ export function HistoryDialog({
                     </strong>{" "}
                     <span className="muted">
                       <time dateTime={r.at}>{formatDateTime(r.at)}</time>
-                      {r.by ? ` by ${r.by}` : ""}
+                      {r.by && (
+                        <>
+                          {" "}
+                          by <bdi>{r.by}</bdi>
+                        </>
+                      )}
                     </span>
                   </p>
-                  {r.reason && <p className="revision-reason">Reason: {r.reason}</p>}
+                  {r.reason && (
+                    <p className="revision-reason">
+                      Reason: <bdi>{r.reason}</bdi>
+                    </p>
+                  )}
                   {changes.length > 0 && (
                     <dl className="revision-changes">
                       {changes.map((c) => (
                         <div key={c.field}>
                           <dt>{c.field}</dt>
                           <dd>
-                            <del>{c.from}</del> <span aria-hidden="true">→ </span>
+                            <del>
+                              <bdi>{c.from}</bdi>
+                            </del>{" "}
+                            <span aria-hidden="true">→ </span>
                             <span className="visually-hidden"> changed to </span>
-                            <ins>{c.to}</ins>
+                            <ins>
+                              <bdi>{c.to}</bdi>
+                            </ins>
                           </dd>
                         </div>
                       ))}

@@ -25,6 +25,7 @@ const fields = {
   tasks: "oil_change",
   severity: "minor",
   amount: "",
+  price: "",
   volume: "",
   volumeUnit: "gal",
   fullTank: "yes",

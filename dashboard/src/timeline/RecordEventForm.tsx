@@ -1,4 +1,12 @@
-import { useId, useState, type FormEvent, type InputHTMLAttributes, type ReactNode } from "react";
+import {
+  useEffect,
+  useId,
+  useRef,
+  useState,
+  type FormEvent,
+  type InputHTMLAttributes,
+  type ReactNode,
+} from "react";
 import { ApiError } from "../api/client";
 import { useApi } from "../api/context";
 import {
@@ -9,7 +17,7 @@ import {
   type Vehicle,
   type VehicleEvent,
 } from "../api/types";
-import { centsToText, formatDate, parseMoneyToCents } from "../format";
+import { centsToText, formatDate, formatDateTime, parseMoneyToCents } from "../format";
 import { kindStyle } from "./kinds";
 
 interface Fields {
@@ -25,6 +33,8 @@ interface Fields {
   tasks: string;
   severity: string;
   amount: string;
+  /** An acquisition's purchase price (`details.priceCents`), beside its cost (what was paid in all). */
+  price: string;
   volume: string;
   volumeUnit: string;
   fullTank: string;
@@ -105,6 +115,12 @@ function eventBody(f: Fields): { body: Record<string, unknown>; errors: Record<s
       errors["details.amountCents"] = "Enter the value, such as 24500.";
     body.details = { amountCents: amount, source: "user_estimate" };
     body.currency = f.currency;
+  } else if (f.kind === "acquisition") {
+    const price = parseMoneyToCents(f.price);
+    if (price !== undefined) {
+      if (Number.isNaN(price)) errors["details.priceCents"] = "Enter an amount such as 24500.";
+      else body.details = { priceCents: price };
+    }
   } else if (f.kind === "fuel") {
     const volume = Number(f.volume.replace(/,/g, "."));
     if (!f.volume.trim() || !Number.isFinite(volume) || volume <= 0)
@@ -135,6 +151,7 @@ export function fieldsFromEvent(e: VehicleEvent, unit: string, currency = "USD")
     tasks: Array.isArray(d.tasks) ? d.tasks.join(", ") : "",
     severity: typeof d.severity === "string" ? d.severity : "minor",
     amount: typeof d.amountCents === "number" ? centsToText(d.amountCents) : "",
+    price: typeof d.priceCents === "number" ? centsToText(d.priceCents) : "",
     volume: typeof d.volume === "number" ? String(d.volume) : "",
     volumeUnit: typeof d.volumeUnit === "string" ? d.volumeUnit : unit === "km" ? "l" : "gal",
     fullTank: d.fullTank === false ? "no" : "yes",
@@ -152,7 +169,17 @@ const SOURCES: Record<string, (keyof Fields)[]> = {
   currency: ["currency", "cost"],
   vendor: ["vendor"],
   notes: ["notes"],
-  details: ["kind", "tasks", "severity", "amount", "volume", "volumeUnit", "fullTank", "currency"],
+  details: [
+    "kind",
+    "tasks",
+    "severity",
+    "amount",
+    "price",
+    "volume",
+    "volumeUnit",
+    "fullTank",
+    "currency",
+  ],
 };
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
@@ -175,13 +202,15 @@ export function buildCorrection(
   for (const key of Object.keys(SOURCES)) {
     if (same(was.body[key], now.body[key])) continue;
     const value = now.body[key] ?? null;
-    if (key === "details" && after.kind === original.kind && value && was.body.details) {
+    if (key === "details" && after.kind === original.kind && (value || was.body.details)) {
       const old = (original.details ?? {}) as Record<string, unknown>;
-      const from = was.body.details as Record<string, unknown>;
-      const to = value as Record<string, unknown>;
+      const from = (was.body.details ?? {}) as Record<string, unknown>;
+      const to = (value ?? {}) as Record<string, unknown>;
       const merged = { ...old };
       for (const k of new Set([...Object.keys(from), ...Object.keys(to)]))
-        if (!same(from[k], to[k])) merged[k] = to[k];
+        if (same(from[k], to[k])) continue;
+        else if (to[k] === undefined) delete merged[k];
+        else merged[k] = to[k];
       body.details = merged;
     } else if (key === "details") body.details = value ?? {};
     else if (key === "vendor" && value) body.vendor = { ...original.vendor, ...value };
@@ -211,6 +240,7 @@ export function fieldFor(apiField: string): keyof Fields | "cost" | undefined {
   if (f === "details.tasks" || f === "details") return "tasks";
   if (f === "details.severity") return "severity";
   if (f === "details.amountCents") return "amount";
+  if (f === "details.priceCents") return "price";
   if (f === "details.volume") return "volume";
   if (["kind", "title", "odometer", "notes", "reason"].includes(f)) return f as keyof Fields;
   return undefined;
@@ -218,8 +248,12 @@ export function fieldFor(apiField: string): keyof Fields | "cost" | undefined {
 
 /** What the form needs to correct a record instead of recording a new one. */
 export interface Correcting {
-  /** The record as it now reads: the form is prefilled with it. */
+  /** The record as the server now has it (its history's `current`): the form is prefilled with it, and
+   * the correction is laid over it. */
   event: VehicleEvent;
+  /** The revision `event` is (the history's last): sent as `If-Match`, so a record changed meanwhile is a
+   * 409 rather than silently overwritten. */
+  revision: number;
   onCorrected: (h: EventHistory) => void;
   /** The record read again after a 409 (changed meanwhile, or voided): the timeline shows it as it now is. */
   onReloaded: (h: EventHistory) => void;
@@ -229,7 +263,7 @@ export interface Correcting {
 interface Conflict {
   message: string;
   /** After "Reload the record": it was voided meanwhile (the form is then closed to changes). */
-  voided?: string;
+  voided?: EventHistory;
 }
 
 export function RecordEventForm({
@@ -267,6 +301,7 @@ export function RecordEventForm({
           tasks: "oil_change",
           severity: "minor",
           amount: "",
+          price: "",
           volume: "",
           volumeUnit: vehicle.odometerUnit === "km" ? "l" : "gal",
           fullTank: "yes",
@@ -274,7 +309,9 @@ export function RecordEventForm({
         },
   );
   const [f, setF] = useState<Fields>(before);
-  const [original, setOriginal] = useState(correcting?.event);
+  const [original, setOriginal] = useState(
+    correcting && { event: correcting.event, revision: correcting.revision },
+  );
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [general, setGeneral] = useState<string[]>([]);
   const [notice, setNotice] = useState<string | null>(null);
@@ -286,7 +323,16 @@ export function RecordEventForm({
   const currencyChoices = [...new Set([...currencies, ...(f.currency ? [f.currency] : [])])];
 
   const set = (k: keyof Fields) => (e: { target: { value: string } }) => {
-    setF((x) => ({ ...x, [k]: e.target.value }));
+    const value = e.target.value;
+    setF((x) => ({
+      ...x,
+      [k]: value,
+      // An acquisition's purchase price follows its cost while the two are the same (nothing paid beyond
+      // the price); once they differ, each is changed on its own.
+      ...(k === "cost" && x.kind === "acquisition" && sameAmount(x.cost, x.price)
+        ? { price: value }
+        : {}),
+    }));
     setKey(newKey());
   };
 
@@ -317,7 +363,7 @@ export function RecordEventForm({
     setGeneral([]);
     setNotice(null);
     setConflict(null);
-    if (correcting && original) return correct(original);
+    if (correcting && original) return correct(original.event, original.revision);
     const built = buildEvent(f);
     const local: Record<string, string> = {};
     for (const [k, v] of Object.entries(built.errors)) local[fieldFor(k) ?? k] = v;
@@ -341,7 +387,7 @@ export function RecordEventForm({
     }
   }
 
-  async function correct(event: VehicleEvent) {
+  async function correct(event: VehicleEvent, revision: number) {
     const built = buildCorrection(event, before, f);
     const local: Record<string, string> = {};
     for (const [k, v] of Object.entries(built.errors)) local[fieldFor(k) ?? k] = v;
@@ -356,6 +402,7 @@ export function RecordEventForm({
       const history = await api.json<EventHistory>(eventPath(vehicle.id, event.id), {
         method: "PATCH",
         body: built.body,
+        headers: { "If-Match": `"${revision}"` },
       });
       correcting?.onCorrected(history);
     } catch (err) {
@@ -370,14 +417,19 @@ export function RecordEventForm({
     if (!original || busy) return;
     setBusy(true);
     try {
-      const history = await api.json<EventHistory>(`${eventPath(vehicle.id, original.id)}/history`);
+      const history = await api.json<EventHistory>(
+        `${eventPath(vehicle.id, original.event.id)}/history`,
+      );
       correcting?.onReloaded(history);
       if (history.voided) {
-        setConflict({ message: conflict?.message ?? "", voided: voidedSentence(history) });
+        setConflict({ message: conflict?.message ?? "", voided: history });
         return;
       }
       const fresh = fieldsFromEvent(history.current, vehicle.odometerUnit, currencies[0]);
-      setOriginal(history.current);
+      setOriginal({
+        event: history.current,
+        revision: history.revisions[history.revisions.length - 1]?.revision ?? 1,
+      });
       setBefore(fresh);
       setF(fresh);
       setErrors({});
@@ -448,7 +500,12 @@ export function RecordEventForm({
           `Odometer (${vehicle.odometerUnit})`,
           textInput("odometer", { inputMode: "numeric" }),
         )}
-        {field("cost", `Cost (${f.currency})`, textInput("cost", { inputMode: "decimal" }))}
+        {field(
+          "cost",
+          `Cost (${f.currency})`,
+          textInput("cost", { inputMode: "decimal" }),
+          f.kind === "acquisition" ? "What was paid in all, fees and taxes included" : undefined,
+        )}
         {currencyChoices.length > 1 &&
           field(
             "currency",
@@ -479,6 +536,13 @@ export function RecordEventForm({
           )}
         {f.kind === "valuation" &&
           field("amount", `Value (${f.currency})`, textInput("amount", { inputMode: "decimal" }))}
+        {f.kind === "acquisition" &&
+          field(
+            "price",
+            `Purchase price (${f.currency})`,
+            textInput("price", { inputMode: "decimal" }),
+            "The vehicle's own price, where its cost of ownership starts; follows Cost while the two are equal",
+          )}
         {f.kind === "fuel" &&
           field("volume", "Volume", textInput("volume", { inputMode: "decimal" }))}
         {f.kind === "fuel" &&
@@ -531,14 +595,15 @@ export function RecordEventForm({
           {notice}
         </p>
       )}
-      {conflict && (
+      {conflict?.voided && <VoidedNotice history={conflict.voided} />}
+      {conflict && !conflict.voided && (
         <div className="error-retry" role="alert">
-          <p className="error">{conflict.voided ?? conflict.message}</p>
-          {!conflict.voided && (
-            <button type="button" onClick={() => void reload()} aria-disabled={busy || undefined}>
-              Reload the record
-            </button>
-          )}
+          <p className="error">
+            <bdi>{conflictSentence(conflict.message)}</bdi>
+          </p>
+          <button type="button" onClick={() => void reload()} aria-disabled={busy || undefined}>
+            Reload the record
+          </button>
         </div>
       )}
       <div className="actions">
@@ -556,6 +621,12 @@ export function RecordEventForm({
   );
 }
 
+/** Two typed amounts that mean the same (`27490` and `27490.00`; two empty fields). */
+function sameAmount(a: string, b: string): boolean {
+  const x = parseMoneyToCents(a);
+  return x === parseMoneyToCents(b) && !Number.isNaN(x);
+}
+
 function sentence(s: string): string {
   const t = s.charAt(0).toUpperCase() + s.slice(1);
   return /[.!?]$/.test(t) ? t : `${t}.`;
@@ -567,9 +638,43 @@ export function eventPath(vehicleId: string, eventId: string): string {
 }
 
 /** "This record was voided on 2 Mar 2026 (duplicate of …). It can no longer be changed." */
-export function voidedSentence(h: EventHistory): string {
-  const last = h.revisions[h.revisions.length - 1];
-  const when = last ? ` on ${formatDate(last.at)}` : "";
-  const why = last?.reason ? ` (${last.reason})` : "";
-  return `This record was voided${when}${why}. It can no longer be changed.`;
+export function VoidedSentence({ history }: { history: EventHistory }) {
+  const last = history.revisions[history.revisions.length - 1];
+  return (
+    <>
+      This record was voided{last && ` on ${formatDate(last.at)}`}
+      {last?.reason && (
+        <>
+          {" "}
+          (<bdi>{last.reason}</bdi>)
+        </>
+      )}
+      . It can no longer be changed.
+    </>
+  );
+}
+
+/**
+ * A 409's detail with its instants as the dashboard writes them (`2026-12-02T07:02:18.506387065+00:00` →
+ * `2 Dec 2026, 07:02 UTC`).
+ */
+export function conflictSentence(message: string): string {
+  return message.replace(
+    /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})/g,
+    (iso) => formatDateTime(iso.replace(/(\.\d{3})\d+/, "$1")),
+  );
+}
+
+/**
+ * That a record is voided, when and why, as a notice that takes focus when it shows: the buttons that were
+ * focused ("Reload the record", "Save") are gone, and focus must stay in the dialog, not fall to <body>.
+ */
+export function VoidedNotice({ history }: { history: EventHistory }) {
+  const ref = useRef<HTMLParagraphElement>(null);
+  useEffect(() => ref.current?.focus(), []);
+  return (
+    <p className="notice" ref={ref} tabIndex={-1} role="status">
+      <VoidedSentence history={history} />
+    </p>
+  );
 }

@@ -6,6 +6,7 @@ import {
   useMemo,
   useRef,
   useState,
+  type ReactNode,
   type Ref,
 } from "react";
 import { qs } from "../api/client";
@@ -77,9 +78,15 @@ export function Timeline({
   const [pending, setPending] = useState<string | null>(null);
   const [notFound, setNotFound] = useState<string | null>(null);
   const [showForm, setShowForm] = useState(false);
-  // The dialog open on a record (correct, void, history), with the record as it was when opened.
-  const [dialog, setDialog] = useState<{ action: RecordAction; event: TimelineItem } | null>(null);
-  const [changed, setChanged] = useState<string | null>(null);
+  // The dialog open on a record (correct, void, history), with the record as it was when opened and the
+  // ids of its neighbours' row buttons then (next, previous): its row may leave while the dialog is open
+  // (found voided), and focus then goes to where it was.
+  const [dialog, setDialog] = useState<{
+    action: RecordAction;
+    event: TimelineItem;
+    neighbours: string[];
+  } | null>(null);
+  const [changed, setChanged] = useState<ReactNode>(null);
   // Where focus goes once the dialog has closed: the button that opened it, else (its row is gone: voided)
   // the next row, else the previous one, else the timeline's heading. Never <body>.
   const focusAfter = useRef<string[] | null>(null);
@@ -197,10 +204,13 @@ export function Timeline({
   // the rows whose props changed, not all of a long timeline's.
   const groups = useMemo(() => groupByMonth(state.items), [state.items]);
   const toggleOpen = useCallback((id: string) => setOpen((o) => (o === id ? null : id)), []);
-  const openDialog = useCallback(
-    (action: RecordAction, event: TimelineItem) => setDialog({ action, event }),
-    [],
-  );
+  const items = useRef(state.items);
+  items.current = state.items;
+  const openDialog = useCallback((action: RecordAction, event: TimelineItem) => {
+    const list = items.current;
+    const at = list.findIndex((e) => e.id === event.id);
+    setDialog({ action, event, neighbours: neighbourRows(list, at) });
+  }, []);
 
   useEffect(() => {
     const targets = focusAfter.current;
@@ -218,16 +228,18 @@ export function Timeline({
   /** Closes the dialog and sends focus back to the button that opened it (or, if its row is gone, near it). */
   const closeDialog = (gone = false) => {
     if (!dialog) return;
-    const { action, event } = dialog;
+    const { action, event, neighbours } = dialog;
     const at = state.items.findIndex((e) => e.id === event.id);
-    const rowButton = (e?: TimelineItem) => (e ? `event-${e.id}-row` : "");
     focusAfter.current = [
       `${action}-${event.id}`,
-      ...(gone || at === -1
-        ? [rowButton(state.items[at + 1]), rowButton(state.items[at - 1])]
-        : [rowButton(state.items[at])]),
+      // Its row gone already (read voided while the dialog was open): its neighbours when it opened.
+      ...(at === -1
+        ? neighbours
+        : gone
+          ? neighbourRows(state.items, at)
+          : [`event-${event.id}-row`]),
       "timeline-title",
-    ].filter(Boolean);
+    ];
     setDialog(null);
   };
 
@@ -317,7 +329,11 @@ export function Timeline({
           onReloaded={applyHistory}
           onCorrected={(h) => {
             applyHistory(h);
-            setChanged(`“${h.current.title}” is corrected.`);
+            setChanged(
+              <>
+                “<bdi>{h.current.title}</bdi>” is corrected.
+              </>,
+            );
             closeDialog();
             onRecorded();
           }}
@@ -331,7 +347,11 @@ export function Timeline({
           onReloaded={applyHistory}
           onVoided={(h) => {
             applyHistory(h);
-            setChanged(`“${h.current.title}” is voided: it has left the timeline.`);
+            setChanged(
+              <>
+                “<bdi>{h.current.title}</bdi>” is voided: it has left the timeline.
+              </>,
+            );
             closeDialog(true);
             onRecorded();
           }}
@@ -541,6 +561,14 @@ export function withHistory(
     ...(last && last.revision > 1 ? { revision: last.revision } : {}),
   };
   return insertEvent(rest, item);
+}
+
+/** The row buttons beside the row at `at` (the next one first, then the previous one), for focus. */
+function neighbourRows(items: readonly TimelineItem[], at: number): string[] {
+  if (at === -1) return [];
+  return [items[at + 1], items[at - 1]]
+    .filter((e) => e !== undefined)
+    .map((e) => `event-${e.id}-row`);
 }
 
 /** Inserts an event into a newest-first list at its place (a no-op when it is already there). */

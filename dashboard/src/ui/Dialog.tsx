@@ -2,8 +2,9 @@ import { useEffect, useId, useRef, type ReactNode } from "react";
 
 /**
  * A modal dialog (`<dialog>` opened with `showModal`, so the page behind it is inert and Tab stays inside).
- * On open, focus moves to the first field (or button) in its body; Escape, the close button and the
- * browser's own cancel all call `onClose` once. Where focus goes after it closes is the opener's to say:
+ * On open, focus moves to the first field (or button) in its body — while it is `loading`, to the dialog
+ * itself, then to the first field once it has loaded; Escape, the close button and the browser's own cancel
+ * all call `onClose` once. The title may hold elements (record text isolated in `<bdi>`). Where focus goes after it closes is the opener's to say:
  * the dialog is unmounted, so the opener moves focus back to the button that opened it.
  */
 export function Dialog({
@@ -11,11 +12,14 @@ export function Dialog({
   onClose,
   children,
   className,
+  loading = false,
 }: {
-  title: string;
+  title: ReactNode;
   onClose: () => void;
   children: ReactNode;
   className?: string;
+  /** Its body is still being read: focus waits on the dialog, then moves to the first field. */
+  loading?: boolean;
 }) {
   const ref = useRef<HTMLDialogElement>(null);
   const titleId = useId();
@@ -30,14 +34,25 @@ export function Dialog({
     if (typeof d.showModal === "function") {
       if (!d.open) d.showModal();
     } else d.setAttribute("open", "");
-    const first = d.querySelector<HTMLElement>(
-      ".dialog-body input, .dialog-body select, .dialog-body textarea, .dialog-body button",
-    );
-    (first ?? d).focus();
     return () => {
       if (typeof d.close === "function" && d.open) d.close();
     };
   }, []);
+
+  useEffect(() => {
+    const d = ref.current;
+    if (!d) return;
+    // Once loaded, the first field takes focus unless the person has moved it meanwhile (to "Close").
+    const active = document.activeElement;
+    if (loading || (active && active !== d && d.contains(active))) {
+      if (loading && !d.contains(active)) d.focus();
+      return;
+    }
+    const first = d.querySelector<HTMLElement>(
+      ".dialog-body input, .dialog-body select, .dialog-body textarea, .dialog-body button",
+    );
+    (first ?? d).focus();
+  }, [loading]);
 
   const requestClose = () => {
     if (closed.current) return;
@@ -74,7 +89,9 @@ export function Dialog({
           <span aria-hidden="true">×</span>
         </button>
       </div>
-      <div className="dialog-body">{children}</div>
+      <div className="dialog-body" aria-busy={loading || undefined}>
+        {children}
+      </div>
     </dialog>
   );
 }
