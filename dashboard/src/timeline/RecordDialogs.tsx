@@ -9,8 +9,10 @@ import { Dialog } from "../ui/Dialog";
 import { ErrorText, Loading } from "../ui/Feedback";
 import { kindStyle } from "./kinds";
 import {
-  conflictSentence,
+  ConflictRetry,
   eventPath,
+  historyPath,
+  lastRevision,
   MAX_REASON,
   RecordEventForm,
   VoidedNotice,
@@ -33,29 +35,34 @@ function useRecordHistory(vehicleId: string, eventId: string, onRead?: (h: Event
   useEffect(() => {
     const controller = new AbortController();
     setState({});
-    api
-      .json<EventHistory>(`${eventPath(vehicleId, eventId)}/history`, {
-        signal: controller.signal,
-      })
-      .then(
-        (history) => {
-          if (controller.signal.aborted) return;
-          setState({ history });
-          read.current?.(history);
-        },
-        (error: unknown) => {
-          if (!controller.signal.aborted) setState({ error });
-        },
-      );
+    api.json<EventHistory>(historyPath(vehicleId, eventId), { signal: controller.signal }).then(
+      (history) => {
+        if (controller.signal.aborted) return;
+        setState({ history });
+        read.current?.(history);
+      },
+      (error: unknown) => {
+        if (!controller.signal.aborted) setState({ error });
+      },
+    );
     return () => controller.abort();
   }, [api, vehicleId, eventId, generation]);
 
   return { ...state, retry: () => setGeneration((g) => g + 1) };
 }
 
-/** The revision a record's history ends at: what `If-Match` names. */
-export function lastRevision(h: EventHistory): number {
-  return h.revisions[h.revisions.length - 1]?.revision ?? 1;
+/** A record found voided when a dialog reads it: when and why, and the one way on. */
+function VoidedAndClose({ history, onClose }: { history: EventHistory; onClose: () => void }) {
+  return (
+    <>
+      <VoidedNotice history={history} />
+      <div className="actions">
+        <button type="button" onClick={onClose}>
+          Close
+        </button>
+      </div>
+    </>
+  );
 }
 
 export function CorrectDialog({
@@ -89,16 +96,7 @@ export function CorrectDialog({
     >
       {loading && <Loading label="Reading the record as it now is…" />}
       <ErrorText error={error} onRetry={retry} />
-      {history?.voided && (
-        <>
-          <VoidedNotice history={history} />
-          <div className="actions">
-            <button type="button" onClick={onClose}>
-              Close
-            </button>
-          </div>
-        </>
-      )}
+      {history?.voided && <VoidedAndClose history={history} onClose={onClose} />}
       {history && !history.voided && (
         <RecordEventForm
           vehicle={vehicle}
@@ -197,7 +195,7 @@ export function VoidDialog({
     if (busy) return;
     setBusy(true);
     try {
-      const h = await api.json<EventHistory>(`${eventPath(vehicle.id, event.id)}/history`);
+      const h = await api.json<EventHistory>(historyPath(vehicle.id, event.id));
       onReloaded(h);
       setReloaded(h);
       setConflict(null);
@@ -223,14 +221,7 @@ export function VoidDialog({
       {loading && <Loading label="Reading the record as it now is…" />}
       <ErrorText error={read.error} onRetry={read.retry} />
       {history?.voided ? (
-        <>
-          <VoidedNotice history={history} />
-          <div className="actions">
-            <button type="button" onClick={onClose}>
-              Close
-            </button>
-          </div>
-        </>
+        <VoidedAndClose history={history} onClose={onClose} />
       ) : !history ? (
         read.error !== undefined && (
           <div className="actions">
@@ -293,16 +284,7 @@ export function VoidDialog({
               {general}
             </p>
           )}
-          {conflict && (
-            <div className="error-retry" role="alert">
-              <p className="error">
-                <bdi>{conflictSentence(conflict)}</bdi>
-              </p>
-              <button type="button" onClick={() => void reload()} aria-disabled={busy || undefined}>
-                Reload the record
-              </button>
-            </div>
-          )}
+          {conflict && <ConflictRetry message={conflict} busy={busy} onReload={reload} />}
           <div className="actions">
             <button
               id={`${id}-confirm`}

@@ -417,9 +417,7 @@ export function RecordEventForm({
     if (!original || busy) return;
     setBusy(true);
     try {
-      const history = await api.json<EventHistory>(
-        `${eventPath(vehicle.id, original.event.id)}/history`,
-      );
+      const history = await api.json<EventHistory>(historyPath(vehicle.id, original.event.id));
       correcting?.onReloaded(history);
       if (history.voided) {
         setConflict({ message: conflict?.message ?? "", voided: history });
@@ -428,7 +426,7 @@ export function RecordEventForm({
       const fresh = fieldsFromEvent(history.current, vehicle.odometerUnit, currencies[0]);
       setOriginal({
         event: history.current,
-        revision: history.revisions[history.revisions.length - 1]?.revision ?? 1,
+        revision: lastRevision(history),
       });
       setBefore(fresh);
       setF(fresh);
@@ -597,14 +595,7 @@ export function RecordEventForm({
       )}
       {conflict?.voided && <VoidedNotice history={conflict.voided} />}
       {conflict && !conflict.voided && (
-        <div className="error-retry" role="alert">
-          <p className="error">
-            <bdi>{conflictSentence(conflict.message)}</bdi>
-          </p>
-          <button type="button" onClick={() => void reload()} aria-disabled={busy || undefined}>
-            Reload the record
-          </button>
-        </div>
+        <ConflictRetry message={conflict.message} busy={busy} onReload={reload} />
       )}
       <div className="actions">
         {/* aria-disabled, not disabled: a disabled button would drop focus to <body> while it records. */}
@@ -637,6 +628,16 @@ export function eventPath(vehicleId: string, eventId: string): string {
   return `/v1/vehicles/${encodeURIComponent(vehicleId)}/events/${encodeURIComponent(eventId)}`;
 }
 
+/** The record's history: what it reads now, whether it is voided, every revision. */
+export function historyPath(vehicleId: string, eventId: string): string {
+  return `${eventPath(vehicleId, eventId)}/history`;
+}
+
+/** The revision a record's history ends at: what `If-Match` names. */
+export function lastRevision(h: EventHistory): number {
+  return h.revisions[h.revisions.length - 1]?.revision ?? 1;
+}
+
 /** "This record was voided on 2 Mar 2026 (duplicate of …). It can no longer be changed." */
 export function VoidedSentence({ history }: { history: EventHistory }) {
   const last = history.revisions[history.revisions.length - 1];
@@ -662,6 +663,28 @@ export function conflictSentence(message: string): string {
   return message.replace(
     /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})/g,
     (iso) => formatDateTime(iso.replace(/(\.\d{3})\d+/, "$1")),
+  );
+}
+
+/** A 409 on a record changed meanwhile (its words, instants formatted) with "Reload the record". */
+export function ConflictRetry({
+  message,
+  busy,
+  onReload,
+}: {
+  message: string;
+  busy: boolean;
+  onReload: () => Promise<void>;
+}) {
+  return (
+    <div className="error-retry" role="alert">
+      <p className="error">
+        <bdi>{conflictSentence(message)}</bdi>
+      </p>
+      <button type="button" onClick={() => void onReload()} aria-disabled={busy || undefined}>
+        Reload the record
+      </button>
+    </div>
   );
 }
 

@@ -386,6 +386,11 @@ fn join_totals(sums: &BTreeMap<String, u64>) -> String {
         .join(" and ")
 }
 
+/// A record as the follow-ups name it: “its title” on its day.
+fn named(e: &VehicleEvent) -> String {
+    format!("“{}” on {}", isolated(&e.title), date(&e.occurred_at))
+}
+
 fn kind_noun(kind: EventKind) -> &'static str {
     match kind {
         EventKind::Acquisition => "purchase",
@@ -1625,7 +1630,6 @@ impl Ctx<'_> {
         (words, records)
     }
 
-    /// Readings over the last year of records (or all of them), the daily rate between the first and last.
     /// When `item` falls due: "due on 2026-06-01" and "`odometer_words` 45,000 mi", whichever it has.
     fn due_terms(&self, item: &MaintenanceItemView, odometer_words: &str) -> Vec<String> {
         let mut when = Vec::new();
@@ -1659,6 +1663,7 @@ impl Ctx<'_> {
             .collect()
     }
 
+    /// Readings over the last year of records (or all of them), the daily rate between the first and last.
     fn usage(&self) -> Option<Usage<'_>> {
         let readings = self.trusted_readings();
         let last = *readings.last()?;
@@ -2005,7 +2010,7 @@ impl Ctx<'_> {
         let lines: Vec<String> = cited
             .iter()
             .map(|e| {
-                let record = format!("“{}” on {}", isolated(&e.title), date(&e.occurred_at));
+                let record = named(e);
                 let cost = if e.kind == EventKind::Acquisition {
                     self.price_of_purchase(e)
                 } else {
@@ -2087,7 +2092,7 @@ impl Ctx<'_> {
         let lines: Vec<String> = shown
             .iter()
             .map(|e| {
-                let record = format!("“{}” on {}", isolated(&e.title), date(&e.occurred_at));
+                let record = named(e);
                 let seller = match e.typed_details() {
                     Some(EventDetails::Acquisition(a)) => a.seller,
                     _ => None,
@@ -2114,7 +2119,7 @@ impl Ctx<'_> {
         let mut citations = Vec::new();
         for c in &prev.citations {
             if let Some(e) = self.k.event(&c.event_id) {
-                let record = format!("“{}” on {}", isolated(&e.title), date(&e.occurred_at));
+                let record = named(e);
                 lines.push(match e.odometer {
                     Some(o) => format!("{record} was at {}", odometer(o, unit)),
                     None => format!("no odometer is recorded on {record}"),
@@ -2170,12 +2175,7 @@ impl Ctx<'_> {
             .map(|e| {
                 let (y, m, d) =
                     calendar_difference(e.occurred_at.date_naive(), self.now.date_naive());
-                let mut line = format!(
-                    "“{}” on {} was {}",
-                    isolated(&e.title),
-                    date(&e.occurred_at),
-                    ago(y, m, d)
-                );
+                let mut line = format!("{} was {}", named(e), ago(y, m, d));
                 let distance = match (e.odometer, latest) {
                     (None, _) => {
                         "; no odometer is recorded on it, so the distance since cannot be given"
