@@ -1,7 +1,9 @@
 //! The outbox relay: publishes pending outbox rows to the bus and marks them sent. A bus outage leaves them
 //! pending; they go out when the bus is back. At worst a row is published twice (the inbox absorbs that).
 //! A row the bus would refuse however often it is sent (over the size limit) moves to the dead letters, so
-//! it never holds back the rows behind it.
+//! it never holds back the rows behind it. Relays of several processes sharing one store (Lambda instances,
+//! `vwc up --store mongodb` beside each other) claim the rows they publish (`Outbox::claim`), so each row goes
+//! out through one of them.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -21,6 +23,10 @@ const BATCH: usize = 200;
 pub const FLUSH_CHUNK: usize = 50;
 /// Batches published at once by a running relay.
 pub const MAX_IN_FLIGHT: usize = 4;
+/// How long a relay's claim on the rows it publishes keeps other processes' relays off them
+/// ([`Outbox::claim`]): well past a batch's publish (a Lambda's flush is cut within seconds), short enough
+/// that the rows of a relay that died go out soon after.
+pub const LEASE: Duration = Duration::from_secs(30);
 
 pub struct OutboxRelay {
     name: String,
@@ -113,6 +119,14 @@ impl OutboxRelay {
             .map_err(|e| e.to_string())
     }
 
+    /// Gives back the claim on rows the bus refused, so another process's relay need not wait out the
+    /// lease (this one tries again after its pause either way).
+    async fn release(&self, ids: &[OutboxId]) {
+        if let Err(e) = self.outbox.release(ids).await {
+            debug!(relay = %self.name, error = %e, "releasing the claim on unsent rows failed; it ends with its lease");
+        }
+    }
+
     /// The outbox this relay publishes (its service's name).
     pub fn name(&self) -> &str {
         &self.name
@@ -141,7 +155,11 @@ impl OutboxRelay {
             if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
                 return Ok(sent);
             }
-            let batch = self.outbox.pending(rows).await.map_err(|e| e.to_string())?;
+            let batch = self
+                .outbox
+                .claim(rows, &HashSet::new(), LEASE)
+                .await
+                .map_err(|e| e.to_string())?;
             if batch.is_empty() {
                 return Ok(sent);
             }
@@ -150,10 +168,10 @@ impl OutboxRelay {
                 continue;
             }
             let (ids, envelopes): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-            self.bus
-                .publish_owned(envelopes)
-                .await
-                .map_err(|e| e.to_string())?;
+            if let Err(e) = self.bus.publish_owned(envelopes).await {
+                self.release(&ids).await;
+                return Err(e.to_string());
+            }
             self.outbox
                 .mark_sent(&ids)
                 .await
@@ -184,7 +202,7 @@ impl OutboxRelay {
             if paused_until.is_none_or(|t| Instant::now() >= t) {
                 paused_until = None;
                 while in_flight.len() < MAX_IN_FLIGHT {
-                    let fresh = match self.outbox.pending_except(BATCH, &in_flight_ids).await {
+                    let fresh = match self.outbox.claim(BATCH, &in_flight_ids, LEASE).await {
                         Ok(rows) => rows,
                         Err(e) => {
                             warn!(relay = %self.name, error = %e, "reading the outbox failed");
@@ -236,6 +254,7 @@ impl OutboxRelay {
                         }
                         Ok((ids, Err(e))) => {
                             warn!(relay = %self.name, error = %e, "the bus refused a batch; will retry");
+                            self.release(&ids).await;
                             for id in &ids {
                                 in_flight_ids.remove(&id.0);
                             }

@@ -188,3 +188,56 @@ async fn rows_that_cannot_be_marked_sent_are_published_again_a_poll_later_not_in
         "published {sent} times in 10 polls"
     );
 }
+
+/// Relays of two processes on one MongoDB outbox (each `MongoDb` claims as a process of its own), flushing
+/// at once over a bus slow enough for their batches to overlap: each row is published once. Before the
+/// claims, both read the same pending rows and published them twice (a Lambda probe: 37 messages for 20
+/// events with two warm API instances).
+#[cfg(feature = "aws")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relays_of_two_processes_on_one_mongodb_outbox_publish_each_row_once() {
+    const ROWS: usize = 500;
+    let open = |client: mongodb::Client, name: String| async move {
+        let first = vwc_store::mongo::MongoDb::open(client.clone(), &name)
+            .await
+            .unwrap();
+        let rows: Vec<Envelope> = (0..ROWS).map(|_| envelope("org_a", 10)).collect();
+        let mut session = client.start_session().await.unwrap();
+        first.enqueue(&mut session, &rows).await.unwrap();
+        let second = vwc_store::mongo::MongoDb::new(client, &name);
+        (first, second)
+    };
+    vwc_testkit::mongo::on_fresh_database("relay_claims", open, |(a, b)| async move {
+        let bus = Arc::new(SlowBus::default());
+        let relay = |db: vwc_store::mongo::MongoDb| {
+            OutboxRelay::new("edge", Arc::new(db) as Arc<dyn Outbox>, bus.clone())
+        };
+        let (ra, rb) = (relay(a.clone()), relay(b));
+        let (sa, sb) = tokio::join!(ra.flush(), rb.flush());
+        let (sa, sb) = (sa.unwrap(), sb.unwrap());
+        assert!(sa > 0 && sb > 0, "both relays published ({sa} and {sb})");
+        let published = bus.published.lock().unwrap().clone();
+        let ids: std::collections::HashSet<_> = published.iter().map(|e| e.id).collect();
+        assert_eq!(ids.len(), ROWS, "every row published");
+        assert_eq!(published.len(), ROWS, "each once");
+        assert!(a.pending(10).await.unwrap().is_empty());
+    })
+    .await;
+}
+
+/// Accepts every call after a pause, as a bus across the network does.
+#[cfg(feature = "aws")]
+#[derive(Default)]
+struct SlowBus {
+    published: Mutex<Vec<Envelope>>,
+}
+
+#[cfg(feature = "aws")]
+#[async_trait]
+impl Bus for SlowBus {
+    async fn publish(&self, envelopes: &[Envelope]) -> Result<(), BusError> {
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        self.published.lock().unwrap().extend_from_slice(envelopes);
+        Ok(())
+    }
+}

@@ -64,7 +64,13 @@ pub struct MongoDb {
     client: Client,
     db: Database,
     wakeup: Arc<Notify>,
+    /// Whose outbox claims are this process's ([`Outbox::claim`]): one per opened database.
+    claimant: Arc<str>,
 }
+
+/// How many times a claim reads the next pending rows again after other processes' relays claimed every
+/// row it read between its read and its update.
+const CLAIM_ATTEMPTS: usize = 4;
 
 impl MongoDb {
     /// Connects to `uri` and uses `database`. A process should create one `Client` and share it (see
@@ -81,6 +87,7 @@ impl MongoDb {
             client,
             db,
             wakeup: Arc::new(Notify::new()),
+            claimant: uuid::Uuid::now_v7().simple().to_string().into(),
         }
     }
 
@@ -427,6 +434,88 @@ impl Outbox for MongoDb {
             limit,
         )
         .await
+    }
+
+    /// A claim is `lease_until` (the fixed-width text of `ts()`) and `claimant` on the row: a row is free
+    /// when it has no lease, its lease has ended, or the claim is this process's. The pending rows are read
+    /// first (the `sent_at`, `_id` index), then claimed with one update that only matches the rows still
+    /// free — two processes reading the same rows both update, and the server applies the second update
+    /// only to what the first left free. When the update claimed fewer rows than were read, the claimed
+    /// ones are read back by claimant; when it claimed none, the next rows are tried.
+    async fn claim(
+        &self,
+        limit: usize,
+        skip: &std::collections::HashSet<String>,
+        lease: Duration,
+    ) -> StoreResult<Vec<(OutboxId, Envelope)>> {
+        let now = vwc_clock::now();
+        let until =
+            ts(&(now + chrono::TimeDelta::from_std(lease).unwrap_or(chrono::TimeDelta::MAX)));
+        let claimant = &*self.claimant;
+        let free = || {
+            doc! { "$or": [
+                { "lease_until": Bson::Null },
+                { "lease_until": { "$lte": ts(&now) } },
+                { "claimant": claimant },
+            ] }
+        };
+        let mut passed: Vec<String> = skip.iter().cloned().collect();
+        for _ in 0..CLAIM_ATTEMPTS {
+            let mut pending = free();
+            pending.insert("sent_at", Bson::Null);
+            pending.insert("_id", doc! { "$nin": &passed });
+            let rows = self.pending_matching(pending, limit).await?;
+            if rows.is_empty() {
+                return Ok(rows);
+            }
+            let ids: Vec<String> = rows.iter().map(|(id, _)| id.0.clone()).collect();
+            let mut still_free = free();
+            still_free.insert("sent_at", Bson::Null);
+            still_free.insert("_id", doc! { "$in": &ids });
+            let claimed = self
+                .collection(OUTBOX)
+                .update_many(
+                    still_free,
+                    doc! { "$set": { "lease_until": &until, "claimant": claimant } },
+                )
+                .await?;
+            if usize::try_from(claimed.matched_count).is_ok_and(|n| n == rows.len()) {
+                return Ok(rows);
+            }
+            let ours: std::collections::HashSet<String> = collect(
+                self.collection(OUTBOX)
+                    .find(doc! { "_id": { "$in": &ids }, "claimant": claimant, "sent_at": Bson::Null })
+                    .projection(doc! { "_id": 1 })
+                    .await?,
+            )
+            .await?
+            .iter()
+            .map(|d| required_text(d, "_id"))
+            .collect::<StoreResult<_>>()?;
+            let mine: Vec<_> = rows
+                .into_iter()
+                .filter(|(id, _)| ours.contains(&id.0))
+                .collect();
+            if !mine.is_empty() {
+                return Ok(mine);
+            }
+            passed.extend(ids);
+        }
+        Ok(Vec::new())
+    }
+
+    async fn release(&self, ids: &[OutboxId]) -> StoreResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<&str> = ids.iter().map(|i| i.0.as_str()).collect();
+        self.collection(OUTBOX)
+            .update_many(
+                doc! { "_id": { "$in": ids }, "claimant": &*self.claimant },
+                doc! { "$set": { "lease_until": Bson::Null } },
+            )
+            .await?;
+        Ok(())
     }
 
     async fn mark_sent(&self, ids: &[OutboxId]) -> StoreResult<()> {

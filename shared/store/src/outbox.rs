@@ -54,6 +54,31 @@ pub trait Outbox: Send + Sync {
             .take(limit)
             .collect())
     }
+    /// [`pending_except`](Self::pending_except) for a relay that may share the store with relays of other
+    /// processes (several Lambda instances of one function, several `vwc up --store mongodb` on one
+    /// deployment): the rows returned are claimed for `lease`, and until it ends — or they are marked sent or
+    /// [released](Self::release) — another process's claim passes them over, so each is published by one
+    /// relay. A relay that dies leaves its rows to the others once the lease ends (at least once, never
+    /// lost). Claims of the same process do not exclude each other: its relays keep their own rows in flight
+    /// out with `skip`, and a flush that must see everything (`settle`) still does.
+    ///
+    /// The default is for stores only one process opens (a SQLite data dir belongs to one `vwc up`, whose
+    /// lock keeps a second off it): nothing to claim against.
+    async fn claim(
+        &self,
+        limit: usize,
+        skip: &HashSet<String>,
+        lease: std::time::Duration,
+    ) -> StoreResult<Vec<(OutboxId, Envelope)>> {
+        let _ = lease;
+        self.pending_except(limit, skip).await
+    }
+    /// Ends the claim on `ids` before its lease does (their publish failed): other processes' relays may
+    /// take them at once.
+    async fn release(&self, ids: &[OutboxId]) -> StoreResult<()> {
+        let _ = ids;
+        Ok(())
+    }
     async fn mark_sent(&self, ids: &[OutboxId]) -> StoreResult<()>;
     /// Moves a row the bus refuses for good (too large, say) out of the pending rows into the dead letters
     /// (as `consumer`, which `vwc dlq list` shows), so the relay can go on with the rows after it.

@@ -57,6 +57,17 @@ impl<T: Plumbed> Outbox for T {
     ) -> StoreResult<Vec<(OutboxId, Envelope)>> {
         self.plumbing().pending_except(limit, skip).await
     }
+    async fn claim(
+        &self,
+        limit: usize,
+        skip: &std::collections::HashSet<String>,
+        lease: std::time::Duration,
+    ) -> StoreResult<Vec<(OutboxId, Envelope)>> {
+        self.plumbing().claim(limit, skip, lease).await
+    }
+    async fn release(&self, ids: &[OutboxId]) -> StoreResult<()> {
+        self.plumbing().release(ids).await
+    }
     async fn mark_sent(&self, ids: &[OutboxId]) -> StoreResult<()> {
         self.plumbing().mark_sent(ids).await
     }
