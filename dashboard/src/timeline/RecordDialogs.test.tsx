@@ -540,6 +540,19 @@ describe("a record's history", () => {
   });
 });
 
+describe("the history dialog's heading", () => {
+  it("names the record as its history reads, not as the stale row does", async () => {
+    const renamed = oilChange({ title: "Oil and filter change" });
+    setup((url) => (url.pathname.endsWith("/history") ? json(history(renamed)) : undefined));
+    const dialog = await openAction("History");
+    await within(dialog).findAllByRole("listitem");
+    expect(within(dialog).getByRole("heading", { level: 2 })).toHaveTextContent(
+      "History of “Oil and filter change”",
+    );
+    expect(screen.getByRole("dialog", { name: "History of “Oil and filter change”" })).toBe(dialog);
+  });
+});
+
 describe("record text in the dialogs' sentences", () => {
   it("is isolated, so a stray bidi control in a title or reason cannot reverse the words around it", async () => {
     const title = "Brakes \u202Eunterminated override";

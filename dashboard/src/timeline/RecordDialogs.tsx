@@ -378,11 +378,12 @@ export function HistoryDialog({
   onClose: () => void;
 }) {
   const { history, error, retry } = useRecordHistory(vehicle.id, event.id);
+  // The row may be stale (corrected in another tab): once read, the history names the record.
   return (
     <Dialog
       title={
         <>
-          History of “<bdi>{event.title}</bdi>”
+          History of “<bdi>{history?.current.title ?? event.title}</bdi>”
         </>
       }
       onClose={onClose}
