@@ -3,7 +3,15 @@ import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { EventHistory, VehicleEvent } from "../api/types";
-import { demoVehicle, event, json, mockFetch, problem, renderWithApi } from "../test-utils";
+import {
+  demoVehicle,
+  event,
+  expectHelpLinked,
+  json,
+  mockFetch,
+  problem,
+  renderWithApi,
+} from "../test-utils";
 import { buildCorrection, fieldsFromEvent } from "./RecordEventForm";
 import { Timeline } from "./Timeline";
 
@@ -303,6 +311,14 @@ describe("correcting a record", () => {
     await userEvent.click(within(dialog).getByRole("button", { name: "Save correction" }));
     await waitFor(() => expect(odometer).toHaveAttribute("aria-invalid", "true"));
     expect(odometer).toHaveAccessibleDescription("Must not be below the previous reading (41000).");
+    // Every hint and error in the dialog is its field's description: the reason's hint too.
+    expect(within(dialog).getByLabelText("Reason (optional)")).toHaveAccessibleDescription(
+      "Kept in the record's history; up to 500 characters.",
+    );
+    expect(within(dialog).getByLabelText("Tasks")).toHaveAccessibleDescription(
+      "Comma-separated, e.g. oil_change, tire_rotation",
+    );
+    expect(expectHelpLinked(dialog)).toBe(3);
     expect(within(dialog).getByRole("alert")).toHaveTextContent("previous reading");
   });
 
@@ -373,7 +389,10 @@ describe("voiding a record", () => {
     expect(reason).toHaveFocus();
     await userEvent.click(within(dialog).getByRole("button", { name: "Continue" }));
     expect(reason).toHaveAttribute("aria-invalid", "true");
-    expect(reason).toHaveAccessibleDescription("Say why the record is voided.");
+    expect(reason).toHaveAccessibleDescription(
+      "Say why the record is voided. Up to 500 characters; kept in the record's history.",
+    );
+    expect(expectHelpLinked(dialog)).toBe(2);
     await userEvent.type(reason, "   ");
     await userEvent.click(within(dialog).getByRole("button", { name: "Continue" }));
     expect(reason).toHaveAttribute("aria-invalid", "true");

@@ -441,13 +441,27 @@ export function RecordEventForm({
     }
   }
 
-  const field = (name: keyof Fields | "cost", label: string, input: ReactNode, hint?: string) => {
+  // Each field's help text, by field: shown under it and named by its input's aria-describedby (with the
+  // field's error, when it has one), so a screen reader reads it with the field, not only when browsing.
+  const hints: Partial<Record<keyof Fields, string>> = {
+    ...(f.kind === "acquisition" && {
+      cost: "What was paid in all, fees and taxes included",
+      price:
+        "The vehicle's own price, where its cost of ownership starts; follows Cost while the two are equal",
+    }),
+    ...(f.kind === "maintenance" && { tasks: "Comma-separated, e.g. oil_change, tire_rotation" }),
+    ...(f.kind === "fuel" && { fullTank: "A partial fill counts toward the next full one" }),
+    ...(correcting && { reason: `Kept in the record's history; up to ${MAX_REASON} characters.` }),
+  };
+
+  const field = (name: keyof Fields, label: string, input: ReactNode) => {
     const err = errors[name];
+    const hint = hints[name];
     return (
       <div className={`field${err ? " invalid" : ""}`}>
         <label htmlFor={`${id}-${name}`}>{label}</label>
         {input}
-        {hint && !err && (
+        {hint && (
           <span className="hint" id={`${id}-${name}-hint`}>
             {hint}
           </span>
@@ -460,11 +474,15 @@ export function RecordEventForm({
       </div>
     );
   };
-  const attrs = (name: keyof Fields | "cost") => ({
+  const attrs = (name: keyof Fields) => ({
     id: `${id}-${name}`,
     name,
     "aria-invalid": errors[name] ? true : undefined,
-    "aria-describedby": errors[name] ? `${id}-${name}-error` : undefined,
+    // The error first: it is what needs doing.
+    "aria-describedby": describedBy(
+      errors[name] && `${id}-${name}-error`,
+      hints[name] && `${id}-${name}-hint`,
+    ),
   });
 
   // A text input bound to its field (id, name, error wiring, value, change handler) with `props` besides.
@@ -498,12 +516,7 @@ export function RecordEventForm({
           `Odometer (${vehicle.odometerUnit})`,
           textInput("odometer", { inputMode: "numeric" }),
         )}
-        {field(
-          "cost",
-          `Cost (${f.currency})`,
-          textInput("cost", { inputMode: "decimal" }),
-          f.kind === "acquisition" ? "What was paid in all, fees and taxes included" : undefined,
-        )}
+        {field("cost", `Cost (${f.currency})`, textInput("cost", { inputMode: "decimal" }))}
         {currencyChoices.length > 1 &&
           field(
             "currency",
@@ -515,13 +528,7 @@ export function RecordEventForm({
             </select>,
           )}
         {field("vendor", "Vendor", textInput("vendor"))}
-        {f.kind === "maintenance" &&
-          field(
-            "tasks",
-            "Tasks",
-            textInput("tasks"),
-            "Comma-separated, e.g. oil_change, tire_rotation",
-          )}
+        {f.kind === "maintenance" && field("tasks", "Tasks", textInput("tasks"))}
         {f.kind === "collision" &&
           field(
             "severity",
@@ -539,7 +546,6 @@ export function RecordEventForm({
             "price",
             `Purchase price (${f.currency})`,
             textInput("price", { inputMode: "decimal" }),
-            "The vehicle's own price, where its cost of ownership starts; follows Cost while the two are equal",
           )}
         {f.kind === "fuel" &&
           field("volume", "Volume", textInput("volume", { inputMode: "decimal" }))}
@@ -560,7 +566,6 @@ export function RecordEventForm({
               <option value="yes">yes</option>
               <option value="no">no (partial)</option>
             </select>,
-            "A partial fill counts toward the next full one",
           )}
       </div>
       {field(
@@ -579,7 +584,6 @@ export function RecordEventForm({
             value={f.reason}
             onChange={set("reason")}
           />,
-          `Kept in the record's history; up to ${MAX_REASON} characters.`,
         )}
       {general.length > 0 && (
         <ul className="error" role="alert">
@@ -610,6 +614,11 @@ export function RecordEventForm({
       </div>
     </form>
   );
+}
+
+/** An `aria-describedby` of the ids given (an error, a hint), or none. */
+export function describedBy(...ids: (string | false | undefined)[]): string | undefined {
+  return ids.filter(Boolean).join(" ") || undefined;
 }
 
 /** Two typed amounts that mean the same (`27490` and `27490.00`; two empty fields). */
