@@ -711,4 +711,28 @@ describe("buildCorrection", () => {
       occurredAt: "2026-03-19T12:00:00Z",
     });
   });
+
+  it("gives a record whose kind changes the new kind's details, or clears them when the form has none", () => {
+    // A repair's parts would stay on the upgrade, a 422 ("unknown field `system`"), were details left out.
+    const repair = oilChange({
+      kind: "repair",
+      title: "Front brake pads and rotors",
+      details: { system: "brakes", parts: ["front brake pads"], warranty: false },
+    });
+    const before = fieldsFromEvent(repair, unit);
+    expect(buildCorrection(repair, before, { ...before, kind: "upgrade" }).body).toEqual({
+      kind: "upgrade",
+      details: null,
+    });
+    const maintenance = oilChange();
+    const was = fieldsFromEvent(maintenance, unit);
+    expect(buildCorrection(maintenance, was, { ...was, kind: "odometer_reading" }).body).toEqual({
+      kind: "odometer_reading",
+      details: null,
+    });
+    expect(buildCorrection(maintenance, was, { ...was, kind: "collision" }).body).toEqual({
+      kind: "collision",
+      details: { severity: "minor" },
+    });
+  });
 });

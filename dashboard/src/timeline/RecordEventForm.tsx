@@ -186,7 +186,9 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stri
 
 /**
  * The `PATCH` body for a correction: only the fields whose value differs from the record as it was
- * prefilled (`before`), a cleared optional field as `null`, and the reason when one is given. A changed
+ * prefilled (`before`), a cleared optional field as `null`, and the reason when one is given. A change of
+ * kind carries the new kind's details from the form, or `details: null` when it has none there (the API
+ * then reads them as that kind's empty details), never the old kind's. A changed
  * detail is laid over the record's own details (the API replaces `details` whole, and the form shows only
  * some of them); a changed vendor keeps its dealer id. `body` is undefined when a field is wrong
  * (`errors`) or nothing changed (`unchanged`).
@@ -199,8 +201,11 @@ export function buildCorrection(
   const was = eventBody(before);
   const now = eventBody(after);
   const body: Record<string, unknown> = {};
+  // The API keeps a field the body leaves out, details too: after a change of kind the old kind's details
+  // (a repair's parts on an upgrade) would be a 422, so a new kind always gets its details, or none.
+  const kindChanged = after.kind !== original.kind;
   for (const key of Object.keys(SOURCES)) {
-    if (same(was.body[key], now.body[key])) continue;
+    if (same(was.body[key], now.body[key]) && !(key === "details" && kindChanged)) continue;
     const value = now.body[key] ?? null;
     if (key === "details" && after.kind === original.kind && (value || was.body.details)) {
       const old = (original.details ?? {}) as Record<string, unknown>;
@@ -212,7 +217,8 @@ export function buildCorrection(
         else if (to[k] === undefined) delete merged[k];
         else merged[k] = to[k];
       body.details = merged;
-    } else if (key === "details") body.details = value ?? {};
+    } else if (key === "details")
+      body.details = value; // null (the form has none) clears them
     else if (key === "vendor" && value) body.vendor = { ...original.vendor, ...value };
     else body[key] = value;
   }
