@@ -559,6 +559,89 @@ describe("a record's history", () => {
   });
 });
 
+describe("voided records on the timeline", () => {
+  const voidedRow = {
+    ...event("v", "2026-03-01T00:00:00Z", "repair"),
+    title: "Duplicate brake job",
+    voided: true,
+    voidedAt: "2026-03-22T08:00:00Z",
+    voidReason: "entered twice",
+  };
+
+  it("are left out until asked for, then shown struck through with when and why, history only", async () => {
+    const fetch = mockFetch((url) => {
+      if (url.pathname.endsWith("/history")) return json(history(oilChange()));
+      const items = [oilChange(), event("b", "2026-02-03T00:00:00Z")];
+      return json({
+        items:
+          url.searchParams.get("includeVoided") === "true"
+            ? [items[0], voidedRow, items[1]]
+            : items,
+        nextCursor: null,
+      });
+    });
+    renderWithApi(<Timeline vehicle={vehicle} onRecorded={vi.fn()} />);
+    await screen.findByRole("button", { name: /^Oil change/ });
+    const toggle = screen.getByRole("checkbox", { name: "Show voided records" });
+    expect(toggle).not.toBeChecked();
+    expect(String(fetch.mock.calls[0]![0])).not.toContain("includeVoided");
+    expect(screen.queryByText("Duplicate brake job")).toBeNull();
+
+    await userEvent.click(toggle);
+    // The row's name says it is voided, when and why (the strike-through alone would be silent).
+    const row = await screen.findByRole("button", { name: /^Duplicate brake job/ });
+    expect(String(fetch.mock.calls.at(-1)![0])).toContain("includeVoided=true");
+    expect(row).toHaveAccessibleName(/Voided on 22 Mar 2026: entered twice/);
+    expect(row.closest("li")).toHaveClass("voided");
+    await userEvent.click(row);
+    const li = row.closest("li")!;
+    expect(within(li).getByRole("button", { name: /^History / })).toBeInTheDocument();
+    expect(within(li).queryByRole("button", { name: /^Correct / })).toBeNull();
+    expect(within(li).queryByRole("button", { name: /^Void / })).toBeNull();
+    // A record that is not voided keeps Correct and Void.
+    await userEvent.click(screen.getByRole("button", { name: /^Oil change/ }));
+    expect(screen.getByRole("button", { name: /^Correct .*Oil change/ })).toBeInTheDocument();
+
+    await userEvent.click(toggle);
+    await waitFor(() => expect(screen.queryByText("Duplicate brake job")).toBeNull());
+    expect(String(fetch.mock.calls.at(-1)![0])).not.toContain("includeVoided");
+  });
+
+  it("keep a record voided while they are shown on the timeline, marked, with focus on its row", async () => {
+    setup((_url, init) =>
+      init.method === "DELETE"
+        ? json(
+            history(oilChange(), {
+              voided: true,
+              revisions: [
+                ...history(oilChange()).revisions,
+                {
+                  revision: 3,
+                  change: "voided",
+                  at: "2026-03-22T08:00:00Z",
+                  by: "demo-owner",
+                  reason: "entered twice",
+                  changed: [],
+                  event: oilChange(),
+                },
+              ],
+            }),
+          )
+        : undefined,
+    );
+    await userEvent.click(await screen.findByRole("checkbox", { name: "Show voided records" }));
+    const dialog = await openAction("Void");
+    await userEvent.type(within(dialog).getByLabelText("Reason (required)"), "entered twice");
+    await userEvent.click(within(dialog).getByRole("button", { name: "Continue" }));
+    await userEvent.click(within(dialog).getByRole("button", { name: "Void the record" }));
+    await waitFor(() => expect(screen.queryByRole("dialog")).toBeNull());
+    const row = screen.getByRole("button", { name: /^Oil change/ });
+    expect(row).toHaveAccessibleName(/Voided on 22 Mar 2026: entered twice/);
+    expect(row).toHaveFocus();
+    expect(screen.getByText(/is voided: it stays here, marked voided/)).toBeInTheDocument();
+  });
+});
+
 describe("the history dialog's heading", () => {
   it("names the record as its history reads, not as the stale row does", async () => {
     const renamed = oilChange({ title: "Oil and filter change" });
