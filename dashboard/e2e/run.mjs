@@ -404,7 +404,10 @@ await step(
         await answer.getByText("Thanks for the feedback.").waitFor();
       }
     }
-    await page.unrouteAll();
+    // Only the chat's stubs: with VWC_E2E_SERVE_DIST the route serving dashboard/dist must stay, or a later
+    // reload gets the binary's own (older) bundle.
+    await page.unroute("**/v1/vehicles/*/chat");
+    await page.unroute("**/v1/vehicles/*/chat/*/messages/*/feedback");
     await axeCheck("vehicle page");
   },
 );
@@ -594,6 +597,67 @@ await step(
       "the corrected record does not show its new cost after a reload",
     );
     await shot("after-correct-and-void");
+
+    // "Show voided records" lists the voided record again, struck through, with its reason, history only.
+    const showVoided = page.getByRole("checkbox", { name: "Show voided records" });
+    assert(!(await showVoided.isChecked()), "voided records are shown by default");
+    const listed = page.waitForRequest(
+      (r) => r.method() === "GET" && /\/events\?.*includeVoided=true/.test(r.url()),
+    );
+    await showVoided.check();
+    await listed;
+    const voidedRow = page.locator(`[id="event-${drop.id}"]`);
+    await voidedRow.waitFor();
+    assert(
+      await voidedRow.evaluate((li) => li.classList.contains("voided")),
+      "the voided record is not marked voided",
+    );
+    // The row button's text is its name: "Voided on …: <reason>" is read with it.
+    const voidedName = (await voidedRow.locator("button.event-row").textContent()) ?? "";
+    for (const want of ["Voided on", "E2E: entered twice", renamed])
+      assert(voidedName.includes(want), `the voided row does not say "${want}": ${voidedName}`);
+    const struck = await voidedRow
+      .locator(".event-title")
+      .evaluate((el) => getComputedStyle(el).textDecorationLine);
+    assert(struck.includes("line-through"), `the voided title is not struck through: ${struck}`);
+    await voidedRow.locator("button.event-row").click();
+    await voidedRow.getByRole("button", { name: /^History / }).waitFor();
+    assert(
+      (await voidedRow.getByRole("button", { name: /^(Correct|Void) / }).count()) === 0,
+      "a voided record offers Correct or Void",
+    );
+    await voidedRow.scrollIntoViewIfNeeded();
+    await shot("voided-shown");
+    await axeCheck("timeline with voided records");
+    await showVoided.uncheck();
+    await voidedRow.waitFor({ state: "detached" });
+
+    // A correction that changes a repair into an upgrade (neither has details in the form) sends
+    // `details: null`, so the repair's parts and system do not stay on the upgrade (the API's 422).
+    const repair = (await timelineRows()).find(
+      (r) => r.kind === "repair" && r.id !== fix.id && r.id !== drop.id,
+    );
+    assert(repair, "no demo repair on the first page to change into an upgrade");
+    const repairRow = page.locator(`[id="event-${repair.id}"]`);
+    await repairRow.locator("button.event-row").click();
+    await repairRow.getByRole("button", { name: /^Correct / }).click();
+    const kindDialog = page.getByRole("dialog");
+    const kindForm = kindDialog.getByRole("form", { name: "Correct the record" });
+    await kindForm.getByLabel("Kind").selectOption("upgrade");
+    const kindPatch = page.waitForResponse((r) => r.request().method() === "PATCH");
+    await kindForm.getByRole("button", { name: "Save correction" }).click();
+    const answered = await kindPatch;
+    const sent = answered.request().postDataJSON();
+    assert(
+      sent.kind === "upgrade" && "details" in sent && sent.details === null,
+      `the kind change sent ${JSON.stringify(sent)}, not kind "upgrade" with details null`,
+    );
+    assert(
+      answered.status() === 200,
+      `the kind change answered ${answered.status()}: ${await answered.text()}`,
+    );
+    await kindDialog.waitFor({ state: "detached" });
+    await page.locator(`[id="event-${repair.id}"].kind-upgrade`).waitFor();
   },
 );
 

@@ -1,6 +1,6 @@
 import { render } from "@testing-library/react";
 import type { ReactElement } from "react";
-import { vi } from "vitest";
+import { expect, vi } from "vitest";
 import { Api } from "./api/client";
 import { ApiContext } from "./api/context";
 import type { Vehicle, VehicleEvent } from "./api/types";
@@ -95,4 +95,22 @@ export function event(
     costCents: 8999,
     currency: "USD",
   };
+}
+
+/**
+ * Checks that every hint and field error inside `root` is named by its field's `aria-describedby` (an
+ * error's field also `aria-invalid`); answers how many it checked.
+ */
+export function expectHelpLinked(root: HTMLElement): number {
+  const help = [...root.querySelectorAll<HTMLElement>(".hint, .field-error")];
+  const fields = [...root.querySelectorAll<HTMLElement>("[aria-describedby]")];
+  for (const el of help) {
+    expect(el.id, `${el.textContent} has no id`).not.toBe("");
+    const owner = fields.find((f) =>
+      f.getAttribute("aria-describedby")!.split(" ").includes(el.id),
+    );
+    expect(owner, `no field is described by “${el.textContent}”`).toBeDefined();
+    if (el.classList.contains("field-error")) expect(owner).toHaveAttribute("aria-invalid", "true");
+  }
+  return help.length;
 }

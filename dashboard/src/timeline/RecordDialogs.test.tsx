@@ -3,7 +3,15 @@ import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { EventHistory, VehicleEvent } from "../api/types";
-import { demoVehicle, event, json, mockFetch, problem, renderWithApi } from "../test-utils";
+import {
+  demoVehicle,
+  event,
+  expectHelpLinked,
+  json,
+  mockFetch,
+  problem,
+  renderWithApi,
+} from "../test-utils";
 import { buildCorrection, fieldsFromEvent } from "./RecordEventForm";
 import { Timeline } from "./Timeline";
 
@@ -303,6 +311,14 @@ describe("correcting a record", () => {
     await userEvent.click(within(dialog).getByRole("button", { name: "Save correction" }));
     await waitFor(() => expect(odometer).toHaveAttribute("aria-invalid", "true"));
     expect(odometer).toHaveAccessibleDescription("Must not be below the previous reading (41000).");
+    // Every hint and error in the dialog is its field's description: the reason's hint too.
+    expect(within(dialog).getByLabelText("Reason (optional)")).toHaveAccessibleDescription(
+      "Kept in the record's history; up to 500 characters.",
+    );
+    expect(within(dialog).getByLabelText("Tasks")).toHaveAccessibleDescription(
+      "Comma-separated, e.g. oil_change, tire_rotation",
+    );
+    expect(expectHelpLinked(dialog)).toBe(3);
     expect(within(dialog).getByRole("alert")).toHaveTextContent("previous reading");
   });
 
@@ -373,7 +389,10 @@ describe("voiding a record", () => {
     expect(reason).toHaveFocus();
     await userEvent.click(within(dialog).getByRole("button", { name: "Continue" }));
     expect(reason).toHaveAttribute("aria-invalid", "true");
-    expect(reason).toHaveAccessibleDescription("Say why the record is voided.");
+    expect(reason).toHaveAccessibleDescription(
+      "Say why the record is voided. Up to 500 characters; kept in the record's history.",
+    );
+    expect(expectHelpLinked(dialog)).toBe(2);
     await userEvent.type(reason, "   ");
     await userEvent.click(within(dialog).getByRole("button", { name: "Continue" }));
     expect(reason).toHaveAttribute("aria-invalid", "true");
@@ -540,6 +559,102 @@ describe("a record's history", () => {
   });
 });
 
+describe("voided records on the timeline", () => {
+  const voidedRow = {
+    ...event("v", "2026-03-01T00:00:00Z", "repair"),
+    title: "Duplicate brake job",
+    voided: true,
+    voidedAt: "2026-03-22T08:00:00Z",
+    voidReason: "entered twice",
+  };
+
+  it("are left out until asked for, then shown struck through with when and why, history only", async () => {
+    const fetch = mockFetch((url) => {
+      if (url.pathname.endsWith("/history")) return json(history(oilChange()));
+      const items = [oilChange(), event("b", "2026-02-03T00:00:00Z")];
+      return json({
+        items:
+          url.searchParams.get("includeVoided") === "true"
+            ? [items[0], voidedRow, items[1]]
+            : items,
+        nextCursor: null,
+      });
+    });
+    renderWithApi(<Timeline vehicle={vehicle} onRecorded={vi.fn()} />);
+    await screen.findByRole("button", { name: /^Oil change/ });
+    const toggle = screen.getByRole("checkbox", { name: "Show voided records" });
+    expect(toggle).not.toBeChecked();
+    expect(String(fetch.mock.calls[0]![0])).not.toContain("includeVoided");
+    expect(screen.queryByText("Duplicate brake job")).toBeNull();
+
+    await userEvent.click(toggle);
+    // The row's name says it is voided, when and why (the strike-through alone would be silent).
+    const row = await screen.findByRole("button", { name: /^Duplicate brake job/ });
+    expect(String(fetch.mock.calls.at(-1)![0])).toContain("includeVoided=true");
+    expect(row).toHaveAccessibleName(/Voided on 22 Mar 2026: entered twice/);
+    expect(row.closest("li")).toHaveClass("voided");
+    await userEvent.click(row);
+    const li = row.closest("li")!;
+    expect(within(li).getByRole("button", { name: /^History / })).toBeInTheDocument();
+    expect(within(li).queryByRole("button", { name: /^Correct / })).toBeNull();
+    expect(within(li).queryByRole("button", { name: /^Void / })).toBeNull();
+    // A record that is not voided keeps Correct and Void.
+    await userEvent.click(screen.getByRole("button", { name: /^Oil change/ }));
+    expect(screen.getByRole("button", { name: /^Correct .*Oil change/ })).toBeInTheDocument();
+
+    await userEvent.click(toggle);
+    await waitFor(() => expect(screen.queryByText("Duplicate brake job")).toBeNull());
+    expect(String(fetch.mock.calls.at(-1)![0])).not.toContain("includeVoided");
+  });
+
+  it("keep a record voided while they are shown on the timeline, marked, with focus on its row", async () => {
+    setup((_url, init) =>
+      init.method === "DELETE"
+        ? json(
+            history(oilChange(), {
+              voided: true,
+              revisions: [
+                ...history(oilChange()).revisions,
+                {
+                  revision: 3,
+                  change: "voided",
+                  at: "2026-03-22T08:00:00Z",
+                  by: "demo-owner",
+                  reason: "entered twice",
+                  changed: [],
+                  event: oilChange(),
+                },
+              ],
+            }),
+          )
+        : undefined,
+    );
+    await userEvent.click(await screen.findByRole("checkbox", { name: "Show voided records" }));
+    const dialog = await openAction("Void");
+    await userEvent.type(within(dialog).getByLabelText("Reason (required)"), "entered twice");
+    await userEvent.click(within(dialog).getByRole("button", { name: "Continue" }));
+    await userEvent.click(within(dialog).getByRole("button", { name: "Void the record" }));
+    await waitFor(() => expect(screen.queryByRole("dialog")).toBeNull());
+    const row = screen.getByRole("button", { name: /^Oil change/ });
+    expect(row).toHaveAccessibleName(/Voided on 22 Mar 2026: entered twice/);
+    expect(row).toHaveFocus();
+    expect(screen.getByText(/is voided: it stays here, marked voided/)).toBeInTheDocument();
+  });
+});
+
+describe("the history dialog's heading", () => {
+  it("names the record as its history reads, not as the stale row does", async () => {
+    const renamed = oilChange({ title: "Oil and filter change" });
+    setup((url) => (url.pathname.endsWith("/history") ? json(history(renamed)) : undefined));
+    const dialog = await openAction("History");
+    await within(dialog).findAllByRole("listitem");
+    expect(within(dialog).getByRole("heading", { level: 2 })).toHaveTextContent(
+      "History of “Oil and filter change”",
+    );
+    expect(screen.getByRole("dialog", { name: "History of “Oil and filter change”" })).toBe(dialog);
+  });
+});
+
 describe("record text in the dialogs' sentences", () => {
   it("is isolated, so a stray bidi control in a title or reason cannot reverse the words around it", async () => {
     const title = "Brakes \u202Eunterminated override";
@@ -677,6 +792,30 @@ describe("buildCorrection", () => {
     expect(buildCorrection(e, before, { ...before, notes: "", date: "2026-03-19" }).body).toEqual({
       notes: null,
       occurredAt: "2026-03-19T12:00:00Z",
+    });
+  });
+
+  it("gives a record whose kind changes the new kind's details, or clears them when the form has none", () => {
+    // A repair's parts would stay on the upgrade, a 422 ("unknown field `system`"), were details left out.
+    const repair = oilChange({
+      kind: "repair",
+      title: "Front brake pads and rotors",
+      details: { system: "brakes", parts: ["front brake pads"], warranty: false },
+    });
+    const before = fieldsFromEvent(repair, unit);
+    expect(buildCorrection(repair, before, { ...before, kind: "upgrade" }).body).toEqual({
+      kind: "upgrade",
+      details: null,
+    });
+    const maintenance = oilChange();
+    const was = fieldsFromEvent(maintenance, unit);
+    expect(buildCorrection(maintenance, was, { ...was, kind: "odometer_reading" }).body).toEqual({
+      kind: "odometer_reading",
+      details: null,
+    });
+    expect(buildCorrection(maintenance, was, { ...was, kind: "collision" }).body).toEqual({
+      kind: "collision",
+      details: { severity: "minor" },
     });
   });
 });

@@ -10,6 +10,7 @@ import { ErrorText, Loading } from "../ui/Feedback";
 import { kindStyle } from "./kinds";
 import {
   ConflictRetry,
+  describedBy,
   eventPath,
   historyPath,
   lastRevision,
@@ -246,15 +247,14 @@ export function VoidDialog({
                 value={reason}
                 onChange={(e) => setReason(e.target.value)}
                 aria-invalid={error ? true : undefined}
-                aria-describedby={error ? `${id}-reason-error` : `${id}-reason-hint`}
+                aria-describedby={describedBy(error && `${id}-reason-error`, `${id}-reason-hint`)}
               />
-              {error ? (
+              <span className="hint" id={`${id}-reason-hint`}>
+                Up to {MAX_REASON} characters; kept in the record&apos;s history.
+              </span>
+              {error && (
                 <span className="field-error" id={`${id}-reason-error`} role="alert">
                   {error}
-                </span>
-              ) : (
-                <span className="hint" id={`${id}-reason-hint`}>
-                  Up to {MAX_REASON} characters; kept in the record&apos;s history.
                 </span>
               )}
             </div>
@@ -378,11 +378,12 @@ export function HistoryDialog({
   onClose: () => void;
 }) {
   const { history, error, retry } = useRecordHistory(vehicle.id, event.id);
+  // The row may be stale (corrected in another tab): once read, the history names the record.
   return (
     <Dialog
       title={
         <>
-          History of “<bdi>{event.title}</bdi>”
+          History of “<bdi>{history?.current.title ?? event.title}</bdi>”
         </>
       }
       onClose={onClose}

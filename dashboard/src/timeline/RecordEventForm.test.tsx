@@ -1,8 +1,16 @@
-import { screen, waitFor } from "@testing-library/react";
+import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { VehicleEvent } from "../api/types";
-import { demoVehicle, event, json, mockFetch, renderWithApi } from "../test-utils";
+import {
+  demoVehicle,
+  event,
+  expectHelpLinked,
+  json,
+  mockFetch,
+  problem,
+  renderWithApi,
+} from "../test-utils";
 import { buildEvent, newKey, RecordEventForm, today } from "./RecordEventForm";
 
 const zone = process.env.TZ;
@@ -91,5 +99,46 @@ describe("record form", () => {
     await waitFor(() => expect(onRecorded).toHaveBeenCalled());
     const headers = fetch.mock.calls[0]![1]!.headers as Record<string, string>;
     expect(headers["Idempotency-Key"]).toMatch(uuid);
+  });
+
+  it("names each hint and field error in its field's description, and marks a field in error invalid", async () => {
+    mockFetch(() =>
+      problem(422, "invalid", [
+        { field: "details.tasks", message: "must name at least one task" },
+        { field: "odometer", message: "must be below 5000000" },
+      ]),
+    );
+    renderWithApi(<RecordEventForm vehicle={demoVehicle()} onCancel={() => {}} />);
+    const form = screen.getByRole("form", { name: "Record an event" });
+    const tasks = within(form).getByLabelText("Tasks");
+    expect(tasks).toHaveAccessibleDescription("Comma-separated, e.g. oil_change, tire_rotation");
+    expect(expectHelpLinked(form)).toBe(1);
+
+    await userEvent.click(within(form).getByRole("button", { name: "Record" }));
+    // The hint stays beside the error, and the field names both, the error first.
+    expect(await within(form).findByText("Must name at least one task.")).toBeVisible();
+    expect(tasks).toHaveAccessibleDescription(
+      "Must name at least one task. Comma-separated, e.g. oil_change, tire_rotation",
+    );
+    expect(tasks).toHaveAttribute("aria-invalid", "true");
+    expect(within(form).getByLabelText("Odometer (mi)")).toHaveAccessibleDescription(
+      "Must be below 5000000.",
+    );
+    expect(expectHelpLinked(form)).toBe(3);
+
+    // The kinds whose fields have hints: an acquisition's cost and price, a fuel fill's "Filled to full".
+    await userEvent.selectOptions(within(form).getByLabelText("Kind"), "acquisition");
+    expect(within(form).getByLabelText("Cost (USD)")).toHaveAccessibleDescription(
+      "What was paid in all, fees and taxes included",
+    );
+    expect(within(form).getByLabelText("Purchase price (USD)")).toHaveAccessibleDescription(
+      /^The vehicle's own price/,
+    );
+    expect(expectHelpLinked(form)).toBeGreaterThanOrEqual(2);
+    await userEvent.selectOptions(within(form).getByLabelText("Kind"), "fuel");
+    expect(within(form).getByLabelText("Filled to full")).toHaveAccessibleDescription(
+      "A partial fill counts toward the next full one",
+    );
+    expect(expectHelpLinked(form)).toBeGreaterThanOrEqual(1);
   });
 });

@@ -186,7 +186,9 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stri
 
 /**
  * The `PATCH` body for a correction: only the fields whose value differs from the record as it was
- * prefilled (`before`), a cleared optional field as `null`, and the reason when one is given. A changed
+ * prefilled (`before`), a cleared optional field as `null`, and the reason when one is given. A change of
+ * kind carries the new kind's details from the form, or `details: null` when it has none there (the API
+ * then reads them as that kind's empty details), never the old kind's. A changed
  * detail is laid over the record's own details (the API replaces `details` whole, and the form shows only
  * some of them); a changed vendor keeps its dealer id. `body` is undefined when a field is wrong
  * (`errors`) or nothing changed (`unchanged`).
@@ -199,8 +201,11 @@ export function buildCorrection(
   const was = eventBody(before);
   const now = eventBody(after);
   const body: Record<string, unknown> = {};
+  // The API keeps a field the body leaves out, details too: after a change of kind the old kind's details
+  // (a repair's parts on an upgrade) would be a 422, so a new kind always gets its details, or none.
+  const kindChanged = after.kind !== original.kind;
   for (const key of Object.keys(SOURCES)) {
-    if (same(was.body[key], now.body[key])) continue;
+    if (same(was.body[key], now.body[key]) && !(key === "details" && kindChanged)) continue;
     const value = now.body[key] ?? null;
     if (key === "details" && after.kind === original.kind && (value || was.body.details)) {
       const old = (original.details ?? {}) as Record<string, unknown>;
@@ -212,7 +217,8 @@ export function buildCorrection(
         else if (to[k] === undefined) delete merged[k];
         else merged[k] = to[k];
       body.details = merged;
-    } else if (key === "details") body.details = value ?? {};
+    } else if (key === "details")
+      body.details = value; // null (the form has none) clears them
     else if (key === "vendor" && value) body.vendor = { ...original.vendor, ...value };
     else body[key] = value;
   }
@@ -441,13 +447,27 @@ export function RecordEventForm({
     }
   }
 
-  const field = (name: keyof Fields | "cost", label: string, input: ReactNode, hint?: string) => {
+  // Each field's help text, by field: shown under it and named by its input's aria-describedby (with the
+  // field's error, when it has one), so a screen reader reads it with the field, not only when browsing.
+  const hints: Partial<Record<keyof Fields, string>> = {
+    ...(f.kind === "acquisition" && {
+      cost: "What was paid in all, fees and taxes included",
+      price:
+        "The vehicle's own price, where its cost of ownership starts; follows Cost while the two are equal",
+    }),
+    ...(f.kind === "maintenance" && { tasks: "Comma-separated, e.g. oil_change, tire_rotation" }),
+    ...(f.kind === "fuel" && { fullTank: "A partial fill counts toward the next full one" }),
+    ...(correcting && { reason: `Kept in the record's history; up to ${MAX_REASON} characters.` }),
+  };
+
+  const field = (name: keyof Fields, label: string, input: ReactNode) => {
     const err = errors[name];
+    const hint = hints[name];
     return (
       <div className={`field${err ? " invalid" : ""}`}>
         <label htmlFor={`${id}-${name}`}>{label}</label>
         {input}
-        {hint && !err && (
+        {hint && (
           <span className="hint" id={`${id}-${name}-hint`}>
             {hint}
           </span>
@@ -460,11 +480,15 @@ export function RecordEventForm({
       </div>
     );
   };
-  const attrs = (name: keyof Fields | "cost") => ({
+  const attrs = (name: keyof Fields) => ({
     id: `${id}-${name}`,
     name,
     "aria-invalid": errors[name] ? true : undefined,
-    "aria-describedby": errors[name] ? `${id}-${name}-error` : undefined,
+    // The error first: it is what needs doing.
+    "aria-describedby": describedBy(
+      errors[name] && `${id}-${name}-error`,
+      hints[name] && `${id}-${name}-hint`,
+    ),
   });
 
   // A text input bound to its field (id, name, error wiring, value, change handler) with `props` besides.
@@ -498,12 +522,7 @@ export function RecordEventForm({
           `Odometer (${vehicle.odometerUnit})`,
           textInput("odometer", { inputMode: "numeric" }),
         )}
-        {field(
-          "cost",
-          `Cost (${f.currency})`,
-          textInput("cost", { inputMode: "decimal" }),
-          f.kind === "acquisition" ? "What was paid in all, fees and taxes included" : undefined,
-        )}
+        {field("cost", `Cost (${f.currency})`, textInput("cost", { inputMode: "decimal" }))}
         {currencyChoices.length > 1 &&
           field(
             "currency",
@@ -515,13 +534,7 @@ export function RecordEventForm({
             </select>,
           )}
         {field("vendor", "Vendor", textInput("vendor"))}
-        {f.kind === "maintenance" &&
-          field(
-            "tasks",
-            "Tasks",
-            textInput("tasks"),
-            "Comma-separated, e.g. oil_change, tire_rotation",
-          )}
+        {f.kind === "maintenance" && field("tasks", "Tasks", textInput("tasks"))}
         {f.kind === "collision" &&
           field(
             "severity",
@@ -539,7 +552,6 @@ export function RecordEventForm({
             "price",
             `Purchase price (${f.currency})`,
             textInput("price", { inputMode: "decimal" }),
-            "The vehicle's own price, where its cost of ownership starts; follows Cost while the two are equal",
           )}
         {f.kind === "fuel" &&
           field("volume", "Volume", textInput("volume", { inputMode: "decimal" }))}
@@ -560,7 +572,6 @@ export function RecordEventForm({
               <option value="yes">yes</option>
               <option value="no">no (partial)</option>
             </select>,
-            "A partial fill counts toward the next full one",
           )}
       </div>
       {field(
@@ -579,7 +590,6 @@ export function RecordEventForm({
             value={f.reason}
             onChange={set("reason")}
           />,
-          `Kept in the record's history; up to ${MAX_REASON} characters.`,
         )}
       {general.length > 0 && (
         <ul className="error" role="alert">
@@ -610,6 +620,11 @@ export function RecordEventForm({
       </div>
     </form>
   );
+}
+
+/** An `aria-describedby` of the ids given (an error, a hint), or none. */
+export function describedBy(...ids: (string | false | undefined)[]): string | undefined {
+  return ids.filter(Boolean).join(" ") || undefined;
 }
 
 /** Two typed amounts that mean the same (`27490` and `27490.00`; two empty fields). */

@@ -37,7 +37,7 @@ export interface TimelineHandle {
 }
 
 interface State {
-  /** The kinds filter the items were loaded with. */
+  /** The filters the items were loaded with (`filterKey`). */
   filter: string;
   items: TimelineItem[];
   nextCursor: string | null;
@@ -54,6 +54,11 @@ const INITIAL: State = {
   error: null,
   loaded: false,
 };
+
+/** The filters a page of the timeline is read with, as one comparable string. */
+function filterKey(kinds: readonly EventKind[], showVoided: boolean): string {
+  return `${kinds.join(",")}${showVoided ? ";voided" : ""}`;
+}
 
 export function Timeline({
   vehicle,
@@ -72,6 +77,8 @@ export function Timeline({
   const { api, session } = useApi();
   const recordable = recordableKinds(session.roles);
   const [kinds, setKinds] = useState<EventKind[]>([]);
+  // Voided records too (`includeVoided=true`), marked: off by default, as the API lists them.
+  const [showVoided, setShowVoided] = useState(false);
   const [state, setState] = useState<State>(INITIAL);
   const [open, setOpen] = useState<string | null>(null);
   const [highlight, setHighlight] = useState<string | null>(null);
@@ -100,7 +107,7 @@ export function Timeline({
   const load = useCallback(
     async (cursor: string | null) => {
       const id = ++request.current;
-      const filter = kinds.join(",");
+      const filter = filterKey(kinds, showVoided);
       setState((s) => ({ ...(cursor ? s : INITIAL), filter, loading: true, error: null }));
       try {
         const page = await api.json<Page<TimelineItem>>(
@@ -108,6 +115,7 @@ export function Timeline({
             limit: PAGE_SIZE,
             kind: kinds.join(",") || undefined,
             cursor: cursor ?? undefined,
+            includeVoided: showVoided || undefined,
           })}`,
         );
         if (id !== request.current) return;
@@ -124,7 +132,7 @@ export function Timeline({
         setState((s) => ({ ...s, loading: false, error, loaded: true }));
       }
     },
-    [api, vehicle.id, kinds],
+    [api, vehicle.id, kinds, showVoided],
   );
 
   useEffect(() => {
@@ -180,14 +188,14 @@ export function Timeline({
       return () => window.clearTimeout(t);
     }
     // Decide only on a settled list loaded with the current filter.
-    if (state.loading || state.filter !== kinds.join(",")) return;
+    if (state.loading || state.filter !== filterKey(kinds, showVoided)) return;
     if (state.nextCursor && !state.error) void load(state.nextCursor);
     else if (kinds.length) setKinds([]);
     else {
       setNotFound(pending);
       setPending(null);
     }
-  }, [pending, state, load, kinds]);
+  }, [pending, state, load, kinds, showVoided]);
 
   useImperativeHandle(ref, () => ({
     reveal: (id: string) => {
@@ -245,7 +253,7 @@ export function Timeline({
 
   /** The timeline as a record's history says it now reads (the read model catches up a moment later). */
   const applyHistory = (h: EventHistory) => {
-    setState((s) => ({ ...s, items: withHistory(s.items, h, kinds) }));
+    setState((s) => ({ ...s, items: withHistory(s.items, h, kinds, showVoided) }));
   };
 
   return (
@@ -315,6 +323,14 @@ export function Timeline({
           </button>
         ))}
       </div>
+      <label className="toggle">
+        <input
+          type="checkbox"
+          checked={showVoided}
+          onChange={(e) => setShowVoided(e.target.checked)}
+        />
+        Show voided records
+      </label>
       {/* What the last correction or void did, for everyone (a screen reader hears it). */}
       <p className="changed-status" aria-live="polite">
         {changed}
@@ -348,11 +364,18 @@ export function Timeline({
           onVoided={(h) => {
             applyHistory(h);
             setChanged(
-              <>
-                “<bdi>{h.current.title}</bdi>” is voided: it has left the timeline.
-              </>,
+              showVoided ? (
+                <>
+                  “<bdi>{h.current.title}</bdi>” is voided: it stays here, marked voided.
+                </>
+              ) : (
+                <>
+                  “<bdi>{h.current.title}</bdi>” is voided: it has left the timeline.
+                </>
+              ),
             );
-            closeDialog(true);
+            // Shown voided, its row stays: focus goes back to it; else to a neighbour.
+            closeDialog(!showVoided);
             onRecorded();
           }}
         />
@@ -382,7 +405,7 @@ export function Timeline({
                   unit={vehicle.odometerUnit}
                   open={open === e.id}
                   highlighted={highlight === e.id}
-                  mayChange={mayChangeRecord(session.roles, e)}
+                  mayChange={!e.voided && mayChangeRecord(session.roles, e)}
                   onToggle={toggleOpen}
                   onAction={openDialog}
                 />
@@ -443,7 +466,7 @@ const EventItem = memo(function EventItem({
   return (
     <li
       id={`event-${e.id}`}
-      className={`event kind-${e.kind}${highlighted ? " highlighted" : ""}`}
+      className={`event kind-${e.kind}${e.voided ? " voided" : ""}${highlighted ? " highlighted" : ""}`}
       style={kindColor(e.kind)}
     >
       <button
@@ -465,6 +488,23 @@ const EventItem = memo(function EventItem({
             {e.odometer != null ? ` · ${formatDistance(e.odometer, unit)}` : ""}
             {e.corrected ? " · corrected" : ""}
           </span>
+          {e.voided && (
+            <span className="event-void">
+              <strong>Voided</strong>
+              {e.voidedAt && (
+                <>
+                  {" on "}
+                  <time dateTime={e.voidedAt}>{formatDate(e.voidedAt)}</time>
+                </>
+              )}
+              {e.voidReason && (
+                <>
+                  {": "}
+                  <bdi>{e.voidReason}</bdi>
+                </>
+              )}
+            </span>
+          )}
         </span>
         {e.costCents != null && (
           <span className="event-cost">{formatMoney(e.costCents, e.currency ?? "USD")}</span>
@@ -500,6 +540,20 @@ const EventItem = memo(function EventItem({
               <>
                 <dt>Corrected</dt>
                 <dd>{formatDate(e.correctedAt)}</dd>
+              </>
+            )}
+            {e.voided && (
+              <>
+                <dt>Voided</dt>
+                <dd>
+                  {e.voidedAt ? formatDate(e.voidedAt) : "Yes"}
+                  {e.voidReason && (
+                    <>
+                      {" — "}
+                      <bdi>{e.voidReason}</bdi>
+                    </>
+                  )}
+                </dd>
               </>
             )}
           </dl>
@@ -540,16 +594,18 @@ export type RecordAction = "correct" | "void" | "history";
 
 /**
  * The timeline after a record's change, as its history tells it: a voided record leaves (the default
- * timeline lists no voided records); a corrected one takes its new place (its date may have moved) with its
- * marks, or leaves when the filter no longer covers its kind.
+ * timeline lists no voided records) or, with `showVoided`, stays marked as the API marks it (`voided`,
+ * `voidedAt`, `voidReason`); a corrected one takes its new place (its date may have moved) with its marks,
+ * or leaves when the filter no longer covers its kind.
  */
 export function withHistory(
   items: readonly TimelineItem[],
   h: EventHistory,
   kinds: readonly EventKind[] = [],
+  showVoided = false,
 ): TimelineItem[] {
   const rest = items.filter((e) => e.id !== h.current.id);
-  if (rest.length === items.length || h.voided) return rest;
+  if (rest.length === items.length || (h.voided && !showVoided)) return rest;
   if (kinds.length && !kinds.includes(h.current.kind)) return rest;
   const last = h.revisions[h.revisions.length - 1];
   const corrections = h.revisions.filter((r) => r.change === "corrected");
@@ -559,6 +615,9 @@ export function withHistory(
       ? { corrected: true, correctedAt: corrections[corrections.length - 1]!.at }
       : {}),
     ...(last && last.revision > 1 ? { revision: last.revision } : {}),
+    ...(h.voided && last?.change === "voided"
+      ? { voided: true, voidedAt: last.at, voidReason: last.reason ?? null }
+      : {}),
   };
   return insertEvent(rest, item);
 }

@@ -1,9 +1,9 @@
 import type { VehicleEvent } from "../api/types";
 
-export interface MonthGroup {
+export interface MonthGroup<E extends VehicleEvent = VehicleEvent> {
   /** `YYYY-MM` (UTC). */
   month: string;
-  events: VehicleEvent[];
+  events: E[];
 }
 
 /**
@@ -11,8 +11,8 @@ export interface MonthGroup {
  * events inside each. Pages arrive one after another, so the last month of one page and the first of the
  * next merge into one group; duplicate ids (a page boundary seen twice) are dropped.
  */
-export function groupByMonth(events: readonly VehicleEvent[]): MonthGroup[] {
-  const groups: MonthGroup[] = [];
+export function groupByMonth<E extends VehicleEvent>(events: readonly E[]): MonthGroup<E>[] {
+  const groups: MonthGroup<E>[] = [];
   const seen = new Set<string>();
   for (const e of events) {
     if (seen.has(e.id)) continue;
