@@ -1262,6 +1262,19 @@ const KIND_WORDS: &[(EventKind, &[&str])] = &[
     ),
 ];
 
+/// Whether the question asks for the last of a kind: "last", "latest" or "most recent" right before a word
+/// naming it ("the last repair", "my latest service"), not before a range ("repairs last year").
+fn last_of_a_kind(q: &str) -> bool {
+    KIND_WORDS
+        .iter()
+        .flat_map(|(_, words)| words.iter())
+        .any(|w| {
+            ["last", "latest", "most recent"]
+                .iter()
+                .any(|l| has(q, &format!("{l} {w}")))
+        })
+}
+
 /// The kinds a question names: the first, and every one when it joins several ("maintenance and repairs",
 /// "fuel or upgrades").
 fn kinds_of(q: &str) -> Vec<EventKind> {
@@ -1957,6 +1970,11 @@ fn intent_of(q: &str, slots: &Slots) -> Intent {
             ],
         ) || starts(q, &["has", "have", "did", "was", "were", "is"]))
     {
+        return Intent::LastDone;
+    }
+    // A kind named without a task, part or system ("When was the last repair?", "What was my latest
+    // service?") asks for its latest record, as a task does — not for the list of them.
+    if slots.kind.is_some() && !slots.has_subject() && (starts(q, &["when"]) || last_of_a_kind(q)) {
         return Intent::LastDone;
     }
     if has_any(

@@ -1707,3 +1707,40 @@ fn a_range_of_full_dates_alone_is_a_follow_up_however_its_dates_are_written() {
         );
     }
 }
+
+#[test]
+fn when_was_the_last_of_a_kind_is_its_latest_record_not_a_list() {
+    let k = fixture();
+    for q in [
+        "When was the last repair?",
+        "When was it last repaired?",
+        "What was the last repair?",
+        "and when was my most recent repair?",
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(a.understanding.intent, Intent::LastDone, "{q}: {}", a.text);
+        assert_eq!(cited(&a), ["e04"], "{q}: {}", a.text);
+        assert_eq!(
+            a.text,
+            "The last repair was on 2025-01-15, at 36,660 mi, by Main St Auto (“Front brake pads and \
+             rotors”, 487.50 USD).",
+            "{q}"
+        );
+    }
+    // Several of the kind: the latest, and how many there are, as for a task.
+    let a = ask(&k, "When was the last maintenance?");
+    assert_eq!(cited(&a), ["e07"], "{}", a.text);
+    assert!(
+        a.text.starts_with("The last maintenance was on 2025-08-30")
+            && a.text.ends_with("3 are recorded in all."),
+        "{}",
+        a.text
+    );
+    // A list is still a list, "last" in a range included.
+    for q in [
+        "What repairs were done?",
+        "What repairs were done last year?",
+    ] {
+        assert_eq!(ask(&k, q).understanding.intent, Intent::ListEvents, "{q}");
+    }
+}
