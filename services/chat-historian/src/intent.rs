@@ -356,6 +356,37 @@ pub fn normalise(text: &str) -> String {
     format!(" {} ", words.join(" "))
 }
 
+/// The part of `question` that [`normalise`]s to the words `said` ("since 2025-02-30" for "since 2025 02 30"),
+/// from its first word's first character to its last word's last.
+fn as_written(question: &str, said: &str) -> Option<String> {
+    let want: Vec<&str> = said.split_whitespace().collect();
+    // Each normalised word with the span of the question's word it came from ("what's" gives two).
+    let mut words: Vec<(String, usize, usize)> = Vec::new();
+    let mut start = None;
+    let is_word = |c: char| c.is_alphanumeric() || c == '\'';
+    for (at, c) in question
+        .char_indices()
+        .chain(std::iter::once((question.len(), ' ')))
+    {
+        match (is_word(c), start) {
+            (true, None) => start = Some(at),
+            (false, Some(from)) => {
+                for w in normalise(&question[from..at]).split_whitespace() {
+                    words.push((w.to_string(), from, at));
+                }
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    let first = words.windows(want.len().max(1)).find(|run| {
+        run.iter()
+            .map(|(w, ..)| w.as_str())
+            .eq(want.iter().copied())
+    })?;
+    Some(question[first.first()?.1..first.last()?.2].to_string())
+}
+
 fn has(q: &str, phrase: &str) -> bool {
     q.contains(&format!(" {phrase} "))
 }
@@ -767,6 +798,8 @@ enum Period {
     Quarter(u32, Option<i32>),
     /// "2025-06-01", "June 1, 2025", "1 June 2025"; `None` when its numbers name no day ("2025-02-30").
     Day(Option<NaiveDate>),
+    /// A day named without its year ("June 1", "1st June"): month and day, a day once its year is known.
+    DayOfMonth(u32, u32),
 }
 
 impl Period {
@@ -775,6 +808,7 @@ impl Period {
             Period::Year(y) => Some(y),
             Period::Month(_, y) | Period::Quarter(_, y) => y,
             Period::Day(d) => d.map(|d| d.year()),
+            Period::DayOfMonth(..) => None,
         }
     }
 
@@ -785,6 +819,7 @@ impl Period {
             Period::Month(m, _) => m,
             Period::Quarter(q, _) => 3 * q - 2,
             Period::Day(d) => d.map_or(1, |d| d.month()),
+            Period::DayOfMonth(m, _) => m,
         }
     }
 
@@ -793,6 +828,7 @@ impl Period {
         match self {
             Period::Month(m, None) => Period::Month(m, Some(year)),
             Period::Quarter(q, None) => Period::Quarter(q, Some(year)),
+            Period::DayOfMonth(m, d) => Period::Day(NaiveDate::from_ymd_opt(year, m, d)),
             other => other,
         }
     }
@@ -807,6 +843,7 @@ impl Period {
                 let d = d?;
                 return Some((d, d.succ_opt()?));
             }
+            Period::DayOfMonth(..) => return None,
         };
         let from = NaiveDate::from_ymd_opt(year, month, 1)?;
         Some((from, from.checked_add_months(chrono::Months::new(months))?))
@@ -824,6 +861,7 @@ impl Period {
             ),
             // Said back as the answers write dates.
             Period::Day(d) => d.map(|d| d.to_string()).unwrap_or_default(),
+            Period::DayOfMonth(m, d) => format!("{} {d}", capitalised_month(m)),
         }
     }
 }
@@ -874,6 +912,27 @@ fn day_at(words: &[&str], i: usize) -> Option<Option<NaiveDate>> {
     Some(NaiveDate::from_ymd_opt(year, month, day))
 }
 
+/// A day named at `words[i..]` without its year (two words): "june 1", "june 1st", "1 june". Its day may
+/// be none in some years (February 29) or in every year (June 31): that is told once its year is.
+fn day_of_month_at(words: &[&str], i: usize) -> Option<(u32, u32)> {
+    let word = |j: usize| words.get(j).copied().unwrap_or("");
+    let day = |w: &str| -> Option<u32> {
+        let digits = ["st", "nd", "rd", "th"]
+            .iter()
+            .find_map(|s| w.strip_suffix(s))
+            .unwrap_or(w);
+        ((1..=2).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()))
+            .then(|| digits.parse().ok())
+            .flatten()
+            .filter(|d| (1..=31).contains(d))
+    };
+    match (month_of(word(i)), month_of(word(i + 1))) {
+        (Some(m), _) => Some((m, day(word(i + 1))?)),
+        (None, Some(m)) => Some((m, day(word(i))?)),
+        (None, None) => None,
+    }
+}
+
 /// The period named at `words[i..]` and how many words it takes: "2025-06-01", "June 1, 2025", "2025",
 /// "March 2025", "March", "Q1 2026", "the first quarter of 2026".
 fn period_at(words: &[&str], i: usize) -> Option<(Period, usize)> {
@@ -885,6 +944,9 @@ fn period_at(words: &[&str], i: usize) -> Option<(Period, usize)> {
     };
     if let Some(day) = day_at(words, i) {
         return Some((Period::Day(day), 3));
+    }
+    if let Some((month, day)) = day_of_month_at(words, i) {
+        return Some((Period::DayOfMonth(month, day), 2));
     }
     if let Some(y) = year_of(word(i)) {
         return Some((Period::Year(y), 1));
@@ -1493,7 +1555,14 @@ const GENERIC_SUBJECTS: &[(&str, &str)] = &[
 pub fn understand(question: &str, vocabulary: &Vocabulary) -> Understanding {
     let q = normalise(question);
     let mut slots = Slots {
-        range: range_of(&q),
+        // A range that cannot be read is said back as the question wrote it ("since 2025-02-30", not the
+        // normalised "since 2025 02 30").
+        range: range_of(&q).map(|r| match r {
+            RangeSpec::Unreadable { said } => RangeSpec::Unreadable {
+                said: as_written(question, &said).unwrap_or(said),
+            },
+            read => read,
+        }),
         vendor: recorded_name(&q, &vocabulary.vendors).or_else(|| vendor_asked(&q)),
         ..Slots::default()
     };

@@ -1744,3 +1744,49 @@ fn when_was_the_last_of_a_kind_is_its_latest_record_not_a_list() {
         assert_eq!(ask(&k, q).understanding.intent, Intent::ListEvents, "{q}");
     }
 }
+
+#[test]
+fn a_first_day_without_its_year_takes_the_seconds_and_an_unreadable_day_is_said_back_as_written() {
+    let k = fixture();
+    for q in [
+        "How much did I spend between June 1 and July 1, 2025?",
+        "How much did I spend from 1 June to 1 July 2025?",
+        "How much did I spend between June 1st and July 1st, 2025?",
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(cited(&a), ["e05"], "{q}: {}", a.text);
+        assert!(
+            a.text.contains("between 2025-06-01 and 2025-07-01"),
+            "{q}: {}",
+            a.text
+        );
+    }
+    // A first day later in the calendar than the second is the year before.
+    let a = ask(&k, "What was done between December 1 and January 20, 2025?");
+    assert_eq!(cited(&a), ["e04"], "{}", a.text);
+    assert!(
+        a.text.contains("between 2024-12-01 and 2025-01-20"),
+        "{}",
+        a.text
+    );
+    // Said back as the question wrote it, not with its dashes made spaces.
+    for (q, said) in [
+        ("How much did I spend since 2025-02-30?", "since 2025-02-30"),
+        ("What was done before 2025-13-01?", "before 2025-13-01"),
+        ("What was done on 2025/02/30?", "on 2025/02/30"),
+        (
+            "What was done before June 31, 2025?",
+            "before June 31, 2025",
+        ),
+        ("What was done before June 15?", "before June 15"),
+    ] {
+        let a = ask(&k, q);
+        assert!(a.citations.is_empty(), "{q}: {:?}", a.citations);
+        assert!(
+            a.text
+                .starts_with(&format!("I could not read the time range “{said}”")),
+            "{q}: {}",
+            a.text
+        );
+    }
+}
