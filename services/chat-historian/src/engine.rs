@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 use vwc_contracts::lifecycle::{PurchasePriceSource, Sale};
 use vwc_contracts::maintenance::{
@@ -386,6 +386,17 @@ fn join_totals(sums: &BTreeMap<String, u64>) -> String {
         .join(" and ")
 }
 
+/// An instant as a bound says it: its day when it is the day's start, else the day and the time, in UTC.
+fn instant(at: &DateTime<Utc>) -> String {
+    if at.time() == chrono::NaiveTime::MIN {
+        date(at)
+    } else if at.second() == 0 && at.nanosecond() == 0 {
+        at.format("%Y-%m-%d %H:%M UTC").to_string()
+    } else {
+        at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+    }
+}
+
 /// A record as the follow-ups name it: “its title” on its day.
 fn named(e: &VehicleEvent) -> String {
     format!("“{}” on {}", isolated(&e.title), date(&e.occurred_at))
@@ -517,11 +528,22 @@ impl Ctx<'_> {
         }
     }
 
+    /// " before …" for a follow-up's "before that": before the record it was read from, named — not "before"
+    /// its day, which a question asks as before the day starts (docs/chat.md) while a record of that day's
+    /// morning comes before this one. A record voided since is not named (nothing of it is told again): its
+    /// time is given; a bound read from no record (a published estimate's day) is that day's start.
     fn before_label(&self, slots: &Slots) -> String {
-        slots
-            .before
-            .map(|b| format!(" before {}", date(&b)))
-            .unwrap_or_default()
+        let Some(at) = slots.before else {
+            return String::new();
+        };
+        match slots
+            .before_record
+            .as_deref()
+            .and_then(|id| self.k.event(id))
+        {
+            Some(e) => format!(" before {}", named(e)),
+            None => format!(" before {}", instant(&at)),
+        }
     }
 
     /// Whether a record is about the slots' subject (task, part or system).

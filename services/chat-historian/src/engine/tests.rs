@@ -80,7 +80,9 @@ fn a_follow_up_goes_before_what_was_cited_and_then_asks_the_cost() {
     assert!(before.text.contains("2024-11-20"), "{}", before.text);
     // Two oil changes before the one cited first (e03, e02): counted as such, not "in all".
     assert!(
-        before.text.ends_with("2 are recorded before 2025-08-30."),
+        before
+            .text
+            .ends_with("2 are recorded before “Oil change” on 2025-08-30."),
         "{}",
         before.text
     );
@@ -100,8 +102,9 @@ fn a_follow_up_goes_before_what_was_cited_and_then_asks_the_cost() {
     let none = answer("and before that?", &p, Some(&prev), now());
     assert!(none.citations.is_empty());
     assert!(
-        none.text
-            .starts_with("No oil change is recorded before 2024-06-01"),
+        none.text.starts_with(
+            "No oil change is recorded before “Oil and filter change + tire rotation” on 2024-06-01"
+        ),
         "{}",
         none.text
     );
@@ -1035,7 +1038,7 @@ fn before_a_purchase_is_the_acquisition_before_it_and_answers_without_dates_say_
     assert!(a[2].citations.is_empty());
     assert_eq!(
         a[2].text,
-        "No purchase is recorded before 2019-05-01 for this vehicle."
+        "No purchase is recorded before “Bought new” on 2019-05-01 for this vehicle."
     );
     let a = conversation(
         &fixture(),
@@ -1043,7 +1046,7 @@ fn before_a_purchase_is_the_acquisition_before_it_and_answers_without_dates_say_
     );
     assert_eq!(
         a[1].text,
-        "No purchase is recorded before 2024-05-01 for this vehicle."
+        "No purchase is recorded before “Bought from Lakeside Toyota” on 2024-05-01 for this vehicle."
     );
     // Other dated answers step back from what they cited.
     let a = conversation(
@@ -1052,7 +1055,8 @@ fn before_a_purchase_is_the_acquisition_before_it_and_answers_without_dates_say_
     );
     assert_eq!(
         a[1].text,
-        "No tire rotation is recorded before 2024-06-01 for this vehicle."
+        "No tire rotation is recorded before “Oil and filter change + tire rotation” on 2024-06-01 for this \
+         vehicle."
     );
     // Answers not read from dated records do not repeat themselves as if they were earlier.
     for q in [
@@ -1289,7 +1293,7 @@ fn the_odometer_now_how_much_and_before_a_usual_vendor_read_as_meant() {
     let a = conversation(&k, &["Where do I usually take it?", "and before that?"]);
     assert_eq!(
         a[1].text,
-        "No maintenance or repair with a vendor is recorded before 2024-06-01."
+        "No maintenance or repair with a vendor is recorded before “Oil and filter change + tire rotation” on 2024-06-01."
     );
     let mut more = fixture();
     more.events.push(VehicleEvent {
@@ -1307,8 +1311,9 @@ fn the_odometer_now_how_much_and_before_a_usual_vendor_read_as_meant() {
     };
     let a = answer("and before that?", &p, Some(&prev), now());
     assert!(
-        a.text
-            .starts_with("1 upgrade is recorded before 2025-07-14: 2024-01-02"),
+        a.text.starts_with(
+            "1 upgrade is recorded before “Tow hitch installed” on 2025-07-14: 2024-01-02"
+        ),
         "{}",
         a.text
     );
@@ -1373,8 +1378,8 @@ fn costs_before_the_purchase_are_not_said_to_be_what_i_spent() {
     assert_eq!(cited(&a[1]), ["m1", "a2"], "{}", a[1].text);
     assert_eq!(
         a[1].text,
-        "The costs recorded for the vehicle (purchase excluded) before 2024-01-01 come to 50.00 USD, over 1 \
-         record (before you bought it on 2024-01-01)."
+        "The costs recorded for the vehicle (purchase excluded) before “Bought used” on 2024-01-01 come to \
+         50.00 USD, over 1 record (before you bought it on 2024-01-01)."
     );
     // The whole history, or a range reaching before the purchase, says how much of it came before.
     let a = ask(&k, "How much has it cost in total?");
@@ -1396,7 +1401,7 @@ fn nothing_recorded_reads_for_plural_and_singular_subjects() {
     let a = conversation(&k, &["Who did the brakes?", "and before that?"]);
     assert_eq!(
         a[1].text,
-        "No work on the brakes is recorded before 2025-01-15 for this vehicle."
+        "No work on the brakes is recorded before “Front brake pads and rotors” on 2025-01-15 for this vehicle."
     );
     for (q, said) in [
         (
@@ -1419,7 +1424,7 @@ fn nothing_recorded_reads_for_plural_and_singular_subjects() {
     assert_eq!(cited(&a[0]), ["e04"], "{}", a[0].text);
     assert_eq!(
         a[1].text,
-        "No repair is recorded before 2025-01-15 for this vehicle."
+        "No repair is recorded before “Front brake pads and rotors” on 2025-01-15 for this vehicle."
     );
 }
 
@@ -1655,7 +1660,7 @@ fn the_cost_of_a_purchase_is_its_price_by_the_purchase_rule_and_the_record_stays
     assert_eq!(cited(&a[4]), ["a1"]);
     assert_eq!(
         a[5].text,
-        "No purchase is recorded before 2019-05-01 for this vehicle."
+        "No purchase is recorded before “Bought new” on 2019-05-01 for this vehicle."
     );
     // A record without a cost says so, and stays cited.
     k.events.retain(|e| e.id != "m2");
@@ -1789,4 +1794,93 @@ fn a_first_day_without_its_year_takes_the_seconds_and_an_unreadable_day_is_said_
             a.text
         );
     }
+}
+
+#[test]
+fn before_that_is_said_as_before_the_record_and_before_a_day_is_before_the_day_starts() {
+    use serde_json::json;
+    let mut k = resold();
+    // The previous owner's inspection on the morning of the day the owner bought it (10:00).
+    k.events.push(record(
+        "i1",
+        EventKind::Maintenance,
+        Utc.with_ymd_and_hms(2024, 1, 1, 8, 0, 0).unwrap(),
+        Some(2_000),
+        "Pre-sale inspection",
+        json!({"tasks": ["annual_inspection"]}),
+    ));
+    k.sort_events();
+    let a = conversation(&k, &["How much have I spent?", "and before that?"]);
+    assert_eq!(cited(&a[0]), ["m2", "a2"], "{}", a[0].text);
+    // Before the purchase record (the morning's inspection is before it), and said so.
+    assert_eq!(cited(&a[1]), ["m1", "i1", "a2"], "{}", a[1].text);
+    assert!(
+        a[1].text.starts_with(
+            "The costs recorded for the vehicle (purchase excluded) before “Bought used” on 2024-01-01 come \
+             to 70.00 USD, over 2 records"
+        ),
+        "{}",
+        a[1].text
+    );
+    // "before 2024-01-01" asked is before that day starts: the morning's inspection is not in it.
+    for q in [
+        "How much did I spend before 2024-01-01?",
+        "and before 2024-01-01?",
+    ] {
+        let a = conversation(&k, &["How much have I spent?", q])
+            .pop()
+            .unwrap();
+        assert_eq!(cited(&a), ["m1", "a2"], "{q}: {}", a.text);
+        assert!(
+            a.text.contains(" before 2024-01-01 come to 50.00 USD"),
+            "{q}: {}",
+            a.text
+        );
+    }
+    // Two oil changes on one day: the one before the evening's is the morning's, said as before the record.
+    k.events.push(record(
+        "m3",
+        EventKind::Maintenance,
+        Utc.with_ymd_and_hms(2025, 1, 1, 18, 0, 0).unwrap(),
+        Some(8_000),
+        "Evening oil change",
+        json!({"tasks": ["oil_change"]}),
+    ));
+    k.sort_events();
+    let a = conversation(
+        &k,
+        &[
+            "When was the oil last changed?",
+            "and before that?",
+            "and before that?",
+        ],
+    );
+    assert_eq!(cited(&a[0]), ["m3"], "{}", a[0].text);
+    assert_eq!(cited(&a[1]), ["m2"], "{}", a[1].text);
+    assert!(
+        a[1].text.starts_with(
+            "The last oil change before “Evening oil change” on 2025-01-01 was on 2025-01-01"
+        ),
+        "{}",
+        a[1].text
+    );
+    assert_eq!(
+        a[2].text,
+        "The last oil change before “Oil change” on 2025-01-01 was on 2020-01-01 (“Oil change”, 50.00 USD)."
+    );
+    // A cited record voided since: its time, not its name (nothing of it is told again).
+    let voided_since = conversation(&k, &["When was the oil last changed?"]);
+    k.events.retain(|e| e.id != "m3");
+    let a = answer(
+        "and before that?",
+        &Prepared::new(k.clone()),
+        Some(&previous(&voided_since[0])),
+        now(),
+    );
+    assert!(
+        a.text
+            .starts_with("The last oil change before 2025-01-01 18:00 UTC was on 2025-01-01"),
+        "{}",
+        a.text
+    );
 }
