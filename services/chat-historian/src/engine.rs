@@ -65,6 +65,17 @@ pub struct PreviousTurn {
     pub citations: Vec<Citation>,
 }
 
+impl PreviousTurn {
+    /// What the turn's answer was about: its citations but the reading a "how many miles ago?" measured to
+    /// (`slots.measuredTo`), which it cited as a yardstick only.
+    fn about(&self) -> impl Iterator<Item = &Citation> {
+        let yardstick = self.understanding.slots.measured_to.as_deref();
+        self.citations
+            .iter()
+            .filter(move |c| yardstick != Some(c.event_id.as_str()))
+    }
+}
+
 /// The vehicle's knowledge with what the engine derives from it once (vocabulary, search index), cached by
 /// the historian per knowledge version.
 pub struct Prepared {
@@ -210,6 +221,7 @@ pub fn answer(
     let (understanding, follow_up) = match (asked.intent, previous) {
         (Intent::FollowUpBefore, Some(prev)) => {
             let mut u = prev.understanding.clone();
+            u.slots.measured_to = None;
             if !bounded(u.intent) {
                 return ctx.not_bounded(prev, Intent::FollowUpBefore);
             }
@@ -218,10 +230,9 @@ pub fn answer(
             // Earliest as the timeline orders records, (occurredAt, id), and "before" it in that order: a
             // record at the same instant is not skipped.
             let from = match u.intent {
-                Intent::Valuation => prev.citations.first(),
+                Intent::Valuation => prev.about().next(),
                 _ => prev
-                    .citations
-                    .iter()
+                    .about()
                     .min_by(|a, b| (a.occurred_at, &a.event_id).cmp(&(b.occurred_at, &b.event_id))),
             };
             match from {
@@ -253,6 +264,7 @@ pub fn answer(
             // The previous question again, over the range this one names (which replaces its range and
             // any "before that").
             let mut u = prev.understanding.clone();
+            u.slots.measured_to = None;
             if !bounded(u.intent) {
                 return ctx.not_bounded(prev, Intent::FollowUpRange);
             }
@@ -290,7 +302,10 @@ pub fn answer(
             return leaning_on(prev, Intent::FollowUpOdometer, ctx.odometer_of(prev));
         }
         (Intent::FollowUpAgo, Some(prev)) => {
-            return leaning_on(prev, Intent::FollowUpAgo, ctx.since_cited(prev));
+            let (a, measured_to) = ctx.since_cited(prev);
+            let mut a = leaning_on(prev, Intent::FollowUpAgo, a);
+            a.understanding.slots.measured_to = measured_to;
+            return a;
         }
         (
             Intent::FollowUpBefore
@@ -316,8 +331,10 @@ pub fn answer(
 /// An answer about what the previous turn cited, stored as that turn's question with the follow-up it was
 /// (so "and before that?" after it still knows what was asked).
 fn leaning_on(prev: &PreviousTurn, follow_up: Intent, answer: Answer) -> Answer {
+    let mut understanding = prev.understanding.clone();
+    understanding.slots.measured_to = None;
     Answer {
-        understanding: prev.understanding.clone(),
+        understanding,
         follow_up: Some(follow_up),
         ..answer
     }
@@ -2094,8 +2111,7 @@ impl Ctx<'_> {
 
     /// The timeline records the previous answer cited, in its order (a valuation's own id is no record).
     fn cited_records(&self, prev: &PreviousTurn) -> Vec<&VehicleEvent> {
-        prev.citations
-            .iter()
+        prev.about()
             .filter_map(|c| self.k.event(&c.event_id))
             .collect()
     }
@@ -2139,7 +2155,7 @@ impl Ctx<'_> {
         let unit = self.k.unit();
         let mut lines = Vec::new();
         let mut citations = Vec::new();
-        for c in &prev.citations {
+        for c in prev.about() {
             if let Some(e) = self.k.event(&c.event_id) {
                 let record = named(e);
                 lines.push(match e.odometer {
@@ -2179,16 +2195,18 @@ impl Ctx<'_> {
 
     /// "how long ago was that?", "how many miles ago?": for each record the previous answer cited, the time
     /// from its date to today and the distance from its odometer to the latest trusted reading, in the
-    /// vehicle's unit (that reading cited too), or that it has no odometer.
-    fn since_cited(&self, prev: &PreviousTurn) -> Answer {
+    /// vehicle's unit (that reading cited too), or that it has no odometer. With the reading's id when it was
+    /// cited only as that yardstick (not one of the records cited before).
+    fn since_cited(&self, prev: &PreviousTurn) -> (Answer, Option<String>) {
         let unit = self.k.unit();
         let cited: Vec<&VehicleEvent> = self.cited_records(prev).into_iter().take(10).collect();
         if cited.is_empty() {
-            return text_answer(
+            let a = text_answer(
                 "The previous answer cited no record, so there is nothing to count the time or distance from."
                     .into(),
                 Vec::new(),
             );
+            return (a, None);
         }
         let latest = self.trusted_readings().last().copied();
         let mut citations: Vec<Citation> = cited.iter().map(|e| cite(e)).collect();
@@ -2228,7 +2246,14 @@ impl Ctx<'_> {
                 line
             })
             .collect();
-        text_answer(format!("{}.", lines.join("; ")), citations)
+        let measured_to = latest
+            .filter(|l| !cited.iter().any(|e| e.id == l.id))
+            .filter(|l| citations.iter().any(|c| c.event_id == l.id.as_str()))
+            .map(|l| l.id.to_string());
+        (
+            text_answer(format!("{}.", lines.join("; ")), citations),
+            measured_to,
+        )
     }
 
     /// "why?": a valuation is explained by its factors (or, for a recorded value, by where it came from);
@@ -2248,7 +2273,7 @@ impl Ctx<'_> {
                 Vec::new(),
             );
         }
-        let first = prev.citations.first();
+        let first = prev.about().next();
         // A value recorded on the timeline (an appraisal or the owner's estimate): where it came from.
         if let Some(e) = first.and_then(|c| self.k.event(&c.event_id)) {
             let mut a = self.recorded_valuation(e, "The");

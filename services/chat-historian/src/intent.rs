@@ -175,6 +175,10 @@ pub struct Slots {
     /// latest acquisition, since an earlier owner's records are not what they spent.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub owner: bool,
+    /// The reading a "how many miles ago?" answer measured its distances to: cited with that answer, but not
+    /// what it is about, so the follow-ups after it ("who did it?") leave it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured_to: Option<String>,
 }
 
 impl Slots {

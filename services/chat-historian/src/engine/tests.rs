@@ -1884,3 +1884,56 @@ fn before_that_is_said_as_before_the_record_and_before_a_day_is_before_the_day_s
         a.text
     );
 }
+
+#[test]
+fn the_reading_a_distance_was_measured_to_is_not_what_the_next_follow_ups_are_about() {
+    let k = fixture();
+    let a = conversation(
+        &k,
+        &[
+            "When were the brake pads replaced?",
+            "how many miles ago was that?",
+            "how long ago was that?",
+            "who did it?",
+            "what was the mileage?",
+            "how much did it cost?",
+        ],
+    );
+    assert_eq!(cited(&a[0]), ["e04"], "{}", a[0].text);
+    // The latest reading is cited with the distance it measured…
+    assert_eq!(cited(&a[1]), ["e04", "e08"], "{}", a[1].text);
+    // …but the follow-ups after it are still about the brake pads.
+    let expected = "“Front brake pads and rotors” on 2025-01-15 was 1 year, 3 months and 25 days ago, at 36,660 mi: \
+                    15,774 mi before the latest reading (52,434 mi on 2026-05-08).";
+    assert_eq!(a[1].text, expected);
+    assert_eq!(a[2].text, expected);
+    assert_eq!(cited(&a[2]), ["e04", "e08"], "{}", a[2].text);
+    assert_eq!(
+        a[3].text,
+        "“Front brake pads and rotors” on 2025-01-15 was done by Main St Auto."
+    );
+    assert_eq!(cited(&a[3]), ["e04"]);
+    assert_eq!(
+        a[4].text,
+        "“Front brake pads and rotors” on 2025-01-15 was at 36,660 mi."
+    );
+    assert_eq!(
+        a[5].text,
+        "“Front brake pads and rotors” on 2025-01-15 cost 487.50 USD."
+    );
+    // The stored turn says which reading was only the yardstick.
+    assert_eq!(a[1].understanding.slots.measured_to.as_deref(), Some("e08"));
+    assert_eq!(a[3].understanding.slots.measured_to, None);
+    // The latest reading asked about is the subject itself, not a yardstick.
+    let a = conversation(
+        &k,
+        &[
+            "When was the last odometer reading?",
+            "how many miles ago?",
+            "who did it?",
+        ],
+    );
+    assert_eq!(cited(&a[1]), ["e08"], "{}", a[1].text);
+    assert_eq!(a[1].understanding.slots.measured_to, None);
+    assert_eq!(cited(&a[2]), ["e08"], "{}", a[2].text);
+}
