@@ -1938,11 +1938,22 @@ impl Ctx<'_> {
             date(&visits.last().expect("a vendor has visits").occurred_at)
         );
         if ranked.len() > 1 {
-            let others: Vec<String> = ranked[1..]
+            let mut others: Vec<String> = ranked[1..]
                 .iter()
                 .take(3)
                 .map(|(v, es)| format!("{} ({})", isolated(v), es.len()))
                 .collect();
+            // The vendors not named are counted, so the visits add up to the records counted.
+            let rest = &ranked[ranked.len().min(4)..];
+            if !rest.is_empty() {
+                let visits: usize = rest.iter().map(|(_, es)| es.len()).sum();
+                others.push(format!(
+                    "and {} more {} ({})",
+                    rest.len(),
+                    if rest.len() == 1 { "vendor" } else { "vendors" },
+                    plural(visits, "record", "records")
+                ));
+            }
             text.push_str(&format!(" Also: {}.", others.join(", ")));
         }
         text_answer(text, visits.iter().map(|e| cite(e)).collect())

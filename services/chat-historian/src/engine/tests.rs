@@ -1937,3 +1937,30 @@ fn the_reading_a_distance_was_measured_to_is_not_what_the_next_follow_ups_are_ab
     assert_eq!(a[1].understanding.slots.measured_to, None);
     assert_eq!(cited(&a[2]), ["e08"], "{}", a[2].text);
 }
+
+#[test]
+fn where_i_usually_go_counts_every_vendor_it_leaves_unnamed() {
+    let mut k = fixture();
+    for (id, vendor, on) in [
+        ("v1", "Garage Paris", at(2025, 9, 1)),
+        ("v2", "Tire Pros", at(2025, 10, 1)),
+        ("v3", "Brake Shop", at(2025, 11, 1)),
+    ] {
+        let mut e = k.events[6].clone();
+        e.id = id.into();
+        e.occurred_at = on;
+        if let Some(v) = e.vendor.as_mut() {
+            v.name = vendor.into();
+        }
+        k.events.push(e);
+    }
+    k.sort_events();
+    let a = ask(&k, "Where do I usually take it?");
+    // 3 + 1 + 1 + 1 + 1 = 7: the fourth vendor is counted, not dropped.
+    assert_eq!(
+        a.text,
+        "You usually go to Main St Auto: 3 of 7 maintenance and repair records with a vendor, the latest on \
+         2025-01-15. Also: Brake Shop (1), Tire Pros (1), Garage Paris (1), and 1 more vendor (1 record)."
+    );
+    assert_eq!(cited(&a), ["e02", "e03", "e04"]);
+}
