@@ -2049,6 +2049,9 @@ impl Ctx<'_> {
     /// cost or without, so "who did it?" and "and before that?" after it still know what was meant.
     fn cost_of(&self, prev: &PreviousTurn) -> Answer {
         let cited: Vec<&VehicleEvent> = self.cited_records(prev).into_iter().take(10).collect();
+        if cited.is_empty() && self.voided_since(prev) > 0 {
+            return self.none_cited(prev, "there is no cost to give");
+        }
         if cited.is_empty() {
             return text_answer(
                 "No cost is recorded on the records the previous answer used.".into(),
@@ -2095,6 +2098,7 @@ impl Ctx<'_> {
         if priced > 1 {
             text.push_str(&format!(" Together: {}.", join_totals(&sums)));
         }
+        text.push_str(&self.voided_note(prev));
         text_answer(text, cited.iter().map(|e| cite(e)).collect())
     }
 
@@ -2127,15 +2131,51 @@ impl Ctx<'_> {
             .collect()
     }
 
+    /// How many records the previous answer cited have left the timeline since: voided, the only way a
+    /// record leaves it. A published estimate it cited is no timeline record, and not one of them.
+    fn voided_since(&self, prev: &PreviousTurn) -> usize {
+        let estimate = |i: usize, c: &Citation| {
+            self.k
+                .valuation
+                .as_ref()
+                .is_some_and(|p| p.envelope_id == c.event_id)
+                || (prev.understanding.intent == Intent::Valuation
+                    && i == 0
+                    && c.title.starts_with("Valuation as of "))
+        };
+        prev.about()
+            .enumerate()
+            .filter(|(i, c)| self.k.event(&c.event_id).is_none() && !estimate(*i, c))
+            .count()
+    }
+
+    /// A follow-up about the cited records when none is left to answer for: none was cited, or those cited
+    /// have been voided since (said so, and nothing of them told), "so {then}".
+    fn none_cited(&self, prev: &PreviousTurn, then: &str) -> Answer {
+        let text = match self.voided_since(prev) {
+            0 => format!("The previous answer cited no record, so {then}."),
+            1 => format!("The record the previous answer cited has since been voided, so {then}."),
+            n => format!(
+                "The {n} records the previous answer cited have since been voided, so {then}."
+            ),
+        };
+        text_answer(text, Vec::new())
+    }
+
+    /// " 1 other record it cited has since been voided." after a follow-up answered for the others.
+    fn voided_note(&self, prev: &PreviousTurn) -> String {
+        match self.voided_since(prev) {
+            0 => String::new(),
+            1 => " 1 other record it cited has since been voided.".into(),
+            n => format!(" {n} other records it cited have since been voided."),
+        }
+    }
+
     /// "who did it?": the vendor (for a purchase, the seller) of each record the previous answer cited.
     fn vendor_of(&self, prev: &PreviousTurn) -> Answer {
         let cited = self.cited_records(prev);
         if cited.is_empty() {
-            return text_answer(
-                "The previous answer cited no record, so there is no shop or seller to name."
-                    .into(),
-                Vec::new(),
-            );
+            return self.none_cited(prev, "there is no shop or seller to name");
         }
         let shown: Vec<&VehicleEvent> = cited.iter().take(10).copied().collect();
         let lines: Vec<String> = shown
@@ -2157,6 +2197,7 @@ impl Ctx<'_> {
         if cited.len() > shown.len() {
             text.push_str(&format!(" And {} more.", cited.len() - shown.len()));
         }
+        text.push_str(&self.voided_note(prev));
         text_answer(text, shown.iter().map(|e| cite(e)).collect())
     }
 
@@ -2196,12 +2237,16 @@ impl Ctx<'_> {
             }
         }
         if lines.is_empty() {
-            return text_answer(
-                "The previous answer cited no record, so there is no odometer to give.".into(),
-                Vec::new(),
-            );
+            return self.none_cited(prev, "there is no odometer to give");
         }
-        text_answer(format!("{}.", capitalised(&lines.join("; "))), citations)
+        text_answer(
+            format!(
+                "{}.{}",
+                capitalised(&lines.join("; ")),
+                self.voided_note(prev)
+            ),
+            citations,
+        )
     }
 
     /// "how long ago was that?", "how many miles ago?": for each record the previous answer cited, the time
@@ -2212,11 +2257,7 @@ impl Ctx<'_> {
         let unit = self.k.unit();
         let cited: Vec<&VehicleEvent> = self.cited_records(prev).into_iter().take(10).collect();
         if cited.is_empty() {
-            let a = text_answer(
-                "The previous answer cited no record, so there is nothing to count the time or distance from."
-                    .into(),
-                Vec::new(),
-            );
+            let a = self.none_cited(prev, "there is nothing to count the time or distance from");
             return (a, None);
         }
         let latest = self.trusted_readings().last().copied();
@@ -2262,7 +2303,10 @@ impl Ctx<'_> {
             .filter(|l| citations.iter().any(|c| c.event_id == l.id.as_str()))
             .map(|l| l.id.to_string());
         (
-            text_answer(format!("{}.", lines.join("; ")), citations),
+            text_answer(
+                format!("{}.{}", lines.join("; "), self.voided_note(prev)),
+                citations,
+            ),
             measured_to,
         )
     }

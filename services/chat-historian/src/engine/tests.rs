@@ -1964,3 +1964,44 @@ fn where_i_usually_go_counts_every_vendor_it_leaves_unnamed() {
     );
     assert_eq!(cited(&a), ["e02", "e03", "e04"]);
 }
+
+#[test]
+fn a_cited_record_voided_since_is_said_to_be_voided_and_nothing_of_it_is_told() {
+    let k = fixture();
+    let first = conversation(&k, &["When was the oil last changed?"]);
+    let count = conversation(&k, &["How many times has the oil been changed?"]);
+    let mut voided = k.clone();
+    voided.events.retain(|e| e.id != "e07");
+    let p = Prepared::new(voided);
+    for (q, said) in [
+        ("who did it?", "there is no shop or seller to name"),
+        ("what was the mileage?", "there is no odometer to give"),
+        (
+            "how long ago was that?",
+            "there is nothing to count the time or distance from",
+        ),
+        ("how much did it cost?", "there is no cost to give"),
+    ] {
+        let a = answer(q, &p, Some(&previous(&first[0])), now());
+        assert_eq!(
+            a.text,
+            format!("The record the previous answer cited has since been voided, so {said}."),
+            "{q}"
+        );
+        assert!(a.citations.is_empty(), "{q}");
+        // Of several, the others are answered and the voided one counted.
+        let a = answer(q, &p, Some(&previous(&count[0])), now());
+        assert_eq!(cited(&a)[..2], ["e02", "e03"], "{q}: {}", a.text);
+        assert!(
+            a.text
+                .ends_with(" 1 other record it cited has since been voided."),
+            "{q}: {}",
+            a.text
+        );
+        assert!(
+            !a.text.contains("2025-08-30") && !a.text.contains("Quick Lube"),
+            "{q}: {}",
+            a.text
+        );
+    }
+}
