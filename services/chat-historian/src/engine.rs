@@ -1702,7 +1702,8 @@ impl Ctx<'_> {
             .collect()
     }
 
-    /// Readings over the last year of records (or all of them), the daily rate between the first and last.
+    /// The daily rate between the first reading within a year of the latest and the latest; with none other in
+    /// that year, from the nearest earlier reading (not the vehicle's very first, years back).
     fn usage(&self) -> Option<Usage<'_>> {
         let readings = self.trusted_readings();
         let last = *readings.last()?;
@@ -1710,7 +1711,12 @@ impl Ctx<'_> {
         let first = readings
             .iter()
             .find(|e| e.occurred_at >= window_start && e.occurred_at < last.occurred_at)
-            .or_else(|| readings.first())
+            .or_else(|| {
+                readings
+                    .iter()
+                    .rev()
+                    .find(|e| e.occurred_at < last.occurred_at)
+            })
             .copied()?;
         let seconds = (last.occurred_at - first.occurred_at).num_seconds();
         let (o1, o2) = (first.odometer?, last.odometer?);

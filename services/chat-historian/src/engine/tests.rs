@@ -2005,3 +2005,40 @@ fn a_cited_record_voided_since_is_said_to_be_voided_and_nothing_of_it_is_told() 
         );
     }
 }
+
+#[test]
+fn without_a_reading_within_a_year_the_rate_is_measured_from_the_nearest_earlier_one() {
+    let mut k = fixture();
+    let reading = |id: &str, on, value| {
+        let mut e = record(
+            id,
+            EventKind::OdometerReading,
+            on,
+            None,
+            "Odometer reading",
+            serde_json::json!({}),
+        );
+        e.odometer = Some(value);
+        e
+    };
+    k.events = vec![
+        reading("r1", at(2018, 5, 1), 5),
+        reading("r2", at(2022, 3, 15), 60_000),
+        reading("r3", at(2025, 12, 1), 105_000),
+    ];
+    let a = ask(&k, "How many miles do I drive per month?");
+    // Not from the 2018 reading, years before: from the one before the latest.
+    assert_eq!(cited(&a), ["r2", "r3"], "{}", a.text);
+    let days = (at(2025, 12, 1) - at(2022, 3, 15)).num_seconds() as f64 / 86_400.0;
+    let per_month = (45_000.0 / days * 365.25 / 12.0).round() as u64;
+    assert!(
+        a.text.starts_with(&format!(
+            "You drive about {} a month",
+            odometer(per_month, OdometerUnit::Mi)
+        )) && a
+            .text
+            .contains("measured from 60,000 mi on 2022-03-15 to 105,000 mi on 2025-12-01"),
+        "{}",
+        a.text
+    );
+}
