@@ -547,8 +547,9 @@ impl Ctx<'_> {
 
     /// " before …" for a follow-up's "before that": before the record it was read from, named — not "before"
     /// its day, which a question asks as before the day starts (docs/chat.md) while a record of that day's
-    /// morning comes before this one. A record voided since is not named (nothing of it is told again): its
-    /// time is given; a bound read from no record (a published estimate's day) is that day's start.
+    /// morning comes before this one. A record voided since is not named (nothing of it is told again), nor
+    /// one corrected to another time: the bound's time is given; a bound read from no record (a published
+    /// estimate's day) is that day's start.
     fn before_label(&self, slots: &Slots) -> String {
         let Some(at) = slots.before else {
             return String::new();
@@ -557,6 +558,8 @@ impl Ctx<'_> {
             .before_record
             .as_deref()
             .and_then(|id| self.k.event(id))
+            // Corrected to another time since: the bound stays where the record was when cited.
+            .filter(|e| e.occurred_at == at)
         {
             Some(e) => format!(" before {}", named(e)),
             None => format!(" before {}", instant(&at)),

@@ -1868,6 +1868,26 @@ fn before_that_is_said_as_before_the_record_and_before_a_day_is_before_the_day_s
         a[2].text,
         "The last oil change before “Oil change” on 2025-01-01 was on 2020-01-01 (“Oil change”, 50.00 USD)."
     );
+    // A cited record moved to another day since (corrected): the bound is where it was when cited, so its
+    // time is given, not its new day.
+    let moved_since = conversation(&k, &["When was the oil last changed?"]);
+    let mut moved = k.clone();
+    if let Some(e) = moved.events.iter_mut().find(|e| e.id == "m3") {
+        e.occurred_at = at(2025, 3, 1);
+    }
+    moved.sort_events();
+    let a = answer(
+        "and before that?",
+        &Prepared::new(moved),
+        Some(&previous(&moved_since[0])),
+        now(),
+    );
+    assert!(
+        a.text
+            .starts_with("The last oil change before 2025-01-01 18:00 UTC was on 2025-01-01"),
+        "{}",
+        a.text
+    );
     // A cited record voided since: its time, not its name (nothing of it is told again).
     let voided_since = conversation(&k, &["When was the oil last changed?"]);
     k.events.retain(|e| e.id != "m3");
