@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 use vwc_contracts::lifecycle::{PurchasePriceSource, Sale};
 use vwc_contracts::maintenance::{
@@ -63,6 +63,17 @@ pub struct Answer {
 pub struct PreviousTurn {
     pub understanding: Understanding,
     pub citations: Vec<Citation>,
+}
+
+impl PreviousTurn {
+    /// What the turn's answer was about: its citations but the reading a "how many miles ago?" measured to
+    /// (`slots.measuredTo`), which it cited as a yardstick only.
+    fn about(&self) -> impl Iterator<Item = &Citation> {
+        let yardstick = self.understanding.slots.measured_to.as_deref();
+        self.citations
+            .iter()
+            .filter(move |c| yardstick != Some(c.event_id.as_str()))
+    }
 }
 
 /// The vehicle's knowledge with what the engine derives from it once (vocabulary, search index), cached by
@@ -210,6 +221,7 @@ pub fn answer(
     let (understanding, follow_up) = match (asked.intent, previous) {
         (Intent::FollowUpBefore, Some(prev)) => {
             let mut u = prev.understanding.clone();
+            u.slots.measured_to = None;
             if !bounded(u.intent) {
                 return ctx.not_bounded(prev, Intent::FollowUpBefore);
             }
@@ -218,10 +230,9 @@ pub fn answer(
             // Earliest as the timeline orders records, (occurredAt, id), and "before" it in that order: a
             // record at the same instant is not skipped.
             let from = match u.intent {
-                Intent::Valuation => prev.citations.first(),
+                Intent::Valuation => prev.about().next(),
                 _ => prev
-                    .citations
-                    .iter()
+                    .about()
                     .min_by(|a, b| (a.occurred_at, &a.event_id).cmp(&(b.occurred_at, &b.event_id))),
             };
             match from {
@@ -253,6 +264,7 @@ pub fn answer(
             // The previous question again, over the range this one names (which replaces its range and
             // any "before that").
             let mut u = prev.understanding.clone();
+            u.slots.measured_to = None;
             if !bounded(u.intent) {
                 return ctx.not_bounded(prev, Intent::FollowUpRange);
             }
@@ -290,7 +302,10 @@ pub fn answer(
             return leaning_on(prev, Intent::FollowUpOdometer, ctx.odometer_of(prev));
         }
         (Intent::FollowUpAgo, Some(prev)) => {
-            return leaning_on(prev, Intent::FollowUpAgo, ctx.since_cited(prev));
+            let (a, measured_to) = ctx.since_cited(prev);
+            let mut a = leaning_on(prev, Intent::FollowUpAgo, a);
+            a.understanding.slots.measured_to = measured_to;
+            return a;
         }
         (
             Intent::FollowUpBefore
@@ -316,8 +331,10 @@ pub fn answer(
 /// An answer about what the previous turn cited, stored as that turn's question with the follow-up it was
 /// (so "and before that?" after it still knows what was asked).
 fn leaning_on(prev: &PreviousTurn, follow_up: Intent, answer: Answer) -> Answer {
+    let mut understanding = prev.understanding.clone();
+    understanding.slots.measured_to = None;
     Answer {
-        understanding: prev.understanding.clone(),
+        understanding,
         follow_up: Some(follow_up),
         ..answer
     }
@@ -384,6 +401,17 @@ fn join_totals(sums: &BTreeMap<String, u64>) -> String {
         .map(|(cur, c)| money(*c, cur))
         .collect::<Vec<_>>()
         .join(" and ")
+}
+
+/// An instant as a bound says it: its day when it is the day's start, else the day and the time, in UTC.
+fn instant(at: &DateTime<Utc>) -> String {
+    if at.time() == chrono::NaiveTime::MIN {
+        date(at)
+    } else if at.second() == 0 && at.nanosecond() == 0 {
+        at.format("%Y-%m-%d %H:%M UTC").to_string()
+    } else {
+        at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+    }
 }
 
 /// A record as the follow-ups name it: “its title” on its day.
@@ -517,11 +545,25 @@ impl Ctx<'_> {
         }
     }
 
+    /// " before …" for a follow-up's "before that": before the record it was read from, named — not "before"
+    /// its day, which a question asks as before the day starts (docs/chat.md) while a record of that day's
+    /// morning comes before this one. A record voided since is not named (nothing of it is told again), nor
+    /// one corrected to another time: the bound's time is given; a bound read from no record (a published
+    /// estimate's day) is that day's start.
     fn before_label(&self, slots: &Slots) -> String {
-        slots
-            .before
-            .map(|b| format!(" before {}", date(&b)))
-            .unwrap_or_default()
+        let Some(at) = slots.before else {
+            return String::new();
+        };
+        match slots
+            .before_record
+            .as_deref()
+            .and_then(|id| self.k.event(id))
+            // Corrected to another time since: the bound stays where the record was when cited.
+            .filter(|e| e.occurred_at == at)
+        {
+            Some(e) => format!(" before {}", named(e)),
+            None => format!(" before {}", instant(&at)),
+        }
     }
 
     /// Whether a record is about the slots' subject (task, part or system).
@@ -1663,7 +1705,8 @@ impl Ctx<'_> {
             .collect()
     }
 
-    /// Readings over the last year of records (or all of them), the daily rate between the first and last.
+    /// The daily rate between the first reading within a year of the latest and the latest; with none other in
+    /// that year, from the nearest earlier reading (not the vehicle's very first, years back).
     fn usage(&self) -> Option<Usage<'_>> {
         let readings = self.trusted_readings();
         let last = *readings.last()?;
@@ -1671,7 +1714,12 @@ impl Ctx<'_> {
         let first = readings
             .iter()
             .find(|e| e.occurred_at >= window_start && e.occurred_at < last.occurred_at)
-            .or_else(|| readings.first())
+            .or_else(|| {
+                readings
+                    .iter()
+                    .rev()
+                    .find(|e| e.occurred_at < last.occurred_at)
+            })
             .copied()?;
         let seconds = (last.occurred_at - first.occurred_at).num_seconds();
         let (o1, o2) = (first.odometer?, last.odometer?);
@@ -1899,11 +1947,22 @@ impl Ctx<'_> {
             date(&visits.last().expect("a vendor has visits").occurred_at)
         );
         if ranked.len() > 1 {
-            let others: Vec<String> = ranked[1..]
+            let mut others: Vec<String> = ranked[1..]
                 .iter()
                 .take(3)
                 .map(|(v, es)| format!("{} ({})", isolated(v), es.len()))
                 .collect();
+            // The vendors not named are counted, so the visits add up to the records counted.
+            let rest = &ranked[ranked.len().min(4)..];
+            if !rest.is_empty() {
+                let visits: usize = rest.iter().map(|(_, es)| es.len()).sum();
+                others.push(format!(
+                    "and {} more {} ({})",
+                    rest.len(),
+                    if rest.len() == 1 { "vendor" } else { "vendors" },
+                    plural(visits, "record", "records")
+                ));
+            }
             text.push_str(&format!(" Also: {}.", others.join(", ")));
         }
         text_answer(text, visits.iter().map(|e| cite(e)).collect())
@@ -1999,6 +2058,9 @@ impl Ctx<'_> {
     /// cost or without, so "who did it?" and "and before that?" after it still know what was meant.
     fn cost_of(&self, prev: &PreviousTurn) -> Answer {
         let cited: Vec<&VehicleEvent> = self.cited_records(prev).into_iter().take(10).collect();
+        if cited.is_empty() && self.voided_since(prev) > 0 {
+            return self.none_cited(prev, "there is no cost to give");
+        }
         if cited.is_empty() {
             return text_answer(
                 "No cost is recorded on the records the previous answer used.".into(),
@@ -2045,6 +2107,7 @@ impl Ctx<'_> {
         if priced > 1 {
             text.push_str(&format!(" Together: {}.", join_totals(&sums)));
         }
+        text.push_str(&self.voided_note(prev));
         text_answer(text, cited.iter().map(|e| cite(e)).collect())
     }
 
@@ -2072,21 +2135,56 @@ impl Ctx<'_> {
 
     /// The timeline records the previous answer cited, in its order (a valuation's own id is no record).
     fn cited_records(&self, prev: &PreviousTurn) -> Vec<&VehicleEvent> {
-        prev.citations
-            .iter()
+        prev.about()
             .filter_map(|c| self.k.event(&c.event_id))
             .collect()
+    }
+
+    /// How many records the previous answer cited have left the timeline since: voided, the only way a
+    /// record leaves it. A published estimate it cited is no timeline record, and not one of them.
+    fn voided_since(&self, prev: &PreviousTurn) -> usize {
+        let estimate = |i: usize, c: &Citation| {
+            self.k
+                .valuation
+                .as_ref()
+                .is_some_and(|p| p.envelope_id == c.event_id)
+                || (prev.understanding.intent == Intent::Valuation
+                    && i == 0
+                    && c.title.starts_with("Valuation as of "))
+        };
+        prev.about()
+            .enumerate()
+            .filter(|(i, c)| self.k.event(&c.event_id).is_none() && !estimate(*i, c))
+            .count()
+    }
+
+    /// A follow-up about the cited records when none is left to answer for: none was cited, or those cited
+    /// have been voided since (said so, and nothing of them told), "so {then}".
+    fn none_cited(&self, prev: &PreviousTurn, then: &str) -> Answer {
+        let text = match self.voided_since(prev) {
+            0 => format!("The previous answer cited no record, so {then}."),
+            1 => format!("The record the previous answer cited has since been voided, so {then}."),
+            n => format!(
+                "The {n} records the previous answer cited have since been voided, so {then}."
+            ),
+        };
+        text_answer(text, Vec::new())
+    }
+
+    /// " 1 other record it cited has since been voided." after a follow-up answered for the others.
+    fn voided_note(&self, prev: &PreviousTurn) -> String {
+        match self.voided_since(prev) {
+            0 => String::new(),
+            1 => " 1 other record it cited has since been voided.".into(),
+            n => format!(" {n} other records it cited have since been voided."),
+        }
     }
 
     /// "who did it?": the vendor (for a purchase, the seller) of each record the previous answer cited.
     fn vendor_of(&self, prev: &PreviousTurn) -> Answer {
         let cited = self.cited_records(prev);
         if cited.is_empty() {
-            return text_answer(
-                "The previous answer cited no record, so there is no shop or seller to name."
-                    .into(),
-                Vec::new(),
-            );
+            return self.none_cited(prev, "there is no shop or seller to name");
         }
         let shown: Vec<&VehicleEvent> = cited.iter().take(10).copied().collect();
         let lines: Vec<String> = shown
@@ -2108,6 +2206,7 @@ impl Ctx<'_> {
         if cited.len() > shown.len() {
             text.push_str(&format!(" And {} more.", cited.len() - shown.len()));
         }
+        text.push_str(&self.voided_note(prev));
         text_answer(text, shown.iter().map(|e| cite(e)).collect())
     }
 
@@ -2117,7 +2216,7 @@ impl Ctx<'_> {
         let unit = self.k.unit();
         let mut lines = Vec::new();
         let mut citations = Vec::new();
-        for c in &prev.citations {
+        for c in prev.about() {
             if let Some(e) = self.k.event(&c.event_id) {
                 let record = named(e);
                 lines.push(match e.odometer {
@@ -2147,26 +2246,28 @@ impl Ctx<'_> {
             }
         }
         if lines.is_empty() {
-            return text_answer(
-                "The previous answer cited no record, so there is no odometer to give.".into(),
-                Vec::new(),
-            );
+            return self.none_cited(prev, "there is no odometer to give");
         }
-        text_answer(format!("{}.", capitalised(&lines.join("; "))), citations)
+        text_answer(
+            format!(
+                "{}.{}",
+                capitalised(&lines.join("; ")),
+                self.voided_note(prev)
+            ),
+            citations,
+        )
     }
 
     /// "how long ago was that?", "how many miles ago?": for each record the previous answer cited, the time
     /// from its date to today and the distance from its odometer to the latest trusted reading, in the
-    /// vehicle's unit (that reading cited too), or that it has no odometer.
-    fn since_cited(&self, prev: &PreviousTurn) -> Answer {
+    /// vehicle's unit (that reading cited too), or that it has no odometer. With the reading's id when it was
+    /// cited only as that yardstick (not one of the records cited before).
+    fn since_cited(&self, prev: &PreviousTurn) -> (Answer, Option<String>) {
         let unit = self.k.unit();
         let cited: Vec<&VehicleEvent> = self.cited_records(prev).into_iter().take(10).collect();
         if cited.is_empty() {
-            return text_answer(
-                "The previous answer cited no record, so there is nothing to count the time or distance from."
-                    .into(),
-                Vec::new(),
-            );
+            let a = self.none_cited(prev, "there is nothing to count the time or distance from");
+            return (a, None);
         }
         let latest = self.trusted_readings().last().copied();
         let mut citations: Vec<Citation> = cited.iter().map(|e| cite(e)).collect();
@@ -2206,7 +2307,17 @@ impl Ctx<'_> {
                 line
             })
             .collect();
-        text_answer(format!("{}.", lines.join("; ")), citations)
+        let measured_to = latest
+            .filter(|l| !cited.iter().any(|e| e.id == l.id))
+            .filter(|l| citations.iter().any(|c| c.event_id == l.id.as_str()))
+            .map(|l| l.id.to_string());
+        (
+            text_answer(
+                format!("{}.{}", lines.join("; "), self.voided_note(prev)),
+                citations,
+            ),
+            measured_to,
+        )
     }
 
     /// "why?": a valuation is explained by its factors (or, for a recorded value, by where it came from);
@@ -2226,7 +2337,7 @@ impl Ctx<'_> {
                 Vec::new(),
             );
         }
-        let first = prev.citations.first();
+        let first = prev.about().next();
         // A value recorded on the timeline (an appraisal or the owner's estimate): where it came from.
         if let Some(e) = first.and_then(|c| self.k.event(&c.event_id)) {
             let mut a = self.recorded_valuation(e, "The");

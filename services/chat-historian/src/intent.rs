@@ -175,6 +175,10 @@ pub struct Slots {
     /// latest acquisition, since an earlier owner's records are not what they spent.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub owner: bool,
+    /// The reading a "how many miles ago?" answer measured its distances to: cited with that answer, but not
+    /// what it is about, so the follow-ups after it ("who did it?") leave it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured_to: Option<String>,
 }
 
 impl Slots {
@@ -354,6 +358,37 @@ pub fn normalise(text: &str) -> String {
         .filter(|w| !w.is_empty())
         .collect();
     format!(" {} ", words.join(" "))
+}
+
+/// The part of `question` that [`normalise`]s to the words `said` ("since 2025-02-30" for "since 2025 02 30"),
+/// from its first word's first character to its last word's last.
+fn as_written(question: &str, said: &str) -> Option<String> {
+    let want: Vec<&str> = said.split_whitespace().collect();
+    // Each normalised word with the span of the question's word it came from ("what's" gives two).
+    let mut words: Vec<(String, usize, usize)> = Vec::new();
+    let mut start = None;
+    let is_word = |c: char| c.is_alphanumeric() || c == '\'';
+    for (at, c) in question
+        .char_indices()
+        .chain(std::iter::once((question.len(), ' ')))
+    {
+        match (is_word(c), start) {
+            (true, None) => start = Some(at),
+            (false, Some(from)) => {
+                for w in normalise(&question[from..at]).split_whitespace() {
+                    words.push((w.to_string(), from, at));
+                }
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    let first = words.windows(want.len().max(1)).find(|run| {
+        run.iter()
+            .map(|(w, ..)| w.as_str())
+            .eq(want.iter().copied())
+    })?;
+    Some(question[first.first()?.1..first.last()?.2].to_string())
 }
 
 fn has(q: &str, phrase: &str) -> bool {
@@ -767,6 +802,8 @@ enum Period {
     Quarter(u32, Option<i32>),
     /// "2025-06-01", "June 1, 2025", "1 June 2025"; `None` when its numbers name no day ("2025-02-30").
     Day(Option<NaiveDate>),
+    /// A day named without its year ("June 1", "1st June"): month and day, a day once its year is known.
+    DayOfMonth(u32, u32),
 }
 
 impl Period {
@@ -775,6 +812,7 @@ impl Period {
             Period::Year(y) => Some(y),
             Period::Month(_, y) | Period::Quarter(_, y) => y,
             Period::Day(d) => d.map(|d| d.year()),
+            Period::DayOfMonth(..) => None,
         }
     }
 
@@ -785,6 +823,7 @@ impl Period {
             Period::Month(m, _) => m,
             Period::Quarter(q, _) => 3 * q - 2,
             Period::Day(d) => d.map_or(1, |d| d.month()),
+            Period::DayOfMonth(m, _) => m,
         }
     }
 
@@ -793,6 +832,7 @@ impl Period {
         match self {
             Period::Month(m, None) => Period::Month(m, Some(year)),
             Period::Quarter(q, None) => Period::Quarter(q, Some(year)),
+            Period::DayOfMonth(m, d) => Period::Day(NaiveDate::from_ymd_opt(year, m, d)),
             other => other,
         }
     }
@@ -807,6 +847,7 @@ impl Period {
                 let d = d?;
                 return Some((d, d.succ_opt()?));
             }
+            Period::DayOfMonth(..) => return None,
         };
         let from = NaiveDate::from_ymd_opt(year, month, 1)?;
         Some((from, from.checked_add_months(chrono::Months::new(months))?))
@@ -824,6 +865,7 @@ impl Period {
             ),
             // Said back as the answers write dates.
             Period::Day(d) => d.map(|d| d.to_string()).unwrap_or_default(),
+            Period::DayOfMonth(m, d) => format!("{} {d}", capitalised_month(m)),
         }
     }
 }
@@ -874,6 +916,27 @@ fn day_at(words: &[&str], i: usize) -> Option<Option<NaiveDate>> {
     Some(NaiveDate::from_ymd_opt(year, month, day))
 }
 
+/// A day named at `words[i..]` without its year (two words): "june 1", "june 1st", "1 june". Its day may
+/// be none in some years (February 29) or in every year (June 31): that is told once its year is.
+fn day_of_month_at(words: &[&str], i: usize) -> Option<(u32, u32)> {
+    let word = |j: usize| words.get(j).copied().unwrap_or("");
+    let day = |w: &str| -> Option<u32> {
+        let digits = ["st", "nd", "rd", "th"]
+            .iter()
+            .find_map(|s| w.strip_suffix(s))
+            .unwrap_or(w);
+        ((1..=2).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()))
+            .then(|| digits.parse().ok())
+            .flatten()
+            .filter(|d| (1..=31).contains(d))
+    };
+    match (month_of(word(i)), month_of(word(i + 1))) {
+        (Some(m), _) => Some((m, day(word(i + 1))?)),
+        (None, Some(m)) => Some((m, day(word(i))?)),
+        (None, None) => None,
+    }
+}
+
 /// The period named at `words[i..]` and how many words it takes: "2025-06-01", "June 1, 2025", "2025",
 /// "March 2025", "March", "Q1 2026", "the first quarter of 2026".
 fn period_at(words: &[&str], i: usize) -> Option<(Period, usize)> {
@@ -885,6 +948,9 @@ fn period_at(words: &[&str], i: usize) -> Option<(Period, usize)> {
     };
     if let Some(day) = day_at(words, i) {
         return Some((Period::Day(day), 3));
+    }
+    if let Some((month, day)) = day_of_month_at(words, i) {
+        return Some((Period::DayOfMonth(month, day), 2));
     }
     if let Some(y) = year_of(word(i)) {
         return Some((Period::Year(y), 1));
@@ -1262,6 +1328,19 @@ const KIND_WORDS: &[(EventKind, &[&str])] = &[
     ),
 ];
 
+/// Whether the question asks for the last of a kind: "last", "latest" or "most recent" right before a word
+/// naming it ("the last repair", "my latest service"), not before a range ("repairs last year").
+fn last_of_a_kind(q: &str) -> bool {
+    KIND_WORDS
+        .iter()
+        .flat_map(|(_, words)| words.iter())
+        .any(|w| {
+            ["last", "latest", "most recent"]
+                .iter()
+                .any(|l| has(q, &format!("{l} {w}")))
+        })
+}
+
 /// The kinds a question names: the first, and every one when it joins several ("maintenance and repairs",
 /// "fuel or upgrades").
 fn kinds_of(q: &str) -> Vec<EventKind> {
@@ -1480,7 +1559,14 @@ const GENERIC_SUBJECTS: &[(&str, &str)] = &[
 pub fn understand(question: &str, vocabulary: &Vocabulary) -> Understanding {
     let q = normalise(question);
     let mut slots = Slots {
-        range: range_of(&q),
+        // A range that cannot be read is said back as the question wrote it ("since 2025-02-30", not the
+        // normalised "since 2025 02 30").
+        range: range_of(&q).map(|r| match r {
+            RangeSpec::Unreadable { said } => RangeSpec::Unreadable {
+                said: as_written(question, &said).unwrap_or(said),
+            },
+            read => read,
+        }),
         vendor: recorded_name(&q, &vocabulary.vendors).or_else(|| vendor_asked(&q)),
         ..Slots::default()
     };
@@ -1957,6 +2043,11 @@ fn intent_of(q: &str, slots: &Slots) -> Intent {
             ],
         ) || starts(q, &["has", "have", "did", "was", "were", "is"]))
     {
+        return Intent::LastDone;
+    }
+    // A kind named without a task, part or system ("When was the last repair?", "What was my latest
+    // service?") asks for its latest record, as a task does — not for the list of them.
+    if slots.kind.is_some() && !slots.has_subject() && (starts(q, &["when"]) || last_of_a_kind(q)) {
         return Intent::LastDone;
     }
     if has_any(

@@ -80,7 +80,9 @@ fn a_follow_up_goes_before_what_was_cited_and_then_asks_the_cost() {
     assert!(before.text.contains("2024-11-20"), "{}", before.text);
     // Two oil changes before the one cited first (e03, e02): counted as such, not "in all".
     assert!(
-        before.text.ends_with("2 are recorded before 2025-08-30."),
+        before
+            .text
+            .ends_with("2 are recorded before “Oil change” on 2025-08-30."),
         "{}",
         before.text
     );
@@ -100,8 +102,9 @@ fn a_follow_up_goes_before_what_was_cited_and_then_asks_the_cost() {
     let none = answer("and before that?", &p, Some(&prev), now());
     assert!(none.citations.is_empty());
     assert!(
-        none.text
-            .starts_with("No oil change is recorded before 2024-06-01"),
+        none.text.starts_with(
+            "No oil change is recorded before “Oil and filter change + tire rotation” on 2024-06-01"
+        ),
         "{}",
         none.text
     );
@@ -1035,7 +1038,7 @@ fn before_a_purchase_is_the_acquisition_before_it_and_answers_without_dates_say_
     assert!(a[2].citations.is_empty());
     assert_eq!(
         a[2].text,
-        "No purchase is recorded before 2019-05-01 for this vehicle."
+        "No purchase is recorded before “Bought new” on 2019-05-01 for this vehicle."
     );
     let a = conversation(
         &fixture(),
@@ -1043,7 +1046,7 @@ fn before_a_purchase_is_the_acquisition_before_it_and_answers_without_dates_say_
     );
     assert_eq!(
         a[1].text,
-        "No purchase is recorded before 2024-05-01 for this vehicle."
+        "No purchase is recorded before “Bought from Lakeside Toyota” on 2024-05-01 for this vehicle."
     );
     // Other dated answers step back from what they cited.
     let a = conversation(
@@ -1052,7 +1055,8 @@ fn before_a_purchase_is_the_acquisition_before_it_and_answers_without_dates_say_
     );
     assert_eq!(
         a[1].text,
-        "No tire rotation is recorded before 2024-06-01 for this vehicle."
+        "No tire rotation is recorded before “Oil and filter change + tire rotation” on 2024-06-01 for this \
+         vehicle."
     );
     // Answers not read from dated records do not repeat themselves as if they were earlier.
     for q in [
@@ -1289,7 +1293,7 @@ fn the_odometer_now_how_much_and_before_a_usual_vendor_read_as_meant() {
     let a = conversation(&k, &["Where do I usually take it?", "and before that?"]);
     assert_eq!(
         a[1].text,
-        "No maintenance or repair with a vendor is recorded before 2024-06-01."
+        "No maintenance or repair with a vendor is recorded before “Oil and filter change + tire rotation” on 2024-06-01."
     );
     let mut more = fixture();
     more.events.push(VehicleEvent {
@@ -1307,8 +1311,9 @@ fn the_odometer_now_how_much_and_before_a_usual_vendor_read_as_meant() {
     };
     let a = answer("and before that?", &p, Some(&prev), now());
     assert!(
-        a.text
-            .starts_with("1 upgrade is recorded before 2025-07-14: 2024-01-02"),
+        a.text.starts_with(
+            "1 upgrade is recorded before “Tow hitch installed” on 2025-07-14: 2024-01-02"
+        ),
         "{}",
         a.text
     );
@@ -1373,8 +1378,8 @@ fn costs_before_the_purchase_are_not_said_to_be_what_i_spent() {
     assert_eq!(cited(&a[1]), ["m1", "a2"], "{}", a[1].text);
     assert_eq!(
         a[1].text,
-        "The costs recorded for the vehicle (purchase excluded) before 2024-01-01 come to 50.00 USD, over 1 \
-         record (before you bought it on 2024-01-01)."
+        "The costs recorded for the vehicle (purchase excluded) before “Bought used” on 2024-01-01 come to \
+         50.00 USD, over 1 record (before you bought it on 2024-01-01)."
     );
     // The whole history, or a range reaching before the purchase, says how much of it came before.
     let a = ask(&k, "How much has it cost in total?");
@@ -1396,7 +1401,7 @@ fn nothing_recorded_reads_for_plural_and_singular_subjects() {
     let a = conversation(&k, &["Who did the brakes?", "and before that?"]);
     assert_eq!(
         a[1].text,
-        "No work on the brakes is recorded before 2025-01-15 for this vehicle."
+        "No work on the brakes is recorded before “Front brake pads and rotors” on 2025-01-15 for this vehicle."
     );
     for (q, said) in [
         (
@@ -1419,7 +1424,7 @@ fn nothing_recorded_reads_for_plural_and_singular_subjects() {
     assert_eq!(cited(&a[0]), ["e04"], "{}", a[0].text);
     assert_eq!(
         a[1].text,
-        "No repair is recorded before 2025-01-15 for this vehicle."
+        "No repair is recorded before “Front brake pads and rotors” on 2025-01-15 for this vehicle."
     );
 }
 
@@ -1655,7 +1660,7 @@ fn the_cost_of_a_purchase_is_its_price_by_the_purchase_rule_and_the_record_stays
     assert_eq!(cited(&a[4]), ["a1"]);
     assert_eq!(
         a[5].text,
-        "No purchase is recorded before 2019-05-01 for this vehicle."
+        "No purchase is recorded before “Bought new” on 2019-05-01 for this vehicle."
     );
     // A record without a cost says so, and stays cited.
     k.events.retain(|e| e.id != "m2");
@@ -1706,4 +1711,354 @@ fn a_range_of_full_dates_alone_is_a_follow_up_however_its_dates_are_written() {
             "{q}"
         );
     }
+}
+
+#[test]
+fn when_was_the_last_of_a_kind_is_its_latest_record_not_a_list() {
+    let k = fixture();
+    for q in [
+        "When was the last repair?",
+        "When was it last repaired?",
+        "What was the last repair?",
+        "and when was my most recent repair?",
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(a.understanding.intent, Intent::LastDone, "{q}: {}", a.text);
+        assert_eq!(cited(&a), ["e04"], "{q}: {}", a.text);
+        assert_eq!(
+            a.text,
+            "The last repair was on 2025-01-15, at 36,660 mi, by Main St Auto (“Front brake pads and \
+             rotors”, 487.50 USD).",
+            "{q}"
+        );
+    }
+    // Several of the kind: the latest, and how many there are, as for a task.
+    let a = ask(&k, "When was the last maintenance?");
+    assert_eq!(cited(&a), ["e07"], "{}", a.text);
+    assert!(
+        a.text.starts_with("The last maintenance was on 2025-08-30")
+            && a.text.ends_with("3 are recorded in all."),
+        "{}",
+        a.text
+    );
+    // A list is still a list, "last" in a range included.
+    for q in [
+        "What repairs were done?",
+        "What repairs were done last year?",
+    ] {
+        assert_eq!(ask(&k, q).understanding.intent, Intent::ListEvents, "{q}");
+    }
+}
+
+#[test]
+fn a_first_day_without_its_year_takes_the_seconds_and_an_unreadable_day_is_said_back_as_written() {
+    let k = fixture();
+    for q in [
+        "How much did I spend between June 1 and July 1, 2025?",
+        "How much did I spend from 1 June to 1 July 2025?",
+        "How much did I spend between June 1st and July 1st, 2025?",
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(cited(&a), ["e05"], "{q}: {}", a.text);
+        assert!(
+            a.text.contains("between 2025-06-01 and 2025-07-01"),
+            "{q}: {}",
+            a.text
+        );
+    }
+    // A first day later in the calendar than the second is the year before.
+    let a = ask(&k, "What was done between December 1 and January 20, 2025?");
+    assert_eq!(cited(&a), ["e04"], "{}", a.text);
+    assert!(
+        a.text.contains("between 2024-12-01 and 2025-01-20"),
+        "{}",
+        a.text
+    );
+    // Said back as the question wrote it, not with its dashes made spaces.
+    for (q, said) in [
+        ("How much did I spend since 2025-02-30?", "since 2025-02-30"),
+        ("What was done before 2025-13-01?", "before 2025-13-01"),
+        ("What was done on 2025/02/30?", "on 2025/02/30"),
+        (
+            "What was done before June 31, 2025?",
+            "before June 31, 2025",
+        ),
+        ("What was done before June 15?", "before June 15"),
+    ] {
+        let a = ask(&k, q);
+        assert!(a.citations.is_empty(), "{q}: {:?}", a.citations);
+        assert!(
+            a.text
+                .starts_with(&format!("I could not read the time range “{said}”")),
+            "{q}: {}",
+            a.text
+        );
+    }
+}
+
+#[test]
+fn before_that_is_said_as_before_the_record_and_before_a_day_is_before_the_day_starts() {
+    use serde_json::json;
+    let mut k = resold();
+    // The previous owner's inspection on the morning of the day the owner bought it (10:00).
+    k.events.push(record(
+        "i1",
+        EventKind::Maintenance,
+        Utc.with_ymd_and_hms(2024, 1, 1, 8, 0, 0).unwrap(),
+        Some(2_000),
+        "Pre-sale inspection",
+        json!({"tasks": ["annual_inspection"]}),
+    ));
+    k.sort_events();
+    let a = conversation(&k, &["How much have I spent?", "and before that?"]);
+    assert_eq!(cited(&a[0]), ["m2", "a2"], "{}", a[0].text);
+    // Before the purchase record (the morning's inspection is before it), and said so.
+    assert_eq!(cited(&a[1]), ["m1", "i1", "a2"], "{}", a[1].text);
+    assert!(
+        a[1].text.starts_with(
+            "The costs recorded for the vehicle (purchase excluded) before “Bought used” on 2024-01-01 come \
+             to 70.00 USD, over 2 records"
+        ),
+        "{}",
+        a[1].text
+    );
+    // "before 2024-01-01" asked is before that day starts: the morning's inspection is not in it.
+    for q in [
+        "How much did I spend before 2024-01-01?",
+        "and before 2024-01-01?",
+    ] {
+        let a = conversation(&k, &["How much have I spent?", q])
+            .pop()
+            .unwrap();
+        assert_eq!(cited(&a), ["m1", "a2"], "{q}: {}", a.text);
+        assert!(
+            a.text.contains(" before 2024-01-01 come to 50.00 USD"),
+            "{q}: {}",
+            a.text
+        );
+    }
+    // Two oil changes on one day: the one before the evening's is the morning's, said as before the record.
+    k.events.push(record(
+        "m3",
+        EventKind::Maintenance,
+        Utc.with_ymd_and_hms(2025, 1, 1, 18, 0, 0).unwrap(),
+        Some(8_000),
+        "Evening oil change",
+        json!({"tasks": ["oil_change"]}),
+    ));
+    k.sort_events();
+    let a = conversation(
+        &k,
+        &[
+            "When was the oil last changed?",
+            "and before that?",
+            "and before that?",
+        ],
+    );
+    assert_eq!(cited(&a[0]), ["m3"], "{}", a[0].text);
+    assert_eq!(cited(&a[1]), ["m2"], "{}", a[1].text);
+    assert!(
+        a[1].text.starts_with(
+            "The last oil change before “Evening oil change” on 2025-01-01 was on 2025-01-01"
+        ),
+        "{}",
+        a[1].text
+    );
+    assert_eq!(
+        a[2].text,
+        "The last oil change before “Oil change” on 2025-01-01 was on 2020-01-01 (“Oil change”, 50.00 USD)."
+    );
+    // A cited record moved to another day since (corrected): the bound is where it was when cited, so its
+    // time is given, not its new day.
+    let moved_since = conversation(&k, &["When was the oil last changed?"]);
+    let mut moved = k.clone();
+    if let Some(e) = moved.events.iter_mut().find(|e| e.id == "m3") {
+        e.occurred_at = at(2025, 3, 1);
+    }
+    moved.sort_events();
+    let a = answer(
+        "and before that?",
+        &Prepared::new(moved),
+        Some(&previous(&moved_since[0])),
+        now(),
+    );
+    assert!(
+        a.text
+            .starts_with("The last oil change before 2025-01-01 18:00 UTC was on 2025-01-01"),
+        "{}",
+        a.text
+    );
+    // A cited record voided since: its time, not its name (nothing of it is told again).
+    let voided_since = conversation(&k, &["When was the oil last changed?"]);
+    k.events.retain(|e| e.id != "m3");
+    let a = answer(
+        "and before that?",
+        &Prepared::new(k.clone()),
+        Some(&previous(&voided_since[0])),
+        now(),
+    );
+    assert!(
+        a.text
+            .starts_with("The last oil change before 2025-01-01 18:00 UTC was on 2025-01-01"),
+        "{}",
+        a.text
+    );
+}
+
+#[test]
+fn the_reading_a_distance_was_measured_to_is_not_what_the_next_follow_ups_are_about() {
+    let k = fixture();
+    let a = conversation(
+        &k,
+        &[
+            "When were the brake pads replaced?",
+            "how many miles ago was that?",
+            "how long ago was that?",
+            "who did it?",
+            "what was the mileage?",
+            "how much did it cost?",
+        ],
+    );
+    assert_eq!(cited(&a[0]), ["e04"], "{}", a[0].text);
+    // The latest reading is cited with the distance it measured…
+    assert_eq!(cited(&a[1]), ["e04", "e08"], "{}", a[1].text);
+    // …but the follow-ups after it are still about the brake pads.
+    let expected = "“Front brake pads and rotors” on 2025-01-15 was 1 year, 3 months and 25 days ago, at 36,660 mi: \
+                    15,774 mi before the latest reading (52,434 mi on 2026-05-08).";
+    assert_eq!(a[1].text, expected);
+    assert_eq!(a[2].text, expected);
+    assert_eq!(cited(&a[2]), ["e04", "e08"], "{}", a[2].text);
+    assert_eq!(
+        a[3].text,
+        "“Front brake pads and rotors” on 2025-01-15 was done by Main St Auto."
+    );
+    assert_eq!(cited(&a[3]), ["e04"]);
+    assert_eq!(
+        a[4].text,
+        "“Front brake pads and rotors” on 2025-01-15 was at 36,660 mi."
+    );
+    assert_eq!(
+        a[5].text,
+        "“Front brake pads and rotors” on 2025-01-15 cost 487.50 USD."
+    );
+    // The stored turn says which reading was only the yardstick.
+    assert_eq!(a[1].understanding.slots.measured_to.as_deref(), Some("e08"));
+    assert_eq!(a[3].understanding.slots.measured_to, None);
+    // The latest reading asked about is the subject itself, not a yardstick.
+    let a = conversation(
+        &k,
+        &[
+            "When was the last odometer reading?",
+            "how many miles ago?",
+            "who did it?",
+        ],
+    );
+    assert_eq!(cited(&a[1]), ["e08"], "{}", a[1].text);
+    assert_eq!(a[1].understanding.slots.measured_to, None);
+    assert_eq!(cited(&a[2]), ["e08"], "{}", a[2].text);
+}
+
+#[test]
+fn where_i_usually_go_counts_every_vendor_it_leaves_unnamed() {
+    let mut k = fixture();
+    for (id, vendor, on) in [
+        ("v1", "Garage Paris", at(2025, 9, 1)),
+        ("v2", "Tire Pros", at(2025, 10, 1)),
+        ("v3", "Brake Shop", at(2025, 11, 1)),
+    ] {
+        let mut e = k.events[6].clone();
+        e.id = id.into();
+        e.occurred_at = on;
+        if let Some(v) = e.vendor.as_mut() {
+            v.name = vendor.into();
+        }
+        k.events.push(e);
+    }
+    k.sort_events();
+    let a = ask(&k, "Where do I usually take it?");
+    // 3 + 1 + 1 + 1 + 1 = 7: the fourth vendor is counted, not dropped.
+    assert_eq!(
+        a.text,
+        "You usually go to Main St Auto: 3 of 7 maintenance and repair records with a vendor, the latest on \
+         2025-01-15. Also: Brake Shop (1), Tire Pros (1), Garage Paris (1), and 1 more vendor (1 record)."
+    );
+    assert_eq!(cited(&a), ["e02", "e03", "e04"]);
+}
+
+#[test]
+fn a_cited_record_voided_since_is_said_to_be_voided_and_nothing_of_it_is_told() {
+    let k = fixture();
+    let first = conversation(&k, &["When was the oil last changed?"]);
+    let count = conversation(&k, &["How many times has the oil been changed?"]);
+    let mut voided = k.clone();
+    voided.events.retain(|e| e.id != "e07");
+    let p = Prepared::new(voided);
+    for (q, said) in [
+        ("who did it?", "there is no shop or seller to name"),
+        ("what was the mileage?", "there is no odometer to give"),
+        (
+            "how long ago was that?",
+            "there is nothing to count the time or distance from",
+        ),
+        ("how much did it cost?", "there is no cost to give"),
+    ] {
+        let a = answer(q, &p, Some(&previous(&first[0])), now());
+        assert_eq!(
+            a.text,
+            format!("The record the previous answer cited has since been voided, so {said}."),
+            "{q}"
+        );
+        assert!(a.citations.is_empty(), "{q}");
+        // Of several, the others are answered and the voided one counted.
+        let a = answer(q, &p, Some(&previous(&count[0])), now());
+        assert_eq!(cited(&a)[..2], ["e02", "e03"], "{q}: {}", a.text);
+        assert!(
+            a.text
+                .ends_with(" 1 other record it cited has since been voided."),
+            "{q}: {}",
+            a.text
+        );
+        assert!(
+            !a.text.contains("2025-08-30") && !a.text.contains("Quick Lube"),
+            "{q}: {}",
+            a.text
+        );
+    }
+}
+
+#[test]
+fn without_a_reading_within_a_year_the_rate_is_measured_from_the_nearest_earlier_one() {
+    let mut k = fixture();
+    let reading = |id: &str, on, value| {
+        let mut e = record(
+            id,
+            EventKind::OdometerReading,
+            on,
+            None,
+            "Odometer reading",
+            serde_json::json!({}),
+        );
+        e.odometer = Some(value);
+        e
+    };
+    k.events = vec![
+        reading("r1", at(2018, 5, 1), 5),
+        reading("r2", at(2022, 3, 15), 60_000),
+        reading("r3", at(2025, 12, 1), 105_000),
+    ];
+    let a = ask(&k, "How many miles do I drive per month?");
+    // Not from the 2018 reading, years before: from the one before the latest.
+    assert_eq!(cited(&a), ["r2", "r3"], "{}", a.text);
+    let days = (at(2025, 12, 1) - at(2022, 3, 15)).num_seconds() as f64 / 86_400.0;
+    let per_month = (45_000.0 / days * 365.25 / 12.0).round() as u64;
+    assert!(
+        a.text.starts_with(&format!(
+            "You drive about {} a month",
+            odometer(per_month, OdometerUnit::Mi)
+        )) && a
+            .text
+            .contains("measured from 60,000 mi on 2022-03-15 to 105,000 mi on 2025-12-01"),
+        "{}",
+        a.text
+    );
 }
