@@ -49,6 +49,7 @@ pub fn maintenance_schedule() -> MaintenanceScheduleUpdated {
             unit: OdometerUnit::Mi,
             as_of: day(),
             estimated: true,
+            reading_on: day().checked_sub_days(chrono::Days::new(30)),
         }),
         evaluated_at: at(),
         evaluated_on: None,

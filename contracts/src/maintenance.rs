@@ -275,6 +275,11 @@ pub struct OdometerEstimateView {
     pub unit: OdometerUnit,
     pub as_of: NaiveDate,
     pub estimated: bool,
+    /// The day of the latest reading the value was read or projected from (left out by schedules
+    /// published before it existed). A reader holding a later reading knows the estimate did not see it:
+    /// the scheduler does not publish again for a reading that moves no due point and no status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reading_on: Option<NaiveDate>,
 }
 
 /// Payload of `MaintenanceScheduleUpdated`: every item of a vehicle, whenever any item's view changed.
@@ -883,9 +888,14 @@ mod tests {
         let v2 = crate::examples::maintenance_schedule_wire(2);
         assert_eq!(v2["data"]["items"][0]["title"], "Oil and filter change");
         let decoded: crate::Envelope = serde_json::from_value(v2).unwrap();
+        // Schedules of version 2 were published before estimates said which reading they start from.
+        let mut without_reading_on = schedule.clone();
+        if let Some(odometer) = without_reading_on.odometer.as_mut() {
+            odometer.reading_on = None;
+        }
         assert_eq!(
             decoded.payload::<MaintenanceScheduleUpdated>(),
-            Some(schedule)
+            Some(&without_reading_on)
         );
     }
 

@@ -310,13 +310,22 @@ pub enum OdometerSnapshot {
 
 impl OdometerSnapshot {
     /// The scheduler's estimate (projected from usage) when it is at least as recent and as high as the
-    /// last reading, else the highest reading.
+    /// last reading and was projected from a reading at least as recent, else the highest reading. A
+    /// reading the estimate did not see — recorded after the schedule was published, for a day before it
+    /// (an import, records entered late), moving no due point, so not published again — makes it stale:
+    /// 83,140 km projected from two readings of a year before were shown over a reading of 70,500 km made
+    /// the day before.
     pub fn of(
         maintenance: Option<&MaintenanceView>,
         reading: Option<&OdometerView>,
     ) -> Option<OdometerSnapshot> {
         let estimate = maintenance.and_then(|m| m.odometer.as_ref()).filter(|e| {
-            reading.is_none_or(|r| e.as_of >= r.as_of.date_naive() && e.value >= r.value)
+            reading.is_none_or(|r| {
+                let read_on = r.as_of.date_naive();
+                e.as_of >= read_on
+                    && e.value >= r.value
+                    && e.reading_on.is_none_or(|from| from >= read_on)
+            })
         });
         match (estimate, reading) {
             (Some(e), _) => Some(OdometerSnapshot::Estimate(e.clone())),
@@ -655,6 +664,7 @@ mod tests {
                 unit: OdometerUnit::Mi,
                 as_of: NaiveDate::from_ymd_opt(2025, month, day).unwrap(),
                 estimated: true,
+                reading_on: None,
             }),
             evaluated_at: reading.as_of,
         };
@@ -669,6 +679,27 @@ mod tests {
                 OdometerSnapshot::of(Some(&stale), Some(&reading)),
                 Some(OdometerSnapshot::Reading(reading.clone()))
             );
+        }
+        // Projected from a reading before the vehicle's highest (which the scheduler saw after it
+        // published): the reading. Projected from that reading, or by a schedule that does not say: the
+        // estimate.
+        let from = |reading_on: Option<NaiveDate>| MaintenanceView {
+            odometer: fresh
+                .odometer
+                .clone()
+                .map(|o| OdometerEstimateView { reading_on, ..o }),
+            ..fresh.clone()
+        };
+        let before = NaiveDate::from_ymd_opt(2025, 4, 2);
+        assert_eq!(
+            OdometerSnapshot::of(Some(&from(before)), Some(&reading)),
+            Some(OdometerSnapshot::Reading(reading.clone()))
+        );
+        for seen in [NaiveDate::from_ymd_opt(2025, 5, 1), None] {
+            assert!(matches!(
+                OdometerSnapshot::of(Some(&from(seen)), Some(&reading)),
+                Some(OdometerSnapshot::Estimate(e)) if e.value == 41_200
+            ));
         }
         assert!(matches!(
             OdometerSnapshot::of(Some(&fresh), None),

@@ -212,6 +212,9 @@ fn schedule(
             unit: OdometerUnit::Km,
             as_of: evaluated_at.date_naive(),
             estimated: true,
+            reading_on: evaluated_at
+                .date_naive()
+                .checked_sub_days(chrono::Days::new(10)),
         }),
         evaluated_at,
         evaluated_on: None,

@@ -224,6 +224,7 @@ pub fn evaluate_vehicle(
             unit: vehicle.unit,
             as_of: e.as_of,
             estimated: e.estimated,
+            reading_on: timeline.usage.latest().map(|r| r.at.date_naive()),
         }),
         status_may_change_on,
     }

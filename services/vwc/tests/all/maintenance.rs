@@ -814,3 +814,62 @@ async fn parallel_changes_of_one_vehicles_maintenance_all_reach_every_view() {
     assert_eq!(oil["status"], stored["status"], "{view}");
     app.stop().await;
 }
+
+/// Readings entered after the schedule was published, for days before it (records entered late, an
+/// import), that move no due point and no status publish no schedule: the overview then shows the highest
+/// reading, not the estimate projected from the older readings (before: 17,3xx mi "estimated" for today
+/// over a reading of 13,050 mi made yesterday — the probe's 83,140 km over 70,500 km).
+#[tokio::test]
+async fn the_overview_shows_a_reading_the_published_estimate_did_not_see() {
+    let (app, token, vehicle) = spawn_with_vehicle(&[Role::FleetManager], 41).await;
+    let now = chrono::Utc::now();
+    let months_ago = |m: u32| (now - Months::new(m)).to_rfc3339();
+    record(
+        &app,
+        &token,
+        &vehicle,
+        json!({"kind": "acquisition", "occurredAt": months_ago(22), "odometer": 10_000,
+               "title": "Bought", "details": {"priceCents": 1_500_000}}),
+    )
+    .await;
+    record(
+        &app,
+        &token,
+        &vehicle,
+        json!({"kind": "maintenance", "occurredAt": months_ago(16), "odometer": 12_000,
+               "title": "Oil change", "details": {"tasks": ["oil_change"]}}),
+    )
+    .await;
+    // About 11 mi a day from the two readings: some 17,000 mi for today.
+    let overview = format!("/v1/vehicles/{vehicle}/overview");
+    let estimate = poll_get(&app, &token, &overview, "the estimate", |o| {
+        let odometer = &o["odometer"];
+        (odometer["estimated"] == true && odometer["value"].as_u64()? > 15_000)
+            .then(|| odometer.clone())
+    })
+    .await;
+    assert!(estimate["readingOn"].is_string(), "{estimate}");
+
+    // Three readings at about 1.7 mi a day since: no due point or status moves (the items counted by
+    // distance are overdue by date already, or far off), so no schedule is published.
+    for (at, value) in [
+        (months_ago(14), 12_500),
+        (months_ago(1), 13_000),
+        ((now - chrono::TimeDelta::days(1)).to_rfc3339(), 13_050),
+    ] {
+        record(
+            &app,
+            &token,
+            &vehicle,
+            json!({"kind": "odometer_reading", "occurredAt": at, "odometer": value}),
+        )
+        .await;
+    }
+    let shown = poll_get(&app, &token, &overview, "the latest reading", |o| {
+        let odometer = &o["odometer"];
+        (odometer["value"].as_u64()? < 15_000).then(|| odometer.clone())
+    })
+    .await;
+    assert_eq!(shown["value"], 13_050, "{shown}");
+    assert_eq!(shown["estimated"], false, "{shown}");
+}
