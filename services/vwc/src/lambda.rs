@@ -685,9 +685,13 @@ mod tests {
             &self,
             envelopes: &[vwc_contracts::Envelope],
         ) -> Result<(), vwc_bus::BusError> {
-            tokio::time::sleep(self.delay).await;
-            self.published
-                .fetch_add(envelopes.len(), std::sync::atomic::Ordering::SeqCst);
+            // As EventBridge's publisher: one call of `delay` per 10 entries, one after another, each
+            // accepted when it returns.
+            for call in envelopes.chunks(10) {
+                tokio::time::sleep(self.delay).await;
+                self.published
+                    .fetch_add(call.len(), std::sync::atomic::Ordering::SeqCst);
+            }
             Ok(())
         }
     }
@@ -764,9 +768,9 @@ mod tests {
             started.elapsed()
         );
         let left = count("SELECT count(*) FROM outbox WHERE sent_at IS NULL").await;
-        // What the bus accepted within the budget is marked sent (two batches of 50), so the next invocation
+        // What the bus accepted within the budget is marked sent (two calls of 10), so the next invocation
         // goes on from there instead of publishing the same rows again; the rest waits.
-        assert_eq!(left, 900, "the backlog waits, and what went out is marked");
+        assert_eq!(left, 980, "the backlog waits, and what went out is marked");
         assert_eq!(
             count("SELECT count(*) FROM outbox WHERE seq <= 3").await,
             0,
@@ -785,6 +789,43 @@ mod tests {
             1,
             "pruned again within the hour"
         );
+    }
+
+    /// A bus slower than the budget allows for one call (EventBridge throttled: its retries wait 200 +
+    /// 400 + 800 ms) still drains the outbox call by call, each row published once. With batches of five
+    /// calls marked at their end, the flush was cut inside the first one every time: nothing marked, and
+    /// every invocation published the same rows again (a probe: 7 copies of one event in 43 s; 300 rows
+    /// never drained by three warm instances).
+    #[tokio::test]
+    async fn a_bus_too_slow_for_a_batch_within_the_budget_drains_call_by_call_each_row_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = vwc_store::SqliteDb::open(&dir.path().join("svc.db"), &[]).unwrap();
+        let pending: Vec<_> = (0..200).map(envelope).collect();
+        db.write(move |c| vwc_store::sqlite::enqueue(c, &pending))
+            .await
+            .unwrap();
+        let bus = Arc::new(SlowBus {
+            delay: Duration::from_millis(400),
+            published: 0.into(),
+        });
+        let relay = Arc::new(OutboxRelay::new("svc", Arc::new(db.clone()), bus.clone()));
+        let upkeep = Upkeep::new(vec![relay], Vec::new());
+        for _ in 0..3 {
+            upkeep.after_invocation(Duration::from_millis(100)).await;
+        }
+        let left: i64 = db
+            .read(|c| {
+                Ok(c.query_row(
+                    "SELECT count(*) FROM outbox WHERE sent_at IS NULL",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .await
+            .unwrap();
+        let published = bus.published.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(left, 170, "one call of 10 a invocation");
+        assert_eq!(published, 30, "each row published once");
     }
 
     #[test]

@@ -19,8 +19,11 @@ use vwc_store::{NewDeadLetter, Outbox, OutboxId};
 use crate::Bus;
 
 const BATCH: usize = 200;
-/// Rows a budgeted flush publishes and marks at a time ([`OutboxRelay::flush_until`]): five EventBridge calls.
-pub const FLUSH_CHUNK: usize = 50;
+/// Rows a budgeted flush publishes and marks at a time ([`OutboxRelay::flush_until`]): one EventBridge call
+/// (`PutEvents` takes 10 entries). With five calls a batch, a bus slow enough for the budget to cut the
+/// batch's flush (EventBridge throttled: its retries wait 200 + 400 + 800 ms) marked nothing however many
+/// calls had gone out, and every invocation published the same rows again.
+pub const FLUSH_CHUNK: usize = 10;
 /// Batches published at once by a running relay.
 pub const MAX_IN_FLIGHT: usize = 4;
 /// How long a relay's claim on the rows it publishes keeps other processes' relays off them
