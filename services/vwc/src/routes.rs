@@ -172,8 +172,9 @@ pub struct DevTokenRequest {
     /// The user (`sub` claim), 1–100 characters.
     #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     sub: String,
-    /// The organisation (`org` claim), 1–100 characters.
-    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
+    /// The organisation (`org` claim): 1–64 letters, digits, `_` or `-` (the rule every token's `org`
+    /// follows; docs/roles.md).
+    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9_-]{1,64}$")]
     org: String,
     #[schema(min_items = 1, value_type = Vec<RoleName>)]
     roles: Vec<vwc_auth::Role>,
@@ -229,13 +230,18 @@ async fn dev_token(
         ));
     }
     let mut errors = Vec::new();
-    for (field, value) in [("sub", &req.sub), ("org", &req.org)] {
-        if value.trim().is_empty() || value.chars().count() > 100 {
-            errors.push(vwc_contracts::FieldError {
-                field: field.into(),
-                message: "must be 1–100 characters".into(),
-            });
-        }
+    if req.sub.trim().is_empty() || req.sub.chars().count() > 100 {
+        errors.push(vwc_contracts::FieldError {
+            field: "sub".into(),
+            message: "must be 1–100 characters".into(),
+        });
+    }
+    // A token for any other organisation id would be refused by every route (401): say so now.
+    if !vwc_auth::is_org_id(&req.org) {
+        errors.push(vwc_contracts::FieldError {
+            field: "org".into(),
+            message: format!("must be {}", vwc_auth::ORG_ID_RULE),
+        });
     }
     if req.roles.is_empty() {
         errors.push(vwc_contracts::FieldError {

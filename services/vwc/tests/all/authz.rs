@@ -330,6 +330,22 @@ async fn dev_tokens_are_issued_in_embedded_mode_and_work() {
     )
     .await;
     assert_eq!(status, 422);
+    // An organisation id no route would accept is refused here, by name, with no token issued (it gave a
+    // token every route then answered 401).
+    for org in ["../x", "orgÅ", &"o".repeat(65), "a b"] {
+        let (status, _, problem) = vwc_testkit::json(
+            app.http
+                .post(app.url("/v1/auth/dev-token"))
+                .json(&json!({"sub": "dana", "org": org, "roles": ["viewer"]}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 422, "{org}: {problem}");
+        assert_eq!(problem["errors"][0]["field"], "org", "{problem}");
+        assert!(problem.get("token").is_none());
+    }
     app.stop().await;
 }
 
