@@ -16,11 +16,53 @@ pub struct Claims {
     pub org: String,
     pub roles: Vec<Role>,
     pub iss: String,
-    pub aud: String,
+    pub aud: Audience,
     pub exp: i64,
     pub iat: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nbf: Option<i64>,
+}
+
+/// A token's `aud`: one audience as a string, or several as an array (RFC 7519, section 4.1.3; some
+/// identity providers always send an array). A token is for us when ours is among them. Written back as it
+/// was read: a string for one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Audience(Vec<String>);
+
+impl Audience {
+    pub fn contains(&self, audience: &str) -> bool {
+        self.0.iter().any(|a| a == audience)
+    }
+}
+
+impl From<&str> for Audience {
+    fn from(audience: &str) -> Audience {
+        Audience(vec![audience.to_owned()])
+    }
+}
+
+impl Serialize for Audience {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0.as_slice() {
+            [one] => serializer.serialize_str(one),
+            many => many.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Audience {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Audience, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum OneOrMany {
+            One(String),
+            Many(Vec<String>),
+        }
+        Ok(match OneOrMany::deserialize(deserializer)? {
+            OneOrMany::One(one) => Audience(vec![one]),
+            OneOrMany::Many(many) => Audience(many),
+        })
+    }
 }
 
 /// What an organisation id is: it travels in URLs (signed calendar feeds) and in every stored row's key.
@@ -66,10 +108,10 @@ pub(crate) fn into_caller(
             claims.iss
         )));
     }
-    if claims.aud != audience {
+    if !claims.aud.contains(audience) {
         return Err(AuthError::Invalid(format!(
             "unexpected aud {:?}",
-            claims.aud
+            claims.aud.0
         )));
     }
     if claims.sub.trim().is_empty() {

@@ -45,7 +45,7 @@ impl Hs256Keys {
             org: org.to_owned(),
             roles: roles.to_vec(),
             iss: ISSUER.to_owned(),
-            aud: AUDIENCE.to_owned(),
+            aud: AUDIENCE.into(),
             exp,
             iat: now,
             nbf: None,

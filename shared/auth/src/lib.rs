@@ -13,7 +13,7 @@ mod roles;
 mod secret;
 mod verified;
 
-pub use claims::{Claims, LEEWAY_SECONDS, ORG_ID_RULE, bearer_token, is_org_id};
+pub use claims::{Audience, Claims, LEEWAY_SECONDS, ORG_ID_RULE, bearer_token, is_org_id};
 pub use error::AuthError;
 pub use hs256::Hs256Keys;
 pub use jwks::{CACHE_TTL, JwksKeys, JwksVerifier, REFETCH_INTERVAL};

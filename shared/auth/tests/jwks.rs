@@ -75,11 +75,31 @@ async fn tokens_no_key_of_the_jwks_vouches_for_are_rejected() {
     }
 }
 
+/// RFC 7519 lets `aud` be an array (some identity providers always send one): a token is for us when
+/// ours is among its audiences. It was refused as "invalid type: sequence, expected a string".
+#[tokio::test]
+async fn an_audience_array_that_names_ours_is_accepted() {
+    for aud in [json!(["vwc-api"]), json!(["other-app", "vwc-api"])] {
+        let token = sign_rs256(
+            RSA1_KEY,
+            Some("rsa-1"),
+            &with(claims(ISSUER), "aud", aud.clone()),
+        );
+        assert_eq!(
+            verifier().verify(&token).await.unwrap(),
+            expected_caller(),
+            "{aud}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn jwks_verifier_checks_issuer_audience_expiry_and_required_claims() {
     let mut cases = vec![
         with(claims(ISSUER), "iss", json!("vwc")),
         with(claims(ISSUER), "aud", json!("x")),
+        with(claims(ISSUER), "aud", json!(["x", "y"])),
+        with(claims(ISSUER), "aud", json!([])),
         with(claims(ISSUER), "exp", json!(now() - 45)),
         with(claims(ISSUER), "nbf", json!(now() + 45)),
     ];
