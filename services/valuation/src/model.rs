@@ -911,7 +911,9 @@ pub fn usage_per_year(profile: &VehicleProfile, facts: &[Fact]) -> (f64, bool) {
 }
 
 /// The value month by month for `months` months after `today`, driving at the measured usage rate from
-/// the latest odometer value (a projected reading on each month's day, the same factors).
+/// the latest trusted odometer value, which is the highest (a projected reading on each month's day, the
+/// same factors). Projecting from a rollback instead would put every projected reading below the highest
+/// one, ignored as a rollback in its turn: the car would never be driven again.
 pub fn forecast(
     profile: &VehicleProfile,
     facts: &[Fact],
@@ -920,10 +922,7 @@ pub fn forecast(
 ) -> (Vec<Valuation>, f64, bool) {
     let (per_year, measured) = usage_per_year(profile, facts);
     let known: Vec<Fact> = facts.iter().filter(|f| f.day() <= today).cloned().collect();
-    let latest = known
-        .iter()
-        .filter_map(|f| f.odometer.map(|o| (f.day(), o)))
-        .max_by_key(|r| r.0);
+    let latest = trusted_readings(&known).last().copied();
     let points = (1..=months)
         .map(|i| {
             let day = today

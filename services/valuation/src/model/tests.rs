@@ -499,6 +499,41 @@ fn usage_is_measured_over_the_readings_a_rollback_leaves_out() {
     assert_eq!(rate, 24_000.0 / 730.0 * 365.25);
 }
 
+#[test]
+fn the_forecast_drives_on_from_the_highest_reading_past_a_rollback() {
+    let (p, facts) = typo_repro();
+    let today = day(2026, 12, 2);
+    let (clean, per_year, _) = forecast(&p, &facts, today, 12);
+    let last = &clean[11];
+    assert_eq!(last.as_of, day(2027, 12, 2));
+    assert_eq!(last.odometer, Some(45_013));
+    assert_eq!(last.amount_cents, 1_502_473);
+    let typo = with(&facts, [reading("typo", at(2026, 11, 1), 2_300)]);
+    let (points, typo_rate, measured) = forecast(&p, &typo, today, 12);
+    assert_eq!((typo_rate, measured), (per_year, true));
+    for (with_typo, without) in points.iter().zip(&clean) {
+        // The typo changes nothing but the mileage factor's mention of it: every month drives on from
+        // 22,000 mi, and no projected reading is taken for a rollback.
+        assert_eq!(with_typo.odometer, without.odometer);
+        assert_eq!(with_typo.amount_cents, without.amount_cents);
+        assert!(with_typo.odometer > Some(22_000));
+        let detail = &with_typo
+            .factors
+            .iter()
+            .find(|f| f.code == FactorCode::MileageAdjustment)
+            .unwrap()
+            .detail;
+        assert!(
+            detail.ends_with(
+                "; a reading lower than an earlier one ignored as a rollback (the latest: 2,300 mi on \
+                 2026-11-01)"
+            ),
+            "{detail}"
+        );
+        assert_eq!(sum(with_typo), with_typo.amount_cents as i64);
+    }
+}
+
 fn arbitrary_fact() -> impl Strategy<Value = Fact> {
     let when = (0i64..2_000).prop_map(|d| at(2020, 1, 1) + chrono::Duration::days(d));
     let detail = prop_oneof![
