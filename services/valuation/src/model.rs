@@ -875,16 +875,29 @@ pub fn drop_basis_points(from: u64, to: u64) -> u32 {
 // ---------------------------------------------------------------------------------------------------
 // Forecast
 
-/// The vehicle's usage per year in its unit: measured from its odometer values when they span at least
-/// 30 days and rise, else the expected average. `(per year, measured?)`.
-pub fn usage_per_year(profile: &VehicleProfile, facts: &[Fact]) -> (f64, bool) {
-    let readings: Vec<(NaiveDate, u64)> = facts
-        .iter()
-        .filter_map(|f| f.odometer.map(|o| (f.day(), o)))
+/// The odometer values the model trusts, oldest first, with their days: taken in time order, one below
+/// the highest before it is a rollback and left out ([`HighestOdometer`]), as the valuation leaves it out.
+fn trusted_readings<'a>(facts: impl IntoIterator<Item = &'a Fact>) -> Vec<(NaiveDate, u64)> {
+    let mut readings: Vec<(chrono::DateTime<chrono::Utc>, u64)> = facts
+        .into_iter()
+        .filter_map(|f| f.odometer.map(|o| (f.at, o)))
         .collect();
-    let first = readings.iter().min_by_key(|r| r.0);
-    let last = readings.iter().max_by_key(|r| r.0);
-    if let (Some(&(d0, o0)), Some(&(d1, o1))) = (first, last) {
+    // The order `sort_facts` gives: by time, then by value.
+    readings.sort_unstable();
+    let mut highest = HighestOdometer::default();
+    readings
+        .into_iter()
+        .filter(|&(_, o)| highest.admit(o))
+        .map(|(at, o)| (at.date_naive(), o))
+        .collect()
+}
+
+/// The vehicle's usage per year in its unit: measured from its first to its last trusted odometer value
+/// (rollbacks left out) when they span at least 30 days and rise, else the expected average.
+/// `(per year, measured?)`.
+pub fn usage_per_year(profile: &VehicleProfile, facts: &[Fact]) -> (f64, bool) {
+    let readings = trusted_readings(facts);
+    if let (Some(&(d0, o0)), Some(&(d1, o1))) = (readings.first(), readings.last()) {
         let days = (d1 - d0).num_days();
         if days >= 30 && o1 > o0 {
             return ((o1 - o0) as f64 / days as f64 * DAYS_PER_YEAR, true);
@@ -898,7 +911,9 @@ pub fn usage_per_year(profile: &VehicleProfile, facts: &[Fact]) -> (f64, bool) {
 }
 
 /// The value month by month for `months` months after `today`, driving at the measured usage rate from
-/// the latest odometer value (a projected reading on each month's day, the same factors).
+/// the latest trusted odometer value, which is the highest (a projected reading on each month's day, the
+/// same factors). Projecting from a rollback instead would put every projected reading below the highest
+/// one, ignored as a rollback in its turn: the car would never be driven again.
 pub fn forecast(
     profile: &VehicleProfile,
     facts: &[Fact],
@@ -907,10 +922,7 @@ pub fn forecast(
 ) -> (Vec<Valuation>, f64, bool) {
     let (per_year, measured) = usage_per_year(profile, facts);
     let known: Vec<Fact> = facts.iter().filter(|f| f.day() <= today).cloned().collect();
-    let latest = known
-        .iter()
-        .filter_map(|f| f.odometer.map(|o| (f.day(), o)))
-        .max_by_key(|r| r.0);
+    let latest = trusted_readings(&known).last().copied();
     let points = (1..=months)
         .map(|i| {
             let day = today

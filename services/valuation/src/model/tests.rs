@@ -468,6 +468,72 @@ fn the_forecast_drives_on_at_the_measured_rate() {
     }
 }
 
+/// The outside tester's repro: a 2020 car bought 2025-01-01 at 10,000 mi for 20,000.00 USD, read at
+/// 22,000 mi a year later, forecast from 2026-12-02.
+fn typo_repro() -> (VehicleProfile, Vec<Fact>) {
+    let mut p = profile(OdometerUnit::Mi);
+    p.year = 2020;
+    let facts = vec![
+        acquisition(at(2025, 1, 1), 10_000, 2_000_000),
+        reading("r1", at(2026, 1, 1), 22_000),
+    ];
+    (p, facts)
+}
+
+#[test]
+fn usage_is_measured_over_the_readings_a_rollback_leaves_out() {
+    let (p, facts) = typo_repro();
+    let (per_year, measured) = usage_per_year(&p, &facts);
+    assert!(measured);
+    assert_eq!(per_year.round(), 12_008.0);
+    // A typo for 23,000 after it: measured first to last it fell, so the rate was the expected 13,476.
+    let typo = with(&facts, [reading("typo", at(2026, 11, 1), 2_300)]);
+    assert_eq!(usage_per_year(&p, &typo), (per_year, true));
+    // A corrected-down reading that still rises from the first one: not a lower rate measured up to it.
+    let lower = with(&facts, [reading("low", at(2026, 11, 1), 15_000)]);
+    assert_eq!(usage_per_year(&p, &lower), (per_year, true));
+    // A later reading above the highest counts again, from the first valid reading.
+    let later = with(&typo, [reading("r2", at(2027, 1, 1), 34_000)]);
+    let (rate, measured) = usage_per_year(&p, &later);
+    assert!(measured);
+    assert_eq!(rate, 24_000.0 / 730.0 * 365.25);
+}
+
+#[test]
+fn the_forecast_drives_on_from_the_highest_reading_past_a_rollback() {
+    let (p, facts) = typo_repro();
+    let today = day(2026, 12, 2);
+    let (clean, per_year, _) = forecast(&p, &facts, today, 12);
+    let last = &clean[11];
+    assert_eq!(last.as_of, day(2027, 12, 2));
+    assert_eq!(last.odometer, Some(45_013));
+    assert_eq!(last.amount_cents, 1_502_473);
+    let typo = with(&facts, [reading("typo", at(2026, 11, 1), 2_300)]);
+    let (points, typo_rate, measured) = forecast(&p, &typo, today, 12);
+    assert_eq!((typo_rate, measured), (per_year, true));
+    for (with_typo, without) in points.iter().zip(&clean) {
+        // The typo changes nothing but the mileage factor's mention of it: every month drives on from
+        // 22,000 mi, and no projected reading is taken for a rollback.
+        assert_eq!(with_typo.odometer, without.odometer);
+        assert_eq!(with_typo.amount_cents, without.amount_cents);
+        assert!(with_typo.odometer > Some(22_000));
+        let detail = &with_typo
+            .factors
+            .iter()
+            .find(|f| f.code == FactorCode::MileageAdjustment)
+            .unwrap()
+            .detail;
+        assert!(
+            detail.ends_with(
+                "; a reading lower than an earlier one ignored as a rollback (the latest: 2,300 mi on \
+                 2026-11-01)"
+            ),
+            "{detail}"
+        );
+        assert_eq!(sum(with_typo), with_typo.amount_cents as i64);
+    }
+}
+
 fn arbitrary_fact() -> impl Strategy<Value = Fact> {
     let when = (0i64..2_000).prop_map(|d| at(2020, 1, 1) + chrono::Duration::days(d));
     let detail = prop_oneof![
