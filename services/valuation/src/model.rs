@@ -566,12 +566,13 @@ pub fn value_on(
                     amount: -(dv as f64),
                     on: day,
                     detail: format!(
-                        "17c on {day}: pre-loss {} × 10 % × damage {:.2} ({}{}) × mileage {:.2} ({miles} mi) = {}",
+                        "17c on {day}: pre-loss {} × 10 % × damage {:.2} ({}{}) × mileage {:.2} ({} mi) = {}",
                         money(pre_loss, &currency),
                         damage as f64 / 100.0,
                         severity.as_str(),
                         if *structural { ", structural" } else { ", no structural damage" },
                         mileage as f64 / 100.0,
+                        vwc_contracts::text::Grouped(miles),
                         money(dv as f64, &currency),
                     ),
                     event_id: Some(f.event_id.clone()),
@@ -733,10 +734,15 @@ pub fn value_on(
         ),
     };
     let mileage_detail = match mileage {
+        // Thousands grouped, as every figure the product shows ("100,000 km", not "100000 km").
         Some((share, excess, driven, expected)) => format!(
-            "{driven} {unit} driven since {} against {expected:.0} {unit} expected ({rate}): \
-             {excess:+.0} mi → {:+.2} % (0.5 % per 1,000 mi, capped at ±15 %)",
+            "{} {unit} driven since {} against {} {unit} expected ({rate}): {}{} mi → {:+.2} % \
+             (0.5 % per 1,000 mi, capped at ±15 %)",
+            vwc_contracts::text::Grouped(driven),
             walk.baseline.on,
+            vwc_contracts::text::Grouped(expected.round().max(0.0) as u64),
+            if excess < 0.0 { "-" } else { "+" },
+            vwc_contracts::text::Grouped(excess.abs().round() as u64),
             share * 100.0,
             unit = unit_str(profile.unit),
         ),

@@ -294,6 +294,13 @@ fn a_severe_structural_collision_takes_the_17c_amount_of_the_pre_loss_value() {
     let dv = (pre_loss * 0.10 * 1.0 * 1.0_f64).round() as i64;
     assert_eq!(factor(&v, FactorCode::CollisionDiminishedValue), -dv);
     assert_eq!(sum(&v), v.amount_cents as i64);
+    let detail = &v
+        .factors
+        .iter()
+        .find(|f| f.code == FactorCode::CollisionDiminishedValue)
+        .expect("the collision's factor")
+        .detail;
+    assert!(detail.contains("× mileage 1.00 (12,000 mi) ="), "{detail}");
 }
 
 #[test]
@@ -653,6 +660,12 @@ fn the_mileage_factor_names_the_expected_rate_in_the_vehicles_unit() {
     assert!(!km.contains("mi/year"), "{km}");
     let mi = detail(OdometerUnit::Mi);
     assert!(mi.contains("mi expected (13,476 mi/year)"), "{mi}");
+    // Every figure with its thousands grouped (a probe read "100000 km driven …").
+    assert!(
+        km.starts_with("20,000 km driven since 2024-01-01 against 9,025 km expected")
+            && km.contains("+6,819 mi →"),
+        "{km}"
+    );
 }
 
 /// A registration price with history recorded from before registration: the base is dated once (the first
