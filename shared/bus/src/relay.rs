@@ -38,6 +38,13 @@ pub struct OutboxRelay {
     poll_every: Duration,
     /// Rows moved to the dead letters because the bus refuses them for good.
     dead_lettered: AtomicU64,
+    /// Rows of a budgeted flush cut while the bus call publishing them was under way (the bus may well have
+    /// taken them), with when their claim ends: the next flushes of this relay pass over them until then,
+    /// instead of publishing them again at once — its claims do not keep this relay off its own rows, so a
+    /// bus slower than the cut had a warm Lambda instance publish the same rows on every invocation (a probe:
+    /// one event six times in 36 s). When the claim ends, whoever flushes next sends them (once more at most
+    /// a claim's length: at least once, never lost).
+    in_doubt: std::sync::Mutex<std::collections::HashMap<String, Instant>>,
 }
 
 /// The `consumer` of a dead letter the relay wrote: `<service>-outbox`.
@@ -63,7 +70,16 @@ impl OutboxRelay {
             bus,
             poll_every: Duration::from_millis(500),
             dead_lettered: AtomicU64::new(0),
+            in_doubt: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
+    }
+
+    /// The rows in doubt whose claim has not ended yet (those that have are forgotten).
+    fn still_in_doubt(&self) -> HashSet<String> {
+        let mut in_doubt = self.in_doubt.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        in_doubt.retain(|_, until| *until > now);
+        in_doubt.keys().cloned().collect()
     }
 
     /// How many rows this relay has moved to the dead letters since it started.
@@ -160,7 +176,7 @@ impl OutboxRelay {
             }
             let batch = self
                 .outbox
-                .claim(rows, &HashSet::new(), LEASE)
+                .claim(rows, &self.still_in_doubt(), LEASE)
                 .await
                 .map_err(|e| e.to_string())?;
             if batch.is_empty() {
@@ -171,14 +187,24 @@ impl OutboxRelay {
                 continue;
             }
             let (ids, envelopes): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-            if let Err(e) = self.bus.publish_owned(envelopes).await {
+            // In doubt from here until the bus has answered: a flush cut inside the call leaves them so.
+            let until = Instant::now() + LEASE;
+            (self.in_doubt.lock().unwrap_or_else(|e| e.into_inner()))
+                .extend(ids.iter().map(|id| (id.0.clone(), until)));
+            let published = self.bus.publish_owned(envelopes).await;
+            if published.is_err() {
                 self.release(&ids).await;
-                return Err(e.to_string());
             }
-            self.outbox
-                .mark_sent(&ids)
-                .await
-                .map_err(|e| e.to_string())?;
+            let marked = match published {
+                Ok(()) => self.outbox.mark_sent(&ids).await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            let mut in_doubt = self.in_doubt.lock().unwrap_or_else(|e| e.into_inner());
+            for id in &ids {
+                in_doubt.remove(&id.0);
+            }
+            drop(in_doubt);
+            marked?;
             sent += ids.len();
         }
     }
