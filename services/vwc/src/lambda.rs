@@ -145,25 +145,49 @@ impl Upkeep {
         }
     }
 
-    /// Flushes every relay for at most `budget` in all, then prunes when an hour has passed since the last
+    /// Flushes `relay` until `share` (a bus call under way is cut [`FLUSH_GRACE`] later); whether it stopped
+    /// at `share` rather than for want of rows (or for an error).
+    async fn flush_within(relay: &OutboxRelay, share: tokio::time::Instant) -> bool {
+        match tokio::time::timeout_at(share + FLUSH_GRACE, relay.flush_until(share)).await {
+            Ok(Ok(_)) => tokio::time::Instant::now() >= share,
+            // The rows stay pending; the next invocation (or the next flush) sends them.
+            Ok(Err(e)) => {
+                tracing::warn!(relay = relay.name(), error = %e, "outbox flush failed");
+                false
+            }
+            Err(_) => {
+                tracing::warn!(
+                    relay = relay.name(),
+                    "outbox flush cut in a bus call past its budget; the rest goes with the next invocation"
+                );
+                false
+            }
+        }
+    }
+
+    /// Flushes every relay for at most `budget` in all — each its share of what is left, then what the
+    /// others left to those with rows still pending —, then prunes when an hour has passed since the last
     /// prune (or none was made yet).
     pub async fn after_invocation(&self, budget: std::time::Duration) {
         let until = tokio::time::Instant::now() + budget;
+        // Relays stopped by their share with rows left: the second round gives them what the others left.
+        let mut unfinished = Vec::new();
         for (i, r) in self.relays.iter().enumerate() {
             // Each relay gets its share of what is left (a backlog in one does not starve the others),
             // and stops starting batches at it; a bus call that hangs is cut a moment later.
             let left = until.saturating_duration_since(tokio::time::Instant::now());
             let share = tokio::time::Instant::now() + left / (self.relays.len() - i) as u32;
-            let cut = share + FLUSH_GRACE;
-            match tokio::time::timeout_at(cut, r.flush_until(share)).await {
-                Ok(Ok(_)) => {}
-                // The rows stay pending; the next invocation (or the next flush) sends them.
-                Ok(Err(e)) => tracing::warn!(relay = r.name(), error = %e, "outbox flush failed"),
-                Err(_) => tracing::warn!(
-                    relay = r.name(),
-                    "outbox flush cut in a bus call past its budget; the rest goes with the next invocation"
-                ),
+            if Self::flush_within(r, share).await && share < until {
+                unfinished.push(r);
             }
+        }
+        // A backlog in one outbox while the others are empty drained a quarter of the budget per invocation
+        // (a probe: 300 rows took 9–13 requests).
+        for r in unfinished {
+            if tokio::time::Instant::now() >= until {
+                break;
+            }
+            Self::flush_within(r, until).await;
         }
         let due = {
             let mut last = self.last_pruned.lock().unwrap_or_else(|e| e.into_inner());
@@ -830,6 +854,49 @@ mod tests {
         let published = bus.published.load(std::sync::atomic::Ordering::SeqCst);
         assert_eq!(left, 170, "one call of 10 a invocation");
         assert_eq!(published, 30, "each row published once");
+    }
+
+    /// One outbox with a backlog beside three empty ones gets the whole budget, not a quarter of it: the
+    /// others' share goes to it in a second round.
+    #[tokio::test]
+    async fn a_backlog_in_one_outbox_gets_the_time_the_empty_ones_leave() {
+        let dir = tempfile::tempdir().unwrap();
+        let bus = Arc::new(SlowBus {
+            delay: Duration::from_millis(20),
+            ..SlowBus::default()
+        });
+        let mut relays = Vec::new();
+        let mut dbs = Vec::new();
+        for i in 0..4 {
+            let db =
+                vwc_store::SqliteDb::open(&dir.path().join(format!("svc{i}.db")), &[]).unwrap();
+            relays.push(Arc::new(OutboxRelay::new(
+                &format!("svc{i}"),
+                Arc::new(db.clone()),
+                bus.clone(),
+            )));
+            dbs.push(db);
+        }
+        let pending: Vec<_> = (0..200).map(envelope).collect();
+        dbs[0]
+            .write(move |c| vwc_store::sqlite::enqueue(c, &pending))
+            .await
+            .unwrap();
+        // 20 calls of 20 ms: a quarter of the budget (250 ms) holds about 12 of them, the budget all.
+        Upkeep::new(relays, Vec::new())
+            .after_invocation(Duration::from_secs(1))
+            .await;
+        let left: i64 = dbs[0]
+            .read(|c| {
+                Ok(c.query_row(
+                    "SELECT count(*) FROM outbox WHERE sent_at IS NULL",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(left, 0);
     }
 
     /// A bus call slower than the flush's cut (EventBridge answering after its own retries): the bus has
