@@ -545,6 +545,27 @@ impl Ctx<'_> {
         }
     }
 
+    /// " at Discount Tire" when the question keeps only one vendor's records: the answer names that filter,
+    /// so its counts and "nothing recorded" are read as that vendor's, never the vehicle's.
+    fn vendor_label(&self, slots: &Slots) -> String {
+        slots
+            .vendor
+            .as_ref()
+            .map(|v| format!(" at {}", isolated(v)))
+            .unwrap_or_default()
+    }
+
+    /// Every bound the question put on its records, as the answer says them: the vendor, the range and "before
+    /// that" (" at Discount Tire in 2025 before “Tire rotation” on 2025-05-05").
+    fn bounds_label(&self, slots: &Slots) -> String {
+        format!(
+            "{}{}{}",
+            self.vendor_label(slots),
+            self.range_label(slots),
+            self.before_label(slots)
+        )
+    }
+
     /// " before …" for a follow-up's "before that": before the record it was read from, named — not "before"
     /// its day, which a question asks as before the day starts (docs/chat.md) while a record of that day's
     /// morning comes before this one. A record voided since is not named (nothing of it is told again), nor
@@ -710,11 +731,16 @@ impl Ctx<'_> {
         } else {
             format!("No {what}")
         };
+        // One vendor's records are not the vehicle's: "for this vehicle" would claim there are none at all.
         text_answer(
             format!(
-                "{none} is recorded{}{} for this vehicle.",
-                self.range_label(s),
-                self.before_label(s)
+                "{none} is recorded{}{}.",
+                self.bounds_label(s),
+                if s.vendor.is_some() {
+                    ""
+                } else {
+                    " for this vehicle"
+                }
             ),
             Vec::new(),
         )
@@ -750,15 +776,11 @@ impl Ctx<'_> {
         } else {
             what
         };
-        let mut text = format!(
-            "The last {what}{}{} was on {}.",
-            self.range_label(s),
-            self.before_label(s),
-            self.describe(last)
-        );
+        let bounds = self.bounds_label(s);
+        let mut text = format!("The last {what}{bounds} was on {}.", self.describe(last));
         if found.len() > 1 {
-            // Counted in the question's bounds: "in all", "in 2025", or before a follow-up's record.
-            let bounds = format!("{}{}", self.range_label(s), self.before_label(s));
+            // Counted in the question's bounds: "in all", "at Discount Tire", "in 2025", or before a
+            // follow-up's record.
             text.push_str(&format!(
                 " {} recorded{}.",
                 plural(found.len(), "is", "are"),
@@ -780,19 +802,17 @@ impl Ctx<'_> {
         };
         let text = if found.len() == 1 {
             format!(
-                "{}: 1 time recorded{}{}, on {}.",
+                "{}: 1 time recorded{}, on {}.",
                 capitalised(&subject),
-                self.range_label(s),
-                self.before_label(s),
+                self.bounds_label(s),
                 self.describe(first)
             )
         } else {
             format!(
-                "{}: {} times recorded{}{}, the first on {} and the latest on {}.",
+                "{}: {} times recorded{}, the first on {} and the latest on {}.",
                 capitalised(&subject),
                 found.len(),
-                self.range_label(s),
-                self.before_label(s),
+                self.bounds_label(s),
                 date(&first.occurred_at),
                 date(&last.occurred_at)
             )
@@ -841,20 +861,18 @@ impl Ctx<'_> {
         if found.is_empty() {
             return text_answer(
                 format!(
-                    "Nothing is recorded{}{}{}.",
+                    "Nothing is recorded{}{}.",
                     kinds_noun(s).map(|k| format!(" ({k})")).unwrap_or_default(),
-                    self.range_label(s),
-                    self.before_label(s)
+                    self.bounds_label(s)
                 ),
                 Vec::new(),
             );
         }
         let shown: Vec<&VehicleEvent> = found.iter().rev().take(10).copied().collect();
         let mut text = format!(
-            "{} recorded{}{}, newest first: {}.",
+            "{} recorded{}, newest first: {}.",
             plural(found.len(), "record is", "records are"),
-            self.range_label(s),
-            self.before_label(s),
+            self.bounds_label(s),
             shown
                 .iter()
                 .map(|e| self.describe(e))
@@ -1897,10 +1915,9 @@ impl Ctx<'_> {
             })
             .collect();
         let text = format!(
-            "{}{}{}: {}.",
+            "{}{}: {}.",
             plural(found.len(), "upgrade is recorded", "upgrades are recorded"),
-            self.range_label(&slots),
-            self.before_label(&slots),
+            self.bounds_label(&slots),
             lines.join("; ")
         );
         text_answer(text, found.iter().map(|e| cite(e)).collect())

@@ -227,12 +227,23 @@ pub const TASKS: &[TaskPhrase] = &[
     TaskPhrase {
         code: "cabin_air_filter",
         noun: "cabin air filter replacement",
-        phrases: &["cabin air filter", "cabin filter", "pollen filter"],
+        phrases: &[
+            "cabin air filter",
+            "cabin air filters",
+            "cabin filter",
+            "pollen filter",
+        ],
     },
     TaskPhrase {
         code: "engine_air_filter",
         noun: "engine air filter replacement",
-        phrases: &["engine air filter", "engine filter", "air filter"],
+        phrases: &[
+            "engine air filter",
+            "engine air filters",
+            "engine filter",
+            "air filter",
+            "air filters",
+        ],
     },
     TaskPhrase {
         code: "oil_change",
@@ -251,7 +262,9 @@ pub const TASKS: &[TaskPhrase] = &[
         noun: "tire rotation",
         phrases: &[
             "tire rotation",
+            "tire rotations",
             "tyre rotation",
+            "rotations",
             "rotate the tires",
             "rotated the tires",
             "tires rotated",
@@ -265,6 +278,7 @@ pub const TASKS: &[TaskPhrase] = &[
         noun: "brake inspection",
         phrases: &[
             "brake inspection",
+            "brake inspections",
             "brakes inspected",
             "brake check",
             "brakes checked",
@@ -310,9 +324,11 @@ pub const TASKS: &[TaskPhrase] = &[
         noun: "safety inspection",
         phrases: &[
             "safety inspection",
+            "safety inspections",
             "state inspection",
             "annual inspection",
             "inspection",
+            "inspections",
             "inspected",
         ],
     },

@@ -2062,3 +2062,63 @@ fn without_a_reading_within_a_year_the_rate_is_measured_from_the_nearest_earlier
         a.text
     );
 }
+
+#[test]
+fn a_question_naming_a_vendor_says_it_keeps_only_that_vendors_records() {
+    let k = fixture();
+    // Oil changes: e02 and e03 at Main St Auto, e07 at Quick Lube.
+    let chain = conversation(
+        &k,
+        &[
+            "When was the last oil change at Main St Auto?",
+            "and before that?",
+            "and before that?",
+        ],
+    );
+    assert_eq!(cited(&chain[0]), ["e03"]);
+    assert!(
+        chain[0]
+            .text
+            .starts_with("The last oil change at Main St Auto was on 2024-11-20")
+            && chain[0].text.ends_with("2 are recorded at Main St Auto."),
+        "{}",
+        chain[0].text
+    );
+    assert_eq!(cited(&chain[1]), ["e02"]);
+    assert!(
+        chain[1].text.starts_with(
+            "The last oil change at Main St Auto before “Oil change” on 2024-11-20 was on 2024-06-01"
+        ),
+        "{}",
+        chain[1].text
+    );
+    // Quick Lube's is later, and nothing before e02 was at Main St Auto: said so, not "for this vehicle".
+    assert!(chain[2].citations.is_empty());
+    assert_eq!(
+        chain[2].text,
+        "No oil change is recorded at Main St Auto before “Oil and filter change + tire rotation” on \
+         2024-06-01."
+    );
+
+    let a = ask(&k, "How many oil changes were done at Main St Auto?");
+    assert_eq!(a.understanding.intent, Intent::CountDone);
+    assert_eq!(cited(&a), ["e02", "e03"]);
+    assert!(
+        a.text
+            .starts_with("Oil change: 2 times recorded at Main St Auto,"),
+        "{}",
+        a.text
+    );
+    // The plural names the task, not the tires: e02 is the only rotation.
+    let a = ask(&k, "How many tire rotations were done at Main St Auto?");
+    assert_eq!(a.understanding.slots.task.as_deref(), Some("tire_rotation"));
+    assert_eq!(cited(&a), ["e02"]);
+    assert!(
+        a.text
+            .starts_with("Tire rotation: 1 time recorded at Main St Auto, on 2024-06-01"),
+        "{}",
+        a.text
+    );
+    let a = ask(&k, "How many tire rotations were done at Quick Lube?");
+    assert_eq!(a.text, "No tire rotation is recorded at Quick Lube.");
+}
