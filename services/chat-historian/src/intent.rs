@@ -367,6 +367,7 @@ pub fn normalise(text: &str) -> String {
                 "when's" => "when is".to_string(),
                 "it's" => "it is".to_string(),
                 "i've" => "i have".to_string(),
+                "we've" => "we have".to_string(),
                 "how's" => "how is".to_string(),
                 other => other.replace('\'', ""),
             }
@@ -658,23 +659,61 @@ fn only_a_range(q: &str) -> bool {
     !words.is_empty() && said <= 6 && !words.iter().any(|w| QUESTION_WORDS.contains(w))
 }
 
+/// Whether the question counts from the purchase: "since I bought it", "since we bought the van", "since we
+/// got it", "since I have owned it". "We" is the owner as "I" is (a fleet manager says "we"); "got", "had" and
+/// "owned" need the vehicle after them ("since I got new tires" is no purchase).
+fn since_purchase(q: &str) -> bool {
+    const ANY_OBJECT: [&str; 3] = ["bought", "purchased", "acquired"];
+    const VEHICLE_OBJECT: [&str; 8] = [
+        "got",
+        "get",
+        "had",
+        "have had",
+        "owned",
+        "have owned",
+        "own",
+        "took delivery of",
+    ];
+    const VEHICLES: [&str; 12] = [
+        "car",
+        "truck",
+        "van",
+        "vehicle",
+        "suv",
+        "pickup",
+        "minivan",
+        "wagon",
+        "jeep",
+        "bike",
+        "motorcycle",
+        "rv",
+    ];
+    if has_any(q, &["since buying", "since purchase", "since the purchase"]) {
+        return true;
+    }
+    ["i", "we"].iter().any(|who| {
+        ANY_OBJECT
+            .iter()
+            .any(|verb| has(q, &format!("since {who} {verb}")))
+            || VEHICLE_OBJECT.iter().any(|verb| {
+                let lead = format!(" since {who} {verb} ");
+                q.split_once(&lead).is_some_and(|(_, rest)| {
+                    let mut words = rest.split_whitespace();
+                    match words.next() {
+                        Some("it" | "her" | "him" | "them") => true,
+                        Some("the" | "my" | "our" | "this" | "that") => {
+                            words.next().is_some_and(|w| VEHICLES.contains(&w))
+                        }
+                        _ => false,
+                    }
+                })
+            })
+    })
+}
+
 /// The time range a question names, if any.
 pub fn range_of(q: &str) -> Option<RangeSpec> {
-    if has_any(
-        q,
-        &[
-            "since i bought it",
-            "since i bought",
-            "since buying",
-            "since purchase",
-            "since i purchased",
-            "since i got it",
-            "since the purchase",
-            "since i have had it",
-            "since i have owned it",
-            "since i own it",
-        ],
-    ) {
+    if since_purchase(q) {
         return Some(RangeSpec::SincePurchase);
     }
     if has_any(q, &["last year", "previous year"]) {
@@ -2246,6 +2285,33 @@ mod tests {
         );
         let r = resolve_range(&RangeSpec::LastMonths { months: 6 }, now, None).unwrap();
         assert_eq!(r.from, Utc.with_ymd_and_hms(2025, 11, 10, 0, 0, 0).unwrap());
+    }
+
+    #[test]
+    fn since_we_bought_or_got_it_is_since_the_purchase_as_i_is() {
+        for q in [
+            "How many oil changes have we done since we bought it?",
+            "How much have we spent since we bought the van?",
+            "What did we spend since we got it?",
+            "What have we done since we've had the truck?",
+            "How much have I spent since I got the car?",
+            "What was done since we purchased it?",
+            "and since we have owned it?",
+        ] {
+            assert_eq!(
+                range_of(&normalise(q)),
+                Some(RangeSpec::SincePurchase),
+                "{q}"
+            );
+            assert_ne!(intent(q), Intent::Purchase, "{q}");
+        }
+        // "got" without the vehicle after it is no purchase.
+        assert_eq!(range_of(&normalise("since I got new tires")), None);
+        assert_eq!(
+            intent("How many oil changes have we done since we bought it?"),
+            Intent::CountDone
+        );
+        assert_eq!(intent("and since we bought it?"), Intent::FollowUpRange);
     }
 
     #[test]

@@ -2122,3 +2122,25 @@ fn a_question_naming_a_vendor_says_it_keeps_only_that_vendors_records() {
     let a = ask(&k, "How many tire rotations were done at Quick Lube?");
     assert_eq!(a.text, "No tire rotation is recorded at Quick Lube.");
 }
+
+#[test]
+fn since_we_bought_it_counts_from_the_purchase_as_since_i_bought_it_does() {
+    // Bought used on 2024-01-01 (a2): the 2020 oil change (m1) is the previous owner's.
+    let k = resold();
+    let a = ask(&k, "How many oil changes have we done since we bought it?");
+    assert_eq!(a.understanding.intent, Intent::CountDone);
+    assert_eq!(cited(&a), ["m2"], "{}", a.text);
+    assert!(a.text.contains("since you bought it"), "{}", a.text);
+    for q in [
+        "How much have we spent since we bought the van?",
+        "What did we spend since we got it?",
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(a.understanding.intent, Intent::TotalCost, "{q}");
+        assert_eq!(cited(&a), ["m2"], "{q}: {}", a.text);
+        assert!(a.text.contains(&money(7_000, "USD")), "{q}: {}", a.text);
+    }
+    let a = ask(&k, "What have we done since we bought it?");
+    assert_eq!(a.understanding.intent, Intent::ListEvents);
+    assert_eq!(cited(&a), ["m2", "a2"], "{}", a.text);
+}
