@@ -1678,6 +1678,55 @@ pub fn understand(question: &str, vocabulary: &Vocabulary) -> Understanding {
     Understanding { intent, slots }
 }
 
+/// "How long have I owned it?", and as a sold vehicle is asked about: "How long did I own it?", "How long did
+/// we have the truck?", "How long had I kept it?" — I or we, present perfect or past.
+fn asks_how_long_owned(q: &str) -> bool {
+    const HOLDING: [&str; 14] = [
+        "have owned",
+        "have had",
+        "have kept",
+        "did own",
+        "did have",
+        "did keep",
+        "had owned",
+        "had had",
+        "had kept",
+        "had",
+        "owned",
+        "kept",
+        "own",
+        "keep",
+    ];
+    let asked = ["i", "we"].iter().any(|who| {
+        HOLDING.iter().any(|verb| {
+            // "did own" is asked "did i own"; "have owned" is asked "have i owned".
+            let phrase = match verb.split_once(' ') {
+                Some((aux, rest)) => format!("how long {aux} {who} {rest}"),
+                None => format!("how long {who} {verb}"),
+            };
+            has(q, &phrase)
+        })
+    });
+    asked
+        || has_any(
+            q,
+            &[
+                "how long has it been mine",
+                "how long has it been ours",
+                "how long was it mine",
+                "how long was it ours",
+                "owned it for",
+                "had it for",
+                "how long ago did i buy",
+                "how long ago did we buy",
+                "how many years have i",
+                "how many years have we",
+                "how many years did i",
+                "how many years did we",
+            ],
+        )
+}
+
 fn intent_of(q: &str, slots: &Slots) -> Intent {
     let words = q.split_whitespace().count();
     // Follow-ups: short questions leaning on the previous turn. A range alone first: "and before 2025" is
@@ -1931,20 +1980,7 @@ fn intent_of(q: &str, slots: &Slots) -> Intent {
     ) {
         return Intent::Valuation;
     }
-    if has_any(
-        q,
-        &[
-            "how long have i owned",
-            "how long have i had",
-            "how long have we had",
-            "how long have we owned",
-            "how long has it been mine",
-            "owned it for",
-            "had it for",
-            "how long ago did i buy",
-            "how many years have i",
-        ],
-    ) {
+    if asks_how_long_owned(q) {
         return Intent::OwnershipLength;
     }
     if slots.range != Some(RangeSpec::SincePurchase)
@@ -2285,6 +2321,23 @@ mod tests {
         );
         let r = resolve_range(&RangeSpec::LastMonths { months: 6 }, now, None).unwrap();
         assert_eq!(r.from, Utc.with_ymd_and_hms(2025, 11, 10, 0, 0, 0).unwrap());
+    }
+
+    #[test]
+    fn how_long_did_i_own_it_asks_how_long_it_was_owned() {
+        for q in [
+            "How long have I owned it?",
+            "How long did I own it?",
+            "How long did I have the truck?",
+            "How long did we own the truck?",
+            "How long have we had it?",
+            "How long had I kept it?",
+            "How many years did we have it?",
+        ] {
+            assert_eq!(intent(q), Intent::OwnershipLength, "{q}");
+        }
+        // Not about owning: the battery's life is general knowledge.
+        assert_eq!(intent("How long does a battery last?"), Intent::Knowledge);
     }
 
     #[test]

@@ -791,13 +791,23 @@ fn a_sold_vehicle_is_owned_until_its_sale_with_the_realised_cost_of_ownership() 
             total_cost_of_ownership: tco,
         });
     }
-    let a = ask(&k, "How long have I owned it?");
-    assert!(
-        a.text.contains("until you sold it on 2026-05-09")
-            && a.text.contains("2 years, 0 months and 8 days"),
-        "{}",
-        a.text
-    );
+    // The past tense is how a sold vehicle is asked about (chatre #3: it answered with the battery's life).
+    for q in [
+        "How long have I owned it?",
+        "How long did I own it?",
+        "How long did I have the truck?",
+        "How long did we own the truck?",
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(a.understanding.intent, Intent::OwnershipLength, "{q}");
+        assert_eq!(cited(&a), ["e01"], "{q}");
+        assert!(
+            a.text.contains("until you sold it on 2026-05-09")
+                && a.text.contains("2 years, 0 months and 8 days"),
+            "{q}: {}",
+            a.text
+        );
+    }
     let a = ask(&k, "What's the odometer today?");
     assert!(
         a.text.contains("52,500 mi") && a.text.contains("sold on 2026-05-09"),
