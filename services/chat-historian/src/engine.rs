@@ -301,6 +301,10 @@ pub fn answer(
         (Intent::FollowUpOdometer, Some(prev)) => {
             return leaning_on(prev, Intent::FollowUpOdometer, ctx.odometer_of(prev));
         }
+        // "How many miles ago was the last oil change?": a question of its own, naming what it asks about.
+        (Intent::FollowUpAgo, _) if names_its_own_records(&asked.slots) => {
+            return ctx.ago_of_last(asked);
+        }
         (Intent::FollowUpAgo, Some(prev)) => {
             let (a, measured_to) = ctx.since_cited(prev);
             let mut a = leaning_on(prev, Intent::FollowUpAgo, a);
@@ -326,6 +330,12 @@ pub fn answer(
     a.understanding = understanding;
     a.follow_up = follow_up;
     a
+}
+
+/// Whether a question names the records it is about (a task, part, system, kind or vendor), so it needs no
+/// previous turn to lean on.
+fn names_its_own_records(s: &Slots) -> bool {
+    s.has_subject() || s.kind.is_some() || s.vendor.is_some()
 }
 
 /// An answer about what the previous turn cited, stored as that turn's question with the follow-up it was
@@ -2273,6 +2283,36 @@ impl Ctx<'_> {
             ),
             citations,
         )
+    }
+
+    /// "How many miles ago was the last oil change?": the last one done, as "When was the last oil change?"
+    /// answers it, then the time and distance since it, as "how many miles ago was that?" after it would. The
+    /// turn is stored as that last-done question, with the reading measured to (`measuredTo`), so "who did
+    /// it?" and "and before that?" follow the record and not the reading.
+    fn ago_of_last(&self, asked: Understanding) -> Answer {
+        let u = Understanding {
+            intent: Intent::LastDone,
+            slots: asked.slots,
+        };
+        let last = self.compute(&u);
+        let (text, citations, measured_to) = if last.citations.is_empty() {
+            (last.text, last.citations, None)
+        } else {
+            let prev = PreviousTurn {
+                understanding: u.clone(),
+                citations: last.citations.clone(),
+            };
+            let (since, measured_to) = self.since_cited(&prev);
+            (
+                format!("{} {}", last.text, since.text),
+                since.citations,
+                measured_to,
+            )
+        };
+        let mut a = text_answer(text, citations);
+        a.understanding = u;
+        a.understanding.slots.measured_to = measured_to;
+        a
     }
 
     /// "how long ago was that?", "how many miles ago?": for each record the previous answer cited, the time

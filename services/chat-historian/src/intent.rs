@@ -1752,6 +1752,35 @@ fn intent_of(q: &str, slots: &Slots) -> Intent {
     if AGO_FOLLOW_UPS.contains(&core.as_str()) {
         return Intent::FollowUpAgo;
     }
+    // "How many miles ago was the last oil change?": the distance and time since, asked with its own subject
+    // (the engine answers it as the last one done, then how long ago; a count would not answer it).
+    if (slots.has_subject() || slots.kind.is_some() || slots.vendor.is_some())
+        && has_any(
+            q,
+            &[
+                "miles ago",
+                "km ago",
+                "kilometers ago",
+                "kilometres ago",
+                "how long ago",
+                "how far back",
+                "days ago",
+                "months ago",
+                "years ago",
+                "how long since",
+                "how long has it been since",
+                "how many miles since",
+                "how many km since",
+                "how many kilometers since",
+                "how many kilometres since",
+                "how far since",
+                "how far have i driven since",
+                "how far have we driven since",
+            ],
+        )
+    {
+        return Intent::FollowUpAgo;
+    }
     // "how much?" alone asks the cost of what was just said, not of everything.
     if matches!(
         core.as_str(),

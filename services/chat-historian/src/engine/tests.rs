@@ -2154,3 +2154,55 @@ fn since_we_bought_it_counts_from_the_purchase_as_since_i_bought_it_does() {
     assert_eq!(a.understanding.intent, Intent::ListEvents);
     assert_eq!(cited(&a), ["m2", "a2"], "{}", a.text);
 }
+
+#[test]
+fn how_many_miles_ago_asked_with_its_subject_is_the_distance_since_the_last_one() {
+    let k = fixture();
+    // The last oil change (e07, 44,085 mi) and the latest reading (e08, 52,434 mi on 2026-05-08).
+    let chain = conversation(
+        &k,
+        &["How many miles ago was the last oil change?", "who did it?"],
+    );
+    let a = &chain[0];
+    assert_eq!(a.understanding.intent, Intent::LastDone);
+    assert_eq!(a.follow_up, None);
+    assert_eq!(cited(a), ["e07", "e08"]);
+    assert_eq!(a.understanding.slots.measured_to.as_deref(), Some("e08"));
+    assert!(
+        a.text.starts_with("The last oil change was on 2025-08-30")
+            && a.text.contains(&format!(
+                "{} before the latest reading (52,434 mi on 2026-05-08)",
+                odometer(52_434 - 44_085, OdometerUnit::Mi)
+            ))
+            && !a.text.contains("times recorded"),
+        "{}",
+        a.text
+    );
+    // The reading was only the yardstick: "who did it?" names the oil change's shop.
+    assert_eq!(cited(&chain[1]), ["e07"]);
+    assert!(chain[1].text.contains("Quick Lube"), "{}", chain[1].text);
+
+    // Asked in km of a mile vehicle, or "how long ago", with another task: the same answer, in miles.
+    for q in [
+        "How many km ago was the last tire rotation?",
+        "How long ago was the last tire rotation?",
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(cited(&a), ["e02", "e08"], "{q}: {}", a.text);
+        assert!(
+            a.text.contains(&format!(
+                "{} before the latest reading",
+                odometer(52_434 - 29_400, OdometerUnit::Mi)
+            )),
+            "{q}: {}",
+            a.text
+        );
+    }
+    // Nothing of it recorded: said so, nothing measured.
+    let a = ask(&k, "How many miles ago was the last coolant flush?");
+    assert!(a.citations.is_empty());
+    assert_eq!(
+        a.text,
+        "No coolant replacement is recorded for this vehicle."
+    );
+}
