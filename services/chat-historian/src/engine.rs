@@ -2028,6 +2028,9 @@ impl Ctx<'_> {
         let kb = KnowledgeBase::builtin();
         let hits = kb.search(self.question, 1);
         let Some(best) = hits.first() else {
+            if self.p.index.search(self.question, 1).is_empty() {
+                return self.not_said();
+            }
             return self.search();
         };
         let mut text = format!("{} (Source: {}.)", best.text, best.source.title);
@@ -2443,6 +2446,18 @@ impl Ctx<'_> {
                 Vec::new(),
             ),
         }
+    }
+
+    /// A question neither the records nor the knowledge excerpts speak to ("What's the weather tomorrow?"):
+    /// said so, with what can be asked, rather than the nearest unrelated excerpt.
+    fn not_said(&self) -> Answer {
+        let mut a = self.unclear("");
+        a.text = a.text.replacen(
+            "I am not sure what you are asking.",
+            "This vehicle's records and the maintenance knowledge I hold do not say.",
+            1,
+        );
+        a
     }
 
     fn unclear(&self, prefix: &str) -> Answer {

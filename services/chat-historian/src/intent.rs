@@ -2193,6 +2193,14 @@ fn intent_of(q: &str, slots: &Slots) -> Intent {
     {
         return Intent::ListEvents;
     }
+    // "When did I last go to Discount Tire?": the latest record at that vendor, not a search of every word.
+    if slots.vendor.is_some()
+        && !slots.has_subject()
+        && slots.kind.is_none()
+        && has_any(q, &["when", "last", "latest", "most recent", "recently"])
+    {
+        return Intent::LastDone;
+    }
     if slots.has_subject() {
         return Intent::LastDone;
     }

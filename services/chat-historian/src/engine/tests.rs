@@ -2206,3 +2206,38 @@ fn how_many_miles_ago_asked_with_its_subject_is_the_distance_since_the_last_one(
         "No coolant replacement is recorded for this vehicle."
     );
 }
+
+#[test]
+fn when_did_i_last_go_to_a_vendor_is_its_latest_record_and_off_topic_questions_are_not_answered() {
+    let k = fixture();
+    // Main St Auto: e02, e03 and, latest, the brakes (e04).
+    for q in [
+        "When did I last go to Main St Auto?",
+        "When did we last go to Main St Auto?",
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(a.understanding.intent, Intent::LastDone, "{q}");
+        assert_eq!(cited(&a), ["e04"], "{q}");
+        assert!(
+            a.text
+                .starts_with("The last record at Main St Auto was on 2025-01-15")
+                && a.text.ends_with("3 are recorded at Main St Auto."),
+            "{q}: {}",
+            a.text
+        );
+    }
+    // "weather" is in the wiper blades' excerpt text only: not an answer to it.
+    let a = ask(&k, "What's the weather tomorrow?");
+    assert!(
+        a.knowledge.is_empty() && a.citations.is_empty(),
+        "{}",
+        a.text
+    );
+    assert!(
+        a.text
+            .starts_with("This vehicle's records and the maintenance knowledge I hold do not say."),
+        "{}",
+        a.text
+    );
+    assert!(!a.suggestions.is_empty());
+}
