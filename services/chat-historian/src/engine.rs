@@ -14,7 +14,7 @@ use vwc_contracts::maintenance::{
 use vwc_contracts::{EventDetails, EventKind, VehicleEvent};
 
 use crate::excerpts::{KnowledgeBase, Source};
-use crate::format::{date, isolated, money, odometer, signed_money};
+use crate::format::{date, grouped_tenths, isolated, money, odometer, signed_money};
 use crate::intent::{
     Intent, RangeSpec, Slots, TimeRange, Understanding, Vocabulary, normalise, resolve_range,
     task_noun, understand,
@@ -1859,7 +1859,7 @@ impl Ctx<'_> {
         let distance_unit = unit.as_str();
         let mut text = format!(
             "Your fuel economy averages {average} {label} over {} {distance_unit} measured ({} full-to-full interval{}, {} fill-ups). The latest interval, {} to {}, was {} {label}",
-            e.measured_distance,
+            grouped_tenths(e.measured_distance),
             e.intervals.len(),
             if e.intervals.len() == 1 { "" } else { "s" },
             e.fill_ups,
@@ -2088,14 +2088,10 @@ impl Ctx<'_> {
     /// cost or without, so "who did it?" and "and before that?" after it still know what was meant.
     fn cost_of(&self, prev: &PreviousTurn) -> Answer {
         let cited: Vec<&VehicleEvent> = self.cited_records(prev).into_iter().take(10).collect();
-        if cited.is_empty() && self.voided_since(prev) > 0 {
-            return self.none_cited(prev, "there is no cost to give");
-        }
+        // None cited (or all voided since): said so, never "no cost on the records it used", which claims
+        // there were some.
         if cited.is_empty() {
-            return text_answer(
-                "No cost is recorded on the records the previous answer used.".into(),
-                Vec::new(),
-            );
+            return self.none_cited(prev, "there is no cost to give");
         }
         let mut sums: BTreeMap<String, u64> = BTreeMap::new();
         let mut priced = 0;

@@ -2241,3 +2241,37 @@ fn when_did_i_last_go_to_a_vendor_is_its_latest_record_and_off_topic_questions_a
     );
     assert!(!a.suggestions.is_empty());
 }
+
+#[test]
+fn fuel_distance_is_grouped_and_how_much_after_an_answer_citing_nothing_says_it_cited_none() {
+    let mut k = fixture();
+    let fill = |id: &str, on: DateTime<Utc>, odometer: u64| {
+        let mut e = record(
+            id,
+            EventKind::Fuel,
+            on,
+            Some(5_000),
+            "Fuel",
+            serde_json::json!({"volume": 10.0, "volumeUnit": "gal", "fullTank": true}),
+        );
+        e.odometer = Some(odometer);
+        e
+    };
+    k.events.push(fill("f1", at(2026, 5, 1), 48_000));
+    k.events.push(fill("f2", at(2026, 5, 9), 50_900));
+    let a = ask(&k, "What's my fuel economy?");
+    assert_eq!(a.understanding.intent, Intent::FuelEconomy);
+    assert!(a.text.contains("over 2,900 mi measured"), "{}", a.text);
+
+    // "what about last year?" after "What's due?" is refused and cites nothing: "how much?" then says so.
+    let chain = conversation(
+        &fixture(),
+        &["What's due?", "what about last year?", "how much?"],
+    );
+    assert!(chain[1].citations.is_empty(), "{}", chain[1].text);
+    assert_eq!(chain[2].follow_up, Some(Intent::FollowUpCost));
+    assert_eq!(
+        chain[2].text,
+        "The previous answer cited no record, so there is no cost to give."
+    );
+}
