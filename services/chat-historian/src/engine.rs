@@ -14,7 +14,7 @@ use vwc_contracts::maintenance::{
 use vwc_contracts::{EventDetails, EventKind, VehicleEvent};
 
 use crate::excerpts::{KnowledgeBase, Source};
-use crate::format::{date, isolated, money, odometer, signed_money};
+use crate::format::{date, grouped_tenths, isolated, money, odometer, signed_money};
 use crate::intent::{
     Intent, RangeSpec, Slots, TimeRange, Understanding, Vocabulary, normalise, resolve_range,
     task_noun, understand,
@@ -301,6 +301,10 @@ pub fn answer(
         (Intent::FollowUpOdometer, Some(prev)) => {
             return leaning_on(prev, Intent::FollowUpOdometer, ctx.odometer_of(prev));
         }
+        // "How many miles ago was the last oil change?": a question of its own, naming what it asks about.
+        (Intent::FollowUpAgo, _) if names_its_own_records(&asked.slots) => {
+            return ctx.ago_of_last(asked);
+        }
         (Intent::FollowUpAgo, Some(prev)) => {
             let (a, measured_to) = ctx.since_cited(prev);
             let mut a = leaning_on(prev, Intent::FollowUpAgo, a);
@@ -326,6 +330,12 @@ pub fn answer(
     a.understanding = understanding;
     a.follow_up = follow_up;
     a
+}
+
+/// Whether a question names the records it is about (a task, part, system, kind or vendor), so it needs no
+/// previous turn to lean on.
+fn names_its_own_records(s: &Slots) -> bool {
+    s.has_subject() || s.kind.is_some() || s.vendor.is_some()
 }
 
 /// An answer about what the previous turn cited, stored as that turn's question with the follow-up it was
@@ -545,6 +555,27 @@ impl Ctx<'_> {
         }
     }
 
+    /// " at Discount Tire" when the question keeps only one vendor's records: the answer names that filter,
+    /// so its counts and "nothing recorded" are read as that vendor's, never the vehicle's.
+    fn vendor_label(&self, slots: &Slots) -> String {
+        slots
+            .vendor
+            .as_ref()
+            .map(|v| format!(" at {}", isolated(v)))
+            .unwrap_or_default()
+    }
+
+    /// Every bound the question put on its records, as the answer says them: the vendor, the range and "before
+    /// that" (" at Discount Tire in 2025 before “Tire rotation” on 2025-05-05").
+    fn bounds_label(&self, slots: &Slots) -> String {
+        format!(
+            "{}{}{}",
+            self.vendor_label(slots),
+            self.range_label(slots),
+            self.before_label(slots)
+        )
+    }
+
     /// " before …" for a follow-up's "before that": before the record it was read from, named — not "before"
     /// its day, which a question asks as before the day starts (docs/chat.md) while a record of that day's
     /// morning comes before this one. A record voided since is not named (nothing of it is told again), nor
@@ -710,11 +741,16 @@ impl Ctx<'_> {
         } else {
             format!("No {what}")
         };
+        // One vendor's records are not the vehicle's: "for this vehicle" would claim there are none at all.
         text_answer(
             format!(
-                "{none} is recorded{}{} for this vehicle.",
-                self.range_label(s),
-                self.before_label(s)
+                "{none} is recorded{}{}.",
+                self.bounds_label(s),
+                if s.vendor.is_some() {
+                    ""
+                } else {
+                    " for this vehicle"
+                }
             ),
             Vec::new(),
         )
@@ -750,15 +786,11 @@ impl Ctx<'_> {
         } else {
             what
         };
-        let mut text = format!(
-            "The last {what}{}{} was on {}.",
-            self.range_label(s),
-            self.before_label(s),
-            self.describe(last)
-        );
+        let bounds = self.bounds_label(s);
+        let mut text = format!("The last {what}{bounds} was on {}.", self.describe(last));
         if found.len() > 1 {
-            // Counted in the question's bounds: "in all", "in 2025", or before a follow-up's record.
-            let bounds = format!("{}{}", self.range_label(s), self.before_label(s));
+            // Counted in the question's bounds: "in all", "at Discount Tire", "in 2025", or before a
+            // follow-up's record.
             text.push_str(&format!(
                 " {} recorded{}.",
                 plural(found.len(), "is", "are"),
@@ -780,19 +812,17 @@ impl Ctx<'_> {
         };
         let text = if found.len() == 1 {
             format!(
-                "{}: 1 time recorded{}{}, on {}.",
+                "{}: 1 time recorded{}, on {}.",
                 capitalised(&subject),
-                self.range_label(s),
-                self.before_label(s),
+                self.bounds_label(s),
                 self.describe(first)
             )
         } else {
             format!(
-                "{}: {} times recorded{}{}, the first on {} and the latest on {}.",
+                "{}: {} times recorded{}, the first on {} and the latest on {}.",
                 capitalised(&subject),
                 found.len(),
-                self.range_label(s),
-                self.before_label(s),
+                self.bounds_label(s),
                 date(&first.occurred_at),
                 date(&last.occurred_at)
             )
@@ -841,20 +871,18 @@ impl Ctx<'_> {
         if found.is_empty() {
             return text_answer(
                 format!(
-                    "Nothing is recorded{}{}{}.",
+                    "Nothing is recorded{}{}.",
                     kinds_noun(s).map(|k| format!(" ({k})")).unwrap_or_default(),
-                    self.range_label(s),
-                    self.before_label(s)
+                    self.bounds_label(s)
                 ),
                 Vec::new(),
             );
         }
         let shown: Vec<&VehicleEvent> = found.iter().rev().take(10).copied().collect();
         let mut text = format!(
-            "{} recorded{}{}, newest first: {}.",
+            "{} recorded{}, newest first: {}.",
             plural(found.len(), "record is", "records are"),
-            self.range_label(s),
-            self.before_label(s),
+            self.bounds_label(s),
             shown
                 .iter()
                 .map(|e| self.describe(e))
@@ -1831,7 +1859,7 @@ impl Ctx<'_> {
         let distance_unit = unit.as_str();
         let mut text = format!(
             "Your fuel economy averages {average} {label} over {} {distance_unit} measured ({} full-to-full interval{}, {} fill-ups). The latest interval, {} to {}, was {} {label}",
-            e.measured_distance,
+            grouped_tenths(e.measured_distance),
             e.intervals.len(),
             if e.intervals.len() == 1 { "" } else { "s" },
             e.fill_ups,
@@ -1897,10 +1925,9 @@ impl Ctx<'_> {
             })
             .collect();
         let text = format!(
-            "{}{}{}: {}.",
+            "{}{}: {}.",
             plural(found.len(), "upgrade is recorded", "upgrades are recorded"),
-            self.range_label(&slots),
-            self.before_label(&slots),
+            self.bounds_label(&slots),
             lines.join("; ")
         );
         text_answer(text, found.iter().map(|e| cite(e)).collect())
@@ -2001,6 +2028,9 @@ impl Ctx<'_> {
         let kb = KnowledgeBase::builtin();
         let hits = kb.search(self.question, 1);
         let Some(best) = hits.first() else {
+            if self.p.index.search(self.question, 1).is_empty() {
+                return self.not_said();
+            }
             return self.search();
         };
         let mut text = format!("{} (Source: {}.)", best.text, best.source.title);
@@ -2058,14 +2088,10 @@ impl Ctx<'_> {
     /// cost or without, so "who did it?" and "and before that?" after it still know what was meant.
     fn cost_of(&self, prev: &PreviousTurn) -> Answer {
         let cited: Vec<&VehicleEvent> = self.cited_records(prev).into_iter().take(10).collect();
-        if cited.is_empty() && self.voided_since(prev) > 0 {
-            return self.none_cited(prev, "there is no cost to give");
-        }
+        // None cited (or all voided since): said so, never "no cost on the records it used", which claims
+        // there were some.
         if cited.is_empty() {
-            return text_answer(
-                "No cost is recorded on the records the previous answer used.".into(),
-                Vec::new(),
-            );
+            return self.none_cited(prev, "there is no cost to give");
         }
         let mut sums: BTreeMap<String, u64> = BTreeMap::new();
         let mut priced = 0;
@@ -2258,6 +2284,36 @@ impl Ctx<'_> {
         )
     }
 
+    /// "How many miles ago was the last oil change?": the last one done, as "When was the last oil change?"
+    /// answers it, then the time and distance since it, as "how many miles ago was that?" after it would. The
+    /// turn is stored as that last-done question, with the reading measured to (`measuredTo`), so "who did
+    /// it?" and "and before that?" follow the record and not the reading.
+    fn ago_of_last(&self, asked: Understanding) -> Answer {
+        let u = Understanding {
+            intent: Intent::LastDone,
+            slots: asked.slots,
+        };
+        let last = self.compute(&u);
+        let (text, citations, measured_to) = if last.citations.is_empty() {
+            (last.text, last.citations, None)
+        } else {
+            let prev = PreviousTurn {
+                understanding: u.clone(),
+                citations: last.citations.clone(),
+            };
+            let (since, measured_to) = self.since_cited(&prev);
+            (
+                format!("{} {}", last.text, since.text),
+                since.citations,
+                measured_to,
+            )
+        };
+        let mut a = text_answer(text, citations);
+        a.understanding = u;
+        a.understanding.slots.measured_to = measured_to;
+        a
+    }
+
     /// "how long ago was that?", "how many miles ago?": for each record the previous answer cited, the time
     /// from its date to today and the distance from its odometer to the latest trusted reading, in the
     /// vehicle's unit (that reading cited too), or that it has no odometer. With the reading's id when it was
@@ -2386,6 +2442,18 @@ impl Ctx<'_> {
                 Vec::new(),
             ),
         }
+    }
+
+    /// A question neither the records nor the knowledge excerpts speak to ("What's the weather tomorrow?"):
+    /// said so, with what can be asked, rather than the nearest unrelated excerpt.
+    fn not_said(&self) -> Answer {
+        let mut a = self.unclear("");
+        a.text = a.text.replacen(
+            "I am not sure what you are asking.",
+            "This vehicle's records and the maintenance knowledge I hold do not say.",
+            1,
+        );
+        a
     }
 
     fn unclear(&self, prefix: &str) -> Answer {

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
-use crate::search::Bm25Index;
+use crate::search::{Bm25Index, tokens};
 
 pub const EXCERPTS_JSON: &str = include_str!("../../../seeds/knowledge/excerpts.json");
 
@@ -65,12 +65,21 @@ impl KnowledgeBase {
         })
     }
 
-    /// The excerpts that answer `question`, best first.
+    /// The excerpts that answer `question`, best first: those whose title or tags share a word with it. A
+    /// word only in an excerpt's text is not what it is about ("weather" in the wiper blades' excerpt does
+    /// not make it answer "What's the weather tomorrow?").
     pub fn search(&self, question: &str, limit: usize) -> Vec<&Excerpt> {
+        let asked = tokens(question);
         self.index
-            .search(question, limit)
+            .search(question, self.excerpts.len())
             .into_iter()
             .map(|(i, _)| &self.excerpts[i])
+            .filter(|e| {
+                tokens(&format!("{} {}", e.title, e.tags.join(" ")))
+                    .iter()
+                    .any(|w| asked.contains(w))
+            })
+            .take(limit)
             .collect()
     }
 }
@@ -101,5 +110,7 @@ mod tests {
             assert_eq!(kb.search(question, 1)[0].id, excerpt, "{question}");
         }
         assert!(kb.search("zeppelin", 1).is_empty());
+        // Words only in an excerpt's text do not make it the answer.
+        assert!(kb.search("what is the weather tomorrow", 1).is_empty());
     }
 }

@@ -4,6 +4,16 @@
 use chrono::{DateTime, Utc};
 pub use vwc_contracts::text::{distance as odometer, grouped, money, signed_money};
 
+/// A measured figure kept to a tenth (a distance summed from fill-ups), grouped as every other number is:
+/// 2900.0 → "2,900", 12345.5 → "12,345.5".
+pub fn grouped_tenths(value: f64) -> String {
+    let tenths = (value.max(0.0) * 10.0).round() as u64;
+    match tenths % 10 {
+        0 => grouped(tenths / 10),
+        t => format!("{}.{t}", grouped(tenths / 10)),
+    }
+}
+
 /// "2026-03-02".
 pub fn date(at: &DateTime<Utc>) -> String {
     at.format("%Y-%m-%d").to_string()
@@ -59,6 +69,14 @@ fn is_right_to_left(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tenths_are_grouped_and_shown_only_when_there_are_some() {
+        assert_eq!(grouped_tenths(2900.0), "2,900");
+        assert_eq!(grouped_tenths(12_345.5), "12,345.5");
+        assert_eq!(grouped_tenths(540.04), "540");
+        assert_eq!(grouped_tenths(0.0), "0");
+    }
 
     #[test]
     fn only_text_that_could_reorder_the_answer_is_isolated() {

@@ -227,12 +227,23 @@ pub const TASKS: &[TaskPhrase] = &[
     TaskPhrase {
         code: "cabin_air_filter",
         noun: "cabin air filter replacement",
-        phrases: &["cabin air filter", "cabin filter", "pollen filter"],
+        phrases: &[
+            "cabin air filter",
+            "cabin air filters",
+            "cabin filter",
+            "pollen filter",
+        ],
     },
     TaskPhrase {
         code: "engine_air_filter",
         noun: "engine air filter replacement",
-        phrases: &["engine air filter", "engine filter", "air filter"],
+        phrases: &[
+            "engine air filter",
+            "engine air filters",
+            "engine filter",
+            "air filter",
+            "air filters",
+        ],
     },
     TaskPhrase {
         code: "oil_change",
@@ -251,7 +262,9 @@ pub const TASKS: &[TaskPhrase] = &[
         noun: "tire rotation",
         phrases: &[
             "tire rotation",
+            "tire rotations",
             "tyre rotation",
+            "rotations",
             "rotate the tires",
             "rotated the tires",
             "tires rotated",
@@ -265,6 +278,7 @@ pub const TASKS: &[TaskPhrase] = &[
         noun: "brake inspection",
         phrases: &[
             "brake inspection",
+            "brake inspections",
             "brakes inspected",
             "brake check",
             "brakes checked",
@@ -310,9 +324,11 @@ pub const TASKS: &[TaskPhrase] = &[
         noun: "safety inspection",
         phrases: &[
             "safety inspection",
+            "safety inspections",
             "state inspection",
             "annual inspection",
             "inspection",
+            "inspections",
             "inspected",
         ],
     },
@@ -351,6 +367,7 @@ pub fn normalise(text: &str) -> String {
                 "when's" => "when is".to_string(),
                 "it's" => "it is".to_string(),
                 "i've" => "i have".to_string(),
+                "we've" => "we have".to_string(),
                 "how's" => "how is".to_string(),
                 other => other.replace('\'', ""),
             }
@@ -642,23 +659,61 @@ fn only_a_range(q: &str) -> bool {
     !words.is_empty() && said <= 6 && !words.iter().any(|w| QUESTION_WORDS.contains(w))
 }
 
+/// Whether the question counts from the purchase: "since I bought it", "since we bought the van", "since we
+/// got it", "since I have owned it". "We" is the owner as "I" is (a fleet manager says "we"); "got", "had" and
+/// "owned" need the vehicle after them ("since I got new tires" is no purchase).
+fn since_purchase(q: &str) -> bool {
+    const ANY_OBJECT: [&str; 3] = ["bought", "purchased", "acquired"];
+    const VEHICLE_OBJECT: [&str; 8] = [
+        "got",
+        "get",
+        "had",
+        "have had",
+        "owned",
+        "have owned",
+        "own",
+        "took delivery of",
+    ];
+    const VEHICLES: [&str; 12] = [
+        "car",
+        "truck",
+        "van",
+        "vehicle",
+        "suv",
+        "pickup",
+        "minivan",
+        "wagon",
+        "jeep",
+        "bike",
+        "motorcycle",
+        "rv",
+    ];
+    if has_any(q, &["since buying", "since purchase", "since the purchase"]) {
+        return true;
+    }
+    ["i", "we"].iter().any(|who| {
+        ANY_OBJECT
+            .iter()
+            .any(|verb| has(q, &format!("since {who} {verb}")))
+            || VEHICLE_OBJECT.iter().any(|verb| {
+                let lead = format!(" since {who} {verb} ");
+                q.split_once(&lead).is_some_and(|(_, rest)| {
+                    let mut words = rest.split_whitespace();
+                    match words.next() {
+                        Some("it" | "her" | "him" | "them") => true,
+                        Some("the" | "my" | "our" | "this" | "that") => {
+                            words.next().is_some_and(|w| VEHICLES.contains(&w))
+                        }
+                        _ => false,
+                    }
+                })
+            })
+    })
+}
+
 /// The time range a question names, if any.
 pub fn range_of(q: &str) -> Option<RangeSpec> {
-    if has_any(
-        q,
-        &[
-            "since i bought it",
-            "since i bought",
-            "since buying",
-            "since purchase",
-            "since i purchased",
-            "since i got it",
-            "since the purchase",
-            "since i have had it",
-            "since i have owned it",
-            "since i own it",
-        ],
-    ) {
+    if since_purchase(q) {
         return Some(RangeSpec::SincePurchase);
     }
     if has_any(q, &["last year", "previous year"]) {
@@ -1623,6 +1678,55 @@ pub fn understand(question: &str, vocabulary: &Vocabulary) -> Understanding {
     Understanding { intent, slots }
 }
 
+/// "How long have I owned it?", and as a sold vehicle is asked about: "How long did I own it?", "How long did
+/// we have the truck?", "How long had I kept it?" — I or we, present perfect or past.
+fn asks_how_long_owned(q: &str) -> bool {
+    const HOLDING: [&str; 14] = [
+        "have owned",
+        "have had",
+        "have kept",
+        "did own",
+        "did have",
+        "did keep",
+        "had owned",
+        "had had",
+        "had kept",
+        "had",
+        "owned",
+        "kept",
+        "own",
+        "keep",
+    ];
+    let asked = ["i", "we"].iter().any(|who| {
+        HOLDING.iter().any(|verb| {
+            // "did own" is asked "did i own"; "have owned" is asked "have i owned".
+            let phrase = match verb.split_once(' ') {
+                Some((aux, rest)) => format!("how long {aux} {who} {rest}"),
+                None => format!("how long {who} {verb}"),
+            };
+            has(q, &phrase)
+        })
+    });
+    asked
+        || has_any(
+            q,
+            &[
+                "how long has it been mine",
+                "how long has it been ours",
+                "how long was it mine",
+                "how long was it ours",
+                "owned it for",
+                "had it for",
+                "how long ago did i buy",
+                "how long ago did we buy",
+                "how many years have i",
+                "how many years have we",
+                "how many years did i",
+                "how many years did we",
+            ],
+        )
+}
+
 fn intent_of(q: &str, slots: &Slots) -> Intent {
     let words = q.split_whitespace().count();
     // Follow-ups: short questions leaning on the previous turn. A range alone first: "and before 2025" is
@@ -1646,6 +1750,35 @@ fn intent_of(q: &str, slots: &Slots) -> Intent {
         return Intent::FollowUpOdometer;
     }
     if AGO_FOLLOW_UPS.contains(&core.as_str()) {
+        return Intent::FollowUpAgo;
+    }
+    // "How many miles ago was the last oil change?": the distance and time since, asked with its own subject
+    // (the engine answers it as the last one done, then how long ago; a count would not answer it).
+    if (slots.has_subject() || slots.kind.is_some() || slots.vendor.is_some())
+        && has_any(
+            q,
+            &[
+                "miles ago",
+                "km ago",
+                "kilometers ago",
+                "kilometres ago",
+                "how long ago",
+                "how far back",
+                "days ago",
+                "months ago",
+                "years ago",
+                "how long since",
+                "how long has it been since",
+                "how many miles since",
+                "how many km since",
+                "how many kilometers since",
+                "how many kilometres since",
+                "how far since",
+                "how far have i driven since",
+                "how far have we driven since",
+            ],
+        )
+    {
         return Intent::FollowUpAgo;
     }
     // "how much?" alone asks the cost of what was just said, not of everything.
@@ -1876,20 +2009,7 @@ fn intent_of(q: &str, slots: &Slots) -> Intent {
     ) {
         return Intent::Valuation;
     }
-    if has_any(
-        q,
-        &[
-            "how long have i owned",
-            "how long have i had",
-            "how long have we had",
-            "how long have we owned",
-            "how long has it been mine",
-            "owned it for",
-            "had it for",
-            "how long ago did i buy",
-            "how many years have i",
-        ],
-    ) {
+    if asks_how_long_owned(q) {
         return Intent::OwnershipLength;
     }
     if slots.range != Some(RangeSpec::SincePurchase)
@@ -2073,6 +2193,14 @@ fn intent_of(q: &str, slots: &Slots) -> Intent {
     {
         return Intent::ListEvents;
     }
+    // "When did I last go to Discount Tire?": the latest record at that vendor, not a search of every word.
+    if slots.vendor.is_some()
+        && !slots.has_subject()
+        && slots.kind.is_none()
+        && has_any(q, &["when", "last", "latest", "most recent", "recently"])
+    {
+        return Intent::LastDone;
+    }
     if slots.has_subject() {
         return Intent::LastDone;
     }
@@ -2230,6 +2358,50 @@ mod tests {
         );
         let r = resolve_range(&RangeSpec::LastMonths { months: 6 }, now, None).unwrap();
         assert_eq!(r.from, Utc.with_ymd_and_hms(2025, 11, 10, 0, 0, 0).unwrap());
+    }
+
+    #[test]
+    fn how_long_did_i_own_it_asks_how_long_it_was_owned() {
+        for q in [
+            "How long have I owned it?",
+            "How long did I own it?",
+            "How long did I have the truck?",
+            "How long did we own the truck?",
+            "How long have we had it?",
+            "How long had I kept it?",
+            "How many years did we have it?",
+        ] {
+            assert_eq!(intent(q), Intent::OwnershipLength, "{q}");
+        }
+        // Not about owning: the battery's life is general knowledge.
+        assert_eq!(intent("How long does a battery last?"), Intent::Knowledge);
+    }
+
+    #[test]
+    fn since_we_bought_or_got_it_is_since_the_purchase_as_i_is() {
+        for q in [
+            "How many oil changes have we done since we bought it?",
+            "How much have we spent since we bought the van?",
+            "What did we spend since we got it?",
+            "What have we done since we've had the truck?",
+            "How much have I spent since I got the car?",
+            "What was done since we purchased it?",
+            "and since we have owned it?",
+        ] {
+            assert_eq!(
+                range_of(&normalise(q)),
+                Some(RangeSpec::SincePurchase),
+                "{q}"
+            );
+            assert_ne!(intent(q), Intent::Purchase, "{q}");
+        }
+        // "got" without the vehicle after it is no purchase.
+        assert_eq!(range_of(&normalise("since I got new tires")), None);
+        assert_eq!(
+            intent("How many oil changes have we done since we bought it?"),
+            Intent::CountDone
+        );
+        assert_eq!(intent("and since we bought it?"), Intent::FollowUpRange);
     }
 
     #[test]

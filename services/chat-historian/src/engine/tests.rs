@@ -791,13 +791,23 @@ fn a_sold_vehicle_is_owned_until_its_sale_with_the_realised_cost_of_ownership() 
             total_cost_of_ownership: tco,
         });
     }
-    let a = ask(&k, "How long have I owned it?");
-    assert!(
-        a.text.contains("until you sold it on 2026-05-09")
-            && a.text.contains("2 years, 0 months and 8 days"),
-        "{}",
-        a.text
-    );
+    // The past tense is how a sold vehicle is asked about (chatre #3: it answered with the battery's life).
+    for q in [
+        "How long have I owned it?",
+        "How long did I own it?",
+        "How long did I have the truck?",
+        "How long did we own the truck?",
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(a.understanding.intent, Intent::OwnershipLength, "{q}");
+        assert_eq!(cited(&a), ["e01"], "{q}");
+        assert!(
+            a.text.contains("until you sold it on 2026-05-09")
+                && a.text.contains("2 years, 0 months and 8 days"),
+            "{q}: {}",
+            a.text
+        );
+    }
     let a = ask(&k, "What's the odometer today?");
     assert!(
         a.text.contains("52,500 mi") && a.text.contains("sold on 2026-05-09"),
@@ -2060,5 +2070,208 @@ fn without_a_reading_within_a_year_the_rate_is_measured_from_the_nearest_earlier
             .contains("measured from 60,000 mi on 2022-03-15 to 105,000 mi on 2025-12-01"),
         "{}",
         a.text
+    );
+}
+
+#[test]
+fn a_question_naming_a_vendor_says_it_keeps_only_that_vendors_records() {
+    let k = fixture();
+    // Oil changes: e02 and e03 at Main St Auto, e07 at Quick Lube.
+    let chain = conversation(
+        &k,
+        &[
+            "When was the last oil change at Main St Auto?",
+            "and before that?",
+            "and before that?",
+        ],
+    );
+    assert_eq!(cited(&chain[0]), ["e03"]);
+    assert!(
+        chain[0]
+            .text
+            .starts_with("The last oil change at Main St Auto was on 2024-11-20")
+            && chain[0].text.ends_with("2 are recorded at Main St Auto."),
+        "{}",
+        chain[0].text
+    );
+    assert_eq!(cited(&chain[1]), ["e02"]);
+    assert!(
+        chain[1].text.starts_with(
+            "The last oil change at Main St Auto before “Oil change” on 2024-11-20 was on 2024-06-01"
+        ),
+        "{}",
+        chain[1].text
+    );
+    // Quick Lube's is later, and nothing before e02 was at Main St Auto: said so, not "for this vehicle".
+    assert!(chain[2].citations.is_empty());
+    assert_eq!(
+        chain[2].text,
+        "No oil change is recorded at Main St Auto before “Oil and filter change + tire rotation” on \
+         2024-06-01."
+    );
+
+    let a = ask(&k, "How many oil changes were done at Main St Auto?");
+    assert_eq!(a.understanding.intent, Intent::CountDone);
+    assert_eq!(cited(&a), ["e02", "e03"]);
+    assert!(
+        a.text
+            .starts_with("Oil change: 2 times recorded at Main St Auto,"),
+        "{}",
+        a.text
+    );
+    // The plural names the task, not the tires: e02 is the only rotation.
+    let a = ask(&k, "How many tire rotations were done at Main St Auto?");
+    assert_eq!(a.understanding.slots.task.as_deref(), Some("tire_rotation"));
+    assert_eq!(cited(&a), ["e02"]);
+    assert!(
+        a.text
+            .starts_with("Tire rotation: 1 time recorded at Main St Auto, on 2024-06-01"),
+        "{}",
+        a.text
+    );
+    let a = ask(&k, "How many tire rotations were done at Quick Lube?");
+    assert_eq!(a.text, "No tire rotation is recorded at Quick Lube.");
+}
+
+#[test]
+fn since_we_bought_it_counts_from_the_purchase_as_since_i_bought_it_does() {
+    // Bought used on 2024-01-01 (a2): the 2020 oil change (m1) is the previous owner's.
+    let k = resold();
+    let a = ask(&k, "How many oil changes have we done since we bought it?");
+    assert_eq!(a.understanding.intent, Intent::CountDone);
+    assert_eq!(cited(&a), ["m2"], "{}", a.text);
+    assert!(a.text.contains("since you bought it"), "{}", a.text);
+    for q in [
+        "How much have we spent since we bought the van?",
+        "What did we spend since we got it?",
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(a.understanding.intent, Intent::TotalCost, "{q}");
+        assert_eq!(cited(&a), ["m2"], "{q}: {}", a.text);
+        assert!(a.text.contains(&money(7_000, "USD")), "{q}: {}", a.text);
+    }
+    let a = ask(&k, "What have we done since we bought it?");
+    assert_eq!(a.understanding.intent, Intent::ListEvents);
+    assert_eq!(cited(&a), ["m2", "a2"], "{}", a.text);
+}
+
+#[test]
+fn how_many_miles_ago_asked_with_its_subject_is_the_distance_since_the_last_one() {
+    let k = fixture();
+    // The last oil change (e07, 44,085 mi) and the latest reading (e08, 52,434 mi on 2026-05-08).
+    let chain = conversation(
+        &k,
+        &["How many miles ago was the last oil change?", "who did it?"],
+    );
+    let a = &chain[0];
+    assert_eq!(a.understanding.intent, Intent::LastDone);
+    assert_eq!(a.follow_up, None);
+    assert_eq!(cited(a), ["e07", "e08"]);
+    assert_eq!(a.understanding.slots.measured_to.as_deref(), Some("e08"));
+    assert!(
+        a.text.starts_with("The last oil change was on 2025-08-30")
+            && a.text.contains(&format!(
+                "{} before the latest reading (52,434 mi on 2026-05-08)",
+                odometer(52_434 - 44_085, OdometerUnit::Mi)
+            ))
+            && !a.text.contains("times recorded"),
+        "{}",
+        a.text
+    );
+    // The reading was only the yardstick: "who did it?" names the oil change's shop.
+    assert_eq!(cited(&chain[1]), ["e07"]);
+    assert!(chain[1].text.contains("Quick Lube"), "{}", chain[1].text);
+
+    // Asked in km of a mile vehicle, or "how long ago", with another task: the same answer, in miles.
+    for q in [
+        "How many km ago was the last tire rotation?",
+        "How long ago was the last tire rotation?",
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(cited(&a), ["e02", "e08"], "{q}: {}", a.text);
+        assert!(
+            a.text.contains(&format!(
+                "{} before the latest reading",
+                odometer(52_434 - 29_400, OdometerUnit::Mi)
+            )),
+            "{q}: {}",
+            a.text
+        );
+    }
+    // Nothing of it recorded: said so, nothing measured.
+    let a = ask(&k, "How many miles ago was the last coolant flush?");
+    assert!(a.citations.is_empty());
+    assert_eq!(
+        a.text,
+        "No coolant replacement is recorded for this vehicle."
+    );
+}
+
+#[test]
+fn when_did_i_last_go_to_a_vendor_is_its_latest_record_and_off_topic_questions_are_not_answered() {
+    let k = fixture();
+    // Main St Auto: e02, e03 and, latest, the brakes (e04).
+    for q in [
+        "When did I last go to Main St Auto?",
+        "When did we last go to Main St Auto?",
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(a.understanding.intent, Intent::LastDone, "{q}");
+        assert_eq!(cited(&a), ["e04"], "{q}");
+        assert!(
+            a.text
+                .starts_with("The last record at Main St Auto was on 2025-01-15")
+                && a.text.ends_with("3 are recorded at Main St Auto."),
+            "{q}: {}",
+            a.text
+        );
+    }
+    // "weather" is in the wiper blades' excerpt text only: not an answer to it.
+    let a = ask(&k, "What's the weather tomorrow?");
+    assert!(
+        a.knowledge.is_empty() && a.citations.is_empty(),
+        "{}",
+        a.text
+    );
+    assert!(
+        a.text
+            .starts_with("This vehicle's records and the maintenance knowledge I hold do not say."),
+        "{}",
+        a.text
+    );
+    assert!(!a.suggestions.is_empty());
+}
+
+#[test]
+fn fuel_distance_is_grouped_and_how_much_after_an_answer_citing_nothing_says_it_cited_none() {
+    let mut k = fixture();
+    let fill = |id: &str, on: DateTime<Utc>, odometer: u64| {
+        let mut e = record(
+            id,
+            EventKind::Fuel,
+            on,
+            Some(5_000),
+            "Fuel",
+            serde_json::json!({"volume": 10.0, "volumeUnit": "gal", "fullTank": true}),
+        );
+        e.odometer = Some(odometer);
+        e
+    };
+    k.events.push(fill("f1", at(2026, 5, 1), 48_000));
+    k.events.push(fill("f2", at(2026, 5, 9), 50_900));
+    let a = ask(&k, "What's my fuel economy?");
+    assert_eq!(a.understanding.intent, Intent::FuelEconomy);
+    assert!(a.text.contains("over 2,900 mi measured"), "{}", a.text);
+
+    // "what about last year?" after "What's due?" is refused and cites nothing: "how much?" then says so.
+    let chain = conversation(
+        &fixture(),
+        &["What's due?", "what about last year?", "how much?"],
+    );
+    assert!(chain[1].citations.is_empty(), "{}", chain[1].text);
+    assert_eq!(chain[2].follow_up, Some(Intent::FollowUpCost));
+    assert_eq!(
+        chain[2].text,
+        "The previous answer cited no record, so there is no cost to give."
     );
 }
