@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use vwc_contracts::Vehicle;
 use vwc_contracts::maintenance::{MaintenanceItemView, MaintenanceStatus};
+use vwc_contracts::text::Grouped;
 
 /// How often a subscribed calendar should re-read the feed.
 pub const REFRESH: &str = "PT6H";
@@ -26,21 +27,31 @@ pub enum DueBy {
     Date(NaiveDate),
     /// Its interval in distance, at the vehicle's measured usage rate.
     ProjectedMileage(NaiveDate),
+    /// Its interval in distance, already reached: the day it was found overdue (the evaluation's).
+    Reached(NaiveDate),
 }
 
 impl DueBy {
     pub fn date(self) -> NaiveDate {
         match self {
-            DueBy::Date(d) | DueBy::ProjectedMileage(d) => d,
+            DueBy::Date(d) | DueBy::ProjectedMileage(d) | DueBy::Reached(d) => d,
         }
     }
 }
 
 /// Whichever comes first of the due date and the projected mileage date; `None` for a disabled item or
-/// one with neither (no interval, or no usage to project from yet).
-pub fn due_by(item: &MaintenanceItemView) -> Option<DueBy> {
+/// one with neither (no interval, or no usage to project from yet). An item overdue by distance — its due
+/// odometer reached, so no date is projected any more — is due on the day it was evaluated (`evaluated_on`)
+/// unless its due date came first: it was put on its due date months ahead, or left out when it had none.
+pub fn due_by(item: &MaintenanceItemView, evaluated_on: NaiveDate) -> Option<DueBy> {
     if !item.enabled {
         return None;
+    }
+    let reached = item.status == MaintenanceStatus::Overdue
+        && item.due_odometer.is_some()
+        && item.due_at.is_none_or(|d| d > evaluated_on);
+    if reached {
+        return Some(DueBy::Reached(evaluated_on));
     }
     match (item.due_at, item.projected_due_at) {
         (Some(d), Some(p)) if p < d => Some(DueBy::ProjectedMileage(p)),
@@ -77,7 +88,9 @@ pub fn render(name: &str, vehicles: &[VehicleCalendar<'_>]) -> String {
     for v in vehicles {
         let label = vehicle_label(v.vehicle);
         for item in v.items {
-            let Some(due) = due_by(item) else { continue };
+            let Some(due) = due_by(item, v.evaluated_at.date_naive()) else {
+                continue;
+            };
             event(&mut out, v, &label, item, due);
         }
     }
@@ -113,14 +126,20 @@ fn event(
                 "\nProjected date: the vehicle's recent usage reaches the due odometer around {date}."
             );
         }
+        DueBy::Reached(_) => {
+            let _ = write!(
+                description,
+                "\nThe odometer had reached the due point when checked on {date}."
+            );
+        }
     }
     if let Some(odo) = item.due_odometer {
-        let _ = write!(description, "\nDue at {odo} {unit}.");
+        let _ = write!(description, "\nDue at {} {unit}.", Grouped(odo));
     }
     if let Some(at) = item.last_done_at {
         let _ = write!(description, "\nLast done {}", at.date_naive());
         if let Some(odo) = item.last_done_odometer {
-            let _ = write!(description, " at {odo} {unit}");
+            let _ = write!(description, " at {} {unit}", Grouped(odo));
         }
         description.push('.');
     }
@@ -139,7 +158,7 @@ fn event(
     out.prop("CATEGORIES", "Maintenance");
     // A projection moves with the odometer: tentative until the date is fixed by the calendar.
     out.line(match due {
-        DueBy::Date(_) => "STATUS:CONFIRMED",
+        DueBy::Date(_) | DueBy::Reached(_) => "STATUS:CONFIRMED",
         DueBy::ProjectedMileage(_) => "STATUS:TENTATIVE",
     });
     out.line("TRANSP:TRANSPARENT");
@@ -215,18 +234,49 @@ mod tests {
     #[test]
     fn the_earlier_of_due_date_and_projected_mileage_date_is_taken() {
         let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let today = d("2026-03-01");
         assert_eq!(
-            due_by(&item(Some("2026-06-01"), Some("2026-04-01"))),
+            due_by(&item(Some("2026-06-01"), Some("2026-04-01")), today),
             Some(DueBy::ProjectedMileage(d("2026-04-01")))
         );
         assert_eq!(
-            due_by(&item(Some("2026-06-01"), Some("2026-07-01"))),
+            due_by(&item(Some("2026-06-01"), Some("2026-07-01")), today),
             Some(DueBy::Date(d("2026-06-01")))
         );
-        assert_eq!(due_by(&item(None, None)), None);
+        assert_eq!(due_by(&item(None, None), today), None);
         let mut disabled = item(Some("2026-06-01"), None);
         disabled.enabled = false;
-        assert_eq!(due_by(&disabled), None);
+        assert_eq!(due_by(&disabled, today), None);
+    }
+
+    /// Overdue by distance (the due odometer reached, so no projected date): due the day it was found so,
+    /// not on its due date months ahead, and not left out when it has no due date (a probe: the RAV4's oil
+    /// change moved from 2026-12-04 to 2027-01-05 once a reading passed its due odometer; an item with a
+    /// distance interval only vanished from the feed).
+    #[test]
+    fn an_item_overdue_by_distance_is_due_the_day_it_was_found_so() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let today = d("2026-12-02");
+        let overdue = |due_at: Option<&str>| MaintenanceItemView {
+            status: MaintenanceStatus::Overdue,
+            ..item(due_at, None)
+        };
+        assert_eq!(
+            due_by(&overdue(Some("2027-01-05")), today),
+            Some(DueBy::Reached(today))
+        );
+        assert_eq!(due_by(&overdue(None), today), Some(DueBy::Reached(today)));
+        // Overdue by date: its due date, already past.
+        assert_eq!(
+            due_by(&overdue(Some("2026-11-01")), today),
+            Some(DueBy::Date(d("2026-11-01")))
+        );
+        // A date-only item overdue is overdue by date.
+        let by_date = MaintenanceItemView {
+            due_odometer: None,
+            ..overdue(Some("2026-11-01"))
+        };
+        assert_eq!(due_by(&by_date, today), Some(DueBy::Date(d("2026-11-01"))));
     }
 
     #[test]
