@@ -233,7 +233,14 @@ pub fn email_content(notification: &Notification) -> (String, String) {
         text.push_str(&format!("\nDue at odometer: {due_odometer}"));
     }
     text.push_str("\n\n— Vehicle Wellness Center\n");
-    (notification.title.clone(), text)
+    // A subject is one line: line breaks and other control characters from a vehicle's nickname become
+    // spaces (a nickname "Blue\r\nBcc: …" went into the SES subject as written).
+    let subject = notification
+        .title
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    (subject, text)
 }
 
 #[cfg(test)]
@@ -412,6 +419,19 @@ mod tests {
         assert_eq!(v["notificationId"], plan.notification.id.as_str());
         assert_eq!(v["reminder"]["reminderId"], "rem_1");
         assert_eq!(v["reminder"]["dueOdometer"], 45_000);
+    }
+
+    #[test]
+    fn an_email_subject_is_one_line_whatever_the_nickname() {
+        let mut r = reminder(MaintenanceStatus::DueSoon, 0);
+        r.vehicle_name = "Blue\r\nBcc: evil@example.com\tx".into();
+        let plan = plan_at(&envelope(&r), &r, None, at("2026-05-01T12:00:00Z"));
+        let (subject, _) = email_content(&plan.notification);
+        assert!(!subject.chars().any(char::is_control), "{subject:?}");
+        assert!(
+            subject.contains("Blue  Bcc: evil@example.com x"),
+            "{subject:?}"
+        );
     }
 
     #[test]

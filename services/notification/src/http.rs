@@ -30,6 +30,10 @@ pub struct NotificationState {
     /// The reminders' settle time (`VWC_NOTIFICATION_SETTLE_SECONDS`): deliveries the old quiet hours held
     /// are released no earlier than it when the preferences change.
     pub settle: chrono::TimeDelta,
+    /// Whether this deployment can e-mail reminders: without, a `PUT` naming an address is a 422 (every
+    /// e-mail would fail "not configured", seen only in the server's log, while the preferences showed the
+    /// channel on).
+    pub email: bool,
 }
 
 impl NotificationState {
@@ -46,6 +50,7 @@ impl NotificationState {
             clock: Arc::new(SystemClock),
             settle: chrono::TimeDelta::from_std(crate::consumer::DEFAULT_SETTLE)
                 .unwrap_or(chrono::TimeDelta::MAX),
+            email: true,
         }
     }
 }
@@ -115,6 +120,20 @@ async fn put_preferences(
     body: JsonBody,
 ) -> Result<Response, ApiError> {
     let update: PreferencesUpdate = body.parse()?;
+    if !state.email
+        && update
+            .email
+            .as_deref()
+            .is_some_and(|e| !e.trim().is_empty())
+    {
+        return Err(ApiError::Validation(vec![vwc_contracts::FieldError {
+            field: "email".into(),
+            message:
+                "e-mail is not configured on this server, so reminders cannot be e-mailed (`vwc up \
+                      --email FROM`; in AWS the `email_from` parameter); nothing was changed"
+                    .into(),
+        }]));
+    }
     let saved = update_preferences(
         state.store.as_ref(),
         &state.allowlist,

@@ -31,7 +31,7 @@ pub struct PreferencesUpdate {
     #[serde(default)]
     pub webhook_url: Option<String>,
     /// Where reminders are e-mailed (one local part, one `@` and a domain, no spaces); `null`, absent or
-    /// blank turns the e-mail channel off.
+    /// blank turns the e-mail channel off. Refused (422) where the deployment sends no e-mail.
     #[serde(default)]
     #[schema(max_length = 254)]
     pub email: Option<String>,

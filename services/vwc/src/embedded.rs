@@ -89,6 +89,9 @@ pub struct HttpSettings {
     /// The reminders' settle time (`VWC_NOTIFICATION_SETTLE_SECONDS`): what a change of preferences
     /// releases that the old quiet hours held waits no less.
     pub notification_settle: Duration,
+    /// Whether reminders can be e-mailed (`--email` here; `email_from` in AWS): without, preferences that
+    /// name an address are refused instead of failing every e-mail in silence.
+    pub email: bool,
 }
 
 impl HttpSettings {
@@ -308,6 +311,7 @@ impl System {
                 .transpose()
                 .context("--public-url")?,
             notification_settle: opts.notification_settle,
+            email: opts.email.is_some(),
             dev_tokens: offers_dev_tokens(&opts).then(|| keys.clone()),
             oidc: opts.oidc.clone(),
             chat_llm: opts
@@ -680,6 +684,7 @@ impl ApiRoutes {
                 notification,
                 vwc_notification::http::NotificationState {
                     clock: shared_clock.clone(),
+                    email: http.email,
                     settle: chrono::TimeDelta::from_std(http.notification_settle)
                         .unwrap_or(chrono::TimeDelta::MAX),
                     ..vwc_notification::http::NotificationState::new(

@@ -276,6 +276,11 @@ pub async fn run_api() -> Result<(), lambda_http::Error> {
             .transpose()
             .context("VWC_PUBLIC_URL")?,
         notification_settle: notification_settle()?,
+        // The delivery function e-mails when `email_from` names a sender (`run_delivery`).
+        email: rt
+            .layers
+            .value(None, "VWC_EMAIL_FROM", "email_from")
+            .is_some(),
         dev_tokens: None,
         oidc,
         chat_llm: chat_llm(&rt.layers)?,
@@ -386,6 +391,7 @@ pub async fn run_chat() -> Result<(), lambda_http::Error> {
         request_timeout: std::time::Duration::from_secs(60),
         public_url: None, // the chat routes sign no URL
         notification_settle: vwc_notification::consumer::DEFAULT_SETTLE, // nor save preferences
+        email: false,
         dev_tokens: None,
         oidc: None,
         chat_llm: chat_llm(&layers)?,

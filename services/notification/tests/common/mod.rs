@@ -198,6 +198,7 @@ impl Api {
                 allowlist: Arc::new(allowlist),
                 clock,
                 settle: chrono::TimeDelta::zero(),
+                email: true,
             },
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

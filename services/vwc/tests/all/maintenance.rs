@@ -129,13 +129,12 @@ async fn an_oil_change_goes_due_soon_then_overdue_and_the_reminder_reaches_every
     let hook_url = receiver.url();
     let token = app.token("org_a", &[Role::FleetManager]);
     let mailbox = format!("fleet-{}@example.com", uuid::Uuid::new_v4().simple());
-    let (status, _, prefs) = put(
-        &app,
-        &token,
-        "/v1/notifications/preferences",
-        &json!({"webhookUrl": hook_url, "email": mailbox}),
-    )
-    .await;
+    // An address only where this server e-mails (the moto endpoint): elsewhere it is refused.
+    let channels = match &endpoint {
+        Some(_) => json!({"webhookUrl": hook_url, "email": mailbox}),
+        None => json!({"webhookUrl": hook_url}),
+    };
+    let (status, _, prefs) = put(&app, &token, "/v1/notifications/preferences", &channels).await;
     assert_eq!(status, 200, "{prefs}");
     let secret =
         vwc_webhook::WebhookSecret::parse(prefs["webhookSecret"].as_str().unwrap()).unwrap();
@@ -598,6 +597,28 @@ async fn preferences_and_item_settings_must_be_json_objects() {
         .await;
         assert_eq!(r.status(), 422, "{path}");
     }
+    // This server sends no e-mail (no `--email`): an address is refused by name and nothing is kept — it
+    // was accepted and shown, and every reminder's e-mail then failed "not configured" in the log only.
+    let prefs = "/v1/notifications/preferences";
+    let (status, _, problem) = put(
+        &app,
+        &token,
+        prefs,
+        &json!({"email": "fleet@example.com", "quietHours": {"start": "22:00", "end": "07:00"}}),
+    )
+    .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["errors"][0]["field"], "email", "{problem}");
+    let kept = app.get_ok(&token, prefs).await;
+    assert_eq!(
+        (&kept["email"], &kept["quietHours"]),
+        (&Value::Null, &Value::Null)
+    );
+    let (status, _, _) = put(&app, &token, prefs, &json!({"email": " "})).await;
+    assert_eq!(
+        status, 200,
+        "a blank address turns the channel off, as documented"
+    );
     app.stop().await;
 }
 
