@@ -1,5 +1,5 @@
-//! When to try an outbound delivery again: exponential backoff with full jitter, unless the receiver
-//! said when (`Retry-After`), in which case that wins, within reason.
+//! When to try an outbound delivery again: exponential backoff with equal jitter (half of each step fixed,
+//! half random), unless the receiver said when (`Retry-After`), in which case that wins, within reason.
 
 use std::time::Duration;
 
@@ -19,12 +19,16 @@ pub struct RetryPolicy {
     pub cap: Duration,
 }
 
+/// The default: 12 attempts, retries from 30 s doubling up to 4 h — with equal jitter, 6 to 12 hours from
+/// the first attempt to the last. A receiver down for a deploy gets the reminder minutes later; one down
+/// for an afternoon still gets it. (It was 8 attempts from 2 s with full jitter: a receiver down for three
+/// minutes lost the reminder for good — a probe dead-lettered one after 2 min 17 s.)
 impl Default for RetryPolicy {
     fn default() -> Self {
         Self {
-            max_attempts: 8,
-            base: Duration::from_secs(2),
-            cap: Duration::from_secs(15 * 60),
+            max_attempts: 12,
+            base: Duration::from_secs(30),
+            cap: Duration::from_secs(4 * 60 * 60),
         }
     }
 }
@@ -36,8 +40,9 @@ impl RetryPolicy {
     }
 
     /// Delay before retry number `attempt` (0 for the first retry): the receiver's `Retry-After`
-    /// (capped at `MAX_RETRY_AFTER`) when given, else a uniform random delay in
-    /// `[0, min(cap, base·2^attempt)]`.
+    /// (capped at `MAX_RETRY_AFTER`) when given, else a uniform random delay in `[c/2, c]` for
+    /// `c = min(cap, base·2^attempt)` — half of it fixed, so the retries span at least half the schedule
+    /// however the dice fall, half random, so receivers coming back are not met by every sender at once.
     pub fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
         self.delay_with_rng(attempt, retry_after, &mut rand::thread_rng())
     }
@@ -54,7 +59,7 @@ impl RetryPolicy {
         }
         let ceiling = self.backoff_ceiling(attempt);
         let ceiling_nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
-        Duration::from_nanos(rng.gen_range(0..=ceiling_nanos))
+        Duration::from_nanos(rng.gen_range(ceiling_nanos / 2..=ceiling_nanos))
     }
 
     /// `min(cap, base·2^attempt)`, without overflow for any attempt number.
@@ -142,26 +147,45 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn jittered_delay_stays_within_zero_and_the_ceiling() {
+    fn jittered_delay_stays_within_half_the_ceiling_and_the_ceiling() {
         let p = policy();
         let mut rng = StdRng::seed_from_u64(7);
         for attempt in 0..10 {
             let ceiling = p.backoff_ceiling(attempt);
             for _ in 0..200 {
-                assert!(p.delay_with_rng(attempt, None, &mut rng) <= ceiling);
+                let delay = p.delay_with_rng(attempt, None, &mut rng);
+                assert!(
+                    delay <= ceiling && delay >= ceiling / 2,
+                    "{delay:?} of {ceiling:?}"
+                );
             }
         }
     }
 
     #[test]
-    fn jittered_delay_spreads_over_the_whole_range() {
+    fn jittered_delay_spreads_over_the_upper_half() {
         let p = policy();
         let mut rng = StdRng::seed_from_u64(42);
         let delays: Vec<Duration> = (0..1000)
             .map(|_| p.delay_with_rng(6, None, &mut rng))
             .collect();
-        assert!(delays.iter().any(|d| *d < Duration::from_secs(10)));
-        assert!(delays.iter().any(|d| *d > Duration::from_secs(50)));
+        assert!(delays.iter().any(|d| *d < Duration::from_secs(35)));
+        assert!(delays.iter().any(|d| *d > Duration::from_secs(55)));
+    }
+
+    /// The default keeps trying for hours, however the dice fall, and its first retries come within
+    /// minutes.
+    #[test]
+    fn the_default_policy_retries_for_six_hours_at_least_starting_within_a_minute() {
+        let p = RetryPolicy::default();
+        let retries = p.max_attempts - 1;
+        let shortest: Duration = (0..retries).map(|a| p.backoff_ceiling(a) / 2).sum();
+        let longest: Duration = (0..retries).map(|a| p.backoff_ceiling(a)).sum();
+        assert!(shortest >= Duration::from_secs(6 * 3600), "{shortest:?}");
+        assert!(longest <= Duration::from_secs(13 * 3600), "{longest:?}");
+        assert!(p.backoff_ceiling(0) <= Duration::from_secs(60));
+        let first_four: Duration = (0..4).map(|a| p.backoff_ceiling(a)).sum();
+        assert!(first_four <= Duration::from_secs(10 * 60), "{first_four:?}");
     }
 
     #[test]
