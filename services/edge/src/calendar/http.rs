@@ -122,7 +122,41 @@ fn signed_feed(origin: String, org: &str, scope: &FeedScope, secret: &FeedSecret
     }
 }
 
-/// `scheme://host` as the request named it (`X-Forwarded-Proto`/`-Host`, else `Host`).
+/// Whether `host` is a host name or address with an optional port, nothing else: a forwarded header such as
+/// `evil.example/phish#` or `x"><script>` made calendar URLs pointing elsewhere.
+fn is_host(host: &str) -> bool {
+    let (name, port) = match host.strip_prefix('[') {
+        // An IPv6 literal, `[::1]` or `[::1]:8080`.
+        Some(rest) => {
+            let Some((address, after)) = rest.split_once(']') else {
+                return false;
+            };
+            let literal = |b: u8| b.is_ascii_hexdigit() || b == b':' || b == b'.';
+            if address.is_empty() || !address.bytes().all(literal) {
+                return false;
+            }
+            match after.strip_prefix(':') {
+                _ if after.is_empty() => return true,
+                Some(port) => ("ipv6", Some(port)),
+                None => return false,
+            }
+        }
+        None => match host.rsplit_once(':') {
+            Some((name, port)) => (name, Some(port)),
+            None => (host, None),
+        },
+    };
+    let port_ok =
+        port.is_none_or(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
+    let name_ok = (1..=253).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+    port_ok && name_ok
+}
+
+/// `scheme://host` as the request named it (`X-Forwarded-Proto`/`-Host`, else `Host`); a header value that
+/// is not a host (and port) is passed over.
 fn request_origin(headers: &HeaderMap) -> String {
     let first = |name: &str| {
         headers
@@ -130,7 +164,7 @@ fn request_origin(headers: &HeaderMap) -> String {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(',').next())
             .map(str::trim)
-            .filter(|v| !v.is_empty())
+            .filter(|v| is_host(v))
     };
     let scheme = match first("x-forwarded-proto") {
         Some("https") => "https",
@@ -355,4 +389,50 @@ async fn signed_fleet_feed(
 ) -> Result<Response, ApiError> {
     check_signature(&state, &feed, &FeedScope::Fleet).await?;
     fleet_calendar(&state, &feed.org.into()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A forwarded host that is not a host (and port) is passed over: `X-Forwarded-Host: evil.example/phish#`
+    /// made calendar URLs pointing elsewhere.
+    #[test]
+    fn the_origin_comes_only_from_headers_that_name_a_host() {
+        let origin = |pairs: &[(&'static str, &'static str)]| {
+            let mut headers = HeaderMap::new();
+            for (name, value) in pairs {
+                headers.insert(*name, value.parse().unwrap());
+            }
+            request_origin(&headers)
+        };
+        assert_eq!(
+            origin(&[("host", "vwc.example:8080")]),
+            "http://vwc.example:8080"
+        );
+        assert_eq!(
+            origin(&[
+                ("x-forwarded-host", "app.example"),
+                ("x-forwarded-proto", "https"),
+                ("host", "10.0.0.5")
+            ]),
+            "https://app.example"
+        );
+        assert_eq!(origin(&[("host", "[::1]:3000")]), "http://[::1]:3000");
+        for bad in [
+            "evil.example/phish#",
+            "x\"><script>",
+            "a b",
+            "host:99999x",
+            "[::1",
+            "user@host",
+        ] {
+            assert_eq!(
+                origin(&[("x-forwarded-host", bad), ("host", "vwc.example")]),
+                "http://vwc.example",
+                "{bad}"
+            );
+        }
+        assert_eq!(origin(&[("host", "evil.example/x")]), "http://localhost");
+    }
 }
