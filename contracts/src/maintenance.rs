@@ -232,9 +232,9 @@ impl MaintenanceItemView {
                     }
                     (r, text)
                 });
+                // On its due day an item is worded by its date like any other day ("Due today" went stale
+                // in e-mails, feeds and webhook receivers the next morning, and left out the odometer).
                 let mut text = match (self.due_at.zip(days_left), odometer_text) {
-                    // Tomorrow the item is overdue, a status change that publishes anyway.
-                    (Some((_, 0)), _) => "Due today".to_string(),
                     (_, Some((0, _))) => format!(
                         "Due now: the odometer has reached {}",
                         Distance(self.due_odometer.unwrap_or_default(), unit)
@@ -931,7 +931,7 @@ mod tests {
         let on = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
         assert_eq!(
             item.reason_on(OdometerUnit::Mi, on(2026, 9, 1), Some(44_000)),
-            "Due today"
+            "Due on 2026-09-01 or at 45,000 mi, whichever comes first"
         );
         assert_eq!(
             item.reason_on(OdometerUnit::Mi, on(2026, 5, 1), Some(45_000)),
@@ -959,7 +959,10 @@ mod tests {
         let json = serde_json::to_value(&schedule).unwrap();
         assert_eq!(json["evaluatedOn"], "2026-09-01");
         let decoded: MaintenanceScheduleUpdated = serde_json::from_value(json).unwrap();
-        assert_eq!(decoded.items[0].reason, "Due today");
+        assert_eq!(
+            decoded.items[0].reason,
+            "Due on 2026-09-01 or at 45,000 mi, whichever comes first"
+        );
         assert_eq!(decoded, schedule);
     }
     #[test]
