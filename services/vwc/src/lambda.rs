@@ -830,33 +830,49 @@ mod tests {
     /// calls marked at their end, the flush was cut inside the first one every time: nothing marked, and
     /// every invocation published the same rows again (a probe: 7 copies of one event in 43 s; 300 rows
     /// never drained by three warm instances).
-    #[tokio::test]
-    async fn a_bus_too_slow_for_a_batch_within_the_budget_drains_call_by_call_each_row_once() {
-        let dir = tempfile::tempdir().unwrap();
+    /// An outbox of `rows` pending rows behind a bus taking `delay` a call, after `invocations` API
+    /// invocations with 100 ms of flush budget each: the database (to count what is left) and the bus.
+    async fn after_slow_invocations(
+        dir: &tempfile::TempDir,
+        rows: usize,
+        delay: Duration,
+        invocations: usize,
+    ) -> (vwc_store::SqliteDb, Arc<SlowBus>) {
         let db = vwc_store::SqliteDb::open(&dir.path().join("svc.db"), &[]).unwrap();
-        let pending: Vec<_> = (0..200).map(envelope).collect();
+        let pending: Vec<_> = (0..rows).map(envelope).collect();
         db.write(move |c| vwc_store::sqlite::enqueue(c, &pending))
             .await
             .unwrap();
         let bus = Arc::new(SlowBus {
-            delay: Duration::from_millis(400),
+            delay,
             ..SlowBus::default()
         });
         let relay = Arc::new(OutboxRelay::new("svc", Arc::new(db.clone()), bus.clone()));
         let upkeep = Upkeep::new(vec![relay], Vec::new());
-        for _ in 0..3 {
+        for _ in 0..invocations {
             upkeep.after_invocation(Duration::from_millis(100)).await;
         }
-        let left: i64 = db
-            .read(|c| {
-                Ok(c.query_row(
-                    "SELECT count(*) FROM outbox WHERE sent_at IS NULL",
-                    [],
-                    |r| r.get(0),
-                )?)
-            })
-            .await
-            .unwrap();
+        (db, bus)
+    }
+
+    /// The rows of `db`'s outbox not marked sent.
+    async fn unsent(db: &vwc_store::SqliteDb) -> i64 {
+        db.read(|c| {
+            Ok(c.query_row(
+                "SELECT count(*) FROM outbox WHERE sent_at IS NULL",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_bus_too_slow_for_a_batch_within_the_budget_drains_call_by_call_each_row_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, bus) = after_slow_invocations(&dir, 200, Duration::from_millis(400), 3).await;
+        let left = unsent(&db).await;
         let published = bus.published.load(std::sync::atomic::Ordering::SeqCst);
         assert_eq!(left, 170, "one call of 10 a invocation");
         assert_eq!(published, 30, "each row published once");
@@ -892,17 +908,7 @@ mod tests {
         Upkeep::new(relays, Vec::new())
             .after_invocation(Duration::from_secs(1))
             .await;
-        let left: i64 = dbs[0]
-            .read(|c| {
-                Ok(c.query_row(
-                    "SELECT count(*) FROM outbox WHERE sent_at IS NULL",
-                    [],
-                    |r| r.get(0),
-                )?)
-            })
-            .await
-            .unwrap();
-        assert_eq!(left, 0);
+        assert_eq!(unsent(&dbs[0]).await, 0);
     }
 
     /// A bus call slower than the flush's cut (EventBridge answering after its own retries): the bus has
@@ -912,21 +918,8 @@ mod tests {
     #[tokio::test]
     async fn rows_whose_bus_call_was_cut_are_not_published_again_by_the_next_invocations() {
         let dir = tempfile::tempdir().unwrap();
-        let db = vwc_store::SqliteDb::open(&dir.path().join("svc.db"), &[]).unwrap();
-        let pending: Vec<_> = (0..50).map(envelope).collect();
-        db.write(move |c| vwc_store::sqlite::enqueue(c, &pending))
-            .await
-            .unwrap();
-        let bus = Arc::new(SlowBus {
-            delay: Duration::from_millis(1_500),
-            ..SlowBus::default()
-        });
-        let relay = Arc::new(OutboxRelay::new("svc", Arc::new(db.clone()), bus.clone()));
-        let upkeep = Upkeep::new(vec![relay], Vec::new());
-        for _ in 0..3 {
-            // Cut at 0.1 s + FLUSH_GRACE, inside the first call.
-            upkeep.after_invocation(Duration::from_millis(100)).await;
-        }
+        // Each invocation is cut at 0.1 s + FLUSH_GRACE, inside its first call.
+        let (_db, bus) = after_slow_invocations(&dir, 50, Duration::from_millis(1_500), 3).await;
         let took = bus.took.lock().unwrap().clone();
         let distinct: std::collections::HashSet<_> = took.iter().collect();
         assert_eq!(took.len(), 30, "one call a invocation");
