@@ -106,6 +106,14 @@ fn factor(v: &Valuation, code: FactorCode) -> i64 {
         .sum()
 }
 
+/// The detail of `v`'s (first) factor of `code`.
+fn detail(v: &Valuation, code: FactorCode) -> &str {
+    let factor = v.factors.iter().find(|f| f.code == code);
+    &factor
+        .unwrap_or_else(|| panic!("no {code:?} factor"))
+        .detail
+}
+
 #[test]
 fn the_17c_mileage_multiplier_at_every_band_edge() {
     let table = [
@@ -294,12 +302,7 @@ fn a_severe_structural_collision_takes_the_17c_amount_of_the_pre_loss_value() {
     let dv = (pre_loss * 0.10 * 1.0 * 1.0_f64).round() as i64;
     assert_eq!(factor(&v, FactorCode::CollisionDiminishedValue), -dv);
     assert_eq!(sum(&v), v.amount_cents as i64);
-    let detail = &v
-        .factors
-        .iter()
-        .find(|f| f.code == FactorCode::CollisionDiminishedValue)
-        .expect("the collision's factor")
-        .detail;
+    let detail = detail(&v, FactorCode::CollisionDiminishedValue);
     assert!(detail.contains("× mileage 1.00 (12,000 mi) ="), "{detail}");
 }
 
@@ -524,12 +527,7 @@ fn the_forecast_drives_on_from_the_highest_reading_past_a_rollback() {
         assert_eq!(with_typo.odometer, without.odometer);
         assert_eq!(with_typo.amount_cents, without.amount_cents);
         assert!(with_typo.odometer > Some(22_000));
-        let detail = &with_typo
-            .factors
-            .iter()
-            .find(|f| f.code == FactorCode::MileageAdjustment)
-            .unwrap()
-            .detail;
+        let detail = detail(with_typo, FactorCode::MileageAdjustment);
         assert!(
             detail.ends_with(
                 "; a reading lower than an earlier one ignored as a rollback (the latest: 2,300 mi on \
@@ -733,12 +731,7 @@ fn a_reading_below_an_earlier_one_is_a_rollback_the_mileage_ignores_and_says_so(
         factor(&after, FactorCode::MileageAdjustment),
         factor(&before, FactorCode::MileageAdjustment)
     );
-    let detail = &after
-        .factors
-        .iter()
-        .find(|f| f.code == FactorCode::MileageAdjustment)
-        .unwrap()
-        .detail;
+    let detail = detail(&after, FactorCode::MileageAdjustment);
     assert!(
         detail.ends_with(
             "; a reading lower than an earlier one ignored as a rollback (the latest: 3,000 mi on \
