@@ -292,7 +292,8 @@ describe("correcting a record", () => {
       details: { seller: "Lakeside Toyota" },
     });
     expect(buildCorrection(e, before, { ...before, price: "27k" }).errors).toEqual({
-      "details.priceCents": "Enter an amount such as 24500.",
+      "details.priceCents":
+        "Write the amount with at most 2 decimals, such as 1234.50, 1,234.50 or 1.234,50.",
     });
   });
 

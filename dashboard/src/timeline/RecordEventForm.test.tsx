@@ -54,6 +54,30 @@ describe("record form", () => {
     expect(buildEvent(fields).body).toMatchObject({ costCents: 1250, currency: "GBP" });
   });
 
+  it("reads a cost, a value and a volume typed with a decimal comma as written", () => {
+    expect(
+      buildEvent({ ...fields, kind: "fuel", cost: "62,40", volume: "38,5", volumeUnit: "l" }).body,
+    ).toMatchObject({ costCents: 6240, details: { volume: 38.5, volumeUnit: "l" } });
+    expect(buildEvent({ ...fields, cost: "89,99" }).body).toMatchObject({ costCents: 8999 });
+    expect(buildEvent({ ...fields, kind: "valuation", amount: "24.500" }).body).toMatchObject({
+      details: { amountCents: 2_450_000 },
+    });
+    expect(
+      buildEvent({ ...fields, kind: "acquisition", cost: "27.490,50", price: "27.000" }).body,
+    ).toMatchObject({ costCents: 2_749_050, details: { priceCents: 2_700_000 } });
+  });
+
+  it("says how to write an amount it cannot read without guessing", () => {
+    const help = "Write the amount with at most 2 decimals, such as 1234.50, 1,234.50 or 1.234,50.";
+    expect(buildEvent({ ...fields, cost: "1,2,3" }).errors).toEqual({ costCents: help });
+    expect(buildEvent({ ...fields, kind: "valuation", amount: "12.345.6" }).errors).toEqual({
+      "details.amountCents": help,
+    });
+    expect(buildEvent({ ...fields, kind: "fuel", volume: "11.235" }).errors).toEqual({
+      "details.volume": "Write the volume with at most 2 decimals, such as 38.5 or 38,5.",
+    });
+  });
+
   it("refuses a missing or impossible date before sending", () => {
     expect(buildEvent({ ...fields, date: "" }).errors).toEqual({
       occurredAt: "Enter the date, such as 2026-03-02.",

@@ -17,7 +17,14 @@ import {
   type Vehicle,
   type VehicleEvent,
 } from "../api/types";
-import { centsToText, formatDate, formatDateTime, parseMoneyToCents } from "../format";
+import {
+  centsToText,
+  formatDate,
+  formatDateTime,
+  MONEY_FORMAT_HELP,
+  parseDecimal,
+  parseMoneyToCents,
+} from "../format";
 import { kindStyle } from "./kinds";
 
 interface Fields {
@@ -92,7 +99,7 @@ function eventBody(f: Fields): { body: Record<string, unknown>; errors: Record<s
   }
   const cost = parseMoneyToCents(f.cost);
   if (cost !== undefined) {
-    if (Number.isNaN(cost)) errors.costCents = "Enter an amount such as 89.99.";
+    if (Number.isNaN(cost)) errors.costCents = MONEY_FORMAT_HELP;
     else {
       body.costCents = cost;
       body.currency = f.currency;
@@ -111,23 +118,40 @@ function eventBody(f: Fields): { body: Record<string, unknown>; errors: Record<s
     body.details = { severity: f.severity };
   } else if (f.kind === "valuation") {
     const amount = parseMoneyToCents(f.amount);
-    if (amount === undefined || Number.isNaN(amount))
-      errors["details.amountCents"] = "Enter the value, such as 24500.";
+    if (amount === undefined) errors["details.amountCents"] = "Enter the value, such as 24500.";
+    else if (Number.isNaN(amount)) errors["details.amountCents"] = MONEY_FORMAT_HELP;
     body.details = { amountCents: amount, source: "user_estimate" };
     body.currency = f.currency;
   } else if (f.kind === "acquisition") {
     const price = parseMoneyToCents(f.price);
     if (price !== undefined) {
-      if (Number.isNaN(price)) errors["details.priceCents"] = "Enter an amount such as 24500.";
+      if (Number.isNaN(price)) errors["details.priceCents"] = MONEY_FORMAT_HELP;
       else body.details = { priceCents: price };
     }
   } else if (f.kind === "fuel") {
-    const volume = Number(f.volume.replace(/,/g, "."));
-    if (!f.volume.trim() || !Number.isFinite(volume) || volume <= 0)
-      errors["details.volume"] = "Enter the volume pumped, such as 11.2.";
-    body.details = { volume, volumeUnit: f.volumeUnit, fullTank: f.fullTank === "yes" };
+    const volume = parseVolume(f.volume);
+    if (typeof volume === "string") errors["details.volume"] = volume;
+    body.details = {
+      volume: typeof volume === "number" ? volume : undefined,
+      volumeUnit: f.volumeUnit,
+      fullTank: f.fullTank === "yes",
+    };
   }
   return { body, errors };
+}
+
+/**
+ * A fill's volume (`38.5`, `38,5`), or why it cannot be read: the decimals follow one separator, at most 2
+ * of them, as for money (`parseDecimal`); a volume grouped in thousands (`11.235`) is no single fill, so it
+ * is refused rather than read as 11,235.
+ */
+export function parseVolume(text: string): number | string {
+  const n = parseDecimal(text, 2);
+  if (n === undefined) return "Enter the volume pumped, such as 11.2.";
+  if (typeof n === "number" || n.grouped)
+    return "Write the volume with at most 2 decimals, such as 38.5 or 38,5.";
+  const volume = Number(`${n.whole}.${n.fraction || "0"}`);
+  return volume > 0 ? volume : "Enter the volume pumped, such as 11.2.";
 }
 
 /** The longest reason the API keeps for a correction or a void (`MAX_REASON`). */
