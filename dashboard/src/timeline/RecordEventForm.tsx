@@ -16,7 +16,9 @@ import {
   type EventKind,
   type Vehicle,
   type VehicleEvent,
+  type VehicleMaintenance,
 } from "../api/types";
+import { useQuery } from "../api/useQuery";
 import {
   centsToText,
   formatDate,
@@ -77,17 +79,59 @@ export function newKey(): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
+/** A task the vehicle's maintenance schedule tracks (an item of `GET …/maintenance`): its code and title. */
+export interface KnownTask {
+  task: string;
+  title: string;
+}
+
+/** One typed task as a code: a known task's own code when its code or title is typed (any case), else the
+ * words as a code (`Brake pads` → `brake_pads`, a custom task the schedule does not track). */
+function taskCode(typed: string, known: readonly KnownTask[]): { code: string; known: boolean } {
+  const words = typed.trim().toLowerCase().replace(/\s+/g, " ");
+  const code = words.replace(/[\s-]+/g, "_");
+  const match = known.find((k) => k.task === code || k.title.toLowerCase() === words);
+  return match ? { code: match.task, known: true } : { code, known: false };
+}
+
+/**
+ * The tasks typed in the Tasks field (comma-separated codes or titles) as the codes to record, once each,
+ * with the typed ones that match none of the vehicle's maintenance items (`unknown`): they are recorded as
+ * custom tasks, which clear no item of the schedule.
+ */
+export function readTasks(
+  text: string,
+  known: readonly KnownTask[] = [],
+): { tasks: string[]; unknown: string[] } {
+  const tasks: string[] = [];
+  const unknown: string[] = [];
+  for (const typed of text.split(",").map((t) => t.trim())) {
+    if (!typed) continue;
+    const t = taskCode(typed, known);
+    if (tasks.includes(t.code)) continue;
+    tasks.push(t.code);
+    if (!t.known) unknown.push(typed);
+  }
+  return { tasks, unknown };
+}
+
 /** Builds the request body; local problems (a cost that is not a number) come back as field errors. */
-export function buildEvent(f: Fields): {
+export function buildEvent(
+  f: Fields,
+  known: readonly KnownTask[] = [],
+): {
   body?: Record<string, unknown>;
   errors: Record<string, string>;
 } {
-  const { body, errors } = eventBody(f);
+  const { body, errors } = eventBody(f, known);
   return Object.keys(errors).length ? { errors } : { body, errors };
 }
 
 /** The body the fields make, with the local field errors beside it (the body leaves out what is wrong). */
-function eventBody(f: Fields): { body: Record<string, unknown>; errors: Record<string, string> } {
+function eventBody(
+  f: Fields,
+  known: readonly KnownTask[] = [],
+): { body: Record<string, unknown>; errors: Record<string, string> } {
   const errors: Record<string, string> = {};
   if (!isDate(f.date)) errors.occurredAt = "Enter the date, such as 2026-03-02.";
   const body: Record<string, unknown> = { kind: f.kind, occurredAt: `${f.date}T12:00:00Z` };
@@ -108,12 +152,7 @@ function eventBody(f: Fields): { body: Record<string, unknown>; errors: Record<s
   if (f.vendor.trim()) body.vendor = { name: f.vendor.trim() };
   if (f.notes.trim()) body.notes = f.notes.trim();
   if (f.kind === "maintenance") {
-    body.details = {
-      tasks: f.tasks
-        .split(",")
-        .map((t) => t.trim().toLowerCase().replace(/\s+/g, "_"))
-        .filter(Boolean),
-    };
+    body.details = { tasks: readTasks(f.tasks, known).tasks };
   } else if (f.kind === "collision") {
     body.details = { severity: f.severity };
   } else if (f.kind === "valuation") {
@@ -221,9 +260,10 @@ export function buildCorrection(
   original: VehicleEvent,
   before: Fields,
   after: Fields,
+  known: readonly KnownTask[] = [],
 ): { body?: EventCorrection; errors: Record<string, string>; unchanged?: boolean } {
-  const was = eventBody(before);
-  const now = eventBody(after);
+  const was = eventBody(before, known);
+  const now = eventBody(after, known);
   const body: Record<string, unknown> = {};
   // The API keeps a field the body leaves out, details too: after a change of kind the old kind's details
   // (a repair's parts on an upgrade) would be a 422, so a new kind always gets its details, or none.
@@ -351,6 +391,30 @@ export function RecordEventForm({
   const [key, setKey] = useState(newKey);
   // A record's currency may be one the vehicle's costs are not in: the form still offers it.
   const currencyChoices = [...new Set([...currencies, ...(f.currency ? [f.currency] : [])])];
+  // The vehicle's maintenance items, offered as the tasks to tick; without them (not read yet, not
+  // evaluated, a failure) the field takes codes as before and says nothing about unknown ones.
+  const schedule = useQuery(`maintenance:${vehicle.id}`, (signal) =>
+    api.json<VehicleMaintenance>(`/v1/vehicles/${encodeURIComponent(vehicle.id)}/maintenance`, {
+      signal,
+    }),
+  );
+  const known: KnownTask[] = (Array.isArray(schedule.data?.items) ? schedule.data.items : [])
+    .filter((i) => typeof i.task === "string" && typeof i.title === "string")
+    .map(({ task, title }) => ({ task, title }));
+  const typedTasks = readTasks(f.tasks, known);
+
+  /** Ticks or unticks a known task in the Tasks field (its code added at the end, or every way it was typed
+   * removed). */
+  const toggleTask = (code: string) => {
+    const typed = f.tasks
+      .split(",")
+      .map((t) => t.trim())
+      .filter(Boolean);
+    const others = typed.filter((t) => readTasks(t, known).tasks[0] !== code);
+    set("tasks")({
+      target: { value: (others.length < typed.length ? others : [...typed, code]).join(", ") },
+    });
+  };
 
   const set = (k: keyof Fields) => (e: { target: { value: string } }) => {
     const value = e.target.value;
@@ -394,7 +458,7 @@ export function RecordEventForm({
     setNotice(null);
     setConflict(null);
     if (correcting && original) return correct(original.event, original.revision);
-    const built = buildEvent(f);
+    const built = buildEvent(f, known);
     const local: Record<string, string> = {};
     for (const [k, v] of Object.entries(built.errors)) local[fieldFor(k) ?? k] = v;
     setErrors(local);
@@ -418,7 +482,7 @@ export function RecordEventForm({
   }
 
   async function correct(event: VehicleEvent, revision: number) {
-    const built = buildCorrection(event, before, f);
+    const built = buildCorrection(event, before, f, known);
     const local: Record<string, string> = {};
     for (const [k, v] of Object.entries(built.errors)) local[fieldFor(k) ?? k] = v;
     setErrors(local);
@@ -479,14 +543,29 @@ export function RecordEventForm({
       price:
         "The vehicle's own price, where its cost of ownership starts; follows Cost while the two are equal",
     }),
-    ...(f.kind === "maintenance" && { tasks: "Comma-separated, e.g. oil_change, tire_rotation" }),
+    ...(f.kind === "maintenance" && {
+      tasks: known.length
+        ? "Tick this vehicle's items below, or type tasks by name or code, comma-separated"
+        : "Comma-separated, e.g. oil_change, tire_rotation",
+    }),
     ...(f.kind === "fuel" && { fullTank: "A partial fill counts toward the next full one" }),
     ...(correcting && { reason: `Kept in the record's history; up to ${MAX_REASON} characters.` }),
+  };
+  // What the person should know before sending, beside the field (not an error: it does not block).
+  const warnings: Partial<Record<keyof Fields, string>> = {
+    ...(f.kind === "maintenance" &&
+      known.length > 0 &&
+      typedTasks.unknown.length > 0 && {
+        tasks: `${typedTasks.unknown.map((t) => `“${t}”`).join(", ")} ${
+          typedTasks.unknown.length === 1 ? "is not one" : "are not"
+        } of this vehicle's maintenance items: recorded as a custom task, it clears nothing on the schedule.`,
+      }),
   };
 
   const field = (name: keyof Fields, label: string, input: ReactNode) => {
     const err = errors[name];
     const hint = hints[name];
+    const warning = warnings[name];
     return (
       <div className={`field${err ? " invalid" : ""}`}>
         <label htmlFor={`${id}-${name}`}>{label}</label>
@@ -494,6 +573,11 @@ export function RecordEventForm({
         {hint && (
           <span className="hint" id={`${id}-${name}-hint`}>
             {hint}
+          </span>
+        )}
+        {warning && (
+          <span className="field-warning" id={`${id}-${name}-warning`}>
+            {warning}
           </span>
         )}
         {err && (
@@ -511,6 +595,7 @@ export function RecordEventForm({
     // The error first: it is what needs doing.
     "aria-describedby": describedBy(
       errors[name] && `${id}-${name}-error`,
+      warnings[name] && `${id}-${name}-warning`,
       hints[name] && `${id}-${name}-hint`,
     ),
   });
@@ -598,6 +683,21 @@ export function RecordEventForm({
             </select>,
           )}
       </div>
+      {f.kind === "maintenance" && known.length > 0 && (
+        <fieldset className="known-tasks">
+          <legend>This vehicle&apos;s maintenance items</legend>
+          {known.map((k) => (
+            <label key={k.task} className="check">
+              <input
+                type="checkbox"
+                checked={typedTasks.tasks.includes(k.task)}
+                onChange={() => toggleTask(k.task)}
+              />
+              {k.title}
+            </label>
+          ))}
+        </fieldset>
+      )}
       {field(
         "notes",
         "Notes",
