@@ -462,10 +462,12 @@ await step(
       Number(await cost.inputValue()) === shown,
       `the cost field is not prefilled with ${fix.cost}: "${await cost.inputValue()}"`,
     );
-    assert(
-      (await page.evaluate(() => document.activeElement?.closest("dialog") != null)) === true,
-      "focus did not move into the dialog",
-    );
+    // The first field, not the "×" that showModal() focuses by itself.
+    const focusedLabel = await page.evaluate(() => {
+      const el = document.activeElement;
+      return el?.closest("dialog") ? (el.labels?.[0]?.textContent ?? el.className) : "outside";
+    });
+    assert(focusedLabel === "Kind", `focus is on "${focusedLabel}", not the dialog's first field`);
     await cost.fill("123.45");
     await form.getByLabel("Reason (optional)").fill("E2E: the receipt says 123.45");
     await shot("correct-dialog");

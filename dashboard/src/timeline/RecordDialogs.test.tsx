@@ -380,6 +380,46 @@ describe("correcting a record", () => {
   });
 });
 
+describe("focus when a dialog opens in a browser", () => {
+  // A browser's showModal() focuses the dialog's first focusable element itself — the "×" — before the
+  // dialog's effects run; jsdom has no showModal, so the tests give it one that does the same.
+  afterEach(() => {
+    delete (HTMLDialogElement.prototype as { showModal?: unknown }).showModal;
+    delete (HTMLDialogElement.prototype as { close?: unknown }).close;
+  });
+  function browserShowModal() {
+    Object.assign(HTMLDialogElement.prototype, {
+      showModal(this: HTMLDialogElement) {
+        this.setAttribute("open", "");
+        this.querySelector<HTMLElement>("button, input, select, textarea")?.focus();
+      },
+      close(this: HTMLDialogElement) {
+        this.removeAttribute("open");
+      },
+    });
+  }
+
+  it("puts focus on the first field of Correct and Void, not on the close button", async () => {
+    browserShowModal();
+    setup(() => undefined);
+    let dialog = await openAction("Correct");
+    expect(within(dialog).getByLabelText("Kind")).toHaveFocus();
+    await userEvent.click(within(dialog).getByRole("button", { name: "Cancel" }));
+    await userEvent.click(screen.getByRole("button", { name: /^Void / }));
+    dialog = screen.getByRole("dialog");
+    await waitFor(() => expect(dialog.querySelector("[aria-busy]")).toBeNull());
+    expect(within(dialog).getByLabelText("Reason (required)")).toHaveFocus();
+  });
+
+  it("puts focus on the History dialog's heading", async () => {
+    browserShowModal();
+    setup(() => undefined);
+    const dialog = await openAction("History");
+    await within(dialog).findByText(/Corrected \(revision 2\)/);
+    expect(within(dialog).getByRole("heading", { name: /^History of/ })).toHaveFocus();
+  });
+});
+
 describe("voiding a record", () => {
   it("needs a reason, asks to confirm, then voids it: the row leaves and focus moves to the next", async () => {
     const { fetch, onRecorded } = setup((_url, init) =>

@@ -388,6 +388,7 @@ export function HistoryDialog({
       }
       onClose={onClose}
       className="history-dialog"
+      initialFocus="title"
     >
       {!history && !error && <Loading label="Loading the history…" />}
       <ErrorText error={error} onRetry={retry} />
