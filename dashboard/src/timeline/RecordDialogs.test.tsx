@@ -228,7 +228,7 @@ describe("correcting a record", () => {
     await userEvent.type(within(dialog).getByLabelText("Notes"), "first try");
     await userEvent.click(within(dialog).getByRole("button", { name: "Save correction" }));
     expect(await within(dialog).findByRole("alert")).toHaveTextContent(
-      "The record changed since revision 2",
+      "Someone changed this record after you opened it",
     );
     expect(header(calls(fetch, "PATCH")[0], "If-Match")).toBe('"2"');
     await userEvent.click(within(dialog).getByRole("button", { name: "Reload the record" }));
@@ -339,11 +339,20 @@ describe("correcting a record", () => {
     const dialog = await openAction("Correct");
     await userEvent.type(within(dialog).getByLabelText("Notes"), "synthetic");
     await userEvent.click(within(dialog).getByRole("button", { name: "Save correction" }));
-    expect(await within(dialog).findByRole("alert")).toHaveTextContent(
+    const alert = await within(dialog).findByRole("alert");
+    // In words for people; the server's detail (revisions, routes) only under "Details for support".
+    expect(alert.querySelector("p.error")).toHaveTextContent(
+      "Someone changed this record after you opened it, so your correction was not saved. Reload the record to see how it reads now, then make your correction again if it is still needed.",
+    );
+    expect(alert.querySelector("p.error")).not.toHaveTextContent(/history|GET|revision/);
+    expect(within(alert).getByText("Details for support").closest("details")).toHaveTextContent(
       "Event a changed while this request was handled; read it again and retry.",
     );
-    await userEvent.click(within(dialog).getByRole("button", { name: "Reload the record" }));
+    // Reloading with the keyboard keeps focus in the dialog: on its first field.
+    within(dialog).getByRole("button", { name: "Reload the record" }).focus();
+    await userEvent.keyboard("{Enter}");
     await waitFor(() => expect(within(dialog).getByLabelText("Cost (USD)")).toHaveValue("65.00"));
+    expect(within(dialog).getByLabelText("Kind")).toHaveFocus();
     expect(within(dialog).getByLabelText("Title")).toHaveValue("Oil and filter");
     expect(within(dialog).getByLabelText("Notes")).toHaveValue("");
     expect(within(dialog).getByRole("status")).toHaveTextContent("reloaded");

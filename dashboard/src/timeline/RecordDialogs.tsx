@@ -284,7 +284,9 @@ export function VoidDialog({
               {general}
             </p>
           )}
-          {conflict && <ConflictRetry message={conflict} busy={busy} onReload={reload} />}
+          {conflict && (
+            <ConflictRetry message={conflict} busy={busy} onReload={reload} action="void" />
+          )}
           <div className="actions">
             <button
               id={`${id}-confirm`}

@@ -387,6 +387,12 @@ export function RecordEventForm({
   const [notice, setNotice] = useState<string | null>(null);
   const [conflict, setConflict] = useState<Conflict | null>(null);
   const [busy, setBusy] = useState(false);
+  const formRef = useRef<HTMLFormElement>(null);
+  // Bumped when the form is refilled from a reloaded record: its first field then takes focus.
+  const [focusFirst, setFocusFirst] = useState(0);
+  useEffect(() => {
+    if (focusFirst) formRef.current?.querySelector<HTMLElement>("select, input, textarea")?.focus();
+  }, [focusFirst]);
   // One key per filled-in form: a retry after a network error cannot record the event twice.
   const [key, setKey] = useState(newKey);
   // A record's currency may be one the vehicle's costs are not in: the form still offers it.
@@ -528,6 +534,8 @@ export function RecordEventForm({
       setGeneral([]);
       setConflict(null);
       setNotice("The record has been reloaded as it now reads. Make your correction again.");
+      // "Reload the record" is gone with the conflict: focus goes to the first field, not to <body>.
+      setFocusFirst((n) => n + 1);
     } catch (err) {
       setGeneral([err instanceof Error ? err.message : String(err)]);
     } finally {
@@ -607,6 +615,7 @@ export function RecordEventForm({
 
   return (
     <form
+      ref={formRef}
       className={correcting ? "record" : "record card"}
       onSubmit={submit}
       aria-label={correcting ? "Correct the record" : "Record an event"}
@@ -805,21 +814,38 @@ export function conflictSentence(message: string): string {
   );
 }
 
-/** A 409 on a record changed meanwhile (its words, instants formatted) with "Reload the record". */
+/** What a 409 means to the person, by what they were doing when the record turned out to have changed. */
+const CONFLICT_TEXT = {
+  correct:
+    "Someone changed this record after you opened it, so your correction was not saved. Reload the record to see how it reads now, then make your correction again if it is still needed.",
+  void: "Someone changed this record after you opened it, so it was not voided. Reload the record to see how it reads now, then decide again.",
+};
+
+/**
+ * A 409 on a record changed meanwhile, in words for people, with "Reload the record". The server's own
+ * detail (revisions, routes; instants formatted) stays under "Details for support", not as the message.
+ */
 export function ConflictRetry({
   message,
   busy,
   onReload,
+  action = "correct",
 }: {
   message: string;
   busy: boolean;
   onReload: () => Promise<void>;
+  /** What the person was doing: correcting the record, or voiding it. */
+  action?: keyof typeof CONFLICT_TEXT;
 }) {
   return (
     <div className="error-retry" role="alert">
-      <p className="error">
-        <bdi>{conflictSentence(message)}</bdi>
-      </p>
+      <p className="error">{CONFLICT_TEXT[action]}</p>
+      {message && (
+        <details className="support-detail">
+          <summary>Details for support</summary>
+          <bdi>{conflictSentence(message)}</bdi>
+        </details>
+      )}
       <button type="button" onClick={() => void onReload()} aria-disabled={busy || undefined}>
         Reload the record
       </button>
