@@ -465,6 +465,9 @@ describe("voiding a record", () => {
     expect(screen.getByText(/is voided: it has left the timeline/)).toBeInTheDocument();
     expect(onRecorded).toHaveBeenCalledOnce();
     expect(screen.getByRole("button", { name: /Event b/ })).toHaveFocus();
+    // Once voided records are shown, "it has left the timeline" no longer holds: the message goes.
+    await userEvent.click(screen.getByRole("checkbox", { name: "Show voided records" }));
+    expect(screen.queryByText(/is voided: it has left the timeline/)).toBeNull();
   });
 
   it("says when the record is voided already, and takes it off the timeline on reload", async () => {
