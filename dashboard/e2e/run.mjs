@@ -270,10 +270,25 @@ await step("record an event: bad odometer shows its field error", async () => {
 await step("record an event: a good one appears", async () => {
   const form = page.getByRole("form", { name: "Record an event" });
   await form.getByLabel(/Odometer/).fill("52610");
+  // A decimal comma is a decimal: 62,40 is 62.40, never 6,240.00 (checked against the API below).
+  await form.getByLabel(/^Cost/).fill("62,40");
   await form.getByRole("button", { name: "Record", exact: true }).click();
   const item = page.locator(".event", { hasText: "E2E oil and filter change" });
   await item.waitFor();
   await page.locator(".event.highlighted", { hasText: "E2E oil and filter change" }).waitFor();
+  const recorded = await page.evaluate(async () => {
+    const h = { Authorization: `Bearer ${sessionStorage.getItem("vwc.token")}` };
+    const vehicles = await (await fetch("/v1/vehicles?limit=200", { headers: h })).json();
+    const rav4 = vehicles.items.find((v) => v.model === "RAV4");
+    const events = await (
+      await fetch(`/v1/vehicles/${rav4.id}/events?limit=200`, { headers: h })
+    ).json();
+    return events.items.find((e) => e.title === "E2E oil and filter change");
+  });
+  assert(
+    recorded?.costCents === 6240,
+    `a cost typed "62,40" was recorded as ${recorded?.costCents} cents, not 6240`,
+  );
   await shot("record-good");
 });
 
@@ -447,10 +462,12 @@ await step(
       Number(await cost.inputValue()) === shown,
       `the cost field is not prefilled with ${fix.cost}: "${await cost.inputValue()}"`,
     );
-    assert(
-      (await page.evaluate(() => document.activeElement?.closest("dialog") != null)) === true,
-      "focus did not move into the dialog",
-    );
+    // The first field, not the "×" that showModal() focuses by itself.
+    const focusedLabel = await page.evaluate(() => {
+      const el = document.activeElement;
+      return el?.closest("dialog") ? (el.labels?.[0]?.textContent ?? el.className) : "outside";
+    });
+    assert(focusedLabel === "Kind", `focus is on "${focusedLabel}", not the dialog's first field`);
     await cost.fill("123.45");
     await form.getByLabel("Reason (optional)").fill("E2E: the receipt says 123.45");
     await shot("correct-dialog");

@@ -27,8 +27,41 @@ describe("money", () => {
     expect(parseMoneyToCents("$1,200")).toBe(120000);
     expect(parseMoneyToCents("0.5")).toBe(50);
     expect(parseMoneyToCents("")).toBeUndefined();
-    expect(parseMoneyToCents("12.345")).toBeNaN();
     expect(parseMoneyToCents("abc")).toBeNaN();
+  });
+  it("reads a decimal comma as a decimal, never as a thousands separator", () => {
+    // A EUR owner's fuel cost of 62,40 was recorded as 6,240.00.
+    expect(parseMoneyToCents("62,40")).toBe(6240);
+    expect(parseMoneyToCents("89,99")).toBe(8999);
+    expect(parseMoneyToCents("0,5")).toBe(50);
+    expect(parseMoneyToCents("€ 62,40")).toBe(6240);
+  });
+  it("reads separators followed by three digits as thousands, in either convention", () => {
+    expect(parseMoneyToCents("24.500")).toBe(2_450_000);
+    expect(parseMoneyToCents("24,500")).toBe(2_450_000);
+    expect(parseMoneyToCents("12.345")).toBe(1_234_500);
+    expect(parseMoneyToCents("1.234.567")).toBe(123_456_700);
+    expect(parseMoneyToCents("1 234,5")).toBe(123_450);
+  });
+  it("takes the later of a comma and a point as the decimal separator", () => {
+    expect(parseMoneyToCents("1.234,56")).toBe(123_456);
+    expect(parseMoneyToCents("1,234.56")).toBe(123_456);
+    expect(parseMoneyToCents("1.234.567,8")).toBe(123_456_780);
+  });
+  it("refuses what it could only guess at", () => {
+    for (const text of [
+      "1,2,3",
+      "12.345.6",
+      "1,234.567",
+      "1.2,34",
+      "1,234.5.6",
+      "12,3456",
+      "5.",
+      "0.500",
+      "1234.567",
+      "1,23,456",
+    ])
+      expect(parseMoneyToCents(text), text).toBeNaN();
   });
 });
 

@@ -125,11 +125,67 @@ export function humanize(code: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
-/** Dollars typed by a person (`89.99`, `$1,200`) → cents, or `undefined` when it is not a number. */
-export function parseMoneyToCents(text: string): number | undefined {
-  const t = text.replace(/[$,\s]/g, "");
+/**
+ * A number as a person types it, in either convention (`1,234.56` or `1.234,56`), or `undefined` when
+ * empty. Amounts never have more than `maxDecimals` decimals, which is what makes a lone separator readable:
+ * - with both `,` and `.`, the later one is the decimal separator and the other groups thousands;
+ * - with one kind only, a single separator followed by 1 to `maxDecimals` digits at the end is the decimal
+ *   separator, and separators each followed by exactly 3 digits group thousands (`24.500` is 24500);
+ * - anything else (`1,2,3`, `12.345.6`, `1,234.5.6`) is `NaN`: a field error, never a guess.
+ * Spaces and a leading currency sign (`$`, `€`, `£`) are ignored. `grouped` says thousands were grouped.
+ */
+export function parseDecimal(
+  text: string,
+  maxDecimals = 2,
+): { whole: string; fraction: string; grouped: boolean } | undefined | typeof Number.NaN {
+  const t = text.replace(/[\s\u00a0\u202f]/g, "").replace(/^[$€£]/, "");
   if (t === "") return undefined;
-  if (!/^\d+(\.\d{1,2})?$/.test(t)) return Number.NaN;
-  const [whole, frac = ""] = t.split(".");
-  return Number(whole) * 100 + Number(frac.padEnd(2, "0"));
+  if (!/^[\d.,]+$/.test(t)) return Number.NaN;
+  const last = Math.max(t.lastIndexOf(","), t.lastIndexOf("."));
+  if (last < 0) return { whole: t, fraction: "", grouped: false };
+  const sep = t[last]!;
+  const other = sep === "," ? "." : ",";
+  const tail = t.slice(last + 1);
+  const decimalTail = new RegExp(`^\\d{1,${maxDecimals}}$`);
+  let whole: string;
+  let fraction = "";
+  if (t.includes(other)) {
+    // Both kinds: the later one is the decimal separator, once; the other one only groups.
+    if (!decimalTail.test(tail) || t.slice(0, last).includes(sep)) return Number.NaN;
+    whole = t.slice(0, last);
+    fraction = tail;
+    return grouping(whole, other, fraction);
+  }
+  const count = t.split(sep).length - 1;
+  if (count === 1 && decimalTail.test(tail) && !/^\d{3}$/.test(tail)) {
+    whole = t.slice(0, last);
+    if (whole !== "" && !/^\d+$/.test(whole)) return Number.NaN;
+    return { whole: whole || "0", fraction: tail, grouped: false };
+  }
+  return grouping(t, sep, "");
+}
+
+/** `1,234,567` grouped by `sep` (1–3 digits, then groups of exactly 3), or NaN. */
+function grouping(whole: string, sep: string, fraction: string) {
+  const groups = whole.split(sep);
+  if (groups.length === 1)
+    return /^\d+$/.test(whole) ? { whole, fraction, grouped: false } : Number.NaN;
+  // A first group of 0 (`0.500`) is not a thousand of anything: it is a third decimal, which is refused.
+  if (!/^[1-9]\d{0,2}$/.test(groups[0]!) || groups.slice(1).some((g) => !/^\d{3}$/.test(g)))
+    return Number.NaN;
+  return { whole: groups.join(""), fraction, grouped: true };
+}
+
+/** What to say when `parseDecimal` cannot read an amount of money. */
+export const MONEY_FORMAT_HELP =
+  "Write the amount with at most 2 decimals, such as 1234.50, 1,234.50 or 1.234,50.";
+
+/**
+ * An amount of money typed by a person (`89.99`, `89,99`, `$1,200`, `24.500`, `1.234,56`) → cents, or
+ * `undefined` when empty, or `NaN` when it cannot be read without guessing (`parseDecimal`).
+ */
+export function parseMoneyToCents(text: string): number | undefined {
+  const n = parseDecimal(text, 2);
+  if (n === undefined || typeof n === "number") return n;
+  return Number(n.whole) * 100 + Number(n.fraction.padEnd(2, "0"));
 }

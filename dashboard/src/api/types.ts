@@ -15,6 +15,7 @@ export type Overview = S["Overview"];
 export type FuelEconomy = S["FuelEconomy"];
 export type MaintenanceItem = S["MaintenanceItemView"];
 export type MaintenanceStatus = S["MaintenanceStatus"];
+export type VehicleMaintenance = S["VehicleMaintenance"];
 export type FleetOverview = S["FleetOverview"];
 export type FleetRow = S["FleetRow"];
 export type FleetCosts = S["FleetCosts"];

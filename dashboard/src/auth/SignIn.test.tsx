@@ -1,4 +1,4 @@
-import { render, screen } from "@testing-library/react";
+import { render, screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { mockFetch, oidcSettings as oidc, problem } from "../test-utils";
@@ -54,6 +54,22 @@ describe("SignIn", () => {
     render(<SignIn config={{ mode: "oidc", oidc }} busy onToken={vi.fn()} onProvider={vi.fn()} />);
     expect(screen.getByRole("status")).toHaveTextContent("Signing you in…");
     expect(screen.queryByRole("button")).toBeNull();
+  });
+
+  it("says to tick a role when Sign in is pressed with none, and sends nothing", async () => {
+    const fetch = mockFetch(() => problem(500, "x"));
+    render(<SignIn config={{ mode: "embedded" }} onToken={vi.fn()} onProvider={vi.fn()} />);
+    const roles = screen.getByRole("group", { name: "Roles" });
+    for (const box of within(roles).getAllByRole("checkbox"))
+      if ((box as HTMLInputElement).checked) await userEvent.click(box);
+    const signIn = screen.getByRole("button", { name: "Sign in" });
+    expect(signIn).not.toHaveAttribute("aria-disabled");
+    await userEvent.click(signIn);
+    expect(await screen.findByRole("alert")).toHaveTextContent("Tick at least one role.");
+    expect(roles).toHaveAccessibleDescription("Tick at least one role.");
+    expect(fetch).not.toHaveBeenCalled();
+    await userEvent.click(within(roles).getAllByRole("checkbox")[0]!);
+    expect(screen.queryByRole("alert")).toBeNull();
   });
 
   it("announces the server's field error beside its field and keeps focus on Sign in", async () => {

@@ -111,9 +111,14 @@ function DevTokenForm({ onToken }: { onToken: (token: string) => void }) {
   const [error, setError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
 
+  // "Tick at least one role", shown beside the roles when Sign in is pressed with none ticked.
+  const [noRoles, setNoRoles] = useState(false);
+
   async function mint(e: FormEvent) {
     e.preventDefault();
-    if (busy || roles.length === 0) return;
+    if (busy) return;
+    setNoRoles(roles.length === 0);
+    if (roles.length === 0) return;
     setBusy(true);
     setError(null);
     try {
@@ -144,7 +149,11 @@ function DevTokenForm({ onToken }: { onToken: (token: string) => void }) {
 
   // The server's message about a field, announced (role=alert) as the record form's are.
   const fieldError = (f: string) =>
-    error?.fields[f] ? (
+    f === "roles" && noRoles ? (
+      <span className="field-error" id="signin-roles-error" role="alert">
+        Tick at least one role.
+      </span>
+    ) : error?.fields[f] ? (
       <span className="field-error" id={`signin-${f}-error`} role="alert">
         {sentence(error.fields[f])}
       </span>
@@ -175,7 +184,9 @@ function DevTokenForm({ onToken }: { onToken: (token: string) => void }) {
       <h2>Sign in (development token)</h2>
       {textField("org", "Organisation", org, setOrg)}
       {textField("sub", "User", sub, setSub)}
-      <fieldset aria-describedby={error?.fields.roles ? "signin-roles-error" : undefined}>
+      <fieldset
+        aria-describedby={noRoles || error?.fields.roles ? "signin-roles-error" : undefined}
+      >
         <legend>Roles</legend>
         {ROLES.map((r) => (
           <label key={r.value} className="check">
@@ -184,11 +195,12 @@ function DevTokenForm({ onToken }: { onToken: (token: string) => void }) {
               name="roles"
               value={r.value}
               checked={roles.includes(r.value)}
-              onChange={(e) =>
+              onChange={(e) => {
+                setNoRoles(false);
                 setRoles((rs) =>
                   e.target.checked ? [...rs, r.value] : rs.filter((x) => x !== r.value),
-                )
-              }
+                );
+              }}
             />
             {r.label}
           </label>
@@ -201,11 +213,7 @@ function DevTokenForm({ onToken }: { onToken: (token: string) => void }) {
         </p>
       )}
       {/* aria-disabled, not disabled: a disabled button would drop focus to <body> while it signs in. */}
-      <button
-        type="submit"
-        className="primary"
-        aria-disabled={busy || roles.length === 0 || undefined}
-      >
+      <button type="submit" className="primary" aria-disabled={busy || undefined}>
         {busy ? "Signing in…" : "Sign in"}
       </button>
     </form>

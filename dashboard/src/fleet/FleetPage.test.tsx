@@ -227,6 +227,15 @@ describe("FleetPage", () => {
     renderWithApi(<FleetPage />);
     const retries = await screen.findAllByRole("button", { name: "Try again" });
     expect(screen.getAllByRole("alert")[0]).toHaveTextContent("The server could not be reached.");
+    // The totals say they are unavailable rather than "…" for good.
+    for (const id of [
+      "fleet-vehicles",
+      "fleet-due-soon",
+      "fleet-overdue",
+      "fleet-cost",
+      "fleet-cost-per-distance",
+    ])
+      expect(screen.getByTestId(id)).toHaveTextContent("Unavailable");
     up = true;
     for (const b of retries) await userEvent.click(b);
     expect(await screen.findByText("2020 Ford Transit 000")).toBeInTheDocument();

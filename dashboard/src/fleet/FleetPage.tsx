@@ -1,4 +1,4 @@
-import { useMemo, useState } from "react";
+import { useMemo, useState, type ReactNode } from "react";
 import { qs, type Api } from "../api/client";
 import { useApi } from "../api/context";
 import type {
@@ -19,6 +19,11 @@ import { latestValue, VehicleValue } from "./VehicleValue";
 import { lastMonths, monthBars, monthRange } from "./costs";
 
 export const FLEET_PAGE_SIZE = 25;
+
+/** A total not read yet ("…"), or "Unavailable" once its read has failed (the error shows below). */
+function pending(error: unknown): ReactNode {
+  return error ? <span className="muted">Unavailable</span> : "…";
+}
 
 /** Every item of a paged route, 200 a request, following `nextCursor` to the last page. */
 async function everyItem<T>(
@@ -331,20 +336,20 @@ export function FleetPage() {
       <dl className="fleet-totals card" aria-label="Fleet totals">
         <div>
           <dt>Vehicles</dt>
-          <dd data-testid="fleet-vehicles">{fleet.data ? rows.length : "…"}</dd>
+          <dd data-testid="fleet-vehicles">{fleet.data ? rows.length : pending(fleet.error)}</dd>
         </div>
         <div>
           <dt>Items due soon</dt>
-          <dd data-testid="fleet-due-soon">{fleet.data ? totals.dueSoon : "…"}</dd>
+          <dd data-testid="fleet-due-soon">{fleet.data ? totals.dueSoon : pending(fleet.error)}</dd>
         </div>
         <div>
           <dt>Items overdue</dt>
-          <dd data-testid="fleet-overdue">{fleet.data ? totals.overdue : "…"}</dd>
+          <dd data-testid="fleet-overdue">{fleet.data ? totals.overdue : pending(fleet.error)}</dd>
         </div>
         <div>
           <dt>Lifetime cost (incl. purchase)</dt>
           <dd data-testid="fleet-cost">
-            {byVehicle.data ? formatAmounts(costTotals, true, zero) : "…"}
+            {byVehicle.data ? formatAmounts(costTotals, true, zero) : pending(byVehicle.error)}
           </dd>
         </div>
         <div>
@@ -356,10 +361,14 @@ export function FleetPage() {
             data-testid="fleet-cost-per-distance"
             title={`Lifetime cost ÷ the odometers of the vehicles with a reading (${formatDistance(Math.round(perDistance.distance), perDistance.unit)})${perDistance.converted ? "; the vehicles read in miles and in km: miles are converted at 1 mi = 1.609344 km" : ""}`}
           >
-            {byVehicle.data ? formatAmounts(perDistance.amounts) : "…"}
+            {byVehicle.data ? formatAmounts(perDistance.amounts) : pending(byVehicle.error)}
           </dd>
         </div>
       </dl>
+      {/* The totals and the table come from the same reads: a failure is said here, with "Try again". */}
+      {(fleet.error ?? byVehicle.error) !== undefined && (
+        <ErrorText error={fleet.error ?? byVehicle.error} onRetry={reloadFleet} />
+      )}
 
       <section className="card" aria-labelledby="costs-title">
         <h2 id="costs-title">Costs by month and kind (last 12 months)</h2>
@@ -379,7 +388,8 @@ export function FleetPage() {
       <section className="card" aria-labelledby="vehicles-title">
         <h2 id="vehicles-title">Vehicles</h2>
         {fleet.loading && <Loading label="Loading the fleet…" />}
-        <ErrorText error={fleet.error ?? byVehicle.error} onRetry={reloadFleet} />
+        {/* Its failure is said once, above the totals (with "Try again"), which the same reads fill. */}
+        {(fleet.error ?? byVehicle.error) !== undefined && <p className="muted">Unavailable.</p>}
         {sort.key === "value" && values.loading && (
           <Loading label="Reading every vehicle's value…" />
         )}

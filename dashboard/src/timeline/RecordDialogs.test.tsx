@@ -228,7 +228,7 @@ describe("correcting a record", () => {
     await userEvent.type(within(dialog).getByLabelText("Notes"), "first try");
     await userEvent.click(within(dialog).getByRole("button", { name: "Save correction" }));
     expect(await within(dialog).findByRole("alert")).toHaveTextContent(
-      "The record changed since revision 2",
+      "Someone changed this record after you opened it",
     );
     expect(header(calls(fetch, "PATCH")[0], "If-Match")).toBe('"2"');
     await userEvent.click(within(dialog).getByRole("button", { name: "Reload the record" }));
@@ -292,7 +292,8 @@ describe("correcting a record", () => {
       details: { seller: "Lakeside Toyota" },
     });
     expect(buildCorrection(e, before, { ...before, price: "27k" }).errors).toEqual({
-      "details.priceCents": "Enter an amount such as 24500.",
+      "details.priceCents":
+        "Write the amount with at most 2 decimals, such as 1234.50, 1,234.50 or 1.234,50.",
     });
   });
 
@@ -338,11 +339,20 @@ describe("correcting a record", () => {
     const dialog = await openAction("Correct");
     await userEvent.type(within(dialog).getByLabelText("Notes"), "synthetic");
     await userEvent.click(within(dialog).getByRole("button", { name: "Save correction" }));
-    expect(await within(dialog).findByRole("alert")).toHaveTextContent(
+    const alert = await within(dialog).findByRole("alert");
+    // In words for people; the server's detail (revisions, routes) only under "Details for support".
+    expect(alert.querySelector("p.error")).toHaveTextContent(
+      "Someone changed this record after you opened it, so your correction was not saved. Reload the record to see how it reads now, then make your correction again if it is still needed.",
+    );
+    expect(alert.querySelector("p.error")).not.toHaveTextContent(/history|GET|revision/);
+    expect(within(alert).getByText("Details for support").closest("details")).toHaveTextContent(
       "Event a changed while this request was handled; read it again and retry.",
     );
-    await userEvent.click(within(dialog).getByRole("button", { name: "Reload the record" }));
+    // Reloading with the keyboard keeps focus in the dialog: on its first field.
+    within(dialog).getByRole("button", { name: "Reload the record" }).focus();
+    await userEvent.keyboard("{Enter}");
     await waitFor(() => expect(within(dialog).getByLabelText("Cost (USD)")).toHaveValue("65.00"));
+    expect(within(dialog).getByLabelText("Kind")).toHaveFocus();
     expect(within(dialog).getByLabelText("Title")).toHaveValue("Oil and filter");
     expect(within(dialog).getByLabelText("Notes")).toHaveValue("");
     expect(within(dialog).getByRole("status")).toHaveTextContent("reloaded");
@@ -376,6 +386,46 @@ describe("correcting a record", () => {
     await userEvent.keyboard("{Escape}");
     expect(screen.queryByRole("dialog")).toBeNull();
     expect(screen.getByRole("button", { name: /^History / })).toHaveFocus();
+  });
+});
+
+describe("focus when a dialog opens in a browser", () => {
+  // A browser's showModal() focuses the dialog's first focusable element itself — the "×" — before the
+  // dialog's effects run; jsdom has no showModal, so the tests give it one that does the same.
+  afterEach(() => {
+    delete (HTMLDialogElement.prototype as { showModal?: unknown }).showModal;
+    delete (HTMLDialogElement.prototype as { close?: unknown }).close;
+  });
+  function browserShowModal() {
+    Object.assign(HTMLDialogElement.prototype, {
+      showModal(this: HTMLDialogElement) {
+        this.setAttribute("open", "");
+        this.querySelector<HTMLElement>("button, input, select, textarea")?.focus();
+      },
+      close(this: HTMLDialogElement) {
+        this.removeAttribute("open");
+      },
+    });
+  }
+
+  it("puts focus on the first field of Correct and Void, not on the close button", async () => {
+    browserShowModal();
+    setup(() => undefined);
+    let dialog = await openAction("Correct");
+    expect(within(dialog).getByLabelText("Kind")).toHaveFocus();
+    await userEvent.click(within(dialog).getByRole("button", { name: "Cancel" }));
+    await userEvent.click(screen.getByRole("button", { name: /^Void / }));
+    dialog = screen.getByRole("dialog");
+    await waitFor(() => expect(dialog.querySelector("[aria-busy]")).toBeNull());
+    expect(within(dialog).getByLabelText("Reason (required)")).toHaveFocus();
+  });
+
+  it("puts focus on the History dialog's heading", async () => {
+    browserShowModal();
+    setup(() => undefined);
+    const dialog = await openAction("History");
+    await within(dialog).findByText(/Corrected \(revision 2\)/);
+    expect(within(dialog).getByRole("heading", { name: /^History of/ })).toHaveFocus();
   });
 });
 
@@ -415,6 +465,9 @@ describe("voiding a record", () => {
     expect(screen.getByText(/is voided: it has left the timeline/)).toBeInTheDocument();
     expect(onRecorded).toHaveBeenCalledOnce();
     expect(screen.getByRole("button", { name: /Event b/ })).toHaveFocus();
+    // Once voided records are shown, "it has left the timeline" no longer holds: the message goes.
+    await userEvent.click(screen.getByRole("checkbox", { name: "Show voided records" }));
+    expect(screen.queryByText(/is voided: it has left the timeline/)).toBeNull();
   });
 
   it("says when the record is voided already, and takes it off the timeline on reload", async () => {

@@ -284,7 +284,9 @@ export function VoidDialog({
               {general}
             </p>
           )}
-          {conflict && <ConflictRetry message={conflict} busy={busy} onReload={reload} />}
+          {conflict && (
+            <ConflictRetry message={conflict} busy={busy} onReload={reload} action="void" />
+          )}
           <div className="actions">
             <button
               id={`${id}-confirm`}
@@ -388,6 +390,7 @@ export function HistoryDialog({
       }
       onClose={onClose}
       className="history-dialog"
+      initialFocus="title"
     >
       {!history && !error && <Loading label="Loading the history…" />}
       <ErrorText error={error} onRetry={retry} />

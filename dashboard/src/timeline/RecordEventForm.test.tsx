@@ -11,7 +11,7 @@ import {
   problem,
   renderWithApi,
 } from "../test-utils";
-import { buildEvent, newKey, RecordEventForm, today } from "./RecordEventForm";
+import { buildEvent, newKey, readTasks, RecordEventForm, today } from "./RecordEventForm";
 
 const zone = process.env.TZ;
 afterEach(() => {
@@ -54,6 +54,100 @@ describe("record form", () => {
     expect(buildEvent(fields).body).toMatchObject({ costCents: 1250, currency: "GBP" });
   });
 
+  it("reads a cost, a value and a volume typed with a decimal comma as written", () => {
+    expect(
+      buildEvent({ ...fields, kind: "fuel", cost: "62,40", volume: "38,5", volumeUnit: "l" }).body,
+    ).toMatchObject({ costCents: 6240, details: { volume: 38.5, volumeUnit: "l" } });
+    expect(buildEvent({ ...fields, cost: "89,99" }).body).toMatchObject({ costCents: 8999 });
+    expect(buildEvent({ ...fields, kind: "valuation", amount: "24.500" }).body).toMatchObject({
+      details: { amountCents: 2_450_000 },
+    });
+    expect(
+      buildEvent({ ...fields, kind: "acquisition", cost: "27.490,50", price: "27.000" }).body,
+    ).toMatchObject({ costCents: 2_749_050, details: { priceCents: 2_700_000 } });
+  });
+
+  it("says how to write an amount it cannot read without guessing", () => {
+    const help = "Write the amount with at most 2 decimals, such as 1234.50, 1,234.50 or 1.234,50.";
+    expect(buildEvent({ ...fields, cost: "1,2,3" }).errors).toEqual({ costCents: help });
+    expect(buildEvent({ ...fields, kind: "valuation", amount: "12.345.6" }).errors).toEqual({
+      "details.amountCents": help,
+    });
+    expect(buildEvent({ ...fields, kind: "fuel", volume: "11.235" }).errors).toEqual({
+      "details.volume": "Write the volume with at most 2 decimals, such as 38.5 or 38,5.",
+    });
+  });
+
+  it("records a task typed by its title as its code, and says when a task is not a known one", () => {
+    const known = [
+      { task: "cabin_air_filter", title: "Cabin air filter replacement" },
+      { task: "oil_change", title: "Oil and filter change" },
+    ];
+    expect(readTasks("Cabin air filter replacement, oil_change, Brake pads", known)).toEqual({
+      tasks: ["cabin_air_filter", "oil_change", "brake_pads"],
+      unknown: ["Brake pads"],
+    });
+    expect(readTasks("cabin  AIR filter replacement, cabin_air_filter", known).tasks).toEqual([
+      "cabin_air_filter",
+    ]);
+    expect(
+      buildEvent({ ...fields, tasks: "Cabin air filter replacement" }, known).body,
+    ).toMatchObject({ details: { tasks: ["cabin_air_filter"] } });
+  });
+
+  it("offers the vehicle's maintenance items as tasks to tick, and warns of a task that is none of them", async () => {
+    const items = [
+      { task: "oil_change", title: "Oil and filter change" },
+      { task: "cabin_air_filter", title: "Cabin air filter replacement" },
+      { task: "wiper_blades", title: "Wiper blade replacement" },
+    ].map((i) => ({ ...i, enabled: true, dueCycle: "c1", reason: "", status: "overdue" }));
+    const fetch = mockFetch((url, init) =>
+      init.method === "POST"
+        ? json({ event: event("evt_1", "2026-03-02T12:00:00Z") }, 201)
+        : url.pathname === "/v1/vehicles/veh_1/maintenance"
+          ? json({ vehicleId: "veh_1", items })
+          : problem(404, "not found"),
+    );
+    renderWithApi(<RecordEventForm vehicle={demoVehicle()} onCancel={() => {}} />);
+    const form = screen.getByRole("form", { name: "Record an event" });
+    const items_ = await within(form).findByRole("group", {
+      name: "This vehicle's maintenance items",
+    });
+    expect(within(items_).getByRole("checkbox", { name: "Oil and filter change" })).toBeChecked();
+    const tasks = within(form).getByLabelText("Tasks");
+    await userEvent.clear(tasks);
+    await userEvent.type(tasks, "Cabin air filter replacement, Brake pads");
+    expect(
+      within(items_).getByRole("checkbox", { name: "Oil and filter change" }),
+    ).not.toBeChecked();
+    expect(
+      within(items_).getByRole("checkbox", { name: "Cabin air filter replacement" }),
+    ).toBeChecked();
+    const warning =
+      "“Brake pads” is not one of this vehicle's maintenance items: recorded as a custom task, it clears nothing on the schedule.";
+    expect(within(form).getByText(warning)).toBeVisible();
+    expect(tasks).toHaveAccessibleDescription(
+      `${warning} Tick this vehicle's items below, or type tasks by name or code, comma-separated`,
+    );
+    await userEvent.click(
+      within(items_).getByRole("checkbox", { name: "Wiper blade replacement" }),
+    );
+    expect(tasks).toHaveValue("Cabin air filter replacement, Brake pads, wiper_blades");
+    await userEvent.click(
+      within(items_).getByRole("checkbox", { name: "Cabin air filter replacement" }),
+    );
+    expect(tasks).toHaveValue("Brake pads, wiper_blades");
+    await userEvent.click(
+      within(items_).getByRole("checkbox", { name: "Cabin air filter replacement" }),
+    );
+    await userEvent.click(within(form).getByRole("button", { name: "Record" }));
+    await waitFor(() => expect(fetch.mock.calls.some((c) => c[1]?.method === "POST")).toBe(true));
+    const post = fetch.mock.calls.find((c) => c[1]?.method === "POST")!;
+    expect(JSON.parse(String(post[1]!.body)).details).toEqual({
+      tasks: ["brake_pads", "wiper_blades", "cabin_air_filter"],
+    });
+  });
+
   it("refuses a missing or impossible date before sending", () => {
     expect(buildEvent({ ...fields, date: "" }).errors).toEqual({
       occurredAt: "Enter the date, such as 2026-03-02.",
@@ -63,7 +157,12 @@ describe("record form", () => {
 
   it("keeps focus on Record while it records, and records once however often it is pressed", async () => {
     let answer: (r: Response) => void = () => {};
-    const posts = mockFetch(() => new Promise<Response>((r) => (answer = r)));
+    const fetch = mockFetch((url) =>
+      url.pathname.endsWith("/maintenance")
+        ? json({ vehicleId: "veh_1", items: [] })
+        : new Promise<Response>((r) => (answer = r)),
+    );
+    const posts = () => fetch.mock.calls.filter((c) => c[1]?.method === "POST");
     const onRecorded = vi.fn();
     renderWithApi(
       <RecordEventForm vehicle={demoVehicle()} onRecorded={onRecorded} onCancel={() => {}} />,
@@ -75,7 +174,7 @@ describe("record form", () => {
     expect(recording).not.toBeDisabled();
     expect(recording).toHaveFocus();
     await userEvent.click(recording);
-    expect(posts).toHaveBeenCalledOnce();
+    expect(posts()).toHaveLength(1);
     const recorded: VehicleEvent = event("evt_1", "2026-03-02T12:00:00Z");
     answer(json({ event: recorded }, 201));
     await waitFor(() => expect(onRecorded).toHaveBeenCalledWith(recorded));
@@ -97,7 +196,8 @@ describe("record form", () => {
     );
     await userEvent.click(screen.getByRole("button", { name: "Record" }));
     await waitFor(() => expect(onRecorded).toHaveBeenCalled());
-    const headers = fetch.mock.calls[0]![1]!.headers as Record<string, string>;
+    const post = fetch.mock.calls.find((c) => c[1]?.method === "POST");
+    const headers = post![1]!.headers as Record<string, string>;
     expect(headers["Idempotency-Key"]).toMatch(uuid);
   });
 

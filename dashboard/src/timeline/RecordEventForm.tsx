@@ -16,8 +16,17 @@ import {
   type EventKind,
   type Vehicle,
   type VehicleEvent,
+  type VehicleMaintenance,
 } from "../api/types";
-import { centsToText, formatDate, formatDateTime, parseMoneyToCents } from "../format";
+import { useQuery } from "../api/useQuery";
+import {
+  centsToText,
+  formatDate,
+  formatDateTime,
+  MONEY_FORMAT_HELP,
+  parseDecimal,
+  parseMoneyToCents,
+} from "../format";
 import { kindStyle } from "./kinds";
 
 interface Fields {
@@ -70,17 +79,59 @@ export function newKey(): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
+/** A task the vehicle's maintenance schedule tracks (an item of `GET …/maintenance`): its code and title. */
+export interface KnownTask {
+  task: string;
+  title: string;
+}
+
+/** One typed task as a code: a known task's own code when its code or title is typed (any case), else the
+ * words as a code (`Brake pads` → `brake_pads`, a custom task the schedule does not track). */
+function taskCode(typed: string, known: readonly KnownTask[]): { code: string; known: boolean } {
+  const words = typed.trim().toLowerCase().replace(/\s+/g, " ");
+  const code = words.replace(/[\s-]+/g, "_");
+  const match = known.find((k) => k.task === code || k.title.toLowerCase() === words);
+  return match ? { code: match.task, known: true } : { code, known: false };
+}
+
+/**
+ * The tasks typed in the Tasks field (comma-separated codes or titles) as the codes to record, once each,
+ * with the typed ones that match none of the vehicle's maintenance items (`unknown`): they are recorded as
+ * custom tasks, which clear no item of the schedule.
+ */
+export function readTasks(
+  text: string,
+  known: readonly KnownTask[] = [],
+): { tasks: string[]; unknown: string[] } {
+  const tasks: string[] = [];
+  const unknown: string[] = [];
+  for (const typed of text.split(",").map((t) => t.trim())) {
+    if (!typed) continue;
+    const t = taskCode(typed, known);
+    if (tasks.includes(t.code)) continue;
+    tasks.push(t.code);
+    if (!t.known) unknown.push(typed);
+  }
+  return { tasks, unknown };
+}
+
 /** Builds the request body; local problems (a cost that is not a number) come back as field errors. */
-export function buildEvent(f: Fields): {
+export function buildEvent(
+  f: Fields,
+  known: readonly KnownTask[] = [],
+): {
   body?: Record<string, unknown>;
   errors: Record<string, string>;
 } {
-  const { body, errors } = eventBody(f);
+  const { body, errors } = eventBody(f, known);
   return Object.keys(errors).length ? { errors } : { body, errors };
 }
 
 /** The body the fields make, with the local field errors beside it (the body leaves out what is wrong). */
-function eventBody(f: Fields): { body: Record<string, unknown>; errors: Record<string, string> } {
+function eventBody(
+  f: Fields,
+  known: readonly KnownTask[] = [],
+): { body: Record<string, unknown>; errors: Record<string, string> } {
   const errors: Record<string, string> = {};
   if (!isDate(f.date)) errors.occurredAt = "Enter the date, such as 2026-03-02.";
   const body: Record<string, unknown> = { kind: f.kind, occurredAt: `${f.date}T12:00:00Z` };
@@ -92,7 +143,7 @@ function eventBody(f: Fields): { body: Record<string, unknown>; errors: Record<s
   }
   const cost = parseMoneyToCents(f.cost);
   if (cost !== undefined) {
-    if (Number.isNaN(cost)) errors.costCents = "Enter an amount such as 89.99.";
+    if (Number.isNaN(cost)) errors.costCents = MONEY_FORMAT_HELP;
     else {
       body.costCents = cost;
       body.currency = f.currency;
@@ -101,33 +152,45 @@ function eventBody(f: Fields): { body: Record<string, unknown>; errors: Record<s
   if (f.vendor.trim()) body.vendor = { name: f.vendor.trim() };
   if (f.notes.trim()) body.notes = f.notes.trim();
   if (f.kind === "maintenance") {
-    body.details = {
-      tasks: f.tasks
-        .split(",")
-        .map((t) => t.trim().toLowerCase().replace(/\s+/g, "_"))
-        .filter(Boolean),
-    };
+    body.details = { tasks: readTasks(f.tasks, known).tasks };
   } else if (f.kind === "collision") {
     body.details = { severity: f.severity };
   } else if (f.kind === "valuation") {
     const amount = parseMoneyToCents(f.amount);
-    if (amount === undefined || Number.isNaN(amount))
-      errors["details.amountCents"] = "Enter the value, such as 24500.";
+    if (amount === undefined) errors["details.amountCents"] = "Enter the value, such as 24500.";
+    else if (Number.isNaN(amount)) errors["details.amountCents"] = MONEY_FORMAT_HELP;
     body.details = { amountCents: amount, source: "user_estimate" };
     body.currency = f.currency;
   } else if (f.kind === "acquisition") {
     const price = parseMoneyToCents(f.price);
     if (price !== undefined) {
-      if (Number.isNaN(price)) errors["details.priceCents"] = "Enter an amount such as 24500.";
+      if (Number.isNaN(price)) errors["details.priceCents"] = MONEY_FORMAT_HELP;
       else body.details = { priceCents: price };
     }
   } else if (f.kind === "fuel") {
-    const volume = Number(f.volume.replace(/,/g, "."));
-    if (!f.volume.trim() || !Number.isFinite(volume) || volume <= 0)
-      errors["details.volume"] = "Enter the volume pumped, such as 11.2.";
-    body.details = { volume, volumeUnit: f.volumeUnit, fullTank: f.fullTank === "yes" };
+    const volume = parseVolume(f.volume);
+    if (typeof volume === "string") errors["details.volume"] = volume;
+    body.details = {
+      volume: typeof volume === "number" ? volume : undefined,
+      volumeUnit: f.volumeUnit,
+      fullTank: f.fullTank === "yes",
+    };
   }
   return { body, errors };
+}
+
+/**
+ * A fill's volume (`38.5`, `38,5`), or why it cannot be read: the decimals follow one separator, at most 2
+ * of them, as for money (`parseDecimal`); a volume grouped in thousands (`11.235`) is no single fill, so it
+ * is refused rather than read as 11,235.
+ */
+export function parseVolume(text: string): number | string {
+  const n = parseDecimal(text, 2);
+  if (n === undefined) return "Enter the volume pumped, such as 11.2.";
+  if (typeof n === "number" || n.grouped)
+    return "Write the volume with at most 2 decimals, such as 38.5 or 38,5.";
+  const volume = Number(`${n.whole}.${n.fraction || "0"}`);
+  return volume > 0 ? volume : "Enter the volume pumped, such as 11.2.";
 }
 
 /** The longest reason the API keeps for a correction or a void (`MAX_REASON`). */
@@ -197,9 +260,10 @@ export function buildCorrection(
   original: VehicleEvent,
   before: Fields,
   after: Fields,
+  known: readonly KnownTask[] = [],
 ): { body?: EventCorrection; errors: Record<string, string>; unchanged?: boolean } {
-  const was = eventBody(before);
-  const now = eventBody(after);
+  const was = eventBody(before, known);
+  const now = eventBody(after, known);
   const body: Record<string, unknown> = {};
   // The API keeps a field the body leaves out, details too: after a change of kind the old kind's details
   // (a repair's parts on an upgrade) would be a 422, so a new kind always gets its details, or none.
@@ -323,10 +387,40 @@ export function RecordEventForm({
   const [notice, setNotice] = useState<string | null>(null);
   const [conflict, setConflict] = useState<Conflict | null>(null);
   const [busy, setBusy] = useState(false);
+  const formRef = useRef<HTMLFormElement>(null);
+  // Bumped when the form is refilled from a reloaded record: its first field then takes focus.
+  const [focusFirst, setFocusFirst] = useState(0);
+  useEffect(() => {
+    if (focusFirst) formRef.current?.querySelector<HTMLElement>("select, input, textarea")?.focus();
+  }, [focusFirst]);
   // One key per filled-in form: a retry after a network error cannot record the event twice.
   const [key, setKey] = useState(newKey);
   // A record's currency may be one the vehicle's costs are not in: the form still offers it.
   const currencyChoices = [...new Set([...currencies, ...(f.currency ? [f.currency] : [])])];
+  // The vehicle's maintenance items, offered as the tasks to tick; without them (not read yet, not
+  // evaluated, a failure) the field takes codes as before and says nothing about unknown ones.
+  const schedule = useQuery(`maintenance:${vehicle.id}`, (signal) =>
+    api.json<VehicleMaintenance>(`/v1/vehicles/${encodeURIComponent(vehicle.id)}/maintenance`, {
+      signal,
+    }),
+  );
+  const known: KnownTask[] = (Array.isArray(schedule.data?.items) ? schedule.data.items : [])
+    .filter((i) => typeof i.task === "string" && typeof i.title === "string")
+    .map(({ task, title }) => ({ task, title }));
+  const typedTasks = readTasks(f.tasks, known);
+
+  /** Ticks or unticks a known task in the Tasks field (its code added at the end, or every way it was typed
+   * removed). */
+  const toggleTask = (code: string) => {
+    const typed = f.tasks
+      .split(",")
+      .map((t) => t.trim())
+      .filter(Boolean);
+    const others = typed.filter((t) => readTasks(t, known).tasks[0] !== code);
+    set("tasks")({
+      target: { value: (others.length < typed.length ? others : [...typed, code]).join(", ") },
+    });
+  };
 
   const set = (k: keyof Fields) => (e: { target: { value: string } }) => {
     const value = e.target.value;
@@ -370,7 +464,7 @@ export function RecordEventForm({
     setNotice(null);
     setConflict(null);
     if (correcting && original) return correct(original.event, original.revision);
-    const built = buildEvent(f);
+    const built = buildEvent(f, known);
     const local: Record<string, string> = {};
     for (const [k, v] of Object.entries(built.errors)) local[fieldFor(k) ?? k] = v;
     setErrors(local);
@@ -394,7 +488,7 @@ export function RecordEventForm({
   }
 
   async function correct(event: VehicleEvent, revision: number) {
-    const built = buildCorrection(event, before, f);
+    const built = buildCorrection(event, before, f, known);
     const local: Record<string, string> = {};
     for (const [k, v] of Object.entries(built.errors)) local[fieldFor(k) ?? k] = v;
     setErrors(local);
@@ -440,6 +534,8 @@ export function RecordEventForm({
       setGeneral([]);
       setConflict(null);
       setNotice("The record has been reloaded as it now reads. Make your correction again.");
+      // "Reload the record" is gone with the conflict: focus goes to the first field, not to <body>.
+      setFocusFirst((n) => n + 1);
     } catch (err) {
       setGeneral([err instanceof Error ? err.message : String(err)]);
     } finally {
@@ -455,14 +551,29 @@ export function RecordEventForm({
       price:
         "The vehicle's own price, where its cost of ownership starts; follows Cost while the two are equal",
     }),
-    ...(f.kind === "maintenance" && { tasks: "Comma-separated, e.g. oil_change, tire_rotation" }),
+    ...(f.kind === "maintenance" && {
+      tasks: known.length
+        ? "Tick this vehicle's items below, or type tasks by name or code, comma-separated"
+        : "Comma-separated, e.g. oil_change, tire_rotation",
+    }),
     ...(f.kind === "fuel" && { fullTank: "A partial fill counts toward the next full one" }),
     ...(correcting && { reason: `Kept in the record's history; up to ${MAX_REASON} characters.` }),
+  };
+  // What the person should know before sending, beside the field (not an error: it does not block).
+  const warnings: Partial<Record<keyof Fields, string>> = {
+    ...(f.kind === "maintenance" &&
+      known.length > 0 &&
+      typedTasks.unknown.length > 0 && {
+        tasks: `${typedTasks.unknown.map((t) => `“${t}”`).join(", ")} ${
+          typedTasks.unknown.length === 1 ? "is not one" : "are not"
+        } of this vehicle's maintenance items: recorded as a custom task, it clears nothing on the schedule.`,
+      }),
   };
 
   const field = (name: keyof Fields, label: string, input: ReactNode) => {
     const err = errors[name];
     const hint = hints[name];
+    const warning = warnings[name];
     return (
       <div className={`field${err ? " invalid" : ""}`}>
         <label htmlFor={`${id}-${name}`}>{label}</label>
@@ -470,6 +581,11 @@ export function RecordEventForm({
         {hint && (
           <span className="hint" id={`${id}-${name}-hint`}>
             {hint}
+          </span>
+        )}
+        {warning && (
+          <span className="field-warning" id={`${id}-${name}-warning`}>
+            {warning}
           </span>
         )}
         {err && (
@@ -487,6 +603,7 @@ export function RecordEventForm({
     // The error first: it is what needs doing.
     "aria-describedby": describedBy(
       errors[name] && `${id}-${name}-error`,
+      warnings[name] && `${id}-${name}-warning`,
       hints[name] && `${id}-${name}-hint`,
     ),
   });
@@ -498,6 +615,7 @@ export function RecordEventForm({
 
   return (
     <form
+      ref={formRef}
       className={correcting ? "record" : "record card"}
       onSubmit={submit}
       aria-label={correcting ? "Correct the record" : "Record an event"}
@@ -574,6 +692,21 @@ export function RecordEventForm({
             </select>,
           )}
       </div>
+      {f.kind === "maintenance" && known.length > 0 && (
+        <fieldset className="known-tasks">
+          <legend>This vehicle&apos;s maintenance items</legend>
+          {known.map((k) => (
+            <label key={k.task} className="check">
+              <input
+                type="checkbox"
+                checked={typedTasks.tasks.includes(k.task)}
+                onChange={() => toggleTask(k.task)}
+              />
+              {k.title}
+            </label>
+          ))}
+        </fieldset>
+      )}
       {field(
         "notes",
         "Notes",
@@ -681,21 +814,38 @@ export function conflictSentence(message: string): string {
   );
 }
 
-/** A 409 on a record changed meanwhile (its words, instants formatted) with "Reload the record". */
+/** What a 409 means to the person, by what they were doing when the record turned out to have changed. */
+const CONFLICT_TEXT = {
+  correct:
+    "Someone changed this record after you opened it, so your correction was not saved. Reload the record to see how it reads now, then make your correction again if it is still needed.",
+  void: "Someone changed this record after you opened it, so it was not voided. Reload the record to see how it reads now, then decide again.",
+};
+
+/**
+ * A 409 on a record changed meanwhile, in words for people, with "Reload the record". The server's own
+ * detail (revisions, routes; instants formatted) stays under "Details for support", not as the message.
+ */
 export function ConflictRetry({
   message,
   busy,
   onReload,
+  action = "correct",
 }: {
   message: string;
   busy: boolean;
   onReload: () => Promise<void>;
+  /** What the person was doing: correcting the record, or voiding it. */
+  action?: keyof typeof CONFLICT_TEXT;
 }) {
   return (
     <div className="error-retry" role="alert">
-      <p className="error">
-        <bdi>{conflictSentence(message)}</bdi>
-      </p>
+      <p className="error">{CONFLICT_TEXT[action]}</p>
+      {message && (
+        <details className="support-detail">
+          <summary>Details for support</summary>
+          <bdi>{conflictSentence(message)}</bdi>
+        </details>
+      )}
       <button type="button" onClick={() => void onReload()} aria-disabled={busy || undefined}>
         Reload the record
       </button>

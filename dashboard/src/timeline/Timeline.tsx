@@ -205,6 +205,7 @@ export function Timeline({
   }));
 
   function toggle(kind: EventKind) {
+    setChanged(null);
     setKinds((ks) => (ks.includes(kind) ? ks.filter((k) => k !== kind) : [...ks, kind]));
   }
 
@@ -303,7 +304,10 @@ export function Timeline({
           type="button"
           className="chip"
           aria-pressed={kinds.length === 0}
-          onClick={() => setKinds([])}
+          onClick={() => {
+            setChanged(null);
+            setKinds([]);
+          }}
         >
           All
         </button>
@@ -327,7 +331,11 @@ export function Timeline({
         <input
           type="checkbox"
           checked={showVoided}
-          onChange={(e) => setShowVoided(e.target.checked)}
+          onChange={(e) => {
+            setShowVoided(e.target.checked);
+            // "… has left the timeline" / "… stays here" no longer holds once the list changes.
+            setChanged(null);
+          }}
         />
         Show voided records
       </label>

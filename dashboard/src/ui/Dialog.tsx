@@ -2,7 +2,8 @@ import { useEffect, useId, useRef, type ReactNode } from "react";
 
 /**
  * A modal dialog (`<dialog>` opened with `showModal`, so the page behind it is inert and Tab stays inside).
- * On open, focus moves to the first field (or button) in its body — while it is `loading`, to the dialog
+ * On open, focus moves to the first field (or button) in its body, or to its heading (`initialFocus`), never
+ * to the "×" that `showModal` itself focuses — while it is `loading`, to the dialog
  * itself, then to the first field once it has loaded; Escape, the close button and the browser's own cancel
  * all call `onClose` once. The title may hold elements (record text isolated in `<bdi>`). Where focus goes after it closes is the opener's to say:
  * the dialog is unmounted, so the opener moves focus back to the button that opened it.
@@ -13,6 +14,7 @@ export function Dialog({
   children,
   className,
   loading = false,
+  initialFocus = "field",
 }: {
   title: ReactNode;
   onClose: () => void;
@@ -20,6 +22,9 @@ export function Dialog({
   className?: string;
   /** Its body is still being read: focus waits on the dialog, then moves to the first field. */
   loading?: boolean;
+  /** Where focus goes on open: the first field (or button) of the body, or the heading — for a dialog that
+   * is read rather than filled in (a record's history, whose only button is "Close" at its end). */
+  initialFocus?: "field" | "title";
 }) {
   const ref = useRef<HTMLDialogElement>(null);
   const titleId = useId();
@@ -32,7 +37,10 @@ export function Dialog({
     if (!d) return;
     // jsdom (the unit tests) has no showModal: the dialog is then only marked open.
     if (typeof d.showModal === "function") {
+      // showModal focuses the first focusable element itself — the "×" — which the effect below would take
+      // for the person's own move and keep: the dialog holds focus until that effect places it.
       if (!d.open) d.showModal();
+      d.focus();
     } else d.setAttribute("open", "");
     return () => {
       if (typeof d.close === "function" && d.open) d.close();
@@ -42,17 +50,21 @@ export function Dialog({
   useEffect(() => {
     const d = ref.current;
     if (!d) return;
-    // Once loaded, the first field takes focus unless the person has moved it meanwhile (to "Close").
+    // Once loaded, the first field (or the heading) takes focus unless the person has moved it meanwhile
+    // (to "Close").
     const active = document.activeElement;
     if (loading || (active && active !== d && d.contains(active))) {
       if (loading && !d.contains(active)) d.focus();
       return;
     }
-    const first = d.querySelector<HTMLElement>(
-      ".dialog-body input, .dialog-body select, .dialog-body textarea, .dialog-body button",
-    );
+    const first =
+      initialFocus === "title"
+        ? d.querySelector<HTMLElement>(".dialog-head h2")
+        : d.querySelector<HTMLElement>(
+            ".dialog-body input, .dialog-body select, .dialog-body textarea, .dialog-body button",
+          );
     (first ?? d).focus();
-  }, [loading]);
+  }, [loading, initialFocus]);
 
   const requestClose = () => {
     if (closed.current) return;
@@ -79,7 +91,9 @@ export function Dialog({
       }}
     >
       <div className="dialog-head">
-        <h2 id={titleId}>{title}</h2>
+        <h2 id={titleId} tabIndex={initialFocus === "title" ? -1 : undefined}>
+          {title}
+        </h2>
         <button
           type="button"
           className="dialog-close"

@@ -71,6 +71,8 @@ describe("VehicleHeader", () => {
     );
     expect(screen.getByText("estimated")).toBeInTheDocument();
     expect(screen.getByText(/≈/)).toHaveTextContent("≈ 52,500 mi");
+    // The badge is a word of its own: a screen reader heard "52,500 miestimated".
+    expect(screen.getByText("estimated").closest("dd")?.textContent).toBe("≈ 52,500 mi estimated");
     const badges = within(screen.getByRole("list", { name: "Maintenance status" })).getAllByRole(
       "listitem",
     );

@@ -160,6 +160,8 @@ export function VehicleHeader({
               <>
                 {odo.estimated ? "≈ " : ""}
                 {formatDistance(odo.value, odo.unit)}
+                {/* A space, so the badge is a word of its own to a screen reader ("52,500 mi estimated"). */}
+                {odo.estimated && " "}
                 {odo.estimated && (
                   <span
                     className="tag"
