@@ -120,9 +120,9 @@ async fn relays_of_several_processes_claiming_at_once_take_each_row_once() {
                 }
             }
         }
+        // How the rows split between the processes depends on the machine's moment; that none is claimed
+        // twice must not.
         assert_eq!(owner.len(), ROWS, "every row claimed");
-        let busy: HashSet<usize> = owner.values().copied().collect();
-        assert!(busy.len() > 1, "the claims ran side by side");
     })
     .await;
 }
