@@ -204,6 +204,13 @@ fn cite(e: &VehicleEvent) -> Citation {
     }
 }
 
+/// Adds `e` to `citations` unless it is cited already (one record may back several lines of an answer).
+fn cite_once(citations: &mut Vec<Citation>, e: &VehicleEvent) {
+    if !citations.iter().any(|c| c.event_id == e.id.as_str()) {
+        citations.push(cite(e));
+    }
+}
+
 /// Answers one question over one vehicle's knowledge.
 pub fn answer(
     question: &str,
@@ -1409,10 +1416,8 @@ impl Ctx<'_> {
             .factors
             .iter()
             .map(|f| {
-                if let Some(e) = f.event_id.as_deref().and_then(|id| self.k.event(id))
-                    && !citations.iter().any(|c| c.event_id == e.id)
-                {
-                    citations.push(cite(e));
+                if let Some(e) = f.event_id.as_deref().and_then(|id| self.k.event(id)) {
+                    cite_once(&mut citations, e);
                 }
                 if f.detail.is_empty() {
                     format!(
@@ -1541,12 +1546,8 @@ impl Ctx<'_> {
                 }
                 // One record may have done several due items (an oil change and a tire rotation):
                 // cited once.
-                if let Some(record) = self.last_done_record(i)
-                    && !citations
-                        .iter()
-                        .any(|c: &Citation| c.event_id == record.id.as_str())
-                {
-                    citations.push(cite(record));
+                if let Some(record) = self.last_done_record(i) {
+                    cite_once(&mut citations, record);
                 }
                 line
             })
@@ -1629,9 +1630,7 @@ impl Ctx<'_> {
                             "; no record of it being done: counted from {from}"
                         ));
                         for record in records {
-                            if !citations.iter().any(|c| c.event_id == record.id.as_str()) {
-                                citations.push(cite(record));
-                            }
+                            cite_once(&mut citations, record);
                         }
                     }
                 }
@@ -1642,10 +1641,8 @@ impl Ctx<'_> {
                 if !i.reason.is_empty() {
                     line.push_str(&format!(" — {}", i.reason));
                 }
-                if let Some(record) = self.last_done_record(i)
-                    && !citations.iter().any(|c| c.event_id == record.id.as_str())
-                {
-                    citations.push(cite(record));
+                if let Some(record) = self.last_done_record(i) {
+                    cite_once(&mut citations, record);
                 }
                 line
             })
@@ -1889,10 +1886,8 @@ impl Ctx<'_> {
             .filter_map(|id| by_id(id))
             .map(cite)
             .collect();
-        if let Some(first) = e.intervals.last().and_then(|i| by_id(&i.from_event_id))
-            && !citations.iter().any(|c| c.event_id == first.id.as_ref())
-        {
-            citations.push(cite(first));
+        if let Some(first) = e.intervals.last().and_then(|i| by_id(&i.from_event_id)) {
+            cite_once(&mut citations, first);
         }
         text_answer(text, citations)
     }
@@ -2342,9 +2337,7 @@ impl Ctx<'_> {
                         format!(", at {}, the latest odometer reading", odometer(o, unit))
                     }
                     (Some(o), Some(l)) if l.odometer.is_some_and(|lo| lo >= o) => {
-                        if !citations.iter().any(|c| c.event_id == l.id.as_str()) {
-                            citations.push(cite(l));
-                        }
+                        cite_once(&mut citations, l);
                         let lo = l.odometer.unwrap_or_default();
                         format!(
                             ", at {}: {} before the latest reading ({} on {})",
