@@ -439,6 +439,18 @@ async function timelineRows() {
   );
 }
 
+// The first listed row `pick` accepts, loading older pages (the sentinel) until one is found or none is left.
+async function findRow(pick) {
+  for (;;) {
+    const rows = await timelineRows();
+    const hit = rows.find(pick);
+    if (hit) return hit;
+    if ((await page.locator("button.more").count()) === 0) return undefined;
+    await page.locator(".sentinel").scrollIntoViewIfNeeded();
+    await page.waitForFunction((n) => document.querySelectorAll(".event").length > n, rows.length);
+  }
+}
+
 await step(
   "correct a record's cost and void another; both show in the timeline and the history",
   async () => {
@@ -646,15 +658,23 @@ await step(
     await voidedRow.scrollIntoViewIfNeeded();
     await shot("voided-shown");
     await axeCheck("timeline with voided records");
+    // Unticking lists the timeline again from its first page: wait for that list, not only for the voided
+    // row to go (it goes as soon as the old list is dropped, before the new one has arrived).
+    const relisted = page.waitForResponse(
+      (r) =>
+        r.request().method() === "GET" &&
+        /\/events\?/.test(r.url()) &&
+        !/includeVoided/.test(r.url()),
+    );
     await showVoided.uncheck();
+    await relisted;
     await voidedRow.waitFor({ state: "detached" });
+    await page.locator(".event").first().waitFor();
 
     // A correction that changes a repair into an upgrade (neither has details in the form) sends
     // `details: null`, so the repair's parts and system do not stay on the upgrade (the API's 422).
-    const repair = (await timelineRows()).find(
-      (r) => r.kind === "repair" && r.id !== fix.id && r.id !== drop.id,
-    );
-    assert(repair, "no demo repair on the first page to change into an upgrade");
+    const repair = await findRow((r) => r.kind === "repair" && r.id !== fix.id && r.id !== drop.id);
+    assert(repair, "no demo repair on the timeline to change into an upgrade");
     const repairRow = page.locator(`[id="event-${repair.id}"]`);
     await repairRow.locator("button.event-row").click();
     await repairRow.getByRole("button", { name: /^Correct / }).click();
