@@ -129,6 +129,20 @@ const page = await h.openPage();
   }
 }
 
+// VWC_E2E_API_DELAY_MS=n holds every API answer back n ms, as a slow machine or network would: each
+// step must wait for what it reads, not for the time the API usually takes. Off by default.
+const apiDelay = Number(process.env.VWC_E2E_API_DELAY_MS ?? 0);
+if (apiDelay > 0) {
+  console.log(`    every API answer is held back ${apiDelay} ms (VWC_E2E_API_DELAY_MS)`);
+  await page.route(
+    (url) => url.origin === base && url.pathname.startsWith("/v1/"),
+    async (route) => {
+      await new Promise((r) => setTimeout(r, apiDelay));
+      await route.fallback();
+    },
+  );
+}
+
 // Console errors fail the run, except the browser's own report of a response the test provoked on purpose
 // (the 422 of a bad odometer, the 401 of a forged token, the 404 of a chat route not yet deployed).
 const consoleErrors = [];
