@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{AuthError, Caller, Role};
 
-/// Clock skew tolerated on `exp` and `nbf`.
+/// Clock skew tolerated on `exp`, `nbf` and `iat`.
 pub const LEEWAY_SECONDS: u64 = 30;
 
 /// The claims of every VWC token. A token lacking any non-optional field does not deserialize and is rejected.
@@ -114,6 +114,14 @@ pub(crate) fn into_caller(
             claims.aud.0
         )));
     }
+    // `iat` after now (beyond the leeway): issued by a clock that is wrong, not by us or a provider.
+    let now = jsonwebtoken::get_current_timestamp();
+    if u64::try_from(claims.iat).is_ok_and(|iat| iat > now.saturating_add(LEEWAY_SECONDS)) {
+        return Err(AuthError::Invalid(format!(
+            "iat {} is in the future (now {now})",
+            claims.iat
+        )));
+    }
     if claims.sub.trim().is_empty() {
         return Err(AuthError::Invalid("empty sub".into()));
     }
@@ -206,5 +214,28 @@ mod tests {
         };
         let caller = into_caller(claims, "vwc", "vwc-api").unwrap();
         assert_eq!(caller.roles, [Role::Viewer, Role::Owner]);
+    }
+
+    #[test]
+    fn a_token_issued_in_the_future_is_refused_beyond_the_leeway() {
+        let now = jsonwebtoken::get_current_timestamp() as i64;
+        let claims = |iat: i64| Claims {
+            sub: "usr_1".into(),
+            org: "org_1".into(),
+            roles: vec![Role::Owner],
+            iss: "vwc".into(),
+            aud: "vwc-api".into(),
+            exp: now + 3600,
+            iat,
+            nbf: None,
+        };
+        for iat in [now - 3600, now, now + LEEWAY_SECONDS as i64 - 2] {
+            assert!(into_caller(claims(iat), "vwc", "vwc-api").is_ok(), "{iat}");
+        }
+        for iat in [now + LEEWAY_SECONDS as i64 + 5, now + 365 * 86_400] {
+            let err = into_caller(claims(iat), "vwc", "vwc-api").unwrap_err();
+            assert!(err.to_string().contains("in the future"), "{err}");
+            assert_eq!(err.http_status(), 401);
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! Who is calling and what they may do: bearer-token verification (HS256 in embedded mode, RS256/ES256 via a
 //! JWKS in AWS mode), the role → permission table, and the embedded-mode signing secret.
 //!
-//! Every verifier pins its algorithms, always checks `iss`, `aud`, `exp` and `nbf` (30 s leeway), and turns
+//! Every verifier pins its algorithms, always checks `iss`, `aud`, `exp`, `nbf` and that `iat` is not in the future (30 s leeway), and turns
 //! a token into a [`Caller`] only when `sub`, `org`, `roles` (non-empty, all known), `exp` and `iat` are present.
 #![forbid(unsafe_code)]
 
