@@ -12,6 +12,7 @@ use futures::TryStreamExt;
 use mongodb::ClientSession;
 use mongodb::results::UpdateResult;
 use serde::de::DeserializeOwned;
+use vwc_contracts::lifecycle::VehicleStatus;
 use vwc_contracts::maintenance::{MaintenanceScheduleUpdated, NotificationDelivered};
 use vwc_contracts::valuation::{Valuation, ValuationPointKind, ValuationUpdated};
 use vwc_contracts::{EventKind, OrgId, Vehicle, VehicleEvent, VehicleId};
@@ -737,6 +738,13 @@ impl MongoEdgeStore {
         self.upsert_in(session, VEHICLES, &v.id, update).await?;
         self.value_moved(session, &v.id, value_before).await?;
         self.fleet_member_moved(session, &v.id, before).await?;
+        if v.status != VehicleStatus::Active {
+            // As in SQLite: a sold or archived vehicle's reminders no longer hold.
+            let reminders = doc! {
+                "org_id": &v.org_id, "vehicle_id": &v.id, "reminded_at": { "$ne": Bson::Null },
+            };
+            self.read_reminders(session, reminders).await?;
+        }
         Ok(())
     }
 
@@ -871,6 +879,17 @@ impl MongoEdgeStore {
             .session(&mut *session)
             .await?;
         if newer.is_some() {
+            return Ok(true);
+        }
+        // As in SQLite: a reminder about a sold or archived vehicle no longer holds.
+        let retired: Option<Document> = (self.db.collection(VEHICLES))
+            .find_one(doc! {
+                "_id": &item.vehicle_id, "org_id": org_id, "status": { "$in": &RETIRED[..] },
+            })
+            .projection(doc! { "_id": 1 })
+            .session(&mut *session)
+            .await?;
+        if retired.is_some() {
             return Ok(true);
         }
         let stored: Option<Document> = self

@@ -5,6 +5,7 @@ use std::path::Path;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, ToSql, params};
+use vwc_contracts::lifecycle::VehicleStatus;
 use vwc_contracts::maintenance::{MaintenanceScheduleUpdated, NotificationDelivered};
 use vwc_contracts::valuation::{Valuation, ValuationPointKind, ValuationUpdated};
 use vwc_contracts::{OrgId, Vehicle, VehicleEvent, VehicleId};
@@ -550,6 +551,14 @@ fn registration(vehicle: &Vehicle) -> StoreResult<Effect> {
             )?;
             Ok(())
         })?;
+        if v.status != VehicleStatus::Active {
+            // A sold or archived vehicle is no longer maintained: its reminders no longer hold.
+            conn.prepare_cached(
+                "UPDATE notifications SET read_at = ?3
+                 WHERE org_id = ?1 AND vehicle_id = ?2 AND reminded_at IS NOT NULL AND read_at IS NULL",
+            )?
+            .execute(params![v.org_id, v.id, ts(&vwc_clock::now())])?;
+        }
         Ok(true)
     }))
 }
@@ -714,6 +723,17 @@ fn reminder_done(conn: &rusqlite::Connection, org: &str, item: &ReminderItem) ->
         .optional()?
         .is_some();
     if newer {
+        return Ok(true);
+    }
+    let retired = conn
+        .prepare_cached(
+            "SELECT 1 FROM vehicles v WHERE v.id = ?1 AND v.org_id = ?2
+               AND coalesce(json_extract(v.body, '$.status'), 'active') != 'active'",
+        )?
+        .query_row(params![item.vehicle_id, org], |_| Ok(()))
+        .optional()?
+        .is_some();
+    if retired {
         return Ok(true);
     }
     let evaluation: Option<String> = conn

@@ -1061,6 +1061,59 @@ async fn an_evaluation_that_settles_an_item_reads_its_reminders(store: Store) {
     assert_eq!(unread(&store, "org_a").await, ["ntf_oil_new"]);
 }
 
+async fn a_sold_or_archived_vehicles_reminders_are_read_and_later_ones_join_read(store: Store) {
+    let first = register(&store, "org_a", "veh_1").await;
+    let second = register(&store, "org_a", "veh_2").await;
+    let on = |vehicle: &str, n: NotificationDelivered| NotificationDelivered {
+        vehicle_id: Some(vehicle.into()),
+        ..n
+    };
+    notify(&store, "org_a", &reminder("ntf_oil", "oil", at(3, 8))).await;
+    notify(&store, "org_a", &reminder("ntf_tires", "tires", at(3, 8))).await;
+    notify(
+        &store,
+        "org_a",
+        &on("veh_2", reminder("ntf_oil_2", "oil", at(3, 8))),
+    )
+    .await;
+    notify(&store, "org_b", &reminder("ntf_oil_b", "oil", at(3, 8))).await;
+    // A delivery that names no item (a valuation drop) is left as it is.
+    notify(
+        &store,
+        "org_a",
+        &delivered("ntf_plain", Channel::InApp, at(3, 9)),
+    )
+    .await;
+
+    let archived = Vehicle {
+        status: VehicleStatus::Archived,
+        ..first.clone()
+    };
+    assert!(registered(&store, &envelope_id(), &archived).await);
+    assert_eq!(unread(&store, "org_a").await, ["ntf_oil_2", "ntf_plain"]);
+    assert_eq!(
+        unread(&store, "org_b").await,
+        ["ntf_oil_b"],
+        "another org's"
+    );
+    // A reminder about it still on its way when it was archived joins the feed read.
+    notify(&store, "org_a", &reminder("ntf_brakes", "brakes", at(4, 8))).await;
+    assert_eq!(unread(&store, "org_a").await, ["ntf_oil_2", "ntf_plain"]);
+    let all = notifications(&store, "org_a").await;
+    assert_eq!(all.len(), 5);
+    for id in ["ntf_oil", "ntf_tires", "ntf_brakes"] {
+        let n = all.iter().find(|n| n.id == id).unwrap();
+        assert!(n.read_at.is_some(), "{id} is read: {n:?}");
+    }
+
+    let sold = Vehicle {
+        status: VehicleStatus::Sold,
+        ..second.clone()
+    };
+    assert!(registered(&store, &envelope_id(), &sold).await);
+    assert_eq!(unread(&store, "org_a").await, ["ntf_plain"]);
+}
+
 async fn the_same_notification_under_two_envelopes_is_stored_once(store: Store) {
     let n = delivered("ntf_1", Channel::InApp, at(3, 8));
     let delivery = envelope_id();
@@ -1950,6 +2003,7 @@ vwc_testkit::conformance!(
     the_same_notification_under_two_envelopes_is_stored_once,
     a_newer_reminder_about_the_same_item_reads_the_older_ones,
     an_evaluation_that_settles_an_item_reads_its_reminders,
+    a_sold_or_archived_vehicles_reminders_are_read_and_later_ones_join_read,
     the_feed_is_newest_first_and_filters_unread,
     paging_the_feed_strictly_after_a_position_covers_every_notification_exactly_once,
     marking_read_keeps_the_first_time_and_stays_in_the_org,
