@@ -198,7 +198,7 @@ pub struct SentReminder {
     pub due_cycle: String,
     pub occurrence: u32,
     pub reminder_id: String,
-    /// The day of the evaluation that sent it: weekly repeats count from the first one's.
+    /// The day of the evaluation that sent it: the next weekly repeat is a week after the latest one's.
     pub sent_on: NaiveDate,
     pub sent_at: DateTime<Utc>,
 }
@@ -314,8 +314,8 @@ pub struct Published {
     pub reminders: usize,
 }
 
-/// The first day after `today` on which an item that stays overdue is reminded again (weekly, counted
-/// from its first overdue reminder), given every reminder sent so far.
+/// The first day after `today` on which an item that stays overdue is reminded again (a week after its
+/// latest overdue reminder in the cycle), given every reminder sent so far.
 pub fn next_reminder_repeat<'a>(
     items: &[MaintenanceItemView],
     sent: impl Iterator<Item = &'a SentReminder> + Clone,
@@ -325,20 +325,18 @@ pub fn next_reminder_repeat<'a>(
         .iter()
         .filter(|i| i.enabled && i.status == MaintenanceStatus::Overdue)
         .filter_map(|i| {
-            let first = sent
+            let last = sent
                 .clone()
                 .filter(|r| {
                     r.status == MaintenanceStatus::Overdue
-                        && r.occurrence == 0
                         && r.task == i.task
                         && r.due_cycle == i.due_cycle
                 })
                 .map(|r| r.sent_on)
-                .min()?;
-            let weeks = (today - first).num_days().max(0) / OVERDUE_REPEAT_DAYS;
-            first.checked_add_days(chrono::Days::new(
-                u64::try_from((weeks + 1) * OVERDUE_REPEAT_DAYS).ok()?,
-            ))
+                .max()?;
+            let week_after =
+                last.checked_add_days(chrono::Days::new(OVERDUE_REPEAT_DAYS as u64))?;
+            Some(week_after.max(today.succ_opt()?))
         })
         .min()
 }
@@ -433,11 +431,17 @@ pub fn plan(
             )
         })
         .collect();
-    let first_overdue: HashMap<(&str, &str), NaiveDate> = sent
+    // Each item's latest overdue reminder in its cycle: the next repeat is a week after it.
+    let mut last_overdue: HashMap<(&str, &str), (NaiveDate, u32)> = HashMap::new();
+    for r in sent
         .iter()
-        .filter(|r| r.status == MaintenanceStatus::Overdue && r.occurrence == 0)
-        .map(|r| ((r.task.as_str(), r.due_cycle.as_str()), r.sent_on))
-        .collect();
+        .filter(|r| r.status == MaintenanceStatus::Overdue)
+    {
+        let last = last_overdue
+            .entry((r.task.as_str(), r.due_cycle.as_str()))
+            .or_insert((r.sent_on, r.occurrence));
+        *last = (*last).max((r.sent_on, r.occurrence));
+    }
     for item in current
         .items
         .iter()
@@ -446,12 +450,12 @@ pub fn plan(
         let occurrence = match item.status {
             MaintenanceStatus::DueSoon => 0,
             MaintenanceStatus::Overdue => {
-                match first_overdue.get(&(item.task.as_str(), item.due_cycle.as_str())) {
+                match last_overdue.get(&(item.task.as_str(), item.due_cycle.as_str())) {
                     None => 0,
-                    Some(first) => {
-                        let weeks = (today - *first).num_days().max(0) / OVERDUE_REPEAT_DAYS;
-                        u32::try_from(weeks).unwrap_or(u32::MAX)
+                    Some((on, occurrence)) if (today - *on).num_days() >= OVERDUE_REPEAT_DAYS => {
+                        occurrence.saturating_add(1)
                     }
+                    Some((_, occurrence)) => *occurrence,
                 }
             }
             MaintenanceStatus::Ok | MaintenanceStatus::Unknown => continue,
@@ -465,11 +469,10 @@ pub fn plan(
         // An item that comes back to a status it was reminded of (a voided completion makes it overdue
         // again in the same cycle) is reminded again: the earlier reminder may have been read, or marked
         // read when the item was done. The next occurrence number keeps the reminder's id new.
-        // Turning an item off and on (unknown while off) is not a status it comes back from: nothing new.
-        // Turning an item off and on (unknown while off) is not a status it comes back from: nothing new.
+        // So is one turned off and on again (unknown while off): turning it off marked its reminder read.
         let came_back = previous
             .and_then(|p| p.status_of(&item.task))
-            .is_some_and(|p| p != item.status && p != MaintenanceStatus::Unknown);
+            .is_some_and(|p| p != item.status);
         let occurrence = match (already.contains(&key), came_back) {
             (false, _) => occurrence,
             (true, false) => continue,
@@ -843,21 +846,27 @@ mod tests {
         s.expect_oil_reminders_on(day(2025, 6, 11), &[]);
         s.facts.retain(|f| f.event_id != "d45150");
         s.expect_oil_reminders_on(day(2025, 6, 12), &[(MaintenanceStatus::Overdue, 1)]);
-        // The same state again: nothing; the weekly repeat then goes on past the numbers used.
+        // The same state again: nothing; the weekly repeat comes a week after that reminder, not on the
+        // 17th (a week after the first): no week goes by without one, and none comes 5 days after another.
         s.expect_oil_reminders_on(day(2025, 6, 12), &[]);
         s.expect_oil_reminders_on(day(2025, 6, 17), &[]);
-        s.expect_oil_reminders_on(day(2025, 6, 24), &[(MaintenanceStatus::Overdue, 2)]);
+        s.expect_oil_reminders_on(day(2025, 6, 18), &[]);
+        s.expect_oil_reminders_on(day(2025, 6, 19), &[(MaintenanceStatus::Overdue, 2)]);
         let ids: HashSet<&str> = s.sent.iter().map(|r| r.reminder_id.as_str()).collect();
         assert_eq!(ids.len(), s.sent.len(), "every reminder has its own id");
-        // Turned off and on again (unknown while off) is not coming back: nothing until the weekly repeat.
+        // Turned off (which marks its reminder read) and on again: reminded again at once, then weekly.
         let mut oil = ItemSettings::default_for("oil_change", OdometerUnit::Mi).unwrap();
         oil.enabled = false;
         s.settings = vec![oil.clone()];
-        s.expect_oil_reminders_on(day(2025, 6, 25), &[]);
+        s.expect_oil_reminders_on(day(2025, 6, 21), &[]);
         oil.enabled = true;
         s.settings = vec![oil];
-        s.expect_oil_reminders_on(day(2025, 6, 25), &[]);
-        s.expect_oil_reminders_on(day(2025, 7, 1), &[(MaintenanceStatus::Overdue, 3)]);
+        s.expect_oil_reminders_on(day(2025, 6, 21), &[(MaintenanceStatus::Overdue, 3)]);
+        s.expect_oil_reminders_on(day(2025, 6, 21), &[]);
+        s.expect_oil_reminders_on(day(2025, 6, 27), &[]);
+        s.expect_oil_reminders_on(day(2025, 6, 28), &[(MaintenanceStatus::Overdue, 4)]);
+        let ids: HashSet<&str> = s.sent.iter().map(|r| r.reminder_id.as_str()).collect();
+        assert_eq!(ids.len(), s.sent.len(), "every reminder has its own id");
     }
 
     #[test]
@@ -906,10 +915,13 @@ mod tests {
     fn a_missed_week_is_not_sent_late_the_current_week_is() {
         let mut s = Scenario::overdue_on_10_june();
         s.run(day(2025, 6, 10));
+        // Nothing swept on the 17th: one reminder on the 25th, the next a week after it.
         s.expect_oil_reminders_on(
             day(2025, 6, 10) + Duration::days(15),
-            &[(MaintenanceStatus::Overdue, 2)],
+            &[(MaintenanceStatus::Overdue, 1)],
         );
+        s.expect_oil_reminders_on(day(2025, 7, 1), &[]);
+        s.expect_oil_reminders_on(day(2025, 7, 2), &[(MaintenanceStatus::Overdue, 2)]);
     }
 
     #[test]
