@@ -306,11 +306,14 @@ export function PreferencesForm({ initial }: { initial: Preferences }) {
           <input
             type="checkbox"
             checked={f.quiet}
+            aria-describedby={`${id}-quiet-hint`}
             onChange={(e) => set("quiet")(e.target.checked)}
           />
           Hold e-mail and webhook reminders during quiet hours
         </label>
-        <p className="hint">They are sent when the quiet hours end; the bell shows them at once.</p>
+        <p className="hint" id={`${id}-quiet-hint`}>
+          They are sent when the quiet hours end; the bell shows them at once.
+        </p>
         {f.quiet && (
           <div className="grid">
             {field(
