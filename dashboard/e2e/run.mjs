@@ -860,6 +860,119 @@ await step("keyboard: skip to content moves focus, not the page", async () => {
   );
 });
 
+// Registration and settings run as another organisation (org_solo, no vehicles), so org_demo keeps the two
+// vehicles the fleet step counts.
+await step("register a vehicle: from the empty state, then from the picker", async () => {
+  await page.goto(`${base}/#/vehicles`);
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByLabel("Organisation").fill("org_solo");
+  await page.getByLabel("User").fill("solo-owner");
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await page.getByText("No vehicles are registered in this organisation yet.").waitFor();
+  await shot("register-empty");
+  await page.getByRole("button", { name: "Register a vehicle" }).click();
+  let dialog = page.getByRole("dialog", { name: "Register a vehicle" });
+  const vin = dialog.getByLabel("VIN", { exact: true });
+  await vin.waitFor();
+  assert(
+    await vin.evaluate((el) => el === document.activeElement),
+    "the VIN field should have focus when the dialog opens",
+  );
+  // The example VIN of docs/vin.md: decoded as it is typed (make and year filled in).
+  await vin.fill("1HGCM82633A004352");
+  await dialog.getByText(/From the VIN: Honda/).waitFor();
+  assert((await dialog.getByLabel("Make").inputValue()) === "Honda", "the make was not filled in");
+  assert((await dialog.getByLabel("Model year").inputValue()) === "2003", "no year filled in");
+  await dialog.getByLabel("Model", { exact: true }).fill("Accord");
+  await dialog.getByLabel("Nickname (optional)").fill("Daily");
+  await dialog.getByRole("button", { name: "Register", exact: true }).click();
+  await page.waitForFunction(() => /^#\/vehicles\/veh_/.test(window.location.hash));
+  await page.getByRole("heading", { level: 1, name: /2003 Honda Accord/ }).waitFor();
+
+  // The second from the picker's button: a typo in the check digit is said beside the VIN first.
+  await page.getByRole("button", { name: "Register a vehicle" }).click();
+  dialog = page.getByRole("dialog", { name: "Register a vehicle" });
+  await dialog.getByLabel("VIN", { exact: true }).fill("2T3P1RFV8MW123456");
+  await dialog.getByText(/check digit \(the 9th character\) is 8/).waitFor();
+  await axeCheck("registration dialog");
+  await shot("register-check-digit");
+  await dialog.getByLabel("VIN", { exact: true }).fill("2T3P1RFV3MW123456");
+  await dialog.getByText(/From the VIN: Toyota/).waitFor();
+  await dialog.getByLabel("Model", { exact: true }).fill("RAV4");
+  await dialog.getByLabel("Kilometres (km)").check();
+  await dialog.getByRole("button", { name: "Register", exact: true }).click();
+  await page.getByRole("heading", { level: 1, name: /2021 Toyota RAV4/ }).waitFor();
+  const picker = page.getByLabel("Vehicle", { exact: true });
+  const options = await picker.locator("option").allTextContents();
+  assert(
+    options.length === 2 && options.some((o) => o.includes("Accord")),
+    `the picker should list both new vehicles, lists ${JSON.stringify(options)}`,
+  );
+  assert(
+    (await picker.evaluate((el) => el.selectedOptions[0]?.textContent)) === "2021 Toyota RAV4",
+    "the picker should show the vehicle just registered",
+  );
+  await shot("registered");
+});
+
+await step("settings: save a preference and rotate the calendar link", async () => {
+  await page.getByRole("link", { name: "Settings" }).click();
+  await page.getByRole("heading", { level: 1, name: "Settings" }).waitFor();
+  // This server sends no e-mail: the API's 422 shows as a sentence beside the field.
+  const email = page.getByLabel("E-mail address");
+  await email.fill("fleet@example.com");
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await page.getByText(/^This server does not send e-mail/).waitFor();
+  assert((await email.getAttribute("aria-invalid")) === "true", "the e-mail field is not marked");
+  await email.fill("");
+  await page.getByLabel("Hold e-mail and webhook reminders during quiet hours").check();
+  await page.getByLabel("From").fill("21:30");
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await page
+    .getByTestId("prefs-status")
+    .filter({ hasText: /^Saved on / })
+    .waitFor();
+  const prefs = await page.evaluate(async () => {
+    const h = { Authorization: `Bearer ${sessionStorage.getItem("vwc.token")}` };
+    return (await fetch("/v1/notifications/preferences", { headers: h })).json();
+  });
+  assert(
+    prefs.quietHours?.start === "21:30" && prefs.email === null,
+    `the saved preferences are ${JSON.stringify(prefs)}`,
+  );
+
+  const link = page.getByLabel("Fleet calendar link");
+  await link.waitFor();
+  const before = await link.inputValue();
+  assert(/\/calendar\/org_solo\/.+\/fleet\/maintenance\.ics$/.test(before), `link ${before}`);
+  await page.context().grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
+  await page.getByRole("button", { name: "Copy link" }).click();
+  await page.getByText("Copied to the clipboard.").waitFor();
+  const copied = await page.evaluate(() => navigator.clipboard.readText());
+  assert(copied === before, `the clipboard holds ${copied}, not the link`);
+  await shot("settings");
+  await axeCheck("settings page");
+
+  await page.getByRole("button", { name: "Rotate link" }).click();
+  const confirm = page.getByRole("dialog", { name: "Rotate the calendar link?" });
+  await confirm.waitFor();
+  await shot("settings-rotate-confirm");
+  await confirm.getByRole("button", { name: "Rotate link" }).click();
+  await confirm.waitFor({ state: "detached" });
+  await page.waitForFunction((old) => {
+    const el = document.querySelector("input[name=calendar]");
+    return el && el.value && el.value !== old;
+  }, before);
+  const after = await link.inputValue();
+  await page.getByText(/the old links no longer work/).waitFor();
+  // The old link is revoked (404); the new one serves the feed.
+  const [oldStatus, newStatus] = await Promise.all(
+    [before, after].map(async (u) => (await fetch(u)).status),
+  );
+  assert(oldStatus === 404 && newStatus === 200, `old link ${oldStatus}, new link ${newStatus}`);
+  await shot("settings-rotated");
+});
+
 await step("a rejected token returns to sign-in with a message", async () => {
   await reloadWithForgedToken(Math.floor(Date.now() / 1000) + 3600);
   await page.getByRole("heading", { name: "Sign in (development token)" }).waitFor();

@@ -73,6 +73,7 @@ describe("App", () => {
 
   it("reads routes from the hash", () => {
     expect(parseRoute("#/fleet")).toEqual({ page: "fleet" });
+    expect(parseRoute("#/settings")).toEqual({ page: "settings" });
     expect(parseRoute("#/vehicles/veh_1")).toEqual({ page: "vehicles", vehicleId: "veh_1" });
     expect(parseRoute("")).toEqual({ page: "vehicles", vehicleId: undefined });
   });

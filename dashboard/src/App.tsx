@@ -19,16 +19,19 @@ import {
 } from "./auth/session";
 import { FleetPage } from "./fleet/FleetPage";
 import { Bell } from "./notifications/Bell";
+import { SettingsPage } from "./settings/SettingsPage";
 import { VehiclePage } from "./vehicle/VehiclePage";
 
 const EXPIRED = "Your session has expired. Please sign in again.";
 
-/** `#/vehicles/veh_1` → vehicle page; `#/fleet` → fleet page. */
-export type Route = { page: "vehicles"; vehicleId?: string } | { page: "fleet" };
+/** `#/vehicles/veh_1` → vehicle page; `#/fleet` → fleet page; `#/settings` → settings. */
+export type Route =
+  { page: "vehicles"; vehicleId?: string } | { page: "fleet" } | { page: "settings" };
 
 export function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, "").split("/").filter(Boolean);
   if (parts[0] === "fleet") return { page: "fleet" };
+  if (parts[0] === "settings") return { page: "settings" };
   return {
     page: "vehicles",
     vehicleId: parts[0] === "vehicles" && parts[1] ? decodeURIComponent(parts[1]) : undefined,
@@ -163,6 +166,9 @@ export function App() {
           <a href="#/fleet" aria-current={route.page === "fleet" ? "page" : undefined}>
             Fleet
           </a>
+          <a href="#/settings" aria-current={route.page === "settings" ? "page" : undefined}>
+            Settings
+          </a>
         </nav>
         <div className="topbar-end">
           <Bell />
@@ -175,7 +181,13 @@ export function App() {
         </div>
       </header>
       <main id="main" tabIndex={-1}>
-        {route.page === "fleet" ? <FleetPage /> : <VehiclePage vehicleId={route.vehicleId} />}
+        {route.page === "fleet" ? (
+          <FleetPage />
+        ) : route.page === "settings" ? (
+          <SettingsPage />
+        ) : (
+          <VehiclePage vehicleId={route.vehicleId} />
+        )}
       </main>
     </ApiContext.Provider>
   );

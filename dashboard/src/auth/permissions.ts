@@ -18,6 +18,20 @@ export function recordableKinds(roles: readonly string[]): EventKind[] {
   return [];
 }
 
+/** Roles with `register_vehicles` (`POST /v1/vehicles`). */
+const REGISTER = ["owner", "fleet_manager"];
+
+export function mayRegisterVehicles(roles: readonly string[]): boolean {
+  return roles.some((r) => REGISTER.includes(r));
+}
+
+/** Roles with `configure_notifications`: the preferences (read and change) and rotating calendar links. */
+const CONFIGURE_NOTIFICATIONS = ["owner", "fleet_manager"];
+
+export function mayConfigureNotifications(roles: readonly string[]): boolean {
+  return roles.some((r) => CONFIGURE_NOTIFICATIONS.includes(r));
+}
+
 /** Roles with `correct_dealer_records`: only they may correct or void what a dealer sent. */
 const CORRECT_DEALER = ["fleet_manager"];
 

@@ -1,11 +1,12 @@
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
 import { ApiError, qs } from "../api/client";
 import { useApi } from "../api/context";
 import type { Overview, Page, Valuation, Vehicle } from "../api/types";
 import { useQuery, useReloadAfterWrite } from "../api/useQuery";
 import { ChatPane } from "../chat/ChatPane";
 import { Timeline, type TimelineHandle } from "../timeline/Timeline";
-import { Empty, ErrorText, Loading } from "../ui/Feedback";
+import { ErrorText, Loading } from "../ui/Feedback";
+import { NoVehiclesYet, RegisterVehicleButton, useRegistering } from "./RegisterVehicle";
 import { VehicleHeader } from "./VehicleHeader";
 
 export function vehicleName(v: Vehicle): string {
@@ -46,7 +47,15 @@ export const PICKER_SETTLE_MS = 700;
  * once on Enter or when focus leaves; a choice made with the pointer opens it at once. So arrowing past 15
  * vehicles is one navigation, not 15 (each with its requests and history entry).
  */
-function VehiclePicker({ vehicles, selected }: { vehicles: Vehicle[]; selected?: Vehicle }) {
+function VehiclePicker({
+  vehicles,
+  selected,
+  children,
+}: {
+  vehicles: Vehicle[];
+  selected?: Vehicle;
+  children?: ReactNode;
+}) {
   const [choice, setChoice] = useState<string | null>(null);
   const lastKey = useRef(0);
   const timer = useRef<number | undefined>(undefined);
@@ -91,6 +100,7 @@ function VehiclePicker({ vehicles, selected }: { vehicles: Vehicle[]; selected?:
           </option>
         ))}
       </select>
+      {children}
     </div>
   );
 }
@@ -110,18 +120,20 @@ export function VehiclePage({ vehicleId }: { vehicleId?: string }) {
     return all;
   });
 
-  const list = useMemo(() => byName(vehicles.data ?? []), [vehicles.data]);
+  // Registered on this page: listed at once, and opened (docs/dashboard.md, "Registering a vehicle").
+  const { vehicles: all, onRegistered } = useRegistering(vehicles.data, vehicles.reload);
+  const list = useMemo(() => byName(all), [all]);
   const selected = list.find((v) => v.id === vehicleId) ?? (vehicleId ? undefined : list[0]);
 
   return (
     <div className="vehicle-page">
-      <VehiclePicker vehicles={list} selected={selected} />
+      <VehiclePicker vehicles={list} selected={selected}>
+        {list.length > 0 && <RegisterVehicleButton primary={false} onRegistered={onRegistered} />}
+      </VehiclePicker>
       {vehicles.loading && <Loading label="Loading vehicles…" />}
       <ErrorText error={vehicles.error} onRetry={vehicles.reload} />
-      {vehicles.data && !list.length && (
-        <Empty>No vehicles are registered in this organisation yet.</Empty>
-      )}
-      {vehicles.data && vehicleId && !selected && (
+      {vehicles.data && !list.length && <NoVehiclesYet onRegistered={onRegistered} />}
+      {vehicles.data && !vehicles.loading && vehicleId && !selected && (
         <p className="error" role="alert">
           That vehicle could not be found in your organisation.
         </p>

@@ -1,0 +1,486 @@
+// "Register a vehicle": a button for the roles that may (`register_vehicles`) and its dialog, which decodes
+// the VIN as it is typed (`GET /v1/vin/{vin}`: year and make filled in, a wrong check digit said beside the
+// VIN) and registers it (`POST /v1/vehicles`). docs/dashboard.md, "Registering a vehicle".
+import {
+  useCallback,
+  useEffect,
+  useId,
+  useMemo,
+  useRef,
+  useState,
+  type FormEvent,
+  type ReactNode,
+} from "react";
+import { ApiError } from "../api/client";
+import { useApi } from "../api/context";
+import type { components } from "../api/schema";
+import type { Vehicle } from "../api/types";
+import { mayRegisterVehicles } from "../auth/permissions";
+import { MONEY_FORMAT_HELP, parseMoneyToCents } from "../format";
+import { Field, fieldAttrs, formErrors, sentence, type FieldErrors } from "../settings/fields";
+import { Dialog } from "../ui/Dialog";
+import "../settings/settings.css";
+
+type NewVehicle = components["schemas"]["NewVehicle"];
+/** A vehicle as `POST /v1/vehicles` answers it (without the read model's counts). */
+export type Registered = components["schemas"]["Vehicle"];
+export type VinDecoding = components["schemas"]["VinDecoding"];
+
+interface Fields {
+  vin: string;
+  year: string;
+  make: string;
+  model: string;
+  trim: string;
+  nickname: string;
+  unit: "mi" | "km";
+  price: string;
+  currency: string;
+  /** Register a North American VIN whose check digit does not match, as written (`vinCheck: skip`). */
+  skipCheck: boolean;
+}
+
+const EMPTY: Fields = {
+  vin: "",
+  year: "",
+  make: "",
+  model: "",
+  trim: "",
+  nickname: "",
+  unit: "mi",
+  price: "",
+  currency: "USD",
+  skipCheck: false,
+};
+
+/** A VIN as the API takes it: 17 letters and digits without I, O and Q (any case). */
+const VIN = /^[A-HJ-NPR-Z0-9]{17}$/i;
+
+/** How long the dialog waits after the last key before it decodes a complete VIN. */
+export const DECODE_SETTLE_MS = 250;
+
+/** What is wrong with a typed VIN before it is sent, or nothing. */
+export function vinError(text: string): string | undefined {
+  const vin = text.trim();
+  if (!vin) return "Write the vehicle's VIN.";
+  if (vin.length !== 17)
+    return `A VIN is 17 characters; this one has ${vin.length}. It is on the windscreen, the door frame and the registration papers.`;
+  if (!VIN.test(vin)) return "A VIN has only letters and digits, and never I, O or Q.";
+  return undefined;
+}
+
+/** A check digit that does not match, in words, when the VIN must carry one (North American VINs). */
+export function checkDigitWarning(d: VinDecoding | undefined): string | undefined {
+  if (!d || d.checkDigit.valid || !d.checkDigit.required) return undefined;
+  return `The check digit (the 9th character) is ${d.checkDigit.actual}, but the other characters give ${d.checkDigit.expected}: check the VIN for a typo. A VIN misprinted on the vehicle's papers can be registered as written (tick below).`;
+}
+
+/** "Honda · United States · model year 2003": what the VIN said, as the VIN field's hint. */
+export function decodedText(d: VinDecoding): string {
+  const parts = [d.make ?? d.manufacturer, d.country ?? d.region].filter((p): p is string => !!p);
+  if (d.modelYear) parts.push(`model year ${d.modelYear}`);
+  return parts.length
+    ? `From the VIN: ${parts.join(" · ")}.`
+    : "The VIN names no maker this server knows.";
+}
+
+/** The API's words about a field, for a person (the check digit's and the make's name the request's JSON). */
+function say(field: string, message: string): string {
+  if (field === "vin" && /check digit mismatch/i.test(message))
+    return "The VIN's check digit (the 9th character) does not match the rest: check the VIN for a typo, or tick “Register the VIN as written” if it is written so on the vehicle's papers.";
+  if (field === "make" && /required/i.test(message))
+    return "Write the make: the VIN does not say which brand it is.";
+  return sentence(message);
+}
+
+/** The form field a field of the API's answer is about. */
+function fieldFor(apiField: string): keyof Fields | undefined {
+  switch (apiField) {
+    case "vin":
+    case "vinCheck":
+      return "vin";
+    case "year":
+    case "make":
+    case "model":
+    case "trim":
+    case "nickname":
+      return apiField;
+    case "purchasePriceCents":
+      return "price";
+    case "purchaseCurrency":
+      return "currency";
+    default:
+      return undefined;
+  }
+}
+
+/** The request for the form's fields, or the fields' errors found before sending. */
+export function buildVehicle(f: Fields): { body?: NewVehicle; errors: FieldErrors } {
+  const errors: FieldErrors = {};
+  const vin = f.vin.trim().toUpperCase();
+  const vErr = vinError(vin);
+  if (vErr) errors.vin = vErr;
+  if (!f.model.trim()) errors.model = "Write the model, such as RAV4.";
+  const yearText = f.year.trim();
+  if (yearText && !/^\d{4}$/.test(yearText))
+    errors.year = "Write the model year as four digits, such as 2021.";
+  const price = parseMoneyToCents(f.price);
+  if (Number.isNaN(price)) errors.price = MONEY_FORMAT_HELP;
+  if (Object.keys(errors).length) return { errors };
+  const opt = (s: string) => s.trim() || undefined;
+  const body: NewVehicle = {
+    vin,
+    model: f.model.trim(),
+    year: yearText ? Number(yearText) : undefined,
+    make: opt(f.make),
+    trim: opt(f.trim),
+    nickname: opt(f.nickname),
+    odometerUnit: f.unit,
+    ...(price !== undefined && {
+      purchasePriceCents: price,
+      purchaseCurrency: f.currency as never,
+    }),
+    ...(f.skipCheck && { vinCheck: "skip" as const }),
+  };
+  return { body, errors };
+}
+
+/** Every currency the browser knows by code (the API checks it is an active ISO 4217 one). */
+function currencies(): string[] {
+  const known =
+    typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("currency") : [];
+  return [...new Set(["USD", "EUR", "GBP", ...known])].sort();
+}
+
+/**
+ * The "Register a vehicle" button (nothing for roles that may not register) and its dialog. On success
+ * `onRegistered` gets the vehicle (the page lists it, opens its page and focuses the picker:
+ * `useRegistering`); on Cancel or Escape focus goes back to the button.
+ */
+export function RegisterVehicleButton({
+  onRegistered,
+  primary = true,
+}: {
+  onRegistered: (vehicle: Registered) => void;
+  /** The page's main action (the empty state's), or one beside others (the picker's). */
+  primary?: boolean;
+}) {
+  const { session } = useApi();
+  const [open, setOpen] = useState(false);
+  const button = useRef<HTMLButtonElement>(null);
+  if (!mayRegisterVehicles(session.roles)) return null;
+  return (
+    <>
+      <button
+        ref={button}
+        type="button"
+        className={primary ? "primary" : undefined}
+        onClick={() => setOpen(true)}
+      >
+        Register a vehicle
+      </button>
+      {open && (
+        <RegisterVehicleDialog
+          onClose={() => {
+            setOpen(false);
+            button.current?.focus();
+          }}
+          onRegistered={(v) => {
+            setOpen(false);
+            onRegistered(v);
+          }}
+        />
+      )}
+    </>
+  );
+}
+
+export function RegisterVehicleDialog({
+  onClose,
+  onRegistered,
+}: {
+  onClose: () => void;
+  onRegistered: (vehicle: Registered) => void;
+}) {
+  const { api } = useApi();
+  const id = useId();
+  const [f, setF] = useState<Fields>(EMPTY);
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [general, setGeneral] = useState<string[]>([]);
+  const [busy, setBusy] = useState(false);
+  const [decoded, setDecoded] = useState<{ vin: string; data?: VinDecoding; error?: string }>();
+  // The year and make the last decoding filled in: a later decoding replaces them, never what was typed.
+  const filled = useRef<{ year: string; make: string }>({ year: "", make: "" });
+  const [options] = useState(currencies);
+  const form = useRef<HTMLFormElement>(null);
+
+  const vin = f.vin.trim().toUpperCase();
+  useEffect(() => {
+    if (!VIN.test(vin)) return;
+    const controller = new AbortController();
+    const t = window.setTimeout(() => {
+      api
+        .json<VinDecoding>(`/v1/vin/${encodeURIComponent(vin)}`, { signal: controller.signal })
+        .then(
+          (data) => {
+            if (controller.signal.aborted) return;
+            setDecoded({ vin, data });
+            const year = data.modelYear ? String(data.modelYear) : "";
+            const make = data.make ?? "";
+            setF((cur) => ({
+              ...cur,
+              year: !cur.year || cur.year === filled.current.year ? year : cur.year,
+              make: !cur.make || cur.make === filled.current.make ? make : cur.make,
+            }));
+            filled.current = { year, make };
+          },
+          (e: unknown) => {
+            if (controller.signal.aborted) return;
+            const message =
+              e instanceof ApiError && e.fields.vin ? sentence(e.fields.vin) : undefined;
+            // A decoding that failed for another reason (the network) leaves registration to say.
+            setDecoded({ vin, error: message });
+          },
+        );
+    }, DECODE_SETTLE_MS);
+    return () => {
+      window.clearTimeout(t);
+      controller.abort();
+    };
+  }, [api, vin]);
+
+  const decoding = decoded?.vin === vin ? decoded : undefined;
+  const warning = checkDigitWarning(decoding?.data);
+
+  const set =
+    <K extends keyof Fields>(name: K) =>
+    (value: Fields[K]) =>
+      setF((cur) => ({ ...cur, [name]: value }));
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    if (busy) return;
+    setGeneral([]);
+    const built = buildVehicle(f);
+    setErrors(built.errors);
+    if (!built.body) {
+      focusFirstError();
+      return;
+    }
+    setBusy(true);
+    try {
+      const vehicle = await api.json<Registered>("/v1/vehicles", {
+        method: "POST",
+        body: built.body,
+      });
+      onRegistered(vehicle);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 409) {
+        // The VIN is registered already (the problem says so): beside the VIN.
+        setErrors({ vin: err.message });
+      } else {
+        const shown = formErrors(err, fieldFor, say);
+        setErrors(shown.fields);
+        setGeneral(shown.general);
+      }
+      focusFirstError();
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  /** After the errors render, focus moves to the first field with one. */
+  function focusFirstError() {
+    window.setTimeout(() =>
+      form.current?.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus(),
+    );
+  }
+
+  const hints: Partial<Record<keyof Fields, string>> = {
+    vin: decoding?.data
+      ? decodedText(decoding.data)
+      : "17 letters and digits; the year and make are filled in from it.",
+    year: "From the VIN when left empty.",
+    make: "From the VIN when left empty (where it names one brand).",
+    price: `What was paid; the vehicle's value starts from it.`,
+  };
+  const vinWarning = warning ?? decoding?.error;
+  const attrs = (name: keyof Fields) =>
+    fieldAttrs(id, name, {
+      error: errors[name],
+      hint: hints[name],
+      warning: name === "vin" ? vinWarning : undefined,
+    });
+  const text = (name: Exclude<keyof Fields, "unit" | "skipCheck">, props = {}) => (
+    <input
+      {...attrs(name)}
+      value={f[name]}
+      onChange={(e) => set(name)(e.target.value)}
+      autoComplete="off"
+      {...props}
+    />
+  );
+  const field = (name: keyof Fields, label: string, input: ReactNode) => (
+    <Field
+      prefix={id}
+      name={name}
+      label={label}
+      error={errors[name]}
+      hint={hints[name]}
+      warning={name === "vin" ? vinWarning : undefined}
+    >
+      {input}
+    </Field>
+  );
+
+  return (
+    <Dialog title="Register a vehicle" onClose={onClose} className="register-dialog">
+      <form
+        ref={form}
+        className="record"
+        onSubmit={submit}
+        aria-label="Register a vehicle"
+        noValidate
+      >
+        {field(
+          "vin",
+          "VIN",
+          text("vin", {
+            maxLength: 17,
+            spellCheck: false,
+            autoCapitalize: "characters",
+            className: "mono",
+            required: true,
+          }),
+        )}
+        {warning && (
+          <label className="check">
+            <input
+              type="checkbox"
+              checked={f.skipCheck}
+              onChange={(e) => set("skipCheck")(e.target.checked)}
+            />
+            Register the VIN as written, although its check digit does not match
+          </label>
+        )}
+        <div className="grid">
+          {field("year", "Model year", text("year", { inputMode: "numeric", maxLength: 4 }))}
+          {field("make", "Make", text("make", { maxLength: 60 }))}
+          {field("model", "Model", text("model", { maxLength: 60, required: true }))}
+          {field("trim", "Trim (optional)", text("trim", { maxLength: 60 }))}
+          {field("nickname", "Nickname (optional)", text("nickname", { maxLength: 60 }))}
+        </div>
+        <fieldset className="unit-choice" aria-describedby={`${id}-unit-hint`}>
+          <legend>Odometer unit</legend>
+          {(["mi", "km"] as const).map((u) => (
+            <label key={u} className="check">
+              <input
+                type="radio"
+                name="unit"
+                value={u}
+                checked={f.unit === u}
+                onChange={() => set("unit")(u)}
+              />
+              {u === "mi" ? "Miles (mi)" : "Kilometres (km)"}
+            </label>
+          ))}
+          <span className="hint" id={`${id}-unit-hint`}>
+            The unit its odometer reads in: every reading is recorded in it.
+          </span>
+        </fieldset>
+        <div className="grid">
+          {field(
+            "price",
+            `Purchase price (optional, ${f.currency})`,
+            text("price", { inputMode: "decimal" }),
+          )}
+          {field(
+            "currency",
+            "Currency",
+            <select
+              {...attrs("currency")}
+              value={f.currency}
+              onChange={(e) => set("currency")(e.target.value)}
+            >
+              {options.map((c) => (
+                <option key={c}>{c}</option>
+              ))}
+            </select>,
+          )}
+        </div>
+        {general.length > 0 && (
+          <ul className="error" role="alert">
+            {general.map((g) => (
+              <li key={g}>{g}</li>
+            ))}
+          </ul>
+        )}
+        <div className="actions">
+          {/* aria-disabled, not disabled: a disabled button would drop focus to <body> while it waits. */}
+          <button type="submit" className="primary" aria-disabled={busy || undefined}>
+            {busy ? "Registering…" : "Register"}
+          </button>
+          <button type="button" onClick={onClose}>
+            Cancel
+          </button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}
+
+/**
+ * The vehicles the list answered, plus those registered on this page that it does not show yet (the list is
+ * a read model the bus updates a moment after the registration: in AWS mode up to seconds later).
+ */
+export function withRegistered(
+  listed: readonly Vehicle[],
+  registered: readonly Registered[],
+): Vehicle[] {
+  const ids = new Set(listed.map((v) => v.id));
+  const extra = registered
+    .filter((v) => !ids.has(v.id))
+    .map((v) => ({ ...v, eventCount: 0 }) as Vehicle);
+  return [...listed, ...extra];
+}
+
+/** The empty state of an organisation without vehicles: the way forward, or who can take it. */
+export function NoVehiclesYet({ onRegistered }: { onRegistered: (vehicle: Registered) => void }) {
+  const { session } = useApi();
+  return (
+    <div className="empty-register">
+      <p className="empty">No vehicles are registered in this organisation yet.</p>
+      {mayRegisterVehicles(session.roles) ? (
+        <>
+          <p>Register one with its VIN to start its history.</p>
+          <RegisterVehicleButton onRegistered={onRegistered} />
+        </>
+      ) : (
+        <p className="muted">An owner or a fleet manager can register one.</p>
+      )}
+    </div>
+  );
+}
+
+/**
+ * The vehicle page's side of registering: the vehicles to list (`withRegistered`) and what a registration
+ * does — the vehicle is listed at once, the list is read again, its page opens (`#/vehicles/{id}`) and
+ * focus moves to the picker.
+ */
+export function useRegistering(listed: readonly Vehicle[] | undefined, reload: () => void) {
+  const [registered, setRegistered] = useState<Registered[]>([]);
+  // Focus goes to the picker, which now lists the vehicle (the empty state's button is gone by then).
+  useEffect(() => {
+    if (registered.length) document.getElementById("vehicle-picker")?.focus();
+  }, [registered]);
+  const onRegistered = useCallback(
+    (v: Registered) => {
+      setRegistered((r) => [...r, v]);
+      reload();
+      window.location.hash = `#/vehicles/${encodeURIComponent(v.id)}`;
+    },
+    [reload],
+  );
+  const vehicles = useMemo(() => withRegistered(listed ?? [], registered), [listed, registered]);
+  return { vehicles, onRegistered };
+}
