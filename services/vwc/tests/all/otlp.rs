@@ -167,13 +167,20 @@ async fn vwc_up_exports_one_connected_trace_from_the_request_through_the_bus_to_
             })
             .collect();
         assert!(!hops.is_empty(), "{name}: {ours:#?}");
+        // Each runs in the bus hop (`deliver`) — or, when the bus handed the consumer this envelope in a
+        // chain behind another trace's envelope of the same vehicle (one delivery span for the chain, the
+        // first one's: `LedgerConsumer::handle_chain`), directly under the span that published it. Seen
+        // once on a busy machine, where the seed's or another request's envelope was still queued.
         assert!(
-            hops.iter().all(|hop| hop.name == "deliver"),
+            hops.iter()
+                .all(|hop| hop.name == "deliver" || hop.name == "http"),
             "{name} runs in the bus hop: {ours:#?}"
         );
         assert!(
-            hops.iter()
-                .any(|hop| hex(&hop.parent_span_id) == hex(&request.span_id)),
+            hops.iter().any(|hop| {
+                hex(&hop.span_id) == hex(&request.span_id)
+                    || hex(&hop.parent_span_id) == hex(&request.span_id)
+            }),
             "a hop of {name} is a child of the request span: {ours:#?}"
         );
     }
