@@ -2502,7 +2502,7 @@ impl Ctx<'_> {
         text_answer(
             format!(
                 "This chat answers about this vehicle only, the {this}, from its own records; the {other} \
-                 is not this vehicle. To ask about the {other}, open its page and ask there."
+                 is not this vehicle. To ask about it, open its page and ask there."
             ),
             Vec::new(),
         )

@@ -1804,7 +1804,7 @@ fn other_vehicle(q: &str, vocabulary: &Vocabulary) -> Option<String> {
             && w.chars().any(|c| c.is_ascii_alphabetic())
     }) && own_vin.as_deref() != Some(*vin)
     {
-        return Some(format!("VIN {}", vin.to_uppercase()));
+        return Some(format!("vehicle with VIN {}", vin.to_uppercase()));
     }
     let found = |table: &[(&'static str, &[&'static str])], needs_determiner: bool| {
         table.iter().find_map(|(name, aliases)| {
@@ -1835,6 +1835,35 @@ fn other_vehicle(q: &str, vocabulary: &Vocabulary) -> Option<String> {
 /// asked as a value ("What's my tire pressure?", "tire pressure", "What should the tire pressure be?"), not
 /// as when it was checked ("When was the tire pressure last checked?"). As answers name it.
 fn measurement_asked(q: &str) -> Option<&'static str> {
+    if has_any(
+        q,
+        &[
+            "when",
+            "checked",
+            "check",
+            "inflated",
+            "adjusted",
+            "topped",
+            "filled",
+            "last time",
+            "how many times",
+            "how often",
+            "sensor",
+            "sensors",
+            "monitor",
+            "tpms",
+            "light",
+            "warning",
+        ],
+    ) {
+        return None;
+    }
+    measurement_named(q)
+}
+
+/// The measurement a question names, however it asks about it ("When was the tire pressure last checked?"
+/// is about the tire pressure, not any work on the tires).
+fn measurement_named(q: &str) -> Option<&'static str> {
     const MEASUREMENTS: &[(&str, &[&str])] = &[
         (
             "tire pressure",
@@ -1862,29 +1891,6 @@ fn measurement_asked(q: &str) -> Option<&'static str> {
         ("battery voltage", &["battery voltage", "voltage"]),
         ("engine temperature", &["engine temperature", "engine temp"]),
     ];
-    if has_any(
-        q,
-        &[
-            "when",
-            "checked",
-            "check",
-            "inflated",
-            "adjusted",
-            "topped",
-            "filled",
-            "last time",
-            "how many times",
-            "how often",
-            "sensor",
-            "sensors",
-            "monitor",
-            "tpms",
-            "light",
-            "warning",
-        ],
-    ) {
-        return None;
-    }
     MEASUREMENTS
         .iter()
         .find(|(_, phrases)| has_any(q, phrases))
@@ -1934,6 +1940,19 @@ pub fn understand(question: &str, vocabulary: &Vocabulary) -> Understanding {
     } else if let Some((_, subject)) = GENERIC_SUBJECTS.iter().find(|(p, _)| has(q, p)) {
         slots.subject = Some(subject.to_string());
         slots.part = Some(subject.to_string());
+    }
+    // A measurement named is the subject rather than a task or a generic part its words hold: "When was the
+    // tire pressure last checked?" asks for records about the tire pressure, not the last tire rotation.
+    if let Some(m) = measurement_named(q)
+        && !slots
+            .part
+            .as_ref()
+            .is_some_and(|p| vocabulary.parts.contains(p))
+        && slots.system.is_none()
+    {
+        slots.task = None;
+        slots.subject = Some(m.to_string());
+        slots.part = Some(m.to_string());
     }
     let mut intent = intent_of(q, &slots);
     slots.other_vehicle = other_vehicle(&normalise(question), vocabulary);

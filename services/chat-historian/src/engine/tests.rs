@@ -923,7 +923,7 @@ fn a_question_about_another_vehicle_is_not_answered_with_this_ones_records() {
         ("When was the Toyota Camry serviced?", "Camry"),
         (
             "Has 1HGCM82633A004352 had an accident?",
-            "VIN 1HGCM82633A004352",
+            "vehicle with VIN 1HGCM82633A004352",
         ),
         ("How much is the Ford worth?", "Ford"),
     ] {
@@ -938,7 +938,7 @@ fn a_question_about_another_vehicle_is_not_answered_with_this_ones_records() {
             a.text,
             format!(
                 "This chat answers about this vehicle only, the 2021 Toyota RAV4 (Blue), from its own \
-                 records; the {other} is not this vehicle. To ask about the {other}, open its page and ask there."
+                 records; the {other} is not this vehicle. To ask about it, open its page and ask there."
             ),
             "{q}"
         );
@@ -1037,8 +1037,25 @@ fn a_measurement_the_records_do_not_hold_is_said_so() {
     let a = ask(&k, "When were the tires last rotated?");
     assert_eq!(a.understanding.slots.measurement, None);
     assert!(!a.citations.is_empty(), "{}", a.text);
-    let a = ask(&k, "When was the tire pressure last checked?");
-    assert_eq!(a.understanding.slots.measurement, None);
+    // Asked when it was checked, it is the subject: no record names it, so none is recorded — not the
+    // last work on the tires.
+    for q in [
+        "When was the tire pressure last checked?",
+        "Is my tire pressure light on?",
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(a.understanding.slots.measurement, None, "{q}");
+        assert_eq!(
+            a.understanding.slots.part.as_deref(),
+            Some("tire pressure"),
+            "{q}"
+        );
+        assert!(a.citations.is_empty(), "{q}: {}", a.text);
+    }
+    // A general question about it gives the excerpt, without the last tire rotation as "its" record.
+    let a = ask(&k, "How often should I check tire pressure?");
+    assert_eq!(a.knowledge[0].id, "kb_tire_pressure");
+    assert!(a.citations.is_empty(), "{}", a.text);
     let a = ask(&k, "How often should I rotate my tires?");
     assert_eq!(a.knowledge[0].id, "kb_tire_rotation");
 }
