@@ -1822,13 +1822,37 @@ fn other_vehicle(q: &str, vocabulary: &Vocabulary) -> Option<String> {
                     || (!possessive && after.is_some_and(|w| BRAND_AFTER.contains(&w)));
                 let vehicle =
                     !needs_determiner || before.is_some_and(|w| VEHICLE_DETERMINERS.contains(&w));
-                (vehicle && !brand && !own_name(alias, &vocabulary.vehicle)).then_some(*name)
+                // Its own under any of the names ("VW" on a Volkswagen).
+                let own = std::iter::once(normalise(name).trim().to_string())
+                    .chain(aliases.iter().map(|a| a.to_string()))
+                    .any(|a| own_name(&a, &vocabulary.vehicle));
+                (vehicle && !brand && !own).then_some(*name)
             })
         })
     };
     found(VEHICLE_NAMES, false)
         .or_else(|| found(VEHICLE_WORDS, true))
         .map(str::to_string)
+        .or_else(|| numbered_sibling(&words, &vocabulary.vehicle))
+}
+
+/// A fleet's numbered nicknames: on "Van 3", "Van 1" is another vehicle ("When was the oil changed on Van
+/// 1?"), as answers name it.
+fn numbered_sibling(words: &[&str], own: &[String]) -> Option<String> {
+    own.iter().find_map(|name| {
+        let n = normalise(name);
+        let [word, number] = n.split_whitespace().collect::<Vec<_>>()[..] else {
+            return None;
+        };
+        if !number.chars().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        let (stem, _) = name.trim().rsplit_once(char::is_whitespace)?;
+        words.windows(2).find_map(|w| {
+            (w[0] == word && w[1] != number && w[1].chars().all(|c| c.is_ascii_digit()))
+                .then(|| format!("{} {}", stem.trim(), w[1]))
+        })
+    })
 }
 
 /// A measurement the records do not hold (they hold work done, costs, fill-ups and odometer readings),
@@ -2131,6 +2155,8 @@ fn intent_of(q: &str, slots: &Slots) -> Intent {
             "sale price",
             "selling price",
             "did it sell",
+            "sell for",
+            "sell it for",
         ],
     ) {
         return Intent::Sale;

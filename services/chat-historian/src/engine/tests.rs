@@ -839,7 +839,11 @@ fn a_sold_vehicle_is_owned_until_its_sale_with_the_realised_cost_of_ownership() 
         a.text
     );
     assert_eq!(a.citations.len(), 7, "{}", a.text);
-    for q in ["When did I sell it?", "How much did I sell it for?"] {
+    for q in [
+        "When did I sell it?",
+        "How much did I sell it for?",
+        "What did the truck sell for?",
+    ] {
         let a = ask(&k, q);
         assert_eq!(a.understanding.intent, Intent::Sale, "{q}");
         assert_eq!(
@@ -995,6 +999,26 @@ fn a_question_about_another_vehicle_is_not_answered_with_this_ones_records() {
         let a = ask(&honda, q);
         assert_eq!(a.understanding.slots.other_vehicle, None, "{q}");
     }
+    // "VW" on a Volkswagen is its own make; on a fleet's "Van 3", "Van 1" is another vehicle.
+    let mut van = fixture();
+    if let Some(v) = van.vehicle.as_mut() {
+        v.make = "Volkswagen".into();
+        v.model = "Transporter".into();
+        v.nickname = Some("Van 3".into());
+    }
+    for q in [
+        "When was the VW last serviced?",
+        "When was van 3's oil changed?",
+        "How much did the Volkswagen cost me in 2025?",
+    ] {
+        let a = ask(&van, q);
+        assert_eq!(a.understanding.slots.other_vehicle, None, "{q}");
+    }
+    let a = ask(&van, "When was the oil changed on Van 1?");
+    assert_eq!(
+        a.understanding.slots.other_vehicle.as_deref(),
+        Some("Van 1")
+    );
     let a = ask(&honda, "When was the RAV4's oil changed?");
     assert_eq!(a.understanding.slots.other_vehicle.as_deref(), Some("RAV4"));
     assert!(a.text.contains("the 2021 Honda Civic, "), "{}", a.text);
