@@ -843,6 +843,7 @@ fn a_sold_vehicle_is_owned_until_its_sale_with_the_realised_cost_of_ownership() 
         "When did I sell it?",
         "How much did I sell it for?",
         "What did the truck sell for?",
+        "Is it sold?",
     ] {
         let a = ask(&k, q);
         assert_eq!(a.understanding.intent, Intent::Sale, "{q}");
@@ -1034,6 +1035,7 @@ fn a_measurement_the_records_do_not_hold_is_said_so() {
         "tire pressure",
         "What's the tire pressure supposed to be?",
         "What PSI should my tyres be at?",
+        "How much air should my tires have?",
     ] {
         let a = ask(&k, q);
         assert_eq!(a.understanding.intent, Intent::Knowledge, "{q}");
@@ -1057,6 +1059,13 @@ fn a_measurement_the_records_do_not_hold_is_said_so() {
          odometer readings."
     );
     assert!(a.knowledge.is_empty() && a.citations.is_empty());
+    // Not the fuel spending.
+    let a = ask(&k, "How much gas is left in the tank?");
+    assert_eq!(
+        a.understanding.slots.measurement.as_deref(),
+        Some("fuel level")
+    );
+    assert!(a.citations.is_empty(), "{}", a.text);
     // When it was checked, and the tires' own work, are still read from the records.
     let a = ask(&k, "When were the tires last rotated?");
     assert_eq!(a.understanding.slots.measurement, None);
