@@ -129,6 +129,7 @@ impl Prepared {
                 .filter(|s| !s.trim().is_empty())
                 .cloned()
                 .collect();
+            vocabulary.vin = Some(v.vin.clone());
         }
         let documents: Vec<String> = knowledge.events.iter().map(searchable_text).collect();
         let index = Bm25Index::build(documents.iter().map(String::as_str));
@@ -226,6 +227,8 @@ pub fn answer(
         question,
     };
     let (understanding, follow_up) = match (asked.intent, previous) {
+        // Another vehicle named ("and the Civic?"): nothing of this one is said about it, follow-up or not.
+        _ if asked.slots.other_vehicle.is_some() => (asked, None),
         (Intent::FollowUpBefore, Some(prev)) => {
             let mut u = prev.understanding.clone();
             u.slots.measured_to = None;
@@ -689,6 +692,12 @@ impl Ctx<'_> {
 
     fn compute(&self, u: &Understanding) -> Answer {
         let s = &u.slots;
+        if let Some(other) = &s.other_vehicle {
+            return self.another_vehicle(other);
+        }
+        if let Some(m) = &s.measurement {
+            return self.measurement(m);
+        }
         if let Some(RangeSpec::Unreadable { said }) = &s.range {
             return text_answer(
                 format!(
@@ -2082,6 +2091,9 @@ impl Ctx<'_> {
     /// purchase answer's rule, [`Self::price_of_purchase`]), and their sum. Every record stays cited, with a
     /// cost or without, so "who did it?" and "and before that?" after it still know what was meant.
     fn cost_of(&self, prev: &PreviousTurn) -> Answer {
+        if let Some(a) = self.about_the_sale(prev, Intent::FollowUpCost) {
+            return a;
+        }
         let cited: Vec<&VehicleEvent> = self.cited_records(prev).into_iter().take(10).collect();
         // None cited (or all voided since): said so, never "no cost on the records it used", which claims
         // there were some.
@@ -2130,6 +2142,41 @@ impl Ctx<'_> {
         }
         text.push_str(&self.voided_note(prev));
         text_answer(text, cited.iter().map(|e| cite(e)).collect())
+    }
+
+    /// "how much?", "who bought it?", "what was the mileage?", "how long ago was that?" after "When did I sell
+    /// it?": the sale is no timeline record (it is the vehicle's `sale`, which `POST …/sell` sets), so the
+    /// sale answer cites none, and these follow-ups read the sale itself rather than saying no record was
+    /// cited. `None` when the previous answer was not about a sale the vehicle carries.
+    fn about_the_sale(&self, prev: &PreviousTurn, follow_up: Intent) -> Option<Answer> {
+        if prev.understanding.intent != Intent::Sale {
+            return None;
+        }
+        let sale = self.sale()?;
+        let on = date(&sale.sold_at);
+        let text = match follow_up {
+            Intent::FollowUpCost => format!(
+                "It sold for {} on {on}.",
+                money(sale.price_cents, &sale.currency)
+            ),
+            Intent::FollowUpOdometer => format!(
+                "At the sale on {on} the odometer read {}.",
+                odometer(sale.odometer, self.k.unit())
+            ),
+            Intent::FollowUpVendor => {
+                format!("The sale on {on} records no buyer: only its date, price and odometer.")
+            }
+            _ => {
+                let (y, m, d) =
+                    calendar_difference(sale.sold_at.date_naive(), self.now.date_naive());
+                format!(
+                    "The sale on {on} was {}, at {}, the vehicle's last odometer.",
+                    ago(y, m, d),
+                    odometer(sale.odometer, self.k.unit())
+                )
+            }
+        };
+        Some(text_answer(text, Vec::new()))
     }
 
     /// "and before that?" / "and in 2024?" after an answer not read from dated records: said so, with
@@ -2203,6 +2250,9 @@ impl Ctx<'_> {
 
     /// "who did it?": the vendor (for a purchase, the seller) of each record the previous answer cited.
     fn vendor_of(&self, prev: &PreviousTurn) -> Answer {
+        if let Some(a) = self.about_the_sale(prev, Intent::FollowUpVendor) {
+            return a;
+        }
         let cited = self.cited_records(prev);
         if cited.is_empty() {
             return self.none_cited(prev, "there is no shop or seller to name");
@@ -2234,6 +2284,9 @@ impl Ctx<'_> {
     /// "what was the mileage?": the odometer of each record the previous answer cited (a valuation's, the
     /// one it was computed at), in the vehicle's unit.
     fn odometer_of(&self, prev: &PreviousTurn) -> Answer {
+        if let Some(a) = self.about_the_sale(prev, Intent::FollowUpOdometer) {
+            return a;
+        }
         let unit = self.k.unit();
         let mut lines = Vec::new();
         let mut citations = Vec::new();
@@ -2314,6 +2367,9 @@ impl Ctx<'_> {
     /// vehicle's unit (that reading cited too), or that it has no odometer. With the reading's id when it was
     /// cited only as that yardstick (not one of the records cited before).
     fn since_cited(&self, prev: &PreviousTurn) -> (Answer, Option<String>) {
+        if let Some(a) = self.about_the_sale(prev, Intent::FollowUpAgo) {
+            return (a, None);
+        }
         let unit = self.k.unit();
         let cited: Vec<&VehicleEvent> = self.cited_records(prev).into_iter().take(10).collect();
         if cited.is_empty() {
@@ -2435,6 +2491,57 @@ impl Ctx<'_> {
                 Vec::new(),
             ),
         }
+    }
+
+    /// A question naming another vehicle ("When was the Civic's last oil change?" on a RAV4's page): this chat
+    /// reads only this vehicle's records, so it says so and cites nothing, rather than answering with this
+    /// vehicle's records as if they were the other's.
+    fn another_vehicle(&self, other: &str) -> Answer {
+        let this = self.k.vehicle_name();
+        let other = isolated(other);
+        text_answer(
+            format!(
+                "This chat answers about this vehicle only, the {this}, from its own records; the {other} \
+                 is not this vehicle. To ask about it, open its page and ask there."
+            ),
+            Vec::new(),
+        )
+    }
+
+    /// A measurement the records do not hold ("What's my tire pressure?"): said so, with the knowledge
+    /// excerpt about it when there is one, never the last work on the part it names.
+    fn measurement(&self, what: &str) -> Answer {
+        let mut text = format!(
+            "This vehicle's records do not hold its {what}: they hold the work done, costs, fill-ups and \
+             odometer readings."
+        );
+        let kb = KnowledgeBase::builtin();
+        // Only an excerpt about the measurement itself (its last word: "pressure"), not one that shares
+        // "tire" with it (the tire rotation's).
+        let about = tokens(what.rsplit(' ').next().unwrap_or(what));
+        let hits: Vec<_> = kb
+            .search(what, kb.excerpts.len())
+            .into_iter()
+            .filter(|e| {
+                tokens(&format!("{} {}", e.title, e.tags.join(" ")))
+                    .iter()
+                    .any(|w| about.contains(w))
+            })
+            .take(1)
+            .collect();
+        if let Some(best) = hits.first() {
+            text.push_str(&format!(" {} (Source: {}.)", best.text, best.source.title));
+        }
+        let mut a = text_answer(text, Vec::new());
+        a.knowledge = hits
+            .iter()
+            .map(|e| KnowledgeCitation {
+                id: e.id.clone(),
+                title: e.title.clone(),
+                source: e.source.clone(),
+            })
+            .collect();
+        a
     }
 
     /// A question neither the records nor the knowledge excerpts speak to ("What's the weather tomorrow?"):

@@ -179,6 +179,13 @@ pub struct Slots {
     /// what it is about, so the follow-ups after it ("who did it?") leave it out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub measured_to: Option<String>,
+    /// Another vehicle the question names ("the Civic" asked on a RAV4's page, another VIN): the chat reads
+    /// only this vehicle's records, so it answers nothing about it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub other_vehicle: Option<String>,
+    /// A measurement the records do not hold ("tire pressure"): said so, never the nearest record's work.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measurement: Option<String>,
 }
 
 impl Slots {
@@ -213,6 +220,8 @@ pub struct Vocabulary {
     pub systems: Vec<String>,
     /// The vehicle's own names (make, model, nickname): never the subject of a question about it.
     pub vehicle: Vec<String>,
+    /// The vehicle's own VIN: a question naming another is about another vehicle.
+    pub vin: Option<String>,
 }
 
 /// A maintenance task: its code, how answers name it, and the phrases that ask for it (normalised words).
@@ -1609,6 +1618,320 @@ const GENERIC_SUBJECTS: &[(&str, &str)] = &[
     ("headlights", "headlights"),
 ];
 
+/// Makes and models people name their vehicles by: (as answers name it, the normalised ways it is written).
+/// Those that are also everyday words ("golf", "transit", "escape") are in [`VEHICLE_WORDS`] and count only
+/// after "the", "my", "our" and the like ("the Transit", not "in transit").
+const VEHICLE_NAMES: &[(&str, &[&str])] = &[
+    ("Toyota", &["toyota"]),
+    ("Honda", &["honda"]),
+    ("Ford", &["ford"]),
+    ("Chevrolet", &["chevrolet", "chevy"]),
+    ("Tesla", &["tesla"]),
+    ("Nissan", &["nissan"]),
+    ("Hyundai", &["hyundai"]),
+    ("Kia", &["kia"]),
+    ("Subaru", &["subaru"]),
+    ("Mazda", &["mazda"]),
+    ("Volkswagen", &["volkswagen", "vw"]),
+    ("BMW", &["bmw"]),
+    ("Mercedes", &["mercedes benz", "mercedes", "benz"]),
+    ("Audi", &["audi"]),
+    ("Lexus", &["lexus"]),
+    ("Volvo", &["volvo"]),
+    ("Jeep", &["jeep"]),
+    ("Chrysler", &["chrysler"]),
+    ("GMC", &["gmc"]),
+    ("Cadillac", &["cadillac"]),
+    ("Buick", &["buick"]),
+    ("Acura", &["acura"]),
+    ("Infiniti", &["infiniti"]),
+    ("Porsche", &["porsche"]),
+    ("Mitsubishi", &["mitsubishi"]),
+    ("Renault", &["renault"]),
+    ("Peugeot", &["peugeot"]),
+    ("Opel", &["opel"]),
+    ("Skoda", &["skoda"]),
+    ("Fiat", &["fiat"]),
+    ("Rivian", &["rivian"]),
+    ("Polestar", &["polestar"]),
+    ("Civic", &["civic"]),
+    ("CR-V", &["cr v", "crv"]),
+    ("Odyssey", &["odyssey"]),
+    ("RAV4", &["rav4", "rav 4"]),
+    ("Camry", &["camry"]),
+    ("Corolla", &["corolla"]),
+    ("Prius", &["prius"]),
+    ("Tundra", &["tundra"]),
+    ("4Runner", &["4runner", "4 runner"]),
+    ("F-150", &["f 150", "f150"]),
+    ("F-250", &["f 250", "f250"]),
+    ("Bronco", &["bronco"]),
+    ("Silverado", &["silverado"]),
+    ("Model 3", &["model 3"]),
+    ("Model S", &["model s"]),
+    ("Model X", &["model x"]),
+    ("Model Y", &["model y"]),
+    ("Altima", &["altima"]),
+    ("Sentra", &["sentra"]),
+    ("Elantra", &["elantra"]),
+    ("Crosstrek", &["crosstrek"]),
+    ("CX-5", &["cx 5", "cx5"]),
+    ("Wrangler", &["wrangler"]),
+    ("Jetta", &["jetta"]),
+    ("Passat", &["passat"]),
+    ("Tiguan", &["tiguan"]),
+    ("Clio", &["clio"]),
+    ("ProMaster", &["promaster", "pro master"]),
+];
+
+/// Makes and models that are everyday words or places too: another vehicle only after a determiner or an
+/// owner ("the Transit", "my wife's Golf"; not "in transit", "in Tahoe").
+const VEHICLE_WORDS: &[(&str, &[&str])] = &[
+    ("Transit", &["transit"]),
+    ("Golf", &["golf"]),
+    ("Focus", &["focus"]),
+    ("Escape", &["escape"]),
+    ("Explorer", &["explorer"]),
+    ("Ranger", &["ranger"]),
+    ("Beetle", &["beetle"]),
+    ("Polo", &["polo"]),
+    ("Accord", &["accord"]),
+    ("Outback", &["outback"]),
+    ("Forester", &["forester"]),
+    ("Tacoma", &["tacoma"]),
+    ("Tahoe", &["tahoe"]),
+    ("Malibu", &["malibu"]),
+    ("Sienna", &["sienna"]),
+    ("Highlander", &["highlander"]),
+    ("Equinox", &["equinox"]),
+    ("Sonata", &["sonata"]),
+    ("Mustang", &["mustang"]),
+    ("Sprinter", &["sprinter"]),
+    ("Dodge", &["dodge"]),
+    ("Lincoln", &["lincoln"]),
+    ("Genesis", &["genesis"]),
+];
+
+/// Words before an everyday-word model that make it a vehicle ("the Transit", "my wife's Golf").
+const VEHICLE_DETERMINERS: &[&str] = &[
+    "the",
+    "my",
+    "our",
+    "your",
+    "his",
+    "her",
+    "their",
+    "other",
+    "wifes",
+    "husbands",
+    "partners",
+    "sons",
+    "daughters",
+    "dads",
+    "moms",
+    "mums",
+    "kids",
+    "friends",
+    "neighbors",
+    "neighbours",
+    "brothers",
+    "sisters",
+];
+
+/// Words after a make that make it a shop or a brand of parts, not a vehicle ("Honda dealer", "Toyota of
+/// Lakeside", "genuine Toyota parts").
+const BRAND_AFTER: &[&str] = &[
+    "of",
+    "dealer",
+    "dealers",
+    "dealership",
+    "dealerships",
+    "service",
+    "center",
+    "centre",
+    "parts",
+    "part",
+    "garage",
+    "shop",
+    "store",
+    "motors",
+    "brand",
+    "branded",
+    "oem",
+    "approved",
+    "certified",
+    "warranty",
+    "recall",
+    "financial",
+    "finance",
+    "roadside",
+    "app",
+];
+
+/// Words before a make that make it a shop or a brand ("at Honda", "from Toyota", "genuine Honda parts").
+const BRAND_BEFORE: &[&str] = &["at", "from", "genuine", "oem", "by", "to"];
+
+/// Whether `phrase` (normalised words) is one of the vehicle's own names or inside one ("rav4" in "RAV4
+/// Prime", "cr v" for "CRV").
+fn own_name(phrase: &str, own: &[String]) -> bool {
+    let compact = |s: &str| s.split_whitespace().collect::<String>();
+    own.iter().any(|name| {
+        let n = normalise(name);
+        has(&n, phrase) || compact(&n).contains(&compact(phrase))
+    })
+}
+
+/// Another vehicle the question names: a make or model (from [`VEHICLE_NAMES`], [`VEHICLE_WORDS`]) that is
+/// none of this vehicle's own names, nor a vendor's name nor a brand of shop or parts ("Honda dealer"), or a
+/// VIN other than this vehicle's. As answers name it ("Civic", "VIN 1FTBR…").
+fn other_vehicle(q: &str, vocabulary: &Vocabulary) -> Option<String> {
+    // The vehicle's recorded vendors and sellers are names of shops ("Lakeside Toyota").
+    let mut q = q.to_string();
+    for v in &vocabulary.vendors {
+        let n = normalise(v);
+        if !n.trim().is_empty() {
+            q = q.replace(&n, " ");
+        }
+    }
+    let words: Vec<&str> = q.split_whitespace().collect();
+    // A VIN: 17 letters and digits (no I, O or Q) with both, not this vehicle's.
+    let own_vin = vocabulary.vin.as_deref().map(str::to_lowercase);
+    if let Some(vin) = words.iter().find(|w| {
+        w.len() == 17
+            && w.chars()
+                .all(|c| c.is_ascii_alphanumeric() && !"ioq".contains(c))
+            && w.chars().any(|c| c.is_ascii_digit())
+            && w.chars().any(|c| c.is_ascii_alphabetic())
+    }) && own_vin.as_deref() != Some(*vin)
+    {
+        return Some(format!("vehicle with VIN {}", vin.to_uppercase()));
+    }
+    let found = |table: &[(&'static str, &[&'static str])], needs_determiner: bool| {
+        table.iter().find_map(|(name, aliases)| {
+            aliases.iter().find_map(|alias| {
+                let n = alias.split(' ').count();
+                // As written, or possessive ("the Civic's" is normalised "the civics"), which is a
+                // vehicle's whatever follows ("the Honda's service").
+                let (at, possessive) = words.windows(n).enumerate().find_map(|(i, w)| {
+                    let w = w.join(" ");
+                    (w == *alias || w.strip_suffix('s') == Some(alias)).then_some((i, w != *alias))
+                })?;
+                let before = at.checked_sub(1).map(|i| words[i]);
+                let after = words.get(at + n).copied();
+                let brand = before.is_some_and(|w| BRAND_BEFORE.contains(&w))
+                    || (!possessive && after.is_some_and(|w| BRAND_AFTER.contains(&w)));
+                let vehicle =
+                    !needs_determiner || before.is_some_and(|w| VEHICLE_DETERMINERS.contains(&w));
+                // Its own under any of the names ("VW" on a Volkswagen).
+                let own = std::iter::once(normalise(name).trim().to_string())
+                    .chain(aliases.iter().map(|a| a.to_string()))
+                    .any(|a| own_name(&a, &vocabulary.vehicle));
+                (vehicle && !brand && !own).then_some(*name)
+            })
+        })
+    };
+    found(VEHICLE_NAMES, false)
+        .or_else(|| found(VEHICLE_WORDS, true))
+        .map(str::to_string)
+        .or_else(|| numbered_sibling(&words, &vocabulary.vehicle))
+}
+
+/// A fleet's numbered nicknames: on "Van 3", "Van 1" is another vehicle ("When was the oil changed on Van
+/// 1?"), as answers name it.
+fn numbered_sibling(words: &[&str], own: &[String]) -> Option<String> {
+    own.iter().find_map(|name| {
+        let n = normalise(name);
+        let [word, number] = n.split_whitespace().collect::<Vec<_>>()[..] else {
+            return None;
+        };
+        if !number.chars().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        let (stem, _) = name.trim().rsplit_once(char::is_whitespace)?;
+        words.windows(2).find_map(|w| {
+            (w[0] == word && w[1] != number && w[1].chars().all(|c| c.is_ascii_digit()))
+                .then(|| format!("{} {}", stem.trim(), w[1]))
+        })
+    })
+}
+
+/// A measurement the records do not hold (they hold work done, costs, fill-ups and odometer readings),
+/// asked as a value ("What's my tire pressure?", "tire pressure", "What should the tire pressure be?"), not
+/// as when it was checked ("When was the tire pressure last checked?"). As answers name it.
+fn measurement_asked(q: &str) -> Option<&'static str> {
+    if has_any(
+        q,
+        &[
+            "when",
+            "checked",
+            "check",
+            "inflated",
+            "adjusted",
+            "topped",
+            "filled",
+            "last time",
+            "how many times",
+            "how often",
+            "sensor",
+            "sensors",
+            "monitor",
+            "tpms",
+            "light",
+            "warning",
+        ],
+    ) {
+        return None;
+    }
+    measurement_named(q)
+}
+
+/// The measurement a question names, however it asks about it ("When was the tire pressure last checked?"
+/// is about the tire pressure, not any work on the tires).
+fn measurement_named(q: &str) -> Option<&'static str> {
+    const MEASUREMENTS: &[(&str, &[&str])] = &[
+        (
+            "tire pressure",
+            &[
+                "tire pressure",
+                "tire pressures",
+                "tire inflation",
+                "air pressure",
+                "psi",
+                "pressure in my tires",
+                "pressure in the tires",
+                "how much air",
+                "air in my tires",
+                "air in the tires",
+            ],
+        ),
+        (
+            "tread depth",
+            &["tread depth", "tread left", "how much tread"],
+        ),
+        ("oil pressure", &["oil pressure"]),
+        ("oil level", &["oil level"]),
+        ("coolant level", &["coolant level"]),
+        (
+            "fuel level",
+            &[
+                "fuel level",
+                "gas level",
+                "fuel left",
+                "gas left",
+                "fuel is left",
+                "gas is left",
+                "in the tank",
+            ],
+        ),
+        ("battery voltage", &["battery voltage", "voltage"]),
+        ("engine temperature", &["engine temperature", "engine temp"]),
+    ];
+    MEASUREMENTS
+        .iter()
+        .find(|(_, phrases)| has_any(q, phrases))
+        .map(|(name, _)| *name)
+}
+
 /// Understands one question. `now` resolves nothing here (ranges stay as asked); the vocabulary comes from
 /// the vehicle's records.
 pub fn understand(question: &str, vocabulary: &Vocabulary) -> Understanding {
@@ -1653,7 +1976,27 @@ pub fn understand(question: &str, vocabulary: &Vocabulary) -> Understanding {
         slots.subject = Some(subject.to_string());
         slots.part = Some(subject.to_string());
     }
-    let intent = intent_of(q, &slots);
+    // A measurement named is the subject rather than a task or a generic part its words hold: "When was the
+    // tire pressure last checked?" asks for records about the tire pressure, not the last tire rotation.
+    if let Some(m) = measurement_named(q)
+        && !slots
+            .part
+            .as_ref()
+            .is_some_and(|p| vocabulary.parts.contains(p))
+        && slots.system.is_none()
+    {
+        slots.task = None;
+        slots.subject = Some(m.to_string());
+        slots.part = Some(m.to_string());
+    }
+    let mut intent = intent_of(q, &slots);
+    slots.other_vehicle = other_vehicle(&normalise(question), vocabulary);
+    // A value the records do not hold is no question about the records that name its words ("tire
+    // pressure" is not the last work on the tires).
+    if let Some(m) = measurement_asked(q) {
+        intent = Intent::Knowledge;
+        slots.measurement = Some(m.to_string());
+    }
     // What "I" spent (not what "it" cost): the owner's own spending.
     slots.owner = intent == Intent::TotalCost && has_any(q, &["i", "me", "my", "we", "us", "our"]);
     if matches!(intent, Intent::Accidents) {
@@ -1823,6 +2166,10 @@ fn intent_of(q: &str, slots: &Slots) -> Intent {
             "sale price",
             "selling price",
             "did it sell",
+            "is it sold",
+            "has it been sold",
+            "sell for",
+            "sell it for",
         ],
     ) {
         return Intent::Sale;
@@ -2232,6 +2579,7 @@ mod tests {
             ],
             systems: vec!["brakes".into(), "electrical".into()],
             vehicle: vec!["Toyota".into(), "RAV4".into()],
+            vin: None,
         }
     }
 

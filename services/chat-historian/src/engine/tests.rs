@@ -771,8 +771,8 @@ fn the_purchase_answer_and_the_cost_of_ownership_read_one_purchase_price() {
     );
 }
 
-#[test]
-fn a_sold_vehicle_is_owned_until_its_sale_with_the_realised_cost_of_ownership() {
+/// The fixture sold on 2026-05-09 for 20,000.00 USD at 52,500 mi, with its realised total cost of ownership.
+fn sold() -> VehicleKnowledge {
     let mut k = fixture();
     let tco = vwc_contracts::lifecycle::total_cost_of_ownership(
         k.vehicle.as_ref().unwrap(),
@@ -780,7 +780,6 @@ fn a_sold_vehicle_is_owned_until_its_sale_with_the_realised_cost_of_ownership() 
         2_000_000,
         "USD",
     );
-    let total = tco.total_cents;
     if let Some(v) = k.vehicle.as_mut() {
         v.status = vwc_contracts::lifecycle::VehicleStatus::Sold;
         v.sale = Some(vwc_contracts::lifecycle::Sale {
@@ -791,6 +790,21 @@ fn a_sold_vehicle_is_owned_until_its_sale_with_the_realised_cost_of_ownership() 
             total_cost_of_ownership: tco,
         });
     }
+    k
+}
+
+#[test]
+fn a_sold_vehicle_is_owned_until_its_sale_with_the_realised_cost_of_ownership() {
+    let k = sold();
+    let total = k
+        .vehicle
+        .as_ref()
+        .unwrap()
+        .sale
+        .as_ref()
+        .unwrap()
+        .total_cost_of_ownership
+        .total_cents;
     // The past tense is how a sold vehicle is asked about (chatre #3: it answered with the battery's life).
     for q in [
         "How long have I owned it?",
@@ -825,7 +839,12 @@ fn a_sold_vehicle_is_owned_until_its_sale_with_the_realised_cost_of_ownership() 
         a.text
     );
     assert_eq!(a.citations.len(), 7, "{}", a.text);
-    for q in ["When did I sell it?", "How much did I sell it for?"] {
+    for q in [
+        "When did I sell it?",
+        "How much did I sell it for?",
+        "What did the truck sell for?",
+        "Is it sold?",
+    ] {
         let a = ask(&k, q);
         assert_eq!(a.understanding.intent, Intent::Sale, "{q}");
         assert_eq!(
@@ -835,6 +854,243 @@ fn a_sold_vehicle_is_owned_until_its_sale_with_the_realised_cost_of_ownership() 
     }
     let a = ask(&fixture(), "When did I sell it?");
     assert_eq!(a.text, "No sale is recorded for this vehicle.");
+}
+
+/// The sale is the vehicle's `sale`, no timeline record, so its answer cites none; the follow-ups after it
+/// read the sale (chatre #5: "how much?" said no cost was recorded, "what was the mileage?" that no record
+/// was cited, just after the price and odometer were given).
+#[test]
+fn the_follow_ups_after_the_sale_read_the_sale() {
+    let p = Prepared::new(sold());
+    let sale = answer("How much did I sell it for?", &p, None, now());
+    assert!(sale.citations.is_empty());
+    let prev = previous(&sale);
+    for (q, follow_up, said) in [
+        (
+            "how much?",
+            Intent::FollowUpCost,
+            "It sold for 20,000.00 USD on 2026-05-09.",
+        ),
+        (
+            "what was the mileage?",
+            Intent::FollowUpOdometer,
+            "At the sale on 2026-05-09 the odometer read 52,500 mi.",
+        ),
+        (
+            "how long ago was that?",
+            Intent::FollowUpAgo,
+            "The sale on 2026-05-09 was 1 day ago, at 52,500 mi, the vehicle's last odometer.",
+        ),
+        (
+            "who did it?",
+            Intent::FollowUpVendor,
+            "The sale on 2026-05-09 records no buyer: only its date, price and odometer.",
+        ),
+    ] {
+        let a = answer(q, &p, Some(&prev), now());
+        assert_eq!(a.follow_up, Some(follow_up), "{q}");
+        assert_eq!(a.text, said, "{q}");
+        assert!(a.citations.is_empty(), "{q}");
+        // Stored as the sale question, so the next follow-up still reads the sale.
+        assert_eq!(a.understanding.intent, Intent::Sale, "{q}");
+    }
+    // Not dated records: nothing "before that" (as documented), not a record of the sale's.
+    let before = answer("and before that?", &p, Some(&prev), now());
+    assert!(
+        before.text.contains("not read from dated records"),
+        "{}",
+        before.text
+    );
+    // Without a sale, the follow-ups say there is nothing cited, as before.
+    let p = Prepared::new(fixture());
+    let none = answer("When did I sell it?", &p, None, now());
+    let a = answer("how much?", &p, Some(&previous(&none)), now());
+    assert!(
+        a.text.starts_with("The previous answer cited no record"),
+        "{}",
+        a.text
+    );
+}
+
+/// A question naming another vehicle is not answered with this one's records (the chat reads only this
+/// vehicle's): said so, nothing cited. Its own names, its vendors and brands of shops are not another vehicle.
+#[test]
+fn a_question_about_another_vehicle_is_not_answered_with_this_ones_records() {
+    let k = fixture();
+    let p = Prepared::new(k.clone());
+    for (q, other) in [
+        ("When was the Civic's last oil change?", "Civic"),
+        ("When was the oil changed on my wife's Honda?", "Honda"),
+        ("How much did the Transit cost?", "Transit"),
+        ("When was the oil changed on the Tesla?", "Tesla"),
+        ("How many oil changes has the F-150 had?", "F-150"),
+        ("What's due on our Golf?", "Golf"),
+        ("When was the Toyota Camry serviced?", "Camry"),
+        (
+            "Has 1HGCM82633A004352 had an accident?",
+            "vehicle with VIN 1HGCM82633A004352",
+        ),
+        ("How much is the Ford worth?", "Ford"),
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(
+            a.understanding.slots.other_vehicle.as_deref(),
+            Some(other),
+            "{q}"
+        );
+        assert!(a.citations.is_empty(), "{q}: {:?}", a.citations);
+        assert_eq!(
+            a.text,
+            format!(
+                "This chat answers about this vehicle only, the 2021 Toyota RAV4 (Blue), from its own \
+                 records; the {other} is not this vehicle. To ask about it, open its page and ask there."
+            ),
+            "{q}"
+        );
+    }
+    // Asked as a follow-up too: "and the Civic?" is not the previous question about this vehicle again.
+    let first = answer("When was the oil last changed?", &p, None, now());
+    for q in ["and the Civic?", "and what about the Transit in 2025?"] {
+        let a = answer(q, &p, Some(&previous(&first)), now());
+        assert!(a.citations.is_empty(), "{q}: {}", a.text);
+        assert!(
+            a.text
+                .starts_with("This chat answers about this vehicle only"),
+            "{q}: {}",
+            a.text
+        );
+    }
+    // Its own make, model, nickname and VIN, its vendors, brands of shops and parts, everyday words.
+    for q in [
+        "When was the last oil change on the RAV4?",
+        "When was the Toyota last serviced?",
+        "When did Blue last have its oil changed?",
+        "How much have I spent at Lakeside Toyota?",
+        "Did I ever go to the Honda dealer?",
+        "Did the shop use genuine Honda parts?",
+        "When did I last go to Toyota of Lakeside?",
+        "What is the oil change history of 2T3P1RFV8MW123456?",
+        "Has my truck had an oil change?",
+        "When was the car last serviced?",
+        "Was anything damaged in transit?",
+        "When was the oil changed in Tahoe?",
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(a.understanding.slots.other_vehicle, None, "{q}");
+        assert!(
+            !a.text.contains("This chat answers about"),
+            "{q}: {}",
+            a.text
+        );
+    }
+    let a = ask(&k, "When was the last oil change on the RAV4?");
+    assert_eq!(cited(&a), ["e07"]);
+    // A Honda's own make is no other vehicle, nor "Honda dealer" on it; a Toyota named on it is.
+    let mut honda = fixture();
+    if let Some(v) = honda.vehicle.as_mut() {
+        v.make = "Honda".into();
+        v.model = "Civic".into();
+        v.nickname = None;
+    }
+    for q in [
+        "When was my Civic's oil changed?",
+        "When did the Honda dealer last see it?",
+        "When was the Honda last serviced?",
+    ] {
+        let a = ask(&honda, q);
+        assert_eq!(a.understanding.slots.other_vehicle, None, "{q}");
+    }
+    // "VW" on a Volkswagen is its own make; on a fleet's "Van 3", "Van 1" is another vehicle.
+    let mut van = fixture();
+    if let Some(v) = van.vehicle.as_mut() {
+        v.make = "Volkswagen".into();
+        v.model = "Transporter".into();
+        v.nickname = Some("Van 3".into());
+    }
+    for q in [
+        "When was the VW last serviced?",
+        "When was van 3's oil changed?",
+        "How much did the Volkswagen cost me in 2025?",
+    ] {
+        let a = ask(&van, q);
+        assert_eq!(a.understanding.slots.other_vehicle, None, "{q}");
+    }
+    let a = ask(&van, "When was the oil changed on Van 1?");
+    assert_eq!(
+        a.understanding.slots.other_vehicle.as_deref(),
+        Some("Van 1")
+    );
+    let a = ask(&honda, "When was the RAV4's oil changed?");
+    assert_eq!(a.understanding.slots.other_vehicle.as_deref(), Some("RAV4"));
+    assert!(a.text.contains("the 2021 Honda Civic, "), "{}", a.text);
+}
+
+/// A measurement the records do not hold is said to be not held, with the knowledge excerpt about it —
+/// never the last tire rotation (chatre #7: "What's the tire pressure supposed to be?").
+#[test]
+fn a_measurement_the_records_do_not_hold_is_said_so() {
+    let k = fixture();
+    for q in [
+        "What's my tire pressure?",
+        "tire pressure",
+        "What's the tire pressure supposed to be?",
+        "What PSI should my tyres be at?",
+        "How much air should my tires have?",
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(a.understanding.intent, Intent::Knowledge, "{q}");
+        assert!(a.citations.is_empty(), "{q}: {}", a.text);
+        assert!(
+            a.text.starts_with(
+                "This vehicle's records do not hold its tire pressure: they hold the work done, costs, \
+                 fill-ups and odometer readings. The pressure a vehicle's tires should hold"
+            ),
+            "{q}: {}",
+            a.text
+        );
+        let kb: Vec<&str> = a.knowledge.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(kb, ["kb_tire_pressure"], "{q}");
+    }
+    // One the knowledge does not speak to either: said so, no excerpt.
+    let a = ask(&k, "What's the oil level?");
+    assert_eq!(
+        a.text,
+        "This vehicle's records do not hold its oil level: they hold the work done, costs, fill-ups and \
+         odometer readings."
+    );
+    assert!(a.knowledge.is_empty() && a.citations.is_empty());
+    // Not the fuel spending.
+    let a = ask(&k, "How much gas is left in the tank?");
+    assert_eq!(
+        a.understanding.slots.measurement.as_deref(),
+        Some("fuel level")
+    );
+    assert!(a.citations.is_empty(), "{}", a.text);
+    // When it was checked, and the tires' own work, are still read from the records.
+    let a = ask(&k, "When were the tires last rotated?");
+    assert_eq!(a.understanding.slots.measurement, None);
+    assert!(!a.citations.is_empty(), "{}", a.text);
+    // Asked when it was checked, it is the subject: no record names it, so none is recorded — not the
+    // last work on the tires.
+    for q in [
+        "When was the tire pressure last checked?",
+        "Is my tire pressure light on?",
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(a.understanding.slots.measurement, None, "{q}");
+        assert_eq!(
+            a.understanding.slots.part.as_deref(),
+            Some("tire pressure"),
+            "{q}"
+        );
+        assert!(a.citations.is_empty(), "{q}: {}", a.text);
+    }
+    // A general question about it gives the excerpt, without the last tire rotation as "its" record.
+    let a = ask(&k, "How often should I check tire pressure?");
+    assert_eq!(a.knowledge[0].id, "kb_tire_pressure");
+    assert!(a.citations.is_empty(), "{}", a.text);
+    let a = ask(&k, "How often should I rotate my tires?");
+    assert_eq!(a.knowledge[0].id, "kb_tire_rotation");
 }
 
 #[test]
