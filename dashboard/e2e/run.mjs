@@ -734,6 +734,16 @@ await step("fleet page: chart and counts", async () => {
   assert(names[0]?.includes("Civic"), `sorted by name, first is ${names[0]}`);
   await shot("fleet");
   await axeCheck("fleet page");
+  // The table's value is the one the vehicle's own page shows (both are its current value).
+  const first = page.locator(".fleet-table tbody tr").first();
+  const inTable = (await first.locator("td").nth(3).textContent())?.trim();
+  await first.locator("th a").click();
+  const header = page.locator("button.value").first();
+  await header.waitFor();
+  const onPage = (await header.textContent())?.trim();
+  assert(inTable === onPage, `the fleet table says ${inTable}, the vehicle's page ${onPage}`);
+  await page.getByRole("link", { name: "Fleet" }).click();
+  await page.locator(".fleet-table tbody tr").first().waitFor();
 });
 
 await step("bell: mark as read lowers the unread count", async () => {

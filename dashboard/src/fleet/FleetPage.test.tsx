@@ -178,42 +178,73 @@ describe("FleetPage", () => {
     expect(tableRows()[0]).toHaveTextContent("Golf");
   });
 
-  it("sorts by value, reading every vehicle's value when asked to", async () => {
-    const values: Record<string, number | undefined> = {
-      veh_0: 1_000_000,
-      veh_1: 3_000_000,
-      veh_2: undefined,
-    };
+  it("shows each row's current value from the fleet rows, sorts by it and totals it, reading no valuation", async () => {
+    const value = (amountCents: number) => ({ amountCents, currency: "USD", asOf: "2026-12-02" });
     const fetch = mockFetch((url) => {
       if (url.pathname === "/v1/fleet/overview")
-        return json({ items: [row(0, 2), row(1, 1), row(2, 0)], nextCursor: null, totals: {} });
-      const m = /^\/v1\/vehicles\/(veh_\d)\/valuations$/.exec(url.pathname);
-      if (m) {
-        const cents = values[m[1]!];
-        return json({ items: cents ? [{ amountCents: cents, currency: "USD" }] : [] });
-      }
+        return json({
+          items: [
+            row(0, 2, { currentValue: value(1_000_000) }),
+            row(1, 1, { currentValue: value(2_896_500) }),
+            row(2, 0, { currentValue: null }),
+          ],
+          nextCursor: null,
+          totals: {
+            vehicles: 3,
+            dueSoon: 0,
+            overdue: 3,
+            value: [{ currency: "USD", totalCents: 3_896_500, vehicles: 2 }],
+          },
+        });
       return json({ groupBy: "kind", items: [], totals: [], fuel: [] });
     });
     renderWithApi(<FleetPage />);
-    await screen.findByText("$30,000");
-    await userEvent.click(screen.getByRole("button", { name: /^Value/ }));
-    await waitFor(() =>
-      expect(tableRows().map((r) => r.querySelector("a")?.textContent)).toEqual([
-        "2020 Ford Transit 001",
-        "2020 Ford Transit 000",
-        "2020 Ford Transit 002",
-      ]),
+    await screen.findByText("$28,965");
+    expect(cells("Transit 000")[4]).toBe("$10,000");
+    expect(cells("Transit 002")[4]).toBe("—");
+    expect(screen.getByTestId("fleet-value")).toHaveTextContent("$38,965");
+    expect(screen.getByTestId("fleet-totals-scope")).toHaveTextContent(
+      "sold and archived vehicles are left out",
     );
+    await userEvent.click(screen.getByRole("button", { name: /^Value/ }));
+    expect(tableRows().map((r) => r.querySelector("a")?.textContent)).toEqual([
+      "2020 Ford Transit 001",
+      "2020 Ford Transit 000",
+      "2020 Ford Transit 002",
+    ]);
     expect(screen.getByRole("columnheader", { name: /Value/ })).toHaveAttribute(
       "aria-sort",
       "descending",
     );
-    const valued = fetch.mock.calls
-      .map(([input]) => new URL(String(input), "http://localhost").pathname)
-      .filter((p) => p.endsWith("/valuations"));
-    expect(new Set(valued)).toEqual(
-      new Set(["veh_0", "veh_1", "veh_2"].map((id) => `/v1/vehicles/${id}/valuations`)),
+    const paths = fetch.mock.calls.map(
+      ([input]) => new URL(String(input), "http://localhost").pathname,
     );
+    expect(paths.filter((p) => p.includes("/valuations"))).toEqual([]);
+  });
+
+  it("totals the lifetime cost over the rows (the fleet now), not the API's total with sold vehicles", async () => {
+    mockFetch((url) => {
+      if (url.pathname === "/v1/fleet/overview")
+        return json({ items: [row(0, 0), row(1, 0)], nextCursor: null, totals: { value: [] } });
+      if (url.pathname === "/v1/fleet/costs" && url.searchParams.get("groupBy") === "vehicle")
+        return json({
+          groupBy: "vehicle",
+          items: [
+            { key: "veh_0", currency: "USD", totalCents: 10_000, events: 1 },
+            { key: "veh_1", currency: "USD", totalCents: 20_000, events: 1 },
+            // A vehicle sold since: in the API's costs, not in the fleet's rows.
+            { key: "veh_sold", currency: "USD", totalCents: 3_525_200, events: 9 },
+          ],
+          nextCursor: null,
+          totals: [{ currency: "USD", totalCents: 3_555_200, events: 11 }],
+        });
+      return json({ groupBy: "kind", items: [], totals: [], fuel: [] });
+    });
+    renderWithApi(<FleetPage />);
+    await waitFor(() => expect(screen.getByTestId("fleet-cost")).toHaveTextContent("$300"));
+    expect(screen.getByTestId("fleet-vehicles")).toHaveTextContent("2");
+    // $300 over the two vehicles' 1,000 + 2,000 mi: the same vehicles as the cost.
+    expect(screen.getByTestId("fleet-cost-per-distance")).toHaveTextContent("$0.10");
   });
 
   it("offers to try again when the server cannot be reached", async () => {
@@ -232,6 +263,7 @@ describe("FleetPage", () => {
       "fleet-vehicles",
       "fleet-due-soon",
       "fleet-overdue",
+      "fleet-value",
       "fleet-cost",
       "fleet-cost-per-distance",
     ])

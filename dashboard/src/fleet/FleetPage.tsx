@@ -1,5 +1,5 @@
 import { useMemo, useState, type ReactNode } from "react";
-import { qs, type Api } from "../api/client";
+import { qs } from "../api/client";
 import { useApi } from "../api/context";
 import type {
   CostGroup,
@@ -8,14 +8,12 @@ import type {
   FleetOverview,
   FleetRow,
   Page,
-  Valuation,
 } from "../api/types";
 import { useQuery } from "../api/useQuery";
 import { formatAmounts, formatDistance, formatMoney, type Amount } from "../format";
 import { Empty, ErrorText, Loading } from "../ui/Feedback";
 import { vehicleName } from "../vehicle/VehiclePage";
 import { CostChart } from "./CostChart";
-import { latestValue, VehicleValue } from "./VehicleValue";
 import { lastMonths, monthBars, monthRange } from "./costs";
 
 export const FLEET_PAGE_SIZE = 25;
@@ -59,8 +57,6 @@ export interface Row {
   costs: Amount[];
   /** Cost per `unit` per currency, in cents; undefined without an odometer reading. */
   perDistance?: Amount[];
-  /** The latest value, once read for sorting (`null`: none yet). */
-  value?: Valuation | null;
 }
 
 /**
@@ -86,11 +82,13 @@ function perKm(r: Row): Amount[] | undefined {
   return r.perDistance?.map((a) => ({ currency: a.currency, cents: a.cents / toKm(1, r.unit) }));
 }
 
-/** The latest value as an amount (none without one). */
-function valueAmounts(r: Row): Amount[] {
-  return r.value?.amountCents !== undefined
-    ? [{ currency: r.value.currency ?? "USD", cents: r.value.amountCents }]
-    : [];
+/**
+ * The vehicle's current value as an amount (none before the valuation service has one): the API's row
+ * carries the value its vehicle page shows, so the page reads no valuation of its own.
+ */
+export function valueAmounts(r: Row): Amount[] {
+  const v = r.row.currentValue;
+  return v ? [{ currency: v.currency, cents: v.amountCents }] : [];
 }
 
 export function sortRows(rows: Row[], key: SortKey, ascending: boolean): Row[] {
@@ -179,24 +177,6 @@ export function fleetPerDistance(rows: readonly Row[]): FleetPerDistance {
   };
 }
 
-/** Every vehicle's latest value, a few requests at a time (to sort by value). */
-async function everyValue(
-  api: Api,
-  ids: readonly string[],
-  signal: AbortSignal,
-): Promise<Map<string, Valuation | null>> {
-  const values = new Map<string, Valuation | null>();
-  let next = 0;
-  const worker = async () => {
-    while (next < ids.length) {
-      const id = ids[next++]!;
-      values.set(id, await latestValue(api, id, signal));
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(6, ids.length) }, worker));
-  return values;
-}
-
 export function FleetPage() {
   const { api, session } = useApi();
   const [sort, setSort] = useState<{ key: SortKey; ascending: boolean }>({
@@ -207,9 +187,20 @@ export function FleetPage() {
 
   // Every page of the fleet and of its costs by vehicle, so sorting covers all vehicles, not only the
   // first page.
-  const fleet = useQuery(`fleet:${session.org}`, (signal) =>
-    everyItem((path) => api.json<FleetOverview>(path, { signal }), "/v1/fleet/overview", {}),
-  );
+  const fleet = useQuery(`fleet:${session.org}`, async (signal) => {
+    let totals: FleetOverview["totals"] | undefined;
+    const items = await everyItem<FleetRow>(
+      async (path) => {
+        const page = await api.json<FleetOverview>(path, { signal });
+        // The whole fleet's totals (its value per currency), the same on every page.
+        totals ??= page.totals;
+        return page;
+      },
+      "/v1/fleet/overview",
+      {},
+    );
+    return { items, totals };
+  });
   const byVehicle = useQuery(`costs-vehicle:${session.org}`, async (signal) => {
     let totals: CurrencyTotal[] | undefined;
     const items = await everyItem(
@@ -238,12 +229,6 @@ export function FleetPage() {
     months.forEach((m, i) => (byMonth[m] = results[i]!.items));
     return { months, byMonth };
   });
-  // Sorting by value needs every vehicle's value: read them when (and only when) that sort is chosen.
-  const ids = (fleet.data ?? []).map((r) => r.id);
-  const values = useQuery(
-    sort.key === "value" && fleet.data ? `values:${session.org}:${ids.join(",")}` : null,
-    (signal) => everyValue(api, ids, signal),
-  );
 
   const rows = useMemo<Row[]>(() => {
     const cost = new Map<string, Amount[]>();
@@ -254,7 +239,7 @@ export function FleetPage() {
       else list.push({ currency: g.currency, cents: g.totalCents });
       cost.set(g.key, list);
     }
-    return (fleet.data ?? []).map((row) => {
+    return (fleet.data?.items ?? []).map((row) => {
       const costs = (cost.get(row.id) ?? []).sort((a, b) => a.currency.localeCompare(b.currency));
       const odo = row.odometer?.value;
       return {
@@ -265,10 +250,9 @@ export function FleetPage() {
         perDistance: odo
           ? costs.map((a) => ({ currency: a.currency, cents: a.cents / odo }))
           : undefined,
-        value: values.data?.get(row.id),
       };
     });
-  }, [fleet.data, byVehicle.data, values.data]);
+  }, [fleet.data, byVehicle.data]);
 
   const currencies = useMemo(() => currencyOrder(rows.map((r) => r.costs)), [rows]);
   const sorted = useMemo(() => sortRows(rows, sort.key, sort.ascending), [rows, sort]);
@@ -279,13 +263,17 @@ export function FleetPage() {
     (t, r) => ({ dueSoon: t.dueSoon + r.row.dueSoon, overdue: t.overdue + r.row.overdue }),
     { dueSoon: 0, overdue: 0 },
   );
-  // Every currency the API totals (sold vehicles' costs too, if it counts them), else the rows' sums.
-  const costTotals: Amount[] =
-    byVehicle.data?.totals?.map((t) => ({ currency: t.currency, cents: t.totalCents })) ??
-    currencies.map((c) => ({
-      currency: c,
-      cents: rows.reduce((s, r) => s + (r.costs.find((a) => a.currency === c)?.cents ?? 0), 0),
-    }));
+  // The rows' costs summed: the vehicles in the fleet, as every other total here (the API's cost totals
+  // also hold what sold and archived vehicles cost while they were in it: the chart shows those).
+  const costTotals: Amount[] = currencies.map((c) => ({
+    currency: c,
+    cents: rows.reduce((s, r) => s + (r.costs.find((a) => a.currency === c)?.cents ?? 0), 0),
+  }));
+  // The fleet's current value: the API's total, which is the rows' values summed per currency.
+  const valueTotals: Amount[] | undefined = fleet.data?.totals?.value?.map((v) => ({
+    currency: v.currency,
+    cents: v.totalCents,
+  }));
   const perDistance = fleetPerDistance(rows);
   // One unit across the fleet: the column says it once; else each cell says its vehicle's own.
   const units = new Set(rows.map((r) => r.unit));
@@ -347,6 +335,15 @@ export function FleetPage() {
           <dd data-testid="fleet-overdue">{fleet.data ? totals.overdue : pending(fleet.error)}</dd>
         </div>
         <div>
+          <dt>Current value</dt>
+          <dd
+            data-testid="fleet-value"
+            title="The sum of the vehicles' current values, as each vehicle's page shows it"
+          >
+            {fleet.data ? formatAmounts(valueTotals ?? [], true) : pending(fleet.error)}
+          </dd>
+        </div>
+        <div>
           <dt>Lifetime cost (incl. purchase)</dt>
           <dd data-testid="fleet-cost">
             {byVehicle.data ? formatAmounts(costTotals, true, zero) : pending(byVehicle.error)}
@@ -365,6 +362,11 @@ export function FleetPage() {
           </dd>
         </div>
       </dl>
+      <p className="muted small" data-testid="fleet-totals-scope">
+        Every figure above and in the table covers the vehicles in the fleet now: sold and archived
+        vehicles are left out (what they cost while in the fleet stays in the chart below). Values
+        are each vehicle&apos;s current value, as its own page shows it.
+      </p>
       {/* The totals and the table come from the same reads: a failure is said here, with "Try again". */}
       {(fleet.error ?? byVehicle.error) !== undefined && (
         <ErrorText error={fleet.error ?? byVehicle.error} onRetry={reloadFleet} />
@@ -390,10 +392,6 @@ export function FleetPage() {
         {fleet.loading && <Loading label="Loading the fleet…" />}
         {/* Its failure is said once, above the totals (with "Try again"), which the same reads fill. */}
         {(fleet.error ?? byVehicle.error) !== undefined && <p className="muted">Unavailable.</p>}
-        {sort.key === "value" && values.loading && (
-          <Loading label="Reading every vehicle's value…" />
-        )}
-        <ErrorText error={values.error} onRetry={values.reload} />
         {fleet.data && rows.length === 0 && <Empty>No vehicles in this organisation yet.</Empty>}
         {rows.length > 0 && (
           <>
@@ -440,9 +438,7 @@ export function FleetPage() {
                           0
                         )}
                       </td>
-                      <td className="num">
-                        <VehicleValue vehicleId={r.row.id} known={r.value} />
-                      </td>
+                      <td className="num">{formatAmounts(valueAmounts(r), true)}</td>
                       <td className="num">{formatAmounts(r.costs, true, zero)}</td>
                       <td className="num">
                         {r.perDistance?.length

@@ -471,14 +471,15 @@ async fn mark_all_read(
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FleetTotals {
-    /// Vehicles in the fleet.
+    /// Vehicles in the fleet: the active ones (sold and archived vehicles leave the fleet's rows and
+    /// every total here).
     pub vehicles: u64,
     /// Enabled maintenance items due soon, over the whole fleet.
     pub due_soon: u64,
     /// Enabled maintenance items overdue, over the whole fleet.
     pub overdue: u64,
-    /// The whole fleet's current value (every vehicle of the organisation, not only this page), one
-    /// total per currency.
+    /// The whole fleet's current value, one total per currency: the rows' `currentValue` summed over
+    /// every page (each the value the vehicle's overview shows; a vehicle not valued yet adds nothing).
     pub value: Vec<FleetValue>,
 }
 

@@ -28,7 +28,7 @@ use crate::read_model::VehicleTotalsPage;
 use crate::store::{
     CostBucket, CostRow, CostScope, CostTotal, CostsOf, Delivery, EdgeStore, Feed, FleetCounts,
     FleetRow, FleetValue, MaintenanceView, NotificationRef, NotificationView, Page, Projected,
-    ReminderItem, TimelineQuery, VehicleRef, VehicleStats, VehicleTotals, VehicleView,
+    ReminderItem, RowValue, TimelineQuery, VehicleRef, VehicleStats, VehicleTotals, VehicleView,
     settled_tasks, valuations_before,
 };
 use crate::timeline_page::{self, TimelinePage, TimelinePageBuilder};
@@ -544,6 +544,16 @@ struct AttentionDoc {
     due_soon: i64,
     #[serde(default)]
     overdue: i64,
+}
+
+/// The fields of a `current_valuations` document a fleet row shows.
+#[derive(Debug, serde::Deserialize)]
+struct RowValueDoc {
+    #[serde(rename = "_id")]
+    vehicle_id: String,
+    amount: i64,
+    currency: String,
+    as_of: String,
 }
 
 /// An organisation's `fleet_counts` document.
@@ -1318,7 +1328,7 @@ impl EdgeStore for MongoEdgeStore {
         }
         let ids: Vec<&str> = vehicles.iter().map(|v| v.vehicle.id.as_str()).collect();
         let evaluated: Vec<AttentionDoc> = (self.db.collection(MAINTENANCE).clone_with_type())
-            .find(doc! { "org_id": org_id, "_id": { "$in": ids } })
+            .find(doc! { "org_id": org_id, "_id": { "$in": ids.clone() } })
             .projection(doc! { "due_soon": 1, "overdue": 1 })
             .await?
             .try_collect()
@@ -1327,17 +1337,31 @@ impl EdgeStore for MongoEdgeStore {
         let counts: HashMap<String, (u32, u32)> = (evaluated.into_iter())
             .map(|a| (a.vehicle_id, (count(a.due_soon), count(a.overdue))))
             .collect();
+        // The current values `current_valuation` reads (and the fleet value sums), one query for the page.
+        let valued: Vec<RowValueDoc> = (self.db.collection(CURRENT_VALUATIONS).clone_with_type())
+            .find(doc! { "org_id": org_id, "_id": { "$in": ids } })
+            .projection(doc! { "amount": 1, "currency": 1, "as_of": 1 })
+            .await?
+            .try_collect()
+            .await?;
+        let mut values: HashMap<String, RowValue> = HashMap::new();
+        for v in valued {
+            values.insert(
+                v.vehicle_id,
+                RowValue::stored(v.amount, v.currency, &v.as_of)?,
+            );
+        }
         Ok(vehicles
             .into_iter()
             .map(|vehicle| {
-                let (due_soon, overdue) = counts
-                    .get(vehicle.vehicle.id.as_str())
-                    .copied()
-                    .unwrap_or((0, 0));
+                let id = vehicle.vehicle.id.as_str();
+                let (due_soon, overdue) = counts.get(id).copied().unwrap_or((0, 0));
+                let current_value = values.remove(id);
                 FleetRow {
                     vehicle,
                     due_soon,
                     overdue,
+                    current_value,
                 }
             })
             .collect())

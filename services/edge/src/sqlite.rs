@@ -20,7 +20,7 @@ use crate::corrections::TimelineRevision;
 use crate::store::{
     CostBucket, CostRow, CostScope, CostTotal, CostsOf, Delivery, EdgeStore, Feed, FleetCounts,
     FleetRow, FleetValue, MaintenanceView, NotificationRef, NotificationView, Page, Projected,
-    ReminderItem, TimelineQuery, VehicleRef, VehicleStats, VehicleTotals, VehicleView,
+    ReminderItem, RowValue, TimelineQuery, VehicleRef, VehicleStats, VehicleTotals, VehicleView,
     settled_tasks, valuations_before,
 };
 use crate::timeline_page::{self, TimelinePage, TimelinePageBuilder};
@@ -1135,23 +1135,38 @@ impl EdgeStore for SqliteEdgeStore {
         let (org, after, limit) = org_page(org_id, page);
         self.db
             .read(move |conn| {
-                let found: Vec<(String, i64, i64)> = rows(
+                type Found = (String, i64, i64, Option<(i64, String, String)>);
+                // The current value is the row `current_valuation` reads (and the fleet value sums).
+                let found: Vec<Found> = rows(
                     conn,
                     &format!(
-                        "SELECT v.body, coalesce(m.due_soon, 0), coalesce(m.overdue, 0)
+                        "SELECT v.body, coalesce(m.due_soon, 0), coalesce(m.overdue, 0),
+                           c.amount, c.currency, c.as_of
                          FROM vehicles v LEFT JOIN maintenance m ON m.vehicle_id = v.id
+                           LEFT JOIN current_valuations c ON c.vehicle_id = v.id AND c.org_id = v.org_id
                          WHERE v.org_id = ?1 AND v.id > ?2 AND {ACTIVE} ORDER BY v.id LIMIT ?3"
                     ),
                     params![org, after, limit],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    |r| {
+                        let value = match (r.get(3)?, r.get(4)?, r.get(5)?) {
+                            (Some(amount), Some(currency), Some(as_of)) => {
+                                Some((amount, currency, as_of))
+                            }
+                            _ => None,
+                        };
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, value))
+                    },
                 )?;
                 found
-                    .iter()
-                    .map(|(body, due_soon, overdue)| {
+                    .into_iter()
+                    .map(|(body, due_soon, overdue, value)| {
                         Ok(FleetRow {
-                            vehicle: vehicle_view(conn, body)?,
-                            due_soon: *due_soon as u32,
-                            overdue: *overdue as u32,
+                            vehicle: vehicle_view(conn, &body)?,
+                            due_soon: due_soon as u32,
+                            overdue: overdue as u32,
+                            current_value: value
+                                .map(|(amount, currency, as_of)| RowValue::stored(amount, currency, &as_of))
+                                .transpose()?,
                         })
                     })
                     .collect()

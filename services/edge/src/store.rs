@@ -374,7 +374,7 @@ pub struct FleetCounts {
     pub overdue: u64,
 }
 
-/// A fleet row: the vehicle and how many maintenance items need attention.
+/// A fleet row: the vehicle, how many maintenance items need attention and what it is worth now.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FleetRow {
@@ -382,6 +382,35 @@ pub struct FleetRow {
     pub vehicle: VehicleView,
     pub due_soon: u32,
     pub overdue: u32,
+    /// The vehicle's current value: the same point as its overview's `valuation` (not the latest point of
+    /// its valuation history, a day or a month older); `null` until the valuation service has valued it.
+    /// The overview's `totals.value` is these summed per currency over every row of every page.
+    pub current_value: Option<RowValue>,
+}
+
+/// A vehicle's current value as a fleet row carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RowValue {
+    pub amount_cents: u64,
+    pub currency: String,
+    /// The day the value is for.
+    pub as_of: chrono::NaiveDate,
+}
+
+impl RowValue {
+    /// The value from the fields both adapters keep beside a current valuation's body (`amount`,
+    /// `currency`, `as_of` as `YYYY-MM-DD`).
+    pub fn stored(amount: i64, currency: String, as_of: &str) -> StoreResult<RowValue> {
+        let as_of = chrono::NaiveDate::parse_from_str(as_of, "%Y-%m-%d").map_err(|e| {
+            vwc_store::StoreError::Other(format!("bad valuation day {as_of:?}: {e}"))
+        })?;
+        Ok(RowValue {
+            amount_cents: amount.max(0) as u64,
+            currency,
+            as_of,
+        })
+    }
 }
 
 /// The organisation's vehicles' current values summed, per currency.

@@ -1758,6 +1758,27 @@ async fn the_current_value_is_the_latest_day_and_the_fleet_sums_it_per_currency(
         fleet_value(&store, "org_a").await,
         [("USD".to_string(), 1_290, 2)]
     );
+    // Each fleet row carries the current value the overview reads, and the fleet value is their sum.
+    let rows = store.fleet(&org("org_a"), Page::first(10)).await.unwrap();
+    let values: Vec<(String, u64, String, String)> = (rows.iter())
+        .map(|r| {
+            let v = r.current_value.clone().expect("a current value");
+            let id = r.vehicle.vehicle.id.to_string();
+            (id, v.amount_cents, v.currency, v.as_of.to_string())
+        })
+        .collect();
+    assert_eq!(
+        values,
+        [
+            ("veh_1".into(), 990, "USD".into(), "2024-06-06".into()),
+            ("veh_2".into(), 300, "USD".into(), "2024-06-07".into()),
+        ]
+    );
+    let other = store.fleet(&org("org_b"), Page::first(10)).await.unwrap();
+    assert_eq!(
+        other[0].current_value.as_ref().map(|v| v.amount_cents),
+        Some(7)
+    );
 }
 
 async fn fuel_events_are_every_fill_up_of_the_vehicle_and_nothing_else(store: Store) {

@@ -319,3 +319,129 @@ async fn fleet_costs_by_vehicle_page_through_the_same_groups_and_every_page_has_
     }
     app.stop().await;
 }
+
+/// `(amountCents, currency, asOf)` of a value as the API writes it (a row's `currentValue`, the overview's
+/// `valuation`, a history point).
+fn value_of(v: &Value) -> (u64, String, String) {
+    (
+        v["amountCents"].as_u64().unwrap_or_else(|| panic!("{v}")),
+        v["currency"].as_str().unwrap().to_string(),
+        v["asOf"].as_str().unwrap().to_string(),
+    )
+}
+
+#[tokio::test]
+async fn each_fleet_row_carries_the_vehicles_current_value_and_the_total_sums_the_rows() {
+    let app = TestApp::spawn().await;
+    let token = app.token("org_values", &[Role::FleetManager]);
+    let days_ago = |d: i64| vwc_clock::now() - chrono::Duration::days(d);
+    let mut vehicles = Vec::new();
+    for i in 0..4 {
+        vehicles.push(app.register(&token, &vin(950 + i)).await);
+    }
+    // Events that move the value.
+    record(
+        &app,
+        &token,
+        &vehicles[0],
+        json!({"kind": "odometer_reading", "occurredAt": days_ago(40), "odometer": 30_000}),
+    )
+    .await;
+    record(
+        &app,
+        &token,
+        &vehicles[1],
+        json!({"kind": "collision", "occurredAt": days_ago(3), "odometer": 12_000,
+            "details": {"severity": "moderate", "structural": false}}),
+    )
+    .await;
+    record(
+        &app,
+        &token,
+        &vehicles[2],
+        json!({"kind": "valuation", "occurredAt": days_ago(2), "odometer": 20_000,
+            "details": {"amountCents": 1_234_500, "source": "dealer_appraisal"}}),
+    )
+    .await;
+    app.settle().await;
+    // Days later (never on a 1st), after the daily re-valuation: each history's latest point is the 1st of
+    // the month (or an event's day), older than the current value, which is today's.
+    let clock = &app.system().clock;
+    clock.advance(chrono::Duration::days(40));
+    if chrono::Datelike::day(&clock.now()) == 1 {
+        clock.advance(chrono::Duration::days(1));
+    }
+    let run = vwc_store::vehicle_ledger::DailyRun::today(Some("org_values"), clock);
+    vwc::daily::DailyJob::Revaluation
+        .run(&app.system().stores, &run)
+        .await
+        .unwrap();
+    app.settle().await;
+    // A sold vehicle leaves the fleet's rows and its value.
+    let sale = json!({"soldAt": vwc_clock::now(), "priceCents": 900_000, "currency": "USD",
+        "odometer": 40_000});
+    let sold = &vehicles[3];
+    let (status, _, body) = send(
+        &app,
+        Method::POST,
+        &token,
+        &format!("/v1/vehicles/{sold}/sell"),
+        Some(&sale),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    app.settle().await;
+
+    let viewer = app.token("org_values", &[Role::Viewer]);
+    let pages = every_page(&app, &viewer, "/v1/fleet/overview?limit=2").await;
+    let rows: Vec<Value> = pages
+        .iter()
+        .flat_map(|p| p["items"].as_array().unwrap().clone())
+        .collect();
+    let ids: Vec<&str> = rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        vehicles[..3].iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    let today = app.system().clock.now().date_naive().to_string();
+    let mut sums: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut older_history = 0;
+    for row in &rows {
+        let id = row["id"].as_str().unwrap();
+        // The row's value is the one the vehicle's page shows: the overview's current valuation.
+        let overview = app
+            .get_ok(&viewer, &format!("/v1/vehicles/{id}/overview"))
+            .await;
+        let current = value_of(&overview["valuation"]);
+        assert_eq!(value_of(&row["currentValue"]), current, "{id}: {row}");
+        assert_eq!(current.2, today, "{overview}");
+        // Not the latest stored point of its history (what the fleet table used to show).
+        let history = app
+            .get_ok(&viewer, &format!("/v1/vehicles/{id}/valuations?limit=1"))
+            .await;
+        if value_of(&history["items"][0]) != current {
+            older_history += 1;
+        }
+        let sum = sums.entry(current.1.clone()).or_default();
+        sum.0 += current.0;
+        sum.1 += 1;
+    }
+    assert_eq!(
+        older_history, 3,
+        "every history's latest point is older than today"
+    );
+    // Every page's totals are the rows' values summed per currency; the sold vehicle counts nowhere.
+    let expected: Vec<Value> = sums
+        .into_iter()
+        .map(|(currency, (total, n))| json!({"currency": currency, "totalCents": total, "vehicles": n}))
+        .collect();
+    for page in &pages {
+        assert_eq!(
+            page["totals"]["value"],
+            Value::Array(expected.clone()),
+            "{page}"
+        );
+        assert_eq!(page["totals"]["vehicles"], 3);
+    }
+    app.stop().await;
+}
