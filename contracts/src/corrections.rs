@@ -241,8 +241,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::examples;
     use crate::EventSource;
+    use crate::examples;
 
     fn patch(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
         v.as_object().unwrap().clone()
@@ -308,14 +308,21 @@ mod tests {
         let errors = record(sold_at + chrono::Duration::seconds(1)).unwrap_err();
         assert_eq!(errors[0].field, "occurredAt");
         assert!(
-            errors[0].message.contains(&sold_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+            errors[0]
+                .message
+                .contains(&sold_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
             "{}",
             errors[0].message
         );
         // An unsold vehicle takes it.
         assert!(
             new(sold_at + chrono::Duration::seconds(1))
-                .validate("evt_2".into(), &examples::vehicle(), EventSource::User, sold_at)
+                .validate(
+                    "evt_2".into(),
+                    &examples::vehicle(),
+                    EventSource::User,
+                    sold_at
+                )
                 .is_ok()
         );
     }
@@ -326,12 +333,23 @@ mod tests {
         // Sold before the reading (recorded before the sale was): still corrected where it is.
         let current = examples::vehicle_event();
         let before_it = sold(-1);
-        let c = correct(&current, patch(json!({"odometer": 12_100})), &before_it, now).unwrap();
+        let c = correct(
+            &current,
+            patch(json!({"odometer": 12_100})),
+            &before_it,
+            now,
+        )
+        .unwrap();
         assert_eq!(c.changed, ["odometer"]);
         // …but not moved to another day after the sale.
         let later = (current.occurred_at + chrono::Duration::days(1)).to_rfc3339();
-        let errors = correct(&current, patch(json!({"occurredAt": later})), &before_it, now)
-            .unwrap_err();
+        let errors = correct(
+            &current,
+            patch(json!({"occurredAt": later})),
+            &before_it,
+            now,
+        )
+        .unwrap_err();
         assert_eq!(errors[0].field, "occurredAt");
         // Sold after the reading: moving it past the sale is refused, moving it earlier is not.
         let after_it = sold(10);
@@ -340,7 +358,15 @@ mod tests {
             correct(&current, patch(json!({"occurredAt": past})), &after_it, now).unwrap_err();
         assert_eq!(errors[0].field, "occurredAt");
         let earlier = (current.occurred_at - chrono::Duration::days(1)).to_rfc3339();
-        assert!(correct(&current, patch(json!({"occurredAt": earlier})), &after_it, now).is_ok());
+        assert!(
+            correct(
+                &current,
+                patch(json!({"occurredAt": earlier})),
+                &after_it,
+                now
+            )
+            .is_ok()
+        );
     }
 
     #[test]

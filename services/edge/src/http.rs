@@ -10,9 +10,9 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use vwc_auth::TokenVerifier;
 use vwc_clock::SharedClock;
+use vwc_contracts::lifecycle::VehicleStatus;
 use vwc_contracts::maintenance::{MaintenanceItemView, OdometerEstimateView};
 use vwc_contracts::valuation::Valuation;
-use vwc_contracts::lifecycle::VehicleStatus;
 use vwc_contracts::{OrgId, VehicleEvent, VehicleId};
 use vwc_http::openapi::{BearerQuery, ResourceBody, ResourceQuery, ResourceRoute};
 use vwc_http::{
@@ -315,7 +315,10 @@ async fn overview(
     let retired = vehicle.vehicle.status != VehicleStatus::Active;
     let (odometer, valuation) = match &vehicle.vehicle.sale {
         Some(sale) => (
-            Some(OdometerSnapshot::at_sale(vehicle.vehicle.odometer_unit, sale)),
+            Some(OdometerSnapshot::at_sale(
+                vehicle.vehicle.odometer_unit,
+                sale,
+            )),
             None,
         ),
         None => (

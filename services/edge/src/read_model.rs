@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Months, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
-use vwc_contracts::maintenance::OdometerEstimateView;
 use vwc_contracts::lifecycle::Sale;
+use vwc_contracts::maintenance::OdometerEstimateView;
 use vwc_contracts::{OdometerUnit, VehicleEvent};
 
 use crate::fuel::{FuelCost, round};

@@ -74,7 +74,8 @@ pub fn dealer_event_builder(clock: SharedClock, traceparent: Option<String>) -> 
     Arc::new(
         move |vehicle: &Vehicle, template: NewVehicleEvent, _record_id: &str| {
             let now = clock.now();
-            let event = template.validate(EventId::generate(), vehicle, EventSource::Dealer, now)?;
+            let event =
+                template.validate(EventId::generate(), vehicle, EventSource::Dealer, now)?;
             let envelope = envelope(
                 vehicle,
                 traceparent.clone(),

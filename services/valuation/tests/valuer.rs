@@ -697,7 +697,11 @@ async fn a_sold_vehicle_is_valued_up_to_its_sale_and_no_further() {
     consumer.handle(&sold(20)).await.unwrap();
     let sale_day = (now() - Duration::days(20)).date_naive();
     for point in published(store.as_ref()).await {
-        assert_ne!(point.valuation.kind, ValuationPointKind::Current, "{point:?}");
+        assert_ne!(
+            point.valuation.kind,
+            ValuationPointKind::Current,
+            "{point:?}"
+        );
         assert!(point.valuation.as_of <= sale_day, "{point:?}");
     }
     // The daily job values it no further: not tomorrow, nor on the first of next month.
@@ -708,7 +712,11 @@ async fn a_sold_vehicle_is_valued_up_to_its_sale_and_no_further() {
         let report = revalue(store.as_ref(), &DailyRun::of_day(None, day, now()))
             .await
             .unwrap();
-        assert_eq!((report.changed, report.published), (0, 0), "{day}: {report:?}");
+        assert_eq!(
+            (report.changed, report.published),
+            (0, 0),
+            "{day}: {report:?}"
+        );
         assert!(published(store.as_ref()).await.is_empty(), "{day}");
     }
     // A late record dated before the sale still re-values the days up to it, and only those.
@@ -718,6 +726,9 @@ async fn a_sold_vehicle_is_valued_up_to_its_sale_and_no_further() {
         .unwrap();
     let late = published(store.as_ref()).await;
     assert!(!late.is_empty());
-    assert!(late.iter().all(|p| p.valuation.as_of <= sale_day
-        && p.valuation.kind != ValuationPointKind::Current));
+    assert!(
+        late.iter()
+            .all(|p| p.valuation.as_of <= sale_day
+                && p.valuation.kind != ValuationPointKind::Current)
+    );
 }

@@ -11,8 +11,8 @@ use vwc_testkit::{eventually, vin};
 
 use super::common;
 use common::{
-    days_ago, detail_mentions, names_field, patch, pluck, poll_get, post, record, record_each,
-    delete, registered, spawn_as, spawn_with_vehicle,
+    days_ago, delete, detail_mentions, names_field, patch, pluck, poll_get, post, record,
+    record_each, registered, spawn_as, spawn_with_vehicle,
 };
 
 #[tokio::test]
@@ -293,9 +293,16 @@ async fn a_sold_vehicle_reads_as_sold_and_takes_no_record_dated_after_its_sale()
     app.settle().await;
     let overview = format!("/v1/vehicles/{sold}/overview");
     // Before the sale: a current value, and the oil change is overdue.
-    poll_get(&app, &fleet, &overview, "a valued, scheduled vehicle", |o| {
-        (o["valuation"]["kind"] == "current" && o["maintenance"].as_array()?.len() > 1).then_some(())
-    })
+    poll_get(
+        &app,
+        &fleet,
+        &overview,
+        "a valued, scheduled vehicle",
+        |o| {
+            (o["valuation"]["kind"] == "current" && o["maintenance"].as_array()?.len() > 1)
+                .then_some(())
+        },
+    )
     .await;
 
     let sold_at = days_ago(10).to_rfc3339();
@@ -320,7 +327,11 @@ async fn a_sold_vehicle_reads_as_sold_and_takes_no_record_dated_after_its_sale()
     assert!(o["valuation"].is_null(), "{o}");
     assert_eq!(o["odometer"]["value"], 14_500, "{}", o["odometer"]);
     assert_eq!(o["odometer"]["estimated"], false);
-    let as_of = |t: &str| chrono::DateTime::parse_from_rfc3339(t).map(|t| t.timestamp()).ok();
+    let as_of = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .map(|t| t.timestamp())
+            .ok()
+    };
     assert_eq!(
         o["odometer"]["asOf"].as_str().and_then(as_of),
         as_of(&sold_at)
@@ -387,7 +398,8 @@ async fn a_sold_vehicle_reads_as_sold_and_takes_no_record_dated_after_its_sale()
     .await;
     assert_eq!(status, 422, "{moved}");
     assert!(names_field(&moved, "occurredAt"), "{moved}");
-    let (status, _, corrected) = patch(&app, &fleet, &record_path, &json!({"odometer": 14_100})).await;
+    let (status, _, corrected) =
+        patch(&app, &fleet, &record_path, &json!({"odometer": 14_100})).await;
     assert_eq!(status, 200, "{corrected}");
     let (status, _, voided) = delete(
         &app,

@@ -424,7 +424,10 @@ async fn a_record_dated_after_the_vehicles_sale_is_refused_and_nothing_is_kept()
         assert_eq!(status, 422, "{problem}");
         assert!(ctype.starts_with("application/problem+json"));
         assert!(common::names_field(&problem, "occurredAt"), "{problem}");
-        assert!(problem.to_string().contains("2026-01-15T12:00:00Z"), "{problem}");
+        assert!(
+            problem.to_string().contains("2026-01-15T12:00:00Z"),
+            "{problem}"
+        );
     }
     app.settle().await;
     app.timeline_of_len(&fleet, &vehicle, 0).await;
@@ -432,7 +435,11 @@ async fn a_record_dated_after_the_vehicles_sale_is_refused_and_nothing_is_kept()
     let mut before = service_record(&vin(9), 15_000);
     before["occurredAt"] = json!("2026-01-10T09:00:00Z");
     let (status, _, receipt) = send_signed(&app, &dealer, "s2", &before).await;
-    assert_eq!((status, receipt["status"].as_str()), (200, Some("recorded")), "{receipt}");
+    assert_eq!(
+        (status, receipt["status"].as_str()),
+        (200, Some("recorded")),
+        "{receipt}"
+    );
     app.timeline_of_len(&fleet, &vehicle, 1).await;
     app.stop().await;
 }
