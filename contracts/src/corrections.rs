@@ -184,7 +184,13 @@ pub fn correct(
                 message: e.to_string(),
             }]
         })?;
-    let mut event = new.validate(current.id.clone(), vehicle, current.source, now)?;
+    let mut event = new.validate_keeping(
+        current.id.clone(),
+        vehicle,
+        current.source,
+        now,
+        Some(current.occurred_at),
+    )?;
     event.recorded_at = current.recorded_at;
     let before = serde_json::to_value(current).expect("an event serialises");
     let after = serde_json::to_value(&event).expect("an event serialises");
@@ -235,6 +241,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::EventSource;
     use crate::examples;
 
     fn patch(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
@@ -256,6 +263,110 @@ mod tests {
         assert_eq!(c.event.odometer, Some(12_500));
         assert_eq!(c.changed, ["notes", "odometer"]);
         assert_eq!(c.reason.as_deref(), Some("misread"));
+    }
+
+    /// [`examples::vehicle`], sold `days` after [`examples::vehicle_event`]'s reading.
+    fn sold(days: i64) -> Vehicle {
+        use crate::lifecycle::{PurchasePriceSource, Sale, TotalCostOfOwnership, VehicleStatus};
+        let sold_at = examples::vehicle_event().occurred_at + chrono::Duration::days(days);
+        Vehicle {
+            status: VehicleStatus::Sold,
+            sale: Some(Sale {
+                sold_at,
+                price_cents: 1_000_000,
+                currency: "USD".into(),
+                odometer: 12_500,
+                total_cost_of_ownership: TotalCostOfOwnership {
+                    currency: "USD".into(),
+                    purchase_price_cents: 0,
+                    purchase_price_source: PurchasePriceSource::Unknown,
+                    costs_cents: 0,
+                    sale_price_cents: 1_000_000,
+                    total_cents: -1_000_000,
+                    records_counted: 0,
+                    records_in_other_currencies: 0,
+                },
+            }),
+            ..examples::vehicle()
+        }
+    }
+
+    #[test]
+    fn a_sold_vehicle_takes_records_up_to_its_sale_and_none_after_it() {
+        let vehicle = sold(10);
+        let sold_at = vehicle.sale.as_ref().unwrap().sold_at;
+        let new = |at: DateTime<Utc>| -> NewVehicleEvent {
+            serde_json::from_value(json!({"kind": "odometer_reading", "odometer": 12_400,
+                "occurredAt": at.to_rfc3339()}))
+            .unwrap()
+        };
+        let record = |at| new(at).validate("evt_2".into(), &vehicle, EventSource::User, sold_at);
+        // Late paperwork, dated before the sale or at its instant, is taken.
+        assert!(record(sold_at - chrono::Duration::days(3)).is_ok());
+        assert!(record(sold_at).is_ok());
+        // A second after it, refused on `occurredAt`, naming the sale.
+        let errors = record(sold_at + chrono::Duration::seconds(1)).unwrap_err();
+        assert_eq!(errors[0].field, "occurredAt");
+        assert!(
+            errors[0]
+                .message
+                .contains(&sold_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+            "{}",
+            errors[0].message
+        );
+        // An unsold vehicle takes it.
+        assert!(
+            new(sold_at + chrono::Duration::seconds(1))
+                .validate(
+                    "evt_2".into(),
+                    &examples::vehicle(),
+                    EventSource::User,
+                    sold_at
+                )
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_correction_keeps_a_record_after_the_sale_where_it_is_but_moves_none_past_it() {
+        let now = examples::vehicle_event().occurred_at + chrono::Duration::days(30);
+        // Sold before the reading (recorded before the sale was): still corrected where it is.
+        let current = examples::vehicle_event();
+        let before_it = sold(-1);
+        let c = correct(
+            &current,
+            patch(json!({"odometer": 12_100})),
+            &before_it,
+            now,
+        )
+        .unwrap();
+        assert_eq!(c.changed, ["odometer"]);
+        // …but not moved to another day after the sale.
+        let later = (current.occurred_at + chrono::Duration::days(1)).to_rfc3339();
+        let errors = correct(
+            &current,
+            patch(json!({"occurredAt": later})),
+            &before_it,
+            now,
+        )
+        .unwrap_err();
+        assert_eq!(errors[0].field, "occurredAt");
+        // Sold after the reading: moving it past the sale is refused, moving it earlier is not.
+        let after_it = sold(10);
+        let past = (current.occurred_at + chrono::Duration::days(11)).to_rfc3339();
+        let errors =
+            correct(&current, patch(json!({"occurredAt": past})), &after_it, now).unwrap_err();
+        assert_eq!(errors[0].field, "occurredAt");
+        let earlier = (current.occurred_at - chrono::Duration::days(1)).to_rfc3339();
+        assert!(
+            correct(
+                &current,
+                patch(json!({"occurredAt": earlier})),
+                &after_it,
+                now
+            )
+            .is_ok()
+        );
     }
 
     #[test]

@@ -819,8 +819,23 @@ impl VehicleEvent {
     }
 }
 
+/// The error of a record dated after `vehicle`'s sale, naming `occurredAt` and the sale's instant; `None`
+/// when the vehicle is not sold or the record is dated up to the sale.
+pub fn after_sale(vehicle: &Vehicle, occurred_at: DateTime<Utc>) -> Option<FieldError> {
+    let sale = vehicle.sale.as_ref()?;
+    (occurred_at > sale.sold_at).then(|| FieldError {
+        field: "occurredAt".into(),
+        message: format!(
+            "must not be after the vehicle's sale ({}): a sold vehicle takes records dated up to its \
+             sale only",
+            sale.sold_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+        ),
+    })
+}
+
 impl NewVehicleEvent {
-    /// Validates the request and builds the event to store. `now` bounds `occurredAt`.
+    /// Validates the request and builds the event to store. `now` bounds `occurredAt`, and so does the
+    /// vehicle's sale: a sold vehicle takes records dated up to its sale (late paperwork), none after it.
     pub fn validate(
         self,
         id: EventId,
@@ -828,7 +843,30 @@ impl NewVehicleEvent {
         source: EventSource,
         now: DateTime<Utc>,
     ) -> Result<VehicleEvent, Vec<FieldError>> {
-        let details = self.check(now)?;
+        self.validate_keeping(id, vehicle, source, now, None)
+    }
+
+    /// [`NewVehicleEvent::validate`] for a correction of a record whose `occurredAt` was `kept`: a record
+    /// already dated after the sale (recorded before the sale was) can still be corrected without moving
+    /// it, but no correction moves a record past the sale.
+    pub(crate) fn validate_keeping(
+        self,
+        id: EventId,
+        vehicle: &Vehicle,
+        source: EventSource,
+        now: DateTime<Utc>,
+        kept: Option<DateTime<Utc>>,
+    ) -> Result<VehicleEvent, Vec<FieldError>> {
+        let mut details = self.check(now);
+        if kept != Some(self.occurred_at)
+            && let Some(error) = after_sale(vehicle, self.occurred_at)
+        {
+            match &mut details {
+                Ok(_) => details = Err(vec![error]),
+                Err(errors) => errors.push(error),
+            }
+        }
+        let details = details?;
         Ok(VehicleEvent {
             id,
             vehicle_id: vehicle.id.clone(),

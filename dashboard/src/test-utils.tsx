@@ -65,7 +65,17 @@ export function soldDemoVehicle(): Vehicle {
       priceCents: 1_200_000,
       currency: "USD",
       odometer: 60_000,
-    } as Vehicle["sale"],
+      totalCostOfOwnership: {
+        currency: "USD",
+        purchasePriceCents: 2_000_000,
+        purchasePriceSource: "acquisition_event",
+        costsCents: 150_000,
+        salePriceCents: 1_200_000,
+        totalCents: 950_000,
+        recordsCounted: 4,
+        recordsInOtherCurrencies: 1,
+      },
+    },
   });
 }
 

@@ -131,6 +131,20 @@ describe("Timeline", () => {
     expect(kinds.map((o) => o.textContent)).toEqual(["Maintenance", "Repair", "Odometer"]);
   });
 
+  it("offers a sold vehicle no recording, says why, and keeps Correct and Void", async () => {
+    mockFetch(() => json({ items: [event("a", "2026-02-20T00:00:00Z")], nextCursor: null }));
+    renderWithApi(
+      <Timeline vehicle={vehicle} soldAt="2026-03-02T00:00:00Z" onRecorded={() => {}} />,
+    );
+    await userEvent.click(await screen.findByRole("button", { name: /Event a/ }));
+    expect(screen.queryByRole("button", { name: "Record event" })).toBeNull();
+    expect(screen.getByTestId("sold-no-records")).toHaveTextContent(
+      "Sold on 2 Mar 2026: no new records.",
+    );
+    expect(screen.getByRole("button", { name: /^Correct / })).toBeInTheDocument();
+    expect(screen.getByRole("button", { name: /^Void / })).toBeInTheDocument();
+  });
+
   it("records a cost in the vehicle's currency, and checks the date before sending", async () => {
     const fetch = mockFetch((_url, init) => {
       if (init.method === "POST")

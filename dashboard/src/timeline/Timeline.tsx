@@ -62,11 +62,15 @@ function filterKey(kinds: readonly EventKind[], showVoided: boolean): string {
 
 export function Timeline({
   vehicle,
+  soldAt,
   currencies,
   onRecorded,
   ref,
 }: {
   vehicle: Vehicle;
+  /** The vehicle's sale, when sold: it takes no new record (the API refuses one dated after the sale), so
+   * "Record event" is not offered; its records can still be corrected and voided. */
+  soldAt?: string;
   /** The currencies the record form offers, the vehicle's own first. */
   currencies?: readonly string[];
   /** After each write from the timeline (a record, a correction, a void): the views derived from records
@@ -263,7 +267,11 @@ export function Timeline({
         <h2 id="timeline-title" tabIndex={-1}>
           Timeline
         </h2>
-        {recordable.length > 0 ? (
+        {soldAt ? (
+          <span className="muted small" data-testid="sold-no-records">
+            Sold on {formatDate(soldAt)}: no new records.
+          </span>
+        ) : recordable.length > 0 ? (
           <button
             ref={formButton}
             type="button"
@@ -279,7 +287,7 @@ export function Timeline({
           </span>
         )}
       </div>
-      {showForm && recordable.length > 0 && (
+      {showForm && !soldAt && recordable.length > 0 && (
         <RecordEventForm
           vehicle={vehicle}
           currencies={currencies}

@@ -2,7 +2,7 @@ import { render, screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
 import { ApiError } from "../api/client";
-import type { MaintenanceItem, Overview } from "../api/types";
+import type { MaintenanceItem, Overview, Valuation } from "../api/types";
 import { demoVehicle, soldDemoVehicle } from "../test-utils";
 import { VehicleHeader, nextDue } from "./VehicleHeader";
 
@@ -180,6 +180,35 @@ describe("VehicleHeader", () => {
     const archived = demoVehicle({ status: "archived", archivedAt: "2026-01-05T10:00:00Z" });
     render(<VehicleHeader vehicle={archived} loading={false} error={null} />);
     expect(screen.getByTestId("vehicle-retired")).toHaveTextContent("Archived on 5 Jan 2026.");
+  });
+
+  it("shows a sold vehicle's sale, total cost of ownership and odometer at sale, not a value or estimate", () => {
+    const sold = soldDemoVehicle();
+    const value = {
+      amountCents: 2_884_500,
+      currency: "USD",
+      asOf: "2026-12-02",
+      kind: "current",
+    } as Valuation;
+    render(
+      <VehicleHeader
+        vehicle={sold}
+        overview={{ ...overview, vehicle: sold }}
+        valuation={value}
+        loading={false}
+        error={null}
+      />,
+    );
+    expect(screen.queryByText("Current value")).toBeNull();
+    expect(screen.queryByText("$28,845")).toBeNull();
+    expect(screen.getByTestId("sale-price")).toHaveTextContent("$12,000 on 2 Mar 2026");
+    expect(screen.getByTestId("total-cost-of-ownership")).toHaveTextContent(
+      "$9,500 (purchase $20,000 + costs $1,500 − sale $12,000; 1 record in other currencies left out)",
+    );
+    // The odometer at the sale, never the estimate past it (52,500 mi "estimated" in the overview).
+    expect(screen.getByText("Odometer at sale")).toBeInTheDocument();
+    expect(screen.getByText("60,000 mi")).toBeInTheDocument();
+    expect(screen.queryByText("estimated")).toBeNull();
   });
 
   it("does not claim there is no value or schedule yet when the overview could not be read", async () => {

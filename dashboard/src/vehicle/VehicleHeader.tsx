@@ -99,6 +99,22 @@ export function retiredText(vehicle: Vehicle): string | undefined {
   return status === "sold" ? "Sold" : "Archived";
 }
 
+type Sale = NonNullable<Vehicle["sale"]>;
+
+/** "purchase $25,000 + costs $90 − sale $21,000", the terms of a sale's total cost of ownership. */
+export function ownershipTerms(sale: Sale): string {
+  const t = sale.totalCostOfOwnership;
+  const money = (cents: number) => formatMoney(cents, t.currency, true);
+  const purchase =
+    t.purchasePriceSource === "unknown"
+      ? "purchase unknown"
+      : `purchase ${money(t.purchasePriceCents)}`;
+  const other = t.recordsInOtherCurrencies
+    ? `; ${t.recordsInOtherCurrencies} record${t.recordsInOtherCurrencies === 1 ? "" : "s"} in other currencies left out`
+    : "";
+  return `${purchase} + costs ${money(t.costsCents)} − sale ${money(t.salePriceCents)}${other}`;
+}
+
 export function VehicleHeader({
   vehicle,
   overview,
@@ -118,7 +134,11 @@ export function VehicleHeader({
   valuationError?: unknown;
   onRetry?: () => void;
 }) {
-  const odo = overview?.odometer ?? vehicle.odometer ?? null;
+  const sale = vehicle.sale ?? undefined;
+  // A sold vehicle's odometer is the reading at its sale, never an estimate past it.
+  const odo = sale
+    ? { value: sale.odometer, unit: vehicle.odometerUnit, estimated: false, asOf: sale.soldAt }
+    : (overview?.odometer ?? vehicle.odometer ?? null);
   const currency = valuation?.currency ?? "USD";
   const items = nextDue(overview?.maintenance ?? []);
   const retired = retiredText(vehicle);
@@ -141,20 +161,43 @@ export function VehicleHeader({
         )}
       </div>
       <dl className="facts">
+        {sale ? (
+          <>
+            <div>
+              <dt>Sold for</dt>
+              <dd data-testid="sale-price">
+                {formatMoney(sale.priceCents, sale.currency, true)}{" "}
+                <span className="muted small">on {formatDate(sale.soldAt)}</span>
+              </dd>
+            </div>
+            <div>
+              <dt>Total cost of ownership</dt>
+              <dd data-testid="total-cost-of-ownership">
+                {formatMoney(
+                  sale.totalCostOfOwnership.totalCents,
+                  sale.totalCostOfOwnership.currency,
+                  true,
+                )}{" "}
+                <span className="muted small">({ownershipTerms(sale)})</span>
+              </dd>
+            </div>
+          </>
+        ) : (
+          <div>
+            <dt>Current value</dt>
+            <dd>
+              {valuation?.amountCents !== undefined ? (
+                <ValueTip valuation={valuation} currency={currency} />
+              ) : (
+                <span className="muted">
+                  {valuationError && !loading ? "Unavailable" : missing("Not valued yet")}
+                </span>
+              )}
+            </dd>
+          </div>
+        )}
         <div>
-          <dt>Current value</dt>
-          <dd>
-            {valuation?.amountCents !== undefined ? (
-              <ValueTip valuation={valuation} currency={currency} />
-            ) : (
-              <span className="muted">
-                {valuationError && !loading ? "Unavailable" : missing("Not valued yet")}
-              </span>
-            )}
-          </dd>
-        </div>
-        <div>
-          <dt>Odometer</dt>
+          <dt>{sale ? "Odometer at sale" : "Odometer"}</dt>
           <dd>
             {odo ? (
               <>

@@ -195,6 +195,7 @@ function VehicleView({ vehicle }: { vehicle: Vehicle }) {
           <Timeline
             ref={timeline}
             vehicle={vehicle}
+            soldAt={current.sale?.soldAt}
             currencies={vehicleCurrencies(current, overview.data)}
             onRecorded={onRecorded}
           />

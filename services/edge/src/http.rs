@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use vwc_auth::TokenVerifier;
 use vwc_clock::SharedClock;
+use vwc_contracts::lifecycle::VehicleStatus;
 use vwc_contracts::maintenance::{MaintenanceItemView, OdometerEstimateView};
 use vwc_contracts::valuation::Valuation;
 use vwc_contracts::{OrgId, VehicleEvent, VehicleId};
@@ -255,9 +256,13 @@ async fn list_events(
 pub struct Overview {
     pub vehicle: VehicleView,
     /// The scheduler's estimate when it is at least as recent as the highest reading, else the highest reading.
+    /// A sold vehicle's is the reading at its sale (`vehicle.sale.odometer` as of `soldAt`), never an estimate.
     pub odometer: Option<OdometerSnapshot>,
-    /// The current value with its factors; `null` until the valuation service has valued the vehicle.
+    /// The current value with its factors; `null` until the valuation service has valued the vehicle, and
+    /// `null` for a sold vehicle: its final value is the sale (`vehicle.sale`, with the realised total
+    /// cost of ownership), and it is valued no further (its history ends at the sale).
     pub valuation: Option<Valuation>,
+    /// The scheduler's items; empty for a sold or archived vehicle, which has nothing due.
     pub maintenance: Vec<MaintenanceItemView>,
     /// One summary per currency.
     pub costs: Vec<CostSummary>,
@@ -283,6 +288,8 @@ pub struct VehicleMaintenance {
 /// Get a vehicle's overview
 ///
 /// Odometer, valuation, maintenance items, costs (lifetime, last 12 months, by kind) and the 5 newest events.
+/// A sold vehicle's overview shows it as sold: the odometer at the sale, no current value (the sale is in
+/// `vehicle.sale`) and no maintenance items.
 #[route(get "/v1/vehicles/{id}/overview", tag = "vehicles", params(VehiclePath),
     ok(200, "The overview.", Overview), errors(ResourceRoute))]
 async fn overview(
@@ -305,11 +312,27 @@ async fn overview(
         store.fuel_events(&of),
     )?;
     let fuel = crate::fuel::economy(vehicle.vehicle.odometer_unit, &fuel_events);
-    let odometer = OdometerSnapshot::of(maintenance.as_ref(), vehicle.odometer.as_ref());
+    let retired = vehicle.vehicle.status != VehicleStatus::Active;
+    let (odometer, valuation) = match &vehicle.vehicle.sale {
+        Some(sale) => (
+            Some(OdometerSnapshot::at_sale(
+                vehicle.vehicle.odometer_unit,
+                sale,
+            )),
+            None,
+        ),
+        None => (
+            OdometerSnapshot::of(maintenance.as_ref(), vehicle.odometer.as_ref()),
+            valuation,
+        ),
+    };
     Ok(Json(Overview {
         odometer,
         valuation,
-        maintenance: maintenance.map(|m| m.items).unwrap_or_default(),
+        maintenance: maintenance
+            .filter(|_| !retired)
+            .map(|m| m.items)
+            .unwrap_or_default(),
         costs: summarise_costs(&buckets, &last_12_months_since(state.clock.now())),
         recent_events: recent,
         fuel,

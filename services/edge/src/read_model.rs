@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Months, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
+use vwc_contracts::lifecycle::Sale;
 use vwc_contracts::maintenance::OdometerEstimateView;
 use vwc_contracts::{OdometerUnit, VehicleEvent};
 
@@ -309,6 +310,16 @@ pub enum OdometerSnapshot {
 }
 
 impl OdometerSnapshot {
+    /// A sold vehicle's odometer: the reading given at its sale, as of the sale.
+    pub fn at_sale(unit: OdometerUnit, sale: &Sale) -> OdometerSnapshot {
+        OdometerSnapshot::Reading(OdometerView {
+            value: sale.odometer,
+            unit,
+            as_of: sale.sold_at,
+            estimated: false,
+        })
+    }
+
     /// The scheduler's estimate (projected from usage) when it is at least as recent and as high as the
     /// last reading and was projected from a reading at least as recent, else the highest reading. A
     /// reading the estimate did not see — recorded after the schedule was published, for a day before it

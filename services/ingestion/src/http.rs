@@ -250,7 +250,8 @@ fn canonical_json(value: &serde_json::Value) -> Vec<u8> {
 ///
 /// Technicians may record `maintenance`, `repair` and `odometer_reading` events; owners and fleet managers
 /// any kind. With an `Idempotency-Key`, a retry of the same request answers the first event again (with
-/// `Idempotent-Replayed: true`); the same key with a different body is a 422.
+/// `Idempotent-Replayed: true`); the same key with a different body is a 422. A sold vehicle takes records
+/// dated up to its sale (late paperwork); one dated after it is a 422 on `occurredAt` naming the sale.
 #[route(post "/v1/vehicles/{id}/events", tag = "timeline",
     params(
         VehiclePath,

@@ -74,9 +74,8 @@ pub fn dealer_event_builder(clock: SharedClock, traceparent: Option<String>) -> 
     Arc::new(
         move |vehicle: &Vehicle, template: NewVehicleEvent, _record_id: &str| {
             let now = clock.now();
-            let event = template
-                .validate(EventId::generate(), vehicle, EventSource::Dealer, now)
-                .ok()?;
+            let event =
+                template.validate(EventId::generate(), vehicle, EventSource::Dealer, now)?;
             let envelope = envelope(
                 vehicle,
                 traceparent.clone(),
@@ -85,7 +84,7 @@ pub fn dealer_event_builder(clock: SharedClock, traceparent: Option<String>) -> 
                     event: event.clone(),
                 },
             );
-            Some((event, envelope))
+            Ok((event, envelope))
         },
     )
 }

@@ -46,6 +46,10 @@ pub struct VehicleProfile {
     pub purchase_price_cents: Option<u64>,
     #[serde(default)]
     pub purchase_currency: Option<String>,
+    /// The day of the vehicle's sale: it is valued up to that day and no further (no current value, no
+    /// monthly point after it). Absent while unsold, and in profiles stored before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sold_on: Option<NaiveDate>,
 }
 
 impl VehicleProfile {
@@ -63,6 +67,7 @@ impl VehicleProfile {
             registered_on: v.registered_at.date_naive(),
             purchase_price_cents: v.purchase_price_cents,
             purchase_currency: v.purchase_currency.clone(),
+            sold_on: v.sale.as_ref().map(|s| s.sold_at.date_naive()),
         }
     }
 }

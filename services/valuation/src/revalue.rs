@@ -176,6 +176,7 @@ fn bench_vehicle(i: usize, today: NaiveDate) -> VehicleCommit {
             registered_on: registered,
             purchase_price_cents: None,
             purchase_currency: None,
+            sold_on: None,
         }),
         facts,
         published: vec![(first_of_month.min(today - chrono::Duration::days(1)), point)],

@@ -86,7 +86,8 @@ pub struct Decision {
 }
 
 /// Computes the points of `state` as of `today`, fills the commit's published fingerprints and outbox
-/// with what changed, and returns what it publishes; nothing before the vehicle is registered.
+/// with what changed, and returns what it publishes; nothing before the vehicle is registered. A sold
+/// vehicle is valued up to its sale's day only, and has no current value: its final value is the sale.
 pub fn decide(
     state: &VehicleState,
     commit: &mut VehicleCommit,
@@ -98,6 +99,8 @@ pub fn decide(
     let Some(profile) = state.profile.as_ref() else {
         return Decision::default();
     };
+    let sold_on = profile.sold_on.filter(|sold| *sold <= today);
+    let today = sold_on.unwrap_or(today);
     let facts = &state.facts;
     let mut out = Vec::new();
     let mut publish = |valuation: Valuation, previous: Option<u64>, drop: Option<ValuationDrop>| {
@@ -169,7 +172,7 @@ pub fn decide(
     }
     let current = model::value_on(profile, facts, today, ValuationPointKind::Current);
     let fp = fingerprint(&current);
-    if state.current.map(|(d, p)| (d, p.fingerprint)) != Some((today, fp)) {
+    if sold_on.is_none() && state.current.map(|(d, p)| (d, p.fingerprint)) != Some((today, fp)) {
         commit.current = Some((
             today,
             PublishedPoint {
@@ -422,6 +425,7 @@ mod tests {
                 registered_on: NaiveDate::from_ymd_opt(2023, 6, 1).unwrap(),
                 purchase_price_cents: Some(2_500_000),
                 purchase_currency: Some("USD".into()),
+                sold_on: None,
             });
             let mut commit = VehicleCommit::on(&full);
             decide(&full, &mut commit, when, None, Scope::Full);

@@ -32,6 +32,7 @@ fn profile(org: &str, id: &str) -> VehicleProfile {
         registered_on: day(1),
         purchase_price_cents: None,
         purchase_currency: None,
+        sold_on: None,
     }
 }
 

@@ -653,3 +653,82 @@ async fn a_store_error_after_a_redelivery_still_publishes_what_the_applied_envel
     assert_eq!(kept.published, alone_kept.published);
     assert_eq!(kept.current, alone_kept.current);
 }
+
+/// `veh_1` (org_a) sold `days_ago` before [`now`], at 25,000 mi, for $21,000.
+fn sold(days_ago: i64) -> Envelope {
+    use vwc_contracts::lifecycle::{
+        PurchasePriceSource, Sale, TotalCostOfOwnership, VehicleSold, VehicleStatus,
+    };
+    let vehicle = Vehicle {
+        status: VehicleStatus::Sold,
+        sale: Some(Sale {
+            sold_at: now() - Duration::days(days_ago),
+            price_cents: 2_100_000,
+            currency: "USD".into(),
+            odometer: 25_000,
+            total_cost_of_ownership: TotalCostOfOwnership {
+                currency: "USD".into(),
+                purchase_price_cents: 3_000_000,
+                purchase_price_source: PurchasePriceSource::AcquisitionEvent,
+                costs_cents: 0,
+                sale_price_cents: 2_100_000,
+                total_cents: 900_000,
+                records_counted: 0,
+                records_in_other_currencies: 0,
+            },
+        }),
+        ..vehicle("org_a")
+    };
+    Envelope::new(
+        "vwc.ingestion",
+        "org_a",
+        Some("veh_1"),
+        None,
+        VehicleSold { vehicle },
+    )
+}
+
+#[tokio::test]
+async fn a_sold_vehicle_is_valued_up_to_its_sale_and_no_further() {
+    let (_dir, store, consumer) = setup_registered().await;
+    consumer.handle(&acquisition()).await.unwrap();
+    published(store.as_ref()).await;
+    // Sold 20 days ago: the sale publishes no current value and no point after the sale's day.
+    consumer.handle(&sold(20)).await.unwrap();
+    let sale_day = (now() - Duration::days(20)).date_naive();
+    for point in published(store.as_ref()).await {
+        assert_ne!(
+            point.valuation.kind,
+            ValuationPointKind::Current,
+            "{point:?}"
+        );
+        assert!(point.valuation.as_of <= sale_day, "{point:?}");
+    }
+    // The daily job values it no further: not tomorrow, nor on the first of next month.
+    for day in [
+        now().date_naive() + Duration::days(1),
+        NaiveDate::from_ymd_opt(2026, 4, 1).unwrap(),
+    ] {
+        let report = revalue(store.as_ref(), &DailyRun::of_day(None, day, now()))
+            .await
+            .unwrap();
+        assert_eq!(
+            (report.changed, report.published),
+            (0, 0),
+            "{day}: {report:?}"
+        );
+        assert!(published(store.as_ref()).await.is_empty(), "{day}");
+    }
+    // A late record dated before the sale still re-values the days up to it, and only those.
+    consumer
+        .handle(&recorded(reading("evt_late", 25, 24_000)))
+        .await
+        .unwrap();
+    let late = published(store.as_ref()).await;
+    assert!(!late.is_empty());
+    assert!(
+        late.iter()
+            .all(|p| p.valuation.as_of <= sale_day
+                && p.valuation.kind != ValuationPointKind::Current)
+    );
+}

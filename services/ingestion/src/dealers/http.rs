@@ -343,6 +343,8 @@ async fn rotate_secret(
 /// 5 minutes of the server's clock. Any signature problem (and an unknown dealer) is a 401 that does not say
 /// which. A repeated `webhook-id` answers `duplicate` and changes nothing. A VIN that matches no vehicle of
 /// the dealer's organisation is kept (`unmatched`) and becomes a timeline event when the VIN is registered.
+/// A record dated after the matched vehicle's sale is refused (422 on `occurredAt`, naming the sale) and
+/// nothing is kept.
 #[route(post "/webhooks/dealers/{dealerId}", tag = "webhooks",
     params(
         ("dealerId" = String, Path, description = "The dealer's id (`dlr_…`), from `POST /v1/dealers`."),
@@ -498,6 +500,14 @@ async fn accept_webhook(
             event_id: Some(event_id),
             dealer_record_id: record_id,
         },
+        WebhookOutcome::Refused(errors) => {
+            return Err(ApiError::Validation(
+                errors
+                    .into_iter()
+                    .map(super::payload::payload_field)
+                    .collect(),
+            ));
+        }
         WebhookOutcome::Unmatched { record_id } => WebhookReceipt {
             status: WebhookStatus::Unmatched,
             event_id: None,

@@ -253,7 +253,10 @@ impl MongoIngestionStore {
         let vehicle =
             vehicle_by_vin(self, Some(&mut *session), &incoming.org_id, &incoming.vin).await?;
         let built = match vehicle {
-            Some(v) => build(&v, incoming.template.clone(), &record_id),
+            Some(v) => match build(&v, incoming.template.clone(), &record_id) {
+                Ok(built) => Some(built),
+                Err(errors) => return Ok(WebhookOutcome::Refused(errors)),
+            },
             None => None,
         };
         let (status, event_id) = match &built {
@@ -317,7 +320,7 @@ impl MongoIngestionStore {
         } in waiting
         {
             let built = template_from_text(&template)
-                .and_then(|template| build(vehicle, template, &record_id));
+                .and_then(|template| build(vehicle, template, &record_id).ok());
             let (status, event_id) = match built {
                 Some((event, envelope)) => {
                     let body = serde_json::to_string(&event)?;

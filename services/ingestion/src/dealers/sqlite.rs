@@ -222,7 +222,10 @@ impl DealerStore for SqliteIngestionStore {
                 }
                 let record_id = new_id("dlrec");
                 let built = match vehicle_by_vin(conn, &org_id, &vin)? {
-                    Some(vehicle) => build(&vehicle, template.clone(), &record_id),
+                    Some(vehicle) => match build(&vehicle, template.clone(), &record_id) {
+                        Ok(built) => Some(built),
+                        Err(errors) => return Ok(WebhookOutcome::Refused(errors)),
+                    },
                     None => None,
                 };
                 let template = template_text(&template)?;
@@ -254,7 +257,7 @@ impl DealerStore for SqliteIngestionStore {
                 let mut adopted = 0;
                 for (record_id, template) in records {
                     let built = template_from_text(&template)
-                        .and_then(|template| build(&v, template, &record_id));
+                        .and_then(|template| build(&v, template, &record_id).ok());
                     // Valid when received, but not for this vehicle: kept for audit, rejected.
                     let (status, event_id) = record_built(conn, built, "rejected")?;
                     adopted += usize::from(event_id.is_some());

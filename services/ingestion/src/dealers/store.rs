@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use vwc_contracts::{DealerId, Envelope, NewVehicleEvent, OrgId, Vehicle, VehicleEvent};
+use vwc_contracts::{
+    DealerId, Envelope, FieldError, NewVehicleEvent, OrgId, Vehicle, VehicleEvent,
+};
 use vwc_store::StoreResult;
 use vwc_webhook::WebhookSecret;
 
@@ -61,6 +63,8 @@ pub enum WebhookOutcome {
         record_id: String,
         event_id: Option<String>,
     },
+    /// The VIN matched a vehicle the record is not valid for (dated after its sale): nothing was kept.
+    Refused(Vec<FieldError>),
 }
 
 /// One verified webhook delivery, as the store keeps it.
@@ -83,11 +87,14 @@ pub struct IncomingWebhook {
 }
 
 /// Turns a record's event template (built from the payload when it arrived) into the event (and its
-/// envelope) for `vehicle`; the third argument is the dealer record id. `None` when the template is not a
-/// valid event for that vehicle. Runs inside the store's write transaction, so matching a record and
-/// writing its event are one atomic step.
-pub type EventBuilder =
-    Arc<dyn Fn(&Vehicle, NewVehicleEvent, &str) -> Option<(VehicleEvent, Envelope)> + Send + Sync>;
+/// envelope) for `vehicle`; the third argument is the dealer record id. The field errors when the template
+/// is not a valid event for that vehicle (one dated after its sale). Runs inside the store's write
+/// transaction, so matching a record and writing its event are one atomic step.
+pub type EventBuilder = Arc<
+    dyn Fn(&Vehicle, NewVehicleEvent, &str) -> Result<(VehicleEvent, Envelope), Vec<FieldError>>
+        + Send
+        + Sync,
+>;
 
 /// A template as the adapters keep it: the `NewVehicleEvent` JSON (the column or field `template`).
 pub fn template_text(template: &NewVehicleEvent) -> StoreResult<String> {
@@ -109,7 +116,8 @@ pub trait DealerStore: Send + Sync {
     async fn rotate_secret(&self, org_id: &OrgId, rotation: &SecretRotation) -> StoreResult<bool>;
     /// In one transaction: answer a replayed `webhook_id` as a duplicate; keep the raw payload as a dealer
     /// record; when the VIN matches a vehicle of the dealer's organisation, write the event built by
-    /// `build` with its outbox envelope.
+    /// `build` with its outbox envelope — or, when `build` refuses it for that vehicle, keep nothing and
+    /// answer `Refused`.
     async fn receive_webhook(
         &self,
         incoming: &IncomingWebhook,

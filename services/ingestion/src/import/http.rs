@@ -54,6 +54,7 @@ pub struct ImportReport {
 /// API's own `GET …/export?format=csv`, recognised by the header row (docs/import.md). Each row becomes a
 /// timeline event or an entry in `errors` (its line number, column and reason). Importing the same file
 /// again adds nothing: each row carries a key derived from its content. Fuel rows become `fuel` events.
+/// On a sold vehicle, a row dated after the sale is an entry in `errors` (`occurredAt`, naming the sale).
 #[route(post "/v1/vehicles/{id}/imports", tag = "timeline", params(VehiclePath, ImportQuery),
     request_body(content = String, content_type = "text/csv",
         description = "The CSV file, UTF-8, with a header row; at most 256 KiB."),

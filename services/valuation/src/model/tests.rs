@@ -13,6 +13,7 @@ fn profile(unit: OdometerUnit) -> VehicleProfile {
         registered_on: NaiveDate::from_ymd_opt(2024, 1, 10).unwrap(),
         purchase_price_cents: None,
         purchase_currency: None,
+        sold_on: None,
     }
 }
 

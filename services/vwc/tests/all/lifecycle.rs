@@ -11,8 +11,8 @@ use vwc_testkit::{eventually, vin};
 
 use super::common;
 use common::{
-    days_ago, detail_mentions, names_field, patch, pluck, poll_get, post, record, record_each,
-    registered, spawn_as, spawn_with_vehicle,
+    days_ago, delete, detail_mentions, names_field, patch, pluck, poll_get, post, record,
+    record_each, registered, spawn_as, spawn_with_vehicle,
 };
 
 #[tokio::test]
@@ -161,7 +161,7 @@ async fn sold_and_archived_vehicles_leave_fleet_counts_reminders_and_calendars_a
     let (status, _, _) = post(&app, &fleet, &sell, &json!({"priceCents": 1})).await;
     assert_eq!(status, 422);
     let viewer = app.token("org_a", &[Role::Viewer]);
-    let ok_sale = json!({"soldAt": vwc_clock::now(), "priceCents": 1_800_000, "currency": "USD", "odometer": 11_000});
+    let ok_sale = json!({"soldAt": vwc_clock::now(), "priceCents": 1_800_000, "currency": "USD", "odometer": 30_000});
     assert_eq!(app.post(&viewer, &sell, &ok_sale).await.status(), 403);
     let stranger = app.token("org_b", &[Role::FleetManager]);
     assert_eq!(app.post(&stranger, &sell, &ok_sale).await.status(), 404);
@@ -224,13 +224,19 @@ async fn sold_and_archived_vehicles_leave_fleet_counts_reminders_and_calendars_a
     let all = app.get_ok(&fleet, "/v1/vehicles").await;
     assert_eq!(all["items"].as_array().unwrap().len(), 3);
 
-    // Reminders: the same overdue oil change reminds only the active vehicle.
+    // Reminders: the same overdue oil change reminds only the active vehicle (the sold one's reading is
+    // its sale's: it takes none dated after it).
     for v in [&sold, &archived, &active] {
+        let at = if v == &sold {
+            ok_sale["soldAt"].clone()
+        } else {
+            json!(vwc_clock::now())
+        };
         record(
             &app,
             &fleet,
             v,
-            json!({"kind": "odometer_reading", "occurredAt": vwc_clock::now(), "odometer": 30_000}),
+            json!({"kind": "odometer_reading", "occurredAt": at, "odometer": 30_000}),
         )
         .await;
     }
@@ -268,5 +274,139 @@ async fn sold_and_archived_vehicles_leave_fleet_counts_reminders_and_calendars_a
         .await
         .unwrap();
     assert!(!own.contains("BEGIN:VEVENT"), "{own}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_sold_vehicle_reads_as_sold_and_takes_no_record_dated_after_its_sale() {
+    let (app, fleet) = spawn_as(&[Role::FleetManager]).await;
+    let sold = register_with_price(&app, &fleet, 405).await;
+    let oil = record(
+        &app,
+        &fleet,
+        &sold,
+        json!({"kind": "maintenance", "occurredAt": days_ago(200), "odometer": 10_000,
+            "costCents": 8_999, "currency": "USD", "details": {"tasks": ["oil_change"]}}),
+    )
+    .await;
+    let reading = app.record_odometer(&fleet, &sold, 30, 14_000).await;
+    app.settle().await;
+    let overview = format!("/v1/vehicles/{sold}/overview");
+    // Before the sale: a current value, and the oil change is overdue.
+    poll_get(
+        &app,
+        &fleet,
+        &overview,
+        "a valued, scheduled vehicle",
+        |o| {
+            (o["valuation"]["kind"] == "current" && o["maintenance"].as_array()?.len() > 1)
+                .then_some(())
+        },
+    )
+    .await;
+
+    let sold_at = days_ago(10).to_rfc3339();
+    let (status, _, vehicle) = post(
+        &app,
+        &fleet,
+        &format!("/v1/vehicles/{sold}/sell"),
+        &json!({"soldAt": sold_at, "priceCents": 2_100_000, "currency": "USD", "odometer": 14_500}),
+    )
+    .await;
+    assert_eq!(status, 200, "{vehicle}");
+    app.settle().await;
+
+    // The overview: the sale's odometer as of the sale, no current value, nothing due; the sale and its
+    // total cost of ownership on the vehicle.
+    let o = app.get_ok(&fleet, &overview).await;
+    assert_eq!(o["vehicle"]["status"], "sold", "{o}");
+    assert_eq!(
+        o["vehicle"]["sale"]["totalCostOfOwnership"]["totalCents"],
+        2_500_000 + 8_999 - 2_100_000
+    );
+    assert!(o["valuation"].is_null(), "{o}");
+    assert_eq!(o["odometer"]["value"], 14_500, "{}", o["odometer"]);
+    assert_eq!(o["odometer"]["estimated"], false);
+    let as_of = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .map(|t| t.timestamp())
+            .ok()
+    };
+    assert_eq!(
+        o["odometer"]["asOf"].as_str().and_then(as_of),
+        as_of(&sold_at)
+    );
+    assert_eq!(o["maintenance"], json!([]), "{o}");
+
+    // A record dated after the sale: 422 on occurredAt naming the sale, nothing recorded.
+    let events = format!("/v1/vehicles/{sold}/events");
+    let (status, ctype, problem) = post(
+        &app,
+        &fleet,
+        &events,
+        &json!({"kind": "odometer_reading", "occurredAt": days_ago(2), "odometer": 14_600}),
+    )
+    .await;
+    assert_eq!(status, 422, "{problem}");
+    assert!(ctype.starts_with("application/problem+json"));
+    assert!(names_field(&problem, "occurredAt"), "{problem}");
+    let sale_day = &sold_at[..10];
+    assert!(problem.to_string().contains(sale_day), "{problem}");
+    assert_eq!(app.timeline_of_len(&fleet, &sold, 2).await.len(), 2);
+    // Late paperwork dated before the sale is taken.
+    record(
+        &app,
+        &fleet,
+        &sold,
+        json!({"kind": "repair", "occurredAt": days_ago(12), "costCents": 5_000, "currency": "USD",
+            "details": {"system": "brakes"}}),
+    )
+    .await;
+    // A CSV row dated after the sale is reported on its line and field; the one before it is imported.
+    let csv = format!(
+        "Date,Odometer,Description,Notes,Cost\n{},14100,Oil Change,,40.00\n{},14700,Oil Change,,40.00\n",
+        days_ago(20).format("%Y-%m-%d"),
+        days_ago(3).format("%Y-%m-%d"),
+    );
+    let report = vwc_testkit::json(
+        app.http
+            .post(app.url(&format!("/v1/vehicles/{sold}/imports")))
+            .bearer_auth(&fleet)
+            .header("content-type", "text/csv")
+            .body(csv)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+    .2;
+    assert_eq!(report["imported"], 1, "{report}");
+    let errors = report["errors"].as_array().unwrap();
+    assert_eq!(
+        (errors.len(), &errors[0]["row"], &errors[0]["field"]),
+        (1, &json!(3), &json!("occurredAt")),
+        "{report}"
+    );
+    // Corrections and voids of the records it had stay possible; none moves a record past the sale.
+    let record_path = format!("/v1/vehicles/{sold}/events/{reading}");
+    let (status, _, moved) = patch(
+        &app,
+        &fleet,
+        &record_path,
+        &json!({"occurredAt": days_ago(1)}),
+    )
+    .await;
+    assert_eq!(status, 422, "{moved}");
+    assert!(names_field(&moved, "occurredAt"), "{moved}");
+    let (status, _, corrected) =
+        patch(&app, &fleet, &record_path, &json!({"odometer": 14_100})).await;
+    assert_eq!(status, 200, "{corrected}");
+    let (status, _, voided) = delete(
+        &app,
+        &fleet,
+        &format!("/v1/vehicles/{sold}/events/{oil}?reason=entered%20twice"),
+    )
+    .await;
+    assert_eq!(status, 200, "{voided}");
     app.stop().await;
 }

@@ -401,3 +401,45 @@ async fn a_persons_record_names_only_a_dealer_of_its_organisation() {
     assert_eq!(status, 200, "{corrected}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_record_dated_after_the_vehicles_sale_is_refused_and_nothing_is_kept() {
+    let (app, fleet) = spawn_as(&[Role::FleetManager]).await;
+    let dealer = register_dealer(&app, &fleet, "Lakeside Toyota").await;
+    let vehicle = app.register(&fleet, &vin(9)).await;
+    let (status, _, sold) = post(
+        &app,
+        &fleet,
+        &format!("/v1/vehicles/{vehicle}/sell"),
+        &json!({"soldAt": "2026-01-15T12:00:00Z", "priceCents": 1_500_000, "currency": "USD",
+            "odometer": 16_000}),
+    )
+    .await;
+    assert_eq!(status, 200, "{sold}");
+    // service_record is dated 2026-02-01, after the sale: a 422 on occurredAt naming the sale, twice (the
+    // first delivery kept nothing, so the second is not a duplicate).
+    for _ in 0..2 {
+        let (status, ctype, problem) =
+            send_signed(&app, &dealer, "s1", &service_record(&vin(9), 15_000)).await;
+        assert_eq!(status, 422, "{problem}");
+        assert!(ctype.starts_with("application/problem+json"));
+        assert!(common::names_field(&problem, "occurredAt"), "{problem}");
+        assert!(
+            problem.to_string().contains("2026-01-15T12:00:00Z"),
+            "{problem}"
+        );
+    }
+    app.settle().await;
+    app.timeline_of_len(&fleet, &vehicle, 0).await;
+    // Late paperwork from before the sale is recorded.
+    let mut before = service_record(&vin(9), 15_000);
+    before["occurredAt"] = json!("2026-01-10T09:00:00Z");
+    let (status, _, receipt) = send_signed(&app, &dealer, "s2", &before).await;
+    assert_eq!(
+        (status, receipt["status"].as_str()),
+        (200, Some("recorded")),
+        "{receipt}"
+    );
+    app.timeline_of_len(&fleet, &vehicle, 1).await;
+    app.stop().await;
+}
