@@ -2377,6 +2377,13 @@ impl Ctx<'_> {
             return (a, None);
         }
         let latest = self.trusted_readings().last().copied();
+        // A sold vehicle's last odometer is the sale's when no reading after it is higher: the distance is
+        // counted to it (the sale is no record, so it is named, not cited).
+        let sale = self.sale().filter(|s| {
+            latest
+                .and_then(|l| l.odometer)
+                .is_none_or(|read| s.odometer > read)
+        });
         let mut citations: Vec<Citation> = cited.iter().map(|e| cite(e)).collect();
         let lines: Vec<String> = cited
             .iter()
@@ -2384,11 +2391,19 @@ impl Ctx<'_> {
                 let (y, m, d) =
                     calendar_difference(e.occurred_at.date_naive(), self.now.date_naive());
                 let mut line = format!("{} was {}", named(e), ago(y, m, d));
+                let to_sale = e.odometer.zip(sale).filter(|(o, s)| s.odometer >= *o);
                 let distance = match (e.odometer, latest) {
                     (None, _) => {
                         "; no odometer is recorded on it, so the distance since cannot be given"
                             .into()
                     }
+                    _ if let Some((o, s)) = to_sale => format!(
+                        ", at {}: {} before the sale ({} on {})",
+                        odometer(o, unit),
+                        odometer(s.odometer - o, unit),
+                        odometer(s.odometer, unit),
+                        date(&s.sold_at)
+                    ),
                     (Some(o), Some(l)) if l.id == e.id => {
                         format!(", at {}, the latest odometer reading", odometer(o, unit))
                     }
@@ -2667,12 +2682,20 @@ pub fn suggestions(k: &VehicleKnowledge) -> Vec<String> {
     if has(EventKind::Collision) {
         out.push("Has it been in an accident?".into());
     }
-    if k.valuation.is_some() || has(EventKind::Valuation) {
+    // A sold vehicle's worth is its sale: asked about, not about a value that stopped at the sale.
+    let sold = k.vehicle.as_ref().is_some_and(|v| v.sale.is_some());
+    if sold {
+        out.push("When did I sell it, and for how much?".into());
+    } else if k.valuation.is_some() || has(EventKind::Valuation) {
         out.push("What is it worth, and why?".into());
     }
     if has(EventKind::Acquisition) {
         out.push("What is the total cost of ownership?".into());
-        out.push("How long have I owned it?".into());
+        out.push(if sold {
+            "How long did I own it?".into()
+        } else {
+            "How long have I owned it?".into()
+        });
     }
     if k.events.iter().filter(|e| e.odometer.is_some()).count() >= 2 {
         out.push(match k.unit() {
@@ -2683,7 +2706,10 @@ pub fn suggestions(k: &VehicleKnowledge) -> Vec<String> {
     if has(EventKind::Upgrade) {
         out.push("What upgrades have I made?".into());
     }
-    out.push("Why does 17c diminished value matter?".into());
+    // The knowledge excerpt about a collision's diminished value: offered where there was a collision.
+    if has(EventKind::Collision) {
+        out.push("Why does 17c diminished value matter?".into());
+    }
     if out.len() < 4 {
         out.push("What was done last year?".into());
         out.push("What should I do to keep it in good shape?".into());

@@ -1182,6 +1182,51 @@ fn parts_read_as_worked_on_a_vendor_is_no_subject_and_suggestions_fit_the_vehicl
     );
 }
 
+#[test]
+fn a_sold_vehicle_is_offered_its_sale_not_its_worth_and_a_collision_free_one_no_diminished_value() {
+    let mut k = sold();
+    k.valuation = valued().valuation;
+    let offered = suggestions(&k);
+    for (want, present) in [
+        ("When did I sell it, and for how much?", true),
+        ("How long did I own it?", true),
+        ("What is it worth, and why?", false),
+        ("How long have I owned it?", false),
+    ] {
+        assert_eq!(
+            offered.contains(&want.to_string()),
+            present,
+            "{want}: {offered:?}"
+        );
+    }
+    // Each offered question is understood as what it asks.
+    let sale = ask(&k, "When did I sell it, and for how much?");
+    assert_eq!(sale.understanding.intent, Intent::Sale, "{}", sale.text);
+    assert!(sale.text.contains("20,000"), "{}", sale.text);
+    let owned = ask(&k, "How long did I own it?");
+    assert!(owned.text.contains("owned"), "{}", owned.text);
+
+    let on_the_road = valued();
+    let offered = suggestions(&on_the_road);
+    assert!(
+        offered.contains(&"What is it worth, and why?".to_string()),
+        "{offered:?}"
+    );
+    assert!(
+        offered.contains(&"Why does 17c diminished value matter?".to_string()),
+        "the fixture has a collision: {offered:?}"
+    );
+    let mut no_collision = fixture();
+    no_collision
+        .events
+        .retain(|e| e.kind != EventKind::Collision);
+    let offered = suggestions(&no_collision);
+    assert!(
+        !offered.iter().any(|q| q.contains("17c")),
+        "no collision, no diminished value: {offered:?}"
+    );
+}
+
 /// The fixture with a published estimate: the acquisition price less the collision's 17c (`e01`, `e05`).
 fn valued() -> VehicleKnowledge {
     let mut k = fixture();
@@ -2409,6 +2454,36 @@ fn since_we_bought_it_counts_from_the_purchase_as_since_i_bought_it_does() {
     let a = ask(&k, "What have we done since we bought it?");
     assert_eq!(a.understanding.intent, Intent::ListEvents);
     assert_eq!(cited(&a), ["m2", "a2"], "{}", a.text);
+}
+
+#[test]
+fn on_a_sold_vehicle_the_distance_ago_is_counted_to_the_sale() {
+    // The sale at 52,500 mi (2026-05-09), after the latest reading (52,434 mi on 2026-05-08).
+    let k = sold();
+    for chain in [
+        vec![
+            "When was the last oil change?",
+            "how many miles ago was that?",
+        ],
+        vec!["How many miles ago was the last oil change?"],
+    ] {
+        let a = conversation(&k, &chain).pop().unwrap();
+        assert!(
+            a.text.contains(&format!(
+                "at 44,085 mi: {} before the sale (52,500 mi on 2026-05-09)",
+                "8,415 mi"
+            )),
+            "{chain:?}: {}",
+            a.text
+        );
+        assert_eq!(cited(&a), ["e07"], "{chain:?}: {}", a.text);
+        assert_eq!(a.understanding.slots.measured_to, None);
+    }
+    // Not sold: to the latest reading, as before.
+    let a = conversation(&fixture(), &["How many miles ago was the last oil change?"])
+        .pop()
+        .unwrap();
+    assert!(a.text.contains("before the latest reading"), "{}", a.text);
 }
 
 #[test]
