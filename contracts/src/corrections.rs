@@ -189,7 +189,7 @@ pub fn correct(
         vehicle,
         current.source,
         now,
-        Some(current.occurred_at),
+        Some((current.occurred_at, current.odometer)),
     )?;
     event.recorded_at = current.recorded_at;
     let before = serde_json::to_value(current).expect("an event serialises");
@@ -367,6 +367,44 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[test]
+    fn a_sold_vehicle_takes_no_reading_above_its_sales_odometer() {
+        // Sold at 12,500 ten days after the example record.
+        let vehicle = sold(10);
+        let sold_at = vehicle.sale.as_ref().unwrap().sold_at;
+        let reading = |odometer: u64| -> NewVehicleEvent {
+            serde_json::from_value(json!({"kind": "odometer_reading", "odometer": odometer,
+                "occurredAt": (sold_at - chrono::Duration::days(2)).to_rfc3339()}))
+            .unwrap()
+        };
+        let record = |odometer| {
+            reading(odometer).validate("evt_2".into(), &vehicle, EventSource::User, sold_at)
+        };
+        assert!(record(12_500).is_ok());
+        // A lower one (a rollback the readers leave out) is the readers' business, as before.
+        assert!(record(9_000).is_ok());
+        let errors = record(12_501).unwrap_err();
+        assert_eq!(errors[0].field, "odometer");
+        assert!(errors[0].message.contains("12500"), "{}", errors[0].message);
+        // A correction may not raise a record above it, but one already above keeps its reading.
+        let now = sold_at + chrono::Duration::days(1);
+        let current = examples::vehicle_event();
+        let errors =
+            correct(&current, patch(json!({"odometer": 99_999})), &vehicle, now).unwrap_err();
+        assert_eq!(errors[0].field, "odometer");
+        let above = VehicleEvent {
+            odometer: Some(13_000),
+            ..examples::vehicle_event()
+        };
+        let kept = correct(
+            &above,
+            patch(json!({"notes": "receipt found"})),
+            &vehicle,
+            now,
+        );
+        assert!(kept.is_ok(), "{kept:?}");
     }
 
     #[test]

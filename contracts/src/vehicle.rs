@@ -833,9 +833,44 @@ pub fn after_sale(vehicle: &Vehicle, occurred_at: DateTime<Utc>) -> Option<Field
     })
 }
 
+/// The error of a record whose `odometer` is above the odometer at `vehicle`'s sale: the sale's reading
+/// is the vehicle's last (the sale itself refused a reading below a recorded one), so a record up to the
+/// sale reading more is a typo the figures would follow (the vehicle's odometer above its sale's).
+pub fn above_sale(vehicle: &Vehicle, odometer: Option<u64>) -> Option<FieldError> {
+    let sale = vehicle.sale.as_ref()?;
+    odometer
+        .filter(|read| *read > sale.odometer)
+        .map(|_| FieldError {
+            field: "odometer".into(),
+            message: format!(
+                "must not be above the odometer at the vehicle's sale ({}): the sale's reading is its last",
+                sale.odometer
+            ),
+        })
+}
+
+/// What a sold `vehicle` refuses of a record dated `occurred_at` reading `odometer` ([`after_sale`],
+/// [`above_sale`]); a correction that `kept` the record's date, or its odometer, as they were is not
+/// refused for it (a record entered before the sale was stays correctable). Empty for a vehicle not sold.
+pub fn refused_by_sale(
+    vehicle: &Vehicle,
+    occurred_at: DateTime<Utc>,
+    odometer: Option<u64>,
+    kept: Option<(DateTime<Utc>, Option<u64>)>,
+) -> Vec<FieldError> {
+    let date = (kept.map(|k| k.0) != Some(occurred_at))
+        .then(|| after_sale(vehicle, occurred_at))
+        .flatten();
+    let reading = (kept.map(|k| k.1) != Some(odometer))
+        .then(|| above_sale(vehicle, odometer))
+        .flatten();
+    date.into_iter().chain(reading).collect()
+}
+
 impl NewVehicleEvent {
     /// Validates the request and builds the event to store. `now` bounds `occurredAt`, and so does the
-    /// vehicle's sale: a sold vehicle takes records dated up to its sale (late paperwork), none after it.
+    /// vehicle's sale: a sold vehicle takes records dated up to its sale (late paperwork), none after it,
+    /// and none reading more than the sale's odometer.
     pub fn validate(
         self,
         id: EventId,
@@ -846,24 +881,24 @@ impl NewVehicleEvent {
         self.validate_keeping(id, vehicle, source, now, None)
     }
 
-    /// [`NewVehicleEvent::validate`] for a correction of a record whose `occurredAt` was `kept`: a record
-    /// already dated after the sale (recorded before the sale was) can still be corrected without moving
-    /// it, but no correction moves a record past the sale.
+    /// [`NewVehicleEvent::validate`] for a correction of a record whose `occurredAt` and `odometer` were
+    /// `kept`: a record already dated after the sale, or reading more than it (recorded before the sale
+    /// was), can still be corrected without moving it, but no correction moves a record past the sale or
+    /// above its odometer.
     pub(crate) fn validate_keeping(
         self,
         id: EventId,
         vehicle: &Vehicle,
         source: EventSource,
         now: DateTime<Utc>,
-        kept: Option<DateTime<Utc>>,
+        kept: Option<(DateTime<Utc>, Option<u64>)>,
     ) -> Result<VehicleEvent, Vec<FieldError>> {
         let mut details = self.check(now);
-        if kept != Some(self.occurred_at)
-            && let Some(error) = after_sale(vehicle, self.occurred_at)
-        {
+        let refused = refused_by_sale(vehicle, self.occurred_at, self.odometer, kept);
+        if !refused.is_empty() {
             match &mut details {
-                Ok(_) => details = Err(vec![error]),
-                Err(errors) => errors.push(error),
+                Ok(_) => details = Err(refused),
+                Err(errors) => errors.extend(refused),
             }
         }
         let details = details?;

@@ -17,6 +17,7 @@ use vwc_contracts::{Envelope, Event, EventId, FieldError, OrgId, Vehicle, Vehicl
 use vwc_store::{StoreError, StoreResult, VehicleRef, WithOutbox};
 
 use crate::service::{Ingestion, envelope};
+use crate::store::FactsSeen;
 
 /// Whose corrections and voids to read (revision 2 onwards): one event's, oldest first, or those of
 /// every event of one vehicle, by event and oldest first.
@@ -110,11 +111,26 @@ impl Ingestion {
         traceparent: Option<String>,
         published: impl FnOnce(Vehicle) -> E,
     ) -> Result<Vehicle, ChangeError> {
+        self.try_replace_vehicle(vehicle, next, at, traceparent, published, None)
+            .await
+            .map_err(|e| conflict(e, "the vehicle"))
+    }
+
+    /// [`Self::replace_vehicle`] that stores only if the vehicle still has the records and revisions
+    /// `seen` counted, answering the store's own conflict.
+    async fn try_replace_vehicle<E: Into<Event>>(
+        &self,
+        vehicle: &Vehicle,
+        next: Vehicle,
+        at: DateTime<Utc>,
+        traceparent: Option<String>,
+        published: impl FnOnce(Vehicle) -> E,
+        seen: Option<FactsSeen>,
+    ) -> StoreResult<Vehicle> {
         let envelope = envelope(vehicle, traceparent, at, published(next.clone()));
         self.store()
-            .replace_vehicle(vehicle, WithOutbox::new(&next, &[envelope]))
-            .await
-            .map_err(|e| conflict(e, "the vehicle"))?;
+            .replace_vehicle(vehicle, WithOutbox::new(&next, &[envelope]), seen)
+            .await?;
         Ok(next)
     }
 
@@ -152,12 +168,24 @@ impl Ingestion {
 
     /// The vehicle's records as they now read (voided ones left out).
     pub async fn current_events(&self, vehicle: &Vehicle) -> StoreResult<Vec<VehicleEvent>> {
+        Ok(self.current_events_seen(vehicle).await?.0)
+    }
+
+    /// [`Self::current_events`] with how many records and revisions they were read from.
+    async fn current_events_seen(
+        &self,
+        vehicle: &Vehicle,
+    ) -> StoreResult<(Vec<VehicleEvent>, FactsSeen)> {
         let (store, of) = (self.store(), VehicleRef::of(vehicle));
         let (originals, revisions) = tokio::try_join!(
             store.vehicle_events(&of),
             store.revisions(RevisionsOf::Vehicle(&of)),
         )?;
-        Ok(current_events(originals, &revisions))
+        let seen = FactsSeen {
+            events: originals.len() as u64,
+            revisions: revisions.len() as u64,
+        };
+        Ok((current_events(originals, &revisions), seen))
     }
 
     /// Records a correction of the record `history` describes: `patch` is the `PATCH` body.
@@ -286,44 +314,75 @@ impl Ingestion {
     }
 
     /// `POST /v1/vehicles/{id}/sell`: records the sale with the realised total cost of ownership.
+    ///
+    /// The sale is checked against the vehicle's records (none dated after it, none reading more) and
+    /// stored only if none was recorded or revised meanwhile ([`FactsSeen`]); when one was — a record posted
+    /// at the same moment — it is decided again from the records as they now read (a few times), so the
+    /// record and the sale can never both be taken against each other's rule.
     pub async fn sell_vehicle(
         &self,
         vehicle: &Vehicle,
         request: SellRequest,
         traceparent: Option<String>,
     ) -> Result<Vehicle, ChangeError> {
-        if vehicle.status != VehicleStatus::Active {
-            return Err(ChangeError::Conflict(format!(
-                "the vehicle is {}; only an active vehicle can be sold",
-                vehicle.status.as_str()
-            )));
+        const TRIES: usize = 4;
+        let mut vehicle = vehicle.clone();
+        for tried in 1..=TRIES {
+            if vehicle.status != VehicleStatus::Active {
+                return Err(ChangeError::Conflict(format!(
+                    "the vehicle is {}; only an active vehicle can be sold",
+                    vehicle.status.as_str()
+                )));
+            }
+            let (events, seen) = self.current_events_seen(&vehicle).await?;
+            let now = self.now();
+            request
+                .validate(vehicle.year, &events, now)
+                .map_err(ChangeError::Invalid)?;
+            let tco = lifecycle::total_cost_of_ownership(
+                &vehicle,
+                &events,
+                request.price_cents,
+                &request.currency,
+            );
+            let next = Vehicle {
+                status: VehicleStatus::Sold,
+                sale: Some(Sale {
+                    sold_at: request.sold_at,
+                    price_cents: request.price_cents,
+                    currency: request.currency.clone(),
+                    odometer: request.odometer,
+                    total_cost_of_ownership: tco,
+                }),
+                ..vehicle.clone()
+            };
+            let stored = self
+                .try_replace_vehicle(
+                    &vehicle,
+                    next,
+                    now,
+                    traceparent.clone(),
+                    |vehicle| VehicleSold { vehicle },
+                    Some(seen),
+                )
+                .await;
+            match stored {
+                Err(StoreError::Conflict(_)) if tried < TRIES => {
+                    // Read the vehicle again (it may have changed too) and decide again.
+                    match self.store().vehicle(&VehicleRef::of(&vehicle)).await? {
+                        Some(now_reads) => vehicle = now_reads,
+                        None => {
+                            return Err(conflict(
+                                StoreError::Conflict(String::new()),
+                                "the vehicle",
+                            ));
+                        }
+                    }
+                }
+                other => return other.map_err(|e| conflict(e, "the vehicle")),
+            }
         }
-        let events = self.current_events(vehicle).await?;
-        let now = self.now();
-        request
-            .validate(vehicle.year, &events, now)
-            .map_err(ChangeError::Invalid)?;
-        let tco = lifecycle::total_cost_of_ownership(
-            vehicle,
-            &events,
-            request.price_cents,
-            &request.currency,
-        );
-        let next = Vehicle {
-            status: VehicleStatus::Sold,
-            sale: Some(Sale {
-                sold_at: request.sold_at,
-                price_cents: request.price_cents,
-                currency: request.currency,
-                odometer: request.odometer,
-                total_cost_of_ownership: tco,
-            }),
-            ..vehicle.clone()
-        };
-        self.replace_vehicle(vehicle, next, now, traceparent, |vehicle| VehicleSold {
-            vehicle,
-        })
-        .await
+        Err(conflict(StoreError::Conflict(String::new()), "the vehicle"))
     }
 
     /// `POST /v1/vehicles/{id}/archive`: an active or sold vehicle leaves the fleet, its history kept.

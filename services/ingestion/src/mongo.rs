@@ -16,7 +16,7 @@ use vwc_store::{Outbox, Plumbed, StoreError, StoreResult, VehicleRef, WithOutbox
 
 use crate::corrections::RevisionsOf;
 use crate::dealers;
-use crate::store::{IdempotencyKey, IngestionStore, InsertEventOutcome, conflict};
+use crate::store::{FactsSeen, IdempotencyKey, IngestionStore, InsertEventOutcome, conflict};
 use vwc_contracts::corrections::EventRevision;
 
 pub(crate) const VEHICLES: &str = "vehicles";
@@ -233,16 +233,18 @@ impl MongoIngestionStore {
         // The SQLite schema has a foreign key from events to vehicles; the same rule here.
         let vehicle = self
             .db
-            .collection(VEHICLES)
+            .typed::<Body>(VEHICLES)
             .find_one(doc! { "_id": &e.vehicle_id })
             .session(&mut *session)
             .await?;
-        if vehicle.is_none() {
+        let Some(vehicle) = vehicle else {
             return Err(StoreError::Other(format!(
                 "event {} names vehicle {}, which does not exist",
                 e.id, e.vehicle_id
             )));
-        }
+        };
+        // As in SQLite: a sale committed since the request was checked refuses what it now would.
+        refused_by_sale(&vehicle.decode::<Vehicle>()?, e, None)?;
         self.db
             .typed::<EventDoc>(VEHICLE_EVENTS)
             .insert_one(EventDoc {
@@ -263,6 +265,41 @@ impl MongoIngestionStore {
         r: &EventRevision,
     ) -> StoreResult<()> {
         let e = &r.event;
+        // As in SQLite: against the vehicle as stored now, keeping what the record reads as stored.
+        let vehicle = self
+            .db
+            .typed::<Body>(VEHICLES)
+            .find_one(doc! { "org_id": &e.org_id, "_id": &e.vehicle_id })
+            .session(&mut *session)
+            .await?;
+        if let Some(vehicle) = vehicle.map(|v| v.decode::<Vehicle>()).transpose()?
+            && vehicle.sale.is_some()
+        {
+            let latest: Option<EventRevision> = self
+                .db
+                .typed::<Body>(EVENT_REVISIONS)
+                .find_one(doc! { "event_id": &e.id })
+                .sort(doc! { "revision": -1 })
+                .session(&mut *session)
+                .await?
+                .map(|b| b.decode())
+                .transpose()?;
+            let kept = match latest {
+                Some(latest) => Some((latest.event.occurred_at, latest.event.odometer)),
+                None => self
+                    .db
+                    .typed::<Body>(VEHICLE_EVENTS)
+                    .find_one(doc! { "_id": &e.id })
+                    .session(&mut *session)
+                    .await?
+                    .map(|b| b.decode::<VehicleEvent>())
+                    .transpose()?
+                    .map(|first| (first.occurred_at, first.odometer)),
+            };
+            if kept.is_some() {
+                refused_by_sale(&vehicle, e, kept)?;
+            }
+        }
         let inserted = self
             .db
             .typed::<RevisionDoc>(EVENT_REVISIONS)
@@ -286,6 +323,7 @@ impl MongoIngestionStore {
         session: &mut ClientSession,
         before: &Vehicle,
         after: &Vehicle,
+        seen: Option<FactsSeen>,
     ) -> StoreResult<()> {
         let current = self
             .db
@@ -300,6 +338,21 @@ impl MongoIngestionStore {
         };
         if !unchanged {
             return Err(conflict::vehicle_changed(&after.id));
+        }
+        if let Some(seen) = seen {
+            // As in SQLite: nothing recorded or revised since the change was decided.
+            let of = of_vehicle(&VehicleRef::of(after));
+            let events = (self.db.collection(VEHICLE_EVENTS))
+                .count_documents(of.clone())
+                .session(&mut *session)
+                .await?;
+            let revisions = (self.db.collection(EVENT_REVISIONS))
+                .count_documents(of)
+                .session(&mut *session)
+                .await?;
+            if (FactsSeen { events, revisions }) != seen {
+                return Err(conflict::vehicle_changed(&after.id));
+            }
         }
         self.db
             .collection(VEHICLES)
@@ -345,11 +398,13 @@ impl IngestionStore for MongoIngestionStore {
         &self,
         before: &Vehicle,
         after: WithOutbox<'_, Vehicle>,
+        seen: Option<FactsSeen>,
     ) -> StoreResult<()> {
         publish!(self, after.outbox, |session| self.try_replace_vehicle(
             session,
             before,
-            after.write
+            after.write,
+            seen
         ))
     }
 
@@ -399,6 +454,18 @@ impl IngestionStore for MongoIngestionStore {
     async fn count_events(&self, vehicle: &VehicleRef) -> StoreResult<u64> {
         let events = self.db.collection(VEHICLE_EVENTS);
         Ok(events.count_documents(of_vehicle(vehicle)).await?)
+    }
+}
+
+/// `e` refused by its vehicle's sale as stored now (see the SQLite adapter's `refused_by_stored_sale`).
+fn refused_by_sale(
+    vehicle: &Vehicle,
+    e: &VehicleEvent,
+    kept: Option<(chrono::DateTime<chrono::Utc>, Option<u64>)>,
+) -> StoreResult<()> {
+    match vwc_contracts::refused_by_sale(vehicle, e.occurred_at, e.odometer, kept).first() {
+        Some(refused) => Err(conflict::sold_meanwhile(refused)),
+        None => Ok(()),
     }
 }
 

@@ -3,13 +3,14 @@
 use std::path::Path;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use rusqlite::{ErrorCode, params};
 use vwc_contracts::{EventId, OrgId, Vehicle, VehicleEvent};
 use vwc_store::sqlite::{enqueue, optional};
 use vwc_store::{Plumbed, SqliteDb, StoreResult, VehicleRef, WithOutbox, ts};
 
 use crate::corrections::RevisionsOf;
-use crate::store::{IdempotencyKey, IngestionStore, InsertEventOutcome, conflict};
+use crate::store::{FactsSeen, IdempotencyKey, IngestionStore, InsertEventOutcome, conflict};
 use vwc_contracts::corrections::EventRevision;
 
 /// This database's schema steps, run in order once each (`user_version` counts those run). Append only: a
@@ -191,6 +192,7 @@ impl IngestionStore for SqliteIngestionStore {
                         params![e.org_id, k.key, k.request_hash, e.id, ts(&e.recorded_at)],
                     )?;
                 }
+                refused_by_stored_sale(conn, &e, None)?;
                 conn.execute(
                     "INSERT INTO vehicle_events (id, org_id, vehicle_id, occurred_at, body) VALUES (?1, ?2, ?3, ?4, ?5)",
                     params![e.id, e.org_id, e.vehicle_id, ts(&e.occurred_at), body],
@@ -254,6 +256,9 @@ impl IngestionStore for SqliteIngestionStore {
         self.db
             .write_with_events(move |conn| {
                 let e = &r.event;
+                if let Some(kept) = stored_state(conn, e)? {
+                    refused_by_stored_sale(conn, e, Some(kept))?;
+                }
                 let inserted = conn.execute(
                     "INSERT INTO event_revisions (event_id, revision, org_id, vehicle_id, body)
                      VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -274,6 +279,7 @@ impl IngestionStore for SqliteIngestionStore {
         &self,
         before: &Vehicle,
         after: WithOutbox<'_, Vehicle>,
+        seen: Option<FactsSeen>,
     ) -> StoreResult<()> {
         let (old, new) = (
             serde_json::to_string(before)?,
@@ -302,6 +308,11 @@ impl IngestionStore for SqliteIngestionStore {
                 if !unchanged {
                     return Err(conflict::vehicle_changed(&id));
                 }
+                if let Some(seen) = seen
+                    && facts(conn, &org, &id)? != seen
+                {
+                    return Err(conflict::vehicle_changed(&id));
+                }
                 conn.execute(
                     "UPDATE vehicles SET body = ?3 WHERE org_id = ?1 AND id = ?2",
                     params![org, id, new],
@@ -309,6 +320,71 @@ impl IngestionStore for SqliteIngestionStore {
                 enqueue(conn, &outbox)
             })
             .await
+    }
+}
+
+/// The vehicle's records and revisions, counted ([`FactsSeen`]).
+fn facts(conn: &rusqlite::Connection, org: &str, vehicle: &str) -> rusqlite::Result<FactsSeen> {
+    let count = |table: &str| -> rusqlite::Result<u64> {
+        conn.prepare_cached(&format!(
+            "SELECT count(*) FROM {table} WHERE org_id = ?1 AND vehicle_id = ?2"
+        ))?
+        .query_row(params![org, vehicle], |r| r.get::<_, i64>(0))
+        .map(|n| n as u64)
+    };
+    Ok(FactsSeen {
+        events: count("vehicle_events")?,
+        revisions: count("event_revisions")?,
+    })
+}
+
+/// The date and odometer the record `e` is a revision of reads as stored (its latest revision, else as
+/// first recorded); `None` for a record not stored.
+fn stored_state(
+    conn: &rusqlite::Connection,
+    e: &VehicleEvent,
+) -> StoreResult<Option<(DateTime<Utc>, Option<u64>)>> {
+    let revised: Option<String> = optional(conn.query_row(
+        "SELECT body FROM event_revisions WHERE event_id = ?1 ORDER BY revision DESC LIMIT 1",
+        [e.id.as_str()],
+        |r| r.get(0),
+    ))?;
+    if let Some(body) = revised {
+        let r: EventRevision = serde_json::from_str(&body)?;
+        return Ok(Some((r.event.occurred_at, r.event.odometer)));
+    }
+    let first: Option<String> = optional(conn.query_row(
+        "SELECT body FROM vehicle_events WHERE id = ?1",
+        [e.id.as_str()],
+        |r| r.get(0),
+    ))?;
+    Ok(first
+        .map(|body| serde_json::from_str::<VehicleEvent>(&body))
+        .transpose()?
+        .map(|first| (first.occurred_at, first.odometer)))
+}
+
+/// Refuses `e` when its vehicle, as stored now, is sold and takes no such record
+/// ([`vwc_contracts::refused_by_sale`]): the request was checked against the vehicle as it read before, and
+/// a sale may have committed since (a 409 then, naming the rule).
+fn refused_by_stored_sale(
+    conn: &rusqlite::Connection,
+    e: &VehicleEvent,
+    kept: Option<(DateTime<Utc>, Option<u64>)>,
+) -> StoreResult<()> {
+    let sold: Option<String> = optional(conn.query_row(
+        "SELECT body FROM vehicles WHERE org_id = ?1 AND id = ?2
+           AND json_extract(body, '$.sale') IS NOT NULL",
+        params![e.org_id, e.vehicle_id],
+        |r| r.get(0),
+    ))?;
+    let Some(body) = sold else {
+        return Ok(());
+    };
+    let vehicle: Vehicle = serde_json::from_str(&body)?;
+    match vwc_contracts::refused_by_sale(&vehicle, e.occurred_at, e.odometer, kept).first() {
+        Some(refused) => Err(conflict::sold_meanwhile(refused)),
+        None => Ok(()),
     }
 }
 

@@ -47,12 +47,24 @@ pub trait IngestionStore: Plumbing {
     /// Appends a revision of `revision.event.id`; `StoreError::Conflict` when that revision of the
     /// event is already stored (a concurrent change won).
     async fn append_revision(&self, revision: WithOutbox<'_, EventRevision>) -> StoreResult<()>;
-    /// Replaces the stored vehicle when it still reads `before`; `StoreError::Conflict` otherwise.
+    /// Replaces the stored vehicle when it still reads `before` — and, when `seen` is given, still has
+    /// exactly the records and revisions the change was decided from —; `StoreError::Conflict` otherwise.
     async fn replace_vehicle(
         &self,
         before: &Vehicle,
         after: WithOutbox<'_, Vehicle>,
+        seen: Option<FactsSeen>,
     ) -> StoreResult<()>;
+}
+
+/// How many records and revisions a vehicle had when a change was decided from them (a sale, checked
+/// against its records). Both only grow — a correction or a void is one more revision —, so the same
+/// counts in the write's transaction mean nothing was recorded or revised since: a record posted while the
+/// sale was being decided cannot slip in after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FactsSeen {
+    pub events: u64,
+    pub revisions: u64,
 }
 
 /// The conflicts both adapters answer, worded once (the API shows them in its 409 problem).
@@ -78,5 +90,13 @@ pub(crate) mod conflict {
     /// The vehicle changed since it was read.
     pub fn vehicle_changed(vehicle_id: impl Display) -> StoreError {
         StoreError::Conflict(format!("vehicle {vehicle_id} changed"))
+    }
+
+    /// The vehicle was sold (the sale committed first) while a record it now refuses was being written.
+    pub fn sold_meanwhile(refused: &vwc_contracts::FieldError) -> StoreError {
+        StoreError::Conflict(format!(
+            "the vehicle was sold while this record was being written: {} {}",
+            refused.field, refused.message
+        ))
     }
 }

@@ -967,7 +967,11 @@ async fn a_vehicle_is_replaced_only_while_it_reads_as_expected(store: Store) {
     };
     let envelope = registered(&sold);
     store
-        .replace_vehicle(&v, WithOutbox::new(&sold, std::slice::from_ref(&envelope)))
+        .replace_vehicle(
+            &v,
+            WithOutbox::new(&sold, std::slice::from_ref(&envelope)),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -981,7 +985,11 @@ async fn a_vehicle_is_replaced_only_while_it_reads_as_expected(store: Store) {
         ..v.clone()
     };
     let err = store
-        .replace_vehicle(&v, WithOutbox::new(&archived, &[registered(&archived)]))
+        .replace_vehicle(
+            &v,
+            WithOutbox::new(&archived, &[registered(&archived)]),
+            None,
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
@@ -990,6 +998,153 @@ async fn a_vehicle_is_replaced_only_while_it_reads_as_expected(store: Store) {
         Some(sold)
     );
     assert_eq!(pending_envelopes(&store).await.len(), 1);
+}
+
+/// `v` sold on `day` at the odometer `event(v, day)` would read (10,000 + day).
+fn sold_on(v: &Vehicle, day: u32) -> Vehicle {
+    use vwc_contracts::lifecycle::{
+        PurchasePriceSource, Sale, TotalCostOfOwnership, VehicleStatus,
+    };
+    Vehicle {
+        status: VehicleStatus::Sold,
+        sale: Some(Sale {
+            sold_at: at(day),
+            price_cents: 1_000_000,
+            currency: "USD".into(),
+            odometer: 10_000 + u64::from(day),
+            total_cost_of_ownership: TotalCostOfOwnership {
+                currency: "USD".into(),
+                purchase_price_cents: 0,
+                purchase_price_source: PurchasePriceSource::Unknown,
+                costs_cents: 0,
+                sale_price_cents: 1_000_000,
+                total_cents: -1_000_000,
+                records_counted: 0,
+                records_in_other_currencies: 0,
+            },
+        }),
+        ..v.clone()
+    }
+}
+
+/// A sale decided from the vehicle's records is stored only while it still has exactly those: a record
+/// posted meanwhile (the probe's race: a sale and records dated after it, both taken) makes it a conflict.
+async fn a_sale_is_stored_only_while_the_vehicle_has_the_records_it_was_decided_from(store: Store) {
+    use vwc_ingestion::store::FactsSeen;
+    let v = registered_vehicle(&store, "org_a", 1).await;
+    let first = event(&v, 2);
+    store
+        .insert_event(WithOutbox::new(&first, &[]), None)
+        .await
+        .unwrap();
+    let seen = FactsSeen {
+        events: 1,
+        revisions: 0,
+    };
+    // Recorded while the sale was being decided.
+    store
+        .insert_event(WithOutbox::new(&event(&v, 12), &[]), None)
+        .await
+        .unwrap();
+    let sold = sold_on(&v, 10);
+    let err = store
+        .replace_vehicle(&v, WithOutbox::new(&sold, &[registered(&sold)]), Some(seen))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    assert_eq!(
+        store.vehicle(&VehicleRef::of(&v)).await.unwrap(),
+        Some(v.clone())
+    );
+    assert!(pending_envelopes(&store).await.is_empty());
+    // A revision counts too.
+    let now = FactsSeen {
+        events: 2,
+        revisions: 0,
+    };
+    store
+        .append_revision(WithOutbox::new(
+            &revision(&first, 2, RevisionChange::Corrected),
+            &[],
+        ))
+        .await
+        .unwrap();
+    let err = store
+        .replace_vehicle(&v, WithOutbox::new(&sold, &[]), Some(now))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    // Decided from what is there now: stored.
+    let all = FactsSeen {
+        events: 2,
+        revisions: 1,
+    };
+    store
+        .replace_vehicle(&v, WithOutbox::new(&sold, &[]), Some(all))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.vehicle(&VehicleRef::of(&v)).await.unwrap(),
+        Some(sold)
+    );
+}
+
+/// A record checked against the vehicle before its sale was stored is checked again against the stored
+/// sale when it is written: one dated after it, or reading more than its odometer, is a conflict and
+/// nothing is written; a correction keeps what the record already read.
+async fn a_record_the_stored_sale_refuses_is_not_written(store: Store) {
+    let v = registered_vehicle(&store, "org_a", 1).await;
+    let before = event(&v, 2);
+    store
+        .insert_event(WithOutbox::new(&before, &[]), None)
+        .await
+        .unwrap();
+    let sold = sold_on(&v, 10);
+    store
+        .replace_vehicle(&v, WithOutbox::new(&sold, &[]), None)
+        .await
+        .unwrap();
+    drain_outbox(&store).await;
+    let after_it = event(&v, 12);
+    let above_it = VehicleEvent {
+        odometer: Some(20_000),
+        ..event(&v, 9)
+    };
+    for refused in [&after_it, &above_it] {
+        let err = store
+            .insert_event(WithOutbox::new(refused, &[recorded(refused)]), None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::Conflict(ref m) if m.contains("sold")),
+            "{err}"
+        );
+    }
+    assert_eq!(events_in(&store, "org_a", &v.id).await, 1);
+    assert!(pending_envelopes(&store).await.is_empty());
+    // Late paperwork is taken.
+    store
+        .insert_event(WithOutbox::new(&event(&v, 5), &[]), None)
+        .await
+        .unwrap();
+    // A correction moving a record past the sale is refused; one changing its cost is not.
+    let mut moved = revision(&before, 2, RevisionChange::Corrected);
+    moved.event.occurred_at = at(11);
+    let err = store
+        .append_revision(WithOutbox::new(&moved, &[]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict(ref m) if m.contains("sold")),
+        "{err}"
+    );
+    store
+        .append_revision(WithOutbox::new(
+            &revision(&before, 2, RevisionChange::Corrected),
+            &[],
+        ))
+        .await
+        .unwrap();
 }
 
 vwc_testkit::conformance!(
@@ -1022,4 +1177,6 @@ vwc_testkit::conformance!(
     revisions_append_in_order_with_their_envelope_and_never_twice,
     a_vehicles_events_and_revisions_are_listed_together,
     a_vehicle_is_replaced_only_while_it_reads_as_expected,
+    a_sale_is_stored_only_while_the_vehicle_has_the_records_it_was_decided_from,
+    a_record_the_stored_sale_refuses_is_not_written,
 );
