@@ -880,8 +880,24 @@ await step("register a vehicle: from the empty state, then from the picker", asy
   await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await page.getByText("No vehicles are registered in this organisation yet.").waitFor();
   await shot("register-empty");
-  await page.getByRole("button", { name: "Register a vehicle" }).click();
+  // Escape (and Cancel) return focus to the button: the page behind the modal dialog is inert until it closes.
+  const opener = page.getByRole("button", { name: "Register a vehicle" });
+  await opener.focus();
+  await page.keyboard.press("Enter");
   let dialog = page.getByRole("dialog", { name: "Register a vehicle" });
+  await dialog.getByLabel("VIN", { exact: true }).waitFor();
+  await page.keyboard.press("Escape");
+  await dialog.waitFor({ state: "detached" });
+  await page
+    .waitForFunction(() => document.activeElement?.textContent === "Register a vehicle", null, {
+      timeout: 2_000,
+    })
+    .catch(async () => {
+      const at = await page.evaluate(() => document.activeElement?.outerHTML.slice(0, 80));
+      throw new Error(`after Escape focus is on ${at}, not "Register a vehicle"`);
+    });
+  await opener.click();
+  dialog = page.getByRole("dialog", { name: "Register a vehicle" });
   const vin = dialog.getByLabel("VIN", { exact: true });
   await vin.waitFor();
   assert(
@@ -963,8 +979,30 @@ await step("settings: save a preference and rotate the calendar link", async () 
   await shot("settings");
   await axeCheck("settings page");
 
-  await page.getByRole("button", { name: "Rotate link" }).click();
+  const rotateButton = page.getByRole("button", { name: "Rotate link" });
+  /** Whether focus is on the page's "Rotate link" (not the dialog's), waiting up to 2 s for it. */
+  const focusOnRotate = (after) =>
+    page
+      .waitForFunction(
+        () =>
+          document.activeElement?.textContent === "Rotate link" &&
+          !document.activeElement.closest("dialog"),
+        null,
+        { timeout: 2_000 },
+      )
+      .catch(async () => {
+        const at = await page.evaluate(() => document.activeElement?.outerHTML.slice(0, 80));
+        throw new Error(`after ${after} focus is on ${at}, not "Rotate link"`);
+      });
+  await rotateButton.focus();
+  await page.keyboard.press("Enter");
   const confirm = page.getByRole("dialog", { name: "Rotate the calendar link?" });
+  await confirm.waitFor();
+  await page.keyboard.press("Escape");
+  await confirm.waitFor({ state: "detached" });
+  await focusOnRotate("Escape");
+  assert((await link.inputValue()) === before, "Escape rotated the link");
+  await rotateButton.click();
   await confirm.waitFor();
   await shot("settings-rotate-confirm");
   await confirm.getByRole("button", { name: "Rotate link" }).click();
@@ -975,6 +1013,7 @@ await step("settings: save a preference and rotate the calendar link", async () 
   }, before);
   const after = await link.inputValue();
   await page.getByText(/the old links no longer work/).waitFor();
+  await focusOnRotate("confirming");
   // The old link is revoked (404); the new one serves the feed.
   const [oldStatus, newStatus] = await Promise.all(
     [before, after].map(async (u) => (await fetch(u)).status),

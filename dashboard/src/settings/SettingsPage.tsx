@@ -383,7 +383,6 @@ function CalendarFeedSection({ configure }: { configure: boolean }) {
   const [rotated, setRotated] = useState<CalendarFeed | undefined>();
   const [confirming, setConfirming] = useState(false);
   const [status, setStatus] = useState("");
-  const rotateButton = useRef<HTMLButtonElement>(null);
   const current = rotated ?? feed.data;
 
   return (
@@ -412,7 +411,7 @@ function CalendarFeedSection({ configure }: { configure: boolean }) {
           />
           {configure ? (
             <div className="actions">
-              <button ref={rotateButton} type="button" onClick={() => setConfirming(true)}>
+              <button type="button" onClick={() => setConfirming(true)}>
                 Rotate link
               </button>
             </div>
@@ -429,17 +428,14 @@ function CalendarFeedSection({ configure }: { configure: boolean }) {
       )}
       {confirming && (
         <RotateDialog
-          onClose={() => {
-            setConfirming(false);
-            rotateButton.current?.focus();
-          }}
+          // Either way focus goes back to "Rotate link": the dialog returns it to its opener as it closes.
+          onClose={() => setConfirming(false)}
           onRotated={(f) => {
             setRotated(f);
             setConfirming(false);
             setStatus(
               "The link was rotated: the old links no longer work. Subscribe your calendar apps to the new one.",
             );
-            rotateButton.current?.focus();
           }}
         />
       )}

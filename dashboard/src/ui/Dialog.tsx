@@ -1,12 +1,17 @@
-import { useEffect, useId, useRef, type ReactNode } from "react";
+import { useEffect, useId, useLayoutEffect, useRef, type ReactNode } from "react";
 
 /**
  * A modal dialog (`<dialog>` opened with `showModal`, so the page behind it is inert and Tab stays inside).
  * On open, focus moves to the first field (or button) in its body, or to its heading (`initialFocus`), never
  * to the "×" that `showModal` itself focuses — while it is `loading`, to the dialog
  * itself, then to the first field once it has loaded; Escape, the close button and the browser's own cancel
- * all call `onClose` once. The title may hold elements (record text isolated in `<bdi>`). Where focus goes after it closes is the opener's to say:
- * the dialog is unmounted, so the opener moves focus back to the button that opened it.
+ * all call `onClose` once. The title may hold elements (record text isolated in `<bdi>`).
+ *
+ * Closing is unmounting it. While a modal `<dialog>` is open the rest of the page is inert, so a `focus()`
+ * the opener makes in its close handler (before React unmounts the dialog) does nothing. So the dialog
+ * itself, as it unmounts, first closes (the page stops being inert) and then returns focus to the element
+ * that had it when the dialog opened (its opener), if that is still on the page. An opener that wants focus
+ * elsewhere (a row that moved, the picker after registering) moves it in an effect, which runs after this.
  */
 export function Dialog({
   title,
@@ -32,9 +37,12 @@ export function Dialog({
   const close = useRef(onClose);
   close.current = onClose;
 
-  useEffect(() => {
+  // A layout effect: its cleanup runs before React removes the <dialog> from the document, while closing it
+  // still makes the page behind it focusable again.
+  useLayoutEffect(() => {
     const d = ref.current;
     if (!d) return;
+    const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     // jsdom (the unit tests) has no showModal: the dialog is then only marked open.
     if (typeof d.showModal === "function") {
       // showModal focuses the first focusable element itself — the "×" — which the effect below would take
@@ -44,6 +52,12 @@ export function Dialog({
     } else d.setAttribute("open", "");
     return () => {
       if (typeof d.close === "function" && d.open) d.close();
+      else d.removeAttribute("open");
+      // Focus still in the dialog (or dropped to <body>) goes back to the opener.
+      const active = document.activeElement;
+      const lost = !active || active === document.body || d.contains(active);
+      if (lost && opener && opener !== d && opener.isConnected && !d.contains(opener))
+        opener.focus();
     };
   }, []);
 

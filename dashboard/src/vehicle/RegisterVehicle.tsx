@@ -167,12 +167,10 @@ export function RegisterVehicleButton({
 }) {
   const { session } = useApi();
   const [open, setOpen] = useState(false);
-  const button = useRef<HTMLButtonElement>(null);
   if (!mayRegisterVehicles(session.roles)) return null;
   return (
     <>
       <button
-        ref={button}
         type="button"
         className={primary ? "primary" : undefined}
         onClick={() => setOpen(true)}
@@ -181,10 +179,8 @@ export function RegisterVehicleButton({
       </button>
       {open && (
         <RegisterVehicleDialog
-          onClose={() => {
-            setOpen(false);
-            button.current?.focus();
-          }}
+          // Focus goes back to the button: the dialog returns it to its opener as it closes.
+          onClose={() => setOpen(false)}
           onRegistered={(v) => {
             setOpen(false);
             onRegistered(v);
