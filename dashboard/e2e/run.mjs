@@ -65,6 +65,17 @@ async function reloadWithForgedToken(expSeconds) {
     .waitFor();
 }
 
+/** Waits (up to 2 s) for `locator` to have focus; else fails, saying where focus is. */
+async function waitForFocus(locator, what) {
+  const el = await locator.elementHandle();
+  await page
+    .waitForFunction((e) => e === document.activeElement, el, { timeout: 2_000 })
+    .catch(async () => {
+      const at = await page.evaluate(() => document.activeElement?.outerHTML.slice(0, 80));
+      throw new Error(`focus should be on ${what}, but is on ${at}`);
+    });
+}
+
 /** The chat's newest answer, once it has stopped streaming (the model may take a while). */
 async function settledAnswer() {
   await page.waitForFunction(
@@ -278,6 +289,8 @@ await step("record an event: bad odometer shows its field error", async () => {
     (await form.getByLabel(/Odometer/).getAttribute("aria-invalid")) === "true",
     "odometer not marked invalid",
   );
+  // The server's 422: focus moves to the field once its error has rendered.
+  await waitForFocus(form.getByLabel(/Odometer/), "the odometer after the 422");
   await shot("record-bad-odometer");
 });
 
@@ -888,14 +901,7 @@ await step("register a vehicle: from the empty state, then from the picker", asy
   await dialog.getByLabel("VIN", { exact: true }).waitFor();
   await page.keyboard.press("Escape");
   await dialog.waitFor({ state: "detached" });
-  await page
-    .waitForFunction(() => document.activeElement?.textContent === "Register a vehicle", null, {
-      timeout: 2_000,
-    })
-    .catch(async () => {
-      const at = await page.evaluate(() => document.activeElement?.outerHTML.slice(0, 80));
-      throw new Error(`after Escape focus is on ${at}, not "Register a vehicle"`);
-    });
+  await waitForFocus(opener, `"Register a vehicle" after Escape`);
   await opener.click();
   dialog = page.getByRole("dialog", { name: "Register a vehicle" });
   const vin = dialog.getByLabel("VIN", { exact: true });
@@ -922,6 +928,12 @@ await step("register a vehicle: from the empty state, then from the picker", asy
   await dialog.getByText(/check digit \(the 9th character\) is 8/).waitFor();
   await axeCheck("registration dialog");
   await shot("register-check-digit");
+  // Sent without ticking "Register the VIN as written": the server's 422 is said once, and focus moves
+  // to the VIN once it has rendered.
+  await dialog.getByLabel("Model", { exact: true }).fill("RAV4");
+  await dialog.getByRole("button", { name: "Register", exact: true }).click();
+  await dialog.locator(".field.invalid .field-error").waitFor();
+  await waitForFocus(dialog.getByLabel("VIN", { exact: true }), "the VIN after the 422");
   await dialog.getByLabel("VIN", { exact: true }).fill("2T3P1RFV3MW123456");
   await dialog.getByText(/From the VIN: Toyota/).waitFor();
   await dialog.getByLabel("Model", { exact: true }).fill("RAV4");
@@ -950,6 +962,7 @@ await step("settings: save a preference and rotate the calendar link", async () 
   await page.getByRole("button", { name: "Save", exact: true }).click();
   await page.getByText(/^This server does not send e-mail/).waitFor();
   assert((await email.getAttribute("aria-invalid")) === "true", "the e-mail field is not marked");
+  await waitForFocus(email, "the e-mail field after the 422");
   await email.fill("");
   await page.getByLabel("Hold e-mail and webhook reminders during quiet hours").check();
   await page.getByLabel("From").fill("21:30");
@@ -980,27 +993,13 @@ await step("settings: save a preference and rotate the calendar link", async () 
   await axeCheck("settings page");
 
   const rotateButton = page.getByRole("button", { name: "Rotate link" });
-  /** Whether focus is on the page's "Rotate link" (not the dialog's), waiting up to 2 s for it. */
-  const focusOnRotate = (after) =>
-    page
-      .waitForFunction(
-        () =>
-          document.activeElement?.textContent === "Rotate link" &&
-          !document.activeElement.closest("dialog"),
-        null,
-        { timeout: 2_000 },
-      )
-      .catch(async () => {
-        const at = await page.evaluate(() => document.activeElement?.outerHTML.slice(0, 80));
-        throw new Error(`after ${after} focus is on ${at}, not "Rotate link"`);
-      });
   await rotateButton.focus();
   await page.keyboard.press("Enter");
   const confirm = page.getByRole("dialog", { name: "Rotate the calendar link?" });
   await confirm.waitFor();
   await page.keyboard.press("Escape");
   await confirm.waitFor({ state: "detached" });
-  await focusOnRotate("Escape");
+  await waitForFocus(rotateButton, `"Rotate link" after Escape`);
   assert((await link.inputValue()) === before, "Escape rotated the link");
   await rotateButton.click();
   await confirm.waitFor();
@@ -1013,7 +1012,7 @@ await step("settings: save a preference and rotate the calendar link", async () 
   }, before);
   const after = await link.inputValue();
   await page.getByText(/the old links no longer work/).waitFor();
-  await focusOnRotate("confirming");
+  await waitForFocus(rotateButton, `"Rotate link" after confirming`);
   // The old link is revoked (404); the new one serves the feed.
   const [oldStatus, newStatus] = await Promise.all(
     [before, after].map(async (u) => (await fetch(u)).status),

@@ -8,6 +8,7 @@ import { useQuery } from "../api/useQuery";
 import { mayConfigureNotifications, rolesText } from "../auth/permissions";
 import { formatDateTime } from "../format";
 import { Dialog } from "../ui/Dialog";
+import { useFocusFirstError } from "../ui/focusFirstError";
 import { ErrorText, Loading } from "../ui/Feedback";
 import { CopyField, Field, fieldAttrs, formErrors, sentence, type FieldErrors } from "./fields";
 import "./settings.css";
@@ -166,6 +167,8 @@ export function PreferencesForm({ initial }: { initial: Preferences }) {
   const { api } = useApi();
   const id = useId();
   const form = useRef<HTMLFormElement>(null);
+  // After the errors render (found here or sent by the server), focus moves to the first field with one.
+  const focusFirstError = useFocusFirstError(form);
   const [saved, setSaved] = useState(initial);
   const [f, setF] = useState(() => prefsToFields(initial));
   const [errors, setErrors] = useState<FieldErrors>({});
@@ -211,12 +214,6 @@ export function PreferencesForm({ initial }: { initial: Preferences }) {
     } finally {
       setBusy(false);
     }
-  }
-
-  function focusFirstError() {
-    window.setTimeout(() =>
-      form.current?.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus(),
-    );
   }
 
   const hints: Partial<Record<keyof PrefsFields, string>> = {

@@ -201,6 +201,20 @@ describe("record form", () => {
     expect(headers["Idempotency-Key"]).toMatch(uuid);
   });
 
+  it("moves focus to the first field with an error once the server's 422 has rendered", async () => {
+    mockFetch((url) =>
+      url.pathname.endsWith("/maintenance")
+        ? json({ vehicleId: "veh_1", items: [] })
+        : problem(422, "invalid", [{ field: "odometer", message: "must be below 5000000" }]),
+    );
+    renderWithApi(<RecordEventForm vehicle={demoVehicle()} onCancel={() => {}} />);
+    const form = screen.getByRole("form", { name: "Record an event" });
+    await userEvent.click(within(form).getByRole("button", { name: "Record" }));
+    const odometer = within(form).getByLabelText("Odometer (mi)");
+    await waitFor(() => expect(odometer).toHaveAttribute("aria-invalid", "true"));
+    await waitFor(() => expect(odometer).toHaveFocus());
+  });
+
   it("names each hint and field error in its field's description, and marks a field in error invalid", async () => {
     mockFetch(() =>
       problem(422, "invalid", [

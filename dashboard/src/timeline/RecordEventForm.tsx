@@ -19,6 +19,7 @@ import {
   type VehicleMaintenance,
 } from "../api/types";
 import { useQuery } from "../api/useQuery";
+import { useFocusFirstError } from "../ui/focusFirstError";
 import {
   centsToText,
   formatDate,
@@ -388,6 +389,8 @@ export function RecordEventForm({
   const [conflict, setConflict] = useState<Conflict | null>(null);
   const [busy, setBusy] = useState(false);
   const formRef = useRef<HTMLFormElement>(null);
+  // After the errors render (found here or sent by the server), focus moves to the first field with one.
+  const focusFirstError = useFocusFirstError(formRef);
   // Bumped when the form is refilled from a reloaded record: its first field then takes focus.
   const [focusFirst, setFocusFirst] = useState(0);
   useEffect(() => {
@@ -455,6 +458,7 @@ export function RecordEventForm({
     }
     setErrors(byField);
     setGeneral(Object.keys(byField).length || rest.length ? rest : [err.message]);
+    focusFirstError();
   }
 
   async function submit(e: FormEvent) {
@@ -468,7 +472,7 @@ export function RecordEventForm({
     const local: Record<string, string> = {};
     for (const [k, v] of Object.entries(built.errors)) local[fieldFor(k) ?? k] = v;
     setErrors(local);
-    if (!built.body) return;
+    if (!built.body) return focusFirstError();
     setBusy(true);
     try {
       const res = await api.json<{ event: VehicleEvent }>(
@@ -496,7 +500,7 @@ export function RecordEventForm({
       setNotice("Nothing has changed, so there is nothing to correct: change a field first.");
       return;
     }
-    if (!built.body) return;
+    if (!built.body) return focusFirstError();
     setBusy(true);
     try {
       const history = await api.json<EventHistory>(eventPath(vehicle.id, event.id), {

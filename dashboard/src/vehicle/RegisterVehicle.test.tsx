@@ -227,6 +227,7 @@ describe("registering a vehicle", () => {
     expect(within(dialog).getByLabelText("VIN").getAttribute("aria-describedby")).toContain(
       error.id,
     );
+    await waitFor(() => expect(within(dialog).getByLabelText("VIN")).toHaveFocus());
   });
 
   it("closes on Escape with focus back on the button that opened it", async () => {

@@ -19,6 +19,7 @@ import { mayRegisterVehicles } from "../auth/permissions";
 import { MONEY_FORMAT_HELP, parseMoneyToCents } from "../format";
 import { Field, fieldAttrs, formErrors, sentence, type FieldErrors } from "../settings/fields";
 import { Dialog } from "../ui/Dialog";
+import { useFocusFirstError } from "../ui/focusFirstError";
 import "../settings/settings.css";
 
 type NewVehicle = components["schemas"]["NewVehicle"];
@@ -209,6 +210,8 @@ export function RegisterVehicleDialog({
   const filled = useRef<{ year: string; make: string }>({ year: "", make: "" });
   const [options] = useState(currencies);
   const form = useRef<HTMLFormElement>(null);
+  // After the errors render (found here or sent by the server), focus moves to the first field with one.
+  const focusFirstError = useFocusFirstError(form);
 
   const vin = f.vin.trim().toUpperCase();
   useEffect(() => {
@@ -283,13 +286,6 @@ export function RegisterVehicleDialog({
     } finally {
       setBusy(false);
     }
-  }
-
-  /** After the errors render, focus moves to the first field with one. */
-  function focusFirstError() {
-    window.setTimeout(() =>
-      form.current?.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus(),
-    );
   }
 
   const hints: Partial<Record<keyof Fields, string>> = {
