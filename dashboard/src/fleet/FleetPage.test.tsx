@@ -247,6 +247,71 @@ describe("FleetPage", () => {
     expect(screen.getByTestId("fleet-cost-per-distance")).toHaveTextContent("$0.10");
   });
 
+  it("counts the purchase price given at registration in the lifetime cost, in its own currency, once", async () => {
+    // A Golf registered with a price in euros and nothing recorded; a RAV4 registered with a price whose
+    // acquisition record (its cost, in the costs by vehicle) is the purchase; a Transit with neither.
+    const golf = row(0, 0, {
+      make: "Volkswagen",
+      model: "Golf",
+      odometerUnit: "km",
+      odometer: null,
+      eventCount: 0,
+      purchasePriceCents: 3_150_000,
+      purchaseCurrency: "EUR",
+      currentValue: { amountCents: 3_150_000, currency: "EUR", asOf: "2026-12-02" },
+    });
+    const rav4 = row(1, 0, {
+      make: "Toyota",
+      model: "RAV4",
+      eventCount: 3,
+      purchasePriceCents: 2_000_000,
+      purchaseCurrency: "USD",
+    });
+    const transit = row(2, 0, { odometer: null, eventCount: 0 });
+    const fetch = mockFetch((url) => {
+      if (url.pathname === "/v1/fleet/overview")
+        return json({ items: [golf, rav4, transit], nextCursor: null, totals: {} });
+      if (url.pathname === "/v1/fleet/costs" && url.searchParams.get("groupBy") === "vehicle")
+        return json({
+          groupBy: "vehicle",
+          items: [{ key: "veh_1", currency: "USD", totalCents: 2_050_000, events: 2 }],
+          nextCursor: null,
+          totals: [{ currency: "USD", totalCents: 2_050_000, events: 2 }],
+        });
+      if (url.pathname === "/v1/vehicles/veh_1/events")
+        return json({ items: [{ id: "evt_acq", kind: "acquisition" }], nextCursor: null });
+      return json({ groupBy: "kind", items: [], totals: [], fuel: [] });
+    });
+    renderWithApi(<FleetPage />);
+    await waitFor(() =>
+      expect(screen.getByTestId("fleet-cost")).toHaveTextContent("€31,500 · $20,500"),
+    );
+    expect(cells("Golf")[5]).toBe("€31,500");
+    expect(cells("RAV4")[5]).toBe("$20,500");
+    // Nothing recorded and no price: no amount, in no currency.
+    expect(cells("Transit 002")[5]).toBe("—");
+    // Only the vehicle with records was asked for its acquisition record.
+    const events = fetch.mock.calls
+      .map(([input]) => new URL(String(input), "http://localhost"))
+      .filter((u) => u.pathname.endsWith("/events"));
+    expect(events.map((u) => `${u.pathname}?${u.searchParams}`)).toEqual([
+      "/v1/vehicles/veh_1/events?kind=acquisition&limit=1",
+    ]);
+  });
+
+  it("says no lifetime cost is recorded rather than $0 in a currency the fleet has not", async () => {
+    mockFetch((url) => {
+      if (url.pathname === "/v1/fleet/overview")
+        return json({ items: [row(0, 0, { eventCount: 0 })], nextCursor: null, totals: {} });
+      return json({ groupBy: "vehicle", items: [], nextCursor: null, totals: [], fuel: [] });
+    });
+    renderWithApi(<FleetPage />);
+    await waitFor(() =>
+      expect(screen.getByTestId("fleet-cost")).toHaveTextContent("None recorded"),
+    );
+    expect(cells("Transit 000")[5]).toBe("—");
+  });
+
   it("offers to try again when the server cannot be reached", async () => {
     let up = false;
     mockFetch((url) => {
@@ -256,8 +321,13 @@ describe("FleetPage", () => {
       return json({ groupBy: "kind", items: [], totals: [], fuel: [] });
     });
     renderWithApi(<FleetPage />);
-    const retries = await screen.findAllByRole("button", { name: "Try again" });
-    expect(screen.getAllByRole("alert")[0]).toHaveTextContent("The server could not be reached.");
+    // Every read failed the same way: said once, with one "Try again" that reads everything again.
+    const retry = await screen.findByRole("button", { name: "Try again" });
+    await waitFor(() => expect(screen.getAllByRole("alert")).toHaveLength(1));
+    expect(screen.getAllByRole("button", { name: "Try again" })).toHaveLength(1);
+    expect(screen.getByRole("alert")).toHaveTextContent("The server could not be reached.");
+    // Without vehicles to say a unit, the tile does not guess one.
+    expect(screen.getByText("Cost per distance")).toBeInTheDocument();
     // The totals say they are unavailable rather than "…" for good.
     for (const id of [
       "fleet-vehicles",
@@ -269,8 +339,10 @@ describe("FleetPage", () => {
     ])
       expect(screen.getByTestId(id)).toHaveTextContent("Unavailable");
     up = true;
-    for (const b of retries) await userEvent.click(b);
+    await userEvent.click(retry);
     expect(await screen.findByText("2020 Ford Transit 000")).toBeInTheDocument();
+    expect(await screen.findByTestId("cost-chart")).toBeInTheDocument();
+    expect(screen.getByText("Page 1 of 1 · 1 vehicle")).toBeInTheDocument();
     expect(screen.queryByRole("button", { name: "Try again" })).toBeNull();
   });
 

@@ -1,5 +1,5 @@
 import { useMemo, useState, type ReactNode } from "react";
-import { qs } from "../api/client";
+import { ApiError, qs } from "../api/client";
 import { useApi } from "../api/context";
 import type {
   CostGroup,
@@ -21,6 +21,11 @@ export const FLEET_PAGE_SIZE = 25;
 /** A total not read yet ("…"), or "Unavailable" once its read has failed (the error shows below). */
 function pending(error: unknown): ReactNode {
   return error ? <span className="muted">Unavailable</span> : "…";
+}
+
+/** An error as the page says it (the same sentence `ErrorText` shows). */
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** Every item of a paged route, 200 a request, following `nextCursor` to the last page. */
@@ -53,7 +58,9 @@ export interface Row {
   name: string;
   /** The vehicle's distance unit (its odometer reading's, else the one it was registered with). */
   unit: string;
-  /** Lifetime cost, one amount per currency (none: no costs). */
+  /** Lifetime cost, one amount per currency (none: no costs): every cost recorded — an acquisition
+   * record's cost is its purchase — plus the purchase price given at registration when that counts
+   * (`registrationPurchase`). */
   costs: Amount[];
   /** Cost per `unit` per currency, in cents; undefined without an odometer reading. */
   perDistance?: Amount[];
@@ -89,6 +96,35 @@ function perKm(r: Row): Amount[] | undefined {
 export function valueAmounts(r: Row): Amount[] {
   const v = r.row.currentValue;
   return v ? [{ currency: v.currency, cents: v.amountCents }] : [];
+}
+
+/**
+ * The purchase price given at registration, when it counts in the vehicle's lifetime cost: when the vehicle
+ * has no acquisition record, whose cost (recorded with it, in the costs by vehicle) is its purchase — the
+ * rule of a sale's total cost of ownership (docs/corrections.md). `hasAcquisition` says which vehicles have
+ * one; a vehicle with no records at all has none, so needs no read.
+ */
+export function registrationPurchase(
+  row: FleetRow,
+  hasAcquisition: ReadonlySet<string>,
+): Amount | undefined {
+  if (row.purchasePriceCents == null || !row.purchaseCurrency) return undefined;
+  if (row.eventCount > 0 && hasAcquisition.has(row.id)) return undefined;
+  return { currency: row.purchaseCurrency, cents: row.purchasePriceCents };
+}
+
+/** The rows whose registration price counts only if they have no acquisition record: one read each. */
+export function purchaseToCheck(rows: readonly FleetRow[]): FleetRow[] {
+  return rows.filter((r) => r.purchasePriceCents != null && r.purchaseCurrency && r.eventCount > 0);
+}
+
+/** Runs `fn` over `items`, at most `limit` at a time. */
+async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>) {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 export function sortRows(rows: Row[], key: SortKey, ascending: boolean): Row[] {
@@ -230,15 +266,51 @@ export function FleetPage() {
     return { months, byMonth };
   });
 
+  // Which of the vehicles with a purchase price given at registration have an acquisition record (then its
+  // cost is their purchase, and the registration's price does not count again): one read each, 4 at a time.
+  const toCheck = purchaseToCheck(fleet.data?.items ?? []);
+  const acquisitions = useQuery(
+    fleet.data
+      ? `acquisitions:${session.org}:${toCheck.map((r) => `${r.id}/${r.eventCount}`).join(",")}`
+      : null,
+    async (signal) => {
+      const found = new Set<string>();
+      await eachLimited(toCheck, 4, async (r) => {
+        const page = await api
+          .json<Page<unknown>>(
+            `/v1/vehicles/${encodeURIComponent(r.id)}/events${qs({ kind: "acquisition", limit: 1 })}`,
+            { signal },
+          )
+          .catch((e: unknown) => {
+            // A vehicle gone since the fleet was read: nothing of it to count.
+            if (e instanceof ApiError && e.status === 404) return { items: [] };
+            throw e;
+          });
+        if (page.items.length) found.add(r.id);
+      });
+      return found;
+    },
+  );
+  // The lifetime costs are known once the costs and (where needed) the acquisitions are read.
+  const costsRead = byVehicle.data !== undefined && acquisitions.data !== undefined;
+  const costsError = byVehicle.error ?? acquisitions.error;
+
   const rows = useMemo<Row[]>(() => {
     const cost = new Map<string, Amount[]>();
-    for (const g of byVehicle.data?.items ?? []) {
-      const list = cost.get(g.key) ?? [];
-      const same = list.find((a) => a.currency === g.currency);
-      if (same) same.cents += g.totalCents;
-      else list.push({ currency: g.currency, cents: g.totalCents });
-      cost.set(g.key, list);
-    }
+    const add = (id: string, a: Amount) => {
+      const list = cost.get(id) ?? [];
+      const same = list.find((x) => x.currency === a.currency);
+      if (same) same.cents += a.cents;
+      else list.push({ ...a });
+      cost.set(id, list);
+    };
+    for (const g of byVehicle.data?.items ?? [])
+      add(g.key, { currency: g.currency, cents: g.totalCents });
+    if (acquisitions.data)
+      for (const row of fleet.data?.items ?? []) {
+        const purchase = registrationPurchase(row, acquisitions.data);
+        if (purchase) add(row.id, purchase);
+      }
     return (fleet.data?.items ?? []).map((row) => {
       const costs = (cost.get(row.id) ?? []).sort((a, b) => a.currency.localeCompare(b.currency));
       const odo = row.odometer?.value;
@@ -252,7 +324,7 @@ export function FleetPage() {
           : undefined,
       };
     });
-  }, [fleet.data, byVehicle.data]);
+  }, [fleet.data, byVehicle.data, acquisitions.data]);
 
   const currencies = useMemo(() => currencyOrder(rows.map((r) => r.costs)), [rows]);
   const sorted = useMemo(() => sortRows(rows, sort.key, sort.ascending), [rows, sort]);
@@ -288,11 +360,21 @@ export function FleetPage() {
         ),
       ].sort()
     : [];
-  // No costs at all: nothing in the fleet's main currency.
-  const zero = formatMoney(0, currencies[0] ?? "USD", true);
   const reloadFleet = () => {
     fleet.reload();
     byVehicle.reload();
+    acquisitions.reload();
+  };
+  // The reads the totals and the table come from; the chart's is its own. When both fail for the same
+  // reason (the server is down), it is said once, and its "Try again" reads everything again.
+  const fleetError = fleet.error ?? costsError;
+  const sameFailure =
+    fleetError !== undefined &&
+    chart.error !== undefined &&
+    errorText(fleetError) === errorText(chart.error);
+  const reloadAll = () => {
+    reloadFleet();
+    chart.reload();
   };
 
   function header(key: SortKey, label: string, numeric = false) {
@@ -345,37 +427,47 @@ export function FleetPage() {
         </div>
         <div>
           <dt>Lifetime cost (incl. purchase)</dt>
-          <dd data-testid="fleet-cost">
-            {byVehicle.data ? formatAmounts(costTotals, true, zero) : pending(byVehicle.error)}
+          <dd
+            data-testid="fleet-cost"
+            title="Per currency: every cost recorded (an acquisition record's cost is the purchase), plus the purchase price given at registration of each vehicle without an acquisition record"
+          >
+            {costsRead ? formatAmounts(costTotals, true, "None recorded") : pending(costsError)}
           </dd>
         </div>
         <div>
           <dt>
-            Cost per {perDistance.unit}
+            Cost per {rows.length ? perDistance.unit : "distance"}
             {perDistance.converted ? " (miles converted)" : ""}
           </dt>
           <dd
             data-testid="fleet-cost-per-distance"
             title={`Lifetime cost ÷ the odometers of the vehicles with a reading (${formatDistance(Math.round(perDistance.distance), perDistance.unit)})${perDistance.converted ? "; the vehicles read in miles and in km: miles are converted at 1 mi = 1.609344 km" : ""}`}
           >
-            {byVehicle.data ? formatAmounts(perDistance.amounts) : pending(byVehicle.error)}
+            {costsRead ? formatAmounts(perDistance.amounts) : pending(costsError)}
           </dd>
         </div>
       </dl>
       <p className="muted small" data-testid="fleet-totals-scope">
         Every figure above and in the table covers the vehicles in the fleet now: sold and archived
         vehicles are left out (what they cost while in the fleet stays in the chart below). Values
-        are each vehicle&apos;s current value, as its own page shows it.
+        are each vehicle&apos;s current value, as its own page shows it. Lifetime costs are per
+        currency, the purchase included: an acquisition record&apos;s cost, else the price given at
+        registration.
       </p>
       {/* The totals and the table come from the same reads: a failure is said here, with "Try again". */}
-      {(fleet.error ?? byVehicle.error) !== undefined && (
-        <ErrorText error={fleet.error ?? byVehicle.error} onRetry={reloadFleet} />
+      {fleetError !== undefined && (
+        <ErrorText error={fleetError} onRetry={sameFailure ? reloadAll : reloadFleet} />
       )}
 
       <section className="card" aria-labelledby="costs-title">
         <h2 id="costs-title">Costs by month and kind (last 12 months)</h2>
         {chart.loading && <Loading label="Loading costs…" />}
-        <ErrorText error={chart.error} onRetry={chart.reload} />
+        {/* The same failure as the totals' is said once, above. */}
+        {sameFailure ? (
+          <p className="muted">Unavailable.</p>
+        ) : (
+          <ErrorText error={chart.error} onRetry={chart.reload} />
+        )}
         {chart.data &&
           (chartCurrencies.length ? chartCurrencies : ["USD"]).map((c) => (
             <CostChart
@@ -391,7 +483,7 @@ export function FleetPage() {
         <h2 id="vehicles-title">Vehicles</h2>
         {fleet.loading && <Loading label="Loading the fleet…" />}
         {/* Its failure is said once, above the totals (with "Try again"), which the same reads fill. */}
-        {(fleet.error ?? byVehicle.error) !== undefined && <p className="muted">Unavailable.</p>}
+        {fleetError !== undefined && <p className="muted">Unavailable.</p>}
         {fleet.data && rows.length === 0 && <Empty>No vehicles in this organisation yet.</Empty>}
         {rows.length > 0 && (
           <>
@@ -439,7 +531,9 @@ export function FleetPage() {
                         )}
                       </td>
                       <td className="num">{formatAmounts(valueAmounts(r), true)}</td>
-                      <td className="num">{formatAmounts(r.costs, true, zero)}</td>
+                      <td className="num">
+                        {costsRead ? formatAmounts(r.costs, true) : pending(costsError)}
+                      </td>
                       <td className="num">
                         {r.perDistance?.length
                           ? r.perDistance
@@ -466,7 +560,8 @@ export function FleetPage() {
                 Previous
               </button>
               <span role="status" aria-live="polite">
-                Page {current + 1} of {pages} · {sorted.length} vehicles
+                Page {current + 1} of {pages} · {sorted.length}{" "}
+                {sorted.length === 1 ? "vehicle" : "vehicles"}
               </span>
               <button
                 type="button"
