@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 
 export interface Query<T> {
   data: T | undefined;
@@ -66,4 +66,42 @@ export function useReloadAfterWrite(writes: number, reload: () => void) {
     const timers = RELOAD_AFTER_WRITE_MS.map((ms) => window.setTimeout(reload, ms));
     return () => timers.forEach((t) => window.clearTimeout(t));
   }, [writes, reload]);
+}
+
+/**
+ * When a page reads a new vehicle's views again while they have not caught up, in ms after it opened: the
+ * read models (the overview, the value, the maintenance schedule, even the vehicle itself: 404) are filled
+ * by the bus a moment after the registration — in-process in milliseconds, in AWS mode in a second or two.
+ * Then it stops: a vehicle may stay without a value.
+ */
+export const CATCH_UP_MS = [500, 1_000, 2_000, 3_500, 5_000, 8_000, 12_000];
+
+/**
+ * Calls `reload` at the times in `CATCH_UP_MS` after `active` became true, each time only while `waiting()`
+ * still says the views have not caught up (read at that moment, so a reload in flight does not restart the
+ * schedule). Bounded: after the last time, nothing more. Answers whether it may still read again (a 404
+ * meanwhile is the read model lagging, not yet an error to show).
+ */
+export function useCatchUp(active: boolean, waiting: () => boolean, reload: () => void): boolean {
+  const still = useRef(waiting);
+  still.current = waiting;
+  const again = useRef(reload);
+  again.current = reload;
+  const [done, setDone] = useState(false);
+  useEffect(() => {
+    if (!active) return;
+    setDone(false);
+    const timers = CATCH_UP_MS.map((ms, i) =>
+      window.setTimeout(() => {
+        const wait = still.current();
+        if (wait) again.current();
+        if (!wait || i === CATCH_UP_MS.length - 1) {
+          timers.forEach((t) => window.clearTimeout(t));
+          setDone(true);
+        }
+      }, ms),
+    );
+    return () => timers.forEach((t) => window.clearTimeout(t));
+  }, [active]);
+  return active && !done;
 }

@@ -42,12 +42,15 @@ export function ChatPane({
   vehicle,
   maintenance,
   recorded = 0,
+  refresh = 0,
   onCitation,
 }: {
   vehicle: Vehicle;
   maintenance: MaintenanceItem[];
   /** Events the page has recorded: the suggestions (and their recommendations) are read again after each. */
   recorded?: number;
+  /** Bumped while a new vehicle's views catch up: the suggestions are read again. */
+  refresh?: number;
   onCitation: (eventId: string) => void;
 }) {
   const { api } = useApi();
@@ -67,6 +70,10 @@ export function ChatPane({
     });
   });
   useReloadAfterWrite(recorded, hints.reload);
+  const { reload: reloadHints } = hints;
+  useEffect(() => {
+    if (refresh) reloadHints();
+  }, [refresh, reloadHints]);
 
   // The conversation of this tab, if there is one: show its history.
   useEffect(() => {

@@ -65,6 +65,7 @@ export function Timeline({
   soldAt,
   currencies,
   onRecorded,
+  refresh = 0,
   ref,
 }: {
   vehicle: Vehicle;
@@ -76,6 +77,8 @@ export function Timeline({
   /** After each write from the timeline (a record, a correction, a void): the views derived from records
    * are read again. */
   onRecorded: () => void;
+  /** Bumped while a new vehicle's views catch up: a timeline that failed (404) or is empty is read again. */
+  refresh?: number;
   ref?: Ref<TimelineHandle>;
 }) {
   const { api, session } = useApi();
@@ -142,6 +145,15 @@ export function Timeline({
   useEffect(() => {
     void load(null);
   }, [load]);
+
+  const settled = useRef(state);
+  settled.current = state;
+  useEffect(() => {
+    const s = settled.current;
+    if (refresh && !s.loading && (s.error || !s.items.length)) void load(null);
+    // Only a new `refresh` reads again, not a new filter (`load`), which reads by itself.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [refresh]);
 
   const loadMore = useCallback(() => {
     if (!state.loading && state.nextCursor && !state.error) void load(state.nextCursor);

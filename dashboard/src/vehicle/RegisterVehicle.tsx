@@ -474,5 +474,6 @@ export function useRegistering(listed: readonly Vehicle[] | undefined, reload: (
     [reload],
   );
   const vehicles = useMemo(() => withRegistered(listed ?? [], registered), [listed, registered]);
-  return { vehicles, onRegistered };
+  const registeredIds = useMemo(() => new Set(registered.map((v) => v.id)), [registered]);
+  return { vehicles, onRegistered, registeredIds };
 }

@@ -36,6 +36,50 @@ function recommended(): HTMLElement | null {
 }
 
 describe("VehiclePage", () => {
+  it("reads a new vehicle's views again until they have caught up (404, then no value, then the value)", async () => {
+    // Registered a moment ago in another tab: the read models have not seen it yet.
+    const fresh = demoVehicle({ registeredAt: new Date().toISOString(), eventCount: 0 });
+    const reads = { overview: 0, events: 0 };
+    const valued = {
+      amountCents: 277_700,
+      currency: "USD",
+      asOf: "2026-12-02",
+      method: "fallback_average_new_price",
+    };
+    mockFetch((url) => {
+      const path = url.pathname;
+      if (path === "/v1/vehicles") return json({ items: [fresh], nextCursor: null });
+      if (path.endsWith("/events")) {
+        reads.events += 1;
+        return reads.events === 1
+          ? problem(404, "vehicle not found")
+          : json({ items: [], nextCursor: null });
+      }
+      if (path.endsWith("/valuations")) return problem(404, "vehicle not found");
+      if (path.endsWith("/overview")) {
+        reads.overview += 1;
+        if (reads.overview === 1) return problem(404, "vehicle not found");
+        return json({
+          vehicle: fresh,
+          maintenance: [oilChange("ok", "Due in 6 months")],
+          costs: [],
+          valuation: reads.overview >= 3 ? valued : null,
+        });
+      }
+      if (path.endsWith("/chat/suggestions")) return json({ prompts: [], recommendations: [] });
+      return json({}, 404);
+    });
+    renderWithApi(<VehiclePage vehicleId="veh_1" />);
+    // The 404 while it catches up is not said as an error.
+    await screen.findByRole("heading", { level: 1, name: /RAV4/ });
+    expect(await screen.findByRole("button", { name: "$2,777" }, { timeout: 4_000 })).toBeVisible();
+    expect(screen.queryByText(/vehicle not found/i)).toBeNull();
+    // Caught up: it stops reading.
+    const after = reads.overview;
+    await new Promise((r) => setTimeout(r, 1_200));
+    expect(reads.overview).toBe(after);
+  });
+
   it("reads the chat's recommended maintenance again after an event is recorded", async () => {
     Element.prototype.scrollIntoView = vi.fn(); // the recorded event is scrolled to; jsdom has no layout
     // The read models catch up through the bus: the first read of each after the write still gets the old

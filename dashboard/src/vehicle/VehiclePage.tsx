@@ -2,7 +2,7 @@ import { useCallback, useEffect, useMemo, useRef, useState, type ReactNode } fro
 import { ApiError, qs } from "../api/client";
 import { useApi } from "../api/context";
 import type { Overview, Page, Valuation, Vehicle } from "../api/types";
-import { useQuery, useReloadAfterWrite } from "../api/useQuery";
+import { useCatchUp, useQuery, useReloadAfterWrite } from "../api/useQuery";
 import { ChatPane } from "../chat/ChatPane";
 import { Timeline, type TimelineHandle } from "../timeline/Timeline";
 import { ErrorText, Loading } from "../ui/Feedback";
@@ -121,7 +121,11 @@ export function VehiclePage({ vehicleId }: { vehicleId?: string }) {
   });
 
   // Registered on this page: listed at once, and opened (docs/dashboard.md, "Registering a vehicle").
-  const { vehicles: all, onRegistered } = useRegistering(vehicles.data, vehicles.reload);
+  const {
+    vehicles: all,
+    onRegistered,
+    registeredIds,
+  } = useRegistering(vehicles.data, vehicles.reload);
   const list = useMemo(() => byName(all), [all]);
   const selected = list.find((v) => v.id === vehicleId) ?? (vehicleId ? undefined : list[0]);
 
@@ -138,12 +142,32 @@ export function VehiclePage({ vehicleId }: { vehicleId?: string }) {
           That vehicle could not be found in your organisation.
         </p>
       )}
-      {selected && <VehicleView key={selected.id} vehicle={selected} />}
+      {selected && (
+        <VehicleView
+          key={selected.id}
+          vehicle={selected}
+          isNew={registeredIds.has(selected.id) || isRecent(selected)}
+        />
+      )}
     </div>
   );
 }
 
-function VehicleView({ vehicle }: { vehicle: Vehicle }) {
+/** A 404 on a vehicle's view: the vehicle is not in the read model (yet). */
+function lagging(error: unknown): boolean {
+  return error instanceof ApiError && error.status === 404;
+}
+
+/** How long after its registration a vehicle with no records counts as new (its views may lag). */
+export const NEW_VEHICLE_MS = 10 * 60_000;
+
+/** A vehicle registered in the last minutes, with no records yet (registered elsewhere: another tab). */
+export function isRecent(v: Vehicle, now = Date.now()): boolean {
+  const at = Date.parse(v.registeredAt);
+  return !v.eventCount && Number.isFinite(at) && now - at < NEW_VEHICLE_MS;
+}
+
+function VehicleView({ vehicle, isNew = false }: { vehicle: Vehicle; isNew?: boolean }) {
   const { api } = useApi();
   const base = `/v1/vehicles/${encodeURIComponent(vehicle.id)}`;
   const overview = useQuery(`overview:${vehicle.id}`, (signal) =>
@@ -178,6 +202,18 @@ function VehicleView({ vehicle }: { vehicle: Vehicle }) {
     reloadOverview();
     reloadValuations();
   }, [reloadOverview, reloadValuations]);
+  // A vehicle just registered: its views are read models the bus fills a moment later, so the first reads
+  // may find no value, no schedule, or no vehicle at all (404). They are read again a few times while that
+  // lasts (`CATCH_UP_MS`), the timeline and the chat's suggestions with them.
+  const [caughtUp, setCaughtUp] = useState(0);
+  const catchingUp = useCatchUp(
+    isNew,
+    () => !overview.data || !valuation || !overview.data.maintenance?.length,
+    () => {
+      retry();
+      setCaughtUp((n) => n + 1);
+    },
+  );
 
   return (
     <>
@@ -185,8 +221,8 @@ function VehicleView({ vehicle }: { vehicle: Vehicle }) {
         vehicle={current}
         overview={overview.data}
         valuation={valuation}
-        loading={overview.loading && !overview.data}
-        error={overview.error}
+        loading={(overview.loading && !overview.data) || (catchingUp && lagging(overview.error))}
+        error={catchingUp && lagging(overview.error) ? undefined : overview.error}
         valuationError={valuation ? undefined : valuations.error}
         onRetry={retry}
       />
@@ -198,6 +234,7 @@ function VehicleView({ vehicle }: { vehicle: Vehicle }) {
             soldAt={current.sale?.soldAt}
             currencies={vehicleCurrencies(current, overview.data)}
             onRecorded={onRecorded}
+            refresh={caughtUp}
           />
         </section>
         <section className="column" aria-labelledby="chat-title">
@@ -205,6 +242,7 @@ function VehicleView({ vehicle }: { vehicle: Vehicle }) {
             vehicle={current}
             maintenance={overview.data?.maintenance ?? []}
             recorded={recorded}
+            refresh={caughtUp}
             onCitation={(eventId) => timeline.current?.reveal(eventId)}
           />
         </section>
