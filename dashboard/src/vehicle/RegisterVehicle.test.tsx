@@ -13,7 +13,7 @@ import {
 } from "../test-utils";
 import { useEffect, useState } from "react";
 import { parseRoute } from "../App";
-import { buildVehicle, checkDigitWarning, type VinDecoding } from "./RegisterVehicle";
+import { buildVehicle, checkDigitWarning, normalVin, type VinDecoding } from "./RegisterVehicle";
 import { VehiclePage } from "./VehiclePage";
 
 afterEach(() => {
@@ -199,6 +199,47 @@ describe("registering a vehicle", () => {
     expect(posted(fetch)).toHaveLength(1);
   });
 
+  it("takes a pasted VIN whole: its spaces, tabs and dashes removed before it is cut to 17", async () => {
+    serve([], () => json(accord, 201));
+    renderWithApi(<VehiclePage />);
+    const { user, dialog } = await openFromEmptyState();
+    const vin = within(dialog).getByLabelText("VIN");
+    await user.click(vin);
+    await user.paste("\t1hgcm82633a004352\n");
+    expect(vin).toHaveValue("1HGCM82633A004352");
+    expect(await within(dialog).findByText(/From the VIN: Honda/)).toBeInTheDocument();
+    await user.clear(vin);
+    await user.paste("1HG CM826-33A004352");
+    expect(vin).toHaveValue("1HGCM82633A004352");
+  });
+
+  it("says a wrong check digit once when the server refuses it too", async () => {
+    serve([], () =>
+      problem(422, "the request has invalid fields", [
+        {
+          field: "vin",
+          message:
+            "check digit mismatch: position 9 is '8' but the other positions give '3' (49 CFR 565.15); correct the VIN, or send \"vinCheck\": \"skip\" to register it as written",
+        },
+      ]),
+    );
+    renderWithApi(<VehiclePage />);
+    const { user, dialog } = await openFromEmptyState();
+    const vin = within(dialog).getByLabelText("VIN");
+    await user.type(vin, "1HGCM82683A004352");
+    await within(dialog).findByText(/check digit \(the 9th character\) is 8/);
+    await user.type(within(dialog).getByLabelText("Model"), "Accord");
+    await user.click(within(dialog).getByRole("button", { name: "Register" }));
+    await waitFor(() => expect(vin).toHaveAttribute("aria-invalid", "true"));
+    // The VIN's description (its error, warning and hint) says it once: the server's error.
+    const description = (vin.getAttribute("aria-describedby") ?? "")
+      .split(" ")
+      .map((id) => document.getElementById(id)?.textContent ?? "")
+      .join(" ");
+    expect(description.match(/check digit/gi)).toHaveLength(1);
+    expect(description).toMatch(/^The VIN's check digit \(the 9th character\) does not match/);
+  });
+
   it("checks the VIN and the model before sending", async () => {
     const fetch = serve([], () => json(accord, 201));
     renderWithApi(<VehiclePage />);
@@ -305,6 +346,13 @@ describe("registration, pure parts", () => {
     });
     expect(body).toBeUndefined();
     expect(Object.keys(errors).sort()).toEqual(["price", "vin", "year"]);
+  });
+
+  it("normalises a VIN before limiting it", () => {
+    expect(normalVin("\t1hgcm82633a004352\n")).toBe("1HGCM82633A004352");
+    expect(normalVin("1HG CM826 33A004352")).toBe("1HGCM82633A004352");
+    expect(normalVin("1HG-CM826-33A004352")).toBe("1HGCM82633A004352");
+    expect(normalVin("1HGCM82633A0043529")).toBe("1HGCM82633A004352");
   });
 
   it("warns of a check digit only where it is mandatory", () => {

@@ -5,9 +5,11 @@ import {
   useCallback,
   useEffect,
   useId,
+  useLayoutEffect,
   useMemo,
   useRef,
   useState,
+  type ChangeEvent,
   type FormEvent,
   type ReactNode,
 } from "react";
@@ -59,6 +61,18 @@ const VIN = /^[A-HJ-NPR-Z0-9]{17}$/i;
 
 /** How long the dialog waits after the last key before it decodes a complete VIN. */
 export const DECODE_SETTLE_MS = 250;
+
+/**
+ * A VIN as typed or pasted, made what the field holds: spaces, tabs, line breaks and dashes removed (a VIN
+ * copied from papers or an e-mail often has them), in capitals, and only then cut to 17 characters — cut
+ * first, a pasted VIN with a tab before it lost its last character.
+ */
+export function normalVin(text: string): string {
+  return text
+    .replace(/[\s\u2010-\u2015-]+/g, "")
+    .toUpperCase()
+    .slice(0, 17);
+}
 
 /** What is wrong with a typed VIN before it is sent, or nothing. */
 export function vinError(text: string): string | undefined {
@@ -210,6 +224,15 @@ export function RegisterVehicleDialog({
   const filled = useRef<{ year: string; make: string }>({ year: "", make: "" });
   const [options] = useState(currencies);
   const form = useRef<HTMLFormElement>(null);
+  const vinInput = useRef<HTMLInputElement>(null);
+  // Where the caret goes once a VIN typed in the middle is normalised (characters before it removed).
+  const vinCaret = useRef<number | null>(null);
+  useLayoutEffect(() => {
+    const at = vinCaret.current;
+    vinCaret.current = null;
+    if (at !== null && vinInput.current === document.activeElement)
+      vinInput.current?.setSelectionRange(at, at);
+  }, [f.vin]);
   // After the errors render (found here or sent by the server), focus moves to the first field with one.
   const focusFirstError = useFocusFirstError(form);
 
@@ -296,7 +319,9 @@ export function RegisterVehicleDialog({
     make: "From the VIN when left empty (where it names one brand).",
     price: `What was paid; the vehicle's value starts from it.`,
   };
-  const vinWarning = warning ?? decoding?.error;
+  // The server's check-digit 422 says what the warning says: once is enough, the error (named first).
+  const vinWarning =
+    errors.vin && /check digit/i.test(errors.vin) ? undefined : (warning ?? decoding?.error);
   const attrs = (name: keyof Fields) =>
     fieldAttrs(id, name, {
       error: errors[name],
@@ -338,7 +363,16 @@ export function RegisterVehicleDialog({
           "vin",
           "VIN",
           text("vin", {
-            maxLength: 17,
+            // No maxLength: it would cut a pasted VIN before its spaces are removed (`normalVin` limits it).
+            ref: vinInput,
+            onChange: (e: ChangeEvent<HTMLInputElement>) => {
+              const raw = e.target.value;
+              const caret = e.target.selectionStart;
+              const vin = normalVin(raw);
+              if (caret !== null && vin !== raw)
+                vinCaret.current = Math.min(normalVin(raw.slice(0, caret)).length, vin.length);
+              set("vin")(vin);
+            },
             spellCheck: false,
             autoCapitalize: "characters",
             className: "mono",
