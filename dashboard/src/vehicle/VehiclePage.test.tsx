@@ -12,7 +12,7 @@ import {
   problem,
   renderWithApi,
 } from "../test-utils";
-import { PICKER_SETTLE_MS, VehiclePage } from "./VehiclePage";
+import { PICKER_SETTLE_MS, pickerLabels, VehiclePage } from "./VehiclePage";
 
 const vehicle = demoVehicle();
 const oilChange = (status: MaintenanceItem["status"], reason: string) =>
@@ -36,6 +36,56 @@ function recommended(): HTMLElement | null {
 }
 
 describe("VehiclePage", () => {
+  it("tells vehicles with the same name apart in the picker, and only those", async () => {
+    const a = demoVehicle({
+      id: "veh_a",
+      make: "Honda",
+      model: "Accord",
+      year: 2003,
+      vin: "1HGCM82633A004352",
+    });
+    const b = demoVehicle({
+      id: "veh_b",
+      make: "Honda",
+      model: "Accord",
+      year: 2003,
+      vin: "1HGCM82613A009999",
+    });
+    const rav4 = demoVehicle({ id: "veh_c" });
+    mockFetch((url) => {
+      if (url.pathname === "/v1/vehicles") return json({ items: [a, b, rav4], nextCursor: null });
+      if (url.pathname.endsWith("/events")) return json({ items: [], nextCursor: null });
+      if (url.pathname.endsWith("/overview"))
+        return json({ vehicle: rav4, maintenance: [], costs: [] });
+      return json({ items: [], prompts: [], recommendations: [] });
+    });
+    renderWithApi(<VehiclePage vehicleId="veh_c" />);
+    const picker = await screen.findByLabelText("Vehicle");
+    await within(picker).findByRole("option", { name: "2021 Toyota RAV4" });
+    expect(
+      within(picker)
+        .getAllByRole("option")
+        .map((o) => o.textContent),
+    ).toEqual([
+      "2003 Honda Accord · VIN …004352",
+      "2003 Honda Accord · VIN …009999",
+      "2021 Toyota RAV4",
+    ]);
+    // A plate each tells them apart as well; a nickname makes the names differ already.
+    const labels = pickerLabels([
+      { ...a, plate: "AB 123" },
+      { ...b, plate: "CD 456" },
+      { ...rav4, id: "veh_d", nickname: "Blue" },
+      rav4,
+    ]);
+    expect([...labels.values()]).toEqual([
+      "2003 Honda Accord · plate AB 123",
+      "2003 Honda Accord · plate CD 456",
+      "2021 Toyota RAV4 “Blue”",
+      "2021 Toyota RAV4",
+    ]);
+  });
+
   it("reads a new vehicle's views again until they have caught up (404, then no value, then the value)", async () => {
     // Registered a moment ago in another tab: the read models have not seen it yet.
     const fresh = demoVehicle({ registeredAt: new Date().toISOString(), eventCount: 0 });

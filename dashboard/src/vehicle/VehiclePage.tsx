@@ -38,6 +38,42 @@ export function byName(vehicles: readonly Vehicle[]): Vehicle[] {
     );
 }
 
+/**
+ * Each vehicle's name as the picker lists it: its name (`vehicleName`, with its nickname), and — only where
+ * two or more share that name, as a fleet of identical vans does — what tells them apart: the plate where
+ * each has its own, else the VIN's last 6 characters (the whole VIN where even those are shared).
+ */
+export function pickerLabels(vehicles: readonly Vehicle[]): Map<string, string> {
+  const byLabel = new Map<string, Vehicle[]>();
+  for (const v of vehicles) {
+    const name = vehicleName(v);
+    byLabel.set(name, [...(byLabel.get(name) ?? []), v]);
+  }
+  const labels = new Map<string, string>();
+  for (const [name, same] of byLabel) {
+    if (same.length === 1) {
+      labels.set(same[0]!.id, name);
+      continue;
+    }
+    const unique = (key: (v: Vehicle) => string | null | undefined) => (v: Vehicle) => {
+      const k = key(v)?.trim();
+      return (
+        !!k && same.filter((o) => key(o)?.trim().toUpperCase() === k.toUpperCase()).length === 1
+      );
+    };
+    const plate = unique((v) => v.plate);
+    const tail = unique((v) => v.vin.slice(-6));
+    for (const v of same)
+      labels.set(
+        v.id,
+        plate(v)
+          ? `${name} · plate ${v.plate!.trim()}`
+          : `${name} · VIN …${tail(v) ? v.vin.slice(-6) : v.vin}`,
+      );
+  }
+  return labels;
+}
+
 /** How long the picker waits after a keyboard change before it opens that vehicle. */
 export const PICKER_SETTLE_MS = 700;
 
@@ -57,6 +93,7 @@ function VehiclePicker({
   children?: ReactNode;
 }) {
   const [choice, setChoice] = useState<string | null>(null);
+  const labels = useMemo(() => pickerLabels(vehicles), [vehicles]);
   const lastKey = useRef(0);
   const timer = useRef<number | undefined>(undefined);
 
@@ -96,7 +133,7 @@ function VehiclePicker({
         {!selected && <option value="">Choose a vehicle</option>}
         {vehicles.map((v) => (
           <option key={v.id} value={v.id}>
-            {vehicleName(v)}
+            {labels.get(v.id) ?? vehicleName(v)}
           </option>
         ))}
       </select>
