@@ -2,10 +2,13 @@ import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { expectHelpLinked, json, mockFetch, problem, renderWithApi } from "../test-utils";
+import { ApiError } from "../api/client";
 import {
   buildPreferences,
+  offsets,
   offsetText,
   prefsToFields,
+  refusedStatus,
   SettingsPage,
   type CalendarFeed,
   type Preferences,
@@ -93,7 +96,10 @@ describe("Settings: notification preferences", () => {
     expect(email).toHaveAttribute("aria-invalid", "true");
     expect(email.getAttribute("aria-describedby")!.split(" ")[0]).toBe(error.id);
     expect(screen.queryByText(/email_from/)).toBeNull();
-    expect(screen.getByTestId("prefs-status")).toHaveTextContent("Not saved");
+    // What happened, in plain words: not "nothing was changed", which reads as "you changed nothing".
+    expect(screen.getByTestId("prefs-status")).toHaveTextContent(
+      /^Not saved: the server refused it — see the field marked\.$/,
+    );
     // The e-mail's error and hint, the webhook's hint, quiet hours' and the time zone's.
     expect(expectHelpLinked(screen.getByRole("form", { name: "Notification settings" }))).toBe(5);
     await waitFor(() => expect(email).toHaveFocus());
@@ -122,6 +128,24 @@ describe("Settings: notification preferences", () => {
     expect(buildPreferences({ ...f, email: "  ", webhookUrl: "" }).errors).toHaveProperty("end");
     expect(offsetText(-330)).toBe("UTC−05:30");
     expect(offsetText(345)).toBe("UTC+05:45");
+  });
+
+  it("offers the time zones there are, UTC−12:00 to UTC+14:00, and keeps a saved one outside them", () => {
+    const all = offsets(0);
+    expect(offsetText(all[0]!)).toBe("UTC−12:00");
+    expect(offsetText(all[all.length - 1]!)).toBe("UTC+14:00");
+    expect(offsets(-780)[0]).toBe(-780);
+  });
+
+  it("says why a save failed: refused, with or without a field marked, or not reached", () => {
+    const refused = new ApiError(422, "invalid");
+    expect(refusedStatus(refused, 2)).toBe(
+      "Not saved: the server refused it — see the fields marked.",
+    );
+    expect(refusedStatus(refused, 0)).toBe(
+      "Not saved: the server refused it — see the message below.",
+    );
+    expect(refusedStatus(new TypeError("Failed to fetch"), 0)).toMatch(/could not be reached/);
   });
 
   it("tells a viewer their role cannot change them, and does not ask for them", async () => {

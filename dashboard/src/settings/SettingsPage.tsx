@@ -2,6 +2,7 @@
 // the roles with `configure_notifications`) and its calendar feed (`GET …/preferences/calendar` for every
 // role, `POST …/calendar/rotate` with a confirm step for those that may). docs/dashboard.md, "Settings".
 import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from "react";
+import { ApiError } from "../api/client";
 import { useApi } from "../api/context";
 import type { components } from "../api/schema";
 import { useQuery } from "../api/useQuery";
@@ -69,10 +70,13 @@ export function offsetText(minutes: number): string {
   return `UTC${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
 }
 
-/** Every offset the API takes, a quarter of an hour apart (and `keep`, when it is between two). */
-function offsets(keep: number): number[] {
+/** The offsets time zones have, UTC−12:00 (Baker Island) to UTC+14:00 (Kiribati's Line Islands). */
+export const OFFSET_RANGE = { min: -720, max: 840 } as const;
+
+/** Every zone's offset, a quarter of an hour apart (and `keep`, a saved one outside or between them). */
+export function offsets(keep: number): number[] {
   const all: number[] = [];
-  for (let m = -840; m <= 840; m += 15) all.push(m);
+  for (let m = OFFSET_RANGE.min; m <= OFFSET_RANGE.max; m += 15) all.push(m);
   if (!all.includes(keep)) all.push(keep);
   return all.sort((a, b) => a - b);
 }
@@ -144,6 +148,14 @@ export function prefsMessage(field: string, message: string): string {
   return sentence(message);
 }
 
+/** What the status beside "Save" says after a save failed: what happened, and where to look. */
+export function refusedStatus(err: unknown, fieldsMarked: number): string {
+  if (!(err instanceof ApiError)) return "Not saved: the server could not be reached — try again.";
+  if (fieldsMarked === 1) return "Not saved: the server refused it — see the field marked.";
+  if (fieldsMarked > 1) return "Not saved: the server refused it — see the fields marked.";
+  return "Not saved: the server refused it — see the message below.";
+}
+
 function NotificationPreferences() {
   const { api } = useApi();
   const prefs = useQuery("preferences", (signal) =>
@@ -209,7 +221,7 @@ export function PreferencesForm({ initial }: { initial: Preferences }) {
       const shown = formErrors(err, prefsFieldFor, prefsMessage);
       setErrors(shown.fields);
       setGeneral(shown.general);
-      setStatus("Not saved: nothing was changed.");
+      setStatus(refusedStatus(err, Object.keys(shown.fields).length));
       focusFirstError();
     } finally {
       setBusy(false);
