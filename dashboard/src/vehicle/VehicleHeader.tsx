@@ -1,4 +1,4 @@
-import { useEffect, useId, useRef, useState } from "react";
+import { useEffect, useId, useRef, useState, type ReactNode } from "react";
 import type {
   FuelEconomy,
   MaintenanceItem,
@@ -123,6 +123,7 @@ export function VehicleHeader({
   error,
   valuationError,
   onRetry,
+  actions,
 }: {
   vehicle: Vehicle;
   overview?: Overview;
@@ -133,6 +134,8 @@ export function VehicleHeader({
   /** The value could not be read (an error other than "none yet"). */
   valuationError?: unknown;
   onRetry?: () => void;
+  /** The vehicle's own actions (`VehicleActions`), under its name. */
+  actions?: ReactNode;
 }) {
   const sale = vehicle.sale ?? undefined;
   // A sold vehicle's odometer is the reading at its sale, never an estimate past it.
@@ -159,6 +162,7 @@ export function VehicleHeader({
             are sent.
           </p>
         )}
+        {actions}
       </div>
       <dl className="facts">
         {sale ? (
