@@ -126,15 +126,21 @@ describe("editing the details", () => {
     await user.clear(nickname);
     await user.type(nickname, "Ruby");
     await user.clear(within(dialog).getByLabelText("Trim (optional)"));
+    await user.type(within(dialog).getByLabelText("Registration plate (optional)"), " 7ABC123 ");
     await user.click(within(dialog).getByRole("button", { name: "Save" }));
 
     await waitFor(() =>
       expect(screen.queryByRole("dialog", { name: "Edit the vehicle's details" })).toBeNull(),
     );
     expect(writes(fetch)).toEqual([
-      { url: "/v1/vehicles/veh_1", method: "PATCH", body: { nickname: "Ruby", trim: null } },
+      {
+        url: "/v1/vehicles/veh_1",
+        method: "PATCH",
+        body: { nickname: "Ruby", trim: null, plate: "7ABC123" },
+      },
     ]);
     expect(screen.getByRole("heading", { level: 1 })).toHaveTextContent("2021 Toyota RAV4 “Ruby”");
+    expect(screen.getByText("7ABC123").parentElement).toHaveTextContent(/^plate 7ABC123 · VIN/);
     expect(screen.getByRole("button", { name: "Edit details" })).toHaveFocus();
     expect(screen.getByTestId("vehicle-action-status")).toHaveTextContent(
       "The vehicle's details were saved.",
@@ -261,7 +267,7 @@ describe("selling", () => {
     expect(screen.getByTestId("sale-price")).toHaveTextContent("$20,000");
     expect(screen.getByTestId("vehicle-retired")).toHaveTextContent("Sold on 30 Nov 2026");
     const status = screen.getByTestId("vehicle-action-status");
-    expect(status).toHaveTextContent("Sold on 30 Nov 2026 for $20,000.00");
+    expect(status).toHaveTextContent("The vehicle is sold: it has left the fleet.");
     expect(status).toHaveFocus();
     expect(buttonNames(screen.getByRole("group", { name: "Vehicle actions" }))).toEqual([
       "Archive",

@@ -95,23 +95,27 @@ export function VehicleActions({
   const [status, setStatus] = useState("");
   const buttons = useRef<Partial<Record<VehicleAction, HTMLButtonElement | null>>>({});
   const statusRef = useRef<HTMLParagraphElement>(null);
-  const [focusStatus, setFocusStatus] = useState(0);
+  // Where focus goes once the dialog has closed: while a modal dialog is open the page behind it is inert,
+  // and focusing its buttons does nothing, so it moves in an effect after the dialog has gone.
+  const focusAfter = useRef<VehicleAction | "status" | null>(null);
   const actions = vehicleActions(vehicle, session.roles);
 
   useEffect(() => {
-    if (focusStatus) statusRef.current?.focus();
-  }, [focusStatus]);
+    const target = focusAfter.current;
+    if (open || !target) return;
+    focusAfter.current = null;
+    (target === "status" ? statusRef.current : buttons.current[target])?.focus();
+  }, [open]);
 
   const close = () => {
-    const opener = open;
+    focusAfter.current = open;
     setOpen(null);
-    if (opener) buttons.current[opener]?.focus();
   };
   const retired = (v: ChangedVehicle, text: string) => {
+    focusAfter.current = "status";
     setOpen(null);
     onChanged(v);
     setStatus(text);
-    setFocusStatus((n) => n + 1);
   };
 
   return (
@@ -159,26 +163,14 @@ export function VehicleActions({
           vehicle={vehicle}
           currencies={currencies}
           onClose={close}
-          onSold={(v) =>
-            retired(
-              v,
-              v.sale
-                ? `Sold on ${formatDate(v.sale.soldAt)} for ${formatMoney(v.sale.priceCents, v.sale.currency)}: the vehicle has left the fleet; its history is kept.`
-                : "Sold: the vehicle has left the fleet; its history is kept.",
-            )
-          }
+          onSold={(v) => retired(v, "The vehicle is sold: it has left the fleet.")}
         />
       )}
       {open === "archive" && (
         <ArchiveDialog
           vehicle={vehicle}
           onClose={close}
-          onArchived={(v) =>
-            retired(
-              v,
-              "Archived: the vehicle has left the fleet and its reminders; its history is kept.",
-            )
-          }
+          onArchived={(v) => retired(v, "The vehicle is archived: it has left the fleet.")}
         />
       )}
       {open === "export" && <ExportDialog vehicle={vehicle} onClose={close} />}

@@ -11,6 +11,7 @@ import type {
 import { formatAmounts, formatDate, formatDistance, formatMoney, humanize } from "../format";
 import { ErrorText } from "../ui/Feedback";
 import { StatusBadge } from "../ui/StatusBadge";
+import "./actions.css";
 import { vehicleName } from "./VehiclePage";
 
 const URGENCY: Record<MaintenanceStatus, number> = { overdue: 0, due_soon: 1, ok: 2, unknown: 3 };
@@ -154,7 +155,13 @@ export function VehicleHeader({
       <div className="vehicle-id">
         <h1 id="vehicle-title">{vehicleName(vehicle)}</h1>
         <p className="muted">
-          {vehicle.trim ? `${vehicle.trim} · ` : ""}VIN <span className="mono">{vehicle.vin}</span>
+          {[vehicle.trim, vehicle.colour].filter(Boolean).map((part) => `${part} · `)}
+          {vehicle.plate && (
+            <>
+              plate <span className="plate">{vehicle.plate}</span> ·{" "}
+            </>
+          )}
+          VIN <span className="mono">{vehicle.vin}</span>
         </p>
         {retired && (
           <p className="notice retired" data-testid="vehicle-retired">
