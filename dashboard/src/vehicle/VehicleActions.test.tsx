@@ -141,6 +141,8 @@ describe("editing the details", () => {
     ]);
     expect(screen.getByRole("heading", { level: 1 })).toHaveTextContent("2021 Toyota RAV4 “Ruby”");
     expect(screen.getByText("7ABC123").parentElement).toHaveTextContent(/^plate 7ABC123 · VIN/);
+    // The picker names it so too, before the list reads so.
+    expect(screen.getByLabelText("Vehicle")).toHaveDisplayValue("2021 Toyota RAV4 “Ruby”");
     expect(screen.getByRole("button", { name: "Edit details" })).toHaveFocus();
     expect(screen.getByTestId("vehicle-action-status")).toHaveTextContent(
       "The vehicle's details were saved.",
@@ -175,6 +177,26 @@ describe("editing the details", () => {
     await user.keyboard("{Escape}");
     expect(screen.queryByRole("dialog")).toBeNull();
     expect(opener).toHaveFocus();
+  });
+
+  it("says beside the unit when the API keeps it, its readings recorded meanwhile", async () => {
+    const fresh = demoVehicle({ status: "active", eventCount: 0 });
+    const { fetch, group, user } = await openPage(fresh, ["owner"], () =>
+      problem(
+        409,
+        "the odometer unit stays mi: the vehicle has odometer readings in it; correct or void them first",
+      ),
+    );
+    await user.click(within(group).getByRole("button", { name: "Edit details" }));
+    const dialog = await screen.findByRole("dialog");
+    const units = within(dialog).getByRole("group", { name: "Odometer unit" });
+    await user.click(within(units).getByLabelText("Kilometres (km)"));
+    await user.click(within(dialog).getByRole("button", { name: "Save" }));
+    const error = await within(units).findByRole("alert");
+    expect(error).toHaveTextContent(/^The odometer unit stays mi/);
+    expect(units.getAttribute("aria-describedby")).toContain(error.id);
+    expect(within(units).getByLabelText("Kilometres (km)")).toHaveAttribute("aria-invalid", "true");
+    expect(writes(fetch)[0]!.body).toEqual({ odometerUnit: "km" });
   });
 
   it("offers the odometer unit only while no reading is on record", () => {

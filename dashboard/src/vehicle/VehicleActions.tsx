@@ -318,7 +318,7 @@ export function EditDetailsDialog({
     fieldAttrs(id, name, { error: errors[name], hint: hints[name] });
 
   return (
-    <Dialog title="Edit the vehicle's details" onClose={onClose} className="register-dialog">
+    <Dialog title="Edit the vehicle's details" onClose={onClose} className="vehicle-dialog">
       <form
         ref={form}
         className="record"
@@ -566,7 +566,7 @@ export function SellDialog({
         </>
       }
       onClose={onClose}
-      className="register-dialog"
+      className="vehicle-dialog"
     >
       {!sale ? (
         <form ref={form} className="record" onSubmit={next} aria-label="The sale" noValidate>
@@ -817,6 +817,7 @@ export function ExportDialog({ vehicle, onClose }: { vehicle: Vehicle; onClose: 
         </>
       }
       onClose={onClose}
+      className="vehicle-dialog"
     >
       <div className="record" ref={here}>
         <fieldset className="unit-choice">

@@ -186,6 +186,16 @@ function useVehicleChanges(listed: readonly Vehicle[], reload: () => void) {
     setAnswers((a) => ({ ...a, [v.id]: v }));
     setWrites((n) => n + 1);
   }, []);
+  // Once the list reads as an answer did, the answer goes: a later change made elsewhere shows then.
+  useEffect(() => {
+    setAnswers((a) => {
+      const caughtUp = listed.filter((v) => a[v.id] && sameState(v, a[v.id]!));
+      if (!caughtUp.length) return a;
+      const next = { ...a };
+      for (const v of caughtUp) delete next[v.id];
+      return next;
+    });
+  }, [listed]);
   return useMemo(() => {
     const vehicles = listed.map((v) => {
       const answer = answers[v.id];
@@ -244,6 +254,10 @@ function VehicleView({
   // unless a change made on this page is newer still: its answer stands until the overview reads so too.
   const read = overview.data?.vehicle ?? vehicle;
   const current = answer && !sameState(read, answer) ? withChange(read, answer) : read;
+  const caughtUp = !!answer && !!overview.data && sameState(overview.data.vehicle, answer);
+  useEffect(() => {
+    if (caughtUp) setAnswer(undefined);
+  }, [caughtUp]);
   const currencies = vehicleCurrencies(current, overview.data);
   const { reload: reloadOverview } = overview;
   const { reload: reloadValuations } = valuations;
