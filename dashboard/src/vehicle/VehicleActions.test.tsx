@@ -21,7 +21,7 @@ import {
   saleMessage,
   vehicleActions,
 } from "./VehicleActions";
-import { VehiclePage } from "./VehiclePage";
+import { sameState, VehiclePage, withChange } from "./VehiclePage";
 
 afterEach(() => {
   vi.unstubAllGlobals();
@@ -454,5 +454,24 @@ describe("the calendar link", () => {
     );
     await user.click(within(dialog).getByRole("button", { name: "Close" }));
     expect(opener).toHaveFocus();
+  });
+});
+
+describe("a change shown before the read models have it", () => {
+  it("replaces the listed copy whole, keeping only the read model's counts", () => {
+    // As the API answers it: a cleared field is left out of the JSON.
+    const answer = JSON.parse(
+      JSON.stringify({ ...rav4, nickname: null, plate: "7ABC123" }),
+      (k, v) => (k === "nickname" ? undefined : v),
+    ) as never;
+    const shown = withChange(rav4, answer);
+    expect(shown.nickname).toBeUndefined(); // cleared: not carried over from the stale copy
+    expect(shown.plate).toBe("7ABC123");
+    expect(shown.odometer).toEqual(rav4.odometer);
+    expect(shown.eventCount).toBe(rav4.eventCount);
+    // The list reads as the answer did: the answer gives way (a later change elsewhere then shows).
+    expect(sameState(rav4, answer)).toBe(false);
+    expect(sameState({ ...rav4, nickname: null, plate: "7ABC123" }, answer)).toBe(true);
+    expect(sameState(rav4, soldDemoVehicle() as never)).toBe(false);
   });
 });
