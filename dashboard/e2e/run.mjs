@@ -1021,6 +1021,143 @@ await step("settings: save a preference and rotate the calendar link", async () 
   await shot("settings-rotated");
 });
 
+// A vehicle's own actions run as a third organisation (org_northwind, its fleet manager), so org_demo keeps
+// its two active vehicles and the RAV4 unsold.
+/** Opens the vehicle the picker names `label` (part of its name) and waits for its header. */
+async function openVehicle(label) {
+  const picker = page.getByLabel("Vehicle", { exact: true });
+  await picker.locator("option", { hasText: label }).waitFor({ state: "attached" });
+  const name = (await picker.locator("option", { hasText: label }).textContent()) ?? label;
+  await picker.selectOption({ label: name });
+  await page.getByRole("heading", { level: 1, name: new RegExp(label) }).waitFor();
+}
+
+await step("vehicle actions: edit details, calendar link, export", async () => {
+  await page.goto(`${base}/#/vehicles`);
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByLabel("Organisation").fill("org_northwind");
+  await page.getByLabel("User").fill("northwind-fleet");
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await openVehicle("Van 1");
+  const actions = page.getByRole("group", { name: "Vehicle actions" });
+
+  // Edit details: focus on the first field; the plate and colour show under the name once saved.
+  const edit = actions.getByRole("button", { name: "Edit details" });
+  await edit.click();
+  let dialog = page.getByRole("dialog", { name: "Edit the vehicle's details" });
+  const nickname = dialog.getByLabel("Nickname (optional)");
+  await nickname.waitFor();
+  assert(
+    await nickname.evaluate((el) => el === document.activeElement),
+    "the nickname field should have focus when the dialog opens",
+  );
+  await dialog.getByLabel("Registration plate (optional)").fill("NW-001");
+  await dialog.getByLabel("Colour (optional)").fill("Frozen White");
+  await axeCheck("edit details dialog");
+  await dialog.getByRole("button", { name: "Save", exact: true }).click();
+  await dialog.waitFor({ state: "detached" });
+  await page
+    .locator(".vehicle-id")
+    .getByText(/Frozen White · plate NW-001 · VIN/)
+    .waitFor();
+  assert(
+    await edit.evaluate((el) => el === document.activeElement),
+    "focus should return to “Edit details”",
+  );
+
+  // The calendar link: this vehicle's signed feed, copied.
+  await actions.getByRole("button", { name: "Calendar link" }).click();
+  dialog = page.getByRole("dialog", { name: /^Calendar link for/ });
+  const link = dialog.getByLabel("This vehicle's calendar link");
+  await link.waitFor();
+  const url = await link.inputValue();
+  assert(/\/calendar\/org_northwind\/.+\/vehicles\/veh_.+\/maintenance\.ics$/.test(url), url);
+  await page.context().grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
+  await dialog.getByRole("button", { name: "Copy link" }).click();
+  await dialog.getByText("Copied to the clipboard.").waitFor();
+  assert((await page.evaluate(() => navigator.clipboard.readText())) === url, "not copied");
+  const feed = await fetch(url);
+  assert(feed.status === 200 && /BEGIN:VCALENDAR/.test(await feed.text()), `feed ${feed.status}`);
+  await axeCheck("calendar link dialog");
+  await shot("vehicle-calendar-link");
+  await page.keyboard.press("Escape");
+  await dialog.waitFor({ state: "detached" });
+
+  // Export: a download through fetch (the bearer token), named after the vehicle.
+  await actions.getByRole("button", { name: "Export history" }).click();
+  dialog = page.getByRole("dialog", { name: /^Export the history/ });
+  const download = page.waitForEvent("download");
+  await dialog.getByRole("button", { name: "Download" }).click();
+  const file = await download;
+  const name = file.suggestedFilename();
+  assert(
+    /^2020-ford-transit-van-1-history-\d{4}-\d{2}-\d{2}\.csv$/.test(name),
+    `exported as ${name}`,
+  );
+  const csv = readFileSync(await file.path(), "utf8");
+  assert(
+    csv.startsWith("id,occurredAt,kind,title") && csv.includes("Alternator replaced"),
+    `the export holds ${csv.slice(0, 200)}`,
+  );
+  await dialog.getByText(`Downloaded “${name}”.`).waitFor();
+  await axeCheck("export dialog");
+  await page.keyboard.press("Escape");
+});
+
+await step(
+  "vehicle actions: sell (its 422 beside the field, the confirm step), archive",
+  async () => {
+    const actions = page.getByRole("group", { name: "Vehicle actions" });
+    await actions.getByRole("button", { name: "Sell", exact: true }).click();
+    let dialog = page.getByRole("dialog", { name: /^Sell / });
+    const odometer = dialog.getByLabel(/^Odometer at sale/);
+    await odometer.fill("60000"); // below the van's last reading, 64,500 mi: the API refuses it
+    await dialog.getByLabel(/^Sale price/).fill("21.500");
+    await dialog.getByRole("button", { name: "Continue" }).click();
+    await dialog.getByText(/for \$21,500\.00 at 60,000 mi\?/).waitFor();
+    await axeCheck("sell confirm step");
+    await shot("vehicle-sell-confirm");
+    await dialog.getByRole("button", { name: "Sell the vehicle" }).click();
+    await dialog.getByText(/cannot be below the last recorded reading, 64,500 mi/).waitFor();
+    assert((await odometer.getAttribute("aria-invalid")) === "true", "the odometer is not marked");
+    await axeCheck("sell dialog with a field error");
+    await shot("vehicle-sell-422");
+    await odometer.fill("64800");
+    await dialog.getByRole("button", { name: "Continue" }).click();
+    await dialog.getByRole("button", { name: "Sell the vehicle" }).click();
+    await dialog.waitFor({ state: "detached" });
+    await page.getByTestId("sale-price").filter({ hasText: "$21,500" }).waitFor();
+    await page.getByText(/: no new records\./).waitFor();
+    const left = await actions.getByRole("button").allTextContents();
+    assert(
+      JSON.stringify(left) === JSON.stringify(["Archive", "Export history"]),
+      `a sold vehicle offers ${JSON.stringify(left)}`,
+    );
+    await shot("vehicle-sold");
+
+    // Archive another van, through its confirm step.
+    await openVehicle("Van 2");
+    await actions.getByRole("button", { name: "Archive", exact: true }).click();
+    dialog = page.getByRole("dialog", { name: /^Archive / });
+    await dialog.getByText(/reminders stop/).waitFor();
+    await axeCheck("archive confirm dialog");
+    await shot("vehicle-archive-confirm");
+    await dialog.getByRole("button", { name: "Archive the vehicle" }).click();
+    await dialog.waitFor({ state: "detached" });
+    await page
+      .getByTestId("vehicle-retired")
+      .filter({ hasText: /^Archived on / })
+      .waitFor();
+    // Both have left the fleet (its read model follows through the bus).
+    await page.getByRole("link", { name: "Fleet" }).click();
+    await page.waitForFunction(
+      () => document.querySelector("[data-testid=fleet-vehicles]")?.textContent === "2",
+      null,
+      { timeout: 10_000 },
+    );
+  },
+);
+
 await step("a rejected token returns to sign-in with a message", async () => {
   await reloadWithForgedToken(Math.floor(Date.now() / 1000) + 3600);
   await page.getByRole("heading", { name: "Sign in (development token)" }).waitFor();

@@ -25,6 +25,13 @@ export function mayRegisterVehicles(roles: readonly string[]): boolean {
   return roles.some((r) => REGISTER.includes(r));
 }
 
+/** Roles with `manage_vehicles`: change a vehicle's details, sell it, archive it. */
+const MANAGE_VEHICLES = ["owner", "fleet_manager"];
+
+export function mayManageVehicles(roles: readonly string[]): boolean {
+  return roles.some((r) => MANAGE_VEHICLES.includes(r));
+}
+
 /** Roles with `configure_notifications`: the preferences (read and change) and rotating calendar links. */
 const CONFIGURE_NOTIFICATIONS = ["owner", "fleet_manager"];
 

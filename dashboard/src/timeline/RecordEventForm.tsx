@@ -60,7 +60,7 @@ export function today(now = new Date()): string {
 }
 
 /** A real calendar date written `YYYY-MM-DD` (what a date input gives; empty when cleared). */
-function isDate(text: string): boolean {
+export function isDate(text: string): boolean {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(text)) return false;
   const d = new Date(`${text}T00:00:00Z`);
   return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === text;

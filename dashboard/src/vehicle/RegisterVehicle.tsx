@@ -161,7 +161,7 @@ export function buildVehicle(f: Fields): { body?: NewVehicle; errors: FieldError
 }
 
 /** Every currency the browser knows by code (the API checks it is an active ISO 4217 one). */
-function currencies(): string[] {
+export function currencies(): string[] {
   const known =
     typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("currency") : [];
   return [...new Set(["USD", "EUR", "GBP", ...known])].sort();

@@ -1,4 +1,4 @@
-import { useEffect, useId, useRef, useState } from "react";
+import { useEffect, useId, useRef, useState, type ReactNode } from "react";
 import type {
   FuelEconomy,
   MaintenanceItem,
@@ -11,6 +11,7 @@ import type {
 import { formatAmounts, formatDate, formatDistance, formatMoney, humanize } from "../format";
 import { ErrorText } from "../ui/Feedback";
 import { StatusBadge } from "../ui/StatusBadge";
+import "./actions.css";
 import { vehicleName } from "./VehiclePage";
 
 const URGENCY: Record<MaintenanceStatus, number> = { overdue: 0, due_soon: 1, ok: 2, unknown: 3 };
@@ -123,6 +124,7 @@ export function VehicleHeader({
   error,
   valuationError,
   onRetry,
+  actions,
 }: {
   vehicle: Vehicle;
   overview?: Overview;
@@ -133,6 +135,8 @@ export function VehicleHeader({
   /** The value could not be read (an error other than "none yet"). */
   valuationError?: unknown;
   onRetry?: () => void;
+  /** The vehicle's own actions (`VehicleActions`), under its name. */
+  actions?: ReactNode;
 }) {
   const sale = vehicle.sale ?? undefined;
   // A sold vehicle's odometer is the reading at its sale, never an estimate past it.
@@ -151,7 +155,13 @@ export function VehicleHeader({
       <div className="vehicle-id">
         <h1 id="vehicle-title">{vehicleName(vehicle)}</h1>
         <p className="muted">
-          {vehicle.trim ? `${vehicle.trim} · ` : ""}VIN <span className="mono">{vehicle.vin}</span>
+          {[vehicle.trim, vehicle.colour].filter(Boolean).map((part) => `${part} · `)}
+          {vehicle.plate && (
+            <>
+              plate <span className="plate">{vehicle.plate}</span> ·{" "}
+            </>
+          )}
+          VIN <span className="mono">{vehicle.vin}</span>
         </p>
         {retired && (
           <p className="notice retired" data-testid="vehicle-retired">
@@ -159,6 +169,7 @@ export function VehicleHeader({
             are sent.
           </p>
         )}
+        {actions}
       </div>
       <dl className="facts">
         {sale ? (

@@ -7,6 +7,7 @@ import { ChatPane } from "../chat/ChatPane";
 import { Timeline, type TimelineHandle } from "../timeline/Timeline";
 import { ErrorText, Loading } from "../ui/Feedback";
 import { NoVehiclesYet, RegisterVehicleButton, useRegistering } from "./RegisterVehicle";
+import { VehicleActions, type ChangedVehicle } from "./VehicleActions";
 import { VehicleHeader } from "./VehicleHeader";
 
 export function vehicleName(v: Vehicle): string {
@@ -163,7 +164,9 @@ export function VehiclePage({ vehicleId }: { vehicleId?: string }) {
     onRegistered,
     registeredIds,
   } = useRegistering(vehicles.data, vehicles.reload);
-  const list = useMemo(() => byName(all), [all]);
+  // Changed, sold or archived on this page: shown so at once, until the list reads so too.
+  const { vehicles: changed, onChanged } = useVehicleChanges(all, vehicles.reload);
+  const list = useMemo(() => byName(changed), [changed]);
   const selected = list.find((v) => v.id === vehicleId) ?? (vehicleId ? undefined : list[0]);
 
   return (
@@ -184,6 +187,7 @@ export function VehiclePage({ vehicleId }: { vehicleId?: string }) {
           key={selected.id}
           vehicle={selected}
           isNew={registeredIds.has(selected.id) || isRecent(selected)}
+          onChanged={onChanged}
         />
       )}
     </div>
@@ -204,7 +208,75 @@ export function isRecent(v: Vehicle, now = Date.now()): boolean {
   return !v.eventCount && Number.isFinite(at) && now - at < NEW_VEHICLE_MS;
 }
 
-function VehicleView({ vehicle, isNew = false }: { vehicle: Vehicle; isNew?: boolean }) {
+/** The fields a change, sale or archive of a vehicle sets: equal in both, the list has caught up. */
+export function sameState(a: Vehicle, b: ChangedVehicle): boolean {
+  const keys = [
+    "nickname",
+    "trim",
+    "plate",
+    "colour",
+    "odometerUnit",
+    "status",
+    "archivedAt",
+  ] as const;
+  return (
+    keys.every((k) => (a[k] ?? null) === (b[k] ?? null)) &&
+    (a.sale?.soldAt ?? null) === (b.sale?.soldAt ?? null)
+  );
+}
+
+/** A vehicle as a change answered it, with the read model's counts of the copy it replaces. */
+export function withChange(listed: Vehicle, answer: ChangedVehicle): Vehicle {
+  return {
+    eventCount: listed.eventCount,
+    lastEventAt: listed.lastEventAt,
+    odometer: listed.odometer,
+    ...answer,
+  } as Vehicle;
+}
+
+/**
+ * The vehicle page's side of changing a vehicle (details, sale, archive): the answer replaces the listed
+ * copy at once — the list is a read model the bus updates a moment later — and the list is read again
+ * (`useReloadAfterWrite`), until it reads as the answer did.
+ */
+function useVehicleChanges(listed: readonly Vehicle[], reload: () => void) {
+  const [answers, setAnswers] = useState<Record<string, ChangedVehicle>>({});
+  const [writes, setWrites] = useState(0);
+  useReloadAfterWrite(writes, reload);
+  const onChanged = useCallback((v: ChangedVehicle) => {
+    setAnswers((a) => ({ ...a, [v.id]: v }));
+    setWrites((n) => n + 1);
+  }, []);
+  // Once the list reads as an answer did, the answer goes: a later change made elsewhere shows then.
+  useEffect(() => {
+    setAnswers((a) => {
+      const caughtUp = listed.filter((v) => a[v.id] && sameState(v, a[v.id]!));
+      if (!caughtUp.length) return a;
+      const next = { ...a };
+      for (const v of caughtUp) delete next[v.id];
+      return next;
+    });
+  }, [listed]);
+  return useMemo(() => {
+    const vehicles = listed.map((v) => {
+      const answer = answers[v.id];
+      return !answer || sameState(v, answer) ? v : withChange(v, answer);
+    });
+    return { vehicles, onChanged };
+  }, [listed, answers, onChanged]);
+}
+
+function VehicleView({
+  vehicle,
+  isNew = false,
+  onChanged,
+}: {
+  vehicle: Vehicle;
+  /** Registered a moment ago: its views are read again until they have caught up (`useCatchUp`). */
+  isNew?: boolean;
+  onChanged: (vehicle: ChangedVehicle) => void;
+}) {
   const { api } = useApi();
   const base = `/v1/vehicles/${encodeURIComponent(vehicle.id)}`;
   const overview = useQuery(`overview:${vehicle.id}`, (signal) =>
@@ -224,6 +296,18 @@ function VehicleView({ vehicle, isNew = false }: { vehicle: Vehicle; isNew?: boo
   const onRecorded = useCallback(() => setRecorded((n) => n + 1), []);
   useReloadAfterWrite(recorded, overview.reload);
   useReloadAfterWrite(recorded, valuations.reload);
+  // A sale or an archive changes the overview (no value, no due items) as the bus delivers it.
+  const [answer, setAnswer] = useState<ChangedVehicle>();
+  const [changes, setChanges] = useState(0);
+  useReloadAfterWrite(changes, overview.reload);
+  const changed = useCallback(
+    (v: ChangedVehicle) => {
+      setAnswer(v);
+      setChanges((n) => n + 1);
+      onChanged(v);
+    },
+    [onChanged],
+  );
 
   useEffect(() => {
     document.title = `${vehicleName(vehicle)} · Vehicle Wellness Center`;
@@ -231,8 +315,15 @@ function VehicleView({ vehicle, isNew = false }: { vehicle: Vehicle; isNew?: boo
 
   const valuation =
     (overview.data?.valuation as Valuation | null | undefined) ?? valuations.data?.items[0];
-  // The overview's copy of the vehicle is the newer one (a sale or an archive since the list was read).
-  const current = overview.data?.vehicle ?? vehicle;
+  // The overview's copy of the vehicle is the newer one (a sale or an archive since the list was read) —
+  // unless a change made on this page is newer still: its answer stands until the overview reads so too.
+  const read = overview.data?.vehicle ?? vehicle;
+  const current = answer && !sameState(read, answer) ? withChange(read, answer) : read;
+  const caughtUp = !!answer && !!overview.data && sameState(overview.data.vehicle, answer);
+  useEffect(() => {
+    if (caughtUp) setAnswer(undefined);
+  }, [caughtUp]);
+  const currencies = vehicleCurrencies(current, overview.data);
   const { reload: reloadOverview } = overview;
   const { reload: reloadValuations } = valuations;
   const retry = useCallback(() => {
@@ -242,13 +333,13 @@ function VehicleView({ vehicle, isNew = false }: { vehicle: Vehicle; isNew?: boo
   // A vehicle just registered: its views are read models the bus fills a moment later, so the first reads
   // may find no value, no schedule, or no vehicle at all (404). They are read again a few times while that
   // lasts (`CATCH_UP_MS`), the timeline and the chat's suggestions with them.
-  const [caughtUp, setCaughtUp] = useState(0);
+  const [catchUpReads, setCatchUpReads] = useState(0);
   const catchingUp = useCatchUp(
     isNew,
     () => !overview.data || !valuation || !overview.data.maintenance?.length,
     () => {
       retry();
-      setCaughtUp((n) => n + 1);
+      setCatchUpReads((n) => n + 1);
     },
   );
 
@@ -262,6 +353,7 @@ function VehicleView({ vehicle, isNew = false }: { vehicle: Vehicle; isNew?: boo
         error={catchingUp && lagging(overview.error) ? undefined : overview.error}
         valuationError={valuation ? undefined : valuations.error}
         onRetry={retry}
+        actions={<VehicleActions vehicle={current} currencies={currencies} onChanged={changed} />}
       />
       <div className="columns">
         <section className="column" aria-labelledby="timeline-title">
@@ -269,9 +361,9 @@ function VehicleView({ vehicle, isNew = false }: { vehicle: Vehicle; isNew?: boo
             ref={timeline}
             vehicle={vehicle}
             soldAt={current.sale?.soldAt}
-            currencies={vehicleCurrencies(current, overview.data)}
+            currencies={currencies}
             onRecorded={onRecorded}
-            refresh={caughtUp}
+            refresh={catchUpReads}
           />
         </section>
         <section className="column" aria-labelledby="chat-title">
@@ -279,7 +371,7 @@ function VehicleView({ vehicle, isNew = false }: { vehicle: Vehicle; isNew?: boo
             vehicle={current}
             maintenance={overview.data?.maintenance ?? []}
             recorded={recorded}
-            refresh={caughtUp}
+            refresh={catchUpReads}
             onCitation={(eventId) => timeline.current?.reveal(eventId)}
           />
         </section>

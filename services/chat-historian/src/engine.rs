@@ -1360,6 +1360,20 @@ impl Ctx<'_> {
         text_answer(text, vec![cite(last)])
     }
 
+    /// A sold vehicle's worth: its sale, the final value (the valuation stops at the sale; the overview has
+    /// none), never an estimate dated after it. `None` for a vehicle not sold.
+    fn sold_value(&self) -> Option<Answer> {
+        let sale = self.sale()?;
+        Some(text_answer(
+            format!(
+                "It was sold on {} for {}: that sale price is its final value, and it is not valued after the sale.",
+                date(&sale.sold_at),
+                money(sale.price_cents, &sale.currency)
+            ),
+            Vec::new(),
+        ))
+    }
+
     fn valuation(&self, s: &Slots) -> Answer {
         // "and before that?": the chat keeps only the current estimate, so what came before it is the
         // latest value recorded on the timeline (an appraisal or the owner's estimate) before that day.
@@ -1378,6 +1392,9 @@ impl Ctx<'_> {
                     Vec::new(),
                 ),
             };
+        }
+        if let Some(sold) = self.sold_value() {
+            return sold;
         }
         if let Some(point) = &self.k.valuation {
             let v = &point.valuation;
@@ -2446,6 +2463,13 @@ impl Ctx<'_> {
         if prev.understanding.intent == Intent::DueItems {
             return self.why_due(&prev.understanding.slots);
         }
+        if prev.understanding.intent == Intent::Valuation
+            && prev.understanding.slots.before.is_none()
+            && prev.understanding.slots.range.is_none()
+            && let Some(sold) = self.sold_value()
+        {
+            return sold;
+        }
         if prev.understanding.intent != Intent::Valuation {
             return text_answer(
                 format!(
@@ -2531,16 +2555,16 @@ impl Ctx<'_> {
              odometer readings."
         );
         let kb = KnowledgeBase::builtin();
-        // Only an excerpt about the measurement itself (its last word: "pressure"), not one that shares
-        // "tire" with it (the tire rotation's).
-        let about = tokens(what.rsplit(' ').next().unwrap_or(what));
+        // Only an excerpt about the measurement itself — every word of it in its title or tags — not one
+        // that shares "tire" with it (the tire rotation's), nor "pressure" ("oil pressure" is not the tire
+        // pressure excerpt).
+        let about = tokens(what);
         let hits: Vec<_> = kb
             .search(what, kb.excerpts.len())
             .into_iter()
             .filter(|e| {
-                tokens(&format!("{} {}", e.title, e.tags.join(" ")))
-                    .iter()
-                    .any(|w| about.contains(w))
+                let named = tokens(&format!("{} {}", e.title, e.tags.join(" ")));
+                about.iter().all(|w| named.contains(w))
             })
             .take(1)
             .collect();

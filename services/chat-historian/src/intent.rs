@@ -1848,9 +1848,12 @@ fn numbered_sibling(words: &[&str], own: &[String]) -> Option<String> {
             return None;
         }
         let (stem, _) = name.trim().rsplit_once(char::is_whitespace)?;
+        let digits = |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_digit());
         words.windows(2).find_map(|w| {
-            (w[0] == word && w[1] != number && w[1].chars().all(|c| c.is_ascii_digit()))
-                .then(|| format!("{} {}", stem.trim(), w[1]))
+            // Possessive too: "Van 1's" is normalised "van 1s".
+            let other = w[1].strip_suffix('s').filter(|d| digits(d)).unwrap_or(w[1]);
+            (w[0] == word && other != number && digits(other))
+                .then(|| format!("{} {}", stem.trim(), other))
         })
     })
 }

@@ -17,10 +17,48 @@ pub struct Claims {
     pub roles: Vec<Role>,
     pub iss: String,
     pub aud: Audience,
+    #[serde(deserialize_with = "numeric_date")]
     pub exp: i64,
+    #[serde(deserialize_with = "numeric_date")]
     pub iat: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "optional_numeric_date"
+    )]
     pub nbf: Option<i64>,
+}
+
+/// A NumericDate (RFC 7519, section 2): seconds since the epoch, an integer or a number with a fraction
+/// (`1796211738.5`), read as the whole second it falls in.
+fn numeric_date<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    Seconds::deserialize(deserializer)?.whole()
+}
+
+/// [`numeric_date`] that may be absent or `null`.
+fn optional_numeric_date<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<i64>, D::Error> {
+    Option::<Seconds>::deserialize(deserializer)?
+        .map(Seconds::whole)
+        .transpose()
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Seconds {
+    Whole(i64),
+    Fraction(f64),
+}
+
+impl Seconds {
+    fn whole<E: serde::de::Error>(self) -> Result<i64, E> {
+        match self {
+            Seconds::Whole(s) => Ok(s),
+            Seconds::Fraction(s) if s.is_finite() && s.abs() < 1e15 => Ok(s.floor() as i64),
+            Seconds::Fraction(s) => Err(E::custom(format!("{s} is not a NumericDate"))),
+        }
+    }
 }
 
 /// A token's `aud`: one audience as a string, or several as an array (RFC 7519, section 4.1.3; some

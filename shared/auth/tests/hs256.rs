@@ -176,3 +176,25 @@ async fn a_remembered_token_vouches_only_for_its_exact_text_and_never_outlives_i
         ));
     }
 }
+
+/// RFC 7519's NumericDate may have a fraction: `iat`, `nbf` and `exp` written as `1.7e9 + 0.5` are read
+/// (a probe's token with `iat` half a second ahead was refused as malformed).
+#[tokio::test]
+async fn times_with_a_fraction_of_a_second_are_read() {
+    let now = now() as f64;
+    for (field, value) in [
+        ("iat", now + 0.5),
+        ("iat", now - 10.25),
+        ("nbf", now - 1.5),
+        ("exp", now + 3_600.75),
+    ] {
+        let c = with(claims(ISSUER), field, json!(value));
+        let verified = verify(&c).await;
+        assert!(verified.is_ok(), "{field} = {value}: {verified:?}");
+    }
+    // Still checked: an expiry with a fraction, past the leeway, is expired.
+    let expired = with(claims(ISSUER), "exp", json!(now - 120.5));
+    assert!(verify(&expired).await.is_err());
+    let ahead = with(claims(ISSUER), "iat", json!(now + 120.5));
+    assert!(verify(&ahead).await.is_err());
+}

@@ -1015,11 +1015,20 @@ fn a_question_about_another_vehicle_is_not_answered_with_this_ones_records() {
         let a = ask(&van, q);
         assert_eq!(a.understanding.slots.other_vehicle, None, "{q}");
     }
-    let a = ask(&van, "When was the oil changed on Van 1?");
-    assert_eq!(
-        a.understanding.slots.other_vehicle.as_deref(),
-        Some("Van 1")
-    );
+    for (q, other) in [
+        ("When was the oil changed on Van 1?", "Van 1"),
+        // Possessive (probe api41: answered with Van 3's own records).
+        ("When was Van 1's last oil change?", "Van 1"),
+        ("Van 2's last oil change", "Van 2"),
+    ] {
+        let a = ask(&van, q);
+        assert_eq!(
+            a.understanding.slots.other_vehicle.as_deref(),
+            Some(other),
+            "{q}"
+        );
+        assert!(a.citations.is_empty(), "{q}: {}", a.text);
+    }
     let a = ask(&honda, "When was the RAV4's oil changed?");
     assert_eq!(a.understanding.slots.other_vehicle.as_deref(), Some("RAV4"));
     assert!(a.text.contains("the 2021 Honda Civic, "), "{}", a.text);
@@ -1059,6 +1068,13 @@ fn a_measurement_the_records_do_not_hold_is_said_so() {
          odometer readings."
     );
     assert!(a.knowledge.is_empty() && a.citations.is_empty());
+    // Nor the tire pressure's excerpt for the oil pressure (probe api41: matched on "pressure" alone).
+    let a = ask(&k, "What's my oil pressure?");
+    assert_eq!(
+        a.understanding.slots.measurement.as_deref(),
+        Some("oil pressure")
+    );
+    assert!(a.knowledge.is_empty(), "{:?}", a.knowledge);
     // Not the fuel spending.
     let a = ask(&k, "How much gas is left in the tank?");
     assert_eq!(
@@ -1179,6 +1195,38 @@ fn parts_read_as_worked_on_a_vendor_is_no_subject_and_suggestions_fit_the_vehicl
         !offered.contains(&"What is due next?".to_string())
             && offered.contains(&"How many miles do I drive per month?".to_string()),
         "{offered:?}"
+    );
+}
+
+#[test]
+fn a_sold_vehicle_is_worth_its_sale_never_an_estimate_after_it() {
+    // The estimate the chat last heard of (2026-05-10) is after the sale (2026-05-09).
+    let mut k = sold();
+    k.valuation = valued().valuation;
+    for q in ["What is it worth?", "How much is my car worth?"] {
+        let a = ask(&k, q);
+        assert_eq!(a.understanding.intent, Intent::Valuation, "{q}");
+        assert_eq!(
+            a.text,
+            "It was sold on 2026-05-09 for 20,000.00 USD: that sale price is its final value, and it is \
+             not valued after the sale.",
+            "{q}"
+        );
+        assert!(a.citations.is_empty(), "{q}");
+    }
+    let why = conversation(&k, &["What is it worth?", "why?"])
+        .pop()
+        .unwrap();
+    assert!(
+        why.text.starts_with("It was sold on 2026-05-09"),
+        "{}",
+        why.text
+    );
+    // Not sold: the estimate, as before.
+    assert!(
+        ask(&valued(), "What is it worth?")
+            .text
+            .starts_with("Its estimated value is")
     );
 }
 

@@ -1,0 +1,932 @@
+// A vehicle's own actions, in its page's header: "Edit details", "Sell" and "Archive" for the roles with
+// `manage_vehicles` (`PATCH /v1/vehicles/{id}`, `POST …/sell`, `POST …/archive`), "Export history"
+// (`GET …/export?format=csv|json`) and "Calendar link" (`GET …/maintenance/calendar`) for every role.
+// docs/dashboard.md, "A vehicle's actions".
+import {
+  useEffect,
+  useId,
+  useRef,
+  useState,
+  type FormEvent,
+  type ReactNode,
+  type RefObject,
+} from "react";
+import { ApiError } from "../api/client";
+import { useApi } from "../api/context";
+import type { components } from "../api/schema";
+import type { Vehicle } from "../api/types";
+import { useQuery } from "../api/useQuery";
+import { mayManageVehicles } from "../auth/permissions";
+import {
+  formatDate,
+  formatDateTime,
+  formatDistance,
+  formatMoney,
+  MONEY_FORMAT_HELP,
+  parseMoneyToCents,
+} from "../format";
+import {
+  CopyField,
+  Field,
+  fieldAttrs,
+  formErrors,
+  sentence,
+  type FieldErrors,
+} from "../settings/fields";
+import { isDate, today } from "../timeline/RecordEventForm";
+import { Dialog } from "../ui/Dialog";
+import { ErrorText, Loading } from "../ui/Feedback";
+import { currencies as allCurrencies } from "./RegisterVehicle";
+import { vehicleName } from "./VehiclePage";
+import "../settings/settings.css";
+import "./actions.css";
+
+type S = components["schemas"];
+export type VehicleChanges = S["VehicleChanges"];
+export type SellRequest = S["SellRequest"];
+type CalendarFeed = S["CalendarFeed"];
+/** A vehicle as `PATCH`, `…/sell` and `…/archive` answer it (without the read model's counts). */
+export type ChangedVehicle = S["Vehicle"];
+
+export type VehicleAction = "edit" | "sell" | "archive" | "export" | "calendar";
+
+const LABELS: Record<VehicleAction, string> = {
+  edit: "Edit details",
+  sell: "Sell",
+  archive: "Archive",
+  export: "Export history",
+  calendar: "Calendar link",
+};
+
+/**
+ * What the page offers for this vehicle to these roles. Changing details and selling: an active vehicle,
+ * `manage_vehicles`. Archiving: an active or a sold one (the API archives both), `manage_vehicles`. Export:
+ * always, every role (the history stays readable). The calendar link: an active vehicle only — a sold or
+ * archived vehicle's feed has no events (docs/corrections.md).
+ */
+export function vehicleActions(vehicle: Vehicle, roles: readonly string[]): VehicleAction[] {
+  const status = vehicle.status ?? "active";
+  const manage = mayManageVehicles(roles);
+  const out: VehicleAction[] = [];
+  if (manage && status === "active") out.push("edit", "sell");
+  if (manage && status !== "archived") out.push("archive");
+  out.push("export");
+  if (status === "active") out.push("calendar");
+  return out;
+}
+
+/**
+ * The header's row of actions and their dialogs. `onChanged` gets the vehicle as the API answered a change,
+ * sale or archive (the page shows it at once). Focus returns to the button that opened a dialog; after a
+ * sale or an archive, whose button is gone, it moves to the sentence saying what happened.
+ */
+export function VehicleActions({
+  vehicle,
+  currencies,
+  onChanged,
+}: {
+  vehicle: Vehicle;
+  /** The currencies a sale is most likely in, the default first (`vehicleCurrencies`). */
+  currencies: readonly string[];
+  onChanged: (vehicle: ChangedVehicle) => void;
+}) {
+  const { session } = useApi();
+  const [open, setOpen] = useState<VehicleAction | null>(null);
+  const [status, setStatus] = useState("");
+  const buttons = useRef<Partial<Record<VehicleAction, HTMLButtonElement | null>>>({});
+  const statusRef = useRef<HTMLParagraphElement>(null);
+  // Where focus goes once the dialog has closed: while a modal dialog is open the page behind it is inert,
+  // and focusing its buttons does nothing, so it moves in an effect after the dialog has gone.
+  const focusAfter = useRef<VehicleAction | "status" | null>(null);
+  const actions = vehicleActions(vehicle, session.roles);
+
+  useEffect(() => {
+    const target = focusAfter.current;
+    if (open || !target) return;
+    focusAfter.current = null;
+    (target === "status" ? statusRef.current : buttons.current[target])?.focus();
+  }, [open]);
+
+  const close = () => {
+    focusAfter.current = open;
+    setOpen(null);
+  };
+  const retired = (v: ChangedVehicle, text: string) => {
+    focusAfter.current = "status";
+    setOpen(null);
+    onChanged(v);
+    setStatus(text);
+  };
+
+  return (
+    <>
+      <div className="vehicle-actions" role="group" aria-label="Vehicle actions">
+        {actions.map((a) => (
+          <button
+            key={a}
+            ref={(el) => {
+              buttons.current[a] = el;
+            }}
+            type="button"
+            aria-haspopup="dialog"
+            onClick={() => {
+              setStatus("");
+              setOpen(a);
+            }}
+          >
+            {LABELS[a]}
+          </button>
+        ))}
+      </div>
+      <p
+        ref={statusRef}
+        className="action-status small"
+        role="status"
+        tabIndex={-1}
+        data-testid="vehicle-action-status"
+      >
+        {status}
+      </p>
+      {open === "edit" && (
+        <EditDetailsDialog
+          vehicle={vehicle}
+          onClose={close}
+          onSaved={(v) => {
+            onChanged(v);
+            close();
+            setStatus("The vehicle's details were saved.");
+          }}
+        />
+      )}
+      {open === "sell" && (
+        <SellDialog
+          vehicle={vehicle}
+          currencies={currencies}
+          onClose={close}
+          onSold={(v) => retired(v, "The vehicle is sold: it has left the fleet.")}
+        />
+      )}
+      {open === "archive" && (
+        <ArchiveDialog
+          vehicle={vehicle}
+          onClose={close}
+          onArchived={(v) => retired(v, "The vehicle is archived: it has left the fleet.")}
+        />
+      )}
+      {open === "export" && <ExportDialog vehicle={vehicle} onClose={close} />}
+      {open === "calendar" && <CalendarLinkDialog vehicle={vehicle} onClose={close} />}
+    </>
+  );
+}
+
+function vehiclePath(vehicle: Pick<Vehicle, "id">): string {
+  return `/v1/vehicles/${encodeURIComponent(vehicle.id)}`;
+}
+
+/**
+ * Moves focus into a form once it has rendered: to its first field with an error, else its first field.
+ * Answers the function that asks for it (after errors are set, or when the form shows again).
+ */
+function useFocusForm(form: RefObject<HTMLFormElement | null>) {
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    if (!tick) return;
+    const f = form.current;
+    (
+      f?.querySelector<HTMLElement>('[aria-invalid="true"]') ??
+      f?.querySelector<HTMLElement>("input, select, textarea")
+    )?.focus();
+  }, [tick, form]);
+  return () => setTick((n) => n + 1);
+}
+
+function GeneralErrors({ errors }: { errors: string[] }) {
+  if (!errors.length) return null;
+  return (
+    <ul className="error" role="alert">
+      {errors.map((g) => (
+        <li key={g}>{g}</li>
+      ))}
+    </ul>
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Edit details
+
+/** The texts `PATCH /v1/vehicles/{id}` changes, with their limits (`VehicleChanges`). */
+const DETAILS = [
+  { name: "nickname", label: "Nickname", max: 60 },
+  { name: "trim", label: "Trim", max: 60 },
+  { name: "plate", label: "Registration plate", max: 20 },
+  { name: "colour", label: "Colour", max: 60 },
+] as const;
+type DetailName = (typeof DETAILS)[number]["name"];
+
+export interface DetailFields {
+  nickname: string;
+  trim: string;
+  plate: string;
+  colour: string;
+  unit: "mi" | "km";
+}
+
+export function detailFields(v: Vehicle): DetailFields {
+  return {
+    nickname: v.nickname ?? "",
+    trim: v.trim ?? "",
+    plate: v.plate ?? "",
+    colour: v.colour ?? "",
+    unit: v.odometerUnit,
+  };
+}
+
+/**
+ * The `PATCH` body for what changed (a cleared text as `null`, which clears it; the unit only when it may
+ * change), or `undefined` when nothing did.
+ */
+export function buildChanges(
+  before: Vehicle,
+  f: DetailFields,
+  unitEditable: boolean,
+): VehicleChanges | undefined {
+  const body: VehicleChanges = {};
+  for (const { name } of DETAILS) {
+    const now = f[name].trim();
+    if (now !== (before[name] ?? "").trim()) body[name] = now || null;
+  }
+  if (unitEditable && f.unit !== before.odometerUnit) body.odometerUnit = f.unit;
+  return Object.keys(body).length ? body : undefined;
+}
+
+function detailFieldFor(apiField: string): string | undefined {
+  if (apiField === "odometerUnit") return "unit";
+  return DETAILS.some((d) => d.name === apiField) ? apiField : undefined;
+}
+
+export function EditDetailsDialog({
+  vehicle,
+  onClose,
+  onSaved,
+}: {
+  vehicle: Vehicle;
+  onClose: () => void;
+  onSaved: (vehicle: ChangedVehicle) => void;
+}) {
+  const { api } = useApi();
+  const id = useId();
+  const form = useRef<HTMLFormElement>(null);
+  const [f, setF] = useState(() => detailFields(vehicle));
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [general, setGeneral] = useState<string[]>([]);
+  const [busy, setBusy] = useState(false);
+  const focusForm = useFocusForm(form);
+  // The API takes a new unit only while no record carries an odometer: offered only then.
+  const unitEditable = !vehicle.odometer;
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    if (busy) return;
+    setErrors({});
+    const body = buildChanges(vehicle, f, unitEditable);
+    if (!body) {
+      setGeneral(["Nothing has changed, so nothing was saved."]);
+      return;
+    }
+    setGeneral([]);
+    setBusy(true);
+    try {
+      onSaved(await api.json<ChangedVehicle>(vehiclePath(vehicle), { method: "PATCH", body }));
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 409 && body.odometerUnit) {
+        setErrors({ unit: err.message });
+      } else {
+        const shown = formErrors(err, detailFieldFor);
+        setErrors(shown.fields);
+        setGeneral(shown.general);
+      }
+      focusForm();
+      setBusy(false);
+    }
+  }
+
+  const hints: Partial<Record<keyof DetailFields, string>> = {
+    nickname: "Shown after the vehicle's name. Leave it empty to remove it.",
+    plate: "As written on the plate.",
+  };
+  const attrs = (name: keyof DetailFields) =>
+    fieldAttrs(id, name, { error: errors[name], hint: hints[name] });
+
+  return (
+    <Dialog title="Edit the vehicle's details" onClose={onClose} className="vehicle-dialog">
+      <form
+        ref={form}
+        className="record"
+        onSubmit={submit}
+        aria-label="The vehicle's details"
+        noValidate
+      >
+        <p className="muted small">
+          <bdi>{vehicleName(vehicle)}</bdi>, VIN <span className="mono">{vehicle.vin}</span>. The
+          year, make, model and VIN do not change.
+        </p>
+        <div className="grid">
+          {DETAILS.map(({ name, label, max }) => (
+            <Field
+              key={name}
+              prefix={id}
+              name={name}
+              label={`${label} (optional)`}
+              error={errors[name]}
+              hint={hints[name]}
+            >
+              <input
+                {...attrs(name)}
+                value={f[name as DetailName]}
+                maxLength={max}
+                autoComplete="off"
+                onChange={(e) => setF((cur) => ({ ...cur, [name]: e.target.value }))}
+              />
+            </Field>
+          ))}
+        </div>
+        {unitEditable && (
+          <fieldset
+            className={`unit-choice${errors.unit ? " invalid" : ""}`}
+            aria-describedby={`${errors.unit ? `${id}-unit-error ` : ""}${id}-unit-hint`}
+          >
+            <legend>Odometer unit</legend>
+            {(["mi", "km"] as const).map((u) => (
+              <label key={u} className="check">
+                <input
+                  type="radio"
+                  name="unit"
+                  value={u}
+                  checked={f.unit === u}
+                  aria-invalid={errors.unit ? true : undefined}
+                  onChange={() => setF((cur) => ({ ...cur, unit: u }))}
+                />
+                {u === "mi" ? "Miles (mi)" : "Kilometres (km)"}
+              </label>
+            ))}
+            <span className="hint" id={`${id}-unit-hint`}>
+              It can change only while no record carries an odometer reading.
+            </span>
+            {errors.unit && (
+              <span className="field-error" id={`${id}-unit-error`} role="alert">
+                {errors.unit}
+              </span>
+            )}
+          </fieldset>
+        )}
+        <GeneralErrors errors={general} />
+        <div className="actions">
+          {/* aria-disabled, not disabled: a disabled button would drop focus to <body> while it waits. */}
+          <button type="submit" className="primary" aria-disabled={busy || undefined}>
+            {busy ? "Saving…" : "Save"}
+          </button>
+          <button type="button" onClick={onClose}>
+            Cancel
+          </button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Sell
+
+export interface SaleFields {
+  date: string;
+  price: string;
+  currency: string;
+  odometer: string;
+}
+
+/**
+ * The sale's instant for a day: noon UTC, as the record form dates a record — unless the vehicle's last
+ * record is later that same day (the API refuses a sale before it, and takes one at its very instant).
+ */
+export function saleInstant(date: string, lastEventAt?: string | null): string {
+  const noon = `${date}T12:00:00Z`;
+  if (
+    lastEventAt &&
+    lastEventAt.slice(0, 10) === date &&
+    Date.parse(lastEventAt) > Date.parse(noon)
+  )
+    return new Date(Date.parse(lastEventAt)).toISOString().replace(".000Z", "Z");
+  return noon;
+}
+
+/** The `POST …/sell` body for the form's fields, or the fields' errors found before sending. */
+export function buildSale(
+  f: SaleFields,
+  lastEventAt?: string | null,
+): { body?: SellRequest; errors: FieldErrors } {
+  const errors: FieldErrors = {};
+  if (!isDate(f.date)) errors.date = "Enter the date of the sale, such as 2026-03-02.";
+  const price = parseMoneyToCents(f.price);
+  if (price === undefined) errors.price = "Write the sale price.";
+  else if (Number.isNaN(price)) errors.price = MONEY_FORMAT_HELP;
+  const odoText = f.odometer.replace(/[,\s]/g, "");
+  const odometer = Number(odoText);
+  if (!odoText) errors.odometer = "Write the odometer reading at the sale.";
+  else if (!Number.isInteger(odometer) || odometer < 0) errors.odometer = "Enter a whole number.";
+  if (Object.keys(errors).length) return { errors };
+  return {
+    body: {
+      soldAt: saleInstant(f.date, lastEventAt),
+      priceCents: price!,
+      currency: f.currency,
+      odometer,
+    },
+    errors,
+  };
+}
+
+function saleFieldFor(apiField: string): string | undefined {
+  switch (apiField) {
+    case "soldAt":
+      return "date";
+    case "priceCents":
+      return "price";
+    case "currency":
+    case "odometer":
+      return apiField;
+    default:
+      return undefined;
+  }
+}
+
+/** The API's words about a sale's field, for a person (its instants and bare numbers made readable). */
+export function saleMessage(field: string, message: string, unit: string): string {
+  const last = /before the vehicle's last record \(([^)]+)\)/.exec(message);
+  if (field === "soldAt" && last && !Number.isNaN(Date.parse(last[1]!)))
+    return `The sale cannot be dated before the vehicle's last record, of ${formatDate(last[1]!)}.`;
+  const odo = /below the last recorded odometer \((\d+)\)/.exec(message);
+  if (field === "odometer" && odo)
+    return `The odometer at the sale cannot be below the last recorded reading, ${formatDistance(Number(odo[1]), unit)}.`;
+  return sentence(message);
+}
+
+export function SellDialog({
+  vehicle,
+  currencies,
+  onClose,
+  onSold,
+}: {
+  vehicle: Vehicle;
+  currencies: readonly string[];
+  onClose: () => void;
+  onSold: (vehicle: ChangedVehicle) => void;
+}) {
+  const { api } = useApi();
+  const id = useId();
+  const form = useRef<HTMLFormElement>(null);
+  const [f, setF] = useState<SaleFields>(() => ({
+    date: today(),
+    price: "",
+    currency: currencies[0] ?? "USD",
+    odometer: "",
+  }));
+  const [options] = useState(() => [...new Set([...currencies, ...allCurrencies()])]);
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [general, setGeneral] = useState<string[]>([]);
+  const [sale, setSale] = useState<SellRequest | undefined>();
+  const [busy, setBusy] = useState(false);
+  const focusForm = useFocusForm(form);
+  const unit = vehicle.odometerUnit;
+
+  // The confirm step's question takes focus when it shows (the button that had it is gone; the question,
+  // not "Sell the vehicle", so that Enter does not sell at once); back on the form, the first field with an
+  // error, else the first field (`focusForm`).
+  useEffect(() => {
+    if (sale) document.getElementById(`${id}-question`)?.focus();
+  }, [sale, id]);
+
+  const set = (name: keyof SaleFields) => (value: string) =>
+    setF((cur) => ({ ...cur, [name]: value }));
+
+  function next(e: FormEvent) {
+    e.preventDefault();
+    setGeneral([]);
+    const built = buildSale(f, vehicle.lastEventAt);
+    setErrors(built.errors);
+    if (built.body) setSale(built.body);
+    else focusForm();
+  }
+
+  async function confirm() {
+    if (busy || !sale) return;
+    setBusy(true);
+    setGeneral([]);
+    try {
+      onSold(
+        await api.json<ChangedVehicle>(`${vehiclePath(vehicle)}/sell`, {
+          method: "POST",
+          body: sale,
+        }),
+      );
+    } catch (err) {
+      setBusy(false);
+      const shown = formErrors(err, saleFieldFor, (field, m) => saleMessage(field, m, unit));
+      if (Object.keys(shown.fields).length) {
+        // Back to the form, the errors beside their fields.
+        setErrors(shown.fields);
+        setGeneral(shown.general);
+        setSale(undefined);
+        focusForm();
+      } else setGeneral(shown.general);
+    }
+  }
+
+  const last = vehicle.odometer;
+  const hints: Partial<Record<keyof SaleFields, string>> = {
+    date: vehicle.lastEventAt
+      ? `Not before the vehicle's last record, of ${formatDate(vehicle.lastEventAt)}.`
+      : undefined,
+    odometer: last
+      ? `In ${unit}; not below the last recorded reading, ${formatDistance(last.value, last.unit ?? unit)}.`
+      : `In ${unit}.`,
+  };
+  const attrs = (name: keyof SaleFields) =>
+    fieldAttrs(id, name, { error: errors[name], hint: hints[name] });
+  const field = (name: keyof SaleFields, label: string, input: ReactNode) => (
+    <Field prefix={id} name={name} label={label} error={errors[name]} hint={hints[name]}>
+      {input}
+    </Field>
+  );
+
+  return (
+    <Dialog
+      title={
+        <>
+          Sell <bdi>{vehicleName(vehicle)}</bdi>
+        </>
+      }
+      onClose={onClose}
+      className="vehicle-dialog"
+    >
+      {!sale ? (
+        <form ref={form} className="record" onSubmit={next} aria-label="The sale" noValidate>
+          <div className="grid">
+            {field(
+              "date",
+              "Date of sale",
+              <input
+                {...attrs("date")}
+                type="date"
+                value={f.date}
+                onChange={(e) => set("date")(e.target.value)}
+              />,
+            )}
+            {field(
+              "odometer",
+              `Odometer at sale (${unit})`,
+              <input
+                {...attrs("odometer")}
+                inputMode="numeric"
+                autoComplete="off"
+                value={f.odometer}
+                onChange={(e) => set("odometer")(e.target.value)}
+              />,
+            )}
+            {field(
+              "price",
+              `Sale price (${f.currency})`,
+              <input
+                {...attrs("price")}
+                inputMode="decimal"
+                autoComplete="off"
+                value={f.price}
+                onChange={(e) => set("price")(e.target.value)}
+              />,
+            )}
+            {field(
+              "currency",
+              "Currency",
+              <select
+                {...attrs("currency")}
+                value={f.currency}
+                onChange={(e) => set("currency")(e.target.value)}
+              >
+                {options.map((c) => (
+                  <option key={c}>{c}</option>
+                ))}
+              </select>,
+            )}
+          </div>
+          <GeneralErrors errors={general} />
+          <div className="actions">
+            <button type="submit" className="primary">
+              Continue
+            </button>
+            <button type="button" onClick={onClose}>
+              Cancel
+            </button>
+          </div>
+        </form>
+      ) : (
+        <div className="record">
+          <p id={`${id}-question`} tabIndex={-1} className="confirm-question">
+            Sell <bdi>{vehicleName(vehicle)}</bdi> on {formatDate(sale.soldAt)} for{" "}
+            {formatMoney(sale.priceCents, sale.currency)} at {formatDistance(sale.odometer, unit)}?
+          </p>
+          <ul id={`${id}-what`} className="consequences small">
+            <li>No record dated after the sale can be added (late receipts up to it still can).</li>
+            <li>
+              Its value stops: the page shows the sale price and the total cost of ownership
+              instead.
+            </li>
+            <li>
+              It leaves the fleet&apos;s counts and totals; its reminders stop and it leaves the
+              calendar feeds.
+            </li>
+            <li>Its history is kept, and can still be read, corrected and exported.</li>
+            <li>The dashboard cannot undo a sale.</li>
+          </ul>
+          <GeneralErrors errors={general} />
+          <div className="actions">
+            <button
+              type="button"
+              className="danger"
+              aria-describedby={`${id}-question ${id}-what`}
+              aria-disabled={busy || undefined}
+              onClick={() => void confirm()}
+            >
+              {busy ? "Selling…" : "Sell the vehicle"}
+            </button>
+            <button
+              type="button"
+              onClick={() => {
+                if (busy) return;
+                setGeneral([]);
+                setSale(undefined);
+                focusForm();
+              }}
+            >
+              Back
+            </button>
+          </div>
+        </div>
+      )}
+    </Dialog>
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Archive
+
+export function ArchiveDialog({
+  vehicle,
+  onClose,
+  onArchived,
+}: {
+  vehicle: Vehicle;
+  onClose: () => void;
+  onArchived: (vehicle: ChangedVehicle) => void;
+}) {
+  const { api } = useApi();
+  const id = useId();
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | undefined>();
+
+  async function archive() {
+    if (busy) return;
+    setBusy(true);
+    setError(undefined);
+    try {
+      onArchived(
+        await api.json<ChangedVehicle>(`${vehiclePath(vehicle)}/archive`, { method: "POST" }),
+      );
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+      setBusy(false);
+    }
+  }
+
+  return (
+    <Dialog
+      title={
+        <>
+          Archive <bdi>{vehicleName(vehicle)}</bdi>?
+        </>
+      }
+      onClose={onClose}
+      initialFocus="title"
+    >
+      <ul id={`${id}-what`} className="consequences">
+        <li>It leaves the fleet: its counts, totals and value.</li>
+        <li>Its reminders stop, and it leaves the calendar feeds.</li>
+        <li>
+          Its history is kept: it can still be read and exported
+          {vehicle.sale ? "" : ", and records can still be added"}.
+        </li>
+        <li>The dashboard cannot undo archiving.</li>
+      </ul>
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
+      <div className="actions">
+        <button
+          type="button"
+          className="danger"
+          aria-describedby={`${id}-what`}
+          aria-disabled={busy || undefined}
+          onClick={() => void archive()}
+        >
+          {busy ? "Archiving…" : "Archive the vehicle"}
+        </button>
+        <button type="button" onClick={onClose}>
+          Cancel
+        </button>
+      </div>
+    </Dialog>
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Export
+
+export type ExportFormat = "csv" | "json";
+
+/** `2021-toyota-rav4-blue-history-2026-12-02.csv`: the vehicle, what it is and the day, for a file name. */
+export function exportFileName(vehicle: Vehicle, format: ExportFormat, now = new Date()): string {
+  const slug = [vehicle.year, vehicle.make, vehicle.model, vehicle.nickname]
+    .filter((p) => p !== undefined && p !== null && p !== "")
+    .join(" ")
+    .normalize("NFKD")
+    .replace(/[\u0300-\u036f]/g, "")
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}]+/gu, "-")
+    .replace(/^-+/, "")
+    .slice(0, 80)
+    .replace(/-+$/, "");
+  return `${slug || vehicle.id}-history-${today(now)}.${format}`;
+}
+
+/** How long a downloaded file's object URL is kept before it is revoked. */
+const REVOKE_AFTER_MS = 10_000;
+
+export function ExportDialog({ vehicle, onClose }: { vehicle: Vehicle; onClose: () => void }) {
+  const { api } = useApi();
+  const id = useId();
+  const [format, setFormat] = useState<ExportFormat>("csv");
+  const [busy, setBusy] = useState(false);
+  const [status, setStatus] = useState("");
+  const [error, setError] = useState<unknown>();
+  // The link is clicked inside the dialog: the page behind a modal dialog is inert.
+  const here = useRef<HTMLDivElement>(null);
+
+  async function download() {
+    if (busy) return;
+    setBusy(true);
+    setStatus("");
+    setError(undefined);
+    try {
+      const res = await api.raw(`${vehiclePath(vehicle)}/export?format=${format}`, {
+        headers: { Accept: format === "csv" ? "text/csv" : "application/json" },
+      });
+      const blob = await res.blob();
+      const name = exportFileName(vehicle, format);
+      const url = URL.createObjectURL(blob);
+      const a = document.createElement("a");
+      a.href = url;
+      a.download = name;
+      a.hidden = true;
+      (here.current ?? document.body).appendChild(a);
+      a.click();
+      a.remove();
+      window.setTimeout(() => URL.revokeObjectURL(url), REVOKE_AFTER_MS);
+      setStatus(`Downloaded “${name}”.`);
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <Dialog
+      title={
+        <>
+          Export the history of <bdi>{vehicleName(vehicle)}</bdi>
+        </>
+      }
+      onClose={onClose}
+      className="vehicle-dialog"
+    >
+      <div className="record" ref={here}>
+        <fieldset className="unit-choice">
+          <legend>Format</legend>
+          <label className="check">
+            <input
+              type="radio"
+              name={`${id}-format`}
+              value="csv"
+              checked={format === "csv"}
+              aria-describedby={`${id}-csv-hint`}
+              onChange={() => setFormat("csv")}
+            />
+            CSV
+          </label>
+          <label className="check">
+            <input
+              type="radio"
+              name={`${id}-format`}
+              value="json"
+              checked={format === "json"}
+              aria-describedby={`${id}-json-hint`}
+              onChange={() => setFormat("json")}
+            />
+            JSON
+          </label>
+          <span className="hint" id={`${id}-csv-hint`}>
+            CSV opens in a spreadsheet, and another vehicle can import it.
+          </span>
+          <span className="hint" id={`${id}-json-hint`}>
+            JSON holds every record as the API returns it.
+          </span>
+        </fieldset>
+        <p className="muted small">
+          Every current record, oldest first; voided records are left out.
+        </p>
+        <ErrorText error={error} />
+        <div className="actions">
+          <button
+            type="button"
+            className="primary"
+            aria-disabled={busy || undefined}
+            onClick={() => void download()}
+          >
+            {busy ? "Preparing…" : "Download"}
+          </button>
+          <button type="button" onClick={onClose}>
+            Close
+          </button>
+        </div>
+        <p className="action-status small" role="status" data-testid="export-status">
+          {status}
+        </p>
+      </div>
+    </Dialog>
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Calendar link
+
+export function CalendarLinkDialog({
+  vehicle,
+  onClose,
+}: {
+  vehicle: Vehicle;
+  onClose: () => void;
+}) {
+  const { api } = useApi();
+  const id = useId();
+  const feed = useQuery(`vehicle-calendar:${vehicle.id}`, (signal) =>
+    api.json<CalendarFeed>(`${vehiclePath(vehicle)}/maintenance/calendar`, { signal }),
+  );
+  return (
+    <Dialog
+      title={
+        <>
+          Calendar link for <bdi>{vehicleName(vehicle)}</bdi>
+        </>
+      }
+      onClose={onClose}
+      loading={feed.loading && !feed.data}
+    >
+      <p className="small">
+        Subscribe to this link in a calendar app (Google Calendar, Apple Calendar, Outlook) to see
+        this vehicle&apos;s maintenance on the day each item falls due.
+      </p>
+      <p className="small secret-warning">
+        <strong>Keep it secret.</strong> The link itself is the key: anyone who has it can read this
+        vehicle&apos;s maintenance until the organisation&apos;s calendar link is rotated in
+        Settings.
+      </p>
+      {feed.loading && !feed.data && <Loading label="Loading the calendar link…" />}
+      <ErrorText error={feed.error} onRetry={feed.reload} />
+      {feed.data && (
+        <CopyField
+          prefix={id}
+          name="calendar"
+          label="This vehicle's calendar link"
+          value={feed.data.calendarUrl}
+          button="Copy link"
+          hint={`Valid until the link is rotated (last created or rotated on ${formatDateTime(feed.data.rotatedAt)}).`}
+        />
+      )}
+      <div className="actions">
+        <button type="button" onClick={onClose}>
+          Close
+        </button>
+      </div>
+    </Dialog>
+  );
+}
