@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use vwc_auth::TokenVerifier;
 use vwc_contracts::valuation::ValuationForecast;
 use vwc_http::gate::ReadVehicles;
-use vwc_http::openapi::ResourceQuery;
+use vwc_http::openapi::{Conflict, ResourceQuery};
 use vwc_http::route;
 use vwc_http::{ApiError, Json, Query, VehiclePath, VehicleScope};
 
@@ -37,6 +37,7 @@ impl From<ForecastError> for ApiError {
     fn from(e: ForecastError) -> ApiError {
         match e {
             ForecastError::VehicleNotFound => ApiError::NotFound("vehicle"),
+            sold @ ForecastError::Sold(_) => ApiError::Conflict(sold.to_string()),
             ForecastError::Store(e) => ApiError::from(e),
         }
     }
@@ -77,10 +78,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Months {
 ///
 /// The value month by month for `months` months from today, driving on at the vehicle's measured usage
 /// rate (from its odometer values; the FHWA average when they are too few), with the same factors as the
-/// history.
+/// history. A sold vehicle is not valued after its sale, so it has none (409).
 #[route(get "/v1/vehicles/{id}/valuations/forecast", tag = "vehicles",
     params(VehiclePath, ForecastQuery), ok(200, "The forecast, month by month.", ValuationForecast),
-    errors(ResourceQuery))]
+    errors(ResourceQuery, 409 => Conflict))]
 async fn forecast(
     State(state): State<ValuationState>,
     caller: VehicleScope<ReadVehicles>,

@@ -28,6 +28,11 @@ pub enum ForecastError {
     /// Unknown here, or of another organisation: the same answer.
     #[error("vehicle not found")]
     VehicleNotFound,
+    /// Sold: not valued after its sale (its final value is the sale's price), so nothing to forecast.
+    #[error(
+        "the vehicle was sold on {0}: it is not valued after its sale (its final value is the sale price, the vehicle's `sale`), so it has no forecast"
+    )]
+    Sold(NaiveDate),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -343,6 +348,9 @@ impl Valuer {
             .as_ref()
             .filter(|p| p.org_id == org)
             .ok_or(ForecastError::VehicleNotFound)?;
+        if let Some(sold) = profile.sold_on {
+            return Err(ForecastError::Sold(sold));
+        }
         let today = self.now().date_naive();
         let (points, per_year, measured) = model::forecast(
             profile,

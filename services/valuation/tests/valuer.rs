@@ -12,6 +12,7 @@ use vwc_contracts::{
     VehicleRegistered,
 };
 use vwc_store::vehicle_ledger::{DailyRun, KeptStates, LedgerService};
+use vwc_valuation::valuer::ForecastError;
 use vwc_valuation::{SqliteValuationStore, ValuationConsumer, ValuationStore, Valuer, revalue};
 
 fn now() -> DateTime<Utc> {
@@ -311,6 +312,24 @@ async fn a_day_re_valued_for_one_organisation_is_still_re_valued_for_every_one()
     let next = revalue(store.as_ref(), &next_day).await.unwrap();
     assert!(!next.already_revalued);
     assert_eq!(next.vehicles, 1);
+}
+
+/// A sold vehicle is not valued after its sale: no forecast (probe api41: it still assumed a yearly usage and
+/// projected values past the sale).
+#[tokio::test]
+async fn a_sold_vehicle_has_no_forecast() {
+    let (_dir, store, _) = setup();
+    let valuer = Valuer::new(store.clone()).with_clock(Arc::new(now));
+    let consumer = ValuationConsumer::new(valuer.clone());
+    consumer.handle(&registered("org_a")).await.unwrap();
+    consumer.handle(&acquisition()).await.unwrap();
+    assert!(valuer.forecast("org_a", &"veh_1".into(), 12).await.is_ok());
+    consumer.handle(&sold(20)).await.unwrap();
+    let sale_day = (now() - Duration::days(20)).date_naive();
+    match valuer.forecast("org_a", &"veh_1".into(), 12).await {
+        Err(ForecastError::Sold(day)) => assert_eq!(day, sale_day),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[tokio::test]
