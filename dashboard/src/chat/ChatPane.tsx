@@ -47,7 +47,8 @@ export function ChatPane({
 }: {
   vehicle: Vehicle;
   maintenance: MaintenanceItem[];
-  /** Events the page has recorded: the suggestions (and their recommendations) are read again after each. */
+  /** Writes the page has made — events recorded, the vehicle sold or archived: the suggestions (and their
+   * recommendations) are read again after each. */
   recorded?: number;
   /** Bumped while a new vehicle's views catch up: the suggestions are read again. */
   refresh?: number;

@@ -322,6 +322,18 @@ describe("selling", () => {
 });
 
 describe("archiving", () => {
+  it("reads the chat's suggestions again once the vehicle is archived", async () => {
+    const archived = { ...rav4, status: "archived", archivedAt: "2026-12-02T10:00:00Z" };
+    const { fetch, group, user } = await openPage(rav4, ["owner"], () => json(archived));
+    const suggestionReads = () =>
+      fetch.mock.calls.filter((c) => String(c[0]).includes("/chat/suggestions")).length;
+    await waitFor(() => expect(suggestionReads()).toBe(1));
+    await user.click(within(group).getByRole("button", { name: "Archive" }));
+    const confirm = await screen.findByRole("dialog");
+    await user.click(within(confirm).getByRole("button", { name: "Archive the vehicle" }));
+    await waitFor(() => expect(suggestionReads()).toBeGreaterThan(1));
+  });
+
   it("asks first, then shows the vehicle archived", async () => {
     const archived = { ...rav4, status: "archived", archivedAt: "2026-12-02T10:00:00Z" };
     let answer = () => problem(409, "the vehicle is already archived");

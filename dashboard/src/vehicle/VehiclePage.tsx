@@ -370,7 +370,7 @@ function VehicleView({
           <ChatPane
             vehicle={current}
             maintenance={overview.data?.maintenance ?? []}
-            recorded={recorded}
+            recorded={recorded + changes}
             refresh={catchUpReads}
             onCitation={(eventId) => timeline.current?.reveal(eventId)}
           />
