@@ -10,7 +10,7 @@ import { mayConfigureNotifications, rolesText } from "../auth/permissions";
 import { formatDateTime } from "../format";
 import { Dialog } from "../ui/Dialog";
 import { useFocusFirstError } from "../ui/focusFirstError";
-import { ErrorText, Loading } from "../ui/Feedback";
+import { ErrorText, GeneralErrors, Loading } from "../ui/Feedback";
 import { CopyField, Field, fieldAttrs, formErrors, sentence, type FieldErrors } from "./fields";
 import "./settings.css";
 
@@ -359,13 +359,7 @@ export function PreferencesForm({ initial }: { initial: Preferences }) {
           </div>
         )}
       </fieldset>
-      {general.length > 0 && (
-        <ul className="error" role="alert">
-          {general.map((g) => (
-            <li key={g}>{g}</li>
-          ))}
-        </ul>
-      )}
+      <GeneralErrors errors={general} />
       <div className="actions">
         {/* aria-disabled, not disabled: a disabled button would drop focus to <body> while it saves. */}
         <button type="submit" className="primary" aria-disabled={busy || undefined}>

@@ -19,6 +19,7 @@ import {
   type VehicleMaintenance,
 } from "../api/types";
 import { useQuery } from "../api/useQuery";
+import { GeneralErrors } from "../ui/Feedback";
 import { useFocusFirstError } from "../ui/focusFirstError";
 import {
   centsToText,
@@ -728,13 +729,7 @@ export function RecordEventForm({
             onChange={set("reason")}
           />,
         )}
-      {general.length > 0 && (
-        <ul className="error" role="alert">
-          {general.map((g) => (
-            <li key={g}>{g}</li>
-          ))}
-        </ul>
-      )}
+      <GeneralErrors errors={general} />
       {notice && (
         <p className="notice" role="status">
           {notice}

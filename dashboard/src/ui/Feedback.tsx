@@ -35,6 +35,18 @@ export function ErrorText({ error, onRetry }: { error: unknown; onRetry?: () => 
   );
 }
 
+/** A form's errors that belong to no one field, one item each (nothing when there are none). */
+export function GeneralErrors({ errors }: { errors: readonly string[] }) {
+  if (!errors.length) return null;
+  return (
+    <ul className="error" role="alert">
+      {errors.map((g) => (
+        <li key={g}>{g}</li>
+      ))}
+    </ul>
+  );
+}
+
 export function Empty({ children }: { children: ReactNode }) {
   return <p className="empty">{children}</p>;
 }

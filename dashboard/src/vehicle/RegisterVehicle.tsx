@@ -21,6 +21,7 @@ import { mayRegisterVehicles } from "../auth/permissions";
 import { MONEY_FORMAT_HELP, parseMoneyToCents } from "../format";
 import { Field, fieldAttrs, formErrors, sentence, type FieldErrors } from "../settings/fields";
 import { Dialog } from "../ui/Dialog";
+import { GeneralErrors } from "../ui/Feedback";
 import { useFocusFirstError } from "../ui/focusFirstError";
 import "../settings/settings.css";
 
@@ -434,13 +435,7 @@ export function RegisterVehicleDialog({
             </select>,
           )}
         </div>
-        {general.length > 0 && (
-          <ul className="error" role="alert">
-            {general.map((g) => (
-              <li key={g}>{g}</li>
-            ))}
-          </ul>
-        )}
+        <GeneralErrors errors={general} />
         <div className="actions">
           {/* aria-disabled, not disabled: a disabled button would drop focus to <body> while it waits. */}
           <button type="submit" className="primary" aria-disabled={busy || undefined}>

@@ -2,15 +2,7 @@
 // `manage_vehicles` (`PATCH /v1/vehicles/{id}`, `POST …/sell`, `POST …/archive`), "Export history"
 // (`GET …/export?format=csv|json`) and "Calendar link" (`GET …/maintenance/calendar`) for every role.
 // docs/dashboard.md, "A vehicle's actions".
-import {
-  useEffect,
-  useId,
-  useRef,
-  useState,
-  type FormEvent,
-  type ReactNode,
-  type RefObject,
-} from "react";
+import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from "react";
 import { ApiError } from "../api/client";
 import { useApi } from "../api/context";
 import type { components } from "../api/schema";
@@ -35,7 +27,8 @@ import {
 } from "../settings/fields";
 import { isDate, today } from "../timeline/RecordEventForm";
 import { Dialog } from "../ui/Dialog";
-import { ErrorText, Loading } from "../ui/Feedback";
+import { ErrorText, GeneralErrors, Loading } from "../ui/Feedback";
+import { useFocusFirstError } from "../ui/focusFirstError";
 import { currencies as allCurrencies } from "./RegisterVehicle";
 import { vehicleName } from "./VehiclePage";
 import "../settings/settings.css";
@@ -183,34 +176,6 @@ function vehiclePath(vehicle: Pick<Vehicle, "id">): string {
   return `/v1/vehicles/${encodeURIComponent(vehicle.id)}`;
 }
 
-/**
- * Moves focus into a form once it has rendered: to its first field with an error, else its first field.
- * Answers the function that asks for it (after errors are set, or when the form shows again).
- */
-function useFocusForm(form: RefObject<HTMLFormElement | null>) {
-  const [tick, setTick] = useState(0);
-  useEffect(() => {
-    if (!tick) return;
-    const f = form.current;
-    (
-      f?.querySelector<HTMLElement>('[aria-invalid="true"]') ??
-      f?.querySelector<HTMLElement>("input, select, textarea")
-    )?.focus();
-  }, [tick, form]);
-  return () => setTick((n) => n + 1);
-}
-
-function GeneralErrors({ errors }: { errors: string[] }) {
-  if (!errors.length) return null;
-  return (
-    <ul className="error" role="alert">
-      {errors.map((g) => (
-        <li key={g}>{g}</li>
-      ))}
-    </ul>
-  );
-}
-
 // ---------------------------------------------------------------------------------------------------------
 // Edit details
 
@@ -280,7 +245,7 @@ export function EditDetailsDialog({
   const [errors, setErrors] = useState<FieldErrors>({});
   const [general, setGeneral] = useState<string[]>([]);
   const [busy, setBusy] = useState(false);
-  const focusForm = useFocusForm(form);
+  const focusForm = useFocusFirstError(form, { orFirstField: true });
   // The API takes a new unit only while no record carries an odometer: offered only then.
   const unitEditable = !vehicle.odometer;
 
@@ -495,7 +460,7 @@ export function SellDialog({
   const [general, setGeneral] = useState<string[]>([]);
   const [sale, setSale] = useState<SellRequest | undefined>();
   const [busy, setBusy] = useState(false);
-  const focusForm = useFocusForm(form);
+  const focusForm = useFocusFirstError(form, { orFirstField: true });
   const unit = vehicle.odometerUnit;
 
   // The confirm step's question takes focus when it shows (the button that had it is gone; the question,

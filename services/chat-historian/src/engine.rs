@@ -44,6 +44,17 @@ pub struct KnowledgeCitation {
     pub source: Source,
 }
 
+impl KnowledgeCitation {
+    /// The citation of an excerpt an answer used.
+    fn of(e: &crate::excerpts::Excerpt) -> KnowledgeCitation {
+        KnowledgeCitation {
+            id: e.id.clone(),
+            title: e.title.clone(),
+            source: e.source.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Answer {
@@ -2075,14 +2086,7 @@ impl Ctx<'_> {
             }
         }
         let mut a = text_answer(text, citations);
-        a.knowledge = hits
-            .iter()
-            .map(|e| KnowledgeCitation {
-                id: e.id.clone(),
-                title: e.title.clone(),
-                source: e.source.clone(),
-            })
-            .collect();
+        a.knowledge = hits.iter().map(|e| KnowledgeCitation::of(e)).collect();
         a
     }
 
@@ -2572,14 +2576,7 @@ impl Ctx<'_> {
             text.push_str(&format!(" {} (Source: {}.)", best.text, best.source.title));
         }
         let mut a = text_answer(text, Vec::new());
-        a.knowledge = hits
-            .iter()
-            .map(|e| KnowledgeCitation {
-                id: e.id.clone(),
-                title: e.title.clone(),
-                source: e.source.clone(),
-            })
-            .collect();
+        a.knowledge = hits.iter().map(|e| KnowledgeCitation::of(e)).collect();
         a
     }
 

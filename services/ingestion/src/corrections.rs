@@ -327,7 +327,8 @@ impl Ingestion {
     ) -> Result<Vehicle, ChangeError> {
         const TRIES: usize = 4;
         let mut vehicle = vehicle.clone();
-        for tried in 1..=TRIES {
+        let mut tried = 1;
+        loop {
             if vehicle.status != VehicleStatus::Active {
                 return Err(ChangeError::Conflict(format!(
                     "the vehicle is {}; only an active vehicle can be sold",
@@ -367,22 +368,15 @@ impl Ingestion {
                 )
                 .await;
             match stored {
-                Err(StoreError::Conflict(_)) if tried < TRIES => {
+                Err(changed @ StoreError::Conflict(_)) if tried < TRIES => {
                     // Read the vehicle again (it may have changed too) and decide again.
-                    match self.store().vehicle(&VehicleRef::of(&vehicle)).await? {
-                        Some(now_reads) => vehicle = now_reads,
-                        None => {
-                            return Err(conflict(
-                                StoreError::Conflict(String::new()),
-                                "the vehicle",
-                            ));
-                        }
-                    }
+                    tried += 1;
+                    vehicle = (self.store().vehicle(&VehicleRef::of(&vehicle)).await?)
+                        .ok_or_else(|| conflict(changed, "the vehicle"))?;
                 }
                 other => return other.map_err(|e| conflict(e, "the vehicle")),
             }
         }
-        Err(conflict(StoreError::Conflict(String::new()), "the vehicle"))
     }
 
     /// `POST /v1/vehicles/{id}/archive`: an active or sold vehicle leaves the fleet, its history kept.

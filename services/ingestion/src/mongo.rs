@@ -244,7 +244,7 @@ impl MongoIngestionStore {
             )));
         };
         // As in SQLite: a sale committed since the request was checked refuses what it now would.
-        refused_by_sale(&vehicle.decode::<Vehicle>()?, e, None)?;
+        conflict::unless_sale_takes(&vehicle.decode::<Vehicle>()?, e, None)?;
         self.db
             .typed::<EventDoc>(VEHICLE_EVENTS)
             .insert_one(EventDoc {
@@ -297,7 +297,7 @@ impl MongoIngestionStore {
                     .map(|first| (first.occurred_at, first.odometer)),
             };
             if kept.is_some() {
-                refused_by_sale(&vehicle, e, kept)?;
+                conflict::unless_sale_takes(&vehicle, e, kept)?;
             }
         }
         let inserted = self
@@ -454,18 +454,6 @@ impl IngestionStore for MongoIngestionStore {
     async fn count_events(&self, vehicle: &VehicleRef) -> StoreResult<u64> {
         let events = self.db.collection(VEHICLE_EVENTS);
         Ok(events.count_documents(of_vehicle(vehicle)).await?)
-    }
-}
-
-/// `e` refused by its vehicle's sale as stored now (see the SQLite adapter's `refused_by_stored_sale`).
-fn refused_by_sale(
-    vehicle: &Vehicle,
-    e: &VehicleEvent,
-    kept: Option<(chrono::DateTime<chrono::Utc>, Option<u64>)>,
-) -> StoreResult<()> {
-    match vwc_contracts::refused_by_sale(vehicle, e.occurred_at, e.odometer, kept).first() {
-        Some(refused) => Err(conflict::sold_meanwhile(refused)),
-        None => Ok(()),
     }
 }
 

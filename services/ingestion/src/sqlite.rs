@@ -381,11 +381,7 @@ fn refused_by_stored_sale(
     let Some(body) = sold else {
         return Ok(());
     };
-    let vehicle: Vehicle = serde_json::from_str(&body)?;
-    match vwc_contracts::refused_by_sale(&vehicle, e.occurred_at, e.odometer, kept).first() {
-        Some(refused) => Err(conflict::sold_meanwhile(refused)),
-        None => Ok(()),
-    }
+    conflict::unless_sale_takes(&serde_json::from_str::<Vehicle>(&body)?, e, kept)
 }
 
 impl Plumbed for SqliteIngestionStore {

@@ -92,11 +92,20 @@ pub(crate) mod conflict {
         StoreError::Conflict(format!("vehicle {vehicle_id} changed"))
     }
 
-    /// The vehicle was sold (the sale committed first) while a record it now refuses was being written.
-    pub fn sold_meanwhile(refused: &vwc_contracts::FieldError) -> StoreError {
-        StoreError::Conflict(format!(
-            "the vehicle was sold while this record was being written: {} {}",
-            refused.field, refused.message
-        ))
+    /// `e` checked again, in its write's transaction, against `vehicle` as stored now: a conflict when a sale
+    /// committed since the request was checked refuses it ([`vwc_contracts::refused_by_sale`]; `kept` is
+    /// what a corrected record read as stored).
+    pub fn unless_sale_takes(
+        vehicle: &vwc_contracts::Vehicle,
+        e: &vwc_contracts::VehicleEvent,
+        kept: Option<(chrono::DateTime<chrono::Utc>, Option<u64>)>,
+    ) -> Result<(), StoreError> {
+        match vwc_contracts::refused_by_sale(vehicle, e.occurred_at, e.odometer, kept).first() {
+            Some(refused) => Err(StoreError::Conflict(format!(
+                "the vehicle was sold while this record was being written: {} {}",
+                refused.field, refused.message
+            ))),
+            None => Ok(()),
+        }
     }
 }

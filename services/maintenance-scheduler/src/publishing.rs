@@ -19,6 +19,11 @@ use crate::evaluation::{Evaluation, VehicleRecord};
 /// While an item stays overdue, its reminder repeats every this many days.
 pub const OVERDUE_REPEAT_DAYS: i64 = 7;
 
+/// The day an overdue item's reminder repeats, its latest overdue reminder having gone out on `last`.
+fn repeat_on(last: NaiveDate) -> NaiveDate {
+    last + chrono::Duration::days(OVERDUE_REPEAT_DAYS)
+}
+
 /// What the scheduler remembers of the schedule it last published: enough to tell whether any item's
 /// view changed (a fingerprint of every view) and each item's status, for `MaintenanceStatusChanged`.
 /// The views themselves live in the edge's projection; keeping 4 KB per vehicle here only to compare
@@ -334,9 +339,7 @@ pub fn next_reminder_repeat<'a>(
                 })
                 .map(|r| r.sent_on)
                 .max()?;
-            let week_after =
-                last.checked_add_days(chrono::Days::new(OVERDUE_REPEAT_DAYS as u64))?;
-            Some(week_after.max(today.succ_opt()?))
+            Some(repeat_on(last).max(today.succ_opt()?))
         })
         .min()
 }
@@ -452,7 +455,7 @@ pub fn plan(
             MaintenanceStatus::Overdue => {
                 match last_overdue.get(&(item.task.as_str(), item.due_cycle.as_str())) {
                     None => 0,
-                    Some((on, occurrence)) if (today - *on).num_days() >= OVERDUE_REPEAT_DAYS => {
+                    Some((on, occurrence)) if today >= repeat_on(*on) => {
                         occurrence.saturating_add(1)
                     }
                     Some((_, occurrence)) => *occurrence,
