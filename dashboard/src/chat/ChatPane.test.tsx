@@ -75,7 +75,11 @@ describe("ChatPane", () => {
 
     await userEvent.click(screen.getByRole("button", { name: "Helpful" }));
     expect(await screen.findByText("Thanks for the feedback.")).toBeInTheDocument();
-    const feedback = fetch.mock.calls.find((c) => String(c[0]).endsWith("/feedback"));
+    // Said at once; the request follows once its body is hashed (Web Crypto, asynchronous): wait for it (a
+    // fresh clone's busy run read the calls before it and failed).
+    const sent = () => fetch.mock.calls.find((c) => String(c[0]).endsWith("/feedback"));
+    await waitFor(() => expect(sent()).toBeDefined());
+    const feedback = sent();
     expect(String(feedback![0])).toContain("/chat/conv_1/messages/msg_1/feedback");
     expect(JSON.parse(String(feedback![1]!.body))).toEqual({ helpful: true });
     expect(sessionStorage.getItem("vwc.chat.veh_1")).toBe("conv_1");
