@@ -16,8 +16,8 @@ use vwc_contracts::{EventDetails, EventKind, VehicleEvent};
 use crate::excerpts::{KnowledgeBase, Source};
 use crate::format::{date, grouped_tenths, isolated, money, odometer, signed_money};
 use crate::intent::{
-    Intent, RangeSpec, Slots, TimeRange, Understanding, Vocabulary, normalise, resolve_range,
-    task_noun, understand,
+    Intent, RangeSpec, Slots, Specification, TimeRange, Understanding, Vocabulary, normalise,
+    resolve_range, specification, task_noun, understand,
 };
 use crate::knowledge::{ValuationPoint, VehicleKnowledge};
 use crate::search::{Bm25Index, tokens};
@@ -131,6 +131,33 @@ impl Prepared {
                     }
                 }
                 _ => {}
+            }
+        }
+        // The dealers: a vendor a dealer's webhook named, or whose name holds the vehicle's make
+        // ("Lakeside Toyota") or the word "dealer".
+        let make = knowledge
+            .vehicle
+            .as_ref()
+            .map(|v| normalise(&v.make))
+            .filter(|m| !m.trim().is_empty());
+        let dealer_name = |name: &str| {
+            let n = normalise(name);
+            n.split_whitespace().count() >= 2
+                && (make.as_deref().is_some_and(|m| n.contains(m))
+                    || n.contains(" dealer ")
+                    || n.contains(" dealership "))
+        };
+        for e in &knowledge.events {
+            if let Some(v) = &e.vendor
+                && (v.dealer_id.is_some() || dealer_name(&v.name))
+            {
+                push(&mut vocabulary.dealers, &v.name);
+            }
+            if let Some(EventDetails::Acquisition(a)) = e.typed_details()
+                && let Some(s) = &a.seller
+                && dealer_name(s)
+            {
+                push(&mut vocabulary.dealers, s);
             }
         }
         if let Some(v) = &knowledge.vehicle {
@@ -356,7 +383,7 @@ pub fn answer(
 /// Whether a question names the records it is about (a task, part, system, kind or vendor), so it needs no
 /// previous turn to lean on.
 fn names_its_own_records(s: &Slots) -> bool {
-    s.has_subject() || s.kind.is_some() || s.vendor.is_some()
+    s.has_subject() || s.kind.is_some() || s.names_vendor()
 }
 
 /// An answer about what the previous turn cited, stored as that turn's question with the follow-up it was
@@ -579,6 +606,10 @@ impl Ctx<'_> {
     /// " at Discount Tire" when the question keeps only one vendor's records: the answer names that filter,
     /// so its counts and "nothing recorded" are read as that vendor's, never the vehicle's.
     fn vendor_label(&self, slots: &Slots) -> String {
+        if !slots.dealers.is_empty() {
+            let names: Vec<String> = slots.dealers.iter().map(|d| isolated(d)).collect();
+            return format!(" at the dealers ({})", names.join(", "));
+        }
         slots
             .vendor
             .as_ref()
@@ -657,13 +688,15 @@ impl Ctx<'_> {
                 }
             })
             .filter(|(e, f)| {
-                slots.vendor.as_ref().is_none_or(|v| {
+                let by = |v: &String| {
                     e.vendor
                         .as_ref()
                         .is_some_and(|x| x.name.eq_ignore_ascii_case(v))
                         || matches!(&f.details, Some(EventDetails::Acquisition(a))
                             if a.seller.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(v)))
-                })
+                };
+                slots.vendor.as_ref().is_none_or(by)
+                    && (slots.dealers.is_empty() || slots.dealers.iter().any(by))
             })
             .filter(|(e, _)| range.as_ref().is_none_or(|r| r.contains(e.occurred_at)))
             .filter(|(e, _)| before_bound(e, slots))
@@ -708,6 +741,9 @@ impl Ctx<'_> {
         }
         if let Some(m) = &s.measurement {
             return self.measurement(m);
+        }
+        if let Some(spec) = s.specification.as_deref().and_then(specification) {
+            return self.specification(spec);
         }
         if let Some(RangeSpec::Unreadable { said }) = &s.range {
             return text_answer(
@@ -773,7 +809,7 @@ impl Ctx<'_> {
             format!(
                 "{none} is recorded{}{}.",
                 self.bounds_label(s),
-                if s.vendor.is_some() {
+                if s.names_vendor() {
                     ""
                 } else {
                     " for this vehicle"
@@ -2580,6 +2616,76 @@ impl Ctx<'_> {
         a
     }
 
+    /// A specification of the model the records do not hold ("What oil does it take?"): said so, where it is
+    /// given, and the records that touch it — a record naming an oil grade ("0W-20"), else the last of its
+    /// task (the last oil change), or those whose words are about it (a tow hitch) — cited, never given as
+    /// the answer.
+    fn specification(&self, spec: &Specification) -> Answer {
+        let what = self.model_label();
+        let mut text = format!(
+            "This vehicle's records do not hold its {}: that is a specification of {what}, given in {}.",
+            spec.name, spec.given_in
+        );
+        let mut citations = Vec::new();
+        let records: Vec<(&VehicleEvent, &RecordFacts)> =
+            self.k.events.iter().zip(&self.p.facts).collect();
+        let graded: Vec<&VehicleEvent> = if spec.task == Some("oil_change") {
+            records
+                .iter()
+                .filter(|(e, _)| oil_grade(&searchable_text(e)).is_some())
+                .map(|(e, _)| *e)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if let Some(last) = graded.iter().max_by_key(|e| (e.occurred_at, &e.id)) {
+            let grade = oil_grade(&searchable_text(last)).unwrap_or_default();
+            text.push_str(&format!(
+                " Its records name {grade}: {}.",
+                self.describe(last)
+            ));
+            cite_once(&mut citations, last);
+        } else if let Some(task) = spec.task {
+            if let Some(last) = records
+                .iter()
+                .filter(|(_, f)| f.tasks.iter().any(|t| t == task))
+                .map(|(e, _)| *e)
+                .max_by_key(|e| (e.occurred_at, &e.id))
+            {
+                text.push_str(&format!(
+                    " The last {} on record: {}.",
+                    task_noun(task),
+                    self.describe(last)
+                ));
+                cite_once(&mut citations, last);
+            }
+        } else if !spec.words.is_empty() {
+            let mut touching: Vec<&VehicleEvent> = records
+                .iter()
+                .filter(|(_, f)| spec.words.iter().any(|w| f.words.iter().any(|x| x == w)))
+                .map(|(e, _)| *e)
+                .collect();
+            touching.sort_by_key(|e| std::cmp::Reverse((e.occurred_at, &e.id)));
+            touching.truncate(3);
+            if !touching.is_empty() {
+                let said: Vec<String> = touching.iter().map(|e| self.describe(e)).collect();
+                text.push_str(&format!(" Records about it: {}.", said.join("; ")));
+                for e in touching {
+                    cite_once(&mut citations, e);
+                }
+            }
+        }
+        text_answer(text, citations)
+    }
+
+    /// "its model (2021 Toyota RAV4)", or "its model" when the vehicle is not known.
+    fn model_label(&self) -> String {
+        match &self.k.vehicle {
+            Some(v) => format!("its model ({} {} {})", v.year, v.make, v.model),
+            None => "its model".into(),
+        }
+    }
+
     /// A question neither the records nor the knowledge excerpts speak to ("What's the weather tomorrow?"):
     /// said so, with what can be asked, rather than the nearest unrelated excerpt.
     fn not_said(&self) -> Answer {
@@ -2764,3 +2870,33 @@ pub fn normalised_question(q: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// An engine oil grade a record names ("0W-20", "5w30", "10W-40"): the first, as SAE writes it.
+fn oil_grade(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    for (i, c) in b.iter().enumerate() {
+        if !(c.eq_ignore_ascii_case(&b'w')) || i == 0 {
+            continue;
+        }
+        // Up to two digits before the W (not part of a longer word or number)…
+        let start = (0..i)
+            .rev()
+            .take_while(|&j| b[j].is_ascii_digit())
+            .last()
+            .unwrap_or(i);
+        if start == i || i - start > 2 || (start > 0 && b[start - 1].is_ascii_alphanumeric()) {
+            continue;
+        }
+        // …then an optional hyphen and two digits, ending the word.
+        let mut k = i + 1;
+        if b.get(k) == Some(&b'-') {
+            k += 1;
+        }
+        let digits = b[k..].iter().take_while(|d| d.is_ascii_digit()).count();
+        if digits != 2 || b.get(k + 2).is_some_and(|d| d.is_ascii_alphanumeric()) {
+            continue;
+        }
+        return Some(format!("{}W-{}", &text[start..i], &text[k..k + 2]));
+    }
+    None
+}

@@ -186,9 +186,23 @@ pub struct Slots {
     /// A measurement the records do not hold ("tire pressure"): said so, never the nearest record's work.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub measurement: Option<String>,
+    /// A specification of the vehicle's model the records do not hold ("recommended oil", "towing
+    /// capacity"): said so, with where it is given and the records that touch it, never the last oil change
+    /// as if it answered "What oil does it take?".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub specification: Option<String>,
+    /// Several dealers' records, for a question about "the dealer" when more than one dealer is recorded
+    /// (one dealer is `vendor`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dealers: Vec<String>,
 }
 
 impl Slots {
+    /// Whether the question keeps only some vendors' records: one it names, or the dealers.
+    pub fn names_vendor(&self) -> bool {
+        self.vendor.is_some() || !self.dealers.is_empty()
+    }
+
     pub fn has_subject(&self) -> bool {
         self.task.is_some() || self.part.is_some() || self.system.is_some()
     }
@@ -222,6 +236,9 @@ pub struct Vocabulary {
     pub vehicle: Vec<String>,
     /// The vehicle's own VIN: a question naming another is about another vehicle.
     pub vin: Option<String>,
+    /// The vendors that are dealers: a dealer sent their records (a dealer id), or their name holds the
+    /// vehicle's make ("Lakeside Toyota" for a Toyota) or the word "dealer". What "the dealer" means.
+    pub dealers: Vec<String>,
 }
 
 /// A maintenance task: its code, how answers name it, and the phrases that ask for it (normalised words).
@@ -1935,6 +1952,213 @@ fn measurement_named(q: &str) -> Option<&'static str> {
         .map(|(name, _)| *name)
 }
 
+/// A specification of the vehicle's model: what it is called in answers, where it is given, and the phrases
+/// that ask for it (normalised words). The records hold what was done, not what the model calls for.
+pub struct Specification {
+    pub name: &'static str,
+    pub given_in: &'static str,
+    /// The task whose records touch it (the last oil change for the oil), if any.
+    pub task: Option<&'static str>,
+    /// Words of records that touch it ("hitch" for the towing capacity).
+    pub words: &'static [&'static str],
+    phrases: &'static [&'static str],
+}
+
+pub const SPECIFICATIONS: &[Specification] = &[
+    Specification {
+        name: "recommended engine oil (grade and capacity)",
+        given_in: "the owner's manual, and the grade is often printed on the oil filler cap",
+        task: Some("oil_change"),
+        words: &[],
+        phrases: &[
+            "what oil",
+            "which oil",
+            "what kind of oil",
+            "what type of oil",
+            "what sort of oil",
+            "kind of oil does",
+            "type of oil does",
+            "oil type",
+            "oil grade",
+            "grade of oil",
+            "oil weight",
+            "weight oil",
+            "weight of oil",
+            "oil viscosity",
+            "viscosity",
+            "synthetic or conventional",
+            "conventional or synthetic",
+            "oil capacity",
+            "how much oil does",
+            "how many quarts",
+            "how many litres of oil",
+            "how many liters of oil",
+        ],
+    },
+    Specification {
+        name: "towing capacity",
+        given_in: "the owner's manual (the trailer towing section) — and a hitch has its own rating, the lower \
+                   of the two counts",
+        task: None,
+        words: &["hitch", "tow", "towing", "trailer"],
+        phrases: &[
+            "towing capacity",
+            "tow capacity",
+            "towing limit",
+            "tow limit",
+            "tow rating",
+            "towing rating",
+            "how much can it tow",
+            "how much can i tow",
+            "how much can we tow",
+            "how heavy a trailer",
+            "max towing",
+            "maximum towing",
+        ],
+    },
+    Specification {
+        name: "tire size",
+        given_in: "the tire's sidewall and the tire and loading information placard on the driver's door jamb",
+        task: None,
+        words: &[],
+        phrases: &[
+            "tire size",
+            "tires size",
+            "size tire",
+            "size tires",
+            "size of tire",
+            "size of tires",
+            "size of the tires",
+            "size of my tires",
+        ],
+    },
+    Specification {
+        name: "recommended fuel",
+        given_in: "the owner's manual, and often a label inside the fuel filler door",
+        task: None,
+        words: &[],
+        phrases: &[
+            "octane",
+            "premium or regular",
+            "regular or premium",
+            "what gas does",
+            "what fuel does",
+            "which fuel",
+            "which gas",
+            "type of fuel",
+            "type of gas",
+            "kind of fuel",
+            "kind of gas",
+            "need premium",
+            "take premium",
+            "diesel or petrol",
+            "petrol or diesel",
+        ],
+    },
+    Specification {
+        name: "fuel tank capacity",
+        given_in: "the owner's manual (specifications)",
+        task: None,
+        words: &[],
+        phrases: &[
+            "tank capacity",
+            "tank size",
+            "size of the tank",
+            "size of the fuel tank",
+            "size of the gas tank",
+            "how big is the tank",
+            "how big is the gas tank",
+            "how big is the fuel tank",
+            "how much does the tank hold",
+            "how many gallons does",
+            "how many litres does",
+            "how many liters does",
+        ],
+    },
+    Specification {
+        name: "recommended coolant",
+        given_in: "the owner's manual, and often the coolant reservoir's cap or label",
+        task: Some("coolant"),
+        words: &[],
+        phrases: &[
+            "what coolant",
+            "which coolant",
+            "type of coolant",
+            "kind of coolant",
+            "coolant type",
+            "what antifreeze",
+            "which antifreeze",
+            "type of antifreeze",
+            "kind of antifreeze",
+        ],
+    },
+];
+
+/// The specification a question asks for ("What oil does it take?"), not when work touching it was done
+/// ("When did I last change the oil?" names no specification).
+fn specification_asked(q: &str) -> Option<&'static Specification> {
+    if has_any(
+        q,
+        &[
+            "when",
+            "last time",
+            "how many times",
+            "how often",
+            "spent",
+            "cost",
+            "paid",
+        ],
+    ) {
+        return None;
+    }
+    SPECIFICATIONS.iter().find(|s| has_any(q, s.phrases))
+}
+
+/// A specification by the name answers give it (a stored turn's slot).
+pub fn specification(name: &str) -> Option<&'static Specification> {
+    SPECIFICATIONS.iter().find(|s| s.name == name)
+}
+
+/// Whether a question asks about "the dealer" rather than a vendor it names.
+fn dealer_asked(q: &str) -> bool {
+    has_any(
+        q,
+        &[
+            "the dealer",
+            "my dealer",
+            "a dealer",
+            "the dealers",
+            "the dealership",
+            "my dealership",
+            "a dealership",
+            "which dealer",
+            "what dealer",
+            "dealer visit",
+            "dealer visits",
+            "at dealers",
+            "at dealerships",
+        ],
+    )
+}
+
+/// A recorded vendor whose words the question holds in another order ("Toyota of Lakeside" for "Lakeside
+/// Toyota"): every word of a name of two or more words, the small ones aside. The longest wins.
+fn vendor_reworded(q: &str, vendors: &[String]) -> Option<String> {
+    const SMALL: [&str; 6] = ["of", "the", "and", "at", "on", "in"];
+    vendors
+        .iter()
+        .filter(|v| {
+            let n = normalise(v);
+            let words: Vec<&str> = n
+                .split_whitespace()
+                .filter(|w| !SMALL.contains(w))
+                .collect();
+            words.len() >= 2 && words.iter().all(|w| has(q, w))
+        })
+        .max_by_key(|v| v.len())
+        .cloned()
+}
+
 /// Understands one question. `now` resolves nothing here (ranges stay as asked); the vocabulary comes from
 /// the vehicle's records.
 pub fn understand(question: &str, vocabulary: &Vocabulary) -> Understanding {
@@ -1948,9 +2172,22 @@ pub fn understand(question: &str, vocabulary: &Vocabulary) -> Understanding {
             },
             read => read,
         }),
-        vendor: recorded_name(&q, &vocabulary.vendors).or_else(|| vendor_asked(&q)),
+        vendor: recorded_name(&q, &vocabulary.vendors)
+            .or_else(|| vendor_reworded(&q, &vocabulary.vendors)),
         ..Slots::default()
     };
+    // "The dealer" is the vehicle's dealer as recorded: one is the vendor, several are each counted; with
+    // none recorded the answer says nothing is recorded "at a dealer" (not at a vendor called "The Dealer").
+    if slots.vendor.is_none() && dealer_asked(&q) {
+        match vocabulary.dealers.as_slice() {
+            [] => slots.vendor = Some("a dealer".into()),
+            [one] => slots.vendor = Some(one.clone()),
+            several => slots.dealers = several.to_vec(),
+        }
+    }
+    if !slots.names_vendor() {
+        slots.vendor = vendor_asked(&q);
+    }
     // The vendor's name is not the subject: "at Tacoma Tire" is not about tires, nor "at Precision
     // Collision" about a collision.
     let q_vendor = normalise(slots.vendor.as_deref().unwrap_or_default());
@@ -1999,6 +2236,9 @@ pub fn understand(question: &str, vocabulary: &Vocabulary) -> Understanding {
     if let Some(m) = measurement_asked(q) {
         intent = Intent::Knowledge;
         slots.measurement = Some(m.to_string());
+    } else if let Some(spec) = specification_asked(q) {
+        intent = Intent::Knowledge;
+        slots.specification = Some(spec.name.to_string());
     }
     // What "I" spent (not what "it" cost): the owner's own spending.
     slots.owner = intent == Intent::TotalCost && has_any(q, &["i", "me", "my", "we", "us", "our"]);
@@ -2015,7 +2255,7 @@ pub fn understand(question: &str, vocabulary: &Vocabulary) -> Understanding {
     if intent == Intent::TotalCost
         && !slots.has_subject()
         && slots.kind.is_none()
-        && slots.vendor.is_none()
+        && !slots.names_vendor()
         && let Some(subject) = cost_subject(q, &vocabulary.vehicle)
     {
         slots.subject = Some(subject.clone());
@@ -2080,7 +2320,7 @@ fn intent_of(q: &str, slots: &Slots) -> Intent {
     if slots.range.is_some()
         && !slots.has_subject()
         && slots.kind.is_none()
-        && slots.vendor.is_none()
+        && !slots.names_vendor()
         && only_a_range(q)
     {
         return Intent::FollowUpRange;
@@ -2100,7 +2340,7 @@ fn intent_of(q: &str, slots: &Slots) -> Intent {
     }
     // "How many miles ago was the last oil change?": the distance and time since, asked with its own subject
     // (the engine answers it as the last one done, then how long ago; a count would not answer it).
-    if (slots.has_subject() || slots.kind.is_some() || slots.vendor.is_some())
+    if (slots.has_subject() || slots.kind.is_some() || slots.names_vendor())
         && has_any(
             q,
             &[
@@ -2188,7 +2428,7 @@ fn intent_of(q: &str, slots: &Slots) -> Intent {
         && !slots.has_subject()
         && slots.kind.is_none()
         && slots.range.is_none()
-        && slots.vendor.is_none()
+        && !slots.names_vendor()
         && has_any(
             q,
             &[
@@ -2544,12 +2784,20 @@ fn intent_of(q: &str, slots: &Slots) -> Intent {
         return Intent::ListEvents;
     }
     // "When did I last go to Discount Tire?": the latest record at that vendor, not a search of every word.
-    if slots.vendor.is_some()
+    if slots.names_vendor()
         && !slots.has_subject()
         && slots.kind.is_none()
         && has_any(q, &["when", "last", "latest", "most recent", "recently"])
     {
         return Intent::LastDone;
+    }
+    // "What did the dealer do?": that vendor's records, not a search for the words "did" and "do".
+    if slots.names_vendor()
+        && !slots.has_subject()
+        && slots.kind.is_none()
+        && has_any(q, &["do", "did", "done", "work", "worked"])
+    {
+        return Intent::ListEvents;
     }
     if slots.has_subject() {
         return Intent::LastDone;
@@ -2583,6 +2831,7 @@ mod tests {
             systems: vec!["brakes".into(), "electrical".into()],
             vehicle: vec!["Toyota".into(), "RAV4".into()],
             vin: None,
+            dealers: vec!["Lakeside Toyota".into()],
         }
     }
 

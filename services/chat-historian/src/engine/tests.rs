@@ -2654,3 +2654,142 @@ fn fuel_distance_is_grouped_and_how_much_after_an_answer_citing_nothing_says_it_
         "The previous answer cited no record, so there is no cost to give."
     );
 }
+
+/// A specification of the model ("What oil does it take?") is not in the records: said so, with where it is
+/// given, citing the records that touch it — never answered with the last oil change as if it said the grade
+/// (probe: "What oil does a Toyota take?" gave the last oil change), nor a collision for the towing capacity.
+#[test]
+fn a_specification_the_records_do_not_hold_is_said_so_with_the_records_that_touch_it() {
+    let k = fixture();
+    for q in [
+        "What oil does it take?",
+        "What oil should I use?",
+        "What type of oil does my RAV4 need?",
+        "What weight oil?",
+        "Synthetic or conventional?",
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(a.understanding.intent, Intent::Knowledge, "{q}");
+        assert_eq!(
+            a.understanding.slots.specification.as_deref(),
+            Some("recommended engine oil (grade and capacity)"),
+            "{q}"
+        );
+        assert!(
+            a.text.starts_with(
+                "This vehicle's records do not hold its recommended engine oil (grade and capacity): that \
+                 is a specification of its model (2021 Toyota RAV4), given in the owner's manual"
+            ),
+            "{q}: {}",
+            a.text
+        );
+        // The last oil change (e07), as context, cited.
+        assert_eq!(cited(&a), ["e07"], "{q}: {}", a.text);
+        assert!(
+            a.text.contains("The last oil change on record: "),
+            "{}",
+            a.text
+        );
+    }
+    // A record naming a grade is cited for it, even when it is not the last oil change.
+    let mut graded = fixture();
+    graded.events[2].notes = Some("Used 0w20 full synthetic, 4.8 qt".into());
+    let a = ask(&graded, "What oil does it take?");
+    assert_eq!(cited(&a), ["e03"], "{}", a.text);
+    assert!(a.text.contains(" Its records name 0W-20: "), "{}", a.text);
+
+    // The towing capacity: the tow hitch is cited, the rear bumper's collision is not.
+    let a = ask(&k, "What's the towing capacity?");
+    assert_eq!(
+        a.understanding.slots.specification.as_deref(),
+        Some("towing capacity")
+    );
+    assert_eq!(cited(&a), ["e06"], "{}", a.text);
+    assert!(a.text.contains("Records about it: "), "{}", a.text);
+    // Nothing touching it: said so, nothing cited.
+    let a = ask(&k, "What octane does it need?");
+    assert_eq!(
+        a.understanding.slots.specification.as_deref(),
+        Some("recommended fuel")
+    );
+    assert!(a.citations.is_empty(), "{}", a.text);
+    assert!(
+        a.text
+            .ends_with("often a label inside the fuel filler door."),
+        "{}",
+        a.text
+    );
+
+    // When work was done is still read from the records.
+    for q in [
+        "When was the oil last changed?",
+        "How much did oil changes cost?",
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(a.understanding.slots.specification, None, "{q}");
+        assert!(!a.citations.is_empty(), "{q}: {}", a.text);
+    }
+    // Nor is the fuel economy a question about the recommended fuel.
+    let a = ask(&k, "What fuel economy am I getting?");
+    assert_eq!(a.understanding.slots.specification, None);
+}
+
+#[test]
+fn an_oil_grade_is_read_as_sae_writes_it() {
+    assert_eq!(
+        oil_grade("Oil change 0W-20 synthetic").as_deref(),
+        Some("0W-20")
+    );
+    assert_eq!(oil_grade("5w30 conventional").as_deref(), Some("5W-30"));
+    assert_eq!(oil_grade("10W-40").as_deref(), Some("10W-40"));
+    assert_eq!(oil_grade("WD-40 on the hinges"), None);
+    assert_eq!(oil_grade("a 300W-20 amp inverter"), None);
+    assert_eq!(oil_grade("part 5W-300"), None);
+    assert_eq!(oil_grade("the W-20 form"), None);
+}
+
+/// "The dealer" is the dealer the records name ("Lakeside Toyota" for a Toyota), not a vendor called "The
+/// Dealer" (probe: "How much have I spent at the dealer?" said nothing was recorded "at The Dealer"); a
+/// vendor's words in another order name it too ("Toyota of Lakeside").
+#[test]
+fn the_dealer_is_the_recorded_dealer_and_a_vendor_reworded_is_that_vendor() {
+    let k = fixture();
+    let a = ask(&k, "How much have I spent at the dealer?");
+    assert_eq!(
+        a.understanding.slots.vendor.as_deref(),
+        Some("Lakeside Toyota")
+    );
+    assert!(!a.text.contains("The Dealer"), "{}", a.text);
+    assert!(a.text.contains("Lakeside Toyota"), "{}", a.text);
+    let a = ask(&k, "What did Toyota of Lakeside do?");
+    assert_eq!(
+        a.understanding.slots.vendor.as_deref(),
+        Some("Lakeside Toyota")
+    );
+    assert_eq!(cited(&a), ["e01"], "{}", a.text);
+
+    // Two dealers: both counted, both named.
+    let mut two = fixture();
+    two.events[3].vendor = Some(vwc_contracts::Vendor {
+        name: "Northside Motors".into(),
+        dealer_id: Some("dlr_north".into()),
+    });
+    two.events[3].cost_cents = Some(41_000);
+    let a = ask(&two, "What has the dealer done?");
+    assert_eq!(a.understanding.slots.vendor, None);
+    assert_eq!(
+        a.understanding.slots.dealers,
+        ["Lakeside Toyota", "Northside Motors"]
+    );
+    let mut ids = cited(&a);
+    ids.sort();
+    assert_eq!(ids, ["e01", "e04"], "{}", a.text);
+
+    // No dealer recorded: nothing "at a dealer".
+    let mut none = fixture();
+    none.events.remove(0);
+    let a = ask(&none, "How much have I spent at the dealer?");
+    assert_eq!(a.understanding.slots.vendor.as_deref(), Some("a dealer"));
+    assert!(a.citations.is_empty(), "{}", a.text);
+    assert!(a.text.contains(" at a dealer"), "{}", a.text);
+}
