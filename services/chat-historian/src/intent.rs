@@ -2802,6 +2802,18 @@ fn intent_of(q: &str, slots: &Slots) -> Intent {
     if slots.has_subject() {
         return Intent::LastDone;
     }
+    // A warning light said, not asked ("My engine light came on"): what it means is the knowledge's.
+    if has_any(
+        q,
+        &[
+            "check engine",
+            "engine light",
+            "warning light",
+            "service engine soon",
+        ],
+    ) {
+        return Intent::Knowledge;
+    }
     if starts(q, &["what", "why", "how", "when should", "is it", "are"]) && words >= 3 {
         // A general question about maintenance the records cannot answer: the excerpts may.
         return Intent::Knowledge;

@@ -2793,3 +2793,20 @@ fn the_dealer_is_the_recorded_dealer_and_a_vendor_reworded_is_that_vendor() {
     assert!(a.citations.is_empty(), "{}", a.text);
     assert!(a.text.contains(" at a dealer"), "{}", a.text);
 }
+
+/// The check engine light is answered from its own excerpt (probe: "Is it safe to drive with the check engine
+/// light on?" gave the safety inspection's).
+#[test]
+fn the_check_engine_light_has_its_excerpt() {
+    let k = fixture();
+    for q in [
+        "Is it safe to drive with the check engine light on?",
+        "What does the check engine light mean?",
+        "My engine light came on",
+    ] {
+        let a = ask(&k, q);
+        let kb: Vec<&str> = a.knowledge.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(kb, ["kb_check_engine_light"], "{q}: {}", a.text);
+        assert!(a.citations.is_empty(), "{q}: {}", a.text);
+    }
+}
