@@ -364,7 +364,8 @@ async fn maintenance(
 /// List a vehicle's valuations
 ///
 /// The valuation history with its factors, newest first: a point on every day an event moved the value
-/// and on the first of every month. The current value is the overview's `valuation`.
+/// and on the first of every month. The current value is the overview's `valuation`. A sold vehicle's
+/// history ends on the day of its sale.
 #[route(get "/v1/vehicles/{id}/valuations", tag = "vehicles", params(VehiclePath, PageQuery),
     ok(200, "The valuation history, newest first.", Page<Valuation>), errors(ResourceQuery))]
 async fn valuations(
@@ -382,10 +383,20 @@ async fn valuations(
             "is a cursor of another vehicle's valuations",
         ));
     }
-    let before = before.map(|c| c.d);
-    state
+    let found = state
         .vehicle_of(&vehicle.org_id, &vehicle.vehicle_id)
         .await?;
+    // A sold vehicle's history ends on its sale's day: points dated after it (valued before a back-dated
+    // sale was recorded) are not its history.
+    let end = found
+        .vehicle
+        .sale
+        .as_ref()
+        .and_then(|s| s.sold_at.date_naive().succ_opt());
+    let before = match (before.map(|c| c.d), end) {
+        (Some(b), Some(e)) => Some(b.min(e)),
+        (b, e) => b.or(e),
+    };
     let page = vwc_store::Page::after(before.as_ref(), limit + 1);
     let items = state.store.valuations(&vehicle, page).await?;
     Ok(Json(Page::cut(items, limit, |v| ValuationsCursor {

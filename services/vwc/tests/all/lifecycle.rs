@@ -414,5 +414,22 @@ async fn a_sold_vehicle_reads_as_sold_and_takes_no_record_dated_after_its_sale()
     )
     .await;
     assert_eq!(status, 200, "{voided}");
+    // Its valuation history ends at the sale: no point dated after it (the monthly point valued before the
+    // back-dated sale was recorded is left out), the sale day's own kept.
+    app.settle().await;
+    let history = app
+        .get_ok(&fleet, &format!("/v1/vehicles/{sold}/valuations?limit=100"))
+        .await;
+    let days: Vec<&str> = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v["asOf"].as_str())
+        .collect();
+    assert!(!days.is_empty(), "{history}");
+    assert!(
+        days.iter().all(|d| &d[..10] <= sale_day),
+        "{days:?} after {sale_day}"
+    );
     app.stop().await;
 }
