@@ -151,6 +151,7 @@ fn event(
     out.prop("UID", &uid(&v.vehicle.id, &item.task));
     out.line(&format!("DTSTAMP:{stamp}"));
     out.line(&format!("LAST-MODIFIED:{stamp}"));
+    out.line(&format!("SEQUENCE:{}", sequence(v.evaluated_at)));
     out.line(&format!("DTSTART;VALUE=DATE:{}", date.format("%Y%m%d")));
     out.line(&format!("DTEND;VALUE=DATE:{}", end.format("%Y%m%d")));
     out.prop("SUMMARY", &text(&summary));
@@ -165,6 +166,18 @@ fn event(
     out.prop("X-VWC-VEHICLE-ID", &text(&v.vehicle.id));
     out.prop("X-VWC-TASK", &text(&item.task));
     out.line("END:VEVENT");
+}
+
+/// Seconds from 2024-01-01 to the schedule's evaluation (the evaluation time, `LAST-MODIFIED`, counted):
+/// an event's `SEQUENCE` (RFC 5545 §3.8.7.4) grows whenever its schedule is evaluated again — after a fact
+/// changed — and stays the same on every refresh in between, so a client that orders revisions by sequence
+/// (Outlook) takes a moved date as newer than the one it holds. 0 before that epoch; an RFC 5545 INTEGER
+/// (a signed 32-bit value) until 2092, then held there.
+pub fn sequence(evaluated_at: DateTime<Utc>) -> u32 {
+    const EPOCH: i64 = 1_704_067_200; // 2024-01-01T00:00:00Z
+    u32::try_from((evaluated_at.timestamp() - EPOCH).max(0))
+        .unwrap_or(u32::MAX)
+        .min(i32::MAX as u32)
 }
 
 /// RFC 5545 §3.3.11: backslash, semicolon, comma and newline are escaped in TEXT values.
@@ -277,6 +290,19 @@ mod tests {
             ..overdue(Some("2026-11-01"))
         };
         assert_eq!(due_by(&by_date, today), Some(DueBy::Date(d("2026-11-01"))));
+    }
+
+    /// A later evaluation gives a greater sequence; the same one the same (a refresh changes nothing).
+    #[test]
+    fn the_sequence_grows_with_the_evaluation() {
+        let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(sequence(t("2024-01-01T00:00:00Z")), 0);
+        assert_eq!(sequence(t("2023-06-01T00:00:00Z")), 0);
+        assert_eq!(sequence(t("2024-01-01T01:00:59.9Z")), 3659);
+        let a = sequence(t("2026-12-02T08:00:00Z"));
+        assert!(sequence(t("2026-12-02T08:00:01Z")) > a);
+        assert_eq!(sequence(t("2026-12-02T08:00:00.5Z")), a);
+        assert_eq!(sequence(t("2100-01-01T00:00:00Z")), i32::MAX as u32);
     }
 
     #[test]

@@ -62,6 +62,33 @@ async fn feed(app: &TestApp, url: &str, token: Option<&str>) -> Events {
     events
 }
 
+/// Each event's `SEQUENCE` in a signed feed, by UID.
+async fn sequences(app: &TestApp, url: &str) -> BTreeMap<String, u32> {
+    let text = app
+        .http
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let calendar: Calendar = text.parse().unwrap();
+    calendar
+        .components
+        .iter()
+        .filter_map(|c| match c {
+            CalendarComponent::Event(e) => Some((
+                e.get_uid().expect("UID").to_string(),
+                e.property_value("SEQUENCE")
+                    .and_then(|s| s.parse().ok())
+                    .expect("a SEQUENCE"),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
 async fn maintenance(app: &TestApp, token: &str, vehicle: &str) -> Value {
     app.get_ok(token, &format!("/v1/vehicles/{vehicle}/maintenance"))
         .await
@@ -159,9 +186,14 @@ async fn the_signed_vehicle_feed_parses_with_stable_uids_and_projected_mileage_d
     .await;
     assert_eq!(with_token, events);
 
+    // A refresh without a change keeps every event's SEQUENCE.
+    let sequenced = sequences(&app, &calendar_url).await;
+    assert_eq!(sequences(&app, &calendar_url).await, sequenced);
     // A new odometer reading re-evaluates the schedule: the same UIDs come back (apps move events).
     let evaluated = view["evaluatedAt"].clone();
     let odometer = view["odometer"]["value"].as_u64().unwrap();
+    // (SEQUENCE counts the evaluation in seconds: the next one falls in a later second.)
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
     app.record_odometer(&token, &rav4, 0, odometer + 1500).await;
     eventually("a re-evaluation", Duration::from_secs(10), || async {
         (maintenance(&app, &token, &rav4).await["evaluatedAt"] != evaluated).then_some(())
@@ -173,6 +205,15 @@ async fn the_signed_vehicle_feed_parses_with_stable_uids_and_projected_mileage_d
         again.keys().collect::<Vec<_>>(),
         events.keys().collect::<Vec<_>>()
     );
+    // …each with a greater SEQUENCE, so clients that order revisions by it take the new dates.
+    let resequenced = sequences(&app, &calendar_url).await;
+    for (uid, before) in &sequenced {
+        assert!(
+            resequenced[uid] > *before,
+            "{uid}: {before} → {}",
+            resequenced[uid]
+        );
+    }
 
     // The fleet feed holds the same vehicle's events under the same UIDs, and the Civic's.
     let fleet_url = app
