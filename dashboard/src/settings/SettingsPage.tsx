@@ -1,7 +1,7 @@
 // `#/settings`: the organisation's notification preferences (`GET`/`PUT /v1/notifications/preferences`, for
 // the roles with `configure_notifications`) and its calendar feed (`GET …/preferences/calendar` for every
 // role, `POST …/calendar/rotate` with a confirm step for those that may). docs/dashboard.md, "Settings".
-import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from "react";
+import { useEffect, useId, useRef, useState, type FormEvent } from "react";
 import { ApiError } from "../api/client";
 import { useApi } from "../api/context";
 import type { components } from "../api/schema";
@@ -11,7 +11,8 @@ import { formatDateTime } from "../format";
 import { Dialog } from "../ui/Dialog";
 import { useFocusFirstError } from "../ui/focusFirstError";
 import { ErrorText, GeneralErrors, Loading } from "../ui/Feedback";
-import { CopyField, Field, fieldAttrs, formErrors, sentence, type FieldErrors } from "./fields";
+import { bindFields, Check, CheckField, SelectField, TextField } from "../ui/Field";
+import { CopyField, formErrors, sentence, type FieldErrors } from "./fields";
 import "./settings.css";
 
 type S = components["schemas"];
@@ -189,12 +190,10 @@ export function PreferencesForm({ initial }: { initial: Preferences }) {
   const [secret, setSecret] = useState<string | undefined>();
   const [busy, setBusy] = useState(false);
 
-  const set =
-    <K extends keyof PrefsFields>(name: K) =>
-    (value: PrefsFields[K]) => {
-      setF((cur) => ({ ...cur, [name]: value }));
-      setStatus("");
-    };
+  const set = <K extends keyof PrefsFields>(name: K, value: PrefsFields[K]) => {
+    setF((cur) => ({ ...cur, [name]: value }));
+    setStatus("");
+  };
 
   async function submit(e: FormEvent) {
     e.preventDefault();
@@ -234,13 +233,7 @@ export function PreferencesForm({ initial }: { initial: Preferences }) {
       "Reminders are also POSTed here, signed with the organisation's webhook secret: an https address of a public host. Leave it empty to send none.",
     tz: `The time zone of the hours above (this browser is at ${offsetText(browserOffset())} now).`,
   };
-  const field = (name: keyof PrefsFields, label: string, input: ReactNode) => (
-    <Field prefix={id} name={name} label={label} error={errors[name]} hint={hints[name]}>
-      {input}
-    </Field>
-  );
-  const attrs = (name: keyof PrefsFields) =>
-    fieldAttrs(id, name, { error: errors[name], hint: hints[name] });
+  const field = bindFields({ prefix: id, values: f, set, errors, hints });
 
   return (
     <form
@@ -254,48 +247,26 @@ export function PreferencesForm({ initial }: { initial: Preferences }) {
         <strong>In the app:</strong> always on.
         {saved.updatedAt ? ` Last saved on ${formatDateTime(saved.updatedAt)}.` : " Never changed."}
       </p>
-      {field(
-        "email",
-        "E-mail address",
-        <input
-          {...attrs("email")}
-          type="email"
-          autoComplete="email"
-          maxLength={254}
-          value={f.email}
-          onChange={(e) => set("email")(e.target.value)}
-        />,
-      )}
-      {field(
-        "webhookUrl",
-        "Webhook URL",
-        <input
-          {...attrs("webhookUrl")}
-          type="url"
-          autoComplete="off"
-          spellCheck={false}
-          placeholder="https://"
-          value={f.webhookUrl}
-          onChange={(e) => set("webhookUrl")(e.target.value)}
-        />,
-      )}
+      <TextField
+        {...field("email")}
+        label="E-mail address"
+        type="email"
+        autoComplete="email"
+        maxLength={254}
+      />
+      <TextField
+        {...field("webhookUrl")}
+        label="Webhook URL"
+        type="url"
+        autoComplete="off"
+        spellCheck={false}
+        placeholder="https://"
+      />
       {saved.hasWebhookSecret && f.webhookUrl.trim() && (
-        <div className={`field${errors.rotateSecret ? " invalid" : ""}`}>
-          <label className="check">
-            <input
-              type="checkbox"
-              {...attrs("rotateSecret")}
-              checked={f.rotateSecret}
-              onChange={(e) => set("rotateSecret")(e.target.checked)}
-            />
-            Issue a new webhook secret (the current one stops working at once)
-          </label>
-          {errors.rotateSecret && (
-            <span className="field-error" id={`${id}-rotateSecret-error`} role="alert">
-              {errors.rotateSecret}
-            </span>
-          )}
-        </div>
+        <CheckField
+          {...field("rotateSecret")}
+          label="Issue a new webhook secret (the current one stops working at once)"
+        />
       )}
       {secret && (
         <div className="secret-once">
@@ -311,51 +282,27 @@ export function PreferencesForm({ initial }: { initial: Preferences }) {
       )}
       <fieldset className="quiet-hours">
         <legend>Quiet hours</legend>
-        <label className="check">
-          <input
-            type="checkbox"
-            checked={f.quiet}
-            aria-describedby={`${id}-quiet-hint`}
-            onChange={(e) => set("quiet")(e.target.checked)}
-          />
-          Hold e-mail and webhook reminders during quiet hours
-        </label>
+        <Check
+          checked={f.quiet}
+          aria-describedby={`${id}-quiet-hint`}
+          onChange={(e) => set("quiet", e.target.checked)}
+          label="Hold e-mail and webhook reminders during quiet hours"
+        />
         <p className="hint" id={`${id}-quiet-hint`}>
           They are sent when the quiet hours end; the bell shows them at once.
         </p>
         {f.quiet && (
           <div className="grid">
-            {field(
-              "start",
-              "From",
-              <input
-                {...attrs("start")}
-                type="time"
-                value={f.start}
-                onChange={(e) => set("start")(e.target.value)}
-              />,
-            )}
-            {field(
-              "end",
-              "Until",
-              <input
-                {...attrs("end")}
-                type="time"
-                value={f.end}
-                onChange={(e) => set("end")(e.target.value)}
-              />,
-            )}
-            {field(
-              "tz",
-              "Time zone",
-              <select {...attrs("tz")} value={f.tz} onChange={(e) => set("tz")(e.target.value)}>
-                {offsets(Number(f.tz)).map((m) => (
-                  <option key={m} value={String(m)}>
-                    {offsetText(m)}
-                  </option>
-                ))}
-              </select>,
-            )}
+            <TextField {...field("start")} label="From" type="time" />
+            <TextField {...field("end")} label="Until" type="time" />
+            <SelectField
+              {...field("tz")}
+              label="Time zone"
+              options={offsets(Number(f.tz)).map((m) => ({
+                value: String(m),
+                label: offsetText(m),
+              }))}
+            />
           </div>
         )}
       </fieldset>

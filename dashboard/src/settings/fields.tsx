@@ -1,8 +1,9 @@
-// What the registration dialog and the settings page share: a labelled field with its hint, warning and
-// error (named by the input's aria-describedby, the error first, as the record form does), field errors
-// from a 422 mapped onto the form's own fields, and copying a secret link to the clipboard.
+// What the registration dialog, the vehicle's dialogs and the settings page share: field errors from a 422
+// mapped onto the form's own fields, and copying a secret link to the clipboard (the fields themselves are
+// ui/Field's).
 import { useEffect, useRef, useState, type ReactNode } from "react";
 import { ApiError } from "../api/client";
+import { Field, fieldAttrs } from "../ui/Field";
 
 export type FieldErrors = Record<string, string>;
 
@@ -36,72 +37,6 @@ export function formErrors(
   }
   if (!Object.keys(fields).length && !general.length) general.push(err.message);
   return { fields, general };
-}
-
-/** An `aria-describedby` of the ids given, or none. */
-export function describedBy(...ids: (string | false | undefined | null)[]): string | undefined {
-  return ids.filter(Boolean).join(" ") || undefined;
-}
-
-/** The ids and attributes of one field of a form whose ids start with `prefix`. */
-export function fieldAttrs(
-  prefix: string,
-  name: string,
-  help: { error?: string; warning?: string; hint?: ReactNode },
-) {
-  return {
-    id: `${prefix}-${name}`,
-    name,
-    "aria-invalid": help.error ? true : undefined,
-    "aria-describedby": describedBy(
-      help.error && `${prefix}-${name}-error`,
-      help.warning && `${prefix}-${name}-warning`,
-      help.hint ? `${prefix}-${name}-hint` : undefined,
-    ),
-  } as const;
-}
-
-/** A label, its input and the input's help, each help line with the id `fieldAttrs` names. */
-export function Field({
-  prefix,
-  name,
-  label,
-  error,
-  warning,
-  hint,
-  children,
-  className,
-}: {
-  prefix: string;
-  name: string;
-  label: ReactNode;
-  error?: string;
-  warning?: string;
-  hint?: ReactNode;
-  children: ReactNode;
-  className?: string;
-}) {
-  return (
-    <div className={`field${error ? " invalid" : ""}${className ? ` ${className}` : ""}`}>
-      <label htmlFor={`${prefix}-${name}`}>{label}</label>
-      {children}
-      {hint && (
-        <span className="hint" id={`${prefix}-${name}-hint`}>
-          {hint}
-        </span>
-      )}
-      {warning && (
-        <span className="field-warning" id={`${prefix}-${name}-warning`}>
-          {warning}
-        </span>
-      )}
-      {error && (
-        <span className="field-error" id={`${prefix}-${name}-error`} role="alert">
-          {error}
-        </span>
-      )}
-    </div>
-  );
 }
 
 /**

@@ -7,10 +7,10 @@ import type { EventHistory, EventKind, EventRevision, Vehicle, VehicleEvent } fr
 import { formatDate, formatDateTime, formatDistance, formatMoney, humanize } from "../format";
 import { Dialog } from "../ui/Dialog";
 import { ErrorText, Loading } from "../ui/Feedback";
+import { TextAreaField } from "../ui/Field";
 import { kindStyle } from "./kinds";
 import {
   ConflictRetry,
-  describedBy,
   eventPath,
   historyPath,
   lastRevision,
@@ -238,26 +238,17 @@ export function VoidDialog({
             is kept.
           </p>
           <form className="record" onSubmit={next} aria-label="Why void the record" noValidate>
-            <div className={`field${error ? " invalid" : ""}`}>
-              <label htmlFor={`${id}-reason`}>Reason (required)</label>
-              <textarea
-                id={`${id}-reason`}
-                rows={2}
-                maxLength={MAX_REASON}
-                value={reason}
-                onChange={(e) => setReason(e.target.value)}
-                aria-invalid={error ? true : undefined}
-                aria-describedby={describedBy(error && `${id}-reason-error`, `${id}-reason-hint`)}
-              />
-              <span className="hint" id={`${id}-reason-hint`}>
-                Up to {MAX_REASON} characters; kept in the record&apos;s history.
-              </span>
-              {error && (
-                <span className="field-error" id={`${id}-reason-error`} role="alert">
-                  {error}
-                </span>
-              )}
-            </div>
+            <TextAreaField
+              prefix={id}
+              name="reason"
+              label="Reason (required)"
+              rows={2}
+              maxLength={MAX_REASON}
+              value={reason}
+              onValue={setReason}
+              error={error}
+              hint={<>Up to {MAX_REASON} characters; kept in the record&apos;s history.</>}
+            />
             {general && (
               <p className="error" role="alert">
                 {general}

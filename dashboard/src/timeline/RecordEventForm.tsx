@@ -1,12 +1,4 @@
-import {
-  useEffect,
-  useId,
-  useRef,
-  useState,
-  type FormEvent,
-  type InputHTMLAttributes,
-  type ReactNode,
-} from "react";
+import { useEffect, useId, useRef, useState, type FormEvent } from "react";
 import { ApiError } from "../api/client";
 import { useApi } from "../api/context";
 import {
@@ -20,6 +12,7 @@ import {
 } from "../api/types";
 import { useQuery } from "../api/useQuery";
 import { GeneralErrors } from "../ui/Feedback";
+import { bindFields, Check, SelectField, TextAreaField, TextField } from "../ui/Field";
 import { useFocusFirstError } from "../ui/focusFirstError";
 import {
   centsToText,
@@ -421,13 +414,10 @@ export function RecordEventForm({
       .map((t) => t.trim())
       .filter(Boolean);
     const others = typed.filter((t) => readTasks(t, known).tasks[0] !== code);
-    set("tasks")({
-      target: { value: (others.length < typed.length ? others : [...typed, code]).join(", ") },
-    });
+    set("tasks", (others.length < typed.length ? others : [...typed, code]).join(", "));
   };
 
-  const set = (k: keyof Fields) => (e: { target: { value: string } }) => {
-    const value = e.target.value;
+  const set = (k: keyof Fields, value: string) => {
     setF((x) => ({
       ...x,
       [k]: value,
@@ -575,48 +565,8 @@ export function RecordEventForm({
       }),
   };
 
-  const field = (name: keyof Fields, label: string, input: ReactNode) => {
-    const err = errors[name];
-    const hint = hints[name];
-    const warning = warnings[name];
-    return (
-      <div className={`field${err ? " invalid" : ""}`}>
-        <label htmlFor={`${id}-${name}`}>{label}</label>
-        {input}
-        {hint && (
-          <span className="hint" id={`${id}-${name}-hint`}>
-            {hint}
-          </span>
-        )}
-        {warning && (
-          <span className="field-warning" id={`${id}-${name}-warning`}>
-            {warning}
-          </span>
-        )}
-        {err && (
-          <span className="field-error" id={`${id}-${name}-error`} role="alert">
-            {err}
-          </span>
-        )}
-      </div>
-    );
-  };
-  const attrs = (name: keyof Fields) => ({
-    id: `${id}-${name}`,
-    name,
-    "aria-invalid": errors[name] ? true : undefined,
-    // The error first: it is what needs doing.
-    "aria-describedby": describedBy(
-      errors[name] && `${id}-${name}-error`,
-      warnings[name] && `${id}-${name}-warning`,
-      hints[name] && `${id}-${name}-hint`,
-    ),
-  });
-
-  // A text input bound to its field (id, name, error wiring, value, change handler) with `props` besides.
-  const textInput = (name: keyof Fields, props: InputHTMLAttributes<HTMLInputElement> = {}) => (
-    <input {...attrs(name)} value={f[name]} onChange={set(name)} {...props} />
-  );
+  // Each field's help is named by its input's aria-describedby (the error first: it is what needs doing).
+  const field = bindFields({ prefix: id, values: f, set, errors, hints, warnings });
 
   return (
     <form
@@ -627,108 +577,85 @@ export function RecordEventForm({
       noValidate
     >
       <div className="grid">
-        {field(
-          "kind",
-          "Kind",
-          <select {...attrs("kind")} value={f.kind} onChange={set("kind")}>
-            {kinds.map((k) => (
-              <option key={k} value={k}>
-                {kindStyle(k).label}
-              </option>
-            ))}
-          </select>,
+        <SelectField
+          {...field("kind")}
+          label="Kind"
+          options={kinds.map((k) => ({ value: k, label: kindStyle(k).label }))}
+        />
+        <TextField {...field("date")} label="Date" type="date" required />
+        <TextField {...field("title")} label="Title" placeholder="Defaults to the kind" />
+        <TextField
+          {...field("odometer")}
+          label={`Odometer (${vehicle.odometerUnit})`}
+          inputMode="numeric"
+        />
+        <TextField {...field("cost")} label={`Cost (${f.currency})`} inputMode="decimal" />
+        {currencyChoices.length > 1 && (
+          <SelectField {...field("currency")} label="Currency" options={currencyChoices} />
         )}
-        {field("date", "Date", textInput("date", { type: "date", required: true }))}
-        {field("title", "Title", textInput("title", { placeholder: "Defaults to the kind" }))}
-        {field(
-          "odometer",
-          `Odometer (${vehicle.odometerUnit})`,
-          textInput("odometer", { inputMode: "numeric" }),
+        <TextField {...field("vendor")} label="Vendor" />
+        {f.kind === "maintenance" && <TextField {...field("tasks")} label="Tasks" />}
+        {f.kind === "collision" && (
+          <SelectField
+            {...field("severity")}
+            label="Severity"
+            options={["minor", "moderate", "major", "severe"]}
+          />
         )}
-        {field("cost", `Cost (${f.currency})`, textInput("cost", { inputMode: "decimal" }))}
-        {currencyChoices.length > 1 &&
-          field(
-            "currency",
-            "Currency",
-            <select {...attrs("currency")} value={f.currency} onChange={set("currency")}>
-              {currencyChoices.map((c) => (
-                <option key={c}>{c}</option>
-              ))}
-            </select>,
-          )}
-        {field("vendor", "Vendor", textInput("vendor"))}
-        {f.kind === "maintenance" && field("tasks", "Tasks", textInput("tasks"))}
-        {f.kind === "collision" &&
-          field(
-            "severity",
-            "Severity",
-            <select {...attrs("severity")} value={f.severity} onChange={set("severity")}>
-              {["minor", "moderate", "major", "severe"].map((s) => (
-                <option key={s}>{s}</option>
-              ))}
-            </select>,
-          )}
-        {f.kind === "valuation" &&
-          field("amount", `Value (${f.currency})`, textInput("amount", { inputMode: "decimal" }))}
-        {f.kind === "acquisition" &&
-          field(
-            "price",
-            `Purchase price (${f.currency})`,
-            textInput("price", { inputMode: "decimal" }),
-          )}
-        {f.kind === "fuel" &&
-          field("volume", "Volume", textInput("volume", { inputMode: "decimal" }))}
-        {f.kind === "fuel" &&
-          field(
-            "volumeUnit",
-            "Unit",
-            <select {...attrs("volumeUnit")} value={f.volumeUnit} onChange={set("volumeUnit")}>
-              <option value="gal">US gallons</option>
-              <option value="l">litres</option>
-            </select>,
-          )}
-        {f.kind === "fuel" &&
-          field(
-            "fullTank",
-            "Filled to full",
-            <select {...attrs("fullTank")} value={f.fullTank} onChange={set("fullTank")}>
-              <option value="yes">yes</option>
-              <option value="no">no (partial)</option>
-            </select>,
-          )}
+        {f.kind === "valuation" && (
+          <TextField {...field("amount")} label={`Value (${f.currency})`} inputMode="decimal" />
+        )}
+        {f.kind === "acquisition" && (
+          <TextField
+            {...field("price")}
+            label={`Purchase price (${f.currency})`}
+            inputMode="decimal"
+          />
+        )}
+        {f.kind === "fuel" && (
+          <>
+            <TextField {...field("volume")} label="Volume" inputMode="decimal" />
+            <SelectField
+              {...field("volumeUnit")}
+              label="Unit"
+              options={[
+                { value: "gal", label: "US gallons" },
+                { value: "l", label: "litres" },
+              ]}
+            />
+            <SelectField
+              {...field("fullTank")}
+              label="Filled to full"
+              options={[
+                { value: "yes", label: "yes" },
+                { value: "no", label: "no (partial)" },
+              ]}
+            />
+          </>
+        )}
       </div>
       {f.kind === "maintenance" && known.length > 0 && (
         <fieldset className="known-tasks">
           <legend>This vehicle&apos;s maintenance items</legend>
           {known.map((k) => (
-            <label key={k.task} className="check">
-              <input
-                type="checkbox"
-                checked={typedTasks.tasks.includes(k.task)}
-                onChange={() => toggleTask(k.task)}
-              />
-              {k.title}
-            </label>
+            <Check
+              key={k.task}
+              checked={typedTasks.tasks.includes(k.task)}
+              onChange={() => toggleTask(k.task)}
+              label={k.title}
+            />
           ))}
         </fieldset>
       )}
-      {field(
-        "notes",
-        "Notes",
-        <textarea {...attrs("notes")} rows={2} value={f.notes} onChange={set("notes")} />,
+      <TextAreaField {...field("notes")} label="Notes" rows={2} />
+      {correcting && (
+        <TextAreaField
+          {...field("reason")}
+          label="Reason (optional)"
+          rows={2}
+          maxLength={MAX_REASON}
+        />
       )}
-      {correcting &&
-        field(
-          "reason",
-          "Reason (optional)",
-          <textarea
-            {...attrs("reason")}
-            rows={2}
-            maxLength={MAX_REASON}
-            value={f.reason}
-            onChange={set("reason")}
-          />,
-        )}
       <GeneralErrors errors={general} />
       {notice && (
         <p className="notice" role="status">
@@ -752,11 +679,6 @@ export function RecordEventForm({
       </div>
     </form>
   );
-}
-
-/** An `aria-describedby` of the ids given (an error, a hint), or none. */
-export function describedBy(...ids: (string | false | undefined)[]): string | undefined {
-  return ids.filter(Boolean).join(" ") || undefined;
 }
 
 /** Two typed amounts that mean the same (`27490` and `27490.00`; two empty fields). */

@@ -9,9 +9,7 @@ import {
   useMemo,
   useRef,
   useState,
-  type ChangeEvent,
   type FormEvent,
-  type ReactNode,
 } from "react";
 import { ApiError } from "../api/client";
 import { useApi } from "../api/context";
@@ -19,9 +17,18 @@ import type { components } from "../api/schema";
 import type { Vehicle } from "../api/types";
 import { mayRegisterVehicles } from "../auth/permissions";
 import { MONEY_FORMAT_HELP, parseMoneyToCents } from "../format";
-import { Field, fieldAttrs, formErrors, sentence, type FieldErrors } from "../settings/fields";
+import { formErrors, sentence, type FieldErrors } from "../settings/fields";
 import { Dialog } from "../ui/Dialog";
 import { GeneralErrors } from "../ui/Feedback";
+import {
+  bindFields,
+  Check,
+  fieldSetter,
+  RadioField,
+  SelectField,
+  TextField,
+  type FieldPlace,
+} from "../ui/Field";
 import { useFocusFirstError } from "../ui/focusFirstError";
 import "../settings/settings.css";
 
@@ -56,6 +63,23 @@ const EMPTY: Fields = {
   currency: "USD",
   skipCheck: false,
 };
+
+/** The unit a vehicle's odometer reads in, as its forms choose it; `hint` says what the choice means there. */
+export function OdometerUnitField(
+  props: FieldPlace & { value: "mi" | "km"; onValue?: (unit: "mi" | "km") => void },
+) {
+  return (
+    <RadioField
+      {...props}
+      className="unit-choice"
+      legend="Odometer unit"
+      options={[
+        { value: "mi", label: "Miles (mi)" },
+        { value: "km", label: "Kilometres (km)" },
+      ]}
+    />
+  );
+}
 
 /** A VIN as the API takes it: 17 letters and digits without I, O and Q (any case). */
 const VIN = /^[A-HJ-NPR-Z0-9]{17}$/i;
@@ -275,10 +299,7 @@ export function RegisterVehicleDialog({
   const decoding = decoded?.vin === vin ? decoded : undefined;
   const warning = checkDigitWarning(decoding?.data);
 
-  const set =
-    <K extends keyof Fields>(name: K) =>
-    (value: Fields[K]) =>
-      setF((cur) => ({ ...cur, [name]: value }));
+  const set = fieldSetter(setF);
 
   async function submit(e: FormEvent) {
     e.preventDefault();
@@ -323,34 +344,14 @@ export function RegisterVehicleDialog({
   // The server's check-digit 422 says what the warning says: once is enough, the error (named first).
   const vinWarning =
     errors.vin && /check digit/i.test(errors.vin) ? undefined : (warning ?? decoding?.error);
-  const attrs = (name: keyof Fields) =>
-    fieldAttrs(id, name, {
-      error: errors[name],
-      hint: hints[name],
-      warning: name === "vin" ? vinWarning : undefined,
-    });
-  const text = (name: Exclude<keyof Fields, "unit" | "skipCheck">, props = {}) => (
-    <input
-      {...attrs(name)}
-      value={f[name]}
-      onChange={(e) => set(name)(e.target.value)}
-      autoComplete="off"
-      {...props}
-    />
-  );
-  const field = (name: keyof Fields, label: string, input: ReactNode) => (
-    <Field
-      prefix={id}
-      name={name}
-      label={label}
-      error={errors[name]}
-      hint={hints[name]}
-      warning={name === "vin" ? vinWarning : undefined}
-    >
-      {input}
-    </Field>
-  );
-
+  const field = bindFields({
+    prefix: id,
+    values: f,
+    set,
+    errors,
+    hints,
+    warnings: { vin: vinWarning },
+  });
   return (
     <Dialog title="Register a vehicle" onClose={onClose} className="register-dialog">
       <form
@@ -360,80 +361,62 @@ export function RegisterVehicleDialog({
         aria-label="Register a vehicle"
         noValidate
       >
-        {field(
-          "vin",
-          "VIN",
-          text("vin", {
-            // No maxLength: it would cut a pasted VIN before its spaces are removed (`normalVin` limits it).
-            ref: vinInput,
-            onChange: (e: ChangeEvent<HTMLInputElement>) => {
-              const raw = e.target.value;
-              const caret = e.target.selectionStart;
-              const vin = normalVin(raw);
-              if (caret !== null && vin !== raw)
-                vinCaret.current = Math.min(normalVin(raw.slice(0, caret)).length, vin.length);
-              set("vin")(vin);
-            },
-            spellCheck: false,
-            autoCapitalize: "characters",
-            className: "mono",
-            required: true,
-          }),
-        )}
+        <TextField
+          {...field("vin")}
+          label="VIN"
+          autoComplete="off"
+          // No maxLength: it would cut a pasted VIN before its spaces are removed (`normalVin` limits it).
+          ref={vinInput}
+          onChange={(e) => {
+            const raw = e.target.value;
+            const caret = e.target.selectionStart;
+            const vin = normalVin(raw);
+            if (caret !== null && vin !== raw)
+              vinCaret.current = Math.min(normalVin(raw.slice(0, caret)).length, vin.length);
+            set("vin", vin);
+          }}
+          spellCheck={false}
+          autoCapitalize="characters"
+          className="mono"
+          required
+        />
         {warning && (
-          <label className="check">
-            <input
-              type="checkbox"
-              checked={f.skipCheck}
-              onChange={(e) => set("skipCheck")(e.target.checked)}
-            />
-            Register the VIN as written, although its check digit does not match
-          </label>
+          <Check
+            checked={f.skipCheck}
+            onChange={(e) => set("skipCheck", e.target.checked)}
+            label="Register the VIN as written, although its check digit does not match"
+          />
         )}
         <div className="grid">
-          {field("year", "Model year", text("year", { inputMode: "numeric", maxLength: 4 }))}
-          {field("make", "Make", text("make", { maxLength: 60 }))}
-          {field("model", "Model", text("model", { maxLength: 60, required: true }))}
-          {field("trim", "Trim (optional)", text("trim", { maxLength: 60 }))}
-          {field("nickname", "Nickname (optional)", text("nickname", { maxLength: 60 }))}
+          <TextField
+            {...field("year")}
+            label="Model year"
+            autoComplete="off"
+            inputMode="numeric"
+            maxLength={4}
+          />
+          <TextField {...field("make")} label="Make" autoComplete="off" maxLength={60} />
+          <TextField {...field("model")} label="Model" autoComplete="off" maxLength={60} required />
+          <TextField {...field("trim")} label="Trim (optional)" autoComplete="off" maxLength={60} />
+          <TextField
+            {...field("nickname")}
+            label="Nickname (optional)"
+            autoComplete="off"
+            maxLength={60}
+          />
         </div>
-        <fieldset className="unit-choice" aria-describedby={`${id}-unit-hint`}>
-          <legend>Odometer unit</legend>
-          {(["mi", "km"] as const).map((u) => (
-            <label key={u} className="check">
-              <input
-                type="radio"
-                name="unit"
-                value={u}
-                checked={f.unit === u}
-                onChange={() => set("unit")(u)}
-              />
-              {u === "mi" ? "Miles (mi)" : "Kilometres (km)"}
-            </label>
-          ))}
-          <span className="hint" id={`${id}-unit-hint`}>
-            The unit its odometer reads in: every reading is recorded in it.
-          </span>
-        </fieldset>
+        <OdometerUnitField
+          {...field("unit")}
+          hint="The unit its odometer reads in: every reading is recorded in it."
+        />
         <div className="grid">
-          {field(
-            "price",
-            `Purchase price (optional, ${f.currency})`,
-            text("price", { inputMode: "decimal" }),
-          )}
-          {field(
-            "currency",
-            "Currency",
-            <select
-              {...attrs("currency")}
-              value={f.currency}
-              onChange={(e) => set("currency")(e.target.value)}
-            >
-              {options.map((c) => (
-                <option key={c}>{c}</option>
-              ))}
-            </select>,
-          )}
+          <TextField
+            {...field("price")}
+            label={`Purchase price (optional, ${f.currency})`}
+            autoComplete="off"
+            inputMode="decimal"
+          />
+          <SelectField {...field("currency")} label="Currency" options={options} />
         </div>
         <GeneralErrors errors={general} />
         <div className="actions">

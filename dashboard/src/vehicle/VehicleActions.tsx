@@ -2,7 +2,7 @@
 // `manage_vehicles` (`PATCH /v1/vehicles/{id}`, `POST …/sell`, `POST …/archive`), "Export history"
 // (`GET …/export?format=csv|json`) and "Calendar link" (`GET …/maintenance/calendar`) for every role.
 // docs/dashboard.md, "A vehicle's actions".
-import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from "react";
+import { useEffect, useId, useRef, useState, type FormEvent } from "react";
 import { ApiError } from "../api/client";
 import { useApi } from "../api/context";
 import type { components } from "../api/schema";
@@ -17,19 +17,13 @@ import {
   MONEY_FORMAT_HELP,
   parseMoneyToCents,
 } from "../format";
-import {
-  CopyField,
-  Field,
-  fieldAttrs,
-  formErrors,
-  sentence,
-  type FieldErrors,
-} from "../settings/fields";
+import { CopyField, formErrors, sentence, type FieldErrors } from "../settings/fields";
 import { isDate, today } from "../timeline/RecordEventForm";
 import { Dialog } from "../ui/Dialog";
 import { ErrorText, GeneralErrors, Loading } from "../ui/Feedback";
+import { bindFields, Check, SelectField, TextField } from "../ui/Field";
 import { useFocusFirstError } from "../ui/focusFirstError";
-import { currencies as allCurrencies } from "./RegisterVehicle";
+import { currencies as allCurrencies, OdometerUnitField } from "./RegisterVehicle";
 import { vehicleName } from "./VehiclePage";
 import "../settings/settings.css";
 import "./actions.css";
@@ -186,7 +180,6 @@ const DETAILS = [
   { name: "plate", label: "Registration plate", max: 20 },
   { name: "colour", label: "Colour", max: 60 },
 ] as const;
-type DetailName = (typeof DETAILS)[number]["name"];
 
 export interface DetailFields {
   nickname: string;
@@ -279,8 +272,7 @@ export function EditDetailsDialog({
     nickname: "Shown after the vehicle's name. Leave it empty to remove it.",
     plate: "As written on the plate.",
   };
-  const attrs = (name: keyof DetailFields) =>
-    fieldAttrs(id, name, { error: errors[name], hint: hints[name] });
+  const field = bindFields({ prefix: id, values: f, update: setF, errors, hints });
 
   return (
     <Dialog title="Edit the vehicle's details" onClose={onClose} className="vehicle-dialog">
@@ -297,52 +289,20 @@ export function EditDetailsDialog({
         </p>
         <div className="grid">
           {DETAILS.map(({ name, label, max }) => (
-            <Field
+            <TextField
               key={name}
-              prefix={id}
-              name={name}
+              {...field(name)}
               label={`${label} (optional)`}
-              error={errors[name]}
-              hint={hints[name]}
-            >
-              <input
-                {...attrs(name)}
-                value={f[name as DetailName]}
-                maxLength={max}
-                autoComplete="off"
-                onChange={(e) => setF((cur) => ({ ...cur, [name]: e.target.value }))}
-              />
-            </Field>
+              maxLength={max}
+              autoComplete="off"
+            />
           ))}
         </div>
         {unitEditable && (
-          <fieldset
-            className={`unit-choice${errors.unit ? " invalid" : ""}`}
-            aria-describedby={`${errors.unit ? `${id}-unit-error ` : ""}${id}-unit-hint`}
-          >
-            <legend>Odometer unit</legend>
-            {(["mi", "km"] as const).map((u) => (
-              <label key={u} className="check">
-                <input
-                  type="radio"
-                  name="unit"
-                  value={u}
-                  checked={f.unit === u}
-                  aria-invalid={errors.unit ? true : undefined}
-                  onChange={() => setF((cur) => ({ ...cur, unit: u }))}
-                />
-                {u === "mi" ? "Miles (mi)" : "Kilometres (km)"}
-              </label>
-            ))}
-            <span className="hint" id={`${id}-unit-hint`}>
-              It can change only while no record carries an odometer reading.
-            </span>
-            {errors.unit && (
-              <span className="field-error" id={`${id}-unit-error`} role="alert">
-                {errors.unit}
-              </span>
-            )}
-          </fieldset>
+          <OdometerUnitField
+            {...field("unit")}
+            hint="It can change only while no record carries an odometer reading."
+          />
         )}
         <GeneralErrors errors={general} />
         <div className="actions">
@@ -470,9 +430,6 @@ export function SellDialog({
     if (sale) document.getElementById(`${id}-question`)?.focus();
   }, [sale, id]);
 
-  const set = (name: keyof SaleFields) => (value: string) =>
-    setF((cur) => ({ ...cur, [name]: value }));
-
   function next(e: FormEvent) {
     e.preventDefault();
     setGeneral([]);
@@ -515,13 +472,7 @@ export function SellDialog({
       ? `In ${unit}; not below the last recorded reading, ${formatDistance(last.value, last.unit ?? unit)}.`
       : `In ${unit}.`,
   };
-  const attrs = (name: keyof SaleFields) =>
-    fieldAttrs(id, name, { error: errors[name], hint: hints[name] });
-  const field = (name: keyof SaleFields, label: string, input: ReactNode) => (
-    <Field prefix={id} name={name} label={label} error={errors[name]} hint={hints[name]}>
-      {input}
-    </Field>
-  );
+  const field = bindFields({ prefix: id, values: f, update: setF, errors, hints });
 
   return (
     <Dialog
@@ -536,51 +487,20 @@ export function SellDialog({
       {!sale ? (
         <form ref={form} className="record" onSubmit={next} aria-label="The sale" noValidate>
           <div className="grid">
-            {field(
-              "date",
-              "Date of sale",
-              <input
-                {...attrs("date")}
-                type="date"
-                value={f.date}
-                onChange={(e) => set("date")(e.target.value)}
-              />,
-            )}
-            {field(
-              "odometer",
-              `Odometer at sale (${unit})`,
-              <input
-                {...attrs("odometer")}
-                inputMode="numeric"
-                autoComplete="off"
-                value={f.odometer}
-                onChange={(e) => set("odometer")(e.target.value)}
-              />,
-            )}
-            {field(
-              "price",
-              `Sale price (${f.currency})`,
-              <input
-                {...attrs("price")}
-                inputMode="decimal"
-                autoComplete="off"
-                value={f.price}
-                onChange={(e) => set("price")(e.target.value)}
-              />,
-            )}
-            {field(
-              "currency",
-              "Currency",
-              <select
-                {...attrs("currency")}
-                value={f.currency}
-                onChange={(e) => set("currency")(e.target.value)}
-              >
-                {options.map((c) => (
-                  <option key={c}>{c}</option>
-                ))}
-              </select>,
-            )}
+            <TextField {...field("date")} label="Date of sale" type="date" />
+            <TextField
+              {...field("odometer")}
+              label={`Odometer at sale (${unit})`}
+              inputMode="numeric"
+              autoComplete="off"
+            />
+            <TextField
+              {...field("price")}
+              label={`Sale price (${f.currency})`}
+              inputMode="decimal"
+              autoComplete="off"
+            />
+            <SelectField {...field("currency")} label="Currency" options={options} />
           </div>
           <GeneralErrors errors={general} />
           <div className="actions">
@@ -787,28 +707,18 @@ export function ExportDialog({ vehicle, onClose }: { vehicle: Vehicle; onClose: 
       <div className="record" ref={here}>
         <fieldset className="unit-choice">
           <legend>Format</legend>
-          <label className="check">
-            <input
+          {(["csv", "json"] as const).map((choice) => (
+            <Check
+              key={choice}
               type="radio"
               name={`${id}-format`}
-              value="csv"
-              checked={format === "csv"}
-              aria-describedby={`${id}-csv-hint`}
-              onChange={() => setFormat("csv")}
+              value={choice}
+              label={choice.toUpperCase()}
+              checked={format === choice}
+              aria-describedby={`${id}-${choice}-hint`}
+              onChange={() => setFormat(choice)}
             />
-            CSV
-          </label>
-          <label className="check">
-            <input
-              type="radio"
-              name={`${id}-format`}
-              value="json"
-              checked={format === "json"}
-              aria-describedby={`${id}-json-hint`}
-              onChange={() => setFormat("json")}
-            />
-            JSON
-          </label>
+          ))}
           <span className="hint" id={`${id}-csv-hint`}>
             CSV opens in a spreadsheet, and another vehicle can import it.
           </span>

@@ -182,6 +182,21 @@ describe("VehicleHeader", () => {
     expect(screen.getByTestId("vehicle-retired")).toHaveTextContent("Archived on 5 Jan 2026.");
   });
 
+  it("marks a sold or archived vehicle's header, which lays it out for its notice (styles.css)", () => {
+    const header = () => screen.getByRole("region", { name: /Toyota RAV4/ });
+    const { unmount } = render(
+      <VehicleHeader vehicle={soldDemoVehicle()} loading={false} error={null} />,
+    );
+    expect(header()).toHaveClass("vehicle-header", "retired-vehicle");
+    unmount();
+    const archived = demoVehicle({ status: "archived", archivedAt: "2026-01-05T10:00:00Z" });
+    const again = render(<VehicleHeader vehicle={archived} loading={false} error={null} />);
+    expect(header()).toHaveClass("retired-vehicle");
+    again.unmount();
+    render(<VehicleHeader vehicle={demoVehicle()} loading={false} error={null} />);
+    expect(header()).not.toHaveClass("retired-vehicle");
+  });
+
   it("shows a sold vehicle's sale, total cost of ownership and odometer at sale, not a value or estimate", () => {
     const sold = soldDemoVehicle();
     const value = {

@@ -151,7 +151,10 @@ export function VehicleHeader({
   const missing = (none: string) => (loading ? "…" : unavailable ? "Unavailable" : none);
 
   return (
-    <section className="vehicle-header card" aria-labelledby="vehicle-title">
+    <section
+      className={`vehicle-header card${retired ? " retired-vehicle" : ""}`}
+      aria-labelledby="vehicle-title"
+    >
       <div className="vehicle-id">
         <h1 id="vehicle-title">{vehicleName(vehicle)}</h1>
         <p className="muted">
