@@ -19,8 +19,23 @@ function row(i: number, overdue: number, overrides: Partial<FleetRow> = {}): Fle
     odometer: { value: 1000 * (i + 1), unit: "mi", asOf: "2026-01-01T00:00:00Z", estimated: false },
     dueSoon: 0,
     overdue,
+    hasAcquisition: false,
+    lifetimeCost: [],
     ...overrides,
   };
+}
+
+/** A lifetime cost in one currency, as a fleet row carries it. */
+function lifetime(totalCents: number, currency = "USD") {
+  return { currency, totalCents };
+}
+
+/** The paths (with their queries) the page asked for. */
+function asked(fetch: ReturnType<typeof mockFetch>): string[] {
+  return fetch.mock.calls.map(([input]) => {
+    const u = new URL(String(input), "http://localhost");
+    return `${u.pathname}?${u.searchParams}`;
+  });
 }
 
 /** The table's rows (not its header) by the vehicle's model. */
@@ -71,23 +86,19 @@ describe("FleetPage", () => {
     expect(screen.getByText(/^Page 2 of/)).toBeInTheDocument();
   });
 
-  it("sums each vehicle's cost over every page of the costs by vehicle", async () => {
-    // Two vehicles; the costs route answers one group a page, the second vehicle's on the second page.
-    const pages: Record<string, { key: string; totalCents: number; next: string | null }> = {
-      "": { key: "veh_0", totalCents: 1_000, next: "c2" },
-      c2: { key: "veh_1", totalCents: 24_000, next: null },
+  it("takes each vehicle's lifetime cost from its fleet row, over every page, reading no cost or timeline per vehicle", async () => {
+    // Two vehicles on two pages of the fleet, each row with its lifetime cost.
+    const pages: Record<string, { row: FleetRow; next: string | null }> = {
+      "": { row: row(0, 0, { lifetimeCost: [lifetime(1_000)] }), next: "f2" },
+      f2: {
+        row: row(1, 0, { lifetimeCost: [lifetime(24_000)], hasAcquisition: true }),
+        next: null,
+      },
     };
     const fetch = mockFetch((url) => {
-      if (url.pathname === "/v1/fleet/overview")
-        return json({ items: [row(0, 0), row(1, 0)], nextCursor: null, totals: {} });
-      if (url.pathname === "/v1/fleet/costs" && url.searchParams.get("groupBy") === "vehicle") {
+      if (url.pathname === "/v1/fleet/overview") {
         const page = pages[url.searchParams.get("cursor") ?? ""]!;
-        return json({
-          groupBy: "vehicle",
-          items: [{ key: page.key, currency: "USD", totalCents: page.totalCents, events: 1 }],
-          nextCursor: page.next,
-          totals: [{ currency: "USD", totalCents: 25_000, events: 2 }],
-        });
+        return json({ items: [page.row], nextCursor: page.next, totals: {} });
       }
       if (url.pathname === "/v1/fleet/costs") return json({ groupBy: "kind", items: [] });
       return json({ items: [] });
@@ -102,10 +113,11 @@ describe("FleetPage", () => {
       .map((r) => r.lastElementChild?.textContent);
     expect(perMile.sort()).toEqual(["$0.01", "$0.12"]);
     expect(screen.getByText("$0.08")).toBeInTheDocument();
-    const costCalls = fetch.mock.calls
-      .map(([input]) => new URL(String(input), "http://localhost"))
-      .filter((u) => u.searchParams.get("groupBy") === "vehicle");
-    expect(costCalls.map((u) => u.searchParams.get("cursor"))).toEqual([null, "c2"]);
+    // The fleet's two pages and the chart's months: no costs by vehicle, no vehicle's timeline.
+    const paths = asked(fetch);
+    expect(paths.filter((p) => p.startsWith("/v1/fleet/overview"))).toHaveLength(2);
+    expect(paths.filter((p) => p.includes("groupBy=vehicle"))).toEqual([]);
+    expect(paths.filter((p) => p.startsWith("/v1/vehicles/"))).toEqual([]);
   });
 
   it("shows every currency and each vehicle's own unit, converting only across units and saying so", async () => {
@@ -115,29 +127,17 @@ describe("FleetPage", () => {
       model: "Golf",
       odometerUnit: "km",
       odometer: { value: 10_000, unit: "km", asOf: "2026-01-01T00:00:00Z", estimated: false },
+      lifetimeCost: [lifetime(100_000, "EUR")],
     });
     const rav4 = row(1, 0, {
       make: "Toyota",
       model: "RAV4",
       odometer: { value: 7_000, unit: "mi", asOf: "2026-01-01T00:00:00Z", estimated: false },
+      lifetimeCost: [lifetime(50_000)],
     });
     mockFetch((url) => {
       if (url.pathname === "/v1/fleet/overview")
         return json({ items: [golf, rav4], nextCursor: null, totals: {} });
-      if (url.pathname === "/v1/fleet/costs" && url.searchParams.get("groupBy") === "vehicle")
-        return json({
-          groupBy: "vehicle",
-          items: [
-            { key: "veh_0", currency: "EUR", totalCents: 100_000, events: 2 },
-            { key: "veh_1", currency: "USD", totalCents: 50_000, events: 1 },
-          ],
-          nextCursor: null,
-          totals: [
-            { currency: "EUR", totalCents: 100_000, events: 2 },
-            { currency: "USD", totalCents: 50_000, events: 1 },
-          ],
-          fuel: [],
-        });
       if (url.pathname === "/v1/fleet/costs")
         return json({
           groupBy: "kind",
@@ -225,20 +225,21 @@ describe("FleetPage", () => {
   it("totals the lifetime cost over the rows (the fleet now), not the API's total with sold vehicles", async () => {
     mockFetch((url) => {
       if (url.pathname === "/v1/fleet/overview")
-        return json({ items: [row(0, 0), row(1, 0)], nextCursor: null, totals: { value: [] } });
-      if (url.pathname === "/v1/fleet/costs" && url.searchParams.get("groupBy") === "vehicle")
         return json({
-          groupBy: "vehicle",
           items: [
-            { key: "veh_0", currency: "USD", totalCents: 10_000, events: 1 },
-            { key: "veh_1", currency: "USD", totalCents: 20_000, events: 1 },
-            // A vehicle sold since: in the API's costs, not in the fleet's rows.
-            { key: "veh_sold", currency: "USD", totalCents: 3_525_200, events: 9 },
+            row(0, 0, { lifetimeCost: [lifetime(10_000)] }),
+            row(1, 0, { lifetimeCost: [lifetime(20_000)] }),
           ],
           nextCursor: null,
-          totals: [{ currency: "USD", totalCents: 3_555_200, events: 11 }],
+          totals: { value: [] },
         });
-      return json({ groupBy: "kind", items: [], totals: [], fuel: [] });
+      // The costs' totals hold a vehicle sold since: not in the fleet's rows, not in its lifetime cost.
+      return json({
+        groupBy: "kind",
+        items: [],
+        totals: [{ currency: "USD", totalCents: 3_555_200, events: 11 }],
+        fuel: [],
+      });
     });
     renderWithApi(<FleetPage />);
     await waitFor(() => expect(screen.getByTestId("fleet-cost")).toHaveTextContent("$300"));
@@ -247,9 +248,9 @@ describe("FleetPage", () => {
     expect(screen.getByTestId("fleet-cost-per-distance")).toHaveTextContent("$0.10");
   });
 
-  it("counts the purchase price given at registration in the lifetime cost, in its own currency, once", async () => {
-    // A Golf registered with a price in euros and nothing recorded; a RAV4 registered with a price whose
-    // acquisition record (its cost, in the costs by vehicle) is the purchase; a Transit with neither.
+  it("shows the lifetime cost the server counted, the registration's price included, in its own currency", async () => {
+    // A Golf registered with a price in euros and nothing recorded (the row's cost is that price); a RAV4
+    // whose acquisition record is the purchase, and a repair in euros; a Transit with neither.
     const golf = row(0, 0, {
       make: "Volkswagen",
       model: "Golf",
@@ -258,6 +259,7 @@ describe("FleetPage", () => {
       eventCount: 0,
       purchasePriceCents: 3_150_000,
       purchaseCurrency: "EUR",
+      lifetimeCost: [lifetime(3_150_000, "EUR")],
       currentValue: { amountCents: 3_150_000, currency: "EUR", asOf: "2026-12-02" },
     });
     const rav4 = row(1, 0, {
@@ -266,37 +268,26 @@ describe("FleetPage", () => {
       eventCount: 3,
       purchasePriceCents: 2_000_000,
       purchaseCurrency: "USD",
+      hasAcquisition: true,
+      lifetimeCost: [lifetime(2_050_000), lifetime(10_000, "EUR")],
     });
     const transit = row(2, 0, { odometer: null, eventCount: 0 });
     const fetch = mockFetch((url) => {
       if (url.pathname === "/v1/fleet/overview")
         return json({ items: [golf, rav4, transit], nextCursor: null, totals: {} });
-      if (url.pathname === "/v1/fleet/costs" && url.searchParams.get("groupBy") === "vehicle")
-        return json({
-          groupBy: "vehicle",
-          items: [{ key: "veh_1", currency: "USD", totalCents: 2_050_000, events: 2 }],
-          nextCursor: null,
-          totals: [{ currency: "USD", totalCents: 2_050_000, events: 2 }],
-        });
-      if (url.pathname === "/v1/vehicles/veh_1/events")
-        return json({ items: [{ id: "evt_acq", kind: "acquisition" }], nextCursor: null });
       return json({ groupBy: "kind", items: [], totals: [], fuel: [] });
     });
     renderWithApi(<FleetPage />);
     await waitFor(() =>
-      expect(screen.getByTestId("fleet-cost")).toHaveTextContent("€31,500 · $20,500"),
+      expect(screen.getByTestId("fleet-cost")).toHaveTextContent("€31,600 · $20,500"),
     );
     expect(cells("Golf")[5]).toBe("€31,500");
-    expect(cells("RAV4")[5]).toBe("$20,500");
+    // By currency code, as every amount list.
+    expect(cells("RAV4")[5]).toBe("€100 · $20,500");
     // Nothing recorded and no price: no amount, in no currency.
     expect(cells("Transit 002")[5]).toBe("—");
-    // Only the vehicle with records was asked for its acquisition record.
-    const events = fetch.mock.calls
-      .map(([input]) => new URL(String(input), "http://localhost"))
-      .filter((u) => u.pathname.endsWith("/events"));
-    expect(events.map((u) => `${u.pathname}?${u.searchParams}`)).toEqual([
-      "/v1/vehicles/veh_1/events?kind=acquisition&limit=1",
-    ]);
+    // No vehicle was asked for its acquisition records.
+    expect(asked(fetch).filter((p) => p.startsWith("/v1/vehicles/"))).toEqual([]);
   });
 
   it("says no lifetime cost is recorded rather than $0 in a currency the fleet has not", async () => {

@@ -1,14 +1,7 @@
 import { useMemo, useState, type ReactNode } from "react";
-import { ApiError, qs } from "../api/client";
+import { qs } from "../api/client";
 import { useApi } from "../api/context";
-import type {
-  CostGroup,
-  CurrencyTotal,
-  FleetCosts,
-  FleetOverview,
-  FleetRow,
-  Page,
-} from "../api/types";
+import type { CostGroup, FleetCosts, FleetOverview, FleetRow, Page } from "../api/types";
 import { useQuery } from "../api/useQuery";
 import { formatAmounts, formatDistance, formatMoney, type Amount } from "../format";
 import { Empty, ErrorText, Loading } from "../ui/Feedback";
@@ -58,9 +51,7 @@ export interface Row {
   name: string;
   /** The vehicle's distance unit (its odometer reading's, else the one it was registered with). */
   unit: string;
-  /** Lifetime cost, one amount per currency (none: no costs): every cost recorded — an acquisition
-   * record's cost is its purchase — plus the purchase price given at registration when that counts
-   * (`registrationPurchase`). */
+  /** Lifetime cost, one amount per currency (none: no costs): the row's `lifetimeCost` (`lifetimeCosts`). */
   costs: Amount[];
   /** Cost per `unit` per currency, in cents; undefined without an odometer reading. */
   perDistance?: Amount[];
@@ -99,32 +90,16 @@ export function valueAmounts(r: Row): Amount[] {
 }
 
 /**
- * The purchase price given at registration, when it counts in the vehicle's lifetime cost: when the vehicle
- * has no acquisition record, whose cost (recorded with it, in the costs by vehicle) is its purchase — the
- * rule of a sale's total cost of ownership (docs/corrections.md). `hasAcquisition` says which vehicles have
- * one; a vehicle with no records at all has none, so needs no read.
+ * The vehicle's lifetime cost, one amount per currency, by currency code, as its fleet row carries it: every
+ * cost recorded and not voided — an acquisition record's cost is its purchase — plus the purchase price
+ * given at registration when it has no acquisition record (`hasAcquisition`), the rule of a sale's total
+ * cost of ownership (docs/corrections.md), summed by the server. So the page reads no cost or timeline of
+ * its own per vehicle.
  */
-export function registrationPurchase(
-  row: FleetRow,
-  hasAcquisition: ReadonlySet<string>,
-): Amount | undefined {
-  if (row.purchasePriceCents == null || !row.purchaseCurrency) return undefined;
-  if (row.eventCount > 0 && hasAcquisition.has(row.id)) return undefined;
-  return { currency: row.purchaseCurrency, cents: row.purchasePriceCents };
-}
-
-/** The rows whose registration price counts only if they have no acquisition record: one read each. */
-export function purchaseToCheck(rows: readonly FleetRow[]): FleetRow[] {
-  return rows.filter((r) => r.purchasePriceCents != null && r.purchaseCurrency && r.eventCount > 0);
-}
-
-/** Runs `fn` over `items`, at most `limit` at a time. */
-async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>) {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+export function lifetimeCosts(row: FleetRow): Amount[] {
+  return (row.lifetimeCost ?? [])
+    .map((c) => ({ currency: c.currency, cents: c.totalCents }))
+    .sort((a, b) => a.currency.localeCompare(b.currency));
 }
 
 export function sortRows(rows: Row[], key: SortKey, ascending: boolean): Row[] {
@@ -221,7 +196,7 @@ export function FleetPage() {
   });
   const [page, setPage] = useState(0);
 
-  // Every page of the fleet and of its costs by vehicle, so sorting covers all vehicles, not only the
+  // Every page of the fleet (each row with its lifetime cost), so sorting covers all vehicles, not only the
   // first page.
   const fleet = useQuery(`fleet:${session.org}`, async (signal) => {
     let totals: FleetOverview["totals"] | undefined;
@@ -234,20 +209,6 @@ export function FleetPage() {
       },
       "/v1/fleet/overview",
       {},
-    );
-    return { items, totals };
-  });
-  const byVehicle = useQuery(`costs-vehicle:${session.org}`, async (signal) => {
-    let totals: CurrencyTotal[] | undefined;
-    const items = await everyItem(
-      async (path) => {
-        const page = await api.json<FleetCosts>(path, { signal });
-        // The whole fleet's totals per currency, the same on every page.
-        totals ??= page.totals;
-        return page;
-      },
-      "/v1/fleet/costs",
-      { groupBy: "vehicle" },
     );
     return { items, totals };
   });
@@ -266,53 +227,13 @@ export function FleetPage() {
     return { months, byMonth };
   });
 
-  // Which of the vehicles with a purchase price given at registration have an acquisition record (then its
-  // cost is their purchase, and the registration's price does not count again): one read each, 4 at a time.
-  const toCheck = purchaseToCheck(fleet.data?.items ?? []);
-  const acquisitions = useQuery(
-    fleet.data
-      ? `acquisitions:${session.org}:${toCheck.map((r) => `${r.id}/${r.eventCount}`).join(",")}`
-      : null,
-    async (signal) => {
-      const found = new Set<string>();
-      await eachLimited(toCheck, 4, async (r) => {
-        const page = await api
-          .json<Page<unknown>>(
-            `/v1/vehicles/${encodeURIComponent(r.id)}/events${qs({ kind: "acquisition", limit: 1 })}`,
-            { signal },
-          )
-          .catch((e: unknown) => {
-            // A vehicle gone since the fleet was read: nothing of it to count.
-            if (e instanceof ApiError && e.status === 404) return { items: [] };
-            throw e;
-          });
-        if (page.items.length) found.add(r.id);
-      });
-      return found;
-    },
-  );
-  // The lifetime costs are known once the costs and (where needed) the acquisitions are read.
-  const costsRead = byVehicle.data !== undefined && acquisitions.data !== undefined;
-  const costsError = byVehicle.error ?? acquisitions.error;
+  // The lifetime costs come with the fleet's rows.
+  const costsRead = fleet.data !== undefined;
+  const costsError = fleet.error;
 
   const rows = useMemo<Row[]>(() => {
-    const cost = new Map<string, Amount[]>();
-    const add = (id: string, a: Amount) => {
-      const list = cost.get(id) ?? [];
-      const same = list.find((x) => x.currency === a.currency);
-      if (same) same.cents += a.cents;
-      else list.push({ ...a });
-      cost.set(id, list);
-    };
-    for (const g of byVehicle.data?.items ?? [])
-      add(g.key, { currency: g.currency, cents: g.totalCents });
-    if (acquisitions.data)
-      for (const row of fleet.data?.items ?? []) {
-        const purchase = registrationPurchase(row, acquisitions.data);
-        if (purchase) add(row.id, purchase);
-      }
     return (fleet.data?.items ?? []).map((row) => {
-      const costs = (cost.get(row.id) ?? []).sort((a, b) => a.currency.localeCompare(b.currency));
+      const costs = lifetimeCosts(row);
       const odo = row.odometer?.value;
       return {
         row,
@@ -324,7 +245,7 @@ export function FleetPage() {
           : undefined,
       };
     });
-  }, [fleet.data, byVehicle.data, acquisitions.data]);
+  }, [fleet.data]);
 
   const currencies = useMemo(() => currencyOrder(rows.map((r) => r.costs)), [rows]);
   const sorted = useMemo(() => sortRows(rows, sort.key, sort.ascending), [rows, sort]);
@@ -360,14 +281,10 @@ export function FleetPage() {
         ),
       ].sort()
     : [];
-  const reloadFleet = () => {
-    fleet.reload();
-    byVehicle.reload();
-    acquisitions.reload();
-  };
-  // The reads the totals and the table come from; the chart's is its own. When both fail for the same
+  const reloadFleet = () => fleet.reload();
+  // The read the totals and the table come from; the chart's is its own. When both fail for the same
   // reason (the server is down), it is said once, and its "Try again" reads everything again.
-  const fleetError = fleet.error ?? costsError;
+  const fleetError = fleet.error;
   const sameFailure =
     fleetError !== undefined &&
     chart.error !== undefined &&

@@ -1,5 +1,6 @@
 //! The fleet aggregates: running totals the edge keeps beside its projection (costs per vehicle and month,
-//! costs per organisation and month, vehicle and attention counts, current values per currency), changed
+//! each vehicle's lifetime costs per currency, each vehicle's acquisition records, costs per organisation
+//! and month, vehicle and attention counts, current values per currency), changed
 //! in the same transaction as the fact that moves them, so the fleet routes read a few rows, never a scan.
 //!
 //! What each projected fact does to the totals is decided here, once, by [`changes`]; the adapters only
@@ -15,7 +16,8 @@ use vwc_contracts::{EventKind, VehicleEvent};
 use crate::store::CostBucket;
 
 /// Costs of one (vehicle, calendar month, kind, currency) move by `cents` over `events` events. The same
-/// change moves the organisation's (month, kind, currency) total.
+/// change moves the organisation's (month, kind, currency) total and the vehicle's lifetime total in the
+/// currency (what its fleet row's `lifetimeCost` starts from).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CostChange {
     pub org_id: String,
@@ -26,6 +28,16 @@ pub struct CostChange {
     pub currency: String,
     pub cents: i64,
     pub events: i64,
+}
+
+/// How many acquisition records of a vehicle count (recorded, not voided) moves by `records`: its fleet
+/// row's `hasAcquisition`, which says whether the purchase price given at registration counts in its
+/// lifetime cost (an acquisition record's cost already is the purchase).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcquisitionChange {
+    pub org_id: String,
+    pub vehicle_id: String,
+    pub records: i64,
 }
 
 /// The organisation's vehicle count and attention counts move.
@@ -49,6 +61,7 @@ pub struct ValueChange {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     Cost(CostChange),
+    Acquisitions(AcquisitionChange),
     Fleet(FleetChange),
     Value(ValueChange),
 }
@@ -149,14 +162,37 @@ fn cost_of(e: &VehicleEvent, sign: i64) -> Option<Change> {
     }))
 }
 
+/// The acquisition records of a vehicle moving from what `before` counted to what `after` counts (none
+/// when both or neither are acquisitions).
+fn acquisitions_moved(
+    before: Option<&VehicleEvent>,
+    after: Option<&VehicleEvent>,
+) -> Option<Change> {
+    let counts =
+        |e: Option<&VehicleEvent>| i64::from(e.is_some_and(|e| e.kind == EventKind::Acquisition));
+    let records = counts(after) - counts(before);
+    let e = after.or(before)?;
+    (records != 0).then(|| {
+        Change::Acquisitions(AcquisitionChange {
+            org_id: e.org_id.to_string(),
+            vehicle_id: e.vehicle_id.to_string(),
+            records,
+        })
+    })
+}
+
 /// What `fact` does to the aggregates (nothing when it moves no total).
 pub fn changes(fact: Fact<'_>) -> Vec<Change> {
     match fact {
-        Fact::EventRecorded(e) => cost_of(e, 1).into_iter().collect(),
+        Fact::EventRecorded(e) => cost_of(e, 1)
+            .into_iter()
+            .chain(acquisitions_moved(None, Some(e)))
+            .collect(),
         Fact::EventRevised { before, after } => before
             .and_then(|e| cost_of(e, -1))
             .into_iter()
             .chain(after.and_then(|e| cost_of(e, 1)))
+            .chain(acquisitions_moved(before, after))
             .collect(),
         Fact::FleetMember {
             org_id,
@@ -480,6 +516,33 @@ mod tests {
             )))
             .is_empty()
         );
+    }
+
+    #[test]
+    fn acquisition_records_count_when_recorded_and_move_with_a_correction_or_a_void() {
+        let acquisitions = |found: Vec<Change>| -> Vec<i64> {
+            found
+                .into_iter()
+                .filter_map(|c| match c {
+                    Change::Acquisitions(a) => Some(a.records),
+                    _ => None,
+                })
+                .collect()
+        };
+        let bought = costly(EventKind::Acquisition, None, None);
+        let repair = costly(EventKind::Repair, Some(100), None);
+        // An acquisition without a cost is an acquisition record all the same.
+        assert_eq!(acquisitions(changes(Fact::EventRecorded(&bought))), [1]);
+        assert!(acquisitions(changes(Fact::EventRecorded(&repair))).is_empty());
+        let revised = |before, after| acquisitions(changes(Fact::EventRevised { before, after }));
+        // Voided; a repair corrected into an acquisition and back; an acquisition corrected in place.
+        assert_eq!(revised(Some(&bought), None), [-1]);
+        assert_eq!(revised(Some(&repair), Some(&bought)), [1]);
+        assert_eq!(revised(Some(&bought), Some(&repair)), [-1]);
+        assert!(revised(Some(&bought), Some(&bought)).is_empty());
+        assert!(revised(Some(&repair), None).is_empty());
+        // A revision held before its original arrives counts the acquisition once.
+        assert_eq!(revised(None, Some(&bought)), [1]);
     }
 
     #[test]

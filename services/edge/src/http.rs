@@ -278,11 +278,19 @@ pub struct Overview {
 #[serde(rename_all = "camelCase")]
 pub struct VehicleMaintenance {
     pub vehicle_id: String,
-    /// Empty until the scheduler has evaluated the vehicle.
+    /// Empty until the scheduler has evaluated the vehicle, and empty for a sold or archived vehicle
+    /// (`status`), which has nothing due — as its overview's `maintenance`.
     pub items: Vec<MaintenanceItemView>,
+    /// The scheduler's odometer estimate; `null` for a sold or archived vehicle (a sold one's last reading
+    /// is its sale's, `vehicle.sale.odometer` in the overview).
     pub odometer: Option<OdometerEstimateView>,
-    /// `null` until the scheduler has evaluated the vehicle.
+    /// `null` until the scheduler has evaluated the vehicle. A sold or archived vehicle keeps the time of
+    /// its last evaluation, made while it was in the fleet.
     pub evaluated_at: Option<DateTime<Utc>>,
+    /// The vehicle's lifecycle status: only an `active` vehicle has maintenance items.
+    pub status: VehicleStatus,
+    /// When a sold vehicle was sold (its `sale.soldAt`); `null` for an active or archived one.
+    pub sold_at: Option<DateTime<Utc>>,
 }
 
 /// Get a vehicle's overview
@@ -342,22 +350,33 @@ async fn overview(
 
 /// Get a vehicle's maintenance items
 ///
-/// Each item's interval, last service, due date and odometer, projection and status.
+/// Each item's interval, last service, due date and odometer, projection and status. A sold or archived
+/// vehicle has nothing due: no items and no odometer estimate, its `status` (and a sold one's `soldAt`)
+/// saying why — as its overview shows it.
 #[route(get "/v1/vehicles/{id}/maintenance", tag = "maintenance", params(VehiclePath),
     ok(200, "The maintenance items.", VehicleMaintenance), errors(ResourceRoute))]
 async fn maintenance(
     State(state): State<EdgeState>,
     caller: VehicleOf<ReadVehicles>,
 ) -> Result<Json<VehicleMaintenance>, ApiError> {
-    let of = VehicleRef::new(caller.org(), caller.vehicle.vehicle.id.clone());
+    let vehicle = &caller.vehicle.vehicle;
+    let of = VehicleRef::new(caller.org(), vehicle.id.clone());
     let (view, id) = (state.store.maintenance(&of).await?, &of.vehicle_id);
     let evaluated_at = view.as_ref().map(|v| v.evaluated_at);
-    let (items, odometer) = view.map(|v| (v.items, v.odometer)).unwrap_or_default();
+    // A sold or archived vehicle is no longer maintained: the scheduler's last items and estimate (made
+    // while it was in the fleet) no longer hold, as the overview leaves them out.
+    let retired = vehicle.status != VehicleStatus::Active;
+    let (items, odometer) = view
+        .filter(|_| !retired)
+        .map(|v| (v.items, v.odometer))
+        .unwrap_or_default();
     Ok(Json(VehicleMaintenance {
         vehicle_id: id.to_string(),
         items,
         odometer,
         evaluated_at,
+        status: vehicle.status,
+        sold_at: vehicle.sale.as_ref().map(|s| s.sold_at),
     }))
 }
 

@@ -27,15 +27,15 @@ use crate::corrections::TimelineRevision;
 use crate::read_model::VehicleTotalsPage;
 use crate::store::{
     CostBucket, CostRow, CostScope, CostTotal, CostsOf, Delivery, EdgeStore, Feed, FleetCounts,
-    FleetRow, FleetValue, MaintenanceView, NotificationRef, NotificationView, Page, Projected,
-    ReminderItem, RowValue, TimelineQuery, VehicleRef, VehicleStats, VehicleTotals, VehicleView,
-    settled_tasks, valuations_before,
+    FleetRow, FleetValue, LifetimeCost, MaintenanceView, NotificationRef, NotificationView, Page,
+    Projected, ReminderItem, RowValue, TimelineQuery, VehicleRef, VehicleStats, VehicleTotals,
+    VehicleView, settled_tasks, valuations_before,
 };
 use crate::timeline_page::{self, TimelinePage, TimelinePageBuilder};
 
 const VEHICLES: &str = "vehicles";
-/// `{_id: vehicle_id, event_count, last_event_at, odometer, odometer_at}`; kept apart from `vehicles`
-/// because events may arrive before the registration they follow.
+/// `{_id: vehicle_id, event_count, last_event_at, odometer, odometer_at, acquisitions}`; kept apart from
+/// `vehicles` because events may arrive before the registration they follow.
 const VEHICLE_STATS: &str = "vehicle_stats";
 const TIMELINE: &str = "timeline";
 /// `{_id: vehicle_id, org_id, body, due_soon, overdue, evaluated_at}`: the scheduler's newest evaluation,
@@ -50,6 +50,9 @@ const CURRENT_VALUATIONS: &str = "current_valuations";
 /// `{_id: "<org>|<vehicle>|<month>|<kind>|<currency>", org_id, vehicle_id, month, kind, currency,
 /// total_cents, events}`: each vehicle's costs by calendar month (see `aggregates`).
 const COST_MONTHS: &str = "cost_months";
+/// `{_id: "<org>|<vehicle>|<currency>", org_id, vehicle_id, currency, total_cents, events}`: each
+/// vehicle's lifetime costs (the fleet row's `lifetimeCost`).
+const VEHICLE_COSTS: &str = "vehicle_costs";
 /// `{_id: "<org>|<month>|<kind>|<currency>", org_id, month, kind, currency, total_cents, events}`.
 const FLEET_COST_MONTHS: &str = "fleet_cost_months";
 /// `{_id: org_id, vehicles, due_soon, overdue}`.
@@ -59,6 +62,9 @@ const FLEET_VALUES: &str = "fleet_values";
 /// `{_id: "aggregates"}` once the aggregates were filled from what the projection held before them.
 const META: &str = "edge_meta";
 const AGGREGATES_FILLED: &str = "aggregates";
+/// `{_id: "lifetime"}` once `vehicle_costs` and the stats' `acquisitions` were filled from what the
+/// projection held before them.
+const LIFETIME_FILLED: &str = "lifetime";
 
 /// Narrows an aggregate's `filter` to the months of `months` (either end open).
 fn filter_months(filter: &mut Document, months: &MonthRange) {
@@ -110,6 +116,7 @@ impl MongoEdgeStore {
     pub async fn with_db(db: MongoDb) -> StoreResult<MongoEdgeStore> {
         let store = MongoEdgeStore::indexed(db).await?;
         store.fill_aggregates().await?;
+        store.fill_lifetime().await?;
         Ok(store)
     }
 
@@ -156,6 +163,8 @@ impl MongoEdgeStore {
                 doc! { "org_id": 1, "vehicle_id": 1, "currency": 1, "month": 1 },
             ),
             (FLEET_COST_MONTHS, doc! { "org_id": 1, "month": 1 }),
+            // A page of fleet rows reads its vehicles' lifetime costs.
+            (VEHICLE_COSTS, doc! { "org_id": 1, "vehicle_id": 1 }),
             // `_id` is the org: this index only creates the collection before any transaction writes to it.
             (FLEET_COUNTS, doc! { "vehicles": 1 }),
             (FLEET_VALUES, doc! { "org_id": 1, "currency": 1 }),
@@ -249,6 +258,90 @@ impl MongoEdgeStore {
         )
         .await?;
         self.apply_changes(session, &found).await
+    }
+
+    /// Once per database: each vehicle's lifetime costs (from `cost_months`) and acquisition records (from
+    /// the timeline), recomputed from what the projection holds in one transaction with the marker — set,
+    /// not added, so a database whose aggregates were filled by this version already ends the same.
+    async fn fill_lifetime(&self) -> StoreResult<()> {
+        if (self.db.collection(META))
+            .find_one(doc! { "_id": LIFETIME_FILLED })
+            .await?
+            .is_some()
+        {
+            return Ok(());
+        }
+        vwc_store::mongo_transaction!(self.db, |session| self.try_fill_lifetime(session));
+        Ok(())
+    }
+
+    async fn try_fill_lifetime(&self, session: &mut ClientSession) -> StoreResult<()> {
+        let marked = (self.db.collection(META))
+            .update_one(
+                doc! { "_id": LIFETIME_FILLED },
+                doc! { "$setOnInsert": { "filled_at": ts(&vwc_clock::now()) } },
+            )
+            .upsert(true)
+            .session(&mut *session)
+            .await?;
+        if marked.upserted_id.is_none() {
+            return Ok(());
+        }
+        let mut costs: BTreeMap<(String, String, String), (i64, i64)> = BTreeMap::new();
+        let fields =
+            doc! { "org_id": 1, "vehicle_id": 1, "currency": 1, "total_cents": 1, "events": 1 };
+        self.scan(session, COST_MONTHS, doc! {}, fields, |d: Document| {
+            let key = (
+                required_text(&d, "org_id")?,
+                required_text(&d, "vehicle_id")?,
+                required_text(&d, "currency")?,
+            );
+            let sum = costs.entry(key).or_default();
+            sum.0 += int(&d, "total_cents")?.unwrap_or(0);
+            sum.1 += int(&d, "events")?.unwrap_or(0);
+            Ok(())
+        })
+        .await?;
+        let mut acquisitions: BTreeMap<String, i64> = BTreeMap::new();
+        let live = doc! { "kind": EventKind::Acquisition.as_str(), "voided": { "$ne": true } };
+        self.scan(
+            session,
+            TIMELINE,
+            live,
+            doc! { "vehicle_id": 1 },
+            |d: Document| {
+                *acquisitions
+                    .entry(required_text(&d, "vehicle_id")?)
+                    .or_default() += 1;
+                Ok(())
+            },
+        )
+        .await?;
+        (self.db.collection(VEHICLE_COSTS))
+            .delete_many(doc! {})
+            .session(&mut *session)
+            .await?;
+        for ((org_id, vehicle_id, currency), (total_cents, events)) in costs {
+            if events <= 0 {
+                continue;
+            }
+            let key = format!("{org_id}|{vehicle_id}|{currency}");
+            let set = doc! { "$set": {
+                "org_id": org_id, "vehicle_id": vehicle_id, "currency": currency,
+                "total_cents": total_cents, "events": events,
+            } };
+            self.upsert_in(session, VEHICLE_COSTS, &key, set).await?;
+        }
+        (self.db.collection(VEHICLE_STATS))
+            .update_many(doc! {}, doc! { "$set": { "acquisitions": 0_i64 } })
+            .session(&mut *session)
+            .await?;
+        for (vehicle_id, records) in acquisitions {
+            let set = doc! { "$set": { "acquisitions": records } };
+            self.upsert_in(session, VEHICLE_STATS, &vehicle_id, set)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Calls `visit` with each document of `collection` matching `filter` (fields of `projection`), read
@@ -360,6 +453,7 @@ impl MongoEdgeStore {
                         c.org_id, c.vehicle_id, c.month, c.currency
                     );
                     let fleet_key = format!("{}|{}|{kind}|{}", c.org_id, c.month, c.currency);
+                    let lifetime_key = format!("{}|{}|{}", c.org_id, c.vehicle_id, c.currency);
                     let inc = doc! { "total_cents": c.cents, "events": c.events };
                     for (collection, key, on_insert) in [
                         (
@@ -374,12 +468,23 @@ impl MongoEdgeStore {
                             doc! { "org_id": &c.org_id, "month": &c.month, "kind": kind,
                             "currency": &c.currency },
                         ),
+                        (
+                            VEHICLE_COSTS,
+                            lifetime_key,
+                            doc! { "org_id": &c.org_id, "vehicle_id": &c.vehicle_id,
+                            "currency": &c.currency },
+                        ),
                     ] {
                         let update = doc! { "$inc": inc.clone(), "$setOnInsert": on_insert };
                         let lowered = (c.events < 0).then_some("events");
                         self.add_up(session, collection, &key, update, lowered)
                             .await?;
                     }
+                }
+                Change::Acquisitions(a) => {
+                    let update = doc! { "$inc": { "acquisitions": a.records } };
+                    self.upsert_in(session, VEHICLE_STATS, &a.vehicle_id, update)
+                        .await?;
                 }
                 Change::Fleet(f) => {
                     let update = doc! { "$inc": {
@@ -500,6 +605,15 @@ impl MongoEdgeStore {
     }
 
     async fn views(&self, vehicles: Vec<Document>) -> StoreResult<Vec<VehicleView>> {
+        let counted = self.views_and_acquisitions(vehicles).await?;
+        Ok(counted.into_iter().map(|(view, _)| view).collect())
+    }
+
+    /// The vehicles' views, each with how many acquisition records of it count.
+    async fn views_and_acquisitions(
+        &self,
+        vehicles: Vec<Document>,
+    ) -> StoreResult<Vec<(VehicleView, i64)>> {
         let ids = vehicles
             .iter()
             .map(|d| required_text(d, "_id"))
@@ -510,7 +624,8 @@ impl MongoEdgeStore {
             .map(|d| {
                 let vehicle: Vehicle = decode_body(d)?;
                 let stats = stats.remove(vehicle.id.as_str()).unwrap_or_default();
-                stats.view(vehicle)
+                let acquisitions = stats.acquisitions;
+                Ok((stats.view(vehicle)?, acquisitions))
             })
             .collect()
     }
@@ -554,6 +669,17 @@ struct RowValueDoc {
     amount: i64,
     currency: String,
     as_of: String,
+}
+
+/// The fields of a `vehicle_costs` document a fleet row reads.
+#[derive(Debug, serde::Deserialize)]
+struct LifetimeDoc {
+    vehicle_id: String,
+    currency: String,
+    #[serde(default)]
+    total_cents: i64,
+    #[serde(default)]
+    events: i64,
 }
 
 /// An organisation's `fleet_counts` document.
@@ -1322,11 +1448,28 @@ impl EdgeStore for MongoEdgeStore {
         let active = self
             .page(VEHICLES, filter, doc! { "_id": 1 }, page.limit)
             .await?;
-        let vehicles = self.views(active).await?;
+        let vehicles = self.views_and_acquisitions(active).await?;
         if vehicles.is_empty() {
             return Ok(Vec::new());
         }
-        let ids: Vec<&str> = vehicles.iter().map(|v| v.vehicle.id.as_str()).collect();
+        let ids: Vec<&str> = vehicles
+            .iter()
+            .map(|(v, _)| v.vehicle.id.as_str())
+            .collect();
+        // The page's lifetime costs, one query.
+        let lifetime: Vec<LifetimeDoc> = (self.db.collection(VEHICLE_COSTS).clone_with_type())
+            .find(doc! { "org_id": org_id, "vehicle_id": { "$in": ids.clone() } })
+            .projection(
+                doc! { "_id": 0, "vehicle_id": 1, "currency": 1, "total_cents": 1, "events": 1 },
+            )
+            .await?
+            .try_collect()
+            .await?;
+        let mut recorded: HashMap<String, Vec<(String, i64, i64)>> = HashMap::new();
+        for d in lifetime {
+            let costs = recorded.entry(d.vehicle_id).or_default();
+            costs.push((d.currency, d.total_cents, d.events));
+        }
         let evaluated: Vec<AttentionDoc> = (self.db.collection(MAINTENANCE).clone_with_type())
             .find(doc! { "org_id": org_id, "_id": { "$in": ids.clone() } })
             .projection(doc! { "due_soon": 1, "overdue": 1 })
@@ -1353,11 +1496,15 @@ impl EdgeStore for MongoEdgeStore {
         }
         Ok(vehicles
             .into_iter()
-            .map(|vehicle| {
+            .map(|(vehicle, acquisitions)| {
                 let id = vehicle.vehicle.id.as_str();
                 let (due_soon, overdue) = counts.get(id).copied().unwrap_or((0, 0));
                 let current_value = values.remove(id);
+                let has_acquisition = acquisitions > 0;
+                let costs = recorded.remove(id).unwrap_or_default();
                 FleetRow {
+                    lifetime_cost: LifetimeCost::of(&vehicle.vehicle, has_acquisition, costs),
+                    has_acquisition,
                     vehicle,
                     due_soon,
                     overdue,

@@ -19,9 +19,9 @@ use crate::aggregates::{
 use crate::corrections::TimelineRevision;
 use crate::store::{
     CostBucket, CostRow, CostScope, CostTotal, CostsOf, Delivery, EdgeStore, Feed, FleetCounts,
-    FleetRow, FleetValue, MaintenanceView, NotificationRef, NotificationView, Page, Projected,
-    ReminderItem, RowValue, TimelineQuery, VehicleRef, VehicleStats, VehicleTotals, VehicleView,
-    settled_tasks, valuations_before,
+    FleetRow, FleetValue, LifetimeCost, MaintenanceView, NotificationRef, NotificationView, Page,
+    Projected, ReminderItem, RowValue, TimelineQuery, VehicleRef, VehicleStats, VehicleTotals,
+    VehicleView, settled_tasks, valuations_before,
 };
 use crate::timeline_page::{self, TimelinePage, TimelinePageBuilder};
 
@@ -47,6 +47,25 @@ INSERT INTO fleet_values (org_id, currency, total_cents, vehicles)
   WHERE NOT EXISTS (SELECT 1 FROM vehicles v WHERE v.id = c.vehicle_id
     AND coalesce(json_extract(v.body, '$.status'), 'active') <> 'active')
   GROUP BY 1, 2;
+"#
+    };
+}
+
+/// Recomputes each vehicle's lifetime costs (from `cost_months`, so after them) and its acquisition records
+/// from the projection; the same rules as `aggregates::changes`, in SQL. Apart from
+/// `rebuild_aggregates_sql`, which an earlier schema step runs as it was written.
+macro_rules! rebuild_lifetime_sql {
+    () => {
+        r#"
+DELETE FROM vehicle_costs;
+INSERT INTO vehicle_costs (org_id, vehicle_id, currency, total_cents, events)
+  SELECT org_id, vehicle_id, currency, sum(total_cents), sum(events) FROM cost_months
+  GROUP BY 1, 2, 3 HAVING sum(events) > 0;
+UPDATE vehicle_stats SET acquisitions = 0 WHERE acquisitions <> 0;
+UPDATE vehicle_stats SET acquisitions = a.records
+  FROM (SELECT vehicle_id, count(*) AS records FROM timeline WHERE kind = 'acquisition' AND voided = 0
+        GROUP BY vehicle_id) AS a
+  WHERE a.vehicle_id = vehicle_stats.vehicle_id;
 "#
     };
 }
@@ -213,6 +232,22 @@ CREATE INDEX notifications_by_item ON notifications (org_id, vehicle_id, task, r
 CREATE INDEX notifications_unread_by_item ON notifications (org_id, vehicle_id, task, reminded_at)
   WHERE read_at IS NULL;
 "#,
+    // Each vehicle's lifetime costs per currency and its acquisition records (the fleet row's
+    // `lifetimeCost` and `hasAcquisition`), filled from what the projection already holds.
+    concat!(
+        r#"
+CREATE TABLE vehicle_costs (
+    org_id TEXT NOT NULL,
+    vehicle_id TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    total_cents INTEGER NOT NULL,
+    events INTEGER NOT NULL,
+    PRIMARY KEY (org_id, vehicle_id, currency)
+) WITHOUT ROWID;
+ALTER TABLE vehicle_stats ADD COLUMN acquisitions INTEGER NOT NULL DEFAULT 0;
+"#,
+        rebuild_lifetime_sql!()
+    ),
 ];
 
 /// Active vehicles only (sold and archived ones leave the fleet); `v` is the `vehicles` row.
@@ -315,21 +350,32 @@ fn parse_ts(s: &str) -> StoreResult<DateTime<Utc>> {
 
 fn vehicle_view(conn: &rusqlite::Connection, body: &str) -> StoreResult<VehicleView> {
     let vehicle: Vehicle = serde_json::from_str(body)?;
+    stats_of(conn, vehicle.id.as_str())?.view(vehicle)
+}
+
+/// The vehicle's running stats (none yet: the defaults).
+fn stats_of(conn: &rusqlite::Connection, vehicle_id: &str) -> StoreResult<VehicleStats> {
     let stats = conn
         .prepare_cached(
-            "SELECT event_count, last_event_at, odometer, odometer_at FROM vehicle_stats WHERE vehicle_id = ?1",
+            "SELECT event_count, last_event_at, odometer, odometer_at, acquisitions
+             FROM vehicle_stats WHERE vehicle_id = ?1",
         )?
-        .query_row([&vehicle.id], |r| {
+        .query_row([vehicle_id], |r| {
             Ok(VehicleStats {
                 event_count: r.get(0)?,
                 last_event_at: r.get(1)?,
                 odometer: r.get(2)?,
                 odometer_at: r.get(3)?,
+                acquisitions: r.get(4)?,
             })
         })
         .optional()?;
-    stats.unwrap_or_default().view(vehicle)
+    Ok(stats.unwrap_or_default())
 }
+
+/// A fleet row's lifetime costs as (currency, cents, events): `?1` the organisation, `?2` the vehicle.
+const VEHICLE_COSTS: &str = "SELECT currency, total_cents, events FROM vehicle_costs
+    WHERE org_id = ?1 AND vehicle_id = ?2";
 
 /// Adds the changes up in the aggregate tables (inside the caller's transaction).
 fn apply_changes(conn: &rusqlite::Connection, changes: &[Change]) -> StoreResult<()> {
@@ -350,12 +396,35 @@ fn apply_changes(conn: &rusqlite::Connection, changes: &[Change]) -> StoreResult
                        events = events + excluded.events",
                 )?
                 .execute(params![c.org_id, c.month, c.kind.as_str(), c.currency, c.cents, c.events])?;
+                conn.prepare_cached(
+                    "INSERT INTO vehicle_costs (org_id, vehicle_id, currency, total_cents, events)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT DO UPDATE SET total_cents = total_cents + excluded.total_cents,
+                       events = events + excluded.events",
+                )?
+                .execute(params![
+                    c.org_id,
+                    c.vehicle_id,
+                    c.currency,
+                    c.cents,
+                    c.events
+                ])?;
                 if c.events < 0 {
                     conn.prepare_cached("DELETE FROM cost_months WHERE org_id = ?1 AND vehicle_id = ?2 AND month = ?3 AND events <= 0")?
                         .execute(params![c.org_id, c.vehicle_id, c.month])?;
                     conn.prepare_cached("DELETE FROM fleet_cost_months WHERE org_id = ?1 AND month = ?2 AND events <= 0")?
                         .execute(params![c.org_id, c.month])?;
+                    conn.prepare_cached("DELETE FROM vehicle_costs WHERE org_id = ?1 AND vehicle_id = ?2 AND currency = ?3 AND events <= 0")?
+                        .execute(params![c.org_id, c.vehicle_id, c.currency])?;
                 }
+            }
+            Change::Acquisitions(a) => {
+                // The stats row may not be there yet (a revision held before its original).
+                conn.prepare_cached(
+                    "INSERT INTO vehicle_stats (vehicle_id, event_count, acquisitions) VALUES (?1, 0, ?2)
+                     ON CONFLICT (vehicle_id) DO UPDATE SET acquisitions = acquisitions + excluded.acquisitions",
+                )?
+                .execute(params![a.vehicle_id, a.records])?;
             }
             Change::Fleet(f) => {
                 conn.prepare_cached(
@@ -1160,8 +1229,16 @@ impl EdgeStore for SqliteEdgeStore {
                 found
                     .into_iter()
                     .map(|(body, due_soon, overdue, value)| {
+                        let vehicle: Vehicle = serde_json::from_str(&body)?;
+                        let stats = stats_of(conn, vehicle.id.as_str())?;
+                        let has_acquisition = stats.acquisitions > 0;
+                        let recorded = rows(conn, VEHICLE_COSTS, params![org, vehicle.id], |r| {
+                            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                        })?;
                         Ok(FleetRow {
-                            vehicle: vehicle_view(conn, &body)?,
+                            lifetime_cost: LifetimeCost::of(&vehicle, has_acquisition, recorded),
+                            has_acquisition,
+                            vehicle: stats.view(vehicle)?,
                             due_soon: due_soon as u32,
                             overdue: overdue as u32,
                             current_value: value
@@ -1322,6 +1399,7 @@ impl SqliteEdgeStore {
 fn rebuild_aggregates(conn: &mut rusqlite::Connection) -> StoreResult<()> {
     let tx = conn.transaction()?;
     tx.execute_batch(rebuild_aggregates_sql!())?;
+    tx.execute_batch(rebuild_lifetime_sql!())?;
     tx.commit()?;
     Ok(())
 }
@@ -1479,6 +1557,108 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(kept, (2, 0, 4));
+    }
+
+    /// A data dir written before the fleet rows carried lifetime costs: the migration fills each vehicle's
+    /// lifetime costs and acquisition records from what it holds (a voided acquisition counts for nothing),
+    /// and later records keep counting from there.
+    #[tokio::test]
+    async fn lifetime_costs_and_acquisitions_are_filled_for_data_written_before_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("edge.db");
+        drop(SqliteDb::open(&path, &MIGRATIONS[..MIGRATIONS.len() - 1]).unwrap());
+        let old = rusqlite::Connection::open(&path).unwrap();
+        let priced = |id: &str| {
+            let v = Vehicle {
+                id: id.into(),
+                org_id: "org_a".into(),
+                purchase_price_cents: Some(2_000_000),
+                purchase_currency: Some("EUR".into()),
+                ..vwc_contracts::examples::vehicle()
+            };
+            serde_json::to_string(&v).unwrap()
+        };
+        for id in ["veh_1", "veh_2", "veh_3"] {
+            old.execute(
+                "INSERT INTO vehicles (id, org_id, body) VALUES (?1, 'org_a', ?2)",
+                params![id, priced(id)],
+            )
+            .unwrap();
+        }
+        // veh_1: an acquisition and a repair; veh_2: its only acquisition voided; veh_3: no records.
+        for (id, vehicle, kind, cents, voided) in [
+            ("evt_1", "veh_1", "acquisition", 1_900_000, 0),
+            ("evt_2", "veh_1", "repair", 12_000, 0),
+            ("evt_3", "veh_2", "acquisition", 1_800_000, 1),
+            ("evt_4", "veh_2", "repair", 5_000, 0),
+        ] {
+            old.execute(
+                "INSERT INTO timeline (id, org_id, vehicle_id, kind, occurred_at, cost_cents, currency, body,
+                   revision, voided)
+                 VALUES (?1, 'org_a', ?2, ?3, '2024-06-01T00:00:00.000000000Z', ?4, 'USD', '{}', 1 + ?5, ?5)",
+                params![id, vehicle, kind, cents, voided],
+            )
+            .unwrap();
+            old.execute(
+                "INSERT INTO vehicle_stats (vehicle_id, event_count) VALUES (?1, 1)
+                 ON CONFLICT DO UPDATE SET event_count = event_count + 1",
+                [vehicle],
+            )
+            .unwrap();
+        }
+        old.execute_batch(rebuild_aggregates_sql!()).unwrap();
+        drop(old);
+
+        let store = SqliteEdgeStore::open(&path).unwrap();
+        let rows = |store: SqliteEdgeStore| async move {
+            let fleet = store.fleet(&"org_a".into(), Page::first(10)).await.unwrap();
+            fleet
+                .into_iter()
+                .map(|r| {
+                    let costs = r.lifetime_cost.into_iter();
+                    let costs: Vec<(String, u64)> =
+                        costs.map(|c| (c.currency, c.total_cents)).collect();
+                    (r.vehicle.vehicle.id.to_string(), r.has_acquisition, costs)
+                })
+                .collect::<Vec<_>>()
+        };
+        let amounts = |list: &[(&str, u64)]| -> Vec<(String, u64)> {
+            list.iter().map(|(c, n)| (c.to_string(), *n)).collect()
+        };
+        assert_eq!(
+            rows(store.clone()).await,
+            [
+                ("veh_1".into(), true, amounts(&[("USD", 1_912_000)])),
+                (
+                    "veh_2".into(),
+                    false,
+                    amounts(&[("EUR", 2_000_000), ("USD", 5_000)])
+                ),
+                ("veh_3".into(), false, amounts(&[("EUR", 2_000_000)])),
+            ]
+        );
+        // Counting goes on from the filled totals.
+        let bought = VehicleEvent {
+            id: "evt_5".into(),
+            vehicle_id: "veh_2".into(),
+            org_id: "org_a".into(),
+            kind: EventKind::Acquisition,
+            cost_cents: Some(1_000),
+            currency: Some("USD".into()),
+            ..vwc_contracts::examples::vehicle_event()
+        };
+        let org = OrgId::from("org_a");
+        let delivery = crate::store::Delivery::new("env_5", &org);
+        assert!(
+            store
+                .apply(&delivery, Projected::Event(&bought))
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            rows(store).await[1],
+            ("veh_2".into(), true, amounts(&[("USD", 6_000)]))
+        );
     }
 
     /// The timeline page is one walk of the timeline's own key (the table is clustered by vehicle and

@@ -235,6 +235,9 @@ pub struct VehicleStats {
     pub last_event_at: Option<String>,
     pub odometer: Option<i64>,
     pub odometer_at: Option<String>,
+    /// Its acquisition records that count (recorded, not voided): see [`FleetRow::has_acquisition`].
+    #[serde(default)]
+    pub acquisitions: i64,
 }
 
 impl VehicleStats {
@@ -386,6 +389,57 @@ pub struct FleetRow {
     /// its valuation history, a day or a month older); `null` until the valuation service has valued it.
     /// The overview's `totals.value` is these summed per currency over every row of every page.
     pub current_value: Option<RowValue>,
+    /// Whether the vehicle has an acquisition record that counts (recorded, not voided): its cost is the
+    /// purchase, so the purchase price given at registration does not count again in `lifetimeCost`.
+    pub has_acquisition: bool,
+    /// The vehicle's lifetime cost, one amount per currency (by currency code; empty: no cost at all):
+    /// every cost recorded and not voided, corrections included — an acquisition record's cost is the
+    /// purchase — plus the purchase price given at registration (`purchasePriceCents` in
+    /// `purchaseCurrency`) when the vehicle has no acquisition record (`hasAcquisition` false): the rule of
+    /// a sale's total cost of ownership (docs/corrections.md), over the vehicle's whole history. Kept with
+    /// the projection, so a page of rows reads a few aggregate rows per vehicle.
+    pub lifetime_cost: Vec<LifetimeCost>,
+}
+
+/// A vehicle's lifetime cost in one currency, as its fleet row carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LifetimeCost {
+    pub currency: String,
+    pub total_cents: u64,
+}
+
+impl LifetimeCost {
+    /// The lifetime cost of `vehicle` per currency, by currency code: `recorded` — the totals of its
+    /// recorded costs kept with the projection, as (currency, cents, events); a currency with no event left
+    /// is none — plus the registration's purchase price when it has no acquisition record.
+    pub fn of(
+        vehicle: &Vehicle,
+        has_acquisition: bool,
+        recorded: impl IntoIterator<Item = (String, i64, i64)>,
+    ) -> Vec<LifetimeCost> {
+        let mut sums: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+        for (currency, cents, events) in recorded {
+            if events > 0 {
+                *sums.entry(currency).or_default() += cents.max(0) as u64;
+            }
+        }
+        if !has_acquisition
+            && let (Some(price), Some(currency)) = (
+                vehicle.purchase_price_cents,
+                vehicle.purchase_currency.as_ref(),
+            )
+            && !currency.is_empty()
+        {
+            *sums.entry(currency.clone()).or_default() += price;
+        }
+        sums.into_iter()
+            .map(|(currency, total_cents)| LifetimeCost {
+                currency,
+                total_cents,
+            })
+            .collect()
+    }
 }
 
 /// A vehicle's current value as a fleet row carries it.
@@ -640,4 +694,53 @@ async fn costs_over_period<S: EdgeStore + ?Sized>(
         }));
     }
     Ok(merge_buckets(buckets))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn amounts(costs: Vec<LifetimeCost>) -> Vec<(String, u64)> {
+        costs
+            .into_iter()
+            .map(|c| (c.currency, c.total_cents))
+            .collect()
+    }
+
+    #[test]
+    fn the_registration_price_counts_in_the_lifetime_cost_only_without_an_acquisition_record() {
+        let priced = Vehicle {
+            purchase_price_cents: Some(2_000_000),
+            purchase_currency: Some("EUR".into()),
+            ..vwc_contracts::examples::vehicle()
+        };
+        let recorded = || {
+            vec![
+                ("USD".to_string(), 5_000, 2),
+                ("EUR".to_string(), 700, 1),
+                // A currency whose every record was voided counts nothing.
+                ("GBP".to_string(), 0, 0),
+            ]
+        };
+        assert_eq!(
+            amounts(LifetimeCost::of(&priced, false, recorded())),
+            [("EUR".to_string(), 2_000_700), ("USD".to_string(), 5_000)]
+        );
+        assert_eq!(
+            amounts(LifetimeCost::of(&priced, true, recorded())),
+            [("EUR".to_string(), 700), ("USD".to_string(), 5_000)]
+        );
+        // No records: the registration's price alone; no price either: nothing at all.
+        assert_eq!(
+            amounts(LifetimeCost::of(&priced, false, [])),
+            [("EUR".to_string(), 2_000_000)]
+        );
+        let unpriced = vwc_contracts::examples::vehicle();
+        assert!(LifetimeCost::of(&unpriced, false, []).is_empty());
+        // A cost of nothing recorded is an amount of nothing, not none.
+        assert_eq!(
+            amounts(LifetimeCost::of(&unpriced, false, [("USD".into(), 0, 1)])),
+            [("USD".to_string(), 0)]
+        );
+    }
 }

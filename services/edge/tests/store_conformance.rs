@@ -1996,6 +1996,133 @@ async fn sold_and_archived_vehicles_leave_the_fleet_and_its_value_but_stay_liste
     );
 }
 
+/// Each fleet row's lifetime cost per currency: every cost recorded and not voided (corrections
+/// included), plus the purchase price given at registration only when the vehicle has no acquisition record
+/// that counts — kept right through voids and corrections that change a record's kind to or from
+/// acquisition, and never mixed across organisations.
+async fn a_fleet_rows_lifetime_cost_counts_the_registration_price_only_without_an_acquisition_record(
+    store: Store,
+) {
+    let priced = |org: &str, id: &str, currency: &str| Vehicle {
+        purchase_price_cents: Some(2_000_000),
+        purchase_currency: Some(currency.into()),
+        ..vehicle(org, id)
+    };
+    for v in [
+        priced("org_a", "veh_1", "USD"),
+        priced("org_a", "veh_2", "USD"),
+        priced("org_a", "veh_3", "EUR"),
+        priced("org_a", "veh_4", "EUR"),
+        priced("org_b", "veh_5", "USD"),
+    ] {
+        assert!(registered(&store, &envelope_id(), &v).await);
+    }
+    let (bought, unbought, rekinded, theirs) = (
+        vehicle("org_a", "veh_2"),
+        vehicle("org_a", "veh_3"),
+        vehicle("org_a", "veh_4"),
+        vehicle("org_b", "veh_5"),
+    );
+    let costing = |v: &Vehicle, id: &str, kind, cents: u64, currency: &str| VehicleEvent {
+        cost_cents: Some(cents),
+        currency: Some(currency.into()),
+        ..event(v, id, kind, at(3, 9))
+    };
+    // veh_2: an acquisition record (without a cost: a record all the same) and costs in two currencies.
+    let free = VehicleEvent {
+        cost_cents: None,
+        currency: None,
+        ..event(&bought, "evt_2a", EventKind::Acquisition, at(2, 9))
+    };
+    apply(&store, &free).await;
+    apply(
+        &store,
+        &costing(&bought, "evt_2b", EventKind::Repair, 12_000, "USD"),
+    )
+    .await;
+    apply(
+        &store,
+        &costing(&bought, "evt_2c", EventKind::Repair, 700, "EUR"),
+    )
+    .await;
+    // veh_3: its only acquisition voided.
+    let wrong = costing(
+        &unbought,
+        "evt_3a",
+        EventKind::Acquisition,
+        1_800_000,
+        "USD",
+    );
+    apply(&store, &wrong).await;
+    apply(
+        &store,
+        &costing(&unbought, "evt_3b", EventKind::Repair, 5_000, "USD"),
+    )
+    .await;
+    revise(&store, &voided(&wrong, 2)).await;
+    // veh_4: a repair corrected into an acquisition.
+    let repair = costing(&rekinded, "evt_4a", EventKind::Repair, 30_000, "USD");
+    apply(&store, &repair).await;
+    let acquisition = VehicleEvent {
+        kind: EventKind::Acquisition,
+        cost_cents: Some(1_700_000),
+        ..repair.clone()
+    };
+    revise(&store, &corrected(&acquisition, 2)).await;
+    // Another organisation's vehicle with an acquisition record.
+    apply(
+        &store,
+        &costing(&theirs, "evt_5a", EventKind::Acquisition, 99_000, "USD"),
+    )
+    .await;
+
+    type Row = (String, bool, Vec<(String, u64)>);
+    async fn rows(store: &Store, org_id: &str) -> Vec<Row> {
+        store
+            .fleet(&org(org_id), Page::first(10))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| {
+                let costs = r.lifetime_cost.into_iter();
+                (
+                    r.vehicle.vehicle.id.to_string(),
+                    r.has_acquisition,
+                    costs.map(|c| (c.currency, c.total_cents)).collect(),
+                )
+            })
+            .collect()
+    }
+    let row = |id: &str, has: bool, costs: &[(&str, u64)]| -> Row {
+        let costs = costs.iter().map(|(c, n)| (c.to_string(), *n)).collect();
+        (id.to_string(), has, costs)
+    };
+    assert_eq!(
+        rows(&store, "org_a").await,
+        [
+            row("veh_1", false, &[("USD", 2_000_000)]),
+            row("veh_2", true, &[("EUR", 700), ("USD", 12_000)]),
+            row("veh_3", false, &[("EUR", 2_000_000), ("USD", 5_000)]),
+            row("veh_4", true, &[("USD", 1_700_000)]),
+        ]
+    );
+    assert_eq!(
+        rows(&store, "org_b").await,
+        [row("veh_5", true, &[("USD", 99_000)])]
+    );
+    // Back into a repair, then that repair voided: only the registration's price is left.
+    revise(&store, &corrected(&repair, 3)).await;
+    assert_eq!(
+        rows(&store, "org_a").await[3],
+        row("veh_4", false, &[("EUR", 2_000_000), ("USD", 30_000)])
+    );
+    revise(&store, &voided(&repair, 4)).await;
+    assert_eq!(
+        rows(&store, "org_a").await[3],
+        row("veh_4", false, &[("EUR", 2_000_000)])
+    );
+}
+
 vwc_testkit::conformance!(
     "edge", Store;
     sqlite("edge.db"): SqliteEdgeStore::open,
@@ -2040,6 +2167,7 @@ vwc_testkit::conformance!(
     an_older_revision_or_the_original_never_replaces_a_newer_one,
     sold_and_archived_vehicles_leave_the_fleet_and_its_value_but_stay_listed,
     fuel_events_are_every_fill_up_of_the_vehicle_and_nothing_else,
+    a_fleet_rows_lifetime_cost_counts_the_registration_price_only_without_an_acquisition_record,
 );
 
 /// SQLite only: the aggregates recomputed from the projection (what the migration does for a database
@@ -2050,15 +2178,47 @@ async fn sqlite_aggregates_rebuilt_from_the_projection_equal_the_incremental_one
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("edge.db");
     let store: Store = Arc::new(SqliteEdgeStore::open(&path).unwrap());
-    fleet_with_costs(&store).await;
+    let (v1, v2) = fleet_with_costs(&store).await;
     register(&store, "org_a", "veh_3").await;
+    // Acquisition records: one that counts, one voided, and a repair corrected into one.
+    let bought = costly(
+        &v1,
+        "a1",
+        EventKind::Acquisition,
+        on(5, 2),
+        Some((900_000, "USD")),
+    );
+    let wrong = costly(
+        &v2,
+        "a2",
+        EventKind::Acquisition,
+        on(5, 3),
+        Some((800_000, "USD")),
+    );
+    let repair = costly(&v2, "a3", EventKind::Repair, on(5, 4), Some((3_000, "EUR")));
+    for e in [&bought, &wrong, &repair] {
+        apply(&store, e).await;
+    }
+    revise(&store, &voided(&wrong, 2)).await;
+    let rekinded = VehicleEvent {
+        kind: EventKind::Acquisition,
+        ..repair.clone()
+    };
+    revise(&store, &corrected(&rekinded, 2)).await;
     maintain(&store, "org_a", &needs_attention(5, vec![])).await;
     let mut eur = valuation_update("veh_2", 6, Current, 500, at(6, 0));
     eur.valuation.currency = "EUR".into();
     assert!(valued(&store, "v1", "org_a", &eur).await);
     let usd = valuation_update("veh_1", 6, Current, 990, at(6, 0));
     assert!(valued(&store, "v2", "org_a", &usd).await);
-    type Snapshot = Vec<(String, String, Vec<CostBucket>, Vec<CostBucket>, String)>;
+    type Snapshot = Vec<(
+        String,
+        String,
+        Vec<CostBucket>,
+        Vec<CostBucket>,
+        String,
+        String,
+    )>;
     async fn snapshot(store: &Store) -> Snapshot {
         let mut out = Vec::new();
         for org in ["org_a", "org_b"] {
@@ -2073,6 +2233,16 @@ async fn sqlite_aggregates_rebuilt_from_the_projection_equal_the_incremental_one
                 format!(
                     "{:?}",
                     costs_by_vehicle_in_pages(store, org, None, None, 1_000).await
+                ),
+                format!(
+                    "{:?}",
+                    store
+                        .fleet(&org.into(), Page::first(10))
+                        .await
+                        .unwrap()
+                        .iter()
+                        .map(|r| (&r.vehicle.vehicle.id, r.has_acquisition, &r.lifetime_cost))
+                        .collect::<Vec<_>>()
                 ),
             ));
         }

@@ -445,3 +445,115 @@ async fn each_fleet_row_carries_the_vehicles_current_value_and_the_total_sums_th
     }
     app.stop().await;
 }
+
+/// `(hasAcquisition, lifetimeCost)` of `vehicle`'s fleet row, over every page of the organisation's fleet.
+async fn lifetime_of(app: &TestApp, token: &str, vehicle: &str) -> (bool, Value) {
+    let pages = every_page(app, token, "/v1/fleet/overview?limit=2").await;
+    let row = pages
+        .iter()
+        .flat_map(|p| p["items"].as_array().unwrap().clone())
+        .find(|r| r["id"] == vehicle)
+        .unwrap_or_else(|| panic!("{vehicle} is not in the fleet: {pages:?}"));
+    (
+        row["hasAcquisition"].as_bool().unwrap(),
+        row["lifetimeCost"].clone(),
+    )
+}
+
+#[tokio::test]
+async fn each_fleet_row_carries_its_lifetime_cost_with_the_registration_price_only_without_an_acquisition_record()
+ {
+    let app = TestApp::spawn().await;
+    let token = app.token("org_lifetime", &[Role::FleetManager]);
+    let days_ago = |d: i64| vwc_clock::now() - chrono::Duration::days(d);
+    let priced = |n: u32, currency: &str| {
+        json!({"vin": vin(n), "year": 2021, "make": "Toyota", "model": "RAV4",
+            "purchasePriceCents": 2_000_000, "purchaseCurrency": currency})
+    };
+    let mut ids = Vec::new();
+    for (n, currency) in [(960, "USD"), (961, "USD"), (962, "EUR"), (963, "EUR")] {
+        let created = common::registered(&app, &token, &priced(n, currency)).await;
+        ids.push(created["id"].as_str().unwrap().to_string());
+    }
+    let [bare, bought, unbought, corrected] = [&ids[0], &ids[1], &ids[2], &ids[3]];
+    let acquisition = |cents: u64| {
+        json!({"kind": "acquisition", "occurredAt": days_ago(300), "costCents": cents,
+            "currency": "USD", "details": {"priceCents": cents, "condition": "used"}})
+    };
+    let repair = |cents: u64, currency: &str| {
+        json!({"kind": "repair", "occurredAt": days_ago(100), "costCents": cents,
+            "currency": currency, "details": {"system": "brakes"}})
+    };
+    // An acquisition record: its cost is the purchase, the registration's price does not count again.
+    record(&app, &token, bought, acquisition(1_900_000)).await;
+    record(&app, &token, bought, repair(12_000, "USD")).await;
+    // Its only acquisition voided: the registration's price counts again.
+    let wrong = record(&app, &token, unbought, acquisition(1_800_000)).await;
+    record(&app, &token, unbought, repair(5_000, "USD")).await;
+    let (status, _, body) = common::delete(
+        &app,
+        &token,
+        &format!("/v1/vehicles/{unbought}/events/{wrong}?reason=wrong%20vehicle"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // A repair corrected into an acquisition.
+    let fix = record(&app, &token, corrected, repair(30_000, "USD")).await;
+    let path = format!("/v1/vehicles/{corrected}/events/{fix}");
+    let into_acquisition = json!({"kind": "acquisition", "costCents": 1_700_000,
+        "details": {"priceCents": 1_700_000, "condition": "used"}});
+    let (status, _, body) = common::patch(&app, &token, &path, &into_acquisition).await;
+    assert_eq!(status, 200, "{body}");
+    // Another organisation's vehicle with an acquisition record never shows in this fleet.
+    let other = app.token("org_lifetime_other", &[Role::FleetManager]);
+    let theirs = common::registered(&app, &other, &priced(964, "USD")).await;
+    let theirs = theirs["id"].as_str().unwrap().to_string();
+    record(&app, &other, &theirs, acquisition(99_000)).await;
+    app.settle().await;
+
+    let viewer = app.token("org_lifetime", &[Role::Viewer]);
+    let amounts = |list: &[(&str, u64)]| {
+        Value::Array(
+            list.iter()
+                .map(|(c, cents)| json!({"currency": c, "totalCents": cents}))
+                .collect(),
+        )
+    };
+    for (vehicle, expected) in [
+        (bare, (false, amounts(&[("USD", 2_000_000)]))),
+        (bought, (true, amounts(&[("USD", 1_900_000 + 12_000)]))),
+        (
+            unbought,
+            (false, amounts(&[("EUR", 2_000_000), ("USD", 5_000)])),
+        ),
+        (corrected, (true, amounts(&[("USD", 1_700_000)]))),
+    ] {
+        assert_eq!(
+            lifetime_of(&app, &viewer, vehicle).await,
+            expected,
+            "{vehicle}"
+        );
+    }
+    let pages = every_page(&app, &viewer, "/v1/fleet/overview?limit=2").await;
+    let listed: Vec<Value> = pages
+        .iter()
+        .flat_map(|p| p["items"].as_array().unwrap().clone())
+        .map(|r| r["id"].clone())
+        .collect();
+    assert_eq!(listed, ids.iter().map(|i| json!(i)).collect::<Vec<_>>());
+    assert_eq!(
+        lifetime_of(&app, &other, &theirs).await,
+        (true, amounts(&[("USD", 99_000)]))
+    );
+
+    // Corrected back into a repair: no acquisition record, the registration's price counts again.
+    let back = json!({"kind": "repair", "costCents": 30_000, "details": {"system": "brakes"}});
+    let (status, _, body) = common::patch(&app, &token, &path, &back).await;
+    assert_eq!(status, 200, "{body}");
+    app.settle().await;
+    assert_eq!(
+        lifetime_of(&app, &viewer, corrected).await,
+        (false, amounts(&[("EUR", 2_000_000), ("USD", 30_000)]))
+    );
+    app.stop().await;
+}

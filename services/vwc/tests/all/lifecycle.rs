@@ -305,6 +305,13 @@ async fn a_sold_vehicle_reads_as_sold_and_takes_no_record_dated_after_its_sale()
     )
     .await;
 
+    // Its maintenance view: the scheduler's items, the vehicle active.
+    let maintenance = format!("/v1/vehicles/{sold}/maintenance");
+    let m = app.get_ok(&fleet, &maintenance).await;
+    assert_eq!(m["status"], "active", "{m}");
+    assert!(m["soldAt"].is_null(), "{m}");
+    assert!(m["items"].as_array().unwrap().len() > 1, "{m}");
+
     let sold_at = days_ago(10).to_rfc3339();
     let (status, _, vehicle) = post(
         &app,
@@ -337,6 +344,13 @@ async fn a_sold_vehicle_reads_as_sold_and_takes_no_record_dated_after_its_sale()
         as_of(&sold_at)
     );
     assert_eq!(o["maintenance"], json!([]), "{o}");
+    // Its maintenance view agrees: nothing due, no odometer estimate, and why — it is sold, since when.
+    let m = app.get_ok(&fleet, &maintenance).await;
+    assert_eq!(m["items"], json!([]), "{m}");
+    assert!(m["odometer"].is_null(), "{m}");
+    assert_eq!(m["status"], "sold", "{m}");
+    assert_eq!(m["soldAt"].as_str().and_then(as_of), as_of(&sold_at), "{m}");
+    assert!(m["evaluatedAt"].is_string(), "{m}");
 
     // A record dated after the sale: 422 on occurredAt naming the sale, nothing recorded.
     let events = format!("/v1/vehicles/{sold}/events");
