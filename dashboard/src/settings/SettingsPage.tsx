@@ -12,6 +12,7 @@ import { Dialog } from "../ui/Dialog";
 import { useFocusFirstError } from "../ui/focusFirstError";
 import { ErrorText, GeneralErrors, Loading } from "../ui/Feedback";
 import { CopyField, Field, fieldAttrs, formErrors, sentence, type FieldErrors } from "./fields";
+import { FailedDeliveries } from "./FailedDeliveries";
 import "./settings.css";
 
 type S = components["schemas"];
@@ -40,6 +41,7 @@ export function SettingsPage() {
           </p>
         </section>
       )}
+      <FailedDeliveries />
       <CalendarFeedSection configure={configure} />
     </div>
   );
