@@ -50,7 +50,10 @@ impl DeliveriesQuery {
             None => None,
             Some(s) => DeliveryStatus::parse(s).or_else(|| {
                 let names: Vec<&str> = DeliveryStatus::ALL.iter().map(|s| s.as_str()).collect();
-                errors.push(field("status", format!("must be one of {}", names.join(", "))));
+                errors.push(field(
+                    "status",
+                    format!("must be one of {}", names.join(", ")),
+                ));
                 None
             }),
         };

@@ -9,8 +9,8 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use vwc_auth::TokenVerifier;
-use vwc_http::gate::ConfigureNotifications;
 use vwc_contracts::maintenance::Channel;
+use vwc_http::gate::ConfigureNotifications;
 use vwc_http::openapi::{BearerBody, BearerQuery, BearerRoute, Conflict, ResourceRoute};
 use vwc_http::route;
 use vwc_http::{Admitted, ApiError, Json, JsonBody};
@@ -18,11 +18,11 @@ use vwc_http::{Admitted, ApiError, Json, JsonBody};
 use crate::NotificationStore;
 use crate::clock::{Clock, SystemClock};
 use crate::deliveries::{DeliveriesQuery, DeliveryPage, DeliveryView};
-use crate::store::{DeliveryDetail, Resend};
 use crate::preferences::{
     PreferencesUpdate, PreferencesView, UpdatePreferencesError, update_preferences,
 };
 use crate::ssrf::Allowlist;
+use crate::store::{DeliveryDetail, Resend};
 
 #[derive(Clone)]
 pub struct NotificationState {

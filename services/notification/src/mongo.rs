@@ -19,9 +19,8 @@ use crate::CONSUMER;
 use crate::records::{self, DeliveryChange, DeliveryRecord, PreferencesRecord};
 use crate::store::{
     ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryDetail, DeliveryListing, DeliveryStatus,
-    DueClaim, ItemWord, Lease, NewNotification, Notification, NotificationStore,
-    PreferencesChange, Resend, SavedPreferences, Settlement, StoredPreferences, Word,
-    channel_rank, released_at,
+    DueClaim, ItemWord, Lease, NewNotification, Notification, NotificationStore, PreferencesChange,
+    Resend, SavedPreferences, Settlement, StoredPreferences, Word, channel_rank, released_at,
 };
 
 pub const PREFERENCES: &str = "preferences";

@@ -19,9 +19,8 @@ use crate::CONSUMER;
 use crate::records::{self, DeliveryChange, DeliveryRecord, PreferencesRecord};
 use crate::store::{
     ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryDetail, DeliveryListing, DeliveryStatus,
-    DueClaim, ItemWord, Lease, NewNotification, Notification, NotificationStore,
-    PreferencesChange, Resend, SavedPreferences, Settlement, StoredPreferences, channel_rank,
-    released_at,
+    DueClaim, ItemWord, Lease, NewNotification, Notification, NotificationStore, PreferencesChange,
+    Resend, SavedPreferences, Settlement, StoredPreferences, channel_rank, released_at,
 };
 
 /// This database's schema steps, run in order once each (`user_version` counts those run). Append only: a
@@ -224,7 +223,11 @@ fn read_notification(conn: &Connection, id: &str) -> StoreResult<Notification> {
 }
 
 /// The outbound delivery `id` of `org_id` (in-app ones are not outbound).
-fn read_outbound_delivery(conn: &Connection, org_id: &str, id: &str) -> StoreResult<Option<Delivery>> {
+fn read_outbound_delivery(
+    conn: &Connection,
+    org_id: &str,
+    id: &str,
+) -> StoreResult<Option<Delivery>> {
     optional(
         conn.prepare_cached(
             "SELECT * FROM deliveries WHERE id = ?1 AND org_id = ?2 AND channel <> 'in_app'",
@@ -246,7 +249,9 @@ fn with_details(conn: &Connection, deliveries: Vec<Delivery>) -> StoreResult<Vec
             .collect::<Vec<_>>(),
     )?;
     let notifications: std::collections::HashMap<String, Notification> = conn
-        .prepare_cached("SELECT * FROM notifications WHERE id IN (SELECT value FROM json_each(?1))")?
+        .prepare_cached(
+            "SELECT * FROM notifications WHERE id IN (SELECT value FROM json_each(?1))",
+        )?
         .query_map([notification_ids], record::<Notification>)?
         .map(|n| n.map(|n| (n.id.clone(), n)))
         .collect::<Result<_, _>>()?;

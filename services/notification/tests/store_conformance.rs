@@ -573,7 +573,10 @@ async fn outbound_deliveries_are_listed_newest_first_within_the_organisation(
 
     // The oldest reminder's webhook runs out of attempts; its e-mail is refused for good.
     let claimed = claim(store, t0() + TimeDelta::minutes(5)).await;
-    for c in claimed.iter().filter(|c| c.notification.reminder_id == "rem_l1") {
+    for c in claimed
+        .iter()
+        .filter(|c| c.notification.reminder_id == "rem_l1")
+    {
         let outcome = match c.delivery.channel {
             Channel::Webhook => AttemptOutcome::DeadLettered,
             _ => AttemptOutcome::Failed,
@@ -636,10 +639,17 @@ async fn a_resend_makes_a_dead_lettered_delivery_pending_once_with_a_fresh_budge
     let in_app = &new.deliveries[0].id;
 
     let elsewhere = OrgId::from("org_resend_other");
-    assert_eq!(store.outbound_delivery(&elsewhere, &id).await.unwrap(), None);
+    assert_eq!(
+        store.outbound_delivery(&elsewhere, &id).await.unwrap(),
+        None
+    );
     assert_eq!(store.outbound_delivery(&org, in_app).await.unwrap(), None);
     let later = t0() + TimeDelta::hours(1);
-    for (o, d) in [(&elsewhere, &id), (&org, in_app), (&org, &"dlv_none".to_owned())] {
+    for (o, d) in [
+        (&elsewhere, &id),
+        (&org, in_app),
+        (&org, &"dlv_none".to_owned()),
+    ] {
         assert_eq!(
             store.resend_delivery(o, d, later).await.unwrap(),
             Resend::NotFound
@@ -668,10 +678,20 @@ async fn a_resend_makes_a_dead_lettered_delivery_pending_once_with_a_fresh_budge
     );
     let d = &resent[0];
     assert_eq!(
-        (d.status, d.next_attempt_at, d.resent_at, d.attempts, d.earlier_attempts),
+        (
+            d.status,
+            d.next_attempt_at,
+            d.resent_at,
+            d.attempts,
+            d.earlier_attempts
+        ),
         (DeliveryStatus::Pending, Some(later), Some(later), 2, 2)
     );
-    assert_eq!(d.attempt_in_budget(3), 1, "the next attempt is the first of its budget");
+    assert_eq!(
+        d.attempt_in_budget(3),
+        1,
+        "the next attempt is the first of its budget"
+    );
     assert_eq!(store.next_due_at().await.unwrap(), Some(later));
 
     let again = claim(store, later).await;

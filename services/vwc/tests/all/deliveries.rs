@@ -59,10 +59,18 @@ async fn a_dead_lettered_delivery_is_listed_and_resent_with_its_webhook_id_and_a
         attempt_statuses(&dead),
         [(1, json!(500)), (2, json!(500)), (3, json!(500))]
     );
-    assert!(dead["lastError"].as_str().unwrap().contains("500"), "{dead}");
+    assert!(
+        dead["lastError"].as_str().unwrap().contains("500"),
+        "{dead}"
+    );
     assert_eq!(dead["carries"]["type"], "reminder.due");
     assert_eq!(dead["carries"]["task"], "oil_change");
-    assert!(dead["carries"]["vehicleId"].as_str().unwrap().starts_with("veh_"));
+    assert!(
+        dead["carries"]["vehicleId"]
+            .as_str()
+            .unwrap()
+            .starts_with("veh_")
+    );
     assert!(dead["carries"]["reminderId"].as_str().is_some());
     deliveries_settled(&app).await;
     assert_eq!(receiver.count(), 3);
@@ -124,7 +132,10 @@ async fn a_dead_lettered_delivery_is_listed_and_resent_with_its_webhook_id_and_a
     deliveries_settled(&app).await;
     let got = receiver.received();
     assert_eq!(got.len(), 5, "nothing after the delivery");
-    assert!(got.iter().all(|r| r.header("webhook-id") == Some(id.as_str())));
+    assert!(
+        got.iter()
+            .all(|r| r.header("webhook-id") == Some(id.as_str()))
+    );
     for hook in &got[3..] {
         let h = |n: &str| hook.header(n);
         vwc_webhook::verify(
@@ -144,7 +155,10 @@ async fn a_dead_lettered_delivery_is_listed_and_resent_with_its_webhook_id_and_a
     // Delivered now: a resend is a 409 that changes nothing.
     let (status, _, problem) = post(&app, &token, &path, &json!({})).await;
     assert_eq!(status, 409, "{problem}");
-    assert!(problem["detail"].as_str().unwrap().contains("delivered"), "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("delivered"),
+        "{problem}"
+    );
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(receiver.count(), 5);
     app.stop().await;
@@ -201,7 +215,10 @@ async fn deliveries_stay_within_the_organisation_and_bad_queries_are_refused() {
     assert_eq!(status, 200, "{prefs}");
     let (status, _, problem) = post(&app, &token, &retry_path(&id), &json!({})).await;
     assert_eq!(status, 409, "{problem}");
-    assert!(problem["detail"].as_str().unwrap().contains("webhookUrl"), "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("webhookUrl"),
+        "{problem}"
+    );
     assert_eq!(dead_lettered(&app, &token).await["id"], id.as_str());
 
     // The still-dead-lettered delivery pages with limit=1 and no next page.
