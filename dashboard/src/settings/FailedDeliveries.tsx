@@ -81,7 +81,8 @@ function FailedDelivery({ delivery }: { delivery: DeliveryView }) {
   return (
     <li className="failed-delivery" data-testid="failed-delivery">
       <p>
-        <strong>{what.title}</strong> — {what.vehicleName}
+        {/* The reminder's title names its vehicle already ("Oil change overdue — 2021 Toyota RAV4"). */}
+        <strong>{what.title}</strong>
       </p>
       <p className="small">
         {channel}, made {formatDateTime(delivery.createdAt)}
