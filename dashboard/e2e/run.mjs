@@ -989,6 +989,8 @@ await step("settings: save a preference and rotate the calendar link", async () 
   await page.getByText("Copied to the clipboard.").waitFor();
   const copied = await page.evaluate(() => navigator.clipboard.readText());
   assert(copied === before, `the clipboard holds ${copied}, not the link`);
+  // An organisation whose outbound deliveries never failed: the section says so (and axe checks it).
+  await page.getByText("No failed deliveries").waitFor();
   await shot("settings");
   await axeCheck("settings page");
 

@@ -13,6 +13,7 @@ import { useFocusFirstError } from "../ui/focusFirstError";
 import { ErrorText, GeneralErrors, Loading } from "../ui/Feedback";
 import { bindFields, Check, CheckField, SelectField, TextField } from "../ui/Field";
 import { CopyField, formErrors, sentence, type FieldErrors } from "./fields";
+import { FailedDeliveries } from "./FailedDeliveries";
 import "./settings.css";
 
 type S = components["schemas"];
@@ -41,6 +42,7 @@ export function SettingsPage() {
           </p>
         </section>
       )}
+      <FailedDeliveries />
       <CalendarFeedSection configure={configure} />
     </div>
   );

@@ -76,6 +76,8 @@ pub fn plan_notification(
         created_at: now,
         delivered_at: None,
         last_error: None,
+        earlier_attempts: 0,
+        resent_at: None,
     };
 
     let in_app = Delivery {

@@ -3,22 +3,26 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use vwc_auth::TokenVerifier;
+use vwc_contracts::maintenance::Channel;
 use vwc_http::gate::ConfigureNotifications;
-use vwc_http::openapi::{BearerBody, BearerRoute};
+use vwc_http::openapi::{BearerBody, BearerQuery, BearerRoute, Conflict, ResourceRoute};
 use vwc_http::route;
 use vwc_http::{Admitted, ApiError, Json, JsonBody};
 
 use crate::NotificationStore;
 use crate::clock::{Clock, SystemClock};
+use crate::deliveries::{DeliveriesQuery, DeliveryPage, DeliveryView};
 use crate::preferences::{
     PreferencesUpdate, PreferencesView, UpdatePreferencesError, update_preferences,
 };
 use crate::ssrf::Allowlist;
+use crate::store::{DeliveryDetail, Resend};
 
 #[derive(Clone)]
 pub struct NotificationState {
@@ -57,10 +61,14 @@ impl NotificationState {
 
 vwc_http::has_verifier!(NotificationState);
 
-/// `GET` and `PUT /v1/notifications/preferences` and their OpenAPI documentation; the composition merges
-/// them and adds the state.
+/// `GET` and `PUT /v1/notifications/preferences`, the outbound deliveries' list and resend, and their
+/// OpenAPI documentation; the composition merges them and adds the state.
 pub fn routes() -> OpenApiRouter<NotificationState> {
-    vwc_http::service_routes![read_preferences | put_preferences]
+    vwc_http::service_routes![
+        read_preferences | put_preferences,
+        list_deliveries,
+        retry_delivery
+    ]
 }
 
 impl From<UpdatePreferencesError> for ApiError {
@@ -153,4 +161,90 @@ async fn put_preferences(
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// List the organisation's outbound deliveries
+///
+/// Every webhook request and e-mail a reminder made, newest first, `limit` at a time (follow
+/// `nextCursor`), each with every attempt (time, the receiver's HTTP status or the error), what it
+/// carried and, while pending, when it is next attempted. `status=dead_lettered` lists those that ran out
+/// of attempts, `status=failed` those the receiver refused for good: both can be resent. Needs
+/// `configure_notifications`, as the preferences do (the errors can name the receiver).
+#[route(get "/v1/notifications/deliveries", tag = "notifications", params(DeliveriesQuery),
+    ok(200, "A page of outbound deliveries, newest first.", DeliveryPage), errors(BearerQuery))]
+async fn list_deliveries(
+    State(state): State<NotificationState>,
+    Admitted { org, .. }: Admitted<ConfigureNotifications>,
+    vwc_http::Query(query): vwc_http::Query<DeliveriesQuery>,
+) -> Result<Json<DeliveryPage>, ApiError> {
+    let (listing, limit) = query.read(&org)?;
+    let details = state.store.list_deliveries(listing).await?;
+    Ok(Json(DeliveryPage::cut(details, limit)))
+}
+
+/// Resend a failed or dead-lettered delivery
+///
+/// Puts the delivery back to be attempted now, with a fresh budget of attempts (and retries as at
+/// first), under the same id — so the same `webhook-id`, which a receiver that already handled it drops.
+/// It goes to the organisation's webhook URL (or e-mail address) and is signed with its webhook secret as
+/// they are now, not as they were. A reminder that a later one replaced meanwhile is cancelled rather
+/// than sent, as any pending delivery is. 409 when the delivery is pending (a resend already under way
+/// included), delivered or cancelled, or its channel is switched off now; nothing changes then.
+#[route(post "/v1/notifications/deliveries/{id}/retry", tag = "notifications",
+    params(("id" = String, Path, description = "The delivery's id (its `webhook-id`).")),
+    ok(202, "Pending again, due now; the worker sends it shortly.", DeliveryView),
+    errors(ResourceRoute, 409 => Conflict))]
+async fn retry_delivery(
+    State(state): State<NotificationState>,
+    Admitted { org, .. }: Admitted<ConfigureNotifications>,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<DeliveryView>), ApiError> {
+    let Some(detail) = state.store.outbound_delivery(&org, &id).await? else {
+        return Err(ApiError::NotFound("delivery"));
+    };
+    if detail.delivery.resendable() {
+        channel_is_on(&state, &org, detail.delivery.channel).await?;
+    }
+    match state
+        .store
+        .resend_delivery(&org, &id, state.clock.now())
+        .await?
+    {
+        Resend::Resent(delivery) => Ok((
+            StatusCode::ACCEPTED,
+            Json(DeliveryView::of(DeliveryDetail { delivery, ..detail })),
+        )),
+        Resend::NotFound => Err(ApiError::NotFound("delivery")),
+        Resend::NotResendable(status) => Err(ApiError::Conflict(format!(
+            "the delivery is {status}; only a failed or dead-lettered one can be resent"
+        ))),
+    }
+}
+
+/// A 409 unless the organisation's `channel` has somewhere to go now (a resend would only be cancelled).
+async fn channel_is_on(
+    state: &NotificationState,
+    org: &vwc_contracts::OrgId,
+    channel: Channel,
+) -> Result<(), ApiError> {
+    let preferences = state.store.preferences(org).await?.map(|s| s.preferences);
+    let (on, how) = match channel {
+        Channel::Webhook => (
+            preferences.is_some_and(|p| p.webhook_url.is_some()),
+            "set webhookUrl in the notification preferences",
+        ),
+        Channel::Email => (
+            state.email && preferences.is_some_and(|p| p.email.is_some()),
+            "set email in the notification preferences (and e-mail on the server)",
+        ),
+        Channel::InApp => (true, ""),
+    };
+    if on {
+        Ok(())
+    } else {
+        Err(ApiError::Conflict(format!(
+            "the {} channel is switched off, so a resend would not be sent: {how} first",
+            channel.as_str()
+        )))
+    }
 }

@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod compose;
 pub mod consumer;
+pub mod deliveries;
 pub mod email;
 pub mod http;
 #[cfg(feature = "aws")]

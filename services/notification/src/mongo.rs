@@ -18,9 +18,9 @@ use vwc_store::{Outbox, Plumbed, StoreError, StoreResult, ts};
 use crate::CONSUMER;
 use crate::records::{self, DeliveryChange, DeliveryRecord, PreferencesRecord};
 use crate::store::{
-    ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryStatus, DueClaim, ItemWord, Lease,
-    NewNotification, Notification, NotificationStore, PreferencesChange, SavedPreferences,
-    Settlement, StoredPreferences, Word, channel_rank, released_at,
+    ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryDetail, DeliveryListing, DeliveryStatus,
+    DueClaim, ItemWord, Lease, NewNotification, Notification, NotificationStore, PreferencesChange,
+    Resend, SavedPreferences, Settlement, StoredPreferences, Word, channel_rank, released_at,
 };
 
 pub const PREFERENCES: &str = "preferences";
@@ -78,6 +78,17 @@ impl MongoNotificationStore {
                 doc! { "status": 1, "next_attempt_at": 1, "_id": 1 },
                 false,
             ),
+            // GET /v1/notifications/deliveries: newest first, of every status or one.
+            (
+                DELIVERIES,
+                doc! { "org_id": 1, "created_at": -1, "_id": -1 },
+                false,
+            ),
+            (
+                DELIVERIES,
+                doc! { "org_id": 1, "status": 1, "created_at": -1, "_id": -1 },
+                false,
+            ),
             (ATTEMPTS, doc! { "delivery_id": 1, "attempt": 1 }, true),
             (PREFERENCES, doc! { "updated_at": 1 }, false),
             // Read by `_id` only; this index makes the collection exist before a transaction writes.
@@ -113,7 +124,70 @@ fn item_key(
     doc! { "org_id": org_id.as_str(), "vehicle_id": vehicle_id.as_str(), "task": task, "kind": kind }
 }
 
+/// The filter of an organisation's outbound delivery `id` (in-app ones are not outbound).
+fn outbound(org_id: &OrgId, id: &str) -> mongodb::bson::Document {
+    doc! { "_id": id, "org_id": org_id.as_str(), "channel": { "$ne": "in_app" } }
+}
+
 impl MongoNotificationStore {
+    /// `deliveries` with their notifications and attempts, in the order given.
+    async fn with_details(&self, deliveries: Vec<Delivery>) -> StoreResult<Vec<DeliveryDetail>> {
+        if deliveries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = deliveries.iter().map(|d| d.id.as_str()).collect();
+        let notification_ids: Vec<&str> = deliveries
+            .iter()
+            .map(|d| d.notification_id.as_str())
+            .collect();
+        let notifications: std::collections::HashMap<String, Notification> = self
+            .notifications()
+            .find(doc! { "_id": { "$in": notification_ids } })
+            .await?
+            .map_ok(|n| (n.id.clone(), n))
+            .try_collect()
+            .await?;
+        let mut attempts: std::collections::HashMap<String, Vec<DeliveryAttempt>> =
+            std::collections::HashMap::new();
+        let found: Vec<DeliveryAttempt> = self
+            .attempts_collection()
+            .find(doc! { "delivery_id": { "$in": ids } })
+            .sort(doc! { "delivery_id": 1, "attempt": 1 })
+            .await?
+            .try_collect()
+            .await?;
+        for a in found {
+            attempts.entry(a.delivery_id.clone()).or_default().push(a);
+        }
+        deliveries
+            .into_iter()
+            .map(|delivery| {
+                let notification = notifications
+                    .get(&delivery.notification_id)
+                    .cloned()
+                    .ok_or_else(|| {
+                        StoreError::Other(format!(
+                            "delivery {} has no notification {}",
+                            delivery.id, delivery.notification_id
+                        ))
+                    })?;
+                Ok(DeliveryDetail {
+                    attempts: attempts.remove(&delivery.id).unwrap_or_default(),
+                    notification,
+                    delivery,
+                })
+            })
+            .collect()
+    }
+
+    async fn find_outbound(&self, org_id: &OrgId, id: &str) -> StoreResult<Option<Delivery>> {
+        Ok(self
+            .deliveries_collection()
+            .find_one(outbound(org_id, id))
+            .await?
+            .map(|r| r.delivery))
+    }
+
     fn preferences_collection(&self) -> Collection<PreferencesRecord> {
         self.db.database().collection(PREFERENCES)
     }
@@ -525,6 +599,93 @@ impl NotificationStore for MongoNotificationStore {
             .await?
             .try_collect()
             .await?)
+    }
+
+    async fn list_deliveries(
+        &self,
+        listing: DeliveryListing<'_>,
+    ) -> StoreResult<Vec<DeliveryDetail>> {
+        let mut filter = doc! {
+            "org_id": listing.org_id.as_str(), "channel": { "$ne": "in_app" },
+        };
+        if let Some(status) = listing.status {
+            filter.insert("status", status.as_str());
+        }
+        if let Some((at, id)) = &listing.after {
+            let at = ts(at);
+            filter.insert(
+                "$or",
+                vec![
+                    doc! { "created_at": { "$lt": &at } },
+                    doc! { "created_at": &at, "_id": { "$lt": id } },
+                ],
+            );
+        }
+        let records: Vec<DeliveryRecord> = self
+            .deliveries_collection()
+            .find(filter)
+            .sort(doc! { "created_at": -1, "_id": -1 })
+            .limit(i64::try_from(listing.limit).unwrap_or(i64::MAX))
+            .await?
+            .try_collect()
+            .await?;
+        self.with_details(records.into_iter().map(|r| r.delivery).collect())
+            .await
+    }
+
+    async fn outbound_delivery(
+        &self,
+        org_id: &OrgId,
+        id: &str,
+    ) -> StoreResult<Option<DeliveryDetail>> {
+        let Some(d) = self.find_outbound(org_id, id).await? else {
+            return Ok(None);
+        };
+        Ok(self.with_details(vec![d]).await?.pop())
+    }
+
+    async fn resend_delivery(
+        &self,
+        org_id: &OrgId,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Resend> {
+        let Some(mut d) = self.find_outbound(org_id, id).await? else {
+            return Ok(Resend::NotFound);
+        };
+        if !d.resendable() {
+            return Ok(Resend::NotResendable(d.status));
+        }
+        // Compare and set: only while it is still as read, so of two resends at once one changes it.
+        let mut filter = outbound(org_id, id);
+        filter.insert("status", d.status.as_str());
+        filter.insert("attempts", i64::from(d.attempts));
+        let updated = self
+            .deliveries_collection()
+            .update_one(
+                filter,
+                doc! { "$set": {
+                    "status": DeliveryStatus::Pending.as_str(),
+                    "next_attempt_at": ts(&now),
+                    "lease_token": Bson::Null,
+                    "earlier_attempts": i64::from(d.attempts),
+                    "resent_at": ts(&now),
+                } },
+            )
+            .await?;
+        if updated.matched_count == 0 {
+            // Changed meanwhile (another resend): say what it is now.
+            return Ok(match self.find_outbound(org_id, id).await? {
+                Some(current) => Resend::NotResendable(current.status),
+                None => Resend::NotFound,
+            });
+        }
+        d.status = DeliveryStatus::Pending;
+        d.next_attempt_at = Some(now);
+        d.earlier_attempts = d.attempts;
+        d.resent_at = Some(now);
+        self.deliveries_wakeup.notify_one();
+        Ok(Resend::Resent(d))
     }
 
     fn deliveries_wakeup(&self) -> Arc<Notify> {

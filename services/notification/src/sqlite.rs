@@ -18,9 +18,9 @@ use vwc_store::{Plumbed, SqliteDb, StoreError, StoreResult, ts};
 use crate::CONSUMER;
 use crate::records::{self, DeliveryChange, DeliveryRecord, PreferencesRecord};
 use crate::store::{
-    ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryStatus, DueClaim, ItemWord, Lease,
-    NewNotification, Notification, NotificationStore, PreferencesChange, SavedPreferences,
-    Settlement, StoredPreferences, channel_rank, released_at,
+    ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryDetail, DeliveryListing, DeliveryStatus,
+    DueClaim, ItemWord, Lease, NewNotification, Notification, NotificationStore, PreferencesChange,
+    Resend, SavedPreferences, Settlement, StoredPreferences, channel_rank, released_at,
 };
 
 /// This database's schema steps, run in order once each (`user_version` counts those run). Append only: a
@@ -91,6 +91,15 @@ CREATE TABLE item_words (
     at TEXT NOT NULL,
     PRIMARY KEY (org_id, vehicle_id, task, kind)
 ) WITHOUT ROWID;
+"#,
+    r#"
+-- Resending a failed or dead-lettered delivery (POST /v1/notifications/deliveries/{id}/retry) gives it a
+-- fresh attempt budget: the attempts made before it are kept here, the attempts go on being numbered.
+ALTER TABLE deliveries ADD COLUMN earlier_attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE deliveries ADD COLUMN resent_at TEXT;
+-- GET /v1/notifications/deliveries: an organisation's deliveries newest first, of every status or one.
+CREATE INDEX deliveries_of_org ON deliveries (org_id, created_at, id);
+CREATE INDEX deliveries_of_org_by_status ON deliveries (org_id, status, created_at, id);
 "#,
 ];
 
@@ -211,6 +220,72 @@ fn read_notification(conn: &Connection, id: &str) -> StoreResult<Notification> {
     Ok(conn
         .prepare_cached("SELECT * FROM notifications WHERE id = ?1")?
         .query_row([id], record::<Notification>)?)
+}
+
+/// The outbound delivery `id` of `org_id` (in-app ones are not outbound).
+fn read_outbound_delivery(
+    conn: &Connection,
+    org_id: &str,
+    id: &str,
+) -> StoreResult<Option<Delivery>> {
+    optional(
+        conn.prepare_cached(
+            "SELECT * FROM deliveries WHERE id = ?1 AND org_id = ?2 AND channel <> 'in_app'",
+        )?
+        .query_row(params![id, org_id], record::<Delivery>),
+    )
+}
+
+/// `deliveries` with their notifications and attempts, in the order given.
+fn with_details(conn: &Connection, deliveries: Vec<Delivery>) -> StoreResult<Vec<DeliveryDetail>> {
+    if deliveries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = serde_json::to_string(&deliveries.iter().map(|d| &d.id).collect::<Vec<_>>())?;
+    let notification_ids = serde_json::to_string(
+        &deliveries
+            .iter()
+            .map(|d| &d.notification_id)
+            .collect::<Vec<_>>(),
+    )?;
+    let notifications: std::collections::HashMap<String, Notification> = conn
+        .prepare_cached(
+            "SELECT * FROM notifications WHERE id IN (SELECT value FROM json_each(?1))",
+        )?
+        .query_map([notification_ids], record::<Notification>)?
+        .map(|n| n.map(|n| (n.id.clone(), n)))
+        .collect::<Result<_, _>>()?;
+    let mut attempts: std::collections::HashMap<String, Vec<DeliveryAttempt>> =
+        std::collections::HashMap::new();
+    let rows = conn
+        .prepare_cached(
+            "SELECT * FROM delivery_attempts WHERE delivery_id IN (SELECT value FROM json_each(?1))
+             ORDER BY delivery_id, attempt",
+        )?
+        .query_map([ids], record::<DeliveryAttempt>)?
+        .collect::<Result<Vec<_>, _>>()?;
+    for a in rows {
+        attempts.entry(a.delivery_id.clone()).or_default().push(a);
+    }
+    deliveries
+        .into_iter()
+        .map(|delivery| {
+            let notification = notifications
+                .get(&delivery.notification_id)
+                .cloned()
+                .ok_or_else(|| {
+                    StoreError::Other(format!(
+                        "delivery {} has no notification {}",
+                        delivery.id, delivery.notification_id
+                    ))
+                })?;
+            Ok(DeliveryDetail {
+                attempts: attempts.remove(&delivery.id).unwrap_or_default(),
+                notification,
+                delivery,
+            })
+        })
+        .collect()
 }
 
 #[async_trait]
@@ -499,6 +574,97 @@ impl NotificationStore for SqliteNotificationStore {
                     .collect::<Result<_, _>>()?)
             })
             .await
+    }
+
+    async fn list_deliveries(
+        &self,
+        listing: DeliveryListing<'_>,
+    ) -> StoreResult<Vec<DeliveryDetail>> {
+        let org = listing.org_id.as_str().to_owned();
+        let status = listing.status.map(|s| s.as_str());
+        let after = listing.after.map(|(at, id)| (ts(&at), id));
+        let limit = i64::try_from(listing.limit).unwrap_or(i64::MAX);
+        self.db
+            .read(move |conn| {
+                // One statement per shape, so each uses its index (deliveries_of_org[_by_status]).
+                let mut sql = String::from(
+                    "SELECT * FROM deliveries WHERE org_id = :org AND channel <> 'in_app'",
+                );
+                if status.is_some() {
+                    sql.push_str(" AND status = :status");
+                }
+                if after.is_some() {
+                    sql.push_str(" AND (created_at, id) < (:at, :id)");
+                }
+                sql.push_str(" ORDER BY created_at DESC, id DESC LIMIT :limit");
+                let mut stmt = conn.prepare_cached(&sql)?;
+                let mut named: Vec<(&str, &dyn rusqlite::ToSql)> =
+                    vec![(":org", &org), (":limit", &limit)];
+                if let Some(status) = &status {
+                    named.push((":status", status));
+                }
+                if let Some((at, id)) = &after {
+                    named.push((":at", at));
+                    named.push((":id", id));
+                }
+                let deliveries = stmt
+                    .query_map(named.as_slice(), record::<Delivery>)?
+                    .collect::<Result<Vec<_>, _>>()?;
+                with_details(conn, deliveries)
+            })
+            .await
+    }
+
+    async fn outbound_delivery(
+        &self,
+        org_id: &OrgId,
+        id: &str,
+    ) -> StoreResult<Option<DeliveryDetail>> {
+        let (org, id) = (org_id.as_str().to_owned(), id.to_owned());
+        self.db
+            .read(move |conn| {
+                let Some(d) = read_outbound_delivery(conn, &org, &id)? else {
+                    return Ok(None);
+                };
+                Ok(with_details(conn, vec![d])?.pop())
+            })
+            .await
+    }
+
+    async fn resend_delivery(
+        &self,
+        org_id: &OrgId,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Resend> {
+        let (org, id) = (org_id.as_str().to_owned(), id.to_owned());
+        // One write transaction: the read and the change cannot interleave with another resend's.
+        let resend = self
+            .db
+            .write(move |conn| {
+                let Some(mut d) = read_outbound_delivery(conn, &org, &id)? else {
+                    return Ok(Resend::NotFound);
+                };
+                if !d.resendable() {
+                    return Ok(Resend::NotResendable(d.status));
+                }
+                conn.prepare_cached(
+                    "UPDATE deliveries SET status = 'pending', next_attempt_at = ?2,
+                       lease_token = NULL, earlier_attempts = attempts, resent_at = ?2
+                     WHERE id = ?1",
+                )?
+                .execute(params![id, ts(&now)])?;
+                d.status = DeliveryStatus::Pending;
+                d.next_attempt_at = Some(now);
+                d.earlier_attempts = d.attempts;
+                d.resent_at = Some(now);
+                Ok(Resend::Resent(d))
+            })
+            .await?;
+        if matches!(resend, Resend::Resent(_)) {
+            self.deliveries_wakeup.notify_one();
+        }
+        Ok(resend)
     }
 
     fn deliveries_wakeup(&self) -> Arc<Notify> {

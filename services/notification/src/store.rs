@@ -221,6 +221,7 @@ pub fn no_longer_holds(notification: &Notification, words: &[ItemWord]) -> Optio
 }
 
 vwc_contracts::wire_enum! {
+    #[derive(utoipa::ToSchema)]
     pub enum DeliveryStatus {
         /// Waiting for its next attempt (`next_attempt_at`).
         Pending,
@@ -255,9 +256,64 @@ pub struct Delivery {
     #[serde(default, with = "records::stored_opt_ts")]
     pub delivered_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
+    /// Attempts made before the delivery was last resent ([`NotificationStore::resend_delivery`]): a
+    /// resend gives it a fresh attempt budget while its attempts go on being numbered from `attempts`.
+    #[serde(default)]
+    pub earlier_attempts: u32,
+    /// When it was last resent, if ever.
+    #[serde(default, with = "records::stored_opt_ts")]
+    pub resent_at: Option<DateTime<Utc>>,
+}
+
+impl Delivery {
+    /// Whether a person may resend it: it failed for good or was dead-lettered.
+    pub fn resendable(&self) -> bool {
+        matches!(
+            self.status,
+            DeliveryStatus::Failed | DeliveryStatus::DeadLettered
+        )
+    }
+
+    /// The number of an attempt within the current budget (1 for the first since creation or the last
+    /// resend), given its overall number.
+    pub fn attempt_in_budget(&self, number: u32) -> u32 {
+        number.saturating_sub(self.earlier_attempts)
+    }
+}
+
+/// What [`NotificationStore::list_deliveries`] reads: an organisation's outbound (webhook and e-mail)
+/// deliveries, newest first (by creation time, then id), of one status or all, strictly after `after`
+/// in that order, `limit` of them.
+#[derive(Debug, Clone)]
+pub struct DeliveryListing<'a> {
+    pub org_id: &'a OrgId,
+    pub status: Option<DeliveryStatus>,
+    /// The (creation time, id) of the last delivery of the previous page.
+    pub after: Option<(DateTime<Utc>, String)>,
+    pub limit: usize,
+}
+
+/// An outbound delivery with the notification it carries and every attempt, first first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryDetail {
+    pub delivery: Delivery,
+    pub notification: Notification,
+    pub attempts: Vec<DeliveryAttempt>,
+}
+
+/// What became of a request to resend a delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resend {
+    /// Pending again, due now, with a fresh attempt budget (the delivery as it now is).
+    Resent(Delivery),
+    /// No outbound delivery of that id in the organisation.
+    NotFound,
+    /// Not failed nor dead-lettered: it is in this status (so nothing changed).
+    NotResendable(DeliveryStatus),
 }
 
 vwc_contracts::wire_enum! {
+    #[derive(utoipa::ToSchema)]
     pub enum AttemptOutcome {
         Delivered,
         /// Failed; another attempt is scheduled.
@@ -390,6 +446,29 @@ pub trait NotificationStore: Plumbing {
 
     /// Attempts of a delivery, first first.
     async fn attempts(&self, delivery_id: &str) -> StoreResult<Vec<DeliveryAttempt>>;
+
+    /// A page of an organisation's outbound deliveries, each with its notification and attempts.
+    async fn list_deliveries(
+        &self,
+        listing: DeliveryListing<'_>,
+    ) -> StoreResult<Vec<DeliveryDetail>>;
+
+    /// One outbound delivery of the organisation (`None` for an in-app one, or another organisation's).
+    async fn outbound_delivery(
+        &self,
+        org_id: &OrgId,
+        id: &str,
+    ) -> StoreResult<Option<DeliveryDetail>>;
+
+    /// Puts a failed or dead-lettered outbound delivery of the organisation back to pending, due `now`,
+    /// with a fresh attempt budget (`earlier_attempts` = its attempts so far) and the same id, in one
+    /// atomic step: of two resends at once, one resends and the other finds it pending. Wakes the worker.
+    async fn resend_delivery(
+        &self,
+        org_id: &OrgId,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Resend>;
 
     /// Notified after a write that created pending deliveries, so the worker need not wait for its poll.
     fn deliveries_wakeup(&self) -> Arc<Notify>;

@@ -495,9 +495,10 @@ impl DeliveryWorker {
         };
 
         let number = delivery.attempts + 1;
+        // The budget counts from the last resend, if any; the attempt keeps its overall number.
         let (outcome, retry_at) = decide(
             &result,
-            number,
+            delivery.attempt_in_budget(number),
             &self.policy,
             self.clock.now(),
             &mut rand::thread_rng(),

@@ -13,9 +13,9 @@ use vwc_contracts::{Envelope, OrgId, VehicleId};
 use vwc_notification::compose::{delivered_event, plan_notification};
 use vwc_notification::quiet_hours::QuietHours;
 use vwc_notification::store::{
-    AttemptOutcome, ClaimedDelivery, DeliveryAttempt, DeliveryStatus, DueClaim, ItemWord,
-    NewNotification, NotificationStore, Preferences, PreferencesChange, SavedPreferences,
-    SecretChange, Settlement, Word,
+    AttemptOutcome, ClaimedDelivery, DeliveryAttempt, DeliveryDetail, DeliveryListing,
+    DeliveryStatus, DueClaim, ItemWord, NewNotification, NotificationStore, Preferences,
+    PreferencesChange, Resend, SavedPreferences, SecretChange, Settlement, Word,
 };
 use vwc_webhook::WebhookSecret;
 
@@ -501,6 +501,230 @@ async fn deliveries_held_by_the_old_quiet_hours_are_due_again_when_the_preferenc
     assert_eq!(count(&claim(store.as_ref(), night).await, "org_other"), 2);
 }
 
+/// Records a reminder of `org` for every channel as made at `at`.
+async fn recorded_at(
+    store: &dyn NotificationStore,
+    org: &str,
+    reminder_id: &str,
+    at: DateTime<Utc>,
+) -> NewNotification {
+    let r = reminder(reminder_id);
+    let envelope = reminder_envelope(org, &r);
+    let new = plan_notification(&envelope, &r, Some(&all_channels()), at, TimeDelta::zero());
+    assert!(
+        store
+            .record_notification(&envelope.id.to_string(), &new)
+            .await
+            .unwrap()
+    );
+    new
+}
+
+async fn list(
+    store: &dyn NotificationStore,
+    org: &OrgId,
+    status: Option<DeliveryStatus>,
+    after: Option<&DeliveryDetail>,
+    limit: usize,
+) -> Vec<DeliveryDetail> {
+    store
+        .list_deliveries(DeliveryListing {
+            org_id: org,
+            status,
+            after: after.map(|d| (d.delivery.created_at, d.delivery.id.clone())),
+            limit,
+        })
+        .await
+        .unwrap()
+}
+
+/// An organisation's outbound deliveries (never in-app ones, never another organisation's) are listed
+/// newest first, page after page without a gap or a repeat, of one status when asked, each with its
+/// notification and its attempts.
+async fn outbound_deliveries_are_listed_newest_first_within_the_organisation(
+    store: Arc<dyn NotificationStore>,
+) {
+    let (store, org) = (store.as_ref(), OrgId::from("org_list"));
+    for (i, rem) in ["rem_l1", "rem_l2", "rem_l3"].into_iter().enumerate() {
+        recorded_at(store, "org_list", rem, t0() + TimeDelta::minutes(i as i64)).await;
+    }
+    recorded_at(store, "org_list_other", "rem_other", t0()).await;
+
+    let all = list(store, &org, None, None, 100).await;
+    assert_eq!(all.len(), 6, "webhook and e-mail of three reminders");
+    assert!(all.iter().all(|d| d.delivery.org_id == org));
+    assert!(all.iter().all(|d| d.delivery.channel != Channel::InApp));
+    let order: Vec<_> = all
+        .iter()
+        .map(|d| (d.delivery.created_at, d.delivery.id.clone()))
+        .collect();
+    let mut newest_first = order.clone();
+    newest_first.sort_by(|a, b| b.cmp(a));
+    assert_eq!(order, newest_first);
+    assert_eq!(all[0].notification.reminder_id, "rem_l3");
+    assert_eq!(all[5].notification.reminder_id, "rem_l1");
+
+    let first = list(store, &org, None, None, 4).await;
+    let rest = list(store, &org, None, first.last(), 4).await;
+    assert_eq!((first.len(), rest.len()), (4, 2));
+    let paged: Vec<_> = first.iter().chain(&rest).map(|d| &d.delivery.id).collect();
+    let whole: Vec<_> = all.iter().map(|d| &d.delivery.id).collect();
+    assert_eq!(paged, whole);
+
+    // The oldest reminder's webhook runs out of attempts; its e-mail is refused for good.
+    let claimed = claim(store, t0() + TimeDelta::minutes(5)).await;
+    for c in claimed
+        .iter()
+        .filter(|c| c.notification.reminder_id == "rem_l1")
+    {
+        let outcome = match c.delivery.channel {
+            Channel::Webhook => AttemptOutcome::DeadLettered,
+            _ => AttemptOutcome::Failed,
+        };
+        let settlement = Settlement::Attempted {
+            attempt: attempt(c, 1, outcome, t0() + TimeDelta::minutes(5)),
+            retry_at: None,
+            delivered_event: None,
+        };
+        assert!(store.settle(&c.lease, &settlement).await.unwrap());
+    }
+    let dead = list(store, &org, Some(DeliveryStatus::DeadLettered), None, 100).await;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].delivery.channel, Channel::Webhook);
+    assert_eq!(dead[0].notification.reminder_id, "rem_l1");
+    assert_eq!(
+        outcomes(&dead[0].attempts),
+        [(1, AttemptOutcome::DeadLettered, Some(503))]
+    );
+    let failed = list(store, &org, Some(DeliveryStatus::Failed), None, 100).await;
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].delivery.channel, Channel::Email);
+    let other = OrgId::from("org_list_other");
+    assert!(
+        list(store, &other, Some(DeliveryStatus::DeadLettered), None, 100)
+            .await
+            .is_empty()
+    );
+    assert_eq!(list(store, &other, None, None, 100).await.len(), 2);
+}
+
+/// A dead-lettered delivery resent is pending again at once under the same id with a fresh attempt budget
+/// (its attempts numbered on); two resends at once make one; a delivered or pending one, an in-app one and
+/// another organisation's are not resent.
+async fn a_resend_makes_a_dead_lettered_delivery_pending_once_with_a_fresh_budget(
+    store: Arc<dyn NotificationStore>,
+) {
+    let (store, org) = (store.as_ref(), OrgId::from("org_resend"));
+    let new = recorded(store, "org_resend", "rem_resend").await;
+    let claimed = claim(store, t0()).await;
+    let webhook = claimed
+        .iter()
+        .find(|c| c.delivery.channel == Channel::Webhook)
+        .unwrap();
+    let dead = Settlement::Attempted {
+        attempt: attempt(webhook, 2, AttemptOutcome::DeadLettered, t0()),
+        retry_at: None,
+        delivered_event: None,
+    };
+    assert!(store.settle(&webhook.lease, &dead).await.unwrap());
+    let email = claimed
+        .iter()
+        .find(|c| c.delivery.channel == Channel::Email)
+        .unwrap();
+    let held = Settlement::Held {
+        until: t0() + TimeDelta::days(1),
+    };
+    assert!(store.settle(&email.lease, &held).await.unwrap());
+    let id = webhook.delivery.id.clone();
+    let in_app = &new.deliveries[0].id;
+
+    let elsewhere = OrgId::from("org_resend_other");
+    assert_eq!(
+        store.outbound_delivery(&elsewhere, &id).await.unwrap(),
+        None
+    );
+    assert_eq!(store.outbound_delivery(&org, in_app).await.unwrap(), None);
+    let later = t0() + TimeDelta::hours(1);
+    for (o, d) in [
+        (&elsewhere, &id),
+        (&org, in_app),
+        (&org, &"dlv_none".to_owned()),
+    ] {
+        assert_eq!(
+            store.resend_delivery(o, d, later).await.unwrap(),
+            Resend::NotFound
+        );
+    }
+    let seen = store.outbound_delivery(&org, &id).await.unwrap().unwrap();
+    assert_eq!(seen.delivery.status, DeliveryStatus::DeadLettered);
+    assert_eq!(seen.notification.id, new.notification.id);
+
+    let (a, b) = tokio::join!(
+        store.resend_delivery(&org, &id, later),
+        store.resend_delivery(&org, &id, later)
+    );
+    let both = [a.unwrap(), b.unwrap()];
+    let resent: Vec<_> = both
+        .iter()
+        .filter_map(|r| match r {
+            Resend::Resent(d) => Some(d.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(resent.len(), 1, "{both:?}");
+    assert!(
+        both.contains(&Resend::NotResendable(DeliveryStatus::Pending)),
+        "{both:?}"
+    );
+    let d = &resent[0];
+    assert_eq!(
+        (
+            d.status,
+            d.next_attempt_at,
+            d.resent_at,
+            d.attempts,
+            d.earlier_attempts
+        ),
+        (DeliveryStatus::Pending, Some(later), Some(later), 2, 2)
+    );
+    assert_eq!(
+        d.attempt_in_budget(3),
+        1,
+        "the next attempt is the first of its budget"
+    );
+    assert_eq!(store.next_due_at().await.unwrap(), Some(later));
+
+    let again = claim(store, later).await;
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].delivery.id, id);
+    assert_eq!(again[0].delivery.earlier_attempts, 2);
+    let delivered = Settlement::Attempted {
+        attempt: attempt(&again[0], 3, AttemptOutcome::Delivered, later),
+        retry_at: None,
+        delivered_event: None,
+    };
+    assert!(store.settle(&again[0].lease, &delivered).await.unwrap());
+    let seen = store.outbound_delivery(&org, &id).await.unwrap().unwrap();
+    assert_eq!(seen.delivery.status, DeliveryStatus::Delivered);
+    assert_eq!(
+        outcomes(&seen.attempts),
+        [
+            (2, AttemptOutcome::DeadLettered, Some(503)),
+            (3, AttemptOutcome::Delivered, Some(200))
+        ]
+    );
+    assert_eq!(
+        store.resend_delivery(&org, &id, later).await.unwrap(),
+        Resend::NotResendable(DeliveryStatus::Delivered)
+    );
+    // The e-mail is still pending (held): not resendable either.
+    let email = &new.deliveries[2].id;
+    assert_eq!(
+        store.resend_delivery(&org, email, later).await.unwrap(),
+        Resend::NotResendable(DeliveryStatus::Pending)
+    );
+}
+
 vwc_testkit::conformance!(
     "notification", Store;
     sqlite("notification.db"): vwc_notification::SqliteNotificationStore::open,
@@ -512,4 +736,6 @@ vwc_testkit::conformance!(
     final_failures_leave_nothing_pending,
     an_item_keeps_its_newest_word_of_each_kind,
     deliveries_held_by_the_old_quiet_hours_are_due_again_when_the_preferences_change,
+    outbound_deliveries_are_listed_newest_first_within_the_organisation,
+    a_resend_makes_a_dead_lettered_delivery_pending_once_with_a_fresh_budget,
 );

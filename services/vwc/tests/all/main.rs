@@ -13,6 +13,7 @@ mod cli;
 mod common;
 mod corrections;
 mod crash;
+mod deliveries;
 mod delivery;
 mod faults;
 mod fleet;

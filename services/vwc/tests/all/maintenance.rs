@@ -22,7 +22,7 @@ use std::ffi::OsStr;
 /// Waits until no webhook or e-mail delivery is pending in the notification store: every delivery created
 /// so far has been settled (delivered, failed or dead-lettered), so the receiver has seen every request it
 /// will get for them.
-async fn deliveries_settled(app: &TestApp) {
+pub(super) async fn deliveries_settled(app: &TestApp) {
     let db = app.data_dir.path().join("notification.db");
     eventually("every delivery settled", Duration::from_secs(15), || {
         let db = db.clone();
@@ -415,7 +415,7 @@ async fn set_webhook(app: &TestApp, token: &str, url: &str) {
 
 /// An app that retries deliveries within moments, whose `org_a` sends reminders to the webhook `url`,
 /// with a vehicle (VIN `vin(n)`) whose oil change is overdue.
-async fn overdue_with_webhook(url: &str, n: u32) -> TestApp {
+pub(super) async fn overdue_with_webhook(url: &str, n: u32) -> TestApp {
     let app = TestApp::spawn_with(tempfile::tempdir().unwrap(), fast_notifications).await;
     let token = app.token("org_a", &[Role::FleetManager]);
     set_webhook(&app, &token, url).await;
