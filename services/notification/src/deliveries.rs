@@ -46,7 +46,7 @@ impl DeliveriesQuery {
     /// (see [`DeliveryPage::cut`]).
     pub fn read<'a>(&self, org_id: &'a OrgId) -> Result<(DeliveryListing<'a>, usize), ApiError> {
         let mut errors = Vec::new();
-        let status = match self.status.as_deref().filter(|s| !s.is_empty()) {
+        let status = match self.status.as_deref() {
             None => None,
             Some(s) => DeliveryStatus::parse(s).or_else(|| {
                 let names: Vec<&str> = DeliveryStatus::ALL.iter().map(|s| s.as_str()).collect();

@@ -200,6 +200,7 @@ async fn deliveries_stay_within_the_organisation_and_bad_queries_are_refused() {
     for (query, field) in [
         ("status=lost", "status"),
         ("status=DEAD_LETTERED", "status"),
+        ("status=", "status"),
         ("limit=0", "limit"),
         ("limit=201", "limit"),
         ("limit=ten", "limit"),
