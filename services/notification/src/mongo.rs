@@ -147,37 +147,14 @@ impl MongoNotificationStore {
             .map_ok(|n| (n.id.clone(), n))
             .try_collect()
             .await?;
-        let mut attempts: std::collections::HashMap<String, Vec<DeliveryAttempt>> =
-            std::collections::HashMap::new();
-        let found: Vec<DeliveryAttempt> = self
+        let attempts: Vec<DeliveryAttempt> = self
             .attempts_collection()
             .find(doc! { "delivery_id": { "$in": ids } })
             .sort(doc! { "delivery_id": 1, "attempt": 1 })
             .await?
             .try_collect()
             .await?;
-        for a in found {
-            attempts.entry(a.delivery_id.clone()).or_default().push(a);
-        }
-        deliveries
-            .into_iter()
-            .map(|delivery| {
-                let notification = notifications
-                    .get(&delivery.notification_id)
-                    .cloned()
-                    .ok_or_else(|| {
-                        StoreError::Other(format!(
-                            "delivery {} has no notification {}",
-                            delivery.id, delivery.notification_id
-                        ))
-                    })?;
-                Ok(DeliveryDetail {
-                    attempts: attempts.remove(&delivery.id).unwrap_or_default(),
-                    notification,
-                    delivery,
-                })
-            })
-            .collect()
+        DeliveryDetail::assemble(deliveries, notifications, attempts)
     }
 
     async fn find_outbound(&self, org_id: &OrgId, id: &str) -> StoreResult<Option<Delivery>> {

@@ -255,37 +255,14 @@ fn with_details(conn: &Connection, deliveries: Vec<Delivery>) -> StoreResult<Vec
         .query_map([notification_ids], record::<Notification>)?
         .map(|n| n.map(|n| (n.id.clone(), n)))
         .collect::<Result<_, _>>()?;
-    let mut attempts: std::collections::HashMap<String, Vec<DeliveryAttempt>> =
-        std::collections::HashMap::new();
-    let rows = conn
+    let attempts = conn
         .prepare_cached(
             "SELECT * FROM delivery_attempts WHERE delivery_id IN (SELECT value FROM json_each(?1))
              ORDER BY delivery_id, attempt",
         )?
         .query_map([ids], record::<DeliveryAttempt>)?
         .collect::<Result<Vec<_>, _>>()?;
-    for a in rows {
-        attempts.entry(a.delivery_id.clone()).or_default().push(a);
-    }
-    deliveries
-        .into_iter()
-        .map(|delivery| {
-            let notification = notifications
-                .get(&delivery.notification_id)
-                .cloned()
-                .ok_or_else(|| {
-                    StoreError::Other(format!(
-                        "delivery {} has no notification {}",
-                        delivery.id, delivery.notification_id
-                    ))
-                })?;
-            Ok(DeliveryDetail {
-                attempts: attempts.remove(&delivery.id).unwrap_or_default(),
-                notification,
-                delivery,
-            })
-        })
-        .collect()
+    DeliveryDetail::assemble(deliveries, notifications, attempts)
 }
 
 #[async_trait]

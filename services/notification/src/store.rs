@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use vwc_contracts::maintenance::{Channel, MaintenanceStatus, ReminderDue};
 use vwc_contracts::{Envelope, OrgId, VehicleId};
-use vwc_store::{Plumbing, StoreResult};
+use vwc_store::{Plumbing, StoreError, StoreResult};
 use vwc_webhook::WebhookSecret;
 
 use crate::quiet_hours::QuietHours;
@@ -299,6 +299,44 @@ pub struct DeliveryDetail {
     pub delivery: Delivery,
     pub notification: Notification,
     pub attempts: Vec<DeliveryAttempt>,
+}
+
+impl DeliveryDetail {
+    /// `deliveries` (in their order) each with its notification (one of `notifications`, read for them) and
+    /// its attempts (any order of `attempts` read for them; each delivery's kept in the order read).
+    pub fn assemble(
+        deliveries: Vec<Delivery>,
+        notifications: std::collections::HashMap<String, Notification>,
+        attempts: Vec<DeliveryAttempt>,
+    ) -> StoreResult<Vec<DeliveryDetail>> {
+        let mut by_delivery: std::collections::HashMap<String, Vec<DeliveryAttempt>> =
+            std::collections::HashMap::new();
+        for a in attempts {
+            by_delivery
+                .entry(a.delivery_id.clone())
+                .or_default()
+                .push(a);
+        }
+        deliveries
+            .into_iter()
+            .map(|delivery| {
+                let notification = notifications
+                    .get(&delivery.notification_id)
+                    .cloned()
+                    .ok_or_else(|| {
+                        StoreError::Other(format!(
+                            "delivery {} has no notification {}",
+                            delivery.id, delivery.notification_id
+                        ))
+                    })?;
+                Ok(DeliveryDetail {
+                    attempts: by_delivery.remove(&delivery.id).unwrap_or_default(),
+                    notification,
+                    delivery,
+                })
+            })
+            .collect()
+    }
 }
 
 /// What became of a request to resend a delivery.
