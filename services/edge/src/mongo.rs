@@ -174,15 +174,33 @@ impl MongoEdgeStore {
         Ok(MongoEdgeStore { db })
     }
 
+    /// Whether the one-time fill `marker` has run on this database.
+    async fn filled(&self, marker: &str) -> StoreResult<bool> {
+        Ok((self.db.collection(META))
+            .find_one(doc! { "_id": marker })
+            .await?
+            .is_some())
+    }
+
+    /// Marks the one-time fill `marker` as run, in the fill's transaction: `false` when another process
+    /// marked it first (then it has done the work, and this one does nothing).
+    async fn mark_filled(&self, session: &mut ClientSession, marker: &str) -> StoreResult<bool> {
+        let marked = (self.db.collection(META))
+            .update_one(
+                doc! { "_id": marker },
+                doc! { "$setOnInsert": { "filled_at": ts(&vwc_clock::now()) } },
+            )
+            .upsert(true)
+            .session(&mut *session)
+            .await?;
+        Ok(marked.upserted_id.is_some())
+    }
+
     /// Once per database: sums what the projection already holds into the aggregates (a database written
     /// before they existed), in one transaction with the marker, so two processes starting together
     /// conflict and the second finds the work done.
     async fn fill_aggregates(&self) -> StoreResult<()> {
-        if (self.db.collection(META))
-            .find_one(doc! { "_id": AGGREGATES_FILLED })
-            .await?
-            .is_some()
-        {
+        if self.filled(AGGREGATES_FILLED).await? {
             return Ok(());
         }
         vwc_store::mongo_transaction!(self.db, |session| self.try_fill_aggregates(session));
@@ -190,15 +208,7 @@ impl MongoEdgeStore {
     }
 
     async fn try_fill_aggregates(&self, session: &mut ClientSession) -> StoreResult<()> {
-        let marked = (self.db.collection(META))
-            .update_one(
-                doc! { "_id": AGGREGATES_FILLED },
-                doc! { "$setOnInsert": { "filled_at": ts(&vwc_clock::now()) } },
-            )
-            .upsert(true)
-            .session(&mut *session)
-            .await?;
-        if marked.upserted_id.is_none() {
+        if !self.mark_filled(session, AGGREGATES_FILLED).await? {
             return Ok(());
         }
         let mut found = Vec::new();
@@ -264,11 +274,7 @@ impl MongoEdgeStore {
     /// the timeline), recomputed from what the projection holds in one transaction with the marker — set,
     /// not added, so a database whose aggregates were filled by this version already ends the same.
     async fn fill_lifetime(&self) -> StoreResult<()> {
-        if (self.db.collection(META))
-            .find_one(doc! { "_id": LIFETIME_FILLED })
-            .await?
-            .is_some()
-        {
+        if self.filled(LIFETIME_FILLED).await? {
             return Ok(());
         }
         vwc_store::mongo_transaction!(self.db, |session| self.try_fill_lifetime(session));
@@ -276,15 +282,7 @@ impl MongoEdgeStore {
     }
 
     async fn try_fill_lifetime(&self, session: &mut ClientSession) -> StoreResult<()> {
-        let marked = (self.db.collection(META))
-            .update_one(
-                doc! { "_id": LIFETIME_FILLED },
-                doc! { "$setOnInsert": { "filled_at": ts(&vwc_clock::now()) } },
-            )
-            .upsert(true)
-            .session(&mut *session)
-            .await?;
-        if marked.upserted_id.is_none() {
+        if !self.mark_filled(session, LIFETIME_FILLED).await? {
             return Ok(());
         }
         let mut costs: BTreeMap<(String, String, String), (i64, i64)> = BTreeMap::new();
