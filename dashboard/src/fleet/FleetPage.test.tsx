@@ -19,7 +19,7 @@ function row(i: number, overdue: number, overrides: Partial<FleetRow> = {}): Fle
     odometer: { value: 1000 * (i + 1), unit: "mi", asOf: "2026-01-01T00:00:00Z", estimated: false },
     dueSoon: 0,
     overdue,
-    hasAcquisition: false,
+    purchaseRecorded: false,
     lifetimeCost: [],
     ...overrides,
   };
@@ -91,7 +91,7 @@ describe("FleetPage", () => {
     const pages: Record<string, { row: FleetRow; next: string | null }> = {
       "": { row: row(0, 0, { lifetimeCost: [lifetime(1_000)] }), next: "f2" },
       f2: {
-        row: row(1, 0, { lifetimeCost: [lifetime(24_000)], hasAcquisition: true }),
+        row: row(1, 0, { lifetimeCost: [lifetime(24_000)], purchaseRecorded: true }),
         next: null,
       },
     };
@@ -268,7 +268,7 @@ describe("FleetPage", () => {
       eventCount: 3,
       purchasePriceCents: 2_000_000,
       purchaseCurrency: "USD",
-      hasAcquisition: true,
+      purchaseRecorded: true,
       lifetimeCost: [lifetime(2_050_000), lifetime(10_000, "EUR")],
     });
     const transit = row(2, 0, { odometer: null, eventCount: 0 });

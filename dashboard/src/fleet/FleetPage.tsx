@@ -90,11 +90,10 @@ export function valueAmounts(r: Row): Amount[] {
 }
 
 /**
- * The vehicle's lifetime cost, one amount per currency, by currency code, as its fleet row carries it: every
- * cost recorded and not voided — an acquisition record's cost is its purchase — plus the purchase price
- * given at registration when it has no acquisition record (`hasAcquisition`), the rule of a sale's total
- * cost of ownership (docs/corrections.md), summed by the server. So the page reads no cost or timeline of
- * its own per vehicle.
+ * The vehicle's lifetime cost, one amount per currency, by currency code, as its fleet row carries it:
+ * everything paid for it — every cost recorded and not voided, an acquisition record's cost as its purchase —
+ * plus the purchase price given at registration when no acquisition record carries a cost
+ * (`purchaseRecorded`), summed by the server. So the page reads no cost or timeline of its own per vehicle.
  */
 export function lifetimeCosts(row: FleetRow): Amount[] {
   return (row.lifetimeCost ?? [])

@@ -30,9 +30,9 @@ pub struct CostChange {
     pub events: i64,
 }
 
-/// How many acquisition records of a vehicle count (recorded, not voided) moves by `records`: its fleet
-/// row's `hasAcquisition`, which says whether the purchase price given at registration counts in its
-/// lifetime cost (an acquisition record's cost already is the purchase).
+/// How many acquisition records with a cost a vehicle has (recorded, not voided) moves by `records`: its
+/// fleet row's `purchaseRecorded`, which says whether the purchase price given at registration counts in its
+/// lifetime cost (an acquisition record's cost already is the purchase; one without a cost is not).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AcquisitionChange {
     pub org_id: String,
@@ -168,8 +168,11 @@ fn acquisitions_moved(
     before: Option<&VehicleEvent>,
     after: Option<&VehicleEvent>,
 ) -> Option<Change> {
-    let counts =
-        |e: Option<&VehicleEvent>| i64::from(e.is_some_and(|e| e.kind == EventKind::Acquisition));
+    // Only an acquisition with a cost holds the purchase: one without leaves the registration's price
+    // counting.
+    let counts = |e: Option<&VehicleEvent>| {
+        i64::from(e.is_some_and(|e| e.kind == EventKind::Acquisition && e.cost_cents.is_some()))
+    };
     let records = counts(after) - counts(before);
     let e = after.or(before)?;
     (records != 0).then(|| {
@@ -529,12 +532,17 @@ mod tests {
                 })
                 .collect()
         };
-        let bought = costly(EventKind::Acquisition, None, None);
+        let bought = costly(EventKind::Acquisition, Some(1_800_000), None);
         let repair = costly(EventKind::Repair, Some(100), None);
-        // An acquisition without a cost is an acquisition record all the same.
         assert_eq!(acquisitions(changes(Fact::EventRecorded(&bought))), [1]);
         assert!(acquisitions(changes(Fact::EventRecorded(&repair))).is_empty());
+        // An acquisition without a cost holds no purchase (the registration's price still counts); given
+        // its cost by a correction it does, and the other way round.
+        let priceless = costly(EventKind::Acquisition, None, None);
+        assert!(acquisitions(changes(Fact::EventRecorded(&priceless))).is_empty());
         let revised = |before, after| acquisitions(changes(Fact::EventRevised { before, after }));
+        assert_eq!(revised(Some(&priceless), Some(&bought)), [1]);
+        assert_eq!(revised(Some(&bought), Some(&priceless)), [-1]);
         // Voided; a repair corrected into an acquisition and back; an acquisition corrected in place.
         assert_eq!(revised(Some(&bought), None), [-1]);
         assert_eq!(revised(Some(&repair), Some(&bought)), [1]);

@@ -301,7 +301,10 @@ impl MongoEdgeStore {
         })
         .await?;
         let mut acquisitions: BTreeMap<String, i64> = BTreeMap::new();
-        let live = doc! { "kind": EventKind::Acquisition.as_str(), "voided": { "$ne": true } };
+        let live = doc! {
+            "kind": EventKind::Acquisition.as_str(), "voided": { "$ne": true },
+            "cost_cents": { "$ne": Bson::Null },
+        };
         self.scan(
             session,
             TIMELINE,
@@ -1498,11 +1501,11 @@ impl EdgeStore for MongoEdgeStore {
                 let id = vehicle.vehicle.id.as_str();
                 let (due_soon, overdue) = counts.get(id).copied().unwrap_or((0, 0));
                 let current_value = values.remove(id);
-                let has_acquisition = acquisitions > 0;
+                let purchase_recorded = acquisitions > 0;
                 let costs = recorded.remove(id).unwrap_or_default();
                 FleetRow {
-                    lifetime_cost: LifetimeCost::of(&vehicle.vehicle, has_acquisition, costs),
-                    has_acquisition,
+                    lifetime_cost: LifetimeCost::of(&vehicle.vehicle, purchase_recorded, costs),
+                    purchase_recorded,
                     vehicle,
                     due_soon,
                     overdue,

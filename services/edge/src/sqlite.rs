@@ -63,8 +63,8 @@ INSERT INTO vehicle_costs (org_id, vehicle_id, currency, total_cents, events)
   GROUP BY 1, 2, 3 HAVING sum(events) > 0;
 UPDATE vehicle_stats SET acquisitions = 0 WHERE acquisitions <> 0;
 UPDATE vehicle_stats SET acquisitions = a.records
-  FROM (SELECT vehicle_id, count(*) AS records FROM timeline WHERE kind = 'acquisition' AND voided = 0
-        GROUP BY vehicle_id) AS a
+  FROM (SELECT vehicle_id, count(*) AS records FROM timeline
+        WHERE kind = 'acquisition' AND voided = 0 AND cost_cents IS NOT NULL GROUP BY vehicle_id) AS a
   WHERE a.vehicle_id = vehicle_stats.vehicle_id;
 "#
     };
@@ -233,7 +233,7 @@ CREATE INDEX notifications_unread_by_item ON notifications (org_id, vehicle_id, 
   WHERE read_at IS NULL;
 "#,
     // Each vehicle's lifetime costs per currency and its acquisition records (the fleet row's
-    // `lifetimeCost` and `hasAcquisition`), filled from what the projection already holds.
+    // `lifetimeCost` and `purchaseRecorded`), filled from what the projection already holds.
     concat!(
         r#"
 CREATE TABLE vehicle_costs (
@@ -1231,13 +1231,13 @@ impl EdgeStore for SqliteEdgeStore {
                     .map(|(body, due_soon, overdue, value)| {
                         let vehicle: Vehicle = serde_json::from_str(&body)?;
                         let stats = stats_of(conn, vehicle.id.as_str())?;
-                        let has_acquisition = stats.acquisitions > 0;
+                        let purchase_recorded = stats.acquisitions > 0;
                         let recorded = rows(conn, VEHICLE_COSTS, params![org, vehicle.id], |r| {
                             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
                         })?;
                         Ok(FleetRow {
-                            lifetime_cost: LifetimeCost::of(&vehicle, has_acquisition, recorded),
-                            has_acquisition,
+                            lifetime_cost: LifetimeCost::of(&vehicle, purchase_recorded, recorded),
+                            purchase_recorded,
                             vehicle: stats.view(vehicle)?,
                             due_soon: due_soon as u32,
                             overdue: overdue as u32,
@@ -1618,7 +1618,7 @@ mod tests {
                     let costs = r.lifetime_cost.into_iter();
                     let costs: Vec<(String, u64)> =
                         costs.map(|c| (c.currency, c.total_cents)).collect();
-                    (r.vehicle.vehicle.id.to_string(), r.has_acquisition, costs)
+                    (r.vehicle.vehicle.id.to_string(), r.purchase_recorded, costs)
                 })
                 .collect::<Vec<_>>()
         };

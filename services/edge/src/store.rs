@@ -235,7 +235,7 @@ pub struct VehicleStats {
     pub last_event_at: Option<String>,
     pub odometer: Option<i64>,
     pub odometer_at: Option<String>,
-    /// Its acquisition records that count (recorded, not voided): see [`FleetRow::has_acquisition`].
+    /// Its acquisition records that count (recorded, not voided): see [`FleetRow::purchase_recorded`].
     #[serde(default)]
     pub acquisitions: i64,
 }
@@ -389,15 +389,18 @@ pub struct FleetRow {
     /// its valuation history, a day or a month older); `null` until the valuation service has valued it.
     /// The overview's `totals.value` is these summed per currency over every row of every page.
     pub current_value: Option<RowValue>,
-    /// Whether the vehicle has an acquisition record that counts (recorded, not voided): its cost is the
-    /// purchase, so the purchase price given at registration does not count again in `lifetimeCost`.
-    pub has_acquisition: bool,
+    /// Whether the vehicle has an acquisition record with a cost (recorded, not voided): that cost is the
+    /// purchase, so the purchase price given at registration does not count again in `lifetimeCost`. An
+    /// acquisition record without a cost leaves the registration's price counting.
+    pub purchase_recorded: bool,
     /// The vehicle's lifetime cost, one amount per currency (by currency code; empty: no cost at all):
-    /// every cost recorded and not voided, corrections included — an acquisition record's cost is the
-    /// purchase — plus the purchase price given at registration (`purchasePriceCents` in
-    /// `purchaseCurrency`) when the vehicle has no acquisition record (`hasAcquisition` false): the rule of
-    /// a sale's total cost of ownership (docs/corrections.md), over the vehicle's whole history. Kept with
-    /// the projection, so a page of rows reads a few aggregate rows per vehicle.
+    /// everything paid for it over its whole history — every cost recorded and not voided, corrections
+    /// included, an acquisition record's cost (what was paid in all) as its purchase — plus the purchase
+    /// price given at registration (`purchasePriceCents` in `purchaseCurrency`) when no acquisition record
+    /// carries a cost (`purchaseRecorded` false). Not a sale's total cost of ownership, which counts one
+    /// owner's share: the latest acquisition's price (`details.priceCents`) and the costs since, in the
+    /// sale's currency (docs/corrections.md). Kept with the projection, so a page of rows reads a few
+    /// aggregate rows per vehicle.
     pub lifetime_cost: Vec<LifetimeCost>,
 }
 
@@ -415,7 +418,7 @@ impl LifetimeCost {
     /// is none — plus the registration's purchase price when it has no acquisition record.
     pub fn of(
         vehicle: &Vehicle,
-        has_acquisition: bool,
+        purchase_recorded: bool,
         recorded: impl IntoIterator<Item = (String, i64, i64)>,
     ) -> Vec<LifetimeCost> {
         let mut sums: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
@@ -424,7 +427,7 @@ impl LifetimeCost {
                 *sums.entry(currency).or_default() += cents.max(0) as u64;
             }
         }
-        if !has_acquisition
+        if !purchase_recorded
             && let (Some(price), Some(currency)) = (
                 vehicle.purchase_price_cents,
                 vehicle.purchase_currency.as_ref(),

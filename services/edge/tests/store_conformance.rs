@@ -1997,8 +1997,8 @@ async fn sold_and_archived_vehicles_leave_the_fleet_and_its_value_but_stay_liste
 }
 
 /// Each fleet row's lifetime cost per currency: every cost recorded and not voided (corrections
-/// included), plus the purchase price given at registration only when the vehicle has no acquisition record
-/// that counts — kept right through voids and corrections that change a record's kind to or from
+/// included), plus the purchase price given at registration only when no acquisition record of the vehicle
+/// carries a cost — kept right through voids and corrections that change a record's kind to or from
 /// acquisition, and never mixed across organisations.
 async fn a_fleet_rows_lifetime_cost_counts_the_registration_price_only_without_an_acquisition_record(
     store: Store,
@@ -2028,7 +2028,8 @@ async fn a_fleet_rows_lifetime_cost_counts_the_registration_price_only_without_a
         currency: Some(currency.into()),
         ..event(v, id, kind, at(3, 9))
     };
-    // veh_2: an acquisition record (without a cost: a record all the same) and costs in two currencies.
+    // veh_2: an acquisition record without a cost (it holds no purchase: the registration's price still
+    // counts) and costs in two currencies.
     let free = VehicleEvent {
         cost_cents: None,
         currency: None,
@@ -2087,7 +2088,7 @@ async fn a_fleet_rows_lifetime_cost_counts_the_registration_price_only_without_a
                 let costs = r.lifetime_cost.into_iter();
                 (
                     r.vehicle.vehicle.id.to_string(),
-                    r.has_acquisition,
+                    r.purchase_recorded,
                     costs.map(|c| (c.currency, c.total_cents)).collect(),
                 )
             })
@@ -2101,7 +2102,7 @@ async fn a_fleet_rows_lifetime_cost_counts_the_registration_price_only_without_a
         rows(&store, "org_a").await,
         [
             row("veh_1", false, &[("USD", 2_000_000)]),
-            row("veh_2", true, &[("EUR", 700), ("USD", 12_000)]),
+            row("veh_2", false, &[("EUR", 700), ("USD", 2_012_000)]),
             row("veh_3", false, &[("EUR", 2_000_000), ("USD", 5_000)]),
             row("veh_4", true, &[("USD", 1_700_000)]),
         ]
@@ -2109,6 +2110,17 @@ async fn a_fleet_rows_lifetime_cost_counts_the_registration_price_only_without_a
     assert_eq!(
         rows(&store, "org_b").await,
         [row("veh_5", true, &[("USD", 99_000)])]
+    );
+    // Its acquisition given a cost by a correction: that cost is the purchase now.
+    let paid = VehicleEvent {
+        cost_cents: Some(1_950_000),
+        currency: Some("USD".into()),
+        ..free.clone()
+    };
+    revise(&store, &corrected(&paid, 2)).await;
+    assert_eq!(
+        rows(&store, "org_a").await[1],
+        row("veh_2", true, &[("EUR", 700), ("USD", 1_962_000)])
     );
     // Back into a repair, then that repair voided: only the registration's price is left.
     revise(&store, &corrected(&repair, 3)).await;
@@ -2241,7 +2253,7 @@ async fn sqlite_aggregates_rebuilt_from_the_projection_equal_the_incremental_one
                         .await
                         .unwrap()
                         .iter()
-                        .map(|r| (&r.vehicle.vehicle.id, r.has_acquisition, &r.lifetime_cost))
+                        .map(|r| (&r.vehicle.vehicle.id, r.purchase_recorded, &r.lifetime_cost))
                         .collect::<Vec<_>>()
                 ),
             ));

@@ -446,7 +446,7 @@ async fn each_fleet_row_carries_the_vehicles_current_value_and_the_total_sums_th
     app.stop().await;
 }
 
-/// `(hasAcquisition, lifetimeCost)` of `vehicle`'s fleet row, over every page of the organisation's fleet.
+/// `(purchaseRecorded, lifetimeCost)` of `vehicle`'s fleet row, over every page of the organisation's fleet.
 async fn lifetime_of(app: &TestApp, token: &str, vehicle: &str) -> (bool, Value) {
     let pages = every_page(app, token, "/v1/fleet/overview?limit=2").await;
     let row = pages
@@ -455,7 +455,7 @@ async fn lifetime_of(app: &TestApp, token: &str, vehicle: &str) -> (bool, Value)
         .find(|r| r["id"] == vehicle)
         .unwrap_or_else(|| panic!("{vehicle} is not in the fleet: {pages:?}"));
     (
-        row["hasAcquisition"].as_bool().unwrap(),
+        row["purchaseRecorded"].as_bool().unwrap(),
         row["lifetimeCost"].clone(),
     )
 }
@@ -471,11 +471,18 @@ async fn each_fleet_row_carries_its_lifetime_cost_with_the_registration_price_on
             "purchasePriceCents": 2_000_000, "purchaseCurrency": currency})
     };
     let mut ids = Vec::new();
-    for (n, currency) in [(960, "USD"), (961, "USD"), (962, "EUR"), (963, "EUR")] {
+    for (n, currency) in [
+        (960, "USD"),
+        (961, "USD"),
+        (962, "EUR"),
+        (963, "EUR"),
+        (965, "USD"),
+    ] {
         let created = common::registered(&app, &token, &priced(n, currency)).await;
         ids.push(created["id"].as_str().unwrap().to_string());
     }
-    let [bare, bought, unbought, corrected] = [&ids[0], &ids[1], &ids[2], &ids[3]];
+    let [bare, bought, unbought, corrected, priceless] =
+        [&ids[0], &ids[1], &ids[2], &ids[3], &ids[4]];
     let acquisition = |cents: u64| {
         json!({"kind": "acquisition", "occurredAt": days_ago(300), "costCents": cents,
             "currency": "USD", "details": {"priceCents": cents, "condition": "used"}})
@@ -504,6 +511,12 @@ async fn each_fleet_row_carries_its_lifetime_cost_with_the_registration_price_on
         "details": {"priceCents": 1_700_000, "condition": "used"}});
     let (status, _, body) = common::patch(&app, &token, &path, &into_acquisition).await;
     assert_eq!(status, 200, "{body}");
+    // An acquisition record without a cost holds no purchase: the registration's price counts (a probe:
+    // the row read only the repair, 18,000 USD short).
+    let seller_only = json!({"kind": "acquisition", "occurredAt": days_ago(300),
+        "details": {"condition": "used", "seller": "Carl"}});
+    record(&app, &token, priceless, seller_only).await;
+    record(&app, &token, priceless, repair(20_000, "USD")).await;
     // Another organisation's vehicle with an acquisition record never shows in this fleet.
     let other = app.token("org_lifetime_other", &[Role::FleetManager]);
     let theirs = common::registered(&app, &other, &priced(964, "USD")).await;
@@ -527,6 +540,7 @@ async fn each_fleet_row_carries_its_lifetime_cost_with_the_registration_price_on
             (false, amounts(&[("EUR", 2_000_000), ("USD", 5_000)])),
         ),
         (corrected, (true, amounts(&[("USD", 1_700_000)]))),
+        (priceless, (false, amounts(&[("USD", 2_000_000 + 20_000)]))),
     ] {
         assert_eq!(
             lifetime_of(&app, &viewer, vehicle).await,
