@@ -873,7 +873,23 @@ impl Ctx<'_> {
         let (Some(first), Some(last)) = (found.first(), found.last()) else {
             return self.nothing(&self.one_of(s), s);
         };
-        let text = if found.len() == 1 {
+        // Only a vendor named ("How many dealer visits?"): its records counted, not "Record: 2 times".
+        let records_only = !s.has_subject() && s.kind.is_none() && s.kinds.is_empty();
+        let text = if records_only && found.len() == 1 {
+            format!(
+                "1 record{}: {}.",
+                self.bounds_label(s),
+                self.describe(first)
+            )
+        } else if records_only {
+            format!(
+                "{} records{}, the first on {} and the latest on {}.",
+                found.len(),
+                self.bounds_label(s),
+                date(&first.occurred_at),
+                date(&last.occurred_at)
+            )
+        } else if found.len() == 1 {
             format!(
                 "{}: 1 time recorded{}, on {}.",
                 capitalised(&subject),
@@ -983,11 +999,7 @@ impl Ctx<'_> {
         } else {
             kinds_noun(s).unwrap_or_else(|| "the vehicle (purchase excluded)".into())
         };
-        let at = s
-            .vendor
-            .as_ref()
-            .map(|v| format!(" at {}", isolated(v)))
-            .unwrap_or_default();
+        let at = self.vendor_label(s);
         if found.is_empty() {
             return text_answer(
                 format!("No cost is recorded for {what}{at}{bounds}."),
@@ -1968,6 +1980,7 @@ impl Ctx<'_> {
     fn upgrades(&self, s: &Slots) -> Answer {
         let slots = Slots {
             vendor: s.vendor.clone(),
+            dealers: s.dealers.clone(),
             ..s.of_kind(EventKind::Upgrade)
         };
         let found = self.select(&slots);

@@ -2043,6 +2043,11 @@ pub const SPECIFICATIONS: &[Specification] = &[
             "regular or premium",
             "what gas does",
             "what fuel does",
+            "fuel should i",
+            "gas should i",
+            "petrol should i",
+            "fuel should we",
+            "gas should we",
             "which fuel",
             "which gas",
             "type of fuel",
@@ -2602,7 +2607,12 @@ fn intent_of(q: &str, slots: &Slots) -> Intent {
     if asks_how_long_owned(q) {
         return Intent::OwnershipLength;
     }
+    // Buying what a record names is that record's question, not the vehicle's purchase: "How much gas did
+    // I buy last month?" asks for the fill-ups, "When did I buy new tires?" for the tires.
+    let bought_other =
+        slots.has_subject() || slots.kind.is_some_and(|k| k != EventKind::Acquisition);
     if slots.range != Some(RangeSpec::SincePurchase)
+        && !bought_other
         && has_any(
             q,
             &[
@@ -2707,7 +2717,7 @@ fn intent_of(q: &str, slots: &Slots) -> Intent {
             "number of times",
             "count",
         ],
-    ) || (has(q, "how many") && slots.has_subject())
+    ) || (has(q, "how many") && (slots.has_subject() || slots.names_vendor()))
     {
         return Intent::CountDone;
     }

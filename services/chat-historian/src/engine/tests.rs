@@ -2707,6 +2707,13 @@ fn a_specification_the_records_do_not_hold_is_said_so_with_the_records_that_touc
     assert_eq!(cited(&a), ["e06"], "{}", a.text);
     assert!(a.text.contains("Records about it: "), "{}", a.text);
     // Nothing touching it: said so, nothing cited.
+    for q in ["What fuel should I use?", "Which gas should I put in it?"] {
+        assert_eq!(
+            ask(&k, q).understanding.slots.specification.as_deref(),
+            Some("recommended fuel"),
+            "{q}"
+        );
+    }
     let a = ask(&k, "What octane does it need?");
     assert_eq!(
         a.understanding.slots.specification.as_deref(),
@@ -2784,6 +2791,28 @@ fn the_dealer_is_the_recorded_dealer_and_a_vendor_reworded_is_that_vendor() {
     let mut ids = cited(&a);
     ids.sort();
     assert_eq!(ids, ["e01", "e04"], "{}", a.text);
+    for q in [
+        "How many dealer visits?",
+        "How many times have I been to the dealer?",
+    ] {
+        let a = ask(&two, q);
+        assert_eq!(a.understanding.intent, Intent::CountDone, "{q}: {}", a.text);
+        assert!(
+            a.text.starts_with(
+                "2 records at the dealers (Lakeside Toyota, Northside Motors), the first on 2024-05-01"
+            ),
+            "{q}: {}",
+            a.text
+        );
+    }
+    // Their costs are the dealers' (probe api42: the answer read as the vehicle's whole spend).
+    let a = ask(&two, "How much have I spent at the dealer?");
+    assert!(
+        a.text
+            .starts_with("You spent 410.00 USD on the vehicle (purchase excluded) at the dealers (Lakeside Toyota, Northside Motors)"),
+        "{}",
+        a.text
+    );
 
     // No dealer recorded: nothing "at a dealer".
     let mut none = fixture();
@@ -2808,5 +2837,47 @@ fn the_check_engine_light_has_its_excerpt() {
         let kb: Vec<&str> = a.knowledge.iter().map(|c| c.id.as_str()).collect();
         assert_eq!(kb, ["kb_check_engine_light"], "{q}: {}", a.text);
         assert!(a.citations.is_empty(), "{q}: {}", a.text);
+    }
+}
+
+/// Fuel bought is the fill-ups' cost, not the vehicle's purchase (probe api42: "How much gas did I buy last
+/// month?" answered "No purchase is recorded last month").
+#[test]
+fn fuel_bought_is_the_fill_ups_not_the_purchase() {
+    let mut k = fixture();
+    let reading = k.events[7].clone();
+    let fill = |id: &str, day: u32, cents: u64| VehicleEvent {
+        id: id.into(),
+        kind: EventKind::Fuel,
+        occurred_at: at(2026, 4, day),
+        cost_cents: Some(cents),
+        currency: Some("USD".into()),
+        title: "Fill-up".into(),
+        vendor: None,
+        details: serde_json::json!({"volume": 12.5, "volumeUnit": "gal", "fullTank": true}),
+        ..reading.clone()
+    };
+    k.events.push(fill("f1", 5, 4_500));
+    k.events.push(fill("f2", 20, 5_200));
+    for q in [
+        "How much gas did I buy last month?",
+        "How much fuel did I buy last month?",
+        "How much gas did I buy in April?",
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(a.understanding.intent, Intent::TotalCost, "{q}: {}", a.text);
+        assert_eq!(a.understanding.slots.kind, Some(EventKind::Fuel), "{q}");
+        assert!(a.text.contains("97.00 USD"), "{q}: {}", a.text);
+        let mut ids = cited(&a);
+        ids.sort();
+        assert_eq!(ids, ["f1", "f2"], "{q}");
+    }
+    // The purchase itself is still the purchase.
+    for q in [
+        "When did I buy it?",
+        "How much did I pay for it?",
+        "Who did I buy it from?",
+    ] {
+        assert_eq!(ask(&k, q).understanding.intent, Intent::Purchase, "{q}");
     }
 }
