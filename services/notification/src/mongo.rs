@@ -262,7 +262,7 @@ impl MongoNotificationStore {
         let deliveries = self.deliveries_collection();
         let held: Vec<DeliveryRecord> = deliveries
             .find(doc! {
-                "org_id": org_id.as_str(), "status": "pending", "attempts": 0,
+                "org_id": org_id.as_str(), "status": "pending",
                 "next_attempt_at": { "$gt": ts(&now) },
             })
             .session(&mut *session)
@@ -270,11 +270,9 @@ impl MongoNotificationStore {
             .stream(&mut *session)
             .try_collect()
             .await?;
+        // Those not tried since made or resent (`released_at` says which).
         for d in held {
-            let Some(due) = d.delivery.next_attempt_at else {
-                continue;
-            };
-            if let Some(at) = released_at(d.delivery.created_at, due, now, change.settle) {
+            if let Some(at) = released_at(&d.delivery, now, change.settle) {
                 deliveries
                     .update_one(
                         doc! { "_id": &d.delivery.id },

@@ -291,23 +291,19 @@ impl NotificationStore for SqliteNotificationStore {
                     &PreferencesRecord::new(&org, &p, kept.as_ref(), now),
                 )?;
                 // What the old quiet hours held is due again (the worker holds it by the new ones).
-                let held: Vec<(String, String, String)> = {
-                    let mut stmt = conn.prepare(
-                        "SELECT id, created_at, next_attempt_at FROM deliveries
-                         WHERE org_id = ?1 AND status = 'pending' AND attempts = 0
+                let held: Vec<Delivery> = conn
+                    .prepare(
+                        "SELECT * FROM deliveries
+                         WHERE org_id = ?1 AND status = 'pending' AND attempts = earlier_attempts
                            AND next_attempt_at > ?2",
-                    )?;
-                    stmt.query_map(params![org.as_str(), ts(&now)], |r| {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                    })?
-                    .collect::<Result<_, _>>()?
-                };
-                for (id, created, due) in held {
-                    if let Some(at) = released_at(parse_ts(&created)?, parse_ts(&due)?, now, settle)
-                    {
+                    )?
+                    .query_map(params![org.as_str(), ts(&now)], record::<Delivery>)?
+                    .collect::<Result<_, _>>()?;
+                for d in held {
+                    if let Some(at) = released_at(&d, now, settle) {
                         conn.execute(
                             "UPDATE deliveries SET next_attempt_at = ?2 WHERE id = ?1",
-                            params![id, ts(&at)],
+                            params![d.id, ts(&at)],
                         )?;
                     }
                 }

@@ -44,22 +44,22 @@ pub struct PreferencesChange<'a> {
     pub preferences: &'a Preferences,
     pub secret: SecretChange,
     pub now: DateTime<Utc>,
-    /// The service's settle time: a pending delivery not yet tried that the old quiet hours held past it is
-    /// due again at `max(now, created + settle)` — the worker then holds it by the NEW quiet hours, if any
-    /// ([`released_at`]).
+    /// The service's settle time: a pending delivery not tried since it was made (or resent) that the old
+    /// quiet hours held past it is due again at `max(now, created + settle)` (a resent one: now) — the worker
+    /// then holds it by the NEW quiet hours, if any ([`released_at`]).
     pub settle: TimeDelta,
 }
 
-/// When a pending delivery, never tried, created at `created` and due at `due` under the old preferences,
-/// is due once they change: the end of its settle time, or now if that has passed — `None` when it is due
-/// by then already (nothing to move). Held retries keep their backoff (they have been tried).
-pub fn released_at(
-    created: DateTime<Utc>,
-    due: DateTime<Utc>,
-    now: DateTime<Utc>,
-    settle: TimeDelta,
-) -> Option<DateTime<Utc>> {
-    let released = now.max(created + settle);
+/// When `d`, pending and not tried since it was made or resent, held past now under the old preferences, is
+/// due once they change: the end of its settle time (a resent one has none: it was due when resent), or now
+/// if that has passed — `None` when it is due by then already, is not pending, or was tried since (held
+/// retries keep their backoff). The worker then holds it by the new quiet hours, if any.
+pub fn released_at(d: &Delivery, now: DateTime<Utc>, settle: TimeDelta) -> Option<DateTime<Utc>> {
+    if d.status != DeliveryStatus::Pending || d.attempts != d.earlier_attempts {
+        return None;
+    }
+    let due = d.next_attempt_at?;
+    let released = now.max(d.resent_at.unwrap_or(d.created_at + settle));
     (due > released).then_some(released)
 }
 

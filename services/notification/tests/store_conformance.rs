@@ -725,6 +725,52 @@ async fn a_resend_makes_a_dead_lettered_delivery_pending_once_with_a_fresh_budge
     );
 }
 
+/// A resent delivery that quiet hours held is due again when the preferences change, as a new one is
+/// (probe api42: turning quiet hours off left a resent delivery held until they would have ended, and a
+/// second resend was refused as pending).
+async fn a_resent_delivery_held_by_quiet_hours_is_due_again_when_the_preferences_change(
+    store: Arc<dyn NotificationStore>,
+) {
+    let (store, org) = (store.as_ref(), OrgId::from("org_resent_q"));
+    recorded(store, "org_resent_q", "rem_resent_q").await;
+    let webhook = claim(store, t0())
+        .await
+        .into_iter()
+        .find(|c| c.delivery.channel == Channel::Webhook)
+        .unwrap();
+    let dead = Settlement::Attempted {
+        attempt: attempt(&webhook, 1, AttemptOutcome::DeadLettered, t0()),
+        retry_at: None,
+        delivered_event: None,
+    };
+    assert!(store.settle(&webhook.lease, &dead).await.unwrap());
+    let id = webhook.delivery.id.clone();
+    let resent_at = t0() + TimeDelta::hours(1);
+    assert!(matches!(
+        store.resend_delivery(&org, &id, resent_at).await.unwrap(),
+        Resend::Resent(_)
+    ));
+    // (The e-mail delivery, leased at t0 and never settled, is claimed again as its lease runs out: only
+    // the webhook's is looked at.)
+    let webhook_of =
+        |claimed: Vec<ClaimedDelivery>| claimed.into_iter().find(|c| c.delivery.id == id);
+    let again = webhook_of(claim(store, resent_at).await).expect("the resent delivery is due");
+    let held = Settlement::Held {
+        until: resent_at + TimeDelta::hours(10),
+    };
+    assert!(store.settle(&again.lease, &held).await.unwrap());
+    let off = resent_at + TimeDelta::minutes(1);
+    assert!(
+        webhook_of(claim(store, off).await).is_none(),
+        "held by quiet hours"
+    );
+    save(store, &org, &all_channels(), SecretChange::Keep, off).await;
+    assert!(
+        webhook_of(claim(store, off).await).is_some(),
+        "due at once: a resend has no settle time"
+    );
+}
+
 vwc_testkit::conformance!(
     "notification", Store;
     sqlite("notification.db"): vwc_notification::SqliteNotificationStore::open,
@@ -738,4 +784,5 @@ vwc_testkit::conformance!(
     deliveries_held_by_the_old_quiet_hours_are_due_again_when_the_preferences_change,
     outbound_deliveries_are_listed_newest_first_within_the_organisation,
     a_resend_makes_a_dead_lettered_delivery_pending_once_with_a_fresh_budget,
+    a_resent_delivery_held_by_quiet_hours_is_due_again_when_the_preferences_change,
 );
