@@ -228,6 +228,17 @@ async fn channel_is_on(
     channel: Channel,
 ) -> Result<(), ApiError> {
     let preferences = state.store.preferences(org).await?.map(|s| s.preferences);
+    // A URL this server may no longer send to (its allowlist changed since it was saved): refused now
+    // rather than answered 202 and refused by the worker.
+    if channel == Channel::Webhook
+        && let Some(url) = preferences.as_ref().and_then(|p| p.webhook_url.as_deref())
+        && let Err(why) = crate::ssrf::check_url(url, &state.allowlist)
+    {
+        return Err(ApiError::Conflict(format!(
+            "the webhook URL is not allowed ({why}), so a resend would not be sent: set another \
+             webhookUrl in the notification preferences first"
+        )));
+    }
     let (on, how) = match channel {
         Channel::Webhook => (
             preferences.is_some_and(|p| p.webhook_url.is_some()),

@@ -10,7 +10,9 @@ use vwc_auth::Role;
 use vwc_testkit::webhook::{Receiver, answer};
 
 use super::common::{get, names_field, poll_get, post, put};
-use super::maintenance::{deliveries_settled, overdue_with_webhook};
+use super::maintenance::{
+    deliveries_settled, fast_notifications, overdue_with_webhook, set_webhook,
+};
 
 const LIST: &str = "/v1/notifications/deliveries";
 
@@ -227,6 +229,26 @@ async fn deliveries_stay_within_the_organisation_and_bad_queries_are_refused() {
     assert_eq!(status, 200, "{page}");
     assert_eq!(page["items"].as_array().unwrap().len(), 1);
     assert_eq!(page["nextCursor"], Value::Null);
+
+    // The URL set again, then the server restarted without the allowlist that let it reach 127.0.0.1: the
+    // resend is refused at once (it answered 202, then the worker refused to send), nothing changes.
+    set_webhook(&app, &token, &receiver.url()).await;
+    let dir = app.stop().await;
+    let app = TestApp::spawn_with(dir, |o| {
+        fast_notifications(o);
+        o.outbound_allowlist = String::new();
+    })
+    .await;
+    let (status, _, problem) = post(&app, &token, &retry_path(&id), &json!({})).await;
+    assert_eq!(status, 409, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("the webhook URL is not allowed"),
+        "{problem}"
+    );
+    assert_eq!(dead_lettered(&app, &token).await["id"], id.as_str());
     assert_eq!(receiver.count(), sent, "no request after the refusals");
     app.stop().await;
 }

@@ -67,7 +67,7 @@ async fn configure_item(
     .await
 }
 
-fn fast_notifications(o: &mut vwc::EmbeddedOptions) {
+pub(super) fn fast_notifications(o: &mut vwc::EmbeddedOptions) {
     o.outbound_allowlist = "127.0.0.1".into();
     // Sent as soon as made: these tests follow each reminder to its receiver.
     o.notification_settle = Duration::ZERO;
@@ -402,7 +402,7 @@ async fn overdue_vehicle(app: &TestApp, token: &str, n: u32) -> String {
     vehicle
 }
 
-async fn set_webhook(app: &TestApp, token: &str, url: &str) {
+pub(super) async fn set_webhook(app: &TestApp, token: &str, url: &str) {
     let (status, _, prefs) = put(
         app,
         token,
