@@ -373,10 +373,6 @@ fn stats_of(conn: &rusqlite::Connection, vehicle_id: &str) -> StoreResult<Vehicl
     Ok(stats.unwrap_or_default())
 }
 
-/// A fleet row's lifetime costs as (currency, cents, events): `?1` the organisation, `?2` the vehicle.
-const VEHICLE_COSTS: &str = "SELECT currency, total_cents, events FROM vehicle_costs
-    WHERE org_id = ?1 AND vehicle_id = ?2";
-
 /// Adds the changes up in the aggregate tables (inside the caller's transaction).
 fn apply_changes(conn: &rusqlite::Connection, changes: &[Change]) -> StoreResult<()> {
     for change in changes {
@@ -1204,15 +1200,29 @@ impl EdgeStore for SqliteEdgeStore {
         let (org, after, limit) = org_page(org_id, page);
         self.db
             .read(move |conn| {
-                type Found = (String, i64, i64, Option<(i64, String, String)>);
-                // The current value is the row `current_valuation` reads (and the fleet value sums).
+                // One statement for the page: the vehicle, its stats, its maintenance counts, its current
+                // value (the row `current_valuation` reads, which the fleet value sums) and its lifetime
+                // costs as a JSON array of [currency, cents, events] — no statement per row.
+                struct Found {
+                    body: String,
+                    stats: VehicleStats,
+                    due_soon: i64,
+                    overdue: i64,
+                    value: Option<(i64, String, String)>,
+                    costs: String,
+                }
                 let found: Vec<Found> = rows(
                     conn,
                     &format!(
                         "SELECT v.body, coalesce(m.due_soon, 0), coalesce(m.overdue, 0),
-                           c.amount, c.currency, c.as_of
+                           c.amount, c.currency, c.as_of,
+                           coalesce(s.event_count, 0), s.last_event_at, s.odometer, s.odometer_at,
+                           coalesce(s.acquisitions, 0),
+                           (SELECT json_group_array(json_array(vc.currency, vc.total_cents, vc.events))
+                              FROM vehicle_costs vc WHERE vc.org_id = v.org_id AND vc.vehicle_id = v.id)
                          FROM vehicles v LEFT JOIN maintenance m ON m.vehicle_id = v.id
                            LEFT JOIN current_valuations c ON c.vehicle_id = v.id AND c.org_id = v.org_id
+                           LEFT JOIN vehicle_stats s ON s.vehicle_id = v.id
                          WHERE v.org_id = ?1 AND v.id > ?2 AND {ACTIVE} ORDER BY v.id LIMIT ?3"
                     ),
                     params![org, after, limit],
@@ -1223,25 +1233,36 @@ impl EdgeStore for SqliteEdgeStore {
                             }
                             _ => None,
                         };
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, value))
+                        Ok(Found {
+                            body: r.get(0)?,
+                            due_soon: r.get(1)?,
+                            overdue: r.get(2)?,
+                            value,
+                            stats: VehicleStats {
+                                event_count: r.get(6)?,
+                                last_event_at: r.get(7)?,
+                                odometer: r.get(8)?,
+                                odometer_at: r.get(9)?,
+                                acquisitions: r.get(10)?,
+                            },
+                            costs: r.get(11)?,
+                        })
                     },
                 )?;
                 found
                     .into_iter()
-                    .map(|(body, due_soon, overdue, value)| {
-                        let vehicle: Vehicle = serde_json::from_str(&body)?;
-                        let stats = stats_of(conn, vehicle.id.as_str())?;
-                        let purchase_recorded = stats.acquisitions > 0;
-                        let recorded = rows(conn, VEHICLE_COSTS, params![org, vehicle.id], |r| {
-                            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                        })?;
+                    .map(|f| {
+                        let vehicle: Vehicle = serde_json::from_str(&f.body)?;
+                        let purchase_recorded = f.stats.acquisitions > 0;
+                        let recorded: Vec<(String, i64, i64)> = serde_json::from_str(&f.costs)?;
                         Ok(FleetRow {
                             lifetime_cost: LifetimeCost::of(&vehicle, purchase_recorded, recorded),
                             purchase_recorded,
-                            vehicle: stats.view(vehicle)?,
-                            due_soon: due_soon as u32,
-                            overdue: overdue as u32,
-                            current_value: value
+                            vehicle: f.stats.view(vehicle)?,
+                            due_soon: f.due_soon as u32,
+                            overdue: f.overdue as u32,
+                            current_value: f
+                                .value
                                 .map(|(amount, currency, as_of)| RowValue::stored(amount, currency, &as_of))
                                 .transpose()?,
                         })
