@@ -215,6 +215,44 @@ describe("record form", () => {
     await waitFor(() => expect(odometer).toHaveFocus());
   });
 
+  it("keeps an acquisition's purchase price following a cost typed key by key with decimals or separators", async () => {
+    const fetch = mockFetch((url, init) =>
+      url.pathname.endsWith("/maintenance")
+        ? json({ vehicleId: "veh_1", items: [] })
+        : init.method === "POST"
+          ? json(event({ kind: "acquisition" }), 201)
+          : undefined,
+    );
+    renderWithApi(<RecordEventForm vehicle={demoVehicle()} onCancel={() => {}} />);
+    const form = screen.getByRole("form", { name: "Record an event" });
+    await userEvent.selectOptions(within(form).getByLabelText("Kind"), "acquisition");
+    const cost = within(form).getByLabelText("Cost (USD)");
+    const price = within(form).getByLabelText("Purchase price (USD)");
+    for (const typed of ["99.9", "8,500.00", "1234,50", "1234.50"]) {
+      await userEvent.clear(cost);
+      await userEvent.type(cost, typed);
+      expect(price).toHaveValue(typed);
+    }
+    // Deleting back through the decimal point follows too.
+    await userEvent.type(cost, "{Backspace}{Backspace}{Backspace}75");
+    expect(cost).toHaveValue("123475");
+    expect(price).toHaveValue("123475");
+    // Once the price is changed on its own, the cost no longer moves it.
+    await userEvent.clear(price);
+    await userEvent.type(price, "1200.");
+    await userEvent.type(cost, "0");
+    expect(price).toHaveValue("1200.");
+    await userEvent.type(price, "5");
+    await userEvent.click(within(form).getByRole("button", { name: "Record" }));
+    await waitFor(() =>
+      expect(fetch.mock.calls.filter(([, i]) => i?.method === "POST")).toHaveLength(1),
+    );
+    const [, init] = fetch.mock.calls.find(([, i]) => i?.method === "POST")!;
+    const body = JSON.parse(String(init!.body)) as Record<string, unknown>;
+    expect(body.costCents).toBe(123_475_000);
+    expect(body.details).toEqual({ priceCents: 120_050 });
+  });
+
   it("names each hint and field error in its field's description, and marks a field in error invalid", async () => {
     mockFetch(() =>
       problem(422, "invalid", [

@@ -681,8 +681,12 @@ export function RecordEventForm({
   );
 }
 
-/** Two typed amounts that mean the same (`27490` and `27490.00`; two empty fields). */
+/**
+ * Two typed amounts that mean the same (`27490` and `27490.00`; two empty fields), or the same text: a cost
+ * half typed (`1234.`, `8,`) cannot be read yet, but a price written the same way still follows it.
+ */
 function sameAmount(a: string, b: string): boolean {
+  if (a.trim() === b.trim()) return true;
   const x = parseMoneyToCents(a);
   return x === parseMoneyToCents(b) && !Number.isNaN(x);
 }
