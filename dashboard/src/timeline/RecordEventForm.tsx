@@ -12,7 +12,14 @@ import {
 } from "../api/types";
 import { useQuery } from "../api/useQuery";
 import { GeneralErrors } from "../ui/Feedback";
-import { bindFields, Check, SelectField, TextAreaField, TextField } from "../ui/Field";
+import {
+  bindFields,
+  Check,
+  SelectField,
+  TextAreaField,
+  TextField,
+  withoutError,
+} from "../ui/Field";
 import { useFocusFirstError } from "../ui/focusFirstError";
 import {
   centsToText,
@@ -415,6 +422,7 @@ export function RecordEventForm({
       .filter(Boolean);
     const others = typed.filter((t) => readTasks(t, known).tasks[0] !== code);
     set("tasks", (others.length < typed.length ? others : [...typed, code]).join(", "));
+    setErrors((errors) => withoutError(errors, "tasks"));
   };
 
   const set = (k: keyof Fields, value: string) => {
@@ -566,7 +574,7 @@ export function RecordEventForm({
   };
 
   // Each field's help is named by its input's aria-describedby (the error first: it is what needs doing).
-  const field = bindFields({ prefix: id, values: f, set, errors, hints, warnings });
+  const field = bindFields({ prefix: id, values: f, set, errors, setErrors, hints, warnings });
 
   return (
     <form

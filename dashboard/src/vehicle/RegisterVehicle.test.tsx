@@ -291,6 +291,25 @@ describe("registering a vehicle", () => {
     expect(posted(fetch)).toHaveLength(0);
   });
 
+  it("takes a field's error away once that field is changed, the others' staying until the next Register", async () => {
+    serve([], () => json(accord, 201));
+    renderWithApi(<VehiclePage />);
+    const { user, dialog } = await openFromEmptyState();
+    await user.click(within(dialog).getByRole("button", { name: "Register" }));
+    const vin = within(dialog).getByLabelText("VIN");
+    expect(await within(dialog).findByText("Write the vehicle's VIN.")).toBeVisible();
+    await user.type(vin, " ");
+    // A space is removed: the VIN did not change, nor does its error.
+    expect(within(dialog).getByText("Write the vehicle's VIN.")).toBeVisible();
+    await user.type(vin, "1");
+    expect(within(dialog).queryByText("Write the vehicle's VIN.")).toBeNull();
+    expect(vin).not.toHaveAttribute("aria-invalid");
+    expect(within(dialog).getByText("Write the model, such as RAV4.")).toBeVisible();
+    await user.type(within(dialog).getByLabelText("Model"), "A");
+    expect(within(dialog).queryByText("Write the model, such as RAV4.")).toBeNull();
+    expect(within(dialog).getByLabelText("Model")).not.toHaveAttribute("aria-invalid");
+  });
+
   it("says a VIN registered already beside the VIN (409)", async () => {
     serve([], () =>
       problem(

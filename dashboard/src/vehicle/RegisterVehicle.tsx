@@ -27,6 +27,7 @@ import {
   RadioField,
   SelectField,
   TextField,
+  withoutError,
   type FieldPlace,
 } from "../ui/Field";
 import { useFocusFirstError } from "../ui/focusFirstError";
@@ -350,6 +351,7 @@ export function RegisterVehicleDialog({
     values: f,
     set,
     errors,
+    setErrors,
     hints,
     warnings: { vin: vinWarning },
   });
@@ -378,6 +380,8 @@ export function RegisterVehicleDialog({
                 : null,
             );
             set("vin", vin);
+            // The VIN's error was about what it held before (this replaces the field's own `onValue`).
+            if (vin !== f.vin) setErrors((errors) => withoutError(errors, "vin"));
           }}
           spellCheck={false}
           autoCapitalize="characters"
