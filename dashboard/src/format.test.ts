@@ -5,6 +5,7 @@ import {
   formatMoney,
   formatMonth,
   formatMonthShort,
+  formatRate,
   humanize,
   parseMoneyToCents,
 } from "./format";
@@ -18,6 +19,12 @@ describe("money", () => {
   });
   it("uses the currency's own symbol", () => {
     expect(formatMoney(1050, "EUR")).toBe("€10.50");
+  });
+  it("shows a rate below one cent as under a cent, zero as zero", () => {
+    expect(formatRate(0.33, "GBP")).toBe("< £0.01");
+    expect(formatRate(0.5, "USD")).toBe("$0.01");
+    expect(formatRate(7.14, "USD")).toBe("$0.07");
+    expect(formatRate(0, "USD")).toBe("$0.00");
   });
   it("falls back to the code for an unknown currency", () => {
     expect(formatMoney(1050, "X1")).toBe("10.50 X1");

@@ -34,6 +34,15 @@ export function formatMoney(cents: number, currency = "USD", whole = false): str
   }
 }
 
+/**
+ * A rate in cents (a cost per mile or km, fractional): to the cent, but a non-zero rate below one cent as
+ * "< $0.01" rather than a "$0.00" that reads as nothing spent.
+ */
+export function formatRate(cents: number, currency = "USD"): string {
+  if (cents > 0 && cents < 0.5) return `< ${formatMoney(1, currency)}`;
+  return formatMoney(cents, currency);
+}
+
 /** An amount in one currency. */
 export interface Amount {
   currency: string;
@@ -44,12 +53,17 @@ export interface Amount {
  * Amounts in several currencies, each in its own (`$1,200 · €800`), by currency code; amounts in different
  * currencies are never added together. `empty` when there are none.
  */
-export function formatAmounts(amounts: readonly Amount[], whole = false, empty = "—"): string {
+export function formatAmounts(
+  amounts: readonly Amount[],
+  whole = false,
+  empty = "—",
+  format: (a: Amount) => string = (a) => formatMoney(a.cents, a.currency, whole),
+): string {
   if (!amounts.length) return empty;
   return amounts
     .slice()
     .sort((a, b) => a.currency.localeCompare(b.currency))
-    .map((a) => formatMoney(a.cents, a.currency, whole))
+    .map(format)
     .join(" · ");
 }
 

@@ -120,6 +120,26 @@ describe("FleetPage", () => {
     expect(paths.filter((p) => p.startsWith("/v1/vehicles/"))).toEqual([]);
   });
 
+  it("shows a cost per distance below one cent as under a cent, not as nothing", async () => {
+    // £30 over 9,000 mi: a third of a penny a mile.
+    const rav4 = row(0, 0, {
+      make: "Toyota",
+      model: "RAV4",
+      odometer: { value: 9_000, unit: "mi", asOf: "2026-01-01T00:00:00Z", estimated: false },
+      lifetimeCost: [lifetime(3_000, "GBP")],
+    });
+    mockFetch((url) => {
+      if (url.pathname === "/v1/fleet/overview")
+        return json({ items: [rav4], nextCursor: null, totals: {} });
+      if (url.pathname === "/v1/fleet/costs") return json({ groupBy: "kind", items: [] });
+      return json({ items: [] });
+    });
+    renderWithApi(<FleetPage />);
+    await waitFor(() => expect(screen.getByTestId("fleet-cost")).toHaveTextContent("£30"));
+    expect(cells("RAV4").slice(-1)).toEqual(["< £0.01"]);
+    expect(screen.getByTestId("fleet-cost-per-distance")).toHaveTextContent("< £0.01");
+  });
+
   it("shows every currency and each vehicle's own unit, converting only across units and saying so", async () => {
     // The first vehicle costs euros and reads in km; the second costs only dollars and reads in miles.
     const golf = row(0, 0, {

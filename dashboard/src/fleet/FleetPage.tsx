@@ -3,7 +3,7 @@ import { qs } from "../api/client";
 import { useApi } from "../api/context";
 import type { CostGroup, FleetCosts, FleetOverview, FleetRow, Page } from "../api/types";
 import { useQuery } from "../api/useQuery";
-import { formatAmounts, formatDistance, formatMoney, type Amount } from "../format";
+import { formatAmounts, formatDistance, formatRate, type Amount } from "../format";
 import { Empty, ErrorText, Loading } from "../ui/Feedback";
 import { vehicleName } from "../vehicle/VehiclePage";
 import { CostChart } from "./CostChart";
@@ -359,7 +359,11 @@ export function FleetPage() {
             data-testid="fleet-cost-per-distance"
             title={`Lifetime cost ÷ the odometers of the vehicles with a reading (${formatDistance(Math.round(perDistance.distance), perDistance.unit)})${perDistance.converted ? "; the vehicles read in miles and in km: miles are converted at 1 mi = 1.609344 km" : ""}`}
           >
-            {costsRead ? formatAmounts(perDistance.amounts) : pending(costsError)}
+            {costsRead
+              ? formatAmounts(perDistance.amounts, false, "—", (a) =>
+                  formatRate(a.cents, a.currency),
+                )
+              : pending(costsError)}
           </dd>
         </div>
       </dl>
@@ -455,7 +459,7 @@ export function FleetPage() {
                           ? r.perDistance
                               .map(
                                 (a) =>
-                                  `${formatMoney(a.cents, a.currency)}${oneUnit ? "" : `/${r.unit}`}`,
+                                  `${formatRate(a.cents, a.currency)}${oneUnit ? "" : `/${r.unit}`}`,
                               )
                               .join(" · ")
                           : "—"}

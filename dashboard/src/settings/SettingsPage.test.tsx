@@ -130,6 +130,24 @@ describe("Settings: notification preferences", () => {
     expect(offsetText(345)).toBe("UTC+05:45");
   });
 
+  it("says one field marked as one, and takes its error away once it is changed", async () => {
+    const fetch = serve({ put: (b) => json({ ...saved, ...(b as object) }) });
+    const user = userEvent.setup();
+    renderWithApi(<SettingsPage />);
+    const end = await screen.findByLabelText("Until");
+    await user.clear(end);
+    await user.type(end, "22:00");
+    await user.click(screen.getByRole("button", { name: "Save" }));
+    expect(screen.getByTestId("prefs-status")).toHaveTextContent(
+      /^Not saved: see the field marked\.$/,
+    );
+    expect(end).toHaveAttribute("aria-invalid", "true");
+    await user.clear(end);
+    await user.type(end, "07:00");
+    expect(end).not.toHaveAttribute("aria-invalid");
+    expect(requests(fetch, "/v1/notifications/preferences", "PUT")).toHaveLength(0);
+  });
+
   it("offers the time zones there are, UTC−12:00 to UTC+14:00, and keeps a saved one outside them", () => {
     const all = offsets(0);
     expect(offsetText(all[0]!)).toBe("UTC−12:00");

@@ -205,7 +205,11 @@ export function PreferencesForm({ initial }: { initial: Preferences }) {
     const built = buildPreferences(f);
     setErrors(built.errors);
     if (!built.body) {
-      setStatus("Not saved: see the marked fields.");
+      setStatus(
+        Object.keys(built.errors).length === 1
+          ? "Not saved: see the field marked."
+          : "Not saved: see the fields marked.",
+      );
       return focusFirstError();
     }
     setBusy(true);
@@ -235,7 +239,7 @@ export function PreferencesForm({ initial }: { initial: Preferences }) {
       "Reminders are also POSTed here, signed with the organisation's webhook secret: an https address of a public host. Leave it empty to send none.",
     tz: `The time zone of the hours above (this browser is at ${offsetText(browserOffset())} now).`,
   };
-  const field = bindFields({ prefix: id, values: f, set, errors, hints });
+  const field = bindFields({ prefix: id, values: f, set, errors, setErrors, hints });
 
   return (
     <form

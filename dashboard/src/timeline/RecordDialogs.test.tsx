@@ -260,14 +260,14 @@ describe("correcting a record", () => {
     expect(price).toHaveValue("27490.00");
     const cost = within(dialog).getByLabelText("Cost (USD)");
     await userEvent.clear(cost);
-    await userEvent.type(cost, "27000");
-    expect(price).toHaveValue("27000");
+    await userEvent.type(cost, "27000.50");
+    expect(price).toHaveValue("27000.50");
     await userEvent.click(within(dialog).getByRole("button", { name: "Save correction" }));
     await waitFor(() => expect(calls(fetch, "PATCH")).toHaveLength(1));
     // `details` is sent whole: the price changed, the seller and condition as the record has them.
     expect(JSON.parse(String(calls(fetch, "PATCH")[0]![1]!.body))).toEqual({
-      costCents: 2_700_000,
-      details: { priceCents: 2_700_000, seller: "Lakeside Toyota", condition: "used" },
+      costCents: 2_700_050,
+      details: { priceCents: 2_700_050, seller: "Lakeside Toyota", condition: "used" },
     });
   });
 

@@ -215,6 +215,83 @@ describe("record form", () => {
     await waitFor(() => expect(odometer).toHaveFocus());
   });
 
+  it("keeps an acquisition's purchase price following a cost typed key by key with decimals or separators", async () => {
+    const fetch = mockFetch((url, init) =>
+      url.pathname.endsWith("/maintenance")
+        ? json({ vehicleId: "veh_1", items: [] })
+        : init.method === "POST"
+          ? json({ event: event("evt_1", "2026-03-02T00:00:00Z", "acquisition") }, 201)
+          : json({ items: [] }),
+    );
+    renderWithApi(<RecordEventForm vehicle={demoVehicle()} onCancel={() => {}} />);
+    const form = screen.getByRole("form", { name: "Record an event" });
+    await userEvent.selectOptions(within(form).getByLabelText("Kind"), "acquisition");
+    const cost = within(form).getByLabelText("Cost (USD)");
+    const price = within(form).getByLabelText("Purchase price (USD)");
+    for (const typed of ["99.9", "8,500.00", "1234,50", "1234.50"]) {
+      await userEvent.clear(cost);
+      await userEvent.type(cost, typed);
+      expect(price).toHaveValue(typed);
+    }
+    // Deleting back through the decimal point follows too.
+    await userEvent.type(cost, "{Backspace}{Backspace}{Backspace}75");
+    expect(cost).toHaveValue("123475");
+    expect(price).toHaveValue("123475");
+    // Once the price is changed on its own, the cost no longer moves it.
+    await userEvent.clear(price);
+    await userEvent.type(price, "1200.");
+    await userEvent.type(cost, "0");
+    expect(price).toHaveValue("1200.");
+    await userEvent.type(price, "5");
+    await userEvent.click(within(form).getByRole("button", { name: "Record" }));
+    await waitFor(() =>
+      expect(fetch.mock.calls.filter(([, i]) => i?.method === "POST")).toHaveLength(1),
+    );
+    const [, init] = fetch.mock.calls.find(([, i]) => i?.method === "POST")!;
+    const body = JSON.parse(String(init!.body)) as Record<string, unknown>;
+    expect(body.costCents).toBe(123_475_000);
+    expect(body.details).toEqual({ priceCents: 120_050 });
+  });
+
+  it("takes a field's error away once that field is changed, or a task is ticked", async () => {
+    mockFetch((url, init) =>
+      init.method === "POST"
+        ? problem(422, "invalid", [
+            { field: "costCents", message: "must not be negative" },
+            { field: "details.tasks", message: "must name at least one task" },
+          ])
+        : url.pathname.endsWith("/maintenance")
+          ? json({
+              vehicleId: "veh_1",
+              items: [
+                {
+                  task: "oil_change",
+                  title: "Oil change",
+                  enabled: true,
+                  dueCycle: "c1",
+                  reason: "",
+                  status: "overdue",
+                },
+              ],
+            })
+          : json({ items: [] }),
+    );
+    renderWithApi(<RecordEventForm vehicle={demoVehicle()} onCancel={() => {}} />);
+    const form = screen.getByRole("form", { name: "Record an event" });
+    const cost = within(form).getByLabelText("Cost (USD)");
+    await userEvent.type(cost, "12");
+    await userEvent.click(await within(form).findByRole("checkbox", { name: "Oil change" }));
+    await userEvent.click(within(form).getByRole("button", { name: "Record" }));
+    await waitFor(() => expect(cost).toHaveAttribute("aria-invalid", "true"));
+    const tasks = within(form).getByLabelText("Tasks");
+    expect(tasks).toHaveAttribute("aria-invalid", "true");
+    await userEvent.type(cost, "{Backspace}");
+    expect(cost).not.toHaveAttribute("aria-invalid");
+    expect(tasks).toHaveAttribute("aria-invalid", "true");
+    await userEvent.click(within(form).getByRole("checkbox", { name: "Oil change" }));
+    expect(tasks).not.toHaveAttribute("aria-invalid");
+  });
+
   it("names each hint and field error in its field's description, and marks a field in error invalid", async () => {
     mockFetch(() =>
       problem(422, "invalid", [

@@ -12,7 +12,14 @@ import {
 } from "../api/types";
 import { useQuery } from "../api/useQuery";
 import { GeneralErrors } from "../ui/Feedback";
-import { bindFields, Check, SelectField, TextAreaField, TextField } from "../ui/Field";
+import {
+  bindFields,
+  Check,
+  SelectField,
+  TextAreaField,
+  TextField,
+  withoutError,
+} from "../ui/Field";
 import { useFocusFirstError } from "../ui/focusFirstError";
 import {
   centsToText,
@@ -415,6 +422,7 @@ export function RecordEventForm({
       .filter(Boolean);
     const others = typed.filter((t) => readTasks(t, known).tasks[0] !== code);
     set("tasks", (others.length < typed.length ? others : [...typed, code]).join(", "));
+    setErrors((errors) => withoutError(errors, "tasks"));
   };
 
   const set = (k: keyof Fields, value: string) => {
@@ -566,7 +574,7 @@ export function RecordEventForm({
   };
 
   // Each field's help is named by its input's aria-describedby (the error first: it is what needs doing).
-  const field = bindFields({ prefix: id, values: f, set, errors, hints, warnings });
+  const field = bindFields({ prefix: id, values: f, set, errors, setErrors, hints, warnings });
 
   return (
     <form
@@ -681,8 +689,12 @@ export function RecordEventForm({
   );
 }
 
-/** Two typed amounts that mean the same (`27490` and `27490.00`; two empty fields). */
+/**
+ * Two typed amounts that mean the same (`27490` and `27490.00`; two empty fields), or the same text: a cost
+ * half typed (`1234.`, `8,`) cannot be read yet, but a price written the same way still follows it.
+ */
 function sameAmount(a: string, b: string): boolean {
+  if (a.trim() === b.trim()) return true;
   const x = parseMoneyToCents(a);
   return x === parseMoneyToCents(b) && !Number.isNaN(x);
 }

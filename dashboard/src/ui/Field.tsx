@@ -231,6 +231,8 @@ export type FormFields<F> = {
   prefix: string;
   values: F;
   errors: Readonly<Record<string, string>>;
+  /** The errors' setter: a field's error goes as soon as that field is changed (`withoutError`). */
+  setErrors?: Dispatch<SetStateAction<Record<string, string>>>;
   hints?: Partial<Record<keyof F, ReactNode>>;
   warnings?: Partial<Record<keyof F, string>>;
 } & (
@@ -251,8 +253,25 @@ export function bindFields<F extends object>(form: FormFields<F>) {
     warning: form.warnings?.[name],
     hint: form.hints?.[name],
     value: form.values[name],
-    onValue: (value: F[K]) => set(name, value),
+    onValue: (value: F[K]) => {
+      set(name, value);
+      form.setErrors?.((errors) => withoutError(errors, name));
+    },
   });
+}
+
+/**
+ * The errors less the one about `name` — what a form shows once that field is changed: the error was about
+ * what it held before. The same object when it has none (nothing renders again).
+ */
+export function withoutError<E extends Readonly<Record<string, string>>>(
+  errors: E,
+  name: string,
+): E {
+  if (!(name in errors)) return errors;
+  const rest: Record<string, string> = { ...errors };
+  delete rest[name];
+  return rest as E;
 }
 
 /** A `set` for `bindFields` that changes one field of a form's state. */

@@ -213,6 +213,45 @@ describe("registering a vehicle", () => {
     expect(vin).toHaveValue("1HGCM82633A004352");
   });
 
+  it("keeps a VIN typed key by key with spaces or dashes in order, the caret after the last key", async () => {
+    serve([], () => json(accord, 201));
+    renderWithApi(<VehiclePage />);
+    const { user, dialog } = await openFromEmptyState();
+    const vin = within(dialog).getByLabelText<HTMLInputElement>("VIN");
+    for (const [typed, kept] of [
+      ["1HG CM826 33A004352", "1HGCM82633A004352"],
+      ["WVW-ZZZ-1KZ-AW000001", "WVWZZZ1KZAW000001"],
+      [" 1HGCM82633A004352", "1HGCM82633A004352"],
+      ["1hg  cm826--33a004352", "1HGCM82633A004352"],
+    ]) {
+      await user.clear(vin);
+      await user.type(vin, typed!);
+      expect(vin).toHaveValue(kept);
+      expect(vin.selectionStart).toBe(kept!.length);
+    }
+  });
+
+  it("keeps the caret where a key was typed, a separator removed or a character deleted in the middle", async () => {
+    serve([], () => json(accord, 201));
+    renderWithApi(<VehiclePage />);
+    const { user, dialog } = await openFromEmptyState();
+    const vin = within(dialog).getByLabelText<HTMLInputElement>("VIN");
+    await user.type(vin, "1HGCM8263");
+    // Into the middle, after "1HG": a space (removed, the caret stays), then lower-case letters.
+    vin.setSelectionRange(3, 3);
+    await user.keyboard(" x- y");
+    expect(vin).toHaveValue("1HGXYCM8263");
+    expect(vin.selectionStart).toBe(5);
+    // Deleting them again, and typing on at the end.
+    await user.keyboard("{Backspace}{Backspace}");
+    expect(vin).toHaveValue("1HGCM8263");
+    expect(vin.selectionStart).toBe(3);
+    vin.setSelectionRange(9, 9);
+    await user.keyboard("3a 004352");
+    expect(vin).toHaveValue("1HGCM82633A004352");
+    expect(vin.selectionStart).toBe(17);
+  });
+
   it("says a wrong check digit once when the server refuses it too", async () => {
     serve([], () =>
       problem(422, "the request has invalid fields", [
@@ -250,6 +289,25 @@ describe("registering a vehicle", () => {
     expect(within(dialog).getByText("Write the model, such as RAV4.")).toBeVisible();
     expect(within(dialog).getByLabelText("Model")).toHaveAttribute("aria-invalid", "true");
     expect(posted(fetch)).toHaveLength(0);
+  });
+
+  it("takes a field's error away once that field is changed, the others' staying until the next Register", async () => {
+    serve([], () => json(accord, 201));
+    renderWithApi(<VehiclePage />);
+    const { user, dialog } = await openFromEmptyState();
+    await user.click(within(dialog).getByRole("button", { name: "Register" }));
+    const vin = within(dialog).getByLabelText("VIN");
+    expect(await within(dialog).findByText("Write the vehicle's VIN.")).toBeVisible();
+    await user.type(vin, " ");
+    // A space is removed: the VIN did not change, nor does its error.
+    expect(within(dialog).getByText("Write the vehicle's VIN.")).toBeVisible();
+    await user.type(vin, "1");
+    expect(within(dialog).queryByText("Write the vehicle's VIN.")).toBeNull();
+    expect(vin).not.toHaveAttribute("aria-invalid");
+    expect(within(dialog).getByText("Write the model, such as RAV4.")).toBeVisible();
+    await user.type(within(dialog).getByLabelText("Model"), "A");
+    expect(within(dialog).queryByText("Write the model, such as RAV4.")).toBeNull();
+    expect(within(dialog).getByLabelText("Model")).not.toHaveAttribute("aria-invalid");
   });
 
   it("says a VIN registered already beside the VIN (409)", async () => {

@@ -27,6 +27,7 @@ import {
   RadioField,
   SelectField,
   TextField,
+  withoutError,
   type FieldPlace,
 } from "../ui/Field";
 import { useFocusFirstError } from "../ui/focusFirstError";
@@ -250,14 +251,15 @@ export function RegisterVehicleDialog({
   const [options] = useState(currencies);
   const form = useRef<HTMLFormElement>(null);
   const vinInput = useRef<HTMLInputElement>(null);
-  // Where the caret goes once a VIN typed in the middle is normalised (characters before it removed).
-  const vinCaret = useRef<number | null>(null);
+  // Where the caret goes once what was typed is normalised (spaces or dashes before it removed, letters made
+  // capitals). A new object for every such key: a typed space or dash leaves the VIN as it was, yet React puts
+  // the field's text back (the caret jumps to its end), so the caret must be placed after that render too —
+  // keyed on the VIN alone, it was not, and the next key put it one place too far back.
+  const [vinCaret, setVinCaret] = useState<{ at: number } | null>(null);
   useLayoutEffect(() => {
-    const at = vinCaret.current;
-    vinCaret.current = null;
-    if (at !== null && vinInput.current === document.activeElement)
-      vinInput.current?.setSelectionRange(at, at);
-  }, [f.vin]);
+    if (vinCaret && vinInput.current === document.activeElement)
+      vinInput.current?.setSelectionRange(vinCaret.at, vinCaret.at);
+  }, [vinCaret]);
   // After the errors render (found here or sent by the server), focus moves to the first field with one.
   const focusFirstError = useFocusFirstError(form);
 
@@ -349,6 +351,7 @@ export function RegisterVehicleDialog({
     values: f,
     set,
     errors,
+    setErrors,
     hints,
     warnings: { vin: vinWarning },
   });
@@ -371,9 +374,14 @@ export function RegisterVehicleDialog({
             const raw = e.target.value;
             const caret = e.target.selectionStart;
             const vin = normalVin(raw);
-            if (caret !== null && vin !== raw)
-              vinCaret.current = Math.min(normalVin(raw.slice(0, caret)).length, vin.length);
+            setVinCaret(
+              caret !== null && vin !== raw
+                ? { at: Math.min(normalVin(raw.slice(0, caret)).length, vin.length) }
+                : null,
+            );
             set("vin", vin);
+            // The VIN's error was about what it held before (this replaces the field's own `onValue`).
+            if (vin !== f.vin) setErrors((errors) => withoutError(errors, "vin"));
           }}
           spellCheck={false}
           autoCapitalize="characters"

@@ -272,7 +272,7 @@ export function EditDetailsDialog({
     nickname: "Shown after the vehicle's name. Leave it empty to remove it.",
     plate: "As written on the plate.",
   };
-  const field = bindFields({ prefix: id, values: f, update: setF, errors, hints });
+  const field = bindFields({ prefix: id, values: f, update: setF, errors, setErrors, hints });
 
   return (
     <Dialog title="Edit the vehicle's details" onClose={onClose} className="vehicle-dialog">
@@ -472,7 +472,7 @@ export function SellDialog({
       ? `In ${unit}; not below the last recorded reading, ${formatDistance(last.value, last.unit ?? unit)}.`
       : `In ${unit}.`,
   };
-  const field = bindFields({ prefix: id, values: f, update: setF, errors, hints });
+  const field = bindFields({ prefix: id, values: f, update: setF, errors, setErrors, hints });
 
   return (
     <Dialog
