@@ -108,6 +108,30 @@ describe("ChatPane", () => {
     expect(screen.queryByText("Oil and filter change")).toBeNull();
   });
 
+  it("reads the suggestions again while the historian does not yet know the vehicle is sold", async () => {
+    let reads = 0;
+    mockFetch((url) => {
+      if (url.pathname.endsWith("/suggestions")) {
+        reads += 1;
+        // The first two answers are from before the historian learnt of the sale.
+        return reads <= 2
+          ? json({ prompts: ["What is it worth?"], recommendations: [], vehicleStatus: "active" })
+          : json({ prompts: ["When was it sold?"], recommendations: [], vehicleStatus: "sold" });
+      }
+      return problem(404, "route not found");
+    });
+    const sold = { ...vehicle, status: "sold" } as Vehicle;
+    renderWithApi(<ChatPane vehicle={sold} maintenance={[]} onCitation={() => {}} />);
+    expect(
+      await screen.findByRole("button", { name: "When was it sold?" }, { timeout: 3000 }),
+    ).toBeInTheDocument();
+    expect(screen.queryByRole("button", { name: "What is it worth?" })).toBeNull();
+    expect(reads).toBe(3);
+    // Caught up: no more reads.
+    await new Promise((r) => setTimeout(r, 600));
+    expect(reads).toBe(3);
+  });
+
   it("recommends nothing for an archived vehicle, even without the historian", async () => {
     mockFetch(() => problem(404, "route not found"));
     const archived = { ...vehicle, status: "archived" } as Vehicle;

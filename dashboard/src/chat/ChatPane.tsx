@@ -15,6 +15,7 @@ import {
   suggestions,
   type ChatTurn,
   type Recommendation,
+  type Suggestions,
 } from "./api";
 
 const DEFAULT_PROMPTS = [
@@ -37,6 +38,11 @@ export function recommendationsFrom(items: readonly MaintenanceItem[]): Recommen
     .filter((i) => i.status === "overdue" || i.status === "due_soon")
     .map((i) => ({ title: i.title, detail: i.reason, status: i.status }));
 }
+
+/** How often, and how far apart, the suggestions are read again while the historian has not yet learnt the
+ * vehicle's new status (about 4 s in all). */
+const STATUS_CATCH_UP_READS = 10;
+const STATUS_CATCH_UP_MS = 400;
 
 export function ChatPane({
   vehicle,
@@ -67,7 +73,8 @@ export function ChatPane({
     void signal;
     return suggestions(api, vehicle.id).catch((e: unknown) => {
       if (isUnavailable(e)) setUnavailable(true);
-      return { prompts: [], recommendations: [] };
+      const none: Suggestions = { prompts: [], recommendations: [] };
+      return none;
     });
   });
   useReloadAfterWrite(recorded, hints.reload);
@@ -75,6 +82,21 @@ export function ChatPane({
   useEffect(() => {
     if (refresh) reloadHints();
   }, [refresh, reloadHints]);
+  // The historian learns a sale or an archive from the bus a moment after the page made it: while its
+  // suggestions say another status than the vehicle's, they are read again (a few times, then left).
+  const behind = useRef(0);
+  const known = hints.data?.vehicleStatus;
+  const status = vehicle.status ?? "active";
+  useEffect(() => {
+    if (known == null || known === status) {
+      behind.current = 0;
+      return;
+    }
+    if (behind.current >= STATUS_CATCH_UP_READS) return;
+    behind.current += 1;
+    const timer = setTimeout(reloadHints, STATUS_CATCH_UP_MS);
+    return () => clearTimeout(timer);
+  }, [hints.data, known, status, reloadHints]);
 
   // The conversation of this tab, if there is one: show its history.
   useEffect(() => {

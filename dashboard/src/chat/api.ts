@@ -36,6 +36,8 @@ export interface Recommendation {
 export interface Suggestions {
   prompts: string[];
   recommendations: Recommendation[];
+  /** The vehicle's status as the historian holds it (null before it knows the vehicle). */
+  vehicleStatus?: "active" | "sold" | "archived" | null;
 }
 
 /** The chat routes answer 404 "route not found" until the historian is deployed. */
@@ -171,7 +173,10 @@ export async function suggestions(api: Api, vehicleId: string): Promise<Suggesti
       status: str(r?.status),
     }))
     .filter((r) => r.title);
-  return { prompts, recommendations };
+  const status = raw.vehicleStatus;
+  const vehicleStatus =
+    status === "active" || status === "sold" || status === "archived" ? status : null;
+  return { prompts, recommendations, vehicleStatus };
 }
 
 export async function sendFeedback(

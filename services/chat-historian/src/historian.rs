@@ -80,6 +80,10 @@ pub struct Suggestions {
     pub recommendations: Vec<Recommendation>,
     /// Records the historian holds for the vehicle.
     pub record_count: usize,
+    /// The vehicle's status as the historian holds it (`null` before its registration reached the
+    /// historian): a page that has just sold or archived the vehicle reads the suggestions again until this
+    /// says so, since the historian learns it from the bus a moment later.
+    pub vehicle_status: Option<vwc_contracts::lifecycle::VehicleStatus>,
 }
 
 /// An answered, stored turn, with the suggestions an unclear question gets.
@@ -348,6 +352,7 @@ impl Historian {
             prompts: engine::suggestions(k),
             recommendations,
             record_count: k.events.len(),
+            vehicle_status: k.vehicle.as_ref().map(|v| v.status),
         })
     }
 }

@@ -935,6 +935,7 @@ async fn answers_stream_as_sse_and_conversations_keep_context_feedback_and_an_au
             .any(|p| p == "When was the oil last changed?")
     );
     assert!(s["recommendations"].is_array());
+    assert_eq!(s["vehicleStatus"], "active", "{s}");
 
     // `vwc chat audit` lists the organisation's turns.
     // (In process: the `vwc` binary in a shared target dir may be another build's.)

@@ -344,6 +344,11 @@ async fn a_sold_vehicle_reads_as_sold_and_takes_no_record_dated_after_its_sale()
         as_of(&sold_at)
     );
     assert_eq!(o["maintenance"], json!([]), "{o}");
+    // The chat's suggestions say the historian knows it is sold (a page reads them again until they do).
+    let s = app
+        .get_ok(&fleet, &format!("/v1/vehicles/{sold}/chat/suggestions"))
+        .await;
+    assert_eq!(s["vehicleStatus"], "sold", "{s}");
     // Its maintenance view agrees: nothing due, no odometer estimate, and why — it is sold, since when.
     let m = app.get_ok(&fleet, &maintenance).await;
     assert_eq!(m["items"], json!([]), "{m}");
