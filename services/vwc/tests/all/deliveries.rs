@@ -11,7 +11,7 @@ use vwc_testkit::webhook::{Receiver, answer};
 
 use super::common::{get, names_field, poll_get, post, put};
 use super::maintenance::{
-    deliveries_settled, fast_notifications, overdue_with_webhook, set_webhook,
+    deliveries_settled, fast_notifications, overdue_with_webhook, set_webhook, verify_hook,
 };
 
 const LIST: &str = "/v1/notifications/deliveries";
@@ -139,18 +139,7 @@ async fn a_dead_lettered_delivery_is_listed_and_resent_with_its_webhook_id_and_a
             .all(|r| r.header("webhook-id") == Some(id.as_str()))
     );
     for hook in &got[3..] {
-        let h = |n: &str| hook.header(n);
-        vwc_webhook::verify(
-            &[&secret],
-            vwc_webhook::WebhookHeaders {
-                id: h("webhook-id"),
-                timestamp: h("webhook-timestamp"),
-                signature: h("webhook-signature"),
-            },
-            &hook.body,
-            vwc_clock::now().timestamp(),
-        )
-        .expect("a resent webhook is signed with the current secret");
+        verify_hook(hook, &secret).expect("a resent webhook is signed with the current secret");
     }
     assert_eq!(got[0].body, got[4].body, "the same reminder, byte for byte");
 

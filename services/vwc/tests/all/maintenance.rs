@@ -209,18 +209,7 @@ async fn an_oil_change_goes_due_soon_then_overdue_and_the_reminder_reaches_every
     })
     .await;
     for hook in receiver.received() {
-        let h = |n: &str| hook.header(n);
-        vwc_webhook::verify(
-            &[&secret],
-            vwc_webhook::WebhookHeaders {
-                id: h("webhook-id"),
-                timestamp: h("webhook-timestamp"),
-                signature: h("webhook-signature"),
-            },
-            &hook.body,
-            vwc_clock::now().timestamp(),
-        )
-        .expect("the outbound webhook verifies");
+        verify_hook(&hook, &secret).expect("the outbound webhook verifies");
     }
     // E-mail: in moto's SES.
     if let Some(endpoint) = &endpoint {
@@ -895,4 +884,22 @@ async fn the_overview_shows_a_reading_the_published_estimate_did_not_see() {
     .await;
     assert_eq!(shown["value"], 13_050, "{shown}");
     assert_eq!(shown["estimated"], false, "{shown}");
+}
+
+/// Checks a received outbound webhook's Standard Webhooks signature against `secret`, now.
+pub(super) fn verify_hook(
+    hook: &vwc_testkit::webhook::Received,
+    secret: &vwc_webhook::WebhookSecret,
+) -> Result<(), vwc_webhook::VerifyError> {
+    let h = |n: &str| hook.header(n);
+    vwc_webhook::verify(
+        &[secret],
+        vwc_webhook::WebhookHeaders {
+            id: h("webhook-id"),
+            timestamp: h("webhook-timestamp"),
+            signature: h("webhook-signature"),
+        },
+        &hook.body,
+        vwc_clock::now().timestamp(),
+    )
 }
