@@ -36,16 +36,8 @@ impl PageQuery {
     /// The page size, and where the page starts: the position the `cursor` this API issued encodes.
     /// A bad value of either is a 422 naming the field.
     pub fn read<C: DeserializeOwned>(&self) -> Result<(usize, Option<C>), ApiError> {
-        let limit = match self.limit.as_deref() {
-            None => DEFAULT_LIMIT,
-            Some(s) => s
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=MAX_LIMIT).contains(n))
-                .ok_or_else(|| {
-                    ApiError::field("limit", format!("must be an integer from 1 to {MAX_LIMIT}"))
-                })?,
-        };
+        let limit = vwc_http::count_param(self.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)
+            .map_err(|m| ApiError::field("limit", m))?;
         let after = match self.cursor.as_deref().filter(|c| !c.is_empty()) {
             Some(c) => Some(
                 cursor::decode(c)

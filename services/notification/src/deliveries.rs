@@ -57,20 +57,11 @@ impl DeliveriesQuery {
                 None
             }),
         };
-        let limit = match self.limit.as_deref() {
-            None => DEFAULT_LIMIT,
-            Some(s) => s
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=MAX_LIMIT).contains(n))
-                .unwrap_or_else(|| {
-                    errors.push(field(
-                        "limit",
-                        format!("must be an integer from 1 to {MAX_LIMIT}"),
-                    ));
-                    DEFAULT_LIMIT
-                }),
-        };
+        let limit = vwc_http::count_param(self.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)
+            .unwrap_or_else(|m| {
+                errors.push(field("limit", m));
+                DEFAULT_LIMIT
+            });
         let after = match self.cursor.as_deref().filter(|c| !c.is_empty()) {
             None => None,
             Some(c) => decode(c).map(|c| (c.c, c.i)).or_else(|| {

@@ -61,16 +61,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Months {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let Query(q) = Query::<ForecastQuery>::from_request_parts(parts, state).await?;
-        let Some(raw) = q.months else {
-            return Ok(Months(DEFAULT_FORECAST_MONTHS));
-        };
-        match raw.parse::<u32>() {
-            Ok(n) if (1..=MAX_FORECAST_MONTHS).contains(&n) => Ok(Months(n)),
-            _ => Err(ApiError::field(
-                "months",
-                format!("must be an integer from 1 to {MAX_FORECAST_MONTHS}"),
-            )),
-        }
+        vwc_http::count_param(
+            q.months.as_deref(),
+            DEFAULT_FORECAST_MONTHS,
+            MAX_FORECAST_MONTHS,
+        )
+        .map(Months)
+        .map_err(|m| ApiError::field("months", m))
     }
 }
 

@@ -170,18 +170,8 @@ async fn search(
             "has no word to search for (only common words or punctuation)",
         ));
     }
-    let limit = match query.limit.as_deref() {
-        None => DEFAULT_LIMIT,
-        Some(s) => match s.parse::<usize>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
-            _ => {
-                return Err(ApiError::field(
-                    "limit",
-                    format!("must be an integer from 1 to {MAX_LIMIT}"),
-                ));
-            }
-        },
-    };
+    let limit = vwc_http::count_param(query.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)
+        .map_err(|m| ApiError::field("limit", m))?;
     let vehicle = query.vehicle_id.as_deref().filter(|v| !v.is_empty());
     let print = fingerprint(q, vehicle);
     let (offset, as_of) = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
