@@ -235,27 +235,28 @@ async fn channel_is_on(
         && let Err(why) = crate::ssrf::check_url(url, &state.allowlist)
     {
         return Err(ApiError::Conflict(format!(
-            "the webhook URL is not allowed ({why}), so a resend would not be sent: set another \
-             webhookUrl in the notification preferences first"
+            "the webhook URL is not allowed ({why}), so a resend would not be sent: save another \
+             webhook URL in the notification settings first (`webhookUrl`)"
         )));
     }
-    let (on, how) = match channel {
-        Channel::Webhook => (
-            preferences.is_some_and(|p| p.webhook_url.is_some()),
-            "set webhookUrl in the notification preferences",
-        ),
-        Channel::Email => (
-            state.email && preferences.is_some_and(|p| p.email.is_some()),
-            "set email in the notification preferences (and e-mail on the server)",
-        ),
-        Channel::InApp => (true, ""),
+    // What the organisation (or the operator) must do first, when the channel is off.
+    let missing = match channel {
+        Channel::Webhook if preferences.as_ref().is_none_or(|p| p.webhook_url.is_none()) => {
+            Some("save a webhook URL in the notification settings (`webhookUrl`) first")
+        }
+        Channel::Email if !state.email => {
+            Some("this server does not send e-mail (its operator has not configured it)")
+        }
+        Channel::Email if preferences.as_ref().is_none_or(|p| p.email.is_none()) => {
+            Some("save an e-mail address in the notification settings (`email`) first")
+        }
+        _ => None,
     };
-    if on {
-        Ok(())
-    } else {
-        Err(ApiError::Conflict(format!(
-            "the {} channel is switched off, so a resend would not be sent: {how} first",
+    match missing {
+        None => Ok(()),
+        Some(how) => Err(ApiError::Conflict(format!(
+            "the {} channel is switched off, so a resend would not be sent: {how}",
             channel.as_str()
-        )))
+        ))),
     }
 }

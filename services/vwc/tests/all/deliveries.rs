@@ -208,7 +208,10 @@ async fn deliveries_stay_within_the_organisation_and_bad_queries_are_refused() {
     let (status, _, problem) = post(&app, &token, &retry_path(&id), &json!({})).await;
     assert_eq!(status, 409, "{problem}");
     assert!(
-        problem["detail"].as_str().unwrap().contains("webhookUrl"),
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("save a webhook URL in the notification settings"),
         "{problem}"
     );
     assert_eq!(dead_lettered(&app, &token).await["id"], id.as_str());
