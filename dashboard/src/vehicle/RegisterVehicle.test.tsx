@@ -477,6 +477,7 @@ describe("registration, pure parts", () => {
     expect(
       await within(dialog).findByText(/A VIN is 17 characters; this one has 18/),
     ).toBeVisible();
+    expect(within(dialog).queryByText(/A VIN has 17 characters/)).toBeNull(); // said once
     expect(posted(fetch)).toHaveLength(0);
     // Mended: the last character deleted, it is a VIN again.
     vin.focus();

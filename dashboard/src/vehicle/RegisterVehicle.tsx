@@ -384,9 +384,10 @@ export function RegisterVehicleDialog({
     price: `What was paid; the vehicle's value starts from it.`,
   };
   // The server's check-digit 422 says what the warning says: once is enough, the error (named first).
-  // A refused key or a VIN too long is said first: it is what the last key or paste did.
+  // A refused key or a VIN too long is said first: it is what the last key or paste did (too long, once:
+  // after "Register" its error says so).
   const vinWarning =
-    (vinRefused ? VIN_KEY_REFUSED : vinTooLong(f.vin)) ??
+    (vinRefused ? VIN_KEY_REFUSED : errors.vin ? undefined : vinTooLong(f.vin)) ??
     (errors.vin && /check digit/i.test(errors.vin) ? undefined : (warning ?? decoding?.error));
   const field = bindFields({
     prefix: id,
