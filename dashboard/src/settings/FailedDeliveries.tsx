@@ -19,42 +19,130 @@ export type DeliveryPage = S["DeliveryPage"];
 export type DeliveryView = S["DeliveryView"];
 export type DeliveryStatus = S["DeliveryStatus"];
 
-/** How many of the newest failed deliveries the section lists. */
+/** How many failed deliveries the section shows at first, and how many more each "Show more" adds. */
 export const SHOWN = 50;
 /** How many pending deliveries are read to count those being retried (the API's largest page). */
 export const PENDING_READ = 200;
 
-/** The list of the organisation's deliveries in `status`, `limit` newest. */
-export function deliveriesPath(status: DeliveryStatus, limit = SHOWN): string {
-  return `/v1/notifications/deliveries?status=${status}&limit=${limit}`;
+/** The statuses the section lists: refused for good, and out of attempts. */
+export const FAILED_STATUSES = ["failed", "dead_lettered"] as const;
+
+/** The list of the organisation's deliveries in `status`, `limit` newest (after `cursor`, a `nextCursor`). */
+export function deliveriesPath(status: DeliveryStatus, limit = SHOWN, cursor?: string): string {
+  const after = cursor ? `&cursor=${encodeURIComponent(cursor)}` : "";
+  return `/v1/notifications/deliveries?status=${status}&limit=${limit}${after}`;
+}
+
+/** What has been read of one status's list: its pages so far, newest first, and the next page's cursor. */
+export interface StatusPages {
+  items: DeliveryView[];
+  next: string | null;
 }
 
 export interface FailedListing {
-  /** The `failed` and `dead_lettered` deliveries, newest first, at most `SHOWN`. */
-  items: DeliveryView[];
-  /** More failed deliveries than those listed. */
-  more: boolean;
+  /** The `failed` and `dead_lettered` lists as read so far (`FAILED_STATUSES`' order). */
+  lists: StatusPages[];
   /** Pending deliveries with at least one attempt behind them: being retried. */
   retrying: number;
   /** The pending deliveries were more than one page: `retrying` is a lower bound. */
   retryingAtLeast: boolean;
 }
 
-/** Reads the failed, dead-lettered and pending deliveries (three requests at once) into one listing. */
+/**
+ * An instant as the API writes it, made comparable: the milliseconds `Date.parse` reads, then the digits
+ * below the second in full (the store keeps microseconds, which `Date.parse` drops).
+ */
+function instantKey(at: string): [number, string] {
+  const m = /^(.*T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(.*)$/.exec(at);
+  if (!m) return [Date.parse(at), ""];
+  return [Date.parse(`${m[1]}${m[3]}`), (m[2] ?? "").padEnd(9, "0")];
+}
+
+/**
+ * The API's order of deliveries, newest first: by `createdAt`, then by id (descending), as its cursors
+ * follow it. Negative when `a` comes before `b`.
+ */
+export function newestFirst(a: DeliveryView, b: DeliveryView): number {
+  const [am, af] = instantKey(a.createdAt);
+  const [bm, bf] = instantKey(b.createdAt);
+  if (am !== bm) return bm - am;
+  if (af !== bf) return af < bf ? 1 : -1;
+  return a.id === b.id ? 0 : a.id < b.id ? 1 : -1;
+}
+
+/**
+ * The deliveries of several lists read page by page, merged newest first, that can be shown: those certainly
+ * newer than anything not read yet — a list with more pages may still hold deliveries older than its last
+ * one read but newer than what another list has read, so nothing after the newest of those lists' last
+ * ones is shown until that list is read further. Each delivery once (a delivery resent meanwhile can turn up
+ * in the other status's list as well). `more`: some list has more pages.
+ */
+export function mergePages(lists: readonly StatusPages[]): {
+  items: DeliveryView[];
+  more: boolean;
+} {
+  const seen = new Set<string>();
+  const all = lists
+    .flatMap((l) => l.items)
+    .filter((d) => !seen.has(d.id) && !!seen.add(d.id))
+    .sort(newestFirst);
+  const bounds = lists.filter((l) => l.next !== null).map((l) => l.items[l.items.length - 1]);
+  const more = bounds.length > 0;
+  if (bounds.some((b) => !b)) return { items: [], more };
+  const bound = (bounds as DeliveryView[]).sort(newestFirst)[0];
+  return { items: bound ? all.filter((d) => newestFirst(d, bound) <= 0) : all, more };
+}
+
+/** The list (of those with more pages) whose unread pages hold back the most: the one to read next. */
+export function nextToRead(lists: readonly StatusPages[]): number | undefined {
+  let best: number | undefined;
+  lists.forEach((l, i) => {
+    if (l.next === null) return;
+    if (best === undefined) return void (best = i);
+    const mine = l.items[l.items.length - 1];
+    const theirs = lists[best]!.items[lists[best]!.items.length - 1];
+    // A list with more pages but nothing read yet holds back everything.
+    if (!mine || (theirs && newestFirst(mine, theirs) < 0)) best = i;
+  });
+  return best;
+}
+
+/**
+ * Reads the next pages of `lists` (each time that of the list that holds back the most, `nextToRead`) until
+ * at least `want` deliveries can be shown or every list is read to its end. Answers the lists as read.
+ */
+export async function readMore(
+  api: Api,
+  lists: readonly StatusPages[],
+  want: number,
+  signal?: AbortSignal,
+): Promise<StatusPages[]> {
+  let now = [...lists];
+  for (;;) {
+    const i = nextToRead(now);
+    if (i === undefined || mergePages(now).items.length >= want) return now;
+    const page = await api.json<DeliveryPage>(
+      deliveriesPath(FAILED_STATUSES[i]!, SHOWN, now[i]!.next!),
+      { signal },
+    );
+    now = now.map((l, j) =>
+      j === i ? { items: [...l.items, ...page.items], next: page.nextCursor ?? null } : l,
+    );
+  }
+}
+
+/** Reads the first page of the failed, dead-lettered and pending deliveries (three requests at once). */
 export async function loadFailedListing(api: Api, signal: AbortSignal): Promise<FailedListing> {
   const [failed, dead, pending] = await Promise.all(
-    (["failed", "dead_lettered", "pending"] as const).map((status) =>
+    ([...FAILED_STATUSES, "pending"] as const).map((status) =>
       api.json<DeliveryPage>(deliveriesPath(status, status === "pending" ? PENDING_READ : SHOWN), {
         signal,
       }),
     ),
   );
-  const all = [...failed!.items, ...dead!.items].sort(
-    (a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt),
-  );
+  const pages = (p: DeliveryPage): StatusPages => ({ items: p.items, next: p.nextCursor ?? null });
   return {
-    items: all.slice(0, SHOWN),
-    more: all.length > SHOWN || !!failed!.nextCursor || !!dead!.nextCursor,
+    lists: [pages(failed!), pages(dead!)],
     retrying: pending!.items.filter((d) => d.attempts.length > 0).length,
     retryingAtLeast: !!pending!.nextCursor,
   };
@@ -70,15 +158,66 @@ export function retryingText(listing: FailedListing): string | undefined {
   return `${count} deliveries are being retried after a failed attempt; they are listed here if every attempt fails.`;
 }
 
+/** The pages read past the first ones ("Show more"), and how many deliveries are shown. */
+interface Paging {
+  /** The listing (a load of the first pages) these pages follow: a reload starts over. */
+  of: FailedListing;
+  lists: StatusPages[];
+  shown: number;
+}
+
 export function FailedDeliveries() {
   const { api, session } = useApi();
   const allowed = mayConfigureNotifications(session.roles);
   const list = useQuery(allowed ? "failed-deliveries" : null, (signal) =>
     loadFailedListing(api, signal),
   );
+  const [paging, setPaging] = useState<Paging | undefined>();
+  const [moreBusy, setMoreBusy] = useState(false);
+  const [moreError, setMoreError] = useState<unknown>();
+  const listRef = useRef<HTMLUListElement>(null);
+  const moreButton = useRef<HTMLButtonElement>(null);
+  // "Show more" gone (everything is shown) while it had focus: focus goes to the first delivery it added.
+  const [focusItem, setFocusItem] = useState<number | undefined>();
+  useEffect(() => {
+    if (focusItem === undefined) return;
+    listRef.current?.querySelectorAll<HTMLElement>(".failed-delivery")[focusItem]?.focus();
+  }, [focusItem]);
+  const aborter = useRef<AbortController | null>(null);
+  useEffect(() => () => aborter.current?.abort(), []);
+
+  const data = list.data;
+  const current: Paging | undefined =
+    data && (paging?.of === data ? paging : { of: data, lists: data.lists, shown: SHOWN });
+  const merged = current && mergePages(current.lists);
+  const items = merged?.items.slice(0, current!.shown);
+  const more = !!merged && (merged.more || merged.items.length > current!.shown);
+
+  async function showMore() {
+    if (!current || moreBusy) return;
+    setMoreBusy(true);
+    setMoreError(undefined);
+    const controller = new AbortController();
+    aborter.current = controller;
+    const want = current.shown + SHOWN;
+    const had = items?.length ?? 0;
+    try {
+      const lists = await readMore(api, current.lists, want, controller.signal);
+      if (controller.signal.aborted) return;
+      const next = { of: current.of, lists, shown: want };
+      const after = mergePages(lists);
+      const done = !after.more && after.items.length <= want;
+      if (done && moreButton.current === document.activeElement) setFocusItem(had);
+      setPaging(next);
+    } catch (e) {
+      if (!controller.signal.aborted) setMoreError(e);
+    } finally {
+      if (!controller.signal.aborted) setMoreBusy(false);
+    }
+  }
+
   if (!allowed) return null;
-  const items = list.data?.items;
-  const retrying = list.data && retryingText(list.data);
+  const retrying = data && retryingText(data);
   return (
     <section className="card" aria-labelledby="failed-deliveries-title">
       <h2 id="failed-deliveries-title">Failed deliveries</h2>
@@ -97,15 +236,36 @@ export function FailedDeliveries() {
           {retrying}
         </p>
       )}
-      {items && items.length === 0 && <Empty>No failed deliveries</Empty>}
+      {items && items.length === 0 && !more && <Empty>No failed deliveries</Empty>}
       {items && items.length > 0 && (
-        <ul className="failed-deliveries" data-testid="failed-deliveries">
+        <ul className="failed-deliveries" data-testid="failed-deliveries" ref={listRef}>
           {items.map((d) => (
             <FailedDelivery key={d.id} delivery={d} />
           ))}
         </ul>
       )}
-      {list.data?.more && <p className="muted small">Showing the {SHOWN} newest.</p>}
+      {more && (
+        <div className="failed-more">
+          <p className="muted small" data-testid="failed-shown">
+            Showing the {items!.length} newest; older ones follow.
+          </p>
+          {moreError !== undefined && (
+            <p className="error" role="alert">
+              Older deliveries could not be read.{" "}
+              {moreError instanceof Error ? moreError.message : String(moreError)}
+            </p>
+          )}
+          {/* aria-disabled, not disabled: a disabled button would drop focus to <body> while it reads. */}
+          <button
+            ref={moreButton}
+            type="button"
+            aria-disabled={moreBusy || undefined}
+            onClick={() => void showMore()}
+          >
+            {moreBusy ? "Reading more…" : moreError !== undefined ? "Try again" : "Show more"}
+          </button>
+        </div>
+      )}
     </section>
   );
 }
@@ -152,7 +312,7 @@ function FailedDelivery({ delivery }: { delivery: DeliveryView }) {
   }
 
   return (
-    <li className="failed-delivery" data-testid="failed-delivery">
+    <li className="failed-delivery" data-testid="failed-delivery" tabIndex={-1}>
       <p>
         {/* The reminder's title names its vehicle already ("Oil change overdue — 2021 Toyota RAV4"). */}
         <strong>{what.title}</strong>

@@ -148,6 +148,35 @@ describe("Settings: notification preferences", () => {
     expect(requests(fetch, "/v1/notifications/preferences", "PUT")).toHaveLength(0);
   });
 
+  it("takes From = Until's error away when either of the two is changed, not only Until", async () => {
+    serve({ put: (b) => json({ ...saved, ...(b as object) }) });
+    const user = userEvent.setup();
+    renderWithApi(<SettingsPage />);
+    const end = await screen.findByLabelText("Until");
+    const start = screen.getByLabelText("From");
+    await user.clear(end);
+    await user.type(end, "22:00");
+    await user.click(screen.getByRole("button", { name: "Save" }));
+    expect(end).toHaveAttribute("aria-invalid", "true");
+    expect(screen.getByText(/there would be none/)).toBeInTheDocument();
+    // Changing From settles it as well: the two no longer match.
+    await user.clear(start);
+    await user.type(start, "23:00");
+    expect(end).not.toHaveAttribute("aria-invalid");
+    expect(screen.queryByText(/there would be none/)).toBeNull();
+    // An error about Until alone (empty) stays while From changes.
+    await user.clear(end);
+    await user.click(screen.getByRole("button", { name: "Save" }));
+    expect(end).toHaveAttribute("aria-invalid", "true");
+    await user.clear(start);
+    await user.type(start, "21:00");
+    expect(end).toHaveAttribute("aria-invalid", "true");
+    // Unticking quiet hours: they are not sent, so nothing about them is wrong.
+    await user.click(screen.getByLabelText(/Hold e-mail and webhook reminders/));
+    await user.click(screen.getByLabelText(/Hold e-mail and webhook reminders/));
+    expect(screen.getByLabelText("Until")).not.toHaveAttribute("aria-invalid");
+  });
+
   it("offers the time zones there are, UTC−12:00 to UTC+14:00, and keeps a saved one outside them", () => {
     const all = offsets(0);
     expect(offsetText(all[0]!)).toBe("UTC−12:00");

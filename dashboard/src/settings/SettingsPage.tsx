@@ -11,7 +11,7 @@ import { formatDateTime } from "../format";
 import { Dialog } from "../ui/Dialog";
 import { useFocusFirstError } from "../ui/focusFirstError";
 import { ErrorText, GeneralErrors, Loading } from "../ui/Feedback";
-import { bindFields, Check, CheckField, SelectField, TextField } from "../ui/Field";
+import { bindFields, Check, CheckField, SelectField, TextField, withoutErrors } from "../ui/Field";
 import { CopyField, formErrors, sentence, type FieldErrors } from "./fields";
 import { FailedDeliveries } from "./FailedDeliveries";
 import "./settings.css";
@@ -98,6 +98,10 @@ export function prefsToFields(p: Preferences, now = new Date()): PrefsFields {
 
 const HHMM = /^([01][0-9]|2[0-3]):[0-5][0-9]$/;
 
+/** Quiet hours' From = Until: an error shown under Until, about both (it goes when either changes). */
+export const SAME_QUIET_TIMES =
+  "The quiet hours end when they start, so there would be none: choose another end, or untick quiet hours.";
+
 /** The `PUT` body for the form (a PUT replaces: every field is sent), or the errors found before sending. */
 export function buildPreferences(f: PrefsFields): {
   body?: PreferencesUpdate;
@@ -107,9 +111,7 @@ export function buildPreferences(f: PrefsFields): {
   if (f.quiet) {
     if (!HHMM.test(f.start)) errors.start = "Choose when the quiet hours start.";
     if (!HHMM.test(f.end)) errors.end = "Choose when the quiet hours end.";
-    if (!errors.start && !errors.end && f.start === f.end)
-      errors.end =
-        "The quiet hours end when they start, so there would be none: choose another end, or untick quiet hours.";
+    if (!errors.start && !errors.end && f.start === f.end) errors.end = SAME_QUIET_TIMES;
   }
   if (Object.keys(errors).length) return { errors };
   const webhookUrl = f.webhookUrl.trim() || null;
@@ -239,7 +241,16 @@ export function PreferencesForm({ initial }: { initial: Preferences }) {
       "Reminders are also POSTed here, signed with the organisation's webhook secret: an https address of a public host. Leave it empty to send none.",
     tz: `The time zone of the hours above (this browser is at ${offsetText(browserOffset())} now).`,
   };
-  const field = bindFields({ prefix: id, values: f, set, errors, setErrors, hints });
+  const field = bindFields({
+    prefix: id,
+    values: f,
+    set,
+    errors,
+    setErrors,
+    hints,
+    // From = Until is about both: changing From clears it too.
+    linked: errors.end === SAME_QUIET_TIMES ? { end: ["start"] } : undefined,
+  });
 
   return (
     <form
@@ -291,7 +302,11 @@ export function PreferencesForm({ initial }: { initial: Preferences }) {
         <Check
           checked={f.quiet}
           aria-describedby={`${id}-quiet-hint`}
-          onChange={(e) => set("quiet", e.target.checked)}
+          onChange={(e) => {
+            set("quiet", e.target.checked);
+            // Unticked, the hours are not sent: what was wrong with them no longer is.
+            setErrors((errors) => withoutErrors(errors, ["start", "end", "tz"]));
+          }}
           label="Hold e-mail and webhook reminders during quiet hours"
         />
         <p className="hint" id={`${id}-quiet-hint`}>

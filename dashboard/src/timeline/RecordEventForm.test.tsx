@@ -292,6 +292,49 @@ describe("record form", () => {
     expect(tasks).not.toHaveAttribute("aria-invalid");
   });
 
+  it("takes a two-field error away when either field changes: a price following its cost, a currency's", async () => {
+    let answer = problem(422, "invalid", [
+      { field: "details.priceCents", message: "must not be negative" },
+    ]);
+    mockFetch((url, init) =>
+      init.method === "POST"
+        ? answer
+        : url.pathname.endsWith("/maintenance")
+          ? json({ vehicleId: "veh_1", items: [] })
+          : json({ items: [] }),
+    );
+    renderWithApi(
+      <RecordEventForm vehicle={demoVehicle()} currencies={["USD", "EUR"]} onCancel={() => {}} />,
+    );
+    const form = screen.getByRole("form", { name: "Record an event" });
+    await userEvent.selectOptions(within(form).getByLabelText("Kind"), "acquisition");
+    const cost = within(form).getByLabelText("Cost (USD)");
+    const price = within(form).getByLabelText("Purchase price (USD)");
+    await userEvent.type(cost, "120");
+    await userEvent.click(within(form).getByRole("button", { name: "Record" }));
+    await waitFor(() => expect(price).toHaveAttribute("aria-invalid", "true"));
+    // The price follows the cost: typing in Cost changes it, so its error goes too.
+    await userEvent.type(cost, "0");
+    expect(price).toHaveValue("1200");
+    expect(price).not.toHaveAttribute("aria-invalid");
+
+    // The server's error about the currency, shown under Cost, goes when the currency is changed.
+    answer = problem(422, "invalid", [{ field: "currency", message: "is not an active currency" }]);
+    await userEvent.click(within(form).getByRole("button", { name: "Record" }));
+    await waitFor(() => expect(cost).toHaveAttribute("aria-invalid", "true"));
+    await userEvent.selectOptions(within(form).getByLabelText("Currency"), "EUR");
+    expect(within(form).getByLabelText("Cost (EUR)")).not.toHaveAttribute("aria-invalid");
+
+    // A cost that cannot be read is not the currency's doing: changing the currency leaves its error.
+    const euros = within(form).getByLabelText("Cost (EUR)");
+    await userEvent.clear(euros);
+    await userEvent.type(euros, "twelve");
+    await userEvent.click(within(form).getByRole("button", { name: "Record" }));
+    await waitFor(() => expect(euros).toHaveAttribute("aria-invalid", "true"));
+    await userEvent.selectOptions(within(form).getByLabelText("Currency"), "USD");
+    expect(within(form).getByLabelText("Cost (USD)")).toHaveAttribute("aria-invalid", "true");
+  });
+
   it("names each hint and field error in its field's description, and marks a field in error invalid", async () => {
     mockFetch(() =>
       problem(422, "invalid", [

@@ -385,6 +385,8 @@ export function RecordEventForm({
     correcting && { event: correcting.event, revision: correcting.revision },
   );
   const [errors, setErrors] = useState<Record<string, string>>({});
+  // The server's error about the currency is shown under Cost: it is about the Currency select too.
+  const [currencyError, setCurrencyError] = useState(false);
   const [general, setGeneral] = useState<string[]>([]);
   const [notice, setNotice] = useState<string | null>(null);
   const [conflict, setConflict] = useState<Conflict | null>(null);
@@ -449,13 +451,17 @@ export function RecordEventForm({
     }
     const byField: Record<string, string> = {};
     const rest: string[] = [];
+    let currency = false;
     for (const fe of err.problem?.errors ?? []) {
       const field = fieldFor(fe.field);
       const message = sentence(fe.message);
-      if (field && !byField[field]) byField[field] = message;
-      else rest.push(`${fe.field}: ${message}`);
+      if (field && !byField[field]) {
+        byField[field] = message;
+        if (field === "cost" && fe.field === "currency") currency = true;
+      } else rest.push(`${fe.field}: ${message}`);
     }
     setErrors(byField);
+    setCurrencyError(currency);
     setGeneral(Object.keys(byField).length || rest.length ? rest : [err.message]);
     focusFirstError();
   }
@@ -471,6 +477,7 @@ export function RecordEventForm({
     const local: Record<string, string> = {};
     for (const [k, v] of Object.entries(built.errors)) local[fieldFor(k) ?? k] = v;
     setErrors(local);
+    setCurrencyError(false);
     if (!built.body) return focusFirstError();
     setBusy(true);
     try {
@@ -495,6 +502,7 @@ export function RecordEventForm({
     const local: Record<string, string> = {};
     for (const [k, v] of Object.entries(built.errors)) local[fieldFor(k) ?? k] = v;
     setErrors(local);
+    setCurrencyError(false);
     if (built.unchanged) {
       setNotice("Nothing has changed, so there is nothing to correct: change a field first.");
       return;
@@ -574,7 +582,22 @@ export function RecordEventForm({
   };
 
   // Each field's help is named by its input's aria-describedby (the error first: it is what needs doing).
-  const field = bindFields({ prefix: id, values: f, set, errors, setErrors, hints, warnings });
+  // Errors about two fields: an acquisition's price that follows its cost changes with it, and the server's
+  // words about the currency (under Cost) are about the Currency select as much.
+  const linked: Partial<Record<keyof Fields, (keyof Fields)[]>> = {
+    ...(f.kind === "acquisition" && sameAmount(f.cost, f.price) && { price: ["cost"] }),
+    ...(currencyError && { cost: ["currency"] }),
+  };
+  const field = bindFields({
+    prefix: id,
+    values: f,
+    set,
+    errors,
+    setErrors,
+    hints,
+    warnings,
+    linked,
+  });
 
   return (
     <form

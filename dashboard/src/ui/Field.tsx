@@ -235,6 +235,11 @@ export type FormFields<F> = {
   setErrors?: Dispatch<SetStateAction<Record<string, string>>>;
   hints?: Partial<Record<keyof F, ReactNode>>;
   warnings?: Partial<Record<keyof F, string>>;
+  /**
+   * Errors about more than one field (quiet hours that end when they start): `linked[name]` are the other
+   * fields the error shown under `name` is about. It goes when any of them is changed too, not only its own.
+   */
+  linked?: Partial<Record<keyof F, readonly (keyof F)[]>>;
 } & (
   | { set: <K extends keyof F>(name: K, value: F[K]) => void }
   | { update: Dispatch<SetStateAction<F>> }
@@ -255,9 +260,26 @@ export function bindFields<F extends object>(form: FormFields<F>) {
     value: form.values[name],
     onValue: (value: F[K]) => {
       set(name, value);
-      form.setErrors?.((errors) => withoutError(errors, name));
+      form.setErrors?.((errors) => withoutErrors(errors, [name, ...linkedTo(form.linked, name)]));
     },
   });
+}
+
+/** The fields whose errors (`linked`, as `FormFields` has it) are also about `name`. */
+export function linkedTo<F>(
+  linked: Partial<Record<keyof F, readonly (keyof F)[]>> | undefined,
+  name: keyof F,
+): string[] {
+  if (!linked) return [];
+  return (Object.keys(linked) as (keyof F & string)[]).filter((k) => linked[k]?.includes(name));
+}
+
+/** The errors less those about any of `names` (the same object when there are none). */
+export function withoutErrors<E extends Readonly<Record<string, string>>>(
+  errors: E,
+  names: readonly string[],
+): E {
+  return names.reduce((e, n) => withoutError(e, n), errors);
 }
 
 /**

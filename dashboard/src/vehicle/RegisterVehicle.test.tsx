@@ -406,11 +406,109 @@ describe("registration, pure parts", () => {
     expect(Object.keys(errors).sort()).toEqual(["price", "vin", "year"]);
   });
 
-  it("normalises a VIN before limiting it", () => {
+  it("normalises a VIN without cutting it", () => {
     expect(normalVin("\t1hgcm82633a004352\n")).toBe("1HGCM82633A004352");
     expect(normalVin("1HG CM826 33A004352")).toBe("1HGCM82633A004352");
     expect(normalVin("1HG-CM826-33A004352")).toBe("1HGCM82633A004352");
-    expect(normalVin("1HGCM82633A0043529")).toBe("1HGCM82633A004352");
+    expect(normalVin("1HGCM82633A0043529")).toBe("1HGCM82633A0043529");
+  });
+
+  it("refuses a key past the 17th character, in the middle as at the end, keeping the VIN and the caret", async () => {
+    const fetch = serve([], () => json(accord, 201));
+    renderWithApi(<VehiclePage />);
+    const { user, dialog } = await openFromEmptyState();
+    const vin = within(dialog).getByLabelText<HTMLInputElement>("VIN");
+    await user.type(vin, "1HGCM82633A004352");
+    expect(within(dialog).queryByText(/A VIN has 17 characters/)).toBeNull();
+    // Into the middle, after "1HGCM": each key refused, the end kept, the caret where it was.
+    vin.setSelectionRange(5, 5);
+    await user.keyboard("X");
+    expect(vin).toHaveValue("1HGCM82633A004352");
+    expect(vin.selectionStart).toBe(5);
+    expect(within(dialog).getByRole("status", { name: "" })).toHaveTextContent(
+      "A VIN has 17 characters: that key was not added.",
+    );
+    expect(vin).toHaveAccessibleDescription(/A VIN has 17 characters: that key was not added\./);
+    await user.keyboard("yz");
+    expect(vin).toHaveValue("1HGCM82633A004352");
+    expect(vin.selectionStart).toBe(5);
+    // At the end too; a space or a dash is no character of it and changes nothing.
+    vin.setSelectionRange(17, 17);
+    await user.keyboard("9 -");
+    expect(vin).toHaveValue("1HGCM82633A004352");
+    expect(vin.selectionStart).toBe(17);
+    // A character deleted, the next key goes in where it is typed, and the note goes.
+    vin.setSelectionRange(5, 5);
+    await user.keyboard("{Backspace}");
+    expect(vin).toHaveValue("1HGC82633A004352");
+    expect(within(dialog).queryByText(/that key was not added/)).toBeNull();
+    await user.keyboard("m");
+    expect(vin).toHaveValue("1HGCM82633A004352");
+    expect(vin.selectionStart).toBe(5);
+    // A key over a selected character replaces it.
+    vin.setSelectionRange(16, 17);
+    await user.keyboard("2");
+    expect(vin).toHaveValue("1HGCM82633A004352");
+    await user.type(within(dialog).getByLabelText("Model"), "Accord");
+    await user.click(within(dialog).getByRole("button", { name: "Register" }));
+    await waitFor(() => expect(posted(fetch)).toHaveLength(1));
+    expect(posted(fetch)[0]).toMatchObject({ vin: "1HGCM82633A004352" });
+  });
+
+  it("keeps a pasted text of 18 characters or more whole, saying the VIN has 17", async () => {
+    const fetch = serve([], () => json(accord, 201));
+    renderWithApi(<VehiclePage />);
+    const { user, dialog } = await openFromEmptyState();
+    const vin = within(dialog).getByLabelText<HTMLInputElement>("VIN");
+    await user.click(vin);
+    await user.paste("VIN 1HGCM82633A004352");
+    expect(vin).toHaveValue("VIN1HGCM82633A004352");
+    expect(vin).toHaveAccessibleDescription(
+      /A VIN has 17 characters; this one has 20: remove what does not belong\./,
+    );
+    // Over a whole VIN selected, too: the paste replaces it, whole.
+    vin.setSelectionRange(0, vin.value.length);
+    await user.paste("1HGCM82633A0043529");
+    expect(vin).toHaveValue("1HGCM82633A0043529");
+    expect(vin).toHaveAccessibleDescription(/this one has 18/);
+    // Not sent: the VIN's error says so.
+    await user.type(within(dialog).getByLabelText("Model"), "Accord");
+    await user.click(within(dialog).getByRole("button", { name: "Register" }));
+    expect(
+      await within(dialog).findByText(/A VIN is 17 characters; this one has 18/),
+    ).toBeVisible();
+    expect(within(dialog).queryByText(/A VIN has 17 characters/)).toBeNull(); // said once
+    expect(posted(fetch)).toHaveLength(0);
+    // Mended: the last character deleted, it is a VIN again.
+    vin.focus();
+    vin.setSelectionRange(18, 18);
+    await user.keyboard("{Backspace}");
+    expect(vin).toHaveValue("1HGCM82633A004352");
+    expect(vin).not.toHaveAttribute("aria-invalid");
+    expect(within(dialog).queryByText(/A VIN has 17 characters/)).toBeNull();
+    expect(await within(dialog).findByText(/From the VIN: Honda/)).toBeInTheDocument();
+  });
+
+  it("takes the server's check-digit error away when “Register the VIN as written” is ticked", async () => {
+    serve([], () =>
+      problem(422, "the request has invalid fields", [
+        {
+          field: "vin",
+          message:
+            "check digit mismatch: position 9 is '8' but the other positions give '3' (49 CFR 565.15); correct the VIN, or send \"vinCheck\": \"skip\" to register it as written",
+        },
+      ]),
+    );
+    renderWithApi(<VehiclePage />);
+    const { user, dialog } = await openFromEmptyState();
+    const vin = within(dialog).getByLabelText("VIN");
+    await user.type(vin, "1HGCM82683A004352");
+    await within(dialog).findByText(/check digit \(the 9th character\) is 8/);
+    await user.type(within(dialog).getByLabelText("Model"), "Accord");
+    await user.click(within(dialog).getByRole("button", { name: "Register" }));
+    await waitFor(() => expect(vin).toHaveAttribute("aria-invalid", "true"));
+    await user.click(within(dialog).getByLabelText(/Register the VIN as written/));
+    expect(vin).not.toHaveAttribute("aria-invalid");
   });
 
   it("warns of a check digit only where it is mandatory", () => {

@@ -90,14 +90,52 @@ export const DECODE_SETTLE_MS = 250;
 
 /**
  * A VIN as typed or pasted, made what the field holds: spaces, tabs, line breaks and dashes removed (a VIN
- * copied from papers or an e-mail often has them), in capitals, and only then cut to 17 characters — cut
- * first, a pasted VIN with a tab before it lost its last character.
+ * copied from papers or an e-mail often has them), in capitals. Never cut: cutting to 17 dropped the
+ * VIN's last character when one more was typed in its middle (`vinEdit` refuses that key instead), and a
+ * pasted text too long is kept whole to be seen and mended.
  */
 export function normalVin(text: string): string {
-  return text
-    .replace(/[\s\u2010-\u2015-]+/g, "")
-    .toUpperCase()
-    .slice(0, 17);
+  return text.replace(/[\s\u2010-\u2015-]+/g, "").toUpperCase();
+}
+
+/** What the VIN field says when a key past the 17th character was refused. */
+export const VIN_KEY_REFUSED = "A VIN has 17 characters: that key was not added.";
+
+/** What the VIN field says while it holds more than 17 characters (a paste). */
+export function vinTooLong(vin: string): string | undefined {
+  return vin.length > 17
+    ? `A VIN has 17 characters; this one has ${vin.length}: remove what does not belong.`
+    : undefined;
+}
+
+/**
+ * A change of the VIN field, as the field takes it: `raw` (the input's text now, the caret at `caret`) after
+ * `inputType` (the input event's: `insertText` for a key) over the VIN `was`. A key that would make the VIN
+ * longer than 17 characters is refused — the VIN and the caret stay as they were (`refused`) — rather than
+ * cut from its end; anything else (a paste, a deletion, a key in a shorter VIN) is kept, normalised
+ * (`normalVin`), the caret after what was typed (`caret`: null when it stays where the input put it).
+ */
+export function vinEdit(
+  was: string,
+  raw: string,
+  caret: number | null,
+  inputType: string | undefined,
+): { vin: string; caret: number | null; refused: boolean } {
+  const vin = normalVin(raw);
+  const key = inputType === "insertText" || inputType === "insertCompositionText";
+  if (key && vin.length > 17 && vin.length > was.length) {
+    // What was typed sits just before the caret: where it was is that many places back.
+    const added = raw.length - was.length;
+    return { vin: was, caret: caret === null ? null : Math.max(0, caret - added), refused: true };
+  }
+  return {
+    vin,
+    caret:
+      caret !== null && vin !== raw
+        ? Math.min(normalVin(raw.slice(0, caret)).length, vin.length)
+        : null,
+    refused: false,
+  };
 }
 
 /** What is wrong with a typed VIN before it is sent, or nothing. */
@@ -256,6 +294,8 @@ export function RegisterVehicleDialog({
   // the field's text back (the caret jumps to its end), so the caret must be placed after that render too —
   // keyed on the VIN alone, it was not, and the next key put it one place too far back.
   const [vinCaret, setVinCaret] = useState<{ at: number } | null>(null);
+  // The last key was refused (the VIN had 17 characters already): said under the field and in a status.
+  const [vinRefused, setVinRefused] = useState(false);
   useLayoutEffect(() => {
     if (vinCaret && vinInput.current === document.activeElement)
       vinInput.current?.setSelectionRange(vinCaret.at, vinCaret.at);
@@ -344,8 +384,11 @@ export function RegisterVehicleDialog({
     price: `What was paid; the vehicle's value starts from it.`,
   };
   // The server's check-digit 422 says what the warning says: once is enough, the error (named first).
+  // A refused key or a VIN too long is said first: it is what the last key or paste did (too long, once:
+  // after "Register" its error says so).
   const vinWarning =
-    errors.vin && /check digit/i.test(errors.vin) ? undefined : (warning ?? decoding?.error);
+    (vinRefused ? VIN_KEY_REFUSED : errors.vin ? undefined : vinTooLong(f.vin)) ??
+    (errors.vin && /check digit/i.test(errors.vin) ? undefined : (warning ?? decoding?.error));
   const field = bindFields({
     prefix: id,
     values: f,
@@ -371,27 +414,41 @@ export function RegisterVehicleDialog({
           // No maxLength: it would cut a pasted VIN before its spaces are removed (`normalVin` limits it).
           ref={vinInput}
           onChange={(e) => {
-            const raw = e.target.value;
-            const caret = e.target.selectionStart;
-            const vin = normalVin(raw);
-            setVinCaret(
-              caret !== null && vin !== raw
-                ? { at: Math.min(normalVin(raw.slice(0, caret)).length, vin.length) }
-                : null,
+            const edit = vinEdit(
+              f.vin,
+              e.target.value,
+              e.target.selectionStart,
+              (e.nativeEvent as InputEvent).inputType,
             );
-            set("vin", vin);
+            // Refused, the text goes back to the VIN as it was (React puts it back): the caret goes back
+            // to where it was too.
+            setVinCaret(edit.caret === null ? null : { at: edit.caret });
+            setVinRefused(edit.refused);
+            if (edit.refused) return;
+            set("vin", edit.vin);
             // The VIN's error was about what it held before (this replaces the field's own `onValue`).
-            if (vin !== f.vin) setErrors((errors) => withoutError(errors, "vin"));
+            if (edit.vin !== f.vin) setErrors((errors) => withoutError(errors, "vin"));
           }}
           spellCheck={false}
           autoCapitalize="characters"
           className="mono"
           required
         />
+        <span className="visually-hidden" role="status">
+          {vinRefused ? VIN_KEY_REFUSED : ""}
+        </span>
         {warning && (
           <Check
             checked={f.skipCheck}
-            onChange={(e) => set("skipCheck", e.target.checked)}
+            onChange={(e) => {
+              set("skipCheck", e.target.checked);
+              // The server's refusal of the check digit is about this box as much as the VIN.
+              setErrors((errors) =>
+                errors.vin && /check digit/i.test(errors.vin)
+                  ? withoutError(errors, "vin")
+                  : errors,
+              );
+            }}
             label="Register the VIN as written, although its check digit does not match"
           />
         )}
