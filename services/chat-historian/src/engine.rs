@@ -1034,7 +1034,12 @@ impl Ctx<'_> {
             );
         }
         if let Some(pick) = s.pick {
-            return self.picked_cost(pick, &found, &format!("{what}{at}{bounds}"), bought_from);
+            // One of them, in the singular: "the cheapest repair", "each oil change".
+            let one = match self.one_of(s) {
+                one if one.is_empty() => "record".to_string(),
+                one => one,
+            };
+            return self.picked_cost(pick, &found, &format!("{one}{at}{bounds}"), bought_from);
         }
         // Records before the latest acquisition are not what the owner spent (an earlier owner's, or theirs
         // before a resale): the answer says what they are, the costs recorded, and cites the acquisition.
@@ -1133,7 +1138,7 @@ impl Ctx<'_> {
                 if found.len() > 1 {
                     text.push_str(&format!(
                         " {} with a cost are recorded in all.",
-                        found.len()
+                        plural(found.len(), "record", "records")
                     ));
                 }
                 text
@@ -1188,7 +1193,7 @@ impl Ctx<'_> {
                     .collect();
                 citations.extend(found.iter().map(|e| cite(e)));
                 format!(
-                    "On average, {what} cost {}, a mean of the records' costs rounded to the cent.",
+                    "On average, each {what} cost {}, a mean of the records' costs rounded to the cent.",
                     lines.join(" and ")
                 )
             }
@@ -1348,8 +1353,9 @@ impl Ctx<'_> {
                 }
             ));
         }
-        if found.is_empty() && uncounted.is_some() {
-            let p = uncounted.expect("checked");
+        if found.is_empty()
+            && let Some(p) = uncounted
+        {
             return text_answer(
                 format!(
                     "No cost is recorded in a currency: the purchase price, {}, is left out, and no other \
