@@ -1826,7 +1826,7 @@ fn cost_subject(q: &str, vehicle: &[String]) -> Option<String> {
 /// A vendor the question names after "spent at", "paid at" (…) that no record names: kept, so the answer
 /// says nothing was recorded there instead of answering for every vendor.
 fn vendor_asked(q: &str) -> Option<String> {
-    const AFTER: [&str; 8] = [
+    const AFTER: [&str; 14] = [
         "spent at",
         "spend at",
         "paid at",
@@ -1835,6 +1835,12 @@ fn vendor_asked(q: &str) -> Option<String> {
         "costs at",
         "spending at",
         "done at",
+        "take it to",
+        "took it to",
+        "taken it to",
+        "bring it to",
+        "brought it to",
+        "serviced at",
     ];
     const STOP: [&str; 12] = [
         "last", "past", "this", "in", "since", "for", "on", "during", "over", "so", "before", "and",
@@ -1848,7 +1854,10 @@ fn vendor_asked(q: &str) -> Option<String> {
         .take(5)
         .collect();
     let first = words.first()?;
-    if first.chars().next().is_some_and(|c| c.is_ascii_digit()) {
+    // "took it to the shop", "to a garage", "to my mechanic": a kind of place, not a shop's name.
+    if first.chars().next().is_some_and(|c| c.is_ascii_digit())
+        || matches!(*first, "the" | "a" | "an" | "my" | "our" | "your")
+    {
         return None;
     }
     let name: Vec<String> = words

@@ -3261,6 +3261,28 @@ fn a_shop_named_after_a_make_is_not_another_vehicle() {
     }
     let a = ask(&k, "when did I take it to Lakeside Toyota");
     assert_eq!(a.understanding.slots.other_vehicle, None, "{}", a.text);
+    // It is a vendor asked for: the seller of the purchase here, no other record names it.
+    assert_eq!(a.understanding.intent, Intent::LastDone, "{}", a.text);
+    assert_eq!(
+        a.understanding.slots.vendor.as_deref(),
+        Some("Lakeside Toyota")
+    );
+    assert_eq!(cited(&a), ["e01"], "{}", a.text);
+    assert!(
+        a.text
+            .starts_with("The last record at Lakeside Toyota was on 2024-05-01"),
+        "{}",
+        a.text
+    );
+    // "took it to the shop" is a shop visit, no vendor.
+    let a = ask(&k, "when did I last take it to the shop");
+    assert_eq!(a.understanding.slots.vendor, None, "{}", a.text);
+    assert_eq!(
+        a.understanding.slots.kinds,
+        SHOP_KINDS.to_vec(),
+        "{}",
+        a.text
+    );
     // "to my Toyota" and "the Toyota" still name another vehicle.
     for q in [
         "when did I take my Toyota to the shop",
