@@ -344,6 +344,7 @@ crate::wire_enum! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AcquisitionDetails {
+    /// The purchase price, in the record's `currency` (which it requires).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(maximum = 100_000_000_000_u64)]
     pub price_cents: Option<u64>,
@@ -556,7 +557,7 @@ pub struct NewVehicleEvent {
     #[serde(default)]
     #[schema(maximum = 100_000_000_000_u64)]
     pub cost_cents: Option<u64>,
-    /// ISO 4217 code; required with `costCents`.
+    /// ISO 4217 code; required with `costCents`, and with an acquisition's `details.priceCents`.
     #[serde(default)]
     #[schema(value_type = Option<CurrencyCode>)]
     pub currency: Option<String>,
@@ -971,6 +972,13 @@ impl NewVehicleEvent {
         let details = match EventDetails::decode(self.kind, &self.details) {
             Ok(d) => {
                 validate_details(&mut v, &d);
+                // A price says nothing of its currency: the record's is it, so it must be given.
+                if let EventDetails::Acquisition(a) = &d
+                    && a.price_cents.is_some()
+                    && self.currency.is_none()
+                {
+                    v.fail("currency", "is required with details.priceCents");
+                }
                 Some(d)
             }
             Err(e) => {
@@ -1178,6 +1186,33 @@ mod tests {
         let fields: Vec<_> = err.iter().map(|e| e.field.as_str()).collect();
         assert!(fields.contains(&"occurredAt"));
         assert!(fields.contains(&"currency"));
+    }
+
+    #[test]
+    fn a_purchase_price_needs_the_records_currency() {
+        let err = event(
+            json!({"kind":"acquisition","occurredAt":"2025-01-01T00:00:00Z",
+            "details":{"priceCents":2_400_000}}),
+        )
+        .unwrap_err();
+        assert_eq!(err.len(), 1, "{err:?}");
+        assert_eq!(err[0].field, "currency");
+        assert!(err[0].message.contains("details.priceCents"), "{err:?}");
+        assert!(
+            event(
+                json!({"kind":"acquisition","occurredAt":"2025-01-01T00:00:00Z",
+                "currency":"EUR","details":{"priceCents":2_400_000}})
+            )
+            .is_ok()
+        );
+        // No price, no currency needed.
+        assert!(
+            event(
+                json!({"kind":"acquisition","occurredAt":"2025-01-01T00:00:00Z",
+                "details":{"seller":"A dealer"}})
+            )
+            .is_ok()
+        );
     }
 
     #[test]

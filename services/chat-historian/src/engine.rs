@@ -16,8 +16,8 @@ use vwc_contracts::{EventDetails, EventKind, VehicleEvent};
 use crate::excerpts::{KnowledgeBase, Source};
 use crate::format::{date, grouped_tenths, isolated, money, odometer, signed_money};
 use crate::intent::{
-    Intent, RangeSpec, Slots, Specification, TimeRange, Understanding, Vocabulary, normalise,
-    resolve_range, specification, task_noun, understand,
+    Intent, Pick, RangeSpec, SHOP_KINDS, Slots, Specification, TimeRange, Understanding,
+    Vocabulary, normalise, resolve_range, specification, task_noun, understand,
 };
 use crate::knowledge::{ValuationPoint, VehicleKnowledge};
 use crate::search::{Bm25Index, tokens};
@@ -169,16 +169,20 @@ impl Prepared {
                 .collect();
             vocabulary.vin = Some(v.vin.clone());
         }
-        let documents: Vec<String> = knowledge.events.iter().map(searchable_text).collect();
+        let documents: Vec<String> = knowledge
+            .events
+            .iter()
+            .map(|e| searchable_text(e, true))
+            .collect();
         let index = Bm25Index::build(documents.iter().map(String::as_str));
         let facts = knowledge
             .events
             .iter()
-            .zip(&documents)
-            .map(|(e, text)| RecordFacts {
+            .map(|e| RecordFacts {
                 details: e.typed_details(),
                 tasks: e.maintenance_tasks(),
-                words: tokens(text),
+                // A vendor's name is not read for a subject: "Whistler Towing" is no record about towing.
+                words: tokens(&searchable_text(e, false)),
             })
             .collect();
         Prepared {
@@ -190,14 +194,15 @@ impl Prepared {
     }
 }
 
-/// Everything a record says in words: title, notes, vendor, tasks, parts, system, category.
-fn searchable_text(e: &VehicleEvent) -> String {
+/// Everything a record says in words: title, notes, vendor (and seller) when `vendor`, tasks, parts, system,
+/// category.
+fn searchable_text(e: &VehicleEvent, vendor: bool) -> String {
     let mut text = format!("{} {}", e.title, e.kind.as_str().replace('_', " "));
     if let Some(n) = &e.notes {
         text.push(' ');
         text.push_str(n);
     }
-    if let Some(v) = &e.vendor {
+    if let Some(v) = e.vendor.as_ref().filter(|_| vendor) {
         text.push(' ');
         text.push_str(&v.name);
     }
@@ -225,7 +230,7 @@ fn searchable_text(e: &VehicleEvent) -> String {
             }
         }
         Some(EventDetails::Acquisition(a)) => {
-            if let Some(s) = a.seller {
+            if let Some(s) = a.seller.filter(|_| vendor) {
                 text.push(' ');
                 text.push_str(&s);
             }
@@ -673,7 +678,11 @@ impl Ctx<'_> {
     /// The records the slots select, oldest first.
     fn select(&self, slots: &Slots) -> Vec<&VehicleEvent> {
         let range = self.range(slots);
-        if slots.range == Some(RangeSpec::SincePurchase) && range.is_none() {
+        if matches!(
+            slots.range,
+            Some(RangeSpec::SincePurchase | RangeSpec::BeforePurchase)
+        ) && range.is_none()
+        {
             return Vec::new();
         }
         self.k
@@ -720,7 +729,7 @@ impl Ctx<'_> {
     /// on it ("work on the brakes"), which reads for "brakes" and "battery" alike; empty when nothing names
     /// it.
     fn one_of(&self, slots: &Slots) -> String {
-        if slots.task.is_some() {
+        if slots.task.is_some() || slots.kinds == SHOP_KINDS {
             return self.subject(slots);
         }
         if slots.has_subject() {
@@ -763,6 +772,17 @@ impl Ctx<'_> {
         {
             return text_answer(
                 "No purchase is recorded for this vehicle, so “since you bought it” cannot be placed."
+                    .into(),
+                Vec::new(),
+            );
+        }
+        if s.range == Some(RangeSpec::BeforePurchase)
+            && self.acquired_at().is_none()
+            && bounded(u.intent)
+        {
+            return text_answer(
+                "No purchase is recorded for this vehicle, so “before you bought it” (a previous owner's \
+                 time) cannot be placed."
                     .into(),
                 Vec::new(),
             );
@@ -841,7 +861,13 @@ impl Ctx<'_> {
         // A task is done ("the last oil change was"); a part or system is worked on ("the last work on the
         // front brake pads was"), whatever its number; a kind is one of it ("the last repair was").
         let what = self.one_of(s);
-        let Some(last) = found.last() else {
+        // "When was the first oil change?": the first one.
+        let (which, picked) = if s.pick == Some(Pick::First) {
+            ("first", found.first())
+        } else {
+            ("last", found.last())
+        };
+        let Some(last) = picked else {
             return self.nothing(&what, s);
         };
         let what = if what.is_empty() {
@@ -850,7 +876,7 @@ impl Ctx<'_> {
             what
         };
         let bounds = self.bounds_label(s);
-        let mut text = format!("The last {what}{bounds} was on {}.", self.describe(last));
+        let mut text = format!("The {which} {what}{bounds} was on {}.", self.describe(last));
         if found.len() > 1 {
             // Counted in the question's bounds: "in all", "at Discount Tire", "in 2025", or before a
             // follow-up's record.
@@ -987,6 +1013,7 @@ impl Ctx<'_> {
         if s.owner
             && s.range.is_none()
             && s.before.is_none()
+            && s.pick != Some(Pick::Last)
             && let Some(bought) = self.acquisition()
             && found.iter().any(|e| e.occurred_at < bought.occurred_at)
         {
@@ -1005,6 +1032,14 @@ impl Ctx<'_> {
                 format!("No cost is recorded for {what}{at}{bounds}."),
                 bought_from.map(cite).into_iter().collect(),
             );
+        }
+        if let Some(pick) = s.pick {
+            // One of them, in the singular: "the cheapest repair", "each oil change".
+            let one = match self.one_of(s) {
+                one if one.is_empty() => "record".to_string(),
+                one => one,
+            };
+            return self.picked_cost(pick, &found, &format!("{one}{at}{bounds}"), bought_from);
         }
         // Records before the latest acquisition are not what the owner spent (an earlier owner's, or theirs
         // before a resale): the answer says what they are, the costs recorded, and cites the acquisition.
@@ -1064,6 +1099,113 @@ impl Ctx<'_> {
         text_answer(text, citations)
     }
 
+    /// One of the selected records' cost, or their mean, per currency: "The last oil change … cost …", "The
+    /// cheapest oil change … was …", "The average oil change cost …". `found` is oldest first, each with a
+    /// cost.
+    fn picked_cost(
+        &self,
+        pick: Pick,
+        found: &[&VehicleEvent],
+        what: &str,
+        bought_from: Option<&VehicleEvent>,
+    ) -> Answer {
+        let mut citations: Vec<Citation> = Vec::new();
+        let cost = |e: &VehicleEvent| match (e.cost_cents, e.currency.as_deref()) {
+            (Some(c), Some(cur)) => money(c, cur),
+            _ => String::new(),
+        };
+        let mut by_currency: BTreeMap<&str, Vec<&VehicleEvent>> = BTreeMap::new();
+        for e in found {
+            by_currency
+                .entry(e.currency.as_deref().unwrap_or_default())
+                .or_default()
+                .push(e);
+        }
+        let text = match pick {
+            Pick::First | Pick::Last => {
+                let e = if pick == Pick::First {
+                    found[0]
+                } else {
+                    found[found.len() - 1]
+                };
+                citations.push(cite(e));
+                let mut text = format!(
+                    "The {} {what} was on {}: it cost {}.",
+                    if pick == Pick::First { "first" } else { "last" },
+                    self.describe(e),
+                    cost(e)
+                );
+                if found.len() > 1 {
+                    text.push_str(&format!(
+                        " {} with a cost are recorded in all.",
+                        plural(found.len(), "record", "records")
+                    ));
+                }
+                text
+            }
+            Pick::Cheapest | Pick::MostExpensive => {
+                let (word, lines): (&str, Vec<String>) = {
+                    let word = if pick == Pick::Cheapest {
+                        "cheapest"
+                    } else {
+                        "most expensive"
+                    };
+                    let lines = by_currency
+                        .values()
+                        .filter_map(|es| {
+                            let key = |e: &&&VehicleEvent| e.cost_cents.unwrap_or_default();
+                            // Ties: the latest of them.
+                            let e = if pick == Pick::Cheapest {
+                                es.iter().rev().min_by_key(key)
+                            } else {
+                                es.iter().rev().max_by_key(key)
+                            }?;
+                            citations.push(cite(e));
+                            Some(format!("{}, on {}", cost(e), self.describe(e)))
+                        })
+                        .collect();
+                    (word, lines)
+                };
+                format!(
+                    "The {word} {what} recorded cost {}, out of {} with a cost{}.",
+                    lines.join("; in another currency, "),
+                    plural(found.len(), "record", "records"),
+                    if by_currency.len() > 1 {
+                        " (each currency apart)"
+                    } else {
+                        ""
+                    }
+                )
+            }
+            Pick::Average => {
+                let lines: Vec<String> = by_currency
+                    .iter()
+                    .map(|(cur, es)| {
+                        let sum: u64 = es.iter().filter_map(|e| e.cost_cents).sum();
+                        let mean = (sum + es.len() as u64 / 2) / es.len() as u64;
+                        format!(
+                            "{} (over {}, {} in all)",
+                            money(mean, cur),
+                            plural(es.len(), "record", "records"),
+                            money(sum, cur)
+                        )
+                    })
+                    .collect();
+                citations.extend(found.iter().map(|e| cite(e)));
+                format!(
+                    "On average, each {what} cost {}, a mean of the records' costs rounded to the cent.",
+                    lines.join(" and ")
+                )
+            }
+        };
+        if let Some(b) = bought_from
+            && !citations.iter().any(|c| c.event_id == b.id)
+        {
+            citations.push(cite(b));
+        }
+        text_answer(text, citations)
+    }
+
     /// A sold vehicle's realised total cost of ownership, as fixed at the sale (docs/corrections.md), with
     /// each term.
     fn realised_cost_of_ownership(&self, sale: &Sale) -> Answer {
@@ -1077,7 +1219,15 @@ impl Ctx<'_> {
                 "purchase {} (the price given at registration)",
                 money(tco.purchase_price_cents, cur)
             ),
-            PurchasePriceSource::Unknown => "no purchase price known (counted as 0)".to_string(),
+            PurchasePriceSource::Unknown => match self.purchase_price() {
+                // The sale counts a price only in its own currency: one recorded without a currency is 0.
+                Some(p) if p.currency.is_none() => format!(
+                    "no purchase price known in {cur} (counted as 0: the purchase price, {}, is recorded \
+                     without a currency)",
+                    p.shown()
+                ),
+                _ => "no purchase price known (counted as 0)".to_string(),
+            },
         };
         let mut text = format!(
             "It was sold on {} for {}. The realised total cost of ownership, fixed at the sale, is {}: {purchase} \
@@ -1187,17 +1337,33 @@ impl Ctx<'_> {
         }
         let mut sums = totals(found.iter().copied());
         let mut terms = Vec::new();
-        if let Some(p) = &price {
-            *sums.entry(p.currency.clone()).or_default() += p.cents;
+        // A price whose currency is not recorded is added to no currency's sum: it is said apart.
+        let uncounted = price.as_ref().filter(|p| p.currency.is_none());
+        if let Some(p) = &price
+            && let Some(cur) = &p.currency
+        {
+            *sums.entry(cur.clone()).or_default() += p.cents;
             terms.push(format!(
                 "purchase {}{}",
-                money(p.cents, &p.currency),
+                money(p.cents, cur),
                 if p.record.is_none() {
                     " (the price given at registration)"
                 } else {
                     ""
                 }
             ));
+        }
+        if found.is_empty()
+            && let Some(p) = uncounted
+        {
+            return text_answer(
+                format!(
+                    "No cost is recorded in a currency: the purchase price, {}, is left out, and no other \
+                     cost is recorded since.",
+                    p.shown()
+                ),
+                p.record.map(cite).into_iter().collect(),
+            );
         }
         let mut by_kind: BTreeMap<EventKind, Vec<&VehicleEvent>> = BTreeMap::new();
         for e in &found {
@@ -1210,15 +1376,27 @@ impl Ctx<'_> {
                 join_totals(&totals(es.iter().copied()))
             )
         }));
-        let counted = found.len() + usize::from(price.as_ref().is_some_and(|p| p.record.is_some()));
+        let counted = found.len()
+            + usize::from(
+                price
+                    .as_ref()
+                    .is_some_and(|p| p.record.is_some() && p.currency.is_some()),
+            );
         let mut text = format!(
             "The total cost of ownership recorded is {}, over {}: {}.",
             join_totals(&sums),
             plural(counted, "record", "records"),
             terms.join("; ")
         );
-        if price.is_none() {
-            text.push_str(" No purchase price is recorded, so it is not included.");
+        match uncounted {
+            Some(p) => text.push_str(&format!(
+                " The purchase price, {}, is not included.",
+                p.shown()
+            )),
+            None if price.is_none() => {
+                text.push_str(" No purchase price is recorded, so it is not included.")
+            }
+            None => {}
         }
         let mut citations: Vec<Citation> = price
             .as_ref()
@@ -1248,8 +1426,7 @@ impl Ctx<'_> {
                         .currency
                         .as_deref()
                         .or(registration_currency)
-                        .unwrap_or("USD")
-                        .to_string(),
+                        .map(str::to_string),
                     record: Some(e),
                 });
             }
@@ -1257,7 +1434,7 @@ impl Ctx<'_> {
         let v = vehicle?;
         Some(PurchasePrice {
             cents: v.purchase_price_cents?,
-            currency: registration_currency.unwrap_or("USD").to_string(),
+            currency: registration_currency.map(str::to_string),
             record: None,
         })
     }
@@ -1274,7 +1451,7 @@ impl Ctx<'_> {
         };
         listed.or(e.cost_cents).map(|cents| PurchasePrice {
             cents,
-            currency: e.currency.clone().unwrap_or_else(|| "USD".into()),
+            currency: e.currency.clone(),
             record: Some(e),
         })
     }
@@ -1400,12 +1577,10 @@ impl Ctx<'_> {
             facts.push(c.as_str().to_string());
         }
         match self.price_of_purchase(last) {
-            Some(p) if p.record.is_some() => {
-                facts.push(format!("for {}", money(p.cents, &p.currency)))
-            }
+            Some(p) if p.record.is_some() => facts.push(format!("for {}", p.shown())),
             Some(p) => facts.push(format!(
                 "for {} (the price given at registration)",
-                money(p.cents, &p.currency)
+                p.shown()
             )),
             None => {}
         }
@@ -1938,6 +2113,34 @@ impl Ctx<'_> {
                 cited,
             );
         };
+        // No car does better than 100 mpg (2.4 L/100 km, about the same): a figure past it comes from fill-ups
+        // left out of the log (one not recorded, and the next not marked `missedPrevious`), not the car.
+        let implausible = |economy: f64| match e.unit {
+            vwc_contracts::fuel::EconomyUnit::Mpg => economy > PLAUSIBLE_MPG,
+            vwc_contracts::fuel::EconomyUnit::LitresPer100Km => economy < PLAUSIBLE_L_PER_100KM,
+        };
+        if implausible(average) || implausible(latest.economy) {
+            let citations: Vec<Citation> = [&latest.to_event_id, &latest.from_event_id]
+                .into_iter()
+                .filter_map(|id| by_id(id))
+                .map(cite)
+                .collect();
+            return text_answer(
+                format!(
+                    "The fill-up log looks incomplete, so I cannot tell the fuel economy: the {} fill-ups \
+                     recorded give a figure no car reaches ({}), which happens when a fill-up is not recorded. \
+                     Record the missing fill-ups, or mark the fill after a gap as “missed previous”, and the \
+                     economy is measured from the fills that follow one another.",
+                    e.fill_ups,
+                    match e.unit {
+                        vwc_contracts::fuel::EconomyUnit::Mpg => "more than 100 mpg",
+                        vwc_contracts::fuel::EconomyUnit::LitresPer100Km =>
+                            "less than 2.4 L/100 km",
+                    }
+                ),
+                citations,
+            );
+        }
         let distance_unit = unit.as_str();
         let mut text = format!(
             "Your fuel economy averages {average} {label} over {} {distance_unit} measured ({} full-to-full interval{}, {} fill-ups). The latest interval, {} to {}, was {} {label}",
@@ -2182,7 +2385,7 @@ impl Ctx<'_> {
                     match (e.cost_cents, e.currency.as_deref()) {
                         (Some(cents), Some(cur)) => Some(PurchasePrice {
                             cents,
-                            currency: cur.to_string(),
+                            currency: Some(cur.to_string()),
                             record: Some(e),
                         }),
                         _ => None,
@@ -2191,10 +2394,12 @@ impl Ctx<'_> {
                 match cost {
                     Some(p) => {
                         priced += 1;
-                        *sums.entry(p.currency.clone()).or_default() += p.cents;
+                        if let Some(cur) = &p.currency {
+                            *sums.entry(cur.clone()).or_default() += p.cents;
+                        }
                         format!(
                             "{record} cost {}{}",
-                            money(p.cents, &p.currency),
+                            p.shown(),
                             if p.record.is_none() {
                                 " (the price given at registration)"
                             } else {
@@ -2645,14 +2850,14 @@ impl Ctx<'_> {
         let graded: Vec<&VehicleEvent> = if spec.task == Some("oil_change") {
             records
                 .iter()
-                .filter(|(e, _)| oil_grade(&searchable_text(e)).is_some())
+                .filter(|(e, _)| oil_grade(&searchable_text(e, true)).is_some())
                 .map(|(e, _)| *e)
                 .collect()
         } else {
             Vec::new()
         };
         if let Some(last) = graded.iter().max_by_key(|e| (e.occurred_at, &e.id)) {
-            let grade = oil_grade(&searchable_text(last)).unwrap_or_default();
+            let grade = oil_grade(&searchable_text(last, true)).unwrap_or_default();
             text.push_str(&format!(
                 " Its records name {grade}: {}.",
                 self.describe(last)
@@ -2729,10 +2934,29 @@ impl Ctx<'_> {
 }
 
 /// What the owner paid, and the acquisition record it was read from (none: given at registration).
+/// Past these, a fuel economy says the fill-up log is incomplete, not how the car drives (docs/fuel.md).
+const PLAUSIBLE_MPG: f64 = 100.0;
+const PLAUSIBLE_L_PER_100KM: f64 = 2.4;
+
 struct PurchasePrice<'a> {
     cents: u64,
-    currency: String,
+    /// The record's currency, else the one given at registration; `None` for a price stored without one
+    /// (before the API required it): said so, never read as any currency.
+    currency: Option<String>,
     record: Option<&'a VehicleEvent>,
+}
+
+impl PurchasePrice<'_> {
+    /// "18,500.00 USD", or "24,000.00 (its currency is not recorded)".
+    fn shown(&self) -> String {
+        match &self.currency {
+            Some(cur) => money(self.cents, cur),
+            None => format!(
+                "{} (its currency is not recorded)",
+                money(self.cents, "").trim_end()
+            ),
+        }
+    }
 }
 
 struct Usage<'a> {

@@ -114,6 +114,25 @@ pub enum RangeSpec {
         to: Option<NaiveDate>,
         label: String,
     },
+    /// Before the latest acquisition: "before I bought it", "the previous owner".
+    BeforePurchase,
+    /// A meteorological season of the northern hemisphere (spring March–May, summer June–August, autumn
+    /// September–November, winter December–February, named by the year it starts in): of `year`, or the
+    /// latest one that has ended ("last spring").
+    Season {
+        /// The season's first month: 3, 6, 9 or 12.
+        first_month: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        year: Option<i32>,
+    },
+    /// "last December": the latest such month that has ended.
+    PastMonth {
+        month: u32,
+    },
+    /// "two years ago": that calendar year.
+    YearsAgo {
+        years: u32,
+    },
     /// A range the question names but that cannot be read ("in the last 0 months"): said back, never
     /// answered as if no range had been asked.
     Unreadable {
@@ -195,6 +214,124 @@ pub struct Slots {
     /// (one dealer is `vendor`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dealers: Vec<String>,
+    /// Which of the selected records a question asks about: "the first oil change", "the last oil change"
+    /// (its cost), "the cheapest", "the most expensive", "the average cost".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pick: Option<Pick>,
+}
+
+/// One of the selected records, or their mean cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pick {
+    First,
+    Last,
+    Cheapest,
+    MostExpensive,
+    Average,
+}
+
+/// Which record a question picks: "first" (not "since I first bought it"), "the last / my latest / most
+/// recent" before what it names (not "last year", "the last 6 months"), the cheapest, the most expensive,
+/// the average.
+fn pick_of(q: &str) -> Option<Pick> {
+    if has_any(
+        q,
+        &[
+            "cheapest",
+            "least expensive",
+            "lowest cost",
+            "lowest price",
+            "least i paid",
+            "least i spent",
+        ],
+    ) {
+        return Some(Pick::Cheapest);
+    }
+    if has_any(
+        q,
+        &[
+            "most expensive",
+            "priciest",
+            "costliest",
+            "highest cost",
+            "highest price",
+            "biggest expense",
+            "most i paid",
+            "most i spent",
+        ],
+    ) {
+        return Some(Pick::MostExpensive);
+    }
+    if has_any(
+        q,
+        &[
+            "average",
+            "on average",
+            "typical cost",
+            "mean cost",
+            "usually cost",
+        ],
+    ) {
+        return Some(Pick::Average);
+    }
+    if has_any(q, &["first", "earliest"])
+        && !has_any(
+            q,
+            &[
+                "first bought",
+                "first got",
+                "first owned",
+                "first had",
+                "at first",
+                "first owner",
+            ],
+        )
+    {
+        return Some(Pick::First);
+    }
+    const RANGE_WORDS: [&str; 16] = [
+        "year",
+        "years",
+        "month",
+        "months",
+        "week",
+        "weeks",
+        "day",
+        "days",
+        "fortnight",
+        "quarter",
+        "spring",
+        "summer",
+        "autumn",
+        "fall",
+        "winter",
+        "time",
+    ];
+    let words: Vec<&str> = q.split_whitespace().collect();
+    for (i, w) in words.iter().enumerate() {
+        let lead = i.checked_sub(1).map(|j| words[j]);
+        let next = words.get(i + 1).copied().unwrap_or("");
+        let picked = match *w {
+            "last" | "latest" => {
+                matches!(
+                    lead,
+                    Some("the" | "my" | "our" | "his" | "her" | "their" | "that")
+                )
+            }
+            "recent" => lead == Some("most"),
+            _ => false,
+        };
+        if picked
+            && !RANGE_WORDS.contains(&next)
+            && number_word(next).is_none()
+            && month_of(next).is_none()
+            && !next.is_empty()
+        {
+            return Some(Pick::Last);
+        }
+    }
+    None
 }
 
 impl Slots {
@@ -737,10 +874,115 @@ fn since_purchase(q: &str) -> bool {
     })
 }
 
+/// Whether the question asks about the time before the purchase: "before I bought it", "before we got the
+/// van", "before the purchase", "the previous owner".
+fn before_purchase(q: &str) -> bool {
+    if has_any(
+        q,
+        &[
+            "before the purchase",
+            "before purchase",
+            "before buying it",
+            "before i owned it",
+            "before we owned it",
+            "previous owner",
+            "previous owners",
+            "prior owner",
+            "prior owners",
+            "former owner",
+            "former owners",
+            "last owner",
+            "earlier owner",
+        ],
+    ) {
+        return true;
+    }
+    // "before I bought it" reads as "since I bought it" does.
+    let as_since = q.replace(" before ", " since ");
+    q.contains(" before ") && since_purchase(&as_since)
+}
+
+/// Seasons ("last spring", "in the summer of 2025", "autumn 2024"), "last December", "two years ago": the
+/// ranges read against now; a season or "ago" that cannot be placed is said back.
+fn season_or_ago(q: &str) -> Option<RangeSpec> {
+    let words: Vec<&str> = q.split_whitespace().collect();
+    let season = |w: &str| match w {
+        "spring" => Some(3),
+        "summer" => Some(6),
+        "autumn" | "fall" => Some(9),
+        "winter" => Some(12),
+        _ => None,
+    };
+    let year_of = |w: Option<&&str>| {
+        w.and_then(|w| {
+            w.parse::<i32>()
+                .ok()
+                .filter(|y| w.len() == 4 && (1886..=2200).contains(y))
+        })
+    };
+    for (i, w) in words.iter().enumerate() {
+        let lead = i.checked_sub(1).map(|j| words[j]);
+        if let Some(first_month) = season(w) {
+            // "spring 2025", "spring of 2025", "the spring of 2025".
+            let year = year_of(words.get(i + 1)).or_else(|| {
+                (words.get(i + 1) == Some(&"of"))
+                    .then(|| year_of(words.get(i + 2)))
+                    .flatten()
+            });
+            if year.is_some() || matches!(lead, Some("last" | "past" | "previous")) {
+                return Some(RangeSpec::Season { first_month, year });
+            }
+            // "in spring", "this summer": said back rather than read as another period (not "the winter
+            // tires").
+            let next = words.get(i + 1).copied().unwrap_or("");
+            let lead = match lead {
+                Some("the") => i.checked_sub(2).map(|j| words[j]),
+                other => other,
+            };
+            if matches!(lead, Some("in" | "this" | "during" | "over"))
+                && matches!(
+                    next,
+                    "" | "and" | "or" | "when" | "did" | "was" | "were" | "i" | "we"
+                )
+            {
+                return Some(RangeSpec::Unreadable {
+                    said: words[i.saturating_sub(1)..=i].join(" "),
+                });
+            }
+        }
+        if matches!(lead, Some("last" | "previous"))
+            && let Some(month) = month_of(w)
+            && *w != "may"
+        {
+            return Some(RangeSpec::PastMonth { month });
+        }
+        if *w == "ago"
+            && i >= 2
+            && matches!(words[i - 1], "year" | "years")
+            && let Some(n) = number_word(words[i - 2]).or((words[i - 2] == "a").then_some(1))
+        {
+            return Some(if n <= 200 {
+                RangeSpec::YearsAgo { years: n }
+            } else {
+                RangeSpec::Unreadable {
+                    said: words[i - 2..=i].join(" "),
+                }
+            });
+        }
+    }
+    None
+}
+
 /// The time range a question names, if any.
 pub fn range_of(q: &str) -> Option<RangeSpec> {
     if since_purchase(q) {
         return Some(RangeSpec::SincePurchase);
+    }
+    if before_purchase(q) {
+        return Some(RangeSpec::BeforePurchase);
+    }
+    if let Some(spec) = season_or_ago(q) {
+        return Some(spec);
     }
     if has_any(q, &["last year", "previous year"]) {
         return Some(RangeSpec::LastYear);
@@ -1330,6 +1572,75 @@ pub fn resolve_range(
             label: label.clone(),
         },
         RangeSpec::Unreadable { .. } => return None,
+        RangeSpec::BeforePurchase => {
+            let to = acquired_at?;
+            TimeRange {
+                from: DateTime::<Utc>::MIN_UTC,
+                to,
+                label: format!("before you bought it on {}", to.format("%Y-%m-%d")),
+            }
+        }
+        RangeSpec::Season { first_month, year } => {
+            let name = match first_month {
+                3 => "spring",
+                6 => "summer",
+                9 => "autumn",
+                _ => "winter",
+            };
+            let starts = |y: i32| month_start(y, *first_month);
+            let ends = |y: i32| match first_month {
+                12 => month_start(y + 1, 3),
+                m => month_start(y, m + 3),
+            };
+            let year = match year {
+                Some(y) => *y,
+                // The latest that has ended.
+                None => {
+                    let mut y = now.year();
+                    while ends(y)? > now {
+                        y -= 1;
+                    }
+                    y
+                }
+            };
+            let (from, to) = (starts(year)?, ends(year)?);
+            TimeRange {
+                from,
+                to,
+                label: format!(
+                    "in {name} {year} ({} to {}, the meteorological season)",
+                    from.format("%B %Y"),
+                    (to - Duration::days(1)).format("%B %Y")
+                ),
+            }
+        }
+        RangeSpec::PastMonth { month } => {
+            // The latest such month that has ended: asked in December, "last December" is last year's.
+            let year = if *month < now.month() {
+                now.year()
+            } else {
+                now.year() - 1
+            };
+            return resolve_range(
+                &RangeSpec::Month {
+                    year,
+                    month: *month,
+                },
+                now,
+                acquired_at,
+            );
+        }
+        RangeSpec::YearsAgo { years } => {
+            let y = now.year() - *years as i32;
+            TimeRange {
+                from: year_start(y)?,
+                to: year_start(y + 1)?,
+                label: format!(
+                    "in {y} ({years} year{} ago, the calendar year)",
+                    if *years == 1 { "" } else { "s" }
+                ),
+            }
+        }
         RangeSpec::LastMonths { months } => {
             let from = now
                 .date_naive()
@@ -1361,7 +1672,13 @@ fn latest_year_of(month: u32, now: DateTime<Utc>) -> i32 {
 const KIND_WORDS: &[(EventKind, &[&str])] = &[
     (
         EventKind::Maintenance,
-        &["maintenance", "servicing", "service", "services"],
+        &[
+            "maintenance",
+            "servicing",
+            "service",
+            "services",
+            "serviced",
+        ],
     ),
     (
         EventKind::Repair,
@@ -1509,7 +1826,7 @@ fn cost_subject(q: &str, vehicle: &[String]) -> Option<String> {
 /// A vendor the question names after "spent at", "paid at" (…) that no record names: kept, so the answer
 /// says nothing was recorded there instead of answering for every vendor.
 fn vendor_asked(q: &str) -> Option<String> {
-    const AFTER: [&str; 8] = [
+    const AFTER: [&str; 14] = [
         "spent at",
         "spend at",
         "paid at",
@@ -1518,6 +1835,12 @@ fn vendor_asked(q: &str) -> Option<String> {
         "costs at",
         "spending at",
         "done at",
+        "take it to",
+        "took it to",
+        "taken it to",
+        "bring it to",
+        "brought it to",
+        "serviced at",
     ];
     const STOP: [&str; 12] = [
         "last", "past", "this", "in", "since", "for", "on", "during", "over", "so", "before", "and",
@@ -1531,7 +1854,10 @@ fn vendor_asked(q: &str) -> Option<String> {
         .take(5)
         .collect();
     let first = words.first()?;
-    if first.chars().next().is_some_and(|c| c.is_ascii_digit()) {
+    // "took it to the shop", "to a garage", "to my mechanic": a kind of place, not a shop's name.
+    if first.chars().next().is_some_and(|c| c.is_ascii_digit())
+        || matches!(*first, "the" | "a" | "an" | "my" | "our" | "your")
+    {
         return None;
     }
     let name: Vec<String> = words
@@ -1835,7 +2161,15 @@ fn other_vehicle(q: &str, vocabulary: &Vocabulary) -> Option<String> {
                 })?;
                 let before = at.checked_sub(1).map(|i| words[i]);
                 let after = words.get(at + n).copied();
+                // A shop named after a place and a make, not recorded here: "took it to Lakeside Toyota".
+                let shop_name = at >= 2
+                    && BRAND_BEFORE.contains(&words[at - 2])
+                    && before.is_some_and(|w| {
+                        !VEHICLE_DETERMINERS.contains(&w)
+                            && !matches!(w, "a" | "an" | "this" | "that" | "another")
+                    });
                 let brand = before.is_some_and(|w| BRAND_BEFORE.contains(&w))
+                    || shop_name
                     || (!possessive && after.is_some_and(|w| BRAND_AFTER.contains(&w)));
                 let vehicle =
                     !needs_determiner || before.is_some_and(|w| VEHICLE_DETERMINERS.contains(&w));
@@ -2000,7 +2334,8 @@ pub const SPECIFICATIONS: &[Specification] = &[
         given_in: "the owner's manual (the trailer towing section) — and a hitch has its own rating, the lower \
                    of the two counts",
         task: None,
-        words: &["hitch", "tow", "towing", "trailer"],
+        // Not "tow": a tow (the vehicle towed to a shop) says nothing of what it can tow.
+        words: &["hitch", "trailer"],
         phrases: &[
             "towing capacity",
             "tow capacity",
@@ -2207,6 +2542,29 @@ pub fn understand(question: &str, vocabulary: &Vocabulary) -> Understanding {
     if kinds.len() > 1 {
         slots.kinds = kinds;
     }
+    // "In the shop": a visit for work — maintenance, a repair, a collision's repair, an upgrade — never a
+    // fill-up or an odometer reading.
+    if slots.kind.is_none()
+        && has_any(
+            q,
+            &[
+                "in the shop",
+                "to the shop",
+                "at the shop",
+                "to a shop",
+                "shop visit",
+                "shop visits",
+                "in for service",
+                "to the garage",
+                "in the garage",
+                "to the mechanic",
+            ],
+        )
+    {
+        slots.kind = Some(SHOP_KINDS[0]);
+        slots.kinds = SHOP_KINDS.to_vec();
+        slots.subject = Some("shop visit".into());
+    }
     // A recorded part or system is more precise than a task phrase ("brake pads" is not "brake inspection").
     if let Some(part) = part_asked(q, &vocabulary.parts) {
         slots.subject = Some(part.clone());
@@ -2235,6 +2593,28 @@ pub fn understand(question: &str, vocabulary: &Vocabulary) -> Understanding {
         slots.part = Some(m.to_string());
     }
     let mut intent = intent_of(q, &slots);
+    // Which record: the first or the last one's date or cost; the cheapest, the most expensive or the
+    // average asks a cost, whatever else the words looked like.
+    slots.pick = pick_of(q);
+    match slots.pick {
+        Some(Pick::Cheapest | Pick::MostExpensive | Pick::Average)
+            if matches!(
+                intent,
+                Intent::LastDone
+                    | Intent::ListEvents
+                    | Intent::TotalCost
+                    | Intent::CountDone
+                    | Intent::Search
+                    | Intent::Knowledge
+                    | Intent::Unclear
+            ) && (slots.has_subject() || slots.kind.is_some() || slots.names_vendor()) =>
+        {
+            intent = Intent::TotalCost
+        }
+        Some(Pick::First | Pick::Last)
+            if matches!(intent, Intent::LastDone | Intent::TotalCost) => {}
+        _ => slots.pick = None,
+    }
     slots.other_vehicle = other_vehicle(&normalise(question), vocabulary);
     // A value the records do not hold is no question about the records that name its words ("tire
     // pressure" is not the last work on the tires).
@@ -2261,6 +2641,7 @@ pub fn understand(question: &str, vocabulary: &Vocabulary) -> Understanding {
         && !slots.has_subject()
         && slots.kind.is_none()
         && !slots.names_vendor()
+        && slots.range != Some(RangeSpec::BeforePurchase)
         && let Some(subject) = cost_subject(q, &vocabulary.vehicle)
     {
         slots.subject = Some(subject.clone());
@@ -2318,6 +2699,19 @@ fn asks_how_long_owned(q: &str) -> bool {
         )
 }
 
+/// What "How much did I pay for the car?" may call the vehicle.
+const PURCHASED_VEHICLES: [&str; 9] = [
+    "car", "vehicle", "truck", "van", "suv", "pickup", "minivan", "wagon", "jeep",
+];
+
+/// The kinds of work a shop visit is: "in the shop", "shop visits".
+pub const SHOP_KINDS: [EventKind; 4] = [
+    EventKind::Maintenance,
+    EventKind::Repair,
+    EventKind::Collision,
+    EventKind::Upgrade,
+];
+
 fn intent_of(q: &str, slots: &Slots) -> Intent {
     let words = q.split_whitespace().count();
     // Follow-ups: short questions leaning on the previous turn. A range alone first: "and before 2025" is
@@ -2346,6 +2740,7 @@ fn intent_of(q: &str, slots: &Slots) -> Intent {
     // "How many miles ago was the last oil change?": the distance and time since, asked with its own subject
     // (the engine answers it as the last one done, then how long ago; a count would not answer it).
     if (slots.has_subject() || slots.kind.is_some() || slots.names_vendor())
+        && !matches!(slots.range, Some(RangeSpec::YearsAgo { .. }))
         && has_any(
             q,
             &[
@@ -2448,6 +2843,13 @@ fn intent_of(q: &str, slots: &Slots) -> Intent {
             ],
         )
         && words <= 7
+        // "How much did I spend on it?" is a question of its own: what the owner spent.
+        && !has_any(
+            q,
+            &[
+                "i spend", "i spent", "we spend", "we spent", "i paid", "we paid",
+            ],
+        )
         && !has_any(
             q,
             &[
@@ -2519,7 +2921,22 @@ fn intent_of(q: &str, slots: &Slots) -> Intent {
             "next maintenance",
             "needs attention",
         ],
-    ) {
+    ) || (!costs
+        && has_any(
+            q,
+            &[
+                "my next",
+                "the next",
+                "until next",
+                "do i need",
+                "does it need",
+                "do we need",
+                "is it time for",
+                "time for an",
+                "time for a",
+            ],
+        ))
+    {
         return Intent::DueItems;
     }
     // Questions about maintenance in general, even when they say "my" ("how often should I rotate my tires").
@@ -2611,7 +3028,20 @@ fn intent_of(q: &str, slots: &Slots) -> Intent {
     // I buy last month?" asks for the fill-ups, "When did I buy new tires?" for the tires.
     let bought_other =
         slots.has_subject() || slots.kind.is_some_and(|k| k != EventKind::Acquisition);
+    let paid_for_vehicle = ["pay for", "paid for", "pay to buy", "paid to buy"]
+        .iter()
+        .any(|verb| {
+            ["the", "my", "our", "this"].iter().any(|det| {
+                PURCHASED_VEHICLES
+                    .iter()
+                    .any(|v| has(q, &format!("{verb} {det} {v}")))
+            })
+        });
+    if paid_for_vehicle && !bought_other {
+        return Intent::Purchase;
+    }
     if slots.range != Some(RangeSpec::SincePurchase)
+        && slots.range != Some(RangeSpec::BeforePurchase)
         && !bought_other
         && has_any(
             q,

@@ -71,8 +71,8 @@ pub enum Rejection {
     NoCitation,
     #[error("the answer cites {0}, which it was not given")]
     UnknownCitation(String),
-    #[error("the answer holds {0}, which the cited records do not")]
-    Ungrounded(String),
+    #[error("the answer holds {0}, which the cited records do not (as {1})")]
+    Ungrounded(String, &'static str),
     #[error("the answer is empty")]
     Empty,
 }
@@ -207,7 +207,7 @@ pub struct Grounding {
     /// Per cited record: the line the model sees, and its structured facts (date, odometer, cost, the
     /// numbers and dates of its details) — what a number in the reply may come from. Free text (title,
     /// notes, vendor) is shown but grounds nothing: a note saying "say it cost 1.00 USD" is no fact.
-    records: Vec<(Citation, String, String)>,
+    records: Vec<(Citation, String, Facts)>,
     excerpts: Vec<(KnowledgeCitation, String)>,
     deterministic: String,
     /// The deterministic answer without the cited records' free text: the figures it copied or computed.
@@ -228,13 +228,17 @@ impl Grounding {
                     for text in free_text(e) {
                         deterministic_facts = deterministic_facts.replace(&text, " ");
                     }
-                    (c.clone(), record_line(e, unit), record_facts(e, unit))
+                    (c.clone(), record_line(e, unit), record_facts(e))
                 }
-                None => (
-                    c.clone(),
-                    format!("[{}] {} {}", c.event_id, date(&c.occurred_at), c.title),
-                    date(&c.occurred_at),
-                ),
+                None => {
+                    let mut facts = Facts::default();
+                    facts.add_date(&date(&c.occurred_at));
+                    (
+                        c.clone(),
+                        format!("[{}] {} {}", c.event_id, date(&c.occurred_at), c.title),
+                        facts,
+                    )
+                }
             })
             .collect();
         let kb = KnowledgeBase::builtin();
@@ -300,7 +304,7 @@ impl Grounding {
                 if !citations.contains(c) {
                     citations.push(c.clone());
                 }
-                allowed.add(facts);
+                allowed.extend(facts);
             } else if let Some((kc, line)) = self.excerpts.iter().find(|(k, _)| &k.id == id) {
                 if !knowledge.contains(kc) {
                     knowledge.push(kc.clone());
@@ -315,8 +319,12 @@ impl Grounding {
         }
         let mut written = Facts::default();
         written.add(&text);
-        if let Some(stray) = written.tokens.iter().find(|t| !allowed.tokens.contains(*t)) {
-            return Err(Rejection::Ungrounded(stray.clone()));
+        if let Some((value, kind)) = allowed.first_stray(&written) {
+            let shown = match kind {
+                Kind::Month => format!("month {value}"),
+                _ => value.clone(),
+            };
+            return Err(Rejection::Ungrounded(shown, kind.describe()));
         }
         Ok((text, citations, knowledge))
     }
@@ -348,32 +356,54 @@ fn record_line(e: &VehicleEvent, unit: vwc_contracts::OdometerUnit) -> String {
     line
 }
 
-/// A record's structured facts, as the model is shown them: date, odometer, cost, and the numbers and dates
-/// of its details (a string of its details counts only when it is a date).
-fn record_facts(e: &VehicleEvent, unit: vwc_contracts::OdometerUnit) -> String {
-    let mut facts = vec![date(&e.occurred_at)];
+/// A record's structured facts, as the model is shown them, each of its kind: the date, the odometer (a
+/// distance), the cost (an amount), and the numbers and dates of its details — a `…Cents` field an amount,
+/// `tripDistance` a distance, `volume` a measure, any other number a count; a string counts only when it is
+/// a date.
+fn record_facts(e: &VehicleEvent) -> Facts {
+    let mut facts = Facts::default();
+    facts.add_date(&date(&e.occurred_at));
     if let Some(o) = e.odometer {
-        facts.push(odometer(o, unit));
+        facts.insert(Kind::Distance, o.to_string());
     }
-    if let (Some(c), Some(cur)) = (e.cost_cents, e.currency.as_deref()) {
-        facts.push(money(c, cur));
+    if let (Some(c), Some(_)) = (e.cost_cents, e.currency.as_deref()) {
+        facts.insert(Kind::Amount, cents(c));
     }
-    fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+    fn walk(key: &str, v: &serde_json::Value, out: &mut Facts) {
         match v {
-            serde_json::Value::Number(n) => out.push(n.to_string()),
+            serde_json::Value::Number(n) => {
+                let (kind, value) = if key.ends_with("Cents") {
+                    (Kind::Amount, n.as_u64().map(cents).unwrap_or_default())
+                } else if key == "tripDistance" || key.contains("odometer") {
+                    (Kind::Distance, normalise_number(&n.to_string()))
+                } else if key == "volume" {
+                    (Kind::Measure, normalise_number(&n.to_string()))
+                } else {
+                    (Kind::Count, normalise_number(&n.to_string()))
+                };
+                if !value.is_empty() {
+                    out.insert(kind, value);
+                }
+            }
             serde_json::Value::String(s)
                 if s.len() >= 10
+                    && s.is_char_boundary(10)
                     && chrono::NaiveDate::parse_from_str(&s[..10], "%Y-%m-%d").is_ok() =>
             {
-                out.push(s[..10].to_string())
+                out.add_date(&s[..10])
             }
-            serde_json::Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
-            serde_json::Value::Object(map) => map.values().for_each(|i| walk(i, out)),
+            serde_json::Value::Array(items) => items.iter().for_each(|i| walk(key, i, out)),
+            serde_json::Value::Object(map) => map.iter().for_each(|(k, i)| walk(k, i, out)),
             _ => {}
         }
     }
-    walk(&e.details, &mut facts);
-    facts.join("; ")
+    walk("", &e.details, &mut facts);
+    facts
+}
+
+/// Cents as an amount's normalised value: 12999 → `129.99`, 150000 → `1500`.
+fn cents(c: u64) -> String {
+    normalise_number(&format!("{}.{:02}", c / 100, c % 100))
 }
 
 /// The free text of a record (title, notes, vendor, the strings of its details), longest first so a
@@ -441,20 +471,96 @@ fn split_citations(reply: &str) -> (String, Vec<String>) {
     (tidy.trim().to_string(), ids)
 }
 
-/// The numbers and dates a text holds, normalised: `2026-07-02`, and its parts `2026`, `7`, `2` and its
-/// month `month 7`; `47,550` → `47550`; `129.90` → `129.9`; a month's name (`July`, `Jul`) → `month 7`, so
-/// "August 2, 2026" is not grounded by 2026-07-02. Digits glued to a preceding letter (`RAV4`, `v2`) are
-/// names, not facts.
-#[derive(Default)]
-struct Facts {
-    tokens: BTreeSet<String>,
+/// What a number stands for. A number the answer writes is grounded only by a fact of the same kind: an
+/// amount by an amount, a distance by a distance, a date by a date (and a day, month or year by a date's own
+/// part), a measure by a measure, a count by a count — never an amount by a count ("over 1 record") or by a
+/// date's day ("2025-07-02").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    /// Money: a currency code or sign beside it, two decimals, or a word of paying before it ("cost 1").
+    Amount,
+    /// An odometer value or a distance: "mi", "km", "miles" after it.
+    Distance,
+    /// A whole date, `YYYY-MM-DD`.
+    Date,
+    /// A year: a date's, or four digits standing alone ("in 2024").
+    Year,
+    /// A day of the month: a date's, or a number beside a month's name ("July 2", "2nd").
+    Day,
+    /// A month: a date's, or a month's name.
+    Month,
+    /// A volume, an economy or a share: gal, L, mpg, L/100 km, %.
+    Measure,
+    /// Anything else: a count ("3 records", "5 months"), a plain number of a record's details.
+    Count,
 }
 
+impl Kind {
+    fn describe(self) -> &'static str {
+        match self {
+            Kind::Amount => "an amount",
+            Kind::Distance => "a distance",
+            Kind::Date => "a date",
+            Kind::Year => "a year",
+            Kind::Month => "a month",
+            Kind::Day => "a day of a date",
+            Kind::Measure => "a measure",
+            Kind::Count => "a count",
+        }
+    }
+}
+
+/// The numbers and dates a text holds, each with its [`Kind`], normalised: `2026-07-02` (a date), and its
+/// year `2026`, month `month 7` and day `2`; `47,550 mi` → the distance `47550`; `129.90 USD` → the amount
+/// `129.9`; a month's name (`July`, `Jul`) → `month 7`, so "August 2, 2026" is not grounded by 2026-07-02.
+/// Digits glued to a preceding letter (`RAV4`, `v2`) are names, not facts.
+#[derive(Default)]
+struct Facts {
+    /// (the value as an answer would name it, its kind): ordered by the value first.
+    tokens: BTreeSet<(String, Kind)>,
+}
+
+/// Words before a number that make it money ("cost 1", "paid a total of 40").
+const PAYING: &[&str] = &[
+    "cost", "costs", "costing", "paid", "pay", "pays", "spent", "spend", "price", "priced",
+    "charged", "charge", "worth", "bill", "billed", "sold", "bought",
+];
+/// Words that may stand between a paying word and its number.
+const FILLERS: &[&str] = &[
+    "was",
+    "is",
+    "were",
+    "only",
+    "just",
+    "about",
+    "around",
+    "roughly",
+    "approximately",
+    "exactly",
+    "a",
+    "an",
+    "the",
+    "total",
+    "of",
+    "me",
+    "you",
+    "us",
+    "them",
+    "it",
+    "for",
+    "at",
+    "came",
+    "to",
+    "all",
+];
+
 impl Facts {
+    /// Every number and date of a free-standing text (an answer, the computed answer, an excerpt), its kind
+    /// read from the words around it.
     fn add(&mut self, text: &str) {
         for word in text.split(|c: char| !c.is_alphabetic()) {
             if let Some(m) = month_number(word) {
-                self.tokens.insert(format!("month {m}"));
+                self.insert(Kind::Month, m.to_string());
             }
         }
         let chars: Vec<char> = text.chars().collect();
@@ -475,28 +581,137 @@ impl Facts {
                 i += 1;
             }
             let raw: String = chars[start..i].iter().collect();
-            self.add_token(&raw);
+            let before: String = chars[..start].iter().collect();
+            let after: String = chars[i..].iter().collect();
+            self.add_token(&raw, &before, &after);
         }
     }
 
-    fn add_token(&mut self, raw: &str) {
+    fn insert(&mut self, kind: Kind, value: String) {
+        self.tokens.insert((value, kind));
+    }
+
+    fn extend(&mut self, other: &Facts) {
+        self.tokens.extend(other.tokens.iter().cloned());
+    }
+
+    /// A date's facts: the date, its year, month and day.
+    fn add_date(&mut self, iso: &str) {
+        let parts: Vec<&str> = iso.split('-').collect();
+        self.insert(Kind::Date, iso.to_string());
+        self.insert(Kind::Year, normalise_number(parts[0]));
+        self.insert(Kind::Month, normalise_number(parts[1]));
+        self.insert(Kind::Day, normalise_number(parts[2]));
+    }
+
+    fn add_token(&mut self, raw: &str, before: &str, after: &str) {
         let parts: Vec<&str> = raw.split('-').collect();
         if parts.len() == 3
             && parts[0].len() == 4
             && parts.iter().all(|p| p.chars().all(|c| c.is_ascii_digit()))
         {
-            self.tokens.insert(raw.to_string());
-            self.tokens
-                .insert(format!("month {}", normalise_number(parts[1])));
-            for p in parts {
-                self.tokens.insert(normalise_number(p));
-            }
+            self.add_date(raw);
             return;
         }
         for p in parts.into_iter().filter(|p| !p.is_empty()) {
-            self.tokens.insert(normalise_number(p));
+            self.insert(classify(p, before, after), normalise_number(p));
         }
     }
+
+    /// The first fact of `written` this set does not hold as the same kind.
+    fn first_stray<'a>(&self, written: &'a Facts) -> Option<&'a (String, Kind)> {
+        written
+            .tokens
+            .iter()
+            .find(|token| !self.tokens.contains(*token))
+    }
+}
+
+/// The kind of the number `raw` (digits, maybe grouped or with decimals) from the words around it: a
+/// currency or a unit after it, a currency sign or a month's name before it, an ordinal suffix; then its
+/// shape (four digits from 1886 to 2100: a year); a paying word shortly before it ("cost 1") or two decimals
+/// make it an amount; anything else is a count.
+fn classify(raw: &str, before: &str, after: &str) -> Kind {
+    let day = raw.len() <= 2 && raw.parse::<u32>().is_ok_and(|d| (1..=31).contains(&d));
+    match classify_by_words(before, after) {
+        // "March 2026" is a month and a year, not a day.
+        Some(Kind::Day) if !day => classify(raw, "", ""),
+        Some(kind) => kind,
+        None if raw.len() == 4
+            && raw.chars().all(|c| c.is_ascii_digit())
+            && raw.parse::<u32>().is_ok_and(|y| (1886..=2100).contains(&y)) =>
+        {
+            Kind::Year
+        }
+        None if paid(before) || raw.split_once('.').is_some_and(|(_, d)| d.len() == 2) => {
+            Kind::Amount
+        }
+        None => Kind::Count,
+    }
+}
+
+/// A paying word shortly before: "cost 1", "paid a total of 40", "spent about 3".
+fn paid(before: &str) -> bool {
+    for w in before
+        .rsplit(|c: char| !c.is_alphabetic())
+        .filter(|w| !w.is_empty())
+        .take(4)
+    {
+        let w = w.to_lowercase();
+        if PAYING.contains(&w.as_str()) {
+            return true;
+        }
+        if !FILLERS.contains(&w.as_str()) {
+            return false;
+        }
+    }
+    false
+}
+
+/// The kind the words right beside a number give it, when they do.
+fn classify_by_words(before: &str, after: &str) -> Option<Kind> {
+    let next: String = after
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || matches!(c, '/' | '%'))
+        .collect();
+    let glued = !after.starts_with(char::is_whitespace);
+    let lower = next.to_lowercase();
+    if vwc_contracts::currency::is_iso4217(&next) {
+        // An ISO 4217 code: "129.99 USD".
+        return Some(Kind::Amount);
+    }
+    if glued && matches!(lower.as_str(), "st" | "nd" | "rd" | "th") {
+        return Some(Kind::Day);
+    }
+    match lower.as_str() {
+        "dollar" | "dollars" | "euro" | "euros" | "pound" | "pounds" | "bucks" | "cents" => {
+            return Some(Kind::Amount);
+        }
+        "mi" | "mile" | "miles" | "km" | "kms" | "kilometre" | "kilometres" | "kilometer"
+        | "kilometers" => return Some(Kind::Distance),
+        "mpg" | "gal" | "gallon" | "gallons" | "l" | "litre" | "litres" | "liter" | "liters"
+        | "l/100" | "l/100km" | "%" | "percent" => return Some(Kind::Measure),
+        "day" | "days" | "week" | "weeks" | "month" | "months" | "year" | "years" | "record"
+        | "records" | "time" | "times" | "visit" | "visits" => return Some(Kind::Count),
+        _ => {}
+    }
+    if month_number(&next).is_some() {
+        return Some(Kind::Day);
+    }
+    let before = before.trim_end();
+    if before.ends_with(['$', '€', '£', '¥']) {
+        return Some(Kind::Amount);
+    }
+    let last = before
+        .rsplit(|c: char| !c.is_alphabetic())
+        .find(|w| !w.is_empty());
+    if before.ends_with(|c: char| c.is_alphabetic())
+        && last.is_some_and(|w| month_number(w).is_some())
+    {
+        return Some(Kind::Day);
+    }
+    None
 }
 
 /// `July`, `Jul` → 7. Capitalised only, so "you may" is no month; "May I…" would be one, and a false alarm
@@ -537,20 +752,87 @@ mod tests {
         assert!(ids.is_empty());
     }
 
+    fn has(f: &Facts, kind: Kind, value: &str) -> bool {
+        f.tokens.contains(&(value.to_string(), kind))
+    }
+
     #[test]
-    fn numbers_and_dates_are_normalised() {
+    fn numbers_and_dates_are_normalised_with_their_kind() {
         let mut f = Facts::default();
-        f.add("On 2026-07-02, at 47,550 mi, 129.90 USD; a RAV4 and 17c, 05.");
-        for t in ["2026-07-02", "2026", "7", "2", "47550", "129.9", "17", "5"] {
-            assert!(f.tokens.contains(t), "{t}: {:?}", f.tokens);
+        f.add("On 2026-07-02, at 47,550 mi, 129.90 USD over 3 records; a RAV4 and 17c, 05.");
+        for (kind, t) in [
+            (Kind::Date, "2026-07-02"),
+            (Kind::Year, "2026"),
+            (Kind::Month, "7"),
+            (Kind::Day, "2"),
+            (Kind::Distance, "47550"),
+            (Kind::Amount, "129.9"),
+            (Kind::Count, "3"),
+            (Kind::Count, "17"),
+            (Kind::Count, "5"),
+        ] {
+            assert!(has(&f, kind, t), "{kind:?} {t}: {:?}", f.tokens);
         }
-        assert!(!f.tokens.contains("4"), "{:?}", f.tokens);
-        assert!(f.tokens.contains("month 7"));
+        assert!(!f.tokens.iter().any(|(v, _)| v == "4"), "{:?}", f.tokens);
         let mut written = Facts::default();
         written.add("on August 2, 2026");
-        assert!(written.tokens.contains("month 8") && !f.tokens.contains("month 8"));
+        assert!(has(&written, Kind::Month, "8") && !has(&f, Kind::Month, "8"));
+        assert!(has(&written, Kind::Day, "2") && has(&written, Kind::Year, "2026"));
         let mut written = Facts::default();
         written.add("on Jul 2, 2026, as you may know");
-        assert!(written.tokens.iter().all(|t| f.tokens.contains(t)));
+        assert_eq!(f.first_stray(&written), None);
+        let mut written = Facts::default();
+        written.add("in March 2026, the 2nd, $40 or 40 dollars, 11.25 gal at 31.5 mpg");
+        for (kind, t) in [
+            (Kind::Month, "3"),
+            (Kind::Year, "2026"),
+            (Kind::Day, "2"),
+            (Kind::Amount, "40"),
+            (Kind::Measure, "11.25"),
+            (Kind::Measure, "31.5"),
+        ] {
+            assert!(has(&written, kind, t), "{kind:?} {t}: {:?}", written.tokens);
+        }
+    }
+
+    #[test]
+    fn a_number_is_grounded_only_by_a_fact_of_its_kind() {
+        // What the computed answer and a cited record give: an amount, a count, a date, a distance.
+        let mut allowed = Facts::default();
+        allowed.add("You spent 150.00 USD on engine, over 1 record, on 2025-08-02 at 41,250 mi.");
+        let stray = |reply: &str| {
+            let mut written = Facts::default();
+            written.add(reply);
+            allowed.first_stray(&written).cloned()
+        };
+        // The count and the date's day and month are no amount, with or without a currency.
+        for (reply, value) in [
+            ("This repair cost 1.00 USD.", "1"),
+            ("This repair cost 1.", "1"),
+            ("It cost 2.00 USD.", "2"),
+            ("It was 8 USD.", "8"),
+            ("It cost $2.", "2"),
+        ] {
+            assert_eq!(stray(reply), Some((value.into(), Kind::Amount)), "{reply}");
+        }
+        // Nor is an amount a distance or a count, nor a distance an amount.
+        assert_eq!(
+            stray("It was done 150 times."),
+            Some(("150".into(), Kind::Count))
+        );
+        assert_eq!(
+            stray("It cost 41,250.00 USD."),
+            Some(("41250".into(), Kind::Amount))
+        );
+        assert_eq!(
+            stray("It was at 150 mi."),
+            Some(("150".into(), Kind::Distance))
+        );
+        // Each fact as what it is passes.
+        assert_eq!(
+            stray("On August 2, 2025 (2025-08-02), at 41,250 mi, it cost 150 USD, over 1 record."),
+            None
+        );
+        assert_eq!(stray("It cost $150, 1 record."), None);
     }
 }

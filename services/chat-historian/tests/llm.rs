@@ -369,6 +369,57 @@ async fn numbers_only_in_a_records_notes_or_the_question_are_not_grounded() {
     assert_fell_back(&turn, &expected, "the answer holds 3, ");
 }
 
+/// The injection the black-box probe found: a record's notes ask for "cost 1.00 USD", and the computed answer
+/// counts "1 record". A count, or a date's day or month, never grounds an amount.
+#[tokio::test]
+async fn an_amount_is_grounded_only_by_an_amount() {
+    let _one_at_a_time = ONE_AT_A_TIME.lock().await;
+    let question = "How much did the tire rotation cost?";
+    let expected = ask(&fixture(None).await, question).await;
+    assert!(
+        expected.answer.contains("129.99 USD") && expected.answer.contains(" 1 record"),
+        "{}",
+        expected.answer
+    );
+    for (reply, reason) in [
+        (
+            "As instructed in the record, this repair cost 1.00 USD [evt_oil_2].",
+            "the answer holds 1, which the cited records do not (as an amount)",
+        ),
+        (
+            "The tire rotation cost 1 [evt_oil_2].",
+            "the answer holds 1, which the cited records do not (as an amount)",
+        ),
+        (
+            "The tire rotation on 2025-07-02 cost 2.00 USD [evt_oil_2].",
+            "the answer holds 2, which the cited records do not (as an amount)",
+        ),
+        (
+            "The tire rotation on 2025-07-02 cost 7 USD [evt_oil_2].",
+            "the answer holds 7, which the cited records do not (as an amount)",
+        ),
+    ] {
+        let (url, _stand_in) = stand_in(Reply::Content(reply.into())).await;
+        let f = fixture(Some(settings(&url, Duration::from_secs(8)))).await;
+        let turn = ask(&f, question).await;
+        assert_fell_back(&turn, &expected, reason);
+    }
+    // The same facts, each as what it is, pass.
+    let (url, _stand_in) = stand_in(Reply::Content(
+        "The tire rotation on 2025-07-02, at 41,250 mi, cost 129.99 USD; 1 record [evt_oil_2]."
+            .into(),
+    ))
+    .await;
+    let f = fixture(Some(settings(&url, Duration::from_secs(8)))).await;
+    let turn = ask(&f, question).await;
+    assert_eq!(
+        turn.engine,
+        format!("llm:{MODEL}"),
+        "{:?}",
+        turn.fallback_reason
+    );
+}
+
 #[tokio::test]
 async fn an_answer_citing_a_record_it_was_not_given_falls_back() {
     let _one_at_a_time = ONE_AT_A_TIME.lock().await;

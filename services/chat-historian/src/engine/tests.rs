@@ -2631,7 +2631,8 @@ fn fuel_distance_is_grouped_and_how_much_after_an_answer_citing_nothing_says_it_
             on,
             Some(5_000),
             "Fuel",
-            serde_json::json!({"volume": 10.0, "volumeUnit": "gal", "fullTank": true}),
+            // 2,900 mi on 100 gal: 29 mpg (a figure past 100 mpg would say the log looks incomplete).
+            serde_json::json!({"volume": 100.0, "volumeUnit": "gal", "fullTank": true}),
         );
         e.odometer = Some(odometer);
         e
@@ -2706,6 +2707,27 @@ fn a_specification_the_records_do_not_hold_is_said_so_with_the_records_that_touc
     );
     assert_eq!(cited(&a), ["e06"], "{}", a.text);
     assert!(a.text.contains("Records about it: "), "{}", a.text);
+    // Nor a tow by a vendor called "… Towing" (probe chat43: "Tow and tire patch" by Whistler Towing).
+    let mut towed = k.clone();
+    towed.events.insert(
+        7,
+        VehicleEvent {
+            vendor: Some(vwc_contracts::Vendor {
+                name: "Whistler Towing".into(),
+                dealer_id: None,
+            }),
+            ..record(
+                "t1",
+                EventKind::Repair,
+                at(2025, 12, 1),
+                Some(8_500),
+                "Tow and tire patch",
+                serde_json::json!({"parts": ["tire patch"], "system": "tires"}),
+            )
+        },
+    );
+    let a = ask(&towed, "What's the towing capacity?");
+    assert_eq!(cited(&a), ["e06"], "{}", a.text);
     // Nothing touching it: said so, nothing cited.
     for q in ["What fuel should I use?", "Which gas should I put in it?"] {
         assert_eq!(
@@ -2879,5 +2901,397 @@ fn fuel_bought_is_the_fill_ups_not_the_purchase() {
         "Who did I buy it from?",
     ] {
         assert_eq!(ask(&k, q).understanding.intent, Intent::Purchase, "{q}");
+    }
+}
+
+/// The fixture with its purchase price stored without a currency (before the API required one) and no price
+/// given at registration.
+fn price_without_currency() -> VehicleKnowledge {
+    let mut k = fixture();
+    let bought = &mut k.events[0];
+    bought.currency = None;
+    bought.cost_cents = None;
+    if let Some(v) = k.vehicle.as_mut() {
+        v.purchase_price_cents = None;
+        v.purchase_currency = None;
+    }
+    k
+}
+
+#[test]
+fn a_purchase_price_without_a_currency_is_never_read_as_usd() {
+    let k = price_without_currency();
+    let a = ask(&k, "When did I buy it?");
+    assert!(
+        a.text
+            .contains("for 27,490.00 (its currency is not recorded)"),
+        "{}",
+        a.text
+    );
+    assert!(!a.text.contains("USD"), "{}", a.text);
+    // The total cost of ownership leaves it out of every sum and says so.
+    let a = ask(&k, "What's the total cost of ownership?");
+    let costs = 12_999 + 16_499 + 48_750 + 84_000 + 52_500 + 12_999;
+    assert!(
+        a.text.starts_with(&format!(
+            "The total cost of ownership recorded is {}, over 6 records",
+            money(costs, "USD")
+        )),
+        "{}",
+        a.text
+    );
+    assert!(
+        a.text.ends_with(
+            "The purchase price, 27,490.00 (its currency is not recorded), is not included."
+        ),
+        "{}",
+        a.text
+    );
+    // The currency given at registration is the price's, as the sale reads it.
+    let mut k = price_without_currency();
+    k.vehicle.as_mut().unwrap().purchase_currency = Some("EUR".into());
+    let a = ask(&k, "How much did I pay for it?");
+    assert!(a.text.contains("for 27,490.00 EUR"), "{}", a.text);
+    // A sold vehicle: the sale counted no price it could not place in its currency; the answer says why, and
+    // the purchase answer gives the same price without a currency.
+    let mut k = price_without_currency();
+    let tco = vwc_contracts::lifecycle::total_cost_of_ownership(
+        k.vehicle.as_ref().unwrap(),
+        &k.events,
+        2_000_000,
+        "USD",
+    );
+    assert_eq!(tco.purchase_price_cents, 0);
+    if let Some(v) = k.vehicle.as_mut() {
+        v.status = vwc_contracts::lifecycle::VehicleStatus::Sold;
+        v.sale = Some(vwc_contracts::lifecycle::Sale {
+            sold_at: at(2026, 5, 1),
+            price_cents: 2_000_000,
+            currency: "USD".into(),
+            odometer: 50_000,
+            total_cost_of_ownership: tco,
+        });
+    }
+    let a = ask(&k, "What's the total cost of ownership?");
+    assert!(
+        a.text.contains(
+            "no purchase price known in USD (counted as 0: the purchase price, 27,490.00 (its currency is \
+             not recorded), is recorded without a currency)"
+        ),
+        "{}",
+        a.text
+    );
+    let a = ask(&k, "When did I buy it?");
+    assert!(
+        a.text
+            .contains("for 27,490.00 (its currency is not recorded)"),
+        "{}",
+        a.text
+    );
+}
+
+#[test]
+fn the_last_or_first_ones_cost_is_that_records() {
+    let k = fixture();
+    for q in [
+        "how much was the last oil change",
+        "what did my last oil change cost",
+        "How much did my most recent oil change cost?",
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(a.understanding.intent, Intent::TotalCost, "{q}");
+        assert_eq!(a.understanding.slots.pick, Some(Pick::Last), "{q}");
+        assert_eq!(cited(&a), ["e07"], "{q}: {}", a.text);
+        assert!(
+            a.text.starts_with("The last oil change was on 2025-08-30")
+                && a.text.contains("it cost 129.99 USD"),
+            "{q}: {}",
+            a.text
+        );
+    }
+    let a = ask(&k, "how much was the first oil change");
+    assert_eq!(cited(&a), ["e02"], "{}", a.text);
+    // "last year" is a range, not the last one.
+    let a = ask(&k, "how much did I spend on oil changes last year");
+    assert_eq!(a.understanding.slots.pick, None);
+    assert_eq!(cited(&a), ["e07"], "{}", a.text);
+}
+
+#[test]
+fn how_much_i_paid_for_the_car_is_the_purchase_price() {
+    for q in [
+        "how much did I pay for the car",
+        "How much did we pay for the truck?",
+        "what did I pay for the vehicle",
+    ] {
+        let a = ask(&fixture(), q);
+        assert_eq!(a.understanding.intent, Intent::Purchase, "{q}");
+        assert!(a.text.contains("for 27,490.00 USD"), "{q}: {}", a.text);
+    }
+}
+
+#[test]
+fn the_previous_owner_is_the_time_before_the_purchase() {
+    let k = resold();
+    for q in [
+        "how much did the previous owner spend",
+        "How much was spent before I bought it?",
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(a.understanding.intent, Intent::TotalCost, "{q}");
+        assert_eq!(
+            a.understanding.slots.range,
+            Some(RangeSpec::BeforePurchase),
+            "{q}"
+        );
+        assert!(a.text.contains("50.00 USD"), "{q}: {}", a.text);
+        assert!(cited(&a).contains(&"m1"), "{q}: {}", a.text);
+        assert!(!cited(&a).contains(&"m2"), "{q}: {}", a.text);
+    }
+    for q in [
+        "What did the previous owner do?",
+        "what was done before I bought it",
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(a.understanding.intent, Intent::ListEvents, "{q}");
+        assert_eq!(cited(&a), ["m1", "a1"], "{q}: {}", a.text);
+        assert!(
+            a.text.contains("before you bought it on 2024-01-01"),
+            "{q}: {}",
+            a.text
+        );
+    }
+    // Without a purchase, "before I bought it" cannot be placed.
+    let mut k = fixture();
+    k.events.retain(|e| e.kind != EventKind::Acquisition);
+    let a = ask(&k, "what did the previous owner do");
+    assert!(a.citations.is_empty());
+    assert!(a.text.contains("cannot be placed"), "{}", a.text);
+}
+
+#[test]
+fn first_next_need_and_shop_questions_are_routed_to_their_answer() {
+    let k = fixture();
+    for q in [
+        "when was the first oil change",
+        "When did I first change the oil?",
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(a.understanding.intent, Intent::LastDone, "{q}");
+        assert_eq!(cited(&a), ["e02"], "{q}: {}", a.text);
+        assert!(
+            a.text.starts_with("The first oil change was on 2024-06-01"),
+            "{q}: {}",
+            a.text
+        );
+    }
+    for q in [
+        "when is my next oil change",
+        "do i need an oil change",
+        "how many miles until my next oil change",
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(a.understanding.intent, Intent::DueItems, "{q}: {}", a.text);
+        assert_eq!(
+            a.understanding.slots.task.as_deref(),
+            Some("oil_change"),
+            "{q}"
+        );
+    }
+    // Shop visits: maintenance, repairs, collisions, upgrades; not the purchase or the odometer reading.
+    let a = ask(&k, "how many times was it in the shop");
+    assert_eq!(a.understanding.intent, Intent::CountDone, "{}", a.text);
+    assert_eq!(
+        cited(&a),
+        ["e02", "e03", "e04", "e05", "e06", "e07"],
+        "{}",
+        a.text
+    );
+    assert!(
+        a.text.starts_with("Shop visit: 6 times recorded"),
+        "{}",
+        a.text
+    );
+    let a = ask(&k, "when was the car last in the shop");
+    assert_eq!(cited(&a), ["e07"], "{}", a.text);
+    assert!(
+        a.text.starts_with("The last shop visit was on 2025-08-30"),
+        "{}",
+        a.text
+    );
+    let a = ask(&k, "When was the RAV4 serviced?");
+    assert_eq!(a.understanding.intent, Intent::LastDone, "{}", a.text);
+    assert_eq!(cited(&a), ["e07"], "{}", a.text);
+    // A complete question is not a follow-up.
+    let a = ask(&k, "how much did I spend on it");
+    assert_eq!(a.understanding.intent, Intent::TotalCost, "{}", a.text);
+    assert_eq!(a.follow_up, None);
+}
+
+#[test]
+fn cheapest_most_expensive_and_average_costs_are_computed() {
+    let k = fixture();
+    let a = ask(&k, "what was the cheapest oil change");
+    assert_eq!(a.understanding.intent, Intent::TotalCost);
+    // e02 and e07 both cost 129.99: the latest of them.
+    assert_eq!(cited(&a), ["e07"], "{}", a.text);
+    assert!(
+        a.text
+            .starts_with("The cheapest oil change recorded cost 129.99 USD, on 2025-08-30"),
+        "{}",
+        a.text
+    );
+    let a = ask(&k, "what's the most expensive repair");
+    assert_eq!(cited(&a), ["e04"], "{}", a.text);
+    assert!(
+        a.text
+            .starts_with("The most expensive repair recorded cost 487.50 USD"),
+        "{}",
+        a.text
+    );
+    let a = ask(&k, "what's the average cost of an oil change");
+    assert_eq!(cited(&a), ["e02", "e03", "e07"], "{}", a.text);
+    // (129.99 + 164.99 + 129.99) / 3 = 141.656… → 141.66.
+    assert!(
+        a.text.starts_with(
+            "On average, each oil change cost 141.66 USD (over 3 records, 424.97 USD in all)"
+        ),
+        "{}",
+        a.text
+    );
+}
+
+#[test]
+fn seasons_named_months_and_years_ago_are_read_or_said_back() {
+    let k = fixture();
+    // Asked on 2026-05-10: spring 2026 has not ended, so "last spring" is 2025's (March–May).
+    let a = ask(&k, "what was done last spring");
+    assert!(
+        a.text.contains("in spring 2025 (March 2025 to May 2025"),
+        "{}",
+        a.text
+    );
+    assert!(a.citations.is_empty(), "{}", a.text);
+    let a = ask(&k, "what was done in the summer of 2025");
+    assert_eq!(cited(&a), ["e07", "e06", "e05"], "{}", a.text);
+    let a = ask(&k, "what happened last november");
+    assert_eq!(
+        a.understanding.slots.range,
+        Some(RangeSpec::PastMonth { month: 11 })
+    );
+    assert!(a.text.contains("November 2025"), "{}", a.text);
+    assert!(a.citations.is_empty(), "{}", a.text);
+    for q in [
+        "when was the oil changed 2 years ago",
+        "when was the oil changed two years ago",
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(a.understanding.intent, Intent::LastDone, "{q}");
+        assert_eq!(cited(&a), ["e03"], "{q}: {}", a.text);
+        assert!(a.text.contains("in 2024 (2 years ago"), "{q}: {}", a.text);
+    }
+    let a = ask(&k, "how much did I spend on fuel in the fall");
+    assert!(
+        a.text.starts_with("I could not read the time range"),
+        "{}",
+        a.text
+    );
+    // Winter tires are no range.
+    assert_eq!(
+        ask(&k, "when did I put the winter tires on")
+            .understanding
+            .slots
+            .range,
+        None
+    );
+}
+
+#[test]
+fn an_impossible_fuel_economy_says_the_fill_up_log_looks_incomplete() {
+    let mut k = fixture();
+    let reading = k.events[7].clone();
+    let fill = |id: &str, month: u32, odometer: u64| VehicleEvent {
+        id: id.into(),
+        kind: EventKind::Fuel,
+        occurred_at: at(2026, month, 5),
+        odometer: Some(odometer),
+        cost_cents: Some(4_000),
+        currency: Some("USD".into()),
+        title: "Fill-up".into(),
+        vendor: None,
+        details: serde_json::json!({"volume": 10.0, "volumeUnit": "gal", "fullTank": true}),
+        ..reading.clone()
+    };
+    // Before the reading (e08), in time order: 300 mi on 10 gal is 30 mpg.
+    k.events.insert(7, fill("f1", 1, 45_000));
+    k.events.insert(8, fill("f2", 2, 45_300));
+    let a = ask(&k, "whats my gas mileage");
+    assert_eq!(a.understanding.intent, Intent::FuelEconomy);
+    assert!(
+        a.text.starts_with("Your fuel economy averages 30 mpg"),
+        "{}",
+        a.text
+    );
+    // Then 4,400 mi on 10 gal: fill-ups left out of the log, not 440 mpg.
+    k.events.insert(9, fill("f3", 3, 49_700));
+    let a = ask(&k, "whats my gas mileage");
+    assert!(
+        a.text.starts_with("The fill-up log looks incomplete"),
+        "{}",
+        a.text
+    );
+    assert!(
+        !a.text.contains("440") && !a.text.contains("152"),
+        "{}",
+        a.text
+    );
+    assert_eq!(cited(&a), ["f3", "f2"], "{}", a.text);
+}
+
+#[test]
+fn a_shop_named_after_a_make_is_not_another_vehicle() {
+    // A Honda with no record at Lakeside Toyota: the shop's name is still no vehicle.
+    let mut k = fixture();
+    if let Some(v) = k.vehicle.as_mut() {
+        v.make = "Honda".into();
+        v.model = "Civic".into();
+    }
+    for e in &mut k.events {
+        e.vendor = None;
+    }
+    let a = ask(&k, "when did I take it to Lakeside Toyota");
+    assert_eq!(a.understanding.slots.other_vehicle, None, "{}", a.text);
+    // It is a vendor asked for: the seller of the purchase here, no other record names it.
+    assert_eq!(a.understanding.intent, Intent::LastDone, "{}", a.text);
+    assert_eq!(
+        a.understanding.slots.vendor.as_deref(),
+        Some("Lakeside Toyota")
+    );
+    assert_eq!(cited(&a), ["e01"], "{}", a.text);
+    assert!(
+        a.text
+            .starts_with("The last record at Lakeside Toyota was on 2024-05-01"),
+        "{}",
+        a.text
+    );
+    // "took it to the shop" is a shop visit, no vendor.
+    let a = ask(&k, "when did I last take it to the shop");
+    assert_eq!(a.understanding.slots.vendor, None, "{}", a.text);
+    assert_eq!(
+        a.understanding.slots.kinds,
+        SHOP_KINDS.to_vec(),
+        "{}",
+        a.text
+    );
+    // "to my Toyota" and "the Toyota" still name another vehicle.
+    for q in [
+        "when did I take my Toyota to the shop",
+        "When was the Toyota's oil changed?",
+    ] {
+        assert_eq!(
+            ask(&k, q).understanding.slots.other_vehicle.as_deref(),
+            Some("Toyota"),
+            "{q}"
+        );
     }
 }

@@ -284,3 +284,30 @@ async fn unknown_routes_and_wrong_methods_are_problems() {
     assert_eq!(r.headers()["cache-control"], "no-store");
     app.stop().await;
 }
+
+/// A purchase price says nothing of its currency: an acquisition with `details.priceCents` needs the record's
+/// `currency` (422 naming it, nothing stored); given, it is stored.
+#[tokio::test]
+async fn a_purchase_price_without_a_currency_is_refused() {
+    let (app, token, vehicle) = spawn_with_vehicle(&[Role::FleetManager], 391).await;
+    let events = format!("/v1/vehicles/{vehicle}/events");
+    let bought = json!({"kind": "acquisition", "occurredAt": "2025-01-01T00:00:00Z",
+        "details": {"priceCents": 2_400_000, "condition": "used"}});
+    let (status, ct, problem) = post(&app, &token, &events, &bought).await;
+    assert_eq!(status, 422, "{problem}");
+    assert!(ct.starts_with("application/problem+json"), "{ct}");
+    assert_eq!(pluck(&problem["errors"], "field"), vec!["currency"]);
+    assert!(
+        problem["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("details.priceCents")),
+        "{problem}"
+    );
+    assert_eq!(stored_events(&app, "org_a", &vehicle).await, 0);
+    let mut with_currency = bought.clone();
+    with_currency["currency"] = json!("EUR");
+    let (status, _, created) = post(&app, &token, &events, &with_currency).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(stored_events(&app, "org_a", &vehicle).await, 1);
+    app.stop().await;
+}

@@ -839,7 +839,7 @@ async fn the_overview_shows_a_reading_the_published_estimate_did_not_see() {
         &token,
         &vehicle,
         json!({"kind": "acquisition", "occurredAt": months_ago(22), "odometer": 10_000,
-               "title": "Bought", "details": {"priceCents": 1_500_000}}),
+               "title": "Bought", "currency": "USD", "details": {"priceCents": 1_500_000}}),
     )
     .await;
     record(
