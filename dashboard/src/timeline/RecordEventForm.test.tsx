@@ -67,6 +67,13 @@ describe("record form", () => {
     ).toMatchObject({ costCents: 2_749_050, details: { priceCents: 2_700_000 } });
   });
 
+  it("sends a purchase price with its currency when no cost is written", () => {
+    expect(
+      buildEvent({ ...fields, kind: "acquisition", cost: "", currency: "EUR", price: "27000" })
+        .body,
+    ).toEqual(expect.objectContaining({ currency: "EUR", details: { priceCents: 2_700_000 } }));
+  });
+
   it("says how to write an amount it cannot read without guessing", () => {
     const help = "Write the amount with at most 2 decimals, such as 1234.50, 1,234.50 or 1.234,50.";
     expect(buildEvent({ ...fields, cost: "1,2,3" }).errors).toEqual({ costCents: help });

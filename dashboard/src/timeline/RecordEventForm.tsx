@@ -167,7 +167,11 @@ function eventBody(
     const price = parseMoneyToCents(f.price);
     if (price !== undefined) {
       if (Number.isNaN(price)) errors["details.priceCents"] = MONEY_FORMAT_HELP;
-      else body.details = { priceCents: price };
+      else {
+        // A price is in the record's currency: the API refuses one without it, cost or no cost.
+        body.details = { priceCents: price };
+        body.currency = f.currency;
+      }
     }
   } else if (f.kind === "fuel") {
     const volume = parseVolume(f.volume);
