@@ -1,4 +1,4 @@
-//! The MongoDB store's one-time fills on a database an older version wrote (`vwc_edge::mongo::fill`): a
+//! The MongoDB store's one-time fills on a database an older version wrote (`src/mongo/fill.rs`): a
 //! projection built through the incremental path, then aged — its aggregates, lifetime totals and
 //! markers removed, as a version before them left the database — must read back the same after the fill,
 //! in units of the plan's size, when the fill is interrupted and resumed, and when two fills run at once.
