@@ -60,7 +60,7 @@ const FLEET_COUNTS: &str = "fleet_counts";
 /// `{_id: "<org>|<currency>", org_id, currency, total_cents, vehicles}`.
 const FLEET_VALUES: &str = "fleet_values";
 /// `{_id: "aggregates"}` once the aggregates were filled from what the projection held before them, and
-/// `{_id: "aggregates.progress", pass, after_org, after, units, items}` while that fill runs (see [`fill`]).
+/// `{_id: "aggregates.progress", pass, after_org, after, units, items}` while that fill runs (see `fill`).
 const META: &str = "edge_meta";
 const AGGREGATES_FILLED: &str = "aggregates";
 /// `{_id: "lifetime"}` once `vehicle_costs` and the stats' `acquisitions` were filled from what the
@@ -117,7 +117,7 @@ impl MongoEdgeStore {
     }
 
     /// Like [`connect`](Self::connect), over an existing database handle: the one-time fills of a
-    /// database an older version wrote ([`fill`]) run before this returns, so this process's consumer
+    /// database an older version wrote (`mongo/fill.rs`) run before this returns, so this process's consumer
     /// never changes an aggregate a fill is still adding up.
     pub async fn with_db(db: MongoDb) -> StoreResult<MongoEdgeStore> {
         let (store, _) = MongoEdgeStore::with_fill_plan(db, FillPlan::default()).await?;

@@ -46,8 +46,9 @@
 //! transaction that changes one of them after that snapshot writes it too (an `$inc`), and the unit
 //! writes it only when its stored value differs from the recomputed one — then the two transactions
 //! conflict and the unit runs again on a snapshot that holds the change; when the unit does not write
-//! it, the consumer's change lands on a value that was already right. A write to `vehicle_stats` (every
-//! recorded event and every revision writes its vehicle's) conflicts the same way.
+//! it, the consumer's change lands on a value that was already right. A document the consumer creates
+//! after the snapshot is not among those the unit read, so the unit does not delete it; if the unit
+//! writes the same key, both inserted it: again a write conflict.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
