@@ -21,7 +21,7 @@ use vwc_store::{Plumbed, StoreResult, ts};
 
 use crate::CONSUMER;
 use crate::aggregates::{
-    Change, CurrentValue, Fact, FleetMember, MonthRange, attention_counts, changes,
+    Change, CostChange, CurrentValue, Fact, FleetMember, MonthRange, attention_counts, changes,
 };
 use crate::corrections::TimelineRevision;
 use crate::read_model::VehicleTotalsPage;
@@ -59,12 +59,16 @@ const FLEET_COST_MONTHS: &str = "fleet_cost_months";
 const FLEET_COUNTS: &str = "fleet_counts";
 /// `{_id: "<org>|<currency>", org_id, currency, total_cents, vehicles}`.
 const FLEET_VALUES: &str = "fleet_values";
-/// `{_id: "aggregates"}` once the aggregates were filled from what the projection held before them.
+/// `{_id: "aggregates"}` once the aggregates were filled from what the projection held before them, and
+/// `{_id: "aggregates.progress", pass, after_org, after, units, items}` while that fill runs (see `fill`).
 const META: &str = "edge_meta";
 const AGGREGATES_FILLED: &str = "aggregates";
 /// `{_id: "lifetime"}` once `vehicle_costs` and the stats' `acquisitions` were filled from what the
 /// projection held before them.
 const LIFETIME_FILLED: &str = "lifetime";
+
+mod fill;
+pub use fill::{FILL_UNIT, FillPlan, FillReport};
 
 /// Narrows an aggregate's `filter` to the months of `months` (either end open).
 fn filter_months(filter: &mut Document, months: &MonthRange) {
@@ -112,12 +116,23 @@ impl MongoEdgeStore {
         MongoEdgeStore::indexed(MongoDb::new(client, database)).await
     }
 
-    /// Like [`connect`](Self::connect), over an existing database handle.
+    /// Like [`connect`](Self::connect), over an existing database handle: the one-time fills of a
+    /// database an older version wrote (`mongo/fill.rs`) run before this returns, so this process's consumer
+    /// never changes an aggregate a fill is still adding up.
     pub async fn with_db(db: MongoDb) -> StoreResult<MongoEdgeStore> {
-        let store = MongoEdgeStore::indexed(db).await?;
-        store.fill_aggregates().await?;
-        store.fill_lifetime().await?;
+        let (store, _) = MongoEdgeStore::with_fill_plan(db, FillPlan::default()).await?;
         Ok(store)
+    }
+
+    /// [`with_db`](Self::with_db) with the fills' units of `plan` (a test's smaller units, or a fill
+    /// stopped after some units), and what the fills did.
+    pub async fn with_fill_plan(
+        db: MongoDb,
+        plan: FillPlan,
+    ) -> StoreResult<(MongoEdgeStore, FillReport)> {
+        let store = MongoEdgeStore::indexed(db).await?;
+        let report = store.fill(plan).await?;
+        Ok((store, report))
     }
 
     /// The store over `db` with its indexes asked for, the aggregates not filled.
@@ -172,177 +187,6 @@ impl MongoEdgeStore {
         ])
         .await?;
         Ok(MongoEdgeStore { db })
-    }
-
-    /// Whether the one-time fill `marker` has run on this database.
-    async fn filled(&self, marker: &str) -> StoreResult<bool> {
-        Ok((self.db.collection(META))
-            .find_one(doc! { "_id": marker })
-            .await?
-            .is_some())
-    }
-
-    /// Marks the one-time fill `marker` as run, in the fill's transaction: `false` when another process
-    /// marked it first (then it has done the work, and this one does nothing).
-    async fn mark_filled(&self, session: &mut ClientSession, marker: &str) -> StoreResult<bool> {
-        let marked = (self.db.collection(META))
-            .update_one(
-                doc! { "_id": marker },
-                doc! { "$setOnInsert": { "filled_at": ts(&vwc_clock::now()) } },
-            )
-            .upsert(true)
-            .session(&mut *session)
-            .await?;
-        Ok(marked.upserted_id.is_some())
-    }
-
-    /// Once per database: sums what the projection already holds into the aggregates (a database written
-    /// before they existed), in one transaction with the marker, so two processes starting together
-    /// conflict and the second finds the work done.
-    async fn fill_aggregates(&self) -> StoreResult<()> {
-        if self.filled(AGGREGATES_FILLED).await? {
-            return Ok(());
-        }
-        vwc_store::mongo_transaction!(self.db, |session| self.try_fill_aggregates(session));
-        Ok(())
-    }
-
-    async fn try_fill_aggregates(&self, session: &mut ClientSession) -> StoreResult<()> {
-        if !self.mark_filled(session, AGGREGATES_FILLED).await? {
-            return Ok(());
-        }
-        let mut found = Vec::new();
-        let costly = doc! { "cost_cents": { "$ne": Bson::Null }, "voided": { "$ne": true } };
-        self.scan(
-            session,
-            TIMELINE,
-            costly,
-            doc! { "body": 1 },
-            |d: Document| {
-                let event: VehicleEvent = decode_body(&d)?;
-                found.extend(changes(Fact::EventRecorded(&event)));
-                Ok(())
-            },
-        )
-        .await?;
-        let mut attention: HashMap<String, (i64, i64)> = HashMap::new();
-        let counts = doc! { "due_soon": 1, "overdue": 1 };
-        self.scan(session, MAINTENANCE, doc! {}, counts, |a: AttentionDoc| {
-            attention.insert(a.vehicle_id, (a.due_soon, a.overdue));
-            Ok(())
-        })
-        .await?;
-        let mut retired: std::collections::HashSet<String> = std::collections::HashSet::new();
-        let membership = doc! { "org_id": 1, "status": 1 };
-        self.scan(session, VEHICLES, doc! {}, membership, |d: Document| {
-            let id = required_text(&d, "_id")?;
-            if !is_active(&d) {
-                retired.insert(id);
-                return Ok(());
-            }
-            found.extend(changes(Fact::FleetMember {
-                org_id: &required_text(&d, "org_id")?,
-                before: FleetMember::default(),
-                after: FleetMember::of(true, attention.get(&id).copied()),
-            }));
-            Ok(())
-        })
-        .await?;
-        let values = doc! { "org_id": 1, "currency": 1, "amount": 1 };
-        self.scan(
-            session,
-            CURRENT_VALUATIONS,
-            doc! {},
-            values,
-            |d: Document| {
-                if !retired.contains(&required_text(&d, "_id")?) {
-                    let (org_id, value) = current_value_of(&d)?;
-                    found.extend(changes(Fact::CurrentValue {
-                        org_id: &org_id,
-                        before: None,
-                        after: Some(&value),
-                    }));
-                }
-                Ok(())
-            },
-        )
-        .await?;
-        self.apply_changes(session, &found).await
-    }
-
-    /// Once per database: each vehicle's lifetime costs (from `cost_months`) and acquisition records (from
-    /// the timeline), recomputed from what the projection holds in one transaction with the marker — set,
-    /// not added, so a database whose aggregates were filled by this version already ends the same.
-    async fn fill_lifetime(&self) -> StoreResult<()> {
-        if self.filled(LIFETIME_FILLED).await? {
-            return Ok(());
-        }
-        vwc_store::mongo_transaction!(self.db, |session| self.try_fill_lifetime(session));
-        Ok(())
-    }
-
-    async fn try_fill_lifetime(&self, session: &mut ClientSession) -> StoreResult<()> {
-        if !self.mark_filled(session, LIFETIME_FILLED).await? {
-            return Ok(());
-        }
-        let mut costs: BTreeMap<(String, String, String), (i64, i64)> = BTreeMap::new();
-        let fields =
-            doc! { "org_id": 1, "vehicle_id": 1, "currency": 1, "total_cents": 1, "events": 1 };
-        self.scan(session, COST_MONTHS, doc! {}, fields, |d: Document| {
-            let key = (
-                required_text(&d, "org_id")?,
-                required_text(&d, "vehicle_id")?,
-                required_text(&d, "currency")?,
-            );
-            let sum = costs.entry(key).or_default();
-            sum.0 += int(&d, "total_cents")?.unwrap_or(0);
-            sum.1 += int(&d, "events")?.unwrap_or(0);
-            Ok(())
-        })
-        .await?;
-        let mut acquisitions: BTreeMap<String, i64> = BTreeMap::new();
-        let live = doc! {
-            "kind": EventKind::Acquisition.as_str(), "voided": { "$ne": true },
-            "cost_cents": { "$ne": Bson::Null },
-        };
-        self.scan(
-            session,
-            TIMELINE,
-            live,
-            doc! { "vehicle_id": 1 },
-            |d: Document| {
-                *acquisitions
-                    .entry(required_text(&d, "vehicle_id")?)
-                    .or_default() += 1;
-                Ok(())
-            },
-        )
-        .await?;
-        (self.db.collection(VEHICLE_COSTS))
-            .delete_many(doc! {})
-            .session(&mut *session)
-            .await?;
-        for ((org_id, vehicle_id, currency), (total_cents, events)) in costs {
-            if events <= 0 {
-                continue;
-            }
-            let key = format!("{org_id}|{vehicle_id}|{currency}");
-            let set = doc! { "$set": {
-                "org_id": org_id, "vehicle_id": vehicle_id, "currency": currency,
-                "total_cents": total_cents, "events": events,
-            } };
-            self.upsert_in(session, VEHICLE_COSTS, &key, set).await?;
-        }
-        (self.db.collection(VEHICLE_STATS))
-            .update_many(doc! {}, doc! { "$set": { "acquisitions": 0_i64 } })
-            .session(&mut *session)
-            .await?;
-        for (vehicle_id, records) in acquisitions {
-            let set = doc! { "$set": { "acquisitions": records } };
-            self.upsert_in(session, VEHICLE_STATS, &vehicle_id, set)
-                .await?;
-        }
-        Ok(())
     }
 
     /// Calls `visit` with each document of `collection` matching `filter` (fields of `projection`), read
@@ -448,34 +292,8 @@ impl MongoEdgeStore {
         for change in changes {
             match change {
                 Change::Cost(c) => {
-                    let kind = c.kind.as_str();
-                    let vehicle_key = format!(
-                        "{}|{}|{}|{kind}|{}",
-                        c.org_id, c.vehicle_id, c.month, c.currency
-                    );
-                    let fleet_key = format!("{}|{}|{kind}|{}", c.org_id, c.month, c.currency);
-                    let lifetime_key = format!("{}|{}|{}", c.org_id, c.vehicle_id, c.currency);
                     let inc = doc! { "total_cents": c.cents, "events": c.events };
-                    for (collection, key, on_insert) in [
-                        (
-                            COST_MONTHS,
-                            vehicle_key,
-                            doc! { "org_id": &c.org_id, "vehicle_id": &c.vehicle_id, "month": &c.month,
-                            "kind": kind, "currency": &c.currency },
-                        ),
-                        (
-                            FLEET_COST_MONTHS,
-                            fleet_key,
-                            doc! { "org_id": &c.org_id, "month": &c.month, "kind": kind,
-                            "currency": &c.currency },
-                        ),
-                        (
-                            VEHICLE_COSTS,
-                            lifetime_key,
-                            doc! { "org_id": &c.org_id, "vehicle_id": &c.vehicle_id,
-                            "currency": &c.currency },
-                        ),
-                    ] {
+                    for (collection, key, on_insert) in cost_documents(c) {
                         let update = doc! { "$inc": inc.clone(), "$setOnInsert": on_insert };
                         let lowered = (c.events < 0).then_some("events");
                         self.add_up(session, collection, &key, update, lowered)
@@ -713,6 +531,33 @@ fn current_value_of(d: &Document) -> StoreResult<(String, CurrentValue)> {
             cents: int(d, "amount")?.unwrap_or(0),
         },
     ))
+}
+
+/// The three aggregate documents a cost change moves, as (collection, key, the fields of a new document):
+/// the vehicle's month, its organisation's month and the vehicle's lifetime total in the currency.
+fn cost_documents(c: &CostChange) -> [(&'static str, String, Document); 3] {
+    let kind = c.kind.as_str();
+    [
+        (
+            COST_MONTHS,
+            format!(
+                "{}|{}|{}|{kind}|{}",
+                c.org_id, c.vehicle_id, c.month, c.currency
+            ),
+            doc! { "org_id": &c.org_id, "vehicle_id": &c.vehicle_id, "month": &c.month,
+            "kind": kind, "currency": &c.currency },
+        ),
+        (
+            FLEET_COST_MONTHS,
+            format!("{}|{}|{kind}|{}", c.org_id, c.month, c.currency),
+            doc! { "org_id": &c.org_id, "month": &c.month, "kind": kind, "currency": &c.currency },
+        ),
+        (
+            VEHICLE_COSTS,
+            format!("{}|{}|{}", c.org_id, c.vehicle_id, c.currency),
+            doc! { "org_id": &c.org_id, "vehicle_id": &c.vehicle_id, "currency": &c.currency },
+        ),
+    ]
 }
 
 /// A timeline record's stored fields: the JSON `body` beside the fields the pages and cost queries read.

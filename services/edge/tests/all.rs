@@ -4,5 +4,7 @@
 
 mod calendar_keys;
 mod cursor_properties;
+#[cfg(feature = "aws")]
+mod mongo_fill;
 mod schedule_versions;
 mod store_conformance;

@@ -23,7 +23,7 @@ use vwc_edge::store::{
 };
 use vwc_edge::{EdgeStore, SqliteEdgeStore};
 
-type Store = Arc<dyn EdgeStore>;
+pub(crate) type Store = Arc<dyn EdgeStore>;
 
 fn org(id: &str) -> OrgId {
     OrgId::from(id)
@@ -61,7 +61,7 @@ fn query<'a>(
 // ---------------------------------------------------------------------------------------------------
 // Fixtures
 
-fn vehicle(org: &str, id: &str) -> Vehicle {
+pub(crate) fn vehicle(org: &str, id: &str) -> Vehicle {
     Vehicle {
         id: id.to_string().into(),
         org_id: org.to_string().into(),
@@ -76,11 +76,16 @@ fn vehicle(org: &str, id: &str) -> Vehicle {
 }
 
 /// A whole-second instant, so it survives the stores' microsecond timestamps unchanged.
-fn at(day: u32, hour: u32) -> DateTime<Utc> {
+pub(crate) fn at(day: u32, hour: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2024, 6, day, hour, 0, 0).unwrap()
 }
 
-fn event(v: &Vehicle, id: &str, kind: EventKind, occurred_at: DateTime<Utc>) -> VehicleEvent {
+pub(crate) fn event(
+    v: &Vehicle,
+    id: &str,
+    kind: EventKind,
+    occurred_at: DateTime<Utc>,
+) -> VehicleEvent {
     VehicleEvent {
         id: id.to_string().into(),
         vehicle_id: v.id.clone(),
@@ -106,17 +111,17 @@ fn reading(v: &Vehicle, id: &str, occurred_at: DateTime<Utc>, odometer: u64) -> 
     }
 }
 
-fn envelope_id() -> String {
+pub(crate) fn envelope_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
 /// Whether the store applied the registration delivered under `envelope` (`false`: a duplicate).
-async fn registered(store: &Store, envelope: &str, v: &Vehicle) -> bool {
+pub(crate) async fn registered(store: &Store, envelope: &str, v: &Vehicle) -> bool {
     let delivery = Delivery::new(envelope, &v.org_id);
     store.apply(&delivery, Projected::Vehicle(v)).await.unwrap()
 }
 
-async fn register(store: &Store, org: &str, id: &str) -> Vehicle {
+pub(crate) async fn register(store: &Store, org: &str, id: &str) -> Vehicle {
     let v = vehicle(org, id);
     assert!(registered(store, &envelope_id(), &v).await);
     v
@@ -128,7 +133,7 @@ async fn recorded(store: &Store, envelope: &str, e: &VehicleEvent) -> bool {
     store.apply(&delivery, Projected::Event(e)).await.unwrap()
 }
 
-async fn apply(store: &Store, e: &VehicleEvent) {
+pub(crate) async fn apply(store: &Store, e: &VehicleEvent) {
     let applied = recorded(store, &envelope_id(), e).await;
     assert!(applied, "event {} was not applied", e.id);
 }
@@ -180,7 +185,7 @@ async fn vehicle_with_history(store: &Store) -> Vehicle {
     v
 }
 
-fn item(task: &str, status: MaintenanceStatus, enabled: bool) -> MaintenanceItemView {
+pub(crate) fn item(task: &str, status: MaintenanceStatus, enabled: bool) -> MaintenanceItemView {
     MaintenanceItemView {
         task: task.to_string(),
         title: format!("Task {task}"),
@@ -199,7 +204,7 @@ fn item(task: &str, status: MaintenanceStatus, enabled: bool) -> MaintenanceItem
     }
 }
 
-fn schedule(
+pub(crate) fn schedule(
     vehicle_id: &str,
     evaluated_at: DateTime<Utc>,
     items: Vec<MaintenanceItemView>,
@@ -235,13 +240,22 @@ fn needs_attention(day: u32, more: Vec<MaintenanceItemView>) -> MaintenanceSched
 }
 
 /// One enabled `oil` item of `status`, evaluated on day `day` of June at 08:00.
-fn oil(vehicle_id: &str, day: u32, status: MaintenanceStatus) -> MaintenanceScheduleUpdated {
+pub(crate) fn oil(
+    vehicle_id: &str,
+    day: u32,
+    status: MaintenanceStatus,
+) -> MaintenanceScheduleUpdated {
     schedule(vehicle_id, at(day, 8), vec![item("oil", status, true)])
 }
 
 /// Whether the store applied `change`, delivered to organisation `org` under `envelope` (`false`: a
 /// duplicate).
-async fn applied(store: &Store, envelope: &str, org: &str, change: Projected<'_>) -> bool {
+pub(crate) async fn applied(
+    store: &Store,
+    envelope: &str,
+    org: &str,
+    change: Projected<'_>,
+) -> bool {
     let org = OrgId::from(org);
     store
         .apply(&Delivery::new(envelope, &org), change)
@@ -259,7 +273,7 @@ async fn evaluated(
     applied(store, envelope, org, Projected::Maintenance(update)).await
 }
 
-async fn maintain(store: &Store, org: &str, update: &MaintenanceScheduleUpdated) {
+pub(crate) async fn maintain(store: &Store, org: &str, update: &MaintenanceScheduleUpdated) {
     assert!(evaluated(store, &envelope_id(), org, update).await);
 }
 
@@ -350,7 +364,7 @@ async fn feed_with_history(store: &Store) {
     }
 }
 
-fn costly(
+pub(crate) fn costly(
     v: &Vehicle,
     id: &str,
     kind: EventKind,
@@ -365,7 +379,7 @@ fn costly(
 }
 
 /// A whole-second instant of 2024 in any month.
-fn on(month: u32, day: u32) -> DateTime<Utc> {
+pub(crate) fn on(month: u32, day: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2024, month, day, 8, 0, 0).unwrap()
 }
 
@@ -388,7 +402,7 @@ fn bucket(
 }
 
 /// The cost buckets of the organisation (or one vehicle) with `occurredAt` in [from, to].
-async fn buckets(
+pub(crate) async fn buckets(
     store: &Store,
     org_id: &str,
     vehicle: Option<&VehicleId>,
@@ -1556,7 +1570,7 @@ async fn cost_buckets_of_any_range_equal_the_timeline_summed(store: Store) {
 }
 
 /// Every page of the fleet's cost by vehicle, `limit` totals at a time, each page after the last key.
-async fn costs_by_vehicle_in_pages(
+pub(crate) async fn costs_by_vehicle_in_pages(
     store: &Store,
     org: &str,
     from: Option<DateTime<Utc>>,
@@ -1587,7 +1601,7 @@ async fn a_ready_store_answers_ping(store: Store) {
 // ---------------------------------------------------------------------------------------------------
 // Valuations
 
-fn valuation_update(
+pub(crate) fn valuation_update(
     vehicle_id: &str,
     day: u32,
     kind: vwc_contracts::valuation::ValuationPointKind,
@@ -1621,7 +1635,7 @@ fn valuation_update(
 }
 
 /// Whether the store applied the valuation delivered under `envelope` (`false`: a duplicate).
-async fn valued(
+pub(crate) async fn valued(
     store: &Store,
     envelope: &str,
     org_id: &str,
@@ -1828,7 +1842,7 @@ async fn fuel_events_are_every_fill_up_of_the_vehicle_and_nothing_else(store: St
 // ---------------------------------------------------------------------------------------------------
 // Corrections, voids and the lifecycle
 
-fn corrected(e: &VehicleEvent, revision: u32) -> TimelineRevision {
+pub(crate) fn corrected(e: &VehicleEvent, revision: u32) -> TimelineRevision {
     TimelineRevision::corrected(&VehicleEventCorrected {
         event: e.clone(),
         previous: e.clone(),
@@ -1841,7 +1855,7 @@ fn corrected(e: &VehicleEvent, revision: u32) -> TimelineRevision {
     .unwrap()
 }
 
-fn voided(e: &VehicleEvent, revision: u32) -> TimelineRevision {
+pub(crate) fn voided(e: &VehicleEvent, revision: u32) -> TimelineRevision {
     TimelineRevision::voided(&VehicleEventVoided {
         event: e.clone(),
         revision,
@@ -1852,7 +1866,7 @@ fn voided(e: &VehicleEvent, revision: u32) -> TimelineRevision {
     .unwrap()
 }
 
-async fn revise(store: &Store, r: &TimelineRevision) {
+pub(crate) async fn revise(store: &Store, r: &TimelineRevision) {
     let envelope = envelope_id();
     let delivery = Delivery::new(&envelope, &r.event.org_id);
     assert!(
