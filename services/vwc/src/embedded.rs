@@ -803,6 +803,9 @@ pub fn chat_state(
     }
 }
 
+/// What a request that outlived the request timeout is told to wait before retrying (`Retry-After`).
+pub const TIMEOUT_RETRY_AFTER: Duration = Duration::from_secs(30);
+
 /// What every HTTP entry point puts around its routes: problem+json for unknown routes and methods, the
 /// rate limit, token verification, CORS, the dashboard's CSP, the request timeout, trace context, the body
 /// limit and the request span.
@@ -813,7 +816,14 @@ pub fn with_http_layers(
 ) -> Router {
     let router = router
         .fallback(crate::routes::not_found)
-        .method_not_allowed_fallback(crate::routes::method_not_allowed);
+        .method_not_allowed_fallback(crate::routes::method_not_allowed)
+        // A handler's MongoDB transactions give up on records another transaction holds after the
+        // request's budget (a 503 with `Retry-After`), not the consumers' two minutes.
+        .layer(axum::middleware::from_fn(
+            |req: Request<axum::body::Body>, next: axum::middleware::Next| {
+                vwc_store::request_writes::within_request(next.run(req))
+            },
+        ));
     let router = match &http.rate_limiter {
         Some(limiter) => router.layer(axum::middleware::from_fn_with_state(
             limiter.clone(),
@@ -857,10 +867,19 @@ pub fn with_http_layers(
             tower::ServiceBuilder::new()
                 .layer(axum::error_handling::HandleErrorLayer::new(
                     move |_: tower::BoxError| async move {
-                        vwc_http::ApiError::Unavailable(format!(
-                            "the request took longer than {} s",
-                            timeout.as_secs()
-                        ))
+                        tracing::error!(
+                            timeout_secs = timeout.as_secs(),
+                            "the request took longer than the request timeout"
+                        );
+                        vwc_http::ApiError::UnavailableFor {
+                            detail: format!(
+                                "the request took longer than {} s (it may have taken effect): \
+                                 retry after {} s",
+                                timeout.as_secs(),
+                                TIMEOUT_RETRY_AFTER.as_secs()
+                            ),
+                            retry_after_secs: TIMEOUT_RETRY_AFTER.as_secs(),
+                        }
                     },
                 ))
                 .timeout(timeout),
@@ -897,5 +916,98 @@ impl ReadinessCheck for BusReady {
         } else {
             Err("the in-process bus is paused".into())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    async fn layered(router: Router, request_timeout: Duration) -> (Router, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = vwc_auth::Secret::from_bytes(vec![7_u8; vwc_auth::MIN_SECRET_BYTES]).unwrap();
+        let http = HttpSettings {
+            rate_limiter: None,
+            cors_origin: None,
+            request_timeout,
+            dev_tokens: None,
+            oidc: None,
+            chat_llm: None,
+            attachments: crate::attachments::open(
+                &crate::attachments::AttachmentsChoice::Files,
+                dir.path(),
+            )
+            .await
+            .unwrap(),
+            public_url: None,
+            notification_settle: Duration::ZERO,
+            email: false,
+        };
+        let router = with_http_layers(router, Arc::new(Hs256Keys::new(&secret)), &http);
+        (router, dir)
+    }
+
+    async fn answer(router: Router, path: &str) -> axum::response::Response {
+        let request = Request::get(path).body(axum::body::Body::empty()).unwrap();
+        router.oneshot(request).await.unwrap()
+    }
+
+    /// A handler's MongoDB transactions get the request's short conflict budget, not the consumers' two
+    /// minutes: every entry point's handlers run inside the scope.
+    #[tokio::test]
+    async fn handlers_write_within_the_request_budget() {
+        let routes = Router::new().route(
+            "/budget",
+            get(|| async { format!("{:?}", vwc_store::request_writes::conflict_budget()) }),
+        );
+        let (router, _dir) = layered(routes, Duration::from_secs(30)).await;
+        let response = answer(router, "/budget").await;
+        assert_eq!(response.status(), axum::http::StatusCode::OK);
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
+        assert_eq!(
+            std::str::from_utf8(&body).unwrap(),
+            format!(
+                "{:?}",
+                Some(vwc_store::request_writes::REQUEST_CONFLICT_BUDGET)
+            )
+        );
+    }
+
+    /// A request that outlives the request timeout is a 503 that says so and when to retry.
+    #[tokio::test]
+    async fn a_request_over_the_timeout_is_told_when_to_retry() {
+        let routes = Router::new().route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                "late"
+            }),
+        );
+        let (router, _dir) = layered(routes, Duration::from_secs(1)).await;
+        let response = answer(router, "/slow").await;
+        assert_eq!(
+            response.status(),
+            axum::http::StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            response
+                .headers()
+                .get(axum::http::header::RETRY_AFTER)
+                .unwrap(),
+            &TIMEOUT_RETRY_AFTER.as_secs().to_string()
+        );
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
+        let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let detail = problem["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("longer than 1 s") && detail.contains("retry after 30 s"),
+            "{problem}"
+        );
     }
 }
