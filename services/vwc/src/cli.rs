@@ -835,13 +835,16 @@ pub async fn audit_lines(cli: Cli) -> anyhow::Result<Vec<String>> {
 /// What a command on existing data runs on: a SQLite data dir that `vwc up` or `vwc seed` made — locked for
 /// `writes` (the command's name) against a running server —, or the MongoDB deployment `store` names (no
 /// lock: several processes may share one).
+/// The options of a command on existing data that neither issues nor verifies tokens (a daily job, the dead
+/// letters): it makes no JWT signing secret, and with `--store mongodb` writes nothing to the data dir.
 async fn on_existing_data(
     data: &DataDir,
     store: &StoreArgs,
     writes: Option<&str>,
 ) -> anyhow::Result<(EmbeddedOptions, Option<std::fs::File>)> {
+    let mut opts = batch_options(data);
+    opts.signing_secret = false;
     if store.is_mongodb() {
-        let mut opts = batch_options(data);
         opts.store = store.store_choice(&config_layers().await?)?;
         return Ok((opts, None));
     }
@@ -852,7 +855,7 @@ async fn on_existing_data(
             None
         }
     };
-    Ok((batch_options(data), lock))
+    Ok((opts, lock))
 }
 
 async fn daily_once(

@@ -126,6 +126,11 @@ pub struct EmbeddedOptions {
     pub relay_poll: Duration,
     /// `VWC_JWT_SECRET`, when set.
     pub jwt_secret: Option<String>,
+    /// Whether this process signs or verifies tokens with the HS256 secret (`jwt_secret`, else the data
+    /// dir's `jwt.secret`, made when missing). A command that does neither (a daily job or a dead-letter
+    /// replay run by hand) turns it off: its keys are then random and in memory only, and no secret is
+    /// written — with `--store mongodb` nothing is written to the data dir at all.
+    pub signing_secret: bool,
     /// Per-organisation request limit, `RATE[/s][,BURST]`; `0` disables.
     pub rate_limit: String,
     /// Origin allowed by CORS (a dashboard served elsewhere); none when `None`.
@@ -186,6 +191,7 @@ impl EmbeddedOptions {
             retry: RetryPolicy::default(),
             relay_poll: Duration::from_millis(500),
             jwt_secret: None,
+            signing_secret: true,
             rate_limit: "500/s,1000".into(),
             cors_origin: None,
             public_url: None,
@@ -253,10 +259,16 @@ fn store_checks(stores: &Stores) -> Vec<Box<dyn ReadinessCheck>> {
 
 impl System {
     pub async fn start(opts: EmbeddedOptions) -> anyhow::Result<System> {
-        vwc_store::sqlite::create_private_dir(&opts.data_dir)
-            .with_context(|| format!("creating the data dir {}", opts.data_dir.display()))?;
-        let secret = vwc_auth::load_or_create_secret(opts.jwt_secret.as_deref(), &opts.data_dir)
-            .context("loading the JWT secret")?;
+        if opts.signing_secret || opts.store == StoreChoice::Sqlite {
+            vwc_store::sqlite::create_private_dir(&opts.data_dir)
+                .with_context(|| format!("creating the data dir {}", opts.data_dir.display()))?;
+        }
+        let secret = if opts.signing_secret {
+            vwc_auth::load_or_create_secret(opts.jwt_secret.as_deref(), &opts.data_dir)
+                .context("loading the JWT secret")?
+        } else {
+            vwc_auth::Secret::ephemeral()
+        };
         let keys = Arc::new(Hs256Keys::new(&secret));
         // Composing the routes needs no store: it runs on a thread of its own while the databases open.
         let routes = tokio::task::spawn_blocking(ApiRoutes::undocumented);
