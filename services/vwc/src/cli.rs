@@ -83,6 +83,21 @@ impl DataDir {
     /// export): a data dir that `vwc up` or `vwc seed` made, not a new empty one made by a mistyped path
     /// (which answered "0 dead letters" and left the empty dir behind).
     fn existing(&self) -> anyhow::Result<&DataDir> {
+        self.existing_or("")
+    }
+
+    /// [`DataDir::existing`] for `vwc import` and `vwc export`, which have no `--store mongodb`: the answer
+    /// for a data dir without databases also says how a MongoDB deployment's records are moved.
+    fn existing_records(&self) -> anyhow::Result<&DataDir> {
+        self.existing_or(
+            "; for a MongoDB deployment (no SQLite databases) use the API instead: \
+             `GET /v1/vehicles/{id}/export?format=csv|json` and `POST /v1/vehicles/{id}/imports` \
+             (docs/import.md)",
+        )
+    }
+
+    /// [`DataDir::existing`], with `more` at the end of the refusal.
+    fn existing_or(&self, more: &str) -> anyhow::Result<&DataDir> {
         if self.data_dir.join("ingestion.db").is_file() {
             return Ok(self);
         }
@@ -98,7 +113,7 @@ impl DataDir {
         };
         anyhow::bail!(
             "the data dir {} {what}: `vwc up` or `vwc seed` makes one; give the right one with \
-             --data-dir or VWC_DATA_DIR",
+             --data-dir or VWC_DATA_DIR{more}",
             self.data_dir.display()
         )
     }
@@ -687,12 +702,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Import(args) => {
-            let opts = batch_options(args.data.existing()?);
+            let opts = batch_options(args.data.existing_records()?);
             let _lock = lock_for_command(&args.data, "vwc import")?;
             crate::records_cli::import(args, opts).await
         }
         Command::Export(args) => {
-            let opts = batch_options(args.data.existing()?);
+            let opts = batch_options(args.data.existing_records()?);
             crate::records_cli::export(args, opts).await
         }
         Command::Dlq { action } => dlq(action).await,

@@ -348,3 +348,51 @@ fn commands_without_tokens_make_no_signing_secret() {
         assert!(!stderr.contains("JWT signing secret"), "{args:?}: {stderr}");
     }
 }
+
+/// `vwc export` and `vwc import` (no `--store`) on a data dir without databases — what a MongoDB deployment's
+/// data dir looks like — also name the API routes that move a MongoDB deployment's records.
+#[test]
+fn export_and_import_without_databases_name_the_api_routes_for_mongodb() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let csv = dir.path().join("rows.csv");
+    std::fs::write(&csv, "Date,Odometer\n2026-01-01,100\n").unwrap();
+    let csv = csv.to_str().unwrap();
+    for (args, route) in [
+        (
+            vec![
+                "export",
+                "--org",
+                "org_a",
+                "--vehicle",
+                "veh_x",
+                "--data-dir",
+                data,
+            ],
+            "GET /v1/vehicles/{id}/export",
+        ),
+        (
+            vec![
+                "import",
+                "--org",
+                "org_a",
+                "--vehicle",
+                "veh_x",
+                csv,
+                "--data-dir",
+                data,
+            ],
+            "POST /v1/vehicles/{id}/imports",
+        ),
+    ] {
+        let out = vwc_output(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} ran");
+        assert!(
+            stderr.contains("holds no databases")
+                && stderr.contains("MongoDB deployment")
+                && stderr.contains(route),
+            "{args:?}: {stderr}"
+        );
+    }
+}
