@@ -302,15 +302,24 @@ impl MongoTransaction {
         if unreachable || self.request_budget.is_none() {
             return last;
         }
+        // The server's name for the failure (`WriteConflict`), not the driver's whole error with its raw reply.
+        let failure = match &last {
+            StoreError::Mongo(m) => match m.kind.as_ref() {
+                ErrorKind::Command(c) if !c.code_name.is_empty() => c.code_name.clone(),
+                _ => m.to_string(),
+            },
+            other => other.to_string(),
+        };
+        tracing::debug!(error = %last, "the last failure of a request's mongodb transaction");
         tracing::warn!(
             attempts = self.attempt,
             waited_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            error = %last,
+            %failure,
             "a request's mongodb transaction gave up: another transaction holds its documents (one left \
              open by a killed process is aborted by the server within its transaction lifetime limit)"
         );
         StoreError::Contended(format!(
-            "a write conflict lasted {} s ({} attempts): {last}",
+            "{failure} on every attempt for {} s ({} attempts)",
             self.started.elapsed().as_secs(),
             self.attempt
         ))
