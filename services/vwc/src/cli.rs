@@ -83,6 +83,21 @@ impl DataDir {
     /// export): a data dir that `vwc up` or `vwc seed` made, not a new empty one made by a mistyped path
     /// (which answered "0 dead letters" and left the empty dir behind).
     fn existing(&self) -> anyhow::Result<&DataDir> {
+        self.existing_or("")
+    }
+
+    /// [`DataDir::existing`] for `vwc import` and `vwc export`, which have no `--store mongodb`: the answer
+    /// for a data dir without databases also says how a MongoDB deployment's records are moved.
+    fn existing_records(&self) -> anyhow::Result<&DataDir> {
+        self.existing_or(
+            "; for a MongoDB deployment (no SQLite databases) use the API instead: \
+             `GET /v1/vehicles/{id}/export?format=csv|json` and `POST /v1/vehicles/{id}/imports` \
+             (docs/import.md)",
+        )
+    }
+
+    /// [`DataDir::existing`], with `more` at the end of the refusal.
+    fn existing_or(&self, more: &str) -> anyhow::Result<&DataDir> {
         if self.data_dir.join("ingestion.db").is_file() {
             return Ok(self);
         }
@@ -98,7 +113,7 @@ impl DataDir {
         };
         anyhow::bail!(
             "the data dir {} {what}: `vwc up` or `vwc seed` makes one; give the right one with \
-             --data-dir or VWC_DATA_DIR",
+             --data-dir or VWC_DATA_DIR{more}",
             self.data_dir.display()
         )
     }
@@ -687,12 +702,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Import(args) => {
-            let opts = batch_options(args.data.existing()?);
+            let opts = batch_options(args.data.existing_records()?);
             let _lock = lock_for_command(&args.data, "vwc import")?;
             crate::records_cli::import(args, opts).await
         }
         Command::Export(args) => {
-            let opts = batch_options(args.data.existing()?);
+            let opts = batch_options(args.data.existing_records()?);
             crate::records_cli::export(args, opts).await
         }
         Command::Dlq { action } => dlq(action).await,
@@ -835,13 +850,16 @@ pub async fn audit_lines(cli: Cli) -> anyhow::Result<Vec<String>> {
 /// What a command on existing data runs on: a SQLite data dir that `vwc up` or `vwc seed` made — locked for
 /// `writes` (the command's name) against a running server —, or the MongoDB deployment `store` names (no
 /// lock: several processes may share one).
+/// The options of a command on existing data that neither issues nor verifies tokens (a daily job, the dead
+/// letters): it makes no JWT signing secret, and with `--store mongodb` writes nothing to the data dir.
 async fn on_existing_data(
     data: &DataDir,
     store: &StoreArgs,
     writes: Option<&str>,
 ) -> anyhow::Result<(EmbeddedOptions, Option<std::fs::File>)> {
+    let mut opts = batch_options(data);
+    opts.signing_secret = false;
     if store.is_mongodb() {
-        let mut opts = batch_options(data);
         opts.store = store.store_choice(&config_layers().await?)?;
         return Ok((opts, None));
     }
@@ -852,7 +870,7 @@ async fn on_existing_data(
             None
         }
     };
-    Ok((batch_options(data), lock))
+    Ok((opts, lock))
 }
 
 async fn daily_once(

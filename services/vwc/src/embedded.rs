@@ -126,6 +126,11 @@ pub struct EmbeddedOptions {
     pub relay_poll: Duration,
     /// `VWC_JWT_SECRET`, when set.
     pub jwt_secret: Option<String>,
+    /// Whether this process signs or verifies tokens with the HS256 secret (`jwt_secret`, else the data
+    /// dir's `jwt.secret`, made when missing). A command that does neither (a daily job or a dead-letter
+    /// replay run by hand) turns it off: its keys are then random and in memory only, and no secret is
+    /// written — with `--store mongodb` nothing is written to the data dir at all.
+    pub signing_secret: bool,
     /// Per-organisation request limit, `RATE[/s][,BURST]`; `0` disables.
     pub rate_limit: String,
     /// Origin allowed by CORS (a dashboard served elsewhere); none when `None`.
@@ -186,6 +191,7 @@ impl EmbeddedOptions {
             retry: RetryPolicy::default(),
             relay_poll: Duration::from_millis(500),
             jwt_secret: None,
+            signing_secret: true,
             rate_limit: "500/s,1000".into(),
             cors_origin: None,
             public_url: None,
@@ -253,10 +259,16 @@ fn store_checks(stores: &Stores) -> Vec<Box<dyn ReadinessCheck>> {
 
 impl System {
     pub async fn start(opts: EmbeddedOptions) -> anyhow::Result<System> {
-        vwc_store::sqlite::create_private_dir(&opts.data_dir)
-            .with_context(|| format!("creating the data dir {}", opts.data_dir.display()))?;
-        let secret = vwc_auth::load_or_create_secret(opts.jwt_secret.as_deref(), &opts.data_dir)
-            .context("loading the JWT secret")?;
+        if opts.signing_secret || opts.store == StoreChoice::Sqlite {
+            vwc_store::sqlite::create_private_dir(&opts.data_dir)
+                .with_context(|| format!("creating the data dir {}", opts.data_dir.display()))?;
+        }
+        let secret = if opts.signing_secret {
+            vwc_auth::load_or_create_secret(opts.jwt_secret.as_deref(), &opts.data_dir)
+                .context("loading the JWT secret")?
+        } else {
+            vwc_auth::Secret::ephemeral()
+        };
         let keys = Arc::new(Hs256Keys::new(&secret));
         // Composing the routes needs no store: it runs on a thread of its own while the databases open.
         let routes = tokio::task::spawn_blocking(ApiRoutes::undocumented);
@@ -803,6 +815,9 @@ pub fn chat_state(
     }
 }
 
+/// What a request that outlived the request timeout is told to wait before retrying (`Retry-After`).
+pub const TIMEOUT_RETRY_AFTER: Duration = Duration::from_secs(30);
+
 /// What every HTTP entry point puts around its routes: problem+json for unknown routes and methods, the
 /// rate limit, token verification, CORS, the dashboard's CSP, the request timeout, trace context, the body
 /// limit and the request span.
@@ -813,7 +828,14 @@ pub fn with_http_layers(
 ) -> Router {
     let router = router
         .fallback(crate::routes::not_found)
-        .method_not_allowed_fallback(crate::routes::method_not_allowed);
+        .method_not_allowed_fallback(crate::routes::method_not_allowed)
+        // A handler's MongoDB transactions give up on records another transaction holds after the
+        // request's budget (a 503 with `Retry-After`), not the consumers' two minutes.
+        .layer(axum::middleware::from_fn(
+            |req: Request<axum::body::Body>, next: axum::middleware::Next| {
+                vwc_store::request_writes::within_request(next.run(req))
+            },
+        ));
     let router = match &http.rate_limiter {
         Some(limiter) => router.layer(axum::middleware::from_fn_with_state(
             limiter.clone(),
@@ -857,10 +879,19 @@ pub fn with_http_layers(
             tower::ServiceBuilder::new()
                 .layer(axum::error_handling::HandleErrorLayer::new(
                     move |_: tower::BoxError| async move {
-                        vwc_http::ApiError::Unavailable(format!(
-                            "the request took longer than {} s",
-                            timeout.as_secs()
-                        ))
+                        tracing::error!(
+                            timeout_secs = timeout.as_secs(),
+                            "the request took longer than the request timeout"
+                        );
+                        vwc_http::ApiError::UnavailableFor {
+                            detail: format!(
+                                "the request took longer than {} s (it may have taken effect): \
+                                 retry after {} s",
+                                timeout.as_secs(),
+                                TIMEOUT_RETRY_AFTER.as_secs()
+                            ),
+                            retry_after_secs: TIMEOUT_RETRY_AFTER.as_secs(),
+                        }
                     },
                 ))
                 .timeout(timeout),
@@ -897,5 +928,98 @@ impl ReadinessCheck for BusReady {
         } else {
             Err("the in-process bus is paused".into())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    async fn layered(router: Router, request_timeout: Duration) -> (Router, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = vwc_auth::Secret::from_bytes(vec![7_u8; vwc_auth::MIN_SECRET_BYTES]).unwrap();
+        let http = HttpSettings {
+            rate_limiter: None,
+            cors_origin: None,
+            request_timeout,
+            dev_tokens: None,
+            oidc: None,
+            chat_llm: None,
+            attachments: crate::attachments::open(
+                &crate::attachments::AttachmentsChoice::Files,
+                dir.path(),
+            )
+            .await
+            .unwrap(),
+            public_url: None,
+            notification_settle: Duration::ZERO,
+            email: false,
+        };
+        let router = with_http_layers(router, Arc::new(Hs256Keys::new(&secret)), &http);
+        (router, dir)
+    }
+
+    async fn answer(router: Router, path: &str) -> axum::response::Response {
+        let request = Request::get(path).body(axum::body::Body::empty()).unwrap();
+        router.oneshot(request).await.unwrap()
+    }
+
+    /// A handler's MongoDB transactions get the request's short conflict budget, not the consumers' two
+    /// minutes: every entry point's handlers run inside the scope.
+    #[tokio::test]
+    async fn handlers_write_within_the_request_budget() {
+        let routes = Router::new().route(
+            "/budget",
+            get(|| async { format!("{:?}", vwc_store::request_writes::conflict_budget()) }),
+        );
+        let (router, _dir) = layered(routes, Duration::from_secs(30)).await;
+        let response = answer(router, "/budget").await;
+        assert_eq!(response.status(), axum::http::StatusCode::OK);
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
+        assert_eq!(
+            std::str::from_utf8(&body).unwrap(),
+            format!(
+                "{:?}",
+                Some(vwc_store::request_writes::REQUEST_CONFLICT_BUDGET)
+            )
+        );
+    }
+
+    /// A request that outlives the request timeout is a 503 that says so and when to retry.
+    #[tokio::test]
+    async fn a_request_over_the_timeout_is_told_when_to_retry() {
+        let routes = Router::new().route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                "late"
+            }),
+        );
+        let (router, _dir) = layered(routes, Duration::from_secs(1)).await;
+        let response = answer(router, "/slow").await;
+        assert_eq!(
+            response.status(),
+            axum::http::StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            response
+                .headers()
+                .get(axum::http::header::RETRY_AFTER)
+                .unwrap(),
+            &TIMEOUT_RETRY_AFTER.as_secs().to_string()
+        );
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
+        let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let detail = problem["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("longer than 1 s") && detail.contains("retry after 30 s"),
+            "{problem}"
+        );
     }
 }

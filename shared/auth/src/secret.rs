@@ -35,6 +35,14 @@ impl Secret {
         Ok(Secret(bytes))
     }
 
+    /// A random key kept only in memory, for a process that neither issues nor verifies tokens anyone else
+    /// sees (a daily job or a replay run by hand): no `jwt.secret` is written for it.
+    pub fn ephemeral() -> Secret {
+        let mut key = vec![0u8; MIN_SECRET_BYTES];
+        rand::rngs::OsRng.fill_bytes(&mut key);
+        Secret(key)
+    }
+
     pub(crate) fn bytes(&self) -> &[u8] {
         &self.0
     }

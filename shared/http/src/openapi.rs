@@ -133,8 +133,9 @@ problem_responses! {
     InternalServerError => 500, "internal", "an unexpected error occurred; quote the errorId",
         "An unexpected failure. The cause is logged under `errorId`, which the body quotes.";
     /// 503: a dependency is unreachable, or the request outlived the request timeout.
-    ServiceUnavailable => 503, "unavailable", "the request took longer than 30 s",
-        "The request took longer than the request timeout, or a dependency (e.g. the token keys) is unavailable.";
+    ServiceUnavailable => 503, "unavailable", "the request took longer than 30 s (it may have taken effect): retry after 30 s",
+        "The request took longer than the request timeout, another write kept holding the records it writes, or a dependency (e.g. the token keys, the database) is unavailable. Nothing was changed unless `detail` says it may have been.",
+        header = ("Retry-After", Type::Integer, "Seconds to wait before retrying; sent when the request took longer than the request timeout (30) and when another write held its records (60).");
 }
 
 /// Declares a set of responses a route lists by name in `errors(…)` of its [`route`](crate::route): the

@@ -59,6 +59,12 @@ pub enum ApiError {
     TooManyRequests { retry_after_secs: u64 },
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// 503 with a `Retry-After`: the same request may succeed after that many seconds.
+    #[error("service unavailable: {detail}")]
+    UnavailableFor {
+        detail: String,
+        retry_after_secs: u64,
+    },
     #[error("internal error: {0}")]
     Internal(Box<dyn std::error::Error + Send + Sync>),
     /// 413 for a route with its own limit (attachments): the detail names it.
@@ -94,7 +100,9 @@ impl ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::UnavailableFor { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -112,17 +120,30 @@ impl ApiError {
             ApiError::Validation(_) => "validation",
             ApiError::Unprocessable(_) => "unprocessable",
             ApiError::TooManyRequests { .. } => "rate-limited",
-            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Unavailable(_) | ApiError::UnavailableFor { .. } => "unavailable",
             ApiError::Internal(_) => "internal",
         }
     }
 }
 
-/// A store failure in a handler: a conflict is the client's 409; a database that cannot take writes now (a
-/// full disk) is a 503 that says so and changed nothing; anything else is a fault (500, the cause logged
-/// under the error id).
+/// A store failure in a handler: a conflict is the client's 409; records that another write kept holding
+/// (`StoreError::Contended`, e.g. a transaction left open by a killed process) are a 503 with a
+/// `Retry-After`; a database that cannot take writes now (a full disk) is a 503 that says so and changed
+/// nothing; anything else is a fault (500, the cause logged under the error id).
 impl From<vwc_store::StoreError> for ApiError {
     fn from(e: vwc_store::StoreError) -> ApiError {
+        if let vwc_store::StoreError::Contended(why) = &e {
+            tracing::error!(cause = %why, "a write gave up: another write holds its records");
+            let wait = vwc_store::request_writes::CONTENDED_RETRY_AFTER.as_secs();
+            return ApiError::UnavailableFor {
+                detail: format!(
+                    "another write holds these records (a request interrupted elsewhere leaves them held \
+                     until the database aborts it); nothing was changed: retry after {wait} s — a \
+                     webhook retried with the same webhook-id is recorded once"
+                ),
+                retry_after_secs: wait,
+            };
+        }
         if let Some(why) = e.unavailable() {
             tracing::error!(error = %e, "a write failed: the store cannot take writes now");
             return ApiError::Unavailable(format!(
@@ -175,6 +196,13 @@ impl IntoResponse for ApiError {
                 problem.detail = Some("the request has invalid fields".into());
                 problem.errors = errors;
             }
+            ApiError::UnavailableFor {
+                detail,
+                retry_after_secs,
+            } => {
+                problem.detail = Some(detail);
+                retry_after = Some(retry_after_secs);
+            }
             ApiError::TooManyRequests { retry_after_secs } => {
                 problem.detail = Some(format!("retry after {retry_after_secs} s"));
                 retry_after = Some(retry_after_secs);
@@ -224,5 +252,28 @@ mod tests {
         assert_eq!(other.status(), StatusCode::INTERNAL_SERVER_ERROR);
         let conflict = ApiError::from(vwc_store::StoreError::Conflict("x".into()));
         assert_eq!(conflict.status(), StatusCode::CONFLICT);
+    }
+
+    /// Records another write keeps holding are a 503 that says so, says nothing changed, and tells when to
+    /// retry, in the body and in `Retry-After`.
+    #[test]
+    fn held_records_answer_503_with_retry_after() {
+        let held = vwc_store::StoreError::Contended("a write conflict lasted 5 s".into());
+        let response = ApiError::from(held).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response.headers().get(header::RETRY_AFTER).unwrap(),
+            &vwc_store::request_writes::CONTENDED_RETRY_AFTER
+                .as_secs()
+                .to_string()
+        );
+        let e = ApiError::from(vwc_store::StoreError::Contended("x".into()));
+        assert!(
+            matches!(&e, ApiError::UnavailableFor { detail, .. }
+                if detail.contains("another write holds these records")
+                    && detail.contains("nothing was changed")
+                    && detail.contains("webhook-id")),
+            "{e}"
+        );
     }
 }

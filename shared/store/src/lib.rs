@@ -13,6 +13,7 @@ mod mongo_indexes;
 mod mongo_transaction;
 pub mod outbox;
 pub mod plumbing;
+pub mod request_writes;
 pub mod scope;
 pub mod sqlite;
 pub mod vehicle_ledger;
@@ -44,6 +45,10 @@ pub enum StoreError {
     /// written, and the same write may succeed later.
     #[error("{0}")]
     Unavailable(String),
+    /// Other transactions kept holding the records a request's write needs for longer than the request
+    /// waits ([`request_writes`]): nothing was written, and the same write may succeed later.
+    #[error("another write holds these records: {0}")]
+    Contended(String),
     #[error("{0}")]
     Other(String),
 }
@@ -62,6 +67,7 @@ impl StoreError {
     pub fn unavailable(&self) -> Option<String> {
         match self {
             StoreError::Unavailable(why) => Some(why.clone()),
+            StoreError::Contended(why) => Some(format!("another write holds these records: {why}")),
             StoreError::Sqlite(e) => unavailable_cause(e).map(str::to_string),
             #[cfg(feature = "aws")]
             StoreError::Mongo(e) => mongo_unavailable(e).map(str::to_string),

@@ -47,7 +47,8 @@ const DUPLICATE_KEY: i32 = 11000;
 /// `transactionLifetimeLimitSeconds` (60 s by default): a process killed inside a transaction leaves it
 /// open, holding its documents, until the server aborts it, and every transaction touching them meanwhile
 /// fails with a transient `WriteConflict`. A shorter budget turned that into a dead letter: after
-/// `kill -9` the redelivered event was never projected.
+/// `kill -9` the redelivered event was never projected. A transaction an HTTP request starts has the
+/// request's shorter budget instead ([`crate::request_writes`]): its caller is waiting for an answer.
 const TRANSACTION_RETRY_BUDGET: Duration = Duration::from_secs(120);
 /// The budget instead when the attempts fail because no server can be reached (server selection, I/O): a
 /// failover takes seconds, and a deployment that is down should be reported, not waited for — retried for
@@ -151,6 +152,7 @@ impl MongoDb {
             session: self.client.start_session().await?,
             attempt: 0,
             started: std::time::Instant::now(),
+            request_budget: crate::request_writes::conflict_budget(),
         })
     }
 
@@ -243,6 +245,9 @@ pub struct MongoTransaction {
     session: ClientSession,
     attempt: u32,
     started: std::time::Instant,
+    /// How long transient failures other than an unreachable server are attempted again when a request
+    /// started the transaction ([`crate::request_writes`]); [`TRANSACTION_RETRY_BUDGET`] when none did.
+    request_budget: Option<Duration>,
 }
 
 impl MongoTransaction {
@@ -271,13 +276,13 @@ impl MongoTransaction {
         &mut self.session
     }
 
-    /// Whether a transient failure may be attempted again (within [`TRANSACTION_RETRY_BUDGET`], or
+    /// Whether a transient failure may be attempted again (within the conflict budget, or
     /// [`UNREACHABLE_RETRY_BUDGET`] when `unreachable`).
     fn may_retry(&self, unreachable: bool) -> bool {
         let budget = if unreachable {
             UNREACHABLE_RETRY_BUDGET
         } else {
-            TRANSACTION_RETRY_BUDGET
+            self.request_budget.unwrap_or(TRANSACTION_RETRY_BUDGET)
         };
         let retry = self.started.elapsed() < budget;
         if retry && self.attempt.is_multiple_of(20) {
@@ -290,6 +295,36 @@ impl MongoTransaction {
         retry
     }
 
+    /// The error of a transaction whose transient failures outlasted its budget: a request's transaction
+    /// that kept meeting conflicts (another transaction holds its documents) says so, as
+    /// [`StoreError::Contended`]; anything else keeps its own error.
+    fn gave_up(&self, last: StoreError, unreachable: bool) -> StoreError {
+        if unreachable || self.request_budget.is_none() {
+            return last;
+        }
+        // The server's name for the failure (`WriteConflict`), not the driver's whole error with its raw reply.
+        let failure = match &last {
+            StoreError::Mongo(m) => match m.kind.as_ref() {
+                ErrorKind::Command(c) if !c.code_name.is_empty() => c.code_name.clone(),
+                _ => m.to_string(),
+            },
+            other => other.to_string(),
+        };
+        tracing::debug!(error = %last, "the last failure of a request's mongodb transaction");
+        tracing::warn!(
+            attempts = self.attempt,
+            waited_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            %failure,
+            "a request's mongodb transaction gave up: another transaction holds its documents (one left \
+             open by a killed process is aborted by the server within its transaction lifetime limit)"
+        );
+        StoreError::Contended(format!(
+            "{failure} on every attempt for {} s ({} attempts)",
+            self.started.elapsed().as_secs(),
+            self.attempt
+        ))
+    }
+
     /// Ends the attempt: `Ok(Some(answer))` once committed, `Ok(None)` when the whole transaction should
     /// be attempted again, `Err` when it failed for good (nothing was written).
     pub async fn settle<R>(&mut self, outcome: StoreResult<R>) -> StoreResult<Option<R>> {
@@ -300,11 +335,14 @@ impl MongoTransaction {
                 if let Err(abort) = self.session.abort_transaction().await {
                     tracing::debug!(error = %abort, "aborting a failed mongodb transaction");
                 }
-                return if is_transient(&e) && self.may_retry(e.unavailable().is_some()) {
+                let unreachable = e.unavailable().is_some();
+                return if !is_transient(&e) {
+                    Err(e)
+                } else if self.may_retry(unreachable) {
                     tracing::debug!(error = %e, attempt = self.attempt, "retrying a transaction");
                     Ok(None)
                 } else {
-                    Err(e)
+                    Err(self.gave_up(e, unreachable))
                 };
             }
         };
@@ -319,12 +357,13 @@ impl MongoTransaction {
                     commit_retries += 1;
                     tracing::debug!(error = %e, "retrying a commit whose result is unknown");
                 }
-                Err(e)
-                    if e.contains_label(TRANSIENT_TRANSACTION_ERROR)
-                        && self.may_retry(crate::mongo_unavailable(&e).is_some()) =>
-                {
-                    tracing::debug!(error = %e, attempt = self.attempt, "retrying a transaction");
-                    return Ok(None);
+                Err(e) if e.contains_label(TRANSIENT_TRANSACTION_ERROR) => {
+                    let unreachable = crate::mongo_unavailable(&e).is_some();
+                    if self.may_retry(unreachable) {
+                        tracing::debug!(error = %e, attempt = self.attempt, "retrying a transaction");
+                        return Ok(None);
+                    }
+                    return Err(self.gave_up(e.into(), unreachable));
                 }
                 Err(e) => return Err(e.into()),
             }

@@ -344,7 +344,8 @@ async fn rotate_secret(
 /// which. A repeated `webhook-id` answers `duplicate` and changes nothing. A VIN that matches no vehicle of
 /// the dealer's organisation is kept (`unmatched`) and becomes a timeline event when the VIN is registered.
 /// A record dated after the matched vehicle's sale is refused (422 on `occurredAt`, naming the sale) and
-/// nothing is kept.
+/// nothing is kept. After a 503, resend the same delivery (same `webhook-id`), after its `Retry-After` when it
+/// has one: it is recorded once, whether or not the first attempt took effect.
 #[route(post "/webhooks/dealers/{dealerId}", tag = "webhooks",
     params(
         ("dealerId" = String, Path, description = "The dealer's id (`dlr_…`), from `POST /v1/dealers`."),

@@ -323,3 +323,76 @@ fn an_unreachable_mongodb_is_said_so_within_seconds_and_a_bad_prefix_before_conn
         assert!(stderr.contains("--mongodb-prefix"), "{prefix}: {stderr}");
     }
 }
+
+/// The commands that neither issue nor verify tokens (the daily jobs run by hand, the dead letters) make no
+/// JWT signing secret: a data dir without one is left without one. (With `--store mongodb` they wrote a
+/// `./vwc-data/jwt.secret` that nothing used.)
+#[test]
+fn commands_without_tokens_make_no_signing_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let data = data.to_str().unwrap();
+    assert!(vwc_output(["seed", "--data-dir", data]).status.success());
+    let secret = std::path::Path::new(data).join("jwt.secret");
+    std::fs::remove_file(&secret).unwrap();
+    for args in [
+        vec!["sweep", "--data-dir", data],
+        vec!["revalue", "--data-dir", data],
+        vec!["dlq", "replay", "--data-dir", data],
+        vec!["dlq", "list", "--data-dir", data],
+    ] {
+        let out = vwc_output(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        assert!(!secret.exists(), "{args:?} made a signing secret: {stderr}");
+        assert!(!stderr.contains("JWT signing secret"), "{args:?}: {stderr}");
+    }
+}
+
+/// `vwc export` and `vwc import` (no `--store`) on a data dir without databases — what a MongoDB deployment's
+/// data dir looks like — also name the API routes that move a MongoDB deployment's records.
+#[test]
+fn export_and_import_without_databases_name_the_api_routes_for_mongodb() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let csv = dir.path().join("rows.csv");
+    std::fs::write(&csv, "Date,Odometer\n2026-01-01,100\n").unwrap();
+    let csv = csv.to_str().unwrap();
+    for (args, route) in [
+        (
+            vec![
+                "export",
+                "--org",
+                "org_a",
+                "--vehicle",
+                "veh_x",
+                "--data-dir",
+                data,
+            ],
+            "GET /v1/vehicles/{id}/export",
+        ),
+        (
+            vec![
+                "import",
+                "--org",
+                "org_a",
+                "--vehicle",
+                "veh_x",
+                csv,
+                "--data-dir",
+                data,
+            ],
+            "POST /v1/vehicles/{id}/imports",
+        ),
+    ] {
+        let out = vwc_output(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} ran");
+        assert!(
+            stderr.contains("holds no databases")
+                && stderr.contains("MongoDB deployment")
+                && stderr.contains(route),
+            "{args:?}: {stderr}"
+        );
+    }
+}
