@@ -1698,6 +1698,15 @@ impl Ctx<'_> {
         (why, citations)
     }
 
+    /// An amount a record gives for the valuation (an appraisal, an upgrade's value added) in the record's
+    /// currency; one stored without it is in the valuation's own currency, as the valuation service reads it
+    /// (the current value's), and with no value known it is said to have none — never read as USD.
+    fn valued_money(&self, cents: u64, e: &VehicleEvent) -> String {
+        let currency = (e.currency.as_deref())
+            .or_else(|| (self.k.valuation.as_ref()).map(|p| p.valuation.currency.as_str()));
+        money_or_unknown(cents, currency)
+    }
+
     /// "{lead} latest recorded valuation is $X on D, from a dealer appraisal by V." citing the record.
     fn recorded_valuation(&self, last: &VehicleEvent, lead: &str) -> Answer {
         let (amount, source) = match last.typed_details() {
@@ -1710,10 +1719,9 @@ impl Ctx<'_> {
             ),
             _ => (0, "a valuation"),
         };
-        let currency = last.currency.as_deref().unwrap_or("USD");
         let mut text = format!(
             "{lead} latest recorded valuation is {} on {}, from {source}",
-            money(amount, currency),
+            self.valued_money(amount, last),
             date(&last.occurred_at)
         );
         if let Some(v) = &last.vendor {
@@ -2201,7 +2209,7 @@ impl Ctx<'_> {
                     if let Some(v) = u.value_add_cents {
                         line.push_str(&format!(
                             ", recorded as adding {} of value",
-                            money(v, e.currency.as_deref().unwrap_or("USD"))
+                            self.valued_money(v, e)
                         ));
                     }
                 }
@@ -2949,13 +2957,18 @@ struct PurchasePrice<'a> {
 impl PurchasePrice<'_> {
     /// "18,500.00 USD", or "24,000.00 (its currency is not recorded)".
     fn shown(&self) -> String {
-        match &self.currency {
-            Some(cur) => money(self.cents, cur),
-            None => format!(
-                "{} (its currency is not recorded)",
-                money(self.cents, "").trim_end()
-            ),
-        }
+        money_or_unknown(self.cents, self.currency.as_deref())
+    }
+}
+
+/// "18,500.00 USD", or "24,000.00 (its currency is not recorded)" for an amount stored without a currency.
+fn money_or_unknown(cents: u64, currency: Option<&str>) -> String {
+    match currency {
+        Some(c) => money(cents, c),
+        None => format!(
+            "{} (its currency is not recorded)",
+            money(cents, "").trim_end()
+        ),
     }
 }
 

@@ -3295,3 +3295,41 @@ fn a_shop_named_after_a_make_is_not_another_vehicle() {
         );
     }
 }
+
+#[test]
+fn an_amount_stored_without_a_currency_is_read_in_the_valuations_not_as_usd() {
+    let appraisal = |k: &mut VehicleKnowledge| {
+        k.events.push(VehicleEvent {
+            id: "e09".into(),
+            kind: EventKind::Valuation,
+            occurred_at: at(2025, 12, 1),
+            title: "Dealer appraisal".into(),
+            currency: None,
+            details: serde_json::json!({"amountCents": 2_450_000, "source": "dealer_appraisal"}),
+            vendor: None,
+            cost_cents: None,
+            ..k.events[0].clone()
+        });
+    };
+    // The valuation service values the vehicle in EUR: a currency-less appraisal is read in it.
+    let mut k = valued();
+    if let Some(point) = k.valuation.as_mut() {
+        point.valuation.currency = "EUR".into();
+    }
+    appraisal(&mut k);
+    let a = conversation(&k, &["What is it worth?", "and before that?"])
+        .pop()
+        .unwrap();
+    assert!(a.text.contains("24,500.00 EUR"), "{}", a.text);
+    assert!(!a.text.contains("USD"), "{}", a.text);
+    // No value known at all: said to have no recorded currency, not USD.
+    let mut k = fixture();
+    k.valuation = None;
+    appraisal(&mut k);
+    let a = ask(&k, "What is it worth?");
+    assert!(
+        a.text.contains("24,500.00 (its currency is not recorded)"),
+        "{}",
+        a.text
+    );
+}
