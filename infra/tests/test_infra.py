@@ -191,7 +191,7 @@ def test_every_function_policy_names_only_its_own_resources(modules, root):
     }
     assert statements["EncryptAttachments"]["actions"] == ["kms:GenerateDataKey"]
     assert statements["ListOwnAttachments"]["actions"] == ["s3:ListBucket"]
-    assert statements["PublishToOwnBus"]["actions"] == ["events:PutEvents"]
+    assert statements["PublishToOwnBus"]["actions"] == ["events:PutEvents", "events:DescribeEventBus"]
     assert not any("*" in a for s in statements.values() for a in s["actions"])
     ses = dynamic[1]
     assert ses["for_each"] == "${length(var.function.ses_identity_arns) == 0 ? [] : [var.function.ses_identity_arns]}"

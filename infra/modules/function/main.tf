@@ -13,7 +13,7 @@ locals {
   # SSE-KMS attachments: writing needs a data key, reading (and pre-signed downloads) decrypts.
   optional_statements = [
     { sid = "OwnParameters", actions = ["ssm:GetParametersByPath", "ssm:GetParameter", "ssm:GetParameters"], resources = local.ssm_path_arn == null ? null : [local.ssm_path_arn, "${local.ssm_path_arn}/*"] },
-    { sid = "PublishToOwnBus", actions = ["events:PutEvents"], resources = var.function.bus_arn == null ? null : [var.function.bus_arn] },
+    { sid = "PublishToOwnBus", actions = ["events:PutEvents", "events:DescribeEventBus"], resources = var.function.bus_arn == null ? null : [var.function.bus_arn] },
     { sid = "ConsumeOwnQueue", actions = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"], resources = var.function.consumer_queue_arn == null ? null : [var.function.consumer_queue_arn] },
     { sid = "OwnAttachmentObjects", actions = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], resources = var.function.attachments_bucket_arn == null ? null : ["${var.function.attachments_bucket_arn}/*"] },
     { sid = "ListOwnAttachments", actions = ["s3:ListBucket"], resources = var.function.attachments_bucket_arn == null ? null : [var.function.attachments_bucket_arn] },

@@ -335,20 +335,34 @@ impl System {
                 .map(Arc::new),
             attachments: crate::attachments::open(&opts.attachments, &opts.data_dir).await?,
         };
+        // The bus the relays publish to; `/readyz` asks it too.
+        let shared_bus: Arc<dyn Bus> = match &opts.bus {
+            BusChoice::InProcess => Arc::new(bus.clone()),
+            #[cfg(feature = "aws")]
+            BusChoice::Aws { endpoint, bus_name } => {
+                let config = vwc_bus::aws::sdk_config(endpoint.as_deref()).await;
+                Arc::new(vwc_bus::eventbridge::EventBridgeBus::new(
+                    aws_sdk_eventbridge::Client::new(&config),
+                    bus_name.clone(),
+                ))
+            }
+            #[cfg(not(feature = "aws"))]
+            BusChoice::Aws { .. } => return Err(crate::built_without_aws("--bus aws")),
+        };
         // The router before the background work (relays, consumers, the daily jobs) starts, so that work
         // does not compete with it for the cores: the listener is bound as soon as this returns.
         let router = routes.await.context("composing the routes")?.into_router(
             &stores,
             verifier,
             allowlist.clone(),
-            (opts.bus == BusChoice::InProcess).then_some(&bus),
+            Some(shared_bus.clone()),
             &clock,
             &http,
         );
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut relays = Vec::new();
         let kept = opts.bus.kept_states();
-        let shared_bus: Arc<dyn Bus> = match &opts.bus {
+        match &opts.bus {
             BusChoice::InProcess => {
                 for (name, (consumer, dead_letters)) in
                     stores.consumers(&shared_clock, kept, opts.notification_settle)
@@ -357,7 +371,6 @@ impl System {
                         bus.register(consumer, dead_letters);
                     }
                 }
-                Arc::new(bus.clone())
             }
             #[cfg(feature = "aws")]
             BusChoice::Aws { endpoint, bus_name } => {
@@ -390,14 +403,10 @@ impl System {
                         worker.run(rx).await;
                     }));
                 }
-                Arc::new(vwc_bus::eventbridge::EventBridgeBus::new(
-                    aws_sdk_eventbridge::Client::new(&config),
-                    bus_name.clone(),
-                ))
             }
             #[cfg(not(feature = "aws"))]
-            BusChoice::Aws { .. } => return Err(crate::built_without_aws("--bus aws")),
-        };
+            BusChoice::Aws { .. } => {}
+        }
         let mut relay_handles = Vec::new();
         for (name, outbox) in stores.outboxes() {
             if !wanted(name) {
@@ -625,7 +634,7 @@ impl ApiRoutes {
         stores: &Stores,
         verifier: Arc<dyn TokenVerifier>,
         allowlist: vwc_notification::ssrf::Allowlist,
-        bus: Option<&InProcessBus>,
+        bus: Option<Arc<dyn Bus>>,
         clock: &vwc_http::Clock,
         http: &HttpSettings,
     ) -> Router {
@@ -647,7 +656,7 @@ impl ApiRoutes {
         let shared_clock: vwc_clock::SharedClock = Arc::new(clock.clone());
         let mut checks = store_checks(stores);
         if let Some(bus) = bus {
-            checks.push(Box::new(BusReady(bus.clone())));
+            checks.push(Box::new(BusReady(bus)));
         }
         let edge_state = vwc_edge::http::EdgeState {
             store: stores.edge.clone(),
@@ -915,7 +924,9 @@ pub fn with_http_layers(
         )
 }
 
-struct BusReady(InProcessBus);
+/// Readiness of the bus the relays publish to (the in-process bus is not paused; EventBridge's bus exists
+/// and answers).
+struct BusReady(Arc<dyn Bus>);
 
 #[async_trait::async_trait]
 impl ReadinessCheck for BusReady {
@@ -923,11 +934,7 @@ impl ReadinessCheck for BusReady {
         "bus"
     }
     async fn check(&self) -> Result<(), String> {
-        if self.0.is_available() {
-            Ok(())
-        } else {
-            Err("the in-process bus is paused".into())
-        }
+        self.0.ready().await
     }
 }
 

@@ -301,7 +301,7 @@ pub async fn run_api() -> Result<(), lambda_http::Error> {
         &rt.stores,
         verifier,
         allowlist,
-        None,
+        Some(rt.bus.clone()),
         &vwc_http::Clock::default(),
         &http,
     );

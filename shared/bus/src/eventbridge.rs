@@ -129,6 +129,24 @@ impl EventBridgeBus {
 
 #[async_trait]
 impl Bus for EventBridgeBus {
+    /// The bus exists and answers (`DescribeEventBus`: one small call, no event sent). The SDK's own
+    /// retries are bounded by the caller's timeout (`/readyz` waits 2 s for each check).
+    async fn ready(&self) -> Result<(), String> {
+        self.client
+            .describe_event_bus()
+            .name(&self.bus_name)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                format!(
+                    "EventBridge bus {:?}: {}",
+                    self.bus_name,
+                    DisplayErrorContext(&e)
+                )
+            })
+    }
+
     #[tracing::instrument(name = "eventbridge.publish", skip_all, fields(bus = %self.bus_name, count = envelopes.len()))]
     async fn publish(&self, envelopes: &[Envelope]) -> Result<(), BusError> {
         let total = envelopes.len();

@@ -282,6 +282,14 @@ async fn retry_then_dead_letter(
 
 #[async_trait]
 impl Bus for InProcessBus {
+    async fn ready(&self) -> Result<(), String> {
+        if self.is_available() {
+            Ok(())
+        } else {
+            Err("the in-process bus is paused".into())
+        }
+    }
+
     async fn publish(&self, envelopes: &[Envelope]) -> Result<(), BusError> {
         self.publish_owned(envelopes.to_vec()).await
     }

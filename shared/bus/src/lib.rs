@@ -53,6 +53,12 @@ pub trait Bus: Send + Sync {
     fn refuses_for_good(&self, envelope: &Envelope) -> Option<String> {
         envelope_too_large(envelope)
     }
+
+    /// Whether this bus would take a publish now (`/readyz`): `Err` says why not. A bus that cannot tell
+    /// answers `Ok`.
+    async fn ready(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// `Some(reason)` when `envelope` serialises to more than [`vwc_contracts::MAX_ENVELOPE_BYTES`].

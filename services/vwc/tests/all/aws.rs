@@ -72,6 +72,35 @@ async fn events_flow_through_eventbridge_and_sqs_to_the_edge_projection() {
     app.stop().await;
 }
 
+/// `/readyz` in distributed mode asks the EventBridge bus too: ready while it exists, `503` naming `bus` once
+/// it is gone (the relays could publish nothing), the stores still `ok`.
+#[tokio::test]
+async fn readyz_reports_an_eventbridge_bus_that_is_gone() {
+    let Some((endpoint, bus_name, _)) = bootstrapped("readiness of the AWS bus", &[]) else {
+        return;
+    };
+    let app = spawn_on_aws(&endpoint, &bus_name).await;
+    let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let report: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(report["checks"]["bus"], "ok", "{report}");
+
+    let config = vwc_bus::aws::sdk_config(Some(&endpoint)).await;
+    aws_sdk_eventbridge::Client::new(&config)
+        .delete_event_bus()
+        .name(&bus_name)
+        .send()
+        .await
+        .unwrap();
+    let unready = app.http.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(unready.status(), 503);
+    let report: serde_json::Value = unready.json().await.unwrap();
+    assert_eq!(report["status"], "not_ready", "{report}");
+    assert_eq!(report["checks"]["bus"], "unavailable", "{report}");
+    assert_eq!(report["checks"]["edge"], "ok", "{report}");
+    app.stop().await;
+}
+
 fn message(id: &str, body: String) -> SqsMessage {
     let mut m = SqsMessage::default();
     m.message_id = Some(id.to_string());
