@@ -285,7 +285,8 @@ async fn mongo_client(uri: &str) -> anyhow::Result<mongodb::Client> {
         .get_or_insert(MONGODB_SERVER_SELECTION_TIMEOUT);
     options
         .connect_timeout
-        .get_or_insert(MONGODB_SERVER_SELECTION_TIMEOUT);
+        .get_or_insert(MONGODB_CONNECT_TIMEOUT);
+    options.heartbeat_freq.get_or_insert(MONGODB_HEARTBEAT);
     mongodb::Client::with_options(options).context("connecting to MongoDB")
 }
 
@@ -314,6 +315,19 @@ pub fn check_mongodb_prefix(prefix: &str) -> Result<(), String> {
 /// How long a MongoDB operation waits for a server it can use before it fails (unless the URI says).
 #[cfg(feature = "aws")]
 pub const MONGODB_SERVER_SELECTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How long opening a connection to a server may take (unless the URI's `connectTimeoutMS` says): the
+/// driver's default is 10 s. It also bounds each check of a server (below) and its retry, so it is most of how
+/// long a hung server goes unnoticed.
+#[cfg(feature = "aws")]
+pub const MONGODB_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// How often the driver checks each server (unless the URI's `heartbeatFrequencyMS` says). A server that
+/// stops answering without closing its connections (a hung process, a network that drops packets) is noticed
+/// only by this check — the driver has no socket timeout — and a request already waiting on it is released
+/// then: with the driver's default of 10 s a request waited 15–20 s before its 503.
+#[cfg(feature = "aws")]
+pub const MONGODB_HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(2);
 
 fn open_chat_sqlite(data_dir: &Path) -> anyhow::Result<Arc<dyn ChatStore>> {
     Ok(open_sqlite(
@@ -520,6 +534,65 @@ mod tests {
         let repeated: Vec<_> = asked.iter().filter(|(_, n)| **n > 1).collect();
         assert!(repeated.is_empty(), "asked more than once: {repeated:?}");
         assert!(asked.len() > 30, "{asked:?}");
+    }
+
+    /// A server that stops answering without closing its connections (a hung process; here a proxy that
+    /// stops passing bytes on) fails the operation waiting on it within the heartbeat and the connect
+    /// timeout's two checks (2 + 3 + 3 s), not the 15–20 s of the driver's defaults.
+    #[cfg(feature = "aws")]
+    #[tokio::test]
+    async fn an_operation_on_a_hung_mongodb_server_fails_within_ten_seconds() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let Some(uri) = vwc_testkit::mongo::mongodb_uri() else {
+            return;
+        };
+        let upstream = mongodb::options::ClientOptions::parse(&uri)
+            .await
+            .unwrap()
+            .hosts[0]
+            .to_string();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy = listener.local_addr().unwrap();
+        let hung = Arc::new(AtomicBool::new(false));
+        /// Passes bytes from `from` to `to` until `hung`, then holds both open and passes nothing.
+        async fn pass(
+            mut from: tokio::net::tcp::OwnedReadHalf,
+            mut to: tokio::net::tcp::OwnedWriteHalf,
+            hung: Arc<AtomicBool>,
+        ) {
+            let mut buf = vec![0; 64 * 1024];
+            while let Ok(n @ 1..) = from.read(&mut buf).await {
+                if hung.load(Ordering::SeqCst) {
+                    std::future::pending::<()>().await;
+                }
+                if to.write_all(&buf[..n]).await.is_err() {
+                    return;
+                }
+            }
+        }
+        let flag = hung.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let server = tokio::net::TcpStream::connect(&upstream).await.unwrap();
+                let ((cr, cw), (sr, sw)) = (client.into_split(), server.into_split());
+                tokio::spawn(pass(cr, sw, flag.clone()));
+                tokio::spawn(pass(sr, cw, flag.clone()));
+            }
+        });
+        let client = mongo_client(&format!("mongodb://{proxy}/?directConnection=true"))
+            .await
+            .unwrap();
+        let admin = client.database("admin");
+        let ping = || admin.run_command(mongodb::bson::doc! {"ping": 1});
+        ping().await.expect("answers through the proxy");
+        hung.store(true, Ordering::SeqCst);
+        let started = std::time::Instant::now();
+        let outcome = tokio::time::timeout(std::time::Duration::from_secs(40), ping()).await;
+        let took = started.elapsed();
+        eprintln!("the hung server's operation ended after {took:?}: {outcome:?}");
+        assert!(matches!(outcome, Ok(Err(_))), "{outcome:?}");
+        assert!(took < std::time::Duration::from_secs(10), "{took:?}");
     }
 
     /// One run prunes the old claims of every service's database and keeps the recent ones.
