@@ -129,6 +129,10 @@ pub enum RangeSpec {
     PastMonth {
         month: u32,
     },
+    /// "this June": that month of the current calendar year.
+    MonthThisYear {
+        month: u32,
+    },
     /// "two years ago": that calendar year.
     YearsAgo {
         years: u32,
@@ -951,10 +955,14 @@ fn season_or_ago(q: &str) -> Option<RangeSpec> {
             }
         }
         if matches!(lead, Some("last" | "previous"))
-            && let Some(month) = month_of(w)
-            && *w != "may"
+            && let Some(month) = month_at(&words, i)
         {
             return Some(RangeSpec::PastMonth { month });
+        }
+        if lead == Some("this")
+            && let Some(month) = month_at(&words, i)
+        {
+            return Some(RangeSpec::MonthThisYear { month });
         }
         if *w == "ago"
             && i >= 2
@@ -1082,7 +1090,7 @@ pub fn range_of(q: &str) -> Option<RangeSpec> {
             continue;
         }
         let next = words.get(i + 1).copied().unwrap_or("");
-        if let Some(month) = month_of(next) {
+        if let Some(month) = month_at(&words, i + 1) {
             let year = words.get(i + 2).and_then(|w| year_of(w));
             return Some(RangeSpec::SinceMonth { month, year });
         }
@@ -1098,10 +1106,11 @@ pub fn range_of(q: &str) -> Option<RangeSpec> {
             return Some(RangeSpec::Month { year, month });
         }
     }
-    // "in March", "during May" (a month's name alone could be another word: only after these).
-    for w in words.windows(2) {
-        if matches!(w[0], "in" | "during" | "for")
-            && let Some(month) = month_of(w[1])
+    // "in March", "during May", "the end of May" (a month's name alone could be another word: only after
+    // these; "for May" is read for the other months, "may" being a verb too).
+    for (i, w) in words.windows(2).enumerate() {
+        if matches!(w[0], "in" | "during" | "for" | "of")
+            && let Some(month) = month_at(&words, i + 1)
         {
             return Some(RangeSpec::RecentMonth { month });
         }
@@ -1278,7 +1287,7 @@ fn period_at(words: &[&str], i: usize) -> Option<(Period, usize)> {
     if let Some(y) = year_of(word(i)) {
         return Some((Period::Year(y), 1));
     }
-    if let Some(m) = month_of(word(i)) {
+    if let Some(m) = month_at(words, i) {
         return Some(match year_of(word(i + 1)) {
             Some(y) => (Period::Month(m, Some(y)), 2),
             None => (Period::Month(m, None), 1),
@@ -1436,6 +1445,53 @@ pub(crate) fn month_of(word: &str) -> Option<u32> {
                 || (word == "sept" && *m == "september")
         })
         .map(|i| i as u32 + 1)
+}
+
+/// The month `words[i]` names when it is read as one there. "May" is a verb too ("may I…", "it may need",
+/// "this may be"): it is a month only after "in", "last" ("previous"), "this", "during", "since" or "of" (after "this",
+/// not before a verb: "this may be"), inside a "between … and …" / "from … to …" range, after "before",
+/// "after", "until" or "for" when no verb or pronoun follows ("before May", not "for may I ask"), or before a
+/// year or a day's number ("May 2025", "May 5").
+pub(crate) fn month_at(words: &[&str], i: usize) -> Option<u32> {
+    let word = |j: usize| words.get(j).copied().unwrap_or("");
+    let month = month_of(word(i))?;
+    if word(i) != "may" {
+        return Some(month);
+    }
+    let next = word(i + 1);
+    let numbered = next.parse::<i32>().is_ok_and(|n| {
+        (next.len() == 4 && (1900..=2200).contains(&n))
+            || (next.len() <= 2 && (1..=31).contains(&n))
+    }) || ["st", "nd", "rd", "th"].iter().any(|s| {
+        next.strip_suffix(s)
+            .is_some_and(|d| (1..=2).contains(&d.len()) && d.chars().all(|c| c.is_ascii_digit()))
+    });
+    if numbered {
+        return Some(month);
+    }
+    const VERB_AFTER: [&str; 18] = [
+        "be", "need", "have", "not", "require", "seem", "sound", "help", "mean", "want", "also",
+        "well", "already", "happen", "depend", "vary", "explain", "indicate",
+    ];
+    let lead = i.checked_sub(1).map(word);
+    let in_a_range = i >= 2
+        && matches!(lead, Some("and" | "to" | "through" | "until" | "till"))
+        && words[..i - 1]
+            .iter()
+            .any(|w| matches!(*w, "between" | "from"));
+    // After a word that bounds a range ("before May") it is the month unless a verb or its subject
+    // follows ("for may I ask"): a month said there and not read would answer for all time.
+    let verb_next = VERB_AFTER.contains(&next)
+        || matches!(next, "i" | "we" | "you" | "it" | "they" | "he" | "she");
+    match lead {
+        Some("in" | "last" | "previous" | "during" | "since" | "of" | "between" | "from") => {
+            Some(month)
+        }
+        Some("this") if !VERB_AFTER.contains(&next) => Some(month),
+        Some("before" | "after" | "until" | "till" | "for") if !verb_next => Some(month),
+        _ if in_a_range => Some(month),
+        _ => None,
+    }
 }
 
 /// Month names, lower case.
@@ -1624,6 +1680,16 @@ pub fn resolve_range(
             return resolve_range(
                 &RangeSpec::Month {
                     year,
+                    month: *month,
+                },
+                now,
+                acquired_at,
+            );
+        }
+        RangeSpec::MonthThisYear { month } => {
+            return resolve_range(
+                &RangeSpec::Month {
+                    year: now.year(),
                     month: *month,
                 },
                 now,
@@ -3639,6 +3705,64 @@ mod tests {
             );
             assert!(from(q).is_none(), "{q}");
         }
+    }
+
+    #[test]
+    fn may_is_a_month_after_a_range_word_or_before_a_number_and_a_verb_otherwise() {
+        let read = |q: &str| range_of(&normalise(q));
+        assert_eq!(
+            read("costs in the month of May"),
+            Some(RangeSpec::RecentMonth { month: 5 })
+        );
+        assert_eq!(
+            read("what was done previous may"),
+            Some(RangeSpec::PastMonth { month: 5 })
+        );
+        assert_eq!(
+            read("oil changes this may"),
+            Some(RangeSpec::MonthThisYear { month: 5 })
+        );
+        assert_eq!(
+            read("what happened may 2025"),
+            Some(RangeSpec::Month {
+                year: 2025,
+                month: 5
+            })
+        );
+        assert!(matches!(
+            read("costs between May and July 2025"),
+            Some(RangeSpec::Dates { .. })
+        ));
+        assert!(matches!(
+            read("costs from March to May 2025"),
+            Some(RangeSpec::Dates { .. })
+        ));
+        for q in [
+            "may I see the repairs",
+            "the brakes may need work",
+            "this may be a silly question",
+            "what should I check before may I ask",
+            "is there anything that may need doing",
+            "what did I pay for may i ask",
+        ] {
+            assert_eq!(read(q), None, "{q}");
+        }
+        // "before May" without its year is said back, as "before March" is, never read as no range.
+        assert_eq!(
+            read("what was done before may"),
+            Some(RangeSpec::Unreadable {
+                said: "before may".into()
+            })
+        );
+        assert_eq!(
+            read("what did I spend for may"),
+            Some(RangeSpec::RecentMonth { month: 5 })
+        );
+        // Other months after "for" or "this" are months as before.
+        assert_eq!(
+            read("what is due for june"),
+            Some(RangeSpec::RecentMonth { month: 6 })
+        );
     }
 
     #[test]

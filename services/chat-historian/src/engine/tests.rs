@@ -3333,3 +3333,57 @@ fn an_amount_stored_without_a_currency_is_read_in_the_valuations_not_as_usd() {
         a.text
     );
 }
+
+#[test]
+fn last_may_this_june_and_in_march_are_months_and_may_the_verb_is_no_range() {
+    let mut k = fixture();
+    // An oil change in May 2025 and another in May 2026 (before today, 2026-05-10).
+    for (id, on) in [("may25", at(2025, 5, 20)), ("may26", at(2026, 5, 2))] {
+        let mut e = k.events[6].clone();
+        e.id = id.into();
+        e.occurred_at = on;
+        k.events.push(e);
+    }
+    k.sort_events();
+    // Asked in May 2026, "last May" is May 2025 (this May has not ended).
+    let a = ask(&k, "How much did I spend last May?");
+    assert_eq!(
+        a.understanding.slots.range,
+        Some(RangeSpec::PastMonth { month: 5 })
+    );
+    assert_eq!(cited(&a), ["may25"], "{}", a.text);
+    assert!(a.text.contains("in May 2025"), "{}", a.text);
+    // Asked in June 2026, "last May" is May 2026.
+    let p = Prepared::new(k.clone());
+    let a = answer("What was done last May?", &p, None, at(2026, 6, 15));
+    assert_eq!(cited(&a), ["may26"], "{}", a.text);
+    assert!(a.text.contains("in May 2026"), "{}", a.text);
+    // "this May" is this calendar year's; "in May" the latest May that has begun (this one).
+    let a = ask(&k, "What did I spend this May?");
+    assert_eq!(
+        a.understanding.slots.range,
+        Some(RangeSpec::MonthThisYear { month: 5 })
+    );
+    assert_eq!(cited(&a), ["may26"], "{}", a.text);
+    let a = ask(&k, "what was done in may");
+    assert_eq!(cited(&a), ["may26"], "{}", a.text);
+    // "this June" is June 2026, still to come: nothing recorded in it, never every record.
+    let a = ask(&k, "What did I spend this June?");
+    assert!(a.citations.is_empty(), "{}", a.text);
+    assert!(a.text.contains("in June 2026"), "{}", a.text);
+    // "in March", no year: the latest March up to today.
+    let a = ask(&k, "what was done in March");
+    assert!(a.text.contains("in March 2026"), "{}", a.text);
+    let a = ask(&k, "what was done last June");
+    assert_eq!(cited(&a), ["e05"], "{}", a.text);
+    // "may" the verb is no month: the whole history is asked about.
+    for q in [
+        "May I ask when the oil was last changed?",
+        "It may need an oil change, when was the oil last changed?",
+        "This may be a silly question, but when was the oil last changed?",
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(a.understanding.slots.range, None, "{q}");
+        assert_eq!(cited(&a), ["may26"], "{q}: {}", a.text);
+    }
+}
