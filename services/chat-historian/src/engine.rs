@@ -17,7 +17,7 @@ use crate::excerpts::{KnowledgeBase, Source};
 use crate::format::{date, grouped_tenths, isolated, money, odometer, signed_money};
 use crate::intent::{
     Intent, Pick, RangeSpec, SHOP_KINDS, Slots, Specification, TimeRange, Understanding,
-    Vocabulary, normalise, resolve_range, specification, task_noun, understand,
+    VehicleFact, Vocabulary, normalise, resolve_range, specification, task_noun, understand,
 };
 use crate::knowledge::{ValuationPoint, VehicleKnowledge};
 use crate::search::{Bm25Index, tokens};
@@ -578,6 +578,7 @@ fn answer_noun(intent: Intent) -> &'static str {
         Intent::Sale => "the sale",
         Intent::Knowledge => "general maintenance knowledge",
         Intent::Search => "a search of the records",
+        Intent::VehicleFacts => "the vehicle's registration",
         _ => "that answer",
     }
 }
@@ -806,6 +807,7 @@ impl Ctx<'_> {
             Intent::Sale => self.sold(),
             Intent::Knowledge => self.knowledge(s),
             Intent::Search => self.search(),
+            Intent::VehicleFacts => self.vehicle_facts(s),
             Intent::FollowUpBefore
             | Intent::FollowUpCost
             | Intent::FollowUpWhy
@@ -2796,6 +2798,62 @@ impl Ctx<'_> {
                 Vec::new(),
             ),
         }
+    }
+
+    /// "What is my VIN?", "What colour is it?", "What's the plate?": the vehicle's details as the registration
+    /// the historian holds gives them (updated by `PATCH /v1/vehicles/{id}`). No timeline record says them, so
+    /// nothing is cited; the answer says where they come from, and a detail not kept is said to be not
+    /// recorded.
+    fn vehicle_facts(&self, s: &Slots) -> Answer {
+        let Some(v) = &self.k.vehicle else {
+            return text_answer(
+                "The vehicle's registration has not reached the chat yet, so its details are not known here."
+                    .into(),
+                Vec::new(),
+            );
+        };
+        let asked: &[VehicleFact] = if s.vehicle_facts.is_empty() {
+            VehicleFact::ALL
+        } else {
+            &s.vehicle_facts
+        };
+        let given = |text: &str| Some(text.trim()).filter(|t| !t.is_empty()).map(isolated);
+        let mut known = Vec::new();
+        let mut missing = Vec::new();
+        for fact in asked {
+            let (name, value) = match fact {
+                VehicleFact::Year => ("model year", Some(v.year.to_string())),
+                VehicleFact::Make => ("make", given(&v.make)),
+                VehicleFact::Model => ("model", given(&v.model)),
+                VehicleFact::Trim => ("trim", v.trim.as_deref().and_then(given)),
+                VehicleFact::Colour => ("colour", v.colour.as_deref().and_then(given)),
+                VehicleFact::Vin => ("VIN", given(&v.vin)),
+                VehicleFact::Plate => ("licence plate", v.plate.as_deref().and_then(given)),
+            };
+            match value {
+                Some(value) => known.push(format!("{name} {value}")),
+                None => missing.push(name),
+            }
+        }
+        let missing_text = match missing.as_slice() {
+            [] => String::new(),
+            [one] => format!("Its {one} is not recorded in the vehicle's registration."),
+            [rest @ .., last] => format!(
+                "Its {} and {last} are not recorded in the vehicle's registration.",
+                rest.join(", ")
+            ),
+        };
+        let text = if known.is_empty() {
+            missing_text
+        } else {
+            let mut text = format!("From the vehicle's registration: {}.", known.join(", "));
+            if !missing_text.is_empty() {
+                text.push(' ');
+                text.push_str(&missing_text);
+            }
+            text
+        };
+        text_answer(text, Vec::new())
     }
 
     /// A question naming another vehicle ("When was the Civic's last oil change?" on a RAV4's page): this chat

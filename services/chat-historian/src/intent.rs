@@ -60,6 +60,22 @@ vwc_contracts::wire_enum! {
         /// "how long ago was that?", "how many miles ago?": the time and distance since the records the previous
         /// answer cited.
         FollowUpAgo,
+        /// "What is my VIN?", "What colour is it?", "What's the plate?": the vehicle's own details as its
+        /// registration holds them (no timeline record).
+        VehicleFacts,
+    }
+}
+
+vwc_contracts::wire_enum! {
+    /// A detail of the vehicle's registration a question asks for.
+    pub enum VehicleFact {
+        Year,
+        Make,
+        Model,
+        Trim,
+        Colour,
+        Vin,
+        Plate,
     }
 }
 
@@ -222,6 +238,10 @@ pub struct Slots {
     /// (its cost), "the cheapest", "the most expensive", "the average cost".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pick: Option<Pick>,
+    /// The registration details a `vehicle_facts` question asks for ("What is my VIN?": the VIN); empty, all
+    /// of them ("What car is this?").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vehicle_facts: Vec<VehicleFact>,
 }
 
 /// One of the selected records, or their mean cost.
@@ -2691,6 +2711,9 @@ pub fn understand(question: &str, vocabulary: &Vocabulary) -> Understanding {
         intent = Intent::Knowledge;
         slots.specification = Some(spec.name.to_string());
     }
+    if intent == Intent::VehicleFacts {
+        slots.vehicle_facts = vehicle_facts_asked(q).unwrap_or_default();
+    }
     // What "I" spent (not what "it" cost): the owner's own spending.
     slots.owner = intent == Intent::TotalCost && has_any(q, &["i", "me", "my", "we", "us", "our"]);
     if matches!(intent, Intent::Accidents) {
@@ -2714,6 +2737,141 @@ pub fn understand(question: &str, vocabulary: &Vocabulary) -> Understanding {
         slots.part = Some(subject);
     }
     Understanding { intent, slots }
+}
+
+/// The vehicle's own details a question asks for ("What is my VIN?", "What colour is it?", "What's the licence
+/// plate?", "What year is my car?"), or every one ("What car is this?": an empty list). Not when it asks about
+/// records ("When were the plates renewed?", "How much did the paint cost?").
+fn vehicle_facts_asked(q: &str) -> Option<Vec<VehicleFact>> {
+    if starts(
+        q,
+        &[
+            "when",
+            "how",
+            "who",
+            "did",
+            "has",
+            "have",
+            "was",
+            "were",
+            "where did",
+            "why",
+        ],
+    ) {
+        return None;
+    }
+    let asked: Vec<VehicleFact> = [
+        (
+            VehicleFact::Vin,
+            &[
+                "vin",
+                "vin number",
+                "vehicle identification number",
+                "chassis number",
+            ][..],
+        ),
+        (
+            VehicleFact::Colour,
+            &[
+                "what colour",
+                "what color",
+                "which colour",
+                "which color",
+                "colour is it",
+                "color is it",
+                "its colour",
+                "its color",
+                "the colour",
+                "the color",
+                "paint colour",
+                "paint color",
+            ][..],
+        ),
+        (
+            VehicleFact::Plate,
+            &[
+                "the plate",
+                "my plate",
+                "its plate",
+                "plate number",
+                "licence plate",
+                "license plate",
+                "number plate",
+                "registration plate",
+                "registration number",
+                "reg number",
+                "tag number",
+                "licence number",
+                "license number",
+            ][..],
+        ),
+        (
+            VehicleFact::Year,
+            &[
+                "what year is it",
+                "what year is my car",
+                "what year is the car",
+                "what year is my vehicle",
+                "what year is the vehicle",
+                "what year is my truck",
+                "what year is the truck",
+                "what year was it made",
+                "what year was it built",
+                "model year",
+            ][..],
+        ),
+        (
+            VehicleFact::Make,
+            &[
+                "what make is",
+                "which make is",
+                "what make of car",
+                "the make of",
+                "its make",
+            ][..],
+        ),
+        (
+            VehicleFact::Model,
+            &[
+                "what model is",
+                "which model is",
+                "what model of car",
+                "the model of",
+                "its model",
+            ][..],
+        ),
+        (
+            VehicleFact::Trim,
+            &["what trim is", "which trim is", "trim level", "its trim"][..],
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, phrases)| has_any(q, phrases))
+    .map(|(fact, _)| fact)
+    .collect();
+    if !asked.is_empty() {
+        return Some(asked);
+    }
+    has_any(
+        q,
+        &[
+            "what car is this",
+            "what car is it",
+            "what vehicle is this",
+            "what vehicle is it",
+            "which car is this",
+            "which vehicle is this",
+            "what car do i have",
+            "what vehicle do i have",
+            "vehicle details",
+            "car details",
+            "vehicles details",
+            "registration details",
+            "details of the vehicle",
+            "details of my car",
+        ],
+    )
+    .then(Vec::new)
 }
 
 /// "How long have I owned it?", and as a sold vehicle is asked about: "How long did I own it?", "How long did
@@ -2860,6 +3018,16 @@ fn intent_of(q: &str, slots: &Slots) -> Intent {
     ) || (words <= 4 && has_any(q, &["before that", "previous one", "one before"]))
     {
         return Intent::FollowUpBefore;
+    }
+    if vehicle_facts_asked(q).is_some()
+        && !has_any(
+            q,
+            &[
+                "how much", "cost", "costs", "spent", "spend", "paid", "pay", "price",
+            ],
+        )
+    {
+        return Intent::VehicleFacts;
     }
     if has_any(
         q,

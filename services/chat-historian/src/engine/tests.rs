@@ -3387,3 +3387,80 @@ fn last_may_this_june_and_in_march_are_months_and_may_the_verb_is_no_range() {
         assert_eq!(cited(&a), ["may26"], "{q}: {}", a.text);
     }
 }
+
+#[test]
+fn the_vin_colour_and_plate_are_answered_from_the_registration_citing_nothing() {
+    let mut k = fixture();
+    for q in ["What is my VIN?", "What's the VIN number?", "vin?"] {
+        let a = ask(&k, q);
+        assert_eq!(a.understanding.intent, Intent::VehicleFacts, "{q}");
+        assert_eq!(
+            a.text, "From the vehicle's registration: VIN 2T3P1RFV8MW123456.",
+            "{q}"
+        );
+        assert!(a.citations.is_empty(), "{q}");
+    }
+    // Not kept: said so, never refused nor read from the nickname ("Blue").
+    let a = ask(&k, "What colour is it?");
+    assert_eq!(
+        a.text,
+        "Its colour is not recorded in the vehicle's registration."
+    );
+    assert!(a.citations.is_empty());
+    let a = ask(&k, "What's the licence plate?");
+    assert_eq!(
+        a.text,
+        "Its licence plate is not recorded in the vehicle's registration."
+    );
+    // Once the registration holds them (PATCH /v1/vehicles/{id}), they are given.
+    if let Some(v) = k.vehicle.as_mut() {
+        v.colour = Some("Lunar Rock".into());
+        v.plate = Some("ABC 1234".into());
+    }
+    let a = ask(&k, "What color is my car?");
+    assert_eq!(
+        a.text,
+        "From the vehicle's registration: colour Lunar Rock."
+    );
+    for q in [
+        "What's the plate?",
+        "What is the license plate number?",
+        "What's my registration number?",
+        "number plate",
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(a.understanding.intent, Intent::VehicleFacts, "{q}");
+        assert_eq!(
+            a.text, "From the vehicle's registration: licence plate ABC 1234.",
+            "{q}"
+        );
+    }
+    let a = ask(&k, "What car is this?");
+    assert_eq!(
+        a.text,
+        "From the vehicle's registration: model year 2021, make Toyota, model RAV4, colour Lunar Rock, VIN \
+         2T3P1RFV8MW123456, licence plate ABC 1234. Its trim is not recorded in the vehicle's registration."
+    );
+    assert!(a.citations.is_empty());
+    // Not a dated answer: "and before that?" says so.
+    let a = conversation(&k, &["What is my VIN?", "and before that?"]);
+    assert!(
+        a[1].text
+            .starts_with("The vehicle's registration is not read"),
+        "{}",
+        a[1].text
+    );
+    // Records that name a plate or a colour are still asked about as records.
+    assert_eq!(
+        ask(&k, "How much did the skid plate cost?")
+            .understanding
+            .intent,
+        Intent::TotalCost
+    );
+    assert_eq!(
+        ask(&k, "When were the plates renewed?")
+            .understanding
+            .intent,
+        Intent::Search
+    );
+}
