@@ -3,7 +3,8 @@
 //! used. It never writes a date, amount or mileage the records do not hold (or compute, for totals, rates
 //! and estimates, which say so); when nothing matches it says that nothing is recorded.
 
-use std::collections::{BTreeMap, HashMap};
+use std::cell::Cell;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use serde::{Deserialize, Serialize};
@@ -11,7 +12,7 @@ use vwc_contracts::lifecycle::{PurchasePriceSource, Sale};
 use vwc_contracts::maintenance::{
     MaintenanceItemView, MaintenanceScheduleUpdated, MaintenanceStatus,
 };
-use vwc_contracts::{EventDetails, EventKind, VehicleEvent};
+use vwc_contracts::{EventDetails, EventKind, KM_PER_MILE, OdometerUnit, VehicleEvent};
 
 use crate::excerpts::{KnowledgeBase, Source};
 use crate::format::{date, grouped_tenths, isolated, money, odometer, signed_money};
@@ -263,12 +264,95 @@ pub fn answer(
     now: DateTime<Utc>,
 ) -> Answer {
     let asked = understand(question, &prepared.vocabulary);
+    // The unit and currency asked in: the question's own, else — for a follow-up — the previous turn's.
+    let leaned_on = previous.filter(|_| is_follow_up(asked.intent));
+    let unit = asked
+        .slots
+        .distance_unit
+        .or_else(|| leaned_on.and_then(|p| p.understanding.slots.distance_unit));
+    let currency = asked
+        .slots
+        .currency
+        .clone()
+        .or_else(|| leaned_on.and_then(|p| p.understanding.slots.currency.clone()));
     let ctx = Ctx {
+        asked_unit: unit,
+        converted: Cell::new(false),
         p: prepared,
         k: &prepared.knowledge,
         now,
         question,
     };
+    let mut a = resolve(&ctx, asked, previous);
+    if ctx.converted.get() {
+        let recorded = prepared.knowledge.unit();
+        a.text.push_str(&format!(
+            " Distances are recorded in {}; the {} figures are converted at 1 mi = 1.609344 km and rounded.",
+            recorded.as_str(),
+            unit.unwrap_or_default().as_str()
+        ));
+    }
+    if let Some(asked_in) = &currency {
+        a.text.push_str(&not_converted(&a.text, asked_in));
+    }
+    a.understanding.slots.distance_unit = unit;
+    a.understanding.slots.currency = currency;
+    a
+}
+
+fn is_follow_up(intent: Intent) -> bool {
+    matches!(
+        intent,
+        Intent::FollowUpBefore
+            | Intent::FollowUpCost
+            | Intent::FollowUpWhy
+            | Intent::FollowUpVendor
+            | Intent::FollowUpOdometer
+            | Intent::FollowUpRange
+            | Intent::FollowUpAgo
+    )
+}
+
+/// " The costs are recorded in USD and given in USD: no conversion to EUR is made (no exchange rates are
+/// held)." when an answer asked in `asked_in` gives amounts in other currencies; nothing when it gives none,
+/// or only amounts in that currency. Amounts are read from the answer as `money` writes them ("129.99 USD").
+fn not_converted(text: &str, asked_in: &str) -> String {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let currencies: BTreeSet<&str> = words
+        .windows(2)
+        .filter(|w| {
+            let amount = w[0].trim_start_matches(['(', '+', '-', '≈']);
+            amount.contains('.')
+                && amount
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == ',' || c == '.')
+        })
+        .map(|w| w[1].trim_end_matches(|c: char| !c.is_ascii_alphabetic()))
+        .filter(|c| vwc_contracts::currency::is_iso4217(c))
+        .collect();
+    let others: Vec<&str> = currencies
+        .iter()
+        .copied()
+        .filter(|c| *c != asked_in)
+        .collect();
+    if others.is_empty() {
+        return String::new();
+    }
+    let recorded = others.join(" and ");
+    let lead = if currencies.contains(asked_in) {
+        format!(
+            " Only the {asked_in} amounts are in {asked_in}; the others are recorded in {recorded}"
+        )
+    } else {
+        format!(" The costs are recorded in {recorded}")
+    };
+    format!(
+        "{lead} and given in {recorded}: no conversion to {asked_in} is made (no exchange rates are held)."
+    )
+}
+
+/// The answer to what was asked, follow-ups resolved against the previous turn.
+fn resolve(ctx: &Ctx, asked: Understanding, previous: Option<&PreviousTurn>) -> Answer {
     let (understanding, follow_up) = match (asked.intent, previous) {
         // Another vehicle named ("and the Civic?"): nothing of this one is said about it, follow-up or not.
         _ if asked.slots.other_vehicle.is_some() => (asked, None),
@@ -404,6 +488,10 @@ fn leaning_on(prev: &PreviousTurn, follow_up: Intent, answer: Answer) -> Answer 
 }
 
 struct Ctx<'a> {
+    /// The distance unit the question asks in, when it is not the vehicle's: distances are converted.
+    asked_unit: Option<OdometerUnit>,
+    /// Whether the answer converted a distance (it then says how).
+    converted: Cell<bool>,
     p: &'a Prepared,
     k: &'a VehicleKnowledge,
     now: DateTime<Utc>,
@@ -584,6 +672,35 @@ fn answer_noun(intent: Intent) -> &'static str {
 }
 
 impl Ctx<'_> {
+    /// A distance in the vehicle's unit as the answer gives it: as recorded, or — asked in the other unit —
+    /// converted (1 mi = 1.609344 km) and rounded, with the recorded figure: "≈ 1,207 km (750 mi)".
+    fn dist(&self, value: u64) -> String {
+        let unit = self.k.unit();
+        match self.asked_unit {
+            Some(asked) if asked != unit => {
+                self.converted.set(true);
+                let converted = match asked {
+                    OdometerUnit::Km => value as f64 * KM_PER_MILE,
+                    OdometerUnit::Mi => value as f64 / KM_PER_MILE,
+                };
+                format!(
+                    "≈ {} ({})",
+                    odometer(converted.round() as u64, asked),
+                    odometer(value, unit)
+                )
+            }
+            _ => odometer(value, unit),
+        }
+    }
+
+    /// A computed distance (a rate, an estimate): "about 750 mi", or converted, "≈ 1,207 km (750 mi)".
+    fn about(&self, value: u64) -> String {
+        match self.asked_unit {
+            Some(asked) if asked != self.k.unit() => self.dist(value),
+            _ => format!("about {}", self.dist(value)),
+        }
+    }
+
     /// The latest acquisition: the current owner's story starts there (records before it are the previous
     /// owner's, docs/valuation.md).
     fn acquisition(&self) -> Option<&VehicleEvent> {
@@ -844,7 +961,7 @@ impl Ctx<'_> {
     fn describe(&self, e: &VehicleEvent) -> String {
         let mut parts = vec![date(&e.occurred_at)];
         if let Some(o) = e.odometer {
-            parts.push(format!("at {}", odometer(o, self.k.unit())));
+            parts.push(format!("at {}", self.dist(o)));
         }
         if let Some(v) = &e.vendor {
             parts.push(format!("by {}", isolated(&v.name)));
@@ -1308,7 +1425,7 @@ impl Ctx<'_> {
                 "You sold it on {} for {}, at {}.",
                 date(&sale.sold_at),
                 money(sale.price_cents, &sale.currency),
-                odometer(sale.odometer, self.k.unit())
+                self.dist(sale.odometer)
             ),
             Vec::new(),
         )
@@ -1587,7 +1704,7 @@ impl Ctx<'_> {
             None => {}
         }
         if let Some(o) = last.odometer {
-            facts.push(format!("at {}", odometer(o, self.k.unit())));
+            facts.push(format!("at {}", self.dist(o)));
         }
         let mut text = format!("{} (“{}”).", facts.join(", "), isolated(&last.title));
         if let Some(n) = &last.notes {
@@ -1872,7 +1989,7 @@ impl Ctx<'_> {
                     _ => i.interval_miles,
                 };
                 let every: Vec<String> = distance
-                    .map(|d| odometer(u64::from(d), unit))
+                    .map(|d| self.dist(u64::from(d)))
                     .into_iter()
                     .chain(
                         i.interval_months
@@ -1889,7 +2006,7 @@ impl Ctx<'_> {
                     Some(at) => {
                         line.push_str(&format!("; last done on {}", date(&at)));
                         if let Some(o) = i.last_done_odometer {
-                            line.push_str(&format!(" at {}", odometer(o, unit)));
+                            line.push_str(&format!(" at {}", self.dist(o)));
                         }
                     }
                     None => {
@@ -1932,7 +2049,6 @@ impl Ctx<'_> {
     /// reading nearest it: the last on or before it, else the first after). In words, with the records
     /// it was read from.
     fn never_done_anchor(&self) -> (String, Vec<&VehicleEvent>) {
-        let unit = self.k.unit();
         let acquisition = self.acquisition();
         let (at, mut words, mut records) = match (acquisition, &self.k.vehicle) {
             (Some(a), _) => (
@@ -1948,7 +2064,7 @@ impl Ctx<'_> {
             (None, None) => return ("the vehicle's acquisition".into(), Vec::new()),
         };
         match acquisition.and_then(|a| a.odometer) {
-            Some(o) => words.push_str(&format!(" at {}", odometer(o, unit))),
+            Some(o) => words.push_str(&format!(" at {}", self.dist(o))),
             None => {
                 let readings = || self.k.events.iter().filter(|e| e.odometer.is_some());
                 let nearest = readings()
@@ -1957,7 +2073,7 @@ impl Ctx<'_> {
                 if let Some(r) = nearest {
                     words.push_str(&format!(
                         " at {} (the reading of {})",
-                        odometer(r.odometer.unwrap_or_default(), unit),
+                        self.dist(r.odometer.unwrap_or_default()),
                         date(&r.occurred_at)
                     ));
                     records.push(r);
@@ -1974,7 +2090,7 @@ impl Ctx<'_> {
             when.push(format!("due on {d}"));
         }
         if let Some(o) = item.due_odometer {
-            when.push(format!("{odometer_words} {}", odometer(o, self.k.unit())));
+            when.push(format!("{odometer_words} {}", self.dist(o)));
         }
         when
     }
@@ -2029,24 +2145,23 @@ impl Ctx<'_> {
     }
 
     fn usage_rate(&self) -> Answer {
-        let unit = self.k.unit();
         let sold = self.sale().map(|sale| {
             format!(
                 "It was sold on {} at {} (the odometer at the sale); there is no odometer today to estimate.",
                 date(&sale.sold_at),
-                odometer(sale.odometer, unit)
+                self.dist(sale.odometer)
             )
         });
         if let Some(sold) = &sold {
             return match self.usage() {
                 Some(u) => text_answer(
                     format!(
-                        "You drove about {} a month ({} a year), measured from {} on {} to {} on {}. {sold}",
-                        odometer((u.per_day * 365.25 / 12.0).round() as u64, unit),
-                        odometer((u.per_day * 365.25).round() as u64, unit),
-                        odometer(u.first.odometer.unwrap_or_default(), unit),
+                        "You drove {} a month ({} a year), measured from {} on {} to {} on {}. {sold}",
+                        self.about((u.per_day * 365.25 / 12.0).round() as u64),
+                        self.dist((u.per_day * 365.25).round() as u64),
+                        self.dist(u.first.odometer.unwrap_or_default()),
                         date(&u.first.occurred_at),
-                        odometer(u.last.odometer.unwrap_or_default(), unit),
+                        self.dist(u.last.odometer.unwrap_or_default()),
                         date(&u.last.occurred_at),
                     ),
                     vec![cite(u.first), cite(u.last)],
@@ -2060,7 +2175,7 @@ impl Ctx<'_> {
                 Some(e) => text_answer(
                     format!(
                         "Only one odometer value is usable ({} on {}); a usage rate needs two on different days.",
-                        odometer(e.odometer.unwrap_or_default(), unit),
+                        self.dist(e.odometer.unwrap_or_default()),
                         date(&e.occurred_at)
                     ),
                     vec![cite(e)],
@@ -2077,16 +2192,16 @@ impl Ctx<'_> {
         let last_value = u.last.odometer.unwrap_or_default();
         let estimate = last_value + (u.per_day * days_since).round() as u64;
         let text = format!(
-            "You drive about {} a month ({} a year), measured from {} on {} to {} on {}. \
-             Estimated odometer today: about {} (computed from that rate; last recorded {} on {}).",
-            odometer(per_month, unit),
-            odometer(per_year, unit),
-            odometer(u.first.odometer.unwrap_or_default(), unit),
+            "You drive {} a month ({} a year), measured from {} on {} to {} on {}. \
+             Estimated odometer today: {} (computed from that rate; last recorded {} on {}).",
+            self.about(per_month),
+            self.dist(per_year),
+            self.dist(u.first.odometer.unwrap_or_default()),
             date(&u.first.occurred_at),
-            odometer(last_value, unit),
+            self.dist(last_value),
             date(&u.last.occurred_at),
-            odometer(estimate, unit),
-            odometer(last_value, unit),
+            self.about(estimate),
+            self.dist(last_value),
             date(&u.last.occurred_at),
         );
         text_answer(text, vec![cite(u.first), cite(u.last)])
@@ -2446,7 +2561,7 @@ impl Ctx<'_> {
             ),
             Intent::FollowUpOdometer => format!(
                 "At the sale on {on} the odometer read {}.",
-                odometer(sale.odometer, self.k.unit())
+                self.dist(sale.odometer)
             ),
             Intent::FollowUpVendor => {
                 format!("The sale on {on} records no buyer: only its date, price and odometer.")
@@ -2457,7 +2572,7 @@ impl Ctx<'_> {
                 format!(
                     "The sale on {on} was {}, at {}, the vehicle's last odometer.",
                     ago(y, m, d),
-                    odometer(sale.odometer, self.k.unit())
+                    self.dist(sale.odometer)
                 )
             }
         };
@@ -2572,14 +2687,13 @@ impl Ctx<'_> {
         if let Some(a) = self.about_the_sale(prev, Intent::FollowUpOdometer) {
             return a;
         }
-        let unit = self.k.unit();
         let mut lines = Vec::new();
         let mut citations = Vec::new();
         for c in prev.about() {
             if let Some(e) = self.k.event(&c.event_id) {
                 let record = named(e);
                 lines.push(match e.odometer {
-                    Some(o) => format!("{record} was at {}", odometer(o, unit)),
+                    Some(o) => format!("{record} was at {}", self.dist(o)),
                     None => format!("no odometer is recorded on {record}"),
                 });
                 citations.push(cite(e));
@@ -2594,7 +2708,7 @@ impl Ctx<'_> {
                     Some(o) => format!(
                         "the estimate as of {} was computed at {}",
                         v.as_of,
-                        odometer(o, unit)
+                        self.dist(o)
                     ),
                     None => format!("the estimate as of {} names no odometer", v.as_of),
                 });
@@ -2655,7 +2769,6 @@ impl Ctx<'_> {
         if let Some(a) = self.about_the_sale(prev, Intent::FollowUpAgo) {
             return (a, None);
         }
-        let unit = self.k.unit();
         let cited: Vec<&VehicleEvent> = self.cited_records(prev).into_iter().take(10).collect();
         if cited.is_empty() {
             let a = self.none_cited(prev, "there is nothing to count the time or distance from");
@@ -2684,28 +2797,28 @@ impl Ctx<'_> {
                     }
                     _ if let Some((o, s)) = to_sale => format!(
                         ", at {}: {} before the sale ({} on {})",
-                        odometer(o, unit),
-                        odometer(s.odometer - o, unit),
-                        odometer(s.odometer, unit),
+                        self.dist(o),
+                        self.dist(s.odometer - o),
+                        self.dist(s.odometer),
                         date(&s.sold_at)
                     ),
                     (Some(o), Some(l)) if l.id == e.id => {
-                        format!(", at {}, the latest odometer reading", odometer(o, unit))
+                        format!(", at {}, the latest odometer reading", self.dist(o))
                     }
                     (Some(o), Some(l)) if l.odometer.is_some_and(|lo| lo >= o) => {
                         cite_once(&mut citations, l);
                         let lo = l.odometer.unwrap_or_default();
                         format!(
                             ", at {}: {} before the latest reading ({} on {})",
-                            odometer(o, unit),
-                            odometer(lo - o, unit),
-                            odometer(lo, unit),
+                            self.dist(o),
+                            self.dist(lo - o),
+                            self.dist(lo),
                             date(&l.occurred_at)
                         )
                     }
                     (Some(o), _) => format!(
                         ", at {}; no later odometer reading is recorded to count the distance from",
-                        odometer(o, unit)
+                        self.dist(o)
                     ),
                 };
                 line.push_str(&distance);

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
-use vwc_contracts::EventKind;
+use vwc_contracts::{EventKind, OdometerUnit};
 
 vwc_contracts::wire_enum! {
     pub enum Intent {
@@ -242,6 +242,14 @@ pub struct Slots {
     /// of them ("What car is this?").
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub vehicle_facts: Vec<VehicleFact>,
+    /// The distance unit the question asks in ("How many km do I drive per month?"): distances in the
+    /// vehicle's other unit are converted and given with the recorded figure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distance_unit: Option<OdometerUnit>,
+    /// The currency the question asks in ("How much in EUR have I spent?"): amounts are never converted (no
+    /// rates are held); an answer in another currency says so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
 }
 
 /// One of the selected records, or their mean cost.
@@ -640,12 +648,101 @@ fn follow_up_core(q: &str) -> String {
     {
         rest = rest[lead.len()..].trim().to_string();
     }
-    for tail in [" then", " again", " please"] {
+    for tail in [
+        " then",
+        " again",
+        " please",
+        " in km",
+        " in kms",
+        " in kilometers",
+        " in kilometres",
+        " in miles",
+    ] {
         if let Some(r) = rest.strip_suffix(tail) {
             rest = r.trim().to_string();
         }
     }
     rest
+}
+
+/// The distance unit a question asks in: "km", "kilometres" or "miles" ("mileage" names no unit).
+fn distance_unit_asked(q: &str) -> Option<OdometerUnit> {
+    if has_any(
+        q,
+        &[
+            "km",
+            "kms",
+            "kilometer",
+            "kilometers",
+            "kilometre",
+            "kilometres",
+        ],
+    ) {
+        Some(OdometerUnit::Km)
+    } else if has_any(q, &["mi", "mile", "miles"]) {
+        Some(OdometerUnit::Mi)
+    } else {
+        None
+    }
+}
+
+/// The currency a question asks in: an ISO 4217 code written in capitals ("in EUR", "CAD"), a code or a
+/// currency's name in any case ("eur", "euros", "pounds sterling", "yen", "canadian dollars"). Plain
+/// "dollars" and "$" name no one currency.
+fn currency_asked(question: &str, q: &str) -> Option<String> {
+    // Capitals that are everyday words too ("ALL" is also the lek's code).
+    const WORDS: [&str; 6] = ["ALL", "TOP", "TRY", "CUP", "MOP", "BOB"];
+    let written = question
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .find(|w| {
+            w.len() == 3
+                && w.chars().all(|c| c.is_ascii_uppercase())
+                && !WORDS.contains(w)
+                && vwc_contracts::currency::is_iso4217(w)
+        });
+    if let Some(code) = written {
+        return Some(code.to_string());
+    }
+    if question.contains('€') {
+        return Some("EUR".into());
+    }
+    if question.contains('£') {
+        return Some("GBP".into());
+    }
+    const NAMES: &[(&str, &[&str])] = &[
+        ("EUR", &["eur", "euro", "euros"]),
+        (
+            "USD",
+            &["usd", "us dollars", "us dollar", "american dollars"],
+        ),
+        (
+            "GBP",
+            &[
+                "gbp",
+                "pounds sterling",
+                "pound sterling",
+                "sterling",
+                "british pounds",
+                "in pounds",
+                "quid",
+            ],
+        ),
+        ("CAD", &["cad", "canadian dollars", "canadian dollar"]),
+        ("AUD", &["aud", "australian dollars", "australian dollar"]),
+        ("NZD", &["nzd", "new zealand dollars"]),
+        ("JPY", &["jpy", "yen"]),
+        ("CHF", &["chf", "swiss francs", "swiss franc"]),
+        ("SEK", &["sek", "swedish kronor", "swedish krona"]),
+        ("NOK", &["nok", "norwegian kroner", "norwegian krone"]),
+        ("DKK", &["dkk", "danish kroner", "danish krone"]),
+        ("MXN", &["mxn", "mexican pesos", "pesos"]),
+        ("INR", &["inr", "rupees"]),
+        ("CNY", &["cny", "yuan", "renminbi", "rmb"]),
+    ];
+    NAMES
+        .iter()
+        .find(|(_, names)| has_any(q, names))
+        .map(|(code, _)| code.to_string())
 }
 
 /// "why?", "how come?", "why is that?": how the previous answer was reached.
@@ -2714,6 +2811,8 @@ pub fn understand(question: &str, vocabulary: &Vocabulary) -> Understanding {
     if intent == Intent::VehicleFacts {
         slots.vehicle_facts = vehicle_facts_asked(q).unwrap_or_default();
     }
+    slots.distance_unit = distance_unit_asked(q);
+    slots.currency = currency_asked(question, q);
     // What "I" spent (not what "it" cost): the owner's own spending.
     slots.owner = intent == Intent::TotalCost && has_any(q, &["i", "me", "my", "we", "us", "our"]);
     if matches!(intent, Intent::Accidents) {

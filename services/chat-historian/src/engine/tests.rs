@@ -2561,18 +2561,23 @@ fn how_many_miles_ago_asked_with_its_subject_is_the_distance_since_the_last_one(
     assert_eq!(cited(&chain[1]), ["e07"]);
     assert!(chain[1].text.contains("Quick Lube"), "{}", chain[1].text);
 
-    // Asked in km of a mile vehicle, or "how long ago", with another task: the same answer, in miles.
-    for q in [
-        "How many km ago was the last tire rotation?",
-        "How long ago was the last tire rotation?",
+    // "how long ago", with another task: the same answer, in miles; asked in km of a mile vehicle, the
+    // distances converted (23,034 mi × 1.609344 = 37,069.6 km), each with the recorded figure.
+    for (q, distance) in [
+        (
+            "How long ago was the last tire rotation?",
+            odometer(52_434 - 29_400, OdometerUnit::Mi),
+        ),
+        (
+            "How many km ago was the last tire rotation?",
+            "≈ 37,070 km (23,034 mi)".to_string(),
+        ),
     ] {
         let a = ask(&k, q);
         assert_eq!(cited(&a), ["e02", "e08"], "{q}: {}", a.text);
         assert!(
-            a.text.contains(&format!(
-                "{} before the latest reading",
-                odometer(52_434 - 29_400, OdometerUnit::Mi)
-            )),
+            a.text
+                .contains(&format!("{distance} before the latest reading")),
             "{q}: {}",
             a.text
         );
@@ -3462,5 +3467,138 @@ fn the_vin_colour_and_plate_are_answered_from_the_registration_citing_nothing() 
             .understanding
             .intent,
         Intent::Search
+    );
+}
+
+#[test]
+fn a_distance_asked_in_the_other_unit_is_converted_and_a_currency_asked_is_never_converted() {
+    let k = fixture();
+    // The rate as recorded (miles), then asked in km: converted at 1 mi = 1.609344 km, both said.
+    let miles = ask(&k, "How many miles do I drive per month?");
+    let per_month: u64 = miles
+        .text
+        .strip_prefix("You drive about ")
+        .and_then(|t| t.split(" mi a month").next())
+        .map(|n| n.replace(',', "").parse().unwrap())
+        .expect(&miles.text);
+    let a = ask(&k, "How many km do I drive per month?");
+    assert_eq!(a.understanding.intent, Intent::UsageRate);
+    assert_eq!(a.understanding.slots.distance_unit, Some(OdometerUnit::Km));
+    let km = (per_month as f64 * 1.609344).round() as u64;
+    assert!(
+        a.text.starts_with(&format!(
+            "You drive ≈ {} ({}) a month",
+            odometer(km, OdometerUnit::Km),
+            odometer(per_month, OdometerUnit::Mi)
+        )),
+        "{}",
+        a.text
+    );
+    assert!(
+        a.text.contains("last recorded ≈ 84,384 km (52,434 mi) on 2026-05-08)")
+            && a.text.ends_with(
+                "Distances are recorded in mi; the km figures are converted at 1 mi = 1.609344 km and rounded."
+            ),
+        "{}",
+        a.text
+    );
+    assert_eq!(cited(&a), cited(&miles));
+    // A follow-up asked in km converts too: 44,085 mi × 1.609344 = 70,947.8 km.
+    let chain = conversation(
+        &k,
+        &[
+            "When was the oil last changed?",
+            "what was the mileage in km?",
+        ],
+    );
+    assert_eq!(chain[1].follow_up, Some(Intent::FollowUpOdometer));
+    assert!(
+        chain[1]
+            .text
+            .starts_with("“Oil change” on 2025-08-30 was at ≈ 70,948 km (44,085 mi)."),
+        "{}",
+        chain[1].text
+    );
+    // A km vehicle asked in miles: 52,434 km ÷ 1.609344 = 32,580.9 mi.
+    let mut metric = k.clone();
+    if let Some(v) = metric.vehicle.as_mut() {
+        v.odometer_unit = OdometerUnit::Km;
+    }
+    let a = ask(&metric, "What's the odometer in miles?");
+    assert!(
+        a.text
+            .contains("last recorded ≈ 32,581 mi (52,434 km) on 2026-05-08"),
+        "{}",
+        a.text
+    );
+    // Asked in the vehicle's own unit: nothing converted, nothing said about it.
+    let a = ask(&k, "How many miles do I drive per month?");
+    assert!(
+        !a.text.contains('≈') && !a.text.contains("converted"),
+        "{}",
+        a.text
+    );
+
+    // Costs asked in EUR on a USD history: given in USD, and said plainly that nothing is converted.
+    let usd = ask(&k, "How much have I spent?");
+    for q in [
+        "How much in EUR have I spent?",
+        "How much have I spent in euros?",
+        "How much have I spent in €?",
+    ] {
+        let a = ask(&k, q);
+        assert_eq!(a.understanding.intent, Intent::TotalCost, "{q}");
+        assert_eq!(
+            a.understanding.slots.currency.as_deref(),
+            Some("EUR"),
+            "{q}"
+        );
+        assert_eq!(
+            a.text,
+            format!(
+                "{} The costs are recorded in USD and given in USD: no conversion to EUR is made (no \
+                 exchange rates are held).",
+                usd.text
+            ),
+            "{q}"
+        );
+        assert_eq!(cited(&a), cited(&usd), "{q}");
+    }
+    // Asked in the currency recorded: nothing to say.
+    assert_eq!(ask(&k, "How much have I spent in USD?").text, usd.text);
+    // A follow-up keeps the currency asked: the cost of the last oil change, in USD, said so.
+    let chain = conversation(
+        &k,
+        &[
+            "How much did I spend on oil changes in euros?",
+            "and in 2024?",
+        ],
+    );
+    assert!(
+        chain[1].text.contains("294.98 USD")
+            && chain[1]
+                .text
+                .ends_with("no conversion to EUR is made (no exchange rates are held)."),
+        "{}",
+        chain[1].text
+    );
+    // Some costs in the currency asked and some not: only the others are said to be unconverted.
+    let mut mixed = k.clone();
+    let mut abroad = mixed.events[6].clone();
+    abroad.id = "eur1".into();
+    abroad.occurred_at = at(2025, 9, 10);
+    abroad.currency = Some("EUR".into());
+    abroad.cost_cents = Some(9_000);
+    mixed.events.push(abroad);
+    mixed.sort_events();
+    let a = ask(&mixed, "How much have I spent on maintenance in EUR?");
+    assert!(
+        a.text.contains("90.00 EUR")
+            && a.text.ends_with(
+                "Only the EUR amounts are in EUR; the others are recorded in USD and given in USD: no \
+                 conversion to EUR is made (no exchange rates are held)."
+            ),
+        "{}",
+        a.text
     );
 }
